@@ -1,0 +1,134 @@
+package membership
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/rule"
+)
+
+// Definition is a whole program as data: its time zone, the event types it
+// accepts, and the definitions of each domain package. It round-trips
+// through JSON so a host can keep it in its own back office.
+type Definition struct {
+	// Zone is the IANA time zone every day, week, month and year boundary
+	// is computed in (e.g. "Asia/Shanghai"). Empty means UTC.
+	Zone string `json:"zone,omitempty"`
+	// Events declares the event types the program accepts.
+	Events []event.Type `json:"events"`
+	// StoredValue, when set, maps event types to stored-value operations.
+	StoredValue *StoredValue `json:"stored_value,omitempty"`
+}
+
+// StoredValue maps event types to the operations on a member's money
+// balance (余额). Each named type must declare Amount as a required decimal
+// attribute.
+type StoredValue struct {
+	// Recharge credits the balance (and the cumulative recharge).
+	Recharge string `json:"recharge,omitempty"`
+	// Spend debits the balance; an event that would take it below zero is
+	// rejected with ErrInsufficientBalance and changes nothing.
+	Spend string `json:"spend,omitempty"`
+	// Refund credits back a refunded purchase.
+	Refund string `json:"refund,omitempty"`
+	// Amount names the decimal attribute holding the amount.
+	Amount string `json:"amount"`
+	// Scale is the number of decimal places kept (default 2); amounts with
+	// more are rejected rather than rounded, since money must not drift.
+	Scale int32 `json:"scale,omitempty"`
+}
+
+// ParseDefinition decodes a JSON definition and validates it.
+func ParseDefinition(data []byte) (Definition, error) {
+	var d Definition
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return Definition{}, fmt.Errorf("membership: parse definition: %w", err)
+	}
+	return d, d.Validate()
+}
+
+// Validate reports every problem of the definition at once, each with its
+// path (events[3].attributes[0].type: unknown type "money"). The error is a
+// *rule.Problems wrapping rule.ErrInvalidDefinition; nil when valid.
+func (d Definition) Validate() error {
+	var ps rule.Problems
+	d.validate(&ps)
+	return ps.Err()
+}
+
+func (d Definition) validate(ps *rule.Problems) {
+	if _, err := time.LoadLocation(d.Zone); err != nil {
+		ps.Addf("zone", "unknown time zone %q", d.Zone)
+	}
+	seen := map[string]bool{}
+	for i, t := range d.Events {
+		p := rule.Index("events", i)
+		if t.Name == "" {
+			ps.Addf(rule.Join(p, "name"), "empty")
+		} else if seen[t.Name] {
+			ps.Addf(rule.Join(p, "name"), "duplicate event type %q", t.Name)
+		}
+		seen[t.Name] = true
+		attrs := map[string]bool{}
+		for j, a := range t.Attributes {
+			ap := rule.Join(p, rule.Index("attributes", j))
+			if a.Name == "" {
+				ps.Addf(rule.Join(ap, "name"), "empty")
+			} else if attrs[a.Name] {
+				ps.Addf(rule.Join(ap, "name"), "duplicate attribute %q", a.Name)
+			}
+			attrs[a.Name] = true
+			if !a.Kind.Valid() {
+				ps.Addf(rule.Join(ap, "type"), "unknown type %q", a.Kind)
+			}
+		}
+	}
+	if sv := d.StoredValue; sv != nil {
+		if sv.Amount == "" {
+			ps.Addf("stored_value.amount", "empty")
+		}
+		if sv.Scale < 0 || sv.Scale > 8 {
+			ps.Addf("stored_value.scale", "must be 0 to 8")
+		}
+		for _, f := range []struct{ path, typ string }{{"recharge", sv.Recharge}, {"spend", sv.Spend}, {"refund", sv.Refund}} {
+			if f.typ == "" {
+				continue
+			}
+			d.requireAttr(ps, rule.Join("stored_value", f.path), f.typ, sv.Amount, event.Decimal)
+		}
+	}
+}
+
+// eventType returns the declared type named name.
+func (d Definition) eventType(name string) (event.Type, bool) {
+	for _, t := range d.Events {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return event.Type{}, false
+}
+
+// requireAttr records a problem unless event type typ is declared with a
+// required attribute attr of kind k.
+func (d Definition) requireAttr(ps *rule.Problems, path, typ, attr string, k event.Kind) {
+	t, ok := d.eventType(typ)
+	if !ok {
+		ps.Addf(path, "%v %q", event.ErrUnknownType, typ)
+		return
+	}
+	a, ok := t.Attr(attr)
+	switch {
+	case !ok:
+		ps.Addf(path, "event type %q has no attribute %q", typ, attr)
+	case a.Kind != k:
+		ps.Addf(path, "attribute %q of %q is %s, want %s", attr, typ, a.Kind, k)
+	case !a.Required:
+		ps.Addf(path, "attribute %q of %q must be required", attr, typ)
+	}
+}

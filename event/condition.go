@@ -1,0 +1,144 @@
+package event
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Op is a comparison in a [Condition].
+type Op string
+
+// The condition operators. Ordering operators (Gt, Gte, Lt, Lte) apply to
+// decimal, integer and time attributes; Contains applies to lists of
+// strings; Eq, Ne, In and NotIn to every kind but lists.
+const (
+	Eq       Op = "eq"
+	Ne       Op = "ne"
+	In       Op = "in"
+	NotIn    Op = "not_in"
+	Gt       Op = "gt"
+	Gte      Op = "gte"
+	Lt       Op = "lt"
+	Lte      Op = "lte"
+	Contains Op = "contains"
+)
+
+// Condition tests one attribute of an event. An event that lacks the
+// attribute does not match (whatever the operator).
+type Condition struct {
+	Attr   string  `json:"attr"`
+	Op     Op      `json:"op"`
+	Value  Value   `json:"value,omitzero"`
+	Values []Value `json:"values,omitempty"` // for In and NotIn
+}
+
+// Match reports whether e satisfies the condition.
+func (c Condition) Match(e Event) bool {
+	v, ok := e.Attrs[c.Attr]
+	if !ok {
+		return false
+	}
+	switch c.Op {
+	case Eq:
+		return v.Equal(c.Value)
+	case Ne:
+		return !v.Equal(c.Value)
+	case In:
+		return slices.ContainsFunc(c.Values, v.Equal)
+	case NotIn:
+		return !slices.ContainsFunc(c.Values, v.Equal)
+	case Contains:
+		return v.Kind == Strings && c.Value.Kind == String && slices.Contains(v.Strings, c.Value.Str)
+	case Gt, Gte, Lt, Lte:
+		cmp, ok := compare(v, c.Value)
+		if !ok {
+			return false
+		}
+		switch c.Op {
+		case Gt:
+			return cmp > 0
+		case Gte:
+			return cmp >= 0
+		case Lt:
+			return cmp < 0
+		default:
+			return cmp <= 0
+		}
+	}
+	return false
+}
+
+func compare(v, w Value) (int, bool) {
+	if v.Kind == Time && w.Kind == Time {
+		return v.Time.Compare(w.Time), true
+	}
+	a, ok1 := v.Number()
+	b, ok2 := w.Number()
+	if !ok1 || !ok2 {
+		return 0, false
+	}
+	return a.Cmp(b), true
+}
+
+// MatchAll reports whether e satisfies every condition (true for none).
+func MatchAll(conds []Condition, e Event) bool {
+	for _, c := range conds {
+		if !c.Match(e) {
+			return false
+		}
+	}
+	return true
+}
+
+// Check returns the problems of the condition against the declared type:
+// an undeclared attribute, an unknown operator, an operator that does not
+// fit the attribute's kind, or a value of another kind.
+func (c Condition) Check(t Type) []error {
+	a, ok := t.Attr(c.Attr)
+	if !ok {
+		return []error{fmt.Errorf("attr: %w %q in type %q", ErrUnknownAttribute, c.Attr, t.Name)}
+	}
+	want := a.Kind
+	if a.Kind == Integer {
+		want = "" // integers compare with integers or decimals
+	}
+	check := func(path string, v Value) error {
+		if want == "" && (v.Kind == Integer || v.Kind == Decimal) || v.Kind == want {
+			return nil
+		}
+		return fmt.Errorf("%s: %w: got %s, want %s", path, ErrAttributeType, v.Kind, a.Kind)
+	}
+	var errs []error
+	switch c.Op {
+	case Eq, Ne:
+		if a.Kind == Strings {
+			errs = append(errs, fmt.Errorf("op: %q does not apply to a list; use contains", c.Op))
+		} else if err := check("value", c.Value); err != nil {
+			errs = append(errs, err)
+		}
+	case In, NotIn:
+		if len(c.Values) == 0 {
+			errs = append(errs, fmt.Errorf("values: empty for %q", c.Op))
+		}
+		for i, v := range c.Values {
+			if err := check(fmt.Sprintf("values[%d]", i), v); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	case Gt, Gte, Lt, Lte:
+		if a.Kind != Decimal && a.Kind != Integer && a.Kind != Time {
+			errs = append(errs, fmt.Errorf("op: %q does not apply to %s", c.Op, a.Kind))
+		} else if err := check("value", c.Value); err != nil {
+			errs = append(errs, err)
+		}
+	case Contains:
+		if a.Kind != Strings {
+			errs = append(errs, fmt.Errorf("op: %q applies only to a list of strings", c.Op))
+		} else if c.Value.Kind != String {
+			errs = append(errs, fmt.Errorf("value: %w: got %s, want string", ErrAttributeType, c.Value.Kind))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("op: unknown operator %q", c.Op))
+	}
+	return errs
+}

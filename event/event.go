@@ -1,0 +1,265 @@
+// Package event defines what reaches a membership program from the outside
+// world: an [Event] (an ID, a member, a declared type, a time and typed
+// attributes), the declarations of event types that a program definition
+// holds (the articles' "metadata management": 元事件 and 事件属性), and the
+// attribute [Condition]s that growth rules, points rules, tasks and tag rules
+// use to pick the events they act on.
+//
+// The root package membership validates every incoming event against its
+// declared [Type] with [Type.Check] before anything is written.
+package event
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Sentinel errors; the errors returned wrap them and name the field.
+var (
+	// ErrUnknownType is returned for an event whose type is not declared.
+	ErrUnknownType = errors.New("unknown event type")
+	// ErrMissingAttribute is returned when a required attribute is absent.
+	ErrMissingAttribute = errors.New("missing attribute")
+	// ErrAttributeType is returned when an attribute has the wrong type.
+	ErrAttributeType = errors.New("attribute has the wrong type")
+	// ErrUnknownAttribute is returned for an attribute that is not declared.
+	ErrUnknownAttribute = errors.New("unknown attribute")
+	// ErrInvalid is returned for an event with no ID, no member or no time.
+	ErrInvalid = errors.New("invalid event")
+)
+
+// Kind is the type of an attribute value.
+type Kind string
+
+// The attribute kinds.
+const (
+	String  Kind = "string"
+	Decimal Kind = "decimal"
+	Integer Kind = "integer"
+	Bool    Kind = "bool"
+	Time    Kind = "time"
+	Strings Kind = "strings" // a list of strings
+)
+
+// Valid reports whether k is one of the declared kinds.
+func (k Kind) Valid() bool {
+	switch k {
+	case String, Decimal, Integer, Bool, Time, Strings:
+		return true
+	}
+	return false
+}
+
+// Value is one typed attribute value. Exactly the field matching Kind is
+// meaningful. Build values with [Str], [Dec], [Int], [Flag], [At] and [List].
+type Value struct {
+	Kind    Kind            `json:"kind"`
+	Str     string          `json:"str,omitempty"`
+	Dec     decimal.Decimal `json:"dec,omitzero"`
+	Int     int64           `json:"int,omitempty"`
+	Bool    bool            `json:"bool,omitempty"`
+	Time    time.Time       `json:"time,omitzero"`
+	Strings []string        `json:"strings,omitempty"`
+}
+
+// Str returns a string value.
+func Str(s string) Value { return Value{Kind: String, Str: s} }
+
+// Dec returns a decimal value.
+func Dec(d decimal.Decimal) Value { return Value{Kind: Decimal, Dec: d} }
+
+// DecString returns a decimal value parsed from s; it is meant for literals
+// in code and tests and returns the zero decimal for malformed input, which
+// Type.Check does not catch, so hosts should prefer Dec.
+func DecString(s string) Value { d, _ := decimal.NewFromString(s); return Dec(d) }
+
+// Int returns an integer value.
+func Int(i int64) Value { return Value{Kind: Integer, Int: i} }
+
+// Flag returns a bool value.
+func Flag(b bool) Value { return Value{Kind: Bool, Bool: b} }
+
+// At returns a time value.
+func At(t time.Time) Value { return Value{Kind: Time, Time: t} }
+
+// List returns a list-of-strings value.
+func List(s ...string) Value { return Value{Kind: Strings, Strings: s} }
+
+// Number returns the value as a decimal when it is a decimal or an integer.
+func (v Value) Number() (decimal.Decimal, bool) {
+	switch v.Kind {
+	case Decimal:
+		return v.Dec, true
+	case Integer:
+		return decimal.NewFromInt(v.Int), true
+	}
+	return decimal.Decimal{}, false
+}
+
+// Equal reports whether two values are of the same kind and equal.
+func (v Value) Equal(w Value) bool {
+	if v.Kind != w.Kind {
+		return false
+	}
+	switch v.Kind {
+	case String:
+		return v.Str == w.Str
+	case Decimal:
+		return v.Dec.Equal(w.Dec)
+	case Integer:
+		return v.Int == w.Int
+	case Bool:
+		return v.Bool == w.Bool
+	case Time:
+		return v.Time.Equal(w.Time)
+	case Strings:
+		if len(v.Strings) != len(w.Strings) {
+			return false
+		}
+		for i := range v.Strings {
+			if v.Strings[i] != w.Strings[i] {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// String formats the value for messages and explanations.
+func (v Value) String() string {
+	switch v.Kind {
+	case String:
+		return v.Str
+	case Decimal:
+		return v.Dec.String()
+	case Integer:
+		return fmt.Sprint(v.Int)
+	case Bool:
+		return fmt.Sprint(v.Bool)
+	case Time:
+		return v.Time.Format(time.RFC3339Nano)
+	case Strings:
+		return "[" + strings.Join(v.Strings, ",") + "]"
+	}
+	return "<invalid>"
+}
+
+// Attrs are an event's attributes by name.
+type Attrs map[string]Value
+
+// Event is one thing a member did, as the host reports it.
+type Event struct {
+	// ID is unique per program; it is the idempotency key.
+	ID string `json:"id"`
+	// Member is the member's ID.
+	Member string `json:"member"`
+	// Type names a declared event type.
+	Type string `json:"type"`
+	// Time is when it happened; every rule reads time from here.
+	Time time.Time `json:"time"`
+	// Attrs are the typed attributes the type declares.
+	Attrs Attrs `json:"attrs,omitempty"`
+}
+
+// Decimal returns the named attribute as a decimal (an integer attribute is
+// converted) and whether it was present with a numeric kind.
+func (e Event) Decimal(name string) (decimal.Decimal, bool) {
+	v, ok := e.Attrs[name]
+	if !ok {
+		return decimal.Decimal{}, false
+	}
+	return v.Number()
+}
+
+// String returns the named string attribute and whether it was present.
+func (e Event) String(name string) (string, bool) {
+	v, ok := e.Attrs[name]
+	if !ok || v.Kind != String {
+		return "", false
+	}
+	return v.Str, true
+}
+
+// Same reports whether two events carry the same content, so that a
+// repeated ID can be told apart from a different event reusing the ID.
+func (e Event) Same(f Event) bool {
+	if e.ID != f.ID || e.Member != f.Member || e.Type != f.Type || !e.Time.Equal(f.Time) || len(e.Attrs) != len(f.Attrs) {
+		return false
+	}
+	for k, v := range e.Attrs {
+		w, ok := f.Attrs[k]
+		if !ok || !v.Equal(w) {
+			return false
+		}
+	}
+	return true
+}
+
+// Attr declares one attribute of an event type.
+type Attr struct {
+	Name     string `json:"name"`
+	Kind     Kind   `json:"type"`
+	Required bool   `json:"required,omitempty"`
+}
+
+// Type declares an event type and its attributes.
+type Type struct {
+	Name       string `json:"name"`
+	Attributes []Attr `json:"attributes,omitempty"`
+}
+
+// Attr returns the declaration of the named attribute.
+func (t Type) Attr(name string) (Attr, bool) {
+	for _, a := range t.Attributes {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Attr{}, false
+}
+
+// Check validates an event of this type: ID, member and time present, every
+// required attribute present, every attribute declared and of its declared
+// kind. The error wraps ErrInvalid, ErrMissingAttribute, ErrAttributeType or
+// ErrUnknownAttribute and names the field.
+func (t Type) Check(e Event) error {
+	var errs []error
+	if e.ID == "" {
+		errs = append(errs, fmt.Errorf("id: %w: empty", ErrInvalid))
+	}
+	if e.Member == "" {
+		errs = append(errs, fmt.Errorf("member: %w: empty", ErrInvalid))
+	}
+	if e.Time.IsZero() {
+		errs = append(errs, fmt.Errorf("time: %w: zero", ErrInvalid))
+	}
+	for _, a := range t.Attributes {
+		v, ok := e.Attrs[a.Name]
+		if !ok {
+			if a.Required {
+				errs = append(errs, fmt.Errorf("attrs.%s: %w", a.Name, ErrMissingAttribute))
+			}
+			continue
+		}
+		if v.Kind != a.Kind {
+			errs = append(errs, fmt.Errorf("attrs.%s: %w: got %s, want %s", a.Name, ErrAttributeType, v.Kind, a.Kind))
+		}
+	}
+	names := make([]string, 0, len(e.Attrs))
+	for name := range e.Attrs {
+		if _, ok := t.Attr(name); !ok {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		errs = append(errs, fmt.Errorf("attrs.%s: %w for type %q", name, ErrUnknownAttribute, t.Name))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,82 @@
+// Package due is the time-ordered index of work that falls due later: lot
+// expiries, level term ends, coupon expiries, freeze deadlines, pending
+// points releases. Items live in the store, keyed by (time, kind, id), so
+// Program.Advance reads exactly what is due, in order, whatever the number
+// of members.
+package due
+
+import (
+	"bytes"
+	"errors"
+	"time"
+
+	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/store"
+)
+
+const bucket = "due"
+
+// Item is one piece of due work.
+type Item struct {
+	At      time.Time
+	Kind    string
+	ID      string
+	Payload []byte
+}
+
+func key(at time.Time, kind, id string) []byte {
+	return keys.New().Time(at).Str(kind).Str(id)
+}
+
+// Schedule adds an item; scheduling the same (at, kind, id) again replaces
+// its payload. A zero at is refused.
+func Schedule(tx store.Tx, it Item) error {
+	if it.At.IsZero() || it.Kind == "" || it.ID == "" {
+		return errors.New("due: item needs a time, a kind and an id")
+	}
+	p := it.Payload
+	if p == nil {
+		p = []byte{}
+	}
+	return tx.Put(bucket, key(it.At, it.Kind, it.ID), append([]byte{1}, p...))
+}
+
+// Cancel removes an item; cancelling an absent item is not an error.
+func Cancel(tx store.Tx, at time.Time, kind, id string) error {
+	return tx.Delete(bucket, key(at, kind, id))
+}
+
+// Next returns up to limit items due at or before now, earliest first.
+func Next(tx store.Tx, now time.Time, limit int) ([]Item, error) {
+	var out []Item
+	end := keys.New().U64(keys.TimeU64(now) + 1)
+	err := tx.Scan(bucket, nil, end, false, func(k, v []byte) error {
+		if len(out) == limit {
+			return store.StopScan
+		}
+		parts := bytes.SplitN(k[8:], []byte{keys.Sep}, 3)
+		if len(parts) < 2 {
+			return errors.New("due: malformed key")
+		}
+		out = append(out, Item{
+			At:      keys.U64Time(keys.U64(k, 0)),
+			Kind:    string(parts[0]),
+			ID:      string(parts[1]),
+			Payload: append([]byte(nil), v[1:]...),
+		})
+		return nil
+	})
+	return out, err
+}
+
+// Done removes a performed item.
+func Done(tx store.Tx, it Item) error { return Cancel(tx, it.At, it.Kind, it.ID) }
+
+// Count returns the number of items due at or before now (for tests and
+// forecasts; it reads them).
+func Count(tx store.Tx, now time.Time) (int, error) {
+	n := 0
+	end := keys.New().U64(keys.TimeU64(now) + 1)
+	err := tx.Scan(bucket, nil, end, false, func(_, _ []byte) error { n++; return nil })
+	return n, err
+}

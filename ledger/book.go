@@ -1,0 +1,560 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/store"
+	"github.com/shopspring/decimal"
+)
+
+// Buckets the ledger stores under.
+const (
+	bTxn   = "ledger.txn"   // txn id → Transaction
+	bEntry = "ledger.entry" // account, time, seq → Entry
+	bBal   = "ledger.bal"   // account → balance
+	bLot   = "ledger.lot"   // account, expiry, grant, lot id → Lot
+	bLotID = "ledger.lotid" // account, lot id → lot key
+	bDay   = "ledger.day"   // asset, date, kind → member-side net amount
+	bMeta  = "ledger.meta"  // counters
+)
+
+// Ledger posts to and reads the journal inside one store transaction.
+type Ledger struct {
+	tx  store.Tx
+	loc *time.Location
+}
+
+// New returns a ledger bound to tx; loc is the program's zone, used for the
+// daily totals.
+func New(tx store.Tx, loc *time.Location) *Ledger {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return &Ledger{tx: tx, loc: loc}
+}
+
+func accountKey(a Account) keys.Builder {
+	return keys.New().Str(a.Member).Str(string(a.Asset)).Str(a.Sub)
+}
+
+// Balance returns the account's balance (zero for an account never used).
+func (l *Ledger) Balance(a Account) (decimal.Decimal, error) {
+	v, err := l.tx.Get(bBal, accountKey(a))
+	if errors.Is(err, store.ErrNotFound) {
+		return decimal.Zero, nil
+	}
+	if err != nil {
+		return decimal.Zero, err
+	}
+	return decimal.NewFromString(string(v))
+}
+
+// Available returns what a member account may spend at time at: the sum of
+// its lots that have not expired by then.
+func (l *Ledger) Available(a Account, at time.Time) (decimal.Decimal, error) {
+	sum := decimal.Zero
+	err := l.scanLots(a, func(lot Lot) error {
+		if live(lot, at) {
+			sum = sum.Add(lot.Amount)
+		}
+		return nil
+	})
+	return sum, err
+}
+
+func live(lot Lot, at time.Time) bool { return lot.Expires.IsZero() || lot.Expires.After(at) }
+
+// Lots returns the open lots of a member account in spending order.
+func (l *Ledger) Lots(a Account) ([]Lot, error) {
+	var out []Lot
+	err := l.scanLots(a, func(lot Lot) error { out = append(out, lot); return nil })
+	return out, err
+}
+
+// Lot returns one lot of a member account.
+func (l *Ledger) Lot(a Account, id string) (Lot, error) {
+	k, err := l.tx.Get(bLotID, accountKey(a).Str(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return Lot{}, errf(ErrUnknownLot, "%s has no lot %q", a, id)
+	}
+	if err != nil {
+		return Lot{}, err
+	}
+	v, err := l.tx.Get(bLot, k)
+	if err != nil {
+		return Lot{}, err
+	}
+	var lot Lot
+	return lot, json.Unmarshal(v, &lot)
+}
+
+func (l *Ledger) scanLots(a Account, fn func(Lot) error) error {
+	p := accountKey(a)
+	return l.tx.Scan(bLot, p, store.PrefixEnd(p), false, func(_, v []byte) error {
+		var lot Lot
+		if err := json.Unmarshal(v, &lot); err != nil {
+			return err
+		}
+		return fn(lot)
+	})
+}
+
+func lotKey(lot Lot) []byte {
+	return accountKey(lot.Account).Time(lot.Expires).Time(lot.Granted).Str(lot.ID)
+}
+
+func (l *Ledger) putLot(lot Lot) error {
+	k := lotKey(lot)
+	if lot.Amount.IsZero() {
+		// A spent lot is kept in the id index only if it may be credited
+		// back (reversal); its record goes so scans stay short.
+		if err := l.tx.Delete(bLot, k); err != nil {
+			return err
+		}
+		return l.tx.Put(bLotID, accountKey(lot.Account).Str(lot.ID), k)
+	}
+	v, err := json.Marshal(lot)
+	if err != nil {
+		return err
+	}
+	if err := l.tx.Put(bLot, k, v); err != nil {
+		return err
+	}
+	return l.tx.Put(bLotID, accountKey(lot.Account).Str(lot.ID), k)
+}
+
+// getLotByID returns a lot, including a spent one (amount zero) whose
+// record was dropped: it is rebuilt from its key.
+func (l *Ledger) getLotByID(a Account, id string) (Lot, bool, error) {
+	k, err := l.tx.Get(bLotID, accountKey(a).Str(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return Lot{}, false, nil
+	}
+	if err != nil {
+		return Lot{}, false, err
+	}
+	v, err := l.tx.Get(bLot, k)
+	if errors.Is(err, store.ErrNotFound) {
+		p := len(accountKey(a))
+		return Lot{ID: id, Account: a, Expires: keys.U64Time(keys.U64(k, p)), Granted: keys.U64Time(keys.U64(k, p+8))}, true, nil
+	}
+	if err != nil {
+		return Lot{}, false, err
+	}
+	var lot Lot
+	return lot, true, json.Unmarshal(v, &lot)
+}
+
+func (l *Ledger) next(name string) (uint64, error) {
+	n := uint64(0)
+	v, err := l.tx.Get(bMeta, []byte(name))
+	switch {
+	case err == nil:
+		n, err = strconv.ParseUint(string(v), 10, 64)
+		if err != nil {
+			return 0, err
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return 0, err
+	}
+	n++
+	return n, l.tx.Put(bMeta, []byte(name), strconv.AppendUint(nil, n, 10))
+}
+
+// check validates a transaction's shape and balance.
+func check(t Transaction) error {
+	if t.Time.IsZero() {
+		return errf(ErrInvalid, "transaction has no time")
+	}
+	if t.Kind == "" {
+		return errf(ErrInvalid, "transaction has no kind")
+	}
+	if len(t.Legs) < 2 {
+		return errf(ErrInvalid, "transaction needs at least two legs")
+	}
+	sums := map[Asset]decimal.Decimal{}
+	for i, leg := range t.Legs {
+		if !leg.Account.valid() {
+			return errf(ErrInvalid, "legs[%d]: invalid account %q", i, leg.Account)
+		}
+		if leg.Amount.IsZero() {
+			return errf(ErrInvalid, "legs[%d]: zero amount", i)
+		}
+		sums[leg.Account.Asset] = sums[leg.Account.Asset].Add(leg.Amount)
+	}
+	for asset, s := range sums {
+		if !s.IsZero() {
+			return errf(ErrUnbalanced, "%s legs sum to %s", asset, s)
+		}
+	}
+	return nil
+}
+
+// Post records a balanced transaction. It first checks that every member
+// debit is covered (by the named lot, or by unexpired lots at t.Time, after
+// the transaction's own credits), so it either writes everything or nothing.
+// Legs apply in this order: credits, debits naming a lot, other debits.
+// It returns errors wrapping ErrInvalid, ErrUnbalanced, ErrUnknownLot or
+// ErrInsufficientBalance.
+func (l *Ledger) Post(t Transaction) (Posted, error) {
+	if err := check(t); err != nil {
+		return Posted{}, err
+	}
+	if err := l.cover(t); err != nil {
+		return Posted{}, err
+	}
+	id, err := l.next("txn")
+	if err != nil {
+		return Posted{}, err
+	}
+	t.ID = id
+	order := make([]int, len(t.Legs))
+	for i := range order {
+		order[i] = i
+	}
+	rank := func(leg Leg) int {
+		switch {
+		case leg.Amount.IsPositive() || !leg.Account.IsMember():
+			return 0
+		case leg.Lot != "":
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(order, func(a, b int) bool { return rank(t.Legs[order[a]]) < rank(t.Legs[order[b]]) })
+	p := Posted{Txn: id}
+	for _, idx := range order {
+		leg := &t.Legs[idx]
+		if leg.Account.IsMember() {
+			if leg.Amount.IsPositive() {
+				lot, err := l.credit(t, idx, leg)
+				if err != nil {
+					return Posted{}, err
+				}
+				leg.Lot, leg.Expires, leg.Granted = lot.ID, lot.Expires, lot.Granted
+				p.Lots = append(p.Lots, lot)
+			} else {
+				takes, err := l.debit(t, leg)
+				if err != nil {
+					return Posted{}, err
+				}
+				p.Takes = append(p.Takes, takes...)
+			}
+		}
+		e, err := l.entry(t, leg)
+		if err != nil {
+			return Posted{}, err
+		}
+		p.Entries = append(p.Entries, e)
+	}
+	v, err := json.Marshal(t)
+	if err != nil {
+		return Posted{}, err
+	}
+	return p, l.tx.Put(bTxn, keys.New().U64(id), v)
+}
+
+// cover checks every member debit before anything is written.
+func (l *Ledger) cover(t Transaction) error {
+	type need struct{ credit, debit decimal.Decimal }
+	acct := map[Account]*need{}
+	lots := map[[2]string]decimal.Decimal{}
+	for _, leg := range t.Legs {
+		if !leg.Account.IsMember() {
+			continue
+		}
+		n := acct[leg.Account]
+		if n == nil {
+			n = &need{}
+			acct[leg.Account] = n
+		}
+		if leg.Amount.IsPositive() {
+			if leg.Expires.IsZero() || leg.Expires.After(t.Time) {
+				n.credit = n.credit.Add(leg.Amount)
+			}
+			continue
+		}
+		if leg.Lot != "" {
+			k := [2]string{leg.Account.String(), leg.Lot}
+			lots[k] = lots[k].Sub(leg.Amount)
+			lot, ok, err := l.getLotByID(leg.Account, leg.Lot)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return errf(ErrUnknownLot, "%s has no lot %q", leg.Account, leg.Lot)
+			}
+			if lot.Amount.LessThan(lots[k]) {
+				return errf(ErrInsufficientBalance, "%s lot %q holds %s, debit %s", leg.Account, leg.Lot, lot.Amount, lots[k])
+			}
+			continue
+		}
+		n.debit = n.debit.Sub(leg.Amount)
+	}
+	for a, n := range acct {
+		if n.debit.IsZero() {
+			continue
+		}
+		avail, err := l.Available(a, t.Time)
+		if err != nil {
+			return err
+		}
+		// Debits naming a lot take from a live lot first only when it is
+		// live; count them against availability conservatively.
+		for k, amt := range lots {
+			if k[0] == a.String() {
+				avail = avail.Sub(amt)
+			}
+		}
+		if avail.Add(n.credit).LessThan(n.debit) {
+			return errf(ErrInsufficientBalance, "%s may spend %s at %s, debit %s", a, avail.Add(n.credit), t.Time.Format(time.RFC3339), n.debit)
+		}
+	}
+	return nil
+}
+
+func (l *Ledger) credit(t Transaction, idx int, leg *Leg) (Lot, error) {
+	id := leg.Lot
+	if id == "" {
+		id = strconv.FormatUint(t.ID, 10) + "." + strconv.Itoa(idx)
+	}
+	lot, ok, err := l.getLotByID(leg.Account, id)
+	if err != nil {
+		return Lot{}, err
+	}
+	if !ok {
+		granted := leg.Granted
+		if granted.IsZero() {
+			granted = t.Time
+		}
+		lot = Lot{ID: id, Account: leg.Account, Expires: leg.Expires.UTC(), Granted: granted.UTC()}
+		if leg.Expires.IsZero() {
+			lot.Expires = time.Time{}
+		}
+	}
+	lot.Amount = lot.Amount.Add(leg.Amount)
+	lot.Original = lot.Original.Add(leg.Amount)
+	return lot, l.putLot(lot)
+}
+
+func (l *Ledger) debit(t Transaction, leg *Leg) ([]Take, error) {
+	want := leg.Amount.Neg()
+	if leg.Lot != "" {
+		lot, ok, err := l.getLotByID(leg.Account, leg.Lot)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || lot.Amount.LessThan(want) {
+			return nil, errf(ErrInsufficientBalance, "%s lot %q", leg.Account, leg.Lot)
+		}
+		lot.Amount = lot.Amount.Sub(want)
+		return []Take{{Account: leg.Account, Lot: lot.ID, Amount: want, Expires: lot.Expires, Granted: lot.Granted}}, l.putLot(lot)
+	}
+	var takes []Take
+	var changed []Lot
+	err := l.scanLots(leg.Account, func(lot Lot) error {
+		if !live(lot, t.Time) {
+			return nil
+		}
+		n := decimal.Min(lot.Amount, want)
+		want = want.Sub(n)
+		lot.Amount = lot.Amount.Sub(n)
+		changed = append(changed, lot)
+		takes = append(takes, Take{Account: leg.Account, Lot: lot.ID, Amount: n, Expires: lot.Expires, Granted: lot.Granted})
+		if !want.IsPositive() {
+			return store.StopScan
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if want.IsPositive() {
+		return nil, errf(ErrInsufficientBalance, "%s short by %s", leg.Account, want)
+	}
+	for _, lot := range changed {
+		if err := l.putLot(lot); err != nil {
+			return nil, err
+		}
+	}
+	return takes, nil
+}
+
+func (l *Ledger) entry(t Transaction, leg *Leg) (Entry, error) {
+	bal, err := l.Balance(leg.Account)
+	if err != nil {
+		return Entry{}, err
+	}
+	bal = bal.Add(leg.Amount)
+	if leg.Account.IsMember() && bal.IsNegative() {
+		return Entry{}, errf(ErrInsufficientBalance, "%s would be %s", leg.Account, bal)
+	}
+	seq, err := l.next("entry")
+	if err != nil {
+		return Entry{}, err
+	}
+	e := Entry{Seq: seq, Txn: t.ID, Time: t.Time.UTC(), Kind: t.Kind, Account: leg.Account, Amount: leg.Amount, Balance: bal, Ref: t.Ref}
+	if leg.Account.IsMember() {
+		e.Lot = leg.Lot
+	}
+	ak := accountKey(leg.Account)
+	if err := l.tx.Put(bBal, ak, []byte(bal.String())); err != nil {
+		return Entry{}, err
+	}
+	v, err := json.Marshal(e)
+	if err != nil {
+		return Entry{}, err
+	}
+	if err := l.tx.Put(bEntry, ak.Time(t.Time).U64(seq), v); err != nil {
+		return Entry{}, err
+	}
+	if leg.Account.IsMember() {
+		return e, l.addDay(leg.Account.Asset, t.Time, t.Kind, leg.Amount)
+	}
+	return e, nil
+}
+
+func dayKey(asset Asset, date string, kind Kind) []byte {
+	return keys.New().Str(string(asset)).Str(date).Str(string(kind))
+}
+
+func (l *Ledger) addDay(asset Asset, at time.Time, kind Kind, amt decimal.Decimal) error {
+	k := dayKey(asset, at.In(l.loc).Format(time.DateOnly), kind)
+	cur := decimal.Zero
+	v, err := l.tx.Get(bDay, k)
+	switch {
+	case err == nil:
+		if cur, err = decimal.NewFromString(string(v)); err != nil {
+			return err
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	return l.tx.Put(bDay, k, []byte(cur.Add(amt).String()))
+}
+
+// Totals returns, for asset, the net amount each kind moved into member
+// accounts over the days from..to inclusive (dates "2006-01-02" in the
+// program's zone; empty means unbounded). Their sum equals the change in
+// the members' total balance over the period, which is the reconciliation
+// identity (e.g. balance = earned − redeemed + reversed − expired − …).
+func (l *Ledger) Totals(asset Asset, from, to string) (map[Kind]decimal.Decimal, error) {
+	p := keys.New().Str(string(asset))
+	start := p
+	if from != "" {
+		start = keys.New().Str(string(asset)).Str(from)
+	}
+	end := store.PrefixEnd(p)
+	if to != "" {
+		end = store.PrefixEnd(keys.New().Str(string(asset)).Str(to))
+	}
+	out := map[Kind]decimal.Decimal{}
+	err := l.tx.Scan(bDay, start, end, false, func(k, v []byte) error {
+		parts := bytes.Split(k[len(p):], []byte{keys.Sep})
+		if len(parts) < 2 {
+			return errf(ErrCorrupt, "day key %q", k)
+		}
+		amt, err := decimal.NewFromString(string(v))
+		if err != nil {
+			return err
+		}
+		kind := Kind(parts[1])
+		out[kind] = out[kind].Add(amt)
+		return nil
+	})
+	return out, err
+}
+
+// Query selects a page of an account's statement.
+type Query struct {
+	Account Account
+	// From and To bound the entries' time: From <= time < To; zero is open.
+	From, To time.Time
+	// Kinds keeps only these kinds when not empty.
+	Kinds []Kind
+	// Limit is the page size (default 50, at most 1000).
+	Limit int
+	// Cursor continues after the previous page (Page.Next).
+	Cursor string
+	// Newest lists the newest entries first.
+	Newest bool
+}
+
+// Page is one page of a statement.
+type Page struct {
+	Entries []Entry `json:"entries"`
+	// Next is the cursor of the following page; empty at the end.
+	Next string `json:"next,omitempty"`
+}
+
+// Statement returns a page of an account's entries in time order. It reads
+// only the entries of the page (and those the kind filter skips).
+func (l *Ledger) Statement(q Query) (Page, error) {
+	if !q.Account.valid() {
+		return Page{}, errf(ErrInvalid, "statement of invalid account %q", q.Account)
+	}
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	if q.Limit > 1000 {
+		q.Limit = 1000
+	}
+	p := accountKey(q.Account)
+	start, end := []byte(p), store.PrefixEnd(p)
+	if !q.From.IsZero() {
+		start = accountKey(q.Account).Time(q.From)
+	}
+	if !q.To.IsZero() {
+		end = accountKey(q.Account).Time(q.To)
+	}
+	if q.Cursor != "" {
+		c, err := decodeCursor(q.Cursor)
+		if err != nil || !bytes.HasPrefix(c, p) {
+			return Page{}, errf(ErrInvalid, "bad cursor %q", q.Cursor)
+		}
+		if q.Newest {
+			end = c
+		} else {
+			start = append(c, 0) // just after c
+		}
+	}
+	var page Page
+	var last []byte
+	err := l.tx.Scan(bEntry, start, end, q.Newest, func(k, v []byte) error {
+		if len(page.Entries) == q.Limit {
+			page.Next = encodeCursor(last)
+			return store.StopScan
+		}
+		var e Entry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return err
+		}
+		last = append(last[:0], k...)
+		if len(q.Kinds) > 0 && !hasKind(q.Kinds, e.Kind) {
+			return nil
+		}
+		page.Entries = append(page.Entries, e)
+		return nil
+	})
+	return page, err
+}
+
+func hasKind(ks []Kind, k Kind) bool {
+	for _, x := range ks {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+func encodeCursor(k []byte) string { return hex.EncodeToString(k) }
+
+func decodeCursor(s string) ([]byte, error) { return hex.DecodeString(s) }

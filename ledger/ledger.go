@@ -1,0 +1,196 @@
+// Package ledger is the immutable, double-entry journal behind every balance
+// in a membership program: points of each point program, growth, and stored
+// value (余额).
+//
+// # Accounts and transactions
+//
+// Each [Asset] has member accounts (a member's points, growth or money, and
+// sub-accounts such as pending or frozen points) and program-side pool
+// accounts (issued, redeemed, expired, voided, adjusted, …). A [Transaction]
+// is a set of legs whose amounts sum to zero per asset, so the sum over all
+// accounts of an asset is always zero and nothing appears or vanishes.
+// Member accounts never go negative; pool accounts are counters and may.
+//
+// # Lots
+//
+// Every credit to a member account is a [Lot] with a grant time and an
+// optional expiry. A debit takes the unexpired lots by earliest expiry, then
+// earliest grant, and reports what it took from each ([Take]), so a reversal
+// can return the amounts to the lots they came from. A debit may also name
+// one lot (an expiry, a restore). A lot's identity survives a move between
+// a member's accounts (pending → available, available → frozen).
+//
+// # Use
+//
+// A [Ledger] is bound to one store transaction ([New]); the domain packages
+// post through it inside the transaction that applies an event, so the
+// journal commits or rolls back with everything else. [Verify] checks every
+// invariant over the whole journal.
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Sentinel errors.
+var (
+	// ErrInsufficientBalance is returned when a debit exceeds what the
+	// account (or the named lot) holds and may spend at that time.
+	ErrInsufficientBalance = errors.New("ledger: insufficient balance")
+	// ErrUnbalanced is returned for a transaction whose legs do not sum to
+	// zero for each asset.
+	ErrUnbalanced = errors.New("ledger: unbalanced transaction")
+	// ErrInvalid is returned for a malformed transaction or query.
+	ErrInvalid = errors.New("ledger: invalid")
+	// ErrUnknownLot is returned for a debit naming a lot the account does
+	// not hold.
+	ErrUnknownLot = errors.New("ledger: unknown lot")
+	// ErrCorrupt is wrapped by each problem Verify reports.
+	ErrCorrupt = errors.New("ledger: invariant violated")
+)
+
+// Asset is what an account holds: points of one point program, growth, or
+// stored value.
+type Asset string
+
+// The non-points assets.
+const (
+	Growth Asset = "growth"
+	Value  Asset = "value"
+)
+
+// Points returns the asset of the named point program.
+func Points(program string) Asset { return Asset("points:" + program) }
+
+// PointsProgram returns the point program of a points asset.
+func (a Asset) PointsProgram() (string, bool) {
+	return strings.CutPrefix(string(a), "points:")
+}
+
+// Account identifies a member account (Member set) or a program-side pool
+// (Member empty, Sub naming the pool).
+type Account struct {
+	Asset  Asset  `json:"asset"`
+	Member string `json:"member,omitempty"`
+	// Sub names a member's sub-account ("" is the main, spendable one) or a
+	// pool.
+	Sub string `json:"sub,omitempty"`
+}
+
+// MemberAccount returns a member's account of asset; sub is "" for the main
+// account or names a sub-account such as "pending".
+func MemberAccount(member string, asset Asset, sub string) Account {
+	return Account{Asset: asset, Member: member, Sub: sub}
+}
+
+// Pool returns the program-side account of asset named name.
+func Pool(asset Asset, name string) Account { return Account{Asset: asset, Sub: name} }
+
+// IsMember reports whether a is a member account.
+func (a Account) IsMember() bool { return a.Member != "" }
+
+func (a Account) String() string {
+	if a.IsMember() {
+		s := "member/" + a.Member + "/" + string(a.Asset)
+		if a.Sub != "" {
+			s += "/" + a.Sub
+		}
+		return s
+	}
+	return "pool/" + string(a.Asset) + "/" + a.Sub
+}
+
+func (a Account) valid() bool {
+	ok := func(s string) bool { return !strings.ContainsRune(s, 0) }
+	return a.Asset != "" && ok(string(a.Asset)) && ok(a.Member) && ok(a.Sub) && (a.IsMember() || a.Sub != "")
+}
+
+// Kind says what a transaction did (earned, redeemed, expired, …). The
+// domain packages define their kinds.
+type Kind string
+
+// Ref says what a transaction refers to.
+type Ref struct {
+	Event    string `json:"event,omitempty"`
+	Order    string `json:"order,omitempty"`
+	Operator string `json:"operator,omitempty"`
+	Note     string `json:"note,omitempty"`
+}
+
+// Leg moves Amount into Account (negative: out of it).
+type Leg struct {
+	Account Account         `json:"account"`
+	Amount  decimal.Decimal `json:"amount"`
+	// Lot, on a member credit, names the lot to add to: an existing lot of
+	// the account (a reversal, a restore) or a new lot with this ID. Empty
+	// makes a new lot with a generated ID. On a member debit it names the
+	// only lot to take from (expired or not); empty takes unexpired lots by
+	// earliest expiry, then earliest grant.
+	Lot string `json:"lot,omitempty"`
+	// Expires is a new lot's expiry (zero: never).
+	Expires time.Time `json:"expires,omitzero"`
+	// Granted orders a new lot among lots of the same expiry; zero means
+	// the transaction's time.
+	Granted time.Time `json:"granted,omitzero"`
+}
+
+// Transaction is a balanced set of legs.
+type Transaction struct {
+	ID   uint64    `json:"id"`
+	Time time.Time `json:"time"`
+	Kind Kind      `json:"kind"`
+	Ref  Ref       `json:"ref,omitzero"`
+	Legs []Leg     `json:"legs"`
+}
+
+// Entry is one leg as recorded in an account's statement, with the
+// account's balance after it.
+type Entry struct {
+	Seq     uint64          `json:"seq"`
+	Txn     uint64          `json:"txn"`
+	Time    time.Time       `json:"time"`
+	Kind    Kind            `json:"kind"`
+	Account Account         `json:"account"`
+	Amount  decimal.Decimal `json:"amount"`
+	Balance decimal.Decimal `json:"balance"`
+	Lot     string          `json:"lot,omitempty"`
+	Ref     Ref             `json:"ref,omitzero"`
+}
+
+// Lot is a credit to a member account and what remains of it.
+type Lot struct {
+	ID       string          `json:"id"`
+	Account  Account         `json:"account"`
+	Amount   decimal.Decimal `json:"amount"`   // remaining
+	Original decimal.Decimal `json:"original"` // credited in all
+	Expires  time.Time       `json:"expires,omitzero"`
+	Granted  time.Time       `json:"granted"`
+}
+
+// Take is what a debit took from one lot.
+type Take struct {
+	Account Account         `json:"account"`
+	Lot     string          `json:"lot"`
+	Amount  decimal.Decimal `json:"amount"`
+	Expires time.Time       `json:"expires,omitzero"`
+	Granted time.Time       `json:"granted"`
+}
+
+// Posted is the result of a posting.
+type Posted struct {
+	Txn     uint64  `json:"txn"`
+	Entries []Entry `json:"entries"`
+	// Takes lists, for the member debits, what came from each lot.
+	Takes []Take `json:"takes,omitempty"`
+	// Lots lists the lots the member credits created or added to.
+	Lots []Lot `json:"lots,omitempty"`
+}
+
+func errf(sentinel error, format string, args ...any) error {
+	return fmt.Errorf("%w: %s", sentinel, fmt.Sprintf(format, args...))
+}

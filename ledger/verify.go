@@ -1,0 +1,157 @@
+package ledger
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/memberkit/membership/store"
+	"github.com/shopspring/decimal"
+)
+
+// Verify checks every invariant of the journal and returns an error joining
+// one problem (each wrapping ErrCorrupt) per violation, or nil:
+//   - every transaction balances per asset;
+//   - each account's stored balance equals the sum of its entries, and the
+//     running balances follow the entries in posting order;
+//   - no member account was ever negative;
+//   - each member account's balance equals the sum of its open lots, and no
+//     lot is negative;
+//   - per asset, all accounts sum to zero, and the daily totals per kind sum
+//     to the members' total balance (the reconciliation identity).
+//
+// It reads the whole journal: run it in audits and tests, not per event.
+func Verify(tx store.Tx) error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...)))
+	}
+	err := tx.Scan(bTxn, nil, nil, false, func(_, v []byte) error {
+		var t Transaction
+		if err := json.Unmarshal(v, &t); err != nil {
+			return err
+		}
+		sums := map[Asset]decimal.Decimal{}
+		for _, leg := range t.Legs {
+			sums[leg.Account.Asset] = sums[leg.Account.Asset].Add(leg.Amount)
+		}
+		for a, s := range sums {
+			if !s.IsZero() {
+				bad("transaction %d: %s legs sum to %s", t.ID, a, s)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	entries := map[Account][]Entry{}
+	err = tx.Scan(bEntry, nil, nil, false, func(_, v []byte) error {
+		var e Entry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return err
+		}
+		entries[e.Account] = append(entries[e.Account], e)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	l := New(tx, nil)
+	assetSum := map[Asset]decimal.Decimal{}
+	memberSum := map[Asset]decimal.Decimal{}
+	accts := make([]Account, 0, len(entries))
+	for a := range entries {
+		accts = append(accts, a)
+	}
+	sort.Slice(accts, func(i, j int) bool { return accts[i].String() < accts[j].String() })
+	for _, a := range accts {
+		es := entries[a]
+		sort.Slice(es, func(i, j int) bool { return es[i].Seq < es[j].Seq })
+		run := decimal.Zero
+		for _, e := range es {
+			run = run.Add(e.Amount)
+			if !run.Equal(e.Balance) {
+				bad("%s entry %d: running balance %s, recorded %s", a, e.Seq, run, e.Balance)
+			}
+			if a.IsMember() && run.IsNegative() {
+				bad("%s entry %d: negative balance %s", a, e.Seq, run)
+			}
+		}
+		bal, err := l.Balance(a)
+		if err != nil {
+			return err
+		}
+		if !bal.Equal(run) {
+			bad("%s: balance %s, entries sum to %s", a, bal, run)
+		}
+		assetSum[a.Asset] = assetSum[a.Asset].Add(bal)
+		if !a.IsMember() {
+			continue
+		}
+		memberSum[a.Asset] = memberSum[a.Asset].Add(bal)
+		lots := decimal.Zero
+		err = l.scanLots(a, func(lot Lot) error {
+			if lot.Amount.IsNegative() {
+				bad("%s lot %s: negative %s", a, lot.ID, lot.Amount)
+			}
+			lots = lots.Add(lot.Amount)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !lots.Equal(bal) {
+			bad("%s: balance %s, open lots sum to %s", a, bal, lots)
+		}
+	}
+	for asset, s := range assetSum {
+		if !s.IsZero() {
+			bad("%s: accounts sum to %s, not zero", asset, s)
+		}
+		totals, err := l.Totals(asset, "", "")
+		if err != nil {
+			return err
+		}
+		sum := decimal.Zero
+		for _, v := range totals {
+			sum = sum.Add(v)
+		}
+		if !sum.Equal(memberSum[asset]) {
+			bad("%s: totals per kind sum to %s, member balances to %s", asset, sum, memberSum[asset])
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Accounts returns a member's accounts with their balances.
+func (l *Ledger) Accounts(member string) (map[Account]decimal.Decimal, error) {
+	out := map[Account]decimal.Decimal{}
+	p := accountKey(Account{Member: member})[:len(member)+1]
+	err := l.tx.Scan(bBal, p, store.PrefixEnd(p), false, func(k, v []byte) error {
+		parts := splitKey(k)
+		if len(parts) < 3 {
+			return fmt.Errorf("%w: balance key %q", ErrCorrupt, k)
+		}
+		d, err := decimal.NewFromString(string(v))
+		if err != nil {
+			return err
+		}
+		out[Account{Member: parts[0], Asset: Asset(parts[1]), Sub: parts[2]}] = d
+		return nil
+	})
+	return out, err
+}
+
+func splitKey(k []byte) []string {
+	var out []string
+	start := 0
+	for i, c := range k {
+		if c == 0 {
+			out = append(out, string(k[start:i]))
+			start = i + 1
+		}
+	}
+	return out
+}

@@ -1,0 +1,534 @@
+package membership
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+	_ "time/tzdata" // program zones must load on hosts without a zoneinfo database
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/due"
+	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/shopspring/decimal"
+)
+
+// Sentinel errors of the root package. Errors from the domain packages
+// (ledger.ErrInsufficientBalance, event.ErrMissingAttribute, …) are wrapped
+// and pass through errors.Is as well.
+var (
+	// ErrUnknownEventType is returned for an event of an undeclared type.
+	ErrUnknownEventType = event.ErrUnknownType
+	// ErrInvalidEvent is returned for an event that fails validation; the
+	// error also wraps the specific cause and names the field.
+	ErrInvalidEvent = errors.New("membership: invalid event")
+	// ErrEventConflict is returned for an event ID already processed with
+	// different content.
+	ErrEventConflict = errors.New("membership: event ID reused with different content")
+	// ErrInsufficientBalance is returned when a debit exceeds a balance.
+	ErrInsufficientBalance = ledger.ErrInsufficientBalance
+	// ErrInvalidArgument is returned for a malformed request to a Program
+	// method (an empty member, a negative amount, …).
+	ErrInvalidArgument = errors.New("membership: invalid argument")
+)
+
+// Option configures Open.
+type Option func(*Program)
+
+// WithClock sets the clock the scheduler and operator calls without an
+// explicit time read. The default reads the wall clock; rules never do.
+func WithClock(now func() time.Time) Option { return func(p *Program) { p.clock = now } }
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(p *Program) { p.log = l } }
+
+// WithRand sets the random source used for coupon codes and random amounts
+// (default crypto/rand.Reader).
+func WithRand(r io.Reader) Option { return func(p *Program) { p.rand = r } }
+
+// Program is a membership program opened on a store: it validates and
+// applies events, performs due work and answers queries. It is safe for
+// concurrent use.
+type Program struct {
+	st    store.Store
+	def   Definition
+	loc   *time.Location
+	types map[string]event.Type
+	clock func() time.Time
+	log   *slog.Logger
+	rand  io.Reader
+	parts []part
+	dueBy map[string]part
+}
+
+// Open validates def and returns a program on st. The store holds all
+// state; several Programs must not share one store.
+func Open(st store.Store, def Definition, opts ...Option) (*Program, error) {
+	if st == nil {
+		return nil, fmt.Errorf("membership: open: %w: nil store", ErrInvalidArgument)
+	}
+	if err := def.Validate(); err != nil {
+		return nil, fmt.Errorf("membership: open: %w", err)
+	}
+	loc, _ := time.LoadLocation(def.Zone)
+	p := &Program{
+		st:    st,
+		def:   def,
+		loc:   loc,
+		types: map[string]event.Type{},
+		clock: time.Now,
+		log:   slog.New(slog.DiscardHandler),
+		rand:  rand.Reader,
+		dueBy: map[string]part{},
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	for _, t := range def.Events {
+		p.types[t.Name] = t
+	}
+	p.parts = p.newParts()
+	for _, pt := range p.parts {
+		for _, k := range pt.dueKinds() {
+			p.dueBy[k] = pt
+		}
+	}
+	return p, nil
+}
+
+// Definition returns the program's definition.
+func (p *Program) Definition() Definition { return p.def }
+
+// Location returns the program's time zone.
+func (p *Program) Location() *time.Location { return p.loc }
+
+// part is one domain package's share in processing, wired here.
+type part interface {
+	// process applies the part's rules to one event.
+	process(t *txn, ev event.Event) error
+	// dueKinds lists the due item kinds the part performs.
+	dueKinds() []string
+	// due performs one due item.
+	due(t *txn, it due.Item) error
+}
+
+// rewarder is a part that can fulfil rewards (level gifts, task rewards).
+type rewarder interface {
+	rewardKinds() []rule.RewardKind
+	reward(t *txn, member string, r rule.Reward, why rule.Reason) error
+}
+
+// newParts lists the parts in processing order.
+func (p *Program) newParts() []part {
+	var parts []part
+	if p.def.StoredValue != nil {
+		parts = append(parts, &valuePart{p: p, def: *p.def.StoredValue})
+	}
+	return parts
+}
+
+// Outcome says what one event (or operator call) changed and why.
+type Outcome struct {
+	Event  string    `json:"event"`
+	Member string    `json:"member,omitempty"`
+	Time   time.Time `json:"time"`
+	// Duplicate is set when the event had been processed before: the
+	// outcome is the first one and nothing changed.
+	Duplicate bool `json:"duplicate,omitempty"`
+	// Entries are the ledger entries written.
+	Entries []ledger.Entry `json:"entries,omitempty"`
+	// Changes are the changes published to the change feed, each with the
+	// rule, inputs and caps that produced it.
+	Changes []Change `json:"changes,omitempty"`
+}
+
+// ChangesOf returns the outcome's changes of one kind.
+func (o *Outcome) ChangesOf(kind string) []Change {
+	var out []Change
+	for _, c := range o.Changes {
+		if c.Kind == kind {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Change is one committed change, as published in the change feed.
+type Change struct {
+	// Seq is the change's position in the feed (1, 2, …).
+	Seq    uint64    `json:"seq"`
+	Kind   string    `json:"kind"`
+	Member string    `json:"member,omitempty"`
+	Time   time.Time `json:"time"`
+	// Event is the ID of the event (or operator request) that caused it;
+	// empty for due work.
+	Event string `json:"event,omitempty"`
+	// Data is the kind's payload (decode with Decode).
+	Data json.RawMessage `json:"data,omitempty"`
+	// Reason says why: the rule, the formula's inputs, a cap that cut.
+	Reason *rule.Reason `json:"reason,omitempty"`
+}
+
+// Decode unmarshals the change's data into v.
+func (c Change) Decode(v any) error { return json.Unmarshal(c.Data, v) }
+
+// Change kinds published by the root package.
+const (
+	ChangeValueRecharged = "value.recharged"
+	ChangeValueSpent     = "value.spent"
+	ChangeValueRefunded  = "value.refunded"
+)
+
+// txn is the context of one unit of work inside a store transaction.
+type txn struct {
+	p   *Program
+	tx  store.Tx
+	led *ledger.Ledger
+	at  time.Time
+	ref ledger.Ref
+	out *Outcome
+}
+
+func (p *Program) newTxn(tx store.Tx, at time.Time, ref ledger.Ref, out *Outcome) *txn {
+	return &txn{p: p, tx: tx, led: ledger.New(tx, p.loc), at: at, ref: ref, out: out}
+}
+
+// post records a ledger transaction at the txn's time and reference unless
+// the transaction sets its own.
+func (t *txn) post(lt ledger.Transaction) (ledger.Posted, error) {
+	if lt.Time.IsZero() {
+		lt.Time = t.at
+	}
+	if lt.Ref == (ledger.Ref{}) {
+		lt.Ref = t.ref
+	}
+	posted, err := t.led.Post(lt)
+	if err != nil {
+		return posted, err
+	}
+	t.out.Entries = append(t.out.Entries, posted.Entries...)
+	return posted, nil
+}
+
+const (
+	bMeta   = "meta"
+	bEvents = "events"
+	bOps    = "ops"
+	bFeed   = "feed"
+)
+
+// emit appends a change to the outcome and the change feed.
+func (t *txn) emit(kind, member string, data any, why *rule.Reason) error {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	seq, err := counter(t.tx, "feed")
+	if err != nil {
+		return err
+	}
+	c := Change{Seq: seq, Kind: kind, Member: member, Time: t.at.UTC(), Event: t.ref.Event, Data: raw, Reason: why}
+	v, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	t.out.Changes = append(t.out.Changes, c)
+	return t.tx.Put(bFeed, keys.New().U64(seq), v)
+}
+
+// schedule adds an item to the due index.
+func (t *txn) schedule(at time.Time, kind, id string, payload any) error {
+	var raw []byte
+	if payload != nil {
+		var err error
+		if raw, err = json.Marshal(payload); err != nil {
+			return err
+		}
+	}
+	return due.Schedule(t.tx, due.Item{At: at, Kind: kind, ID: id, Payload: raw})
+}
+
+// reward fulfils r for member through the part that grants its kind.
+func (t *txn) reward(member string, r rule.Reward, why rule.Reason) error {
+	for _, pt := range t.p.parts {
+		if rw, ok := pt.(rewarder); ok {
+			for _, k := range rw.rewardKinds() {
+				if k == r.Kind {
+					return rw.reward(t, member, r, why)
+				}
+			}
+		}
+	}
+	return fmt.Errorf("membership: %w: no part grants %q rewards", ErrInvalidArgument, r.Kind)
+}
+
+func counter(tx store.Tx, name string) (uint64, error) {
+	var n uint64
+	v, err := tx.Get(bMeta, []byte(name))
+	switch {
+	case err == nil:
+		n = keys.U64(v, 0)
+	case !errors.Is(err, store.ErrNotFound):
+		return 0, err
+	}
+	n++
+	return n, tx.Put(bMeta, []byte(name), keys.New().U64(n))
+}
+
+// check validates an event against its declared type.
+func (p *Program) check(ev event.Event) error {
+	t, ok := p.types[ev.Type]
+	if !ok {
+		return fmt.Errorf("%w: type: %w %q", ErrInvalidEvent, event.ErrUnknownType, ev.Type)
+	}
+	if strings.ContainsRune(ev.ID, 0) || strings.ContainsRune(ev.Member, 0) {
+		return fmt.Errorf("%w: id or member contains a NUL byte", ErrInvalidEvent)
+	}
+	if err := t.Check(ev); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidEvent, err)
+	}
+	if sv := p.def.StoredValue; sv != nil && (ev.Type == sv.Recharge || ev.Type == sv.Spend || ev.Type == sv.Refund) {
+		amt, _ := ev.Decimal(sv.Amount)
+		if !amt.IsPositive() {
+			return fmt.Errorf("%w: attrs.%s: amount must be positive, got %s", ErrInvalidEvent, sv.Amount, amt)
+		}
+		if !amt.Equal(amt.Truncate(valueScale(*sv))) {
+			return fmt.Errorf("%w: attrs.%s: more than %d decimal places", ErrInvalidEvent, sv.Amount, valueScale(*sv))
+		}
+	}
+	return nil
+}
+
+type eventRecord struct {
+	Event   event.Event `json:"event"`
+	Outcome *Outcome    `json:"outcome"`
+}
+
+// Process validates ev and applies every rule it triggers in one store
+// transaction, returning what changed. An invalid event (unknown type,
+// missing or mistyped attribute, no ID, member or time) returns an error
+// wrapping ErrInvalidEvent and the cause, naming the field, and writes
+// nothing. The same event ID again returns the first outcome with
+// Duplicate set and changes nothing; the same ID with different content
+// returns ErrEventConflict. A rule that refuses the event (a stored-value
+// spend beyond the balance) returns its error and writes nothing.
+func (p *Program) Process(ctx context.Context, ev event.Event) (*Outcome, error) {
+	if err := p.check(ev); err != nil {
+		return nil, fmt.Errorf("membership: process %q: %w", ev.ID, err)
+	}
+	var out *Outcome
+	err := p.st.Update(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = p.processTx(tx, ev)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("membership: process %q: %w", ev.ID, err)
+	}
+	return out, nil
+}
+
+// ProcessBatch processes events in order in one store transaction, for bulk
+// imports: every event is validated first (the error names the index), and
+// if any event fails, nothing of the batch is written. Events already
+// processed are returned as duplicates.
+func (p *Program) ProcessBatch(ctx context.Context, evs []event.Event) ([]*Outcome, error) {
+	var errs []error
+	for i, ev := range evs {
+		if err := p.check(ev); err != nil {
+			errs = append(errs, fmt.Errorf("events[%d] (%q): %w", i, ev.ID, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("membership: process batch: %w", err)
+	}
+	outs := make([]*Outcome, len(evs))
+	err := p.st.Update(ctx, func(tx store.Tx) error {
+		for i, ev := range evs {
+			out, err := p.processTx(tx, ev)
+			if err != nil {
+				return fmt.Errorf("events[%d] (%q): %w", i, ev.ID, err)
+			}
+			outs[i] = out
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("membership: process batch: %w", err)
+	}
+	return outs, nil
+}
+
+func (p *Program) processTx(tx store.Tx, ev event.Event) (*Outcome, error) {
+	if v, err := tx.Get(bEvents, []byte(ev.ID)); err == nil {
+		var rec eventRecord
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return nil, err
+		}
+		if !rec.Event.Same(ev) {
+			return nil, ErrEventConflict
+		}
+		rec.Outcome.Duplicate = true
+		return rec.Outcome, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	out := &Outcome{Event: ev.ID, Member: ev.Member, Time: ev.Time}
+	t := p.newTxn(tx, ev.Time, ledger.Ref{Event: ev.ID}, out)
+	for _, pt := range p.parts {
+		if err := pt.process(t, ev); err != nil {
+			return nil, err
+		}
+	}
+	v, err := json.Marshal(eventRecord{Event: ev, Outcome: out})
+	if err != nil {
+		return nil, err
+	}
+	return out, tx.Put(bEvents, []byte(ev.ID), v)
+}
+
+// apply runs an operator request idempotently: key identifies the request
+// (a retry with the same key and the same request returns the first
+// outcome; a different request under the same key is ErrEventConflict).
+func (p *Program) apply(ctx context.Context, key string, request any, at time.Time, ref ledger.Ref, member string, fn func(t *txn) error) (*Outcome, error) {
+	if key == "" {
+		return nil, fmt.Errorf("%w: empty request ID", ErrInvalidArgument)
+	}
+	fp, err := json.Marshal(request)
+	if err != nil {
+		return nil, err
+	}
+	if ref.Event == "" {
+		ref.Event = key
+	}
+	var out *Outcome
+	err = p.st.Update(ctx, func(tx store.Tx) error {
+		if v, err := tx.Get(bOps, []byte(key)); err == nil {
+			var rec struct {
+				Request json.RawMessage `json:"request"`
+				Outcome *Outcome        `json:"outcome"`
+			}
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return err
+			}
+			if string(rec.Request) != string(fp) {
+				return ErrEventConflict
+			}
+			out = rec.Outcome
+			out.Duplicate = true
+			return nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		out = &Outcome{Event: key, Member: member, Time: at}
+		if err := fn(p.newTxn(tx, at, ref, out)); err != nil {
+			return err
+		}
+		v, err := json.Marshal(map[string]any{"request": json.RawMessage(fp), "outcome": out})
+		if err != nil {
+			return err
+		}
+		return tx.Put(bOps, []byte(key), v)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// view runs fn in a read-only transaction with a ledger.
+func (p *Program) view(ctx context.Context, fn func(tx store.Tx, led *ledger.Ledger) error) error {
+	return p.st.View(ctx, func(tx store.Tx) error { return fn(tx, ledger.New(tx, p.loc)) })
+}
+
+// Feed returns up to limit changes after position after (0: from the
+// start), in order. A host keeps the Seq of the last change it has sent
+// and asks again from there, so nothing is lost if it crashes between the
+// commit and the send; SetCursor stores that position in the program.
+func (p *Program) Feed(ctx context.Context, after uint64, limit int) ([]Change, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 1000
+	}
+	var out []Change
+	err := p.st.View(ctx, func(tx store.Tx) error {
+		return tx.Scan(bFeed, keys.New().U64(after+1), nil, false, func(_, v []byte) error {
+			if len(out) == limit {
+				return store.StopScan
+			}
+			var c Change
+			if err := json.Unmarshal(v, &c); err != nil {
+				return err
+			}
+			out = append(out, c)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Cursor returns the feed position stored for consumer (0 if none).
+func (p *Program) Cursor(ctx context.Context, consumer string) (uint64, error) {
+	var n uint64
+	err := p.st.View(ctx, func(tx store.Tx) error {
+		v, err := tx.Get(bMeta, []byte("cursor."+consumer))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		n = keys.U64(v, 0)
+		return err
+	})
+	return n, err
+}
+
+// SetCursor stores consumer's feed position, after it has sent every
+// change up to seq.
+func (p *Program) SetCursor(ctx context.Context, consumer string, seq uint64) error {
+	if consumer == "" {
+		return fmt.Errorf("membership: set cursor: %w: empty consumer", ErrInvalidArgument)
+	}
+	return p.st.Update(ctx, func(tx store.Tx) error {
+		return tx.Put(bMeta, []byte("cursor."+consumer), keys.New().U64(seq))
+	})
+}
+
+// Verify checks every ledger invariant (see ledger.Verify).
+func (p *Program) Verify(ctx context.Context) error {
+	return p.st.View(ctx, ledger.Verify)
+}
+
+// Balance returns a member account's balance.
+func (p *Program) Balance(ctx context.Context, a ledger.Account) (bal decimal.Decimal, err error) {
+	err = p.view(ctx, func(_ store.Tx, led *ledger.Ledger) error {
+		bal, err = led.Balance(a)
+		return err
+	})
+	return bal, err
+}
+
+// Statement returns a page of an account's statement (see ledger.Query).
+func (p *Program) Statement(ctx context.Context, q ledger.Query) (page ledger.Page, err error) {
+	err = p.view(ctx, func(_ store.Tx, led *ledger.Ledger) error {
+		page, err = led.Statement(q)
+		return err
+	})
+	return page, err
+}
+
+// Totals returns the net amount per kind moved into member accounts of
+// asset over the days from..to ("2006-01-02", inclusive, in the program's
+// zone; empty: unbounded).
+func (p *Program) Totals(ctx context.Context, asset ledger.Asset, from, to string) (totals map[ledger.Kind]decimal.Decimal, err error) {
+	err = p.view(ctx, func(_ store.Tx, led *ledger.Ledger) error {
+		totals, err = led.Totals(asset, from, to)
+		return err
+	})
+	return totals, err
+}
