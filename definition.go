@@ -6,8 +6,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memberkit/membership/benefit"
+	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/tag"
+	"github.com/memberkit/membership/task"
 )
 
 // Definition is a whole program as data: its time zone, the event types it
@@ -21,6 +27,18 @@ type Definition struct {
 	Events []event.Type `json:"events"`
 	// StoredValue, when set, maps event types to stored-value operations.
 	StoredValue *StoredValue `json:"stored_value,omitempty"`
+	// Levels is the level ladder, growth rules and paid plans.
+	Levels *level.Definition `json:"levels,omitempty"`
+	// Points is the point programs and their earning rules.
+	Points *points.Definition `json:"points,omitempty"`
+	// Coupons is the coupon templates and packs.
+	Coupons *coupon.Definition `json:"coupons,omitempty"`
+	// Benefits is the benefit and achievement catalogs.
+	Benefits *benefit.Definition `json:"benefits,omitempty"`
+	// Tasks is the member tasks.
+	Tasks *task.Definition `json:"tasks,omitempty"`
+	// Tags is the tag rules and the profile statistics.
+	Tags *tag.Definition `json:"tags,omitempty"`
 }
 
 // StoredValue maps event types to the operations on a member's money
@@ -87,6 +105,25 @@ func (d Definition) validate(ps *rule.Problems) {
 				ps.Addf(rule.Join(ap, "type"), "unknown type %q", a.Kind)
 			}
 		}
+	}
+	env := defEnv{d: &d}
+	if d.Levels != nil {
+		ps.Add("levels", d.Levels.Check(env))
+	}
+	if d.Points != nil {
+		ps.Add("points", d.Points.Check(env))
+	}
+	if d.Coupons != nil {
+		ps.Add("coupons", d.Coupons.Check(env))
+	}
+	if d.Benefits != nil {
+		ps.Add("benefits", d.Benefits.Check(env))
+	}
+	if d.Tasks != nil {
+		ps.Add("tasks", d.Tasks.Check(env))
+	}
+	if d.Tags != nil {
+		ps.Add("tags", d.Tags.Check(env))
 	}
 	if sv := d.StoredValue; sv != nil {
 		if sv.Amount == "" {

@@ -67,6 +67,10 @@ type Program struct {
 	rand  io.Reader
 	parts []part
 	dueBy map[string]part
+	// levelOf and tagsOf are set by the level and tag parts, so other parts
+	// can target members by level and tag.
+	levelOf func(t *txn, member string) (string, error)
+	tagsOf  func(t *txn, member string) ([]string, error)
 }
 
 // Open validates def and returns a program on st. The store holds all
@@ -131,6 +135,14 @@ func (p *Program) newParts() []part {
 	var parts []part
 	if p.def.StoredValue != nil {
 		parts = append(parts, &valuePart{p: p, def: *p.def.StoredValue})
+	}
+	// Order matters: growth and levels first (an upgrade's gifts and the
+	// level other rules target), then points, coupons, benefits, tasks
+	// (which may reward any of those), and tags last, seeing all the rest.
+	for _, pt := range []part{p.levelPart(), p.pointsPart(), p.couponPart(), p.benefitPart(), p.taskPart(), p.tagPart()} {
+		if pt != nil {
+			parts = append(parts, pt)
+		}
 	}
 	return parts
 }

@@ -51,7 +51,7 @@ type valuePart struct {
 	def StoredValue
 }
 
-func (v *valuePart) dueKinds() []string             { return nil }
+func (v *valuePart) dueKinds() []string            { return nil }
 func (v *valuePart) due(t *txn, it due.Item) error { return nil }
 
 func (v *valuePart) process(t *txn, ev event.Event) error {
