@@ -1,0 +1,139 @@
+package rule
+
+import (
+	"fmt"
+	"time"
+)
+
+// Date is a civil date, without a time or a zone. Its JSON form is
+// "2006-01-02"; the zero Date is "".
+type Date struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+// zone returns loc, or UTC when loc is nil.
+func zone(loc *time.Location) *time.Location {
+	if loc == nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// civil returns the date (y, m, d), normalized the way time.Date normalizes
+// (so day 0 is the last day of the previous month).
+func civil(y int, m time.Month, d int) Date {
+	y, m, d = time.Date(y, m, d, 12, 0, 0, 0, time.UTC).Date()
+	return Date{y, m, d}
+}
+
+// DateOf returns the date of t in loc.
+func DateOf(t time.Time, loc *time.Location) Date {
+	y, m, d := t.In(zone(loc)).Date()
+	return Date{y, m, d}
+}
+
+// ParseDate parses a date in the form "2006-01-02".
+func ParseDate(s string) (Date, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return Date{}, fmt.Errorf("rule: date %q: want YYYY-MM-DD", s)
+	}
+	y, m, d := t.Date()
+	return Date{y, m, d}, nil
+}
+
+// IsZero reports whether d is the zero Date.
+func (d Date) IsZero() bool { return d == Date{} }
+
+// Valid reports whether d is an existing date in the years 1 to 9999.
+func (d Date) Valid() bool {
+	return d.Year >= 1 && d.Year <= 9999 && d.Month >= time.January && d.Month <= time.December &&
+		d.Day >= 1 && d.Day <= daysIn(d.Year, d.Month)
+}
+
+// daysIn returns the number of days of month m of year y.
+func daysIn(y int, m time.Month) int { return civil(y, m+1, 0).Day }
+
+// AddDays returns the date n days after d (before, for a negative n).
+func (d Date) AddDays(n int) Date { return civil(d.Year, d.Month, d.Day+n) }
+
+// AddMonths returns the same day n months after d, or the last day of that
+// month when it is shorter (31 January + 1 month is 28 or 29 February).
+func (d Date) AddMonths(n int) Date {
+	first := civil(d.Year, d.Month+time.Month(n), 1)
+	first.Day = min(d.Day, daysIn(first.Year, first.Month))
+	return first
+}
+
+// Compare returns -1, 0 or +1 as d is before, equal to or after e.
+func (d Date) Compare(e Date) int {
+	switch {
+	case d.Year != e.Year:
+		return cmpInt(d.Year, e.Year)
+	case d.Month != e.Month:
+		return cmpInt(int(d.Month), int(e.Month))
+	}
+	return cmpInt(d.Day, e.Day)
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Weekday returns the day of the week of d.
+func (d Date) Weekday() time.Weekday {
+	return time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Weekday()
+}
+
+// Start returns the first instant of d in loc: 00:00, or the first instant
+// that exists where a daylight-saving change skips midnight.
+func (d Date) Start(loc *time.Location) time.Time {
+	t := time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, zone(loc))
+	if DateOf(t, loc).Compare(civil(d.Year, d.Month, d.Day)) < 0 {
+		// Midnight falls in a gap and time.Date went back to the previous
+		// day; the day begins where that zone period ends.
+		if _, end := t.ZoneBounds(); !end.IsZero() {
+			return end
+		}
+	}
+	return t
+}
+
+// String formats d as "2006-01-02".
+func (d Date) String() string {
+	return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day)
+}
+
+// MarshalText formats d as "2006-01-02", or "" for the zero Date. It fails
+// for a date that is not [Date.Valid].
+func (d Date) MarshalText() ([]byte, error) {
+	if d.IsZero() {
+		return []byte{}, nil
+	}
+	if !d.Valid() {
+		return nil, fmt.Errorf("rule: invalid date %s", d)
+	}
+	return []byte(d.String()), nil
+}
+
+// UnmarshalText parses "2006-01-02"; "" gives the zero Date.
+func (d *Date) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*d = Date{}
+		return nil
+	}
+	v, err := ParseDate(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}

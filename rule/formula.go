@@ -1,0 +1,129 @@
+package rule
+
+import (
+	"fmt"
+
+	"github.com/memberkit/membership/event"
+	"github.com/shopspring/decimal"
+)
+
+// FormulaKind names how a [Formula] computes an amount.
+type FormulaKind string
+
+// The formula kinds.
+const (
+	// Multiplier is base × rate.
+	Multiplier FormulaKind = "multiplier"
+	// Fixed is the fixed amount X.
+	Fixed FormulaKind = "fixed"
+	// MultiplierFixed is base × rate + X.
+	MultiplierFixed FormulaKind = "multiplier_fixed"
+	// Count is 1 for each event.
+	Count FormulaKind = "count"
+)
+
+// Formula computes the amount of growth or points an event earns. Base
+// names a decimal or integer attribute of the event. Rate and Fixed may be
+// negative (refund rules take back what was earned).
+type Formula struct {
+	Kind  FormulaKind     `json:"kind"`
+	Base  string          `json:"base,omitempty"`
+	Rate  decimal.Decimal `json:"rate,omitzero"`
+	Fixed decimal.Decimal `json:"fixed,omitzero"`
+}
+
+// multiplies reports whether the kind reads a base attribute.
+func (k FormulaKind) multiplies() bool { return k == Multiplier || k == MultiplierFixed }
+
+// Apply computes the formula for e, exactly (round it with a [Rounding]).
+// The Reason holds the formula text, such as "amount × 1.5 + 10", its input
+// ({"amount": "200.00"}) and the raw amount. A missing base attribute gives
+// an error wrapping [event.ErrMissingAttribute], a non-numeric one
+// [event.ErrAttributeType], an unknown kind [ErrInvalidDefinition].
+func (f Formula) Apply(e event.Event) (decimal.Decimal, Reason, error) {
+	var (
+		amount decimal.Decimal
+		r      Reason
+	)
+	if f.Kind.multiplies() {
+		v, ok := e.Attrs[f.Base]
+		if !ok {
+			return decimal.Decimal{}, Reason{}, fmt.Errorf("rule: formula base %q: %w", f.Base, event.ErrMissingAttribute)
+		}
+		base, ok := v.Number()
+		if !ok {
+			return decimal.Decimal{}, Reason{}, fmt.Errorf("rule: formula base %q: %w: got %s, want decimal or integer", f.Base, event.ErrAttributeType, v.Kind)
+		}
+		amount = base.Mul(f.Rate)
+		r.Inputs = map[string]string{f.Base: exact(base)}
+	}
+	switch f.Kind {
+	case Fixed, MultiplierFixed:
+		amount = amount.Add(f.Fixed)
+	case Count:
+		amount = decimal.NewFromInt(1)
+	case Multiplier:
+	default:
+		return decimal.Decimal{}, Reason{}, fmt.Errorf("rule: unknown formula kind %q: %w", f.Kind, ErrInvalidDefinition)
+	}
+	r.Formula = f.String()
+	r.Raw = amount
+	return amount, r, nil
+}
+
+// exact formats d keeping its trailing zeros ("200.00").
+func exact(d decimal.Decimal) string {
+	if d.Exponent() < 0 {
+		return d.StringFixed(-d.Exponent())
+	}
+	return d.String()
+}
+
+// String returns the formula's text: "amount × 1.5", "10",
+// "amount × 1.5 + 10", "1".
+func (f Formula) String() string {
+	mul := f.Base + " × " + exact(f.Rate)
+	switch f.Kind {
+	case Multiplier:
+		return mul
+	case Fixed:
+		return exact(f.Fixed)
+	case MultiplierFixed:
+		if f.Fixed.IsNegative() {
+			return mul + " − " + exact(f.Fixed.Neg())
+		}
+		return mul + " + " + exact(f.Fixed)
+	case Count:
+		return "1"
+	}
+	return string(f.Kind)
+}
+
+// Check returns nil, or a *[Problems] naming what is wrong against the
+// event type t: an unknown kind; for the multiplier kinds, a base that is
+// missing, not declared by t or not a decimal or integer, and a zero rate;
+// for Fixed, a zero amount.
+func (f Formula) Check(t event.Type) error {
+	var ps Problems
+	switch f.Kind {
+	case Multiplier, MultiplierFixed:
+		if f.Base == "" {
+			ps.Addf("base", "required for %s", f.Kind)
+		} else if a, ok := t.Attr(f.Base); !ok {
+			ps.Add("base", fmt.Errorf("%w %q in type %q", event.ErrUnknownAttribute, f.Base, t.Name))
+		} else if a.Kind != event.Decimal && a.Kind != event.Integer {
+			ps.Add("base", fmt.Errorf("%w: %q is %s, want decimal or integer", event.ErrAttributeType, f.Base, a.Kind))
+		}
+		if f.Rate.IsZero() {
+			ps.Addf("rate", "must not be zero for %s", f.Kind)
+		}
+	case Fixed:
+		if f.Fixed.IsZero() {
+			ps.Addf("fixed", "must not be zero for %s", f.Kind)
+		}
+	case Count:
+	default:
+		ps.Addf("kind", "unknown formula kind %q", f.Kind)
+	}
+	return ps.Err()
+}

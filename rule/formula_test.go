@@ -1,0 +1,94 @@
+package rule_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
+)
+
+func TestFormulaApply(t *testing.T) {
+	d := decimal.RequireFromString
+	order := event.Event{ID: "e1", Member: "m1", Type: "order", Attrs: event.Attrs{
+		"amount": event.DecString("200.00"),
+		"items":  event.Int(3),
+		"store":  event.Str("s1"),
+	}}
+	tests := []struct {
+		name    string
+		f       rule.Formula
+		want    string
+		reason  rule.Reason
+		wantErr error
+	}{
+		{"multiplier", rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("1.5")}, "300",
+			rule.Reason{Formula: "amount × 1.5", Inputs: map[string]string{"amount": "200.00"}, Raw: d("300")}, nil},
+		{"multiplier fixed", rule.Formula{Kind: rule.MultiplierFixed, Base: "amount", Rate: d("1.5"), Fixed: d("10")}, "310",
+			rule.Reason{Formula: "amount × 1.5 + 10", Inputs: map[string]string{"amount": "200.00"}, Raw: d("310")}, nil},
+		{"multiplier minus fixed", rule.Formula{Kind: rule.MultiplierFixed, Base: "amount", Rate: d("0.10"), Fixed: d("-5")}, "15",
+			rule.Reason{Formula: "amount × 0.10 − 5", Inputs: map[string]string{"amount": "200.00"}, Raw: d("15")}, nil},
+		{"refund: negative rate", rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("-1")}, "-200",
+			rule.Reason{Formula: "amount × -1", Inputs: map[string]string{"amount": "200.00"}, Raw: d("-200")}, nil},
+		{"integer base", rule.Formula{Kind: rule.Multiplier, Base: "items", Rate: d("0.333")}, "0.999",
+			rule.Reason{Formula: "items × 0.333", Inputs: map[string]string{"items": "3"}, Raw: d("0.999")}, nil},
+		{"fixed", rule.Formula{Kind: rule.Fixed, Fixed: d("10")}, "10",
+			rule.Reason{Formula: "10", Raw: d("10")}, nil},
+		{"count", rule.Formula{Kind: rule.Count}, "1",
+			rule.Reason{Formula: "1", Raw: d("1")}, nil},
+		{"missing base", rule.Formula{Kind: rule.Multiplier, Base: "tip", Rate: d("1")}, "0", rule.Reason{}, event.ErrMissingAttribute},
+		{"string base", rule.Formula{Kind: rule.MultiplierFixed, Base: "store", Rate: d("1")}, "0", rule.Reason{}, event.ErrAttributeType},
+		{"unknown kind", rule.Formula{Kind: "square"}, "0", rule.Reason{}, rule.ErrInvalidDefinition},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, reason, err := tt.f.Apply(order)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Apply error = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil && tt.f.Base != "" && !strings.Contains(err.Error(), tt.f.Base) {
+				t.Errorf("Apply error %q does not name %q", err, tt.f.Base)
+			}
+			if diff := cmp.Diff(tt.want, got.String()); diff != "" {
+				t.Errorf("Apply amount (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.reason, reason); diff != "" {
+				t.Errorf("Apply reason (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestFormulaCheck(t *testing.T) {
+	d := decimal.RequireFromString
+	order := event.Type{Name: "order", Attributes: []event.Attr{
+		{Name: "amount", Kind: event.Decimal, Required: true},
+		{Name: "items", Kind: event.Integer},
+		{Name: "store", Kind: event.String},
+	}}
+	tests := []struct {
+		name string
+		f    rule.Formula
+		want []string
+	}{
+		{"multiplier", rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("1")}, nil},
+		{"integer base, negative rate", rule.Formula{Kind: rule.MultiplierFixed, Base: "items", Rate: d("-2")}, nil},
+		{"no base, no rate", rule.Formula{Kind: rule.Multiplier}, []string{"base: required for multiplier", "rate: must not be zero for multiplier"}},
+		{"undeclared base", rule.Formula{Kind: rule.Multiplier, Base: "tip", Rate: d("1")}, []string{`base: unknown attribute "tip" in type "order"`}},
+		{"string base", rule.Formula{Kind: rule.MultiplierFixed, Base: "store", Rate: d("1")}, []string{`base: attribute has the wrong type: "store" is string, want decimal or integer`}},
+		{"fixed", rule.Formula{Kind: rule.Fixed, Fixed: d("-3")}, nil},
+		{"fixed zero", rule.Formula{Kind: rule.Fixed}, []string{"fixed: must not be zero for fixed"}},
+		{"count", rule.Formula{Kind: rule.Count}, nil},
+		{"unknown", rule.Formula{Kind: "square"}, []string{`kind: unknown formula kind "square"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, problems(t, tt.f.Check(order))); diff != "" {
+				t.Errorf("Check (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
