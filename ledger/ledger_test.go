@@ -1,0 +1,359 @@
+package ledger_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
+	"github.com/shopspring/decimal"
+)
+
+var (
+	shanghai = mustZone("Asia/Shanghai")
+	pts      = ledger.Points("mall")
+	alice    = ledger.MemberAccount("alice", pts, "")
+	issued   = ledger.Pool(pts, "earned")
+	redeemed = ledger.Pool(pts, "redeemed")
+	t0       = time.Date(2026, 11, 24, 10, 0, 0, 0, shanghai)
+)
+
+func mustZone(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}
+
+func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+// update runs fn with a ledger in one store transaction.
+func update(t *testing.T, st store.Store, fn func(l *ledger.Ledger) error) error {
+	t.Helper()
+	return st.Update(context.Background(), func(tx store.Tx) error { return fn(ledger.New(tx, shanghai)) })
+}
+
+func view(t *testing.T, st store.Store, fn func(l *ledger.Ledger) error) {
+	t.Helper()
+	if err := st.View(context.Background(), func(tx store.Tx) error { return fn(ledger.New(tx, shanghai)) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func earn(amount string, at, expires time.Time) ledger.Transaction {
+	return ledger.Transaction{Time: at, Kind: "earned", Legs: []ledger.Leg{
+		{Account: alice, Amount: d(amount), Expires: expires},
+		{Account: issued, Amount: d(amount).Neg()},
+	}}
+}
+
+func spend(amount string, at time.Time) ledger.Transaction {
+	return ledger.Transaction{Time: at, Kind: "redeemed", Legs: []ledger.Leg{
+		{Account: alice, Amount: d(amount).Neg()},
+		{Account: redeemed, Amount: d(amount)},
+	}}
+}
+
+func mustPost(t *testing.T, st store.Store, txs ...ledger.Transaction) []ledger.Posted {
+	t.Helper()
+	var out []ledger.Posted
+	err := update(t, st, func(l *ledger.Ledger) error {
+		for _, tr := range txs {
+			p, err := l.Post(tr)
+			if err != nil {
+				return err
+			}
+			out = append(out, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func balance(t *testing.T, st store.Store, a ledger.Account) string {
+	t.Helper()
+	var b decimal.Decimal
+	view(t, st, func(l *ledger.Ledger) error {
+		var err error
+		b, err = l.Balance(a)
+		return err
+	})
+	return b.String()
+}
+
+func TestPostRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		tx   ledger.Transaction
+		want error
+	}{
+		{"unbalanced", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("5")}, {Account: issued, Amount: d("-4")}}}, ledger.ErrUnbalanced},
+		{"one leg", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("5")}}}, ledger.ErrInvalid},
+		{"no time", ledger.Transaction{Kind: "x", Legs: earn("1", t0, time.Time{}).Legs}, ledger.ErrInvalid},
+		{"no kind", ledger.Transaction{Time: t0, Legs: earn("1", t0, time.Time{}).Legs}, ledger.ErrInvalid},
+		{"zero leg", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("0")}, {Account: issued, Amount: d("0")}}}, ledger.ErrInvalid},
+		{"pool without name", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("1")}, {Account: ledger.Account{Asset: pts}, Amount: d("-1")}}}, ledger.ErrInvalid},
+		{"overspend", spend("101", t0), ledger.ErrInsufficientBalance},
+		{"unknown lot", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("-1"), Lot: "nope"}, {Account: redeemed, Amount: d("1")}}}, ledger.ErrUnknownLot},
+		{"balanced across assets only", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("1")}, {Account: ledger.Pool(ledger.Growth, "earned"), Amount: d("-1")}}}, ledger.ErrUnbalanced},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := memory.New()
+			mustPost(t, st, earn("100", t0, time.Time{}))
+			err := update(t, st, func(l *ledger.Ledger) error { _, err := l.Post(tt.tx); return err })
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Post: got %v, want %v", err, tt.want)
+			}
+			if got := balance(t, st, alice); got != "100" {
+				t.Errorf("balance after rejected post = %s, want 100", got)
+			}
+		})
+	}
+}
+
+// A rejected Post inside a transaction that goes on writes nothing itself.
+func TestPostAtomicWithinTransaction(t *testing.T) {
+	st := memory.New()
+	mustPost(t, st, earn("10", t0, time.Time{}))
+	err := update(t, st, func(l *ledger.Ledger) error {
+		tr := spend("4", t0)
+		tr.Legs = append(tr.Legs, ledger.Leg{Account: ledger.MemberAccount("bob", pts, ""), Amount: d("-1")}, ledger.Leg{Account: redeemed, Amount: d("1")})
+		if _, err := l.Post(tr); !errors.Is(err, ledger.ErrInsufficientBalance) {
+			return fmt.Errorf("want insufficient, got %v", err)
+		}
+		_, err := l.Post(spend("3", t0))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := balance(t, st, alice); got != "7" {
+		t.Errorf("balance = %s, want 7", got)
+	}
+	checkVerify(t, st)
+}
+
+func checkVerify(t *testing.T, st store.Store) {
+	t.Helper()
+	if err := st.View(context.Background(), ledger.Verify); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+}
+
+func TestDebitOrderAndExpiry(t *testing.T) {
+	st := memory.New()
+	jan := time.Date(2027, 1, 1, 0, 0, 0, 0, shanghai)
+	feb := time.Date(2027, 2, 1, 0, 0, 0, 0, shanghai)
+	posted := mustPost(t, st,
+		earn("10", t0, time.Time{}),                             // never expires: spent last
+		earn("20", t0.Add(time.Hour), feb),                      // later expiry
+		earn("30", t0.Add(2*time.Hour), jan),                    // earliest expiry, later grant
+		earn("40", t0.Add(-time.Hour), jan),                     // earliest expiry, earliest grant
+		earn("5", t0.Add(-48*time.Hour), t0.Add(-24*time.Hour)), // already expired: not spendable
+	)
+	lotID := func(i int) string { return posted[i].Lots[0].ID }
+	got := mustPost(t, st, spend("75", t0.Add(3*time.Hour)))[0].Takes
+	want := []ledger.Take{
+		{Account: alice, Lot: lotID(3), Amount: d("40"), Expires: jan.UTC(), Granted: t0.Add(-time.Hour).UTC()},
+		{Account: alice, Lot: lotID(2), Amount: d("30"), Expires: jan.UTC(), Granted: t0.Add(2 * time.Hour).UTC()},
+		{Account: alice, Lot: lotID(1), Amount: d("5"), Expires: feb.UTC(), Granted: t0.Add(time.Hour).UTC()},
+	}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })); diff != "" {
+		t.Errorf("takes (-want +got):\n%s", diff)
+	}
+	// 15 from the Feb lot and 10 permanent are spendable; the expired 5 is not.
+	err := update(t, st, func(l *ledger.Ledger) error { _, err := l.Post(spend("26", t0.Add(4*time.Hour))); return err })
+	if !errors.Is(err, ledger.ErrInsufficientBalance) {
+		t.Fatalf("spend beyond live lots: %v", err)
+	}
+	// At 24:00 of Jan 31 the Feb lot is gone too: lots are valid strictly before expiry.
+	err = update(t, st, func(l *ledger.Ledger) error { _, err := l.Post(spend("11", feb)); return err })
+	if !errors.Is(err, ledger.ErrInsufficientBalance) {
+		t.Fatalf("spend at the expiry instant: %v", err)
+	}
+	mustPost(t, st, spend("25", t0.Add(5*time.Hour)))
+	// The expired lot is expired by naming it.
+	mustPost(t, st, ledger.Transaction{Time: t0.Add(6 * time.Hour), Kind: "expired", Legs: []ledger.Leg{
+		{Account: alice, Amount: d("-5"), Lot: lotID(4)}, {Account: ledger.Pool(pts, "expired"), Amount: d("5")},
+	}})
+	if got := balance(t, st, alice); got != "0" {
+		t.Errorf("balance = %s, want 0", got)
+	}
+	checkVerify(t, st)
+}
+
+func TestLotMovesAndReturns(t *testing.T) {
+	st := memory.New()
+	exp := time.Date(2027, 12, 31, 0, 0, 0, 0, shanghai)
+	lot := mustPost(t, st, earn("50", t0, exp))[0].Lots[0]
+	frozen := ledger.MemberAccount("alice", pts, "frozen")
+	mustPost(t, st, ledger.Transaction{Time: t0, Kind: "frozen", Legs: []ledger.Leg{
+		{Account: alice, Amount: d("-50"), Lot: lot.ID},
+		{Account: frozen, Amount: d("50"), Lot: lot.ID, Expires: lot.Expires, Granted: lot.Granted},
+	}})
+	if got := balance(t, st, alice); got != "0" {
+		t.Fatalf("available after freeze = %s", got)
+	}
+	back := mustPost(t, st, ledger.Transaction{Time: t0.Add(time.Hour), Kind: "restored", Legs: []ledger.Leg{
+		{Account: frozen, Amount: d("-50"), Lot: lot.ID},
+		{Account: alice, Amount: d("50"), Lot: lot.ID},
+	}})[0]
+	if got := back.Lots[0]; got.ID != lot.ID || !got.Expires.Equal(exp) || !got.Amount.Equal(d("50")) {
+		t.Errorf("restored lot = %+v, want id %s expiring %s", got, lot.ID, exp)
+	}
+	// Spend 20, then reverse 15 of it into the same lot.
+	take := mustPost(t, st, spend("20", t0.Add(2*time.Hour)))[0].Takes[0]
+	mustPost(t, st, ledger.Transaction{Time: t0.Add(3 * time.Hour), Kind: "reversed", Legs: []ledger.Leg{
+		{Account: alice, Amount: d("15"), Lot: take.Lot}, {Account: redeemed, Amount: d("-15")},
+	}})
+	var lots []ledger.Lot
+	view(t, st, func(l *ledger.Ledger) error { var err error; lots, err = l.Lots(alice); return err })
+	if len(lots) != 1 || lots[0].ID != lot.ID || !lots[0].Amount.Equal(d("45")) {
+		t.Errorf("lots = %+v, want one lot %s of 45", lots, lot.ID)
+	}
+	checkVerify(t, st)
+}
+
+func TestStatementPaging(t *testing.T) {
+	st := memory.New()
+	var txs []ledger.Transaction
+	for i := 0; i < 25; i++ {
+		txs = append(txs, earn("1", t0.Add(time.Duration(i)*time.Minute), time.Time{}))
+	}
+	txs = append(txs, spend("5", t0.Add(30*time.Minute)))
+	mustPost(t, st, txs...)
+	var seen []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		var page ledger.Page
+		view(t, st, func(l *ledger.Ledger) error {
+			var err error
+			page, err = l.Statement(ledger.Query{Account: alice, Limit: 10, Cursor: cursor})
+			return err
+		})
+		for _, e := range page.Entries {
+			seen = append(seen, e.Balance.String())
+		}
+		if page.Next == "" {
+			break
+		}
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+		cursor = page.Next
+	}
+	if len(seen) != 26 || seen[0] != "1" || seen[24] != "25" || seen[25] != "20" {
+		t.Errorf("running balances = %v", seen)
+	}
+	var newest ledger.Page
+	view(t, st, func(l *ledger.Ledger) error {
+		var err error
+		newest, err = l.Statement(ledger.Query{Account: alice, Limit: 2, Newest: true, Kinds: []ledger.Kind{"earned"}})
+		return err
+	})
+	if len(newest.Entries) != 2 || newest.Entries[0].Balance.String() != "25" || newest.Entries[1].Balance.String() != "24" {
+		t.Errorf("newest earned = %+v", newest.Entries)
+	}
+	var window ledger.Page
+	view(t, st, func(l *ledger.Ledger) error {
+		var err error
+		window, err = l.Statement(ledger.Query{Account: alice, From: t0.Add(10 * time.Minute), To: t0.Add(12 * time.Minute)})
+		return err
+	})
+	if len(window.Entries) != 2 || window.Entries[0].Balance.String() != "11" {
+		t.Errorf("time window = %+v", window.Entries)
+	}
+	err := st.View(context.Background(), func(tx store.Tx) error {
+		_, err := ledger.New(tx, shanghai).Statement(ledger.Query{Account: alice, Cursor: "zz"})
+		return err
+	})
+	if !errors.Is(err, ledger.ErrInvalid) {
+		t.Errorf("bad cursor: %v", err)
+	}
+}
+
+func TestTotalsByDayInZone(t *testing.T) {
+	st := memory.New()
+	// 23:30 and 00:30 Shanghai time fall on different days.
+	late := time.Date(2026, 11, 24, 23, 30, 0, 0, shanghai)
+	mustPost(t, st, earn("10", late, time.Time{}), earn("7", late.Add(time.Hour), time.Time{}), spend("3", late.Add(2*time.Hour)))
+	var day1, day2, all map[ledger.Kind]decimal.Decimal
+	view(t, st, func(l *ledger.Ledger) error {
+		var err error
+		if day1, err = l.Totals(pts, "2026-11-24", "2026-11-24"); err != nil {
+			return err
+		}
+		if day2, err = l.Totals(pts, "2026-11-25", "2026-11-25"); err != nil {
+			return err
+		}
+		all, err = l.Totals(pts, "", "")
+		return err
+	})
+	str := func(m map[ledger.Kind]decimal.Decimal) map[ledger.Kind]string {
+		out := map[ledger.Kind]string{}
+		for k, v := range m {
+			out[k] = v.String()
+		}
+		return out
+	}
+	if diff := cmp.Diff(map[ledger.Kind]string{"earned": "10"}, str(day1)); diff != "" {
+		t.Errorf("day 1 (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[ledger.Kind]string{"earned": "7", "redeemed": "-3"}, str(day2)); diff != "" {
+		t.Errorf("day 2 (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[ledger.Kind]string{"earned": "17", "redeemed": "-3"}, str(all)); diff != "" {
+		t.Errorf("all (-want +got):\n%s", diff)
+	}
+}
+
+func TestVerifyFindsCorruption(t *testing.T) {
+	st := memory.New()
+	mustPost(t, st, earn("10", t0, time.Time{}))
+	checkVerify(t, st)
+	// Tamper with the stored balance behind the ledger's back.
+	err := st.Update(context.Background(), func(tx store.Tx) error {
+		var key []byte
+		if err := tx.Scan("ledger.bal", nil, nil, false, func(k, _ []byte) error {
+			if k[0] != 0 {
+				key = append([]byte(nil), k...)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Put("ledger.bal", key, []byte("11"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.View(context.Background(), ledger.Verify)
+	if !errors.Is(err, ledger.ErrCorrupt) {
+		t.Fatalf("Verify after tampering = %v, want ErrCorrupt", err)
+	}
+}
+
+func TestAccounts(t *testing.T) {
+	st := memory.New()
+	mustPost(t, st, earn("10", t0, time.Time{}), ledger.Transaction{Time: t0, Kind: "growth", Legs: []ledger.Leg{
+		{Account: ledger.MemberAccount("alice", ledger.Growth, ""), Amount: d("3")},
+		{Account: ledger.Pool(ledger.Growth, "earned"), Amount: d("-3")},
+	}}, ledger.Transaction{Time: t0, Kind: "earned", Legs: []ledger.Leg{
+		{Account: ledger.MemberAccount("alicia", pts, ""), Amount: d("1")}, {Account: issued, Amount: d("-1")},
+	}})
+	var got map[ledger.Account]decimal.Decimal
+	view(t, st, func(l *ledger.Ledger) error { var err error; got, err = l.Accounts("alice"); return err })
+	if len(got) != 2 || !got[alice].Equal(d("10")) || !got[ledger.MemberAccount("alice", ledger.Growth, "")].Equal(d("3")) {
+		t.Errorf("Accounts(alice) = %v", got)
+	}
+}
