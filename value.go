@@ -97,7 +97,12 @@ func (v *valuePart) process(t *txn, ev event.Event) error {
 	if err := t.tx.Put(bValue, []byte(ev.Member), raw); err != nil {
 		return err
 	}
-	bal := posted.Entries[0].Balance
+	var bal decimal.Decimal
+	for _, e := range posted.Entries {
+		if e.Account == member {
+			bal = e.Balance
+		}
+	}
 	return t.emit(change, ev.Member, ValueChange{Amount: amt, Balance: bal}, &rule.Reason{
 		Rule: "stored_value." + string(kind), Inputs: map[string]string{v.def.Amount: amt.String()},
 	})

@@ -1,0 +1,405 @@
+package membership_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/bolt"
+	"github.com/memberkit/membership/store/memory"
+	"github.com/shopspring/decimal"
+)
+
+var shanghai = mustZone("Asia/Shanghai")
+
+func mustZone(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}
+
+func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+// valueDef is a program with stored value and an order event.
+func valueDef() membership.Definition {
+	return membership.Definition{
+		Zone: "Asia/Shanghai",
+		Events: []event.Type{
+			{Name: "recharge", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}},
+			{Name: "pay", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order", Kind: event.String}}},
+			{Name: "refund", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}},
+			{Name: "order", Attributes: []event.Attr{
+				{Name: "amount", Kind: event.Decimal, Required: true},
+				{Name: "items", Kind: event.Integer},
+				{Name: "paid", Kind: event.Bool},
+				{Name: "at", Kind: event.Time},
+				{Name: "tags", Kind: event.Strings},
+				{Name: "store", Kind: event.String},
+			}},
+		},
+		StoredValue: &membership.StoredValue{Recharge: "recharge", Spend: "pay", Refund: "refund", Amount: "amount"},
+	}
+}
+
+func openMemory(t testing.TB, def membership.Definition) *membership.Program {
+	t.Helper()
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func openBolt(t testing.TB, def membership.Definition) *membership.Program {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "membership.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	p, err := membership.Open(st, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, shanghai)
+
+func recharge(id, member, amount string, at time.Time) event.Event {
+	return event.Event{ID: id, Member: member, Type: "recharge", Time: at, Attrs: event.Attrs{"amount": event.Dec(dec(amount))}}
+}
+
+func pay(id, member, amount string, at time.Time) event.Event {
+	return event.Event{ID: id, Member: member, Type: "pay", Time: at, Attrs: event.Attrs{"amount": event.Dec(dec(amount))}}
+}
+
+func mustProcess(t testing.TB, p *membership.Program, evs ...event.Event) []*membership.Outcome {
+	t.Helper()
+	var outs []*membership.Outcome
+	for _, ev := range evs {
+		out, err := p.Process(context.Background(), ev)
+		if err != nil {
+			t.Fatalf("Process(%s): %v", ev.ID, err)
+		}
+		outs = append(outs, out)
+	}
+	return outs
+}
+
+func TestDefinitionValidateReportsEveryProblemWithPath(t *testing.T) {
+	def := valueDef()
+	def.Zone = "Mars/Olympus"
+	def.Events = append(def.Events,
+		event.Type{Name: "bad", Attributes: []event.Attr{{Name: "price", Kind: "money"}, {Name: "price", Kind: event.Decimal}, {Kind: event.String}}},
+		event.Type{Name: "recharge"},
+	)
+	def.StoredValue.Refund = "nope"
+	err := def.Validate()
+	if !errors.Is(err, rule.ErrInvalidDefinition) {
+		t.Fatalf("Validate: %v, want ErrInvalidDefinition", err)
+	}
+	var ps *rule.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("Validate error %T is not *rule.Problems", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Error())
+	}
+	want := []string{
+		`zone: unknown time zone "Mars/Olympus"`,
+		`events[4].attributes[0].type: unknown type "money"`,
+		`events[4].attributes[1].name: duplicate attribute "price"`,
+		`events[4].attributes[2].name: empty`,
+		`events[5].name: duplicate event type "recharge"`,
+		`stored_value.refund: unknown event type "nope"`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if _, err := membership.Open(memory.New(), def); !errors.Is(err, rule.ErrInvalidDefinition) {
+		t.Errorf("Open with an invalid definition: %v", err)
+	}
+}
+
+func TestDefinitionStoredValueNeedsRequiredDecimal(t *testing.T) {
+	def := valueDef()
+	def.Events[1].Attributes[0] = event.Attr{Name: "amount", Kind: event.Integer, Required: true}
+	def.Events[2].Attributes[0].Required = false
+	err := def.Validate()
+	for _, want := range []string{
+		`stored_value.spend: attribute "amount" of "pay" is integer, want decimal`,
+		`stored_value.refund: attribute "amount" of "refund" must be required`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate = %v, want it to contain %q", err, want)
+		}
+	}
+}
+
+func TestDefinitionJSONRoundTrip(t *testing.T) {
+	def := valueDef()
+	raw, err := json.Marshal(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := membership.ParseDefinition(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(def, got); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	if _, err := membership.ParseDefinition([]byte(`{"zone":"UTC","events":[],"colour":"red"}`)); err == nil {
+		t.Error("ParseDefinition accepted an unknown field")
+	}
+}
+
+func TestProcessRejectsInvalidEventsAndWritesNothing(t *testing.T) {
+	good := pay("e1", "alice", "10", t0)
+	tests := []struct {
+		name  string
+		ev    func(e *event.Event)
+		field string
+		want  error
+	}{
+		{"unknown type", func(e *event.Event) { e.Type = "teleport" }, "type", membership.ErrUnknownEventType},
+		{"missing attribute", func(e *event.Event) { delete(e.Attrs, "amount") }, "attrs.amount", event.ErrMissingAttribute},
+		{"wrong type", func(e *event.Event) { e.Attrs["amount"] = event.Str("10") }, "attrs.amount", event.ErrAttributeType},
+		{"undeclared attribute", func(e *event.Event) { e.Attrs["colour"] = event.Str("red") }, "attrs.colour", event.ErrUnknownAttribute},
+		{"no id", func(e *event.Event) { e.ID = "" }, "id", event.ErrInvalid},
+		{"no member", func(e *event.Event) { e.Member = "" }, "member", event.ErrInvalid},
+		{"no time", func(e *event.Event) { e.Time = time.Time{} }, "time", event.ErrInvalid},
+		{"negative amount", func(e *event.Event) { e.Attrs["amount"] = event.Dec(dec("-1")) }, "attrs.amount", membership.ErrInvalidEvent},
+		{"zero amount", func(e *event.Event) { e.Attrs["amount"] = event.Dec(dec("0")) }, "attrs.amount", membership.ErrInvalidEvent},
+		{"sub-cent amount", func(e *event.Event) { e.Attrs["amount"] = event.Dec(dec("1.001")) }, "attrs.amount", membership.ErrInvalidEvent},
+		{"overspend", func(e *event.Event) { e.Attrs["amount"] = event.Dec(dec("100.01")) }, "", membership.ErrInsufficientBalance},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := openMemory(t, valueDef())
+			mustProcess(t, p, recharge("r1", "alice", "100", t0.Add(-time.Hour)))
+			before, _ := p.Feed(context.Background(), 0, 100)
+			ev := good
+			ev.Attrs = event.Attrs{}
+			for k, v := range good.Attrs {
+				ev.Attrs[k] = v
+			}
+			tt.ev(&ev)
+			_, err := p.Process(context.Background(), ev)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Process: %v, want %v", err, tt.want)
+			}
+			if tt.field != "" && !strings.Contains(err.Error(), tt.field) {
+				t.Errorf("error %q does not name the field %q", err, tt.field)
+			}
+			after, _ := p.Feed(context.Background(), 0, 100)
+			if len(after) != len(before) {
+				t.Errorf("feed grew from %d to %d changes", len(before), len(after))
+			}
+			va, err := p.StoredValue(context.Background(), "alice")
+			if err != nil || !va.Balance.Equal(dec("100")) || !va.Spent.IsZero() {
+				t.Errorf("stored value after rejection = %+v, %v", va, err)
+			}
+			// Nothing recorded under the event ID: fixing the event lets it through.
+			if ev.ID != "" {
+				fixed := good
+				fixed.ID = ev.ID
+				if _, err := p.Process(context.Background(), fixed); err != nil {
+					t.Errorf("valid event with the rejected ID: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestProcessDuplicateAndConflict(t *testing.T) {
+	ctx := context.Background()
+	p := openMemory(t, valueDef())
+	first := mustProcess(t, p, recharge("r1", "alice", "50", t0))[0]
+	again, err := p.Process(ctx, recharge("r1", "alice", "50", t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Duplicate || first.Duplicate {
+		t.Errorf("Duplicate flags: first %v, again %v", first.Duplicate, again.Duplicate)
+	}
+	again.Duplicate = false
+	if diff := cmp.Diff(first, again); diff != "" {
+		t.Errorf("duplicate outcome differs (-first +again):\n%s", diff)
+	}
+	if _, err := p.Process(ctx, recharge("r1", "alice", "51", t0)); !errors.Is(err, membership.ErrEventConflict) {
+		t.Errorf("same ID, other content: %v", err)
+	}
+	va, _ := p.StoredValue(ctx, "alice")
+	if !va.Balance.Equal(dec("50")) || !va.Recharged.Equal(dec("50")) {
+		t.Errorf("after duplicate: %+v", va)
+	}
+	feed, _ := p.Feed(ctx, 0, 10)
+	if len(feed) != 1 {
+		t.Errorf("feed has %d changes, want 1", len(feed))
+	}
+}
+
+func TestStoredValue(t *testing.T) {
+	ctx := context.Background()
+	p := openMemory(t, valueDef())
+	outs := mustProcess(t, p,
+		recharge("r1", "alice", "100.00", t0),
+		pay("p1", "alice", "30.50", t0.Add(time.Hour)),
+		event.Event{ID: "f1", Member: "alice", Type: "refund", Time: t0.Add(2 * time.Hour), Attrs: event.Attrs{"amount": event.Dec(dec("10"))}},
+	)
+	va, err := p.StoredValue(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := membership.ValueAccount{Balance: dec("79.5"), Recharged: dec("100"), Spent: dec("30.5"), Refunded: dec("10")}
+	if diff := cmp.Diff(want, va, cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })); diff != "" {
+		t.Errorf("stored value (-want +got):\n%s", diff)
+	}
+	var ch membership.ValueChange
+	if err := outs[1].ChangesOf(membership.ChangeValueSpent)[0].Decode(&ch); err != nil || !ch.Balance.Equal(dec("69.5")) {
+		t.Errorf("spent change = %+v, %v", ch, err)
+	}
+	if r := outs[1].Changes[0].Reason; r == nil || r.Inputs["amount"] != "30.5" {
+		t.Errorf("reason = %+v", r)
+	}
+	page, err := p.Statement(ctx, ledger.Query{Account: ledger.MemberAccount("alice", ledger.Value, "")})
+	if err != nil || len(page.Entries) != 3 || page.Entries[2].Balance.String() != "79.5" {
+		t.Errorf("statement = %+v, %v", page, err)
+	}
+	totals, err := p.Totals(ctx, ledger.Value, "2026-11-24", "2026-11-24")
+	if err != nil || !totals[membership.KindSpend].Equal(dec("-30.5")) || !totals[membership.KindRecharge].Equal(dec("100")) {
+		t.Errorf("totals = %v, %v", totals, err)
+	}
+	if err := p.Verify(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestProcessBatch(t *testing.T) {
+	ctx := context.Background()
+	p := openMemory(t, valueDef())
+	_, err := p.ProcessBatch(ctx, []event.Event{recharge("r1", "alice", "10", t0), {ID: "x", Member: "alice", Type: "nope", Time: t0}})
+	if !errors.Is(err, membership.ErrUnknownEventType) || !strings.Contains(err.Error(), "events[1]") {
+		t.Fatalf("batch with an invalid event: %v", err)
+	}
+	// A rule refusal in the middle undoes the whole batch.
+	_, err = p.ProcessBatch(ctx, []event.Event{recharge("r1", "alice", "10", t0), pay("p1", "alice", "11", t0)})
+	if !errors.Is(err, membership.ErrInsufficientBalance) {
+		t.Fatalf("batch with an overspend: %v", err)
+	}
+	if va, _ := p.StoredValue(ctx, "alice"); !va.Balance.IsZero() {
+		t.Fatalf("failed batch left balance %s", va.Balance)
+	}
+	outs, err := p.ProcessBatch(ctx, []event.Event{recharge("r1", "alice", "10", t0), pay("p1", "alice", "4", t0), recharge("r1", "alice", "10", t0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outs[0].Duplicate || !outs[2].Duplicate {
+		t.Errorf("duplicate inside a batch not detected: %v %v", outs[0].Duplicate, outs[2].Duplicate)
+	}
+	if va, _ := p.StoredValue(ctx, "alice"); !va.Balance.Equal(dec("6")) {
+		t.Errorf("balance = %s, want 6", va.Balance)
+	}
+}
+
+func TestFeedAndCursor(t *testing.T) {
+	ctx := context.Background()
+	p := openMemory(t, valueDef())
+	for i := range 5 {
+		mustProcess(t, p, recharge(fmt.Sprint("r", i), "alice", "1", t0.Add(time.Duration(i)*time.Minute)))
+	}
+	first, err := p.Feed(ctx, 0, 3)
+	if err != nil || len(first) != 3 || first[0].Seq != 1 || first[2].Seq != 3 || first[1].Event != "r1" {
+		t.Fatalf("first page = %+v, %v", first, err)
+	}
+	if err := p.SetCursor(ctx, "webhooks", first[2].Seq); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := p.Cursor(ctx, "webhooks")
+	if err != nil || cur != 3 {
+		t.Fatalf("cursor = %d, %v", cur, err)
+	}
+	rest, err := p.Feed(ctx, cur, 100)
+	if err != nil || len(rest) != 2 || rest[0].Seq != 4 || rest[0].Kind != membership.ChangeValueRecharged {
+		t.Errorf("rest = %+v, %v", rest, err)
+	}
+	if err := p.SetCursor(ctx, "", 1); !errors.Is(err, membership.ErrInvalidArgument) {
+		t.Errorf("empty consumer: %v", err)
+	}
+}
+
+// 16 goroutines spend the same balance at once: it never goes below zero,
+// every accepted spend is in the ledger, and the ledger verifies.
+func TestConcurrentSpendNeverOverdraws(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		open func(testing.TB, membership.Definition) *membership.Program
+	}{{"memory", openMemory}, {"bolt", openBolt}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			p := tc.open(t, valueDef())
+			mustProcess(t, p, recharge("r", "alice", "100", t0))
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			ok, refused := 0, 0
+			for g := range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 10 {
+						_, err := p.Process(ctx, pay(fmt.Sprintf("p%d-%d", g, i), "alice", "1.5", t0.Add(time.Minute)))
+						mu.Lock()
+						switch {
+						case err == nil:
+							ok++
+						case errors.Is(err, membership.ErrInsufficientBalance):
+							refused++
+						default:
+							t.Error(err)
+						}
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			if ok != 66 || refused != 94 {
+				t.Errorf("accepted %d, refused %d; want 66 and 94", ok, refused)
+			}
+			va, _ := p.StoredValue(ctx, "alice")
+			if !va.Balance.Equal(dec("1")) || !va.Spent.Equal(dec("99")) {
+				t.Errorf("after the race: %+v", va)
+			}
+			page, _ := p.Statement(ctx, ledger.Query{Account: ledger.MemberAccount("alice", ledger.Value, ""), Limit: 1000})
+			if len(page.Entries) != 67 {
+				t.Errorf("%d entries, want 67", len(page.Entries))
+			}
+			if err := p.Verify(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestOpenNilStore(t *testing.T) {
+	var st store.Store
+	if _, err := membership.Open(st, valueDef()); !errors.Is(err, membership.ErrInvalidArgument) {
+		t.Errorf("Open(nil): %v", err)
+	}
+}
