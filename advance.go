@@ -97,7 +97,9 @@ type Scheduler struct {
 // is logged. Stop the scheduler with Stop.
 func (p *Program) Schedule(ctx context.Context, spec string) (*Scheduler, error) {
 	logger := cron.PrintfLogger(slogPrintf{p})
-	c := cron.New(cron.WithLocation(p.loc), cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
+	// Recover must be inside SkipIfStillRunning: the latter does not give
+	// its token back when the job panics, which would skip every later run.
+	c := cron.New(cron.WithLocation(p.loc), cron.WithChain(cron.SkipIfStillRunning(logger), cron.Recover(logger)))
 	id, err := c.AddFunc(spec, func() { p.scheduled(ctx) })
 	if err != nil {
 		return nil, fmt.Errorf("membership: schedule %q: %w", spec, err)
