@@ -1,0 +1,62 @@
+// Package membership runs member programs in process: levels and growth,
+// points, coupons and coupon packs, benefits and achievements, member tasks,
+// tags and profiles, with every balance change kept in a double-entry
+// ledger that reconciles to the cent.
+//
+// A host opens a [Program] on a store with a [Definition] (plain data that
+// round-trips through JSON, so it can live in the host's back office), and
+// feeds it events: an order paid, a check-in, a recharge. Each event is
+// validated against its declared type and applied in one store transaction
+// by every rule it triggers; the [Outcome] says what changed and why.
+// Work that falls due later (points expiry, level term ends, coupon expiry,
+// freeze deadlines) is performed by [Program.Advance], which a [Scheduler]
+// can call on a cron schedule.
+//
+// # Packages
+//
+//   - event: events, the declared event types and attribute conditions.
+//   - rule: building blocks shared by the rules: validity (permanent,
+//     annual date, month-ends, months after, fixed range, days after),
+//     periods and caps, formulas, rounding, rewards and reasons.
+//   - ledger: the double-entry journal with lots, statements, daily totals
+//     per kind and Verify.
+//   - level: the level ladder, growth rules, terms and retention, downgrade
+//     modes, freezes and paid plans.
+//   - points: point programs, earning rules, pending points, lots and
+//     expiry, risk control, redemption, approvals and exchange.
+//   - coupon: templates, stock, claims, codes, checkout, stacking, packs and
+//     statistics.
+//   - benefit: benefits bound to levels and plans, and achievements.
+//   - task: member tasks and their progress.
+//   - tag: manual and automatic tags, segments and member profiles.
+//   - store: the storage contract, with store/memory, store/bolt (the
+//     default, one file with group commit) and store/storetest.
+//
+// The domain packages hold their definitions and rules and persist through
+// the store contract and the ledger; this package wires them together so
+// that one event's effects across all of them commit atomically.
+//
+// # Guarantees
+//
+//   - One event, one transaction, once: the same event ID again returns the
+//     first outcome and changes nothing; the same ID with other content is
+//     ErrEventConflict.
+//   - Invalid input changes nothing: an unknown event type, a missing or
+//     mistyped attribute, a negative amount or an overspend returns an error
+//     that wraps a sentinel (test with errors.Is) and names the field.
+//   - Time is given, never taken: rules read the event's time, and Advance
+//     the time it is given; every day, week (from Monday), month and year
+//     boundary is in the program's zone.
+//   - Every committed change is appended, in the same transaction, to a
+//     change feed that a host reads from a cursor ([Program.Feed]), so a
+//     crash between commit and notification loses nothing.
+//   - Balances are decimals and never go negative; [Program.Verify] checks
+//     the ledger's invariants.
+//
+// # Caveats
+//
+// Several Programs must not share one store. Definitions may change between
+// opens, but state written under an old definition (a level a member holds,
+// a coupon template) is interpreted under the new one: remove nothing that
+// members still hold.
+package membership
