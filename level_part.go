@@ -1,4 +1,944 @@
 package membership
 
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/due"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/shopspring/decimal"
+)
+
+// Change kinds published by the level part.
+const (
+	// ChangeLevelChanged is a member's level or term changing (data
+	// LevelChange): joining, an upgrade, a term end (kept or downgraded),
+	// a return to a frozen level, a manual set.
+	ChangeLevelChanged = "level.changed"
+	// ChangeGrowthChanged is a member's growth changing (data GrowthChange).
+	ChangeGrowthChanged = "growth.changed"
+	// ChangeLevelGift is an upgrade gift granted (data LevelGift).
+	ChangeLevelGift = "level.gift"
+	// ChangeLevelFrozen is a level frozen after a downgrade (data
+	// FreezeChange).
+	ChangeLevelFrozen = "level.frozen"
+	// ChangeLevelUnfrozen is a freeze ending: the member returned to the
+	// level, reached it otherwise, or the deadline passed (data
+	// FreezeChange).
+	ChangeLevelUnfrozen = "level.unfrozen"
+	// ChangePlanPurchased is a paid plan bought or renewed (data
+	// PlanChange).
+	ChangePlanPurchased = "plan.purchased"
+	// ChangePlanExpired is a paid plan that ran out (data PlanChange).
+	ChangePlanExpired = "plan.expired"
+)
+
+// Ledger kinds and pools of growth. Increases move growth from the pool of
+// their kind into the member's account, decreases back.
+const (
+	// KindGrowthEarned is growth earned by a growth rule.
+	KindGrowthEarned ledger.Kind = "earned"
+	// KindGrowthRewarded is growth granted as a reward (a gift, a task).
+	KindGrowthRewarded ledger.Kind = "rewarded"
+	// KindGrowthReversed is growth taken back by a refund rule or a
+	// negative growth rule.
+	KindGrowthReversed ledger.Kind = "reversed"
+	// KindGrowthRebased is the re-base of growth to the retention window's
+	// growth at a term end.
+	KindGrowthRebased ledger.Kind = "rebased"
+)
+
+// Due item kinds of the level part.
+const (
+	dueLevelTerm   = "level.term"
+	dueLevelFreeze = "level.freeze"
+	duePlanExpiry  = "level.plan"
+)
+
+// growthLot is the single lot every member's growth is kept in, so that
+// decreases and re-bases never scan lots.
+const growthLot = "growth"
+
+// LevelChange is the data of ChangeLevelChanged.
+type LevelChange struct {
+	From    string      `json:"from,omitempty"`
+	To      string      `json:"to"`
+	Cause   level.Cause `json:"cause"`
+	TermEnd time.Time   `json:"term_end,omitzero"`
+	// Growth is the member's growth after the change.
+	Growth decimal.Decimal `json:"growth"`
+	// Window is the retention window's growth, at a term end.
+	Window *decimal.Decimal `json:"window,omitempty"`
+}
+
+// GrowthChange is the data of ChangeGrowthChanged.
+type GrowthChange struct {
+	// Amount is what moved (negative for a decrease).
+	Amount  decimal.Decimal `json:"amount"`
+	Balance decimal.Decimal `json:"balance"`
+	// Lifetime is the net growth ever earned.
+	Lifetime decimal.Decimal `json:"lifetime"`
+	Kind     ledger.Kind     `json:"kind"`
+	// Rule is the growth or refund rule (or the reward's source).
+	Rule string `json:"rule,omitempty"`
+	// Shortfall is what a decrease could not take because growth would
+	// have gone below zero.
+	Shortfall decimal.Decimal `json:"shortfall,omitzero"`
+}
+
+// LevelGift is the data of ChangeLevelGift.
+type LevelGift struct {
+	Level  string      `json:"level"`
+	Reward rule.Reward `json:"reward"`
+}
+
+// FreezeChange is the data of ChangeLevelFrozen and ChangeLevelUnfrozen.
+type FreezeChange struct {
+	Level    string          `json:"level"`
+	Since    time.Time       `json:"since"`
+	Deadline time.Time       `json:"deadline,omitzero"`
+	Earned   decimal.Decimal `json:"earned"`
+	// Returned is set when the member returned to the level by reaching
+	// its unfreeze threshold.
+	Returned bool `json:"returned,omitempty"`
+}
+
+// PlanChange is the data of ChangePlanPurchased and ChangePlanExpired.
+type PlanChange struct {
+	Plan    string    `json:"plan"`
+	Since   time.Time `json:"since"`
+	Expires time.Time `json:"expires"`
+	// Renewed is set when the purchase extended a plan still held.
+	Renewed bool `json:"renewed,omitempty"`
+}
+
+type levelPart struct {
+	p   *Program
+	def level.Definition
+}
+
 // levelPart returns the level part, or nil when the definition has none.
-func (p *Program) levelPart() part { return nil }
+func (p *Program) levelPart() part {
+	if p.def.Levels == nil {
+		return nil
+	}
+	lp := &levelPart{p: p, def: *p.def.Levels}
+	if len(lp.def.Ladder) > 0 {
+		p.levelOf = func(t *txn, member string) (string, error) {
+			m, ok, err := level.Load(t.tx, member)
+			if err != nil || !ok {
+				return lp.def.Ladder[0].Name, err
+			}
+			return m.Level, nil
+		}
+	}
+	return lp
+}
+
+func (lp *levelPart) dueKinds() []string {
+	return []string{dueLevelTerm, dueLevelFreeze, duePlanExpiry}
+}
+
+func (lp *levelPart) rewardKinds() []rule.RewardKind { return []rule.RewardKind{rule.RewardGrowth} }
+
+// reward fulfils a growth reward: the amount is added to the member's
+// growth, which may upgrade them.
+func (lp *levelPart) reward(t *txn, member string, r rule.Reward, why rule.Reason) error {
+	if r.Kind != rule.RewardGrowth || !r.Amount.IsPositive() {
+		return fmt.Errorf("level: %w: reward %s of %s", ErrInvalidArgument, r.Target(), r.Amount)
+	}
+	if err := lp.catchUp(t, member); err != nil {
+		return err
+	}
+	return lp.increase(t, member, r.Amount, KindGrowthRewarded, why)
+}
+
+func (lp *levelPart) process(t *txn, ev event.Event) error {
+	if err := lp.catchUp(t, ev.Member); err != nil {
+		return err
+	}
+	m, err := lp.member(t, ev.Member)
+	if err != nil {
+		return err
+	}
+	if err := lp.purchase(t, ev); err != nil {
+		return err
+	}
+	for _, r := range lp.def.Refunds {
+		if ev.Type == r.Event {
+			if err := lp.refund(t, ev, r); err != nil {
+				return err
+			}
+		}
+	}
+	for _, g := range lp.def.Growth {
+		if !g.Applies(ev, m.Level) {
+			continue
+		}
+		if err := lp.earn(t, ev, g); err != nil {
+			return fmt.Errorf("level: growth rule %q: %w", g.ID, err)
+		}
+	}
+	return nil
+}
+
+// member returns a member's state, making a member first seen join the
+// entry level at t.at.
+func (lp *levelPart) member(t *txn, member string) (level.Member, error) {
+	m, ok, err := level.Load(t.tx, member)
+	if err != nil || ok || len(lp.def.Ladder) == 0 {
+		return m, err
+	}
+	entry := lp.def.Ladder[0]
+	m = level.Member{Level: entry.Name, Since: t.at, TermEnd: entry.TermEnd(t.at, t.p.loc), Lifetime: decimal.Zero}
+	if err := lp.scheduleTerm(t, member, time.Time{}, m.TermEnd); err != nil {
+		return m, err
+	}
+	if err := level.AddCount(t.tx, entry.Name, 1); err != nil {
+		return m, err
+	}
+	if err := level.AppendHistory(t.tx, member, &m, &level.Record{Time: t.at, Cause: level.CauseJoin, To: entry.Name, TermEnd: m.TermEnd, Event: t.ref.Event}); err != nil {
+		return m, err
+	}
+	if err := level.Save(t.tx, member, m); err != nil {
+		return m, err
+	}
+	return m, t.emit(ChangeLevelChanged, member, LevelChange{To: entry.Name, Cause: level.CauseJoin, TermEnd: m.TermEnd, Growth: decimal.Zero},
+		&rule.Reason{Rule: "level.join", Note: "first seen; entry level"})
+}
+
+// catchUp performs, at their own instants, the member's term ends that
+// fell due at or before t.at but that Advance has not performed yet, so an
+// event is always applied to the level the member holds at its time.
+func (lp *levelPart) catchUp(t *txn, member string) error {
+	for range 1200 {
+		m, ok, err := level.Load(t.tx, member)
+		if err != nil || !ok || m.TermEnd.IsZero() || t.at.Before(m.TermEnd) {
+			return err
+		}
+		tt := *t
+		tt.at, tt.ref = m.TermEnd, ledger.Ref{Note: "due " + dueLevelTerm}
+		if err := lp.termEnd(&tt, member, m.TermEnd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (lp *levelPart) scheduleTerm(t *txn, member string, old, end time.Time) error {
+	if !old.IsZero() && !old.Equal(end) {
+		if err := due.Cancel(t.tx, old, dueLevelTerm, member); err != nil {
+			return err
+		}
+	}
+	if end.IsZero() {
+		return nil
+	}
+	return t.schedule(end, dueLevelTerm, member, nil)
+}
+
+func (lp *levelPart) balance(t *txn, member string) (decimal.Decimal, error) {
+	return t.led.Balance(ledger.MemberAccount(member, ledger.Growth, ""))
+}
+
+// earn applies one growth rule to an event.
+func (lp *levelPart) earn(t *txn, ev event.Event, g level.GrowthRule) error {
+	amount, why, err := g.Amount(ev, lp.def.Rounding)
+	if errors.Is(err, event.ErrMissingAttribute) {
+		return nil // an optional base attribute is absent: the rule has nothing to compute
+	}
+	if err != nil {
+		return err
+	}
+	if amount.IsNegative() {
+		return lp.decrease(t, ev.Member, amount.Neg(), g.ID, why)
+	}
+	if amount.IsZero() {
+		return nil
+	}
+	granted, cut, err := rule.Use(t.tx, level.CapsBucket, g.ID+"\x00"+ev.Member, g.Caps, t.at, t.p.loc, amount)
+	if err != nil {
+		return err
+	}
+	why.Cut = cut
+	if granted.IsZero() {
+		return nil
+	}
+	if o := g.Order; o != nil {
+		if id, ok := ev.String(o.ID); ok && id != "" {
+			ord, found, err := level.LoadOrder(t.tx, ev.Member, id)
+			if err != nil {
+				return err
+			}
+			if !found {
+				ord.Amount, _ = ev.Decimal(o.Amount)
+				ord.Refunded = decimal.Zero
+			}
+			ord.Grants = append(ord.Grants, level.Grant{Rule: g.ID, Time: t.at, Granted: granted, Reversed: decimal.Zero})
+			if err := level.SaveOrder(t.tx, ev.Member, id, ord); err != nil {
+				return err
+			}
+		}
+	}
+	return lp.increase(t, ev.Member, granted, KindGrowthEarned, why)
+}
+
+// refund reverses, in proportion, the growth the refunded order earned.
+func (lp *levelPart) refund(t *txn, ev event.Event, r level.RefundRule) error {
+	id, _ := ev.String(r.Order)
+	amount, _ := ev.Decimal(r.Amount)
+	if id == "" || !amount.IsPositive() {
+		return fmt.Errorf("level: refund rule %q: %w: order %q, amount %s", r.ID, level.ErrInvalidRefund, id, amount)
+	}
+	ord, found, err := level.LoadOrder(t.tx, ev.Member, id)
+	if err != nil || !found {
+		return err // an order that earned no growth has nothing to reverse
+	}
+	for i, g := range ord.Grants {
+		rev := level.Reversal(g.Granted, ord.Amount, ord.Refunded, amount, g.Reversed, lp.def.Rounding)
+		if rev.IsZero() {
+			continue
+		}
+		ord.Grants[i].Reversed = g.Reversed.Add(rev)
+		for _, gr := range lp.def.Growth {
+			if gr.ID == g.Rule {
+				if err := rule.Release(t.tx, level.CapsBucket, gr.ID+"\x00"+ev.Member, gr.Caps, g.Time, t.p.loc, rev); err != nil {
+					return err
+				}
+			}
+		}
+		why := rule.Reason{Rule: r.ID, Formula: "granted × refunded ÷ order amount", Inputs: map[string]string{
+			"rule": g.Rule, "granted": g.Granted.String(), "order_amount": ord.Amount.String(),
+			"refunded_before": ord.Refunded.String(), r.Amount: amount.String(), "reversed_before": g.Reversed.String(),
+		}}
+		if err := lp.decrease(t, ev.Member, rev, r.ID, why); err != nil {
+			return err
+		}
+	}
+	ord.Refunded = ord.Refunded.Add(amount)
+	return level.SaveOrder(t.tx, ev.Member, id, ord)
+}
+
+// increase adds amount to the member's growth and upgrades them as far as
+// it reaches.
+func (lp *levelPart) increase(t *txn, member string, amount decimal.Decimal, kind ledger.Kind, why rule.Reason) error {
+	m, err := lp.member(t, member)
+	if err != nil {
+		return err
+	}
+	posted, err := t.post(ledger.Transaction{Kind: kind, Legs: []ledger.Leg{
+		{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: amount, Lot: growthLot},
+		{Account: ledger.Pool(ledger.Growth, string(kind)), Amount: amount.Neg()},
+	}})
+	if err != nil {
+		return err
+	}
+	if err := level.AddDay(t.tx, member, t.at, t.p.loc, amount); err != nil {
+		return err
+	}
+	m.Lifetime = m.Lifetime.Add(amount)
+	m.Frozen = level.Earn(m.Frozen, amount, t.at)
+	if err := level.Save(t.tx, member, m); err != nil {
+		return err
+	}
+	if err := t.emit(ChangeGrowthChanged, member, GrowthChange{Amount: amount, Balance: posted.Entries[0].Balance, Lifetime: m.Lifetime, Kind: kind, Rule: why.Rule}, &why); err != nil {
+		return err
+	}
+	return lp.settle(t, member)
+}
+
+// decrease takes amount from the member's growth, never below zero (the
+// shortfall is recorded); it never changes the level.
+func (lp *levelPart) decrease(t *txn, member string, amount decimal.Decimal, ruleID string, why rule.Reason) error {
+	m, err := lp.member(t, member)
+	if err != nil {
+		return err
+	}
+	bal, err := lp.balance(t, member)
+	if err != nil {
+		return err
+	}
+	take := decimal.Min(amount, bal)
+	short := amount.Sub(take)
+	if short.IsPositive() {
+		why.Note = fmt.Sprintf("growth %s cannot go below zero: shortfall %s not taken", bal, short)
+	}
+	if take.IsPositive() {
+		if _, err := t.post(ledger.Transaction{Kind: KindGrowthReversed, Legs: []ledger.Leg{
+			{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: take.Neg(), Lot: growthLot},
+			{Account: ledger.Pool(ledger.Growth, string(KindGrowthReversed)), Amount: take},
+		}}); err != nil {
+			return err
+		}
+		if err := level.AddDay(t.tx, member, t.at, t.p.loc, take.Neg()); err != nil {
+			return err
+		}
+		m.Lifetime = decimal.Max(m.Lifetime.Sub(take), decimal.Zero)
+		m.Frozen = level.Earn(m.Frozen, take.Neg(), t.at)
+		if err := level.Save(t.tx, member, m); err != nil {
+			return err
+		}
+	}
+	return t.emit(ChangeGrowthChanged, member, GrowthChange{Amount: take.Neg(), Balance: bal.Sub(take), Lifetime: m.Lifetime, Kind: KindGrowthReversed, Rule: ruleID, Shortfall: short}, &why)
+}
+
+// settle moves the member up after a growth increase: to a frozen level
+// whose unfreeze threshold is reached, or to the highest level the growth
+// reaches, granting the gifts of each level crossed.
+func (lp *levelPart) settle(t *txn, member string) error {
+	m, err := lp.member(t, member)
+	if err != nil || len(lp.def.Ladder) == 0 {
+		return err
+	}
+	bal, err := lp.balance(t, member)
+	if err != nil {
+		return err
+	}
+	cur := lp.def.Index(m.Level)
+	crossed := lp.def.Upgrade(cur, bal)
+	top := cur
+	if len(crossed) > 0 {
+		top = crossed[len(crossed)-1]
+	}
+	cause := level.CauseEvent
+	why := &rule.Reason{Rule: "level.upgrade", Inputs: map[string]string{"growth": bal.String()}}
+	if to, ok := lp.def.Unfreeze(m.Frozen, cur, t.at); ok && to > top {
+		top, cause, crossed = to, level.CauseUnfreeze, nil
+		for _, f := range m.Frozen {
+			if f.Level == lp.def.Ladder[to].Name {
+				why = &rule.Reason{Rule: "level.unfreeze", Inputs: map[string]string{
+					"earned_since_downgrade": f.Earned.String(), "unfreeze": lp.def.Ladder[to].Freeze.Unfreeze.String()}}
+			}
+		}
+	} else if top > cur {
+		why.Inputs["upgrade"] = lp.def.Ladder[top].Upgrade.String()
+	}
+	if top == cur {
+		return nil
+	}
+	if err := lp.change(t, member, &m, top, cause, bal, nil, why, level.Record{}); err != nil {
+		return err
+	}
+	// Mark the gifts before granting them: a growth gift may upgrade again
+	// and must see them as granted.
+	var gifts []int
+	for _, i := range crossed {
+		l := lp.def.Ladder[i]
+		if len(l.Gifts) == 0 || (!l.GiftEveryTime && m.HasGift(l.Name)) {
+			continue
+		}
+		if !m.HasGift(l.Name) {
+			m.Gifted = append(m.Gifted, l.Name)
+		}
+		gifts = append(gifts, i)
+	}
+	if err := level.Save(t.tx, member, m); err != nil {
+		return err
+	}
+	for _, i := range gifts {
+		l := lp.def.Ladder[i]
+		for _, g := range l.Gifts {
+			gwhy := rule.Reason{Rule: "level." + l.Name + ".gift", Note: "upgrade gift of " + l.Name}
+			if err := t.emit(ChangeLevelGift, member, LevelGift{Level: l.Name, Reward: g}, &gwhy); err != nil {
+				return err
+			}
+			if err := t.reward(member, g, gwhy); err != nil {
+				return fmt.Errorf("level: gift of %q: %w", l.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// change moves the member (whose state is *m) to ladder level to at t.at,
+// starting a new term: it updates the counters, thaws the freezes at or
+// below the new level, records the history and emits the change. It saves
+// *m. rec carries the record's extra fields.
+func (lp *levelPart) change(t *txn, member string, m *level.Member, to int, cause level.Cause, growth decimal.Decimal, window *decimal.Decimal, why *rule.Reason, rec level.Record) error {
+	from := m.Level
+	l := lp.def.Ladder[to]
+	end := l.TermEnd(t.at, t.p.loc)
+	if err := lp.scheduleTerm(t, member, m.TermEnd, end); err != nil {
+		return err
+	}
+	m.Level, m.Since, m.TermEnd = l.Name, t.at, end
+	if from != l.Name {
+		if err := level.AddCount(t.tx, from, -1); err != nil {
+			return err
+		}
+		if err := level.AddCount(t.tx, l.Name, 1); err != nil {
+			return err
+		}
+	}
+	kept, released := lp.def.Thaw(m.Frozen, to)
+	m.Frozen = kept
+	for _, f := range released {
+		if !f.Deadline.IsZero() {
+			if err := due.Cancel(t.tx, f.Deadline, dueLevelFreeze, member+"|"+f.Level); err != nil {
+				return err
+			}
+		}
+		fc := FreezeChange{Level: f.Level, Since: f.Since, Deadline: f.Deadline, Earned: f.Earned, Returned: cause == level.CauseUnfreeze && f.Level == l.Name}
+		if err := t.emit(ChangeLevelUnfrozen, member, fc, why); err != nil {
+			return err
+		}
+	}
+	rec.Time, rec.Cause, rec.From, rec.To, rec.TermEnd, rec.Window = t.at, cause, from, l.Name, end, window
+	if rec.Event == "" {
+		rec.Event = t.ref.Event
+	}
+	if err := level.AppendHistory(t.tx, member, m, &rec); err != nil {
+		return err
+	}
+	if err := level.Save(t.tx, member, *m); err != nil {
+		return err
+	}
+	return t.emit(ChangeLevelChanged, member, LevelChange{From: from, To: l.Name, Cause: cause, TermEnd: end, Growth: growth, Window: window}, why)
+}
+
+// termEnd performs the end at T = t.at of the member's term: retention
+// over the window [T − W months, T), keep or downgrade by the level's
+// mode, re-base growth, freeze the level left, and start the next term at
+// T. An end that does not match the member's current term (replaced by an
+// upgrade meanwhile) is ignored.
+func (lp *levelPart) termEnd(t *txn, member string, end time.Time) error {
+	m, ok, err := level.Load(t.tx, member)
+	if err != nil || !ok || !m.TermEnd.Equal(end) {
+		return err
+	}
+	if err := due.Cancel(t.tx, end, dueLevelTerm, member); err != nil {
+		return err
+	}
+	cur := lp.def.Index(m.Level)
+	if cur < 0 {
+		return fmt.Errorf("level: member %q holds unknown level %q", member, m.Level)
+	}
+	l := lp.def.Ladder[cur]
+	from := level.WindowStart(end, max(l.Window, 1), t.p.loc)
+	g, err := level.Earned(t.tx, member, from, end, t.p.loc)
+	if err != nil {
+		return err
+	}
+	g = decimal.Max(g, decimal.Zero)
+	after, err := level.Earned(t.tx, member, end, time.Time{}, t.p.loc)
+	if err != nil {
+		return err
+	}
+	to, kept := lp.def.Retain(cur, g)
+	// Re-base: growth becomes the window's growth (plus anything already
+	// earned from T on).
+	target := decimal.Max(g.Add(after), decimal.Zero)
+	bal, err := lp.balance(t, member)
+	if err != nil {
+		return err
+	}
+	if diff := target.Sub(bal); !diff.IsZero() {
+		if _, err := t.post(ledger.Transaction{Kind: KindGrowthRebased, Legs: []ledger.Leg{
+			{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: diff, Lot: growthLot},
+			{Account: ledger.Pool(ledger.Growth, string(KindGrowthRebased)), Amount: diff.Neg()},
+		}}); err != nil {
+			return err
+		}
+		if err := t.emit(ChangeGrowthChanged, member, GrowthChange{Amount: diff, Balance: target, Lifetime: m.Lifetime, Kind: KindGrowthRebased},
+			&rule.Reason{Rule: "level.rebase", Inputs: map[string]string{"window_growth": g.String(), "window_from": from.Format(time.RFC3339), "window_to": end.Format(time.RFC3339)}}); err != nil {
+			return err
+		}
+	}
+	why := &rule.Reason{Rule: "level.retention", Inputs: map[string]string{
+		"window_growth": g.String(), "retention": l.Retention.String(), "window_months": fmt.Sprint(l.Window),
+		"window_from": from.Format(time.RFC3339), "window_to": end.Format(time.RFC3339)}}
+	if !kept {
+		why.Note = fmt.Sprintf("window growth %s below retention %s: downgrade by %s", g, l.Retention, modeOf(l))
+		var f *level.Frozen
+		m.Frozen, f = lp.def.Freeze(m.Frozen, cur, end, t.p.loc)
+		if f != nil {
+			if !f.Deadline.IsZero() {
+				if err := t.schedule(f.Deadline, dueLevelFreeze, member+"|"+f.Level, nil); err != nil {
+					return err
+				}
+			}
+			if err := t.emit(ChangeLevelFrozen, member, FreezeChange{Level: f.Level, Since: f.Since, Deadline: f.Deadline, Earned: f.Earned}, why); err != nil {
+				return err
+			}
+		}
+	} else {
+		why.Note = "kept"
+	}
+	return lp.change(t, member, &m, to, level.CauseTermEnd, target, &g, why, level.Record{})
+}
+
+func modeOf(l level.Level) level.DowngradeMode {
+	if l.Downgrade == "" {
+		return level.NextLower
+	}
+	return l.Downgrade
+}
+
+// purchase buys or renews the plans ev names.
+func (lp *levelPart) purchase(t *txn, ev event.Event) error {
+	for _, pl := range lp.def.Plans {
+		if name, ok := ev.String(pl.Attr); ev.Type != pl.Event || !ok || name != pl.Name {
+			continue
+		}
+		m, err := lp.member(t, ev.Member)
+		if err != nil {
+			return err
+		}
+		held, i := m.Held(pl.Name)
+		base := t.at
+		renewed := i >= 0 && held.Expires.After(t.at)
+		if renewed {
+			base = held.Expires
+		}
+		exp := pl.Extend(base, t.p.loc)
+		id := pl.Name + "|" + ev.Member
+		if i >= 0 {
+			if err := due.Cancel(t.tx, held.Expires, duePlanExpiry, id); err != nil {
+				return err
+			}
+			m.Plans[i].Expires = exp
+			if !renewed {
+				m.Plans[i].Since = t.at
+			}
+			held = m.Plans[i]
+		} else {
+			held = level.Held{Plan: pl.Name, Since: t.at, Expires: exp}
+			m.Plans = append(m.Plans, held)
+			if err := level.AddCount(t.tx, pl.Name, 1); err != nil {
+				return err
+			}
+		}
+		if err := t.schedule(exp, duePlanExpiry, id, planDue{Member: ev.Member, Plan: pl.Name}); err != nil {
+			return err
+		}
+		if err := level.AppendHistory(t.tx, ev.Member, &m, &level.Record{Time: t.at, Cause: level.CausePurchase, Event: ev.ID, Plan: pl.Name, Expires: exp}); err != nil {
+			return err
+		}
+		if err := level.Save(t.tx, ev.Member, m); err != nil {
+			return err
+		}
+		why := &rule.Reason{Rule: "plan." + pl.Name, Inputs: map[string]string{"period": string(pl.Period), "from": base.Format(time.RFC3339)}}
+		if err := t.emit(ChangePlanPurchased, ev.Member, PlanChange{Plan: pl.Name, Since: held.Since, Expires: exp, Renewed: renewed}, why); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type planDue struct {
+	Member string `json:"member"`
+	Plan   string `json:"plan"`
+}
+
+func (lp *levelPart) due(t *txn, it due.Item) error {
+	switch it.Kind {
+	case dueLevelTerm:
+		return lp.termEnd(t, it.ID, it.At)
+	case dueLevelFreeze:
+		return lp.freezeDeadline(t, it)
+	case duePlanExpiry:
+		return lp.planExpiry(t, it)
+	}
+	return nil
+}
+
+// freezeDeadline releases a fixed-duration freeze whose deadline is it.At.
+func (lp *levelPart) freezeDeadline(t *txn, it due.Item) error {
+	for i := len(it.ID) - 1; i >= 0; i-- {
+		if it.ID[i] != '|' {
+			continue
+		}
+		member, name := it.ID[:i], it.ID[i+1:]
+		m, ok, err := level.Load(t.tx, member)
+		if err != nil || !ok {
+			return err
+		}
+		for j, f := range m.Frozen {
+			if f.Level != name || !f.Deadline.Equal(it.At) {
+				continue
+			}
+			m.Frozen = append(m.Frozen[:j:j], m.Frozen[j+1:]...)
+			if err := level.Save(t.tx, member, m); err != nil {
+				return err
+			}
+			return t.emit(ChangeLevelUnfrozen, member, FreezeChange{Level: f.Level, Since: f.Since, Deadline: f.Deadline, Earned: f.Earned},
+				&rule.Reason{Rule: "level.freeze", Note: "fixed-duration freeze ran out"})
+		}
+		return nil
+	}
+	return nil
+}
+
+// planExpiry ends a plan whose expiry is it.At.
+func (lp *levelPart) planExpiry(t *txn, it due.Item) error {
+	var pd planDue
+	if err := json.Unmarshal(it.Payload, &pd); err != nil {
+		return err
+	}
+	m, ok, err := level.Load(t.tx, pd.Member)
+	if err != nil || !ok {
+		return err
+	}
+	held, i := m.Held(pd.Plan)
+	if i < 0 || !held.Expires.Equal(it.At) {
+		return nil
+	}
+	m.Plans = append(m.Plans[:i:i], m.Plans[i+1:]...)
+	if err := level.AddCount(t.tx, pd.Plan, -1); err != nil {
+		return err
+	}
+	if err := level.AppendHistory(t.tx, pd.Member, &m, &level.Record{Time: t.at, Cause: level.CauseExpiry, Plan: pd.Plan, Expires: held.Expires}); err != nil {
+		return err
+	}
+	if err := level.Save(t.tx, pd.Member, m); err != nil {
+		return err
+	}
+	return t.emit(ChangePlanExpired, pd.Member, PlanChange{Plan: pd.Plan, Since: held.Since, Expires: held.Expires}, &rule.Reason{Rule: "plan." + pd.Plan, Note: "expired"})
+}
+
+// SetLevelRequest is an operator's manual level set.
+type SetLevelRequest struct {
+	Member string `json:"member"`
+	Level  string `json:"level"`
+	// Operator and Reason say who set it and why; both are required.
+	Operator string `json:"operator"`
+	Reason   string `json:"reason"`
+	// At is when the level takes effect and the new term starts.
+	At time.Time `json:"at"`
+}
+
+// SetLevel sets a member's level by hand, starting a new term at req.At;
+// growth is left as it is and no upgrade gift is granted. The request ID
+// makes retries idempotent. It returns errors wrapping ErrInvalidArgument
+// (empty member, operator or reason, zero time), level.ErrNoLadder,
+// level.ErrUnknownLevel, or ErrEventConflict for a request ID reused with
+// another request.
+func (p *Program) SetLevel(ctx context.Context, requestID string, req SetLevelRequest) (*Outcome, error) {
+	var lp *levelPart
+	for _, pt := range p.parts {
+		if l, ok := pt.(*levelPart); ok {
+			lp = l
+		}
+	}
+	switch {
+	case lp == nil || len(lp.def.Ladder) == 0:
+		return nil, fmt.Errorf("membership: set level: %w", level.ErrNoLadder)
+	case req.Member == "" || req.Operator == "" || req.Reason == "" || req.At.IsZero():
+		return nil, fmt.Errorf("membership: set level: %w: member, operator, reason and time are required", ErrInvalidArgument)
+	}
+	to := lp.def.Index(req.Level)
+	if to < 0 {
+		return nil, fmt.Errorf("membership: set level %q: %w", req.Level, level.ErrUnknownLevel)
+	}
+	out, err := p.apply(ctx, requestID, req, req.At, ledger.Ref{Operator: req.Operator, Note: req.Reason}, req.Member, func(t *txn) error {
+		if err := lp.catchUp(t, req.Member); err != nil {
+			return err
+		}
+		m, err := lp.member(t, req.Member)
+		if err != nil {
+			return err
+		}
+		bal, err := lp.balance(t, req.Member)
+		if err != nil {
+			return err
+		}
+		why := &rule.Reason{Rule: "level.manual", Inputs: map[string]string{"operator": req.Operator}, Note: req.Reason}
+		return lp.change(t, req.Member, &m, to, level.CauseManual, bal, nil, why, level.Record{Operator: req.Operator, Note: req.Reason})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("membership: set level of %q: %w", req.Member, err)
+	}
+	return out, nil
+}
+
+// LevelStatus is a member's level, term, growth, freezes and plans.
+type LevelStatus struct {
+	Member string `json:"member"`
+	// Level is the ladder level (the entry level for a member never seen).
+	Level string `json:"level,omitempty"`
+	// Since and TermEnd bound the current term (TermEnd zero: permanent).
+	Since   time.Time `json:"since,omitzero"`
+	TermEnd time.Time `json:"term_end,omitzero"`
+	// Growth is the current growth; Lifetime the net growth ever earned.
+	Growth   decimal.Decimal `json:"growth"`
+	Lifetime decimal.Decimal `json:"lifetime"`
+	// Frozen lists the frozen levels with their deadlines (zero: long-term)
+	// and the growth earned since each downgrade.
+	Frozen []level.Frozen `json:"frozen,omitempty"`
+	// Plans lists the paid plans held; a plan is held until Advance
+	// performs its expiry.
+	Plans []level.Held `json:"plans,omitempty"`
+}
+
+// LevelStatus returns a member's level status. It performs no due work: a
+// term end not yet performed by Advance shows as the current term.
+func (p *Program) LevelStatus(ctx context.Context, member string) (LevelStatus, error) {
+	s := LevelStatus{Member: member, Growth: decimal.Zero, Lifetime: decimal.Zero}
+	err := p.view(ctx, func(tx store.Tx, led *ledger.Ledger) error {
+		m, ok, err := level.Load(tx, member)
+		if err != nil {
+			return err
+		}
+		if !ok && p.def.Levels != nil && len(p.def.Levels.Ladder) > 0 {
+			s.Level = p.def.Levels.Ladder[0].Name
+			return nil
+		}
+		s.Level, s.Since, s.TermEnd, s.Lifetime, s.Frozen, s.Plans = m.Level, m.Since, m.TermEnd, m.Lifetime, m.Frozen, m.Plans
+		s.Growth, err = led.Balance(ledger.MemberAccount(member, ledger.Growth, ""))
+		return err
+	})
+	if err != nil {
+		return s, fmt.Errorf("membership: level status of %q: %w", member, err)
+	}
+	return s, nil
+}
+
+// LevelHistory returns up to limit (1 to 1000; default 100) of a member's
+// level history records with Seq after after, oldest first: every level
+// change with its cause, and plan purchases and expiries.
+func (p *Program) LevelHistory(ctx context.Context, member string, after uint64, limit int) ([]level.Record, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	var out []level.Record
+	err := p.view(ctx, func(tx store.Tx, _ *ledger.Ledger) error {
+		var err error
+		out, err = level.History(tx, member, after, limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("membership: level history of %q: %w", member, err)
+	}
+	return out, nil
+}
+
+// LevelCount is the number of members holding a level or a plan.
+type LevelCount struct {
+	Name    string `json:"name"`
+	Plan    bool   `json:"plan,omitempty"`
+	Members int64  `json:"members"`
+}
+
+// LevelCounts returns the number of members at each ladder level (lowest
+// first), then holding each plan. The counts are kept up to date on every
+// change, so this reads one counter per level.
+func (p *Program) LevelCounts(ctx context.Context) ([]LevelCount, error) {
+	var out []LevelCount
+	if p.def.Levels == nil {
+		return nil, nil
+	}
+	err := p.view(ctx, func(tx store.Tx, _ *ledger.Ledger) error {
+		out = out[:0]
+		for _, l := range p.def.Levels.Ladder {
+			n, err := level.Count(tx, l.Name)
+			if err != nil {
+				return err
+			}
+			out = append(out, LevelCount{Name: l.Name, Members: n})
+		}
+		for _, pl := range p.def.Levels.Plans {
+			n, err := level.Count(tx, pl.Name)
+			if err != nil {
+				return err
+			}
+			out = append(out, LevelCount{Name: pl.Name, Plan: true, Members: n})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("membership: level counts: %w", err)
+	}
+	return out, nil
+}
+
+// LevelForecastItem is a member whose term ends soon.
+type LevelForecastItem struct {
+	Member  string    `json:"member"`
+	Level   string    `json:"level"`
+	TermEnd time.Time `json:"term_end"`
+	// Window is the growth earned so far in the retention window ending
+	// at TermEnd; Retention the level's retention threshold.
+	Window    decimal.Decimal `json:"window"`
+	Retention decimal.Decimal `json:"retention"`
+	// Needed is the growth still needed before TermEnd to keep the level
+	// (zero when it is kept already).
+	Needed decimal.Decimal `json:"needed"`
+	// Next is the level the member would hold after TermEnd with no more
+	// growth.
+	Next string `json:"next"`
+}
+
+// LevelForecast returns up to limit (1 to 10000; default 1000) members
+// whose term ends in [from, from + days days), earliest first, with the
+// growth each still needs to keep their level. It reads the due index
+// over that range, so its cost is proportional to what falls due there.
+// It returns an error wrapping ErrInvalidArgument for days < 1.
+func (p *Program) LevelForecast(ctx context.Context, from time.Time, days, limit int) ([]LevelForecastItem, error) {
+	if days < 1 || from.IsZero() {
+		return nil, fmt.Errorf("membership: level forecast: %w: need a time and days >= 1", ErrInvalidArgument)
+	}
+	if limit <= 0 || limit > 10000 {
+		limit = 1000
+	}
+	if p.def.Levels == nil {
+		return nil, nil
+	}
+	d := *p.def.Levels
+	to := from.In(p.loc).AddDate(0, 0, days)
+	var out []LevelForecastItem
+	err := p.view(ctx, func(tx store.Tx, _ *ledger.Ledger) error {
+		out = out[:0]
+		return due.Range(tx, from, to, func(it due.Item) error {
+			if it.Kind != dueLevelTerm {
+				return nil
+			}
+			if len(out) == limit {
+				return store.StopScan
+			}
+			m, ok, err := level.Load(tx, it.ID)
+			if err != nil || !ok || !m.TermEnd.Equal(it.At) {
+				return err
+			}
+			cur := d.Index(m.Level)
+			if cur < 0 {
+				return nil
+			}
+			l := d.Ladder[cur]
+			g, err := level.Earned(tx, it.ID, level.WindowStart(it.At, max(l.Window, 1), p.loc), it.At, p.loc)
+			if err != nil {
+				return err
+			}
+			g = decimal.Max(g, decimal.Zero)
+			next, _ := d.Retain(cur, g)
+			out = append(out, LevelForecastItem{Member: it.ID, Level: l.Name, TermEnd: it.At.In(p.loc), Window: g, Retention: l.Retention,
+				Needed: decimal.Max(l.Retention.Sub(g), decimal.Zero), Next: d.Ladder[next].Name})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("membership: level forecast: %w", err)
+	}
+	return out, nil
+}
+
+// LevelExists reports whether the level ladder has a level named name
+// (for the lookups of packages that target levels).
+func (e defEnv) LevelExists(name string) bool {
+	return e.d.Levels != nil && e.d.Levels.Index(name) >= 0
+}
+
+// PlanExists reports whether the definition has a paid plan named name.
+func (e defEnv) PlanExists(name string) bool {
+	if e.d.Levels == nil {
+		return false
+	}
+	_, ok := e.d.Levels.Plan(name)
+	return ok
+}

@@ -1,0 +1,225 @@
+package level
+
+import (
+	"time"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
+)
+
+// Reach returns the index of the highest level whose upgrade threshold is
+// at most growth (0, the entry level, for any growth; -1 for an empty
+// ladder).
+func (d Definition) Reach(growth decimal.Decimal) int {
+	at := -1
+	for i, l := range d.Ladder {
+		if l.Upgrade.GreaterThan(growth) {
+			break
+		}
+		at = i
+	}
+	return at
+}
+
+// Upgrade returns the levels crossed, lowest first, when a member at level
+// cur has growth: every level above cur up to the highest one growth
+// reaches. It is empty when growth reaches nothing above cur: an upgrade
+// never lowers a level.
+func (d Definition) Upgrade(cur int, growth decimal.Decimal) []int {
+	var crossed []int
+	for i := cur + 1; i <= d.Reach(growth); i++ {
+		crossed = append(crossed, i)
+	}
+	return crossed
+}
+
+// TermEnd returns when a term of the level starting at start ends: the
+// level's validity applied to start in loc, or the zero time for a
+// permanent level.
+func (l Level) TermEnd(start time.Time, loc *time.Location) time.Time {
+	end, ok := l.Validity.Expiry(start, loc)
+	if !ok {
+		return time.Time{}
+	}
+	return end
+}
+
+// WindowStart returns the start of a retention window of months months
+// ending at end: the same wall-clock instant months months earlier in loc
+// (term ends are day starts, so this is 00:00 of the same day, or of the
+// month's last day where that day does not exist).
+func WindowStart(end time.Time, months int, loc *time.Location) time.Time {
+	d := rule.DateOf(end, loc).AddMonths(-months)
+	return d.Start(loc)
+}
+
+// Retain decides a term end of level cur given the net growth g of the
+// retention window: kept when g reaches the level's retention threshold,
+// otherwise the level the downgrade mode gives. The entry level is always
+// kept.
+func (d Definition) Retain(cur int, g decimal.Decimal) (to int, kept bool) {
+	if cur <= 0 || cur >= len(d.Ladder) {
+		return max(cur, 0), true
+	}
+	l := d.Ladder[cur]
+	if g.GreaterThanOrEqual(l.Retention) {
+		return cur, true
+	}
+	switch l.Downgrade {
+	case Lowest:
+		return 0, false
+	case Matching:
+		return min(d.Reach(g), cur), false
+	}
+	return cur - 1, false
+}
+
+// Frozen is a level frozen for a member after a downgrade from it.
+type Frozen struct {
+	Level string    `json:"level"`
+	Since time.Time `json:"since"`
+	// Deadline ends a fixed-duration freeze; zero for a long-term one.
+	Deadline time.Time `json:"deadline,omitzero"`
+	// Earned is the net growth earned since the downgrade.
+	Earned decimal.Decimal `json:"earned"`
+}
+
+// Live reports whether the freeze still holds at t.
+func (f Frozen) Live(t time.Time) bool { return f.Deadline.IsZero() || t.Before(f.Deadline) }
+
+// Freeze returns frozen with the level from frozen at t after a downgrade
+// from it, when that level has a freeze strategy (an earlier freeze of the
+// same level is replaced), and the new entry (nil when none).
+func (d Definition) Freeze(frozen []Frozen, from int, t time.Time, loc *time.Location) ([]Frozen, *Frozen) {
+	if from < 0 || from >= len(d.Ladder) || d.Ladder[from].Freeze == nil {
+		return frozen, nil
+	}
+	l := d.Ladder[from]
+	f := Frozen{Level: l.Name, Since: t, Earned: decimal.Zero}
+	if l.Freeze.Kind == FixedDuration {
+		f.Deadline, _ = l.Freeze.Duration.Expiry(t, loc)
+	}
+	out := make([]Frozen, 0, len(frozen)+1)
+	for _, e := range frozen {
+		if e.Level != l.Name {
+			out = append(out, e)
+		}
+	}
+	out = append(out, f)
+	return out, &out[len(out)-1]
+}
+
+// Earn adds amount (negative: a reversal, floored at zero) to the growth
+// counted by each freeze still live at t.
+func Earn(frozen []Frozen, amount decimal.Decimal, t time.Time) []Frozen {
+	out := make([]Frozen, len(frozen))
+	for i, f := range frozen {
+		if f.Live(t) {
+			f.Earned = decimal.Max(f.Earned.Add(amount), decimal.Zero)
+		}
+		out[i] = f
+	}
+	return out
+}
+
+// Unfreeze returns the highest frozen level above cur whose freeze is live
+// at t and whose unfreeze threshold the growth earned since its downgrade
+// reaches; ok is false when there is none.
+func (d Definition) Unfreeze(frozen []Frozen, cur int, t time.Time) (to int, ok bool) {
+	to = cur
+	for _, f := range frozen {
+		i := d.Index(f.Level)
+		if i <= to || !f.Live(t) || d.Ladder[i].Freeze == nil {
+			continue
+		}
+		if f.Earned.GreaterThanOrEqual(d.Ladder[i].Freeze.Unfreeze) {
+			to, ok = i, true
+		}
+	}
+	return to, ok
+}
+
+// Thaw returns frozen without the freezes of levels at or below level:
+// a member who reaches a level no longer needs its freeze.
+func (d Definition) Thaw(frozen []Frozen, level int) (kept, released []Frozen) {
+	for _, f := range frozen {
+		if d.Index(f.Level) <= level {
+			released = append(released, f)
+		} else {
+			kept = append(kept, f)
+		}
+	}
+	return kept, released
+}
+
+// Applies reports whether the rule acts on ev for a member at level: the
+// event's type, every condition, the effective period (at the event's
+// time) and the rule's levels.
+func (g GrowthRule) Applies(ev event.Event, level string) bool {
+	if ev.Type != g.Event || !g.Effective.Contains(ev.Time) || !event.MatchAll(g.Conditions, ev) {
+		return false
+	}
+	if len(g.Levels) == 0 {
+		return true
+	}
+	for _, l := range g.Levels {
+		if l == level {
+			return true
+		}
+	}
+	return false
+}
+
+// Amount computes the growth ev earns under the rule, rounded to the
+// growth scale r, with its reason (before caps). Errors are those of
+// rule.Formula.Apply.
+func (g GrowthRule) Amount(ev event.Event, r rule.Rounding) (decimal.Decimal, rule.Reason, error) {
+	raw, why, err := g.Formula.Apply(ev)
+	if err != nil {
+		return decimal.Decimal{}, why, err
+	}
+	why.Rule = g.ID
+	return r.Round(raw), why, nil
+}
+
+// Reversal returns the growth to take back for a refund of refund on an
+// order of amount orderAmount that earned granted, when refundedBefore was
+// refunded and reversedBefore reversed earlier: the share of granted
+// matching all refunds so far, rounded to the growth scale, less what was
+// already reversed, never below zero nor beyond granted. An order amount
+// that is not positive reverses everything left.
+func Reversal(granted, orderAmount, refundedBefore, refund, reversedBefore decimal.Decimal, r rule.Rounding) decimal.Decimal {
+	target := granted
+	if orderAmount.IsPositive() {
+		refunded := decimal.Min(refundedBefore.Add(refund), orderAmount)
+		target = r.Round(granted.Mul(refunded).DivRound(orderAmount, rule.MaxScale+8))
+		target = decimal.Min(target, granted)
+	}
+	return decimal.Max(target.Sub(reversedBefore), decimal.Zero)
+}
+
+// Extend returns the expiry of the plan bought or renewed at from (the
+// later of the purchase time and the current expiry): from plus the period
+// in calendar months or days in loc, at the same wall-clock time. Where the
+// day does not exist in the target month (31 January + 1 month) it is the
+// month's last day.
+func (p Plan) Extend(from time.Time, loc *time.Location) time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	w := from.In(loc)
+	months := 0
+	switch p.Period {
+	case Monthly:
+		months = 1
+	case Quarterly:
+		months = 3
+	case Yearly:
+		months = 12
+	case Days:
+		return time.Date(w.Year(), w.Month(), w.Day()+p.Days, w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), loc)
+	}
+	d := rule.DateOf(w, loc).AddMonths(months)
+	return time.Date(d.Year, d.Month, d.Day, w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), loc)
+}

@@ -1,0 +1,281 @@
+package level
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/shopspring/decimal"
+)
+
+// Buckets the level state lives in.
+const (
+	bMember  = "level.member"  // member → Member
+	bCount   = "level.count"   // level or plan name → members holding it
+	bDay     = "level.day"     // member, date → net growth earned that day
+	bHistory = "level.history" // member, seq → Record
+	bOrder   = "level.order"   // member, order → Order
+	// CapsBucket holds the growth rules' cap counters (rule.Use).
+	CapsBucket = "level.caps"
+)
+
+// Member is a member's level state. The growth balance itself is the
+// member's ledger account of asset growth.
+type Member struct {
+	// Level is the current ladder level ("" without a ladder).
+	Level string `json:"level,omitempty"`
+	// Since is when the current term started.
+	Since time.Time `json:"since,omitzero"`
+	// TermEnd is when the current term ends (zero: permanent).
+	TermEnd time.Time `json:"term_end,omitzero"`
+	// Lifetime is the net growth ever earned, never re-based.
+	Lifetime decimal.Decimal `json:"lifetime"`
+	// Frozen lists the frozen levels.
+	Frozen []Frozen `json:"frozen,omitempty"`
+	// Gifted lists the levels whose gifts the member has had.
+	Gifted []string `json:"gifted,omitempty"`
+	// Plans lists the paid plans the member holds.
+	Plans []Held `json:"plans,omitempty"`
+	// Seq is the number of history records.
+	Seq uint64 `json:"seq,omitempty"`
+}
+
+// Held is a paid plan a member holds until Expires.
+type Held struct {
+	Plan    string    `json:"plan"`
+	Since   time.Time `json:"since"`
+	Expires time.Time `json:"expires"`
+}
+
+// HasGift reports whether the member has had the gifts of level.
+func (m Member) HasGift(level string) bool {
+	for _, g := range m.Gifted {
+		if g == level {
+			return true
+		}
+	}
+	return false
+}
+
+// Held returns the plan the member holds, if any.
+func (m Member) Held(plan string) (Held, int) {
+	for i, h := range m.Plans {
+		if h.Plan == plan {
+			return h, i
+		}
+	}
+	return Held{}, -1
+}
+
+// Cause says why a level changed.
+type Cause string
+
+// The causes of level changes.
+const (
+	// CauseJoin records a member's entry level when first seen.
+	CauseJoin Cause = "join"
+	// CauseEvent is an upgrade by growth an event earned.
+	CauseEvent Cause = "event"
+	// CauseTermEnd is a term end (kept or downgraded).
+	CauseTermEnd Cause = "term_end"
+	// CauseUnfreeze is a return to a frozen level.
+	CauseUnfreeze Cause = "unfreeze"
+	// CausePurchase is a plan bought or renewed.
+	CausePurchase Cause = "purchase"
+	// CauseExpiry is a plan that ran out.
+	CauseExpiry Cause = "expiry"
+	// CauseManual is a level set by an operator.
+	CauseManual Cause = "manual"
+)
+
+// Record is one entry of a member's level history.
+type Record struct {
+	Seq   uint64    `json:"seq"`
+	Time  time.Time `json:"time"`
+	Cause Cause     `json:"cause"`
+	// From and To are the levels before and after (equal for a kept term).
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+	// TermEnd is the end of the term that starts (zero: permanent).
+	TermEnd time.Time `json:"term_end,omitzero"`
+	// Event is the event or operator request that caused it.
+	Event string `json:"event,omitempty"`
+	// Operator and Note say who set a level by hand and why.
+	Operator string `json:"operator,omitempty"`
+	Note     string `json:"note,omitempty"`
+	// Window is the retention window's growth at a term end.
+	Window *decimal.Decimal `json:"window,omitempty"`
+	// Plan and Expires describe a plan bought, renewed or expired.
+	Plan    string    `json:"plan,omitempty"`
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// Order is what growth rules granted for one order, for refunds.
+type Order struct {
+	// Amount is the order's amount.
+	Amount decimal.Decimal `json:"amount"`
+	// Refunded is the amount refunded so far.
+	Refunded decimal.Decimal `json:"refunded"`
+	// Grants are the grants per rule.
+	Grants []Grant `json:"grants"`
+}
+
+// Grant is what one rule granted for an order and how much of it was
+// reversed.
+type Grant struct {
+	Rule     string          `json:"rule"`
+	Time     time.Time       `json:"time"`
+	Granted  decimal.Decimal `json:"granted"`
+	Reversed decimal.Decimal `json:"reversed"`
+}
+
+func memberKey(member string) []byte { return []byte(member) }
+
+func getJSON(tx store.Tx, bucket string, key []byte, v any) (bool, error) {
+	raw, err := tx.Get(bucket, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return false, fmt.Errorf("level: %s %q: %w", bucket, key, err)
+	}
+	return true, nil
+}
+
+func putJSON(tx store.Tx, bucket string, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Put(bucket, key, raw)
+}
+
+// Load returns a member's state; ok is false for a member never seen.
+func Load(tx store.Tx, member string) (m Member, ok bool, err error) {
+	ok, err = getJSON(tx, bMember, memberKey(member), &m)
+	return m, ok, err
+}
+
+// Save stores a member's state.
+func Save(tx store.Tx, member string, m Member) error {
+	return putJSON(tx, bMember, memberKey(member), m)
+}
+
+// AddCount adds delta to the number of members holding name (a level or a
+// plan).
+func AddCount(tx store.Tx, name string, delta int64) error {
+	n, err := Count(tx, name)
+	if err != nil {
+		return err
+	}
+	n += delta
+	if n <= 0 {
+		return tx.Delete(bCount, []byte(name))
+	}
+	return tx.Put(bCount, []byte(name), strconv.AppendInt(nil, n, 10))
+}
+
+// Count returns the number of members holding name (a level or a plan).
+func Count(tx store.Tx, name string) (int64, error) {
+	raw, err := tx.Get(bCount, []byte(name))
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(string(raw), 10, 64)
+}
+
+func dayKey(member string, d rule.Date) []byte {
+	return keys.New().Str(member).Str(d.String())
+}
+
+// AddDay adds amount to the member's net growth of the day of t in loc.
+func AddDay(tx store.Tx, member string, t time.Time, loc *time.Location, amount decimal.Decimal) error {
+	k := dayKey(member, rule.DateOf(t, loc))
+	cur := decimal.Zero
+	raw, err := tx.Get(bDay, k)
+	switch {
+	case err == nil:
+		if cur, err = decimal.NewFromString(string(raw)); err != nil {
+			return fmt.Errorf("level: day growth %q: %w", k, err)
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	cur = cur.Add(amount)
+	if cur.IsZero() {
+		return tx.Delete(bDay, k)
+	}
+	return tx.Put(bDay, k, []byte(cur.String()))
+}
+
+// Earned returns the member's net growth earned on the days from from
+// (inclusive) to to (exclusive), both day starts in loc; a zero to is
+// unbounded. Its cost is the number of days with growth in the range.
+func Earned(tx store.Tx, member string, from, to time.Time, loc *time.Location) (decimal.Decimal, error) {
+	start := dayKey(member, rule.DateOf(from, loc))
+	end := store.PrefixEnd(keys.New().Str(member))
+	if !to.IsZero() {
+		end = dayKey(member, rule.DateOf(to, loc))
+	}
+	sum := decimal.Zero
+	err := tx.Scan(bDay, start, end, false, func(k, v []byte) error {
+		d, err := decimal.NewFromString(string(v))
+		if err != nil {
+			return fmt.Errorf("level: day growth %q: %w", k, err)
+		}
+		sum = sum.Add(d)
+		return nil
+	})
+	return sum, err
+}
+
+// AppendHistory stores r as the member's next history record, setting
+// r.Seq and m.Seq.
+func AppendHistory(tx store.Tx, member string, m *Member, r *Record) error {
+	m.Seq++
+	r.Seq = m.Seq
+	return putJSON(tx, bHistory, keys.New().Str(member).U64(r.Seq), r)
+}
+
+// History returns up to limit of the member's history records after seq
+// after, oldest first.
+func History(tx store.Tx, member string, after uint64, limit int) ([]Record, error) {
+	p := keys.New().Str(member)
+	var out []Record
+	err := tx.Scan(bHistory, p.U64(after+1), store.PrefixEnd(p), false, func(_, v []byte) error {
+		if len(out) == limit {
+			return store.StopScan
+		}
+		var r Record
+		if err := json.Unmarshal(v, &r); err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+func orderKey(member, order string) []byte { return keys.New().Str(member).Str(order) }
+
+// LoadOrder returns what growth rules granted for a member's order.
+func LoadOrder(tx store.Tx, member, order string) (o Order, ok bool, err error) {
+	ok, err = getJSON(tx, bOrder, orderKey(member, order), &o)
+	return o, ok, err
+}
+
+// SaveOrder stores what growth rules granted for a member's order.
+func SaveOrder(tx store.Tx, member, order string, o Order) error {
+	return putJSON(tx, bOrder, orderKey(member, order), o)
+}
