@@ -1,10 +1,227 @@
+// Package benefit holds the benefit catalog (会员权益) and the achievement
+// catalog (会员成就) of a membership program.
+//
+// # Benefits
+//
+// A [Benefit] has a name, a type (member discount, exclusive service,
+// care, …), an image and a description, and is bound to levels and to
+// paid plans by name. A member's current benefits are those bound to their
+// current level or to one of their active plans ([Definition.For]). A
+// discount benefit carries a [Discount]: [Discount.Price] gives the member
+// price of an amount, rounded explicitly (by default to the cent, half
+// up).
+//
+// # Achievements
+//
+// An [Achievement] has a name, a type, an icon and an optional link. It is
+// granted at most once per member, by a task reward or by an operator; the
+// root package records each [Grant] with when and why.
 package benefit
 
-// Definition is the benefit part of a program definition.
-type Definition struct{}
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
 
-// Check reports the definition's problems.
-func (d Definition) Check(env Env) error { return nil }
+	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
+)
+
+// Sentinel errors.
+var (
+	// ErrUnknownAchievement is returned for an achievement the catalog
+	// does not have.
+	ErrUnknownAchievement = errors.New("benefit: unknown achievement")
+	// ErrAlreadyGranted is returned when an operator grants an achievement
+	// the member already has.
+	ErrAlreadyGranted = errors.New("benefit: achievement already granted")
+	// ErrNegativeAmount is returned for a price asked of a negative amount.
+	ErrNegativeAmount = errors.New("benefit: negative amount")
+	// ErrNoDiscount is returned when a member price is asked of a benefit
+	// without a discount.
+	ErrNoDiscount = errors.New("benefit: not a discount benefit")
+)
+
+// Type is a benefit type. Hosts may use their own; the library only reads
+// TypeDiscount.
+type Type string
+
+// Benefit types of the articles.
+const (
+	TypeDiscount Type = "discount" // 会员折扣
+	TypeService  Type = "service"  // 会员专属服务
+	TypeCare     Type = "care"     // 会员关怀
+)
+
+// Definition is the benefit part of a program definition: the benefit and
+// achievement catalogs.
+type Definition struct {
+	Benefits     []Benefit     `json:"benefits,omitempty"`
+	Achievements []Achievement `json:"achievements,omitempty"`
+}
+
+// Benefit is one entry of the benefit catalog.
+type Benefit struct {
+	Name        string `json:"name"`
+	Type        Type   `json:"type"`
+	Image       string `json:"image,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Levels and Plans bind the benefit to levels of the ladder and to
+	// paid plans, by name.
+	Levels []string `json:"levels,omitempty"`
+	Plans  []string `json:"plans,omitempty"`
+	// Discount is required for a TypeDiscount benefit and not allowed
+	// otherwise.
+	Discount *Discount `json:"discount,omitempty"`
+}
+
+// Discount is the member price rule of a discount benefit.
+type Discount struct {
+	// Rate is the share of the amount the member pays: 0.88 is "12% off"
+	// (8.8折). 0 < Rate ≤ 1.
+	Rate decimal.Decimal `json:"rate"`
+	// Rounding rounds the member price; the zero value means to the cent,
+	// half up.
+	Rounding *rule.Rounding `json:"rounding,omitempty"`
+}
+
+// Price returns the member price of amount: amount × Rate, rounded. It
+// returns ErrNegativeAmount for a negative amount.
+func (d Discount) Price(amount decimal.Decimal) (decimal.Decimal, error) {
+	if amount.IsNegative() {
+		return decimal.Decimal{}, fmt.Errorf("benefit: price of %s: %w", amount, ErrNegativeAmount)
+	}
+	r := rule.Rounding{Scale: 2, Mode: rule.RoundHalfUp}
+	if d.Rounding != nil {
+		r = *d.Rounding
+	}
+	return r.Round(amount.Mul(d.Rate)), nil
+}
+
+// Achievement is one entry of the achievement catalog.
+type Achievement struct {
+	Name string `json:"name"`
+	Type string `json:"type,omitempty"`
+	Icon string `json:"icon,omitempty"`
+	// Link is where the achievement leads (成就是否跳转); empty for none.
+	Link string `json:"link,omitempty"`
+}
+
+// Grant is an achievement a member holds: when and why.
+type Grant struct {
+	Achievement string    `json:"achievement"`
+	At          time.Time `json:"at"`
+	// Source is "task" or "operator"; By names the task or the operator.
+	Source string `json:"source"`
+	By     string `json:"by"`
+	// Event is the event or request that granted it.
+	Event string `json:"event,omitempty"`
+	Note  string `json:"note,omitempty"`
+}
 
 // Env is what validating a definition needs to look up.
-type Env interface{}
+type Env interface {
+	// LevelExists reports whether the level ladder has the level.
+	LevelExists(name string) bool
+	// PlanExists reports whether the paid plan exists.
+	PlanExists(name string) bool
+}
+
+// Check reports every problem of the catalogs: empty or duplicate names,
+// unknown levels and plans, a discount benefit without a valid discount,
+// a discount on another type.
+func (d Definition) Check(env Env) error {
+	var ps rule.Problems
+	seen := map[string]bool{}
+	for i, b := range d.Benefits {
+		p := rule.Index("benefits", i)
+		switch {
+		case b.Name == "":
+			ps.Addf(rule.Join(p, "name"), "empty")
+		case seen[b.Name]:
+			ps.Addf(rule.Join(p, "name"), "duplicate benefit %q", b.Name)
+		}
+		seen[b.Name] = true
+		if b.Type == "" {
+			ps.Addf(rule.Join(p, "type"), "empty")
+		}
+		for j, l := range b.Levels {
+			if !env.LevelExists(l) {
+				ps.Addf(rule.Join(p, rule.Index("levels", j)), "unknown level %q", l)
+			}
+		}
+		for j, pl := range b.Plans {
+			if !env.PlanExists(pl) {
+				ps.Addf(rule.Join(p, rule.Index("plans", j)), "unknown plan %q", pl)
+			}
+		}
+		switch {
+		case b.Type == TypeDiscount && b.Discount == nil:
+			ps.Addf(rule.Join(p, "discount"), "required for a discount benefit")
+		case b.Type != TypeDiscount && b.Discount != nil:
+			ps.Addf(rule.Join(p, "discount"), "only for a discount benefit")
+		case b.Discount != nil:
+			if !b.Discount.Rate.IsPositive() || b.Discount.Rate.GreaterThan(decimal.NewFromInt(1)) {
+				ps.Addf(rule.Join(p, "discount.rate"), "must be in (0, 1], got %s", b.Discount.Rate)
+			}
+			if b.Discount.Rounding != nil {
+				ps.Add(rule.Join(p, "discount.rounding"), b.Discount.Rounding.Check())
+			}
+		}
+	}
+	seen = map[string]bool{}
+	for i, a := range d.Achievements {
+		p := rule.Index("achievements", i)
+		switch {
+		case a.Name == "":
+			ps.Addf(rule.Join(p, "name"), "empty")
+		case seen[a.Name]:
+			ps.Addf(rule.Join(p, "name"), "duplicate achievement %q", a.Name)
+		}
+		seen[a.Name] = true
+	}
+	return ps.Err()
+}
+
+// Achievement returns the named achievement.
+func (d Definition) Achievement(name string) (Achievement, bool) {
+	for _, a := range d.Achievements {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Achievement{}, false
+}
+
+// For returns the benefits of a member at level with the active plans, in
+// catalog order.
+func (d Definition) For(level string, plans []string) []Benefit {
+	var out []Benefit
+	for _, b := range d.Benefits {
+		if (level != "" && slices.Contains(b.Levels, level)) ||
+			slices.ContainsFunc(b.Plans, func(p string) bool { return slices.Contains(plans, p) }) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Best returns the discount benefit giving the lowest member price of
+// amount among bs, and that price; ok is false when none is a discount.
+// Ties go to the earlier benefit.
+func Best(bs []Benefit, amount decimal.Decimal) (b Benefit, price decimal.Decimal, ok bool, err error) {
+	for _, x := range bs {
+		if x.Discount == nil {
+			continue
+		}
+		p, err := x.Discount.Price(amount)
+		if err != nil {
+			return Benefit{}, decimal.Decimal{}, false, err
+		}
+		if !ok || p.LessThan(price) {
+			b, price, ok = x, p, true
+		}
+	}
+	return b, price, ok, nil
+}

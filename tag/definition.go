@@ -1,10 +1,328 @@
 package tag
 
-// Definition is the tag part of a program definition.
-type Definition struct{}
+import (
+	"fmt"
+	"strings"
 
-// Check reports the definition's problems.
-func (d Definition) Check(env Env) error { return nil }
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/rule"
+)
+
+// Definition is the tag part of a program definition: which events feed the
+// profile statistics, the profile attributes a host may set, the manual
+// tags and the automatic tag rules.
+type Definition struct {
+	// Orders names the order event type and its attributes; nil keeps no
+	// order statistics.
+	Orders *Orders `json:"orders,omitempty"`
+	// Recharge names the recharge event type; nil keeps no recharge total.
+	Recharge *Recharge `json:"recharge,omitempty"`
+	// Top is how many brands, categories and products the profile lists
+	// (default 5).
+	Top int `json:"top,omitempty"`
+	// Attributes declares the profile attributes a host may set (gender,
+	// birthday, registration source, …) and their kinds.
+	Attributes []event.Attr `json:"attributes,omitempty"`
+	// Manual declares the tags operators add and remove by hand.
+	Manual []Manual `json:"manual,omitempty"`
+	// Rules are the automatic tags.
+	Rules []Rule `json:"rules,omitempty"`
+}
+
+// Orders names the order event type and the attributes the statistics read.
+// Amount is required (a decimal or integer attribute); Brand, Category and
+// Product are optional, each a string or a list-of-strings attribute.
+type Orders struct {
+	Event    string `json:"event"`
+	Amount   string `json:"amount"`
+	Brand    string `json:"brand,omitempty"`
+	Category string `json:"category,omitempty"`
+	Product  string `json:"product,omitempty"`
+}
+
+// Recharge names the recharge event type and its amount attribute.
+type Recharge struct {
+	Event  string `json:"event"`
+	Amount string `json:"amount"`
+}
+
+// Manual declares a manual tag.
+type Manual struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+}
+
+// Rule gives Tag to every member for whom all conditions hold (and takes it
+// away when they stop holding). A rule with no condition tags every member
+// the program has seen.
+type Rule struct {
+	Tag         string `json:"tag"`
+	Description string `json:"description,omitempty"`
+	All         []Cond `json:"all,omitempty"`
+}
+
+// Fact names what a [Cond] tests.
+type Fact = string
+
+// The facts a condition can test. A profile attribute is "attr." followed
+// by its declared name (AttrFact builds it).
+const (
+	FactLevel         Fact = "level"          // string: the member's level ("" without one)
+	FactOrderCount    Fact = "order_count"    // integer; windowable
+	FactOrderAmount   Fact = "order_amount"   // decimal; windowable
+	FactAverageOrder  Fact = "average_order"  // decimal, rounded to the cent half-up; windowable
+	FactRechargeTotal Fact = "recharge_total" // decimal
+	FactFirstOrder    Fact = "first_order"    // time; absent before the first order
+	FactLastOrder     Fact = "last_order"     // time; absent before the first order
+	FactTopBrand      Fact = "top_brand"      // string: the first brand; absent without one
+	FactTopCategory   Fact = "top_category"   // string
+	FactTopProduct    Fact = "top_product"    // string
+	FactBrands        Fact = "brands"         // strings: the top brands (use contains)
+	FactCategories    Fact = "categories"     // strings
+	FactProducts      Fact = "products"       // strings
+)
+
+// AttrFact returns the fact of a profile attribute.
+func AttrFact(name string) Fact { return "attr." + name }
+
+// Cond tests one fact of a member, as an event.Condition tests an event
+// attribute. Days > 0 restricts an order statistic to the last Days days
+// (today and the Days-1 days before, in the program's zone). A fact that is
+// absent (no order yet, an attribute never set) does not match.
+type Cond struct {
+	Fact   Fact          `json:"fact"`
+	Days   int           `json:"days,omitempty"`
+	Op     event.Op      `json:"op"`
+	Value  event.Value   `json:"value,omitzero"`
+	Values []event.Value `json:"values,omitempty"`
+}
+
+// Windowed reports whether the condition reads a time window.
+func (c Cond) Windowed() bool { return c.Days > 0 }
+
+func (c Cond) condition() event.Condition {
+	return event.Condition{Attr: c.Fact, Op: c.Op, Value: c.Value, Values: c.Values}
+}
 
 // Env is what validating a definition needs to look up.
-type Env interface{}
+type Env interface {
+	// EventType returns the declared event type named name.
+	EventType(name string) (event.Type, bool)
+	// LevelExists reports whether the level ladder has the level.
+	LevelExists(name string) bool
+}
+
+// Windowable reports whether a fact may carry Days.
+func Windowable(f Fact) bool {
+	return f == FactOrderCount || f == FactOrderAmount || f == FactAverageOrder
+}
+
+// factKind returns the kind of a fact, and whether it is known.
+func (d Definition) factKind(f Fact) (event.Kind, bool) {
+	if name, ok := strings.CutPrefix(f, "attr."); ok {
+		for _, a := range d.Attributes {
+			if a.Name == name {
+				return a.Kind, true
+			}
+		}
+		return "", false
+	}
+	switch f {
+	case FactLevel, FactTopBrand, FactTopCategory, FactTopProduct:
+		return event.String, true
+	case FactOrderCount:
+		return event.Integer, true
+	case FactOrderAmount, FactAverageOrder, FactRechargeTotal:
+		return event.Decimal, true
+	case FactFirstOrder, FactLastOrder:
+		return event.Time, true
+	case FactBrands, FactCategories, FactProducts:
+		return event.Strings, true
+	}
+	return "", false
+}
+
+// TopN returns how many top values the profile keeps.
+func (d Definition) TopN() int {
+	if d.Top <= 0 {
+		return 5
+	}
+	return d.Top
+}
+
+// Declared reports whether name is a tag of the definition (manual or a
+// rule's).
+func (d Definition) Declared(name string) bool {
+	return d.IsManual(name) || d.RuleFor(name) != nil
+}
+
+// IsManual reports whether name is a declared manual tag.
+func (d Definition) IsManual(name string) bool {
+	for _, m := range d.Manual {
+		if m.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// RuleFor returns the rule giving tag name, or nil.
+func (d Definition) RuleFor(name string) *Rule {
+	for i := range d.Rules {
+		if d.Rules[i].Tag == name {
+			return &d.Rules[i]
+		}
+	}
+	return nil
+}
+
+// MaxDays returns the longest window of the rules (0 when none is windowed).
+func (d Definition) MaxDays() int {
+	n := 0
+	for _, r := range d.Rules {
+		for _, c := range r.All {
+			n = max(n, c.Days)
+		}
+	}
+	return n
+}
+
+// validName reports whether a tag name can be used in an expression.
+func validName(s string) bool {
+	if s == "" || s == "and" || s == "or" || s == "not" {
+		return false
+	}
+	return !strings.ContainsAny(s, " \t\r\n()\x00")
+}
+
+// Check reports every problem of the definition, with paths relative to the
+// tags slot: unknown event types or attributes, attributes of the wrong
+// kind, duplicate or malformed tag names, unknown facts, conditions that do
+// not fit their fact, windows on facts that have none, unknown levels.
+func (d Definition) Check(env Env) error {
+	var ps rule.Problems
+	if o := d.Orders; o != nil {
+		d.checkEvent(&ps, env, "orders", o.Event, map[string]string{"amount": o.Amount, "brand": o.Brand, "category": o.Category, "product": o.Product})
+	}
+	if r := d.Recharge; r != nil {
+		d.checkEvent(&ps, env, "recharge", r.Event, map[string]string{"amount": r.Amount})
+	}
+	if d.Top < 0 {
+		ps.Addf("top", "must not be negative")
+	}
+	attrs := map[string]bool{}
+	for i, a := range d.Attributes {
+		p := rule.Index("attributes", i)
+		switch {
+		case a.Name == "":
+			ps.Addf(rule.Join(p, "name"), "empty")
+		case attrs[a.Name]:
+			ps.Addf(rule.Join(p, "name"), "duplicate attribute %q", a.Name)
+		}
+		attrs[a.Name] = true
+		if !a.Kind.Valid() {
+			ps.Addf(rule.Join(p, "type"), "unknown type %q", a.Kind)
+		}
+	}
+	names := map[string]bool{}
+	addName := func(path, name string) {
+		switch {
+		case !validName(name):
+			ps.Addf(path, "invalid tag name %q (empty, a keyword, or with spaces or parentheses)", name)
+		case names[name]:
+			ps.Addf(path, "duplicate tag %q", name)
+		}
+		names[name] = true
+	}
+	for i, m := range d.Manual {
+		addName(rule.Join(rule.Index("manual", i), "name"), m.Name)
+	}
+	for i, r := range d.Rules {
+		p := rule.Index("rules", i)
+		addName(rule.Join(p, "tag"), r.Tag)
+		for j, c := range r.All {
+			d.checkCond(&ps, env, rule.Join(p, rule.Index("all", j)), c)
+		}
+	}
+	return ps.Err()
+}
+
+func (d Definition) checkEvent(ps *rule.Problems, env Env, path, typ string, attrs map[string]string) {
+	t, ok := env.EventType(typ)
+	if !ok {
+		ps.Addf(rule.Join(path, "event"), "%v %q", event.ErrUnknownType, typ)
+		return
+	}
+	for field, name := range attrs {
+		if name == "" {
+			if field == "amount" {
+				ps.Addf(rule.Join(path, field), "required")
+			}
+			continue
+		}
+		a, ok := t.Attr(name)
+		if !ok {
+			ps.Addf(rule.Join(path, field), "event type %q has no attribute %q", typ, name)
+			continue
+		}
+		if field == "amount" {
+			if a.Kind != event.Decimal && a.Kind != event.Integer {
+				ps.Addf(rule.Join(path, field), "attribute %q is %s, want decimal or integer", name, a.Kind)
+			}
+		} else if a.Kind != event.String && a.Kind != event.Strings {
+			ps.Addf(rule.Join(path, field), "attribute %q is %s, want string or strings", name, a.Kind)
+		}
+	}
+}
+
+func (d Definition) checkCond(ps *rule.Problems, env Env, path string, c Cond) {
+	kind, ok := d.factKind(c.Fact)
+	if !ok {
+		ps.Addf(rule.Join(path, "fact"), "unknown fact %q", c.Fact)
+		return
+	}
+	if c.Days < 0 {
+		ps.Addf(rule.Join(path, "days"), "must not be negative")
+	} else if c.Days > 0 && !Windowable(c.Fact) {
+		ps.Addf(rule.Join(path, "days"), "fact %q has no time window", c.Fact)
+	}
+	if Windowable(c.Fact) || c.Fact == FactFirstOrder || c.Fact == FactLastOrder || strings.HasPrefix(c.Fact, "top_") ||
+		c.Fact == FactBrands || c.Fact == FactCategories || c.Fact == FactProducts {
+		if d.Orders == nil {
+			ps.Addf(rule.Join(path, "fact"), "fact %q needs orders to be defined", c.Fact)
+		}
+	}
+	if c.Fact == FactRechargeTotal && d.Recharge == nil {
+		ps.Addf(rule.Join(path, "fact"), "fact %q needs recharge to be defined", c.Fact)
+	}
+	typ := event.Type{Name: "member", Attributes: []event.Attr{{Name: c.Fact, Kind: kind}}}
+	for _, err := range c.condition().Check(typ) {
+		ps.Add(path, err)
+	}
+	if c.Fact == FactLevel && env != nil {
+		vals := c.Values
+		if c.Op == event.Eq || c.Op == event.Ne {
+			vals = []event.Value{c.Value}
+		}
+		for _, v := range vals {
+			if v.Kind == event.String && v.Str != "" && !env.LevelExists(v.Str) {
+				ps.Addf(rule.Join(path, "value"), "unknown level %q", v.Str)
+			}
+		}
+	}
+}
+
+// CheckExpr parses an expression and checks that every tag it names is
+// declared; for task targets and coupon claim conditions.
+func (d Definition) CheckExpr(s string) error {
+	e, err := Parse(s)
+	if err != nil {
+		return err
+	}
+	for _, n := range e.Tags() {
+		if !d.Declared(n) {
+			return fmt.Errorf("%w %q", ErrUnknownTag, n)
+		}
+	}
+	return nil
+}

@@ -1,10 +1,322 @@
+// Package task defines member tasks (会员任务): what a member must do, in
+// which order, who may take part, what completing earns and how often.
+//
+// # Types
+//
+//   - [One] (one action): one qualifying event completes the task.
+//   - [Repeat] (repeated action): Times qualifying events of the one step.
+//   - [All] (several actions): every step occurs, in any order; an event
+//     matching a step already done does not count again.
+//   - [Sequence] (ordered actions): the steps occur in the configured order.
+//     An event matching a step other than the next one is ignored: progress
+//     neither advances nor resets. The task completes when the member has
+//     done the steps as an ordered subsequence of their events, so B then A
+//     never completes "A then B", while A, C, B, C does complete "A, B, C".
+//     Operators expect a stray action not to wipe out what was already done.
+//
+// Each step is an event type with attribute conditions (package event).
+//
+// # Progress, limits and rewards
+//
+// Progress is kept per member and task and restarts after each completion.
+// A task may be limited to a number of completions per day, week, month,
+// year and in total (rule.Caps counted in the program's zone). While a
+// limit is reached, qualifying events do not count at all — progress does
+// not build up for the next period — and the root package reports
+// task.limit_reached. Completing grants the task's rewards (points,
+// growth, an achievement, a coupon or a coupon pack) through the same path
+// as level gifts, inside the event's transaction.
+//
+// # Targets
+//
+// A [Target] restricts a task to levels (any of), tags (any of) and a
+// segment (a tag expression of package tag); events of other members are
+// ignored.
 package task
 
-// Definition is the task part of a program definition.
-type Definition struct{}
+import (
+	"errors"
+	"slices"
+	"time"
 
-// Check reports the definition's problems.
-func (d Definition) Check(env Env) error { return nil }
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/tag"
+)
+
+// Sentinel errors.
+var (
+	// ErrUnknownTask is returned for a task the definition does not have.
+	ErrUnknownTask = errors.New("task: unknown task")
+)
+
+// Kind is a task type.
+type Kind string
+
+// The task types.
+const (
+	One      Kind = "one"
+	Repeat   Kind = "repeat"
+	All      Kind = "all"
+	Sequence Kind = "sequence"
+)
+
+// Definition is the task part of a program definition.
+type Definition struct {
+	Tasks []Task `json:"tasks"`
+}
+
+// Task is one member task.
+type Task struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Kind        Kind   `json:"kind"`
+	// Steps are the actions: one for One and Repeat, two or more for All
+	// and Sequence.
+	Steps []Step `json:"steps"`
+	// Times is the number of events a Repeat task needs (at least 2).
+	Times int `json:"times,omitempty"`
+	// Window is the effective period; events outside it do not count.
+	Window rule.Window `json:"window,omitzero"`
+	// Target restricts the members who can take part.
+	Target Target `json:"target,omitzero"`
+	// Rewards are granted on each completion.
+	Rewards []rule.Reward `json:"rewards"`
+	// Limits caps the completions per period (limits are counts).
+	Limits rule.Caps `json:"limits,omitempty"`
+}
+
+// Step is one action: an event type and conditions on its attributes.
+type Step struct {
+	Event      string            `json:"event"`
+	Conditions []event.Condition `json:"conditions,omitempty"`
+}
+
+// Match reports whether ev qualifies for the step.
+func (s Step) Match(ev event.Event) bool {
+	return ev.Type == s.Event && event.MatchAll(s.Conditions, ev)
+}
+
+// Target restricts a task to some members. Empty fields do not restrict.
+type Target struct {
+	// Levels: the member's level is one of these.
+	Levels []string `json:"levels,omitempty"`
+	// Tags: the member has at least one of these.
+	Tags []string `json:"tags,omitempty"`
+	// Segment: the member's tags match this tag expression.
+	Segment string `json:"segment,omitempty"`
+}
+
+// Targets reports whether a member with this level and tags may take part.
+func (t Target) Targets(level string, tags []string) bool {
+	if len(t.Levels) > 0 && !slices.Contains(t.Levels, level) {
+		return false
+	}
+	if len(t.Tags) > 0 && !slices.ContainsFunc(t.Tags, func(x string) bool { return slices.Contains(tags, x) }) {
+		return false
+	}
+	if t.Segment != "" {
+		e, err := tag.Parse(t.Segment)
+		if err != nil || !e.Match(tags) {
+			return false
+		}
+	}
+	return true
+}
+
+// UsesTags reports whether the target reads the member's tags.
+func (t Target) UsesTags() bool { return len(t.Tags) > 0 || t.Segment != "" }
 
 // Env is what validating a definition needs to look up.
-type Env interface{}
+type Env interface {
+	// EventType returns the declared event type named name.
+	EventType(name string) (event.Type, bool)
+	// CheckReward checks a reward and that what it names exists.
+	CheckReward(r rule.Reward) error
+	// LevelExists reports whether the level ladder has the level.
+	LevelExists(name string) bool
+	// TagExists reports whether the tag definition declares the tag.
+	TagExists(name string) bool
+}
+
+// Check reports every problem of the definition, with paths relative to the
+// tasks slot (tasks[1].steps[0].event: unknown event type "x").
+func (d Definition) Check(env Env) error {
+	var ps rule.Problems
+	seen := map[string]bool{}
+	for i, t := range d.Tasks {
+		p := rule.Index("tasks", i)
+		switch {
+		case t.Name == "":
+			ps.Addf(rule.Join(p, "name"), "empty")
+		case seen[t.Name]:
+			ps.Addf(rule.Join(p, "name"), "duplicate task %q", t.Name)
+		}
+		seen[t.Name] = true
+		switch t.Kind {
+		case One:
+			if len(t.Steps) != 1 {
+				ps.Addf(rule.Join(p, "steps"), "a %q task has exactly one step, got %d", t.Kind, len(t.Steps))
+			}
+		case Repeat:
+			if len(t.Steps) != 1 {
+				ps.Addf(rule.Join(p, "steps"), "a %q task has exactly one step, got %d", t.Kind, len(t.Steps))
+			}
+			if t.Times < 2 {
+				ps.Addf(rule.Join(p, "times"), "must be at least 2 for a repeat task, got %d", t.Times)
+			}
+		case All, Sequence:
+			if len(t.Steps) < 2 {
+				ps.Addf(rule.Join(p, "steps"), "a %q task has at least two steps, got %d", t.Kind, len(t.Steps))
+			}
+		default:
+			ps.Addf(rule.Join(p, "kind"), "unknown task type %q", t.Kind)
+		}
+		if t.Kind != Repeat && t.Times != 0 {
+			ps.Addf(rule.Join(p, "times"), "only for a repeat task")
+		}
+		for j, s := range t.Steps {
+			sp := rule.Join(p, rule.Index("steps", j))
+			et, ok := env.EventType(s.Event)
+			if !ok {
+				ps.Addf(rule.Join(sp, "event"), "%v %q", event.ErrUnknownType, s.Event)
+				continue
+			}
+			for k, c := range s.Conditions {
+				for _, err := range c.Check(et) {
+					ps.Add(rule.Join(sp, rule.Index("conditions", k)), err)
+				}
+			}
+		}
+		ps.Add(rule.Join(p, "window"), t.Window.Check())
+		for j, l := range t.Target.Levels {
+			if !env.LevelExists(l) {
+				ps.Addf(rule.Join(p, rule.Index("target.levels", j)), "unknown level %q", l)
+			}
+		}
+		for j, tg := range t.Target.Tags {
+			if !env.TagExists(tg) {
+				ps.Addf(rule.Join(p, rule.Index("target.tags", j)), "unknown tag %q", tg)
+			}
+		}
+		if t.Target.Segment != "" {
+			if e, err := tag.Parse(t.Target.Segment); err != nil {
+				ps.Add(rule.Join(p, "target.segment"), err)
+			} else {
+				for _, tg := range e.Tags() {
+					if !env.TagExists(tg) {
+						ps.Addf(rule.Join(p, "target.segment"), "unknown tag %q", tg)
+					}
+				}
+			}
+		}
+		if len(t.Rewards) == 0 {
+			ps.Addf(rule.Join(p, "rewards"), "a task needs at least one reward")
+		}
+		for j, r := range t.Rewards {
+			ps.Add(rule.Join(p, rule.Index("rewards", j)), env.CheckReward(r))
+		}
+		ps.Add(rule.Join(p, "limits"), t.Limits.Check())
+		for j, c := range t.Limits {
+			if !c.Limit.IsInteger() {
+				ps.Addf(rule.Join(p, rule.Index("limits", j), "limit"), "must be a whole number of completions")
+			}
+		}
+	}
+	return ps.Err()
+}
+
+// Task returns the named task.
+func (d Definition) Task(name string) (Task, bool) {
+	for _, t := range d.Tasks {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Task{}, false
+}
+
+// Progress is a member's progress on a task since the last completion.
+type Progress struct {
+	// Steps counts the qualifying events per step: the count of the one
+	// step for Repeat, 1 for each step done for All and Sequence.
+	Steps []int `json:"steps"`
+	// Started is when the first counted event happened (zero before).
+	Started time.Time `json:"started,omitzero"`
+	// Updated is when the last counted event happened.
+	Updated time.Time `json:"updated,omitzero"`
+}
+
+// Done returns how many units of the task are done.
+func (p Progress) Done() int {
+	n := 0
+	for _, s := range p.Steps {
+		n += s
+	}
+	return n
+}
+
+// Need returns how many units complete the task.
+func (t Task) Need() int {
+	switch t.Kind {
+	case One:
+		return 1
+	case Repeat:
+		return t.Times
+	}
+	return len(t.Steps)
+}
+
+// Step applies one event to the progress. It returns the new progress, the
+// index of the step the event counted for (-1 when it did not count: no
+// step matches, a step already done for All, a step out of order for
+// Sequence) and whether the task is now complete. A completed task's
+// progress is returned as it stood at completion; the caller restarts it.
+func (t Task) Step(p Progress, ev event.Event) (next Progress, step int, complete bool) {
+	next = Progress{Steps: slices.Clone(p.Steps), Started: p.Started, Updated: p.Updated}
+	if len(next.Steps) != len(t.Steps) {
+		next.Steps = make([]int, len(t.Steps))
+	}
+	step = -1
+	switch t.Kind {
+	case One, Repeat:
+		if t.Steps[0].Match(ev) {
+			step = 0
+		}
+	case All:
+		for i, s := range t.Steps {
+			if next.Steps[i] == 0 && s.Match(ev) {
+				step = i
+				break
+			}
+		}
+	case Sequence:
+		i := 0
+		for i < len(next.Steps) && next.Steps[i] > 0 {
+			i++
+		}
+		if i < len(t.Steps) && t.Steps[i].Match(ev) {
+			step = i
+		}
+	}
+	if step < 0 {
+		return p, -1, false
+	}
+	next.Steps[step]++
+	if next.Started.IsZero() {
+		next.Started = ev.Time
+	}
+	next.Updated = ev.Time
+	return next, step, next.Done() >= t.Need()
+}
+
+// Types returns the event types the task's steps listen to.
+func (t Task) Types() []string {
+	var out []string
+	for _, s := range t.Steps {
+		if !slices.Contains(out, s.Event) {
+			out = append(out, s.Event)
+		}
+	}
+	return out
+}

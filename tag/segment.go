@@ -1,0 +1,119 @@
+package tag
+
+import (
+	"slices"
+
+	"github.com/memberkit/membership/store"
+)
+
+// gen lists candidate members after a member, in order, up to n.
+type gen func(after string, n int) ([]string, error)
+
+// plan returns the generator of an expression's candidates and their
+// estimated number; ok is false for an expression with no positive tag to
+// drive it (a negation).
+func plan(tx store.Tx, e Expr) (g gen, size int64, ok bool, err error) {
+	switch e.op {
+	case "tag":
+		n, err := Count(tx, e.tag)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		return func(a string, n int) ([]string, error) { return Tagged(tx, e.tag, a, n) }, n, true, nil
+	case "and":
+		for _, a := range e.args {
+			ag, n, aok, err := plan(tx, a)
+			if err != nil {
+				return nil, 0, false, err
+			}
+			if aok && (!ok || n < size) {
+				g, size, ok = ag, n, true
+			}
+		}
+		return g, size, ok, nil
+	case "or":
+		var gens []gen
+		for _, a := range e.args {
+			ag, n, aok, err := plan(tx, a)
+			if err != nil || !aok {
+				return nil, 0, false, err
+			}
+			gens = append(gens, ag)
+			size += n
+		}
+		return merge(gens), size, true, nil
+	}
+	return nil, 0, false, nil
+}
+
+// merge lists the union of the generators' members, in order.
+func merge(gens []gen) gen {
+	return func(a string, n int) ([]string, error) {
+		var all []string
+		for _, g := range gens {
+			part, err := g(a, n)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, part...)
+		}
+		slices.Sort(all)
+		all = slices.Compact(all)
+		if len(all) > n {
+			all = all[:n]
+		}
+		return all, nil
+	}
+}
+
+// Segment returns up to limit members matching e after the member cursor
+// ("" for the first page), in member order, and the cursor of the next
+// page ("" when there is none). The members are read from the index of
+// the least-populated tag of each conjunction and checked against the
+// whole expression, so the cost follows the candidates read, not the
+// number of members; an expression that is only negations ("not churned")
+// reads every member the program has seen.
+func Segment(tx store.Tx, e Expr, cursor string, limit int) ([]string, string, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	g, _, ok, err := plan(tx, e)
+	if err != nil {
+		return nil, "", err
+	}
+	if !ok {
+		g = func(a string, n int) ([]string, error) { return Members(tx, a, n) }
+	}
+	single := e.op == "tag"
+	batch := max(limit, 64)
+	var out []string
+	for {
+		cands, err := g(cursor, batch)
+		if err != nil {
+			return nil, "", err
+		}
+		for i, m := range cands {
+			cursor = m
+			match := single
+			if !single {
+				tags, err := TagNames(tx, m)
+				if err != nil {
+					return nil, "", err
+				}
+				match = e.Match(tags)
+			}
+			if match {
+				out = append(out, m)
+			}
+			if len(out) == limit {
+				if i == len(cands)-1 && len(cands) < batch {
+					return out, "", nil
+				}
+				return out, cursor, nil
+			}
+		}
+		if len(cands) < batch {
+			return out, "", nil
+		}
+	}
+}

@@ -1,0 +1,311 @@
+package tag
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
+)
+
+// Tally is the orders and amount of one brand, category or product.
+type Tally struct {
+	Orders int64           `json:"orders"`
+	Amount decimal.Decimal `json:"amount"`
+}
+
+// Ranked is one value of a top list.
+type Ranked struct {
+	Name   string          `json:"name"`
+	Orders int64           `json:"orders"`
+	Amount decimal.Decimal `json:"amount"`
+}
+
+// Stats are a member's statistics kept from events.
+type Stats struct {
+	FirstOrder time.Time        `json:"first_order,omitzero"`
+	LastOrder  time.Time        `json:"last_order,omitzero"`
+	Orders     int64            `json:"orders,omitempty"`
+	Amount     decimal.Decimal  `json:"amount"`
+	Recharged  decimal.Decimal  `json:"recharged"`
+	Brands     map[string]Tally `json:"brands,omitempty"`
+	Categories map[string]Tally `json:"categories,omitempty"`
+	Products   map[string]Tally `json:"products,omitempty"`
+}
+
+// Order is what the statistics read from an order event.
+type Order struct {
+	Time       time.Time
+	Amount     decimal.Decimal
+	Brands     []string
+	Categories []string
+	Products   []string
+}
+
+// Order reads an order from ev, or reports false when ev is not the order
+// event type.
+func (o Orders) Order(ev event.Event) (Order, bool) {
+	if ev.Type != o.Event {
+		return Order{}, false
+	}
+	amt, _ := ev.Decimal(o.Amount)
+	return Order{Time: ev.Time, Amount: amt, Brands: values(ev, o.Brand), Categories: values(ev, o.Category), Products: values(ev, o.Product)}, true
+}
+
+// values returns the distinct non-empty values of a string or list
+// attribute, in order.
+func values(ev event.Event, attr string) []string {
+	if attr == "" {
+		return nil
+	}
+	v, ok := ev.Attrs[attr]
+	if !ok {
+		return nil
+	}
+	var in []string
+	switch v.Kind {
+	case event.String:
+		in = []string{v.Str}
+	case event.Strings:
+		in = v.Strings
+	}
+	var out []string
+	for _, s := range in {
+		if s = strings.TrimSpace(s); s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// AddOrder adds an order to the statistics.
+func (s *Stats) AddOrder(o Order) {
+	if s.FirstOrder.IsZero() || o.Time.Before(s.FirstOrder) {
+		s.FirstOrder = o.Time
+	}
+	if o.Time.After(s.LastOrder) {
+		s.LastOrder = o.Time
+	}
+	s.Orders++
+	s.Amount = s.Amount.Add(o.Amount)
+	tally := func(m *map[string]Tally, names []string) {
+		if len(names) == 0 {
+			return
+		}
+		if *m == nil {
+			*m = map[string]Tally{}
+		}
+		for _, n := range names {
+			t := (*m)[n]
+			t.Orders++
+			t.Amount = t.Amount.Add(o.Amount)
+			(*m)[n] = t
+		}
+	}
+	tally(&s.Brands, o.Brands)
+	tally(&s.Categories, o.Categories)
+	tally(&s.Products, o.Products)
+}
+
+// AverageOrder returns the order amount divided by the order count, rounded
+// half-up to the cent; zero without orders.
+func AverageOrder(count int64, amount decimal.Decimal) decimal.Decimal {
+	if count <= 0 {
+		return decimal.Zero
+	}
+	return amount.DivRound(decimal.NewFromInt(count), 2)
+}
+
+// Top returns the first n values of a tally by order count, then amount
+// (both descending), then name.
+func Top(m map[string]Tally, n int) []Ranked {
+	out := make([]Ranked, 0, len(m))
+	for name, t := range m {
+		out = append(out, Ranked{Name: name, Orders: t.Orders, Amount: t.Amount})
+	}
+	slices.SortFunc(out, func(a, b Ranked) int {
+		if c := cmp.Compare(b.Orders, a.Orders); c != 0 {
+			return c
+		}
+		if c := b.Amount.Cmp(a.Amount); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+func names(r []Ranked) []string {
+	out := make([]string, len(r))
+	for i, x := range r {
+		out[i] = x.Name
+	}
+	return out
+}
+
+// Day is a member's orders on one day of the program's zone.
+type Day struct {
+	Date   rule.Date       `json:"date"`
+	Orders int64           `json:"orders"`
+	Amount decimal.Decimal `json:"amount"`
+}
+
+// Member is everything the rules read about one member.
+type Member struct {
+	Attrs map[string]event.Value
+	Level string
+	Stats Stats
+	// Days are the member's order days within the longest window of the
+	// rules, in date order.
+	Days []Day
+}
+
+// window sums the days in [today-days+1, today].
+func (m Member) window(days int, now time.Time, loc *time.Location) (int64, decimal.Decimal) {
+	today := rule.DateOf(now, loc)
+	from := today.AddDays(-(days - 1))
+	var n int64
+	amt := decimal.Zero
+	for _, d := range m.Days {
+		if d.Date.Compare(from) >= 0 && d.Date.Compare(today) <= 0 {
+			n += d.Orders
+			amt = amt.Add(d.Amount)
+		}
+	}
+	return n, amt
+}
+
+// fact returns the value of a condition's fact for the member at now.
+func (d Definition) fact(c Cond, m Member, now time.Time, loc *time.Location) (event.Value, bool) {
+	if name, ok := strings.CutPrefix(c.Fact, "attr."); ok {
+		v, ok := m.Attrs[name]
+		return v, ok
+	}
+	count, amount := m.Stats.Orders, m.Stats.Amount
+	if c.Days > 0 {
+		count, amount = m.window(c.Days, now, loc)
+	}
+	top := func(t map[string]Tally) (event.Value, bool) {
+		r := Top(t, 1)
+		if len(r) == 0 {
+			return event.Value{}, false
+		}
+		return event.Str(r[0].Name), true
+	}
+	switch c.Fact {
+	case FactLevel:
+		return event.Str(m.Level), true
+	case FactOrderCount:
+		return event.Int(count), true
+	case FactOrderAmount:
+		return event.Dec(amount), true
+	case FactAverageOrder:
+		return event.Dec(AverageOrder(count, amount)), true
+	case FactRechargeTotal:
+		return event.Dec(m.Stats.Recharged), true
+	case FactFirstOrder:
+		return event.At(m.Stats.FirstOrder), !m.Stats.FirstOrder.IsZero()
+	case FactLastOrder:
+		return event.At(m.Stats.LastOrder), !m.Stats.LastOrder.IsZero()
+	case FactTopBrand:
+		return top(m.Stats.Brands)
+	case FactTopCategory:
+		return top(m.Stats.Categories)
+	case FactTopProduct:
+		return top(m.Stats.Products)
+	case FactBrands:
+		return event.List(names(Top(m.Stats.Brands, d.TopN()))...), true
+	case FactCategories:
+		return event.List(names(Top(m.Stats.Categories, d.TopN()))...), true
+	case FactProducts:
+		return event.List(names(Top(m.Stats.Products, d.TopN()))...), true
+	}
+	return event.Value{}, false
+}
+
+// Match reports whether the rule holds for the member at now.
+func (d Definition) Match(r Rule, m Member, now time.Time, loc *time.Location) bool {
+	for _, c := range r.All {
+		v, ok := d.fact(c, m, now, loc)
+		if !ok {
+			return false
+		}
+		ev := event.Event{Attrs: event.Attrs{c.Fact: v}}
+		if !c.condition().Match(ev) {
+			return false
+		}
+	}
+	return true
+}
+
+// Edge returns the first instant after now at which a windowed condition's
+// value changes for the member without any new event: the start of day
+// D+N for an order day D that a window of N days still counts. It returns
+// the zero time when no windowed value will change.
+func (d Definition) Edge(m Member, now time.Time, loc *time.Location) time.Time {
+	var windows []int
+	for _, r := range d.Rules {
+		for _, c := range r.All {
+			if c.Days > 0 && !slices.Contains(windows, c.Days) {
+				windows = append(windows, c.Days)
+			}
+		}
+	}
+	var edge time.Time
+	for _, n := range windows {
+		for _, day := range m.Days {
+			at := day.Date.AddDays(n).Start(loc)
+			if at.After(now) && (edge.IsZero() || at.Before(edge)) {
+				edge = at
+			}
+		}
+	}
+	return edge
+}
+
+// Explain returns the value of each of the rule's facts for the member at
+// now, by fact (with "/Nd" appended for a window of N days), for reasons.
+func (d Definition) Explain(r Rule, m Member, now time.Time, loc *time.Location) map[string]string {
+	out := map[string]string{}
+	for _, c := range r.All {
+		name := c.Fact
+		if c.Days > 0 {
+			name += "/" + strconv.Itoa(c.Days) + "d"
+		}
+		if v, ok := d.fact(c, m, now, loc); ok {
+			out[name] = v.String()
+		} else {
+			out[name] = "<none>"
+		}
+	}
+	return out
+}
+
+// Summary is the statistics part of a member profile.
+type Summary struct {
+	FirstOrder    time.Time       `json:"first_order,omitzero"`
+	LastOrder     time.Time       `json:"last_order,omitzero"`
+	Orders        int64           `json:"orders"`
+	Amount        decimal.Decimal `json:"amount"`
+	AverageOrder  decimal.Decimal `json:"average_order"`
+	Recharged     decimal.Decimal `json:"recharged"`
+	TopBrands     []Ranked        `json:"top_brands,omitempty"`
+	TopCategories []Ranked        `json:"top_categories,omitempty"`
+	TopProducts   []Ranked        `json:"top_products,omitempty"`
+}
+
+// Summary returns the statistics with the top n of each dimension.
+func (s Stats) Summary(n int) Summary {
+	return Summary{
+		FirstOrder: s.FirstOrder, LastOrder: s.LastOrder, Orders: s.Orders, Amount: s.Amount,
+		AverageOrder: AverageOrder(s.Orders, s.Amount), Recharged: s.Recharged,
+		TopBrands: Top(s.Brands, n), TopCategories: Top(s.Categories, n), TopProducts: Top(s.Products, n),
+	}
+}
