@@ -1,10 +1,389 @@
 package coupon
 
-// Definition is the coupon part of a program definition.
-type Definition struct{}
+import (
+	"slices"
 
-// Check reports the definition's problems.
-func (d Definition) Check(env Env) error { return nil }
+	"github.com/memberkit/membership/event"
 
-// Env is what validating a definition needs to look up.
-type Env interface{}
+	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
+)
+
+// Type is what a coupon gives.
+type Type string
+
+// The coupon types (代金券, 折扣券, 兑换券, 随机金额券).
+const (
+	// Cash takes a fixed Amount off the applicable amount.
+	Cash Type = "cash"
+	// Discount takes (1 − Rate) of the applicable amount off, at most Cap.
+	Discount Type = "discount"
+	// Exchange gives the named Item: the unit price of its order line off.
+	Exchange Type = "exchange"
+	// Random is a cash coupon whose amount is drawn in [Min, Max], to the
+	// cent, when it is issued.
+	Random Type = "random"
+)
+
+// Method is how a coupon reaches a member.
+type Method string
+
+// The claim methods (领取方式 and 发放场景).
+const (
+	// Self is a member claiming a coupon themselves.
+	Self Method = "self"
+	// Operator is an operator issuing a coupon by hand (or to a list).
+	Operator Method = "operator"
+	// Task is a task's reward.
+	Task Method = "task"
+	// System is an automatic gift: an upgrade gift, a registration event.
+	System Method = "system"
+)
+
+// Redemption is how a coupon is presented at a store (核销方式).
+type Redemption string
+
+// The redemption methods.
+const (
+	ByCode Redemption = "code"
+	ByQR   Redemption = "qr"
+)
+
+// PackMode says when a coupon pack stops being given out (券包失效条件).
+type PackMode string
+
+// The pack modes.
+const (
+	// AnyInvalid stops the pack as soon as any of its templates cannot be
+	// issued in full: every pack given out holds every coupon.
+	AnyInvalid PackMode = "any_invalid"
+	// AllInvalid goes on while any of its templates can still be issued: a
+	// member gets what is still available, so packs may differ.
+	AllInvalid PackMode = "all_invalid"
+)
+
+// Scale is the number of decimal places of every coupon amount: cents.
+const Scale = 2
+
+// Definition is the coupon part of a program definition: the templates
+// coupons are issued from and the packs that group them.
+type Definition struct {
+	Templates []Template `json:"templates"`
+	Packs     []Pack     `json:"packs,omitempty"`
+	// Gifts issue coupons or packs when an event arrives (a registration
+	// gift), by the System method.
+	Gifts []Gift `json:"gifts,omitempty"`
+}
+
+// Gift issues Count coupons of Template, or Pack, to the member of every
+// event of type Event. A gift refused (out of stock, a limit, …) does not
+// fail the event: the refusal is recorded.
+type Gift struct {
+	Event    string `json:"event"`
+	Template string `json:"template,omitempty"`
+	Pack     string `json:"pack,omitempty"`
+	// Count is the number of coupons of Template; 0 means 1.
+	Count int `json:"count,omitempty"`
+}
+
+// Template is a coupon template (制券): what its coupons give, where and on
+// what they apply, how many may be issued, and the rules to claim and use
+// them.
+type Template struct {
+	// Name identifies the template (unique in the definition).
+	Name string `json:"name"`
+	// Title is the name shown to members.
+	Title string `json:"title,omitempty"`
+	Type  Type   `json:"type"`
+	// Amount is a cash coupon's amount off (> 0).
+	Amount decimal.Decimal `json:"amount,omitzero"`
+	// Rate is the share of the applicable amount a discount coupon lets the
+	// member pay, 0 < Rate < 1: 0.8 is "8折", 20% off.
+	Rate decimal.Decimal `json:"rate,omitzero"`
+	// Cap is the largest amount off of a discount coupon; zero: no cap.
+	Cap decimal.Decimal `json:"cap,omitzero"`
+	// Item is the product an exchange coupon gives.
+	Item string `json:"item,omitempty"`
+	// Min and Max bound a random coupon's amount (0 < Min ≤ Max).
+	Min decimal.Decimal `json:"min,omitzero"`
+	Max decimal.Decimal `json:"max,omitzero"`
+	// MinOrder is the least applicable amount the order must reach (使用门槛);
+	// zero: none.
+	MinOrder decimal.Decimal `json:"min_order,omitzero"`
+	// Scenarios are the order scenarios (channels) it applies in, such as
+	// "online" or "offline"; empty: all.
+	Scenarios []string `json:"scenarios,omitempty"`
+	// Stock is how many coupons may ever be issued; 0: no limit.
+	Stock int64 `json:"stock,omitempty"`
+	// Redemption lists how it may be redeemed at a store; empty: both.
+	Redemption []Redemption `json:"redemption,omitempty"`
+	// Products says which order lines it applies to.
+	Products Products `json:"products,omitzero"`
+	// Stores are the stores it applies in; empty: all.
+	Stores []string `json:"stores,omitempty"`
+	// CostCentre is who bears its cost, for reconciliation.
+	CostCentre string `json:"cost_centre,omitempty"`
+	// Group is its stacking group: coupons of one group combine in an
+	// order (at most one per template); empty: exclusive, used alone.
+	Group string `json:"group,omitempty"`
+	// Claim is who may get it, when and how often.
+	Claim ClaimRule `json:"claim,omitzero"`
+	// Use is how long an issued coupon is valid, and its description.
+	Use UseRule `json:"use"`
+}
+
+// Products says which order lines a template applies to. A line applies
+// when the include lists are empty or name its product or category, and
+// the exclude lists name neither.
+type Products struct {
+	Include           []string `json:"include,omitempty"`
+	IncludeCategories []string `json:"include_categories,omitempty"`
+	Exclude           []string `json:"exclude,omitempty"`
+	ExcludeCategories []string `json:"exclude_categories,omitempty"`
+}
+
+// Applies reports whether the products rule lets a line of product in
+// category count.
+func (p Products) Applies(product, category string) bool {
+	if len(p.Include) > 0 || len(p.IncludeCategories) > 0 {
+		if !slices.Contains(p.Include, product) && (category == "" || !slices.Contains(p.IncludeCategories, category)) {
+			return false
+		}
+	}
+	if slices.Contains(p.Exclude, product) {
+		return false
+	}
+	return category == "" || !slices.Contains(p.ExcludeCategories, category)
+}
+
+// ClaimRule is a template's (or a pack's) claim rule (领取规则). Every
+// method is held to it: an operator issuing by hand cannot go past a
+// member's limit either.
+type ClaimRule struct {
+	// Methods are the ways it may be issued; empty: all.
+	Methods []Method `json:"methods,omitempty"`
+	// Levels, when set, are the levels a member must hold one of.
+	Levels []string `json:"levels,omitempty"`
+	// Tags, when set, are tags a member must all have.
+	Tags []string `json:"tags,omitempty"`
+	// Period is when it may be claimed; open bounds are unbounded.
+	Period rule.Window `json:"period,omitzero"`
+	// PerMember and PerDay limit how many one member gets, in total and
+	// per day of the program's zone; 0: no limit.
+	PerMember int `json:"per_member,omitempty"`
+	PerDay    int `json:"per_day,omitempty"`
+}
+
+// UseRule is a template's use rule (使用规则).
+type UseRule struct {
+	// Validity is how long an issued coupon is valid: a fixed range or a
+	// number of days after the claim (valid until 24:00 of the (N−1)th
+	// day after the claim day). Other kinds of rule.Validity work too,
+	// from the claim instant.
+	Validity    rule.Validity `json:"validity"`
+	Description string        `json:"description,omitempty"`
+}
+
+// Pack is a coupon pack (券包): several coupons given together, with its
+// own stock and claim rule.
+type Pack struct {
+	Name  string     `json:"name"`
+	Title string     `json:"title,omitempty"`
+	Items []PackItem `json:"items"`
+	// Stock is how many packs may ever be given out; 0: no limit.
+	Stock int64    `json:"stock,omitempty"`
+	Mode  PackMode `json:"mode"`
+	// Claim is the pack's claim rule; the templates' own claim rules do
+	// not apply to coupons given in a pack, their stock does.
+	Claim ClaimRule `json:"claim,omitzero"`
+}
+
+// PackItem is count coupons of a template in a pack.
+type PackItem struct {
+	Template string `json:"template"`
+	Count    int    `json:"count"`
+}
+
+// Env is what validating a coupon definition needs from the rest of the
+// program: the declared event types, for gifts. Level and tag names in
+// claim conditions are not checked against the ladder and the tag rules (a
+// condition naming an unknown level is never met).
+type Env interface {
+	EventType(name string) (event.Type, bool)
+}
+
+// Template returns the template named name.
+func (d *Definition) Template(name string) (*Template, bool) {
+	for i := range d.Templates {
+		if d.Templates[i].Name == name {
+			return &d.Templates[i], true
+		}
+	}
+	return nil, false
+}
+
+// Pack returns the pack named name.
+func (d *Definition) Pack(name string) (*Pack, bool) {
+	for i := range d.Packs {
+		if d.Packs[i].Name == name {
+			return &d.Packs[i], true
+		}
+	}
+	return nil, false
+}
+
+// Check returns nil, or a *rule.Problems listing every problem with its
+// path: duplicate or empty names, a type's missing or out-of-range amount
+// (a rate not in (0, 1), min > max, amounts finer than a cent), negative
+// stock or limits, unknown methods, an invalid validity or period, the
+// same product both included and excluded, packs naming missing templates
+// or with an unknown mode.
+func (d Definition) Check(env Env) error {
+	var ps rule.Problems
+	names := map[string]bool{}
+	for i, t := range d.Templates {
+		p := rule.Index("templates", i)
+		if t.Name == "" {
+			ps.Addf(rule.Join(p, "name"), "empty")
+		} else if names[t.Name] {
+			ps.Addf(rule.Join(p, "name"), "duplicate template %q", t.Name)
+		}
+		names[t.Name] = true
+		t.check(&ps, p)
+	}
+	packs := map[string]bool{}
+	for i, k := range d.Packs {
+		p := rule.Index("packs", i)
+		if k.Name == "" {
+			ps.Addf(rule.Join(p, "name"), "empty")
+		} else if packs[k.Name] {
+			ps.Addf(rule.Join(p, "name"), "duplicate pack %q", k.Name)
+		}
+		packs[k.Name] = true
+		if len(k.Items) == 0 {
+			ps.Addf(rule.Join(p, "items"), "empty")
+		}
+		seen := map[string]bool{}
+		for j, it := range k.Items {
+			ip := rule.Join(p, rule.Index("items", j))
+			switch {
+			case !names[it.Template]:
+				ps.Addf(rule.Join(ip, "template"), "unknown template %q", it.Template)
+			case seen[it.Template]:
+				ps.Addf(rule.Join(ip, "template"), "template %q listed twice", it.Template)
+			}
+			seen[it.Template] = true
+			if it.Count < 1 {
+				ps.Addf(rule.Join(ip, "count"), "must be >= 1")
+			}
+		}
+		if k.Stock < 0 {
+			ps.Addf(rule.Join(p, "stock"), "must not be negative")
+		}
+		if k.Mode != AnyInvalid && k.Mode != AllInvalid {
+			ps.Addf(rule.Join(p, "mode"), "unknown pack mode %q (want %s or %s)", k.Mode, AnyInvalid, AllInvalid)
+		}
+		k.Claim.check(&ps, rule.Join(p, "claim"))
+	}
+	for i, g := range d.Gifts {
+		p := rule.Index("gifts", i)
+		if env == nil {
+			ps.Addf(rule.Join(p, "event"), "no event types to check against")
+		} else if _, ok := env.EventType(g.Event); !ok {
+			ps.Addf(rule.Join(p, "event"), "unknown event type %q", g.Event)
+		}
+		switch {
+		case (g.Template == "") == (g.Pack == ""):
+			ps.Addf(p, "needs a template or a pack, not both")
+		case g.Template != "" && !names[g.Template]:
+			ps.Addf(rule.Join(p, "template"), "unknown template %q", g.Template)
+		case g.Pack != "" && !packs[g.Pack]:
+			ps.Addf(rule.Join(p, "pack"), "unknown pack %q", g.Pack)
+		}
+		if g.Count < 0 {
+			ps.Addf(rule.Join(p, "count"), "must not be negative")
+		}
+	}
+	return ps.Err()
+}
+
+func positiveCents(ps *rule.Problems, path string, d decimal.Decimal) {
+	switch {
+	case !d.IsPositive():
+		ps.Addf(path, "must be > 0")
+	case !d.Equal(d.Truncate(Scale)):
+		ps.Addf(path, "finer than a cent: %s", d)
+	}
+}
+
+func (t Template) check(ps *rule.Problems, p string) {
+	at := func(f string) string { return rule.Join(p, f) }
+	switch t.Type {
+	case Cash:
+		positiveCents(ps, at("amount"), t.Amount)
+	case Discount:
+		if !t.Rate.IsPositive() || t.Rate.Cmp(decimal.NewFromInt(1)) >= 0 {
+			ps.Addf(at("rate"), "must be between 0 and 1 (exclusive), got %s", t.Rate)
+		}
+		if t.Cap.IsNegative() {
+			ps.Addf(at("cap"), "must not be negative")
+		} else if !t.Cap.IsZero() {
+			positiveCents(ps, at("cap"), t.Cap)
+		}
+	case Exchange:
+		if t.Item == "" {
+			ps.Addf(at("item"), "required for an exchange coupon")
+		}
+	case Random:
+		positiveCents(ps, at("min"), t.Min)
+		positiveCents(ps, at("max"), t.Max)
+		if t.Min.GreaterThan(t.Max) {
+			ps.Addf(at("max"), "%s is below min %s", t.Max, t.Min)
+		}
+	default:
+		ps.Addf(at("type"), "unknown coupon type %q", t.Type)
+	}
+	if t.MinOrder.IsNegative() {
+		ps.Addf(at("min_order"), "must not be negative")
+	}
+	if t.Stock < 0 {
+		ps.Addf(at("stock"), "must not be negative")
+	}
+	for i, r := range t.Redemption {
+		if r != ByCode && r != ByQR {
+			ps.Addf(at(rule.Index("redemption", i)), "unknown redemption method %q", r)
+		}
+	}
+	for _, x := range t.Products.Exclude {
+		if slices.Contains(t.Products.Include, x) {
+			ps.Addf(at("products.exclude"), "product %q is also included", x)
+		}
+	}
+	for _, x := range t.Products.ExcludeCategories {
+		if slices.Contains(t.Products.IncludeCategories, x) {
+			ps.Addf(at("products.exclude_categories"), "category %q is also included", x)
+		}
+	}
+	t.Claim.check(ps, at("claim"))
+	ps.Add(at("use.validity"), t.Use.Validity.Check())
+}
+
+func (c ClaimRule) check(ps *rule.Problems, p string) {
+	for i, m := range c.Methods {
+		switch m {
+		case Self, Operator, Task, System:
+		default:
+			ps.Addf(rule.Join(p, rule.Index("methods", i)), "unknown claim method %q", m)
+		}
+	}
+	if c.PerMember < 0 {
+		ps.Addf(rule.Join(p, "per_member"), "must not be negative")
+	}
+	if c.PerDay < 0 {
+		ps.Addf(rule.Join(p, "per_day"), "must not be negative")
+	}
+	if c.PerMember > 0 && c.PerDay > c.PerMember {
+		ps.Addf(rule.Join(p, "per_day"), "%d is above per_member %d", c.PerDay, c.PerMember)
+	}
+	ps.Add(rule.Join(p, "period"), c.Period.Check())
+}

@@ -1,0 +1,818 @@
+package coupon
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/shopspring/decimal"
+)
+
+// Buckets the coupon book keeps its state in.
+const (
+	bCoupons = "coupon.coupons" // id → Coupon
+	bCodes   = "coupon.codes"   // code → id
+	bMembers = "coupon.members" // member \0 id → state
+	bOrders  = "coupon.orders"  // order \0 id → ""
+	bStock   = "coupon.stock"   // "t\0"template / "p\0"pack → issued; "seq" → last id
+	bLimits  = "coupon.limits"  // rule.Use counters per member and template or pack
+	bStats   = "coupon.stats"   // day \0 template \0 store → Stat
+)
+
+// Book is the coupon state inside one store transaction: issuing against
+// stock and limits, the coupons, their code and order indexes, state
+// changes and statistics. Every method either does all it says or
+// returns an error having written nothing, provided the caller rolls the
+// transaction back on error (the root package does) — except that a
+// refusal (ErrOutOfStock, ErrLimitReached, …) is decided before anything
+// is written, so a caller may carry on after one.
+type Book struct {
+	tx  store.Tx
+	def *Definition
+	loc *time.Location
+}
+
+// NewBook returns the book of def over tx, with days in loc.
+func NewBook(tx store.Tx, def *Definition, loc *time.Location) *Book {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return &Book{tx: tx, def: def, loc: loc}
+}
+
+func sep(parts ...string) []byte {
+	var b []byte
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, p...)
+	}
+	return b
+}
+
+func (b *Book) getU64(bucket string, key []byte) (uint64, error) {
+	v, err := b.tx.Get(bucket, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil || len(v) != 8 {
+		return 0, cmpErr(err, fmt.Errorf("coupon: counter %q: bad value", key))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+func cmpErr(err, other error) error {
+	if err != nil {
+		return err
+	}
+	return other
+}
+
+func (b *Book) putU64(bucket string, key []byte, n uint64) error {
+	return b.tx.Put(bucket, key, binary.BigEndian.AppendUint64(nil, n))
+}
+
+// Issued returns how many coupons of template (or packs, with pack set)
+// have been issued.
+func (b *Book) Issued(name string, pack bool) (int64, error) {
+	n, err := b.getU64(bStock, stockKey(name, pack))
+	return int64(n), err
+}
+
+func stockKey(name string, pack bool) []byte {
+	if pack {
+		return sep("p", name)
+	}
+	return sep("t", name)
+}
+
+// left returns what stock is left (-1: no limit).
+func (b *Book) left(name string, stock int64, pack bool) (int64, error) {
+	if stock == 0 {
+		return -1, nil
+	}
+	n, err := b.Issued(name, pack)
+	return max(stock-n, 0), err
+}
+
+func (b *Book) addIssued(name string, pack bool, n int) error {
+	k := stockKey(name, pack)
+	v, err := b.getU64(bStock, k)
+	if err != nil {
+		return err
+	}
+	return b.putU64(bStock, k, v+uint64(n))
+}
+
+func limitScope(member, name string, pack bool) string {
+	if pack {
+		return "p\x00" + member + "\x00" + name
+	}
+	return "t\x00" + member + "\x00" + name
+}
+
+func limitCaps(c ClaimRule) rule.Caps {
+	var caps rule.Caps
+	if c.PerMember > 0 {
+		caps = append(caps, rule.Cap{Period: rule.Total, Limit: decimal.NewFromInt(int64(c.PerMember))})
+	}
+	if c.PerDay > 0 {
+		caps = append(caps, rule.Cap{Period: rule.Day, Limit: decimal.NewFromInt(int64(c.PerDay))})
+	}
+	return caps
+}
+
+// checkLimits returns an error wrapping ErrLimitReached when the member
+// may not get n more under c; it writes nothing.
+func (b *Book) checkLimits(c ClaimRule, scope string, at time.Time, n int) error {
+	var used [2]int
+	for i, p := range []rule.Period{rule.Total, rule.Day} {
+		if (p == rule.Total && c.PerMember == 0) || (p == rule.Day && c.PerDay == 0) {
+			continue
+		}
+		u, err := rule.Used(b.tx, bLimits, scope, p, at, b.loc)
+		if err != nil {
+			return err
+		}
+		used[i] = int(u.IntPart())
+	}
+	if room, limit := c.Room(used[0], used[1]); room >= 0 && room < n {
+		return fmt.Errorf("%w: %s %d", ErrLimitReached, limit, map[string]int{"per_member": c.PerMember, "per_day": c.PerDay}[limit])
+	}
+	return nil
+}
+
+func (b *Book) recordLimits(c ClaimRule, scope string, at time.Time, n int) error {
+	_, _, err := rule.Use(b.tx, bLimits, scope, limitCaps(c), at, b.loc, decimal.NewFromInt(int64(n)))
+	return err
+}
+
+// Issue is a request to issue coupons of one template to a member.
+type Issue struct {
+	Member   string
+	Template string
+	// Count is the number of coupons; 0 means 1.
+	Count  int
+	Method Method
+	At     time.Time
+	// Facts are the member's level and tags, read for the template's
+	// claim conditions.
+	Facts Facts
+	// Rand is the random source for codes and random amounts.
+	Rand io.Reader
+}
+
+// Issue issues in.Count coupons of a template to a member, all or none.
+// It refuses, writing nothing, with an error wrapping ErrUnknownTemplate,
+// ErrOutsidePeriod (outside the claim period, or past a fixed validity's
+// end), ErrNotEligible, ErrOutOfStock or ErrLimitReached.
+func (b *Book) Issue(in Issue) ([]Coupon, error) {
+	n := max(in.Count, 1)
+	t, ok := b.def.Template(in.Template)
+	if !ok {
+		return nil, fmt.Errorf("coupon: issue %s: %w", in.Template, ErrUnknownTemplate)
+	}
+	fail := func(err error) ([]Coupon, error) {
+		return nil, fmt.Errorf("coupon: issue %s to %s: %w", in.Template, in.Member, err)
+	}
+	if in.Member == "" {
+		return fail(fmt.Errorf("%w: no member", ErrNotEligible))
+	}
+	if err := t.Claim.Allows(in.Method, in.At, in.Facts); err != nil {
+		return fail(err)
+	}
+	if err := b.issuable(t, in.At); err != nil {
+		return fail(err)
+	}
+	left, err := b.left(t.Name, t.Stock, false)
+	if err != nil {
+		return nil, err
+	}
+	if left >= 0 && left < int64(n) {
+		return fail(fmt.Errorf("%w: %d left of %d", ErrOutOfStock, left, t.Stock))
+	}
+	scope := limitScope(in.Member, t.Name, false)
+	if err := b.checkLimits(t.Claim, scope, in.At, n); err != nil {
+		return fail(err)
+	}
+	if err := b.recordLimits(t.Claim, scope, in.At, n); err != nil {
+		return nil, err
+	}
+	if err := b.addIssued(t.Name, false, n); err != nil {
+		return nil, err
+	}
+	out := make([]Coupon, 0, n)
+	for range n {
+		c, err := b.create(t, in.Member, in.Method, "", in.At, in.Rand)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// issuable returns an error wrapping ErrOutsidePeriod when a coupon of t
+// issued at would already be past its validity.
+func (b *Book) issuable(t *Template, at time.Time) error {
+	if end, ok := t.Use.Validity.Expiry(at, b.loc); ok && !at.Before(end) {
+		return fmt.Errorf("%w: validity ended %s", ErrOutsidePeriod, end.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// IssuePack is a request to give a pack to a member.
+type IssuePack struct {
+	Member string
+	Pack   string
+	Method Method
+	At     time.Time
+	Facts  Facts
+	Rand   io.Reader
+}
+
+// PackIssued is what a pack gave: the coupons, and what it could not give
+// (in AllInvalid mode) with the count missing.
+type PackIssued struct {
+	Pack    string     `json:"pack"`
+	Coupons []Coupon   `json:"coupons"`
+	Short   []PackItem `json:"short,omitempty"`
+}
+
+// IssuePack gives a pack to a member under the pack's claim rule and stock
+// and its mode (see PlanPack). A template counts as able to issue what is
+// left of its stock while it is inside its claim period and validity, and
+// nothing otherwise. It refuses, writing nothing, with an error wrapping
+// ErrUnknownTemplate, ErrOutsidePeriod, ErrNotEligible, ErrOutOfStock (the
+// pack's or its templates') or ErrLimitReached.
+func (b *Book) IssuePack(in IssuePack) (PackIssued, error) {
+	p, ok := b.def.Pack(in.Pack)
+	if !ok {
+		return PackIssued{}, fmt.Errorf("coupon: issue pack %s: %w", in.Pack, ErrUnknownTemplate)
+	}
+	fail := func(err error) (PackIssued, error) {
+		return PackIssued{}, fmt.Errorf("coupon: issue pack %s to %s: %w", in.Pack, in.Member, err)
+	}
+	if in.Member == "" {
+		return fail(fmt.Errorf("%w: no member", ErrNotEligible))
+	}
+	if err := p.Claim.Allows(in.Method, in.At, in.Facts); err != nil {
+		return fail(err)
+	}
+	left, err := b.left(p.Name, p.Stock, true)
+	if err != nil {
+		return PackIssued{}, err
+	}
+	if left == 0 {
+		return fail(fmt.Errorf("%w: no pack left of %d", ErrOutOfStock, p.Stock))
+	}
+	scope := limitScope(in.Member, p.Name, true)
+	if err := b.checkLimits(p.Claim, scope, in.At, 1); err != nil {
+		return fail(err)
+	}
+	var lerr error
+	give, short, err := PlanPack(p, func(name string) int64 {
+		t, ok := b.def.Template(name)
+		if !ok || !t.Claim.Period.Contains(in.At) || b.issuable(t, in.At) != nil {
+			return 0
+		}
+		l, err := b.left(name, t.Stock, false)
+		if err != nil {
+			lerr = err
+		}
+		return l
+	})
+	if lerr != nil {
+		return PackIssued{}, lerr
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if err := b.recordLimits(p.Claim, scope, in.At, 1); err != nil {
+		return PackIssued{}, err
+	}
+	if err := b.addIssued(p.Name, true, 1); err != nil {
+		return PackIssued{}, err
+	}
+	out := PackIssued{Pack: p.Name, Short: short}
+	for _, it := range give {
+		t, _ := b.def.Template(it.Template)
+		if err := b.addIssued(t.Name, false, it.Count); err != nil {
+			return PackIssued{}, err
+		}
+		for range it.Count {
+			c, err := b.create(t, in.Member, in.Method, p.Name, in.At, in.Rand)
+			if err != nil {
+				return PackIssued{}, err
+			}
+			out.Coupons = append(out.Coupons, c)
+		}
+	}
+	return out, nil
+}
+
+// create writes a new coupon of t.
+func (b *Book) create(t *Template, member string, m Method, pack string, at time.Time, r io.Reader) (Coupon, error) {
+	seq, err := b.getU64(bStock, []byte("seq"))
+	if err != nil {
+		return Coupon{}, err
+	}
+	seq++
+	if err := b.putU64(bStock, []byte("seq"), seq); err != nil {
+		return Coupon{}, err
+	}
+	c := Coupon{
+		ID: "c" + strconv.FormatUint(seq, 10), Template: t.Name, Member: member, Type: t.Type,
+		State: Available, Method: m, Pack: pack, IssuedAt: at, Changed: at,
+	}
+	for try := 0; ; try++ {
+		if c.Code, err = NewCode(r); err != nil {
+			return Coupon{}, err
+		}
+		if _, err := b.tx.Get(bCodes, []byte(c.Code)); errors.Is(err, store.ErrNotFound) {
+			break
+		} else if err != nil {
+			return Coupon{}, err
+		}
+		if try == 8 {
+			return Coupon{}, errors.New("coupon: random source keeps giving codes in use")
+		}
+	}
+	switch t.Type {
+	case Cash:
+		c.Amount = t.Amount
+	case Random:
+		if c.Amount, err = Draw(r, t.Min, t.Max); err != nil {
+			return Coupon{}, err
+		}
+	}
+	if from, ok := t.Use.Validity.Begins(b.loc); ok {
+		c.From = from
+	}
+	if end, ok := t.Use.Validity.Expiry(at, b.loc); ok {
+		c.Expires = end
+	}
+	if err := b.tx.Put(bCodes, []byte(c.Code), []byte(c.ID)); err != nil {
+		return Coupon{}, err
+	}
+	if err := b.save(c); err != nil {
+		return Coupon{}, err
+	}
+	return c, b.count(at, t.Name, "", func(s *Stat) { s.Issued++ })
+}
+
+func (b *Book) save(c Coupon) error {
+	v, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if err := b.tx.Put(bCoupons, []byte(c.ID), v); err != nil {
+		return err
+	}
+	return b.tx.Put(bMembers, sep(c.Member, c.ID), []byte(c.State))
+}
+
+// Get returns the coupon with the ID, or an error wrapping ErrNotFound.
+func (b *Book) Get(id string) (Coupon, error) {
+	var c Coupon
+	v, err := b.tx.Get(bCoupons, []byte(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return c, fmt.Errorf("coupon %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return c, err
+	}
+	return c, json.Unmarshal(v, &c)
+}
+
+// ByCode returns the coupon with a code as typed or scanned (see
+// ParseCode): an error wrapping ErrBadCode for a typo, ErrUnknownCode for
+// a well-formed code no coupon has.
+func (b *Book) ByCode(code string) (Coupon, error) {
+	canon, err := ParseCode(code)
+	if err != nil {
+		return Coupon{}, err
+	}
+	id, err := b.tx.Get(bCodes, []byte(canon))
+	if errors.Is(err, store.ErrNotFound) {
+		return Coupon{}, fmt.Errorf("coupon: code %s: %w", canon, ErrUnknownCode)
+	}
+	if err != nil {
+		return Coupon{}, err
+	}
+	return b.Get(string(id))
+}
+
+// Coupons returns a member's coupons in issue order; with live set, only
+// those available or locked.
+func (b *Book) Coupons(member string, live bool) ([]Coupon, error) {
+	var ids []string
+	prefix := sep(member, "")
+	err := b.tx.Scan(bMembers, prefix, store.PrefixEnd(prefix), false, func(k, v []byte) error {
+		if !live || State(v) == Available || State(v) == Locked {
+			ids = append(ids, string(k[len(prefix):]))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Coupon, 0, len(ids))
+	for _, id := range ids {
+		c, err := b.Get(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	sortByID(out)
+	return out, nil
+}
+
+func sortByID(cs []Coupon) {
+	num := func(id string) uint64 { n, _ := strconv.ParseUint(strings.TrimPrefix(id, "c"), 10, 64); return n }
+	slices.SortFunc(cs, func(a, b Coupon) int { return cmp.Compare(num(a.ID), num(b.ID)) })
+}
+
+// Held returns a member's live coupons with their templates, for
+// Evaluate and Best. Coupons of templates no longer in the definition are
+// left out.
+func (b *Book) Held(member string) ([]Held, error) {
+	cs, err := b.Coupons(member, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Held, 0, len(cs))
+	for _, c := range cs {
+		if t, ok := b.def.Template(c.Template); ok {
+			out = append(out, Held{Coupon: c, Template: t})
+		}
+	}
+	return out, nil
+}
+
+func (b *Book) held(member, id string) (Held, error) {
+	c, err := b.Get(id)
+	if err != nil {
+		return Held{}, err
+	}
+	if c.Member != member {
+		return Held{}, fmt.Errorf("coupon %s: %w", id, ErrNotFound)
+	}
+	t, ok := b.def.Template(c.Template)
+	if !ok {
+		return Held{}, fmt.Errorf("coupon %s: %w %s", id, ErrUnknownTemplate, c.Template)
+	}
+	return Held{Coupon: c, Template: t}, nil
+}
+
+// Lock locks the member's coupons ids for order o, after checking that
+// they apply to it and may be combined, and returns each one's amount off
+// and the total. Locking the same coupons for the same order again is
+// allowed and gives the same result. It returns an error wrapping
+// ErrInvalidOrder, ErrNotFound (an unknown coupon or another member's),
+// ErrState (a coupon not available), ErrNotCombinable or
+// ErrNotApplicable (with the reason).
+func (b *Book) Lock(o Order, ids []string) ([]Applied, decimal.Decimal, error) {
+	if err := o.Check(); err != nil {
+		return nil, decimal.Zero, err
+	}
+	if len(ids) == 0 {
+		return nil, decimal.Zero, fmt.Errorf("coupon: lock for %s: %w: no coupon", o.ID, ErrNotFound)
+	}
+	hs := make([]Held, 0, len(ids))
+	for _, id := range ids {
+		h, err := b.held(o.Member, id)
+		if err != nil {
+			return nil, decimal.Zero, fmt.Errorf("coupon: lock for %s: %w", o.ID, err)
+		}
+		if h.Coupon.State != Available && !(h.Coupon.State == Locked && h.Coupon.Order == o.ID) {
+			return nil, decimal.Zero, fmt.Errorf("coupon: lock %s for %s: %w: %s", id, o.ID, ErrState, h.Coupon.State)
+		}
+		hs = append(hs, h)
+	}
+	applied, total, err := Combine(o, hs)
+	if err != nil {
+		return nil, decimal.Zero, fmt.Errorf("coupon: lock for %s: %w", o.ID, err)
+	}
+	byID := map[string]Held{}
+	for _, h := range hs {
+		byID[h.Coupon.ID] = h
+	}
+	for _, a := range applied {
+		c := byID[a.Coupon].Coupon
+		c.State, c.Order, c.Store, c.AmountOff, c.Changed = Locked, o.ID, o.Store, a.AmountOff, o.Time
+		if err := b.save(c); err != nil {
+			return nil, decimal.Zero, err
+		}
+		if err := b.tx.Put(bOrders, sep(o.ID, c.ID), nil); err != nil {
+			return nil, decimal.Zero, err
+		}
+	}
+	return applied, total, nil
+}
+
+// locked returns the coupons locked for an order.
+func (b *Book) locked(order string) ([]Coupon, error) {
+	var ids []string
+	prefix := sep(order, "")
+	err := b.tx.Scan(bOrders, prefix, store.PrefixEnd(prefix), false, func(k, _ []byte) error {
+		ids = append(ids, string(k[len(prefix):]))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Coupon, 0, len(ids))
+	for _, id := range ids {
+		c, err := b.Get(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Use marks the coupons locked for order as used at at, and returns them.
+// It returns an error wrapping ErrNotFound when no coupon is locked for
+// the order.
+func (b *Book) Use(order string, at time.Time) ([]Coupon, error) {
+	cs, err := b.locked(order)
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
+		return nil, fmt.Errorf("coupon: use for order %s: %w: none locked", order, ErrNotFound)
+	}
+	for i, c := range cs {
+		if err := b.tx.Delete(bOrders, sep(order, c.ID)); err != nil {
+			return nil, err
+		}
+		if cs[i], err = b.markUsed(c, at); err != nil {
+			return nil, err
+		}
+	}
+	return cs, nil
+}
+
+func (b *Book) markUsed(c Coupon, at time.Time) (Coupon, error) {
+	c.State, c.Changed = Used, at
+	if err := b.save(c); err != nil {
+		return c, err
+	}
+	return c, b.count(at, c.Template, c.Store, func(s *Stat) {
+		s.Used++
+		s.AmountOff = s.AmountOff.Add(c.AmountOff)
+	})
+}
+
+// Release makes the coupons locked for order available again (or expired,
+// when their validity ended meanwhile), and returns them. It returns an
+// error wrapping ErrNotFound when no coupon is locked for the order.
+func (b *Book) Release(order string, at time.Time) ([]Coupon, error) {
+	cs, err := b.locked(order)
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
+		return nil, fmt.Errorf("coupon: release order %s: %w: none locked", order, ErrNotFound)
+	}
+	for i, c := range cs {
+		if err := b.tx.Delete(bOrders, sep(order, c.ID)); err != nil {
+			return nil, err
+		}
+		c.State, c.Order, c.Store, c.AmountOff, c.Changed = Available, "", "", decimal.Decimal{}, at
+		if !c.Expires.IsZero() && !at.Before(c.Expires) {
+			c.State = Expired
+			if err := b.count(c.Expires, c.Template, "", func(s *Stat) { s.Expired++ }); err != nil {
+				return nil, err
+			}
+		}
+		if err := b.save(c); err != nil {
+			return nil, err
+		}
+		cs[i] = c
+	}
+	return cs, nil
+}
+
+// Redeem redeems a coupon by code at a store (核销) against order o, in one
+// step: the coupon goes from available to used. An order without a member
+// is taken as the coupon owner's. It returns the coupon and its amount
+// off, or an error wrapping ErrBadCode, ErrUnknownCode, ErrNotFound
+// (another member's coupon), ErrState, ErrInvalidOrder or
+// ErrNotApplicable (with the reason, including a redemption method the
+// template does not allow).
+func (b *Book) Redeem(code string, via Redemption, o Order) (Coupon, Applied, error) {
+	c, err := b.ByCode(code)
+	if err != nil {
+		return Coupon{}, Applied{}, err
+	}
+	if o.Member == "" {
+		o.Member = c.Member
+	}
+	if err := o.Check(); err != nil {
+		return Coupon{}, Applied{}, err
+	}
+	h, err := b.held(o.Member, c.ID)
+	if err != nil {
+		return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w", c.Code, err)
+	}
+	if c.State != Available {
+		return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w: %s", c.ID, ErrState, c.State)
+	}
+	if rs := h.Template.Redemption; len(rs) > 0 && !slices.Contains(rs, via) {
+		return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w: %s (%s)", c.ID, ErrNotApplicable, ReasonRedemption, via)
+	}
+	a := Evaluate(o, []Held{h})[0]
+	if !a.OK() {
+		return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w: %s", c.ID, ErrNotApplicable, a.Reasons[0])
+	}
+	c.Order, c.Store, c.AmountOff = o.ID, o.Store, a.AmountOff
+	c, err = b.markUsed(c, o.Time)
+	return c, a, err
+}
+
+// Expire expires the coupon at at if it is still available and its
+// validity has ended; changed is false otherwise (used, revoked, locked or
+// still valid coupons are left alone).
+func (b *Book) Expire(id string, at time.Time) (c Coupon, changed bool, err error) {
+	c, err = b.Get(id)
+	if errors.Is(err, ErrNotFound) {
+		return c, false, nil
+	}
+	if err != nil || c.State != Available || c.Expires.IsZero() || at.Before(c.Expires) {
+		return c, false, err
+	}
+	c.State, c.Changed = Expired, at
+	if err := b.save(c); err != nil {
+		return c, false, err
+	}
+	return c, true, b.count(at, c.Template, "", func(s *Stat) { s.Expired++ })
+}
+
+// Revoke revokes an available or locked coupon (an operator's action),
+// with a note. It returns an error wrapping ErrNotFound or ErrState.
+func (b *Book) Revoke(id string, at time.Time, note string) (Coupon, error) {
+	c, err := b.Get(id)
+	if err != nil {
+		return c, fmt.Errorf("coupon: revoke: %w", err)
+	}
+	if c.State != Available && c.State != Locked {
+		return c, fmt.Errorf("coupon: revoke %s: %w: %s", id, ErrState, c.State)
+	}
+	if c.State == Locked {
+		if err := b.tx.Delete(bOrders, sep(c.Order, c.ID)); err != nil {
+			return c, err
+		}
+	}
+	c.State, c.Changed, c.Note, c.Order, c.Store, c.AmountOff = Revoked, at, note, "", "", decimal.Decimal{}
+	if err := b.save(c); err != nil {
+		return c, err
+	}
+	return c, b.count(at, c.Template, "", func(s *Stat) { s.Revoked++ })
+}
+
+// Stat is the counts and amount off of coupons over a period.
+type Stat struct {
+	Issued    int64           `json:"issued"`
+	Used      int64           `json:"used"`
+	Expired   int64           `json:"expired"`
+	Revoked   int64           `json:"revoked"`
+	AmountOff decimal.Decimal `json:"amount_off"`
+}
+
+func (s *Stat) add(o Stat) {
+	s.Issued += o.Issued
+	s.Used += o.Used
+	s.Expired += o.Expired
+	s.Revoked += o.Revoked
+	s.AmountOff = s.AmountOff.Add(o.AmountOff)
+}
+
+// count updates the statistics of (day of at, template, store).
+func (b *Book) count(at time.Time, template, storeID string, f func(*Stat)) error {
+	k := sep(rule.DateOf(at, b.loc).String(), template, storeID)
+	var s Stat
+	v, err := b.tx.Get(bStats, k)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(v, &s); err != nil {
+			return err
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	f(&s)
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return b.tx.Put(bStats, k, raw)
+}
+
+// StatsQuery selects statistics: the days From to To (inclusive, in the
+// program's zone; zero: unbounded) and, when set, one template, store or
+// cost centre.
+type StatsQuery struct {
+	From       rule.Date `json:"from,omitzero"`
+	To         rule.Date `json:"to,omitzero"`
+	Template   string    `json:"template,omitempty"`
+	Store      string    `json:"store,omitempty"`
+	CostCentre string    `json:"cost_centre,omitempty"`
+}
+
+// StatRow is the statistics of one template at one store ("" for what
+// happens at no store: issuing, expiry, revocation).
+type StatRow struct {
+	Template   string `json:"template"`
+	Store      string `json:"store,omitempty"`
+	CostCentre string `json:"cost_centre,omitempty"`
+	Stat
+}
+
+// Report is the statistics of a period: one row per template and store
+// (in that order), the sums per template, per store and per cost centre,
+// and the total.
+type Report struct {
+	Rows         []StatRow       `json:"rows"`
+	ByTemplate   map[string]Stat `json:"by_template"`
+	ByStore      map[string]Stat `json:"by_store"`
+	ByCostCentre map[string]Stat `json:"by_cost_centre"`
+	Total        Stat            `json:"total"`
+}
+
+// Stats sums the daily statistics the query selects; its cost is the
+// number of (day, template, store) counters in the period.
+func (b *Book) Stats(q StatsQuery) (Report, error) {
+	r := Report{ByTemplate: map[string]Stat{}, ByStore: map[string]Stat{}, ByCostCentre: map[string]Stat{}}
+	var start, end []byte
+	if !q.From.IsZero() {
+		start = []byte(q.From.String())
+	}
+	if !q.To.IsZero() {
+		end = []byte(q.To.AddDays(1).String())
+	}
+	rows := map[[2]string]*StatRow{}
+	err := b.tx.Scan(bStats, start, end, false, func(k, v []byte) error {
+		parts := bytes.SplitN(k, []byte{0}, 3)
+		if len(parts) != 3 {
+			return fmt.Errorf("coupon: malformed stats key %q", k)
+		}
+		tpl, st := string(parts[1]), string(parts[2])
+		cc := ""
+		if t, ok := b.def.Template(tpl); ok {
+			cc = t.CostCentre
+		}
+		if (q.Template != "" && tpl != q.Template) || (q.Store != "" && st != q.Store) || (q.CostCentre != "" && cc != q.CostCentre) {
+			return nil
+		}
+		var s Stat
+		if err := json.Unmarshal(v, &s); err != nil {
+			return err
+		}
+		row := rows[[2]string{tpl, st}]
+		if row == nil {
+			row = &StatRow{Template: tpl, Store: st, CostCentre: cc}
+			rows[[2]string{tpl, st}] = row
+		}
+		row.add(s)
+		return nil
+	})
+	if err != nil {
+		return r, err
+	}
+	for _, row := range rows {
+		r.Rows = append(r.Rows, *row)
+		addTo(r.ByTemplate, row.Template, row.Stat)
+		addTo(r.ByStore, row.Store, row.Stat)
+		addTo(r.ByCostCentre, row.CostCentre, row.Stat)
+		r.Total.add(row.Stat)
+	}
+	sortRows(r.Rows)
+	return r, nil
+}
+
+func addTo(m map[string]Stat, k string, s Stat) {
+	t := m[k]
+	t.add(s)
+	m[k] = t
+}
+
+func sortRows(rs []StatRow) {
+	slices.SortFunc(rs, func(a, b StatRow) int {
+		return cmp.Or(cmp.Compare(a.Template, b.Template), cmp.Compare(a.Store, b.Store))
+	})
+}

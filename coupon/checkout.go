@@ -1,0 +1,381 @@
+package coupon
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Order is an order a member's coupons are evaluated against.
+type Order struct {
+	// ID identifies the order; coupons are locked and used for it.
+	ID     string `json:"id"`
+	Member string `json:"member"`
+	// Store is where it is placed; Scenario its channel ("online",
+	// "offline", …).
+	Store    string    `json:"store,omitempty"`
+	Scenario string    `json:"scenario,omitempty"`
+	Time     time.Time `json:"time"`
+	Lines    []Line    `json:"lines"`
+}
+
+// Line is one order line: Amount is the line's total for Quantity units
+// (0 counts as 1).
+type Line struct {
+	Product  string          `json:"product"`
+	Category string          `json:"category,omitempty"`
+	Quantity int             `json:"quantity,omitempty"`
+	Amount   decimal.Decimal `json:"amount"`
+}
+
+// Check returns an error wrapping ErrInvalidOrder for an order without an
+// ID, member or time, with no lines, or with a line without a product or
+// with a negative amount or quantity.
+func (o Order) Check() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("coupon: order %q: %w: %s", o.ID, ErrInvalidOrder, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case o.ID == "":
+		return bad("no ID")
+	case o.Member == "":
+		return bad("no member")
+	case o.Time.IsZero():
+		return bad("no time")
+	case len(o.Lines) == 0:
+		return bad("no lines")
+	}
+	for i, l := range o.Lines {
+		switch {
+		case l.Product == "":
+			return bad("lines[%d]: no product", i)
+		case l.Amount.IsNegative():
+			return bad("lines[%d]: negative amount", i)
+		case l.Quantity < 0:
+			return bad("lines[%d]: negative quantity", i)
+		}
+	}
+	return nil
+}
+
+// Total returns the sum of the order's line amounts.
+func (o Order) Total() decimal.Decimal {
+	var s decimal.Decimal
+	for _, l := range o.Lines {
+		s = s.Add(l.Amount)
+	}
+	return s
+}
+
+// Reason says why a coupon does not apply to an order.
+type Reason string
+
+// The reasons a coupon does not apply.
+const (
+	ReasonOwner       Reason = "not the member's coupon"
+	ReasonState       Reason = "not available"
+	ReasonNotYetValid Reason = "not yet valid"
+	ReasonExpired     Reason = "expired"
+	ReasonStore       Reason = "not valid in this store"
+	ReasonScenario    Reason = "not valid in this scenario"
+	ReasonProducts    Reason = "no applicable product in the order"
+	ReasonMinimum     Reason = "below the minimum amount"
+	ReasonItem        Reason = "exchange item not in the order"
+	ReasonRedemption  Reason = "redemption method not allowed"
+)
+
+// Held is a coupon with its template, as checkout evaluates it.
+type Held struct {
+	Coupon   Coupon
+	Template *Template
+}
+
+// Applied is the evaluation of one coupon against an order.
+type Applied struct {
+	Coupon   string `json:"coupon"`
+	Template string `json:"template"`
+	Group    string `json:"group,omitempty"`
+	// Applicable is the amount of the order lines the coupon applies to.
+	Applicable decimal.Decimal `json:"applicable"`
+	// AmountOff is what it takes off; for an exchange coupon, the price of
+	// the item it gives.
+	AmountOff decimal.Decimal `json:"amount_off"`
+	// Item is an exchange coupon's item.
+	Item string `json:"item,omitempty"`
+	// Reasons say why it does not apply; empty when it does.
+	Reasons []Reason `json:"reasons,omitempty"`
+}
+
+// OK reports whether the coupon applies.
+func (a Applied) OK() bool { return len(a.Reasons) == 0 }
+
+// Proposal is the best allowed combination of coupons for an order.
+type Proposal struct {
+	// Coupons are the coupons to use, each with its share of AmountOff.
+	Coupons   []Applied       `json:"coupons"`
+	AmountOff decimal.Decimal `json:"amount_off"`
+	// Evaluated is every coupon considered, with the reasons of those that
+	// do not apply.
+	Evaluated []Applied `json:"evaluated"`
+}
+
+// lineQty returns a line's quantity, at least 1.
+func lineQty(l Line) int64 { return int64(max(l.Quantity, 1)) }
+
+// reasons returns why h cannot apply to o, before amounts.
+func reasons(h Held, o Order) []Reason {
+	var rs []Reason
+	c, t := h.Coupon, h.Template
+	if c.Member != o.Member {
+		rs = append(rs, ReasonOwner)
+	}
+	if c.State != Available && !(c.State == Locked && c.Order == o.ID) {
+		rs = append(rs, ReasonState)
+	}
+	if !c.From.IsZero() && o.Time.Before(c.From) {
+		rs = append(rs, ReasonNotYetValid)
+	}
+	if !c.Expires.IsZero() && !o.Time.Before(c.Expires) {
+		rs = append(rs, ReasonExpired)
+	}
+	if len(t.Stores) > 0 && !slices.Contains(t.Stores, o.Store) {
+		rs = append(rs, ReasonStore)
+	}
+	if len(t.Scenarios) > 0 && !slices.Contains(t.Scenarios, o.Scenario) {
+		rs = append(rs, ReasonScenario)
+	}
+	return rs
+}
+
+// off computes h's amount off on the remaining line amounts rem, which it
+// reduces by what it takes (line by line, in order). It returns the
+// applicable amount (of the original lines) and a reason when it does not
+// apply.
+func off(h Held, o Order, rem []decimal.Decimal) (applicable, amount decimal.Decimal, why Reason) {
+	t := h.Template
+	var lines []int
+	var base decimal.Decimal
+	for i, l := range o.Lines {
+		if t.Products.Applies(l.Product, l.Category) {
+			lines = append(lines, i)
+			applicable = applicable.Add(l.Amount)
+			base = base.Add(rem[i])
+		}
+	}
+	if len(lines) == 0 {
+		return applicable, amount, ReasonProducts
+	}
+	if applicable.LessThan(t.MinOrder) {
+		return applicable, amount, ReasonMinimum
+	}
+	switch t.Type {
+	case Cash, Random:
+		amount = decimal.Min(h.Coupon.Amount, base)
+	case Discount:
+		amount = base.Sub(base.Mul(t.Rate)).RoundDown(Scale)
+		if t.Cap.IsPositive() {
+			amount = decimal.Min(amount, t.Cap)
+		}
+	case Exchange:
+		at := -1
+		for _, i := range lines {
+			if o.Lines[i].Product == t.Item {
+				at = i
+				break
+			}
+		}
+		if at < 0 {
+			return applicable, amount, ReasonItem
+		}
+		l := o.Lines[at]
+		unit := l.Amount.DivRound(decimal.NewFromInt(lineQty(l)), Scale)
+		amount = decimal.Min(unit, rem[at])
+		rem[at] = rem[at].Sub(amount)
+		return applicable, amount, ""
+	}
+	amount = decimal.Max(amount, decimal.Zero)
+	left := amount
+	for _, i := range lines {
+		if !left.IsPositive() {
+			break
+		}
+		take := decimal.Min(left, rem[i])
+		rem[i] = rem[i].Sub(take)
+		left = left.Sub(take)
+	}
+	return applicable, amount, ""
+}
+
+// applyOrder ranks coupons for applying together: exchange first, then
+// cash and random, then discounts on what is left; then by template and ID.
+func applyOrder(a, b Held) int {
+	rank := func(h Held) int {
+		switch h.Template.Type {
+		case Exchange:
+			return 0
+		case Discount:
+			return 2
+		}
+		return 1
+	}
+	return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a.Template.Name, b.Template.Name), cmp.Compare(a.Coupon.ID, b.Coupon.ID))
+}
+
+// Evaluate returns, for each held coupon in turn, whether it applies to
+// the order on its own and its amount off, or the reasons it does not: not
+// the member's, not available, not yet valid or expired at the order's
+// time, the wrong store or scenario, no applicable product (all excluded),
+// below the minimum amount, the exchange item missing. The minimum is
+// compared with the amount of the applicable lines; the amount off never
+// exceeds it.
+func Evaluate(o Order, held []Held) []Applied {
+	out := make([]Applied, len(held))
+	for i, h := range held {
+		a := Applied{Coupon: h.Coupon.ID, Template: h.Template.Name, Group: h.Template.Group, Reasons: reasons(h, o)}
+		if h.Template.Type == Exchange {
+			a.Item = h.Template.Item
+		}
+		rem := remaining(o)
+		var why Reason
+		a.Applicable, a.AmountOff, why = off(h, o, rem)
+		if why != "" {
+			a.Reasons = append(a.Reasons, why)
+		}
+		if !a.OK() {
+			a.AmountOff = decimal.Zero
+		}
+		out[i] = a
+	}
+	return out
+}
+
+func remaining(o Order) []decimal.Decimal {
+	rem := make([]decimal.Decimal, len(o.Lines))
+	for i, l := range o.Lines {
+		rem[i] = l.Amount
+	}
+	return rem
+}
+
+// CheckCombination returns nil when the coupons may be used together in
+// one order, or an error wrapping ErrNotCombinable: an exclusive coupon
+// with any other, coupons of different stacking groups, two coupons of one
+// template.
+func CheckCombination(held []Held) error {
+	seen := map[string]bool{}
+	for _, h := range held {
+		t := h.Template
+		switch {
+		case len(held) > 1 && t.Group == "":
+			return fmt.Errorf("coupon: %w: %s (template %s) is exclusive", ErrNotCombinable, h.Coupon.ID, t.Name)
+		case t.Group != held[0].Template.Group:
+			return fmt.Errorf("coupon: %w: groups %q and %q", ErrNotCombinable, held[0].Template.Group, t.Group)
+		case seen[t.Name]:
+			return fmt.Errorf("coupon: %w: two coupons of template %s", ErrNotCombinable, t.Name)
+		}
+		seen[t.Name] = true
+	}
+	return nil
+}
+
+// Combine returns the coupons' amounts off when used together in o: they
+// apply one after the other (exchange, then cash and random, then
+// discounts on what the others left), each on the line amounts the
+// previous ones left, so the total never exceeds the order. It returns an
+// error wrapping ErrNotCombinable for a combination the stacking rules
+// forbid, or wrapping ErrNotApplicable naming the first coupon that does
+// not apply and why.
+func Combine(o Order, held []Held) ([]Applied, decimal.Decimal, error) {
+	if err := CheckCombination(held); err != nil {
+		return nil, decimal.Zero, err
+	}
+	for _, a := range Evaluate(o, held) {
+		if !a.OK() {
+			return nil, decimal.Zero, fmt.Errorf("coupon: %s: %w: %s", a.Coupon, ErrNotApplicable, a.Reasons[0])
+		}
+	}
+	out, total := combine(o, held)
+	return out, total, nil
+}
+
+// combine applies held together (already checked), in applyOrder.
+func combine(o Order, held []Held) ([]Applied, decimal.Decimal) {
+	hs := slices.Clone(held)
+	slices.SortFunc(hs, applyOrder)
+	rem := remaining(o)
+	out := make([]Applied, 0, len(hs))
+	var total decimal.Decimal
+	for _, h := range hs {
+		a := Applied{Coupon: h.Coupon.ID, Template: h.Template.Name, Group: h.Template.Group}
+		if h.Template.Type == Exchange {
+			a.Item = h.Template.Item
+		}
+		a.Applicable, a.AmountOff, _ = off(h, o, rem)
+		total = total.Add(a.AmountOff)
+		out = append(out, a)
+	}
+	return out, total
+}
+
+// Best proposes the allowed combination of held coupons with the largest
+// amount off for o: each exclusive coupon alone, or, for each stacking
+// group, the best coupon of each of its templates together (adding a
+// coupon never lowers the total, so the whole group is its best subset).
+// Ties go to fewer coupons, then to the group or coupon first in name
+// order. A proposal with no coupons means none applies.
+func Best(o Order, held []Held) Proposal {
+	ev := Evaluate(o, held)
+	p := Proposal{Evaluated: ev, AmountOff: decimal.Zero}
+	bestOf := map[string]int{} // group\x00template → index in held
+	var options [][]Held
+	for i, a := range ev {
+		if !a.OK() {
+			continue
+		}
+		h := held[i]
+		if h.Template.Group == "" {
+			options = append(options, []Held{h})
+			continue
+		}
+		k := h.Template.Group + "\x00" + h.Template.Name
+		j, ok := bestOf[k]
+		if !ok || better(ev[i], held[i], ev[j], held[j]) {
+			bestOf[k] = i
+		}
+	}
+	groups := map[string][]Held{}
+	for _, i := range bestOf {
+		g := held[i].Template.Group
+		groups[g] = append(groups[g], held[i])
+	}
+	for _, g := range groups {
+		slices.SortFunc(g, applyOrder)
+		options = append(options, g)
+	}
+	var best []Applied
+	for _, opt := range options {
+		out, total := combine(o, opt)
+		c := total.Cmp(p.AmountOff)
+		if best == nil || c > 0 || c == 0 && (len(out) < len(best) || len(out) == len(best) && out[0].Coupon < best[0].Coupon) {
+			best, p.AmountOff = out, total
+		}
+	}
+	p.Coupons = best
+	return p
+}
+
+// better reports whether coupon a (of the same template as b) is the
+// better pick: a larger amount off, then the earlier expiry, then the ID.
+func better(ea Applied, a Held, eb Applied, b Held) bool {
+	if c := ea.AmountOff.Cmp(eb.AmountOff); c != 0 {
+		return c > 0
+	}
+	ax, bx := a.Coupon.Expires, b.Coupon.Expires
+	if !ax.Equal(bx) {
+		return !ax.IsZero() && (bx.IsZero() || ax.Before(bx))
+	}
+	return a.Coupon.ID < b.Coupon.ID
+}

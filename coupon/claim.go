@@ -1,0 +1,111 @@
+package coupon
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Facts are what claim conditions read of a member: the level held and
+// the tags.
+type Facts struct {
+	Level string   `json:"level,omitempty"`
+	Tags  []string `json:"tags,omitempty"`
+}
+
+// NeedsFacts reports whether the rule has level or tag conditions, so a
+// caller reads a member's facts only when they count.
+func (c ClaimRule) NeedsFacts() bool { return len(c.Levels) > 0 || len(c.Tags) > 0 }
+
+// Allows returns nil when the rule lets a coupon be issued by method at t
+// to a member with facts f; otherwise an error wrapping ErrOutsidePeriod
+// (t outside the claim period) or ErrNotEligible (a method not allowed, a
+// level not in the list, a missing tag).
+func (c ClaimRule) Allows(m Method, t time.Time, f Facts) error {
+	if !c.Period.Contains(t) {
+		return fmt.Errorf("%w: %s", ErrOutsidePeriod, t.Format(time.RFC3339))
+	}
+	if len(c.Methods) > 0 && !slices.Contains(c.Methods, m) {
+		return fmt.Errorf("%w: method %q not allowed", ErrNotEligible, m)
+	}
+	if len(c.Levels) > 0 && !slices.Contains(c.Levels, f.Level) {
+		return fmt.Errorf("%w: level %q not in %v", ErrNotEligible, f.Level, c.Levels)
+	}
+	for _, tag := range c.Tags {
+		if !slices.Contains(f.Tags, tag) {
+			return fmt.Errorf("%w: missing tag %q", ErrNotEligible, tag)
+		}
+	}
+	return nil
+}
+
+// Room returns how many more a member who got total in all and today
+// today may get (-1: no limit), and the limit that binds ("per_member" or
+// "per_day").
+func (c ClaimRule) Room(total, today int) (room int, limit string) {
+	room = -1
+	if c.PerMember > 0 {
+		room, limit = max(c.PerMember-total, 0), "per_member"
+	}
+	if c.PerDay > 0 {
+		if r := max(c.PerDay-today, 0); room < 0 || r < room {
+			room, limit = r, "per_day"
+		}
+	}
+	return room, limit
+}
+
+// Draw draws an amount in [lo, hi] to the cent, uniformly, from r (read
+// as random bytes, without modulo bias). It returns r's error.
+func Draw(r io.Reader, lo, hi decimal.Decimal) (decimal.Decimal, error) {
+	a, b := lo.Shift(Scale).IntPart(), hi.Shift(Scale).IntPart()
+	if b < a {
+		return decimal.Decimal{}, fmt.Errorf("coupon: draw: max %s below min %s", hi, lo)
+	}
+	n := uint64(b-a) + 1
+	limit := ^uint64(0) - (^uint64(0)%n+1)%n // largest multiple of n, minus 1
+	var buf [8]byte
+	for {
+		if _, err := io.ReadFull(r, buf[:]); err != nil {
+			return decimal.Decimal{}, fmt.Errorf("coupon: draw: %w", err)
+		}
+		if v := binary.BigEndian.Uint64(buf[:]); v <= limit {
+			return decimal.New(a+int64(v%n), -Scale), nil
+		}
+	}
+}
+
+// PlanPack decides which coupons a pack gives now, from left, the number
+// of coupons each template can still issue (-1: no limit; 0 for a template
+// that cannot be issued at all, e.g. outside its claim period). In
+// AnyInvalid mode every item must be issuable in full, or the pack is out
+// of stock; in AllInvalid mode each item gives what is left of its count
+// and the pack is out of stock only when nothing at all is left. It
+// returns the items to issue and those cut short (with the count
+// missing), or an error wrapping ErrOutOfStock that names the template.
+func PlanPack(p *Pack, left func(template string) int64) (give, short []PackItem, err error) {
+	for _, it := range p.Items {
+		l := left(it.Template)
+		n := it.Count
+		if l >= 0 && l < int64(n) {
+			n = int(l)
+		}
+		if n < it.Count {
+			if p.Mode == AnyInvalid {
+				return nil, nil, fmt.Errorf("%w: pack %s: template %s has %d left, the pack needs %d", ErrOutOfStock, p.Name, it.Template, l, it.Count)
+			}
+			short = append(short, PackItem{Template: it.Template, Count: it.Count - n})
+		}
+		if n > 0 {
+			give = append(give, PackItem{Template: it.Template, Count: n})
+		}
+	}
+	if len(give) == 0 {
+		return nil, nil, fmt.Errorf("%w: pack %s: no template has any left", ErrOutOfStock, p.Name)
+	}
+	return give, short, nil
+}

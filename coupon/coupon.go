@@ -1,0 +1,98 @@
+package coupon
+
+import (
+	"errors"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Sentinel errors. Every refusal wraps one of them (test with errors.Is)
+// and changes nothing.
+var (
+	// ErrUnknownTemplate is returned for a template or pack the definition
+	// does not have.
+	ErrUnknownTemplate = errors.New("coupon: unknown template or pack")
+	// ErrOutOfStock is returned when a template or pack has no stock left.
+	ErrOutOfStock = errors.New("coupon: out of stock")
+	// ErrLimitReached is returned when a member reached a per-member limit
+	// (in total or for the day).
+	ErrLimitReached = errors.New("coupon: claim limit reached")
+	// ErrNotEligible is returned when the claim method is not allowed or
+	// the member does not meet the level or tag conditions.
+	ErrNotEligible = errors.New("coupon: not eligible")
+	// ErrOutsidePeriod is returned for a claim outside the claim period.
+	ErrOutsidePeriod = errors.New("coupon: outside the claim period")
+	// ErrBadCode is returned for a code that is malformed or fails its
+	// check symbol: a typo.
+	ErrBadCode = errors.New("coupon: malformed code")
+	// ErrUnknownCode is returned for a well-formed code no coupon has.
+	ErrUnknownCode = errors.New("coupon: unknown code")
+	// ErrNotFound is returned for an unknown coupon ID, or a coupon that
+	// belongs to another member.
+	ErrNotFound = errors.New("coupon: no such coupon")
+	// ErrState is returned for a transition the coupon's state does not
+	// allow (using a used coupon, releasing an available one, …).
+	ErrState = errors.New("coupon: not allowed in the coupon's state")
+	// ErrNotApplicable is returned when a coupon does not apply to an
+	// order; the error names the reason.
+	ErrNotApplicable = errors.New("coupon: does not apply to the order")
+	// ErrNotCombinable is returned for coupons the stacking rules do not
+	// allow together.
+	ErrNotCombinable = errors.New("coupon: coupons cannot be combined")
+	// ErrInvalidOrder is returned for a malformed order (no ID, a negative
+	// line amount, …).
+	ErrInvalidOrder = errors.New("coupon: invalid order")
+)
+
+// State is where a coupon is in its life.
+type State string
+
+// The coupon states: available → locked (during checkout) → used;
+// locked → available (released); available → expired; available or locked
+// → revoked (by an operator).
+const (
+	Available State = "available"
+	Locked    State = "locked"
+	Used      State = "used"
+	Expired   State = "expired"
+	Revoked   State = "revoked"
+)
+
+// Coupon is an issued coupon.
+type Coupon struct {
+	ID       string `json:"id"`
+	Code     string `json:"code"`
+	Template string `json:"template"`
+	Member   string `json:"member"`
+	Type     Type   `json:"type"`
+	// Amount is a cash coupon's amount, or the amount drawn for a random
+	// coupon; zero for the other types.
+	Amount decimal.Decimal `json:"amount,omitzero"`
+	State  State           `json:"state"`
+	Method Method          `json:"method"`
+	// Pack is the pack it came in, if any.
+	Pack     string    `json:"pack,omitempty"`
+	IssuedAt time.Time `json:"issued_at"`
+	// From is when it starts to be valid (a fixed range's first day) and
+	// Expires the first instant it no longer is; zero: unbounded.
+	From    time.Time `json:"from,omitzero"`
+	Expires time.Time `json:"expires,omitzero"`
+	// Order is the order that locked or used it, Store where it was used,
+	// and AmountOff the amount it took off.
+	Order     string          `json:"order,omitempty"`
+	Store     string          `json:"store,omitempty"`
+	AmountOff decimal.Decimal `json:"amount_off,omitzero"`
+	// Changed is when its state last changed.
+	Changed time.Time `json:"changed"`
+	// Note is an operator's note on a revocation.
+	Note string `json:"note,omitempty"`
+}
+
+// QR returns the payload of the coupon's QR code.
+func (c Coupon) QR() string { return QR(c.Code) }
+
+// ValidAt reports whether the coupon's validity covers t (its state aside).
+func (c Coupon) ValidAt(t time.Time) bool {
+	return (c.From.IsZero() || !t.Before(c.From)) && (c.Expires.IsZero() || t.Before(c.Expires))
+}

@@ -1,0 +1,86 @@
+// Package coupon is the coupon part of the membership library (优惠券): coupon
+// templates and packs, issuing against stock and claim rules, codes,
+// checkout (which coupons apply to an order, and the best combination),
+// redemption, expiry and statistics.
+//
+// It holds the definition types (a [Definition] is the "coupons" slot of a
+// program definition), the rules as plain functions ([Evaluate], [Best],
+// [Combine], [ClaimRule.Allows], [PlanPack], [Draw], [NewCode],
+// [ParseCode]) and [Book], the coupon state inside one store.Tx. The root
+// package wires it into events, rewards (level gifts, task rewards), the
+// due index and the change feed, and offers the Program methods hosts
+// call (Claim, ClaimPack, Checkout, LockCoupons, RedeemCode, …).
+//
+// # Templates and coupons
+//
+// A [Template] is what the operator designs (制券): its [Type] — cash, a
+// discount with an optional cap, an exchange item, or a random amount
+// drawn in [min, max] to the cent at issue — the minimum order amount,
+// scenarios, stock, redemption methods, applicable products and stores,
+// cost centre, stacking group, claim rule and use rule. An issued [Coupon]
+// carries its own code, amount (for cash and random coupons), validity and
+// state. Every amount has two decimal places ([Scale]).
+//
+// Validity is a rule.Validity taken from the claim instant: days_after N
+// is valid until 24:00 (in the program's zone) of the (N−1)th day after
+// the claim day; fixed_range from 00:00 of its first day to 24:00 of its
+// last. A coupon is not issued once its fixed range has ended.
+//
+// # Issuing
+//
+// Coupons are issued by self-claim, by an operator, as a task reward or by
+// the system (an upgrade gift, an event gift) — the [Method]. Every method
+// is held to the template's [ClaimRule]: the methods it allows, the
+// member's level and tags, the claim period and the per-member limits in
+// total and per day. Stock is a counter kept in the same store transaction
+// as the coupons, and the store serializes writers, so no concurrency can
+// issue past it. A refusal wraps [ErrOutOfStock], [ErrLimitReached],
+// [ErrNotEligible] or [ErrOutsidePeriod] and is decided before anything is
+// written.
+//
+// A [Pack] gives several templates' coupons at once, with its own stock,
+// claim rule and [PackMode]: [AnyInvalid] stops the pack as soon as one of
+// its templates cannot be issued in full, so every pack holds every
+// coupon; [AllInvalid] goes on while any template has stock and gives what
+// is left. The templates' stock is consumed; their own claim rules do not
+// apply to coupons given in a pack, but a template outside its claim
+// period counts as having none left.
+//
+// # Codes
+//
+// A code is 16 symbols of Crockford's base32 alphabet ([Alphabet]: no I,
+// L, O or U) drawn from a cryptographic random source — 80 bits — and a
+// Luhn mod 32 check symbol, so every single mistyped symbol is caught:
+// [ParseCode] tells a typo ([ErrBadCode]) from a well-formed code that
+// does not exist ([ErrUnknownCode], from [Book.ByCode]). Input is read the
+// Crockford way (case-insensitive, O as 0, I and L as 1, hyphens ignored).
+// [QR] gives the QR payload.
+//
+// # Checkout and stacking
+//
+// [Evaluate] says, for each coupon a member holds, whether it applies to an
+// [Order] and its amount off, or why not (a [Reason]: expired, wrong store,
+// below the minimum, products excluded, …). The minimum order amount is
+// compared with the amount of the order lines the coupon applies to, and
+// the amount off never exceeds that amount. A template with no stacking
+// group is exclusive; coupons of one group combine, at most one per
+// template. Combined coupons apply one after the other — exchange, then
+// cash and random, then discounts on what is left — each on the line
+// amounts the previous left, so a combination never takes off more than
+// the order. [Best] proposes the allowed combination with the largest
+// amount off; [CheckCombination] refuses one the rules forbid.
+//
+// A coupon's states are available → locked (for an order, during
+// checkout) → used; locked → available (released); available → expired (by
+// the due index at its expiry); available or locked → revoked by an
+// operator. A store redeeming a code ([Book.Redeem]) goes from available
+// to used in one step. Each coupon is used at most once.
+//
+// # Statistics
+//
+// Each issue, use, expiry and revocation updates a counter per (day,
+// template, store) in the same transaction — issues, expiries and
+// revocations at no store — and [Book.Stats] sums the days of a period
+// per template, store and cost centre: the numbers finance reconciles
+// against.
+package coupon
