@@ -1,0 +1,518 @@
+package level_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+	_ "time/tzdata"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
+	"github.com/shopspring/decimal"
+)
+
+func shanghai(t testing.TB) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func wall(t testing.TB, s string) time.Time {
+	t.Helper()
+	for _, layout := range []string{time.DateTime, "2006-01-02 15:04", time.DateOnly} {
+		if v, err := time.ParseInLocation(layout, s, shanghai(t)); err == nil {
+			return v
+		}
+	}
+	t.Fatalf("bad wall time %q", s)
+	return time.Time{}
+}
+
+func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+var monthEnd1 = rule.Validity{Kind: rule.MonthEnds, N: 1}
+
+// ladder is the test ladder: Entry 0, Bronze 20 (the article's example),
+// Silver 100, Gold 500, Platinum 1000.
+func ladder(mode level.DowngradeMode) level.Definition {
+	lv := func(name, up, ret string) level.Level {
+		return level.Level{Name: name, Upgrade: d(up), Retention: d(ret), Validity: rule.Validity{Kind: rule.MonthsAfter, N: 12}, Window: 12, Downgrade: mode}
+	}
+	def := level.Definition{Ladder: []level.Level{
+		{Name: "Entry", Upgrade: decimal.Zero, Validity: rule.Validity{Kind: rule.Permanent}},
+		lv("Bronze", "20", "10"), lv("Silver", "100", "60"), lv("Gold", "500", "300"), lv("Platinum", "1000", "800"),
+	}}
+	return def
+}
+
+func TestLevelUpgrade(t *testing.T) {
+	def := ladder("")
+	tests := []struct {
+		name   string
+		cur    int
+		growth string
+		want   []int
+	}{
+		{"19 stays at entry", 0, "19", nil},
+		{"20 growth reaches Bronze", 0, "20", []int{1}},
+		{"several levels at once", 0, "600", []int{1, 2, 3}},
+		{"from Bronze to the top", 1, "5000", []int{2, 3, 4}},
+		{"never lowers", 3, "10", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, def.Upgrade(tc.cur, d(tc.growth))); diff != "" {
+				t.Errorf("Upgrade(%d, %s) (-want +got):\n%s", tc.cur, tc.growth, diff)
+			}
+		})
+	}
+}
+
+func TestLevelTermEnd(t *testing.T) {
+	loc := shanghai(t)
+	tests := []struct {
+		name  string
+		v     rule.Validity
+		start string
+		want  string
+	}{
+		{"1 month-end: 24:00 of next month's last day", monthEnd1, "2026-03-15 10:30", "2026-05-01"},
+		{"1 month-end from January 31", monthEnd1, "2026-01-31 23:59", "2026-03-01"},
+		{"1 month after: 24:00 of the same day next month", rule.Validity{Kind: rule.MonthsAfter, N: 1}, "2026-03-15 10:30", "2026-04-16"},
+		{"1 month after from January 31: February's last day", rule.Validity{Kind: rule.MonthsAfter, N: 1}, "2026-01-31 08:00", "2026-03-01"},
+		{"annual date", rule.Validity{Kind: rule.AnnualDate, Month: time.December, Day: 31}, "2026-03-15", "2027-01-01"},
+		{"permanent has no end", rule.Validity{Kind: rule.Permanent}, "2026-03-15", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := level.Level{Validity: tc.v}.TermEnd(wall(t, tc.start), loc)
+			var want time.Time
+			if tc.want != "" {
+				want = wall(t, tc.want)
+			}
+			if !got.Equal(want) {
+				t.Errorf("TermEnd = %v, want %v", got.In(loc), want)
+			}
+		})
+	}
+}
+
+func TestLevelWindowStart(t *testing.T) {
+	loc := shanghai(t)
+	tests := []struct {
+		end    string
+		months int
+		want   string
+	}{
+		{"2027-03-16", 12, "2026-03-16"}, // 12-month window from the term end
+		{"2026-05-01", 1, "2026-04-01"},
+		{"2026-03-31", 1, "2026-02-28"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.end, func(t *testing.T) {
+			if got := level.WindowStart(wall(t, tc.end), tc.months, loc); !got.Equal(wall(t, tc.want)) {
+				t.Errorf("WindowStart(%s, %d) = %v, want %s", tc.end, tc.months, got.In(loc), tc.want)
+			}
+		})
+	}
+}
+
+func TestLevelRetain(t *testing.T) {
+	// One history — a Platinum member who earned 150 in the window — under
+	// each downgrade mode.
+	tests := []struct {
+		mode     level.DowngradeMode
+		cur      int
+		window   string
+		wantTo   int
+		wantKept bool
+	}{
+		{level.NextLower, 4, "150", 3, false},
+		{level.Matching, 4, "150", 2, false},
+		{level.Lowest, 4, "150", 0, false},
+		{"", 4, "150", 3, false}, // the default is next lower
+		{level.Matching, 4, "800", 4, true},
+		{level.Matching, 2, "10", 0, false},
+		{level.Lowest, 0, "0", 0, true}, // the entry level is always kept
+		{level.Matching, 3, "299.99", 2, false},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s/%d/%s", tc.mode, tc.cur, tc.window), func(t *testing.T) {
+			to, kept := ladder(tc.mode).Retain(tc.cur, d(tc.window))
+			if to != tc.wantTo || kept != tc.wantKept {
+				t.Errorf("Retain = (%d, %v), want (%d, %v)", to, kept, tc.wantTo, tc.wantKept)
+			}
+		})
+	}
+}
+
+func TestLevelFreezeLongTermAfterTwoDowngrades(t *testing.T) {
+	loc := shanghai(t)
+	def := ladder(level.NextLower)
+	def.Ladder[3].Freeze = &level.Freeze{Kind: level.LongTerm, Unfreeze: d("200")}
+	t1, t2 := wall(t, "2027-01-01"), wall(t, "2028-01-01")
+
+	frozen, f := def.Freeze(nil, 3, t1, loc) // Gold → Silver
+	if f == nil || !f.Deadline.IsZero() {
+		t.Fatalf("Freeze = %+v, want a long-term freeze", f)
+	}
+	frozen = level.Earn(frozen, d("50"), wall(t, "2027-06-01"))
+	frozen, f = def.Freeze(frozen, 2, t2, loc) // Silver → Bronze: Silver has no strategy
+	if f != nil {
+		t.Fatalf("Silver froze: %+v", f)
+	}
+	if _, ok := def.Unfreeze(frozen, 1, wall(t, "2028-02-01")); ok {
+		t.Fatal("unfroze with 50 of 200")
+	}
+	frozen = level.Earn(frozen, d("150"), wall(t, "2030-02-01"))
+	to, ok := def.Unfreeze(frozen, 1, wall(t, "2030-02-01"))
+	if !ok || to != 3 {
+		t.Fatalf("Unfreeze = (%d, %v), want Gold", to, ok)
+	}
+	kept, released := def.Thaw(frozen, to)
+	if len(kept) != 0 || len(released) != 1 || released[0].Level != "Gold" {
+		t.Errorf("Thaw = %+v, %+v", kept, released)
+	}
+}
+
+func TestLevelFreezeFixedRunsOut(t *testing.T) {
+	loc := shanghai(t)
+	def := ladder(level.NextLower)
+	def.Ladder[3].Freeze = &level.Freeze{Kind: level.FixedDuration, Duration: rule.Validity{Kind: rule.DaysAfter, N: 30}, Unfreeze: d("100")}
+	frozen, f := def.Freeze(nil, 3, wall(t, "2027-01-01"), loc)
+	if f == nil || !f.Deadline.Equal(wall(t, "2027-01-31")) {
+		t.Fatalf("Freeze = %+v, want deadline 2027-01-31 00:00", f)
+	}
+	tests := []struct {
+		at     string
+		earned string
+		wantOK bool
+	}{
+		{"2027-01-30 23:59", "100", true},
+		{"2027-01-31 00:00", "100", false}, // ran out
+		{"2027-01-15", "99", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.at+"/"+tc.earned, func(t *testing.T) {
+			at := wall(t, tc.at)
+			fr := level.Earn(frozen, d(tc.earned), at)
+			if _, ok := def.Unfreeze(fr, 2, at); ok != tc.wantOK {
+				t.Errorf("Unfreeze ok = %v, want %v", ok, tc.wantOK)
+			}
+		})
+	}
+	if got := level.Earn(frozen, d("-5"), wall(t, "2027-01-02"))[0].Earned; !got.IsZero() {
+		t.Errorf("Earn below zero = %s, want 0", got)
+	}
+}
+
+func TestLevelGrowthRule(t *testing.T) {
+	at := wall(t, "2026-03-15 10:00")
+	checkIn := level.GrowthRule{ID: "check-in", Event: "check_in", Formula: rule.Formula{Kind: rule.Fixed, Fixed: d("12")}}
+	realName := level.GrowthRule{ID: "real-name", Event: "verify", Formula: rule.Formula{Kind: rule.Fixed, Fixed: d("20")}}
+	order := level.GrowthRule{
+		ID: "order", Event: "order", Levels: []string{"Bronze"},
+		Conditions: []event.Condition{{Attr: "channel", Op: event.In, Values: []event.Value{event.Str("app"), event.Str("store")}}},
+		Effective:  rule.Window{From: wall(t, "2026-01-01"), To: wall(t, "2027-01-01")},
+		Formula:    rule.Formula{Kind: rule.MultiplierFixed, Base: "amount", Rate: d("0.1"), Fixed: d("1")},
+	}
+	ev := func(typ string, attrs event.Attrs, at time.Time) event.Event {
+		return event.Event{ID: "e", Member: "m", Type: typ, Time: at, Attrs: attrs}
+	}
+	tests := []struct {
+		name    string
+		rule    level.GrowthRule
+		ev      event.Event
+		level   string
+		applies bool
+		want    string
+	}{
+		{"check-in gives 12", checkIn, ev("check_in", nil, at), "Entry", true, "12"},
+		{"real-name verification gives 20", realName, ev("verify", nil, at), "Entry", true, "20"},
+		{"other type", checkIn, ev("verify", nil, at), "Entry", false, ""},
+		{"order rounds down to whole units", order, ev("order", event.Attrs{"amount": event.DecString("199.99"), "channel": event.Str("app")}, at), "Bronze", true, "20"},
+		{"level not applicable", order, ev("order", event.Attrs{"amount": event.DecString("100"), "channel": event.Str("app")}, at), "Silver", false, ""},
+		{"condition fails", order, ev("order", event.Attrs{"amount": event.DecString("100"), "channel": event.Str("web")}, at), "Bronze", false, ""},
+		{"outside the effective period", order, ev("order", event.Attrs{"amount": event.DecString("100"), "channel": event.Str("app")}, wall(t, "2027-01-01")), "Bronze", false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.rule.Applies(tc.ev, tc.level); got != tc.applies {
+				t.Fatalf("Applies = %v, want %v", got, tc.applies)
+			}
+			if !tc.applies {
+				return
+			}
+			got, why, err := tc.rule.Amount(tc.ev, rule.Rounding{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Equal(d(tc.want)) || why.Rule != tc.rule.ID {
+				t.Errorf("Amount = %s (%+v), want %s", got, why, tc.want)
+			}
+		})
+	}
+}
+
+func TestLevelReversal(t *testing.T) {
+	tests := []struct {
+		name                                               string
+		granted, order, refundedBefore, refund, revAlready string
+		want                                               string
+	}{
+		{"half refunded", "100", "200", "0", "100", "0", "50"},
+		{"second half", "100", "200", "100", "100", "50", "50"},
+		{"rounds down the share", "10", "3", "0", "1", "0", "3"},
+		{"then the rest", "10", "3", "1", "2", "3", "7"},
+		{"over-refund caps at granted", "100", "200", "150", "100", "75", "25"},
+		{"no order amount reverses the rest", "40", "0", "0", "5", "10", "30"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := level.Reversal(d(tc.granted), d(tc.order), d(tc.refundedBefore), d(tc.refund), d(tc.revAlready), rule.Rounding{})
+			if !got.Equal(d(tc.want)) {
+				t.Errorf("Reversal = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLevelPlanExtend(t *testing.T) {
+	loc := shanghai(t)
+	tests := []struct {
+		plan level.Plan
+		from string
+		want string
+	}{
+		{level.Plan{Period: level.Monthly}, "2026-01-15 10:00", "2026-02-15 10:00"},
+		{level.Plan{Period: level.Monthly}, "2026-01-31 10:00", "2026-02-28 10:00"},
+		{level.Plan{Period: level.Quarterly}, "2026-11-30 00:00", "2027-02-28 00:00"},
+		{level.Plan{Period: level.Yearly}, "2028-02-29 12:00", "2029-02-28 12:00"},
+		{level.Plan{Period: level.Days, Days: 7}, "2026-12-28 09:00", "2027-01-04 09:00"},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.plan.Period)+"/"+tc.from, func(t *testing.T) {
+			if got := tc.plan.Extend(wall(t, tc.from), loc); !got.Equal(wall(t, tc.want)) {
+				t.Errorf("Extend = %v, want %s", got.In(loc), tc.want)
+			}
+		})
+	}
+}
+
+type env struct{ types []event.Type }
+
+func (e env) EventType(name string) (event.Type, bool) {
+	for _, t := range e.types {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return event.Type{}, false
+}
+
+func (e env) CheckReward(r rule.Reward) error {
+	if err := r.Check(); err != nil {
+		return err
+	}
+	if r.Kind == rule.RewardPoints && r.Program != "mall" {
+		return fmt.Errorf("unknown point program %s", r.Program)
+	}
+	return nil
+}
+
+var testEnv = env{types: []event.Type{
+	{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order_id", Kind: event.String}, {Name: "paid", Kind: event.Time}}},
+	{Name: "refund", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order_id", Kind: event.String}}},
+	{Name: "buy", Attributes: []event.Attr{{Name: "plan", Kind: event.String}}},
+}}
+
+func validDef() level.Definition {
+	def := ladder(level.Matching)
+	def.Ladder[1].Gifts = []rule.Reward{{Kind: rule.RewardGrowth, Amount: d("5")}, {Kind: rule.RewardPoints, Program: "mall", Amount: d("100")}}
+	def.Ladder[3].Freeze = &level.Freeze{Kind: level.FixedDuration, Duration: rule.Validity{Kind: rule.MonthsAfter, N: 3}, Unfreeze: d("100")}
+	def.Growth = []level.GrowthRule{{
+		ID: "order", Event: "order", Levels: []string{"Bronze"}, Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("1")},
+		Caps:  rule.Caps{{Period: rule.Day, Limit: d("500")}},
+		Order: &level.OrderRef{ID: "order_id", Amount: "amount"},
+	}}
+	def.Refunds = []level.RefundRule{{ID: "refund", Event: "refund", Order: "order_id", Amount: "amount"}}
+	def.Plans = []level.Plan{{Name: "Plus", Period: level.Monthly, Event: "buy", Attr: "plan"}}
+	return def
+}
+
+func TestLevelCheck(t *testing.T) {
+	if err := validDef().Check(testEnv); err != nil {
+		t.Fatalf("valid definition: %v", err)
+	}
+	tests := []struct {
+		name   string
+		mutate func(*level.Definition)
+		want   string
+	}{
+		{"entry not 0", func(d *level.Definition) { d.Ladder[0].Upgrade = decimal.NewFromInt(1) }, "ladder[0].upgrade: the entry level's threshold must be 0"},
+		{"thresholds out of order", func(d *level.Definition) { d.Ladder[2].Upgrade = decimal.NewFromInt(20) }, "ladder[2].upgrade: must be greater than 20"},
+		{"retention above upgrade", func(d *level.Definition) { d.Ladder[2].Retention = decimal.NewFromInt(101) }, "ladder[2].retention: must not exceed the upgrade threshold 100"},
+		{"negative retention", func(d *level.Definition) { d.Ladder[2].Retention = decimal.NewFromInt(-1) }, "ladder[2].retention: must not be negative"},
+		{"window 0 with a term", func(d *level.Definition) { d.Ladder[1].Window = 0 }, "ladder[1].window: must be 1 to 1200 months"},
+		{"bad validity", func(d *level.Definition) { d.Ladder[1].Validity = rule.Validity{Kind: rule.MonthsAfter} }, "ladder[1].validity.n: must be >= 1"},
+		{"coupon validity kind", func(d *level.Definition) { d.Ladder[1].Validity = rule.Validity{Kind: rule.DaysAfter, N: 3} }, "ladder[1].validity.kind: days_after is not a level validity"},
+		{"duplicate name", func(d *level.Definition) { d.Ladder[2].Name = "Bronze" }, `ladder[2].name: duplicate level "Bronze"`},
+		{"unknown mode", func(d *level.Definition) { d.Ladder[2].Downgrade = "sideways" }, `ladder[2].downgrade: unknown downgrade mode "sideways"`},
+		{"unresolvable gift", func(d *level.Definition) { d.Ladder[1].Gifts[1].Program = "park" }, "ladder[1].gifts[1]: unknown point program park"},
+		{"gift without amount", func(d *level.Definition) { d.Ladder[1].Gifts[0].Amount = decimal.Zero }, "ladder[1].gifts[0].amount: must be > 0 for growth"},
+		{"freeze kind", func(d *level.Definition) { d.Ladder[3].Freeze.Kind = "forever" }, `ladder[3].freeze.kind: unknown freeze kind "forever"`},
+		{"freeze duration", func(d *level.Definition) { d.Ladder[3].Freeze.Duration = rule.Validity{Kind: rule.Permanent} }, "ladder[3].freeze.duration.kind: must be days_after"},
+		{"freeze threshold", func(d *level.Definition) { d.Ladder[3].Freeze.Unfreeze = decimal.Zero }, "ladder[3].freeze.unfreeze: must be > 0"},
+		{"entry freeze", func(d *level.Definition) { d.Ladder[0].Freeze = &level.Freeze{Kind: level.LongTerm, Unfreeze: decimal.NewFromInt(1)} }, "ladder[0].freeze: the entry level cannot be frozen"},
+		{"unknown event type", func(d *level.Definition) { d.Growth[0].Event = "visit" }, `growth[0].event: unknown event type "visit"`},
+		{"unknown base attribute", func(d *level.Definition) { d.Growth[0].Formula.Base = "total" }, `growth[0].formula.base: unknown attribute "total"`},
+		{"condition on unknown attribute", func(d *level.Definition) {
+			d.Growth[0].Conditions = []event.Condition{{Attr: "store", Op: event.Eq, Value: event.Str("x")}}
+		}, `growth[0].conditions[0]: attr: unknown attribute "store"`},
+		{"unknown level", func(d *level.Definition) { d.Growth[0].Levels = []string{"Diamond"} }, `growth[0].levels[0]: unknown level "Diamond"`},
+		{"negative cap", func(d *level.Definition) { d.Growth[0].Caps[0].Limit = decimal.NewFromInt(-1) }, "growth[0].caps[0].limit: must not be negative"},
+		{"bad window", func(d *level.Definition) {
+			d.Growth[0].Effective = rule.Window{From: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+		}, "growth[0].effective.to:"},
+		{"order attribute kind", func(d *level.Definition) { d.Growth[0].Order.ID = "amount" }, `growth[0].order.id: attribute has the wrong type: "amount" is decimal`},
+		{"duplicate rule", func(d *level.Definition) { d.Growth = append(d.Growth, d.Growth[0]) }, `growth[1].id: duplicate rule "order"`},
+		{"refund amount attribute", func(d *level.Definition) { d.Refunds[0].Amount = "refunded" }, `refunds[0].amount: unknown attribute "refunded"`},
+		{"refund type", func(d *level.Definition) { d.Refunds[0].Event = "return" }, `refunds[0].event: unknown event type "return"`},
+		{"plan period", func(d *level.Definition) { d.Plans[0].Period = "weekly" }, `plans[0].period: unknown period "weekly"`},
+		{"plan days", func(d *level.Definition) { d.Plans[0].Period = level.Days }, "plans[0].days: must be 1 to 36600"},
+		{"plan attr", func(d *level.Definition) { d.Plans[0].Attr = "" }, "plans[0].attr: required"},
+		{"plan named like a level", func(d *level.Definition) { d.Plans[0].Name = "Gold" }, `plans[0].name: duplicate plan or level name "Gold"`},
+		{"rounding scale", func(d *level.Definition) { d.Rounding.Scale = 9 }, "rounding.scale: must be 0 to 8"},
+		{"growth without ladder", func(d *level.Definition) { d.Ladder = nil }, "growth: growth rules need a ladder"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			def := validDef()
+			tc.mutate(&def)
+			err := def.Check(testEnv)
+			if !errors.Is(err, rule.ErrInvalidDefinition) {
+				t.Fatalf("Check = %v, want an invalid definition", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Check = %v\nwant a problem containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLevelDefinitionJSON(t *testing.T) {
+	def := validDef()
+	raw, err := json.Marshal(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back level.Definition
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(def, back, cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
+
+func update(t *testing.T, st store.Store, fn func(store.Tx) error) {
+	t.Helper()
+	if err := st.Update(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLevelState(t *testing.T) {
+	loc := shanghai(t)
+	st := memory.New()
+	t.Cleanup(func() { st.Close() })
+	update(t, st, func(tx store.Tx) error {
+		for _, g := range []struct {
+			at, amount string
+		}{{"2026-03-15 23:59", "10"}, {"2026-03-16 00:00", "5"}, {"2026-04-01", "7"}, {"2026-04-01 12:00", "-2"}, {"2027-03-16", "100"}} {
+			if err := level.AddDay(tx, "m1", wall(t, g.at), loc, d(g.amount)); err != nil {
+				return err
+			}
+		}
+		if err := level.AddDay(tx, "m10", wall(t, "2026-04-01"), loc, d("1000")); err != nil {
+			return err
+		}
+		var m level.Member
+		for i := range 5 {
+			if err := level.AppendHistory(tx, "m1", &m, &level.Record{Cause: level.CauseEvent, To: fmt.Sprint(i)}); err != nil {
+				return err
+			}
+		}
+		if err := level.Save(tx, "m1", m); err != nil {
+			return err
+		}
+		for _, c := range []struct {
+			name string
+			n    int64
+		}{{"Gold", 1}, {"Gold", 1}, {"Silver", 1}, {"Gold", -1}} {
+			if err := level.AddCount(tx, c.name, c.n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	err := st.View(context.Background(), func(tx store.Tx) error {
+		// The window [2026-03-16, 2027-03-16): 5 + 7 − 2.
+		g, err := level.Earned(tx, "m1", wall(t, "2026-03-16"), wall(t, "2027-03-16"), loc)
+		if err != nil {
+			return err
+		}
+		if !g.Equal(d("10")) {
+			t.Errorf("Earned = %s, want 10", g)
+		}
+		if g, _ = level.Earned(tx, "m1", wall(t, "2027-03-16"), time.Time{}, loc); !g.Equal(d("100")) {
+			t.Errorf("Earned from 2027-03-16 = %s, want 100", g)
+		}
+		page, err := level.History(tx, "m1", 2, 2)
+		if err != nil {
+			return err
+		}
+		if len(page) != 2 || page[0].Seq != 3 || page[1].To != "3" {
+			t.Errorf("History page = %+v", page)
+		}
+		m, ok, err := level.Load(tx, "m1")
+		if err != nil || !ok || m.Seq != 5 {
+			t.Errorf("Load = %+v, %v, %v", m, ok, err)
+		}
+		for name, want := range map[string]int64{"Gold": 1, "Silver": 1, "Bronze": 0} {
+			if n, _ := level.Count(tx, name); n != want {
+				t.Errorf("Count(%s) = %d, want %d", name, n, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ExampleDefinition_Retain() {
+	def := ladder(level.Matching)
+	to, kept := def.Retain(4, decimal.NewFromInt(150))
+	fmt.Println(def.Ladder[to].Name, kept)
+	// Output: Silver false
+}
+
+func ExampleLevel_TermEnd() {
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	gold := level.Level{Name: "Gold", Validity: rule.Validity{Kind: rule.MonthEnds, N: 1}}
+	end := gold.TermEnd(time.Date(2026, 3, 15, 10, 30, 0, 0, loc), loc)
+	fmt.Println(end.In(loc).Format(time.DateTime))
+	// Output: 2026-05-01 00:00:00
+}
