@@ -374,7 +374,9 @@ func TestLevelCheck(t *testing.T) {
 		{"freeze kind", func(d *level.Definition) { d.Ladder[3].Freeze.Kind = "forever" }, `ladder[3].freeze.kind: unknown freeze kind "forever"`},
 		{"freeze duration", func(d *level.Definition) { d.Ladder[3].Freeze.Duration = rule.Validity{Kind: rule.Permanent} }, "ladder[3].freeze.duration.kind: must be days_after"},
 		{"freeze threshold", func(d *level.Definition) { d.Ladder[3].Freeze.Unfreeze = decimal.Zero }, "ladder[3].freeze.unfreeze: must be > 0"},
-		{"entry freeze", func(d *level.Definition) { d.Ladder[0].Freeze = &level.Freeze{Kind: level.LongTerm, Unfreeze: decimal.NewFromInt(1)} }, "ladder[0].freeze: the entry level cannot be frozen"},
+		{"entry freeze", func(d *level.Definition) {
+			d.Ladder[0].Freeze = &level.Freeze{Kind: level.LongTerm, Unfreeze: decimal.NewFromInt(1)}
+		}, "ladder[0].freeze: the entry level cannot be frozen"},
 		{"unknown event type", func(d *level.Definition) { d.Growth[0].Event = "visit" }, `growth[0].event: unknown event type "visit"`},
 		{"unknown base attribute", func(d *level.Definition) { d.Growth[0].Formula.Base = "total" }, `growth[0].formula.base: unknown attribute "total"`},
 		{"condition on unknown attribute", func(d *level.Definition) {
