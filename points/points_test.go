@@ -1,0 +1,357 @@
+package points_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+	_ "time/tzdata"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
+)
+
+func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+func dp(s string) *decimal.Decimal { v := d(s); return &v }
+
+type env struct{ levels []string }
+
+var orderType = event.Type{Name: "order", Attributes: []event.Attr{
+	{Name: "amount", Kind: event.Decimal, Required: true},
+	{Name: "order_id", Kind: event.String},
+	{Name: "items", Kind: event.Integer},
+	{Name: "store", Kind: event.String},
+}}
+
+var refundType = event.Type{Name: "refund", Attributes: []event.Attr{
+	{Name: "order_id", Kind: event.String, Required: true},
+	{Name: "amount", Kind: event.Decimal, Required: true},
+}}
+
+func (e env) EventType(name string) (event.Type, bool) {
+	for _, t := range []event.Type{orderType, refundType} {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return event.Type{}, false
+}
+
+func (e env) HasLevel(name string) bool {
+	for _, l := range e.levels {
+		if l == name {
+			return true
+		}
+	}
+	return false
+}
+
+func validDef() points.Definition {
+	return points.Definition{
+		Programs: []points.Program{
+			{Name: "mall", Risk: &points.Risk{Daily: d("1000"), Policy: points.Freeze}, ApprovalAbove: dp("500"),
+				Payment: &points.Payment{Rate: d("0.01"), MaxShare: d("0.5")}},
+			{Name: "park", Rounding: rule.Rounding{Scale: 1}},
+		},
+		Exchanges: []points.Exchange{{From: "mall", To: "park", Rate: d("0.3")}},
+		Rules: []points.Rule{{
+			ID: "buy", Program: "mall", Event: "order", Levels: []string{"gold"},
+			Conditions:  []event.Condition{{Attr: "store", Op: event.Eq, Value: event.Str("s1")}},
+			Formula:     rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("1.5")},
+			Validity:    rule.Validity{Kind: rule.MonthEnds, N: 1},
+			Caps:        rule.Caps{{Period: rule.Day, Limit: d("100")}},
+			PendingDays: 7, Order: "order_id",
+		}},
+		Refunds: []points.Refund{{Event: "refund", Order: "order_id", Amount: "amount"}},
+	}
+}
+
+func TestCheck(t *testing.T) {
+	if err := validDef().Check(env{levels: []string{"gold"}}); err != nil {
+		t.Fatalf("valid definition: %v", err)
+	}
+	bad := validDef()
+	bad.Programs = append(bad.Programs, points.Program{Name: "mall", Rounding: rule.Rounding{Scale: 9},
+		Risk: &points.Risk{Daily: d("0"), Policy: "pause"}, ApprovalAbove: dp("-1"),
+		Payment: &points.Payment{Rate: d("0"), MaxShare: d("1.5"), MoneyScale: -1}})
+	bad.Exchanges = append(bad.Exchanges, points.Exchange{From: "mall", To: "zoo", Rate: d("0")}, points.Exchange{From: "mall", To: "park", Rate: d("1")})
+	bad.Rules = append(bad.Rules, points.Rule{ID: "buy", Program: "zoo", Event: "visit", Levels: []string{"x"}},
+		points.Rule{ID: "neg", Program: "park", Event: "order", Levels: []string{"platinum"},
+			Conditions:  []event.Condition{{Attr: "colour", Op: event.Eq, Value: event.Str("red")}},
+			Formula:     rule.Formula{Kind: rule.Fixed, Fixed: d("-5")},
+			Window:      rule.Window{From: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+			Validity:    rule.Validity{Kind: rule.MonthEnds, N: -1},
+			Caps:        rule.Caps{{Period: rule.Week, Limit: d("-1")}},
+			PendingDays: -1, Order: "amount", OrderAmount: "nope"})
+	bad.Refunds = append(bad.Refunds, points.Refund{Event: "refund", Order: "amount", Amount: "order_id"}, points.Refund{Event: "gone"})
+	err := bad.Check(env{levels: []string{"gold"}})
+	if !errors.Is(err, rule.ErrInvalidDefinition) {
+		t.Fatalf("Check: %v, want ErrInvalidDefinition", err)
+	}
+	var ps *rule.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("Check: %T, want *rule.Problems", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Path)
+	}
+	want := []string{
+		"programs[2].name", "programs[2].rounding.scale", "programs[2].risk.daily", "programs[2].risk.policy",
+		"programs[2].approval_above", "programs[2].payment.rate", "programs[2].payment.max_share", "programs[2].payment.money_scale",
+		"exchanges[1].to", "exchanges[1].rate", "exchanges[2]",
+		"rules[1].id", "rules[1].program", "rules[1].event", "rules[1].levels[0]",
+		"rules[2].conditions[0]", "rules[2].order", "rules[2].order_amount", "rules[2].formula", "rules[2].levels[0]",
+		"rules[2].window.to", "rules[2].validity.n", "rules[2].caps[0].limit", "rules[2].pending_days",
+		"refunds[1].order", "refunds[1].amount", "refunds[2].event",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problem paths (-want +got):\n%s\n%v", diff, err)
+	}
+	if err := (points.Definition{}).Check(env{}); err == nil || !strings.Contains(err.Error(), "programs: at least one") {
+		t.Errorf("empty definition: %v", err)
+	}
+}
+
+func TestDefinitionJSON(t *testing.T) {
+	def := validDef()
+	raw, err := json.Marshal(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back points.Definition
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	raw2, _ := json.Marshal(back)
+	if string(raw) != string(raw2) {
+		t.Errorf("round trip:\n%s\n%s", raw, raw2)
+	}
+	if !strings.Contains(string(raw), `"pending_days":7`) || !strings.Contains(string(raw), `"approval_above":"500"`) {
+		t.Errorf("snake_case tags missing: %s", raw)
+	}
+}
+
+func order(amount string, attrs event.Attrs) event.Event {
+	a := event.Attrs{"amount": event.DecString(amount)}
+	for k, v := range attrs {
+		a[k] = v
+	}
+	return event.Event{ID: "e", Member: "m", Type: "order", Time: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), Attrs: a}
+}
+
+func TestRuleApplies(t *testing.T) {
+	r := validDef().Rules[0]
+	r.Window = rule.Window{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)}
+	s1 := event.Attrs{"store": event.Str("s1")}
+	late := order("10", s1)
+	late.Time = time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	refund := order("10", s1)
+	refund.Type = "refund"
+	for _, tc := range []struct {
+		name  string
+		ev    event.Event
+		level string
+		want  points.Skip
+	}{
+		{"applies", order("10", s1), "gold", ""},
+		{"other type", refund, "gold", points.SkipType},
+		{"window end is exclusive", late, "gold", points.SkipWindow},
+		{"condition", order("10", event.Attrs{"store": event.Str("s2")}), "gold", points.SkipConditions},
+		{"missing attribute", order("10", nil), "gold", points.SkipConditions},
+		{"level", order("10", s1), "silver", points.SkipLevel},
+		{"no ladder level", order("10", s1), "", points.SkipLevel},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := r.Applies(tc.ev, tc.level); got != tc.want {
+				t.Errorf("Applies = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRuleEarn(t *testing.T) {
+	whole := points.Program{Name: "mall"}
+	tenth := points.Program{Name: "park", Rounding: rule.Rounding{Scale: 1, Mode: rule.RoundHalfUp}}
+	for _, tc := range []struct {
+		name    string
+		f       rule.Formula
+		prog    points.Program
+		amount  string
+		want    string
+		formula string
+	}{
+		{"multiplier rounds down", rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("1.5")}, whole, "99.99", "149", "amount × 1.5"},
+		{"multiplier half up at scale 1", rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("1.5")}, tenth, "99.99", "150", "amount × 1.5"},
+		{"fixed", rule.Formula{Kind: rule.Fixed, Fixed: d("20")}, whole, "1", "20", "20"},
+		{"multiplier plus fixed", rule.Formula{Kind: rule.MultiplierFixed, Base: "amount", Rate: d("2"), Fixed: d("10")}, whole, "12.60", "35", "amount × 2 + 10"},
+		{"count", rule.Formula{Kind: rule.Count}, whole, "500", "1", "1"},
+		{"integer base", rule.Formula{Kind: rule.Multiplier, Base: "items", Rate: d("3")}, whole, "1", "12", "items × 3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := points.Rule{ID: "r", Program: tc.prog.Name, Event: "order", Formula: tc.f}
+			got, why, err := r.Earn(tc.prog, order(tc.amount, event.Attrs{"items": event.Int(4)}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Equal(d(tc.want)) || why.Formula != tc.formula || why.Rule != "r" {
+				t.Errorf("Earn = %s (%+v), want %s with formula %q", got, why, tc.want, tc.formula)
+			}
+		})
+	}
+	r := points.Rule{ID: "r", Formula: rule.Formula{Kind: rule.Multiplier, Base: "missing", Rate: d("1")}}
+	if _, _, err := r.Earn(whole, order("1", nil)); !errors.Is(err, event.ErrMissingAttribute) {
+		t.Errorf("missing base: %v", err)
+	}
+}
+
+func TestRiskDecide(t *testing.T) {
+	stop := &points.Risk{Daily: d("100"), Policy: points.Stop}
+	freeze := &points.Risk{Daily: d("100"), Policy: points.Freeze}
+	var none *points.Risk
+	for _, tc := range []struct {
+		name           string
+		risk           *points.Risk
+		earned, amount string
+		frozen         bool
+		want           points.RiskDecision
+	}{
+		{"no risk control", none, "1000", "50", false, points.RiskDecision{Allowed: d("50")}},
+		{"stop below", stop, "10", "50", false, points.RiskDecision{Allowed: d("50"), Blocked: d("0")}},
+		{"stop reaching exactly", stop, "50", "50", false, points.RiskDecision{Allowed: d("50"), Blocked: d("0")}},
+		{"stop cuts", stop, "80", "50", false, points.RiskDecision{Allowed: d("20"), Blocked: d("30")}},
+		{"stop after reaching", stop, "100", "5", false, points.RiskDecision{Allowed: d("0"), Blocked: d("5")}},
+		{"freeze below", freeze, "10", "50", false, points.RiskDecision{Allowed: d("50")}},
+		{"freeze reaching", freeze, "50", "50", false, points.RiskDecision{Allowed: d("50"), Freeze: true}},
+		{"freeze day already frozen", freeze, "0", "1", true, points.RiskDecision{Allowed: d("1"), Freeze: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.risk.Decide(d(tc.earned), d(tc.amount), tc.frozen)
+			if diff := cmp.Diff(tc.want, got, cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })); diff != "" {
+				t.Errorf("Decide (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSplitOrder(t *testing.T) {
+	prog := points.Program{Name: "mall", Payment: &points.Payment{Rate: d("0.01"), MaxShare: d("0.5")}}
+	odd := points.Program{Name: "odd", Payment: &points.Payment{Rate: d("0.03"), MaxShare: d("1")}}
+	tenth := points.Program{Name: "tenth", Rounding: rule.Rounding{Scale: 1}, Payment: &points.Payment{Rate: d("0.07"), MaxShare: d("0.3")}}
+	for _, tc := range []struct {
+		name                string
+		prog                points.Program
+		order, avail, limit string
+		points, money, cash string
+	}{
+		{"share caps", prog, "100.00", "100000", "0", "5000", "50.00", "50.00"},
+		{"balance caps", prog, "100.00", "1234", "0", "1234", "12.34", "87.66"},
+		{"limit caps", prog, "100.00", "100000", "300", "300", "3.00", "97.00"},
+		{"half a cent rounds down", prog, "99.99", "100000", "0", "4999", "49.99", "50.00"},
+		{"one cent order", prog, "0.01", "100000", "0", "0", "0.00", "0.01"},
+		{"two cent order", prog, "0.02", "100000", "0", "1", "0.01", "0.01"},
+		{"no points", prog, "10.00", "0", "0", "0", "0", "10.00"},
+		{"fractional balance is not spent", prog, "10.00", "99.6", "0", "99", "0.99", "9.01"},
+		{"odd rate takes fewest points", odd, "1.00", "1000", "0", "34", "1.00", "0.00"},
+		{"odd rate short balance", odd, "1.00", "10", "0", "10", "0.30", "0.70"},
+		{"odd rate one point below a cent", odd, "1.00", "1", "0", "1", "0.03", "0.97"},
+		{"scale 1", tenth, "10.00", "1000", "0", "42.9", "3.00", "7.00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := points.SplitOrder(tc.prog, d(tc.order), d(tc.avail), d(tc.limit))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !s.Points.Equal(d(tc.points)) || !s.PointsMoney.Equal(d(tc.money)) || !s.Cash.Equal(d(tc.cash)) {
+				t.Errorf("split = %s points, %s money, %s cash; want %s, %s, %s", s.Points, s.PointsMoney, s.Cash, tc.points, tc.money, tc.cash)
+			}
+			if s.PointsMoney.GreaterThan(s.Points.Mul(tc.prog.Payment.Rate)) {
+				t.Errorf("points %s pay %s: more than they are worth", s.Points, s.PointsMoney)
+			}
+			if !s.PointsMoney.Add(s.Cash).Equal(s.Order) {
+				t.Errorf("money %s + cash %s != order %s", s.PointsMoney, s.Cash, s.Order)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name  string
+		prog  points.Program
+		order string
+		want  error
+	}{
+		{"no payment", points.Program{Name: "x"}, "1", points.ErrNoPayment},
+		{"zero order", prog, "0", points.ErrInvalidAmount},
+		{"sub-cent order", prog, "1.001", points.ErrInvalidAmount},
+		{"negative order", prog, "-1", points.ErrInvalidAmount},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := points.SplitOrder(tc.prog, d(tc.order), d("100"), decimal.Zero); !errors.Is(err, tc.want) {
+				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConvertAndShare(t *testing.T) {
+	for _, tc := range []struct {
+		amount, rate string
+		to           points.Program
+		want         string
+	}{
+		{"15", "0.3", points.Program{}, "4"},
+		{"10", "0.3", points.Program{}, "3"},
+		{"3", "0.3", points.Program{}, "0"},
+		{"15", "0.3", points.Program{Rounding: rule.Rounding{Scale: 1, Mode: rule.RoundUp}}, "4.5"},
+		{"7", "0.33", points.Program{Rounding: rule.Rounding{Scale: 1, Mode: rule.RoundUp}}, "2.3"},
+	} {
+		if got := points.Convert(d(tc.amount), d(tc.rate), tc.to); !got.Equal(d(tc.want)) {
+			t.Errorf("Convert(%s, %s) = %s, want %s", tc.amount, tc.rate, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ refunded, amount, want string }{
+		{"50", "200", "0.25"}, {"200", "200", "1"}, {"300", "200", "1"}, {"5", "0", "1"}, {"0", "10", "0"},
+	} {
+		if got := points.RefundShare(d(tc.refunded), d(tc.amount)); !got.Equal(d(tc.want)) {
+			t.Errorf("RefundShare(%s, %s) = %s, want %s", tc.refunded, tc.amount, got, tc.want)
+		}
+	}
+}
+
+func TestProgramAmounts(t *testing.T) {
+	p := points.Program{Name: "p", Rounding: rule.Rounding{Scale: 1}, ApprovalAbove: dp("100")}
+	for _, tc := range []struct {
+		amount string
+		ok     bool
+	}{{"1", true}, {"0.5", true}, {"0.05", false}, {"0", false}, {"-1", false}} {
+		if err := p.CheckAmount(d(tc.amount)); (err == nil) != tc.ok || (err != nil && !errors.Is(err, points.ErrInvalidAmount)) {
+			t.Errorf("CheckAmount(%s) = %v", tc.amount, err)
+		}
+	}
+	for _, tc := range []struct {
+		amount string
+		want   bool
+	}{{"100", false}, {"-100", false}, {"100.1", true}, {"-101", true}} {
+		if got := p.NeedsApproval(d(tc.amount)); got != tc.want {
+			t.Errorf("NeedsApproval(%s) = %v", tc.amount, got)
+		}
+	}
+	if (points.Program{}).NeedsApproval(d("1e9")) {
+		t.Error("no threshold needs approval")
+	}
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	at := time.Date(2026, 1, 15, 10, 0, 0, 0, loc)
+	if got := points.Expiry(rule.Validity{}, at, loc); !got.IsZero() {
+		t.Errorf("empty validity expires %s", got)
+	}
+	if got, want := points.Expiry(rule.Validity{Kind: rule.MonthEnds, N: 1}, at, loc), time.Date(2026, 3, 1, 0, 0, 0, 0, loc); !got.Equal(want) {
+		t.Errorf("month_ends 1: %s, want %s", got, want)
+	}
+	if got, want := points.Expiry(rule.Validity{Kind: rule.AnnualDate, Month: 1, Day: 10}, at, loc), time.Date(2027, 1, 11, 0, 0, 0, 0, loc); !got.Equal(want) {
+		t.Errorf("annual 01-10: %s, want %s", got, want)
+	}
+}

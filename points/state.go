@@ -1,0 +1,194 @@
+package points
+
+import (
+	"time"
+
+	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
+)
+
+// Sub-accounts of a member's points, beside the main (spendable) account
+// "".
+const (
+	// SubPending holds points earned but not yet released (return window).
+	SubPending = "pending"
+	// SubFrozen holds points frozen by risk control until reviewed.
+	SubFrozen = "frozen"
+)
+
+// Subs lists a member's points accounts: main, pending, frozen.
+var Subs = [...]string{"", SubPending, SubFrozen}
+
+// LotAmount is an amount of one lot.
+type LotAmount struct {
+	Lot     string          `json:"lot"`
+	Amount  decimal.Decimal `json:"amount"`
+	Expires time.Time       `json:"expires,omitzero"`
+	Granted time.Time       `json:"granted,omitzero"`
+}
+
+// ReviewState is the state of a risk-control review.
+type ReviewState string
+
+// The review states.
+const (
+	ReviewPending  ReviewState = "pending"
+	ReviewRestored ReviewState = "restored"
+	ReviewVoided   ReviewState = "voided"
+)
+
+// Review is one member's frozen day in one program, waiting for (or
+// decided by) an operator.
+type Review struct {
+	Program string `json:"program"`
+	Member  string `json:"member"`
+	// Date is the frozen day in the program's zone ("2006-01-02").
+	Date string `json:"date"`
+	// Earned is what the member earned that day by earning rules.
+	Earned decimal.Decimal `json:"earned"`
+	// Lots are the frozen lots and the amounts frozen.
+	Lots  []LotAmount `json:"lots,omitempty"`
+	State ReviewState `json:"state"`
+	// Round counts decisions: a grant after a decision the same day
+	// reopens the review for the new points.
+	Round    int       `json:"round,omitempty"`
+	Operator string    `json:"operator,omitempty"`
+	Decided  time.Time `json:"decided,omitzero"`
+}
+
+// Day is one member's earning in one program on one day, for risk
+// control.
+type Day struct {
+	Earned  decimal.Decimal `json:"earned"`
+	Blocked decimal.Decimal `json:"blocked,omitzero"`
+	Frozen  bool            `json:"frozen,omitempty"`
+	// Lots are the day's lots credited to the main account (frozen if the
+	// day freezes).
+	Lots []string `json:"lots,omitempty"`
+}
+
+// AdjustmentState is the state of a manual adjustment.
+type AdjustmentState string
+
+// The adjustment states.
+const (
+	AdjustmentPending  AdjustmentState = "pending"
+	AdjustmentApplied  AdjustmentState = "applied"
+	AdjustmentRejected AdjustmentState = "rejected"
+)
+
+// Adjustment is a manual credit (positive Amount) or debit (negative).
+type Adjustment struct {
+	ID        string          `json:"id"`
+	Program   string          `json:"program"`
+	Member    string          `json:"member"`
+	Amount    decimal.Decimal `json:"amount"`
+	Reason    string          `json:"reason"`
+	State     AdjustmentState `json:"state"`
+	Requester string          `json:"requester"`
+	Requested time.Time       `json:"requested"`
+	// Decider is the operator who approved or rejected it (the requester
+	// when it needed no approval).
+	Decider string    `json:"decider,omitempty"`
+	Decided time.Time `json:"decided,omitzero"`
+	Note    string    `json:"note,omitempty"`
+}
+
+// Redemption is a spend of points against a reference.
+type Redemption struct {
+	Program string          `json:"program"`
+	Member  string          `json:"member"`
+	Ref     string          `json:"ref"`
+	Amount  decimal.Decimal `json:"amount"`
+	// Split is set for a points + cash payment.
+	Split *Split    `json:"split,omitempty"`
+	Time  time.Time `json:"time"`
+	// Takes are the lots the points came from, in spending order, with
+	// what each has had returned so far.
+	Takes    []LotAmount       `json:"takes"`
+	Returned []decimal.Decimal `json:"returned"`
+	Reversed decimal.Decimal   `json:"reversed"`
+}
+
+// Remaining returns what of the redemption may still be reversed.
+func (r Redemption) Remaining() decimal.Decimal { return r.Amount.Sub(r.Reversed) }
+
+// Grant is one lot an order earned.
+type Grant struct {
+	Program  string          `json:"program"`
+	Rule     string          `json:"rule"`
+	Lot      string          `json:"lot"`
+	Amount   decimal.Decimal `json:"amount"`
+	Time     time.Time       `json:"time"`
+	Reversed decimal.Decimal `json:"reversed,omitzero"`
+}
+
+// Order is what an order earned, for the return policy.
+type Order struct {
+	ID       string          `json:"id"`
+	Member   string          `json:"member"`
+	Amount   decimal.Decimal `json:"amount"`
+	Refunded decimal.Decimal `json:"refunded,omitzero"`
+	Grants   []Grant         `json:"grants"`
+	// Shortfall is what could not be taken back because it was spent.
+	Shortfall decimal.Decimal `json:"shortfall,omitzero"`
+}
+
+// Reconciliation is a program's totals per kind over a period, as the
+// net amounts moved into member accounts (pending, frozen and main
+// together). Redeemed, Expired and Voided are given as positive amounts
+// taken out.
+type Reconciliation struct {
+	Program  string          `json:"program"`
+	From     string          `json:"from,omitempty"`
+	To       string          `json:"to,omitempty"`
+	Earned   decimal.Decimal `json:"earned"`
+	Redeemed decimal.Decimal `json:"redeemed"`
+	// Reversed is net: redemptions returned less points taken back by
+	// refunds.
+	Reversed  decimal.Decimal `json:"reversed"`
+	Expired   decimal.Decimal `json:"expired"`
+	Voided    decimal.Decimal `json:"voided"`
+	Adjusted  decimal.Decimal `json:"adjusted"`
+	Exchanged decimal.Decimal `json:"exchanged"`
+	// Change is the change in the members' total balance over the period,
+	// the sum of every kind's total. Over the whole history (From and To
+	// empty), Outstanding is the members' total balance read from the
+	// program's pool accounts, independently of the daily totals.
+	Change      decimal.Decimal  `json:"change"`
+	Outstanding *decimal.Decimal `json:"outstanding,omitempty"`
+}
+
+// Holds reports whether the identity holds: Change = Earned − Redeemed +
+// Reversed − Expired − Voided + Adjusted + Exchanged, and Outstanding (when
+// known) equals Change.
+func (r Reconciliation) Holds() bool {
+	sum := r.Earned.Sub(r.Redeemed).Add(r.Reversed).Sub(r.Expired).Sub(r.Voided).Add(r.Adjusted).Add(r.Exchanged)
+	if !sum.Equal(r.Change) {
+		return false
+	}
+	return r.Outstanding == nil || r.Outstanding.Equal(r.Change)
+}
+
+// ExpiringLot is a lot of a member that expires soon.
+type ExpiringLot struct {
+	Lot     string          `json:"lot"`
+	Sub     string          `json:"sub,omitempty"`
+	Amount  decimal.Decimal `json:"amount"`
+	Expires time.Time       `json:"expires"`
+}
+
+// MonthTotal is what a program's members hold expiring in one month
+// (points whose last valid day falls in it).
+type MonthTotal struct {
+	Month  string          `json:"month"` // "2006-01"
+	Amount decimal.Decimal `json:"amount"`
+}
+
+// Blocked is recorded for points the Stop policy cut.
+type Blocked struct {
+	Rule   string          `json:"rule"`
+	Wanted decimal.Decimal `json:"wanted"`
+	Amount decimal.Decimal `json:"amount"`
+	Reason rule.Reason     `json:"reason"`
+}
