@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/benefit"
+	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/ledger"
@@ -466,6 +467,9 @@ type Assets struct {
 	Growth decimal.Decimal `json:"growth"`
 	// StoredValue is the money balance.
 	StoredValue decimal.Decimal `json:"stored_value"`
+	// Coupons counts the member's coupons by state (available, locked,
+	// used, expired, revoked).
+	Coupons map[coupon.State]int `json:"coupons,omitempty"`
 	// Accounts lists every account of the member with its balance,
 	// including sub-accounts such as pending or frozen points.
 	Accounts map[string]decimal.Decimal `json:"accounts,omitempty"`
@@ -503,6 +507,18 @@ func (p *Program) Profile(ctx context.Context, member string) (Profile, error) {
 		t := p.newTxn(tx, p.clock(), ledger.Ref{Note: "profile"}, &Outcome{})
 		if pr.Level, err = t.memberLevel(member); err != nil {
 			return err
+		}
+		if p.def.Coupons != nil {
+			cs, err := coupon.NewBook(tx, p.def.Coupons, p.loc).Coupons(member, false)
+			if err != nil {
+				return err
+			}
+			for _, c := range cs {
+				if pr.Assets.Coupons == nil {
+					pr.Assets.Coupons = map[coupon.State]int{}
+				}
+				pr.Assets.Coupons[c.State]++
+			}
 		}
 		if p.def.Benefits != nil {
 			if pr.Achievements, err = loadGrants(tx, member); err != nil {

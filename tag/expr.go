@@ -208,6 +208,9 @@ func (e Expr) String() string {
 	case "tag":
 		return e.tag
 	case "not":
+		if a := e.args[0]; a.op == "and" || a.op == "or" {
+			return "not (" + a.String() + ")"
+		}
 		return "not " + e.args[0].String()
 	case "and", "or":
 		parts := make([]string, len(e.args))

@@ -1,0 +1,324 @@
+package tag_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
+	"github.com/memberkit/membership/tag"
+	"github.com/shopspring/decimal"
+)
+
+var shanghai, _ = time.LoadLocation("Asia/Shanghai")
+
+func TestTagExpr(t *testing.T) {
+	tests := []struct {
+		expr string
+		tags []string
+		want bool
+		str  string
+	}{
+		{"M", []string{"M"}, true, "M"},
+		{"M", nil, false, "M"},
+		{"M and vip", []string{"M"}, false, "M and vip"},
+		{"M AND vip", []string{"vip", "M"}, true, "M and vip"},
+		{"M or vip", []string{"vip"}, true, "M or vip"},
+		{"not churned", nil, true, "not churned"},
+		{"M and not churned", []string{"M", "churned"}, false, "M and not churned"},
+		{"M and (vip or new) and not churned", []string{"M", "new"}, true, "M and (vip or new) and not churned"},
+		{"a or b and c", []string{"a"}, true, "a or (b and c)"},
+		{"not (a or b)", []string{"b"}, false, "not (a or b)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.expr, func(t *testing.T) {
+			e, err := tag.Parse(tc.expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e.Match(tc.tags); got != tc.want {
+				t.Errorf("Match(%v) = %v, want %v", tc.tags, got, tc.want)
+			}
+			if got := e.String(); got != tc.str {
+				t.Errorf("String = %q, want %q", got, tc.str)
+			}
+		})
+	}
+	for _, bad := range []string{"", "and", "M and", "(M", "M)", "not", "M vip", "M or or vip"} {
+		if _, err := tag.Parse(bad); !errors.Is(err, tag.ErrSyntax) {
+			t.Errorf("Parse(%q) = %v, want ErrSyntax", bad, err)
+		}
+	}
+	if got := tag.MustParse("b and (a or not b)").Tags(); !cmp.Equal(got, []string{"a", "b"}) {
+		t.Errorf("Tags = %v", got)
+	}
+}
+
+func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+func order(day int, amount string, cats ...string) tag.Order {
+	return tag.Order{Time: time.Date(2026, 1, day, 12, 0, 0, 0, shanghai), Amount: dec(amount), Categories: cats}
+}
+
+func TestTagStatsTop(t *testing.T) {
+	var s tag.Stats
+	s.AddOrder(order(3, "100", "formula", "diapers"))
+	s.AddOrder(order(1, "50", "formula"))
+	s.AddOrder(order(5, "300", "toys"))
+	got := s.Summary(2)
+	want := tag.Summary{
+		FirstOrder: order(1, "0").Time, LastOrder: order(5, "0").Time, Orders: 3, Amount: dec("450"),
+		AverageOrder: dec("150"), Recharged: decimal.Zero,
+		TopCategories: []tag.Ranked{{Name: "formula", Orders: 2, Amount: dec("150")}, {Name: "toys", Orders: 1, Amount: dec("300")}},
+		TopBrands:     []tag.Ranked{}, TopProducts: []tag.Ranked{},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("summary (-want +got):\n%s", diff)
+	}
+	if got := tag.AverageOrder(3, dec("100")); !got.Equal(dec("33.33")) {
+		t.Errorf("average of 100 over 3 = %s, want 33.33", got)
+	}
+	if got := tag.AverageOrder(0, dec("0")); !got.IsZero() {
+		t.Errorf("average without orders = %s", got)
+	}
+}
+
+func TestTagRuleMatch(t *testing.T) {
+	def := tag.Definition{
+		Orders:     &tag.Orders{Event: "order", Amount: "amount", Category: "category"},
+		Attributes: []event.Attr{{Name: "gender", Kind: event.String}},
+	}
+	m := tag.Member{
+		Attrs: map[string]event.Value{"gender": event.Str("f")},
+		Level: "gold",
+		Days: []tag.Day{
+			{Date: rule.Date{Year: 2026, Month: 1, Day: 1}, Orders: 1, Amount: dec("100")},
+			{Date: rule.Date{Year: 2026, Month: 3, Day: 1}, Orders: 2, Amount: dec("40")},
+		},
+	}
+	m.Stats.AddOrder(order(1, "100", "formula"))
+	m.Stats.AddOrder(order(2, "20", "formula"))
+	m.Stats.AddOrder(order(3, "20", "toys"))
+	// 2026-03-31 is day 90 counted from 2026-01-01; 2026-04-01 is day 91.
+	day90 := time.Date(2026, 3, 31, 23, 0, 0, 0, shanghai)
+	day91 := time.Date(2026, 4, 1, 0, 0, 0, 0, shanghai)
+	c := func(fact string, days int, op event.Op, v event.Value) tag.Cond {
+		return tag.Cond{Fact: fact, Days: days, Op: op, Value: v}
+	}
+	tests := []struct {
+		name string
+		cond tag.Cond
+		at   time.Time
+		want bool
+	}{
+		{"attribute", c(tag.AttrFact("gender"), 0, event.Eq, event.Str("f")), day90, true},
+		{"level", c(tag.FactLevel, 0, event.Eq, event.Str("silver")), day90, false},
+		{"order count", c(tag.FactOrderCount, 0, event.Gte, event.Int(3)), day90, true},
+		{"3 orders in the last 90 days on day 90", c(tag.FactOrderCount, 90, event.Gte, event.Int(3)), day90, true},
+		{"3 orders in the last 90 days on day 91", c(tag.FactOrderCount, 90, event.Gte, event.Int(3)), day91, false},
+		{"amount in 90 days on day 91", c(tag.FactOrderAmount, 90, event.Eq, event.DecString("40")), day91, true},
+		{"average order", c(tag.FactAverageOrder, 0, event.Gt, event.DecString("46.66")), day90, true},
+		{"top category", c(tag.FactTopCategory, 0, event.Eq, event.Str("formula")), day90, true},
+		{"categories contain", c(tag.FactCategories, 0, event.Contains, event.Str("toys")), day90, true},
+		{"missing attribute", c(tag.AttrFact("birthday"), 0, event.Ne, event.Str("x")), day90, false},
+		{"top brand without brands", c(tag.FactTopBrand, 0, event.Ne, event.Str("x")), day90, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tag.Rule{Tag: "x", All: []tag.Cond{tc.cond}}
+			if got := def.Match(r, m, tc.at, shanghai); got != tc.want {
+				t.Errorf("Match = %v, want %v (%v)", got, tc.want, def.Explain(r, m, tc.at, shanghai))
+			}
+		})
+	}
+}
+
+func TestTagEdge(t *testing.T) {
+	def := tag.Definition{Rules: []tag.Rule{
+		{Tag: "recent", All: []tag.Cond{{Fact: tag.FactOrderCount, Days: 90, Op: event.Gte, Value: event.Int(1)}}},
+		{Tag: "week", All: []tag.Cond{{Fact: tag.FactOrderCount, Days: 7, Op: event.Gte, Value: event.Int(1)}}},
+	}}
+	m := tag.Member{Days: []tag.Day{{Date: rule.Date{Year: 2026, Month: 1, Day: 1}, Orders: 1}}}
+	tests := []struct {
+		now  time.Time
+		want time.Time
+	}{
+		{time.Date(2026, 1, 1, 12, 0, 0, 0, shanghai), time.Date(2026, 1, 8, 0, 0, 0, 0, shanghai)},
+		{time.Date(2026, 1, 8, 0, 0, 0, 0, shanghai), time.Date(2026, 4, 1, 0, 0, 0, 0, shanghai)},
+		{time.Date(2026, 4, 1, 0, 0, 0, 0, shanghai), time.Time{}},
+	}
+	for _, tc := range tests {
+		if got := def.Edge(m, tc.now, shanghai); !got.Equal(tc.want) {
+			t.Errorf("Edge at %s = %s, want %s", tc.now, got, tc.want)
+		}
+	}
+}
+
+type env struct{}
+
+func (env) EventType(name string) (event.Type, bool) {
+	if name == "order" {
+		return event.Type{Name: "order", Attributes: []event.Attr{
+			{Name: "amount", Kind: event.Decimal}, {Name: "category", Kind: event.Strings}, {Name: "paid", Kind: event.Bool}}}, true
+	}
+	return event.Type{}, false
+}
+func (env) LevelExists(name string) bool { return name == "gold" }
+
+func TestTagCheck(t *testing.T) {
+	d := tag.Definition{
+		Orders:     &tag.Orders{Event: "order", Amount: "amount", Category: "category", Brand: "paid"},
+		Recharge:   &tag.Recharge{Event: "recharge", Amount: "amount"},
+		Attributes: []event.Attr{{Name: "gender", Kind: event.String}, {Name: "gender", Kind: "money"}},
+		Manual:     []tag.Manual{{Name: "vip"}, {Name: "has space"}},
+		Rules: []tag.Rule{
+			{Tag: "vip"},
+			{Tag: "and"},
+			{Tag: "ok", All: []tag.Cond{
+				{Fact: "nope", Op: event.Eq},
+				{Fact: tag.FactLevel, Op: event.Eq, Value: event.Str("platinum")},
+				{Fact: tag.FactTopBrand, Days: 30, Op: event.Eq, Value: event.Str("x")},
+				{Fact: tag.FactOrderCount, Days: 90, Op: event.Gte, Value: event.Str("3")},
+			}},
+		},
+	}
+	err := d.Check(env{})
+	var ps *rule.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("Check = %v", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Path)
+	}
+	want := []string{
+		"orders.brand", "recharge.event",
+		"attributes[1].name", "attributes[1].type",
+		"manual[1].name", "rules[0].tag", "rules[1].tag",
+		"rules[2].all[0].fact", "rules[2].all[1].value", "rules[2].all[2].days", "rules[2].all[3]",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problem paths (-want +got):\n%s\n%v", diff, err)
+	}
+}
+
+func TestTagDefinitionJSON(t *testing.T) {
+	d := tag.Definition{
+		Orders: &tag.Orders{Event: "order", Amount: "amount"}, Top: 3,
+		Rules: []tag.Rule{{Tag: "recent", All: []tag.Cond{{Fact: tag.FactOrderCount, Days: 90, Op: event.Gte, Value: event.Int(1)}}}},
+	}
+	raw, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back tag.Definition
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(d, back); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
+
+func newStore(t *testing.T) store.Store {
+	t.Helper()
+	st := memory.New()
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestTagSegment(t *testing.T) {
+	st := newStore(t)
+	ctx := context.Background()
+	// m00..m29: every member is "all"; even ones "even"; multiples of 3
+	// "three"; multiples of 5 "five".
+	err := st.Update(ctx, func(tx store.Tx) error {
+		for i := range 30 {
+			m := fmt.Sprintf("m%02d", i)
+			if err := tag.Touch(tx, m); err != nil {
+				return err
+			}
+			for name, ok := range map[string]bool{"all": true, "even": i%2 == 0, "three": i%3 == 0, "five": i%5 == 0} {
+				if ok {
+					if _, err := tag.Assign(tx, m, tag.Assigned{Tag: name, By: "rule"}); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := func(expr string, limit int) (all []string, pages int) {
+		e := tag.MustParse(expr)
+		cursor := ""
+		for {
+			var page []string
+			var next string
+			err := st.View(ctx, func(tx store.Tx) error {
+				var err error
+				page, next, err = tag.Segment(tx, e, cursor, limit)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) > limit {
+				t.Fatalf("page of %d over limit %d", len(page), limit)
+			}
+			all = append(all, page...)
+			pages++
+			if next == "" {
+				return all, pages
+			}
+			cursor = next
+		}
+	}
+	want := func(f func(i int) bool) []string {
+		var out []string
+		for i := range 30 {
+			if f(i) {
+				out = append(out, fmt.Sprintf("m%02d", i))
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		expr string
+		f    func(int) bool
+	}{
+		{"even", func(i int) bool { return i%2 == 0 }},
+		{"even and three", func(i int) bool { return i%6 == 0 }},
+		{"three or five", func(i int) bool { return i%3 == 0 || i%5 == 0 }},
+		{"even and not five", func(i int) bool { return i%2 == 0 && i%5 != 0 }},
+		{"not even", func(i int) bool { return i%2 != 0 }},
+		{"(three or five) and not even", func(i int) bool { return (i%3 == 0 || i%5 == 0) && i%2 != 0 }},
+		{"nobody", func(int) bool { return false }},
+	}
+	for _, tc := range tests {
+		for _, limit := range []int{1, 4, 100} {
+			t.Run(fmt.Sprintf("%s/%d", tc.expr, limit), func(t *testing.T) {
+				got, _ := list(tc.expr, limit)
+				if diff := cmp.Diff(want(tc.f), got); diff != "" {
+					t.Errorf("members (-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+	if _, pages := list("even", 15); pages != 1 {
+		t.Errorf("15 members in pages of 15 took %d pages, want 1 (no empty last page)", pages)
+	}
+	var n int64
+	if err := st.View(ctx, func(tx store.Tx) error { n, err = tag.Count(tx, "five"); return err }); err != nil || n != 6 {
+		t.Errorf("Count(five) = %d, %v; want 6", n, err)
+	}
+}

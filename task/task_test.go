@@ -1,0 +1,216 @@
+package task_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/task"
+	"github.com/shopspring/decimal"
+)
+
+var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+
+func ev(typ string, attrs event.Attrs) event.Event {
+	return event.Event{ID: typ, Member: "m", Type: typ, Time: t0, Attrs: attrs}
+}
+
+func steps(types ...string) []task.Step {
+	var out []task.Step
+	for _, t := range types {
+		out = append(out, task.Step{Event: t})
+	}
+	return out
+}
+
+// run feeds the events in order and returns, per event, the step it
+// counted for and whether the task completed (progress restarts after a
+// completion, as the root package does).
+func run(tk task.Task, evs ...event.Event) (counted []int, completed []bool) {
+	var p task.Progress
+	for _, e := range evs {
+		next, step, done := tk.Step(p, e)
+		counted = append(counted, step)
+		completed = append(completed, done)
+		p = next
+		if done {
+			p = task.Progress{}
+		}
+	}
+	return counted, completed
+}
+
+func TestTaskStep(t *testing.T) {
+	big := []event.Condition{{Attr: "amount", Op: event.Gte, Value: event.DecString("100")}}
+	order := func(amt string) event.Event { return ev("order", event.Attrs{"amount": event.DecString(amt)}) }
+	tests := []struct {
+		name      string
+		task      task.Task
+		events    []event.Event
+		counted   []int
+		completed []bool
+	}{
+		{"one action with condition",
+			task.Task{Kind: task.One, Steps: []task.Step{{Event: "order", Conditions: big}}},
+			[]event.Event{order("50"), order("150")},
+			[]int{-1, 0}, []bool{false, true}},
+		{"repeated action of three",
+			task.Task{Kind: task.Repeat, Times: 3, Steps: steps("checkin")},
+			[]event.Event{ev("checkin", nil), ev("order", nil), ev("checkin", nil), ev("checkin", nil), ev("checkin", nil)},
+			[]int{0, -1, 0, 0, 0}, []bool{false, false, false, true, false}},
+		{"several actions in any order",
+			task.Task{Kind: task.All, Steps: steps("a", "b", "c")},
+			[]event.Event{ev("c", nil), ev("c", nil), ev("a", nil), ev("b", nil)},
+			[]int{2, -1, 0, 1}, []bool{false, false, false, true}},
+		{"ordered actions in order",
+			task.Task{Kind: task.Sequence, Steps: steps("a", "b", "c")},
+			[]event.Event{ev("a", nil), ev("b", nil), ev("c", nil)},
+			[]int{0, 1, 2}, []bool{false, false, true}},
+		{"ordered actions out of order are ignored",
+			task.Task{Kind: task.Sequence, Steps: steps("a", "b")},
+			[]event.Event{ev("b", nil), ev("a", nil)},
+			[]int{-1, 0}, []bool{false, false}},
+		{"ordered actions: a stray step keeps progress",
+			task.Task{Kind: task.Sequence, Steps: steps("a", "b", "c")},
+			[]event.Event{ev("a", nil), ev("c", nil), ev("b", nil), ev("c", nil)},
+			[]int{0, -1, 1, 2}, []bool{false, false, false, true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			counted, completed := run(tc.task, tc.events...)
+			if diff := cmp.Diff(tc.counted, counted); diff != "" {
+				t.Errorf("counted steps (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.completed, completed); diff != "" {
+				t.Errorf("completed (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestTaskProgressTimes(t *testing.T) {
+	tk := task.Task{Kind: task.Repeat, Times: 3, Steps: steps("checkin")}
+	e1, e2 := ev("checkin", nil), ev("checkin", nil)
+	e2.Time = t0.Add(time.Hour)
+	p, _, _ := tk.Step(task.Progress{}, e1)
+	p, _, _ = tk.Step(p, e2)
+	want := task.Progress{Steps: []int{2}, Started: t0, Updated: t0.Add(time.Hour)}
+	if diff := cmp.Diff(want, p); diff != "" {
+		t.Errorf("progress (-want +got):\n%s", diff)
+	}
+	if p.Done() != 2 || tk.Need() != 3 {
+		t.Errorf("done %d need %d, want 2 and 3", p.Done(), tk.Need())
+	}
+}
+
+func TestTaskTarget(t *testing.T) {
+	tests := []struct {
+		name   string
+		target task.Target
+		level  string
+		tags   []string
+		want   bool
+	}{
+		{"no target", task.Target{}, "", nil, true},
+		{"level in", task.Target{Levels: []string{"gold", "silver"}}, "gold", nil, true},
+		{"level out", task.Target{Levels: []string{"gold"}}, "bronze", nil, false},
+		{"any tag", task.Target{Tags: []string{"a", "b"}}, "", []string{"b"}, true},
+		{"no tag", task.Target{Tags: []string{"a"}}, "", []string{"c"}, false},
+		{"segment", task.Target{Segment: "M and not churned"}, "", []string{"M"}, true},
+		{"segment excluded", task.Target{Segment: "M and not churned"}, "", []string{"M", "churned"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.target.Targets(tc.level, tc.tags); got != tc.want {
+				t.Errorf("Targets = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+type env struct{}
+
+func (env) EventType(name string) (event.Type, bool) {
+	if name == "order" {
+		return event.Type{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal}}}, true
+	}
+	return event.Type{}, false
+}
+func (env) CheckReward(r rule.Reward) error {
+	if err := r.Check(); err != nil {
+		return err
+	}
+	if r.Kind == rule.RewardAchievement && r.Achievement != "first" {
+		return errors.New("unknown achievement " + r.Achievement)
+	}
+	return nil
+}
+func (env) LevelExists(name string) bool { return name == "gold" }
+func (env) TagExists(name string) bool   { return name == "M" }
+
+func TestTaskCheck(t *testing.T) {
+	good := task.Task{Name: "first", Kind: task.One, Steps: steps("order"),
+		Rewards: []rule.Reward{{Kind: rule.RewardAchievement, Achievement: "first"}}}
+	bad := task.Definition{Tasks: []task.Task{
+		good,
+		{Name: "first", Kind: task.Repeat, Times: 1, Steps: []task.Step{{Event: "nope"}}},
+		{Name: "x", Kind: "weird", Rewards: []rule.Reward{{Kind: rule.RewardAchievement, Achievement: "zzz"}},
+			Steps: []task.Step{{Event: "order", Conditions: []event.Condition{{Attr: "color", Op: event.Eq, Value: event.Str("red")}}}},
+			Target: task.Target{Levels: []string{"platinum"}, Tags: []string{"Q"}, Segment: "M and ("},
+			Limits: rule.Caps{{Period: rule.Day, Limit: decimal.RequireFromString("1.5")}},
+			Window: rule.Window{From: t0, To: t0}},
+		{Name: "seq", Kind: task.Sequence, Steps: steps("order"), Rewards: []rule.Reward{{Kind: rule.RewardAchievement, Achievement: "first"}}},
+	}}
+	err := bad.Check(env{})
+	var ps *rule.Problems
+	if !errors.As(err, &ps) || !errors.Is(err, rule.ErrInvalidDefinition) {
+		t.Fatalf("Check = %v, want *rule.Problems", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Path)
+	}
+	want := []string{
+		"tasks[1].name", "tasks[1].times", "tasks[1].steps[0].event", "tasks[1].rewards",
+		"tasks[2].kind", "tasks[2].steps[0].conditions[0]", "tasks[2].window.to",
+		"tasks[2].target.levels[0]", "tasks[2].target.tags[0]", "tasks[2].target.segment",
+		"tasks[2].rewards[0]", "tasks[2].limits[0].limit",
+		"tasks[3].steps",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problem paths (-want +got):\n%s\n%v", diff, err)
+	}
+	if err := (task.Definition{Tasks: []task.Task{good}}).Check(env{}); err != nil {
+		t.Errorf("valid definition: %v", err)
+	}
+}
+
+func TestTaskJSONRoundTrip(t *testing.T) {
+	d := task.Definition{Tasks: []task.Task{{
+		Name: "big", Kind: task.Repeat, Times: 3,
+		Steps:   []task.Step{{Event: "order", Conditions: []event.Condition{{Attr: "amount", Op: event.Gte, Value: event.DecString("100")}}}},
+		Window:  rule.Window{From: t0},
+		Target:  task.Target{Levels: []string{"gold"}, Segment: "M"},
+		Rewards: []rule.Reward{{Kind: rule.RewardGrowth, Amount: decimal.NewFromInt(10)}},
+		Limits:  rule.Caps{{Period: rule.Day, Limit: decimal.NewFromInt(1)}},
+	}}}
+	raw, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"times":3`) {
+		t.Errorf("JSON lacks snake_case fields: %s", raw)
+	}
+	var back task.Definition
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(d, back); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
