@@ -167,12 +167,6 @@ func (e defEnv) hasPointProgram(name string) bool {
 	return ok
 }
 
-// HasLevel reports whether the definition has a level ladder with a level
-// named name. The level package exposes no lookup of a level by name yet,
-// so only the ladder's presence is checked: rules naming levels without a
-// ladder are refused, level names are not.
-func (e defEnv) HasLevel(name string) bool { return e.d.Levels != nil && name != "" }
-
 func (pp *pointsPart) dueKinds() []string { return []string{duePtsExpire, duePtsRelease} }
 
 func (pp *pointsPart) rewardKinds() []rule.RewardKind { return []rule.RewardKind{rule.RewardPoints} }
@@ -299,6 +293,17 @@ func (pp *pointsPart) expire(t *txn, program string, acct ledger.Account, lot st
 	}
 	return t.emit(ChangePointsExpired, acct.Member, PointsChange{Program: program, Amount: amount, Lot: lot, Expires: exp},
 		&rule.Reason{Rule: "points.expiry", Note: "lot " + lot + " expired"})
+}
+
+// ptsLot returns a lot of an account, or a zero lot when the account
+// never held it or it is spent (ledger.Lot reports a spent lot's dropped
+// record as store.ErrNotFound).
+func ptsLot(led *ledger.Ledger, a ledger.Account, id string) (ledger.Lot, error) {
+	lot, err := led.Lot(a, id)
+	if errors.Is(err, ledger.ErrUnknownLot) || errors.Is(err, store.ErrNotFound) {
+		return ledger.Lot{ID: id, Account: a}, nil
+	}
+	return lot, err
 }
 
 // grant credits a new lot of amount to the member's sub-account.
@@ -465,10 +470,7 @@ func (pp *pointsPart) move(t *txn, program, member, from, to string, kind ledger
 	var legs []ledger.Leg
 	var moved []points.LotAmount
 	for _, id := range lotIDs {
-		lot, err := t.led.Lot(src, id)
-		if errors.Is(err, ledger.ErrUnknownLot) {
-			continue
-		}
+		lot, err := ptsLot(t.led, src, id)
 		if err != nil {
 			return nil, err
 		}
@@ -553,10 +555,7 @@ func (pp *pointsPart) refund(t *txn, ev event.Event, rf points.Refund) error {
 		left, fromMainLot := delta, decimal.Zero
 		for _, sub := range points.Subs {
 			acct := ptsAcct(g.Program, ev.Member, sub)
-			lot, err := t.led.Lot(acct, g.Lot)
-			if errors.Is(err, ledger.ErrUnknownLot) {
-				continue
-			}
+			lot, err := ptsLot(t.led, acct, g.Lot)
 			if err != nil {
 				return err
 			}
@@ -616,10 +615,7 @@ func (pp *pointsPart) due(t *txn, it due.Item) error {
 		// main, frozen): its remainder expires wherever it is.
 		for _, sub := range points.Subs {
 			acct := ptsAcct(d.Program, d.Member, sub)
-			lot, err := t.led.Lot(acct, d.Lot)
-			if errors.Is(err, ledger.ErrUnknownLot) {
-				continue
-			}
+			lot, err := ptsLot(t.led, acct, d.Lot)
 			if err != nil {
 				return err
 			}
@@ -1123,7 +1119,7 @@ func (pp *pointsPart) voidLots(t *txn, program, member string, ids []string) ([]
 	var out []points.LotAmount
 	total := decimal.Zero
 	for _, id := range ids {
-		lot, err := t.led.Lot(src, id)
+		lot, err := ptsLot(t.led, src, id)
 		if err != nil {
 			return nil, err
 		}

@@ -129,8 +129,8 @@ type Refund struct {
 type Env interface {
 	// EventType returns the declared event type named name.
 	EventType(name string) (event.Type, bool)
-	// HasLevel reports whether the level ladder has a level named name.
-	HasLevel(name string) bool
+	// LevelExists reports whether the level ladder has a level named name.
+	LevelExists(name string) bool
 }
 
 // maxPendingDays bounds Rule.PendingDays (ten years).
@@ -260,7 +260,7 @@ func (d Definition) Check(env Env) error {
 			ps.Addf(rule.Join(at, "formula"), "an earning rule must not be negative (refunds are refund rules)")
 		}
 		for j, l := range r.Levels {
-			if !env.HasLevel(l) {
+			if !env.LevelExists(l) {
 				ps.Addf(rule.Join(at, rule.Index("levels", j)), "unknown level %q", l)
 			}
 		}

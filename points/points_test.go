@@ -42,7 +42,7 @@ func (e env) EventType(name string) (event.Type, bool) {
 	return event.Type{}, false
 }
 
-func (e env) HasLevel(name string) bool {
+func (e env) LevelExists(name string) bool {
 	for _, l := range e.levels {
 		if l == name {
 			return true
