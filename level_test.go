@@ -1,0 +1,629 @@
+package membership_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
+)
+
+// lvlAt is a wall time in Asia/Shanghai.
+func lvlAt(s string) time.Time {
+	for _, layout := range []string{time.DateTime, "2006-01-02 15:04", time.DateOnly} {
+		if v, err := time.ParseInLocation(layout, s, shanghai); err == nil {
+			return v
+		}
+	}
+	panic("bad wall time " + s)
+}
+
+// lvlDef is a program with a five-level ladder: Entry 0 (permanent),
+// Bronze 20 (1 month-end), Silver 100 (1 month after, growth gift 30 once),
+// Gold 500 (12 months after, growth gift 50 every time), Platinum 1000;
+// growth from check-in (12, once a day), real-name verification (20),
+// orders (amount × 1, remembered per order) and a penalty (−50); a refund
+// rule; and a monthly paid plan.
+func lvlDef(mode level.DowngradeMode) membership.Definition {
+	year := rule.Validity{Kind: rule.MonthsAfter, N: 12}
+	return membership.Definition{
+		Zone: "Asia/Shanghai",
+		Events: []event.Type{
+			{Name: "check_in"},
+			{Name: "verify"},
+			{Name: "penalty"},
+			{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order_id", Kind: event.String}, {Name: "channel", Kind: event.String}}},
+			{Name: "return", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order_id", Kind: event.String, Required: true}}},
+			{Name: "buy", Attributes: []event.Attr{{Name: "plan", Kind: event.String, Required: true}}},
+		},
+		Levels: &level.Definition{
+			Ladder: []level.Level{
+				{Name: "Entry", Validity: rule.Validity{Kind: rule.Permanent}},
+				{Name: "Bronze", Upgrade: dec("20"), Retention: dec("10"), Validity: rule.Validity{Kind: rule.MonthEnds, N: 1}, Window: 12, Downgrade: mode},
+				{Name: "Silver", Upgrade: dec("100"), Retention: dec("60"), Validity: rule.Validity{Kind: rule.MonthsAfter, N: 1}, Window: 1, Downgrade: mode,
+					Gifts: []rule.Reward{{Kind: rule.RewardGrowth, Amount: dec("30")}}},
+				{Name: "Gold", Upgrade: dec("500"), Retention: dec("300"), Validity: year, Window: 12, Downgrade: mode,
+					Gifts: []rule.Reward{{Kind: rule.RewardGrowth, Amount: dec("50")}}, GiftEveryTime: true},
+				{Name: "Platinum", Upgrade: dec("1000"), Retention: dec("800"), Validity: year, Window: 12, Downgrade: mode},
+			},
+			Growth: []level.GrowthRule{
+				{ID: "check-in", Event: "check_in", Formula: rule.Formula{Kind: rule.Fixed, Fixed: dec("12")}, Caps: rule.Caps{{Period: rule.Day, Limit: dec("12")}}},
+				{ID: "real-name", Event: "verify", Formula: rule.Formula{Kind: rule.Fixed, Fixed: dec("20")}, Caps: rule.Caps{{Period: rule.Total, Limit: dec("20")}}},
+				{ID: "order", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}, Order: &level.OrderRef{ID: "order_id", Amount: "amount"}},
+				{ID: "penalty", Event: "penalty", Formula: rule.Formula{Kind: rule.Fixed, Fixed: dec("-50")}},
+			},
+			Refunds: []level.RefundRule{{ID: "return", Event: "return", Order: "order_id", Amount: "amount"}},
+			Plans:   []level.Plan{{Name: "Plus", Period: level.Monthly, Event: "buy", Attr: "plan"}},
+		},
+	}
+}
+
+func lvlEvent(id, member, typ string, at time.Time, attrs event.Attrs) event.Event {
+	return event.Event{ID: id, Member: member, Type: typ, Time: at, Attrs: attrs}
+}
+
+func lvlOrder(id, member, amount, order string, at time.Time) event.Event {
+	attrs := event.Attrs{"amount": event.Dec(dec(amount))}
+	if order != "" {
+		attrs["order_id"] = event.Str(order)
+	}
+	return lvlEvent(id, member, "order", at, attrs)
+}
+
+func lvlStatus(t *testing.T, p *membership.Program, member string) membership.LevelStatus {
+	t.Helper()
+	s, err := p.LevelStatus(context.Background(), member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// lvlWant checks a member's level, growth and term end ("" for none).
+func lvlWant(t *testing.T, p *membership.Program, member, lvl, growth, termEnd string) membership.LevelStatus {
+	t.Helper()
+	s := lvlStatus(t, p, member)
+	var end time.Time
+	if termEnd != "" {
+		end = lvlAt(termEnd)
+	}
+	if s.Level != lvl || !s.Growth.Equal(dec(growth)) || !s.TermEnd.Equal(end) {
+		t.Errorf("%s: level %s, growth %s, term end %v; want %s, %s, %s", member, s.Level, s.Growth, s.TermEnd.In(shanghai), lvl, growth, termEnd)
+	}
+	return s
+}
+
+func lvlAdvance(t *testing.T, p *membership.Program, now time.Time) int {
+	t.Helper()
+	n, err := p.Advance(context.Background(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func lvlHistory(t *testing.T, p *membership.Program, member string) []level.Record {
+	t.Helper()
+	h, err := p.LevelHistory(context.Background(), member, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func lvlCauses(h []level.Record) []string {
+	var out []string
+	for _, r := range h {
+		if r.Plan != "" {
+			out = append(out, fmt.Sprintf("%s %s", r.Cause, r.Plan))
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s %s→%s", r.Cause, r.From, r.To))
+	}
+	return out
+}
+
+func TestLevelArticleExamples(t *testing.T) {
+	p := openMemory(t, lvlDef(""))
+	day := lvlAt("2026-03-15 10:30")
+	out := mustProcess(t, p, lvlEvent("c1", "ann", "check_in", day, nil))[0]
+	lvlWant(t, p, "ann", "Entry", "12", "")
+	if got := out.ChangesOf(membership.ChangeLevelChanged); len(got) != 1 {
+		t.Errorf("joining: %d level changes, want 1", len(got))
+	}
+	// A second check-in the same day is cut by the daily cap.
+	out = mustProcess(t, p, lvlEvent("c2", "ann", "check_in", day.Add(time.Hour), nil))[0]
+	if n := len(out.ChangesOf(membership.ChangeGrowthChanged)); n != 0 {
+		t.Errorf("capped check-in changed growth %d times", n)
+	}
+	// Real-name verification gives 20: 32 growth reaches Bronze (20), whose
+	// "1 month-end" term ends at 24:00 of next month's last day.
+	out = mustProcess(t, p, lvlEvent("v1", "ann", "verify", day.Add(2*time.Hour), nil))[0]
+	lvlWant(t, p, "ann", "Bronze", "32", "2026-05-01")
+	var lc membership.LevelChange
+	if err := out.ChangesOf(membership.ChangeLevelChanged)[0].Decode(&lc); err != nil {
+		t.Fatal(err)
+	}
+	if lc.From != "Entry" || lc.To != "Bronze" || lc.Cause != level.CauseEvent {
+		t.Errorf("level change = %+v", lc)
+	}
+	var gc membership.GrowthChange
+	if err := out.ChangesOf(membership.ChangeGrowthChanged)[0].Decode(&gc); err != nil {
+		t.Fatal(err)
+	}
+	if !gc.Amount.Equal(dec("20")) || !gc.Balance.Equal(dec("32")) || gc.Rule != "real-name" {
+		t.Errorf("growth change = %+v", gc)
+	}
+	// A "1 month after" level (Silver) reached today ends at 24:00 of the
+	// same day next month.
+	mustProcess(t, p, lvlOrder("o1", "ann", "70", "", day.Add(3*time.Hour)))
+	lvlWant(t, p, "ann", "Silver", "132", "2026-04-16") // 32 + 70 + the 30 gift
+}
+
+func TestLevelUpgradeSeveralLevelsAndGifts(t *testing.T) {
+	p := openMemory(t, lvlDef(""))
+	ctx := context.Background()
+	at := lvlAt("2026-03-15 10:00")
+	out := mustProcess(t, p, lvlOrder("o1", "bob", "600", "", at))[0]
+	// 600 crosses Bronze, Silver and Gold; Silver's gift (30) and Gold's (50)
+	// are granted: 680 does not reach Platinum.
+	lvlWant(t, p, "bob", "Gold", "680", "2027-03-16")
+	var gifts []string
+	for _, c := range out.ChangesOf(membership.ChangeLevelGift) {
+		var g membership.LevelGift
+		if err := c.Decode(&g); err != nil {
+			t.Fatal(err)
+		}
+		gifts = append(gifts, g.Level+" "+g.Reward.Amount.String())
+	}
+	if diff := cmp.Diff([]string{"Silver 30", "Gold 50"}, gifts); diff != "" {
+		t.Errorf("gifts (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"join →Entry", "event Entry→Gold"}, lvlCauses(lvlHistory(t, p, "bob"))); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+	// Set back to Bronze by hand, then any growth upgrades again: Silver's
+	// gift is once per member, Gold's every time.
+	if _, err := p.SetLevel(ctx, "op-1", membership.SetLevelRequest{Member: "bob", Level: "Bronze", Operator: "alice", Reason: "test", At: at.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	out = mustProcess(t, p, lvlOrder("o2", "bob", "1", "", at.Add(2*time.Hour)))[0]
+	gifts = nil
+	for _, c := range out.ChangesOf(membership.ChangeLevelGift) {
+		var g membership.LevelGift
+		if err := c.Decode(&g); err != nil {
+			t.Fatal(err)
+		}
+		gifts = append(gifts, g.Level)
+	}
+	if diff := cmp.Diff([]string{"Gold"}, gifts); diff != "" {
+		t.Errorf("second gifts (-want +got):\n%s", diff)
+	}
+	lvlWant(t, p, "bob", "Gold", "731", "2027-03-16")
+	// The growth gifts go through the ledger like any growth.
+	if err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLevelDowngradeModes runs one history under each downgrade mode: a
+// Platinum member who earned 150 in the last 12 months of the term.
+func TestLevelDowngradeModes(t *testing.T) {
+	tests := []struct {
+		mode    level.DowngradeMode
+		want    string
+		termEnd string
+	}{
+		{level.NextLower, "Gold", "2028-01-12"},
+		{level.Matching, "Silver", "2027-02-12"},
+		{level.Lowest, "Entry", ""},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.mode), func(t *testing.T) {
+			p := openMemory(t, lvlDef(tc.mode))
+			mustProcess(t, p,
+				lvlOrder("o1", "cat", "1000", "", lvlAt("2026-01-10 09:00")),
+				lvlOrder("o2", "cat", "150", "", lvlAt("2026-06-01 12:00")),
+			)
+			lvlWant(t, p, "cat", "Platinum", "1230", "2027-01-11")
+			if n := lvlAdvance(t, p, lvlAt("2027-01-10 23:59")); n != 0 {
+				t.Fatalf("Advance before the term end performed %d", n)
+			}
+			lvlAdvance(t, p, lvlAt("2027-01-20"))
+			// Growth is re-based to the window's 150; the new term starts
+			// at the old one's end.
+			s := lvlWant(t, p, "cat", tc.want, "150", tc.termEnd)
+			if !s.Since.Equal(lvlAt("2027-01-11")) || !s.Lifetime.Equal(dec("1230")) {
+				t.Errorf("since %v, lifetime %s", s.Since.In(shanghai), s.Lifetime)
+			}
+			h := lvlHistory(t, p, "cat")
+			last := h[len(h)-1]
+			if last.Cause != level.CauseTermEnd || last.From != "Platinum" || last.To != tc.want || last.Window == nil || !last.Window.Equal(dec("150")) {
+				t.Errorf("last history record = %+v", last)
+			}
+		})
+	}
+}
+
+func TestLevelTermEndWhileHostDown(t *testing.T) {
+	p := openMemory(t, lvlDef(""))
+	at := lvlAt("2026-03-15 10:30")
+	for _, m := range []string{"dan", "eve"} {
+		mustProcess(t, p, lvlEvent("c-"+m, m, "check_in", at, nil), lvlEvent("v-"+m, m, "verify", at, nil))
+		lvlWant(t, p, m, "Bronze", "32", "2026-05-01")
+	}
+	// The host was down from April to the 20th of May: Advance evaluates
+	// dan's term end at 2026-05-01 00:00 and the next term runs from there
+	// (1 month-end: to 24:00 of 30 June).
+	if n := lvlAdvance(t, p, lvlAt("2026-05-20 08:00")); n != 2 {
+		t.Fatalf("Advance performed %d items, want 2", n)
+	}
+	s := lvlWant(t, p, "dan", "Bronze", "32", "2026-07-01")
+	if !s.Since.Equal(lvlAt("2026-05-01")) {
+		t.Errorf("new term since %v, want 2026-05-01", s.Since.In(shanghai))
+	}
+	h := lvlHistory(t, p, "dan")
+	if last := h[len(h)-1]; last.Cause != level.CauseTermEnd || !last.Time.Equal(lvlAt("2026-05-01")) {
+		t.Errorf("term end record = %+v", last)
+	}
+	if n := lvlAdvance(t, p, lvlAt("2026-05-20 08:00")); n != 0 {
+		t.Errorf("second Advance performed %d", n)
+	}
+}
+
+func TestLevelEventAfterUnperformedTermEnd(t *testing.T) {
+	p := openMemory(t, lvlDef(""))
+	at := lvlAt("2026-03-15 10:30")
+	mustProcess(t, p, lvlOrder("o1", "fay", "120", "", at)) // Silver, term to 2026-04-16
+	lvlWant(t, p, "fay", "Silver", "150", "2026-04-16")
+	// Nothing in Silver's 1-month window: the term end (not yet performed
+	// by Advance) downgrades fay before the May event counts.
+	out := mustProcess(t, p, lvlEvent("c1", "fay", "check_in", lvlAt("2026-05-03 09:00"), nil))[0]
+	changes := out.ChangesOf(membership.ChangeLevelChanged)
+	if len(changes) != 1 || !changes[0].Time.Equal(lvlAt("2026-04-16")) {
+		t.Fatalf("level changes = %+v, want the term end at 2026-04-16", changes)
+	}
+	// Re-based to 0, then 12 from the check-in; Bronze's term runs from
+	// 2026-04-16 to the end of May.
+	lvlWant(t, p, "fay", "Bronze", "12", "2026-06-01")
+	if n := lvlAdvance(t, p, lvlAt("2026-05-03 09:00")); n != 0 {
+		t.Errorf("Advance performed %d stale items", n)
+	}
+}
+
+func TestLevelDecreaseNeverDowngradesMidTermNorGoesNegative(t *testing.T) {
+	p := openMemory(t, lvlDef(""))
+	at := lvlAt("2026-03-15 10:30")
+	mustProcess(t, p, lvlOrder("o1", "gus", "200", "A-1", at))
+	lvlWant(t, p, "gus", "Silver", "230", "2026-04-16")
+	ret := func(id, amount string, at time.Time) event.Event {
+		return lvlEvent(id, "gus", "return", at, event.Attrs{"amount": event.Dec(dec(amount)), "order_id": event.Str("A-1")})
+	}
+	out := mustProcess(t, p, ret("r1", "150", at.Add(time.Hour)))[0] // 3/4 of the order: 150 of 200
+	var gc membership.GrowthChange
+	if err := out.ChangesOf(membership.ChangeGrowthChanged)[0].Decode(&gc); err != nil {
+		t.Fatal(err)
+	}
+	if !gc.Amount.Equal(dec("-150")) || gc.Rule != "return" {
+		t.Errorf("refund change = %+v", gc)
+	}
+	lvlWant(t, p, "gus", "Silver", "80", "2026-04-16")       // below 100, still Silver
+	mustProcess(t, p, ret("r2", "100", at.Add(2*time.Hour))) // only 50 of the order is left to refund
+	lvlWant(t, p, "gus", "Silver", "30", "2026-04-16")
+	out = mustProcess(t, p, lvlEvent("pen", "gus", "penalty", at.Add(3*time.Hour), nil))[0]
+	if err := out.ChangesOf(membership.ChangeGrowthChanged)[0].Decode(&gc); err != nil {
+		t.Fatal(err)
+	}
+	if !gc.Amount.Equal(dec("-30")) || !gc.Shortfall.Equal(dec("20")) || !gc.Balance.IsZero() ||
+		!strings.Contains(out.ChangesOf(membership.ChangeGrowthChanged)[0].Reason.Note, "shortfall 20") {
+		t.Errorf("penalty change = %+v, reason %+v", gc, out.ChangesOf(membership.ChangeGrowthChanged)[0].Reason)
+	}
+	s := lvlWant(t, p, "gus", "Silver", "0", "2026-04-16")
+	if !s.Lifetime.Equal(decimal.Zero) {
+		t.Errorf("lifetime = %s, want 0 (230 earned, 200 refunded, 30 taken)", s.Lifetime)
+	}
+	if _, err := p.Process(context.Background(), lvlEvent("bad", "gus", "return", at, event.Attrs{"amount": event.Dec(dec("-1")), "order_id": event.Str("A-1")})); !errors.Is(err, level.ErrInvalidRefund) {
+		t.Errorf("negative refund: %v, want ErrInvalidRefund", err)
+	}
+	if err := p.Verify(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lvlFreezeDef is a ladder with monthly terms and 1-month windows where
+// Gold has the given freeze strategy.
+func lvlFreezeDef(f *level.Freeze) membership.Definition {
+	def := lvlDef(level.NextLower)
+	month := rule.Validity{Kind: rule.MonthsAfter, N: 1}
+	for i := 1; i < len(def.Levels.Ladder); i++ {
+		l := &def.Levels.Ladder[i]
+		l.Validity, l.Window, l.Gifts = month, 1, nil
+	}
+	def.Levels.Ladder[3].Freeze = f
+	return def
+}
+
+func TestLevelLongTermFreezeReturnsAfterTwoDowngrades(t *testing.T) {
+	p := openMemory(t, lvlFreezeDef(&level.Freeze{Kind: level.LongTerm, Unfreeze: dec("200")}))
+	mustProcess(t, p, lvlOrder("o1", "hal", "500", "", lvlAt("2026-01-10 09:00")))
+	lvlWant(t, p, "hal", "Gold", "500", "2026-02-11")
+	lvlAdvance(t, p, lvlAt("2026-02-11")) // Gold → Silver, Gold frozen
+	s := lvlWant(t, p, "hal", "Silver", "0", "2026-03-12")
+	if len(s.Frozen) != 1 || s.Frozen[0].Level != "Gold" || !s.Frozen[0].Deadline.IsZero() {
+		t.Fatalf("frozen = %+v", s.Frozen)
+	}
+	mustProcess(t, p, lvlOrder("o2", "hal", "50", "", lvlAt("2026-02-20")))
+	lvlAdvance(t, p, lvlAt("2026-03-12")) // 50 < 60: Silver → Bronze; Gold stays frozen
+	s = lvlWant(t, p, "hal", "Bronze", "50", "2026-04-13")
+	if len(s.Frozen) != 1 || !s.Frozen[0].Earned.Equal(dec("50")) {
+		t.Fatalf("frozen = %+v", s.Frozen)
+	}
+	// 150 more makes 200 since the downgrade from Gold: back to Gold at once
+	// (the growth, 200, reaches only Silver).
+	out := mustProcess(t, p, lvlOrder("o3", "hal", "150", "", lvlAt("2026-03-20 10:00")))[0]
+	s = lvlWant(t, p, "hal", "Gold", "200", "2026-04-21")
+	if len(s.Frozen) != 0 {
+		t.Errorf("frozen after return = %+v", s.Frozen)
+	}
+	var fc membership.FreezeChange
+	if err := out.ChangesOf(membership.ChangeLevelUnfrozen)[0].Decode(&fc); err != nil || !fc.Returned || fc.Level != "Gold" {
+		t.Errorf("unfrozen = %+v, %v", fc, err)
+	}
+	want := []string{"join →Entry", "event Entry→Gold", "term_end Gold→Silver", "term_end Silver→Bronze", "unfreeze Bronze→Gold"}
+	if diff := cmp.Diff(want, lvlCauses(lvlHistory(t, p, "hal"))); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+}
+
+func TestLevelFixedFreezeRunsOut(t *testing.T) {
+	p := openMemory(t, lvlFreezeDef(&level.Freeze{Kind: level.FixedDuration, Duration: rule.Validity{Kind: rule.DaysAfter, N: 30}, Unfreeze: dec("200")}))
+	mustProcess(t, p, lvlOrder("o1", "ida", "500", "", lvlAt("2026-01-10 09:00")))
+	lvlAdvance(t, p, lvlAt("2026-02-11"))
+	s := lvlWant(t, p, "ida", "Silver", "0", "2026-03-12")
+	if len(s.Frozen) != 1 || !s.Frozen[0].Deadline.Equal(lvlAt("2026-03-13")) {
+		t.Fatalf("frozen = %+v", s.Frozen)
+	}
+	mustProcess(t, p, lvlOrder("o2", "ida", "100", "", lvlAt("2026-03-01")))
+	lvlAdvance(t, p, lvlAt("2026-03-13")) // Silver kept (100 ≥ 60); the freeze runs out
+	s = lvlWant(t, p, "ida", "Silver", "100", "2026-04-13")
+	if len(s.Frozen) != 0 {
+		t.Fatalf("frozen after the deadline = %+v", s.Frozen)
+	}
+	// 200 earned since the downgrade no longer returns ida to Gold.
+	mustProcess(t, p, lvlOrder("o3", "ida", "100", "", lvlAt("2026-03-20")))
+	lvlWant(t, p, "ida", "Silver", "200", "2026-04-13")
+	changes, err := p.Feed(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, c := range changes {
+		if c.Kind == membership.ChangeLevelFrozen || c.Kind == membership.ChangeLevelUnfrozen {
+			kinds = append(kinds, c.Kind+" "+c.Time.In(shanghai).Format(time.DateOnly))
+		}
+	}
+	if diff := cmp.Diff([]string{"level.frozen 2026-02-11", "level.unfrozen 2026-03-13"}, kinds); diff != "" {
+		t.Errorf("freeze changes (-want +got):\n%s", diff)
+	}
+}
+
+func TestLevelPaidPlan(t *testing.T) {
+	p := openMemory(t, lvlDef(""))
+	buy := func(id string, at time.Time) event.Event {
+		return lvlEvent(id, "joy", "buy", at, event.Attrs{"plan": event.Str("Plus")})
+	}
+	out := mustProcess(t, p, buy("b1", lvlAt("2026-01-31 10:00")))[0]
+	if n := len(out.ChangesOf(membership.ChangePlanPurchased)); n != 1 {
+		t.Fatalf("%d plan.purchased", n)
+	}
+	// A renewal extends from the current expiry, not from the purchase.
+	mustProcess(t, p, buy("b2", lvlAt("2026-02-10 12:00")), lvlOrder("o1", "joy", "25", "", lvlAt("2026-02-11")))
+	s := lvlWant(t, p, "joy", "Bronze", "25", "2026-04-01") // a plan and a level at once
+	if diff := cmp.Diff([]level.Held{{Plan: "Plus", Since: lvlAt("2026-01-31 10:00"), Expires: lvlAt("2026-03-28 10:00")}}, s.Plans,
+		cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
+		t.Errorf("plans (-want +got):\n%s", diff)
+	}
+	lvlAdvance(t, p, lvlAt("2026-03-28 09:59"))
+	if s = lvlStatus(t, p, "joy"); len(s.Plans) != 1 {
+		t.Fatalf("plan gone before expiry")
+	}
+	lvlAdvance(t, p, lvlAt("2026-03-28 10:00"))
+	if s = lvlStatus(t, p, "joy"); len(s.Plans) != 0 || s.Level != "Bronze" {
+		t.Fatalf("after expiry: %+v", s)
+	}
+	// Bought again after it ran out: from the purchase.
+	mustProcess(t, p, buy("b3", lvlAt("2026-04-05 08:00")))
+	if s = lvlStatus(t, p, "joy"); len(s.Plans) != 1 || !s.Plans[0].Expires.Equal(lvlAt("2026-05-05 08:00")) {
+		t.Fatalf("rebought: %+v", s.Plans)
+	}
+	want := []string{"join →Entry", "purchase Plus", "purchase Plus", "event Entry→Bronze", "expiry Plus", "term_end Bronze→Bronze", "purchase Plus"}
+	if diff := cmp.Diff(want, lvlCauses(lvlHistory(t, p, "joy"))); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+	counts, err := p.LevelCounts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCounts := []membership.LevelCount{{Name: "Entry"}, {Name: "Bronze", Members: 1}, {Name: "Silver"}, {Name: "Gold"}, {Name: "Platinum"}, {Name: "Plus", Plan: true, Members: 1}}
+	if diff := cmp.Diff(wantCounts, counts); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+}
+
+func TestLevelStoredValueMembership(t *testing.T) {
+	// A stored-value membership: the ladder's growth comes from recharges.
+	def := valueDef()
+	def.Levels = &level.Definition{
+		Ladder: []level.Level{
+			{Name: "Card", Validity: rule.Validity{Kind: rule.Permanent}},
+			{Name: "Silver Card", Upgrade: dec("500"), Validity: rule.Validity{Kind: rule.Permanent}},
+			{Name: "Gold Card", Upgrade: dec("2000"), Validity: rule.Validity{Kind: rule.Permanent}},
+		},
+		Growth: []level.GrowthRule{{ID: "recharge", Event: "recharge", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}}},
+	}
+	p := openMemory(t, def)
+	mustProcess(t, p, recharge("r1", "kim", "300.50", t0), recharge("r2", "kim", "300", t0.Add(time.Hour)))
+	lvlWant(t, p, "kim", "Silver Card", "600", "")
+	v, err := p.StoredValue(context.Background(), "kim")
+	if err != nil || !v.Balance.Equal(dec("600.50")) {
+		t.Errorf("stored value = %+v, %v", v, err)
+	}
+}
+
+func TestLevelSetLevel(t *testing.T) {
+	p := openMemory(t, lvlDef(""))
+	ctx := context.Background()
+	at := lvlAt("2026-03-15 10:00")
+	req := membership.SetLevelRequest{Member: "lee", Level: "Gold", Operator: "ops-1", Reason: "VIP complaint", At: at}
+	out, err := p.SetLevel(ctx, "req-1", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.ChangesOf(membership.ChangeLevelChanged)) != 2 { // join, then the set
+		t.Errorf("changes = %+v", out.Changes)
+	}
+	again, err := p.SetLevel(ctx, "req-1", req)
+	if err != nil || !again.Duplicate {
+		t.Errorf("retry: %+v, %v", again, err)
+	}
+	lvlWant(t, p, "lee", "Gold", "0", "2027-03-16")
+	h := lvlHistory(t, p, "lee")
+	if last := h[len(h)-1]; last.Cause != level.CauseManual || last.Operator != "ops-1" || last.Note != "VIP complaint" || last.Event != "req-1" {
+		t.Errorf("manual record = %+v", last)
+	}
+	bad := []struct {
+		name string
+		req  membership.SetLevelRequest
+		want error
+	}{
+		{"unknown level", membership.SetLevelRequest{Member: "lee", Level: "Diamond", Operator: "o", Reason: "r", At: at}, level.ErrUnknownLevel},
+		{"no operator", membership.SetLevelRequest{Member: "lee", Level: "Gold", Reason: "r", At: at}, membership.ErrInvalidArgument},
+		{"no reason", membership.SetLevelRequest{Member: "lee", Level: "Gold", Operator: "o", At: at}, membership.ErrInvalidArgument},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := p.SetLevel(ctx, "req-"+tc.name, tc.req); !errors.Is(err, tc.want) {
+				t.Errorf("SetLevel = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if _, err := p.SetLevel(ctx, "req-1", membership.SetLevelRequest{Member: "lee", Level: "Silver", Operator: "ops-1", Reason: "x", At: at}); !errors.Is(err, membership.ErrEventConflict) {
+		t.Errorf("reused request ID: %v", err)
+	}
+}
+
+func TestLevelForecast(t *testing.T) {
+	p := openMemory(t, lvlDef(""))
+	at := lvlAt("2026-03-15 10:00")
+	// Silver members (1-month terms ending 2026-04-16, retention 60).
+	mustProcess(t, p,
+		lvlOrder("o1", "m1", "100", "", at), // 130 with the gift; window [03-16, 04-16) empty so far
+		lvlOrder("o2", "m2", "100", "", at),
+		lvlOrder("o3", "m2", "45", "", lvlAt("2026-03-20")),
+		lvlOrder("o4", "m3", "25", "", at), // Bronze, term to 2026-05-01
+	)
+	got, err := p.LevelForecast(context.Background(), lvlAt("2026-04-01"), 20, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct{ Member, Level, Window, Needed, Next string }
+	var rows []row
+	for _, f := range got {
+		rows = append(rows, row{f.Member, f.Level, f.Window.String(), f.Needed.String(), f.Next})
+	}
+	want := []row{{"m1", "Silver", "0", "60", "Bronze"}, {"m2", "Silver", "45", "15", "Bronze"}}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("forecast (-want +got):\n%s", diff)
+	}
+	if got, _ = p.LevelForecast(context.Background(), lvlAt("2026-04-01"), 31, 0); len(got) != 3 {
+		t.Errorf("31-day forecast has %d members, want 3", len(got))
+	}
+	if _, err := p.LevelForecast(context.Background(), at, 0, 0); !errors.Is(err, membership.ErrInvalidArgument) {
+		t.Errorf("0 days: %v", err)
+	}
+}
+
+func TestLevelInvalidDefinitionPaths(t *testing.T) {
+	def := lvlDef("")
+	def.Levels.Ladder[2].Upgrade = dec("10")
+	def.Levels.Ladder[3].Window = 0
+	def.Levels.Growth[2].Event = "visit"
+	def.Levels.Ladder[1].Gifts = []rule.Reward{{Kind: rule.RewardCoupon, Template: "welcome"}}
+	err := def.Validate()
+	for _, want := range []string{
+		"levels.ladder[2].upgrade: must be greater than 20",
+		"levels.ladder[3].window: must be 1 to 1200",
+		`levels.growth[2].event: unknown event type "visit"`,
+		"levels.ladder[1].gifts[0]: unknown coupon template welcome",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate = %v\nwant %q", err, want)
+		}
+	}
+}
+
+func TestLevelConcurrentMembersCounted(t *testing.T) {
+	p := openMemory(t, lvlDef(""))
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			amount := []string{"5", "25", "120"}[i%3]
+			_, err := p.Process(context.Background(), lvlOrder(fmt.Sprint("o", i), fmt.Sprint("m", i), amount, "", lvlAt("2026-03-15")))
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts, err := p.LevelCounts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, c := range counts {
+		got[c.Name] = c.Members
+	}
+	if got["Entry"] != 14 || got["Bronze"] != 13 || got["Silver"] != 13 {
+		t.Errorf("counts = %v", got)
+	}
+}
+
+// TestLevelBoltMainFlow runs the main flow on the bolt store.
+func TestLevelBoltMainFlow(t *testing.T) {
+	p := openBolt(t, lvlDef(level.Matching))
+	at := lvlAt("2026-03-15 10:30")
+	mustProcess(t, p,
+		lvlEvent("c1", "ann", "check_in", at, nil),
+		lvlEvent("v1", "ann", "verify", at, nil),
+		lvlOrder("o1", "ann", "600", "X", at.Add(time.Hour)),
+		lvlEvent("b1", "ann", "buy", at, event.Attrs{"plan": event.Str("Plus")}),
+	)
+	lvlWant(t, p, "ann", "Gold", "712", "2027-03-16")
+	mustProcess(t, p, lvlEvent("r1", "ann", "return", at.Add(2*time.Hour), event.Attrs{"amount": event.Dec(dec("300")), "order_id": event.Str("X")}))
+	lvlWant(t, p, "ann", "Gold", "412", "2027-03-16")
+	lvlAdvance(t, p, lvlAt("2027-04-01"))
+	// Window [2026-03-16, 2027-03-16) is empty: matching → Entry; the plan ran out.
+	s := lvlWant(t, p, "ann", "Entry", "0", "")
+	if len(s.Plans) != 0 || !s.Lifetime.Equal(dec("412")) {
+		t.Errorf("status = %+v", s)
+	}
+	if err := p.Verify(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
