@@ -1,0 +1,178 @@
+package coupon_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/rule"
+)
+
+func TestClaimRuleAllows(t *testing.T) {
+	r := coupon.ClaimRule{
+		Methods: []coupon.Method{coupon.Self, coupon.Task},
+		Levels:  []string{"gold", "platinum"},
+		Tags:    []string{"mother", "vip"},
+		Period:  rule.Window{From: at(t, "2026-05-01 00:00"), To: at(t, "2026-06-01 00:00")},
+	}
+	ok := coupon.Facts{Level: "gold", Tags: []string{"vip", "x", "mother"}}
+	tests := []struct {
+		name string
+		m    coupon.Method
+		when string
+		f    coupon.Facts
+		err  error
+	}{
+		{"eligible", coupon.Self, "2026-05-10 10:00", ok, nil},
+		{"first instant of the period", coupon.Task, "2026-05-01 00:00", ok, nil},
+		{"before the period", coupon.Self, "2026-04-30 23:59", ok, coupon.ErrOutsidePeriod},
+		{"period end is excluded", coupon.Self, "2026-06-01 00:00", ok, coupon.ErrOutsidePeriod},
+		{"method not allowed", coupon.Operator, "2026-05-10 10:00", ok, coupon.ErrNotEligible},
+		{"level not listed", coupon.Self, "2026-05-10 10:00", coupon.Facts{Level: "silver", Tags: ok.Tags}, coupon.ErrNotEligible},
+		{"no level", coupon.Self, "2026-05-10 10:00", coupon.Facts{Tags: ok.Tags}, coupon.ErrNotEligible},
+		{"a tag missing", coupon.Self, "2026-05-10 10:00", coupon.Facts{Level: "gold", Tags: []string{"vip"}}, coupon.ErrNotEligible},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := r.Allows(tt.m, at(t, tt.when), tt.f); !errors.Is(err, tt.err) || (tt.err == nil) != (err == nil) {
+				t.Errorf("Allows = %v, want %v", err, tt.err)
+			}
+		})
+	}
+	if !r.NeedsFacts() || (coupon.ClaimRule{}).NeedsFacts() {
+		t.Error("NeedsFacts wrong")
+	}
+	if err := (coupon.ClaimRule{}).Allows(coupon.System, at(t, "2000-01-01 00:00"), coupon.Facts{}); err != nil {
+		t.Errorf("empty rule refuses: %v", err)
+	}
+}
+
+func TestClaimRuleRoom(t *testing.T) {
+	tests := []struct {
+		per, day, total, today int
+		room                   int
+		limit                  string
+	}{
+		{0, 0, 10, 10, -1, ""},
+		{3, 0, 1, 1, 2, "per_member"},
+		{3, 0, 3, 0, 0, "per_member"},
+		{0, 2, 9, 1, 1, "per_day"},
+		{5, 2, 4, 0, 1, "per_member"},
+		{5, 2, 1, 2, 0, "per_day"},
+	}
+	for _, tt := range tests {
+		room, limit := coupon.ClaimRule{PerMember: tt.per, PerDay: tt.day}.Room(tt.total, tt.today)
+		if room != tt.room || limit != tt.limit {
+			t.Errorf("Room(%+v) = %d %q, want %d %q", tt, room, limit, tt.room, tt.limit)
+		}
+	}
+}
+
+func TestDraw(t *testing.T) {
+	seen := map[string]bool{}
+	for range 3000 {
+		d, err := coupon.Draw(rand.Reader, dec("0.01"), dec("0.05"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.LessThan(dec("0.01")) || d.GreaterThan(dec("0.05")) || !d.Equal(d.Truncate(2)) {
+			t.Fatalf("drew %s outside [0.01, 0.05] or finer than a cent", d)
+		}
+		seen[d.String()] = true
+	}
+	if len(seen) != 5 {
+		t.Errorf("drew %d distinct amounts, want all 5: %v", len(seen), seen)
+	}
+	// A fixed source gives a fixed amount: 0 → min; min = max → min.
+	if d, _ := coupon.Draw(bytes.NewReader(make([]byte, 8)), dec("3.5"), dec("9")); !d.Equal(dec("3.5")) {
+		t.Errorf("Draw(zeros) = %s, want 3.5", d)
+	}
+	if d, _ := coupon.Draw(rand.Reader, dec("4.2"), dec("4.2")); !d.Equal(dec("4.2")) {
+		t.Errorf("Draw(4.2, 4.2) = %s", d)
+	}
+	if _, err := coupon.Draw(bytes.NewReader(nil), dec("1"), dec("2")); err == nil {
+		t.Error("Draw from an empty source: no error")
+	}
+	if _, err := coupon.Draw(rand.Reader, dec("2"), dec("1")); err == nil {
+		t.Error("Draw(2, 1): no error")
+	}
+}
+
+// The article's pack example (券包): a pack of A, B and C, while A and then
+// B run out.
+func TestPlanPackArticleExample(t *testing.T) {
+	items := []coupon.PackItem{{Template: "A", Count: 1}, {Template: "B", Count: 1}, {Template: "C", Count: 1}}
+	type step struct {
+		left  map[string]int64
+		give  []coupon.PackItem
+		short []coupon.PackItem
+		err   error
+	}
+	all := map[string]int64{"A": 5, "B": 5, "C": 5}
+	noA := map[string]int64{"A": 0, "B": 5, "C": 5}
+	noAB := map[string]int64{"A": 0, "B": 0, "C": 5}
+	none := map[string]int64{"A": 0, "B": 0, "C": 0}
+	one := func(n ...string) []coupon.PackItem {
+		var out []coupon.PackItem
+		for _, s := range n {
+			out = append(out, coupon.PackItem{Template: s, Count: 1})
+		}
+		return out
+	}
+	tests := []struct {
+		mode  coupon.PackMode
+		steps []step
+	}{
+		{coupon.AnyInvalid, []step{
+			{left: all, give: items},
+			{left: noA, err: coupon.ErrOutOfStock},
+			{left: noAB, err: coupon.ErrOutOfStock},
+		}},
+		{coupon.AllInvalid, []step{
+			{left: all, give: items},
+			{left: noA, give: one("B", "C"), short: one("A")},
+			{left: noAB, give: one("C"), short: one("A", "B")},
+			{left: none, err: coupon.ErrOutOfStock},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			p := &coupon.Pack{Name: "spring", Items: items, Mode: tt.mode}
+			for i, st := range tt.steps {
+				give, short, err := coupon.PlanPack(p, func(name string) int64 { return st.left[name] })
+				if !errors.Is(err, st.err) || (st.err == nil) != (err == nil) {
+					t.Fatalf("step %d: err %v, want %v", i, err, st.err)
+				}
+				if diff := cmp.Diff(st.give, give); diff != "" {
+					t.Errorf("step %d give (-want +got):\n%s", i, diff)
+				}
+				if diff := cmp.Diff(st.short, short); diff != "" {
+					t.Errorf("step %d short (-want +got):\n%s", i, diff)
+				}
+			}
+		})
+	}
+}
+
+func TestPlanPackPartialCounts(t *testing.T) {
+	p := &coupon.Pack{Name: "p", Items: []coupon.PackItem{{Template: "A", Count: 3}, {Template: "B", Count: 2}}}
+	left := func(name string) int64 { return map[string]int64{"A": 2, "B": -1}[name] }
+	p.Mode = coupon.AnyInvalid
+	if _, _, err := coupon.PlanPack(p, left); !errors.Is(err, coupon.ErrOutOfStock) {
+		t.Errorf("any_invalid with 2 of 3 left: %v", err)
+	}
+	p.Mode = coupon.AllInvalid
+	give, short, err := coupon.PlanPack(p, left)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]coupon.PackItem{{Template: "A", Count: 2}, {Template: "B", Count: 2}}, give); diff != "" {
+		t.Errorf("give (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]coupon.PackItem{{Template: "A", Count: 1}}, short); diff != "" {
+		t.Errorf("short (-want +got):\n%s", diff)
+	}
+}

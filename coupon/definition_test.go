@@ -1,0 +1,115 @@
+package coupon_test
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/rule"
+)
+
+type env map[string]bool
+
+func (e env) EventType(name string) (event.Type, bool) { return event.Type{Name: name}, e[name] }
+
+func validDef(t testing.TB) coupon.Definition {
+	return coupon.Definition{
+		Templates: []coupon.Template{
+			{Name: "A", Type: coupon.Cash, Amount: dec("10"), MinOrder: dec("100"), Stock: 100, Use: days(7),
+				Redemption: []coupon.Redemption{coupon.ByCode}, Stores: []string{"s1"}, CostCentre: "marketing",
+				Claim: coupon.ClaimRule{Methods: []coupon.Method{coupon.Self}, Levels: []string{"gold"}, PerMember: 2, PerDay: 1,
+					Period: rule.Window{From: at(t, "2026-01-01 00:00")}}},
+			{Name: "B", Type: coupon.Discount, Rate: dec("0.85"), Cap: dec("50"), Group: "g", Use: days(30),
+				Products: coupon.Products{Exclude: []string{"tv"}}},
+			{Name: "C", Type: coupon.Exchange, Item: "latte", Use: coupon.UseRule{Validity: rule.Validity{
+				Kind: rule.FixedRange, From: rule.Date{Year: 2026, Month: 5, Day: 1}, To: rule.Date{Year: 2026, Month: 5, Day: 31}}}},
+			{Name: "D", Type: coupon.Random, Min: dec("1"), Max: dec("9.99"), Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.Permanent}}},
+		},
+		Packs: []coupon.Pack{{Name: "P", Items: []coupon.PackItem{{Template: "A", Count: 1}, {Template: "B", Count: 2}}, Stock: 10, Mode: coupon.AnyInvalid}},
+		Gifts: []coupon.Gift{{Event: "register", Template: "B"}, {Event: "register", Pack: "P"}},
+	}
+}
+
+func TestDefinitionCheckValid(t *testing.T) {
+	if err := validDef(t).Check(env{"register": true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDefinitionJSONRoundTrip(t *testing.T) {
+	d := validDef(t)
+	raw, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back coupon.Definition
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(d, back); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
+
+func TestDefinitionCheckProblems(t *testing.T) {
+	d := validDef(t)
+	d.Templates[0].Stock = -1
+	d.Templates[0].Claim.PerMember = -2
+	d.Templates[0].Claim.Methods = []coupon.Method{"mail"}
+	d.Templates[1].Rate = dec("1.2")
+	d.Templates[1].Products.Include = []string{"tv"}
+	d.Templates[2].Item = ""
+	d.Templates[3].Min = dec("12")
+	d.Templates = append(d.Templates,
+		coupon.Template{Name: "A", Type: "gift", Use: days(0)},
+		coupon.Template{Name: "E", Type: coupon.Cash, Amount: dec("1.005"), Use: days(1), Redemption: []coupon.Redemption{"nfc"}},
+	)
+	d.Packs = append(d.Packs,
+		coupon.Pack{Name: "Q", Items: []coupon.PackItem{{Template: "Z", Count: 1}, {Template: "A", Count: 0}}, Stock: -3, Mode: "some"},
+		coupon.Pack{Name: "R"},
+	)
+	d.Gifts = append(d.Gifts, coupon.Gift{Event: "login", Template: "Y"}, coupon.Gift{Event: "register"})
+	err := d.Check(env{"register": true})
+	if !errors.Is(err, rule.ErrInvalidDefinition) {
+		t.Fatalf("Check = %v, want a definition error", err)
+	}
+	var ps *rule.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("not a *rule.Problems: %T", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Path)
+	}
+	slices.Sort(got)
+	want := []string{
+		"gifts[2].event",
+		"gifts[2].template",
+		"gifts[3]",
+		"packs[1].items[0].template",
+		"packs[1].items[1].count",
+		"packs[1].mode",
+		"packs[1].stock",
+		"packs[2].items",
+		"packs[2].mode",
+		"templates[0].claim.methods[0]",
+		"templates[0].claim.per_member",
+		"templates[0].stock",
+		"templates[1].products.exclude",
+		"templates[1].rate",
+		"templates[2].item",
+		"templates[3].max",
+		"templates[4].name",
+		"templates[4].type",
+		"templates[4].use.validity.n",
+		"templates[5].amount",
+		"templates[5].redemption[0]",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problem paths (-want +got):\n%s\n%v", diff, err)
+	}
+}
