@@ -160,7 +160,7 @@ func TestTaskCheck(t *testing.T) {
 		good,
 		{Name: "first", Kind: task.Repeat, Times: 1, Steps: []task.Step{{Event: "nope"}}},
 		{Name: "x", Kind: "weird", Rewards: []rule.Reward{{Kind: rule.RewardAchievement, Achievement: "zzz"}},
-			Steps: []task.Step{{Event: "order", Conditions: []event.Condition{{Attr: "color", Op: event.Eq, Value: event.Str("red")}}}},
+			Steps:  []task.Step{{Event: "order", Conditions: []event.Condition{{Attr: "color", Op: event.Eq, Value: event.Str("red")}}}},
 			Target: task.Target{Levels: []string{"platinum"}, Tags: []string{"Q"}, Segment: "M and ("},
 			Limits: rule.Caps{{Period: rule.Day, Limit: decimal.RequireFromString("1.5")}},
 			Window: rule.Window{From: t0, To: t0}},

@@ -1,0 +1,432 @@
+package membership_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/benefit"
+	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/tag"
+	"github.com/memberkit/membership/task"
+	"github.com/shopspring/decimal"
+)
+
+// engDef is a program with levels, a plan, points, coupons, stored value,
+// benefits, achievements, tag rules and the given tasks.
+func engDef(tasks ...task.Task) membership.Definition {
+	permanent := rule.Validity{Kind: rule.Permanent}
+	days30 := coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 30}}
+	return membership.Definition{
+		Zone: "Asia/Shanghai",
+		Events: []event.Type{
+			{Name: "order", Attributes: []event.Attr{
+				{Name: "amount", Kind: event.Decimal, Required: true},
+				{Name: "brand", Kind: event.String},
+				{Name: "category", Kind: event.Strings},
+				{Name: "product", Kind: event.Strings},
+				{Name: "channel", Kind: event.String},
+			}},
+			{Name: "checkin"}, {Name: "browse"}, {Name: "cart"}, {Name: "share"},
+			{Name: "recharge", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}},
+			{Name: "buy_plan", Attributes: []event.Attr{{Name: "plan", Kind: event.String, Required: true}}},
+		},
+		StoredValue: &membership.StoredValue{Recharge: "recharge", Amount: "amount"},
+		Levels: &level.Definition{
+			Ladder: []level.Level{
+				{Name: "bronze", Upgrade: dec("0"), Validity: permanent},
+				{Name: "silver", Upgrade: dec("100"), Validity: permanent},
+				{Name: "gold", Upgrade: dec("500"), Validity: permanent},
+			},
+			Plans: []level.Plan{{Name: "plus", Period: level.Monthly, Event: "buy_plan", Attr: "plan"}},
+		},
+		Points: &points.Definition{Programs: []points.Program{{Name: "mall"}}},
+		Coupons: &coupon.Definition{
+			Templates: []coupon.Template{
+				{Name: "welcome", Type: coupon.Cash, Amount: dec("5"), Use: days30},
+				{Name: "formula-30", Type: coupon.Cash, Amount: dec("30"), MinOrder: dec("300"), Stock: 100,
+					Claim: coupon.ClaimRule{Tags: []string{"M"}}, Use: days30},
+			},
+			Packs: []coupon.Pack{{Name: "starter", Items: []coupon.PackItem{{Template: "welcome", Count: 2}}, Mode: coupon.AnyInvalid}},
+		},
+		Benefits: &benefit.Definition{
+			Benefits: []benefit.Benefit{
+				{Name: "silver-discount", Type: benefit.TypeDiscount, Levels: []string{"silver"}, Discount: &benefit.Discount{Rate: dec("0.95")}},
+				{Name: "gold-discount", Type: benefit.TypeDiscount, Levels: []string{"gold"}, Discount: &benefit.Discount{Rate: dec("0.88")}},
+				{Name: "birthday-care", Type: benefit.TypeCare, Levels: []string{"silver", "gold"}, Description: "a gift on the birthday"},
+				{Name: "plus-discount", Type: benefit.TypeDiscount, Plans: []string{"plus"}, Discount: &benefit.Discount{Rate: dec("0.85")}},
+				{Name: "plus-delivery", Type: benefit.TypeService, Plans: []string{"plus"}},
+			},
+			Achievements: []benefit.Achievement{
+				{Name: "first-order", Type: "milestone", Icon: "first.png"},
+				{Name: "explorer", Type: "milestone", Icon: "explorer.png", Link: "/explore"},
+			},
+		},
+		Tags: &tag.Definition{
+			Orders:     &tag.Orders{Event: "order", Amount: "amount", Brand: "brand", Category: "category", Product: "product"},
+			Recharge:   &tag.Recharge{Event: "recharge", Amount: "amount"},
+			Top:        3,
+			Attributes: []event.Attr{{Name: "gender", Kind: event.String}, {Name: "birthday", Kind: event.Time}, {Name: "source", Kind: event.String}},
+			Manual:     []tag.Manual{{Name: "staff"}, {Name: "complained"}},
+			Rules: []tag.Rule{
+				{Tag: "M", Description: "prefers 12-36 month infant formula", All: []tag.Cond{{Fact: tag.FactTopCategory, Op: event.Eq, Value: event.Str("formula-12-36m")}}},
+				{Tag: "recent", All: []tag.Cond{{Fact: tag.FactOrderCount, Days: 90, Op: event.Gte, Value: event.Int(1)}}},
+				{Tag: "frequent", All: []tag.Cond{{Fact: tag.FactOrderCount, Days: 90, Op: event.Gte, Value: event.Int(3)}}},
+				{Tag: "big-spender", All: []tag.Cond{{Fact: tag.FactOrderAmount, Op: event.Gte, Value: event.DecString("1000")}}},
+				{Tag: "gold-member", All: []tag.Cond{{Fact: tag.FactLevel, Op: event.Eq, Value: event.Str("gold")}}},
+				{Tag: "women", All: []tag.Cond{{Fact: tag.AttrFact("gender"), Op: event.Eq, Value: event.Str("f")}}},
+			},
+		},
+		Tasks: &task.Definition{Tasks: tasks},
+	}
+}
+
+func engOpen(t testing.TB, tasks ...task.Task) *membership.Program {
+	t.Helper()
+	return openMemory(t, engDef(tasks...))
+}
+
+func engEvent(id, member, typ string, at time.Time, attrs event.Attrs) event.Event {
+	return event.Event{ID: id, Member: member, Type: typ, Time: at, Attrs: attrs}
+}
+
+func engOrder(id, member, amount string, at time.Time, categories ...string) event.Event {
+	return engEvent(id, member, "order", at, event.Attrs{"amount": event.DecString(amount), "category": event.List(categories...)})
+}
+
+func kinds(out *membership.Outcome, prefix string) []string {
+	var ks []string
+	for _, c := range out.Changes {
+		if len(c.Kind) >= len(prefix) && c.Kind[:len(prefix)] == prefix {
+			ks = append(ks, c.Kind)
+		}
+	}
+	return ks
+}
+
+func pointsOf(t *testing.T, p *membership.Program, member string) decimal.Decimal {
+	t.Helper()
+	bal, err := p.Balance(context.Background(), ledger.MemberAccount(member, ledger.Points("mall"), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bal
+}
+
+var pts10 = []rule.Reward{{Kind: rule.RewardPoints, Program: "mall", Amount: dec("10")}}
+
+func steps(types ...string) []task.Step {
+	var out []task.Step
+	for _, t := range types {
+		out = append(out, task.Step{Event: t})
+	}
+	return out
+}
+
+func TestTaskTypes(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	big := []event.Condition{{Attr: "amount", Op: event.Gte, Value: event.DecString("100")}}
+	tests := []struct {
+		name   string
+		task   task.Task
+		events []event.Event
+		// want is the task.* change kinds of each event.
+		want [][]string
+	}{
+		{"one action", task.Task{Kind: task.One, Steps: []task.Step{{Event: "order", Conditions: big}}},
+			[]event.Event{engOrder("e1", "m", "99", at), engOrder("e2", "m", "100", at)},
+			[][]string{nil, {"task.completed"}}},
+		{"repeated action", task.Task{Kind: task.Repeat, Times: 3, Steps: steps("checkin")},
+			[]event.Event{engEvent("e1", "m", "checkin", at, nil), engEvent("e2", "m", "checkin", at, nil), engEvent("e3", "m", "checkin", at, nil)},
+			[][]string{{"task.progressed"}, {"task.progressed"}, {"task.completed"}}},
+		{"several actions in any order", task.Task{Kind: task.All, Steps: steps("browse", "share", "cart")},
+			[]event.Event{engEvent("e1", "m", "cart", at, nil), engEvent("e2", "m", "cart", at, nil), engEvent("e3", "m", "share", at, nil), engEvent("e4", "m", "browse", at, nil)},
+			[][]string{{"task.progressed"}, nil, {"task.progressed"}, {"task.completed"}}},
+		{"ordered actions in order", task.Task{Kind: task.Sequence, Steps: steps("browse", "cart", "order")},
+			[]event.Event{engEvent("e1", "m", "browse", at, nil), engEvent("e2", "m", "cart", at, nil), engOrder("e3", "m", "10", at)},
+			[][]string{{"task.progressed"}, {"task.progressed"}, {"task.completed"}}},
+		{"ordered actions out of order never complete", task.Task{Kind: task.Sequence, Steps: steps("browse", "cart", "order")},
+			[]event.Event{engOrder("e1", "m", "10", at), engEvent("e2", "m", "cart", at, nil), engEvent("e3", "m", "browse", at, nil), engOrder("e4", "m", "10", at)},
+			[][]string{nil, nil, {"task.progressed"}, nil}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.task.Name = "t"
+			tc.task.Rewards = pts10
+			p := engOpen(t, tc.task)
+			var got [][]string
+			for _, out := range mustProcess(t, p, tc.events...) {
+				got = append(got, kinds(out, "task."))
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("task changes per event (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestTaskOrderedProgressIsKeptAndRestarts(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	p := engOpen(t, task.Task{Name: "funnel", Kind: task.Sequence, Steps: steps("browse", "cart", "order"), Rewards: pts10})
+	ctx := context.Background()
+	status := func() membership.TaskStatus {
+		t.Helper()
+		st, err := p.TaskProgress(ctx, "m")
+		if err != nil || len(st) != 1 {
+			t.Fatalf("TaskProgress = %v, %v", st, err)
+		}
+		return st[0]
+	}
+	mustProcess(t, p, engEvent("e1", "m", "browse", at, nil), engOrder("e2", "m", "10", at.Add(time.Minute)))
+	want := membership.TaskStatus{Task: "funnel", Kind: task.Sequence, Done: 1, Need: 3,
+		Progress: task.Progress{Steps: []int{1, 0, 0}, Started: at.UTC(), Updated: at.UTC()}}
+	if diff := cmp.Diff(want, status()); diff != "" {
+		t.Errorf("after browse and an out-of-order order (-want +got):\n%s", diff)
+	}
+	mustProcess(t, p, engEvent("e3", "m", "cart", at, nil), engOrder("e4", "m", "10", at))
+	got := status()
+	if got.Done != 0 || got.Completions != 1 || !got.Progress.Started.IsZero() {
+		t.Errorf("after completion: %+v, want progress restarted and 1 completion", got)
+	}
+	if bal := pointsOf(t, p, "m"); !bal.Equal(dec("10")) {
+		t.Errorf("points = %s, want 10", bal)
+	}
+}
+
+// A repeated action limited to one completion a day, around midnight in
+// Asia/Shanghai (16:00 UTC): the limit resets at the zone's midnight, and
+// events while the limit is reached do not count towards the next day.
+func TestTaskRepeatDailyLimitAcrossMidnight(t *testing.T) {
+	p := engOpen(t, task.Task{Name: "checkin-2", Kind: task.Repeat, Times: 2, Steps: steps("checkin"), Rewards: pts10,
+		Limits: rule.Caps{{Period: rule.Day, Limit: dec("1")}}})
+	day := func(d, h, m int) time.Time { return time.Date(2026, 3, d, h, m, 0, 0, shanghai) }
+	evs := []event.Event{
+		engEvent("c1", "m", "checkin", day(2, 23, 0), nil),
+		engEvent("c2", "m", "checkin", day(2, 23, 10), nil),
+		engEvent("c3", "m", "checkin", day(2, 23, 50), nil), // limit reached, not counted
+		engEvent("c4", "m", "checkin", day(2, 23, 59), nil), // not counted
+		engEvent("c5", "m", "checkin", day(3, 0, 0), nil),   // new day in Shanghai, same UTC day
+		engEvent("c6", "m", "checkin", day(3, 0, 10), nil),
+		engEvent("c7", "m", "checkin", day(3, 8, 0), nil),
+	}
+	var got [][]string
+	for _, out := range mustProcess(t, p, evs...) {
+		got = append(got, kinds(out, "task."))
+	}
+	want := [][]string{
+		{"task.progressed"}, {"task.completed"},
+		{"task.limit_reached"}, {"task.limit_reached"},
+		{"task.progressed"}, {"task.completed"},
+		{"task.limit_reached"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("task changes (-want +got):\n%s", diff)
+	}
+	if bal := pointsOf(t, p, "m"); !bal.Equal(dec("20")) {
+		t.Errorf("points = %s, want 20", bal)
+	}
+	n, err := p.TaskCompletions(context.Background(), "m", "checkin-2", rule.Day, day(3, 12, 0))
+	if err != nil || n != 1 {
+		t.Errorf("completions on day 3 = %d, %v; want 1", n, err)
+	}
+	out := mustProcess(t, p, engEvent("c8", "m", "checkin", day(3, 9, 0), nil))[0]
+	var lr membership.TaskLimitReached
+	if err := out.ChangesOf(membership.ChangeTaskLimitReached)[0].Decode(&lr); err != nil {
+		t.Fatal(err)
+	}
+	if lr.Period != rule.Day || !lr.Limit.Equal(dec("1")) || out.Changes[0].Reason.Cut == nil {
+		t.Errorf("limit reached = %+v, reason %+v", lr, out.Changes[0].Reason)
+	}
+}
+
+func TestTaskLimitPeriods(t *testing.T) {
+	at := func(y int, mo time.Month, d, h int) time.Time { return time.Date(y, mo, d, h, 0, 0, 0, shanghai) }
+	tests := []struct {
+		period             rule.Period
+		first, same, next  time.Time
+		nextCompletesAgain bool
+	}{
+		// 2026-11-29 is a Sunday; weeks start on Monday.
+		{rule.Day, at(2026, 11, 29, 8), at(2026, 11, 29, 23), at(2026, 11, 30, 0), true},
+		{rule.Week, at(2026, 11, 23, 0), at(2026, 11, 29, 23), at(2026, 11, 30, 0), true},
+		{rule.Month, at(2026, 11, 1, 0), at(2026, 11, 30, 23), at(2026, 12, 1, 0), true},
+		{rule.Year, at(2026, 1, 1, 0), at(2026, 12, 31, 23), at(2027, 1, 1, 0), true},
+		{rule.Total, at(2026, 1, 1, 0), at(2026, 12, 31, 23), at(2030, 1, 1, 0), false},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.period), func(t *testing.T) {
+			p := engOpen(t, task.Task{Name: "once", Kind: task.One, Steps: steps("share"), Rewards: pts10,
+				Limits: rule.Caps{{Period: tc.period, Limit: dec("1")}}})
+			outs := mustProcess(t, p,
+				engEvent("s1", "m", "share", tc.first, nil),
+				engEvent("s2", "m", "share", tc.same, nil),
+				engEvent("s3", "m", "share", tc.next, nil))
+			third := "task.limit_reached"
+			if tc.nextCompletesAgain {
+				third = "task.completed"
+			}
+			got := [][]string{kinds(outs[0], "task."), kinds(outs[1], "task."), kinds(outs[2], "task.")}
+			want := [][]string{{"task.completed"}, {"task.limit_reached"}, {third}}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	// A limit of 2 a week with 3 a month: the month cuts in the third week.
+	p := engOpen(t, task.Task{Name: "twice", Kind: task.One, Steps: steps("share"), Rewards: pts10,
+		Limits: rule.Caps{{Period: rule.Week, Limit: dec("2")}, {Period: rule.Month, Limit: dec("3")}}})
+	var got []string
+	for i, d := range []int{2, 3, 4, 9, 10} { // 2026-03-02 is a Monday
+		out := mustProcess(t, p, engEvent("w"+string(rune('0'+i)), "m", "share", at(2026, 3, d, 10), nil))[0]
+		got = append(got, kinds(out, "task.")...)
+	}
+	want := []string{"task.completed", "task.completed", "task.limit_reached", "task.completed", "task.limit_reached"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("week and month limits (-want +got):\n%s", diff)
+	}
+}
+
+func TestTaskRewardKinds(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		reward rule.Reward
+		check  func(t *testing.T, p *membership.Program, out *membership.Outcome)
+	}{
+		{"points", rule.Reward{Kind: rule.RewardPoints, Program: "mall", Amount: dec("25")}, func(t *testing.T, p *membership.Program, _ *membership.Outcome) {
+			if bal := pointsOf(t, p, "m"); !bal.Equal(dec("25")) {
+				t.Errorf("points = %s, want 25", bal)
+			}
+		}},
+		{"growth", rule.Reward{Kind: rule.RewardGrowth, Amount: dec("120")}, func(t *testing.T, p *membership.Program, _ *membership.Outcome) {
+			st, err := p.LevelStatus(ctx, "m")
+			if err != nil || st.Level != "silver" {
+				t.Errorf("level = %+v, %v; want silver after 120 growth", st, err)
+			}
+		}},
+		{"achievement", rule.Reward{Kind: rule.RewardAchievement, Achievement: "explorer"}, func(t *testing.T, p *membership.Program, out *membership.Outcome) {
+			gs, err := p.Achievements(ctx, "m")
+			if err != nil || len(gs) != 1 || gs[0].Achievement != "explorer" || gs[0].Source != "task" || gs[0].Event != "e1" {
+				t.Errorf("achievements = %+v, %v", gs, err)
+			}
+			if len(out.ChangesOf(membership.ChangeAchievementGranted)) != 1 {
+				t.Errorf("no achievement.granted change in %v", kinds(out, ""))
+			}
+		}},
+		{"coupon", rule.Reward{Kind: rule.RewardCoupon, Template: "welcome", Count: 2}, func(t *testing.T, p *membership.Program, _ *membership.Outcome) {
+			cs, err := p.Coupons(ctx, "m", true)
+			if err != nil || len(cs) != 2 || cs[0].Template != "welcome" || cs[0].Method != coupon.Task {
+				t.Errorf("coupons = %+v, %v; want 2 welcome coupons by task", cs, err)
+			}
+		}},
+		{"pack", rule.Reward{Kind: rule.RewardPack, Pack: "starter"}, func(t *testing.T, p *membership.Program, out *membership.Outcome) {
+			cs, err := p.Coupons(ctx, "m", true)
+			if err != nil || len(cs) != 2 || len(out.ChangesOf(membership.ChangePackIssued)) != 1 {
+				t.Errorf("coupons = %+v, %v; want the starter pack's 2 coupons", cs, err)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := engOpen(t, task.Task{Name: "share", Kind: task.One, Steps: steps("share"), Rewards: []rule.Reward{tc.reward}})
+			out := mustProcess(t, p, engEvent("e1", "m", "share", at, nil))[0]
+			cs := out.ChangesOf(membership.ChangeTaskCompleted)
+			if len(cs) != 1 {
+				t.Fatalf("changes %v, want one task.completed", kinds(out, ""))
+			}
+			var done membership.TaskCompleted
+			if err := cs[0].Decode(&done); err != nil {
+				t.Fatal(err)
+			}
+			if done.Task != "share" || done.Completions != 1 || len(done.Rewards) != 1 || done.Rewards[0].Kind != tc.reward.Kind {
+				t.Errorf("task.completed = %+v", done)
+			}
+			tc.check(t, p, out)
+		})
+	}
+}
+
+func TestTaskTargetsAndWindow(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	ctx := context.Background()
+	p := engOpen(t,
+		task.Task{Name: "gold-only", Kind: task.One, Steps: steps("share"), Rewards: pts10, Target: task.Target{Levels: []string{"gold"}}},
+		task.Task{Name: "staff-only", Kind: task.One, Steps: steps("share"), Rewards: pts10, Target: task.Target{Tags: []string{"staff"}}},
+		task.Task{Name: "segment", Kind: task.One, Steps: steps("share"), Rewards: pts10, Target: task.Target{Segment: "staff and not complained"}},
+		task.Task{Name: "march", Kind: task.One, Steps: steps("browse"), Rewards: pts10,
+			Window: rule.Window{From: time.Date(2026, 3, 1, 0, 0, 0, 0, shanghai), To: time.Date(2026, 4, 1, 0, 0, 0, 0, shanghai)}},
+	)
+	completed := func(out *membership.Outcome) []string {
+		var names []string
+		for _, c := range out.ChangesOf(membership.ChangeTaskCompleted) {
+			var d membership.TaskCompleted
+			if err := c.Decode(&d); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, d.Task)
+		}
+		return names
+	}
+	if got := completed(mustProcess(t, p, engEvent("s1", "m", "share", at, nil))[0]); len(got) != 0 {
+		t.Errorf("a bronze member without tags completed %v", got)
+	}
+	if _, err := p.AddTag(ctx, "r1", "m", "staff", "alice", "", at); err != nil {
+		t.Fatal(err)
+	}
+	if got := completed(mustProcess(t, p, engEvent("s2", "m", "share", at, nil))[0]); !cmp.Equal(got, []string{"staff-only", "segment"}) {
+		t.Errorf("staff member completed %v, want staff-only and segment", got)
+	}
+	if _, err := p.AddTag(ctx, "r2", "m2", "staff", "alice", "", at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.AddTag(ctx, "r3", "m2", "complained", "alice", "", at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.SetLevel(ctx, "r4", membership.SetLevelRequest{Member: "m2", Level: "gold", Operator: "bob", Reason: "vip", At: at}); err != nil {
+		t.Fatal(err)
+	}
+	if got := completed(mustProcess(t, p, engEvent("s3", "m2", "share", at, nil))[0]); !cmp.Equal(got, []string{"gold-only", "staff-only"}) {
+		t.Errorf("gold staff member who complained completed %v, want gold-only and staff-only", got)
+	}
+	outside := mustProcess(t, p, engEvent("b1", "m", "browse", time.Date(2026, 4, 1, 0, 0, 0, 0, shanghai), nil))[0]
+	inside := mustProcess(t, p, engEvent("b2", "m", "browse", time.Date(2026, 3, 31, 23, 59, 0, 0, shanghai), nil))[0]
+	if len(completed(outside)) != 0 || !cmp.Equal(completed(inside), []string{"march"}) {
+		t.Errorf("window: outside completed %v, inside %v", completed(outside), completed(inside))
+	}
+}
+
+func TestTaskDefinitionProblems(t *testing.T) {
+	def := engDef(
+		task.Task{Name: "a", Kind: task.One, Steps: steps("nope"), Rewards: []rule.Reward{{Kind: rule.RewardAchievement, Achievement: "ghost"}}},
+		task.Task{Name: "b", Kind: task.One, Steps: steps("share"), Rewards: pts10, Target: task.Target{Tags: []string{"unknown"}, Levels: []string{"platinum"}}},
+	)
+	err := def.Validate()
+	var ps *rule.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("Validate = %v", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Path)
+	}
+	want := []string{"tasks.tasks[0].steps[0].event", "tasks.tasks[0].rewards[0]", "tasks.tasks[1].target.levels[0]", "tasks.tasks[1].target.tags[0]"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s\n%v", diff, err)
+	}
+}
+
+func TestTaskUnknown(t *testing.T) {
+	p := engOpen(t)
+	if _, err := p.TaskCompletions(context.Background(), "m", "ghost", rule.Total, time.Now()); !errors.Is(err, task.ErrUnknownTask) {
+		t.Errorf("TaskCompletions of an unknown task: %v, want task.ErrUnknownTask", err)
+	}
+}
