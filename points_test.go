@@ -2,6 +2,7 @@ package membership_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -10,9 +11,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
 )
 
@@ -415,3 +418,449 @@ func TestPointsRiskFreezeRestoreAndVoid(t *testing.T) {
 		ptsCheckBooks(t, p)
 	})
 }
+
+func TestPointsPendingReleaseAndRefund(t *testing.T) {
+	def := ptsDef(func(d *points.Definition) {
+		r := ptsBuy
+		r.PendingDays = 7
+		d.Rules = []points.Rule{r}
+	})
+	ctx := context.Background()
+	t.Run("release", func(t *testing.T) {
+		p := openMemory(t, def)
+		out := mustProcess(t, p, ptsOrder("1", "m", "200", ptsAt("2026-03-01 10:00")))[0]
+		ptsChange(t, out, membership.ChangePointsPending)
+		b := ptsBalance(t, p, "mall", "m", ptsAt("2026-03-02"))
+		if !b.Available.IsZero() || !b.Pending.Equal(dec("200")) {
+			t.Fatalf("balance %+v, want 200 pending", b)
+		}
+		if _, err := p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: "r", Program: "mall", Member: "m", Ref: "x", Amount: dec("1"), At: ptsAt("2026-03-02")}); !errors.Is(err, membership.ErrInsufficientBalance) {
+			t.Fatalf("spending pending points: %v", err)
+		}
+		if n, err := p.Advance(ctx, ptsAt("2026-03-08 09:59:59")); err != nil || n != 0 {
+			t.Fatalf("Advance before the release: %d %v", n, err)
+		}
+		if n, err := p.Advance(ctx, ptsAt("2026-03-08 10:00")); err != nil || n != 1 {
+			t.Fatalf("Advance at the release: %d %v", n, err)
+		}
+		b = ptsBalance(t, p, "mall", "m", ptsAt("2026-03-08 10:00"))
+		if !b.Available.Equal(dec("200")) || !b.Pending.IsZero() {
+			t.Fatalf("balance after release %+v", b)
+		}
+		page, err := p.PointsStatement(ctx, membership.PointsQuery{Program: "mall", Member: "m", Sub: points.SubPending})
+		if err != nil || len(page.Entries) != 2 || page.Entries[0].Kind != membership.KindPointsEarned || page.Entries[1].Kind != membership.KindPointsReleased {
+			t.Errorf("pending statement %+v %v", page, err)
+		}
+		ptsCheckBooks(t, p)
+	})
+	t.Run("refund while pending", func(t *testing.T) {
+		p := openMemory(t, def)
+		mustProcess(t, p, ptsOrder("1", "m", "200", ptsAt("2026-03-01 10:00")))
+		out := mustProcess(t, p, ptsRefund("rf", "m", "o-1", "50", ptsAt("2026-03-02 10:00")))[0]
+		if pc, _ := ptsChange(t, out, membership.ChangePointsReversed); !pc.Amount.Equal(dec("-50")) || !pc.Shortfall.IsZero() || pc.Ref != "o-1" {
+			t.Errorf("reversed %+v", pc)
+		}
+		mustProcess(t, p, ptsRefund("rf2", "m", "o-1", "150", ptsAt("2026-03-03 10:00")))
+		if b := ptsBalance(t, p, "mall", "m", ptsAt("2026-03-03 10:00")); !b.Total().IsZero() {
+			t.Errorf("balance after full refund %+v", b)
+		}
+		if n, err := p.Advance(ctx, ptsAt("2026-03-09")); err != nil || n != 1 {
+			t.Fatalf("Advance: %d %v", n, err)
+		}
+		if b := ptsBalance(t, p, "mall", "m", ptsAt("2026-03-09")); !b.Total().IsZero() {
+			t.Errorf("balance after release of a refunded lot %+v", b)
+		}
+		ptsCheckBooks(t, p)
+	})
+	t.Run("refund after spending takes the balance to zero", func(t *testing.T) {
+		p := openMemory(t, ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy} }))
+		mustProcess(t, p, ptsOrder("1", "m", "200", ptsAt("2026-03-01 10:00")))
+		mustProcess(t, p, ptsOrder("2", "m", "30", ptsAt("2026-03-01 11:00")))
+		if _, err := p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: "r", Program: "mall", Member: "m", Ref: "x", Amount: dec("190"), At: ptsAt("2026-03-01 12:00")}); err != nil {
+			t.Fatal(err)
+		}
+		// 40 left: 10 in order 1's lot, 30 in order 2's. Refunding 150 of
+		// 200 reverses 150: 10 from the order's lot, 30 from the others,
+		// 110 short.
+		out := mustProcess(t, p, ptsRefund("rf", "m", "o-1", "150", ptsAt("2026-03-02 10:00")))[0]
+		pc, why := ptsChange(t, out, membership.ChangePointsReversed)
+		if !pc.Amount.Equal(dec("-40")) || !pc.Shortfall.Equal(dec("110")) || why.Inputs["order_amount"] != "200" {
+			t.Errorf("reversed %+v %+v", pc, why)
+		}
+		if b := ptsBalance(t, p, "mall", "m", ptsAt("2026-03-02 10:00")); !b.Total().IsZero() {
+			t.Errorf("balance %+v, want 0", b)
+		}
+		o, found, err := p.PointsOrder(ctx, "o-1")
+		if err != nil || !found || !o.Shortfall.Equal(dec("110")) || !o.Grants[0].Reversed.Equal(dec("150")) {
+			t.Errorf("order %+v %v %v", o, found, err)
+		}
+		// Refunding the rest reverses the last 50, all short now.
+		out = mustProcess(t, p, ptsRefund("rf2", "m", "o-1", "60", ptsAt("2026-03-02 11:00")))[0]
+		if pc, _ := ptsChange(t, out, membership.ChangePointsReversed); !pc.Amount.IsZero() || !pc.Shortfall.Equal(dec("50")) {
+			t.Errorf("second refund %+v", pc)
+		}
+		// A refund of an unknown order or another member's order changes nothing.
+		for _, ev := range []event.Event{ptsRefund("rf3", "m", "nope", "1", ptsAt("2026-03-02 12:00")), ptsRefund("rf4", "n", "o-2", "1", ptsAt("2026-03-02 12:00"))} {
+			if out := mustProcess(t, p, ev)[0]; len(out.Changes) != 0 {
+				t.Errorf("%s: %+v", ev.ID, out.Changes)
+			}
+		}
+		ptsCheckBooks(t, p)
+	})
+	t.Run("refund gives back cap room", func(t *testing.T) {
+		p := openMemory(t, ptsDef(func(d *points.Definition) {
+			r := ptsBuy
+			r.Caps = rule.Caps{{Period: rule.Day, Limit: dec("100")}}
+			d.Rules = []points.Rule{r}
+		}))
+		mustProcess(t, p, ptsOrder("1", "m", "100", ptsAt("2026-03-01 10:00")))
+		mustProcess(t, p, ptsRefund("rf", "m", "o-1", "40", ptsAt("2026-03-01 11:00")))
+		mustProcess(t, p, ptsOrder("2", "m", "100", ptsAt("2026-03-01 12:00")))
+		ptsWantAvailable(t, p, "mall", "m", ptsAt("2026-03-01 12:00"), "100")
+	})
+}
+
+func TestPointsRedeemAndSplit(t *testing.T) {
+	ctx := context.Background()
+	p := openMemory(t, ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy} }))
+	at := ptsAt("2026-03-01 10:00")
+	mustProcess(t, p, ptsOrder("1", "m", "3000", at))
+	s, err := p.PointsSplit(ctx, "mall", "m", dec("99.99"), at)
+	if err != nil || !s.Points.Equal(dec("3000")) || !s.PointsMoney.Equal(dec("30")) || !s.Cash.Equal(dec("69.99")) {
+		t.Fatalf("split %+v %v", s, err)
+	}
+	out, err := p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: "r1", Program: "mall", Member: "m", Ref: "order-9", Order: dec("40.01"), At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, _ := ptsChange(t, out, membership.ChangePointsRedeemed)
+	if !pc.Amount.Equal(dec("2000")) || pc.Split == nil || !pc.Split.Cash.Equal(dec("20.01")) {
+		t.Errorf("redeemed %+v split %+v", pc, pc.Split)
+	}
+	ptsWantAvailable(t, p, "mall", "m", at, "1000")
+	for _, tc := range []struct {
+		name string
+		req  membership.RedeemPointsRequest
+		want error
+	}{
+		{"same ref", membership.RedeemPointsRequest{ID: "r2", Program: "mall", Member: "m", Ref: "order-9", Amount: dec("1"), At: at}, points.ErrRedemptionExists},
+		{"too much", membership.RedeemPointsRequest{ID: "r3", Program: "mall", Member: "m", Ref: "a", Amount: dec("1001"), At: at}, membership.ErrInsufficientBalance},
+		{"fraction", membership.RedeemPointsRequest{ID: "r4", Program: "mall", Member: "m", Ref: "b", Amount: dec("0.5"), At: at}, points.ErrInvalidAmount},
+		{"unknown program", membership.RedeemPointsRequest{ID: "r5", Program: "zoo", Member: "m", Ref: "c", Amount: dec("1"), At: at}, points.ErrUnknownProgram},
+		{"no payment config", membership.RedeemPointsRequest{ID: "r6", Program: "park", Member: "m", Ref: "d", Order: dec("1"), At: at}, points.ErrNoPayment},
+		{"split gives no points", membership.RedeemPointsRequest{ID: "r7", Program: "mall", Member: "m", Ref: "e", Order: dec("0.01"), At: at}, points.ErrInvalidAmount},
+		{"no request id", membership.RedeemPointsRequest{Program: "mall", Member: "m", Ref: "f", Amount: dec("1"), At: at}, membership.ErrInvalidArgument},
+		{"request id reused", membership.RedeemPointsRequest{ID: "r1", Program: "mall", Member: "m", Ref: "g", Amount: dec("1"), At: at}, membership.ErrEventConflict},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := p.RedeemPoints(ctx, tc.req); !errors.Is(err, tc.want) {
+				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	ptsWantAvailable(t, p, "mall", "m", at, "1000")
+	if out, err := p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: "r1", Program: "mall", Member: "m", Ref: "order-9", Order: dec("40.01"), At: at}); err != nil || !out.Duplicate {
+		t.Errorf("retry %v %+v", err, out)
+	}
+	ptsCheckBooks(t, p)
+}
+
+func TestPointsLotOrderAndReversal(t *testing.T) {
+	ctx := context.Background()
+	def := ptsDef(func(d *points.Definition) {
+		d.Rules = []points.Rule{
+			{ID: "short", Program: "mall", Event: "order", Conditions: []event.Condition{{Attr: "store", Op: event.Eq, Value: event.Str("short")}},
+				Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}, Validity: rule.Validity{Kind: rule.MonthEnds, N: 0}},
+			{ID: "long", Program: "mall", Event: "order", Conditions: []event.Condition{{Attr: "store", Op: event.Eq, Value: event.Str("long")}},
+				Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}, Validity: rule.Validity{Kind: rule.AnnualDate, Month: 12, Day: 31}},
+			{ID: "forever", Program: "mall", Event: "order", Conditions: []event.Condition{{Attr: "store", Op: event.Eq, Value: event.Str("forever")}},
+				Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}},
+		}
+	})
+	buy := func(id, store, amount, at string) event.Event {
+		ev := ptsOrder(id, "m", amount, ptsAt(at))
+		ev.Attrs["store"] = event.Str(store)
+		return ev
+	}
+	p := openMemory(t, def)
+	mustProcess(t, p,
+		buy("1", "forever", "100", "2026-01-05"),
+		buy("2", "long", "100", "2026-01-06"),
+		buy("3", "short", "100", "2026-01-07"),
+		buy("4", "short", "100", "2026-01-08"),
+	)
+	out, err := p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: "r", Program: "mall", Member: "m", Ref: "x", Amount: dec("250"), At: ptsAt("2026-01-10")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, _ := ptsChange(t, out, membership.ChangePointsRedeemed)
+	var got []string
+	for _, l := range pc.Lots {
+		got = append(got, l.Amount.String()+"@"+l.Expires.In(shanghai).Format(time.DateOnly))
+	}
+	// Earliest expiry first, then earliest grant; permanent last.
+	if diff := cmp.Diff([]string{"100@2026-02-01", "100@2026-02-01", "50@2027-01-01"}, got); diff != "" {
+		t.Fatalf("spending order (-want +got):\n%s", diff)
+	}
+	if _, err := p.Advance(ctx, ptsAt("2026-02-01")); err != nil {
+		t.Fatal(err)
+	}
+	// Partial reversal refills the last lot taken first (the long one).
+	out, err = p.ReversePoints(ctx, membership.ReversePointsRequest{ID: "v1", Program: "mall", Ref: "x", Amount: dec("80"), At: ptsAt("2026-02-02")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc, _ := ptsChange(t, out, membership.ChangePointsReversed); !pc.Amount.Equal(dec("80")) || len(pc.Lots) != 2 {
+		t.Errorf("partial reversal %+v", pc)
+	}
+	// 50 back to the long lot, 30 to a short lot that has expired: those
+	// expire again at once.
+	exp, _ := ptsChange(t, out, membership.ChangePointsExpired)
+	if !exp.Amount.Equal(dec("30")) {
+		t.Errorf("expired again %+v", exp)
+	}
+	ptsWantAvailable(t, p, "mall", "m", ptsAt("2026-02-02"), "200")
+	if _, err := p.ReversePoints(ctx, membership.ReversePointsRequest{ID: "v2", Program: "mall", Ref: "x", Amount: dec("171"), At: ptsAt("2026-02-02")}); !errors.Is(err, points.ErrOverReversal) {
+		t.Errorf("over-reversal: %v", err)
+	}
+	out, err = p.ReversePoints(ctx, membership.ReversePointsRequest{ID: "v3", Program: "mall", Ref: "x", At: ptsAt("2026-02-03")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc, _ := ptsChange(t, out, membership.ChangePointsReversed); !pc.Amount.Equal(dec("170")) {
+		t.Errorf("rest reversed %+v", pc)
+	}
+	// The rest goes back to the short lots, which expire again at once.
+	ptsWantAvailable(t, p, "mall", "m", ptsAt("2026-02-03"), "200")
+	if _, err := p.ReversePoints(ctx, membership.ReversePointsRequest{ID: "v4", Program: "mall", Ref: "x", At: ptsAt("2026-02-03")}); !errors.Is(err, points.ErrInvalidAmount) {
+		t.Errorf("reversal of nothing left: %v", err)
+	}
+	if _, err := p.ReversePoints(ctx, membership.ReversePointsRequest{ID: "v5", Program: "mall", Ref: "nope", At: ptsAt("2026-02-03")}); !errors.Is(err, points.ErrUnknownRedemption) {
+		t.Errorf("unknown ref: %v", err)
+	}
+	r, _ := p.PointsReconciliation(ctx, "mall", "", "")
+	if !r.Earned.Equal(dec("400")) || !r.Redeemed.Equal(dec("250")) || !r.Reversed.Equal(dec("250")) || !r.Expired.Equal(dec("200")) {
+		t.Errorf("reconciliation %+v", r)
+	}
+	// Totals of February only: the reversals and the expiries.
+	feb, _ := p.PointsReconciliation(ctx, "mall", "2026-02-01", "2026-02-28")
+	if !feb.Earned.IsZero() || !feb.Reversed.Equal(dec("250")) || !feb.Expired.Equal(dec("200")) || !feb.Change.Equal(dec("50")) || !feb.Holds() {
+		t.Errorf("february %+v", feb)
+	}
+	ptsCheckBooks(t, p)
+}
+
+func TestPointsAdjustmentApproval(t *testing.T) {
+	ctx := context.Background()
+	p := openMemory(t, ptsDef(nil))
+	at := ptsAt("2026-03-01 10:00")
+	out, err := p.AdjustPoints(ctx, membership.AdjustPointsRequest{ID: "a1", Program: "mall", Member: "m", Amount: dec("500"), Reason: "goodwill", Operator: "alice", At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc, _ := ptsChange(t, out, membership.ChangePointsAdjusted); pc.Adjustment.State != points.AdjustmentApplied || pc.Adjustment.Decider != "alice" {
+		t.Errorf("small adjustment %+v", pc.Adjustment)
+	}
+	out, err = p.AdjustPoints(ctx, membership.AdjustPointsRequest{ID: "a2", Program: "mall", Member: "m", Amount: dec("501"), Reason: "compensation", Operator: "alice", At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ptsChange(t, out, membership.ChangePointsAdjustmentRequested)
+	ptsWantAvailable(t, p, "mall", "m", at, "500")
+	dreq := membership.DecidePointsRequest{ID: "d1", Adjustment: "a2", Operator: "alice", At: at.Add(time.Hour)}
+	if _, err := p.ApprovePointsAdjustment(ctx, dreq); !errors.Is(err, points.ErrSelfApproval) {
+		t.Fatalf("self-approval: %v", err)
+	}
+	dreq.ID, dreq.Operator = "d2", "bob"
+	out, err = p.ApprovePointsAdjustment(ctx, dreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc, _ := ptsChange(t, out, membership.ChangePointsAdjusted); pc.Operator != "bob" || pc.Adjustment.Requester != "alice" || pc.Adjustment.Decider != "bob" {
+		t.Errorf("approved %+v", pc.Adjustment)
+	}
+	ptsWantAvailable(t, p, "mall", "m", at.Add(time.Hour), "1001")
+	dreq.ID = "d3"
+	if _, err := p.ApprovePointsAdjustment(ctx, dreq); !errors.Is(err, points.ErrNotPending) {
+		t.Errorf("second approval: %v", err)
+	}
+	// A large debit, rejected.
+	if _, err := p.AdjustPoints(ctx, membership.AdjustPointsRequest{ID: "a3", Program: "mall", Member: "m", Amount: dec("-900"), Reason: "fraud", Operator: "carol", At: at}); err != nil {
+		t.Fatal(err)
+	}
+	out, err = p.RejectPointsAdjustment(ctx, membership.DecidePointsRequest{ID: "d4", Adjustment: "a3", Operator: "dave", Note: "no evidence", At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ptsChange(t, out, membership.ChangePointsAdjustmentRejected)
+	adj, err := p.PointsAdjustment(ctx, "a3")
+	if err != nil || adj.State != points.AdjustmentRejected || adj.Decider != "dave" {
+		t.Errorf("rejected %+v %v", adj, err)
+	}
+	// A debit beyond the balance is refused at approval and stays pending.
+	if _, err := p.AdjustPoints(ctx, membership.AdjustPointsRequest{ID: "a4", Program: "mall", Member: "m", Amount: dec("-2000"), Reason: "x", Operator: "carol", At: at}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.ApprovePointsAdjustment(ctx, membership.DecidePointsRequest{ID: "d5", Adjustment: "a4", Operator: "dave", At: at}); !errors.Is(err, membership.ErrInsufficientBalance) {
+		t.Errorf("approving an uncovered debit: %v", err)
+	}
+	if adj, _ := p.PointsAdjustment(ctx, "a4"); adj.State != points.AdjustmentPending {
+		t.Errorf("after a refused approval: %+v", adj)
+	}
+	for _, tc := range []struct {
+		name string
+		req  membership.AdjustPointsRequest
+		want error
+	}{
+		{"no operator", membership.AdjustPointsRequest{ID: "x1", Program: "mall", Member: "m", Amount: dec("1"), Reason: "r", At: at}, points.ErrNoOperator},
+		{"no reason", membership.AdjustPointsRequest{ID: "x2", Program: "mall", Member: "m", Amount: dec("1"), Operator: "o", At: at}, membership.ErrInvalidArgument},
+		{"zero", membership.AdjustPointsRequest{ID: "x3", Program: "mall", Member: "m", Reason: "r", Operator: "o", At: at}, points.ErrInvalidAmount},
+		{"small debit beyond balance", membership.AdjustPointsRequest{ID: "x4", Program: "park", Member: "m", Amount: dec("-1"), Reason: "r", Operator: "o", At: at}, membership.ErrInsufficientBalance},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := p.AdjustPoints(ctx, tc.req); !errors.Is(err, tc.want) {
+				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if _, err := p.ApprovePointsAdjustment(ctx, membership.DecidePointsRequest{ID: "d6", Adjustment: "nope", Operator: "bob", At: at}); !errors.Is(err, points.ErrUnknownAdjustment) {
+		t.Errorf("unknown adjustment: %v", err)
+	}
+	r, _ := p.PointsReconciliation(ctx, "mall", "", "")
+	if !r.Adjusted.Equal(dec("1001")) {
+		t.Errorf("reconciliation %+v", r)
+	}
+	ptsCheckBooks(t, p)
+}
+
+func TestPointsExchange(t *testing.T) {
+	ctx := context.Background()
+	p := openMemory(t, ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy} }))
+	at := ptsAt("2026-03-01 10:00")
+	mustProcess(t, p, ptsOrder("1", "m", "100", at))
+	for _, tc := range []struct {
+		name, from, to, amount string
+		want                   string
+		err                    error
+	}{
+		{"rounds down to park's scale", "mall", "park", "15", "4.5", nil},
+		{"rounds down", "mall", "park", "7", "2.1", nil},
+		{"back at 3", "park", "mall", "0.5", "1", nil},
+		{"too small", "park", "mall", "0.1", "", points.ErrExchangeTooSmall},
+		{"more than held", "mall", "park", "80", "", membership.ErrInsufficientBalance},
+		{"fraction of a whole-point program", "mall", "park", "1.5", "", points.ErrInvalidAmount},
+		{"no rate", "mall", "mall", "1", "", points.ErrNoExchange},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := ptsBalance(t, p, tc.to, "m", at).Available
+			out, err := p.ExchangePoints(ctx, membership.ExchangePointsRequest{ID: tc.name, Member: "m", From: tc.from, To: tc.to, Amount: dec(tc.amount), At: at})
+			if tc.err != nil {
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("err = %v, want %v", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			pc, _ := ptsChange(t, out, membership.ChangePointsExchanged)
+			if !pc.ToAmount.Equal(dec(tc.want)) {
+				t.Errorf("got %s, want %s", pc.ToAmount, tc.want)
+			}
+			if after := ptsBalance(t, p, tc.to, "m", at).Available; !after.Sub(before).Equal(dec(tc.want)) {
+				t.Errorf("target balance %s → %s", before, after)
+			}
+		})
+	}
+	ptsWantAvailable(t, p, "mall", "m", at, "79")
+	ptsWantAvailable(t, p, "park", "m", at, "6.1")
+	ptsCheckBooks(t, p)
+}
+
+func TestPointsStatementAndForecast(t *testing.T) {
+	ctx := context.Background()
+	p := openMemory(t, ptsDef(func(d *points.Definition) {
+		r := ptsBuy
+		r.Validity = rule.Validity{Kind: rule.MonthEnds, N: 1}
+		d.Rules = []points.Rule{r}
+	}))
+	for i, s := range []string{"2026-01-10", "2026-01-20", "2026-02-05"} {
+		mustProcess(t, p, ptsOrder(fmt.Sprint(i), "m", "100", ptsAt(s)))
+	}
+	if _, err := p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: "r", Program: "mall", Member: "m", Ref: "x", Amount: dec("150"), At: ptsAt("2026-02-10")}); err != nil {
+		t.Fatal(err)
+	}
+	fc, err := p.PointsExpiryForecast(ctx, "mall", ptsAt("2026-02-15"), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []points.MonthTotal{{Month: "2026-02", Amount: dec("50")}, {Month: "2026-03", Amount: dec("100")}, {Month: "2026-04", Amount: dec("0")}, {Month: "2026-05", Amount: dec("0")}}
+	if diff := cmp.Diff(want, fc, cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })); diff != "" {
+		t.Errorf("forecast (-want +got):\n%s", diff)
+	}
+	exp, err := p.PointsExpiring(ctx, "mall", "m", ptsAt("2026-02-15"), 14)
+	if err != nil || len(exp) != 1 || !exp[0].Amount.Equal(dec("50")) || !exp[0].Expires.Equal(ptsAt("2026-03-01")) {
+		t.Errorf("expiring in 14 days: %+v %v", exp, err)
+	}
+	if _, err := p.Advance(ctx, ptsAt("2026-03-01")); err != nil {
+		t.Fatal(err)
+	}
+	mustProcess(t, p, ptsOrder("3", "m", "100", ptsAt("2026-03-31 23:59")))
+	fc, _ = p.PointsExpiryForecast(ctx, "mall", ptsAt("2026-02-15"), 3)
+	if !fc[0].Amount.IsZero() || !fc[1].Amount.Equal(dec("100")) || !fc[2].Amount.Equal(dec("100")) {
+		t.Errorf("forecast after expiry and a new lot %+v", fc)
+	}
+	q := membership.PointsQuery{Program: "mall", Member: "m", Limit: 2}
+	var all []ledger.Entry
+	for {
+		page, err := p.PointsStatement(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page.Entries...)
+		if page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	var kinds []string
+	for _, e := range all {
+		kinds = append(kinds, string(e.Kind)+" "+e.Amount.String()+" → "+e.Balance.String())
+	}
+	wantKinds := []string{"earned 100 → 100", "earned 100 → 200", "earned 100 → 300", "redeemed -150 → 150", "expired -50 → 100", "earned 100 → 200"}
+	if diff := cmp.Diff(wantKinds, kinds); diff != "" {
+		t.Errorf("statement (-want +got):\n%s", diff)
+	}
+	page, err := p.PointsStatement(ctx, membership.PointsQuery{Program: "mall", Member: "m", Kinds: []ledger.Kind{membership.KindPointsExpired, membership.KindPointsRedeemed},
+		From: ptsAt("2026-02-01"), To: ptsAt("2026-03-02")})
+	if err != nil || len(page.Entries) != 2 || page.Entries[1].Kind != membership.KindPointsExpired {
+		t.Errorf("filtered statement %+v %v", page, err)
+	}
+	ptsCheckBooks(t, p)
+}
+
+func TestPointsDefinitionThroughOpen(t *testing.T) {
+	def := ptsDef(func(d *points.Definition) {
+		d.Rules = []points.Rule{{ID: "x", Program: "zoo", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "store", Rate: dec("1")}}}
+	})
+	def.Levels = nil
+	_, err := membership.Open(memoryStore(), def)
+	if !errors.Is(err, rule.ErrInvalidDefinition) || !errContains(err, `points.rules[0].program: unknown point program "zoo"`) || !errContains(err, "points.rules[0].formula.base") {
+		t.Errorf("Open: %v", err)
+	}
+	raw, err := jsonMarshal(ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy} }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := membership.ParseDefinition(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy} }).Points, back.Points, cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })); diff != "" {
+		t.Errorf("JSON round trip (-want +got):\n%s", diff)
+	}
+}
+
+func memoryStore() *memory.Store { return memory.New() }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
