@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -864,3 +867,166 @@ func TestPointsDefinitionThroughOpen(t *testing.T) {
 func memoryStore() *memory.Store { return memory.New() }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func TestPointsConcurrentEarnAndRedeem(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		open func(testing.TB, membership.Definition) *membership.Program
+	}{{"memory", openMemory}, {"bolt", openBolt}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			p := tc.open(t, ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy} }))
+			at := ptsAt("2026-03-01 10:00")
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			earned, redeemed := decimal.Zero, decimal.Zero
+			entries := 0
+			for g := range 32 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 8 {
+						id := fmt.Sprintf("g%d-%d", g, i)
+						if (g+i)%2 == 0 {
+							amt := fmt.Sprint(1 + (g*7+i)%5)
+							if _, err := p.Process(ctx, ptsOrder(id, "m", amt, at.Add(time.Duration(i)*time.Second))); err != nil {
+								t.Error(err)
+								return
+							}
+							mu.Lock()
+							earned, entries = earned.Add(dec(amt)), entries+1
+							mu.Unlock()
+							continue
+						}
+						amt := dec(fmt.Sprint(1 + (g+i)%4))
+						_, err := p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: id, Program: "mall", Member: "m", Ref: id, Amount: amt, At: at.Add(time.Minute)})
+						switch {
+						case err == nil:
+							mu.Lock()
+							redeemed, entries = redeemed.Add(amt), entries+1
+							mu.Unlock()
+						case !errors.Is(err, membership.ErrInsufficientBalance):
+							t.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b := ptsBalance(t, p, "mall", "m", at.Add(time.Hour))
+			if !b.Main.Equal(earned.Sub(redeemed)) || b.Main.IsNegative() {
+				t.Errorf("balance %s, want earned %s − redeemed %s", b.Main, earned, redeemed)
+			}
+			if redeemed.IsZero() {
+				t.Error("no redemption went through")
+			}
+			page, err := p.PointsStatement(ctx, membership.PointsQuery{Program: "mall", Member: "m", Limit: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Entries) != entries {
+				t.Errorf("%d entries, want %d", len(page.Entries), entries)
+			}
+			seqs := append([]ledger.Entry(nil), page.Entries...)
+			sort.Slice(seqs, func(i, j int) bool { return seqs[i].Seq < seqs[j].Seq })
+			for _, e := range seqs {
+				if e.Balance.IsNegative() {
+					t.Errorf("negative running balance: %+v", e)
+				}
+			}
+			r, _ := p.PointsReconciliation(ctx, "mall", "", "")
+			if !r.Earned.Equal(earned) || !r.Redeemed.Equal(redeemed) {
+				t.Errorf("reconciliation %+v, want earned %s redeemed %s", r, earned, redeemed)
+			}
+			ptsCheckBooks(t, p)
+		})
+	}
+}
+
+// TestPointsProperty runs seeded random sequences of earn, redeem,
+// reverse, expire (Advance) and adjust with a fake clock and checks after
+// every step that what the member may spend is the sum of their open,
+// unexpired lots, that the ledger verifies and the identity holds.
+func TestPointsProperty(t *testing.T) {
+	seeds := []int64{1, 2, 3, 4}
+	steps := 120
+	if testing.Short() {
+		seeds, steps = seeds[:1], 40
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			ctx := context.Background()
+			p := openMemory(t, ptsDef(func(d *points.Definition) {
+				r := ptsBuy
+				r.Validity = rule.Validity{Kind: rule.DaysAfter, N: 5}
+				r2 := ptsBuy
+				r2.ID, r2.Conditions, r2.Validity = "big", []event.Condition{{Attr: "amount", Op: event.Gte, Value: event.DecString("40")}}, rule.Validity{Kind: rule.MonthEnds, N: 0}
+				d.Rules = []points.Rule{r, r2}
+				// Adjustment credits expire too, so every lot is listed
+				// by PointsExpiring.
+				d.Programs[0].Validity = rule.Validity{Kind: rule.DaysAfter, N: 30}
+			}))
+			rng := rand.New(rand.NewPCG(uint64(seed), 7))
+			now := ptsAt("2026-01-01 09:00")
+			var refs []string
+			for step := range steps {
+				now = now.Add(time.Duration(rng.IntN(36*60)) * time.Minute)
+				id := fmt.Sprintf("s%d", step)
+				var err error
+				var op string
+				switch rng.IntN(5) {
+				case 0:
+					op = "earn"
+					_, err = p.Process(ctx, ptsOrder(id, "m", fmt.Sprint(1+rng.IntN(60)), now))
+				case 1:
+					op = "redeem"
+					_, err = p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: id, Program: "mall", Member: "m", Ref: id, Amount: dec(fmt.Sprint(1 + rng.IntN(40))), At: now})
+					if err == nil {
+						refs = append(refs, id)
+					}
+				case 2:
+					op = "reverse"
+					if len(refs) == 0 {
+						continue
+					}
+					ref := refs[rng.IntN(len(refs))]
+					rd, _ := p.PointsRedemption(ctx, "mall", ref)
+					if !rd.Remaining().IsPositive() {
+						continue
+					}
+					amt := decimal.NewFromInt(1 + rng.Int64N(rd.Remaining().IntPart()))
+					_, err = p.ReversePoints(ctx, membership.ReversePointsRequest{ID: id, Program: "mall", Ref: ref, Amount: amt, At: now})
+				case 3:
+					op = "expire"
+					now = now.Add(time.Duration(rng.IntN(4*24)) * time.Hour)
+					_, err = p.Advance(ctx, now)
+				case 4:
+					op = "adjust"
+					amt := dec(fmt.Sprint(rng.IntN(60) - 30))
+					if amt.IsZero() {
+						continue
+					}
+					_, err = p.AdjustPoints(ctx, membership.AdjustPointsRequest{ID: id, Program: "mall", Member: "m", Amount: amt, Reason: "property", Operator: "op", At: now})
+				}
+				if err != nil && !errors.Is(err, membership.ErrInsufficientBalance) {
+					t.Fatalf("step %d %s: %v", step, op, err)
+				}
+				b := ptsBalance(t, p, "mall", "m", now)
+				lots, err := p.PointsExpiring(ctx, "mall", "m", now, 100000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum := decimal.Zero
+				for _, l := range lots {
+					if l.Sub == "" {
+						sum = sum.Add(l.Amount)
+					}
+				}
+				if !sum.Equal(b.Available) || b.Main.IsNegative() || b.Available.GreaterThan(b.Main) {
+					t.Fatalf("step %d %s: available %s, open lots %s, main %s", step, op, b.Available, sum, b.Main)
+				}
+				ptsCheckBooks(t, p)
+			}
+		})
+	}
+}
