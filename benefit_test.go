@@ -14,7 +14,7 @@ import (
 	"github.com/memberkit/membership/task"
 )
 
-func benefitNames(bs []benefit.Benefit) []string {
+func engBenefitNames(bs []benefit.Benefit) []string {
 	var out []string
 	for _, b := range bs {
 		out = append(out, b.Name)
@@ -32,7 +32,7 @@ func TestBenefitsFollowLevelAndPlan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return benefitNames(bs)
+		return engBenefitNames(bs)
 	}
 	mustProcess(t, p, engEvent("e0", "m", "share", at, nil))
 	if got := current(at); len(got) != 0 {
@@ -73,7 +73,7 @@ func TestBenefitsFollowLevelAndPlan(t *testing.T) {
 func TestBenefitAchievementGrantedOnce(t *testing.T) {
 	ctx := context.Background()
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
-	p := engOpen(t, task.Task{Name: "first-order", Kind: task.One, Steps: steps("order"),
+	p := engOpen(t, task.Task{Name: "first-order", Kind: task.One, Steps: engSteps("order"),
 		Rewards: []rule.Reward{{Kind: rule.RewardAchievement, Achievement: "first-order"}}})
 
 	out, err := p.GrantAchievement(ctx, "g1", "m", "explorer", "alice", "visited every store", at)
@@ -81,7 +81,7 @@ func TestBenefitAchievementGrantedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(out.ChangesOf(membership.ChangeAchievementGranted)) != 1 {
-		t.Fatalf("changes %v", kinds(out, ""))
+		t.Fatalf("changes %v", engKinds(out, ""))
 	}
 	again, err := p.GrantAchievement(ctx, "g1", "m", "explorer", "alice", "visited every store", at)
 	if err != nil || !again.Duplicate {

@@ -116,12 +116,22 @@ func (tp *tagPart) member(t *txn, member string) (tag.Member, error) {
 		return m, err
 	}
 	if n := tp.def.MaxDays(); n > 0 {
-		today := rule.DateOf(t.at, t.p.loc)
+		today := rule.DateOf(tp.now(t, m), t.p.loc)
 		if m.Days, err = tag.Days(t.tx, member, today.AddDays(-(n - 1)), today); err != nil {
 			return m, err
 		}
 	}
 	return m, nil
+}
+
+// now is the time rules are evaluated at: the txn's time, or the member's
+// last order when a late event arrives after it, so that a late event does
+// not evaluate the windows as they stood in the past.
+func (tp *tagPart) now(t *txn, m tag.Member) time.Time {
+	if m.Stats.LastOrder.After(t.at) {
+		return m.Stats.LastOrder
+	}
+	return t.at
 }
 
 // evaluate applies the rules (all, or only one) to a member at t.at and
@@ -137,12 +147,13 @@ func (tp *tagPart) evaluateCount(t *txn, member string, only *tag.Rule) (added, 
 	if err != nil {
 		return 0, 0, err
 	}
+	now := tp.now(t, m)
 	for i, r := range tp.def.Rules {
 		if only != nil && r.Tag != only.Tag {
 			continue
 		}
-		match := tp.def.Match(r, m, t.at, t.p.loc)
-		why := &rule.Reason{Rule: fmt.Sprintf("tags.rules[%d]", i), Note: "tag " + r.Tag, Inputs: tp.def.Explain(r, m, t.at, t.p.loc)}
+		match := tp.def.Match(r, m, now, t.p.loc)
+		why := &rule.Reason{Rule: fmt.Sprintf("tags.rules[%d]", i), Note: "tag " + r.Tag, Inputs: tp.def.Explain(r, m, now, t.p.loc)}
 		if match {
 			ok, err := tag.Assign(t.tx, member, tag.Assigned{Tag: r.Tag, By: "rule", At: t.at.UTC(), Event: t.ref.Event})
 			if err != nil {
@@ -175,7 +186,7 @@ func (tp *tagPart) reschedule(t *txn, member string, m tag.Member) error {
 	if tp.def.MaxDays() == 0 {
 		return nil
 	}
-	next := tp.def.Edge(m, t.at, t.p.loc)
+	next := tp.def.Edge(m, tp.now(t, m), t.p.loc)
 	old, err := tag.LoadEdge(t.tx, member)
 	if err != nil {
 		return err

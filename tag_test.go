@@ -15,7 +15,7 @@ import (
 	"github.com/memberkit/membership/tag"
 )
 
-func tagsOf(t *testing.T, p *membership.Program, member string) []string {
+func engTags(t *testing.T, p *membership.Program, member string) []string {
 	t.Helper()
 	as, err := p.MemberTags(context.Background(), member)
 	if err != nil {
@@ -33,7 +33,7 @@ func TestTagRulesFollowEventsAndProfile(t *testing.T) {
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
 	p := engOpen(t)
 	out := mustProcess(t, p, engOrder("o1", "m", "600", at, "toys"))[0]
-	if diff := cmp.Diff([]string{"recent"}, tagsOf(t, p, "m")); diff != "" {
+	if diff := cmp.Diff([]string{"recent"}, engTags(t, p, "m")); diff != "" {
 		t.Errorf("after one order (-want +got):\n%s", diff)
 	}
 	added := out.ChangesOf(membership.ChangeTagAdded)
@@ -41,7 +41,7 @@ func TestTagRulesFollowEventsAndProfile(t *testing.T) {
 		t.Errorf("tag.added changes %+v, want one with the window count as input", added)
 	}
 	mustProcess(t, p, engOrder("o2", "m", "300", at.Add(time.Hour), "formula-12-36m"), engOrder("o3", "m", "300", at.Add(2*time.Hour), "formula-12-36m"))
-	if diff := cmp.Diff([]string{"M", "big-spender", "frequent", "recent"}, tagsOf(t, p, "m")); diff != "" {
+	if diff := cmp.Diff([]string{"M", "big-spender", "frequent", "recent"}, engTags(t, p, "m")); diff != "" {
 		t.Errorf("after three orders (-want +got):\n%s", diff)
 	}
 	// The level rule follows a level change made by the event's own growth
@@ -50,7 +50,7 @@ func TestTagRulesFollowEventsAndProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustProcess(t, p, engEvent("s1", "m", "share", at.Add(3*time.Hour), nil))
-	if got := tagsOf(t, p, "m"); !cmp.Equal(got, []string{"M", "big-spender", "frequent", "gold-member", "recent"}) {
+	if got := engTags(t, p, "m"); !cmp.Equal(got, []string{"M", "big-spender", "frequent", "gold-member", "recent"}) {
 		t.Errorf("after the level change: %v", got)
 	}
 	// Profile attributes re-evaluate the rules at once.
@@ -58,12 +58,12 @@ func TestTagRulesFollowEventsAndProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out.ChangesOf(membership.ChangeTagAdded)) != 1 || !hasTag(tagsOf(t, p, "m"), "women") {
-		t.Errorf("SetProfile added %v; tags %v", kinds(out, "tag."), tagsOf(t, p, "m"))
+	if len(out.ChangesOf(membership.ChangeTagAdded)) != 1 || !engHas(engTags(t, p, "m"), "women") {
+		t.Errorf("SetProfile added %v; tags %v", engKinds(out, "tag."), engTags(t, p, "m"))
 	}
 	out, err = p.SetProfile(ctx, "pf2", "m", map[string]event.Value{"gender": {}}, at)
-	if err != nil || len(out.ChangesOf(membership.ChangeTagRemoved)) != 1 || hasTag(tagsOf(t, p, "m"), "women") {
-		t.Errorf("removing gender: %v, %v; tags %v", err, kinds(out, "tag."), tagsOf(t, p, "m"))
+	if err != nil || len(out.ChangesOf(membership.ChangeTagRemoved)) != 1 || engHas(engTags(t, p, "m"), "women") {
+		t.Errorf("removing gender: %v, %v; tags %v", err, engKinds(out, "tag."), engTags(t, p, "m"))
 	}
 	if _, err := p.SetProfile(ctx, "pf3", "m", map[string]event.Value{"shoe": event.Str("42")}, at); !errors.Is(err, tag.ErrUnknownAttribute) {
 		t.Errorf("undeclared attribute: %v", err)
@@ -73,12 +73,12 @@ func TestTagRulesFollowEventsAndProfile(t *testing.T) {
 	}
 	// "top category" follows the preference: toys overtake formula.
 	mustProcess(t, p, engOrder("o4", "m", "10", at.Add(4*time.Hour), "toys"), engOrder("o5", "m", "10", at.Add(5*time.Hour), "toys"))
-	if hasTag(tagsOf(t, p, "m"), "M") {
-		t.Errorf("M kept after toys became the top category: %v", tagsOf(t, p, "m"))
+	if engHas(engTags(t, p, "m"), "M") {
+		t.Errorf("M kept after toys became the top category: %v", engTags(t, p, "m"))
 	}
 }
 
-func hasTag(s []string, x string) bool {
+func engHas(s []string, x string) bool {
 	for _, v := range s {
 		if v == x {
 			return true
@@ -120,8 +120,8 @@ func TestTagManual(t *testing.T) {
 		}
 	}
 	out, err = p.RemoveTag(ctx, "r1", "m", "staff", "bob", "left the company", at.Add(time.Hour))
-	if err != nil || len(out.ChangesOf(membership.ChangeTagRemoved)) != 1 || len(tagsOf(t, p, "m")) != 0 {
-		t.Fatalf("RemoveTag: %v; tags %v", err, tagsOf(t, p, "m"))
+	if err != nil || len(out.ChangesOf(membership.ChangeTagRemoved)) != 1 || len(engTags(t, p, "m")) != 0 {
+		t.Fatalf("RemoveTag: %v; tags %v", err, engTags(t, p, "m"))
 	}
 	var ch membership.TagChange
 	if err := out.Changes[0].Decode(&ch); err != nil || ch != (membership.TagChange{Tag: "staff", Manual: true, By: "bob", Note: "left the company"}) {
@@ -149,17 +149,17 @@ func TestTagWindowDropsOnDay91ViaAdvance(t *testing.T) {
 	if err != nil || n != 0 {
 		t.Fatalf("Advance to day 90 performed %d, %v; want 0", n, err)
 	}
-	if !hasTag(tagsOf(t, p, "once"), "recent") {
-		t.Fatalf("day 90: tags %v, want recent", tagsOf(t, p, "once"))
+	if !engHas(engTags(t, p, "once"), "recent") {
+		t.Fatalf("day 90: tags %v, want recent", engTags(t, p, "once"))
 	}
 	n, err = p.Advance(ctx, day(91, 0, 0))
 	if err != nil || n != 2 {
 		t.Fatalf("Advance to day 91 performed %d, %v; want 2 (the two members with day-1 orders)", n, err)
 	}
-	if got := tagsOf(t, p, "once"); hasTag(got, "recent") {
+	if got := engTags(t, p, "once"); engHas(got, "recent") {
 		t.Errorf("day 91: tags %v, want recent gone", got)
 	}
-	if got := tagsOf(t, p, "twice"); !hasTag(got, "recent") {
+	if got := engTags(t, p, "twice"); !engHas(got, "recent") {
 		t.Errorf("day 91: member with a day-50 order lost recent: %v", got)
 	}
 	feed, err := p.Feed(ctx, 0, 10000)
@@ -179,8 +179,8 @@ func TestTagWindowDropsOnDay91ViaAdvance(t *testing.T) {
 	if n, err := p.Advance(ctx, day(139, 23, 0)); err != nil || n != 0 {
 		t.Errorf("Advance to day 139: %d, %v", n, err)
 	}
-	if n, err := p.Advance(ctx, day(140, 0, 0)); err != nil || n != 1 || hasTag(tagsOf(t, p, "twice"), "recent") {
-		t.Errorf("Advance to day 140: %d, %v, tags %v", n, err, tagsOf(t, p, "twice"))
+	if n, err := p.Advance(ctx, day(140, 0, 0)); err != nil || n != 1 || engHas(engTags(t, p, "twice"), "recent") {
+		t.Errorf("Advance to day 140: %d, %v, tags %v", n, err, engTags(t, p, "twice"))
 	}
 }
 
@@ -199,7 +199,7 @@ func TestTagRecomputeInPages(t *testing.T) {
 	for i, a := range amounts {
 		mustProcess(t, p1, engOrder(fmt.Sprintf("o%d", i), fmt.Sprintf("m%d", i), a, at))
 	}
-	if got := members(t, p1, "big-spender"); !cmp.Equal(got, []string{"m3"}) {
+	if got := engMembers(t, p1, "big-spender"); !cmp.Equal(got, []string{"m3"}) {
 		t.Fatalf("big spenders before the change: %v", got)
 	}
 	def := engDef()
@@ -224,7 +224,7 @@ func TestTagRecomputeInPages(t *testing.T) {
 	if pages != 3 || added != 2 {
 		t.Errorf("recompute took %d pages and added %d, want 3 and 2", pages, added)
 	}
-	if got := members(t, p2, "big-spender"); !cmp.Equal(got, []string{"m1", "m2", "m3"}) {
+	if got := engMembers(t, p2, "big-spender"); !cmp.Equal(got, []string{"m1", "m2", "m3"}) {
 		t.Errorf("big spenders after the change: %v", got)
 	}
 	if _, err := p2.RecomputeTag(ctx, "staff", "", 10, at); !errors.Is(err, tag.ErrUnknownTag) {
@@ -232,7 +232,7 @@ func TestTagRecomputeInPages(t *testing.T) {
 	}
 }
 
-func members(t *testing.T, p *membership.Program, expr string) []string {
+func engMembers(t *testing.T, p *membership.Program, expr string) []string {
 	t.Helper()
 	var all []string
 	cursor := ""
@@ -266,7 +266,7 @@ func TestTagArticleSegmentMGetsCoupon(t *testing.T) {
 		engOrder("o7", "di", "30", at, "diapers"),
 		engOrder("o8", "di", "300", at, "formula-12-36m"),
 	)
-	seg := members(t, p, "M")
+	seg := engMembers(t, p, "M")
 	if diff := cmp.Diff([]string{"ann", "cy"}, seg); diff != "" {
 		t.Fatalf("segment M (-want +got):\n%s", diff)
 	}

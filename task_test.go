@@ -102,7 +102,7 @@ func engOrder(id, member, amount string, at time.Time, categories ...string) eve
 	return engEvent(id, member, "order", at, event.Attrs{"amount": event.DecString(amount), "category": event.List(categories...)})
 }
 
-func kinds(out *membership.Outcome, prefix string) []string {
+func engKinds(out *membership.Outcome, prefix string) []string {
 	var ks []string
 	for _, c := range out.Changes {
 		if len(c.Kind) >= len(prefix) && c.Kind[:len(prefix)] == prefix {
@@ -112,7 +112,7 @@ func kinds(out *membership.Outcome, prefix string) []string {
 	return ks
 }
 
-func pointsOf(t *testing.T, p *membership.Program, member string) decimal.Decimal {
+func engPoints(t *testing.T, p *membership.Program, member string) decimal.Decimal {
 	t.Helper()
 	bal, err := p.Balance(context.Background(), ledger.MemberAccount(member, ledger.Points("mall"), ""))
 	if err != nil {
@@ -121,9 +121,9 @@ func pointsOf(t *testing.T, p *membership.Program, member string) decimal.Decima
 	return bal
 }
 
-var pts10 = []rule.Reward{{Kind: rule.RewardPoints, Program: "mall", Amount: dec("10")}}
+var engPts10 = []rule.Reward{{Kind: rule.RewardPoints, Program: "mall", Amount: dec("10")}}
 
-func steps(types ...string) []task.Step {
+func engSteps(types ...string) []task.Step {
 	var out []task.Step
 	for _, t := range types {
 		out = append(out, task.Step{Event: t})
@@ -144,27 +144,27 @@ func TestTaskTypes(t *testing.T) {
 		{"one action", task.Task{Kind: task.One, Steps: []task.Step{{Event: "order", Conditions: big}}},
 			[]event.Event{engOrder("e1", "m", "99", at), engOrder("e2", "m", "100", at)},
 			[][]string{nil, {"task.completed"}}},
-		{"repeated action", task.Task{Kind: task.Repeat, Times: 3, Steps: steps("checkin")},
+		{"repeated action", task.Task{Kind: task.Repeat, Times: 3, Steps: engSteps("checkin")},
 			[]event.Event{engEvent("e1", "m", "checkin", at, nil), engEvent("e2", "m", "checkin", at, nil), engEvent("e3", "m", "checkin", at, nil)},
 			[][]string{{"task.progressed"}, {"task.progressed"}, {"task.completed"}}},
-		{"several actions in any order", task.Task{Kind: task.All, Steps: steps("browse", "share", "cart")},
+		{"several actions in any order", task.Task{Kind: task.All, Steps: engSteps("browse", "share", "cart")},
 			[]event.Event{engEvent("e1", "m", "cart", at, nil), engEvent("e2", "m", "cart", at, nil), engEvent("e3", "m", "share", at, nil), engEvent("e4", "m", "browse", at, nil)},
 			[][]string{{"task.progressed"}, nil, {"task.progressed"}, {"task.completed"}}},
-		{"ordered actions in order", task.Task{Kind: task.Sequence, Steps: steps("browse", "cart", "order")},
+		{"ordered actions in order", task.Task{Kind: task.Sequence, Steps: engSteps("browse", "cart", "order")},
 			[]event.Event{engEvent("e1", "m", "browse", at, nil), engEvent("e2", "m", "cart", at, nil), engOrder("e3", "m", "10", at)},
 			[][]string{{"task.progressed"}, {"task.progressed"}, {"task.completed"}}},
-		{"ordered actions out of order never complete", task.Task{Kind: task.Sequence, Steps: steps("browse", "cart", "order")},
+		{"ordered actions out of order never complete", task.Task{Kind: task.Sequence, Steps: engSteps("browse", "cart", "order")},
 			[]event.Event{engOrder("e1", "m", "10", at), engEvent("e2", "m", "cart", at, nil), engEvent("e3", "m", "browse", at, nil), engOrder("e4", "m", "10", at)},
 			[][]string{nil, nil, {"task.progressed"}, nil}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.task.Name = "t"
-			tc.task.Rewards = pts10
+			tc.task.Rewards = engPts10
 			p := engOpen(t, tc.task)
 			var got [][]string
 			for _, out := range mustProcess(t, p, tc.events...) {
-				got = append(got, kinds(out, "task."))
+				got = append(got, engKinds(out, "task."))
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("task changes per event (-want +got):\n%s", diff)
@@ -175,7 +175,7 @@ func TestTaskTypes(t *testing.T) {
 
 func TestTaskOrderedProgressIsKeptAndRestarts(t *testing.T) {
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
-	p := engOpen(t, task.Task{Name: "funnel", Kind: task.Sequence, Steps: steps("browse", "cart", "order"), Rewards: pts10})
+	p := engOpen(t, task.Task{Name: "funnel", Kind: task.Sequence, Steps: engSteps("browse", "cart", "order"), Rewards: engPts10})
 	ctx := context.Background()
 	status := func() membership.TaskStatus {
 		t.Helper()
@@ -196,7 +196,7 @@ func TestTaskOrderedProgressIsKeptAndRestarts(t *testing.T) {
 	if got.Done != 0 || got.Completions != 1 || !got.Progress.Started.IsZero() {
 		t.Errorf("after completion: %+v, want progress restarted and 1 completion", got)
 	}
-	if bal := pointsOf(t, p, "m"); !bal.Equal(dec("10")) {
+	if bal := engPoints(t, p, "m"); !bal.Equal(dec("10")) {
 		t.Errorf("points = %s, want 10", bal)
 	}
 }
@@ -205,7 +205,7 @@ func TestTaskOrderedProgressIsKeptAndRestarts(t *testing.T) {
 // Asia/Shanghai (16:00 UTC): the limit resets at the zone's midnight, and
 // events while the limit is reached do not count towards the next day.
 func TestTaskRepeatDailyLimitAcrossMidnight(t *testing.T) {
-	p := engOpen(t, task.Task{Name: "checkin-2", Kind: task.Repeat, Times: 2, Steps: steps("checkin"), Rewards: pts10,
+	p := engOpen(t, task.Task{Name: "checkin-2", Kind: task.Repeat, Times: 2, Steps: engSteps("checkin"), Rewards: engPts10,
 		Limits: rule.Caps{{Period: rule.Day, Limit: dec("1")}}})
 	day := func(d, h, m int) time.Time { return time.Date(2026, 3, d, h, m, 0, 0, shanghai) }
 	evs := []event.Event{
@@ -219,7 +219,7 @@ func TestTaskRepeatDailyLimitAcrossMidnight(t *testing.T) {
 	}
 	var got [][]string
 	for _, out := range mustProcess(t, p, evs...) {
-		got = append(got, kinds(out, "task."))
+		got = append(got, engKinds(out, "task."))
 	}
 	want := [][]string{
 		{"task.progressed"}, {"task.completed"},
@@ -230,7 +230,7 @@ func TestTaskRepeatDailyLimitAcrossMidnight(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("task changes (-want +got):\n%s", diff)
 	}
-	if bal := pointsOf(t, p, "m"); !bal.Equal(dec("20")) {
+	if bal := engPoints(t, p, "m"); !bal.Equal(dec("20")) {
 		t.Errorf("points = %s, want 20", bal)
 	}
 	n, err := p.TaskCompletions(context.Background(), "m", "checkin-2", rule.Day, day(3, 12, 0))
@@ -263,7 +263,7 @@ func TestTaskLimitPeriods(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.period), func(t *testing.T) {
-			p := engOpen(t, task.Task{Name: "once", Kind: task.One, Steps: steps("share"), Rewards: pts10,
+			p := engOpen(t, task.Task{Name: "once", Kind: task.One, Steps: engSteps("share"), Rewards: engPts10,
 				Limits: rule.Caps{{Period: tc.period, Limit: dec("1")}}})
 			outs := mustProcess(t, p,
 				engEvent("s1", "m", "share", tc.first, nil),
@@ -273,7 +273,7 @@ func TestTaskLimitPeriods(t *testing.T) {
 			if tc.nextCompletesAgain {
 				third = "task.completed"
 			}
-			got := [][]string{kinds(outs[0], "task."), kinds(outs[1], "task."), kinds(outs[2], "task.")}
+			got := [][]string{engKinds(outs[0], "task."), engKinds(outs[1], "task."), engKinds(outs[2], "task.")}
 			want := [][]string{{"task.completed"}, {"task.limit_reached"}, {third}}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
@@ -281,12 +281,12 @@ func TestTaskLimitPeriods(t *testing.T) {
 		})
 	}
 	// A limit of 2 a week with 3 a month: the month cuts in the third week.
-	p := engOpen(t, task.Task{Name: "twice", Kind: task.One, Steps: steps("share"), Rewards: pts10,
+	p := engOpen(t, task.Task{Name: "twice", Kind: task.One, Steps: engSteps("share"), Rewards: engPts10,
 		Limits: rule.Caps{{Period: rule.Week, Limit: dec("2")}, {Period: rule.Month, Limit: dec("3")}}})
 	var got []string
 	for i, d := range []int{2, 3, 4, 9, 10} { // 2026-03-02 is a Monday
 		out := mustProcess(t, p, engEvent("w"+string(rune('0'+i)), "m", "share", at(2026, 3, d, 10), nil))[0]
-		got = append(got, kinds(out, "task.")...)
+		got = append(got, engKinds(out, "task.")...)
 	}
 	want := []string{"task.completed", "task.completed", "task.limit_reached", "task.completed", "task.limit_reached"}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -303,7 +303,7 @@ func TestTaskRewardKinds(t *testing.T) {
 		check  func(t *testing.T, p *membership.Program, out *membership.Outcome)
 	}{
 		{"points", rule.Reward{Kind: rule.RewardPoints, Program: "mall", Amount: dec("25")}, func(t *testing.T, p *membership.Program, _ *membership.Outcome) {
-			if bal := pointsOf(t, p, "m"); !bal.Equal(dec("25")) {
+			if bal := engPoints(t, p, "m"); !bal.Equal(dec("25")) {
 				t.Errorf("points = %s, want 25", bal)
 			}
 		}},
@@ -319,7 +319,7 @@ func TestTaskRewardKinds(t *testing.T) {
 				t.Errorf("achievements = %+v, %v", gs, err)
 			}
 			if len(out.ChangesOf(membership.ChangeAchievementGranted)) != 1 {
-				t.Errorf("no achievement.granted change in %v", kinds(out, ""))
+				t.Errorf("no achievement.granted change in %v", engKinds(out, ""))
 			}
 		}},
 		{"coupon", rule.Reward{Kind: rule.RewardCoupon, Template: "welcome", Count: 2}, func(t *testing.T, p *membership.Program, _ *membership.Outcome) {
@@ -337,11 +337,11 @@ func TestTaskRewardKinds(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := engOpen(t, task.Task{Name: "share", Kind: task.One, Steps: steps("share"), Rewards: []rule.Reward{tc.reward}})
+			p := engOpen(t, task.Task{Name: "share", Kind: task.One, Steps: engSteps("share"), Rewards: []rule.Reward{tc.reward}})
 			out := mustProcess(t, p, engEvent("e1", "m", "share", at, nil))[0]
 			cs := out.ChangesOf(membership.ChangeTaskCompleted)
 			if len(cs) != 1 {
-				t.Fatalf("changes %v, want one task.completed", kinds(out, ""))
+				t.Fatalf("changes %v, want one task.completed", engKinds(out, ""))
 			}
 			var done membership.TaskCompleted
 			if err := cs[0].Decode(&done); err != nil {
@@ -359,10 +359,10 @@ func TestTaskTargetsAndWindow(t *testing.T) {
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
 	ctx := context.Background()
 	p := engOpen(t,
-		task.Task{Name: "gold-only", Kind: task.One, Steps: steps("share"), Rewards: pts10, Target: task.Target{Levels: []string{"gold"}}},
-		task.Task{Name: "staff-only", Kind: task.One, Steps: steps("share"), Rewards: pts10, Target: task.Target{Tags: []string{"staff"}}},
-		task.Task{Name: "segment", Kind: task.One, Steps: steps("share"), Rewards: pts10, Target: task.Target{Segment: "staff and not complained"}},
-		task.Task{Name: "march", Kind: task.One, Steps: steps("browse"), Rewards: pts10,
+		task.Task{Name: "gold-only", Kind: task.One, Steps: engSteps("share"), Rewards: engPts10, Target: task.Target{Levels: []string{"gold"}}},
+		task.Task{Name: "staff-only", Kind: task.One, Steps: engSteps("share"), Rewards: engPts10, Target: task.Target{Tags: []string{"staff"}}},
+		task.Task{Name: "segment", Kind: task.One, Steps: engSteps("share"), Rewards: engPts10, Target: task.Target{Segment: "staff and not complained"}},
+		task.Task{Name: "march", Kind: task.One, Steps: engSteps("browse"), Rewards: engPts10,
 			Window: rule.Window{From: time.Date(2026, 3, 1, 0, 0, 0, 0, shanghai), To: time.Date(2026, 4, 1, 0, 0, 0, 0, shanghai)}},
 	)
 	completed := func(out *membership.Outcome) []string {
@@ -406,8 +406,8 @@ func TestTaskTargetsAndWindow(t *testing.T) {
 
 func TestTaskDefinitionProblems(t *testing.T) {
 	def := engDef(
-		task.Task{Name: "a", Kind: task.One, Steps: steps("nope"), Rewards: []rule.Reward{{Kind: rule.RewardAchievement, Achievement: "ghost"}}},
-		task.Task{Name: "b", Kind: task.One, Steps: steps("share"), Rewards: pts10, Target: task.Target{Tags: []string{"unknown"}, Levels: []string{"platinum"}}},
+		task.Task{Name: "a", Kind: task.One, Steps: engSteps("nope"), Rewards: []rule.Reward{{Kind: rule.RewardAchievement, Achievement: "ghost"}}},
+		task.Task{Name: "b", Kind: task.One, Steps: engSteps("share"), Rewards: engPts10, Target: task.Target{Tags: []string{"unknown"}, Levels: []string{"platinum"}}},
 	)
 	err := def.Validate()
 	var ps *rule.Problems
