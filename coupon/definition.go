@@ -205,11 +205,12 @@ type PackItem struct {
 }
 
 // Env is what validating a coupon definition needs from the rest of the
-// program: the declared event types, for gifts. Level and tag names in
-// claim conditions are not checked against the ladder and the tag rules (a
-// condition naming an unknown level is never met).
+// program: the declared event types (for gifts), and the ladder's levels
+// and the declared tags (for claim conditions).
 type Env interface {
 	EventType(name string) (event.Type, bool)
+	LevelExists(name string) bool
+	TagExists(name string) bool
 }
 
 // Template returns the template named name.
@@ -250,6 +251,7 @@ func (d Definition) Check(env Env) error {
 		}
 		names[t.Name] = true
 		t.check(&ps, p)
+		t.Claim.checkNames(&ps, rule.Join(p, "claim"), env)
 	}
 	packs := map[string]bool{}
 	for i, k := range d.Packs {
@@ -284,13 +286,14 @@ func (d Definition) Check(env Env) error {
 			ps.Addf(rule.Join(p, "mode"), "unknown pack mode %q (want %s or %s)", k.Mode, AnyInvalid, AllInvalid)
 		}
 		k.Claim.check(&ps, rule.Join(p, "claim"))
+		k.Claim.checkNames(&ps, rule.Join(p, "claim"), env)
 	}
 	for i, g := range d.Gifts {
 		p := rule.Index("gifts", i)
-		if env == nil {
-			ps.Addf(rule.Join(p, "event"), "no event types to check against")
-		} else if _, ok := env.EventType(g.Event); !ok {
-			ps.Addf(rule.Join(p, "event"), "unknown event type %q", g.Event)
+		if env != nil {
+			if _, ok := env.EventType(g.Event); !ok {
+				ps.Addf(rule.Join(p, "event"), "unknown event type %q", g.Event)
+			}
 		}
 		switch {
 		case (g.Template == "") == (g.Pack == ""):
@@ -386,4 +389,21 @@ func (c ClaimRule) check(ps *rule.Problems, p string) {
 		ps.Addf(rule.Join(p, "per_day"), "%d is above per_member %d", c.PerDay, c.PerMember)
 	}
 	ps.Add(rule.Join(p, "period"), c.Period.Check())
+}
+
+// checkNames checks the levels and tags of the conditions exist.
+func (c ClaimRule) checkNames(ps *rule.Problems, p string, env Env) {
+	if env == nil {
+		return
+	}
+	for i, l := range c.Levels {
+		if !env.LevelExists(l) {
+			ps.Addf(rule.Join(p, rule.Index("levels", i)), "unknown level %q", l)
+		}
+	}
+	for i, tag := range c.Tags {
+		if !env.TagExists(tag) {
+			ps.Addf(rule.Join(p, rule.Index("tags", i)), "unknown tag %q", tag)
+		}
+	}
 }

@@ -12,9 +12,12 @@ import (
 	"github.com/memberkit/membership/rule"
 )
 
+// env knows the names set to true: event types, levels and tags alike.
 type env map[string]bool
 
 func (e env) EventType(name string) (event.Type, bool) { return event.Type{Name: name}, e[name] }
+func (e env) LevelExists(name string) bool             { return e[name] }
+func (e env) TagExists(name string) bool               { return e[name] }
 
 func validDef(t testing.TB) coupon.Definition {
 	return coupon.Definition{
@@ -35,7 +38,7 @@ func validDef(t testing.TB) coupon.Definition {
 }
 
 func TestDefinitionCheckValid(t *testing.T) {
-	if err := validDef(t).Check(env{"register": true}); err != nil {
+	if err := validDef(t).Check(env{"register": true, "gold": true}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -73,6 +76,7 @@ func TestDefinitionCheckProblems(t *testing.T) {
 		coupon.Pack{Name: "R"},
 	)
 	d.Gifts = append(d.Gifts, coupon.Gift{Event: "login", Template: "Y"}, coupon.Gift{Event: "register"})
+	d.Packs[0].Claim.Tags = []string{"vip"}
 	err := d.Check(env{"register": true})
 	if !errors.Is(err, rule.ErrInvalidDefinition) {
 		t.Fatalf("Check = %v, want a definition error", err)
@@ -90,12 +94,14 @@ func TestDefinitionCheckProblems(t *testing.T) {
 		"gifts[2].event",
 		"gifts[2].template",
 		"gifts[3]",
+		"packs[0].claim.tags[0]",
 		"packs[1].items[0].template",
 		"packs[1].items[1].count",
 		"packs[1].mode",
 		"packs[1].stock",
 		"packs[2].items",
 		"packs[2].mode",
+		"templates[0].claim.levels[0]",
 		"templates[0].claim.methods[0]",
 		"templates[0].claim.per_member",
 		"templates[0].stock",

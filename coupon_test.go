@@ -1,0 +1,649 @@
+package membership_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/bolt"
+	"github.com/memberkit/membership/store/memory"
+	"github.com/shopspring/decimal"
+)
+
+// couponAt parses a wall time "2006-01-02 15:04" in Asia/Shanghai.
+func couponAt(t testing.TB, s string) time.Time {
+	t.Helper()
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := time.ParseInLocation("2006-01-02 15:04", s, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// couponMay returns 00:00 of day d of May 2026 in Asia/Shanghai (day 32
+// is 1 June).
+func couponMay(d int) time.Time {
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	return time.Date(2026, time.May, d, 0, 0, 0, 0, loc)
+}
+
+func couponDec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+func couponDays(n int) coupon.UseRule {
+	return coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: n}}
+}
+
+// couponDef is a program with coupon templates, a pack and gifts.
+func couponDef() membership.Definition {
+	return membership.Definition{
+		Zone: "Asia/Shanghai",
+		Events: []event.Type{
+			{Name: "register"},
+			{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}},
+		},
+		Coupons: &coupon.Definition{
+			Templates: []coupon.Template{
+				{Name: "welcome", Type: coupon.Cash, Amount: couponDec("10"), MinOrder: couponDec("50"), Stock: 1, Use: couponDays(7), Group: "g", CostCentre: "crm"},
+				{Name: "ten-off", Type: coupon.Discount, Rate: couponDec("0.9"), Cap: couponDec("20"), Use: couponDays(30), Group: "g", CostCentre: "crm"},
+				{Name: "flash", Type: coupon.Cash, Amount: couponDec("5"), Stock: 50, Use: couponDays(1), CostCentre: "promo"},
+				{Name: "lucky", Type: coupon.Random, Min: couponDec("1"), Max: couponDec("5"), Use: couponDays(3),
+					Claim: coupon.ClaimRule{PerMember: 2, PerDay: 1}},
+				{Name: "staff", Type: coupon.Cash, Amount: couponDec("30"), Use: couponDays(3),
+					Claim: coupon.ClaimRule{Methods: []coupon.Method{coupon.Operator}}},
+				{Name: "may", Type: coupon.Cash, Amount: couponDec("8"), Use: couponDays(3),
+					Claim: coupon.ClaimRule{Period: rule.Window{From: couponMay(1), To: couponMay(32)}}},
+				{Name: "gold-only", Type: coupon.Cash, Amount: couponDec("8"), Use: couponDays(3), Claim: coupon.ClaimRule{Levels: []string{"gold"}}},
+				{Name: "gift", Type: coupon.Cash, Amount: couponDec("15"), Stock: 1, Use: couponDays(30)},
+			},
+			Packs: []coupon.Pack{{Name: "starter", Mode: coupon.AllInvalid,
+				Items: []coupon.PackItem{{Template: "welcome", Count: 1}, {Template: "ten-off", Count: 2}}}},
+			Gifts: []coupon.Gift{{Event: "register", Template: "welcome"}},
+		},
+		Levels: &level.Definition{
+			Ladder: []level.Level{
+				{Name: "basic", Validity: rule.Validity{Kind: rule.Permanent}},
+				{Name: "gold", Upgrade: couponDec("100"), Validity: rule.Validity{Kind: rule.Permanent},
+					Gifts: []rule.Reward{{Kind: rule.RewardCoupon, Template: "gift"}}},
+			},
+			Growth: []level.GrowthRule{{ID: "order", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: couponDec("1")}}},
+		},
+	}
+}
+
+func openCoupons(t testing.TB, st store.Store, opts ...membership.Option) *membership.Program {
+	t.Helper()
+	p, err := membership.Open(st, couponDef(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return p
+}
+
+func couponStores(t *testing.T) map[string]func() store.Store {
+	return map[string]func() store.Store{
+		"memory": func() store.Store { return memory.New() },
+		"bolt": func() store.Store {
+			db, err := bolt.Open(filepath.Join(t.TempDir(), "db"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db
+		},
+	}
+}
+
+func couponClaim(t testing.TB, p *membership.Program, id, member, template, when string) coupon.Coupon {
+	t.Helper()
+	cs, _, err := p.Claim(context.Background(), membership.ClaimRequest{RequestID: id, Member: member, Template: template, Time: couponAt(t, when)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 {
+		t.Fatalf("claim gave %d coupons", len(cs))
+	}
+	return cs[0]
+}
+
+func couponFeedLen(t testing.TB, p *membership.Program) int {
+	t.Helper()
+	f, err := p.Feed(context.Background(), 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(f)
+}
+
+func TestCouponClaimIsIdempotent(t *testing.T) {
+	p := openCoupons(t, memory.New())
+	ctx := context.Background()
+	req := membership.ClaimRequest{RequestID: "r1", Member: "m1", Template: "lucky", Time: couponAt(t, "2026-05-01 10:00")}
+	first, out1, err := p.Claim(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, out2, err := p.Claim(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(first, again); diff != "" {
+		t.Errorf("retry gave another coupon (-first +retry):\n%s", diff)
+	}
+	if out1.Duplicate || !out2.Duplicate {
+		t.Errorf("Duplicate = %v, %v; want false, true", out1.Duplicate, out2.Duplicate)
+	}
+	cs, err := p.Coupons(ctx, "m1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 {
+		t.Errorf("member holds %d coupons after a retried claim, want 1", len(cs))
+	}
+	c := first[0]
+	if c.Amount.LessThan(couponDec("1")) || c.Amount.GreaterThan(couponDec("5")) || !c.Amount.Equal(c.Amount.Truncate(2)) {
+		t.Errorf("random amount %s outside [1, 5] or finer than a cent", c.Amount)
+	}
+	if _, err := coupon.ParseCode(c.Code); err != nil {
+		t.Errorf("issued code %q does not parse: %v", c.Code, err)
+	}
+	if ch := out1.ChangesOf(membership.ChangeCouponIssued); len(ch) != 1 || ch[0].Reason == nil || ch[0].Reason.Inputs["drawn"] != c.Amount.String() {
+		t.Errorf("coupon.issued changes %+v, want one with the drawn amount", ch)
+	}
+	req.Template = "flash"
+	if _, _, err := p.Claim(ctx, req); !errors.Is(err, membership.ErrEventConflict) {
+		t.Errorf("same request ID, other template: %v, want ErrEventConflict", err)
+	}
+}
+
+func TestCouponClaimRefusalsChangeNothing(t *testing.T) {
+	p := openCoupons(t, memory.New())
+	ctx := context.Background()
+	couponClaim(t, p, "w1", "m1", "welcome", "2026-05-01 10:00")
+	couponClaim(t, p, "l1", "m1", "lucky", "2026-05-01 10:00")
+	couponClaim(t, p, "l2", "m1", "lucky", "2026-05-02 10:00")
+	tests := []struct {
+		name, member, template, when string
+		method                       coupon.Method
+		err                          error
+	}{
+		{"out of stock", "m2", "welcome", "2026-05-01 10:00", "", coupon.ErrOutOfStock},
+		{"per day limit", "m2", "lucky", "2026-05-02 10:00", "", nil},
+		{"per member limit", "m1", "lucky", "2026-05-03 10:00", "", coupon.ErrLimitReached},
+		{"method not allowed", "m1", "staff", "2026-05-01 10:00", coupon.Self, coupon.ErrNotEligible},
+		{"operator may", "m1", "staff", "2026-05-01 10:00", coupon.Operator, nil},
+		{"level not held", "m1", "gold-only", "2026-05-01 10:00", "", coupon.ErrNotEligible},
+		{"before the claim period", "m1", "may", "2026-04-30 23:59", "", coupon.ErrOutsidePeriod},
+		{"unknown template", "m1", "nope", "2026-05-01 10:00", "", coupon.ErrUnknownTemplate},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := couponFeedLen(t, p)
+			before, _ := p.Coupons(ctx, tt.member, false)
+			_, out, err := p.Claim(ctx, membership.ClaimRequest{RequestID: fmt.Sprint("t", i), Member: tt.member, Template: tt.template,
+				Method: tt.method, Time: couponAt(t, tt.when)})
+			if !errors.Is(err, tt.err) || (err == nil) != (tt.err == nil) {
+				t.Fatalf("Claim: %v, want %v", err, tt.err)
+			}
+			after, _ := p.Coupons(ctx, tt.member, false)
+			if err != nil {
+				if out != nil || couponFeedLen(t, p) != n || len(after) != len(before) {
+					t.Errorf("a refused claim changed something: outcome %v, feed %d → %d, coupons %d → %d", out, n, couponFeedLen(t, p), len(before), len(after))
+				}
+			} else if len(after) != len(before)+1 {
+				t.Errorf("coupons %d → %d", len(before), len(after))
+			}
+		})
+	}
+	// The refused claim's request ID is free to retry once the cause is
+	// gone: m1 claims lucky again on a later day after a refusal.
+	if _, _, err := p.Claim(ctx, membership.ClaimRequest{RequestID: "t2", Member: "m1", Template: "lucky", Time: couponAt(t, "2026-05-03 10:00")}); !errors.Is(err, coupon.ErrLimitReached) {
+		t.Errorf("retry of a refused claim: %v", err)
+	}
+}
+
+func TestCouponClaimConcurrentNeverPastStock(t *testing.T) {
+	for name, open := range couponStores(t) {
+		t.Run(name, func(t *testing.T) {
+			p := openCoupons(t, open())
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			var ok, out int
+			var other []error
+			for i := range 200 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, _, err := p.Claim(ctx, membership.ClaimRequest{RequestID: fmt.Sprint("c", i), Member: fmt.Sprint("m", i),
+						Template: "flash", Time: couponAt(t, "2026-05-01 10:00")})
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err == nil:
+						ok++
+					case errors.Is(err, coupon.ErrOutOfStock):
+						out++
+					default:
+						other = append(other, err)
+					}
+				}()
+			}
+			wg.Wait()
+			if ok != 50 || out != 150 || len(other) > 0 {
+				t.Fatalf("issued %d, out of stock %d, other errors %v; want 50, 150, none", ok, out, other)
+			}
+			total := 0
+			codes := map[string]bool{}
+			for i := range 200 {
+				cs, err := p.Coupons(ctx, fmt.Sprint("m", i), false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				total += len(cs)
+				for _, c := range cs {
+					codes[c.Code] = true
+				}
+			}
+			if total != 50 || len(codes) != 50 {
+				t.Errorf("members hold %d coupons with %d codes, want 50", total, len(codes))
+			}
+			r, err := p.CouponStats(ctx, coupon.StatsQuery{Template: "flash"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Total.Issued != 50 {
+				t.Errorf("statistics say %d issued, want 50", r.Total.Issued)
+			}
+		})
+	}
+}
+
+func TestCouponUsedOnceUnderConcurrency(t *testing.T) {
+	for name, open := range couponStores(t) {
+		t.Run(name, func(t *testing.T) {
+			p := openCoupons(t, open())
+			ctx := context.Background()
+			for round := range 10 {
+				c := couponClaim(t, p, fmt.Sprint("c", round), "m1", "ten-off", "2026-05-01 10:00")
+				o := coupon.Order{Member: "m1", Store: "s1", Time: couponAt(t, "2026-05-01 11:00"), Lines: []coupon.Line{{Product: "p", Amount: couponDec("80")}}}
+				errs := make([]error, 2)
+				var wg sync.WaitGroup
+				for g := range 2 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						o := o
+						o.ID = fmt.Sprint("o", round, g)
+						if g == 0 {
+							_, _, errs[g] = p.RedeemCode(ctx, membership.RedeemRequest{RequestID: fmt.Sprint("r", round, g), Code: c.Code, Order: o})
+							return
+						}
+						_, errs[g] = p.LockCoupons(ctx, membership.LockRequest{RequestID: fmt.Sprint("r", round, g), Order: o, Coupons: []string{c.ID}})
+						if errs[g] == nil {
+							_, errs[g] = p.UseCoupons(ctx, membership.OrderRequest{RequestID: fmt.Sprint("u", round, g), Order: o.ID, Time: o.Time})
+						}
+					}()
+				}
+				wg.Wait()
+				won := 0
+				for _, err := range errs {
+					switch {
+					case err == nil:
+						won++
+					case !errors.Is(err, coupon.ErrState):
+						t.Fatalf("round %d: unexpected error %v", round, err)
+					}
+				}
+				if won != 1 {
+					t.Fatalf("round %d: %d uses succeeded (%v), want exactly 1", round, won, errs)
+				}
+			}
+			r, err := p.CouponStats(ctx, coupon.StatsQuery{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Total.Used != 10 || !r.Total.AmountOff.Equal(couponDec("80")) {
+				t.Errorf("statistics: used %d, amount off %s; want 10, 80", r.Total.Used, r.Total.AmountOff)
+			}
+		})
+	}
+}
+
+func TestCouponExpiresThroughTheDueIndex(t *testing.T) {
+	p := openCoupons(t, memory.New())
+	ctx := context.Background()
+	c := couponClaim(t, p, "c1", "m1", "flash", "2026-05-01 23:59")
+	used := couponClaim(t, p, "c2", "m1", "flash", "2026-05-01 23:00")
+	if _, _, err := p.RedeemCode(ctx, membership.RedeemRequest{RequestID: "r", Code: used.Code,
+		Order: coupon.Order{ID: "o", Time: couponAt(t, "2026-05-01 23:30"), Lines: []coupon.Line{{Product: "p", Amount: couponDec("9")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Expires.Equal(couponAt(t, "2026-05-02 00:00")) {
+		t.Fatalf("a 1-day coupon claimed at 23:59 expires %s, want 24:00 that day", c.Expires)
+	}
+	if _, err := p.Advance(ctx, couponAt(t, "2026-05-01 23:59").Add(59*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	live, _ := p.Coupons(ctx, "m1", true)
+	if len(live) != 1 || live[0].State != coupon.Available {
+		t.Fatalf("before 24:00: live %+v", live)
+	}
+	n := couponFeedLen(t, p)
+	if _, err := p.Advance(ctx, couponAt(t, "2026-05-02 00:00")); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := p.Coupons(ctx, "m1", false)
+	states := map[string]coupon.State{}
+	for _, x := range all {
+		states[x.ID] = x.State
+	}
+	if diff := cmp.Diff(map[string]coupon.State{c.ID: coupon.Expired, used.ID: coupon.Used}, states); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+	f, _ := p.Feed(ctx, uint64(n), 100)
+	if len(f) != 1 || f[0].Kind != membership.ChangeCouponExpired || !f[0].Time.Equal(couponAt(t, "2026-05-02 00:00")) {
+		t.Errorf("feed after expiry: %+v", f)
+	}
+	r, _ := p.CouponStats(ctx, coupon.StatsQuery{From: rule.Date{Year: 2026, Month: 5, Day: 2}, To: rule.Date{Year: 2026, Month: 5, Day: 2}})
+	if r.Total.Expired != 1 || r.ByCostCentre["promo"].Expired != 1 {
+		t.Errorf("2 May statistics %+v", r.Total)
+	}
+}
+
+func TestCouponGiftRefusedDoesNotFailTheEvent(t *testing.T) {
+	p := openCoupons(t, memory.New())
+	ctx := context.Background()
+	reg := func(id, member string) *membership.Outcome {
+		out, err := p.Process(ctx, event.Event{ID: id, Member: member, Type: "register", Time: couponAt(t, "2026-05-01 10:00")})
+		if err != nil {
+			t.Fatalf("register %s: %v", member, err)
+		}
+		return out
+	}
+	if out := reg("e1", "m1"); len(out.ChangesOf(membership.ChangeCouponIssued)) != 1 {
+		t.Errorf("first registration: %d coupons issued", len(out.ChangesOf(membership.ChangeCouponIssued)))
+	}
+	out := reg("e2", "m2")
+	refused := out.ChangesOf(membership.ChangeCouponClaimRefused)
+	if len(refused) != 1 || len(out.ChangesOf(membership.ChangeCouponIssued)) != 0 {
+		t.Fatalf("second registration: changes %+v", out.Changes)
+	}
+	var r membership.CouponRefusal
+	if err := refused[0].Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Template != "welcome" || r.Cause != "out_of_stock" || r.Method != coupon.System || refused[0].Reason == nil || refused[0].Reason.Note == "" {
+		t.Errorf("refusal %+v, reason %+v", r, refused[0].Reason)
+	}
+}
+
+func TestCouponLevelGiftIssuesAndRefusals(t *testing.T) {
+	p := openCoupons(t, memory.New())
+	ctx := context.Background()
+	order := func(id, member string) *membership.Outcome {
+		out, err := p.Process(ctx, event.Event{ID: id, Member: member, Type: "order", Time: couponAt(t, "2026-05-01 10:00"),
+			Attrs: event.Attrs{"amount": event.Dec(couponDec("150"))}})
+		if err != nil {
+			t.Fatalf("order %s: %v", id, err)
+		}
+		return out
+	}
+	out := order("o1", "m1")
+	if got := out.ChangesOf(membership.ChangeCouponIssued); len(got) != 1 {
+		t.Fatalf("upgrade gift: %d coupons issued; changes %v", len(got), couponKinds(out))
+	}
+	out = order("o2", "m2")
+	got := out.ChangesOf(membership.ChangeCouponClaimRefused)
+	if len(got) != 1 {
+		t.Fatalf("second upgrade with the gift out of stock: changes %v", couponKinds(out))
+	}
+	var r membership.CouponRefusal
+	if err := got[0].Decode(&r); err != nil || r.Cause != "out_of_stock" || r.Template != "gift" {
+		t.Errorf("refusal %+v (%v)", r, err)
+	}
+	// The member reached gold: the gold-only template is now claimable.
+	couponClaim(t, p, "g", "m2", "gold-only", "2026-05-01 11:00")
+	if _, _, err := p.Claim(ctx, membership.ClaimRequest{RequestID: "g3", Member: "m3", Template: "gold-only", Time: couponAt(t, "2026-05-01 11:00")}); !errors.Is(err, coupon.ErrNotEligible) {
+		t.Errorf("non-gold member: %v, want ErrNotEligible", err)
+	}
+}
+
+func couponKinds(out *membership.Outcome) []string {
+	var ks []string
+	for _, c := range out.Changes {
+		ks = append(ks, c.Kind)
+	}
+	return ks
+}
+
+func TestCouponCheckoutLockUseRelease(t *testing.T) {
+	p := openCoupons(t, memory.New())
+	ctx := context.Background()
+	w := couponClaim(t, p, "w", "m1", "welcome", "2026-05-01 10:00")
+	d := couponClaim(t, p, "d", "m1", "ten-off", "2026-05-01 10:00")
+	f := couponClaim(t, p, "f", "m1", "flash", "2026-05-01 10:00")
+	o := coupon.Order{ID: "o1", Member: "m1", Store: "s1", Time: couponAt(t, "2026-05-01 12:00"),
+		Lines: []coupon.Line{{Product: "a", Amount: couponDec("60")}, {Product: "b", Amount: couponDec("40")}}}
+	prop, err := p.Checkout(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, a := range prop.Coupons {
+		ids = append(ids, a.Coupon)
+	}
+	// welcome 10 then ten-off 10% of 90 = 9: 19, beating flash alone (5).
+	if diff := cmp.Diff([]string{w.ID, d.ID}, ids); diff != "" || !prop.AmountOff.Equal(couponDec("19")) || len(prop.Evaluated) != 3 {
+		t.Fatalf("proposal %v for %s (-want +got):\n%s", ids, prop.AmountOff, diff)
+	}
+	if _, err := p.LockCoupons(ctx, membership.LockRequest{RequestID: "bad", Order: o, Coupons: []string{w.ID, f.ID}}); !errors.Is(err, coupon.ErrNotCombinable) {
+		t.Errorf("locking an exclusive coupon with another: %v", err)
+	}
+	out, err := p.LockCoupons(ctx, membership.LockRequest{RequestID: "lock", Order: o, Coupons: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(out.ChangesOf(membership.ChangeCouponLocked)); n != 2 {
+		t.Errorf("%d coupon.locked changes", n)
+	}
+	// Locked coupons are not offered to another order.
+	o2 := o
+	o2.ID = "o2"
+	if prop, _ := p.Checkout(ctx, o2); len(prop.Coupons) != 1 || prop.Coupons[0].Coupon != f.ID {
+		t.Errorf("checkout of another order while locked: %+v", prop.Coupons)
+	}
+	out, err = p.ReleaseCoupons(ctx, membership.OrderRequest{RequestID: "rel", Order: "o1", Time: couponAt(t, "2026-05-01 12:05")})
+	if err != nil || len(out.ChangesOf(membership.ChangeCouponReleased)) != 2 {
+		t.Fatalf("release: %v", err)
+	}
+	if _, err := p.LockCoupons(ctx, membership.LockRequest{RequestID: "lock2", Order: o2, Coupons: ids}); err != nil {
+		t.Fatal(err)
+	}
+	out, err = p.UseCoupons(ctx, membership.OrderRequest{RequestID: "use", Order: "o2", Time: couponAt(t, "2026-05-01 12:10")})
+	if err != nil || len(out.ChangesOf(membership.ChangeCouponUsed)) != 2 {
+		t.Fatalf("use: %v", err)
+	}
+	if _, err := p.UseCoupons(ctx, membership.OrderRequest{RequestID: "use-again", Order: "o2", Time: couponAt(t, "2026-05-01 12:10")}); !errors.Is(err, coupon.ErrNotFound) {
+		t.Errorf("using an order's coupons twice: %v", err)
+	}
+	if _, err := p.RevokeCoupon(ctx, membership.RevokeRequest{RequestID: "rv", Coupon: f.ID, Operator: "ops1", Note: "duplicate", Time: couponAt(t, "2026-05-01 13:00")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.RevokeCoupon(ctx, membership.RevokeRequest{RequestID: "rv2", Coupon: w.ID, Operator: "ops1", Time: couponAt(t, "2026-05-01 13:00")}); !errors.Is(err, coupon.ErrState) {
+		t.Errorf("revoking a used coupon: %v", err)
+	}
+	r, err := p.CouponStats(ctx, coupon.StatsQuery{From: rule.Date{Year: 2026, Month: 5, Day: 1}, To: rule.Date{Year: 2026, Month: 5, Day: 31}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]coupon.Stat{
+		"crm":   {Issued: 2, Used: 2, AmountOff: couponDec("19")},
+		"promo": {Issued: 1, Revoked: 1},
+	}
+	if diff := cmp.Diff(want, r.ByCostCentre); diff != "" {
+		t.Errorf("statistics per cost centre (-want +got):\n%s", diff)
+	}
+	if got := r.ByStore["s1"]; got.Used != 2 || !got.AmountOff.Equal(couponDec("19")) {
+		t.Errorf("store s1: %+v", got)
+	}
+}
+
+func TestCouponRedeemByCode(t *testing.T) {
+	p := openCoupons(t, memory.New())
+	ctx := context.Background()
+	c := couponClaim(t, p, "c", "m1", "welcome", "2026-05-01 10:00")
+	o := coupon.Order{ID: "pos-1", Store: "s1", Time: couponAt(t, "2026-05-02 10:00"), Lines: []coupon.Line{{Product: "a", Amount: couponDec("45")}}}
+	typo := []byte(c.Code)
+	typo[0] = map[bool]byte{true: '1', false: '2'}[typo[0] != '1']
+	if _, _, err := p.RedeemCode(ctx, membership.RedeemRequest{RequestID: "r0", Code: string(typo), Order: o}); !errors.Is(err, coupon.ErrBadCode) {
+		t.Errorf("typo: %v, want ErrBadCode", err)
+	}
+	if _, err := p.CouponByCode(ctx, string(typo)); !errors.Is(err, coupon.ErrBadCode) {
+		t.Errorf("CouponByCode(typo): %v", err)
+	}
+	other, _ := coupon.NewCode(rand.NewChaCha8([32]byte{1}))
+	if _, err := p.CouponByCode(ctx, other); !errors.Is(err, coupon.ErrUnknownCode) {
+		t.Errorf("CouponByCode(unknown): %v, want ErrUnknownCode", err)
+	}
+	if _, _, err := p.RedeemCode(ctx, membership.RedeemRequest{RequestID: "r1", Code: c.Code, Order: o}); !errors.Is(err, coupon.ErrNotApplicable) {
+		t.Errorf("below the minimum: %v, want ErrNotApplicable", err)
+	}
+	o.Lines[0].Amount = couponDec("55")
+	got, out, err := p.RedeemCode(ctx, membership.RedeemRequest{RequestID: "r2", Code: coupon.FormatCode(c.Code), Via: coupon.ByQR, Order: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != coupon.Used || !got.AmountOff.Equal(couponDec("10")) || got.Store != "s1" || out.Member != "m1" {
+		t.Errorf("redeemed %+v, outcome member %q", got, out.Member)
+	}
+	if _, _, err := p.RedeemCode(ctx, membership.RedeemRequest{RequestID: "r3", Code: coupon.QR(c.Code), Order: o}); !errors.Is(err, coupon.ErrState) {
+		t.Errorf("second redemption: %v, want ErrState", err)
+	}
+	byCode, err := p.CouponByCode(ctx, c.QR())
+	if err != nil || byCode.ID != c.ID {
+		t.Errorf("CouponByCode(QR) = %+v, %v", byCode, err)
+	}
+}
+
+func TestCouponPackThroughProgram(t *testing.T) {
+	p := openCoupons(t, memory.New())
+	ctx := context.Background()
+	res, out, err := p.ClaimPack(ctx, membership.PackRequest{RequestID: "p1", Member: "m1", Pack: "starter", Time: couponAt(t, "2026-05-01 10:00")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Coupons) != 3 || len(out.ChangesOf(membership.ChangeCouponIssued)) != 3 || len(out.ChangesOf(membership.ChangePackIssued)) != 1 {
+		t.Fatalf("first pack: %d coupons, changes %v", len(res.Coupons), couponKinds(out))
+	}
+	// welcome (stock 1) is gone: the all_invalid pack goes on without it.
+	res, _, err = p.ClaimPack(ctx, membership.PackRequest{RequestID: "p2", Member: "m2", Pack: "starter", Time: couponAt(t, "2026-05-01 10:00")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range res.Coupons {
+		names = append(names, c.Template)
+	}
+	if diff := cmp.Diff([]string{"ten-off", "ten-off"}, names); diff != "" {
+		t.Errorf("second pack (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]coupon.PackItem{{Template: "welcome", Count: 1}}, res.Short); diff != "" {
+		t.Errorf("short (-want +got):\n%s", diff)
+	}
+}
+
+func TestCouponIssueToMembers(t *testing.T) {
+	def := couponDef()
+	def.Coupons.Templates[2].Stock = 2 // flash
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	req := membership.BulkIssueRequest{RequestID: "b1", Members: []string{"m1", "m2", "m3"}, Template: "flash", Time: couponAt(t, "2026-05-01 10:00")}
+	res, err := p.IssueToMembers(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Issued) != 2 || len(res.Refused) != 1 || !errors.Is(res.Refused["m3"], coupon.ErrOutOfStock) {
+		t.Fatalf("issued %v, refused %v", res.Issued, res.Refused)
+	}
+	again, err := p.IssueToMembers(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(res.Issued, again.Issued); diff != "" {
+		t.Errorf("retried bulk issue gave other coupons (-first +retry):\n%s", diff)
+	}
+	for _, m := range req.Members {
+		cs, _ := p.Coupons(ctx, m, false)
+		if len(cs) > 1 {
+			t.Errorf("%s holds %d coupons after a retried bulk issue", m, len(cs))
+		}
+	}
+}
+
+func TestCouponRandomSourceIsInjected(t *testing.T) {
+	draw := func() []coupon.Coupon {
+		p := openCoupons(t, memory.New(), membership.WithRand(rand.NewChaCha8([32]byte{7})))
+		var cs []coupon.Coupon
+		for i := range 3 {
+			cs = append(cs, couponClaim(t, p, fmt.Sprint("c", i), fmt.Sprint("m", i), "lucky", "2026-05-01 10:00"))
+		}
+		return cs
+	}
+	a, b := draw(), draw()
+	if diff := cmp.Diff(a, b); diff != "" {
+		t.Errorf("the same seeded source gave different coupons (-a +b):\n%s", diff)
+	}
+	if a[0].Code == a[1].Code || a[0].Amount.Equal(a[1].Amount) && a[1].Amount.Equal(a[2].Amount) {
+		t.Errorf("codes or amounts repeat: %+v", a)
+	}
+}
+
+func TestCouponDefinitionProblems(t *testing.T) {
+	def := couponDef()
+	def.Coupons.Templates[3].Min = couponDec("9") // lucky: min > max
+	def.Coupons.Templates[2].Stock = -5           // flash
+	def.Coupons.Packs[0].Items[0].Template = "missing"
+	def.Coupons.Gifts[0].Event = "login"
+	def.Levels.Ladder[1].Gifts = []rule.Reward{{Kind: rule.RewardCoupon, Template: "nope"}, {Kind: rule.RewardPack, Pack: "nopack"}}
+	err := def.Validate()
+	var ps *rule.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("Validate = %v", err)
+	}
+	var paths []string
+	for _, p := range ps.List {
+		paths = append(paths, p.Path)
+	}
+	for _, want := range []string{
+		"coupons.templates[3].max", "coupons.templates[2].stock", "coupons.packs[0].items[0].template", "coupons.gifts[0].event",
+	} {
+		if !slices.Contains(paths, want) {
+			t.Errorf("no problem at %s in:\n%v", want, err)
+		}
+	}
+	// Level gifts naming a missing template or pack are reported through
+	// hasTemplate and hasPack.
+	if n := len(slices.DeleteFunc(paths, func(p string) bool { return !slices.Contains([]string{"levels.ladder[1].gifts[0]", "levels.ladder[1].gifts[1]"}, p) })); n != 2 {
+		t.Errorf("level gifts naming a missing template and pack: %d problems, want 2:\n%v", n, err)
+	}
+}
