@@ -643,7 +643,9 @@ func TestCouponDefinitionProblems(t *testing.T) {
 	}
 	// Level gifts naming a missing template or pack are reported through
 	// hasTemplate and hasPack.
-	if n := len(slices.DeleteFunc(paths, func(p string) bool { return !slices.Contains([]string{"levels.ladder[1].gifts[0]", "levels.ladder[1].gifts[1]"}, p) })); n != 2 {
+	if n := len(slices.DeleteFunc(paths, func(p string) bool {
+		return !slices.Contains([]string{"levels.ladder[1].gifts[0]", "levels.ladder[1].gifts[1]"}, p)
+	})); n != 2 {
 		t.Errorf("level gifts naming a missing template and pack: %d problems, want 2:\n%v", n, err)
 	}
 }
