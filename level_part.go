@@ -518,7 +518,10 @@ func (lp *levelPart) termEnd(t *txn, member string, end time.Time) error {
 	}
 	cur := lp.def.Index(m.Level)
 	if cur < 0 {
-		return fmt.Errorf("level: member %q holds unknown level %q", member, m.Level)
+		// The level left the definition: keep the member where they are
+		// rather than block Advance; an upgrade or a manual set moves them.
+		t.p.log.Warn("level: term end of a level no longer defined", "member", member, "level", m.Level)
+		return nil
 	}
 	l := lp.def.Ladder[cur]
 	from := level.WindowStart(end, max(l.Window, 1), t.p.loc)
@@ -560,7 +563,7 @@ func (lp *levelPart) termEnd(t *txn, member string, end time.Time) error {
 		m.Frozen, f = lp.def.Freeze(m.Frozen, cur, end, t.p.loc)
 		if f != nil {
 			if !f.Deadline.IsZero() {
-				if err := t.schedule(f.Deadline, dueLevelFreeze, member+"|"+f.Level, nil); err != nil {
+				if err := t.schedule(f.Deadline, dueLevelFreeze, member+"|"+f.Level, freezeDue{Member: member, Level: f.Level}); err != nil {
 					return err
 				}
 			}
@@ -651,29 +654,31 @@ func (lp *levelPart) due(t *txn, it due.Item) error {
 
 // freezeDeadline releases a fixed-duration freeze whose deadline is it.At.
 func (lp *levelPart) freezeDeadline(t *txn, it due.Item) error {
-	for i := len(it.ID) - 1; i >= 0; i-- {
-		if it.ID[i] != '|' {
+	var fd freezeDue
+	if err := json.Unmarshal(it.Payload, &fd); err != nil {
+		return err
+	}
+	m, ok, err := level.Load(t.tx, fd.Member)
+	if err != nil || !ok {
+		return err
+	}
+	for j, f := range m.Frozen {
+		if f.Level != fd.Level || !f.Deadline.Equal(it.At) {
 			continue
 		}
-		member, name := it.ID[:i], it.ID[i+1:]
-		m, ok, err := level.Load(t.tx, member)
-		if err != nil || !ok {
+		m.Frozen = append(m.Frozen[:j:j], m.Frozen[j+1:]...)
+		if err := level.Save(t.tx, fd.Member, m); err != nil {
 			return err
 		}
-		for j, f := range m.Frozen {
-			if f.Level != name || !f.Deadline.Equal(it.At) {
-				continue
-			}
-			m.Frozen = append(m.Frozen[:j:j], m.Frozen[j+1:]...)
-			if err := level.Save(t.tx, member, m); err != nil {
-				return err
-			}
-			return t.emit(ChangeLevelUnfrozen, member, FreezeChange{Level: f.Level, Since: f.Since, Deadline: f.Deadline, Earned: f.Earned},
-				&rule.Reason{Rule: "level.freeze", Note: "fixed-duration freeze ran out"})
-		}
-		return nil
+		return t.emit(ChangeLevelUnfrozen, fd.Member, FreezeChange{Level: f.Level, Since: f.Since, Deadline: f.Deadline, Earned: f.Earned},
+			&rule.Reason{Rule: "level.freeze", Note: "fixed-duration freeze ran out"})
 	}
-	return nil
+	return nil // stale: the freeze ended otherwise
+}
+
+type freezeDue struct {
+	Member string `json:"member"`
+	Level  string `json:"level"`
 }
 
 // planExpiry ends a plan whose expiry is it.At.

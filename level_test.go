@@ -2,6 +2,7 @@ package membership_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -625,5 +626,63 @@ func TestLevelBoltMainFlow(t *testing.T) {
 	}
 	if err := p.Verify(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestLevelDefinitionJSONRoundTrip(t *testing.T) {
+	def := lvlFreezeDef(&level.Freeze{Kind: level.FixedDuration, Duration: rule.Validity{Kind: rule.DaysAfter, N: 30}, Unfreeze: dec("200")})
+	def.Levels.Growth[0].Effective = rule.Window{From: lvlAt("2026-01-01"), To: lvlAt("2027-01-01")}
+	def.Levels.Growth[2].Conditions = []event.Condition{{Attr: "channel", Op: event.In, Values: []event.Value{event.Str("app")}}}
+	def.Levels.Rounding = rule.Rounding{Scale: 1, Mode: rule.RoundHalfUp}
+	raw, err := json.Marshal(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := membership.ParseDefinition(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := cmp.Options{
+		cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) }),
+		cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }),
+		// event.Value.Equal reports two zero values unequal.
+		cmp.Comparer(func(a, b event.Value) bool { return a.Kind == "" && b.Kind == "" || a.Equal(b) }),
+	}
+	if diff := cmp.Diff(def, got, opts); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
+
+func TestLevelPlansWithoutLadder(t *testing.T) {
+	def := lvlDef("")
+	def.Levels = &level.Definition{Plans: []level.Plan{{Name: "Annual", Period: level.Yearly, Event: "buy", Attr: "plan"}, {Name: "Week", Period: level.Days, Days: 7, Event: "buy", Attr: "plan"}}}
+	p := openMemory(t, def)
+	buy := func(id, plan string, at time.Time) event.Event {
+		return lvlEvent(id, "max", "buy", at, event.Attrs{"plan": event.Str(plan)})
+	}
+	out := mustProcess(t, p, buy("b1", "Week", lvlAt("2026-03-01 20:00")), buy("b2", "Other", lvlAt("2026-03-01 20:00")))
+	if n := len(out[1].Changes); n != 0 {
+		t.Errorf("a purchase naming no plan changed %d things", n)
+	}
+	s := lvlStatus(t, p, "max")
+	if s.Level != "" || len(s.Plans) != 1 || !s.Plans[0].Expires.Equal(lvlAt("2026-03-08 20:00")) {
+		t.Fatalf("status = %+v", s)
+	}
+	lvlAdvance(t, p, lvlAt("2026-03-09"))
+	out = mustProcess(t, p, buy("b3", "Annual", lvlAt("2026-03-10")))
+	var pc membership.PlanChange
+	if err := out[0].ChangesOf(membership.ChangePlanPurchased)[0].Decode(&pc); err != nil || pc.Renewed || !pc.Expires.Equal(lvlAt("2027-03-10")) {
+		t.Errorf("plan change = %+v, %v", pc, err)
+	}
+	if _, err := p.SetLevel(context.Background(), "r", membership.SetLevelRequest{Member: "max", Level: "Gold", Operator: "o", Reason: "r", At: lvlAt("2026-03-10")}); !errors.Is(err, level.ErrNoLadder) {
+		t.Errorf("SetLevel without a ladder: %v", err)
+	}
+	feed, _ := p.Feed(context.Background(), 0, 100)
+	var kinds []string
+	for _, c := range feed {
+		kinds = append(kinds, c.Kind)
+	}
+	if diff := cmp.Diff([]string{"plan.purchased", "plan.expired", "plan.purchased"}, kinds); diff != "" {
+		t.Errorf("feed (-want +got):\n%s", diff)
 	}
 }
