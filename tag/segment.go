@@ -68,7 +68,9 @@ func merge(gens []gen) gen {
 
 // Segment returns up to limit members matching e after the member cursor
 // ("" for the first page), in member order, and the cursor of the next
-// page ("" when there is none). The members are read from the index of
+// page: "" when there is none; a next page can still turn out empty when
+// the members after a full page fail the expression beyond the candidates
+// already read. The members are read from the index of
 // the least-populated tag of each conjunction and checked against the
 // whole expression, so the cost follows the candidates read, not the
 // number of members; an expression that is only negations ("not churned")
@@ -85,6 +87,16 @@ func Segment(tx store.Tx, e Expr, cursor string, limit int) ([]string, string, e
 		g = func(a string, n int) ([]string, error) { return Members(tx, a, n) }
 	}
 	single := e.op == "tag"
+	match := func(m string) (bool, error) {
+		if single {
+			return true, nil
+		}
+		tags, err := TagNames(tx, m)
+		if err != nil {
+			return false, err
+		}
+		return e.Match(tags), nil
+	}
 	batch := max(limit, 64)
 	var out []string
 	for {
@@ -94,23 +106,28 @@ func Segment(tx store.Tx, e Expr, cursor string, limit int) ([]string, string, e
 		}
 		for i, m := range cands {
 			cursor = m
-			match := single
-			if !single {
-				tags, err := TagNames(tx, m)
-				if err != nil {
-					return nil, "", err
+			ok, err := match(m)
+			if err != nil {
+				return nil, "", err
+			}
+			if !ok {
+				continue
+			}
+			out = append(out, m)
+			if len(out) < limit {
+				continue
+			}
+			// The page is full: look at the rest of this batch for one
+			// more match, so the last page says there is no next.
+			for _, rest := range cands[i+1:] {
+				if ok, err := match(rest); err != nil || ok {
+					return out, m, err
 				}
-				match = e.Match(tags)
 			}
-			if match {
-				out = append(out, m)
+			if len(cands) < batch {
+				return out, "", nil
 			}
-			if len(out) == limit {
-				if i == len(cands)-1 && len(cands) < batch {
-					return out, "", nil
-				}
-				return out, cursor, nil
-			}
+			return out, m, nil
 		}
 		if len(cands) < batch {
 			return out, "", nil

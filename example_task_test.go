@@ -1,0 +1,61 @@
+package membership_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/benefit"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store/memory"
+	"github.com/memberkit/membership/task"
+)
+
+// A "browse, add to cart, then order" task granting an achievement: the
+// order placed before browsing does not count; the ordered steps complete
+// it once.
+func ExampleProgram_TaskProgress() {
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	def := membership.Definition{
+		Zone:     "Asia/Shanghai",
+		Events:   []event.Type{{Name: "browse"}, {Name: "cart"}, {Name: "order"}},
+		Benefits: &benefit.Definition{Achievements: []benefit.Achievement{{Name: "first-purchase", Icon: "cart.png"}}},
+		Tasks: &task.Definition{Tasks: []task.Task{{
+			Name: "funnel", Kind: task.Sequence,
+			Steps:   []task.Step{{Event: "browse"}, {Event: "cart"}, {Event: "order"}},
+			Rewards: []rule.Reward{{Kind: rule.RewardAchievement, Achievement: "first-purchase"}},
+			Limits:  rule.Caps{{Period: rule.Total, Limit: decimalOne}},
+		}}},
+	}
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, loc)
+	for i, typ := range []string{"order", "browse", "cart", "order"} {
+		out, err := p.Process(ctx, event.Event{ID: fmt.Sprint("e", i), Member: "ann", Type: typ, Time: at.Add(time.Duration(i) * time.Minute)})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		for _, c := range out.Changes {
+			fmt.Println(typ, "→", c.Kind)
+		}
+		if len(out.Changes) == 0 {
+			fmt.Println(typ, "→ (out of order, ignored)")
+		}
+	}
+	st, _ := p.TaskProgress(ctx, "ann")
+	fmt.Printf("%s: %d/%d, completed %d time(s)\n", st[0].Task, st[0].Done, st[0].Need, st[0].Completions)
+	// Output:
+	// order → (out of order, ignored)
+	// browse → task.progressed
+	// cart → task.progressed
+	// order → task.completed
+	// order → achievement.granted
+	// funnel: 0/3, completed 1 time(s)
+}
