@@ -150,26 +150,54 @@ func reasons(h Held, o Order) []Reason {
 	return rs
 }
 
-// off computes h's amount off on the remaining line amounts rem, which it
-// reduces by what it takes (line by line, in order). It returns the
-// applicable amount (of the original lines) and a reason when it does not
-// apply.
-func off(h Held, o Order, rem []decimal.Decimal) (applicable, amount decimal.Decimal, why Reason) {
-	t := h.Template
-	var lines []int
-	var base decimal.Decimal
+// scope is the order lines a template applies to and their amount.
+type scope struct {
+	lines      []int
+	applicable decimal.Decimal
+}
+
+// scopes caches the scope of each template for one order.
+type scopes map[*Template]scope
+
+func (sc scopes) of(t *Template, o Order) scope {
+	if s, ok := sc[t]; ok {
+		return s
+	}
+	var s scope
 	for i, l := range o.Lines {
 		if t.Products.Applies(l.Product, l.Category) {
-			lines = append(lines, i)
-			applicable = applicable.Add(l.Amount)
-			base = base.Add(rem[i])
+			s.lines = append(s.lines, i)
+			s.applicable = s.applicable.Add(l.Amount)
 		}
 	}
-	if len(lines) == 0 {
-		return applicable, amount, ReasonProducts
+	sc[t] = s
+	return s
+}
+
+// off computes h's amount off on the lines of scope s. With rem nil it
+// works on the order's amounts; otherwise on the remaining line amounts
+// rem, which it reduces by what it takes (line by line, in order). It
+// returns a reason when the coupon does not apply.
+func off(h Held, o Order, s scope, rem []decimal.Decimal) (amount decimal.Decimal, why Reason) {
+	t := h.Template
+	if len(s.lines) == 0 {
+		return amount, ReasonProducts
 	}
-	if applicable.LessThan(t.MinOrder) {
-		return applicable, amount, ReasonMinimum
+	if s.applicable.LessThan(t.MinOrder) {
+		return amount, ReasonMinimum
+	}
+	left := func(i int) decimal.Decimal {
+		if rem == nil {
+			return o.Lines[i].Amount
+		}
+		return rem[i]
+	}
+	base := s.applicable
+	if rem != nil {
+		base = decimal.Zero
+		for _, i := range s.lines {
+			base = base.Add(rem[i])
+		}
 	}
 	switch t.Type {
 	case Cash, Random:
@@ -181,32 +209,37 @@ func off(h Held, o Order, rem []decimal.Decimal) (applicable, amount decimal.Dec
 		}
 	case Exchange:
 		at := -1
-		for _, i := range lines {
+		for _, i := range s.lines {
 			if o.Lines[i].Product == t.Item {
 				at = i
 				break
 			}
 		}
 		if at < 0 {
-			return applicable, amount, ReasonItem
+			return amount, ReasonItem
 		}
 		l := o.Lines[at]
 		unit := l.Amount.DivRound(decimal.NewFromInt(lineQty(l)), Scale)
-		amount = decimal.Min(unit, rem[at])
-		rem[at] = rem[at].Sub(amount)
-		return applicable, amount, ""
+		amount = decimal.Min(unit, left(at))
+		if rem != nil {
+			rem[at] = rem[at].Sub(amount)
+		}
+		return amount, ""
 	}
 	amount = decimal.Max(amount, decimal.Zero)
-	left := amount
-	for _, i := range lines {
-		if !left.IsPositive() {
+	if rem == nil {
+		return amount, ""
+	}
+	rest := amount
+	for _, i := range s.lines {
+		if !rest.IsPositive() {
 			break
 		}
-		take := decimal.Min(left, rem[i])
+		take := decimal.Min(rest, rem[i])
 		rem[i] = rem[i].Sub(take)
-		left = left.Sub(take)
+		rest = rest.Sub(take)
 	}
-	return applicable, amount, ""
+	return amount, ""
 }
 
 // applyOrder ranks coupons for applying together: exchange first, then
@@ -232,15 +265,20 @@ func applyOrder(a, b Held) int {
 // compared with the amount of the applicable lines; the amount off never
 // exceeds it.
 func Evaluate(o Order, held []Held) []Applied {
+	return evaluate(o, held, scopes{})
+}
+
+func evaluate(o Order, held []Held, sc scopes) []Applied {
 	out := make([]Applied, len(held))
 	for i, h := range held {
 		a := Applied{Coupon: h.Coupon.ID, Template: h.Template.Name, Group: h.Template.Group, Reasons: reasons(h, o)}
 		if h.Template.Type == Exchange {
 			a.Item = h.Template.Item
 		}
-		rem := remaining(o)
+		s := sc.of(h.Template, o)
+		a.Applicable = s.applicable
 		var why Reason
-		a.Applicable, a.AmountOff, why = off(h, o, rem)
+		a.AmountOff, why = off(h, o, s, nil)
 		if why != "" {
 			a.Reasons = append(a.Reasons, why)
 		}
@@ -292,17 +330,18 @@ func Combine(o Order, held []Held) ([]Applied, decimal.Decimal, error) {
 	if err := CheckCombination(held); err != nil {
 		return nil, decimal.Zero, err
 	}
-	for _, a := range Evaluate(o, held) {
+	sc := scopes{}
+	for _, a := range evaluate(o, held, sc) {
 		if !a.OK() {
 			return nil, decimal.Zero, fmt.Errorf("coupon: %s: %w: %s", a.Coupon, ErrNotApplicable, a.Reasons[0])
 		}
 	}
-	out, total := combine(o, held)
+	out, total := combine(o, held, sc)
 	return out, total, nil
 }
 
 // combine applies held together (already checked), in applyOrder.
-func combine(o Order, held []Held) ([]Applied, decimal.Decimal) {
+func combine(o Order, held []Held, sc scopes) ([]Applied, decimal.Decimal) {
 	hs := slices.Clone(held)
 	slices.SortFunc(hs, applyOrder)
 	rem := remaining(o)
@@ -313,7 +352,9 @@ func combine(o Order, held []Held) ([]Applied, decimal.Decimal) {
 		if h.Template.Type == Exchange {
 			a.Item = h.Template.Item
 		}
-		a.Applicable, a.AmountOff, _ = off(h, o, rem)
+		s := sc.of(h.Template, o)
+		a.Applicable = s.applicable
+		a.AmountOff, _ = off(h, o, s, rem)
 		total = total.Add(a.AmountOff)
 		out = append(out, a)
 	}
@@ -327,7 +368,8 @@ func combine(o Order, held []Held) ([]Applied, decimal.Decimal) {
 // Ties go to fewer coupons, then to the group or coupon first in name
 // order. A proposal with no coupons means none applies.
 func Best(o Order, held []Held) Proposal {
-	ev := Evaluate(o, held)
+	sc := scopes{}
+	ev := evaluate(o, held, sc)
 	p := Proposal{Evaluated: ev, AmountOff: decimal.Zero}
 	bestOf := map[string]int{} // group\x00template → index in held
 	var options [][]Held
@@ -357,7 +399,7 @@ func Best(o Order, held []Held) Proposal {
 	}
 	var best []Applied
 	for _, opt := range options {
-		out, total := combine(o, opt)
+		out, total := combine(o, opt, sc)
 		c := total.Cmp(p.AmountOff)
 		if best == nil || c > 0 || c == 0 && (len(out) < len(best) || len(out) == len(best) && out[0].Coupon < best[0].Coupon) {
 			best, p.AmountOff = out, total
