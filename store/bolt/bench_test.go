@@ -1,0 +1,147 @@
+package bolt_test
+
+import (
+	"context"
+	"encoding/binary"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"testing"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/bolt"
+)
+
+// The write pattern every benchmark uses: one operation writes 8 records of
+// 100-byte values into 3 buckets, under keys unique to the operation.
+var (
+	benchBuckets = [8]string{"members", "members", "members", "ledger", "ledger", "ledger", "points", "points"}
+	benchValue   = make([]byte, 100)
+)
+
+func benchKey(seq uint64, i int) []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, seq), uint64(i))
+}
+
+func storeOp(seq uint64) func(store.Tx) error {
+	return func(tx store.Tx) error {
+		for i, b := range benchBuckets {
+			if err := tx.Put(b, benchKey(seq, i), benchValue); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func bboltOp(seq uint64) func(*bbolt.Tx) error {
+	return func(tx *bbolt.Tx) error {
+		for i, name := range benchBuckets {
+			b, err := tx.CreateBucketIfNotExists([]byte(name))
+			if err != nil {
+				return err
+			}
+			if err := b.Put(benchKey(seq, i), benchValue); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func reportOps(b *testing.B) {
+	b.Helper()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+// parallelism64 makes RunParallel use (about) 64 goroutines.
+func parallelism64(b *testing.B) {
+	b.Helper()
+	procs := runtime.GOMAXPROCS(0)
+	b.SetParallelism((64 + procs - 1) / procs)
+}
+
+func openBench(b *testing.B) *bolt.DB {
+	b.Helper()
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "bench.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func BenchmarkUpdateSerial(b *testing.B) {
+	db := openBench(b)
+	ctx := context.Background()
+	var seq uint64
+	for b.Loop() {
+		seq++
+		if err := db.Update(ctx, storeOp(seq)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportOps(b)
+}
+
+func BenchmarkUpdateParallel64(b *testing.B) {
+	db := openBench(b)
+	ctx := context.Background()
+	var seq atomic.Uint64
+	parallelism64(b)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := db.Update(ctx, storeOp(seq.Add(1))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	st := db.Stats()
+	reportOps(b)
+	b.ReportMetric(float64(st.Requests)/float64(st.Commits), "updates/commit")
+}
+
+func openRaw(b *testing.B) *bbolt.DB {
+	b.Helper()
+	db, err := bbolt.Open(filepath.Join(b.TempDir(), "raw.db"), 0o600, &bbolt.Options{
+		FreelistType:    bbolt.FreelistMapType,
+		InitialMmapSize: bolt.DefaultInitialMmapSize,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func BenchmarkRawBboltUpdateSerial(b *testing.B) {
+	db := openRaw(b)
+	var seq uint64
+	for b.Loop() {
+		seq++
+		if err := db.Update(bboltOp(seq)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportOps(b)
+}
+
+func BenchmarkRawBboltBatch64(b *testing.B) {
+	db := openRaw(b)
+	var seq atomic.Uint64
+	parallelism64(b)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := db.Batch(bboltOp(seq.Add(1))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	reportOps(b)
+}
