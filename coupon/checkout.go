@@ -176,7 +176,7 @@ func (sc scopes) of(t *Template, o Order) scope {
 
 // off computes h's amount off on the lines of scope s. With rem nil it
 // works on the order's amounts; otherwise on the remaining line amounts
-// rem, which it reduces by what it takes (line by line, in order). It
+// rem, which it reduces by what it takes (see share). It
 // returns a reason when the coupon does not apply.
 func off(h Held, o Order, s scope, rem []decimal.Decimal) (amount decimal.Decimal, why Reason) {
 	t := h.Template
@@ -230,16 +230,31 @@ func off(h Held, o Order, s scope, rem []decimal.Decimal) (amount decimal.Decima
 	if rem == nil {
 		return amount, ""
 	}
-	rest := amount
-	for _, i := range s.lines {
-		if !rest.IsPositive() {
-			break
-		}
-		take := decimal.Min(rest, rem[i])
-		rem[i] = rem[i].Sub(take)
-		rest = rest.Sub(take)
-	}
+	share(amount, base, s.lines, rem)
 	return amount, ""
+}
+
+// share takes amount (at most base, the sum of rem over lines) off the
+// lines in proportion to their remaining amounts, to the cent rounded
+// down, the cents left over going to the lines in order (优惠分摊).
+func share(amount, base decimal.Decimal, lines []int, rem []decimal.Decimal) {
+	if !amount.IsPositive() || !base.IsPositive() {
+		return
+	}
+	takes := make([]decimal.Decimal, len(lines))
+	rest := amount
+	for k, i := range lines {
+		takes[k] = amount.Mul(rem[i]).DivRound(base, Scale+4).RoundDown(Scale)
+		rest = rest.Sub(takes[k])
+	}
+	for k, i := range lines {
+		if rest.IsPositive() {
+			add := decimal.Min(rest, rem[i].Sub(takes[k]))
+			takes[k] = takes[k].Add(add)
+			rest = rest.Sub(add)
+		}
+		rem[i] = rem[i].Sub(takes[k])
+	}
 }
 
 // applyOrder ranks coupons for applying together: exchange first, then

@@ -121,6 +121,9 @@ func TestBest(t *testing.T) {
 			[]coupon.Line{line("a", "", "100")}, []pick{{"1", "10"}, {"2", "9"}}, "19"},
 		{"combination never exceeds the order", []coupon.Held{held(t, "1", cashG), held(t, "2", discG)},
 			[]coupon.Line{line("a", "", "8")}, []pick{{"1", "8"}, {"2", "0"}}, "8"},
+		{"cash shared over lines in proportion, then a discount on one line", []coupon.Held{held(t, "1", cashG),
+			held(t, "7", &coupon.Template{Name: "halfA", Type: coupon.Discount, Rate: dec("0.5"), Group: "g", Products: coupon.Products{Include: []string{"a"}}})},
+			[]coupon.Line{line("a", "", "10"), line("b", "", "10"), line("c", "", "10")}, []pick{{"1", "10"}, {"7", "3.33"}}, "13.33"},
 		{"none applies", []coupon.Held{held(t, "6", &coupon.Template{Name: "min", Type: coupon.Cash, Amount: dec("5"), MinOrder: dec("1000")})},
 			[]coupon.Line{line("a", "", "100")}, nil, "0"},
 	}

@@ -67,7 +67,8 @@
 // template. Combined coupons apply one after the other — exchange, then
 // cash and random, then discounts on what is left — each on the line
 // amounts the previous left, so a combination never takes off more than
-// the order. [Best] proposes the allowed combination with the largest
+// the order. A coupon's amount off is shared over the lines it applies to
+// in proportion to their amounts (优惠分摊), to the cent. [Best] proposes the allowed combination with the largest
 // amount off; [CheckCombination] refuses one the rules forbid.
 //
 // A coupon's states are available → locked (for an order, during

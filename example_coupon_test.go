@@ -1,0 +1,90 @@
+package membership_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store/memory"
+	"github.com/shopspring/decimal"
+)
+
+// A member claims coupons, checkout proposes the best combination (the
+// cash coupon first, shared over both lines, so 12 of it falls on the tea;
+// then 15% off the remaining 108 of tea), the
+// coupons are locked for the order and used when it is paid; statistics
+// sum what was issued and used per cost centre.
+func ExampleProgram_Claim() {
+	ctx := context.Background()
+	week := coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 7}}
+	def := membership.Definition{
+		Zone: "Asia/Shanghai",
+		Coupons: &coupon.Definition{Templates: []coupon.Template{
+			{Name: "new-member", Type: coupon.Cash, Amount: decimal.NewFromInt(20), MinOrder: decimal.NewFromInt(100),
+				Stock: 1000, Use: week, Group: "spring", CostCentre: "crm",
+				Claim: coupon.ClaimRule{PerMember: 1}},
+			{Name: "tea-15", Type: coupon.Discount, Rate: decimal.RequireFromString("0.85"), Cap: decimal.NewFromInt(30),
+				Use: week, Group: "spring", CostCentre: "tea-dept",
+				Products: coupon.Products{IncludeCategories: []string{"tea"}}},
+		}},
+	}
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	loc := p.Location()
+	at := func(day, hour int) time.Time { return time.Date(2026, 5, day, hour, 0, 0, 0, loc) }
+	for _, tpl := range []string{"new-member", "tea-15"} {
+		if _, _, err := p.Claim(ctx, membership.ClaimRequest{RequestID: "claim-" + tpl, Member: "alice", Template: tpl, Time: at(1, 9)}); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	_, _, err = p.Claim(ctx, membership.ClaimRequest{RequestID: "again", Member: "alice", Template: "new-member", Time: at(1, 10)})
+	fmt.Println("second claim refused:", errors.Is(err, coupon.ErrLimitReached))
+
+	order := coupon.Order{ID: "order-1", Member: "alice", Store: "shanghai-1", Time: at(2, 15), Lines: []coupon.Line{
+		{Product: "longjing", Category: "tea", Amount: decimal.NewFromInt(120)},
+		{Product: "teapot", Category: "ware", Amount: decimal.NewFromInt(80)},
+	}}
+	prop, err := p.Checkout(ctx, order)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var ids []string
+	for _, a := range prop.Coupons {
+		fmt.Printf("%s: %s off\n", a.Template, a.AmountOff)
+		ids = append(ids, a.Coupon)
+	}
+	fmt.Println("total:", prop.AmountOff)
+	if _, err := p.LockCoupons(ctx, membership.LockRequest{RequestID: "lock-1", Order: order, Coupons: ids}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := p.UseCoupons(ctx, membership.OrderRequest{RequestID: "paid-1", Order: "order-1", Time: at(2, 15)}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	r, err := p.CouponStats(ctx, coupon.StatsQuery{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, cc := range []string{"crm", "tea-dept"} {
+		s := r.ByCostCentre[cc]
+		fmt.Printf("%s: issued %d, used %d, amount off %s\n", cc, s.Issued, s.Used, s.AmountOff)
+	}
+	// Output:
+	// second claim refused: true
+	// new-member: 20 off
+	// tea-15: 16.2 off
+	// total: 36.2
+	// crm: issued 1, used 1, amount off 20
+	// tea-dept: issued 1, used 1, amount off 16.2
+}
