@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -148,12 +149,21 @@ func (tp *tagPart) evaluateCount(t *txn, member string, only *tag.Rule) (added, 
 		return 0, 0, err
 	}
 	now := tp.now(t, m)
+	have, err := tag.TagNames(t.tx, member)
+	if err != nil {
+		return 0, 0, err
+	}
 	for i, r := range tp.def.Rules {
 		if only != nil && r.Tag != only.Tag {
 			continue
 		}
 		match := tp.def.Match(r, m, now, t.p.loc)
-		why := &rule.Reason{Rule: fmt.Sprintf("tags.rules[%d]", i), Note: "tag " + r.Tag, Inputs: tp.def.Explain(r, m, now, t.p.loc)}
+		if match == slices.Contains(have, r.Tag) {
+			continue
+		}
+		why := func() *rule.Reason {
+			return &rule.Reason{Rule: fmt.Sprintf("tags.rules[%d]", i), Note: "tag " + r.Tag, Inputs: tp.def.Explain(r, m, now, t.p.loc)}
+		}
 		if match {
 			ok, err := tag.Assign(t.tx, member, tag.Assigned{Tag: r.Tag, By: "rule", At: t.at.UTC(), Event: t.ref.Event})
 			if err != nil {
@@ -161,7 +171,7 @@ func (tp *tagPart) evaluateCount(t *txn, member string, only *tag.Rule) (added, 
 			}
 			if ok {
 				added++
-				if err := t.emit(ChangeTagAdded, member, TagChange{Tag: r.Tag, By: "rule"}, why); err != nil {
+				if err := t.emit(ChangeTagAdded, member, TagChange{Tag: r.Tag, By: "rule"}, why()); err != nil {
 					return added, removed, err
 				}
 			}
@@ -173,7 +183,7 @@ func (tp *tagPart) evaluateCount(t *txn, member string, only *tag.Rule) (added, 
 		}
 		if ok {
 			removed++
-			if err := t.emit(ChangeTagRemoved, member, TagChange{Tag: r.Tag, By: "rule"}, why); err != nil {
+			if err := t.emit(ChangeTagRemoved, member, TagChange{Tag: r.Tag, By: "rule"}, why()); err != nil {
 				return added, removed, err
 			}
 		}

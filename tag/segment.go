@@ -97,7 +97,9 @@ func Segment(tx store.Tx, e Expr, cursor string, limit int) ([]string, string, e
 		}
 		return e.Match(tags), nil
 	}
-	batch := max(limit, 64)
+	// One more than the page, so a full page can tell whether a next
+	// candidate exists.
+	batch := max(limit, 64) + 1
 	var out []string
 	for {
 		cands, err := g(cursor, batch)

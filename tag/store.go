@@ -196,10 +196,18 @@ func Has(tx store.Tx, member, tag string) (Assigned, bool, error) {
 	return a, ok, err
 }
 
+func exists(tx store.Tx, member, tag string) (bool, error) {
+	_, err := tx.Get(bAssigned, pair(member, tag))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // Assign gives the member a tag, keeping the index and counts; it reports
 // false when the member already had it (then nothing changes).
 func Assign(tx store.Tx, member string, a Assigned) (bool, error) {
-	if _, ok, err := Has(tx, member, a.Tag); err != nil || ok {
+	if ok, err := exists(tx, member, a.Tag); err != nil || ok {
 		return false, err
 	}
 	if err := putJSON(tx, bAssigned, pair(member, a.Tag), a); err != nil {
@@ -214,7 +222,7 @@ func Assign(tx store.Tx, member string, a Assigned) (bool, error) {
 // Unassign takes a tag from the member; it reports false when the member
 // did not have it.
 func Unassign(tx store.Tx, member, tag string) (bool, error) {
-	if _, ok, err := Has(tx, member, tag); err != nil || !ok {
+	if ok, err := exists(tx, member, tag); err != nil || !ok {
 		return false, err
 	}
 	if err := tx.Delete(bAssigned, pair(member, tag)); err != nil {

@@ -1,0 +1,131 @@
+package membership_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
+	"github.com/memberkit/membership/tag"
+	"github.com/memberkit/membership/task"
+)
+
+// engBenchDef has 20 active tasks (all four types, half of them listening
+// to orders, with daily limits and points rewards) and 20 tag rules (5 of
+// them windowed).
+func engBenchDef() membership.Definition {
+	def := engDef()
+	var tasks []task.Task
+	reward := []rule.Reward{{Kind: rule.RewardPoints, Program: "mall", Amount: dec("5")}}
+	limit := rule.Caps{{Period: rule.Day, Limit: dec("3")}, {Period: rule.Total, Limit: dec("1000")}}
+	for i := range 20 {
+		tk := task.Task{Name: fmt.Sprintf("task%02d", i), Rewards: reward, Limits: limit}
+		switch i % 4 {
+		case 0:
+			tk.Kind, tk.Steps = task.One, []task.Step{{Event: "order", Conditions: []event.Condition{{Attr: "amount", Op: event.Gte, Value: event.DecString(fmt.Sprint(10 * i))}}}}
+		case 1:
+			tk.Kind, tk.Times, tk.Steps = task.Repeat, 3, engSteps("order")
+		case 2:
+			tk.Kind, tk.Steps = task.All, engSteps("order", "share", "browse")
+		case 3:
+			tk.Kind, tk.Steps = task.Sequence, engSteps("browse", "cart", "order")
+		}
+		tasks = append(tasks, tk)
+	}
+	def.Tasks = &task.Definition{Tasks: tasks}
+	var rules []tag.Rule
+	for i := range 20 {
+		var c tag.Cond
+		switch i % 4 {
+		case 0:
+			c = tag.Cond{Fact: tag.FactOrderCount, Days: 30 * (i/4 + 1), Op: event.Gte, Value: event.Int(int64(i/4 + 1))}
+		case 1:
+			c = tag.Cond{Fact: tag.FactOrderAmount, Op: event.Gte, Value: event.DecString(fmt.Sprint(100 * i))}
+		case 2:
+			c = tag.Cond{Fact: tag.FactTopCategory, Op: event.Eq, Value: event.Str(fmt.Sprint("cat", i%5))}
+		case 3:
+			c = tag.Cond{Fact: tag.FactLevel, Op: event.Eq, Value: event.Str("silver")}
+		}
+		rules = append(rules, tag.Rule{Tag: fmt.Sprintf("rule%02d", i), All: []tag.Cond{c}})
+	}
+	def.Tags.Rules = rules
+	def.Coupons.Templates[1].Claim.Tags = nil // M is not a tag of this definition
+	return def
+}
+
+func BenchmarkEngageProcess20Tasks20Rules(b *testing.B) {
+	for _, backend := range []string{"memory", "bolt"} {
+		b.Run(backend, func(b *testing.B) {
+			var p *membership.Program
+			if backend == "memory" {
+				p = openMemory(b, engBenchDef())
+			} else {
+				p = openBolt(b, engBenchDef())
+			}
+			ctx := context.Background()
+			start := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				ev := engOrder(fmt.Sprint("o", i), fmt.Sprintf("m%04d", i%1000), fmt.Sprint(50+i%300), start.Add(time.Duration(i)*time.Minute), fmt.Sprint("cat", i%5))
+				if _, err := p.Process(ctx, ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTagSegmentPage lists one page of 100 members of segments over
+// 100,000 tagged members: M (10%), staff (50%), complained (33%).
+func BenchmarkTagSegmentPage(b *testing.B) {
+	const n = 100_000
+	st := memory.New()
+	b.Cleanup(func() { st.Close() })
+	p, err := membership.Open(st, engDef())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for lo := 0; lo < n; lo += 10_000 {
+		err := st.Update(ctx, func(tx store.Tx) error {
+			for i := lo; i < lo+10_000; i++ {
+				m := fmt.Sprintf("m%06d", i)
+				if err := tag.Touch(tx, m); err != nil {
+					return err
+				}
+				for name, ok := range map[string]bool{"M": i%10 == 0, "staff": i%2 == 0, "complained": i%3 == 0} {
+					if !ok {
+						continue
+					}
+					if _, err := tag.Assign(tx, m, tag.Assigned{Tag: name, By: "bench"}); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, expr := range []string{"M", "M and not complained", "M and staff", "M or complained"} {
+		b.Run(expr, func(b *testing.B) {
+			cursor := ""
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				page, next, err := p.Segment(ctx, expr, cursor, 100)
+				if err != nil || len(page) == 0 {
+					b.Fatalf("page %d members after %q, %v", len(page), cursor, err)
+				}
+				cursor = next
+			}
+		})
+	}
+}
