@@ -20,6 +20,7 @@ import (
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/bolt"
 	"github.com/memberkit/membership/store/memory"
+	"github.com/memberkit/membership/task"
 	"github.com/shopspring/decimal"
 )
 
@@ -647,5 +648,37 @@ func TestCouponDefinitionProblems(t *testing.T) {
 		return !slices.Contains([]string{"levels.ladder[1].gifts[0]", "levels.ladder[1].gifts[1]"}, p)
 	})); n != 2 {
 		t.Errorf("level gifts naming a missing template and pack: %d problems, want 2:\n%v", n, err)
+	}
+}
+
+func TestCouponTaskRewardUsesTheTaskMethod(t *testing.T) {
+	def := couponDef()
+	def.Coupons.Templates = append(def.Coupons.Templates, coupon.Template{Name: "task-only", Type: coupon.Cash, Amount: couponDec("3"),
+		Use: couponDays(3), Claim: coupon.ClaimRule{Methods: []coupon.Method{coupon.Task}}})
+	def.Tasks = &task.Definition{Tasks: []task.Task{{
+		Name: "first-order", Kind: task.One, Steps: []task.Step{{Event: "order"}},
+		Rewards: []rule.Reward{{Kind: rule.RewardCoupon, Template: "task-only"}, {Kind: rule.RewardCoupon, Template: "staff"}},
+	}}}
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.Process(context.Background(), event.Event{ID: "o1", Member: "m1", Type: "order", Time: couponAt(t, "2026-05-01 10:00"),
+		Attrs: event.Attrs{"amount": event.Dec(couponDec("10"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued := out.ChangesOf(membership.ChangeCouponIssued)
+	if len(issued) != 1 {
+		t.Fatalf("changes %v, want one coupon issued", couponKinds(out))
+	}
+	var c coupon.Coupon
+	if err := issued[0].Decode(&c); err != nil || c.Method != coupon.Task || c.Template != "task-only" {
+		t.Errorf("issued %+v (%v), want task-only by the task method", c, err)
+	}
+	refused := out.ChangesOf(membership.ChangeCouponClaimRefused)
+	var r membership.CouponRefusal
+	if len(refused) != 1 || refused[0].Decode(&r) != nil || r.Cause != "not_eligible" || r.Template != "staff" || r.Method != coupon.Task {
+		t.Errorf("refusals %+v", r)
 	}
 }
