@@ -137,9 +137,20 @@ func TestTagManual(t *testing.T) {
 // day 90 and loses it at 00:00 of day 91, when Advance passes that edge;
 // Advance performs one due item per member at an edge, not a scan.
 func TestTagWindowDropsOnDay91ViaAdvance(t *testing.T) {
+	for _, backend := range []string{"memory", "bolt"} {
+		t.Run(backend, func(t *testing.T) {
+			p := openMemory(t, engDef())
+			if backend == "bolt" {
+				p = openBolt(t, engDef())
+			}
+			testTagWindowDropsOnDay91(t, p)
+		})
+	}
+}
+
+func testTagWindowDropsOnDay91(t *testing.T, p *membership.Program) {
 	ctx := context.Background()
 	day := func(n int, h, m int) time.Time { return time.Date(2026, 1, n, h, m, 0, 0, shanghai) } // day(91) = 1 April
-	p := engOpen(t)
 	mustProcess(t, p, engOrder("o1", "once", "10", day(1, 10, 0)))
 	mustProcess(t, p, engOrder("o2", "twice", "10", day(1, 11, 0)), engOrder("o3", "twice", "10", day(50, 9, 0)))
 	for i := range 50 {
@@ -296,5 +307,21 @@ func TestTagSegmentErrors(t *testing.T) {
 	}
 	if _, _, err := p.Segment(ctx, "M or ghost", "", 10); !errors.Is(err, tag.ErrUnknownTag) {
 		t.Errorf("unknown tag: %v", err)
+	}
+}
+
+// A late event (an earlier time than the member's last order) does not
+// evaluate the windows as they stood in the past.
+func TestTagLateEventKeepsCurrentWindows(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	p := engOpen(t)
+	mustProcess(t, p,
+		engOrder("o1", "m", "10", at),
+		engOrder("o2", "m", "10", at.Add(100*24*time.Hour)),
+		engOrder("o3", "m", "10", at.Add(101*24*time.Hour)),
+		engOrder("o4", "m", "10", at.Add(102*24*time.Hour)))
+	late := mustProcess(t, p, engEvent("s1", "m", "share", at.Add(time.Hour), nil))[0]
+	if got := engKinds(late, "tag."); len(got) != 0 || !engHas(engTags(t, p, "m"), "frequent") {
+		t.Errorf("late event changed tags %v; tags %v", got, engTags(t, p, "m"))
 	}
 }

@@ -3,6 +3,8 @@ package membership_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -428,5 +430,29 @@ func TestTaskUnknown(t *testing.T) {
 	p := engOpen(t)
 	if _, err := p.TaskCompletions(context.Background(), "m", "ghost", rule.Total, time.Now()); !errors.Is(err, task.ErrUnknownTask) {
 		t.Errorf("TaskCompletions of an unknown task: %v, want task.ErrUnknownTask", err)
+	}
+}
+
+func TestTaskConcurrentEventsCountOnce(t *testing.T) {
+	p := openBolt(t, engDef(task.Task{Name: "pair", Kind: task.Repeat, Times: 2, Steps: engSteps("checkin"), Rewards: engPts10}))
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev := engEvent(fmt.Sprint("c", i), "m", "checkin", at.Add(time.Duration(i)*time.Second), nil)
+			if _, err := p.Process(context.Background(), ev); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	st, err := p.TaskProgress(context.Background(), "m")
+	if err != nil || st[0].Completions != 8 || st[0].Done != 0 {
+		t.Errorf("status %+v, %v; want 8 completions", st, err)
+	}
+	if bal := engPoints(t, p, "m"); !bal.Equal(dec("80")) {
+		t.Errorf("points = %s, want 80", bal)
 	}
 }

@@ -31,7 +31,9 @@
 //
 // A [Target] restricts a task to levels (any of), tags (any of) and a
 // segment (a tag expression of package tag); events of other members are
-// ignored.
+// ignored. Tasks run before the tag part in processing order, so a target
+// reads the member's tags as they stood before the event (an order that
+// earns a tag counts for tasks targeting that tag from the next event on).
 package task
 
 import (
