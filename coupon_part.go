@@ -30,8 +30,12 @@ const (
 	ChangePackIssued         = "pack.issued"
 )
 
-// dueCouponExpire is the due kind of a coupon's expiry.
-const dueCouponExpire = "coupon.expire"
+// Due kinds of the coupon part: a coupon's expiry, and the release of an
+// order's locked coupons when its hold runs out.
+const (
+	dueCouponExpire  = "coupon.expire"
+	dueCouponRelease = "coupon.release"
+)
 
 // CouponRefusal is the data of a coupon.claim_refused change: a gift or
 // task reward that could not be issued, and why. The event that caused it
@@ -95,9 +99,19 @@ type couponPart struct {
 
 func (c *couponPart) book(t *txn) *coupon.Book { return coupon.NewBook(t.tx, c.def, c.p.loc) }
 
-func (c *couponPart) dueKinds() []string { return []string{dueCouponExpire} }
+func (c *couponPart) dueKinds() []string { return []string{dueCouponExpire, dueCouponRelease} }
 
 func (c *couponPart) due(t *txn, it due.Item) error {
+	if it.Kind == dueCouponRelease {
+		cs, err := c.book(t).Release(it.ID, t.at)
+		if errors.Is(err, coupon.ErrNotFound) {
+			return nil // used or released already
+		}
+		if err != nil {
+			return err
+		}
+		return c.emitOrder(t, cs, it.ID, ChangeCouponReleased, "hold ran out")
+	}
 	cp, changed, err := c.book(t).Expire(it.ID, t.at)
 	if err != nil || !changed {
 		return err
@@ -473,6 +487,10 @@ type LockRequest struct {
 	RequestID string       `json:"request_id"`
 	Order     coupon.Order `json:"order"`
 	Coupons   []string     `json:"coupons"`
+	// Hold, when set, releases the coupons automatically if the order is
+	// neither paid (UseCoupons) nor cancelled (ReleaseCoupons) within Hold
+	// of the order's time.
+	Hold time.Duration `json:"hold,omitempty"`
 }
 
 // LockCoupons locks the member's coupons for an order at the order's time,
@@ -494,6 +512,11 @@ func (p *Program) LockCoupons(ctx context.Context, req LockRequest) (*Outcome, e
 		applied, total, err := c.book(t).Lock(req.Order, req.Coupons)
 		if err != nil {
 			return err
+		}
+		if req.Hold > 0 {
+			if err := t.schedule(req.Order.Time.Add(req.Hold), dueCouponRelease, req.Order.ID, nil); err != nil {
+				return err
+			}
 		}
 		for _, a := range applied {
 			cp, err := c.book(t).Get(a.Coupon)
@@ -553,22 +576,28 @@ func (p *Program) orderCoupons(ctx context.Context, req OrderRequest, verb, kind
 		if err != nil {
 			return err
 		}
-		for _, cp := range cs {
-			k := kind
-			if cp.State == coupon.Expired {
-				k = ChangeCouponExpired
-			}
-			t.out.Member = cp.Member
-			if err := t.emit(k, cp.Member, cp, &rule.Reason{Rule: "coupon." + cp.Template, Inputs: map[string]string{"order": req.Order}}); err != nil {
-				return err
-			}
-		}
-		return nil
+		return c.emitOrder(t, cs, req.Order, kind, "")
 	})
 	if err != nil {
 		return nil, fmt.Errorf("membership: %s coupons of order %s: %w", verb, req.Order, err)
 	}
 	return out, nil
+}
+
+// emitOrder emits kind (coupon.expired for a coupon that expired while
+// locked) for each coupon of an order.
+func (c *couponPart) emitOrder(t *txn, cs []coupon.Coupon, order, kind, note string) error {
+	for _, cp := range cs {
+		k := kind
+		if cp.State == coupon.Expired {
+			k = ChangeCouponExpired
+		}
+		t.out.Member = cp.Member
+		if err := t.emit(k, cp.Member, cp, &rule.Reason{Rule: "coupon." + cp.Template, Inputs: map[string]string{"order": order}, Note: note}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RedeemRequest redeems a coupon by code (or QR payload) at a store.

@@ -682,3 +682,63 @@ func TestCouponTaskRewardUsesTheTaskMethod(t *testing.T) {
 		t.Errorf("refusals %+v", r)
 	}
 }
+
+func TestCouponLockHoldRunsOut(t *testing.T) {
+	p := openCoupons(t, memory.New())
+	ctx := context.Background()
+	a := couponClaim(t, p, "a", "m1", "flash", "2026-05-01 10:00") // valid until 24:00 on 1 May
+	b := couponClaim(t, p, "b", "m1", "ten-off", "2026-05-01 10:00")
+	lock := func(id, order, when string, c coupon.Coupon) {
+		t.Helper()
+		o := coupon.Order{ID: order, Member: "m1", Time: couponAt(t, when), Lines: []coupon.Line{{Product: "p", Amount: couponDec("50")}}}
+		if _, err := p.LockCoupons(ctx, membership.LockRequest{RequestID: id, Order: o, Coupons: []string{c.ID}, Hold: 15 * time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	states := func() map[string]coupon.State {
+		cs, _ := p.Coupons(ctx, "m1", false)
+		m := map[string]coupon.State{}
+		for _, c := range cs {
+			m[c.ID] = c.State
+		}
+		return m
+	}
+	lock("l1", "o1", "2026-05-01 12:00", b)
+	lock("l2", "o2", "2026-05-01 23:50", a)
+	if _, err := p.Advance(ctx, couponAt(t, "2026-05-01 12:14")); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]coupon.State{a.ID: coupon.Locked, b.ID: coupon.Locked}, states()); diff != "" {
+		t.Errorf("before the hold ran out (-want +got):\n%s", diff)
+	}
+	if _, err := p.Advance(ctx, couponAt(t, "2026-05-01 12:15")); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]coupon.State{a.ID: coupon.Locked, b.ID: coupon.Available}, states()); diff != "" {
+		t.Errorf("after o1's hold ran out (-want +got):\n%s", diff)
+	}
+	// a's validity ends at 24:00 while it is locked; its hold runs out at
+	// 00:05, and it expires then rather than coming back.
+	n := couponFeedLen(t, p)
+	if _, err := p.Advance(ctx, couponAt(t, "2026-05-02 01:00")); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]coupon.State{a.ID: coupon.Expired, b.ID: coupon.Available}, states()); diff != "" {
+		t.Errorf("after o2's hold ran out past the validity (-want +got):\n%s", diff)
+	}
+	f, _ := p.Feed(ctx, uint64(n), 10)
+	if len(f) != 1 || f[0].Kind != membership.ChangeCouponExpired {
+		t.Errorf("feed %+v, want one coupon.expired", f)
+	}
+	// A hold on an order that was paid does nothing.
+	lock("l3", "o3", "2026-05-02 09:00", b)
+	if _, err := p.UseCoupons(ctx, membership.OrderRequest{RequestID: "u3", Order: "o3", Time: couponAt(t, "2026-05-02 09:01")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Advance(ctx, couponAt(t, "2026-05-02 10:00")); err != nil {
+		t.Fatal(err)
+	}
+	if states()[b.ID] != coupon.Used {
+		t.Errorf("a paid order's coupon is %s after its hold", states()[b.ID])
+	}
+}
