@@ -47,7 +47,7 @@ func (p *Program) Advance(ctx context.Context, now time.Time) (int, error) {
 					return err
 				}
 			}
-			if n < advancePage {
+			if n == 0 {
 				return setWatermark(tx, now)
 			}
 			return nil
@@ -56,7 +56,10 @@ func (p *Program) Advance(ctx context.Context, now time.Time) (int, error) {
 			return total, fmt.Errorf("membership: advance to %s: %w", now.Format(time.RFC3339), err)
 		}
 		total += n
-		if n < advancePage {
+		// Stop only on an empty page: performing an item may schedule the
+		// next one already due (a member who missed several terms while the
+		// host was down), and that must run in this call too.
+		if n == 0 {
 			return total, nil
 		}
 	}

@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,13 @@ func (d *duePart) due(t *txn, it due.Item) error {
 	d.mu.Lock()
 	d.done = append(d.done, fmt.Sprintf("%s@%s", it.ID, t.at.In(t.p.loc).Format("01-02 15:04")))
 	d.mu.Unlock()
+	// An ID ending in "+" schedules its successor a day later, like a term
+	// end that starts the next term.
+	if next, ok := strings.CutSuffix(it.ID, "+"); ok && len(next) > 0 {
+		if err := t.schedule(t.at.AddDate(0, 0, 1), "test", next, nil); err != nil {
+			return err
+		}
+	}
 	return t.emit("test.due", "", string(it.Payload), nil)
 }
 
@@ -147,5 +155,24 @@ func TestSchedulerRunsInZoneAndRecovers(t *testing.T) {
 	}
 	if _, err := p.Schedule(ctx, "not a spec"); err == nil {
 		t.Error("bad spec accepted")
+	}
+}
+
+// Items that an item schedules, already due, run in the same call.
+func TestAdvanceRunsItemsScheduledDuringTheCall(t *testing.T) {
+	ctx := context.Background()
+	p, dp := openWithDuePart(t)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, p.Location())
+	ev := event.Event{ID: "t+++", Member: "m", Type: "plan", Time: at, Attrs: event.Attrs{"due": event.At(at)}}
+	if _, err := p.Process(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	n, err := p.Advance(ctx, at.AddDate(0, 0, 10))
+	if err != nil || n != 4 {
+		t.Fatalf("Advance = %d, %v; want 4", n, err)
+	}
+	want := "[t+++@01-01 00:00 t++@01-02 00:00 t+@01-03 00:00 t@01-04 00:00]"
+	if got := fmt.Sprint(dp.done); got != want {
+		t.Errorf("performed %s, want %s", got, want)
 	}
 }

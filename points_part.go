@@ -296,11 +296,10 @@ func (pp *pointsPart) expire(t *txn, program string, acct ledger.Account, lot st
 }
 
 // ptsLot returns a lot of an account, or a zero lot when the account
-// never held it or it is spent (ledger.Lot reports a spent lot's dropped
-// record as store.ErrNotFound).
+// never held it (a spent lot comes back from the ledger with amount zero).
 func ptsLot(led *ledger.Ledger, a ledger.Account, id string) (ledger.Lot, error) {
 	lot, err := led.Lot(a, id)
-	if errors.Is(err, ledger.ErrUnknownLot) || errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ledger.ErrUnknownLot) {
 		return ledger.Lot{ID: id, Account: a}, nil
 	}
 	return lot, err

@@ -78,21 +78,18 @@ func (l *Ledger) Lots(a Account) ([]Lot, error) {
 	return out, err
 }
 
-// Lot returns one lot of a member account.
+// Lot returns one lot of a member account; a lot spent to zero is returned
+// with a zero amount (it can still be credited back). It returns an error
+// wrapping ErrUnknownLot for a lot the account never held.
 func (l *Ledger) Lot(a Account, id string) (Lot, error) {
-	k, err := l.tx.Get(bLotID, accountKey(a).Str(id))
-	if errors.Is(err, store.ErrNotFound) {
+	lot, ok, err := l.getLotByID(a, id)
+	if err != nil {
+		return Lot{}, err
+	}
+	if !ok {
 		return Lot{}, errf(ErrUnknownLot, "%s has no lot %q", a, id)
 	}
-	if err != nil {
-		return Lot{}, err
-	}
-	v, err := l.tx.Get(bLot, k)
-	if err != nil {
-		return Lot{}, err
-	}
-	var lot Lot
-	return lot, json.Unmarshal(v, &lot)
+	return lot, nil
 }
 
 func (l *Ledger) scanLots(a Account, fn func(Lot) error) error {

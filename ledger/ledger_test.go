@@ -357,3 +357,19 @@ func TestAccounts(t *testing.T) {
 		t.Errorf("Accounts(alice) = %v", got)
 	}
 }
+
+func TestLotSpentToZeroIsStillKnown(t *testing.T) {
+	st := memory.New()
+	lot := mustPost(t, st, earn("5", t0, time.Time{}))[0].Lots[0]
+	mustPost(t, st, spend("5", t0))
+	view(t, st, func(l *ledger.Ledger) error {
+		got, err := l.Lot(alice, lot.ID)
+		if err != nil || !got.Amount.IsZero() || got.ID != lot.ID || !got.Granted.Equal(lot.Granted) {
+			t.Errorf("Lot after spending = %+v, %v", got, err)
+		}
+		if _, err := l.Lot(alice, "never"); !errors.Is(err, ledger.ErrUnknownLot) {
+			t.Errorf("unknown lot: %v", err)
+		}
+		return nil
+	})
+}
