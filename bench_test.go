@@ -10,13 +10,18 @@ import (
 
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/bolt"
 	"github.com/memberkit/membership/store/memory"
 	bbolt "go.etcd.io/bbolt"
 )
 
+// benchEvent is an order of member m(i mod 1000).
 func benchEvent(i int64) event.Event {
-	return recharge(fmt.Sprint("e", i), fmt.Sprint("m", i%1000), "12.50", t0.Add(time.Duration(i)*time.Millisecond))
+	return event.Event{ID: fmt.Sprint("e", i), Member: fmt.Sprint("m", i%1000), Type: "order", Time: t0.Add(time.Duration(i) * time.Millisecond),
+		Attrs: event.Attrs{"amount": event.Dec(dec("12.50")), "store": event.Str("s1")}}
 }
 
 func reportRate(b *testing.B) {
@@ -159,5 +164,22 @@ func recordsPerEvent(b *testing.B) []record {
 	return rec.puts
 }
 
-// benchDef is the benchmark program: stored value on recharge events.
-func benchDef() membership.Definition { return valueDef() }
+// benchDef is the benchmark program of the foundation issue: one growth
+// rule and one points rule on orders (points expire at the end of the
+// 12th month, so every grant is a lot with an expiry in the due index).
+func benchDef() membership.Definition {
+	def := valueDef()
+	def.Levels = &level.Definition{
+		Ladder: []level.Level{
+			{Name: "Member", Validity: rule.Validity{Kind: rule.Permanent}},
+			{Name: "Silver", Upgrade: dec("1000000"), Retention: dec("0"), Validity: rule.Validity{Kind: rule.Permanent}},
+		},
+		Growth: []level.GrowthRule{{ID: "spend", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}}},
+	}
+	def.Points = &points.Definition{
+		Programs: []points.Program{{Name: "mall"}},
+		Rules: []points.Rule{{ID: "buy", Program: "mall", Event: "order", Validity: rule.Validity{Kind: rule.MonthEnds, N: 12},
+			Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}}},
+	}
+	return def
+}

@@ -403,7 +403,10 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule) error {
 			if err := t.schedule(at, duePtsRelease, ptsDueID(r.Program, ev.Member, lot.ID), ptsDue{Program: r.Program, Member: ev.Member, Lot: lot.ID, Date: date}); err != nil {
 				return err
 			}
-		} else {
+		} else if prog.Risk != nil && prog.Risk.Policy == points.Freeze {
+			// Only the freeze policy needs the day's lots (to freeze them
+			// all); keeping them otherwise would grow the record with
+			// every grant of a busy day.
 			day.Lots = append(day.Lots, lot.ID)
 		}
 		if err := t.emit(change, ev.Member, PointsChange{Program: r.Program, Amount: dec.Allowed, Lot: lot.ID, Expires: lot.Expires}, &why); err != nil {

@@ -207,6 +207,7 @@ type txn struct {
 	at  time.Time
 	ref ledger.Ref
 	out *Outcome
+	raw []json.RawMessage // the outcome's changes as encoded for the feed
 }
 
 func (p *Program) newTxn(tx store.Tx, at time.Time, ref ledger.Ref, out *Outcome) *txn {
@@ -253,6 +254,7 @@ func (t *txn) emit(kind, member string, data any, why *rule.Reason) error {
 		return err
 	}
 	t.out.Changes = append(t.out.Changes, c)
+	t.raw = append(t.raw, v)
 	return t.tx.Put(bFeed, keys.New().U64(seq), v)
 }
 
@@ -319,9 +321,42 @@ func (p *Program) check(ev event.Event) error {
 	return nil
 }
 
+// eventRecord is what is kept of a processed event, to answer a repeat:
+// the event itself, the keys of its ledger entries and its changes as
+// already encoded for the feed (so nothing is encoded twice).
 type eventRecord struct {
-	Event   event.Event `json:"event"`
-	Outcome *Outcome    `json:"outcome"`
+	Event   event.Event       `json:"event"`
+	Entries [][]byte          `json:"entries,omitempty"`
+	Changes []json.RawMessage `json:"changes,omitempty"`
+}
+
+func newRecord(ev event.Event, t *txn) eventRecord {
+	rec := eventRecord{Event: ev, Changes: t.raw}
+	for _, e := range t.out.Entries {
+		rec.Entries = append(rec.Entries, ledger.EntryKey(e))
+	}
+	return rec
+}
+
+// outcome rebuilds the first outcome of a recorded event.
+func (rec eventRecord) outcome(tx store.Tx, loc *time.Location) (*Outcome, error) {
+	out := &Outcome{Event: rec.Event.ID, Member: rec.Event.Member, Time: rec.Event.Time, Duplicate: true}
+	led := ledger.New(tx, loc)
+	for _, k := range rec.Entries {
+		e, err := led.EntryByKey(k)
+		if err != nil {
+			return nil, err
+		}
+		out.Entries = append(out.Entries, e)
+	}
+	for _, raw := range rec.Changes {
+		var c Change
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, err
+		}
+		out.Changes = append(out.Changes, c)
+	}
+	return out, nil
 }
 
 // Process validates ev and applies every rule it triggers in one store
@@ -388,8 +423,7 @@ func (p *Program) processTx(tx store.Tx, ev event.Event) (*Outcome, error) {
 		if !rec.Event.Same(ev) {
 			return nil, ErrEventConflict
 		}
-		rec.Outcome.Duplicate = true
-		return rec.Outcome, nil
+		return rec.outcome(tx, p.loc)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
@@ -400,7 +434,7 @@ func (p *Program) processTx(tx store.Tx, ev event.Event) (*Outcome, error) {
 			return nil, err
 		}
 	}
-	v, err := json.Marshal(eventRecord{Event: ev, Outcome: out})
+	v, err := json.Marshal(newRecord(ev, t))
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package ledger
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"sort"
 	"strconv"
@@ -16,7 +15,6 @@ import (
 
 // Buckets the ledger stores under.
 const (
-	bTxn   = "ledger.txn"   // txn id → Transaction
 	bEntry = "ledger.entry" // account, time, seq → Entry
 	bBal   = "ledger.bal"   // account → balance
 	bLot   = "ledger.lot"   // account, expiry, grant, lot id → Lot
@@ -24,6 +22,11 @@ const (
 	bDay   = "ledger.day"   // asset, date, kind → member-side net amount
 	bMeta  = "ledger.meta"  // counters
 )
+
+// legBits is how many low bits of an entry's sequence number hold its leg's
+// place in the transaction: Seq = Txn<<legBits | place, so entries order by
+// posting without a counter of their own.
+const legBits = 12
 
 // Ledger posts to and reads the journal inside one store transaction.
 type Ledger struct {
@@ -95,8 +98,8 @@ func (l *Ledger) Lot(a Account, id string) (Lot, error) {
 func (l *Ledger) scanLots(a Account, fn func(Lot) error) error {
 	p := accountKey(a)
 	return l.tx.Scan(bLot, p, store.PrefixEnd(p), false, func(_, v []byte) error {
-		var lot Lot
-		if err := json.Unmarshal(v, &lot); err != nil {
+		lot, err := decodeLot(v)
+		if err != nil {
 			return err
 		}
 		return fn(lot)
@@ -117,11 +120,7 @@ func (l *Ledger) putLot(lot Lot) error {
 		}
 		return l.tx.Put(bLotID, accountKey(lot.Account).Str(lot.ID), k)
 	}
-	v, err := json.Marshal(lot)
-	if err != nil {
-		return err
-	}
-	if err := l.tx.Put(bLot, k, v); err != nil {
+	if err := l.tx.Put(bLot, k, encodeLot(lot)); err != nil {
 		return err
 	}
 	return l.tx.Put(bLotID, accountKey(lot.Account).Str(lot.ID), k)
@@ -145,8 +144,8 @@ func (l *Ledger) getLotByID(a Account, id string) (Lot, bool, error) {
 	if err != nil {
 		return Lot{}, false, err
 	}
-	var lot Lot
-	return lot, true, json.Unmarshal(v, &lot)
+	lot, err := decodeLot(v)
+	return lot, true, err
 }
 
 func (l *Ledger) next(name string) (uint64, error) {
@@ -173,8 +172,8 @@ func check(t Transaction) error {
 	if t.Kind == "" {
 		return errf(ErrInvalid, "transaction has no kind")
 	}
-	if len(t.Legs) < 2 {
-		return errf(ErrInvalid, "transaction needs at least two legs")
+	if len(t.Legs) < 2 || len(t.Legs) > 1<<legBits {
+		return errf(ErrInvalid, "transaction needs 2 to %d legs, has %d", 1<<legBits, len(t.Legs))
 	}
 	sums := map[Asset]decimal.Decimal{}
 	for i, leg := range t.Legs {
@@ -227,7 +226,7 @@ func (l *Ledger) Post(t Transaction) (Posted, error) {
 	}
 	sort.SliceStable(order, func(a, b int) bool { return rank(t.Legs[order[a]]) < rank(t.Legs[order[b]]) })
 	p := Posted{Txn: id}
-	for _, idx := range order {
+	for i, idx := range order {
 		leg := &t.Legs[idx]
 		if leg.Account.IsMember() {
 			if leg.Amount.IsPositive() {
@@ -245,17 +244,13 @@ func (l *Ledger) Post(t Transaction) (Posted, error) {
 				p.Takes = append(p.Takes, takes...)
 			}
 		}
-		e, err := l.entry(t, leg)
+		e, err := l.entry(t, leg, id<<legBits|uint64(i))
 		if err != nil {
 			return Posted{}, err
 		}
 		p.Entries = append(p.Entries, e)
 	}
-	v, err := json.Marshal(t)
-	if err != nil {
-		return Posted{}, err
-	}
-	return p, l.tx.Put(bTxn, keys.New().U64(id), v)
+	return p, nil
 }
 
 // cover checks every member debit before anything is written.
@@ -384,7 +379,7 @@ func (l *Ledger) debit(t Transaction, leg *Leg) ([]Take, error) {
 	return takes, nil
 }
 
-func (l *Ledger) entry(t Transaction, leg *Leg) (Entry, error) {
+func (l *Ledger) entry(t Transaction, leg *Leg, seq uint64) (Entry, error) {
 	bal, err := l.Balance(leg.Account)
 	if err != nil {
 		return Entry{}, err
@@ -392,10 +387,6 @@ func (l *Ledger) entry(t Transaction, leg *Leg) (Entry, error) {
 	bal = bal.Add(leg.Amount)
 	if leg.Account.IsMember() && bal.IsNegative() {
 		return Entry{}, errf(ErrInsufficientBalance, "%s would be %s", leg.Account, bal)
-	}
-	seq, err := l.next("entry")
-	if err != nil {
-		return Entry{}, err
 	}
 	e := Entry{Seq: seq, Txn: t.ID, Time: t.Time.UTC(), Kind: t.Kind, Account: leg.Account, Amount: leg.Amount, Balance: bal, Ref: t.Ref}
 	if leg.Account.IsMember() {
@@ -405,11 +396,7 @@ func (l *Ledger) entry(t Transaction, leg *Leg) (Entry, error) {
 	if err := l.tx.Put(bBal, ak, []byte(bal.String())); err != nil {
 		return Entry{}, err
 	}
-	v, err := json.Marshal(e)
-	if err != nil {
-		return Entry{}, err
-	}
-	if err := l.tx.Put(bEntry, ak.Time(t.Time).U64(seq), v); err != nil {
+	if err := l.tx.Put(bEntry, ak.Time(t.Time).U64(seq), encodeEntry(e)); err != nil {
 		return Entry{}, err
 	}
 	if leg.Account.IsMember() {
@@ -529,8 +516,8 @@ func (l *Ledger) Statement(q Query) (Page, error) {
 			page.Next = encodeCursor(last)
 			return store.StopScan
 		}
-		var e Entry
-		if err := json.Unmarshal(v, &e); err != nil {
+		e, err := decodeEntry(v)
+		if err != nil {
 			return err
 		}
 		last = append(last[:0], k...)
@@ -555,3 +542,17 @@ func hasKind(ks []Kind, k Kind) bool {
 func encodeCursor(k []byte) string { return hex.EncodeToString(k) }
 
 func decodeCursor(s string) ([]byte, error) { return hex.DecodeString(s) }
+
+// EntryKey returns the key an entry is stored under, for EntryByKey: a
+// caller that must find its entries again (an idempotent replay) keeps the
+// keys instead of copies.
+func EntryKey(e Entry) []byte { return accountKey(e.Account).Time(e.Time).U64(e.Seq) }
+
+// EntryByKey returns the entry stored under key.
+func (l *Ledger) EntryByKey(key []byte) (Entry, error) {
+	v, err := l.tx.Get(bEntry, key)
+	if err != nil {
+		return Entry{}, err
+	}
+	return decodeEntry(v)
+}

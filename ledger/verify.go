@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -27,36 +26,29 @@ func Verify(tx store.Tx) error {
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...)))
 	}
-	err := tx.Scan(bTxn, nil, nil, false, func(_, v []byte) error {
-		var t Transaction
-		if err := json.Unmarshal(v, &t); err != nil {
+	entries := map[Account][]Entry{}
+	type txAsset struct {
+		txn   uint64
+		asset Asset
+	}
+	sums := map[txAsset]decimal.Decimal{}
+	err := tx.Scan(bEntry, nil, nil, false, func(_, v []byte) error {
+		e, err := decodeEntry(v)
+		if err != nil {
 			return err
 		}
-		sums := map[Asset]decimal.Decimal{}
-		for _, leg := range t.Legs {
-			sums[leg.Account.Asset] = sums[leg.Account.Asset].Add(leg.Amount)
-		}
-		for a, s := range sums {
-			if !s.IsZero() {
-				bad("transaction %d: %s legs sum to %s", t.ID, a, s)
-			}
-		}
+		entries[e.Account] = append(entries[e.Account], e)
+		k := txAsset{e.Txn, e.Account.Asset}
+		sums[k] = sums[k].Add(e.Amount)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	entries := map[Account][]Entry{}
-	err = tx.Scan(bEntry, nil, nil, false, func(_, v []byte) error {
-		var e Entry
-		if err := json.Unmarshal(v, &e); err != nil {
-			return err
+	for k, s := range sums {
+		if !s.IsZero() {
+			bad("transaction %d: %s legs sum to %s", k.txn, k.asset, s)
 		}
-		entries[e.Account] = append(entries[e.Account], e)
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	l := New(tx, nil)
 	assetSum := map[Asset]decimal.Decimal{}

@@ -1,24 +1,27 @@
-// Package memory is an in-process implementation of [store.Store] built on a
-// copy-on-write B-tree.
+// Package memory is an in-process implementation of [store.Store] built on
+// a copy-on-write B-tree. It is supported for real use where persistence is
+// not needed, not only in tests.
 //
 // # Design
 //
-// All buckets live in one ordered tree keyed by (bucket, key). The tree
-// published to readers is immutable: [Store.Update] takes the single writer
-// lock, clones the tree (an O(1) lazy copy-on-write clone), runs the
-// function against the clone and, when it returns nil, publishes the clone
-// with an atomic pointer swap. A failed Update simply drops its clone, so it
-// leaves nothing behind. [Store.View] loads the published tree and reads it
-// without taking any lock: readers never block writers and writers never
-// block readers.
+// All buckets live in one ordered tree keyed by (bucket, key). Update takes
+// the writer lock and changes the tree in place, keeping an undo log: when
+// the function returns an error (or panics) the log is played back, so a
+// failed Update leaves nothing behind. A View takes a snapshot: an O(1)
+// copy-on-write clone of the last committed tree, made under the writer
+// lock and reused by later Views until the next write. The writer copies a
+// node only the first time it changes it after a snapshot, so a stream of
+// Updates with no View in between pays no copying at all, readers read
+// their snapshot without locks, and an Update never waits for a View.
 //
 // # Caveats
 //
-// Nothing is persisted; the data is lost when the process ends. Update
-// functions run on the caller's goroutine while the writer lock is held, so
-// an Update function must not call Update on the same store (it would
-// deadlock). Values are copied on Put; slices returned by Get and passed to
-// Scan callbacks must not be modified.
+// Nothing is persisted; the data is lost when the process ends. A View
+// that starts while an Update runs waits for it to finish (to see only
+// committed states). Update functions run on the caller's goroutine with
+// the writer lock held, so an Update function must not call Update or View
+// on the same store (it would deadlock). Values are copied on Put; slices
+// returned by Get and passed to Scan callbacks must not be modified.
 package memory
 
 import (
@@ -34,7 +37,7 @@ import (
 	"github.com/memberkit/membership/store"
 )
 
-// degree is the B-tree degree. Every Update copies the root-to-leaf paths
+// degree is the B-tree degree. The writer copies the root-to-leaf paths
 // it writes, so moderate nodes of item pointers keep that copy cheap.
 const degree = 16
 
@@ -59,23 +62,38 @@ func less(a, b *item) bool {
 
 type tree = btree.BTreeG[*item]
 
+// errNotFound is what Get returns for a missing key: it wraps
+// store.ErrNotFound without allocating on every miss (misses are common:
+// absent counters, new members).
+var errNotFound = fmt.Errorf("memory: get: %w", store.ErrNotFound)
+
 // Store is an in-memory [store.Store]. The zero value is not usable; call
 // [New]. A Store is safe for concurrent use.
 type Store struct {
-	mu     sync.Mutex // serializes writers; guards base
-	base   *tree      // the writer's private copy of the last committed tree
-	pub    atomic.Pointer[tree]
+	mu     sync.Mutex // serializes writers and snapshot-taking
+	tree   *tree      // the committed tree, changed in place by Update
+	snap   *tree      // the snapshot Views read; nil after a write
 	closed atomic.Bool
 }
 
 var _ store.Store = (*Store)(nil)
 
 // New returns an empty store.
-func New() *Store {
-	base := btree.NewG(degree, less)
-	s := &Store{base: base}
-	s.pub.Store(base.Clone())
-	return s
+func New() *Store { return &Store{tree: btree.NewG(degree, less)} }
+
+// snapshot returns a read-only snapshot of the committed tree.
+func (s *Store) snapshot() (*tree, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return nil, fmt.Errorf("memory: view: %w", store.ErrClosed)
+	}
+	if s.snap == nil {
+		// Clone changes the tree it is called on, so it is only called
+		// here, under the writer lock; the clone is never written.
+		s.snap = s.tree.Clone()
+	}
+	return s.snap, nil
 }
 
 // View runs fn in a read-only transaction over the last committed state.
@@ -88,15 +106,19 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	t := &tx{tree: s.pub.Load()}
+	snap, err := s.snapshot()
+	if err != nil {
+		return err
+	}
+	t := &tx{tree: snap}
 	defer t.done.Store(true)
 	return fn(t)
 }
 
-// Update runs fn once in a read-write transaction and publishes its writes
-// when fn returns nil. When fn returns an error nothing is written and the
-// error is returned as is. Updates are serialized; fn runs on the calling
-// goroutine.
+// Update runs fn once in a read-write transaction; its writes stay when fn
+// returns nil. When fn returns an error (or panics) every write is undone
+// and the error is returned as is (a panic goes on up). Updates are
+// serialized; fn runs on the calling goroutine.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if s.closed.Load() {
 		return fmt.Errorf("memory: update: %w", store.ErrClosed)
@@ -112,18 +134,21 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// Clone mutates the tree it is called on, so it is only ever called on
-	// trees no reader can see: base and the writer's working copy.
-	t := &tx{tree: s.base.Clone(), writable: true}
-	err := func() error {
-		defer t.done.Store(true)
-		return fn(t)
+	t := &tx{tree: s.tree, writable: true}
+	committed := false
+	defer func() {
+		t.done.Store(true)
+		if !committed {
+			t.rollback()
+		}
+		if len(t.undo) > 0 {
+			s.snap = nil // the next View needs a new snapshot
+		}
 	}()
-	if err != nil {
+	if err := fn(t); err != nil {
 		return err
 	}
-	s.base = t.tree
-	s.pub.Store(t.tree.Clone())
+	committed = true
 	return nil
 }
 
@@ -134,19 +159,37 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return fmt.Errorf("memory: close: %w", store.ErrClosed)
 	}
-	s.mu.Lock()
-	s.base = nil
-	s.mu.Unlock()
 	return nil
 }
 
-// tx is a transaction over one tree: the published snapshot for a View, a
-// private clone for an Update.
+// undo is what one write replaced: the old item, or (old nil) the key of
+// an item that did not exist before.
+type undo struct {
+	old *item
+	key *item
+}
+
+// tx is a transaction over one tree: a snapshot for a View, the committed
+// tree itself for an Update.
 type tx struct {
 	tree     *tree
 	writable bool
 	scanning int // nesting depth of running Scan calls
+	undo     []undo
 	done     atomic.Bool
+}
+
+// rollback plays the undo log back, newest first.
+func (t *tx) rollback() {
+	for i := len(t.undo) - 1; i >= 0; i-- {
+		u := t.undo[i]
+		if u.old != nil {
+			t.tree.ReplaceOrInsert(u.old)
+		} else {
+			t.tree.Delete(u.key)
+		}
+	}
+	t.undo = t.undo[:0]
 }
 
 // check validates a call named op on bucket and key; a nil key is not
@@ -179,7 +222,7 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 	}
 	it, ok := t.tree.Get(&item{bucket: bucket, key: key})
 	if !ok {
-		return nil, fmt.Errorf("memory: get %q/%q: %w", bucket, key, store.ErrNotFound)
+		return nil, errNotFound
 	}
 	return it.value, nil
 }
@@ -189,11 +232,12 @@ func (t *tx) Put(bucket string, key, value []byte) error {
 	if err := t.check("put", bucket, key, true); err != nil {
 		return err
 	}
-	t.tree.ReplaceOrInsert(&item{
-		bucket: bucket,
-		key:    bytes.Clone(key),
-		value:  append([]byte{}, value...),
-	})
+	it := &item{bucket: bucket, key: bytes.Clone(key), value: append([]byte{}, value...)}
+	old, ok := t.tree.ReplaceOrInsert(it)
+	if !ok {
+		old = nil
+	}
+	t.undo = append(t.undo, undo{old: old, key: it})
 	return nil
 }
 
@@ -202,7 +246,9 @@ func (t *tx) Delete(bucket string, key []byte) error {
 	if err := t.check("delete", bucket, key, true); err != nil {
 		return err
 	}
-	t.tree.Delete(&item{bucket: bucket, key: key})
+	if old, ok := t.tree.Delete(&item{bucket: bucket, key: key}); ok {
+		t.undo = append(t.undo, undo{old: old})
+	}
 	return nil
 }
 

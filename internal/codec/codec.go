@@ -1,0 +1,106 @@
+// Package codec is a small binary encoding for the ledger's hot records
+// (entries and lots): length-prefixed strings and varints, several times
+// cheaper than JSON to write and read. Decimals are kept as their exact
+// string form, so nothing is rounded.
+package codec
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// ErrShort is returned when a record ends before a field.
+var ErrShort = errors.New("codec: record too short")
+
+// Writer appends fields to a buffer.
+type Writer struct{ B []byte }
+
+// Uint appends an unsigned varint.
+func (w *Writer) Uint(v uint64) { w.B = binary.AppendUvarint(w.B, v) }
+
+// String appends a length-prefixed string.
+func (w *Writer) String(s string) { w.Uint(uint64(len(s))); w.B = append(w.B, s...) }
+
+// Time appends t as nanoseconds since the epoch (0 for the zero time).
+func (w *Writer) Time(t time.Time) {
+	if t.IsZero() {
+		w.B = binary.AppendVarint(w.B, 0)
+		return
+	}
+	w.B = binary.AppendVarint(w.B, t.UnixNano())
+}
+
+// Decimal appends d in its exact string form.
+func (w *Writer) Decimal(d decimal.Decimal) { w.String(d.String()) }
+
+// Reader reads fields in the order they were written; the first error
+// sticks and is reported by Err.
+type Reader struct {
+	B   []byte
+	err error
+}
+
+// Err returns the first error met.
+func (r *Reader) Err() error { return r.err }
+
+// Uint reads an unsigned varint.
+func (r *Reader) Uint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.B)
+	if n <= 0 {
+		r.err = ErrShort
+		return 0
+	}
+	r.B = r.B[n:]
+	return v
+}
+
+// String reads a length-prefixed string.
+func (r *Reader) String() string {
+	n := r.Uint()
+	if r.err != nil {
+		return ""
+	}
+	if uint64(len(r.B)) < n {
+		r.err = ErrShort
+		return ""
+	}
+	s := string(r.B[:n])
+	r.B = r.B[n:]
+	return s
+}
+
+// Time reads a time written by Writer.Time, in UTC.
+func (r *Reader) Time() time.Time {
+	if r.err != nil {
+		return time.Time{}
+	}
+	v, n := binary.Varint(r.B)
+	if n <= 0 {
+		r.err = ErrShort
+		return time.Time{}
+	}
+	r.B = r.B[n:]
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, v).UTC()
+}
+
+// Decimal reads a decimal.
+func (r *Reader) Decimal() decimal.Decimal {
+	s := r.String()
+	if r.err != nil {
+		return decimal.Decimal{}
+	}
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		r.err = err
+	}
+	return d
+}
