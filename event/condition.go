@@ -40,13 +40,13 @@ func (c Condition) Match(e Event) bool {
 	}
 	switch c.Op {
 	case Eq:
-		return v.Equal(c.Value)
+		return same(v, c.Value)
 	case Ne:
-		return !v.Equal(c.Value)
+		return !same(v, c.Value)
 	case In:
-		return slices.ContainsFunc(c.Values, v.Equal)
+		return slices.ContainsFunc(c.Values, func(w Value) bool { return same(v, w) })
 	case NotIn:
-		return !slices.ContainsFunc(c.Values, v.Equal)
+		return !slices.ContainsFunc(c.Values, func(w Value) bool { return same(v, w) })
 	case Contains:
 		return v.Kind == Strings && c.Value.Kind == String && slices.Contains(v.Strings, c.Value.Str)
 	case Gt, Gte, Lt, Lte:
@@ -66,6 +66,15 @@ func (c Condition) Match(e Event) bool {
 		}
 	}
 	return false
+}
+
+// same compares numbers by value whatever their kind (an integer attribute
+// equals the decimal 3.0), everything else by Value.Equal.
+func same(v, w Value) bool {
+	if cmp, ok := compare(v, w); ok && v.Kind != Time {
+		return cmp == 0
+	}
+	return v.Equal(w)
 }
 
 func compare(v, w Value) (int, bool) {
@@ -99,8 +108,8 @@ func (c Condition) Check(t Type) []error {
 		return []error{fmt.Errorf("attr: %w %q in type %q", ErrUnknownAttribute, c.Attr, t.Name)}
 	}
 	want := a.Kind
-	if a.Kind == Integer {
-		want = "" // integers compare with integers or decimals
+	if a.Kind == Integer || a.Kind == Decimal {
+		want = "" // numbers compare with integers or decimals alike
 	}
 	check := func(path string, v Value) error {
 		if want == "" && (v.Kind == Integer || v.Kind == Decimal) || v.Kind == want {

@@ -1,0 +1,146 @@
+package event_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/memberkit/membership/event"
+	"github.com/shopspring/decimal"
+)
+
+var (
+	at    = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	order = event.Type{Name: "order", Attributes: []event.Attr{
+		{Name: "amount", Kind: event.Decimal, Required: true},
+		{Name: "items", Kind: event.Integer},
+		{Name: "store", Kind: event.String},
+		{Name: "paid", Kind: event.Bool},
+		{Name: "at", Kind: event.Time},
+		{Name: "tags", Kind: event.Strings},
+	}}
+	ev = event.Event{ID: "e1", Member: "m", Type: "order", Time: at, Attrs: event.Attrs{
+		"amount": event.Dec(decimal.RequireFromString("99.50")),
+		"items":  event.Int(3),
+		"store":  event.Str("s1"),
+		"paid":   event.Flag(true),
+		"at":     event.At(at),
+		"tags":   event.List("infant", "formula"),
+	}}
+)
+
+func TestConditionMatch(t *testing.T) {
+	dec := func(s string) event.Value { return event.DecString(s) }
+	tests := []struct {
+		c    event.Condition
+		want bool
+	}{
+		{event.Condition{Attr: "store", Op: event.Eq, Value: event.Str("s1")}, true},
+		{event.Condition{Attr: "store", Op: event.Eq, Value: event.Str("s2")}, false},
+		{event.Condition{Attr: "store", Op: event.Ne, Value: event.Str("s2")}, true},
+		{event.Condition{Attr: "store", Op: event.In, Values: []event.Value{event.Str("s2"), event.Str("s1")}}, true},
+		{event.Condition{Attr: "store", Op: event.NotIn, Values: []event.Value{event.Str("s1")}}, false},
+		{event.Condition{Attr: "amount", Op: event.Gt, Value: dec("99.49")}, true},
+		{event.Condition{Attr: "amount", Op: event.Gt, Value: dec("99.5")}, false},
+		{event.Condition{Attr: "amount", Op: event.Gte, Value: dec("99.5")}, true},
+		{event.Condition{Attr: "amount", Op: event.Lt, Value: dec("99.5")}, false},
+		{event.Condition{Attr: "amount", Op: event.Lte, Value: dec("99.50")}, true},
+		{event.Condition{Attr: "items", Op: event.Gte, Value: event.Int(3)}, true},
+		{event.Condition{Attr: "items", Op: event.Lt, Value: dec("3.5")}, true},
+		{event.Condition{Attr: "at", Op: event.Lt, Value: event.At(at.Add(time.Second))}, true},
+		{event.Condition{Attr: "at", Op: event.Gt, Value: event.At(at)}, false},
+		{event.Condition{Attr: "paid", Op: event.Eq, Value: event.Flag(true)}, true},
+		{event.Condition{Attr: "tags", Op: event.Contains, Value: event.Str("infant")}, true},
+		{event.Condition{Attr: "tags", Op: event.Contains, Value: event.Str("toys")}, false},
+		{event.Condition{Attr: "missing", Op: event.Ne, Value: event.Str("x")}, false},
+		{event.Condition{Attr: "store", Op: "like", Value: event.Str("s1")}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.c.Match(ev); got != tt.want {
+			t.Errorf("%+v.Match = %v, want %v", tt.c, got, tt.want)
+		}
+	}
+	if !event.MatchAll(nil, ev) || event.MatchAll([]event.Condition{tests[0].c, tests[1].c}, ev) {
+		t.Error("MatchAll")
+	}
+}
+
+func TestConditionCheck(t *testing.T) {
+	tests := []struct {
+		c    event.Condition
+		want string // "" for valid
+	}{
+		{event.Condition{Attr: "amount", Op: event.Gte, Value: event.Int(100)}, ""},
+		{event.Condition{Attr: "items", Op: event.Eq, Value: event.DecString("2")}, ""},
+		{event.Condition{Attr: "colour", Op: event.Eq, Value: event.Str("red")}, `attr: unknown attribute "colour"`},
+		{event.Condition{Attr: "store", Op: event.Gt, Value: event.Str("a")}, `op: "gt" does not apply to string`},
+		{event.Condition{Attr: "store", Op: event.Eq, Value: event.Int(1)}, "value: attribute has the wrong type"},
+		{event.Condition{Attr: "store", Op: event.In}, `values: empty for "in"`},
+		{event.Condition{Attr: "store", Op: event.In, Values: []event.Value{event.Int(1)}}, "values[0]: attribute has the wrong type"},
+		{event.Condition{Attr: "tags", Op: event.Eq, Value: event.Str("x")}, "does not apply to a list"},
+		{event.Condition{Attr: "store", Op: event.Contains, Value: event.Str("x")}, "applies only to a list"},
+		{event.Condition{Attr: "store", Op: "like"}, `unknown operator "like"`},
+	}
+	for _, tt := range tests {
+		errs := tt.c.Check(order)
+		switch {
+		case tt.want == "" && len(errs) > 0:
+			t.Errorf("%+v: unexpected %v", tt.c, errs)
+		case tt.want != "" && (len(errs) == 0 || !strings.Contains(errs[0].Error(), tt.want)):
+			t.Errorf("%+v: got %v, want %q", tt.c, errs, tt.want)
+		}
+	}
+}
+
+func TestTypeCheck(t *testing.T) {
+	if err := order.Check(ev); err != nil {
+		t.Fatalf("valid event: %v", err)
+	}
+	bad := ev
+	bad.Attrs = event.Attrs{"items": event.Str("3"), "extra": event.Int(1)}
+	bad.ID = ""
+	err := order.Check(bad)
+	for _, want := range []error{event.ErrInvalid, event.ErrMissingAttribute, event.ErrAttributeType, event.ErrUnknownAttribute} {
+		if !errors.Is(err, want) {
+			t.Errorf("Check = %v; want it to wrap %v", err, want)
+		}
+	}
+	for _, field := range []string{"id:", "attrs.amount:", "attrs.items:", "attrs.extra:"} {
+		if err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("Check = %v; want it to name %s", err, field)
+		}
+	}
+}
+
+func TestSame(t *testing.T) {
+	other := ev
+	other.Attrs = event.Attrs{}
+	for k, v := range ev.Attrs {
+		other.Attrs[k] = v
+	}
+	if !ev.Same(other) {
+		t.Error("copy is not Same")
+	}
+	other.Attrs["amount"] = event.DecString("99.5") // equal decimal, other scale
+	if !ev.Same(other) {
+		t.Error("99.50 and 99.5 should be the same amount")
+	}
+	other.Attrs["tags"] = event.List("formula", "infant")
+	if ev.Same(other) {
+		t.Error("list order is content")
+	}
+}
+
+func TestNumbersCompareAcrossKinds(t *testing.T) {
+	for _, c := range []event.Condition{
+		{Attr: "amount", Op: event.Eq, Value: event.DecString("99.5")},
+		{Attr: "items", Op: event.Eq, Value: event.DecString("3.0")},
+		{Attr: "items", Op: event.In, Values: []event.Value{event.Int(2), event.Int(3)}},
+		{Attr: "amount", Op: event.Ne, Value: event.Int(99)},
+	} {
+		if !c.Match(ev) {
+			t.Errorf("%+v does not match", c)
+		}
+	}
+}
