@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runReport runs the program with args and a database in a temporary
+// directory, and returns its report without the run-time line.
+func runReport(t *testing.T, args ...string) string {
+	t.Helper()
+	var out bytes.Buffer
+	args = append(args, "-db", filepath.Join(t.TempDir(), "retail.db"))
+	if err := run(args, &out); err != nil {
+		t.Fatalf("run %v: %v\nreport:\n%s", args, err, out.String())
+	}
+	var lines []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if !strings.HasPrefix(l, "Run time:") {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestRetailShort runs the short mode as CI does: the run must reconcile
+// (run returns an error otherwise) and the report show every section.
+func TestRetailShort(t *testing.T) {
+	report := runReport(t, "-short")
+	for _, want := range []string{
+		"Members per level", "Points (mall)", "Stored value", "Coupons per template", "Coupons used per store",
+		"Task \"three-orders-a-month\" completed", "Top tags", "Reconciled:",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+}
+
+// TestRetailReproducible checks that a seed gives the same report, and
+// another seed another one, although the tills and the campaign run
+// concurrently.
+func TestRetailReproducible(t *testing.T) {
+	a := runReport(t, "-members", "80", "-months", "3", "-seed", "7")
+	b := runReport(t, "-members", "80", "-months", "3", "-seed", "7")
+	if a != b {
+		t.Errorf("same seed, different reports:\n%s\n---\n%s", a, b)
+	}
+	if c := runReport(t, "-members", "80", "-months", "3", "-seed", "8"); c == a {
+		t.Errorf("seeds 7 and 8 gave the same report:\n%s", a)
+	}
+}
+
+// TestRetailBadDefinition checks that a definition the library refuses
+// stops the program before anything runs, with the path of the problem.
+func TestRetailBadDefinition(t *testing.T) {
+	bad := strings.Replace(string(programJSON), `"upgrade": "6000"`, `"upgrade": "1000"`, 1)
+	path := filepath.Join(t.TempDir(), "program.json")
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := run([]string{"-short", "-def", path, "-db", filepath.Join(t.TempDir(), "db")}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "levels.ladder[2].upgrade") {
+		t.Fatalf("run with a bad definition: got %v, want an error naming levels.ladder[2].upgrade", err)
+	}
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/examples/internal/tally"
+	"github.com/memberkit/membership/ledger"
+	"github.com/shopspring/decimal"
+)
+
+// report prints the run's report and checks it against the ledger: the
+// sums the host read from the change feed against the ledger's totals per
+// kind, the tills' amounts off against the coupon statistics, the host's
+// own stored-value books against the ledger, the members' balances against
+// the points outstanding, and finally Verify over the whole journal.
+func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error {
+	c := &tally.Checks{}
+	f := s.feed
+	recon, err := f.Reconcile(ctx, s.p, c)
+	if err != nil {
+		return err
+	}
+	end := s.day(s.days)
+	fmt.Fprintf(w, "Retail chain — %d members, %s to %s (seed %d)\n", len(s.members),
+		s.start.Format(time.DateOnly), end.AddDate(0, 0, -1).Format(time.DateOnly), s.cfg.seed)
+	fmt.Fprintf(w, "%d events in %d daily batches (%d orders, %s paid), %d due items performed, %d changes in the feed\n",
+		s.events, s.batches, s.orders, s.sales.StringFixed(2), s.advanced, f.Seq)
+	defer fmt.Fprintf(w, "Run time: %s\n", took.Round(time.Millisecond))
+
+	// Levels and plans.
+	counts, err := s.p.LevelCounts(ctx)
+	if err != nil {
+		return err
+	}
+	var rows [][]string
+	var onLadder int64
+	joined := int64(0)
+	for _, m := range s.members {
+		if m.join < s.days {
+			joined++
+		}
+	}
+	for _, lc := range counts {
+		kind := "level"
+		if lc.Plan {
+			kind = "paid plan"
+		} else {
+			onLadder += lc.Members
+		}
+		rows = append(rows, []string{lc.Name, kind, fmt.Sprint(lc.Members)})
+	}
+	tally.Table(w, "Members per level", []string{"level", "kind", "members"}, rows)
+	c.Int("members on the ladder", joined, onLadder)
+	rows = rows[:0]
+	for _, k := range tally.ByCount(f.LevelMoves) {
+		rows = append(rows, []string{k, fmt.Sprint(f.LevelMoves[k])})
+	}
+	tally.Table(w, "Level moves (cause from→to)", []string{"move", "members"}, rows)
+
+	// Points.
+	r := recon["mall"]
+	var held decimal.Decimal
+	for _, m := range s.members {
+		b, err := s.p.PointsBalance(ctx, "mall", m.id, end)
+		if err != nil {
+			return err
+		}
+		held = held.Add(b.Total())
+	}
+	if r.Outstanding != nil {
+		c.Decimal("points held by members", held, *r.Outstanding)
+	}
+	pts := f.Points["mall"]
+	tally.Table(w, "Points (mall)", []string{"", "ledger", "feed"}, [][]string{
+		{"issued", r.Earned.String(), pts[membership.KindPointsEarned].String()},
+		{"redeemed", r.Redeemed.String(), pts[membership.KindPointsRedeemed].Neg().String()},
+		{"expired", r.Expired.String(), pts[membership.KindPointsExpired].Neg().String()},
+		{"outstanding", r.Change.String(), held.String()},
+	})
+	fmt.Fprintf(w, "  %d points-mall vouchers, %d orders paid partly with points (%s yuan)\n", s.mallOrders, s.pointsCash, s.pointsMoney.StringFixed(2))
+
+	// Stored value.
+	vt, err := s.p.Totals(ctx, ledger.Value, "", "")
+	if err != nil {
+		return err
+	}
+	c.Decimal("stored value recharged (host books)", s.recharged, vt[membership.KindRecharge])
+	c.Decimal("stored value spent (host books)", s.valueSpent.Neg(), vt[membership.KindSpend])
+	tally.Table(w, "Stored value", []string{"", "ledger", "host"}, [][]string{
+		{"recharged", vt[membership.KindRecharge].StringFixed(2), s.recharged.StringFixed(2)},
+		{"spent", vt[membership.KindSpend].Neg().StringFixed(2), s.valueSpent.StringFixed(2)},
+		{"balance", vt[membership.KindRecharge].Add(vt[membership.KindSpend]).StringFixed(2), s.recharged.Sub(s.valueSpent).StringFixed(2)},
+	})
+
+	// Coupons.
+	st, err := s.p.CouponStats(ctx, coupon.StatsQuery{})
+	if err != nil {
+		return err
+	}
+	rows = rows[:0]
+	for _, t := range s.p.Definition().Coupons.Templates {
+		x := st.ByTemplate[t.Name]
+		rows = append(rows, []string{t.Name, fmt.Sprint(x.Issued), fmt.Sprint(x.Used), fmt.Sprint(x.Expired), x.AmountOff.StringFixed(2)})
+	}
+	rows = append(rows, []string{"total", fmt.Sprint(st.Total.Issued), fmt.Sprint(st.Total.Used), fmt.Sprint(st.Total.Expired), st.Total.AmountOff.StringFixed(2)})
+	tally.Table(w, "Coupons per template", []string{"template", "issued", "used", "expired", "amount off"}, rows)
+	rows = rows[:0]
+	for _, store := range tally.Keys(st.ByStore, s.tillUsed) {
+		if store == "" {
+			continue
+		}
+		x := st.ByStore[store]
+		c.Int("coupons used at "+store+" (tills)", s.tillUsed[store], x.Used)
+		c.Decimal("amount off at "+store+" (tills)", s.tillOff[store], x.AmountOff)
+		rows = append(rows, []string{store, fmt.Sprint(x.Used), x.AmountOff.StringFixed(2), s.tillOff[store].StringFixed(2)})
+	}
+	tally.Table(w, "Coupons used per store", []string{"store", "used", "amount off", "at the tills"}, rows)
+	fmt.Fprintf(w, "  newcomer packs: %d; win-back campaign: %d issued, %d refused (limit of 2 a member), %d not sent (stock of %d used up)\n",
+		f.Packs["newcomer"], s.campaignSent, s.campaignRefus, s.campaignShort, st.ByTemplate["winback-30"].Issued)
+
+	// Tasks and tags.
+	fmt.Fprintf(w, "\nTask \"three-orders-a-month\" completed %d times\n", f.Tasks["three-orders-a-month"])
+	var names []string
+	for _, t := range s.p.Definition().Tags.Rules {
+		names = append(names, t.Tag)
+	}
+	for _, t := range s.p.Definition().Tags.Manual {
+		names = append(names, t.Name)
+	}
+	if err := f.CheckTags(ctx, s.p, names, c); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	for _, n := range tally.ByCount(f.Tags) {
+		rows = append(rows, []string{n, fmt.Sprint(f.Tags[n])})
+	}
+	tally.Table(w, "Top tags", []string{"tag", "members"}, rows)
+	seg, err := tally.SegmentSize(ctx, s.p, "recent and frequent and big-spender")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "  champions (recent and frequent and big-spender): %d\n", seg)
+
+	// Reconciliation and Verify.
+	if err := s.p.Verify(ctx); err != nil {
+		c.True("ledger Verify: "+err.Error(), false)
+	} else {
+		c.True("ledger Verify", true)
+	}
+	if err := c.Err(); err != nil {
+		fmt.Fprintf(w, "\nRECONCILIATION FAILED\n")
+		return err
+	}
+	fmt.Fprintf(w, "\nReconciled: %d checks passed (feed = ledger per kind, tills = coupon statistics, host books = ledger, Verify)\n", c.N)
+	return nil
+}
