@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // program zones must load on hosts without a zoneinfo database
@@ -122,6 +123,38 @@ type part interface {
 	dueKinds() []string
 	// due performs one due item.
 	due(t *txn, it due.Item) error
+}
+
+// follower is a part whose state follows what other parts change outside
+// an event (a level changed by a term end or an operator): follow is called
+// once per member changed by a due item or an operator request, after the
+// change, in the same transaction. (Events need no such call: the parts
+// run in order, and the followers run last.)
+type follower interface {
+	follow(t *txn, member string) error
+}
+
+// settle calls the followers for each member a unit of work changed; the
+// followers' own changes do not call them again.
+func (t *txn) settle(from int) error {
+	var members []string
+	for _, c := range t.out.Changes[from:] {
+		if c.Member != "" && !strings.HasPrefix(c.Kind, "tag.") && !slices.Contains(members, c.Member) {
+			members = append(members, c.Member)
+		}
+	}
+	for _, pt := range t.p.parts {
+		f, ok := pt.(follower)
+		if !ok {
+			continue
+		}
+		for _, m := range members {
+			if err := f.follow(t, m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // rewarder is a part that can fulfil rewards (level gifts, task rewards).
@@ -475,7 +508,11 @@ func (p *Program) apply(ctx context.Context, key string, request any, at time.Ti
 			return err
 		}
 		out = &Outcome{Event: key, Member: member, Time: at}
-		if err := fn(p.newTxn(tx, at, ref, out)); err != nil {
+		t := p.newTxn(tx, at, ref, out)
+		if err := fn(t); err != nil {
+			return err
+		}
+		if err := t.settle(0); err != nil {
 			return err
 		}
 		v, err := json.Marshal(map[string]any{"request": json.RawMessage(fp), "outcome": out})

@@ -72,6 +72,10 @@ func (tp *tagPart) due(t *txn, it due.Item) error {
 	return tp.evaluate(t, it.ID, nil)
 }
 
+// follow re-evaluates a member's rules after a change made outside an
+// event (a level changed at a term end or by an operator).
+func (tp *tagPart) follow(t *txn, member string) error { return tp.evaluate(t, member, nil) }
+
 func (tp *tagPart) process(t *txn, ev event.Event) error {
 	if err := tag.Touch(t.tx, ev.Member); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/tag"
 )
@@ -44,12 +45,11 @@ func TestTagRulesFollowEventsAndProfile(t *testing.T) {
 	if diff := cmp.Diff([]string{"M", "big-spender", "frequent", "recent"}, engTags(t, p, "m")); diff != "" {
 		t.Errorf("after three orders (-want +got):\n%s", diff)
 	}
-	// The level rule follows a level change made by the event's own growth
-	// or by an operator, at the member's next event.
+	// The level rule follows a level change made by an operator at once,
+	// in the same transaction.
 	if _, err := p.SetLevel(ctx, "lv", membership.SetLevelRequest{Member: "m", Level: "gold", Operator: "bob", Reason: "vip", At: at}); err != nil {
 		t.Fatal(err)
 	}
-	mustProcess(t, p, engEvent("s1", "m", "share", at.Add(3*time.Hour), nil))
 	if got := engTags(t, p, "m"); !cmp.Equal(got, []string{"M", "big-spender", "frequent", "gold-member", "recent"}) {
 		t.Errorf("after the level change: %v", got)
 	}
@@ -323,5 +323,27 @@ func TestTagLateEventKeepsCurrentWindows(t *testing.T) {
 	late := mustProcess(t, p, engEvent("s1", "m", "share", at.Add(time.Hour), nil))[0]
 	if got := engKinds(late, "tag."); len(got) != 0 || !engHas(engTags(t, p, "m"), "frequent") {
 		t.Errorf("late event changed tags %v; tags %v", got, engTags(t, p, "m"))
+	}
+}
+
+// A level lost at a term end, performed by Advance, takes the level tag
+// with it in the same transaction.
+func TestTagFollowsLevelChangedByAdvance(t *testing.T) {
+	def := lvlDef(level.Lowest)
+	def.Tags = &tag.Definition{Rules: []tag.Rule{{Tag: "bronze-member", All: []tag.Cond{{Fact: tag.FactLevel, Op: event.Eq, Value: event.Str("Bronze")}}}}}
+	p := openMemory(t, def)
+	day := lvlAt("2026-03-15 10:30")
+	mustProcess(t, p, lvlEvent("v1", "ann", "verify", day, nil), lvlEvent("c1", "ann", "check_in", day, nil))
+	if got := engTags(t, p, "ann"); !cmp.Equal(got, []string{"bronze-member"}) {
+		t.Fatalf("after reaching Bronze: %v", got)
+	}
+	// A penalty takes the window's net growth below the retention of 10.
+	mustProcess(t, p, lvlEvent("x1", "ann", "penalty", day.Add(time.Hour), nil))
+	if n := lvlAdvance(t, p, lvlAt("2026-05-02 00:00")); n == 0 {
+		t.Fatal("no term end performed")
+	}
+	lvlWant(t, p, "ann", "Entry", "0", "")
+	if got := engTags(t, p, "ann"); len(got) != 0 {
+		t.Errorf("after the downgrade: %v, want no tags", got)
 	}
 }
