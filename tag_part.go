@@ -74,7 +74,13 @@ func (tp *tagPart) due(t *txn, it due.Item) error {
 
 // follow re-evaluates a member's rules after a change made outside an
 // event (a level changed at a term end or by an operator).
-func (tp *tagPart) follow(t *txn, member string) error { return tp.evaluate(t, member, nil) }
+// The member is recorded as known, so a later RecomputeTag reaches them.
+func (tp *tagPart) follow(t *txn, member string) error {
+	if err := tag.Touch(t.tx, member); err != nil {
+		return err
+	}
+	return tp.evaluate(t, member, nil)
+}
 
 func (tp *tagPart) process(t *txn, ev event.Event) error {
 	if err := tag.Touch(t.tx, ev.Member); err != nil {
