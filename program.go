@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // program zones must load on hosts without a zoneinfo database
@@ -222,6 +223,58 @@ type Change struct {
 	Reason *rule.Reason `json:"reason,omitempty"`
 }
 
+// encode writes the change as JSON by hand: it is on every event's path,
+// and encoding/json would encode the already encoded Data a second time.
+// The result decodes into a Change like json.Marshal's would.
+func (c Change) encode() ([]byte, error) {
+	b := make([]byte, 0, 128+len(c.Data))
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendUint(b, c.Seq, 10)
+	b = appendField(b, "kind", c.Kind)
+	if c.Member != "" {
+		b = appendField(b, "member", c.Member)
+	}
+	b = append(b, `,"time":"`...)
+	b = c.Time.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if c.Event != "" {
+		b = appendField(b, "event", c.Event)
+	}
+	if len(c.Data) > 0 {
+		b = append(append(b, `,"data":`...), c.Data...)
+	}
+	if c.Reason != nil {
+		r, err := json.Marshal(c.Reason)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `,"reason":`...), r...)
+	}
+	return append(b, '}'), nil
+}
+
+// appendField appends ,"name":"value" with value escaped as a JSON string.
+func appendField(b []byte, name, value string) []byte {
+	b = append(append(append(b, `,"`...), name...), `":`...)
+	return appendJSONString(b, value)
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
 // Decode unmarshals the change's data into v.
 func (c Change) Decode(v any) error { return json.Unmarshal(c.Data, v) }
 
@@ -282,7 +335,7 @@ func (t *txn) emit(kind, member string, data any, why *rule.Reason) error {
 		return err
 	}
 	c := Change{Seq: seq, Kind: kind, Member: member, Time: t.at.UTC(), Event: t.ref.Event, Data: raw, Reason: why}
-	v, err := json.Marshal(c)
+	v, err := c.encode()
 	if err != nil {
 		return err
 	}
