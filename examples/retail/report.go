@@ -55,6 +55,7 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 		rows = append(rows, []string{lc.Name, kind, fmt.Sprint(lc.Members)})
 	}
 	tally.Table(w, "Members per level", []string{"level", "kind", "members"}, rows)
+	fmt.Fprintf(w, "  Plus: %d yearly fees of %s paid\n", s.feesPaid, plusFee)
 	c.Int("members on the ladder", joined, onLadder)
 	rows = rows[:0]
 	for _, k := range tally.ByCount(f.LevelMoves) {
@@ -76,12 +77,17 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 		c.Decimal("points held by members", held, *r.Outstanding)
 	}
 	pts := f.Points["mall"]
-	tally.Table(w, "Points (mall)", []string{"", "ledger", "feed"}, [][]string{
+	fromFeed := decimal.Zero
+	for _, v := range pts {
+		fromFeed = fromFeed.Add(v)
+	}
+	tally.Table(w, "Points (mall)", []string{"", "ledger", "change feed"}, [][]string{
 		{"issued", r.Earned.String(), pts[membership.KindPointsEarned].String()},
 		{"redeemed", r.Redeemed.String(), pts[membership.KindPointsRedeemed].Neg().String()},
 		{"expired", r.Expired.String(), pts[membership.KindPointsExpired].Neg().String()},
-		{"outstanding", r.Change.String(), held.String()},
+		{"outstanding", r.Change.String(), fromFeed.String()},
 	})
+	fmt.Fprintf(w, "  members' balances add up to %s\n", held)
 	fmt.Fprintf(w, "  %d points-mall vouchers, %d orders paid partly with points (%s yuan)\n", s.mallOrders, s.pointsCash, s.pointsMoney.StringFixed(2))
 
 	// Stored value.
@@ -120,8 +126,8 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 		rows = append(rows, []string{store, fmt.Sprint(x.Used), x.AmountOff.StringFixed(2), s.tillOff[store].StringFixed(2)})
 	}
 	tally.Table(w, "Coupons used per store", []string{"store", "used", "amount off", "at the tills"}, rows)
-	fmt.Fprintf(w, "  newcomer packs: %d; win-back campaign: %d issued, %d refused (limit of 2 a member), %d not sent (stock of %d used up)\n",
-		f.Packs["newcomer"], s.campaignSent, s.campaignRefus, s.campaignShort, st.ByTemplate["winback-30"].Issued)
+	fmt.Fprintf(w, "  newcomer packs: %d; win-back campaign: %d issued, %d refused (limit of 2 a member), %d not sent (stock used up)\n",
+		f.Packs["newcomer"], s.campaignSent, s.campaignRefus, s.campaignShort)
 
 	// Tasks and tags.
 	fmt.Fprintf(w, "\nTask \"three-orders-a-month\" completed %d times\n", f.Tasks["three-orders-a-month"])

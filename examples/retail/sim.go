@@ -472,12 +472,12 @@ func (s *sim) mall(ctx context.Context, d int, v *visit) error {
 
 // campaign issues the win-back coupon, on the 1st of each month, to the
 // segment of loyal members who have not ordered for 30 days. The coupon's
-// stock is limited: the host sends it to as many members of the segment
-// (in segment order) as the stock still covers, so who gets one never
-// depends on timing. Those are split in chunks issued concurrently:
-// IssueToMembers commits one member at a time, and concurrent calls share
-// the store's commits. A member refused (the per-member limit of 2) is
-// counted.
+// stock is limited: the host sends it, in rounds, to as many members of
+// the segment (in segment order) as the stock still covers, so who gets
+// one never depends on timing. A round is split in chunks issued
+// concurrently: IssueToMembers commits one member at a time, and
+// concurrent calls share the store's commits. Members refused (the
+// per-member limit of 2) and those the stock no longer covers are counted.
 func (s *sim) campaign(ctx context.Context, at time.Time) error {
 	const template = "winback-30"
 	ms, err := tally.Segment(ctx, s.p, "loyal and not recent and not staff")
@@ -489,27 +489,35 @@ func (s *sim) campaign(ctx context.Context, at time.Time) error {
 	if err != nil {
 		return err
 	}
-	left := int(tpl.Stock - st.ByTemplate[template].Issued)
-	if tpl.Stock > 0 && len(ms) > left {
-		s.campaignShort += len(ms) - left
-		ms = ms[:left]
-	}
 	req := "winback-" + at.Format("2006-01")
-	var chunks [][]string
-	for i := 0; i < len(ms); i += 50 {
-		chunks = append(chunks, ms[i:min(i+50, len(ms))])
-	}
-	return tally.Parallel(chunks, func(chunk []string) error {
-		// Each member's issue is idempotent under the request ID and the
-		// member, so the chunks share one request ID.
-		res, err := s.p.IssueToMembers(ctx, membership.BulkIssueRequest{RequestID: req, Members: chunk, Template: template, Time: at})
+	left := int(tpl.Stock - st.ByTemplate[template].Issued)
+	for len(ms) > 0 && left > 0 {
+		// Members refused by the per-member limit leave stock behind: the
+		// next round offers it to the next members of the segment.
+		round := ms[:min(left, len(ms))]
+		ms = ms[len(round):]
+		var chunks [][]string
+		for i := 0; i < len(round); i += 50 {
+			chunks = append(chunks, round[i:min(i+50, len(round))])
+		}
+		err := tally.Parallel(chunks, func(chunk []string) error {
+			// Each member's issue is idempotent under the request ID and
+			// the member, so the chunks share one request ID.
+			res, err := s.p.IssueToMembers(ctx, membership.BulkIssueRequest{RequestID: req, Members: chunk, Template: template, Time: at})
+			if err != nil {
+				return err
+			}
+			s.mu.Lock()
+			s.campaignSent += len(res.Issued)
+			s.campaignRefus += len(res.Refused)
+			left -= len(res.Issued)
+			s.mu.Unlock()
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		s.mu.Lock()
-		s.campaignSent += len(res.Issued)
-		s.campaignRefus += len(res.Refused)
-		s.mu.Unlock()
-		return nil
-	})
+	}
+	s.campaignShort += len(ms)
+	return nil
 }
