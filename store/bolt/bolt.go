@@ -282,6 +282,10 @@ func (d *DB) runBatch(batch []*request) {
 		}
 		return
 	}
+	if len(live) == 1 {
+		d.runAlone(btx, live[0])
+		return
+	}
 	var (
 		ok       []*request // requests whose fn returned nil, applied
 		overlays []*overlay // their overlays, for replay
@@ -330,6 +334,23 @@ func (d *DB) runBatch(batch []*request) {
 	for _, r := range ok {
 		r.done <- err
 	}
+}
+
+// runAlone runs a request that has the bbolt transaction to itself: its
+// writes go straight to btx, and its failure rolls all of btx back.
+func (d *DB) runAlone(btx *bbolt.Tx, r *request) {
+	t := &tx{btx: btx, writable: true, direct: true}
+	if err := call(r.fn, t); err != nil {
+		_ = btx.Rollback()
+		r.done <- err
+		return
+	}
+	err := btx.Commit()
+	d.commits.Add(1)
+	if err != nil {
+		err = fmt.Errorf("bolt: update: commit: %w", err)
+	}
+	r.done <- err
 }
 
 // replay rolls back btx and applies overlays to a new transaction.

@@ -79,6 +79,10 @@ type tx struct {
 	btx      *bbolt.Tx
 	writable bool
 	ov       *overlay // nil until the first write
+	// direct sends writes straight to btx: set when the function is alone
+	// in its bbolt transaction, so a failure can roll the whole of it back
+	// and no overlay is needed.
+	direct bool
 	scanning int      // nesting depth of running Scan calls
 	done     atomic.Bool
 }
@@ -117,7 +121,7 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 	if t.ov != nil {
 		if it, ok := t.ov.t.Get(ovItem{bucket: bucket, key: key}); ok {
 			if it.del {
-				return nil, fmt.Errorf("bolt: get %q/%q: %w", bucket, key, store.ErrNotFound)
+				return nil, errNotFound
 			}
 			return it.value, nil
 		}
@@ -127,8 +131,12 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 			return v, nil
 		}
 	}
-	return nil, fmt.Errorf("bolt: get %q/%q: %w", bucket, key, store.ErrNotFound)
+	return nil, errNotFound
 }
+
+// errNotFound is what Get returns for a missing key; it is made once
+// because misses are frequent (absent counters, new members).
+var errNotFound = fmt.Errorf("bolt: get: %w", store.ErrNotFound)
 
 // Put implements [store.Tx]. The key and value are copied.
 func (t *tx) Put(bucket string, key, value []byte) error {
@@ -137,6 +145,15 @@ func (t *tx) Put(bucket string, key, value []byte) error {
 	}
 	if int64(len(value)) > bbolt.MaxValueSize {
 		return fmt.Errorf("bolt: put: value longer than %d bytes: %w", bbolt.MaxValueSize, store.ErrInvalid)
+	}
+	if t.direct {
+		b, err := t.btx.CreateBucketIfNotExists([]byte(bucket))
+		if err != nil {
+			return fmt.Errorf("bolt: put: %w", err)
+		}
+		// bbolt keeps the slices until commit: copy them, as the caller may
+		// reuse its own.
+		return b.Put(bytes.Clone(key), append([]byte{}, value...))
 	}
 	if t.ov == nil {
 		t.ov = newOverlay()
@@ -150,6 +167,12 @@ func (t *tx) Put(bucket string, key, value []byte) error {
 func (t *tx) Delete(bucket string, key []byte) error {
 	if err := t.check("delete", bucket, key, true); err != nil {
 		return err
+	}
+	if t.direct {
+		if b := t.btx.Bucket([]byte(bucket)); b != nil {
+			return b.Delete(key)
+		}
+		return nil
 	}
 	if t.ov == nil {
 		t.ov = newOverlay()
