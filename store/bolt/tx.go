@@ -82,8 +82,8 @@ type tx struct {
 	// direct sends writes straight to btx: set when the function is alone
 	// in its bbolt transaction, so a failure can roll the whole of it back
 	// and no overlay is needed.
-	direct bool
-	scanning int      // nesting depth of running Scan calls
+	direct   bool
+	scanning int // nesting depth of running Scan calls
 	done     atomic.Bool
 }
 
