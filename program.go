@@ -586,12 +586,15 @@ func (p *Program) view(ctx context.Context, fn func(tx store.Tx, led *ledger.Led
 }
 
 // Feed returns up to limit changes after position after (0: from the
-// start), in order. A host keeps the Seq of the last change it has sent
+// start), in order; limit defaults to 1,000 and is at most 10,000. A host keeps the Seq of the last change it has sent
 // and asks again from there, so nothing is lost if it crashes between the
 // commit and the send; SetCursor stores that position in the program.
 func (p *Program) Feed(ctx context.Context, after uint64, limit int) ([]Change, error) {
-	if limit <= 0 || limit > 10000 {
+	switch {
+	case limit <= 0:
 		limit = 1000
+	case limit > 10000:
+		limit = 10000
 	}
 	var out []Change
 	err := p.st.View(ctx, func(tx store.Tx) error {

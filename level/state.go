@@ -160,13 +160,20 @@ func putJSON(tx store.Tx, bucket string, key []byte, v any) error {
 
 // Load returns a member's state; ok is false for a member never seen.
 func Load(tx store.Tx, member string) (m Member, ok bool, err error) {
-	ok, err = getJSON(tx, bMember, memberKey(member), &m)
-	return m, ok, err
+	raw, err := tx.Get(bMember, memberKey(member))
+	if errors.Is(err, store.ErrNotFound) {
+		return m, false, nil
+	}
+	if err != nil {
+		return m, false, err
+	}
+	m, err = decodeMember(raw)
+	return m, err == nil, err
 }
 
 // Save stores a member's state.
 func Save(tx store.Tx, member string, m Member) error {
-	return putJSON(tx, bMember, memberKey(member), m)
+	return tx.Put(bMember, memberKey(member), encodeMember(m))
 }
 
 // AddCount adds delta to the number of members holding name (a level or a

@@ -1,0 +1,66 @@
+package level
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/memberkit/membership/internal/codec"
+)
+
+// A member's state is read and written several times per event, so it is
+// stored in a compact binary form (first byte: version) instead of JSON.
+const memberV1 = 1
+
+func encodeMember(m Member) []byte {
+	w := codec.Writer{B: make([]byte, 0, 64)}
+	w.B = append(w.B, memberV1)
+	w.String(m.Level)
+	w.Time(m.Since)
+	w.Time(m.TermEnd)
+	w.Decimal(m.Lifetime)
+	w.Uint(uint64(len(m.Frozen)))
+	for _, f := range m.Frozen {
+		w.String(f.Level)
+		w.Time(f.Since)
+		w.Time(f.Deadline)
+		w.Decimal(f.Earned)
+	}
+	w.Uint(uint64(len(m.Gifted)))
+	for _, g := range m.Gifted {
+		w.String(g)
+	}
+	w.Uint(uint64(len(m.Plans)))
+	for _, h := range m.Plans {
+		w.String(h.Plan)
+		w.Time(h.Since)
+		w.Time(h.Expires)
+	}
+	w.Uint(m.Seq)
+	return w.B
+}
+
+func decodeMember(b []byte) (Member, error) {
+	var m Member
+	if len(b) > 0 && b[0] == '{' { // a record written as JSON
+		return m, json.Unmarshal(b, &m)
+	}
+	if len(b) == 0 || b[0] != memberV1 {
+		return m, fmt.Errorf("level: member record of unknown version")
+	}
+	r := codec.Reader{B: b[1:]}
+	m.Level, m.Since, m.TermEnd, m.Lifetime = r.String(), r.Time(), r.Time(), r.Decimal()
+	for n := r.Uint(); n > 0 && r.Err() == nil; n-- {
+		m.Frozen = append(m.Frozen, Frozen{Level: r.String(), Since: r.Time(), Deadline: r.Time(), Earned: r.Decimal()})
+	}
+	for n := r.Uint(); n > 0 && r.Err() == nil; n-- {
+		m.Gifted = append(m.Gifted, r.String())
+	}
+	for n := r.Uint(); n > 0 && r.Err() == nil; n-- {
+		m.Plans = append(m.Plans, Held{Plan: r.String(), Since: r.Time(), Expires: r.Time()})
+	}
+	m.Seq = r.Uint()
+	if err := r.Err(); err != nil {
+		return Member{}, fmt.Errorf("level: member record: %w", err)
+	}
+	return m, nil
+}
