@@ -454,6 +454,9 @@ func TestCouponCheckoutLockUseRelease(t *testing.T) {
 	if diff := cmp.Diff([]string{w.ID, d.ID}, ids); diff != "" || !prop.AmountOff.Equal(couponDec("19")) || len(prop.Evaluated) != 3 {
 		t.Fatalf("proposal %v for %s (-want +got):\n%s", ids, prop.AmountOff, diff)
 	}
+	if prop.Coupons[0].Code != w.Code || w.Code == "" {
+		t.Errorf("proposal carries code %q, want the coupon's %q", prop.Coupons[0].Code, w.Code)
+	}
 	if _, err := p.LockCoupons(ctx, membership.LockRequest{RequestID: "bad", Order: o, Coupons: []string{w.ID, f.ID}}); !errors.Is(err, coupon.ErrNotCombinable) {
 		t.Errorf("locking an exclusive coupon with another: %v", err)
 	}

@@ -577,3 +577,32 @@ func (p *Program) Profile(ctx context.Context, member string) (Profile, error) {
 	}
 	return pr, nil
 }
+
+// TagCounts returns how many members hold each declared tag (manual tags
+// and rules' tags), read from counters kept as tags change: its cost does
+// not depend on the number of members.
+func (p *Program) TagCounts(ctx context.Context) (map[string]int64, error) {
+	tp, err := p.tags()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, m := range tp.def.Manual {
+		names = append(names, m.Name)
+	}
+	for _, r := range tp.def.Rules {
+		names = append(names, r.Tag)
+	}
+	out := make(map[string]int64, len(names))
+	err = p.st.View(ctx, func(tx store.Tx) error {
+		for _, n := range names {
+			c, err := tag.Count(tx, n)
+			if err != nil {
+				return err
+			}
+			out[n] = c
+		}
+		return nil
+	})
+	return out, err
+}

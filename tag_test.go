@@ -53,8 +53,12 @@ func TestTagRulesFollowEventsAndProfile(t *testing.T) {
 	if got := engTags(t, p, "m"); !cmp.Equal(got, []string{"M", "big-spender", "frequent", "gold-member", "recent"}) {
 		t.Errorf("after the level change: %v", got)
 	}
+	counts, err := p.TagCounts(ctx)
+	if err != nil || counts["gold-member"] != 1 || counts["M"] != 1 || counts["women"] != 0 {
+		t.Errorf("TagCounts = %v, %v", counts, err)
+	}
 	// Profile attributes re-evaluate the rules at once.
-	out, err := p.SetProfile(ctx, "pf1", "m", map[string]event.Value{"gender": event.Str("f"), "source": event.Str("mini-program")}, at)
+	out, err = p.SetProfile(ctx, "pf1", "m", map[string]event.Value{"gender": event.Str("f"), "source": event.Str("mini-program")}, at)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,7 +95,9 @@ type Held struct {
 
 // Applied is the evaluation of one coupon against an order.
 type Applied struct {
-	Coupon   string `json:"coupon"`
+	Coupon string `json:"coupon"`
+	// Code is the coupon's code, so a till can redeem the proposal by code.
+	Code     string `json:"code,omitempty"`
 	Template string `json:"template"`
 	Group    string `json:"group,omitempty"`
 	// Applicable is the amount of the order lines the coupon applies to.
@@ -286,7 +288,7 @@ func Evaluate(o Order, held []Held) []Applied {
 func evaluate(o Order, held []Held, sc scopes) []Applied {
 	out := make([]Applied, len(held))
 	for i, h := range held {
-		a := Applied{Coupon: h.Coupon.ID, Template: h.Template.Name, Group: h.Template.Group, Reasons: reasons(h, o)}
+		a := Applied{Coupon: h.Coupon.ID, Code: h.Coupon.Code, Template: h.Template.Name, Group: h.Template.Group, Reasons: reasons(h, o)}
 		if h.Template.Type == Exchange {
 			a.Item = h.Template.Item
 		}
@@ -363,7 +365,7 @@ func combine(o Order, held []Held, sc scopes) ([]Applied, decimal.Decimal) {
 	out := make([]Applied, 0, len(hs))
 	var total decimal.Decimal
 	for _, h := range hs {
-		a := Applied{Coupon: h.Coupon.ID, Template: h.Template.Name, Group: h.Template.Group}
+		a := Applied{Coupon: h.Coupon.ID, Code: h.Coupon.Code, Template: h.Template.Name, Group: h.Template.Group}
 		if h.Template.Type == Exchange {
 			a.Item = h.Template.Item
 		}
