@@ -22,7 +22,9 @@ const advancePage = 256
 // so a host that was down for a week catches up exactly on its first call.
 // Advance is idempotent (a performed item is removed in the transaction
 // that performs it) and its cost is proportional to what is due, not to
-// the number of members. It returns the number of items performed.
+// the number of members. It returns the number of items performed; what
+// they changed (expired points, level changes, released coupons) is on the
+// change feed (Feed), like the effects of events.
 func (p *Program) Advance(ctx context.Context, now time.Time) (int, error) {
 	total := 0
 	for {

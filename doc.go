@@ -55,6 +55,13 @@
 //
 // # Caveats
 //
+// Events and operator requests (a redemption, a claim, an adjustment) take
+// effect as of the time they carry, in the order they are processed; the
+// library does not reorder them. A host should feed each member's events in
+// time order: a request whose time is earlier than what was already
+// processed for the member is applied as if it happened after it (spending
+// can only use lots that exist when it is processed).
+//
 // Several Programs must not share one store. Definitions may change between
 // opens, but state written under an old definition (a level a member holds,
 // a coupon template) is interpreted under the new one: remove nothing that
