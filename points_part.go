@@ -12,6 +12,7 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
@@ -187,25 +188,6 @@ func ptsPool(program string, kind ledger.Kind) ledger.Account {
 	return ledger.Pool(ledger.Points(program), string(kind))
 }
 
-func ptsGet(tx store.Tx, bucket string, key []byte, v any) (bool, error) {
-	raw, err := tx.Get(bucket, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return true, json.Unmarshal(raw, v)
-}
-
-func ptsPut(tx store.Tx, bucket string, key []byte, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.Put(bucket, key, raw)
-}
-
 // post posts a points transaction and keeps what depends on lots current:
 // the monthly expiry totals, the expiry of each lot credited (scheduled in
 // the due index), and the immediate expiry of a lot credited after its
@@ -268,14 +250,14 @@ func (pp *pointsPart) addExpiring(t *txn, program string, expires time.Time, amo
 	month := expires.Add(-time.Nanosecond).In(pp.p.loc).Format("2006-01")
 	k := keys.New().Str(program).Str(month)
 	cur := decimal.Zero
-	if _, err := ptsGet(t.tx, bPtsExpiry, k, &cur); err != nil {
+	if _, err := record.Get(t.tx, bPtsExpiry, k, &cur); err != nil {
 		return err
 	}
 	cur = cur.Add(amount)
 	if cur.IsZero() {
 		return t.tx.Delete(bPtsExpiry, k)
 	}
-	return ptsPut(t.tx, bPtsExpiry, k, cur)
+	return record.Put(t.tx, bPtsExpiry, k, cur)
 }
 
 // expire debits amount of an expired lot and emits points.expired.
@@ -372,7 +354,7 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule) error {
 	date := ev.Time.In(loc).Format(time.DateOnly)
 	dayKey := keys.New().Str(r.Program).Str(ev.Member).Str(date)
 	var day points.Day
-	if _, err := ptsGet(t.tx, bPtsDay, dayKey, &day); err != nil {
+	if _, err := record.Get(t.tx, bPtsDay, dayKey, &day); err != nil {
 		return err
 	}
 	dec := prog.Risk.Decide(day.Earned, granted, day.Frozen)
@@ -429,7 +411,7 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule) error {
 			return err
 		}
 	}
-	return ptsPut(t.tx, bPtsDay, dayKey, day)
+	return record.Put(t.tx, bPtsDay, dayKey, day)
 }
 
 // freeze moves the unspent remainder of lots from the member's main
@@ -438,7 +420,7 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule) error {
 func (pp *pointsPart) freeze(t *txn, prog points.Program, member, date string, earned decimal.Decimal, lotIDs []string) error {
 	rk := keys.New().Str(prog.Name).Str(date).Str(member)
 	rv := points.Review{Program: prog.Name, Member: member, Date: date, State: points.ReviewPending}
-	if _, err := ptsGet(t.tx, bPtsReview, rk, &rv); err != nil {
+	if _, err := record.Get(t.tx, bPtsReview, rk, &rv); err != nil {
 		return err
 	}
 	if rv.State != points.ReviewPending {
@@ -450,7 +432,7 @@ func (pp *pointsPart) freeze(t *txn, prog points.Program, member, date string, e
 		return err
 	}
 	rv.Lots = append(rv.Lots, moved...)
-	if err := ptsPut(t.tx, bPtsReview, rk, rv); err != nil {
+	if err := record.Put(t.tx, bPtsReview, rk, rv); err != nil {
 		return err
 	}
 	if err := t.tx.Put(bPtsOpen, rk, []byte{}); err != nil {
@@ -502,7 +484,7 @@ func (pp *pointsPart) recordOrder(t *txn, ev event.Event, r points.Rule, lot str
 	}
 	k := []byte(id)
 	ord := points.Order{ID: id, Member: ev.Member}
-	if _, err := ptsGet(t.tx, bPtsOrder, k, &ord); err != nil {
+	if _, err := record.Get(t.tx, bPtsOrder, k, &ord); err != nil {
 		return err
 	}
 	if ord.Member != ev.Member {
@@ -516,7 +498,7 @@ func (pp *pointsPart) recordOrder(t *txn, ev event.Event, r points.Rule, lot str
 		ord.Amount = v
 	}
 	ord.Grants = append(ord.Grants, points.Grant{Program: r.Program, Rule: r.ID, Lot: lot, Amount: amount, Time: ev.Time})
-	return ptsPut(t.tx, bPtsOrder, k, ord)
+	return record.Put(t.tx, bPtsOrder, k, ord)
 }
 
 // refund reverses an order's points in proportion to what was refunded
@@ -534,7 +516,7 @@ func (pp *pointsPart) refund(t *txn, ev event.Event, rf points.Refund) error {
 	}
 	k := []byte(id)
 	var ord points.Order
-	if found, err := ptsGet(t.tx, bPtsOrder, k, &ord); err != nil || !found || ord.Member != ev.Member {
+	if found, err := record.Get(t.tx, bPtsOrder, k, &ord); err != nil || !found || ord.Member != ev.Member {
 		return err
 	}
 	ord.Refunded = ord.Refunded.Add(refunded)
@@ -602,7 +584,7 @@ func (pp *pointsPart) refund(t *txn, ev event.Event, rf points.Refund) error {
 			return err
 		}
 	}
-	return ptsPut(t.tx, bPtsOrder, k, ord)
+	return record.Put(t.tx, bPtsOrder, k, ord)
 }
 
 // due performs lot expiries and pending releases at their due time.
@@ -640,7 +622,7 @@ func (pp *pointsPart) release(t *txn, d ptsDue) error {
 	to, kind := "", KindPointsReleased
 	rk := keys.New().Str(d.Program).Str(d.Date).Str(d.Member)
 	var rv points.Review
-	found, err := ptsGet(t.tx, bPtsReview, rk, &rv)
+	found, err := record.Get(t.tx, bPtsReview, rk, &rv)
 	if err != nil {
 		return err
 	}
@@ -653,7 +635,7 @@ func (pp *pointsPart) release(t *txn, d ptsDue) error {
 	}
 	if to == points.SubFrozen {
 		rv.Lots = append(rv.Lots, moved...)
-		if err := ptsPut(t.tx, bPtsReview, rk, rv); err != nil {
+		if err := record.Put(t.tx, bPtsReview, rk, rv); err != nil {
 			return err
 		}
 	}
@@ -742,7 +724,7 @@ func (pp *pointsPart) redeem(t *txn, req RedeemPointsRequest) error {
 	}
 	rk := keys.New().Str(req.Program).Str(req.Ref)
 	var rd points.Redemption
-	if found, err := ptsGet(t.tx, bPtsRedeem, rk, &rd); err != nil {
+	if found, err := record.Get(t.tx, bPtsRedeem, rk, &rd); err != nil {
 		return err
 	} else if found {
 		return fmt.Errorf("%w: %s", points.ErrRedemptionExists, req.Ref)
@@ -776,7 +758,7 @@ func (pp *pointsPart) redeem(t *txn, req RedeemPointsRequest) error {
 		rd.Takes = append(rd.Takes, points.LotAmount{Lot: tk.Lot, Amount: tk.Amount, Expires: tk.Expires, Granted: tk.Granted})
 		rd.Returned = append(rd.Returned, decimal.Zero)
 	}
-	if err := ptsPut(t.tx, bPtsRedeem, rk, rd); err != nil {
+	if err := record.Put(t.tx, bPtsRedeem, rk, rd); err != nil {
 		return err
 	}
 	return t.emit(ChangePointsRedeemed, req.Member, PointsChange{Program: req.Program, Amount: amount, Ref: req.Ref, Split: split, Lots: rd.Takes, Operator: req.Operator},
@@ -829,7 +811,7 @@ func (pp *pointsPart) reverse(t *txn, req ReversePointsRequest) (string, error) 
 	}
 	rk := keys.New().Str(req.Program).Str(req.Ref)
 	var rd points.Redemption
-	if found, err := ptsGet(t.tx, bPtsRedeem, rk, &rd); err != nil {
+	if found, err := record.Get(t.tx, bPtsRedeem, rk, &rd); err != nil {
 		return "", err
 	} else if !found {
 		return "", fmt.Errorf("%w: %s", points.ErrUnknownRedemption, req.Ref)
@@ -861,7 +843,7 @@ func (pp *pointsPart) reverse(t *txn, req ReversePointsRequest) (string, error) 
 	}
 	legs = append(legs, ledger.Leg{Account: ptsPool(req.Program, KindPointsReversed), Amount: amount.Neg()})
 	rd.Reversed = rd.Reversed.Add(amount)
-	if err := ptsPut(t.tx, bPtsRedeem, rk, rd); err != nil {
+	if err := record.Put(t.tx, bPtsRedeem, rk, rd); err != nil {
 		return rd.Member, err
 	}
 	// The change comes before the expiries the reversal may cause.
@@ -915,7 +897,7 @@ func (p *Program) AdjustPoints(ctx context.Context, req AdjustPointsRequest) (*O
 		adj := points.Adjustment{ID: req.ID, Program: req.Program, Member: req.Member, Amount: req.Amount, Reason: req.Reason,
 			State: points.AdjustmentPending, Requester: req.Operator, Requested: req.At}
 		if prog.NeedsApproval(req.Amount) {
-			if err := ptsPut(t.tx, bPtsAdjust, []byte(adj.ID), adj); err != nil {
+			if err := record.Put(t.tx, bPtsAdjust, []byte(adj.ID), adj); err != nil {
 				return err
 			}
 			return t.emit(ChangePointsAdjustmentRequested, req.Member, PointsChange{Program: req.Program, Amount: req.Amount, Adjustment: &adj, Operator: req.Operator},
@@ -941,7 +923,7 @@ func (pp *pointsPart) applyAdjustment(t *txn, prog points.Program, adj points.Ad
 		return err
 	}
 	adj.State, adj.Decider, adj.Decided, adj.Note = points.AdjustmentApplied, decider, t.at, note
-	if err := ptsPut(t.tx, bPtsAdjust, []byte(adj.ID), adj); err != nil {
+	if err := record.Put(t.tx, bPtsAdjust, []byte(adj.ID), adj); err != nil {
 		return err
 	}
 	return t.emit(ChangePointsAdjusted, adj.Member, PointsChange{Program: adj.Program, Amount: adj.Amount, Adjustment: &adj, Operator: decider},
@@ -991,7 +973,7 @@ func (p *Program) decideAdjustment(ctx context.Context, req DecidePointsRequest,
 	}
 	out, err := p.apply(ctx, req.ID, map[string]any{verb: req}, req.At, ledger.Ref{Operator: req.Operator}, "", func(t *txn) error {
 		var adj points.Adjustment
-		if found, err := ptsGet(t.tx, bPtsAdjust, []byte(req.Adjustment), &adj); err != nil {
+		if found, err := record.Get(t.tx, bPtsAdjust, []byte(req.Adjustment), &adj); err != nil {
 			return err
 		} else if !found {
 			return fmt.Errorf("%w: %s", points.ErrUnknownAdjustment, req.Adjustment)
@@ -1011,7 +993,7 @@ func (p *Program) decideAdjustment(ctx context.Context, req DecidePointsRequest,
 			return pp.applyAdjustment(t, prog, adj, req.Operator, req.Note)
 		}
 		adj.State, adj.Decider, adj.Decided, adj.Note = points.AdjustmentRejected, req.Operator, t.at, req.Note
-		if err := ptsPut(t.tx, bPtsAdjust, []byte(adj.ID), adj); err != nil {
+		if err := record.Put(t.tx, bPtsAdjust, []byte(adj.ID), adj); err != nil {
 			return err
 		}
 		return t.emit(ChangePointsAdjustmentRejected, adj.Member, PointsChange{Program: adj.Program, Amount: adj.Amount, Adjustment: &adj, Operator: req.Operator},
@@ -1066,7 +1048,7 @@ func (p *Program) review(ctx context.Context, req ReviewPointsRequest, restore b
 	out, err := p.apply(ctx, req.ID, map[string]any{verb: req}, req.At, ledger.Ref{Operator: req.Operator}, req.Member, func(t *txn) error {
 		rk := keys.New().Str(req.Program).Str(req.Date).Str(req.Member)
 		var rv points.Review
-		if found, err := ptsGet(t.tx, bPtsReview, rk, &rv); err != nil {
+		if found, err := record.Get(t.tx, bPtsReview, rk, &rv); err != nil {
 			return err
 		} else if !found {
 			return fmt.Errorf("%w: %s %s %s", points.ErrUnknownReview, req.Program, req.Member, req.Date)
@@ -1096,7 +1078,7 @@ func (p *Program) review(ctx context.Context, req ReviewPointsRequest, restore b
 		if restore {
 			rv.State = points.ReviewRestored
 		}
-		if err := ptsPut(t.tx, bPtsReview, rk, rv); err != nil {
+		if err := record.Put(t.tx, bPtsReview, rk, rv); err != nil {
 			return err
 		}
 		if err := t.tx.Delete(bPtsOpen, rk); err != nil {
@@ -1364,7 +1346,7 @@ func (p *Program) PointsExpiryForecast(ctx context.Context, program string, from
 		for i := range months {
 			m := first.AddDate(0, i, 0).Format("2006-01")
 			amt := decimal.Zero
-			if _, err := ptsGet(tx, bPtsExpiry, keys.New().Str(program).Str(m), &amt); err != nil {
+			if _, err := record.Get(tx, bPtsExpiry, keys.New().Str(program).Str(m), &amt); err != nil {
 				return err
 			}
 			out = append(out, points.MonthTotal{Month: m, Amount: amt})
@@ -1391,7 +1373,7 @@ func (p *Program) PointsReviews(ctx context.Context, program string, limit int) 
 				return store.StopScan
 			}
 			var rv points.Review
-			if _, err := ptsGet(tx, bPtsReview, k, &rv); err != nil {
+			if _, err := record.Get(tx, bPtsReview, k, &rv); err != nil {
 				return err
 			}
 			out = append(out, rv)
@@ -1409,7 +1391,7 @@ func (p *Program) PointsReviews(ctx context.Context, program string, limit int) 
 func (p *Program) PointsReview(ctx context.Context, program, member, date string) (points.Review, error) {
 	var rv points.Review
 	err := p.view(ctx, func(tx store.Tx, _ *ledger.Ledger) error {
-		found, err := ptsGet(tx, bPtsReview, keys.New().Str(program).Str(date).Str(member), &rv)
+		found, err := record.Get(tx, bPtsReview, keys.New().Str(program).Str(date).Str(member), &rv)
 		if err == nil && !found {
 			err = points.ErrUnknownReview
 		}
@@ -1426,7 +1408,7 @@ func (p *Program) PointsReview(ctx context.Context, program, member, date string
 func (p *Program) PointsDay(ctx context.Context, program, member, date string) (points.Day, error) {
 	var d points.Day
 	err := p.view(ctx, func(tx store.Tx, _ *ledger.Ledger) error {
-		_, err := ptsGet(tx, bPtsDay, keys.New().Str(program).Str(member).Str(date), &d)
+		_, err := record.Get(tx, bPtsDay, keys.New().Str(program).Str(member).Str(date), &d)
 		return err
 	})
 	return d, err
@@ -1437,7 +1419,7 @@ func (p *Program) PointsDay(ctx context.Context, program, member, date string) (
 func (p *Program) PointsAdjustment(ctx context.Context, id string) (points.Adjustment, error) {
 	var a points.Adjustment
 	err := p.view(ctx, func(tx store.Tx, _ *ledger.Ledger) error {
-		found, err := ptsGet(tx, bPtsAdjust, []byte(id), &a)
+		found, err := record.Get(tx, bPtsAdjust, []byte(id), &a)
 		if err == nil && !found {
 			err = points.ErrUnknownAdjustment
 		}
@@ -1454,7 +1436,7 @@ func (p *Program) PointsAdjustment(ctx context.Context, id string) (points.Adjus
 func (p *Program) PointsRedemption(ctx context.Context, program, ref string) (points.Redemption, error) {
 	var r points.Redemption
 	err := p.view(ctx, func(tx store.Tx, _ *ledger.Ledger) error {
-		found, err := ptsGet(tx, bPtsRedeem, keys.New().Str(program).Str(ref), &r)
+		found, err := record.Get(tx, bPtsRedeem, keys.New().Str(program).Str(ref), &r)
 		if err == nil && !found {
 			err = points.ErrUnknownRedemption
 		}
@@ -1470,7 +1452,7 @@ func (p *Program) PointsRedemption(ctx context.Context, program, ref string) (po
 // (found false when the order earned no points).
 func (p *Program) PointsOrder(ctx context.Context, order string) (o points.Order, found bool, err error) {
 	err = p.view(ctx, func(tx store.Tx, _ *ledger.Ledger) error {
-		found, err = ptsGet(tx, bPtsOrder, []byte(order), &o)
+		found, err = record.Get(tx, bPtsOrder, []byte(order), &o)
 		return err
 	})
 	return o, found, err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
@@ -136,28 +137,6 @@ type Grant struct {
 
 func memberKey(member string) []byte { return []byte(member) }
 
-func getJSON(tx store.Tx, bucket string, key []byte, v any) (bool, error) {
-	raw, err := tx.Get(bucket, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("level: %s %q: %w", bucket, key, err)
-	}
-	return true, nil
-}
-
-func putJSON(tx store.Tx, bucket string, key []byte, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.Put(bucket, key, raw)
-}
-
 // Load returns a member's state; ok is false for a member never seen.
 func Load(tx store.Tx, member string) (m Member, ok bool, err error) {
 	raw, err := tx.Get(bMember, memberKey(member))
@@ -252,7 +231,7 @@ func Earned(tx store.Tx, member string, from, to time.Time, loc *time.Location) 
 func AppendHistory(tx store.Tx, member string, m *Member, r *Record) error {
 	m.Seq++
 	r.Seq = m.Seq
-	return putJSON(tx, bHistory, keys.New().Str(member).U64(r.Seq), r)
+	return record.Put(tx, bHistory, keys.New().Str(member).U64(r.Seq), r)
 }
 
 // History returns up to limit of the member's history records after seq
@@ -278,11 +257,11 @@ func orderKey(member, order string) []byte { return keys.New().Str(member).Str(o
 
 // LoadOrder returns what growth rules granted for a member's order.
 func LoadOrder(tx store.Tx, member, order string) (o Order, ok bool, err error) {
-	ok, err = getJSON(tx, bOrder, orderKey(member, order), &o)
+	ok, err = record.Get(tx, bOrder, orderKey(member, order), &o)
 	return o, ok, err
 }
 
 // SaveOrder stores what growth rules granted for a member's order.
 func SaveOrder(tx store.Tx, member, order string, o Order) error {
-	return putJSON(tx, bOrder, orderKey(member, order), o)
+	return record.Put(tx, bOrder, orderKey(member, order), o)
 }

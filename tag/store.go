@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 )
@@ -46,25 +47,6 @@ func after(prefix, after string) []byte {
 	return append(pair(prefix, after), 0)
 }
 
-func getJSON(tx store.Tx, bucket string, key []byte, v any) (bool, error) {
-	raw, err := tx.Get(bucket, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return true, json.Unmarshal(raw, v)
-}
-
-func putJSON(tx store.Tx, bucket string, key []byte, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.Put(bucket, key, raw)
-}
-
 // Touch records that the program has seen member, so a recompute reaches
 // it.
 func Touch(tx store.Tx, member string) error {
@@ -94,13 +76,13 @@ func Members(tx store.Tx, after string, n int) ([]string, error) {
 // LoadStats returns a member's statistics.
 func LoadStats(tx store.Tx, member string) (Stats, error) {
 	var s Stats
-	_, err := getJSON(tx, bStats, []byte(member), &s)
+	_, err := record.Get(tx, bStats, []byte(member), &s)
 	return s, err
 }
 
 // SaveStats stores a member's statistics.
 func SaveStats(tx store.Tx, member string, s Stats) error {
-	return putJSON(tx, bStats, []byte(member), s)
+	return record.Put(tx, bStats, []byte(member), s)
 }
 
 // AddDay adds an order to the member's bucket of its day in loc.
@@ -108,12 +90,12 @@ func AddDay(tx store.Tx, member string, o Order, loc *time.Location) error {
 	date := rule.DateOf(o.Time, loc)
 	key := pair(member, date.String())
 	d := Day{Date: date}
-	if _, err := getJSON(tx, bDays, key, &d); err != nil {
+	if _, err := record.Get(tx, bDays, key, &d); err != nil {
 		return err
 	}
 	d.Orders++
 	d.Amount = d.Amount.Add(o.Amount)
-	return putJSON(tx, bDays, key, d)
+	return record.Put(tx, bDays, key, d)
 }
 
 // Days returns the member's order days from..to (inclusive), in order.
@@ -133,13 +115,13 @@ func Days(tx store.Tx, member string, from, to rule.Date) ([]Day, error) {
 // LoadAttrs returns a member's profile attributes.
 func LoadAttrs(tx store.Tx, member string) (map[string]event.Value, error) {
 	m := map[string]event.Value{}
-	_, err := getJSON(tx, bAttrs, []byte(member), &m)
+	_, err := record.Get(tx, bAttrs, []byte(member), &m)
 	return m, err
 }
 
 // SaveAttrs stores a member's profile attributes.
 func SaveAttrs(tx store.Tx, member string, attrs map[string]event.Value) error {
-	return putJSON(tx, bAttrs, []byte(member), attrs)
+	return record.Put(tx, bAttrs, []byte(member), attrs)
 }
 
 // CheckAttrs checks attribute values against the declarations; the error
@@ -192,7 +174,7 @@ func TagNames(tx store.Tx, member string) ([]string, error) {
 // Has reports whether the member has the tag.
 func Has(tx store.Tx, member, tag string) (Assigned, bool, error) {
 	var a Assigned
-	ok, err := getJSON(tx, bAssigned, pair(member, tag), &a)
+	ok, err := record.Get(tx, bAssigned, pair(member, tag), &a)
 	return a, ok, err
 }
 
@@ -210,7 +192,7 @@ func Assign(tx store.Tx, member string, a Assigned) (bool, error) {
 	if ok, err := exists(tx, member, a.Tag); err != nil || ok {
 		return false, err
 	}
-	if err := putJSON(tx, bAssigned, pair(member, a.Tag), a); err != nil {
+	if err := record.Put(tx, bAssigned, pair(member, a.Tag), a); err != nil {
 		return false, err
 	}
 	if err := tx.Put(bIndex, pair(a.Tag, member), []byte{}); err != nil {
@@ -272,7 +254,7 @@ func Tagged(tx store.Tx, tag, afterMember string, n int) ([]string, error) {
 // LoadEdge returns the window edge scheduled for the member (zero if none).
 func LoadEdge(tx store.Tx, member string) (time.Time, error) {
 	var t time.Time
-	_, err := getJSON(tx, bEdge, []byte(member), &t)
+	_, err := record.Get(tx, bEdge, []byte(member), &t)
 	return t, err
 }
 
@@ -282,5 +264,5 @@ func SaveEdge(tx store.Tx, member string, at time.Time) error {
 	if at.IsZero() {
 		return tx.Delete(bEdge, []byte(member))
 	}
-	return putJSON(tx, bEdge, []byte(member), at)
+	return record.Put(tx, bEdge, []byte(member), at)
 }
