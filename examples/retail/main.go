@@ -33,18 +33,12 @@ package main
 import (
 	"context"
 	_ "embed"
-	"encoding/binary"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/memberkit/membership"
-	"github.com/memberkit/membership/store/bolt"
+	"github.com/memberkit/membership/examples/internal/cli"
 )
 
 //go:embed program.json
@@ -58,84 +52,21 @@ func main() {
 }
 
 // config is the command line.
-type config struct {
-	members int
-	months  int
-	seed    uint64
-	db      string
-	def     string
-	short   bool
-}
-
-func parse(args []string, stderr io.Writer) (config, error) {
-	var c config
-	fs := flag.NewFlagSet("retail", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.IntVar(&c.members, "members", 3000, "number of members")
-	fs.IntVar(&c.months, "months", 18, "months simulated, from January 2025")
-	fs.Uint64Var(&c.seed, "seed", 1, "seed of the event stream")
-	fs.StringVar(&c.db, "db", "", "bolt file to use (default: a file in a temporary directory, removed at the end)")
-	fs.StringVar(&c.def, "def", "", "program definition to load instead of the embedded program.json")
-	fs.BoolVar(&c.short, "short", false, "a small run: 200 members over 3 months (unless -members or -months are given)")
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	if c.short {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		if !set["members"] {
-			c.members = 200
-		}
-		if !set["months"] {
-			c.months = 3
-		}
-	}
-	if c.members < 1 || c.months < 1 {
-		return c, errors.New("-members and -months must be at least 1")
-	}
-	return c, nil
-}
+type config = cli.Config
 
 // run is the whole program: parse args, run the simulation, print the
 // report to stdout, and return an error if anything failed or the report
 // does not reconcile with the ledger.
 func run(args []string, stdout io.Writer) error {
-	cfg, err := parse(args, stdout)
+	cfg, err := cli.Parse("retail", 18, args, stdout)
 	if err != nil {
 		return err
 	}
-	raw := programJSON
-	if cfg.def != "" {
-		if raw, err = os.ReadFile(cfg.def); err != nil {
-			return err
-		}
-	}
-	def, err := membership.ParseDefinition(raw)
+	p, closeAll, err := cli.Open("retail", cfg, programJSON)
 	if err != nil {
 		return err
 	}
-	path := cfg.db
-	if path == "" {
-		dir, err := os.MkdirTemp("", "retail-*")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		path = filepath.Join(dir, "retail.db")
-	}
-	db, err := bolt.Open(path, nil)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	// Coupon codes and random amounts come from the program's random
-	// source: seed it too, so a seed gives the same codes.
-	var key [32]byte
-	binary.LittleEndian.PutUint64(key[:], cfg.seed)
-	p, err := membership.Open(db, def, membership.WithRand(rand.NewChaCha8(key)))
-	if err != nil {
-		return err
-	}
+	defer closeAll()
 	ctx := context.Background()
 	began := time.Now()
 	s := newSim(cfg, p)

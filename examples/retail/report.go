@@ -27,7 +27,7 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 	}
 	end := s.day(s.days)
 	fmt.Fprintf(w, "Retail chain — %d members, %s to %s (seed %d)\n", len(s.members),
-		s.start.Format(time.DateOnly), end.AddDate(0, 0, -1).Format(time.DateOnly), s.cfg.seed)
+		s.start.Format(time.DateOnly), end.AddDate(0, 0, -1).Format(time.DateOnly), s.cfg.Seed)
 	fmt.Fprintf(w, "%d events in %d daily batches (%d orders, %s paid), %d due items performed, %d changes in the feed\n",
 		s.events, s.batches, s.orders, s.sales.StringFixed(2), s.advanced, f.Seq)
 	defer fmt.Fprintf(w, "Run time: %s\n", took.Round(time.Millisecond))

@@ -87,17 +87,17 @@ type sim struct {
 func newSim(cfg config, p *membership.Program) *sim {
 	s := &sim{
 		cfg: cfg, p: p, loc: p.Location(),
-		rng:      rand.New(rand.NewPCG(cfg.seed, 0x5eed)),
+		rng:      rand.New(rand.NewPCG(cfg.Seed, 0x5eed)),
 		feed:     tally.New(),
 		tillOff:  map[string]decimal.Decimal{},
 		tillUsed: map[string]int64{},
 	}
 	s.start = time.Date(2025, 1, 1, 0, 0, 0, 0, s.loc)
-	s.days = int(s.start.AddDate(0, cfg.months, 0).Sub(s.start).Hours()/24 + 0.5)
+	s.days = int(s.start.AddDate(0, cfg.Months, 0).Sub(s.start).Hours()/24 + 0.5)
 	// A third of the members are already there in the first month; the
 	// rest join over the first year (or the whole run, if shorter).
 	joinSpan := min(s.days, 365)
-	for i := range cfg.members {
+	for i := range cfg.Members {
 		m := &member{id: fmt.Sprintf("m%05d", i+1), churn: -1, balance: decimal.Zero}
 		x := s.rng.Float64()
 		for _, pr := range personas {

@@ -86,7 +86,7 @@ type sim struct {
 func newSim(cfg config, p *membership.Program) *sim {
 	s := &sim{
 		cfg: cfg, p: p, loc: p.Location(),
-		rng:        rand.New(rand.NewPCG(cfg.seed, 0x7012)),
+		rng:        rand.New(rand.NewPCG(cfg.Seed, 0x7012)),
 		feed:       tally.New(),
 		byID:       map[string]*member{},
 		packs:      map[string]int64{},
@@ -96,8 +96,8 @@ func newSim(cfg config, p *membership.Program) *sim {
 		gateUsed:   map[string]int64{},
 	}
 	s.start = time.Date(2025, 1, 1, 0, 0, 0, 0, s.loc)
-	s.days = int(s.start.AddDate(0, cfg.months, 0).Sub(s.start).Hours()/24 + 0.5)
-	for i := range cfg.members {
+	s.days = int(s.start.AddDate(0, cfg.Months, 0).Sub(s.start).Hours()/24 + 0.5)
+	for i := range cfg.Members {
 		m := &member{id: fmt.Sprintf("v%05d", i+1)}
 		x := s.rng.Float64()
 		m.kind = personas[len(personas)-1]
