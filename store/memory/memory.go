@@ -27,6 +27,7 @@ package memory
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -38,29 +39,41 @@ import (
 )
 
 // degree is the B-tree degree. The writer copies the root-to-leaf paths
-// it writes, so moderate nodes of item pointers keep that copy cheap.
+// it writes after a snapshot, so moderate nodes keep that copy cheap.
 const degree = 16
 
-// item is one entry of the tree. A zero key with max set is a search pivot
-// that sorts after every key of its bucket.
+// item is one entry of the tree, in one allocation: buf holds the bucket
+// name's length (a uvarint), the name, the key and then the value;
+// buf[:kend] is the sort key, and each bucket's keys share one prefix that
+// no other bucket's keys start with. One
+// pointer per entry keeps the garbage collector's work on a large store
+// small.
 type item struct {
-	bucket string
-	key    []byte
-	value  []byte
-	max    bool
+	buf    []byte
+	kstart int32 // where the key starts (after the bucket prefix)
+	kend   int32 // where the key ends and the value starts
 }
 
-func less(a, b *item) bool {
-	if a.bucket != b.bucket {
-		return a.bucket < b.bucket
-	}
-	if a.max || b.max {
-		return !a.max && b.max
-	}
-	return bytes.Compare(a.key, b.key) < 0
+func (it item) key() []byte   { return it.buf[it.kstart:it.kend:it.kend] }
+func (it item) value() []byte { return it.buf[it.kend:] }
+
+func less(a, b item) bool { return bytes.Compare(a.buf[:a.kend], b.buf[:b.kend]) < 0 }
+
+// newItem lays out bucket, key and value in one buffer.
+func newItem(bucket string, key, value []byte) item {
+	buf := make([]byte, 0, binary.MaxVarintLen64+len(bucket)+len(key)+len(value))
+	buf = append(binary.AppendUvarint(buf, uint64(len(bucket))), bucket...)
+	kstart := len(buf)
+	buf = append(buf, key...)
+	kend := len(buf)
+	buf = append(buf, value...)
+	return item{buf: buf, kstart: int32(kstart), kend: int32(kend)}
 }
 
-type tree = btree.BTreeG[*item]
+// probe returns a search item for key in bucket.
+func probe(bucket string, key []byte) item { return newItem(bucket, key, nil) }
+
+type tree = btree.BTreeG[item]
 
 // errNotFound is what Get returns for a missing key: it wraps
 // store.ErrNotFound without allocating on every miss (misses are common:
@@ -165,8 +178,8 @@ func (s *Store) Close() error {
 // undo is what one write replaced: the old item, or (old nil) the key of
 // an item that did not exist before.
 type undo struct {
-	old *item
-	key *item
+	old    item
+	hadOld bool
 }
 
 // tx is a transaction over one tree: a snapshot for a View, the committed
@@ -183,10 +196,10 @@ type tx struct {
 func (t *tx) rollback() {
 	for i := len(t.undo) - 1; i >= 0; i-- {
 		u := t.undo[i]
-		if u.old != nil {
+		if u.hadOld {
 			t.tree.ReplaceOrInsert(u.old)
 		} else {
-			t.tree.Delete(u.key)
+			t.tree.Delete(u.old)
 		}
 	}
 	t.undo = t.undo[:0]
@@ -220,11 +233,11 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 	if err := t.check("get", bucket, key, false); err != nil {
 		return nil, err
 	}
-	it, ok := t.tree.Get(&item{bucket: bucket, key: key})
+	it, ok := t.tree.Get(probe(bucket, key))
 	if !ok {
 		return nil, errNotFound
 	}
-	return it.value, nil
+	return it.value(), nil
 }
 
 // Put implements [store.Tx]. The key and value are copied.
@@ -232,12 +245,12 @@ func (t *tx) Put(bucket string, key, value []byte) error {
 	if err := t.check("put", bucket, key, true); err != nil {
 		return err
 	}
-	it := &item{bucket: bucket, key: bytes.Clone(key), value: append([]byte{}, value...)}
+	it := newItem(bucket, key, value)
 	old, ok := t.tree.ReplaceOrInsert(it)
 	if !ok {
-		old = nil
+		old = it // its key, to delete on rollback
 	}
-	t.undo = append(t.undo, undo{old: old, key: it})
+	t.undo = append(t.undo, undo{old: old, hadOld: ok})
 	return nil
 }
 
@@ -246,8 +259,8 @@ func (t *tx) Delete(bucket string, key []byte) error {
 	if err := t.check("delete", bucket, key, true); err != nil {
 		return err
 	}
-	if old, ok := t.tree.Delete(&item{bucket: bucket, key: key}); ok {
-		t.undo = append(t.undo, undo{old: old})
+	if old, ok := t.tree.Delete(probe(bucket, key)); ok {
+		t.undo = append(t.undo, undo{old: old, hadOld: true})
 	}
 	return nil
 }
@@ -260,32 +273,29 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 	t.scanning++
 	defer func() { t.scanning-- }()
 
+	lo := probe(bucket, start)
+	var hi item
+	if end != nil {
+		hi = probe(bucket, end)
+	} else {
+		hi = probe(bucket, nil)
+		hi.buf = store.PrefixEnd(hi.buf) // past every key of the bucket
+		hi.kend = int32(len(hi.buf))
+	}
 	var err error
-	visit := func(it *item) bool {
-		if err = fn(it.key, it.value); err != nil {
-			return false
-		}
-		return true
+	visit := func(it item) bool {
+		err = fn(it.key(), it.value())
+		return err == nil
 	}
 	if !reverse {
-		lo := &item{bucket: bucket, key: start}
-		t.tree.AscendGreaterOrEqual(lo, func(it *item) bool {
-			if it.bucket != bucket || (end != nil && bytes.Compare(it.key, end) >= 0) {
-				return false
-			}
-			return visit(it)
-		})
+		t.tree.AscendRange(lo, hi, visit)
 	} else {
-		hi := &item{bucket: bucket, max: true}
-		if end != nil {
-			hi = &item{bucket: bucket, key: end}
-		}
-		t.tree.DescendLessOrEqual(hi, func(it *item) bool {
-			if it.bucket != bucket || (start != nil && bytes.Compare(it.key, start) < 0) {
+		t.tree.DescendLessOrEqual(hi, func(it item) bool {
+			if less(it, lo) {
 				return false
 			}
-			if end != nil && bytes.Equal(it.key, end) {
-				return true // end is exclusive
+			if !less(it, hi) {
+				return true // hi is exclusive
 			}
 			return visit(it)
 		})
