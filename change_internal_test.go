@@ -17,6 +17,11 @@ func TestChangeEncodeMatchesJSON(t *testing.T) {
 		{Seq: 1, Kind: "points.earned", Time: time.Date(2026, 11, 24, 2, 0, 0, 5, time.UTC)},
 		{Seq: 1 << 60, Kind: "k\"\\\n\x01ü", Member: "m\t1", Event: "e<>&", Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 			Data: json.RawMessage(`{"amount":"1.5"}`), Reason: &rule.Reason{Rule: "r", Inputs: map[string]string{"a": "1"}, Raw: decimal.RequireFromString("2.5")}},
+		{Seq: 2, Kind: "x", Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Reason: &rule.Reason{}},
+		{Seq: 3, Kind: "points.earned", Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Reason: &rule.Reason{
+			Rule: "buy", Formula: "amount × 1.5 + 10", Inputs: map[string]string{"z\"": "1", "amount": "200.00"}, Note: "cut\n",
+			Cut: &rule.Cut{Period: rule.Day, Limit: decimal.RequireFromString("100"), Used: decimal.RequireFromString("90"),
+				Wanted: decimal.RequireFromString("-20.5"), Granted: decimal.RequireFromString("10")}}},
 	} {
 		raw, err := c.encode()
 		if err != nil {

@@ -244,13 +244,69 @@ func (c Change) encode() ([]byte, error) {
 		b = append(append(b, `,"data":`...), c.Data...)
 	}
 	if c.Reason != nil {
-		r, err := json.Marshal(c.Reason)
-		if err != nil {
-			return nil, err
-		}
-		b = append(append(b, `,"reason":`...), r...)
+		b = appendReason(append(b, `,"reason":`...), c.Reason)
 	}
 	return append(b, '}'), nil
+}
+
+// appendReason writes r as encoding/json would (same fields, same
+// omissions), without reflection.
+func appendReason(b []byte, r *rule.Reason) []byte {
+	b = append(b, '{')
+	n := len(b)
+	field := func(name string) {
+		if len(b) > n {
+			b = append(b, ',')
+		}
+		b = append(appendJSONString(b, name), ':')
+	}
+	if r.Rule != "" {
+		field("rule")
+		b = appendJSONString(b, r.Rule)
+	}
+	if r.Formula != "" {
+		field("formula")
+		b = appendJSONString(b, r.Formula)
+	}
+	if len(r.Inputs) > 0 {
+		field("inputs")
+		names := make([]string, 0, len(r.Inputs))
+		for k := range r.Inputs {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		b = append(b, '{')
+		for i, k := range names {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(appendJSONString(b, k), ':')
+			b = appendJSONString(b, r.Inputs[k])
+		}
+		b = append(b, '}')
+	}
+	if !r.Raw.IsZero() {
+		field("raw")
+		b = appendJSONString(b, r.Raw.String())
+	}
+	if c := r.Cut; c != nil {
+		field("cut")
+		b = append(b, `{"period":`...)
+		b = appendJSONString(b, string(c.Period))
+		for _, d := range []struct {
+			name string
+			v    decimal.Decimal
+		}{{"limit", c.Limit}, {"used", c.Used}, {"wanted", c.Wanted}, {"granted", c.Granted}} {
+			b = append(append(append(b, `,"`...), d.name...), `":`...)
+			b = appendJSONString(b, d.v.String())
+		}
+		b = append(b, '}')
+	}
+	if r.Note != "" {
+		field("note")
+		b = appendJSONString(b, r.Note)
+	}
+	return append(b, '}')
 }
 
 // appendField appends ,"name":"value" with value escaped as a JSON string.
