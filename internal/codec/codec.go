@@ -33,8 +33,18 @@ func (w *Writer) Time(t time.Time) {
 	w.B = binary.AppendVarint(w.B, t.UnixNano())
 }
 
-// Decimal appends d in its exact string form.
-func (w *Writer) Decimal(d decimal.Decimal) { w.String(d.String()) }
+// Decimal appends d exactly: as coefficient and exponent when the
+// coefficient fits 18 digits (no text conversion), else as its string.
+func (w *Writer) Decimal(d decimal.Decimal) {
+	if d.NumDigits() <= 18 {
+		w.B = append(w.B, 0)
+		w.B = binary.AppendVarint(w.B, d.CoefficientInt64())
+		w.B = binary.AppendVarint(w.B, int64(d.Exponent()))
+		return
+	}
+	w.B = append(w.B, 1)
+	w.String(d.String())
+}
 
 // Reader reads fields in the order they were written; the first error
 // sticks and is reported by Err.
@@ -52,6 +62,20 @@ func (r *Reader) Uint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(r.B)
+	if n <= 0 {
+		r.err = ErrShort
+		return 0
+	}
+	r.B = r.B[n:]
+	return v
+}
+
+// Int reads a signed varint.
+func (r *Reader) Int() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.B)
 	if n <= 0 {
 		r.err = ErrShort
 		return 0
@@ -94,6 +118,22 @@ func (r *Reader) Time() time.Time {
 
 // Decimal reads a decimal.
 func (r *Reader) Decimal() decimal.Decimal {
+	if r.err != nil {
+		return decimal.Decimal{}
+	}
+	if len(r.B) == 0 {
+		r.err = ErrShort
+		return decimal.Decimal{}
+	}
+	form := r.B[0]
+	r.B = r.B[1:]
+	if form == 0 {
+		coef, exp := r.Int(), r.Int()
+		if r.err != nil {
+			return decimal.Decimal{}
+		}
+		return decimal.New(coef, int32(exp))
+	}
 	s := r.String()
 	if r.err != nil {
 		return decimal.Decimal{}

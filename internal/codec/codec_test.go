@@ -17,6 +17,9 @@ func TestRoundTrip(t *testing.T) {
 	w.Time(at)
 	w.Time(time.Time{})
 	w.Decimal(decimal.RequireFromString("-12.340"))
+	huge := decimal.RequireFromString("-123456789012345678901234567890.000000001")
+	w.Decimal(huge)
+	w.Decimal(decimal.Zero)
 	r := codec.Reader{B: w.B}
 	if got := r.Uint(); got != 300 {
 		t.Errorf("Uint = %d", got)
@@ -32,6 +35,12 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if got := r.Decimal(); got.String() != "-12.34" {
 		t.Errorf("Decimal = %s", got)
+	}
+	if got := r.Decimal(); !got.Equal(huge) {
+		t.Errorf("huge Decimal = %s", got)
+	}
+	if got := r.Decimal(); !got.IsZero() {
+		t.Errorf("zero Decimal = %s", got)
 	}
 	if r.Err() != nil || len(r.B) != 0 {
 		t.Errorf("err %v, %d bytes left", r.Err(), len(r.B))
