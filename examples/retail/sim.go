@@ -199,18 +199,17 @@ func (s *sim) run(ctx context.Context) error {
 		for _, v := range visits {
 			evs = append(evs, s.finish(v)...)
 		}
-		// Stable: a member's events at the same minute keep their order
-		// (recharge, pay, order).
-		slices.SortStableFunc(evs, func(a, b event.Event) int { return a.Time.Compare(b.Time) })
-		if len(evs) > 0 {
-			// One transaction for the day's events. Every event is valid
-			// (card payments never exceed the balance the host keeps), so
-			// no rule refuses the batch.
-			if _, err := s.p.ProcessBatch(ctx, evs); err != nil {
-				return fmt.Errorf("day %s: %w", at.Format(time.DateOnly), err)
-			}
+		// One transaction for the day's events, a member's events at the
+		// same minute in their order (recharge, pay, order). Every event is
+		// valid (card payments never exceed the balance the host keeps), so
+		// no rule refuses the batch.
+		n, err = tally.ProcessDay(ctx, s.p, at, evs)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
 			s.batches++
-			s.events += len(evs)
+			s.events += n
 		}
 		if err := tally.Parallel(visits, func(v *visit) error { return s.mall(ctx, d, v) }); err != nil {
 			return err

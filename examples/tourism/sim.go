@@ -176,15 +176,15 @@ func (s *sim) run(ctx context.Context) error {
 		for _, v := range visits {
 			evs = append(evs, s.finish(v)...)
 		}
-		slices.SortStableFunc(evs, func(a, b event.Event) int { return a.Time.Compare(b.Time) })
-		if len(evs) > 0 {
-			// No rule refuses these events (risk control blocks or freezes
-			// points, it does not refuse the event), so one batch a day.
-			if _, err := s.p.ProcessBatch(ctx, evs); err != nil {
-				return fmt.Errorf("day %s: %w", at.Format(time.DateOnly), err)
-			}
+		// No rule refuses these events (risk control blocks or freezes
+		// points, it does not refuse the event), so one batch a day.
+		n, err = tally.ProcessDay(ctx, s.p, at, evs)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
 			s.batches++
-			s.events += len(evs)
+			s.events += n
 		}
 		if err := tally.Parallel(visits, func(v *visit) error { return s.evening(ctx, v, at.Add(21*time.Hour)) }); err != nil {
 			return err

@@ -15,9 +15,11 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/points"
 	"github.com/shopspring/decimal"
@@ -466,4 +468,19 @@ func ByCount(m map[string]int64) []string {
 		return cmp.Or(cmp.Compare(m[b], m[a]), cmp.Compare(a, b))
 	})
 	return ks
+}
+
+// ProcessDay processes a simulated day's events in one ProcessBatch (one
+// transaction), sorted by time; the sort is stable so a member's events at
+// the same instant keep the order they were generated in. It returns how
+// many events it processed (0 for none, with no call).
+func ProcessDay(ctx context.Context, p *membership.Program, day time.Time, evs []event.Event) (int, error) {
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	slices.SortStableFunc(evs, func(a, b event.Event) int { return a.Time.Compare(b.Time) })
+	if _, err := p.ProcessBatch(ctx, evs); err != nil {
+		return 0, fmt.Errorf("day %s: %w", day.Format(time.DateOnly), err)
+	}
+	return len(evs), nil
 }
