@@ -417,27 +417,11 @@ func (b *Book) ByCode(code string) (Coupon, error) {
 // Coupons returns a member's coupons in issue order; with live set, only
 // those available or locked.
 func (b *Book) Coupons(member string, live bool) ([]Coupon, error) {
-	var ids []string
-	prefix := sep(member, "")
-	err := b.tx.Scan(bMembers, prefix, store.PrefixEnd(prefix), false, func(k, v []byte) error {
-		if !live || State(v) == Available || State(v) == Locked {
-			ids = append(ids, string(k[len(prefix):]))
-		}
-		return nil
+	out, err := b.under(bMembers, member, func(v []byte) bool {
+		return !live || State(v) == Available || State(v) == Locked
 	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Coupon, 0, len(ids))
-	for _, id := range ids {
-		c, err := b.Get(id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
 	sortByID(out)
-	return out, nil
+	return out, err
 }
 
 func sortByID(cs []Coupon) {
@@ -525,10 +509,19 @@ func (b *Book) Lock(o Order, ids []string) ([]Applied, decimal.Decimal, error) {
 
 // locked returns the coupons locked for an order.
 func (b *Book) locked(order string) ([]Coupon, error) {
+	return b.under(bOrders, order, func([]byte) bool { return true })
+}
+
+// under loads the coupons indexed in bucket under owner (keys owner, NUL,
+// coupon ID) whose index value passes keep. IDs are collected first: the
+// scan must not read other records while it runs.
+func (b *Book) under(bucket, owner string, keep func(v []byte) bool) ([]Coupon, error) {
 	var ids []string
-	prefix := sep(order, "")
-	err := b.tx.Scan(bOrders, prefix, store.PrefixEnd(prefix), false, func(k, _ []byte) error {
-		ids = append(ids, string(k[len(prefix):]))
+	prefix := sep(owner, "")
+	err := b.tx.Scan(bucket, prefix, store.PrefixEnd(prefix), false, func(k, v []byte) error {
+		if keep(v) {
+			ids = append(ids, string(k[len(prefix):]))
+		}
 		return nil
 	})
 	if err != nil {
