@@ -331,6 +331,13 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// decodeChange reads a change as stored in the feed.
+func decodeChange(b []byte) (Change, error) {
+	var c Change
+	err := json.Unmarshal(b, &c)
+	return c, err
+}
+
 // Decode unmarshals the change's data into v.
 func (c Change) Decode(v any) error { return json.Unmarshal(c.Data, v) }
 
@@ -349,7 +356,7 @@ type txn struct {
 	at  time.Time
 	ref ledger.Ref
 	out *Outcome
-	raw []json.RawMessage // the outcome's changes as encoded for the feed
+	raw [][]byte // the outcome's changes as encoded for the feed
 }
 
 func (p *Program) newTxn(tx store.Tx, at time.Time, ref ledger.Ref, out *Outcome) *txn {
@@ -463,44 +470,6 @@ func (p *Program) check(ev event.Event) error {
 	return nil
 }
 
-// eventRecord is what is kept of a processed event, to answer a repeat:
-// the event itself, the keys of its ledger entries and its changes as
-// already encoded for the feed (so nothing is encoded twice).
-type eventRecord struct {
-	Event   event.Event       `json:"event"`
-	Entries [][]byte          `json:"entries,omitempty"`
-	Changes []json.RawMessage `json:"changes,omitempty"`
-}
-
-func newRecord(ev event.Event, t *txn) eventRecord {
-	rec := eventRecord{Event: ev, Changes: t.raw}
-	for _, e := range t.out.Entries {
-		rec.Entries = append(rec.Entries, ledger.EntryKey(e))
-	}
-	return rec
-}
-
-// outcome rebuilds the first outcome of a recorded event.
-func (rec eventRecord) outcome(tx store.Tx, loc *time.Location) (*Outcome, error) {
-	out := &Outcome{Event: rec.Event.ID, Member: rec.Event.Member, Time: rec.Event.Time, Duplicate: true}
-	led := ledger.New(tx, loc)
-	for _, k := range rec.Entries {
-		e, err := led.EntryByKey(k)
-		if err != nil {
-			return nil, err
-		}
-		out.Entries = append(out.Entries, e)
-	}
-	for _, raw := range rec.Changes {
-		var c Change
-		if err := json.Unmarshal(raw, &c); err != nil {
-			return nil, err
-		}
-		out.Changes = append(out.Changes, c)
-	}
-	return out, nil
-}
-
 // Process validates ev and applies every rule it triggers in one store
 // transaction, returning what changed. An invalid event (unknown type,
 // missing or mistyped attribute, no ID, member or time) returns an error
@@ -558,8 +527,8 @@ func (p *Program) ProcessBatch(ctx context.Context, evs []event.Event) ([]*Outco
 
 func (p *Program) processTx(tx store.Tx, ev event.Event) (*Outcome, error) {
 	if v, err := tx.Get(bEvents, []byte(ev.ID)); err == nil {
-		var rec eventRecord
-		if err := json.Unmarshal(v, &rec); err != nil {
+		rec, err := decodeRecord(v)
+		if err != nil {
 			return nil, err
 		}
 		if !rec.Event.Same(ev) {
@@ -576,11 +545,7 @@ func (p *Program) processTx(tx store.Tx, ev event.Event) (*Outcome, error) {
 			return nil, err
 		}
 	}
-	v, err := json.Marshal(newRecord(ev, t))
-	if err != nil {
-		return nil, err
-	}
-	return out, tx.Put(bEvents, []byte(ev.ID), v)
+	return out, tx.Put(bEvents, []byte(ev.ID), newRecord(ev, t).encode())
 }
 
 // apply runs an operator request idempotently: key identifies the request
@@ -658,8 +623,8 @@ func (p *Program) Feed(ctx context.Context, after uint64, limit int) ([]Change, 
 			if len(out) == limit {
 				return store.StopScan
 			}
-			var c Change
-			if err := json.Unmarshal(v, &c); err != nil {
+			c, err := decodeChange(v)
+			if err != nil {
 				return err
 			}
 			out = append(out, c)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
-	"sort"
 	"strconv"
 	"time"
 
@@ -56,7 +55,7 @@ func (l *Ledger) Balance(a Account) (decimal.Decimal, error) {
 	if err != nil {
 		return decimal.Zero, err
 	}
-	return decimal.NewFromString(string(v))
+	return decodeAmount(v)
 }
 
 // Available returns what a member account may spend at time at: the sum of
@@ -110,17 +109,19 @@ func lotKey(lot Lot) []byte {
 	return accountKey(lot.Account).Time(lot.Expires).Time(lot.Granted).Str(lot.ID)
 }
 
-func (l *Ledger) putLot(lot Lot) error {
+// putLot stores lot; indexed says its id index already points at its key
+// (a lot that existed, whose expiry and grant never change).
+func (l *Ledger) putLot(lot Lot, indexed bool) error {
 	k := lotKey(lot)
 	if lot.Amount.IsZero() {
 		// A spent lot is kept in the id index only if it may be credited
 		// back (reversal); its record goes so scans stay short.
-		if err := l.tx.Delete(bLot, k); err != nil {
+		if err := l.tx.Delete(bLot, k); err != nil || indexed {
 			return err
 		}
 		return l.tx.Put(bLotID, accountKey(lot.Account).Str(lot.ID), k)
 	}
-	if err := l.tx.Put(bLot, k, encodeLot(lot)); err != nil {
+	if err := l.tx.Put(bLot, k, encodeLot(lot)); err != nil || indexed {
 		return err
 	}
 	return l.tx.Put(bLotID, accountKey(lot.Account).Str(lot.ID), k)
@@ -175,7 +176,12 @@ func check(t Transaction) error {
 	if len(t.Legs) < 2 || len(t.Legs) > 1<<legBits {
 		return errf(ErrInvalid, "transaction needs 2 to %d legs, has %d", 1<<legBits, len(t.Legs))
 	}
-	sums := map[Asset]decimal.Decimal{}
+	type sum struct {
+		asset Asset
+		total decimal.Decimal
+	}
+	var sbuf [4]sum
+	sums := sbuf[:0]
 	for i, leg := range t.Legs {
 		if !leg.Account.valid() {
 			return errf(ErrInvalid, "legs[%d]: invalid account %q", i, leg.Account)
@@ -183,11 +189,18 @@ func check(t Transaction) error {
 		if leg.Amount.IsZero() {
 			return errf(ErrInvalid, "legs[%d]: zero amount", i)
 		}
-		sums[leg.Account.Asset] = sums[leg.Account.Asset].Add(leg.Amount)
+		j := 0
+		for j < len(sums) && sums[j].asset != leg.Account.Asset {
+			j++
+		}
+		if j == len(sums) {
+			sums = append(sums, sum{asset: leg.Account.Asset})
+		}
+		sums[j].total = sums[j].total.Add(leg.Amount)
 	}
-	for asset, s := range sums {
-		if !s.IsZero() {
-			return errf(ErrUnbalanced, "%s legs sum to %s", asset, s)
+	for _, s := range sums {
+		if !s.total.IsZero() {
+			return errf(ErrUnbalanced, "%s legs sum to %s", s.asset, s.total)
 		}
 	}
 	return nil
@@ -211,20 +224,17 @@ func (l *Ledger) Post(t Transaction) (Posted, error) {
 		return Posted{}, err
 	}
 	t.ID = id
-	order := make([]int, len(t.Legs))
-	for i := range order {
-		order[i] = i
-	}
-	rank := func(leg Leg) int {
-		switch {
-		case leg.Amount.IsPositive() || !leg.Account.IsMember():
-			return 0
-		case leg.Lot != "":
-			return 1
+	// Credits (and pool legs) first, then debits naming a lot, then other
+	// debits; stable within each rank.
+	var buf [8]int
+	order := buf[:0]
+	for rank := range 3 {
+		for i, leg := range t.Legs {
+			if legRank(leg) == rank {
+				order = append(order, i)
+			}
 		}
-		return 2
 	}
-	sort.SliceStable(order, func(a, b int) bool { return rank(t.Legs[order[a]]) < rank(t.Legs[order[b]]) })
 	p := Posted{Txn: id}
 	for i, idx := range order {
 		leg := &t.Legs[idx]
@@ -253,8 +263,25 @@ func (l *Ledger) Post(t Transaction) (Posted, error) {
 	return p, nil
 }
 
+func legRank(leg Leg) int {
+	switch {
+	case leg.Amount.IsPositive() || !leg.Account.IsMember():
+		return 0
+	case leg.Lot != "":
+		return 1
+	}
+	return 2
+}
+
 // cover checks every member debit before anything is written.
 func (l *Ledger) cover(t Transaction) error {
+	debits := false
+	for _, leg := range t.Legs {
+		debits = debits || (leg.Account.IsMember() && leg.Amount.IsNegative())
+	}
+	if !debits {
+		return nil // credits alone are always covered
+	}
 	type need struct{ credit, debit decimal.Decimal }
 	acct := map[Account]*need{}
 	lots := map[[2]string]decimal.Decimal{}
@@ -333,7 +360,7 @@ func (l *Ledger) credit(t Transaction, idx int, leg *Leg) (Lot, error) {
 	}
 	lot.Amount = lot.Amount.Add(leg.Amount)
 	lot.Original = lot.Original.Add(leg.Amount)
-	return lot, l.putLot(lot)
+	return lot, l.putLot(lot, ok)
 }
 
 func (l *Ledger) debit(t Transaction, leg *Leg) ([]Take, error) {
@@ -347,7 +374,7 @@ func (l *Ledger) debit(t Transaction, leg *Leg) ([]Take, error) {
 			return nil, errf(ErrInsufficientBalance, "%s lot %q", leg.Account, leg.Lot)
 		}
 		lot.Amount = lot.Amount.Sub(want)
-		return []Take{{Account: leg.Account, Lot: lot.ID, Amount: want, Expires: lot.Expires, Granted: lot.Granted}}, l.putLot(lot)
+		return []Take{{Account: leg.Account, Lot: lot.ID, Amount: want, Expires: lot.Expires, Granted: lot.Granted}}, l.putLot(lot, true)
 	}
 	var takes []Take
 	var changed []Lot
@@ -372,7 +399,7 @@ func (l *Ledger) debit(t Transaction, leg *Leg) ([]Take, error) {
 		return nil, errf(ErrInsufficientBalance, "%s short by %s", leg.Account, want)
 	}
 	for _, lot := range changed {
-		if err := l.putLot(lot); err != nil {
+		if err := l.putLot(lot, true); err != nil {
 			return nil, err
 		}
 	}
@@ -393,7 +420,7 @@ func (l *Ledger) entry(t Transaction, leg *Leg, seq uint64) (Entry, error) {
 		e.Lot = leg.Lot
 	}
 	ak := accountKey(leg.Account)
-	if err := l.tx.Put(bBal, ak, []byte(bal.String())); err != nil {
+	if err := l.tx.Put(bBal, ak, encodeAmount(bal)); err != nil {
 		return Entry{}, err
 	}
 	if err := l.tx.Put(bEntry, ak.Time(t.Time).U64(seq), encodeEntry(e)); err != nil {
@@ -415,13 +442,13 @@ func (l *Ledger) addDay(asset Asset, at time.Time, kind Kind, amt decimal.Decima
 	v, err := l.tx.Get(bDay, k)
 	switch {
 	case err == nil:
-		if cur, err = decimal.NewFromString(string(v)); err != nil {
+		if cur, err = decodeAmount(v); err != nil {
 			return err
 		}
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
-	return l.tx.Put(bDay, k, []byte(cur.Add(amt).String()))
+	return l.tx.Put(bDay, k, encodeAmount(cur.Add(amt)))
 }
 
 // Totals returns, for asset, the net amount each kind moved into member
@@ -445,7 +472,7 @@ func (l *Ledger) Totals(asset Asset, from, to string) (map[Kind]decimal.Decimal,
 		if len(parts) < 2 {
 			return errf(ErrCorrupt, "day key %q", k)
 		}
-		amt, err := decimal.NewFromString(string(v))
+		amt, err := decodeAmount(v)
 		if err != nil {
 			return err
 		}

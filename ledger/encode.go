@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/memberkit/membership/internal/codec"
+	"github.com/shopspring/decimal"
 )
 
 // Entries and lots are the ledger's hottest records, so they are stored in
@@ -80,4 +81,21 @@ func decodeLot(b []byte) (Lot, error) {
 		return Lot{}, fmt.Errorf("%w: lot record: %v", ErrCorrupt, err)
 	}
 	return l, nil
+}
+
+// encodeAmount is the stored form of a balance or a daily total: a decimal
+// in the codec's binary form, cheaper to read and write than its text.
+func encodeAmount(d decimal.Decimal) []byte {
+	w := codec.Writer{B: make([]byte, 0, 12)}
+	w.Decimal(d)
+	return w.B
+}
+
+func decodeAmount(b []byte) (decimal.Decimal, error) {
+	r := codec.Reader{B: b}
+	d := r.Decimal()
+	if err := r.Err(); err != nil || len(r.B) != 0 {
+		return decimal.Decimal{}, fmt.Errorf("%w: amount record %x", ErrCorrupt, b)
+	}
+	return d, nil
 }

@@ -126,7 +126,7 @@ func (l *Ledger) Accounts(member string) (map[Account]decimal.Decimal, error) {
 		if len(parts) < 3 {
 			return fmt.Errorf("%w: balance key %q", ErrCorrupt, k)
 		}
-		d, err := decimal.NewFromString(string(v))
+		d, err := decodeAmount(v)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,57 @@
+package membership
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/event"
+	"github.com/shopspring/decimal"
+)
+
+func TestEventRecordRoundTrip(t *testing.T) {
+	at := time.Date(2026, 2, 28, 23, 59, 59, 123456789, time.UTC)
+	rec := eventRecord{
+		Event: event.Event{ID: "e1", Member: "m1", Type: "order", Time: at, Attrs: event.Attrs{
+			"amount": event.Dec(decimal.RequireFromString("12345678901234567890.125")),
+			"small":  event.Dec(decimal.RequireFromString("-0.5")),
+			"store":  event.Str("s\x00\"1"),
+			"n":      event.Int(-42),
+			"vip":    event.Flag(true),
+			"no":     event.Flag(false),
+			"at":     event.At(at),
+			"tags":   event.List("a", "", "c"),
+			"empty":  event.List(),
+		}},
+		Entries: [][]byte{[]byte("k1\x00"), []byte("k2")},
+		Changes: [][]byte{[]byte(`{"seq":1}`), []byte(`{"seq":2}`)},
+	}
+	got, err := decodeRecord(rec.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Event.Same(rec.Event) {
+		t.Errorf("event changed: %+v", got.Event)
+	}
+	if diff := cmp.Diff(rec.Entries, got.Entries); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(rec.Changes, got.Changes); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+	// No attributes, no entries, no changes.
+	bare := eventRecord{Event: event.Event{ID: "e2", Member: "m", Type: "visit", Time: at}}
+	if got, err := decodeRecord(bare.encode()); err != nil || !got.Event.Same(bare.Event) || got.Entries != nil || got.Changes != nil {
+		t.Errorf("bare record: %+v, %v", got, err)
+	}
+}
+
+func TestEventRecordCorrupt(t *testing.T) {
+	b := eventRecord{Event: event.Event{ID: "e1", Member: "m1", Type: "order", Time: time.Unix(1, 0)}}.encode()
+	for _, bad := range [][]byte{nil, {9}, b[:len(b)-1], b[:5]} {
+		if _, err := decodeRecord(bad); !errors.Is(err, errCorruptRecord) {
+			t.Errorf("decodeRecord(%x) = %v, want errCorruptRecord", bad, err)
+		}
+	}
+}
