@@ -249,15 +249,7 @@ func (pp *pointsPart) post(t *txn, lt ledger.Transaction) (ledger.Posted, error)
 func (pp *pointsPart) addExpiring(t *txn, program string, expires time.Time, amount decimal.Decimal) error {
 	month := expires.Add(-time.Nanosecond).In(pp.p.loc).Format("2006-01")
 	k := keys.New().Str(program).Str(month)
-	cur := decimal.Zero
-	if _, err := record.Get(t.tx, bPtsExpiry, k, &cur); err != nil {
-		return err
-	}
-	cur = cur.Add(amount)
-	if cur.IsZero() {
-		return t.tx.Delete(bPtsExpiry, k)
-	}
-	return record.Put(t.tx, bPtsExpiry, k, cur)
+	return addAmount(t.tx, bPtsExpiry, k, amount)
 }
 
 // expire debits amount of an expired lot and emits points.expired.
@@ -353,9 +345,12 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule) error {
 	}
 	date := ev.Time.In(loc).Format(time.DateOnly)
 	dayKey := keys.New().Str(r.Program).Str(ev.Member).Str(date)
+	// The day record exists for risk control: without it nothing reads it.
 	var day points.Day
-	if _, err := record.Get(t.tx, bPtsDay, dayKey, &day); err != nil {
-		return err
+	if prog.Risk != nil {
+		if _, err := record.Get(t.tx, bPtsDay, dayKey, &day); err != nil {
+			return err
+		}
 	}
 	dec := prog.Risk.Decide(day.Earned, granted, day.Frozen)
 	if dec.Blocked.IsPositive() {
@@ -410,6 +405,9 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule) error {
 		if err := pp.recordOrder(t, ev, r, lot.ID, dec.Allowed); err != nil {
 			return err
 		}
+	}
+	if prog.Risk == nil {
+		return nil
 	}
 	return record.Put(t.tx, bPtsDay, dayKey, day)
 }
@@ -1345,8 +1343,8 @@ func (p *Program) PointsExpiryForecast(ctx context.Context, program string, from
 	err := p.view(ctx, func(tx store.Tx, _ *ledger.Ledger) error {
 		for i := range months {
 			m := first.AddDate(0, i, 0).Format("2006-01")
-			amt := decimal.Zero
-			if _, err := record.Get(tx, bPtsExpiry, keys.New().Str(program).Str(m), &amt); err != nil {
+			amt, err := getAmount(tx, bPtsExpiry, keys.New().Str(program).Str(m))
+			if err != nil {
 				return err
 			}
 			out = append(out, points.MonthTotal{Month: m, Amount: amt})
@@ -1404,7 +1402,8 @@ func (p *Program) PointsReview(ctx context.Context, program, member, date string
 }
 
 // PointsDay returns a member's earning on one day for risk control: what
-// was earned, what the stop policy blocked, whether the day is frozen.
+// was earned, what the stop policy blocked, whether the day is frozen. It
+// is kept only for programs with risk control (zero otherwise).
 func (p *Program) PointsDay(ctx context.Context, program, member, date string) (points.Day, error) {
 	var d points.Day
 	err := p.view(ctx, func(tx store.Tx, _ *ledger.Ledger) error {

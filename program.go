@@ -15,6 +15,7 @@ import (
 	_ "time/tzdata" // program zones must load on hosts without a zoneinfo database
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/ledger"
@@ -444,6 +445,35 @@ func counter(tx store.Tx, name string) (uint64, error) {
 	}
 	n++
 	return n, tx.Put(bMeta, []byte(name), keys.New().U64(n))
+}
+
+// getAmount reads an amount record (zero when absent).
+func getAmount(tx store.Tx, bucket string, key []byte) (decimal.Decimal, error) {
+	v, err := tx.Get(bucket, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return decimal.Zero, nil
+	}
+	if err != nil {
+		return decimal.Zero, err
+	}
+	d, err := codec.ParseAmount(v)
+	if err != nil {
+		return d, fmt.Errorf("%s %x: %w", bucket, key, err)
+	}
+	return d, nil
+}
+
+// addAmount adds delta to an amount record, deleting it when it reaches
+// zero.
+func addAmount(tx store.Tx, bucket string, key []byte, delta decimal.Decimal) error {
+	cur, err := getAmount(tx, bucket, key)
+	if err != nil {
+		return err
+	}
+	if cur = cur.Add(delta); cur.IsZero() {
+		return tx.Delete(bucket, key)
+	}
+	return tx.Put(bucket, key, codec.Amount(cur))
 }
 
 // check validates an event against its declared type.

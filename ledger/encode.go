@@ -83,19 +83,12 @@ func decodeLot(b []byte) (Lot, error) {
 	return l, nil
 }
 
-// encodeAmount is the stored form of a balance or a daily total: a decimal
-// in the codec's binary form, cheaper to read and write than its text.
-func encodeAmount(d decimal.Decimal) []byte {
-	w := codec.Writer{B: make([]byte, 0, 12)}
-	w.Decimal(d)
-	return w.B
-}
+func encodeAmount(d decimal.Decimal) []byte { return codec.Amount(d) }
 
 func decodeAmount(b []byte) (decimal.Decimal, error) {
-	r := codec.Reader{B: b}
-	d := r.Decimal()
-	if err := r.Err(); err != nil || len(r.B) != 0 {
-		return decimal.Decimal{}, fmt.Errorf("%w: amount record %x", ErrCorrupt, b)
+	d, err := codec.ParseAmount(b)
+	if err != nil {
+		return d, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	return d, nil
 }

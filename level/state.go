@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/rule"
@@ -192,7 +193,7 @@ func AddDay(tx store.Tx, member string, t time.Time, loc *time.Location, amount 
 	raw, err := tx.Get(bDay, k)
 	switch {
 	case err == nil:
-		if cur, err = decimal.NewFromString(string(raw)); err != nil {
+		if cur, err = codec.ParseAmount(raw); err != nil {
 			return fmt.Errorf("level: day growth %q: %w", k, err)
 		}
 	case !errors.Is(err, store.ErrNotFound):
@@ -202,7 +203,7 @@ func AddDay(tx store.Tx, member string, t time.Time, loc *time.Location, amount 
 	if cur.IsZero() {
 		return tx.Delete(bDay, k)
 	}
-	return tx.Put(bDay, k, []byte(cur.String()))
+	return tx.Put(bDay, k, codec.Amount(cur))
 }
 
 // Earned returns the member's net growth earned on the days from from
@@ -216,7 +217,7 @@ func Earned(tx store.Tx, member string, from, to time.Time, loc *time.Location) 
 	}
 	sum := decimal.Zero
 	err := tx.Scan(bDay, start, end, false, func(k, v []byte) error {
-		d, err := decimal.NewFromString(string(v))
+		d, err := codec.ParseAmount(v)
 		if err != nil {
 			return fmt.Errorf("level: day growth %q: %w", k, err)
 		}

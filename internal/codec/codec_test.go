@@ -53,3 +53,18 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("truncated record: %v", short.Err())
 	}
 }
+
+func TestAmount(t *testing.T) {
+	for _, s := range []string{"0", "-0.5", "12.50", "123456789012345678901234567890.000000001"} {
+		d := decimal.RequireFromString(s)
+		got, err := codec.ParseAmount(codec.Amount(d))
+		if err != nil || !got.Equal(d) {
+			t.Errorf("ParseAmount(Amount(%s)) = %s, %v", s, got, err)
+		}
+	}
+	for _, bad := range [][]byte{nil, {0}, append(codec.Amount(decimal.New(1, 0)), 0), []byte("12.5")} {
+		if _, err := codec.ParseAmount(bad); !errors.Is(err, codec.ErrAmount) {
+			t.Errorf("ParseAmount(%x) = %v, want ErrAmount", bad, err)
+		}
+	}
+}
