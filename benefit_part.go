@@ -11,7 +11,6 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/ledger"
-	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
@@ -211,7 +210,7 @@ func (t *txn) benefitPlans(member string) ([]string, error) {
 	if t.p.def.Levels == nil || len(t.p.def.Levels.Plans) == 0 {
 		return nil, nil
 	}
-	m, _, err := level.Load(t.tx, member)
+	m, _, err := t.loadLevel(member)
 	if err != nil {
 		return nil, err
 	}

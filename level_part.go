@@ -132,7 +132,7 @@ func (p *Program) levelPart() part {
 	lp := &levelPart{p: p, def: *p.def.Levels}
 	if len(lp.def.Ladder) > 0 {
 		p.levelOf = func(t *txn, member string) (string, error) {
-			m, ok, err := level.Load(t.tx, member)
+			m, ok, err := t.loadLevel(member)
 			if err != nil || !ok {
 				return lp.def.Ladder[0].Name, err
 			}
@@ -192,7 +192,7 @@ func (lp *levelPart) process(t *txn, ev event.Event) error {
 // member returns a member's state, making a member first seen join the
 // entry level at t.at.
 func (lp *levelPart) member(t *txn, member string) (level.Member, error) {
-	m, ok, err := level.Load(t.tx, member)
+	m, ok, err := t.loadLevel(member)
 	if err != nil || ok || len(lp.def.Ladder) == 0 {
 		return m, err
 	}
@@ -207,7 +207,7 @@ func (lp *levelPart) member(t *txn, member string) (level.Member, error) {
 	if err := level.AppendHistory(t.tx, member, &m, &level.Record{Time: t.at, Cause: level.CauseJoin, To: entry.Name, TermEnd: m.TermEnd, Event: t.ref.Event}); err != nil {
 		return m, err
 	}
-	if err := level.Save(t.tx, member, m); err != nil {
+	if err := t.saveLevel(member, m); err != nil {
 		return m, err
 	}
 	return m, t.emit(ChangeLevelChanged, member, LevelChange{To: entry.Name, Cause: level.CauseJoin, TermEnd: m.TermEnd, Growth: decimal.Zero},
@@ -219,7 +219,7 @@ func (lp *levelPart) member(t *txn, member string) (level.Member, error) {
 // event is always applied to the level the member holds at its time.
 func (lp *levelPart) catchUp(t *txn, member string) error {
 	for range 1200 {
-		m, ok, err := level.Load(t.tx, member)
+		m, ok, err := t.loadLevel(member)
 		if err != nil || !ok || m.TermEnd.IsZero() || t.at.Before(m.TermEnd) {
 			return err
 		}
@@ -345,7 +345,7 @@ func (lp *levelPart) increase(t *txn, member string, amount decimal.Decimal, kin
 	}
 	m.Lifetime = m.Lifetime.Add(amount)
 	m.Frozen = level.Earn(m.Frozen, amount, t.at)
-	if err := level.Save(t.tx, member, m); err != nil {
+	if err := t.saveLevel(member, m); err != nil {
 		return err
 	}
 	if err := t.emit(ChangeGrowthChanged, member, GrowthChange{Amount: amount, Balance: posted.Entries[0].Balance, Lifetime: m.Lifetime, Kind: kind, Rule: why.Rule}, &why); err != nil {
@@ -382,7 +382,7 @@ func (lp *levelPart) decrease(t *txn, member string, amount decimal.Decimal, rul
 		}
 		m.Lifetime = decimal.Max(m.Lifetime.Sub(take), decimal.Zero)
 		m.Frozen = level.Earn(m.Frozen, take.Neg(), t.at)
-		if err := level.Save(t.tx, member, m); err != nil {
+		if err := t.saveLevel(member, m); err != nil {
 			return err
 		}
 	}
@@ -439,7 +439,7 @@ func (lp *levelPart) settle(t *txn, member string) error {
 		}
 		gifts = append(gifts, i)
 	}
-	if err := level.Save(t.tx, member, m); err != nil {
+	if err := t.saveLevel(member, m); err != nil {
 		return err
 	}
 	for _, i := range gifts {
@@ -497,7 +497,7 @@ func (lp *levelPart) change(t *txn, member string, m *level.Member, to int, caus
 	if err := level.AppendHistory(t.tx, member, m, &rec); err != nil {
 		return err
 	}
-	if err := level.Save(t.tx, member, *m); err != nil {
+	if err := t.saveLevel(member, *m); err != nil {
 		return err
 	}
 	return t.emit(ChangeLevelChanged, member, LevelChange{From: from, To: l.Name, Cause: cause, TermEnd: end, Growth: growth, Window: window}, why)
@@ -509,7 +509,7 @@ func (lp *levelPart) change(t *txn, member string, m *level.Member, to int, caus
 // T. An end that does not match the member's current term (replaced by an
 // upgrade meanwhile) is ignored.
 func (lp *levelPart) termEnd(t *txn, member string, end time.Time) error {
-	m, ok, err := level.Load(t.tx, member)
+	m, ok, err := t.loadLevel(member)
 	if err != nil || !ok || !m.TermEnd.Equal(end) {
 		return err
 	}
@@ -624,7 +624,7 @@ func (lp *levelPart) purchase(t *txn, ev event.Event) error {
 		if err := level.AppendHistory(t.tx, ev.Member, &m, &level.Record{Time: t.at, Cause: level.CausePurchase, Event: ev.ID, Plan: pl.Name, Expires: exp}); err != nil {
 			return err
 		}
-		if err := level.Save(t.tx, ev.Member, m); err != nil {
+		if err := t.saveLevel(ev.Member, m); err != nil {
 			return err
 		}
 		why := &rule.Reason{Rule: "plan." + pl.Name, Inputs: map[string]string{"period": string(pl.Period), "from": base.Format(time.RFC3339)}}
@@ -658,7 +658,7 @@ func (lp *levelPart) freezeDeadline(t *txn, it due.Item) error {
 	if err := json.Unmarshal(it.Payload, &fd); err != nil {
 		return err
 	}
-	m, ok, err := level.Load(t.tx, fd.Member)
+	m, ok, err := t.loadLevel(fd.Member)
 	if err != nil || !ok {
 		return err
 	}
@@ -667,7 +667,7 @@ func (lp *levelPart) freezeDeadline(t *txn, it due.Item) error {
 			continue
 		}
 		m.Frozen = append(m.Frozen[:j:j], m.Frozen[j+1:]...)
-		if err := level.Save(t.tx, fd.Member, m); err != nil {
+		if err := t.saveLevel(fd.Member, m); err != nil {
 			return err
 		}
 		return t.emit(ChangeLevelUnfrozen, fd.Member, FreezeChange{Level: f.Level, Since: f.Since, Deadline: f.Deadline, Earned: f.Earned},
@@ -687,7 +687,7 @@ func (lp *levelPart) planExpiry(t *txn, it due.Item) error {
 	if err := json.Unmarshal(it.Payload, &pd); err != nil {
 		return err
 	}
-	m, ok, err := level.Load(t.tx, pd.Member)
+	m, ok, err := t.loadLevel(pd.Member)
 	if err != nil || !ok {
 		return err
 	}
@@ -702,7 +702,7 @@ func (lp *levelPart) planExpiry(t *txn, it due.Item) error {
 	if err := level.AppendHistory(t.tx, pd.Member, &m, &level.Record{Time: t.at, Cause: level.CauseExpiry, Plan: pd.Plan, Expires: held.Expires}); err != nil {
 		return err
 	}
-	if err := level.Save(t.tx, pd.Member, m); err != nil {
+	if err := t.saveLevel(pd.Member, m); err != nil {
 		return err
 	}
 	return t.emit(ChangePlanExpired, pd.Member, PlanChange{Plan: pd.Plan, Since: held.Since, Expires: held.Expires}, &rule.Reason{Rule: "plan." + pd.Plan, Note: "expired"})

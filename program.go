@@ -19,6 +19,7 @@ import (
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
@@ -358,10 +359,52 @@ type txn struct {
 	ref ledger.Ref
 	out *Outcome
 	raw [][]byte // the outcome's changes as encoded for the feed
+	// lvl caches the last level state loaded or saved in this unit of
+	// work (shared by copies of the txn): an event reads a member's level
+	// state several times (catch-up, rules, upgrade).
+	lvl *levelCache
+}
+
+// levelCache holds one member's decoded level state, as stored.
+type levelCache struct {
+	member string
+	m      level.Member
+	ok     bool
 }
 
 func (p *Program) newTxn(tx store.Tx, at time.Time, ref ledger.Ref, out *Outcome) *txn {
-	return &txn{p: p, tx: tx, led: ledger.New(tx, p.loc), at: at, ref: ref, out: out}
+	return &txn{p: p, tx: tx, led: ledger.New(tx, p.loc), at: at, ref: ref, out: out, lvl: &levelCache{}}
+}
+
+// loadLevel returns a member's level state (ok false for a member never
+// seen); the caller gets its own copy to change.
+func (t *txn) loadLevel(member string) (level.Member, bool, error) {
+	c := t.lvl
+	if c.member != member || member == "" {
+		m, ok, err := level.Load(t.tx, member)
+		if err != nil {
+			return m, ok, err
+		}
+		*c = levelCache{member: member, m: m, ok: ok}
+	}
+	return cloneMember(c.m), c.ok, nil
+}
+
+// saveLevel stores a member's level state.
+func (t *txn) saveLevel(member string, m level.Member) error {
+	if err := level.Save(t.tx, member, m); err != nil {
+		t.lvl.member = "" // unknown state: read again
+		return err
+	}
+	*t.lvl = levelCache{member: member, m: cloneMember(m), ok: true}
+	return nil
+}
+
+func cloneMember(m level.Member) level.Member {
+	m.Frozen = slices.Clone(m.Frozen)
+	m.Gifted = slices.Clone(m.Gifted)
+	m.Plans = slices.Clone(m.Plans)
+	return m
 }
 
 // post records a ledger transaction at the txn's time and reference unless
