@@ -39,11 +39,12 @@ func (p *Program) Advance(ctx context.Context, now time.Time) (int, error) {
 				pt, ok := p.dueBy[it.Kind]
 				if ok {
 					out := &Outcome{Time: it.At}
-					t := p.newTxn(tx, it.At, ledger.Ref{Note: "due " + it.Kind}, out)
-					err := pt.due(t, it)
-					if err == nil {
-						err = t.settle(0)
-					}
+					err := p.unit(tx, it.At, ledger.Ref{Note: "due " + it.Kind}, out, func(t *txn) error {
+						if err := pt.due(t, it); err != nil {
+							return err
+						}
+						return t.settle(0)
+					})
 					if err != nil {
 						return fmt.Errorf("due %s %s at %s: %w", it.Kind, it.ID, it.At.Format(time.RFC3339), err)
 					}

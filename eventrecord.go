@@ -28,7 +28,7 @@ type eventRecord struct {
 }
 
 func newRecord(ev event.Event, t *txn) eventRecord {
-	rec := eventRecord{Event: ev, Changes: t.raw}
+	rec := eventRecord{Event: ev, Changes: t.feed.raw}
 	for _, e := range t.out.Entries {
 		rec.Entries = append(rec.Entries, ledger.EntryKey(e))
 	}

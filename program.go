@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -358,7 +359,9 @@ type txn struct {
 	at  time.Time
 	ref ledger.Ref
 	out *Outcome
-	raw [][]byte // the outcome's changes as encoded for the feed
+	// feed collects the unit's changes; nil outside a unit (a read-only
+	// txn), where emit is an error.
+	feed *feedUnit
 	// lvl caches the last level state loaded or saved in this unit of
 	// work (shared by copies of the txn): an event reads a member's level
 	// state several times (catch-up, rules, upgrade).
@@ -431,24 +434,79 @@ const (
 	bFeed   = "feed"
 )
 
-// emit appends a change to the outcome and the change feed.
+// emit appends a change to the outcome and to the unit's feed record,
+// which flush writes.
 func (t *txn) emit(kind, member string, data any, why *rule.Reason) error {
+	f := t.feed
+	if f == nil {
+		return fmt.Errorf("membership: emit %s outside a unit of work", kind)
+	}
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return err
 	}
-	seq, err := counter(t.tx, "feed")
-	if err != nil {
-		return err
+	if f.next == 0 {
+		n, err := getCounter(t.tx, "feed")
+		if err != nil {
+			return err
+		}
+		f.next = n + 1
 	}
-	c := Change{Seq: seq, Kind: kind, Member: member, Time: t.at.UTC(), Event: t.ref.Event, Data: raw, Reason: why}
+	c := Change{Seq: f.next, Kind: kind, Member: member, Time: t.at.UTC(), Event: t.ref.Event, Data: raw, Reason: why}
+	f.next++
 	v, err := c.encode()
 	if err != nil {
 		return err
 	}
 	t.out.Changes = append(t.out.Changes, c)
-	t.raw = append(t.raw, v)
-	return t.tx.Put(bFeed, keys.New().U64(seq), v)
+	f.raw = append(f.raw, v)
+	f.buf = binary.AppendUvarint(f.buf, uint64(len(v)))
+	f.buf = append(f.buf, v...)
+	return nil
+}
+
+// feedUnit gathers the changes of one unit of work: they are stored as one
+// feed record, keyed by the last change's Seq, and the feed counter is
+// read and written once.
+type feedUnit struct {
+	next uint64 // Seq of the next change; 0 before the first
+	buf  []byte // the changes, each length-prefixed
+	// raw holds each change as encoded, for the event record.
+	raw [][]byte
+}
+
+// unit runs fn as one unit of work (an event, an operator request, a due
+// item) and then writes its changes to the feed.
+func (p *Program) unit(tx store.Tx, at time.Time, ref ledger.Ref, out *Outcome, fn func(t *txn) error) error {
+	t := p.newTxn(tx, at, ref, out)
+	t.feed = &feedUnit{}
+	if err := fn(t); err != nil {
+		return err
+	}
+	f := t.feed
+	if f.next == 0 {
+		return nil
+	}
+	last := f.next - 1
+	if err := tx.Put(bFeed, keys.New().U64(last), f.buf); err != nil {
+		return err
+	}
+	return tx.Put(bMeta, []byte("feed"), keys.New().U64(last))
+}
+
+// decodeFeed calls fn for each change of a feed record.
+func decodeFeed(b []byte, fn func(raw []byte) error) error {
+	for len(b) > 0 {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return fmt.Errorf("%w: feed record", errCorruptRecord)
+		}
+		if err := fn(b[k : k+int(n)]); err != nil {
+			return err
+		}
+		b = b[k+int(n):]
+	}
+	return nil
 }
 
 // schedule adds an item to the due index.
@@ -478,16 +536,27 @@ func (t *txn) reward(member string, r rule.Reward, why rule.Reason) error {
 }
 
 func counter(tx store.Tx, name string) (uint64, error) {
-	var n uint64
-	v, err := tx.Get(bMeta, []byte(name))
-	switch {
-	case err == nil:
-		n = keys.U64(v, 0)
-	case !errors.Is(err, store.ErrNotFound):
+	n, err := getCounter(tx, name)
+	if err != nil {
 		return 0, err
 	}
 	n++
 	return n, tx.Put(bMeta, []byte(name), keys.New().U64(n))
+}
+
+// getCounter returns a counter's value (0 when never set).
+func getCounter(tx store.Tx, name string) (uint64, error) {
+	v, err := tx.Get(bMeta, []byte(name))
+	switch {
+	case err == nil:
+		if len(v) != 8 {
+			return 0, fmt.Errorf("%w: counter %q", errCorruptRecord, name)
+		}
+		return keys.U64(v, 0), nil
+	case errors.Is(err, store.ErrNotFound):
+		return 0, nil
+	}
+	return 0, err
 }
 
 // getAmount reads an amount record (zero when absent).
@@ -612,13 +681,20 @@ func (p *Program) processTx(tx store.Tx, ev event.Event) (*Outcome, error) {
 		return nil, err
 	}
 	out := &Outcome{Event: ev.ID, Member: ev.Member, Time: ev.Time}
-	t := p.newTxn(tx, ev.Time, ledger.Ref{Event: ev.ID}, out)
-	for _, pt := range p.parts {
-		if err := pt.process(t, ev); err != nil {
-			return nil, err
+	var rec []byte
+	err := p.unit(tx, ev.Time, ledger.Ref{Event: ev.ID}, out, func(t *txn) error {
+		for _, pt := range p.parts {
+			if err := pt.process(t, ev); err != nil {
+				return err
+			}
 		}
+		rec = newRecord(ev, t).encode()
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, tx.Put(bEvents, []byte(ev.ID), newRecord(ev, t).encode())
+	return out, tx.Put(bEvents, []byte(ev.ID), rec)
 }
 
 // apply runs an operator request idempotently: key identifies the request
@@ -655,11 +731,13 @@ func (p *Program) apply(ctx context.Context, key string, request any, at time.Ti
 			return err
 		}
 		out = &Outcome{Event: key, Member: member, Time: at}
-		t := p.newTxn(tx, at, ref, out)
-		if err := fn(t); err != nil {
-			return err
-		}
-		if err := t.settle(0); err != nil {
+		err := p.unit(tx, at, ref, out, func(t *txn) error {
+			if err := fn(t); err != nil {
+				return err
+			}
+			return t.settle(0)
+		})
+		if err != nil {
 			return err
 		}
 		v, err := json.Marshal(map[string]any{"request": json.RawMessage(fp), "outcome": out})
@@ -693,15 +771,23 @@ func (p *Program) Feed(ctx context.Context, after uint64, limit int) ([]Change, 
 	var out []Change
 	err := p.st.View(ctx, func(tx store.Tx) error {
 		return tx.Scan(bFeed, keys.New().U64(after+1), nil, false, func(_, v []byte) error {
-			if len(out) == limit {
+			err := decodeFeed(v, func(raw []byte) error {
+				if len(out) == limit {
+					return store.StopScan
+				}
+				c, err := decodeChange(raw)
+				if err != nil {
+					return err
+				}
+				if c.Seq > after {
+					out = append(out, c)
+				}
+				return nil
+			})
+			if err == nil && len(out) == limit {
 				return store.StopScan
 			}
-			c, err := decodeChange(v)
-			if err != nil {
-				return err
-			}
-			out = append(out, c)
-			return nil
+			return err
 		})
 	})
 	return out, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/ledger"
@@ -401,5 +402,51 @@ func TestOpenNilStore(t *testing.T) {
 	var st store.Store
 	if _, err := membership.Open(st, valueDef()); !errors.Is(err, membership.ErrInvalidArgument) {
 		t.Errorf("Open(nil): %v", err)
+	}
+}
+
+// An event's changes are stored together; reading the feed from any
+// position with any page size gives the same sequence, without gaps.
+func TestFeedPagesWithinEvents(t *testing.T) {
+	ctx := context.Background()
+	p := openMemory(t, benchDef())
+	for _, i := range []int64{0, 1, 1000, 1001} { // members m0, m1, m0, m1
+		mustProcess(t, p, benchEvent(i))
+	}
+	all, err := p.Feed(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first order of a member has 3 changes (join, growth, points),
+	// the next 2: 3+3+2+2.
+	if len(all) != 10 {
+		t.Fatalf("feed has %d changes, want 10: %+v", len(all), all)
+	}
+	for i, c := range all {
+		if c.Seq != uint64(i+1) {
+			t.Fatalf("change %d has Seq %d", i, c.Seq)
+		}
+	}
+	for after := range uint64(len(all) + 1) {
+		for limit := 1; limit <= len(all)+1; limit++ {
+			var got []membership.Change
+			for pos := after; ; {
+				page, err := p.Feed(ctx, pos, limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(page) > limit {
+					t.Fatalf("after %d limit %d: page of %d", pos, limit, len(page))
+				}
+				if len(page) == 0 {
+					break
+				}
+				got = append(got, page...)
+				pos = page[len(page)-1].Seq
+			}
+			if diff := cmp.Diff(all[after:], got, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("after %d limit %d (-want +got):\n%s", after, limit, diff)
+			}
+		}
 	}
 }

@@ -456,15 +456,20 @@ func (p *Program) RecomputeTag(ctx context.Context, name, cursor string, limit i
 			return err
 		}
 		out := &Outcome{Time: at}
-		t := p.newTxn(tx, at, ledger.Ref{Note: "recompute tag " + name}, out)
-		for _, m := range members {
-			a, d, err := tp.evaluateCount(t, m, r)
-			if err != nil {
-				return err
+		err = p.unit(tx, at, ledger.Ref{Note: "recompute tag " + name}, out, func(t *txn) error {
+			for _, m := range members {
+				a, d, err := tp.evaluateCount(t, m, r)
+				if err != nil {
+					return err
+				}
+				res.Examined++
+				res.Added += a
+				res.Removed += d
 			}
-			res.Examined++
-			res.Added += a
-			res.Removed += d
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		if len(members) == limit {
 			res.Next = members[len(members)-1]
