@@ -40,3 +40,33 @@ func TestChangeEncodeMatchesJSON(t *testing.T) {
 		}
 	}
 }
+
+// The hand-written payload encoders decode to what json.Marshal's would,
+// with every optional field set and unset.
+func TestPayloadJSONMatchesMarshal(t *testing.T) {
+	d := decimal.RequireFromString
+	at := time.Date(2027, 11, 30, 16, 0, 0, 1, time.UTC)
+	for _, data := range []any{
+		GrowthChange{Amount: d("12.5"), Balance: d("0"), Lifetime: d("-3"), Kind: "earned"},
+		GrowthChange{Amount: d("-1"), Balance: d("2"), Lifetime: d("3"), Kind: "k\"<", Rule: "r\n", Shortfall: d("0.01")},
+		PointsChange{Program: "mall", Amount: d("0")},
+		PointsChange{Program: "m\\", Amount: d("12"), Lot: "2.0", Expires: at, Ref: "o1", Date: "2026-11-24", Wanted: d("5"),
+			Shortfall: d("1"), To: "air", ToAmount: d("3.25"), Operator: "ops"},
+	} {
+		raw, err := marshalData(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		std, _ := json.Marshal(data)
+		var got, want map[string]any
+		if err := json.Unmarshal(raw, &got); err != nil {
+			t.Fatalf("invalid JSON %s: %v", raw, err)
+		}
+		if err := json.Unmarshal(std, &want); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%T decoded (-json.Marshal +appendJSON):\n%s", data, diff)
+		}
+	}
+}

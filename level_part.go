@@ -408,7 +408,7 @@ func (lp *levelPart) settle(t *txn, member string) error {
 		top = crossed[len(crossed)-1]
 	}
 	cause := level.CauseEvent
-	why := &rule.Reason{Rule: "level.upgrade", Inputs: map[string]string{"growth": bal.String()}}
+	var why *rule.Reason
 	if to, ok := lp.def.Unfreeze(m.Frozen, cur, t.at); ok && to > top {
 		top, cause, crossed = to, level.CauseUnfreeze, nil
 		for _, f := range m.Frozen {
@@ -417,11 +417,15 @@ func (lp *levelPart) settle(t *txn, member string) error {
 					"earned_since_downgrade": f.Earned.String(), "unfreeze": lp.def.Ladder[to].Freeze.Unfreeze.String()}}
 			}
 		}
-	} else if top > cur {
-		why.Inputs["upgrade"] = lp.def.Ladder[top].Upgrade.String()
 	}
 	if top == cur {
-		return nil
+		return nil // the usual case: no upgrade, and no reason to build
+	}
+	if why == nil {
+		why = &rule.Reason{Rule: "level.upgrade", Inputs: map[string]string{"growth": bal.String()}}
+		if cause == level.CauseEvent {
+			why.Inputs["upgrade"] = lp.def.Ladder[top].Upgrade.String()
+		}
 	}
 	if err := lp.change(t, member, &m, top, cause, bal, nil, why, level.Record{}); err != nil {
 		return err

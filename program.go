@@ -441,7 +441,7 @@ func (t *txn) emit(kind, member string, data any, why *rule.Reason) error {
 	if f == nil {
 		return fmt.Errorf("membership: emit %s outside a unit of work", kind)
 	}
-	raw, err := json.Marshal(data)
+	raw, err := marshalData(data)
 	if err != nil {
 		return err
 	}

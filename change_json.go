@@ -1,0 +1,92 @@
+package membership
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// jsonAppender is a change payload that writes its own JSON: the payloads
+// of every event's changes (growth, points) skip reflection. The result
+// decodes like json.Marshal's; ok false means "use json.Marshal".
+type jsonAppender interface {
+	appendJSON(b []byte) (out []byte, ok bool)
+}
+
+// marshalData encodes a change payload.
+func marshalData(data any) ([]byte, error) {
+	if a, ok := data.(jsonAppender); ok {
+		if b, ok := a.appendJSON(make([]byte, 0, 160)); ok {
+			return b, nil
+		}
+	}
+	return json.Marshal(data)
+}
+
+// jsonObject appends the fields of one JSON object.
+type jsonObject struct{ b []byte }
+
+func (o *jsonObject) key(name string) {
+	if len(o.b) == 0 || o.b[len(o.b)-1] != '{' {
+		o.b = append(o.b, ',')
+	}
+	o.b = append(appendJSONString(o.b, name), ':')
+}
+
+func (o *jsonObject) str(name, v string, omitEmpty bool) {
+	if omitEmpty && v == "" {
+		return
+	}
+	o.key(name)
+	o.b = appendJSONString(o.b, v)
+}
+
+func (o *jsonObject) dec(name string, v decimal.Decimal, omitZero bool) {
+	if omitZero && v.IsZero() {
+		return
+	}
+	o.key(name)
+	o.b = append(append(o.b, '"'), v.String()...)
+	o.b = append(o.b, '"')
+}
+
+func (o *jsonObject) time(name string, v time.Time, omitZero bool) {
+	if omitZero && v.IsZero() {
+		return
+	}
+	o.key(name)
+	o.b = append(o.b, '"')
+	o.b = v.AppendFormat(o.b, time.RFC3339Nano)
+	o.b = append(o.b, '"')
+}
+
+func (c GrowthChange) appendJSON(b []byte) ([]byte, bool) {
+	o := jsonObject{append(b, '{')}
+	o.dec("amount", c.Amount, false)
+	o.dec("balance", c.Balance, false)
+	o.dec("lifetime", c.Lifetime, false)
+	o.str("kind", string(c.Kind), false)
+	o.str("rule", c.Rule, true)
+	o.dec("shortfall", c.Shortfall, true)
+	return append(o.b, '}'), true
+}
+
+func (c PointsChange) appendJSON(b []byte) ([]byte, bool) {
+	if c.Lots != nil || c.Split != nil || c.Adjustment != nil {
+		return nil, false // the rare kinds: reflection
+	}
+	o := jsonObject{append(b, '{')}
+	o.str("program", c.Program, false)
+	o.dec("amount", c.Amount, false)
+	o.str("lot", c.Lot, true)
+	o.time("expires", c.Expires, true)
+	o.str("ref", c.Ref, true)
+	o.str("date", c.Date, true)
+	o.dec("wanted", c.Wanted, true)
+	o.dec("shortfall", c.Shortfall, true)
+	o.str("to", c.To, true)
+	o.dec("to_amount", c.ToAmount, true)
+	o.str("operator", c.Operator, true)
+	return append(o.b, '}'), true
+}
