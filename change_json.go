@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/memberkit/membership/internal/codec"
 	"github.com/shopspring/decimal"
 )
 
@@ -47,7 +48,7 @@ func (o *jsonObject) dec(name string, v decimal.Decimal, omitZero bool) {
 		return
 	}
 	o.key(name)
-	o.b = append(append(o.b, '"'), v.String()...)
+	o.b = codec.AppendDecimal(append(o.b, '"'), v)
 	o.b = append(o.b, '"')
 }
 

@@ -290,7 +290,7 @@ func appendReason(b []byte, r *rule.Reason) []byte {
 	}
 	if !r.Raw.IsZero() {
 		field("raw")
-		b = appendJSONString(b, r.Raw.String())
+		b = append(codec.AppendDecimal(append(b, '"'), r.Raw), '"')
 	}
 	if c := r.Cut; c != nil {
 		field("cut")
@@ -301,7 +301,7 @@ func appendReason(b []byte, r *rule.Reason) []byte {
 			v    decimal.Decimal
 		}{{"limit", c.Limit}, {"used", c.Used}, {"wanted", c.Wanted}, {"granted", c.Granted}} {
 			b = append(append(append(b, `,"`...), d.name...), `":`...)
-			b = appendJSONString(b, d.v.String())
+			b = append(codec.AppendDecimal(append(b, '"'), d.v), '"')
 		}
 		b = append(b, '}')
 	}

@@ -2,6 +2,7 @@ package rule
 
 import (
 	"fmt"
+	"github.com/memberkit/membership/internal/codec"
 
 	"github.com/memberkit/membership/event"
 	"github.com/shopspring/decimal"
@@ -73,10 +74,8 @@ func (f Formula) Apply(e event.Event) (decimal.Decimal, Reason, error) {
 
 // exact formats d keeping its trailing zeros ("200.00").
 func exact(d decimal.Decimal) string {
-	if d.Exponent() < 0 {
-		return d.StringFixed(-d.Exponent())
-	}
-	return d.String()
+	var buf [24]byte
+	return string(codec.AppendExact(buf[:0], d))
 }
 
 // String returns the formula's text: "amount × 1.5", "10",

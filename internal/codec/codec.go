@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -165,4 +166,62 @@ func ParseAmount(b []byte) (decimal.Decimal, error) {
 		return decimal.Decimal{}, fmt.Errorf("%w: %x", ErrAmount, b)
 	}
 	return d, nil
+}
+
+// AppendDecimal appends d as d.String() would write it, without math/big
+// when the coefficient fits 18 digits (the usual amounts): it is on the
+// path of every change's payload and reason.
+func AppendDecimal(b []byte, d decimal.Decimal) []byte { return appendDecimal(b, d, true) }
+
+// AppendExact appends d keeping its trailing zeros ("200.00"), as
+// d.StringFixed(-d.Exponent()) writes a decimal with a negative exponent.
+func AppendExact(b []byte, d decimal.Decimal) []byte { return appendDecimal(b, d, false) }
+
+func appendDecimal(b []byte, d decimal.Decimal, trim bool) []byte {
+	exp := d.Exponent()
+	if d.NumDigits() > 18 || exp > 0 || exp < -18 {
+		if !trim && exp < 0 {
+			return append(b, d.StringFixed(-exp)...)
+		}
+		return append(b, d.String()...)
+	}
+	c := d.CoefficientInt64()
+	if c < 0 {
+		b = append(b, '-')
+		c = -c
+	}
+	if exp == 0 {
+		return strconv.AppendUint(b, uint64(c), 10)
+	}
+	var pow uint64 = 1
+	for range -exp {
+		pow *= 10
+	}
+	u := uint64(c)
+	b = strconv.AppendUint(b, u/pow, 10)
+	frac := u % pow
+	if frac == 0 && trim {
+		return b
+	}
+	digits := int(-exp)
+	for trim && frac%10 == 0 { // trailing zeros go, as in String
+		frac /= 10
+		digits--
+	}
+	b = append(b, '.')
+	var buf [20]byte
+	s := strconv.AppendUint(buf[:0], frac, 10)
+	if frac == 0 {
+		s = s[:0]
+	}
+	for range digits - len(s) {
+		b = append(b, '0')
+	}
+	return append(b, s...)
+}
+
+// DecimalString returns d.String(), the fast way (see AppendDecimal).
+func DecimalString(d decimal.Decimal) string {
+	var buf [24]byte
+	return string(AppendDecimal(buf[:0], d))
 }

@@ -68,3 +68,42 @@ func TestAmount(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendDecimalMatchesString(t *testing.T) {
+	cases := []string{"0", "-0", "1", "-1", "12.50", "0.001", "-0.000100", "100", "1e3", "-2.5e2", "123456789012345678",
+		"1234567890123456789", "0.123456789012345678", "-99999999999999999.9", "1e-19", "5e-18", "12345678901234567890.125"}
+	r := uint64(1)
+	for i := range 2000 { // and a spread of random ones
+		r = r*6364136223846793005 + 1442695040888963407
+		coef := int64(r>>20) % 1_000_000_000_000
+		if i%2 == 1 {
+			coef = -coef
+		}
+		cases = append(cases, decimal.New(coef, int32(i%25)-20).String(), decimal.New(coef, int32(i%4)).String())
+	}
+	for _, s := range cases {
+		d := decimal.RequireFromString(s)
+		if got, want := codec.DecimalString(d), d.String(); got != want {
+			t.Errorf("DecimalString(%s) = %q, want %q", s, got, want)
+		}
+	}
+	// Unnormalized forms: coefficient with trailing zeros, positive exponent.
+	for _, d := range []decimal.Decimal{decimal.New(1200, -2), decimal.New(5, 2), decimal.New(-7000, -3), decimal.New(0, -5), decimal.New(0, 3)} {
+		if got, want := codec.DecimalString(d), d.String(); got != want {
+			t.Errorf("DecimalString(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestAppendExactMatchesStringFixed(t *testing.T) {
+	for _, s := range []string{"200.00", "0.000", "-0.50", "12", "1e3", "-1.0", "0.0012300", "123456789012345678.90", "-12345678901234567890.100"} {
+		d := decimal.RequireFromString(s)
+		want := d.String()
+		if d.Exponent() < 0 {
+			want = d.StringFixed(-d.Exponent())
+		}
+		if got := string(codec.AppendExact(nil, d)); got != want {
+			t.Errorf("AppendExact(%s) = %q, want %q", s, got, want)
+		}
+	}
+}
