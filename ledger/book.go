@@ -48,7 +48,12 @@ func accountKey(a Account) keys.Builder {
 
 // Balance returns the account's balance (zero for an account never used).
 func (l *Ledger) Balance(a Account) (decimal.Decimal, error) {
-	v, err := l.tx.Get(bBal, accountKey(a))
+	return l.balanceAt(accountKey(a))
+}
+
+// balanceAt returns the balance stored under an account key.
+func (l *Ledger) balanceAt(ak []byte) (decimal.Decimal, error) {
+	v, err := l.tx.Get(bBal, ak)
 	if errors.Is(err, store.ErrNotFound) {
 		return decimal.Zero, nil
 	}
@@ -407,7 +412,8 @@ func (l *Ledger) debit(t Transaction, leg *Leg) ([]Take, error) {
 }
 
 func (l *Ledger) entry(t Transaction, leg *Leg, seq uint64) (Entry, error) {
-	bal, err := l.Balance(leg.Account)
+	ak := accountKey(leg.Account)
+	bal, err := l.balanceAt(ak)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -419,7 +425,6 @@ func (l *Ledger) entry(t Transaction, leg *Leg, seq uint64) (Entry, error) {
 	if leg.Account.IsMember() {
 		e.Lot = leg.Lot
 	}
-	ak := accountKey(leg.Account)
 	if err := l.tx.Put(bBal, ak, encodeAmount(bal)); err != nil {
 		return Entry{}, err
 	}
