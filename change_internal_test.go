@@ -52,6 +52,8 @@ func TestPayloadJSONMatchesMarshal(t *testing.T) {
 		PointsChange{Program: "mall", Amount: d("0")},
 		PointsChange{Program: "m\\", Amount: d("12"), Lot: "2.0", Expires: at, Ref: "o1", Date: "2026-11-24", Wanted: d("5"),
 			Shortfall: d("1"), To: "air", ToAmount: d("3.25"), Operator: "ops"},
+		ptsDue{Program: "mall", Member: "m\"1", Lot: "2.0"},
+		ptsDue{Program: "mall", Member: "m1", Lot: "2.0", Date: "2026-11-24"},
 	} {
 		raw, err := marshalData(data)
 		if err != nil {

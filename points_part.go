@@ -127,6 +127,16 @@ type ptsDue struct {
 	Date    string `json:"date,omitempty"`
 }
 
+// appendJSON writes d as json.Marshal would: one is scheduled per lot.
+func (d ptsDue) appendJSON(b []byte) ([]byte, bool) {
+	o := jsonObject{append(b, '{')}
+	o.str("program", d.Program, false)
+	o.str("member", d.Member, false)
+	o.str("lot", d.Lot, false)
+	o.str("date", d.Date, true)
+	return append(o.b, '}'), true
+}
+
 // ptsDueID makes a due item ID unique for (program, member, lot) whatever
 // the characters of the parts.
 func ptsDueID(program, member, lot string) string {
@@ -197,20 +207,17 @@ func (pp *pointsPart) post(t *txn, lt ledger.Transaction) (ledger.Posted, error)
 	if err != nil {
 		return posted, err
 	}
-	type lotKey struct {
-		acct ledger.Account
-		id   string
-	}
-	lots := map[lotKey]ledger.Lot{}
-	for _, l := range posted.Lots {
-		lots[lotKey{l.Account, l.ID}] = l
-	}
 	var late []ledger.Entry
 	for _, e := range posted.Entries {
 		if !e.Account.IsMember() || !e.Amount.IsPositive() {
 			continue
 		}
-		l := lots[lotKey{e.Account, e.Lot}]
+		var l ledger.Lot
+		for _, pl := range posted.Lots {
+			if pl.Account == e.Account && pl.ID == e.Lot {
+				l = pl
+			}
+		}
 		if l.Expires.IsZero() {
 			continue
 		}
@@ -343,7 +350,10 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule) error {
 	if granted.IsZero() {
 		return t.emit(ChangePointsEarned, ev.Member, PointsChange{Program: r.Program, Amount: decimal.Zero}, &why)
 	}
-	date := ev.Time.In(loc).Format(time.DateOnly)
+	date := ""
+	if prog.Risk != nil || r.PendingDays > 0 {
+		date = ev.Time.In(loc).Format(time.DateOnly)
+	}
 	dayKey := keys.New().Str(r.Program).Str(ev.Member).Str(date)
 	// The day record exists for risk control: without it nothing reads it.
 	var day points.Day

@@ -514,7 +514,7 @@ func (t *txn) schedule(at time.Time, kind, id string, payload any) error {
 	var raw []byte
 	if payload != nil {
 		var err error
-		if raw, err = json.Marshal(payload); err != nil {
+		if raw, err = marshalData(payload); err != nil {
 			return err
 		}
 	}
