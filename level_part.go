@@ -351,7 +351,7 @@ func (lp *levelPart) increase(t *txn, member string, amount decimal.Decimal, kin
 	if err := t.emit(ChangeGrowthChanged, member, GrowthChange{Amount: amount, Balance: posted.Entries[0].Balance, Lifetime: m.Lifetime, Kind: kind, Rule: why.Rule}, &why); err != nil {
 		return err
 	}
-	return lp.settle(t, member)
+	return lp.settle(t, member, posted.Entries[0].Balance)
 }
 
 // decrease takes amount from the member's growth, never below zero (the
@@ -391,14 +391,11 @@ func (lp *levelPart) decrease(t *txn, member string, amount decimal.Decimal, rul
 
 // settle moves the member up after a growth increase: to a frozen level
 // whose unfreeze threshold is reached, or to the highest level the growth
-// reaches, granting the gifts of each level crossed.
-func (lp *levelPart) settle(t *txn, member string) error {
+// reaches, granting the gifts of each level crossed. bal is the member's
+// growth balance after the increase.
+func (lp *levelPart) settle(t *txn, member string, bal decimal.Decimal) error {
 	m, err := lp.member(t, member)
 	if err != nil || len(lp.def.Ladder) == 0 {
-		return err
-	}
-	bal, err := lp.balance(t, member)
-	if err != nil {
 		return err
 	}
 	cur := lp.def.Index(m.Level)
