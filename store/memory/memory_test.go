@@ -1,7 +1,12 @@
 package memory_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/memberkit/membership/store"
@@ -39,5 +44,298 @@ func TestWriteInsideScan(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("Update: %v", err)
+	}
+}
+
+// holdView starts a View and returns once its snapshot is taken; check
+// runs inside the View when release is called, which waits for it.
+func holdView(t *testing.T, s store.Store, check func(tx store.Tx)) (release func()) {
+	t.Helper()
+	started, proceed, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- s.View(context.Background(), func(tx store.Tx) error {
+			close(started)
+			<-proceed
+			check(tx)
+			return nil
+		})
+	}()
+	<-started
+	return func() {
+		t.Helper()
+		close(proceed)
+		if err := <-done; err != nil {
+			t.Errorf("View: %v", err)
+		}
+	}
+}
+
+func mustUpdate(t *testing.T, s store.Store, fn func(tx store.Tx) error) {
+	t.Helper()
+	if err := s.Update(t.Context(), fn); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+}
+
+func putAll(tx store.Tx, bucket string, kv ...string) error {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if err := tx.Put(bucket, []byte(kv[i]), []byte(kv[i+1])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dump returns every bucket's contents as "bucket/key=value" strings.
+func dump(t *testing.T, tx store.Tx, buckets ...string) []string {
+	t.Helper()
+	var out []string
+	for _, b := range buckets {
+		err := tx.Scan(b, nil, nil, false, func(k, v []byte) error {
+			out = append(out, b+"/"+string(k)+"="+string(v))
+			return nil
+		})
+		if err != nil {
+			t.Errorf("Scan(%q): %v", b, err)
+		}
+	}
+	return out
+}
+
+// A View keeps seeing the state it started on while later Updates
+// overwrite existing keys in place (same and other lengths), delete keys,
+// add keys and buckets; buckets a later Update leaves alone are shared.
+func TestSnapshotBetweenUpdates(t *testing.T) {
+	s := open(t)
+	buckets := []string{"a", "b", "c"}
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if err := putAll(tx, "a", "k1", "v1", "k2", "v2", "k3", "v3"); err != nil {
+			return err
+		}
+		return putAll(tx, "b", "x", "1")
+	})
+	first := []string{"a/k1=v1", "a/k2=v2", "a/k3=v3", "b/x=1"}
+	release1 := holdView(t, s, func(tx store.Tx) {
+		if got := dump(t, tx, buckets...); !slices.Equal(got, first) {
+			t.Errorf("first View sees %q; want %q", got, first)
+		}
+		if v, err := tx.Get("a", []byte("k1")); err != nil || string(v) != "v1" {
+			t.Errorf("first View: Get(a, k1) = %q, %v; want v1", v, err)
+		}
+	})
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if err := putAll(tx, "a", "k1", "V1", "k2", "a longer value", "k4", "v4"); err != nil {
+			return err
+		}
+		if err := tx.Delete("a", []byte("k3")); err != nil {
+			return err
+		}
+		return putAll(tx, "c", "new", "bucket")
+	})
+	second := []string{"a/k1=V1", "a/k2=a longer value", "a/k4=v4", "b/x=1", "c/new=bucket"}
+	release2 := holdView(t, s, func(tx store.Tx) {
+		if got := dump(t, tx, buckets...); !slices.Equal(got, second) {
+			t.Errorf("second View sees %q; want %q", got, second)
+		}
+	})
+	// Only bucket b changes now: the next View reuses the clones of a and c.
+	mustUpdate(t, s, func(tx store.Tx) error { return putAll(tx, "b", "x", "2") })
+	third := []string{"a/k1=V1", "a/k2=a longer value", "a/k4=v4", "b/x=2", "c/new=bucket"}
+	release3 := holdView(t, s, func(tx store.Tx) {
+		if got := dump(t, tx, buckets...); !slices.Equal(got, third) {
+			t.Errorf("third View sees %q; want %q", got, third)
+		}
+	})
+	mustUpdate(t, s, func(tx store.Tx) error { return putAll(tx, "a", "k1", "later") })
+	release3()
+	release2()
+	release1()
+}
+
+// A panicking Update leaves nothing, not even the bucket it created, and
+// releases the writer lock.
+func TestPanicLeavesNothing(t *testing.T) {
+	s := open(t)
+	mustUpdate(t, s, func(tx store.Tx) error { return putAll(tx, "b", "k", "v") })
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Errorf("recovered %v; want the Update function's panic", r)
+			}
+		}()
+		_ = s.Update(t.Context(), func(tx store.Tx) error {
+			if err := putAll(tx, "b", "k", "changed", "k2", "v2"); err != nil {
+				return err
+			}
+			if err := putAll(tx, "fresh", "k", "v"); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+	}()
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if got, want := dump(t, tx, "b", "fresh"), []string{"b/k=v"}; !slices.Equal(got, want) {
+			t.Errorf("after a panicking Update: %q; want %q", got, want)
+		}
+		return nil
+	})
+}
+
+// A value returned by Get keeps its contents until the transaction ends,
+// even when the key is overwritten with a value of the same length.
+func TestGetValueStable(t *testing.T) {
+	s := open(t)
+	mustUpdate(t, s, func(tx store.Tx) error { return putAll(tx, "b", "k", "old") })
+	mustUpdate(t, s, func(tx store.Tx) error {
+		v, err := tx.Get("b", []byte("k"))
+		if err != nil {
+			return err
+		}
+		if err := putAll(tx, "b", "k", "new"); err != nil {
+			return err
+		}
+		if string(v) != "old" {
+			t.Errorf("value from Get changed to %q after a Put of the same key; want old", v)
+		}
+		return nil
+	})
+}
+
+// TestRandomOps runs random transactions against the store and a plain
+// model: Updates that commit, fail or panic, each checked inside against
+// the model, and Views held open across later Updates.
+func TestRandomOps(t *testing.T) {
+	s := open(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	type model map[string]map[string]string
+	clone := func(m model) model {
+		c := make(model, len(m))
+		for b, kv := range m {
+			c[b] = maps.Clone(kv)
+		}
+		return c
+	}
+	buckets := []string{"a", "ab", "b", "c\x00", "d"}
+	randKey := func() string {
+		const alphabet = "\x00\x01mz\xff"
+		k := make([]byte, 1+rng.IntN(10))
+		for i := range k {
+			k[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(k)
+	}
+	// compare checks everything tx sees against m: full and bounded
+	// scans both ways, and Gets of present and absent keys. It may run in
+	// a View's goroutine, so it reports with Errorf.
+	compare := func(tx store.Tx, m model, what string) {
+		t.Helper()
+		for _, b := range buckets {
+			keys := slices.Sorted(maps.Keys(m[b]))
+			var lo, hi []byte
+			if rng.IntN(2) == 0 {
+				lo = []byte(randKey())
+			}
+			if rng.IntN(2) == 0 {
+				hi = []byte(randKey())
+			}
+			var want []string
+			for _, k := range keys {
+				if (lo == nil || k >= string(lo)) && (hi == nil || k < string(hi)) {
+					want = append(want, k+"="+m[b][k])
+				}
+			}
+			for _, reverse := range []bool{false, true} {
+				var got []string
+				err := tx.Scan(b, lo, hi, reverse, func(k, v []byte) error {
+					got = append(got, string(k)+"="+string(v))
+					return nil
+				})
+				if reverse {
+					slices.Reverse(got)
+				}
+				if err != nil || !slices.Equal(got, want) {
+					t.Errorf("%s: Scan(%q, %q, %q, reverse=%v) = %q, %v; want %q", what, b, lo, hi, reverse, got, err, want)
+					return
+				}
+			}
+			for range 3 {
+				k := randKey()
+				v, err := tx.Get(b, []byte(k))
+				mv, ok := m[b][k]
+				if ok && (err != nil || string(v) != mv) || !ok && !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("%s: Get(%q, %q) = %q, %v; want %q (present: %v)", what, b, k, v, err, mv, ok)
+					return
+				}
+			}
+		}
+	}
+	committed := model{}
+	var releases []func()
+	for i := range 400 {
+		if rng.IntN(8) == 0 { // hold a View over the next Updates
+			m := clone(committed)
+			releases = append(releases, holdView(t, s, func(tx store.Tx) { compare(tx, m, fmt.Sprintf("View held from step %d", i)) }))
+		}
+		if len(releases) > 3 || rng.IntN(10) == 0 && len(releases) > 0 {
+			releases[0]()
+			releases = releases[1:]
+		}
+		work := clone(committed)
+		outcome := rng.IntN(6) // 0: error, 1: panic, else commit
+		err := func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("panic: %v", r)
+				}
+			}()
+			return s.Update(t.Context(), func(tx store.Tx) error {
+				for range 1 + rng.IntN(30) {
+					b, k := buckets[rng.IntN(len(buckets))], randKey()
+					if rng.IntN(4) == 0 {
+						if err := tx.Delete(b, []byte(k)); err != nil {
+							return err
+						}
+						delete(work[b], k)
+						continue
+					}
+					v := fmt.Sprint(rng.IntN(1000))
+					if err := tx.Put(b, []byte(k), []byte(v)); err != nil {
+						return err
+					}
+					if work[b] == nil {
+						work[b] = map[string]string{}
+					}
+					work[b][k] = v
+				}
+				compare(tx, work, fmt.Sprintf("Update at step %d", i))
+				if t.Failed() {
+					t.FailNow()
+				}
+				switch outcome {
+				case 0:
+					return errors.New("refused")
+				case 1:
+					panic("boom")
+				}
+				return nil
+			})
+		}()
+		if outcome > 1 {
+			if err != nil {
+				t.Fatalf("step %d: Update: %v", i, err)
+			}
+			committed = work
+		}
+		if rng.IntN(3) == 0 {
+			if err := s.View(t.Context(), func(tx store.Tx) error {
+				compare(tx, committed, fmt.Sprintf("View at step %d", i))
+				return nil
+			}); err != nil {
+				t.Fatalf("View: %v", err)
+			}
+		}
+	}
+	for _, release := range releases {
+		release()
 	}
 }
