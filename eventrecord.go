@@ -28,11 +28,7 @@ type eventRecord struct {
 }
 
 func newRecord(ev event.Event, t *txn) eventRecord {
-	rec := eventRecord{Event: ev, Changes: t.feed.raw}
-	for _, e := range t.out.Entries {
-		rec.Entries = append(rec.Entries, ledger.EntryKey(e))
-	}
-	return rec
+	return eventRecord{Event: ev, Changes: t.feed.raw, Entries: ledger.RecordKeys(t.out.Entries)}
 }
 
 func (rec eventRecord) encode() []byte {
@@ -146,14 +142,11 @@ func decodeRecord(b []byte) (eventRecord, error) {
 // outcome rebuilds the first outcome of a recorded event.
 func (rec eventRecord) outcome(tx store.Tx, loc *time.Location) (*Outcome, error) {
 	out := &Outcome{Event: rec.Event.ID, Member: rec.Event.Member, Time: rec.Event.Time, Duplicate: true}
-	led := ledger.New(tx, loc)
-	for _, k := range rec.Entries {
-		e, err := led.EntryByKey(k)
-		if err != nil {
-			return nil, err
-		}
-		out.Entries = append(out.Entries, e)
+	entries, err := ledger.New(tx, loc).EntriesAt(rec.Entries)
+	if err != nil {
+		return nil, err
 	}
+	out.Entries = entries
 	for _, raw := range rec.Changes {
 		c, err := decodeChange(raw)
 		if err != nil {

@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
+	"slices"
 	"encoding/hex"
 	"errors"
 	"strconv"
@@ -211,7 +213,10 @@ func check(t Transaction) error {
 	return nil
 }
 
-// Post records a balanced transaction. It first checks that every member
+// Post records a balanced transaction. Each member leg is stored as an
+// entry of the member's statement, carrying the transaction's pool legs
+// (with their running balances); a transaction between pools stores each
+// leg as an entry. It first checks that every member
 // debit is covered (by the named lot, or by unexpired lots at t.Time, after
 // the transaction's own credits), so it either writes everything or nothing.
 // Legs apply in this order: credits, debits naming a lot, other debits.
@@ -265,8 +270,46 @@ func (l *Ledger) Post(t Transaction) (Posted, error) {
 		}
 		p.Entries = append(p.Entries, e)
 	}
-	return p, nil
+	return p, l.putEntries(p.Entries)
 }
+
+// putEntries stores a transaction's entries. The pool legs ride in the
+// record of the first member entry: pools are counters that nobody pages
+// through, and one record fewer per posting is one store write fewer on
+// the path of every event. A transaction between pools only stores its
+// entries each on its own.
+func (l *Ledger) putEntries(es []Entry) error {
+	carrier := -1
+	for i, e := range es {
+		if e.Account.IsMember() {
+			carrier = i
+			break
+		}
+	}
+	var pools []Entry
+	if carrier >= 0 {
+		for _, e := range es {
+			if !e.Account.IsMember() {
+				pools = append(pools, e)
+			}
+		}
+	}
+	for i, e := range es {
+		var carried []Entry
+		switch {
+		case i == carrier:
+			carried = pools
+		case carrier >= 0 && !e.Account.IsMember():
+			continue
+		}
+		if err := l.tx.Put(bEntry, entryKey(e), encodeEntry(e, carried)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func entryKey(e Entry) []byte { return accountKey(e.Account).Time(e.Time).U64(e.Seq) }
 
 func legRank(leg Leg) int {
 	switch {
@@ -428,9 +471,6 @@ func (l *Ledger) entry(t Transaction, leg *Leg, seq uint64) (Entry, error) {
 	if err := l.tx.Put(bBal, ak, encodeAmount(bal)); err != nil {
 		return Entry{}, err
 	}
-	if err := l.tx.Put(bEntry, ak.Time(t.Time).U64(seq), encodeEntry(e)); err != nil {
-		return Entry{}, err
-	}
 	if leg.Account.IsMember() {
 		return e, l.addDay(leg.Account.Asset, t.Time, t.Kind, leg.Amount)
 	}
@@ -511,7 +551,11 @@ type Page struct {
 }
 
 // Statement returns a page of an account's entries in time order. It reads
-// only the entries of the page (and those the kind filter skips).
+// only the entries of the page (and those the kind filter skips). It is
+// meant for member accounts: a pool's legs are stored inside the member
+// entries of their transactions (see Post), so a pool's statement lists
+// only its transactions with other pools; read pools through Balance and
+// Totals.
 func (l *Ledger) Statement(q Query) (Page, error) {
 	if !q.Account.valid() {
 		return Page{}, errf(ErrInvalid, "statement of invalid account %q", q.Account)
@@ -575,16 +619,41 @@ func encodeCursor(k []byte) string { return hex.EncodeToString(k) }
 
 func decodeCursor(s string) ([]byte, error) { return hex.DecodeString(s) }
 
-// EntryKey returns the key an entry is stored under, for EntryByKey: a
-// caller that must find its entries again (an idempotent replay) keeps the
-// keys instead of copies.
-func EntryKey(e Entry) []byte { return accountKey(e.Account).Time(e.Time).U64(e.Seq) }
-
-// EntryByKey returns the entry stored under key.
-func (l *Ledger) EntryByKey(key []byte) (Entry, error) {
-	v, err := l.tx.Get(bEntry, key)
-	if err != nil {
-		return Entry{}, err
+// RecordKeys returns the keys of the records that hold entries (as a
+// Posted or an outcome lists them): a caller that must find its entries
+// again (an idempotent replay) keeps the keys instead of copies, and gets
+// the entries back with EntriesAt.
+func RecordKeys(entries []Entry) [][]byte {
+	carried := map[uint64]bool{} // transactions whose pool legs ride along
+	for _, e := range entries {
+		if e.Account.IsMember() {
+			carried[e.Txn] = true
+		}
 	}
-	return decodeEntry(v)
+	var out [][]byte
+	for _, e := range entries {
+		if e.Account.IsMember() || !carried[e.Txn] {
+			out = append(out, entryKey(e))
+		}
+	}
+	return out
+}
+
+// EntriesAt returns the entries held by the records under keys (from
+// RecordKeys), in posting order.
+func (l *Ledger) EntriesAt(keys [][]byte) ([]Entry, error) {
+	var out []Entry
+	for _, k := range keys {
+		v, err := l.tx.Get(bEntry, k)
+		if err != nil {
+			return nil, err
+		}
+		e, pools, err := decodeEntryRecord(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(append(out, e), pools...)
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out, nil
 }

@@ -21,8 +21,10 @@ func decodeAccount(r *codec.Reader) Account {
 	return Account{Asset: Asset(r.String()), Member: r.String(), Sub: r.String()}
 }
 
-func encodeEntry(e Entry) []byte {
-	w := codec.Writer{B: make([]byte, 0, 96)}
+// encodeEntry writes an entry's record; pools are the pool legs of its
+// transaction that ride in it (same transaction, time, kind and reference).
+func encodeEntry(e Entry, pools []Entry) []byte {
+	w := codec.Writer{B: make([]byte, 0, 96+48*len(pools))}
 	w.B = append(w.B, recordV1)
 	w.Uint(e.Seq)
 	w.Uint(e.Txn)
@@ -36,12 +38,32 @@ func encodeEntry(e Entry) []byte {
 	w.String(e.Ref.Order)
 	w.String(e.Ref.Operator)
 	w.String(e.Ref.Note)
+	if len(pools) > 0 {
+		w.Uint(uint64(len(pools)))
+		for _, p := range pools {
+			w.Uint(p.Seq)
+			encodeAccount(&w, p.Account)
+			w.Decimal(p.Amount)
+			w.Decimal(p.Balance)
+		}
+	}
 	return w.B
 }
 
+// decodeEntry reads the entry of a record, ignoring pool legs riding in it.
 func decodeEntry(b []byte) (Entry, error) {
+	e, _, err := decodeRecord(b, false)
+	return e, err
+}
+
+// decodeEntryRecord reads an entry and the pool legs riding in its record.
+func decodeEntryRecord(b []byte) (Entry, []Entry, error) {
+	return decodeRecord(b, true)
+}
+
+func decodeRecord(b []byte, withPools bool) (Entry, []Entry, error) {
 	if len(b) == 0 || b[0] != recordV1 {
-		return Entry{}, fmt.Errorf("%w: entry record version", ErrCorrupt)
+		return Entry{}, nil, fmt.Errorf("%w: entry record version", ErrCorrupt)
 	}
 	r := codec.Reader{B: b[1:]}
 	e := Entry{Seq: r.Uint(), Txn: r.Uint(), Time: r.Time(), Kind: Kind(r.String()), Account: decodeAccount(&r)}
@@ -49,10 +71,23 @@ func decodeEntry(b []byte) (Entry, error) {
 	e.Balance = r.Decimal()
 	e.Lot = r.String()
 	e.Ref = Ref{Event: r.String(), Order: r.String(), Operator: r.String(), Note: r.String()}
-	if err := r.Err(); err != nil {
-		return Entry{}, fmt.Errorf("%w: entry record: %v", ErrCorrupt, err)
+	var pools []Entry
+	if withPools && r.Err() == nil && len(r.B) > 0 {
+		n := r.Uint()
+		for i := uint64(0); i < n && r.Err() == nil; i++ {
+			p := Entry{Seq: r.Uint(), Txn: e.Txn, Time: e.Time, Kind: e.Kind, Account: decodeAccount(&r), Ref: e.Ref}
+			p.Amount = r.Decimal()
+			p.Balance = r.Decimal()
+			pools = append(pools, p)
+		}
+		if len(r.B) > 0 {
+			return Entry{}, nil, fmt.Errorf("%w: entry record: %d trailing bytes", ErrCorrupt, len(r.B))
+		}
 	}
-	return e, nil
+	if err := r.Err(); err != nil {
+		return Entry{}, nil, fmt.Errorf("%w: entry record: %v", ErrCorrupt, err)
+	}
+	return e, pools, nil
 }
 
 func encodeLot(l Lot) []byte {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
@@ -372,4 +374,66 @@ func TestLotSpentToZeroIsStillKnown(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Pool legs are stored inside their transaction's member entry record; a
+// transaction between pools stores its entries on their own. Either way
+// RecordKeys and EntriesAt give back every entry in posting order, Verify
+// sees the pool legs, and a tampered pool balance is found.
+func TestPoolLegsRideInMemberRecords(t *testing.T) {
+	st := memory.New()
+	move := ledger.Transaction{Time: t0, Kind: "transfer", Legs: []ledger.Leg{
+		{Account: issued, Amount: d("-2")}, {Account: redeemed, Amount: d("2")},
+	}}
+	two := ledger.Transaction{Time: t0, Kind: "earned", Legs: []ledger.Leg{
+		{Account: issued, Amount: d("-3")},
+		{Account: alice, Amount: d("1")},
+		{Account: ledger.MemberAccount("bob", pts, ""), Amount: d("2")},
+	}}
+	posted := mustPost(t, st, earn("10", t0, time.Time{}), move, two, spend("4", t0.Add(time.Hour)))
+	var all []ledger.Entry
+	for _, p := range posted {
+		all = append(all, p.Entries...)
+	}
+	if len(all) != 9 {
+		t.Fatalf("posted %d entries, want 9", len(all))
+	}
+	keys := ledger.RecordKeys(all)
+	if len(keys) != 6 { // earn 1, move 2 (pools only), two 2, spend 1
+		t.Errorf("RecordKeys gave %d keys, want 6", len(keys))
+	}
+	view(t, st, func(l *ledger.Ledger) error {
+		got, err := l.EntriesAt(keys)
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(all, got); diff != "" {
+			t.Errorf("EntriesAt (-posted +read):\n%s", diff)
+		}
+		// A member's statement lists only the member's entries.
+		page, err := l.Statement(ledger.Query{Account: alice})
+		if err != nil {
+			return err
+		}
+		if len(page.Entries) != 3 {
+			t.Errorf("alice's statement has %d entries, want 3", len(page.Entries))
+		}
+		if bal, _ := l.Balance(issued); !bal.Equal(d("-15")) {
+			t.Errorf("issued pool balance %s, want -15", bal)
+		}
+		return nil
+	})
+	checkVerify(t, st)
+	// A pool balance that disagrees with the legs riding in member records
+	// is corruption.
+	err := st.Update(context.Background(), func(tx store.Tx) error {
+		return tx.Put("ledger.bal", []byte("\x00points:mall\x00earned\x00"), codec.Amount(d("-14")))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.View(context.Background(), ledger.Verify)
+	if !errors.Is(err, ledger.ErrCorrupt) || !strings.Contains(err.Error(), "pool/points:mall/earned: balance -14, entries sum to -15") {
+		t.Fatalf("Verify after tampering with a pool balance = %v, want the pool's balance mismatch", err)
+	}
 }

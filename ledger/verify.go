@@ -33,13 +33,15 @@ func Verify(tx store.Tx) error {
 	}
 	sums := map[txAsset]decimal.Decimal{}
 	err := tx.Scan(bEntry, nil, nil, false, func(_, v []byte) error {
-		e, err := decodeEntry(v)
+		e, pools, err := decodeEntryRecord(v)
 		if err != nil {
 			return err
 		}
-		entries[e.Account] = append(entries[e.Account], e)
-		k := txAsset{e.Txn, e.Account.Asset}
-		sums[k] = sums[k].Add(e.Amount)
+		for _, e := range append(pools, e) {
+			entries[e.Account] = append(entries[e.Account], e)
+			k := txAsset{e.Txn, e.Account.Asset}
+			sums[k] = sums[k].Add(e.Amount)
+		}
 		return nil
 	})
 	if err != nil {
