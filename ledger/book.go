@@ -3,9 +3,9 @@ package ledger
 import (
 	"bytes"
 	"cmp"
-	"slices"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
