@@ -10,6 +10,9 @@
 // is a set of legs whose amounts sum to zero per asset, so the sum over all
 // accounts of an asset is always zero and nothing appears or vanishes.
 // Member accounts never go negative; pool accounts are counters and may.
+// Statements are kept per member account: a transaction's pool legs are
+// stored inside its member entries, so posting costs one record per member
+// leg, and pools are read through balances and daily totals.
 //
 // # Lots
 //
