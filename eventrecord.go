@@ -7,6 +7,7 @@ import (
 
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/codec"
+	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/store"
 )
@@ -18,25 +19,28 @@ var errCorruptRecord = errors.New("membership: corrupt event record")
 const eventRecordV1 = 1
 
 // eventRecord is what is kept of a processed event, to answer a repeat:
-// the event itself, the keys of its ledger entries and its changes as
-// already encoded for the feed (so nothing is encoded twice). It is stored
-// in a binary form: it is written for every event.
+// the event itself, the keys of its ledger entries and the key of its feed
+// record (an event's changes are one feed record, which is never removed),
+// so nothing is stored twice. It is stored in a binary form: it is written
+// for every event, and a small record keeps the events bucket dense.
 type eventRecord struct {
 	Event   event.Event
 	Entries [][]byte
-	Changes [][]byte
+	// Feed is the Seq of the event's last change (the key of its feed
+	// record); 0 when it changed nothing.
+	Feed uint64
 }
 
 func newRecord(ev event.Event, t *txn) eventRecord {
-	return eventRecord{Event: ev, Changes: t.feed.raw, Entries: ledger.RecordKeys(t.out.Entries)}
+	rec := eventRecord{Event: ev, Entries: ledger.RecordKeys(t.out.Entries)}
+	if t.feed.next > 0 {
+		rec.Feed = t.feed.next - 1
+	}
+	return rec
 }
 
 func (rec eventRecord) encode() []byte {
-	n := 64
-	for _, c := range rec.Changes {
-		n += len(c) + 2
-	}
-	w := codec.Writer{B: make([]byte, 0, n+40*len(rec.Entries))}
+	w := codec.Writer{B: make([]byte, 0, 96+40*len(rec.Entries))}
 	w.B = append(w.B, eventRecordV1)
 	ev := rec.Event
 	w.String(ev.ID)
@@ -52,11 +56,7 @@ func (rec eventRecord) encode() []byte {
 	for _, k := range rec.Entries {
 		w.String(string(k))
 	}
-	w.Uint(uint64(len(rec.Changes)))
-	for _, c := range rec.Changes {
-		w.Uint(uint64(len(c)))
-		w.B = append(w.B, c...)
-	}
+	w.Uint(rec.Feed)
 	return w.B
 }
 
@@ -130,9 +130,7 @@ func decodeRecord(b []byte) (eventRecord, error) {
 	for n, i := r.Uint(), uint64(0); i < n && r.Err() == nil; i++ {
 		rec.Entries = append(rec.Entries, bytesField(&r))
 	}
-	for n, i := r.Uint(), uint64(0); i < n && r.Err() == nil; i++ {
-		rec.Changes = append(rec.Changes, bytesField(&r))
-	}
+	rec.Feed = r.Uint()
 	if err := r.Err(); err != nil {
 		return eventRecord{}, fmt.Errorf("%w: %v", errCorruptRecord, err)
 	}
@@ -147,12 +145,17 @@ func (rec eventRecord) outcome(tx store.Tx, loc *time.Location) (*Outcome, error
 		return nil, err
 	}
 	out.Entries = entries
-	for _, raw := range rec.Changes {
-		c, err := decodeChange(raw)
-		if err != nil {
-			return nil, err
-		}
-		out.Changes = append(out.Changes, c)
+	if rec.Feed == 0 {
+		return out, nil
 	}
-	return out, nil
+	v, err := tx.Get(bFeed, keys.New().U64(rec.Feed))
+	if err != nil {
+		return nil, fmt.Errorf("%w: feed record %d: %w", errCorruptRecord, rec.Feed, err)
+	}
+	err = decodeFeed(v, func(raw []byte) error {
+		c, err := decodeChange(raw)
+		out.Changes = append(out.Changes, c)
+		return err
+	})
+	return out, err
 }

@@ -459,7 +459,6 @@ func (t *txn) emit(kind, member string, data any, why *rule.Reason) error {
 		return err
 	}
 	t.out.Changes = append(t.out.Changes, c)
-	f.raw = append(f.raw, v)
 	f.buf = binary.AppendUvarint(f.buf, uint64(len(v)))
 	f.buf = append(f.buf, v...)
 	return nil
@@ -471,8 +470,6 @@ func (t *txn) emit(kind, member string, data any, why *rule.Reason) error {
 type feedUnit struct {
 	next uint64 // Seq of the next change; 0 before the first
 	buf  []byte // the changes, each length-prefixed
-	// raw holds each change as encoded, for the event record.
-	raw [][]byte
 }
 
 // unit runs fn as one unit of work (an event, an operator request, a due

@@ -450,3 +450,24 @@ func TestFeedPagesWithinEvents(t *testing.T) {
 		}
 	}
 }
+
+// A repeat of an event with several changes and postings (a join, growth,
+// points with a lot and pool legs) returns the first outcome exactly.
+func TestDuplicateOutcomeWithSeveralParts(t *testing.T) {
+	ctx := context.Background()
+	p := openMemory(t, benchDef())
+	for _, i := range []int64{1, 1001} { // the member's first order, then a second
+		first := mustProcess(t, p, benchEvent(i))[0]
+		if len(first.Changes) < 2 || len(first.Entries) < 4 {
+			t.Fatalf("order %d: %d changes, %d entries", i, len(first.Changes), len(first.Entries))
+		}
+		again, err := p.Process(ctx, benchEvent(i))
+		if err != nil || !again.Duplicate {
+			t.Fatalf("repeat of %d: %v, duplicate %v", i, err, again != nil && again.Duplicate)
+		}
+		again.Duplicate = false
+		if diff := cmp.Diff(first, again); diff != "" {
+			t.Errorf("order %d: duplicate outcome differs (-first +again):\n%s", i, diff)
+		}
+	}
+}
