@@ -1,6 +1,7 @@
 package level
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,9 +18,14 @@ import (
 
 // Buckets the level state lives in.
 const (
-	bMember  = "level.member"  // member → Member
-	bCount   = "level.count"   // level or plan name → members holding it
-	bDay     = "level.day"     // member, date → net growth earned that day
+	bMember = "level.member" // member → Member
+	bCount  = "level.count"  // level or plan name → members holding it
+	// bDay (member, date → net growth earned that day) shares the members'
+	// bucket: a member's day keys sort right after the member's record,
+	// newest first, so an event's two writes usually dirty one page of a
+	// bolt file, not two. Member IDs hold no NUL byte, so no member key is
+	// a day key.
+	bDay     = bMember
 	bHistory = "level.history" // member, seq → Record
 	bOrder   = "level.order"   // member, order → Order
 	// CapsBucket holds the growth rules' cap counters (rule.Use).
@@ -182,8 +188,11 @@ func Count(tx store.Tx, name string) (int64, error) {
 	return strconv.ParseInt(string(raw), 10, 64)
 }
 
+// dayKey orders a member's days newest first, so today's key sits next
+// to the member's record (see bDay) however many days came before.
 func dayKey(member string, d rule.Date) []byte {
-	return keys.New().Str(member).Str(d.String())
+	n := uint32(d.Year)<<9 | uint32(d.Month)<<5 | uint32(d.Day)
+	return binary.BigEndian.AppendUint32(keys.New().Str(member), ^n)
 }
 
 // AddDay adds amount to the member's net growth of the day of t in loc.
@@ -210,11 +219,12 @@ func AddDay(tx store.Tx, member string, t time.Time, loc *time.Location, amount 
 // (inclusive) to to (exclusive), both day starts in loc; a zero to is
 // unbounded. Its cost is the number of days with growth in the range.
 func Earned(tx store.Tx, member string, from, to time.Time, loc *time.Location) (decimal.Decimal, error) {
-	start := dayKey(member, rule.DateOf(from, loc))
-	end := store.PrefixEnd(keys.New().Str(member))
+	// Newest first: the range runs from the day before to back to from.
+	start := keys.New().Str(member)
 	if !to.IsZero() {
-		end = dayKey(member, rule.DateOf(to, loc))
+		start = append(dayKey(member, rule.DateOf(to, loc)), 0) // just after to
 	}
+	end := store.PrefixEnd(dayKey(member, rule.DateOf(from, loc))) // from included
 	sum := decimal.Zero
 	err := tx.Scan(bDay, start, end, false, func(k, v []byte) error {
 		d, err := codec.ParseAmount(v)
