@@ -435,7 +435,7 @@ const (
 )
 
 // emit appends a change to the outcome and to the unit's feed record,
-// which flush writes.
+// which Program.unit writes when the unit of work ends.
 func (t *txn) emit(kind, member string, data any, why *rule.Reason) error {
 	f := t.feed
 	if f == nil {
@@ -530,15 +530,6 @@ func (t *txn) reward(member string, r rule.Reward, why rule.Reason) error {
 		}
 	}
 	return fmt.Errorf("membership: %w: no part grants %q rewards", ErrInvalidArgument, r.Kind)
-}
-
-func counter(tx store.Tx, name string) (uint64, error) {
-	n, err := getCounter(tx, name)
-	if err != nil {
-		return 0, err
-	}
-	n++
-	return n, tx.Put(bMeta, []byte(name), keys.New().U64(n))
 }
 
 // getCounter returns a counter's value (0 when never set).
