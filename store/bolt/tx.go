@@ -70,16 +70,16 @@ type undoRec struct {
 	added bool
 }
 
-// buffer holds the writes of the functions of one bbolt transaction until
-// they are applied to it, just before Commit. A later write of a key
-// replaces an earlier one, so a key rewritten by every function of a batch
-// is written to bbolt once.
+// buffer holds the writes of the functions of one batch until the
+// committer applies them to its bbolt transaction, just before Commit; from
+// then on it is only read. A later write of a key replaces an earlier one,
+// so a key rewritten by every function of a batch is written to bbolt once.
 //
-// While a function runs among others (track set), each of its writes
-// records how to undo it, so that when the function fails its writes are
-// undone and the buffer holds exactly the writes of the functions that
-// succeeded. A function alone in its transaction needs no undo log: its
-// failure discards the whole buffer.
+// While a function runs after others of its batch that succeeded (track
+// set), each of its writes records how to undo it, so that when the
+// function fails its writes are undone and the buffer holds exactly the
+// writes of the functions that succeeded. Otherwise a function needs no
+// undo log: its failure discards the whole buffer.
 type buffer struct {
 	buckets map[string]*bucketBuf
 	track   bool
@@ -213,13 +213,47 @@ func (u *buffer) apply(btx *bbolt.Tx) error {
 	return nil
 }
 
+// layer is the buffer of the batch being committed as the functions of the
+// next batch read it, between their own buffer and bbolt.
+type layer struct {
+	// buf is shared with the committer, which applies it meanwhile: both
+	// only read it.
+	buf *buffer
+	// sorted holds the entries of the buckets of buf that the next batch
+	// scanned, in key order. It is the writer's own: buf's B-trees are
+	// left alone.
+	sorted map[string][]*entry
+}
+
+// entries returns the entries of bucket in key order.
+func (l *layer) entries(bucket string) []*entry {
+	es, ok := l.sorted[bucket]
+	if ok {
+		return es
+	}
+	if b := l.buf.buckets[bucket]; b != nil && len(b.entries) > 0 {
+		es = make([]*entry, 0, len(b.entries))
+		for _, e := range b.entries {
+			es = append(es, e)
+		}
+		sortEntries(es)
+	}
+	if l.sorted == nil {
+		l.sorted = make(map[string][]*entry)
+	}
+	l.sorted[bucket] = es
+	return es
+}
+
 // tx implements [store.Tx] over a bbolt transaction. In an Update, writes
 // go to the buffer of the batch (shared by the functions of the batch and
-// applied to btx before Commit), and reads see the buffer over btx. In a
-// View, buf is nil.
+// applied to bbolt by the committer), and reads see the buffer, over the
+// buffer of the batch being committed when under is set, over btx, a
+// read-only transaction. In a View, buf and under are nil.
 type tx struct {
 	btx      *bbolt.Tx
 	buf      *buffer
+	under    *layer
 	scanning int // nesting depth of running Scan calls
 	done     atomic.Bool
 }
@@ -262,6 +296,14 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 			}
 			return e.value, nil
 		}
+		if t.under != nil {
+			if e := t.under.buf.get(bucket, key); e != nil {
+				if e.del {
+					return nil, errNotFound
+				}
+				return e.value, nil
+			}
+		}
 	}
 	if b := t.btx.Bucket([]byte(bucket)); b != nil {
 		if v := b.Get(key); v != nil {
@@ -297,8 +339,9 @@ func (t *tx) Delete(bucket string, key []byte) error {
 }
 
 // Scan implements [store.Tx]: it merges the buffered writes of the bucket
-// with a bbolt cursor, the buffer winning on equal keys and its tombstones
-// hiding keys.
+// with what lies below them (a bbolt cursor, under the buffered writes of
+// the batch being committed, if any), the upper level winning on equal keys
+// and its tombstones hiding keys.
 func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, value []byte) error) error {
 	if err := t.check("scan", bucket, nil, false); err != nil {
 		return err
@@ -312,11 +355,12 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 			ov = b.index()
 		}
 	}
+	lo := t.below(bucket, start, end, reverse)
 	var err error
 	if reverse {
-		err = t.scanDesc(ov, bucket, start, end, fn)
+		err = scanDesc(ov, lo, start, end, fn)
 	} else {
-		err = t.scanAsc(ov, bucket, start, end, fn)
+		err = scanAsc(ov, lo, start, end, fn)
 	}
 	if errors.Is(err, store.StopScan) {
 		return nil
@@ -324,40 +368,138 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 	return err
 }
 
-func (t *tx) scanAsc(ov *btree.BTreeG[*entry], bucket string, start, end []byte, fn func(key, value []byte) error) error {
-	// The bbolt side: ck is the next bbolt key in range, nil when done.
-	var (
-		c      *bbolt.Cursor
-		ck, cv []byte
-	)
+// lower walks, in one direction, the live pairs of a bucket in [start, end)
+// below a batch's own buffer: bbolt's, under the entries of the batch being
+// committed, which win on equal keys and whose tombstones hide keys.
+type lower struct {
+	desc       bool
+	start, end []byte
+	c          *bbolt.Cursor
+	ck, cv     []byte   // bbolt's next pair in range; ck nil when done
+	pend       []*entry // the committing batch's entries in range, left to walk
+	key, value []byte   // the current pair; key nil when done
+}
+
+// below returns a lower positioned on the first pair of bucket in range.
+func (t *tx) below(bucket string, start, end []byte, reverse bool) *lower {
+	lo := &lower{desc: reverse, start: start, end: end}
 	if b := t.btx.Bucket([]byte(bucket)); b != nil {
-		c = b.Cursor()
-		if start == nil {
-			ck, cv = c.First()
-		} else {
-			ck, cv = c.Seek(start)
+		lo.c = b.Cursor()
+		switch {
+		case !reverse && start == nil:
+			lo.ck, lo.cv = lo.c.First()
+		case !reverse:
+			lo.ck, lo.cv = lo.c.Seek(start)
+		case end == nil:
+			lo.ck, lo.cv = lo.c.Last()
+		default:
+			if lo.ck, lo.cv = lo.c.Seek(end); lo.ck == nil {
+				lo.ck, lo.cv = lo.c.Last()
+			} else {
+				lo.ck, lo.cv = lo.c.Prev()
+			}
+		}
+		lo.clip()
+	}
+	if t.under != nil {
+		es := t.under.entries(bucket)
+		from, to := 0, len(es)
+		if start != nil {
+			from, _ = slices.BinarySearchFunc(es, start, func(e *entry, k []byte) int { return bytes.Compare(e.key, k) })
+		}
+		if end != nil {
+			to, _ = slices.BinarySearchFunc(es, end, func(e *entry, k []byte) int { return bytes.Compare(e.key, k) })
+		}
+		if from < to {
+			lo.pend = es[from:to]
 		}
 	}
-	inRange := func() bool { return ck != nil && (end == nil || bytes.Compare(ck, end) < 0) }
+	lo.next()
+	return lo
+}
 
+// clip ends the bbolt side when its key left the range.
+func (lo *lower) clip() {
+	if lo.ck == nil {
+		return
+	}
+	if lo.desc && lo.start != nil && bytes.Compare(lo.ck, lo.start) < 0 ||
+		!lo.desc && lo.end != nil && bytes.Compare(lo.ck, lo.end) >= 0 {
+		lo.ck, lo.cv = nil, nil
+	}
+}
+
+// step moves the bbolt side on.
+func (lo *lower) step() {
+	if lo.desc {
+		lo.ck, lo.cv = lo.c.Prev()
+	} else {
+		lo.ck, lo.cv = lo.c.Next()
+	}
+	lo.clip()
+}
+
+// next moves to the next live pair.
+func (lo *lower) next() {
+	for {
+		if len(lo.pend) == 0 {
+			lo.key, lo.value = lo.ck, lo.cv
+			if lo.ck != nil {
+				lo.step()
+			}
+			return
+		}
+		var e *entry
+		if lo.desc {
+			e = lo.pend[len(lo.pend)-1]
+		} else {
+			e = lo.pend[0]
+		}
+		cmp := 1 // bbolt's key comes after e's in scan order
+		if lo.ck != nil {
+			if cmp = bytes.Compare(lo.ck, e.key); lo.desc {
+				cmp = -cmp
+			}
+		}
+		if cmp < 0 {
+			lo.key, lo.value = lo.ck, lo.cv
+			lo.step()
+			return
+		}
+		if lo.desc {
+			lo.pend = lo.pend[:len(lo.pend)-1]
+		} else {
+			lo.pend = lo.pend[1:]
+		}
+		if cmp == 0 {
+			lo.step() // e replaces bbolt's pair
+		}
+		if !e.del {
+			lo.key, lo.value = e.key, e.value
+			return
+		}
+	}
+}
+
+func scanAsc(ov *btree.BTreeG[*entry], lo *lower, start, end []byte, fn func(key, value []byte) error) error {
 	var err error
 	if ov != nil {
 		ov.AscendGreaterOrEqual(&entry{key: start}, func(e *entry) bool {
 			if end != nil && bytes.Compare(e.key, end) >= 0 {
 				return false
 			}
-			// Emit the bbolt keys before e.key; skip an equal one.
-			for inRange() {
-				cmp := bytes.Compare(ck, e.key)
+			// Emit the lower keys before e.key; skip an equal one.
+			for lo.key != nil {
+				cmp := bytes.Compare(lo.key, e.key)
 				if cmp > 0 {
 					break
 				}
 				if cmp < 0 {
-					if err = fn(ck, cv); err != nil {
+					if err = fn(lo.key, lo.value); err != nil {
 						return false
 					}
 				}
-				ck, cv = c.Next()
+				lo.next()
 			}
 			if !e.del {
 				err = fn(e.key, e.value)
@@ -368,31 +510,15 @@ func (t *tx) scanAsc(ov *btree.BTreeG[*entry], bucket string, start, end []byte,
 			return err
 		}
 	}
-	for ; inRange(); ck, cv = c.Next() {
-		if err := fn(ck, cv); err != nil {
+	for ; lo.key != nil; lo.next() {
+		if err := fn(lo.key, lo.value); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (t *tx) scanDesc(ov *btree.BTreeG[*entry], bucket string, start, end []byte, fn func(key, value []byte) error) error {
-	var (
-		c      *bbolt.Cursor
-		ck, cv []byte
-	)
-	if b := t.btx.Bucket([]byte(bucket)); b != nil {
-		c = b.Cursor()
-		if end == nil {
-			ck, cv = c.Last()
-		} else if ck, cv = c.Seek(end); ck == nil {
-			ck, cv = c.Last()
-		} else {
-			ck, cv = c.Prev()
-		}
-	}
-	inRange := func() bool { return ck != nil && (start == nil || bytes.Compare(ck, start) >= 0) }
-
+func scanDesc(ov *btree.BTreeG[*entry], lo *lower, start, end []byte, fn func(key, value []byte) error) error {
 	var err error
 	if ov != nil {
 		visit := func(e *entry) bool {
@@ -402,17 +528,17 @@ func (t *tx) scanDesc(ov *btree.BTreeG[*entry], bucket string, start, end []byte
 			if end != nil && bytes.Compare(e.key, end) >= 0 {
 				return true // end is exclusive
 			}
-			for inRange() {
-				cmp := bytes.Compare(ck, e.key)
+			for lo.key != nil {
+				cmp := bytes.Compare(lo.key, e.key)
 				if cmp < 0 {
 					break
 				}
 				if cmp > 0 {
-					if err = fn(ck, cv); err != nil {
+					if err = fn(lo.key, lo.value); err != nil {
 						return false
 					}
 				}
-				ck, cv = c.Prev()
+				lo.next()
 			}
 			if !e.del {
 				err = fn(e.key, e.value)
@@ -428,8 +554,8 @@ func (t *tx) scanDesc(ov *btree.BTreeG[*entry], bucket string, start, end []byte
 			return err
 		}
 	}
-	for ; inRange(); ck, cv = c.Prev() {
-		if err := fn(ck, cv); err != nil {
+	for ; lo.key != nil; lo.next() {
+		if err := fn(lo.key, lo.value); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,499 @@
+package bolt_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/bolt"
+)
+
+// commitHolds is a commit hook that makes the next commit reaching a stage
+// wait there until released.
+type commitHolds struct {
+	mu   sync.Mutex
+	next map[string]*commitHold
+}
+
+type commitHold struct {
+	entered chan struct{} // closed when a commit waits at the stage
+	release chan struct{}
+}
+
+func (h *commitHolds) hook(stage string) {
+	h.mu.Lock()
+	x := h.next[stage]
+	delete(h.next, stage)
+	h.mu.Unlock()
+	if x != nil {
+		close(x.entered)
+		<-x.release
+	}
+}
+
+// hold makes the next commit reaching stage ("begin" or "committed") wait
+// there until release is called; release is safe to call twice.
+func (h *commitHolds) hold(stage string) (entered <-chan struct{}, release func()) {
+	x := &commitHold{entered: make(chan struct{}), release: make(chan struct{})}
+	h.mu.Lock()
+	if h.next == nil {
+		h.next = map[string]*commitHold{}
+	}
+	h.next[stage] = x
+	h.mu.Unlock()
+	var once sync.Once
+	return x.entered, func() { once.Do(func() { close(x.release) }) }
+}
+
+// openHeld opens path with a commitHolds hook.
+func openHeld(t *testing.T, path string, opts *bolt.Options) (*bolt.DB, *commitHolds) {
+	t.Helper()
+	db := openDB(t, path, opts)
+	h := &commitHolds{}
+	bolt.SetCommitHook(db, h.hook)
+	return db, h
+}
+
+// async runs an Update on its own goroutine; its result arrives on the
+// returned channel.
+func async(db *bolt.DB, fn func(store.Tx) error) <-chan error {
+	c := make(chan error, 1)
+	go func() { c <- db.Update(context.Background(), fn) }()
+	return c
+}
+
+// answered reports whether c has an answer, without taking it.
+func answered(c <-chan error) bool { return len(c) > 0 }
+
+// TestPipelinedBatchSeesCommittingBatch checks that the writer runs a batch
+// while the one before is being committed, that the batch reads that one's
+// writes over the committed state, and that neither is answered before it is
+// committed. With the commit held before it begins, the batch's read
+// transaction predates it and the buffer is layered; held after it
+// committed, the read transaction holds its writes and the buffer is not.
+func TestPipelinedBatchSeesCommittingBatch(t *testing.T) {
+	for _, stage := range []string{"begin", "committed"} {
+		t.Run(stage, func(t *testing.T) {
+			db, h := openHeld(t, filepath.Join(t.TempDir(), "store.db"), nil)
+			err := db.Update(t.Context(), func(tx store.Tx) error {
+				return putAll(tx, "b", "a", "0", "c", "0", "d", "0")
+			})
+			if err != nil {
+				t.Fatalf("Update: %v", err)
+			}
+			commits := db.Stats().Commits
+			entered, release := h.hold(stage)
+			defer release()
+			errA := async(db, func(tx store.Tx) error {
+				if err := putAll(tx, "b", "a", "1", "e", "1"); err != nil {
+					return err
+				}
+				return deleteAll(tx, "b", "c")
+			})
+			<-entered // A is being committed
+
+			ran := make(chan struct{})
+			errB := async(db, func(tx store.Tx) error {
+				defer close(ran)
+				if answered(errA) {
+					t.Errorf("batch A answered while held in its commit")
+				}
+				if got := bolt.Layered(tx); got != (stage == "begin") {
+					t.Errorf("batch B reads A's buffer: %v; want %v", got, stage == "begin")
+				}
+				for key, want := range map[string]string{"a": "1", "c": "", "d": "0", "e": "1"} {
+					v, err := tx.Get("b", []byte(key))
+					if want == "" && !errors.Is(err, store.ErrNotFound) || want != "" && (err != nil || string(v) != want) {
+						t.Errorf("B: Get(%q) = %q, %v; want %q", key, v, err, want)
+					}
+				}
+				want := []string{"a=1", "d=0", "e=1"}
+				if got := dump(t, tx, "b", nil, nil, false); !slices.Equal(got, want) {
+					t.Errorf("B: Scan = %q; want %q", got, want)
+				}
+				if err := putAll(tx, "b", "a", "2", "f", "1"); err != nil {
+					return err
+				}
+				want = []string{"f=1", "e=1", "d=0", "a=2"}
+				if got := dump(t, tx, "b", nil, nil, true); !slices.Equal(got, want) {
+					t.Errorf("B: reverse Scan = %q; want %q", got, want)
+				}
+				return nil
+			})
+			<-ran
+			if stage == "begin" {
+				// Nothing of A is committed yet.
+				err := db.View(t.Context(), func(tx store.Tx) error {
+					if got, want := dump(t, tx, "b", nil, nil, false), []string{"a=0", "c=0", "d=0"}; !slices.Equal(got, want) {
+						t.Errorf("committed while A is held = %q; want %q", got, want)
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatalf("View: %v", err)
+				}
+			}
+			if answered(errA) || answered(errB) {
+				t.Errorf("answered while A is held: A %v, B %v", answered(errA), answered(errB))
+			}
+			release()
+			if err := <-errA; err != nil {
+				t.Errorf("Update A: %v", err)
+			}
+			if err := <-errB; err != nil {
+				t.Errorf("Update B: %v", err)
+			}
+			if got := db.Stats().Commits - commits; got != 2 {
+				t.Errorf("%d commits; want 2", got)
+			}
+			err = db.View(t.Context(), func(tx store.Tx) error {
+				if got, want := dump(t, tx, "b", nil, nil, false), []string{"a=2", "d=0", "e=1", "f=1"}; !slices.Equal(got, want) {
+					t.Errorf("committed = %q; want %q", got, want)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("View: %v", err)
+			}
+		})
+	}
+}
+
+// TestBatchGrowsWhileCommitting checks that requests arriving one by one
+// while a batch is being committed run at once, in one batch, which is
+// committed after it.
+func TestBatchGrowsWhileCommitting(t *testing.T) {
+	db, h := openHeld(t, filepath.Join(t.TempDir(), "store.db"), nil)
+	entered, release := h.hold("begin")
+	defer release()
+	errA := async(db, func(tx store.Tx) error { return putAll(tx, "b", "a", "1") })
+	<-entered
+	commits := db.Stats().Commits
+	const n = 5
+	var errs []<-chan error
+	for i := range n {
+		ran := make(chan struct{})
+		errs = append(errs, async(db, func(tx store.Tx) error {
+			defer close(ran)
+			v, err := tx.Get("b", []byte("a"))
+			if err != nil || string(v) != fmt.Sprint(1+i) {
+				t.Errorf("request %d: Get(a) = %q, %v; want %d", i, v, err, 1+i)
+			}
+			return putAll(tx, "b", "a", fmt.Sprint(2+i))
+		}))
+		<-ran // runs while A is held
+	}
+	release()
+	if err := <-errA; err != nil {
+		t.Errorf("Update A: %v", err)
+	}
+	for i, c := range errs {
+		if err := <-c; err != nil {
+			t.Errorf("Update %d: %v", i, err)
+		}
+	}
+	if got := db.Stats().Commits - commits; got != 2 {
+		t.Errorf("%d commits for A and the requests behind it; want 2", got)
+	}
+	err := db.View(t.Context(), func(tx store.Tx) error {
+		if got, want := dump(t, tx, "b", nil, nil, false), []string{fmt.Sprintf("a=%d", n+1)}; !slices.Equal(got, want) {
+			t.Errorf("committed = %q; want %q", got, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+}
+
+// TestCommitFailureFailsNextBatch checks that when a batch's commit fails,
+// the requests of the batch that ran on top of it fail too, read-only ones
+// included, those that failed on their own keep their own error, nothing of
+// either batch is written, and the batch after starts afresh.
+func TestCommitFailureFailsNextBatch(t *testing.T) {
+	db, h := openHeld(t, nestedFile(t), nil)
+	errReject := errors.New("rejected")
+	entered, release := h.hold("begin")
+	defer release()
+	// Batch A: its Put over the nested bucket fails when applied. Its
+	// function holds the writer until batch B is queued.
+	started, unblock := make(chan struct{}), make(chan struct{})
+	errA := async(db, func(tx store.Tx) error {
+		close(started)
+		<-unblock
+		return putAll(tx, "b", "a", "1", "nested", "v")
+	})
+	<-started
+
+	// Batch B runs while A's commit is held.
+	ran := make(chan struct{})
+	fns := []func(store.Tx) error{
+		func(tx store.Tx) error { return putAll(tx, "g", "k", "v") },
+		func(tx store.Tx) error { return putAll(tx, "b", "k1", "v") },
+		func(tx store.Tx) error {
+			if err := putAll(tx, "b", "k2", "v"); err != nil {
+				return err
+			}
+			return errReject
+		},
+		func(tx store.Tx) error { // read-only, reads A's write
+			defer close(ran)
+			if !bolt.Layered(tx) {
+				t.Errorf("batch B does not read A's buffer")
+			}
+			if v, err := tx.Get("b", []byte("a")); err != nil || string(v) != "1" {
+				t.Errorf("B: Get(a) = %q, %v; want \"1\"", v, err)
+			}
+			return nil
+		},
+	}
+	var errs []<-chan error
+	for i, fn := range fns {
+		errs = append(errs, async(db, fn))
+		waitQueued(db, i+1)
+	}
+	close(unblock)
+	<-entered
+	<-ran
+	release()
+
+	if err := <-errA; !errors.Is(err, bolt.ErrCommitFailed) || !errors.Is(err, bbolt.ErrIncompatibleValue) {
+		t.Errorf("Update A = %v; want an error wrapping ErrCommitFailed and bbolt.ErrIncompatibleValue", err)
+	}
+	for i, c := range errs {
+		err := <-c
+		if i == 2 {
+			if err != errReject {
+				t.Errorf("B's Update %d = %v; want its own error %v", i, err, errReject)
+			}
+			continue
+		}
+		if !errors.Is(err, bolt.ErrCommitFailed) || !errors.Is(err, bbolt.ErrIncompatibleValue) {
+			t.Errorf("B's Update %d = %v; want an error wrapping ErrCommitFailed and A's cause", i, err)
+		}
+	}
+	if st := db.Stats(); st.Commits != 1 {
+		t.Errorf("Stats().Commits = %d; want 1 (A's failed commit, none for B)", st.Commits)
+	}
+	check := func(want ...string) {
+		t.Helper()
+		err := db.View(t.Context(), func(tx store.Tx) error {
+			if got := dump(t, tx, "b", nil, nil, false); !slices.Equal(got, want) {
+				t.Errorf("bucket b = %q; want %q", got, want)
+			}
+			if got := dump(t, tx, "g", nil, nil, false); got != nil {
+				t.Errorf("bucket g = %q; want nothing", got)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("View: %v", err)
+		}
+	}
+	check("nested=", "x=0")
+
+	// The next batch reads the committed state only.
+	err := db.Update(t.Context(), func(tx store.Tx) error {
+		if bolt.Layered(tx) {
+			t.Errorf("the batch after a failed one reads a buffer under its own")
+		}
+		if _, err := tx.Get("b", []byte("a")); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Get(a) after the failure = %v; want ErrNotFound", err)
+		}
+		return putAll(tx, "b", "k1", "v")
+	})
+	if err != nil {
+		t.Fatalf("Update after the failure: %v", err)
+	}
+	check("k1=v", "nested=", "x=0")
+}
+
+// copyDB copies the file at path, open or not, and opens the copy with
+// bbolt, read-only.
+func copyDB(t *testing.T, path string) *bbolt.DB {
+	t.Helper()
+	src, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	cp := filepath.Join(t.TempDir(), "copy.db")
+	dst, err := os.Create(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := bbolt.Open(cp, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("bbolt.Open(copy): %v", err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	return raw
+}
+
+// rawKeys returns the keys of bucket in raw.
+func rawKeys(t *testing.T, raw *bbolt.DB, bucket string) []string {
+	t.Helper()
+	var keys []string
+	err := raw.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte(bucket))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error { keys = append(keys, string(k)); return nil })
+	})
+	if err != nil {
+		t.Fatalf("bbolt View: %v", err)
+	}
+	return keys
+}
+
+// TestDurableWhenAnswered checks that an Update's writes are in the file
+// when it returns, also for a batch that ran while the one before was being
+// committed, and that Close drains a commit in flight and the batch behind.
+func TestDurableWhenAnswered(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db, h := openHeld(t, path, nil)
+	if err := db.Update(t.Context(), func(tx store.Tx) error { return putAll(tx, "b", "k0", "v") }); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if got := rawKeys(t, copyDB(t, path), "b"); !slices.Equal(got, []string{"k0"}) {
+		t.Errorf("file after Update = %q; want [k0]", got)
+	}
+
+	entered, release := h.hold("begin")
+	defer release()
+	errA := async(db, func(tx store.Tx) error { return putAll(tx, "b", "k1", "v") })
+	<-entered
+	ran := make(chan struct{})
+	errB := async(db, func(tx store.Tx) error { defer close(ran); return putAll(tx, "b", "k2", "v") })
+	<-ran
+	if got := rawKeys(t, copyDB(t, path), "b"); !slices.Equal(got, []string{"k0"}) {
+		t.Errorf("file while A is held = %q; want [k0]", got)
+	}
+	release()
+	if err := <-errA; err != nil {
+		t.Fatalf("Update A: %v", err)
+	}
+	if err := <-errB; err != nil {
+		t.Fatalf("Update B: %v", err)
+	}
+	if got := rawKeys(t, copyDB(t, path), "b"); !slices.Equal(got, []string{"k0", "k1", "k2"}) {
+		t.Errorf("file after A and B = %q; want [k0 k1 k2]", got)
+	}
+
+	// Close while a commit is held and a batch waits behind it.
+	entered, release = h.hold("begin")
+	defer release()
+	errA = async(db, func(tx store.Tx) error { return putAll(tx, "b", "k3", "v") })
+	<-entered
+	ran = make(chan struct{})
+	errB = async(db, func(tx store.Tx) error { defer close(ran); return putAll(tx, "b", "k4", "v") })
+	<-ran
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	for !errors.Is(db.View(t.Context(), func(store.Tx) error { return nil }), store.ErrClosed) {
+		runtime.Gosched() // until Close has begun
+	}
+	release()
+	if err := <-errA; err != nil {
+		t.Errorf("Update A held at Close: %v", err)
+	}
+	if err := <-errB; err != nil {
+		t.Errorf("Update B behind it: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	db = openDB(t, path, nil)
+	err := db.View(t.Context(), func(tx store.Tx) error {
+		want := []string{"k0=v", "k1=v", "k2=v", "k3=v", "k4=v"}
+		if got := dump(t, tx, "b", nil, nil, false); !slices.Equal(got, want) {
+			t.Errorf("after reopen = %q; want %q", got, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+}
+
+// TestRandomPipelined runs random functions from concurrent callers, commits
+// slowed down at random so that batches run on top of batches being
+// committed, against a model of the store that the functions, run one after
+// another by the writer, keep.
+func TestRandomPipelined(t *testing.T) {
+	db, _ := openHeld(t, filepath.Join(t.TempDir(), "store.db"), &bolt.Options{NoSync: true, MaxBatch: 4})
+	var slow atomic.Uint64
+	bolt.SetCommitHook(db, func(stage string) {
+		if n := slow.Add(1); n%3 != 0 {
+			time.Sleep(time.Duration(n%5) * 100 * time.Microsecond)
+		}
+	})
+	errReject := errors.New("rejected")
+	m := model{} // touched by the functions only, on the writer
+	var layered atomic.Int64
+	const callers, each = 6, 40
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(c), 7))
+			for i := range each {
+				fail := rng.IntN(4) == 0
+				n, seed := 5+rng.IntN(30), rng.Uint64()
+				tag := fmt.Sprintf("caller %d update %d", c, i)
+				err := db.Update(context.Background(), func(tx store.Tx) error {
+					if bolt.Layered(tx) {
+						layered.Add(1)
+					}
+					own := m.clone()
+					if err := randomOps(t, rand.New(rand.NewPCG(seed, 0)), tx, own, n, tag); err != nil {
+						return err
+					}
+					if fail {
+						return errReject
+					}
+					m = own
+					return nil
+				})
+				if fail && err != errReject || !fail && err != nil {
+					t.Errorf("%s = %v; want failure %v", tag, err, fail)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if layered.Load() == 0 {
+		t.Errorf("no function ran on top of a batch being committed")
+	}
+	t.Logf("%d of %d functions read a committing batch's buffer; %d commits", layered.Load(), callers*each, db.Stats().Commits)
+	err := db.View(t.Context(), func(tx store.Tx) error {
+		for _, b := range []string{"p", "q", "p\x00"} {
+			if got, want := dump(t, tx, b, nil, nil, false), m.pairs(b, "", "", false); !slices.Equal(got, want) {
+				t.Errorf("committed bucket %q\n got  %q\n want %q", b, got, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+}
