@@ -87,6 +87,14 @@ func BenchmarkUpdateSerial(b *testing.B) {
 }
 
 func BenchmarkUpdateParallel64(b *testing.B) {
+	st := runParallel64(b, storeOp)
+	reportOps(b)
+	b.ReportMetric(float64(st.Requests)/float64(st.Commits), "updates/commit")
+}
+
+// runParallel64 runs op(1), op(2), … as Updates from 64 goroutines on a
+// fresh DB and returns its stats.
+func runParallel64(b *testing.B, op func(seq uint64) func(store.Tx) error) bolt.Stats {
 	db := openBench(b)
 	ctx := context.Background()
 	var seq atomic.Uint64
@@ -94,15 +102,13 @@ func BenchmarkUpdateParallel64(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := db.Update(ctx, storeOp(seq.Add(1))); err != nil {
+			if err := db.Update(ctx, op(seq.Add(1))); err != nil {
 				b.Error(err)
 				return
 			}
 		}
 	})
-	st := db.Stats()
-	reportOps(b)
-	b.ReportMetric(float64(st.Requests)/float64(st.Commits), "updates/commit")
+	return db.Stats()
 }
 
 func openRaw(b *testing.B) *bbolt.DB {

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
-	"sync/atomic"
 	"testing"
 
 	"github.com/memberkit/membership/store"
@@ -114,20 +113,7 @@ func BenchmarkEventSerial(b *testing.B) {
 }
 
 func BenchmarkEventParallel64(b *testing.B) {
-	db := openBench(b)
-	ctx := context.Background()
-	var seq atomic.Uint64
-	parallelism64(b)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := db.Update(ctx, eventOp(seq.Add(1))); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	st := db.Stats()
+	st := runParallel64(b, eventOp)
 	reportEvents(b, b.N)
 	b.ReportMetric(float64(st.Requests)/float64(st.Commits), "updates/commit")
 }
