@@ -344,29 +344,20 @@ func (s *sim) coupons(ctx context.Context, m *member, o *order) error {
 	if err != nil || len(prop.Coupons) == 0 {
 		return err
 	}
-	if len(prop.Coupons) == 1 && o.channel == "offline" {
-		held, ok := s.feed.Live[m.id][prop.Coupons[0].Coupon]
+	off, n, err := tally.PayCoupons(ctx, s.p, co, prop, func(id string) (string, bool, error) {
+		if o.channel != "offline" {
+			return "", false, nil // online orders lock and use
+		}
+		held, ok := s.feed.Live[m.id][id]
 		if !ok {
-			return fmt.Errorf("coupon %s of %s: no code in the feed", prop.Coupons[0].Coupon, m.id)
+			return "", false, fmt.Errorf("coupon %s of %s: no code in the feed", id, m.id)
 		}
-		c, _, err := s.p.RedeemCode(ctx, membership.RedeemRequest{RequestID: "qr-" + o.id, Code: held.QR(), Via: coupon.ByQR, Order: co})
-		if err != nil {
-			return err
-		}
-		s.tilled(o, c.AmountOff, 1)
-		return nil
-	}
-	ids := make([]string, len(prop.Coupons))
-	for i, a := range prop.Coupons {
-		ids[i] = a.Coupon
-	}
-	if _, err := s.p.LockCoupons(ctx, membership.LockRequest{RequestID: "lock-" + o.id, Order: co, Coupons: ids}); err != nil {
+		return held.QR(), true, nil
+	})
+	if err != nil {
 		return err
 	}
-	if _, err := s.p.UseCoupons(ctx, membership.OrderRequest{RequestID: "pay-" + o.id, Order: o.id, Time: o.at}); err != nil {
-		return err
-	}
-	s.tilled(o, prop.AmountOff, len(ids))
+	s.tilled(o, off, n)
 	return nil
 }
 

@@ -342,32 +342,21 @@ func (s *sim) till(ctx context.Context, v *visit) error {
 	if err != nil || len(prop.Coupons) == 0 {
 		return err
 	}
-	if len(prop.Coupons) == 1 {
-		held, ok := s.feed.Live[v.m.id][prop.Coupons[0].Coupon]
+	off, n, err := tally.PayCoupons(ctx, s.p, o, prop, func(id string) (string, bool, error) {
+		held, ok := s.feed.Live[v.m.id][id]
 		if !ok {
 			// Claimed this morning: not read from the feed yet.
-			if held, err = s.coupon(ctx, v.m.id, prop.Coupons[0].Coupon); err != nil {
-				return err
+			var err error
+			if held, err = s.coupon(ctx, v.m.id, id); err != nil {
+				return "", false, err
 			}
 		}
-		c, _, err := s.p.RedeemCode(ctx, membership.RedeemRequest{RequestID: "qr-" + pu.id, Code: held.QR(), Via: coupon.ByQR, Order: o})
-		if err != nil {
-			return err
-		}
-		s.used(pu, c.AmountOff, 1)
-		return nil
-	}
-	ids := make([]string, len(prop.Coupons))
-	for i, a := range prop.Coupons {
-		ids[i] = a.Coupon
-	}
-	if _, err := s.p.LockCoupons(ctx, membership.LockRequest{RequestID: "lock-" + pu.id, Order: o, Coupons: ids}); err != nil {
+		return held.QR(), true, nil
+	})
+	if err != nil {
 		return err
 	}
-	if _, err := s.p.UseCoupons(ctx, membership.OrderRequest{RequestID: "pay-" + pu.id, Order: pu.id, Time: pu.at}); err != nil {
-		return err
-	}
-	s.used(pu, prop.AmountOff, len(ids))
+	s.used(pu, off, n)
 	return nil
 }
 

@@ -484,3 +484,35 @@ func ProcessDay(ctx context.Context, p *membership.Program, day time.Time, evs [
 	}
 	return len(evs), nil
 }
+
+// PayCoupons pays order o with the coupons of its checkout proposal, as a
+// till does: a single coupon is redeemed by its QR code when qr gives one
+// (ok false: no code at this till), otherwise the coupons are locked and
+// used. It returns the amount off and the number of coupons used.
+func PayCoupons(ctx context.Context, p *membership.Program, o coupon.Order, prop coupon.Proposal,
+	qr func(coupon string) (code string, ok bool, err error)) (decimal.Decimal, int, error) {
+	if len(prop.Coupons) == 1 {
+		code, ok, err := qr(prop.Coupons[0].Coupon)
+		if err != nil {
+			return decimal.Zero, 0, err
+		}
+		if ok {
+			c, _, err := p.RedeemCode(ctx, membership.RedeemRequest{RequestID: "qr-" + o.ID, Code: code, Via: coupon.ByQR, Order: o})
+			if err != nil {
+				return decimal.Zero, 0, err
+			}
+			return c.AmountOff, 1, nil
+		}
+	}
+	ids := make([]string, len(prop.Coupons))
+	for i, a := range prop.Coupons {
+		ids[i] = a.Coupon
+	}
+	if _, err := p.LockCoupons(ctx, membership.LockRequest{RequestID: "lock-" + o.ID, Order: o, Coupons: ids}); err != nil {
+		return decimal.Zero, 0, err
+	}
+	if _, err := p.UseCoupons(ctx, membership.OrderRequest{RequestID: "pay-" + o.ID, Order: o.ID, Time: o.Time}); err != nil {
+		return decimal.Zero, 0, err
+	}
+	return prop.AmountOff, len(ids), nil
+}
