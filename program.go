@@ -566,14 +566,22 @@ func getAmount(tx store.Tx, bucket string, key []byte) (decimal.Decimal, error) 
 // addAmount adds delta to an amount record, deleting it when it reaches
 // zero.
 func addAmount(tx store.Tx, bucket string, key []byte, delta decimal.Decimal) error {
-	cur, err := getAmount(tx, bucket, key)
-	if err != nil {
+	old, err := tx.Get(bucket, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		old = nil
+	case err != nil:
 		return err
 	}
-	if cur = cur.Add(delta); cur.IsZero() {
+	var buf [16]byte
+	rec, zero, err := codec.AddAmount(buf[:0], old, delta)
+	if err != nil {
+		return fmt.Errorf("%s %x: %w", bucket, key, err)
+	}
+	if zero {
 		return tx.Delete(bucket, key)
 	}
-	return tx.Put(bucket, key, codec.Amount(cur))
+	return tx.Put(bucket, key, rec)
 }
 
 // check validates an event against its declared type.

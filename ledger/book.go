@@ -5,10 +5,12 @@ import (
 	"cmp"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
@@ -33,6 +35,14 @@ const legBits = 12
 type Ledger struct {
 	tx  store.Tx
 	loc *time.Location
+	// Scratch buffers for the keys and values a posting hands to the
+	// store, which copies them (store.Tx.Put): an account key (kb), a lot
+	// or day key (lb), a record (vb). A posting then allocates little
+	// beyond the decimals it returns.
+	kb, lb, vb []byte
+	// dayAt and day cache the date of the last posting's time, in loc.
+	dayAt time.Time
+	day   string
 }
 
 // New returns a ledger bound to tx; loc is the program's zone, used for the
@@ -44,8 +54,11 @@ func New(tx store.Tx, loc *time.Location) *Ledger {
 	return &Ledger{tx: tx, loc: loc}
 }
 
-func accountKey(a Account) keys.Builder {
-	return keys.New().Str(a.Member).Str(string(a.Asset)).Str(a.Sub)
+func accountKey(a Account) keys.Builder { return appendAccount(keys.New(), a) }
+
+// appendAccount appends an account's key to b.
+func appendAccount(b keys.Builder, a Account) keys.Builder {
+	return b.Str(a.Member).Str(string(a.Asset)).Str(a.Sub)
 }
 
 // Balance returns the account's balance (zero for an account never used).
@@ -112,32 +125,41 @@ func (l *Ledger) scanLots(a Account, fn func(Lot) error) error {
 	})
 }
 
-func lotKey(lot Lot) []byte {
-	return accountKey(lot.Account).Time(lot.Expires).Time(lot.Granted).Str(lot.ID)
+// appendLotKey appends a lot's key to b.
+func appendLotKey(b keys.Builder, lot Lot) keys.Builder {
+	return appendAccount(b, lot.Account).Time(lot.Expires).Time(lot.Granted).Str(lot.ID)
+}
+
+// lotIDKey returns, in the scratch kb, the id index key of a lot.
+func (l *Ledger) lotIDKey(a Account, id string) []byte {
+	l.kb = appendAccount(l.kb[:0], a).Str(id)
+	return l.kb
 }
 
 // putLot stores lot; indexed says its id index already points at its key
 // (a lot that existed, whose expiry and grant never change).
 func (l *Ledger) putLot(lot Lot, indexed bool) error {
-	k := lotKey(lot)
+	l.lb = appendLotKey(l.lb[:0], lot)
+	k := l.lb
 	if lot.Amount.IsZero() {
 		// A spent lot is kept in the id index only if it may be credited
 		// back (reversal); its record goes so scans stay short.
 		if err := l.tx.Delete(bLot, k); err != nil || indexed {
 			return err
 		}
-		return l.tx.Put(bLotID, accountKey(lot.Account).Str(lot.ID), k)
+		return l.tx.Put(bLotID, l.lotIDKey(lot.Account, lot.ID), k)
 	}
-	if err := l.tx.Put(bLot, k, encodeLot(lot)); err != nil || indexed {
+	l.vb = appendLot(l.vb[:0], lot)
+	if err := l.tx.Put(bLot, k, l.vb); err != nil || indexed {
 		return err
 	}
-	return l.tx.Put(bLotID, accountKey(lot.Account).Str(lot.ID), k)
+	return l.tx.Put(bLotID, l.lotIDKey(lot.Account, lot.ID), k)
 }
 
 // getLotByID returns a lot, including a spent one (amount zero) whose
 // record was dropped: it is rebuilt from its key.
 func (l *Ledger) getLotByID(a Account, id string) (Lot, bool, error) {
-	k, err := l.tx.Get(bLotID, accountKey(a).Str(id))
+	k, err := l.tx.Get(bLotID, l.lotIDKey(a, id))
 	if errors.Is(err, store.ErrNotFound) {
 		return Lot{}, false, nil
 	}
@@ -156,12 +178,16 @@ func (l *Ledger) getLotByID(a Account, id string) (Lot, bool, error) {
 	return lot, true, err
 }
 
-func (l *Ledger) next(name string) (uint64, error) {
+// txnKey is the key of the transaction counter in bMeta.
+var txnKey = []byte("txn")
+
+// nextTxn takes the next transaction id from the counter.
+func (l *Ledger) nextTxn() (uint64, error) {
 	n := uint64(0)
-	v, err := l.tx.Get(bMeta, []byte(name))
+	v, err := l.tx.Get(bMeta, txnKey)
 	switch {
 	case err == nil:
-		n, err = strconv.ParseUint(string(v), 10, 64)
+		n, err = parseCounter(v)
 		if err != nil {
 			return 0, err
 		}
@@ -169,7 +195,23 @@ func (l *Ledger) next(name string) (uint64, error) {
 		return 0, err
 	}
 	n++
-	return n, l.tx.Put(bMeta, []byte(name), strconv.AppendUint(nil, n, 10))
+	l.vb = strconv.AppendUint(l.vb[:0], n, 10)
+	return n, l.tx.Put(bMeta, txnKey, l.vb)
+}
+
+// parseCounter reads a counter stored as decimal text.
+func parseCounter(v []byte) (uint64, error) {
+	var n uint64
+	if len(v) == 0 || len(v) > 19 {
+		return 0, errf(ErrCorrupt, "transaction counter %q", v)
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, errf(ErrCorrupt, "transaction counter %q", v)
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, nil
 }
 
 // check validates a transaction's shape and balance.
@@ -229,7 +271,7 @@ func (l *Ledger) Post(t Transaction) (Posted, error) {
 	if err := l.cover(t); err != nil {
 		return Posted{}, err
 	}
-	id, err := l.next("txn")
+	id, err := l.nextTxn()
 	if err != nil {
 		return Posted{}, err
 	}
@@ -245,7 +287,7 @@ func (l *Ledger) Post(t Transaction) (Posted, error) {
 			}
 		}
 	}
-	p := Posted{Txn: id}
+	p := Posted{Txn: id, Entries: make([]Entry, 0, len(t.Legs))}
 	for i, idx := range order {
 		leg := &t.Legs[idx]
 		if leg.Account.IsMember() {
@@ -286,7 +328,8 @@ func (l *Ledger) putEntries(es []Entry) error {
 			break
 		}
 	}
-	var pools []Entry
+	var pbuf [2]Entry // the usual transaction has one pool leg
+	pools := pbuf[:0]
 	if carrier >= 0 {
 		for _, e := range es {
 			if !e.Account.IsMember() {
@@ -302,7 +345,9 @@ func (l *Ledger) putEntries(es []Entry) error {
 		case carrier >= 0 && !e.Account.IsMember():
 			continue
 		}
-		if err := l.tx.Put(bEntry, entryKey(e), encodeEntry(e, carried)); err != nil {
+		l.kb = appendAccount(l.kb[:0], e.Account).Time(e.Time).U64(e.Seq)
+		l.vb = appendEntry(l.vb[:0], e, carried)
+		if err := l.tx.Put(bEntry, l.kb, l.vb); err != nil {
 			return err
 		}
 	}
@@ -390,7 +435,8 @@ func (l *Ledger) cover(t Transaction) error {
 func (l *Ledger) credit(t Transaction, idx int, leg *Leg) (Lot, error) {
 	id := leg.Lot
 	if id == "" {
-		id = strconv.FormatUint(t.ID, 10) + "." + strconv.Itoa(idx)
+		var buf [24]byte
+		id = string(strconv.AppendUint(append(strconv.AppendUint(buf[:0], t.ID, 10), '.'), uint64(idx), 10))
 	}
 	lot, ok, err := l.getLotByID(leg.Account, id)
 	if err != nil {
@@ -401,13 +447,14 @@ func (l *Ledger) credit(t Transaction, idx int, leg *Leg) (Lot, error) {
 		if granted.IsZero() {
 			granted = t.Time
 		}
-		lot = Lot{ID: id, Account: leg.Account, Expires: leg.Expires.UTC(), Granted: granted.UTC()}
+		lot = Lot{ID: id, Account: leg.Account, Amount: leg.Amount, Original: leg.Amount, Expires: leg.Expires.UTC(), Granted: granted.UTC()}
 		if leg.Expires.IsZero() {
 			lot.Expires = time.Time{}
 		}
+	} else {
+		lot.Amount = lot.Amount.Add(leg.Amount)
+		lot.Original = lot.Original.Add(leg.Amount)
 	}
-	lot.Amount = lot.Amount.Add(leg.Amount)
-	lot.Original = lot.Original.Add(leg.Amount)
 	return lot, l.putLot(lot, ok)
 }
 
@@ -455,12 +502,12 @@ func (l *Ledger) debit(t Transaction, leg *Leg) ([]Take, error) {
 }
 
 func (l *Ledger) entry(t Transaction, leg *Leg, seq uint64) (Entry, error) {
-	ak := accountKey(leg.Account)
-	bal, err := l.balanceAt(ak)
+	l.kb = appendAccount(l.kb[:0], leg.Account)
+	ak := l.kb
+	rec, bal, err := l.add(bBal, ak, leg.Amount)
 	if err != nil {
 		return Entry{}, err
 	}
-	bal = bal.Add(leg.Amount)
 	if leg.Account.IsMember() && bal.IsNegative() {
 		return Entry{}, errf(ErrInsufficientBalance, "%s would be %s", leg.Account, bal)
 	}
@@ -468,7 +515,7 @@ func (l *Ledger) entry(t Transaction, leg *Leg, seq uint64) (Entry, error) {
 	if leg.Account.IsMember() {
 		e.Lot = leg.Lot
 	}
-	if err := l.tx.Put(bBal, ak, encodeAmount(bal)); err != nil {
+	if err := l.tx.Put(bBal, ak, rec); err != nil {
 		return Entry{}, err
 	}
 	if leg.Account.IsMember() {
@@ -477,23 +524,42 @@ func (l *Ledger) entry(t Transaction, leg *Leg, seq uint64) (Entry, error) {
 	return e, nil
 }
 
-func dayKey(asset Asset, date string, kind Kind) []byte {
-	return keys.New().Str(string(asset)).Str(date).Str(string(kind))
+// add returns, in the scratch vb, the amount record under key plus delta,
+// and the sum; a missing record is zero.
+func (l *Ledger) add(bucket string, key []byte, delta decimal.Decimal) ([]byte, decimal.Decimal, error) {
+	old, err := l.tx.Get(bucket, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		old = nil
+	case err != nil:
+		return nil, decimal.Decimal{}, err
+	}
+	rec, sum, err := codec.SumAmount(l.vb[:0], old, delta)
+	if err != nil {
+		return nil, decimal.Decimal{}, fmt.Errorf("%w: %s %x: %v", ErrCorrupt, bucket, key, err)
+	}
+	l.vb = rec
+	return rec, sum, nil
 }
 
 func (l *Ledger) addDay(asset Asset, at time.Time, kind Kind, amt decimal.Decimal) error {
-	k := dayKey(asset, at.In(l.loc).Format(time.DateOnly), kind)
-	cur := decimal.Zero
-	v, err := l.tx.Get(bDay, k)
+	if l.day == "" || !at.Equal(l.dayAt) {
+		l.dayAt, l.day = at, at.In(l.loc).Format(time.DateOnly)
+	}
+	l.lb = keys.Builder(l.lb[:0]).Str(string(asset)).Str(l.day).Str(string(kind))
+	old, err := l.tx.Get(bDay, l.lb)
 	switch {
-	case err == nil:
-		if cur, err = decodeAmount(v); err != nil {
-			return err
-		}
-	case !errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
+		old = nil
+	case err != nil:
 		return err
 	}
-	return l.tx.Put(bDay, k, encodeAmount(cur.Add(amt)))
+	rec, _, err := codec.AddAmount(l.vb[:0], old, amt)
+	if err != nil {
+		return fmt.Errorf("%w: %s %x: %v", ErrCorrupt, bDay, l.lb, err)
+	}
+	l.vb = rec
+	return l.tx.Put(bDay, l.lb, rec)
 }
 
 // Totals returns, for asset, the net amount each kind moved into member

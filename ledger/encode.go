@@ -21,10 +21,11 @@ func decodeAccount(r *codec.Reader) Account {
 	return Account{Asset: Asset(r.String()), Member: r.String(), Sub: r.String()}
 }
 
-// encodeEntry writes an entry's record; pools are the pool legs of its
-// transaction that ride in it (same transaction, time, kind and reference).
-func encodeEntry(e Entry, pools []Entry) []byte {
-	w := codec.Writer{B: make([]byte, 0, 96+48*len(pools))}
+// appendEntry appends an entry's record to b; pools are the pool legs of
+// its transaction that ride in it (same transaction, time, kind and
+// reference).
+func appendEntry(b []byte, e Entry, pools []Entry) []byte {
+	w := codec.Writer{B: b}
 	w.B = append(w.B, recordV1)
 	w.Uint(e.Seq)
 	w.Uint(e.Txn)
@@ -90,8 +91,9 @@ func decodeRecord(b []byte, withPools bool) (Entry, []Entry, error) {
 	return e, pools, nil
 }
 
-func encodeLot(l Lot) []byte {
-	w := codec.Writer{B: make([]byte, 0, 64)}
+// appendLot appends a lot's record to b.
+func appendLot(b []byte, l Lot) []byte {
+	w := codec.Writer{B: b}
 	w.B = append(w.B, recordV1)
 	w.String(l.ID)
 	encodeAccount(&w, l.Account)
@@ -117,8 +119,6 @@ func decodeLot(b []byte) (Lot, error) {
 	}
 	return l, nil
 }
-
-func encodeAmount(d decimal.Decimal) []byte { return codec.Amount(d) }
 
 func decodeAmount(b []byte) (decimal.Decimal, error) {
 	d, err := codec.ParseAmount(b)

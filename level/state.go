@@ -198,21 +198,22 @@ func dayKey(member string, d rule.Date) []byte {
 // AddDay adds amount to the member's net growth of the day of t in loc.
 func AddDay(tx store.Tx, member string, t time.Time, loc *time.Location, amount decimal.Decimal) error {
 	k := dayKey(member, rule.DateOf(t, loc))
-	cur := decimal.Zero
 	raw, err := tx.Get(bDay, k)
 	switch {
-	case err == nil:
-		if cur, err = codec.ParseAmount(raw); err != nil {
-			return fmt.Errorf("level: day growth %q: %w", k, err)
-		}
-	case !errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
+		raw = nil
+	case err != nil:
 		return err
 	}
-	cur = cur.Add(amount)
-	if cur.IsZero() {
+	var buf [16]byte
+	rec, zero, err := codec.AddAmount(buf[:0], raw, amount)
+	if err != nil {
+		return fmt.Errorf("level: day growth %q: %w", k, err)
+	}
+	if zero {
 		return tx.Delete(bDay, k)
 	}
-	return tx.Put(bDay, k, codec.Amount(cur))
+	return tx.Put(bDay, k, rec)
 }
 
 // Earned returns the member's net growth earned on the days from from

@@ -72,7 +72,9 @@ type Tx interface {
 	// ErrNotFound.
 	Get(bucket string, key []byte) ([]byte, error)
 	// Put sets key to value in bucket, creating the bucket if needed.
-	// It returns ErrReadOnly in a View.
+	// It copies key and value, so the caller may reuse both once Put
+	// returns (the ledger writes from scratch buffers). It returns
+	// ErrReadOnly in a View.
 	Put(bucket string, key, value []byte) error
 	// Delete removes key from bucket; deleting an absent key is not an
 	// error. It returns ErrReadOnly in a View.

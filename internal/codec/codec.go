@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -224,4 +225,116 @@ func appendDecimal(b []byte, d decimal.Decimal, trim bool) []byte {
 func DecimalString(d decimal.Decimal) string {
 	var buf [24]byte
 	return string(AppendDecimal(buf[:0], d))
+}
+
+// Fixed is an amount C × 10^E whose coefficient has at most 18 digits: the
+// form of nearly every stored amount. Adding two of them needs no math/big
+// (each decimal.Decimal operation allocates), which matters on the path of
+// every event: balances, daily totals and expiry totals are read, added to
+// and written back each time.
+type Fixed struct {
+	C int64
+	E int32
+}
+
+// maxFixed bounds a Fixed's coefficient: 18 digits.
+const maxFixed = 999_999_999_999_999_999
+
+// FixedOf returns d as a Fixed, or false when its coefficient is too long.
+func FixedOf(d decimal.Decimal) (Fixed, bool) {
+	if d.NumDigits() > 18 {
+		return Fixed{}, false
+	}
+	return Fixed{C: d.CoefficientInt64(), E: d.Exponent()}, true
+}
+
+// Decimal returns f as a decimal, with f's exponent.
+func (f Fixed) Decimal() decimal.Decimal { return decimal.New(f.C, f.E) }
+
+// Add returns f+g exactly, with the smaller exponent of the two (as
+// decimal.Decimal.Add does), or false when the result would not be a
+// Fixed.
+func (f Fixed) Add(g Fixed) (Fixed, bool) {
+	if f.E < g.E {
+		f, g = g, f
+	}
+	// f has the larger exponent: scale its coefficient down to g's.
+	for ; f.E > g.E; f.E-- {
+		if f.C > maxFixed/10 || f.C < -maxFixed/10 {
+			return Fixed{}, false
+		}
+		f.C *= 10
+	}
+	c := f.C + g.C // both at most 18 digits: no int64 overflow
+	if c > maxFixed || c < -maxFixed {
+		return Fixed{}, false
+	}
+	return Fixed{C: c, E: g.E}, true
+}
+
+// appendFixed appends f in the Decimal form 0 (coefficient, exponent).
+func appendFixed(b []byte, f Fixed) []byte {
+	b = append(b, 0)
+	b = binary.AppendVarint(b, f.C)
+	return binary.AppendVarint(b, int64(f.E))
+}
+
+// parseFixed reads a record of Amount in form 0.
+func parseFixed(b []byte) (Fixed, bool) {
+	if len(b) < 3 || b[0] != 0 {
+		return Fixed{}, false
+	}
+	c, n := binary.Varint(b[1:])
+	if n <= 0 {
+		return Fixed{}, false
+	}
+	e, m := binary.Varint(b[1+n:])
+	if m <= 0 || 1+n+m != len(b) || e < math.MinInt32 || e > math.MaxInt32 || c > maxFixed || c < -maxFixed {
+		return Fixed{}, false
+	}
+	return Fixed{C: c, E: int32(e)}, true
+}
+
+// AddAmount returns the record of old plus delta, appended to dst, where
+// old is a record written by Amount (nil: zero), and whether the sum is
+// zero. It is exact, and needs no math/big when both amounts are Fixed.
+func AddAmount(dst, old []byte, delta decimal.Decimal) ([]byte, bool, error) {
+	b, _, zero, err := addAmount(dst, old, delta, false)
+	return b, zero, err
+}
+
+// SumAmount is AddAmount that returns the sum as a decimal.
+func SumAmount(dst, old []byte, delta decimal.Decimal) ([]byte, decimal.Decimal, error) {
+	b, sum, _, err := addAmount(dst, old, delta, true)
+	return b, sum, err
+}
+
+// addAmount adds; the sum is returned as a decimal only when want is set.
+func addAmount(dst, old []byte, delta decimal.Decimal, want bool) ([]byte, decimal.Decimal, bool, error) {
+	if g, ok := FixedOf(delta); ok {
+		f, ok := Fixed{}, old == nil // a missing record is decimal.Zero
+		if !ok {
+			f, ok = parseFixed(old)
+		}
+		if ok {
+			if s, ok := f.Add(g); ok {
+				var d decimal.Decimal
+				if want {
+					d = s.Decimal()
+				}
+				return appendFixed(dst, s), d, s.C == 0, nil
+			}
+		}
+	}
+	cur := decimal.Zero
+	if old != nil {
+		var err error
+		if cur, err = ParseAmount(old); err != nil {
+			return dst, decimal.Decimal{}, false, err
+		}
+	}
+	sum := cur.Add(delta)
+	w := Writer{B: dst}
+	w.Decimal(sum)
+	return w.B, sum, sum.IsZero(), nil
 }

@@ -107,3 +107,58 @@ func TestAppendExactMatchesStringFixed(t *testing.T) {
 		}
 	}
 }
+
+// TestAddAmountMatchesDecimalAdd checks the fast sum against decimal.Add,
+// value and exponent, across the edges of the 18-digit form: sums that
+// overflow it, exponents far apart, long amounts stored as text, and a
+// missing record (zero).
+func TestAddAmountMatchesDecimalAdd(t *testing.T) {
+	vals := []decimal.Decimal{
+		decimal.Zero, decimal.New(1, 0), decimal.New(-1250, -2), decimal.New(5, 3), decimal.New(7, -18),
+		decimal.New(999_999_999_999_999_999, 0), decimal.New(-999_999_999_999_999_999, -4),
+		decimal.New(100_000_000_000_000_000, 0), decimal.New(1, 17), decimal.New(3, -30),
+		decimal.RequireFromString("123456789012345678901234567890.000000001"),
+	}
+	r := uint64(7)
+	for i := range 600 {
+		r = r*6364136223846793005 + 1442695040888963407
+		coef := int64(r>>4) % 1_000_000_000_000_000_000
+		if i%3 == 1 {
+			coef = -coef
+		}
+		if i%5 == 0 {
+			coef %= 100_000
+		}
+		vals = append(vals, decimal.New(coef, int32(r%24)-16))
+	}
+	for i, a := range vals {
+		for j := 0; j < len(vals); j += 1 + i%7 {
+			d := vals[j]
+			want := a.Add(d)
+			check := func(name string, old []byte) {
+				rec, zero, err := codec.AddAmount([]byte("x"), old, d)
+				if err != nil || rec[0] != 'x' {
+					t.Fatalf("%s: AddAmount(%s, %s) = %x, %v", name, a, d, rec, err)
+				}
+				got, err := codec.ParseAmount(rec[1:])
+				// (A sum of more than 18 digits is stored as text, which keeps its
+				// value but not its trailing zeros, as Amount does.)
+				sameExp := got.Exponent() == want.Exponent() || want.NumDigits() > 18
+				if err != nil || !got.Equal(want) || !sameExp || zero != want.IsZero() {
+					t.Fatalf("%s: %s + %s = %s (exp %d, zero %v), want %s (exp %d)", name, a, d, got, got.Exponent(), zero, want, want.Exponent())
+				}
+				_, sum, err := codec.SumAmount(nil, old, d)
+				if err != nil || !sum.Equal(want) {
+					t.Fatalf("%s: SumAmount(%s, %s) = %s, %v", name, a, d, sum, err)
+				}
+			}
+			check("stored", codec.Amount(a))
+			if a.IsZero() {
+				check("missing", nil)
+			}
+		}
+	}
+	if _, _, err := codec.AddAmount(nil, []byte("12.5"), decimal.New(1, 0)); !errors.Is(err, codec.ErrAmount) {
+		t.Errorf("AddAmount over a bad record = %v, want ErrAmount", err)
+	}
+}
