@@ -40,6 +40,7 @@ type Ledger struct {
 	// or day key (lb), a record (vb). A posting then allocates little
 	// beyond the decimals it returns.
 	kb, lb, vb []byte
+	scratch    [3][96]byte // their first backing arrays
 	// dayAt and day cache the date of the last posting's time, in loc.
 	dayAt time.Time
 	day   string
@@ -51,7 +52,9 @@ func New(tx store.Tx, loc *time.Location) *Ledger {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return &Ledger{tx: tx, loc: loc}
+	l := &Ledger{tx: tx, loc: loc}
+	l.kb, l.lb, l.vb = l.scratch[0][:0], l.scratch[1][:0], l.scratch[2][:0]
+	return l
 }
 
 func accountKey(a Account) keys.Builder { return appendAccount(keys.New(), a) }
@@ -225,8 +228,12 @@ func check(t Transaction) error {
 	if len(t.Legs) < 2 || len(t.Legs) > 1<<legBits {
 		return errf(ErrInvalid, "transaction needs 2 to %d legs, has %d", 1<<legBits, len(t.Legs))
 	}
+	// Legs are summed as codec.Fixed when they can be, which needs no
+	// math/big; total takes over for sums that cannot.
 	type sum struct {
 		asset Asset
+		fixed codec.Fixed
+		big   bool
 		total decimal.Decimal
 	}
 	var sbuf [4]sum
@@ -245,11 +252,25 @@ func check(t Transaction) error {
 		if j == len(sums) {
 			sums = append(sums, sum{asset: leg.Account.Asset})
 		}
-		sums[j].total = sums[j].total.Add(leg.Amount)
+		sm := &sums[j]
+		if !sm.big {
+			if f, ok := codec.FixedOf(leg.Amount); ok {
+				if f, ok = sm.fixed.Add(f); ok {
+					sm.fixed = f
+					continue
+				}
+			}
+			sm.big, sm.total = true, sm.fixed.Decimal()
+		}
+		sm.total = sm.total.Add(leg.Amount)
 	}
 	for _, s := range sums {
-		if !s.total.IsZero() {
-			return errf(ErrUnbalanced, "%s legs sum to %s", s.asset, s.total)
+		if (s.big && !s.total.IsZero()) || (!s.big && s.fixed.C != 0) {
+			total := s.total
+			if !s.big {
+				total = s.fixed.Decimal()
+			}
+			return errf(ErrUnbalanced, "%s legs sum to %s", s.asset, total)
 		}
 	}
 	return nil

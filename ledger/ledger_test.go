@@ -93,6 +93,7 @@ func balance(t *testing.T, st store.Store, a ledger.Account) string {
 }
 
 func TestPostRejects(t *testing.T) {
+	bobPts := ledger.MemberAccount("bob", pts, "")
 	tests := []struct {
 		name string
 		tx   ledger.Transaction
@@ -106,6 +107,10 @@ func TestPostRejects(t *testing.T) {
 		{"pool without name", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("1")}, {Account: ledger.Account{Asset: pts}, Amount: d("-1")}}}, ledger.ErrInvalid},
 		{"overspend", spend("101", t0), ledger.ErrInsufficientBalance},
 		{"unknown lot", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("-1"), Lot: "nope"}, {Account: redeemed, Amount: d("1")}}}, ledger.ErrUnknownLot},
+		// Sums past 18 digits leave the fast path: 999…9 + 999…9 − 1 is
+		// unbalanced by 999…9 only a long sum can hold.
+		{"unbalanced past 18 digits", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("999999999999999999")}, {Account: bobPts, Amount: d("999999999999999999")}, {Account: issued, Amount: d("-999999999999999999")}}}, ledger.ErrUnbalanced},
+		{"unbalanced by 1e-30", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("1.000000000000000000000000000001")}, {Account: issued, Amount: d("-1")}}}, ledger.ErrUnbalanced},
 		{"balanced across assets only", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("1")}, {Account: ledger.Pool(ledger.Growth, "earned"), Amount: d("-1")}}}, ledger.ErrUnbalanced},
 	}
 	for _, tt := range tests {
@@ -435,5 +440,20 @@ func TestPoolLegsRideInMemberRecords(t *testing.T) {
 	err = st.View(context.Background(), ledger.Verify)
 	if !errors.Is(err, ledger.ErrCorrupt) || !strings.Contains(err.Error(), "pool/points:mall/earned: balance -14, entries sum to -15") {
 		t.Fatalf("Verify after tampering with a pool balance = %v, want the pool's balance mismatch", err)
+	}
+}
+
+// A transaction whose legs sum to zero only past 18 digits is balanced.
+func TestPostLongAmounts(t *testing.T) {
+	st := memory.New()
+	bob := ledger.MemberAccount("bob", pts, "")
+	mustPost(t, st, ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{
+		{Account: alice, Amount: d("999999999999999999")}, {Account: bob, Amount: d("999999999999999999.5")},
+		{Account: issued, Amount: d("-1999999999999999998.5")}}})
+	if got := balance(t, st, bob); got != "999999999999999999.5" {
+		t.Errorf("bob = %s", got)
+	}
+	if got := balance(t, st, issued); got != "-1999999999999999998.5" {
+		t.Errorf("issued = %s", got)
 	}
 }
