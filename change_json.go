@@ -16,13 +16,17 @@ type jsonAppender interface {
 }
 
 // marshalData encodes a change payload.
-func marshalData(data any) ([]byte, error) {
+func marshalData(data any) ([]byte, error) { return appendData(make([]byte, 0, 160), data) }
+
+// appendData appends a change payload's JSON to b.
+func appendData(b []byte, data any) ([]byte, error) {
 	if a, ok := data.(jsonAppender); ok {
-		if b, ok := a.appendJSON(make([]byte, 0, 160)); ok {
-			return b, nil
+		if out, ok := a.appendJSON(b); ok {
+			return out, nil
 		}
 	}
-	return json.Marshal(data)
+	raw, err := json.Marshal(data)
+	return append(b, raw...), err
 }
 
 // jsonObject appends the fields of one JSON object.

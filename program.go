@@ -226,11 +226,18 @@ type Change struct {
 	Reason *rule.Reason `json:"reason,omitempty"`
 }
 
-// encode writes the change as JSON by hand: it is on every event's path,
-// and encoding/json would encode the already encoded Data a second time.
-// The result decodes into a Change like json.Marshal's would.
+// encode writes the change as JSON (see appendJSON).
 func (c Change) encode() ([]byte, error) {
-	b := make([]byte, 0, 128+len(c.Data))
+	b, _, _, err := c.appendJSON(make([]byte, 0, 128+len(c.Data)), nil)
+	return b, err
+}
+
+// appendJSON appends the change as JSON, written by hand: it is on every
+// event's path, and encoding/json would encode the already encoded Data a
+// second time. The result decodes into a Change like json.Marshal's would.
+// The payload is data when it is not nil (encoded in place), else c.Data;
+// b[d0:d1] holds it.
+func (c Change) appendJSON(b []byte, data any) (out []byte, d0, d1 int, err error) {
 	b = append(b, `{"seq":`...)
 	b = strconv.AppendUint(b, c.Seq, 10)
 	b = appendField(b, "kind", c.Kind)
@@ -243,13 +250,24 @@ func (c Change) encode() ([]byte, error) {
 	if c.Event != "" {
 		b = appendField(b, "event", c.Event)
 	}
-	if len(c.Data) > 0 {
-		b = append(append(b, `,"data":`...), c.Data...)
+	switch {
+	case data != nil:
+		b = append(b, `,"data":`...)
+		d0 = len(b)
+		if b, err = appendData(b, data); err != nil {
+			return b, 0, 0, err
+		}
+		d1 = len(b)
+	case len(c.Data) > 0:
+		b = append(b, `,"data":`...)
+		d0 = len(b)
+		b = append(b, c.Data...)
+		d1 = len(b)
 	}
 	if c.Reason != nil {
 		b = appendReason(append(b, `,"reason":`...), c.Reason)
 	}
-	return append(b, '}'), nil
+	return append(b, '}'), d0, d1, nil
 }
 
 // appendReason writes r as encoding/json would (same fields, same
@@ -423,7 +441,11 @@ func (t *txn) post(lt ledger.Transaction) (ledger.Posted, error) {
 	if err != nil {
 		return posted, err
 	}
-	t.out.Entries = append(t.out.Entries, posted.Entries...)
+	if t.out.Entries == nil {
+		t.out.Entries = posted.Entries // the usual first posting: no copy
+	} else {
+		t.out.Entries = append(t.out.Entries, posted.Entries...)
+	}
 	return posted, nil
 }
 
@@ -441,10 +463,6 @@ func (t *txn) emit(kind, member string, data any, why *rule.Reason) error {
 	if f == nil {
 		return fmt.Errorf("membership: emit %s outside a unit of work", kind)
 	}
-	raw, err := marshalData(data)
-	if err != nil {
-		return err
-	}
 	if f.next == 0 {
 		n, err := getCounter(t.tx, "feed")
 		if err != nil {
@@ -452,15 +470,30 @@ func (t *txn) emit(kind, member string, data any, why *rule.Reason) error {
 		}
 		f.next = n + 1
 	}
-	c := Change{Seq: f.next, Kind: kind, Member: member, Time: t.at.UTC(), Event: t.ref.Event, Data: raw, Reason: why}
-	f.next++
-	v, err := c.encode()
+	c := Change{Seq: f.next, Kind: kind, Member: member, Time: t.at.UTC(), Event: t.ref.Event, Reason: why}
+	// The change is encoded straight into the feed record, after room for
+	// its length prefix, and its Data is the part of the record holding
+	// the payload: no copy of either is made.
+	start := len(f.buf)
+	f.buf = append(f.buf, make([]byte, binary.MaxVarintLen64)...)
+	body := len(f.buf)
+	b, d0, d1, err := c.appendJSON(f.buf, data)
 	if err != nil {
+		f.buf = f.buf[:start]
 		return err
 	}
+	n := len(b) - body
+	k := binary.PutUvarint(b[start:], uint64(n))
+	copy(b[start+k:], b[body:])
+	shift := body - start - k
+	f.buf = b[:start+k+n]
+	if d1 > d0 {
+		// Capped, so that appending to the outcome's Data cannot write
+		// into the record.
+		c.Data = f.buf[d0-shift : d1-shift : d1-shift]
+	}
+	f.next++
 	t.out.Changes = append(t.out.Changes, c)
-	f.buf = binary.AppendUvarint(f.buf, uint64(len(v)))
-	f.buf = append(f.buf, v...)
 	return nil
 }
 
