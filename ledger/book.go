@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/memberkit/membership/internal/codec"
@@ -184,22 +185,32 @@ func (l *Ledger) getLotByID(a Account, id string) (Lot, bool, error) {
 // txnKey is the key of the transaction counter in bMeta.
 var txnKey = []byte("txn")
 
-// nextTxn takes the next transaction id from the counter.
-func (l *Ledger) nextTxn() (uint64, error) {
-	n := uint64(0)
+// lastTxn returns the id of the last transaction posted (0: none).
+func (l *Ledger) lastTxn() (uint64, error) {
 	v, err := l.tx.Get(bMeta, txnKey)
 	switch {
 	case err == nil:
-		n, err = parseCounter(v)
-		if err != nil {
-			return 0, err
-		}
-	case !errors.Is(err, store.ErrNotFound):
-		return 0, err
+		return parseCounter(v)
+	case errors.Is(err, store.ErrNotFound):
+		return 0, nil
 	}
-	n++
-	l.vb = strconv.AppendUint(l.vb[:0], n, 10)
-	return n, l.tx.Put(bMeta, txnKey, l.vb)
+	return 0, err
+}
+
+// generatedTxn reports whether id has the form of a generated lot id,
+// "<transaction id>.<leg>", and returns the transaction id.
+func generatedTxn(id string) (uint64, bool) {
+	txn, leg, ok := strings.Cut(id, ".")
+	if !ok || txn == "" || leg == "" || len(txn) > 19 || len(leg) > 4 {
+		return 0, false
+	}
+	for _, c := range leg {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := parseCounter([]byte(txn))
+	return n, err == nil
 }
 
 // parseCounter reads a counter stored as decimal text.
@@ -292,8 +303,22 @@ func (l *Ledger) Post(t Transaction) (Posted, error) {
 	if err := l.cover(t); err != nil {
 		return Posted{}, err
 	}
-	id, err := l.nextTxn()
+	last, err := l.lastTxn()
 	if err != nil {
+		return Posted{}, err
+	}
+	id := last + 1
+	// A lot id the ledger generates ("<id>.<leg>") is new by construction,
+	// so a credit to it skips the lookup of an existing lot; a credit
+	// naming a lot may therefore not name one that a transaction from this
+	// one on would generate.
+	for i, leg := range t.Legs {
+		if n, ok := generatedTxn(leg.Lot); ok && n >= id && leg.Account.IsMember() && leg.Amount.IsPositive() {
+			return Posted{}, errf(ErrInvalid, "legs[%d]: lot id %q is reserved for a lot the ledger generates", i, leg.Lot)
+		}
+	}
+	l.vb = strconv.AppendUint(l.vb[:0], id, 10)
+	if err := l.tx.Put(bMeta, txnKey, l.vb); err != nil {
 		return Posted{}, err
 	}
 	t.ID = id
@@ -455,13 +480,16 @@ func (l *Ledger) cover(t Transaction) error {
 
 func (l *Ledger) credit(t Transaction, idx int, leg *Leg) (Lot, error) {
 	id := leg.Lot
+	var lot Lot
+	ok := false
 	if id == "" {
 		var buf [24]byte
 		id = string(strconv.AppendUint(append(strconv.AppendUint(buf[:0], t.ID, 10), '.'), uint64(idx), 10))
-	}
-	lot, ok, err := l.getLotByID(leg.Account, id)
-	if err != nil {
-		return Lot{}, err
+	} else {
+		var err error
+		if lot, ok, err = l.getLotByID(leg.Account, id); err != nil {
+			return Lot{}, err
+		}
 	}
 	if !ok {
 		granted := leg.Granted

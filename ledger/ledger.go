@@ -131,7 +131,10 @@ type Leg struct {
 	Amount  decimal.Decimal `json:"amount"`
 	// Lot, on a member credit, names the lot to add to: an existing lot of
 	// the account (a reversal, a restore) or a new lot with this ID. Empty
-	// makes a new lot with a generated ID. On a member debit it names the
+	// makes a new lot with a generated ID, "<transaction id>.<leg index>";
+	// a credit may name such an ID only of an earlier transaction (a lot
+	// moving between a member's accounts keeps its ID), since a generated
+	// ID is taken as new without looking it up. On a member debit it names the
 	// only lot to take from (expired or not); empty takes unexpired lots by
 	// earliest expiry, then earliest grant.
 	Lot string `json:"lot,omitempty"`

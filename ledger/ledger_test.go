@@ -111,6 +111,8 @@ func TestPostRejects(t *testing.T) {
 		// unbalanced by 999…9 only a long sum can hold.
 		{"unbalanced past 18 digits", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("999999999999999999")}, {Account: bobPts, Amount: d("999999999999999999")}, {Account: issued, Amount: d("-999999999999999999")}}}, ledger.ErrUnbalanced},
 		{"unbalanced by 1e-30", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("1.000000000000000000000000000001")}, {Account: issued, Amount: d("-1")}}}, ledger.ErrUnbalanced},
+		// Transaction 2 would generate lot "2.0": a credit may not name it.
+		{"reserved lot id", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("1"), Lot: "2.0"}, {Account: issued, Amount: d("-1")}}}, ledger.ErrInvalid},
 		{"balanced across assets only", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("1")}, {Account: ledger.Pool(ledger.Growth, "earned"), Amount: d("-1")}}}, ledger.ErrUnbalanced},
 	}
 	for _, tt := range tests {
@@ -456,4 +458,27 @@ func TestPostLongAmounts(t *testing.T) {
 	if got := balance(t, st, issued); got != "-1999999999999999998.5" {
 		t.Errorf("issued = %s", got)
 	}
+}
+
+// A credit may name a lot an earlier transaction generated: in the same
+// account it adds to that lot, in another it opens a lot with that ID (a
+// lot moving between a member's accounts keeps its ID).
+func TestCreditNamesEarlierGeneratedLot(t *testing.T) {
+	st := memory.New()
+	mustPost(t, st, earn("10", t0, time.Time{})) // transaction 1: lot "1.0"
+	mustPost(t, st, ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("5"), Lot: "1.0"}, {Account: issued, Amount: d("-5")}}})
+	frozen := ledger.MemberAccount("alice", pts, "frozen")
+	mustPost(t, st, ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("-3"), Lot: "1.0"}, {Account: frozen, Amount: d("3"), Lot: "1.0"}}})
+	view(t, st, func(l *ledger.Ledger) error {
+		for _, c := range []struct {
+			a    ledger.Account
+			want string
+		}{{alice, "12"}, {frozen, "3"}} {
+			lot, err := l.Lot(c.a, "1.0")
+			if err != nil || lot.Amount.String() != c.want {
+				t.Errorf("%s lot 1.0 = %+v, %v; want %s", c.a, lot, err, c.want)
+			}
+		}
+		return nil
+	})
 }
