@@ -4,12 +4,11 @@
 //
 // # Design
 //
-// Each bucket is its own ordered tree (github.com/google/btree), found by
-// name in a map, so a search compares keys only and a tree holds only its
-// bucket's keys. Update takes the writer lock and changes the trees in
-// place, keeping an undo log: when the function returns an error (or
-// panics) the log is played back, so a failed Update leaves nothing
-// behind.
+// Each bucket is its own ordered tree, found by name in a map, so a
+// search compares keys only and a tree holds only its bucket's keys.
+// Update takes the writer lock and changes the trees in place, keeping an
+// undo log: when the function returns an error (or panics) the log is
+// played back, so a failed Update leaves nothing behind.
 //
 // A View reads a snapshot: for each non-empty bucket, an O(1)
 // copy-on-write clone of its tree. The first View after a committed write
@@ -21,116 +20,49 @@
 // pays no copying at all, readers read their snapshot without locks, and
 // an Update never waits for a View.
 //
-// An entry is one allocation holding the key and then the value (Put
-// copies both, always into a new allocation, so a slice returned earlier
-// by Get keeps its contents). The tree refers to it with a 24-byte item
-// that also carries the key's first 8 bytes, which decide most
-// comparisons without loading the key.
+// The trees are B+trees written for keys that share long prefixes (a
+// member id, a kind, a time): every node keeps the prefix all its keys
+// share and, in a contiguous array, the 8 bytes of each key that follow
+// it, so a search compares integers inside the node and loads a key only
+// to confirm a match. An entry is one allocation holding the key and then
+// the value (Put copies both, always into a new allocation, so a slice
+// returned earlier by Get keeps its contents); leaves point to entries and
+// inner nodes reuse entry keys as separators.
 //
 // # Caveats
 //
 // Nothing is persisted; the data is lost when the process ends. A View
 // that needs a new snapshot (the first one after a committed write) waits
 // for a running Update to finish, since the trees it clones are the ones
-// that Update is changing; other Views do not wait. Update functions run on the caller's goroutine with the writer lock
-// held, so an Update function must not call Update or View on the same
-// store (it would deadlock). Values are copied on Put; slices returned by
+// that Update is changing; other Views do not wait. Update functions run
+// on the caller's goroutine with the writer lock held, so an Update
+// function must not call Update or View on the same store (it would
+// deadlock). Values are copied on Put; slices returned by
 // Get and passed to Scan callbacks must not be modified.
 package memory
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
-	"unsafe"
-
-	"github.com/google/btree"
 
 	"github.com/memberkit/membership/store"
 )
 
-// degree is the B-tree degree. The writer copies the root-to-leaf paths
-// it writes after a snapshot, so moderate nodes keep that copy cheap
-// (degrees from 8 to 64 measured the same on large stores).
-const degree = 16
-
-// item is one entry of a bucket's tree. p points to one allocation holding
-// the key (klen bytes) and then the value (vlen bytes); pre is the key's
-// first 8 bytes, big-endian and zero-padded. One pointer per entry keeps
-// the garbage collector's work on a large store small.
-type item struct {
-	pre        uint64
-	p          *byte
-	klen, vlen uint32
-}
-
-func (it item) key() []byte { return unsafe.Slice(it.p, it.klen) }
-
-func (it item) value() []byte {
-	if it.vlen == 0 {
-		return []byte{}
-	}
-	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(it.p), it.klen)), it.vlen)
-}
-
-// prefix returns the first 8 bytes of key, big-endian and zero-padded.
-func prefix(key []byte) uint64 {
-	if len(key) >= 8 {
-		return binary.BigEndian.Uint64(key)
-	}
-	var b [8]byte
-	copy(b[:], key)
-	return binary.BigEndian.Uint64(b[:])
-}
-
-// less orders items by key, bytewise. When the padded prefixes differ,
-// they differ first where the keys do (where one key has ended, its
-// padding zero is below the other key's nonzero byte, and a key that
-// ended first is the smaller), so they decide. When they are equal and a
-// key has at most 8 bytes, that key is a prefix of the other one.
-func less(a, b item) bool {
-	if a.pre != b.pre {
-		return a.pre < b.pre
-	}
-	if a.klen <= 8 || b.klen <= 8 {
-		return a.klen < b.klen
-	}
-	return bytes.Compare(a.key()[8:], b.key()[8:]) < 0
-}
-
-// newItem copies key, which must not be empty, and value into one new
-// buffer.
-func newItem(key, value []byte) item {
-	buf := make([]byte, len(key)+len(value))
-	copy(buf, key)
-	copy(buf[len(key):], value)
-	return item{pre: prefix(key), p: &buf[0], klen: uint32(len(key)), vlen: uint32(len(value))}
-}
-
-// probe returns a search item for key, which may be empty. It points into
-// key, so it is never stored in a tree.
-func probe(key []byte) item {
-	return item{pre: prefix(key), p: unsafe.SliceData(key), klen: uint32(len(key))}
-}
-
-type tree = btree.BTreeG[item]
-
 // bucket is one bucket's tree and its last clone.
 type bucket struct {
 	name string
-	tree *tree // changed in place by Update
-	snap *tree // a clone of tree as last committed; nil after a write
+	tree *btree // changed in place by Update
+	snap *btree // a clone of tree as last committed; nil after a write
 }
 
 // snapshot is what a View reads: the tree of each non-empty bucket, none
 // of them ever written.
 type snapshot struct {
-	trees map[string]*tree
+	trees map[string]*btree
 }
 
 // maxKeptUndo is the largest undo log whose storage the next Update
@@ -170,7 +102,7 @@ func (s *Store) snapshot() (*snapshot, error) {
 	if snap := s.snap.Load(); snap != nil {
 		return snap, nil // made while this View waited
 	}
-	snap := &snapshot{trees: make(map[string]*tree, len(s.buckets))}
+	snap := &snapshot{trees: make(map[string]*btree, len(s.buckets))}
 	for name, b := range s.buckets {
 		if b.tree.Len() == 0 {
 			continue
@@ -283,7 +215,7 @@ func (t *tx) rollback() {
 		if u.hadOld {
 			u.b.tree.ReplaceOrInsert(u.old)
 		} else {
-			u.b.tree.Delete(u.old)
+			u.b.tree.Delete(u.old.key())
 		}
 	}
 	for _, u := range t.undo {
@@ -317,7 +249,7 @@ func (t *tx) check(op, bucket string, key []byte, write bool) error {
 }
 
 // tree returns the tree to read bucket name from, or nil.
-func (t *tx) tree(name string) *tree {
+func (t *tx) tree(name string) *btree {
 	if !t.writable {
 		return t.snap.trees[name]
 	}
@@ -333,7 +265,7 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 		return nil, err
 	}
 	if tr := t.tree(bucket); tr != nil {
-		if it, ok := tr.Get(probe(key)); ok {
+		if it, ok := tr.Get(key); ok {
 			return it.value(), nil
 		}
 	}
@@ -350,7 +282,7 @@ func (t *tx) Put(name string, key, value []byte) error {
 	}
 	b := t.s.buckets[name]
 	if b == nil {
-		b = &bucket{name: name, tree: btree.NewG(degree, less)}
+		b = &bucket{name: name, tree: newBtree()}
 		t.s.buckets[name] = b
 	}
 	b.snap = nil
@@ -372,7 +304,7 @@ func (t *tx) Delete(bucket string, key []byte) error {
 	if b == nil {
 		return nil
 	}
-	if old, ok := b.tree.Delete(probe(key)); ok {
+	if old, ok := b.tree.Delete(key); ok {
 		b.snap = nil
 		t.undo = append(t.undo, undo{b: b, old: old, hadOld: true})
 	}
@@ -396,34 +328,10 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 		err = fn(it.key(), it.value())
 		return err == nil
 	}
-	switch {
-	case !reverse && start == nil && end == nil:
-		tr.Ascend(visit)
-	case !reverse && end == nil:
-		tr.AscendGreaterOrEqual(probe(start), visit)
-	case !reverse && start == nil:
-		tr.AscendLessThan(probe(end), visit)
-	case !reverse:
-		tr.AscendRange(probe(start), probe(end), visit)
-	default:
-		lo := probe(start)
-		down := func(it item) bool {
-			if start != nil && less(it, lo) {
-				return false
-			}
-			return visit(it)
-		}
-		if end == nil {
-			tr.Descend(down)
-		} else {
-			hi := probe(end)
-			tr.DescendLessOrEqual(hi, func(it item) bool {
-				if !less(it, hi) {
-					return true // end is exclusive
-				}
-				return down(it)
-			})
-		}
+	if reverse {
+		tr.Descend(start, end, visit)
+	} else {
+		tr.Ascend(start, end, visit)
 	}
 	if errors.Is(err, store.StopScan) {
 		return nil

@@ -1,0 +1,495 @@
+package memory
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"unsafe"
+)
+
+// Node sizes. A node's heads are searched with one binary search over a
+// contiguous array, so wide nodes cost little to search; they are also
+// what the writer copies after a snapshot, so they are not wider.
+const (
+	maxItems  = 64               // keys of a leaf, separators of an inner node
+	minItems  = maxItems / 4     // fewer and a node borrows from or merges with a sibling
+	maxPrefix = 48               // longest common prefix a node keeps
+	splitAt   = maxItems / 2     // where a full node splits
+	mergeMax  = maxItems * 3 / 4 // most items a merge may leave in one node
+)
+
+// item is one entry of a tree: p points to one allocation holding the key
+// (klen bytes) and then the value (vlen bytes). In an inner node an item
+// is a separator, and only its key is used.
+type item struct {
+	p          *byte
+	klen, vlen uint32
+}
+
+func (it item) key() []byte { return unsafe.Slice(it.p, it.klen) }
+
+func (it item) value() []byte {
+	if it.vlen == 0 {
+		return []byte{}
+	}
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(it.p), it.klen)), it.vlen)
+}
+
+// newItem copies key, which must not be empty, and value into one new
+// buffer.
+func newItem(key, value []byte) item {
+	buf := make([]byte, len(key)+len(value))
+	copy(buf, key)
+	copy(buf[len(key):], value)
+	return item{p: &buf[0], klen: uint32(len(key)), vlen: uint32(len(value))}
+}
+
+// head returns the first 8 bytes of s, big-endian and zero-padded.
+func head(s []byte) uint64 {
+	if len(s) >= 8 {
+		return binary.BigEndian.Uint64(s)
+	}
+	var b [8]byte
+	copy(b[:], s)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// cowToken marks the nodes a tree may change in place: those whose token
+// is the tree's. It has a size so that each one has its own address.
+type cowToken struct{ _ byte }
+
+// node is a B+tree node. Every key in it starts with pre[:plen], and
+// heads[i] is the head of items[i]'s key after that prefix, so a search
+// compares integers in the node's own memory and loads a key only when
+// two heads tie. A leaf (kids nil) holds the entries; an inner node holds
+// n separators and n+1 children, where kids[i] holds the keys k with
+// items[i-1] <= k < items[i].
+type node struct {
+	cow   *cowToken
+	n     int
+	plen  int
+	pre   [maxPrefix]byte
+	heads [maxItems]uint64
+	items [maxItems]item
+	kids  *[maxItems + 1]*node
+}
+
+// find returns the index of the first item whose key is >= k, and whether
+// that key equals k.
+func (n *node) find(k []byte) (int, bool) {
+	pre := n.pre[:n.plen]
+	if len(k) < len(pre) || string(k[:len(pre)]) != string(pre) {
+		// k is below or above every key of the node.
+		if bytes.Compare(k, pre) < 0 {
+			return 0, false
+		}
+		return n.n, false
+	}
+	s := k[len(pre):]
+	h := head(s)
+	lo, hi := 0, n.n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if n.heads[m] < h {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	for ; lo < n.n && n.heads[lo] == h; lo++ {
+		if c := n.cmpTied(lo, s); c >= 0 {
+			return lo, c == 0
+		}
+	}
+	return lo, false
+}
+
+// cmpTied compares items[i]'s key after the prefix with s when their heads
+// are equal. A suffix of at most 8 bytes is then a prefix of the other
+// (padding zeros aside), so lengths decide; otherwise the bytes after the
+// head do.
+func (n *node) cmpTied(i int, s []byte) int {
+	a := int(n.items[i].klen) - n.plen
+	if a <= 8 || len(s) <= 8 {
+		return cmp.Compare(a, len(s))
+	}
+	return bytes.Compare(n.items[i].key()[n.plen+8:], s[8:])
+}
+
+// child returns the index of the child whose range holds k.
+func (n *node) child(k []byte) int {
+	i, found := n.find(k)
+	if found {
+		i++
+	}
+	return i
+}
+
+// fitPrefix shortens the node's prefix to the part k shares with it,
+// recomputing the heads from the prefix bytes and the old heads.
+func (n *node) fitPrefix(k []byte) {
+	pl := 0
+	for pl < n.plen && pl < len(k) && k[pl] == n.pre[pl] {
+		pl++
+	}
+	shift := n.plen - pl
+	if shift == 0 {
+		return
+	}
+	// The new head is the shift bytes pre[pl:n.plen] followed by the old
+	// head, truncated to 8 bytes.
+	var b [16]byte
+	for i := range n.n {
+		copy(b[:], n.pre[pl:n.plen])
+		binary.BigEndian.PutUint64(b[min(shift, 8):], n.heads[i])
+		n.heads[i] = binary.BigEndian.Uint64(b[:8])
+	}
+	n.plen = pl
+}
+
+// insertAt inserts it at index i, moving later items right (and, with
+// kid, inserts kid right of the new separator).
+func (n *node) insertAt(i int, it item, kid *node) {
+	k := it.key()
+	if n.n == 0 {
+		n.plen = copy(n.pre[:], k)
+	} else {
+		n.fitPrefix(k)
+	}
+	copy(n.heads[i+1:n.n+1], n.heads[i:n.n])
+	copy(n.items[i+1:n.n+1], n.items[i:n.n])
+	n.heads[i] = head(k[n.plen:])
+	n.items[i] = it
+	if kid != nil {
+		copy(n.kids[i+2:n.n+2], n.kids[i+1:n.n+1])
+		n.kids[i+1] = kid
+	}
+	n.n++
+}
+
+// removeAt removes item i (and, in an inner node, the child right of it).
+func (n *node) removeAt(i int) {
+	copy(n.heads[i:], n.heads[i+1:n.n])
+	copy(n.items[i:], n.items[i+1:n.n])
+	n.items[n.n-1] = item{}
+	if n.kids != nil {
+		copy(n.kids[i+1:], n.kids[i+2:n.n+1])
+		n.kids[n.n] = nil
+	}
+	n.n--
+}
+
+// reprefix sets the prefix to the longest one the node's keys share (the
+// first and last key's, since they are sorted) and recomputes the heads.
+func (n *node) reprefix() {
+	if n.n == 0 {
+		n.plen = 0
+		return
+	}
+	first, last := n.items[0].key(), n.items[n.n-1].key()
+	pl := 0
+	for pl < maxPrefix && pl < len(first) && pl < len(last) && first[pl] == last[pl] {
+		pl++
+	}
+	if pl == n.plen {
+		return
+	}
+	copy(n.pre[:], first[:pl])
+	n.plen = pl
+	for i := range n.n {
+		n.heads[i] = head(n.items[i].key()[pl:])
+	}
+}
+
+// set fills the node with items and, for an inner node, kids.
+func (n *node) set(items []item, kids []*node) {
+	if len(items) < n.n {
+		clear(n.items[len(items):n.n])
+	}
+	copy(n.items[:], items)
+	if n.kids != nil {
+		if len(kids) < n.n+1 {
+			clear(n.kids[len(kids) : n.n+1])
+		}
+		copy(n.kids[:], kids)
+	}
+	n.n = len(items)
+	n.plen = -1 // recompute all heads
+	n.reprefix()
+}
+
+// btree is an ordered set of items by key, bytewise, with copy-on-write
+// clones.
+type btree struct {
+	root   *node
+	cow    *cowToken
+	length int
+}
+
+func newBtree() *btree { return &btree{cow: new(cowToken)} }
+
+// Len returns the number of items.
+func (t *btree) Len() int { return t.length }
+
+// Clone returns a copy of t in O(1). Afterwards neither tree changes the
+// nodes they share: each copies a node the first time it changes it.
+// Clone changes t, so it must not run alongside another use of t.
+func (t *btree) Clone() *btree {
+	t.cow = new(cowToken)
+	return &btree{root: t.root, cow: new(cowToken), length: t.length}
+}
+
+func (t *btree) newNode(inner bool) *node {
+	n := &node{cow: t.cow}
+	if inner {
+		n.kids = new([maxItems + 1]*node)
+	}
+	return n
+}
+
+// mutable returns n itself when t may change it, else a copy t may change.
+func (t *btree) mutable(n *node) *node {
+	if n.cow == t.cow {
+		return n
+	}
+	c := new(node)
+	*c = *n
+	c.cow = t.cow
+	if n.kids != nil {
+		kids := *n.kids
+		c.kids = &kids
+	}
+	return c
+}
+
+// Get returns the item with key k.
+func (t *btree) Get(k []byte) (item, bool) {
+	n := t.root
+	if n == nil {
+		return item{}, false
+	}
+	for n.kids != nil {
+		n = n.kids[n.child(k)]
+	}
+	if i, found := n.find(k); found {
+		return n.items[i], true
+	}
+	return item{}, false
+}
+
+// split moves the upper half of the full node n into a new node and
+// returns the separator between them and the new node.
+func (t *btree) split(n *node) (item, *node) {
+	right := t.newNode(n.kids != nil)
+	if n.kids == nil {
+		right.set(n.items[splitAt:n.n], nil)
+		n.set(n.items[:splitAt], nil)
+		sep := right.items[0]
+		sep.vlen = 0
+		return sep, right
+	}
+	sep := n.items[splitAt]
+	right.set(n.items[splitAt+1:n.n], n.kids[splitAt+1:n.n+1])
+	n.set(n.items[:splitAt], n.kids[:splitAt+1])
+	return sep, right
+}
+
+// ReplaceOrInsert adds it, replacing the item with its key if there is
+// one; it returns the replaced item.
+func (t *btree) ReplaceOrInsert(it item) (item, bool) {
+	k := it.key()
+	if t.root == nil {
+		t.root = t.newNode(false)
+	} else {
+		t.root = t.mutable(t.root)
+	}
+	if t.root.n == maxItems {
+		left := t.root
+		sep, right := t.split(left)
+		t.root = t.newNode(true)
+		t.root.kids[0] = left
+		t.root.insertAt(0, sep, right)
+	}
+	n := t.root
+	for n.kids != nil {
+		i := n.child(k)
+		c := t.mutable(n.kids[i])
+		n.kids[i] = c
+		if c.n == maxItems {
+			sep, right := t.split(c)
+			n.insertAt(i, sep, right)
+			if bytes.Compare(k, sep.key()) >= 0 {
+				c = right
+			}
+		}
+		n = c
+	}
+	i, found := n.find(k)
+	if found {
+		old := n.items[i]
+		n.items[i] = it // same key: the head stays
+		return old, true
+	}
+	n.insertAt(i, it, nil)
+	t.length++
+	return item{}, false
+}
+
+// Delete removes the item with key k and returns it.
+func (t *btree) Delete(k []byte) (item, bool) {
+	if _, ok := t.Get(k); !ok {
+		return item{}, false // nothing to copy
+	}
+	t.root = t.mutable(t.root)
+	old := t.remove(t.root, k)
+	if t.root.n == 0 {
+		if t.root.kids != nil {
+			t.root = t.root.kids[0]
+		} else {
+			t.root = nil
+		}
+	}
+	t.length--
+	return old, true
+}
+
+// remove removes k, which is present, from the subtree of the mutable
+// node n, leaving every node below n with at least minItems items.
+func (t *btree) remove(n *node, k []byte) item {
+	if n.kids == nil {
+		i, _ := n.find(k)
+		old := n.items[i]
+		n.removeAt(i)
+		return old
+	}
+	i := n.child(k)
+	c := t.mutable(n.kids[i])
+	n.kids[i] = c
+	old := t.remove(c, k)
+	if c.n < minItems {
+		t.rebalance(n, i)
+	}
+	return old
+}
+
+// rebalance merges the underfull child i of n with a sibling, or moves
+// items over from the sibling when both do not fit in one node.
+func (t *btree) rebalance(n *node, i int) {
+	if i == n.n {
+		i-- // merge with the left sibling instead
+	}
+	left, right := t.mutable(n.kids[i]), t.mutable(n.kids[i+1])
+	n.kids[i], n.kids[i+1] = left, right
+	var items [2*maxItems + 1]item
+	var kids [2*maxItems + 2]*node
+	all := append(items[:0], left.items[:left.n]...)
+	var allKids []*node
+	if left.kids != nil {
+		all = append(all, n.items[i]) // the separator comes down
+		allKids = append(append(kids[:0], left.kids[:left.n+1]...), right.kids[:right.n+1]...)
+	}
+	all = append(all, right.items[:right.n]...)
+	if len(all) <= mergeMax {
+		left.set(all, allKids)
+		n.removeAt(i)
+		return
+	}
+	m := len(all) / 2
+	if left.kids == nil {
+		left.set(all[:m], nil)
+		right.set(all[m:], nil)
+		sep := right.items[0]
+		sep.vlen = 0
+		n.replaceSep(i, sep)
+		return
+	}
+	left.set(all[:m], allKids[:m+1])
+	right.set(all[m+1:], allKids[m+1:])
+	n.replaceSep(i, all[m])
+}
+
+// replaceSep replaces separator i, keeping the children.
+func (n *node) replaceSep(i int, sep item) {
+	k := sep.key()
+	n.fitPrefix(k)
+	n.items[i] = sep
+	n.heads[i] = head(k[n.plen:])
+}
+
+// Ascend calls fn for each item with start <= key < end, in ascending
+// order, until fn returns false. A nil start or end is no bound.
+func (t *btree) Ascend(start, end []byte, fn func(item) bool) {
+	if t.root != nil {
+		ascend(t.root, start, end, fn)
+	}
+}
+
+func ascend(n *node, start, end []byte, fn func(item) bool) bool {
+	if n.kids == nil {
+		i := 0
+		if start != nil {
+			i, _ = n.find(start)
+		}
+		for ; i < n.n; i++ {
+			if end != nil && bytes.Compare(n.items[i].key(), end) >= 0 {
+				return false
+			}
+			if !fn(n.items[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	i := 0
+	if start != nil {
+		i = n.child(start)
+	}
+	for ; i <= n.n; i++ {
+		if !ascend(n.kids[i], start, end, fn) {
+			return false
+		}
+		start = nil
+		if end != nil && i < n.n && bytes.Compare(n.items[i].key(), end) >= 0 {
+			return false // the next children's keys are >= end
+		}
+	}
+	return true
+}
+
+// Descend calls fn for each item with start <= key < end, in descending
+// order, until fn returns false. A nil start or end is no bound.
+func (t *btree) Descend(start, end []byte, fn func(item) bool) {
+	if t.root != nil {
+		descend(t.root, start, end, fn)
+	}
+}
+
+func descend(n *node, start, end []byte, fn func(item) bool) bool {
+	i := n.n
+	if end != nil {
+		i, _ = n.find(end)
+	}
+	if n.kids == nil {
+		for i--; i >= 0; i-- {
+			if start != nil && bytes.Compare(n.items[i].key(), start) < 0 {
+				return false
+			}
+			if !fn(n.items[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	// kids[i] is the last child with keys below end: kids[i+1]'s are
+	// >= items[i] >= end.
+	for ; i >= 0; i-- {
+		if !descend(n.kids[i], start, end, fn) {
+			return false
+		}
+		end = nil
+		if start != nil && i > 0 && bytes.Compare(n.items[i-1].key(), start) <= 0 {
+			return false // the previous children's keys are < start
+		}
+	}
+	return true
+}
