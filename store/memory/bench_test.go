@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -220,3 +221,219 @@ func BenchmarkLargeUpdate(b *testing.B) { benchmarkLarge(b, 0) }
 // BenchmarkLargeUpdateView takes a View after every 10 Updates, so the
 // writer keeps copying what the snapshots share.
 func BenchmarkLargeUpdateView(b *testing.B) { benchmarkLarge(b, 10) }
+
+// The replay benchmarks repeat, for a stream of order events, the store
+// operations the root package's BenchmarkProcessMemorySerial makes per
+// event (recorded from it): 16 Gets and 20 Puts over 12 buckets, 13 of
+// the Puts overwriting a key read just before, 7 adding keys (ledger
+// entries and lots at the end of their member's range, lot ids, due
+// times, the feed and event records in ascending order), with the keys
+// and value sizes the domain packages use. Members take turns, 1,000 of
+// them, and the store holds about 700,000 keys when timing starts and
+// grows by 7 keys per event.
+
+const (
+	replayMembers = 1000
+	replayPreload = 100_000 // events
+)
+
+// replayTime is the ordered 8-byte encoding of a time in nanoseconds.
+func replayTime(dst []byte, ns int64) []byte {
+	return binary.BigEndian.AppendUint64(dst, uint64(ns)^1<<63)
+}
+
+var replayValues = func() []byte {
+	b := make([]byte, 600)
+	for i := range b {
+		b[i] = byte(i*7 + 1)
+	}
+	return b
+}()
+
+func replayVal(n int) []byte { return replayValues[:n:n] }
+
+// Keys that do not depend on the event.
+var (
+	replayTxn         = []byte("txn")
+	replayFeed        = []byte("feed")
+	replayExpiryMonth = []byte("mall\x002027-11\x00")
+	replayDayGrowth   = []byte("growth\x002026-11-24\x00earned\x00")
+	replayDayPoints   = []byte("points:mall\x002026-11-24\x00earned\x00")
+	replayPoolGrowth  = []byte("\x00growth\x00earned\x00")
+	replayPoolPoints  = []byte("\x00points:mall\x00earned\x00")
+)
+
+// replayer makes one event's operations. Its buffers keep the benchmark
+// itself from allocating.
+type replayer struct {
+	tx       store.Tx
+	m, id    []byte // member id, points lot id
+	key, seq []byte
+	feed     uint64 // feed sequence
+	txn      uint64 // ledger transaction ids
+}
+
+func (r *replayer) get(bucket string, key []byte) error {
+	if _, err := r.tx.Get(bucket, key); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// update reads key and writes an n-byte value to it, as the domain
+// packages do with counters and records.
+func (r *replayer) update(bucket string, key []byte, n int) error {
+	if err := r.get(bucket, key); err != nil {
+		return err
+	}
+	return r.tx.Put(bucket, key, replayVal(n))
+}
+
+// k starts a key with the member id and then parts.
+func (r *replayer) k(parts ...string) []byte {
+	r.key = append(r.key[:0], r.m...)
+	for _, p := range parts {
+		r.key = append(r.key, p...)
+	}
+	return r.key
+}
+
+func (r *replayer) newTxn() error {
+	r.txn++
+	r.id = strconv.AppendUint(r.id[:0], r.txn, 10)
+	return r.update("ledger.meta", replayTxn, 6)
+}
+
+func (r *replayer) entry(pool string, at int64, leg uint64, n int) error {
+	key := replayTime(r.k("\x00", pool, "\x00\x00"), at)
+	key = append(binary.BigEndian.AppendUint64(key, r.txn<<4|leg), 0)
+	return r.tx.Put("ledger.entry", key, replayVal(n))
+}
+
+func (r *replayer) event(tx store.Tx, i int64) error {
+	const expiry = int64(1_827_000_000_000_000_000) // the points lots'
+	r.tx = tx
+	r.m = strconv.AppendInt(append(r.m[:0], 'm'), i%replayMembers, 10)
+	at := int64(1_795_000_000_000_000_000) + i*1_000_000
+	first := at - (i%replayMembers)*1_000_000 // the member's growth lot
+	r.key = strconv.AppendInt(append(r.key[:0], 'e'), i, 10)
+	if err := r.get("events", r.key); err != nil {
+		return err
+	}
+	if err := r.get("level.member", r.m); err != nil {
+		return err
+	}
+	// Growth: one lot per member, credited.
+	if err := r.newTxn(); err != nil {
+		return err
+	}
+	if err := r.get("ledger.lotid", r.k("\x00growth\x00\x00growth\x00")); err != nil {
+		return err
+	}
+	lot := replayTime(r.k("\x00growth\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff"), first)
+	if err := r.update("ledger.lot", append(lot, "\x00growth\x00"...), 39); err != nil {
+		return err
+	}
+	if err := r.update("ledger.bal", r.k("\x00growth\x00\x00"), 4); err != nil {
+		return err
+	}
+	if err := r.update("ledger.day", replayDayGrowth, 6); err != nil {
+		return err
+	}
+	if err := r.update("ledger.bal", replayPoolGrowth, 6); err != nil {
+		return err
+	}
+	if err := r.entry("growth", at, 1, 93); err != nil {
+		return err
+	}
+	if err := r.update("level.member", r.k("\x00\xff\xf0\x2a\x87"), 4); err != nil {
+		return err
+	}
+	if err := tx.Put("level.member", r.m, replayVal(26)); err != nil {
+		return err
+	}
+	// Points: a new lot expiring at the end of a month.
+	if err := r.get("meta", replayFeed); err != nil {
+		return err
+	}
+	if err := r.newTxn(); err != nil {
+		return err
+	}
+	if err := r.get("ledger.lotid", append(r.k("\x00points:mall\x00\x00"), r.id...)); err != nil {
+		return err
+	}
+	lot = replayTime(replayTime(r.k("\x00points:mall\x00\x00"), expiry), at)
+	if err := tx.Put("ledger.lot", append(append(lot, r.id...), ".0\x00"...), replayVal(52)); err != nil {
+		return err
+	}
+	if err := tx.Put("ledger.lotid", append(append(r.k("\x00points:mall\x00\x00"), r.id...), ".0\x00"...), replayVal(43)); err != nil {
+		return err
+	}
+	if err := r.update("ledger.bal", r.k("\x00points:mall\x00\x00"), 4); err != nil {
+		return err
+	}
+	if err := r.update("ledger.day", replayDayPoints, 6); err != nil {
+		return err
+	}
+	if err := r.update("ledger.bal", replayPoolPoints, 6); err != nil {
+		return err
+	}
+	if err := r.entry("points:mall", at, 2, 105); err != nil {
+		return err
+	}
+	if err := r.update("points.expiry", replayExpiryMonth, 6); err != nil {
+		return err
+	}
+	due := append(replayTime(r.key[:0], expiry), "\x00\x00points.expire\x004.mall.4."...)
+	due = append(append(append(append(due, r.m...), '.'), r.id...), ".0\x00"...)
+	r.key = due
+	if err := tx.Put("due", due, replayVal(52)); err != nil {
+		return err
+	}
+	r.feed++
+	r.seq = binary.BigEndian.AppendUint64(r.seq[:0], r.feed)
+	if err := tx.Put("feed", r.seq, replayVal(574)); err != nil {
+		return err
+	}
+	if err := tx.Put("meta", replayFeed, r.seq); err != nil {
+		return err
+	}
+	r.key = strconv.AppendInt(append(r.key[:0], 'e'), i, 10)
+	return tx.Put("events", r.key, replayVal(134))
+}
+
+func benchmarkReplay(b *testing.B, viewEvery int64) {
+	s := memory.New()
+	ctx := context.Background()
+	var r replayer
+	var i int64
+	run := func() {
+		if err := s.Update(ctx, func(tx store.Tx) error { return r.event(tx, i) }); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	for i < replayPreload {
+		run()
+	}
+	view := func(tx store.Tx) error {
+		_, err := tx.Get("level.member", []byte("m1"))
+		return err
+	}
+	for b.Loop() {
+		run()
+		if viewEvery > 0 && i%viewEvery == 0 {
+			if err := s.View(ctx, view); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkReplay replays events with no View in between.
+func BenchmarkReplay(b *testing.B) { benchmarkReplay(b, 0) }
+
+// BenchmarkReplayView takes a View after every 10 events, so the writer
+// keeps copying the nodes the snapshots share.
+func BenchmarkReplayView(b *testing.B) { benchmarkReplay(b, 10) }
