@@ -96,12 +96,33 @@ func (n *node) find(k []byte) (int, bool) {
 			hi = m
 		}
 	}
-	for ; lo < n.n && n.heads[lo] == h; lo++ {
-		if c := n.cmpTied(lo, s); c >= 0 {
-			return lo, c == 0
+	if lo == n.n || n.heads[lo] != h {
+		return lo, false
+	}
+	// Keys lo to hi-1 tie with k on the head: search them by the bytes
+	// after it (a run of tied keys can be long: a leaf holding one
+	// member's entries of two kinds has both in its prefix).
+	hi = lo + 1
+	if hi < n.n && n.heads[hi] == h {
+		for end := n.n; hi < end; {
+			m := int(uint(hi+end) >> 1)
+			if n.heads[m] == h {
+				hi = m + 1
+			} else {
+				end = m
+			}
 		}
 	}
-	return lo, false
+	found := false
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if c := n.cmpTied(m, s); c < 0 {
+			lo = m + 1
+		} else {
+			hi, found = m, c == 0
+		}
+	}
+	return lo, found
 }
 
 // cmpTied compares items[i]'s key after the prefix with s when their heads
