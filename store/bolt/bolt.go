@@ -121,11 +121,12 @@ import (
 var ErrPanic = errors.New("bolt: update function panicked")
 
 // ErrCommitFailed is wrapped, together with the cause, by the error Update
-// returns when its function succeeded but nothing of it was written: applying
-// its batch's writes to bbolt or committing them failed, or so did the
-// commit of the batch before, whose writes its function may have read (see
-// the package documentation). Retrying the Update runs its function again on
-// the committed state.
+// returns when its function succeeded but nothing of it was written:
+// appending its batch to the log failed, or so did the append of the batch
+// before, whose writes its function may have read, or the overlay is full
+// and the checkpoint that would empty it failed (see the package
+// documentation). Retrying the Update runs its function again on the
+// committed state.
 var ErrCommitFailed = errors.New("bolt: update: commit failed")
 
 // Default option values.
@@ -137,38 +138,60 @@ const (
 	// DefaultInitialMmapSize is the default for [Options.InitialMmapSize]
 	// on 64-bit Unix systems.
 	DefaultInitialMmapSize = 1 << 30
+	// DefaultCheckpointSize is the default for [Options.CheckpointSize].
+	DefaultCheckpointSize = 64 << 20
 )
+
+// checkpointRetry is how long after a failed checkpoint the next attempt
+// starts, unless the overlay is full.
+const checkpointRetry = time.Second
 
 // Options configures [Open]. A nil *Options or a zero field means the default.
 type Options struct {
 	// MaxBatch is the largest number of Update functions committed together
-	// in one bbolt transaction. Default DefaultMaxBatch.
+	// in one log record. Default DefaultMaxBatch.
 	MaxBatch int
 	// LockTimeout is how long Open waits for the file lock held by another
 	// opener before failing. Default DefaultLockTimeout.
 	LockTimeout time.Duration
 	// InitialMmapSize is the initial size of bbolt's memory map. While the
-	// file fits in the map, read transactions never block the writer; when
-	// the file outgrows it, the commit that grows it waits for every open
-	// View. On Linux and other Unix systems the map is only address space,
-	// not memory or disk. Default DefaultInitialMmapSize on 64-bit Unix,
-	// bbolt's own (32 KiB, doubling) elsewhere.
+	// file fits in the map, read transactions never block a checkpoint;
+	// when the file outgrows it, the checkpoint that grows it waits for
+	// every open View. On Linux and other Unix systems the map is only
+	// address space, not memory or disk. Default DefaultInitialMmapSize on
+	// 64-bit Unix, bbolt's own (32 KiB, doubling) elsewhere.
 	InitialMmapSize int
-	// NoSync skips fsync on commit. UNSAFE: a crash or power loss can lose
-	// committed writes or corrupt the file. For tests and benchmarks only.
+	// CheckpointSize starts a checkpoint when the log written since the
+	// last one, or the memory its writes take in the overlay (estimated),
+	// reaches this many bytes. Larger values write each bbolt page less
+	// often, at the cost of memory, disk and replay time after a crash.
+	// Default DefaultCheckpointSize.
+	CheckpointSize int64
+	// MaxOverlaySize bounds the memory of the overlay (estimated): a batch
+	// that would be logged while the overlay is larger waits for the
+	// running checkpoint. Default 4 × CheckpointSize.
+	MaxOverlaySize int64
+	// NoSync skips fsync on commit and checkpoint. UNSAFE: a crash or power
+	// loss can lose committed writes or corrupt the file. For tests and
+	// benchmarks only.
 	NoSync bool
 }
 
-// Stats are cumulative counters of a [DB].
+// Stats are counters of a [DB].
 type Stats struct {
 	// Requests is the number of Update calls handed to the writer.
 	Requests uint64
-	// Commits is the number of bbolt read-write transactions committed
-	// (successfully or not); Requests/Commits is the mean batch size. A
-	// batch whose functions wrote nothing is not committed.
+	// Commits is the number of batches appended to the log (successfully or
+	// not); Requests/Commits is the mean batch size. A batch whose
+	// functions wrote nothing is not committed.
 	Commits uint64
 	// Queued is the number of Update calls waiting for the writer now.
 	Queued int
+	// Checkpoints is the number of checkpoints that committed.
+	Checkpoints uint64
+	// OverlaySize is the estimated memory of the overlay now, and
+	// PeakOverlaySize its highest value.
+	OverlaySize, PeakOverlaySize int64
 }
 
 // request is one queued Update.
@@ -178,46 +201,78 @@ type request struct {
 	done chan error
 }
 
-// DB is a [store.Store] backed by one bbolt file. It is safe for concurrent
-// use.
+// DB is a [store.Store] backed by one bbolt file and its log. It is safe
+// for concurrent use.
 type DB struct {
-	db       *bbolt.DB
-	maxBatch int
+	db         *bbolt.DB
+	maxBatch   int
+	ckptSize   int64
+	maxOverlay int64
+	log        *wal
+	// nested lists, per bucket, the keys that hold nested buckets (made by
+	// other programs): a checkpoint could not write over them, so Put and
+	// Delete refuse them. Set by Open, nil when there are none.
+	nested map[string]map[string]bool
 
 	mu       sync.RWMutex // guards closed against sends on reqs
 	closed   atomic.Bool
 	reqs     chan *request
 	finished chan struct{} // closed when the writer has exited
+	closeErr error         // the final checkpoint's error; set before finished closes
 
-	requests atomic.Uint64
-	commits  atomic.Uint64
+	// The overlay. The writer alone changes it; ovMu orders its changes
+	// before the snapshots Views take.
+	ovMu     sync.Mutex
+	active   *gen                     // receives logged batches
+	old      *gen                     // being checkpointed (or failed to); nil when none
+	baseTxid uint64                   // bbolt's last transaction id, as of the last finished checkpoint
+	snap     atomic.Pointer[snapshot] // the last snapshot; nil after a change
+
+	// The writer's own.
+	seq         uint64 // the last batch handed to the committer, or checkpointed at Open
+	ckptRunning bool
+	ckptErr     error     // the last checkpoint's error
+	retryAt     time.Time // when a failed checkpoint is tried again
+	ckptDone    chan ckptResult
+
+	requests, commits, checkpoints atomic.Uint64
+	overlaySize, peakOverlay       atomic.Int64
 
 	// commitHook, when set (by tests, before any Update), is called by the
-	// committer with "begin" before it begins a batch's bbolt transaction
-	// and with "committed" after the commit returned, before the batch is
-	// answered.
+	// committer with "begin" before it logs a batch and with "committed"
+	// after the log was synced, before the batch is answered.
 	commitHook func(stage string)
+	// ckptHook, when set (by tests), is called by a checkpoint with
+	// "committed" after its bbolt commit, before the log segments it
+	// covers are removed.
+	ckptHook func(stage string)
 }
 
 // batch is a batch of requests handed to the committer.
 type batch struct {
-	reqs []*request // the requests whose functions succeeded
-	buf  *buffer    // their writes; never modified once handed over
-	// txid is the id of the bbolt transaction committing the batch, set
-	// before the commit; 0 before. A read transaction whose id is at least
-	// txid sees the batch committed.
-	txid atomic.Uint64
-	// err is the reason the batch was not written ("apply: …", "commit: …"),
-	// or nil; set before done is closed.
+	seq     uint64
+	reqs    []*request // the requests whose functions succeeded
+	buf     *buffer    // their writes; never modified once handed over
+	logSize int64      // the size of its log record, once written
+	// err is the reason the batch was not logged, or nil; set before done
+	// is closed.
 	err  error
 	done chan struct{}
 }
 
+// ckptResult is the outcome of a checkpoint of g.
+type ckptResult struct {
+	g    *gen
+	txid uint64
+	err  error
+}
+
 var _ store.Store = (*DB)(nil)
 
-// Open opens the bbolt file at path, creating it (mode 0600) if needed, and
-// starts the writer. A file already opened by another DB or process makes
-// Open fail after Options.LockTimeout.
+// Open opens the bbolt file at path, creating it (mode 0600) if needed,
+// replays the log left by a DB that was not closed, and starts the writer.
+// A file already opened by another DB or process makes Open fail after
+// Options.LockTimeout.
 func Open(path string, opts *Options) (*DB, error) {
 	var o Options
 	if opts != nil {
@@ -236,16 +291,16 @@ func Open(path string, opts *Options) (*DB, error) {
 		// Windows grows the file to the map size, so it keeps bbolt's default.
 		o.InitialMmapSize = DefaultInitialMmapSize
 	}
-	// Other bbolt settings were measured and left alone. NoFreelistSync
-	// keeps commits durable (the free list is rebuilt by scanning the whole
-	// file at Open instead) but saved nothing measurable: the map free list
-	// writes a page or two per commit. A larger DB.AllocSize than 16 MiB
-	// saved nothing either (the file grows a few times per thousand
-	// commits). Pages larger than the OS's (PageSize) sped up bulk Updates
-	// on a small file, where every commit rewrites every leaf anyway, but
-	// slowed both bulk and group-committed Updates down once the file grew
-	// and each scattered write dirtied a larger page of its own.
-	// Tx.WriteFlag only concerns Tx.WriteTo.
+	if o.CheckpointSize <= 0 {
+		o.CheckpointSize = DefaultCheckpointSize
+	}
+	if o.MaxOverlaySize <= 0 {
+		o.MaxOverlaySize = 4 * o.CheckpointSize
+	}
+	// Other bbolt settings were measured and left alone: NoFreelistSync,
+	// a larger AllocSize and larger pages saved nothing measurable on
+	// group-committed writes (before the log took the commits; not
+	// measured again since).
 	bdb, err := bbolt.Open(path, os.FileMode(0o600), &bbolt.Options{
 		Timeout:         o.LockTimeout,
 		FreelistType:    bbolt.FreelistMapType,
@@ -256,27 +311,87 @@ func Open(path string, opts *Options) (*DB, error) {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	d := &DB{
-		db:       bdb,
-		maxBatch: o.MaxBatch,
-		reqs:     make(chan *request, o.MaxBatch),
-		finished: make(chan struct{}),
+		db:         bdb,
+		maxBatch:   o.MaxBatch,
+		ckptSize:   o.CheckpointSize,
+		maxOverlay: o.MaxOverlaySize,
+		log:        &wal{prefix: path + walInfix, noSync: o.NoSync},
+		reqs:       make(chan *request, o.MaxBatch),
+		finished:   make(chan struct{}),
+		ckptDone:   make(chan ckptResult, 1),
+	}
+	if err := d.recover(); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	go d.writer()
 	return d, nil
 }
 
+// recover replays the log after the checkpointed position, checkpoints
+// what it replayed and removes the log, so that the DB starts from bbolt
+// alone and a fresh log. A file without a valid meta record (new, written
+// by an older version or by other programs since) is searched for nested
+// buckets and gets one.
+func (d *DB) recover() error {
+	rtx, err := d.db.Begin(false)
+	if err != nil {
+		return err
+	}
+	m, ok, err := readMeta(rtx)
+	fresh := ok && m.txid == uint64(rtx.ID())
+	if err == nil && !fresh {
+		m.nested, err = findNested(rtx)
+	}
+	_ = rtx.Rollback()
+	if err != nil {
+		return fmt.Errorf("read meta: %w", err)
+	}
+	d.nested = m.nested
+	g := newGen(m.seq)
+	last, err := replay(d.log.prefix, m.seq, func(seq uint64, writes []walWrite) {
+		for _, w := range writes {
+			g.put(w.bucket, w.e)
+		}
+		g.top = seq
+	})
+	if err != nil {
+		return fmt.Errorf("replay the log: %w", err)
+	}
+	if last > m.seq || !fresh {
+		if _, err := checkpoint(d.db, g, d.nested); err != nil {
+			return fmt.Errorf("checkpoint the log: %w", err)
+		}
+	}
+	if err := d.log.removeAll(); err != nil {
+		return fmt.Errorf("remove the log: %w", err)
+	}
+	rtx, err = d.db.Begin(false)
+	if err != nil {
+		return err
+	}
+	d.baseTxid = uint64(rtx.ID())
+	_ = rtx.Rollback()
+	d.seq = last
+	d.active = newGen(last)
+	return nil
+}
+
 // Stats returns the DB's counters.
 func (d *DB) Stats() Stats {
 	return Stats{
-		Requests: d.requests.Load(),
-		Commits:  d.commits.Load(),
-		Queued:   len(d.reqs),
+		Requests:        d.requests.Load(),
+		Commits:         d.commits.Load(),
+		Queued:          len(d.reqs),
+		Checkpoints:     d.checkpoints.Load(),
+		OverlaySize:     d.overlaySize.Load(),
+		PeakOverlaySize: d.peakOverlay.Load(),
 	}
 }
 
-// View runs fn in a bbolt read-only transaction. It returns fn's error,
-// ctx.Err() if ctx is done before fn runs, or an error wrapping
-// [store.ErrClosed].
+// View runs fn over a snapshot of the overlay and a bbolt read-only
+// transaction. It returns fn's error, ctx.Err() if ctx is done before fn
+// runs, or an error wrapping [store.ErrClosed].
 func (d *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 	if d.closed.Load() {
 		return fmt.Errorf("bolt: view: %w", store.ErrClosed)
@@ -284,26 +399,67 @@ func (d *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	btx, err := d.db.Begin(false)
-	if err != nil {
-		if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
-			return fmt.Errorf("bolt: view: %w", store.ErrClosed)
+	var (
+		s   *snapshot
+		btx *bbolt.Tx
+	)
+	for {
+		s = d.snapshot()
+		var err error
+		if btx, err = d.db.Begin(false); err != nil {
+			if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+				return fmt.Errorf("bolt: view: %w", store.ErrClosed)
+			}
+			return fmt.Errorf("bolt: view: %w", err)
 		}
-		return fmt.Errorf("bolt: view: %w", err)
+		if s.consistent(uint64(btx.ID())) {
+			break
+		}
+		// A checkpoint of batches s does not hold committed since s was
+		// taken: s is no longer the last snapshot.
+		_ = btx.Rollback()
 	}
 	defer btx.Rollback() //nolint:errcheck // read-only: nothing to lose
-	t := &tx{btx: btx}
+	t := &tx{btx: btx, active: s.active}
+	if s.old != nil {
+		t.old = s.old.trees
+	}
 	defer t.done.Store(true)
 	return fn(t)
 }
 
+// snapshot returns the overlay as of the last batch answered, made if
+// needed.
+func (d *DB) snapshot() *snapshot {
+	if s := d.snap.Load(); s != nil {
+		return s
+	}
+	d.ovMu.Lock()
+	defer d.ovMu.Unlock()
+	if s := d.snap.Load(); s != nil {
+		return s // made while this View waited
+	}
+	s := &snapshot{active: make(map[string]*tree, len(d.active.trees)), old: d.old, baseTxid: d.baseTxid}
+	for name, t := range d.active.trees {
+		c := d.active.clones[name]
+		if c == nil {
+			// Clone changes the tree it is called on, so it is called
+			// only here and by the writer under ovMu.
+			c = t.Clone()
+			d.active.clones[name] = c
+		}
+		s.active[name] = c
+	}
+	d.snap.Store(s)
+	return s
+}
+
 // Update queues fn for the writer and waits until it has run and, when it
-// returned nil, its writes are durably committed. fn's own error is
-// returned as is; when fn succeeded but its writes, or the writes of the
-// batch before that it may have read, could not be committed, the error
-// wraps [ErrCommitFailed] and the cause. It returns
-// ctx.Err() if ctx is done before fn runs, or an error wrapping
-// [store.ErrClosed].
+// returned nil, its writes are durably logged. fn's own error is returned
+// as is; when fn succeeded but its writes, or the writes of the batch
+// before that it may have read, could not be logged, the error wraps
+// [ErrCommitFailed] and the cause. It returns ctx.Err() if ctx is done
+// before fn runs, or an error wrapping [store.ErrClosed].
 func (d *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -320,8 +476,10 @@ func (d *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 // Close stops accepting Updates, lets the writer run and commit the queued
-// ones, waits for the last commit and closes the file (waiting for running
-// Views). Later calls, including a second Close, return an error wrapping
+// ones, checkpoints the overlay, removes the log and closes the file
+// (waiting for running Views). When the final checkpoint fails, the log is
+// kept, to be replayed by the next Open, and its error returned. Later
+// calls, including a second Close, return an error wrapping
 // [store.ErrClosed].
 func (d *DB) Close() error {
 	d.mu.Lock()
@@ -333,24 +491,51 @@ func (d *DB) Close() error {
 	close(d.reqs)
 	d.mu.Unlock()
 	<-d.finished
-	if err := d.db.Close(); err != nil {
+	err := d.closeErr
+	if cerr := d.db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("bolt: close: %w", err)
 	}
 	return nil
 }
 
-// writer is the single goroutine that runs Update functions; it hands each
-// batch that wrote something to the committer (d.commit) and keeps the
-// last one handed over in pending until it has seen it done.
+// writer is the single goroutine that runs Update functions and changes
+// the overlay. It hands each batch that wrote something to the committer
+// (d.commit), keeping the last one handed over in pending until it has
+// seen it done, and starts checkpoints while no batch is being committed.
 func (d *DB) writer() {
 	defer close(d.finished)
 	var pending *batch
-	for first := range d.reqs {
-		pending = d.runBatch(first, pending)
+loop:
+	for {
+		var pdone chan struct{}
+		if pending != nil {
+			pdone = pending.done
+		}
+		select {
+		case r, ok := <-d.reqs:
+			if !ok {
+				break loop
+			}
+			pending = d.runBatch(r, pending)
+		case <-pdone:
+			d.finish(pending)
+			pending = nil
+			d.maybeCheckpoint()
+		case res := <-d.ckptDone:
+			d.checkpointed(res)
+			if pending == nil {
+				d.maybeCheckpoint()
+			}
+		}
 	}
 	if pending != nil {
 		<-pending.done
+		d.finish(pending)
 	}
+	d.closeErr = d.shutdown()
 }
 
 // runBatch runs a batch of functions, starting with first's, on top of
@@ -365,19 +550,25 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 	if pending != nil {
 		select {
 		case <-pending.done:
-			// Committed, or failed and left nothing behind: bbolt holds
-			// all there is to see.
+			d.finish(pending)
 			pending = nil
+			d.maybeCheckpoint()
 		default:
 		}
 	}
 	var (
-		rtx   *bbolt.Tx // open while functions run, closed while waiting
-		lay   *layer    // pending's buffer as this batch reads it
-		under *layer    // lay while rtx does not hold pending's commit
-		buf   = newBuffer()
-		ok    []*request // the requests whose functions succeeded
+		rtx *bbolt.Tx // open while functions run, closed while waiting
+		lay *layer    // pending's buffer as this batch reads it
+		buf = newBuffer()
+		ok  []*request // the requests whose functions succeeded
 	)
+	if pending != nil {
+		lay = &layer{buf: pending.buf}
+	}
+	var old map[string]*tree
+	if d.old != nil {
+		old = d.old.trees
+	}
 	closeRead := func() {
 		if rtx != nil {
 			_ = rtx.Rollback()
@@ -390,13 +581,14 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 		d.requests.Add(1)
 		if err := r.ctx.Err(); err != nil {
 			r.done <- err
-		} else if err := d.beginRead(&rtx, &under, &lay, pending); err != nil {
+		} else if err := d.beginRead(&rtx); err != nil {
 			r.done <- fmt.Errorf("bolt: update: begin: %w", err)
 		} else {
 			// The undo log is needed only when the buffer holds writes
 			// of earlier functions to protect.
 			buf.track = len(ok) > 0
-			if err := call(r.fn, &tx{btx: rtx, buf: buf, under: under}); err != nil {
+			t := &tx{btx: rtx, buf: buf, under: lay, active: d.active.trees, old: old, nested: d.nested}
+			if err := call(r.fn, t); err != nil {
 				if buf.track {
 					buf.rollback() // nothing of r is left in buf
 				} else {
@@ -419,23 +611,32 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 		// The functions may have read pending's writes: they are answered
 		// after pending is durable, and fail with it.
 		<-pending.done
-		if pending.err != nil {
+		if !d.finish(pending) {
 			err := fmt.Errorf("%w: the batch before, which this one read from: %w", ErrCommitFailed, pending.err)
 			for _, r := range ok {
 				r.done <- err
 			}
 			return nil
 		}
+		d.maybeCheckpoint()
 	}
 	if len(ok) == 0 || buf.empty() {
-		// Nothing to write. What the functions read is committed and
-		// synced: there is nothing to wait for.
+		// Nothing to write. What the functions read is durable: there is
+		// nothing to wait for.
 		for _, r := range ok {
 			r.done <- nil
 		}
 		return nil
 	}
-	b := &batch{reqs: ok, buf: buf, done: make(chan struct{})}
+	if err := d.waitRoom(); err != nil {
+		err = fmt.Errorf("%w: the overlay is full: %w", ErrCommitFailed, err)
+		for _, r := range ok {
+			r.done <- err
+		}
+		return nil
+	}
+	d.seq++
+	b := &batch{seq: d.seq, reqs: ok, buf: buf, done: make(chan struct{})}
 	go d.commit(b)
 	return b
 }
@@ -478,10 +679,8 @@ func (d *DB) next(n, queued int, pending *batch, closeRead func()) *request {
 	}
 }
 
-// beginRead opens *rtx unless it is open, setting *under to the layer of
-// pending's buffer (made in *lay on first use) when *rtx does not hold
-// pending's commit, else to nil.
-func (d *DB) beginRead(rtx **bbolt.Tx, under, lay **layer, pending *batch) error {
+// beginRead opens *rtx unless it is open.
+func (d *DB) beginRead(rtx **bbolt.Tx) error {
 	if *rtx != nil {
 		return nil
 	}
@@ -489,58 +688,191 @@ func (d *DB) beginRead(rtx **bbolt.Tx, under, lay **layer, pending *batch) error
 	if err != nil {
 		return err
 	}
-	*rtx, *under = t, nil
-	if pending == nil {
-		return nil
-	}
-	// pending.txid is set before pending's commit can change the state t
-	// began on: 0 here means t predates the commit. (Had the load been
-	// wrong, layering a committed buffer over its own commit would read
-	// the same.)
-	if id := pending.txid.Load(); id == 0 || uint64(t.ID()) < id {
-		if *lay == nil {
-			*lay = &layer{buf: pending.buf}
-		}
-		*under = *lay
-	}
+	*rtx = t
 	return nil
 }
 
-// commit applies b's buffer to a bbolt read-write transaction and commits
-// it, then answers b's requests. It runs on its own goroutine, beside the
-// writer running the next batch's functions; one commit runs at a time.
+// commit appends b to the log, then marks it done; the writer answers its
+// requests. It runs on its own goroutine, beside the writer running the
+// next batch's functions; one commit runs at a time.
 func (d *DB) commit(b *batch) {
 	if d.commitHook != nil {
 		d.commitHook("begin")
 	}
-	btx, err := d.db.Begin(true)
-	if err != nil {
-		err = fmt.Errorf("begin: %w", err)
-	} else {
-		b.txid.Store(uint64(btx.ID()))
-		// The writes of every successful function are applied at once. If
-		// that or the commit fails, none of them is written and each of
-		// them gets the error: their functions' writes cannot be told
-		// apart any more.
-		if err = b.buf.apply(btx); err != nil {
-			_ = btx.Rollback()
-			err = fmt.Errorf("apply: %w", err)
-		} else if err = btx.Commit(); err != nil {
-			err = fmt.Errorf("commit: %w", err)
-		}
-	}
+	err := d.log.append(b)
 	if d.commitHook != nil {
 		d.commitHook("committed")
 	}
 	d.commits.Add(1)
 	b.err = err
 	close(b.done)
-	if err != nil {
-		err = fmt.Errorf("%w: %w", ErrCommitFailed, err)
+}
+
+// finish answers the requests of b, a batch done committing, after moving
+// its writes into the overlay when it was logged. It reports whether it
+// was. A batch that failed leaves its seq to the next one, as nothing of
+// it is in the log.
+func (d *DB) finish(b *batch) bool {
+	if b.err != nil {
+		err := fmt.Errorf("%w: %w", ErrCommitFailed, b.err)
+		for _, r := range b.reqs {
+			r.done <- err
+		}
+		d.seq = b.seq - 1
+		return false
 	}
+	d.ovMu.Lock()
+	g := d.active
+	for name, bb := range b.buf.buckets {
+		if len(bb.entries) == 0 {
+			continue
+		}
+		for _, e := range bb.entries {
+			g.put(name, e)
+		}
+		delete(g.clones, name)
+	}
+	g.top = b.seq
+	g.logSize += b.logSize
+	d.snap.Store(nil)
+	d.ovMu.Unlock()
+	d.noteSize()
+	// Answered only now, so that a View the caller begins next sees it.
 	for _, r := range b.reqs {
-		r.done <- err
+		r.done <- nil
 	}
+	return true
+}
+
+// noteSize updates the overlay size counters.
+func (d *DB) noteSize() {
+	n := d.active.size
+	if d.old != nil {
+		n += d.old.size
+	}
+	d.overlaySize.Store(n)
+	if n > d.peakOverlay.Load() {
+		d.peakOverlay.Store(n)
+	}
+}
+
+// maybeCheckpoint starts a checkpoint when one is due and none is running:
+// of the active generation when it reached the checkpoint size, or again of
+// the one whose checkpoint failed, once its retry time has come. It is
+// called only while no batch is being committed, so that the log can be
+// rotated, and with no read transaction open.
+func (d *DB) maybeCheckpoint() {
+	switch {
+	case d.ckptRunning:
+	case d.old != nil:
+		if !time.Now().Before(d.retryAt) {
+			d.startCheckpoint()
+		}
+	case d.active.logSize >= d.ckptSize || d.active.size >= d.ckptSize:
+		d.freeze()
+		d.startCheckpoint()
+	}
+}
+
+// freeze makes the active generation the one to checkpoint and starts a
+// new one, in a new log segment.
+func (d *DB) freeze() {
+	segs := d.log.rotate()
+	d.ovMu.Lock()
+	g := d.active
+	g.segments, g.clones = segs, nil
+	d.old = g
+	d.active = newGen(g.top)
+	d.snap.Store(nil)
+	d.ovMu.Unlock()
+}
+
+// startCheckpoint starts the checkpoint of d.old on its own goroutine; its
+// result arrives on d.ckptDone.
+func (d *DB) startCheckpoint() {
+	g := d.old
+	d.ckptRunning = true
+	go func() {
+		txid, err := checkpoint(d.db, g, d.nested)
+		if err == nil {
+			g.doneTxid.Store(txid)
+			if d.ckptHook != nil {
+				d.ckptHook("committed")
+			}
+			// bbolt holds g: its segments are no longer needed. A removal
+			// that fails or is lost in a crash only leaves records that
+			// replay skips.
+			for _, s := range g.segments {
+				_ = os.Remove(s)
+			}
+		}
+		d.ckptDone <- ckptResult{g: g, txid: txid, err: err}
+	}()
+}
+
+// checkpointed takes the result of a checkpoint: on success the generation
+// leaves the overlay, bbolt holding it; on failure it stays, to be tried
+// again.
+func (d *DB) checkpointed(res ckptResult) {
+	d.ckptRunning = false
+	if res.err != nil {
+		d.ckptErr = res.err
+		d.retryAt = time.Now().Add(checkpointRetry)
+		return
+	}
+	d.ckptErr = nil
+	d.ovMu.Lock()
+	d.old = nil
+	d.baseTxid = res.txid
+	d.snap.Store(nil)
+	d.ovMu.Unlock()
+	d.checkpoints.Add(1)
+	d.noteSize()
+}
+
+// waitRoom waits, while the overlay is over its bound, for the running
+// checkpoint, starting it again if it failed. It returns the checkpoint's
+// error when a new attempt failed too. It is called with no batch being
+// committed.
+func (d *DB) waitRoom() error {
+	retried := false
+	for d.old != nil && d.old.size+d.active.size >= d.maxOverlay {
+		if !d.ckptRunning {
+			if retried {
+				return fmt.Errorf("checkpoint: %w", d.ckptErr)
+			}
+			d.startCheckpoint()
+			retried = true
+		}
+		d.checkpointed(<-d.ckptDone)
+		d.maybeCheckpoint()
+	}
+	return nil
+}
+
+// shutdown checkpoints the whole overlay and removes the log, once the
+// writer has answered every request. When a checkpoint fails, the log is
+// left for the next Open to replay.
+func (d *DB) shutdown() error {
+	if d.ckptRunning {
+		d.checkpointed(<-d.ckptDone)
+	}
+	for range 2 {
+		if d.old == nil {
+			if len(d.active.trees) == 0 {
+				break
+			}
+			d.freeze()
+		}
+		d.startCheckpoint()
+		if d.checkpointed(<-d.ckptDone); d.old != nil {
+			return fmt.Errorf("checkpoint: %w", d.ckptErr)
+		}
+	}
+	if err := d.log.removeAll(); err != nil {
+		return fmt.Errorf("remove the log: %w", err)
+	}
+	return nil
 }
 
 // call runs fn on t exactly once, turning a panic into an error, and marks

@@ -42,6 +42,20 @@ func TestConformanceSmallBatches(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return tempDB(t, &bolt.Options{MaxBatch: 2, NoSync: true}) })
 }
 
+// TestConformanceCheckpoints runs the suite with a checkpoint after every
+// batch: running beside the next batches, or waited for as the overlay is
+// full.
+func TestConformanceCheckpoints(t *testing.T) {
+	for name, opts := range map[string]*bolt.Options{
+		"Concurrent": {CheckpointSize: 1, MaxOverlaySize: 1 << 30, NoSync: true},
+		"Waited":     {CheckpointSize: 1, MaxOverlaySize: 1, MaxBatch: 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) store.Store { return tempDB(t, opts) })
+		})
+	}
+}
+
 func TestReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	db, err := bolt.Open(path, nil)

@@ -8,8 +8,8 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	bbolt "go.etcd.io/bbolt"
@@ -230,16 +230,79 @@ func nestedFile(t *testing.T) string {
 	return path
 }
 
-// TestApplyFailureFailsBatch checks the one path where a request fails for
-// another's sake: when applying the batch's buffer to bbolt fails, nothing
-// of the batch is written and every request whose function succeeded gets
-// the error; a function that failed on its own gets its own error.
-func TestApplyFailureFailsBatch(t *testing.T) {
-	db := openDB(t, nestedFile(t), nil)
-	errReject := errors.New("rejected")
+// TestNestedBucketKeyRefused checks that a Put or Delete of a key holding
+// a nested bucket (made by another program), which a checkpoint could not
+// write, fails in the function that makes it, leaving the others of its
+// batch alone, also after a reopen.
+func TestNestedBucketKeyRefused(t *testing.T) {
+	path := nestedFile(t)
+	db := openDB(t, path, nil)
 	errs := queueBatch(t, db,
 		func(tx store.Tx) error { return tx.Put("b", []byte("k0"), []byte("v")) },
 		func(tx store.Tx) error { return tx.Put("b", []byte("nested"), []byte("v")) },
+		func(tx store.Tx) error { return tx.Delete("b", []byte("nested")) },
+		func(tx store.Tx) error {
+			if err := tx.Delete("b", []byte("x")); err != nil {
+				return err
+			}
+			return tx.Put("c", []byte("k3"), []byte("v"))
+		},
+	)
+	for i, err := range errs {
+		if refused := i == 1 || i == 2; refused != errors.Is(err, bbolt.ErrIncompatibleValue) || !refused && err != nil {
+			t.Errorf("Update %d = %v; want refused: %v", i, err, refused)
+		}
+	}
+	check := func(db *bolt.DB) {
+		t.Helper()
+		err := db.View(t.Context(), func(tx store.Tx) error {
+			if got, want := dump(t, tx, "b", nil, nil, false), []string{"k0=v", "nested="}; !slices.Equal(got, want) {
+				t.Errorf("bucket b = %q; want %q", got, want)
+			}
+			if got, want := dump(t, tx, "c", nil, nil, false), []string{"k3=v"}; !slices.Equal(got, want) {
+				t.Errorf("bucket c = %q; want %q", got, want)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("View: %v", err)
+		}
+	}
+	check(db)
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	db = openDB(t, path, nil)
+	check(db)
+	err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte("nested"), []byte("v")) })
+	if !errors.Is(err, bbolt.ErrIncompatibleValue) {
+		t.Errorf("Put over the nested bucket after reopen = %v; want an error wrapping bbolt.ErrIncompatibleValue", err)
+	}
+}
+
+// TestLogFailureFailsBatch checks the one path where a request fails for
+// another's sake: when its batch cannot be logged, nothing of the batch is
+// written and every request whose function succeeded gets the error; a
+// function that failed on its own gets its own error. The log is cut back
+// to its last good record, so later batches are logged and replayed.
+func TestLogFailureFailsBatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := openDB(t, path, nil)
+	errDisk := errors.New("disk on fire")
+	var failSeq atomic.Uint64 // the seq of the batch to fail, once
+	bolt.SetLogFault(db, func(seq uint64) error {
+		if failSeq.CompareAndSwap(seq, 0) {
+			return errDisk
+		}
+		return nil
+	})
+	if err := db.Update(t.Context(), func(tx store.Tx) error { return putAll(tx, "b", "x", "0") }); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	failSeq.Store(3) // after the Update above and the one holding the writer
+	errReject := errors.New("rejected")
+	errs := queueBatch(t, db,
+		func(tx store.Tx) error { return tx.Put("b", []byte("k0"), []byte("v")) },
 		func(tx store.Tx) error {
 			if err := tx.Put("b", []byte("k2"), []byte("v")); err != nil {
 				return err
@@ -255,22 +318,22 @@ func TestApplyFailureFailsBatch(t *testing.T) {
 	)
 	for i, err := range errs {
 		switch {
-		case i == 2:
+		case i == 1:
 			if err != errReject {
 				t.Errorf("Update %d = %v; want its own error %v", i, err, errReject)
 			}
-		case !errors.Is(err, bbolt.ErrIncompatibleValue) || !strings.Contains(err.Error(), "apply"):
-			t.Errorf("Update %d = %v; want the batch's apply error, wrapping bbolt.ErrIncompatibleValue", i, err)
+		case !errors.Is(err, bolt.ErrCommitFailed) || !errors.Is(err, errDisk):
+			t.Errorf("Update %d = %v; want an error wrapping ErrCommitFailed and the log's error", i, err)
 		}
 	}
-	check := func() {
+	check := func(db *bolt.DB, want ...string) {
 		t.Helper()
 		err := db.View(t.Context(), func(tx store.Tx) error {
-			if got, want := dump(t, tx, "b", nil, nil, false), []string{"nested=", "x=0"}; !slices.Equal(got, want) {
-				t.Errorf("bucket b after a failed batch = %q; want %q", got, want)
+			if got := dump(t, tx, "b", nil, nil, false); !slices.Equal(got, want) {
+				t.Errorf("bucket b = %q; want %q", got, want)
 			}
 			if got := dump(t, tx, "c", nil, nil, false); got != nil {
-				t.Errorf("bucket c after a failed batch = %q; want nothing", got)
+				t.Errorf("bucket c = %q; want nothing", got)
 			}
 			return nil
 		})
@@ -278,26 +341,15 @@ func TestApplyFailureFailsBatch(t *testing.T) {
 			t.Fatalf("View: %v", err)
 		}
 	}
-	check()
+	check(db, "x=0")
 
-	// Alone in its transaction, a Delete of the nested bucket's key fails
-	// the same way.
-	err := db.Update(t.Context(), func(tx store.Tx) error {
-		if err := tx.Put("c", []byte("k"), []byte("v")); err != nil {
-			return err
-		}
-		return tx.Delete("b", []byte("nested"))
-	})
-	if !errors.Is(err, bbolt.ErrIncompatibleValue) {
-		t.Errorf("lone Update = %v; want an error wrapping bbolt.ErrIncompatibleValue", err)
-	}
-	check()
-
-	// The writer carries on.
-	err = db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte("k0"), []byte("v")) })
+	// The writer carries on, and the log after the failure replays.
+	err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte("k1"), []byte("v")) })
 	if err != nil {
 		t.Fatalf("Update after a failed batch: %v", err)
 	}
+	check(db, "k1=v", "x=0")
+	check(openDB(t, copyStore(t, path), nil), "k1=v", "x=0")
 }
 
 // model is the expected content of the store: bucket -> key -> value.

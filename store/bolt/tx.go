@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -24,7 +25,48 @@ type entry struct {
 	del   bool
 }
 
-func entryLess(a, b *entry) bool { return bytes.Compare(a.key, b.key) < 0 }
+// item is an entry as a B-tree holds it: pre is the key's first 8 bytes,
+// big-endian and zero-padded, which decide most comparisons without
+// loading the key.
+type item struct {
+	pre uint64
+	e   *entry
+}
+
+func itemOf(e *entry) item { return item{pre: prefix(e.key), e: e} }
+
+// prefix returns the first 8 bytes of key, big-endian and zero-padded.
+func prefix(key []byte) uint64 {
+	if len(key) >= 8 {
+		return binary.BigEndian.Uint64(key)
+	}
+	var b [8]byte
+	copy(b[:], key)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// itemLess orders items by key, bytewise. When the padded prefixes differ,
+// they differ first where the keys do; when they are equal and a key has at
+// most 8 bytes, that key is a prefix of the other one.
+func itemLess(a, b item) bool {
+	if a.pre != b.pre {
+		return a.pre < b.pre
+	}
+	ak, bk := a.e.key, b.e.key
+	if len(ak) <= 8 || len(bk) <= 8 {
+		return len(ak) < len(bk)
+	}
+	return bytes.Compare(ak[8:], bk[8:]) < 0
+}
+
+// tree is an ordered set of entries: a bucket's sorted buffer, or a
+// bucket's part of an overlay generation.
+type tree = btree.BTreeG[item]
+
+// degree is the overlay B-trees' degree, as in store/memory.
+const degree = 16
+
+func newTree() *tree { return btree.NewG(degree, itemLess) }
 
 func sortEntries(es []*entry) {
 	slices.SortFunc(es, func(a, b *entry) int { return bytes.Compare(a.key, b.key) })
@@ -41,20 +83,20 @@ type bucketBuf struct {
 	// the bucket and from then on kept equal to entries; buckets that are
 	// never scanned (most of them) skip its cost and are sorted once, when
 	// the buffer is applied.
-	sorted *btree.BTreeG[*entry]
+	sorted *tree
 }
 
 // index returns b.sorted, building it if needed.
-func (b *bucketBuf) index() *btree.BTreeG[*entry] {
+func (b *bucketBuf) index() *tree {
 	if b.sorted == nil {
 		es := make([]*entry, 0, len(b.entries))
 		for _, e := range b.entries {
 			es = append(es, e)
 		}
 		sortEntries(es)
-		b.sorted = btree.NewG(32, entryLess)
+		b.sorted = newTree()
 		for _, e := range es {
-			b.sorted.ReplaceOrInsert(e)
+			b.sorted.ReplaceOrInsert(itemOf(e))
 		}
 	}
 	return b.sorted
@@ -70,9 +112,9 @@ type undoRec struct {
 	added bool
 }
 
-// buffer holds the writes of the functions of one batch until the
-// committer applies them to its bbolt transaction, just before Commit; from
-// then on it is only read. A later write of a key replaces an earlier one,
+// buffer holds the writes of the functions of one batch until the batch
+// is handed to the committer, which logs it; from then on it is only read,
+// and once the batch is logged its entries move into the overlay. A later write of a key replaces an earlier one,
 // so a key rewritten by every function of a batch is written to bbolt once.
 //
 // While a function runs after others of its batch that succeeded (track
@@ -125,7 +167,7 @@ func (u *buffer) write(bucket string, key, value []byte, del bool) {
 	e := &entry{key: k, value: value, del: del}
 	b.entries[unsafe.String(unsafe.SliceData(k), len(k))] = e
 	if b.sorted != nil {
-		b.sorted.ReplaceOrInsert(e)
+		b.sorted.ReplaceOrInsert(itemOf(e))
 	}
 	if u.track {
 		u.undo = append(u.undo, undoRec{b: b, e: e, added: true})
@@ -146,7 +188,7 @@ func (u *buffer) rollback() {
 		if r.added {
 			delete(r.b.entries, string(r.e.key))
 			if r.b.sorted != nil {
-				r.b.sorted.Delete(r.e)
+				r.b.sorted.Delete(itemOf(r.e))
 			}
 			continue
 		}
@@ -165,59 +207,11 @@ func (u *buffer) empty() bool {
 	return true
 }
 
-// apply writes the buffer into btx in (bucket, key) order, creating
-// buckets as needed. Sorted writes walk bbolt's B+tree in order, each Put
-// landing next to the previous one.
-func (u *buffer) apply(btx *bbolt.Tx) error {
-	names := make([]string, 0, len(u.buckets))
-	for name, b := range u.buckets {
-		if len(b.entries) > 0 {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	var es []*entry
-	for _, name := range names {
-		b := u.buckets[name]
-		es = es[:0]
-		if b.sorted != nil {
-			b.sorted.Ascend(func(e *entry) bool { es = append(es, e); return true })
-		} else {
-			for _, e := range b.entries {
-				es = append(es, e)
-			}
-			sortEntries(es)
-		}
-		bb := btx.Bucket([]byte(name))
-		if bb == nil {
-			if !slices.ContainsFunc(es, func(e *entry) bool { return !e.del }) {
-				continue // only deletes in a bucket that does not exist
-			}
-			var err error
-			if bb, err = btx.CreateBucket([]byte(name)); err != nil {
-				return fmt.Errorf("bucket %q: %w", name, err)
-			}
-		}
-		for _, e := range es {
-			var err error
-			if e.del {
-				err = bb.Delete(e.key)
-			} else {
-				err = bb.Put(e.key, e.value)
-			}
-			if err != nil {
-				return fmt.Errorf("bucket %q, key %q: %w", name, e.key, err)
-			}
-		}
-	}
-	return nil
-}
-
 // layer is the buffer of the batch being committed as the functions of the
-// next batch read it, between their own buffer and bbolt.
+// next batch read it, between their own buffer and the overlay.
 type layer struct {
-	// buf is shared with the committer, which applies it meanwhile: both
-	// only read it.
+	// buf is shared with the committer, which logs it meanwhile: both only
+	// read it.
 	buf *buffer
 	// sorted holds the entries of the buckets of buf that the next batch
 	// scanned, in key order. It is the writer's own: buf's B-trees are
@@ -245,16 +239,21 @@ func (l *layer) entries(bucket string) []*entry {
 	return es
 }
 
-// tx implements [store.Tx] over a bbolt transaction. In an Update, writes
-// go to the buffer of the batch (shared by the functions of the batch and
-// applied to bbolt by the committer), and reads see the buffer, over the
-// buffer of the batch being committed when under is set, over btx, a
-// read-only transaction. In a View, buf and under are nil.
+// tx implements [store.Tx]. Reads see, from the top: in an Update, the
+// batch's buffer (buf) and the buffer of the batch being committed
+// (under); then the overlay's active generation and the generation being
+// checkpointed (old), each a tree per bucket; then btx, a bbolt read-only
+// transaction. In a View, buf and under are nil and the trees are a
+// snapshot. Writes go to buf.
 type tx struct {
 	btx      *bbolt.Tx
 	buf      *buffer
 	under    *layer
-	scanning int // nesting depth of running Scan calls
+	active   map[string]*tree
+	old      map[string]*tree
+	nested   map[string]map[string]bool // see DB.nested
+	probe    entry                      // the search key of a tree lookup
+	scanning int                        // nesting depth of running Scan calls
 	done     atomic.Bool
 }
 
@@ -274,6 +273,8 @@ func (t *tx) check(op, bucket string, key []byte, write bool) error {
 	switch {
 	case bucket == "":
 		return fmt.Errorf("bolt: %s: empty bucket name: %w", op, store.ErrInvalid)
+	case bucket == metaBucket:
+		return fmt.Errorf("bolt: %s: bucket name %q is reserved: %w", op, bucket, store.ErrInvalid)
 	case len(bucket) > bbolt.MaxKeySize:
 		return fmt.Errorf("bolt: %s: bucket name longer than %d bytes: %w", op, bbolt.MaxKeySize, store.ErrInvalid)
 	case op != "scan" && len(key) == 0:
@@ -281,7 +282,26 @@ func (t *tx) check(op, bucket string, key []byte, write bool) error {
 	case len(key) > bbolt.MaxKeySize:
 		return fmt.Errorf("bolt: %s: key longer than %d bytes: %w", op, bbolt.MaxKeySize, store.ErrInvalid)
 	}
+	if write && t.nested != nil && t.nested[bucket][string(key)] {
+		// The checkpoint could not write it: refuse it now, to this
+		// function alone.
+		return fmt.Errorf("bolt: %s: bucket %q, key %q holds a nested bucket: %w", op, bucket, key, bbolt.ErrIncompatibleValue)
+	}
 	return nil
+}
+
+// find returns the entry of key in tr, or nil.
+func (t *tx) find(tr *tree, key []byte) *entry {
+	if tr == nil {
+		return nil
+	}
+	t.probe.key = key
+	it, ok := tr.Get(item{pre: prefix(key), e: &t.probe})
+	t.probe.key = nil
+	if !ok {
+		return nil
+	}
+	return it.e
 }
 
 // Get implements [store.Tx].
@@ -289,21 +309,22 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 	if err := t.check("get", bucket, key, false); err != nil {
 		return nil, err
 	}
+	e := (*entry)(nil)
 	if t.buf != nil {
-		if e := t.buf.get(bucket, key); e != nil {
-			if e.del {
-				return nil, errNotFound
-			}
-			return e.value, nil
+		if e = t.buf.get(bucket, key); e == nil && t.under != nil {
+			e = t.under.buf.get(bucket, key)
 		}
-		if t.under != nil {
-			if e := t.under.buf.get(bucket, key); e != nil {
-				if e.del {
-					return nil, errNotFound
-				}
-				return e.value, nil
-			}
+	}
+	if e == nil {
+		if e = t.find(t.active[bucket], key); e == nil {
+			e = t.find(t.old[bucket], key)
 		}
+	}
+	if e != nil {
+		if e.del {
+			return nil, errNotFound
+		}
+		return e.value, nil
 	}
 	if b := t.btx.Bucket([]byte(bucket)); b != nil {
 		if v := b.Get(key); v != nil {
@@ -338,10 +359,10 @@ func (t *tx) Delete(bucket string, key []byte) error {
 	return nil
 }
 
-// Scan implements [store.Tx]: it merges the buffered writes of the bucket
-// with what lies below them (a bbolt cursor, under the buffered writes of
-// the batch being committed, if any), the upper level winning on equal keys
-// and its tombstones hiding keys.
+// Scan implements [store.Tx]: it merges, in key order, the levels a Get
+// reads (see tx), the upper level winning on equal keys and its tombstones
+// hiding keys. Each level is walked lazily, so a Scan that stops early
+// reads little of each.
 func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, value []byte) error) error {
 	if err := t.check("scan", bucket, nil, false); err != nil {
 		return err
@@ -349,215 +370,261 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 	t.scanning++
 	defer func() { t.scanning-- }()
 
-	var ov *btree.BTreeG[*entry]
+	srcs := make([]source, 0, 5)
 	if t.buf != nil {
 		if b := t.buf.buckets[bucket]; b != nil && len(b.entries) > 0 {
-			ov = b.index()
+			srcs = append(srcs, newTreeSource(b.index(), start, end, reverse))
 		}
 	}
-	lo := t.below(bucket, start, end, reverse)
-	var err error
-	if reverse {
-		err = scanDesc(ov, lo, start, end, fn)
-	} else {
-		err = scanAsc(ov, lo, start, end, fn)
+	if t.under != nil {
+		if es := t.under.entries(bucket); len(es) > 0 {
+			srcs = append(srcs, newSliceSource(es, start, end, reverse))
+		}
 	}
+	for _, tr := range [2]*tree{t.active[bucket], t.old[bucket]} {
+		if tr != nil && tr.Len() > 0 {
+			srcs = append(srcs, newTreeSource(tr, start, end, reverse))
+		}
+	}
+	if b := t.btx.Bucket([]byte(bucket)); b != nil {
+		srcs = append(srcs, newCursorSource(b.Cursor(), start, end, reverse))
+	}
+	err := merge(srcs, reverse, fn)
 	if errors.Is(err, store.StopScan) {
 		return nil
 	}
 	return err
 }
 
-// lower walks, in one direction, the live pairs of a bucket in [start, end)
-// below a batch's own buffer: bbolt's, under the entries of the batch being
-// committed, which win on equal keys and whose tombstones hide keys.
-type lower struct {
-	desc       bool
-	start, end []byte
-	c          *bbolt.Cursor
-	ck, cv     []byte   // bbolt's next pair in range; ck nil when done
-	pend       []*entry // the committing batch's entries in range, left to walk
-	key, value []byte   // the current pair; key nil when done
+// source walks one level of a bucket in [start, end), in one direction.
+type source interface {
+	// next returns the next entry; ok is false when the walk is over. The
+	// slices stay valid until the transaction ends.
+	next() (key, value []byte, del, ok bool)
 }
 
-// below returns a lower positioned on the first pair of bucket in range.
-func (t *tx) below(bucket string, start, end []byte, reverse bool) *lower {
-	lo := &lower{desc: reverse, start: start, end: end}
-	if b := t.btx.Bucket([]byte(bucket)); b != nil {
-		lo.c = b.Cursor()
-		switch {
-		case !reverse && start == nil:
-			lo.ck, lo.cv = lo.c.First()
-		case !reverse:
-			lo.ck, lo.cv = lo.c.Seek(start)
-		case end == nil:
-			lo.ck, lo.cv = lo.c.Last()
-		default:
-			if lo.ck, lo.cv = lo.c.Seek(end); lo.ck == nil {
-				lo.ck, lo.cv = lo.c.Last()
-			} else {
-				lo.ck, lo.cv = lo.c.Prev()
+// head is a source and its current entry.
+type head struct {
+	src        source
+	key, value []byte
+	del, ok    bool
+}
+
+func (h *head) advance() { h.key, h.value, h.del, h.ok = h.src.next() }
+
+// merge calls fn for each live pair of the sources, which are given from
+// the top level down, in ascending key order or descending when desc is
+// set.
+func merge(srcs []source, desc bool, fn func(key, value []byte) error) error {
+	hs := make([]head, len(srcs))
+	for i, s := range srcs {
+		hs[i].src = s
+		hs[i].advance()
+	}
+	for {
+		w := -1
+		for i := range hs {
+			if !hs[i].ok {
+				continue
+			}
+			if w < 0 {
+				w = i
+				continue
+			}
+			c := bytes.Compare(hs[i].key, hs[w].key)
+			if desc {
+				c = -c
+			}
+			if c < 0 {
+				w = i // strictly first in scan order; on a tie the upper level stays
 			}
 		}
-		lo.clip()
+		if w < 0 {
+			return nil
+		}
+		key, value, del := hs[w].key, hs[w].value, hs[w].del
+		for i := w + 1; i < len(hs); i++ {
+			if hs[i].ok && bytes.Equal(hs[i].key, key) {
+				hs[i].advance() // shadowed by level w
+			}
+		}
+		hs[w].advance()
+		if !del {
+			if err := fn(key, value); err != nil {
+				return err
+			}
+		}
 	}
-	if t.under != nil {
-		es := t.under.entries(bucket)
-		from, to := 0, len(es)
-		if start != nil {
-			from, _ = slices.BinarySearchFunc(es, start, func(e *entry, k []byte) int { return bytes.Compare(e.key, k) })
-		}
-		if end != nil {
-			to, _ = slices.BinarySearchFunc(es, end, func(e *entry, k []byte) int { return bytes.Compare(e.key, k) })
-		}
-		if from < to {
-			lo.pend = es[from:to]
-		}
-	}
-	lo.next()
-	return lo
 }
 
-// clip ends the bbolt side when its key left the range.
-func (lo *lower) clip() {
-	if lo.ck == nil {
+// sliceSource walks a sorted slice of entries.
+type sliceSource struct {
+	es   []*entry // the entries in range, left to walk
+	desc bool
+}
+
+func newSliceSource(es []*entry, start, end []byte, desc bool) *sliceSource {
+	from, to := 0, len(es)
+	cmp := func(e *entry, k []byte) int { return bytes.Compare(e.key, k) }
+	if start != nil {
+		from, _ = slices.BinarySearchFunc(es, start, cmp)
+	}
+	if end != nil {
+		to, _ = slices.BinarySearchFunc(es, end, cmp)
+	}
+	if from > to {
+		from = to
+	}
+	return &sliceSource{es: es[from:to], desc: desc}
+}
+
+func (s *sliceSource) next() (key, value []byte, del, ok bool) {
+	if len(s.es) == 0 {
+		return nil, nil, false, false
+	}
+	var e *entry
+	if s.desc {
+		e, s.es = s.es[len(s.es)-1], s.es[:len(s.es)-1]
+	} else {
+		e, s.es = s.es[0], s.es[1:]
+	}
+	return e.key, e.value, e.del, true
+}
+
+// treeSource walks a B-tree that does not change meanwhile. The B-tree
+// only walks with callbacks, so it is read in chunks, each resuming after
+// the last key of the one before; chunks start small, for Scans that stop
+// early, and grow.
+type treeSource struct {
+	t          *tree
+	start, end []byte
+	desc       bool
+	chunk      []item
+	i          int
+	n          int  // the next chunk's size
+	more       bool // the tree may hold entries after the chunk
+	pivot      entry
+}
+
+func newTreeSource(t *tree, start, end []byte, desc bool) *treeSource {
+	s := &treeSource{t: t, start: start, end: end, desc: desc, n: 4, more: true}
+	s.fill(nil)
+	return s
+}
+
+// fill reads the next chunk: the entries after last (none when last is
+// nil) in scan order.
+func (s *treeSource) fill(last []byte) {
+	s.chunk, s.i = s.chunk[:0], 0
+	full := false
+	visit := func(it item) bool {
+		k := it.e.key
+		if last != nil && bytes.Equal(k, last) {
+			return true
+		}
+		if !s.desc && s.end != nil && bytes.Compare(k, s.end) >= 0 ||
+			s.desc && s.start != nil && bytes.Compare(k, s.start) < 0 {
+			return false
+		}
+		if s.desc && s.end != nil && bytes.Compare(k, s.end) >= 0 {
+			return true // only the end key itself: end is exclusive
+		}
+		s.chunk = append(s.chunk, it)
+		if len(s.chunk) == s.n {
+			full = true
+			return false
+		}
+		return true
+	}
+	from := last
+	if from == nil {
+		if from = s.start; s.desc {
+			from = s.end
+		}
+	}
+	switch {
+	case from == nil && !s.desc:
+		s.t.Ascend(visit)
+	case from == nil:
+		s.t.Descend(visit)
+	case !s.desc:
+		s.pivot.key = from
+		s.t.AscendGreaterOrEqual(item{pre: prefix(from), e: &s.pivot}, visit)
+	default:
+		s.pivot.key = from
+		s.t.DescendLessOrEqual(item{pre: prefix(from), e: &s.pivot}, visit)
+	}
+	s.pivot.key = nil
+	s.more = full
+	if s.n < 256 {
+		s.n *= 4
+	}
+}
+
+func (s *treeSource) next() (key, value []byte, del, ok bool) {
+	if s.i == len(s.chunk) {
+		if !s.more || len(s.chunk) == 0 {
+			return nil, nil, false, false
+		}
+		s.fill(s.chunk[len(s.chunk)-1].e.key)
+		if len(s.chunk) == 0 {
+			return nil, nil, false, false
+		}
+	}
+	e := s.chunk[s.i].e
+	s.i++
+	return e.key, e.value, e.del, true
+}
+
+// cursorSource walks a bbolt bucket.
+type cursorSource struct {
+	c          *bbolt.Cursor
+	start, end []byte
+	desc       bool
+	k, v       []byte // the next pair; k nil when done
+}
+
+func newCursorSource(c *bbolt.Cursor, start, end []byte, desc bool) *cursorSource {
+	s := &cursorSource{c: c, start: start, end: end, desc: desc}
+	switch {
+	case !desc && start == nil:
+		s.k, s.v = c.First()
+	case !desc:
+		s.k, s.v = c.Seek(start)
+	case end == nil:
+		s.k, s.v = c.Last()
+	default:
+		if s.k, s.v = c.Seek(end); s.k == nil {
+			s.k, s.v = c.Last()
+		} else {
+			s.k, s.v = c.Prev()
+		}
+	}
+	s.clip()
+	return s
+}
+
+// clip ends the walk when its key left the range.
+func (s *cursorSource) clip() {
+	if s.k == nil {
 		return
 	}
-	if lo.desc && lo.start != nil && bytes.Compare(lo.ck, lo.start) < 0 ||
-		!lo.desc && lo.end != nil && bytes.Compare(lo.ck, lo.end) >= 0 {
-		lo.ck, lo.cv = nil, nil
+	if s.desc && s.start != nil && bytes.Compare(s.k, s.start) < 0 ||
+		!s.desc && s.end != nil && bytes.Compare(s.k, s.end) >= 0 {
+		s.k, s.v = nil, nil
 	}
 }
 
-// step moves the bbolt side on.
-func (lo *lower) step() {
-	if lo.desc {
-		lo.ck, lo.cv = lo.c.Prev()
+func (s *cursorSource) next() (key, value []byte, del, ok bool) {
+	if s.k == nil {
+		return nil, nil, false, false
+	}
+	key, value = s.k, s.v
+	if s.desc {
+		s.k, s.v = s.c.Prev()
 	} else {
-		lo.ck, lo.cv = lo.c.Next()
+		s.k, s.v = s.c.Next()
 	}
-	lo.clip()
-}
-
-// next moves to the next live pair.
-func (lo *lower) next() {
-	for {
-		if len(lo.pend) == 0 {
-			lo.key, lo.value = lo.ck, lo.cv
-			if lo.ck != nil {
-				lo.step()
-			}
-			return
-		}
-		var e *entry
-		if lo.desc {
-			e = lo.pend[len(lo.pend)-1]
-		} else {
-			e = lo.pend[0]
-		}
-		cmp := 1 // bbolt's key comes after e's in scan order
-		if lo.ck != nil {
-			if cmp = bytes.Compare(lo.ck, e.key); lo.desc {
-				cmp = -cmp
-			}
-		}
-		if cmp < 0 {
-			lo.key, lo.value = lo.ck, lo.cv
-			lo.step()
-			return
-		}
-		if lo.desc {
-			lo.pend = lo.pend[:len(lo.pend)-1]
-		} else {
-			lo.pend = lo.pend[1:]
-		}
-		if cmp == 0 {
-			lo.step() // e replaces bbolt's pair
-		}
-		if !e.del {
-			lo.key, lo.value = e.key, e.value
-			return
-		}
-	}
-}
-
-func scanAsc(ov *btree.BTreeG[*entry], lo *lower, start, end []byte, fn func(key, value []byte) error) error {
-	var err error
-	if ov != nil {
-		ov.AscendGreaterOrEqual(&entry{key: start}, func(e *entry) bool {
-			if end != nil && bytes.Compare(e.key, end) >= 0 {
-				return false
-			}
-			// Emit the lower keys before e.key; skip an equal one.
-			for lo.key != nil {
-				cmp := bytes.Compare(lo.key, e.key)
-				if cmp > 0 {
-					break
-				}
-				if cmp < 0 {
-					if err = fn(lo.key, lo.value); err != nil {
-						return false
-					}
-				}
-				lo.next()
-			}
-			if !e.del {
-				err = fn(e.key, e.value)
-			}
-			return err == nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	for ; lo.key != nil; lo.next() {
-		if err := fn(lo.key, lo.value); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func scanDesc(ov *btree.BTreeG[*entry], lo *lower, start, end []byte, fn func(key, value []byte) error) error {
-	var err error
-	if ov != nil {
-		visit := func(e *entry) bool {
-			if start != nil && bytes.Compare(e.key, start) < 0 {
-				return false
-			}
-			if end != nil && bytes.Compare(e.key, end) >= 0 {
-				return true // end is exclusive
-			}
-			for lo.key != nil {
-				cmp := bytes.Compare(lo.key, e.key)
-				if cmp < 0 {
-					break
-				}
-				if cmp > 0 {
-					if err = fn(lo.key, lo.value); err != nil {
-						return false
-					}
-				}
-				lo.next()
-			}
-			if !e.del {
-				err = fn(e.key, e.value)
-			}
-			return err == nil
-		}
-		if end == nil {
-			ov.Descend(visit)
-		} else {
-			ov.DescendLessOrEqual(&entry{key: end}, visit)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	for ; lo.key != nil; lo.next() {
-		if err := fn(lo.key, lo.value); err != nil {
-			return err
-		}
-	}
-	return nil
+	s.clip()
+	return key, value, false, true
 }

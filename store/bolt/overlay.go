@@ -1,0 +1,249 @@
+package bolt
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+	"sync/atomic"
+
+	bbolt "go.etcd.io/bbolt"
+)
+
+// entryOverhead is the memory an overlay entry takes besides its key and
+// value (entry, item, allocation headers, B-tree slack), for the size
+// estimate that triggers checkpoints.
+const entryOverhead = 96
+
+func entrySize(e *entry) int64 { return int64(len(e.key) + len(e.value) + entryOverhead) }
+
+// gen is a generation of the overlay: the writes of a run of logged
+// batches, coalesced, a tree per bucket. The active generation receives
+// each batch once it is logged; it is frozen when its checkpoint starts and
+// dropped when bbolt holds it.
+type gen struct {
+	trees map[string]*tree
+	// clones holds, per bucket, a clone of trees[name] made for a View
+	// snapshot since the bucket was last written, to be reused by the next
+	// snapshot; nil in a frozen generation.
+	clones  map[string]*tree
+	top     uint64 // the seq of the last batch it holds (of the checkpoint before, when empty)
+	size    int64  // memory estimate of its entries
+	logSize int64  // bytes of log records of its batches
+	// segments are the log segments holding its batches, removed once it is
+	// checkpointed; set when it is frozen.
+	segments []string
+	// doneTxid is the id of the bbolt transaction that checkpointed it, set
+	// once that committed; 0 before.
+	doneTxid atomic.Uint64
+}
+
+func newGen(top uint64) *gen {
+	return &gen{trees: make(map[string]*tree), clones: make(map[string]*tree), top: top}
+}
+
+// put inserts e into bucket's tree, keeping the size estimate.
+func (g *gen) put(bucket string, e *entry) {
+	t := g.trees[bucket]
+	if t == nil {
+		t = newTree()
+		g.trees[bucket] = t
+	}
+	if old, ok := t.ReplaceOrInsert(itemOf(e)); ok {
+		g.size -= entrySize(old.e)
+	}
+	g.size += entrySize(e)
+}
+
+// snapshot is what a View reads above bbolt: clones of the active
+// generation's trees and the frozen generation being checkpointed, if any.
+// None of its trees is ever written.
+type snapshot struct {
+	active map[string]*tree
+	old    *gen // nil when no checkpoint was running
+	// baseTxid is the id of bbolt's last transaction when the snapshot was
+	// made with no checkpoint running: what a read transaction must see.
+	baseTxid uint64
+}
+
+// consistent reports whether a bbolt read transaction with id txid and s
+// read together the state after one batch. bbolt holds the state of the
+// last finished checkpoint, or of old's checkpoint once that commits; s's
+// generations hold every batch after the state below them, so either
+// works. What does not is a later checkpoint, of batches s does not hold.
+func (s *snapshot) consistent(txid uint64) bool {
+	if s.old == nil {
+		return txid == s.baseTxid
+	}
+	done := s.old.doneTxid.Load()
+	return done == 0 || txid <= done
+}
+
+// metaBucket is the bbolt bucket, reserved, where a checkpoint records
+// the log position it covers.
+const metaBucket = "\x00store/bolt"
+
+var (
+	// metaCheckpoint holds the seq of the last batch checkpointed and the
+	// id of the bbolt transaction that wrote it (16 bytes, big-endian).
+	metaCheckpoint = []byte("checkpoint")
+	// metaNested lists the keys of buckets that hold nested buckets (see
+	// DB.nested), valid when the file's last transaction is the one
+	// metaCheckpoint names.
+	metaNested = []byte("nested")
+)
+
+// meta is what metaBucket records.
+type meta struct {
+	seq, txid uint64
+	nested    map[string]map[string]bool
+}
+
+// readMeta reads metaBucket; ok is false when the file has none.
+func readMeta(btx *bbolt.Tx) (m meta, ok bool, err error) {
+	b := btx.Bucket([]byte(metaBucket))
+	if b == nil {
+		return m, false, nil
+	}
+	v := b.Get(metaCheckpoint)
+	if len(v) != 16 {
+		return m, false, fmt.Errorf("bad checkpoint record %x", v)
+	}
+	m.seq, m.txid = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
+	v = b.Get(metaNested)
+	for len(v) > 0 {
+		var bucket, key []byte
+		if bucket, v, ok = cutBytes(v); ok {
+			key, v, ok = cutBytes(v)
+		}
+		if !ok {
+			return m, false, fmt.Errorf("bad nested-bucket record")
+		}
+		addNested(&m.nested, string(bucket), string(key))
+	}
+	return m, true, nil
+}
+
+func cutBytes(p []byte) (b, rest []byte, ok bool) {
+	n, k := binary.Uvarint(p)
+	if k <= 0 || n > uint64(len(p)-k) {
+		return nil, nil, false
+	}
+	return p[k : k+int(n)], p[k+int(n):], true
+}
+
+func addNested(m *map[string]map[string]bool, bucket, key string) {
+	if *m == nil {
+		*m = make(map[string]map[string]bool)
+	}
+	if (*m)[bucket] == nil {
+		(*m)[bucket] = make(map[string]bool)
+	}
+	(*m)[bucket][key] = true
+}
+
+// writeMeta records m.seq, btx's id and m.nested in btx.
+func writeMeta(btx *bbolt.Tx, m meta) error {
+	b, err := btx.CreateBucketIfNotExists([]byte(metaBucket))
+	if err != nil {
+		return err
+	}
+	v := binary.BigEndian.AppendUint64(nil, m.seq)
+	v = binary.BigEndian.AppendUint64(v, uint64(btx.ID()))
+	if err := b.Put(metaCheckpoint, v); err != nil {
+		return err
+	}
+	if m.nested == nil {
+		return b.Delete(metaNested)
+	}
+	var n []byte
+	for _, bucket := range slices.Sorted(maps.Keys(m.nested)) {
+		for _, key := range slices.Sorted(maps.Keys(m.nested[bucket])) {
+			n = binary.AppendUvarint(n, uint64(len(bucket)))
+			n = append(n, bucket...)
+			n = binary.AppendUvarint(n, uint64(len(key)))
+			n = append(n, key...)
+		}
+	}
+	return b.Put(metaNested, n)
+}
+
+// findNested walks every bucket of btx for keys holding nested buckets.
+func findNested(btx *bbolt.Tx) (map[string]map[string]bool, error) {
+	var nested map[string]map[string]bool
+	err := btx.ForEach(func(name []byte, b *bbolt.Bucket) error {
+		if string(name) == metaBucket {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if v == nil {
+				addNested(&nested, string(name), string(k))
+			}
+		}
+		return nil
+	})
+	return nested, err
+}
+
+// checkpoint writes g to bbolt in one transaction, bucket by bucket in name
+// order and each in key order, with the meta record of g.top, and returns
+// the transaction's id.
+func checkpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (uint64, error) {
+	btx, err := db.Begin(true)
+	if err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
+	}
+	defer btx.Rollback() //nolint:errcheck // after Commit, a no-op
+	for _, name := range slices.Sorted(maps.Keys(g.trees)) {
+		t := g.trees[name]
+		b := btx.Bucket([]byte(name))
+		if b == nil {
+			live := false
+			t.Ascend(func(it item) bool { live = !it.e.del; return !live })
+			if !live {
+				continue // only deletes in a bucket that does not exist
+			}
+			if b, err = btx.CreateBucket([]byte(name)); err != nil {
+				return 0, fmt.Errorf("bucket %q: %w", name, err)
+			}
+		}
+		if appendOnly(b, t) {
+			// Every key goes after the bucket's last: fill pages up, as
+			// bbolt would otherwise split each appended page in half.
+			b.FillPercent = 0.95
+		}
+		t.Ascend(func(it item) bool {
+			if it.e.del {
+				err = b.Delete(it.e.key)
+			} else {
+				err = b.Put(it.e.key, it.e.value)
+			}
+			if err != nil {
+				err = fmt.Errorf("bucket %q, key %q: %w", name, it.e.key, err)
+			}
+			return err == nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	if err := writeMeta(btx, meta{seq: g.top, nested: nested}); err != nil {
+		return 0, fmt.Errorf("meta: %w", err)
+	}
+	txid := uint64(btx.ID())
+	if err := btx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	return txid, nil
+}
+
+// appendOnly reports whether every key of t sorts after b's last key.
+func appendOnly(b *bbolt.Bucket, t *tree) bool {
+	last, _ := b.Cursor().Last()
+	if last == nil {
+		return true
+	}
+	min, ok := t.Min()
+	return ok && string(min.e.key) > string(last)
+}
