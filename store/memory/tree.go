@@ -299,19 +299,25 @@ func (t *btree) Get(k []byte) (item, bool) {
 }
 
 // split moves the upper half of the full node n into a new node and
-// returns the separator between them and the new node.
+// returns the separator between them and the new node. The halves keep
+// their heads unless their keys share a longer prefix than n's.
 func (t *btree) split(n *node) (item, *node) {
 	right := t.newNode(n.kids != nil)
-	if n.kids == nil {
-		right.set(n.items[splitAt:n.n], nil)
-		n.set(n.items[:splitAt], nil)
-		sep := right.items[0]
-		sep.vlen = 0
-		return sep, right
-	}
+	right.pre, right.plen = n.pre, n.plen
 	sep := n.items[splitAt]
-	right.set(n.items[splitAt+1:n.n], n.kids[splitAt+1:n.n+1])
-	n.set(n.items[:splitAt], n.kids[:splitAt+1])
+	from := splitAt
+	if n.kids != nil {
+		from++ // the separator moves up
+		copy(right.kids[:], n.kids[from:n.n+1])
+		clear(n.kids[from : n.n+1])
+	}
+	right.n = copy(right.items[:], n.items[from:n.n])
+	copy(right.heads[:], n.heads[from:n.n])
+	clear(n.items[splitAt:n.n])
+	n.n = splitAt
+	n.reprefix()
+	right.reprefix()
+	sep.vlen = 0
 	return sep, right
 }
 
