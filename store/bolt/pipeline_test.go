@@ -2,6 +2,7 @@ package bolt_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -490,6 +491,123 @@ func TestRandomPipelined(t *testing.T) {
 		t.Errorf("no function ran on top of a batch being committed")
 	}
 	t.Logf("%d of %d functions read a committing batch's buffer; %d commits", layered.Load(), callers*each, db.Stats().Commits)
+	err := db.View(t.Context(), func(tx store.Tx) error {
+		for _, b := range []string{"p", "q", "p\x00"} {
+			if got, want := dump(t, tx, b, nil, nil, false), m.pairs(b, "", "", false); !slices.Equal(got, want) {
+				t.Errorf("committed bucket %q\n got  %q\n want %q", b, got, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+}
+
+// TestRandomCheckpoints runs random functions from concurrent callers with
+// checkpoints after nearly every batch (some running beside the next
+// batches, some waited for as the overlay is full) and Views running all
+// along, against a model: every View must see the state after some batch,
+// whole, no older than the last Update answered before it began.
+func TestRandomCheckpoints(t *testing.T) {
+	db := tempDB(t, &bolt.Options{NoSync: true, MaxBatch: 4, CheckpointSize: 256, MaxOverlaySize: 2048})
+	errReject := errors.New("rejected")
+	m := model{} // touched by the functions only, on the writer
+	var (
+		mu       sync.Mutex
+		versions = map[uint64]model{0: {}} // the model after each version
+		answered atomic.Uint64             // the highest version answered
+		version  uint64                    // the committed version; on the writer
+	)
+	const callers, each = 6, 40
+	var wg, views sync.WaitGroup
+	stop := make(chan struct{})
+	for v := range 2 {
+		views.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					if n == 0 {
+						t.Errorf("viewer %d ran no View", v)
+					}
+					return
+				default:
+				}
+				least := answered.Load()
+				err := db.View(context.Background(), func(tx store.Tx) error {
+					got := uint64(0)
+					if b, err := tx.Get("v", []byte("v")); err == nil {
+						got = binary.BigEndian.Uint64(b)
+					}
+					if got < least {
+						t.Errorf("View sees version %d; an Update answered before it began made %d", got, least)
+					}
+					mu.Lock()
+					want := versions[got]
+					mu.Unlock()
+					for _, b := range []string{"p", "q", "p\x00"} {
+						for _, rev := range []bool{false, true} {
+							if g, w := dump(t, tx, b, nil, nil, rev), want.pairs(b, "", "", rev); !slices.Equal(g, w) {
+								t.Errorf("View of version %d, bucket %q reverse %v\n got  %q\n want %q", got, b, rev, g, w)
+							}
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Errorf("View: %v", err)
+				}
+			}
+		})
+	}
+	for c := range callers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(c), 9))
+			for i := range each {
+				fail := rng.IntN(4) == 0
+				n, seed := 5+rng.IntN(30), rng.Uint64()
+				tag := fmt.Sprintf("caller %d update %d", c, i)
+				var made uint64
+				err := db.Update(context.Background(), func(tx store.Tx) error {
+					own := m.clone()
+					if err := randomOps(t, rand.New(rand.NewPCG(seed, 0)), tx, own, n, tag); err != nil {
+						return err
+					}
+					if fail {
+						return errReject
+					}
+					made = version + 1
+					if err := tx.Put("v", []byte("v"), binary.BigEndian.AppendUint64(nil, made)); err != nil {
+						return err
+					}
+					version, m = made, own
+					mu.Lock()
+					versions[made] = own
+					mu.Unlock()
+					return nil
+				})
+				if fail && err != errReject || !fail && err != nil {
+					t.Errorf("%s = %v; want failure %v", tag, err, fail)
+				}
+				if err == nil {
+					for {
+						a := answered.Load()
+						if a >= made || answered.CompareAndSwap(a, made) {
+							break
+						}
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	views.Wait()
+	st := db.Stats()
+	if st.Checkpoints < 10 {
+		t.Errorf("Stats().Checkpoints = %d; want many", st.Checkpoints)
+	}
+	t.Logf("%d commits, %d checkpoints, peak overlay %d bytes", st.Commits, st.Checkpoints, st.PeakOverlaySize)
 	err := db.View(t.Context(), func(tx store.Tx) error {
 		for _, b := range []string{"p", "q", "p\x00"} {
 			if got, want := dump(t, tx, b, nil, nil, false), m.pairs(b, "", "", false); !slices.Equal(got, want) {

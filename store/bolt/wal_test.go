@@ -1,0 +1,275 @@
+package bolt_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/bolt"
+)
+
+// files returns the files of the store at path: the bbolt file and its log.
+func files(t *testing.T, path string) []string {
+	t.Helper()
+	fs, err := filepath.Glob(path + "*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+// counted is an Update that adds key k to bucket "b" and increments the
+// counter "n" of bucket "meta", so that n counts the keys of "b".
+func counted(k string) func(store.Tx) error {
+	return func(tx store.Tx) error {
+		n := uint64(0)
+		v, err := tx.Get("meta", []byte("n"))
+		if err == nil {
+			n = binary.BigEndian.Uint64(v)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := tx.Put("meta", []byte("n"), binary.BigEndian.AppendUint64(nil, n+1)); err != nil {
+			return err
+		}
+		return tx.Put("b", []byte(k), []byte(k))
+	}
+}
+
+// checkCounted checks that db holds the keys want (at least) and that its
+// counter equals its number of keys; it returns the keys.
+func checkCounted(t *testing.T, db *bolt.DB, want []string) []string {
+	t.Helper()
+	var keys []string
+	err := db.View(t.Context(), func(tx store.Tx) error {
+		if err := tx.Scan("b", nil, nil, false, func(k, v []byte) error {
+			keys = append(keys, string(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		n := uint64(0)
+		if v, err := tx.Get("meta", []byte("n")); err == nil {
+			n = binary.BigEndian.Uint64(v)
+		}
+		if n != uint64(len(keys)) {
+			t.Errorf("counter = %d; want the number of keys, %d", n, len(keys))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+	for _, k := range want {
+		if _, ok := slices.BinarySearch(keys, k); !ok {
+			t.Errorf("key %q lost", k)
+		}
+	}
+	return keys
+}
+
+const crashChildEnv = "BOLT_CRASH_CHILD_DB"
+
+// TestCrashReplaysLog runs a child process that makes Updates from 8
+// goroutines, with checkpoints every few batches, and prints each
+// acknowledged one; the parent kills it with SIGKILL mid-stream and
+// reopens the store: every acknowledged Update is there, nothing half.
+func TestCrashReplaysLog(t *testing.T) {
+	if path := os.Getenv(crashChildEnv); path != "" {
+		crashChild(path)
+		return
+	}
+	path := filepath.Join(t.TempDir(), "crash.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashReplaysLog$")
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var acked []string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && len(acked) < 2000 {
+		if k, ok := strings.CutPrefix(sc.Text(), "ack "); ok {
+			acked = append(acked, k)
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if len(acked) < 2000 {
+		t.Fatalf("child acknowledged only %d Updates", len(acked))
+	}
+	if len(files(t, path)) < 2 {
+		t.Errorf("files after the crash = %q; want the bbolt file and a log", files(t, path))
+	}
+	db := openDB(t, path, nil)
+	slices.Sort(acked)
+	keys := checkCounted(t, db, acked)
+	t.Logf("%d acknowledged, %d recovered", len(acked), len(keys))
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := files(t, path); !slices.Equal(got, []string{path}) {
+		t.Errorf("files after Close = %q; want the bbolt file alone", got)
+	}
+}
+
+func crashChild(path string) {
+	db, err := bolt.Open(path, &bolt.Options{CheckpointSize: 16 << 10})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	var mu sync.Mutex
+	w := bufio.NewWriter(os.Stdout)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				k := fmt.Sprintf("g%d-%06d", g, i)
+				if err := db.Update(context.Background(), counted(k)); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(2)
+				}
+				mu.Lock()
+				fmt.Fprintf(w, "ack %s\n", k)
+				w.Flush()
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// logSegments returns the log segment files of the store at path.
+func logSegments(t *testing.T, path string) []string {
+	t.Helper()
+	segs, err := filepath.Glob(path + "-wal-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(segs)
+	return segs
+}
+
+// TestTornTail checks that a log whose last record was cut short, or
+// corrupted, replays up to the record before it.
+func TestTornTail(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		harm func(data []byte, last int) []byte // last is the offset of the last record
+	}{
+		{"Cut", func(data []byte, last int) []byte { return data[:len(data)-3] }},
+		{"HeaderOnly", func(data []byte, last int) []byte { return data[:last+5] }},
+		{"Flipped", func(data []byte, last int) []byte { data[len(data)-2] ^= 1; return data }},
+		{"Garbage", func(data []byte, last int) []byte {
+			return append(data[:last], "garbage that is no record at all"...)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "store.db")
+			db := openDB(t, path, nil)
+			var want []string
+			for i := range 5 {
+				k := fmt.Sprint("k", i)
+				if err := db.Update(t.Context(), counted(k)); err != nil {
+					t.Fatalf("Update: %v", err)
+				}
+				want = append(want, k)
+			}
+			before := copyStore(t, path) // the log holds the first four only
+			if err := db.Update(t.Context(), counted("k5")); err != nil {
+				t.Fatalf("Update: %v", err)
+			}
+			cp := copyStore(t, path)
+			segs, beforeSegs := logSegments(t, cp), logSegments(t, before)
+			if len(segs) != 1 || len(beforeSegs) != 1 {
+				t.Fatalf("log segments %q, %q; want one", segs, beforeSegs)
+			}
+			old, err := os.Stat(beforeSegs[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(segs[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(segs[0], tc.harm(data, int(old.Size())), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			db2 := openDB(t, cp, nil)
+			if got := checkCounted(t, db2, want); !slices.Equal(got, want) {
+				t.Errorf("keys after replaying a harmed tail = %q; want %q", got, want)
+			}
+			// The store goes on from there.
+			if err := db2.Update(t.Context(), counted("k9")); err != nil {
+				t.Fatalf("Update after replay: %v", err)
+			}
+			checkCounted(t, db2, append(want, "k9"))
+		})
+	}
+}
+
+// TestCrashAfterCheckpoint checks a crash between a checkpoint's bbolt
+// commit and the removal of the log it covers: the copy, made then, holds
+// both the checkpointed batches in bbolt and their records in the log,
+// followed by a later batch, and replays to the state with every batch once.
+func TestCrashAfterCheckpoint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := openDB(t, path, &bolt.Options{CheckpointSize: 1 << 10})
+	entered, proceed, copied := make(chan struct{}), make(chan struct{}), make(chan string)
+	var once sync.Once
+	bolt.SetCheckpointHook(db, func(stage string) {
+		once.Do(func() {
+			close(entered)
+			<-proceed
+			copied <- copyStore(t, path)
+		})
+	})
+	var want []string
+	for i := 0; ; i++ {
+		k := fmt.Sprintf("k%04d", i)
+		if err := db.Update(t.Context(), counted(k)); err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+		want = append(want, k)
+		select {
+		case <-entered:
+		default:
+			continue
+		}
+		break
+	}
+	// One more batch, logged after the checkpointed ones.
+	if err := db.Update(t.Context(), counted("z")); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	want = append(want, "z")
+	close(proceed)
+	cp := <-copied
+	if len(logSegments(t, cp)) < 2 {
+		t.Errorf("log segments in the copy = %q; want the checkpointed one and the next", logSegments(t, cp))
+	}
+	db2 := openDB(t, cp, nil)
+	if got := checkCounted(t, db2, want); !slices.Equal(got, want) {
+		t.Errorf("keys after replay = %q; want %q", got, want)
+	}
+	if st := db.Stats(); st.Checkpoints == 0 {
+		t.Errorf("Stats().Checkpoints = 0")
+	}
+}
