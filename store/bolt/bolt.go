@@ -1,80 +1,130 @@
 // Package bolt is the default, persistent implementation of [store.Store]: a
-// single bbolt file written through group commit.
+// bbolt file, written through group commit, a write-ahead log and
+// checkpoints.
+//
+// # Files
+//
+// At rest the store is the one bbolt file at the path given to [Open]. While
+// it is open, committed writes also live in a log next to it: segment files
+// named path + "-wal-" + 16 hex digits (the sequence number of the first
+// batch in the segment). [DB.Close] writes everything to the bbolt file and
+// removes the log; after a crash, the next Open replays it. The bbolt file
+// holds one reserved bucket, "\x00store/bolt", where checkpoints record the
+// log position they cover; [store.Tx] refuses that name.
 //
 // # Group commit
 //
-// bbolt allows one read-write transaction at a time and each commit costs
-// two fsyncs, so committing every Update on its own caps throughput at the
-// disk's fsync rate. Instead one writer goroutine runs all Update functions.
-// [DB.Update] queues its function and waits; the writer takes the first
-// queued request and runs the functions of a batch one after another: the
-// requests queued when the batch starts and, while the batch before is
-// being committed (see Pipelined commits), those that arrive until that
-// commit ends, up to [Options.MaxBatch]. The batch is then committed with a
-// single bbolt commit and every caller gets its answer. Unlike bbolt's
-// DB.Batch, a function is called exactly once and no timer delays a lone
-// writer: with no commit running, a batch takes only what is queued.
+// One writer goroutine runs all Update functions. [DB.Update] queues its
+// function and waits; the writer takes the first queued request and runs
+// the functions of a batch one after another: the requests queued when the
+// batch starts and, while the batch before is being committed (see
+// Pipelined commits), those that arrive until that commit ends, up to
+// [Options.MaxBatch]. The batch is then committed at once and every caller
+// gets its answer. Unlike bbolt's DB.Batch, a function is called exactly
+// once and no timer delays a lone writer: with no commit running, a batch
+// takes only what is queued.
 //
 // # Write buffer
 //
-// Functions do not write to bbolt while they run. Every Put and Delete of a
-// batch goes to one in-memory write buffer: a hash map per bucket, where a
-// later write of a key replaces the earlier one and a Delete leaves a
-// tombstone. Reads see the buffer first, then the state below the batch
-// (see Pipelined commits); a function therefore sees its own writes and
-// those of the functions before it in the batch that succeeded. Scan merges
-// the buffered writes of its bucket, ordered by a B-tree built on the
-// bucket's first Scan, with what lies below, in either direction,
-// tombstones hiding keys.
-//
-// When a function returns an error (or panics), the writes it made are
-// undone from an undo log kept while it runs, so the buffer holds exactly
-// the writes of the functions that succeeded: one request's failure neither
-// undoes nor delays the others. A function that fails is answered with its
-// error at once. When its functions have run, the batch's buffer is applied
-// to a bbolt read-write transaction once, in (bucket, key) order, and
-// committed. Keys that every Update rewrites (counters, balances, daily
-// totals) thus reach bbolt once per batch however many functions wrote
-// them, and bbolt receives its writes in the order of its B+tree. A batch
+// Every Put and Delete of a batch goes to one in-memory write buffer: a hash
+// map per bucket, where a later write of a key replaces the earlier one and
+// a Delete leaves a tombstone. A function therefore sees its own writes and
+// those of the functions before it in the batch that succeeded. When a
+// function returns an error (or panics), the writes it made are undone from
+// an undo log kept while it runs, so the buffer holds exactly the writes of
+// the functions that succeeded: one request's failure neither undoes nor
+// delays the others, and a function that fails is answered with its error
+// at once. A function needs no undo log while no function before it in the
+// batch succeeded, as its failure then drops the whole buffer. A batch
 // whose functions wrote nothing is not committed.
 //
-// A lone request, and a large Update such as a bulk import, use the same
-// buffer: a function needs no undo log while no function before it in the
-// batch succeeded, as its failure then drops the whole buffer. (Writing a
-// lone request straight to bbolt measured no faster: bbolt's commit
-// dominates its cost, while buffering coalesces the repeated writes of a
-// large Update and sorts them.)
+// # Log
+//
+// Committing a batch appends one record to the current log segment, holding
+// the buffer's writes (coalesced: a key rewritten by every function of the
+// batch appears once), with its sequence number and a CRC-32C checksum, and
+// syncs the segment (fdatasync; the directory too when the segment is new).
+// Only then are the batch's callers answered: one sequential write and one
+// sync per batch, where a bbolt commit rewrote every page the batch touched
+// and synced twice. If the append fails, the segment is cut back to its
+// last record, and every request of the batch whose function succeeded gets
+// an error wrapping [ErrCommitFailed] and the cause; when even the cut fails,
+// every later commit fails too, until the store is reopened.
+//
+// # Overlay
+//
+// Logged writes that are not yet in bbolt form the overlay: a B-tree per
+// bucket (github.com/google/btree, copy-on-write), in up to two
+// generations, the active one, which receives each logged batch, and the
+// one a checkpoint is writing to bbolt. Reads look, from the top: the
+// batch's own buffer, the buffer of the batch being committed (see
+// Pipelined commits), the active generation, the generation being
+// checkpointed, then a bbolt read-only transaction; a Get makes at most two
+// tree lookups, however many batches the overlay holds. Scan merges the
+// same levels in key order, in either direction, the upper level winning on
+// equal keys and its tombstones hiding keys; each level is walked lazily
+// (the trees in chunks that grow), so a Scan that stops early reads little.
+//
+// # Checkpoints
+//
+// When the log written since the last checkpoint, or the estimated memory
+// of the active generation, reaches [Options.CheckpointSize], and no batch
+// is being committed, the writer freezes the active generation, starts a new
+// one and a new log segment, and a goroutine writes the frozen generation to
+// bbolt in one read-write transaction, bucket by bucket and key by key in
+// order, recording in the same transaction the sequence number of its last
+// batch. Keys that every Update rewrites (counters, balances, daily totals)
+// thus reach bbolt once per checkpoint, and each bbolt page is written once
+// per checkpoint rather than once per commit; buckets whose new keys all
+// follow their last one (appended records) are filled to 95% instead of
+// half. Once that transaction commits, the segments it covers are removed
+// and the generation is dropped. The writer is not stopped meanwhile:
+// functions keep running and committing to the new segment. One checkpoint
+// runs at a time; a batch that would be committed while the overlay is
+// larger than [Options.MaxOverlaySize] waits for it. A checkpoint that
+// fails is retried a second later, or at once by a batch waiting for room;
+// if that attempt fails too, the batch's requests get an error wrapping
+// [ErrCommitFailed].
 //
 // # Pipelined commits
 //
-// Applying and committing a batch (page writes and two fsyncs) is done by a
-// committer goroutine, so that the writer runs the functions of the next
-// batch meanwhile. The functions of batch N+1 read, in this order, their own
-// batch's buffer, then the buffer of batch N (written, not yet durable),
-// then a bbolt read-only transaction. The writer holds that transaction
-// only while functions run: it closes it whenever it waits for a request or
-// for N's commit, and opens a fresh one for the next function. A read
-// transaction holds the state committed before N, or, when it began after
-// N's commit was written, the state after N, in which case N's buffer is
-// left out (the writer tells them apart by bbolt's transaction ids; reading
-// N's writes twice would be harmless anyway, but is not done). Pipelining
-// goes one batch deep: when N's commit ends, the writer closes batch N+1 and
-// hands it to the committer, then starts the next batch; one batch at a
-// time is committed, in order, and at most two buffers are held.
+// The log append runs on a committer goroutine, so that the writer runs the
+// functions of the next batch meanwhile, reading the buffer of the batch
+// being committed between their own and the overlay. Pipelining goes one
+// batch deep: when the commit of batch N ends, the writer closes batch N+1,
+// moves N's writes into the active generation and answers N's callers
+// (only then, so that a View they begin next sees their writes), and hands
+// N+1 to the committer. If N's commit failed, nothing of N is in the log or
+// the overlay, and every request of N+1 whose function succeeded gets an
+// error wrapping [ErrCommitFailed] too, read-only functions included, since
+// what they read never became durable; nothing of N+1 is committed either,
+// and the batch after starts from the committed state again. A function
+// that failed on its own is answered with its own error, as is, without
+// waiting for the commit before it.
 //
-// Callers are answered only once their own batch is durably committed. If
-// applying batch N's buffer or its commit fails (an I/O error, or bbolt
-// refusing a write, such as a Put over a nested bucket of a file written by
-// other means), nothing of N is written and every request of N whose
-// function succeeded gets an error wrapping [ErrCommitFailed] and the cause:
-// their functions' writes cannot be told apart any more. So does every
-// request of batch N+1 whose function succeeded, read-only functions
-// included, since they ran while N was being committed: what they read
-// (N's buffer, or N's commit not yet synced) never became durable. Nothing
-// of N+1 is written either, and the batch after starts from the committed
-// state again. A function that failed on its own is
-// answered with its own error, as is, without waiting for the commit before
-// it (as within a batch, what it read may not become durable).
+// # Views
+//
+// A View reads a snapshot of the overlay, as of the last batch answered,
+// and a bbolt read-only transaction. The snapshot holds O(1) copy-on-write
+// clones of the active generation's trees, made by the first View after a
+// batch and shared by the Views after it until the next batch; the writer
+// copies a tree node only the first time it changes it after a clone, and a
+// View never blocks a commit. The bbolt transaction holds the state of the
+// last finished checkpoint, or of the one running, whose batches the
+// snapshot holds as well; if a later checkpoint committed between taking
+// the snapshot and beginning the transaction, the View takes both again.
+//
+// # Recovery
+//
+// [Open] reads the checkpointed position from the bbolt file, replays the
+// log records after it in order into a generation, checkpoints that, and
+// removes the log, so the store starts from bbolt alone. Replay reads each
+// segment up to its first torn or corrupt record (a short read, a bad
+// checksum or a sequence number out of order: the tail of a write cut short
+// by a crash, never acknowledged) and stops at a gap in the sequence;
+// records already checkpointed (a crash between a checkpoint's commit and
+// the removal of its segments) are skipped. Every Update that was answered
+// survives a crash of the process or the machine.
 //
 // # Caveats
 //
@@ -84,15 +134,21 @@
 // the write can block bbolt's remapping) nor call runtime.Goexit (for
 // example t.FailNow). A panic in a function is recovered and returned to its
 // caller as an error wrapping [ErrPanic]. The buffer holds the batch's
-// writes in memory until the commit: an Update writing gigabytes needs as
-// much memory (twice as much while the next batch runs beside it).
+// writes in memory until it is committed, and the overlay until they are
+// checkpointed: an Update writing gigabytes needs as much memory, and so
+// does the log on disk. After a crash, Open replays up to
+// [Options.CheckpointSize] of log, or more if a checkpoint was behind.
 //
-// View runs a plain bbolt read-only transaction. Keep Views short: an open
-// read transaction prevents bbolt from growing its memory map, so once the
-// file outgrows [Options.InitialMmapSize] the commit that must grow it waits
-// for every open View (and a View that waits for an Update then deadlocks),
-// and for the functions of the next batch, whose read transaction is open
-// while they run.
+// Keep Views short: an open read transaction prevents bbolt from growing
+// its memory map, so once the file outgrows [Options.InitialMmapSize] the
+// checkpoint that must grow it waits for every open View, and the overlay
+// grows meanwhile until Updates wait for it.
+//
+// A key of a bucket that holds a nested bucket (which only another program
+// can make) cannot be written: Put and Delete of it fail with an error
+// wrapping bbolt.ErrIncompatibleValue, as a checkpoint could not write it.
+// Open finds such keys by walking the whole file when it was not last
+// written by this package.
 //
 // Once queued, an Update waits for its answer even if its context is
 // cancelled meanwhile (its function may already be running); a request whose
