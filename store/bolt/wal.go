@@ -12,12 +12,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // The log is a sequence of segment files next to the bbolt file, named
 // path + "-wal-" + the 16-hex-digit sequence number of the first batch the
 // segment holds. A segment is a sequence of records, one per committed
-// batch:
+// batch, their sequence numbers following each other from the one in its
+// name:
 //
 //	length uint64 (little-endian) of the body
 //	crc    uint32 (little-endian), CRC-32C of the body
@@ -28,6 +30,16 @@ import (
 const (
 	walInfix  = "-wal-"
 	recHeader = 12
+	// spareName is the suffix of the spare segment: a file whose blocks are
+	// already written, renamed to the next segment's name when one is
+	// needed. Syncing a write over written blocks flushes only the data,
+	// while an append must also journal the file's new size (measured: an
+	// 8-64 KiB record synced in 170-240µs instead of 300-350µs). Its stale
+	// contents, zeros or records of an older segment, end the segment on
+	// replay: none has the next sequence number.
+	spareName = "spare"
+	// minSpare is the smallest spare worth preparing.
+	minSpare = 1 << 20
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -50,6 +62,14 @@ type wal struct {
 	fault func(seq uint64) error
 	// noSync skips the syncs (Options.NoSync).
 	noSync bool
+	// spareSize is the size of a spare prepared from scratch: a little over
+	// a checkpoint's worth of log.
+	spareSize int64
+
+	spareMu    sync.Mutex // guards the spare file and the two fields below
+	spareReady bool       // the spare file exists
+	preparing  bool       // a goroutine is writing the spare file
+	prepared   sync.WaitGroup
 }
 
 // segmentName returns the file name of the segment whose first batch is seq.
@@ -67,7 +87,7 @@ func (w *wal) append(b *batch) error {
 	w.enc = encodeRecord(w.enc[:0], b.seq, b.buf)
 	created := false
 	if w.f == nil {
-		f, err := os.OpenFile(w.segmentName(b.seq), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+		f, err := w.create(w.segmentName(b.seq))
 		if err != nil {
 			return fmt.Errorf("create log segment: %w", err)
 		}
@@ -94,10 +114,82 @@ func (w *wal) append(b *batch) error {
 	}
 	w.size += int64(len(w.enc))
 	b.logSize = int64(len(w.enc))
+	if w.size >= w.spareSize/8 {
+		w.prepareSpare() // the log is busy: the next segment will be needed
+	}
 	if cap(w.enc) > 16<<20 {
 		w.enc = nil // a bulk batch's buffer is not kept
 	}
 	return nil
+}
+
+// create makes the segment file name from the spare when there is one.
+func (w *wal) create(name string) (*os.File, error) {
+	w.spareMu.Lock()
+	defer w.spareMu.Unlock()
+	if w.spareReady {
+		w.spareReady = false
+		if err := os.Rename(w.prefix+spareName, name); err == nil {
+			return os.OpenFile(name, os.O_RDWR, 0o600)
+		}
+	}
+	return os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+}
+
+// prepareSpare starts writing a spare file of zeros, unless there is one.
+func (w *wal) prepareSpare() {
+	if w.noSync || w.spareSize < minSpare {
+		return
+	}
+	w.spareMu.Lock()
+	defer w.spareMu.Unlock()
+	if w.spareReady || w.preparing {
+		return
+	}
+	w.preparing = true
+	w.prepared.Go(func() {
+		err := writeZeros(w.prefix+spareName, w.spareSize)
+		w.spareMu.Lock()
+		w.preparing, w.spareReady = false, err == nil
+		w.spareMu.Unlock()
+	})
+}
+
+func writeZeros(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	zeros := make([]byte, 1<<20)
+	for n := int64(0); n < size && err == nil; n += int64(len(zeros)) {
+		_, err = f.Write(zeros)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+	}
+	return err
+}
+
+// recycle removes segments that a checkpoint covers, keeping the last one
+// as the spare when there is none.
+func (w *wal) recycle(segs []string) {
+	w.spareMu.Lock()
+	defer w.spareMu.Unlock()
+	for i, s := range segs {
+		if i == len(segs)-1 && !w.spareReady && !w.preparing && !w.noSync {
+			if os.Rename(s, w.prefix+spareName) == nil {
+				w.spareReady = true
+				continue
+			}
+		}
+		_ = os.Remove(s)
+	}
 }
 
 // rotate closes the current segment, so that the next append starts a new
@@ -113,14 +205,27 @@ func (w *wal) rotate() []string {
 	return closed
 }
 
-// removeAll closes the current segment and removes every segment file.
+// removeAll closes the current segment and removes every segment file and
+// the spare.
 func (w *wal) removeAll() error {
 	w.rotate()
+	w.prepared.Wait()
+	w.spareMu.Lock()
+	w.spareReady = false
+	w.spareMu.Unlock()
 	segs, err := listSegments(w.prefix)
 	if err != nil {
 		return err
 	}
+	if err := os.Remove(w.prefix + spareName); err == nil {
+		segs = append(segs, segment{}) // sync the directory
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	for _, s := range segs {
+		if s.path == "" {
+			continue
+		}
 		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
@@ -282,7 +387,8 @@ func listSegments(prefix string) ([]segment, error) {
 // writes of each batch after seq from (the checkpointed position): the
 // batches from+1, from+2, … as long as they follow each other. A segment is
 // read up to its first torn or corrupt record (the tail of a write cut
-// short by a crash), and its records at or after the first seq of the next
+// short by a crash, or stale contents of a recycled file: a record whose
+// sequence number does not follow), and its records at or after the first seq of the next
 // segment are ignored: the next segment supersedes them. Replay stops at a
 // gap in the sequence, as nothing after it can be applied. It returns the
 // seq of the last batch delivered (from when none).
@@ -304,9 +410,9 @@ func replay(prefix string, from uint64, fn func(seq uint64, writes []walWrite)) 
 		if err != nil {
 			return last, fmt.Errorf("read log segment: %w", err)
 		}
-		for len(data) > 0 {
+		for expect := s.first; len(data) > 0; expect++ {
 			seq, n, writes, err := decodeRecord(data)
-			if err != nil || seq >= limit {
+			if err != nil || seq != expect || seq >= limit {
 				break
 			}
 			data = data[n:]

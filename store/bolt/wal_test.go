@@ -273,3 +273,41 @@ func TestCrashAfterCheckpoint(t *testing.T) {
 		t.Errorf("Stats().Checkpoints = 0")
 	}
 }
+
+// TestSpareSegments checks a log busy enough to prepare a spare segment of
+// zeros and to recycle checkpointed segments as spares: copies taken as
+// it goes replay every Update, and Close leaves the bbolt file alone.
+func TestSpareSegments(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := openDB(t, path, &bolt.Options{CheckpointSize: 1 << 20})
+	value := make([]byte, 8<<10)
+	var want []string
+	for i := range 600 {
+		k := fmt.Sprintf("k%04d", i)
+		err := db.Update(t.Context(), func(tx store.Tx) error {
+			if err := counted(k)(tx); err != nil {
+				return err
+			}
+			return tx.Put("big", []byte(k), value)
+		})
+		if err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+		want = append(want, k)
+		if i%150 == 149 {
+			db2 := openDB(t, copyStore(t, path), nil)
+			if got := checkCounted(t, db2, want); !slices.Equal(got, want) {
+				t.Fatalf("copy after %d Updates holds %d keys", len(want), len(got))
+			}
+		}
+	}
+	if st := db.Stats(); st.Checkpoints < 3 {
+		t.Errorf("Stats().Checkpoints = %d; want at least 3", st.Checkpoints)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := files(t, path); !slices.Equal(got, []string{path}) {
+		t.Errorf("files after Close = %q; want the bbolt file alone", got)
+	}
+}
