@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/memberkit/membership/store"
@@ -167,6 +168,13 @@ func TestTreeModel(t *testing.T) {
 	}
 	var clones []clone
 	var prev []byte
+	// Values read earlier must keep their bytes whatever the tree does
+	// later: writes append to a leaf's arena, never overwrite it.
+	type heldValue struct {
+		got  []byte
+		want string
+	}
+	var held []heldValue
 	for round := range 40 {
 		grow := round%4 != 3
 		for range 300 + rng.IntN(1500) {
@@ -174,11 +182,18 @@ func TestTreeModel(t *testing.T) {
 			prev = k
 			if grow || rng.IntN(4) == 0 {
 				v := fmt.Sprint(rng.IntN(1000))
-				old, replaced := tr.ReplaceOrInsert(newItem(k, []byte(v)))
-				if ov, ok := m[string(k)]; ok != replaced || (ok && string(old.value()) != ov) {
+				if rng.IntN(50) == 0 { // too large for a leaf's arena
+					v = strings.Repeat(v, maxInline/2)
+				}
+				old, replaced := tr.ReplaceOrInsert(k, []byte(v))
+				if ov, ok := m[string(k)]; ok != replaced || (ok && string(old.value()) != ov) || (!ok && string(old.value()) != v) {
 					t.Fatalf("ReplaceOrInsert(%q) replaced %q, %v; want %q, %v", k, old.value(), replaced, ov, ok)
 				}
 				m[string(k)] = v
+				if rng.IntN(20) == 0 {
+					it, _ := tr.Get(k)
+					held = append(held, heldValue{it.value(), v})
+				}
 				continue
 			}
 			if len(m) > 0 && rng.IntN(2) == 0 { // an existing key
@@ -192,6 +207,11 @@ func TestTreeModel(t *testing.T) {
 			delete(m, string(k))
 		}
 		m.check(t, tr, rng)
+		for _, h := range held {
+			if string(h.got) != h.want {
+				t.Fatalf("a value read earlier changed from %q to %q", h.want, h.got)
+			}
+		}
 		if rng.IntN(2) == 0 {
 			clones = append(clones, clone{tr.Clone(), maps.Clone(m)})
 		}

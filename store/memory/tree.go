@@ -16,6 +16,7 @@ const (
 	maxPrefix = 48               // longest common prefix a node keeps
 	splitAt   = maxItems / 2     // where a full node splits
 	mergeMax  = maxItems * 3 / 4 // most items a merge may leave in one node
+	maxInline = 1024             // larger entries get an allocation of their own
 )
 
 // item is one entry of a tree: p points to one allocation holding the key
@@ -28,6 +29,8 @@ type item struct {
 
 func (it item) key() []byte { return unsafe.Slice(it.p, it.klen) }
 
+func (it item) size() int { return int(it.klen) + int(it.vlen) }
+
 func (it item) value() []byte {
 	if it.vlen == 0 {
 		return []byte{}
@@ -36,7 +39,8 @@ func (it item) value() []byte {
 }
 
 // newItem copies key, which must not be empty, and value into one new
-// buffer.
+// allocation (for an entry too large to share a leaf's arena, and for a
+// separator, which an inner node keeps apart from the leaves' arenas).
 func newItem(key, value []byte) item {
 	buf := make([]byte, len(key)+len(value))
 	copy(buf, key)
@@ -72,6 +76,15 @@ type node struct {
 	heads [maxItems]uint64
 	items [maxItems]item
 	kids  *[maxItems + 1]*node
+
+	// A leaf's entries of at most maxInline bytes are stored one after
+	// the other in buf, which only grows: a write appends, so the bytes
+	// a snapshot or a returned slice sees never change. Only the tree
+	// whose id is own appends to buf; any other tree, or a full buf,
+	// gets a new buf holding only the live entries.
+	buf    []byte
+	own    *cowToken
+	pinned int // bytes of the arenas the entries may be in, roughly
 }
 
 // find returns the index of the first item whose key is >= k, and whether
@@ -244,10 +257,11 @@ func (n *node) set(items []item, kids []*node) {
 type btree struct {
 	root   *node
 	cow    *cowToken
+	id     *cowToken // the owner of the leaf arenas this tree appends to
 	length int
 }
 
-func newBtree() *btree { return &btree{cow: new(cowToken)} }
+func newBtree() *btree { return &btree{cow: new(cowToken), id: new(cowToken)} }
 
 // Len returns the number of items.
 func (t *btree) Len() int { return t.length }
@@ -257,7 +271,7 @@ func (t *btree) Len() int { return t.length }
 // Clone changes t, so it must not run alongside another use of t.
 func (t *btree) Clone() *btree {
 	t.cow = new(cowToken)
-	return &btree{root: t.root, cow: new(cowToken), length: t.length}
+	return &btree{root: t.root, cow: new(cowToken), id: new(cowToken), length: t.length}
 }
 
 func (t *btree) newNode(inner bool) *node {
@@ -317,14 +331,80 @@ func (t *btree) split(n *node) (item, *node) {
 	n.n = splitAt
 	n.reprefix()
 	right.reprefix()
-	sep.vlen = 0
+	if n.kids == nil {
+		sep = newItem(sep.key(), nil)
+		// The moved entries stay where they are; right appends to an
+		// arena of its own, and each half takes its share of what n's
+		// entries pinned.
+		lr, ln := right.liveBytes(-1), n.liveBytes(-1)
+		right.pinned = n.pinned * lr / max(lr+ln, 1)
+		n.pinned -= right.pinned
+	}
 	return sep, right
 }
 
-// ReplaceOrInsert adds it, replacing the item with its key if there is
-// one; it returns the replaced item.
-func (t *btree) ReplaceOrInsert(it item) (item, bool) {
-	k := it.key()
+// liveBytes returns the bytes of the leaf's entries in arenas, but entry
+// skip's.
+func (n *node) liveBytes(skip int) int {
+	live := 0
+	for i := range n.n {
+		if sz := n.items[i].size(); sz <= maxInline && i != skip {
+			live += sz
+		}
+	}
+	return live
+}
+
+// newArena gives the leaf n a new arena with room for extra bytes: an
+// empty one while what n's entries pin is within twice their size
+// (copying cold entries costs more than the memory), else one holding
+// copies of the entries, which frees the old arenas for the collector.
+func (t *btree) newArena(n *node, extra, skip int) {
+	live := n.liveBytes(skip) + extra
+	if n.pinned <= 2*live+2048 {
+		c := max(extra, min(max(live/2, 256), 4096))
+		n.buf, n.own = make([]byte, 0, c), t.id
+		n.pinned += c
+		return
+	}
+	t.compact(n, extra, skip)
+}
+
+// compact gives the leaf n a new arena holding its entries (but entry
+// skip's) with room for extra more bytes and more.
+func (t *btree) compact(n *node, extra, skip int) {
+	live := n.liveBytes(skip) + extra
+	buf := make([]byte, 0, live+live/2+256)
+	for i := range n.n {
+		it := &n.items[i]
+		if sz := it.size(); sz <= maxInline && i != skip {
+			off := len(buf)
+			buf = append(append(buf, it.key()...), it.value()...)
+			it.p = &buf[off]
+		}
+	}
+	n.buf, n.own, n.pinned = buf, t.id, cap(buf)
+}
+
+// newEntry copies key and value into the leaf n's arena; index i is the
+// entry it replaces, or -1.
+func (t *btree) newEntry(n *node, key, value []byte, i int) item {
+	sz := len(key) + len(value)
+	if sz > maxInline {
+		return newItem(key, value)
+	}
+	if n.own != t.id || len(n.buf)+sz > cap(n.buf) {
+		t.newArena(n, sz, i)
+	}
+	off := len(n.buf)
+	n.buf = append(append(n.buf, key...), value...)
+	return item{p: &n.buf[off], klen: uint32(len(key)), vlen: uint32(len(value))}
+}
+
+// ReplaceOrInsert sets key, which must not be empty, to a copy of value.
+// It returns the item it replaced, or the new item when there was none.
+func (t *btree) ReplaceOrInsert(key, value []byte) (item, bool) {
+	k := key
 	if t.root == nil {
 		t.root = t.newNode(false)
 	} else {
@@ -354,12 +434,13 @@ func (t *btree) ReplaceOrInsert(it item) (item, bool) {
 	i, found := n.find(k)
 	if found {
 		old := n.items[i]
-		n.items[i] = it // same key: the head stays
+		n.items[i] = t.newEntry(n, key, value, i) // same key: the head stays
 		return old, true
 	}
+	it := t.newEntry(n, key, value, -1)
 	n.insertAt(i, it, nil)
 	t.length++
-	return item{}, false
+	return it, false
 }
 
 // Delete removes the item with key k and returns it.
@@ -418,6 +499,9 @@ func (t *btree) rebalance(n *node, i int) {
 	all = append(all, right.items[:right.n]...)
 	if len(all) <= mergeMax {
 		left.set(all, allKids)
+		if left.kids == nil {
+			t.compact(left, 0, -1)
+		}
 		n.removeAt(i)
 		return
 	}
@@ -425,9 +509,9 @@ func (t *btree) rebalance(n *node, i int) {
 	if left.kids == nil {
 		left.set(all[:m], nil)
 		right.set(all[m:], nil)
-		sep := right.items[0]
-		sep.vlen = 0
-		n.replaceSep(i, sep)
+		t.compact(left, 0, -1)
+		t.compact(right, 0, -1)
+		n.replaceSep(i, newItem(right.items[0].key(), nil))
 		return
 	}
 	left.set(all[:m], allKids[:m+1])
