@@ -7,8 +7,9 @@
 // At rest the store is the one bbolt file at the path given to [Open]. While
 // it is open, committed writes also live in a log next to it: segment files
 // named path + "-wal-" + 16 hex digits (the sequence number of the first
-// batch in the segment). [DB.Close] writes everything to the bbolt file and
-// removes the log; after a crash, the next Open replays it. The bbolt file
+// batch in the segment), and path + "-wal-spare", a segment to be reused.
+// [DB.Close] writes everything to the bbolt file and removes the log; after
+// a crash, the next Open replays it. The bbolt file
 // holds one reserved bucket, "\x00store/bolt", where checkpoints record the
 // log position they cover; [store.Tx] refuses that name.
 //
@@ -46,7 +47,12 @@
 // syncs the segment (fdatasync; the directory too when the segment is new).
 // Only then are the batch's callers answered: one sequential write and one
 // sync per batch, where a bbolt commit rewrote every page the batch touched
-// and synced twice. If the append fails, the segment is cut back to its
+// and synced twice. A new segment is made from the spare when there is one:
+// a checkpointed segment kept for reuse, or a file of zeros written in the
+// background once the log is busy. Syncing a write over blocks already
+// written flushes only the data, where an append must also journal the
+// file's new size; the stale contents after the last record end the
+// segment on replay, as no stale record has the next sequence number. If the append fails, the segment is cut back to its
 // last record, and every request of the batch whose function succeeded gets
 // an error wrapping [ErrCommitFailed] and the cause; when even the cut fails,
 // every later commit fails too, until the store is reopened.
@@ -78,7 +84,7 @@
 // per checkpoint rather than once per commit; buckets whose new keys all
 // follow their last one (appended records) are filled to 95% instead of
 // half. Once that transaction commits, the segments it covers are removed
-// and the generation is dropped. The writer is not stopped meanwhile:
+// (the last one kept as the spare) and the generation is dropped. The writer is not stopped meanwhile:
 // functions keep running and committing to the new segment. One checkpoint
 // runs at a time; a batch that would be committed while the overlay is
 // larger than [Options.MaxOverlaySize] waits for it. A checkpoint that
@@ -88,8 +94,9 @@
 //
 // # Pipelined commits
 //
-// The log append runs on a committer goroutine, so that the writer runs the
-// functions of the next batch meanwhile, reading the buffer of the batch
+// The log append runs on a committer goroutine, which also sorts the
+// batch's writes per bucket for the writer to insert into the overlay in
+// order, so that the writer runs the functions of the next batch meanwhile, reading the buffer of the batch
 // being committed between their own and the overlay. Pipelining goes one
 // batch deep: when the commit of batch N ends, the writer closes batch N+1,
 // moves N's writes into the active generation and answers N's callers

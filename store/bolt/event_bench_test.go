@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/bolt"
 )
 
 // The event pattern, recorded from the root package's benchmark order events
@@ -99,6 +100,14 @@ func reportEvents(b *testing.B, n int) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 }
 
+// reportCheckpoints reports how often st's DB checkpointed, and the peak
+// memory of its overlay.
+func reportCheckpoints(b *testing.B, st bolt.Stats) {
+	b.Helper()
+	b.ReportMetric(float64(st.Checkpoints)/b.Elapsed().Seconds(), "checkpoints/s")
+	b.ReportMetric(float64(st.PeakOverlaySize)/(1<<20), "peak-overlay-MiB")
+}
+
 func BenchmarkEventSerial(b *testing.B) {
 	db := openBench(b)
 	ctx := context.Background()
@@ -110,12 +119,14 @@ func BenchmarkEventSerial(b *testing.B) {
 		}
 	}
 	reportEvents(b, b.N)
+	reportCheckpoints(b, db.Stats())
 }
 
 func BenchmarkEventParallel64(b *testing.B) {
 	st := runParallel64(b, eventOp)
 	reportEvents(b, b.N)
 	b.ReportMetric(float64(st.Requests)/float64(st.Commits), "updates/commit")
+	reportCheckpoints(b, st)
 }
 
 // BenchmarkEventBulk1000 runs 1,000 events in one Update, as a bulk import
@@ -140,4 +151,5 @@ func BenchmarkEventBulk1000(b *testing.B) {
 		}
 	}
 	reportEvents(b, b.N)
+	reportCheckpoints(b, db.Stats())
 }
