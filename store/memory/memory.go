@@ -59,6 +59,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/memberkit/membership/store"
 )
@@ -91,6 +92,7 @@ type Store struct {
 	mu      sync.Mutex // serializes writers and snapshot-taking
 	buckets map[string]*bucket
 	undo    []undo                   // the undo log's storage, reused by Updates
+	recent  [16]*bucket              // buckets by their name's address; see bucket
 	snap    atomic.Pointer[snapshot] // what Views read; nil after a committed write
 	closed  atomic.Bool
 }
@@ -127,6 +129,22 @@ func (s *Store) snapshot() (*snapshot, error) {
 	}
 	s.snap.Store(snap)
 	return snap, nil
+}
+
+// bucket returns the bucket named name, or nil; s.mu must be held.
+// Bucket names are mostly string constants, whose bytes have one address,
+// so a cache indexed by that address finds them without hashing the name
+// (a hit still compares the names, which is quick when they share bytes).
+func (s *Store) bucket(name string) *bucket {
+	slot := &s.recent[uintptr(unsafe.Pointer(unsafe.StringData(name)))>>4%uintptr(len(s.recent))]
+	if b := *slot; b != nil && b.name == name {
+		return b
+	}
+	b := s.buckets[name]
+	if b != nil {
+		*slot = b
+	}
+	return b
 }
 
 // View runs fn in a read-only transaction over the last committed state.
@@ -232,6 +250,7 @@ func (t *tx) rollback() {
 	for _, u := range t.undo {
 		if u.b.tree.Len() == 0 {
 			delete(t.s.buckets, u.b.name)
+			t.s.recent = [len(t.s.recent)]*bucket{}
 		}
 	}
 }
@@ -264,7 +283,7 @@ func (t *tx) tree(name string) *btree {
 	if !t.writable {
 		return t.snap.trees[name]
 	}
-	if b := t.s.buckets[name]; b != nil {
+	if b := t.s.bucket(name); b != nil {
 		return b.tree
 	}
 	return nil
@@ -291,7 +310,7 @@ func (t *tx) Put(name string, key, value []byte) error {
 	if uint64(len(key)) > math.MaxUint32 || uint64(len(value)) > math.MaxUint32 {
 		return fmt.Errorf("memory: put: key or value of 4 GiB or more: %w", store.ErrInvalid)
 	}
-	b := t.s.buckets[name]
+	b := t.s.bucket(name)
 	if b == nil {
 		b = &bucket{name: name, tree: newBtree()}
 		t.s.buckets[name] = b
@@ -307,7 +326,7 @@ func (t *tx) Delete(bucket string, key []byte) error {
 	if err := t.check("delete", bucket, key, true); err != nil {
 		return err
 	}
-	b := t.s.buckets[bucket]
+	b := t.s.bucket(bucket)
 	if b == nil {
 		return nil
 	}
