@@ -216,11 +216,14 @@ func TestRandomOps(t *testing.T) {
 		return c
 	}
 	buckets := []string{"a", "ab", "b", "c\x00", "d"}
+	// Keys are short or share long prefixes, as the domain packages'
+	// do, so that tree nodes have long common prefixes and tied heads.
+	prefixes := []string{"", "", "m12\x00points:mall\x00\x00", "m12\x00growth\x00\x00\x98\xea\xd8"}
 	randKey := func() string {
 		const alphabet = "\x00\x01mz\xff"
-		k := make([]byte, 1+rng.IntN(10))
-		for i := range k {
-			k[i] = alphabet[rng.IntN(len(alphabet))]
+		k := []byte(prefixes[rng.IntN(len(prefixes))])
+		for range 1 + rng.IntN(10) {
+			k = append(k, alphabet[rng.IntN(len(alphabet))])
 		}
 		return string(k)
 	}
@@ -289,8 +292,26 @@ func TestRandomOps(t *testing.T) {
 				}
 			}()
 			return s.Update(t.Context(), func(tx store.Tx) error {
-				for range 1 + rng.IntN(30) {
+				n := 1 + rng.IntN(30)
+				if rng.IntN(10) == 0 {
+					n = 500 // trees of several levels
+				}
+				for range n {
 					b, k := buckets[rng.IntN(len(buckets))], randKey()
+					if rng.IntN(3) == 0 && len(work[b]) > 0 { // read, then write the same key
+						keys := slices.Sorted(maps.Keys(work[b]))
+						k = keys[rng.IntN(len(keys))]
+						if v, err := tx.Get(b, []byte(k)); err != nil || string(v) != work[b][k] {
+							t.Fatalf("Get(%q, %q) = %q, %v; want %q", b, k, v, err, work[b][k])
+						}
+						if other := keys[rng.IntN(len(keys))]; other != k && rng.IntN(2) == 0 {
+							// The tree may rebalance between the Get and the Put.
+							if err := tx.Delete(b, []byte(other)); err != nil {
+								return err
+							}
+							delete(work[b], other)
+						}
+					}
 					if rng.IntN(4) == 0 {
 						if err := tx.Delete(b, []byte(k)); err != nil {
 							return err
