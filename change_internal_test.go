@@ -72,3 +72,15 @@ func TestPayloadJSONMatchesMarshal(t *testing.T) {
 		}
 	}
 }
+
+// appendJSONString decodes to the string it was given, whatever needs
+// escaping and wherever it sits.
+func TestAppendJSONString(t *testing.T) {
+	for _, s := range []string{"", "plain", "\"", "\\", "a\"b\\c", "\x00\x1f\n\t", "\"start", "end\\", "ü€😀", "mid\x7fdle", "a\u2028b"} {
+		b := appendJSONString([]byte("x"), s)
+		var got string
+		if err := json.Unmarshal(b[1:], &got); err != nil || got != s || b[0] != 'x' {
+			t.Errorf("appendJSONString(%q) = %s: %q, %v", s, b, got, err)
+		}
+	}
+}
