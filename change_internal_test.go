@@ -2,6 +2,7 @@ package membership
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -10,9 +11,10 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Change.encode must produce what json.Marshal would decode to, for every
-// field and for strings that need escaping.
-func TestChangeEncodeMatchesJSON(t *testing.T) {
+// A change read back from its feed record is the change written, for
+// every field and for strings that need escaping; a payload passed as a
+// value is encoded in place, and the record's bounds say where.
+func TestChangeRecordRoundTrip(t *testing.T) {
 	for _, c := range []Change{
 		{Seq: 1, Kind: "points.earned", Time: time.Date(2026, 11, 24, 2, 0, 0, 5, time.UTC)},
 		{Seq: 1 << 60, Kind: "k\"\\\n\x01ü", Member: "m\t1", Event: "e<>&", Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
@@ -23,21 +25,36 @@ func TestChangeEncodeMatchesJSON(t *testing.T) {
 			Cut: &rule.Cut{Period: rule.Day, Limit: decimal.RequireFromString("100"), Used: decimal.RequireFromString("90"),
 				Wanted: decimal.RequireFromString("-20.5"), Granted: decimal.RequireFromString("10")}}},
 	} {
-		raw, err := c.encode()
+		rec, d0, d1, err := c.appendRecord([]byte("prefix"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got, want Change
-		if err := json.Unmarshal(raw, &got); err != nil {
-			t.Fatalf("encode produced invalid JSON %s: %v", raw, err)
+		if string(rec[:6]) != "prefix" || string(rec[d0:d1]) != string(c.Data) {
+			t.Errorf("record %q: data at [%d:%d]", rec, d0, d1)
 		}
-		std, _ := json.Marshal(c)
-		if err := json.Unmarshal(std, &want); err != nil {
+		got, err := decodeChange(rec[6:])
+		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("decoded (-json.Marshal +encode):\n%s", diff)
+		if diff := cmp.Diff(c, got); diff != "" {
+			t.Errorf("decoded (-written +read):\n%s", diff)
 		}
+		// Every cut short of the whole record is reported corrupt, not
+		// read as another change.
+		for n := range len(rec) - 6 - len(c.Data) {
+			if _, err := decodeChange(rec[6 : 6+n]); !errors.Is(err, errCorruptRecord) {
+				t.Errorf("record cut to %d bytes: %v", n, err)
+			}
+		}
+	}
+	data := GrowthChange{Amount: decimal.RequireFromString("1"), Kind: "earned"}
+	rec, d0, d1, err := Change{Seq: 9, Kind: ChangeGrowthChanged, Time: time.Unix(0, 0)}.appendRecord(nil, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := marshalData(data)
+	if string(rec[d0:d1]) != string(want) {
+		t.Errorf("payload in place = %s, want %s", rec[d0:d1], want)
 	}
 }
 

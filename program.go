@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // program zones must load on hosts without a zoneinfo database
@@ -226,116 +225,6 @@ type Change struct {
 	Reason *rule.Reason `json:"reason,omitempty"`
 }
 
-// encode writes the change as JSON (see appendJSON).
-func (c Change) encode() ([]byte, error) {
-	b, _, _, err := c.appendJSON(make([]byte, 0, 128+len(c.Data)), nil)
-	return b, err
-}
-
-// appendJSON appends the change as JSON, written by hand: it is on every
-// event's path, and encoding/json would encode the already encoded Data a
-// second time. The result decodes into a Change like json.Marshal's would.
-// The payload is data when it is not nil (encoded in place), else c.Data;
-// b[d0:d1] holds it.
-func (c Change) appendJSON(b []byte, data any) (out []byte, d0, d1 int, err error) {
-	b = append(b, `{"seq":`...)
-	b = strconv.AppendUint(b, c.Seq, 10)
-	b = appendField(b, "kind", c.Kind)
-	if c.Member != "" {
-		b = appendField(b, "member", c.Member)
-	}
-	b = append(b, `,"time":"`...)
-	b = c.Time.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, '"')
-	if c.Event != "" {
-		b = appendField(b, "event", c.Event)
-	}
-	switch {
-	case data != nil:
-		b = append(b, `,"data":`...)
-		d0 = len(b)
-		if b, err = appendData(b, data); err != nil {
-			return b, 0, 0, err
-		}
-		d1 = len(b)
-	case len(c.Data) > 0:
-		b = append(b, `,"data":`...)
-		d0 = len(b)
-		b = append(b, c.Data...)
-		d1 = len(b)
-	}
-	if c.Reason != nil {
-		b = appendReason(append(b, `,"reason":`...), c.Reason)
-	}
-	return append(b, '}'), d0, d1, nil
-}
-
-// appendReason writes r as encoding/json would (same fields, same
-// omissions), without reflection.
-func appendReason(b []byte, r *rule.Reason) []byte {
-	b = append(b, '{')
-	n := len(b)
-	field := func(name string) {
-		if len(b) > n {
-			b = append(b, ',')
-		}
-		b = append(appendJSONString(b, name), ':')
-	}
-	if r.Rule != "" {
-		field("rule")
-		b = appendJSONString(b, r.Rule)
-	}
-	if r.Formula != "" {
-		field("formula")
-		b = appendJSONString(b, r.Formula)
-	}
-	if len(r.Inputs) > 0 {
-		field("inputs")
-		names := make([]string, 0, len(r.Inputs))
-		for k := range r.Inputs {
-			names = append(names, k)
-		}
-		slices.Sort(names)
-		b = append(b, '{')
-		for i, k := range names {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(appendJSONString(b, k), ':')
-			b = appendJSONString(b, r.Inputs[k])
-		}
-		b = append(b, '}')
-	}
-	if !r.Raw.IsZero() {
-		field("raw")
-		b = append(codec.AppendDecimal(append(b, '"'), r.Raw), '"')
-	}
-	if c := r.Cut; c != nil {
-		field("cut")
-		b = append(b, `{"period":`...)
-		b = appendJSONString(b, string(c.Period))
-		for _, d := range []struct {
-			name string
-			v    decimal.Decimal
-		}{{"limit", c.Limit}, {"used", c.Used}, {"wanted", c.Wanted}, {"granted", c.Granted}} {
-			b = append(append(append(b, `,"`...), d.name...), `":`...)
-			b = append(codec.AppendDecimal(append(b, '"'), d.v), '"')
-		}
-		b = append(b, '}')
-	}
-	if r.Note != "" {
-		field("note")
-		b = appendJSONString(b, r.Note)
-	}
-	return append(b, '}')
-}
-
-// appendField appends ,"name":"value" with value escaped as a JSON string.
-func appendField(b []byte, name, value string) []byte {
-	b = append(append(append(b, `,"`...), name...), `":`...)
-	return appendJSONString(b, value)
-}
-
 func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
@@ -354,13 +243,6 @@ func appendJSONString(b []byte, s string) []byte {
 		start = i + 1
 	}
 	return append(append(b, s[start:]...), '"')
-}
-
-// decodeChange reads a change as stored in the feed.
-func decodeChange(b []byte) (Change, error) {
-	var c Change
-	err := json.Unmarshal(b, &c)
-	return c, err
 }
 
 // Decode unmarshals the change's data into v.
@@ -481,7 +363,7 @@ func (t *txn) emit(kind, member string, data any, why *rule.Reason) error {
 	start := len(f.buf)
 	f.buf = append(f.buf, make([]byte, binary.MaxVarintLen64)...)
 	body := len(f.buf)
-	b, d0, d1, err := c.appendJSON(f.buf, data)
+	b, d0, d1, err := c.appendRecord(f.buf, data)
 	if err != nil {
 		f.buf = f.buf[:start]
 		return err

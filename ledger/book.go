@@ -178,7 +178,7 @@ func (l *Ledger) getLotByID(a Account, id string) (Lot, bool, error) {
 	if err != nil {
 		return Lot{}, false, err
 	}
-	lot, err := decodeLot(v)
+	lot, err := decodeLotOf(v, a, id)
 	return lot, true, err
 }
 

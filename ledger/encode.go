@@ -109,7 +109,24 @@ func decodeLot(b []byte) (Lot, error) {
 		return Lot{}, fmt.Errorf("%w: lot record version", ErrCorrupt)
 	}
 	r := codec.Reader{B: b[1:]}
-	l := Lot{ID: r.String(), Account: decodeAccount(&r)}
+	return decodeLotRest(&r, Lot{ID: r.String(), Account: decodeAccount(&r)})
+}
+
+// decodeLotOf reads the record of a lot whose account and id the caller
+// knows (it found the record by them), without copying them again.
+func decodeLotOf(b []byte, a Account, id string) (Lot, error) {
+	if len(b) == 0 || b[0] != recordV1 {
+		return Lot{}, fmt.Errorf("%w: lot record version", ErrCorrupt)
+	}
+	r := codec.Reader{B: b[1:]}
+	for range 4 { // id, asset, member, sub
+		r.SkipString()
+	}
+	return decodeLotRest(&r, Lot{ID: id, Account: a})
+}
+
+// decodeLotRest reads the fields after a lot record's id and account.
+func decodeLotRest(r *codec.Reader, l Lot) (Lot, error) {
 	l.Amount = r.Decimal()
 	l.Original = r.Decimal()
 	l.Expires = r.Time()

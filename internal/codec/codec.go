@@ -102,6 +102,31 @@ func (r *Reader) String() string {
 	return s
 }
 
+// Count reads the number of items that follow, each of at least size
+// bytes; a count the rest of the record cannot hold is an error (so a
+// corrupt count never sizes an allocation).
+func (r *Reader) Count(size int) uint64 {
+	n := r.Uint()
+	if r.err == nil && n > uint64(len(r.B)/max(size, 1)) {
+		r.err = ErrShort
+		return 0
+	}
+	return n
+}
+
+// SkipString reads past a length-prefixed string without copying it.
+func (r *Reader) SkipString() {
+	n := r.Uint()
+	if r.err != nil {
+		return
+	}
+	if uint64(len(r.B)) < n {
+		r.err = ErrShort
+		return
+	}
+	r.B = r.B[n:]
+}
+
 // Time reads a time written by Writer.Time, in UTC.
 func (r *Reader) Time() time.Time {
 	if r.err != nil {

@@ -162,3 +162,23 @@ func TestAddAmountMatchesDecimalAdd(t *testing.T) {
 		t.Errorf("AddAmount over a bad record = %v, want ErrAmount", err)
 	}
 }
+
+// Count refuses a count that the rest of the record cannot hold.
+func TestCount(t *testing.T) {
+	var w codec.Writer
+	w.Uint(3)
+	w.String("a")
+	w.String("b")
+	w.String("c")
+	r := codec.Reader{B: w.B}
+	if n := r.Count(2); n != 3 || r.Err() != nil {
+		t.Errorf("Count = %d, %v", n, r.Err())
+	}
+	w = codec.Writer{}
+	w.Uint(1 << 40)
+	w.String("a")
+	r = codec.Reader{B: w.B}
+	if n := r.Count(2); n != 0 || !errors.Is(r.Err(), codec.ErrShort) {
+		t.Errorf("huge Count = %d, %v", n, r.Err())
+	}
+}
