@@ -27,18 +27,21 @@
 // to confirm a match or to tell apart keys whose 8 bytes tie.
 //
 // Put copies the key and value into an arena of the leaf that holds the
-// key: a byte slice the leaf only appends to, so bytes a snapshot or a
-// slice returned by Get refers to are never written again. An overwrite
-// appends the new value and leaves the old bytes to whoever still refers
-// to them. A full arena is replaced by a new one, empty while what the
-// leaf's entries keep alive stays within about twice their size, else
-// holding copies of the live entries, after which the garbage collector
-// frees the old arenas once no snapshot or slice refers to them. Entries
-// over 1 KiB get an allocation of their own. Arenas make the store a few
-// hundred objects per ten thousand entries instead of one per entry,
-// which is most of what the garbage collector saves; their cost is some
-// spare arena space (about 15% more memory than an allocation per entry,
-// in BenchmarkReplay).
+// key: a byte slice the leaf only appends to (and only the tree that made
+// it; a clone makes its own), so bytes a snapshot or a slice returned by
+// Get refers to are never written again. An overwrite appends the new
+// value and leaves the old bytes to whoever still refers to them; a split
+// leaves the moved entries where they are. A full arena is replaced by a
+// new one, empty while the arenas the leaf's entries are in add up to at
+// most about twice their size (a split shares that count between the
+// halves by their sizes, so it is an estimate), else holding copies of
+// the live entries, after which the garbage collector frees the old
+// arenas once no snapshot or slice refers to them. Entries over 1 KiB get
+// an allocation of their own. The store is then a few objects per leaf of
+// up to 64 entries instead of one per entry, which is what saves the
+// allocator and the garbage collector their work; the cost is spare arena
+// space (about 15% more heap than an allocation per entry in
+// BenchmarkReplay).
 //
 // # Caveats
 //
@@ -48,8 +51,8 @@
 // that Update is changing; other Views do not wait. Update functions run
 // on the caller's goroutine with the writer lock held, so an Update
 // function must not call Update or View on the same store (it would
-// deadlock). Values are copied on Put; slices returned by
-// Get and passed to Scan callbacks must not be modified.
+// deadlock). Values are copied on Put; slices returned by Get and passed
+// to Scan callbacks must not be modified.
 package memory
 
 import (
