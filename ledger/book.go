@@ -41,7 +41,7 @@ type Ledger struct {
 	// or day key (lb), a record (vb). A posting then allocates little
 	// beyond the decimals it returns.
 	kb, lb, vb []byte
-	scratch    [3][96]byte // their first backing arrays
+	scratch    [3][160]byte // their first backing arrays (a record with its pool legs fits)
 	// dayAt and day cache the date of the last posting's time, in loc.
 	dayAt time.Time
 	day   string
