@@ -360,6 +360,9 @@ func (t *txn) emit(kind, member string, data any, why *rule.Reason) error {
 	// The change is encoded straight into the feed record, after room for
 	// its length prefix, and its Data is the part of the record holding
 	// the payload: no copy of either is made.
+	if f.buf == nil {
+		f.buf = make([]byte, 0, 512) // an event's changes usually fit
+	}
 	start := len(f.buf)
 	f.buf = append(f.buf, make([]byte, binary.MaxVarintLen64)...)
 	body := len(f.buf)
