@@ -30,7 +30,8 @@
 //   - task: member tasks and their progress.
 //   - tag: manual and automatic tags, segments and member profiles.
 //   - store: the storage contract, with store/memory, store/bolt (the
-//     default, one file with group commit) and store/storetest.
+//     default: one bbolt file, group commit through a write-ahead log) and
+//     store/storetest.
 //
 // The domain packages hold their definitions and rules and persist through
 // the store contract and the ledger; this package wires them together so

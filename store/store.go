@@ -6,7 +6,8 @@
 // packages (ledger, level, points, coupon, …) are written against [Tx] and
 // never against a concrete store. Two implementations ship with the module:
 // store/memory (in-process, copy-on-write, fully supported) and store/bolt
-// (a single bbolt file with group commit, the default). store/storetest is
+// (the default: a bbolt file written through group commit and a
+// write-ahead log, one file again once closed). store/storetest is
 // the conformance suite both pass; a new implementation should run it too.
 //
 // # Model
