@@ -22,11 +22,7 @@ func entrySize(e *entry) int64 { return int64(len(e.key) + len(e.value) + entryO
 // each batch once it is logged; it is frozen when its checkpoint starts and
 // dropped when bbolt holds it.
 type gen struct {
-	trees map[string]*tree
-	// clones holds, per bucket, a clone of trees[name] made for a View
-	// snapshot since the bucket was last written, to be reused by the next
-	// snapshot; nil in a frozen generation.
-	clones  map[string]*tree
+	trees   map[string]*tree
 	top     uint64 // the seq of the last batch it holds (of the checkpoint before, when empty)
 	size    int64  // memory estimate of its entries
 	logSize int64  // bytes of log records of its batches
@@ -39,10 +35,12 @@ type gen struct {
 }
 
 func newGen(top uint64) *gen {
-	return &gen{trees: make(map[string]*tree), clones: make(map[string]*tree), top: top}
+	return &gen{trees: make(map[string]*tree), top: top}
 }
 
-// put inserts e into bucket's tree, keeping the size estimate.
+// put inserts e into bucket's tree, in place, keeping the size estimate.
+// Only recovery calls it, on a generation nothing else reads: a logged
+// batch goes into clones of the trees (see DB.prepare).
 func (g *gen) put(bucket string, e *entry) {
 	t := g.trees[bucket]
 	if t == nil {
@@ -55,8 +53,8 @@ func (g *gen) put(bucket string, e *entry) {
 	g.size += entrySize(e)
 }
 
-// snapshot is what a View reads above bbolt: clones of the active
-// generation's trees and the frozen generation being checkpointed, if any.
+// snapshot is what a View reads above bbolt: the active generation's
+// trees and the frozen generation being checkpointed, if any.
 // None of its trees is ever written.
 type snapshot struct {
 	active map[string]*tree

@@ -620,3 +620,76 @@ func TestRandomCheckpoints(t *testing.T) {
 		t.Fatalf("View: %v", err)
 	}
 }
+
+// TestViewKeepsSnapshot checks that a View open while later batches rewrite
+// and add keys of the trees it reads, each going into clones of them while
+// it is logged, keeps reading the state it began on, and that Views begun
+// while batches are being committed see whole batches.
+func TestViewKeepsSnapshot(t *testing.T) {
+	db := tempDB(t, &bolt.Options{NoSync: true})
+	write := func(round int) error {
+		return db.Update(t.Context(), func(tx store.Tx) error {
+			for k := range 50 {
+				key := fmt.Sprintf("k%03d", k*(round%3+1))
+				if err := tx.Put("b", []byte(key), fmt.Appendf(nil, "%d", round)); err != nil {
+					return err
+				}
+			}
+			return tx.Put("b", []byte("round"), fmt.Appendf(nil, "%d", round))
+		})
+	}
+	if err := write(0); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	began, done := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		err := db.View(context.Background(), func(tx store.Tx) error {
+			before := dump(t, tx, "b", nil, nil, false)
+			close(began)
+			<-done
+			if after := dump(t, tx, "b", nil, nil, false); !slices.Equal(before, after) {
+				t.Errorf("a View's snapshot changed while batches committed:\n before %q\n after  %q", before, after)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("View: %v", err)
+		}
+	})
+	<-began
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			err := db.View(context.Background(), func(tx store.Tx) error {
+				v, err := tx.Get("b", []byte("round"))
+				if err != nil {
+					return err
+				}
+				return tx.Scan("b", nil, []byte("round"), false, func(k, got []byte) error {
+					// Every key a round writes holds that round or a later one.
+					if string(k) == "k000" && string(got) != string(v) {
+						t.Errorf("View of round %s: k000 = %s", v, got)
+					}
+					return nil
+				})
+			})
+			if err != nil {
+				t.Errorf("View: %v", err)
+			}
+		}
+	})
+	for round := 1; round <= 30; round++ {
+		if err := write(round); err != nil {
+			t.Fatalf("Update %d: %v", round, err)
+		}
+	}
+	close(done)
+	close(stop)
+	wg.Wait()
+}
