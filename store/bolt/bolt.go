@@ -39,6 +39,15 @@
 // batch succeeded, as its failure then drops the whole buffer. A batch
 // whose functions wrote nothing is not committed.
 //
+// Put copies its key and value, and makes the entry holding them, in chunks
+// of a slab the writer allocates (keys and values of 2 KiB or more get an
+// allocation of their own), so that a write allocates nothing of its own.
+// A chunk is never reused: a slice that Get returned stays as it is, and
+// the overlay keeps the chunks its entries are in until it drops their
+// generation, which its size estimate counts. A batch's maps are reused by
+// a later batch once it is done. Each batch finds a bucket's levels (its
+// buffers, trees and bbolt bucket) once, not on every call.
+//
 // # Log
 //
 // Committing a batch appends one record to the current log segment, holding
@@ -297,7 +306,9 @@ type DB struct {
 	snap     atomic.Pointer[snapshot] // the last snapshot; nil after a change
 
 	// The writer's own.
-	seq         uint64 // the last batch handed to the committer, or checkpointed at Open
+	slab        slab    // where buffers allocate
+	spare       *buffer // a buffer to reuse, or nil
+	seq         uint64  // the last batch handed to the committer, or checkpointed at Open
 	ckptRunning bool
 	ckptErr     error     // the last checkpoint's error
 	retryAt     time.Time // when a failed checkpoint is tried again
@@ -633,9 +644,14 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 	var (
 		rtx *bbolt.Tx // open while functions run, closed while waiting
 		lay *layer    // pending's buffer as this batch reads it
-		buf = newBuffer()
-		ok  []*request // the requests whose functions succeeded
+		buf = d.spare
+		rs  = newRefs() // the buckets as the batch's functions read them
+		ok  []*request  // the requests whose functions succeeded
 	)
+	if buf == nil {
+		buf = newBuffer(&d.slab)
+	}
+	d.spare = nil
 	if pending != nil {
 		lay = &layer{buf: pending.buf}
 	}
@@ -647,6 +663,9 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 		if rtx != nil {
 			_ = rtx.Rollback()
 			rtx = nil
+			for _, r := range rs.byName {
+				r.btx, r.bolt = nil, nil
+			}
 		}
 	}
 	queued := len(d.reqs)
@@ -661,12 +680,12 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 			// The undo log is needed only when the buffer holds writes
 			// of earlier functions to protect.
 			buf.track = len(ok) > 0
-			t := &tx{btx: rtx, buf: buf, under: lay, active: d.active.trees, old: old, nested: d.nested}
+			t := &tx{btx: rtx, buf: buf, under: lay, active: d.active.trees, old: old, nested: d.nested, refs: rs}
 			if err := call(r.fn, t); err != nil {
 				if buf.track {
 					buf.rollback() // nothing of r is left in buf
 				} else {
-					buf = newBuffer()
+					buf.reset()
 				}
 				r.done <- err
 			} else {
@@ -690,6 +709,7 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 			for _, r := range ok {
 				r.done <- err
 			}
+			d.recycle(buf)
 			return nil
 		}
 		d.maybeCheckpoint()
@@ -700,6 +720,7 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 		for _, r := range ok {
 			r.done <- nil
 		}
+		d.recycle(buf)
 		return nil
 	}
 	if err := d.waitRoom(); err != nil {
@@ -707,6 +728,7 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 		for _, r := range ok {
 			r.done <- err
 		}
+		d.recycle(buf)
 		return nil
 	}
 	d.seq++
@@ -832,11 +854,12 @@ func (d *DB) prepare(b *batch) {
 		t := b.trees[i].t
 		for _, e := range be.es {
 			if old, ok := t.ReplaceOrInsert(itemOf(e)); ok {
-				b.sizeDelta -= entrySize(old.e)
+				b.sizeDelta -= ownSize(old.e)
 			}
-			b.sizeDelta += entrySize(e)
+			b.sizeDelta += ownSize(e)
 		}
 	}
+	b.sizeDelta += b.buf.slabBytes
 }
 
 // finish answers the requests of b, a batch done committing, after moving
@@ -844,6 +867,9 @@ func (d *DB) prepare(b *batch) {
 // was. A batch that failed leaves its seq to the next one, as nothing of
 // it is in the log.
 func (d *DB) finish(b *batch) bool {
+	// Nothing reads b's buffer any more: the next batch's functions have
+	// run, and the overlay holds its entries, which are not the buffer's.
+	defer d.recycle(b.buf)
 	if b.err != nil {
 		err := fmt.Errorf("%w: %w", ErrCommitFailed, b.err)
 		for _, r := range b.reqs {
@@ -871,6 +897,15 @@ func (d *DB) finish(b *batch) bool {
 		r.done <- nil
 	}
 	return true
+}
+
+// recycle keeps buf, which nothing reads any more, for a later batch.
+func (d *DB) recycle(buf *buffer) {
+	buf.reset()
+	buf.slabBytes = 0
+	if d.spare == nil {
+		d.spare = buf
+	}
 }
 
 // noteSize updates the overlay size counters.

@@ -1,6 +1,7 @@
 package bolt_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -378,18 +380,47 @@ func (m model) pairs(bucket, start, end string, reverse bool) []string {
 	return out
 }
 
+// randomValue returns a value made of tag and i, of a random length: at
+// times empty, at times longer than the buffers copy into shared chunks.
+func randomValue(rng *rand.Rand, tag string, i int) string {
+	v := fmt.Sprintf("%s.%d", tag, i)
+	switch rng.IntN(10) {
+	case 0:
+		return ""
+	case 1:
+		return v + strings.Repeat(".", 2<<10+rng.IntN(100))
+	}
+	return v
+}
+
 // randomOps makes n random writes and reads on tx, applying the writes to m
-// and checking the reads against it.
+// and checking the reads against it. It writes from a scratch buffer that
+// it overwrites after each write, and checks before returning that every
+// value Get returned is unchanged.
 func randomOps(t *testing.T, rng *rand.Rand, tx store.Tx, m model, n int, tag string) error {
 	buckets := []string{"p", "q", "p\x00"}
 	key := func() string { return fmt.Sprintf("k%02d", rng.IntN(40)) }
+	var scratch []byte
+	type held struct{ got, want []byte }
+	var hs []held
+	defer func() {
+		for _, h := range hs {
+			if !bytes.Equal(h.got, h.want) {
+				t.Errorf("%s: a value Get returned changed during its transaction: %.40q, was %.40q", tag, h.got, h.want)
+			}
+		}
+	}()
 	for i := range n {
 		bucket := buckets[rng.IntN(len(buckets))]
 		switch op := rng.IntN(10); {
 		case op < 4:
-			k, v := key(), fmt.Sprintf("%s.%d", tag, i)
-			if err := tx.Put(bucket, []byte(k), []byte(v)); err != nil {
+			k, v := key(), randomValue(rng, tag, i)
+			scratch = append(append(scratch[:0], k...), v...)
+			if err := tx.Put(bucket, scratch[:len(k)], scratch[len(k):]); err != nil {
 				return err
+			}
+			for j := range scratch {
+				scratch[j] = '#'
 			}
 			if m[bucket] == nil {
 				m[bucket] = map[string]string{}
@@ -407,6 +438,9 @@ func randomOps(t *testing.T, rng *rand.Rand, tx store.Tx, m model, n int, tag st
 			want, ok := m[bucket][k]
 			if ok && (err != nil || string(v) != want) || !ok && !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("%s: Get(%q, %q) = %q, %v; want %q (present: %v)", tag, bucket, k, v, err, want, ok)
+			}
+			if err == nil {
+				hs = append(hs, held{v, bytes.Clone(v)})
 			}
 		default:
 			start, end := "", ""
@@ -488,5 +522,85 @@ func TestRandomBatches(t *testing.T) {
 		if t.Failed() {
 			return
 		}
+	}
+}
+
+// TestValuesOutliveLaterBatches checks that the values a View's Gets and
+// Scans return stay as they were until the View ends, while later batches,
+// some of whose functions fail, overwrite and delete their keys: the
+// buffers those batches reuse and the chunks they copy into must leave them
+// alone.
+func TestValuesOutliveLaterBatches(t *testing.T) {
+	db := tempDB(t, &bolt.Options{NoSync: true, MaxBatch: 8})
+	rng := rand.New(rand.NewPCG(3, 4))
+	errReject := errors.New("rejected")
+	m := model{}
+	write := func(round int) {
+		t.Helper()
+		var fns []func(store.Tx) error
+		for f := range 6 {
+			fail := rng.IntN(3) == 0
+			seed := rng.Uint64()
+			tag := fmt.Sprintf("round %d function %d", round, f)
+			fns = append(fns, func(tx store.Tx) error {
+				own := m.clone()
+				if err := randomOps(t, rand.New(rand.NewPCG(seed, 0)), tx, own, 30, tag); err != nil {
+					return err
+				}
+				if fail {
+					return errReject
+				}
+				m = own
+				return nil
+			})
+		}
+		for i, err := range queueBatch(t, db, fns...) {
+			if err != nil && err != errReject {
+				t.Fatalf("round %d, Update %d: %v", round, i, err)
+			}
+		}
+	}
+	write(0)
+	type held struct{ got, want []byte }
+	var hs []held
+	var views sync.WaitGroup
+	began, done := make(chan struct{}), make(chan struct{})
+	views.Go(func() {
+		err := db.View(context.Background(), func(tx store.Tx) error {
+			for _, b := range []string{"p", "q", "p\x00"} {
+				for k := range 40 {
+					if v, err := tx.Get(b, fmt.Appendf(nil, "k%02d", k)); err == nil {
+						hs = append(hs, held{v, bytes.Clone(v)})
+					}
+				}
+				err := tx.Scan(b, nil, nil, false, func(k, v []byte) error {
+					hs = append(hs, held{k, bytes.Clone(k)}, held{v, bytes.Clone(v)})
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+			close(began)
+			<-done
+			for _, h := range hs {
+				if !bytes.Equal(h.got, h.want) {
+					t.Errorf("a View's key or value changed: %.40q, was %.40q", h.got, h.want)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("View: %v", err)
+		}
+	})
+	<-began
+	for round := 1; round <= 40; round++ {
+		write(round)
+	}
+	close(done)
+	views.Wait()
+	if len(hs) == 0 {
+		t.Fatalf("the View read nothing")
 	}
 }

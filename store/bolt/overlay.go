@@ -17,6 +17,20 @@ const entryOverhead = 96
 
 func entrySize(e *entry) int64 { return int64(len(e.key) + len(e.value) + entryOverhead) }
 
+// ownSize is the memory an entry made by a buffer takes of its own:
+// entryOverhead and its key and value when they have allocations of their
+// own; the batch counts the shares of slab chunks (see buffer.slabBytes).
+func ownSize(e *entry) int64 {
+	n := int64(entryOverhead)
+	if len(e.key) >= ownCopy {
+		n += int64(len(e.key))
+	}
+	if len(e.value) >= ownCopy {
+		n += int64(len(e.value))
+	}
+	return n
+}
+
 // gen is a generation of the overlay: the writes of a run of logged
 // batches, coalesced, a tree per bucket. The active generation receives
 // each batch once it is logged; it is frozen when its checkpoint starts and

@@ -84,6 +84,8 @@ type bucketBuf struct {
 	// never scanned (most of them) skip its cost and are sorted once, when
 	// the buffer is applied.
 	sorted *tree
+	// peak is the most entries the map held in a batch since it was made.
+	peak int
 }
 
 // index returns b.sorted, building it if needed.
@@ -112,10 +114,63 @@ type undoRec struct {
 	added bool
 }
 
+// Sizes of the chunks a slab allocates.
+const (
+	// byteChunk is the size of a chunk of keys and values: the largest
+	// size class of small allocations.
+	byteChunk = 32 << 10
+	// ownCopy is the length from which a key or value gets an allocation
+	// of its own, so that a chunk wastes at most that much at its end.
+	ownCopy = 2 << 10
+	// entryChunk is the number of entries of a chunk.
+	entryChunk = 128
+)
+
+// slab is where the writer allocates the keys, values and entries of the
+// buffers: in chunks, a write costing no allocation of its own. A chunk is
+// never reused: what it holds may be read (by the next batch, the overlay,
+// Views) until every entry in it left the overlay, and the garbage
+// collector frees it once nothing refers to it.
+type slab struct {
+	bytes []byte  // the current chunk of keys and values; len is what is used
+	ents  []entry // the current chunk of entries; len is what is used
+}
+
+// empty is the copy of an empty value: not nil, as bbolt reads a nil value
+// back as absent, and of no capacity, so that nothing is written through it.
+var empty = []byte{}
+
+// copy returns a copy of p, never nil, and the bytes of chunks it used.
+func (a *slab) copy(p []byte) (c []byte, used int64) {
+	n := len(p)
+	switch {
+	case n == 0:
+		return empty, 0
+	case n >= ownCopy:
+		return clone(p), 0
+	case cap(a.bytes)-len(a.bytes) < n:
+		a.bytes = make([]byte, 0, byteChunk)
+	}
+	off := len(a.bytes)
+	a.bytes = append(a.bytes, p...)
+	return a.bytes[off:len(a.bytes):len(a.bytes)], int64(n)
+}
+
+// entry returns a new entry.
+func (a *slab) entry() *entry {
+	if len(a.ents) == cap(a.ents) {
+		a.ents = make([]entry, 0, entryChunk)
+	}
+	a.ents = a.ents[:len(a.ents)+1]
+	return &a.ents[len(a.ents)-1]
+}
+
 // buffer holds the writes of the functions of one batch until the batch
 // is handed to the committer, which logs it; from then on it is only read,
 // and once the batch is logged its entries move into the overlay. A later write of a key replaces an earlier one,
 // so a key rewritten by every function of a batch is written to bbolt once.
+// Its keys, values and entries come from the writer's slab; its maps are
+// reused by a later batch once the batch is done (see reset).
 //
 // While a function runs after others of its batch that succeeded (track
 // set), each of its writes records how to undo it, so that when the
@@ -124,35 +179,56 @@ type undoRec struct {
 // undo log: its failure discards the whole buffer.
 type buffer struct {
 	buckets map[string]*bucketBuf
+	slab    *slab
 	track   bool
 	undo    []undoRec
+	// slabBytes counts the bytes of the slab's chunks that the batch's
+	// keys and values took, overwritten ones included: the overlay's
+	// size estimate counts them, as the chunks hold them until the
+	// generation is dropped.
+	slabBytes int64
 }
 
-func newBuffer() *buffer {
-	return &buffer{buckets: make(map[string]*bucketBuf)}
+func newBuffer(a *slab) *buffer {
+	return &buffer{buckets: make(map[string]*bucketBuf), slab: a}
+}
+
+// reset empties u for another batch, keeping its maps unless they are
+// much larger than the batch needed.
+func (u *buffer) reset() { // slabBytes is left to the caller
+	for _, b := range u.buckets {
+		n := len(b.entries)
+		if n < b.peak/8 {
+			b.entries, b.peak = make(map[string]*entry, n), n
+		} else {
+			clear(b.entries)
+		}
+		b.sorted = nil
+	}
+	u.track = false
+	u.keep()
 }
 
 // clone returns a copy of p, never nil: bbolt reads a nil value back as
 // absent.
 func clone(p []byte) []byte { return append(make([]byte, 0, len(p)), p...) }
 
-// get returns the entry of key in bucket, or nil.
-func (u *buffer) get(bucket string, key []byte) *entry {
-	if b := u.buckets[bucket]; b != nil {
-		return b.entries[string(key)]
-	}
-	return nil
-}
-
-// write buffers a put of value, or a tombstone when del is set.
-func (u *buffer) write(bucket string, key, value []byte, del bool) {
+// bucket returns the buffer of bucket, made if needed.
+func (u *buffer) bucket(bucket string) *bucketBuf {
 	b := u.buckets[bucket]
 	if b == nil {
 		b = &bucketBuf{entries: make(map[string]*entry)}
 		u.buckets[bucket] = b
 	}
+	return b
+}
+
+// write buffers in b a put of value, or a tombstone when del is set.
+func (u *buffer) write(b *bucketBuf, key, value []byte, del bool) {
 	if !del {
-		value = clone(value)
+		var n int64
+		value, n = u.slab.copy(value)
+		u.slabBytes += n
 	} else {
 		value = nil
 	}
@@ -163,9 +239,12 @@ func (u *buffer) write(bucket string, key, value []byte, del bool) {
 		e.value, e.del = value, del
 		return
 	}
-	k := clone(key)
-	e := &entry{key: k, value: value, del: del}
+	k, n := u.slab.copy(key)
+	u.slabBytes += n
+	e := u.slab.entry()
+	*e = entry{key: k, value: value, del: del}
 	b.entries[unsafe.String(unsafe.SliceData(k), len(k))] = e
+	b.peak = max(b.peak, len(b.entries))
 	if b.sorted != nil {
 		b.sorted.ReplaceOrInsert(itemOf(e))
 	}
@@ -252,9 +331,68 @@ type tx struct {
 	active   map[string]*tree
 	old      map[string]*tree
 	nested   map[string]map[string]bool // see DB.nested
+	refs     *refs                      // shared by the transactions of a batch; a View's made on first use
 	probe    entry                      // the search key of a tree lookup
 	scanning int                        // nesting depth of running Scan calls
 	done     atomic.Bool
+}
+
+// bucketRefs are the levels of one bucket, as the transactions of a batch
+// (or a View) read it, found once rather than on every call.
+type bucketRefs struct {
+	name        string
+	buf         *bucketBuf // in the batch's buffer; nil until written
+	under       *bucketBuf // in the buffer of the batch being committed, or nil
+	active, old *tree      // nil when the generation has none
+	btx         *bbolt.Tx  // the read transaction bolt was looked up in
+	bolt        *bbolt.Bucket
+}
+
+// refs holds the bucketRefs of the buckets used. Bucket names are mostly
+// string constants, whose bytes have one address, so a cache indexed by
+// that address finds them without hashing the name (a hit still compares
+// the names, which is quick when they share bytes).
+type refs struct {
+	byName map[string]*bucketRefs
+	recent [16]*bucketRefs
+}
+
+func newRefs() *refs { return &refs{byName: make(map[string]*bucketRefs)} }
+
+// bucket returns the bucketRefs of name.
+func (t *tx) bucket(name string) *bucketRefs {
+	if t.refs == nil {
+		t.refs = newRefs()
+	}
+	c := t.refs
+	h := uint64(uintptr(unsafe.Pointer(unsafe.StringData(name)))) * 0x9e3779b97f4a7c15
+	slot := &c.recent[h>>(64-4)]
+	if r := *slot; r != nil && r.name == name {
+		return r
+	}
+	r := c.byName[name]
+	if r == nil {
+		r = &bucketRefs{name: name, active: t.active[name], old: t.old[name]}
+		if t.buf != nil {
+			r.buf = t.buf.buckets[name]
+		}
+		if t.under != nil {
+			r.under = t.under.buf.buckets[name]
+		}
+		c.byName[name] = r
+	}
+	*slot = r
+	return r
+}
+
+// boltBucket returns r's bucket in t's read transaction, or nil.
+func (t *tx) boltBucket(r *bucketRefs) *bbolt.Bucket {
+	// r.btx refers to the transaction it names, so no later transaction
+	// can have its address.
+	if r.btx != t.btx {
+		r.btx, r.bolt = t.btx, t.btx.Bucket([]byte(r.name))
+	}
+	return r.bolt
 }
 
 // check validates a call named op; a nil key is not checked (Scan).
@@ -309,15 +447,17 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 	if err := t.check("get", bucket, key, false); err != nil {
 		return nil, err
 	}
+	r := t.bucket(bucket)
 	e := (*entry)(nil)
-	if t.buf != nil {
-		if e = t.buf.get(bucket, key); e == nil && t.under != nil {
-			e = t.under.buf.get(bucket, key)
-		}
+	if r.buf != nil {
+		e = r.buf.entries[string(key)]
+	}
+	if e == nil && r.under != nil {
+		e = r.under.entries[string(key)]
 	}
 	if e == nil {
-		if e = t.find(t.active[bucket], key); e == nil {
-			e = t.find(t.old[bucket], key)
+		if e = t.find(r.active, key); e == nil {
+			e = t.find(r.old, key)
 		}
 	}
 	if e != nil {
@@ -326,7 +466,7 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 		}
 		return e.value, nil
 	}
-	if b := t.btx.Bucket([]byte(bucket)); b != nil {
+	if b := t.boltBucket(r); b != nil {
 		if v := b.Get(key); v != nil {
 			return v, nil
 		}
@@ -346,7 +486,7 @@ func (t *tx) Put(bucket string, key, value []byte) error {
 	if int64(len(value)) > bbolt.MaxValueSize {
 		return fmt.Errorf("bolt: put: value longer than %d bytes: %w", bbolt.MaxValueSize, store.ErrInvalid)
 	}
-	t.buf.write(bucket, key, value, false)
+	t.write(bucket, key, value, false)
 	return nil
 }
 
@@ -355,8 +495,17 @@ func (t *tx) Delete(bucket string, key []byte) error {
 	if err := t.check("delete", bucket, key, true); err != nil {
 		return err
 	}
-	t.buf.write(bucket, key, nil, true)
+	t.write(bucket, key, nil, true)
 	return nil
+}
+
+// write buffers a put of value, or a tombstone when del is set.
+func (t *tx) write(bucket string, key, value []byte, del bool) {
+	r := t.bucket(bucket)
+	if r.buf == nil {
+		r.buf = t.buf.bucket(bucket)
+	}
+	t.buf.write(r.buf, key, value, del)
 }
 
 // Scan implements [store.Tx]: it merges, in key order, the levels a Get
@@ -386,7 +535,7 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 			srcs = append(srcs, newTreeSource(tr, start, end, reverse))
 		}
 	}
-	if b := t.btx.Bucket([]byte(bucket)); b != nil {
+	if b := t.boltBucket(t.bucket(bucket)); b != nil {
 		srcs = append(srcs, newCursorSource(b.Cursor(), start, end, reverse))
 	}
 	err := merge(srcs, reverse, fn)
