@@ -108,12 +108,15 @@
 // being committed between their own and the overlay. While the record is
 // written and synced, another goroutine sorts the batch's writes per bucket
 // and inserts them, in key order, into copy-on-write clones of the active
-// generation's trees, which the writer and Views keep reading unchanged;
-// a batch of 1,000 events thus spends the sync building its overlay
-// instead of inserting after it. Pipelining goes one batch deep: when the
-// commit of batch N ends, the writer closes batch N+1, swaps N's trees into
-// the active generation and answers N's callers (only then, so that a View
-// they begin next sees their writes), and hands N+1 to the committer. If N's commit failed, nothing of N is in the log or
+// generation's trees, which the writer and Views keep reading unchanged.
+// Once the record is synced, the committer answers the batch's callers,
+// then swaps its trees into the active generation; a View begun in between
+// waits for that, so that it sees the writes of every Update answered
+// before it began, and an Update reads the batch's buffer as above. A
+// batch of 1,000 events thus spends the sync building its overlay, and its
+// caller's next batch runs while that ends. Pipelining goes one batch deep:
+// when the commit of batch N ends, the writer closes batch N+1 and hands it
+// to the committer. If N's commit failed, nothing of N is in the log or
 // the overlay, and every request of N+1 whose function succeeded gets an
 // error wrapping [ErrCommitFailed] too, read-only functions included, since
 // what they read never became durable; nothing of N+1 is committed either,
@@ -125,10 +128,11 @@
 //
 // A View reads a snapshot of the overlay, as of the last batch answered,
 // and a bbolt read-only transaction. Once in a generation, a tree is never
-// changed (each batch goes into clones of them, see Pipelined commits), so
-// the snapshot is a copy of the active generation's map of trees, made by
-// the first View after a batch and shared by the Views after it until the
-// next batch, and a View never blocks a commit. The bbolt transaction holds
+// changed (each batch goes into clones of them, and into a new map of
+// trees, see Pipelined commits), so the snapshot is the active
+// generation's map of trees, taken by the first View after a batch and
+// shared by the Views after it until the next batch, and a View never
+// blocks a commit. The bbolt transaction holds
 // the state of the last finished checkpoint, or of the one running, whose
 // batches the snapshot holds as well; if a later checkpoint committed
 // between taking the snapshot and beginning the transaction, the View takes
@@ -304,6 +308,9 @@ type DB struct {
 	old      *gen                     // being checkpointed (or failed to); nil when none
 	baseTxid uint64                   // bbolt's last transaction id, as of the last finished checkpoint
 	snap     atomic.Pointer[snapshot] // the last snapshot; nil after a change
+	// installing is closed once the trees of the batch answered last are
+	// in the active generation; nil when they are.
+	installing chan struct{}
 
 	// The writer's own.
 	slab        slab    // where buffers allocate
@@ -318,8 +325,9 @@ type DB struct {
 	overlaySize, peakOverlay       atomic.Int64
 
 	// commitHook, when set (by tests, before any Update), is called by the
-	// committer with "begin" before it logs a batch and with "committed"
-	// after the log was synced, before the batch is answered.
+	// committer with "begin" before it logs a batch, with "committed"
+	// after the log was synced, before the batch is answered, and with
+	// "answered" after, before its trees are swapped in.
 	commitHook func(stage string)
 	// ckptHook, when set (by tests), is called by a checkpoint with
 	// "committed" after its bbolt commit, before the log segments it
@@ -531,10 +539,17 @@ func (d *DB) snapshot() *snapshot {
 	}
 	d.ovMu.Lock()
 	defer d.ovMu.Unlock()
+	for d.installing != nil {
+		// The batch answered last is not in the overlay yet: wait for it.
+		c := d.installing
+		d.ovMu.Unlock()
+		<-c
+		d.ovMu.Lock()
+	}
 	if s := d.snap.Load(); s != nil {
 		return s // made while this View waited
 	}
-	s := &snapshot{active: maps.Clone(d.active.trees), old: d.old, baseTxid: d.baseTxid}
+	s := &snapshot{active: d.active.trees, old: d.old, baseTxid: d.baseTxid}
 	d.snap.Store(s)
 	return s
 }
@@ -659,6 +674,9 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 	if d.old != nil {
 		old = d.old.trees
 	}
+	d.ovMu.Lock() // the committer may be swapping pending's trees in
+	active := d.active.trees
+	d.ovMu.Unlock()
 	closeRead := func() {
 		if rtx != nil {
 			_ = rtx.Rollback()
@@ -680,7 +698,7 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 			// The undo log is needed only when the buffer holds writes
 			// of earlier functions to protect.
 			buf.track = len(ok) > 0
-			t := &tx{btx: rtx, buf: buf, under: lay, active: d.active.trees, old: old, nested: d.nested, refs: rs}
+			t := &tx{btx: rtx, buf: buf, under: lay, active: active, old: old, nested: d.nested, refs: rs}
 			if err := call(r.fn, t); err != nil {
 				if buf.track {
 					buf.rollback() // nothing of r is left in buf
@@ -789,9 +807,12 @@ func (d *DB) beginRead(rtx **bbolt.Tx) error {
 }
 
 // commit appends b to the log while another goroutine prepares b's
-// overlay trees (see batch.trees), then marks it done; the writer answers
-// its requests. It runs on its own goroutine, beside the writer running
-// the next batch's functions; one commit runs at a time.
+// overlay trees (see batch.trees). Once the log is synced it answers b's
+// requests, then swaps the trees into the active generation, Views begun
+// meanwhile waiting for that, and marks b done. When the append fails it
+// only marks b done: the writer answers. It runs on its own goroutine,
+// beside the writer running the next batch's functions; one commit runs
+// at a time.
 func (d *DB) commit(b *batch) {
 	if d.commitHook != nil {
 		d.commitHook("begin")
@@ -802,16 +823,48 @@ func (d *DB) commit(b *batch) {
 		close(prepared)
 	}()
 	err := d.log.append(b)
-	<-prepared
-	if err != nil {
-		b.trees, b.sizeDelta = nil, 0
-	}
 	if d.commitHook != nil {
 		d.commitHook("committed")
 	}
 	d.commits.Add(1)
-	b.err = err
+	if err != nil {
+		<-prepared
+		b.trees, b.sizeDelta = nil, 0
+		b.err = err
+		close(b.done)
+		return
+	}
+	installing := make(chan struct{})
+	d.ovMu.Lock()
+	d.installing = installing
+	d.snap.Store(nil)
+	d.ovMu.Unlock()
+	for _, r := range b.reqs {
+		r.done <- nil
+	}
+	if d.commitHook != nil {
+		d.commitHook("answered")
+	}
+	<-prepared
+	d.ovMu.Lock()
+	g := b.gen
+	// The map is replaced, not changed: the writer and Views read the
+	// one they took without a lock.
+	trees := maps.Clone(g.trees)
+	for _, bt := range b.trees {
+		trees[bt.bucket] = bt.t
+	}
+	g.trees = trees
+	g.size += b.sizeDelta
+	g.top = b.seq
+	g.logSize += b.logSize
+	d.installing = nil
+	d.snap.Store(nil)
+	d.ovMu.Unlock()
+	// Done first: a View that waited for the install returns after the
+	// writer can see the commit ended.
 	close(b.done)
+	close(installing)
 }
 
 // prepare makes b.trees: for each bucket b wrote, a clone of b.gen's tree
@@ -862,10 +915,10 @@ func (d *DB) prepare(b *batch) {
 	b.sizeDelta += b.buf.slabBytes
 }
 
-// finish answers the requests of b, a batch done committing, after moving
-// its writes into the overlay when it was logged. It reports whether it
-// was. A batch that failed leaves its seq to the next one, as nothing of
-// it is in the log.
+// finish takes b, a batch done committing: when it failed, it answers
+// its requests with the error, and its seq goes to the next batch, as
+// nothing of it is in the log. It reports whether b was logged (and then
+// answered and put into the overlay by the committer).
 func (d *DB) finish(b *batch) bool {
 	// Nothing reads b's buffer any more: the next batch's functions have
 	// run, and the overlay holds its entries, which are not the buffer's.
@@ -878,24 +931,7 @@ func (d *DB) finish(b *batch) bool {
 		d.seq = b.seq - 1
 		return false
 	}
-	d.ovMu.Lock()
-	g := d.active
-	if g != b.gen {
-		panic("bolt: the active generation changed while a batch was committed")
-	}
-	for _, bt := range b.trees {
-		g.trees[bt.bucket] = bt.t
-	}
-	g.size += b.sizeDelta
-	g.top = b.seq
-	g.logSize += b.logSize
-	d.snap.Store(nil)
-	d.ovMu.Unlock()
 	d.noteSize()
-	// Answered only now, so that a View the caller begins next sees it.
-	for _, r := range b.reqs {
-		r.done <- nil
-	}
 	return true
 }
 
@@ -910,7 +946,9 @@ func (d *DB) recycle(buf *buffer) {
 
 // noteSize updates the overlay size counters.
 func (d *DB) noteSize() {
+	d.ovMu.Lock() // the committer may be swapping a batch in
 	n := d.active.size
+	d.ovMu.Unlock()
 	if d.old != nil {
 		n += d.old.size
 	}

@@ -89,6 +89,11 @@ func TestReopen(t *testing.T) {
 // function is called, so that later Updates queue up.
 func holdWriter(t *testing.T, db *bolt.DB) (release func()) {
 	t.Helper()
+	// A View waits for the commit of the last Update answered to end, so
+	// that the holding Update does not join a batch running beside it.
+	if err := db.View(t.Context(), func(store.Tx) error { return nil }); err != nil {
+		t.Fatalf("View: %v", err)
+	}
 	started, unblock, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
 		done <- db.Update(context.Background(), func(tx store.Tx) error {

@@ -3,8 +3,9 @@ package bolt
 import "github.com/memberkit/membership/store"
 
 // SetCommitHook makes d's committer call hook with "begin" before it logs a
-// batch and with "committed" after the log was synced, before the batch is
-// answered. Call it before any Update.
+// batch, with "committed" after the log was synced, before the batch is
+// answered, and with "answered" after, before the batch's trees are in the
+// overlay. Call it before any Update.
 func SetCommitHook(d *DB, hook func(stage string)) { d.commitHook = hook }
 
 // SetCheckpointHook makes d's checkpoints call hook with "committed" after

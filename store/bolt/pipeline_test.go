@@ -693,3 +693,60 @@ func TestViewKeepsSnapshot(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// TestAnsweredBeforeOverlay checks that an Update is answered once its
+// batch is logged, before the batch's trees are in the overlay: an Update
+// run meanwhile reads the batch's buffer, and a View begun meanwhile waits
+// for the trees and sees the batch.
+func TestAnsweredBeforeOverlay(t *testing.T) {
+	db, h := openHeld(t, filepath.Join(t.TempDir(), "store.db"), nil)
+	if err := db.Update(t.Context(), func(tx store.Tx) error { return putAll(tx, "b", "a", "0") }); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	entered, release := h.hold("answered")
+	defer release()
+	if err := db.Update(t.Context(), func(tx store.Tx) error { return putAll(tx, "b", "a", "1", "b", "1") }); err != nil {
+		t.Fatalf("Update A: %v", err)
+	}
+	<-entered // A is answered, its trees held back
+
+	ran := make(chan struct{})
+	errB := async(db, func(tx store.Tx) error {
+		defer close(ran)
+		if !bolt.Layered(tx) {
+			t.Errorf("the Update after A does not read A's buffer")
+		}
+		if got, want := dump(t, tx, "b", nil, nil, false), []string{"a=1", "b=1"}; !slices.Equal(got, want) {
+			t.Errorf("the Update after A reads %q; want %q", got, want)
+		}
+		return putAll(tx, "b", "c", "1")
+	})
+	<-ran
+	viewed := make(chan []string, 1)
+	go func() {
+		var got []string
+		err := db.View(context.Background(), func(tx store.Tx) error {
+			got = dump(t, tx, "b", nil, nil, false)
+			return nil
+		})
+		if err != nil {
+			t.Errorf("View: %v", err)
+		}
+		viewed <- got
+	}()
+	// Give the View a chance to read too early, were it possible: it would
+	// see a=0, from the trees before A.
+	for i := 0; i < 1000 && len(viewed) == 0; i++ {
+		runtime.Gosched()
+	}
+	if len(viewed) > 0 {
+		t.Errorf("a View begun after A was answered returned before A's trees were in the overlay")
+	}
+	release()
+	if got, want := <-viewed, []string{"a=1", "b=1"}; !slices.Equal(got, want) {
+		t.Errorf("View after A = %q; want %q", got, want)
+	}
+	if err := <-errB; err != nil {
+		t.Errorf("Update after A: %v", err)
+	}
+}
