@@ -229,7 +229,10 @@ func (pp *pointsPart) post(t *txn, lt ledger.Transaction) (ledger.Posted, error)
 			late = append(late, e)
 			continue
 		}
-		if err := t.schedule(l.Expires, duePtsExpire, ptsDueID(prog, e.Account.Member, l.ID), ptsDue{Program: prog, Member: e.Account.Member, Lot: l.ID}); err != nil {
+		// One due item per member and expiry instant, whatever the number
+		// of lots: the lots a validity grants in a month (or a day) share
+		// their expiry, so a busy member's grants rewrite one item.
+		if err := t.schedule(l.Expires, duePtsExpire, ptsDueID(prog, e.Account.Member, ""), ptsDue{Program: prog, Member: e.Account.Member}); err != nil {
 			return posted, err
 		}
 	}
@@ -603,8 +606,13 @@ func (pp *pointsPart) due(t *txn, it due.Item) error {
 	}
 	switch it.Kind {
 	case duePtsExpire:
-		// The lot may have moved between the member's accounts (pending,
-		// main, frozen): its remainder expires wherever it is.
+		if d.Lot == "" {
+			return pp.expireAt(t, d.Program, d.Member, it.At)
+		}
+		// An item of one lot (as stores written before expiries were
+		// grouped hold). The lot may have moved between the member's
+		// accounts (pending, main, frozen): its remainder expires wherever
+		// it is.
 		for _, sub := range points.Subs {
 			acct := ptsAcct(d.Program, d.Member, sub)
 			lot, err := ptsLot(t.led, acct, d.Lot)
@@ -620,6 +628,27 @@ func (pp *pointsPart) due(t *txn, it due.Item) error {
 		return nil
 	case duePtsRelease:
 		return pp.release(t, d)
+	}
+	return nil
+}
+
+// expireAt expires what remains of the member's lots that expire at at,
+// in each of the member's accounts (a lot keeps its expiry when it moves
+// between them), in spending order.
+func (pp *pointsPart) expireAt(t *txn, program, member string, at time.Time) error {
+	for _, sub := range points.Subs {
+		acct := ptsAcct(program, member, sub)
+		lots, err := t.led.LotsExpiring(acct, at)
+		if err != nil {
+			return err
+		}
+		for _, lot := range lots {
+			if lot.Amount.IsPositive() {
+				if err := pp.expire(t, program, acct, lot.ID, lot.Amount); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	return nil
 }

@@ -118,6 +118,26 @@ func (l *Ledger) Lot(a Account, id string) (Lot, error) {
 	return lot, nil
 }
 
+// LotsExpiring returns the open lots of a member account that expire at
+// exactly at, in spending order. Its cost is the number of those lots: an
+// expiry run for lots granted under one validity (all the month's grants
+// expire at its end) reads just them.
+func (l *Ledger) LotsExpiring(a Account, at time.Time) ([]Lot, error) {
+	if at.IsZero() {
+		return nil, errf(ErrInvalid, "lots expiring at the zero time")
+	}
+	p := accountKey(a).Time(at)
+	var out []Lot
+	err := l.tx.Scan(bLot, p, store.PrefixEnd(p), false, func(_, v []byte) error {
+		lot, err := decodeLot(v)
+		if err == nil {
+			out = append(out, lot)
+		}
+		return err
+	})
+	return out, err
+}
+
 func (l *Ledger) scanLots(a Account, fn func(Lot) error) error {
 	p := accountKey(a)
 	return l.tx.Scan(bLot, p, store.PrefixEnd(p), false, func(_, v []byte) error {

@@ -482,3 +482,30 @@ func TestCreditNamesEarlierGeneratedLot(t *testing.T) {
 		return nil
 	})
 }
+
+// LotsExpiring returns the open lots that expire at exactly that instant,
+// in spending order, and no others.
+func TestLotsExpiring(t *testing.T) {
+	st := memory.New()
+	jan, feb := t0.AddDate(0, 2, 0), t0.AddDate(0, 3, 0)
+	mustPost(t, st, earn("1", t0.Add(time.Hour), jan), earn("2", t0, jan), earn("3", t0, feb), earn("4", t0, time.Time{}), spend("2", t0))
+	view(t, st, func(l *ledger.Ledger) error {
+		lots, err := l.LotsExpiring(alice, jan)
+		if err != nil {
+			return err
+		}
+		var got []string
+		for _, lot := range lots {
+			got = append(got, lot.Amount.String()+"@"+lot.Granted.In(shanghai).Format("15:04"))
+		}
+		// The spend took lot "2" (same expiry, granted first) whole: it is
+		// no longer open.
+		if strings.Join(got, " ") != "1@11:00" {
+			t.Errorf("expiring in January: %v", got)
+		}
+		if _, err := l.LotsExpiring(alice, time.Time{}); !errors.Is(err, ledger.ErrInvalid) {
+			t.Errorf("zero time: %v", err)
+		}
+		return nil
+	})
+}
