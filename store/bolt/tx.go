@@ -63,8 +63,11 @@ func itemLess(a, b item) bool {
 // bucket's part of an overlay generation.
 type tree = btree.BTreeG[item]
 
-// degree is the overlay B-trees' degree, as in store/memory.
-const degree = 16
+// degree is the overlay B-trees' degree. Each batch copies the nodes it
+// changes (see DB.prepare): 8, nodes of at most 15 items, copied less and
+// ran 1,000-event batches about 5% faster than store/memory's 16, and 5
+// slower again.
+const degree = 8
 
 func newTree() *tree { return btree.NewG(degree, itemLess) }
 
