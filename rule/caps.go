@@ -40,7 +40,7 @@ func (cs Caps) Check() error {
 			ps.Addf(Join(at, "limit"), "must not be negative")
 		}
 	}
-	return ps.Err()
+	return errOf(ps)
 }
 
 // Cut records what a cap cut from a grant: the cap's period and limit, what
@@ -92,6 +92,9 @@ func Used(tx store.Tx, bucket, scope string, p Period, t time.Time, loc *time.Lo
 func Use(tx store.Tx, bucket, scope string, caps Caps, t time.Time, loc *time.Location, want decimal.Decimal) (granted decimal.Decimal, cut *Cut, err error) {
 	if want.IsNegative() {
 		return decimal.Decimal{}, nil, fmt.Errorf("rule: use %s: %w", want, ErrNegative)
+	}
+	if len(caps) == 0 {
+		return want, nil, nil
 	}
 	if err := caps.Check(); err != nil {
 		return decimal.Decimal{}, nil, err

@@ -60,6 +60,18 @@ func (ps *Problems) Addf(path, format string, args ...any) {
 	ps.Add(path, fmt.Errorf(format, args...))
 }
 
+// errOf returns a copy of ps as an error, or nil when there is no problem:
+// a Check that finds nothing wrong (every event checks a validity) then
+// allocates nothing, as its own Problems does not escape.
+func errOf(ps Problems) error {
+	if len(ps.List) == 0 {
+		return nil
+	}
+	out := new(Problems) // allocated only here, not for every call
+	*out = ps
+	return out
+}
+
 // Err returns ps as an error, or nil when there is no problem.
 func (ps *Problems) Err() error {
 	if ps == nil || len(ps.List) == 0 {

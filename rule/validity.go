@@ -119,7 +119,7 @@ func (v Validity) Check() error {
 	default:
 		ps.Addf("kind", "unknown validity kind %q", v.Kind)
 	}
-	return ps.Err()
+	return errOf(ps)
 }
 
 func checkN(ps *Problems, v Validity, maxN int) {
