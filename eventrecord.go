@@ -54,7 +54,7 @@ func (rec eventRecord) encode() []byte {
 	}
 	w.Uint(uint64(len(rec.Entries)))
 	for _, k := range rec.Entries {
-		w.String(string(k))
+		w.Bytes(k)
 	}
 	w.Uint(rec.Feed)
 	return w.B

@@ -759,15 +759,20 @@ func decodeCursor(s string) ([]byte, error) { return hex.DecodeString(s) }
 // again (an idempotent replay) keeps the keys instead of copies, and gets
 // the entries back with EntriesAt.
 func RecordKeys(entries []Entry) [][]byte {
-	carried := map[uint64]bool{} // transactions whose pool legs ride along
-	for _, e := range entries {
-		if e.Account.IsMember() {
-			carried[e.Txn] = true
+	// carried reports whether a transaction's pool legs ride in a member
+	// entry: whether it has one. (An outcome holds a few transactions, so
+	// a scan beats a map.)
+	carried := func(txn uint64) bool {
+		for _, e := range entries {
+			if e.Txn == txn && e.Account.IsMember() {
+				return true
+			}
 		}
+		return false
 	}
-	var out [][]byte
+	out := make([][]byte, 0, len(entries))
 	for _, e := range entries {
-		if e.Account.IsMember() || !carried[e.Txn] {
+		if e.Account.IsMember() || !carried(e.Txn) {
 			out = append(out, entryKey(e))
 		}
 	}

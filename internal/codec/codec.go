@@ -27,6 +27,9 @@ func (w *Writer) Uint(v uint64) { w.B = binary.AppendUvarint(w.B, v) }
 // String appends a length-prefixed string.
 func (w *Writer) String(s string) { w.Uint(uint64(len(s))); w.B = append(w.B, s...) }
 
+// Bytes appends b as a length-prefixed string.
+func (w *Writer) Bytes(b []byte) { w.Uint(uint64(len(b))); w.B = append(w.B, b...) }
+
 // Time appends t as nanoseconds since the epoch (0 for the zero time).
 func (w *Writer) Time(t time.Time) {
 	if t.IsZero() {
