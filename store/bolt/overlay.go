@@ -8,25 +8,24 @@ import (
 	"sync/atomic"
 
 	bbolt "go.etcd.io/bbolt"
+
+	"github.com/memberkit/membership/internal/cowtree"
 )
 
 // entryOverhead is the memory an overlay entry takes besides its key and
-// value (entry, item, allocation headers, B-tree slack), for the size
-// estimate that triggers checkpoints.
+// value (its item and head in a leaf, B-tree slack, spare arena room), for
+// the size estimate that triggers checkpoints.
 const entryOverhead = 96
 
-func entrySize(e *entry) int64 { return int64(len(e.key) + len(e.value) + entryOverhead) }
-
-// ownSize is the memory an entry made by a buffer takes of its own:
-// entryOverhead and its key and value when they have allocations of their
-// own; the batch counts the shares of slab chunks (see buffer.slabBytes).
-func ownSize(e *entry) int64 {
-	n := int64(entryOverhead)
-	if len(e.key) >= ownCopy {
-		n += int64(len(e.key))
-	}
-	if len(e.value) >= ownCopy {
-		n += int64(len(e.value))
+// putSize returns what putting e into a tree adds to the memory it takes,
+// old being whether it replaced an entry: the copies of e's key and value
+// in a leaf's arena, and for a new key entryOverhead. The copies an entry
+// replaced are counted until the generation is dropped, as the arenas may
+// hold them until then.
+func putSize(e *entry, old bool) int64 {
+	n := int64(len(e.key) + len(e.value))
+	if !old {
+		n += entryOverhead
 	}
 	return n
 }
@@ -36,7 +35,11 @@ func ownSize(e *entry) int64 {
 // each batch once it is logged; it is frozen when its checkpoint starts and
 // dropped when bbolt holds it.
 type gen struct {
-	trees   map[string]*tree
+	trees map[string]*tree // never changed once in the map
+	// writers holds, per bucket, the tree the committer puts logged
+	// batches into; each batch's trees are clones of them. Only the
+	// committer uses it.
+	writers map[string]*tree
 	top     uint64 // the seq of the last batch it holds (of the checkpoint before, when empty)
 	size    int64  // memory estimate of its entries
 	logSize int64  // bytes of log records of its batches
@@ -61,10 +64,8 @@ func (g *gen) put(bucket string, e *entry) {
 		t = newTree()
 		g.trees[bucket] = t
 	}
-	if old, ok := t.ReplaceOrInsert(itemOf(e)); ok {
-		g.size -= entrySize(old.e)
-	}
-	g.size += entrySize(e)
+	_, old := t.PutMarked(e.key, e.value, e.del)
+	g.size += putSize(e, old)
 }
 
 // snapshot is what a View reads above bbolt: the active generation's
@@ -212,7 +213,7 @@ func checkpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (uint64
 		b := btx.Bucket([]byte(name))
 		if b == nil {
 			live := false
-			t.Ascend(func(it item) bool { live = !it.e.del; return !live })
+			t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool { live = !it.Marked(); return !live })
 			if !live {
 				continue // only deletes in a bucket that does not exist
 			}
@@ -225,14 +226,14 @@ func checkpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (uint64
 			// bbolt would otherwise split each appended page in half.
 			b.FillPercent = 0.95
 		}
-		t.Ascend(func(it item) bool {
-			if it.e.del {
-				err = b.Delete(it.e.key)
+		t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool {
+			if it.Marked() {
+				err = b.Delete(it.Key())
 			} else {
-				err = b.Put(it.e.key, it.e.value)
+				err = b.Put(it.Key(), it.Value())
 			}
 			if err != nil {
-				err = fmt.Errorf("bucket %q, key %q: %w", name, it.e.key, err)
+				err = fmt.Errorf("bucket %q, key %q: %w", name, it.Key(), err)
 			}
 			return err == nil
 		})
@@ -257,5 +258,5 @@ func appendOnly(b *bbolt.Bucket, t *tree) bool {
 		return true
 	}
 	min, ok := t.Min()
-	return ok && string(min.e.key) > string(last)
+	return ok && string(min.Key()) > string(last)
 }

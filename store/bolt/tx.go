@@ -2,16 +2,15 @@ package bolt
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/google/btree"
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/memberkit/membership/internal/cowtree"
 	"github.com/memberkit/membership/store"
 )
 
@@ -25,51 +24,17 @@ type entry struct {
 	del   bool
 }
 
-// item is an entry as a B-tree holds it: pre is the key's first 8 bytes,
-// big-endian and zero-padded, which decide most comparisons without
-// loading the key.
-type item struct {
-	pre uint64
-	e   *entry
-}
+// tree is a bucket's part of an overlay generation: copies of the keys
+// and values of logged writes in the arenas of its leaves, a tombstone
+// marked (see cowtree.Tree.PutMarked).
+type tree = cowtree.Tree[struct{}]
 
-func itemOf(e *entry) item { return item{pre: prefix(e.key), e: e} }
+func newTree() *tree { return cowtree.New[struct{}]() }
 
-// prefix returns the first 8 bytes of key, big-endian and zero-padded.
-func prefix(key []byte) uint64 {
-	if len(key) >= 8 {
-		return binary.BigEndian.Uint64(key)
-	}
-	var b [8]byte
-	copy(b[:], key)
-	return binary.BigEndian.Uint64(b[:])
-}
-
-// itemLess orders items by key, bytewise. When the padded prefixes differ,
-// they differ first where the keys do; when they are equal and a key has at
-// most 8 bytes, that key is a prefix of the other one.
-func itemLess(a, b item) bool {
-	if a.pre != b.pre {
-		return a.pre < b.pre
-	}
-	ak, bk := a.e.key, b.e.key
-	if len(ak) <= 8 || len(bk) <= 8 {
-		return len(ak) < len(bk)
-	}
-	return bytes.Compare(ak[8:], bk[8:]) < 0
-}
-
-// tree is an ordered set of entries: a bucket's sorted buffer, or a
-// bucket's part of an overlay generation.
-type tree = btree.BTreeG[item]
-
-// degree is the overlay B-trees' degree. Each batch copies the nodes it
-// changes (see DB.prepare): 8, nodes of at most 15 items, copied less and
-// ran 1,000-event batches about 5% faster than store/memory's 16, and 5
-// slower again.
-const degree = 8
-
-func newTree() *tree { return btree.NewG(degree, itemLess) }
+// index is a bucket's sorted buffer: the entries themselves, whose values
+// change as the batch writes, by their keys, which do not (see
+// cowtree.Tree.Set).
+type index = cowtree.Tree[*entry]
 
 func sortEntries(es []*entry) {
 	slices.SortFunc(es, func(a, b *entry) int { return bytes.Compare(a.key, b.key) })
@@ -86,22 +51,22 @@ type bucketBuf struct {
 	// the bucket and from then on kept equal to entries; buckets that are
 	// never scanned (most of them) skip its cost and are sorted once, when
 	// the buffer is applied.
-	sorted *tree
+	sorted *index
 	// peak is the most entries the map held in a batch since it was made.
 	peak int
 }
 
 // index returns b.sorted, building it if needed.
-func (b *bucketBuf) index() *tree {
+func (b *bucketBuf) index() *index {
 	if b.sorted == nil {
 		es := make([]*entry, 0, len(b.entries))
 		for _, e := range b.entries {
 			es = append(es, e)
 		}
 		sortEntries(es)
-		b.sorted = newTree()
+		b.sorted = cowtree.New[*entry]()
 		for _, e := range es {
-			b.sorted.ReplaceOrInsert(itemOf(e))
+			b.sorted.Set(e.key, e)
 		}
 	}
 	return b.sorted
@@ -131,9 +96,9 @@ const (
 
 // slab is where the writer allocates the keys, values and entries of the
 // buffers: in chunks, a write costing no allocation of its own. A chunk is
-// never reused: what it holds may be read (by the next batch, the overlay,
-// Views) until every entry in it left the overlay, and the garbage
-// collector frees it once nothing refers to it.
+// never reused: what it holds may be read (by the next batch, or through
+// slices Get returned) after its batch is done, and the garbage collector
+// frees it once nothing refers to it.
 type slab struct {
 	bytes []byte  // the current chunk of keys and values; len is what is used
 	ents  []entry // the current chunk of entries; len is what is used
@@ -143,20 +108,20 @@ type slab struct {
 // back as absent, and of no capacity, so that nothing is written through it.
 var empty = []byte{}
 
-// copy returns a copy of p, never nil, and the bytes of chunks it used.
-func (a *slab) copy(p []byte) (c []byte, used int64) {
+// copy returns a copy of p, never nil.
+func (a *slab) copy(p []byte) []byte {
 	n := len(p)
 	switch {
 	case n == 0:
-		return empty, 0
+		return empty
 	case n >= ownCopy:
-		return clone(p), 0
+		return clone(p)
 	case cap(a.bytes)-len(a.bytes) < n:
 		a.bytes = make([]byte, 0, byteChunk)
 	}
 	off := len(a.bytes)
 	a.bytes = append(a.bytes, p...)
-	return a.bytes[off:len(a.bytes):len(a.bytes)], int64(n)
+	return a.bytes[off:len(a.bytes):len(a.bytes)]
 }
 
 // entry returns a new entry.
@@ -170,7 +135,7 @@ func (a *slab) entry() *entry {
 
 // buffer holds the writes of the functions of one batch until the batch
 // is handed to the committer, which logs it; from then on it is only read,
-// and once the batch is logged its entries move into the overlay. A later write of a key replaces an earlier one,
+// and once the batch is logged the overlay copies its entries. A later write of a key replaces an earlier one,
 // so a key rewritten by every function of a batch is written to bbolt once.
 // Its keys, values and entries come from the writer's slab; its maps are
 // reused by a later batch once the batch is done (see reset).
@@ -185,11 +150,6 @@ type buffer struct {
 	slab    *slab
 	track   bool
 	undo    []undoRec
-	// slabBytes counts the bytes of the slab's chunks that the batch's
-	// keys and values took, overwritten ones included: the overlay's
-	// size estimate counts them, as the chunks hold them until the
-	// generation is dropped.
-	slabBytes int64
 }
 
 func newBuffer(a *slab) *buffer {
@@ -198,7 +158,7 @@ func newBuffer(a *slab) *buffer {
 
 // reset empties u for another batch, keeping its maps unless they are
 // much larger than the batch needed.
-func (u *buffer) reset() { // slabBytes is left to the caller
+func (u *buffer) reset() {
 	for _, b := range u.buckets {
 		n := len(b.entries)
 		if n < b.peak/8 {
@@ -229,9 +189,7 @@ func (u *buffer) bucket(bucket string) *bucketBuf {
 // write buffers in b a put of value, or a tombstone when del is set.
 func (u *buffer) write(b *bucketBuf, key, value []byte, del bool) {
 	if !del {
-		var n int64
-		value, n = u.slab.copy(value)
-		u.slabBytes += n
+		value = u.slab.copy(value)
 	} else {
 		value = nil
 	}
@@ -242,14 +200,13 @@ func (u *buffer) write(b *bucketBuf, key, value []byte, del bool) {
 		e.value, e.del = value, del
 		return
 	}
-	k, n := u.slab.copy(key)
-	u.slabBytes += n
+	k := u.slab.copy(key)
 	e := u.slab.entry()
 	*e = entry{key: k, value: value, del: del}
 	b.entries[unsafe.String(unsafe.SliceData(k), len(k))] = e
 	b.peak = max(b.peak, len(b.entries))
 	if b.sorted != nil {
-		b.sorted.ReplaceOrInsert(itemOf(e))
+		b.sorted.Set(e.key, e)
 	}
 	if u.track {
 		u.undo = append(u.undo, undoRec{b: b, e: e, added: true})
@@ -270,7 +227,7 @@ func (u *buffer) rollback() {
 		if r.added {
 			delete(r.b.entries, string(r.e.key))
 			if r.b.sorted != nil {
-				r.b.sorted.Delete(itemOf(r.e))
+				r.b.sorted.Delete(r.e.key)
 			}
 			continue
 		}
@@ -335,7 +292,6 @@ type tx struct {
 	old      map[string]*tree
 	nested   map[string]map[string]bool // see DB.nested
 	refs     *refs                      // shared by the transactions of a batch; a View's made on first use
-	probe    entry                      // the search key of a tree lookup
 	scanning int                        // nesting depth of running Scan calls
 	done     atomic.Bool
 }
@@ -431,18 +387,16 @@ func (t *tx) check(op, bucket string, key []byte, write bool) error {
 	return nil
 }
 
-// find returns the entry of key in tr, or nil.
-func (t *tx) find(tr *tree, key []byte) *entry {
+// find looks key up in tr, which may be nil.
+func find(tr *tree, key []byte) (value []byte, del, ok bool) {
 	if tr == nil {
-		return nil
+		return nil, false, false
 	}
-	t.probe.key = key
-	it, ok := tr.Get(item{pre: prefix(key), e: &t.probe})
-	t.probe.key = nil
+	it, ok := tr.Get(key)
 	if !ok {
-		return nil
+		return nil, false, false
 	}
-	return it.e
+	return it.Value(), it.Marked(), true
 }
 
 // Get implements [store.Tx].
@@ -458,16 +412,21 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 	if e == nil && r.under != nil {
 		e = r.under.entries[string(key)]
 	}
-	if e == nil {
-		if e = t.find(r.active, key); e == nil {
-			e = t.find(r.old, key)
-		}
-	}
 	if e != nil {
 		if e.del {
 			return nil, errNotFound
 		}
 		return e.value, nil
+	}
+	v, del, ok := find(r.active, key)
+	if !ok {
+		v, del, ok = find(r.old, key)
+	}
+	if ok {
+		if del {
+			return nil, errNotFound
+		}
+		return v, nil
 	}
 	if b := t.boltBucket(r); b != nil {
 		if v := b.Get(key); v != nil {
@@ -525,7 +484,7 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 	srcs := make([]source, 0, 5)
 	if t.buf != nil {
 		if b := t.buf.buckets[bucket]; b != nil && len(b.entries) > 0 {
-			srcs = append(srcs, newTreeSource(b.index(), start, end, reverse))
+			srcs = append(srcs, newTreeSource(b.index(), start, end, reverse, entryOf))
 		}
 	}
 	if t.under != nil {
@@ -535,7 +494,7 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 	}
 	for _, tr := range [2]*tree{t.active[bucket], t.old[bucket]} {
 		if tr != nil && tr.Len() > 0 {
-			srcs = append(srcs, newTreeSource(tr, start, end, reverse))
+			srcs = append(srcs, newTreeSource(tr, start, end, reverse, entryIn))
 		}
 	}
 	if b := t.boltBucket(t.bucket(bucket)); b != nil {
@@ -647,40 +606,39 @@ func (s *sliceSource) next() (key, value []byte, del, ok bool) {
 // only walks with callbacks, so it is read in chunks, each resuming after
 // the last key of the one before; chunks start small, for Scans that stop
 // early, and grow.
-type treeSource struct {
-	t          *tree
+type treeSource[V any] struct {
+	t          *cowtree.Tree[V]
 	start, end []byte
 	desc       bool
-	chunk      []item
+	entryOf    func(cowtree.Item[V]) (key, value []byte, del bool)
+	chunk      []cowtree.Item[V]
 	i          int
 	n          int  // the next chunk's size
 	more       bool // the tree may hold entries after the chunk
-	pivot      entry
 }
 
-func newTreeSource(t *tree, start, end []byte, desc bool) *treeSource {
-	s := &treeSource{t: t, start: start, end: end, desc: desc, n: 4, more: true}
+// entryOf reads an item of an index.
+func entryOf(it cowtree.Item[*entry]) (key, value []byte, del bool) {
+	return it.Data.key, it.Data.value, it.Data.del
+}
+
+// entryIn reads an item of a tree.
+func entryIn(it cowtree.Item[struct{}]) (key, value []byte, del bool) {
+	return it.Key(), it.Value(), it.Marked()
+}
+
+func newTreeSource[V any](t *cowtree.Tree[V], start, end []byte, desc bool, entryOf func(cowtree.Item[V]) ([]byte, []byte, bool)) *treeSource[V] {
+	s := &treeSource[V]{t: t, start: start, end: end, desc: desc, entryOf: entryOf, n: 4, more: true}
 	s.fill(nil)
 	return s
 }
 
 // fill reads the next chunk: the entries after last (none when last is
 // nil) in scan order.
-func (s *treeSource) fill(last []byte) {
+func (s *treeSource[V]) fill(last []byte) {
 	s.chunk, s.i = s.chunk[:0], 0
 	full := false
-	visit := func(it item) bool {
-		k := it.e.key
-		if last != nil && bytes.Equal(k, last) {
-			return true
-		}
-		if !s.desc && s.end != nil && bytes.Compare(k, s.end) >= 0 ||
-			s.desc && s.start != nil && bytes.Compare(k, s.start) < 0 {
-			return false
-		}
-		if s.desc && s.end != nil && bytes.Compare(k, s.end) >= 0 {
-			return true // only the end key itself: end is exclusive
-		}
+	visit := func(it cowtree.Item[V]) bool {
 		s.chunk = append(s.chunk, it)
 		if len(s.chunk) == s.n {
 			full = true
@@ -688,44 +646,37 @@ func (s *treeSource) fill(last []byte) {
 		}
 		return true
 	}
-	from := last
-	if from == nil {
-		if from = s.start; s.desc {
-			from = s.end
-		}
-	}
 	switch {
-	case from == nil && !s.desc:
-		s.t.Ascend(visit)
-	case from == nil:
-		s.t.Descend(visit)
-	case !s.desc:
-		s.pivot.key = from
-		s.t.AscendGreaterOrEqual(item{pre: prefix(from), e: &s.pivot}, visit)
+	case s.desc && last != nil:
+		s.t.Descend(s.start, last, visit) // the end is exclusive
+	case s.desc:
+		s.t.Descend(s.start, s.end, visit)
+	case last != nil:
+		s.t.Ascend(last, s.end, func(it cowtree.Item[V]) bool {
+			return string(it.Key()) == string(last) || visit(it)
+		})
 	default:
-		s.pivot.key = from
-		s.t.DescendLessOrEqual(item{pre: prefix(from), e: &s.pivot}, visit)
+		s.t.Ascend(s.start, s.end, visit)
 	}
-	s.pivot.key = nil
 	s.more = full
 	if s.n < 256 {
 		s.n *= 4
 	}
 }
 
-func (s *treeSource) next() (key, value []byte, del, ok bool) {
+func (s *treeSource[V]) next() (key, value []byte, del, ok bool) {
 	if s.i == len(s.chunk) {
 		if !s.more || len(s.chunk) == 0 {
 			return nil, nil, false, false
 		}
-		s.fill(s.chunk[len(s.chunk)-1].e.key)
+		s.fill(s.chunk[len(s.chunk)-1].Key())
 		if len(s.chunk) == 0 {
 			return nil, nil, false, false
 		}
 	}
-	e := s.chunk[s.i].e
+	key, value, del = s.entryOf(s.chunk[s.i])
 	s.i++
-	return e.key, e.value, e.del, true
+	return key, value, del, true
 }
 
 // cursorSource walks a bbolt bucket.

@@ -20,8 +20,9 @@
 // pays no copying at all, readers read their snapshot without locks, and
 // an Update never waits for a View.
 //
-// The trees are B+trees written for keys that share long prefixes (a
-// member id, a kind, a time): every node keeps the prefix all its keys
+// The trees are B+trees (internal/cowtree, which store/bolt's overlay
+// uses too) written for keys that share long prefixes (a member id, a
+// kind, a time): every node keeps the prefix all its keys
 // share and, in a contiguous array, the 8 bytes of each key that follow
 // it, so a search compares integers inside the node and loads a key only
 // to confirm a match or to tell apart keys whose 8 bytes tie.
@@ -245,9 +246,9 @@ func (t *tx) rollback() {
 	for i := len(t.undo) - 1; i >= 0; i-- {
 		u := t.undo[i]
 		if u.hadOld {
-			u.b.tree.ReplaceOrInsert(u.old.key(), u.old.value())
+			u.b.tree.Put(u.old.Key(), u.old.Value())
 		} else {
-			u.b.tree.Delete(u.old.key())
+			u.b.tree.Delete(u.old.Key())
 		}
 	}
 	for _, u := range t.undo {
@@ -299,7 +300,7 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 	}
 	if tr := t.tree(bucket); tr != nil {
 		if it, ok := tr.Get(key); ok {
-			return it.value(), nil
+			return it.Value(), nil
 		}
 	}
 	return nil, errNotFound
@@ -319,7 +320,7 @@ func (t *tx) Put(name string, key, value []byte) error {
 		t.s.buckets[name] = b
 	}
 	b.snap = nil
-	old, ok := b.tree.ReplaceOrInsert(key, value) // or the new item, to delete on rollback
+	old, ok := b.tree.Put(key, value) // or the new item, to delete on rollback
 	t.undo = append(t.undo, undo{b: b, old: old, hadOld: ok})
 	return nil
 }
@@ -354,7 +355,7 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 
 	var err error
 	visit := func(it item) bool {
-		err = fn(it.key(), it.value())
+		err = fn(it.Key(), it.Value())
 		return err == nil
 	}
 	if reverse {

@@ -1,0 +1,707 @@
+// Package cowtree is an ordered map from byte-string keys to entries: a
+// B+tree with copy-on-write clones, written for keys that share long
+// prefixes (a member id, a kind, a time). store/memory keeps its buckets in
+// it, and store/bolt the writes of its overlay.
+//
+// Every node keeps the prefix all its keys share and, in a contiguous
+// array, the 8 bytes of each key that follow it, so a search compares
+// integers inside the node and loads a key only to confirm a match or to
+// tell apart keys whose 8 bytes tie.
+//
+// [Tree.Clone] is O(1): afterwards neither tree changes the nodes they
+// share, each copying a node the first time it changes it.
+//
+// A tree holds its entries in one of two ways, never both:
+//
+//   - [Tree.Put] copies the key and value into an arena of the leaf that
+//     holds the key: a byte slice the leaf only appends to (and only the
+//     tree that made it; a clone makes its own), so bytes a clone or a
+//     slice returned by [Item.Value] refers to are never written again. An
+//     overwrite appends the new value and leaves the old bytes to whoever
+//     still refers to them; a split leaves the moved entries where they
+//     are. A full arena is replaced by a new one, empty while the arenas
+//     the leaf's entries are in add up to at most about twice their size
+//     (a split shares that count between the halves by their sizes, so it
+//     is an estimate), else holding copies of the live entries, after
+//     which the garbage collector frees the old arenas once nothing refers
+//     to them. Entries over 1 KiB get an allocation of their own.
+//   - [Tree.Set] keeps the key it is given, which must then never change,
+//     and a value of type V, the caller's own.
+package cowtree
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"unsafe"
+)
+
+// Node sizes. A node's heads are searched with one binary search over a
+// contiguous array, so wide nodes cost little to search; they are also
+// what a tree copies after a clone, so they are not wider.
+const (
+	maxItems  = 64               // keys of a leaf, separators of an inner node
+	minItems  = maxItems / 4     // fewer and a node borrows from or merges with a sibling
+	maxPrefix = 48               // longest common prefix a node keeps
+	splitAt   = maxItems / 2     // where a full node splits
+	mergeMax  = maxItems * 3 / 4 // most items a merge may leave in one node
+	maxInline = 1024             // larger entries of Put get an allocation of their own
+)
+
+// Item is one entry of a tree: p points to the key (klen bytes), followed
+// by the value when Put made it, and Data is what Set stored with it. vlen
+// is the value's length, with markBit set on a marked item. In an inner
+// node an item is a separator, and only its key is used.
+type Item[V any] struct {
+	Data       V
+	p          *byte
+	klen, vlen uint32
+}
+
+// markBit is the bit of Item.vlen that marks an item (see Tree.PutMarked).
+const markBit = 1 << 31
+
+// Key returns the item's key, which must not be modified.
+func (it Item[V]) Key() []byte { return unsafe.Slice(it.p, it.klen) }
+
+// Size returns the bytes of the key and value of an item Put made.
+func (it Item[V]) Size() int { return int(it.klen) + int(it.vlen&^markBit) }
+
+// Marked reports whether PutMarked made the item with mark set.
+func (it Item[V]) Marked() bool { return it.vlen&markBit != 0 }
+
+// Value returns the value of an item Put made, never nil; it must not be
+// modified.
+func (it Item[V]) Value() []byte {
+	n := it.vlen &^ markBit
+	if n == 0 {
+		return []byte{}
+	}
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(it.p), it.klen)), n)
+}
+
+// newItem copies key, which must not be empty, and value into one new
+// allocation (for an entry too large to share a leaf's arena, and for a
+// separator, which an inner node keeps apart from the leaves' arenas).
+func newItem[V any](key, value []byte) Item[V] {
+	buf := make([]byte, len(key)+len(value))
+	copy(buf, key)
+	copy(buf[len(key):], value)
+	return Item[V]{p: &buf[0], klen: uint32(len(key)), vlen: uint32(len(value))}
+}
+
+// head returns the first 8 bytes of s, big-endian and zero-padded.
+func head(s []byte) uint64 {
+	if len(s) >= 8 {
+		return binary.BigEndian.Uint64(s)
+	}
+	var b [8]byte
+	copy(b[:], s)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// cowToken marks the nodes a tree may change in place: those whose token
+// is the tree's. It has a size so that each one has its own address.
+type cowToken struct{ _ byte }
+
+// node is a B+tree node. Every key in it starts with pre[:plen], and
+// heads[i] is the head of items[i]'s key after that prefix, so a search
+// compares integers in the node's own memory and loads a key only when
+// two heads tie. A leaf (kids nil) holds the entries; an inner node holds
+// n separators and n+1 children, where kids[i] holds the keys k with
+// items[i-1] <= k < items[i].
+type node[V any] struct {
+	cow   *cowToken
+	n     int
+	plen  int
+	pre   [maxPrefix]byte
+	heads [maxItems]uint64
+	items [maxItems]Item[V]
+	kids  *[maxItems + 1]*node[V]
+
+	// A leaf's entries of at most maxInline bytes that Put made are
+	// stored one after the other in buf, which only grows: a write
+	// appends, so the bytes a clone or a returned slice sees never
+	// change. Only the tree whose id is own appends to buf; any other
+	// tree, or a full buf, gets a new buf holding only the live entries.
+	buf    []byte
+	own    *cowToken
+	pinned int // bytes of the arenas the entries may be in, roughly
+}
+
+// find returns the index of the first item whose key is >= k, and whether
+// that key equals k.
+func (n *node[V]) find(k []byte) (int, bool) {
+	pre := n.pre[:n.plen]
+	if len(k) < len(pre) || string(k[:len(pre)]) != string(pre) {
+		// k is below or above every key of the node.
+		if bytes.Compare(k, pre) < 0 {
+			return 0, false
+		}
+		return n.n, false
+	}
+	s := k[len(pre):]
+	h := head(s)
+	lo, hi := 0, n.n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if n.heads[m] < h {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == n.n || n.heads[lo] != h {
+		return lo, false
+	}
+	// Keys lo to hi-1 tie with k on the head: search them by the bytes
+	// after it (a run of tied keys can be long: a leaf holding one
+	// member's entries of two kinds has both in its prefix).
+	hi = lo + 1
+	if hi < n.n && n.heads[hi] == h {
+		for end := n.n; hi < end; {
+			m := int(uint(hi+end) >> 1)
+			if n.heads[m] == h {
+				hi = m + 1
+			} else {
+				end = m
+			}
+		}
+	}
+	found := false
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if c := n.cmpTied(m, s); c < 0 {
+			lo = m + 1
+		} else {
+			hi, found = m, c == 0
+		}
+	}
+	return lo, found
+}
+
+// cmpTied compares items[i]'s key after the prefix with s when their heads
+// are equal. A suffix of at most 8 bytes is then a prefix of the other
+// (padding zeros aside), so lengths decide; otherwise the bytes after the
+// head do.
+func (n *node[V]) cmpTied(i int, s []byte) int {
+	a := int(n.items[i].klen) - n.plen
+	if a <= 8 || len(s) <= 8 {
+		return cmp.Compare(a, len(s))
+	}
+	return bytes.Compare(n.items[i].Key()[n.plen+8:], s[8:])
+}
+
+// child returns the index of the child whose range holds k.
+func (n *node[V]) child(k []byte) int {
+	i, found := n.find(k)
+	if found {
+		i++
+	}
+	return i
+}
+
+// fitPrefix shortens the node's prefix to the part k shares with it,
+// recomputing the heads from the prefix bytes and the old heads.
+func (n *node[V]) fitPrefix(k []byte) {
+	pl := 0
+	for pl < n.plen && pl < len(k) && k[pl] == n.pre[pl] {
+		pl++
+	}
+	shift := n.plen - pl
+	if shift == 0 {
+		return
+	}
+	// The new head is the shift bytes pre[pl:n.plen] followed by the old
+	// head, truncated to 8 bytes.
+	var b [16]byte
+	for i := range n.n {
+		copy(b[:], n.pre[pl:n.plen])
+		binary.BigEndian.PutUint64(b[min(shift, 8):], n.heads[i])
+		n.heads[i] = binary.BigEndian.Uint64(b[:8])
+	}
+	n.plen = pl
+}
+
+// insertAt inserts it at index i, moving later items right (and, with
+// kid, inserts kid right of the new separator).
+func (n *node[V]) insertAt(i int, it Item[V], kid *node[V]) {
+	k := it.Key()
+	if n.n == 0 {
+		n.plen = copy(n.pre[:], k)
+	} else {
+		n.fitPrefix(k)
+	}
+	copy(n.heads[i+1:n.n+1], n.heads[i:n.n])
+	copy(n.items[i+1:n.n+1], n.items[i:n.n])
+	n.heads[i] = head(k[n.plen:])
+	n.items[i] = it
+	if kid != nil {
+		copy(n.kids[i+2:n.n+2], n.kids[i+1:n.n+1])
+		n.kids[i+1] = kid
+	}
+	n.n++
+}
+
+// removeAt removes item i (and, in an inner node, the child right of it).
+func (n *node[V]) removeAt(i int) {
+	copy(n.heads[i:], n.heads[i+1:n.n])
+	copy(n.items[i:], n.items[i+1:n.n])
+	n.items[n.n-1] = Item[V]{}
+	if n.kids != nil {
+		copy(n.kids[i+1:], n.kids[i+2:n.n+1])
+		n.kids[n.n] = nil
+	}
+	n.n--
+}
+
+// reprefix sets the prefix to the longest one the node's keys share (the
+// first and last key's, since they are sorted) and recomputes the heads.
+func (n *node[V]) reprefix() {
+	if n.n == 0 {
+		n.plen = 0
+		return
+	}
+	first, last := n.items[0].Key(), n.items[n.n-1].Key()
+	pl := 0
+	for pl < maxPrefix && pl < len(first) && pl < len(last) && first[pl] == last[pl] {
+		pl++
+	}
+	if pl == n.plen {
+		return
+	}
+	copy(n.pre[:], first[:pl])
+	n.plen = pl
+	for i := range n.n {
+		n.heads[i] = head(n.items[i].Key()[pl:])
+	}
+}
+
+// set fills the node with items and, for an inner node, kids.
+func (n *node[V]) set(items []Item[V], kids []*node[V]) {
+	if len(items) < n.n {
+		clear(n.items[len(items):n.n])
+	}
+	copy(n.items[:], items)
+	if n.kids != nil {
+		if len(kids) < n.n+1 {
+			clear(n.kids[len(kids) : n.n+1])
+		}
+		copy(n.kids[:], kids)
+	}
+	n.n = len(items)
+	n.plen = -1 // recompute all heads
+	n.reprefix()
+}
+
+// Tree is an ordered set of items by key, bytewise, with copy-on-write
+// clones. Its zero value is not ready for use: call [New].
+type Tree[V any] struct {
+	root   *node[V]
+	cow    *cowToken
+	id     *cowToken // the owner of the leaf arenas this tree appends to
+	length int
+	refs   bool // Set made the entries: there are no arenas
+}
+
+// New returns an empty tree.
+func New[V any]() *Tree[V] { return &Tree[V]{cow: new(cowToken), id: new(cowToken)} }
+
+// Len returns the number of items.
+func (t *Tree[V]) Len() int { return t.length }
+
+// Clone returns a copy of t in O(1). Afterwards neither tree changes the
+// nodes they share: each copies a node the first time it changes it.
+// Clone changes t (though not what t's readers read), so it must not run
+// alongside another call that changes t or clones it.
+func (t *Tree[V]) Clone() *Tree[V] {
+	t.cow = new(cowToken)
+	return &Tree[V]{root: t.root, cow: new(cowToken), id: new(cowToken), length: t.length, refs: t.refs}
+}
+
+func (t *Tree[V]) newNode(inner bool) *node[V] {
+	n := &node[V]{cow: t.cow}
+	if inner {
+		n.kids = new([maxItems + 1]*node[V])
+	}
+	return n
+}
+
+// mutable returns n itself when t may change it, else a copy t may change.
+func (t *Tree[V]) mutable(n *node[V]) *node[V] {
+	if n.cow == t.cow {
+		return n
+	}
+	c := new(node[V])
+	*c = *n
+	c.cow = t.cow
+	if n.kids != nil {
+		kids := *n.kids
+		c.kids = &kids
+	}
+	return c
+}
+
+// Get returns the item with key k.
+func (t *Tree[V]) Get(k []byte) (Item[V], bool) {
+	n := t.root
+	if n == nil {
+		return Item[V]{}, false
+	}
+	for n.kids != nil {
+		n = n.kids[n.child(k)]
+	}
+	if i, found := n.find(k); found {
+		return n.items[i], true
+	}
+	return Item[V]{}, false
+}
+
+// Min returns the item with the least key.
+func (t *Tree[V]) Min() (Item[V], bool) {
+	n := t.root
+	if n == nil || n.n == 0 {
+		return Item[V]{}, false
+	}
+	for n.kids != nil {
+		n = n.kids[0]
+	}
+	return n.items[0], true
+}
+
+// split moves the upper half of the full node n into a new node and
+// returns the separator between them and the new node. The halves keep
+// their heads unless their keys share a longer prefix than n's.
+func (t *Tree[V]) split(n *node[V]) (Item[V], *node[V]) {
+	right := t.newNode(n.kids != nil)
+	right.pre, right.plen = n.pre, n.plen
+	sep := n.items[splitAt]
+	from := splitAt
+	if n.kids != nil {
+		from++ // the separator moves up
+		copy(right.kids[:], n.kids[from:n.n+1])
+		clear(n.kids[from : n.n+1])
+	}
+	right.n = copy(right.items[:], n.items[from:n.n])
+	copy(right.heads[:], n.heads[from:n.n])
+	clear(n.items[splitAt:n.n])
+	n.n = splitAt
+	n.reprefix()
+	right.reprefix()
+	if n.kids == nil {
+		sep = newItem[V](sep.Key(), nil)
+		if !t.refs {
+			// The moved entries stay where they are; right appends to
+			// an arena of its own, and each half takes its share of
+			// what n's entries pinned.
+			lr, ln := right.liveBytes(-1), n.liveBytes(-1)
+			right.pinned = n.pinned * lr / max(lr+ln, 1)
+			n.pinned -= right.pinned
+		}
+	}
+	return sep, right
+}
+
+// liveBytes returns the bytes of the leaf's entries in arenas, but entry
+// skip's.
+func (n *node[V]) liveBytes(skip int) int {
+	live := 0
+	for i := range n.n {
+		if sz := n.items[i].Size(); sz <= maxInline && i != skip {
+			live += sz
+		}
+	}
+	return live
+}
+
+// newArena gives the leaf n a new arena with room for extra bytes: an
+// empty one while what n's entries pin is within twice their size
+// (copying cold entries costs more than the memory), else one holding
+// copies of the entries, which frees the old arenas for the collector.
+func (t *Tree[V]) newArena(n *node[V], extra, skip int) {
+	live := n.liveBytes(skip) + extra
+	if n.pinned <= 2*live+2048 {
+		c := max(extra, min(max(live/2, 256), 4096))
+		n.buf, n.own = make([]byte, 0, c), t.id
+		n.pinned += c
+		return
+	}
+	t.compact(n, extra, skip)
+}
+
+// compact gives the leaf n a new arena holding its entries (but entry
+// skip's) with room for extra more bytes and more.
+func (t *Tree[V]) compact(n *node[V], extra, skip int) {
+	if t.refs {
+		return
+	}
+	live := n.liveBytes(skip) + extra
+	buf := make([]byte, 0, live+live/2+256)
+	for i := range n.n {
+		it := &n.items[i]
+		if sz := it.Size(); sz <= maxInline && i != skip {
+			off := len(buf)
+			buf = append(append(buf, it.Key()...), it.Value()...)
+			it.p = &buf[off]
+		}
+	}
+	n.buf, n.own, n.pinned = buf, t.id, cap(buf)
+}
+
+// newEntry copies key and value into the leaf n's arena; index i is the
+// entry it replaces, or -1. vlen is the item's vlen: len(value), with
+// markBit when marked.
+func (t *Tree[V]) newEntry(n *node[V], key, value []byte, vlen uint32, i int) Item[V] {
+	sz := len(key) + len(value)
+	if sz > maxInline {
+		it := newItem[V](key, value)
+		it.vlen = vlen
+		return it
+	}
+	if n.own != t.id || len(n.buf)+sz > cap(n.buf) {
+		t.newArena(n, sz, i)
+	}
+	off := len(n.buf)
+	n.buf = append(append(n.buf, key...), value...)
+	return Item[V]{p: &n.buf[off], klen: uint32(len(key)), vlen: vlen}
+}
+
+// Put sets key, which must not be empty, to a copy of value, with a zero
+// Data. It returns the item it replaced, or the new item when there was
+// none. A tree that Set wrote to must not be given Put.
+func (t *Tree[V]) Put(key, value []byte) (Item[V], bool) {
+	return t.PutMarked(key, value, false)
+}
+
+// PutMarked is Put that also sets whether the item is marked (see
+// Item.Marked), a bit of its own the tree keeps for the caller; value
+// must be shorter than 2 GiB.
+func (t *Tree[V]) PutMarked(key, value []byte, mark bool) (Item[V], bool) {
+	vlen := uint32(len(value))
+	if mark {
+		vlen |= markBit
+	}
+	n, i, found := t.leaf(key)
+	if found {
+		old := n.items[i]
+		n.items[i] = t.newEntry(n, key, value, vlen, i) // same key: the head stays
+		return old, true
+	}
+	it := t.newEntry(n, key, value, vlen, -1)
+	n.insertAt(i, it, nil)
+	t.length++
+	return it, false
+}
+
+// Set sets key, which must not be empty, to v. The tree keeps key itself,
+// which must never change afterwards. It returns the item it replaced, or
+// the new item when there was none. A tree that Put wrote to must not be
+// given Set.
+func (t *Tree[V]) Set(key []byte, v V) (Item[V], bool) {
+	t.refs = true
+	it := Item[V]{Data: v, p: unsafe.SliceData(key), klen: uint32(len(key))}
+	n, i, found := t.leaf(key)
+	if found {
+		old := n.items[i]
+		n.items[i] = it // same key: the head stays
+		return old, true
+	}
+	n.insertAt(i, it, nil)
+	t.length++
+	return it, false
+}
+
+// leaf returns the mutable leaf where key belongs, with room for one more
+// item, the index of key in it, and whether key is there.
+func (t *Tree[V]) leaf(k []byte) (*node[V], int, bool) {
+	if t.root == nil {
+		t.root = t.newNode(false)
+	} else {
+		t.root = t.mutable(t.root)
+	}
+	if t.root.n == maxItems {
+		left := t.root
+		sep, right := t.split(left)
+		t.root = t.newNode(true)
+		t.root.kids[0] = left
+		t.root.insertAt(0, sep, right)
+	}
+	n := t.root
+	for n.kids != nil {
+		i := n.child(k)
+		c := t.mutable(n.kids[i])
+		n.kids[i] = c
+		if c.n == maxItems {
+			sep, right := t.split(c)
+			n.insertAt(i, sep, right)
+			if bytes.Compare(k, sep.Key()) >= 0 {
+				c = right
+			}
+		}
+		n = c
+	}
+	i, found := n.find(k)
+	return n, i, found
+}
+
+// Delete removes the item with key k and returns it.
+func (t *Tree[V]) Delete(k []byte) (Item[V], bool) {
+	if _, ok := t.Get(k); !ok {
+		return Item[V]{}, false // nothing to copy
+	}
+	t.root = t.mutable(t.root)
+	old := t.remove(t.root, k)
+	if t.root.n == 0 {
+		if t.root.kids != nil {
+			t.root = t.root.kids[0]
+		} else {
+			t.root = nil
+		}
+	}
+	t.length--
+	return old, true
+}
+
+// remove removes k, which is present, from the subtree of the mutable
+// node n, leaving every node below n with at least minItems items.
+func (t *Tree[V]) remove(n *node[V], k []byte) Item[V] {
+	if n.kids == nil {
+		i, _ := n.find(k)
+		old := n.items[i]
+		n.removeAt(i)
+		return old
+	}
+	i := n.child(k)
+	c := t.mutable(n.kids[i])
+	n.kids[i] = c
+	old := t.remove(c, k)
+	if c.n < minItems {
+		t.rebalance(n, i)
+	}
+	return old
+}
+
+// rebalance merges the underfull child i of n with a sibling, or moves
+// items over from the sibling when both do not fit in one node.
+func (t *Tree[V]) rebalance(n *node[V], i int) {
+	if i == n.n {
+		i-- // merge with the left sibling instead
+	}
+	left, right := t.mutable(n.kids[i]), t.mutable(n.kids[i+1])
+	n.kids[i], n.kids[i+1] = left, right
+	var items [2*maxItems + 1]Item[V]
+	var kids [2*maxItems + 2]*node[V]
+	all := append(items[:0], left.items[:left.n]...)
+	var allKids []*node[V]
+	if left.kids != nil {
+		all = append(all, n.items[i]) // the separator comes down
+		allKids = append(append(kids[:0], left.kids[:left.n+1]...), right.kids[:right.n+1]...)
+	}
+	all = append(all, right.items[:right.n]...)
+	if len(all) <= mergeMax {
+		left.set(all, allKids)
+		if left.kids == nil {
+			t.compact(left, 0, -1)
+		}
+		n.removeAt(i)
+		return
+	}
+	m := len(all) / 2
+	if left.kids == nil {
+		left.set(all[:m], nil)
+		right.set(all[m:], nil)
+		t.compact(left, 0, -1)
+		t.compact(right, 0, -1)
+		n.replaceSep(i, newItem[V](right.items[0].Key(), nil))
+		return
+	}
+	left.set(all[:m], allKids[:m+1])
+	right.set(all[m+1:], allKids[m+1:])
+	n.replaceSep(i, all[m])
+}
+
+// replaceSep replaces separator i, keeping the children.
+func (n *node[V]) replaceSep(i int, sep Item[V]) {
+	k := sep.Key()
+	n.fitPrefix(k)
+	n.items[i] = sep
+	n.heads[i] = head(k[n.plen:])
+}
+
+// Ascend calls fn for each item with start <= key < end, in ascending
+// order, until fn returns false. A nil start or end is no bound.
+func (t *Tree[V]) Ascend(start, end []byte, fn func(Item[V]) bool) {
+	if t.root != nil {
+		ascend(t.root, start, end, fn)
+	}
+}
+
+func ascend[V any](n *node[V], start, end []byte, fn func(Item[V]) bool) bool {
+	if n.kids == nil {
+		i := 0
+		if start != nil {
+			i, _ = n.find(start)
+		}
+		for ; i < n.n; i++ {
+			if end != nil && bytes.Compare(n.items[i].Key(), end) >= 0 {
+				return false
+			}
+			if !fn(n.items[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	i := 0
+	if start != nil {
+		i = n.child(start)
+	}
+	for ; i <= n.n; i++ {
+		if !ascend(n.kids[i], start, end, fn) {
+			return false
+		}
+		start = nil
+		if end != nil && i < n.n && bytes.Compare(n.items[i].Key(), end) >= 0 {
+			return false // the next children's keys are >= end
+		}
+	}
+	return true
+}
+
+// Descend calls fn for each item with start <= key < end, in descending
+// order, until fn returns false. A nil start or end is no bound.
+func (t *Tree[V]) Descend(start, end []byte, fn func(Item[V]) bool) {
+	if t.root != nil {
+		descend(t.root, start, end, fn)
+	}
+}
+
+func descend[V any](n *node[V], start, end []byte, fn func(Item[V]) bool) bool {
+	i := n.n
+	if end != nil {
+		i, _ = n.find(end)
+	}
+	if n.kids == nil {
+		for i--; i >= 0; i-- {
+			if start != nil && bytes.Compare(n.items[i].Key(), start) < 0 {
+				return false
+			}
+			if !fn(n.items[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	// kids[i] is the last child with keys below end: kids[i+1]'s are
+	// >= items[i] >= end.
+	for ; i >= 0; i-- {
+		if !descend(n.kids[i], start, end, fn) {
+			return false
+		}
+		end = nil
+		if start != nil && i > 0 && bytes.Compare(n.items[i-1].Key(), start) <= 0 {
+			return false // the previous children's keys are < start
+		}
+	}
+	return true
+}

@@ -1,0 +1,351 @@
+package cowtree
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// treeKey returns a random key from a small alphabet, often sharing a
+// long prefix with the keys before it, so that nodes have long common
+// prefixes, heads tie and prefixes shrink when keys arrive.
+func treeKey(rng *rand.Rand, prev []byte) []byte {
+	alphabet := []byte{0x00, 0x01, 'a', 0x7f, 0x80, 0xff}
+	var k []byte
+	if len(prev) > 0 && rng.IntN(2) == 0 {
+		n := rng.IntN(len(prev) + 1)
+		k = append(k, prev[:n]...)
+	}
+	for range rng.IntN(14) {
+		k = append(k, alphabet[rng.IntN(len(alphabet))])
+	}
+	if len(k) == 0 {
+		k = append(k, alphabet[rng.IntN(len(alphabet))])
+	}
+	return k
+}
+
+// checkTree verifies t's structure: keys sorted and within their
+// separators, prefixes shared by every key, heads matching the keys,
+// nodes other than the root at least minItems full, leaves at one depth.
+func checkTree[V any](t *testing.T, tr *Tree[V]) {
+	t.Helper()
+	if tr.root == nil {
+		if tr.Len() != 0 {
+			t.Fatalf("empty tree with Len %d", tr.Len())
+		}
+		return
+	}
+	count, leafDepth := 0, -1
+	var walk func(n *node[V], lo, hi []byte, depth int)
+	walk = func(n *node[V], lo, hi []byte, depth int) {
+		if n != tr.root && n.n < minItems {
+			t.Fatalf("node with %d items; want at least %d", n.n, minItems)
+		}
+		if n.n > maxItems || n.plen > maxPrefix {
+			t.Fatalf("node with %d items, prefix %d", n.n, n.plen)
+		}
+		for i := range n.n {
+			k := n.items[i].Key()
+			if !bytes.HasPrefix(k, n.pre[:n.plen]) {
+				t.Fatalf("key %q lacks the node prefix %q", k, n.pre[:n.plen])
+			}
+			if n.heads[i] != head(k[n.plen:]) {
+				t.Fatalf("key %q: head %x; want %x", k, n.heads[i], head(k[n.plen:]))
+			}
+			if i > 0 && bytes.Compare(n.items[i-1].Key(), k) >= 0 {
+				t.Fatalf("keys out of order: %q then %q", n.items[i-1].Key(), k)
+			}
+			if (lo != nil && bytes.Compare(k, lo) < 0) || (hi != nil && bytes.Compare(k, hi) >= 0) {
+				t.Fatalf("key %q outside [%q, %q)", k, lo, hi)
+			}
+		}
+		if n.kids == nil {
+			count += n.n
+			if leafDepth >= 0 && depth != leafDepth {
+				t.Fatalf("leaves at depths %d and %d", leafDepth, depth)
+			}
+			leafDepth = depth
+			return
+		}
+		for i := 0; i <= n.n; i++ {
+			clo, chi := lo, hi
+			if i > 0 {
+				clo = n.items[i-1].Key()
+			}
+			if i < n.n {
+				chi = n.items[i].Key()
+			}
+			walk(n.kids[i], clo, chi, depth+1)
+		}
+	}
+	walk(tr.root, nil, nil, 0)
+	if count != tr.Len() {
+		t.Fatalf("%d keys in the leaves; Len %d", count, tr.Len())
+	}
+}
+
+// marked reports whether TestTreeModel marks an item of value v.
+func marked(v string) bool { return len(v)%3 == 1 }
+
+// treeModel is what a tree should hold.
+type treeModel map[string]string
+
+func (m treeModel) check(t *testing.T, tr *Tree[struct{}], rng *rand.Rand) {
+	t.Helper()
+	checkTree(t, tr)
+	keys := slices.Sorted(maps.Keys(m))
+	if tr.Len() != len(keys) {
+		t.Fatalf("Len %d; want %d", tr.Len(), len(keys))
+	}
+	for _, k := range keys {
+		if it, ok := tr.Get([]byte(k)); !ok || string(it.Value()) != m[k] || it.Marked() != marked(m[k]) {
+			t.Fatalf("Get(%q) = %q, marked %v, %v; want %q", k, it.Value(), it.Marked(), ok, m[k])
+		}
+	}
+	for range 20 {
+		var start, end []byte
+		if rng.IntN(3) > 0 {
+			start = treeKey(rng, nil)
+		}
+		if rng.IntN(3) > 0 {
+			end = treeKey(rng, start)
+		}
+		if rng.IntN(8) == 0 {
+			start = []byte{} // empty but not nil: from the first key
+		}
+		var want []string
+		for _, k := range keys {
+			if (start == nil || k >= string(start)) && (end == nil || k < string(end)) {
+				want = append(want, k)
+			}
+		}
+		limit := len(want)
+		if rng.IntN(2) == 0 {
+			limit = rng.IntN(len(want) + 1)
+		}
+		var got []string
+		visit := func(it Item[struct{}]) bool {
+			if len(got) == limit {
+				return false
+			}
+			got = append(got, string(it.Key()))
+			return true
+		}
+		tr.Ascend(start, end, visit)
+		if !slices.Equal(got, want[:limit]) {
+			t.Fatalf("Ascend(%q, %q) limit %d = %q; want %q", start, end, limit, got, want[:limit])
+		}
+		got = nil
+		slices.Reverse(want)
+		tr.Descend(start, end, visit)
+		if !slices.Equal(got, want[:limit]) {
+			t.Fatalf("Descend(%q, %q) limit %d = %q; want %q", start, end, limit, got, want[:limit])
+		}
+	}
+	for range 50 {
+		k := treeKey(rng, nil)
+		_, want := m[string(k)]
+		if _, ok := tr.Get(k); ok != want {
+			t.Fatalf("Get(%q) found %v; want %v", k, ok, want)
+		}
+	}
+}
+
+// The tree agrees with a map through random inserts, overwrites and
+// deletes, growing and shrinking, and its clones keep what they held when
+// cloned while either side goes on changing.
+func TestTreeModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	tr, m := New[struct{}](), treeModel{}
+	type clone struct {
+		tr *Tree[struct{}]
+		m  treeModel
+	}
+	var clones []clone
+	var prev []byte
+	// Values read earlier must keep their bytes whatever the tree does
+	// later: writes append to a leaf's arena, never overwrite it.
+	type heldValue struct {
+		got  []byte
+		want string
+	}
+	var held []heldValue
+	for round := range 40 {
+		grow := round%4 != 3
+		for range 300 + rng.IntN(1500) {
+			k := treeKey(rng, prev)
+			prev = k
+			if grow || rng.IntN(4) == 0 {
+				v := fmt.Sprint(rng.IntN(1000))
+				if rng.IntN(50) == 0 { // too large for a leaf's arena
+					v = strings.Repeat(v, maxInline/2)
+				}
+				old, replaced := tr.PutMarked(k, []byte(v), marked(v))
+				if ov, ok := m[string(k)]; ok != replaced || (ok && string(old.Value()) != ov) || (!ok && string(old.Value()) != v) {
+					t.Fatalf("PutMarked(%q) replaced %q, %v; want %q, %v", k, old.Value(), replaced, ov, ok)
+				}
+				m[string(k)] = v
+				if rng.IntN(20) == 0 {
+					it, _ := tr.Get(k)
+					held = append(held, heldValue{it.Value(), v})
+				}
+				continue
+			}
+			if len(m) > 0 && rng.IntN(2) == 0 { // an existing key
+				ks := slices.Sorted(maps.Keys(m))
+				k = []byte(ks[rng.IntN(len(ks))])
+			}
+			old, ok := tr.Delete(k)
+			if ov, had := m[string(k)]; ok != had || (ok && string(old.Value()) != ov) {
+				t.Fatalf("Delete(%q) = %q, %v; want %q, %v", k, old.Value(), ok, ov, had)
+			}
+			delete(m, string(k))
+		}
+		m.check(t, tr, rng)
+		for _, h := range held {
+			if string(h.got) != h.want {
+				t.Fatalf("a value read earlier changed from %q to %q", h.want, h.got)
+			}
+		}
+		if rng.IntN(2) == 0 {
+			clones = append(clones, clone{tr.Clone(), maps.Clone(m)})
+		}
+		if len(clones) > 0 && rng.IntN(3) == 0 { // the clone goes on writing instead
+			c := clones[rng.IntN(len(clones))]
+			clones = append(clones, clone{tr, m})
+			tr, m = c.tr.Clone(), maps.Clone(c.m)
+		}
+		for _, c := range clones {
+			c.m.check(t, c.tr, rng)
+		}
+	}
+	// Delete everything.
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if _, ok := tr.Delete([]byte(k)); !ok {
+			t.Fatalf("Delete(%q) found nothing", k)
+		}
+		delete(m, k)
+	}
+	m.check(t, tr, rng)
+	for _, c := range clones {
+		c.m.check(t, c.tr, rng)
+	}
+}
+
+func TestItemValue(t *testing.T) {
+	for _, tc := range []struct{ key, value string }{
+		{"k", ""}, {"k", "v"}, {"12345678", "value"}, {"123456789", ""}, {"a longer key than eight bytes", "and a value"},
+	} {
+		it := newItem[struct{}]([]byte(tc.key), []byte(tc.value))
+		if string(it.Key()) != tc.key || string(it.Value()) != tc.value || it.Value() == nil {
+			t.Errorf("newItem[struct{}](%q, %q): key %q, value %q (nil: %v)", tc.key, tc.value, it.Key(), it.Value(), it.Value() == nil)
+		}
+		if cap(it.Key()) != len(tc.key) || cap(it.Value()) != len(tc.value) {
+			t.Errorf("newItem[struct{}](%q, %q): key and value slices have spare capacity; appending to one would overwrite the other", tc.key, tc.value)
+		}
+	}
+}
+
+// refModel is what a tree written with Set should hold.
+type refModel map[string]int
+
+func (m refModel) check(t *testing.T, tr *Tree[int], rng *rand.Rand) {
+	t.Helper()
+	checkTree(t, tr)
+	keys := slices.Sorted(maps.Keys(m))
+	if tr.Len() != len(keys) {
+		t.Fatalf("Len %d; want %d", tr.Len(), len(keys))
+	}
+	for _, k := range keys {
+		if it, ok := tr.Get([]byte(k)); !ok || it.Data != m[k] || string(it.Key()) != k {
+			t.Fatalf("Get(%q) = %q %d, %v; want %d", k, it.Key(), it.Data, ok, m[k])
+		}
+	}
+	if it, ok := tr.Min(); ok != (len(keys) > 0) || ok && string(it.Key()) != keys[0] {
+		t.Fatalf("Min = %q, %v; want the first of %d keys", it.Key(), ok, len(keys))
+	}
+	for range 20 {
+		var start, end []byte
+		if rng.IntN(3) > 0 {
+			start = treeKey(rng, nil)
+		}
+		if rng.IntN(3) > 0 {
+			end = treeKey(rng, start)
+		}
+		var want []string
+		for _, k := range keys {
+			if (start == nil || k >= string(start)) && (end == nil || k < string(end)) {
+				want = append(want, fmt.Sprint(k, m[k]))
+			}
+		}
+		var got []string
+		visit := func(it Item[int]) bool {
+			got = append(got, fmt.Sprint(string(it.Key()), it.Data))
+			return true
+		}
+		tr.Ascend(start, end, visit)
+		if !slices.Equal(got, want) {
+			t.Fatalf("Ascend(%q, %q) = %q; want %q", start, end, got, want)
+		}
+		got = nil
+		slices.Reverse(want)
+		tr.Descend(start, end, visit)
+		if !slices.Equal(got, want) {
+			t.Fatalf("Descend(%q, %q) = %q; want %q", start, end, got, want)
+		}
+	}
+}
+
+// A tree written with Set keeps the keys it is given and their data, and
+// agrees with a map through random writes and deletes, as do its clones.
+func TestTreeSetModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	tr, m := New[int](), refModel{}
+	type clone struct {
+		tr *Tree[int]
+		m  refModel
+	}
+	var clones []clone
+	var prev []byte
+	for round := range 16 {
+		grow := round%4 != 3
+		for range 300 + rng.IntN(1500) {
+			k := treeKey(rng, prev)
+			prev = k
+			if grow || rng.IntN(4) == 0 {
+				v := rng.IntN(1000)
+				old, replaced := tr.Set(k, v)
+				if ov, ok := m[string(k)]; ok != replaced || (ok && old.Data != ov) || (!ok && old.Data != v) {
+					t.Fatalf("Set(%q) replaced %d, %v; want %d, %v", k, old.Data, replaced, ov, ok)
+				}
+				if it, _ := tr.Get(k); unsafe.SliceData(it.Key()) != unsafe.SliceData(k) {
+					t.Fatalf("Set(%q) did not keep the key it was given", k)
+				}
+				m[string(k)] = v
+				continue
+			}
+			if len(m) > 0 && rng.IntN(2) == 0 {
+				ks := slices.Sorted(maps.Keys(m))
+				k = []byte(ks[rng.IntN(len(ks))])
+			}
+			old, ok := tr.Delete(k)
+			if ov, had := m[string(k)]; ok != had || (ok && old.Data != ov) {
+				t.Fatalf("Delete(%q) = %d, %v; want %d, %v", k, old.Data, ok, ov, had)
+			}
+			delete(m, string(k))
+		}
+		m.check(t, tr, rng)
+		if rng.IntN(2) == 0 {
+			clones = append(clones, clone{tr.Clone(), maps.Clone(m)})
+		}
+		for _, c := range clones {
+			c.m.check(t, c.tr, rng)
+		}
+	}
+}
