@@ -9,7 +9,9 @@
 // tell apart keys whose 8 bytes tie.
 //
 // [Tree.Clone] is O(1): afterwards neither tree changes the nodes they
-// share, each copying a node the first time it changes it.
+// share, each copying a node the first time it changes it. A tree never
+// writes memory that a clone of it reads, so it may go on being written
+// while its clones are read on other goroutines.
 //
 // A tree holds its entries in one of two ways, never both:
 //

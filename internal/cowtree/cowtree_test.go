@@ -349,3 +349,43 @@ func TestTreeSetModel(t *testing.T) {
 		}
 	}
 }
+
+// A tree may go on writing while its clones are read on other goroutines
+// (store/bolt's committer does): it never writes what a clone reads, node
+// or arena byte. Run under -race.
+func TestWriteWhileClonesRead(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	tr := New[struct{}]()
+	var prev []byte
+	put := func() {
+		k := treeKey(rng, prev)
+		prev = k
+		tr.PutMarked(k, []byte(fmt.Sprint(rng.IntN(1000))), rng.IntN(2) == 0)
+	}
+	for range 2000 {
+		put()
+	}
+	done := make(chan struct{})
+	for range 5 {
+		c, m := tr.Clone(), map[string]string{}
+		c.Ascend(nil, nil, func(it Item[struct{}]) bool {
+			m[string(it.Key())] = string(it.Value())
+			return true
+		})
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for k, v := range m {
+				if it, ok := c.Get([]byte(k)); !ok || string(it.Value()) != v {
+					t.Errorf("clone: Get(%q) = %q, %v; want %q", k, it.Value(), ok, v)
+					return
+				}
+			}
+		}()
+		for range 500 {
+			put()
+		}
+	}
+	for range 5 {
+		<-done
+	}
+}
