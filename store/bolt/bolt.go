@@ -45,7 +45,8 @@
 // A chunk is never reused: a slice that Get returned stays as it is, and
 // the garbage collector frees a chunk once the batches whose entries it
 // holds are done and no such slice refers to it (the overlay keeps copies
-// of its own). A batch's maps are reused by a later batch once it is done. Each batch finds a bucket's levels (its
+// of its own). A batch's maps are reused by a later batch once it is
+// done. Each batch finds a bucket's levels (its
 // buffers, trees and bbolt bucket) once, not on every call.
 //
 // # Log
@@ -75,7 +76,8 @@
 // keys and values, a tombstone marked, in arenas of its leaves that are
 // only appended to, so a slice a read returned never changes; its nodes
 // keep the prefix their keys share and the next 8 bytes of each key, so
-// that a search over keys with long shared prefixes compares integers. Reads look, from the top: the
+// that a search over keys with long shared prefixes compares integers.
+// Reads look, from the top: the
 // batch's own buffer, the buffer of the batch being committed (see
 // Pipelined commits), the active generation, the generation being
 // checkpointed, then a bbolt read-only transaction; a Get makes at most two
@@ -137,7 +139,8 @@
 // A View reads a snapshot of the overlay, as of the last batch answered,
 // and a bbolt read-only transaction. Once in a generation, a tree is never
 // changed (each batch goes into the committer's own trees, cloned for it,
-// and into a new map of trees, see Pipelined commits), so the snapshot is the active
+// and into a new map of trees, see Pipelined commits), so the snapshot is
+// the active
 // generation's map of trees, taken by the first View after a batch and
 // shared by the Views after it until the next batch, and a View never
 // blocks a commit. The bbolt transaction holds
