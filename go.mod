@@ -3,7 +3,6 @@ module github.com/memberkit/membership
 go 1.26.8
 
 require (
-	github.com/google/btree v1.1.3
 	github.com/google/go-cmp v0.7.0
 	github.com/robfig/cron/v3 v3.0.1
 	github.com/shopspring/decimal v1.6.0
