@@ -355,6 +355,23 @@ func TestLogFailureFailsBatch(t *testing.T) {
 }
 
 // model is the expected content of the store: bucket -> key -> value.
+// wantCommitted checks that the buckets randomOps writes hold, as
+// committed, what m says; what names the check in failures.
+func wantCommitted(t *testing.T, db *bolt.DB, m model, what string) {
+	t.Helper()
+	err := db.View(t.Context(), func(tx store.Tx) error {
+		for _, b := range []string{"p", "q", "p\x00"} {
+			if got, want := dump(t, tx, b, nil, nil, false), m.pairs(b, "", "", false); !slices.Equal(got, want) {
+				t.Errorf("%s: committed bucket %q\n got  %q\n want %q", what, b, got, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+}
+
 type model map[string]map[string]string
 
 func (m model) clone() model {
@@ -508,17 +525,7 @@ func TestRandomBatches(t *testing.T) {
 				t.Fatalf("round %d: Update %d = %v; want failure %v", round, i, err, wantErr[i])
 			}
 		}
-		err := db.View(t.Context(), func(tx store.Tx) error {
-			for _, b := range []string{"p", "q", "p\x00"} {
-				if got, want := dump(t, tx, b, nil, nil, false), m.pairs(b, "", "", false); !slices.Equal(got, want) {
-					t.Errorf("round %d: committed bucket %q\n got  %q\n want %q", round, b, got, want)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatalf("View: %v", err)
-		}
+		wantCommitted(t, db, m, fmt.Sprintf("round %d", round))
 		if t.Failed() {
 			return
 		}

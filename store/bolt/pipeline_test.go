@@ -491,17 +491,7 @@ func TestRandomPipelined(t *testing.T) {
 		t.Errorf("no function ran on top of a batch being committed")
 	}
 	t.Logf("%d of %d functions read a committing batch's buffer; %d commits", layered.Load(), callers*each, db.Stats().Commits)
-	err := db.View(t.Context(), func(tx store.Tx) error {
-		for _, b := range []string{"p", "q", "p\x00"} {
-			if got, want := dump(t, tx, b, nil, nil, false), m.pairs(b, "", "", false); !slices.Equal(got, want) {
-				t.Errorf("committed bucket %q\n got  %q\n want %q", b, got, want)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("View: %v", err)
-	}
+	wantCommitted(t, db, m, "at the end")
 }
 
 // TestRandomCheckpoints runs random functions from concurrent callers with
@@ -608,17 +598,7 @@ func TestRandomCheckpoints(t *testing.T) {
 		t.Errorf("Stats().Checkpoints = %d; want many", st.Checkpoints)
 	}
 	t.Logf("%d commits, %d checkpoints, peak overlay %d bytes", st.Commits, st.Checkpoints, st.PeakOverlaySize)
-	err := db.View(t.Context(), func(tx store.Tx) error {
-		for _, b := range []string{"p", "q", "p\x00"} {
-			if got, want := dump(t, tx, b, nil, nil, false), m.pairs(b, "", "", false); !slices.Equal(got, want) {
-				t.Errorf("committed bucket %q\n got  %q\n want %q", b, got, want)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("View: %v", err)
-	}
+	wantCommitted(t, db, m, "at the end")
 }
 
 // TestViewKeepsSnapshot checks that a View open while later batches rewrite
