@@ -95,3 +95,25 @@ func (c PointsChange) appendJSON(b []byte) ([]byte, bool) {
 	o.str("operator", c.Operator, true)
 	return append(o.b, '}'), true
 }
+
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control bytes are escaped, everything else is copied as is.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0 // runs that need no escaping are copied whole
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		if c < 0x20 {
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		} else {
+			b = append(b, '\\', c)
+		}
+		start = i + 1
+	}
+	return append(append(b, s[start:]...), '"')
+}

@@ -225,26 +225,6 @@ type Change struct {
 	Reason *rule.Reason `json:"reason,omitempty"`
 }
 
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0 // runs that need no escaping are copied whole
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		if c < 0x20 {
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		} else {
-			b = append(b, '\\', c)
-		}
-		start = i + 1
-	}
-	return append(append(b, s[start:]...), '"')
-}
-
 // Decode unmarshals the change's data into v.
 func (c Change) Decode(v any) error { return json.Unmarshal(c.Data, v) }
 
