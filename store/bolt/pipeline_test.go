@@ -683,6 +683,12 @@ func TestAnsweredBeforeOverlay(t *testing.T) {
 	if err := db.Update(t.Context(), func(tx store.Tx) error { return putAll(tx, "b", "a", "0") }); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
+	// That Update was answered before its batch passed the "answered"
+	// stage; a View waits for the batch to finish, so that the hold below
+	// catches A's stage, not this one's.
+	if err := db.View(t.Context(), func(store.Tx) error { return nil }); err != nil {
+		t.Fatalf("View: %v", err)
+	}
 	entered, release := h.hold("answered")
 	defer release()
 	if err := db.Update(t.Context(), func(tx store.Tx) error { return putAll(tx, "b", "a", "1", "b", "1") }); err != nil {
