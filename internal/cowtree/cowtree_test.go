@@ -178,6 +178,10 @@ func TestTreeModel(t *testing.T) {
 	var held []heldValue
 	for round := range 40 {
 		grow := round%4 != 3
+		// Keys to delete are drawn from those present when the round
+		// began (sorting them at every delete made the test slow); one
+		// already deleted this round tests Delete of an absent key.
+		ks := slices.Sorted(maps.Keys(m))
 		for range 300 + rng.IntN(1500) {
 			k := treeKey(rng, prev)
 			prev = k
@@ -197,8 +201,7 @@ func TestTreeModel(t *testing.T) {
 				}
 				continue
 			}
-			if len(m) > 0 && rng.IntN(2) == 0 { // an existing key
-				ks := slices.Sorted(maps.Keys(m))
+			if len(ks) > 0 && rng.IntN(2) == 0 { // a key present when the round began
 				k = []byte(ks[rng.IntN(len(ks))])
 			}
 			old, ok := tr.Delete(k)
@@ -315,6 +318,7 @@ func TestTreeSetModel(t *testing.T) {
 	var prev []byte
 	for round := range 16 {
 		grow := round%4 != 3
+		ks := slices.Sorted(maps.Keys(m)) // as in TestTreeModel
 		for range 300 + rng.IntN(1500) {
 			k := treeKey(rng, prev)
 			prev = k
@@ -330,8 +334,7 @@ func TestTreeSetModel(t *testing.T) {
 				m[string(k)] = v
 				continue
 			}
-			if len(m) > 0 && rng.IntN(2) == 0 {
-				ks := slices.Sorted(maps.Keys(m))
+			if len(ks) > 0 && rng.IntN(2) == 0 {
 				k = []byte(ks[rng.IntN(len(ks))])
 			}
 			old, ok := tr.Delete(k)
