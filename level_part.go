@@ -62,10 +62,6 @@ const (
 	duePlanExpiry  = "level.plan"
 )
 
-// growthLot is the single lot every member's growth is kept in, so that
-// decreases and re-bases never scan lots.
-const growthLot = "growth"
-
 // LevelChange is the data of ChangeLevelChanged.
 type LevelChange struct {
 	From    string      `json:"from,omitempty"`
@@ -334,7 +330,7 @@ func (lp *levelPart) increase(t *txn, member string, amount decimal.Decimal, kin
 		return err
 	}
 	posted, err := t.post(ledger.Transaction{Kind: kind, Legs: []ledger.Leg{
-		{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: amount, Lot: growthLot},
+		{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: amount},
 		{Account: ledger.Pool(ledger.Growth, string(kind)), Amount: amount.Neg()},
 	}})
 	if err != nil {
@@ -372,7 +368,7 @@ func (lp *levelPart) decrease(t *txn, member string, amount decimal.Decimal, rul
 	}
 	if take.IsPositive() {
 		if _, err := t.post(ledger.Transaction{Kind: KindGrowthReversed, Legs: []ledger.Leg{
-			{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: take.Neg(), Lot: growthLot},
+			{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: take.Neg()},
 			{Account: ledger.Pool(ledger.Growth, string(KindGrowthReversed)), Amount: take},
 		}}); err != nil {
 			return err
@@ -545,7 +541,7 @@ func (lp *levelPart) termEnd(t *txn, member string, end time.Time) error {
 	}
 	if diff := target.Sub(bal); !diff.IsZero() {
 		if _, err := t.post(ledger.Transaction{Kind: KindGrowthRebased, Legs: []ledger.Leg{
-			{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: diff, Lot: growthLot},
+			{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: diff},
 			{Account: ledger.Pool(ledger.Growth, string(KindGrowthRebased)), Amount: diff.Neg()},
 		}}); err != nil {
 			return err

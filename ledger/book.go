@@ -83,8 +83,12 @@ func (l *Ledger) balanceAt(ak []byte) (decimal.Decimal, error) {
 }
 
 // Available returns what a member account may spend at time at: the sum of
-// its lots that have not expired by then.
+// its lots that have not expired by then (the balance, for an asset that
+// keeps no lots).
 func (l *Ledger) Available(a Account, at time.Time) (decimal.Decimal, error) {
+	if !a.Asset.HasLots() {
+		return l.Balance(a)
+	}
 	sum := decimal.Zero
 	err := l.scanLots(a, func(lot Lot) error {
 		if live(lot, at) {
@@ -273,6 +277,9 @@ func check(t Transaction) error {
 		if !leg.Account.valid() {
 			return errf(ErrInvalid, "legs[%d]: invalid account %q", i, leg.Account)
 		}
+		if !leg.Account.Asset.HasLots() && (leg.Lot != "" || !leg.Expires.IsZero()) {
+			return errf(ErrInvalid, "legs[%d]: %s keeps no lots: a leg names no lot or expiry", i, leg.Account.Asset)
+		}
 		if leg.Amount.IsZero() {
 			return errf(ErrInvalid, "legs[%d]: zero amount", i)
 		}
@@ -356,7 +363,7 @@ func (l *Ledger) Post(t Transaction) (Posted, error) {
 	p := Posted{Txn: id, Entries: make([]Entry, 0, len(t.Legs))}
 	for i, idx := range order {
 		leg := &t.Legs[idx]
-		if leg.Account.IsMember() {
+		if leg.Account.IsMember() && leg.Account.Asset.HasLots() {
 			if leg.Amount.IsPositive() {
 				lot, err := l.credit(t, idx, leg)
 				if err != nil {

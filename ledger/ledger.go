@@ -16,8 +16,9 @@
 //
 // # Lots
 //
-// Every credit to a member account is a [Lot] with a grant time and an
-// optional expiry. A debit takes the unexpired lots by earliest expiry, then
+// Every credit to a member account of an asset that keeps lots
+// ([Asset.HasLots]: points and stored value) is a [Lot] with a grant time
+// and an optional expiry. A debit takes the unexpired lots by earliest expiry, then
 // earliest grant, and reports what it took from each ([Take]), so a reversal
 // can return the amounts to the lots they came from. A debit may also name
 // one lot (an expiry, a restore). A lot's identity survives a move between
@@ -66,6 +67,13 @@ const (
 	Growth Asset = "growth"
 	Value  Asset = "value"
 )
+
+// HasLots reports whether the asset's member accounts keep lots. Growth
+// does not: it never expires (a level term re-bases it) and is never spent
+// from a particular credit, so a growth account is a plain balance and
+// posting to it writes no lot records. Its credits and debits name no lot
+// and no expiry, and its debits are covered by the balance.
+func (a Asset) HasLots() bool { return a != Growth }
 
 // Points returns the asset of the named point program.
 func Points(program string) Asset { return Asset("points:" + program) }

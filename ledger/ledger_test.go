@@ -509,3 +509,52 @@ func TestLotsExpiring(t *testing.T) {
 		return nil
 	})
 }
+
+// Growth keeps no lots: its credits write none, its debits are covered by
+// the balance, and a leg naming a lot or an expiry is refused.
+func TestGrowthKeepsNoLots(t *testing.T) {
+	st := memory.New()
+	g := ledger.MemberAccount("alice", ledger.Growth, "")
+	pool := ledger.Pool(ledger.Growth, "earned")
+	move := func(amount string) ledger.Transaction {
+		return ledger.Transaction{Time: t0, Kind: "earned", Legs: []ledger.Leg{{Account: g, Amount: d(amount)}, {Account: pool, Amount: d(amount).Neg()}}}
+	}
+	mustPost(t, st, move("10"))
+	mustPost(t, st, move("5"))
+	mustPost(t, st, move("-12"))
+	for _, tt := range []struct {
+		name string
+		tx   ledger.Transaction
+		want error
+	}{
+		{"overspend", move("-4"), ledger.ErrInsufficientBalance},
+		{"named lot", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: g, Amount: d("1"), Lot: "growth"}, {Account: pool, Amount: d("-1")}}}, ledger.ErrInvalid},
+		{"expiry", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: g, Amount: d("1"), Expires: t0.AddDate(1, 0, 0)}, {Account: pool, Amount: d("-1")}}}, ledger.ErrInvalid},
+	} {
+		err := update(t, st, func(l *ledger.Ledger) error { _, err := l.Post(tt.tx); return err })
+		if !errors.Is(err, tt.want) {
+			t.Errorf("%s: Post = %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	view(t, st, func(l *ledger.Ledger) error {
+		lots, err := l.Lots(g)
+		if err != nil || len(lots) != 0 {
+			t.Errorf("Lots = %v, %v; want none", lots, err)
+		}
+		avail, err := l.Available(g, t0)
+		if err != nil || !avail.Equal(d("3")) {
+			t.Errorf("Available = %s, %v; want 3", avail, err)
+		}
+		return nil
+	})
+	if got := balance(t, st, g); got != "3" {
+		t.Errorf("balance = %s, want 3", got)
+	}
+	n := 0
+	if err := st.View(context.Background(), func(tx store.Tx) error {
+		return tx.Scan("ledger.lot", nil, nil, false, func(_, _ []byte) error { n++; return nil })
+	}); err != nil || n != 0 {
+		t.Errorf("lot records = %d, %v; want none", n, err)
+	}
+	checkVerify(t, st)
+}

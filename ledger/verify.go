@@ -16,7 +16,8 @@ import (
 //     running balances follow the entries in posting order;
 //   - no member account was ever negative;
 //   - each member account's balance equals the sum of its open lots, and no
-//     lot is negative;
+//     lot is negative (for assets that keep lots; one that does not has
+//     none);
 //   - per asset, all accounts sum to zero, and the daily totals per kind sum
 //     to the members' total balance (the reconciliation identity).
 //
@@ -95,6 +96,12 @@ func Verify(tx store.Tx) error {
 		})
 		if err != nil {
 			return err
+		}
+		if !a.Asset.HasLots() {
+			if !lots.IsZero() {
+				bad("%s keeps no lots, but has lots summing to %s", a, lots)
+			}
+			continue
 		}
 		if !lots.Equal(bal) {
 			bad("%s: balance %s, open lots sum to %s", a, bal, lots)
