@@ -336,7 +336,7 @@ func (lp *levelPart) increase(t *txn, member string, amount decimal.Decimal, kin
 	if err != nil {
 		return err
 	}
-	if err := level.AddDay(t.tx, member, t.at, t.p.loc, amount); err != nil {
+	if err := level.AddDay(t.tx, member, &m, t.at, t.p.loc, amount); err != nil {
 		return err
 	}
 	m.Lifetime = m.Lifetime.Add(amount)
@@ -373,7 +373,7 @@ func (lp *levelPart) decrease(t *txn, member string, amount decimal.Decimal, rul
 		}}); err != nil {
 			return err
 		}
-		if err := level.AddDay(t.tx, member, t.at, t.p.loc, take.Neg()); err != nil {
+		if err := level.AddDay(t.tx, member, &m, t.at, t.p.loc, take.Neg()); err != nil {
 			return err
 		}
 		m.Lifetime = decimal.Max(m.Lifetime.Sub(take), decimal.Zero)
@@ -522,12 +522,12 @@ func (lp *levelPart) termEnd(t *txn, member string, end time.Time) error {
 	}
 	l := lp.def.Ladder[cur]
 	from := level.WindowStart(end, max(l.Window, 1), t.p.loc)
-	g, err := level.Earned(t.tx, member, from, end, t.p.loc)
+	g, err := level.Earned(t.tx, member, m, from, end, t.p.loc)
 	if err != nil {
 		return err
 	}
 	g = decimal.Max(g, decimal.Zero)
-	after, err := level.Earned(t.tx, member, end, time.Time{}, t.p.loc)
+	after, err := level.Earned(t.tx, member, m, end, time.Time{}, t.p.loc)
 	if err != nil {
 		return err
 	}
@@ -913,7 +913,7 @@ func (p *Program) LevelForecast(ctx context.Context, from time.Time, days, limit
 				return nil
 			}
 			l := d.Ladder[cur]
-			g, err := level.Earned(tx, it.ID, level.WindowStart(it.At, max(l.Window, 1), p.loc), it.At, p.loc)
+			g, err := level.Earned(tx, it.ID, m, level.WindowStart(it.At, max(l.Window, 1), p.loc), it.At, p.loc)
 			if err != nil {
 				return err
 			}

@@ -3,17 +3,22 @@ package level
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/memberkit/membership/internal/codec"
+	"github.com/memberkit/membership/rule"
 )
 
 // A member's state is read and written several times per event, so it is
 // stored in a compact binary form (first byte: version) instead of JSON.
-const memberV1 = 1
+const (
+	memberV1 = 1
+	memberV2 = 2 // V1 and the latest day's growth
+)
 
 func encodeMember(m Member) []byte {
 	w := codec.Writer{B: make([]byte, 0, 64)}
-	w.B = append(w.B, memberV1)
+	w.B = append(w.B, memberV2)
 	w.String(m.Level)
 	w.Time(m.Since)
 	w.Time(m.TermEnd)
@@ -36,6 +41,10 @@ func encodeMember(m Member) []byte {
 		w.Time(h.Expires)
 	}
 	w.Uint(m.Seq)
+	w.Uint(uint64(m.Day.Year))
+	w.Uint(uint64(m.Day.Month))
+	w.Uint(uint64(m.Day.Day))
+	w.Decimal(m.DayGrowth)
 	return w.B
 }
 
@@ -44,7 +53,7 @@ func decodeMember(b []byte) (Member, error) {
 	if len(b) > 0 && b[0] == '{' { // a record written as JSON
 		return m, json.Unmarshal(b, &m)
 	}
-	if len(b) == 0 || b[0] != memberV1 {
+	if len(b) == 0 || (b[0] != memberV1 && b[0] != memberV2) {
 		return m, fmt.Errorf("level: member record of unknown version")
 	}
 	r := codec.Reader{B: b[1:]}
@@ -59,6 +68,14 @@ func decodeMember(b []byte) (Member, error) {
 		m.Plans = append(m.Plans, Held{Plan: r.String(), Since: r.Time(), Expires: r.Time()})
 	}
 	m.Seq = r.Uint()
+	if b[0] == memberV2 {
+		y, mo, d := r.Uint(), r.Uint(), r.Uint()
+		if y > 1<<20 || mo > 12 || d > 31 {
+			return Member{}, fmt.Errorf("level: member record: bad day %d-%d-%d", y, mo, d)
+		}
+		m.Day = rule.Date{Year: int(y), Month: time.Month(mo), Day: int(d)}
+		m.DayGrowth = r.Decimal()
+	}
 	if err := r.Err(); err != nil {
 		return Member{}, fmt.Errorf("level: member record: %w", err)
 	}

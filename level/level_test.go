@@ -440,17 +440,25 @@ func TestLevelState(t *testing.T) {
 	st := memory.New()
 	t.Cleanup(func() { st.Close() })
 	update(t, st, func(tx store.Tx) error {
+		var m level.Member
+		// The last grant arrives late, for a day before the latest one.
 		for _, g := range []struct {
 			at, amount string
-		}{{"2026-03-15 23:59", "10"}, {"2026-03-16 00:00", "5"}, {"2026-04-01", "7"}, {"2026-04-01 12:00", "-2"}, {"2027-03-16", "100"}} {
-			if err := level.AddDay(tx, "m1", wall(t, g.at), loc, d(g.amount)); err != nil {
+		}{{"2026-03-15 23:59", "10"}, {"2026-03-16 00:00", "5"}, {"2026-04-01", "7"}, {"2026-04-01 12:00", "-2"}, {"2027-03-16", "100"}, {"2026-05-01", "3"}} {
+			if err := level.AddDay(tx, "m1", &m, wall(t, g.at), loc, d(g.amount)); err != nil {
 				return err
 			}
 		}
-		if err := level.AddDay(tx, "m10", wall(t, "2026-04-01"), loc, d("1000")); err != nil {
+		if m.Day != (rule.Date{Year: 2027, Month: 3, Day: 16}) || !m.DayGrowth.Equal(d("100")) {
+			t.Errorf("latest day = %v %s, want 2027-03-16 100", m.Day, m.DayGrowth)
+		}
+		var m10 level.Member
+		if err := level.AddDay(tx, "m10", &m10, wall(t, "2026-04-01"), loc, d("1000")); err != nil {
 			return err
 		}
-		var m level.Member
+		if err := level.Save(tx, "m10", m10); err != nil {
+			return err
+		}
 		for i := range 5 {
 			if err := level.AppendHistory(tx, "m1", &m, &level.Record{Cause: level.CauseEvent, To: fmt.Sprint(i)}); err != nil {
 				return err
@@ -470,16 +478,27 @@ func TestLevelState(t *testing.T) {
 		return nil
 	})
 	err := st.View(context.Background(), func(tx store.Tx) error {
-		// The window [2026-03-16, 2027-03-16): 5 + 7 − 2.
-		g, err := level.Earned(tx, "m1", wall(t, "2026-03-16"), wall(t, "2027-03-16"), loc)
+		m, ok, err := level.Load(tx, "m1")
+		if err != nil || !ok || m.Seq != 5 {
+			t.Errorf("Load = %+v, %v, %v", m, ok, err)
+		}
+		// The window [2026-03-16, 2027-03-16): 5 + 7 − 2 + 3 (late).
+		g, err := level.Earned(tx, "m1", m, wall(t, "2026-03-16"), wall(t, "2027-03-16"), loc)
 		if err != nil {
 			return err
 		}
-		if !g.Equal(d("10")) {
-			t.Errorf("Earned = %s, want 10", g)
+		if !g.Equal(d("13")) {
+			t.Errorf("Earned = %s, want 13", g)
 		}
-		if g, _ = level.Earned(tx, "m1", wall(t, "2027-03-16"), time.Time{}, loc); !g.Equal(d("100")) {
+		// The latest day is in the member's record, not a day record.
+		if g, _ = level.Earned(tx, "m1", m, wall(t, "2027-03-16"), time.Time{}, loc); !g.Equal(d("100")) {
 			t.Errorf("Earned from 2027-03-16 = %s, want 100", g)
+		}
+		if g, _ = level.Earned(tx, "m1", level.Member{}, wall(t, "2027-03-16"), time.Time{}, loc); !g.IsZero() {
+			t.Errorf("Earned from 2027-03-16 in day records = %s, want 0", g)
+		}
+		if g, _ = level.Earned(tx, "m1", m, wall(t, "2026-01-01"), wall(t, "2026-03-16"), loc); !g.Equal(d("10")) {
+			t.Errorf("Earned before 2026-03-16 = %s, want 10", g)
 		}
 		page, err := level.History(tx, "m1", 2, 2)
 		if err != nil {
@@ -487,10 +506,6 @@ func TestLevelState(t *testing.T) {
 		}
 		if len(page) != 2 || page[0].Seq != 3 || page[1].To != "3" {
 			t.Errorf("History page = %+v", page)
-		}
-		m, ok, err := level.Load(tx, "m1")
-		if err != nil || !ok || m.Seq != 5 {
-			t.Errorf("Load = %+v, %v, %v", m, ok, err)
 		}
 		for name, want := range map[string]int64{"Gold": 1, "Silver": 1, "Bronze": 0} {
 			if n, _ := level.Count(tx, name); n != want {

@@ -51,6 +51,13 @@ type Member struct {
 	Plans []Held `json:"plans,omitempty"`
 	// Seq is the number of history records.
 	Seq uint64 `json:"seq,omitempty"`
+	// Day and DayGrowth are the net growth of the latest day the member's
+	// growth changed (a date in the program's zone). That day is kept in
+	// the member's record, which every event writes anyway, so a day's
+	// events add to it without a record of their own; the day records hold
+	// the earlier days (see AddDay).
+	Day       rule.Date       `json:"day,omitzero"`
+	DayGrowth decimal.Decimal `json:"day_growth,omitzero"`
 }
 
 // Held is a paid plan a member holds until Expires.
@@ -195,9 +202,31 @@ func dayKey(member string, d rule.Date) []byte {
 	return binary.BigEndian.AppendUint32(keys.New().Str(member), ^n)
 }
 
-// AddDay adds amount to the member's net growth of the day of t in loc.
-func AddDay(tx store.Tx, member string, t time.Time, loc *time.Location, amount decimal.Decimal) error {
-	k := dayKey(member, rule.DateOf(t, loc))
+// AddDay adds amount to the member's net growth of the day of t in loc:
+// to m.DayGrowth when that day is m.Day, or when it is a later day (m's
+// previous day then moves to its day record); to the day's record when it
+// is an earlier day (an event that arrives late). The caller saves m.
+func AddDay(tx store.Tx, member string, m *Member, t time.Time, loc *time.Location, amount decimal.Decimal) error {
+	d := rule.DateOf(t, loc)
+	switch c := d.Compare(m.Day); {
+	case c == 0:
+		m.DayGrowth = m.DayGrowth.Add(amount)
+		return nil
+	case c < 0 && !m.Day.IsZero():
+		return addDayRecord(tx, member, d, amount)
+	}
+	if !m.Day.IsZero() && !m.DayGrowth.IsZero() {
+		if err := addDayRecord(tx, member, m.Day, m.DayGrowth); err != nil {
+			return err
+		}
+	}
+	m.Day, m.DayGrowth = d, amount
+	return nil
+}
+
+// addDayRecord adds amount to the record of the member's day d.
+func addDayRecord(tx store.Tx, member string, d rule.Date, amount decimal.Decimal) error {
+	k := dayKey(member, d)
 	raw, err := tx.Get(bDay, k)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -216,10 +245,10 @@ func AddDay(tx store.Tx, member string, t time.Time, loc *time.Location, amount 
 	return tx.Put(bDay, k, rec)
 }
 
-// Earned returns the member's net growth earned on the days from from
+// Earned returns the net growth member m earned on the days from from
 // (inclusive) to to (exclusive), both day starts in loc; a zero to is
 // unbounded. Its cost is the number of days with growth in the range.
-func Earned(tx store.Tx, member string, from, to time.Time, loc *time.Location) (decimal.Decimal, error) {
+func Earned(tx store.Tx, member string, m Member, from, to time.Time, loc *time.Location) (decimal.Decimal, error) {
 	// Newest first: the range runs from the day before to back to from.
 	start := keys.New().Str(member)
 	if !to.IsZero() {
@@ -235,6 +264,9 @@ func Earned(tx store.Tx, member string, from, to time.Time, loc *time.Location) 
 		sum = sum.Add(d)
 		return nil
 	})
+	if !m.Day.IsZero() && m.Day.Compare(rule.DateOf(from, loc)) >= 0 && (to.IsZero() || m.Day.Compare(rule.DateOf(to, loc)) < 0) {
+		sum = sum.Add(m.DayGrowth)
+	}
 	return sum, err
 }
 
