@@ -329,10 +329,10 @@ func (lp *levelPart) increase(t *txn, member string, amount decimal.Decimal, kin
 	if err != nil {
 		return err
 	}
-	posted, err := t.post(ledger.Transaction{Kind: kind, Legs: []ledger.Leg{
-		{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: amount},
-		{Account: ledger.Pool(ledger.Growth, string(kind)), Amount: amount.Neg()},
-	}})
+	posted, err := t.post(ledger.Transaction{Kind: kind, Legs: t.legs(
+		ledger.Leg{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: amount},
+		ledger.Leg{Account: ledger.Pool(ledger.Growth, string(kind)), Amount: amount.Neg()},
+	)})
 	if err != nil {
 		return err
 	}

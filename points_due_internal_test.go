@@ -166,3 +166,22 @@ func TestPointsExpiryOfOneLotItem(t *testing.T) {
 		t.Errorf("expired %+v, %v; want lot %s", pc, err, lots[0])
 	}
 }
+
+func TestPtsDueIDRoundTrip(t *testing.T) {
+	for _, d := range []ptsDue{
+		{Program: "mall", Member: "m1"},
+		{Program: "a.b", Member: "1.2.3", Lot: "17.0"},
+		{Program: "", Member: "m", Lot: "x.y."},
+		{Program: "p", Member: "", Lot: ""},
+	} {
+		got, ok := parsePtsDueID(ptsDueID(d.Program, d.Member, d.Lot))
+		if !ok || got != d {
+			t.Errorf("parse(ptsDueID(%+v)) = %+v, %v", d, got, ok)
+		}
+	}
+	for _, id := range []string{"", "4.mall", "4.mall.2", "x.mall.2.m1.", "9.mall.2.m1.", "4.mall.9.m1.", "-1.a"} {
+		if d, ok := parsePtsDueID(id); ok {
+			t.Errorf("parse(%q) = %+v, want malformed", id, d)
+		}
+	}
+}

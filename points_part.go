@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/memberkit/membership/event"
@@ -143,12 +144,37 @@ func ptsDueID(program, member, lot string) string {
 	return strconv.Itoa(len(program)) + "." + program + "." + strconv.Itoa(len(member)) + "." + member + "." + lot
 }
 
+// parsePtsDueID is the inverse of ptsDueID. A grouped expiry item carries
+// no payload (its ID says everything), so Advance reads the ID instead.
+func parsePtsDueID(id string) (d ptsDue, ok bool) {
+	part := func() (string, bool) {
+		n, rest, ok := strings.Cut(id, ".")
+		k, err := strconv.Atoi(n)
+		if !ok || err != nil || k < 0 || k >= len(rest) || rest[k] != '.' {
+			return "", false
+		}
+		id = rest[k+1:]
+		return rest[:k], true
+	}
+	if d.Program, ok = part(); !ok {
+		return d, false
+	}
+	if d.Member, ok = part(); !ok {
+		return d, false
+	}
+	d.Lot = id
+	return d, true
+}
+
 type pointsPart struct {
 	p       *Program
 	def     points.Definition
 	progs   map[string]points.Program
 	rules   map[string][]points.Rule
 	refunds map[string][]points.Refund
+	// assets holds each program's ledger asset, so that a grant does not
+	// build the string again.
+	assets map[string]ledger.Asset
 }
 
 // pointsPart returns the points part, or nil when the definition has none.
@@ -156,9 +182,10 @@ func (p *Program) pointsPart() part {
 	if p.def.Points == nil {
 		return nil
 	}
-	pp := &pointsPart{p: p, def: *p.def.Points, progs: map[string]points.Program{}, rules: map[string][]points.Rule{}, refunds: map[string][]points.Refund{}}
+	pp := &pointsPart{p: p, def: *p.def.Points, progs: map[string]points.Program{}, rules: map[string][]points.Rule{}, refunds: map[string][]points.Refund{}, assets: map[string]ledger.Asset{}}
 	for _, pr := range pp.def.Programs {
 		pp.progs[pr.Name] = pr
+		pp.assets[pr.Name] = ledger.Points(pr.Name)
 	}
 	for _, r := range pp.def.Rules {
 		pp.rules[r.Event] = append(pp.rules[r.Event], r)
@@ -232,7 +259,7 @@ func (pp *pointsPart) post(t *txn, lt ledger.Transaction) (ledger.Posted, error)
 		// One due item per member and expiry instant, whatever the number
 		// of lots: the lots a validity grants in a month (or a day) share
 		// their expiry, so a busy member's grants rewrite one item.
-		if err := t.schedule(l.Expires, duePtsExpire, ptsDueID(prog, e.Account.Member, ""), ptsDue{Program: prog, Member: e.Account.Member}); err != nil {
+		if err := t.schedule(l.Expires, duePtsExpire, ptsDueID(prog, e.Account.Member, ""), nil); err != nil {
 			return posted, err
 		}
 	}
@@ -291,10 +318,14 @@ func ptsLot(led *ledger.Ledger, a ledger.Account, id string) (ledger.Lot, error)
 
 // grant credits a new lot of amount to the member's sub-account.
 func (pp *pointsPart) grant(t *txn, program, member, sub string, kind ledger.Kind, amount decimal.Decimal, expires time.Time) (ledger.Lot, error) {
-	posted, err := pp.post(t, ledger.Transaction{Kind: kind, Legs: []ledger.Leg{
-		{Account: ptsAcct(program, member, sub), Amount: amount, Expires: expires},
-		{Account: ptsPool(program, kind), Amount: amount.Neg()},
-	}})
+	asset, ok := pp.assets[program]
+	if !ok {
+		asset = ledger.Points(program)
+	}
+	posted, err := pp.post(t, ledger.Transaction{Kind: kind, Legs: t.legs(
+		ledger.Leg{Account: ledger.MemberAccount(member, asset, sub), Amount: amount, Expires: expires},
+		ledger.Leg{Account: ledger.Pool(asset, string(kind)), Amount: amount.Neg()},
+	)})
 	if err != nil {
 		return ledger.Lot{}, err
 	}
@@ -357,10 +388,11 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule) error {
 	if prog.Risk != nil || r.PendingDays > 0 {
 		date = ev.Time.In(loc).Format(time.DateOnly)
 	}
-	dayKey := keys.New().Str(r.Program).Str(ev.Member).Str(date)
 	// The day record exists for risk control: without it nothing reads it.
+	var dayKey []byte
 	var day points.Day
 	if prog.Risk != nil {
+		dayKey = keys.New().Str(r.Program).Str(ev.Member).Str(date)
 		if _, err := record.Get(t.tx, bPtsDay, dayKey, &day); err != nil {
 			return err
 		}
@@ -601,7 +633,12 @@ func (pp *pointsPart) refund(t *txn, ev event.Event, rf points.Refund) error {
 // due performs lot expiries and pending releases at their due time.
 func (pp *pointsPart) due(t *txn, it due.Item) error {
 	var d ptsDue
-	if err := json.Unmarshal(it.Payload, &d); err != nil {
+	if len(it.Payload) == 0 {
+		var ok bool
+		if d, ok = parsePtsDueID(it.ID); !ok {
+			return fmt.Errorf("points: malformed due item id %q", it.ID)
+		}
+	} else if err := json.Unmarshal(it.Payload, &d); err != nil {
 		return err
 	}
 	switch it.Kind {

@@ -250,6 +250,27 @@ type txn struct {
 	// work (shared by copies of the txn): an event reads a member's level
 	// state several times (catch-up, rules, upgrade).
 	lvl *levelCache
+	// scratch is the unit's storage for what an event usually needs, so
+	// that it is not allocated piece by piece; nil outside a unit.
+	scratch *unitScratch
+}
+
+// unitScratch holds a unit's first ledger entries and changes (the
+// outcome's slices start in it) and the legs of its postings.
+type unitScratch struct {
+	ents [4]ledger.Entry
+	chs  [4]Change
+	legs [2]ledger.Leg
+}
+
+// legs returns a and b as the legs of a transaction that is posted before
+// legs is called again: a posting does not keep its legs.
+func (t *txn) legs(a, b ledger.Leg) []ledger.Leg {
+	if t.scratch == nil {
+		return []ledger.Leg{a, b}
+	}
+	t.scratch.legs = [2]ledger.Leg{a, b}
+	return t.scratch.legs[:]
 }
 
 // levelCache holds one member's decoded level state, as stored.
@@ -307,11 +328,10 @@ func (t *txn) post(lt ledger.Transaction) (ledger.Posted, error) {
 	if err != nil {
 		return posted, err
 	}
-	if t.out.Entries == nil {
-		t.out.Entries = posted.Entries // the usual first posting: no copy
-	} else {
-		t.out.Entries = append(t.out.Entries, posted.Entries...)
+	if t.out.Entries == nil && t.scratch != nil {
+		t.out.Entries = t.scratch.ents[:0]
 	}
+	t.out.Entries = append(t.out.Entries, posted.Entries...)
 	return posted, nil
 }
 
@@ -362,6 +382,9 @@ func (t *txn) emit(kind, member string, data any, why *rule.Reason) error {
 		c.Data = f.buf[d0-shift : d1-shift : d1-shift]
 	}
 	f.next++
+	if t.out.Changes == nil && t.scratch != nil {
+		t.out.Changes = t.scratch.chs[:0]
+	}
 	t.out.Changes = append(t.out.Changes, c)
 	return nil
 }
@@ -378,9 +401,10 @@ type feedUnit struct {
 // unitState is a unit of work's txn and the state it owns, allocated
 // together: one allocation per event instead of three.
 type unitState struct {
-	t    txn
-	lvl  levelCache
-	feed feedUnit
+	t       txn
+	lvl     levelCache
+	feed    feedUnit
+	scratch unitScratch
 }
 
 // feedKey is the feed counter's key in bMeta.
@@ -390,7 +414,7 @@ var feedKey = []byte("feed")
 // item) and then writes its changes to the feed.
 func (p *Program) unit(tx store.Tx, at time.Time, ref ledger.Ref, out *Outcome, fn func(t *txn) error) error {
 	u := &unitState{}
-	u.t = txn{p: p, tx: tx, led: ledger.New(tx, p.loc), at: at, ref: ref, out: out, lvl: &u.lvl, feed: &u.feed}
+	u.t = txn{p: p, tx: tx, led: ledger.New(tx, p.loc), at: at, ref: ref, out: out, lvl: &u.lvl, feed: &u.feed, scratch: &u.scratch}
 	if err := fn(&u.t); err != nil {
 		return err
 	}

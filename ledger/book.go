@@ -42,8 +42,10 @@ type Ledger struct {
 	// beyond the decimals it returns.
 	kb, lb, vb []byte
 	scratch    [3][160]byte // their first backing arrays (a record with its pool legs fits)
-	// dayAt and day cache the date of the last posting's time, in loc.
-	dayAt time.Time
+	// dayAt and day cache the date of the last posting's time (in Unix
+	// nanoseconds: a time.Time kept here would make the escape analysis
+	// move every posted transaction to the heap), in loc.
+	dayAt int64
 	day   string
 }
 
@@ -86,12 +88,20 @@ func (l *Ledger) balanceAt(ak []byte) (decimal.Decimal, error) {
 // its lots that have not expired by then (the balance, for an asset that
 // keeps no lots).
 func (l *Ledger) Available(a Account, at time.Time) (decimal.Decimal, error) {
+	return l.available(a, at.UnixNano())
+}
+
+// available is Available at a time in Unix nanoseconds (the form keys store
+// times in). Taking no time.Time keeps the caller's transaction off the
+// heap: a time's location pointer, captured by the scan's callback, would
+// make the escape analysis move all of Post's argument there.
+func (l *Ledger) available(a Account, at int64) (decimal.Decimal, error) {
 	if !a.Asset.HasLots() {
 		return l.Balance(a)
 	}
 	sum := decimal.Zero
 	err := l.scanLots(a, func(lot Lot) error {
-		if live(lot, at) {
+		if liveAt(lot, at) {
 			sum = sum.Add(lot.Amount)
 		}
 		return nil
@@ -100,6 +110,8 @@ func (l *Ledger) Available(a Account, at time.Time) (decimal.Decimal, error) {
 }
 
 func live(lot Lot, at time.Time) bool { return lot.Expires.IsZero() || lot.Expires.After(at) }
+
+func liveAt(lot Lot, at int64) bool { return lot.Expires.IsZero() || lot.Expires.UnixNano() > at }
 
 // Lots returns the open lots of a member account in spending order.
 func (l *Ledger) Lots(a Account) ([]Lot, error) {
@@ -363,13 +375,14 @@ func (l *Ledger) Post(t Transaction) (Posted, error) {
 	p := Posted{Txn: id, Entries: make([]Entry, 0, len(t.Legs))}
 	for i, idx := range order {
 		leg := &t.Legs[idx]
+		lotID := leg.Lot // the entry's lot; the caller's legs are not written
 		if leg.Account.IsMember() && leg.Account.Asset.HasLots() {
 			if leg.Amount.IsPositive() {
 				lot, err := l.credit(t, idx, leg)
 				if err != nil {
 					return Posted{}, err
 				}
-				leg.Lot, leg.Expires, leg.Granted = lot.ID, lot.Expires, lot.Granted
+				lotID = lot.ID
 				p.Lots = append(p.Lots, lot)
 			} else {
 				takes, err := l.debit(t, leg)
@@ -379,7 +392,7 @@ func (l *Ledger) Post(t Transaction) (Posted, error) {
 				p.Takes = append(p.Takes, takes...)
 			}
 		}
-		e, err := l.entry(t, leg, id<<legBits|uint64(i))
+		e, err := l.entry(t, leg, lotID, id<<legBits|uint64(i))
 		if err != nil {
 			return Posted{}, err
 		}
@@ -487,7 +500,7 @@ func (l *Ledger) cover(t Transaction) error {
 		if n.debit.IsZero() {
 			continue
 		}
-		avail, err := l.Available(a, t.Time)
+		avail, err := l.available(a, t.Time.UnixNano())
 		if err != nil {
 			return err
 		}
@@ -549,15 +562,17 @@ func (l *Ledger) debit(t Transaction, leg *Leg) ([]Take, error) {
 	}
 	var takes []Take
 	var changed []Lot
-	err := l.scanLots(leg.Account, func(lot Lot) error {
-		if !live(lot, t.Time) {
+	// The callback captures copies, not leg or t (see available).
+	at, acct := t.Time.UnixNano(), leg.Account
+	err := l.scanLots(acct, func(lot Lot) error {
+		if !liveAt(lot, at) {
 			return nil
 		}
 		n := decimal.Min(lot.Amount, want)
 		want = want.Sub(n)
 		lot.Amount = lot.Amount.Sub(n)
 		changed = append(changed, lot)
-		takes = append(takes, Take{Account: leg.Account, Lot: lot.ID, Amount: n, Expires: lot.Expires, Granted: lot.Granted})
+		takes = append(takes, Take{Account: acct, Lot: lot.ID, Amount: n, Expires: lot.Expires, Granted: lot.Granted})
 		if !want.IsPositive() {
 			return store.StopScan
 		}
@@ -577,7 +592,7 @@ func (l *Ledger) debit(t Transaction, leg *Leg) ([]Take, error) {
 	return takes, nil
 }
 
-func (l *Ledger) entry(t Transaction, leg *Leg, seq uint64) (Entry, error) {
+func (l *Ledger) entry(t Transaction, leg *Leg, lot string, seq uint64) (Entry, error) {
 	l.kb = appendAccount(l.kb[:0], leg.Account)
 	ak := l.kb
 	rec, bal, err := l.add(bBal, ak, leg.Amount)
@@ -589,7 +604,7 @@ func (l *Ledger) entry(t Transaction, leg *Leg, seq uint64) (Entry, error) {
 	}
 	e := Entry{Seq: seq, Txn: t.ID, Time: t.Time.UTC(), Kind: t.Kind, Account: leg.Account, Amount: leg.Amount, Balance: bal, Ref: t.Ref}
 	if leg.Account.IsMember() {
-		e.Lot = leg.Lot
+		e.Lot = lot
 	}
 	if err := l.tx.Put(bBal, ak, rec); err != nil {
 		return Entry{}, err
@@ -619,8 +634,8 @@ func (l *Ledger) add(bucket string, key []byte, delta decimal.Decimal) ([]byte, 
 }
 
 func (l *Ledger) addDay(asset Asset, at time.Time, kind Kind, amt decimal.Decimal) error {
-	if l.day == "" || !at.Equal(l.dayAt) {
-		l.dayAt, l.day = at, at.In(l.loc).Format(time.DateOnly)
+	if ns := at.UnixNano(); l.day == "" || ns != l.dayAt {
+		l.dayAt, l.day = ns, at.In(l.loc).Format(time.DateOnly)
 	}
 	l.lb = keys.Builder(l.lb[:0]).Str(string(asset)).Str(l.day).Str(string(kind))
 	old, err := l.tx.Get(bDay, l.lb)

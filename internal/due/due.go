@@ -34,11 +34,12 @@ func Schedule(tx store.Tx, it Item) error {
 	if it.At.IsZero() || it.Kind == "" || it.ID == "" {
 		return errors.New("due: item needs a time, a kind and an id")
 	}
-	p := it.Payload
-	if p == nil {
-		p = []byte{}
-	}
-	return tx.Put(bucket, key(it.At, it.Kind, it.ID), append([]byte{1}, p...))
+	// The key and the value (a version byte and the payload) share one
+	// allocation; the store copies both.
+	n := 8 + len(it.Kind) + 1 + len(it.ID) + 1
+	b := keys.Builder(make([]byte, 0, n+1+len(it.Payload))).Time(it.At).Str(it.Kind).Str(it.ID)
+	b = append(append(b, 1), it.Payload...)
+	return tx.Put(bucket, b[:n:n], b[n:])
 }
 
 // Cancel removes an item; cancelling an absent item is not an error.
