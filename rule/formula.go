@@ -55,7 +55,7 @@ func (f Formula) Apply(e event.Event) (decimal.Decimal, Reason, error) {
 		if !ok {
 			return decimal.Decimal{}, Reason{}, fmt.Errorf("rule: formula base %q: %w: got %s, want decimal or integer", f.Base, event.ErrAttributeType, v.Kind)
 		}
-		amount = base.Mul(f.Rate)
+		amount = mul(base, f.Rate)
 		r.Inputs = map[string]string{f.Base: exact(base)}
 	}
 	switch f.Kind {
@@ -70,6 +70,28 @@ func (f Formula) Apply(e event.Event) (decimal.Decimal, Reason, error) {
 	r.Formula = f.String()
 	r.Raw = amount
 	return amount, r, nil
+}
+
+// mul returns a×b as decimal.Decimal.Mul does, without math/big when both
+// are codec.Fixed (nearly every amount and rate is): a rate of 1, the
+// common case, gives a back with no allocation.
+func mul(a, b decimal.Decimal) decimal.Decimal {
+	fb, ok := codec.FixedOf(b)
+	if !ok {
+		return a.Mul(b)
+	}
+	if fb == (codec.Fixed{C: 1}) {
+		return a
+	}
+	fa, ok := codec.FixedOf(a)
+	if !ok {
+		return a.Mul(b)
+	}
+	p, ok := fa.Mul(fb)
+	if !ok {
+		return a.Mul(b)
+	}
+	return p.Decimal()
 }
 
 // exact formats d keeping its trailing zeros ("200.00").

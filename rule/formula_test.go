@@ -92,3 +92,28 @@ func TestFormulaCheck(t *testing.T) {
 		})
 	}
 }
+
+// Apply and Round give exactly what decimal's Mul and RoundDown give,
+// exponent included, on their fast paths (a rate of 1, amounts of up to
+// 18 digits) and off them (longer amounts).
+func TestFormulaAndRoundingMatchDecimal(t *testing.T) {
+	d := decimal.RequireFromString
+	bases := []string{"12.50", "-3.005", "0", "7", "999999999999999999", "123456789012345678901234.5", "0.000000001"}
+	rates := []string{"1", "1.0", "1.5", "-1", "0.333", "100000000000", "2.00000000000000000001"}
+	for _, b := range bases {
+		for _, r := range rates {
+			f := rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d(r)}
+			got, _, err := f.Apply(event.Event{Attrs: event.Attrs{"amount": event.DecString(b)}})
+			want := d(b).Mul(d(r))
+			if err != nil || !got.Equal(want) || got.Exponent() != want.Exponent() {
+				t.Errorf("%s × %s = %s (exp %d), %v; want %s (exp %d)", b, r, got, got.Exponent(), err, want, want.Exponent())
+			}
+			for _, scale := range []int32{0, 2, 8} {
+				rounded := rule.Rounding{Scale: scale}.Round(want)
+				if w := want.RoundDown(scale); !rounded.Equal(w) || rounded.Exponent() != w.Exponent() {
+					t.Errorf("Round(%s, %d) = %s (exp %d), want %s (exp %d)", want, scale, rounded, rounded.Exponent(), w, w.Exponent())
+				}
+			}
+		}
+	}
+}

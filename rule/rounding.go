@@ -1,6 +1,9 @@
 package rule
 
-import "github.com/shopspring/decimal"
+import (
+	"github.com/memberkit/membership/internal/codec"
+	"github.com/shopspring/decimal"
+)
 
 // RoundingMode names how a [Rounding] rounds.
 type RoundingMode string
@@ -38,6 +41,16 @@ func (r Rounding) Round(d decimal.Decimal) decimal.Decimal {
 		return d.Round(s)
 	case RoundHalfEven:
 		return d.RoundBank(s)
+	}
+	// Round down (the default) without math/big when d is a codec.Fixed,
+	// and without a new value when nothing changes.
+	if f, ok := codec.FixedOf(d); ok {
+		if g, ok := f.RoundDown(s); ok {
+			if g == f {
+				return d
+			}
+			return g.Decimal()
+		}
 	}
 	return d.RoundDown(s)
 }

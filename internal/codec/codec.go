@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 	"time"
 
@@ -299,6 +300,68 @@ func (f Fixed) Add(g Fixed) (Fixed, bool) {
 	}
 	return Fixed{C: c, E: g.E}, true
 }
+
+// Mul returns f×g exactly, with the sum of the exponents (as
+// decimal.Decimal.Mul does), or false when the product would not be a
+// Fixed.
+func (f Fixed) Mul(g Fixed) (Fixed, bool) {
+	e := int64(f.E) + int64(g.E)
+	if e < math.MinInt32 || e > math.MaxInt32 {
+		return Fixed{}, false
+	}
+	hi, lo := bits.Mul64(absU(f.C), absU(g.C))
+	if hi != 0 || lo > maxFixed {
+		return Fixed{}, false
+	}
+	c := int64(lo)
+	if (f.C < 0) != (g.C < 0) {
+		c = -c
+	}
+	return Fixed{C: c, E: int32(e)}, true
+}
+
+func absU(c int64) uint64 {
+	if c < 0 {
+		return uint64(-c)
+	}
+	return uint64(c)
+}
+
+// RoundDown returns f truncated (toward zero) to places decimal places
+// with exponent −places, as decimal.Decimal.RoundDown does (12 to two
+// places is 12.00), or false when the result would not be a Fixed.
+func (f Fixed) RoundDown(places int32) (Fixed, bool) {
+	target := -int64(places)
+	if target > math.MaxInt32 {
+		return Fixed{}, false
+	}
+	e := int32(target)
+	switch k := target - int64(f.E); {
+	case k == 0:
+		return f, true
+	case k > 18: // every digit goes
+		return Fixed{C: 0, E: e}, true
+	case k > 0:
+		return Fixed{C: f.C / pow10[k], E: e}, true // Go's division truncates toward zero
+	case f.C == 0:
+		return Fixed{C: 0, E: e}, true
+	case -k > 18:
+		return Fixed{}, false
+	default: // pad with −k zeros
+		hi, lo := bits.Mul64(absU(f.C), uint64(pow10[-k]))
+		if hi != 0 || lo > maxFixed {
+			return Fixed{}, false
+		}
+		c := int64(lo)
+		if f.C < 0 {
+			c = -c
+		}
+		return Fixed{C: c, E: e}, true
+	}
+}
+
+// pow10[k] is 10^k.
+var pow10 = [19]int64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
 
 // appendFixed appends f in the Decimal form 0 (coefficient, exponent).
 func appendFixed(b []byte, f Fixed) []byte {

@@ -182,3 +182,53 @@ func TestCount(t *testing.T) {
 		t.Errorf("huge Count = %d, %v", n, r.Err())
 	}
 }
+
+// Fixed's Mul and RoundDown give decimal's results, value and exponent.
+func TestFixedMulRoundDownMatchDecimal(t *testing.T) {
+	vals := []decimal.Decimal{
+		decimal.Zero, decimal.New(1, 0), decimal.New(-1250, -2), decimal.New(5, 3), decimal.New(7, -18), decimal.New(0, -5),
+		decimal.New(999_999_999_999_999_999, 0), decimal.New(-999_999_999_999_999_999, -4), decimal.New(1_000_000_000, 0),
+		decimal.New(100_000_000_000_000_000, -20), decimal.New(-15, -1), decimal.New(25, -1), decimal.New(-1999, -3),
+	}
+	r := uint64(11)
+	for i := range 300 {
+		r = r*6364136223846793005 + 1442695040888963407
+		coef := int64(r>>4) % 1_000_000_000_000_000_000
+		if i%2 == 1 {
+			coef = -coef
+		}
+		if i%3 == 0 {
+			coef %= 1_000_000
+		}
+		vals = append(vals, decimal.New(coef, int32(r%30)-20))
+	}
+	same := func(got, want decimal.Decimal) bool { return got.Equal(want) && got.Exponent() == want.Exponent() }
+	for i, a := range vals {
+		fa, ok := codec.FixedOf(a)
+		if !ok {
+			t.Fatalf("FixedOf(%s) failed", a)
+		}
+		for _, places := range []int32{-3, 0, 1, 2, 4, 8, 18, 25} {
+			want := a.RoundDown(places)
+			f, ok := fa.RoundDown(places)
+			if ok != (want.NumDigits() <= 18) {
+				t.Fatalf("RoundDown(%s, %d): ok = %v for a result of %d digits", a, places, ok, want.NumDigits())
+			}
+			if got := f.Decimal(); ok && !same(got, want) {
+				t.Fatalf("RoundDown(%s, %d) = %s (exp %d), want %s (exp %d)", a, places, got, got.Exponent(), want, want.Exponent())
+			}
+		}
+		for j := i % 3; j < len(vals); j += 3 {
+			b := vals[j]
+			fb, _ := codec.FixedOf(b)
+			want := a.Mul(b)
+			got, ok := fa.Mul(fb)
+			if ok != (want.NumDigits() <= 18) {
+				t.Fatalf("Mul(%s, %s): ok = %v for a product of %d digits", a, b, ok, want.NumDigits())
+			}
+			if ok && !same(got.Decimal(), want) {
+				t.Fatalf("Mul(%s, %s) = %s, want %s", a, b, got.Decimal(), want)
+			}
+		}
+	}
+}
