@@ -259,7 +259,7 @@ type txn struct {
 // outcome's slices start in it) and the legs of its postings.
 type unitScratch struct {
 	ents [4]ledger.Entry
-	chs  [4]Change
+	chs  [2]Change
 	legs [2]ledger.Leg
 }
 
@@ -324,14 +324,16 @@ func (t *txn) post(lt ledger.Transaction) (ledger.Posted, error) {
 	if lt.Ref == (ledger.Ref{}) {
 		lt.Ref = t.ref
 	}
-	posted, err := t.led.Post(lt)
-	if err != nil {
-		return posted, err
-	}
 	if t.out.Entries == nil && t.scratch != nil {
 		t.out.Entries = t.scratch.ents[:0]
 	}
-	t.out.Entries = append(t.out.Entries, posted.Entries...)
+	n := len(t.out.Entries)
+	posted, err := t.led.Append(t.out.Entries, lt)
+	if err != nil {
+		return posted, err
+	}
+	t.out.Entries = posted.Entries
+	posted.Entries = posted.Entries[n:len(posted.Entries):len(posted.Entries)]
 	return posted, nil
 }
 

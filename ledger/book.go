@@ -336,6 +336,18 @@ func check(t Transaction) error {
 // It returns errors wrapping ErrInvalid, ErrUnbalanced, ErrUnknownLot or
 // ErrInsufficientBalance.
 func (l *Ledger) Post(t Transaction) (Posted, error) {
+	return l.post(make([]Entry, 0, len(t.Legs)), t)
+}
+
+// Append is Post that appends the transaction's entries to dst:
+// Posted.Entries is dst grown by them, so a caller gathering the entries
+// of several postings (an event's outcome) need not copy them. On error,
+// dst's length is unchanged (its spare capacity may have been written).
+func (l *Ledger) Append(dst []Entry, t Transaction) (Posted, error) {
+	return l.post(dst, t)
+}
+
+func (l *Ledger) post(dst []Entry, t Transaction) (Posted, error) {
 	if err := check(t); err != nil {
 		return Posted{}, err
 	}
@@ -372,7 +384,7 @@ func (l *Ledger) Post(t Transaction) (Posted, error) {
 			}
 		}
 	}
-	p := Posted{Txn: id, Entries: make([]Entry, 0, len(t.Legs))}
+	p := Posted{Txn: id, Entries: dst}
 	for i, idx := range order {
 		leg := &t.Legs[idx]
 		lotID := leg.Lot // the entry's lot; the caller's legs are not written
@@ -398,7 +410,7 @@ func (l *Ledger) Post(t Transaction) (Posted, error) {
 		}
 		p.Entries = append(p.Entries, e)
 	}
-	return p, l.putEntries(p.Entries)
+	return p, l.putEntries(p.Entries[len(dst):])
 }
 
 // putEntries stores a transaction's entries. The pool legs ride in the

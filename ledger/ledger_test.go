@@ -558,3 +558,37 @@ func TestGrowthKeepsNoLots(t *testing.T) {
 	}
 	checkVerify(t, st)
 }
+
+// Append gathers the entries of several postings in one slice.
+func TestAppend(t *testing.T) {
+	st := memory.New()
+	mustPost(t, st, earn("10", t0, time.Time{}))
+	err := update(t, st, func(l *ledger.Ledger) error {
+		var all []ledger.Entry
+		p, err := l.Append(all, earn("5", t0, time.Time{}))
+		if err != nil {
+			return err
+		}
+		all = p.Entries
+		p, err = l.Append(all, spend("3", t0))
+		if err != nil {
+			return err
+		}
+		all = p.Entries
+		if len(all) != 4 || all[0].Txn != all[1].Txn || all[2].Txn != all[3].Txn || all[2].Txn != p.Txn {
+			t.Errorf("appended entries = %+v", all)
+		}
+		// Pool legs apply first: the spend's member entry is the last.
+		if all[3].Account != alice || !all[3].Balance.Equal(d("12")) {
+			t.Errorf("last entry = %+v, want alice's balance 12", all[3])
+		}
+		if p, err = l.Append(all, spend("100", t0)); !errors.Is(err, ledger.ErrInsufficientBalance) || len(p.Entries) != 0 {
+			t.Errorf("overspend: %+v, %v", p, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkVerify(t, st)
+}
