@@ -407,6 +407,7 @@ type unitState struct {
 	lvl     levelCache
 	feed    feedUnit
 	scratch unitScratch
+	led     ledger.Ledger
 }
 
 // feedKey is the feed counter's key in bMeta.
@@ -416,7 +417,8 @@ var feedKey = []byte("feed")
 // item) and then writes its changes to the feed.
 func (p *Program) unit(tx store.Tx, at time.Time, ref ledger.Ref, out *Outcome, fn func(t *txn) error) error {
 	u := &unitState{}
-	u.t = txn{p: p, tx: tx, led: ledger.New(tx, p.loc), at: at, ref: ref, out: out, lvl: &u.lvl, feed: &u.feed, scratch: &u.scratch}
+	u.led.Init(tx, p.loc)
+	u.t = txn{p: p, tx: tx, led: &u.led, at: at, ref: ref, out: out, lvl: &u.lvl, feed: &u.feed, scratch: &u.scratch}
 	if err := fn(&u.t); err != nil {
 		return err
 	}

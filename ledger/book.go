@@ -52,12 +52,19 @@ type Ledger struct {
 // New returns a ledger bound to tx; loc is the program's zone, used for the
 // daily totals.
 func New(tx store.Tx, loc *time.Location) *Ledger {
+	l := &Ledger{}
+	l.Init(tx, loc)
+	return l
+}
+
+// Init binds l to tx as New does, for a caller that keeps its Ledger in a
+// structure of its own (one allocation instead of two). It resets l.
+func (l *Ledger) Init(tx store.Tx, loc *time.Location) {
 	if loc == nil {
 		loc = time.UTC
 	}
-	l := &Ledger{tx: tx, loc: loc}
+	*l = Ledger{tx: tx, loc: loc}
 	l.kb, l.lb, l.vb = l.scratch[0][:0], l.scratch[1][:0], l.scratch[2][:0]
-	return l
 }
 
 func accountKey(a Account) keys.Builder { return appendAccount(keys.New(), a) }
