@@ -259,7 +259,7 @@ func (pp *pointsPart) post(t *txn, lt ledger.Transaction) (ledger.Posted, error)
 		// One due item per member and expiry instant, whatever the number
 		// of lots: the lots a validity grants in a month (or a day) share
 		// their expiry, so a busy member's grants rewrite one item.
-		if err := t.schedule(l.Expires, duePtsExpire, ptsDueID(prog, e.Account.Member, ""), nil); err != nil {
+		if err := due.Ensure(t.tx, l.Expires, duePtsExpire, ptsDueID(prog, e.Account.Member, "")); err != nil {
 			return posted, err
 		}
 	}

@@ -42,6 +42,27 @@ func Schedule(tx store.Tx, it Item) error {
 	return tx.Put(bucket, b[:n:n], b[n:])
 }
 
+// Ensure is Schedule for an item whose payload says nothing its key does
+// not: it writes the item only when it is not there yet, so rescheduling
+// it (a member's every grant that expires at the same instant) reads
+// instead of writing.
+func Ensure(tx store.Tx, at time.Time, kind, id string) error {
+	if at.IsZero() || kind == "" || id == "" {
+		return errors.New("due: item needs a time, a kind and an id")
+	}
+	n := 8 + len(kind) + 1 + len(id) + 1
+	b := keys.Builder(make([]byte, 0, n+1)).Time(at).Str(kind).Str(id)
+	v, err := tx.Get(bucket, b)
+	switch {
+	case err == nil && len(v) == 1 && v[0] == 1:
+		return nil // there, with no payload
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	b = append(b, 1)
+	return tx.Put(bucket, b[:n:n], b[n:])
+}
+
 // Cancel removes an item; cancelling an absent item is not an error.
 func Cancel(tx store.Tx, at time.Time, kind, id string) error {
 	return tx.Delete(bucket, key(at, kind, id))
