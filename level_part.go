@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/level"
@@ -339,7 +340,7 @@ func (lp *levelPart) increase(t *txn, member string, amount decimal.Decimal, kin
 	if err := level.AddDay(t.tx, member, &m, t.at, t.p.loc, amount); err != nil {
 		return err
 	}
-	m.Lifetime = m.Lifetime.Add(amount)
+	m.Lifetime = codec.Add(m.Lifetime, amount)
 	m.Frozen = level.Earn(m.Frozen, amount, t.at)
 	if err := t.saveLevel(member, m); err != nil {
 		return err

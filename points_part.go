@@ -284,8 +284,8 @@ func (pp *pointsPart) post(t *txn, lt ledger.Transaction) (ledger.Posted, error)
 // addExpiring adds amount to the program's total expiring in the month of
 // the last valid day before expires.
 func (pp *pointsPart) addExpiring(t *txn, program string, expires time.Time, amount decimal.Decimal) error {
-	month := expires.Add(-time.Nanosecond).In(pp.p.loc).Format("2006-01")
-	k := keys.New().Str(program).Str(month)
+	k := t.keyBuf().Str(program)
+	k = append(expires.Add(-time.Nanosecond).In(pp.p.loc).AppendFormat(k, "2006-01"), keys.Sep)
 	return addAmount(t.tx, bPtsExpiry, k, amount)
 }
 

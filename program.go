@@ -261,6 +261,16 @@ type unitScratch struct {
 	ents [4]ledger.Entry
 	chs  [2]Change
 	legs [2]ledger.Leg
+	key  [64]byte
+}
+
+// keyBuf returns an empty buffer to build a store key in; the key must be
+// used (the store copies what it keeps) before keyBuf is called again.
+func (t *txn) keyBuf() keys.Builder {
+	if t.scratch == nil {
+		return keys.New()
+	}
+	return t.scratch.key[:0]
 }
 
 // legs returns a and b as the legs of a transaction that is posted before

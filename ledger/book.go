@@ -811,10 +811,17 @@ func RecordKeys(entries []Entry) [][]byte {
 		}
 		return false
 	}
+	// The keys share one buffer: an outcome's few keys are one allocation.
 	out := make([][]byte, 0, len(entries))
+	var buf keys.Builder
 	for _, e := range entries {
 		if e.Account.IsMember() || !carried(e.Txn) {
-			out = append(out, entryKey(e))
+			if buf == nil {
+				buf = make(keys.Builder, 0, 48*len(entries))
+			}
+			n := len(buf)
+			buf = appendAccount(buf, e.Account).Time(e.Time).U64(e.Seq)
+			out = append(out, buf[n:len(buf):len(buf)])
 		}
 	}
 	return out

@@ -210,7 +210,7 @@ func AddDay(tx store.Tx, member string, m *Member, t time.Time, loc *time.Locati
 	d := rule.DateOf(t, loc)
 	switch c := d.Compare(m.Day); {
 	case c == 0:
-		m.DayGrowth = m.DayGrowth.Add(amount)
+		m.DayGrowth = codec.Add(m.DayGrowth, amount)
 		return nil
 	case c < 0 && !m.Day.IsZero():
 		return addDayRecord(tx, member, d, amount)

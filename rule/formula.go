@@ -103,21 +103,27 @@ func exact(d decimal.Decimal) string {
 // String returns the formula's text: "amount × 1.5", "10",
 // "amount × 1.5 + 10", "1".
 func (f Formula) String() string {
-	mul := f.Base + " × " + exact(f.Rate)
+	var buf [64]byte
+	b := buf[:0]
+	mul := func() { b = codec.AppendExact(append(append(b, f.Base...), " × "...), f.Rate) }
 	switch f.Kind {
 	case Multiplier:
-		return mul
+		mul()
 	case Fixed:
-		return exact(f.Fixed)
+		b = codec.AppendExact(b, f.Fixed)
 	case MultiplierFixed:
+		mul()
 		if f.Fixed.IsNegative() {
-			return mul + " − " + exact(f.Fixed.Neg())
+			b = codec.AppendExact(append(b, " − "...), f.Fixed.Neg())
+		} else {
+			b = codec.AppendExact(append(b, " + "...), f.Fixed)
 		}
-		return mul + " + " + exact(f.Fixed)
 	case Count:
 		return "1"
+	default:
+		return string(f.Kind)
 	}
-	return string(f.Kind)
+	return string(b) // one allocation: the text is built on the stack
 }
 
 // Check returns nil, or a *[Problems] naming what is wrong against the

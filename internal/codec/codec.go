@@ -301,6 +301,19 @@ func (f Fixed) Add(g Fixed) (Fixed, bool) {
 	return Fixed{C: c, E: g.E}, true
 }
 
+// Add returns a+b as decimal.Decimal.Add does (value and exponent), without
+// math/big when both are Fixed and so is the sum.
+func Add(a, b decimal.Decimal) decimal.Decimal {
+	if fa, ok := FixedOf(a); ok {
+		if fb, ok := FixedOf(b); ok {
+			if s, ok := fa.Add(fb); ok {
+				return s.Decimal()
+			}
+		}
+	}
+	return a.Add(b)
+}
+
 // Mul returns f×g exactly, with the sum of the exponents (as
 // decimal.Decimal.Mul does), or false when the product would not be a
 // Fixed.

@@ -232,3 +232,17 @@ func TestFixedMulRoundDownMatchDecimal(t *testing.T) {
 		}
 	}
 }
+
+// Add gives decimal's sums, value and exponent, on and off its fast path.
+func TestAddMatchesDecimal(t *testing.T) {
+	vals := []decimal.Decimal{{}, decimal.Zero, decimal.New(0, -3), decimal.New(1250, -2), decimal.New(-12, 0), decimal.New(7, 5),
+		decimal.New(999_999_999_999_999_999, 0), decimal.New(-999_999_999_999_999_999, -2), decimal.RequireFromString("12345678901234567890.5")}
+	for _, a := range vals {
+		for _, b := range vals {
+			got, want := codec.Add(a, b), a.Add(b)
+			if !got.Equal(want) || got.Exponent() != want.Exponent() {
+				t.Errorf("Add(%s, %s) = %s (exp %d), want %s (exp %d)", a, b, got, got.Exponent(), want, want.Exponent())
+			}
+		}
+	}
+}

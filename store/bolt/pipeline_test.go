@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -335,21 +336,36 @@ func TestCommitFailureFailsNextBatch(t *testing.T) {
 // copy's path.
 func copyStore(t *testing.T, path string) string {
 	t.Helper()
+	// A background checkpoint may recycle or remove a log segment between
+	// the listing and the read: copy everything again then.
+	for attempt := 0; ; attempt++ {
+		dir, err := copyFiles(t, path)
+		if err == nil {
+			return filepath.Join(dir, filepath.Base(path))
+		}
+		if !errors.Is(err, fs.ErrNotExist) || attempt == 10 {
+			t.Fatal(err)
+		}
+	}
+}
+
+// copyFiles copies the files of the store at path to a new directory.
+func copyFiles(t *testing.T, path string) (string, error) {
 	files, err := filepath.Glob(path + "*")
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	dir := t.TempDir()
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			t.Fatal(err)
+			return "", err
 		}
 		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o600); err != nil {
-			t.Fatal(err)
+			return "", err
 		}
 	}
-	return filepath.Join(dir, filepath.Base(path))
+	return dir, nil
 }
 
 // copyKeys returns the keys of bucket in a copy of the store at path,
