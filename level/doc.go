@@ -14,8 +14,8 @@
 //
 // Levels are ordered by upgrade threshold, strictly increasing from 0 (the
 // entry level, which a member joins with their first event). Growth is the
-// member's ledger account of asset growth, kept in a single lot; growth
-// rules earn it (event type, attribute conditions, applicable levels,
+// member's ledger account of asset growth, a plain balance without lots
+// (ledger.Asset.HasLots); growth rules earn it (event type, attribute conditions, applicable levels,
 // effective period, formula, rounding to the growth scale, caps per day,
 // week, month, year and in total). Whenever growth increases the member
 // moves to the highest level it reaches, crossing several levels at once
@@ -40,7 +40,9 @@
 // program zone (the days from T − W months to the day before T: term ends
 // are always day starts, so the window is whole days and exact). A re-base
 // is not earned growth and is not counted in the buckets. The cost is one
-// range scan of the days with growth in the window.
+// range scan of the days with growth in the window. The latest day's
+// bucket is kept in the member's record (Member.Day), which every event
+// writes anyway; it moves to a record of its own when a later day starts.
 //
 // # Freezes
 //
