@@ -618,7 +618,8 @@ func (p *Program) ProcessBatch(ctx context.Context, evs []event.Event) ([]*Outco
 }
 
 func (p *Program) processTx(tx store.Tx, ev event.Event) (*Outcome, error) {
-	if v, err := tx.Get(bEvents, []byte(ev.ID)); err == nil {
+	id := []byte(ev.ID) // read and then written under
+	if v, err := tx.Get(bEvents, id); err == nil {
 		rec, err := decodeRecord(v)
 		if err != nil {
 			return nil, err
@@ -644,7 +645,7 @@ func (p *Program) processTx(tx store.Tx, ev event.Event) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	return out, tx.Put(bEvents, []byte(ev.ID), rec)
+	return out, tx.Put(bEvents, id, rec)
 }
 
 // apply runs an operator request idempotently: key identifies the request
