@@ -8,6 +8,22 @@
 // integers inside the node and loads a key only to confirm a match or to
 // tell apart keys whose 8 bytes tie.
 //
+// The writer's searches leave fingers: the last two leaves they ended in,
+// with the key range the separators above gave each. [Tree.Lookup], Put
+// and Set go straight to a finger's leaf when the key is in its range
+// (a Put after a Lookup of the same key finds even the index), so a
+// counter read and then written, or the next key of an ascending run,
+// costs one leaf search instead of a descent. A version that every node
+// copy, split, merge and root change bumps retires them all; the heads of
+// the bounds and key kept in the finger tell most keys it does not hold
+// without loading memory of the leaf or the separators.
+//
+// A full leaf whose last inserts came in key order (the end of a
+// sequence, or of one member's records of a kind) splits at the
+// insertion point rather than in the middle (within minItems of either
+// end), so the part that gets no more keys stays about three quarters
+// full instead of half.
+//
 // [Tree.Clone] is O(1): afterwards neither tree changes the nodes they
 // share, each copying a node the first time it changes it. A tree never
 // writes memory that a clone of it reads, so it may go on being written
@@ -45,7 +61,7 @@ const (
 	maxItems  = 64               // keys of a leaf, separators of an inner node
 	minItems  = maxItems / 4     // fewer and a node borrows from or merges with a sibling
 	maxPrefix = 48               // longest common prefix a node keeps
-	splitAt   = maxItems / 2     // where a full node splits
+	splitAt   = maxItems / 2     // where a full node splits, unless filled in order
 	mergeMax  = maxItems * 3 / 4 // most items a merge may leave in one node
 	maxInline = 1024             // larger entries of Put get an allocation of their own
 )
@@ -112,14 +128,18 @@ type cowToken struct{ _ byte }
 // two heads tie. A leaf (kids nil) holds the entries; an inner node holds
 // n separators and n+1 children, where kids[i] holds the keys k with
 // items[i-1] <= k < items[i].
+//
+// The fields a search reads first (whether the node is a leaf, its size,
+// its prefix) come first, so that they share the node's first cache lines
+// with the heads it then reads.
 type node[V any] struct {
-	cow   *cowToken
+	kids  *[maxItems + 1]*node[V]
 	n     int
 	plen  int
+	cow   *cowToken
 	pre   [maxPrefix]byte
 	heads [maxItems]uint64
 	items [maxItems]Item[V]
-	kids  *[maxItems + 1]*node[V]
 
 	// A leaf's entries of at most maxInline bytes that Put made are
 	// stored one after the other in buf, which only grows: a write
@@ -129,6 +149,10 @@ type node[V any] struct {
 	buf    []byte
 	own    *cowToken
 	pinned int // bytes of the arenas the entries may be in, roughly
+
+	// seq is 1 + the index of the key a leaf's last insert made, when
+	// that was an insert at the end or right after the insert before.
+	seq uint8
 }
 
 // find returns the index of the first item whose key is >= k, and whether
@@ -304,10 +328,34 @@ type Tree[V any] struct {
 	id     *cowToken // the owner of the leaf arenas this tree appends to
 	length int
 	refs   bool // Set made the entries: there are no arenas
+
+	// version changes whenever a node is copied, split, merged or given
+	// items of a sibling, or the root changes: what a finger of an older
+	// version knows may no longer hold.
+	version uint64
+	fingers [2]finger[V]
+	last    int // the finger used or set last; the other is replaced
+}
+
+// finger remembers a leaf that a search of the writer ended in, with the
+// key range the separators above it gave it, so that the next search for
+// a key in that range (a Put after a Get of the same key, the next key
+// of an ascending run) goes straight to the leaf. It keeps the heads of
+// the keys it compares with, so that telling a key it does not hold
+// touches none of the leaf's or separators' memory.
+type finger[V any] struct {
+	n       *node[V]
+	version uint64 // the tree's version when the finger was set
+	lo, hi  []byte // n holds the keys k with lo <= k < hi; nil is no bound
+	loHead  uint64 // head(lo), head(hi)
+	hiHead  uint64
+	i       int    // the index the search ended at: where key is or goes
+	key     uint64 // head(key) and its length, of the key searched for
+	klen    int
 }
 
 // New returns an empty tree.
-func New[V any]() *Tree[V] { return &Tree[V]{cow: new(cowToken), id: new(cowToken)} }
+func New[V any]() *Tree[V] { return &Tree[V]{cow: new(cowToken), id: new(cowToken), version: 1} }
 
 // Len returns the number of items.
 func (t *Tree[V]) Len() int { return t.length }
@@ -318,7 +366,7 @@ func (t *Tree[V]) Len() int { return t.length }
 // alongside another call that changes t or clones it.
 func (t *Tree[V]) Clone() *Tree[V] {
 	t.cow = new(cowToken)
-	return &Tree[V]{root: t.root, cow: new(cowToken), id: new(cowToken), length: t.length, refs: t.refs}
+	return &Tree[V]{root: t.root, cow: new(cowToken), id: new(cowToken), length: t.length, refs: t.refs, version: 1}
 }
 
 func (t *Tree[V]) newNode(inner bool) *node[V] {
@@ -334,6 +382,7 @@ func (t *Tree[V]) mutable(n *node[V]) *node[V] {
 	if n.cow == t.cow {
 		return n
 	}
+	t.version++ // fingers may hold n, no longer in the tree
 	c := new(node[V])
 	*c = *n
 	c.cow = t.cow
@@ -344,8 +393,15 @@ func (t *Tree[V]) mutable(n *node[V]) *node[V] {
 	return c
 }
 
-// Get returns the item with key k.
+// Get returns the item with key k. It only reads t, so Gets may run
+// alongside each other.
 func (t *Tree[V]) Get(k []byte) (Item[V], bool) {
+	if f, i, found := t.near(k); f != nil {
+		if found {
+			return f.n.items[i], true
+		}
+		return Item[V]{}, false
+	}
 	n := t.root
 	if n == nil {
 		return Item[V]{}, false
@@ -357,6 +413,110 @@ func (t *Tree[V]) Get(k []byte) (Item[V], bool) {
 		return n.items[i], true
 	}
 	return Item[V]{}, false
+}
+
+// Lookup is Get for the tree's writer: it remembers the leaf where it
+// looked, so that a Put of k or a nearby key right after it skips the
+// descent. It changes t, like Put.
+func (t *Tree[V]) Lookup(k []byte) (Item[V], bool) {
+	if f, i, found := t.near(k); f != nil {
+		t.use(f, k, i)
+		if found {
+			return f.n.items[i], true
+		}
+		return Item[V]{}, false
+	}
+	n := t.root
+	if n == nil {
+		return Item[V]{}, false
+	}
+	var lo, hi []byte
+	for n.kids != nil {
+		i := n.child(k)
+		lo, hi = n.bounds(i, lo, hi)
+		n = n.kids[i]
+	}
+	i, found := n.find(k)
+	t.setFinger(n, lo, hi, k, i)
+	if found {
+		return n.items[i], true
+	}
+	return Item[V]{}, false
+}
+
+// bounds narrows the key range lo to hi of the inner node n to that of
+// its child i.
+func (n *node[V]) bounds(i int, lo, hi []byte) ([]byte, []byte) {
+	if i > 0 {
+		lo = n.items[i-1].Key()
+	}
+	if i < n.n {
+		hi = n.items[i].Key()
+	}
+	return lo, hi
+}
+
+// near returns a finger whose leaf holds k's range, the index of the
+// first key >= k in its leaf and whether that key is k; or a nil finger.
+// It first looks for k itself at the index a finger was left at, which
+// saves the leaf's search too when a Put follows a Get of its key. It
+// only reads t (Get may run alongside other Gets); a writer passes the
+// finger to use.
+func (t *Tree[V]) near(k []byte) (*finger[V], int, bool) {
+	h := head(k)
+	for j := range t.fingers {
+		f := &t.fingers[j]
+		if f.version == t.version && f.key == h && f.klen == len(k) && f.i < f.n.n && string(f.n.items[f.i].Key()) == string(k) {
+			return f, f.i, true
+		}
+	}
+	for j := range t.fingers {
+		f := &t.fingers[j]
+		if f.version == t.version && f.holds(k, h) {
+			i, found := f.n.find(k)
+			return f, i, found
+		}
+	}
+	return nil, 0, false
+}
+
+// use records that the writer's search for k ended in finger f at index
+// i.
+func (t *Tree[V]) use(f *finger[V], k []byte, i int) {
+	f.i, f.key, f.klen = i, head(k), len(k)
+	if f == &t.fingers[0] {
+		t.last = 0
+	} else {
+		t.last = 1
+	}
+}
+
+// holds reports whether k, whose head is h, is in the finger's range. A
+// head that differs from a bound's decides without loading the bound.
+func (f *finger[V]) holds(k []byte, h uint64) bool {
+	if f.lo != nil && (h < f.loHead || h == f.loHead && bytes.Compare(k, f.lo) < 0) {
+		return false
+	}
+	return f.hi == nil || h < f.hiHead || h == f.hiHead && bytes.Compare(k, f.hi) < 0
+}
+
+// setFinger remembers that the leaf n holds the keys from lo to hi and
+// that a search for k ended at index i, in the finger n is in already or
+// in the one used less recently.
+func (t *Tree[V]) setFinger(n *node[V], lo, hi, k []byte, i int) {
+	j := t.last ^ 1
+	if f := &t.fingers[t.last]; f.n == n && f.version == t.version {
+		j = t.last
+	}
+	f := &t.fingers[j]
+	*f = finger[V]{n: n, version: t.version, lo: lo, hi: hi, i: i, key: head(k), klen: len(k)}
+	if lo != nil {
+		f.loHead = head(lo)
+	}
+	if hi != nil {
+		f.hiHead = head(hi)
+	}
+	t.last = j
 }
 
 // Min returns the item with the least key.
@@ -371,14 +531,16 @@ func (t *Tree[V]) Min() (Item[V], bool) {
 	return n.items[0], true
 }
 
-// split moves the upper half of the full node n into a new node and
-// returns the separator between them and the new node. The halves keep
-// their heads unless their keys share a longer prefix than n's.
-func (t *Tree[V]) split(n *node[V]) (Item[V], *node[V]) {
+// split moves the items of the full node n from index at on into a new
+// node and returns the separator between them and the new node. The
+// halves keep their heads unless their keys share a longer prefix than
+// n's.
+func (t *Tree[V]) split(n *node[V], at int) (Item[V], *node[V]) {
+	t.version++
 	right := t.newNode(n.kids != nil)
 	right.pre, right.plen = n.pre, n.plen
-	sep := n.items[splitAt]
-	from := splitAt
+	sep := n.items[at]
+	from := at
 	if n.kids != nil {
 		from++ // the separator moves up
 		copy(right.kids[:], n.kids[from:n.n+1])
@@ -386,8 +548,9 @@ func (t *Tree[V]) split(n *node[V]) (Item[V], *node[V]) {
 	}
 	right.n = copy(right.items[:], n.items[from:n.n])
 	copy(right.heads[:], n.heads[from:n.n])
-	clear(n.items[splitAt:n.n])
-	n.n = splitAt
+	clear(n.items[at:n.n])
+	n.n = at
+	n.seq, right.seq = 0, 0
 	n.reprefix()
 	right.reprefix()
 	if n.kids == nil {
@@ -402,6 +565,21 @@ func (t *Tree[V]) split(n *node[V]) (Item[V], *node[V]) {
 		}
 	}
 	return sep, right
+}
+
+// splitPoint returns where to split the full node n before k goes in.
+// A leaf filled in key order (the keys of a sequence, or of one member
+// and kind, arrive ascending) splits at the insertion point, within
+// limits, so that the left part, which gets no more keys, stays full
+// rather than half empty.
+func (n *node[V]) splitPoint(k []byte) int {
+	if n.kids != nil || n.seq == 0 {
+		return splitAt
+	}
+	if i, _ := n.find(k); i == int(n.seq) {
+		return min(max(i, minItems), maxItems-minItems)
+	}
+	return splitAt
 }
 
 // liveBytes returns the bytes of the leaf's entries in arenas, but entry
@@ -483,13 +661,15 @@ func (t *Tree[V]) PutMarked(key, value []byte, mark bool) (Item[V], bool) {
 	if mark {
 		vlen |= markBit
 	}
-	n, i, found := t.leaf(key)
+	f, i, found := t.leafFor(key)
+	n := f.n
 	if found {
 		old := n.items[i]
 		n.items[i] = t.newEntry(n, key, value, vlen, i) // same key: the head stays
 		return old, true
 	}
 	it := t.newEntry(n, key, value, vlen, -1)
+	n.noteInsert(i)
 	n.insertAt(i, it, nil)
 	t.length++
 	return it, false
@@ -502,48 +682,73 @@ func (t *Tree[V]) PutMarked(key, value []byte, mark bool) (Item[V], bool) {
 func (t *Tree[V]) Set(key []byte, v V) (Item[V], bool) {
 	t.refs = true
 	it := Item[V]{Data: v, p: unsafe.SliceData(key), klen: uint32(len(key))}
-	n, i, found := t.leaf(key)
+	f, i, found := t.leafFor(key)
+	n := f.n
 	if found {
 		old := n.items[i]
 		n.items[i] = it // same key: the head stays
 		return old, true
 	}
+	n.noteInsert(i)
 	n.insertAt(i, it, nil)
 	t.length++
 	return it, false
 }
 
-// leaf returns the mutable leaf where key belongs, with room for one more
-// item, the index of key in it, and whether key is there.
-func (t *Tree[V]) leaf(k []byte) (*node[V], int, bool) {
+// noteInsert records in the leaf n whether an insert at index i continues
+// an ordered run: at the end, or right after the last insert.
+func (n *node[V]) noteInsert(i int) {
+	if i == n.n || i == int(n.seq) {
+		n.seq = uint8(i + 1)
+	} else {
+		n.seq = 0
+	}
+}
+
+// leafFor returns a finger to the mutable leaf where key belongs, which
+// has room for one more item unless key is there, the index of key in it,
+// and whether key is there. The finger's index is left at key's.
+func (t *Tree[V]) leafFor(k []byte) (*finger[V], int, bool) {
+	// A leaf t may change is in the tree with all its ancestors t's own
+	// too, as long as the version holds (copies, splits and merges
+	// change it).
+	if f, i, found := t.near(k); f != nil && f.n.cow == t.cow && (found || f.n.n < maxItems) {
+		t.use(f, k, i)
+		return f, i, found
+	}
 	if t.root == nil {
+		t.version++
 		t.root = t.newNode(false)
 	} else {
 		t.root = t.mutable(t.root)
 	}
 	if t.root.n == maxItems {
 		left := t.root
-		sep, right := t.split(left)
+		sep, right := t.split(left, left.splitPoint(k))
 		t.root = t.newNode(true)
 		t.root.kids[0] = left
 		t.root.insertAt(0, sep, right)
 	}
 	n := t.root
+	var lo, hi []byte
 	for n.kids != nil {
 		i := n.child(k)
 		c := t.mutable(n.kids[i])
 		n.kids[i] = c
 		if c.n == maxItems {
-			sep, right := t.split(c)
+			sep, right := t.split(c, c.splitPoint(k))
 			n.insertAt(i, sep, right)
 			if bytes.Compare(k, sep.Key()) >= 0 {
 				c = right
+				i++
 			}
 		}
+		lo, hi = n.bounds(i, lo, hi)
 		n = c
 	}
 	i, found := n.find(k)
-	return n, i, found
+	t.setFinger(n, lo, hi, k, i)
+	return &t.fingers[t.last], i, found
 }
 
 // Delete removes the item with key k and returns it.
@@ -554,6 +759,7 @@ func (t *Tree[V]) Delete(k []byte) (Item[V], bool) {
 	t.root = t.mutable(t.root)
 	old := t.remove(t.root, k)
 	if t.root.n == 0 {
+		t.version++
 		if t.root.kids != nil {
 			t.root = t.root.kids[0]
 		} else {
@@ -586,6 +792,7 @@ func (t *Tree[V]) remove(n *node[V], k []byte) Item[V] {
 // rebalance merges the underfull child i of n with a sibling, or moves
 // items over from the sibling when both do not fit in one node.
 func (t *Tree[V]) rebalance(n *node[V], i int) {
+	t.version++
 	if i == n.n {
 		i-- // merge with the left sibling instead
 	}

@@ -392,3 +392,106 @@ func TestWriteWhileClonesRead(t *testing.T) {
 		<-done
 	}
 }
+
+// The writer's fingers never lead a search astray: Lookups and Puts of
+// keys near the last ones (the same key, the next in order, a neighbour)
+// agree with a map while splits, merges, deletes and clones change the
+// nodes the fingers point to, and clones keep what they held.
+func TestFingersModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	tr, m := New[struct{}](), treeModel{}
+	type clone struct {
+		tr *Tree[struct{}]
+		m  treeModel
+	}
+	var clones []clone
+	key := func(n int) []byte { return fmt.Appendf(nil, "m%03d\x00points\x00%06d", n%97, n) }
+	last := 0
+	for step := range 40000 {
+		// Mostly keys near the last one, sometimes anywhere.
+		n := last + rng.IntN(5) - 1
+		if rng.IntN(8) == 0 {
+			n = rng.IntN(20000)
+		}
+		n = max(n, 0)
+		last = n
+		k := key(n)
+		switch op := rng.IntN(10); {
+		case op < 4: // Get then Put, as counters do
+			it, ok := tr.Lookup(k)
+			if v, had := m[string(k)]; ok != had || ok && string(it.Value()) != v {
+				t.Fatalf("step %d: Lookup(%q) = %q, %v; want %q, %v", step, k, it.Value(), ok, v, had)
+			}
+			v := fmt.Sprint(rng.IntN(1000))
+			tr.PutMarked(k, []byte(v), marked(v))
+			m[string(k)] = v
+		case op < 7: // Put alone
+			v := fmt.Sprint(rng.IntN(1000))
+			tr.PutMarked(k, []byte(v), marked(v))
+			m[string(k)] = v
+		case op < 9:
+			_, ok := tr.Delete(k)
+			if _, had := m[string(k)]; ok != had {
+				t.Fatalf("step %d: Delete(%q) = %v; want %v", step, k, ok, had)
+			}
+			delete(m, string(k))
+		default:
+			if it, ok := tr.Get(k); ok != (m[string(k)] != "") || ok && string(it.Value()) != m[string(k)] {
+				t.Fatalf("step %d: Get(%q) = %q, %v; want %q", step, k, it.Value(), ok, m[string(k)])
+			}
+		}
+		if rng.IntN(3000) == 0 {
+			clones = append(clones, clone{tr.Clone(), maps.Clone(m)})
+		}
+		if step%10000 == 9999 {
+			m.check(t, tr, rng)
+		}
+	}
+	// Delete all in order, with Lookups in between, down to an empty tree
+	// and up again.
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		tr.Lookup([]byte(k))
+		if _, ok := tr.Delete([]byte(k)); !ok {
+			t.Fatalf("Delete(%q) found nothing", k)
+		}
+		delete(m, k)
+	}
+	m.check(t, tr, rng)
+	for n := range 500 {
+		k := key(n)
+		if _, ok := tr.Lookup(k); ok {
+			t.Fatalf("Lookup(%q) in an emptied tree found it", k)
+		}
+		tr.PutMarked(k, []byte("vv"), marked("vv"))
+		m[string(k)] = "vv"
+	}
+	m.check(t, tr, rng)
+	for _, c := range clones {
+		c.m.check(t, c.tr, rng)
+	}
+}
+
+// A leaf filled in key order splits at the insertion point, so the
+// leaves it leaves behind are fuller than half.
+func TestOrderedFill(t *testing.T) {
+	tr := New[struct{}]()
+	for n := range 10000 {
+		tr.Put(fmt.Appendf(nil, "feed%08d", n), []byte("v"))
+	}
+	checkTree(t, tr)
+	leaves := 0
+	var walk func(n *node[struct{}])
+	walk = func(n *node[struct{}]) {
+		if n.kids == nil {
+			leaves++
+			return
+		}
+		for i := 0; i <= n.n; i++ {
+			walk(n.kids[i])
+		}
+	}
+	walk(tr.root)
+	if fill := 10000 / leaves; fill < maxItems-minItems-1 {
+		t.Errorf("%d keys in ascending order fill %d leaves, %d keys each; want at least %d", 10000, leaves, fill, maxItems-minItems-1)
+	}
+}

@@ -27,6 +27,12 @@
 // it, so a search compares integers inside the node and loads a key only
 // to confirm a match or to tell apart keys whose 8 bytes tie.
 //
+// Get in an Update uses the tree's Lookup, which leaves a finger at the
+// leaf it searched: the Put of a counter or record read just before, or
+// of the next key of an ascending sequence, goes to that leaf without a
+// descent. Views use plain Get, which only reads, since Views share their
+// snapshot's trees.
+//
 // Put copies the key and value into an arena of the leaf that holds the
 // key: a byte slice the leaf only appends to (and only the tree that made
 // it; a clone makes its own), so bytes a snapshot or a slice returned by
@@ -81,6 +87,9 @@ type snapshot struct {
 	trees map[string]*btree
 }
 
+// recentBits is the log2 of the number of slots of Store.recent.
+const recentBits = 6
+
 // maxKeptUndo is the largest undo log whose storage the next Update
 // reuses; a bulk load's is left to the garbage collector.
 const maxKeptUndo = 1 << 12
@@ -96,7 +105,7 @@ type Store struct {
 	mu      sync.Mutex // serializes writers and snapshot-taking
 	buckets map[string]*bucket
 	undo    []undo                   // the undo log's storage, reused by Updates
-	recent  [16]*bucket              // buckets by their name's address; see bucket
+	recent  [1 << recentBits]*bucket // buckets by their name's address; see bucket
 	snap    atomic.Pointer[snapshot] // what Views read; nil after a committed write
 	closed  atomic.Bool
 }
@@ -139,8 +148,11 @@ func (s *Store) snapshot() (*snapshot, error) {
 // Bucket names are mostly string constants, whose bytes have one address,
 // so a cache indexed by that address finds them without hashing the name
 // (a hit still compares the names, which is quick when they share bytes).
+// The address is mixed by a multiplication, since constants that sit
+// close together would otherwise share slots.
 func (s *Store) bucket(name string) *bucket {
-	slot := &s.recent[uintptr(unsafe.Pointer(unsafe.StringData(name)))>>4%uintptr(len(s.recent))]
+	h := uint64(uintptr(unsafe.Pointer(unsafe.StringData(name)))) * 0x9e3779b97f4a7c15
+	slot := &s.recent[h>>(64-recentBits)]
 	if b := *slot; b != nil && b.name == name {
 		return b
 	}
@@ -298,8 +310,18 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 	if err := t.check("get", bucket, key, false); err != nil {
 		return nil, err
 	}
-	if tr := t.tree(bucket); tr != nil {
-		if it, ok := tr.Get(key); ok {
+	if !t.writable {
+		if tr := t.snap.trees[bucket]; tr != nil {
+			if it, ok := tr.Get(key); ok {
+				return it.Value(), nil
+			}
+		}
+		return nil, errNotFound
+	}
+	// The writer's Lookup leaves a finger at the key's leaf, which the Put
+	// that often follows (a counter, a balance, a record) goes straight to.
+	if b := t.s.bucket(bucket); b != nil {
+		if it, ok := b.tree.Lookup(key); ok {
 			return it.Value(), nil
 		}
 	}
