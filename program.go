@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // program zones must load on hosts without a zoneinfo database
 
@@ -75,6 +76,8 @@ type Program struct {
 	// can target members by level and tag.
 	levelOf func(t *txn, member string) (string, error)
 	tagsOf  func(t *txn, member string) ([]string, error)
+	// units keeps unit-of-work state for reuse (see unitState).
+	units sync.Pool
 }
 
 // Open validates def and returns a program on st. The store holds all
@@ -255,13 +258,27 @@ type txn struct {
 	scratch *unitScratch
 }
 
-// unitScratch holds a unit's first ledger entries and changes (the
-// outcome's slices start in it) and the legs of its postings.
+// unitScratch holds the legs of a unit's postings and a key buffer.
 type unitScratch struct {
-	ents [4]ledger.Entry
-	chs  [2]Change
 	legs [2]ledger.Leg
 	key  [64]byte
+}
+
+// outcomeBox is an event's outcome with room for the entries and changes
+// an event usually makes, allocated together: the outcome's slices start
+// in the arrays.
+type outcomeBox struct {
+	out  Outcome
+	ents [4]ledger.Entry
+	chs  [2]Change
+}
+
+// newOutcome returns an outcome whose Entries and Changes are empty
+// slices of room allocated with it.
+func newOutcome(event, member string, at time.Time) *Outcome {
+	b := &outcomeBox{out: Outcome{Event: event, Member: member, Time: at}}
+	b.out.Entries, b.out.Changes = b.ents[:0], b.chs[:0]
+	return &b.out
 }
 
 // keyBuf returns an empty buffer to build a store key in; the key must be
@@ -334,8 +351,8 @@ func (t *txn) post(lt ledger.Transaction) (ledger.Posted, error) {
 	if lt.Ref == (ledger.Ref{}) {
 		lt.Ref = t.ref
 	}
-	if t.out.Entries == nil && t.scratch != nil {
-		t.out.Entries = t.scratch.ents[:0]
+	if t.out.Entries == nil {
+		t.out.Entries = make([]ledger.Entry, 0, len(lt.Legs))
 	}
 	n := len(t.out.Entries)
 	posted, err := t.led.Append(t.out.Entries, lt)
@@ -394,9 +411,6 @@ func (t *txn) emit(kind, member string, data any, why *rule.Reason) error {
 		c.Data = f.buf[d0-shift : d1-shift : d1-shift]
 	}
 	f.next++
-	if t.out.Changes == nil && t.scratch != nil {
-		t.out.Changes = t.scratch.chs[:0]
-	}
 	t.out.Changes = append(t.out.Changes, c)
 	return nil
 }
@@ -410,8 +424,10 @@ type feedUnit struct {
 	key  [8]byte
 }
 
-// unitState is a unit of work's txn and the state it owns, allocated
-// together: one allocation per event instead of three.
+// unitState is a unit of work's txn and the state it owns. Units reuse
+// them (Program.units): nothing of a unit's state outlives the unit (the
+// outcome and the feed record are allocated apart), so an event allocates
+// none of it.
 type unitState struct {
 	t       txn
 	lvl     levelCache
@@ -426,8 +442,14 @@ var feedKey = []byte("feed")
 // unit runs fn as one unit of work (an event, an operator request, a due
 // item) and then writes its changes to the feed.
 func (p *Program) unit(tx store.Tx, at time.Time, ref ledger.Ref, out *Outcome, fn func(t *txn) error) error {
-	u := &unitState{}
+	u, _ := p.units.Get().(*unitState)
+	if u == nil {
+		u = &unitState{}
+	}
+	defer p.units.Put(u)
 	u.led.Init(tx, p.loc)
+	u.lvl = levelCache{}
+	u.feed.next, u.feed.buf = 0, nil // the old record is the old outcome's
 	u.t = txn{p: p, tx: tx, led: &u.led, at: at, ref: ref, out: out, lvl: &u.lvl, feed: &u.feed, scratch: &u.scratch}
 	if err := fn(&u.t); err != nil {
 		return err
@@ -631,7 +653,7 @@ func (p *Program) processTx(tx store.Tx, ev event.Event) (*Outcome, error) {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	out := &Outcome{Event: ev.ID, Member: ev.Member, Time: ev.Time}
+	out := newOutcome(ev.ID, ev.Member, ev.Time)
 	var rec []byte
 	err := p.unit(tx, ev.Time, ledger.Ref{Event: ev.ID}, out, func(t *txn) error {
 		for _, pt := range p.parts {
