@@ -19,10 +19,10 @@ import (
 
 // Buckets the ledger stores under.
 const (
-	bEntry = "ledger.entry" // account, time, seq → Entry
+	bEntry = "ledger.entry" // account, time, seq → the rest of the entry, and its pool legs (encode.go)
 	bBal   = "ledger.bal"   // account → balance
-	bLot   = "ledger.lot"   // account, expiry, grant, lot id → Lot
-	bLotID = "ledger.lotid" // account, lot id → lot key
+	bLot   = "ledger.lot"   // account, expiry, grant, lot id → remaining and original amounts
+	bLotID = "ledger.lotid" // account, lot id → the lot key's expiry and grant
 	bDay   = "ledger.day"   // asset, date, kind → member-side net amount
 	bMeta  = "ledger.meta"  // counters
 )
@@ -149,10 +149,12 @@ func (l *Ledger) LotsExpiring(a Account, at time.Time) ([]Lot, error) {
 	if at.IsZero() {
 		return nil, errf(ErrInvalid, "lots expiring at the zero time")
 	}
-	p := accountKey(a).Time(at)
+	p := accountKey(a)
+	n := len(p)
+	p = p.Time(at)
 	var out []Lot
-	err := l.tx.Scan(bLot, p, store.PrefixEnd(p), false, func(_, v []byte) error {
-		lot, err := decodeLot(v)
+	err := l.tx.Scan(bLot, p, store.PrefixEnd(p), false, func(k, v []byte) error {
+		lot, err := decodeLotAt(a, n, k, v)
 		if err == nil {
 			out = append(out, lot)
 		}
@@ -163,18 +165,13 @@ func (l *Ledger) LotsExpiring(a Account, at time.Time) ([]Lot, error) {
 
 func (l *Ledger) scanLots(a Account, fn func(Lot) error) error {
 	p := accountKey(a)
-	return l.tx.Scan(bLot, p, store.PrefixEnd(p), false, func(_, v []byte) error {
-		lot, err := decodeLot(v)
+	return l.tx.Scan(bLot, p, store.PrefixEnd(p), false, func(k, v []byte) error {
+		lot, err := decodeLotAt(a, len(p), k, v)
 		if err != nil {
 			return err
 		}
 		return fn(lot)
 	})
-}
-
-// appendLotKey appends a lot's key to b.
-func appendLotKey(b keys.Builder, lot Lot) keys.Builder {
-	return appendAccount(b, lot.Account).Time(lot.Expires).Time(lot.Granted).Str(lot.ID)
 }
 
 // lotIDKey returns, in the scratch kb, the id index key of a lot.
@@ -183,45 +180,55 @@ func (l *Ledger) lotIDKey(a Account, id string) []byte {
 	return l.kb
 }
 
-// putLot stores lot; indexed says its id index already points at its key
-// (a lot that existed, whose expiry and grant never change).
+// putLot stores lot; indexed says its id index already holds its expiry
+// and grant (a lot that existed, whose expiry and grant never change).
 func (l *Ledger) putLot(lot Lot, indexed bool) error {
-	l.lb = appendLotKey(l.lb[:0], lot)
+	l.lb = appendAccount(l.lb[:0], lot.Account)
+	n := len(l.lb)
+	l.lb = keys.Builder(l.lb).Time(lot.Expires).Time(lot.Granted).Str(lot.ID)
 	k := l.lb
+	ts := k[n : n+lotTimesLen] // the id index's value: the key is the rest
 	if lot.Amount.IsZero() {
 		// A spent lot is kept in the id index only if it may be credited
 		// back (reversal); its record goes so scans stay short.
 		if err := l.tx.Delete(bLot, k); err != nil || indexed {
 			return err
 		}
-		return l.tx.Put(bLotID, l.lotIDKey(lot.Account, lot.ID), k)
+		return l.tx.Put(bLotID, l.lotIDKey(lot.Account, lot.ID), ts)
 	}
 	l.vb = appendLot(l.vb[:0], lot)
 	if err := l.tx.Put(bLot, k, l.vb); err != nil || indexed {
 		return err
 	}
-	return l.tx.Put(bLotID, l.lotIDKey(lot.Account, lot.ID), k)
+	return l.tx.Put(bLotID, l.lotIDKey(lot.Account, lot.ID), ts)
 }
 
 // getLotByID returns a lot, including a spent one (amount zero) whose
 // record was dropped: it is rebuilt from its key.
 func (l *Ledger) getLotByID(a Account, id string) (Lot, bool, error) {
-	k, err := l.tx.Get(bLotID, l.lotIDKey(a, id))
+	ts, err := l.tx.Get(bLotID, l.lotIDKey(a, id))
 	if errors.Is(err, store.ErrNotFound) {
 		return Lot{}, false, nil
 	}
 	if err != nil {
 		return Lot{}, false, err
 	}
-	v, err := l.tx.Get(bLot, k)
+	if len(ts) != lotTimesLen {
+		return Lot{}, false, fmt.Errorf("%w: lot id index %q: %d bytes", ErrCorrupt, l.kb, len(ts))
+	}
+	// The lot key is the account, the indexed expiry and grant, and the id.
+	l.lb = appendAccount(l.lb[:0], a)
+	n := len(l.lb)
+	l.lb = keys.Builder(append(l.lb, ts...)).Str(id)
+	ts = l.lb[n : n+lotTimesLen] // the store's slice may not outlive the next read
+	v, err := l.tx.Get(bLot, l.lb)
 	if errors.Is(err, store.ErrNotFound) {
-		p := len(accountKey(a))
-		return Lot{ID: id, Account: a, Expires: keys.U64Time(keys.U64(k, p)), Granted: keys.U64Time(keys.U64(k, p+8))}, true, nil
+		return lotOf(a, id, ts), true, nil
 	}
 	if err != nil {
 		return Lot{}, false, err
 	}
-	lot, err := decodeLotOf(v, a, id)
+	lot, err := decodeLotOf(v, a, id, ts)
 	return lot, true, err
 }
 
@@ -768,15 +775,16 @@ func (l *Ledger) Statement(q Query) (Page, error) {
 			page.Next = encodeCursor(last)
 			return store.StopScan
 		}
-		e, err := decodeEntry(v)
+		n := len(page.Entries)
+		var err error
+		page.Entries, err = appendEntries(page.Entries, q.Account, len(p), k, v, false)
 		if err != nil {
 			return err
 		}
 		last = append(last[:0], k...)
-		if len(q.Kinds) > 0 && !hasKind(q.Kinds, e.Kind) {
-			return nil
+		if len(q.Kinds) > 0 && !hasKind(q.Kinds, page.Entries[n].Kind) {
+			page.Entries = page.Entries[:n]
 		}
-		page.Entries = append(page.Entries, e)
 		return nil
 	})
 	return page, err
@@ -832,15 +840,17 @@ func RecordKeys(entries []Entry) [][]byte {
 func (l *Ledger) EntriesAt(keys [][]byte) ([]Entry, error) {
 	var out []Entry
 	for _, k := range keys {
+		a, err := entryAccount(k)
+		if err != nil {
+			return nil, err
+		}
 		v, err := l.tx.Get(bEntry, k)
 		if err != nil {
 			return nil, err
 		}
-		e, pools, err := decodeEntryRecord(v)
-		if err != nil {
+		if out, err = appendEntries(out, a, len(k)-entryKeyLen, k, v, true); err != nil {
 			return nil, err
 		}
-		out = append(append(out, e), pools...)
 	}
 	slices.SortFunc(out, func(a, b Entry) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out, nil

@@ -1,49 +1,132 @@
 package ledger
 
 import (
+	"bytes"
 	"fmt"
+	"strconv"
 
 	"github.com/memberkit/membership/internal/codec"
+	"github.com/memberkit/membership/internal/keys"
 	"github.com/shopspring/decimal"
 )
 
 // Entries and lots are the ledger's hottest records, so they are stored in
-// a compact binary form rather than JSON; the first byte is a version.
-const recordV1 = 1
+// a compact binary form rather than JSON, and a value holds only what its
+// key does not say: every event writes them, and their bytes are the
+// store's memory and write-ahead log. The first byte of a value is a
+// version; a value of any other version is corrupt, never guessed at.
+//
+// An entry, under (account, time, seq), stores:
+//
+//	version, flags, kind, amount, balance, [lot], [ref fields], [pool legs]
+//
+// Its account, time and sequence number come from the key, and its
+// transaction from the sequence number (Seq = Txn<<legBits | place). The
+// flags say which optional fields follow. A lot the transaction generated
+// ("<txn>.<n>", the usual credit) is stored as n alone. Pool legs riding in
+// a member entry share its transaction, time, kind and reference, and are
+// pool accounts (no member), so each stores its place, asset and sub
+// ("" for the carrier's asset, and for a sub that is the kind, as pools
+// usually are named: neither can be empty in a valid pool account),
+// amount and running balance.
+//
+// A lot, under (account, expiry, grant, id), stores:
+//
+//	version, remaining amount, original amount
+//
+// The id index, under (account, id), stores the lot key's expiry and grant
+// (16 bytes, in key form), from which the lot key is rebuilt.
+const recordV2 = 2
 
-func encodeAccount(w *codec.Writer, a Account) {
-	w.String(string(a.Asset))
-	w.String(a.Member)
-	w.String(a.Sub)
-}
+// Entry record flags.
+const (
+	fEvent    = 1 << iota // Ref.Event follows
+	fOrder                // Ref.Order follows
+	fOperator             // Ref.Operator follows
+	fNote                 // Ref.Note follows
+	fLot                  // the lot id follows as a string
+	fLotGen               // the lot id is "<txn>.<n>"; n follows
+	fPools                // pool legs follow
+	fAll      = fEvent | fOrder | fOperator | fNote | fLot | fLotGen | fPools
+)
 
-func decodeAccount(r *codec.Reader) Account {
-	return Account{Asset: Asset(r.String()), Member: r.String(), Sub: r.String()}
+// lotTimesLen is the length of an id index value: a lot key's expiry and
+// grant.
+const lotTimesLen = 16
+
+// generatedLeg reports whether lot is the id the ledger generates for leg n
+// of transaction txn, "<txn>.<n>", and returns n. It allocates nothing: it
+// runs on every posting.
+func generatedLeg(lot string, txn uint64) (uint64, bool) {
+	var buf [20]byte
+	p := strconv.AppendUint(buf[:0], txn, 10)
+	if len(lot) < len(p)+2 || lot[:len(p)] != string(p) || lot[len(p)] != '.' {
+		return 0, false
+	}
+	s := lot[len(p)+1:]
+	if len(s) > 4 || (len(s) > 1 && s[0] == '0') { // canonical: it must read back the same
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
 }
 
 // appendEntry appends an entry's record to b; pools are the pool legs of
 // its transaction that ride in it (same transaction, time, kind and
-// reference).
+// reference; pool accounts).
 func appendEntry(b []byte, e Entry, pools []Entry) []byte {
-	w := codec.Writer{B: b}
-	w.B = append(w.B, recordV1)
-	w.Uint(e.Seq)
-	w.Uint(e.Txn)
-	w.Time(e.Time)
+	var flags byte
+	for i, s := range [...]string{e.Ref.Event, e.Ref.Order, e.Ref.Operator, e.Ref.Note} {
+		if s != "" {
+			flags |= 1 << i
+		}
+	}
+	gen, isGen := generatedLeg(e.Lot, e.Txn)
+	switch {
+	case isGen:
+		flags |= fLotGen
+	case e.Lot != "":
+		flags |= fLot
+	}
+	if len(pools) > 0 {
+		flags |= fPools
+	}
+	w := codec.Writer{B: append(b, recordV2, flags)}
 	w.String(string(e.Kind))
-	encodeAccount(&w, e.Account)
 	w.Decimal(e.Amount)
 	w.Decimal(e.Balance)
-	w.String(e.Lot)
-	w.String(e.Ref.Event)
-	w.String(e.Ref.Order)
-	w.String(e.Ref.Operator)
-	w.String(e.Ref.Note)
+	switch {
+	case isGen:
+		w.Uint(gen)
+	case e.Lot != "":
+		w.String(e.Lot)
+	}
+	for _, s := range [...]string{e.Ref.Event, e.Ref.Order, e.Ref.Operator, e.Ref.Note} {
+		if s != "" {
+			w.String(s)
+		}
+	}
 	if len(pools) > 0 {
 		w.Uint(uint64(len(pools)))
 		for _, p := range pools {
-			w.Uint(p.Seq)
-			encodeAccount(&w, p.Account)
+			w.Uint(p.Seq & (1<<legBits - 1))
+			if p.Account.Asset == e.Account.Asset {
+				w.String("")
+			} else {
+				w.String(string(p.Account.Asset))
+			}
+			if p.Account.Sub == string(e.Kind) {
+				w.String("")
+			} else {
+				w.String(p.Account.Sub)
+			}
 			w.Decimal(p.Amount)
 			w.Decimal(p.Balance)
 		}
@@ -51,90 +134,184 @@ func appendEntry(b []byte, e Entry, pools []Entry) []byte {
 	return w.B
 }
 
-// decodeEntry reads the entry of a record, ignoring pool legs riding in it.
-func decodeEntry(b []byte) (Entry, error) {
-	e, _, err := decodeRecord(b, false)
-	return e, err
-}
+// entryKeyLen is the length of an entry key's time and sequence number,
+// after its account.
+const entryKeyLen = 16
 
-// decodeEntryRecord reads an entry and the pool legs riding in its record.
-func decodeEntryRecord(b []byte) (Entry, []Entry, error) {
-	return decodeRecord(b, true)
-}
-
-func decodeRecord(b []byte, withPools bool) (Entry, []Entry, error) {
-	if len(b) == 0 || b[0] != recordV1 {
-		return Entry{}, nil, fmt.Errorf("%w: entry record version", ErrCorrupt)
+// parseAccountKey reads the account at the start of a key (member, asset,
+// sub, each ending in keys.Sep) and returns it and its length.
+func parseAccountKey(k []byte) (Account, int, bool) {
+	var parts [3]string
+	n := 0
+	for i := range parts {
+		j := bytes.IndexByte(k[n:], keys.Sep)
+		if j < 0 {
+			return Account{}, 0, false
+		}
+		parts[i] = string(k[n : n+j])
+		n += j + 1
 	}
-	r := codec.Reader{B: b[1:]}
-	e := Entry{Seq: r.Uint(), Txn: r.Uint(), Time: r.Time(), Kind: Kind(r.String()), Account: decodeAccount(&r)}
+	a := Account{Member: parts[0], Asset: Asset(parts[1]), Sub: parts[2]}
+	return a, n, a.valid()
+}
+
+// entryAccount returns the account of an entry key.
+func entryAccount(k []byte) (Account, error) {
+	a, n, ok := parseAccountKey(k)
+	if !ok || len(k) != n+entryKeyLen {
+		return Account{}, fmt.Errorf("%w: entry key %q", ErrCorrupt, k)
+	}
+	return a, nil
+}
+
+// appendEntries appends the entry of the record k, v of account a (whose
+// key is k's first n bytes) to dst, and when withPools is set the pool
+// legs riding in it; otherwise it checks their form but builds nothing.
+func appendEntries(dst []Entry, a Account, n int, k, v []byte, withPools bool) ([]Entry, error) {
+	corrupt := func(what string) ([]Entry, error) {
+		return dst, fmt.Errorf("%w: entry record %q: %s", ErrCorrupt, k, what)
+	}
+	if len(k) != n+entryKeyLen {
+		return corrupt("key length")
+	}
+	if len(v) < 2 || v[0] != recordV2 {
+		return corrupt("version")
+	}
+	flags := v[1]
+	if flags&^fAll != 0 || flags&(fLot|fLotGen) == fLot|fLotGen {
+		return corrupt("flags")
+	}
+	seq := keys.U64(k, n+8)
+	e := Entry{Seq: seq, Txn: seq >> legBits, Time: keys.U64Time(keys.U64(k, n)), Account: a}
+	r := codec.Reader{B: v[2:]}
+	e.Kind = Kind(r.String())
 	e.Amount = r.Decimal()
 	e.Balance = r.Decimal()
-	e.Lot = r.String()
-	e.Ref = Ref{Event: r.String(), Order: r.String(), Operator: r.String(), Note: r.String()}
-	var pools []Entry
-	if withPools && r.Err() == nil && len(r.B) > 0 {
-		n := r.Uint()
-		for i := uint64(0); i < n && r.Err() == nil; i++ {
-			p := Entry{Seq: r.Uint(), Txn: e.Txn, Time: e.Time, Kind: e.Kind, Account: decodeAccount(&r), Ref: e.Ref}
+	switch {
+	case flags&fLotGen != 0:
+		var buf [32]byte
+		b := strconv.AppendUint(append(strconv.AppendUint(buf[:0], e.Txn, 10), '.'), r.Uint(), 10)
+		e.Lot = string(b)
+	case flags&fLot != 0:
+		e.Lot = r.String()
+	}
+	for i, s := range [...]*string{&e.Ref.Event, &e.Ref.Order, &e.Ref.Operator, &e.Ref.Note} {
+		if flags&(1<<i) != 0 {
+			*s = r.String()
+		}
+	}
+	if r.Err() == nil && e.Kind == "" {
+		return corrupt("no kind")
+	}
+	dst = append(dst, e)
+	if flags&fPools != 0 {
+		// A pool leg is at least 7 bytes: place, asset, sub, and two
+		// amounts of 2 bytes or more.
+		np := r.Count(7)
+		if r.Err() == nil && np == 0 {
+			return corrupt("no pool legs")
+		}
+		for range np {
+			place := r.Uint()
+			asset, sub := e.Account.Asset, string(e.Kind)
+			if withPools {
+				if s := r.String(); s != "" {
+					asset = Asset(s)
+				}
+				if s := r.String(); s != "" {
+					sub = s
+				}
+			} else {
+				r.SkipString()
+				r.SkipString()
+			}
+			if r.Err() != nil {
+				break
+			}
+			if place >= 1<<legBits {
+				return corrupt("pool leg place")
+			}
+			if !withPools {
+				if !skipDecimal(&r) || !skipDecimal(&r) {
+					return corrupt("pool leg amount")
+				}
+				continue
+			}
+			p := Entry{Seq: e.Txn<<legBits | place, Txn: e.Txn, Time: e.Time, Kind: e.Kind, Account: Account{Asset: asset, Sub: sub}, Ref: e.Ref}
 			p.Amount = r.Decimal()
 			p.Balance = r.Decimal()
-			pools = append(pools, p)
-		}
-		if len(r.B) > 0 {
-			return Entry{}, nil, fmt.Errorf("%w: entry record: %d trailing bytes", ErrCorrupt, len(r.B))
+			dst = append(dst, p)
 		}
 	}
 	if err := r.Err(); err != nil {
-		return Entry{}, nil, fmt.Errorf("%w: entry record: %v", ErrCorrupt, err)
+		return corrupt(err.Error())
 	}
-	return e, pools, nil
+	if len(r.B) > 0 {
+		return corrupt(fmt.Sprintf("%d trailing bytes", len(r.B)))
+	}
+	return dst, nil
 }
 
-// appendLot appends a lot's record to b.
+// skipDecimal reads past a decimal written by codec.Writer.Decimal without
+// building it, and reports whether one was there.
+func skipDecimal(r *codec.Reader) bool {
+	if r.Err() != nil || len(r.B) == 0 {
+		return false
+	}
+	form := r.B[0]
+	r.B = r.B[1:]
+	switch form {
+	case 0:
+		r.Int()
+		r.Int()
+	case 1:
+		r.SkipString()
+	default:
+		return false
+	}
+	return r.Err() == nil
+}
+
+// appendLot appends a lot's record to b: what its key does not say.
 func appendLot(b []byte, l Lot) []byte {
-	w := codec.Writer{B: b}
-	w.B = append(w.B, recordV1)
-	w.String(l.ID)
-	encodeAccount(&w, l.Account)
+	w := codec.Writer{B: append(b, recordV2)}
 	w.Decimal(l.Amount)
 	w.Decimal(l.Original)
-	w.Time(l.Expires)
-	w.Time(l.Granted)
 	return w.B
 }
 
-func decodeLot(b []byte) (Lot, error) {
-	if len(b) == 0 || b[0] != recordV1 {
-		return Lot{}, fmt.Errorf("%w: lot record version", ErrCorrupt)
-	}
-	r := codec.Reader{B: b[1:]}
-	return decodeLotRest(&r, Lot{ID: r.String(), Account: decodeAccount(&r)})
+// lotOf returns the lot of account a with id whose key's expiry and grant
+// are ts (in key form), with no amounts.
+func lotOf(a Account, id string, ts []byte) Lot {
+	return Lot{ID: id, Account: a, Expires: keys.U64Time(keys.U64(ts, 0)), Granted: keys.U64Time(keys.U64(ts, 8))}
 }
 
-// decodeLotOf reads the record of a lot whose account and id the caller
-// knows (it found the record by them), without copying them again.
-func decodeLotOf(b []byte, a Account, id string) (Lot, error) {
-	if len(b) == 0 || b[0] != recordV1 {
+// decodeLotOf reads the record v of the lot of account a with id whose
+// key's expiry and grant are ts.
+func decodeLotOf(v []byte, a Account, id string, ts []byte) (Lot, error) {
+	if len(v) == 0 || v[0] != recordV2 {
 		return Lot{}, fmt.Errorf("%w: lot record version", ErrCorrupt)
 	}
-	r := codec.Reader{B: b[1:]}
-	for range 4 { // id, asset, member, sub
-		r.SkipString()
-	}
-	return decodeLotRest(&r, Lot{ID: id, Account: a})
-}
-
-// decodeLotRest reads the fields after a lot record's id and account.
-func decodeLotRest(r *codec.Reader, l Lot) (Lot, error) {
+	l := lotOf(a, id, ts)
+	r := codec.Reader{B: v[1:]}
 	l.Amount = r.Decimal()
 	l.Original = r.Decimal()
-	l.Expires = r.Time()
-	l.Granted = r.Time()
 	if err := r.Err(); err != nil {
 		return Lot{}, fmt.Errorf("%w: lot record: %v", ErrCorrupt, err)
 	}
+	if len(r.B) > 0 {
+		return Lot{}, fmt.Errorf("%w: lot record: %d trailing bytes", ErrCorrupt, len(r.B))
+	}
 	return l, nil
+}
+
+// decodeLotAt reads the lot record k, v of account a, whose key is k's
+// first n bytes.
+func decodeLotAt(a Account, n int, k, v []byte) (Lot, error) {
+	if len(k) < n+lotTimesLen+1 || k[len(k)-1] != keys.Sep {
+		return Lot{}, fmt.Errorf("%w: lot key %q", ErrCorrupt, k)
+	}
+	return decodeLotOf(v, a, string(k[n+lotTimesLen:len(k)-1]), k[n:n+lotTimesLen])
 }
 
 func decodeAmount(b []byte) (decimal.Decimal, error) {

@@ -24,6 +24,15 @@
 // one lot (an expiry, a restore). A lot's identity survives a move between
 // a member's accounts (pending → available, available → frozen).
 //
+// # Records
+//
+// Every event writes entries and lots, so their stored values hold only
+// what their keys do not say: an entry's key is its account, time and
+// sequence number, a lot's its account, expiry, grant and ID, and the lot
+// ID index keeps just the expiry and grant that complete the lot's key.
+// Values are versioned binary records (encode.go); one of another version
+// is reported as corrupt ([ErrCorrupt]), never guessed at.
+//
 // # Use
 //
 // A [Ledger] is bound to one store transaction ([New]); the domain packages

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sort"
@@ -33,12 +34,25 @@ func Verify(tx store.Tx) error {
 		asset Asset
 	}
 	sums := map[txAsset]decimal.Decimal{}
-	err := tx.Scan(bEntry, nil, nil, false, func(_, v []byte) error {
-		e, pools, err := decodeEntryRecord(v)
-		if err != nil {
+	// Keys come in account order: the account of the last key is reused
+	// while it lasts.
+	var lastAcct Account
+	var lastKey []byte
+	var es []Entry // a record's entries; they are copied out
+	err := tx.Scan(bEntry, nil, nil, false, func(k, v []byte) error {
+		n := len(k) - entryKeyLen
+		if lastKey == nil || n < 0 || !bytes.Equal(k[:n], lastKey) {
+			a, err := entryAccount(k)
+			if err != nil {
+				return err
+			}
+			lastAcct, lastKey = a, append(lastKey[:0], k[:n]...)
+		}
+		var err error
+		if es, err = appendEntries(es[:0], lastAcct, n, k, v, true); err != nil {
 			return err
 		}
-		for _, e := range append(pools, e) {
+		for _, e := range es {
 			entries[e.Account] = append(entries[e.Account], e)
 			k := txAsset{e.Txn, e.Account.Asset}
 			sums[k] = sums[k].Add(e.Amount)
