@@ -3,9 +3,11 @@ package ledger
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -174,10 +176,45 @@ func (l *Ledger) scanLots(a Account, fn func(Lot) error) error {
 	})
 }
 
-// lotIDKey returns, in the scratch kb, the id index key of a lot.
+// lotIDKey returns, in the scratch kb, the id index key of a lot. An id of
+// the form the ledger generates, "<txn>.<leg>" in canonical decimal, is
+// keyed by the two numbers big-endian after a NUL (which no id holds), so
+// that an account's new lots append to its end of the index instead of
+// landing among the others in text order ("1000.0" < "999.0").
 func (l *Ledger) lotIDKey(a Account, id string) []byte {
-	l.kb = appendAccount(l.kb[:0], a).Str(id)
+	l.kb = appendAccount(l.kb[:0], a)
+	if txn, leg, ok := numericLotID(id); ok {
+		l.kb = binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint64(append(l.kb, keys.Sep), txn), leg)
+		return l.kb
+	}
+	l.kb = keys.Builder(l.kb).Str(id)
 	return l.kb
+}
+
+// numericLotID splits an id of the form "<txn>.<leg>", both in canonical
+// decimal (no sign, no leading zero), with leg below 10,000.
+func numericLotID(id string) (txn uint64, leg uint16, ok bool) {
+	dot := strings.IndexByte(id, '.')
+	if dot < 1 || dot > 19 || len(id)-dot-1 < 1 || len(id)-dot-1 > 4 {
+		return 0, 0, false
+	}
+	digits := func(s string) (uint64, bool) {
+		if len(s) > 1 && s[0] == '0' {
+			return 0, false
+		}
+		var n uint64
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c < '0' || c > '9' || n > (math.MaxUint64-9)/10 {
+				return 0, false
+			}
+			n = n*10 + uint64(c-'0')
+		}
+		return n, true
+	}
+	t, ok1 := digits(id[:dot])
+	g, ok2 := digits(id[dot+1:])
+	return t, uint16(g), ok1 && ok2
 }
 
 // putLot stores lot; indexed says its id index already holds its expiry
@@ -302,6 +339,9 @@ func check(t Transaction) error {
 	for i, leg := range t.Legs {
 		if !leg.Account.valid() {
 			return errf(ErrInvalid, "legs[%d]: invalid account %q", i, leg.Account)
+		}
+		if strings.IndexByte(leg.Lot, keys.Sep) >= 0 {
+			return errf(ErrInvalid, "legs[%d]: lot id %q holds a NUL byte", i, leg.Lot)
 		}
 		if !leg.Account.Asset.HasLots() && (leg.Lot != "" || !leg.Expires.IsZero()) {
 			return errf(ErrInvalid, "legs[%d]: %s keeps no lots: a leg names no lot or expiry", i, leg.Account.Asset)

@@ -302,3 +302,38 @@ func TestGeneratedLeg(t *testing.T) {
 		}
 	}
 }
+
+// Generated lot ids key the id index in creation order; other ids keep
+// their text, and no two ids share a key.
+func TestLotIDKey(t *testing.T) {
+	l := New(nil, nil)
+	a := Account{Asset: "points:mall", Member: "m1"}
+	key := func(id string) string { return string(l.lotIDKey(a, id)) }
+	for _, c := range []struct {
+		id  string
+		txn uint64
+		leg uint16
+		ok  bool
+	}{
+		{"999.0", 999, 0, true}, {"1000.12", 1000, 12, true}, {"0.0", 0, 0, true},
+		{"18446744073709551615.1", 0, 0, false}, {"01.0", 0, 0, false}, {"1.01", 0, 0, false},
+		{"1.10000", 0, 0, false}, {"1.", 0, 0, false}, {".1", 0, 0, false}, {"1.x", 0, 0, false},
+		{"+1.0", 0, 0, false}, {"gift", 0, 0, false}, {"", 0, 0, false},
+	} {
+		txn, leg, ok := numericLotID(c.id)
+		if ok != c.ok || (ok && (txn != c.txn || leg != c.leg)) {
+			t.Errorf("numericLotID(%q) = %d, %d, %v", c.id, txn, leg, ok)
+		}
+	}
+	if !(key("999.0") < key("1000.0") && key("1000.0") < key("1000.1") && key("1000.1") < key("12345.0")) {
+		t.Error("generated ids do not key in creation order")
+	}
+	seen := map[string]string{}
+	for _, id := range []string{"1.0", "01.0", "1.00", "0.0", "", "1", "x", "1.0x", "10.0", "1.1"} {
+		k := key(id)
+		if prev, dup := seen[k]; dup {
+			t.Errorf("ids %q and %q share the key %q", prev, id, k)
+		}
+		seen[k] = id
+	}
+}

@@ -112,6 +112,7 @@ func TestPostRejects(t *testing.T) {
 		{"unbalanced past 18 digits", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("999999999999999999")}, {Account: bobPts, Amount: d("999999999999999999")}, {Account: issued, Amount: d("-999999999999999999")}}}, ledger.ErrUnbalanced},
 		{"unbalanced by 1e-30", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("1.000000000000000000000000000001")}, {Account: issued, Amount: d("-1")}}}, ledger.ErrUnbalanced},
 		// Transaction 2 would generate lot "2.0": a credit may not name it.
+		{"NUL in a lot id", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("1"), Lot: "a\x00b"}, {Account: issued, Amount: d("-1")}}}, ledger.ErrInvalid},
 		{"reserved lot id", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("1"), Lot: "2.0"}, {Account: issued, Amount: d("-1")}}}, ledger.ErrInvalid},
 		{"balanced across assets only", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("1")}, {Account: ledger.Pool(ledger.Growth, "earned"), Amount: d("-1")}}}, ledger.ErrUnbalanced},
 	}
