@@ -48,7 +48,7 @@ func TestChangeRecordRoundTrip(t *testing.T) {
 		}
 	}
 	data := GrowthChange{Amount: decimal.RequireFromString("1"), Kind: "earned"}
-	rec, d0, d1, err := Change{Seq: 9, Kind: ChangeGrowthChanged, Time: time.Unix(0, 0)}.appendRecord(nil, data)
+	rec, d0, d1, err := Change{Seq: 9, Kind: ChangeGrowthChanged, Time: time.Unix(0, 0)}.appendRecord(nil, func(b []byte) ([]byte, error) { return appendData(b, data) })
 	if err != nil {
 		t.Fatal(err)
 	}

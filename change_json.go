@@ -66,6 +66,12 @@ func (o *jsonObject) time(name string, v time.Time, omitZero bool) {
 	o.b = append(o.b, '"')
 }
 
+// encode appends c's JSON (for txn.emitWith).
+func (c *GrowthChange) encode(b []byte) ([]byte, error) {
+	b, _ = c.appendJSON(b) // always ok
+	return b, nil
+}
+
 func (c GrowthChange) appendJSON(b []byte) ([]byte, bool) {
 	o := jsonObject{append(b, '{')}
 	o.dec("amount", c.Amount, false)
@@ -75,6 +81,16 @@ func (c GrowthChange) appendJSON(b []byte) ([]byte, bool) {
 	o.str("rule", c.Rule, true)
 	o.dec("shortfall", c.Shortfall, true)
 	return append(o.b, '}'), true
+}
+
+// encode appends c's JSON (for txn.emitWith), by reflection for the
+// rare kinds appendJSON leaves to it.
+func (c *PointsChange) encode(b []byte) ([]byte, error) {
+	if out, ok := c.appendJSON(b); ok {
+		return out, nil
+	}
+	raw, err := json.Marshal(*c) // a copy: c itself stays where it is
+	return append(b, raw...), err
 }
 
 func (c PointsChange) appendJSON(b []byte) ([]byte, bool) {

@@ -20,9 +20,10 @@ const (
 	reasonCut
 )
 
-// appendRecord appends c's feed form to b. The payload is data when it is
-// not nil (encoded in place), else c.Data; b[d0:d1] holds it.
-func (c Change) appendRecord(b []byte, data any) (out []byte, d0, d1 int, err error) {
+// appendRecord appends c's feed form to b. The payload is what enc
+// appends when it is not nil (encoded in place), else c.Data; b[d0:d1]
+// holds it.
+func (c Change) appendRecord(b []byte, enc func([]byte) ([]byte, error)) (out []byte, d0, d1 int, err error) {
 	w := codec.Writer{B: append(b, changeV1)}
 	w.Uint(c.Seq)
 	w.String(c.Kind)
@@ -33,8 +34,8 @@ func (c Change) appendRecord(b []byte, data any) (out []byte, d0, d1 int, err er
 	// The payload comes last and runs to the end of the change, so it
 	// needs no length and is written where it stays.
 	d0 = len(w.B)
-	if data != nil {
-		if w.B, err = appendData(w.B, data); err != nil {
+	if enc != nil {
+		if w.B, err = enc(w.B); err != nil {
 			return b, 0, 0, err
 		}
 	} else {

@@ -260,7 +260,11 @@ func (lp *levelPart) earn(t *txn, ev event.Event, g level.GrowthRule) error {
 	if amount.IsZero() {
 		return nil
 	}
-	granted, cut, err := rule.Use(t.tx, level.CapsBucket, g.ID+"\x00"+ev.Member, g.Caps, t.at, t.p.loc, amount)
+	scope := "" // the caps' counters' scope; nothing reads it without caps
+	if len(g.Caps) > 0 {
+		scope = g.ID + "\x00" + ev.Member
+	}
+	granted, cut, err := rule.Use(t.tx, level.CapsBucket, scope, g.Caps, t.at, t.p.loc, amount)
 	if err != nil {
 		return err
 	}
@@ -345,7 +349,8 @@ func (lp *levelPart) increase(t *txn, member string, amount decimal.Decimal, kin
 	if err := t.saveLevel(member, m); err != nil {
 		return err
 	}
-	if err := t.emit(ChangeGrowthChanged, member, GrowthChange{Amount: amount, Balance: posted.Entries[0].Balance, Lifetime: m.Lifetime, Kind: kind, Rule: why.Rule}, &why); err != nil {
+	gc := GrowthChange{Amount: amount, Balance: posted.Entries[0].Balance, Lifetime: m.Lifetime, Kind: kind, Rule: why.Rule}
+	if err := t.emitWith(ChangeGrowthChanged, member, &why, gc.encode); err != nil {
 		return err
 	}
 	return lp.settle(t, member, posted.Entries[0].Balance)

@@ -375,7 +375,10 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule) error {
 		return err
 	}
 	loc := pp.p.loc
-	scope := ev.Member + "\x00" + r.ID
+	scope := "" // the caps' counters' scope; nothing reads it without caps
+	if len(r.Caps) > 0 {
+		scope = ev.Member + "\x00" + r.ID
+	}
 	granted, cut, err := rule.Use(t.tx, bPtsCaps, scope, r.Caps, ev.Time, loc, amt)
 	if err != nil {
 		return err
@@ -431,7 +434,8 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule) error {
 			// every grant of a busy day.
 			day.Lots = append(day.Lots, lot.ID)
 		}
-		if err := t.emit(change, ev.Member, PointsChange{Program: r.Program, Amount: dec.Allowed, Lot: lot.ID, Expires: lot.Expires}, &why); err != nil {
+		pc := PointsChange{Program: r.Program, Amount: dec.Allowed, Lot: lot.ID, Expires: lot.Expires}
+		if err := t.emitWith(change, ev.Member, &why, pc.encode); err != nil {
 			return err
 		}
 		if dec.Freeze {

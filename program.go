@@ -374,6 +374,13 @@ const (
 // emit appends a change to the outcome and to the unit's feed record,
 // which Program.unit writes when the unit of work ends.
 func (t *txn) emit(kind, member string, data any, why *rule.Reason) error {
+	return t.emitWith(kind, member, why, func(b []byte) ([]byte, error) { return appendData(b, data) })
+}
+
+// emitWith is emit with the payload's encoder: the changes of every event
+// pass their payload's appendJSON, so the payload is not boxed (emit's data
+// reaches json.Marshal, which makes the compiler move it to the heap).
+func (t *txn) emitWith(kind, member string, why *rule.Reason, enc func([]byte) ([]byte, error)) error {
 	f := t.feed
 	if f == nil {
 		return fmt.Errorf("membership: emit %s outside a unit of work", kind)
@@ -395,7 +402,7 @@ func (t *txn) emit(kind, member string, data any, why *rule.Reason) error {
 	start := len(f.buf)
 	f.buf = append(f.buf, make([]byte, binary.MaxVarintLen64)...)
 	body := len(f.buf)
-	b, d0, d1, err := c.appendRecord(f.buf, data)
+	b, d0, d1, err := c.appendRecord(f.buf, enc)
 	if err != nil {
 		f.buf = f.buf[:start]
 		return err
