@@ -76,8 +76,9 @@ type Program struct {
 	// can target members by level and tag.
 	levelOf func(t *txn, member string) (string, error)
 	tagsOf  func(t *txn, member string) ([]string, error)
-	// units keeps unit-of-work state for reuse (see unitState).
-	units sync.Pool
+	// units keeps unit-of-work state for reuse (see unitState), calls
+	// Process's store functions (see processCall).
+	units, calls sync.Pool
 }
 
 // Open validates def and returns a program on st. The store holds all
@@ -603,16 +604,36 @@ func (p *Program) Process(ctx context.Context, ev event.Event) (*Outcome, error)
 	if err := p.check(ev); err != nil {
 		return nil, fmt.Errorf("membership: process %q: %w", ev.ID, err)
 	}
-	var out *Outcome
-	err := p.st.Update(ctx, func(tx store.Tx) error {
-		var err error
-		out, err = p.processTx(tx, ev)
-		return err
-	})
+	c, _ := p.calls.Get().(*processCall)
+	if c == nil {
+		c = &processCall{p: p}
+		c.fn = c.run
+	}
+	c.ev = ev
+	err := p.st.Update(ctx, c.fn)
+	out := c.out
+	c.ev, c.out = event.Event{}, nil
+	p.calls.Put(c)
 	if err != nil {
 		return nil, fmt.Errorf("membership: process %q: %w", ev.ID, err)
 	}
 	return out, nil
+}
+
+// processCall is Process's store function with its arguments and result.
+// Calls reuse them (Program.calls): a closure per event would be two
+// allocations (itself and the result it sets).
+type processCall struct {
+	p   *Program
+	ev  event.Event
+	out *Outcome
+	fn  func(store.Tx) error // c.run, bound once
+}
+
+func (c *processCall) run(tx store.Tx) error {
+	var err error
+	c.out, err = c.p.processTx(tx, c.ev)
+	return err
 }
 
 // ProcessBatch processes events in order in one store transaction, for bulk

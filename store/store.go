@@ -61,6 +61,8 @@ type Store interface {
 	// Update returns; when fn returns an error nothing is written and the
 	// error is returned as is. Concurrent Updates are serialized.
 	// It returns ctx.Err() if ctx is done before fn runs, or ErrClosed.
+	// When fn has run, Update returns only after fn has returned (callers
+	// reuse what fn refers to).
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Close releases the store. Calls after Close return ErrClosed.
 	Close() error

@@ -725,19 +725,26 @@ func testConcurrentReaders(t *testing.T, s store.Store) {
 	}
 }
 
+// testCalledExactlyOnce checks that Update runs its function exactly once
+// and returns only after the function has returned.
 func testCalledExactlyOnce(t *testing.T, s store.Store) {
 	const n = 64
 	var calls [n]atomic.Int32
+	var returned [n]atomic.Bool
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
 			err := s.Update(context.Background(), func(tx store.Tx) error {
+				defer returned[i].Store(true)
 				calls[i].Add(1)
 				if i%4 == 0 {
 					return errBoom
 				}
 				return tx.Put("once", fmt.Appendf(nil, "%03d", i), nil)
 			})
+			if !returned[i].Load() {
+				t.Errorf("Update %d returned before its function did", i)
+			}
 			if i%4 == 0 && err != errBoom {
 				t.Errorf("Update %d = %v; want %v", i, err, errBoom)
 			}
