@@ -32,7 +32,13 @@ type eventRecord struct {
 }
 
 func newRecord(ev event.Event, t *txn) eventRecord {
-	rec := eventRecord{Event: ev, Entries: ledger.RecordKeys(t.out.Entries)}
+	rec := eventRecord{Event: ev}
+	if s := t.scratch; s != nil {
+		// The keys live in the unit's scratch until the record is encoded.
+		rec.Entries, _ = ledger.AppendRecordKeys(s.rkeys[:0], s.rbuf[:0], t.out.Entries)
+	} else {
+		rec.Entries = ledger.RecordKeys(t.out.Entries)
+	}
 	if t.feed.next > 0 {
 		rec.Feed = t.feed.next - 1
 	}

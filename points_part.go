@@ -141,7 +141,14 @@ func (d ptsDue) appendJSON(b []byte) ([]byte, bool) {
 // ptsDueID makes a due item ID unique for (program, member, lot) whatever
 // the characters of the parts.
 func ptsDueID(program, member, lot string) string {
-	return strconv.Itoa(len(program)) + "." + program + "." + strconv.Itoa(len(member)) + "." + member + "." + lot
+	var buf [96]byte
+	return string(appendPtsDueID(buf[:0], program, member, lot))
+}
+
+func appendPtsDueID(b []byte, program, member, lot string) []byte {
+	b = append(append(append(strconv.AppendInt(b, int64(len(program)), 10), '.'), program...), '.')
+	b = append(append(append(strconv.AppendInt(b, int64(len(member)), 10), '.'), member...), '.')
+	return append(b, lot...)
 }
 
 // parsePtsDueID is the inverse of ptsDueID. A grouped expiry item carries
@@ -259,7 +266,8 @@ func (pp *pointsPart) post(t *txn, lt ledger.Transaction) (ledger.Posted, error)
 		// One due item per member and expiry instant, whatever the number
 		// of lots: the lots a validity grants in a month (or a day) share
 		// their expiry, so a busy member's grants rewrite one item.
-		if err := due.Ensure(t.tx, l.Expires, duePtsExpire, ptsDueID(prog, e.Account.Member, "")); err != nil {
+		var idb [96]byte
+		if err := due.Ensure(t.tx, t.keyBuf(), l.Expires, duePtsExpire, appendPtsDueID(idb[:0], prog, e.Account.Member, "")); err != nil {
 			return posted, err
 		}
 	}

@@ -261,8 +261,10 @@ type txn struct {
 
 // unitScratch holds the legs of a unit's postings and a key buffer.
 type unitScratch struct {
-	legs [2]ledger.Leg
-	key  [64]byte
+	legs  [2]ledger.Leg
+	key   [64]byte
+	rkeys [4][]byte // an event record's entry keys, built in rbuf
+	rbuf  [160]byte
 }
 
 // outcomeBox is an event's outcome with room for the entries and changes

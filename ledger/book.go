@@ -848,6 +848,14 @@ func decodeCursor(s string) ([]byte, error) { return hex.DecodeString(s) }
 // again (an idempotent replay) keeps the keys instead of copies, and gets
 // the entries back with EntriesAt.
 func RecordKeys(entries []Entry) [][]byte {
+	out, _ := AppendRecordKeys(make([][]byte, 0, len(entries)), nil, entries)
+	return out
+}
+
+// AppendRecordKeys is RecordKeys that appends the keys to dst and builds
+// them in buf (grown as needed), returning both: a caller with room of its
+// own for a few keys allocates nothing.
+func AppendRecordKeys(dst [][]byte, buf []byte, entries []Entry) ([][]byte, []byte) {
 	// carried reports whether a transaction's pool legs ride in a member
 	// entry: whether it has one. (An outcome holds a few transactions, so
 	// a scan beats a map.)
@@ -859,20 +867,15 @@ func RecordKeys(entries []Entry) [][]byte {
 		}
 		return false
 	}
-	// The keys share one buffer: an outcome's few keys are one allocation.
-	out := make([][]byte, 0, len(entries))
-	var buf keys.Builder
 	for _, e := range entries {
 		if e.Account.IsMember() || !carried(e.Txn) {
-			if buf == nil {
-				buf = make(keys.Builder, 0, 48*len(entries))
-			}
 			n := len(buf)
 			buf = appendAccount(buf, e.Account).Time(e.Time).U64(e.Seq)
-			out = append(out, buf[n:len(buf):len(buf)])
+			// Capped: a later key that grows buf leaves this one intact.
+			dst = append(dst, buf[n:len(buf):len(buf)])
 		}
 	}
-	return out
+	return dst, buf
 }
 
 // EntriesAt returns the entries held by the records under keys (from

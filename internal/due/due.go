@@ -46,12 +46,15 @@ func Schedule(tx store.Tx, it Item) error {
 // not: it writes the item only when it is not there yet, so rescheduling
 // it (a member's every grant that expires at the same instant) reads
 // instead of writing.
-func Ensure(tx store.Tx, at time.Time, kind, id string) error {
-	if at.IsZero() || kind == "" || id == "" {
+// The key is built in buf (the store copies it), so a caller with a
+// buffer of its own allocates nothing.
+func Ensure(tx store.Tx, buf []byte, at time.Time, kind string, id []byte) error {
+	if at.IsZero() || kind == "" || len(id) == 0 {
 		return errors.New("due: item needs a time, a kind and an id")
 	}
-	n := 8 + len(kind) + 1 + len(id) + 1
-	b := keys.Builder(make([]byte, 0, n+1)).Time(at).Str(kind).Str(id)
+	b := append(keys.Builder(buf[:0]).Time(at).Str(kind), id...)
+	b = append(b, keys.Sep)
+	n := len(b)
 	v, err := tx.Get(bucket, b)
 	switch {
 	case err == nil && len(v) == 1 && v[0] == 1:

@@ -31,7 +31,7 @@ func TestEnsure(t *testing.T) {
 	err := st.Update(ctx, func(tx store.Tx) error {
 		c := &putCounter{Tx: tx}
 		for range 3 {
-			if err := due.Ensure(c, at, "k", "a"); err != nil {
+			if err := due.Ensure(c, nil, at, "k", []byte("a")); err != nil {
 				return err
 			}
 		}
@@ -41,13 +41,13 @@ func TestEnsure(t *testing.T) {
 		if err := due.Schedule(c, due.Item{At: at, Kind: "k", ID: "b", Payload: []byte("x")}); err != nil {
 			return err
 		}
-		if err := due.Ensure(c, at, "k", "b"); err != nil {
+		if err := due.Ensure(c, make([]byte, 0, 4), at, "k", []byte("b")); err != nil {
 			return err
 		}
 		if c.puts != 3 {
 			t.Errorf("Ensure over an item with a payload: %d writes in all, want 3", c.puts)
 		}
-		if err := due.Ensure(c, time.Time{}, "k", "c"); err == nil {
+		if err := due.Ensure(c, nil, time.Time{}, "k", []byte("c")); err == nil {
 			t.Error("Ensure at the zero time: no error")
 		}
 		items, err := due.Next(tx, at, 10)
