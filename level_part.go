@@ -336,7 +336,7 @@ func (lp *levelPart) increase(t *txn, member string, amount decimal.Decimal, kin
 	}
 	posted, err := t.post(ledger.Transaction{Kind: kind, Legs: t.legs(
 		ledger.Leg{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: amount},
-		ledger.Leg{Account: ledger.Pool(ledger.Growth, string(kind)), Amount: amount.Neg()},
+		ledger.Leg{Account: ledger.Pool(ledger.Growth, string(kind)), Amount: codec.Neg(amount)},
 	)})
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/record"
@@ -332,7 +333,7 @@ func (pp *pointsPart) grant(t *txn, program, member, sub string, kind ledger.Kin
 	}
 	posted, err := pp.post(t, ledger.Transaction{Kind: kind, Legs: t.legs(
 		ledger.Leg{Account: ledger.MemberAccount(member, asset, sub), Amount: amount, Expires: expires},
-		ledger.Leg{Account: ledger.Pool(asset, string(kind)), Amount: amount.Neg()},
+		ledger.Leg{Account: ledger.Pool(asset, string(kind)), Amount: codec.Neg(amount)},
 	)})
 	if err != nil {
 		return ledger.Lot{}, err

@@ -164,7 +164,11 @@ func (r *Reader) Decimal() decimal.Decimal {
 		if r.err != nil {
 			return decimal.Decimal{}
 		}
-		return decimal.New(coef, int32(exp))
+		if exp < math.MinInt32 || exp > math.MaxInt32 {
+			r.err = fmt.Errorf("codec: decimal exponent %d out of range", exp)
+			return decimal.Decimal{}
+		}
+		return Fixed{C: coef, E: int32(exp)}.Decimal()
 	}
 	s := r.String()
 	if r.err != nil {
@@ -277,8 +281,39 @@ func FixedOf(d decimal.Decimal) (Fixed, bool) {
 	return Fixed{C: d.CoefficientInt64(), E: d.Exponent()}, true
 }
 
-// Decimal returns f as a decimal, with f's exponent.
-func (f Fixed) Decimal() decimal.Decimal { return decimal.New(f.C, f.E) }
+// Decimal returns f as a decimal, with f's exponent. A small integer
+// comes from a table made once, without allocating (see small).
+func (f Fixed) Decimal() decimal.Decimal {
+	if f.E == 0 && f.C >= -smallMax && f.C <= smallMax {
+		return small[f.C+smallMax]
+	}
+	return decimal.New(f.C, f.E)
+}
+
+// smallMax bounds the integers of small.
+const smallMax = 1024
+
+// small holds the decimals of the integers −smallMax to smallMax (exponent
+// 0). A decimal is immutable — every operation makes a new one — so one
+// value can be shared, as decimal.Zero is; and the amounts an event moves
+// (points and growth of an order, rounded to whole units) are small
+// integers more often than not, each of which would otherwise cost two
+// allocations.
+var small = func() (t [2*smallMax + 1]decimal.Decimal) {
+	for i := range t {
+		t[i] = decimal.New(int64(i-smallMax), 0)
+	}
+	return t
+}()
+
+// Neg returns −d as decimal.Decimal.Neg does (value and exponent), from
+// small when it can.
+func Neg(d decimal.Decimal) decimal.Decimal {
+	if f, ok := FixedOf(d); ok {
+		return Fixed{C: -f.C, E: f.E}.Decimal()
+	}
+	return d.Neg()
+}
 
 // Add returns f+g exactly, with the smaller exponent of the two (as
 // decimal.Decimal.Add does), or false when the result would not be a

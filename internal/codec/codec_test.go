@@ -246,3 +246,30 @@ func TestAddMatchesDecimal(t *testing.T) {
 		}
 	}
 }
+
+// Small integers come from a shared table: the same value and exponent as
+// decimal.New, and no operation on one changes it.
+func TestSmallDecimals(t *testing.T) {
+	for _, c := range []int64{-1025, -1024, -12, -1, 0, 1, 12, 1024, 1025} {
+		got, want := codec.Fixed{C: c}.Decimal(), decimal.New(c, 0)
+		if !got.Equal(want) || got.Exponent() != 0 || got.String() != want.String() {
+			t.Errorf("Fixed{%d}.Decimal() = %s (exp %d)", c, got, got.Exponent())
+		}
+		if n := codec.Neg(want); !n.Equal(want.Neg()) || n.Exponent() != 0 {
+			t.Errorf("Neg(%d) = %s", c, n)
+		}
+	}
+	if n := codec.Neg(decimal.New(-1250, -2)); n.String() != "12.5" || n.Exponent() != -2 {
+		t.Errorf("Neg(-12.50) = %s (exp %d)", n, n.Exponent())
+	}
+	d := codec.Fixed{C: 12}.Decimal()
+	_ = d.Add(d).Mul(d).Neg().Round(2).RoundDown(1).Abs().Sub(d).Div(decimal.New(7, 0))
+	_, _ = d.QuoRem(decimal.New(5, 0), 0)
+	var j decimal.Decimal = d
+	if err := j.UnmarshalJSON([]byte(`"99"`)); err != nil {
+		t.Fatal(err)
+	}
+	if again := (codec.Fixed{C: 12}).Decimal(); again.String() != "12" || d.String() != "12" {
+		t.Errorf("the shared 12 changed: %s, %s", again, d)
+	}
+}
