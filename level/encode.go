@@ -49,10 +49,10 @@ func encodeMember(m Member) []byte {
 }
 
 func decodeMember(b []byte) (Member, error) {
-	var m Member
 	if len(b) > 0 && b[0] == '{' { // a record written as JSON
-		return m, json.Unmarshal(b, &m)
+		return decodeMemberJSON(b)
 	}
+	var m Member // apart from the JSON one, whose address escapes
 	if len(b) == 0 || (b[0] != memberV1 && b[0] != memberV2) {
 		return m, fmt.Errorf("level: member record of unknown version")
 	}
@@ -80,4 +80,10 @@ func decodeMember(b []byte) (Member, error) {
 		return Member{}, fmt.Errorf("level: member record: %w", err)
 	}
 	return m, nil
+}
+
+func decodeMemberJSON(b []byte) (Member, error) {
+	var m Member
+	err := json.Unmarshal(b, &m)
+	return m, err
 }
