@@ -216,13 +216,14 @@ func (lp *levelPart) member(t *txn, member string) (level.Member, error) {
 // event is always applied to the level the member holds at its time.
 func (lp *levelPart) catchUp(t *txn, member string) error {
 	for range 1200 {
-		m, ok, err := t.loadLevel(member)
+		m, ok, err := t.peekLevel(member)
 		if err != nil || !ok || m.TermEnd.IsZero() || t.at.Before(m.TermEnd) {
 			return err
 		}
+		end := m.TermEnd // m is the cache, which termEnd changes
 		tt := *t
-		tt.at, tt.ref = m.TermEnd, ledger.Ref{Note: "due " + dueLevelTerm}
-		if err := lp.termEnd(&tt, member, m.TermEnd); err != nil {
+		tt.at, tt.ref = end, ledger.Ref{Note: "due " + dueLevelTerm}
+		if err := lp.termEnd(&tt, member, end); err != nil {
 			return err
 		}
 	}
@@ -396,11 +397,22 @@ func (lp *levelPart) decrease(t *txn, member string, amount decimal.Decimal, rul
 // reaches, granting the gifts of each level crossed. bal is the member's
 // growth balance after the increase.
 func (lp *levelPart) settle(t *txn, member string, bal decimal.Decimal) error {
-	m, err := lp.member(t, member)
-	if err != nil || len(lp.def.Ladder) == 0 {
+	if len(lp.def.Ladder) == 0 {
+		return nil
+	}
+	// Decide on the cached state; copy it only to change it (an upgrade).
+	pm, ok, err := t.peekLevel(member)
+	if err != nil {
 		return err
 	}
-	cur := lp.def.Index(m.Level)
+	if !ok {
+		m, err := lp.member(t, member)
+		if err != nil {
+			return err
+		}
+		pm = &m
+	}
+	cur := lp.def.Index(pm.Level)
 	crossed := lp.def.Upgrade(cur, bal)
 	top := cur
 	if len(crossed) > 0 {
@@ -408,9 +420,9 @@ func (lp *levelPart) settle(t *txn, member string, bal decimal.Decimal) error {
 	}
 	cause := level.CauseEvent
 	var why *rule.Reason
-	if to, ok := lp.def.Unfreeze(m.Frozen, cur, t.at); ok && to > top {
+	if to, ok := lp.def.Unfreeze(pm.Frozen, cur, t.at); ok && to > top {
 		top, cause, crossed = to, level.CauseUnfreeze, nil
-		for _, f := range m.Frozen {
+		for _, f := range pm.Frozen {
 			if f.Level == lp.def.Ladder[to].Name {
 				why = &rule.Reason{Rule: "level.unfreeze", Inputs: map[string]string{
 					"earned_since_downgrade": f.Earned.String(), "unfreeze": lp.def.Ladder[to].Freeze.Unfreeze.String()}}
@@ -419,6 +431,10 @@ func (lp *levelPart) settle(t *txn, member string, bal decimal.Decimal) error {
 	}
 	if top == cur {
 		return nil // the usual case: no upgrade, and no reason to build
+	}
+	m, err := lp.member(t, member) // a copy to change
+	if err != nil {
+		return err
 	}
 	if why == nil {
 		why = &rule.Reason{Rule: "level.upgrade", Inputs: map[string]string{"growth": bal.String()}}

@@ -317,15 +317,26 @@ func (p *Program) newTxn(tx store.Tx, at time.Time, ref ledger.Ref, out *Outcome
 // loadLevel returns a member's level state (ok false for a member never
 // seen); the caller gets its own copy to change.
 func (t *txn) loadLevel(member string) (level.Member, bool, error) {
+	m, ok, err := t.peekLevel(member)
+	if err != nil {
+		return level.Member{}, ok, err
+	}
+	return cloneMember(*m), ok, nil
+}
+
+// peekLevel is loadLevel for a caller that only reads: it returns the
+// cached state itself, which the caller must not change or keep past the
+// next saveLevel (a copy of the state costs on every event).
+func (t *txn) peekLevel(member string) (*level.Member, bool, error) {
 	c := t.lvl
 	if c.member != member || member == "" {
 		m, ok, err := level.Load(t.tx, member)
 		if err != nil {
-			return m, ok, err
+			return nil, ok, err
 		}
 		*c = levelCache{member: member, m: m, ok: ok}
 	}
-	return cloneMember(c.m), c.ok, nil
+	return &c.m, c.ok, nil
 }
 
 // saveLevel stores a member's level state.
