@@ -316,7 +316,7 @@ func parseCounter(v []byte) (uint64, error) {
 }
 
 // check validates a transaction's shape and balance.
-func check(t Transaction) error {
+func check(t *Transaction) error {
 	if t.Time.IsZero() {
 		return errf(ErrInvalid, "transaction has no time")
 	}
@@ -336,7 +336,8 @@ func check(t Transaction) error {
 	}
 	var sbuf [4]sum
 	sums := sbuf[:0]
-	for i, leg := range t.Legs {
+	for i := range t.Legs {
+		leg := &t.Legs[i]
 		if !leg.Account.valid() {
 			return errf(ErrInvalid, "legs[%d]: invalid account %q", i, leg.Account)
 		}
@@ -402,10 +403,10 @@ func (l *Ledger) Append(dst []Entry, t Transaction) (Posted, error) {
 }
 
 func (l *Ledger) post(dst []Entry, t Transaction) (Posted, error) {
-	if err := check(t); err != nil {
+	if err := check(&t); err != nil {
 		return Posted{}, err
 	}
-	if err := l.cover(t); err != nil {
+	if err := l.cover(&t); err != nil {
 		return Posted{}, err
 	}
 	last, err := l.lastTxn()
@@ -417,7 +418,8 @@ func (l *Ledger) post(dst []Entry, t Transaction) (Posted, error) {
 	// so a credit to it skips the lookup of an existing lot; a credit
 	// naming a lot may therefore not name one that a transaction from this
 	// one on would generate.
-	for i, leg := range t.Legs {
+	for i := range t.Legs {
+		leg := &t.Legs[i]
 		if n, ok := generatedTxn(leg.Lot); ok && n >= id && leg.Account.IsMember() && leg.Amount.IsPositive() {
 			return Posted{}, errf(ErrInvalid, "legs[%d]: lot id %q is reserved for a lot the ledger generates", i, leg.Lot)
 		}
@@ -432,8 +434,8 @@ func (l *Ledger) post(dst []Entry, t Transaction) (Posted, error) {
 	var buf [8]int
 	order := buf[:0]
 	for rank := range 3 {
-		for i, leg := range t.Legs {
-			if legRank(leg) == rank {
+		for i := range t.Legs {
+			if legRank(&t.Legs[i]) == rank {
 				order = append(order, i)
 			}
 		}
@@ -444,21 +446,21 @@ func (l *Ledger) post(dst []Entry, t Transaction) (Posted, error) {
 		lotID := leg.Lot // the entry's lot; the caller's legs are not written
 		if leg.Account.IsMember() && leg.Account.Asset.HasLots() {
 			if leg.Amount.IsPositive() {
-				lot, err := l.credit(t, idx, leg)
+				lot, err := l.credit(&t, idx, leg)
 				if err != nil {
 					return Posted{}, err
 				}
 				lotID = lot.ID
 				p.Lots = append(p.Lots, lot)
 			} else {
-				takes, err := l.debit(t, leg)
+				takes, err := l.debit(&t, leg)
 				if err != nil {
 					return Posted{}, err
 				}
 				p.Takes = append(p.Takes, takes...)
 			}
 		}
-		e, err := l.entry(t, leg, lotID, id<<legBits|uint64(i))
+		e, err := l.entry(&t, leg, lotID, id<<legBits|uint64(i))
 		if err != nil {
 			return Posted{}, err
 		}
@@ -508,7 +510,7 @@ func (l *Ledger) putEntries(es []Entry) error {
 
 func entryKey(e Entry) []byte { return accountKey(e.Account).Time(e.Time).U64(e.Seq) }
 
-func legRank(leg Leg) int {
+func legRank(leg *Leg) int {
 	switch {
 	case leg.Amount.IsPositive() || !leg.Account.IsMember():
 		return 0
@@ -519,10 +521,10 @@ func legRank(leg Leg) int {
 }
 
 // cover checks every member debit before anything is written.
-func (l *Ledger) cover(t Transaction) error {
+func (l *Ledger) cover(t *Transaction) error {
 	debits := false
-	for _, leg := range t.Legs {
-		debits = debits || (leg.Account.IsMember() && leg.Amount.IsNegative())
+	for i := range t.Legs {
+		debits = debits || (t.Legs[i].Account.IsMember() && t.Legs[i].Amount.IsNegative())
 	}
 	if !debits {
 		return nil // credits alone are always covered
@@ -584,7 +586,7 @@ func (l *Ledger) cover(t Transaction) error {
 	return nil
 }
 
-func (l *Ledger) credit(t Transaction, idx int, leg *Leg) (Lot, error) {
+func (l *Ledger) credit(t *Transaction, idx int, leg *Leg) (Lot, error) {
 	id := leg.Lot
 	var lot Lot
 	ok := false
@@ -613,7 +615,7 @@ func (l *Ledger) credit(t Transaction, idx int, leg *Leg) (Lot, error) {
 	return lot, l.putLot(lot, ok)
 }
 
-func (l *Ledger) debit(t Transaction, leg *Leg) ([]Take, error) {
+func (l *Ledger) debit(t *Transaction, leg *Leg) ([]Take, error) {
 	want := leg.Amount.Neg()
 	if leg.Lot != "" {
 		lot, ok, err := l.getLotByID(leg.Account, leg.Lot)
@@ -658,7 +660,7 @@ func (l *Ledger) debit(t Transaction, leg *Leg) ([]Take, error) {
 	return takes, nil
 }
 
-func (l *Ledger) entry(t Transaction, leg *Leg, lot string, seq uint64) (Entry, error) {
+func (l *Ledger) entry(t *Transaction, leg *Leg, lot string, seq uint64) (Entry, error) {
 	l.kb = appendAccount(l.kb[:0], leg.Account)
 	ak := l.kb
 	rec, bal, err := l.add(bBal, ak, leg.Amount)
