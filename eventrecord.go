@@ -45,8 +45,9 @@ func newRecord(ev event.Event, t *txn) eventRecord {
 	return rec
 }
 
-func (rec eventRecord) encode() []byte {
-	w := codec.Writer{B: make([]byte, 0, 96+40*len(rec.Entries))}
+// appendTo appends the record's stored form to b.
+func (rec eventRecord) appendTo(b []byte) []byte {
+	w := codec.Writer{B: b}
 	w.B = append(w.B, eventRecordV1)
 	ev := rec.Event
 	w.String(ev.ID)

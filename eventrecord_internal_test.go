@@ -27,7 +27,7 @@ func TestEventRecordRoundTrip(t *testing.T) {
 		Entries: [][]byte{[]byte("k1\x00"), []byte("k2")},
 		Feed:    1 << 40,
 	}
-	got, err := decodeRecord(rec.encode())
+	got, err := decodeRecord(rec.appendTo(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,13 +42,13 @@ func TestEventRecordRoundTrip(t *testing.T) {
 	}
 	// No attributes, no entries, no changes.
 	bare := eventRecord{Event: event.Event{ID: "e2", Member: "m", Type: "visit", Time: at}}
-	if got, err := decodeRecord(bare.encode()); err != nil || !got.Event.Same(bare.Event) || got.Entries != nil || got.Feed != 0 {
+	if got, err := decodeRecord(bare.appendTo(nil)); err != nil || !got.Event.Same(bare.Event) || got.Entries != nil || got.Feed != 0 {
 		t.Errorf("bare record: %+v, %v", got, err)
 	}
 }
 
 func TestEventRecordCorrupt(t *testing.T) {
-	b := eventRecord{Event: event.Event{ID: "e1", Member: "m1", Type: "order", Time: time.Unix(1, 0)}}.encode()
+	b := eventRecord{Event: event.Event{ID: "e1", Member: "m1", Type: "order", Time: time.Unix(1, 0)}}.appendTo(nil)
 	for _, bad := range [][]byte{nil, {9}, b[:len(b)-1], b[:5]} {
 		if _, err := decodeRecord(bad); !errors.Is(err, errCorruptRecord) {
 			t.Errorf("decodeRecord(%x) = %v, want errCorruptRecord", bad, err)

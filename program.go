@@ -257,6 +257,9 @@ type txn struct {
 	// scratch is the unit's storage for what an event usually needs, so
 	// that it is not allocated piece by piece; nil outside a unit.
 	scratch *unitScratch
+	// box is the event's outcome box (nil for other units): the outcome's
+	// reasons and feed record start in it.
+	box *outcomeBox
 }
 
 // unitScratch holds the legs of a unit's postings and a key buffer.
@@ -265,23 +268,42 @@ type unitScratch struct {
 	key   [64]byte
 	rkeys [4][]byte // an event record's entry keys, built in rbuf
 	rbuf  [160]byte
+	rec   [256]byte // the event record
 }
 
-// outcomeBox is an event's outcome with room for the entries and changes
-// an event usually makes, allocated together: the outcome's slices start
-// in the arrays.
+// outcomeBox is an event's outcome with room for what an event usually
+// makes, allocated together: the outcome's entries and changes, the
+// changes' reasons and the feed record their payloads are slices of.
 type outcomeBox struct {
 	out  Outcome
 	ents [4]ledger.Entry
 	chs  [2]Change
+	whys [2]rule.Reason
+	nwhy int
+	feed [448]byte
 }
 
-// newOutcome returns an outcome whose Entries and Changes are empty
-// slices of room allocated with it.
-func newOutcome(event, member string, at time.Time) *Outcome {
+// newOutcomeBox returns an outcome box whose outcome's Entries and Changes
+// are empty slices of its room.
+func newOutcomeBox(event, member string, at time.Time) *outcomeBox {
 	b := &outcomeBox{out: Outcome{Event: event, Member: member, Time: at}}
 	b.out.Entries, b.out.Changes = b.ents[:0], b.chs[:0]
-	return &b.out
+	return b
+}
+
+// keepReason returns a copy of r for a change of the outcome: in the box
+// while it has room, else on its own.
+func (t *txn) keepReason(r *rule.Reason) *rule.Reason {
+	if r == nil {
+		return nil
+	}
+	if b := t.box; b != nil && b.nwhy < len(b.whys) {
+		b.whys[b.nwhy] = *r
+		b.nwhy++
+		return &b.whys[b.nwhy-1]
+	}
+	c := *r
+	return &c
 }
 
 // keyBuf returns an empty buffer to build a store key in; the key must be
@@ -406,12 +428,18 @@ func (t *txn) emitWith(kind, member string, why *rule.Reason, enc func([]byte) (
 		}
 		f.next = n + 1
 	}
-	c := Change{Seq: f.next, Kind: kind, Member: member, Time: t.at.UTC(), Event: t.ref.Event, Reason: why}
+	// The outcome keeps a copy of the reason, as the feed record does: a
+	// change is what it was when emitted.
+	c := Change{Seq: f.next, Kind: kind, Member: member, Time: t.at.UTC(), Event: t.ref.Event, Reason: t.keepReason(why)}
 	// The change is encoded straight into the feed record, after room for
 	// its length prefix, and its Data is the part of the record holding
 	// the payload: no copy of either is made.
 	if f.buf == nil {
-		f.buf = make([]byte, 0, 512) // an event's changes usually fit
+		if t.box != nil {
+			f.buf = t.box.feed[:0] // an event's changes usually fit
+		} else {
+			f.buf = make([]byte, 0, 512)
+		}
 	}
 	start := len(f.buf)
 	f.buf = append(f.buf, make([]byte, binary.MaxVarintLen64)...)
@@ -694,21 +722,22 @@ func (p *Program) processTx(tx store.Tx, ev event.Event) (*Outcome, error) {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	out := newOutcome(ev.ID, ev.Member, ev.Time)
-	var rec []byte
+	box := newOutcomeBox(ev.ID, ev.Member, ev.Time)
+	out := &box.out
 	err := p.unit(tx, ev.Time, ledger.Ref{Event: ev.ID}, out, func(t *txn) error {
+		t.box = box
 		for _, pt := range p.parts {
 			if err := pt.process(t, ev); err != nil {
 				return err
 			}
 		}
-		rec = newRecord(ev, t).encode()
-		return nil
+		// The record is built in the unit's scratch (the store copies it).
+		return tx.Put(bEvents, id, newRecord(ev, t).appendTo(t.scratch.rec[:0]))
 	})
 	if err != nil {
 		return nil, err
 	}
-	return out, tx.Put(bEvents, id, rec)
+	return out, nil
 }
 
 // apply runs an operator request idempotently: key identifies the request

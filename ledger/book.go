@@ -44,11 +44,13 @@ type Ledger struct {
 	// beyond the decimals it returns.
 	kb, lb, vb []byte
 	scratch    [3][160]byte // their first backing arrays (a record with its pool legs fits)
-	// dayAt and day cache the date of the last posting's time (in Unix
-	// nanoseconds: a time.Time kept here would make the escape analysis
-	// move every posted transaction to the heap), in loc.
-	dayAt int64
-	day   string
+	// day is the date in loc of the last posting's time and [dayFrom,
+	// dayTo) the Unix nanoseconds of that day (not a time.Time: one kept
+	// here would make the escape analysis move every posted transaction to
+	// the heap). Init keeps them for the same zone, so a Ledger reused for
+	// the events of one day formats the date once.
+	dayFrom, dayTo int64
+	day            string
 }
 
 // New returns a ledger bound to tx; loc is the program's zone, used for the
@@ -65,7 +67,11 @@ func (l *Ledger) Init(tx store.Tx, loc *time.Location) {
 	if loc == nil {
 		loc = time.UTC
 	}
-	*l = Ledger{tx: tx, loc: loc}
+	from, to, day := l.dayFrom, l.dayTo, l.day
+	if l.loc != loc {
+		from, to, day = 0, 0, ""
+	}
+	*l = Ledger{tx: tx, loc: loc, dayFrom: from, dayTo: to, day: day}
 	l.kb, l.lb, l.vb = l.scratch[0][:0], l.scratch[1][:0], l.scratch[2][:0]
 }
 
@@ -702,8 +708,12 @@ func (l *Ledger) add(bucket string, key []byte, delta decimal.Decimal) ([]byte, 
 }
 
 func (l *Ledger) addDay(asset Asset, at time.Time, kind Kind, amt decimal.Decimal) error {
-	if ns := at.UnixNano(); l.day == "" || ns != l.dayAt {
-		l.dayAt, l.day = ns, at.In(l.loc).Format(time.DateOnly)
+	if ns := at.UnixNano(); l.day == "" || ns < l.dayFrom || ns >= l.dayTo {
+		local := at.In(l.loc)
+		y, m, d := local.Date()
+		l.day = local.Format(time.DateOnly)
+		l.dayFrom = time.Date(y, m, d, 0, 0, 0, 0, l.loc).UnixNano()
+		l.dayTo = time.Date(y, m, d+1, 0, 0, 0, 0, l.loc).UnixNano()
 	}
 	l.lb = keys.Builder(l.lb[:0]).Str(string(asset)).Str(l.day).Str(string(kind))
 	old, err := l.tx.Get(bDay, l.lb)

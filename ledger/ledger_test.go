@@ -593,3 +593,35 @@ func TestAppend(t *testing.T) {
 	}
 	checkVerify(t, st)
 }
+
+// A Ledger bound again with Init keeps its cached date only for the same
+// zone: a posting's day is always its date in the zone bound last.
+func TestInitDayPerZone(t *testing.T) {
+	st := memory.New()
+	var l ledger.Ledger
+	morning := time.Date(2026, 11, 24, 4, 0, 0, 0, shanghai) // 2026-11-23 20:00 UTC
+	err := st.Update(context.Background(), func(tx store.Tx) error {
+		l.Init(tx, shanghai)
+		if _, err := l.Post(earn("10", morning.Add(time.Hour), time.Time{})); err != nil {
+			return err
+		}
+		l.Init(tx, time.UTC)
+		_, err := l.Post(earn("5", morning, time.Time{}))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	view(t, st, func(l *ledger.Ledger) error {
+		for day, want := range map[string]string{"2026-11-23": "5", "2026-11-24": "10"} {
+			got, err := l.Totals(pts, day, day)
+			if err != nil {
+				return err
+			}
+			if got["earned"].String() != want {
+				t.Errorf("earned on %s = %s, want %s", day, got["earned"], want)
+			}
+		}
+		return nil
+	})
+}
