@@ -405,7 +405,8 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule) error {
 	var day points.Day
 	if prog.Risk != nil {
 		dayKey = keys.New().Str(r.Program).Str(ev.Member).Str(date)
-		if _, err := record.Get(t.tx, bPtsDay, dayKey, &day); err != nil {
+		var err error
+		if day, err = loadPointsDay(t.tx, dayKey); err != nil {
 			return err
 		}
 	}
@@ -422,7 +423,9 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule) error {
 		}
 	}
 	if dec.Allowed.IsPositive() {
-		day.Earned = day.Earned.Add(dec.Allowed)
+		if prog.Risk != nil {
+			day.Earned = day.Earned.Add(dec.Allowed)
+		}
 		expires := points.Expiry(r.Validity, ev.Time, loc)
 		sub, change := "", ChangePointsEarned
 		if r.PendingDays > 0 {
@@ -468,6 +471,14 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule) error {
 		return nil
 	}
 	return record.Put(t.tx, bPtsDay, dayKey, day)
+}
+
+// loadPointsDay reads a member's day record for risk control (apart, so
+// that an event of a program without risk control allocates no record).
+func loadPointsDay(tx store.Tx, key []byte) (points.Day, error) {
+	var day points.Day
+	_, err := record.Get(tx, bPtsDay, key, &day)
+	return day, err
 }
 
 // freeze moves the unspent remainder of lots from the member's main

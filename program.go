@@ -269,6 +269,7 @@ type unitScratch struct {
 	rkeys [4][]byte // an event record's entry keys, built in rbuf
 	rbuf  [160]byte
 	rec   [256]byte // the event record
+	level level.Scratch
 }
 
 // outcomeBox is an event's outcome with room for what an event usually
@@ -352,7 +353,12 @@ func (t *txn) loadLevel(member string) (level.Member, bool, error) {
 func (t *txn) peekLevel(member string) (*level.Member, bool, error) {
 	c := t.lvl
 	if c.member != member || member == "" {
-		m, ok, err := level.Load(t.tx, member)
+		var s level.Scratch
+		ls := &s
+		if t.scratch != nil {
+			ls = &t.scratch.level
+		}
+		m, ok, err := ls.Load(t.tx, member)
 		if err != nil {
 			return nil, ok, err
 		}
@@ -363,7 +369,12 @@ func (t *txn) peekLevel(member string) (*level.Member, bool, error) {
 
 // saveLevel stores a member's level state.
 func (t *txn) saveLevel(member string, m level.Member) error {
-	if err := level.Save(t.tx, member, m); err != nil {
+	var s level.Scratch
+	ls := &s
+	if t.scratch != nil {
+		ls = &t.scratch.level
+	}
+	if err := ls.Save(t.tx, member, m); err != nil {
 		t.lvl.member = "" // unknown state: read again
 		return err
 	}

@@ -16,8 +16,9 @@ const (
 	memberV2 = 2 // V1 and the latest day's growth
 )
 
-func encodeMember(m Member) []byte {
-	w := codec.Writer{B: make([]byte, 0, 64)}
+// appendMember appends m's record to b.
+func appendMember(b []byte, m Member) []byte {
+	w := codec.Writer{B: b}
 	w.B = append(w.B, memberV2)
 	w.String(m.Level)
 	w.Time(m.Since)

@@ -20,7 +20,7 @@ func TestMemberRecordRoundTrip(t *testing.T) {
 			Gifted: []string{"Silver", "Gold"}, Plans: []Held{{Plan: "plus", Since: at, Expires: at.AddDate(0, 1, 0)}}, Seq: 7,
 			Day: rule.Date{Year: 2026, Month: 3, Day: 1}, DayGrowth: decimal.RequireFromString("-2.5")},
 	} {
-		got, err := decodeMember(encodeMember(m))
+		got, err := decodeMember(appendMember(nil, m))
 		if err != nil {
 			t.Fatal(err)
 		}

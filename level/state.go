@@ -149,11 +149,27 @@ type Grant struct {
 	Reversed decimal.Decimal `json:"reversed"`
 }
 
-func memberKey(member string) []byte { return []byte(member) }
-
 // Load returns a member's state; ok is false for a member never seen.
 func Load(tx store.Tx, member string) (m Member, ok bool, err error) {
-	raw, err := tx.Get(bMember, memberKey(member))
+	var s Scratch
+	return s.Load(tx, member)
+}
+
+// Save stores a member's state.
+func Save(tx store.Tx, member string, m Member) error {
+	var s Scratch
+	return s.Save(tx, member, m)
+}
+
+// Scratch holds the buffers Load and Save build a member's key and record
+// in (the store copies what it keeps). A caller that reads and writes
+// member states on every event keeps one, so that neither allocates.
+type Scratch struct{ key, rec []byte }
+
+// Load is the package's Load, with s's buffers.
+func (s *Scratch) Load(tx store.Tx, member string) (m Member, ok bool, err error) {
+	s.key = append(s.key[:0], member...)
+	raw, err := tx.Get(bMember, s.key)
 	if errors.Is(err, store.ErrNotFound) {
 		return m, false, nil
 	}
@@ -164,9 +180,11 @@ func Load(tx store.Tx, member string) (m Member, ok bool, err error) {
 	return m, err == nil, err
 }
 
-// Save stores a member's state.
-func Save(tx store.Tx, member string, m Member) error {
-	return tx.Put(bMember, memberKey(member), encodeMember(m))
+// Save is the package's Save, with s's buffers.
+func (s *Scratch) Save(tx store.Tx, member string, m Member) error {
+	s.key = append(s.key[:0], member...)
+	s.rec = appendMember(s.rec[:0], m)
+	return tx.Put(bMember, s.key, s.rec)
 }
 
 // AddCount adds delta to the number of members holding name (a level or a
