@@ -295,7 +295,7 @@ func (pp *pointsPart) post(t *txn, lt ledger.Transaction) (ledger.Posted, error)
 func (pp *pointsPart) addExpiring(t *txn, program string, expires time.Time, amount decimal.Decimal) error {
 	k := t.keyBuf().Str(program)
 	k = append(expires.Add(-time.Nanosecond).In(pp.p.loc).AppendFormat(k, "2006-01"), keys.Sep)
-	return addAmount(t.tx, bPtsExpiry, k, amount)
+	return t.addAmount(bPtsExpiry, k, amount)
 }
 
 // expire debits amount of an expired lot and emits points.expired.

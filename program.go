@@ -270,6 +270,7 @@ type unitScratch struct {
 	rbuf  [160]byte
 	rec   [256]byte // the event record
 	level level.Scratch
+	val   [24]byte // an amount record
 }
 
 // outcomeBox is an event's outcome with room for what an event usually
@@ -600,24 +601,27 @@ func getAmount(tx store.Tx, bucket string, key []byte) (decimal.Decimal, error) 
 }
 
 // addAmount adds delta to an amount record, deleting it when it reaches
-// zero.
-func addAmount(tx store.Tx, bucket string, key []byte, delta decimal.Decimal) error {
-	old, err := tx.Get(bucket, key)
+// zero. The record is built in the unit's scratch (the store copies it).
+func (t *txn) addAmount(bucket string, key []byte, delta decimal.Decimal) error {
+	old, err := t.tx.Get(bucket, key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		old = nil
 	case err != nil:
 		return err
 	}
-	var buf [16]byte
-	rec, zero, err := codec.AddAmount(buf[:0], old, delta)
+	var buf []byte
+	if t.scratch != nil {
+		buf = t.scratch.val[:0]
+	}
+	rec, zero, err := codec.AddAmount(buf, old, delta)
 	if err != nil {
 		return fmt.Errorf("%s %x: %w", bucket, key, err)
 	}
 	if zero {
-		return tx.Delete(bucket, key)
+		return t.tx.Delete(bucket, key)
 	}
-	return tx.Put(bucket, key, rec)
+	return t.tx.Put(bucket, key, rec)
 }
 
 // check validates an event against its declared type.
