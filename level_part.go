@@ -119,6 +119,8 @@ type PlanChange struct {
 type levelPart struct {
 	p   *Program
 	def level.Definition
+	// formulas holds the text of each growth rule's formula, made once.
+	formulas []string
 }
 
 // levelPart returns the level part, or nil when the definition has none.
@@ -127,6 +129,9 @@ func (p *Program) levelPart() part {
 		return nil
 	}
 	lp := &levelPart{p: p, def: *p.def.Levels}
+	for _, g := range lp.def.Growth {
+		lp.formulas = append(lp.formulas, g.Formula.String())
+	}
 	if len(lp.def.Ladder) > 0 {
 		p.levelOf = func(t *txn, member string) (string, error) {
 			m, ok, err := t.loadLevel(member)
@@ -175,11 +180,11 @@ func (lp *levelPart) process(t *txn, ev event.Event) error {
 			}
 		}
 	}
-	for _, g := range lp.def.Growth {
+	for i, g := range lp.def.Growth {
 		if !g.Applies(ev, m.Level) {
 			continue
 		}
-		if err := lp.earn(t, ev, g); err != nil {
+		if err := lp.earn(t, ev, g, lp.formulas[i]); err != nil {
 			return fmt.Errorf("level: growth rule %q: %w", g.ID, err)
 		}
 	}
@@ -247,14 +252,17 @@ func (lp *levelPart) balance(t *txn, member string) (decimal.Decimal, error) {
 }
 
 // earn applies one growth rule to an event.
-func (lp *levelPart) earn(t *txn, ev event.Event, g level.GrowthRule) error {
-	amount, why, err := g.Amount(ev, lp.def.Rounding)
+func (lp *levelPart) earn(t *txn, ev event.Event, g level.GrowthRule, formula string) error {
+	// As g.Amount, with the formula's text made once.
+	raw, base, err := g.Formula.Eval(ev)
 	if errors.Is(err, event.ErrMissingAttribute) {
 		return nil // an optional base attribute is absent: the rule has nothing to compute
 	}
 	if err != nil {
 		return err
 	}
+	amount := lp.def.Rounding.Round(raw)
+	why := t.formulaReason(g.ID, g.Formula, formula, base, raw)
 	if amount.IsNegative() {
 		return lp.decrease(t, ev.Member, amount.Neg(), g.ID, why)
 	}

@@ -179,7 +179,10 @@ type pointsPart struct {
 	def     points.Definition
 	progs   map[string]points.Program
 	rules   map[string][]points.Rule
-	refunds map[string][]points.Refund
+	// formulas holds the text of each rule's formula, made once, in the
+	// order of rules.
+	formulas map[string][]string
+	refunds  map[string][]points.Refund
 	// assets holds each program's ledger asset, so that a grant does not
 	// build the string again.
 	assets map[string]ledger.Asset
@@ -195,8 +198,10 @@ func (p *Program) pointsPart() part {
 		pp.progs[pr.Name] = pr
 		pp.assets[pr.Name] = ledger.Points(pr.Name)
 	}
+	pp.formulas = map[string][]string{}
 	for _, r := range pp.def.Rules {
 		pp.rules[r.Event] = append(pp.rules[r.Event], r)
+		pp.formulas[r.Event] = append(pp.formulas[r.Event], r.Formula.String())
 	}
 	for _, r := range pp.def.Refunds {
 		pp.refunds[r.Event] = append(pp.refunds[r.Event], r)
@@ -355,8 +360,9 @@ func (pp *pointsPart) process(t *txn, ev event.Event) error {
 	if len(rules) == 0 {
 		return nil
 	}
+	formulas := pp.formulas[ev.Type]
 	level, levelRead := "", false
-	for _, r := range rules {
+	for i, r := range rules {
 		if len(r.Levels) > 0 && !levelRead {
 			var err error
 			if level, err = t.memberLevel(ev.Member); err != nil {
@@ -367,22 +373,31 @@ func (pp *pointsPart) process(t *txn, ev event.Event) error {
 		if r.Applies(ev, level) != "" {
 			continue
 		}
-		if err := pp.earn(t, ev, r); err != nil {
+		if err := pp.earn(t, ev, r, formulas[i]); err != nil {
 			return fmt.Errorf("points: rule %s: %w", r.ID, err)
 		}
 	}
 	return nil
 }
 
-func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule) error {
+func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule, formula string) error {
 	prog, err := pp.program(r.Program)
 	if err != nil {
 		return err
 	}
-	amt, why, err := r.Earn(prog, ev)
-	if err != nil || amt.IsZero() {
+	// As r.Earn, with the formula's text made once.
+	raw, base, err := r.Formula.Eval(ev)
+	if err != nil {
 		return err
 	}
+	amt := prog.Rounding.Round(raw)
+	if amt.IsNegative() {
+		amt = decimal.Zero
+	}
+	if amt.IsZero() {
+		return nil
+	}
+	why := t.formulaReason(r.ID, r.Formula, formula, base, raw)
 	loc := pp.p.loc
 	scope := "" // the caps' counters' scope; nothing reads it without caps
 	if len(r.Caps) > 0 {

@@ -271,6 +271,9 @@ type unitScratch struct {
 	rec   [256]byte // the event record
 	level level.Scratch
 	val   [24]byte // an amount record
+	// baseName and baseText are the last formula base read in the unit
+	// and its text (the event's attribute, the same for every rule).
+	baseName, baseText string
 }
 
 // outcomeBox is an event's outcome with room for what an event usually
@@ -315,6 +318,26 @@ func (t *txn) keyBuf() keys.Builder {
 		return keys.New()
 	}
 	return t.scratch.key[:0]
+}
+
+// formulaReason is the reason a formula gives (rule.Formula.Apply's), with
+// its text made once (formula) and the base's text shared by the rules of
+// the unit that read the same attribute.
+func (t *txn) formulaReason(ruleID string, f rule.Formula, formula string, base, raw decimal.Decimal) rule.Reason {
+	r := rule.Reason{Rule: ruleID, Formula: formula, Raw: raw}
+	if f.Kind.ReadsBase() {
+		var text string
+		if s := t.scratch; s != nil && s.baseName == f.Base {
+			text = s.baseText
+		} else {
+			text = rule.Exact(base)
+			if s != nil {
+				s.baseName, s.baseText = f.Base, text
+			}
+		}
+		r.Inputs = map[string]string{f.Base: text}
+	}
+	return r
 }
 
 // legs returns a and b as the legs of a transaction that is posted before
@@ -511,6 +534,7 @@ func (p *Program) unit(tx store.Tx, at time.Time, ref ledger.Ref, out *Outcome, 
 	u.led.Init(tx, p.loc)
 	u.lvl = levelCache{}
 	u.feed.next, u.feed.buf = 0, nil // the old record is the old outcome's
+	u.scratch.baseName, u.scratch.baseText = "", ""
 	u.t = txn{p: p, tx: tx, led: &u.led, at: at, ref: ref, out: out, lvl: &u.lvl, feed: &u.feed, scratch: &u.scratch}
 	if err := fn(&u.t); err != nil {
 		return err

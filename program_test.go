@@ -471,3 +471,44 @@ func TestDuplicateOutcomeWithSeveralParts(t *testing.T) {
 		}
 	}
 }
+
+// An event's growth and points rules explain themselves as their formulas'
+// Apply does, each reason with inputs of its own, though the Program makes
+// a formula's text once and shares the base's text between rules.
+func TestFormulaReasonsMatchApply(t *testing.T) {
+	def := benchDef()
+	def.Points.Rules[0].Formula = rule.Formula{Kind: rule.MultiplierFixed, Base: "amount", Rate: dec("2"), Fixed: dec("1")}
+	p := openMemory(t, def)
+	for i := range 2 {
+		ev := benchEvent(int64(i))
+		out, err := p.Process(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules := map[string]rule.Formula{"spend": def.Levels.Growth[0].Formula, "buy": def.Points.Rules[0].Formula}
+		reasons := map[string]*rule.Reason{}
+		for _, c := range out.Changes {
+			f, ok := rules[c.Reason.Rule]
+			if !ok {
+				continue
+			}
+			reasons[c.Reason.Rule] = c.Reason
+			_, want, err := f.Apply(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want.Rule = c.Reason.Rule
+			if diff := cmp.Diff(want, *c.Reason); diff != "" {
+				t.Errorf("event %d, rule %s: reason (-Apply +Process):\n%s", i, c.Reason.Rule, diff)
+			}
+			delete(rules, c.Reason.Rule)
+		}
+		if len(rules) != 0 {
+			t.Errorf("no change explained by %v", rules)
+		}
+		reasons["spend"].Inputs["amount"] = "changed"
+		if got := reasons["buy"].Inputs["amount"]; got != "12.50" {
+			t.Errorf("the points reason's input = %q after the growth reason's changed", got)
+		}
+	}
+}

@@ -33,8 +33,9 @@ type Formula struct {
 	Fixed decimal.Decimal `json:"fixed,omitzero"`
 }
 
-// multiplies reports whether the kind reads a base attribute.
-func (k FormulaKind) multiplies() bool { return k == Multiplier || k == MultiplierFixed }
+// ReadsBase reports whether the kind reads a base attribute (the
+// multiplier kinds).
+func (k FormulaKind) ReadsBase() bool { return k == Multiplier || k == MultiplierFixed }
 
 // Apply computes the formula for e, exactly (round it with a [Rounding]).
 // The Reason holds the formula text, such as "amount × 1.5 + 10", its input
@@ -42,21 +43,32 @@ func (k FormulaKind) multiplies() bool { return k == Multiplier || k == Multipli
 // an error wrapping [event.ErrMissingAttribute], a non-numeric one
 // [event.ErrAttributeType], an unknown kind [ErrInvalidDefinition].
 func (f Formula) Apply(e event.Event) (decimal.Decimal, Reason, error) {
-	var (
-		amount decimal.Decimal
-		r      Reason
-	)
-	if f.Kind.multiplies() {
+	amount, base, err := f.Eval(e)
+	if err != nil {
+		return decimal.Decimal{}, Reason{}, err
+	}
+	r := Reason{Formula: f.String(), Raw: amount}
+	if f.Kind.ReadsBase() {
+		r.Inputs = map[string]string{f.Base: Exact(base)}
+	}
+	return amount, r, nil
+}
+
+// Eval computes the formula for e as Apply does, without the Reason: the
+// amount and the base it read (zero for a kind that reads none). A caller
+// that applies a formula to every event builds the reason from the text
+// it keeps (String) and the base's Exact text, which Apply makes anew each
+// time.
+func (f Formula) Eval(e event.Event) (amount, base decimal.Decimal, err error) {
+	if f.Kind.ReadsBase() {
 		v, ok := e.Attrs[f.Base]
 		if !ok {
-			return decimal.Decimal{}, Reason{}, fmt.Errorf("rule: formula base %q: %w", f.Base, event.ErrMissingAttribute)
+			return decimal.Decimal{}, decimal.Decimal{}, fmt.Errorf("rule: formula base %q: %w", f.Base, event.ErrMissingAttribute)
 		}
-		base, ok := v.Number()
-		if !ok {
-			return decimal.Decimal{}, Reason{}, fmt.Errorf("rule: formula base %q: %w: got %s, want decimal or integer", f.Base, event.ErrAttributeType, v.Kind)
+		if base, ok = v.Number(); !ok {
+			return decimal.Decimal{}, decimal.Decimal{}, fmt.Errorf("rule: formula base %q: %w: got %s, want decimal or integer", f.Base, event.ErrAttributeType, v.Kind)
 		}
 		amount = mul(base, f.Rate)
-		r.Inputs = map[string]string{f.Base: exact(base)}
 	}
 	switch f.Kind {
 	case Fixed, MultiplierFixed:
@@ -65,11 +77,9 @@ func (f Formula) Apply(e event.Event) (decimal.Decimal, Reason, error) {
 		amount = decimal.NewFromInt(1)
 	case Multiplier:
 	default:
-		return decimal.Decimal{}, Reason{}, fmt.Errorf("rule: unknown formula kind %q: %w", f.Kind, ErrInvalidDefinition)
+		return decimal.Decimal{}, decimal.Decimal{}, fmt.Errorf("rule: unknown formula kind %q: %w", f.Kind, ErrInvalidDefinition)
 	}
-	r.Formula = f.String()
-	r.Raw = amount
-	return amount, r, nil
+	return amount, base, nil
 }
 
 // mul returns a×b as decimal.Decimal.Mul does, without math/big when both
@@ -94,8 +104,9 @@ func mul(a, b decimal.Decimal) decimal.Decimal {
 	return p.Decimal()
 }
 
-// exact formats d keeping its trailing zeros ("200.00").
-func exact(d decimal.Decimal) string {
+// Exact formats d keeping its trailing zeros ("200.00"), as a reason
+// shows a formula's base.
+func Exact(d decimal.Decimal) string {
 	var buf [24]byte
 	return string(codec.AppendExact(buf[:0], d))
 }

@@ -117,3 +117,22 @@ func TestFormulaAndRoundingMatchDecimal(t *testing.T) {
 		}
 	}
 }
+
+// Eval gives Apply's amount and the base it read, and Apply's errors.
+func TestFormulaEval(t *testing.T) {
+	d := decimal.RequireFromString
+	order := event.Event{Attrs: event.Attrs{"amount": event.DecString("200.00"), "store": event.Str("s1")}}
+	amount, base, err := rule.Formula{Kind: rule.MultiplierFixed, Base: "amount", Rate: d("0.5"), Fixed: d("1")}.Eval(order)
+	if err != nil || amount.String() != "101" || rule.Exact(base) != "200.00" {
+		t.Errorf("Eval = %s, %s, %v", amount, rule.Exact(base), err)
+	}
+	if amount, base, err := (rule.Formula{Kind: rule.Fixed, Fixed: d("10")}).Eval(order); err != nil || amount.String() != "10" || !base.IsZero() {
+		t.Errorf("fixed: Eval = %s, %s, %v", amount, base, err)
+	}
+	if _, _, err := (rule.Formula{Kind: rule.Multiplier, Base: "tip", Rate: d("1")}).Eval(order); !errors.Is(err, event.ErrMissingAttribute) {
+		t.Errorf("missing base: %v", err)
+	}
+	if _, _, err := (rule.Formula{Kind: rule.Multiplier, Base: "store", Rate: d("1")}).Eval(order); !errors.Is(err, event.ErrAttributeType) {
+		t.Errorf("string base: %v", err)
+	}
+}
