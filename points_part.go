@@ -175,10 +175,10 @@ func parsePtsDueID(id string) (d ptsDue, ok bool) {
 }
 
 type pointsPart struct {
-	p       *Program
-	def     points.Definition
-	progs   map[string]points.Program
-	rules   map[string][]points.Rule
+	p     *Program
+	def   points.Definition
+	progs map[string]points.Program
+	rules map[string][]points.Rule
 	// formulas holds the text of each rule's formula, made once, in the
 	// order of rules.
 	formulas map[string][]string
