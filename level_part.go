@@ -166,10 +166,21 @@ func (lp *levelPart) process(t *txn, ev event.Event) error {
 	if err := lp.catchUp(t, ev.Member); err != nil {
 		return err
 	}
-	m, err := lp.member(t, ev.Member)
+	// The level the growth rules check is the one held before the event's
+	// purchase or refunds; the state is only read (a member first seen
+	// joins the entry level).
+	pm, ok, err := t.peekLevel(ev.Member)
 	if err != nil {
 		return err
 	}
+	if !ok {
+		m, err := lp.member(t, ev.Member)
+		if err != nil {
+			return err
+		}
+		pm = &m
+	}
+	held := pm.Level
 	if err := lp.purchase(t, ev); err != nil {
 		return err
 	}
@@ -181,7 +192,7 @@ func (lp *levelPart) process(t *txn, ev event.Event) error {
 		}
 	}
 	for i, g := range lp.def.Growth {
-		if !g.Applies(ev, m.Level) {
+		if !g.Applies(ev, held) {
 			continue
 		}
 		if err := lp.earn(t, ev, g, lp.formulas[i]); err != nil {

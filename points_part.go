@@ -286,6 +286,11 @@ func (pp *pointsPart) post(t *txn, lt ledger.Transaction) (ledger.Posted, error)
 			return posted, err
 		}
 	}
+	if len(late) > 0 {
+		// The expiries below post again, which reuses the ledger's room
+		// for the lots a posting returns (see txn.post).
+		posted.Lots = slices.Clone(posted.Lots)
+	}
 	for _, e := range late {
 		prog, _ := e.Account.Asset.PointsProgram()
 		if err := pp.expire(t, prog, e.Account, e.Lot, e.Amount); err != nil {

@@ -414,7 +414,8 @@ func cloneMember(m level.Member) level.Member {
 }
 
 // post records a ledger transaction at the txn's time and reference unless
-// the transaction sets its own.
+// the transaction sets its own. The Posted's Lots are valid until the next
+// posting (ledger.Ledger.Append).
 func (t *txn) post(lt ledger.Transaction) (ledger.Posted, error) {
 	if lt.Time.IsZero() {
 		lt.Time = t.at

@@ -44,6 +44,7 @@ type Ledger struct {
 	// beyond the decimals it returns.
 	kb, lb, vb []byte
 	scratch    [3][160]byte // their first backing arrays (a record with its pool legs fits)
+	lots       [2]Lot       // Append's Posted.Lots (a posting usually credits one lot)
 	// day is the date in loc of the last posting's time and [dayFrom,
 	// dayTo) the Unix nanoseconds of that day (not a time.Time: one kept
 	// here would make the escape analysis move every posted transaction to
@@ -397,18 +398,21 @@ func check(t *Transaction) error {
 // It returns errors wrapping ErrInvalid, ErrUnbalanced, ErrUnknownLot or
 // ErrInsufficientBalance.
 func (l *Ledger) Post(t Transaction) (Posted, error) {
-	return l.post(make([]Entry, 0, len(t.Legs)), t)
+	return l.post(make([]Entry, 0, len(t.Legs)), nil, t)
 }
 
 // Append is Post that appends the transaction's entries to dst:
 // Posted.Entries is dst grown by them, so a caller gathering the entries
 // of several postings (an event's outcome) need not copy them. On error,
 // dst's length is unchanged (its spare capacity may have been written).
+// Posted.Lots is room of the Ledger's, valid until its next posting: a
+// caller reads what it needs of the lots (copying a Lot copies it) at
+// once.
 func (l *Ledger) Append(dst []Entry, t Transaction) (Posted, error) {
-	return l.post(dst, t)
+	return l.post(dst, l.lots[:0], t)
 }
 
-func (l *Ledger) post(dst []Entry, t Transaction) (Posted, error) {
+func (l *Ledger) post(dst []Entry, lots []Lot, t Transaction) (Posted, error) {
 	if err := check(&t); err != nil {
 		return Posted{}, err
 	}
@@ -446,7 +450,7 @@ func (l *Ledger) post(dst []Entry, t Transaction) (Posted, error) {
 			}
 		}
 	}
-	p := Posted{Txn: id, Entries: dst}
+	p := Posted{Txn: id, Entries: dst, Lots: lots}
 	for i, idx := range order {
 		leg := &t.Legs[idx]
 		lotID := leg.Lot // the entry's lot; the caller's legs are not written

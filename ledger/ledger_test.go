@@ -570,6 +570,9 @@ func TestAppend(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		if len(p.Lots) != 1 || !p.Lots[0].Amount.Equal(d("5")) || p.Lots[0].ID != p.Entries[0].Lot && p.Lots[0].ID != p.Entries[1].Lot {
+			t.Errorf("Append's lots = %+v", p.Lots)
+		}
 		all = p.Entries
 		p, err = l.Append(all, spend("3", t0))
 		if err != nil {
