@@ -119,18 +119,7 @@ func TestAddAmountMatchesDecimalAdd(t *testing.T) {
 		decimal.New(100_000_000_000_000_000, 0), decimal.New(1, 17), decimal.New(3, -30),
 		decimal.RequireFromString("123456789012345678901234567890.000000001"),
 	}
-	r := uint64(7)
-	for i := range 600 {
-		r = r*6364136223846793005 + 1442695040888963407
-		coef := int64(r>>4) % 1_000_000_000_000_000_000
-		if i%3 == 1 {
-			coef = -coef
-		}
-		if i%5 == 0 {
-			coef %= 100_000
-		}
-		vals = append(vals, decimal.New(coef, int32(r%24)-16))
-	}
+	vals = append(vals, randomDecimals(7, 600, -16, 24)...)
 	for i, a := range vals {
 		for j := 0; j < len(vals); j += 1 + i%7 {
 			d := vals[j]
@@ -190,18 +179,7 @@ func TestFixedMulRoundDownMatchDecimal(t *testing.T) {
 		decimal.New(999_999_999_999_999_999, 0), decimal.New(-999_999_999_999_999_999, -4), decimal.New(1_000_000_000, 0),
 		decimal.New(100_000_000_000_000_000, -20), decimal.New(-15, -1), decimal.New(25, -1), decimal.New(-1999, -3),
 	}
-	r := uint64(11)
-	for i := range 300 {
-		r = r*6364136223846793005 + 1442695040888963407
-		coef := int64(r>>4) % 1_000_000_000_000_000_000
-		if i%2 == 1 {
-			coef = -coef
-		}
-		if i%3 == 0 {
-			coef %= 1_000_000
-		}
-		vals = append(vals, decimal.New(coef, int32(r%30)-20))
-	}
+	vals = append(vals, randomDecimals(11, 300, -20, 30)...)
 	same := func(got, want decimal.Decimal) bool { return got.Equal(want) && got.Exponent() == want.Exponent() }
 	for i, a := range vals {
 		fa, ok := codec.FixedOf(a)
@@ -272,4 +250,24 @@ func TestSmallDecimals(t *testing.T) {
 	if again := (codec.Fixed{C: 12}).Decimal(); again.String() != "12" || d.String() != "12" {
 		t.Errorf("the shared 12 changed: %s, %s", again, d)
 	}
+}
+
+// randomDecimals returns n decimals of up to 18 digits, a third of them
+// short, half negative, with exponents from minExp on over span values,
+// the same for the same seed.
+func randomDecimals(seed uint64, n int, minExp, span int32) []decimal.Decimal {
+	out := make([]decimal.Decimal, 0, n)
+	r := seed
+	for i := range n {
+		r = r*6364136223846793005 + 1442695040888963407
+		coef := int64(r>>4) % 1_000_000_000_000_000_000
+		if i%2 == 1 {
+			coef = -coef
+		}
+		if i%3 == 0 {
+			coef %= 100_000
+		}
+		out = append(out, decimal.New(coef, int32(r%uint64(span))+minExp))
+	}
+	return out
 }
