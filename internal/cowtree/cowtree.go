@@ -397,22 +397,13 @@ func (t *Tree[V]) mutable(n *node[V]) *node[V] {
 // alongside each other.
 func (t *Tree[V]) Get(k []byte) (Item[V], bool) {
 	if f, i, found := t.near(k); f != nil {
-		if found {
-			return f.n.items[i], true
-		}
-		return Item[V]{}, false
+		return f.n.itemIf(i, found)
 	}
-	n := t.root
+	n, _, _ := t.descend(k, false)
 	if n == nil {
 		return Item[V]{}, false
 	}
-	for n.kids != nil {
-		n = n.kids[n.child(k)]
-	}
-	if i, found := n.find(k); found {
-		return n.items[i], true
-	}
-	return Item[V]{}, false
+	return n.itemIf(n.find(k))
 }
 
 // Lookup is Get for the tree's writer: it remembers the leaf where it
@@ -421,27 +412,41 @@ func (t *Tree[V]) Get(k []byte) (Item[V], bool) {
 func (t *Tree[V]) Lookup(k []byte) (Item[V], bool) {
 	if f, i, found := t.near(k); f != nil {
 		t.use(f, k, i)
-		if found {
-			return f.n.items[i], true
-		}
-		return Item[V]{}, false
+		return f.n.itemIf(i, found)
 	}
-	n := t.root
+	n, lo, hi := t.descend(k, true)
 	if n == nil {
 		return Item[V]{}, false
 	}
-	var lo, hi []byte
-	for n.kids != nil {
-		i := n.child(k)
-		lo, hi = n.bounds(i, lo, hi)
-		n = n.kids[i]
-	}
 	i, found := n.find(k)
 	t.setFinger(n, lo, hi, k, i)
-	if found {
-		return n.items[i], true
+	return n.itemIf(i, found)
+}
+
+// descend returns the leaf whose range holds k (nil for an empty tree)
+// and, when bounds is set, the keys that bound that range from the
+// separators above it (nil: unbounded).
+func (t *Tree[V]) descend(k []byte, bounds bool) (n *node[V], lo, hi []byte) {
+	n = t.root
+	if n == nil {
+		return nil, nil, nil
 	}
-	return Item[V]{}, false
+	for n.kids != nil {
+		i := n.child(k)
+		if bounds {
+			lo, hi = n.bounds(i, lo, hi)
+		}
+		n = n.kids[i]
+	}
+	return n, lo, hi
+}
+
+// itemIf returns item i of the leaf n when found, else no item.
+func (n *node[V]) itemIf(i int, found bool) (Item[V], bool) {
+	if !found {
+		return Item[V]{}, false
+	}
+	return n.items[i], true
 }
 
 // bounds narrows the key range lo to hi of the inner node n to that of
