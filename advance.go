@@ -5,10 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/memberkit/membership/internal/due"
-	"github.com/memberkit/membership/internal/keys"
-	"github.com/memberkit/membership/ledger"
-	"github.com/memberkit/membership/store"
 	"github.com/robfig/cron/v3"
 )
 
@@ -26,72 +22,17 @@ const advancePage = 256
 // they changed (expired points, level changes, released coupons) is on the
 // change feed (Feed), like the effects of events.
 func (p *Program) Advance(ctx context.Context, now time.Time) (int, error) {
-	total := 0
-	for {
-		n := 0
-		err := p.st.Update(ctx, func(tx store.Tx) error {
-			items, err := due.Next(tx, now, advancePage)
-			if err != nil {
-				return err
-			}
-			n = len(items)
-			for _, it := range items {
-				pt, ok := p.dueBy[it.Kind]
-				if ok {
-					out := &Outcome{Time: it.At}
-					err := p.unit(tx, it.At, ledger.Ref{Note: "due " + it.Kind}, out, func(t *txn) error {
-						if err := pt.due(t, it); err != nil {
-							return err
-						}
-						return t.settle(0)
-					})
-					if err != nil {
-						return fmt.Errorf("due %s %s at %s: %w", it.Kind, it.ID, it.At.Format(time.RFC3339), err)
-					}
-				} else {
-					p.log.Warn("membership: due item of unknown kind dropped", "kind", it.Kind, "id", it.ID)
-				}
-				if err := due.Done(tx, it); err != nil {
-					return err
-				}
-			}
-			if n == 0 {
-				return setWatermark(tx, now)
-			}
-			return nil
-		})
-		if err != nil {
-			return total, fmt.Errorf("membership: advance to %s: %w", now.Format(time.RFC3339), err)
-		}
-		total += n
-		// Stop only on an empty page: performing an item may schedule the
-		// next one already due (a member who missed several terms while the
-		// host was down), and that must run in this call too.
-		if n == 0 {
-			return total, nil
-		}
+	n, err := p.eng.Advance(ctx, now)
+	if err != nil {
+		return n, fmt.Errorf("membership: advance to %s: %w", now.Format(time.RFC3339), err)
 	}
-}
-
-func setWatermark(tx store.Tx, now time.Time) error {
-	if v, err := tx.Get(bMeta, []byte("watermark")); err == nil && keys.U64(v, 0) >= keys.TimeU64(now) {
-		return nil
-	}
-	return tx.Put(bMeta, []byte("watermark"), keys.New().Time(now))
+	return n, nil
 }
 
 // Watermark returns the latest time Advance has completed up to (zero
 // before the first call).
 func (p *Program) Watermark(ctx context.Context) (time.Time, error) {
-	var w time.Time
-	err := p.st.View(ctx, func(tx store.Tx) error {
-		v, err := tx.Get(bMeta, []byte("watermark"))
-		if err == nil {
-			w = keys.U64Time(keys.U64(v, 0)).In(p.loc)
-		}
-		return nil
-	})
-	return w, err
+	return p.eng.Watermark(ctx)
 }
 
 // Scheduler calls Advance on a cron schedule in the program's zone. Cron

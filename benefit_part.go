@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/internal/engine"
+
 	"github.com/memberkit/membership/benefit"
 	"github.com/memberkit/membership/event"
-	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
@@ -28,7 +30,7 @@ type benefitPart struct {
 }
 
 // benefitPart returns the benefit part, or nil when the definition has none.
-func (p *Program) benefitPart() part {
+func (p *Program) benefitPart() *benefitPart {
 	if p.def.Benefits == nil {
 		return nil
 	}
@@ -44,17 +46,17 @@ func (e defEnv) hasAchievement(name string) bool {
 	return ok
 }
 
-func (bp *benefitPart) process(*txn, event.Event) error { return nil }
-func (bp *benefitPart) dueKinds() []string              { return nil }
-func (bp *benefitPart) due(*txn, due.Item) error        { return nil }
+func (bp *benefitPart) Process(*engine.Unit, event.Event) error { return nil }
+func (bp *benefitPart) DueKinds() []string                      { return nil }
+func (bp *benefitPart) Due(*engine.Unit, engine.Item) error     { return nil }
 
-func (bp *benefitPart) rewardKinds() []rule.RewardKind {
+func (bp *benefitPart) RewardKinds() []rule.RewardKind {
 	return []rule.RewardKind{rule.RewardAchievement}
 }
 
 // reward grants an achievement as a task reward (or a level gift); one the
 // member already holds is kept as it is and nothing is published.
-func (bp *benefitPart) reward(t *txn, member string, r rule.Reward, why rule.Reason) error {
+func (bp *benefitPart) Reward(t *engine.Unit, member string, r rule.Reward, why rule.Reason) error {
 	if _, ok := bp.def.Achievement(r.Achievement); !ok {
 		return fmt.Errorf("%w %q", benefit.ErrUnknownAchievement, r.Achievement)
 	}
@@ -64,23 +66,23 @@ func (bp *benefitPart) reward(t *txn, member string, r rule.Reward, why rule.Rea
 
 // grant records an achievement once per member; it reports false when the
 // member already had it.
-func (bp *benefitPart) grant(t *txn, member string, g benefit.Grant, why *rule.Reason) (bool, error) {
+func (bp *benefitPart) grant(t *engine.Unit, member string, g benefit.Grant, why *rule.Reason) (bool, error) {
 	key := []byte(member + "\x00" + g.Achievement)
-	if _, err := t.tx.Get(bAchievements, key); err == nil {
+	if _, err := t.Tx().Get(bAchievements, key); err == nil {
 		return false, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return false, err
 	}
-	g.At = t.at.UTC()
-	g.Event = t.ref.Event
+	g.At = t.At().UTC()
+	g.Event = t.Ref().Event
 	raw, err := json.Marshal(g)
 	if err != nil {
 		return false, err
 	}
-	if err := t.tx.Put(bAchievements, key, raw); err != nil {
+	if err := t.Tx().Put(bAchievements, key, raw); err != nil {
 		return false, err
 	}
-	return true, t.emit(ChangeAchievementGranted, member, g, why)
+	return true, t.Emit(ChangeAchievementGranted, member, g, why)
 }
 
 func loadGrants(tx store.Tx, member string) ([]benefit.Grant, error) {
@@ -98,10 +100,8 @@ func loadGrants(tx store.Tx, member string) ([]benefit.Grant, error) {
 }
 
 func (p *Program) benefits() (*benefitPart, error) {
-	for _, pt := range p.parts {
-		if bp, ok := pt.(*benefitPart); ok {
-			return bp, nil
-		}
+	if p.parts.benefit != nil {
+		return p.parts.benefit, nil
 	}
 	return nil, fmt.Errorf("%w: the program defines no benefits", ErrInvalidArgument)
 }
@@ -110,8 +110,8 @@ func (p *Program) benefits() (*benefitPart, error) {
 // at time at. A retry with the same requestID returns the first outcome.
 // It returns errors wrapping benefit.ErrUnknownAchievement,
 // benefit.ErrAlreadyGranted (nothing changes) or ErrInvalidArgument.
-func (p *Program) GrantAchievement(ctx context.Context, requestID, member, achievement, operator, note string, at time.Time) (*Outcome, error) {
-	fail := func(err error) (*Outcome, error) {
+func (p *Program) GrantAchievement(ctx context.Context, requestID, member, achievement, operator, note string, at time.Time) (*change.Outcome, error) {
+	fail := func(err error) (*change.Outcome, error) {
 		return nil, fmt.Errorf("membership: grant achievement %q to %q: %w", achievement, member, err)
 	}
 	bp, err := p.benefits()
@@ -128,7 +128,7 @@ func (p *Program) GrantAchievement(ctx context.Context, requestID, member, achie
 		return fail(fmt.Errorf("%w %q", benefit.ErrUnknownAchievement, achievement))
 	}
 	req := map[string]any{"op": "grant_achievement", "member": member, "achievement": achievement, "operator": operator, "note": note, "at": at.UTC()}
-	out, err := p.apply(ctx, requestID, req, at, ledger.Ref{Note: "achievement " + achievement}, member, func(t *txn) error {
+	out, err := p.apply(ctx, requestID, req, at, ledger.Ref{Note: "achievement " + achievement}, member, func(t *engine.Unit) error {
 		ok, err := bp.grant(t, member, benefit.Grant{Achievement: achievement, Source: "operator", By: operator, Note: note},
 			&rule.Reason{Rule: "benefits.achievements", Note: note})
 		if err == nil && !ok {
@@ -166,13 +166,12 @@ func (p *Program) Benefits(ctx context.Context, member string, at time.Time) ([]
 		return nil, fmt.Errorf("membership: benefits of %q: %w", member, err)
 	}
 	var out []benefit.Benefit
-	err = p.view(ctx, func(tx store.Tx, _ *ledger.Ledger) error {
-		t := p.newTxn(tx, at, ledger.Ref{Note: "benefits"}, &Outcome{})
-		level, err := t.memberLevel(member)
+	err = p.eng.View(ctx, at, func(t *engine.Unit) error {
+		level, err := t.MemberLevel(member)
 		if err != nil {
 			return err
 		}
-		plans, err := t.benefitPlans(member)
+		plans, err := t.MemberPlans(member)
 		if err != nil {
 			return err
 		}
@@ -202,23 +201,4 @@ func (p *Program) MemberPrice(ctx context.Context, member string, amount decimal
 		return amount, benefit.Benefit{}, false, nil
 	}
 	return price, by, true, nil
-}
-
-// benefitPlans returns the paid plans the member holds at t.at, read from
-// the level part's state.
-func (t *txn) benefitPlans(member string) ([]string, error) {
-	if t.p.def.Levels == nil || len(t.p.def.Levels.Plans) == 0 {
-		return nil, nil
-	}
-	m, _, err := t.loadLevel(member)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, h := range m.Plans {
-		if h.Expires.IsZero() || t.at.Before(h.Expires) {
-			out = append(out, h.Plan)
-		}
-	}
-	return out, nil
 }

@@ -7,9 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/internal/engine"
+
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
-	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
@@ -67,7 +69,7 @@ func refusalCause(err error) string {
 }
 
 // couponPart returns the coupon part, or nil when the definition has none.
-func (p *Program) couponPart() part {
+func (p *Program) couponPart() *couponPart {
 	if p.def.Coupons == nil {
 		return nil
 	}
@@ -97,13 +99,13 @@ type couponPart struct {
 	def *coupon.Definition
 }
 
-func (c *couponPart) book(t *txn) *coupon.Book { return coupon.NewBook(t.tx, c.def, c.p.loc) }
+func (c *couponPart) book(t *engine.Unit) *coupon.Book { return coupon.NewBook(t.Tx(), c.def, c.p.loc) }
 
-func (c *couponPart) dueKinds() []string { return []string{dueCouponExpire, dueCouponRelease} }
+func (c *couponPart) DueKinds() []string { return []string{dueCouponExpire, dueCouponRelease} }
 
-func (c *couponPart) due(t *txn, it due.Item) error {
+func (c *couponPart) Due(t *engine.Unit, it engine.Item) error {
 	if it.Kind == dueCouponRelease {
-		cs, err := c.book(t).Release(it.ID, t.at)
+		cs, err := c.book(t).Release(it.ID, t.At())
 		if errors.Is(err, coupon.ErrNotFound) {
 			return nil // used or released already
 		}
@@ -112,17 +114,17 @@ func (c *couponPart) due(t *txn, it due.Item) error {
 		}
 		return c.emitOrder(t, cs, it.ID, ChangeCouponReleased, "hold ran out")
 	}
-	cp, changed, err := c.book(t).Expire(it.ID, t.at)
+	cp, changed, err := c.book(t).Expire(it.ID, t.At())
 	if err != nil || !changed {
 		return err
 	}
-	return t.emit(ChangeCouponExpired, cp.Member, cp, &rule.Reason{
+	return t.Emit(ChangeCouponExpired, cp.Member, cp, &rule.Reason{
 		Rule: "coupon." + cp.Template, Note: "validity ended " + cp.Expires.In(c.p.loc).Format(time.RFC3339),
 	})
 }
 
 // process issues the definition's gifts for the event's type.
-func (c *couponPart) process(t *txn, ev event.Event) error {
+func (c *couponPart) Process(t *engine.Unit, ev event.Event) error {
 	for i, g := range c.def.Gifts {
 		if g.Event != ev.Type {
 			continue
@@ -139,14 +141,14 @@ func (c *couponPart) process(t *txn, ev event.Event) error {
 	return nil
 }
 
-func (c *couponPart) rewardKinds() []rule.RewardKind {
+func (c *couponPart) RewardKinds() []rule.RewardKind {
 	return []rule.RewardKind{rule.RewardCoupon, rule.RewardPack}
 }
 
 // reward issues a level gift or a task reward: by the Task method when the
 // reason's rule is a task's ("task…"), by System otherwise. A refusal is
 // recorded as a coupon.claim_refused change and does not fail the event.
-func (c *couponPart) reward(t *txn, member string, r rule.Reward, why rule.Reason) error {
+func (c *couponPart) Reward(t *engine.Unit, member string, r rule.Reward, why rule.Reason) error {
 	m := coupon.System
 	if strings.HasPrefix(why.Rule, "task") {
 		m = coupon.Task
@@ -154,7 +156,7 @@ func (c *couponPart) reward(t *txn, member string, r rule.Reward, why rule.Reaso
 	return c.grant(t, member, r, m, why)
 }
 
-func (c *couponPart) grant(t *txn, member string, r rule.Reward, m coupon.Method, why rule.Reason) error {
+func (c *couponPart) grant(t *engine.Unit, member string, r rule.Reward, m coupon.Method, why rule.Reason) error {
 	var err error
 	if r.Kind == rule.RewardPack {
 		_, err = c.issuePack(t, member, r.Pack, m)
@@ -166,28 +168,28 @@ func (c *couponPart) grant(t *txn, member string, r rule.Reward, m coupon.Method
 		return err
 	}
 	why.Note = err.Error()
-	return t.emit(ChangeCouponClaimRefused, member, CouponRefusal{
+	return t.Emit(ChangeCouponClaimRefused, member, CouponRefusal{
 		Template: r.Template, Pack: r.Pack, Count: r.Count, Method: m, Cause: cause, Error: err.Error(),
 	}, &why)
 }
 
 // facts reads the member's level and tags when rule has conditions.
-func (c *couponPart) facts(t *txn, member string, cr coupon.ClaimRule) (coupon.Facts, error) {
+func (c *couponPart) facts(t *engine.Unit, member string, cr coupon.ClaimRule) (coupon.Facts, error) {
 	var f coupon.Facts
 	if !cr.NeedsFacts() {
 		return f, nil
 	}
 	var err error
-	if f.Level, err = t.memberLevel(member); err != nil {
+	if f.Level, err = t.MemberLevel(member); err != nil {
 		return f, err
 	}
-	f.Tags, err = t.memberTags(member)
+	f.Tags, err = t.MemberTags(member)
 	return f, err
 }
 
 // issue issues coupons of a template and records them; why, when set, is
 // the reason of a gift or reward.
-func (c *couponPart) issue(t *txn, member, template string, n int, m coupon.Method, why *rule.Reason) ([]coupon.Coupon, error) {
+func (c *couponPart) issue(t *engine.Unit, member, template string, n int, m coupon.Method, why *rule.Reason) ([]coupon.Coupon, error) {
 	tpl, ok := c.def.Template(template)
 	if !ok {
 		return nil, fmt.Errorf("coupon: issue %s: %w", template, coupon.ErrUnknownTemplate)
@@ -196,7 +198,7 @@ func (c *couponPart) issue(t *txn, member, template string, n int, m coupon.Meth
 	if err != nil {
 		return nil, err
 	}
-	cs, err := c.book(t).Issue(coupon.Issue{Member: member, Template: template, Count: n, Method: m, At: t.at, Facts: f, Rand: c.p.rand})
+	cs, err := c.book(t).Issue(coupon.Issue{Member: member, Template: template, Count: n, Method: m, At: t.At(), Facts: f, Rand: c.p.rand})
 	if err != nil {
 		return nil, err
 	}
@@ -209,9 +211,9 @@ func (c *couponPart) issue(t *txn, member, template string, n int, m coupon.Meth
 }
 
 // issued schedules a new coupon's expiry and emits coupon.issued.
-func (c *couponPart) issued(t *txn, cp coupon.Coupon, why *rule.Reason) error {
+func (c *couponPart) issued(t *engine.Unit, cp coupon.Coupon, why *rule.Reason) error {
 	if !cp.Expires.IsZero() {
-		if err := t.schedule(cp.Expires, dueCouponExpire, cp.ID, nil); err != nil {
+		if err := t.Schedule(cp.Expires, dueCouponExpire, cp.ID, nil); err != nil {
 			return err
 		}
 	}
@@ -227,7 +229,7 @@ func (c *couponPart) issued(t *txn, cp coupon.Coupon, why *rule.Reason) error {
 		r.Inputs = copyInputs(r.Inputs)
 		r.Inputs["drawn"] = cp.Amount.String()
 	}
-	return t.emit(ChangeCouponIssued, cp.Member, cp, r)
+	return t.Emit(ChangeCouponIssued, cp.Member, cp, r)
 }
 
 func copyInputs(m map[string]string) map[string]string {
@@ -238,7 +240,7 @@ func copyInputs(m map[string]string) map[string]string {
 	return out
 }
 
-func (c *couponPart) issuePack(t *txn, member, pack string, m coupon.Method) (coupon.PackIssued, error) {
+func (c *couponPart) issuePack(t *engine.Unit, member, pack string, m coupon.Method) (coupon.PackIssued, error) {
 	pk, ok := c.def.Pack(pack)
 	if !ok {
 		return coupon.PackIssued{}, fmt.Errorf("coupon: issue pack %s: %w", pack, coupon.ErrUnknownTemplate)
@@ -247,7 +249,7 @@ func (c *couponPart) issuePack(t *txn, member, pack string, m coupon.Method) (co
 	if err != nil {
 		return coupon.PackIssued{}, err
 	}
-	res, err := c.book(t).IssuePack(coupon.IssuePack{Member: member, Pack: pack, Method: m, At: t.at, Facts: f, Rand: c.p.rand})
+	res, err := c.book(t).IssuePack(coupon.IssuePack{Member: member, Pack: pack, Method: m, At: t.At(), Facts: f, Rand: c.p.rand})
 	if err != nil {
 		return res, err
 	}
@@ -260,16 +262,14 @@ func (c *couponPart) issuePack(t *txn, member, pack string, m coupon.Method) (co
 	if len(res.Short) > 0 {
 		why.Note = "some templates ran out; the pack holds what was left"
 	}
-	return res, t.emit(ChangePackIssued, member, res, why)
+	return res, t.Emit(ChangePackIssued, member, res, why)
 }
 
 // couponPartOf returns the coupon part, or an error when the program has
 // no coupons.
 func (p *Program) coupons() (*couponPart, error) {
-	for _, pt := range p.parts {
-		if c, ok := pt.(*couponPart); ok {
-			return c, nil
-		}
+	if p.parts.coupon != nil {
+		return p.parts.coupon, nil
 	}
 	return nil, fmt.Errorf("membership: %w: the program defines no coupons", ErrInvalidArgument)
 }
@@ -297,7 +297,7 @@ type ClaimRequest struct {
 // an unknown template wraps coupon.ErrUnknownTemplate; a missing member or
 // time, or a program without coupons, ErrInvalidArgument; the same
 // RequestID with a different request ErrEventConflict.
-func (p *Program) Claim(ctx context.Context, req ClaimRequest) ([]coupon.Coupon, *Outcome, error) {
+func (p *Program) Claim(ctx context.Context, req ClaimRequest) ([]coupon.Coupon, *change.Outcome, error) {
 	if req.Method == "" {
 		req.Method = coupon.Self
 	}
@@ -308,7 +308,7 @@ func (p *Program) Claim(ctx context.Context, req ClaimRequest) ([]coupon.Coupon,
 	if err != nil {
 		return nil, nil, fmt.Errorf("membership: claim %s: %w", req.Template, err)
 	}
-	out, err := p.apply(ctx, req.RequestID, req, req.Time, ledger.Ref{}, req.Member, func(t *txn) error {
+	out, err := p.apply(ctx, req.RequestID, req, req.Time, ledger.Ref{}, req.Member, func(t *engine.Unit) error {
 		_, err := c.issue(t, req.Member, req.Template, req.Count, req.Method, nil)
 		return err
 	})
@@ -319,7 +319,7 @@ func (p *Program) Claim(ctx context.Context, req ClaimRequest) ([]coupon.Coupon,
 	return cs, out, err
 }
 
-func decodeCoupons(out *Outcome, kind string) ([]coupon.Coupon, error) {
+func decodeCoupons(out *change.Outcome, kind string) ([]coupon.Coupon, error) {
 	var cs []coupon.Coupon
 	for _, ch := range out.ChangesOf(kind) {
 		var cp coupon.Coupon
@@ -344,7 +344,7 @@ type PackRequest struct {
 // ClaimPack gives a pack to a member under the pack's claim rule, stock
 // and mode (coupon.AnyInvalid or coupon.AllInvalid), atomically, and
 // returns what it gave. Retries and refusals behave as for Claim.
-func (p *Program) ClaimPack(ctx context.Context, req PackRequest) (coupon.PackIssued, *Outcome, error) {
+func (p *Program) ClaimPack(ctx context.Context, req PackRequest) (coupon.PackIssued, *change.Outcome, error) {
 	if req.Method == "" {
 		req.Method = coupon.Self
 	}
@@ -356,7 +356,7 @@ func (p *Program) ClaimPack(ctx context.Context, req PackRequest) (coupon.PackIs
 	if err != nil {
 		return res, nil, fmt.Errorf("membership: claim pack %s: %w", req.Pack, err)
 	}
-	out, err := p.apply(ctx, req.RequestID, req, req.Time, ledger.Ref{}, req.Member, func(t *txn) error {
+	out, err := p.apply(ctx, req.RequestID, req, req.Time, ledger.Ref{}, req.Member, func(t *engine.Unit) error {
 		_, err := c.issuePack(t, req.Member, req.Pack, req.Method)
 		return err
 	})
@@ -500,7 +500,7 @@ type LockRequest struct {
 // coupon.ErrNotFound, coupon.ErrState (a coupon not available),
 // coupon.ErrNotCombinable or coupon.ErrNotApplicable, and changes nothing
 // then.
-func (p *Program) LockCoupons(ctx context.Context, req LockRequest) (*Outcome, error) {
+func (p *Program) LockCoupons(ctx context.Context, req LockRequest) (*change.Outcome, error) {
 	c, err := p.coupons()
 	if err == nil {
 		err = req.Order.Check()
@@ -508,13 +508,13 @@ func (p *Program) LockCoupons(ctx context.Context, req LockRequest) (*Outcome, e
 	if err != nil {
 		return nil, fmt.Errorf("membership: lock coupons: %w", err)
 	}
-	out, err := p.apply(ctx, req.RequestID, req, req.Order.Time, ledger.Ref{Note: "order " + req.Order.ID}, req.Order.Member, func(t *txn) error {
+	out, err := p.apply(ctx, req.RequestID, req, req.Order.Time, ledger.Ref{Note: "order " + req.Order.ID}, req.Order.Member, func(t *engine.Unit) error {
 		applied, total, err := c.book(t).Lock(req.Order, req.Coupons)
 		if err != nil {
 			return err
 		}
 		if req.Hold > 0 {
-			if err := t.schedule(req.Order.Time.Add(req.Hold), dueCouponRelease, req.Order.ID, nil); err != nil {
+			if err := t.Schedule(req.Order.Time.Add(req.Hold), dueCouponRelease, req.Order.ID, nil); err != nil {
 				return err
 			}
 		}
@@ -523,7 +523,7 @@ func (p *Program) LockCoupons(ctx context.Context, req LockRequest) (*Outcome, e
 			if err != nil {
 				return err
 			}
-			if err := t.emit(ChangeCouponLocked, cp.Member, cp, &rule.Reason{
+			if err := t.Emit(ChangeCouponLocked, cp.Member, cp, &rule.Reason{
 				Rule: "coupon." + cp.Template,
 				Inputs: map[string]string{
 					"order": req.Order.ID, "applicable": a.Applicable.String(), "amount_off": a.AmountOff.String(),
@@ -551,7 +551,7 @@ type OrderRequest struct {
 // UseCoupons marks the coupons locked for an order as used (the order is
 // paid). It returns an error wrapping coupon.ErrNotFound when none is
 // locked for it.
-func (p *Program) UseCoupons(ctx context.Context, req OrderRequest) (*Outcome, error) {
+func (p *Program) UseCoupons(ctx context.Context, req OrderRequest) (*change.Outcome, error) {
 	return p.orderCoupons(ctx, req, "use", ChangeCouponUsed, (*coupon.Book).Use)
 }
 
@@ -559,11 +559,11 @@ func (p *Program) UseCoupons(ctx context.Context, req OrderRequest) (*Outcome, e
 // (the order was cancelled); a coupon whose validity ended meanwhile
 // becomes expired. It returns an error wrapping coupon.ErrNotFound when
 // none is locked for it.
-func (p *Program) ReleaseCoupons(ctx context.Context, req OrderRequest) (*Outcome, error) {
+func (p *Program) ReleaseCoupons(ctx context.Context, req OrderRequest) (*change.Outcome, error) {
 	return p.orderCoupons(ctx, req, "release", ChangeCouponReleased, (*coupon.Book).Release)
 }
 
-func (p *Program) orderCoupons(ctx context.Context, req OrderRequest, verb, kind string, f func(*coupon.Book, string, time.Time) ([]coupon.Coupon, error)) (*Outcome, error) {
+func (p *Program) orderCoupons(ctx context.Context, req OrderRequest, verb, kind string, f func(*coupon.Book, string, time.Time) ([]coupon.Coupon, error)) (*change.Outcome, error) {
 	c, err := p.coupons()
 	if err == nil && (req.Order == "" || req.Time.IsZero()) {
 		err = fmt.Errorf("%w: needs an order and a time", ErrInvalidArgument)
@@ -571,8 +571,8 @@ func (p *Program) orderCoupons(ctx context.Context, req OrderRequest, verb, kind
 	if err != nil {
 		return nil, fmt.Errorf("membership: %s coupons: %w", verb, err)
 	}
-	out, err := p.apply(ctx, req.RequestID, req, req.Time, ledger.Ref{Note: "order " + req.Order}, "", func(t *txn) error {
-		cs, err := f(c.book(t), req.Order, t.at)
+	out, err := p.apply(ctx, req.RequestID, req, req.Time, ledger.Ref{Note: "order " + req.Order}, "", func(t *engine.Unit) error {
+		cs, err := f(c.book(t), req.Order, t.At())
 		if err != nil {
 			return err
 		}
@@ -586,14 +586,14 @@ func (p *Program) orderCoupons(ctx context.Context, req OrderRequest, verb, kind
 
 // emitOrder emits kind (coupon.expired for a coupon that expired while
 // locked) for each coupon of an order.
-func (c *couponPart) emitOrder(t *txn, cs []coupon.Coupon, order, kind, note string) error {
+func (c *couponPart) emitOrder(t *engine.Unit, cs []coupon.Coupon, order, kind, note string) error {
 	for _, cp := range cs {
 		k := kind
 		if cp.State == coupon.Expired {
 			k = ChangeCouponExpired
 		}
-		t.out.Member = cp.Member
-		if err := t.emit(k, cp.Member, cp, &rule.Reason{Rule: "coupon." + cp.Template, Inputs: map[string]string{"order": order}, Note: note}); err != nil {
+		t.Outcome().Member = cp.Member
+		if err := t.Emit(k, cp.Member, cp, &rule.Reason{Rule: "coupon." + cp.Template, Inputs: map[string]string{"order": order}, Note: note}); err != nil {
 			return err
 		}
 	}
@@ -618,7 +618,7 @@ type RedeemRequest struct {
 // coupon), coupon.ErrState (already used, locked, expired or revoked),
 // coupon.ErrInvalidOrder or coupon.ErrNotApplicable, and changes nothing
 // then.
-func (p *Program) RedeemCode(ctx context.Context, req RedeemRequest) (coupon.Coupon, *Outcome, error) {
+func (p *Program) RedeemCode(ctx context.Context, req RedeemRequest) (coupon.Coupon, *change.Outcome, error) {
 	if req.Via == "" {
 		req.Via = coupon.ByCode
 	}
@@ -629,13 +629,13 @@ func (p *Program) RedeemCode(ctx context.Context, req RedeemRequest) (coupon.Cou
 	if err != nil {
 		return coupon.Coupon{}, nil, fmt.Errorf("membership: redeem: %w", err)
 	}
-	out, err := p.apply(ctx, req.RequestID, req, req.Order.Time, ledger.Ref{Note: "order " + req.Order.ID}, req.Order.Member, func(t *txn) error {
+	out, err := p.apply(ctx, req.RequestID, req, req.Order.Time, ledger.Ref{Note: "order " + req.Order.ID}, req.Order.Member, func(t *engine.Unit) error {
 		cp, a, err := c.book(t).Redeem(req.Code, req.Via, req.Order)
 		if err != nil {
 			return err
 		}
-		t.out.Member = cp.Member
-		return t.emit(ChangeCouponUsed, cp.Member, cp, &rule.Reason{
+		t.Outcome().Member = cp.Member
+		return t.Emit(ChangeCouponUsed, cp.Member, cp, &rule.Reason{
 			Rule:   "coupon." + cp.Template,
 			Inputs: map[string]string{"order": req.Order.ID, "store": req.Order.Store, "via": string(req.Via), "applicable": a.Applicable.String()},
 		})
@@ -665,7 +665,7 @@ type RevokeRequest struct {
 // RevokeCoupon revokes an available or locked coupon. It returns an error
 // wrapping coupon.ErrNotFound or coupon.ErrState (used, expired or already
 // revoked).
-func (p *Program) RevokeCoupon(ctx context.Context, req RevokeRequest) (*Outcome, error) {
+func (p *Program) RevokeCoupon(ctx context.Context, req RevokeRequest) (*change.Outcome, error) {
 	c, err := p.coupons()
 	if err == nil && (req.Coupon == "" || req.Operator == "" || req.Time.IsZero()) {
 		err = fmt.Errorf("%w: revoke needs a coupon, an operator and a time", ErrInvalidArgument)
@@ -673,13 +673,13 @@ func (p *Program) RevokeCoupon(ctx context.Context, req RevokeRequest) (*Outcome
 	if err != nil {
 		return nil, fmt.Errorf("membership: revoke coupon: %w", err)
 	}
-	out, err := p.apply(ctx, req.RequestID, req, req.Time, ledger.Ref{Note: "revoked by " + req.Operator}, "", func(t *txn) error {
-		cp, err := c.book(t).Revoke(req.Coupon, t.at, req.Note)
+	out, err := p.apply(ctx, req.RequestID, req, req.Time, ledger.Ref{Note: "revoked by " + req.Operator}, "", func(t *engine.Unit) error {
+		cp, err := c.book(t).Revoke(req.Coupon, t.At(), req.Note)
 		if err != nil {
 			return err
 		}
-		t.out.Member = cp.Member
-		return t.emit(ChangeCouponRevoked, cp.Member, cp, &rule.Reason{
+		t.Outcome().Member = cp.Member
+		return t.Emit(ChangeCouponRevoked, cp.Member, cp, &rule.Reason{
 			Rule: "coupon." + cp.Template, Inputs: map[string]string{"operator": req.Operator}, Note: req.Note,
 		})
 	})

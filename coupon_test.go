@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memberkit/membership/change"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
@@ -371,7 +373,7 @@ func TestCouponExpiresThroughTheDueIndex(t *testing.T) {
 func TestCouponGiftRefusedDoesNotFailTheEvent(t *testing.T) {
 	p := openCoupons(t, memory.New())
 	ctx := context.Background()
-	reg := func(id, member string) *membership.Outcome {
+	reg := func(id, member string) *change.Outcome {
 		out, err := p.Process(ctx, event.Event{ID: id, Member: member, Type: "register", Time: couponAt(t, "2026-05-01 10:00")})
 		if err != nil {
 			t.Fatalf("register %s: %v", member, err)
@@ -398,7 +400,7 @@ func TestCouponGiftRefusedDoesNotFailTheEvent(t *testing.T) {
 func TestCouponLevelGiftIssuesAndRefusals(t *testing.T) {
 	p := openCoupons(t, memory.New())
 	ctx := context.Background()
-	order := func(id, member string) *membership.Outcome {
+	order := func(id, member string) *change.Outcome {
 		out, err := p.Process(ctx, event.Event{ID: id, Member: member, Type: "order", Time: couponAt(t, "2026-05-01 10:00"),
 			Attrs: event.Attrs{"amount": event.Dec(couponDec("150"))}})
 		if err != nil {
@@ -426,7 +428,7 @@ func TestCouponLevelGiftIssuesAndRefusals(t *testing.T) {
 	}
 }
 
-func couponKinds(out *membership.Outcome) []string {
+func couponKinds(out *change.Outcome) []string {
 	var ks []string
 	for _, c := range out.Changes {
 		ks = append(ks, c.Kind)

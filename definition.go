@@ -169,3 +169,49 @@ func (d Definition) requireAttr(ps *rule.Problems, path, typ, attr string, k eve
 		ps.Addf(path, "attribute %q of %q must be required", attr, typ)
 	}
 }
+
+// defEnv answers the lookups the domain packages make while validating a
+// definition (declared event types, levels, templates, …). Each part file
+// adds the methods its package's Env interface needs.
+type defEnv struct{ d *Definition }
+
+// EventType returns the declared event type named name.
+func (e defEnv) EventType(name string) (event.Type, bool) { return e.d.eventType(name) }
+
+// CheckReward checks a reward and that what it names exists.
+func (e defEnv) CheckReward(r rule.Reward) error { return e.checkReward(r) }
+
+// checkReward checks a reward's own fields and that the point program,
+// coupon template, pack or achievement it names is defined.
+func (e defEnv) checkReward(r rule.Reward) error {
+	if err := r.Check(); err != nil {
+		return err
+	}
+	var missing string
+	switch r.Kind {
+	case rule.RewardPoints:
+		if !e.hasPointProgram(r.Program) {
+			missing = "point program " + r.Program
+		}
+	case rule.RewardCoupon:
+		if !e.hasTemplate(r.Template) {
+			missing = "coupon template " + r.Template
+		}
+	case rule.RewardPack:
+		if !e.hasPack(r.Pack) {
+			missing = "coupon pack " + r.Pack
+		}
+	case rule.RewardAchievement:
+		if !e.hasAchievement(r.Achievement) {
+			missing = "achievement " + r.Achievement
+		}
+	case rule.RewardGrowth:
+		if e.d.Levels == nil {
+			missing = "level ladder (growth reward)"
+		}
+	}
+	if missing != "" {
+		return fmt.Errorf("unknown %s", missing)
+	}
+	return nil
+}

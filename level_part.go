@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/internal/engine"
 
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/codec"
@@ -124,7 +128,7 @@ type levelPart struct {
 }
 
 // levelPart returns the level part, or nil when the definition has none.
-func (p *Program) levelPart() part {
+func (p *Program) levelPart() *levelPart {
 	if p.def.Levels == nil {
 		return nil
 	}
@@ -132,27 +136,18 @@ func (p *Program) levelPart() part {
 	for _, g := range lp.def.Growth {
 		lp.formulas = append(lp.formulas, g.Formula.String())
 	}
-	if len(lp.def.Ladder) > 0 {
-		p.levelOf = func(t *txn, member string) (string, error) {
-			m, ok, err := t.loadLevel(member)
-			if err != nil || !ok {
-				return lp.def.Ladder[0].Name, err
-			}
-			return m.Level, nil
-		}
-	}
 	return lp
 }
 
-func (lp *levelPart) dueKinds() []string {
+func (lp *levelPart) DueKinds() []string {
 	return []string{dueLevelTerm, dueLevelFreeze, duePlanExpiry}
 }
 
-func (lp *levelPart) rewardKinds() []rule.RewardKind { return []rule.RewardKind{rule.RewardGrowth} }
+func (lp *levelPart) RewardKinds() []rule.RewardKind { return []rule.RewardKind{rule.RewardGrowth} }
 
 // reward fulfils a growth reward: the amount is added to the member's
 // growth, which may upgrade them.
-func (lp *levelPart) reward(t *txn, member string, r rule.Reward, why rule.Reason) error {
+func (lp *levelPart) Reward(t *engine.Unit, member string, r rule.Reward, why rule.Reason) error {
 	if r.Kind != rule.RewardGrowth || !r.Amount.IsPositive() {
 		return fmt.Errorf("level: %w: reward %s of %s", ErrInvalidArgument, r.Target(), r.Amount)
 	}
@@ -162,14 +157,14 @@ func (lp *levelPart) reward(t *txn, member string, r rule.Reward, why rule.Reaso
 	return lp.increase(t, member, r.Amount, KindGrowthRewarded, why)
 }
 
-func (lp *levelPart) process(t *txn, ev event.Event) error {
+func (lp *levelPart) Process(t *engine.Unit, ev event.Event) error {
 	if err := lp.catchUp(t, ev.Member); err != nil {
 		return err
 	}
 	// The level the growth rules check is the one held before the event's
 	// purchase or refunds; the state is only read (a member first seen
 	// joins the entry level).
-	pm, ok, err := t.peekLevel(ev.Member)
+	pm, ok, err := lp.peek(t, ev.Member)
 	if err != nil {
 		return err
 	}
@@ -203,67 +198,65 @@ func (lp *levelPart) process(t *txn, ev event.Event) error {
 }
 
 // member returns a member's state, making a member first seen join the
-// entry level at t.at.
-func (lp *levelPart) member(t *txn, member string) (level.Member, error) {
-	m, ok, err := t.loadLevel(member)
+// entry level at t.At().
+func (lp *levelPart) member(t *engine.Unit, member string) (level.Member, error) {
+	m, ok, err := lp.load(t, member)
 	if err != nil || ok || len(lp.def.Ladder) == 0 {
 		return m, err
 	}
 	entry := lp.def.Ladder[0]
-	m = level.Member{Level: entry.Name, Since: t.at, TermEnd: entry.TermEnd(t.at, t.p.loc), Lifetime: decimal.Zero}
+	m = level.Member{Level: entry.Name, Since: t.At(), TermEnd: entry.TermEnd(t.At(), t.Location()), Lifetime: decimal.Zero}
 	if err := lp.scheduleTerm(t, member, time.Time{}, m.TermEnd); err != nil {
 		return m, err
 	}
-	if err := level.AddCount(t.tx, entry.Name, 1); err != nil {
+	if err := level.AddCount(t.Tx(), entry.Name, 1); err != nil {
 		return m, err
 	}
-	if err := level.AppendHistory(t.tx, member, &m, &level.Record{Time: t.at, Cause: level.CauseJoin, To: entry.Name, TermEnd: m.TermEnd, Event: t.ref.Event}); err != nil {
+	if err := level.AppendHistory(t.Tx(), member, &m, &level.Record{Time: t.At(), Cause: level.CauseJoin, To: entry.Name, TermEnd: m.TermEnd, Event: t.Ref().Event}); err != nil {
 		return m, err
 	}
-	if err := t.saveLevel(member, m); err != nil {
+	if err := lp.save(t, member, m); err != nil {
 		return m, err
 	}
-	return m, t.emit(ChangeLevelChanged, member, LevelChange{To: entry.Name, Cause: level.CauseJoin, TermEnd: m.TermEnd, Growth: decimal.Zero},
+	return m, t.Emit(ChangeLevelChanged, member, LevelChange{To: entry.Name, Cause: level.CauseJoin, TermEnd: m.TermEnd, Growth: decimal.Zero},
 		&rule.Reason{Rule: "level.join", Note: "first seen; entry level"})
 }
 
 // catchUp performs, at their own instants, the member's term ends that
-// fell due at or before t.at but that Advance has not performed yet, so an
+// fell due at or before t.At() but that Advance has not performed yet, so an
 // event is always applied to the level the member holds at its time.
-func (lp *levelPart) catchUp(t *txn, member string) error {
+func (lp *levelPart) catchUp(t *engine.Unit, member string) error {
 	for range 1200 {
-		m, ok, err := t.peekLevel(member)
-		if err != nil || !ok || m.TermEnd.IsZero() || t.at.Before(m.TermEnd) {
+		m, ok, err := lp.peek(t, member)
+		if err != nil || !ok || m.TermEnd.IsZero() || t.At().Before(m.TermEnd) {
 			return err
 		}
 		end := m.TermEnd // m is the cache, which termEnd changes
-		tt := *t
-		tt.at, tt.ref = end, ledger.Ref{Note: "due " + dueLevelTerm}
-		if err := lp.termEnd(&tt, member, end); err != nil {
+		if err := lp.termEnd(t.As(end, ledger.Ref{Note: "due " + dueLevelTerm}), member, end); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (lp *levelPart) scheduleTerm(t *txn, member string, old, end time.Time) error {
+func (lp *levelPart) scheduleTerm(t *engine.Unit, member string, old, end time.Time) error {
 	if !old.IsZero() && !old.Equal(end) {
-		if err := due.Cancel(t.tx, old, dueLevelTerm, member); err != nil {
+		if err := due.Cancel(t.Tx(), old, dueLevelTerm, member); err != nil {
 			return err
 		}
 	}
 	if end.IsZero() {
 		return nil
 	}
-	return t.schedule(end, dueLevelTerm, member, nil)
+	return t.Schedule(end, dueLevelTerm, member, nil)
 }
 
-func (lp *levelPart) balance(t *txn, member string) (decimal.Decimal, error) {
-	return t.led.Balance(ledger.MemberAccount(member, ledger.Growth, ""))
+func (lp *levelPart) balance(t *engine.Unit, member string) (decimal.Decimal, error) {
+	return t.Ledger().Balance(ledger.MemberAccount(member, ledger.Growth, ""))
 }
 
 // earn applies one growth rule to an event.
-func (lp *levelPart) earn(t *txn, ev event.Event, g level.GrowthRule, formula string) error {
+func (lp *levelPart) earn(t *engine.Unit, ev event.Event, g level.GrowthRule, formula string) error {
 	// As g.Amount, with the formula's text made once.
 	raw, base, err := g.Formula.Eval(ev)
 	if errors.Is(err, event.ErrMissingAttribute) {
@@ -273,7 +266,7 @@ func (lp *levelPart) earn(t *txn, ev event.Event, g level.GrowthRule, formula st
 		return err
 	}
 	amount := lp.def.Rounding.Round(raw)
-	why := t.formulaReason(g.ID, g.Formula, formula, base, raw)
+	why := t.FormulaReason(g.ID, g.Formula, formula, base, raw)
 	if amount.IsNegative() {
 		return lp.decrease(t, ev.Member, amount.Neg(), g.ID, why)
 	}
@@ -284,7 +277,7 @@ func (lp *levelPart) earn(t *txn, ev event.Event, g level.GrowthRule, formula st
 	if len(g.Caps) > 0 {
 		scope = g.ID + "\x00" + ev.Member
 	}
-	granted, cut, err := rule.Use(t.tx, level.CapsBucket, scope, g.Caps, t.at, t.p.loc, amount)
+	granted, cut, err := rule.Use(t.Tx(), level.CapsBucket, scope, g.Caps, t.At(), t.Location(), amount)
 	if err != nil {
 		return err
 	}
@@ -294,7 +287,7 @@ func (lp *levelPart) earn(t *txn, ev event.Event, g level.GrowthRule, formula st
 	}
 	if o := g.Order; o != nil {
 		if id, ok := ev.String(o.ID); ok && id != "" {
-			ord, found, err := level.LoadOrder(t.tx, ev.Member, id)
+			ord, found, err := level.LoadOrder(t.Tx(), ev.Member, id)
 			if err != nil {
 				return err
 			}
@@ -302,8 +295,8 @@ func (lp *levelPart) earn(t *txn, ev event.Event, g level.GrowthRule, formula st
 				ord.Amount, _ = ev.Decimal(o.Amount)
 				ord.Refunded = decimal.Zero
 			}
-			ord.Grants = append(ord.Grants, level.Grant{Rule: g.ID, Time: t.at, Granted: granted, Reversed: decimal.Zero})
-			if err := level.SaveOrder(t.tx, ev.Member, id, ord); err != nil {
+			ord.Grants = append(ord.Grants, level.Grant{Rule: g.ID, Time: t.At(), Granted: granted, Reversed: decimal.Zero})
+			if err := level.SaveOrder(t.Tx(), ev.Member, id, ord); err != nil {
 				return err
 			}
 		}
@@ -312,13 +305,13 @@ func (lp *levelPart) earn(t *txn, ev event.Event, g level.GrowthRule, formula st
 }
 
 // refund reverses, in proportion, the growth the refunded order earned.
-func (lp *levelPart) refund(t *txn, ev event.Event, r level.RefundRule) error {
+func (lp *levelPart) refund(t *engine.Unit, ev event.Event, r level.RefundRule) error {
 	id, _ := ev.String(r.Order)
 	amount, _ := ev.Decimal(r.Amount)
 	if id == "" || !amount.IsPositive() {
 		return fmt.Errorf("level: refund rule %q: %w: order %q, amount %s", r.ID, level.ErrInvalidRefund, id, amount)
 	}
-	ord, found, err := level.LoadOrder(t.tx, ev.Member, id)
+	ord, found, err := level.LoadOrder(t.Tx(), ev.Member, id)
 	if err != nil || !found {
 		return err // an order that earned no growth has nothing to reverse
 	}
@@ -330,7 +323,7 @@ func (lp *levelPart) refund(t *txn, ev event.Event, r level.RefundRule) error {
 		ord.Grants[i].Reversed = g.Reversed.Add(rev)
 		for _, gr := range lp.def.Growth {
 			if gr.ID == g.Rule {
-				if err := rule.Release(t.tx, level.CapsBucket, gr.ID+"\x00"+ev.Member, gr.Caps, g.Time, t.p.loc, rev); err != nil {
+				if err := rule.Release(t.Tx(), level.CapsBucket, gr.ID+"\x00"+ev.Member, gr.Caps, g.Time, t.Location(), rev); err != nil {
 					return err
 				}
 			}
@@ -344,33 +337,33 @@ func (lp *levelPart) refund(t *txn, ev event.Event, r level.RefundRule) error {
 		}
 	}
 	ord.Refunded = ord.Refunded.Add(amount)
-	return level.SaveOrder(t.tx, ev.Member, id, ord)
+	return level.SaveOrder(t.Tx(), ev.Member, id, ord)
 }
 
 // increase adds amount to the member's growth and upgrades them as far as
 // it reaches.
-func (lp *levelPart) increase(t *txn, member string, amount decimal.Decimal, kind ledger.Kind, why rule.Reason) error {
+func (lp *levelPart) increase(t *engine.Unit, member string, amount decimal.Decimal, kind ledger.Kind, why rule.Reason) error {
 	m, err := lp.member(t, member)
 	if err != nil {
 		return err
 	}
-	posted, err := t.post(ledger.Transaction{Kind: kind, Legs: t.legs(
+	posted, err := t.Post(ledger.Transaction{Kind: kind, Legs: []ledger.Leg{
 		ledger.Leg{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: amount},
 		ledger.Leg{Account: ledger.Pool(ledger.Growth, string(kind)), Amount: codec.Neg(amount)},
-	)})
+	}})
 	if err != nil {
 		return err
 	}
-	if err := level.AddDay(t.tx, member, &m, t.at, t.p.loc, amount); err != nil {
+	if err := level.AddDay(t.Tx(), member, &m, t.At(), t.Location(), amount); err != nil {
 		return err
 	}
 	m.Lifetime = codec.Add(m.Lifetime, amount)
-	m.Frozen = level.Earn(m.Frozen, amount, t.at)
-	if err := t.saveLevel(member, m); err != nil {
+	m.Frozen = level.Earn(m.Frozen, amount, t.At())
+	if err := lp.save(t, member, m); err != nil {
 		return err
 	}
 	gc := GrowthChange{Amount: amount, Balance: posted.Entries[0].Balance, Lifetime: m.Lifetime, Kind: kind, Rule: why.Rule}
-	if err := t.emitWith(ChangeGrowthChanged, member, &why, gc.encode); err != nil {
+	if err := t.EmitWith(ChangeGrowthChanged, member, &why, gc.encode); err != nil {
 		return err
 	}
 	return lp.settle(t, member, posted.Entries[0].Balance)
@@ -378,7 +371,7 @@ func (lp *levelPart) increase(t *txn, member string, amount decimal.Decimal, kin
 
 // decrease takes amount from the member's growth, never below zero (the
 // shortfall is recorded); it never changes the level.
-func (lp *levelPart) decrease(t *txn, member string, amount decimal.Decimal, ruleID string, why rule.Reason) error {
+func (lp *levelPart) decrease(t *engine.Unit, member string, amount decimal.Decimal, ruleID string, why rule.Reason) error {
 	m, err := lp.member(t, member)
 	if err != nil {
 		return err
@@ -393,34 +386,34 @@ func (lp *levelPart) decrease(t *txn, member string, amount decimal.Decimal, rul
 		why.Note = fmt.Sprintf("growth %s cannot go below zero: shortfall %s not taken", bal, short)
 	}
 	if take.IsPositive() {
-		if _, err := t.post(ledger.Transaction{Kind: KindGrowthReversed, Legs: []ledger.Leg{
+		if _, err := t.Post(ledger.Transaction{Kind: KindGrowthReversed, Legs: []ledger.Leg{
 			{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: take.Neg()},
 			{Account: ledger.Pool(ledger.Growth, string(KindGrowthReversed)), Amount: take},
 		}}); err != nil {
 			return err
 		}
-		if err := level.AddDay(t.tx, member, &m, t.at, t.p.loc, take.Neg()); err != nil {
+		if err := level.AddDay(t.Tx(), member, &m, t.At(), t.Location(), take.Neg()); err != nil {
 			return err
 		}
 		m.Lifetime = decimal.Max(m.Lifetime.Sub(take), decimal.Zero)
-		m.Frozen = level.Earn(m.Frozen, take.Neg(), t.at)
-		if err := t.saveLevel(member, m); err != nil {
+		m.Frozen = level.Earn(m.Frozen, take.Neg(), t.At())
+		if err := lp.save(t, member, m); err != nil {
 			return err
 		}
 	}
-	return t.emit(ChangeGrowthChanged, member, GrowthChange{Amount: take.Neg(), Balance: bal.Sub(take), Lifetime: m.Lifetime, Kind: KindGrowthReversed, Rule: ruleID, Shortfall: short}, &why)
+	return t.Emit(ChangeGrowthChanged, member, GrowthChange{Amount: take.Neg(), Balance: bal.Sub(take), Lifetime: m.Lifetime, Kind: KindGrowthReversed, Rule: ruleID, Shortfall: short}, &why)
 }
 
 // settle moves the member up after a growth increase: to a frozen level
 // whose unfreeze threshold is reached, or to the highest level the growth
 // reaches, granting the gifts of each level crossed. bal is the member's
 // growth balance after the increase.
-func (lp *levelPart) settle(t *txn, member string, bal decimal.Decimal) error {
+func (lp *levelPart) settle(t *engine.Unit, member string, bal decimal.Decimal) error {
 	if len(lp.def.Ladder) == 0 {
 		return nil
 	}
 	// Decide on the cached state; copy it only to change it (an upgrade).
-	pm, ok, err := t.peekLevel(member)
+	pm, ok, err := lp.peek(t, member)
 	if err != nil {
 		return err
 	}
@@ -439,7 +432,7 @@ func (lp *levelPart) settle(t *txn, member string, bal decimal.Decimal) error {
 	}
 	cause := level.CauseEvent
 	var why *rule.Reason
-	if to, ok := lp.def.Unfreeze(pm.Frozen, cur, t.at); ok && to > top {
+	if to, ok := lp.def.Unfreeze(pm.Frozen, cur, t.At()); ok && to > top {
 		top, cause, crossed = to, level.CauseUnfreeze, nil
 		for _, f := range pm.Frozen {
 			if f.Level == lp.def.Ladder[to].Name {
@@ -477,17 +470,17 @@ func (lp *levelPart) settle(t *txn, member string, bal decimal.Decimal) error {
 		}
 		gifts = append(gifts, i)
 	}
-	if err := t.saveLevel(member, m); err != nil {
+	if err := lp.save(t, member, m); err != nil {
 		return err
 	}
 	for _, i := range gifts {
 		l := lp.def.Ladder[i]
 		for _, g := range l.Gifts {
 			gwhy := rule.Reason{Rule: "level." + l.Name + ".gift", Note: "upgrade gift of " + l.Name}
-			if err := t.emit(ChangeLevelGift, member, LevelGift{Level: l.Name, Reward: g}, &gwhy); err != nil {
+			if err := t.Emit(ChangeLevelGift, member, LevelGift{Level: l.Name, Reward: g}, &gwhy); err != nil {
 				return err
 			}
-			if err := t.reward(member, g, gwhy); err != nil {
+			if err := t.Reward(member, g, gwhy); err != nil {
 				return fmt.Errorf("level: gift of %q: %w", l.Name, err)
 			}
 		}
@@ -495,23 +488,23 @@ func (lp *levelPart) settle(t *txn, member string, bal decimal.Decimal) error {
 	return nil
 }
 
-// change moves the member (whose state is *m) to ladder level to at t.at,
+// change moves the member (whose state is *m) to ladder level to at t.At(),
 // starting a new term: it updates the counters, thaws the freezes at or
 // below the new level, records the history and emits the change. It saves
 // *m. rec carries the record's extra fields.
-func (lp *levelPart) change(t *txn, member string, m *level.Member, to int, cause level.Cause, growth decimal.Decimal, window *decimal.Decimal, why *rule.Reason, rec level.Record) error {
+func (lp *levelPart) change(t *engine.Unit, member string, m *level.Member, to int, cause level.Cause, growth decimal.Decimal, window *decimal.Decimal, why *rule.Reason, rec level.Record) error {
 	from := m.Level
 	l := lp.def.Ladder[to]
-	end := l.TermEnd(t.at, t.p.loc)
+	end := l.TermEnd(t.At(), t.Location())
 	if err := lp.scheduleTerm(t, member, m.TermEnd, end); err != nil {
 		return err
 	}
-	m.Level, m.Since, m.TermEnd = l.Name, t.at, end
+	m.Level, m.Since, m.TermEnd = l.Name, t.At(), end
 	if from != l.Name {
-		if err := level.AddCount(t.tx, from, -1); err != nil {
+		if err := level.AddCount(t.Tx(), from, -1); err != nil {
 			return err
 		}
-		if err := level.AddCount(t.tx, l.Name, 1); err != nil {
+		if err := level.AddCount(t.Tx(), l.Name, 1); err != nil {
 			return err
 		}
 	}
@@ -519,56 +512,56 @@ func (lp *levelPart) change(t *txn, member string, m *level.Member, to int, caus
 	m.Frozen = kept
 	for _, f := range released {
 		if !f.Deadline.IsZero() {
-			if err := due.Cancel(t.tx, f.Deadline, dueLevelFreeze, member+"|"+f.Level); err != nil {
+			if err := due.Cancel(t.Tx(), f.Deadline, dueLevelFreeze, member+"|"+f.Level); err != nil {
 				return err
 			}
 		}
 		fc := FreezeChange{Level: f.Level, Since: f.Since, Deadline: f.Deadline, Earned: f.Earned, Returned: cause == level.CauseUnfreeze && f.Level == l.Name}
-		if err := t.emit(ChangeLevelUnfrozen, member, fc, why); err != nil {
+		if err := t.Emit(ChangeLevelUnfrozen, member, fc, why); err != nil {
 			return err
 		}
 	}
-	rec.Time, rec.Cause, rec.From, rec.To, rec.TermEnd, rec.Window = t.at, cause, from, l.Name, end, window
+	rec.Time, rec.Cause, rec.From, rec.To, rec.TermEnd, rec.Window = t.At(), cause, from, l.Name, end, window
 	if rec.Event == "" {
-		rec.Event = t.ref.Event
+		rec.Event = t.Ref().Event
 	}
-	if err := level.AppendHistory(t.tx, member, m, &rec); err != nil {
+	if err := level.AppendHistory(t.Tx(), member, m, &rec); err != nil {
 		return err
 	}
-	if err := t.saveLevel(member, *m); err != nil {
+	if err := lp.save(t, member, *m); err != nil {
 		return err
 	}
-	return t.emit(ChangeLevelChanged, member, LevelChange{From: from, To: l.Name, Cause: cause, TermEnd: end, Growth: growth, Window: window}, why)
+	return t.Emit(ChangeLevelChanged, member, LevelChange{From: from, To: l.Name, Cause: cause, TermEnd: end, Growth: growth, Window: window}, why)
 }
 
-// termEnd performs the end at T = t.at of the member's term: retention
+// termEnd performs the end at T = t.At() of the member's term: retention
 // over the window [T − W months, T), keep or downgrade by the level's
 // mode, re-base growth, freeze the level left, and start the next term at
 // T. An end that does not match the member's current term (replaced by an
 // upgrade meanwhile) is ignored.
-func (lp *levelPart) termEnd(t *txn, member string, end time.Time) error {
-	m, ok, err := t.loadLevel(member)
+func (lp *levelPart) termEnd(t *engine.Unit, member string, end time.Time) error {
+	m, ok, err := lp.load(t, member)
 	if err != nil || !ok || !m.TermEnd.Equal(end) {
 		return err
 	}
-	if err := due.Cancel(t.tx, end, dueLevelTerm, member); err != nil {
+	if err := due.Cancel(t.Tx(), end, dueLevelTerm, member); err != nil {
 		return err
 	}
 	cur := lp.def.Index(m.Level)
 	if cur < 0 {
 		// The level left the definition: keep the member where they are
 		// rather than block Advance; an upgrade or a manual set moves them.
-		t.p.log.Warn("level: term end of a level no longer defined", "member", member, "level", m.Level)
+		lp.p.log.Warn("level: term end of a level no longer defined", "member", member, "level", m.Level)
 		return nil
 	}
 	l := lp.def.Ladder[cur]
-	from := level.WindowStart(end, max(l.Window, 1), t.p.loc)
-	g, err := level.Earned(t.tx, member, m, from, end, t.p.loc)
+	from := level.WindowStart(end, max(l.Window, 1), t.Location())
+	g, err := level.Earned(t.Tx(), member, m, from, end, t.Location())
 	if err != nil {
 		return err
 	}
 	g = decimal.Max(g, decimal.Zero)
-	after, err := level.Earned(t.tx, member, m, end, time.Time{}, t.p.loc)
+	after, err := level.Earned(t.Tx(), member, m, end, time.Time{}, t.Location())
 	if err != nil {
 		return err
 	}
@@ -581,13 +574,13 @@ func (lp *levelPart) termEnd(t *txn, member string, end time.Time) error {
 		return err
 	}
 	if diff := target.Sub(bal); !diff.IsZero() {
-		if _, err := t.post(ledger.Transaction{Kind: KindGrowthRebased, Legs: []ledger.Leg{
+		if _, err := t.Post(ledger.Transaction{Kind: KindGrowthRebased, Legs: []ledger.Leg{
 			{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: diff},
 			{Account: ledger.Pool(ledger.Growth, string(KindGrowthRebased)), Amount: diff.Neg()},
 		}}); err != nil {
 			return err
 		}
-		if err := t.emit(ChangeGrowthChanged, member, GrowthChange{Amount: diff, Balance: target, Lifetime: m.Lifetime, Kind: KindGrowthRebased},
+		if err := t.Emit(ChangeGrowthChanged, member, GrowthChange{Amount: diff, Balance: target, Lifetime: m.Lifetime, Kind: KindGrowthRebased},
 			&rule.Reason{Rule: "level.rebase", Inputs: map[string]string{"window_growth": g.String(), "window_from": from.Format(time.RFC3339), "window_to": end.Format(time.RFC3339)}}); err != nil {
 			return err
 		}
@@ -598,14 +591,14 @@ func (lp *levelPart) termEnd(t *txn, member string, end time.Time) error {
 	if !kept {
 		why.Note = fmt.Sprintf("window growth %s below retention %s: downgrade by %s", g, l.Retention, modeOf(l))
 		var f *level.Frozen
-		m.Frozen, f = lp.def.Freeze(m.Frozen, cur, end, t.p.loc)
+		m.Frozen, f = lp.def.Freeze(m.Frozen, cur, end, t.Location())
 		if f != nil {
 			if !f.Deadline.IsZero() {
-				if err := t.schedule(f.Deadline, dueLevelFreeze, member+"|"+f.Level, freezeDue{Member: member, Level: f.Level}); err != nil {
+				if err := t.Schedule(f.Deadline, dueLevelFreeze, member+"|"+f.Level, freezeDue{Member: member, Level: f.Level}); err != nil {
 					return err
 				}
 			}
-			if err := t.emit(ChangeLevelFrozen, member, FreezeChange{Level: f.Level, Since: f.Since, Deadline: f.Deadline, Earned: f.Earned}, why); err != nil {
+			if err := t.Emit(ChangeLevelFrozen, member, FreezeChange{Level: f.Level, Since: f.Since, Deadline: f.Deadline, Earned: f.Earned}, why); err != nil {
 				return err
 			}
 		}
@@ -623,7 +616,7 @@ func modeOf(l level.Level) level.DowngradeMode {
 }
 
 // purchase buys or renews the plans ev names.
-func (lp *levelPart) purchase(t *txn, ev event.Event) error {
+func (lp *levelPart) purchase(t *engine.Unit, ev event.Event) error {
 	for _, pl := range lp.def.Plans {
 		if name, ok := ev.String(pl.Attr); ev.Type != pl.Event || !ok || name != pl.Name {
 			continue
@@ -633,40 +626,40 @@ func (lp *levelPart) purchase(t *txn, ev event.Event) error {
 			return err
 		}
 		held, i := m.Held(pl.Name)
-		base := t.at
-		renewed := i >= 0 && held.Expires.After(t.at)
+		base := t.At()
+		renewed := i >= 0 && held.Expires.After(t.At())
 		if renewed {
 			base = held.Expires
 		}
-		exp := pl.Extend(base, t.p.loc)
+		exp := pl.Extend(base, t.Location())
 		id := pl.Name + "|" + ev.Member
 		if i >= 0 {
-			if err := due.Cancel(t.tx, held.Expires, duePlanExpiry, id); err != nil {
+			if err := due.Cancel(t.Tx(), held.Expires, duePlanExpiry, id); err != nil {
 				return err
 			}
 			m.Plans[i].Expires = exp
 			if !renewed {
-				m.Plans[i].Since = t.at
+				m.Plans[i].Since = t.At()
 			}
 			held = m.Plans[i]
 		} else {
-			held = level.Held{Plan: pl.Name, Since: t.at, Expires: exp}
+			held = level.Held{Plan: pl.Name, Since: t.At(), Expires: exp}
 			m.Plans = append(m.Plans, held)
-			if err := level.AddCount(t.tx, pl.Name, 1); err != nil {
+			if err := level.AddCount(t.Tx(), pl.Name, 1); err != nil {
 				return err
 			}
 		}
-		if err := t.schedule(exp, duePlanExpiry, id, planDue{Member: ev.Member, Plan: pl.Name}); err != nil {
+		if err := t.Schedule(exp, duePlanExpiry, id, planDue{Member: ev.Member, Plan: pl.Name}); err != nil {
 			return err
 		}
-		if err := level.AppendHistory(t.tx, ev.Member, &m, &level.Record{Time: t.at, Cause: level.CausePurchase, Event: ev.ID, Plan: pl.Name, Expires: exp}); err != nil {
+		if err := level.AppendHistory(t.Tx(), ev.Member, &m, &level.Record{Time: t.At(), Cause: level.CausePurchase, Event: ev.ID, Plan: pl.Name, Expires: exp}); err != nil {
 			return err
 		}
-		if err := t.saveLevel(ev.Member, m); err != nil {
+		if err := lp.save(t, ev.Member, m); err != nil {
 			return err
 		}
 		why := &rule.Reason{Rule: "plan." + pl.Name, Inputs: map[string]string{"period": string(pl.Period), "from": base.Format(time.RFC3339)}}
-		if err := t.emit(ChangePlanPurchased, ev.Member, PlanChange{Plan: pl.Name, Since: held.Since, Expires: exp, Renewed: renewed}, why); err != nil {
+		if err := t.Emit(ChangePlanPurchased, ev.Member, PlanChange{Plan: pl.Name, Since: held.Since, Expires: exp, Renewed: renewed}, why); err != nil {
 			return err
 		}
 	}
@@ -678,7 +671,7 @@ type planDue struct {
 	Plan   string `json:"plan"`
 }
 
-func (lp *levelPart) due(t *txn, it due.Item) error {
+func (lp *levelPart) Due(t *engine.Unit, it engine.Item) error {
 	switch it.Kind {
 	case dueLevelTerm:
 		return lp.termEnd(t, it.ID, it.At)
@@ -691,12 +684,12 @@ func (lp *levelPart) due(t *txn, it due.Item) error {
 }
 
 // freezeDeadline releases a fixed-duration freeze whose deadline is it.At.
-func (lp *levelPart) freezeDeadline(t *txn, it due.Item) error {
+func (lp *levelPart) freezeDeadline(t *engine.Unit, it engine.Item) error {
 	var fd freezeDue
 	if err := json.Unmarshal(it.Payload, &fd); err != nil {
 		return err
 	}
-	m, ok, err := t.loadLevel(fd.Member)
+	m, ok, err := lp.load(t, fd.Member)
 	if err != nil || !ok {
 		return err
 	}
@@ -705,10 +698,10 @@ func (lp *levelPart) freezeDeadline(t *txn, it due.Item) error {
 			continue
 		}
 		m.Frozen = append(m.Frozen[:j:j], m.Frozen[j+1:]...)
-		if err := t.saveLevel(fd.Member, m); err != nil {
+		if err := lp.save(t, fd.Member, m); err != nil {
 			return err
 		}
-		return t.emit(ChangeLevelUnfrozen, fd.Member, FreezeChange{Level: f.Level, Since: f.Since, Deadline: f.Deadline, Earned: f.Earned},
+		return t.Emit(ChangeLevelUnfrozen, fd.Member, FreezeChange{Level: f.Level, Since: f.Since, Deadline: f.Deadline, Earned: f.Earned},
 			&rule.Reason{Rule: "level.freeze", Note: "fixed-duration freeze ran out"})
 	}
 	return nil // stale: the freeze ended otherwise
@@ -720,12 +713,12 @@ type freezeDue struct {
 }
 
 // planExpiry ends a plan whose expiry is it.At.
-func (lp *levelPart) planExpiry(t *txn, it due.Item) error {
+func (lp *levelPart) planExpiry(t *engine.Unit, it engine.Item) error {
 	var pd planDue
 	if err := json.Unmarshal(it.Payload, &pd); err != nil {
 		return err
 	}
-	m, ok, err := t.loadLevel(pd.Member)
+	m, ok, err := lp.load(t, pd.Member)
 	if err != nil || !ok {
 		return err
 	}
@@ -734,16 +727,16 @@ func (lp *levelPart) planExpiry(t *txn, it due.Item) error {
 		return nil
 	}
 	m.Plans = append(m.Plans[:i:i], m.Plans[i+1:]...)
-	if err := level.AddCount(t.tx, pd.Plan, -1); err != nil {
+	if err := level.AddCount(t.Tx(), pd.Plan, -1); err != nil {
 		return err
 	}
-	if err := level.AppendHistory(t.tx, pd.Member, &m, &level.Record{Time: t.at, Cause: level.CauseExpiry, Plan: pd.Plan, Expires: held.Expires}); err != nil {
+	if err := level.AppendHistory(t.Tx(), pd.Member, &m, &level.Record{Time: t.At(), Cause: level.CauseExpiry, Plan: pd.Plan, Expires: held.Expires}); err != nil {
 		return err
 	}
-	if err := t.saveLevel(pd.Member, m); err != nil {
+	if err := lp.save(t, pd.Member, m); err != nil {
 		return err
 	}
-	return t.emit(ChangePlanExpired, pd.Member, PlanChange{Plan: pd.Plan, Since: held.Since, Expires: held.Expires}, &rule.Reason{Rule: "plan." + pd.Plan, Note: "expired"})
+	return t.Emit(ChangePlanExpired, pd.Member, PlanChange{Plan: pd.Plan, Since: held.Since, Expires: held.Expires}, &rule.Reason{Rule: "plan." + pd.Plan, Note: "expired"})
 }
 
 // SetLevelRequest is an operator's manual level set.
@@ -763,13 +756,8 @@ type SetLevelRequest struct {
 // (empty member, operator or reason, zero time), level.ErrNoLadder,
 // level.ErrUnknownLevel, or ErrEventConflict for a request ID reused with
 // another request.
-func (p *Program) SetLevel(ctx context.Context, requestID string, req SetLevelRequest) (*Outcome, error) {
-	var lp *levelPart
-	for _, pt := range p.parts {
-		if l, ok := pt.(*levelPart); ok {
-			lp = l
-		}
-	}
+func (p *Program) SetLevel(ctx context.Context, requestID string, req SetLevelRequest) (*change.Outcome, error) {
+	lp := p.parts.level
 	switch {
 	case lp == nil || len(lp.def.Ladder) == 0:
 		return nil, fmt.Errorf("membership: set level: %w", level.ErrNoLadder)
@@ -780,7 +768,7 @@ func (p *Program) SetLevel(ctx context.Context, requestID string, req SetLevelRe
 	if to < 0 {
 		return nil, fmt.Errorf("membership: set level %q: %w", req.Level, level.ErrUnknownLevel)
 	}
-	out, err := p.apply(ctx, requestID, req, req.At, ledger.Ref{Operator: req.Operator, Note: req.Reason}, req.Member, func(t *txn) error {
+	out, err := p.apply(ctx, requestID, req, req.At, ledger.Ref{Operator: req.Operator, Note: req.Reason}, req.Member, func(t *engine.Unit) error {
 		if err := lp.catchUp(t, req.Member); err != nil {
 			return err
 		}
@@ -938,7 +926,7 @@ func (p *Program) LevelForecast(ctx context.Context, from time.Time, days, limit
 	var out []LevelForecastItem
 	err := p.view(ctx, func(tx store.Tx, _ *ledger.Ledger) error {
 		out = out[:0]
-		return due.Range(tx, from, to, func(it due.Item) error {
+		return due.Range(tx, from, to, func(it engine.Item) error {
 			if it.Kind != dueLevelTerm {
 				return nil
 			}
@@ -984,4 +972,120 @@ func (e defEnv) PlanExists(name string) bool {
 	}
 	_, ok := e.d.Levels.Plan(name)
 	return ok
+}
+
+// levelState is the level part's state in one unit of work: the last
+// member state read or saved, decoded (an event reads a member's level
+// state several times: catch-up, rules, upgrade), and the buffers that
+// Load and Save reuse.
+type levelState struct {
+	member  string
+	m       level.Member
+	ok      bool
+	scratch level.Scratch
+}
+
+// Reset forgets the member read in the last unit.
+func (s *levelState) Reset() { s.member = "" }
+
+// NewState returns the part's per-unit state.
+func (lp *levelPart) NewState() engine.State { return &levelState{} }
+
+func (lp *levelPart) state(t *engine.Unit) *levelState {
+	if s, ok := t.State(lp).(*levelState); ok {
+		return s
+	}
+	return &levelState{}
+}
+
+// load returns a member's level state (ok false for a member never seen);
+// the caller gets its own copy to change.
+func (lp *levelPart) load(t *engine.Unit, member string) (level.Member, bool, error) {
+	m, ok, err := lp.peek(t, member)
+	if err != nil {
+		return level.Member{}, ok, err
+	}
+	return cloneMember(*m), ok, nil
+}
+
+// peek is load for a caller that only reads: it returns the state the
+// unit holds, which the caller must not change or keep past the next save
+// (a copy of the state costs on every event).
+func (lp *levelPart) peek(t *engine.Unit, member string) (*level.Member, bool, error) {
+	s := lp.state(t)
+	if s.member != member || member == "" {
+		m, ok, err := s.scratch.Load(t.Tx(), member)
+		if err != nil {
+			s.member = ""
+			return nil, ok, err
+		}
+		s.member, s.m, s.ok = member, m, ok
+	}
+	return &s.m, s.ok, nil
+}
+
+// save stores a member's level state.
+func (lp *levelPart) save(t *engine.Unit, member string, m level.Member) error {
+	s := lp.state(t)
+	if err := s.scratch.Save(t.Tx(), member, m); err != nil {
+		s.member = "" // unknown state: read again
+		return err
+	}
+	s.member, s.m, s.ok = member, cloneMember(m), true
+	return nil
+}
+
+func cloneMember(m level.Member) level.Member {
+	m.Frozen = slices.Clone(m.Frozen)
+	m.Gifted = slices.Clone(m.Gifted)
+	m.Plans = slices.Clone(m.Plans)
+	return m
+}
+
+// Level returns the member's current ladder level, for the other parts
+// (the entry level for a member never seen; "" without a ladder).
+func (lp *levelPart) Level(t *engine.Unit, member string) (string, error) {
+	if len(lp.def.Ladder) == 0 {
+		return "", nil
+	}
+	m, ok, err := lp.peek(t, member)
+	if err != nil || !ok {
+		return lp.def.Ladder[0].Name, err
+	}
+	return m.Level, nil
+}
+
+// Plans returns the paid plans the member holds at the unit's time.
+func (lp *levelPart) Plans(t *engine.Unit, member string) ([]string, error) {
+	if len(lp.def.Plans) == 0 {
+		return nil, nil
+	}
+	m, _, err := lp.peek(t, member)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, h := range m.Plans {
+		if h.Expires.IsZero() || t.At().Before(h.Expires) {
+			out = append(out, h.Plan)
+		}
+	}
+	return out, nil
+}
+
+// encode appends c's JSON (for Unit.EmitWith).
+func (c *GrowthChange) encode(b []byte) ([]byte, error) {
+	b, _ = c.AppendJSON(b) // always ok
+	return b, nil
+}
+
+func (c GrowthChange) AppendJSON(b []byte) ([]byte, bool) {
+	o := engine.JSONObject{B: append(b, '{')}
+	o.Dec("amount", c.Amount, false)
+	o.Dec("balance", c.Balance, false)
+	o.Dec("lifetime", c.Lifetime, false)
+	o.Str("kind", string(c.Kind), false)
+	o.Str("rule", c.Rule, true)
+	o.Dec("shortfall", c.Shortfall, true)
+	return append(o.B, '}'), true
 }

@@ -1,71 +1,50 @@
 package membership
 
-import (
-	"fmt"
-
-	"github.com/memberkit/membership/event"
-	"github.com/memberkit/membership/rule"
-)
-
-// defEnv answers the lookups the domain packages make while validating a
-// definition (declared event types, levels, templates, …). Each part file
-// adds the methods its package's Env interface needs.
-type defEnv struct{ d *Definition }
-
-// EventType returns the declared event type named name.
-func (e defEnv) EventType(name string) (event.Type, bool) { return e.d.eventType(name) }
-
-// CheckReward checks a reward and that what it names exists.
-func (e defEnv) CheckReward(r rule.Reward) error { return e.checkReward(r) }
-
-// memberLevel returns the member's current ladder level ("" without a
-// ladder); the level part sets levelOf.
-func (t *txn) memberLevel(member string) (string, error) {
-	if t.p.levelOf == nil {
-		return "", nil
-	}
-	return t.p.levelOf(t, member)
+// parts are the program's domain parts, in processing order.
+type parts struct {
+	value   *valuePart
+	level   *levelPart
+	points  *pointsPart
+	coupon  *couponPart
+	benefit *benefitPart
+	task    *taskPart
+	tag     *tagPart
 }
 
-// memberTags returns the member's tags; the tag part sets tagsOf.
-func (t *txn) memberTags(member string) ([]string, error) {
-	if t.p.tagsOf == nil {
-		return nil, nil
+// compose makes the parts the definition asks for and registers them with
+// the engine. Order matters: stored value, then growth and levels (an
+// upgrade's gifts and the level other rules target), then points, coupons,
+// benefits, tasks (which may reward any of those), and tags last, seeing
+// all the rest.
+func (p *Program) compose() {
+	if p.def.StoredValue != nil {
+		p.parts.value = &valuePart{p: p, def: *p.def.StoredValue}
+		p.eng.Add(p.parts.value)
 	}
-	return t.p.tagsOf(t, member)
-}
-
-// checkReward checks a reward's own fields and that the point program,
-// coupon template, pack or achievement it names is defined.
-func (e defEnv) checkReward(r rule.Reward) error {
-	if err := r.Check(); err != nil {
-		return err
+	if lp := p.levelPart(); lp != nil {
+		p.parts.level = lp
+		p.eng.Add(lp)
+		p.eng.SetLevels(lp)
 	}
-	var missing string
-	switch r.Kind {
-	case rule.RewardPoints:
-		if !e.hasPointProgram(r.Program) {
-			missing = "point program " + r.Program
-		}
-	case rule.RewardCoupon:
-		if !e.hasTemplate(r.Template) {
-			missing = "coupon template " + r.Template
-		}
-	case rule.RewardPack:
-		if !e.hasPack(r.Pack) {
-			missing = "coupon pack " + r.Pack
-		}
-	case rule.RewardAchievement:
-		if !e.hasAchievement(r.Achievement) {
-			missing = "achievement " + r.Achievement
-		}
-	case rule.RewardGrowth:
-		if e.d.Levels == nil {
-			missing = "level ladder (growth reward)"
-		}
+	if pp := p.pointsPart(); pp != nil {
+		p.parts.points = pp
+		p.eng.Add(pp)
 	}
-	if missing != "" {
-		return fmt.Errorf("unknown %s", missing)
+	if cp := p.couponPart(); cp != nil {
+		p.parts.coupon = cp
+		p.eng.Add(cp)
 	}
-	return nil
+	if bp := p.benefitPart(); bp != nil {
+		p.parts.benefit = bp
+		p.eng.Add(bp)
+	}
+	if tp := p.taskPart(); tp != nil {
+		p.parts.task = tp
+		p.eng.Add(tp)
+	}
+	if tp := p.tagPart(); tp != nil {
+		p.parts.tag = tp
+		p.eng.Add(tp)
+		p.eng.SetTags(tp)
+	}
 }

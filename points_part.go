@@ -10,9 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/internal/engine"
+
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/codec"
-	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/ledger"
@@ -130,13 +132,13 @@ type ptsDue struct {
 }
 
 // appendJSON writes d as json.Marshal would: one is scheduled per lot.
-func (d ptsDue) appendJSON(b []byte) ([]byte, bool) {
-	o := jsonObject{append(b, '{')}
-	o.str("program", d.Program, false)
-	o.str("member", d.Member, false)
-	o.str("lot", d.Lot, false)
-	o.str("date", d.Date, true)
-	return append(o.b, '}'), true
+func (d ptsDue) AppendJSON(b []byte) ([]byte, bool) {
+	o := engine.JSONObject{B: append(b, '{')}
+	o.Str("program", d.Program, false)
+	o.Str("member", d.Member, false)
+	o.Str("lot", d.Lot, false)
+	o.Str("date", d.Date, true)
+	return append(o.B, '}'), true
 }
 
 // ptsDueID makes a due item ID unique for (program, member, lot) whatever
@@ -189,7 +191,7 @@ type pointsPart struct {
 }
 
 // pointsPart returns the points part, or nil when the definition has none.
-func (p *Program) pointsPart() part {
+func (p *Program) pointsPart() *pointsPart {
 	if p.def.Points == nil {
 		return nil
 	}
@@ -218,9 +220,9 @@ func (e defEnv) hasPointProgram(name string) bool {
 	return ok
 }
 
-func (pp *pointsPart) dueKinds() []string { return []string{duePtsExpire, duePtsRelease} }
+func (pp *pointsPart) DueKinds() []string { return []string{duePtsExpire, duePtsRelease} }
 
-func (pp *pointsPart) rewardKinds() []rule.RewardKind { return []rule.RewardKind{rule.RewardPoints} }
+func (pp *pointsPart) RewardKinds() []rule.RewardKind { return []rule.RewardKind{rule.RewardPoints} }
 
 func (pp *pointsPart) program(name string) (points.Program, error) {
 	pr, ok := pp.progs[name]
@@ -242,8 +244,8 @@ func ptsPool(program string, kind ledger.Kind) ledger.Account {
 // the monthly expiry totals, the expiry of each lot credited (scheduled in
 // the due index), and the immediate expiry of a lot credited after its
 // expiry (a reversal or restore of an expired lot's points).
-func (pp *pointsPart) post(t *txn, lt ledger.Transaction) (ledger.Posted, error) {
-	posted, err := t.post(lt)
+func (pp *pointsPart) post(t *engine.Unit, lt ledger.Transaction) (ledger.Posted, error) {
+	posted, err := t.Post(lt)
 	if err != nil {
 		return posted, err
 	}
@@ -265,7 +267,7 @@ func (pp *pointsPart) post(t *txn, lt ledger.Transaction) (ledger.Posted, error)
 		if err := pp.addExpiring(t, prog, l.Expires, e.Amount); err != nil {
 			return posted, err
 		}
-		if !l.Expires.After(t.at) {
+		if !l.Expires.After(t.At()) {
 			late = append(late, e)
 			continue
 		}
@@ -273,7 +275,7 @@ func (pp *pointsPart) post(t *txn, lt ledger.Transaction) (ledger.Posted, error)
 		// of lots: the lots a validity grants in a month (or a day) share
 		// their expiry, so a busy member's grants rewrite one item.
 		var idb [96]byte
-		if err := due.Ensure(t.tx, t.keyBuf(), l.Expires, duePtsExpire, appendPtsDueID(idb[:0], prog, e.Account.Member, "")); err != nil {
+		if err := t.Ensure(l.Expires, duePtsExpire, appendPtsDueID(idb[:0], prog, e.Account.Member, "")); err != nil {
 			return posted, err
 		}
 	}
@@ -302,14 +304,14 @@ func (pp *pointsPart) post(t *txn, lt ledger.Transaction) (ledger.Posted, error)
 
 // addExpiring adds amount to the program's total expiring in the month of
 // the last valid day before expires.
-func (pp *pointsPart) addExpiring(t *txn, program string, expires time.Time, amount decimal.Decimal) error {
-	k := t.keyBuf().Str(program)
+func (pp *pointsPart) addExpiring(t *engine.Unit, program string, expires time.Time, amount decimal.Decimal) error {
+	k := keys.New().Str(program)
 	k = append(expires.Add(-time.Nanosecond).In(pp.p.loc).AppendFormat(k, "2006-01"), keys.Sep)
-	return t.addAmount(bPtsExpiry, k, amount)
+	return t.AddTotal(bPtsExpiry, k, amount)
 }
 
 // expire debits amount of an expired lot and emits points.expired.
-func (pp *pointsPart) expire(t *txn, program string, acct ledger.Account, lot string, amount decimal.Decimal) error {
+func (pp *pointsPart) expire(t *engine.Unit, program string, acct ledger.Account, lot string, amount decimal.Decimal) error {
 	posted, err := pp.post(t, ledger.Transaction{Kind: KindPointsExpired, Legs: []ledger.Leg{
 		{Account: acct, Amount: amount.Neg(), Lot: lot},
 		{Account: ptsPool(program, KindPointsExpired), Amount: amount},
@@ -321,7 +323,7 @@ func (pp *pointsPart) expire(t *txn, program string, acct ledger.Account, lot st
 	if len(posted.Takes) > 0 {
 		exp = posted.Takes[0].Expires
 	}
-	return t.emit(ChangePointsExpired, acct.Member, PointsChange{Program: program, Amount: amount, Lot: lot, Expires: exp},
+	return t.Emit(ChangePointsExpired, acct.Member, PointsChange{Program: program, Amount: amount, Lot: lot, Expires: exp},
 		&rule.Reason{Rule: "points.expiry", Note: "lot " + lot + " expired"})
 }
 
@@ -336,15 +338,15 @@ func ptsLot(led *ledger.Ledger, a ledger.Account, id string) (ledger.Lot, error)
 }
 
 // grant credits a new lot of amount to the member's sub-account.
-func (pp *pointsPart) grant(t *txn, program, member, sub string, kind ledger.Kind, amount decimal.Decimal, expires time.Time) (ledger.Lot, error) {
+func (pp *pointsPart) grant(t *engine.Unit, program, member, sub string, kind ledger.Kind, amount decimal.Decimal, expires time.Time) (ledger.Lot, error) {
 	asset, ok := pp.assets[program]
 	if !ok {
 		asset = ledger.Points(program)
 	}
-	posted, err := pp.post(t, ledger.Transaction{Kind: kind, Legs: t.legs(
+	posted, err := pp.post(t, ledger.Transaction{Kind: kind, Legs: []ledger.Leg{
 		ledger.Leg{Account: ledger.MemberAccount(member, asset, sub), Amount: amount, Expires: expires},
 		ledger.Leg{Account: ledger.Pool(asset, string(kind)), Amount: codec.Neg(amount)},
-	)})
+	}})
 	if err != nil {
 		return ledger.Lot{}, err
 	}
@@ -355,7 +357,7 @@ func (pp *pointsPart) grant(t *txn, program, member, sub string, kind ledger.Kin
 // level an earning rule checks is the member's level when the points part
 // runs: the level part runs first, so an upgrade caused by this same event
 // counts.
-func (pp *pointsPart) process(t *txn, ev event.Event) error {
+func (pp *pointsPart) Process(t *engine.Unit, ev event.Event) error {
 	for _, rf := range pp.refunds[ev.Type] {
 		if err := pp.refund(t, ev, rf); err != nil {
 			return err
@@ -370,7 +372,7 @@ func (pp *pointsPart) process(t *txn, ev event.Event) error {
 	for i, r := range rules {
 		if len(r.Levels) > 0 && !levelRead {
 			var err error
-			if level, err = t.memberLevel(ev.Member); err != nil {
+			if level, err = t.MemberLevel(ev.Member); err != nil {
 				return err
 			}
 			levelRead = true
@@ -385,7 +387,7 @@ func (pp *pointsPart) process(t *txn, ev event.Event) error {
 	return nil
 }
 
-func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule, formula string) error {
+func (pp *pointsPart) earn(t *engine.Unit, ev event.Event, r points.Rule, formula string) error {
 	prog, err := pp.program(r.Program)
 	if err != nil {
 		return err
@@ -402,19 +404,19 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule, formula string
 	if amt.IsZero() {
 		return nil
 	}
-	why := t.formulaReason(r.ID, r.Formula, formula, base, raw)
+	why := t.FormulaReason(r.ID, r.Formula, formula, base, raw)
 	loc := pp.p.loc
 	scope := "" // the caps' counters' scope; nothing reads it without caps
 	if len(r.Caps) > 0 {
 		scope = ev.Member + "\x00" + r.ID
 	}
-	granted, cut, err := rule.Use(t.tx, bPtsCaps, scope, r.Caps, ev.Time, loc, amt)
+	granted, cut, err := rule.Use(t.Tx(), bPtsCaps, scope, r.Caps, ev.Time, loc, amt)
 	if err != nil {
 		return err
 	}
 	why.Cut = cut
 	if granted.IsZero() {
-		return t.emit(ChangePointsEarned, ev.Member, PointsChange{Program: r.Program, Amount: decimal.Zero}, &why)
+		return t.Emit(ChangePointsEarned, ev.Member, PointsChange{Program: r.Program, Amount: decimal.Zero}, &why)
 	}
 	date := ""
 	if prog.Risk != nil || r.PendingDays > 0 {
@@ -426,19 +428,19 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule, formula string
 	if prog.Risk != nil {
 		dayKey = keys.New().Str(r.Program).Str(ev.Member).Str(date)
 		var err error
-		if day, err = loadPointsDay(t.tx, dayKey); err != nil {
+		if day, err = loadPointsDay(t.Tx(), dayKey); err != nil {
 			return err
 		}
 	}
 	dec := prog.Risk.Decide(day.Earned, granted, day.Frozen)
 	if dec.Blocked.IsPositive() {
-		if err := rule.Release(t.tx, bPtsCaps, scope, r.Caps, ev.Time, loc, dec.Blocked); err != nil {
+		if err := rule.Release(t.Tx(), bPtsCaps, scope, r.Caps, ev.Time, loc, dec.Blocked); err != nil {
 			return err
 		}
 		day.Blocked = day.Blocked.Add(dec.Blocked)
 		bwhy := why
 		bwhy.Note = fmt.Sprintf("risk control: daily threshold %s reached (earned %s today)", prog.Risk.Daily, day.Earned)
-		if err := t.emit(ChangePointsBlocked, ev.Member, PointsChange{Program: r.Program, Amount: dec.Blocked, Wanted: granted, Date: date}, &bwhy); err != nil {
+		if err := t.Emit(ChangePointsBlocked, ev.Member, PointsChange{Program: r.Program, Amount: dec.Blocked, Wanted: granted, Date: date}, &bwhy); err != nil {
 			return err
 		}
 	}
@@ -457,7 +459,7 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule, formula string
 		}
 		if r.PendingDays > 0 {
 			at := ev.Time.In(loc).AddDate(0, 0, r.PendingDays)
-			if err := t.schedule(at, duePtsRelease, ptsDueID(r.Program, ev.Member, lot.ID), ptsDue{Program: r.Program, Member: ev.Member, Lot: lot.ID, Date: date}); err != nil {
+			if err := t.Schedule(at, duePtsRelease, ptsDueID(r.Program, ev.Member, lot.ID), ptsDue{Program: r.Program, Member: ev.Member, Lot: lot.ID, Date: date}); err != nil {
 				return err
 			}
 		} else if prog.Risk != nil && prog.Risk.Policy == points.Freeze {
@@ -467,7 +469,7 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule, formula string
 			day.Lots = append(day.Lots, lot.ID)
 		}
 		pc := PointsChange{Program: r.Program, Amount: dec.Allowed, Lot: lot.ID, Expires: lot.Expires}
-		if err := t.emitWith(change, ev.Member, &why, pc.encode); err != nil {
+		if err := t.EmitWith(change, ev.Member, &why, pc.encode); err != nil {
 			return err
 		}
 		if dec.Freeze {
@@ -490,7 +492,7 @@ func (pp *pointsPart) earn(t *txn, ev event.Event, r points.Rule, formula string
 	if prog.Risk == nil {
 		return nil
 	}
-	return record.Put(t.tx, bPtsDay, dayKey, day)
+	return record.Put(t.Tx(), bPtsDay, dayKey, day)
 }
 
 // loadPointsDay reads a member's day record for risk control (apart, so
@@ -504,10 +506,10 @@ func loadPointsDay(tx store.Tx, key []byte) (points.Day, error) {
 // freeze moves the unspent remainder of lots from the member's main
 // account to the frozen one and records them in the day's review, which
 // it opens (or reopens after a decision).
-func (pp *pointsPart) freeze(t *txn, prog points.Program, member, date string, earned decimal.Decimal, lotIDs []string) error {
+func (pp *pointsPart) freeze(t *engine.Unit, prog points.Program, member, date string, earned decimal.Decimal, lotIDs []string) error {
 	rk := keys.New().Str(prog.Name).Str(date).Str(member)
 	rv := points.Review{Program: prog.Name, Member: member, Date: date, State: points.ReviewPending}
-	if _, err := record.Get(t.tx, bPtsReview, rk, &rv); err != nil {
+	if _, err := record.Get(t.Tx(), bPtsReview, rk, &rv); err != nil {
 		return err
 	}
 	if rv.State != points.ReviewPending {
@@ -519,29 +521,29 @@ func (pp *pointsPart) freeze(t *txn, prog points.Program, member, date string, e
 		return err
 	}
 	rv.Lots = append(rv.Lots, moved...)
-	if err := record.Put(t.tx, bPtsReview, rk, rv); err != nil {
+	if err := record.Put(t.Tx(), bPtsReview, rk, rv); err != nil {
 		return err
 	}
-	if err := t.tx.Put(bPtsOpen, rk, []byte{}); err != nil {
+	if err := t.Tx().Put(bPtsOpen, rk, []byte{}); err != nil {
 		return err
 	}
 	total := decimal.Zero
 	for _, m := range moved {
 		total = total.Add(m.Amount)
 	}
-	return t.emit(ChangePointsFrozen, member, PointsChange{Program: prog.Name, Amount: total, Lots: moved, Date: date},
+	return t.Emit(ChangePointsFrozen, member, PointsChange{Program: prog.Name, Amount: total, Lots: moved, Date: date},
 		&rule.Reason{Rule: "points.risk", Note: fmt.Sprintf("risk control: earned %s on %s, daily threshold %s", earned, date, prog.Risk.Daily)})
 }
 
 // move moves the remainder of each lot from one of the member's accounts
 // to another, keeping the lot's ID, expiry and grant time. Lots with
 // nothing left are skipped.
-func (pp *pointsPart) move(t *txn, program, member, from, to string, kind ledger.Kind, lotIDs []string) ([]points.LotAmount, error) {
+func (pp *pointsPart) move(t *engine.Unit, program, member, from, to string, kind ledger.Kind, lotIDs []string) ([]points.LotAmount, error) {
 	src, dst := ptsAcct(program, member, from), ptsAcct(program, member, to)
 	var legs []ledger.Leg
 	var moved []points.LotAmount
 	for _, id := range lotIDs {
-		lot, err := ptsLot(t.led, src, id)
+		lot, err := ptsLot(t.Ledger(), src, id)
 		if err != nil {
 			return nil, err
 		}
@@ -561,7 +563,7 @@ func (pp *pointsPart) move(t *txn, program, member, from, to string, kind ledger
 }
 
 // recordOrder remembers a grant of an order, for the return policy.
-func (pp *pointsPart) recordOrder(t *txn, ev event.Event, r points.Rule, lot string, amount decimal.Decimal) error {
+func (pp *pointsPart) recordOrder(t *engine.Unit, ev event.Event, r points.Rule, lot string, amount decimal.Decimal) error {
 	if r.Order == "" {
 		return nil
 	}
@@ -571,7 +573,7 @@ func (pp *pointsPart) recordOrder(t *txn, ev event.Event, r points.Rule, lot str
 	}
 	k := []byte(id)
 	ord := points.Order{ID: id, Member: ev.Member}
-	if _, err := record.Get(t.tx, bPtsOrder, k, &ord); err != nil {
+	if _, err := record.Get(t.Tx(), bPtsOrder, k, &ord); err != nil {
 		return err
 	}
 	if ord.Member != ev.Member {
@@ -585,14 +587,14 @@ func (pp *pointsPart) recordOrder(t *txn, ev event.Event, r points.Rule, lot str
 		ord.Amount = v
 	}
 	ord.Grants = append(ord.Grants, points.Grant{Program: r.Program, Rule: r.ID, Lot: lot, Amount: amount, Time: ev.Time})
-	return record.Put(t.tx, bPtsOrder, k, ord)
+	return record.Put(t.Tx(), bPtsOrder, k, ord)
 }
 
 // refund reverses an order's points in proportion to what was refunded
 // in all: first from the order's own lots (pending, spendable or frozen),
 // then from the member's other spendable points; what was already spent
 // beyond that is the shortfall, recorded on the order and in the change.
-func (pp *pointsPart) refund(t *txn, ev event.Event, rf points.Refund) error {
+func (pp *pointsPart) refund(t *engine.Unit, ev event.Event, rf points.Refund) error {
 	id, ok := ev.String(rf.Order)
 	if !ok || id == "" {
 		return nil
@@ -603,7 +605,7 @@ func (pp *pointsPart) refund(t *txn, ev event.Event, rf points.Refund) error {
 	}
 	k := []byte(id)
 	var ord points.Order
-	if found, err := record.Get(t.tx, bPtsOrder, k, &ord); err != nil || !found || ord.Member != ev.Member {
+	if found, err := record.Get(t.Tx(), bPtsOrder, k, &ord); err != nil || !found || ord.Member != ev.Member {
 		return err
 	}
 	ord.Refunded = ord.Refunded.Add(refunded)
@@ -626,7 +628,7 @@ func (pp *pointsPart) refund(t *txn, ev event.Event, rf points.Refund) error {
 		left, fromMainLot := delta, decimal.Zero
 		for _, sub := range points.Subs {
 			acct := ptsAcct(g.Program, ev.Member, sub)
-			lot, err := ptsLot(t.led, acct, g.Lot)
+			lot, err := ptsLot(t.Ledger(), acct, g.Lot)
 			if err != nil {
 				return err
 			}
@@ -642,7 +644,7 @@ func (pp *pointsPart) refund(t *txn, ev event.Event, rf points.Refund) error {
 			}
 		}
 		if left.IsPositive() {
-			avail, err := t.led.Available(main, t.at)
+			avail, err := t.Ledger().Available(main, t.At())
 			if err != nil {
 				return err
 			}
@@ -661,21 +663,21 @@ func (pp *pointsPart) refund(t *txn, ev event.Event, rf points.Refund) error {
 			}
 		}
 		if r, ok := pp.def.Rule(g.Rule); ok {
-			if err := rule.Release(t.tx, bPtsCaps, ev.Member+"\x00"+r.ID, r.Caps, g.Time, pp.p.loc, delta); err != nil {
+			if err := rule.Release(t.Tx(), bPtsCaps, ev.Member+"\x00"+r.ID, r.Caps, g.Time, pp.p.loc, delta); err != nil {
 				return err
 			}
 		}
 		why := &rule.Reason{Rule: g.Rule, Inputs: map[string]string{rf.Amount: refunded.String(), "refunded": ord.Refunded.String(), "order_amount": ord.Amount.String()},
 			Note: fmt.Sprintf("refund of order %s: %s of %s points reversed", id, delta, g.Amount)}
-		if err := t.emit(ChangePointsReversed, ev.Member, PointsChange{Program: g.Program, Amount: taken.Neg(), Lots: lots, Ref: id, Shortfall: left}, why); err != nil {
+		if err := t.Emit(ChangePointsReversed, ev.Member, PointsChange{Program: g.Program, Amount: taken.Neg(), Lots: lots, Ref: id, Shortfall: left}, why); err != nil {
 			return err
 		}
 	}
-	return record.Put(t.tx, bPtsOrder, k, ord)
+	return record.Put(t.Tx(), bPtsOrder, k, ord)
 }
 
 // due performs lot expiries and pending releases at their due time.
-func (pp *pointsPart) due(t *txn, it due.Item) error {
+func (pp *pointsPart) Due(t *engine.Unit, it engine.Item) error {
 	var d ptsDue
 	if len(it.Payload) == 0 {
 		var ok bool
@@ -696,11 +698,11 @@ func (pp *pointsPart) due(t *txn, it due.Item) error {
 		// it is.
 		for _, sub := range points.Subs {
 			acct := ptsAcct(d.Program, d.Member, sub)
-			lot, err := ptsLot(t.led, acct, d.Lot)
+			lot, err := ptsLot(t.Ledger(), acct, d.Lot)
 			if err != nil {
 				return err
 			}
-			if lot.Amount.IsPositive() && !lot.Expires.IsZero() && !lot.Expires.After(t.at) {
+			if lot.Amount.IsPositive() && !lot.Expires.IsZero() && !lot.Expires.After(t.At()) {
 				if err := pp.expire(t, d.Program, acct, d.Lot, lot.Amount); err != nil {
 					return err
 				}
@@ -716,10 +718,10 @@ func (pp *pointsPart) due(t *txn, it due.Item) error {
 // expireAt expires what remains of the member's lots that expire at at,
 // in each of the member's accounts (a lot keeps its expiry when it moves
 // between them), in spending order.
-func (pp *pointsPart) expireAt(t *txn, program, member string, at time.Time) error {
+func (pp *pointsPart) expireAt(t *engine.Unit, program, member string, at time.Time) error {
 	for _, sub := range points.Subs {
 		acct := ptsAcct(program, member, sub)
-		lots, err := t.led.LotsExpiring(acct, at)
+		lots, err := t.Ledger().LotsExpiring(acct, at)
 		if err != nil {
 			return err
 		}
@@ -736,11 +738,11 @@ func (pp *pointsPart) expireAt(t *txn, program, member string, at time.Time) err
 
 // release makes a pending lot spendable, or frozen when its day is frozen
 // and its review still open.
-func (pp *pointsPart) release(t *txn, d ptsDue) error {
+func (pp *pointsPart) release(t *engine.Unit, d ptsDue) error {
 	to, kind := "", KindPointsReleased
 	rk := keys.New().Str(d.Program).Str(d.Date).Str(d.Member)
 	var rv points.Review
-	found, err := record.Get(t.tx, bPtsReview, rk, &rv)
+	found, err := record.Get(t.Tx(), bPtsReview, rk, &rv)
 	if err != nil {
 		return err
 	}
@@ -753,7 +755,7 @@ func (pp *pointsPart) release(t *txn, d ptsDue) error {
 	}
 	if to == points.SubFrozen {
 		rv.Lots = append(rv.Lots, moved...)
-		if err := record.Put(t.tx, bPtsReview, rk, rv); err != nil {
+		if err := record.Put(t.Tx(), bPtsReview, rk, rv); err != nil {
 			return err
 		}
 	}
@@ -761,13 +763,13 @@ func (pp *pointsPart) release(t *txn, d ptsDue) error {
 	if to != "" {
 		note = "pending points released into frozen: their day awaits review"
 	}
-	return t.emit(ChangePointsReleased, d.Member, PointsChange{Program: d.Program, Amount: moved[0].Amount, Lot: d.Lot, Expires: moved[0].Expires, Date: d.Date},
+	return t.Emit(ChangePointsReleased, d.Member, PointsChange{Program: d.Program, Amount: moved[0].Amount, Lot: d.Lot, Expires: moved[0].Expires, Date: d.Date},
 		&rule.Reason{Rule: "points.pending", Note: note})
 }
 
 // reward grants a points reward (level gift, task reward) as an earned
 // lot of the program's validity; risk control does not apply.
-func (pp *pointsPart) reward(t *txn, member string, r rule.Reward, why rule.Reason) error {
+func (pp *pointsPart) Reward(t *engine.Unit, member string, r rule.Reward, why rule.Reason) error {
 	prog, err := pp.program(r.Program)
 	if err != nil {
 		return err
@@ -776,19 +778,17 @@ func (pp *pointsPart) reward(t *txn, member string, r rule.Reward, why rule.Reas
 	if !amt.IsPositive() {
 		return nil
 	}
-	lot, err := pp.grant(t, prog.Name, member, "", KindPointsEarned, amt, points.Expiry(prog.Validity, t.at, pp.p.loc))
+	lot, err := pp.grant(t, prog.Name, member, "", KindPointsEarned, amt, points.Expiry(prog.Validity, t.At(), pp.p.loc))
 	if err != nil {
 		return err
 	}
-	return t.emit(ChangePointsEarned, member, PointsChange{Program: prog.Name, Amount: amt, Lot: lot.ID, Expires: lot.Expires}, &why)
+	return t.Emit(ChangePointsEarned, member, PointsChange{Program: prog.Name, Amount: amt, Lot: lot.ID, Expires: lot.Expires}, &why)
 }
 
 // points returns the points part, or an error when the program has none.
 func (p *Program) points() (*pointsPart, error) {
-	for _, pt := range p.parts {
-		if pp, ok := pt.(*pointsPart); ok {
-			return pp, nil
-		}
+	if p.parts.points != nil {
+		return p.parts.points, nil
 	}
 	return nil, fmt.Errorf("%w: the program has no points", points.ErrUnknownProgram)
 }
@@ -818,7 +818,7 @@ type RedeemPointsRequest struct {
 // points.ErrUnknownProgram, points.ErrInvalidAmount, points.ErrNoPayment,
 // points.ErrRedemptionExists, ErrInsufficientBalance, or ErrEventConflict
 // for a request ID reused with another request.
-func (p *Program) RedeemPoints(ctx context.Context, req RedeemPointsRequest) (*Outcome, error) {
+func (p *Program) RedeemPoints(ctx context.Context, req RedeemPointsRequest) (*change.Outcome, error) {
 	pp, err := p.points()
 	if err != nil {
 		return nil, fmt.Errorf("membership: redeem points: %w", err)
@@ -826,7 +826,7 @@ func (p *Program) RedeemPoints(ctx context.Context, req RedeemPointsRequest) (*O
 	if req.Member == "" || req.Ref == "" || req.At.IsZero() {
 		return nil, fmt.Errorf("membership: redeem points: %w: member, ref and time are required", ErrInvalidArgument)
 	}
-	out, err := p.apply(ctx, req.ID, req, req.At, ledger.Ref{Order: req.Ref, Operator: req.Operator}, req.Member, func(t *txn) error {
+	out, err := p.apply(ctx, req.ID, req, req.At, ledger.Ref{Order: req.Ref, Operator: req.Operator}, req.Member, func(t *engine.Unit) error {
 		return pp.redeem(t, req)
 	})
 	if err != nil {
@@ -835,14 +835,14 @@ func (p *Program) RedeemPoints(ctx context.Context, req RedeemPointsRequest) (*O
 	return out, nil
 }
 
-func (pp *pointsPart) redeem(t *txn, req RedeemPointsRequest) error {
+func (pp *pointsPart) redeem(t *engine.Unit, req RedeemPointsRequest) error {
 	prog, err := pp.program(req.Program)
 	if err != nil {
 		return err
 	}
 	rk := keys.New().Str(req.Program).Str(req.Ref)
 	var rd points.Redemption
-	if found, err := record.Get(t.tx, bPtsRedeem, rk, &rd); err != nil {
+	if found, err := record.Get(t.Tx(), bPtsRedeem, rk, &rd); err != nil {
 		return err
 	} else if found {
 		return fmt.Errorf("%w: %s", points.ErrRedemptionExists, req.Ref)
@@ -851,7 +851,7 @@ func (pp *pointsPart) redeem(t *txn, req RedeemPointsRequest) error {
 	amount := req.Amount
 	var split *points.Split
 	if !req.Order.IsZero() {
-		avail, err := t.led.Available(main, t.at)
+		avail, err := t.Ledger().Available(main, t.At())
 		if err != nil {
 			return err
 		}
@@ -871,15 +871,15 @@ func (pp *pointsPart) redeem(t *txn, req RedeemPointsRequest) error {
 	if err != nil {
 		return err
 	}
-	rd = points.Redemption{Program: req.Program, Member: req.Member, Ref: req.Ref, Amount: amount, Split: split, Time: t.at, Reversed: decimal.Zero}
+	rd = points.Redemption{Program: req.Program, Member: req.Member, Ref: req.Ref, Amount: amount, Split: split, Time: t.At(), Reversed: decimal.Zero}
 	for _, tk := range posted.Takes {
 		rd.Takes = append(rd.Takes, points.LotAmount{Lot: tk.Lot, Amount: tk.Amount, Expires: tk.Expires, Granted: tk.Granted})
 		rd.Returned = append(rd.Returned, decimal.Zero)
 	}
-	if err := record.Put(t.tx, bPtsRedeem, rk, rd); err != nil {
+	if err := record.Put(t.Tx(), bPtsRedeem, rk, rd); err != nil {
 		return err
 	}
-	return t.emit(ChangePointsRedeemed, req.Member, PointsChange{Program: req.Program, Amount: amount, Ref: req.Ref, Split: split, Lots: rd.Takes, Operator: req.Operator},
+	return t.Emit(ChangePointsRedeemed, req.Member, PointsChange{Program: req.Program, Amount: amount, Ref: req.Ref, Split: split, Lots: rd.Takes, Operator: req.Operator},
 		&rule.Reason{Rule: "points.redeem", Note: "redeemed against " + req.Ref})
 }
 
@@ -901,7 +901,7 @@ type ReversePointsRequest struct {
 // its own. Errors wrap ErrInvalidArgument, points.ErrUnknownProgram,
 // points.ErrUnknownRedemption, points.ErrInvalidAmount,
 // points.ErrOverReversal or ErrEventConflict.
-func (p *Program) ReversePoints(ctx context.Context, req ReversePointsRequest) (*Outcome, error) {
+func (p *Program) ReversePoints(ctx context.Context, req ReversePointsRequest) (*change.Outcome, error) {
 	pp, err := p.points()
 	if err != nil {
 		return nil, fmt.Errorf("membership: reverse points: %w", err)
@@ -910,10 +910,10 @@ func (p *Program) ReversePoints(ctx context.Context, req ReversePointsRequest) (
 		return nil, fmt.Errorf("membership: reverse points: %w: ref and time are required", ErrInvalidArgument)
 	}
 	var member string
-	out, err := p.apply(ctx, req.ID, req, req.At, ledger.Ref{Order: req.Ref, Operator: req.Operator}, "", func(t *txn) error {
+	out, err := p.apply(ctx, req.ID, req, req.At, ledger.Ref{Order: req.Ref, Operator: req.Operator}, "", func(t *engine.Unit) error {
 		var err error
 		member, err = pp.reverse(t, req)
-		t.out.Member = member
+		t.Outcome().Member = member
 		return err
 	})
 	if err != nil {
@@ -922,14 +922,14 @@ func (p *Program) ReversePoints(ctx context.Context, req ReversePointsRequest) (
 	return out, nil
 }
 
-func (pp *pointsPart) reverse(t *txn, req ReversePointsRequest) (string, error) {
+func (pp *pointsPart) reverse(t *engine.Unit, req ReversePointsRequest) (string, error) {
 	prog, err := pp.program(req.Program)
 	if err != nil {
 		return "", err
 	}
 	rk := keys.New().Str(req.Program).Str(req.Ref)
 	var rd points.Redemption
-	if found, err := record.Get(t.tx, bPtsRedeem, rk, &rd); err != nil {
+	if found, err := record.Get(t.Tx(), bPtsRedeem, rk, &rd); err != nil {
 		return "", err
 	} else if !found {
 		return "", fmt.Errorf("%w: %s", points.ErrUnknownRedemption, req.Ref)
@@ -961,11 +961,11 @@ func (pp *pointsPart) reverse(t *txn, req ReversePointsRequest) (string, error) 
 	}
 	legs = append(legs, ledger.Leg{Account: ptsPool(req.Program, KindPointsReversed), Amount: amount.Neg()})
 	rd.Reversed = rd.Reversed.Add(amount)
-	if err := record.Put(t.tx, bPtsRedeem, rk, rd); err != nil {
+	if err := record.Put(t.Tx(), bPtsRedeem, rk, rd); err != nil {
 		return rd.Member, err
 	}
 	// The change comes before the expiries the reversal may cause.
-	if err := t.emit(ChangePointsReversed, rd.Member, PointsChange{Program: req.Program, Amount: amount, Ref: req.Ref, Lots: lots, Operator: req.Operator},
+	if err := t.Emit(ChangePointsReversed, rd.Member, PointsChange{Program: req.Program, Amount: amount, Ref: req.Ref, Lots: lots, Operator: req.Operator},
 		&rule.Reason{Rule: "points.reverse", Note: "redemption " + req.Ref + " reversed"}); err != nil {
 		return rd.Member, err
 	}
@@ -993,7 +993,7 @@ type AdjustPointsRequest struct {
 // takes spendable lots like a redemption. Errors wrap ErrInvalidArgument,
 // points.ErrNoOperator, points.ErrUnknownProgram, points.ErrInvalidAmount,
 // ErrInsufficientBalance or ErrEventConflict.
-func (p *Program) AdjustPoints(ctx context.Context, req AdjustPointsRequest) (*Outcome, error) {
+func (p *Program) AdjustPoints(ctx context.Context, req AdjustPointsRequest) (*change.Outcome, error) {
 	pp, err := p.points()
 	if err != nil {
 		return nil, fmt.Errorf("membership: adjust points: %w", err)
@@ -1004,7 +1004,7 @@ func (p *Program) AdjustPoints(ctx context.Context, req AdjustPointsRequest) (*O
 	if req.Operator == "" {
 		return nil, fmt.Errorf("membership: adjust points: %w", points.ErrNoOperator)
 	}
-	out, err := p.apply(ctx, req.ID, req, req.At, ledger.Ref{Operator: req.Operator, Note: req.Reason}, req.Member, func(t *txn) error {
+	out, err := p.apply(ctx, req.ID, req, req.At, ledger.Ref{Operator: req.Operator, Note: req.Reason}, req.Member, func(t *engine.Unit) error {
 		prog, err := pp.program(req.Program)
 		if err != nil {
 			return err
@@ -1015,10 +1015,10 @@ func (p *Program) AdjustPoints(ctx context.Context, req AdjustPointsRequest) (*O
 		adj := points.Adjustment{ID: req.ID, Program: req.Program, Member: req.Member, Amount: req.Amount, Reason: req.Reason,
 			State: points.AdjustmentPending, Requester: req.Operator, Requested: req.At}
 		if prog.NeedsApproval(req.Amount) {
-			if err := record.Put(t.tx, bPtsAdjust, []byte(adj.ID), adj); err != nil {
+			if err := record.Put(t.Tx(), bPtsAdjust, []byte(adj.ID), adj); err != nil {
 				return err
 			}
-			return t.emit(ChangePointsAdjustmentRequested, req.Member, PointsChange{Program: req.Program, Amount: req.Amount, Adjustment: &adj, Operator: req.Operator},
+			return t.Emit(ChangePointsAdjustmentRequested, req.Member, PointsChange{Program: req.Program, Amount: req.Amount, Adjustment: &adj, Operator: req.Operator},
 				&rule.Reason{Rule: "points.adjust", Note: fmt.Sprintf("above the approval threshold %s: %s", prog.ApprovalAbove, req.Reason)})
 		}
 		return pp.applyAdjustment(t, prog, adj, req.Operator, "")
@@ -1029,22 +1029,22 @@ func (p *Program) AdjustPoints(ctx context.Context, req AdjustPointsRequest) (*O
 	return out, nil
 }
 
-func (pp *pointsPart) applyAdjustment(t *txn, prog points.Program, adj points.Adjustment, decider, note string) error {
+func (pp *pointsPart) applyAdjustment(t *engine.Unit, prog points.Program, adj points.Adjustment, decider, note string) error {
 	acct := ptsAcct(adj.Program, adj.Member, "")
 	pool := ptsPool(adj.Program, KindPointsAdjusted)
 	leg := ledger.Leg{Account: acct, Amount: adj.Amount}
 	if adj.Amount.IsPositive() {
-		leg.Expires = points.Expiry(prog.Validity, t.at, pp.p.loc)
+		leg.Expires = points.Expiry(prog.Validity, t.At(), pp.p.loc)
 	}
-	ref := ledger.Ref{Event: t.ref.Event, Operator: decider, Note: adj.Reason}
+	ref := ledger.Ref{Event: t.Ref().Event, Operator: decider, Note: adj.Reason}
 	if _, err := pp.post(t, ledger.Transaction{Kind: KindPointsAdjusted, Ref: ref, Legs: []ledger.Leg{leg, {Account: pool, Amount: adj.Amount.Neg()}}}); err != nil {
 		return err
 	}
-	adj.State, adj.Decider, adj.Decided, adj.Note = points.AdjustmentApplied, decider, t.at, note
-	if err := record.Put(t.tx, bPtsAdjust, []byte(adj.ID), adj); err != nil {
+	adj.State, adj.Decider, adj.Decided, adj.Note = points.AdjustmentApplied, decider, t.At(), note
+	if err := record.Put(t.Tx(), bPtsAdjust, []byte(adj.ID), adj); err != nil {
 		return err
 	}
-	return t.emit(ChangePointsAdjusted, adj.Member, PointsChange{Program: adj.Program, Amount: adj.Amount, Adjustment: &adj, Operator: decider},
+	return t.Emit(ChangePointsAdjusted, adj.Member, PointsChange{Program: adj.Program, Amount: adj.Amount, Adjustment: &adj, Operator: decider},
 		&rule.Reason{Rule: "points.adjust", Note: adj.Reason})
 }
 
@@ -1063,18 +1063,18 @@ type DecidePointsRequest struct {
 // points.ErrNoOperator, points.ErrUnknownAdjustment, points.ErrNotPending,
 // points.ErrSelfApproval, ErrInsufficientBalance (a debit the balance no
 // longer covers: the adjustment stays pending) or ErrEventConflict.
-func (p *Program) ApprovePointsAdjustment(ctx context.Context, req DecidePointsRequest) (*Outcome, error) {
+func (p *Program) ApprovePointsAdjustment(ctx context.Context, req DecidePointsRequest) (*change.Outcome, error) {
 	return p.decideAdjustment(ctx, req, true)
 }
 
 // RejectPointsAdjustment rejects a pending adjustment (any operator,
 // the requester included, may reject). Errors wrap points.ErrNoOperator,
 // points.ErrUnknownAdjustment, points.ErrNotPending or ErrEventConflict.
-func (p *Program) RejectPointsAdjustment(ctx context.Context, req DecidePointsRequest) (*Outcome, error) {
+func (p *Program) RejectPointsAdjustment(ctx context.Context, req DecidePointsRequest) (*change.Outcome, error) {
 	return p.decideAdjustment(ctx, req, false)
 }
 
-func (p *Program) decideAdjustment(ctx context.Context, req DecidePointsRequest, approve bool) (*Outcome, error) {
+func (p *Program) decideAdjustment(ctx context.Context, req DecidePointsRequest, approve bool) (*change.Outcome, error) {
 	verb := "reject"
 	if approve {
 		verb = "approve"
@@ -1089,14 +1089,14 @@ func (p *Program) decideAdjustment(ctx context.Context, req DecidePointsRequest,
 	if req.At.IsZero() {
 		return nil, fmt.Errorf("membership: %s points adjustment: %w: time required", verb, ErrInvalidArgument)
 	}
-	out, err := p.apply(ctx, req.ID, map[string]any{verb: req}, req.At, ledger.Ref{Operator: req.Operator}, "", func(t *txn) error {
+	out, err := p.apply(ctx, req.ID, map[string]any{verb: req}, req.At, ledger.Ref{Operator: req.Operator}, "", func(t *engine.Unit) error {
 		var adj points.Adjustment
-		if found, err := record.Get(t.tx, bPtsAdjust, []byte(req.Adjustment), &adj); err != nil {
+		if found, err := record.Get(t.Tx(), bPtsAdjust, []byte(req.Adjustment), &adj); err != nil {
 			return err
 		} else if !found {
 			return fmt.Errorf("%w: %s", points.ErrUnknownAdjustment, req.Adjustment)
 		}
-		t.out.Member = adj.Member
+		t.Outcome().Member = adj.Member
 		if adj.State != points.AdjustmentPending {
 			return fmt.Errorf("%w: adjustment %s is %s", points.ErrNotPending, adj.ID, adj.State)
 		}
@@ -1110,11 +1110,11 @@ func (p *Program) decideAdjustment(ctx context.Context, req DecidePointsRequest,
 			}
 			return pp.applyAdjustment(t, prog, adj, req.Operator, req.Note)
 		}
-		adj.State, adj.Decider, adj.Decided, adj.Note = points.AdjustmentRejected, req.Operator, t.at, req.Note
-		if err := record.Put(t.tx, bPtsAdjust, []byte(adj.ID), adj); err != nil {
+		adj.State, adj.Decider, adj.Decided, adj.Note = points.AdjustmentRejected, req.Operator, t.At(), req.Note
+		if err := record.Put(t.Tx(), bPtsAdjust, []byte(adj.ID), adj); err != nil {
 			return err
 		}
-		return t.emit(ChangePointsAdjustmentRejected, adj.Member, PointsChange{Program: adj.Program, Amount: adj.Amount, Adjustment: &adj, Operator: req.Operator},
+		return t.Emit(ChangePointsAdjustmentRejected, adj.Member, PointsChange{Program: adj.Program, Amount: adj.Amount, Adjustment: &adj, Operator: req.Operator},
 			&rule.Reason{Rule: "points.adjust", Note: req.Note})
 	})
 	if err != nil {
@@ -1139,16 +1139,16 @@ type ReviewPointsRequest struct {
 // account, in the same lots with the same expiries (what expired while
 // frozen stays expired). Errors wrap points.ErrNoOperator,
 // points.ErrUnknownReview, points.ErrNotPending or ErrEventConflict.
-func (p *Program) RestorePoints(ctx context.Context, req ReviewPointsRequest) (*Outcome, error) {
+func (p *Program) RestorePoints(ctx context.Context, req ReviewPointsRequest) (*change.Outcome, error) {
 	return p.review(ctx, req, true)
 }
 
 // VoidPoints voids a frozen day's points. Errors as RestorePoints.
-func (p *Program) VoidPoints(ctx context.Context, req ReviewPointsRequest) (*Outcome, error) {
+func (p *Program) VoidPoints(ctx context.Context, req ReviewPointsRequest) (*change.Outcome, error) {
 	return p.review(ctx, req, false)
 }
 
-func (p *Program) review(ctx context.Context, req ReviewPointsRequest, restore bool) (*Outcome, error) {
+func (p *Program) review(ctx context.Context, req ReviewPointsRequest, restore bool) (*change.Outcome, error) {
 	verb := "void"
 	if restore {
 		verb = "restore"
@@ -1163,10 +1163,10 @@ func (p *Program) review(ctx context.Context, req ReviewPointsRequest, restore b
 	if req.At.IsZero() || req.Member == "" {
 		return nil, fmt.Errorf("membership: %s points: %w: member and time required", verb, ErrInvalidArgument)
 	}
-	out, err := p.apply(ctx, req.ID, map[string]any{verb: req}, req.At, ledger.Ref{Operator: req.Operator}, req.Member, func(t *txn) error {
+	out, err := p.apply(ctx, req.ID, map[string]any{verb: req}, req.At, ledger.Ref{Operator: req.Operator}, req.Member, func(t *engine.Unit) error {
 		rk := keys.New().Str(req.Program).Str(req.Date).Str(req.Member)
 		var rv points.Review
-		if found, err := record.Get(t.tx, bPtsReview, rk, &rv); err != nil {
+		if found, err := record.Get(t.Tx(), bPtsReview, rk, &rv); err != nil {
 			return err
 		} else if !found {
 			return fmt.Errorf("%w: %s %s %s", points.ErrUnknownReview, req.Program, req.Member, req.Date)
@@ -1192,21 +1192,21 @@ func (p *Program) review(ctx context.Context, req ReviewPointsRequest, restore b
 		if err != nil {
 			return err
 		}
-		rv.State, rv.Operator, rv.Decided = points.ReviewVoided, req.Operator, t.at
+		rv.State, rv.Operator, rv.Decided = points.ReviewVoided, req.Operator, t.At()
 		if restore {
 			rv.State = points.ReviewRestored
 		}
-		if err := record.Put(t.tx, bPtsReview, rk, rv); err != nil {
+		if err := record.Put(t.Tx(), bPtsReview, rk, rv); err != nil {
 			return err
 		}
-		if err := t.tx.Delete(bPtsOpen, rk); err != nil {
+		if err := t.Tx().Delete(bPtsOpen, rk); err != nil {
 			return err
 		}
 		total := decimal.Zero
 		for _, l := range lots {
 			total = total.Add(l.Amount)
 		}
-		return t.emit(change, req.Member, PointsChange{Program: req.Program, Amount: total, Lots: lots, Date: req.Date, Operator: req.Operator},
+		return t.Emit(change, req.Member, PointsChange{Program: req.Program, Amount: total, Lots: lots, Date: req.Date, Operator: req.Operator},
 			&rule.Reason{Rule: "points.risk", Note: fmt.Sprintf("review of %s by %s", req.Date, req.Operator)})
 	})
 	if err != nil {
@@ -1215,13 +1215,13 @@ func (p *Program) review(ctx context.Context, req ReviewPointsRequest, restore b
 	return out, nil
 }
 
-func (pp *pointsPart) voidLots(t *txn, program, member string, ids []string) ([]points.LotAmount, error) {
+func (pp *pointsPart) voidLots(t *engine.Unit, program, member string, ids []string) ([]points.LotAmount, error) {
 	src := ptsAcct(program, member, points.SubFrozen)
 	var legs []ledger.Leg
 	var out []points.LotAmount
 	total := decimal.Zero
 	for _, id := range ids {
-		lot, err := ptsLot(t.led, src, id)
+		lot, err := ptsLot(t.Ledger(), src, id)
 		if err != nil {
 			return nil, err
 		}
@@ -1257,7 +1257,7 @@ type ExchangePointsRequest struct {
 // transaction. Errors wrap ErrInvalidArgument, points.ErrUnknownProgram,
 // points.ErrNoExchange, points.ErrInvalidAmount, points.ErrExchangeTooSmall,
 // ErrInsufficientBalance or ErrEventConflict.
-func (p *Program) ExchangePoints(ctx context.Context, req ExchangePointsRequest) (*Outcome, error) {
+func (p *Program) ExchangePoints(ctx context.Context, req ExchangePointsRequest) (*change.Outcome, error) {
 	pp, err := p.points()
 	if err != nil {
 		return nil, fmt.Errorf("membership: exchange points: %w", err)
@@ -1265,7 +1265,7 @@ func (p *Program) ExchangePoints(ctx context.Context, req ExchangePointsRequest)
 	if req.Member == "" || req.At.IsZero() {
 		return nil, fmt.Errorf("membership: exchange points: %w: member and time required", ErrInvalidArgument)
 	}
-	out, err := p.apply(ctx, req.ID, req, req.At, ledger.Ref{}, req.Member, func(t *txn) error {
+	out, err := p.apply(ctx, req.ID, req, req.At, ledger.Ref{}, req.Member, func(t *engine.Unit) error {
 		from, err := pp.program(req.From)
 		if err != nil {
 			return err
@@ -1288,14 +1288,14 @@ func (p *Program) ExchangePoints(ctx context.Context, req ExchangePointsRequest)
 		posted, err := pp.post(t, ledger.Transaction{Kind: KindPointsExchanged, Legs: []ledger.Leg{
 			{Account: ptsAcct(req.From, req.Member, ""), Amount: req.Amount.Neg()},
 			{Account: ptsPool(req.From, KindPointsExchanged), Amount: req.Amount},
-			{Account: ptsAcct(req.To, req.Member, ""), Amount: got, Expires: points.Expiry(to.Validity, t.at, pp.p.loc)},
+			{Account: ptsAcct(req.To, req.Member, ""), Amount: got, Expires: points.Expiry(to.Validity, t.At(), pp.p.loc)},
 			{Account: ptsPool(req.To, KindPointsExchanged), Amount: got.Neg()},
 		}})
 		if err != nil {
 			return err
 		}
 		lot := posted.Lots[0]
-		return t.emit(ChangePointsExchanged, req.Member, PointsChange{Program: req.From, Amount: req.Amount, To: req.To, ToAmount: got, Lot: lot.ID, Expires: lot.Expires},
+		return t.Emit(ChangePointsExchanged, req.Member, PointsChange{Program: req.From, Amount: req.Amount, To: req.To, ToAmount: got, Lot: lot.ID, Expires: lot.Expires},
 			&rule.Reason{Rule: "points.exchange", Formula: "amount × " + rate.String(), Inputs: map[string]string{"amount": req.Amount.String()}, Raw: req.Amount.Mul(rate)})
 	})
 	if err != nil {
@@ -1463,7 +1463,7 @@ func (p *Program) PointsExpiryForecast(ctx context.Context, program string, from
 	err := p.view(ctx, func(tx store.Tx, _ *ledger.Ledger) error {
 		for i := range months {
 			m := first.AddDate(0, i, 0).Format("2006-01")
-			amt, err := getAmount(tx, bPtsExpiry, keys.New().Str(program).Str(m))
+			amt, err := engine.Total(tx, bPtsExpiry, keys.New().Str(program).Str(m))
 			if err != nil {
 				return err
 			}
@@ -1601,4 +1601,33 @@ func (p *Program) PointsSplit(ctx context.Context, program, member string, order
 		return s, fmt.Errorf("membership: points split: %w", err)
 	}
 	return s, nil
+}
+
+// encode appends c's JSON (for Unit.EmitWith), by reflection for the
+// rare kinds appendJSON leaves to it.
+func (c *PointsChange) encode(b []byte) ([]byte, error) {
+	if out, ok := c.AppendJSON(b); ok {
+		return out, nil
+	}
+	raw, err := json.Marshal(*c) // a copy: c itself stays where it is
+	return append(b, raw...), err
+}
+
+func (c PointsChange) AppendJSON(b []byte) ([]byte, bool) {
+	if c.Lots != nil || c.Split != nil || c.Adjustment != nil {
+		return nil, false // the rare kinds: reflection
+	}
+	o := engine.JSONObject{B: append(b, '{')}
+	o.Str("program", c.Program, false)
+	o.Dec("amount", c.Amount, false)
+	o.Str("lot", c.Lot, true)
+	o.Time("expires", c.Expires, true)
+	o.Str("ref", c.Ref, true)
+	o.Str("date", c.Date, true)
+	o.Dec("wanted", c.Wanted, true)
+	o.Dec("shortfall", c.Shortfall, true)
+	o.Str("to", c.To, true)
+	o.Dec("to_amount", c.ToAmount, true)
+	o.Str("operator", c.Operator, true)
+	return append(o.B, '}'), true
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memberkit/membership/change"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
@@ -115,7 +117,7 @@ func ptsCheckBooks(t testing.TB, p *membership.Program) {
 	}
 }
 
-func ptsChange(t testing.TB, out *membership.Outcome, kind string) (membership.PointsChange, *rule.Reason) {
+func ptsChange(t testing.TB, out *change.Outcome, kind string) (membership.PointsChange, *rule.Reason) {
 	t.Helper()
 	cs := out.ChangesOf(kind)
 	if len(cs) != 1 {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memberkit/membership/change"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/memberkit/membership"
@@ -89,9 +91,9 @@ func pay(id, member, amount string, at time.Time) event.Event {
 	return event.Event{ID: id, Member: member, Type: "pay", Time: at, Attrs: event.Attrs{"amount": event.Dec(dec(amount))}}
 }
 
-func mustProcess(t testing.TB, p *membership.Program, evs ...event.Event) []*membership.Outcome {
+func mustProcess(t testing.TB, p *membership.Program, evs ...event.Event) []*change.Outcome {
 	t.Helper()
-	var outs []*membership.Outcome
+	var outs []*change.Outcome
 	for _, ev := range evs {
 		out, err := p.Process(context.Background(), ev)
 		if err != nil {
@@ -429,7 +431,7 @@ func TestFeedPagesWithinEvents(t *testing.T) {
 	}
 	for after := range uint64(len(all) + 1) {
 		for limit := 1; limit <= len(all)+1; limit++ {
-			var got []membership.Change
+			var got []change.Change
 			for pos := after; ; {
 				page, err := p.Feed(ctx, pos, limit)
 				if err != nil {

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/internal/engine"
+
 	"github.com/memberkit/membership/benefit"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
@@ -47,12 +50,16 @@ type tagPart struct {
 }
 
 // tagPart returns the tag part, or nil when the definition has none.
-func (p *Program) tagPart() part {
+func (p *Program) tagPart() *tagPart {
 	if p.def.Tags == nil {
 		return nil
 	}
-	p.tagsOf = func(t *txn, member string) ([]string, error) { return tag.TagNames(t.tx, member) }
 	return &tagPart{p: p, def: *p.def.Tags}
+}
+
+// Tags returns the member's tags, for the other parts.
+func (tp *tagPart) Tags(t *engine.Unit, member string) ([]string, error) {
+	return tag.TagNames(t.Tx(), member)
 }
 
 // TagExists reports whether the tag definition declares the tag (a manual
@@ -61,12 +68,12 @@ func (e defEnv) TagExists(name string) bool {
 	return e.d.Tags != nil && e.d.Tags.Declared(name)
 }
 
-func (tp *tagPart) dueKinds() []string { return []string{dueTagWindow} }
+func (tp *tagPart) DueKinds() []string { return []string{dueTagWindow} }
 
 // due re-evaluates a member's rules at a window edge; the next edge is
 // scheduled by the evaluation.
-func (tp *tagPart) due(t *txn, it due.Item) error {
-	if err := tag.SaveEdge(t.tx, it.ID, time.Time{}); err != nil {
+func (tp *tagPart) Due(t *engine.Unit, it engine.Item) error {
+	if err := tag.SaveEdge(t.Tx(), it.ID, time.Time{}); err != nil {
 		return err
 	}
 	return tp.evaluate(t, it.ID, nil)
@@ -75,15 +82,15 @@ func (tp *tagPart) due(t *txn, it due.Item) error {
 // follow re-evaluates a member's rules after a change made outside an
 // event (a level changed at a term end or by an operator).
 // The member is recorded as known, so a later RecomputeTag reaches them.
-func (tp *tagPart) follow(t *txn, member string) error {
-	if err := tag.Touch(t.tx, member); err != nil {
+func (tp *tagPart) Follow(t *engine.Unit, member string) error {
+	if err := tag.Touch(t.Tx(), member); err != nil {
 		return err
 	}
 	return tp.evaluate(t, member, nil)
 }
 
-func (tp *tagPart) process(t *txn, ev event.Event) error {
-	if err := tag.Touch(t.tx, ev.Member); err != nil {
+func (tp *tagPart) Process(t *engine.Unit, ev event.Event) error {
+	if err := tag.Touch(t.Tx(), ev.Member); err != nil {
 		return err
 	}
 	o := tp.def.Orders
@@ -91,14 +98,14 @@ func (tp *tagPart) process(t *txn, ev event.Event) error {
 	isOrder := o != nil && ev.Type == o.Event
 	isRecharge := r != nil && ev.Type == r.Event
 	if isOrder || isRecharge {
-		st, err := tag.LoadStats(t.tx, ev.Member)
+		st, err := tag.LoadStats(t.Tx(), ev.Member)
 		if err != nil {
 			return err
 		}
 		if isOrder {
 			ord, _ := o.Order(ev)
 			st.AddOrder(ord)
-			if err := tag.AddDay(t.tx, ev.Member, ord, t.p.loc); err != nil {
+			if err := tag.AddDay(t.Tx(), ev.Member, ord, t.Location()); err != nil {
 				return err
 			}
 		}
@@ -106,29 +113,29 @@ func (tp *tagPart) process(t *txn, ev event.Event) error {
 			amt, _ := ev.Decimal(r.Amount)
 			st.Recharged = st.Recharged.Add(amt)
 		}
-		if err := tag.SaveStats(t.tx, ev.Member, st); err != nil {
+		if err := tag.SaveStats(t.Tx(), ev.Member, st); err != nil {
 			return err
 		}
 	}
 	return tp.evaluate(t, ev.Member, nil)
 }
 
-// member loads what the rules read about a member at t.at.
-func (tp *tagPart) member(t *txn, member string) (tag.Member, error) {
+// member loads what the rules read about a member at t.At().
+func (tp *tagPart) member(t *engine.Unit, member string) (tag.Member, error) {
 	var m tag.Member
 	var err error
-	if m.Attrs, err = tag.LoadAttrs(t.tx, member); err != nil {
+	if m.Attrs, err = tag.LoadAttrs(t.Tx(), member); err != nil {
 		return m, err
 	}
-	if m.Level, err = t.memberLevel(member); err != nil {
+	if m.Level, err = t.MemberLevel(member); err != nil {
 		return m, err
 	}
-	if m.Stats, err = tag.LoadStats(t.tx, member); err != nil {
+	if m.Stats, err = tag.LoadStats(t.Tx(), member); err != nil {
 		return m, err
 	}
 	if n := tp.def.MaxDays(); n > 0 {
-		today := rule.DateOf(tp.now(t, m), t.p.loc)
-		if m.Days, err = tag.Days(t.tx, member, today.AddDays(-(n - 1)), today); err != nil {
+		today := rule.DateOf(tp.now(t, m), t.Location())
+		if m.Days, err = tag.Days(t.Tx(), member, today.AddDays(-(n - 1)), today); err != nil {
 			return m, err
 		}
 	}
@@ -138,28 +145,28 @@ func (tp *tagPart) member(t *txn, member string) (tag.Member, error) {
 // now is the time rules are evaluated at: the txn's time, or the member's
 // last order when a late event arrives after it, so that a late event does
 // not evaluate the windows as they stood in the past.
-func (tp *tagPart) now(t *txn, m tag.Member) time.Time {
-	if m.Stats.LastOrder.After(t.at) {
+func (tp *tagPart) now(t *engine.Unit, m tag.Member) time.Time {
+	if m.Stats.LastOrder.After(t.At()) {
 		return m.Stats.LastOrder
 	}
-	return t.at
+	return t.At()
 }
 
-// evaluate applies the rules (all, or only one) to a member at t.at and
+// evaluate applies the rules (all, or only one) to a member at t.At() and
 // schedules the member's next window edge. It returns how many tags were
 // added and removed through counts.
-func (tp *tagPart) evaluate(t *txn, member string, only *tag.Rule) error {
+func (tp *tagPart) evaluate(t *engine.Unit, member string, only *tag.Rule) error {
 	_, _, err := tp.evaluateCount(t, member, only)
 	return err
 }
 
-func (tp *tagPart) evaluateCount(t *txn, member string, only *tag.Rule) (added, removed int, err error) {
+func (tp *tagPart) evaluateCount(t *engine.Unit, member string, only *tag.Rule) (added, removed int, err error) {
 	m, err := tp.member(t, member)
 	if err != nil {
 		return 0, 0, err
 	}
 	now := tp.now(t, m)
-	have, err := tag.TagNames(t.tx, member)
+	have, err := tag.TagNames(t.Tx(), member)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -167,33 +174,33 @@ func (tp *tagPart) evaluateCount(t *txn, member string, only *tag.Rule) (added, 
 		if only != nil && r.Tag != only.Tag {
 			continue
 		}
-		match := tp.def.Match(r, m, now, t.p.loc)
+		match := tp.def.Match(r, m, now, t.Location())
 		if match == slices.Contains(have, r.Tag) {
 			continue
 		}
 		why := func() *rule.Reason {
-			return &rule.Reason{Rule: fmt.Sprintf("tags.rules[%d]", i), Note: "tag " + r.Tag, Inputs: tp.def.Explain(r, m, now, t.p.loc)}
+			return &rule.Reason{Rule: fmt.Sprintf("tags.rules[%d]", i), Note: "tag " + r.Tag, Inputs: tp.def.Explain(r, m, now, t.Location())}
 		}
 		if match {
-			ok, err := tag.Assign(t.tx, member, tag.Assigned{Tag: r.Tag, By: "rule", At: t.at.UTC(), Event: t.ref.Event})
+			ok, err := tag.Assign(t.Tx(), member, tag.Assigned{Tag: r.Tag, By: "rule", At: t.At().UTC(), Event: t.Ref().Event})
 			if err != nil {
 				return added, removed, err
 			}
 			if ok {
 				added++
-				if err := t.emit(ChangeTagAdded, member, TagChange{Tag: r.Tag, By: "rule"}, why()); err != nil {
+				if err := t.Emit(ChangeTagAdded, member, TagChange{Tag: r.Tag, By: "rule"}, why()); err != nil {
 					return added, removed, err
 				}
 			}
 			continue
 		}
-		ok, err := tag.Unassign(t.tx, member, r.Tag)
+		ok, err := tag.Unassign(t.Tx(), member, r.Tag)
 		if err != nil {
 			return added, removed, err
 		}
 		if ok {
 			removed++
-			if err := t.emit(ChangeTagRemoved, member, TagChange{Tag: r.Tag, By: "rule"}, why()); err != nil {
+			if err := t.Emit(ChangeTagRemoved, member, TagChange{Tag: r.Tag, By: "rule"}, why()); err != nil {
 				return added, removed, err
 			}
 		}
@@ -202,12 +209,12 @@ func (tp *tagPart) evaluateCount(t *txn, member string, only *tag.Rule) (added, 
 }
 
 // reschedule keeps one due item per member at its next window edge.
-func (tp *tagPart) reschedule(t *txn, member string, m tag.Member) error {
+func (tp *tagPart) reschedule(t *engine.Unit, member string, m tag.Member) error {
 	if tp.def.MaxDays() == 0 {
 		return nil
 	}
-	next := tp.def.Edge(m, tp.now(t, m), t.p.loc)
-	old, err := tag.LoadEdge(t.tx, member)
+	next := tp.def.Edge(m, tp.now(t, m), t.Location())
+	old, err := tag.LoadEdge(t.Tx(), member)
 	if err != nil {
 		return err
 	}
@@ -215,23 +222,21 @@ func (tp *tagPart) reschedule(t *txn, member string, m tag.Member) error {
 		return nil
 	}
 	if !old.IsZero() {
-		if err := due.Cancel(t.tx, old, dueTagWindow, member); err != nil {
+		if err := due.Cancel(t.Tx(), old, dueTagWindow, member); err != nil {
 			return err
 		}
 	}
 	if !next.IsZero() {
-		if err := t.schedule(next, dueTagWindow, member, nil); err != nil {
+		if err := t.Schedule(next, dueTagWindow, member, nil); err != nil {
 			return err
 		}
 	}
-	return tag.SaveEdge(t.tx, member, next)
+	return tag.SaveEdge(t.Tx(), member, next)
 }
 
 func (p *Program) tags() (*tagPart, error) {
-	for _, pt := range p.parts {
-		if tp, ok := pt.(*tagPart); ok {
-			return tp, nil
-		}
+	if p.parts.tag != nil {
+		return p.parts.tag, nil
 	}
 	return nil, fmt.Errorf("%w: the program defines no tags", ErrInvalidArgument)
 }
@@ -247,22 +252,22 @@ func checkMember(member string) error {
 // retry with the same requestID returns the first outcome. Adding a tag
 // the member has changes nothing. It returns errors wrapping
 // tag.ErrUnknownTag, tag.ErrNotManual (a rule's tag) or ErrInvalidArgument.
-func (p *Program) AddTag(ctx context.Context, requestID, member, name, operator, note string, at time.Time) (*Outcome, error) {
+func (p *Program) AddTag(ctx context.Context, requestID, member, name, operator, note string, at time.Time) (*change.Outcome, error) {
 	return p.manualTag(ctx, requestID, member, name, operator, note, at, true)
 }
 
 // RemoveTag takes a manual tag from a member on behalf of operator at time
 // at, with the same rules and errors as AddTag.
-func (p *Program) RemoveTag(ctx context.Context, requestID, member, name, operator, note string, at time.Time) (*Outcome, error) {
+func (p *Program) RemoveTag(ctx context.Context, requestID, member, name, operator, note string, at time.Time) (*change.Outcome, error) {
 	return p.manualTag(ctx, requestID, member, name, operator, note, at, false)
 }
 
-func (p *Program) manualTag(ctx context.Context, requestID, member, name, operator, note string, at time.Time, add bool) (*Outcome, error) {
+func (p *Program) manualTag(ctx context.Context, requestID, member, name, operator, note string, at time.Time, add bool) (*change.Outcome, error) {
 	verb := "remove"
 	if add {
 		verb = "add"
 	}
-	fail := func(err error) (*Outcome, error) {
+	fail := func(err error) (*change.Outcome, error) {
 		return nil, fmt.Errorf("membership: %s tag %q for %q: %w", verb, name, member, err)
 	}
 	tp, err := p.tags()
@@ -282,24 +287,24 @@ func (p *Program) manualTag(ctx context.Context, requestID, member, name, operat
 		return fail(fmt.Errorf("%w %q", tag.ErrUnknownTag, name))
 	}
 	req := map[string]any{"op": verb + "_tag", "member": member, "tag": name, "operator": operator, "note": note, "at": at.UTC()}
-	return p.apply(ctx, requestID, req, at, ledger.Ref{Note: "tag " + name}, member, func(t *txn) error {
-		if err := tag.Touch(t.tx, member); err != nil {
+	return p.apply(ctx, requestID, req, at, ledger.Ref{Note: "tag " + name}, member, func(t *engine.Unit) error {
+		if err := tag.Touch(t.Tx(), member); err != nil {
 			return err
 		}
 		why := &rule.Reason{Rule: "tags.manual", Note: note}
 		data := TagChange{Tag: name, Manual: true, By: operator, Note: note}
 		if add {
-			ok, err := tag.Assign(t.tx, member, tag.Assigned{Tag: name, Manual: true, By: operator, At: at.UTC(), Event: requestID, Note: note})
+			ok, err := tag.Assign(t.Tx(), member, tag.Assigned{Tag: name, Manual: true, By: operator, At: at.UTC(), Event: requestID, Note: note})
 			if err != nil || !ok {
 				return err
 			}
-			return t.emit(ChangeTagAdded, member, data, why)
+			return t.Emit(ChangeTagAdded, member, data, why)
 		}
-		ok, err := tag.Unassign(t.tx, member, name)
+		ok, err := tag.Unassign(t.Tx(), member, name)
 		if err != nil || !ok {
 			return err
 		}
-		return t.emit(ChangeTagRemoved, member, data, why)
+		return t.Emit(ChangeTagRemoved, member, data, why)
 	})
 }
 
@@ -309,8 +314,8 @@ func (p *Program) manualTag(ctx context.Context, requestID, member, name, operat
 // attribute. A retry with the same requestID returns the first outcome. It
 // returns errors wrapping tag.ErrUnknownAttribute, tag.ErrAttributeType or
 // ErrInvalidArgument.
-func (p *Program) SetProfile(ctx context.Context, requestID, member string, attrs map[string]event.Value, at time.Time) (*Outcome, error) {
-	fail := func(err error) (*Outcome, error) {
+func (p *Program) SetProfile(ctx context.Context, requestID, member string, attrs map[string]event.Value, at time.Time) (*change.Outcome, error) {
+	fail := func(err error) (*change.Outcome, error) {
 		return nil, fmt.Errorf("membership: set profile of %q: %w", member, err)
 	}
 	tp, err := p.tags()
@@ -336,11 +341,11 @@ func (p *Program) SetProfile(ctx context.Context, requestID, member string, attr
 		return fail(err)
 	}
 	req := map[string]any{"op": "set_profile", "member": member, "attrs": attrs, "at": at.UTC()}
-	return p.apply(ctx, requestID, req, at, ledger.Ref{Note: "profile"}, member, func(t *txn) error {
-		if err := tag.Touch(t.tx, member); err != nil {
+	return p.apply(ctx, requestID, req, at, ledger.Ref{Note: "profile"}, member, func(t *engine.Unit) error {
+		if err := tag.Touch(t.Tx(), member); err != nil {
 			return err
 		}
-		cur, err := tag.LoadAttrs(t.tx, member)
+		cur, err := tag.LoadAttrs(t.Tx(), member)
 		if err != nil {
 			return err
 		}
@@ -348,7 +353,7 @@ func (p *Program) SetProfile(ctx context.Context, requestID, member string, attr
 		for _, k := range del {
 			delete(cur, k)
 		}
-		if err := tag.SaveAttrs(t.tx, member, cur); err != nil {
+		if err := tag.SaveAttrs(t.Tx(), member, cur); err != nil {
 			return err
 		}
 		return tp.evaluate(t, member, nil)
@@ -449,14 +454,13 @@ func (p *Program) RecomputeTag(ctx context.Context, name, cursor string, limit i
 	if limit <= 0 {
 		limit = 500
 	}
-	err = p.st.Update(ctx, func(tx store.Tx) error {
+	_, err = p.eng.Update(ctx, at, ledger.Ref{Note: "recompute tag " + name}, func(t *engine.Unit) error {
 		res = Recompute{}
-		members, err := tag.Members(tx, cursor, limit)
+		members, err := tag.Members(t.Tx(), cursor, limit)
 		if err != nil {
 			return err
 		}
-		out := &Outcome{Time: at}
-		err = p.unit(tx, at, ledger.Ref{Note: "recompute tag " + name}, out, func(t *txn) error {
+		err = func() error {
 			for _, m := range members {
 				a, d, err := tp.evaluateCount(t, m, r)
 				if err != nil {
@@ -467,7 +471,7 @@ func (p *Program) RecomputeTag(ctx context.Context, name, cursor string, limit i
 				res.Removed += d
 			}
 			return nil
-		})
+		}()
 		if err != nil {
 			return err
 		}
@@ -516,7 +520,8 @@ type Assets struct {
 // achievements. A member the program has never seen has an empty profile.
 func (p *Program) Profile(ctx context.Context, member string) (Profile, error) {
 	pr := Profile{Member: member}
-	err := p.view(ctx, func(tx store.Tx, led *ledger.Ledger) error {
+	err := p.eng.View(ctx, p.clock(), func(t *engine.Unit) error {
+		tx, led := t.Tx(), t.Ledger()
 		accts, err := led.Accounts(member)
 		if err != nil {
 			return err
@@ -540,8 +545,7 @@ func (p *Program) Profile(ctx context.Context, member string) (Profile, error) {
 				pr.Assets.StoredValue = bal
 			}
 		}
-		t := p.newTxn(tx, p.clock(), ledger.Ref{Note: "profile"}, &Outcome{})
-		if pr.Level, err = t.memberLevel(member); err != nil {
+		if pr.Level, err = t.MemberLevel(member); err != nil {
 			return err
 		}
 		if p.def.Coupons != nil {
@@ -599,7 +603,7 @@ func (p *Program) TagCounts(ctx context.Context) (map[string]int64, error) {
 		names = append(names, r.Tag)
 	}
 	out := make(map[string]int64, len(names))
-	err = p.st.View(ctx, func(tx store.Tx) error {
+	err = p.eng.Store().View(ctx, func(tx store.Tx) error {
 		for _, n := range names {
 			c, err := tag.Count(tx, n)
 			if err != nil {

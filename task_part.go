@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/memberkit/membership/internal/engine"
+
 	"github.com/memberkit/membership/event"
-	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
@@ -81,7 +82,7 @@ type taskPart struct {
 }
 
 // taskPart returns the task part, or nil when the definition has none.
-func (p *Program) taskPart() part {
+func (p *Program) taskPart() *taskPart {
 	if p.def.Tasks == nil {
 		return nil
 	}
@@ -94,12 +95,12 @@ func (p *Program) taskPart() part {
 	return tp
 }
 
-func (tp *taskPart) dueKinds() []string       { return nil }
-func (tp *taskPart) due(*txn, due.Item) error { return nil }
+func (tp *taskPart) DueKinds() []string                  { return nil }
+func (tp *taskPart) Due(*engine.Unit, engine.Item) error { return nil }
 
 func taskKey(member, name string) []byte { return []byte(member + "\x00" + name) }
 
-func (tp *taskPart) process(t *txn, ev event.Event) error {
+func (tp *taskPart) Process(t *engine.Unit, ev event.Event) error {
 	idx := tp.byType[ev.Type]
 	if len(idx) == 0 {
 		return nil
@@ -118,13 +119,13 @@ func (tp *taskPart) process(t *txn, ev event.Event) error {
 			continue
 		}
 		if len(tk.Target.Levels) > 0 && !haveLevel {
-			if level, err = t.memberLevel(memberName); err != nil {
+			if level, err = t.MemberLevel(memberName); err != nil {
 				return err
 			}
 			haveLevel = true
 		}
 		if tk.Target.UsesTags() && !haveTags {
-			if tags, err = t.memberTags(memberName); err != nil {
+			if tags, err = t.MemberTags(memberName); err != nil {
 				return err
 			}
 			haveTags = true
@@ -148,17 +149,17 @@ func matchesAny(tk task.Task, ev event.Event) bool {
 	return false
 }
 
-func (tp *taskPart) step(t *txn, i int, tk task.Task, ev event.Event) error {
+func (tp *taskPart) step(t *engine.Unit, i int, tk task.Task, ev event.Event) error {
 	member := ev.Member
 	scope := member + "\x00" + tk.Name
 	ruleID := fmt.Sprintf("tasks[%d]", i)
 	for _, c := range tk.Limits {
-		used, err := rule.Used(t.tx, bTaskLimits, scope, c.Period, t.at, t.p.loc)
+		used, err := rule.Used(t.Tx(), bTaskLimits, scope, c.Period, t.At(), t.Location())
 		if err != nil {
 			return err
 		}
 		if used.GreaterThanOrEqual(c.Limit) {
-			return t.emit(ChangeTaskLimitReached, member, TaskLimitReached{Task: tk.Name, Period: c.Period, Limit: c.Limit}, &rule.Reason{
+			return t.Emit(ChangeTaskLimitReached, member, TaskLimitReached{Task: tk.Name, Period: c.Period, Limit: c.Limit}, &rule.Reason{
 				Rule: ruleID, Note: "completion limit reached; the event does not count",
 				Cut: &rule.Cut{Period: c.Period, Limit: c.Limit, Used: used, Wanted: decimal.NewFromInt(1), Granted: decimal.Zero},
 			})
@@ -166,7 +167,7 @@ func (tp *taskPart) step(t *txn, i int, tk task.Task, ev event.Event) error {
 	}
 	key := taskKey(member, tk.Name)
 	var prog task.Progress
-	if raw, err := t.tx.Get(bTaskProgress, key); err == nil {
+	if raw, err := t.Tx().Get(bTaskProgress, key); err == nil {
 		if err := json.Unmarshal(raw, &prog); err != nil {
 			return err
 		}
@@ -183,31 +184,31 @@ func (tp *taskPart) step(t *txn, i int, tk task.Task, ev event.Event) error {
 		if err != nil {
 			return err
 		}
-		if err := t.tx.Put(bTaskProgress, key, raw); err != nil {
+		if err := t.Tx().Put(bTaskProgress, key, raw); err != nil {
 			return err
 		}
-		return t.emit(ChangeTaskProgressed, member, TaskProgressed{Task: tk.Name, Step: step, Done: next.Done(), Need: tk.Need()}, why)
+		return t.Emit(ChangeTaskProgressed, member, TaskProgressed{Task: tk.Name, Step: step, Done: next.Done(), Need: tk.Need()}, why)
 	}
-	if _, _, err := rule.Use(t.tx, bTaskLimits, scope, tk.Limits, t.at, t.p.loc, decimal.NewFromInt(1)); err != nil {
+	if _, _, err := rule.Use(t.Tx(), bTaskLimits, scope, tk.Limits, t.At(), t.Location(), decimal.NewFromInt(1)); err != nil {
 		return err
 	}
-	if err := t.tx.Delete(bTaskProgress, key); err != nil {
+	if err := t.Tx().Delete(bTaskProgress, key); err != nil {
 		return err
 	}
-	n, err := completions(t.tx, key)
+	n, err := completions(t.Tx(), key)
 	if err != nil {
 		return err
 	}
 	n++
-	if err := t.tx.Put(bTaskDone, key, binary.BigEndian.AppendUint64(nil, uint64(n))); err != nil {
+	if err := t.Tx().Put(bTaskDone, key, binary.BigEndian.AppendUint64(nil, uint64(n))); err != nil {
 		return err
 	}
 	why.Note = fmt.Sprintf("completion %d of task %q", n, tk.Name)
-	if err := t.emit(ChangeTaskCompleted, member, TaskCompleted{Task: tk.Name, Completions: n, Rewards: tk.Rewards}, why); err != nil {
+	if err := t.Emit(ChangeTaskCompleted, member, TaskCompleted{Task: tk.Name, Completions: n, Rewards: tk.Rewards}, why); err != nil {
 		return err
 	}
 	for _, r := range tk.Rewards {
-		if err := t.reward(member, r, rule.Reason{Rule: ruleID, Note: "task " + tk.Name, Inputs: why.Inputs}); err != nil {
+		if err := t.Reward(member, r, rule.Reason{Rule: ruleID, Note: "task " + tk.Name, Inputs: why.Inputs}); err != nil {
 			return fmt.Errorf("reward %s: %w", r.Target(), err)
 		}
 	}

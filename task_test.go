@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memberkit/membership/change"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/benefit"
@@ -104,7 +106,7 @@ func engOrder(id, member, amount string, at time.Time, categories ...string) eve
 	return engEvent(id, member, "order", at, event.Attrs{"amount": event.DecString(amount), "category": event.List(categories...)})
 }
 
-func engKinds(out *membership.Outcome, prefix string) []string {
+func engKinds(out *change.Outcome, prefix string) []string {
 	var ks []string
 	for _, c := range out.Changes {
 		if len(c.Kind) >= len(prefix) && c.Kind[:len(prefix)] == prefix {
@@ -302,20 +304,20 @@ func TestTaskRewardKinds(t *testing.T) {
 	tests := []struct {
 		name   string
 		reward rule.Reward
-		check  func(t *testing.T, p *membership.Program, out *membership.Outcome)
+		check  func(t *testing.T, p *membership.Program, out *change.Outcome)
 	}{
-		{"points", rule.Reward{Kind: rule.RewardPoints, Program: "mall", Amount: dec("25")}, func(t *testing.T, p *membership.Program, _ *membership.Outcome) {
+		{"points", rule.Reward{Kind: rule.RewardPoints, Program: "mall", Amount: dec("25")}, func(t *testing.T, p *membership.Program, _ *change.Outcome) {
 			if bal := engPoints(t, p, "m"); !bal.Equal(dec("25")) {
 				t.Errorf("points = %s, want 25", bal)
 			}
 		}},
-		{"growth", rule.Reward{Kind: rule.RewardGrowth, Amount: dec("120")}, func(t *testing.T, p *membership.Program, _ *membership.Outcome) {
+		{"growth", rule.Reward{Kind: rule.RewardGrowth, Amount: dec("120")}, func(t *testing.T, p *membership.Program, _ *change.Outcome) {
 			st, err := p.LevelStatus(ctx, "m")
 			if err != nil || st.Level != "silver" {
 				t.Errorf("level = %+v, %v; want silver after 120 growth", st, err)
 			}
 		}},
-		{"achievement", rule.Reward{Kind: rule.RewardAchievement, Achievement: "explorer"}, func(t *testing.T, p *membership.Program, out *membership.Outcome) {
+		{"achievement", rule.Reward{Kind: rule.RewardAchievement, Achievement: "explorer"}, func(t *testing.T, p *membership.Program, out *change.Outcome) {
 			gs, err := p.Achievements(ctx, "m")
 			if err != nil || len(gs) != 1 || gs[0].Achievement != "explorer" || gs[0].Source != "task" || gs[0].Event != "e1" {
 				t.Errorf("achievements = %+v, %v", gs, err)
@@ -324,13 +326,13 @@ func TestTaskRewardKinds(t *testing.T) {
 				t.Errorf("no achievement.granted change in %v", engKinds(out, ""))
 			}
 		}},
-		{"coupon", rule.Reward{Kind: rule.RewardCoupon, Template: "welcome", Count: 2}, func(t *testing.T, p *membership.Program, _ *membership.Outcome) {
+		{"coupon", rule.Reward{Kind: rule.RewardCoupon, Template: "welcome", Count: 2}, func(t *testing.T, p *membership.Program, _ *change.Outcome) {
 			cs, err := p.Coupons(ctx, "m", true)
 			if err != nil || len(cs) != 2 || cs[0].Template != "welcome" || cs[0].Method != coupon.Task {
 				t.Errorf("coupons = %+v, %v; want 2 welcome coupons by task", cs, err)
 			}
 		}},
-		{"pack", rule.Reward{Kind: rule.RewardPack, Pack: "starter"}, func(t *testing.T, p *membership.Program, out *membership.Outcome) {
+		{"pack", rule.Reward{Kind: rule.RewardPack, Pack: "starter"}, func(t *testing.T, p *membership.Program, out *change.Outcome) {
 			cs, err := p.Coupons(ctx, "m", true)
 			if err != nil || len(cs) != 2 || len(out.ChangesOf(membership.ChangePackIssued)) != 1 {
 				t.Errorf("coupons = %+v, %v; want the starter pack's 2 coupons", cs, err)
@@ -367,7 +369,7 @@ func TestTaskTargetsAndWindow(t *testing.T) {
 		task.Task{Name: "march", Kind: task.One, Steps: engSteps("browse"), Rewards: engPts10,
 			Window: rule.Window{From: time.Date(2026, 3, 1, 0, 0, 0, 0, shanghai), To: time.Date(2026, 4, 1, 0, 0, 0, 0, shanghai)}},
 	)
-	completed := func(out *membership.Outcome) []string {
+	completed := func(out *change.Outcome) []string {
 		var names []string
 		for _, c := range out.ChangesOf(membership.ChangeTaskCompleted) {
 			var d membership.TaskCompleted

@@ -6,12 +6,20 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/memberkit/membership/internal/engine"
+
 	"github.com/memberkit/membership/event"
-	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
+)
+
+// Change kinds published by stored value (data ValueChange).
+const (
+	ChangeValueRecharged = "value.recharged"
+	ChangeValueSpent     = "value.spent"
+	ChangeValueRefunded  = "value.refunded"
 )
 
 // Ledger kinds and pools of stored value.
@@ -51,10 +59,10 @@ type valuePart struct {
 	def StoredValue
 }
 
-func (v *valuePart) dueKinds() []string            { return nil }
-func (v *valuePart) due(t *txn, it due.Item) error { return nil }
+func (v *valuePart) DueKinds() []string                       { return nil }
+func (v *valuePart) Due(t *engine.Unit, it engine.Item) error { return nil }
 
-func (v *valuePart) process(t *txn, ev event.Event) error {
+func (v *valuePart) Process(t *engine.Unit, ev event.Event) error {
 	var kind ledger.Kind
 	var change string
 	switch ev.Type {
@@ -74,11 +82,11 @@ func (v *valuePart) process(t *txn, ev event.Event) error {
 	if kind == KindSpend {
 		legs = []ledger.Leg{{Account: member, Amount: amt.Neg()}, {Account: pool, Amount: amt}}
 	}
-	posted, err := t.post(ledger.Transaction{Kind: kind, Legs: legs})
+	posted, err := t.Post(ledger.Transaction{Kind: kind, Legs: legs})
 	if err != nil {
 		return err
 	}
-	acct, err := loadValue(t.tx, ev.Member)
+	acct, err := loadValue(t.Tx(), ev.Member)
 	if err != nil {
 		return err
 	}
@@ -94,7 +102,7 @@ func (v *valuePart) process(t *txn, ev event.Event) error {
 	if err != nil {
 		return err
 	}
-	if err := t.tx.Put(bValue, []byte(ev.Member), raw); err != nil {
+	if err := t.Tx().Put(bValue, []byte(ev.Member), raw); err != nil {
 		return err
 	}
 	var bal decimal.Decimal
@@ -103,7 +111,7 @@ func (v *valuePart) process(t *txn, ev event.Event) error {
 			bal = e.Balance
 		}
 	}
-	return t.emit(change, ev.Member, ValueChange{Amount: amt, Balance: bal}, &rule.Reason{
+	return t.Emit(change, ev.Member, ValueChange{Amount: amt, Balance: bal}, &rule.Reason{
 		Rule: "stored_value." + string(kind), Inputs: map[string]string{v.def.Amount: amt.String()},
 	})
 }

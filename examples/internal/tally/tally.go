@@ -17,6 +17,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/memberkit/membership/change"
+
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
@@ -107,7 +109,7 @@ func (t *Tally) pts(program string, k ledger.Kind, d decimal.Decimal) {
 	m[k] = m[k].Add(d)
 }
 
-func (t *Tally) add(c membership.Change) error {
+func (t *Tally) add(c change.Change) error {
 	t.Kinds[c.Kind]++
 	switch {
 	case strings.HasPrefix(c.Kind, "points."):

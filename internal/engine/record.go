@@ -1,19 +1,16 @@
-package membership
+package engine
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/store"
 )
-
-// errCorruptRecord is wrapped when a stored event record cannot be read.
-var errCorruptRecord = errors.New("membership: corrupt event record")
 
 // eventRecordV1 is the first byte of an event record.
 const eventRecordV1 = 1
@@ -31,16 +28,16 @@ type eventRecord struct {
 	Feed uint64
 }
 
-func newRecord(ev event.Event, t *txn) eventRecord {
+func newRecord(ev event.Event, u *Unit) eventRecord {
 	rec := eventRecord{Event: ev}
-	if s := t.scratch; s != nil {
+	if s := u.scratch; s != nil {
 		// The keys live in the unit's scratch until the record is encoded.
-		rec.Entries, _ = ledger.AppendRecordKeys(s.rkeys[:0], s.rbuf[:0], t.out.Entries)
+		rec.Entries, _ = ledger.AppendRecordKeys(s.rkeys[:0], s.rbuf[:0], u.out.Entries)
 	} else {
-		rec.Entries = ledger.RecordKeys(t.out.Entries)
+		rec.Entries = ledger.RecordKeys(u.out.Entries)
 	}
-	if t.feed.next > 0 {
-		rec.Feed = t.feed.next - 1
+	if u.feed.next > 0 {
+		rec.Feed = u.feed.next - 1
 	}
 	return rec
 }
@@ -121,7 +118,7 @@ func bytesField(r *codec.Reader) []byte {
 
 func decodeRecord(b []byte) (eventRecord, error) {
 	if len(b) == 0 || b[0] != eventRecordV1 {
-		return eventRecord{}, fmt.Errorf("%w: version", errCorruptRecord)
+		return eventRecord{}, fmt.Errorf("%w: version", ErrCorrupt)
 	}
 	r := codec.Reader{B: b[1:]}
 	var rec eventRecord
@@ -139,14 +136,14 @@ func decodeRecord(b []byte) (eventRecord, error) {
 	}
 	rec.Feed = r.Uint()
 	if err := r.Err(); err != nil {
-		return eventRecord{}, fmt.Errorf("%w: %v", errCorruptRecord, err)
+		return eventRecord{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	return rec, nil
 }
 
 // outcome rebuilds the first outcome of a recorded event.
-func (rec eventRecord) outcome(tx store.Tx, loc *time.Location) (*Outcome, error) {
-	out := &Outcome{Event: rec.Event.ID, Member: rec.Event.Member, Time: rec.Event.Time, Duplicate: true}
+func (rec eventRecord) outcome(tx store.Tx, loc *time.Location) (*change.Outcome, error) {
+	out := &change.Outcome{Event: rec.Event.ID, Member: rec.Event.Member, Time: rec.Event.Time, Duplicate: true}
 	entries, err := ledger.New(tx, loc).EntriesAt(rec.Entries)
 	if err != nil {
 		return nil, err
@@ -157,7 +154,7 @@ func (rec eventRecord) outcome(tx store.Tx, loc *time.Location) (*Outcome, error
 	}
 	v, err := tx.Get(bFeed, keys.New().U64(rec.Feed))
 	if err != nil {
-		return nil, fmt.Errorf("%w: feed record %d: %w", errCorruptRecord, rec.Feed, err)
+		return nil, fmt.Errorf("%w: feed record %d: %w", ErrCorrupt, rec.Feed, err)
 	}
 	err = decodeFeed(v, func(raw []byte) error {
 		c, err := decodeChange(raw)

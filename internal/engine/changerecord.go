@@ -1,8 +1,9 @@
-package membership
+package engine
 
 import (
 	"fmt"
 
+	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/rule"
 )
@@ -23,7 +24,7 @@ const (
 // appendRecord appends c's feed form to b. The payload is what enc
 // appends when it is not nil (encoded in place), else c.Data; b[d0:d1]
 // holds it.
-func (c Change) appendRecord(b []byte, enc func([]byte) ([]byte, error)) (out []byte, d0, d1 int, err error) {
+func appendChange(b []byte, c *change.Change, enc func([]byte) ([]byte, error)) (out []byte, d0, d1 int, err error) {
 	w := codec.Writer{B: append(b, changeV1)}
 	w.Uint(c.Seq)
 	w.String(c.Kind)
@@ -78,14 +79,14 @@ func appendReasonRecord(w *codec.Writer, r *rule.Reason) {
 }
 
 // decodeChange reads a change as stored in the feed; its Data is a copy.
-func decodeChange(b []byte) (Change, error) {
+func decodeChange(b []byte) (change.Change, error) {
 	if len(b) == 0 || b[0] != changeV1 {
-		return Change{}, fmt.Errorf("%w: change record version", errCorruptRecord)
+		return change.Change{}, fmt.Errorf("%w: change record version", ErrCorrupt)
 	}
 	r := codec.Reader{B: b[1:]}
-	c := Change{Seq: r.Uint(), Kind: r.String(), Member: r.String(), Time: r.Time(), Event: r.String()}
+	c := change.Change{Seq: r.Uint(), Kind: r.String(), Member: r.String(), Time: r.Time(), Event: r.String()}
 	if r.Err() == nil && len(r.B) == 0 {
-		return Change{}, fmt.Errorf("%w: change record: %v", errCorruptRecord, codec.ErrShort)
+		return change.Change{}, fmt.Errorf("%w: change record: %v", ErrCorrupt, codec.ErrShort)
 	}
 	if r.Err() == nil {
 		flags := r.B[0]
@@ -95,7 +96,7 @@ func decodeChange(b []byte) (Change, error) {
 		}
 	}
 	if err := r.Err(); err != nil {
-		return Change{}, fmt.Errorf("%w: change record: %v", errCorruptRecord, err)
+		return change.Change{}, fmt.Errorf("%w: change record: %v", ErrCorrupt, err)
 	}
 	if len(r.B) > 0 {
 		c.Data = append([]byte(nil), r.B...)

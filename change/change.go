@@ -1,0 +1,63 @@
+// Package change describes what a program's calls changed: the [Outcome]
+// of one event, operator request or due item, and the [Change]s it
+// published to the change feed. Every domain package returns outcomes of
+// this form and documents the payloads of the change kinds it publishes;
+// the root package's Program.Feed reads the same changes back from a
+// cursor.
+package change
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
+)
+
+// Outcome says what one event (or operator request, or due item) changed
+// and why.
+type Outcome struct {
+	// Event is the event's ID or the operator request's RequestID.
+	Event  string    `json:"event"`
+	Member string    `json:"member,omitempty"`
+	Time   time.Time `json:"time"`
+	// Duplicate is set when the event or request had been applied before:
+	// the outcome is the first one and nothing changed.
+	Duplicate bool `json:"duplicate,omitempty"`
+	// Entries are the ledger entries written.
+	Entries []ledger.Entry `json:"entries,omitempty"`
+	// Changes are the changes published to the change feed, each with the
+	// rule, inputs and caps that produced it.
+	Changes []Change `json:"changes,omitempty"`
+}
+
+// ChangesOf returns the outcome's changes of one kind.
+func (o *Outcome) ChangesOf(kind string) []Change {
+	var out []Change
+	for _, c := range o.Changes {
+		if c.Kind == kind {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Change is one committed change, as published in the change feed.
+type Change struct {
+	// Seq is the change's position in the feed (1, 2, …).
+	Seq    uint64    `json:"seq"`
+	Kind   string    `json:"kind"`
+	Member string    `json:"member,omitempty"`
+	Time   time.Time `json:"time"`
+	// Event is the ID of the event (or operator request) that caused it;
+	// empty for due work.
+	Event string `json:"event,omitempty"`
+	// Data is the kind's payload (decode with Decode); the domain package
+	// that publishes a kind documents its payload type.
+	Data json.RawMessage `json:"data,omitempty"`
+	// Reason says why: the rule, the formula's inputs, a cap that cut.
+	Reason *rule.Reason `json:"reason,omitempty"`
+}
+
+// Decode unmarshals the change's data into v.
+func (c Change) Decode(v any) error { return json.Unmarshal(c.Data, v) }

@@ -1,0 +1,506 @@
+// Package engine owns a program's unit of work: the store transaction an
+// event, an operator request or a due item runs in, its idempotency record,
+// its outcome and reasons, its ledger postings, the due index, the change
+// feed, and the routing of rewards and reads between domains.
+//
+// The domain packages (level, points, coupon, benefit, task, tag, value)
+// each register a [Part] with an [Engine] and reach everything shared
+// through the [Unit] they are handed: no domain package imports another's
+// part. Where one domain reads another's state (a coupon claim rule reads
+// the member's level and tags, a points rule the level) it asks the Unit,
+// which asks the [Levels] or [Tags] reader the owning domain registered;
+// rewards (a level gift, a task reward) go to the [Rewarder] that grants
+// their kind. Every ID, counter and feed position a domain needs is
+// allocated here ([Unit.NextID], [Unit.AddTotal], the feed), so the
+// engine alone decides how they are laid out in the store.
+//
+// The engine's lifetime rule is the store's: bytes read from a
+// transaction are valid until it ends. Everything the engine returns
+// (outcomes, changes, entries) is the caller's to keep.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/due"
+	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+)
+
+// ErrCorrupt is wrapped when a stored event, request or feed record cannot
+// be read.
+var ErrCorrupt = errors.New("corrupt record")
+
+// Item is a due item: work that falls due at a time (an expiry, a term end).
+type Item = due.Item
+
+// Part is one domain's share of processing.
+type Part interface {
+	// Process applies the part's rules to one event.
+	Process(u *Unit, ev event.Event) error
+	// DueKinds lists the due item kinds the part performs.
+	DueKinds() []string
+	// Due performs one due item.
+	Due(u *Unit, it Item) error
+}
+
+// Follower is a part whose state follows what other parts change outside
+// an event (a level changed by a term end or an operator): Follow is
+// called once per member changed by a due item or an operator request,
+// after the change, in the same transaction. Events need no such call: the
+// parts run in order, and the followers run last.
+type Follower interface {
+	Follow(u *Unit, member string) error
+}
+
+// Rewarder is a part that grants rewards of some kinds (points, growth,
+// coupons, packs, achievements) on behalf of another part.
+type Rewarder interface {
+	RewardKinds() []rule.RewardKind
+	Reward(u *Unit, member string, r rule.Reward, why rule.Reason) error
+}
+
+// Stateful is a part that keeps state for the length of one unit of work
+// (what it read, so that it reads it once). The engine keeps one State per
+// part in each pooled unit and resets it before each unit.
+type Stateful interface {
+	NewState() State
+}
+
+// State is a part's per-unit state.
+type State interface {
+	Reset()
+}
+
+// Levels answers what the level domain knows of a member, for the other
+// domains.
+type Levels interface {
+	// Level returns the member's current ladder level ("" without a ladder).
+	Level(u *Unit, member string) (string, error)
+	// Plans returns the paid plans the member holds at the unit's time.
+	Plans(u *Unit, member string) ([]string, error)
+}
+
+// Tags answers a member's tags for the other domains.
+type Tags interface {
+	Tags(u *Unit, member string) ([]string, error)
+}
+
+// Engine runs units of work on a store for the parts registered with it.
+// It is safe for concurrent use once the parts are added.
+type Engine struct {
+	st        store.Store
+	loc       *time.Location
+	log       *slog.Logger
+	parts     []Part
+	stateful  []int // indexes of the parts that are Stateful
+	dueBy     map[string]Part
+	rewarders []Rewarder
+	levels    Levels
+	tags      Tags
+	// units keeps unit state for reuse (see unitState); calls keeps
+	// Process's store functions (see processCall).
+	units, calls sync.Pool
+}
+
+// New returns an engine on st whose days and months are in loc.
+func New(st store.Store, loc *time.Location, log *slog.Logger) *Engine {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{st: st, loc: loc, log: log, dueBy: map[string]Part{}}
+}
+
+// Location returns the engine's time zone.
+func (e *Engine) Location() *time.Location { return e.loc }
+
+// Store returns the engine's store.
+func (e *Engine) Store() store.Store { return e.st }
+
+// Add registers a part; parts process an event in the order they are
+// added. A part that is also a Rewarder or a Follower is used as one.
+func (e *Engine) Add(p Part) {
+	if _, ok := p.(Stateful); ok {
+		e.stateful = append(e.stateful, len(e.parts))
+	}
+	e.parts = append(e.parts, p)
+	for _, k := range p.DueKinds() {
+		e.dueBy[k] = p
+	}
+	if r, ok := p.(Rewarder); ok {
+		e.rewarders = append(e.rewarders, r)
+	}
+}
+
+// SetLevels sets the reader of members' levels (the level domain's).
+func (e *Engine) SetLevels(l Levels) { e.levels = l }
+
+// SetTags sets the reader of members' tags (the tag domain's).
+func (e *Engine) SetTags(t Tags) { e.tags = t }
+
+// unitState is a unit of work and the state it owns. Units reuse them
+// (Engine.units): nothing of a unit's state outlives the unit (the outcome
+// and the feed record are allocated apart), so an event allocates none of
+// it.
+type unitState struct {
+	u       Unit
+	feed    feedUnit
+	scratch scratch
+	led     ledger.Ledger
+	states  []State // the Stateful parts' states, by part index
+}
+
+// unit runs fn as one unit of work (an event, an operator request, a due
+// item) and then writes its changes to the feed.
+func (e *Engine) unit(tx store.Tx, at time.Time, ref ledger.Ref, out *change.Outcome, box *outcomeBox, fn func(u *Unit) error) error {
+	s, _ := e.units.Get().(*unitState)
+	if s == nil {
+		s = &unitState{states: make([]State, len(e.parts))}
+		for _, i := range e.stateful {
+			s.states[i] = e.parts[i].(Stateful).NewState()
+		}
+	}
+	defer e.units.Put(s)
+	for _, i := range e.stateful {
+		s.states[i].Reset()
+	}
+	s.led.Init(tx, e.loc)
+	s.feed.next, s.feed.buf = 0, nil // the old record is the old outcome's
+	s.scratch.baseName, s.scratch.baseText = "", ""
+	s.u = Unit{e: e, tx: tx, led: &s.led, at: at, ref: ref, out: out, feed: &s.feed, scratch: &s.scratch, box: box, states: s.states}
+	if err := fn(&s.u); err != nil {
+		return err
+	}
+	return s.feed.write(tx)
+}
+
+// Process applies ev, already validated, in one store transaction; see
+// membership.Program.Process.
+func (e *Engine) Process(ctx context.Context, ev event.Event) (*change.Outcome, error) {
+	c, _ := e.calls.Get().(*processCall)
+	if c == nil {
+		c = &processCall{e: e}
+		c.fn = c.run
+	}
+	c.ev = ev
+	err := e.st.Update(ctx, c.fn)
+	out := c.out
+	c.ev, c.out = event.Event{}, nil
+	e.calls.Put(c)
+	if err != nil {
+		return nil, err
+	}
+	e.local(out)
+	return out, nil
+}
+
+// processCall is Process's store function with its arguments and result.
+// Calls reuse them (Engine.calls): a closure per event would be two
+// allocations (itself and the result it sets).
+type processCall struct {
+	e   *Engine
+	ev  event.Event
+	out *change.Outcome
+	fn  func(store.Tx) error // c.run, bound once
+}
+
+func (c *processCall) run(tx store.Tx) error {
+	var err error
+	c.out, err = c.e.processTx(tx, c.ev)
+	return err
+}
+
+// ProcessBatch applies events, already validated, in order in one store
+// transaction; if any fails, nothing is written.
+func (e *Engine) ProcessBatch(ctx context.Context, evs []event.Event) ([]*change.Outcome, error) {
+	outs := make([]*change.Outcome, len(evs))
+	err := e.st.Update(ctx, func(tx store.Tx) error {
+		for i, ev := range evs {
+			out, err := e.processTx(tx, ev)
+			if err != nil {
+				return fmt.Errorf("events[%d] (%q): %w", i, ev.ID, err)
+			}
+			outs[i] = out
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, out := range outs {
+		e.local(out)
+	}
+	return outs, nil
+}
+
+func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error) {
+	id := []byte(ev.ID) // read and then written under
+	if v, err := tx.Get(bEvents, id); err == nil {
+		rec, err := decodeRecord(v)
+		if err != nil {
+			return nil, err
+		}
+		if !rec.Event.Same(ev) {
+			return nil, event.ErrConflict
+		}
+		return rec.outcome(tx, e.loc)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	box := newOutcomeBox(ev.ID, ev.Member, ev.Time)
+	out := &box.out
+	err := e.unit(tx, ev.Time, ledger.Ref{Event: ev.ID}, out, box, func(u *Unit) error {
+		for _, pt := range e.parts {
+			if err := pt.Process(u, ev); err != nil {
+				return err
+			}
+		}
+		// The record is built in the unit's scratch (the store copies it).
+		return tx.Put(bEvents, id, newRecord(ev, u).appendTo(u.scratch.rec[:0]))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Request is an operator request run by Apply.
+type Request struct {
+	// ID is the idempotency key: a retry with the same ID and the same
+	// Body returns the first outcome; another Body under the same ID is
+	// event.ErrConflict.
+	ID string
+	// Body is the request as the caller made it, compared as JSON.
+	Body any
+	// At is when the request takes effect; Member is whom it is about.
+	At     time.Time
+	Member string
+	// Ref is the ledger reference of its postings; Ref.Event defaults to
+	// ID.
+	Ref ledger.Ref
+}
+
+// opRecord is what is kept of an applied request.
+type opRecord struct {
+	Request json.RawMessage `json:"request"`
+	Outcome *change.Outcome `json:"outcome"`
+}
+
+// Apply runs fn for an operator request idempotently, in one store
+// transaction, and then calls the followers for each member it changed.
+func (e *Engine) Apply(ctx context.Context, req Request, fn func(u *Unit) error) (*change.Outcome, error) {
+	if req.ID == "" {
+		return nil, fmt.Errorf("%w: empty request ID", event.ErrInvalidArgument)
+	}
+	if req.At.IsZero() {
+		return nil, fmt.Errorf("%w: request %q has no time", event.ErrInvalidArgument, req.ID)
+	}
+	fp, err := json.Marshal(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	ref := req.Ref
+	if ref.Event == "" {
+		ref.Event = req.ID
+	}
+	var out *change.Outcome
+	err = e.st.Update(ctx, func(tx store.Tx) error {
+		if v, err := tx.Get(bOps, []byte(req.ID)); err == nil {
+			var rec opRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("%w: request %q: %v", ErrCorrupt, req.ID, err)
+			}
+			if string(rec.Request) != string(fp) {
+				return event.ErrConflict
+			}
+			out = rec.Outcome
+			out.Duplicate = true
+			return nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		out = &change.Outcome{Event: req.ID, Member: req.Member, Time: req.At}
+		err := e.unit(tx, req.At, ref, out, nil, func(u *Unit) error {
+			if err := fn(u); err != nil {
+				return err
+			}
+			return u.settle(0)
+		})
+		if err != nil {
+			return err
+		}
+		v, err := json.Marshal(opRecord{Request: fp, Outcome: out})
+		if err != nil {
+			return err
+		}
+		return tx.Put(bOps, []byte(req.ID), v)
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.local(out)
+	return out, nil
+}
+
+// local puts an outcome's times in the engine's zone: a host reads them as
+// it gave them.
+func (e *Engine) local(out *change.Outcome) {
+	out.Time = out.Time.In(e.loc)
+	for i := range out.Changes {
+		out.Changes[i].Time = out.Changes[i].Time.In(e.loc)
+	}
+	for i := range out.Entries {
+		out.Entries[i].Time = out.Entries[i].Time.In(e.loc)
+	}
+}
+
+// Update runs fn as a unit of work that is not idempotent by itself (a
+// bulk operation made of idempotent steps, a recompute): its changes go to
+// the feed, and the followers run for the members it changed.
+func (e *Engine) Update(ctx context.Context, at time.Time, ref ledger.Ref, fn func(u *Unit) error) (*change.Outcome, error) {
+	out := &change.Outcome{Event: ref.Event, Time: at}
+	err := e.st.Update(ctx, func(tx store.Tx) error {
+		out.Changes, out.Entries = nil, nil // a store may run fn again
+		return e.unit(tx, at, ref, out, nil, func(u *Unit) error {
+			if err := fn(u); err != nil {
+				return err
+			}
+			return u.settle(0)
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.local(out)
+	return out, nil
+}
+
+// View runs fn in a read-only transaction, with a unit at time at that can
+// read every domain's state but not publish changes.
+func (e *Engine) View(ctx context.Context, at time.Time, fn func(u *Unit) error) error {
+	return e.st.View(ctx, func(tx store.Tx) error {
+		u := &Unit{e: e, tx: tx, led: ledger.New(tx, e.loc), at: at, out: &change.Outcome{}, states: make([]State, len(e.parts))}
+		for _, i := range e.stateful {
+			u.states[i] = e.parts[i].(Stateful).NewState()
+		}
+		return fn(u)
+	})
+}
+
+// advancePage is how many due items one store transaction performs; pages
+// keep transactions short so events are not held up behind a long catch-up.
+const advancePage = 256
+
+// Advance performs, in time order, everything that fell due up to now; see
+// membership.Program.Advance.
+func (e *Engine) Advance(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := e.st.Update(ctx, func(tx store.Tx) error {
+			items, err := due.Next(tx, now, advancePage)
+			if err != nil {
+				return err
+			}
+			n = len(items)
+			for _, it := range items {
+				if pt, ok := e.dueBy[it.Kind]; ok {
+					out := &change.Outcome{Time: it.At}
+					err := e.unit(tx, it.At, ledger.Ref{Note: "due " + it.Kind}, out, nil, func(u *Unit) error {
+						if err := pt.Due(u, it); err != nil {
+							return err
+						}
+						return u.settle(0)
+					})
+					if err != nil {
+						return fmt.Errorf("due %s %s at %s: %w", it.Kind, it.ID, it.At.Format(time.RFC3339), err)
+					}
+				} else {
+					e.log.Warn("membership: due item of unknown kind dropped", "kind", it.Kind, "id", it.ID)
+				}
+				if err := due.Done(tx, it); err != nil {
+					return err
+				}
+			}
+			if n == 0 {
+				return setWatermark(tx, now)
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		// Stop only on an empty page: performing an item may schedule the
+		// next one already due (a member who missed several terms while the
+		// host was down), and that must run in this call too.
+		if n == 0 {
+			return total, nil
+		}
+	}
+}
+
+var watermarkKey = []byte("watermark")
+
+func setWatermark(tx store.Tx, now time.Time) error {
+	if v, err := tx.Get(bMeta, watermarkKey); err == nil && keys.U64(v, 0) >= keys.TimeU64(now) {
+		return nil
+	}
+	return tx.Put(bMeta, watermarkKey, keys.New().Time(now))
+}
+
+// Watermark returns the latest time Advance has completed up to (zero
+// before the first call), in the engine's zone.
+func (e *Engine) Watermark(ctx context.Context) (time.Time, error) {
+	var w time.Time
+	err := e.st.View(ctx, func(tx store.Tx) error {
+		v, err := tx.Get(bMeta, watermarkKey)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil
+		case err != nil:
+			return err
+		case len(v) != 8:
+			return fmt.Errorf("%w: watermark", ErrCorrupt)
+		}
+		w = keys.U64Time(keys.U64(v, 0)).In(e.loc)
+		return nil
+	})
+	return w, err
+}
+
+// settle calls the followers for each member a unit of work changed from
+// its change number from on; the followers' own changes do not call them
+// again.
+func (u *Unit) settle(from int) error {
+	var members []string
+	for _, c := range u.out.Changes[from:] {
+		if c.Member != "" && !strings.HasPrefix(c.Kind, "tag.") && !slices.Contains(members, c.Member) {
+			members = append(members, c.Member)
+		}
+	}
+	for _, pt := range u.e.parts {
+		f, ok := pt.(Follower)
+		if !ok {
+			continue
+		}
+		for _, m := range members {
+			if err := f.Follow(u, m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

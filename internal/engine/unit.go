@@ -1,0 +1,261 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/internal/codec"
+	"github.com/memberkit/membership/internal/due"
+	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/shopspring/decimal"
+)
+
+// Buckets the engine keeps.
+const (
+	bMeta   = "meta"   // the watermark, feed cursors
+	bEvents = "events" // event ID → event record
+	bOps    = "ops"    // request ID → request and outcome
+	bFeed   = "feed"   // last Seq of a unit → its changes
+	bIDs    = "ids"    // scope → last ID allocated
+)
+
+// Unit is one unit of work (an event, an operator request, a due item) or
+// a read-only view, inside one store transaction. A part reaches the store,
+// the ledger, the due index, the feed and the other domains through it.
+type Unit struct {
+	e   *Engine
+	tx  store.Tx
+	led *ledger.Ledger
+	at  time.Time
+	ref ledger.Ref
+	out *change.Outcome
+	// feed collects the unit's changes; nil in a view, where Emit is an
+	// error.
+	feed *feedUnit
+	// scratch is the unit's room for what an event usually needs; nil in
+	// a view.
+	scratch *scratch
+	// box is the event's outcome box (nil for other units): the outcome's
+	// reasons and feed record start in it.
+	box    *outcomeBox
+	states []State
+}
+
+// scratch is room, owned by the engine, for what a unit builds and the
+// store copies: an event's record and its entry keys, an amount record.
+type scratch struct {
+	rkeys [4][]byte // an event record's entry keys, built in rbuf
+	rbuf  [160]byte
+	rec   [256]byte // the event record
+	val   [24]byte  // an amount record
+	// baseName and baseText are the last formula base read in the unit
+	// and its text (the event's attribute, the same for every rule).
+	baseName, baseText string
+}
+
+// Tx returns the unit's store transaction.
+func (u *Unit) Tx() store.Tx { return u.tx }
+
+// At returns the time the unit takes effect at: the event's, the
+// request's, the due item's.
+func (u *Unit) At() time.Time { return u.at }
+
+// Location returns the program's time zone.
+func (u *Unit) Location() *time.Location { return u.e.loc }
+
+// Ref returns the ledger reference of the unit's postings (Event is the
+// event or request ID, empty for due work).
+func (u *Unit) Ref() ledger.Ref { return u.ref }
+
+// Ledger returns the ledger in the unit's transaction, for reads; post
+// with Post.
+func (u *Unit) Ledger() *ledger.Ledger { return u.led }
+
+// Outcome returns the outcome the unit is building.
+func (u *Unit) Outcome() *change.Outcome { return u.out }
+
+// State returns the per-unit state of the Stateful part p.
+func (u *Unit) State(p Part) State {
+	for i, q := range u.e.parts {
+		if q == p {
+			return u.states[i]
+		}
+	}
+	return nil
+}
+
+// As returns a copy of the unit that takes effect at another time and
+// reference (a term end caught up inside an event); it shares the unit's
+// transaction, outcome and feed.
+func (u *Unit) As(at time.Time, ref ledger.Ref) *Unit {
+	c := *u
+	c.at, c.ref = at, ref
+	return &c
+}
+
+// Post records a ledger transaction at the unit's time and reference
+// unless the transaction sets its own, and adds its entries to the
+// outcome. Posted.Lots is valid until the next posting.
+func (u *Unit) Post(lt ledger.Transaction) (ledger.Posted, error) {
+	if lt.Time.IsZero() {
+		lt.Time = u.at
+	}
+	if lt.Ref == (ledger.Ref{}) {
+		lt.Ref = u.ref
+	}
+	if u.out.Entries == nil {
+		u.out.Entries = make([]ledger.Entry, 0, len(lt.Legs))
+	}
+	n := len(u.out.Entries)
+	posted, err := u.led.Append(u.out.Entries, lt)
+	if err != nil {
+		return posted, err
+	}
+	u.out.Entries = posted.Entries
+	posted.Entries = posted.Entries[n:len(posted.Entries):len(posted.Entries)]
+	return posted, nil
+}
+
+// Schedule adds an item to the due index; payload, when not nil, is kept
+// as JSON.
+func (u *Unit) Schedule(at time.Time, kind, id string, payload any) error {
+	var raw []byte
+	if payload != nil {
+		var err error
+		if raw, err = MarshalData(payload); err != nil {
+			return err
+		}
+	}
+	return due.Schedule(u.tx, due.Item{At: at, Kind: kind, ID: id, Payload: raw})
+}
+
+// Ensure adds a payload-less due item unless it is there already.
+func (u *Unit) Ensure(at time.Time, kind string, id []byte) error {
+	return due.Ensure(u.tx, nil, at, kind, id)
+}
+
+// Unschedule removes a due item (nothing when absent).
+func (u *Unit) Unschedule(at time.Time, kind, id string) error {
+	return due.Cancel(u.tx, at, kind, id)
+}
+
+// Reward fulfils r for member through the part that grants its kind.
+func (u *Unit) Reward(member string, r rule.Reward, why rule.Reason) error {
+	for _, rw := range u.e.rewarders {
+		for _, k := range rw.RewardKinds() {
+			if k == r.Kind {
+				return rw.Reward(u, member, r, why)
+			}
+		}
+	}
+	return fmt.Errorf("no part of the program grants %q rewards", r.Kind)
+}
+
+// MemberLevel returns the member's current ladder level ("" without a
+// ladder).
+func (u *Unit) MemberLevel(member string) (string, error) {
+	if u.e.levels == nil {
+		return "", nil
+	}
+	return u.e.levels.Level(u, member)
+}
+
+// MemberPlans returns the paid plans the member holds at the unit's time.
+func (u *Unit) MemberPlans(member string) ([]string, error) {
+	if u.e.levels == nil {
+		return nil, nil
+	}
+	return u.e.levels.Plans(u, member)
+}
+
+// MemberTags returns the member's tags (none without a tag part).
+func (u *Unit) MemberTags(member string) ([]string, error) {
+	if u.e.tags == nil {
+		return nil, nil
+	}
+	return u.e.tags.Tags(u, member)
+}
+
+// NextID allocates the next number (1, 2, …) in scope: coupon IDs and
+// every other ID a domain cannot take from the event or request.
+func (u *Unit) NextID(scope string) (uint64, error) {
+	k := []byte(scope)
+	var n uint64
+	v, err := u.tx.Get(bIDs, k)
+	switch {
+	case err == nil:
+		if len(v) != 8 {
+			return 0, fmt.Errorf("%w: id counter %q", ErrCorrupt, scope)
+		}
+		n = keys.U64(v, 0)
+	case !errors.Is(err, store.ErrNotFound):
+		return 0, err
+	}
+	n++
+	return n, u.tx.Put(bIDs, k, keys.New().U64(n))
+}
+
+// AddTotal adds delta to a total kept under (bucket, key), deleting it when
+// it reaches zero. Totals are the engine's: read them with Total.
+func (u *Unit) AddTotal(bucket string, key []byte, delta decimal.Decimal) error {
+	old, err := u.tx.Get(bucket, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		old = nil
+	case err != nil:
+		return err
+	}
+	var buf []byte
+	if u.scratch != nil {
+		buf = u.scratch.val[:0] // the store copies what it keeps
+	}
+	rec, zero, err := codec.AddAmount(buf, old, delta)
+	if err != nil {
+		return fmt.Errorf("%s %x: %w", bucket, key, err)
+	}
+	if zero {
+		return u.tx.Delete(bucket, key)
+	}
+	return u.tx.Put(bucket, key, rec)
+}
+
+// Total reads a total kept by AddTotal (zero when absent).
+func Total(tx store.Tx, bucket string, key []byte) (decimal.Decimal, error) {
+	v, err := tx.Get(bucket, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return decimal.Zero, nil
+	}
+	if err != nil {
+		return decimal.Zero, err
+	}
+	d, err := codec.ParseAmount(v)
+	if err != nil {
+		return d, fmt.Errorf("%s %x: %w", bucket, key, err)
+	}
+	return d, nil
+}
+
+// FormulaReason is the reason a formula gives (rule.Formula.Apply's),
+// with its text made once by the caller (formula) and the base's text
+// shared by the rules of the unit that read the same attribute.
+func (u *Unit) FormulaReason(ruleID string, f rule.Formula, formula string, base, raw decimal.Decimal) rule.Reason {
+	r := rule.Reason{Rule: ruleID, Formula: formula, Raw: raw}
+	if f.Kind.ReadsBase() {
+		var text string
+		if s := u.scratch; s != nil && s.baseName == f.Base {
+			text = s.baseText
+		} else {
+			text = rule.Exact(base)
+			if s != nil {
+				s.baseName, s.baseText = f.Base, text
+			}
+		}
+		r.Inputs = map[string]string{f.Base: text}
+	}
+	return r
+}
