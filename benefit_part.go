@@ -37,15 +37,6 @@ func (p *Program) benefitPart() *benefitPart {
 	return &benefitPart{p: p, def: *p.def.Benefits}
 }
 
-// hasAchievement reports whether the definition has the achievement.
-func (e defEnv) hasAchievement(name string) bool {
-	if e.d.Benefits == nil {
-		return false
-	}
-	_, ok := e.d.Benefits.Achievement(name)
-	return ok
-}
-
 func (bp *benefitPart) Process(*engine.Unit, event.Event) error { return nil }
 func (bp *benefitPart) DueKinds() []string                      { return nil }
 func (bp *benefitPart) Due(*engine.Unit, engine.Item) error     { return nil }

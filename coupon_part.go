@@ -76,24 +76,6 @@ func (p *Program) couponPart() *couponPart {
 	return &couponPart{p: p, def: p.def.Coupons}
 }
 
-// hasTemplate reports whether the definition has the coupon template.
-func (e defEnv) hasTemplate(name string) bool {
-	if e.d.Coupons == nil {
-		return false
-	}
-	_, ok := e.d.Coupons.Template(name)
-	return ok
-}
-
-// hasPack reports whether the definition has the coupon pack.
-func (e defEnv) hasPack(name string) bool {
-	if e.d.Coupons == nil {
-		return false
-	}
-	_, ok := e.d.Coupons.Pack(name)
-	return ok
-}
-
 type couponPart struct {
 	p   *Program
 	def *coupon.Definition

@@ -215,3 +215,60 @@ func (e defEnv) checkReward(r rule.Reward) error {
 	}
 	return nil
 }
+
+// hasAchievement reports whether the definition has the achievement.
+func (e defEnv) hasAchievement(name string) bool {
+	if e.d.Benefits == nil {
+		return false
+	}
+	_, ok := e.d.Benefits.Achievement(name)
+	return ok
+}
+
+// hasTemplate reports whether the definition has the coupon template.
+func (e defEnv) hasTemplate(name string) bool {
+	if e.d.Coupons == nil {
+		return false
+	}
+	_, ok := e.d.Coupons.Template(name)
+	return ok
+}
+
+// hasPack reports whether the definition has the coupon pack.
+func (e defEnv) hasPack(name string) bool {
+	if e.d.Coupons == nil {
+		return false
+	}
+	_, ok := e.d.Coupons.Pack(name)
+	return ok
+}
+
+// LevelExists reports whether the level ladder has a level named name
+// (for the lookups of packages that target levels).
+func (e defEnv) LevelExists(name string) bool {
+	return e.d.Levels != nil && e.d.Levels.Index(name) >= 0
+}
+
+// PlanExists reports whether the definition has a paid plan named name.
+func (e defEnv) PlanExists(name string) bool {
+	if e.d.Levels == nil {
+		return false
+	}
+	_, ok := e.d.Levels.Plan(name)
+	return ok
+}
+
+// hasPointProgram reports whether the definition has the point program.
+func (e defEnv) hasPointProgram(name string) bool {
+	if e.d.Points == nil {
+		return false
+	}
+	_, ok := e.d.Points.Program(name)
+	return ok
+}
+
+// TagExists reports whether the tag definition declares the tag (a manual
+// tag or a rule's tag).
+func (e defEnv) TagExists(name string) bool {
+	return e.d.Tags != nil && e.d.Tags.Declared(name)
+}

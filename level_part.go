@@ -959,21 +959,6 @@ func (p *Program) LevelForecast(ctx context.Context, from time.Time, days, limit
 	return out, nil
 }
 
-// LevelExists reports whether the level ladder has a level named name
-// (for the lookups of packages that target levels).
-func (e defEnv) LevelExists(name string) bool {
-	return e.d.Levels != nil && e.d.Levels.Index(name) >= 0
-}
-
-// PlanExists reports whether the definition has a paid plan named name.
-func (e defEnv) PlanExists(name string) bool {
-	if e.d.Levels == nil {
-		return false
-	}
-	_, ok := e.d.Levels.Plan(name)
-	return ok
-}
-
 // levelState is the level part's state in one unit of work: the last
 // member state read or saved, decoded (an event reads a member's level
 // state several times: catch-up, rules, upgrade), and the buffers that

@@ -211,15 +211,6 @@ func (p *Program) pointsPart() *pointsPart {
 	return pp
 }
 
-// hasPointProgram reports whether the definition has the point program.
-func (e defEnv) hasPointProgram(name string) bool {
-	if e.d.Points == nil {
-		return false
-	}
-	_, ok := e.d.Points.Program(name)
-	return ok
-}
-
 func (pp *pointsPart) DueKinds() []string { return []string{duePtsExpire, duePtsRelease} }
 
 func (pp *pointsPart) RewardKinds() []rule.RewardKind { return []rule.RewardKind{rule.RewardPoints} }
@@ -287,11 +278,6 @@ func (pp *pointsPart) post(t *engine.Unit, lt ledger.Transaction) (ledger.Posted
 		if err := pp.addExpiring(t, prog, tk.Expires, tk.Amount.Neg()); err != nil {
 			return posted, err
 		}
-	}
-	if len(late) > 0 {
-		// The expiries below post again, which reuses the ledger's room
-		// for the lots a posting returns (see txn.post).
-		posted.Lots = slices.Clone(posted.Lots)
 	}
 	for _, e := range late {
 		prog, _ := e.Account.Asset.PointsProgram()

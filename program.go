@@ -92,7 +92,7 @@ func Open(st store.Store, def Definition, opts ...Option) (*Program, error) {
 	for _, t := range def.Events {
 		p.types[t.Name] = t
 	}
-	p.eng = engine.New(st, loc, p.log)
+	p.eng = engine.New(st, loc, engine.Options{Log: p.log, Rand: p.rand})
 	p.compose()
 	return p, nil
 }

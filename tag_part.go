@@ -62,12 +62,6 @@ func (tp *tagPart) Tags(t *engine.Unit, member string) ([]string, error) {
 	return tag.TagNames(t.Tx(), member)
 }
 
-// TagExists reports whether the tag definition declares the tag (a manual
-// tag or a rule's tag).
-func (e defEnv) TagExists(name string) bool {
-	return e.d.Tags != nil && e.d.Tags.Declared(name)
-}
-
 func (tp *tagPart) DueKinds() []string { return []string{dueTagWindow} }
 
 // due re-evaluates a member's rules at a window edge; the next edge is

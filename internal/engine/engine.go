@@ -21,9 +21,11 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -104,6 +106,7 @@ type Engine struct {
 	st        store.Store
 	loc       *time.Location
 	log       *slog.Logger
+	rand      io.Reader
 	parts     []Part
 	stateful  []int // indexes of the parts that are Stateful
 	dueBy     map[string]Part
@@ -115,13 +118,34 @@ type Engine struct {
 	units, calls sync.Pool
 }
 
-// New returns an engine on st whose days and months are in loc.
-func New(st store.Store, loc *time.Location, log *slog.Logger) *Engine {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Engine{st: st, loc: loc, log: log, dueBy: map[string]Part{}}
+// Options are what an engine hands its parts besides the store.
+type Options struct {
+	// Log receives warnings (default: discard).
+	Log *slog.Logger
+	// Rand is the random source for coupon codes and random amounts
+	// (default crypto/rand.Reader).
+	Rand io.Reader
 }
+
+// New returns an engine on st whose days and months are in loc.
+func New(st store.Store, loc *time.Location, o Options) *Engine {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	return &Engine{st: st, loc: loc, log: o.Log, rand: o.Rand, dueBy: map[string]Part{}}
+}
+
+// Log returns the engine's logger.
+func (e *Engine) Log() *slog.Logger { return e.log }
+
+// Rand returns the engine's random source.
+func (e *Engine) Rand() io.Reader { return e.rand }
 
 // Location returns the engine's time zone.
 func (e *Engine) Location() *time.Location { return e.loc }

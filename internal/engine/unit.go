@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/memberkit/membership/change"
@@ -100,7 +101,7 @@ func (u *Unit) As(at time.Time, ref ledger.Ref) *Unit {
 
 // Post records a ledger transaction at the unit's time and reference
 // unless the transaction sets its own, and adds its entries to the
-// outcome. Posted.Lots is valid until the next posting.
+// outcome. The Posted is the caller's to keep.
 func (u *Unit) Post(lt ledger.Transaction) (ledger.Posted, error) {
 	if lt.Time.IsZero() {
 		lt.Time = u.at
@@ -118,6 +119,9 @@ func (u *Unit) Post(lt ledger.Transaction) (ledger.Posted, error) {
 	}
 	u.out.Entries = posted.Entries
 	posted.Entries = posted.Entries[n:len(posted.Entries):len(posted.Entries)]
+	// The ledger returns its lots in room it reuses at the next posting;
+	// the copy makes them the caller's.
+	posted.Lots = slices.Clone(posted.Lots)
 	return posted, nil
 }
 
