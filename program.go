@@ -117,16 +117,7 @@ func (p *Program) check(ev event.Event) error {
 	if err := t.Check(ev); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidEvent, err)
 	}
-	if sv := p.def.StoredValue; sv != nil && (ev.Type == sv.Recharge || ev.Type == sv.Spend || ev.Type == sv.Refund) {
-		amt, _ := ev.Decimal(sv.Amount)
-		if !amt.IsPositive() {
-			return fmt.Errorf("%w: attrs.%s: amount must be positive, got %s", ErrInvalidEvent, sv.Amount, amt)
-		}
-		if !amt.Equal(amt.Truncate(valueScale(*sv))) {
-			return fmt.Errorf("%w: attrs.%s: more than %d decimal places", ErrInvalidEvent, sv.Amount, valueScale(*sv))
-		}
-	}
-	return nil
+	return p.eng.Check(ev)
 }
 
 // Process validates ev and applies every rule it triggers in one store

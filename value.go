@@ -62,6 +62,23 @@ type valuePart struct {
 func (v *valuePart) DueKinds() []string                       { return nil }
 func (v *valuePart) Due(t *engine.Unit, it engine.Item) error { return nil }
 
+// CheckEvent refuses a stored-value event whose amount is not positive or
+// has more decimal places than the scale.
+func (v *valuePart) CheckEvent(ev event.Event) error {
+	sv := v.def
+	if ev.Type != sv.Recharge && ev.Type != sv.Spend && ev.Type != sv.Refund {
+		return nil
+	}
+	amt, _ := ev.Decimal(sv.Amount)
+	if !amt.IsPositive() {
+		return fmt.Errorf("attrs.%s: amount must be positive, got %s", sv.Amount, amt)
+	}
+	if !amt.Equal(amt.Truncate(valueScale(sv))) {
+		return fmt.Errorf("attrs.%s: more than %d decimal places", sv.Amount, valueScale(sv))
+	}
+	return nil
+}
+
 func (v *valuePart) Process(t *engine.Unit, ev event.Event) error {
 	var kind ledger.Kind
 	var change string

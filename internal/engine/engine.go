@@ -74,6 +74,14 @@ type Rewarder interface {
 	Reward(u *Unit, member string, r rule.Reward, why rule.Reason) error
 }
 
+// Checker is a part that validates the events it acts on beyond their
+// declared type (a stored-value amount must be positive), before any
+// transaction starts. Its errors are returned wrapped in
+// event.ErrInvalidEvent.
+type Checker interface {
+	CheckEvent(ev event.Event) error
+}
+
 // Stateful is a part that keeps state for the length of one unit of work
 // (what it read, so that it reads it once). The engine keeps one State per
 // part in each pooled unit and resets it before each unit.
@@ -166,6 +174,19 @@ func (e *Engine) Add(p Part) {
 	if r, ok := p.(Rewarder); ok {
 		e.rewarders = append(e.rewarders, r)
 	}
+}
+
+// Check runs every Checker part on ev; the error wraps
+// event.ErrInvalidEvent and the part's cause.
+func (e *Engine) Check(ev event.Event) error {
+	for _, p := range e.parts {
+		if c, ok := p.(Checker); ok {
+			if err := c.CheckEvent(ev); err != nil {
+				return fmt.Errorf("%w: %w", event.ErrInvalidEvent, err)
+			}
+		}
+	}
+	return nil
 }
 
 // SetLevels sets the reader of members' levels (the level domain's).
