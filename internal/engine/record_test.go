@@ -1,4 +1,4 @@
-package membership
+package engine
 
 import (
 	"errors"
@@ -50,8 +50,8 @@ func TestEventRecordRoundTrip(t *testing.T) {
 func TestEventRecordCorrupt(t *testing.T) {
 	b := eventRecord{Event: event.Event{ID: "e1", Member: "m1", Type: "order", Time: time.Unix(1, 0)}}.appendTo(nil)
 	for _, bad := range [][]byte{nil, {9}, b[:len(b)-1], b[:5]} {
-		if _, err := decodeRecord(bad); !errors.Is(err, errCorruptRecord) {
-			t.Errorf("decodeRecord(%x) = %v, want errCorruptRecord", bad, err)
+		if _, err := decodeRecord(bad); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("decodeRecord(%x) = %v, want ErrCorrupt", bad, err)
 		}
 	}
 }
