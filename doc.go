@@ -1,53 +1,69 @@
 // Package membership runs member programs in process: levels and growth,
 // points, coupons and coupon packs, benefits and achievements, member tasks,
-// tags and profiles, with every balance change kept in a double-entry
-// ledger that reconciles to the cent.
+// tags and profiles, and stored value, with every balance change kept in a
+// double-entry ledger that reconciles to the cent.
 //
 // A host opens a [Program] on a store with a [Definition] (plain data that
 // round-trips through JSON, so it can live in the host's back office), and
 // feeds it events: an order paid, a check-in, a recharge. Each event is
 // validated against its declared type and applied in one store transaction
-// by every rule it triggers; the [Outcome] says what changed and why.
-// Work that falls due later (points expiry, level term ends, coupon expiry,
+// by every rule it triggers; the outcome says what changed and why. Work
+// that falls due later (points expiry, level term ends, coupon expiry,
 // freeze deadlines) is performed by [Program.Advance], which a [Scheduler]
-// can call on a cron schedule.
+// can call on a cron schedule. Each domain's operator calls and queries
+// are on its handle: [Program.Points], [Program.Coupons], [Program.Levels],
+// [Program.Benefits], [Program.Tasks], [Program.Tags], [Program.Value].
 //
 // # Packages
 //
-//   - event: events, the declared event types and attribute conditions.
-//   - rule: building blocks shared by the rules: validity (permanent,
-//     annual date, month-ends, months after, fixed range, days after),
-//     periods and caps, formulas, rounding, rewards and reasons.
-//   - ledger: the double-entry journal with lots, statements, daily totals
-//     per kind and Verify.
+// The root package holds the Program, its options, the Definition and the
+// composition of the parts; it holds no rule. Each domain package owns its
+// rules end to end: definition, pure rules, the part that applies them to
+// events and due work, its state, its operator calls and its queries.
+//
 //   - level: the level ladder, growth rules, terms and retention, downgrade
 //     modes, freezes and paid plans.
 //   - points: point programs, earning rules, pending points, lots and
-//     expiry, risk control, redemption, approvals and exchange.
+//     expiry, refunds, risk control, redemption, approvals and exchange.
 //   - coupon: templates, stock, claims, codes, checkout, stacking, packs and
 //     statistics.
 //   - benefit: benefits bound to levels and plans, and achievements.
 //   - task: member tasks and their progress.
 //   - tag: manual and automatic tags, segments and member profiles.
+//   - value: stored value (a member's money balance).
+//   - change: the Outcome of an event or request and the Changes it
+//     publishes to the change feed.
+//   - event: events, the declared event types, attribute conditions and
+//     the errors every package shares.
+//   - rule: building blocks shared by the rules: validity, periods and
+//     caps, formulas, rounding, rewards and reasons.
+//   - ledger: the double-entry journal with lots, statements, daily totals
+//     per kind and Verify.
 //   - store: the storage contract, with store/memory, store/bolt (the
 //     default: one bbolt file, group commit through a write-ahead log) and
-//     store/storetest.
+//     the conformance suite store/storetest.
 //
-// The domain packages hold their definitions and rules and persist through
-// the store contract and the ledger; this package wires them together so
-// that one event's effects across all of them commit atomically.
+// The domain packages never import one another's parts. An internal engine
+// owns the unit of work (the store transaction, idempotency, the outcome,
+// ledger postings, the due index, the change feed); where one domain reads
+// another (a coupon claim rule reads the member's level and tags, a task
+// reward grants points), it asks the engine, which routes the question or
+// the reward to the domain that owns it.
 //
 // # Guarantees
 //
 //   - One event, one transaction, once: the same event ID again returns the
-//     first outcome and changes nothing; the same ID with other content is
-//     ErrEventConflict.
+//     first outcome with Duplicate set and changes nothing; the same ID with
+//     other content is [ErrEventConflict]. Every operator call takes a
+//     request with a RequestID that behaves the same way.
 //   - Invalid input changes nothing: an unknown event type, a missing or
-//     mistyped attribute, a negative amount or an overspend returns an error
-//     that wraps a sentinel (test with errors.Is) and names the field.
-//   - Time is given, never taken: rules read the event's time, and Advance
-//     the time it is given; every day, week (from Monday), month and year
-//     boundary is in the program's zone.
+//     mistyped attribute, a stored-value amount that is not positive, or an
+//     overspend returns an error that wraps a sentinel (test with
+//     errors.Is) and names the field.
+//   - Time is given, never taken: rules read the event's time, operator
+//     calls the time in their request, and Advance the time it is given;
+//     every day, week (from Monday), month and year boundary is in the
+//     program's zone, and every time a call returns is in that zone.
 //   - Every committed change is appended, in the same transaction, to a
 //     change feed that a host reads from a cursor ([Program.Feed]), so a
 //     crash between commit and notification loses nothing.
@@ -56,12 +72,12 @@
 //
 // # Caveats
 //
-// Events and operator requests (a redemption, a claim, an adjustment) take
-// effect as of the time they carry, in the order they are processed; the
-// library does not reorder them. A host should feed each member's events in
-// time order: a request whose time is earlier than what was already
-// processed for the member is applied as if it happened after it (spending
-// can only use lots that exist when it is processed).
+// Events and operator requests take effect as of the time they carry, in
+// the order they are processed; the library does not reorder them. A host
+// should feed each member's events in time order: a request whose time is
+// earlier than what was already processed for the member is applied as if
+// it happened after it (spending can only use lots that exist when it is
+// processed).
 //
 // Several Programs must not share one store. Definitions may change between
 // opens, but state written under an old definition (a level a member holds,
