@@ -1,5 +1,18 @@
 package membership
 
+import (
+	"github.com/memberkit/membership/benefit"
+	"github.com/memberkit/membership/level"
+)
+
 // The domain handles: each domain's operator calls and queries, documented
 // in its own package. A handle is built once in Open and is never nil; a
 // domain the definition leaves out answers with its ErrNotDefined.
+
+// Levels returns the level domain: manual level sets, members' level
+// status, history, counts and term-end forecast (see package level).
+func (p *Program) Levels() *level.Handle { return p.parts.level }
+
+// Benefits returns the benefit domain: members' benefits and member
+// prices, and achievements (see package benefit).
+func (p *Program) Benefits() *benefit.Handle { return p.parts.benefit }

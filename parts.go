@@ -1,12 +1,18 @@
 package membership
 
+import (
+	"github.com/memberkit/membership/benefit"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/store"
+)
+
 // parts are the program's domain parts, in processing order.
 type parts struct {
 	value   *valuePart
-	level   *levelPart
+	level   *level.Handle
 	points  *pointsPart
 	coupon  *couponPart
-	benefit *benefitPart
+	benefit *benefit.Handle
 	task    *taskPart
 	tag     *tagPart
 }
@@ -21,11 +27,7 @@ func (p *Program) compose() {
 		p.parts.value = &valuePart{p: p, def: *p.def.StoredValue}
 		p.eng.Add(p.parts.value)
 	}
-	if lp := p.levelPart(); lp != nil {
-		p.parts.level = lp
-		p.eng.Add(lp)
-		p.eng.SetLevels(lp)
-	}
+	p.parts.level = level.New(p.eng, p.def.Levels)
 	if pp := p.pointsPart(); pp != nil {
 		p.parts.points = pp
 		p.eng.Add(pp)
@@ -34,10 +36,7 @@ func (p *Program) compose() {
 		p.parts.coupon = cp
 		p.eng.Add(cp)
 	}
-	if bp := p.benefitPart(); bp != nil {
-		p.parts.benefit = bp
-		p.eng.Add(bp)
-	}
+	p.parts.benefit = benefit.New(p.eng, p.def.Benefits)
 	if tp := p.taskPart(); tp != nil {
 		p.parts.task = tp
 		p.eng.Add(tp)
@@ -47,4 +46,11 @@ func (p *Program) compose() {
 		p.eng.Add(tp)
 		p.eng.SetTags(tp)
 	}
+}
+
+// loadGrants reads a member's achievements for the member profile, which
+// the tag part builds in one transaction (it goes when the profile moves
+// out of the root).
+func loadGrants(tx store.Tx, member string) ([]benefit.Grant, error) {
+	return benefit.Granted(tx, member)
 }

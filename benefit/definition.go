@@ -1,21 +1,3 @@
-// Package benefit holds the benefit catalog (会员权益) and the achievement
-// catalog (会员成就) of a membership program.
-//
-// # Benefits
-//
-// A [Benefit] has a name, a type (member discount, exclusive service,
-// care, …), an image and a description, and is bound to levels and to
-// paid plans by name. A member's current benefits are those bound to their
-// current level or to one of their active plans ([Definition.For]). A
-// discount benefit carries a [Discount]: [Discount.Price] gives the member
-// price of an amount, rounded explicitly (by default to the cent, half
-// up).
-//
-// # Achievements
-//
-// An [Achievement] has a name, a type, an icon and an optional link. It is
-// granted at most once per member, by a task reward or by an operator; the
-// root package records each [Grant] with when and why.
 package benefit
 
 import (
@@ -38,9 +20,9 @@ var (
 	ErrAlreadyGranted = errors.New("benefit: achievement already granted")
 	// ErrNegativeAmount is returned for a price asked of a negative amount.
 	ErrNegativeAmount = errors.New("benefit: negative amount")
-	// ErrNoDiscount is returned when a member price is asked of a benefit
-	// without a discount.
-	ErrNoDiscount = errors.New("benefit: not a discount benefit")
+	// ErrNotDefined is returned by every call of a Handle whose program
+	// defines no benefits.
+	ErrNotDefined = errors.New("benefit: the program defines no benefits")
 )
 
 // Type is a benefit type. Hosts may use their own; the library only reads

@@ -2,29 +2,38 @@
 // growth (成长值) and the rules that earn it, upgrades and their gifts,
 // terms with retention and downgrades, freeze strategies, and paid plans.
 //
-// It holds the definition types (round-tripping through JSON), their
-// validation, the member state and the rules as pure functions of that
-// state and a time. The root package membership wires it into
-// Program.Process and Program.Advance: it posts growth to the ledger,
-// schedules term ends, freeze deadlines and plan expiries in the due
-// index, grants gifts through the parts that fulfil rewards, and emits the
-// changes.
+// It holds the definition types (round-tripping through JSON) and their
+// validation, the rules as pure functions of a member's state and a time
+// ([GrowthRule.Amount], [Definition.Upgrade], [Definition.Retain],
+// [Reversal], [Plan.Extend], …), and the part that applies them to a
+// program's events and due work, which runs exactly those functions. A
+// program hands out the package's [Handle] (membership.Program.Levels):
+// the operator's manual level set and the queries of a member's status,
+// history, the counts per level and the term-end forecast.
 //
 // # Ladder and growth
 //
 // Levels are ordered by upgrade threshold, strictly increasing from 0 (the
-// entry level, which a member joins with their first event). Growth is the
-// member's ledger account of asset growth, a plain balance without lots
-// (ledger.Asset.HasLots); growth rules earn it (event type, attribute conditions, applicable levels,
-// effective period, formula, rounding to the growth scale, caps per day,
-// week, month, year and in total). Whenever growth increases the member
-// moves to the highest level it reaches, crossing several levels at once
-// if need be, and gets each crossed level's gifts — once per member per
-// level unless the level grants them every time. A decrease (a refund rule,
-// a negative growth rule) never goes below zero — the shortfall is recorded
-// in the change's reason — and never downgrades before the term ends.
+// entry level, which a member joins with their first event, whatever it
+// is). Growth is the member's ledger account of asset growth, a plain
+// balance without lots (ledger.Asset.HasLots); growth rules earn it (event
+// type, attribute conditions, applicable levels, effective period,
+// formula, caps per day, week, month, year and in total). The amount is
+// the formula's result rounded to the growth scale (Definition.Rounding;
+// by default whole units, rounded down), then cut by the caps; an event
+// without the formula's base attribute (an optional one) earns nothing.
+// Whenever growth increases the member moves to the highest level it
+// reaches, crossing several levels at once if need be, and gets each
+// crossed level's gifts — once per member per level unless the level
+// grants them every time. A decrease (a refund rule, a negative growth
+// rule) never goes below zero — the shortfall is recorded in the change's
+// payload and reason — and never downgrades before the term ends.
 // Lifetime growth, the net growth ever earned, is kept beside the balance
 // and is never re-based.
+//
+// A cap that cuts a grant publishes the growth change of what is left,
+// with the cut in the change's reason (rule.Reason.Cut); a grant cut to
+// nothing publishes nothing.
 //
 // # Terms and retention
 //
@@ -34,15 +43,18 @@
 // the retention threshold keeps the level, otherwise the downgrade mode
 // picks the next lower, the matching or the lowest level. Either way growth
 // is re-based to G (plus anything already earned from T on) and the next
-// term starts at T, not when the due work runs.
+// term starts at T, not when the due work runs. A term end that Advance
+// has not performed yet is performed, at its own instant, before any later
+// event or request of the member, so that they apply to the level the
+// member holds at their time.
 //
 // The window's growth is read from per-member daily buckets kept in the
 // program zone (the days from T − W months to the day before T: term ends
 // are always day starts, so the window is whole days and exact). A re-base
 // is not earned growth and is not counted in the buckets. The cost is one
 // range scan of the days with growth in the window. The latest day's
-// bucket is kept in the member's record (Member.Day), which every event
-// writes anyway; it moves to a record of its own when a later day starts.
+// bucket is kept in the member's record, which every event writes anyway;
+// it moves to a record of its own when a later day starts.
 //
 // # Freezes
 //
@@ -59,8 +71,10 @@
 //
 // A growth rule with an [OrderRef] remembers per order what it granted; a
 // refund rule reverses, for the order its event names, the share of each
-// grant matching everything refunded so far ([Reversal]), and gives the
-// amount back to the rule's caps of the day it was granted.
+// grant matching everything refunded so far, rounded to the growth scale
+// ([Reversal]: rounding the cumulative share, not each refund, so that
+// partial refunds add up to the whole), and gives the amount back to the
+// rule's caps of the day it was granted.
 //
 // # Paid plans
 //
@@ -68,18 +82,52 @@
 // it; the expiry becomes the later of the purchase time and the current
 // expiry plus the period in calendar months or days, at the same wall-clock
 // time ([Plan.Extend]). Plans are independent of the ladder: a member can
-// hold a plan and a level at once. Benefits bind to level and plan names in
-// package benefit.
+// hold a plan and a level at once. For the other domains a plan counts
+// until its expiry instant; [Handle.Status] lists it until Advance has
+// performed the expiry. Benefits bind to level and plan names in package
+// benefit.
+//
+// # Manual sets
+//
+// [Handle.Set] moves a member to a level at a time, starting a new term
+// there; growth is left as it is and no gift is granted. The operator and
+// the note are required and kept in the member's history.
 //
 // # Stored-value membership
 //
 // A ladder fed by recharge events is an ordinary ladder whose growth rule
 // names the recharge event type with a multiplier on its amount.
+//
+// # Changes, ledger and storage
+//
+// The part publishes [ChangeLevel] ([LevelChange]), [ChangeGrowth]
+// ([GrowthChange]), [ChangeGift] ([Gift]), [ChangeFrozen] and
+// [ChangeUnfrozen] ([FreezeChange]), [ChangePlanPurchased] and
+// [ChangePlanExpired] ([PlanChange]); [EffectsOf] reads them back from an
+// outcome as values. Growth is posted to the ledger under the kinds
+// [KindEarned], [KindRewarded], [KindReversed] and [KindRebased], each
+// against a pool of its kind. Every level change, plan purchase and expiry
+// is a history [Record] with its cause. The part's state lives in the
+// store buckets whose names start with "level."; term ends, freeze
+// deadlines and plan expiries are due items of kinds "level.term",
+// "level.freeze" and "level.plan". Times the handle returns are in the
+// program's zone.
+//
+// # Relation to the other packages
+//
+// The package imports no other domain. It registers its part with the
+// program's engine, which hands it each event and due item in a unit of
+// work; the engine holds the part as its level reader, through which the
+// other domains read a member's level and plans (a points or coupon rule
+// bound to levels, a member's benefits). Upgrade gifts are rewards: the
+// part grants growth gifts itself and hands the others (points, coupons,
+// achievements) to the engine, which passes them to the part that grants
+// their kind; a task's growth reward reaches this part the same way.
 package level
 
 import "errors"
 
-// Sentinel errors.
+// Sentinel errors. ErrNotDefined is with the Handle.
 var (
 	// ErrUnknownLevel is returned for a level name the ladder does not
 	// have.

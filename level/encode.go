@@ -17,7 +17,7 @@ const (
 )
 
 // appendMember appends m's record to b.
-func appendMember(b []byte, m Member) []byte {
+func appendMember(b []byte, m *memberState) []byte {
 	w := codec.Writer{B: b}
 	w.B = append(w.B, memberV2)
 	w.String(m.Level)
@@ -49,11 +49,11 @@ func appendMember(b []byte, m Member) []byte {
 	return w.B
 }
 
-func decodeMember(b []byte) (Member, error) {
+func decodeMember(b []byte) (memberState, error) {
 	if len(b) > 0 && b[0] == '{' { // a record written as JSON
 		return decodeMemberJSON(b)
 	}
-	var m Member // apart from the JSON one, whose address escapes
+	var m memberState // apart from the JSON one, whose address escapes
 	if len(b) == 0 || (b[0] != memberV1 && b[0] != memberV2) {
 		return m, fmt.Errorf("level: member record of unknown version")
 	}
@@ -72,19 +72,19 @@ func decodeMember(b []byte) (Member, error) {
 	if b[0] == memberV2 {
 		y, mo, d := r.Uint(), r.Uint(), r.Uint()
 		if y > 1<<20 || mo > 12 || d > 31 {
-			return Member{}, fmt.Errorf("level: member record: bad day %d-%d-%d", y, mo, d)
+			return memberState{}, fmt.Errorf("level: member record: bad day %d-%d-%d", y, mo, d)
 		}
 		m.Day = rule.Date{Year: int(y), Month: time.Month(mo), Day: int(d)}
 		m.DayGrowth = r.Decimal()
 	}
 	if err := r.Err(); err != nil {
-		return Member{}, fmt.Errorf("level: member record: %w", err)
+		return memberState{}, fmt.Errorf("level: member record: %w", err)
 	}
 	return m, nil
 }
 
-func decodeMemberJSON(b []byte) (Member, error) {
-	var m Member
+func decodeMemberJSON(b []byte) (memberState, error) {
+	var m memberState
 	err := json.Unmarshal(b, &m)
 	return m, err
 }

@@ -13,14 +13,14 @@ import (
 
 func TestMemberRecordRoundTrip(t *testing.T) {
 	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	for _, m := range []Member{
+	for _, m := range []memberState{
 		{},
 		{Level: "Gold", Since: at, TermEnd: at.AddDate(1, 0, 0), Lifetime: decimal.RequireFromString("1234.5"),
 			Frozen: []Frozen{{Level: "Platinum", Since: at, Deadline: at.AddDate(0, 3, 0), Earned: decimal.RequireFromString("12")}, {Level: "Diamond", Since: at}},
 			Gifted: []string{"Silver", "Gold"}, Plans: []Held{{Plan: "plus", Since: at, Expires: at.AddDate(0, 1, 0)}}, Seq: 7,
 			Day: rule.Date{Year: 2026, Month: 3, Day: 1}, DayGrowth: decimal.RequireFromString("-2.5")},
 	} {
-		got, err := decodeMember(appendMember(nil, m))
+		got, err := decodeMember(appendMember(nil, &m))
 		if err != nil {
 			t.Fatal(err)
 		}

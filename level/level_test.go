@@ -1,7 +1,6 @@
 package level_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,8 +13,6 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/rule"
-	"github.com/memberkit/membership/store"
-	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
 )
 
@@ -227,24 +224,37 @@ func TestLevelGrowthRule(t *testing.T) {
 		Effective:  rule.Window{From: wall(t, "2026-01-01"), To: wall(t, "2027-01-01")},
 		Formula:    rule.Formula{Kind: rule.MultiplierFixed, Base: "amount", Rate: d("0.1"), Fixed: d("1")},
 	}
+	tip := level.GrowthRule{ID: "tip", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "tip", Rate: d("2")}}
+	penalty := level.GrowthRule{ID: "penalty", Event: "penalty", Formula: rule.Formula{Kind: rule.Fixed, Fixed: d("-50")}}
+	visits := level.GrowthRule{ID: "visits", Event: "visit", Formula: rule.Formula{Kind: rule.Count}}
 	ev := func(typ string, attrs event.Attrs, at time.Time) event.Event {
 		return event.Event{ID: "e", Member: "m", Type: typ, Time: at, Attrs: attrs}
 	}
+	tenths := rule.Rounding{Scale: 1, Mode: rule.RoundHalfUp}
 	tests := []struct {
-		name    string
-		rule    level.GrowthRule
-		ev      event.Event
-		level   string
-		applies bool
-		want    string
+		name      string
+		rule      level.GrowthRule
+		ev        event.Event
+		level     string
+		applies   bool
+		rounding  rule.Rounding
+		want, raw string
+		base      string
+		wantErr   error
 	}{
-		{"check-in gives 12", checkIn, ev("check_in", nil, at), "Entry", true, "12"},
-		{"real-name verification gives 20", realName, ev("verify", nil, at), "Entry", true, "20"},
-		{"other type", checkIn, ev("verify", nil, at), "Entry", false, ""},
-		{"order rounds down to whole units", order, ev("order", event.Attrs{"amount": event.DecString("199.99"), "channel": event.Str("app")}, at), "Bronze", true, "20"},
-		{"level not applicable", order, ev("order", event.Attrs{"amount": event.DecString("100"), "channel": event.Str("app")}, at), "Silver", false, ""},
-		{"condition fails", order, ev("order", event.Attrs{"amount": event.DecString("100"), "channel": event.Str("web")}, at), "Bronze", false, ""},
-		{"outside the effective period", order, ev("order", event.Attrs{"amount": event.DecString("100"), "channel": event.Str("app")}, wall(t, "2027-01-01")), "Bronze", false, ""},
+		{"check-in gives 12", checkIn, ev("check_in", nil, at), "Entry", true, rule.Rounding{}, "12", "12", "0", nil},
+		{"real-name verification gives 20", realName, ev("verify", nil, at), "Entry", true, rule.Rounding{}, "20", "20", "0", nil},
+		{"other type", checkIn, ev("verify", nil, at), "Entry", false, rule.Rounding{}, "", "", "", nil},
+		{"order rounds down to whole units", order, ev("order", event.Attrs{"amount": event.DecString("199.99"), "channel": event.Str("app")}, at), "Bronze", true, rule.Rounding{}, "20", "20.999", "199.99", nil},
+		{"a growth scale of tenths, half up", order, ev("order", event.Attrs{"amount": event.DecString("199.99"), "channel": event.Str("app")}, at), "Bronze", true, tenths, "21", "20.999", "199.99", nil},
+		{"level not applicable", order, ev("order", event.Attrs{"amount": event.DecString("100"), "channel": event.Str("app")}, at), "Silver", false, rule.Rounding{}, "", "", "", nil},
+		{"condition fails", order, ev("order", event.Attrs{"amount": event.DecString("100"), "channel": event.Str("web")}, at), "Bronze", false, rule.Rounding{}, "", "", "", nil},
+		{"outside the effective period", order, ev("order", event.Attrs{"amount": event.DecString("100"), "channel": event.Str("app")}, wall(t, "2027-01-01")), "Bronze", false, rule.Rounding{}, "", "", "", nil},
+		{"an absent optional base earns nothing", tip, ev("order", event.Attrs{"amount": event.DecString("100")}, at), "Entry", true, rule.Rounding{}, "0", "0", "0", nil},
+		{"a base of the wrong type is an error", tip, ev("order", event.Attrs{"tip": event.Str("much")}, at), "Entry", true, rule.Rounding{}, "", "", "", event.ErrAttributeType},
+		{"an integer base", tip, ev("order", event.Attrs{"tip": event.Int(3)}, at), "Entry", true, rule.Rounding{}, "6", "6", "3", nil},
+		{"a negative rule takes growth", penalty, ev("penalty", nil, at), "Gold", true, rule.Rounding{}, "-50", "-50", "0", nil},
+		{"count gives 1", visits, ev("visit", nil, at), "Entry", true, rule.Rounding{}, "1", "1", "0", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -254,12 +264,18 @@ func TestLevelGrowthRule(t *testing.T) {
 			if !tc.applies {
 				return
 			}
-			got, why, err := tc.rule.Amount(tc.ev, rule.Rounding{})
+			got, err := tc.rule.Amount(tc.ev, tc.rounding)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Amount error = %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !got.Equal(d(tc.want)) || why.Rule != tc.rule.ID {
-				t.Errorf("Amount = %s (%+v), want %s", got, why, tc.want)
+			if !got.Amount.Equal(d(tc.want)) || !got.Raw.Equal(d(tc.raw)) || !got.Base.Equal(d(tc.base)) {
+				t.Errorf("Amount = %+v, want %s (raw %s, base %s)", got, tc.want, tc.raw, tc.base)
 			}
 		})
 	}
@@ -425,97 +441,6 @@ func TestLevelDefinitionJSON(t *testing.T) {
 	}
 	if diff := cmp.Diff(def, back, cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)
-	}
-}
-
-func update(t *testing.T, st store.Store, fn func(store.Tx) error) {
-	t.Helper()
-	if err := st.Update(context.Background(), fn); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestLevelState(t *testing.T) {
-	loc := shanghai(t)
-	st := memory.New()
-	t.Cleanup(func() { st.Close() })
-	update(t, st, func(tx store.Tx) error {
-		var m level.Member
-		// The last grant arrives late, for a day before the latest one.
-		for _, g := range []struct {
-			at, amount string
-		}{{"2026-03-15 23:59", "10"}, {"2026-03-16 00:00", "5"}, {"2026-04-01", "7"}, {"2026-04-01 12:00", "-2"}, {"2027-03-16", "100"}, {"2026-05-01", "3"}} {
-			if err := level.AddDay(tx, "m1", &m, wall(t, g.at), loc, d(g.amount)); err != nil {
-				return err
-			}
-		}
-		if m.Day != (rule.Date{Year: 2027, Month: 3, Day: 16}) || !m.DayGrowth.Equal(d("100")) {
-			t.Errorf("latest day = %v %s, want 2027-03-16 100", m.Day, m.DayGrowth)
-		}
-		var m10 level.Member
-		if err := level.AddDay(tx, "m10", &m10, wall(t, "2026-04-01"), loc, d("1000")); err != nil {
-			return err
-		}
-		if err := level.Save(tx, "m10", m10); err != nil {
-			return err
-		}
-		for i := range 5 {
-			if err := level.AppendHistory(tx, "m1", &m, &level.Record{Cause: level.CauseEvent, To: fmt.Sprint(i)}); err != nil {
-				return err
-			}
-		}
-		if err := level.Save(tx, "m1", m); err != nil {
-			return err
-		}
-		for _, c := range []struct {
-			name string
-			n    int64
-		}{{"Gold", 1}, {"Gold", 1}, {"Silver", 1}, {"Gold", -1}} {
-			if err := level.AddCount(tx, c.name, c.n); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	err := st.View(context.Background(), func(tx store.Tx) error {
-		m, ok, err := level.Load(tx, "m1")
-		if err != nil || !ok || m.Seq != 5 {
-			t.Errorf("Load = %+v, %v, %v", m, ok, err)
-		}
-		// The window [2026-03-16, 2027-03-16): 5 + 7 − 2 + 3 (late).
-		g, err := level.Earned(tx, "m1", m, wall(t, "2026-03-16"), wall(t, "2027-03-16"), loc)
-		if err != nil {
-			return err
-		}
-		if !g.Equal(d("13")) {
-			t.Errorf("Earned = %s, want 13", g)
-		}
-		// The latest day is in the member's record, not a day record.
-		if g, _ = level.Earned(tx, "m1", m, wall(t, "2027-03-16"), time.Time{}, loc); !g.Equal(d("100")) {
-			t.Errorf("Earned from 2027-03-16 = %s, want 100", g)
-		}
-		if g, _ = level.Earned(tx, "m1", level.Member{}, wall(t, "2027-03-16"), time.Time{}, loc); !g.IsZero() {
-			t.Errorf("Earned from 2027-03-16 in day records = %s, want 0", g)
-		}
-		if g, _ = level.Earned(tx, "m1", m, wall(t, "2026-01-01"), wall(t, "2026-03-16"), loc); !g.Equal(d("10")) {
-			t.Errorf("Earned before 2026-03-16 = %s, want 10", g)
-		}
-		page, err := level.History(tx, "m1", 2, 2)
-		if err != nil {
-			return err
-		}
-		if len(page) != 2 || page[0].Seq != 3 || page[1].To != "3" {
-			t.Errorf("History page = %+v", page)
-		}
-		for name, want := range map[string]int64{"Gold": 1, "Silver": 1, "Bronze": 0} {
-			if n, _ := level.Count(tx, name); n != want {
-				t.Errorf("Count(%s) = %d, want %d", name, n, want)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package level
 
 import (
+	"errors"
 	"time"
 
 	"github.com/memberkit/membership/event"
@@ -171,16 +172,35 @@ func (g GrowthRule) Applies(ev event.Event, level string) bool {
 	return false
 }
 
+// Earning is what a growth rule computes for an event, before caps.
+type Earning struct {
+	// Amount is Raw rounded to the growth scale: positive earns growth,
+	// negative takes it away, zero does nothing.
+	Amount decimal.Decimal
+	// Raw is the formula's exact result.
+	Raw decimal.Decimal
+	// Base is the base attribute the formula read, for the reason (zero
+	// for the kinds that read none).
+	Base decimal.Decimal
+}
+
 // Amount computes the growth ev earns under the rule, rounded to the
-// growth scale r, with its reason (before caps). Errors are those of
-// rule.Formula.Apply.
-func (g GrowthRule) Amount(ev event.Event, r rule.Rounding) (decimal.Decimal, rule.Reason, error) {
-	raw, why, err := g.Formula.Apply(ev)
-	if err != nil {
-		return decimal.Decimal{}, why, err
+// growth scale r, before caps. It is what the part runs for every event
+// the rule applies to, so it builds no reason and allocates nothing: the
+// part makes the reason from the rule's formula text, kept once. An event
+// without the formula's base attribute (an optional one) earns nothing:
+// a zero Earning and no error. Other errors are those of
+// rule.Formula.Eval (an attribute of the wrong type wraps
+// event.ErrAttributeType, an unknown kind rule.ErrInvalidDefinition).
+func (g GrowthRule) Amount(ev event.Event, r rule.Rounding) (Earning, error) {
+	raw, base, err := g.Formula.Eval(ev)
+	if errors.Is(err, event.ErrMissingAttribute) {
+		return Earning{}, nil
 	}
-	why.Rule = g.ID
-	return r.Round(raw), why, nil
+	if err != nil {
+		return Earning{}, err
+	}
+	return Earning{Amount: r.Round(raw), Raw: raw, Base: base}, nil
 }
 
 // Reversal returns the growth to take back for a refund of refund on an

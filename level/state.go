@@ -18,7 +18,7 @@ import (
 
 // Buckets the level state lives in.
 const (
-	bMember = "level.member" // member → Member
+	bMember = "level.member" // member → memberState
 	bCount  = "level.count"  // level or plan name → members holding it
 	// bDay (member, date → net growth earned that day) shares the members'
 	// bucket: a member's day keys sort right after the member's record,
@@ -27,14 +27,13 @@ const (
 	// a day key.
 	bDay     = bMember
 	bHistory = "level.history" // member, seq → Record
-	bOrder   = "level.order"   // member, order → Order
-	// CapsBucket holds the growth rules' cap counters (rule.Use).
-	CapsBucket = "level.caps"
+	bOrder   = "level.order"   // member, order → order
+	bCaps    = "level.caps"    // the growth rules' cap counters (rule.Use)
 )
 
-// Member is a member's level state. The growth balance itself is the
+// memberState is a member's level state. The growth balance itself is the
 // member's ledger account of asset growth.
-type Member struct {
+type memberState struct {
 	// Level is the current ladder level ("" without a ladder).
 	Level string `json:"level,omitempty"`
 	// Since is when the current term started.
@@ -55,7 +54,7 @@ type Member struct {
 	// growth changed (a date in the program's zone). That day is kept in
 	// the member's record, which every event writes anyway, so a day's
 	// events add to it without a record of their own; the day records hold
-	// the earlier days (see AddDay).
+	// the earlier days (see addDay).
 	Day       rule.Date       `json:"day,omitzero"`
 	DayGrowth decimal.Decimal `json:"day_growth,omitzero"`
 }
@@ -67,8 +66,8 @@ type Held struct {
 	Expires time.Time `json:"expires"`
 }
 
-// HasGift reports whether the member has had the gifts of level.
-func (m Member) HasGift(level string) bool {
+// hasGift reports whether the member has had the gifts of level.
+func (m *memberState) hasGift(level string) bool {
 	for _, g := range m.Gifted {
 		if g == level {
 			return true
@@ -77,8 +76,8 @@ func (m Member) HasGift(level string) bool {
 	return false
 }
 
-// Held returns the plan the member holds, if any.
-func (m Member) Held(plan string) (Held, int) {
+// held returns the plan the member holds and its index, or -1.
+func (m *memberState) held(plan string) (Held, int) {
 	for i, h := range m.Plans {
 		if h.Plan == plan {
 			return h, i
@@ -130,44 +129,40 @@ type Record struct {
 	Expires time.Time `json:"expires,omitzero"`
 }
 
-// Order is what growth rules granted for one order, for refunds.
-type Order struct {
+// order is what growth rules granted for one order, for refunds.
+type order struct {
 	// Amount is the order's amount.
 	Amount decimal.Decimal `json:"amount"`
 	// Refunded is the amount refunded so far.
 	Refunded decimal.Decimal `json:"refunded"`
 	// Grants are the grants per rule.
-	Grants []Grant `json:"grants"`
+	Grants []grant `json:"grants"`
 }
 
-// Grant is what one rule granted for an order and how much of it was
+// grant is what one rule granted for an order and how much of it was
 // reversed.
-type Grant struct {
+type grant struct {
 	Rule     string          `json:"rule"`
 	Time     time.Time       `json:"time"`
 	Granted  decimal.Decimal `json:"granted"`
 	Reversed decimal.Decimal `json:"reversed"`
 }
 
-// Load returns a member's state; ok is false for a member never seen.
-func Load(tx store.Tx, member string) (m Member, ok bool, err error) {
-	var s Scratch
-	return s.Load(tx, member)
+// loadMember returns a member's state; ok is false for a member never
+// seen.
+func loadMember(tx store.Tx, member string) (m memberState, ok bool, err error) {
+	var s scratch
+	return s.load(tx, member)
 }
 
-// Save stores a member's state.
-func Save(tx store.Tx, member string, m Member) error {
-	var s Scratch
-	return s.Save(tx, member, m)
-}
+// scratch holds the buffers a member's key and record are built in (the
+// store copies what it keeps): the part keeps one per unit of work, so
+// that reading and writing the member's state on every event allocates
+// neither.
+type scratch struct{ key, rec []byte }
 
-// Scratch holds the buffers Load and Save build a member's key and record
-// in (the store copies what it keeps). A caller that reads and writes
-// member states on every event keeps one, so that neither allocates.
-type Scratch struct{ key, rec []byte }
-
-// Load is the package's Load, with s's buffers.
-func (s *Scratch) Load(tx store.Tx, member string) (m Member, ok bool, err error) {
+// load returns a member's state; ok is false for a member never seen.
+func (s *scratch) load(tx store.Tx, member string) (m memberState, ok bool, err error) {
 	s.key = append(s.key[:0], member...)
 	raw, err := tx.Get(bMember, s.key)
 	if errors.Is(err, store.ErrNotFound) {
@@ -180,17 +175,17 @@ func (s *Scratch) Load(tx store.Tx, member string) (m Member, ok bool, err error
 	return m, err == nil, err
 }
 
-// Save is the package's Save, with s's buffers.
-func (s *Scratch) Save(tx store.Tx, member string, m Member) error {
+// save stores a member's state.
+func (s *scratch) save(tx store.Tx, member string, m *memberState) error {
 	s.key = append(s.key[:0], member...)
 	s.rec = appendMember(s.rec[:0], m)
 	return tx.Put(bMember, s.key, s.rec)
 }
 
-// AddCount adds delta to the number of members holding name (a level or a
+// addCount adds delta to the number of members holding name (a level or a
 // plan).
-func AddCount(tx store.Tx, name string, delta int64) error {
-	n, err := Count(tx, name)
+func addCount(tx store.Tx, name string, delta int64) error {
+	n, err := count(tx, name)
 	if err != nil {
 		return err
 	}
@@ -201,8 +196,8 @@ func AddCount(tx store.Tx, name string, delta int64) error {
 	return tx.Put(bCount, []byte(name), strconv.AppendInt(nil, n, 10))
 }
 
-// Count returns the number of members holding name (a level or a plan).
-func Count(tx store.Tx, name string) (int64, error) {
+// count returns the number of members holding name (a level or a plan).
+func count(tx store.Tx, name string) (int64, error) {
 	raw, err := tx.Get(bCount, []byte(name))
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil
@@ -220,11 +215,11 @@ func dayKey(member string, d rule.Date) []byte {
 	return binary.BigEndian.AppendUint32(keys.New().Str(member), ^n)
 }
 
-// AddDay adds amount to the member's net growth of the day of t in loc:
+// addDay adds amount to the member's net growth of the day of t in loc:
 // to m.DayGrowth when that day is m.Day, or when it is a later day (m's
 // previous day then moves to its day record); to the day's record when it
 // is an earlier day (an event that arrives late). The caller saves m.
-func AddDay(tx store.Tx, member string, m *Member, t time.Time, loc *time.Location, amount decimal.Decimal) error {
+func addDay(tx store.Tx, member string, m *memberState, t time.Time, loc *time.Location, amount decimal.Decimal) error {
 	d := rule.DateOf(t, loc)
 	switch c := d.Compare(m.Day); {
 	case c == 0:
@@ -263,10 +258,10 @@ func addDayRecord(tx store.Tx, member string, d rule.Date, amount decimal.Decima
 	return tx.Put(bDay, k, rec)
 }
 
-// Earned returns the net growth member m earned on the days from from
+// earned returns the net growth member m earned on the days from from
 // (inclusive) to to (exclusive), both day starts in loc; a zero to is
 // unbounded. Its cost is the number of days with growth in the range.
-func Earned(tx store.Tx, member string, m Member, from, to time.Time, loc *time.Location) (decimal.Decimal, error) {
+func earned(tx store.Tx, member string, m *memberState, from, to time.Time, loc *time.Location) (decimal.Decimal, error) {
 	// Newest first: the range runs from the day before to back to from.
 	start := keys.New().Str(member)
 	if !to.IsZero() {
@@ -288,17 +283,17 @@ func Earned(tx store.Tx, member string, m Member, from, to time.Time, loc *time.
 	return sum, err
 }
 
-// AppendHistory stores r as the member's next history record, setting
+// appendHistory stores r as the member's next history record, setting
 // r.Seq and m.Seq.
-func AppendHistory(tx store.Tx, member string, m *Member, r *Record) error {
+func appendHistory(tx store.Tx, member string, m *memberState, r *Record) error {
 	m.Seq++
 	r.Seq = m.Seq
 	return record.Put(tx, bHistory, keys.New().Str(member).U64(r.Seq), r)
 }
 
-// History returns up to limit of the member's history records after seq
+// history returns up to limit of the member's history records after seq
 // after, oldest first.
-func History(tx store.Tx, member string, after uint64, limit int) ([]Record, error) {
+func history(tx store.Tx, member string, after uint64, limit int) ([]Record, error) {
 	p := keys.New().Str(member)
 	var out []Record
 	err := tx.Scan(bHistory, p.U64(after+1), store.PrefixEnd(p), false, func(_, v []byte) error {
@@ -317,13 +312,13 @@ func History(tx store.Tx, member string, after uint64, limit int) ([]Record, err
 
 func orderKey(member, order string) []byte { return keys.New().Str(member).Str(order) }
 
-// LoadOrder returns what growth rules granted for a member's order.
-func LoadOrder(tx store.Tx, member, order string) (o Order, ok bool, err error) {
-	ok, err = record.Get(tx, bOrder, orderKey(member, order), &o)
+// loadOrder returns what growth rules granted for a member's order.
+func loadOrder(tx store.Tx, member, id string) (o order, ok bool, err error) {
+	ok, err = record.Get(tx, bOrder, orderKey(member, id), &o)
 	return o, ok, err
 }
 
-// SaveOrder stores what growth rules granted for a member's order.
-func SaveOrder(tx store.Tx, member, order string, o Order) error {
-	return record.Put(tx, bOrder, orderKey(member, order), o)
+// saveOrder stores what growth rules granted for a member's order.
+func saveOrder(tx store.Tx, member, id string, o *order) error {
+	return record.Put(tx, bOrder, orderKey(member, id), o)
 }

@@ -1,4 +1,4 @@
-package membership_test
+package level_test
 
 import (
 	"context"
@@ -12,16 +12,49 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/rule"
 	"github.com/shopspring/decimal"
 )
 
+// zone is the zone of the tests' programs.
+var zone = testkit.Shanghai
+
+var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, zone)
+
+func mustProcess(t testing.TB, p *membership.Program, evs ...event.Event) []*change.Outcome {
+	t.Helper()
+	var outs []*change.Outcome
+	for _, ev := range evs {
+		out, err := p.Process(context.Background(), ev)
+		if err != nil {
+			t.Fatalf("Process(%s): %v", ev.ID, err)
+		}
+		outs = append(outs, out)
+	}
+	return outs
+}
+
+// valueDef is a program with stored value fed by recharge events.
+func valueDef() membership.Definition {
+	return membership.Definition{
+		Zone:        "Asia/Shanghai",
+		Events:      []event.Type{{Name: "recharge", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}}},
+		StoredValue: &membership.StoredValue{Recharge: "recharge", Amount: "amount"},
+	}
+}
+
+func recharge(id, member, amount string, at time.Time) event.Event {
+	return event.Event{ID: id, Member: member, Type: "recharge", Time: at, Attrs: event.Attrs{"amount": event.Dec(d(amount))}}
+}
+
 // lvlAt is a wall time in Asia/Shanghai.
 func lvlAt(s string) time.Time {
 	for _, layout := range []string{time.DateTime, "2006-01-02 15:04", time.DateOnly} {
-		if v, err := time.ParseInLocation(layout, s, shanghai); err == nil {
+		if v, err := time.ParseInLocation(layout, s, zone); err == nil {
 			return v
 		}
 	}
@@ -49,18 +82,18 @@ func lvlDef(mode level.DowngradeMode) membership.Definition {
 		Levels: &level.Definition{
 			Ladder: []level.Level{
 				{Name: "Entry", Validity: rule.Validity{Kind: rule.Permanent}},
-				{Name: "Bronze", Upgrade: dec("20"), Retention: dec("10"), Validity: rule.Validity{Kind: rule.MonthEnds, N: 1}, Window: 12, Downgrade: mode},
-				{Name: "Silver", Upgrade: dec("100"), Retention: dec("60"), Validity: rule.Validity{Kind: rule.MonthsAfter, N: 1}, Window: 1, Downgrade: mode,
-					Gifts: []rule.Reward{{Kind: rule.RewardGrowth, Amount: dec("30")}}},
-				{Name: "Gold", Upgrade: dec("500"), Retention: dec("300"), Validity: year, Window: 12, Downgrade: mode,
-					Gifts: []rule.Reward{{Kind: rule.RewardGrowth, Amount: dec("50")}}, GiftEveryTime: true},
-				{Name: "Platinum", Upgrade: dec("1000"), Retention: dec("800"), Validity: year, Window: 12, Downgrade: mode},
+				{Name: "Bronze", Upgrade: d("20"), Retention: d("10"), Validity: rule.Validity{Kind: rule.MonthEnds, N: 1}, Window: 12, Downgrade: mode},
+				{Name: "Silver", Upgrade: d("100"), Retention: d("60"), Validity: rule.Validity{Kind: rule.MonthsAfter, N: 1}, Window: 1, Downgrade: mode,
+					Gifts: []rule.Reward{{Kind: rule.RewardGrowth, Amount: d("30")}}},
+				{Name: "Gold", Upgrade: d("500"), Retention: d("300"), Validity: year, Window: 12, Downgrade: mode,
+					Gifts: []rule.Reward{{Kind: rule.RewardGrowth, Amount: d("50")}}, GiftEveryTime: true},
+				{Name: "Platinum", Upgrade: d("1000"), Retention: d("800"), Validity: year, Window: 12, Downgrade: mode},
 			},
 			Growth: []level.GrowthRule{
-				{ID: "check-in", Event: "check_in", Formula: rule.Formula{Kind: rule.Fixed, Fixed: dec("12")}, Caps: rule.Caps{{Period: rule.Day, Limit: dec("12")}}},
-				{ID: "real-name", Event: "verify", Formula: rule.Formula{Kind: rule.Fixed, Fixed: dec("20")}, Caps: rule.Caps{{Period: rule.Total, Limit: dec("20")}}},
-				{ID: "order", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}, Order: &level.OrderRef{ID: "order_id", Amount: "amount"}},
-				{ID: "penalty", Event: "penalty", Formula: rule.Formula{Kind: rule.Fixed, Fixed: dec("-50")}},
+				{ID: "check-in", Event: "check_in", Formula: rule.Formula{Kind: rule.Fixed, Fixed: d("12")}, Caps: rule.Caps{{Period: rule.Day, Limit: d("12")}}},
+				{ID: "real-name", Event: "verify", Formula: rule.Formula{Kind: rule.Fixed, Fixed: d("20")}, Caps: rule.Caps{{Period: rule.Total, Limit: d("20")}}},
+				{ID: "order", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("1")}, Order: &level.OrderRef{ID: "order_id", Amount: "amount"}},
+				{ID: "penalty", Event: "penalty", Formula: rule.Formula{Kind: rule.Fixed, Fixed: d("-50")}},
 			},
 			Refunds: []level.RefundRule{{ID: "return", Event: "return", Order: "order_id", Amount: "amount"}},
 			Plans:   []level.Plan{{Name: "Plus", Period: level.Monthly, Event: "buy", Attr: "plan"}},
@@ -73,16 +106,16 @@ func lvlEvent(id, member, typ string, at time.Time, attrs event.Attrs) event.Eve
 }
 
 func lvlOrder(id, member, amount, order string, at time.Time) event.Event {
-	attrs := event.Attrs{"amount": event.Dec(dec(amount))}
+	attrs := event.Attrs{"amount": event.Dec(d(amount))}
 	if order != "" {
 		attrs["order_id"] = event.Str(order)
 	}
 	return lvlEvent(id, member, "order", at, attrs)
 }
 
-func lvlStatus(t *testing.T, p *membership.Program, member string) membership.LevelStatus {
+func lvlStatus(t *testing.T, p *membership.Program, member string) level.Status {
 	t.Helper()
-	s, err := p.LevelStatus(context.Background(), member)
+	s, err := p.Levels().Status(context.Background(), member)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,15 +123,15 @@ func lvlStatus(t *testing.T, p *membership.Program, member string) membership.Le
 }
 
 // lvlWant checks a member's level, growth and term end ("" for none).
-func lvlWant(t *testing.T, p *membership.Program, member, lvl, growth, termEnd string) membership.LevelStatus {
+func lvlWant(t *testing.T, p *membership.Program, member, lvl, growth, termEnd string) level.Status {
 	t.Helper()
 	s := lvlStatus(t, p, member)
 	var end time.Time
 	if termEnd != "" {
 		end = lvlAt(termEnd)
 	}
-	if s.Level != lvl || !s.Growth.Equal(dec(growth)) || !s.TermEnd.Equal(end) {
-		t.Errorf("%s: level %s, growth %s, term end %v; want %s, %s, %s", member, s.Level, s.Growth, s.TermEnd.In(shanghai), lvl, growth, termEnd)
+	if s.Level != lvl || !s.Growth.Equal(d(growth)) || !s.TermEnd.Equal(end) {
+		t.Errorf("%s: level %s, growth %s, term end %v; want %s, %s, %s", member, s.Level, s.Growth, s.TermEnd.In(zone), lvl, growth, termEnd)
 	}
 	return s
 }
@@ -114,7 +147,7 @@ func lvlAdvance(t *testing.T, p *membership.Program, now time.Time) int {
 
 func lvlHistory(t *testing.T, p *membership.Program, member string) []level.Record {
 	t.Helper()
-	h, err := p.LevelHistory(context.Background(), member, 0, 1000)
+	h, err := p.Levels().History(context.Background(), member, 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,34 +167,34 @@ func lvlCauses(h []level.Record) []string {
 }
 
 func TestLevelArticleExamples(t *testing.T) {
-	p := openMemory(t, lvlDef(""))
+	p := testkit.OpenMemory(t, lvlDef(""))
 	day := lvlAt("2026-03-15 10:30")
 	out := mustProcess(t, p, lvlEvent("c1", "ann", "check_in", day, nil))[0]
 	lvlWant(t, p, "ann", "Entry", "12", "")
-	if got := out.ChangesOf(membership.ChangeLevelChanged); len(got) != 1 {
+	if got := out.ChangesOf(level.ChangeLevel); len(got) != 1 {
 		t.Errorf("joining: %d level changes, want 1", len(got))
 	}
 	// A second check-in the same day is cut by the daily cap.
 	out = mustProcess(t, p, lvlEvent("c2", "ann", "check_in", day.Add(time.Hour), nil))[0]
-	if n := len(out.ChangesOf(membership.ChangeGrowthChanged)); n != 0 {
+	if n := len(out.ChangesOf(level.ChangeGrowth)); n != 0 {
 		t.Errorf("capped check-in changed growth %d times", n)
 	}
 	// Real-name verification gives 20: 32 growth reaches Bronze (20), whose
 	// "1 month-end" term ends at 24:00 of next month's last day.
 	out = mustProcess(t, p, lvlEvent("v1", "ann", "verify", day.Add(2*time.Hour), nil))[0]
 	lvlWant(t, p, "ann", "Bronze", "32", "2026-05-01")
-	var lc membership.LevelChange
-	if err := out.ChangesOf(membership.ChangeLevelChanged)[0].Decode(&lc); err != nil {
+	var lc level.LevelChange
+	if err := out.ChangesOf(level.ChangeLevel)[0].Decode(&lc); err != nil {
 		t.Fatal(err)
 	}
 	if lc.From != "Entry" || lc.To != "Bronze" || lc.Cause != level.CauseEvent {
 		t.Errorf("level change = %+v", lc)
 	}
-	var gc membership.GrowthChange
-	if err := out.ChangesOf(membership.ChangeGrowthChanged)[0].Decode(&gc); err != nil {
+	var gc level.GrowthChange
+	if err := out.ChangesOf(level.ChangeGrowth)[0].Decode(&gc); err != nil {
 		t.Fatal(err)
 	}
-	if !gc.Amount.Equal(dec("20")) || !gc.Balance.Equal(dec("32")) || gc.Rule != "real-name" {
+	if !gc.Amount.Equal(d("20")) || !gc.Balance.Equal(d("32")) || gc.Rule != "real-name" {
 		t.Errorf("growth change = %+v", gc)
 	}
 	// A "1 month after" level (Silver) reached today ends at 24:00 of the
@@ -171,7 +204,7 @@ func TestLevelArticleExamples(t *testing.T) {
 }
 
 func TestLevelUpgradeSeveralLevelsAndGifts(t *testing.T) {
-	p := openMemory(t, lvlDef(""))
+	p := testkit.OpenMemory(t, lvlDef(""))
 	ctx := context.Background()
 	at := lvlAt("2026-03-15 10:00")
 	out := mustProcess(t, p, lvlOrder("o1", "bob", "600", "", at))[0]
@@ -179,8 +212,8 @@ func TestLevelUpgradeSeveralLevelsAndGifts(t *testing.T) {
 	// are granted: 680 does not reach Platinum.
 	lvlWant(t, p, "bob", "Gold", "680", "2027-03-16")
 	var gifts []string
-	for _, c := range out.ChangesOf(membership.ChangeLevelGift) {
-		var g membership.LevelGift
+	for _, c := range out.ChangesOf(level.ChangeGift) {
+		var g level.Gift
 		if err := c.Decode(&g); err != nil {
 			t.Fatal(err)
 		}
@@ -194,13 +227,13 @@ func TestLevelUpgradeSeveralLevelsAndGifts(t *testing.T) {
 	}
 	// Set back to Bronze by hand, then any growth upgrades again: Silver's
 	// gift is once per member, Gold's every time.
-	if _, err := p.SetLevel(ctx, "op-1", membership.SetLevelRequest{Member: "bob", Level: "Bronze", Operator: "alice", Reason: "test", At: at.Add(time.Hour)}); err != nil {
+	if _, err := p.Levels().Set(ctx, level.SetRequest{RequestID: "op-1", Member: "bob", Level: "Bronze", Operator: "alice", Note: "test", At: at.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	out = mustProcess(t, p, lvlOrder("o2", "bob", "1", "", at.Add(2*time.Hour)))[0]
 	gifts = nil
-	for _, c := range out.ChangesOf(membership.ChangeLevelGift) {
-		var g membership.LevelGift
+	for _, c := range out.ChangesOf(level.ChangeGift) {
+		var g level.Gift
 		if err := c.Decode(&g); err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +263,7 @@ func TestLevelDowngradeModes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.mode), func(t *testing.T) {
-			p := openMemory(t, lvlDef(tc.mode))
+			p := testkit.OpenMemory(t, lvlDef(tc.mode))
 			mustProcess(t, p,
 				lvlOrder("o1", "cat", "1000", "", lvlAt("2026-01-10 09:00")),
 				lvlOrder("o2", "cat", "150", "", lvlAt("2026-06-01 12:00")),
@@ -243,12 +276,12 @@ func TestLevelDowngradeModes(t *testing.T) {
 			// Growth is re-based to the window's 150; the new term starts
 			// at the old one's end.
 			s := lvlWant(t, p, "cat", tc.want, "150", tc.termEnd)
-			if !s.Since.Equal(lvlAt("2027-01-11")) || !s.Lifetime.Equal(dec("1230")) {
-				t.Errorf("since %v, lifetime %s", s.Since.In(shanghai), s.Lifetime)
+			if !s.Since.Equal(lvlAt("2027-01-11")) || !s.Lifetime.Equal(d("1230")) {
+				t.Errorf("since %v, lifetime %s", s.Since.In(zone), s.Lifetime)
 			}
 			h := lvlHistory(t, p, "cat")
 			last := h[len(h)-1]
-			if last.Cause != level.CauseTermEnd || last.From != "Platinum" || last.To != tc.want || last.Window == nil || !last.Window.Equal(dec("150")) {
+			if last.Cause != level.CauseTermEnd || last.From != "Platinum" || last.To != tc.want || last.Window == nil || !last.Window.Equal(d("150")) {
 				t.Errorf("last history record = %+v", last)
 			}
 		})
@@ -256,7 +289,7 @@ func TestLevelDowngradeModes(t *testing.T) {
 }
 
 func TestLevelTermEndWhileHostDown(t *testing.T) {
-	p := openMemory(t, lvlDef(""))
+	p := testkit.OpenMemory(t, lvlDef(""))
 	at := lvlAt("2026-03-15 10:30")
 	for _, m := range []string{"dan", "eve"} {
 		mustProcess(t, p, lvlEvent("c-"+m, m, "check_in", at, nil), lvlEvent("v-"+m, m, "verify", at, nil))
@@ -270,7 +303,7 @@ func TestLevelTermEndWhileHostDown(t *testing.T) {
 	}
 	s := lvlWant(t, p, "dan", "Bronze", "32", "2026-07-01")
 	if !s.Since.Equal(lvlAt("2026-05-01")) {
-		t.Errorf("new term since %v, want 2026-05-01", s.Since.In(shanghai))
+		t.Errorf("new term since %v, want 2026-05-01", s.Since.In(zone))
 	}
 	h := lvlHistory(t, p, "dan")
 	if last := h[len(h)-1]; last.Cause != level.CauseTermEnd || !last.Time.Equal(lvlAt("2026-05-01")) {
@@ -282,14 +315,14 @@ func TestLevelTermEndWhileHostDown(t *testing.T) {
 }
 
 func TestLevelEventAfterUnperformedTermEnd(t *testing.T) {
-	p := openMemory(t, lvlDef(""))
+	p := testkit.OpenMemory(t, lvlDef(""))
 	at := lvlAt("2026-03-15 10:30")
 	mustProcess(t, p, lvlOrder("o1", "fay", "120", "", at)) // Silver, term to 2026-04-16
 	lvlWant(t, p, "fay", "Silver", "150", "2026-04-16")
 	// Nothing in Silver's 1-month window: the term end (not yet performed
 	// by Advance) downgrades fay before the May event counts.
 	out := mustProcess(t, p, lvlEvent("c1", "fay", "check_in", lvlAt("2026-05-03 09:00"), nil))[0]
-	changes := out.ChangesOf(membership.ChangeLevelChanged)
+	changes := out.ChangesOf(level.ChangeLevel)
 	if len(changes) != 1 || !changes[0].Time.Equal(lvlAt("2026-04-16")) {
 		t.Fatalf("level changes = %+v, want the term end at 2026-04-16", changes)
 	}
@@ -302,37 +335,37 @@ func TestLevelEventAfterUnperformedTermEnd(t *testing.T) {
 }
 
 func TestLevelDecreaseNeverDowngradesMidTermNorGoesNegative(t *testing.T) {
-	p := openMemory(t, lvlDef(""))
+	p := testkit.OpenMemory(t, lvlDef(""))
 	at := lvlAt("2026-03-15 10:30")
 	mustProcess(t, p, lvlOrder("o1", "gus", "200", "A-1", at))
 	lvlWant(t, p, "gus", "Silver", "230", "2026-04-16")
 	ret := func(id, amount string, at time.Time) event.Event {
-		return lvlEvent(id, "gus", "return", at, event.Attrs{"amount": event.Dec(dec(amount)), "order_id": event.Str("A-1")})
+		return lvlEvent(id, "gus", "return", at, event.Attrs{"amount": event.Dec(d(amount)), "order_id": event.Str("A-1")})
 	}
 	out := mustProcess(t, p, ret("r1", "150", at.Add(time.Hour)))[0] // 3/4 of the order: 150 of 200
-	var gc membership.GrowthChange
-	if err := out.ChangesOf(membership.ChangeGrowthChanged)[0].Decode(&gc); err != nil {
+	var gc level.GrowthChange
+	if err := out.ChangesOf(level.ChangeGrowth)[0].Decode(&gc); err != nil {
 		t.Fatal(err)
 	}
-	if !gc.Amount.Equal(dec("-150")) || gc.Rule != "return" {
+	if !gc.Amount.Equal(d("-150")) || gc.Rule != "return" {
 		t.Errorf("refund change = %+v", gc)
 	}
 	lvlWant(t, p, "gus", "Silver", "80", "2026-04-16")       // below 100, still Silver
 	mustProcess(t, p, ret("r2", "100", at.Add(2*time.Hour))) // only 50 of the order is left to refund
 	lvlWant(t, p, "gus", "Silver", "30", "2026-04-16")
 	out = mustProcess(t, p, lvlEvent("pen", "gus", "penalty", at.Add(3*time.Hour), nil))[0]
-	if err := out.ChangesOf(membership.ChangeGrowthChanged)[0].Decode(&gc); err != nil {
+	if err := out.ChangesOf(level.ChangeGrowth)[0].Decode(&gc); err != nil {
 		t.Fatal(err)
 	}
-	if !gc.Amount.Equal(dec("-30")) || !gc.Shortfall.Equal(dec("20")) || !gc.Balance.IsZero() ||
-		!strings.Contains(out.ChangesOf(membership.ChangeGrowthChanged)[0].Reason.Note, "shortfall 20") {
-		t.Errorf("penalty change = %+v, reason %+v", gc, out.ChangesOf(membership.ChangeGrowthChanged)[0].Reason)
+	if !gc.Amount.Equal(d("-30")) || !gc.Shortfall.Equal(d("20")) || !gc.Balance.IsZero() ||
+		!strings.Contains(out.ChangesOf(level.ChangeGrowth)[0].Reason.Note, "shortfall 20") {
+		t.Errorf("penalty change = %+v, reason %+v", gc, out.ChangesOf(level.ChangeGrowth)[0].Reason)
 	}
 	s := lvlWant(t, p, "gus", "Silver", "0", "2026-04-16")
 	if !s.Lifetime.Equal(decimal.Zero) {
 		t.Errorf("lifetime = %s, want 0 (230 earned, 200 refunded, 30 taken)", s.Lifetime)
 	}
-	if _, err := p.Process(context.Background(), lvlEvent("bad", "gus", "return", at, event.Attrs{"amount": event.Dec(dec("-1")), "order_id": event.Str("A-1")})); !errors.Is(err, level.ErrInvalidRefund) {
+	if _, err := p.Process(context.Background(), lvlEvent("bad", "gus", "return", at, event.Attrs{"amount": event.Dec(d("-1")), "order_id": event.Str("A-1")})); !errors.Is(err, level.ErrInvalidRefund) {
 		t.Errorf("negative refund: %v, want ErrInvalidRefund", err)
 	}
 	if err := p.Verify(context.Background()); err != nil {
@@ -354,7 +387,7 @@ func lvlFreezeDef(f *level.Freeze) membership.Definition {
 }
 
 func TestLevelLongTermFreezeReturnsAfterTwoDowngrades(t *testing.T) {
-	p := openMemory(t, lvlFreezeDef(&level.Freeze{Kind: level.LongTerm, Unfreeze: dec("200")}))
+	p := testkit.OpenMemory(t, lvlFreezeDef(&level.Freeze{Kind: level.LongTerm, Unfreeze: d("200")}))
 	mustProcess(t, p, lvlOrder("o1", "hal", "500", "", lvlAt("2026-01-10 09:00")))
 	lvlWant(t, p, "hal", "Gold", "500", "2026-02-11")
 	lvlAdvance(t, p, lvlAt("2026-02-11")) // Gold → Silver, Gold frozen
@@ -365,7 +398,7 @@ func TestLevelLongTermFreezeReturnsAfterTwoDowngrades(t *testing.T) {
 	mustProcess(t, p, lvlOrder("o2", "hal", "50", "", lvlAt("2026-02-20")))
 	lvlAdvance(t, p, lvlAt("2026-03-12")) // 50 < 60: Silver → Bronze; Gold stays frozen
 	s = lvlWant(t, p, "hal", "Bronze", "50", "2026-04-13")
-	if len(s.Frozen) != 1 || !s.Frozen[0].Earned.Equal(dec("50")) {
+	if len(s.Frozen) != 1 || !s.Frozen[0].Earned.Equal(d("50")) {
 		t.Fatalf("frozen = %+v", s.Frozen)
 	}
 	// 150 more makes 200 since the downgrade from Gold: back to Gold at once
@@ -375,8 +408,8 @@ func TestLevelLongTermFreezeReturnsAfterTwoDowngrades(t *testing.T) {
 	if len(s.Frozen) != 0 {
 		t.Errorf("frozen after return = %+v", s.Frozen)
 	}
-	var fc membership.FreezeChange
-	if err := out.ChangesOf(membership.ChangeLevelUnfrozen)[0].Decode(&fc); err != nil || !fc.Returned || fc.Level != "Gold" {
+	var fc level.FreezeChange
+	if err := out.ChangesOf(level.ChangeUnfrozen)[0].Decode(&fc); err != nil || !fc.Returned || fc.Level != "Gold" {
 		t.Errorf("unfrozen = %+v, %v", fc, err)
 	}
 	want := []string{"join →Entry", "event Entry→Gold", "term_end Gold→Silver", "term_end Silver→Bronze", "unfreeze Bronze→Gold"}
@@ -386,7 +419,7 @@ func TestLevelLongTermFreezeReturnsAfterTwoDowngrades(t *testing.T) {
 }
 
 func TestLevelFixedFreezeRunsOut(t *testing.T) {
-	p := openMemory(t, lvlFreezeDef(&level.Freeze{Kind: level.FixedDuration, Duration: rule.Validity{Kind: rule.DaysAfter, N: 30}, Unfreeze: dec("200")}))
+	p := testkit.OpenMemory(t, lvlFreezeDef(&level.Freeze{Kind: level.FixedDuration, Duration: rule.Validity{Kind: rule.DaysAfter, N: 30}, Unfreeze: d("200")}))
 	mustProcess(t, p, lvlOrder("o1", "ida", "500", "", lvlAt("2026-01-10 09:00")))
 	lvlAdvance(t, p, lvlAt("2026-02-11"))
 	s := lvlWant(t, p, "ida", "Silver", "0", "2026-03-12")
@@ -408,8 +441,8 @@ func TestLevelFixedFreezeRunsOut(t *testing.T) {
 	}
 	var kinds []string
 	for _, c := range changes {
-		if c.Kind == membership.ChangeLevelFrozen || c.Kind == membership.ChangeLevelUnfrozen {
-			kinds = append(kinds, c.Kind+" "+c.Time.In(shanghai).Format(time.DateOnly))
+		if c.Kind == level.ChangeFrozen || c.Kind == level.ChangeUnfrozen {
+			kinds = append(kinds, c.Kind+" "+c.Time.In(zone).Format(time.DateOnly))
 		}
 	}
 	if diff := cmp.Diff([]string{"level.frozen 2026-02-11", "level.unfrozen 2026-03-13"}, kinds); diff != "" {
@@ -418,12 +451,12 @@ func TestLevelFixedFreezeRunsOut(t *testing.T) {
 }
 
 func TestLevelPaidPlan(t *testing.T) {
-	p := openMemory(t, lvlDef(""))
+	p := testkit.OpenMemory(t, lvlDef(""))
 	buy := func(id string, at time.Time) event.Event {
 		return lvlEvent(id, "joy", "buy", at, event.Attrs{"plan": event.Str("Plus")})
 	}
 	out := mustProcess(t, p, buy("b1", lvlAt("2026-01-31 10:00")))[0]
-	if n := len(out.ChangesOf(membership.ChangePlanPurchased)); n != 1 {
+	if n := len(out.ChangesOf(level.ChangePlanPurchased)); n != 1 {
 		t.Fatalf("%d plan.purchased", n)
 	}
 	// A renewal extends from the current expiry, not from the purchase.
@@ -450,11 +483,11 @@ func TestLevelPaidPlan(t *testing.T) {
 	if diff := cmp.Diff(want, lvlCauses(lvlHistory(t, p, "joy"))); diff != "" {
 		t.Errorf("history (-want +got):\n%s", diff)
 	}
-	counts, err := p.LevelCounts(context.Background())
+	counts, err := p.Levels().Counts(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantCounts := []membership.LevelCount{{Name: "Entry"}, {Name: "Bronze", Members: 1}, {Name: "Silver"}, {Name: "Gold"}, {Name: "Platinum"}, {Name: "Plus", Plan: true, Members: 1}}
+	wantCounts := []level.Count{{Name: "Entry"}, {Name: "Bronze", Members: 1}, {Name: "Silver"}, {Name: "Gold"}, {Name: "Platinum"}, {Name: "Plus", Plan: true, Members: 1}}
 	if diff := cmp.Diff(wantCounts, counts); diff != "" {
 		t.Errorf("counts (-want +got):\n%s", diff)
 	}
@@ -466,33 +499,33 @@ func TestLevelStoredValueMembership(t *testing.T) {
 	def.Levels = &level.Definition{
 		Ladder: []level.Level{
 			{Name: "Card", Validity: rule.Validity{Kind: rule.Permanent}},
-			{Name: "Silver Card", Upgrade: dec("500"), Validity: rule.Validity{Kind: rule.Permanent}},
-			{Name: "Gold Card", Upgrade: dec("2000"), Validity: rule.Validity{Kind: rule.Permanent}},
+			{Name: "Silver Card", Upgrade: d("500"), Validity: rule.Validity{Kind: rule.Permanent}},
+			{Name: "Gold Card", Upgrade: d("2000"), Validity: rule.Validity{Kind: rule.Permanent}},
 		},
-		Growth: []level.GrowthRule{{ID: "recharge", Event: "recharge", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}}},
+		Growth: []level.GrowthRule{{ID: "recharge", Event: "recharge", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("1")}}},
 	}
-	p := openMemory(t, def)
+	p := testkit.OpenMemory(t, def)
 	mustProcess(t, p, recharge("r1", "kim", "300.50", t0), recharge("r2", "kim", "300", t0.Add(time.Hour)))
 	lvlWant(t, p, "kim", "Silver Card", "600", "")
 	v, err := p.StoredValue(context.Background(), "kim")
-	if err != nil || !v.Balance.Equal(dec("600.50")) {
+	if err != nil || !v.Balance.Equal(d("600.50")) {
 		t.Errorf("stored value = %+v, %v", v, err)
 	}
 }
 
 func TestLevelSetLevel(t *testing.T) {
-	p := openMemory(t, lvlDef(""))
+	p := testkit.OpenMemory(t, lvlDef(""))
 	ctx := context.Background()
 	at := lvlAt("2026-03-15 10:00")
-	req := membership.SetLevelRequest{Member: "lee", Level: "Gold", Operator: "ops-1", Reason: "VIP complaint", At: at}
-	out, err := p.SetLevel(ctx, "req-1", req)
+	req := level.SetRequest{RequestID: "req-1", Member: "lee", Level: "Gold", Operator: "ops-1", Note: "VIP complaint", At: at}
+	out, err := p.Levels().Set(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out.ChangesOf(membership.ChangeLevelChanged)) != 2 { // join, then the set
+	if len(out.ChangesOf(level.ChangeLevel)) != 2 { // join, then the set
 		t.Errorf("changes = %+v", out.Changes)
 	}
-	again, err := p.SetLevel(ctx, "req-1", req)
+	again, err := p.Levels().Set(ctx, req)
 	if err != nil || !again.Duplicate {
 		t.Errorf("retry: %+v, %v", again, err)
 	}
@@ -503,27 +536,33 @@ func TestLevelSetLevel(t *testing.T) {
 	}
 	bad := []struct {
 		name string
-		req  membership.SetLevelRequest
+		req  level.SetRequest
 		want error
 	}{
-		{"unknown level", membership.SetLevelRequest{Member: "lee", Level: "Diamond", Operator: "o", Reason: "r", At: at}, level.ErrUnknownLevel},
-		{"no operator", membership.SetLevelRequest{Member: "lee", Level: "Gold", Reason: "r", At: at}, membership.ErrInvalidArgument},
-		{"no reason", membership.SetLevelRequest{Member: "lee", Level: "Gold", Operator: "o", At: at}, membership.ErrInvalidArgument},
+		{"unknown level", level.SetRequest{Member: "lee", Level: "Diamond", Operator: "o", Note: "r", At: at}, level.ErrUnknownLevel},
+		{"no operator", level.SetRequest{Member: "lee", Level: "Gold", Note: "r", At: at}, event.ErrInvalidArgument},
+		{"no reason", level.SetRequest{Member: "lee", Level: "Gold", Operator: "o", At: at}, event.ErrInvalidArgument},
+		{"no member", level.SetRequest{Level: "Gold", Operator: "o", Note: "r", At: at}, event.ErrInvalidArgument},
+		{"no time", level.SetRequest{Member: "lee", Level: "Gold", Operator: "o", Note: "r"}, event.ErrInvalidArgument},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := p.SetLevel(ctx, "req-"+tc.name, tc.req); !errors.Is(err, tc.want) {
-				t.Errorf("SetLevel = %v, want %v", err, tc.want)
+			tc.req.RequestID = "req-" + tc.name
+			if _, err := p.Levels().Set(ctx, tc.req); !errors.Is(err, tc.want) {
+				t.Errorf("Set = %v, want %v", err, tc.want)
 			}
 		})
 	}
-	if _, err := p.SetLevel(ctx, "req-1", membership.SetLevelRequest{Member: "lee", Level: "Silver", Operator: "ops-1", Reason: "x", At: at}); !errors.Is(err, membership.ErrEventConflict) {
+	if _, err := p.Levels().Set(ctx, level.SetRequest{Member: "lee", Level: "Silver", Operator: "ops-1", Note: "x", At: at}); !errors.Is(err, event.ErrInvalidArgument) {
+		t.Errorf("no request ID: %v", err)
+	}
+	if _, err := p.Levels().Set(ctx, level.SetRequest{RequestID: "req-1", Member: "lee", Level: "Silver", Operator: "ops-1", Note: "x", At: at}); !errors.Is(err, event.ErrConflict) {
 		t.Errorf("reused request ID: %v", err)
 	}
 }
 
 func TestLevelForecast(t *testing.T) {
-	p := openMemory(t, lvlDef(""))
+	p := testkit.OpenMemory(t, lvlDef(""))
 	at := lvlAt("2026-03-15 10:00")
 	// Silver members (1-month terms ending 2026-04-16, retention 60).
 	mustProcess(t, p,
@@ -532,7 +571,7 @@ func TestLevelForecast(t *testing.T) {
 		lvlOrder("o3", "m2", "45", "", lvlAt("2026-03-20")),
 		lvlOrder("o4", "m3", "25", "", at), // Bronze, term to 2026-05-01
 	)
-	got, err := p.LevelForecast(context.Background(), lvlAt("2026-04-01"), 20, 0)
+	got, err := p.Levels().Forecast(context.Background(), lvlAt("2026-04-01"), 20, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -545,17 +584,17 @@ func TestLevelForecast(t *testing.T) {
 	if diff := cmp.Diff(want, rows); diff != "" {
 		t.Errorf("forecast (-want +got):\n%s", diff)
 	}
-	if got, _ = p.LevelForecast(context.Background(), lvlAt("2026-04-01"), 31, 0); len(got) != 3 {
+	if got, _ = p.Levels().Forecast(context.Background(), lvlAt("2026-04-01"), 31, 0); len(got) != 3 {
 		t.Errorf("31-day forecast has %d members, want 3", len(got))
 	}
-	if _, err := p.LevelForecast(context.Background(), at, 0, 0); !errors.Is(err, membership.ErrInvalidArgument) {
+	if _, err := p.Levels().Forecast(context.Background(), at, 0, 0); !errors.Is(err, event.ErrInvalidArgument) {
 		t.Errorf("0 days: %v", err)
 	}
 }
 
 func TestLevelInvalidDefinitionPaths(t *testing.T) {
 	def := lvlDef("")
-	def.Levels.Ladder[2].Upgrade = dec("10")
+	def.Levels.Ladder[2].Upgrade = d("10")
 	def.Levels.Ladder[3].Window = 0
 	def.Levels.Growth[2].Event = "visit"
 	def.Levels.Ladder[1].Gifts = []rule.Reward{{Kind: rule.RewardCoupon, Template: "welcome"}}
@@ -573,7 +612,7 @@ func TestLevelInvalidDefinitionPaths(t *testing.T) {
 }
 
 func TestLevelConcurrentMembersCounted(t *testing.T) {
-	p := openMemory(t, lvlDef(""))
+	p := testkit.OpenMemory(t, lvlDef(""))
 	var wg sync.WaitGroup
 	errs := make(chan error, 40)
 	for i := range 40 {
@@ -592,7 +631,7 @@ func TestLevelConcurrentMembersCounted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	counts, err := p.LevelCounts(context.Background())
+	counts, err := p.Levels().Counts(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -607,7 +646,7 @@ func TestLevelConcurrentMembersCounted(t *testing.T) {
 
 // TestLevelBoltMainFlow runs the main flow on the bolt store.
 func TestLevelBoltMainFlow(t *testing.T) {
-	p := openBolt(t, lvlDef(level.Matching))
+	p := testkit.OpenBolt(t, lvlDef(level.Matching))
 	at := lvlAt("2026-03-15 10:30")
 	mustProcess(t, p,
 		lvlEvent("c1", "ann", "check_in", at, nil),
@@ -616,12 +655,12 @@ func TestLevelBoltMainFlow(t *testing.T) {
 		lvlEvent("b1", "ann", "buy", at, event.Attrs{"plan": event.Str("Plus")}),
 	)
 	lvlWant(t, p, "ann", "Gold", "712", "2027-03-16")
-	mustProcess(t, p, lvlEvent("r1", "ann", "return", at.Add(2*time.Hour), event.Attrs{"amount": event.Dec(dec("300")), "order_id": event.Str("X")}))
+	mustProcess(t, p, lvlEvent("r1", "ann", "return", at.Add(2*time.Hour), event.Attrs{"amount": event.Dec(d("300")), "order_id": event.Str("X")}))
 	lvlWant(t, p, "ann", "Gold", "412", "2027-03-16")
 	lvlAdvance(t, p, lvlAt("2027-04-01"))
 	// Window [2026-03-16, 2027-03-16) is empty: matching → Entry; the plan ran out.
 	s := lvlWant(t, p, "ann", "Entry", "0", "")
-	if len(s.Plans) != 0 || !s.Lifetime.Equal(dec("412")) {
+	if len(s.Plans) != 0 || !s.Lifetime.Equal(d("412")) {
 		t.Errorf("status = %+v", s)
 	}
 	if err := p.Verify(context.Background()); err != nil {
@@ -630,7 +669,7 @@ func TestLevelBoltMainFlow(t *testing.T) {
 }
 
 func TestLevelDefinitionJSONRoundTrip(t *testing.T) {
-	def := lvlFreezeDef(&level.Freeze{Kind: level.FixedDuration, Duration: rule.Validity{Kind: rule.DaysAfter, N: 30}, Unfreeze: dec("200")})
+	def := lvlFreezeDef(&level.Freeze{Kind: level.FixedDuration, Duration: rule.Validity{Kind: rule.DaysAfter, N: 30}, Unfreeze: d("200")})
 	def.Levels.Growth[0].Effective = rule.Window{From: lvlAt("2026-01-01"), To: lvlAt("2027-01-01")}
 	def.Levels.Growth[2].Conditions = []event.Condition{{Attr: "channel", Op: event.In, Values: []event.Value{event.Str("app")}}}
 	def.Levels.Rounding = rule.Rounding{Scale: 1, Mode: rule.RoundHalfUp}
@@ -656,7 +695,7 @@ func TestLevelDefinitionJSONRoundTrip(t *testing.T) {
 func TestLevelPlansWithoutLadder(t *testing.T) {
 	def := lvlDef("")
 	def.Levels = &level.Definition{Plans: []level.Plan{{Name: "Annual", Period: level.Yearly, Event: "buy", Attr: "plan"}, {Name: "Week", Period: level.Days, Days: 7, Event: "buy", Attr: "plan"}}}
-	p := openMemory(t, def)
+	p := testkit.OpenMemory(t, def)
 	buy := func(id, plan string, at time.Time) event.Event {
 		return lvlEvent(id, "max", "buy", at, event.Attrs{"plan": event.Str(plan)})
 	}
@@ -670,11 +709,11 @@ func TestLevelPlansWithoutLadder(t *testing.T) {
 	}
 	lvlAdvance(t, p, lvlAt("2026-03-09"))
 	out = mustProcess(t, p, buy("b3", "Annual", lvlAt("2026-03-10")))
-	var pc membership.PlanChange
-	if err := out[0].ChangesOf(membership.ChangePlanPurchased)[0].Decode(&pc); err != nil || pc.Renewed || !pc.Expires.Equal(lvlAt("2027-03-10")) {
+	var pc level.PlanChange
+	if err := out[0].ChangesOf(level.ChangePlanPurchased)[0].Decode(&pc); err != nil || pc.Renewed || !pc.Expires.Equal(lvlAt("2027-03-10")) {
 		t.Errorf("plan change = %+v, %v", pc, err)
 	}
-	if _, err := p.SetLevel(context.Background(), "r", membership.SetLevelRequest{Member: "max", Level: "Gold", Operator: "o", Reason: "r", At: lvlAt("2026-03-10")}); !errors.Is(err, level.ErrNoLadder) {
+	if _, err := p.Levels().Set(context.Background(), level.SetRequest{RequestID: "r", Member: "max", Level: "Gold", Operator: "o", Note: "r", At: lvlAt("2026-03-10")}); !errors.Is(err, level.ErrNoLadder) {
 		t.Errorf("SetLevel without a ladder: %v", err)
 	}
 	feed, _ := p.Feed(context.Background(), 0, 100)

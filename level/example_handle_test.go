@@ -1,4 +1,4 @@
-package membership_test
+package level_test
 
 import (
 	"context"
@@ -13,11 +13,11 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// ExampleProgram_LevelStatus shows growth rules feeding a ladder: a
+// ExampleHandle_Status shows growth rules feeding a ladder: a
 // check-in gives 12 growth and real-name verification 20, and 20 growth
 // reaches Bronze, whose "1 month-end" term ends at 24:00 of next month's
 // last day. At the term end, Advance keeps or downgrades the member.
-func ExampleProgram_LevelStatus() {
+func ExampleHandle_Status() {
 	def := membership.Definition{
 		Zone:   "Asia/Shanghai",
 		Events: []event.Type{{Name: "check_in"}, {Name: "verify"}},
@@ -50,7 +50,7 @@ func ExampleProgram_LevelStatus() {
 			return
 		}
 	}
-	s, _ := p.LevelStatus(ctx, "ann")
+	s, _ := p.Levels().Status(ctx, "ann")
 	fmt.Println(s.Level, s.Growth, s.TermEnd.In(loc).Format(time.DateTime))
 
 	// Nothing was earned in April, the 1-month window before the term end:
@@ -60,9 +60,9 @@ func ExampleProgram_LevelStatus() {
 		fmt.Println(err)
 		return
 	}
-	s, _ = p.LevelStatus(ctx, "ann")
+	s, _ = p.Levels().Status(ctx, "ann")
 	fmt.Println(s.Level, s.Growth, s.Lifetime)
-	h, _ := p.LevelHistory(ctx, "ann", 0, 10)
+	h, _ := p.Levels().History(ctx, "ann", 0, 10)
 	for _, r := range h {
 		fmt.Println(r.Cause, r.From, "→", r.To, r.Time.In(loc).Format(time.DateTime))
 	}
@@ -74,9 +74,9 @@ func ExampleProgram_LevelStatus() {
 	// term_end Bronze → Entry 2026-05-01 00:00:00
 }
 
-// ExampleProgram_SetLevel sets a member's level by hand; the history names
-// the operator and the reason.
-func ExampleProgram_SetLevel() {
+// ExampleHandle_Set sets a member's level by hand; the history names
+// the operator and the note.
+func ExampleHandle_Set() {
 	def := membership.Definition{
 		Zone:   "Asia/Shanghai",
 		Events: []event.Type{{Name: "visit"}},
@@ -88,16 +88,58 @@ func ExampleProgram_SetLevel() {
 	p, _ := membership.Open(memory.New(), def)
 	ctx := context.Background()
 	at := time.Date(2026, 6, 1, 9, 0, 0, 0, p.Location())
-	_, err := p.SetLevel(ctx, "req-42", membership.SetLevelRequest{Member: "bo", Level: "VIP", Operator: "li.na", Reason: "compensation", At: at})
+	_, err := p.Levels().Set(ctx, level.SetRequest{RequestID: "req-42", Member: "bo", Operator: "li.na", Note: "compensation", At: at, Level: "VIP"})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	s, _ := p.LevelStatus(ctx, "bo")
+	s, _ := p.Levels().Status(ctx, "bo")
 	fmt.Println(s.Level, s.TermEnd.In(p.Location()).Format(time.DateOnly))
-	h, _ := p.LevelHistory(ctx, "bo", 1, 10)
+	h, _ := p.Levels().History(ctx, "bo", 1, 10)
 	fmt.Println(h[0].Cause, h[0].Operator, h[0].Note)
 	// Output:
 	// VIP 2027-01-01
 	// manual li.na compensation
+}
+
+// ExampleEffectsOf reads what an event did to a member's level without
+// decoding the feed: the growth it granted and the level it reached.
+func ExampleEffectsOf() {
+	def := membership.Definition{
+		Zone:   "Asia/Shanghai",
+		Events: []event.Type{{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}}},
+		Levels: &level.Definition{
+			Ladder: []level.Level{
+				{Name: "Entry", Validity: rule.Validity{Kind: rule.Permanent}},
+				{Name: "Silver", Upgrade: decimal.NewFromInt(100), Validity: rule.Validity{Kind: rule.Permanent},
+					Gifts: []rule.Reward{{Kind: rule.RewardGrowth, Amount: decimal.NewFromInt(10)}}},
+			},
+			Growth: []level.GrowthRule{{ID: "spend", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: decimal.NewFromInt(1)}}},
+		},
+	}
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	out, err := p.Process(context.Background(), event.Event{ID: "o1", Member: "ann", Type: "order",
+		Time: time.Date(2026, 3, 15, 10, 30, 0, 0, p.Location()), Attrs: event.Attrs{"amount": event.DecString("120.80")}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	e, err := level.EffectsOf(out)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, g := range e.Growth {
+		fmt.Println(g.Kind, g.Amount, "→", g.Balance)
+	}
+	to, _ := e.Reached()
+	fmt.Println("granted", e.Granted(), "reached", to)
+	// Output:
+	// earned 120 → 120
+	// rewarded 10 → 130
+	// granted 130 reached Silver
 }

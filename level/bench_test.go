@@ -1,4 +1,4 @@
-package membership_test
+package level_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/rule"
 )
@@ -24,9 +25,9 @@ func lvlBenchDef() membership.Definition {
 	}
 	def.Levels.Ladder[2].Validity, def.Levels.Ladder[2].Window = rule.Validity{Kind: rule.MonthsAfter, N: 12}, 12
 	def.Levels.Growth = []level.GrowthRule{
-		{ID: "order", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}, Order: &level.OrderRef{ID: "order_id", Amount: "amount"}},
-		{ID: "app", Event: "order", Conditions: []event.Condition{{Attr: "channel", Op: event.Eq, Value: event.Str("app")}}, Formula: rule.Formula{Kind: rule.Fixed, Fixed: dec("10")}},
-		{ID: "count", Event: "order", Formula: rule.Formula{Kind: rule.Count}, Caps: rule.Caps{{Period: rule.Day, Limit: dec("5")}}},
+		{ID: "order", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("1")}, Order: &level.OrderRef{ID: "order_id", Amount: "amount"}},
+		{ID: "app", Event: "order", Conditions: []event.Condition{{Attr: "channel", Op: event.Eq, Value: event.Str("app")}}, Formula: rule.Formula{Kind: rule.Fixed, Fixed: d("10")}},
+		{ID: "count", Event: "order", Formula: rule.Formula{Kind: rule.Count}, Caps: rule.Caps{{Period: rule.Day, Limit: d("5")}}},
 	}
 	return def
 }
@@ -35,6 +36,10 @@ func lvlBenchOrder(i int) event.Event {
 	ev := lvlOrder(fmt.Sprint("o", i), fmt.Sprint("m", i%1000), "35.50", fmt.Sprint("ord-", i), t0.Add(time.Duration(i)*time.Second))
 	ev.Attrs["channel"] = event.Str("app")
 	return ev
+}
+
+func reportRate(b *testing.B) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
 func benchLevelProcess(b *testing.B, p *membership.Program) {
@@ -49,10 +54,12 @@ func benchLevelProcess(b *testing.B, p *membership.Program) {
 }
 
 func BenchmarkLevelProcessOrderMemory(b *testing.B) {
-	benchLevelProcess(b, openMemory(b, lvlBenchDef()))
+	benchLevelProcess(b, testkit.OpenMemory(b, lvlBenchDef()))
 }
 
-func BenchmarkLevelProcessOrderBolt(b *testing.B) { benchLevelProcess(b, openBolt(b, lvlBenchDef())) }
+func BenchmarkLevelProcessOrderBolt(b *testing.B) {
+	benchLevelProcess(b, testkit.OpenBolt(b, lvlBenchDef()))
+}
 
 // lvlPopulate makes members m0…m(n−1): the first due of them reach Bronze
 // (term ends 2027-01-01 00:00), the rest Silver (term ends a year later),
@@ -79,10 +86,10 @@ func lvlPopulate(b *testing.B, p *membership.Program, n, due int) {
 
 func benchLevelAdvance(b *testing.B, members, due int) {
 	ctx := context.Background()
-	now := time.Date(2027, 1, 2, 0, 0, 0, 0, shanghai)
+	now := time.Date(2027, 1, 2, 0, 0, 0, 0, zone)
 	for range b.N {
 		b.StopTimer()
-		p := openMemory(b, lvlBenchDef())
+		p := testkit.OpenMemory(b, lvlBenchDef())
 		lvlPopulate(b, p, members, due)
 		runtime.GC() // the population's garbage is not Advance's cost
 		b.StartTimer()

@@ -1,0 +1,43 @@
+// Package benefit is the benefit catalog (会员权益) and the achievement
+// catalog (会员成就) of a membership program, and the part of the program
+// that grants achievements and answers a member's benefits and member
+// price. A program hands out its [Handle] (membership.Program.Benefits).
+//
+// # Benefits
+//
+// A [Benefit] has a name, a type (member discount, exclusive service,
+// care, …), an image and a description, and is bound to levels and to
+// paid plans by name. A member's benefits at a time are those bound to the
+// level they hold or to a plan they hold at that time ([Definition.For],
+// [Handle.Of]). A discount benefit carries a [Discount]: [Discount.Price]
+// gives the member price of an amount, rounded explicitly (by default to
+// the cent, half up); [Handle.MemberPrice] picks the lowest price among a
+// member's discount benefits, the earlier benefit of the catalog on a tie.
+// Benefits are not granted or stored: they follow the level and the plans
+// as they change, and a plan counts until its expiry instant, even before
+// Advance has performed the expiry.
+//
+// # Achievements
+//
+// An [Achievement] has a name, a type, an icon and an optional link. It is
+// granted at most once per member, by a reward (a task's, a level's gift:
+// a second one is ignored and publishes nothing) or by an operator
+// ([Handle.GrantAchievement]: a second grant is [ErrAlreadyGranted]). Each
+// [Grant] records when, by what (Source "task" for a reward, naming the
+// rule; "operator", naming the operator) and why.
+//
+// # Changes and storage
+//
+// A grant publishes [ChangeAchievement] with the [Grant] as payload;
+// [EffectsOf] reads the grants of an outcome back as values. The grants
+// live in the store bucket "benefit.achievements". The package posts
+// nothing to the ledger.
+//
+// # Relation to the other packages
+//
+// The package does not import package level: a member's level and plans
+// come from whichever part the engine holds as its level reader
+// (engine.Unit.MemberLevel and MemberPlans). Rewards of kind achievement
+// reach this package's part through the engine, from the part that grants
+// them (a task, a level gift).
+package benefit

@@ -1,0 +1,174 @@
+package benefit
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
+)
+
+// Handle is the benefit domain of a program: a member's benefits and
+// member price, and the achievements granted. A program hands out one
+// (membership.Program.Benefits); it is safe for concurrent use.
+type Handle struct {
+	e *engine.Engine
+	p *part // nil when the program defines no benefits
+}
+
+// New registers the benefit part of def with e (the grantor of
+// achievement rewards) and returns its handle. With a nil def it registers
+// nothing, and every call of the handle returns an error wrapping
+// ErrNotDefined.
+func New(e *engine.Engine, def *Definition) *Handle {
+	h := &Handle{e: e}
+	if def == nil {
+		return h
+	}
+	h.p = &part{def: *def}
+	e.Add(h.p)
+	return h
+}
+
+// GrantRequest is an operator's grant of an achievement.
+type GrantRequest struct {
+	// RequestID is the idempotency key: the same ID with the same request
+	// returns the first outcome; with another request, an error wrapping
+	// event.ErrConflict.
+	RequestID string `json:"request_id"`
+	// Member is who is granted the achievement.
+	Member string `json:"member"`
+	// Operator is who grants it (required); Note says why.
+	Operator string `json:"operator"`
+	Note     string `json:"note,omitempty"`
+	// At is when it is granted.
+	At time.Time `json:"at"`
+	// Achievement names the achievement of the catalog.
+	Achievement string `json:"achievement"`
+}
+
+// GrantAchievement grants an achievement to a member on behalf of an
+// operator. It returns errors wrapping ErrUnknownAchievement,
+// ErrAlreadyGranted (the member has it: nothing changes),
+// event.ErrInvalidArgument (no request ID, member, operator or time),
+// event.ErrConflict (the request ID reused with another request) or
+// ErrNotDefined.
+func (h *Handle) GrantAchievement(ctx context.Context, req GrantRequest) (*change.Outcome, error) {
+	fail := func(err error) (*change.Outcome, error) {
+		return nil, fmt.Errorf("benefit: grant achievement %q to %q: %w", req.Achievement, req.Member, err)
+	}
+	switch {
+	case h.p == nil:
+		return fail(ErrNotDefined)
+	case req.Member == "" || strings.ContainsRune(req.Member, 0):
+		return fail(fmt.Errorf("%w: member %q", event.ErrInvalidArgument, req.Member))
+	case req.RequestID == "" || req.Operator == "" || req.At.IsZero():
+		return fail(fmt.Errorf("%w: a request ID, an operator and a time are required", event.ErrInvalidArgument))
+	}
+	if _, ok := h.p.def.Achievement(req.Achievement); !ok {
+		return fail(fmt.Errorf("%w %q", ErrUnknownAchievement, req.Achievement))
+	}
+	body := req
+	body.At = body.At.UTC() // the same instant in any zone is the same request
+	out, err := h.e.Apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member,
+		Ref: ledger.Ref{Operator: req.Operator, Note: "achievement " + req.Achievement}}, func(u *engine.Unit) error {
+		ok, err := h.p.grant(u, req.Member, Grant{Achievement: req.Achievement, Source: "operator", By: req.Operator, Note: req.Note},
+			&rule.Reason{Rule: "benefits.achievements", Note: req.Note})
+		if err == nil && !ok {
+			err = ErrAlreadyGranted
+		}
+		return err
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return out, nil
+}
+
+// Achievements returns a member's achievements in name order, each with
+// when (in the program's zone), by whom and why it was granted. It returns
+// errors wrapping ErrNotDefined, or the store's.
+func (h *Handle) Achievements(ctx context.Context, member string) ([]Grant, error) {
+	if h.p == nil {
+		return nil, fmt.Errorf("benefit: achievements of %q: %w", member, ErrNotDefined)
+	}
+	var out []Grant
+	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
+		var err error
+		out, err = Granted(u.Tx(), member)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("benefit: achievements of %q: %w", member, err)
+	}
+	for i := range out {
+		out[i].At = out[i].At.In(h.e.Location())
+	}
+	return out, nil
+}
+
+// Of returns a member's benefits at time at: those bound to the member's
+// current level or to a paid plan the member holds at that time, in
+// catalog order. The level and plans come from the level domain, through
+// the engine. It returns errors wrapping ErrNotDefined, or the store's.
+func (h *Handle) Of(ctx context.Context, member string, at time.Time) ([]Benefit, error) {
+	if h.p == nil {
+		return nil, fmt.Errorf("benefit: benefits of %q: %w", member, ErrNotDefined)
+	}
+	var out []Benefit
+	err := h.e.View(ctx, at, func(u *engine.Unit) error {
+		level, err := u.MemberLevel(member)
+		if err != nil {
+			return err
+		}
+		plans, err := u.MemberPlans(member)
+		if err != nil {
+			return err
+		}
+		out = h.p.def.For(level, plans)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("benefit: benefits of %q: %w", member, err)
+	}
+	return out, nil
+}
+
+// Price is a member price: what a member pays for an amount.
+type Price struct {
+	// Amount is the member price; the amount asked when no discount
+	// benefit applies.
+	Amount decimal.Decimal
+	// By is the discount benefit giving the price, nil when the member has
+	// none.
+	By *Benefit
+}
+
+// MemberPrice returns the member price of amount at time at: the lowest
+// price any of the member's discount benefits at that time gives (ties go
+// to the earlier benefit of the catalog), or the amount itself when the
+// member has no discount benefit. It returns errors wrapping
+// ErrNegativeAmount, ErrNotDefined, or the store's.
+func (h *Handle) MemberPrice(ctx context.Context, member string, amount decimal.Decimal, at time.Time) (Price, error) {
+	bs, err := h.Of(ctx, member, at)
+	if err != nil {
+		return Price{}, err
+	}
+	by, price, ok, err := Best(bs, amount)
+	if err != nil {
+		return Price{}, fmt.Errorf("benefit: member price for %q: %w", member, err)
+	}
+	if !ok {
+		if amount.IsNegative() {
+			return Price{}, fmt.Errorf("benefit: member price for %q: price of %s: %w", member, amount, ErrNegativeAmount)
+		}
+		return Price{Amount: amount}, nil
+	}
+	return Price{Amount: price, By: &by}, nil
+}

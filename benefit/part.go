@@ -1,0 +1,92 @@
+package benefit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+)
+
+// bAchievements holds the achievements granted: member, NUL, achievement →
+// Grant as JSON.
+const bAchievements = "benefit.achievements"
+
+// part grants achievements, as the Rewarder of achievement rewards (a
+// task's, a level's gift) and for the operator's grants. Benefits need no
+// part: a member's benefits are read from the level domain when asked.
+type part struct {
+	def Definition
+}
+
+var (
+	_ engine.Part     = (*part)(nil)
+	_ engine.Rewarder = (*part)(nil)
+)
+
+// Process does nothing: no event grants a benefit or an achievement by
+// itself.
+func (p *part) Process(*engine.Unit, event.Event) error { return nil }
+
+// DueKinds lists no due work.
+func (p *part) DueKinds() []string { return nil }
+
+// Due does nothing.
+func (p *part) Due(*engine.Unit, engine.Item) error { return nil }
+
+// RewardKinds says the part grants achievement rewards.
+func (p *part) RewardKinds() []rule.RewardKind {
+	return []rule.RewardKind{rule.RewardAchievement}
+}
+
+// Reward grants an achievement as a reward (a task's or a level's gift);
+// one the member already holds is kept as it is and nothing is published.
+func (p *part) Reward(u *engine.Unit, member string, r rule.Reward, why rule.Reason) error {
+	if _, ok := p.def.Achievement(r.Achievement); !ok {
+		return fmt.Errorf("%w %q", ErrUnknownAchievement, r.Achievement)
+	}
+	_, err := p.grant(u, member, Grant{Achievement: r.Achievement, Source: "task", By: why.Rule, Note: why.Note}, &why)
+	return err
+}
+
+// grant records an achievement once per member at u.At(); it reports
+// false when the member already had it.
+func (p *part) grant(u *engine.Unit, member string, g Grant, why *rule.Reason) (bool, error) {
+	key := []byte(member + "\x00" + g.Achievement)
+	if _, err := u.Tx().Get(bAchievements, key); err == nil {
+		return false, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	g.At = u.At().UTC()
+	g.Event = u.Ref().Event
+	raw, err := json.Marshal(g)
+	if err != nil {
+		return false, err
+	}
+	if err := u.Tx().Put(bAchievements, key, raw); err != nil {
+		return false, err
+	}
+	return true, u.Emit(ChangeAchievement, member, g, why)
+}
+
+// Granted returns a member's achievements in name order, read in the store
+// transaction tx, with times in UTC. It is for the code that builds a
+// whole member profile inside one transaction; hosts call
+// Handle.Achievements.
+func Granted(tx store.Tx, member string) ([]Grant, error) {
+	var out []Grant
+	prefix := []byte(member + "\x00")
+	err := tx.Scan(bAchievements, prefix, store.PrefixEnd(prefix), false, func(_, v []byte) error {
+		var g Grant
+		if err := json.Unmarshal(v, &g); err != nil {
+			return err
+		}
+		out = append(out, g)
+		return nil
+	})
+	return out, err
+}

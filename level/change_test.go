@@ -1,0 +1,237 @@
+package level_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
+)
+
+// The hand-written GrowthChange encoder decodes to what json.Marshal's
+// would, with every optional field set and unset.
+func TestGrowthChangeJSONMatchesMarshal(t *testing.T) {
+	for _, data := range []level.GrowthChange{
+		{Amount: d("12.5"), Balance: d("0"), Lifetime: d("-3"), Kind: "earned"},
+		{Amount: d("-1"), Balance: d("2"), Lifetime: d("3"), Kind: "k\"<", Rule: "r\n", Shortfall: d("0.01")},
+	} {
+		raw, err := engine.MarshalData(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		std, _ := json.Marshal(data)
+		var got, want map[string]any
+		if err := json.Unmarshal(raw, &got); err != nil {
+			t.Fatalf("invalid JSON %s: %v", raw, err)
+		}
+		if err := json.Unmarshal(std, &want); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%T decoded (-json.Marshal +AppendJSON):\n%s", data, diff)
+		}
+	}
+}
+
+// The encoder earns its place by not allocating: every event that earns
+// growth publishes a GrowthChange.
+func TestGrowthChangeAppendJSONAllocs(t *testing.T) {
+	c := level.GrowthChange{Amount: d("35"), Balance: d("1234.5"), Lifetime: d("2000"), Kind: level.KindEarned, Rule: "order"}
+	buf := make([]byte, 0, 256)
+	if n := testing.AllocsPerRun(100, func() { buf, _ = c.AppendJSON(buf[:0]) }); n != 0 {
+		t.Errorf("AppendJSON allocates %.0f times, want 0", n)
+	}
+}
+
+func TestEffectsOf(t *testing.T) {
+	ctx := context.Background()
+	p := testkit.OpenMemory(t, lvlDef(""))
+	utc := time.Date(2026, 3, 15, 2, 0, 0, 0, time.UTC) // 10:00 in Shanghai
+	// 600 crosses Bronze, Silver and Gold; the two growth gifts follow.
+	out := mustProcess(t, p, lvlOrder("o1", "bob", "600", "", utc))[0]
+	e, err := level.EffectsOf(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var growth []string
+	for _, g := range e.Growth {
+		growth = append(growth, string(g.Kind)+" "+g.Amount.String()+" → "+g.Balance.String())
+	}
+	if diff := cmp.Diff([]string{"earned 600 → 600", "rewarded 30 → 630", "rewarded 50 → 680"}, growth); diff != "" {
+		t.Errorf("growth (-want +got):\n%s", diff)
+	}
+	if !e.Granted().Equal(d("680")) {
+		t.Errorf("Granted = %s, want 680", e.Granted())
+	}
+	if to, ok := e.Reached(); !ok || to != "Gold" {
+		t.Errorf("Reached = %q, %v; want Gold", to, ok)
+	}
+	if len(e.Levels) != 2 || e.Levels[0].Cause != level.CauseJoin || e.Levels[1].Cause != level.CauseEvent || e.Levels[1].From != "Entry" {
+		t.Errorf("levels = %+v", e.Levels)
+	}
+	if end := e.Levels[1].TermEnd; end.Location() != p.Location() || !end.Equal(lvlAt("2027-03-16")) {
+		t.Errorf("term end %v, want 2027-03-16 00:00 in the program's zone", end)
+	}
+	if len(e.Gifts) != 2 || e.Gifts[0].Level != "Silver" || e.Gifts[1].Reward.Kind != rule.RewardGrowth {
+		t.Errorf("gifts = %+v", e.Gifts)
+	}
+
+	// A purchase, a refund with a shortfall, a manual set.
+	out = mustProcess(t, p, lvlEvent("b1", "bob", "buy", lvlAt("2026-03-16 09:00"), event.Attrs{"plan": event.Str("Plus")}))[0]
+	if e, _ = level.EffectsOf(out); len(e.Purchased) != 1 || e.Purchased[0].Plan != "Plus" || e.Purchased[0].Expires.Location() != p.Location() ||
+		!e.Purchased[0].Expires.Equal(lvlAt("2026-04-16 09:00")) {
+		t.Errorf("purchased = %+v", e.Purchased)
+	}
+	if _, ok := e.Reached(); ok || !e.Granted().IsZero() {
+		t.Errorf("a purchase reached %v, granted %s", e.Levels, e.Granted())
+	}
+	set, err := p.Levels().Set(ctx, level.SetRequest{RequestID: "s1", Member: "bob", Operator: "ops", Note: "test", At: lvlAt("2026-03-17"), Level: "Silver"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ = level.EffectsOf(set); len(e.Levels) != 1 || e.Levels[0].Cause != level.CauseManual || e.Levels[0].To != "Silver" || len(e.Growth) != 0 {
+		t.Errorf("manual set effects = %+v", e)
+	}
+
+	// Nothing, or another domain's changes only.
+	if e, err := level.EffectsOf(nil); err != nil || e.Growth != nil || e.Levels != nil {
+		t.Errorf("EffectsOf(nil) = %+v, %v", e, err)
+	}
+	other := &change.Outcome{Changes: []change.Change{{Kind: "points.earned", Data: json.RawMessage(`{"x":1}`)}}}
+	if e, err := level.EffectsOf(other); err != nil || len(e.Growth)+len(e.Levels) != 0 {
+		t.Errorf("EffectsOf(points) = %+v, %v", e, err)
+	}
+	bad := &change.Outcome{Event: "e", Changes: []change.Change{{Seq: 3, Kind: level.ChangeGrowth, Data: json.RawMessage(`{"amount":[]}`)}}}
+	if _, err := level.EffectsOf(bad); err == nil {
+		t.Error("a payload that does not decode gave no error")
+	}
+}
+
+// TestSetIdempotent: a retry returns the first outcome marked Duplicate;
+// the same ID with another request is a conflict and changes nothing; the
+// same instant written in another zone is the same request.
+func TestSetIdempotent(t *testing.T) {
+	ctx := context.Background()
+	p := testkit.OpenMemory(t, lvlDef(""))
+	at := lvlAt("2026-03-15 10:00")
+	req := level.SetRequest{RequestID: "r1", Member: "ann", Operator: "ops", Note: "goodwill", At: at, Level: "Silver"}
+	first, err := p.Levels().Set(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	utc := req
+	utc.At = at.UTC()
+	for _, r := range []level.SetRequest{req, utc} {
+		again, err := p.Levels().Set(ctx, r)
+		if err != nil || !again.Duplicate {
+			t.Fatalf("retry: %+v, %v", again, err)
+		}
+		want := *first
+		want.Duplicate = true
+		if diff := cmp.Diff(&want, again, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }),
+			cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })); diff != "" {
+			t.Errorf("retry outcome (-want +got):\n%s", diff)
+		}
+	}
+	before := lvlStatus(t, p, "ann")
+	feed, _ := p.Feed(ctx, 0, 100)
+	conflict := req
+	conflict.Level = "Gold"
+	if _, err := p.Levels().Set(ctx, conflict); !errors.Is(err, event.ErrConflict) || !errors.Is(err, membership.ErrEventConflict) {
+		t.Fatalf("conflict: %v", err)
+	}
+	if after := lvlStatus(t, p, "ann"); after.Level != "Silver" || !after.Since.Equal(before.Since) {
+		t.Errorf("after the conflict: %+v", after)
+	}
+	if again, _ := p.Feed(ctx, 0, 100); len(again) != len(feed) {
+		t.Errorf("the conflict published %d changes", len(again)-len(feed))
+	}
+	if h := lvlHistory(t, p, "ann"); len(h) != 2 {
+		t.Errorf("history = %v", lvlCauses(h))
+	}
+}
+
+// TestTimesInProgramZone: a host that sends UTC times reads the level's
+// times back in the program's zone.
+func TestTimesInProgramZone(t *testing.T) {
+	ctx := context.Background()
+	p := testkit.OpenMemory(t, lvlFreezeDef(&level.Freeze{Kind: level.FixedDuration, Duration: rule.Validity{Kind: rule.DaysAfter, N: 30}, Unfreeze: d("200")}))
+	mustProcess(t, p,
+		lvlOrder("o1", "ida", "500", "", lvlAt("2026-01-10 09:00").UTC()),
+		lvlEvent("b1", "ida", "buy", lvlAt("2026-02-01 09:00").UTC(), event.Attrs{"plan": event.Str("Plus")}),
+	)
+	lvlAdvance(t, p, lvlAt("2026-02-11").UTC()) // Gold → Silver, Gold frozen
+	s := lvlStatus(t, p, "ida")
+	loc := p.Location()
+	if s.Since.Location() != loc || s.TermEnd.Location() != loc || len(s.Frozen) != 1 || s.Frozen[0].Since.Location() != loc ||
+		s.Frozen[0].Deadline.Location() != loc || len(s.Plans) != 1 || s.Plans[0].Expires.Location() != loc {
+		t.Errorf("status times not in %v: %+v", loc, s)
+	}
+	if !s.Since.Equal(lvlAt("2026-02-11")) || !s.TermEnd.Equal(lvlAt("2026-03-12")) {
+		t.Errorf("term %v – %v", s.Since, s.TermEnd)
+	}
+	for _, r := range lvlHistory(t, p, "ida") {
+		if r.Time.Location() != loc || (!r.TermEnd.IsZero() && r.TermEnd.Location() != loc) || (!r.Expires.IsZero() && r.Expires.Location() != loc) {
+			t.Errorf("history record times not in %v: %+v", loc, r)
+		}
+	}
+	f, err := p.Levels().Forecast(ctx, lvlAt("2026-03-01").UTC(), 30, 0)
+	if err != nil || len(f) != 1 || f[0].TermEnd.Location() != loc {
+		t.Errorf("forecast = %+v, %v", f, err)
+	}
+}
+
+// TestNotDefined: without levels every call of the handle says so.
+func TestNotDefined(t *testing.T) {
+	ctx := context.Background()
+	p := testkit.OpenMemory(t, valueDef())
+	h := p.Levels()
+	if h == nil {
+		t.Fatal("nil handle")
+	}
+	_, err1 := h.Set(ctx, level.SetRequest{RequestID: "r", Member: "m", Operator: "o", Note: "n", At: t0, Level: "Gold"})
+	_, err2 := h.Status(ctx, "m")
+	_, err3 := h.History(ctx, "m", 0, 10)
+	_, err4 := h.Counts(ctx)
+	_, err5 := h.Forecast(ctx, t0, 1, 0)
+	for i, err := range []error{err1, err2, err3, err4, err5} {
+		if !errors.Is(err, level.ErrNotDefined) {
+			t.Errorf("call %d: %v, want ErrNotDefined", i+1, err)
+		}
+	}
+}
+
+// TestCapCutPublishes: a grant a cap cuts publishes what is left, with the
+// cut in the reason; a grant cut to nothing publishes nothing.
+func TestCapCutPublishes(t *testing.T) {
+	def := lvlDef("")
+	def.Levels.Growth[2].Caps = rule.Caps{{Period: rule.Day, Limit: d("15")}}
+	p := testkit.OpenMemory(t, def)
+	at := lvlAt("2026-03-15 10:00")
+	outs := mustProcess(t, p, lvlOrder("o1", "cy", "10", "", at), lvlOrder("o2", "cy", "10", "", at.Add(time.Hour)), lvlOrder("o3", "cy", "10", "", at.Add(2*time.Hour)))
+	cs := outs[1].ChangesOf(level.ChangeGrowth)
+	if len(cs) != 1 {
+		t.Fatalf("second order: %d growth changes", len(cs))
+	}
+	var gc level.GrowthChange
+	if err := cs[0].Decode(&gc); err != nil || !gc.Amount.Equal(d("5")) {
+		t.Errorf("second order granted %+v, %v; want 5", gc, err)
+	}
+	if cut := cs[0].Reason.Cut; cut == nil || cut.Period != rule.Day || !cut.Wanted.Equal(d("10")) || !cut.Granted.Equal(d("5")) {
+		t.Errorf("cut = %+v", cut)
+	}
+	if n := len(outs[2].ChangesOf(level.ChangeGrowth)); n != 0 {
+		t.Errorf("third order published %d growth changes, want 0", n)
+	}
+	lvlWant(t, p, "cy", "Entry", "15", "") // 10 + 5 + 0: below Bronze (20)
+}

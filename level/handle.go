@@ -1,0 +1,311 @@
+package level
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/due"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/store"
+	"github.com/shopspring/decimal"
+)
+
+// ErrNotDefined is returned by every call of a Handle whose program
+// defines no levels.
+var ErrNotDefined = errors.New("level: the program defines no levels")
+
+// Handle is the level domain of a program: the operator's manual level
+// set and the queries of members' levels, growth, history and term ends.
+// A program hands out one (membership.Program.Levels); it is safe for
+// concurrent use.
+type Handle struct {
+	e *engine.Engine
+	p *part // nil when the program defines no levels
+}
+
+// New registers the level part of def with e (as its part and as the
+// engine's reader of members' levels and plans) and returns its handle.
+// With a nil def it registers nothing, and every call of the handle
+// returns an error wrapping ErrNotDefined.
+func New(e *engine.Engine, def *Definition) *Handle {
+	h := &Handle{e: e}
+	if def == nil {
+		return h
+	}
+	h.p = newPart(*def, e.Log())
+	e.Add(h.p)
+	e.SetLevels(h.p)
+	return h
+}
+
+// SetRequest is an operator's manual level set.
+type SetRequest struct {
+	// RequestID is the idempotency key: the same ID with the same request
+	// returns the first outcome; with another request, an error wrapping
+	// event.ErrConflict.
+	RequestID string `json:"request_id"`
+	// Member is whose level is set.
+	Member string `json:"member"`
+	// Operator and Note say who set it and why; both are required.
+	Operator string `json:"operator"`
+	Note     string `json:"note"`
+	// At is when the level takes effect and the new term starts.
+	At time.Time `json:"at"`
+	// Level is the ladder level to set.
+	Level string `json:"level"`
+}
+
+// Set sets a member's level by hand, starting a new term at req.At; growth
+// is left as it is and no upgrade gift is granted. A term end due before
+// req.At is performed first. It returns errors wrapping
+// event.ErrInvalidArgument (no request ID, member, operator, note or
+// time), ErrNoLadder, ErrUnknownLevel, event.ErrConflict (the request ID
+// reused with another request) or ErrNotDefined.
+func (h *Handle) Set(ctx context.Context, req SetRequest) (*change.Outcome, error) {
+	fail := func(err error) (*change.Outcome, error) {
+		return nil, fmt.Errorf("level: set level of %q: %w", req.Member, err)
+	}
+	switch {
+	case h.p == nil:
+		return fail(ErrNotDefined)
+	case len(h.p.def.Ladder) == 0:
+		return fail(ErrNoLadder)
+	case req.RequestID == "" || req.Operator == "" || req.Note == "" || req.At.IsZero():
+		return fail(fmt.Errorf("%w: request ID, operator, note and time are required", event.ErrInvalidArgument))
+	}
+	if err := checkMember(req.Member); err != nil {
+		return fail(err)
+	}
+	to := h.p.def.Index(req.Level)
+	if to < 0 {
+		return fail(fmt.Errorf("%w %q", ErrUnknownLevel, req.Level))
+	}
+	body := req
+	body.At = body.At.UTC() // the same instant in any zone is the same request
+	out, err := h.e.Apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member,
+		Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}}, func(u *engine.Unit) error {
+		return h.p.setLevel(u, req.Member, to, req.Operator, req.Note)
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return out, nil
+}
+
+// checkMember returns an error wrapping event.ErrInvalidArgument for an
+// empty member or one holding a NUL byte (member keys are NUL-separated).
+func checkMember(member string) error {
+	if member == "" || strings.ContainsRune(member, 0) {
+		return fmt.Errorf("%w: member %q", event.ErrInvalidArgument, member)
+	}
+	return nil
+}
+
+// Status is a member's level, term, growth, freezes and plans, with times
+// in the program's zone.
+type Status struct {
+	Member string `json:"member"`
+	// Level is the ladder level (the entry level for a member never seen;
+	// "" without a ladder).
+	Level string `json:"level,omitempty"`
+	// Since and TermEnd bound the current term (TermEnd zero: permanent).
+	Since   time.Time `json:"since,omitzero"`
+	TermEnd time.Time `json:"term_end,omitzero"`
+	// Growth is the current growth; Lifetime the net growth ever earned.
+	Growth   decimal.Decimal `json:"growth"`
+	Lifetime decimal.Decimal `json:"lifetime"`
+	// Frozen lists the frozen levels with their deadlines (zero: long-term)
+	// and the growth earned since each downgrade.
+	Frozen []Frozen `json:"frozen,omitempty"`
+	// Plans lists the paid plans held; a plan is held until Advance
+	// performs its expiry.
+	Plans []Held `json:"plans,omitempty"`
+}
+
+// Status returns a member's level status. It performs no due work: a term
+// end not yet performed by Advance shows as the current term. It returns
+// errors wrapping ErrNotDefined, or the store's.
+func (h *Handle) Status(ctx context.Context, member string) (Status, error) {
+	s := Status{Member: member, Growth: decimal.Zero, Lifetime: decimal.Zero}
+	if h.p == nil {
+		return s, fmt.Errorf("level: status of %q: %w", member, ErrNotDefined)
+	}
+	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
+		m, ok, err := loadMember(u.Tx(), member)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if len(h.p.def.Ladder) > 0 {
+				s.Level = h.p.def.Ladder[0].Name
+			}
+			return nil
+		}
+		s.Level, s.Since, s.TermEnd, s.Lifetime, s.Frozen, s.Plans = m.Level, m.Since, m.TermEnd, m.Lifetime, m.Frozen, m.Plans
+		s.Growth, err = balance(u, member)
+		return err
+	})
+	if err != nil {
+		return s, fmt.Errorf("level: status of %q: %w", member, err)
+	}
+	loc := h.e.Location()
+	s.Since, s.TermEnd = inZone(s.Since, loc), inZone(s.TermEnd, loc)
+	for i := range s.Frozen {
+		f := &s.Frozen[i]
+		f.Since, f.Deadline = inZone(f.Since, loc), inZone(f.Deadline, loc)
+	}
+	for i := range s.Plans {
+		p := &s.Plans[i]
+		p.Since, p.Expires = inZone(p.Since, loc), inZone(p.Expires, loc)
+	}
+	return s, nil
+}
+
+// History returns up to limit (1 to 1000; default 100) of a member's
+// level history records with Seq after after, oldest first: every level
+// change with its cause, and plan purchases and expiries, with times in
+// the program's zone. It returns errors wrapping ErrNotDefined, or the
+// store's.
+func (h *Handle) History(ctx context.Context, member string, after uint64, limit int) ([]Record, error) {
+	if h.p == nil {
+		return nil, fmt.Errorf("level: history of %q: %w", member, ErrNotDefined)
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	var out []Record
+	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
+		var err error
+		out, err = history(u.Tx(), member, after, limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("level: history of %q: %w", member, err)
+	}
+	loc := h.e.Location()
+	for i := range out {
+		r := &out[i]
+		r.Time, r.TermEnd, r.Expires = inZone(r.Time, loc), inZone(r.TermEnd, loc), inZone(r.Expires, loc)
+	}
+	return out, nil
+}
+
+// Count is the number of members holding a level or a plan.
+type Count struct {
+	Name    string `json:"name"`
+	Plan    bool   `json:"plan,omitempty"`
+	Members int64  `json:"members"`
+}
+
+// Counts returns the number of members at each ladder level (lowest
+// first), then holding each plan. The counts are kept on every change, so
+// this reads one counter per level and plan. It returns errors wrapping
+// ErrNotDefined, or the store's.
+func (h *Handle) Counts(ctx context.Context) ([]Count, error) {
+	if h.p == nil {
+		return nil, fmt.Errorf("level: counts: %w", ErrNotDefined)
+	}
+	var out []Count
+	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
+		out = out[:0]
+		for _, l := range h.p.def.Ladder {
+			n, err := count(u.Tx(), l.Name)
+			if err != nil {
+				return err
+			}
+			out = append(out, Count{Name: l.Name, Members: n})
+		}
+		for _, pl := range h.p.def.Plans {
+			n, err := count(u.Tx(), pl.Name)
+			if err != nil {
+				return err
+			}
+			out = append(out, Count{Name: pl.Name, Plan: true, Members: n})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("level: counts: %w", err)
+	}
+	return out, nil
+}
+
+// ForecastItem is a member whose term ends soon.
+type ForecastItem struct {
+	Member  string    `json:"member"`
+	Level   string    `json:"level"`
+	TermEnd time.Time `json:"term_end"`
+	// Window is the growth earned so far in the retention window ending
+	// at TermEnd; Retention the level's retention threshold.
+	Window    decimal.Decimal `json:"window"`
+	Retention decimal.Decimal `json:"retention"`
+	// Needed is the growth still needed before TermEnd to keep the level
+	// (zero when it is kept already).
+	Needed decimal.Decimal `json:"needed"`
+	// Next is the level the member would hold after TermEnd with no more
+	// growth.
+	Next string `json:"next"`
+}
+
+// Forecast returns up to limit (1 to 10000; default 1000) members whose
+// term ends in [from, from + days days), earliest first, with the growth
+// each still needs to keep their level; times are in the program's zone.
+// It reads the due index over that range, so its cost is proportional to
+// what falls due there. It returns errors wrapping
+// event.ErrInvalidArgument (a zero from, days < 1), ErrNotDefined, or the
+// store's.
+func (h *Handle) Forecast(ctx context.Context, from time.Time, days, limit int) ([]ForecastItem, error) {
+	switch {
+	case h.p == nil:
+		return nil, fmt.Errorf("level: forecast: %w", ErrNotDefined)
+	case days < 1 || from.IsZero():
+		return nil, fmt.Errorf("level: forecast: %w: need a time and days >= 1", event.ErrInvalidArgument)
+	}
+	if limit <= 0 || limit > 10000 {
+		limit = 1000
+	}
+	d, loc := &h.p.def, h.e.Location()
+	to := from.In(loc).AddDate(0, 0, days)
+	var out []ForecastItem
+	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
+		out = out[:0]
+		// The engine schedules the part's due items; the forecast reads
+		// them back, for its own kind only.
+		return due.Range(u.Tx(), from, to, func(it engine.Item) error {
+			if it.Kind != dueTerm {
+				return nil
+			}
+			if len(out) == limit {
+				return store.StopScan
+			}
+			m, ok, err := loadMember(u.Tx(), it.ID)
+			if err != nil || !ok || !m.TermEnd.Equal(it.At) {
+				return err
+			}
+			cur := d.Index(m.Level)
+			if cur < 0 {
+				return nil
+			}
+			l := d.Ladder[cur]
+			g, err := earned(u.Tx(), it.ID, &m, WindowStart(it.At, max(l.Window, 1), loc), it.At, loc)
+			if err != nil {
+				return err
+			}
+			g = decimal.Max(g, decimal.Zero)
+			next, _ := d.Retain(cur, g)
+			out = append(out, ForecastItem{Member: it.ID, Level: l.Name, TermEnd: it.At.In(loc), Window: g, Retention: l.Retention,
+				Needed: decimal.Max(l.Retention.Sub(g), decimal.Zero), Next: d.Ladder[next].Name})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("level: forecast: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,757 @@
+package level
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/codec"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
+)
+
+// Due item kinds of the level part.
+const (
+	dueTerm   = "level.term"
+	dueFreeze = "level.freeze"
+	duePlan   = "level.plan"
+)
+
+// part is the level domain's share of processing: growth, upgrades and
+// gifts, term ends, freezes and paid plans. It is the engine's
+// engine.Levels reader (a member's level and plans, for the other
+// domains), the Rewarder of growth rewards, and Stateful: it keeps the
+// member state it last read or saved for the length of a unit of work.
+type part struct {
+	def Definition
+	log *slog.Logger
+	// formulas holds the text of each growth rule's formula, made once.
+	formulas []string
+}
+
+var (
+	_ engine.Part     = (*part)(nil)
+	_ engine.Rewarder = (*part)(nil)
+	_ engine.Stateful = (*part)(nil)
+	_ engine.Levels   = (*part)(nil)
+)
+
+func newPart(def Definition, log *slog.Logger) *part {
+	p := &part{def: def, log: log}
+	for _, g := range def.Growth {
+		p.formulas = append(p.formulas, g.Formula.String())
+	}
+	return p
+}
+
+// DueKinds lists the part's due items: term ends, freeze deadlines, plan
+// expiries.
+func (p *part) DueKinds() []string { return []string{dueTerm, dueFreeze, duePlan} }
+
+// RewardKinds says the part grants growth rewards.
+func (p *part) RewardKinds() []rule.RewardKind { return []rule.RewardKind{rule.RewardGrowth} }
+
+// Reward fulfils a growth reward: the amount is added to the member's
+// growth, which may upgrade them.
+func (p *part) Reward(u *engine.Unit, member string, r rule.Reward, why rule.Reason) error {
+	if r.Kind != rule.RewardGrowth || !r.Amount.IsPositive() {
+		return fmt.Errorf("level: %w: reward %s of %s", event.ErrInvalidArgument, r.Target(), r.Amount)
+	}
+	if err := p.catchUp(u, member); err != nil {
+		return err
+	}
+	return p.increase(u, member, r.Amount, KindRewarded, why)
+}
+
+// Process applies the growth, refund and plan rules to ev.
+func (p *part) Process(u *engine.Unit, ev event.Event) error {
+	if err := p.catchUp(u, ev.Member); err != nil {
+		return err
+	}
+	// The level the growth rules check is the one held before the event's
+	// purchase or refunds; a member first seen joins the entry level.
+	m, ok, err := p.view(u, ev.Member)
+	if err == nil && !ok {
+		m, err = p.member(u, ev.Member)
+	}
+	if err != nil {
+		return err
+	}
+	held := m.Level
+	if err := p.purchase(u, ev); err != nil {
+		return err
+	}
+	for _, r := range p.def.Refunds {
+		if ev.Type == r.Event {
+			if err := p.refund(u, ev, r); err != nil {
+				return err
+			}
+		}
+	}
+	for i, g := range p.def.Growth {
+		if !g.Applies(ev, held) {
+			continue
+		}
+		if err := p.earn(u, ev, g, p.formulas[i]); err != nil {
+			return fmt.Errorf("level: growth rule %q: %w", g.ID, err)
+		}
+	}
+	return nil
+}
+
+// member returns a member's state to change, making a member first seen
+// join the entry level at u.At().
+func (p *part) member(u *engine.Unit, member string) (memberState, error) {
+	m, ok, err := p.load(u, member)
+	if err != nil || ok || len(p.def.Ladder) == 0 {
+		return m, err
+	}
+	entry := p.def.Ladder[0]
+	m = memberState{Level: entry.Name, Since: u.At(), TermEnd: entry.TermEnd(u.At(), u.Location()), Lifetime: decimal.Zero}
+	if err := p.scheduleTerm(u, member, time.Time{}, m.TermEnd); err != nil {
+		return m, err
+	}
+	if err := addCount(u.Tx(), entry.Name, 1); err != nil {
+		return m, err
+	}
+	if err := appendHistory(u.Tx(), member, &m, &Record{Time: u.At(), Cause: CauseJoin, To: entry.Name, TermEnd: m.TermEnd, Event: u.Ref().Event}); err != nil {
+		return m, err
+	}
+	if err := p.save(u, member, &m); err != nil {
+		return m, err
+	}
+	return m, u.Emit(ChangeLevel, member, LevelChange{To: entry.Name, Cause: CauseJoin, TermEnd: m.TermEnd, Growth: decimal.Zero},
+		&rule.Reason{Rule: "level.join", Note: "first seen; entry level"})
+}
+
+// catchUp performs, at their own instants, the member's term ends that
+// fell due at or before u.At() but that Advance has not performed yet, so
+// an event is always applied to the level the member holds at its time.
+func (p *part) catchUp(u *engine.Unit, member string) error {
+	for range 1200 {
+		m, ok, err := p.view(u, member)
+		if err != nil || !ok || m.TermEnd.IsZero() || u.At().Before(m.TermEnd) {
+			return err
+		}
+		if err := p.termEnd(u.As(m.TermEnd, ledger.Ref{Note: "due " + dueTerm}), member, m.TermEnd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *part) scheduleTerm(u *engine.Unit, member string, old, end time.Time) error {
+	if !old.IsZero() && !old.Equal(end) {
+		if err := u.Unschedule(old, dueTerm, member); err != nil {
+			return err
+		}
+	}
+	if end.IsZero() {
+		return nil
+	}
+	return u.Schedule(end, dueTerm, member, nil)
+}
+
+func balance(u *engine.Unit, member string) (decimal.Decimal, error) {
+	return u.Ledger().Balance(ledger.MemberAccount(member, ledger.Growth, ""))
+}
+
+// earn applies one growth rule to an event: GrowthRule.Amount, then the
+// caps, then the order's record for refunds.
+func (p *part) earn(u *engine.Unit, ev event.Event, g GrowthRule, formula string) error {
+	e, err := g.Amount(ev, p.def.Rounding)
+	if err != nil || e.Amount.IsZero() {
+		return err
+	}
+	why := u.FormulaReason(g.ID, g.Formula, formula, e.Base, e.Raw)
+	if e.Amount.IsNegative() {
+		return p.decrease(u, ev.Member, e.Amount.Neg(), g.ID, why)
+	}
+	scope := "" // the caps' counters' scope; nothing reads it without caps
+	if len(g.Caps) > 0 {
+		scope = g.ID + "\x00" + ev.Member
+	}
+	granted, cut, err := rule.Use(u.Tx(), bCaps, scope, g.Caps, u.At(), u.Location(), e.Amount)
+	if err != nil {
+		return err
+	}
+	why.Cut = cut
+	if granted.IsZero() {
+		return nil
+	}
+	if o := g.Order; o != nil {
+		if id, ok := ev.String(o.ID); ok && id != "" {
+			ord, found, err := loadOrder(u.Tx(), ev.Member, id)
+			if err != nil {
+				return err
+			}
+			if !found {
+				ord.Amount, _ = ev.Decimal(o.Amount)
+				ord.Refunded = decimal.Zero
+			}
+			ord.Grants = append(ord.Grants, grant{Rule: g.ID, Time: u.At(), Granted: granted, Reversed: decimal.Zero})
+			if err := saveOrder(u.Tx(), ev.Member, id, &ord); err != nil {
+				return err
+			}
+		}
+	}
+	return p.increase(u, ev.Member, granted, KindEarned, why)
+}
+
+// refund reverses, in proportion, the growth the refunded order earned.
+func (p *part) refund(u *engine.Unit, ev event.Event, r RefundRule) error {
+	id, _ := ev.String(r.Order)
+	amount, _ := ev.Decimal(r.Amount)
+	if id == "" || !amount.IsPositive() {
+		return fmt.Errorf("level: refund rule %q: %w: order %q, amount %s", r.ID, ErrInvalidRefund, id, amount)
+	}
+	ord, found, err := loadOrder(u.Tx(), ev.Member, id)
+	if err != nil || !found {
+		return err // an order that earned no growth has nothing to reverse
+	}
+	for i, g := range ord.Grants {
+		rev := Reversal(g.Granted, ord.Amount, ord.Refunded, amount, g.Reversed, p.def.Rounding)
+		if rev.IsZero() {
+			continue
+		}
+		ord.Grants[i].Reversed = g.Reversed.Add(rev)
+		for _, gr := range p.def.Growth {
+			if gr.ID == g.Rule {
+				if err := rule.Release(u.Tx(), bCaps, gr.ID+"\x00"+ev.Member, gr.Caps, g.Time, u.Location(), rev); err != nil {
+					return err
+				}
+			}
+		}
+		why := rule.Reason{Rule: r.ID, Formula: "granted × refunded ÷ order amount", Inputs: map[string]string{
+			"rule": g.Rule, "granted": g.Granted.String(), "order_amount": ord.Amount.String(),
+			"refunded_before": ord.Refunded.String(), r.Amount: amount.String(), "reversed_before": g.Reversed.String(),
+		}}
+		if err := p.decrease(u, ev.Member, rev, r.ID, why); err != nil {
+			return err
+		}
+	}
+	ord.Refunded = ord.Refunded.Add(amount)
+	return saveOrder(u.Tx(), ev.Member, id, &ord)
+}
+
+// increase adds amount to the member's growth and upgrades them as far as
+// it reaches.
+func (p *part) increase(u *engine.Unit, member string, amount decimal.Decimal, kind ledger.Kind, why rule.Reason) error {
+	m, err := p.member(u, member)
+	if err != nil {
+		return err
+	}
+	posted, err := u.Post(ledger.Transaction{Kind: kind, Legs: []ledger.Leg{
+		{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: amount},
+		{Account: ledger.Pool(ledger.Growth, string(kind)), Amount: codec.Neg(amount)},
+	}})
+	if err != nil {
+		return err
+	}
+	if err := addDay(u.Tx(), member, &m, u.At(), u.Location(), amount); err != nil {
+		return err
+	}
+	m.Lifetime = codec.Add(m.Lifetime, amount)
+	m.Frozen = Earn(m.Frozen, amount, u.At())
+	if err := p.save(u, member, &m); err != nil {
+		return err
+	}
+	bal := posted.Entries[0].Balance
+	gc := GrowthChange{Amount: amount, Balance: bal, Lifetime: m.Lifetime, Kind: kind, Rule: why.Rule}
+	if err := u.EmitWith(ChangeGrowth, member, &why, gc.encode); err != nil {
+		return err
+	}
+	return p.settle(u, member, bal)
+}
+
+// decrease takes amount from the member's growth, never below zero (the
+// shortfall is recorded); it never changes the level.
+func (p *part) decrease(u *engine.Unit, member string, amount decimal.Decimal, ruleID string, why rule.Reason) error {
+	m, err := p.member(u, member)
+	if err != nil {
+		return err
+	}
+	bal, err := balance(u, member)
+	if err != nil {
+		return err
+	}
+	take := decimal.Min(amount, bal)
+	short := amount.Sub(take)
+	if short.IsPositive() {
+		why.Note = fmt.Sprintf("growth %s cannot go below zero: shortfall %s not taken", bal, short)
+	}
+	if take.IsPositive() {
+		if _, err := u.Post(ledger.Transaction{Kind: KindReversed, Legs: []ledger.Leg{
+			{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: take.Neg()},
+			{Account: ledger.Pool(ledger.Growth, string(KindReversed)), Amount: take},
+		}}); err != nil {
+			return err
+		}
+		if err := addDay(u.Tx(), member, &m, u.At(), u.Location(), take.Neg()); err != nil {
+			return err
+		}
+		m.Lifetime = decimal.Max(m.Lifetime.Sub(take), decimal.Zero)
+		m.Frozen = Earn(m.Frozen, take.Neg(), u.At())
+		if err := p.save(u, member, &m); err != nil {
+			return err
+		}
+	}
+	return u.Emit(ChangeGrowth, member, GrowthChange{Amount: take.Neg(), Balance: bal.Sub(take), Lifetime: m.Lifetime, Kind: KindReversed, Rule: ruleID, Shortfall: short}, &why)
+}
+
+// settle moves the member up after a growth increase: to a frozen level
+// whose unfreeze threshold is reached, or to the highest level the growth
+// reaches, granting the gifts of each level crossed. bal is the member's
+// growth balance after the increase.
+func (p *part) settle(u *engine.Unit, member string, bal decimal.Decimal) error {
+	if len(p.def.Ladder) == 0 {
+		return nil
+	}
+	// Decide on the cached state; copy it only to change it (an upgrade).
+	vm, ok, err := p.view(u, member)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if vm, err = p.member(u, member); err != nil {
+			return err
+		}
+	}
+	cur := p.def.Index(vm.Level)
+	crossed := p.def.Upgrade(cur, bal)
+	top := cur
+	if len(crossed) > 0 {
+		top = crossed[len(crossed)-1]
+	}
+	cause := CauseEvent
+	var why *rule.Reason
+	if to, ok := p.def.Unfreeze(vm.Frozen, cur, u.At()); ok && to > top {
+		top, cause, crossed = to, CauseUnfreeze, nil
+		for _, f := range vm.Frozen {
+			if f.Level == p.def.Ladder[to].Name {
+				why = &rule.Reason{Rule: "level.unfreeze", Inputs: map[string]string{
+					"earned_since_downgrade": f.Earned.String(), "unfreeze": p.def.Ladder[to].Freeze.Unfreeze.String()}}
+			}
+		}
+	}
+	if top == cur {
+		return nil // the usual case: no upgrade, and no reason to build
+	}
+	m, err := p.member(u, member) // a copy to change
+	if err != nil {
+		return err
+	}
+	if why == nil {
+		why = &rule.Reason{Rule: "level.upgrade", Inputs: map[string]string{"growth": bal.String()}}
+		if cause == CauseEvent {
+			why.Inputs["upgrade"] = p.def.Ladder[top].Upgrade.String()
+		}
+	}
+	if err := p.change(u, member, &m, top, cause, bal, nil, why, Record{}); err != nil {
+		return err
+	}
+	// Mark the gifts before granting them: a growth gift may upgrade again
+	// and must see them as granted.
+	var gifts []int
+	for _, i := range crossed {
+		l := p.def.Ladder[i]
+		if len(l.Gifts) == 0 || (!l.GiftEveryTime && m.hasGift(l.Name)) {
+			continue
+		}
+		if !m.hasGift(l.Name) {
+			m.Gifted = append(m.Gifted, l.Name)
+		}
+		gifts = append(gifts, i)
+	}
+	if err := p.save(u, member, &m); err != nil {
+		return err
+	}
+	for _, i := range gifts {
+		l := p.def.Ladder[i]
+		for _, g := range l.Gifts {
+			gwhy := rule.Reason{Rule: "level." + l.Name + ".gift", Note: "upgrade gift of " + l.Name}
+			if err := u.Emit(ChangeGift, member, Gift{Level: l.Name, Reward: g}, &gwhy); err != nil {
+				return err
+			}
+			if err := u.Reward(member, g, gwhy); err != nil {
+				return fmt.Errorf("level: gift of %q: %w", l.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// change moves the member (whose state is *m) to ladder level to at
+// u.At(), starting a new term: it updates the counters, thaws the freezes
+// at or below the new level, records the history and emits the change. It
+// saves *m. rec carries the record's extra fields.
+func (p *part) change(u *engine.Unit, member string, m *memberState, to int, cause Cause, growth decimal.Decimal, window *decimal.Decimal, why *rule.Reason, rec Record) error {
+	from := m.Level
+	l := p.def.Ladder[to]
+	end := l.TermEnd(u.At(), u.Location())
+	if err := p.scheduleTerm(u, member, m.TermEnd, end); err != nil {
+		return err
+	}
+	m.Level, m.Since, m.TermEnd = l.Name, u.At(), end
+	if from != l.Name {
+		if err := addCount(u.Tx(), from, -1); err != nil {
+			return err
+		}
+		if err := addCount(u.Tx(), l.Name, 1); err != nil {
+			return err
+		}
+	}
+	kept, released := p.def.Thaw(m.Frozen, to)
+	m.Frozen = kept
+	for _, f := range released {
+		if !f.Deadline.IsZero() {
+			if err := u.Unschedule(f.Deadline, dueFreeze, member+"|"+f.Level); err != nil {
+				return err
+			}
+		}
+		fc := FreezeChange{Level: f.Level, Since: f.Since, Deadline: f.Deadline, Earned: f.Earned, Returned: cause == CauseUnfreeze && f.Level == l.Name}
+		if err := u.Emit(ChangeUnfrozen, member, fc, why); err != nil {
+			return err
+		}
+	}
+	rec.Time, rec.Cause, rec.From, rec.To, rec.TermEnd, rec.Window = u.At(), cause, from, l.Name, end, window
+	if rec.Event == "" {
+		rec.Event = u.Ref().Event
+	}
+	if err := appendHistory(u.Tx(), member, m, &rec); err != nil {
+		return err
+	}
+	if err := p.save(u, member, m); err != nil {
+		return err
+	}
+	return u.Emit(ChangeLevel, member, LevelChange{From: from, To: l.Name, Cause: cause, TermEnd: end, Growth: growth, Window: window}, why)
+}
+
+// termEnd performs the end at T = u.At() of the member's term: retention
+// over the window [T − W months, T), keep or downgrade by the level's
+// mode, re-base growth, freeze the level left, and start the next term at
+// T. An end that does not match the member's current term (replaced by an
+// upgrade meanwhile) is ignored.
+func (p *part) termEnd(u *engine.Unit, member string, end time.Time) error {
+	m, ok, err := p.load(u, member)
+	if err != nil || !ok || !m.TermEnd.Equal(end) {
+		return err
+	}
+	if err := u.Unschedule(end, dueTerm, member); err != nil {
+		return err
+	}
+	cur := p.def.Index(m.Level)
+	if cur < 0 {
+		// The level left the definition: keep the member where they are
+		// rather than block Advance; an upgrade or a manual set moves them.
+		p.log.Warn("level: term end of a level no longer defined", "member", member, "level", m.Level)
+		return nil
+	}
+	l := p.def.Ladder[cur]
+	from := WindowStart(end, max(l.Window, 1), u.Location())
+	g, err := earned(u.Tx(), member, &m, from, end, u.Location())
+	if err != nil {
+		return err
+	}
+	g = decimal.Max(g, decimal.Zero)
+	after, err := earned(u.Tx(), member, &m, end, time.Time{}, u.Location())
+	if err != nil {
+		return err
+	}
+	to, kept := p.def.Retain(cur, g)
+	// Re-base: growth becomes the window's growth (plus anything already
+	// earned from T on).
+	target := decimal.Max(g.Add(after), decimal.Zero)
+	bal, err := balance(u, member)
+	if err != nil {
+		return err
+	}
+	if diff := target.Sub(bal); !diff.IsZero() {
+		if _, err := u.Post(ledger.Transaction{Kind: KindRebased, Legs: []ledger.Leg{
+			{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: diff},
+			{Account: ledger.Pool(ledger.Growth, string(KindRebased)), Amount: diff.Neg()},
+		}}); err != nil {
+			return err
+		}
+		if err := u.Emit(ChangeGrowth, member, GrowthChange{Amount: diff, Balance: target, Lifetime: m.Lifetime, Kind: KindRebased},
+			&rule.Reason{Rule: "level.rebase", Inputs: map[string]string{"window_growth": g.String(), "window_from": from.Format(time.RFC3339), "window_to": end.Format(time.RFC3339)}}); err != nil {
+			return err
+		}
+	}
+	why := &rule.Reason{Rule: "level.retention", Inputs: map[string]string{
+		"window_growth": g.String(), "retention": l.Retention.String(), "window_months": fmt.Sprint(l.Window),
+		"window_from": from.Format(time.RFC3339), "window_to": end.Format(time.RFC3339)}}
+	if !kept {
+		why.Note = fmt.Sprintf("window growth %s below retention %s: downgrade by %s", g, l.Retention, modeOf(l))
+		var f *Frozen
+		m.Frozen, f = p.def.Freeze(m.Frozen, cur, end, u.Location())
+		if f != nil {
+			if !f.Deadline.IsZero() {
+				if err := u.Schedule(f.Deadline, dueFreeze, member+"|"+f.Level, freezeDue{Member: member, Level: f.Level}); err != nil {
+					return err
+				}
+			}
+			if err := u.Emit(ChangeFrozen, member, FreezeChange{Level: f.Level, Since: f.Since, Deadline: f.Deadline, Earned: f.Earned}, why); err != nil {
+				return err
+			}
+		}
+	} else {
+		why.Note = "kept"
+	}
+	return p.change(u, member, &m, to, CauseTermEnd, target, &g, why, Record{})
+}
+
+func modeOf(l Level) DowngradeMode {
+	if l.Downgrade == "" {
+		return NextLower
+	}
+	return l.Downgrade
+}
+
+// purchase buys or renews the plans ev names.
+func (p *part) purchase(u *engine.Unit, ev event.Event) error {
+	for _, pl := range p.def.Plans {
+		if name, ok := ev.String(pl.Attr); ev.Type != pl.Event || !ok || name != pl.Name {
+			continue
+		}
+		m, err := p.member(u, ev.Member)
+		if err != nil {
+			return err
+		}
+		held, i := m.held(pl.Name)
+		base := u.At()
+		renewed := i >= 0 && held.Expires.After(u.At())
+		if renewed {
+			base = held.Expires
+		}
+		exp := pl.Extend(base, u.Location())
+		id := pl.Name + "|" + ev.Member
+		if i >= 0 {
+			if err := u.Unschedule(held.Expires, duePlan, id); err != nil {
+				return err
+			}
+			m.Plans[i].Expires = exp
+			if !renewed {
+				m.Plans[i].Since = u.At()
+			}
+			held = m.Plans[i]
+		} else {
+			held = Held{Plan: pl.Name, Since: u.At(), Expires: exp}
+			m.Plans = append(m.Plans, held)
+			if err := addCount(u.Tx(), pl.Name, 1); err != nil {
+				return err
+			}
+		}
+		if err := u.Schedule(exp, duePlan, id, planDue{Member: ev.Member, Plan: pl.Name}); err != nil {
+			return err
+		}
+		if err := appendHistory(u.Tx(), ev.Member, &m, &Record{Time: u.At(), Cause: CausePurchase, Event: ev.ID, Plan: pl.Name, Expires: exp}); err != nil {
+			return err
+		}
+		if err := p.save(u, ev.Member, &m); err != nil {
+			return err
+		}
+		why := &rule.Reason{Rule: "plan." + pl.Name, Inputs: map[string]string{"period": string(pl.Period), "from": base.Format(time.RFC3339)}}
+		if err := u.Emit(ChangePlanPurchased, ev.Member, PlanChange{Plan: pl.Name, Since: held.Since, Expires: exp, Renewed: renewed}, why); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type planDue struct {
+	Member string `json:"member"`
+	Plan   string `json:"plan"`
+}
+
+type freezeDue struct {
+	Member string `json:"member"`
+	Level  string `json:"level"`
+}
+
+// Due performs a term end, a freeze deadline or a plan expiry.
+func (p *part) Due(u *engine.Unit, it engine.Item) error {
+	switch it.Kind {
+	case dueTerm:
+		return p.termEnd(u, it.ID, it.At)
+	case dueFreeze:
+		return p.freezeDeadline(u, it)
+	case duePlan:
+		return p.planExpiry(u, it)
+	}
+	return nil
+}
+
+// freezeDeadline releases a fixed-duration freeze whose deadline is it.At.
+func (p *part) freezeDeadline(u *engine.Unit, it engine.Item) error {
+	var fd freezeDue
+	if err := json.Unmarshal(it.Payload, &fd); err != nil {
+		return err
+	}
+	m, ok, err := p.load(u, fd.Member)
+	if err != nil || !ok {
+		return err
+	}
+	for j, f := range m.Frozen {
+		if f.Level != fd.Level || !f.Deadline.Equal(it.At) {
+			continue
+		}
+		m.Frozen = append(m.Frozen[:j:j], m.Frozen[j+1:]...)
+		if err := p.save(u, fd.Member, &m); err != nil {
+			return err
+		}
+		return u.Emit(ChangeUnfrozen, fd.Member, FreezeChange{Level: f.Level, Since: f.Since, Deadline: f.Deadline, Earned: f.Earned},
+			&rule.Reason{Rule: "level.freeze", Note: "fixed-duration freeze ran out"})
+	}
+	return nil // stale: the freeze ended otherwise
+}
+
+// planExpiry ends a plan whose expiry is it.At.
+func (p *part) planExpiry(u *engine.Unit, it engine.Item) error {
+	var pd planDue
+	if err := json.Unmarshal(it.Payload, &pd); err != nil {
+		return err
+	}
+	m, ok, err := p.load(u, pd.Member)
+	if err != nil || !ok {
+		return err
+	}
+	held, i := m.held(pd.Plan)
+	if i < 0 || !held.Expires.Equal(it.At) {
+		return nil
+	}
+	m.Plans = append(m.Plans[:i:i], m.Plans[i+1:]...)
+	if err := addCount(u.Tx(), pd.Plan, -1); err != nil {
+		return err
+	}
+	if err := appendHistory(u.Tx(), pd.Member, &m, &Record{Time: u.At(), Cause: CauseExpiry, Plan: pd.Plan, Expires: held.Expires}); err != nil {
+		return err
+	}
+	if err := p.save(u, pd.Member, &m); err != nil {
+		return err
+	}
+	return u.Emit(ChangePlanExpired, pd.Member, PlanChange{Plan: pd.Plan, Since: held.Since, Expires: held.Expires}, &rule.Reason{Rule: "plan." + pd.Plan, Note: "expired"})
+}
+
+// setLevel sets the member's level by hand at u.At(): a new term starts,
+// growth is left as it is and no gift is granted.
+func (p *part) setLevel(u *engine.Unit, member string, to int, operator, note string) error {
+	if err := p.catchUp(u, member); err != nil {
+		return err
+	}
+	m, err := p.member(u, member)
+	if err != nil {
+		return err
+	}
+	bal, err := balance(u, member)
+	if err != nil {
+		return err
+	}
+	why := &rule.Reason{Rule: "level.manual", Inputs: map[string]string{"operator": operator}, Note: note}
+	return p.change(u, member, &m, to, CauseManual, bal, nil, why, Record{Operator: operator, Note: note})
+}
+
+// unitState is the part's state in one unit of work: the last member
+// state read or saved, decoded (an event reads a member's level state
+// several times: catch-up, rules, upgrade), and the buffers that loads and
+// saves reuse.
+type unitState struct {
+	member  string
+	m       memberState
+	ok      bool
+	scratch scratch
+}
+
+// Reset forgets the member read in the last unit.
+func (s *unitState) Reset() { s.member = "" }
+
+// NewState returns the part's per-unit state.
+func (p *part) NewState() engine.State { return &unitState{} }
+
+func (p *part) state(u *engine.Unit) *unitState {
+	if s, ok := u.State(p).(*unitState); ok {
+		return s
+	}
+	return &unitState{}
+}
+
+// load returns a member's state (ok false for a member never seen), the
+// caller's to change.
+func (p *part) load(u *engine.Unit, member string) (memberState, bool, error) {
+	m, ok, err := p.view(u, member)
+	if err != nil {
+		return memberState{}, ok, err
+	}
+	return cloneMember(m), ok, nil
+}
+
+// view is load for a caller that only reads: its slices are shared with
+// the unit's copy, which is never changed in place (save keeps a copy of
+// what it stores), so the caller reads them but must not change them.
+// (Copying the slices would cost on every event.)
+func (p *part) view(u *engine.Unit, member string) (memberState, bool, error) {
+	s := p.state(u)
+	if s.member != member || member == "" {
+		m, ok, err := s.scratch.load(u.Tx(), member)
+		if err != nil {
+			s.member = ""
+			return memberState{}, ok, err
+		}
+		s.member, s.m, s.ok = member, m, ok
+	}
+	return s.m, s.ok, nil
+}
+
+// save stores a member's state.
+func (p *part) save(u *engine.Unit, member string, m *memberState) error {
+	s := p.state(u)
+	if err := s.scratch.save(u.Tx(), member, m); err != nil {
+		s.member = "" // unknown state: read again
+		return err
+	}
+	s.member, s.m, s.ok = member, cloneMember(*m), true
+	return nil
+}
+
+func cloneMember(m memberState) memberState {
+	m.Frozen = slices.Clone(m.Frozen)
+	m.Gifted = slices.Clone(m.Gifted)
+	m.Plans = slices.Clone(m.Plans)
+	return m
+}
+
+// Level returns the member's current ladder level, for the other parts
+// (the entry level for a member never seen; "" without a ladder).
+func (p *part) Level(u *engine.Unit, member string) (string, error) {
+	if len(p.def.Ladder) == 0 {
+		return "", nil
+	}
+	m, ok, err := p.view(u, member)
+	if err != nil || !ok {
+		return p.def.Ladder[0].Name, err
+	}
+	return m.Level, nil
+}
+
+// Plans returns the paid plans the member holds at the unit's time.
+func (p *part) Plans(u *engine.Unit, member string) ([]string, error) {
+	if len(p.def.Plans) == 0 {
+		return nil, nil
+	}
+	m, _, err := p.view(u, member)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, h := range m.Plans {
+		if h.Expires.IsZero() || u.At().Before(h.Expires) {
+			out = append(out, h.Plan)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,131 @@
+package level
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
+	"github.com/shopspring/decimal"
+)
+
+func zone(t testing.TB) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func at(t testing.TB, s string) time.Time {
+	t.Helper()
+	for _, layout := range []string{time.DateTime, "2006-01-02 15:04", time.DateOnly} {
+		if v, err := time.ParseInLocation(layout, s, zone(t)); err == nil {
+			return v
+		}
+	}
+	t.Fatalf("bad wall time %q", s)
+	return time.Time{}
+}
+
+func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+func saveMember(tx store.Tx, member string, m *memberState) error {
+	var s scratch
+	return s.save(tx, member, m)
+}
+
+func updateStore(t *testing.T, st store.Store, fn func(store.Tx) error) {
+	t.Helper()
+	if err := st.Update(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMemberState(t *testing.T) {
+	loc := zone(t)
+	st := memory.New()
+	t.Cleanup(func() { st.Close() })
+	updateStore(t, st, func(tx store.Tx) error {
+		var m memberState
+		// The last grant arrives late, for a day before the latest one.
+		for _, g := range []struct {
+			at, amount string
+		}{{"2026-03-15 23:59", "10"}, {"2026-03-16 00:00", "5"}, {"2026-04-01", "7"}, {"2026-04-01 12:00", "-2"}, {"2027-03-16", "100"}, {"2026-05-01", "3"}} {
+			if err := addDay(tx, "m1", &m, at(t, g.at), loc, dec(g.amount)); err != nil {
+				return err
+			}
+		}
+		if m.Day != (rule.Date{Year: 2027, Month: 3, Day: 16}) || !m.DayGrowth.Equal(dec("100")) {
+			t.Errorf("latest day = %v %s, want 2027-03-16 100", m.Day, m.DayGrowth)
+		}
+		var m10 memberState
+		if err := addDay(tx, "m10", &m10, at(t, "2026-04-01"), loc, dec("1000")); err != nil {
+			return err
+		}
+		if err := saveMember(tx, "m10", &m10); err != nil {
+			return err
+		}
+		for i := range 5 {
+			if err := appendHistory(tx, "m1", &m, &Record{Cause: CauseEvent, To: fmt.Sprint(i)}); err != nil {
+				return err
+			}
+		}
+		if err := saveMember(tx, "m1", &m); err != nil {
+			return err
+		}
+		for _, c := range []struct {
+			name string
+			n    int64
+		}{{"Gold", 1}, {"Gold", 1}, {"Silver", 1}, {"Gold", -1}} {
+			if err := addCount(tx, c.name, c.n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	err := st.View(context.Background(), func(tx store.Tx) error {
+		m, ok, err := loadMember(tx, "m1")
+		if err != nil || !ok || m.Seq != 5 {
+			t.Errorf("Load = %+v, %v, %v", m, ok, err)
+		}
+		// The window [2026-03-16, 2027-03-16): 5 + 7 − 2 + 3 (late).
+		g, err := earned(tx, "m1", &m, at(t, "2026-03-16"), at(t, "2027-03-16"), loc)
+		if err != nil {
+			return err
+		}
+		if !g.Equal(dec("13")) {
+			t.Errorf("Earned = %s, want 13", g)
+		}
+		// The latest day is in the member's record, not a day record.
+		if g, _ = earned(tx, "m1", &m, at(t, "2027-03-16"), time.Time{}, loc); !g.Equal(dec("100")) {
+			t.Errorf("Earned from 2027-03-16 = %s, want 100", g)
+		}
+		if g, _ = earned(tx, "m1", &memberState{}, at(t, "2027-03-16"), time.Time{}, loc); !g.IsZero() {
+			t.Errorf("Earned from 2027-03-16 in day records = %s, want 0", g)
+		}
+		if g, _ = earned(tx, "m1", &m, at(t, "2026-01-01"), at(t, "2026-03-16"), loc); !g.Equal(dec("10")) {
+			t.Errorf("Earned before 2026-03-16 = %s, want 10", g)
+		}
+		page, err := history(tx, "m1", 2, 2)
+		if err != nil {
+			return err
+		}
+		if len(page) != 2 || page[0].Seq != 3 || page[1].To != "3" {
+			t.Errorf("History page = %+v", page)
+		}
+		for name, want := range map[string]int64{"Gold": 1, "Silver": 1, "Bronze": 0} {
+			if n, _ := count(tx, name); n != want {
+				t.Errorf("Count(%s) = %d, want %d", name, n, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
