@@ -1,5 +1,13 @@
 package membership
 
+import (
+	"fmt"
+	"strings"
+
+	"github.com/memberkit/membership/tag"
+	"github.com/memberkit/membership/task"
+)
+
 // parts are the program's domain parts, in processing order.
 type parts struct {
 	value   *valuePart
@@ -7,8 +15,8 @@ type parts struct {
 	points  *pointsPart
 	coupon  *couponPart
 	benefit *benefitPart
-	task    *taskPart
-	tag     *tagPart
+	tasks   *task.Handle
+	tags    *tag.Handle
 }
 
 // compose makes the parts the definition asks for and registers them with
@@ -38,13 +46,15 @@ func (p *Program) compose() {
 		p.parts.benefit = bp
 		p.eng.Add(bp)
 	}
-	if tp := p.taskPart(); tp != nil {
-		p.parts.task = tp
-		p.eng.Add(tp)
+	p.parts.tasks = task.New(p.eng, p.def.Tasks)
+	p.parts.tags = tag.New(p.eng, p.def.Tags)
+}
+
+// checkMember rejects an empty member ID or one with a NUL byte; the
+// benefit part's calls use it until benefit moves to its package.
+func checkMember(member string) error {
+	if member == "" || strings.ContainsRune(member, 0) {
+		return fmt.Errorf("%w: member %q", ErrInvalidArgument, member)
 	}
-	if tp := p.tagPart(); tp != nil {
-		p.parts.tag = tp
-		p.eng.Add(tp)
-		p.eng.SetTags(tp)
-	}
+	return nil
 }
