@@ -415,10 +415,10 @@ func TestTagEffectsOf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rule := func(member, name string) tag.Effect {
+	byRule := func(member, name string) tag.Effect {
 		return tag.Effect{Member: member, Change: tag.Change{Tag: name, By: "rule"}}
 	}
-	want := tag.Effects{Added: []tag.Effect{rule("m", "M"), rule("m", "recent"), rule("m", "big-spender")}}
+	want := tag.Effects{Added: []tag.Effect{byRule("m", "M"), byRule("m", "recent"), byRule("m", "big-spender")}}
 	if diff := cmp.Diff(want, fx); diff != "" {
 		t.Errorf("effects of the order (-want +got):\n%s", diff)
 	}

@@ -90,6 +90,48 @@ func TestTagStatsTop(t *testing.T) {
 	}
 }
 
+// A late event is evaluated as at the member's last order; any other at
+// the time it happened.
+func TestTagMemberNow(t *testing.T) {
+	last := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	m := tag.Member{Stats: tag.Stats{LastOrder: last}}
+	tests := []struct {
+		name string
+		m    tag.Member
+		at   time.Time
+		want time.Time
+	}{
+		{"no order yet", tag.Member{}, last, last},
+		{"after the last order", m, last.Add(time.Second), last.Add(time.Second)},
+		{"at the last order", m, last, last},
+		{"late: before the last order", m, last.Add(-24 * time.Hour), last},
+	}
+	for _, tc := range tests {
+		if got := tc.m.Now(tc.at); !got.Equal(tc.want) {
+			t.Errorf("%s: Now(%v) = %v, want %v", tc.name, tc.at, got, tc.want)
+		}
+	}
+}
+
+func TestTagRecharge(t *testing.T) {
+	r := tag.Recharge{Event: "recharge", Amount: "amount"}
+	var s tag.Stats
+	for _, ev := range []event.Event{
+		{Type: "recharge", Attrs: event.Attrs{"amount": event.DecString("200")}},
+		{Type: "order", Attrs: event.Attrs{"amount": event.DecString("999")}},
+		{Type: "recharge", Attrs: event.Attrs{"amount": event.DecString("50.5")}},
+	} {
+		if amt, ok := r.Recharged(ev); ok {
+			s.AddRecharge(amt)
+		} else if ev.Type == "recharge" {
+			t.Errorf("recharge %v not read", ev)
+		}
+	}
+	if !s.Recharged.Equal(dec("250.5")) {
+		t.Errorf("recharged %s, want 250.5", s.Recharged)
+	}
+}
+
 func TestTagRuleMatch(t *testing.T) {
 	def := tag.Definition{
 		Orders:     &tag.Orders{Event: "order", Amount: "amount", Category: "category"},
