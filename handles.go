@@ -3,6 +3,8 @@ package membership
 import (
 	"github.com/memberkit/membership/benefit"
 	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/tag"
+	"github.com/memberkit/membership/task"
 )
 
 // The domain handles: each domain's operator calls and queries, documented
@@ -16,3 +18,10 @@ func (p *Program) Levels() *level.Handle { return p.parts.level }
 // Benefits returns the benefit domain: members' benefits and member
 // prices, and achievements (see package benefit).
 func (p *Program) Benefits() *benefit.Handle { return p.parts.benefit }
+
+// Tasks returns the task domain: members' progress and completions.
+func (p *Program) Tasks() *task.Handle { return p.parts.tasks }
+
+// Tags returns the tag domain: manual tags, profile attributes, segments
+// and the recompute of a changed rule.
+func (p *Program) Tags() *tag.Handle { return p.parts.tags }

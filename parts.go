@@ -3,7 +3,8 @@ package membership
 import (
 	"github.com/memberkit/membership/benefit"
 	"github.com/memberkit/membership/level"
-	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/tag"
+	"github.com/memberkit/membership/task"
 )
 
 // parts are the program's domain parts, in processing order.
@@ -13,8 +14,8 @@ type parts struct {
 	points  *pointsPart
 	coupon  *couponPart
 	benefit *benefit.Handle
-	task    *taskPart
-	tag     *tagPart
+	tasks   *task.Handle
+	tags    *tag.Handle
 }
 
 // compose makes the parts the definition asks for and registers them with
@@ -37,20 +38,6 @@ func (p *Program) compose() {
 		p.eng.Add(cp)
 	}
 	p.parts.benefit = benefit.New(p.eng, p.def.Benefits)
-	if tp := p.taskPart(); tp != nil {
-		p.parts.task = tp
-		p.eng.Add(tp)
-	}
-	if tp := p.tagPart(); tp != nil {
-		p.parts.tag = tp
-		p.eng.Add(tp)
-		p.eng.SetTags(tp)
-	}
-}
-
-// loadGrants reads a member's achievements for the member profile, which
-// the tag part builds in one transaction (it goes when the profile moves
-// out of the root).
-func loadGrants(tx store.Tx, member string) ([]benefit.Grant, error) {
-	return benefit.Granted(tx, member)
+	p.parts.tasks = task.New(p.eng, p.def.Tasks)
+	p.parts.tags = tag.New(p.eng, p.def.Tags)
 }

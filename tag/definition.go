@@ -319,6 +319,12 @@ func (d Definition) CheckExpr(s string) error {
 	if err != nil {
 		return err
 	}
+	return d.checkTags(e)
+}
+
+// checkTags returns an error wrapping ErrUnknownTag for the first tag of e
+// the definition does not declare.
+func (d Definition) checkTags(e Expr) error {
 	for _, n := range e.Tags() {
 		if !d.Declared(n) {
 			return fmt.Errorf("%w %q", ErrUnknownTag, n)

@@ -1,7 +1,15 @@
 // Package tag keeps the member profile and the member tags of a membership
-// program: the statistics kept from events (orders, recharges), the rules
-// that tag members automatically, manual tags, and segments — members
-// matching a tag expression such as "M and not churned".
+// program: the statistics kept from events (orders, recharges), the
+// profile attributes a host sets, the rules that tag members
+// automatically, manual tags, and segments — members matching a tag
+// expression such as "M and not staff".
+//
+// A program's tag domain is its [Handle] (Program.Tags in the root
+// package): [Handle.Add] and [Handle.Remove] for manual tags,
+// [Handle.SetProfile] for attributes, [Handle.Recompute] after a rule
+// changed, and the reads [Handle.Of], [Handle.Profile], [Handle.Segment],
+// [Handle.InSegment] and [Handle.Counts]. Without a tag definition every
+// call returns an error wrapping [ErrNotDefined].
 //
 // # Profile and statistics
 //
@@ -13,9 +21,16 @@
 // ordered by order count, then amount, then name. An order listing several
 // values of one dimension (a list attribute) counts one order and the full
 // order amount for each distinct value, so amounts per value of one order
-// overlap: they read "orders containing X". Orders are also kept in daily
-// buckets per member (in the program's zone), so windowed statistics
-// ("order count in the last 90 days") read only that member's days.
+// overlap: they read "orders containing X". The average order value is
+// rounded half-up to the cent. Orders are also kept in daily buckets per
+// member (in the program's zone), so windowed statistics ("order count in
+// the last 90 days") read only that member's days.
+//
+// A [Profile] is this package's view of a member: attributes, tags and
+// statistics. The member's level, balances, coupons and achievements
+// belong to their own domains; the root package composes the whole
+// member view from the handles. Every time a read returns is in the
+// program's zone.
 //
 // # Automatic tags
 //
@@ -23,24 +38,50 @@
 // condition tests one fact of the member (a profile attribute, the level, a
 // statistic, optionally over the last N days, or a preference such as the
 // top category) with the operators of package event. Rules are evaluated
-// after every event of the member (the tag part runs last, so it sees the
-// level and everything else the event changed) and after profile changes.
-// A windowed condition "last N days" counts the days [today-N+1, today]: an
-// order on day 1 counts through day N and drops out at 00:00 of day N+1
-// ("ordered in the last 90 days" ends on day 91). The root package
-// schedules that edge in the due index, so members drop out without a scan.
+// after every event of the member (the tag part is added last, so it sees
+// the level and everything else the event changed), after a profile
+// change, and after another domain changed the member outside an event (a
+// level set by an operator or lost at a term end): the part is the
+// engine's Follower. A late event, older than the member's last order, is
+// evaluated as at that last order ([Member.Now]), so it never brings back
+// windows as they stood in the past.
+//
+// A windowed condition "last N days" counts the days [today-N+1, today]:
+// an order on day 1 counts through day N and drops out at 00:00 of day
+// N+1 ("ordered in the last 90 days" ends on day 91). The part schedules
+// that edge in the engine's due index (one item per member, kind
+// "tag.window"), so members drop out when Program.Advance passes it,
+// without a scan.
+//
+// A changed rule is applied to the members already seen by
+// [Handle.Recompute], page by page from a cursor. It is not idempotent by
+// a request ID (it has none): it evaluates the rule, so a page run again
+// changes nothing the second time.
 //
 // # Manual tags
 //
 // Manual tags are declared in the definition and added or removed by an
-// operator; the member's tag records who and when. A name is either a
-// manual tag or a rule's tag, never both.
+// operator; the member's tag records who, when, the request and a note. A
+// name is either a manual tag or a rule's tag, never both: adding a
+// rule's tag by hand is [ErrNotManual]. Adding a tag the member has, or
+// removing one the member lacks, succeeds and changes nothing.
 //
 // # Segments
 //
 // An [Expr] is parsed from text such as "M and (vip or not churned)". The
 // index (tag → members) lets a segment page read the members of one tag of
-// each conjunction (the smallest) and check the others per candidate, so
-// its cost follows the members listed; a bare negation ("not churned") has
-// no tag to drive it and reads every known member.
+// each conjunction (the smallest, by the count kept per tag) and check the
+// others per candidate, so its cost follows the members listed; a bare
+// negation ("not churned") has no tag to drive it and reads every known
+// member. Other domains read a member's tags through the engine (a coupon
+// claim condition, a task target): the part is the engine's Tags reader.
+//
+// # Changes
+//
+// The package publishes [ChangeAdded] ("tag.added") and [ChangeRemoved]
+// ("tag.removed"), both with a [Change] payload; [EffectsOf] reads them
+// from an outcome. A rule's change carries a reason naming the rule
+// ("tags.rules[2]") with the value of each fact it read. The package posts
+// nothing to the ledger. Its state is in the store buckets named "tag.*";
+// the members per tag are an engine total.
 package tag

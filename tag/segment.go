@@ -15,11 +15,11 @@ type gen func(after string, n int) ([]string, error)
 func plan(tx store.Tx, e Expr) (g gen, size int64, ok bool, err error) {
 	switch e.op {
 	case "tag":
-		n, err := Count(tx, e.tag)
+		n, err := count(tx, e.tag)
 		if err != nil {
 			return nil, 0, false, err
 		}
-		return func(a string, n int) ([]string, error) { return Tagged(tx, e.tag, a, n) }, n, true, nil
+		return func(a string, n int) ([]string, error) { return tagged(tx, e.tag, a, n) }, n, true, nil
 	case "and":
 		for _, a := range e.args {
 			ag, n, aok, err := plan(tx, a)
@@ -66,7 +66,7 @@ func merge(gens []gen) gen {
 	}
 }
 
-// Segment returns up to limit members matching e after the member cursor
+// segment returns up to limit members matching e after the member cursor
 // ("" for the first page), in member order, and the cursor of the next
 // page: "" when there is none; a next page can still turn out empty when
 // the members after a full page fail the expression beyond the candidates
@@ -75,7 +75,7 @@ func merge(gens []gen) gen {
 // whole expression, so the cost follows the candidates read, not the
 // number of members; an expression that is only negations ("not churned")
 // reads every member the program has seen.
-func Segment(tx store.Tx, e Expr, cursor string, limit int) ([]string, string, error) {
+func segment(tx store.Tx, e Expr, cursor string, limit int) ([]string, string, error) {
 	if limit <= 0 {
 		limit = 100
 	}
@@ -84,14 +84,14 @@ func Segment(tx store.Tx, e Expr, cursor string, limit int) ([]string, string, e
 		return nil, "", err
 	}
 	if !ok {
-		g = func(a string, n int) ([]string, error) { return Members(tx, a, n) }
+		g = func(a string, n int) ([]string, error) { return knownMembers(tx, a, n) }
 	}
 	single := e.op == "tag"
 	match := func(m string) (bool, error) {
 		if single {
 			return true, nil
 		}
-		tags, err := TagNames(tx, m)
+		tags, err := tagNames(tx, m)
 		if err != nil {
 			return false, err
 		}

@@ -56,6 +56,16 @@ func (o Orders) Order(ev event.Event) (Order, bool) {
 	return Order{Time: ev.Time, Amount: amt, Brands: values(ev, o.Brand), Categories: values(ev, o.Category), Products: values(ev, o.Product)}, true
 }
 
+// Recharged reads a recharge's amount from ev, or reports false when ev
+// is not the recharge event type.
+func (r Recharge) Recharged(ev event.Event) (decimal.Decimal, bool) {
+	if ev.Type != r.Event {
+		return decimal.Zero, false
+	}
+	amt, _ := ev.Decimal(r.Amount)
+	return amt, true
+}
+
 // values returns the distinct non-empty values of a string or list
 // attribute, in order.
 func values(ev event.Event, attr string) []string {
@@ -109,6 +119,11 @@ func (s *Stats) AddOrder(o Order) {
 	tally(&s.Brands, o.Brands)
 	tally(&s.Categories, o.Categories)
 	tally(&s.Products, o.Products)
+}
+
+// AddRecharge adds a recharge's amount to the recharge total.
+func (s *Stats) AddRecharge(amount decimal.Decimal) {
+	s.Recharged = s.Recharged.Add(amount)
 }
 
 // AverageOrder returns the order amount divided by the order count, rounded
@@ -165,6 +180,17 @@ type Member struct {
 	// Days are the member's order days within the longest window of the
 	// rules, in date order.
 	Days []Day
+}
+
+// Now returns the time the rules are evaluated at for an event (or other
+// change) at at: at itself, or the member's last order when it is later,
+// so that a late event does not evaluate the windows as they stood in the
+// past (an order 90 days ago must not make a member "recent" again).
+func (m Member) Now(at time.Time) time.Time {
+	if m.Stats.LastOrder.After(at) {
+		return m.Stats.LastOrder
+	}
+	return at
 }
 
 // window sums the days in [today-days+1, today].

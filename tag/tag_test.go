@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/rule"
-	"github.com/memberkit/membership/store"
-	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/tag"
 	"github.com/shopspring/decimal"
 )
@@ -87,6 +87,48 @@ func TestTagStatsTop(t *testing.T) {
 	}
 	if got := tag.AverageOrder(0, dec("0")); !got.IsZero() {
 		t.Errorf("average without orders = %s", got)
+	}
+}
+
+// A late event is evaluated as at the member's last order; any other at
+// the time it happened.
+func TestTagMemberNow(t *testing.T) {
+	last := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	m := tag.Member{Stats: tag.Stats{LastOrder: last}}
+	tests := []struct {
+		name string
+		m    tag.Member
+		at   time.Time
+		want time.Time
+	}{
+		{"no order yet", tag.Member{}, last, last},
+		{"after the last order", m, last.Add(time.Second), last.Add(time.Second)},
+		{"at the last order", m, last, last},
+		{"late: before the last order", m, last.Add(-24 * time.Hour), last},
+	}
+	for _, tc := range tests {
+		if got := tc.m.Now(tc.at); !got.Equal(tc.want) {
+			t.Errorf("%s: Now(%v) = %v, want %v", tc.name, tc.at, got, tc.want)
+		}
+	}
+}
+
+func TestTagRecharge(t *testing.T) {
+	r := tag.Recharge{Event: "recharge", Amount: "amount"}
+	var s tag.Stats
+	for _, ev := range []event.Event{
+		{Type: "recharge", Attrs: event.Attrs{"amount": event.DecString("200")}},
+		{Type: "order", Attrs: event.Attrs{"amount": event.DecString("999")}},
+		{Type: "recharge", Attrs: event.Attrs{"amount": event.DecString("50.5")}},
+	} {
+		if amt, ok := r.Recharged(ev); ok {
+			s.AddRecharge(amt)
+		} else if ev.Type == "recharge" {
+			t.Errorf("recharge %v not read", ev)
+		}
+	}
+	if !s.Recharged.Equal(dec("250.5")) {
+		t.Errorf("recharged %s, want 250.5", s.Recharged)
 	}
 }
 
@@ -227,60 +269,46 @@ func TestTagDefinitionJSON(t *testing.T) {
 	}
 }
 
-func newStore(t *testing.T) store.Store {
-	t.Helper()
-	st := memory.New()
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
+// TestTagSegment lists segments of 30 members (m00..m29): every member
+// is "all"; even ones "even"; multiples of 3 "three"; multiples of 5
+// "five"; nobody is "nobody"; in pages of every size.
 func TestTagSegment(t *testing.T) {
-	st := newStore(t)
 	ctx := context.Background()
-	// m00..m29: every member is "all"; even ones "even"; multiples of 3
-	// "three"; multiples of 5 "five".
-	err := st.Update(ctx, func(tx store.Tx) error {
-		for i := range 30 {
-			m := fmt.Sprintf("m%02d", i)
-			if err := tag.Touch(tx, m); err != nil {
-				return err
+	p := testkit.OpenMemory(t, membership.Definition{
+		Zone:   "Asia/Shanghai",
+		Events: []event.Type{{Name: "share"}},
+		Tags:   &tag.Definition{Manual: []tag.Manual{{Name: "all"}, {Name: "even"}, {Name: "three"}, {Name: "five"}, {Name: "nobody"}}},
+	})
+	h := p.Tags()
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	for i := range 30 {
+		m := fmt.Sprintf("m%02d", i)
+		for _, name := range []string{"all", "even", "three", "five"} {
+			ok := map[string]bool{"all": true, "even": i%2 == 0, "three": i%3 == 0, "five": i%5 == 0}[name]
+			if !ok {
+				continue
 			}
-			for name, ok := range map[string]bool{"all": true, "even": i%2 == 0, "three": i%3 == 0, "five": i%5 == 0} {
-				if ok {
-					if _, err := tag.Assign(tx, m, tag.Assigned{Tag: name, By: "rule"}); err != nil {
-						return err
-					}
-				}
+			if _, err := h.Add(ctx, tag.ManualRequest{RequestID: m + "/" + name, Member: m, Operator: "op", At: at, Tag: name}); err != nil {
+				t.Fatal(err)
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	list := func(expr string, limit int) (all []string, pages int) {
-		e := tag.MustParse(expr)
-		cursor := ""
+		q := tag.SegmentQuery{Expr: tag.MustParse(expr), Limit: limit}
 		for {
-			var page []string
-			var next string
-			err := st.View(ctx, func(tx store.Tx) error {
-				var err error
-				page, next, err = tag.Segment(tx, e, cursor, limit)
-				return err
-			})
+			page, err := h.Segment(ctx, q)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(page) > limit {
-				t.Fatalf("page of %d over limit %d", len(page), limit)
+			if len(page.Members) > limit {
+				t.Fatalf("page of %d over limit %d", len(page.Members), limit)
 			}
-			all = append(all, page...)
+			all = append(all, page.Members...)
 			pages++
-			if next == "" {
+			if page.Next == "" {
 				return all, pages
 			}
-			cursor = next
+			q.After = page.Next
 		}
 	}
 	want := func(f func(i int) bool) []string {
@@ -317,8 +345,7 @@ func TestTagSegment(t *testing.T) {
 	if _, pages := list("even", 15); pages != 1 {
 		t.Errorf("15 members in pages of 15 took %d pages, want 1 (no empty last page)", pages)
 	}
-	var n int64
-	if err := st.View(ctx, func(tx store.Tx) error { n, err = tag.Count(tx, "five"); return err }); err != nil || n != 6 {
-		t.Errorf("Count(five) = %d, %v; want 6", n, err)
+	if counts, err := h.Counts(ctx); err != nil || counts["five"] != 6 {
+		t.Errorf("Counts()[five] = %d, %v; want 6", counts["five"], err)
 	}
 }

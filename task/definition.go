@@ -1,39 +1,3 @@
-// Package task defines member tasks (会员任务): what a member must do, in
-// which order, who may take part, what completing earns and how often.
-//
-// # Types
-//
-//   - [One] (one action): one qualifying event completes the task.
-//   - [Repeat] (repeated action): Times qualifying events of the one step.
-//   - [All] (several actions): every step occurs, in any order; an event
-//     matching a step already done does not count again.
-//   - [Sequence] (ordered actions): the steps occur in the configured order.
-//     An event matching a step other than the next one is ignored: progress
-//     neither advances nor resets. The task completes when the member has
-//     done the steps as an ordered subsequence of their events, so B then A
-//     never completes "A then B", while A, C, B, C does complete "A, B, C".
-//     Operators expect a stray action not to wipe out what was already done.
-//
-// Each step is an event type with attribute conditions (package event).
-//
-// # Progress, limits and rewards
-//
-// Progress is kept per member and task and restarts after each completion.
-// A task may be limited to a number of completions per day, week, month,
-// year and in total (rule.Caps counted in the program's zone). While a
-// limit is reached, qualifying events do not count at all — progress does
-// not build up for the next period — and the root package reports
-// task.limit_reached. Completing grants the task's rewards (points,
-// growth, an achievement, a coupon or a coupon pack) through the same path
-// as level gifts, inside the event's transaction.
-//
-// # Targets
-//
-// A [Target] restricts a task to levels (any of), tags (any of) and a
-// segment (a tag expression of package tag); events of other members are
-// ignored. Tasks run before the tag part in processing order, so a target
-// reads the member's tags as they stood before the event (an order that
-// earns a tag counts for tasks targeting that tag from the next event on).
 package task
 
 import (
@@ -97,6 +61,17 @@ type Step struct {
 // Match reports whether ev qualifies for the step.
 func (s Step) Match(ev event.Event) bool {
 	return ev.Type == s.Event && event.MatchAll(s.Conditions, ev)
+}
+
+// Matches reports whether ev qualifies for any step of the task (whether
+// the task listens to it at all, before its progress is read).
+func (t Task) Matches(ev event.Event) bool {
+	for _, s := range t.Steps {
+		if s.Match(ev) {
+			return true
+		}
+	}
+	return false
 }
 
 // Target restricts a task to some members. Empty fields do not restrict.

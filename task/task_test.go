@@ -214,3 +214,23 @@ func TestTaskJSONRoundTrip(t *testing.T) {
 		t.Errorf("round trip (-want +got):\n%s", diff)
 	}
 }
+
+func TestTaskMatches(t *testing.T) {
+	big := []event.Condition{{Attr: "amount", Op: event.Gte, Value: event.DecString("100")}}
+	tk := task.Task{Kind: task.Sequence, Steps: []task.Step{{Event: "browse"}, {Event: "order", Conditions: big}}}
+	tests := []struct {
+		name string
+		ev   event.Event
+		want bool
+	}{
+		{"first step", ev("browse", nil), true},
+		{"a later step, whatever the progress", ev("order", event.Attrs{"amount": event.DecString("100")}), true},
+		{"a step's type failing its conditions", ev("order", event.Attrs{"amount": event.DecString("99.99")}), false},
+		{"another type", ev("share", nil), false},
+	}
+	for _, tc := range tests {
+		if got := tk.Matches(tc.ev); got != tc.want {
+			t.Errorf("%s: Matches = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -1,4 +1,4 @@
-package membership_test
+package task_test
 
 import (
 	"context"
@@ -8,9 +8,8 @@ import (
 
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/rule"
-	"github.com/memberkit/membership/store"
-	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/tag"
 	"github.com/memberkit/membership/task"
 )
@@ -58,14 +57,16 @@ func engBenchDef() membership.Definition {
 	return def
 }
 
+// BenchmarkEngageProcess20Tasks20Rules processes orders of 1,000 members
+// through 20 tasks and 20 tag rules (and the other domains of engDef).
 func BenchmarkEngageProcess20Tasks20Rules(b *testing.B) {
 	for _, backend := range []string{"memory", "bolt"} {
 		b.Run(backend, func(b *testing.B) {
 			var p *membership.Program
 			if backend == "memory" {
-				p = openMemory(b, engBenchDef())
+				p = testkit.OpenMemory(b, engBenchDef())
 			} else {
-				p = openBolt(b, engBenchDef())
+				p = testkit.OpenBolt(b, engBenchDef())
 			}
 			ctx := context.Background()
 			start := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
@@ -76,55 +77,6 @@ func BenchmarkEngageProcess20Tasks20Rules(b *testing.B) {
 				if _, err := p.Process(ctx, ev); err != nil {
 					b.Fatal(err)
 				}
-			}
-		})
-	}
-}
-
-// BenchmarkTagSegmentPage lists one page of 100 members of segments over
-// 100,000 tagged members: M (10%), staff (50%), complained (33%).
-func BenchmarkTagSegmentPage(b *testing.B) {
-	const n = 100_000
-	st := memory.New()
-	b.Cleanup(func() { st.Close() })
-	p, err := membership.Open(st, engDef())
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	for lo := 0; lo < n; lo += 10_000 {
-		err := st.Update(ctx, func(tx store.Tx) error {
-			for i := lo; i < lo+10_000; i++ {
-				m := fmt.Sprintf("m%06d", i)
-				if err := tag.Touch(tx, m); err != nil {
-					return err
-				}
-				for name, ok := range map[string]bool{"M": i%10 == 0, "staff": i%2 == 0, "complained": i%3 == 0} {
-					if !ok {
-						continue
-					}
-					if _, err := tag.Assign(tx, m, tag.Assigned{Tag: name, By: "bench"}); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	for _, expr := range []string{"M", "M and not complained", "M and staff", "M or complained"} {
-		b.Run(expr, func(b *testing.B) {
-			cursor := ""
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				page, next, err := p.Segment(ctx, expr, cursor, 100)
-				if err != nil || len(page) == 0 {
-					b.Fatalf("page %d members after %q, %v", len(page), cursor, err)
-				}
-				cursor = next
 			}
 		})
 	}

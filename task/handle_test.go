@@ -1,4 +1,4 @@
-package membership_test
+package task_test
 
 import (
 	"context"
@@ -8,21 +8,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memberkit/membership/change"
-
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/benefit"
+	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
-	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/tag"
 	"github.com/memberkit/membership/task"
-	"github.com/shopspring/decimal"
 )
+
+var dec = testkit.Dec
 
 // engDef is a program with levels, a plan, points, coupons, stored value,
 // benefits, achievements, tag rules and the given tasks.
@@ -93,9 +93,11 @@ func engDef(tasks ...task.Task) membership.Definition {
 	}
 }
 
+var shanghai = testkit.Shanghai
+
 func engOpen(t testing.TB, tasks ...task.Task) *membership.Program {
 	t.Helper()
-	return openMemory(t, engDef(tasks...))
+	return testkit.OpenMemory(t, engDef(tasks...))
 }
 
 func engEvent(id, member, typ string, at time.Time, attrs event.Attrs) event.Event {
@@ -106,6 +108,19 @@ func engOrder(id, member, amount string, at time.Time, categories ...string) eve
 	return engEvent(id, member, "order", at, event.Attrs{"amount": event.DecString(amount), "category": event.List(categories...)})
 }
 
+func mustProcess(t testing.TB, p *membership.Program, evs ...event.Event) []*change.Outcome {
+	t.Helper()
+	var outs []*change.Outcome
+	for _, ev := range evs {
+		out, err := p.Process(context.Background(), ev)
+		if err != nil {
+			t.Fatalf("Process(%s): %v", ev.ID, err)
+		}
+		outs = append(outs, out)
+	}
+	return outs
+}
+
 func engKinds(out *change.Outcome, prefix string) []string {
 	var ks []string
 	for _, c := range out.Changes {
@@ -114,15 +129,6 @@ func engKinds(out *change.Outcome, prefix string) []string {
 		}
 	}
 	return ks
-}
-
-func engPoints(t *testing.T, p *membership.Program, member string) decimal.Decimal {
-	t.Helper()
-	bal, err := p.Balance(context.Background(), ledger.MemberAccount(member, ledger.Points("mall"), ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bal
 }
 
 var engPts10 = []rule.Reward{{Kind: rule.RewardPoints, Program: "mall", Amount: dec("10")}}
@@ -181,26 +187,31 @@ func TestTaskOrderedProgressIsKeptAndRestarts(t *testing.T) {
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
 	p := engOpen(t, task.Task{Name: "funnel", Kind: task.Sequence, Steps: engSteps("browse", "cart", "order"), Rewards: engPts10})
 	ctx := context.Background()
-	status := func() membership.TaskStatus {
+	status := func() task.Status {
 		t.Helper()
-		st, err := p.TaskProgress(ctx, "m")
+		st, err := p.Tasks().Progress(ctx, "m")
 		if err != nil || len(st) != 1 {
-			t.Fatalf("TaskProgress = %v, %v", st, err)
+			t.Fatalf("Progress = %v, %v", st, err)
 		}
 		return st[0]
 	}
-	mustProcess(t, p, engEvent("e1", "m", "browse", at, nil), engOrder("e2", "m", "10", at.Add(time.Minute)))
-	want := membership.TaskStatus{Task: "funnel", Kind: task.Sequence, Done: 1, Need: 3,
+	// The times are given in UTC and come back in the program's zone.
+	mustProcess(t, p, engEvent("e1", "m", "browse", at.UTC(), nil), engOrder("e2", "m", "10", at.Add(time.Minute)))
+	want := task.Status{Task: "funnel", Kind: task.Sequence, Done: 1, Need: 3,
 		Progress: task.Progress{Steps: []int{1, 0, 0}, Started: at.UTC(), Updated: at.UTC()}}
-	if diff := cmp.Diff(want, status()); diff != "" {
+	got := status()
+	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("after browse and an out-of-order order (-want +got):\n%s", diff)
 	}
+	if got.Progress.Started.Location() != p.Location() || got.Progress.Updated.Location() != p.Location() {
+		t.Errorf("progress times in %v and %v, want the program's zone", got.Progress.Started.Location(), got.Progress.Updated.Location())
+	}
 	mustProcess(t, p, engEvent("e3", "m", "cart", at, nil), engOrder("e4", "m", "10", at))
-	got := status()
+	got = status()
 	if got.Done != 0 || got.Completions != 1 || !got.Progress.Started.IsZero() {
 		t.Errorf("after completion: %+v, want progress restarted and 1 completion", got)
 	}
-	if bal := engPoints(t, p, "m"); !bal.Equal(dec("10")) {
+	if bal := pointsOf(t, p, "m"); !bal.Equal(dec("10")) {
 		t.Errorf("points = %s, want 10", bal)
 	}
 }
@@ -234,16 +245,16 @@ func TestTaskRepeatDailyLimitAcrossMidnight(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("task changes (-want +got):\n%s", diff)
 	}
-	if bal := engPoints(t, p, "m"); !bal.Equal(dec("20")) {
+	if bal := pointsOf(t, p, "m"); !bal.Equal(dec("20")) {
 		t.Errorf("points = %s, want 20", bal)
 	}
-	n, err := p.TaskCompletions(context.Background(), "m", "checkin-2", rule.Day, day(3, 12, 0))
+	n, err := p.Tasks().Completions(context.Background(), task.CompletionsQuery{Member: "m", Task: "checkin-2", Period: rule.Day, At: day(3, 12, 0)})
 	if err != nil || n != 1 {
 		t.Errorf("completions on day 3 = %d, %v; want 1", n, err)
 	}
 	out := mustProcess(t, p, engEvent("c8", "m", "checkin", day(3, 9, 0), nil))[0]
-	var lr membership.TaskLimitReached
-	if err := out.ChangesOf(membership.ChangeTaskLimitReached)[0].Decode(&lr); err != nil {
+	var lr task.LimitReached
+	if err := out.ChangesOf(task.ChangeLimitReached)[0].Decode(&lr); err != nil {
 		t.Fatal(err)
 	}
 	if lr.Period != rule.Day || !lr.Limit.Equal(dec("1")) || out.Changes[0].Reason.Cut == nil {
@@ -300,42 +311,40 @@ func TestTaskLimitPeriods(t *testing.T) {
 
 func TestTaskRewardKinds(t *testing.T) {
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
-	ctx := context.Background()
 	tests := []struct {
 		name   string
 		reward rule.Reward
 		check  func(t *testing.T, p *membership.Program, out *change.Outcome)
 	}{
 		{"points", rule.Reward{Kind: rule.RewardPoints, Program: "mall", Amount: dec("25")}, func(t *testing.T, p *membership.Program, _ *change.Outcome) {
-			if bal := engPoints(t, p, "m"); !bal.Equal(dec("25")) {
+			if bal := pointsOf(t, p, "m"); !bal.Equal(dec("25")) {
 				t.Errorf("points = %s, want 25", bal)
 			}
 		}},
 		{"growth", rule.Reward{Kind: rule.RewardGrowth, Amount: dec("120")}, func(t *testing.T, p *membership.Program, _ *change.Outcome) {
-			st, err := p.LevelStatus(ctx, "m")
-			if err != nil || st.Level != "silver" {
-				t.Errorf("level = %+v, %v; want silver after 120 growth", st, err)
+			if lvl := levelOf(t, p, "m"); lvl != "silver" {
+				t.Errorf("level = %s; want silver after 120 growth", lvl)
 			}
 		}},
 		{"achievement", rule.Reward{Kind: rule.RewardAchievement, Achievement: "explorer"}, func(t *testing.T, p *membership.Program, out *change.Outcome) {
-			gs, err := p.Achievements(ctx, "m")
-			if err != nil || len(gs) != 1 || gs[0].Achievement != "explorer" || gs[0].Source != "task" || gs[0].Event != "e1" {
-				t.Errorf("achievements = %+v, %v", gs, err)
+			gs := achievementsOf(t, p, "m")
+			if len(gs) != 1 || gs[0].Achievement != "explorer" || gs[0].Source != "task" || gs[0].Event != "e1" {
+				t.Errorf("achievements = %+v", gs)
 			}
-			if len(out.ChangesOf(membership.ChangeAchievementGranted)) != 1 {
+			if len(out.ChangesOf(kindAchievementGranted)) != 1 {
 				t.Errorf("no achievement.granted change in %v", engKinds(out, ""))
 			}
 		}},
 		{"coupon", rule.Reward{Kind: rule.RewardCoupon, Template: "welcome", Count: 2}, func(t *testing.T, p *membership.Program, _ *change.Outcome) {
-			cs, err := p.Coupons(ctx, "m", true)
-			if err != nil || len(cs) != 2 || cs[0].Template != "welcome" || cs[0].Method != coupon.Task {
-				t.Errorf("coupons = %+v, %v; want 2 welcome coupons by task", cs, err)
+			cs := couponsOf(t, p, "m")
+			if len(cs) != 2 || cs[0].Template != "welcome" || cs[0].Method != coupon.Task {
+				t.Errorf("coupons = %+v; want 2 welcome coupons by task", cs)
 			}
 		}},
 		{"pack", rule.Reward{Kind: rule.RewardPack, Pack: "starter"}, func(t *testing.T, p *membership.Program, out *change.Outcome) {
-			cs, err := p.Coupons(ctx, "m", true)
-			if err != nil || len(cs) != 2 || len(out.ChangesOf(membership.ChangePackIssued)) != 1 {
-				t.Errorf("coupons = %+v, %v; want the starter pack's 2 coupons", cs, err)
+			cs := couponsOf(t, p, "m")
+			if len(cs) != 2 || len(out.ChangesOf(kindPackIssued)) != 1 {
+				t.Errorf("coupons = %+v; want the starter pack's 2 coupons", cs)
 			}
 		}},
 	}
@@ -343,11 +352,11 @@ func TestTaskRewardKinds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := engOpen(t, task.Task{Name: "share", Kind: task.One, Steps: engSteps("share"), Rewards: []rule.Reward{tc.reward}})
 			out := mustProcess(t, p, engEvent("e1", "m", "share", at, nil))[0]
-			cs := out.ChangesOf(membership.ChangeTaskCompleted)
+			cs := out.ChangesOf(task.ChangeCompleted)
 			if len(cs) != 1 {
 				t.Fatalf("changes %v, want one task.completed", engKinds(out, ""))
 			}
-			var done membership.TaskCompleted
+			var done task.Completed
 			if err := cs[0].Decode(&done); err != nil {
 				t.Fatal(err)
 			}
@@ -370,34 +379,32 @@ func TestTaskTargetsAndWindow(t *testing.T) {
 			Window: rule.Window{From: time.Date(2026, 3, 1, 0, 0, 0, 0, shanghai), To: time.Date(2026, 4, 1, 0, 0, 0, 0, shanghai)}},
 	)
 	completed := func(out *change.Outcome) []string {
+		fx, err := task.EffectsOf(out)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var names []string
-		for _, c := range out.ChangesOf(membership.ChangeTaskCompleted) {
-			var d membership.TaskCompleted
-			if err := c.Decode(&d); err != nil {
-				t.Fatal(err)
-			}
+		for _, d := range fx.Completed {
 			names = append(names, d.Task)
 		}
 		return names
 	}
+	addTag := func(requestID, member, name string) {
+		t.Helper()
+		if _, err := p.Tags().Add(ctx, tag.ManualRequest{RequestID: requestID, Member: member, Operator: "alice", At: at, Tag: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if got := completed(mustProcess(t, p, engEvent("s1", "m", "share", at, nil))[0]); len(got) != 0 {
 		t.Errorf("a bronze member without tags completed %v", got)
 	}
-	if _, err := p.AddTag(ctx, "r1", "m", "staff", "alice", "", at); err != nil {
-		t.Fatal(err)
-	}
+	addTag("r1", "m", "staff")
 	if got := completed(mustProcess(t, p, engEvent("s2", "m", "share", at, nil))[0]); !cmp.Equal(got, []string{"staff-only", "segment"}) {
 		t.Errorf("staff member completed %v, want staff-only and segment", got)
 	}
-	if _, err := p.AddTag(ctx, "r2", "m2", "staff", "alice", "", at); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.AddTag(ctx, "r3", "m2", "complained", "alice", "", at); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.SetLevel(ctx, "r4", membership.SetLevelRequest{Member: "m2", Level: "gold", Operator: "bob", Reason: "vip", At: at}); err != nil {
-		t.Fatal(err)
-	}
+	addTag("r2", "m2", "staff")
+	addTag("r3", "m2", "complained")
+	setLevel(t, p, "r4", "m2", "gold", at)
 	if got := completed(mustProcess(t, p, engEvent("s3", "m2", "share", at, nil))[0]); !cmp.Equal(got, []string{"gold-only", "staff-only"}) {
 		t.Errorf("gold staff member who complained completed %v, want gold-only and staff-only", got)
 	}
@@ -430,13 +437,76 @@ func TestTaskDefinitionProblems(t *testing.T) {
 
 func TestTaskUnknown(t *testing.T) {
 	p := engOpen(t)
-	if _, err := p.TaskCompletions(context.Background(), "m", "ghost", rule.Total, time.Now()); !errors.Is(err, task.ErrUnknownTask) {
-		t.Errorf("TaskCompletions of an unknown task: %v, want task.ErrUnknownTask", err)
+	ctx := context.Background()
+	if _, err := p.Tasks().Completions(ctx, task.CompletionsQuery{Member: "m", Task: "ghost", Period: rule.Total, At: time.Now()}); !errors.Is(err, task.ErrUnknownTask) {
+		t.Errorf("Completions of an unknown task: %v, want task.ErrUnknownTask", err)
+	}
+	p = engOpen(t, task.Task{Name: "share", Kind: task.One, Steps: engSteps("share"), Rewards: engPts10})
+	for name, q := range map[string]task.CompletionsQuery{
+		"unknown period": {Member: "m", Task: "share", Period: "fortnight", At: time.Now()},
+		"no time":        {Member: "m", Task: "share", Period: rule.Total},
+	} {
+		if _, err := p.Tasks().Completions(ctx, q); !errors.Is(err, membership.ErrInvalidArgument) {
+			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)
+		}
+	}
+	// A period the task does not limit is not counted.
+	mustProcess(t, p, engEvent("s1", "m", "share", time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai), nil))
+	if n, err := p.Tasks().Completions(ctx, task.CompletionsQuery{Member: "m", Task: "share", Period: rule.Total, At: time.Now()}); err != nil || n != 0 {
+		t.Errorf("completions of an unlimited task = %d, %v; want 0", n, err)
+	}
+}
+
+// Without tasks in the definition, every call of the handle says so.
+func TestTaskNotDefined(t *testing.T) {
+	ctx := context.Background()
+	p := testkit.OpenMemory(t, membership.Definition{Zone: "Asia/Shanghai", Events: []event.Type{{Name: "share"}}})
+	if _, err := p.Tasks().Progress(ctx, "m"); !errors.Is(err, task.ErrNotDefined) {
+		t.Errorf("Progress: %v, want ErrNotDefined", err)
+	}
+	if _, err := p.Tasks().Completions(ctx, task.CompletionsQuery{Member: "m", Task: "t", Period: rule.Total, At: time.Now()}); !errors.Is(err, task.ErrNotDefined) {
+		t.Errorf("Completions: %v, want ErrNotDefined", err)
+	}
+}
+
+// EffectsOf reads what an event did to the member's tasks.
+func TestTaskEffectsOf(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	p := engOpen(t,
+		task.Task{Name: "pair", Kind: task.Repeat, Times: 2, Steps: engSteps("checkin"), Rewards: engPts10, Limits: rule.Caps{{Period: rule.Day, Limit: dec("1")}}},
+		task.Task{Name: "first", Kind: task.One, Steps: engSteps("checkin"), Rewards: engPts10},
+	)
+	outs := mustProcess(t, p,
+		engEvent("c1", "m", "checkin", at, nil),
+		engEvent("c2", "m", "checkin", at.Add(time.Minute), nil),
+		engEvent("c3", "m", "checkin", at.Add(2*time.Minute), nil))
+	var got []task.Effects
+	for _, out := range outs {
+		fx, err := task.EffectsOf(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fx)
+	}
+	want := []task.Effects{
+		{Progressed: []task.Progressed{{Task: "pair", Step: 0, Done: 1, Need: 2}}, Completed: []task.Completed{{Task: "first", Completions: 1, Rewards: engPts10}}},
+		{Completed: []task.Completed{{Task: "pair", Completions: 1, Rewards: engPts10}, {Task: "first", Completions: 2, Rewards: engPts10}}},
+		{LimitReached: []task.LimitReached{{Task: "pair", Period: rule.Day, Limit: dec("1")}}, Completed: []task.Completed{{Task: "first", Completions: 3, Rewards: engPts10}}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("effects per event (-want +got):\n%s", diff)
+	}
+	if fx, err := task.EffectsOf(nil); err != nil || fx.Completed != nil {
+		t.Errorf("EffectsOf(nil) = %+v, %v", fx, err)
+	}
+	bad := &change.Outcome{Changes: []change.Change{{Kind: task.ChangeCompleted, Data: []byte(`{"completions":"x"}`)}}}
+	if _, err := task.EffectsOf(bad); err == nil {
+		t.Error("EffectsOf of a malformed change: no error")
 	}
 }
 
 func TestTaskConcurrentEventsCountOnce(t *testing.T) {
-	p := openBolt(t, engDef(task.Task{Name: "pair", Kind: task.Repeat, Times: 2, Steps: engSteps("checkin"), Rewards: engPts10}))
+	p := testkit.OpenBolt(t, engDef(task.Task{Name: "pair", Kind: task.Repeat, Times: 2, Steps: engSteps("checkin"), Rewards: engPts10}))
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
 	var wg sync.WaitGroup
 	for i := range 16 {
@@ -450,11 +520,11 @@ func TestTaskConcurrentEventsCountOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	st, err := p.TaskProgress(context.Background(), "m")
+	st, err := p.Tasks().Progress(context.Background(), "m")
 	if err != nil || st[0].Completions != 8 || st[0].Done != 0 {
 		t.Errorf("status %+v, %v; want 8 completions", st, err)
 	}
-	if bal := engPoints(t, p, "m"); !bal.Equal(dec("80")) {
+	if bal := pointsOf(t, p, "m"); !bal.Equal(dec("80")) {
 		t.Errorf("points = %s, want 80", bal)
 	}
 }

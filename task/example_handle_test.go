@@ -1,4 +1,4 @@
-package membership_test
+package task_test
 
 import (
 	"context"
@@ -11,12 +11,13 @@ import (
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/task"
+	"github.com/shopspring/decimal"
 )
 
 // A "browse, add to cart, then order" task granting an achievement: the
 // order placed before browsing does not count; the ordered steps complete
 // it once.
-func ExampleProgram_TaskProgress() {
+func ExampleHandle_Progress() {
 	loc, _ := time.LoadLocation("Asia/Shanghai")
 	def := membership.Definition{
 		Zone:     "Asia/Shanghai",
@@ -26,7 +27,7 @@ func ExampleProgram_TaskProgress() {
 			Name: "funnel", Kind: task.Sequence,
 			Steps:   []task.Step{{Event: "browse"}, {Event: "cart"}, {Event: "order"}},
 			Rewards: []rule.Reward{{Kind: rule.RewardAchievement, Achievement: "first-purchase"}},
-			Limits:  rule.Caps{{Period: rule.Total, Limit: decimalOne}},
+			Limits:  rule.Caps{{Period: rule.Total, Limit: decimal.NewFromInt(1)}},
 		}}},
 	}
 	p, err := membership.Open(memory.New(), def)
@@ -49,7 +50,11 @@ func ExampleProgram_TaskProgress() {
 			fmt.Println(typ, "→ (out of order, ignored)")
 		}
 	}
-	st, _ := p.TaskProgress(ctx, "ann")
+	st, err := p.Tasks().Progress(ctx, "ann")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Printf("%s: %d/%d, completed %d time(s)\n", st[0].Task, st[0].Done, st[0].Need, st[0].Completions)
 	// Output:
 	// order → (out of order, ignored)
@@ -58,4 +63,47 @@ func ExampleProgram_TaskProgress() {
 	// order → task.completed
 	// order → achievement.granted
 	// funnel: 0/3, completed 1 time(s)
+}
+
+// A host reads what an event did to the member's tasks from its outcome,
+// without decoding the feed.
+func ExampleEffectsOf() {
+	def := membership.Definition{
+		Zone:     "Asia/Shanghai",
+		Events:   []event.Type{{Name: "checkin"}},
+		Benefits: &benefit.Definition{Achievements: []benefit.Achievement{{Name: "regular"}}},
+		Tasks: &task.Definition{Tasks: []task.Task{{
+			Name: "three-checkins", Kind: task.Repeat, Times: 3,
+			Steps:   []task.Step{{Event: "checkin"}},
+			Rewards: []rule.Reward{{Kind: rule.RewardAchievement, Achievement: "regular"}},
+		}}},
+	}
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, p.Location())
+	for i := range 3 {
+		out, err := p.Process(context.Background(), event.Event{ID: fmt.Sprint("c", i), Member: "ann", Type: "checkin", Time: at.AddDate(0, 0, i)})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fx, err := task.EffectsOf(out)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		for _, s := range fx.Progressed {
+			fmt.Printf("%s: %d of %d\n", s.Task, s.Done, s.Need)
+		}
+		for _, c := range fx.Completed {
+			fmt.Printf("%s completed (%d), reward: %s\n", c.Task, c.Completions, c.Rewards[0].Achievement)
+		}
+	}
+	// Output:
+	// three-checkins: 1 of 3
+	// three-checkins: 2 of 3
+	// three-checkins completed (1), reward: regular
 }

@@ -1,0 +1,478 @@
+package tag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+)
+
+// ErrNotDefined is wrapped by every call of a Handle whose program defines
+// no tags.
+var ErrNotDefined = errors.New("tag: the program defines no tags")
+
+// Handle is a program's tag domain: manual tags, profile attributes, the
+// recompute of a changed rule, and the reads (a member's tags and
+// profile, segments, counts). Get it from the program (Program.Tags); it
+// is safe for concurrent use.
+type Handle struct {
+	e *engine.Engine
+	p *part // nil when the program defines no tags
+}
+
+// New registers the tag part of def with e, as the reader of members' tags
+// for the other domains, and returns its handle. With a nil def it
+// registers nothing, and every call of the handle returns an error
+// wrapping ErrNotDefined. The part must be added after every part whose
+// changes its rules read (levels), since it evaluates them last.
+func New(e *engine.Engine, def *Definition) *Handle {
+	h := &Handle{e: e}
+	if def == nil {
+		return h
+	}
+	h.p = &part{def: *def}
+	e.Add(h.p)
+	e.SetTags(h.p)
+	return h
+}
+
+// ManualRequest asks to add a manual tag to a member, or to remove one.
+type ManualRequest struct {
+	// RequestID is the idempotency key: the same ID with the same request
+	// returns the first outcome; with another request, an error wrapping
+	// event.ErrConflict.
+	RequestID string `json:"request_id"`
+	Member    string `json:"member"`
+	// Operator is who asks (required); the member's tag records it.
+	Operator string `json:"operator"`
+	Note     string `json:"note,omitempty"`
+	// At is when the tag is given or taken (required).
+	At  time.Time `json:"at"`
+	Tag string    `json:"tag"`
+}
+
+// ProfileRequest sets a member's profile attributes.
+type ProfileRequest struct {
+	// RequestID is the idempotency key, as for ManualRequest.
+	RequestID string    `json:"request_id"`
+	Member    string    `json:"member"`
+	At        time.Time `json:"at"`
+	// Attributes replace the stored ones of the same name; a value of
+	// empty kind (event.Value{}) removes the attribute. Others are kept.
+	Attributes map[string]event.Value `json:"attributes"`
+}
+
+// RecomputeRequest asks to re-evaluate the rule of one tag for a page of
+// the members the program has seen.
+type RecomputeRequest struct {
+	// At is the time the rule is evaluated at (required).
+	At  time.Time `json:"at"`
+	Tag string    `json:"tag"`
+	// After is the cursor: the Next of the previous page ("" to start).
+	After string `json:"after,omitempty"`
+	// Limit is the page size (default 500).
+	Limit int `json:"limit,omitempty"`
+}
+
+// RecomputeResult is what one page of a recompute did.
+type RecomputeResult struct {
+	// Next is the cursor of the next page; "" when every member is done.
+	Next string `json:"next"`
+	// Examined is how many members the page evaluated; Added and Removed
+	// how many of them got and lost the tag.
+	Examined int `json:"examined"`
+	Added    int `json:"added"`
+	Removed  int `json:"removed"`
+	// Outcome holds the page's tag changes (also in the feed).
+	Outcome *change.Outcome `json:"outcome"`
+}
+
+// SegmentQuery asks for a page of the members whose tags match an
+// expression.
+type SegmentQuery struct {
+	// Expr is the segment, from Parse or MustParse.
+	Expr Expr
+	// After is the cursor: the Next of the previous page ("" to start).
+	After string
+	// Limit is the page size (default 100).
+	Limit int
+}
+
+// SegmentPage is one page of a segment.
+type SegmentPage struct {
+	// Members are in member order.
+	Members []string `json:"members"`
+	// Next is the cursor of the next page; "" when there is none.
+	Next string `json:"next"`
+}
+
+// Profile is the tag domain's view of a member: the profile attributes,
+// the tags and the statistics kept from events. A member's level, assets
+// and achievements belong to their domains.
+type Profile struct {
+	Member     string                 `json:"member"`
+	Attributes map[string]event.Value `json:"attributes,omitempty"`
+	Tags       []Assigned             `json:"tags,omitempty"`
+	Stats      Summary                `json:"stats"`
+}
+
+// opBody is what identifies a request for idempotency: the operation and
+// the request with its time in UTC (the same instant in another zone is
+// the same request).
+type opBody struct {
+	Op      string `json:"op"`
+	Request any    `json:"request"`
+}
+
+func checkMember(member string) error {
+	if member == "" || strings.ContainsRune(member, 0) {
+		return fmt.Errorf("%w: member %q", event.ErrInvalidArgument, member)
+	}
+	return nil
+}
+
+// Add gives a member a manual tag. Adding a tag the member has changes
+// nothing. The error wraps ErrNotDefined, ErrUnknownTag, ErrNotManual (a
+// rule's tag), event.ErrInvalidArgument (no request ID, member, operator
+// or time) or event.ErrConflict (the request ID was used for another
+// request).
+func (h *Handle) Add(ctx context.Context, r ManualRequest) (*change.Outcome, error) {
+	return h.manual(ctx, r, true)
+}
+
+// Remove takes a manual tag from a member. Removing a tag the member does
+// not have changes nothing. Errors as for Add.
+func (h *Handle) Remove(ctx context.Context, r ManualRequest) (*change.Outcome, error) {
+	return h.manual(ctx, r, false)
+}
+
+func (h *Handle) manual(ctx context.Context, r ManualRequest, add bool) (*change.Outcome, error) {
+	verb := "remove"
+	if add {
+		verb = "add"
+	}
+	fail := func(err error) (*change.Outcome, error) {
+		return nil, fmt.Errorf("tag: %s %q for %q: %w", verb, r.Tag, r.Member, err)
+	}
+	if h.p == nil {
+		return fail(ErrNotDefined)
+	}
+	if err := checkMember(r.Member); err != nil {
+		return fail(err)
+	}
+	if r.Operator == "" || r.At.IsZero() {
+		return fail(fmt.Errorf("%w: an operator and a time are required", event.ErrInvalidArgument))
+	}
+	switch {
+	case h.p.def.RuleFor(r.Tag) != nil:
+		return fail(fmt.Errorf("%w: %q is kept by a rule", ErrNotManual, r.Tag))
+	case !h.p.def.IsManual(r.Tag):
+		return fail(fmt.Errorf("%w %q", ErrUnknownTag, r.Tag))
+	}
+	body := r
+	body.At = r.At.UTC()
+	req := engine.Request{ID: r.RequestID, Body: opBody{Op: "tag." + verb, Request: body}, At: r.At, Member: r.Member, Ref: ledger.Ref{Note: "tag " + r.Tag}}
+	out, err := h.e.Apply(ctx, req, func(u *engine.Unit) error {
+		if err := touch(u.Tx(), r.Member); err != nil {
+			return err
+		}
+		why := &rule.Reason{Rule: "tags.manual", Note: r.Note}
+		data := Change{Tag: r.Tag, Manual: true, By: r.Operator, Note: r.Note}
+		if add {
+			ok, err := assign(u, r.Member, Assigned{Tag: r.Tag, Manual: true, By: r.Operator, At: r.At.UTC(), Event: r.RequestID, Note: r.Note})
+			if err != nil || !ok {
+				return err
+			}
+			return u.Emit(ChangeAdded, r.Member, data, why)
+		}
+		ok, err := unassign(u, r.Member, r.Tag)
+		if err != nil || !ok {
+			return err
+		}
+		return u.Emit(ChangeRemoved, r.Member, data, why)
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return out, nil
+}
+
+// SetProfile sets a member's profile attributes (declared in the
+// definition) and re-evaluates the member's rules at once. The error wraps
+// ErrNotDefined, ErrUnknownAttribute, ErrAttributeType,
+// event.ErrInvalidArgument (no request ID, member or time) or
+// event.ErrConflict.
+func (h *Handle) SetProfile(ctx context.Context, r ProfileRequest) (*change.Outcome, error) {
+	fail := func(err error) (*change.Outcome, error) {
+		return nil, fmt.Errorf("tag: set profile of %q: %w", r.Member, err)
+	}
+	if h.p == nil {
+		return fail(ErrNotDefined)
+	}
+	if err := checkMember(r.Member); err != nil {
+		return fail(err)
+	}
+	if r.At.IsZero() {
+		return fail(fmt.Errorf("%w: zero time", event.ErrInvalidArgument))
+	}
+	set := map[string]event.Value{}
+	var del []string
+	for k, v := range r.Attributes {
+		if v.Kind == "" {
+			del = append(del, k)
+		} else {
+			set[k] = v
+		}
+	}
+	if err := h.p.def.CheckAttrs(set); err != nil {
+		return fail(err)
+	}
+	body := r
+	body.At = r.At.UTC()
+	req := engine.Request{ID: r.RequestID, Body: opBody{Op: "tag.set_profile", Request: body}, At: r.At, Member: r.Member, Ref: ledger.Ref{Note: "profile"}}
+	out, err := h.e.Apply(ctx, req, func(u *engine.Unit) error {
+		if err := touch(u.Tx(), r.Member); err != nil {
+			return err
+		}
+		cur, err := loadAttrs(u.Tx(), r.Member)
+		if err != nil {
+			return err
+		}
+		maps.Copy(cur, set)
+		for _, k := range del {
+			delete(cur, k)
+		}
+		if err := saveAttrs(u.Tx(), r.Member, cur); err != nil {
+			return err
+		}
+		_, _, err = h.p.evaluate(u, r.Member, nil)
+		return err
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return out, nil
+}
+
+// Recompute re-evaluates the rule of r.Tag for up to r.Limit members after
+// r.After, as at r.At, in one store transaction, and returns the cursor of
+// the next page. A host calls it again with Next until Next is "", after
+// changing the rule; a crash between pages loses nothing, since the host
+// resumes from the last Next, and a page run twice changes nothing the
+// second time (the rule is evaluated, not applied: there is no request
+// ID). The changes go to the feed. The error wraps ErrNotDefined,
+// ErrUnknownTag (no rule gives the tag) or event.ErrInvalidArgument (no
+// time).
+func (h *Handle) Recompute(ctx context.Context, r RecomputeRequest) (RecomputeResult, error) {
+	fail := func(err error) (RecomputeResult, error) {
+		return RecomputeResult{}, fmt.Errorf("tag: recompute %q: %w", r.Tag, err)
+	}
+	if h.p == nil {
+		return fail(ErrNotDefined)
+	}
+	only := h.p.def.RuleFor(r.Tag)
+	if only == nil {
+		return fail(fmt.Errorf("%w %q: no rule gives it", ErrUnknownTag, r.Tag))
+	}
+	if r.At.IsZero() {
+		return fail(fmt.Errorf("%w: zero time", event.ErrInvalidArgument))
+	}
+	limit := r.Limit
+	if limit <= 0 {
+		limit = 500
+	}
+	var res RecomputeResult
+	out, err := h.e.Update(ctx, r.At, ledger.Ref{Note: "recompute tag " + r.Tag}, func(u *engine.Unit) error {
+		res = RecomputeResult{} // a store may run the function again
+		members, err := knownMembers(u.Tx(), r.After, limit)
+		if err != nil {
+			return err
+		}
+		for _, m := range members {
+			a, d, err := h.p.evaluate(u, m, only)
+			if err != nil {
+				return err
+			}
+			res.Examined++
+			res.Added += a
+			res.Removed += d
+		}
+		if len(members) == limit {
+			res.Next = members[len(members)-1]
+		}
+		return nil
+	})
+	if err != nil {
+		return fail(err)
+	}
+	res.Outcome = out
+	return res, nil
+}
+
+// view runs fn in a read-only transaction of the program's store.
+func (h *Handle) view(ctx context.Context, fn func(tx store.Tx) error) error {
+	if h.p == nil {
+		return ErrNotDefined
+	}
+	return h.e.Store().View(ctx, fn)
+}
+
+// local returns a member's tags with their times in the program's zone.
+func (h *Handle) local(as []Assigned) []Assigned {
+	for i := range as {
+		as[i].At = as[i].At.In(h.e.Location())
+	}
+	return as
+}
+
+// Of returns a member's tags in name order, each with who gave it and
+// when. The error wraps ErrNotDefined or the store's error.
+func (h *Handle) Of(ctx context.Context, member string) ([]Assigned, error) {
+	var out []Assigned
+	err := h.view(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = loadTags(tx, member)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tag: tags of %q: %w", member, err)
+	}
+	return h.local(out), nil
+}
+
+// Profile returns a member's profile attributes, tags and statistics (with
+// the top brands, categories and products). A member the program has
+// never seen has an empty profile. The error wraps ErrNotDefined or the
+// store's error.
+func (h *Handle) Profile(ctx context.Context, member string) (Profile, error) {
+	pr := Profile{Member: member}
+	err := h.view(ctx, func(tx store.Tx) error {
+		var err error
+		if pr.Attributes, err = loadAttrs(tx, member); err != nil {
+			return err
+		}
+		if pr.Tags, err = loadTags(tx, member); err != nil {
+			return err
+		}
+		st, err := loadStats(tx, member)
+		if err != nil {
+			return err
+		}
+		pr.Stats = st.Summary(h.p.def.TopN())
+		return nil
+	})
+	if err != nil {
+		return Profile{}, fmt.Errorf("tag: profile of %q: %w", member, err)
+	}
+	loc := h.e.Location()
+	for k, v := range pr.Attributes {
+		if v.Kind == event.Time {
+			v.Time = v.Time.In(loc)
+			pr.Attributes[k] = v
+		}
+	}
+	if len(pr.Attributes) == 0 {
+		pr.Attributes = nil
+	}
+	pr.Tags = h.local(pr.Tags)
+	if !pr.Stats.FirstOrder.IsZero() {
+		pr.Stats.FirstOrder = pr.Stats.FirstOrder.In(loc)
+		pr.Stats.LastOrder = pr.Stats.LastOrder.In(loc)
+	}
+	return pr, nil
+}
+
+// checkExpr checks that an expression is not the zero Expr and that every
+// tag it names is declared.
+func (h *Handle) checkExpr(e Expr) error {
+	if h.p == nil {
+		return ErrNotDefined
+	}
+	if e.op == "" {
+		return fmt.Errorf("%w: empty", ErrSyntax)
+	}
+	return h.p.def.checkTags(e)
+}
+
+// Segment returns a page of the members whose tags match q.Expr ("M and
+// (vip or not churned)"), in member order, with the cursor of the next
+// page. Its cost follows the members of the expression's least-populated
+// tag (see the package comment), not the number of members. The error
+// wraps ErrNotDefined, ErrSyntax (the zero Expr) or ErrUnknownTag.
+func (h *Handle) Segment(ctx context.Context, q SegmentQuery) (SegmentPage, error) {
+	fail := func(err error) (SegmentPage, error) {
+		return SegmentPage{}, fmt.Errorf("tag: segment %q: %w", q.Expr, err)
+	}
+	if err := h.checkExpr(q.Expr); err != nil {
+		return fail(err)
+	}
+	var page SegmentPage
+	err := h.view(ctx, func(tx store.Tx) error {
+		var err error
+		page.Members, page.Next, err = segment(tx, q.Expr, q.After, q.Limit)
+		return err
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return page, nil
+}
+
+// InSegment reports whether a member's tags match the expression e, as a
+// coupon claim condition or a task target reads it. Errors as for Segment.
+func (h *Handle) InSegment(ctx context.Context, member string, e Expr) (bool, error) {
+	if err := h.checkExpr(e); err != nil {
+		return false, fmt.Errorf("tag: segment %q: %w", e, err)
+	}
+	var tags []string
+	err := h.view(ctx, func(tx store.Tx) error {
+		var err error
+		tags, err = tagNames(tx, member)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("tag: segment %q for %q: %w", e, member, err)
+	}
+	return e.Match(tags), nil
+}
+
+// Counts returns how many members hold each declared tag (manual tags and
+// rules' tags), read from counters kept as tags change: its cost does not
+// depend on the number of members. The error wraps ErrNotDefined or the
+// store's error.
+func (h *Handle) Counts(ctx context.Context) (map[string]int64, error) {
+	if h.p == nil {
+		return nil, fmt.Errorf("tag: counts: %w", ErrNotDefined)
+	}
+	var names []string
+	for _, m := range h.p.def.Manual {
+		names = append(names, m.Name)
+	}
+	for _, r := range h.p.def.Rules {
+		names = append(names, r.Tag)
+	}
+	out := make(map[string]int64, len(names))
+	err := h.view(ctx, func(tx store.Tx) error {
+		for _, n := range names {
+			c, err := count(tx, n)
+			if err != nil {
+				return err
+			}
+			out[n] = c
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tag: counts: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,190 @@
+package tag
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/rule"
+)
+
+// dueWindow is the due kind re-evaluating a member's windowed rules at the
+// edge of a window.
+const dueWindow = "tag.window"
+
+// part is the tag domain's share of processing: it keeps the statistics
+// from events, evaluates the rules after every event of a member, after a
+// profile change and after another domain changed the member outside an
+// event, and answers the other domains' questions about a member's tags.
+type part struct {
+	def Definition
+}
+
+var (
+	_ engine.Part     = (*part)(nil)
+	_ engine.Follower = (*part)(nil)
+	_ engine.Tags     = (*part)(nil)
+)
+
+// Tags returns the member's tags, for the other domains.
+func (p *part) Tags(u *engine.Unit, member string) ([]string, error) {
+	return tagNames(u.Tx(), member)
+}
+
+// DueKinds lists the window edge.
+func (p *part) DueKinds() []string { return []string{dueWindow} }
+
+// Due re-evaluates a member's rules at a window edge; the next edge is
+// scheduled by the evaluation.
+func (p *part) Due(u *engine.Unit, it engine.Item) error {
+	if err := saveEdge(u.Tx(), it.ID, time.Time{}); err != nil {
+		return err
+	}
+	_, _, err := p.evaluate(u, it.ID, nil)
+	return err
+}
+
+// Follow re-evaluates a member's rules after a change made outside an
+// event (a level changed at a term end or by an operator). The member is
+// recorded as known, so a later recompute reaches them.
+func (p *part) Follow(u *engine.Unit, member string) error {
+	if err := touch(u.Tx(), member); err != nil {
+		return err
+	}
+	_, _, err := p.evaluate(u, member, nil)
+	return err
+}
+
+// Process keeps the statistics of an order or a recharge and re-evaluates
+// the member's rules.
+func (p *part) Process(u *engine.Unit, ev event.Event) error {
+	tx := u.Tx()
+	if err := touch(tx, ev.Member); err != nil {
+		return err
+	}
+	o, r := p.def.Orders, p.def.Recharge
+	isOrder := o != nil && ev.Type == o.Event
+	isRecharge := r != nil && ev.Type == r.Event
+	if isOrder || isRecharge {
+		st, err := loadStats(tx, ev.Member)
+		if err != nil {
+			return err
+		}
+		if isOrder {
+			ord, _ := o.Order(ev)
+			st.AddOrder(ord)
+			if err := addDay(tx, ev.Member, ord, u.Location()); err != nil {
+				return err
+			}
+		}
+		if isRecharge {
+			amt, _ := r.Recharged(ev)
+			st.AddRecharge(amt)
+		}
+		if err := saveStats(tx, ev.Member, st); err != nil {
+			return err
+		}
+	}
+	_, _, err := p.evaluate(u, ev.Member, nil)
+	return err
+}
+
+// member loads what the rules read about a member at u.At().
+func (p *part) member(u *engine.Unit, member string) (Member, error) {
+	var m Member
+	var err error
+	tx := u.Tx()
+	if m.Attrs, err = loadAttrs(tx, member); err != nil {
+		return m, err
+	}
+	if m.Level, err = u.MemberLevel(member); err != nil {
+		return m, err
+	}
+	if m.Stats, err = loadStats(tx, member); err != nil {
+		return m, err
+	}
+	if n := p.def.MaxDays(); n > 0 {
+		today := rule.DateOf(m.Now(u.At()), u.Location())
+		if m.Days, err = loadDays(tx, member, today.AddDays(-(n - 1)), today); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+// evaluate applies the rules (all, or only one) to a member at u.At() and
+// schedules the member's next window edge. It returns how many tags it
+// added and removed.
+func (p *part) evaluate(u *engine.Unit, member string, only *Rule) (added, removed int, err error) {
+	m, err := p.member(u, member)
+	if err != nil {
+		return 0, 0, err
+	}
+	now, loc := m.Now(u.At()), u.Location()
+	have, err := tagNames(u.Tx(), member)
+	if err != nil {
+		return 0, 0, err
+	}
+	for i, r := range p.def.Rules {
+		if only != nil && r.Tag != only.Tag {
+			continue
+		}
+		match := p.def.Match(r, m, now, loc)
+		if match == slices.Contains(have, r.Tag) {
+			continue
+		}
+		why := &rule.Reason{Rule: fmt.Sprintf("tags.rules[%d]", i), Note: "tag " + r.Tag, Inputs: p.def.Explain(r, m, now, loc)}
+		if match {
+			ok, err := assign(u, member, Assigned{Tag: r.Tag, By: "rule", At: u.At().UTC(), Event: u.Ref().Event})
+			if err != nil {
+				return added, removed, err
+			}
+			if ok {
+				added++
+				if err := u.Emit(ChangeAdded, member, Change{Tag: r.Tag, By: "rule"}, why); err != nil {
+					return added, removed, err
+				}
+			}
+			continue
+		}
+		ok, err := unassign(u, member, r.Tag)
+		if err != nil {
+			return added, removed, err
+		}
+		if ok {
+			removed++
+			if err := u.Emit(ChangeRemoved, member, Change{Tag: r.Tag, By: "rule"}, why); err != nil {
+				return added, removed, err
+			}
+		}
+	}
+	return added, removed, p.reschedule(u, member, m)
+}
+
+// reschedule keeps one due item per member at its next window edge.
+func (p *part) reschedule(u *engine.Unit, member string, m Member) error {
+	if p.def.MaxDays() == 0 {
+		return nil
+	}
+	next := p.def.Edge(m, m.Now(u.At()), u.Location())
+	old, err := loadEdge(u.Tx(), member)
+	if err != nil {
+		return err
+	}
+	if old.Equal(next) {
+		return nil
+	}
+	if !old.IsZero() {
+		if err := u.Unschedule(old, dueWindow, member); err != nil {
+			return err
+		}
+	}
+	if !next.IsZero() {
+		if err := u.Schedule(next, dueWindow, member, nil); err != nil {
+			return err
+		}
+	}
+	return saveEdge(u.Tx(), member, next)
+}

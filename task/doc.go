@@ -1,0 +1,59 @@
+// Package task defines member tasks (会员任务) and runs them: what a
+// member must do, in which order, who may take part, what completing
+// earns and how often.
+//
+// A program's task domain is its [Handle] (Program.Tasks in the root
+// package). Tasks progress as events arrive, in Program.Process; there is
+// no operator call. The handle reads a member's standing
+// ([Handle.Progress]) and completions per period ([Handle.Completions]).
+// Without a task definition every call returns an error wrapping
+// [ErrNotDefined].
+//
+// # Types
+//
+//   - [One] (one action): one qualifying event completes the task.
+//   - [Repeat] (repeated action): Times qualifying events of the one step.
+//   - [All] (several actions): every step occurs, in any order; an event
+//     matching a step already done does not count again.
+//   - [Sequence] (ordered actions): the steps occur in the configured order.
+//     An event matching a step other than the next one is ignored: progress
+//     neither advances nor resets. The task completes when the member has
+//     done the steps as an ordered subsequence of their events, so B then A
+//     never completes "A then B", while A, C, B, C does complete "A, B, C".
+//     Operators expect a stray action not to wipe out what was already done.
+//
+// Each step is an event type with attribute conditions (package event).
+// [Task.Step] is the rule that counts an event; the part calls it.
+//
+// # Progress, limits and rewards
+//
+// Progress is kept per member and task and restarts after each completion.
+// A task may be limited to a number of completions per day, week, month,
+// year and in total (rule.Caps counted in the program's zone). While a
+// limit is reached, qualifying events do not count at all — progress does
+// not build up for the next period — and the part publishes
+// task.limit_reached. Completing grants the task's rewards (points,
+// growth, an achievement, a coupon or a coupon pack) through the engine
+// (engine.Unit.Reward), which hands each to the domain that grants its
+// kind, inside the event's transaction: the package imports no other
+// domain's part.
+//
+// # Targets
+//
+// A [Target] restricts a task to levels (any of), tags (any of) and a
+// segment (a tag expression of package tag); events of other members are
+// ignored. The part reads the member's level and tags through the engine.
+// Tasks run before the tag part in processing order, so a target reads
+// the member's tags as they stood before the event (an order that earns a
+// tag counts for tasks targeting that tag from the next event on).
+//
+// # Changes
+//
+// The package publishes [ChangeProgressed] ("task.progressed", payload
+// [Progressed]), [ChangeCompleted] ("task.completed", [Completed]; the
+// rewards' own changes follow it) and [ChangeLimitReached]
+// ("task.limit_reached", [LimitReached]; the reason's Cut names the
+// period). [EffectsOf] reads them from an outcome. The package posts
+// nothing to the ledger itself (its rewards do); its state is in the store
+// buckets named "task.*", and the completions ever are an engine total.
+package task

@@ -1,0 +1,134 @@
+package task
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+)
+
+// ErrNotDefined is wrapped by every call of a Handle whose program defines
+// no tasks.
+var ErrNotDefined = errors.New("task: the program defines no tasks")
+
+// Handle is a program's task domain: what members have done towards each
+// task. Tasks progress and complete as events arrive (Program.Process);
+// there is no operator call. Get it from the program (Program.Tasks); it
+// is safe for concurrent use.
+type Handle struct {
+	e *engine.Engine
+	p *part // nil when the program defines no tasks
+}
+
+// New registers the task part of def with e and returns its handle. With
+// a nil def it registers nothing, and every call of the handle returns an
+// error wrapping ErrNotDefined. The part reads members' levels and tags
+// through the engine and grants rewards through the parts that grant them
+// (engine.Unit.Reward), so it is added after those parts and before the
+// tag part: a task target reads the tags as they stood before the event.
+func New(e *engine.Engine, def *Definition) *Handle {
+	h := &Handle{e: e}
+	if def == nil {
+		return h
+	}
+	h.p = newPart(*def)
+	e.Add(h.p)
+	return h
+}
+
+// Status is a member's standing on one task.
+type Status struct {
+	Task string `json:"task"`
+	Kind Kind   `json:"kind"`
+	// Progress since the last completion (its times in the program's
+	// zone); Done of Need units.
+	Progress Progress `json:"progress"`
+	Done     int      `json:"done"`
+	Need     int      `json:"need"`
+	// Completions is the number of completions ever.
+	Completions int64 `json:"completions"`
+}
+
+// CompletionsQuery asks how often a member completed a task in a period.
+type CompletionsQuery struct {
+	Member string
+	Task   string
+	// Period is the period counted (rule.Total: ever), the one containing
+	// At.
+	Period rule.Period
+	At     time.Time
+}
+
+// Progress returns a member's standing on every task of the program, in
+// definition order: progress since the last completion and the number of
+// completions. The error wraps ErrNotDefined or the store's error.
+func (h *Handle) Progress(ctx context.Context, member string) ([]Status, error) {
+	if h.p == nil {
+		return nil, fmt.Errorf("task: progress of %q: %w", member, ErrNotDefined)
+	}
+	loc := h.e.Location()
+	var out []Status
+	err := h.e.Store().View(ctx, func(tx store.Tx) error {
+		out = out[:0] // a store may run the function again
+		for _, tk := range h.p.def.Tasks {
+			k := key(member, tk.Name)
+			prog, err := loadProgress(tx, k)
+			if err != nil {
+				return err
+			}
+			if len(prog.Steps) != len(tk.Steps) {
+				prog.Steps = make([]int, len(tk.Steps))
+			}
+			if !prog.Started.IsZero() {
+				prog.Started, prog.Updated = prog.Started.In(loc), prog.Updated.In(loc)
+			}
+			st := Status{Task: tk.Name, Kind: tk.Kind, Progress: prog, Done: prog.Done(), Need: tk.Need()}
+			if st.Completions, err = completions(tx, k); err != nil {
+				return err
+			}
+			out = append(out, st)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("task: progress of %q: %w", member, err)
+	}
+	return out, nil
+}
+
+// Completions returns how many times q.Member completed q.Task in the
+// period q.Period containing q.At, as counted for the task's limits: a
+// period the task does not limit is not counted and returns 0. The error
+// wraps ErrNotDefined, ErrUnknownTask or event.ErrInvalidArgument (an
+// unknown period, no time).
+func (h *Handle) Completions(ctx context.Context, q CompletionsQuery) (int64, error) {
+	fail := func(err error) (int64, error) {
+		return 0, fmt.Errorf("task: completions of %q by %q: %w", q.Task, q.Member, err)
+	}
+	switch {
+	case h.p == nil:
+		return fail(ErrNotDefined)
+	case !q.Period.Valid():
+		return fail(fmt.Errorf("%w: unknown period %q", event.ErrInvalidArgument, q.Period))
+	case q.At.IsZero():
+		return fail(fmt.Errorf("%w: zero time", event.ErrInvalidArgument))
+	}
+	if _, ok := h.p.def.Task(q.Task); !ok {
+		return fail(ErrUnknownTask)
+	}
+	var n int64
+	err := h.e.Store().View(ctx, func(tx store.Tx) error {
+		used, err := rule.Used(tx, bLimits, scope(q.Member, q.Task), q.Period, q.At, h.e.Location())
+		n = used.IntPart()
+		return err
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return n, nil
+}

@@ -1,0 +1,177 @@
+package task
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/shopspring/decimal"
+)
+
+// Buckets the package keeps its state in.
+const (
+	bProgress = "task.progress" // member \0 task → Progress
+	bLimits   = "task.limits"   // rule.Use counters of completions
+	bDone     = "task.done"     // member \0 task → completions (an engine total)
+)
+
+var one = decimal.NewFromInt(1)
+
+// part is the task domain's share of processing: it counts events towards
+// the tasks that listen to them and grants a completed task's rewards
+// through the engine.
+type part struct {
+	def Definition
+	// byType lists the indexes of the tasks listening to each event type.
+	byType map[string][]int
+}
+
+var _ engine.Part = (*part)(nil)
+
+func newPart(def Definition) *part {
+	p := &part{def: def, byType: map[string][]int{}}
+	for i, t := range def.Tasks {
+		for _, typ := range t.Types() {
+			p.byType[typ] = append(p.byType[typ], i)
+		}
+	}
+	return p
+}
+
+// DueKinds is empty: tasks have no due work.
+func (p *part) DueKinds() []string { return nil }
+
+// Due is never called.
+func (p *part) Due(*engine.Unit, engine.Item) error { return nil }
+
+func key(member, task string) []byte { return []byte(member + "\x00" + task) }
+
+// scope is the scope of a member's completion counters of a task.
+func scope(member, task string) string { return member + "\x00" + task }
+
+// Process counts ev towards every task in its window that listens to it
+// and targets the member.
+func (p *part) Process(u *engine.Unit, ev event.Event) error {
+	idx := p.byType[ev.Type]
+	if len(idx) == 0 {
+		return nil
+	}
+	var (
+		level               string
+		tags                []string
+		haveLevel, haveTags bool
+		err                 error
+	)
+	for _, i := range idx {
+		tk := p.def.Tasks[i]
+		if !tk.Window.Contains(ev.Time) || !tk.Matches(ev) {
+			continue
+		}
+		if len(tk.Target.Levels) > 0 && !haveLevel {
+			if level, err = u.MemberLevel(ev.Member); err != nil {
+				return err
+			}
+			haveLevel = true
+		}
+		if tk.Target.UsesTags() && !haveTags {
+			if tags, err = u.MemberTags(ev.Member); err != nil {
+				return err
+			}
+			haveTags = true
+		}
+		if !tk.Target.Targets(level, tags) {
+			continue
+		}
+		if err := p.step(u, i, tk, ev); err != nil {
+			return fmt.Errorf("task %q: %w", tk.Name, err)
+		}
+	}
+	return nil
+}
+
+// step counts ev towards task i, completing it (and granting its rewards)
+// when it is done, unless a completion limit is reached.
+func (p *part) step(u *engine.Unit, i int, tk Task, ev event.Event) error {
+	member, tx := ev.Member, u.Tx()
+	sc := scope(member, tk.Name)
+	ruleID := fmt.Sprintf("tasks[%d]", i)
+	for _, c := range tk.Limits {
+		used, err := rule.Used(tx, bLimits, sc, c.Period, u.At(), u.Location())
+		if err != nil {
+			return err
+		}
+		if used.GreaterThanOrEqual(c.Limit) {
+			return u.Emit(ChangeLimitReached, member, LimitReached{Task: tk.Name, Period: c.Period, Limit: c.Limit}, &rule.Reason{
+				Rule: ruleID, Note: "completion limit reached; the event does not count",
+				Cut: &rule.Cut{Period: c.Period, Limit: c.Limit, Used: used, Wanted: one, Granted: decimal.Zero},
+			})
+		}
+	}
+	k := key(member, tk.Name)
+	prog, err := loadProgress(tx, k)
+	if err != nil {
+		return err
+	}
+	next, step, complete := tk.Step(prog, ev)
+	if step < 0 {
+		return nil
+	}
+	why := &rule.Reason{Rule: ruleID, Inputs: map[string]string{"event": ev.ID, "type": ev.Type, "step": fmt.Sprint(step)}}
+	if !complete {
+		raw, err := json.Marshal(next)
+		if err != nil {
+			return err
+		}
+		if err := tx.Put(bProgress, k, raw); err != nil {
+			return err
+		}
+		return u.Emit(ChangeProgressed, member, Progressed{Task: tk.Name, Step: step, Done: next.Done(), Need: tk.Need()}, why)
+	}
+	if _, _, err := rule.Use(tx, bLimits, sc, tk.Limits, u.At(), u.Location(), one); err != nil {
+		return err
+	}
+	if err := tx.Delete(bProgress, k); err != nil {
+		return err
+	}
+	n, err := completions(tx, k)
+	if err != nil {
+		return err
+	}
+	n++
+	if err := u.AddTotal(bDone, k, one); err != nil {
+		return err
+	}
+	why.Note = fmt.Sprintf("completion %d of task %q", n, tk.Name)
+	if err := u.Emit(ChangeCompleted, member, Completed{Task: tk.Name, Completions: n, Rewards: tk.Rewards}, why); err != nil {
+		return err
+	}
+	for _, r := range tk.Rewards {
+		if err := u.Reward(member, r, rule.Reason{Rule: ruleID, Note: "task " + tk.Name, Inputs: why.Inputs}); err != nil {
+			return fmt.Errorf("reward %s: %w", r.Target(), err)
+		}
+	}
+	return nil
+}
+
+// loadProgress returns the progress stored under k (none: zero).
+func loadProgress(tx store.Tx, k []byte) (Progress, error) {
+	var prog Progress
+	raw, err := tx.Get(bProgress, k)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return prog, nil
+	case err != nil:
+		return prog, err
+	}
+	return prog, json.Unmarshal(raw, &prog)
+}
+
+// completions returns a member's completions of a task, ever.
+func completions(tx store.Tx, k []byte) (int64, error) {
+	n, err := engine.Total(tx, bDone, k)
+	return n.IntPart(), err
+}
