@@ -1,10 +1,12 @@
 package membership
 
+import "github.com/memberkit/membership/points"
+
 // parts are the program's domain parts, in processing order.
 type parts struct {
 	value   *valuePart
 	level   *levelPart
-	points  *pointsPart
+	points  *points.Handle
 	coupon  *couponPart
 	benefit *benefitPart
 	task    *taskPart
@@ -26,10 +28,7 @@ func (p *Program) compose() {
 		p.eng.Add(lp)
 		p.eng.SetLevels(lp)
 	}
-	if pp := p.pointsPart(); pp != nil {
-		p.parts.points = pp
-		p.eng.Add(pp)
-	}
+	p.parts.points = points.New(p.eng, p.def.Points)
 	if cp := p.couponPart(); cp != nil {
 		p.parts.coupon = cp
 		p.eng.Add(cp)
