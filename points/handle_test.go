@@ -146,7 +146,7 @@ func ptsChange(t testing.TB, out *change.Outcome, kind string) (points.Change, *
 	return pc, cs[0].Reason
 }
 
-func TestPointsEarnFormulas(t *testing.T) {
+func TestEarnFormulas(t *testing.T) {
 	at := ptsAt("2026-03-01 10:00")
 	for _, tc := range []struct {
 		name    string
@@ -191,7 +191,7 @@ func TestPointsEarnFormulas(t *testing.T) {
 	}
 }
 
-func TestPointsLevelsAndGifts(t *testing.T) {
+func TestLevelsAndGifts(t *testing.T) {
 	def := ptsDef(func(d *points.Definition) {
 		d.Rules = []points.Rule{
 			{ID: "base", Program: "mall", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}},
@@ -243,7 +243,7 @@ func contains(s, sub string) bool {
 	return false
 }
 
-func TestPointsCapsAtPeriodBoundaries(t *testing.T) {
+func TestCapsAtPeriodBoundaries(t *testing.T) {
 	// Each visit earns 10; a cap of 15 per period lets one and a half
 	// visits through per period. The boundaries are Shanghai's.
 	for _, tc := range []struct {
@@ -292,7 +292,7 @@ func TestPointsCapsAtPeriodBoundaries(t *testing.T) {
 	})
 }
 
-func TestPointsRiskStop(t *testing.T) {
+func TestRiskStop(t *testing.T) {
 	p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) {
 		d.Programs[0].Risk = &points.Risk{Daily: dec("100"), Policy: points.Stop}
 		d.Rules = []points.Rule{ptsBuy}
@@ -325,7 +325,7 @@ func TestPointsRiskStop(t *testing.T) {
 	ptsCheckBooks(t, p)
 }
 
-func TestPointsRiskFreezeRestoreAndVoid(t *testing.T) {
+func TestRiskFreezeRestoreAndVoid(t *testing.T) {
 	def := ptsDef(func(d *points.Definition) {
 		d.Programs[0].Risk = &points.Risk{Daily: dec("100"), Policy: points.Freeze}
 		r := ptsBuy
@@ -440,7 +440,7 @@ func TestPointsRiskFreezeRestoreAndVoid(t *testing.T) {
 	})
 }
 
-func TestPointsPendingReleaseAndRefund(t *testing.T) {
+func TestPendingReleaseAndRefund(t *testing.T) {
 	def := ptsDef(func(d *points.Definition) {
 		r := ptsBuy
 		r.PendingDays = 7
@@ -541,7 +541,7 @@ func TestPointsPendingReleaseAndRefund(t *testing.T) {
 	})
 }
 
-func TestPointsRedeemAndSplit(t *testing.T) {
+func TestRedeemAndSplit(t *testing.T) {
 	ctx := context.Background()
 	p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy} }))
 	at := ptsAt("2026-03-01 10:00")
@@ -591,7 +591,7 @@ func TestPointsRedeemAndSplit(t *testing.T) {
 	ptsCheckBooks(t, p)
 }
 
-func TestPointsLotOrderAndReversal(t *testing.T) {
+func TestLotOrderAndReversal(t *testing.T) {
 	ctx := context.Background()
 	def := ptsDef(func(d *points.Definition) {
 		d.Rules = []points.Rule{
@@ -676,7 +676,7 @@ func TestPointsLotOrderAndReversal(t *testing.T) {
 	ptsCheckBooks(t, p)
 }
 
-func TestPointsAdjustmentApproval(t *testing.T) {
+func TestAdjustmentApproval(t *testing.T) {
 	ctx := context.Background()
 	p := testkit.OpenMemory(t, ptsDef(nil))
 	at := ptsAt("2026-03-01 10:00")
@@ -765,7 +765,7 @@ func TestPointsAdjustmentApproval(t *testing.T) {
 	ptsCheckBooks(t, p)
 }
 
-func TestPointsExchange(t *testing.T) {
+func TestExchange(t *testing.T) {
 	ctx := context.Background()
 	p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy} }))
 	at := ptsAt("2026-03-01 10:00")
@@ -809,7 +809,7 @@ func TestPointsExchange(t *testing.T) {
 	ptsCheckBooks(t, p)
 }
 
-func TestPointsStatementAndForecast(t *testing.T) {
+func TestStatementAndForecast(t *testing.T) {
 	ctx := context.Background()
 	p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) {
 		r := ptsBuy
@@ -871,7 +871,7 @@ func TestPointsStatementAndForecast(t *testing.T) {
 	ptsCheckBooks(t, p)
 }
 
-func TestPointsDefinitionThroughOpen(t *testing.T) {
+func TestDefinitionThroughOpen(t *testing.T) {
 	def := ptsDef(func(d *points.Definition) {
 		d.Rules = []points.Rule{{ID: "x", Program: "zoo", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "store", Rate: dec("1")}}}
 	})
@@ -897,7 +897,7 @@ func memoryStore() *memory.Store { return memory.New() }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
-func TestPointsConcurrentEarnAndRedeem(t *testing.T) {
+func TestConcurrentEarnAndRedeem(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		open func(testing.TB, membership.Definition, ...membership.Option) *membership.Program
@@ -976,7 +976,7 @@ func TestPointsConcurrentEarnAndRedeem(t *testing.T) {
 // reverse, expire (Advance) and adjust with a fake clock and checks after
 // every step that what the member may spend is the sum of their open,
 // unexpired lots, that the ledger verifies and the identity holds.
-func TestPointsProperty(t *testing.T) {
+func TestProperty(t *testing.T) {
 	seeds := []int64{1, 2, 3, 4}
 	steps := 120
 	if testing.Short() {
