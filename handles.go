@@ -3,6 +3,7 @@ package membership
 import (
 	"github.com/memberkit/membership/benefit"
 	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/tag"
 	"github.com/memberkit/membership/task"
 )
@@ -25,3 +26,7 @@ func (p *Program) Tasks() *task.Handle { return p.parts.tasks }
 // Tags returns the tag domain: manual tags, profile attributes, segments
 // and the recompute of a changed rule.
 func (p *Program) Tags() *tag.Handle { return p.parts.tags }
+
+// Points returns the program's points: redemptions, adjustments, reviews,
+// exchanges, balances and statements (see package points).
+func (p *Program) Points() *points.Handle { return p.parts.points }

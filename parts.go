@@ -3,6 +3,7 @@ package membership
 import (
 	"github.com/memberkit/membership/benefit"
 	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/tag"
 	"github.com/memberkit/membership/task"
 )
@@ -11,7 +12,7 @@ import (
 type parts struct {
 	value   *valuePart
 	level   *level.Handle
-	points  *pointsPart
+	points  *points.Handle
 	coupon  *couponPart
 	benefit *benefit.Handle
 	tasks   *task.Handle
@@ -29,10 +30,7 @@ func (p *Program) compose() {
 		p.eng.Add(p.parts.value)
 	}
 	p.parts.level = level.New(p.eng, p.def.Levels)
-	if pp := p.pointsPart(); pp != nil {
-		p.parts.points = pp
-		p.eng.Add(pp)
-	}
+	p.parts.points = points.New(p.eng, p.def.Points)
 	if cp := p.couponPart(); cp != nil {
 		p.parts.coupon = cp
 		p.eng.Add(cp)

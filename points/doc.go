@@ -1,13 +1,43 @@
-// Package points defines point programs (积分) and the rules that earn,
-// hold, spend and take back points: earning rules with formulas, caps and
-// validity, pending points, the return policy, daily risk control,
-// points + cash payment and exchange between programs.
+// Package points is a membership program's points (积分), end to end: the
+// definition of point programs and their rules, the rules themselves as
+// plain functions, the part that applies them to events and due work, and
+// the [Handle] through which a host redeems, reverses, adjusts, reviews,
+// exchanges and reads points.
 //
-// It holds definitions, state records and decisions as plain functions
-// ([Rule.Applies], [Rule.Earn], [Risk.Decide], [SplitOrder], [Convert],
-// [RefundShare]); the root package membership applies them inside a store
-// transaction, posts to the ledger and schedules due work. This package
-// imports neither the root package nor a store.
+// # How it fits
+//
+// The root package membership builds the program: it calls [New] with the
+// program's engine (internal/engine) and its *[Definition], and hands out
+// the Handle as Program.Points. The part registered with the engine
+// receives each event, due item and reward inside the engine's unit of
+// work: the engine owns the store transaction, the idempotency of
+// requests, the outcome, the ledger postings, the due index and the change
+// feed. This package imports no other domain: the level an earning rule
+// checks comes from the engine (which asks the level domain), and rewards
+// of points granted by other domains (level gifts, task rewards) reach it
+// through the engine too. Its state lives in its own store buckets
+// ("points.*"); balances and lots are the ledger's (package ledger), under
+// the asset ledger.Points(program).
+//
+// The rules are functions with table tests and no store: [Rule.Applies],
+// [Rule.Earn], [Risk.Decide], [SplitOrder], [Convert], [Reversal],
+// [Expiry]. The part calls exactly these; nothing re-implements them.
+//
+// # What it publishes
+//
+// Every change it publishes carries a [Change] as its data; the change
+// kinds are [ChangeEarned], [ChangePending], [ChangeReleased],
+// [ChangeBlocked], [ChangeFrozen], [ChangeRestored], [ChangeVoided],
+// [ChangeRedeemed], [ChangeReversed], [ChangeExpired], [ChangeAdjusted],
+// [ChangeAdjustmentRequested], [ChangeAdjustmentRejected] and
+// [ChangeExchanged]. [EffectsOf] reads them from an outcome into typed
+// values (the points an event earned per program, what a refund took
+// back), so a host need not decode the feed itself. Its ledger
+// transactions are of the kinds [KindEarned], [KindRedeemed],
+// [KindReversed], [KindExpired], [KindVoided], [KindAdjusted],
+// [KindExchanged] (each moving points between member accounts and a pool
+// of the same name) and [KindReleased], [KindFrozen], [KindRestored]
+// (moving a lot between a member's own accounts).
 //
 // # Programs and accounts
 //
@@ -17,50 +47,85 @@
 // and [SubFrozen] for points frozen by risk control. Every credit is a lot
 // with a grant time and an expiry; moving a lot between a member's accounts
 // (release, freeze, restore) keeps its ID, expiry and grant time, and its
-// remainder expires at its expiry wherever it is. Spending takes the main
-// account's unexpired lots by earliest expiry, then earliest grant.
+// remainder expires at its expiry wherever it is, as an entry of its own
+// (the expiries of a member's lots that share an instant are one due item,
+// performed by the program's Advance). Spending takes the main account's
+// unexpired lots by earliest expiry, then earliest grant.
 //
 // # Earning
 //
 // An earning [Rule] applies to an event of its type inside its window
 // whose attributes match its conditions, for a member at one of its levels
 // (the level once the level part has processed the same event, so an
-// upgrade the event causes counts). Its formula's result is rounded with
-// the program's rounding, then cut by the rule's caps per member per day,
-// week (from Monday), month, year and in total, in the program's zone; the
-// cut is reported in the reason. Risk control comes last (see [Risk]): only
-// earning rules count toward the daily threshold, not rewards,
-// adjustments or exchanges; blocked amounts give their cap room back.
+// upgrade the event causes counts). [Rule.Earn] rounds its formula's
+// result once with the program's rounding (by default whole points,
+// rounded down); a negative result grants nothing. The amount is then cut
+// by the rule's caps per member per day, week (from Monday), month, year
+// and in total, in the program's zone. A cut grant publishes
+// points.earned with the amount granted and the cut in Reason.Cut; a grant
+// cut to nothing still publishes points.earned, with Amount 0, so that the
+// host sees why nothing was earned. Risk control comes last (see [Risk]):
+// only earning rules count toward the daily threshold, not rewards,
+// adjustments or exchanges; what it blocks is published as points.blocked
+// (with the amount wanted) and gives its cap room back.
+//
+// A rule with PendingDays holds its points in the pending account; they
+// are released (points.released) when Advance reaches the grant's time
+// plus that many calendar days in the program's zone, at the same
+// wall-clock time. Rewards, credit adjustments and exchanges credit lots of
+// the program's Validity; earning rules of their own.
 //
 // # Risk control
 //
-// Under [Stop], what passes the threshold is blocked for the rest of the
-// day. Under [Freeze], the grant that reaches the threshold (earned ≥
-// daily) freezes the day: the unspent remainder of every lot the day's
-// rules credited, and every later grant that day, move to the frozen
-// account, and a [Review] opens. Pending lots of a frozen day go to frozen
-// when released while the review is open. An operator restores the frozen
-// lots to the main account (same lots and expiries) or voids them; a grant
-// later the same day reopens the review for the new points only.
+// The day is the calendar day in the program's zone. Under [Stop], what
+// passes the threshold is blocked for the rest of the day. Under [Freeze],
+// the grant that reaches the threshold (earned ≥ daily) freezes the day:
+// the unspent remainder of every lot the day's rules credited, and every
+// later grant that day, move to the frozen account, and a [Review] opens.
+// Pending lots of a frozen day go to frozen when released while the review
+// is open. An operator restores the frozen lots to the main account (same
+// lots and expiries; what expired meanwhile stays expired) or voids them;
+// a grant later the same day reopens the review for the new points only.
 //
 // # Refunds
 //
 // An earning rule naming an Order attribute records what each order
-// earned. A [Refund] event reverses, for each grant, its share of the
-// order (refunded in all / order amount, rounded with the program's
-// rounding) less what was reversed before: first from the order's own lot
-// (pending, spendable or frozen), then from the member's other spendable
-// points; what was already spent beyond that is the order's shortfall,
-// recorded, and the balance never goes below zero. Growth is reversed by
-// the level package's own refund rules.
+// earned. A [Refund] event reverses, for each grant, [Reversal]: granted ×
+// refunded in all / order amount, computed exactly and rounded once with
+// the program's rounding, less what earlier refunds reversed, so partial
+// refunds add up to the whole order. It takes the points first from the
+// order's own lot (pending, spendable or frozen), then from the member's
+// other spendable points; what was already spent beyond that is the
+// order's shortfall, recorded on the order and in the change, and the
+// balance never goes below zero. The reversed amount gives its cap room
+// back. Growth is reversed by the level package's own refund rules.
+//
+// # Operator calls
+//
+// Every write of the Handle takes a request whose RequestID is its
+// idempotency key (see [Handle]); its Operator and Note are recorded with
+// what it does (the ledger reference, the change's reason, the
+// adjustment). A redemption (one per reference and
+// program) spends points, or with an order amount the points + cash split
+// of [SplitOrder]: the money paid in points is rounded down to the money
+// scale and the points charged are the fewest worth it, so rounding never
+// gives a fraction of a point away. A reversal refills the lots taken last
+// (latest expiry) first; points returned to a lot that has expired
+// meanwhile expire again at once. A manual adjustment whose absolute
+// amount is above the program's ApprovalAbove waits for another operator's
+// approval; a credit is a new lot of the program's validity and a debit
+// takes spendable lots like a redemption. An exchange converts at the
+// configured rate, rounded down to the target program's scale ([Convert]),
+// in one transaction.
+//
+// Every time the Handle returns is in the program's zone.
 //
 // # Reconciliation
 //
-// Ledger kinds earned, redeemed, reversed, expired, voided, adjusted and
-// exchanged move points between member accounts and a pool of the same
-// name; released, frozen and restored move lots between a member's own
-// accounts and net to zero. So, from the ledger's daily totals, the
-// members' balance (main + pending + frozen) changes by earned − redeemed
-// + reversed − expired − voided ± adjusted ± exchanged ([Reconciliation]).
-// Reversed is net: redemptions returned less what refunds took back.
+// Since only earned, redeemed, reversed, expired, voided, adjusted and
+// exchanged move points in or out of members' accounts, the ledger's daily
+// totals give the members' balance (main + pending + frozen) change as
+// earned − redeemed + reversed − expired − voided ± adjusted ± exchanged
+// ([Reconciliation]). Reversed is net: redemptions returned less what
+// refunds took back.
 package points

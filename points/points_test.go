@@ -3,6 +3,7 @@ package points_test
 import (
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -175,38 +176,64 @@ func TestRuleApplies(t *testing.T) {
 	}
 }
 
+// TestRuleEarn is the table of the earning rule the points part runs:
+// the formula's result, rounded once with the program's rounding, never
+// negative.
 func TestRuleEarn(t *testing.T) {
 	whole := points.Program{Name: "mall"}
 	tenth := points.Program{Name: "park", Rounding: rule.Rounding{Scale: 1, Mode: rule.RoundHalfUp}}
 	for _, tc := range []struct {
-		name    string
-		f       rule.Formula
-		prog    points.Program
-		amount  string
-		want    string
-		formula string
+		name           string
+		f              rule.Formula
+		prog           points.Program
+		amount         string
+		want, raw, bas string
+		formula        string
 	}{
-		{"multiplier rounds down", rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("1.5")}, whole, "99.99", "149", "amount × 1.5"},
-		{"multiplier half up at scale 1", rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("1.5")}, tenth, "99.99", "150", "amount × 1.5"},
-		{"fixed", rule.Formula{Kind: rule.Fixed, Fixed: d("20")}, whole, "1", "20", "20"},
-		{"multiplier plus fixed", rule.Formula{Kind: rule.MultiplierFixed, Base: "amount", Rate: d("2"), Fixed: d("10")}, whole, "12.60", "35", "amount × 2 + 10"},
-		{"count", rule.Formula{Kind: rule.Count}, whole, "500", "1", "1"},
-		{"integer base", rule.Formula{Kind: rule.Multiplier, Base: "items", Rate: d("3")}, whole, "1", "12", "items × 3"},
+		// 99.99 × 1.5 = 149.985: down to 149, half up at one place 150.0.
+		{"multiplier rounds down", rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("1.5")}, whole, "99.99", "149", "149.985", "99.99", "amount × 1.5"},
+		{"multiplier half up at scale 1", rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("1.5")}, tenth, "99.99", "150", "149.985", "99.99", "amount × 1.5"},
+		{"fixed", rule.Formula{Kind: rule.Fixed, Fixed: d("20")}, whole, "1", "20", "20", "0", "20"},
+		// 12.60 × 2 + 10 = 35.2.
+		{"multiplier plus fixed", rule.Formula{Kind: rule.MultiplierFixed, Base: "amount", Rate: d("2"), Fixed: d("10")}, whole, "12.60", "35", "35.2", "12.60", "amount × 2 + 10"},
+		{"count", rule.Formula{Kind: rule.Count}, whole, "500", "1", "1", "0", "1"},
+		// 4 items × 3.
+		{"integer base", rule.Formula{Kind: rule.Multiplier, Base: "items", Rate: d("3")}, whole, "1", "12", "12", "4", "items × 3"},
+		// 1 × 2 − 10 = −8 grants nothing.
+		{"negative grants nothing", rule.Formula{Kind: rule.MultiplierFixed, Base: "amount", Rate: d("2"), Fixed: d("-10")}, whole, "1", "0", "-8", "1", "amount × 2 − 10"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := points.Rule{ID: "r", Program: tc.prog.Name, Event: "order", Formula: tc.f}
-			got, why, err := r.Earn(tc.prog, order(tc.amount, event.Attrs{"items": event.Int(4)}))
+			got, err := r.Earn(tc.prog, order(tc.amount, event.Attrs{"items": event.Int(4)}))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !got.Equal(d(tc.want)) || why.Formula != tc.formula || why.Rule != "r" {
-				t.Errorf("Earn = %s (%+v), want %s with formula %q", got, why, tc.want, tc.formula)
+			if !got.Amount.Equal(d(tc.want)) || !got.Raw.Equal(d(tc.raw)) || !got.Base.Equal(d(tc.bas)) {
+				t.Errorf("Earn = %+v, want amount %s raw %s base %s", got, tc.want, tc.raw, tc.bas)
+			}
+			if f := r.Formula.String(); f != tc.formula {
+				t.Errorf("formula text %q, want %q", f, tc.formula)
 			}
 		})
 	}
 	r := points.Rule{ID: "r", Formula: rule.Formula{Kind: rule.Multiplier, Base: "missing", Rate: d("1")}}
-	if _, _, err := r.Earn(whole, order("1", nil)); !errors.Is(err, event.ErrMissingAttribute) {
+	if _, err := r.Earn(whole, order("1", nil)); !errors.Is(err, event.ErrMissingAttribute) {
 		t.Errorf("missing base: %v", err)
+	}
+}
+
+// TestRuleEarnAllocs guards the hot path: earning by a whole-point
+// multiplier of a two-decimal amount allocates nothing.
+func TestRuleEarnAllocs(t *testing.T) {
+	r := points.Rule{ID: "r", Program: "mall", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("1")}}
+	prog := points.Program{Name: "mall"}
+	ev := order("88.50", nil)
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := r.Earn(prog, ev); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Earn allocates %v times, want 0", n)
 	}
 }
 
@@ -297,7 +324,7 @@ func TestSplitOrder(t *testing.T) {
 	}
 }
 
-func TestConvertAndShare(t *testing.T) {
+func TestConvert(t *testing.T) {
 	for _, tc := range []struct {
 		amount, rate string
 		to           points.Program
@@ -313,12 +340,89 @@ func TestConvertAndShare(t *testing.T) {
 			t.Errorf("Convert(%s, %s) = %s, want %s", tc.amount, tc.rate, got, tc.want)
 		}
 	}
-	for _, tc := range []struct{ refunded, amount, want string }{
-		{"50", "200", "0.25"}, {"200", "200", "1"}, {"300", "200", "1"}, {"5", "0", "1"}, {"0", "10", "0"},
+}
+
+// TestReversal works refunds by hand: granted × refunded / amount, rounded
+// once with the program's rounding.
+func TestReversal(t *testing.T) {
+	whole := points.Program{}
+	up := points.Program{Rounding: rule.Rounding{Mode: rule.RoundUp}}
+	halfUp := points.Program{Rounding: rule.Rounding{Mode: rule.RoundHalfUp}}
+	halfEven := points.Program{Rounding: rule.Rounding{Mode: rule.RoundHalfEven}}
+	tenth := points.Program{Rounding: rule.Rounding{Scale: 1}}
+	for _, tc := range []struct {
+		name                      string
+		granted, refunded, amount string
+		prog                      points.Program
+		want                      string
+	}{
+		// Issue 16: a 300.00 order earned 300 points; refunding 100.00 of
+		// it reverses 300 × 100 / 300 = 100 (dividing first, 0.333…3 × 300
+		// rounded down, gave 99).
+		{"a third", "300", "100.00", "300.00", whole, "100"},
+		{"two thirds", "300", "200.00", "300.00", whole, "200"},
+		{"all", "300", "300.00", "300.00", whole, "300"},
+		{"a quarter", "200", "50", "200", whole, "50"},
+		// 7 × 1 / 3 = 2.33…: down 2, up 3; 7 × 2 / 3 = 4.66…: half up 5.
+		{"a seventh's third down", "7", "1", "3", whole, "2"},
+		{"a seventh's third up", "7", "1", "3", up, "3"},
+		{"two thirds half up", "7", "2", "3", halfUp, "5"},
+		// 5 × 1 / 2 = 2.5 exactly: half up 3, half even 2; 7 × 1 / 2 =
+		// 3.5: half even 4.
+		{"half up at a half", "5", "1", "2", halfUp, "3"},
+		{"half even at a half", "5", "1", "2", halfEven, "2"},
+		{"half even at an odd half", "7", "1", "2", halfEven, "4"},
+		// 10 × 1 / 3 = 3.33… at one decimal: 3.3.
+		{"scale 1", "10", "1", "3", tenth, "3.3"},
+		// 3 × 1 / 1.000000000000000001 = 2.999999999999999997: exactly
+		// below 3, so 2 (a quotient kept to 16 places would read 3).
+		{"just below a unit", "3", "1", "1.000000000000000001", whole, "2"},
+		{"more than the order", "300", "301", "300", whole, "300"},
+		{"unknown order amount", "300", "5", "0", whole, "300"},
+		{"nothing refunded", "300", "0", "300", whole, "0"},
 	} {
-		if got := points.RefundShare(d(tc.refunded), d(tc.amount)); !got.Equal(d(tc.want)) {
-			t.Errorf("RefundShare(%s, %s) = %s, want %s", tc.refunded, tc.amount, got, tc.want)
+		t.Run(tc.name, func(t *testing.T) {
+			if got := points.Reversal(d(tc.granted), d(tc.refunded), d(tc.amount), tc.prog); !got.Equal(d(tc.want)) {
+				t.Errorf("Reversal(%s, %s, %s) = %s, want %s", tc.granted, tc.refunded, tc.amount, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestReversalAddsUp checks that partial refunds, each reversing its
+// cumulative Reversal less what was reversed before, add up to the
+// Reversal of their total and to the whole grant once the order is
+// refunded in full, whatever the rounding.
+func TestReversalAddsUp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 1))
+	modes := []rule.RoundingMode{rule.RoundDown, rule.RoundUp, rule.RoundHalfUp, rule.RoundHalfEven}
+	for range 2000 {
+		prog := points.Program{Rounding: rule.Rounding{Scale: int32(rng.IntN(3)), Mode: modes[rng.IntN(len(modes))]}}
+		granted := decimal.New(1+rng.Int64N(100000), -prog.Rounding.Scale)
+		amount := decimal.New(1+rng.Int64N(1000000), -2)
+		refunded, reversed := decimal.Zero, decimal.Zero
+		for refunded.LessThan(amount) {
+			part := decimal.Min(decimal.New(1+rng.Int64N(amount.Shift(2).IntPart()), -2), amount.Sub(refunded))
+			refunded = refunded.Add(part)
+			target := points.Reversal(granted, refunded, amount, prog)
+			if target.LessThan(reversed) || target.GreaterThan(granted) {
+				t.Fatalf("%+v: granted %s of %s, refunded %s: target %s after %s", prog.Rounding, granted, amount, refunded, target, reversed)
+			}
+			reversed = target
 		}
+		if !reversed.Equal(granted) {
+			t.Fatalf("%+v: granted %s of %s refunded in full reverses %s", prog.Rounding, granted, amount, reversed)
+		}
+	}
+	// Three refunds of 100.00 of a 300.00 order that earned 300 points
+	// reverse 100 each.
+	reversed := decimal.Zero
+	for i := 1; i <= 3; i++ {
+		target := points.Reversal(d("300"), decimal.NewFromInt(int64(100*i)), d("300.00"), points.Program{})
+		if delta := target.Sub(reversed); !delta.Equal(d("100")) {
+			t.Errorf("refund %d reverses %s, want 100", i, delta)
+		}
+		reversed = target
 	}
 }
 

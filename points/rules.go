@@ -11,9 +11,13 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Sentinel errors of the points package. The root package's points methods
-// wrap them, with ledger.ErrInsufficientBalance where a balance is short.
+// Sentinel errors of the points package. The [Handle]'s calls wrap them,
+// with ledger.ErrInsufficientBalance where a balance is short and the
+// shared sentinels of package event (ErrInvalidArgument, ErrConflict).
 var (
+	// ErrNotDefined is returned by every call of a Handle whose program
+	// defines no points.
+	ErrNotDefined = errors.New("points: the program defines no points")
 	// ErrUnknownProgram is returned for a point program the definition
 	// does not have.
 	ErrUnknownProgram = errors.New("points: unknown point program")
@@ -110,20 +114,35 @@ func (r Rule) Applies(e event.Event, level string) Skip {
 	return ""
 }
 
-// Earn computes what r grants for e in program p, rounded with p's
-// rounding, before caps and risk control: the amount and its reason (the
-// rule, formula, inputs and raw amount). The error is the formula's.
-func (r Rule) Earn(p Program, e event.Event) (decimal.Decimal, rule.Reason, error) {
-	raw, why, err := r.Formula.Apply(e)
+// Earning is what an earning rule's formula gives for one event, before
+// caps and risk control.
+type Earning struct {
+	// Amount is Raw rounded with the program's rounding, never negative:
+	// what the rule grants.
+	Amount decimal.Decimal
+	// Raw is the formula's exact result.
+	Raw decimal.Decimal
+	// Base is the attribute value the formula read (zero for the kinds
+	// that read none).
+	Base decimal.Decimal
+}
+
+// Earn computes what r grants for e in program p: the formula's result,
+// rounded once with p's rounding (a negative result grants nothing), with
+// the raw result and the base it read for the reason. The error is the
+// formula's (a missing base wraps event.ErrMissingAttribute). The points
+// part calls it for every rule that applies; it allocates nothing when
+// the amounts fit codec.Fixed.
+func (r Rule) Earn(p Program, e event.Event) (Earning, error) {
+	raw, base, err := r.Formula.Eval(e)
 	if err != nil {
-		return decimal.Zero, why, err
+		return Earning{}, err
 	}
-	why.Rule = r.ID
 	amt := p.Rounding.Round(raw)
 	if amt.IsNegative() {
 		amt = decimal.Zero
 	}
-	return amt, why, nil
+	return Earning{Amount: amt, Raw: raw, Base: base}, nil
 }
 
 // RiskDecision is what risk control does with one grant.
@@ -212,18 +231,53 @@ func Convert(amount, rate decimal.Decimal, to Program) decimal.Decimal {
 	return amount.Mul(rate).RoundDown(to.Scale())
 }
 
-// RefundShare returns the share of an order's points to have reversed once
-// refunded of amount was refunded in all: refunded / amount, at most 1; 1
-// when the order amount is unknown (zero).
-func RefundShare(refunded, amount decimal.Decimal) decimal.Decimal {
-	one := decimal.NewFromInt(1)
-	if !amount.IsPositive() || refunded.GreaterThanOrEqual(amount) {
-		return one
-	}
-	if !refunded.IsPositive() {
+// Reversal returns what refunds of an order reverse in all of a grant of
+// granted points, once refunded of the order's amount was refunded in all:
+// granted × refunded / amount, computed exactly and rounded once with p's
+// rounding, at most granted. Each refund reverses its Reversal less what
+// the refunds before it reversed, so partial refunds add up to the whole
+// order (a 300.00 order that earned 300 points and is refunded 100.00
+// three times reverses 100 each time). An order amount that is not
+// positive (unknown) reverses everything; nothing refunded reverses
+// nothing.
+func Reversal(granted, refunded, amount decimal.Decimal, p Program) decimal.Decimal {
+	switch {
+	case !amount.IsPositive() || refunded.GreaterThanOrEqual(amount):
+		return granted
+	case !refunded.IsPositive() || !granted.IsPositive():
 		return decimal.Zero
 	}
-	return refunded.DivRound(amount, 16)
+	return decimal.Min(roundQuo(granted.Mul(refunded), amount, p.Rounding), granted)
+}
+
+// roundQuo returns num / den (both positive) rounded once with r, from the
+// exact quotient: the quotient truncated to r's scale and the remainder
+// decide the last digit, so no intermediate rounding moves a result that
+// sits just below a unit.
+func roundQuo(num, den decimal.Decimal, r rule.Rounding) decimal.Decimal {
+	s := min(max(r.Scale, 0), rule.MaxScale)
+	q, rem := num.QuoRem(den, s)
+	if rem.IsZero() {
+		return q
+	}
+	ulp := decimal.New(1, -s)
+	up := false
+	switch r.Mode {
+	case rule.RoundUp:
+		up = true
+	case rule.RoundHalfUp, rule.RoundHalfEven:
+		// Compare the remainder with half a unit of den: rem / den vs ½·ulp.
+		switch rem.Add(rem).Cmp(den.Mul(ulp)) {
+		case 1:
+			up = true
+		case 0:
+			up = r.Mode == rule.RoundHalfUp || q.Shift(s).Mod(decimal.NewFromInt(2)).Equal(decimal.NewFromInt(1))
+		}
+	}
+	if up {
+		return q.Add(ulp)
+	}
+	return q
 }
 
 // NeedsApproval reports whether a manual adjustment of amount (positive or

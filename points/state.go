@@ -192,3 +192,57 @@ type Blocked struct {
 	Amount decimal.Decimal `json:"amount"`
 	Reason rule.Reason     `json:"reason"`
 }
+
+// Balance is a member's points in one program.
+type Balance struct {
+	// Available is what may be spent at the time asked: the unexpired
+	// lots of the main account.
+	Available decimal.Decimal `json:"available"`
+	// Main, Pending and Frozen are the accounts' balances (Main may
+	// include lots expired but not yet processed by Advance).
+	Main    decimal.Decimal `json:"main"`
+	Pending decimal.Decimal `json:"pending"`
+	Frozen  decimal.Decimal `json:"frozen"`
+}
+
+// Total returns the member's points in all accounts.
+func (b Balance) Total() decimal.Decimal { return b.Main.Add(b.Pending).Add(b.Frozen) }
+
+// The records' times are stored as RFC 3339 and come back in a fixed
+// offset; the handle puts them in the program's zone.
+
+func lotsInZone(lots []LotAmount, loc *time.Location) {
+	for i := range lots {
+		lots[i].Expires = inLoc(lots[i].Expires, loc)
+		lots[i].Granted = inLoc(lots[i].Granted, loc)
+	}
+}
+
+func (a *Adjustment) inZone(loc *time.Location) {
+	a.Requested = inLoc(a.Requested, loc)
+	a.Decided = inLoc(a.Decided, loc)
+}
+
+func (r *Review) inZone(loc *time.Location) {
+	lotsInZone(r.Lots, loc)
+	r.Decided = inLoc(r.Decided, loc)
+}
+
+func (r *Redemption) inZone(loc *time.Location) {
+	r.Time = inLoc(r.Time, loc)
+	lotsInZone(r.Takes, loc)
+}
+
+func (o *Order) inZone(loc *time.Location) {
+	for i := range o.Grants {
+		o.Grants[i].Time = inLoc(o.Grants[i].Time, loc)
+	}
+}
+
+// inLoc returns t in loc, keeping the zero time zero.
+func inLoc(t time.Time, loc *time.Location) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.In(loc)
+}

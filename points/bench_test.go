@@ -1,4 +1,4 @@
-package membership_test
+package points_test
 
 import (
 	"context"
@@ -8,14 +8,15 @@ import (
 
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
 )
 
 var ptsBenchStores = []struct {
 	name string
-	open func(testing.TB, membership.Definition) *membership.Program
-}{{"memory", openMemory}, {"bolt", openBolt}}
+	open func(testing.TB, membership.Definition, ...membership.Option) *membership.Program
+}{{"memory", testkit.OpenMemory}, {"bolt", testkit.OpenBolt}}
 
 func ptsBenchDef() membership.Definition {
 	return ptsDef(func(d *points.Definition) {
@@ -42,7 +43,9 @@ func ptsLoad(b *testing.B, p *membership.Program, n int, members []string, start
 	}
 }
 
-func BenchmarkPointsEarn(b *testing.B) {
+// BenchmarkEarn processes orders that earn points (the part's hot path,
+// Rule.Earn included) through Program.Process.
+func BenchmarkEarn(b *testing.B) {
 	for _, st := range ptsBenchStores {
 		b.Run(st.name, func(b *testing.B) {
 			p := st.open(b, ptsBenchDef())
@@ -59,7 +62,7 @@ func BenchmarkPointsEarn(b *testing.B) {
 	}
 }
 
-func BenchmarkPointsRedeem(b *testing.B) {
+func BenchmarkRedeem(b *testing.B) {
 	for _, st := range ptsBenchStores {
 		b.Run(st.name, func(b *testing.B) {
 			p := st.open(b, ptsBenchDef())
@@ -72,7 +75,7 @@ func BenchmarkPointsRedeem(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				id := fmt.Sprint("r", i)
-				if _, err := p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: id, Program: "mall", Member: "m", Ref: id, Amount: dec("3"), At: at.Add(time.Minute)}); err != nil {
+				if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: id, Member: "m", At: at.Add(time.Minute), Program: "mall", Ref: id, Amount: dec("3")}); err != nil {
 					b.Fatal(err)
 				}
 				i++
@@ -81,25 +84,25 @@ func BenchmarkPointsRedeem(b *testing.B) {
 	}
 }
 
-// BenchmarkPointsStatementPage reads the newest page of 50 of a member
+// BenchmarkStatementPage reads the newest page of 50 of a member
 // with 100,000 entries.
-func BenchmarkPointsStatementPage(b *testing.B) {
-	p := openMemory(b, ptsBenchDef())
+func BenchmarkStatementPage(b *testing.B) {
+	p := testkit.OpenMemory(b, ptsBenchDef())
 	ptsLoad(b, p, 100000, []string{"m"}, ptsAt("2026-01-01 00:00"))
 	ctx := context.Background()
-	q := membership.PointsQuery{Program: "mall", Member: "m", Limit: 50, Newest: true}
+	q := points.StatementQuery{Program: "mall", Member: "m", Limit: 50, Newest: true}
 	for b.Loop() {
-		page, err := p.PointsStatement(ctx, q)
+		page, err := p.Points().Statement(ctx, q)
 		if err != nil || len(page.Entries) != 50 || page.Next == "" {
 			b.Fatalf("page of %d, %v", len(page.Entries), err)
 		}
 	}
 }
 
-// BenchmarkPointsAdvanceExpire expires 100,000 lots of 1,000 members in
+// BenchmarkAdvanceExpire expires 100,000 lots of 1,000 members in
 // one Advance: the lots of a member all expire at the month's end, so
 // they are one due item per member.
-func BenchmarkPointsAdvanceExpire(b *testing.B) {
+func BenchmarkAdvanceExpire(b *testing.B) {
 	members := make([]string, 1000)
 	for i := range members {
 		members[i] = fmt.Sprint("m", i)
@@ -107,7 +110,7 @@ func BenchmarkPointsAdvanceExpire(b *testing.B) {
 	ctx := context.Background()
 	for b.Loop() {
 		b.StopTimer()
-		p := openMemory(b, ptsBenchDef())
+		p := testkit.OpenMemory(b, ptsBenchDef())
 		ptsLoad(b, p, 100000, members, ptsAt("2026-01-01 00:00"))
 		b.StartTimer()
 		n, err := p.Advance(ctx, ptsAt("2026-03-01 00:00"))
@@ -116,7 +119,7 @@ func BenchmarkPointsAdvanceExpire(b *testing.B) {
 		}
 		b.StopTimer()
 		for _, m := range members {
-			bal, err := p.PointsBalance(ctx, "mall", m, ptsAt("2026-03-01 00:00"))
+			bal, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: m, At: ptsAt("2026-03-01 00:00")})
 			if err != nil || !bal.Main.IsZero() {
 				b.Fatalf("%s keeps %+v, %v", m, bal, err)
 			}

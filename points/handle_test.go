@@ -1,4 +1,4 @@
-package membership_test
+package points_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
@@ -24,10 +25,25 @@ import (
 	"github.com/shopspring/decimal"
 )
 
+var dec = testkit.Dec
+
+func mustProcess(t testing.TB, p *membership.Program, evs ...event.Event) []*change.Outcome {
+	t.Helper()
+	var outs []*change.Outcome
+	for _, ev := range evs {
+		out, err := p.Process(context.Background(), ev)
+		if err != nil {
+			t.Fatalf("Process(%s): %v", ev.ID, err)
+		}
+		outs = append(outs, out)
+	}
+	return outs
+}
+
 // ptsAt is a wall time in Shanghai.
 func ptsAt(s string) time.Time {
 	for _, layout := range []string{time.DateTime, "2006-01-02 15:04", time.DateOnly} {
-		if v, err := time.ParseInLocation(layout, s, shanghai); err == nil {
+		if v, err := time.ParseInLocation(layout, s, testkit.Shanghai); err == nil {
 			return v
 		}
 	}
@@ -82,9 +98,9 @@ func ptsRefund(id, member, order, amount string, at time.Time) event.Event {
 	return event.Event{ID: id, Member: member, Type: "refund", Time: at, Attrs: event.Attrs{"order_id": event.Str(order), "amount": event.DecString(amount)}}
 }
 
-func ptsBalance(t testing.TB, p *membership.Program, program, member string, at time.Time) membership.PointsBalance {
+func ptsBalance(t testing.TB, p *membership.Program, program, member string, at time.Time) points.Balance {
 	t.Helper()
-	b, err := p.PointsBalance(context.Background(), program, member, at)
+	b, err := p.Points().Balance(context.Background(), points.BalanceQuery{Program: program, Member: member, At: at})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +123,7 @@ func ptsCheckBooks(t testing.TB, p *membership.Program) {
 		t.Fatalf("Verify: %v", err)
 	}
 	for _, prog := range p.Definition().Points.Programs {
-		r, err := p.PointsReconciliation(ctx, prog.Name, "", "")
+		r, err := p.Points().Reconciliation(ctx, points.ReconciliationQuery{Program: prog.Name})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,20 +133,20 @@ func ptsCheckBooks(t testing.TB, p *membership.Program) {
 	}
 }
 
-func ptsChange(t testing.TB, out *change.Outcome, kind string) (membership.PointsChange, *rule.Reason) {
+func ptsChange(t testing.TB, out *change.Outcome, kind string) (points.Change, *rule.Reason) {
 	t.Helper()
 	cs := out.ChangesOf(kind)
 	if len(cs) != 1 {
 		t.Fatalf("outcome %s has %d %s changes, want 1: %+v", out.Event, len(cs), kind, out.Changes)
 	}
-	var pc membership.PointsChange
+	var pc points.Change
 	if err := cs[0].Decode(&pc); err != nil {
 		t.Fatal(err)
 	}
 	return pc, cs[0].Reason
 }
 
-func TestPointsEarnFormulas(t *testing.T) {
+func TestEarnFormulas(t *testing.T) {
 	at := ptsAt("2026-03-01 10:00")
 	for _, tc := range []struct {
 		name    string
@@ -154,19 +170,19 @@ func TestPointsEarnFormulas(t *testing.T) {
 			Formula: rule.Formula{Kind: rule.Fixed, Fixed: dec("5")}}, ptsVisit("e", "m", at), "0", "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := openMemory(t, ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{tc.r} }))
+			p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{tc.r} }))
 			out := mustProcess(t, p, tc.ev)[0]
 			got := ptsBalance(t, p, tc.r.Program, "m", at).Available
 			if !got.Equal(dec(tc.want)) {
 				t.Fatalf("balance = %s, want %s", got, tc.want)
 			}
 			if tc.want == "0" {
-				if len(out.ChangesOf(membership.ChangePointsEarned)) != 0 {
+				if len(out.ChangesOf(points.ChangeEarned)) != 0 {
 					t.Fatalf("changes %+v, want none", out.Changes)
 				}
 				return
 			}
-			pc, why := ptsChange(t, out, membership.ChangePointsEarned)
+			pc, why := ptsChange(t, out, points.ChangeEarned)
 			if !pc.Amount.Equal(dec(tc.want)) || why.Rule != "r" || why.Formula != tc.formula || !cmp.Equal(why.Inputs, tc.inputs) {
 				t.Errorf("change %+v reason %+v, want %s by %q with %v", pc, why, tc.want, tc.formula, tc.inputs)
 			}
@@ -175,7 +191,7 @@ func TestPointsEarnFormulas(t *testing.T) {
 	}
 }
 
-func TestPointsLevelsAndGifts(t *testing.T) {
+func TestLevelsAndGifts(t *testing.T) {
 	def := ptsDef(func(d *points.Definition) {
 		d.Rules = []points.Rule{
 			{ID: "base", Program: "mall", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}},
@@ -190,7 +206,7 @@ func TestPointsLevelsAndGifts(t *testing.T) {
 		},
 		Growth: []level.GrowthRule{{ID: "g", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}}},
 	}
-	p := openMemory(t, def)
+	p := testkit.OpenMemory(t, def)
 	at := ptsAt("2026-03-01 10:00")
 	mustProcess(t, p, ptsOrder("1", "m", "50", at))
 	ptsWantAvailable(t, p, "mall", "m", at, "50") // silver: base only
@@ -200,7 +216,7 @@ func TestPointsLevelsAndGifts(t *testing.T) {
 	// points part, rounded to park's scale.
 	ptsWantAvailable(t, p, "mall", "m", at.Add(time.Hour), "140")
 	ptsWantAvailable(t, p, "park", "m", at.Add(time.Hour), "12.3")
-	if n := len(out.ChangesOf(membership.ChangePointsEarned)); n != 3 {
+	if n := len(out.ChangesOf(points.ChangeEarned)); n != 3 {
 		t.Errorf("%d points.earned changes, want 3 (base, gold, gift): %+v", n, out.Changes)
 	}
 	ptsCheckBooks(t, p)
@@ -227,7 +243,7 @@ func contains(s, sub string) bool {
 	return false
 }
 
-func TestPointsCapsAtPeriodBoundaries(t *testing.T) {
+func TestCapsAtPeriodBoundaries(t *testing.T) {
 	// Each visit earns 10; a cap of 15 per period lets one and a half
 	// visits through per period. The boundaries are Shanghai's.
 	for _, tc := range []struct {
@@ -242,30 +258,30 @@ func TestPointsCapsAtPeriodBoundaries(t *testing.T) {
 		{rule.Year, "2026-12-31 23:59:59", "2027-01-01 00:00:00", "2026-01-01 00:00:00"},
 	} {
 		t.Run(string(tc.period), func(t *testing.T) {
-			p := openMemory(t, ptsDef(func(d *points.Definition) {
+			p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) {
 				d.Rules = []points.Rule{{ID: "v", Program: "mall", Event: "visit", Formula: rule.Formula{Kind: rule.Fixed, Fixed: dec("10")},
 					Caps: rule.Caps{{Period: tc.period, Limit: dec("15")}}}}
 			}))
 			mustProcess(t, p, ptsVisit("a", "m", ptsAt(tc.sameDay)))
 			out := mustProcess(t, p, ptsVisit("b", "m", ptsAt(tc.last)))[0]
-			pc, why := ptsChange(t, out, membership.ChangePointsEarned)
+			pc, why := ptsChange(t, out, points.ChangeEarned)
 			wantCut := &rule.Cut{Period: tc.period, Limit: dec("15"), Used: dec("10"), Wanted: dec("10"), Granted: dec("5")}
 			if !pc.Amount.Equal(dec("5")) || !cmp.Equal(why.Cut, wantCut, cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })) {
 				t.Errorf("cut grant %s, reason cut %+v; want 5 and %+v", pc.Amount, why.Cut, wantCut)
 			}
 			out = mustProcess(t, p, ptsVisit("c", "m", ptsAt(tc.last).Add(-time.Second)))[0]
-			if pc, why := ptsChange(t, out, membership.ChangePointsEarned); !pc.Amount.IsZero() || why.Cut == nil {
+			if pc, why := ptsChange(t, out, points.ChangeEarned); !pc.Amount.IsZero() || why.Cut == nil {
 				t.Errorf("grant past the cap: %s %+v", pc.Amount, why)
 			}
 			out = mustProcess(t, p, ptsVisit("d", "m", ptsAt(tc.first)))[0]
-			if pc, why := ptsChange(t, out, membership.ChangePointsEarned); !pc.Amount.Equal(dec("10")) || why.Cut != nil {
+			if pc, why := ptsChange(t, out, points.ChangeEarned); !pc.Amount.Equal(dec("10")) || why.Cut != nil {
 				t.Errorf("first grant of the next period: %s %+v", pc.Amount, why)
 			}
 			ptsWantAvailable(t, p, "mall", "m", ptsAt(tc.first), "25")
 		})
 	}
 	t.Run("total", func(t *testing.T) {
-		p := openMemory(t, ptsDef(func(d *points.Definition) {
+		p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) {
 			d.Rules = []points.Rule{{ID: "v", Program: "mall", Event: "visit", Formula: rule.Formula{Kind: rule.Fixed, Fixed: dec("10")},
 				Caps: rule.Caps{{Period: rule.Total, Limit: dec("25")}, {Period: rule.Day, Limit: dec("100")}}}}
 		}))
@@ -276,25 +292,25 @@ func TestPointsCapsAtPeriodBoundaries(t *testing.T) {
 	})
 }
 
-func TestPointsRiskStop(t *testing.T) {
-	p := openMemory(t, ptsDef(func(d *points.Definition) {
+func TestRiskStop(t *testing.T) {
+	p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) {
 		d.Programs[0].Risk = &points.Risk{Daily: dec("100"), Policy: points.Stop}
 		d.Rules = []points.Rule{ptsBuy}
 	}))
 	ctx := context.Background()
 	mustProcess(t, p, ptsOrder("1", "m", "60", ptsAt("2026-03-01 09:00")))
 	out := mustProcess(t, p, ptsOrder("2", "m", "60", ptsAt("2026-03-01 10:00")))[0]
-	if pc, _ := ptsChange(t, out, membership.ChangePointsBlocked); !pc.Amount.Equal(dec("20")) || !pc.Wanted.Equal(dec("60")) || pc.Date != "2026-03-01" {
+	if pc, _ := ptsChange(t, out, points.ChangeBlocked); !pc.Amount.Equal(dec("20")) || !pc.Wanted.Equal(dec("60")) || pc.Date != "2026-03-01" {
 		t.Errorf("blocked change %+v", pc)
 	}
-	if pc, _ := ptsChange(t, out, membership.ChangePointsEarned); !pc.Amount.Equal(dec("40")) {
+	if pc, _ := ptsChange(t, out, points.ChangeEarned); !pc.Amount.Equal(dec("40")) {
 		t.Errorf("earned %s, want 40", pc.Amount)
 	}
 	out = mustProcess(t, p, ptsOrder("3", "m", "5", ptsAt("2026-03-01 23:59:59")))[0]
-	if n := len(out.ChangesOf(membership.ChangePointsEarned)); n != 0 {
+	if n := len(out.ChangesOf(points.ChangeEarned)); n != 0 {
 		t.Errorf("earning after the threshold: %+v", out.Changes)
 	}
-	day, err := p.PointsDay(ctx, "mall", "m", "2026-03-01")
+	day, err := p.Points().Day(ctx, points.DayQuery{Program: "mall", Member: "m", Date: "2026-03-01"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +325,7 @@ func TestPointsRiskStop(t *testing.T) {
 	ptsCheckBooks(t, p)
 }
 
-func TestPointsRiskFreezeRestoreAndVoid(t *testing.T) {
+func TestRiskFreezeRestoreAndVoid(t *testing.T) {
 	def := ptsDef(func(d *points.Definition) {
 		d.Programs[0].Risk = &points.Risk{Daily: dec("100"), Policy: points.Freeze}
 		r := ptsBuy
@@ -318,13 +334,13 @@ func TestPointsRiskFreezeRestoreAndVoid(t *testing.T) {
 	})
 	ctx := context.Background()
 	setup := func(t *testing.T) *membership.Program {
-		p := openMemory(t, def)
+		p := testkit.OpenMemory(t, def)
 		mustProcess(t, p, ptsOrder("1", "m", "60", ptsAt("2026-03-01 09:00")))
-		if _, err := p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: "r1", Program: "mall", Member: "m", Ref: "item", Amount: dec("10"), At: ptsAt("2026-03-01 09:30")}); err != nil {
+		if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "r1", Program: "mall", Member: "m", Ref: "item", Amount: dec("10"), At: ptsAt("2026-03-01 09:30")}); err != nil {
 			t.Fatal(err)
 		}
 		out := mustProcess(t, p, ptsOrder("2", "m", "60", ptsAt("2026-03-01 10:00")))[0]
-		pc, _ := ptsChange(t, out, membership.ChangePointsFrozen)
+		pc, _ := ptsChange(t, out, points.ChangeFrozen)
 		if !pc.Amount.Equal(dec("110")) || len(pc.Lots) != 2 {
 			t.Fatalf("frozen %+v, want 110 in 2 lots", pc)
 		}
@@ -334,10 +350,10 @@ func TestPointsRiskFreezeRestoreAndVoid(t *testing.T) {
 		if !b.Available.IsZero() || !b.Frozen.Equal(dec("115")) {
 			t.Fatalf("balance %+v, want 0 available, 115 frozen", b)
 		}
-		if _, err := p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: "r2", Program: "mall", Member: "m", Ref: "item2", Amount: dec("1"), At: ptsAt("2026-03-01 21:00")}); !errors.Is(err, membership.ErrInsufficientBalance) {
+		if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "r2", Program: "mall", Member: "m", Ref: "item2", Amount: dec("1"), At: ptsAt("2026-03-01 21:00")}); !errors.Is(err, ledger.ErrInsufficientBalance) {
 			t.Fatalf("spending frozen points: %v", err)
 		}
-		revs, err := p.PointsReviews(ctx, "mall", 0)
+		revs, err := p.Points().Reviews(ctx, "mall", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -348,38 +364,38 @@ func TestPointsRiskFreezeRestoreAndVoid(t *testing.T) {
 	}
 	t.Run("restore", func(t *testing.T) {
 		p := setup(t)
-		before, _ := p.PointsExpiring(ctx, "mall", "m", ptsAt("2026-03-01 21:00"), 60)
-		req := membership.ReviewPointsRequest{ID: "rev", Program: "mall", Member: "m", Date: "2026-03-01", At: ptsAt("2026-03-02 10:00")}
-		if _, err := p.RestorePoints(ctx, req); !errors.Is(err, points.ErrNoOperator) {
+		before, _ := p.Points().Expiring(ctx, points.ExpiringQuery{Program: "mall", Member: "m", From: ptsAt("2026-03-01 21:00"), Days: 60})
+		req := points.ReviewRequest{RequestID: "rev", Program: "mall", Member: "m", Date: "2026-03-01", At: ptsAt("2026-03-02 10:00")}
+		if _, err := p.Points().Restore(ctx, req); !errors.Is(err, points.ErrNoOperator) {
 			t.Fatalf("restore without operator: %v", err)
 		}
 		req.Operator = "alice"
-		out, err := p.RestorePoints(ctx, req)
+		out, err := p.Points().Restore(ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pc, _ := ptsChange(t, out, membership.ChangePointsRestored); !pc.Amount.Equal(dec("115")) || pc.Operator != "alice" {
+		if pc, _ := ptsChange(t, out, points.ChangeRestored); !pc.Amount.Equal(dec("115")) || pc.Operator != "alice" {
 			t.Errorf("restored %+v", pc)
 		}
 		ptsWantAvailable(t, p, "mall", "m", ptsAt("2026-03-02 10:00"), "115")
-		after, _ := p.PointsExpiring(ctx, "mall", "m", ptsAt("2026-03-01 21:00"), 60)
+		after, _ := p.Points().Expiring(ctx, points.ExpiringQuery{Program: "mall", Member: "m", From: ptsAt("2026-03-01 21:00"), Days: 60})
 		for i := range before {
 			before[i].Sub = ""
 		}
 		if diff := cmp.Diff(before, after); diff != "" {
 			t.Errorf("lots after restore (-frozen +restored):\n%s", diff)
 		}
-		if out, err := p.RestorePoints(ctx, req); err != nil || !out.Duplicate {
+		if out, err := p.Points().Restore(ctx, req); err != nil || !out.Duplicate {
 			t.Errorf("retry: %v %+v", err, out)
 		}
-		req.ID = "rev2"
-		if _, err := p.VoidPoints(ctx, req); !errors.Is(err, points.ErrNotPending) {
+		req.RequestID = "rev2"
+		if _, err := p.Points().Void(ctx, req); !errors.Is(err, points.ErrNotPending) {
 			t.Errorf("second decision: %v", err)
 		}
-		if revs, _ := p.PointsReviews(ctx, "mall", 0); len(revs) != 0 {
+		if revs, _ := p.Points().Reviews(ctx, "mall", 0); len(revs) != 0 {
 			t.Errorf("queue after restore: %+v", revs)
 		}
-		rv, err := p.PointsReview(ctx, "mall", "m", "2026-03-01")
+		rv, err := p.Points().Review(ctx, points.DayQuery{Program: "mall", Member: "m", Date: "2026-03-01"})
 		if err != nil || rv.State != points.ReviewRestored || rv.Operator != "alice" {
 			t.Errorf("review %+v %v", rv, err)
 		}
@@ -387,18 +403,18 @@ func TestPointsRiskFreezeRestoreAndVoid(t *testing.T) {
 	})
 	t.Run("void", func(t *testing.T) {
 		p := setup(t)
-		out, err := p.VoidPoints(ctx, membership.ReviewPointsRequest{ID: "rev", Program: "mall", Member: "m", Date: "2026-03-01", Operator: "bob", At: ptsAt("2026-03-02 10:00")})
+		out, err := p.Points().Void(ctx, points.ReviewRequest{RequestID: "rev", Program: "mall", Member: "m", Date: "2026-03-01", Operator: "bob", At: ptsAt("2026-03-02 10:00")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pc, _ := ptsChange(t, out, membership.ChangePointsVoided); !pc.Amount.Equal(dec("115")) {
+		if pc, _ := ptsChange(t, out, points.ChangeVoided); !pc.Amount.Equal(dec("115")) {
 			t.Errorf("voided %+v", pc)
 		}
 		b := ptsBalance(t, p, "mall", "m", ptsAt("2026-03-02 10:00"))
 		if !b.Total().IsZero() {
 			t.Errorf("balance after void %+v", b)
 		}
-		r, _ := p.PointsReconciliation(ctx, "mall", "", "")
+		r, _ := p.Points().Reconciliation(ctx, points.ReconciliationQuery{Program: "mall"})
 		if !r.Voided.Equal(dec("115")) || !r.Earned.Equal(dec("125")) || !r.Redeemed.Equal(dec("10")) {
 			t.Errorf("reconciliation %+v", r)
 		}
@@ -413,18 +429,18 @@ func TestPointsRiskFreezeRestoreAndVoid(t *testing.T) {
 		if !b.Total().IsZero() {
 			t.Errorf("balance after expiry %+v", b)
 		}
-		out, err := p.RestorePoints(ctx, membership.ReviewPointsRequest{ID: "rev", Program: "mall", Member: "m", Date: "2026-03-01", Operator: "alice", At: ptsAt("2026-04-02 10:00")})
+		out, err := p.Points().Restore(ctx, points.ReviewRequest{RequestID: "rev", Program: "mall", Member: "m", Date: "2026-03-01", Operator: "alice", At: ptsAt("2026-04-02 10:00")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pc, _ := ptsChange(t, out, membership.ChangePointsRestored); !pc.Amount.IsZero() {
+		if pc, _ := ptsChange(t, out, points.ChangeRestored); !pc.Amount.IsZero() {
 			t.Errorf("restored expired points: %+v", pc)
 		}
 		ptsCheckBooks(t, p)
 	})
 }
 
-func TestPointsPendingReleaseAndRefund(t *testing.T) {
+func TestPendingReleaseAndRefund(t *testing.T) {
 	def := ptsDef(func(d *points.Definition) {
 		r := ptsBuy
 		r.PendingDays = 7
@@ -432,14 +448,14 @@ func TestPointsPendingReleaseAndRefund(t *testing.T) {
 	})
 	ctx := context.Background()
 	t.Run("release", func(t *testing.T) {
-		p := openMemory(t, def)
+		p := testkit.OpenMemory(t, def)
 		out := mustProcess(t, p, ptsOrder("1", "m", "200", ptsAt("2026-03-01 10:00")))[0]
-		ptsChange(t, out, membership.ChangePointsPending)
+		ptsChange(t, out, points.ChangePending)
 		b := ptsBalance(t, p, "mall", "m", ptsAt("2026-03-02"))
 		if !b.Available.IsZero() || !b.Pending.Equal(dec("200")) {
 			t.Fatalf("balance %+v, want 200 pending", b)
 		}
-		if _, err := p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: "r", Program: "mall", Member: "m", Ref: "x", Amount: dec("1"), At: ptsAt("2026-03-02")}); !errors.Is(err, membership.ErrInsufficientBalance) {
+		if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "r", Program: "mall", Member: "m", Ref: "x", Amount: dec("1"), At: ptsAt("2026-03-02")}); !errors.Is(err, ledger.ErrInsufficientBalance) {
 			t.Fatalf("spending pending points: %v", err)
 		}
 		if n, err := p.Advance(ctx, ptsAt("2026-03-08 09:59:59")); err != nil || n != 0 {
@@ -452,17 +468,17 @@ func TestPointsPendingReleaseAndRefund(t *testing.T) {
 		if !b.Available.Equal(dec("200")) || !b.Pending.IsZero() {
 			t.Fatalf("balance after release %+v", b)
 		}
-		page, err := p.PointsStatement(ctx, membership.PointsQuery{Program: "mall", Member: "m", Sub: points.SubPending})
-		if err != nil || len(page.Entries) != 2 || page.Entries[0].Kind != membership.KindPointsEarned || page.Entries[1].Kind != membership.KindPointsReleased {
+		page, err := p.Points().Statement(ctx, points.StatementQuery{Program: "mall", Member: "m", Sub: points.SubPending})
+		if err != nil || len(page.Entries) != 2 || page.Entries[0].Kind != points.KindEarned || page.Entries[1].Kind != points.KindReleased {
 			t.Errorf("pending statement %+v %v", page, err)
 		}
 		ptsCheckBooks(t, p)
 	})
 	t.Run("refund while pending", func(t *testing.T) {
-		p := openMemory(t, def)
+		p := testkit.OpenMemory(t, def)
 		mustProcess(t, p, ptsOrder("1", "m", "200", ptsAt("2026-03-01 10:00")))
 		out := mustProcess(t, p, ptsRefund("rf", "m", "o-1", "50", ptsAt("2026-03-02 10:00")))[0]
-		if pc, _ := ptsChange(t, out, membership.ChangePointsReversed); !pc.Amount.Equal(dec("-50")) || !pc.Shortfall.IsZero() || pc.Ref != "o-1" {
+		if pc, _ := ptsChange(t, out, points.ChangeReversed); !pc.Amount.Equal(dec("-50")) || !pc.Shortfall.IsZero() || pc.Ref != "o-1" {
 			t.Errorf("reversed %+v", pc)
 		}
 		mustProcess(t, p, ptsRefund("rf2", "m", "o-1", "150", ptsAt("2026-03-03 10:00")))
@@ -478,30 +494,30 @@ func TestPointsPendingReleaseAndRefund(t *testing.T) {
 		ptsCheckBooks(t, p)
 	})
 	t.Run("refund after spending takes the balance to zero", func(t *testing.T) {
-		p := openMemory(t, ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy} }))
+		p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy} }))
 		mustProcess(t, p, ptsOrder("1", "m", "200", ptsAt("2026-03-01 10:00")))
 		mustProcess(t, p, ptsOrder("2", "m", "30", ptsAt("2026-03-01 11:00")))
-		if _, err := p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: "r", Program: "mall", Member: "m", Ref: "x", Amount: dec("190"), At: ptsAt("2026-03-01 12:00")}); err != nil {
+		if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "r", Program: "mall", Member: "m", Ref: "x", Amount: dec("190"), At: ptsAt("2026-03-01 12:00")}); err != nil {
 			t.Fatal(err)
 		}
 		// 40 left: 10 in order 1's lot, 30 in order 2's. Refunding 150 of
 		// 200 reverses 150: 10 from the order's lot, 30 from the others,
 		// 110 short.
 		out := mustProcess(t, p, ptsRefund("rf", "m", "o-1", "150", ptsAt("2026-03-02 10:00")))[0]
-		pc, why := ptsChange(t, out, membership.ChangePointsReversed)
+		pc, why := ptsChange(t, out, points.ChangeReversed)
 		if !pc.Amount.Equal(dec("-40")) || !pc.Shortfall.Equal(dec("110")) || why.Inputs["order_amount"] != "200" {
 			t.Errorf("reversed %+v %+v", pc, why)
 		}
 		if b := ptsBalance(t, p, "mall", "m", ptsAt("2026-03-02 10:00")); !b.Total().IsZero() {
 			t.Errorf("balance %+v, want 0", b)
 		}
-		o, found, err := p.PointsOrder(ctx, "o-1")
+		o, found, err := p.Points().Order(ctx, "o-1")
 		if err != nil || !found || !o.Shortfall.Equal(dec("110")) || !o.Grants[0].Reversed.Equal(dec("150")) {
 			t.Errorf("order %+v %v %v", o, found, err)
 		}
 		// Refunding the rest reverses the last 50, all short now.
 		out = mustProcess(t, p, ptsRefund("rf2", "m", "o-1", "60", ptsAt("2026-03-02 11:00")))[0]
-		if pc, _ := ptsChange(t, out, membership.ChangePointsReversed); !pc.Amount.IsZero() || !pc.Shortfall.Equal(dec("50")) {
+		if pc, _ := ptsChange(t, out, points.ChangeReversed); !pc.Amount.IsZero() || !pc.Shortfall.Equal(dec("50")) {
 			t.Errorf("second refund %+v", pc)
 		}
 		// A refund of an unknown order or another member's order changes nothing.
@@ -513,7 +529,7 @@ func TestPointsPendingReleaseAndRefund(t *testing.T) {
 		ptsCheckBooks(t, p)
 	})
 	t.Run("refund gives back cap room", func(t *testing.T) {
-		p := openMemory(t, ptsDef(func(d *points.Definition) {
+		p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) {
 			r := ptsBuy
 			r.Caps = rule.Caps{{Period: rule.Day, Limit: dec("100")}}
 			d.Rules = []points.Rule{r}
@@ -525,52 +541,57 @@ func TestPointsPendingReleaseAndRefund(t *testing.T) {
 	})
 }
 
-func TestPointsRedeemAndSplit(t *testing.T) {
+func TestRedeemAndSplit(t *testing.T) {
 	ctx := context.Background()
-	p := openMemory(t, ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy} }))
+	p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy} }))
 	at := ptsAt("2026-03-01 10:00")
 	mustProcess(t, p, ptsOrder("1", "m", "3000", at))
-	s, err := p.PointsSplit(ctx, "mall", "m", dec("99.99"), at)
+	s, err := p.Points().Split(ctx, points.SplitQuery{Program: "mall", Member: "m", Order: dec("99.99"), At: at})
 	if err != nil || !s.Points.Equal(dec("3000")) || !s.PointsMoney.Equal(dec("30")) || !s.Cash.Equal(dec("69.99")) {
 		t.Fatalf("split %+v %v", s, err)
 	}
-	out, err := p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: "r1", Program: "mall", Member: "m", Ref: "order-9", Order: dec("40.01"), At: at})
+	res, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "r1", Program: "mall", Member: "m", Ref: "order-9", Order: dec("40.01"), At: at})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, _ := ptsChange(t, out, membership.ChangePointsRedeemed)
+	pc, _ := ptsChange(t, res.Outcome, points.ChangeRedeemed)
 	if !pc.Amount.Equal(dec("2000")) || pc.Split == nil || !pc.Split.Cash.Equal(dec("20.01")) {
 		t.Errorf("redeemed %+v split %+v", pc, pc.Split)
+	}
+	// The typed result says the same: 40.01 × 0.5 = 20.005, down to 20.00
+	// paid by 2,000 points at 0.01, 20.01 in cash.
+	if !res.Points.Equal(dec("2000")) || res.Split == nil || !res.Split.PointsMoney.Equal(dec("20")) || !res.Split.Cash.Equal(dec("20.01")) || len(res.Lots) != 1 {
+		t.Errorf("result %+v split %+v", res, res.Split)
 	}
 	ptsWantAvailable(t, p, "mall", "m", at, "1000")
 	for _, tc := range []struct {
 		name string
-		req  membership.RedeemPointsRequest
+		req  points.RedeemRequest
 		want error
 	}{
-		{"same ref", membership.RedeemPointsRequest{ID: "r2", Program: "mall", Member: "m", Ref: "order-9", Amount: dec("1"), At: at}, points.ErrRedemptionExists},
-		{"too much", membership.RedeemPointsRequest{ID: "r3", Program: "mall", Member: "m", Ref: "a", Amount: dec("1001"), At: at}, membership.ErrInsufficientBalance},
-		{"fraction", membership.RedeemPointsRequest{ID: "r4", Program: "mall", Member: "m", Ref: "b", Amount: dec("0.5"), At: at}, points.ErrInvalidAmount},
-		{"unknown program", membership.RedeemPointsRequest{ID: "r5", Program: "zoo", Member: "m", Ref: "c", Amount: dec("1"), At: at}, points.ErrUnknownProgram},
-		{"no payment config", membership.RedeemPointsRequest{ID: "r6", Program: "park", Member: "m", Ref: "d", Order: dec("1"), At: at}, points.ErrNoPayment},
-		{"split gives no points", membership.RedeemPointsRequest{ID: "r7", Program: "mall", Member: "m", Ref: "e", Order: dec("0.01"), At: at}, points.ErrInvalidAmount},
-		{"no request id", membership.RedeemPointsRequest{Program: "mall", Member: "m", Ref: "f", Amount: dec("1"), At: at}, membership.ErrInvalidArgument},
-		{"request id reused", membership.RedeemPointsRequest{ID: "r1", Program: "mall", Member: "m", Ref: "g", Amount: dec("1"), At: at}, membership.ErrEventConflict},
+		{"same ref", points.RedeemRequest{RequestID: "r2", Program: "mall", Member: "m", Ref: "order-9", Amount: dec("1"), At: at}, points.ErrRedemptionExists},
+		{"too much", points.RedeemRequest{RequestID: "r3", Program: "mall", Member: "m", Ref: "a", Amount: dec("1001"), At: at}, ledger.ErrInsufficientBalance},
+		{"fraction", points.RedeemRequest{RequestID: "r4", Program: "mall", Member: "m", Ref: "b", Amount: dec("0.5"), At: at}, points.ErrInvalidAmount},
+		{"unknown program", points.RedeemRequest{RequestID: "r5", Program: "zoo", Member: "m", Ref: "c", Amount: dec("1"), At: at}, points.ErrUnknownProgram},
+		{"no payment config", points.RedeemRequest{RequestID: "r6", Program: "park", Member: "m", Ref: "d", Order: dec("1"), At: at}, points.ErrNoPayment},
+		{"split gives no points", points.RedeemRequest{RequestID: "r7", Program: "mall", Member: "m", Ref: "e", Order: dec("0.01"), At: at}, points.ErrInvalidAmount},
+		{"no request id", points.RedeemRequest{Program: "mall", Member: "m", Ref: "f", Amount: dec("1"), At: at}, event.ErrInvalidArgument},
+		{"request id reused", points.RedeemRequest{RequestID: "r1", Program: "mall", Member: "m", Ref: "g", Amount: dec("1"), At: at}, event.ErrConflict},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := p.RedeemPoints(ctx, tc.req); !errors.Is(err, tc.want) {
+			if _, err := p.Points().Redeem(ctx, tc.req); !errors.Is(err, tc.want) {
 				t.Errorf("err = %v, want %v", err, tc.want)
 			}
 		})
 	}
 	ptsWantAvailable(t, p, "mall", "m", at, "1000")
-	if out, err := p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: "r1", Program: "mall", Member: "m", Ref: "order-9", Order: dec("40.01"), At: at}); err != nil || !out.Duplicate {
-		t.Errorf("retry %v %+v", err, out)
+	if again, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "r1", Program: "mall", Member: "m", Ref: "order-9", Order: dec("40.01"), At: at}); err != nil || !again.Outcome.Duplicate || !again.Points.Equal(dec("2000")) || !again.Split.Cash.Equal(dec("20.01")) {
+		t.Errorf("retry %v %+v", err, again)
 	}
 	ptsCheckBooks(t, p)
 }
 
-func TestPointsLotOrderAndReversal(t *testing.T) {
+func TestLotOrderAndReversal(t *testing.T) {
 	ctx := context.Background()
 	def := ptsDef(func(d *points.Definition) {
 		d.Rules = []points.Rule{
@@ -587,21 +608,21 @@ func TestPointsLotOrderAndReversal(t *testing.T) {
 		ev.Attrs["store"] = event.Str(store)
 		return ev
 	}
-	p := openMemory(t, def)
+	p := testkit.OpenMemory(t, def)
 	mustProcess(t, p,
 		buy("1", "forever", "100", "2026-01-05"),
 		buy("2", "long", "100", "2026-01-06"),
 		buy("3", "short", "100", "2026-01-07"),
 		buy("4", "short", "100", "2026-01-08"),
 	)
-	out, err := p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: "r", Program: "mall", Member: "m", Ref: "x", Amount: dec("250"), At: ptsAt("2026-01-10")})
+	res, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "r", Program: "mall", Member: "m", Ref: "x", Amount: dec("250"), At: ptsAt("2026-01-10")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, _ := ptsChange(t, out, membership.ChangePointsRedeemed)
+	pc, _ := ptsChange(t, res.Outcome, points.ChangeRedeemed)
 	var got []string
 	for _, l := range pc.Lots {
-		got = append(got, l.Amount.String()+"@"+l.Expires.In(shanghai).Format(time.DateOnly))
+		got = append(got, l.Amount.String()+"@"+l.Expires.In(testkit.Shanghai).Format(time.DateOnly))
 	}
 	// Earliest expiry first, then earliest grant; permanent last.
 	if diff := cmp.Diff([]string{"100@2026-02-01", "100@2026-02-01", "50@2027-01-01"}, got); diff != "" {
@@ -611,136 +632,142 @@ func TestPointsLotOrderAndReversal(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Partial reversal refills the last lot taken first (the long one).
-	out, err = p.ReversePoints(ctx, membership.ReversePointsRequest{ID: "v1", Program: "mall", Ref: "x", Amount: dec("80"), At: ptsAt("2026-02-02")})
+	out, err := p.Points().Reverse(ctx, points.ReverseRequest{RequestID: "v1", Program: "mall", Ref: "x", Amount: dec("80"), At: ptsAt("2026-02-02")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pc, _ := ptsChange(t, out, membership.ChangePointsReversed); !pc.Amount.Equal(dec("80")) || len(pc.Lots) != 2 {
+	if pc, _ := ptsChange(t, out, points.ChangeReversed); !pc.Amount.Equal(dec("80")) || len(pc.Lots) != 2 {
 		t.Errorf("partial reversal %+v", pc)
 	}
 	// 50 back to the long lot, 30 to a short lot that has expired: those
 	// expire again at once.
-	exp, _ := ptsChange(t, out, membership.ChangePointsExpired)
+	exp, _ := ptsChange(t, out, points.ChangeExpired)
 	if !exp.Amount.Equal(dec("30")) {
 		t.Errorf("expired again %+v", exp)
 	}
 	ptsWantAvailable(t, p, "mall", "m", ptsAt("2026-02-02"), "200")
-	if _, err := p.ReversePoints(ctx, membership.ReversePointsRequest{ID: "v2", Program: "mall", Ref: "x", Amount: dec("171"), At: ptsAt("2026-02-02")}); !errors.Is(err, points.ErrOverReversal) {
+	if _, err := p.Points().Reverse(ctx, points.ReverseRequest{RequestID: "v2", Program: "mall", Ref: "x", Amount: dec("171"), At: ptsAt("2026-02-02")}); !errors.Is(err, points.ErrOverReversal) {
 		t.Errorf("over-reversal: %v", err)
 	}
-	out, err = p.ReversePoints(ctx, membership.ReversePointsRequest{ID: "v3", Program: "mall", Ref: "x", At: ptsAt("2026-02-03")})
+	out, err = p.Points().Reverse(ctx, points.ReverseRequest{RequestID: "v3", Program: "mall", Ref: "x", At: ptsAt("2026-02-03")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pc, _ := ptsChange(t, out, membership.ChangePointsReversed); !pc.Amount.Equal(dec("170")) {
+	if pc, _ := ptsChange(t, out, points.ChangeReversed); !pc.Amount.Equal(dec("170")) {
 		t.Errorf("rest reversed %+v", pc)
 	}
 	// The rest goes back to the short lots, which expire again at once.
 	ptsWantAvailable(t, p, "mall", "m", ptsAt("2026-02-03"), "200")
-	if _, err := p.ReversePoints(ctx, membership.ReversePointsRequest{ID: "v4", Program: "mall", Ref: "x", At: ptsAt("2026-02-03")}); !errors.Is(err, points.ErrInvalidAmount) {
+	if _, err := p.Points().Reverse(ctx, points.ReverseRequest{RequestID: "v4", Program: "mall", Ref: "x", At: ptsAt("2026-02-03")}); !errors.Is(err, points.ErrInvalidAmount) {
 		t.Errorf("reversal of nothing left: %v", err)
 	}
-	if _, err := p.ReversePoints(ctx, membership.ReversePointsRequest{ID: "v5", Program: "mall", Ref: "nope", At: ptsAt("2026-02-03")}); !errors.Is(err, points.ErrUnknownRedemption) {
+	if _, err := p.Points().Reverse(ctx, points.ReverseRequest{RequestID: "v5", Program: "mall", Ref: "nope", At: ptsAt("2026-02-03")}); !errors.Is(err, points.ErrUnknownRedemption) {
 		t.Errorf("unknown ref: %v", err)
 	}
-	r, _ := p.PointsReconciliation(ctx, "mall", "", "")
+	r, _ := p.Points().Reconciliation(ctx, points.ReconciliationQuery{Program: "mall"})
 	if !r.Earned.Equal(dec("400")) || !r.Redeemed.Equal(dec("250")) || !r.Reversed.Equal(dec("250")) || !r.Expired.Equal(dec("200")) {
 		t.Errorf("reconciliation %+v", r)
 	}
 	// Totals of February only: the reversals and the expiries.
-	feb, _ := p.PointsReconciliation(ctx, "mall", "2026-02-01", "2026-02-28")
+	feb, _ := p.Points().Reconciliation(ctx, points.ReconciliationQuery{Program: "mall", From: "2026-02-01", To: "2026-02-28"})
 	if !feb.Earned.IsZero() || !feb.Reversed.Equal(dec("250")) || !feb.Expired.Equal(dec("200")) || !feb.Change.Equal(dec("50")) || !feb.Holds() {
 		t.Errorf("february %+v", feb)
 	}
 	ptsCheckBooks(t, p)
 }
 
-func TestPointsAdjustmentApproval(t *testing.T) {
+func TestAdjustmentApproval(t *testing.T) {
 	ctx := context.Background()
-	p := openMemory(t, ptsDef(nil))
+	p := testkit.OpenMemory(t, ptsDef(nil))
 	at := ptsAt("2026-03-01 10:00")
-	out, err := p.AdjustPoints(ctx, membership.AdjustPointsRequest{ID: "a1", Program: "mall", Member: "m", Amount: dec("500"), Reason: "goodwill", Operator: "alice", At: at})
+	res, err := p.Points().Adjust(ctx, points.AdjustRequest{RequestID: "a1", Program: "mall", Member: "m", Amount: dec("500"), Note: "goodwill", Operator: "alice", At: at})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pc, _ := ptsChange(t, out, membership.ChangePointsAdjusted); pc.Adjustment.State != points.AdjustmentApplied || pc.Adjustment.Decider != "alice" {
+	if pc, _ := ptsChange(t, res.Outcome, points.ChangeAdjusted); pc.Adjustment.State != points.AdjustmentApplied || pc.Adjustment.Decider != "alice" {
 		t.Errorf("small adjustment %+v", pc.Adjustment)
 	}
-	out, err = p.AdjustPoints(ctx, membership.AdjustPointsRequest{ID: "a2", Program: "mall", Member: "m", Amount: dec("501"), Reason: "compensation", Operator: "alice", At: at})
+	if res.Adjustment.State != points.AdjustmentApplied || res.Adjustment.Reason != "goodwill" || !res.Adjustment.Requested.Equal(at) || res.Adjustment.Requested.Location().String() != "Asia/Shanghai" {
+		t.Errorf("small adjustment's result %+v", res.Adjustment)
+	}
+	res, err = p.Points().Adjust(ctx, points.AdjustRequest{RequestID: "a2", Program: "mall", Member: "m", Amount: dec("501"), Note: "compensation", Operator: "alice", At: at})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ptsChange(t, out, membership.ChangePointsAdjustmentRequested)
+	ptsChange(t, res.Outcome, points.ChangeAdjustmentRequested)
+	if res.Adjustment.State != points.AdjustmentPending || res.Adjustment.ID != "a2" {
+		t.Errorf("large adjustment's result %+v", res.Adjustment)
+	}
 	ptsWantAvailable(t, p, "mall", "m", at, "500")
-	dreq := membership.DecidePointsRequest{ID: "d1", Adjustment: "a2", Operator: "alice", At: at.Add(time.Hour)}
-	if _, err := p.ApprovePointsAdjustment(ctx, dreq); !errors.Is(err, points.ErrSelfApproval) {
+	dreq := points.DecideRequest{RequestID: "d1", Adjustment: "a2", Operator: "alice", At: at.Add(time.Hour)}
+	if _, err := p.Points().Approve(ctx, dreq); !errors.Is(err, points.ErrSelfApproval) {
 		t.Fatalf("self-approval: %v", err)
 	}
-	dreq.ID, dreq.Operator = "d2", "bob"
-	out, err = p.ApprovePointsAdjustment(ctx, dreq)
+	dreq.RequestID, dreq.Operator = "d2", "bob"
+	out, err := p.Points().Approve(ctx, dreq)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pc, _ := ptsChange(t, out, membership.ChangePointsAdjusted); pc.Operator != "bob" || pc.Adjustment.Requester != "alice" || pc.Adjustment.Decider != "bob" {
+	if pc, _ := ptsChange(t, out, points.ChangeAdjusted); pc.Operator != "bob" || pc.Adjustment.Requester != "alice" || pc.Adjustment.Decider != "bob" {
 		t.Errorf("approved %+v", pc.Adjustment)
 	}
 	ptsWantAvailable(t, p, "mall", "m", at.Add(time.Hour), "1001")
-	dreq.ID = "d3"
-	if _, err := p.ApprovePointsAdjustment(ctx, dreq); !errors.Is(err, points.ErrNotPending) {
+	dreq.RequestID = "d3"
+	if _, err := p.Points().Approve(ctx, dreq); !errors.Is(err, points.ErrNotPending) {
 		t.Errorf("second approval: %v", err)
 	}
 	// A large debit, rejected.
-	if _, err := p.AdjustPoints(ctx, membership.AdjustPointsRequest{ID: "a3", Program: "mall", Member: "m", Amount: dec("-900"), Reason: "fraud", Operator: "carol", At: at}); err != nil {
+	if _, err := p.Points().Adjust(ctx, points.AdjustRequest{RequestID: "a3", Program: "mall", Member: "m", Amount: dec("-900"), Note: "fraud", Operator: "carol", At: at}); err != nil {
 		t.Fatal(err)
 	}
-	out, err = p.RejectPointsAdjustment(ctx, membership.DecidePointsRequest{ID: "d4", Adjustment: "a3", Operator: "dave", Note: "no evidence", At: at})
+	out, err = p.Points().Reject(ctx, points.DecideRequest{RequestID: "d4", Adjustment: "a3", Operator: "dave", Note: "no evidence", At: at})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ptsChange(t, out, membership.ChangePointsAdjustmentRejected)
-	adj, err := p.PointsAdjustment(ctx, "a3")
+	ptsChange(t, out, points.ChangeAdjustmentRejected)
+	adj, err := p.Points().Adjustment(ctx, "a3")
 	if err != nil || adj.State != points.AdjustmentRejected || adj.Decider != "dave" {
 		t.Errorf("rejected %+v %v", adj, err)
 	}
 	// A debit beyond the balance is refused at approval and stays pending.
-	if _, err := p.AdjustPoints(ctx, membership.AdjustPointsRequest{ID: "a4", Program: "mall", Member: "m", Amount: dec("-2000"), Reason: "x", Operator: "carol", At: at}); err != nil {
+	if _, err := p.Points().Adjust(ctx, points.AdjustRequest{RequestID: "a4", Program: "mall", Member: "m", Amount: dec("-2000"), Note: "x", Operator: "carol", At: at}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.ApprovePointsAdjustment(ctx, membership.DecidePointsRequest{ID: "d5", Adjustment: "a4", Operator: "dave", At: at}); !errors.Is(err, membership.ErrInsufficientBalance) {
+	if _, err := p.Points().Approve(ctx, points.DecideRequest{RequestID: "d5", Adjustment: "a4", Operator: "dave", At: at}); !errors.Is(err, ledger.ErrInsufficientBalance) {
 		t.Errorf("approving an uncovered debit: %v", err)
 	}
-	if adj, _ := p.PointsAdjustment(ctx, "a4"); adj.State != points.AdjustmentPending {
+	if adj, _ := p.Points().Adjustment(ctx, "a4"); adj.State != points.AdjustmentPending {
 		t.Errorf("after a refused approval: %+v", adj)
 	}
 	for _, tc := range []struct {
 		name string
-		req  membership.AdjustPointsRequest
+		req  points.AdjustRequest
 		want error
 	}{
-		{"no operator", membership.AdjustPointsRequest{ID: "x1", Program: "mall", Member: "m", Amount: dec("1"), Reason: "r", At: at}, points.ErrNoOperator},
-		{"no reason", membership.AdjustPointsRequest{ID: "x2", Program: "mall", Member: "m", Amount: dec("1"), Operator: "o", At: at}, membership.ErrInvalidArgument},
-		{"zero", membership.AdjustPointsRequest{ID: "x3", Program: "mall", Member: "m", Reason: "r", Operator: "o", At: at}, points.ErrInvalidAmount},
-		{"small debit beyond balance", membership.AdjustPointsRequest{ID: "x4", Program: "park", Member: "m", Amount: dec("-1"), Reason: "r", Operator: "o", At: at}, membership.ErrInsufficientBalance},
+		{"no operator", points.AdjustRequest{RequestID: "x1", Program: "mall", Member: "m", Amount: dec("1"), Note: "r", At: at}, points.ErrNoOperator},
+		{"no reason", points.AdjustRequest{RequestID: "x2", Program: "mall", Member: "m", Amount: dec("1"), Operator: "o", At: at}, event.ErrInvalidArgument},
+		{"zero", points.AdjustRequest{RequestID: "x3", Program: "mall", Member: "m", Note: "r", Operator: "o", At: at}, points.ErrInvalidAmount},
+		{"small debit beyond balance", points.AdjustRequest{RequestID: "x4", Program: "park", Member: "m", Amount: dec("-1"), Note: "r", Operator: "o", At: at}, ledger.ErrInsufficientBalance},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := p.AdjustPoints(ctx, tc.req); !errors.Is(err, tc.want) {
+			if _, err := p.Points().Adjust(ctx, tc.req); !errors.Is(err, tc.want) {
 				t.Errorf("err = %v, want %v", err, tc.want)
 			}
 		})
 	}
-	if _, err := p.ApprovePointsAdjustment(ctx, membership.DecidePointsRequest{ID: "d6", Adjustment: "nope", Operator: "bob", At: at}); !errors.Is(err, points.ErrUnknownAdjustment) {
+	if _, err := p.Points().Approve(ctx, points.DecideRequest{RequestID: "d6", Adjustment: "nope", Operator: "bob", At: at}); !errors.Is(err, points.ErrUnknownAdjustment) {
 		t.Errorf("unknown adjustment: %v", err)
 	}
-	r, _ := p.PointsReconciliation(ctx, "mall", "", "")
+	r, _ := p.Points().Reconciliation(ctx, points.ReconciliationQuery{Program: "mall"})
 	if !r.Adjusted.Equal(dec("1001")) {
 		t.Errorf("reconciliation %+v", r)
 	}
 	ptsCheckBooks(t, p)
 }
 
-func TestPointsExchange(t *testing.T) {
+func TestExchange(t *testing.T) {
 	ctx := context.Background()
-	p := openMemory(t, ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy} }))
+	p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy} }))
 	at := ptsAt("2026-03-01 10:00")
 	mustProcess(t, p, ptsOrder("1", "m", "100", at))
 	for _, tc := range []struct {
@@ -752,13 +779,13 @@ func TestPointsExchange(t *testing.T) {
 		{"rounds down", "mall", "park", "7", "2.1", nil},
 		{"back at 3", "park", "mall", "0.5", "1", nil},
 		{"too small", "park", "mall", "0.1", "", points.ErrExchangeTooSmall},
-		{"more than held", "mall", "park", "80", "", membership.ErrInsufficientBalance},
+		{"more than held", "mall", "park", "80", "", ledger.ErrInsufficientBalance},
 		{"fraction of a whole-point program", "mall", "park", "1.5", "", points.ErrInvalidAmount},
 		{"no rate", "mall", "mall", "1", "", points.ErrNoExchange},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := ptsBalance(t, p, tc.to, "m", at).Available
-			out, err := p.ExchangePoints(ctx, membership.ExchangePointsRequest{ID: tc.name, Member: "m", From: tc.from, To: tc.to, Amount: dec(tc.amount), At: at})
+			res, err := p.Points().Exchange(ctx, points.ExchangeRequest{RequestID: tc.name, Member: "m", From: tc.from, To: tc.to, Amount: dec(tc.amount), At: at})
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) {
 					t.Fatalf("err = %v, want %v", err, tc.err)
@@ -768,9 +795,9 @@ func TestPointsExchange(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pc, _ := ptsChange(t, out, membership.ChangePointsExchanged)
-			if !pc.ToAmount.Equal(dec(tc.want)) {
-				t.Errorf("got %s, want %s", pc.ToAmount, tc.want)
+			pc, _ := ptsChange(t, res.Outcome, points.ChangeExchanged)
+			if !pc.ToAmount.Equal(dec(tc.want)) || !res.Got.Equal(dec(tc.want)) || res.Lot != pc.Lot {
+				t.Errorf("got %s (result %s), want %s", pc.ToAmount, res.Got, tc.want)
 			}
 			if after := ptsBalance(t, p, tc.to, "m", at).Available; !after.Sub(before).Equal(dec(tc.want)) {
 				t.Errorf("target balance %s → %s", before, after)
@@ -782,9 +809,9 @@ func TestPointsExchange(t *testing.T) {
 	ptsCheckBooks(t, p)
 }
 
-func TestPointsStatementAndForecast(t *testing.T) {
+func TestStatementAndForecast(t *testing.T) {
 	ctx := context.Background()
-	p := openMemory(t, ptsDef(func(d *points.Definition) {
+	p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) {
 		r := ptsBuy
 		r.Validity = rule.Validity{Kind: rule.MonthEnds, N: 1}
 		d.Rules = []points.Rule{r}
@@ -792,10 +819,10 @@ func TestPointsStatementAndForecast(t *testing.T) {
 	for i, s := range []string{"2026-01-10", "2026-01-20", "2026-02-05"} {
 		mustProcess(t, p, ptsOrder(fmt.Sprint(i), "m", "100", ptsAt(s)))
 	}
-	if _, err := p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: "r", Program: "mall", Member: "m", Ref: "x", Amount: dec("150"), At: ptsAt("2026-02-10")}); err != nil {
+	if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "r", Program: "mall", Member: "m", Ref: "x", Amount: dec("150"), At: ptsAt("2026-02-10")}); err != nil {
 		t.Fatal(err)
 	}
-	fc, err := p.PointsExpiryForecast(ctx, "mall", ptsAt("2026-02-15"), 4)
+	fc, err := p.Points().ExpiryForecast(ctx, "mall", ptsAt("2026-02-15"), 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -803,7 +830,7 @@ func TestPointsStatementAndForecast(t *testing.T) {
 	if diff := cmp.Diff(want, fc, cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })); diff != "" {
 		t.Errorf("forecast (-want +got):\n%s", diff)
 	}
-	exp, err := p.PointsExpiring(ctx, "mall", "m", ptsAt("2026-02-15"), 14)
+	exp, err := p.Points().Expiring(ctx, points.ExpiringQuery{Program: "mall", Member: "m", From: ptsAt("2026-02-15"), Days: 14})
 	if err != nil || len(exp) != 1 || !exp[0].Amount.Equal(dec("50")) || !exp[0].Expires.Equal(ptsAt("2026-03-01")) {
 		t.Errorf("expiring in 14 days: %+v %v", exp, err)
 	}
@@ -811,14 +838,14 @@ func TestPointsStatementAndForecast(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustProcess(t, p, ptsOrder("3", "m", "100", ptsAt("2026-03-31 23:59")))
-	fc, _ = p.PointsExpiryForecast(ctx, "mall", ptsAt("2026-02-15"), 3)
+	fc, _ = p.Points().ExpiryForecast(ctx, "mall", ptsAt("2026-02-15"), 3)
 	if !fc[0].Amount.IsZero() || !fc[1].Amount.Equal(dec("100")) || !fc[2].Amount.Equal(dec("100")) {
 		t.Errorf("forecast after expiry and a new lot %+v", fc)
 	}
-	q := membership.PointsQuery{Program: "mall", Member: "m", Limit: 2}
+	q := points.StatementQuery{Program: "mall", Member: "m", Limit: 2}
 	var all []ledger.Entry
 	for {
-		page, err := p.PointsStatement(ctx, q)
+		page, err := p.Points().Statement(ctx, q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -836,15 +863,15 @@ func TestPointsStatementAndForecast(t *testing.T) {
 	if diff := cmp.Diff(wantKinds, kinds); diff != "" {
 		t.Errorf("statement (-want +got):\n%s", diff)
 	}
-	page, err := p.PointsStatement(ctx, membership.PointsQuery{Program: "mall", Member: "m", Kinds: []ledger.Kind{membership.KindPointsExpired, membership.KindPointsRedeemed},
+	page, err := p.Points().Statement(ctx, points.StatementQuery{Program: "mall", Member: "m", Kinds: []ledger.Kind{points.KindExpired, points.KindRedeemed},
 		From: ptsAt("2026-02-01"), To: ptsAt("2026-03-02")})
-	if err != nil || len(page.Entries) != 2 || page.Entries[1].Kind != membership.KindPointsExpired {
+	if err != nil || len(page.Entries) != 2 || page.Entries[1].Kind != points.KindExpired {
 		t.Errorf("filtered statement %+v %v", page, err)
 	}
 	ptsCheckBooks(t, p)
 }
 
-func TestPointsDefinitionThroughOpen(t *testing.T) {
+func TestDefinitionThroughOpen(t *testing.T) {
 	def := ptsDef(func(d *points.Definition) {
 		d.Rules = []points.Rule{{ID: "x", Program: "zoo", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "store", Rate: dec("1")}}}
 	})
@@ -870,11 +897,11 @@ func memoryStore() *memory.Store { return memory.New() }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
-func TestPointsConcurrentEarnAndRedeem(t *testing.T) {
+func TestConcurrentEarnAndRedeem(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		open func(testing.TB, membership.Definition) *membership.Program
-	}{{"memory", openMemory}, {"bolt", openBolt}} {
+		open func(testing.TB, membership.Definition, ...membership.Option) *membership.Program
+	}{{"memory", testkit.OpenMemory}, {"bolt", testkit.OpenBolt}} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			p := tc.open(t, ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy} }))
@@ -901,13 +928,13 @@ func TestPointsConcurrentEarnAndRedeem(t *testing.T) {
 							continue
 						}
 						amt := dec(fmt.Sprint(1 + (g+i)%4))
-						_, err := p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: id, Program: "mall", Member: "m", Ref: id, Amount: amt, At: at.Add(time.Minute)})
+						_, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: id, Program: "mall", Member: "m", Ref: id, Amount: amt, At: at.Add(time.Minute)})
 						switch {
 						case err == nil:
 							mu.Lock()
 							redeemed, entries = redeemed.Add(amt), entries+1
 							mu.Unlock()
-						case !errors.Is(err, membership.ErrInsufficientBalance):
+						case !errors.Is(err, ledger.ErrInsufficientBalance):
 							t.Error(err)
 							return
 						}
@@ -922,7 +949,7 @@ func TestPointsConcurrentEarnAndRedeem(t *testing.T) {
 			if redeemed.IsZero() {
 				t.Error("no redemption went through")
 			}
-			page, err := p.PointsStatement(ctx, membership.PointsQuery{Program: "mall", Member: "m", Limit: 1000})
+			page, err := p.Points().Statement(ctx, points.StatementQuery{Program: "mall", Member: "m", Limit: 1000})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -936,7 +963,7 @@ func TestPointsConcurrentEarnAndRedeem(t *testing.T) {
 					t.Errorf("negative running balance: %+v", e)
 				}
 			}
-			r, _ := p.PointsReconciliation(ctx, "mall", "", "")
+			r, _ := p.Points().Reconciliation(ctx, points.ReconciliationQuery{Program: "mall"})
 			if !r.Earned.Equal(earned) || !r.Redeemed.Equal(redeemed) {
 				t.Errorf("reconciliation %+v, want earned %s redeemed %s", r, earned, redeemed)
 			}
@@ -949,7 +976,7 @@ func TestPointsConcurrentEarnAndRedeem(t *testing.T) {
 // reverse, expire (Advance) and adjust with a fake clock and checks after
 // every step that what the member may spend is the sum of their open,
 // unexpired lots, that the ledger verifies and the identity holds.
-func TestPointsProperty(t *testing.T) {
+func TestProperty(t *testing.T) {
 	seeds := []int64{1, 2, 3, 4}
 	steps := 120
 	if testing.Short() {
@@ -958,7 +985,7 @@ func TestPointsProperty(t *testing.T) {
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			ctx := context.Background()
-			p := openMemory(t, ptsDef(func(d *points.Definition) {
+			p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) {
 				r := ptsBuy
 				r.Validity = rule.Validity{Kind: rule.DaysAfter, N: 5}
 				r2 := ptsBuy
@@ -982,7 +1009,7 @@ func TestPointsProperty(t *testing.T) {
 					_, err = p.Process(ctx, ptsOrder(id, "m", fmt.Sprint(1+rng.IntN(60)), now))
 				case 1:
 					op = "redeem"
-					_, err = p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: id, Program: "mall", Member: "m", Ref: id, Amount: dec(fmt.Sprint(1 + rng.IntN(40))), At: now})
+					_, err = p.Points().Redeem(ctx, points.RedeemRequest{RequestID: id, Program: "mall", Member: "m", Ref: id, Amount: dec(fmt.Sprint(1 + rng.IntN(40))), At: now})
 					if err == nil {
 						refs = append(refs, id)
 					}
@@ -992,12 +1019,12 @@ func TestPointsProperty(t *testing.T) {
 						continue
 					}
 					ref := refs[rng.IntN(len(refs))]
-					rd, _ := p.PointsRedemption(ctx, "mall", ref)
+					rd, _ := p.Points().Redemption(ctx, points.RedemptionQuery{Program: "mall", Ref: ref})
 					if !rd.Remaining().IsPositive() {
 						continue
 					}
 					amt := decimal.NewFromInt(1 + rng.Int64N(rd.Remaining().IntPart()))
-					_, err = p.ReversePoints(ctx, membership.ReversePointsRequest{ID: id, Program: "mall", Ref: ref, Amount: amt, At: now})
+					_, err = p.Points().Reverse(ctx, points.ReverseRequest{RequestID: id, Program: "mall", Ref: ref, Amount: amt, At: now})
 				case 3:
 					op = "expire"
 					now = now.Add(time.Duration(rng.IntN(4*24)) * time.Hour)
@@ -1008,13 +1035,13 @@ func TestPointsProperty(t *testing.T) {
 					if amt.IsZero() {
 						continue
 					}
-					_, err = p.AdjustPoints(ctx, membership.AdjustPointsRequest{ID: id, Program: "mall", Member: "m", Amount: amt, Reason: "property", Operator: "op", At: now})
+					_, err = p.Points().Adjust(ctx, points.AdjustRequest{RequestID: id, Program: "mall", Member: "m", Amount: amt, Note: "property", Operator: "op", At: now})
 				}
-				if err != nil && !errors.Is(err, membership.ErrInsufficientBalance) {
+				if err != nil && !errors.Is(err, ledger.ErrInsufficientBalance) {
 					t.Fatalf("step %d %s: %v", step, op, err)
 				}
 				b := ptsBalance(t, p, "mall", "m", now)
-				lots, err := p.PointsExpiring(ctx, "mall", "m", now, 100000)
+				lots, err := p.Points().Expiring(ctx, points.ExpiringQuery{Program: "mall", Member: "m", From: now, Days: 100000})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,0 +1,408 @@
+package points_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
+)
+
+var decimalEqual = cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })
+
+// callsDef is ptsDef with risk control (freeze at 100 a day) on mall,
+// whose orders earn points valid to the end of the next month.
+func callsDef() membership.Definition {
+	return ptsDef(func(d *points.Definition) {
+		d.Programs[0].Risk = &points.Risk{Daily: dec("100"), Policy: points.Freeze}
+		r := ptsBuy
+		r.Validity = rule.Validity{Kind: rule.MonthEnds, N: 1}
+		d.Rules = []points.Rule{r}
+	})
+}
+
+// callsSetup opens callsDef with: m holding 270 mall points (three days'
+// orders of 90) and a redemption "ref-1" of 50; f's day 2026-03-01 frozen
+// (an order of 150); two adjustments waiting for approval, "big" and
+// "big2", requested by alice.
+func callsSetup(t *testing.T) *membership.Program {
+	t.Helper()
+	ctx := context.Background()
+	p := testkit.OpenMemory(t, callsDef())
+	mustProcess(t, p,
+		ptsOrder("1", "m", "90", ptsAt("2026-03-01 10:00")),
+		ptsOrder("2", "m", "90", ptsAt("2026-03-02 10:00")),
+		ptsOrder("3", "m", "90", ptsAt("2026-03-03 10:00")),
+		ptsOrder("4", "f", "150", ptsAt("2026-03-01 10:00")))
+	at := ptsAt("2026-03-04 10:00")
+	if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "setup-r", Member: "m", At: at, Program: "mall", Ref: "ref-1", Amount: dec("50")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"big", "big2"} {
+		if _, err := p.Points().Adjust(ctx, points.AdjustRequest{RequestID: id, Member: "m", Operator: "alice", Note: "goodwill", At: at, Program: "mall", Amount: dec("600")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+// TestWritesAreIdempotent runs each write twice with one request ID (the
+// retry returns the first outcome, Duplicate set, and changes nothing),
+// then once more under that ID with other content (an error wrapping
+// event.ErrConflict that changes nothing).
+func TestWritesAreIdempotent(t *testing.T) {
+	at := ptsAt("2026-03-05 10:00")
+	type call func(ctx context.Context, h *points.Handle, id string, other bool) (*change.Outcome, error)
+	pick := func(other bool, a, b string) string {
+		if other {
+			return b
+		}
+		return a
+	}
+	for _, tc := range []struct {
+		name string
+		call call
+	}{
+		{"redeem", func(ctx context.Context, h *points.Handle, id string, other bool) (*change.Outcome, error) {
+			r, err := h.Redeem(ctx, points.RedeemRequest{RequestID: id, Member: "m", At: at, Program: "mall", Ref: "item", Amount: dec(pick(other, "10", "11"))})
+			return r.Outcome, err
+		}},
+		{"reverse", func(ctx context.Context, h *points.Handle, id string, other bool) (*change.Outcome, error) {
+			return h.Reverse(ctx, points.ReverseRequest{RequestID: id, At: at, Program: "mall", Ref: "ref-1", Amount: dec(pick(other, "20", "21"))})
+		}},
+		{"adjust", func(ctx context.Context, h *points.Handle, id string, other bool) (*change.Outcome, error) {
+			r, err := h.Adjust(ctx, points.AdjustRequest{RequestID: id, Member: "m", Operator: "bob", Note: pick(other, "goodwill", "other"), At: at, Program: "mall", Amount: dec("-30")})
+			return r.Outcome, err
+		}},
+		{"approve", func(ctx context.Context, h *points.Handle, id string, other bool) (*change.Outcome, error) {
+			return h.Approve(ctx, points.DecideRequest{RequestID: id, Operator: "bob", At: at, Adjustment: pick(other, "big", "big2")})
+		}},
+		{"reject", func(ctx context.Context, h *points.Handle, id string, other bool) (*change.Outcome, error) {
+			return h.Reject(ctx, points.DecideRequest{RequestID: id, Operator: "bob", Note: pick(other, "no", "never"), At: at, Adjustment: "big"})
+		}},
+		{"restore", func(ctx context.Context, h *points.Handle, id string, other bool) (*change.Outcome, error) {
+			return h.Restore(ctx, points.ReviewRequest{RequestID: id, Member: "f", Operator: pick(other, "bob", "carol"), At: at, Program: "mall", Date: "2026-03-01"})
+		}},
+		{"void", func(ctx context.Context, h *points.Handle, id string, other bool) (*change.Outcome, error) {
+			return h.Void(ctx, points.ReviewRequest{RequestID: id, Member: "f", Operator: "bob", Note: pick(other, "fraud", "abuse"), At: at, Program: "mall", Date: "2026-03-01"})
+		}},
+		{"exchange", func(ctx context.Context, h *points.Handle, id string, other bool) (*change.Outcome, error) {
+			r, err := h.Exchange(ctx, points.ExchangeRequest{RequestID: id, Member: "m", At: at, From: "mall", To: "park", Amount: dec(pick(other, "10", "20"))})
+			return r.Outcome, err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			p := callsSetup(t)
+			h := p.Points()
+			first, err := tc.call(ctx, h, "req", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first.Duplicate || len(first.Changes) == 0 {
+				t.Fatalf("first outcome %+v", first)
+			}
+			state := func() (uint64, points.Balance, points.Balance) {
+				t.Helper()
+				feed, err := p.Feed(ctx, 0, 10000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := ptsBalance(t, p, "mall", "m", at)
+				f := ptsBalance(t, p, "mall", "f", at)
+				return feed[len(feed)-1].Seq, m, f
+			}
+			seq, m, f := state()
+			again, err := tc.call(ctx, h, "req", false)
+			if err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			if !again.Duplicate {
+				t.Errorf("retry not marked Duplicate")
+			}
+			if diff := cmp.Diff(first, again, decimalEqual, cmpopts.IgnoreFields(change.Outcome{}, "Duplicate")); diff != "" {
+				t.Errorf("retry's outcome (-first +retry):\n%s", diff)
+			}
+			if _, err := tc.call(ctx, h, "req", true); !errors.Is(err, event.ErrConflict) {
+				t.Errorf("other content under the same ID: %v, want ErrConflict", err)
+			}
+			seq2, m2, f2 := state()
+			if seq2 != seq || !cmp.Equal(m, m2, decimalEqual) || !cmp.Equal(f, f2, decimalEqual) {
+				t.Errorf("retry or conflict changed state: feed %d → %d, m %+v → %+v, f %+v → %+v", seq, seq2, m, m2, f, f2)
+			}
+			ptsCheckBooks(t, p)
+		})
+	}
+}
+
+// TestWritesNeedATime: a zero At is an invalid argument, and nothing is
+// written.
+func TestWritesNeedATime(t *testing.T) {
+	ctx := context.Background()
+	p := callsSetup(t)
+	h := p.Points()
+	before, _ := p.Feed(ctx, 0, 10000)
+	for name, call := range map[string]func() error{
+		"redeem": func() error {
+			_, err := h.Redeem(ctx, points.RedeemRequest{RequestID: "z1", Member: "m", Program: "mall", Ref: "z", Amount: dec("1")})
+			return err
+		},
+		"reverse": func() error {
+			_, err := h.Reverse(ctx, points.ReverseRequest{RequestID: "z2", Program: "mall", Ref: "ref-1"})
+			return err
+		},
+		"adjust": func() error {
+			_, err := h.Adjust(ctx, points.AdjustRequest{RequestID: "z3", Member: "m", Operator: "o", Note: "n", Program: "mall", Amount: dec("1")})
+			return err
+		},
+		"approve": func() error {
+			_, err := h.Approve(ctx, points.DecideRequest{RequestID: "z4", Operator: "bob", Adjustment: "big"})
+			return err
+		},
+		"reject": func() error {
+			_, err := h.Reject(ctx, points.DecideRequest{RequestID: "z5", Operator: "bob", Adjustment: "big"})
+			return err
+		},
+		"restore": func() error {
+			_, err := h.Restore(ctx, points.ReviewRequest{RequestID: "z6", Member: "f", Operator: "bob", Program: "mall", Date: "2026-03-01"})
+			return err
+		},
+		"void": func() error {
+			_, err := h.Void(ctx, points.ReviewRequest{RequestID: "z7", Member: "f", Operator: "bob", Program: "mall", Date: "2026-03-01"})
+			return err
+		},
+		"exchange": func() error {
+			_, err := h.Exchange(ctx, points.ExchangeRequest{RequestID: "z8", Member: "m", From: "mall", To: "park", Amount: dec("10")})
+			return err
+		},
+	} {
+		if err := call(); !errors.Is(err, event.ErrInvalidArgument) {
+			t.Errorf("%s without a time: %v, want ErrInvalidArgument", name, err)
+		}
+	}
+	if after, _ := p.Feed(ctx, 0, 10000); len(after) != len(before) {
+		t.Errorf("feed grew from %d to %d changes", len(before), len(after))
+	}
+}
+
+// TestNotDefined: a program without points still hands out a handle, and
+// every call on it returns ErrNotDefined.
+func TestNotDefined(t *testing.T) {
+	ctx := context.Background()
+	def := ptsDef(nil)
+	def.Points = nil
+	h := testkit.OpenMemory(t, def).Points()
+	if h == nil {
+		t.Fatal("nil handle")
+	}
+	at := ptsAt("2026-03-01 10:00")
+	errs := map[string]error{}
+	_, errs["Redeem"] = h.Redeem(ctx, points.RedeemRequest{RequestID: "r", Member: "m", At: at, Program: "mall", Ref: "x", Amount: dec("1")})
+	_, errs["Reverse"] = h.Reverse(ctx, points.ReverseRequest{RequestID: "r", At: at, Program: "mall", Ref: "x"})
+	_, errs["Adjust"] = h.Adjust(ctx, points.AdjustRequest{RequestID: "r", Member: "m", Operator: "o", Note: "n", At: at, Program: "mall", Amount: dec("1")})
+	_, errs["Approve"] = h.Approve(ctx, points.DecideRequest{RequestID: "r", Operator: "o", At: at, Adjustment: "a"})
+	_, errs["Reject"] = h.Reject(ctx, points.DecideRequest{RequestID: "r", Operator: "o", At: at, Adjustment: "a"})
+	_, errs["Restore"] = h.Restore(ctx, points.ReviewRequest{RequestID: "r", Member: "m", Operator: "o", At: at, Program: "mall", Date: "2026-03-01"})
+	_, errs["Void"] = h.Void(ctx, points.ReviewRequest{RequestID: "r", Member: "m", Operator: "o", At: at, Program: "mall", Date: "2026-03-01"})
+	_, errs["Exchange"] = h.Exchange(ctx, points.ExchangeRequest{RequestID: "r", Member: "m", At: at, From: "mall", To: "park", Amount: dec("1")})
+	_, errs["Balance"] = h.Balance(ctx, points.BalanceQuery{Program: "mall", Member: "m", At: at})
+	_, errs["Statement"] = h.Statement(ctx, points.StatementQuery{Program: "mall", Member: "m"})
+	_, errs["Reconciliation"] = h.Reconciliation(ctx, points.ReconciliationQuery{Program: "mall"})
+	_, errs["Expiring"] = h.Expiring(ctx, points.ExpiringQuery{Program: "mall", Member: "m", From: at, Days: 30})
+	_, errs["ExpiryForecast"] = h.ExpiryForecast(ctx, "mall", at, 3)
+	_, errs["Reviews"] = h.Reviews(ctx, "mall", 0)
+	_, errs["Review"] = h.Review(ctx, points.DayQuery{Program: "mall", Member: "m", Date: "2026-03-01"})
+	_, errs["Day"] = h.Day(ctx, points.DayQuery{Program: "mall", Member: "m", Date: "2026-03-01"})
+	_, errs["Adjustment"] = h.Adjustment(ctx, "a")
+	_, errs["Redemption"] = h.Redemption(ctx, points.RedemptionQuery{Program: "mall", Ref: "x"})
+	_, _, errs["Order"] = h.Order(ctx, "o")
+	_, errs["Split"] = h.Split(ctx, points.SplitQuery{Program: "mall", Member: "m", Order: dec("10"), At: at})
+	if len(errs) != 20 {
+		t.Fatalf("%d calls checked, want every one of the handle's 20", len(errs))
+	}
+	for name, err := range errs {
+		if !errors.Is(err, points.ErrNotDefined) {
+			t.Errorf("%s: %v, want ErrNotDefined", name, err)
+		}
+	}
+	// Without points, an event earns nothing and is not an error.
+	if out := mustProcess(t, testkit.OpenMemory(t, def), ptsOrder("1", "m", "10", at))[0]; len(out.Changes) != 0 {
+		t.Errorf("changes without points: %+v", out.Changes)
+	}
+}
+
+// TestQueriesCheckTheProgram: a read of a point program the definition
+// does not have is ErrUnknownProgram, not an empty answer.
+func TestQueriesCheckTheProgram(t *testing.T) {
+	ctx := context.Background()
+	h := testkit.OpenMemory(t, ptsDef(nil)).Points()
+	at := ptsAt("2026-03-01 10:00")
+	errs := map[string]error{}
+	_, errs["Balance"] = h.Balance(ctx, points.BalanceQuery{Program: "zoo", Member: "m", At: at})
+	_, errs["Statement"] = h.Statement(ctx, points.StatementQuery{Program: "zoo", Member: "m"})
+	_, errs["Reconciliation"] = h.Reconciliation(ctx, points.ReconciliationQuery{Program: "zoo"})
+	_, errs["Expiring"] = h.Expiring(ctx, points.ExpiringQuery{Program: "zoo", Member: "m", From: at, Days: 30})
+	_, errs["ExpiryForecast"] = h.ExpiryForecast(ctx, "zoo", at, 3)
+	_, errs["Reviews"] = h.Reviews(ctx, "zoo", 0)
+	_, errs["Review"] = h.Review(ctx, points.DayQuery{Program: "zoo", Member: "m", Date: "2026-03-01"})
+	_, errs["Day"] = h.Day(ctx, points.DayQuery{Program: "zoo", Member: "m", Date: "2026-03-01"})
+	_, errs["Redemption"] = h.Redemption(ctx, points.RedemptionQuery{Program: "zoo", Ref: "x"})
+	_, errs["Split"] = h.Split(ctx, points.SplitQuery{Program: "zoo", Member: "m", Order: dec("10"), At: at})
+	for name, err := range errs {
+		if !errors.Is(err, points.ErrUnknownProgram) {
+			t.Errorf("%s: %v, want ErrUnknownProgram", name, err)
+		}
+	}
+}
+
+// TestRefundInThirds is issue 16's case worked by hand: a 300.00 order
+// earns 300 points; each refund of 100.00 reverses 300 × refunded so far
+// / 300 less what was reversed: 100, then 100, then 100.
+func TestRefundInThirds(t *testing.T) {
+	ctx := context.Background()
+	p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy} }))
+	mustProcess(t, p, ptsOrder("1", "m", "300.00", ptsAt("2026-03-01 10:00")))
+	ptsWantAvailable(t, p, "mall", "m", ptsAt("2026-03-01 10:00"), "300")
+	left := []string{"200", "100", "0"}
+	for i, id := range []string{"rf1", "rf2", "rf3"} {
+		out := mustProcess(t, p, ptsRefund(id, "m", "o-1", "100.00", ptsAt("2026-03-02 10:00").Add(time.Duration(i)*time.Hour)))[0]
+		pc, why := ptsChange(t, out, points.ChangeReversed)
+		if !pc.Amount.Equal(dec("-100")) || !pc.Shortfall.IsZero() {
+			t.Errorf("refund %d reversed %s (shortfall %s), want 100: %s", i+1, pc.Amount.Neg(), pc.Shortfall, why.Note)
+		}
+		ptsWantAvailable(t, p, "mall", "m", ptsAt("2026-03-03"), left[i])
+	}
+	o, found, err := p.Points().Order(ctx, "o-1")
+	if err != nil || !found || !o.Grants[0].Reversed.Equal(dec("300")) || !o.Refunded.Equal(dec("300")) || !o.Shortfall.IsZero() {
+		t.Errorf("order %+v %v %v", o, found, err)
+	}
+	ptsCheckBooks(t, p)
+}
+
+// TestEffectsOf reads an order's and a refund's effects per program.
+func TestEffectsOf(t *testing.T) {
+	p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) {
+		d.Rules = []points.Rule{ptsBuy,
+			{ID: "park", Program: "park", Event: "order", Order: "order_id", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("0.25")},
+				Validity: rule.Validity{Kind: rule.MonthEnds, N: 0}},
+			{ID: "visit", Program: "mall", Event: "visit", Formula: rule.Formula{Kind: rule.Fixed, Fixed: dec("5")}, Caps: rule.Caps{{Period: rule.Day, Limit: dec("5")}}},
+		}
+	}))
+	ctx := context.Background()
+	at := ptsAt("2026-03-10 10:00")
+	// 200.00 earns 200 mall points and 50.0 park points (expiring at
+	// 24:00 on 31 March).
+	fx, err := points.EffectsOf(mustProcess(t, p, ptsOrder("1", "m", "200.00", at))[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []points.ProgramAmount{{Program: "mall", Amount: dec("200")}, {Program: "park", Amount: dec("50")}}
+	if diff := cmp.Diff(want, fx.Earned, decimalEqual); diff != "" {
+		t.Errorf("earned (-want +got):\n%s", diff)
+	}
+	if len(fx.Changes) != 2 || fx.Changes[1].Kind != points.ChangeEarned || fx.Changes[1].Member != "m" || fx.Changes[1].Reason.Rule != "park" ||
+		!fx.Changes[1].Expires.Equal(ptsAt("2026-04-01")) || fx.Changes[1].Expires.Location().String() != "Asia/Shanghai" {
+		t.Errorf("changes %+v", fx.Changes)
+	}
+	// A redemption spends 190 of the mall's 200; refunding half the order
+	// reverses 100 mall points (10 from the lot, 90 short) and 25 park
+	// points.
+	if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "r", Member: "m", At: at, Program: "mall", Ref: "x", Amount: dec("190")}); err != nil {
+		t.Fatal(err)
+	}
+	fx, err = points.EffectsOf(mustProcess(t, p, ptsRefund("rf", "m", "o-1", "100", at.Add(time.Hour)))[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]points.ProgramAmount{{Program: "mall", Amount: dec("10")}, {Program: "park", Amount: dec("25")}}, fx.Reversed, decimalEqual); diff != "" {
+		t.Errorf("reversed (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]points.ProgramAmount{{Program: "mall", Amount: dec("90")}}, fx.Shortfall, decimalEqual); diff != "" {
+		t.Errorf("shortfall (-want +got):\n%s", diff)
+	}
+	if len(fx.Earned) != 0 {
+		t.Errorf("a refund earned %+v", fx.Earned)
+	}
+	// A grant a cap cuts to nothing is a change but earns nothing.
+	mustProcess(t, p, ptsVisit("v1", "m", at))
+	fx, _ = points.EffectsOf(mustProcess(t, p, ptsVisit("v2", "m", at))[0])
+	if len(fx.Changes) != 1 || fx.Changes[0].Reason.Cut == nil || len(fx.Earned) != 0 {
+		t.Errorf("capped grant's effects %+v", fx)
+	}
+	// Other domains' changes are skipped; a points change whose data is not
+	// a Change is an error; no outcome has no effects.
+	other := &change.Outcome{Event: "e", Changes: []change.Change{{Kind: "level.changed", Data: []byte(`{"program":7}`)}}}
+	if fx, err := points.EffectsOf(other); err != nil || len(fx.Changes) != 0 {
+		t.Errorf("other domain: %+v, %v", fx, err)
+	}
+	other.Changes[0].Kind = points.ChangeEarned
+	if _, err := points.EffectsOf(other); err == nil {
+		t.Error("malformed points change read without error")
+	}
+	if fx, err := points.EffectsOf(nil); err != nil || fx.Changes != nil {
+		t.Errorf("nil outcome: %+v, %v", fx, err)
+	}
+}
+
+// TestTimesInProgramZone: what the queries and results return is in the
+// program's zone, whatever zone the request's time was given in.
+func TestTimesInProgramZone(t *testing.T) {
+	ctx := context.Background()
+	p := callsSetup(t)
+	h := p.Points()
+	at := ptsAt("2026-03-05 10:00").UTC()
+	res, err := h.Redeem(ctx, points.RedeemRequest{RequestID: "z", Member: "m", At: at, Program: "mall", Ref: "zone", Amount: dec("1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Restore(ctx, points.ReviewRequest{RequestID: "rv", Member: "f", Operator: "bob", At: at, Program: "mall", Date: "2026-03-01"}); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := h.Redemption(ctx, points.RedemptionQuery{Program: "mall", Ref: "zone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rv, err := h.Review(ctx, points.DayQuery{Program: "mall", Member: "f", Date: "2026-03-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adj, err := h.Adjustment(ctx, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _, err := h.Order(ctx, "o-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := h.Statement(ctx, points.StatementQuery{Program: "mall", Member: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := h.Expiring(ctx, points.ExpiringQuery{Program: "mall", Member: "f", From: at, Days: 3650})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := map[string]time.Time{
+		"outcome": res.Outcome.Time, "redemption": rd.Time, "review decided": rv.Decided,
+		"adjustment requested": adj.Requested, "order grant": o.Grants[0].Time, "statement entry": page.Entries[0].Time,
+		"lot granted": rv.Lots[0].Granted,
+	}
+	if len(ex) != 1 {
+		t.Fatalf("f's expiring lots %+v, want one", ex)
+	}
+	ts["expiring lot"] = ex[0].Expires
+	for name, tm := range ts {
+		if tm.IsZero() || tm.Location().String() != "Asia/Shanghai" {
+			t.Errorf("%s: %v, want a time in Asia/Shanghai", name, tm)
+		}
+	}
+}

@@ -1,0 +1,399 @@
+package points
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/ledger"
+	"github.com/shopspring/decimal"
+)
+
+// Handle is a program's points: its operator calls (redeem, reverse,
+// adjust and decide adjustments, restore or void a frozen day, exchange)
+// and its queries (balances, statements, reconciliation, expiries,
+// reviews, records). A program hands out one Handle (membership.Program's
+// Points); it is never nil, and when the program defines no points every
+// call returns an error wrapping [ErrNotDefined]. It is safe for
+// concurrent use.
+//
+// Every write takes one request whose RequestID is its idempotency key:
+// the same ID with the same request returns the first outcome with
+// Duplicate set and changes nothing; the same ID with another request
+// returns an error wrapping event.ErrConflict. A zero At or an empty
+// RequestID is event.ErrInvalidArgument. Times that come back are in the
+// program's zone.
+type Handle struct {
+	e  *engine.Engine
+	pt *part // nil when the program defines no points
+}
+
+// New registers the points part of def with e and returns its handle.
+// With a nil def it registers nothing, and the handle's calls return
+// ErrNotDefined. def must have passed Definition.Check.
+func New(e *engine.Engine, def *Definition) *Handle {
+	h := &Handle{e: e}
+	if def == nil {
+		return h
+	}
+	h.pt = newPart(*def, e.Location())
+	e.Add(h.pt)
+	return h
+}
+
+// apply runs one operator request through the engine, after the handle's
+// checks; verb and subject name the call in errors.
+func (h *Handle) apply(ctx context.Context, req engine.Request, verb string, fn func(u *engine.Unit) error) (*change.Outcome, error) {
+	if err := h.undefined(verb); err != nil {
+		return nil, err
+	}
+	out, err := h.e.Apply(ctx, req, fn)
+	if err != nil {
+		return nil, fmt.Errorf("points: %s: %w", verb, err)
+	}
+	return out, nil
+}
+
+// undefined returns the error of a call on a program without points (nil
+// when it has them).
+func (h *Handle) undefined(verb string) error {
+	if h.pt == nil {
+		return fmt.Errorf("points: %s: %w", verb, ErrNotDefined)
+	}
+	return nil
+}
+
+// invalid returns the error of a request that lacks what its call needs.
+func invalid(verb, what string) error {
+	return fmt.Errorf("points: %s: %w: %s", verb, event.ErrInvalidArgument, what)
+}
+
+// RedeemRequest spends a member's points against a reference (an order, a
+// mall item). Either Amount is the points to spend, or Order is an order
+// amount to pay with points + cash (then Amount, when set, caps the points
+// spent).
+type RedeemRequest struct {
+	// RequestID is the idempotency key (see Handle); Operator and Note
+	// are recorded with what the call does; At is when it takes effect.
+	RequestID string    `json:"request_id"`
+	Member    string    `json:"member"`
+	Operator  string    `json:"operator,omitempty"`
+	Note      string    `json:"note,omitempty"`
+	At        time.Time `json:"at"`
+	Program   string    `json:"program"`
+	// Ref is the reference redeemed against: one redemption per
+	// reference and program.
+	Ref    string          `json:"ref"`
+	Amount decimal.Decimal `json:"amount,omitzero"`
+	Order  decimal.Decimal `json:"order,omitzero"`
+}
+
+// RedeemResult is what a redemption spent.
+type RedeemResult struct {
+	// Points is the points spent.
+	Points decimal.Decimal
+	// Split is the points + cash split when the request gave an Order:
+	// Split.Cash is what remains to pay in money.
+	Split *Split
+	// Lots are the lots the points came from, in spending order.
+	Lots    []LotAmount
+	Outcome *change.Outcome
+}
+
+// Redeem spends points against req.Ref, taking the member's spendable
+// lots by earliest expiry, then earliest grant (pending and frozen points
+// are not spendable). With req.Order it computes the points + cash split
+// (see [SplitOrder]) and spends its points. Errors wrap ErrNotDefined,
+// event.ErrInvalidArgument, ErrUnknownProgram, ErrInvalidAmount,
+// ErrNoPayment, ErrRedemptionExists, ledger.ErrInsufficientBalance or
+// event.ErrConflict.
+func (h *Handle) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, error) {
+	if err := h.undefined("redeem"); err != nil {
+		return RedeemResult{}, err
+	}
+	if req.Member == "" || req.Ref == "" {
+		return RedeemResult{}, invalid("redeem", "member and ref are required")
+	}
+	out, err := h.apply(ctx, engine.Request{ID: req.RequestID, Body: req, At: req.At, Member: req.Member,
+		Ref: ledger.Ref{Order: req.Ref, Operator: req.Operator, Note: req.Note}}, "redeem "+req.Ref, func(u *engine.Unit) error {
+		return h.pt.redeem(u, req)
+	})
+	if err != nil {
+		return RedeemResult{}, err
+	}
+	res := RedeemResult{Outcome: out}
+	c, err := h.decode(out, ChangeRedeemed)
+	if err != nil {
+		return res, fmt.Errorf("points: redeem %s: %w", req.Ref, err)
+	}
+	res.Points, res.Split, res.Lots = c.Amount, c.Split, c.Lots
+	return res, nil
+}
+
+// decode returns the payload of out's first change of kind, with its times
+// in the program's zone.
+func (h *Handle) decode(out *change.Outcome, kind string) (Change, error) {
+	var c Change
+	cs := out.ChangesOf(kind)
+	if len(cs) == 0 {
+		return c, fmt.Errorf("%w: outcome of %s has no %s change", engine.ErrCorrupt, out.Event, kind)
+	}
+	if err := cs[0].Decode(&c); err != nil {
+		return c, fmt.Errorf("%w: %s change of %s: %v", engine.ErrCorrupt, kind, out.Event, err)
+	}
+	inZone(&c, h.e.Location())
+	return c, nil
+}
+
+// ReverseRequest reverses a redemption, in whole (Amount zero) or in part.
+// The member is the redemption's.
+type ReverseRequest struct {
+	// RequestID is the idempotency key (see Handle); Operator and Note
+	// are recorded with what the call does; At is when it takes effect.
+	RequestID string          `json:"request_id"`
+	Operator  string          `json:"operator,omitempty"`
+	Note      string          `json:"note,omitempty"`
+	At        time.Time       `json:"at"`
+	Program   string          `json:"program"`
+	Ref       string          `json:"ref"`
+	Amount    decimal.Decimal `json:"amount,omitzero"`
+}
+
+// Reverse returns a redemption's points (all that remains, or req.Amount)
+// to the lots they came from, keeping their expiries: the lots taken last
+// (latest expiry) are refilled first. Points returned to a lot that has
+// expired meanwhile expire again at once, each as an entry of its own.
+// Errors wrap ErrNotDefined, event.ErrInvalidArgument, ErrUnknownProgram,
+// ErrUnknownRedemption, ErrInvalidAmount, ErrOverReversal or
+// event.ErrConflict.
+func (h *Handle) Reverse(ctx context.Context, req ReverseRequest) (*change.Outcome, error) {
+	if err := h.undefined("reverse"); err != nil {
+		return nil, err
+	}
+	if req.Ref == "" {
+		return nil, invalid("reverse", "ref is required")
+	}
+	return h.apply(ctx, engine.Request{ID: req.RequestID, Body: req, At: req.At,
+		Ref: ledger.Ref{Order: req.Ref, Operator: req.Operator, Note: req.Note}}, "reverse "+req.Ref, func(u *engine.Unit) error {
+		return h.pt.reverse(u, req)
+	})
+}
+
+// AdjustRequest is a manual adjustment: a credit (positive Amount) or a
+// debit (negative) of a member's points, with its reason in Note, asked by
+// Operator. RequestID is also the adjustment's ID.
+type AdjustRequest struct {
+	// RequestID is the idempotency key (see Handle); Operator and Note
+	// are recorded with what the call does; At is when it takes effect.
+	RequestID string `json:"request_id"`
+	Member    string `json:"member"`
+	Operator  string `json:"operator"`
+	// Note is the adjustment's reason (required).
+	Note    string          `json:"note"`
+	At      time.Time       `json:"at"`
+	Program string          `json:"program"`
+	Amount  decimal.Decimal `json:"amount"`
+}
+
+// AdjustResult is what an adjustment request did.
+type AdjustResult struct {
+	// Adjustment is the adjustment: State is AdjustmentApplied, or
+	// AdjustmentPending when it waits for another operator's approval.
+	Adjustment Adjustment
+	Outcome    *change.Outcome
+}
+
+// Adjust applies a manual adjustment at once, or, when its absolute
+// amount is above the program's ApprovalAbove, records it as pending
+// (change points.adjustment_requested) until another operator approves or
+// rejects it. A credit is a new lot of the program's validity; a debit
+// takes spendable lots like a redemption. Errors wrap ErrNotDefined,
+// event.ErrInvalidArgument, ErrNoOperator, ErrUnknownProgram,
+// ErrInvalidAmount, ledger.ErrInsufficientBalance or event.ErrConflict.
+func (h *Handle) Adjust(ctx context.Context, req AdjustRequest) (AdjustResult, error) {
+	if err := h.undefined("adjust"); err != nil {
+		return AdjustResult{}, err
+	}
+	if req.Member == "" || req.Note == "" {
+		return AdjustResult{}, invalid("adjust", "member and note (the reason) are required")
+	}
+	if req.Operator == "" {
+		return AdjustResult{}, fmt.Errorf("points: adjust: %w", ErrNoOperator)
+	}
+	verb := "adjust " + req.RequestID
+	out, err := h.apply(ctx, engine.Request{ID: req.RequestID, Body: req, At: req.At, Member: req.Member,
+		Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}}, verb, func(u *engine.Unit) error {
+		return h.pt.adjust(u, req)
+	})
+	if err != nil {
+		return AdjustResult{}, err
+	}
+	kind := ChangeAdjusted
+	if len(out.ChangesOf(ChangeAdjustmentRequested)) > 0 {
+		kind = ChangeAdjustmentRequested
+	}
+	c, err := h.decode(out, kind)
+	if err == nil && c.Adjustment == nil {
+		err = fmt.Errorf("%w: %s change of %s has no adjustment", engine.ErrCorrupt, kind, out.Event)
+	}
+	if err != nil {
+		return AdjustResult{Outcome: out}, fmt.Errorf("points: %s: %w", verb, err)
+	}
+	return AdjustResult{Adjustment: *c.Adjustment, Outcome: out}, nil
+}
+
+// DecideRequest approves or rejects a pending adjustment.
+type DecideRequest struct {
+	// RequestID is the idempotency key (see Handle); Operator and Note
+	// are recorded with what the call does; At is when it takes effect.
+	RequestID string    `json:"request_id"`
+	Operator  string    `json:"operator"`
+	Note      string    `json:"note,omitempty"`
+	At        time.Time `json:"at"`
+	// Adjustment is the ID of the adjustment decided.
+	Adjustment string `json:"adjustment"`
+}
+
+// Approve approves a pending adjustment and applies it. The operator who
+// requested it cannot approve it. Errors wrap ErrNotDefined,
+// event.ErrInvalidArgument, ErrNoOperator, ErrUnknownAdjustment,
+// ErrNotPending, ErrSelfApproval, ledger.ErrInsufficientBalance (a debit
+// the balance no longer covers: the adjustment stays pending) or
+// event.ErrConflict.
+func (h *Handle) Approve(ctx context.Context, req DecideRequest) (*change.Outcome, error) {
+	return h.decide(ctx, req, true)
+}
+
+// Reject rejects a pending adjustment (any operator, the requester
+// included, may reject). Errors wrap ErrNotDefined,
+// event.ErrInvalidArgument, ErrNoOperator, ErrUnknownAdjustment,
+// ErrNotPending or event.ErrConflict.
+func (h *Handle) Reject(ctx context.Context, req DecideRequest) (*change.Outcome, error) {
+	return h.decide(ctx, req, false)
+}
+
+func (h *Handle) decide(ctx context.Context, req DecideRequest, approve bool) (*change.Outcome, error) {
+	verb := "reject adjustment"
+	if approve {
+		verb = "approve adjustment"
+	}
+	if err := h.undefined(verb); err != nil {
+		return nil, err
+	}
+	if req.Operator == "" {
+		return nil, fmt.Errorf("points: %s: %w", verb, ErrNoOperator)
+	}
+	// The verb is part of the request: an approval and a rejection under
+	// one request ID conflict.
+	body := map[string]DecideRequest{verb: req}
+	return h.apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}},
+		verb+" "+req.Adjustment, func(u *engine.Unit) error {
+			return h.pt.decide(u, req, approve)
+		})
+}
+
+// ReviewRequest decides a member's frozen day: restore its points or void
+// them.
+type ReviewRequest struct {
+	// RequestID is the idempotency key (see Handle); Operator and Note
+	// are recorded with what the call does; At is when it takes effect.
+	RequestID string    `json:"request_id"`
+	Member    string    `json:"member"`
+	Operator  string    `json:"operator"`
+	Note      string    `json:"note,omitempty"`
+	At        time.Time `json:"at"`
+	Program   string    `json:"program"`
+	// Date is the frozen day ("2006-01-02", program zone).
+	Date string `json:"date"`
+}
+
+// Restore restores a frozen day's points to the member's spendable
+// account, in the same lots with the same expiries (what expired while
+// frozen stays expired). Errors wrap ErrNotDefined,
+// event.ErrInvalidArgument, ErrNoOperator, ErrUnknownReview, ErrNotPending
+// or event.ErrConflict.
+func (h *Handle) Restore(ctx context.Context, req ReviewRequest) (*change.Outcome, error) {
+	return h.review(ctx, req, true)
+}
+
+// Void voids a frozen day's points. Errors as Restore's.
+func (h *Handle) Void(ctx context.Context, req ReviewRequest) (*change.Outcome, error) {
+	return h.review(ctx, req, false)
+}
+
+func (h *Handle) review(ctx context.Context, req ReviewRequest, restore bool) (*change.Outcome, error) {
+	verb := "void"
+	if restore {
+		verb = "restore"
+	}
+	if err := h.undefined(verb); err != nil {
+		return nil, err
+	}
+	if req.Operator == "" {
+		return nil, fmt.Errorf("points: %s: %w", verb, ErrNoOperator)
+	}
+	if req.Member == "" || req.Date == "" {
+		return nil, invalid(verb, "member and date are required")
+	}
+	body := map[string]ReviewRequest{verb: req}
+	return h.apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member, Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}},
+		fmt.Sprintf("%s %s of %s on %s", verb, req.Program, req.Member, req.Date), func(u *engine.Unit) error {
+			return h.pt.review(u, req, restore)
+		})
+}
+
+// ExchangeRequest converts a member's points of program From into points
+// of program To.
+type ExchangeRequest struct {
+	// RequestID is the idempotency key (see Handle); Operator and Note
+	// are recorded with what the call does; At is when it takes effect.
+	RequestID string          `json:"request_id"`
+	Member    string          `json:"member"`
+	Operator  string          `json:"operator,omitempty"`
+	Note      string          `json:"note,omitempty"`
+	At        time.Time       `json:"at"`
+	From      string          `json:"from"`
+	To        string          `json:"to"`
+	Amount    decimal.Decimal `json:"amount"`
+}
+
+// ExchangeResult is what an exchange credited.
+type ExchangeResult struct {
+	// Got is the points of the target program credited, as lot Lot
+	// expiring at Expires (zero: permanent).
+	Got     decimal.Decimal
+	Lot     string
+	Expires time.Time
+	Outcome *change.Outcome
+}
+
+// Exchange spends req.Amount points of req.From (spendable lots, in
+// spending order) and credits Amount × rate, rounded down to the target
+// program's scale, as a new lot of the target's validity, in one
+// transaction. Errors wrap ErrNotDefined, event.ErrInvalidArgument,
+// ErrUnknownProgram, ErrNoExchange, ErrInvalidAmount, ErrExchangeTooSmall,
+// ledger.ErrInsufficientBalance or event.ErrConflict.
+func (h *Handle) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeResult, error) {
+	if err := h.undefined("exchange"); err != nil {
+		return ExchangeResult{}, err
+	}
+	if req.Member == "" {
+		return ExchangeResult{}, invalid("exchange", "member is required")
+	}
+	verb := fmt.Sprintf("exchange %s → %s", req.From, req.To)
+	out, err := h.apply(ctx, engine.Request{ID: req.RequestID, Body: req, At: req.At, Member: req.Member,
+		Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}}, verb, func(u *engine.Unit) error {
+		return h.pt.exchange(u, req)
+	})
+	if err != nil {
+		return ExchangeResult{}, err
+	}
+	c, err := h.decode(out, ChangeExchanged)
+	if err != nil {
+		return ExchangeResult{Outcome: out}, fmt.Errorf("points: %s: %w", verb, err)
+	}
+	return ExchangeResult{Got: c.ToAmount, Lot: c.Lot, Expires: c.Expires, Outcome: out}, nil
+}

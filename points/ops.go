@@ -1,0 +1,298 @@
+package points
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/internal/record"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
+)
+
+// The operator calls' work inside their unit (see handle.go for the
+// calls).
+
+func (pt *part) redeem(u *engine.Unit, req RedeemRequest) error {
+	prog, err := pt.program(req.Program)
+	if err != nil {
+		return err
+	}
+	rk := keys.New().Str(req.Program).Str(req.Ref)
+	var rd Redemption
+	if found, err := record.Get(u.Tx(), bRedeem, rk, &rd); err != nil {
+		return err
+	} else if found {
+		return fmt.Errorf("%w: %s", ErrRedemptionExists, req.Ref)
+	}
+	main := acct(req.Program, req.Member, "")
+	amount := req.Amount
+	var split *Split
+	if !req.Order.IsZero() {
+		avail, err := u.Ledger().Available(main, u.At())
+		if err != nil {
+			return err
+		}
+		s, err := SplitOrder(prog, req.Order, avail, req.Amount)
+		if err != nil {
+			return err
+		}
+		split, amount = &s, s.Points
+	}
+	if err := prog.CheckAmount(amount); err != nil {
+		return err
+	}
+	posted, err := pt.post(u, ledger.Transaction{Kind: KindRedeemed, Legs: []ledger.Leg{
+		{Account: main, Amount: amount.Neg()},
+		{Account: pool(req.Program, KindRedeemed), Amount: amount},
+	}})
+	if err != nil {
+		return err
+	}
+	rd = Redemption{Program: req.Program, Member: req.Member, Ref: req.Ref, Amount: amount, Split: split, Time: u.At(), Reversed: decimal.Zero}
+	for _, tk := range posted.Takes {
+		rd.Takes = append(rd.Takes, LotAmount{Lot: tk.Lot, Amount: tk.Amount, Expires: tk.Expires, Granted: tk.Granted})
+		rd.Returned = append(rd.Returned, decimal.Zero)
+	}
+	if err := record.Put(u.Tx(), bRedeem, rk, rd); err != nil {
+		return err
+	}
+	return u.Emit(ChangeRedeemed, req.Member, Change{Program: req.Program, Amount: amount, Ref: req.Ref, Split: split, Lots: rd.Takes, Operator: req.Operator},
+		&rule.Reason{Rule: "points.redeem", Note: withNote("redeemed against "+req.Ref, req.Note)})
+}
+
+// withNote appends an operator's note to a reason's note.
+func withNote(s, note string) string {
+	if note == "" {
+		return s
+	}
+	return s + ": " + note
+}
+
+func (pt *part) reverse(u *engine.Unit, req ReverseRequest) error {
+	prog, err := pt.program(req.Program)
+	if err != nil {
+		return err
+	}
+	rk := keys.New().Str(req.Program).Str(req.Ref)
+	var rd Redemption
+	if found, err := record.Get(u.Tx(), bRedeem, rk, &rd); err != nil {
+		return err
+	} else if !found {
+		return fmt.Errorf("%w: %s", ErrUnknownRedemption, req.Ref)
+	}
+	u.Outcome().Member = rd.Member
+	amount := req.Amount
+	if amount.IsZero() {
+		amount = rd.Remaining()
+	}
+	if err := prog.CheckAmount(amount); err != nil {
+		return err
+	}
+	if amount.GreaterThan(rd.Remaining()) {
+		return fmt.Errorf("%w: %s asked, %s remains", ErrOverReversal, amount, rd.Remaining())
+	}
+	main := acct(req.Program, rd.Member, "")
+	var legs []ledger.Leg
+	var lots []LotAmount
+	left := amount
+	for i := len(rd.Takes) - 1; i >= 0 && left.IsPositive(); i-- {
+		tk := rd.Takes[i]
+		x := decimal.Min(tk.Amount.Sub(rd.Returned[i]), left)
+		if !x.IsPositive() {
+			continue
+		}
+		rd.Returned[i] = rd.Returned[i].Add(x)
+		left = left.Sub(x)
+		legs = append(legs, ledger.Leg{Account: main, Amount: x, Lot: tk.Lot, Expires: tk.Expires, Granted: tk.Granted})
+		lots = append(lots, LotAmount{Lot: tk.Lot, Amount: x, Expires: tk.Expires, Granted: tk.Granted})
+	}
+	legs = append(legs, ledger.Leg{Account: pool(req.Program, KindReversed), Amount: amount.Neg()})
+	rd.Reversed = rd.Reversed.Add(amount)
+	if err := record.Put(u.Tx(), bRedeem, rk, rd); err != nil {
+		return err
+	}
+	// The change comes before the expiries the reversal may cause.
+	if err := u.Emit(ChangeReversed, rd.Member, Change{Program: req.Program, Amount: amount, Ref: req.Ref, Lots: lots, Operator: req.Operator},
+		&rule.Reason{Rule: "points.reverse", Note: withNote("redemption "+req.Ref+" reversed", req.Note)}); err != nil {
+		return err
+	}
+	_, err = pt.post(u, ledger.Transaction{Kind: KindReversed, Legs: legs})
+	return err
+}
+
+func (pt *part) adjust(u *engine.Unit, req AdjustRequest) error {
+	prog, err := pt.program(req.Program)
+	if err != nil {
+		return err
+	}
+	if err := prog.CheckAmount(req.Amount.Abs()); err != nil {
+		return err
+	}
+	adj := Adjustment{ID: req.RequestID, Program: req.Program, Member: req.Member, Amount: req.Amount, Reason: req.Note,
+		State: AdjustmentPending, Requester: req.Operator, Requested: req.At}
+	if prog.NeedsApproval(req.Amount) {
+		if err := record.Put(u.Tx(), bAdjust, []byte(adj.ID), adj); err != nil {
+			return err
+		}
+		return u.Emit(ChangeAdjustmentRequested, req.Member, Change{Program: req.Program, Amount: req.Amount, Adjustment: &adj, Operator: req.Operator},
+			&rule.Reason{Rule: "points.adjust", Note: fmt.Sprintf("above the approval threshold %s: %s", prog.ApprovalAbove, req.Note)})
+	}
+	return pt.applyAdjustment(u, prog, adj, req.Operator, "")
+}
+
+func (pt *part) applyAdjustment(u *engine.Unit, prog Program, adj Adjustment, decider, note string) error {
+	a := acct(adj.Program, adj.Member, "")
+	leg := ledger.Leg{Account: a, Amount: adj.Amount}
+	if adj.Amount.IsPositive() {
+		leg.Expires = Expiry(prog.Validity, u.At(), pt.loc)
+	}
+	ref := ledger.Ref{Event: u.Ref().Event, Operator: decider, Note: adj.Reason}
+	legs := []ledger.Leg{leg, {Account: pool(adj.Program, KindAdjusted), Amount: adj.Amount.Neg()}}
+	if _, err := pt.post(u, ledger.Transaction{Kind: KindAdjusted, Ref: ref, Legs: legs}); err != nil {
+		return err
+	}
+	adj.State, adj.Decider, adj.Decided, adj.Note = AdjustmentApplied, decider, u.At(), note
+	if err := record.Put(u.Tx(), bAdjust, []byte(adj.ID), adj); err != nil {
+		return err
+	}
+	return u.Emit(ChangeAdjusted, adj.Member, Change{Program: adj.Program, Amount: adj.Amount, Adjustment: &adj, Operator: decider},
+		&rule.Reason{Rule: "points.adjust", Note: adj.Reason})
+}
+
+func (pt *part) decide(u *engine.Unit, req DecideRequest, approve bool) error {
+	var adj Adjustment
+	if found, err := record.Get(u.Tx(), bAdjust, []byte(req.Adjustment), &adj); err != nil {
+		return err
+	} else if !found {
+		return fmt.Errorf("%w: %s", ErrUnknownAdjustment, req.Adjustment)
+	}
+	u.Outcome().Member = adj.Member
+	if adj.State != AdjustmentPending {
+		return fmt.Errorf("%w: adjustment %s is %s", ErrNotPending, adj.ID, adj.State)
+	}
+	if approve {
+		if req.Operator == adj.Requester {
+			return fmt.Errorf("%w: %s requested %s", ErrSelfApproval, req.Operator, adj.ID)
+		}
+		prog, err := pt.program(adj.Program)
+		if err != nil {
+			return err
+		}
+		return pt.applyAdjustment(u, prog, adj, req.Operator, req.Note)
+	}
+	adj.State, adj.Decider, adj.Decided, adj.Note = AdjustmentRejected, req.Operator, u.At(), req.Note
+	if err := record.Put(u.Tx(), bAdjust, []byte(adj.ID), adj); err != nil {
+		return err
+	}
+	return u.Emit(ChangeAdjustmentRejected, adj.Member, Change{Program: adj.Program, Amount: adj.Amount, Adjustment: &adj, Operator: req.Operator},
+		&rule.Reason{Rule: "points.adjust", Note: req.Note})
+}
+
+func (pt *part) review(u *engine.Unit, req ReviewRequest, restore bool) error {
+	rk := keys.New().Str(req.Program).Str(req.Date).Str(req.Member)
+	var rv Review
+	if found, err := record.Get(u.Tx(), bReview, rk, &rv); err != nil {
+		return err
+	} else if !found {
+		return fmt.Errorf("%w: %s %s %s", ErrUnknownReview, req.Program, req.Member, req.Date)
+	}
+	if rv.State != ReviewPending {
+		return fmt.Errorf("%w: review is %s", ErrNotPending, rv.State)
+	}
+	ids := make([]string, 0, len(rv.Lots))
+	for _, l := range rv.Lots {
+		if !slices.Contains(ids, l.Lot) {
+			ids = append(ids, l.Lot)
+		}
+	}
+	var lots []LotAmount
+	var err error
+	kind := ChangeRestored
+	if restore {
+		lots, err = pt.move(u, req.Program, req.Member, SubFrozen, "", KindRestored, ids)
+	} else {
+		kind = ChangeVoided
+		lots, err = pt.voidLots(u, req.Program, req.Member, ids)
+	}
+	if err != nil {
+		return err
+	}
+	rv.State, rv.Operator, rv.Decided = ReviewVoided, req.Operator, u.At()
+	if restore {
+		rv.State = ReviewRestored
+	}
+	if err := record.Put(u.Tx(), bReview, rk, rv); err != nil {
+		return err
+	}
+	if err := u.Tx().Delete(bOpen, rk); err != nil {
+		return err
+	}
+	total := decimal.Zero
+	for _, l := range lots {
+		total = total.Add(l.Amount)
+	}
+	return u.Emit(kind, req.Member, Change{Program: req.Program, Amount: total, Lots: lots, Date: req.Date, Operator: req.Operator},
+		&rule.Reason{Rule: "points.risk", Note: withNote(fmt.Sprintf("review of %s by %s", req.Date, req.Operator), req.Note)})
+}
+
+func (pt *part) voidLots(u *engine.Unit, program, member string, ids []string) ([]LotAmount, error) {
+	src := acct(program, member, SubFrozen)
+	var legs []ledger.Leg
+	var out []LotAmount
+	total := decimal.Zero
+	for _, id := range ids {
+		lot, err := lotOf(u.Ledger(), src, id)
+		if err != nil {
+			return nil, err
+		}
+		if !lot.Amount.IsPositive() {
+			continue
+		}
+		legs = append(legs, ledger.Leg{Account: src, Amount: lot.Amount.Neg(), Lot: id})
+		out = append(out, LotAmount{Lot: id, Amount: lot.Amount, Expires: lot.Expires, Granted: lot.Granted})
+		total = total.Add(lot.Amount)
+	}
+	if len(legs) == 0 {
+		return nil, nil
+	}
+	legs = append(legs, ledger.Leg{Account: pool(program, KindVoided), Amount: total})
+	_, err := pt.post(u, ledger.Transaction{Kind: KindVoided, Legs: legs})
+	return out, err
+}
+
+func (pt *part) exchange(u *engine.Unit, req ExchangeRequest) error {
+	from, err := pt.program(req.From)
+	if err != nil {
+		return err
+	}
+	to, err := pt.program(req.To)
+	if err != nil {
+		return err
+	}
+	rate, ok := pt.def.ExchangeRate(req.From, req.To)
+	if !ok {
+		return fmt.Errorf("%w: %s → %s", ErrNoExchange, req.From, req.To)
+	}
+	if err := from.CheckAmount(req.Amount); err != nil {
+		return err
+	}
+	got := Convert(req.Amount, rate, to)
+	if !got.IsPositive() {
+		return fmt.Errorf("%w: %s × %s rounds down to 0", ErrExchangeTooSmall, req.Amount, rate)
+	}
+	posted, err := pt.post(u, ledger.Transaction{Kind: KindExchanged, Legs: []ledger.Leg{
+		{Account: acct(req.From, req.Member, ""), Amount: req.Amount.Neg()},
+		{Account: pool(req.From, KindExchanged), Amount: req.Amount},
+		{Account: acct(req.To, req.Member, ""), Amount: got, Expires: Expiry(to.Validity, u.At(), pt.loc)},
+		{Account: pool(req.To, KindExchanged), Amount: got.Neg()},
+	}})
+	if err != nil {
+		return err
+	}
+	lot := posted.Lots[0]
+	return u.Emit(ChangeExchanged, req.Member, Change{Program: req.From, Amount: req.Amount, To: req.To, ToAmount: got, Lot: lot.ID, Expires: lot.Expires, Operator: req.Operator},
+		&rule.Reason{Rule: "points.exchange", Formula: "amount × " + rate.String(), Inputs: map[string]string{"amount": req.Amount.String()}, Raw: req.Amount.Mul(rate), Note: req.Note})
+}

@@ -1,0 +1,374 @@
+package points
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/internal/record"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/store"
+	"github.com/shopspring/decimal"
+)
+
+// view runs fn in a read-only unit after checking that the program
+// defines points; what names the read in errors.
+func (h *Handle) view(ctx context.Context, what string, fn func(u *engine.Unit) error) error {
+	if err := h.undefined(what); err != nil {
+		return err
+	}
+	if err := h.e.View(ctx, time.Time{}, fn); err != nil {
+		return fmt.Errorf("points: %s: %w", what, err)
+	}
+	return nil
+}
+
+// viewProgram is view for a read of one point program, which must be
+// defined.
+func (h *Handle) viewProgram(ctx context.Context, what, program string, fn func(u *engine.Unit) error) error {
+	if err := h.undefined(what); err != nil {
+		return err
+	}
+	if _, err := h.pt.program(program); err != nil {
+		return fmt.Errorf("points: %s: %w", what, err)
+	}
+	return h.view(ctx, what, fn)
+}
+
+// zone returns the program's zone.
+func (h *Handle) zone() *time.Location { return h.e.Location() }
+
+// BalanceQuery selects a member's balance in one program at a time.
+type BalanceQuery struct {
+	Program string
+	Member  string
+	// At is the time the available points are counted at (lots expiring
+	// at or before it are not available).
+	At time.Time
+}
+
+// Balance returns a member's points in a program. Errors wrap
+// ErrNotDefined or ErrUnknownProgram.
+func (h *Handle) Balance(ctx context.Context, q BalanceQuery) (Balance, error) {
+	var b Balance
+	err := h.viewProgram(ctx, "balance of "+q.Member, q.Program, func(u *engine.Unit) error {
+		led := u.Ledger()
+		var err error
+		if b.Available, err = led.Available(acct(q.Program, q.Member, ""), q.At); err != nil {
+			return err
+		}
+		for _, x := range []struct {
+			sub string
+			to  *decimal.Decimal
+		}{{"", &b.Main}, {SubPending, &b.Pending}, {SubFrozen, &b.Frozen}} {
+			if *x.to, err = led.Balance(acct(q.Program, q.Member, x.sub)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return b, err
+}
+
+// StatementQuery selects a page of a member's points statement.
+type StatementQuery struct {
+	Program string
+	Member  string
+	// Sub is "" for the main account, SubPending or SubFrozen.
+	Sub string
+	// Kinds keeps only entries of these kinds when not empty.
+	Kinds []ledger.Kind
+	// From and To bound the entries' time (From ≤ time < To; zero: open).
+	From, To time.Time
+	// Limit is the page size (see ledger.Query); Cursor continues from a
+	// page's Next; Newest reads from the newest entry back.
+	Limit  int
+	Cursor string
+	Newest bool
+}
+
+// Statement returns a page of a member's points entries with their
+// running balance; it reads only the page's entries (and those the kind
+// filter skips). Errors wrap ErrNotDefined, ErrUnknownProgram or the
+// ledger's errors (a malformed cursor).
+func (h *Handle) Statement(ctx context.Context, q StatementQuery) (ledger.Page, error) {
+	var page ledger.Page
+	err := h.viewProgram(ctx, "statement of "+q.Member, q.Program, func(u *engine.Unit) error {
+		var err error
+		page, err = u.Ledger().Statement(ledger.Query{Account: acct(q.Program, q.Member, q.Sub), From: q.From, To: q.To,
+			Kinds: q.Kinds, Limit: q.Limit, Cursor: q.Cursor, Newest: q.Newest})
+		return err
+	})
+	for i := range page.Entries {
+		page.Entries[i].Time = page.Entries[i].Time.In(h.zone())
+	}
+	return page, err
+}
+
+// ReconciliationQuery selects a program's totals over a period of days.
+type ReconciliationQuery struct {
+	Program string
+	// From and To are the first and last days ("2006-01-02", inclusive,
+	// program zone; empty: unbounded).
+	From, To string
+}
+
+// Reconciliation returns a program's totals per kind over the days of q.
+// Over the whole history it also reads the members' total balance from
+// the pool accounts (the ledger keeps every asset's accounts summing to
+// zero), so Holds checks the identity against an independent figure.
+// Errors wrap ErrNotDefined, ErrUnknownProgram or the ledger's errors.
+func (h *Handle) Reconciliation(ctx context.Context, q ReconciliationQuery) (Reconciliation, error) {
+	r := Reconciliation{Program: q.Program, From: q.From, To: q.To}
+	err := h.viewProgram(ctx, "reconciliation of "+q.Program, q.Program, func(u *engine.Unit) error {
+		led := u.Ledger()
+		totals, err := led.Totals(ledger.Points(q.Program), q.From, q.To)
+		if err != nil {
+			return err
+		}
+		for k, v := range totals {
+			r.Change = r.Change.Add(v)
+			switch k {
+			case KindEarned:
+				r.Earned = v
+			case KindRedeemed:
+				r.Redeemed = v.Neg()
+			case KindReversed:
+				r.Reversed = v
+			case KindExpired:
+				r.Expired = v.Neg()
+			case KindVoided:
+				r.Voided = v.Neg()
+			case KindAdjusted:
+				r.Adjusted = v
+			case KindExchanged:
+				r.Exchanged = v
+			}
+		}
+		if q.From == "" && q.To == "" {
+			out := decimal.Zero
+			for _, k := range poolKinds {
+				b, err := led.Balance(pool(q.Program, k))
+				if err != nil {
+					return err
+				}
+				out = out.Sub(b)
+			}
+			r.Outstanding = &out
+		}
+		return nil
+	})
+	return r, err
+}
+
+// ExpiringQuery selects a member's lots expiring in a window.
+type ExpiringQuery struct {
+	Program string
+	Member  string
+	// From and Days: lots that expire after From and no later than Days
+	// days after it.
+	From time.Time
+	Days int
+}
+
+// Expiring returns a member's lots of a program (spendable, pending and
+// frozen) that expire in q's window, earliest first. Errors wrap
+// ErrNotDefined or ErrUnknownProgram.
+func (h *Handle) Expiring(ctx context.Context, q ExpiringQuery) ([]ExpiringLot, error) {
+	end := q.From.AddDate(0, 0, q.Days)
+	var out []ExpiringLot
+	err := h.viewProgram(ctx, "expiring points of "+q.Member, q.Program, func(u *engine.Unit) error {
+		for _, sub := range Subs {
+			lots, err := u.Ledger().Lots(acct(q.Program, q.Member, sub))
+			if err != nil {
+				return err
+			}
+			for _, l := range lots {
+				if l.Expires.IsZero() || l.Expires.After(end) {
+					break // lots are in expiry order, permanent last
+				}
+				if l.Expires.After(q.From) && l.Amount.IsPositive() {
+					out = append(out, ExpiringLot{Lot: l.ID, Sub: sub, Amount: l.Amount, Expires: l.Expires.In(h.zone())})
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(out, func(a, b ExpiringLot) int { return a.Expires.Compare(b.Expires) })
+	return out, nil
+}
+
+// ExpiryForecast returns, for months calendar months starting with the
+// month of from (program zone), what the program's members hold that
+// expires in each: points whose last valid day falls in the month. It
+// reads one total per month, kept current as lots are credited and
+// debited, never the members. Errors wrap ErrNotDefined or
+// ErrUnknownProgram.
+func (h *Handle) ExpiryForecast(ctx context.Context, program string, from time.Time, months int) ([]MonthTotal, error) {
+	loc := h.zone()
+	f := from.In(loc)
+	first := time.Date(f.Year(), f.Month(), 1, 12, 0, 0, 0, loc)
+	out := make([]MonthTotal, 0, max(months, 0))
+	err := h.viewProgram(ctx, "expiry forecast of "+program, program, func(u *engine.Unit) error {
+		for i := range months {
+			m := first.AddDate(0, i, 0).Format("2006-01")
+			amt, err := engine.Total(u.Tx(), bExpiry, keys.New().Str(program).Str(m))
+			if err != nil {
+				return err
+			}
+			out = append(out, MonthTotal{Month: m, Amount: amt})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Reviews returns up to limit (default 100) frozen days of a program
+// waiting for review, oldest day first. Errors wrap ErrNotDefined or
+// ErrUnknownProgram.
+func (h *Handle) Reviews(ctx context.Context, program string, limit int) ([]Review, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []Review
+	err := h.viewProgram(ctx, "reviews of "+program, program, func(u *engine.Unit) error {
+		tx := u.Tx()
+		pre := keys.New().Str(program)
+		return tx.Scan(bOpen, pre, store.PrefixEnd(pre), false, func(k, _ []byte) error {
+			if len(out) == limit {
+				return store.StopScan
+			}
+			var rv Review
+			if _, err := record.Get(tx, bReview, k, &rv); err != nil {
+				return err
+			}
+			rv.inZone(h.zone())
+			out = append(out, rv)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DayQuery selects one member's day in one program (risk control).
+type DayQuery struct {
+	Program string
+	Member  string
+	// Date is the day ("2006-01-02", program zone).
+	Date string
+}
+
+// Review returns the review of a member's day. Errors wrap ErrNotDefined,
+// ErrUnknownProgram or ErrUnknownReview (the day was never frozen).
+func (h *Handle) Review(ctx context.Context, q DayQuery) (Review, error) {
+	var rv Review
+	err := h.viewProgram(ctx, fmt.Sprintf("review of %s on %s", q.Member, q.Date), q.Program, func(u *engine.Unit) error {
+		found, err := record.Get(u.Tx(), bReview, keys.New().Str(q.Program).Str(q.Date).Str(q.Member), &rv)
+		if err == nil && !found {
+			err = ErrUnknownReview
+		}
+		return err
+	})
+	rv.inZone(h.zone())
+	return rv, err
+}
+
+// Day returns a member's earning on one day for risk control: what was
+// earned, what the stop policy blocked, whether the day is frozen. It is
+// kept only for programs with risk control (zero otherwise). Errors wrap
+// ErrNotDefined or ErrUnknownProgram.
+func (h *Handle) Day(ctx context.Context, q DayQuery) (Day, error) {
+	var d Day
+	err := h.viewProgram(ctx, fmt.Sprintf("day of %s on %s", q.Member, q.Date), q.Program, func(u *engine.Unit) error {
+		_, err := record.Get(u.Tx(), bDay, keys.New().Str(q.Program).Str(q.Member).Str(q.Date), &d)
+		return err
+	})
+	return d, err
+}
+
+// Adjustment returns the adjustment with the ID (its request's ID).
+// Errors wrap ErrNotDefined or ErrUnknownAdjustment.
+func (h *Handle) Adjustment(ctx context.Context, id string) (Adjustment, error) {
+	var a Adjustment
+	err := h.view(ctx, fmt.Sprintf("adjustment %q", id), func(u *engine.Unit) error {
+		found, err := record.Get(u.Tx(), bAdjust, []byte(id), &a)
+		if err == nil && !found {
+			err = ErrUnknownAdjustment
+		}
+		return err
+	})
+	a.inZone(h.zone())
+	return a, err
+}
+
+// RedemptionQuery selects the redemption of a reference in a program.
+type RedemptionQuery struct {
+	Program string
+	Ref     string
+}
+
+// Redemption returns a redemption. Errors wrap ErrNotDefined,
+// ErrUnknownProgram or ErrUnknownRedemption.
+func (h *Handle) Redemption(ctx context.Context, q RedemptionQuery) (Redemption, error) {
+	var r Redemption
+	err := h.viewProgram(ctx, fmt.Sprintf("redemption %q", q.Ref), q.Program, func(u *engine.Unit) error {
+		found, err := record.Get(u.Tx(), bRedeem, keys.New().Str(q.Program).Str(q.Ref), &r)
+		if err == nil && !found {
+			err = ErrUnknownRedemption
+		}
+		return err
+	})
+	r.inZone(h.zone())
+	return r, err
+}
+
+// Order returns what an order earned and what its refunds reversed; found
+// is false when the order earned no points (or no rule tracks orders).
+// Errors wrap ErrNotDefined.
+func (h *Handle) Order(ctx context.Context, id string) (o Order, found bool, err error) {
+	err = h.view(ctx, fmt.Sprintf("order %q", id), func(u *engine.Unit) error {
+		found, err = record.Get(u.Tx(), bOrder, []byte(id), &o)
+		return err
+	})
+	o.inZone(h.zone())
+	return o, found, err
+}
+
+// SplitQuery asks for the points + cash split of an order amount.
+type SplitQuery struct {
+	Program string
+	Member  string
+	// Order is the order amount; At the time the member's available
+	// points are counted at.
+	Order decimal.Decimal
+	At    time.Time
+}
+
+// Split computes, without spending, the points + cash split of an order
+// amount for a member (see [SplitOrder]). Errors wrap ErrNotDefined,
+// ErrUnknownProgram, ErrNoPayment or ErrInvalidAmount.
+func (h *Handle) Split(ctx context.Context, q SplitQuery) (Split, error) {
+	var s Split
+	err := h.viewProgram(ctx, "split for "+q.Member, q.Program, func(u *engine.Unit) error {
+		avail, err := u.Ledger().Available(acct(q.Program, q.Member, ""), q.At)
+		if err != nil {
+			return err
+		}
+		prog, _ := h.pt.program(q.Program) // view checked it
+		s, err = SplitOrder(prog, q.Order, avail, decimal.Zero)
+		return err
+	})
+	return s, err
+}
