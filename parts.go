@@ -1,11 +1,16 @@
 package membership
 
-// parts are the program's domain parts, in processing order.
+import (
+	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/value"
+)
+
+// parts are the program's domain parts and handles, in processing order.
 type parts struct {
-	value   *valuePart
+	value   *value.Handle
 	level   *levelPart
 	points  *pointsPart
-	coupon  *couponPart
+	coupons *coupon.Handle
 	benefit *benefitPart
 	task    *taskPart
 	tag     *tagPart
@@ -17,10 +22,7 @@ type parts struct {
 // benefits, tasks (which may reward any of those), and tags last, seeing
 // all the rest.
 func (p *Program) compose() {
-	if p.def.StoredValue != nil {
-		p.parts.value = &valuePart{p: p, def: *p.def.StoredValue}
-		p.eng.Add(p.parts.value)
-	}
+	p.parts.value = value.New(p.eng, p.def.StoredValue)
 	if lp := p.levelPart(); lp != nil {
 		p.parts.level = lp
 		p.eng.Add(lp)
@@ -30,10 +32,7 @@ func (p *Program) compose() {
 		p.parts.points = pp
 		p.eng.Add(pp)
 	}
-	if cp := p.couponPart(); cp != nil {
-		p.parts.coupon = cp
-		p.eng.Add(cp)
-	}
+	p.parts.coupons = coupon.New(p.eng, p.def.Coupons)
 	if bp := p.benefitPart(); bp != nil {
 		p.parts.benefit = bp
 		p.eng.Add(bp)
