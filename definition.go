@@ -14,6 +14,7 @@ import (
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/tag"
 	"github.com/memberkit/membership/task"
+	"github.com/memberkit/membership/value"
 )
 
 // Definition is a whole program as data: its time zone, the event types it
@@ -26,7 +27,7 @@ type Definition struct {
 	// Events declares the event types the program accepts.
 	Events []event.Type `json:"events"`
 	// StoredValue, when set, maps event types to stored-value operations.
-	StoredValue *StoredValue `json:"stored_value,omitempty"`
+	StoredValue *value.Definition `json:"stored_value,omitempty"`
 	// Levels is the level ladder, growth rules and paid plans.
 	Levels *level.Definition `json:"levels,omitempty"`
 	// Points is the point programs and their earning rules.
@@ -39,24 +40,6 @@ type Definition struct {
 	Tasks *task.Definition `json:"tasks,omitempty"`
 	// Tags is the tag rules and the profile statistics.
 	Tags *tag.Definition `json:"tags,omitempty"`
-}
-
-// StoredValue maps event types to the operations on a member's money
-// balance (余额). Each named type must declare Amount as a required decimal
-// attribute.
-type StoredValue struct {
-	// Recharge credits the balance (and the cumulative recharge).
-	Recharge string `json:"recharge,omitempty"`
-	// Spend debits the balance; an event that would take it below zero is
-	// rejected with ErrInsufficientBalance and changes nothing.
-	Spend string `json:"spend,omitempty"`
-	// Refund credits back a refunded purchase.
-	Refund string `json:"refund,omitempty"`
-	// Amount names the decimal attribute holding the amount.
-	Amount string `json:"amount"`
-	// Scale is the number of decimal places kept (default 2); amounts with
-	// more are rejected rather than rounded, since money must not drift.
-	Scale int32 `json:"scale,omitempty"`
 }
 
 // ParseDefinition decodes a JSON definition and validates it.
@@ -125,19 +108,8 @@ func (d Definition) validate(ps *rule.Problems) {
 	if d.Tags != nil {
 		ps.Add("tags", d.Tags.Check(env))
 	}
-	if sv := d.StoredValue; sv != nil {
-		if sv.Amount == "" {
-			ps.Addf("stored_value.amount", "empty")
-		}
-		if sv.Scale < 0 || sv.Scale > 8 {
-			ps.Addf("stored_value.scale", "must be 0 to 8")
-		}
-		for _, f := range []struct{ path, typ string }{{"recharge", sv.Recharge}, {"spend", sv.Spend}, {"refund", sv.Refund}} {
-			if f.typ == "" {
-				continue
-			}
-			d.requireAttr(ps, rule.Join("stored_value", f.path), f.typ, sv.Amount, event.Decimal)
-		}
+	if d.StoredValue != nil {
+		ps.Add("stored_value", d.StoredValue.Check(env))
 	}
 }
 
@@ -149,25 +121,6 @@ func (d Definition) eventType(name string) (event.Type, bool) {
 		}
 	}
 	return event.Type{}, false
-}
-
-// requireAttr records a problem unless event type typ is declared with a
-// required attribute attr of kind k.
-func (d Definition) requireAttr(ps *rule.Problems, path, typ, attr string, k event.Kind) {
-	t, ok := d.eventType(typ)
-	if !ok {
-		ps.Addf(path, "%v %q", event.ErrUnknownType, typ)
-		return
-	}
-	a, ok := t.Attr(attr)
-	switch {
-	case !ok:
-		ps.Addf(path, "event type %q has no attribute %q", typ, attr)
-	case a.Kind != k:
-		ps.Addf(path, "attribute %q of %q is %s, want %s", attr, typ, a.Kind, k)
-	case !a.Required:
-		ps.Addf(path, "attribute %q of %q must be required", attr, typ)
-	}
 }
 
 // defEnv answers the lookups the domain packages make while validating a

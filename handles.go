@@ -2,10 +2,12 @@ package membership
 
 import (
 	"github.com/memberkit/membership/benefit"
+	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/tag"
 	"github.com/memberkit/membership/task"
+	"github.com/memberkit/membership/value"
 )
 
 // The domain handles: each domain's operator calls and queries, documented
@@ -16,17 +18,26 @@ import (
 // status, history, counts and term-end forecast (see package level).
 func (p *Program) Levels() *level.Handle { return p.parts.level }
 
+// Points returns the program's points: redemptions, adjustments, reviews,
+// exchanges, balances and statements (see package points).
+func (p *Program) Points() *points.Handle { return p.parts.points }
+
+// Coupons returns the coupon domain: claims, checkout, redemption,
+// revocation and statistics (see package coupon).
+func (p *Program) Coupons() *coupon.Handle { return p.parts.coupons }
+
 // Benefits returns the benefit domain: members' benefits and member
 // prices, and achievements (see package benefit).
 func (p *Program) Benefits() *benefit.Handle { return p.parts.benefit }
 
-// Tasks returns the task domain: members' progress and completions.
+// Tasks returns the task domain: members' progress and completions (see
+// package task).
 func (p *Program) Tasks() *task.Handle { return p.parts.tasks }
 
 // Tags returns the tag domain: manual tags, profile attributes, segments
-// and the recompute of a changed rule.
+// and the recompute of a changed rule (see package tag).
 func (p *Program) Tags() *tag.Handle { return p.parts.tags }
 
-// Points returns the program's points: redemptions, adjustments, reviews,
-// exchanges, balances and statements (see package points).
-func (p *Program) Points() *points.Handle { return p.parts.points }
+// Value returns the stored-value domain: members' balances and cumulative
+// recharge, spend and refund (see package value).
+func (p *Program) Value() *value.Handle { return p.parts.value }

@@ -24,25 +24,30 @@ const (
 	bCodes   = "coupon.codes"   // code → id
 	bMembers = "coupon.members" // member \0 id → state
 	bOrders  = "coupon.orders"  // order \0 id → ""
-	bStock   = "coupon.stock"   // "t\0"template / "p\0"pack → issued; "seq" → last id
+	bStock   = "coupon.stock"   // "t\0"template / "p\0"pack → issued
 	bLimits  = "coupon.limits"  // rule.Use counters per member and template or pack
 	bStats   = "coupon.stats"   // day \0 template \0 store → Stat
 )
 
-// Book is the coupon state inside one store transaction: issuing against
-// stock and limits, the coupons, their code and order indexes, state
-// changes and statistics. Every method either does all it says or
-// returns an error having written nothing, provided the caller rolls the
-// transaction back on error (the root package does) — except that a
-// refusal (ErrOutOfStock, ErrLimitReached, …) is decided before anything
-// is written, so a caller may carry on after one.
+// Book is the coupon state inside one store transaction: the coupons,
+// their code, member and order indexes, stock and statistics. Its
+// exported methods read; another domain's part reads a member's coupons
+// with it (a member profile counts them by state). Its writes — issuing
+// against stock and limits, state changes — are the coupon part's, behind
+// the Handle, so that every one is idempotent and published. A write
+// either does all it says or returns an error having written nothing,
+// provided the caller rolls the transaction back on error (the engine
+// does) — except that a refusal (ErrOutOfStock, ErrLimitReached, …) is
+// decided before anything is written, so a caller may carry on after one.
 type Book struct {
 	tx  store.Tx
 	def *Definition
 	loc *time.Location
 }
 
-// NewBook returns the book of def over tx, with days in loc.
+// NewBook returns the book of def over tx, with days in loc. Coupons read
+// through it carry the times they were stored with; Handle's reads put
+// them in the program's zone.
 func NewBook(tx store.Tx, def *Definition, loc *time.Location) *Book {
 	if loc == nil {
 		loc = time.UTC
@@ -158,8 +163,17 @@ func (b *Book) recordLimits(c ClaimRule, scope string, at time.Time, n int) erro
 	return err
 }
 
-// Issue is a request to issue coupons of one template to a member.
-type Issue struct {
+// idSource allocates coupon IDs: the engine's unit (engine.Unit.NextID),
+// so that the engine alone lays IDs out.
+type idSource interface {
+	NextID(scope string) (uint64, error)
+}
+
+// idScope is the engine's ID scope of coupons.
+const idScope = "coupon"
+
+// issueReq is a request to issue coupons of one template to a member.
+type issueReq struct {
 	Member   string
 	Template string
 	// Count is the number of coupons; 0 means 1.
@@ -169,15 +183,17 @@ type Issue struct {
 	// Facts are the member's level and tags, read for the template's
 	// claim conditions.
 	Facts Facts
-	// Rand is the random source for codes and random amounts.
+	// Rand is the random source for codes and random amounts; IDs
+	// allocates the coupons' IDs.
 	Rand io.Reader
+	IDs  idSource
 }
 
-// Issue issues in.Count coupons of a template to a member, all or none.
+// issue issues in.Count coupons of a template to a member, all or none.
 // It refuses, writing nothing, with an error wrapping ErrUnknownTemplate,
 // ErrOutsidePeriod (outside the claim period, or past a fixed validity's
 // end), ErrNotEligible, ErrOutOfStock or ErrLimitReached.
-func (b *Book) Issue(in Issue) ([]Coupon, error) {
+func (b *Book) issue(in issueReq) ([]Coupon, error) {
 	n := max(in.Count, 1)
 	t, ok := b.def.Template(in.Template)
 	if !ok {
@@ -214,7 +230,7 @@ func (b *Book) Issue(in Issue) ([]Coupon, error) {
 	}
 	out := make([]Coupon, 0, n)
 	for range n {
-		c, err := b.create(t, in.Member, in.Method, "", in.At, in.Rand)
+		c, err := b.create(t, in.Member, in.Method, "", in.At, in.Rand, in.IDs)
 		if err != nil {
 			return nil, err
 		}
@@ -232,31 +248,33 @@ func (b *Book) issuable(t *Template, at time.Time) error {
 	return nil
 }
 
-// IssuePack is a request to give a pack to a member.
-type IssuePack struct {
+// packReq is a request to give a pack to a member.
+type packReq struct {
 	Member string
 	Pack   string
 	Method Method
 	At     time.Time
 	Facts  Facts
 	Rand   io.Reader
+	IDs    idSource
 }
 
 // PackIssued is what a pack gave: the coupons, and what it could not give
-// (in AllInvalid mode) with the count missing.
+// (in AllInvalid mode) with the count missing. It is the data of a
+// pack.issued change.
 type PackIssued struct {
 	Pack    string     `json:"pack"`
 	Coupons []Coupon   `json:"coupons"`
 	Short   []PackItem `json:"short,omitempty"`
 }
 
-// IssuePack gives a pack to a member under the pack's claim rule and stock
+// issuePack gives a pack to a member under the pack's claim rule and stock
 // and its mode (see PlanPack). A template counts as able to issue what is
 // left of its stock while it is inside its claim period and validity, and
 // nothing otherwise. It refuses, writing nothing, with an error wrapping
 // ErrUnknownTemplate, ErrOutsidePeriod, ErrNotEligible, ErrOutOfStock (the
 // pack's or its templates') or ErrLimitReached.
-func (b *Book) IssuePack(in IssuePack) (PackIssued, error) {
+func (b *Book) issuePack(in packReq) (PackIssued, error) {
 	p, ok := b.def.Pack(in.Pack)
 	if !ok {
 		return PackIssued{}, fmt.Errorf("coupon: issue pack %s: %w", in.Pack, ErrUnknownTemplate)
@@ -312,7 +330,7 @@ func (b *Book) IssuePack(in IssuePack) (PackIssued, error) {
 			return PackIssued{}, err
 		}
 		for range it.Count {
-			c, err := b.create(t, in.Member, in.Method, p.Name, in.At, in.Rand)
+			c, err := b.create(t, in.Member, in.Method, p.Name, in.At, in.Rand, in.IDs)
 			if err != nil {
 				return PackIssued{}, err
 			}
@@ -322,14 +340,10 @@ func (b *Book) IssuePack(in IssuePack) (PackIssued, error) {
 	return out, nil
 }
 
-// create writes a new coupon of t.
-func (b *Book) create(t *Template, member string, m Method, pack string, at time.Time, r io.Reader) (Coupon, error) {
-	seq, err := b.getU64(bStock, []byte("seq"))
+// create writes a new coupon of t, with an ID from ids.
+func (b *Book) create(t *Template, member string, m Method, pack string, at time.Time, r io.Reader, ids idSource) (Coupon, error) {
+	seq, err := ids.NextID(idScope)
 	if err != nil {
-		return Coupon{}, err
-	}
-	seq++
-	if err := b.putU64(bStock, []byte("seq"), seq); err != nil {
 		return Coupon{}, err
 	}
 	c := Coupon{
@@ -461,14 +475,14 @@ func (b *Book) held(member, id string) (Held, error) {
 	return Held{Coupon: c, Template: t}, nil
 }
 
-// Lock locks the member's coupons ids for order o, after checking that
+// lock locks the member's coupons ids for order o, after checking that
 // they apply to it and may be combined, and returns each one's amount off
 // and the total. Locking the same coupons for the same order again is
 // allowed and gives the same result. It returns an error wrapping
 // ErrInvalidOrder, ErrNotFound (an unknown coupon or another member's),
 // ErrState (a coupon not available), ErrNotCombinable or
 // ErrNotApplicable (with the reason).
-func (b *Book) Lock(o Order, ids []string) ([]Applied, decimal.Decimal, error) {
+func (b *Book) lock(o Order, ids []string) ([]Applied, decimal.Decimal, error) {
 	if err := o.Check(); err != nil {
 		return nil, decimal.Zero, err
 	}
@@ -538,10 +552,10 @@ func (b *Book) under(bucket, owner string, keep func(v []byte) bool) ([]Coupon, 
 	return out, nil
 }
 
-// Use marks the coupons locked for order as used at at, and returns them.
+// use marks the coupons locked for order as used at at, and returns them.
 // It returns an error wrapping ErrNotFound when no coupon is locked for
 // the order.
-func (b *Book) Use(order string, at time.Time) ([]Coupon, error) {
+func (b *Book) use(order string, at time.Time) ([]Coupon, error) {
 	cs, err := b.locked(order)
 	if err != nil {
 		return nil, err
@@ -571,10 +585,10 @@ func (b *Book) markUsed(c Coupon, at time.Time) (Coupon, error) {
 	})
 }
 
-// Release makes the coupons locked for order available again (or expired,
+// release makes the coupons locked for order available again (or expired,
 // when their validity ended meanwhile), and returns them. It returns an
 // error wrapping ErrNotFound when no coupon is locked for the order.
-func (b *Book) Release(order string, at time.Time) ([]Coupon, error) {
+func (b *Book) release(order string, at time.Time) ([]Coupon, error) {
 	cs, err := b.locked(order)
 	if err != nil {
 		return nil, err
@@ -601,14 +615,14 @@ func (b *Book) Release(order string, at time.Time) ([]Coupon, error) {
 	return cs, nil
 }
 
-// Redeem redeems a coupon by code at a store (核销) against order o, in one
+// redeem redeems a coupon by code at a store (核销) against order o, in one
 // step: the coupon goes from available to used. An order without a member
 // is taken as the coupon owner's. It returns the coupon and its amount
 // off, or an error wrapping ErrBadCode, ErrUnknownCode, ErrNotFound
 // (another member's coupon), ErrState, ErrInvalidOrder or
 // ErrNotApplicable (with the reason, including a redemption method the
 // template does not allow).
-func (b *Book) Redeem(code string, via Redemption, o Order) (Coupon, Applied, error) {
+func (b *Book) redeem(code string, via Redemption, o Order) (Coupon, Applied, error) {
 	c, err := b.ByCode(code)
 	if err != nil {
 		return Coupon{}, Applied{}, err
@@ -638,10 +652,10 @@ func (b *Book) Redeem(code string, via Redemption, o Order) (Coupon, Applied, er
 	return c, a, err
 }
 
-// Expire expires the coupon at at if it is still available and its
+// expire expires the coupon at at if it is still available and its
 // validity has ended; changed is false otherwise (used, revoked, locked or
 // still valid coupons are left alone).
-func (b *Book) Expire(id string, at time.Time) (c Coupon, changed bool, err error) {
+func (b *Book) expire(id string, at time.Time) (c Coupon, changed bool, err error) {
 	c, err = b.Get(id)
 	if errors.Is(err, ErrNotFound) {
 		return c, false, nil
@@ -656,9 +670,9 @@ func (b *Book) Expire(id string, at time.Time) (c Coupon, changed bool, err erro
 	return c, true, b.count(at, c.Template, "", func(s *Stat) { s.Expired++ })
 }
 
-// Revoke revokes an available or locked coupon (an operator's action),
+// revoke revokes an available or locked coupon (an operator's action),
 // with a note. It returns an error wrapping ErrNotFound or ErrState.
-func (b *Book) Revoke(id string, at time.Time, note string) (Coupon, error) {
+func (b *Book) revoke(id string, at time.Time, note string) (Coupon, error) {
 	c, err := b.Get(id)
 	if err != nil {
 		return c, fmt.Errorf("coupon: revoke: %w", err)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/memberkit/membership/event"
 	"github.com/shopspring/decimal"
 )
 
@@ -31,12 +32,13 @@ type Line struct {
 	Amount   decimal.Decimal `json:"amount"`
 }
 
-// Check returns an error wrapping ErrInvalidOrder for an order without an
-// ID, member or time, with no lines, or with a line without a product or
-// with a negative amount or quantity.
+// Check returns an error wrapping ErrInvalidOrder and
+// event.ErrInvalidArgument for an order without an ID, member or time,
+// with no lines, or with a line without a product or with a negative
+// amount or quantity.
 func (o Order) Check() error {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("coupon: order %q: %w: %s", o.ID, ErrInvalidOrder, fmt.Sprintf(format, args...))
+		return fmt.Errorf("coupon: order %q: %w (%w): %s", o.ID, ErrInvalidOrder, event.ErrInvalidArgument, fmt.Sprintf(format, args...))
 	}
 	switch {
 	case o.ID == "":

@@ -96,3 +96,13 @@ func (c Coupon) QR() string { return QR(c.Code) }
 func (c Coupon) ValidAt(t time.Time) bool {
 	return (c.From.IsZero() || !t.Before(c.From)) && (c.Expires.IsZero() || t.Before(c.Expires))
 }
+
+// in returns c with its times in loc.
+func (c Coupon) in(loc *time.Location) Coupon {
+	for _, t := range []*time.Time{&c.IssuedAt, &c.From, &c.Expires, &c.Changed} {
+		if !t.IsZero() {
+			*t = t.In(loc)
+		}
+	}
+	return c
+}

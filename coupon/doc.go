@@ -1,15 +1,54 @@
-// Package coupon is the coupon part of the membership library (优惠券): coupon
-// templates and packs, issuing against stock and claim rules, codes,
-// checkout (which coupons apply to an order, and the best combination),
-// redemption, expiry and statistics.
+// Package coupon is the coupon domain of the membership library (优惠券):
+// coupon templates and packs, issuing against stock and claim rules,
+// codes, checkout (which coupons apply to an order, and the best
+// combination), redemption, expiry and statistics.
 //
 // It holds the definition types (a [Definition] is the "coupons" slot of a
 // program definition), the rules as plain functions ([Evaluate], [Best],
 // [Combine], [ClaimRule.Allows], [PlanPack], [Draw], [NewCode],
-// [ParseCode]) and [Book], the coupon state inside one store.Tx. The root
-// package wires it into events, rewards (level gifts, task rewards), the
-// due index and the change feed, and offers the Program methods hosts
-// call (Claim, ClaimPack, Checkout, LockCoupons, RedeemCode, …).
+// [ParseCode]), the coupon state in the store ([Book]), and the part that
+// runs them: [New] registers it with the program's engine (the root
+// package does it when it opens a program) and returns the [Handle] that
+// Program.Coupons hands out. Every write of the Handle is one idempotent
+// unit of work of the engine, keyed by its request's RequestID.
+//
+// # How it relates to the other domains
+//
+// Through the engine only. Claim conditions read the member's level and
+// tags from the readers the level and tag domains register
+// (engine.Unit.MemberLevel, MemberTags); level gifts and task rewards reach
+// the part as engine rewards of kinds rule.RewardCoupon and
+// rule.RewardPack; coupon IDs are allocated by the engine
+// (engine.Unit.NextID, scope "coupon"), so the engine alone decides how
+// they are laid out. Another domain's part may read a member's coupons with
+// [NewBook] (a member profile counts them by state). Coupons post nothing
+// to the ledger: they are not an asset with a balance.
+//
+// # What it publishes
+//
+// Changes, read back as typed values by [EffectsOf]:
+//
+//   - [ChangeIssued], [ChangeLocked], [ChangeReleased], [ChangeUsed],
+//     [ChangeExpired], [ChangeRevoked]: the data is the [Coupon] after the
+//     change. A locked coupon carries the amount it takes off
+//     (Coupon.AmountOff); the reason's inputs add the applicable amount and
+//     the combination's total.
+//   - [ChangePackIssued]: a [PackIssued], after the coupons' own
+//     coupon.issued changes.
+//   - [ChangeClaimRefused]: a [Refusal]. A gift or a reward that cannot be
+//     issued (out of stock, a limit, not eligible, outside the claim
+//     period) does not fail its event: the refusal is published instead,
+//     and the event's other effects stand. A claim through the Handle that
+//     is refused fails and changes nothing.
+//
+// Due work: an issued coupon's expiry, and an order's hold (LockRequest.Hold)
+// running out, which releases its coupons at the order's time plus Hold; a
+// coupon whose validity ended while it was locked becomes expired when it
+// is released rather than available.
+//
+// The store buckets are the package's: coupon.coupons, coupon.codes,
+// coupon.members, coupon.orders, coupon.stock, coupon.limits and
+// coupon.stats.
 //
 // # Templates and coupons
 //
@@ -52,7 +91,7 @@
 // L, O or U) drawn from a cryptographic random source — 80 bits — and a
 // Luhn mod 32 check symbol, so every single mistyped symbol is caught:
 // [ParseCode] tells a typo ([ErrBadCode]) from a well-formed code that
-// does not exist ([ErrUnknownCode], from [Book.ByCode]). Input is read the
+// does not exist ([ErrUnknownCode], from [Handle.ByCode]). Input is read the
 // Crockford way (case-insensitive, O as 0, I and L as 1, hyphens ignored).
 // [QR] gives the QR payload.
 //
@@ -62,26 +101,31 @@
 // [Order] and its amount off, or why not (a [Reason]: expired, wrong store,
 // below the minimum, products excluded, …). The minimum order amount is
 // compared with the amount of the order lines the coupon applies to, and
-// the amount off never exceeds that amount. A template with no stacking
-// group is exclusive; coupons of one group combine, at most one per
-// template. Combined coupons apply one after the other — exchange, then
-// cash and random, then discounts on what is left — each on the line
-// amounts the previous left, so a combination never takes off more than
-// the order. A coupon's amount off is shared over the lines it applies to
-// in proportion to their amounts (优惠分摊), to the cent. [Best] proposes the allowed combination with the largest
-// amount off; [CheckCombination] refuses one the rules forbid.
+// the amount off never exceeds that amount. A discount's amount off is
+// rounded down to the cent. A template with no stacking group is
+// exclusive; coupons of one group combine, at most one per template.
+// Combined coupons apply one after the other — exchange, then cash and
+// random, then discounts on what is left — each on the line amounts the
+// previous left, so a combination never takes off more than the order. A
+// coupon's amount off is shared over the lines it applies to in proportion
+// to their amounts (优惠分摊), to the cent rounded down, the cents left over
+// going to the lines in order. [Best] proposes the allowed combination
+// with the largest amount off; [CheckCombination] refuses one the rules
+// forbid.
 //
 // A coupon's states are available → locked (for an order, during
 // checkout) → used; locked → available (released); available → expired (by
 // the due index at its expiry); available or locked → revoked by an
-// operator. A store redeeming a code ([Book.Redeem]) goes from available
-// to used in one step. Each coupon is used at most once.
+// operator. A store redeeming a code ([Handle.Redeem]) goes from
+// available to used in one step. Each coupon is used at most once, whatever
+// the concurrency: every state change is a store transaction, and the
+// store serializes writers.
 //
 // # Statistics
 //
 // Each issue, use, expiry and revocation updates a counter per (day,
 // template, store) in the same transaction — issues, expiries and
-// revocations at no store — and [Book.Stats] sums the days of a period
+// revocations at no store — and [Handle.Stats] sums the days of a period
 // per template, store and cost centre: the numbers finance reconciles
 // against.
 package coupon

@@ -1,56 +1,32 @@
-package membership_test
+package coupon_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/memberkit/membership/change"
-
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
-	"github.com/memberkit/membership/store/bolt"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/task"
-	"github.com/shopspring/decimal"
 )
 
-// couponAt parses a wall time "2006-01-02 15:04" in Asia/Shanghai.
-func couponAt(t testing.TB, s string) time.Time {
-	t.Helper()
-	loc, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := time.ParseInLocation("2006-01-02 15:04", s, loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-// couponMay returns 00:00 of day d of May 2026 in Asia/Shanghai (day 32
-// is 1 June).
-func couponMay(d int) time.Time {
-	loc, _ := time.LoadLocation("Asia/Shanghai")
-	return time.Date(2026, time.May, d, 0, 0, 0, 0, loc)
-}
-
-func couponDec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
-
-func couponDays(n int) coupon.UseRule {
-	return coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: n}}
+// may returns 00:00 of day d of May 2026 in Asia/Shanghai (day 32 is 1
+// June).
+func may(d int) time.Time {
+	return time.Date(2026, time.May, d, 0, 0, 0, 0, testkit.Shanghai)
 }
 
 // couponDef is a program with coupon templates, a pack and gifts.
@@ -63,17 +39,17 @@ func couponDef() membership.Definition {
 		},
 		Coupons: &coupon.Definition{
 			Templates: []coupon.Template{
-				{Name: "welcome", Type: coupon.Cash, Amount: couponDec("10"), MinOrder: couponDec("50"), Stock: 1, Use: couponDays(7), Group: "g", CostCentre: "crm"},
-				{Name: "ten-off", Type: coupon.Discount, Rate: couponDec("0.9"), Cap: couponDec("20"), Use: couponDays(30), Group: "g", CostCentre: "crm"},
-				{Name: "flash", Type: coupon.Cash, Amount: couponDec("5"), Stock: 50, Use: couponDays(1), CostCentre: "promo"},
-				{Name: "lucky", Type: coupon.Random, Min: couponDec("1"), Max: couponDec("5"), Use: couponDays(3),
+				{Name: "welcome", Type: coupon.Cash, Amount: dec("10"), MinOrder: dec("50"), Stock: 1, Use: days(7), Group: "g", CostCentre: "crm"},
+				{Name: "ten-off", Type: coupon.Discount, Rate: dec("0.9"), Cap: dec("20"), Use: days(30), Group: "g", CostCentre: "crm"},
+				{Name: "flash", Type: coupon.Cash, Amount: dec("5"), Stock: 50, Use: days(1), CostCentre: "promo"},
+				{Name: "lucky", Type: coupon.Random, Min: dec("1"), Max: dec("5"), Use: days(3),
 					Claim: coupon.ClaimRule{PerMember: 2, PerDay: 1}},
-				{Name: "staff", Type: coupon.Cash, Amount: couponDec("30"), Use: couponDays(3),
+				{Name: "staff", Type: coupon.Cash, Amount: dec("30"), Use: days(3),
 					Claim: coupon.ClaimRule{Methods: []coupon.Method{coupon.Operator}}},
-				{Name: "may", Type: coupon.Cash, Amount: couponDec("8"), Use: couponDays(3),
-					Claim: coupon.ClaimRule{Period: rule.Window{From: couponMay(1), To: couponMay(32)}}},
-				{Name: "gold-only", Type: coupon.Cash, Amount: couponDec("8"), Use: couponDays(3), Claim: coupon.ClaimRule{Levels: []string{"gold"}}},
-				{Name: "gift", Type: coupon.Cash, Amount: couponDec("15"), Stock: 1, Use: couponDays(30)},
+				{Name: "may", Type: coupon.Cash, Amount: dec("8"), Use: days(3),
+					Claim: coupon.ClaimRule{Period: rule.Window{From: may(1), To: may(32)}}},
+				{Name: "gold-only", Type: coupon.Cash, Amount: dec("8"), Use: days(3), Claim: coupon.ClaimRule{Levels: []string{"gold"}}},
+				{Name: "gift", Type: coupon.Cash, Amount: dec("15"), Stock: 1, Use: days(30)},
 			},
 			Packs: []coupon.Pack{{Name: "starter", Mode: coupon.AllInvalid,
 				Items: []coupon.PackItem{{Template: "welcome", Count: 1}, {Template: "ten-off", Count: 2}}}},
@@ -82,10 +58,10 @@ func couponDef() membership.Definition {
 		Levels: &level.Definition{
 			Ladder: []level.Level{
 				{Name: "basic", Validity: rule.Validity{Kind: rule.Permanent}},
-				{Name: "gold", Upgrade: couponDec("100"), Validity: rule.Validity{Kind: rule.Permanent},
+				{Name: "gold", Upgrade: dec("100"), Validity: rule.Validity{Kind: rule.Permanent},
 					Gifts: []rule.Reward{{Kind: rule.RewardCoupon, Template: "gift"}}},
 			},
-			Growth: []level.GrowthRule{{ID: "order", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: couponDec("1")}}},
+			Growth: []level.GrowthRule{{ID: "order", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}}},
 		},
 	}
 }
@@ -100,25 +76,13 @@ func openCoupons(t testing.TB, st store.Store, opts ...membership.Option) *membe
 	return p
 }
 
-func couponStores(t *testing.T) map[string]func() store.Store {
-	return map[string]func() store.Store{
-		"memory": func() store.Store { return memory.New() },
-		"bolt": func() store.Store {
-			db, err := bolt.Open(filepath.Join(t.TempDir(), "db"), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return db
-		},
-	}
-}
-
 func couponClaim(t testing.TB, p *membership.Program, id, member, template, when string) coupon.Coupon {
 	t.Helper()
-	cs, _, err := p.Claim(context.Background(), membership.ClaimRequest{RequestID: id, Member: member, Template: template, Time: couponAt(t, when)})
+	res, err := p.Coupons().Claim(context.Background(), coupon.ClaimRequest{RequestID: id, Member: member, Template: template, At: at(t, when)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	cs := res.Coupons
 	if len(cs) != 1 {
 		t.Fatalf("claim gave %d coupons", len(cs))
 	}
@@ -137,22 +101,23 @@ func couponFeedLen(t testing.TB, p *membership.Program) int {
 func TestCouponClaimIsIdempotent(t *testing.T) {
 	p := openCoupons(t, memory.New())
 	ctx := context.Background()
-	req := membership.ClaimRequest{RequestID: "r1", Member: "m1", Template: "lucky", Time: couponAt(t, "2026-05-01 10:00")}
-	first, out1, err := p.Claim(ctx, req)
+	req := coupon.ClaimRequest{RequestID: "r1", Member: "m1", Template: "lucky", At: at(t, "2026-05-01 10:00")}
+	res1, err := p.Coupons().Claim(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, out2, err := p.Claim(ctx, req)
+	res2, err := p.Coupons().Claim(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
+	first, out1, again, out2 := res1.Coupons, res1.Outcome, res2.Coupons, res2.Outcome
 	if diff := cmp.Diff(first, again); diff != "" {
 		t.Errorf("retry gave another coupon (-first +retry):\n%s", diff)
 	}
 	if out1.Duplicate || !out2.Duplicate {
 		t.Errorf("Duplicate = %v, %v; want false, true", out1.Duplicate, out2.Duplicate)
 	}
-	cs, err := p.Coupons(ctx, "m1", false)
+	cs, err := p.Coupons().List(ctx, "m1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,17 +125,17 @@ func TestCouponClaimIsIdempotent(t *testing.T) {
 		t.Errorf("member holds %d coupons after a retried claim, want 1", len(cs))
 	}
 	c := first[0]
-	if c.Amount.LessThan(couponDec("1")) || c.Amount.GreaterThan(couponDec("5")) || !c.Amount.Equal(c.Amount.Truncate(2)) {
+	if c.Amount.LessThan(dec("1")) || c.Amount.GreaterThan(dec("5")) || !c.Amount.Equal(c.Amount.Truncate(2)) {
 		t.Errorf("random amount %s outside [1, 5] or finer than a cent", c.Amount)
 	}
 	if _, err := coupon.ParseCode(c.Code); err != nil {
 		t.Errorf("issued code %q does not parse: %v", c.Code, err)
 	}
-	if ch := out1.ChangesOf(membership.ChangeCouponIssued); len(ch) != 1 || ch[0].Reason == nil || ch[0].Reason.Inputs["drawn"] != c.Amount.String() {
+	if ch := out1.ChangesOf(coupon.ChangeIssued); len(ch) != 1 || ch[0].Reason == nil || ch[0].Reason.Inputs["drawn"] != c.Amount.String() {
 		t.Errorf("coupon.issued changes %+v, want one with the drawn amount", ch)
 	}
 	req.Template = "flash"
-	if _, _, err := p.Claim(ctx, req); !errors.Is(err, membership.ErrEventConflict) {
+	if _, err := p.Coupons().Claim(ctx, req); !errors.Is(err, membership.ErrEventConflict) {
 		t.Errorf("same request ID, other template: %v, want ErrEventConflict", err)
 	}
 }
@@ -198,13 +163,14 @@ func TestCouponClaimRefusalsChangeNothing(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := couponFeedLen(t, p)
-			before, _ := p.Coupons(ctx, tt.member, false)
-			_, out, err := p.Claim(ctx, membership.ClaimRequest{RequestID: fmt.Sprint("t", i), Member: tt.member, Template: tt.template,
-				Method: tt.method, Time: couponAt(t, tt.when)})
+			before, _ := p.Coupons().List(ctx, tt.member)
+			res, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: fmt.Sprint("t", i), Member: tt.member, Template: tt.template,
+				Method: tt.method, At: at(t, tt.when)})
+			out := res.Outcome
 			if !errors.Is(err, tt.err) || (err == nil) != (tt.err == nil) {
 				t.Fatalf("Claim: %v, want %v", err, tt.err)
 			}
-			after, _ := p.Coupons(ctx, tt.member, false)
+			after, _ := p.Coupons().List(ctx, tt.member)
 			if err != nil {
 				if out != nil || couponFeedLen(t, p) != n || len(after) != len(before) {
 					t.Errorf("a refused claim changed something: outcome %v, feed %d → %d, coupons %d → %d", out, n, couponFeedLen(t, p), len(before), len(after))
@@ -216,13 +182,13 @@ func TestCouponClaimRefusalsChangeNothing(t *testing.T) {
 	}
 	// The refused claim's request ID is free to retry once the cause is
 	// gone: m1 claims lucky again on a later day after a refusal.
-	if _, _, err := p.Claim(ctx, membership.ClaimRequest{RequestID: "t2", Member: "m1", Template: "lucky", Time: couponAt(t, "2026-05-03 10:00")}); !errors.Is(err, coupon.ErrLimitReached) {
+	if _, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: "t2", Member: "m1", Template: "lucky", At: at(t, "2026-05-03 10:00")}); !errors.Is(err, coupon.ErrLimitReached) {
 		t.Errorf("retry of a refused claim: %v", err)
 	}
 }
 
 func TestCouponClaimConcurrentNeverPastStock(t *testing.T) {
-	for name, open := range couponStores(t) {
+	for name, open := range testkit.Stores(t) {
 		t.Run(name, func(t *testing.T) {
 			p := openCoupons(t, open())
 			ctx := context.Background()
@@ -234,8 +200,8 @@ func TestCouponClaimConcurrentNeverPastStock(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, _, err := p.Claim(ctx, membership.ClaimRequest{RequestID: fmt.Sprint("c", i), Member: fmt.Sprint("m", i),
-						Template: "flash", Time: couponAt(t, "2026-05-01 10:00")})
+					_, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: fmt.Sprint("c", i), Member: fmt.Sprint("m", i),
+						Template: "flash", At: at(t, "2026-05-01 10:00")})
 					mu.Lock()
 					defer mu.Unlock()
 					switch {
@@ -255,7 +221,7 @@ func TestCouponClaimConcurrentNeverPastStock(t *testing.T) {
 			total := 0
 			codes := map[string]bool{}
 			for i := range 200 {
-				cs, err := p.Coupons(ctx, fmt.Sprint("m", i), false)
+				cs, err := p.Coupons().List(ctx, fmt.Sprint("m", i))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -267,7 +233,7 @@ func TestCouponClaimConcurrentNeverPastStock(t *testing.T) {
 			if total != 50 || len(codes) != 50 {
 				t.Errorf("members hold %d coupons with %d codes, want 50", total, len(codes))
 			}
-			r, err := p.CouponStats(ctx, coupon.StatsQuery{Template: "flash"})
+			r, err := p.Coupons().Stats(ctx, coupon.StatsQuery{Template: "flash"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -279,13 +245,13 @@ func TestCouponClaimConcurrentNeverPastStock(t *testing.T) {
 }
 
 func TestCouponUsedOnceUnderConcurrency(t *testing.T) {
-	for name, open := range couponStores(t) {
+	for name, open := range testkit.Stores(t) {
 		t.Run(name, func(t *testing.T) {
 			p := openCoupons(t, open())
 			ctx := context.Background()
 			for round := range 10 {
 				c := couponClaim(t, p, fmt.Sprint("c", round), "m1", "ten-off", "2026-05-01 10:00")
-				o := coupon.Order{Member: "m1", Store: "s1", Time: couponAt(t, "2026-05-01 11:00"), Lines: []coupon.Line{{Product: "p", Amount: couponDec("80")}}}
+				o := coupon.Order{Member: "m1", Store: "s1", Time: at(t, "2026-05-01 11:00"), Lines: []coupon.Line{{Product: "p", Amount: dec("80")}}}
 				errs := make([]error, 2)
 				var wg sync.WaitGroup
 				for g := range 2 {
@@ -295,12 +261,12 @@ func TestCouponUsedOnceUnderConcurrency(t *testing.T) {
 						o := o
 						o.ID = fmt.Sprint("o", round, g)
 						if g == 0 {
-							_, _, errs[g] = p.RedeemCode(ctx, membership.RedeemRequest{RequestID: fmt.Sprint("r", round, g), Code: c.Code, Order: o})
+							_, errs[g] = p.Coupons().Redeem(ctx, coupon.RedeemRequest{RequestID: fmt.Sprint("r", round, g), Code: c.Code, Order: o})
 							return
 						}
-						_, errs[g] = p.LockCoupons(ctx, membership.LockRequest{RequestID: fmt.Sprint("r", round, g), Order: o, Coupons: []string{c.ID}})
+						_, errs[g] = p.Coupons().Lock(ctx, coupon.LockRequest{RequestID: fmt.Sprint("r", round, g), Order: o, Coupons: []string{c.ID}})
 						if errs[g] == nil {
-							_, errs[g] = p.UseCoupons(ctx, membership.OrderRequest{RequestID: fmt.Sprint("u", round, g), Order: o.ID, Time: o.Time})
+							_, errs[g] = p.Coupons().Use(ctx, coupon.OrderRequest{RequestID: fmt.Sprint("u", round, g), Order: o.ID, At: o.Time})
 						}
 					}()
 				}
@@ -318,11 +284,11 @@ func TestCouponUsedOnceUnderConcurrency(t *testing.T) {
 					t.Fatalf("round %d: %d uses succeeded (%v), want exactly 1", round, won, errs)
 				}
 			}
-			r, err := p.CouponStats(ctx, coupon.StatsQuery{})
+			r, err := p.Coupons().Stats(ctx, coupon.StatsQuery{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Total.Used != 10 || !r.Total.AmountOff.Equal(couponDec("80")) {
+			if r.Total.Used != 10 || !r.Total.AmountOff.Equal(dec("80")) {
 				t.Errorf("statistics: used %d, amount off %s; want 10, 80", r.Total.Used, r.Total.AmountOff)
 			}
 		})
@@ -334,25 +300,25 @@ func TestCouponExpiresThroughTheDueIndex(t *testing.T) {
 	ctx := context.Background()
 	c := couponClaim(t, p, "c1", "m1", "flash", "2026-05-01 23:59")
 	used := couponClaim(t, p, "c2", "m1", "flash", "2026-05-01 23:00")
-	if _, _, err := p.RedeemCode(ctx, membership.RedeemRequest{RequestID: "r", Code: used.Code,
-		Order: coupon.Order{ID: "o", Time: couponAt(t, "2026-05-01 23:30"), Lines: []coupon.Line{{Product: "p", Amount: couponDec("9")}}}}); err != nil {
+	if _, err := p.Coupons().Redeem(ctx, coupon.RedeemRequest{RequestID: "r", Code: used.Code,
+		Order: coupon.Order{ID: "o", Time: at(t, "2026-05-01 23:30"), Lines: []coupon.Line{{Product: "p", Amount: dec("9")}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if !c.Expires.Equal(couponAt(t, "2026-05-02 00:00")) {
+	if !c.Expires.Equal(at(t, "2026-05-02 00:00")) {
 		t.Fatalf("a 1-day coupon claimed at 23:59 expires %s, want 24:00 that day", c.Expires)
 	}
-	if _, err := p.Advance(ctx, couponAt(t, "2026-05-01 23:59").Add(59*time.Second)); err != nil {
+	if _, err := p.Advance(ctx, at(t, "2026-05-01 23:59").Add(59*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	live, _ := p.Coupons(ctx, "m1", true)
+	live, _ := p.Coupons().Live(ctx, "m1")
 	if len(live) != 1 || live[0].State != coupon.Available {
 		t.Fatalf("before 24:00: live %+v", live)
 	}
 	n := couponFeedLen(t, p)
-	if _, err := p.Advance(ctx, couponAt(t, "2026-05-02 00:00")); err != nil {
+	if _, err := p.Advance(ctx, at(t, "2026-05-02 00:00")); err != nil {
 		t.Fatal(err)
 	}
-	all, _ := p.Coupons(ctx, "m1", false)
+	all, _ := p.Coupons().List(ctx, "m1")
 	states := map[string]coupon.State{}
 	for _, x := range all {
 		states[x.ID] = x.State
@@ -361,10 +327,10 @@ func TestCouponExpiresThroughTheDueIndex(t *testing.T) {
 		t.Errorf("states (-want +got):\n%s", diff)
 	}
 	f, _ := p.Feed(ctx, uint64(n), 100)
-	if len(f) != 1 || f[0].Kind != membership.ChangeCouponExpired || !f[0].Time.Equal(couponAt(t, "2026-05-02 00:00")) {
+	if len(f) != 1 || f[0].Kind != coupon.ChangeExpired || !f[0].Time.Equal(at(t, "2026-05-02 00:00")) {
 		t.Errorf("feed after expiry: %+v", f)
 	}
-	r, _ := p.CouponStats(ctx, coupon.StatsQuery{From: rule.Date{Year: 2026, Month: 5, Day: 2}, To: rule.Date{Year: 2026, Month: 5, Day: 2}})
+	r, _ := p.Coupons().Stats(ctx, coupon.StatsQuery{From: rule.Date{Year: 2026, Month: 5, Day: 2}, To: rule.Date{Year: 2026, Month: 5, Day: 2}})
 	if r.Total.Expired != 1 || r.ByCostCentre["promo"].Expired != 1 {
 		t.Errorf("2 May statistics %+v", r.Total)
 	}
@@ -374,21 +340,21 @@ func TestCouponGiftRefusedDoesNotFailTheEvent(t *testing.T) {
 	p := openCoupons(t, memory.New())
 	ctx := context.Background()
 	reg := func(id, member string) *change.Outcome {
-		out, err := p.Process(ctx, event.Event{ID: id, Member: member, Type: "register", Time: couponAt(t, "2026-05-01 10:00")})
+		out, err := p.Process(ctx, event.Event{ID: id, Member: member, Type: "register", Time: at(t, "2026-05-01 10:00")})
 		if err != nil {
 			t.Fatalf("register %s: %v", member, err)
 		}
 		return out
 	}
-	if out := reg("e1", "m1"); len(out.ChangesOf(membership.ChangeCouponIssued)) != 1 {
-		t.Errorf("first registration: %d coupons issued", len(out.ChangesOf(membership.ChangeCouponIssued)))
+	if out := reg("e1", "m1"); len(out.ChangesOf(coupon.ChangeIssued)) != 1 {
+		t.Errorf("first registration: %d coupons issued", len(out.ChangesOf(coupon.ChangeIssued)))
 	}
 	out := reg("e2", "m2")
-	refused := out.ChangesOf(membership.ChangeCouponClaimRefused)
-	if len(refused) != 1 || len(out.ChangesOf(membership.ChangeCouponIssued)) != 0 {
+	refused := out.ChangesOf(coupon.ChangeClaimRefused)
+	if len(refused) != 1 || len(out.ChangesOf(coupon.ChangeIssued)) != 0 {
 		t.Fatalf("second registration: changes %+v", out.Changes)
 	}
-	var r membership.CouponRefusal
+	var r coupon.Refusal
 	if err := refused[0].Decode(&r); err != nil {
 		t.Fatal(err)
 	}
@@ -401,29 +367,29 @@ func TestCouponLevelGiftIssuesAndRefusals(t *testing.T) {
 	p := openCoupons(t, memory.New())
 	ctx := context.Background()
 	order := func(id, member string) *change.Outcome {
-		out, err := p.Process(ctx, event.Event{ID: id, Member: member, Type: "order", Time: couponAt(t, "2026-05-01 10:00"),
-			Attrs: event.Attrs{"amount": event.Dec(couponDec("150"))}})
+		out, err := p.Process(ctx, event.Event{ID: id, Member: member, Type: "order", Time: at(t, "2026-05-01 10:00"),
+			Attrs: event.Attrs{"amount": event.Dec(dec("150"))}})
 		if err != nil {
 			t.Fatalf("order %s: %v", id, err)
 		}
 		return out
 	}
 	out := order("o1", "m1")
-	if got := out.ChangesOf(membership.ChangeCouponIssued); len(got) != 1 {
+	if got := out.ChangesOf(coupon.ChangeIssued); len(got) != 1 {
 		t.Fatalf("upgrade gift: %d coupons issued; changes %v", len(got), couponKinds(out))
 	}
 	out = order("o2", "m2")
-	got := out.ChangesOf(membership.ChangeCouponClaimRefused)
+	got := out.ChangesOf(coupon.ChangeClaimRefused)
 	if len(got) != 1 {
 		t.Fatalf("second upgrade with the gift out of stock: changes %v", couponKinds(out))
 	}
-	var r membership.CouponRefusal
+	var r coupon.Refusal
 	if err := got[0].Decode(&r); err != nil || r.Cause != "out_of_stock" || r.Template != "gift" {
 		t.Errorf("refusal %+v (%v)", r, err)
 	}
 	// The member reached gold: the gold-only template is now claimable.
 	couponClaim(t, p, "g", "m2", "gold-only", "2026-05-01 11:00")
-	if _, _, err := p.Claim(ctx, membership.ClaimRequest{RequestID: "g3", Member: "m3", Template: "gold-only", Time: couponAt(t, "2026-05-01 11:00")}); !errors.Is(err, coupon.ErrNotEligible) {
+	if _, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: "g3", Member: "m3", Template: "gold-only", At: at(t, "2026-05-01 11:00")}); !errors.Is(err, coupon.ErrNotEligible) {
 		t.Errorf("non-gold member: %v, want ErrNotEligible", err)
 	}
 }
@@ -442,9 +408,9 @@ func TestCouponCheckoutLockUseRelease(t *testing.T) {
 	w := couponClaim(t, p, "w", "m1", "welcome", "2026-05-01 10:00")
 	d := couponClaim(t, p, "d", "m1", "ten-off", "2026-05-01 10:00")
 	f := couponClaim(t, p, "f", "m1", "flash", "2026-05-01 10:00")
-	o := coupon.Order{ID: "o1", Member: "m1", Store: "s1", Time: couponAt(t, "2026-05-01 12:00"),
-		Lines: []coupon.Line{{Product: "a", Amount: couponDec("60")}, {Product: "b", Amount: couponDec("40")}}}
-	prop, err := p.Checkout(ctx, o)
+	o := coupon.Order{ID: "o1", Member: "m1", Store: "s1", Time: at(t, "2026-05-01 12:00"),
+		Lines: []coupon.Line{{Product: "a", Amount: dec("60")}, {Product: "b", Amount: dec("40")}}}
+	prop, err := p.Coupons().Checkout(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,60 +419,72 @@ func TestCouponCheckoutLockUseRelease(t *testing.T) {
 		ids = append(ids, a.Coupon)
 	}
 	// welcome 10 then ten-off 10% of 90 = 9: 19, beating flash alone (5).
-	if diff := cmp.Diff([]string{w.ID, d.ID}, ids); diff != "" || !prop.AmountOff.Equal(couponDec("19")) || len(prop.Evaluated) != 3 {
+	if diff := cmp.Diff([]string{w.ID, d.ID}, ids); diff != "" || !prop.AmountOff.Equal(dec("19")) || len(prop.Evaluated) != 3 {
 		t.Fatalf("proposal %v for %s (-want +got):\n%s", ids, prop.AmountOff, diff)
 	}
 	if prop.Coupons[0].Code != w.Code || w.Code == "" {
 		t.Errorf("proposal carries code %q, want the coupon's %q", prop.Coupons[0].Code, w.Code)
 	}
-	if _, err := p.LockCoupons(ctx, membership.LockRequest{RequestID: "bad", Order: o, Coupons: []string{w.ID, f.ID}}); !errors.Is(err, coupon.ErrNotCombinable) {
+	if _, err := p.Coupons().Lock(ctx, coupon.LockRequest{RequestID: "bad", Order: o, Coupons: []string{w.ID, f.ID}}); !errors.Is(err, coupon.ErrNotCombinable) {
 		t.Errorf("locking an exclusive coupon with another: %v", err)
 	}
-	out, err := p.LockCoupons(ctx, membership.LockRequest{RequestID: "lock", Order: o, Coupons: ids})
+	lock, err := p.Coupons().Lock(ctx, coupon.LockRequest{RequestID: "lock", Order: o, Coupons: ids})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(out.ChangesOf(membership.ChangeCouponLocked)); n != 2 {
+	if n := len(lock.Outcome.ChangesOf(coupon.ChangeLocked)); n != 2 {
 		t.Errorf("%d coupon.locked changes", n)
+	}
+	// The lock says what each coupon takes off: welcome 10, then ten-off
+	// 10% of the 90 left.
+	offs := map[string]string{}
+	for _, c := range lock.Coupons {
+		offs[c.ID] = c.AmountOff.String()
+		if c.State != coupon.Locked || c.Order != "o1" {
+			t.Errorf("locked coupon %s is %s for %q", c.ID, c.State, c.Order)
+		}
+	}
+	if diff := cmp.Diff(map[string]string{w.ID: "10", d.ID: "9"}, offs); diff != "" || !lock.AmountOff.Equal(dec("19")) {
+		t.Errorf("lock result: amount off %s, per coupon (-want +got):\n%s", lock.AmountOff, diff)
 	}
 	// Locked coupons are not offered to another order.
 	o2 := o
 	o2.ID = "o2"
-	if prop, _ := p.Checkout(ctx, o2); len(prop.Coupons) != 1 || prop.Coupons[0].Coupon != f.ID {
+	if prop, _ := p.Coupons().Checkout(ctx, o2); len(prop.Coupons) != 1 || prop.Coupons[0].Coupon != f.ID {
 		t.Errorf("checkout of another order while locked: %+v", prop.Coupons)
 	}
-	out, err = p.ReleaseCoupons(ctx, membership.OrderRequest{RequestID: "rel", Order: "o1", Time: couponAt(t, "2026-05-01 12:05")})
-	if err != nil || len(out.ChangesOf(membership.ChangeCouponReleased)) != 2 {
+	out, err := p.Coupons().Release(ctx, coupon.OrderRequest{RequestID: "rel", Order: "o1", At: at(t, "2026-05-01 12:05")})
+	if err != nil || len(out.ChangesOf(coupon.ChangeReleased)) != 2 {
 		t.Fatalf("release: %v", err)
 	}
-	if _, err := p.LockCoupons(ctx, membership.LockRequest{RequestID: "lock2", Order: o2, Coupons: ids}); err != nil {
+	if _, err := p.Coupons().Lock(ctx, coupon.LockRequest{RequestID: "lock2", Order: o2, Coupons: ids}); err != nil {
 		t.Fatal(err)
 	}
-	out, err = p.UseCoupons(ctx, membership.OrderRequest{RequestID: "use", Order: "o2", Time: couponAt(t, "2026-05-01 12:10")})
-	if err != nil || len(out.ChangesOf(membership.ChangeCouponUsed)) != 2 {
+	out, err = p.Coupons().Use(ctx, coupon.OrderRequest{RequestID: "use", Order: "o2", At: at(t, "2026-05-01 12:10")})
+	if err != nil || len(out.ChangesOf(coupon.ChangeUsed)) != 2 {
 		t.Fatalf("use: %v", err)
 	}
-	if _, err := p.UseCoupons(ctx, membership.OrderRequest{RequestID: "use-again", Order: "o2", Time: couponAt(t, "2026-05-01 12:10")}); !errors.Is(err, coupon.ErrNotFound) {
+	if _, err := p.Coupons().Use(ctx, coupon.OrderRequest{RequestID: "use-again", Order: "o2", At: at(t, "2026-05-01 12:10")}); !errors.Is(err, coupon.ErrNotFound) {
 		t.Errorf("using an order's coupons twice: %v", err)
 	}
-	if _, err := p.RevokeCoupon(ctx, membership.RevokeRequest{RequestID: "rv", Coupon: f.ID, Operator: "ops1", Note: "duplicate", Time: couponAt(t, "2026-05-01 13:00")}); err != nil {
+	if _, err := p.Coupons().Revoke(ctx, coupon.RevokeRequest{RequestID: "rv", Coupon: f.ID, Operator: "ops1", Note: "duplicate", At: at(t, "2026-05-01 13:00")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.RevokeCoupon(ctx, membership.RevokeRequest{RequestID: "rv2", Coupon: w.ID, Operator: "ops1", Time: couponAt(t, "2026-05-01 13:00")}); !errors.Is(err, coupon.ErrState) {
+	if _, err := p.Coupons().Revoke(ctx, coupon.RevokeRequest{RequestID: "rv2", Coupon: w.ID, Operator: "ops1", At: at(t, "2026-05-01 13:00")}); !errors.Is(err, coupon.ErrState) {
 		t.Errorf("revoking a used coupon: %v", err)
 	}
-	r, err := p.CouponStats(ctx, coupon.StatsQuery{From: rule.Date{Year: 2026, Month: 5, Day: 1}, To: rule.Date{Year: 2026, Month: 5, Day: 31}})
+	r, err := p.Coupons().Stats(ctx, coupon.StatsQuery{From: rule.Date{Year: 2026, Month: 5, Day: 1}, To: rule.Date{Year: 2026, Month: 5, Day: 31}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]coupon.Stat{
-		"crm":   {Issued: 2, Used: 2, AmountOff: couponDec("19")},
+		"crm":   {Issued: 2, Used: 2, AmountOff: dec("19")},
 		"promo": {Issued: 1, Revoked: 1},
 	}
 	if diff := cmp.Diff(want, r.ByCostCentre); diff != "" {
 		t.Errorf("statistics per cost centre (-want +got):\n%s", diff)
 	}
-	if got := r.ByStore["s1"]; got.Used != 2 || !got.AmountOff.Equal(couponDec("19")) {
+	if got := r.ByStore["s1"]; got.Used != 2 || !got.AmountOff.Equal(dec("19")) {
 		t.Errorf("store s1: %+v", got)
 	}
 }
@@ -515,34 +493,35 @@ func TestCouponRedeemByCode(t *testing.T) {
 	p := openCoupons(t, memory.New())
 	ctx := context.Background()
 	c := couponClaim(t, p, "c", "m1", "welcome", "2026-05-01 10:00")
-	o := coupon.Order{ID: "pos-1", Store: "s1", Time: couponAt(t, "2026-05-02 10:00"), Lines: []coupon.Line{{Product: "a", Amount: couponDec("45")}}}
+	o := coupon.Order{ID: "pos-1", Store: "s1", Time: at(t, "2026-05-02 10:00"), Lines: []coupon.Line{{Product: "a", Amount: dec("45")}}}
 	typo := []byte(c.Code)
 	typo[0] = map[bool]byte{true: '1', false: '2'}[typo[0] != '1']
-	if _, _, err := p.RedeemCode(ctx, membership.RedeemRequest{RequestID: "r0", Code: string(typo), Order: o}); !errors.Is(err, coupon.ErrBadCode) {
+	if _, err := p.Coupons().Redeem(ctx, coupon.RedeemRequest{RequestID: "r0", Code: string(typo), Order: o}); !errors.Is(err, coupon.ErrBadCode) {
 		t.Errorf("typo: %v, want ErrBadCode", err)
 	}
-	if _, err := p.CouponByCode(ctx, string(typo)); !errors.Is(err, coupon.ErrBadCode) {
+	if _, err := p.Coupons().ByCode(ctx, string(typo)); !errors.Is(err, coupon.ErrBadCode) {
 		t.Errorf("CouponByCode(typo): %v", err)
 	}
 	other, _ := coupon.NewCode(rand.NewChaCha8([32]byte{1}))
-	if _, err := p.CouponByCode(ctx, other); !errors.Is(err, coupon.ErrUnknownCode) {
+	if _, err := p.Coupons().ByCode(ctx, other); !errors.Is(err, coupon.ErrUnknownCode) {
 		t.Errorf("CouponByCode(unknown): %v, want ErrUnknownCode", err)
 	}
-	if _, _, err := p.RedeemCode(ctx, membership.RedeemRequest{RequestID: "r1", Code: c.Code, Order: o}); !errors.Is(err, coupon.ErrNotApplicable) {
+	if _, err := p.Coupons().Redeem(ctx, coupon.RedeemRequest{RequestID: "r1", Code: c.Code, Order: o}); !errors.Is(err, coupon.ErrNotApplicable) {
 		t.Errorf("below the minimum: %v, want ErrNotApplicable", err)
 	}
-	o.Lines[0].Amount = couponDec("55")
-	got, out, err := p.RedeemCode(ctx, membership.RedeemRequest{RequestID: "r2", Code: coupon.FormatCode(c.Code), Via: coupon.ByQR, Order: o})
+	o.Lines[0].Amount = dec("55")
+	red, err := p.Coupons().Redeem(ctx, coupon.RedeemRequest{RequestID: "r2", Code: coupon.FormatCode(c.Code), Via: coupon.ByQR, Order: o})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.State != coupon.Used || !got.AmountOff.Equal(couponDec("10")) || got.Store != "s1" || out.Member != "m1" {
+	got, out := red.Coupon, red.Outcome
+	if got.State != coupon.Used || !got.AmountOff.Equal(dec("10")) || got.Store != "s1" || out.Member != "m1" {
 		t.Errorf("redeemed %+v, outcome member %q", got, out.Member)
 	}
-	if _, _, err := p.RedeemCode(ctx, membership.RedeemRequest{RequestID: "r3", Code: coupon.QR(c.Code), Order: o}); !errors.Is(err, coupon.ErrState) {
+	if _, err := p.Coupons().Redeem(ctx, coupon.RedeemRequest{RequestID: "r3", Code: coupon.QR(c.Code), Order: o}); !errors.Is(err, coupon.ErrState) {
 		t.Errorf("second redemption: %v, want ErrState", err)
 	}
-	byCode, err := p.CouponByCode(ctx, c.QR())
+	byCode, err := p.Coupons().ByCode(ctx, c.QR())
 	if err != nil || byCode.ID != c.ID {
 		t.Errorf("CouponByCode(QR) = %+v, %v", byCode, err)
 	}
@@ -551,15 +530,16 @@ func TestCouponRedeemByCode(t *testing.T) {
 func TestCouponPackThroughProgram(t *testing.T) {
 	p := openCoupons(t, memory.New())
 	ctx := context.Background()
-	res, out, err := p.ClaimPack(ctx, membership.PackRequest{RequestID: "p1", Member: "m1", Pack: "starter", Time: couponAt(t, "2026-05-01 10:00")})
+	res, err := p.Coupons().ClaimPack(ctx, coupon.PackRequest{RequestID: "p1", Member: "m1", Pack: "starter", At: at(t, "2026-05-01 10:00")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Coupons) != 3 || len(out.ChangesOf(membership.ChangeCouponIssued)) != 3 || len(out.ChangesOf(membership.ChangePackIssued)) != 1 {
+	out := res.Outcome
+	if len(res.Coupons) != 3 || len(out.ChangesOf(coupon.ChangeIssued)) != 3 || len(out.ChangesOf(coupon.ChangePackIssued)) != 1 {
 		t.Fatalf("first pack: %d coupons, changes %v", len(res.Coupons), couponKinds(out))
 	}
 	// welcome (stock 1) is gone: the all_invalid pack goes on without it.
-	res, _, err = p.ClaimPack(ctx, membership.PackRequest{RequestID: "p2", Member: "m2", Pack: "starter", Time: couponAt(t, "2026-05-01 10:00")})
+	res, err = p.Coupons().ClaimPack(ctx, coupon.PackRequest{RequestID: "p2", Member: "m2", Pack: "starter", At: at(t, "2026-05-01 10:00")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -583,15 +563,15 @@ func TestCouponIssueToMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	req := membership.BulkIssueRequest{RequestID: "b1", Members: []string{"m1", "m2", "m3"}, Template: "flash", Time: couponAt(t, "2026-05-01 10:00")}
-	res, err := p.IssueToMembers(ctx, req)
+	req := coupon.IssueRequest{RequestID: "b1", Members: []string{"m1", "m2", "m3"}, Template: "flash", At: at(t, "2026-05-01 10:00")}
+	res, err := p.Coupons().Issue(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Issued) != 2 || len(res.Refused) != 1 || !errors.Is(res.Refused["m3"], coupon.ErrOutOfStock) {
 		t.Fatalf("issued %v, refused %v", res.Issued, res.Refused)
 	}
-	again, err := p.IssueToMembers(ctx, req)
+	again, err := p.Coupons().Issue(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -599,7 +579,7 @@ func TestCouponIssueToMembers(t *testing.T) {
 		t.Errorf("retried bulk issue gave other coupons (-first +retry):\n%s", diff)
 	}
 	for _, m := range req.Members {
-		cs, _ := p.Coupons(ctx, m, false)
+		cs, _ := p.Coupons().List(ctx, m)
 		if len(cs) > 1 {
 			t.Errorf("%s holds %d coupons after a retried bulk issue", m, len(cs))
 		}
@@ -626,8 +606,8 @@ func TestCouponRandomSourceIsInjected(t *testing.T) {
 
 func TestCouponDefinitionProblems(t *testing.T) {
 	def := couponDef()
-	def.Coupons.Templates[3].Min = couponDec("9") // lucky: min > max
-	def.Coupons.Templates[2].Stock = -5           // flash
+	def.Coupons.Templates[3].Min = dec("9") // lucky: min > max
+	def.Coupons.Templates[2].Stock = -5     // flash
 	def.Coupons.Packs[0].Items[0].Template = "missing"
 	def.Coupons.Gifts[0].Event = "login"
 	def.Levels.Ladder[1].Gifts = []rule.Reward{{Kind: rule.RewardCoupon, Template: "nope"}, {Kind: rule.RewardPack, Pack: "nopack"}}
@@ -658,8 +638,8 @@ func TestCouponDefinitionProblems(t *testing.T) {
 
 func TestCouponTaskRewardUsesTheTaskMethod(t *testing.T) {
 	def := couponDef()
-	def.Coupons.Templates = append(def.Coupons.Templates, coupon.Template{Name: "task-only", Type: coupon.Cash, Amount: couponDec("3"),
-		Use: couponDays(3), Claim: coupon.ClaimRule{Methods: []coupon.Method{coupon.Task}}})
+	def.Coupons.Templates = append(def.Coupons.Templates, coupon.Template{Name: "task-only", Type: coupon.Cash, Amount: dec("3"),
+		Use: days(3), Claim: coupon.ClaimRule{Methods: []coupon.Method{coupon.Task}}})
 	def.Tasks = &task.Definition{Tasks: []task.Task{{
 		Name: "first-order", Kind: task.One, Steps: []task.Step{{Event: "order"}},
 		Rewards: []rule.Reward{{Kind: rule.RewardCoupon, Template: "task-only"}, {Kind: rule.RewardCoupon, Template: "staff"}},
@@ -668,12 +648,12 @@ func TestCouponTaskRewardUsesTheTaskMethod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := p.Process(context.Background(), event.Event{ID: "o1", Member: "m1", Type: "order", Time: couponAt(t, "2026-05-01 10:00"),
-		Attrs: event.Attrs{"amount": event.Dec(couponDec("10"))}})
+	out, err := p.Process(context.Background(), event.Event{ID: "o1", Member: "m1", Type: "order", Time: at(t, "2026-05-01 10:00"),
+		Attrs: event.Attrs{"amount": event.Dec(dec("10"))}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	issued := out.ChangesOf(membership.ChangeCouponIssued)
+	issued := out.ChangesOf(coupon.ChangeIssued)
 	if len(issued) != 1 {
 		t.Fatalf("changes %v, want one coupon issued", couponKinds(out))
 	}
@@ -681,8 +661,8 @@ func TestCouponTaskRewardUsesTheTaskMethod(t *testing.T) {
 	if err := issued[0].Decode(&c); err != nil || c.Method != coupon.Task || c.Template != "task-only" {
 		t.Errorf("issued %+v (%v), want task-only by the task method", c, err)
 	}
-	refused := out.ChangesOf(membership.ChangeCouponClaimRefused)
-	var r membership.CouponRefusal
+	refused := out.ChangesOf(coupon.ChangeClaimRefused)
+	var r coupon.Refusal
 	if len(refused) != 1 || refused[0].Decode(&r) != nil || r.Cause != "not_eligible" || r.Template != "staff" || r.Method != coupon.Task {
 		t.Errorf("refusals %+v", r)
 	}
@@ -695,13 +675,13 @@ func TestCouponLockHoldRunsOut(t *testing.T) {
 	b := couponClaim(t, p, "b", "m1", "ten-off", "2026-05-01 10:00")
 	lock := func(id, order, when string, c coupon.Coupon) {
 		t.Helper()
-		o := coupon.Order{ID: order, Member: "m1", Time: couponAt(t, when), Lines: []coupon.Line{{Product: "p", Amount: couponDec("50")}}}
-		if _, err := p.LockCoupons(ctx, membership.LockRequest{RequestID: id, Order: o, Coupons: []string{c.ID}, Hold: 15 * time.Minute}); err != nil {
+		o := coupon.Order{ID: order, Member: "m1", Time: at(t, when), Lines: []coupon.Line{{Product: "p", Amount: dec("50")}}}
+		if _, err := p.Coupons().Lock(ctx, coupon.LockRequest{RequestID: id, Order: o, Coupons: []string{c.ID}, Hold: 15 * time.Minute}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	states := func() map[string]coupon.State {
-		cs, _ := p.Coupons(ctx, "m1", false)
+		cs, _ := p.Coupons().List(ctx, "m1")
 		m := map[string]coupon.State{}
 		for _, c := range cs {
 			m[c.ID] = c.State
@@ -710,13 +690,13 @@ func TestCouponLockHoldRunsOut(t *testing.T) {
 	}
 	lock("l1", "o1", "2026-05-01 12:00", b)
 	lock("l2", "o2", "2026-05-01 23:50", a)
-	if _, err := p.Advance(ctx, couponAt(t, "2026-05-01 12:14")); err != nil {
+	if _, err := p.Advance(ctx, at(t, "2026-05-01 12:14")); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(map[string]coupon.State{a.ID: coupon.Locked, b.ID: coupon.Locked}, states()); diff != "" {
 		t.Errorf("before the hold ran out (-want +got):\n%s", diff)
 	}
-	if _, err := p.Advance(ctx, couponAt(t, "2026-05-01 12:15")); err != nil {
+	if _, err := p.Advance(ctx, at(t, "2026-05-01 12:15")); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(map[string]coupon.State{a.ID: coupon.Locked, b.ID: coupon.Available}, states()); diff != "" {
@@ -725,22 +705,22 @@ func TestCouponLockHoldRunsOut(t *testing.T) {
 	// a's validity ends at 24:00 while it is locked; its hold runs out at
 	// 00:05, and it expires then rather than coming back.
 	n := couponFeedLen(t, p)
-	if _, err := p.Advance(ctx, couponAt(t, "2026-05-02 01:00")); err != nil {
+	if _, err := p.Advance(ctx, at(t, "2026-05-02 01:00")); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(map[string]coupon.State{a.ID: coupon.Expired, b.ID: coupon.Available}, states()); diff != "" {
 		t.Errorf("after o2's hold ran out past the validity (-want +got):\n%s", diff)
 	}
 	f, _ := p.Feed(ctx, uint64(n), 10)
-	if len(f) != 1 || f[0].Kind != membership.ChangeCouponExpired {
+	if len(f) != 1 || f[0].Kind != coupon.ChangeExpired {
 		t.Errorf("feed %+v, want one coupon.expired", f)
 	}
 	// A hold on an order that was paid does nothing.
 	lock("l3", "o3", "2026-05-02 09:00", b)
-	if _, err := p.UseCoupons(ctx, membership.OrderRequest{RequestID: "u3", Order: "o3", Time: couponAt(t, "2026-05-02 09:01")}); err != nil {
+	if _, err := p.Coupons().Use(ctx, coupon.OrderRequest{RequestID: "u3", Order: "o3", At: at(t, "2026-05-02 09:01")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Advance(ctx, couponAt(t, "2026-05-02 10:00")); err != nil {
+	if _, err := p.Advance(ctx, at(t, "2026-05-02 10:00")); err != nil {
 		t.Fatal(err)
 	}
 	if states()[b.ID] != coupon.Used {

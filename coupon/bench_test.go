@@ -1,17 +1,15 @@
-package membership_test
+package coupon_test
 
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/rule"
-	"github.com/memberkit/membership/store"
-	"github.com/memberkit/membership/store/bolt"
 	"github.com/memberkit/membership/store/memory"
 )
 
@@ -20,16 +18,16 @@ import (
 func couponBenchDef() membership.Definition {
 	var ts []coupon.Template
 	for i := range 10 {
-		t := coupon.Template{Name: fmt.Sprint("t", i), Use: couponDays(30), MinOrder: couponDec(fmt.Sprint(i * 20))}
+		t := coupon.Template{Name: fmt.Sprint("t", i), Use: days(30), MinOrder: dec(fmt.Sprint(i * 20))}
 		switch i % 4 {
 		case 0:
-			t.Type, t.Amount = coupon.Cash, couponDec(fmt.Sprint(5+i))
+			t.Type, t.Amount = coupon.Cash, dec(fmt.Sprint(5+i))
 		case 1:
-			t.Type, t.Rate, t.Cap = coupon.Discount, couponDec("0.85"), couponDec("40")
+			t.Type, t.Rate, t.Cap = coupon.Discount, dec("0.85"), dec("40")
 		case 2:
 			t.Type, t.Item = coupon.Exchange, "p3"
 		case 3:
-			t.Type, t.Min, t.Max = coupon.Random, couponDec("1"), couponDec("20")
+			t.Type, t.Min, t.Max = coupon.Random, dec("1"), dec("20")
 		}
 		switch i % 3 {
 		case 0:
@@ -50,21 +48,8 @@ func couponBenchDef() membership.Definition {
 	}
 }
 
-func couponBenchStores(b *testing.B) map[string]func() store.Store {
-	return map[string]func() store.Store{
-		"memory": func() store.Store { return memory.New() },
-		"bolt": func() store.Store {
-			db, err := bolt.Open(filepath.Join(b.TempDir(), "db"), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return db
-		},
-	}
-}
-
 func BenchmarkCouponClaim(b *testing.B) {
-	for name, open := range couponBenchStores(b) {
+	for name, open := range testkit.Stores(b) {
 		b.Run(name, func(b *testing.B) {
 			st := open()
 			defer st.Close()
@@ -73,11 +58,11 @@ func BenchmarkCouponClaim(b *testing.B) {
 				b.Fatal(err)
 			}
 			ctx := context.Background()
-			when := couponAt(b, "2026-05-01 10:00")
+			when := at(b, "2026-05-01 10:00")
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
-				if _, _, err := p.Claim(ctx, membership.ClaimRequest{RequestID: fmt.Sprint("r", i), Member: fmt.Sprint("m", i%1000),
-					Template: fmt.Sprint("t", i%10), Time: when}); err != nil {
+				if _, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: fmt.Sprint("r", i), Member: fmt.Sprint("m", i%1000),
+					Template: fmt.Sprint("t", i%10), At: when}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -94,19 +79,19 @@ func BenchmarkCouponCheckout(b *testing.B) {
 	}
 	ctx := context.Background()
 	for i := range 50 {
-		if _, _, err := p.Claim(ctx, membership.ClaimRequest{RequestID: fmt.Sprint("r", i), Member: "m1", Template: fmt.Sprint("t", i%10),
-			Time: couponAt(b, "2026-05-01 10:00")}); err != nil {
+		if _, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: fmt.Sprint("r", i), Member: "m1", Template: fmt.Sprint("t", i%10),
+			At: at(b, "2026-05-01 10:00")}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	o := coupon.Order{ID: "o1", Member: "m1", Store: "s1", Time: couponAt(b, "2026-05-02 10:00")}
+	o := coupon.Order{ID: "o1", Member: "m1", Store: "s1", Time: at(b, "2026-05-02 10:00")}
 	for i := range 20 {
-		o.Lines = append(o.Lines, coupon.Line{Product: fmt.Sprint("p", i), Category: fmt.Sprint("c", i%8), Quantity: 1 + i%3, Amount: couponDec(fmt.Sprint(3+i*7, ".50"))})
+		o.Lines = append(o.Lines, coupon.Line{Product: fmt.Sprint("p", i), Category: fmt.Sprint("c", i%8), Quantity: 1 + i%3, Amount: dec(fmt.Sprint(3+i*7, ".50"))})
 	}
 	var prop coupon.Proposal
 	b.ResetTimer()
 	for b.Loop() {
-		if prop, err = p.Checkout(ctx, o); err != nil {
+		if prop, err = p.Coupons().Checkout(ctx, o); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -117,36 +102,36 @@ func BenchmarkCouponCheckout(b *testing.B) {
 }
 
 func BenchmarkCouponRedeemByCode(b *testing.B) {
-	for name, open := range couponBenchStores(b) {
+	for name, open := range testkit.Stores(b) {
 		b.Run(name, func(b *testing.B) {
 			st := open()
 			defer st.Close()
 			def := couponBenchDef()
-			def.Coupons.Templates = append(def.Coupons.Templates, coupon.Template{Name: "pos", Type: coupon.Cash, Amount: couponDec("5"),
+			def.Coupons.Templates = append(def.Coupons.Templates, coupon.Template{Name: "pos", Type: coupon.Cash, Amount: dec("5"),
 				Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.Permanent}}})
 			p, err := membership.Open(st, def)
 			if err != nil {
 				b.Fatal(err)
 			}
 			ctx := context.Background()
-			when := couponAt(b, "2026-05-01 10:00")
+			when := at(b, "2026-05-01 10:00")
 			// Issue enough coupons in batches of 500 before timing.
 			var codes []string
 			for i := 0; len(codes) < max(b.N, 1); i++ {
-				cs, _, err := p.Claim(ctx, membership.ClaimRequest{RequestID: fmt.Sprint("r", i), Member: fmt.Sprint("m", i), Template: "pos",
-					Method: coupon.Operator, Count: min(500, b.N-len(codes)+1), Time: when})
+				res, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: fmt.Sprint("r", i), Member: fmt.Sprint("m", i), Template: "pos",
+					Method: coupon.Operator, Count: min(500, b.N-len(codes)+1), At: when})
 				if err != nil {
 					b.Fatal(err)
 				}
-				for _, c := range cs {
+				for _, c := range res.Coupons {
 					codes = append(codes, c.Code)
 				}
 			}
-			o := coupon.Order{Store: "s1", Time: couponAt(b, "2026-05-02 10:00"), Lines: []coupon.Line{{Product: "p1", Amount: couponDec("30")}}}
+			o := coupon.Order{Store: "s1", Time: at(b, "2026-05-02 10:00"), Lines: []coupon.Line{{Product: "p1", Amount: dec("30")}}}
 			b.ResetTimer()
 			for i := range b.N {
 				o.ID = fmt.Sprint("o", i)
-				if _, _, err := p.RedeemCode(ctx, membership.RedeemRequest{RequestID: o.ID, Code: codes[i], Order: o}); err != nil {
+				if _, err := p.Coupons().Redeem(ctx, coupon.RedeemRequest{RequestID: o.ID, Code: codes[i], Order: o}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,4 +1,4 @@
-package membership_test
+package coupon_test
 
 import (
 	"context"
@@ -15,10 +15,10 @@ import (
 
 // A member claims coupons, checkout proposes the best combination (the
 // cash coupon first, shared over both lines, so 12 of it falls on the tea;
-// then 15% off the remaining 108 of tea), the
-// coupons are locked for the order and used when it is paid; statistics
-// sum what was issued and used per cost centre.
-func ExampleProgram_Claim() {
+// then 15% off the remaining 108 of tea), the coupons are locked for the
+// order (the lock says what they take off) and used when it is paid;
+// statistics sum what was issued and used per cost centre.
+func ExampleHandle_Claim() {
 	ctx := context.Background()
 	week := coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 7}}
 	def := membership.Definition{
@@ -37,22 +37,23 @@ func ExampleProgram_Claim() {
 		fmt.Println(err)
 		return
 	}
+	coupons := p.Coupons()
 	loc := p.Location()
 	at := func(day, hour int) time.Time { return time.Date(2026, 5, day, hour, 0, 0, 0, loc) }
 	for _, tpl := range []string{"new-member", "tea-15"} {
-		if _, _, err := p.Claim(ctx, membership.ClaimRequest{RequestID: "claim-" + tpl, Member: "alice", Template: tpl, Time: at(1, 9)}); err != nil {
+		if _, err := coupons.Claim(ctx, coupon.ClaimRequest{RequestID: "claim-" + tpl, Member: "alice", At: at(1, 9), Template: tpl}); err != nil {
 			fmt.Println(err)
 			return
 		}
 	}
-	_, _, err = p.Claim(ctx, membership.ClaimRequest{RequestID: "again", Member: "alice", Template: "new-member", Time: at(1, 10)})
+	_, err = coupons.Claim(ctx, coupon.ClaimRequest{RequestID: "again", Member: "alice", At: at(1, 10), Template: "new-member"})
 	fmt.Println("second claim refused:", errors.Is(err, coupon.ErrLimitReached))
 
 	order := coupon.Order{ID: "order-1", Member: "alice", Store: "shanghai-1", Time: at(2, 15), Lines: []coupon.Line{
 		{Product: "longjing", Category: "tea", Amount: decimal.NewFromInt(120)},
 		{Product: "teapot", Category: "ware", Amount: decimal.NewFromInt(80)},
 	}}
-	prop, err := p.Checkout(ctx, order)
+	prop, err := coupons.Checkout(ctx, order)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -63,15 +64,17 @@ func ExampleProgram_Claim() {
 		ids = append(ids, a.Coupon)
 	}
 	fmt.Println("total:", prop.AmountOff)
-	if _, err := p.LockCoupons(ctx, membership.LockRequest{RequestID: "lock-1", Order: order, Coupons: ids}); err != nil {
+	lock, err := coupons.Lock(ctx, coupon.LockRequest{RequestID: "lock-1", Order: order, Coupons: ids})
+	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	if _, err := p.UseCoupons(ctx, membership.OrderRequest{RequestID: "paid-1", Order: "order-1", Time: at(2, 15)}); err != nil {
+	fmt.Println("locked:", lock.AmountOff)
+	if _, err := coupons.Use(ctx, coupon.OrderRequest{RequestID: "paid-1", At: at(2, 15), Order: "order-1"}); err != nil {
 		fmt.Println(err)
 		return
 	}
-	r, err := p.CouponStats(ctx, coupon.StatsQuery{})
+	r, err := coupons.Stats(ctx, coupon.StatsQuery{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -85,6 +88,7 @@ func ExampleProgram_Claim() {
 	// new-member: 20 off
 	// tea-15: 16.2 off
 	// total: 36.2
+	// locked: 36.2
 	// crm: issued 1, used 1, amount off 20
 	// tea-dept: issued 1, used 1, amount off 16.2
 }

@@ -1,0 +1,543 @@
+package coupon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
+)
+
+// ErrNotDefined is returned by every call of a Handle whose program
+// defines no coupons.
+var ErrNotDefined = errors.New("coupon: the program defines no coupons")
+
+// Handle is a program's coupon calls: claims and issues, the member's
+// coupons, checkout (propose, lock, then use or release), redemption by
+// code at a store, revocation and statistics. Every write takes a request
+// whose RequestID makes it idempotent: the same ID and request again
+// returns the first outcome with Duplicate set and changes nothing; the
+// same ID with another request is an error wrapping event.ErrConflict. A
+// request without a RequestID or a time is an error wrapping
+// event.ErrInvalidArgument. Times come back in the program's zone. A
+// Handle is safe for concurrent use.
+type Handle struct {
+	e *engine.Engine
+	p *part // nil when the program defines no coupons
+}
+
+// New registers the coupon part of def with e and returns its handle.
+// With def nil it registers nothing, and the handle's calls return
+// ErrNotDefined.
+func New(e *engine.Engine, def *Definition) *Handle {
+	h := &Handle{e: e}
+	if def != nil {
+		h.p = &part{def: def, loc: e.Location(), rand: e.Rand()}
+		e.Add(h.p)
+	}
+	return h
+}
+
+// defined returns ErrNotDefined when the program has no coupons.
+func (h *Handle) defined() error {
+	if h.p == nil {
+		return ErrNotDefined
+	}
+	return nil
+}
+
+// apply runs fn as the idempotent operator request id.
+func (h *Handle) apply(ctx context.Context, id string, body any, at time.Time, member, note string, fn func(u *engine.Unit) error) (*change.Outcome, error) {
+	return h.e.Apply(ctx, engine.Request{ID: id, Body: body, At: at, Member: member, Ref: ledger.Ref{Note: note}}, fn)
+}
+
+// ClaimRequest asks for coupons of a template for a member.
+type ClaimRequest struct {
+	RequestID string `json:"request_id"`
+	Member    string `json:"member"`
+	// Operator and Note, when set, are recorded in the reason of each
+	// coupon.issued change (an operator issuing by hand).
+	Operator string    `json:"operator,omitempty"`
+	Note     string    `json:"note,omitempty"`
+	At       time.Time `json:"at"`
+	Template string    `json:"template"`
+	// Method is how the coupons are issued; empty means Self.
+	Method Method `json:"method,omitempty"`
+	// Count is the number of coupons; 0 means 1.
+	Count int `json:"count,omitempty"`
+}
+
+// ClaimResult is what a claim issued.
+type ClaimResult struct {
+	Coupons []Coupon
+	Outcome *change.Outcome
+}
+
+// Claim issues coupons of a template to a member (a self-claim, or an
+// operator's issue with Method Operator) under the template's claim rule
+// and stock, all or none, and returns them. A refusal changes nothing and
+// returns an error wrapping ErrOutOfStock, ErrLimitReached, ErrNotEligible
+// or ErrOutsidePeriod; an unknown template wraps ErrUnknownTemplate; a
+// missing member or time event.ErrInvalidArgument; a program without
+// coupons ErrNotDefined.
+func (h *Handle) Claim(ctx context.Context, req ClaimRequest) (ClaimResult, error) {
+	if req.Method == "" {
+		req.Method = Self
+	}
+	err := h.defined()
+	if err == nil && (req.Member == "" || req.At.IsZero()) {
+		err = fmt.Errorf("%w: claim needs a member and a time", event.ErrInvalidArgument)
+	}
+	if err != nil {
+		return ClaimResult{}, fmt.Errorf("coupon: claim %s: %w", req.Template, err)
+	}
+	var why *rule.Reason
+	if req.Operator != "" || req.Note != "" {
+		why = &rule.Reason{Rule: "coupon." + req.Template, Inputs: map[string]string{"method": string(req.Method)}}
+		(&operator{req.Operator, req.Note}).add(why)
+	}
+	out, err := h.apply(ctx, req.RequestID, req, req.At, req.Member, "", func(u *engine.Unit) error {
+		_, err := h.p.issue(u, req.Member, req.Template, req.Count, req.Method, why)
+		return err
+	})
+	if err != nil {
+		return ClaimResult{}, fmt.Errorf("coupon: claim %s: %w", req.Template, err)
+	}
+	ef, err := EffectsOf(out)
+	if err != nil {
+		return ClaimResult{}, fmt.Errorf("coupon: claim %s: %w", req.Template, err)
+	}
+	return ClaimResult{Coupons: ef.Issued, Outcome: out}, nil
+}
+
+// PackRequest asks for a coupon pack for a member.
+type PackRequest struct {
+	RequestID string `json:"request_id"`
+	Member    string `json:"member"`
+	// Operator and Note, when set, are recorded in the reason of the
+	// coupon.pack_issued change.
+	Operator string    `json:"operator,omitempty"`
+	Note     string    `json:"note,omitempty"`
+	At       time.Time `json:"at"`
+	Pack     string    `json:"pack"`
+	// Method is how the pack is given; empty means Self.
+	Method Method `json:"method,omitempty"`
+}
+
+// PackResult is what a pack gave: its coupons, and in AllInvalid mode the
+// items it could not give (with the count missing).
+type PackResult struct {
+	Coupons []Coupon
+	Short   []PackItem
+	Outcome *change.Outcome
+}
+
+// ClaimPack gives a pack to a member under the pack's claim rule, stock
+// and mode (AnyInvalid or AllInvalid), atomically, and returns what it
+// gave. Refusals and errors are Claim's.
+func (h *Handle) ClaimPack(ctx context.Context, req PackRequest) (PackResult, error) {
+	if req.Method == "" {
+		req.Method = Self
+	}
+	err := h.defined()
+	if err == nil && (req.Member == "" || req.At.IsZero()) {
+		err = fmt.Errorf("%w: claim needs a member and a time", event.ErrInvalidArgument)
+	}
+	if err != nil {
+		return PackResult{}, fmt.Errorf("coupon: claim pack %s: %w", req.Pack, err)
+	}
+	out, err := h.apply(ctx, req.RequestID, req, req.At, req.Member, "", func(u *engine.Unit) error {
+		_, err := h.p.issuePack(u, req.Member, req.Pack, req.Method, &operator{req.Operator, req.Note})
+		return err
+	})
+	if err != nil {
+		return PackResult{}, fmt.Errorf("coupon: claim pack %s: %w", req.Pack, err)
+	}
+	ef, err := EffectsOf(out)
+	if err == nil && len(ef.Packs) != 1 {
+		err = fmt.Errorf("outcome has %d packs", len(ef.Packs))
+	}
+	if err != nil {
+		return PackResult{}, fmt.Errorf("coupon: claim pack %s: %w", req.Pack, err)
+	}
+	return PackResult{Coupons: ef.Packs[0].Coupons, Short: ef.Packs[0].Short, Outcome: out}, nil
+}
+
+// IssueRequest asks to issue a template to many members (a segment an
+// operator chose), by the Operator method.
+type IssueRequest struct {
+	// RequestID identifies the bulk issue; each member's issue is a Claim
+	// under RequestID + "/" + member, so a retry after a failure completes
+	// the rest and gives no one a second coupon.
+	RequestID string    `json:"request_id"`
+	Operator  string    `json:"operator,omitempty"`
+	Note      string    `json:"note,omitempty"`
+	At        time.Time `json:"at"`
+	Members   []string  `json:"members"`
+	Template  string    `json:"template"`
+	// Count is the number of coupons per member; 0 means 1.
+	Count int `json:"count,omitempty"`
+}
+
+// IssueResult is what a bulk issue did, by member.
+type IssueResult struct {
+	// Issued are the coupons issued, and Outcomes the outcome of each
+	// member's issue.
+	Issued   map[string][]Coupon
+	Outcomes map[string]*change.Outcome
+	// Refused are the members refused, with the error (wrapping one of
+	// the claim refusals: ErrOutOfStock, ErrLimitReached, ErrNotEligible,
+	// ErrOutsidePeriod).
+	Refused map[string]error
+}
+
+// Issue issues a template to each listed member by the Operator method,
+// each member in its own transaction (see IssueRequest). A member refused
+// is listed in Refused and the rest go on; any other error stops the
+// issue and is returned with what was done so far. An empty RequestID is
+// event.ErrInvalidArgument.
+func (h *Handle) Issue(ctx context.Context, req IssueRequest) (IssueResult, error) {
+	res := IssueResult{Issued: map[string][]Coupon{}, Outcomes: map[string]*change.Outcome{}, Refused: map[string]error{}}
+	err := h.defined()
+	if err == nil && req.RequestID == "" {
+		err = fmt.Errorf("%w: empty request ID", event.ErrInvalidArgument)
+	}
+	if err != nil {
+		return res, fmt.Errorf("coupon: issue %s: %w", req.Template, err)
+	}
+	for _, m := range req.Members {
+		r, err := h.Claim(ctx, ClaimRequest{
+			RequestID: req.RequestID + "/" + m, Member: m, Operator: req.Operator, Note: req.Note, At: req.At,
+			Template: req.Template, Method: Operator, Count: req.Count,
+		})
+		switch {
+		case err == nil:
+			res.Issued[m], res.Outcomes[m] = r.Coupons, r.Outcome
+		case refusalCause(err) != "":
+			res.Refused[m] = err
+		default:
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// List returns a member's coupons, in issue order.
+func (h *Handle) List(ctx context.Context, member string) ([]Coupon, error) {
+	cs, err := h.coupons(ctx, member, false)
+	if err != nil {
+		return nil, fmt.Errorf("coupon: list %q: %w", member, err)
+	}
+	return cs, nil
+}
+
+// Live returns a member's coupons that are available or locked, in issue
+// order.
+func (h *Handle) Live(ctx context.Context, member string) ([]Coupon, error) {
+	cs, err := h.coupons(ctx, member, true)
+	if err != nil {
+		return nil, fmt.Errorf("coupon: live coupons of %q: %w", member, err)
+	}
+	return cs, nil
+}
+
+func (h *Handle) coupons(ctx context.Context, member string, live bool) ([]Coupon, error) {
+	if err := h.defined(); err != nil {
+		return nil, err
+	}
+	var cs []Coupon
+	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
+		var err error
+		cs, err = h.p.book(u).Coupons(member, live)
+		return err
+	})
+	for i := range cs {
+		cs[i] = cs[i].in(h.p.loc)
+	}
+	return cs, err
+}
+
+// ByCode returns the coupon with a code as typed or scanned (a QR payload
+// works too): an error wrapping ErrBadCode for a typo, ErrUnknownCode for
+// a well-formed code no coupon has.
+func (h *Handle) ByCode(ctx context.Context, code string) (Coupon, error) {
+	var cp Coupon
+	err := h.defined()
+	if err == nil {
+		err = h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
+			var err error
+			cp, err = h.p.book(u).ByCode(code)
+			return err
+		})
+	}
+	if err != nil {
+		return Coupon{}, fmt.Errorf("coupon: by code: %w", err)
+	}
+	return cp.in(h.p.loc), nil
+}
+
+// Checkout evaluates the member's live coupons against an order: each
+// one's amount off or the reasons it does not apply, and the allowed
+// combination with the largest amount off (see Best). It changes nothing.
+// A malformed order wraps ErrInvalidOrder.
+func (h *Handle) Checkout(ctx context.Context, o Order) (Proposal, error) {
+	var pr Proposal
+	err := h.defined()
+	if err == nil {
+		err = o.Check()
+	}
+	if err == nil {
+		err = h.e.View(ctx, o.Time, func(u *engine.Unit) error {
+			held, err := h.p.book(u).Held(o.Member)
+			if err != nil {
+				return err
+			}
+			pr = Best(o, held)
+			return nil
+		})
+	}
+	if err != nil {
+		return Proposal{}, fmt.Errorf("coupon: checkout %s: %w", o.ID, err)
+	}
+	return pr, nil
+}
+
+// LockRequest asks to lock a member's coupons for an order during
+// checkout. The order's Member and Time are the request's member and
+// time.
+type LockRequest struct {
+	RequestID string `json:"request_id"`
+	Order     Order  `json:"order"`
+	// Coupons are the IDs of the coupons to lock (a Proposal's).
+	Coupons []string `json:"coupons"`
+	// Hold, when set, releases the coupons automatically if the order is
+	// neither paid (Use) nor cancelled (Release) within Hold of the
+	// order's time.
+	Hold time.Duration `json:"hold,omitempty"`
+}
+
+// LockResult is what a lock did.
+type LockResult struct {
+	// Coupons are the locked coupons, in the order they apply, each with
+	// the amount it takes off (Coupon.AmountOff); AmountOff is their sum.
+	Coupons   []Coupon
+	AmountOff decimal.Decimal
+	Outcome   *change.Outcome
+}
+
+// Lock locks the member's coupons for an order at the order's time, after
+// checking they apply and may be combined. Use them with Use or give them
+// back with Release. It returns an error wrapping ErrInvalidOrder (and
+// event.ErrInvalidArgument), ErrNotFound, ErrState (a coupon not
+// available), ErrNotCombinable or ErrNotApplicable, and changes nothing
+// then.
+func (h *Handle) Lock(ctx context.Context, req LockRequest) (LockResult, error) {
+	err := h.defined()
+	if err == nil {
+		err = req.Order.Check()
+	}
+	if err != nil {
+		return LockResult{}, fmt.Errorf("coupon: lock for %s: %w", req.Order.ID, err)
+	}
+	o := req.Order
+	out, err := h.apply(ctx, req.RequestID, req, o.Time, o.Member, "order "+o.ID, func(u *engine.Unit) error {
+		b := h.p.book(u)
+		applied, total, err := b.lock(o, req.Coupons)
+		if err != nil {
+			return err
+		}
+		if req.Hold > 0 {
+			if err := u.Schedule(o.Time.Add(req.Hold), dueRelease, o.ID, nil); err != nil {
+				return err
+			}
+		}
+		for _, a := range applied {
+			cp, err := b.Get(a.Coupon)
+			if err != nil {
+				return err
+			}
+			if err := u.Emit(ChangeLocked, cp.Member, cp, &rule.Reason{
+				Rule: "coupon." + cp.Template,
+				Inputs: map[string]string{
+					"order": o.ID, "applicable": a.Applicable.String(), "amount_off": a.AmountOff.String(),
+					"combined_amount_off": total.String(),
+				},
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return LockResult{}, fmt.Errorf("coupon: lock for %s: %w", o.ID, err)
+	}
+	ef, err := EffectsOf(out)
+	if err != nil {
+		return LockResult{}, fmt.Errorf("coupon: lock for %s: %w", o.ID, err)
+	}
+	res := LockResult{Coupons: ef.Locked, AmountOff: decimal.Zero, Outcome: out}
+	for _, c := range ef.Locked {
+		res.AmountOff = res.AmountOff.Add(c.AmountOff)
+	}
+	return res, nil
+}
+
+// OrderRequest names an order whose locked coupons are used or released.
+type OrderRequest struct {
+	RequestID string    `json:"request_id"`
+	At        time.Time `json:"at"`
+	Order     string    `json:"order"`
+}
+
+// Use marks the coupons locked for an order as used (the order is paid).
+// It returns an error wrapping ErrNotFound when none is locked for it, and
+// event.ErrInvalidArgument without an order or a time.
+func (h *Handle) Use(ctx context.Context, req OrderRequest) (*change.Outcome, error) {
+	return h.order(ctx, req, "use", ChangeUsed, (*Book).use)
+}
+
+// Release makes the coupons locked for an order available again (the
+// order was cancelled); a coupon whose validity ended meanwhile becomes
+// expired. Its errors are Use's.
+func (h *Handle) Release(ctx context.Context, req OrderRequest) (*change.Outcome, error) {
+	return h.order(ctx, req, "release", ChangeReleased, (*Book).release)
+}
+
+func (h *Handle) order(ctx context.Context, req OrderRequest, verb, kind string, f func(*Book, string, time.Time) ([]Coupon, error)) (*change.Outcome, error) {
+	err := h.defined()
+	if err == nil && (req.Order == "" || req.At.IsZero()) {
+		err = fmt.Errorf("%w: needs an order and a time", event.ErrInvalidArgument)
+	}
+	if err == nil {
+		var out *change.Outcome
+		out, err = h.apply(ctx, req.RequestID, req, req.At, "", "order "+req.Order, func(u *engine.Unit) error {
+			cs, err := f(h.p.book(u), req.Order, u.At())
+			if err != nil {
+				return err
+			}
+			return h.p.emitOrder(u, cs, req.Order, kind, "")
+		})
+		if err == nil {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("coupon: %s coupons of order %s: %w", verb, req.Order, err)
+}
+
+// RedeemRequest redeems a coupon by code (or QR payload) at a store. The
+// order's Time is the request's time; its Member may be empty (the
+// coupon's owner is taken).
+type RedeemRequest struct {
+	RequestID string `json:"request_id"`
+	Code      string `json:"code"`
+	// Via is how the code was presented (default ByCode).
+	Via   Redemption `json:"via,omitempty"`
+	Order Order      `json:"order"`
+}
+
+// RedeemResult is the coupon a redemption used, with its amount off.
+type RedeemResult struct {
+	Coupon  Coupon
+	Outcome *change.Outcome
+}
+
+// Redeem redeems a coupon by code at a store (核销): it checks the coupon
+// against the order and marks it used in one step. It returns an error
+// wrapping ErrBadCode (a typo), ErrUnknownCode, ErrNotFound (another
+// member's coupon), ErrState (already used, locked, expired or revoked),
+// ErrInvalidOrder or ErrNotApplicable, and changes nothing then.
+func (h *Handle) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, error) {
+	if req.Via == "" {
+		req.Via = ByCode
+	}
+	err := h.defined()
+	if err == nil && req.Order.Time.IsZero() {
+		err = fmt.Errorf("%w: %w: order without a time", ErrInvalidOrder, event.ErrInvalidArgument)
+	}
+	if err != nil {
+		return RedeemResult{}, fmt.Errorf("coupon: redeem: %w", err)
+	}
+	o := req.Order
+	out, err := h.apply(ctx, req.RequestID, req, o.Time, o.Member, "order "+o.ID, func(u *engine.Unit) error {
+		cp, a, err := h.p.book(u).redeem(req.Code, req.Via, o)
+		if err != nil {
+			return err
+		}
+		u.Outcome().Member = cp.Member
+		return u.Emit(ChangeUsed, cp.Member, cp, &rule.Reason{
+			Rule:   "coupon." + cp.Template,
+			Inputs: map[string]string{"order": o.ID, "store": o.Store, "via": string(req.Via), "applicable": a.Applicable.String()},
+		})
+	})
+	if err != nil {
+		return RedeemResult{}, fmt.Errorf("coupon: redeem: %w", err)
+	}
+	ef, err := EffectsOf(out)
+	if err == nil && len(ef.Used) != 1 {
+		err = fmt.Errorf("outcome has %d used coupons", len(ef.Used))
+	}
+	if err != nil {
+		return RedeemResult{}, fmt.Errorf("coupon: redeem: %w", err)
+	}
+	return RedeemResult{Coupon: ef.Used[0], Outcome: out}, nil
+}
+
+// RevokeRequest revokes a coupon: an operator's action.
+type RevokeRequest struct {
+	RequestID string    `json:"request_id"`
+	Operator  string    `json:"operator"`
+	Note      string    `json:"note,omitempty"`
+	At        time.Time `json:"at"`
+	Coupon    string    `json:"coupon"`
+}
+
+// Revoke revokes an available or locked coupon. It returns an error
+// wrapping ErrNotFound or ErrState (used, expired or already revoked), and
+// event.ErrInvalidArgument without a coupon, an operator or a time.
+func (h *Handle) Revoke(ctx context.Context, req RevokeRequest) (*change.Outcome, error) {
+	err := h.defined()
+	if err == nil && (req.Coupon == "" || req.Operator == "" || req.At.IsZero()) {
+		err = fmt.Errorf("%w: revoke needs a coupon, an operator and a time", event.ErrInvalidArgument)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("coupon: revoke %s: %w", req.Coupon, err)
+	}
+	out, err := h.apply(ctx, req.RequestID, req, req.At, "", "revoked by "+req.Operator, func(u *engine.Unit) error {
+		cp, err := h.p.book(u).revoke(req.Coupon, u.At(), req.Note)
+		if err != nil {
+			return err
+		}
+		u.Outcome().Member = cp.Member
+		return u.Emit(ChangeRevoked, cp.Member, cp, &rule.Reason{
+			Rule: "coupon." + cp.Template, Inputs: map[string]string{"operator": req.Operator}, Note: req.Note,
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("coupon: revoke %s: %w", req.Coupon, err)
+	}
+	return out, nil
+}
+
+// Stats returns coupon statistics for a period: a row per template and
+// store, with sums per template, store and cost centre (see StatsQuery).
+func (h *Handle) Stats(ctx context.Context, q StatsQuery) (Report, error) {
+	var r Report
+	err := h.defined()
+	if err == nil {
+		err = h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
+			var err error
+			r, err = h.p.book(u).Stats(q)
+			return err
+		})
+	}
+	if err != nil {
+		return Report{}, fmt.Errorf("coupon: stats: %w", err)
+	}
+	return r, nil
+}

@@ -1,0 +1,291 @@
+package coupon
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/rule"
+)
+
+// Change kinds published by the coupon part. The data of the coupon.*
+// kinds about one coupon (issued, locked, released, used, expired,
+// revoked) is the [Coupon] after the change; of coupon.pack_issued a
+// [PackIssued]; of coupon.claim_refused a [Refusal]. [EffectsOf] decodes
+// them.
+const (
+	ChangeIssued       = "coupon.issued"
+	ChangeClaimRefused = "coupon.claim_refused"
+	ChangeLocked       = "coupon.locked"
+	ChangeReleased     = "coupon.released"
+	ChangeUsed         = "coupon.used"
+	ChangeExpired      = "coupon.expired"
+	ChangeRevoked      = "coupon.revoked"
+	ChangePackIssued   = "coupon.pack_issued"
+)
+
+// Due kinds of the coupon part: a coupon's expiry, and the release of an
+// order's locked coupons when its hold runs out.
+const (
+	dueExpire  = "coupon.expire"
+	dueRelease = "coupon.release"
+)
+
+// Refusal is the data of a coupon.claim_refused change: a gift or task
+// reward that could not be issued, and why. The event that caused it
+// still succeeds.
+type Refusal struct {
+	Template string `json:"template,omitempty"`
+	Pack     string `json:"pack,omitempty"`
+	Count    int    `json:"count,omitempty"`
+	Method   Method `json:"method"`
+	// Cause is the refusal: "out_of_stock", "limit_reached",
+	// "not_eligible" or "outside_period"; Error the full message.
+	Cause string `json:"cause"`
+	Error string `json:"error"`
+}
+
+// refusalCause names a claim refusal, or "" for an error that is not one.
+func refusalCause(err error) string {
+	switch {
+	case errors.Is(err, ErrOutOfStock):
+		return "out_of_stock"
+	case errors.Is(err, ErrLimitReached):
+		return "limit_reached"
+	case errors.Is(err, ErrNotEligible):
+		return "not_eligible"
+	case errors.Is(err, ErrOutsidePeriod):
+		return "outside_period"
+	}
+	return ""
+}
+
+// part is the coupon domain's engine.Part: event gifts, rewards (level
+// gifts, task rewards), expiries and the release of held orders.
+type part struct {
+	def  *Definition
+	loc  *time.Location
+	rand io.Reader
+}
+
+var (
+	_ engine.Part     = (*part)(nil)
+	_ engine.Rewarder = (*part)(nil)
+)
+
+func (c *part) book(u *engine.Unit) *Book { return NewBook(u.Tx(), c.def, c.loc) }
+
+func (c *part) DueKinds() []string { return []string{dueExpire, dueRelease} }
+
+// Due releases an order's coupons when its hold runs out (nothing when
+// they were used or released meanwhile), or expires a coupon.
+func (c *part) Due(u *engine.Unit, it engine.Item) error {
+	if it.Kind == dueRelease {
+		cs, err := c.book(u).release(it.ID, u.At())
+		if errors.Is(err, ErrNotFound) {
+			return nil // used or released already
+		}
+		if err != nil {
+			return err
+		}
+		return c.emitOrder(u, cs, it.ID, ChangeReleased, "hold ran out")
+	}
+	cp, changed, err := c.book(u).expire(it.ID, u.At())
+	if err != nil || !changed {
+		return err
+	}
+	return u.Emit(ChangeExpired, cp.Member, cp, &rule.Reason{
+		Rule: "coupon." + cp.Template, Note: "validity ended " + cp.Expires.In(c.loc).Format(time.RFC3339),
+	})
+}
+
+// Process issues the definition's gifts for the event's type.
+func (c *part) Process(u *engine.Unit, ev event.Event) error {
+	for i, g := range c.def.Gifts {
+		if g.Event != ev.Type {
+			continue
+		}
+		why := rule.Reason{Rule: fmt.Sprintf("coupons.gifts[%d]", i), Inputs: map[string]string{"event": ev.Type}}
+		r := rule.Reward{Kind: rule.RewardCoupon, Template: g.Template, Count: g.Count}
+		if g.Pack != "" {
+			r = rule.Reward{Kind: rule.RewardPack, Pack: g.Pack}
+		}
+		if err := c.grant(u, ev.Member, r, System, why); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *part) RewardKinds() []rule.RewardKind {
+	return []rule.RewardKind{rule.RewardCoupon, rule.RewardPack}
+}
+
+// Reward issues a level gift or a task reward: by the Task method when the
+// reason's rule is a task's ("task…"), by System otherwise. A refusal is
+// recorded as a coupon.claim_refused change and does not fail the event.
+func (c *part) Reward(u *engine.Unit, member string, r rule.Reward, why rule.Reason) error {
+	m := System
+	if strings.HasPrefix(why.Rule, "task") {
+		m = Task
+	}
+	return c.grant(u, member, r, m, why)
+}
+
+func (c *part) grant(u *engine.Unit, member string, r rule.Reward, m Method, why rule.Reason) error {
+	var err error
+	if r.Kind == rule.RewardPack {
+		_, err = c.issuePack(u, member, r.Pack, m, nil)
+	} else {
+		_, err = c.issue(u, member, r.Template, r.Coupons(), m, &why)
+	}
+	cause := refusalCause(err)
+	if cause == "" {
+		return err
+	}
+	why.Note = err.Error()
+	return u.Emit(ChangeClaimRefused, member, Refusal{
+		Template: r.Template, Pack: r.Pack, Count: r.Count, Method: m, Cause: cause, Error: err.Error(),
+	}, &why)
+}
+
+// facts reads the member's level and tags when the rule has conditions.
+func (c *part) facts(u *engine.Unit, member string, cr ClaimRule) (Facts, error) {
+	var f Facts
+	if !cr.NeedsFacts() {
+		return f, nil
+	}
+	var err error
+	if f.Level, err = u.MemberLevel(member); err != nil {
+		return f, err
+	}
+	f.Tags, err = u.MemberTags(member)
+	return f, err
+}
+
+// issue issues coupons of a template and publishes them; why is the
+// reason of a gift, a reward or an operator's claim (nil: the template's).
+func (c *part) issue(u *engine.Unit, member, template string, n int, m Method, why *rule.Reason) ([]Coupon, error) {
+	tpl, ok := c.def.Template(template)
+	if !ok {
+		return nil, fmt.Errorf("coupon: issue %s: %w", template, ErrUnknownTemplate)
+	}
+	f, err := c.facts(u, member, tpl.Claim)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := c.book(u).issue(issueReq{Member: member, Template: template, Count: n, Method: m, At: u.At(), Facts: f, Rand: c.rand, IDs: u})
+	if err != nil {
+		return nil, err
+	}
+	for _, cp := range cs {
+		if err := c.issued(u, cp, why); err != nil {
+			return nil, err
+		}
+	}
+	return cs, nil
+}
+
+// issued schedules a new coupon's expiry and emits coupon.issued.
+func (c *part) issued(u *engine.Unit, cp Coupon, why *rule.Reason) error {
+	if !cp.Expires.IsZero() {
+		if err := u.Schedule(cp.Expires, dueExpire, cp.ID, nil); err != nil {
+			return err
+		}
+	}
+	r := &rule.Reason{Rule: "coupon." + cp.Template, Inputs: map[string]string{"method": string(cp.Method)}}
+	if why != nil {
+		rw := *why
+		r = &rw
+	}
+	if cp.Pack != "" && why == nil {
+		r.Inputs["pack"] = cp.Pack
+	}
+	if cp.Type == Random {
+		// The reason's inputs may be a gift's or a reward's, shared by
+		// every coupon it issues: the drawn amount goes in a copy.
+		in := make(map[string]string, len(r.Inputs)+1)
+		maps.Copy(in, r.Inputs)
+		in["drawn"] = cp.Amount.String()
+		r.Inputs = in
+	}
+	return u.Emit(ChangeIssued, cp.Member, cp, r)
+}
+
+// issuePack gives a pack and publishes its coupons and the pack; op, when
+// set, adds an operator and a note to the pack's reason.
+func (c *part) issuePack(u *engine.Unit, member, pack string, m Method, op *operator) (PackIssued, error) {
+	pk, ok := c.def.Pack(pack)
+	if !ok {
+		return PackIssued{}, fmt.Errorf("coupon: issue pack %s: %w", pack, ErrUnknownTemplate)
+	}
+	f, err := c.facts(u, member, pk.Claim)
+	if err != nil {
+		return PackIssued{}, err
+	}
+	res, err := c.book(u).issuePack(packReq{Member: member, Pack: pack, Method: m, At: u.At(), Facts: f, Rand: c.rand, IDs: u})
+	if err != nil {
+		return res, err
+	}
+	for _, cp := range res.Coupons {
+		if err := c.issued(u, cp, nil); err != nil {
+			return res, err
+		}
+	}
+	why := &rule.Reason{Rule: "pack." + pack, Inputs: map[string]string{"method": string(m), "mode": string(pk.Mode)}}
+	op.add(why)
+	if len(res.Short) > 0 {
+		why.Note = joinNote(why.Note, "some templates ran out; the pack holds what was left")
+	}
+	return res, u.Emit(ChangePackIssued, member, res, why)
+}
+
+// operator is who made an operator's request, and their note, for the
+// reasons of the changes it makes.
+type operator struct{ name, note string }
+
+// add records the operator and the note in a reason (nothing for a nil or
+// empty operator).
+func (o *operator) add(r *rule.Reason) {
+	if o == nil {
+		return
+	}
+	if o.name != "" {
+		if r.Inputs == nil {
+			r.Inputs = map[string]string{}
+		}
+		r.Inputs["operator"] = o.name
+	}
+	r.Note = joinNote(r.Note, o.note)
+}
+
+func joinNote(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
+
+// emitOrder emits kind (coupon.expired for a coupon that expired while
+// locked) for each coupon of an order.
+func (c *part) emitOrder(u *engine.Unit, cs []Coupon, order, kind, note string) error {
+	for _, cp := range cs {
+		k := kind
+		if cp.State == Expired {
+			k = ChangeExpired
+		}
+		u.Outcome().Member = cp.Member
+		if err := u.Emit(k, cp.Member, cp, &rule.Reason{Rule: "coupon." + cp.Template, Inputs: map[string]string{"order": order}, Note: note}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+package value
+
+import (
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/rule"
+)
+
+// Definition maps event types to the operations on a member's money
+// balance (余额): it is the "stored_value" slot of a program definition.
+// Each named type must declare Amount as a required decimal attribute.
+type Definition struct {
+	// Recharge credits the balance (and the cumulative recharge).
+	Recharge string `json:"recharge,omitempty"`
+	// Spend debits the balance; an event that would take it below zero is
+	// rejected with ledger.ErrInsufficientBalance and changes nothing.
+	Spend string `json:"spend,omitempty"`
+	// Refund credits back a refunded purchase.
+	Refund string `json:"refund,omitempty"`
+	// Amount names the decimal attribute holding the amount.
+	Amount string `json:"amount"`
+	// Scale is the number of decimal places kept (default 2); amounts with
+	// more are rejected rather than rounded, since money must not drift.
+	Scale int32 `json:"scale,omitempty"`
+}
+
+// Env is what validating a stored-value definition needs from the rest of
+// the program: the declared event types.
+type Env interface {
+	EventType(name string) (event.Type, bool)
+}
+
+// scale returns the number of decimal places amounts may have.
+func (d *Definition) scale() int32 {
+	if d.Scale == 0 {
+		return 2
+	}
+	return d.Scale
+}
+
+// Check returns nil, or a *rule.Problems listing every problem with its
+// path: an empty Amount, a Scale outside 0 to 8, and each operation's
+// event type that is not declared or does not declare Amount as a
+// required decimal attribute.
+func (d Definition) Check(env Env) error {
+	var ps rule.Problems
+	if d.Amount == "" {
+		ps.Addf("amount", "empty")
+	}
+	if d.Scale < 0 || d.Scale > 8 {
+		ps.Addf("scale", "must be 0 to 8")
+	}
+	for _, f := range []struct{ path, typ string }{{"recharge", d.Recharge}, {"spend", d.Spend}, {"refund", d.Refund}} {
+		if f.typ == "" || env == nil {
+			continue
+		}
+		t, ok := env.EventType(f.typ)
+		if !ok {
+			ps.Addf(f.path, "%v %q", event.ErrUnknownType, f.typ)
+			continue
+		}
+		a, ok := t.Attr(d.Amount)
+		switch {
+		case !ok:
+			ps.Addf(f.path, "event type %q has no attribute %q", f.typ, d.Amount)
+		case a.Kind != event.Decimal:
+			ps.Addf(f.path, "attribute %q of %q is %s, want %s", d.Amount, f.typ, a.Kind, event.Decimal)
+		case !a.Required:
+			ps.Addf(f.path, "attribute %q of %q must be required", d.Amount, f.typ)
+		}
+	}
+	return ps.Err()
+}

@@ -1,0 +1,64 @@
+package value_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/store/memory"
+	"github.com/memberkit/membership/value"
+	"github.com/shopspring/decimal"
+)
+
+// A member recharges 100 and pays 30.50 from the balance; a payment of 80
+// more is refused and changes nothing. Each outcome's effects say what
+// moved and the balance after it; the account keeps the cumulative
+// totals.
+func ExampleHandle_Account() {
+	ctx := context.Background()
+	amount := []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}
+	def := membership.Definition{
+		Zone:        "Asia/Shanghai",
+		Events:      []event.Type{{Name: "recharge", Attributes: amount}, {Name: "pay", Attributes: amount}},
+		StoredValue: &value.Definition{Recharge: "recharge", Spend: "pay", Amount: "amount"},
+	}
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, p.Location())
+	ev := func(id, typ, amt string) event.Event {
+		return event.Event{ID: id, Member: "alice", Type: typ, Time: at, Attrs: event.Attrs{"amount": event.Dec(decimal.RequireFromString(amt))}}
+	}
+	for _, e := range []event.Event{ev("e1", "recharge", "100"), ev("e2", "pay", "30.50"), ev("e3", "pay", "80")} {
+		out, err := p.Process(ctx, e)
+		if errors.Is(err, membership.ErrInsufficientBalance) {
+			fmt.Println(e.ID, "refused: insufficient balance")
+			continue
+		} else if err != nil {
+			fmt.Println(err)
+			return
+		}
+		ef, err := value.EffectsOf(out)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%s: recharged %s, spent %s, balance %s\n", e.ID, ef.Recharged, ef.Spent, ef.Balance)
+	}
+	a, err := p.Value().Account(ctx, "alice")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("balance %s, recharged %s, spent %s\n", a.Balance, a.Recharged, a.Spent)
+	// Output:
+	// e1: recharged 100, spent 0, balance 100
+	// e2: recharged 0, spent 30.5, balance 69.5
+	// e3 refused: insufficient balance
+	// balance 69.5, recharged 100, spent 30.5
+}

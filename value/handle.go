@@ -1,0 +1,73 @@
+package value
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/shopspring/decimal"
+)
+
+// ErrNotDefined is returned by every call of a Handle whose program
+// defines no stored value.
+var ErrNotDefined = errors.New("value: the program defines no stored value")
+
+// Handle reads members' stored value. Recharges, spends and refunds are
+// events (see the package comment): there is no write call. A Handle is
+// safe for concurrent use.
+type Handle struct {
+	e   *engine.Engine
+	def *Definition
+}
+
+// New registers the stored-value part of def with e and returns its
+// handle. With def nil it registers nothing, and the handle's calls return
+// ErrNotDefined.
+func New(e *engine.Engine, def *Definition) *Handle {
+	h := &Handle{e: e, def: def}
+	if def != nil {
+		e.Add(&part{def: def})
+	}
+	return h
+}
+
+// Account is a member's stored value.
+type Account struct {
+	// Balance is the money the member holds.
+	Balance decimal.Decimal `json:"balance"`
+	// Recharged, Spent and Refunded are cumulative, kept for levels, tags
+	// and reports.
+	Recharged decimal.Decimal `json:"recharged"`
+	Spent     decimal.Decimal `json:"spent"`
+	Refunded  decimal.Decimal `json:"refunded"`
+}
+
+// Account returns a member's balance and cumulative recharge, spend and
+// refund (all zero for a member never seen). It returns ErrNotDefined
+// without stored value, and the store's errors.
+func (h *Handle) Account(ctx context.Context, member string) (Account, error) {
+	var a Account
+	if h.def == nil {
+		return a, fmt.Errorf("value: account of %q: %w", member, ErrNotDefined)
+	}
+	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
+		var err error
+		if a.Balance, err = u.Ledger().Balance(account(member)); err != nil {
+			return err
+		}
+		if a.Recharged, err = engine.Total(u.Tx(), bTotals, totalKey(member, KindRecharge)); err != nil {
+			return err
+		}
+		if a.Spent, err = engine.Total(u.Tx(), bTotals, totalKey(member, KindSpend)); err != nil {
+			return err
+		}
+		a.Refunded, err = engine.Total(u.Tx(), bTotals, totalKey(member, KindRefund))
+		return err
+	})
+	if err != nil {
+		return a, fmt.Errorf("value: account of %q: %w", member, err)
+	}
+	return a, nil
+}

@@ -1,0 +1,125 @@
+package value
+
+import (
+	"fmt"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
+)
+
+// Change kinds published by stored value; the data of each is a [Change].
+const (
+	ChangeRecharged = "value.recharged"
+	ChangeSpent     = "value.spent"
+	ChangeRefunded  = "value.refunded"
+)
+
+// Ledger kinds of stored-value postings. Each moves money between the
+// member's account of asset ledger.Value and the pool of its kind.
+const (
+	KindRecharge ledger.Kind = "recharge"
+	KindSpend    ledger.Kind = "spend"
+	KindRefund   ledger.Kind = "refund"
+)
+
+// Change is the data of the value.* changes: the amount moved and the
+// member's balance after it.
+type Change struct {
+	Amount  decimal.Decimal `json:"amount"`
+	Balance decimal.Decimal `json:"balance"`
+}
+
+// bTotals holds the cumulative totals (engine totals) of each member: key
+// member, NUL, ledger kind.
+const bTotals = "value.totals"
+
+func totalKey(member string, k ledger.Kind) []byte {
+	b := make([]byte, 0, len(member)+1+len(k))
+	b = append(b, member...)
+	b = append(b, 0)
+	return append(b, k...)
+}
+
+// account is the ledger account of a member's stored value.
+func account(member string) ledger.Account { return ledger.MemberAccount(member, ledger.Value, "") }
+
+// part applies stored-value events: it is an engine.Part and an
+// engine.Checker.
+type part struct {
+	def *Definition
+}
+
+var (
+	_ engine.Part    = (*part)(nil)
+	_ engine.Checker = (*part)(nil)
+)
+
+func (p *part) DueKinds() []string                  { return nil }
+func (p *part) Due(*engine.Unit, engine.Item) error { return nil }
+
+// op returns the ledger kind and change kind of an event type ("" when the
+// type is no stored-value operation).
+func (p *part) op(typ string) (ledger.Kind, string) {
+	switch typ {
+	case "":
+		return "", ""
+	case p.def.Recharge:
+		return KindRecharge, ChangeRecharged
+	case p.def.Spend:
+		return KindSpend, ChangeSpent
+	case p.def.Refund:
+		return KindRefund, ChangeRefunded
+	}
+	return "", ""
+}
+
+// CheckEvent refuses a stored-value event whose amount is not positive or
+// has more decimal places than the definition's scale.
+func (p *part) CheckEvent(ev event.Event) error {
+	if k, _ := p.op(ev.Type); k == "" {
+		return nil
+	}
+	amt, _ := ev.Decimal(p.def.Amount)
+	if !amt.IsPositive() {
+		return fmt.Errorf("attrs.%s: amount must be positive, got %s", p.def.Amount, amt)
+	}
+	if sc := p.def.scale(); !amt.Equal(amt.Truncate(sc)) {
+		return fmt.Errorf("attrs.%s: more than %d decimal places", p.def.Amount, sc)
+	}
+	return nil
+}
+
+// Process posts a recharge, spend or refund: a spend beyond the balance
+// fails the event with ledger.ErrInsufficientBalance.
+func (p *part) Process(u *engine.Unit, ev event.Event) error {
+	kind, change := p.op(ev.Type)
+	if kind == "" {
+		return nil
+	}
+	amt, _ := ev.Decimal(p.def.Amount)
+	member := account(ev.Member)
+	pool := ledger.Pool(ledger.Value, string(kind))
+	legs := []ledger.Leg{{Account: member, Amount: amt}, {Account: pool, Amount: amt.Neg()}}
+	if kind == KindSpend {
+		legs = []ledger.Leg{{Account: member, Amount: amt.Neg()}, {Account: pool, Amount: amt}}
+	}
+	posted, err := u.Post(ledger.Transaction{Kind: kind, Legs: legs})
+	if err != nil {
+		return err
+	}
+	if err := u.AddTotal(bTotals, totalKey(ev.Member, kind), amt); err != nil {
+		return err
+	}
+	var bal decimal.Decimal
+	for _, e := range posted.Entries {
+		if e.Account == member {
+			bal = e.Balance
+		}
+	}
+	return u.Emit(change, ev.Member, Change{Amount: amt, Balance: bal}, &rule.Reason{
+		Rule: "stored_value." + string(kind), Inputs: map[string]string{p.def.Amount: amt.String()},
+	})
+}

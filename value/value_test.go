@@ -1,0 +1,320 @@
+package value_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/value"
+	"github.com/shopspring/decimal"
+)
+
+var dec = testkit.Dec
+
+// valueDef is a program with stored value and an order event.
+func valueDef() membership.Definition {
+	return membership.Definition{
+		Zone: "Asia/Shanghai",
+		Events: []event.Type{
+			{Name: "recharge", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}},
+			{Name: "pay", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order", Kind: event.String}}},
+			{Name: "refund", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}},
+			{Name: "order", Attributes: []event.Attr{
+				{Name: "amount", Kind: event.Decimal, Required: true},
+				{Name: "items", Kind: event.Integer},
+				{Name: "paid", Kind: event.Bool},
+				{Name: "at", Kind: event.Time},
+				{Name: "tags", Kind: event.Strings},
+				{Name: "store", Kind: event.String},
+			}},
+		},
+		StoredValue: &value.Definition{Recharge: "recharge", Spend: "pay", Refund: "refund", Amount: "amount"},
+	}
+}
+
+var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, testkit.Shanghai)
+
+func recharge(id, member, amount string, at time.Time) event.Event {
+	return event.Event{ID: id, Member: member, Type: "recharge", Time: at, Attrs: event.Attrs{"amount": event.Dec(dec(amount))}}
+}
+
+func pay(id, member, amount string, at time.Time) event.Event {
+	return event.Event{ID: id, Member: member, Type: "pay", Time: at, Attrs: event.Attrs{"amount": event.Dec(dec(amount))}}
+}
+
+func refund(id, member, amount string, at time.Time) event.Event {
+	return event.Event{ID: id, Member: member, Type: "refund", Time: at, Attrs: event.Attrs{"amount": event.Dec(dec(amount))}}
+}
+
+func mustProcess(t testing.TB, p *membership.Program, evs ...event.Event) []*change.Outcome {
+	t.Helper()
+	var outs []*change.Outcome
+	for _, ev := range evs {
+		out, err := p.Process(context.Background(), ev)
+		if err != nil {
+			t.Fatalf("Process(%s): %v", ev.ID, err)
+		}
+		outs = append(outs, out)
+	}
+	return outs
+}
+
+var equateDecimals = cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })
+
+func TestStoredValue(t *testing.T) {
+	ctx := context.Background()
+	p := testkit.OpenMemory(t, valueDef())
+	outs := mustProcess(t, p,
+		recharge("r1", "alice", "100.00", t0),
+		pay("p1", "alice", "30.50", t0.Add(time.Hour)),
+		refund("f1", "alice", "10", t0.Add(2*time.Hour)),
+	)
+	va, err := p.Value().Account(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := value.Account{Balance: dec("79.5"), Recharged: dec("100"), Spent: dec("30.5"), Refunded: dec("10")}
+	if diff := cmp.Diff(want, va, equateDecimals); diff != "" {
+		t.Errorf("stored value (-want +got):\n%s", diff)
+	}
+	var ch value.Change
+	if err := outs[1].ChangesOf(value.ChangeSpent)[0].Decode(&ch); err != nil || !ch.Balance.Equal(dec("69.5")) {
+		t.Errorf("spent change = %+v, %v", ch, err)
+	}
+	if r := outs[1].Changes[0].Reason; r == nil || r.Inputs["amount"] != "30.5" {
+		t.Errorf("reason = %+v", r)
+	}
+	page, err := p.Statement(ctx, ledger.Query{Account: ledger.MemberAccount("alice", ledger.Value, "")})
+	if err != nil || len(page.Entries) != 3 || page.Entries[2].Balance.String() != "79.5" {
+		t.Errorf("statement = %+v, %v", page, err)
+	}
+	totals, err := p.Totals(ctx, ledger.Value, "2026-11-24", "2026-11-24")
+	if err != nil || !totals[value.KindSpend].Equal(dec("-30.5")) || !totals[value.KindRecharge].Equal(dec("100")) {
+		t.Errorf("totals = %v, %v", totals, err)
+	}
+	if err := p.Verify(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+// 16 goroutines spend the same balance at once: it never goes below zero,
+// every accepted spend is in the ledger, and the ledger verifies.
+func TestConcurrentSpendNeverOverdraws(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		open func(testing.TB, membership.Definition, ...membership.Option) *membership.Program
+	}{{"memory", testkit.OpenMemory}, {"bolt", testkit.OpenBolt}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			p := tc.open(t, valueDef())
+			mustProcess(t, p, recharge("r", "alice", "100", t0))
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			ok, refused := 0, 0
+			for g := range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 10 {
+						_, err := p.Process(ctx, pay(fmt.Sprintf("p%d-%d", g, i), "alice", "1.5", t0.Add(time.Minute)))
+						mu.Lock()
+						switch {
+						case err == nil:
+							ok++
+						case errors.Is(err, membership.ErrInsufficientBalance):
+							refused++
+						default:
+							t.Error(err)
+						}
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			if ok != 66 || refused != 94 {
+				t.Errorf("accepted %d, refused %d; want 66 and 94", ok, refused)
+			}
+			va, _ := p.Value().Account(ctx, "alice")
+			if !va.Balance.Equal(dec("1")) || !va.Spent.Equal(dec("99")) {
+				t.Errorf("after the race: %+v", va)
+			}
+			page, _ := p.Statement(ctx, ledger.Query{Account: ledger.MemberAccount("alice", ledger.Value, ""), Limit: 1000})
+			if len(page.Entries) != 67 {
+				t.Errorf("%d entries, want 67", len(page.Entries))
+			}
+			if err := p.Verify(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// Recharges, spends and refunds are read back as typed effects, a retried
+// event's too, and the totals count each event once.
+func TestEffectsOf(t *testing.T) {
+	ctx := context.Background()
+	p := testkit.OpenMemory(t, valueDef())
+	outs := mustProcess(t, p,
+		recharge("r1", "alice", "80.25", t0),
+		pay("p1", "alice", "30.25", t0.Add(time.Hour)),
+		refund("f1", "alice", "5", t0.Add(2*time.Hour)),
+		recharge("r1", "alice", "80.25", t0), // a retry
+		event.Event{ID: "o1", Member: "alice", Type: "order", Time: t0, Attrs: event.Attrs{"amount": event.Dec(dec("99"))}},
+	)
+	want := []value.Effects{
+		{Recharged: dec("80.25"), Changed: true, Balance: dec("80.25")},
+		{Spent: dec("30.25"), Changed: true, Balance: dec("50")},
+		{Refunded: dec("5"), Changed: true, Balance: dec("55")},
+		{Recharged: dec("80.25"), Changed: true, Balance: dec("80.25")},
+		{},
+	}
+	for i, out := range outs {
+		got, err := value.EffectsOf(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want[i], got, equateDecimals); diff != "" {
+			t.Errorf("effects of %s (-want +got):\n%s", out.Event, diff)
+		}
+	}
+	if !outs[3].Duplicate {
+		t.Error("the retried recharge is not a duplicate")
+	}
+	va, err := p.Value().Account(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(value.Account{Balance: dec("55"), Recharged: dec("80.25"), Spent: dec("30.25"), Refunded: dec("5")}, va, equateDecimals); diff != "" {
+		t.Errorf("account (-want +got):\n%s", diff)
+	}
+	if ef, err := value.EffectsOf(nil); err != nil || ef.Changed {
+		t.Errorf("EffectsOf(nil) = %+v, %v", ef, err)
+	}
+	bad := &change.Outcome{Event: "x", Changes: []change.Change{{Kind: value.ChangeSpent, Data: []byte(`{"amount":`)}}}
+	if _, err := value.EffectsOf(bad); err == nil {
+		t.Error("EffectsOf read a change whose data does not decode")
+	}
+}
+
+// An event the part refuses (an amount that is not positive or finer than
+// the scale, a spend beyond the balance) writes nothing: no ledger entry,
+// no total, no change.
+func TestRefusedEventsWriteNothing(t *testing.T) {
+	def := valueDef()
+	def.StoredValue.Scale = 1
+	tests := []struct {
+		name string
+		ev   event.Event
+		want error
+	}{
+		{"zero", recharge("x", "alice", "0", t0), membership.ErrInvalidEvent},
+		{"negative refund", refund("x", "alice", "-3", t0), membership.ErrInvalidEvent},
+		{"finer than the scale", recharge("x", "alice", "1.05", t0), membership.ErrInvalidEvent},
+		{"overspend", pay("x", "alice", "10.1", t0), membership.ErrInsufficientBalance},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			p := testkit.OpenMemory(t, def)
+			mustProcess(t, p, recharge("r0", "alice", "10.0", t0.Add(-time.Hour)))
+			_, err := p.Process(ctx, tt.ev)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Process: %v, want %v", err, tt.want)
+			}
+			if tt.want == membership.ErrInvalidEvent && !errors.Is(err, event.ErrInvalidEvent) {
+				t.Errorf("%v does not wrap event.ErrInvalidEvent", err)
+			}
+			va, err := p.Value().Account(ctx, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(value.Account{Balance: dec("10"), Recharged: dec("10")}, va, equateDecimals); diff != "" {
+				t.Errorf("account after the refusal (-want +got):\n%s", diff)
+			}
+			if f, _ := p.Feed(ctx, 0, 10); len(f) != 1 {
+				t.Errorf("feed has %d changes, want the first recharge's only", len(f))
+			}
+		})
+	}
+}
+
+func TestAccount(t *testing.T) {
+	ctx := context.Background()
+	p := testkit.OpenMemory(t, valueDef())
+	// Members never seen, and members whose IDs share a prefix, have their
+	// own totals.
+	mustProcess(t, p, recharge("r1", "al", "7", t0), recharge("r2", "al\x01", "9", t0))
+	for member, want := range map[string]value.Account{
+		"al":     {Balance: dec("7"), Recharged: dec("7")},
+		"al\x01": {Balance: dec("9"), Recharged: dec("9")},
+		"bob":    {},
+	} {
+		got, err := p.Value().Account(ctx, member)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got, equateDecimals); diff != "" {
+			t.Errorf("account of %q (-want +got):\n%s", member, diff)
+		}
+	}
+	none := testkit.OpenMemory(t, membership.Definition{Zone: "UTC"})
+	if _, err := none.Value().Account(ctx, "al"); !errors.Is(err, value.ErrNotDefined) {
+		t.Errorf("Account without stored value: %v, want ErrNotDefined", err)
+	}
+}
+
+type env map[string]event.Type
+
+func (e env) EventType(name string) (event.Type, bool) { t, ok := e[name]; return t, ok }
+
+func TestDefinitionCheck(t *testing.T) {
+	amount := func(k event.Kind, required bool) event.Type {
+		return event.Type{Attributes: []event.Attr{{Name: "amount", Kind: k, Required: required}}}
+	}
+	e := env{"top-up": amount(event.Decimal, true), "buy": amount(event.Integer, true), "back": amount(event.Decimal, false), "ping": {}}
+	tests := []struct {
+		name string
+		def  value.Definition
+		want []string
+	}{
+		{"valid", value.Definition{Recharge: "top-up", Amount: "amount", Scale: 8}, nil},
+		{"every problem", value.Definition{Recharge: "nope", Spend: "buy", Refund: "back", Scale: 9, Amount: "amount"}, []string{
+			`scale: must be 0 to 8`,
+			`recharge: unknown event type "nope"`,
+			`spend: attribute "amount" of "buy" is integer, want decimal`,
+			`refund: attribute "amount" of "back" must be required`,
+		}},
+		{"no amount", value.Definition{Recharge: "ping", Scale: -1}, []string{
+			`amount: empty`,
+			`scale: must be 0 to 8`,
+			`recharge: event type "ping" has no attribute ""`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			if err := tt.def.Check(e); err != nil {
+				var ps *rule.Problems
+				if !errors.As(err, &ps) || !errors.Is(err, rule.ErrInvalidDefinition) {
+					t.Fatalf("Check error %T is not a *rule.Problems", err)
+				}
+				for _, p := range ps.List {
+					got = append(got, p.Error())
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
