@@ -17,6 +17,7 @@ import (
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/value"
 	"github.com/shopspring/decimal"
 )
 
@@ -43,7 +44,7 @@ func valueDef() membership.Definition {
 	return membership.Definition{
 		Zone:        "Asia/Shanghai",
 		Events:      []event.Type{{Name: "recharge", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}}},
-		StoredValue: &membership.StoredValue{Recharge: "recharge", Amount: "amount"},
+		StoredValue: &value.Definition{Recharge: "recharge", Amount: "amount"},
 	}
 }
 
@@ -507,7 +508,7 @@ func TestLevelStoredValueMembership(t *testing.T) {
 	p := testkit.OpenMemory(t, def)
 	mustProcess(t, p, recharge("r1", "kim", "300.50", t0), recharge("r2", "kim", "300", t0.Add(time.Hour)))
 	lvlWant(t, p, "kim", "Silver Card", "600", "")
-	v, err := p.StoredValue(context.Background(), "kim")
+	v, err := p.Value().Account(context.Background(), "kim")
 	if err != nil || !v.Balance.Equal(d("600.50")) {
 		t.Errorf("stored value = %+v, %v", v, err)
 	}

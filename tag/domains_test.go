@@ -10,13 +10,14 @@ import (
 
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/level"
 	"github.com/shopspring/decimal"
 )
 
 // setLevel sets a member's level by hand, as an operator.
-func setLevel(t *testing.T, p *membership.Program, requestID, member, level string, at time.Time) {
+func setLevel(t *testing.T, p *membership.Program, requestID, member, lvl string, at time.Time) {
 	t.Helper()
-	if _, err := p.SetLevel(context.Background(), requestID, membership.SetLevelRequest{Member: member, Level: level, Operator: "bob", Reason: "vip", At: at}); err != nil {
+	if _, err := p.Levels().Set(context.Background(), level.SetRequest{RequestID: requestID, Member: member, Level: lvl, Operator: "bob", Note: "vip", At: at}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -24,7 +25,7 @@ func setLevel(t *testing.T, p *membership.Program, requestID, member, level stri
 // levelOf returns a member's level, growth and term end.
 func levelOf(t *testing.T, p *membership.Program, member string) (string, decimal.Decimal, time.Time) {
 	t.Helper()
-	s, err := p.LevelStatus(context.Background(), member)
+	s, err := p.Levels().Status(context.Background(), member)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func levelOf(t *testing.T, p *membership.Program, member string) (string, decima
 // how many were issued and refused.
 func issueToMembers(t *testing.T, p *membership.Program, requestID string, members []string, template string, at time.Time) (issued, refused int) {
 	t.Helper()
-	res, err := p.IssueToMembers(context.Background(), membership.BulkIssueRequest{RequestID: requestID, Members: members, Template: template, Time: at})
+	res, err := p.Coupons().Issue(context.Background(), coupon.IssueRequest{RequestID: requestID, Members: members, Template: template, At: at})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func issueToMembers(t *testing.T, p *membership.Program, requestID string, membe
 // liveCoupons returns the templates of a member's live coupons.
 func liveCoupons(t *testing.T, p *membership.Program, member string) []string {
 	t.Helper()
-	cs, err := p.Coupons(context.Background(), member, true)
+	cs, err := p.Coupons().Live(context.Background(), member)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func liveCoupons(t *testing.T, p *membership.Program, member string) []string {
 
 // claim self-claims a coupon of template; it returns the claim's error.
 func claim(p *membership.Program, requestID, member, template string, at time.Time) error {
-	_, _, err := p.Claim(context.Background(), membership.ClaimRequest{RequestID: requestID, Member: member, Template: template, Time: at})
+	_, err := p.Coupons().Claim(context.Background(), coupon.ClaimRequest{RequestID: requestID, Member: member, Template: template, At: at})
 	return err
 }
 

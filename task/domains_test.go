@@ -13,19 +13,20 @@ import (
 	"github.com/memberkit/membership/benefit"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/level"
 	"github.com/shopspring/decimal"
 )
 
 // The change kinds of the reward domains.
 const (
-	kindAchievementGranted = membership.ChangeAchievementGranted
-	kindPackIssued         = membership.ChangePackIssued
+	kindAchievementGranted = benefit.ChangeAchievement
+	kindPackIssued         = coupon.ChangePackIssued
 )
 
 // setLevel sets a member's level by hand, as an operator.
-func setLevel(t *testing.T, p *membership.Program, requestID, member, level string, at time.Time) {
+func setLevel(t *testing.T, p *membership.Program, requestID, member, lvl string, at time.Time) {
 	t.Helper()
-	if _, err := p.SetLevel(context.Background(), requestID, membership.SetLevelRequest{Member: member, Level: level, Operator: "bob", Reason: "vip", At: at}); err != nil {
+	if _, err := p.Levels().Set(context.Background(), level.SetRequest{RequestID: requestID, Member: member, Level: lvl, Operator: "bob", Note: "vip", At: at}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -33,7 +34,7 @@ func setLevel(t *testing.T, p *membership.Program, requestID, member, level stri
 // levelOf returns a member's level.
 func levelOf(t *testing.T, p *membership.Program, member string) string {
 	t.Helper()
-	s, err := p.LevelStatus(context.Background(), member)
+	s, err := p.Levels().Status(context.Background(), member)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func pointsOf(t *testing.T, p *membership.Program, member string) decimal.Decima
 // achievementsOf returns a member's achievements.
 func achievementsOf(t *testing.T, p *membership.Program, member string) []benefit.Grant {
 	t.Helper()
-	gs, err := p.Achievements(context.Background(), member)
+	gs, err := p.Benefits().Achievements(context.Background(), member)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func achievementsOf(t *testing.T, p *membership.Program, member string) []benefi
 // couponsOf returns a member's live coupons.
 func couponsOf(t *testing.T, p *membership.Program, member string) []coupon.Coupon {
 	t.Helper()
-	cs, err := p.Coupons(context.Background(), member, true)
+	cs, err := p.Coupons().Live(context.Background(), member)
 	if err != nil {
 		t.Fatal(err)
 	}

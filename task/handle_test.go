@@ -20,6 +20,7 @@ import (
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/tag"
 	"github.com/memberkit/membership/task"
+	"github.com/memberkit/membership/value"
 )
 
 var dec = testkit.Dec
@@ -43,7 +44,7 @@ func engDef(tasks ...task.Task) membership.Definition {
 			{Name: "recharge", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}},
 			{Name: "buy_plan", Attributes: []event.Attr{{Name: "plan", Kind: event.String, Required: true}}},
 		},
-		StoredValue: &membership.StoredValue{Recharge: "recharge", Amount: "amount"},
+		StoredValue: &value.Definition{Recharge: "recharge", Amount: "amount"},
 		Levels: &level.Definition{
 			Ladder: []level.Level{
 				{Name: "bronze", Upgrade: dec("0"), Validity: permanent},
