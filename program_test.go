@@ -5,37 +5,29 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/value"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
-	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
-	"github.com/memberkit/membership/store/bolt"
 	"github.com/memberkit/membership/store/memory"
-	"github.com/shopspring/decimal"
 )
 
-var shanghai = mustZone("Asia/Shanghai")
-
-func mustZone(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		panic(err)
-	}
-	return loc
-}
-
-func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+var (
+	shanghai   = testkit.Shanghai
+	dec        = testkit.Dec
+	openMemory = testkit.OpenMemory
+	openBolt   = testkit.OpenBolt
+)
 
 // valueDef is a program with stored value and an order event.
 func valueDef() membership.Definition {
@@ -54,31 +46,8 @@ func valueDef() membership.Definition {
 				{Name: "store", Kind: event.String},
 			}},
 		},
-		StoredValue: &membership.StoredValue{Recharge: "recharge", Spend: "pay", Refund: "refund", Amount: "amount"},
+		StoredValue: &value.Definition{Recharge: "recharge", Spend: "pay", Refund: "refund", Amount: "amount"},
 	}
-}
-
-func openMemory(t testing.TB, def membership.Definition) *membership.Program {
-	t.Helper()
-	p, err := membership.Open(memory.New(), def)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func openBolt(t testing.TB, def membership.Definition) *membership.Program {
-	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "membership.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	p, err := membership.Open(st, def)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, shanghai)
@@ -215,7 +184,7 @@ func TestProcessRejectsInvalidEventsAndWritesNothing(t *testing.T) {
 			if len(after) != len(before) {
 				t.Errorf("feed grew from %d to %d changes", len(before), len(after))
 			}
-			va, err := p.StoredValue(context.Background(), "alice")
+			va, err := p.Value().Account(context.Background(), "alice")
 			if err != nil || !va.Balance.Equal(dec("100")) || !va.Spent.IsZero() {
 				t.Errorf("stored value after rejection = %+v, %v", va, err)
 			}
@@ -249,49 +218,13 @@ func TestProcessDuplicateAndConflict(t *testing.T) {
 	if _, err := p.Process(ctx, recharge("r1", "alice", "51", t0)); !errors.Is(err, membership.ErrEventConflict) {
 		t.Errorf("same ID, other content: %v", err)
 	}
-	va, _ := p.StoredValue(ctx, "alice")
+	va, _ := p.Value().Account(ctx, "alice")
 	if !va.Balance.Equal(dec("50")) || !va.Recharged.Equal(dec("50")) {
 		t.Errorf("after duplicate: %+v", va)
 	}
 	feed, _ := p.Feed(ctx, 0, 10)
 	if len(feed) != 1 {
 		t.Errorf("feed has %d changes, want 1", len(feed))
-	}
-}
-
-func TestStoredValue(t *testing.T) {
-	ctx := context.Background()
-	p := openMemory(t, valueDef())
-	outs := mustProcess(t, p,
-		recharge("r1", "alice", "100.00", t0),
-		pay("p1", "alice", "30.50", t0.Add(time.Hour)),
-		event.Event{ID: "f1", Member: "alice", Type: "refund", Time: t0.Add(2 * time.Hour), Attrs: event.Attrs{"amount": event.Dec(dec("10"))}},
-	)
-	va, err := p.StoredValue(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := membership.ValueAccount{Balance: dec("79.5"), Recharged: dec("100"), Spent: dec("30.5"), Refunded: dec("10")}
-	if diff := cmp.Diff(want, va, cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })); diff != "" {
-		t.Errorf("stored value (-want +got):\n%s", diff)
-	}
-	var ch membership.ValueChange
-	if err := outs[1].ChangesOf(membership.ChangeValueSpent)[0].Decode(&ch); err != nil || !ch.Balance.Equal(dec("69.5")) {
-		t.Errorf("spent change = %+v, %v", ch, err)
-	}
-	if r := outs[1].Changes[0].Reason; r == nil || r.Inputs["amount"] != "30.5" {
-		t.Errorf("reason = %+v", r)
-	}
-	page, err := p.Statement(ctx, ledger.Query{Account: ledger.MemberAccount("alice", ledger.Value, "")})
-	if err != nil || len(page.Entries) != 3 || page.Entries[2].Balance.String() != "79.5" {
-		t.Errorf("statement = %+v, %v", page, err)
-	}
-	totals, err := p.Totals(ctx, ledger.Value, "2026-11-24", "2026-11-24")
-	if err != nil || !totals[membership.KindSpend].Equal(dec("-30.5")) || !totals[membership.KindRecharge].Equal(dec("100")) {
-		t.Errorf("totals = %v, %v", totals, err)
-	}
-	if err := p.Verify(ctx); err != nil {
-		t.Error(err)
 	}
 }
 
@@ -307,7 +240,7 @@ func TestProcessBatch(t *testing.T) {
 	if !errors.Is(err, membership.ErrInsufficientBalance) {
 		t.Fatalf("batch with an overspend: %v", err)
 	}
-	if va, _ := p.StoredValue(ctx, "alice"); !va.Balance.IsZero() {
+	if va, _ := p.Value().Account(ctx, "alice"); !va.Balance.IsZero() {
 		t.Fatalf("failed batch left balance %s", va.Balance)
 	}
 	outs, err := p.ProcessBatch(ctx, []event.Event{recharge("r1", "alice", "10", t0), pay("p1", "alice", "4", t0), recharge("r1", "alice", "10", t0)})
@@ -317,7 +250,7 @@ func TestProcessBatch(t *testing.T) {
 	if outs[0].Duplicate || !outs[2].Duplicate {
 		t.Errorf("duplicate inside a batch not detected: %v %v", outs[0].Duplicate, outs[2].Duplicate)
 	}
-	if va, _ := p.StoredValue(ctx, "alice"); !va.Balance.Equal(dec("6")) {
+	if va, _ := p.Value().Account(ctx, "alice"); !va.Balance.Equal(dec("6")) {
 		t.Errorf("balance = %s, want 6", va.Balance)
 	}
 }
@@ -340,63 +273,11 @@ func TestFeedAndCursor(t *testing.T) {
 		t.Fatalf("cursor = %d, %v", cur, err)
 	}
 	rest, err := p.Feed(ctx, cur, 100)
-	if err != nil || len(rest) != 2 || rest[0].Seq != 4 || rest[0].Kind != membership.ChangeValueRecharged {
+	if err != nil || len(rest) != 2 || rest[0].Seq != 4 || rest[0].Kind != value.ChangeRecharged {
 		t.Errorf("rest = %+v, %v", rest, err)
 	}
 	if err := p.SetCursor(ctx, "", 1); !errors.Is(err, membership.ErrInvalidArgument) {
 		t.Errorf("empty consumer: %v", err)
-	}
-}
-
-// 16 goroutines spend the same balance at once: it never goes below zero,
-// every accepted spend is in the ledger, and the ledger verifies.
-func TestConcurrentSpendNeverOverdraws(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		open func(testing.TB, membership.Definition) *membership.Program
-	}{{"memory", openMemory}, {"bolt", openBolt}} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			p := tc.open(t, valueDef())
-			mustProcess(t, p, recharge("r", "alice", "100", t0))
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			ok, refused := 0, 0
-			for g := range 16 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range 10 {
-						_, err := p.Process(ctx, pay(fmt.Sprintf("p%d-%d", g, i), "alice", "1.5", t0.Add(time.Minute)))
-						mu.Lock()
-						switch {
-						case err == nil:
-							ok++
-						case errors.Is(err, membership.ErrInsufficientBalance):
-							refused++
-						default:
-							t.Error(err)
-						}
-						mu.Unlock()
-					}
-				}()
-			}
-			wg.Wait()
-			if ok != 66 || refused != 94 {
-				t.Errorf("accepted %d, refused %d; want 66 and 94", ok, refused)
-			}
-			va, _ := p.StoredValue(ctx, "alice")
-			if !va.Balance.Equal(dec("1")) || !va.Spent.Equal(dec("99")) {
-				t.Errorf("after the race: %+v", va)
-			}
-			page, _ := p.Statement(ctx, ledger.Query{Account: ledger.MemberAccount("alice", ledger.Value, ""), Limit: 1000})
-			if len(page.Entries) != 67 {
-				t.Errorf("%d entries, want 67", len(page.Entries))
-			}
-			if err := p.Verify(ctx); err != nil {
-				t.Error(err)
-			}
-		})
 	}
 }
 
