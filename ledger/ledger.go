@@ -114,6 +114,8 @@ func Pool(asset Asset, name string) Account { return Account{Asset: asset, Sub: 
 // IsMember reports whether a is a member account.
 func (a Account) IsMember() bool { return a.Member != "" }
 
+// String returns the account as text: member/M/asset[/sub] for a member
+// account, pool/asset/name for a pool.
 func (a Account) String() string {
 	if a.IsMember() {
 		s := "member/" + a.Member + "/" + string(a.Asset)

@@ -17,6 +17,7 @@ type Problem struct {
 	Err  error
 }
 
+// Error returns "path: cause" (the cause alone without a path).
 func (p Problem) Error() string {
 	if p.Path == "" {
 		return p.Err.Error()
@@ -80,6 +81,7 @@ func (ps *Problems) Err() error {
 	return ps
 }
 
+// Error lists every problem, one a line, after their count.
 func (ps *Problems) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d problem(s):", len(ps.List))
