@@ -1,7 +1,6 @@
 package coupon
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -87,6 +86,7 @@ const (
 	ReasonMinimum     Reason = "below the minimum amount"
 	ReasonItem        Reason = "exchange item not in the order"
 	ReasonRedemption  Reason = "redemption method not allowed"
+	ReasonNothingOff  Reason = "takes nothing off"
 )
 
 // Held is a coupon with its template, as checkout evaluates it.
@@ -261,28 +261,13 @@ func share(amount, base decimal.Decimal, lines []int, rem []decimal.Decimal) {
 	}
 }
 
-// applyOrder ranks coupons for applying together: exchange first, then
-// cash and random, then discounts on what is left; then by template and ID.
-func applyOrder(a, b Held) int {
-	rank := func(h Held) int {
-		switch h.Template.Type {
-		case Exchange:
-			return 0
-		case Discount:
-			return 2
-		}
-		return 1
-	}
-	return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a.Template.Name, b.Template.Name), cmp.Compare(a.Coupon.ID, b.Coupon.ID))
-}
-
 // Evaluate returns, for each held coupon in turn, whether it applies to
 // the order on its own and its amount off, or the reasons it does not: not
 // the member's, not available, not yet valid or expired at the order's
 // time, the wrong store or scenario, no applicable product (all excluded),
-// below the minimum amount, the exchange item missing. The minimum is
-// compared with the amount of the applicable lines; the amount off never
-// exceeds it.
+// below the minimum amount, the exchange item missing, nothing to take off
+// (the applicable lines amount to nothing). The minimum is compared with
+// the amount of the applicable lines; the amount off never exceeds it.
 func Evaluate(o Order, held []Held) []Applied {
 	return evaluate(o, held, scopes{})
 }
@@ -298,6 +283,9 @@ func evaluate(o Order, held []Held, sc scopes) []Applied {
 		a.Applicable = s.applicable
 		var why Reason
 		a.AmountOff, why = off(h, o, s, nil)
+		if why == "" && !a.AmountOff.IsPositive() {
+			why = ReasonNothingOff
+		}
 		if why != "" {
 			a.Reasons = append(a.Reasons, why)
 		}
@@ -336,107 +324,4 @@ func CheckCombination(held []Held) error {
 		seen[t.Name] = true
 	}
 	return nil
-}
-
-// Combine returns the coupons' amounts off when used together in o: they
-// apply one after the other (exchange, then cash and random, then
-// discounts on what the others left), each on the line amounts the
-// previous ones left, so the total never exceeds the order. It returns an
-// error wrapping ErrNotCombinable for a combination the stacking rules
-// forbid, or wrapping ErrNotApplicable naming the first coupon that does
-// not apply and why.
-func Combine(o Order, held []Held) ([]Applied, decimal.Decimal, error) {
-	if err := CheckCombination(held); err != nil {
-		return nil, decimal.Zero, err
-	}
-	sc := scopes{}
-	for _, a := range evaluate(o, held, sc) {
-		if !a.OK() {
-			return nil, decimal.Zero, fmt.Errorf("coupon: %s: %w: %s", a.Coupon, ErrNotApplicable, a.Reasons[0])
-		}
-	}
-	out, total := combine(o, held, sc)
-	return out, total, nil
-}
-
-// combine applies held together (already checked), in applyOrder.
-func combine(o Order, held []Held, sc scopes) ([]Applied, decimal.Decimal) {
-	hs := slices.Clone(held)
-	slices.SortFunc(hs, applyOrder)
-	rem := remaining(o)
-	out := make([]Applied, 0, len(hs))
-	var total decimal.Decimal
-	for _, h := range hs {
-		a := Applied{Coupon: h.Coupon.ID, Code: h.Coupon.Code, Template: h.Template.Name, Group: h.Template.Group}
-		if h.Template.Type == Exchange {
-			a.Item = h.Template.Item
-		}
-		s := sc.of(h.Template, o)
-		a.Applicable = s.applicable
-		a.AmountOff, _ = off(h, o, s, rem)
-		total = total.Add(a.AmountOff)
-		out = append(out, a)
-	}
-	return out, total
-}
-
-// Best proposes the allowed combination of held coupons with the largest
-// amount off for o: each exclusive coupon alone, or, for each stacking
-// group, the best coupon of each of its templates together (adding a
-// coupon never lowers the total, so the whole group is its best subset).
-// Ties go to fewer coupons, then to the group or coupon first in name
-// order. A proposal with no coupons means none applies.
-func Best(o Order, held []Held) Proposal {
-	sc := scopes{}
-	ev := evaluate(o, held, sc)
-	p := Proposal{Evaluated: ev, AmountOff: decimal.Zero}
-	bestOf := map[string]int{} // group\x00template → index in held
-	var options [][]Held
-	for i, a := range ev {
-		if !a.OK() {
-			continue
-		}
-		h := held[i]
-		if h.Template.Group == "" {
-			options = append(options, []Held{h})
-			continue
-		}
-		k := h.Template.Group + "\x00" + h.Template.Name
-		j, ok := bestOf[k]
-		if !ok || better(ev[i], held[i], ev[j], held[j]) {
-			bestOf[k] = i
-		}
-	}
-	groups := map[string][]Held{}
-	for _, i := range bestOf {
-		g := held[i].Template.Group
-		groups[g] = append(groups[g], held[i])
-	}
-	for _, g := range groups {
-		slices.SortFunc(g, applyOrder)
-		options = append(options, g)
-	}
-	var best []Applied
-	for _, opt := range options {
-		out, total := combine(o, opt, sc)
-		c := total.Cmp(p.AmountOff)
-		if best == nil || c > 0 || c == 0 && (len(out) < len(best) || len(out) == len(best) && out[0].Coupon < best[0].Coupon) {
-			best, p.AmountOff = out, total
-		}
-	}
-	p.Coupons = best
-	return p
-}
-
-// better reports whether coupon a (of the same template as b) is the
-// better pick: a larger amount off, then the earlier expiry, then the ID.
-func better(ea Applied, a Held, eb Applied, b Held) bool {
-	if c := ea.AmountOff.Cmp(eb.AmountOff); c != 0 {
-		return c > 0
-	}
-	ax, bx := a.Coupon.Expires, b.Coupon.Expires
-	if !ax.Equal(bx) {
-		return !ax.IsZero() && (bx.IsZero() || ax.Before(bx))
-	}
-	return a.Coupon.ID < b.Coupon.ID
 }

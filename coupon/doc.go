@@ -102,16 +102,28 @@
 // below the minimum, products excluded, …). The minimum order amount is
 // compared with the amount of the order lines the coupon applies to, and
 // the amount off never exceeds that amount. A discount's amount off is
-// rounded down to the cent. A template with no stacking group is
+// rounded down to the cent; a coupon that would take nothing off does not
+// apply ([ReasonNothingOff]). A template with no stacking group is
 // exclusive; coupons of one group combine, at most one per template.
 // Combined coupons apply one after the other — exchange, then cash and
 // random, then discounts on what is left — each on the line amounts the
-// previous left, so a combination never takes off more than the order. A
-// coupon's amount off is shared over the lines it applies to in proportion
-// to their amounts (优惠分摊), to the cent rounded down, the cents left over
-// going to the lines in order. [Best] proposes the allowed combination
-// with the largest amount off; [CheckCombination] refuses one the rules
-// forbid.
+// previous left, so a combination never takes off more than the order.
+// That order of the kinds is the library's choice (a percentage comes off
+// what the fixed amounts left); within a kind, coupons apply in the order
+// that takes off the most (a cash coupon for one product before one for
+// anything; a capped discount after an uncapped one), found by [Combine]
+// whatever the templates are named. A coupon's amount off is shared over
+// the lines it applies to in proportion to their amounts (优惠分摊), to the
+// cent rounded down, the cents left over going to the lines in order.
+//
+// [Best] proposes the allowed combination with the largest amount off:
+// every exclusive coupon alone, and every subset of each group's best
+// coupon per template in its best order. None of its coupons takes nothing
+// off; ties go to fewer coupons, then to the coupons first applied and
+// first issued. Locking a proposal ([Handle.Lock]) takes off exactly what
+// it proposed; a combination holding a coupon that adds nothing to what
+// the others take off is refused, so such a coupon is never used up.
+// [CheckCombination] refuses a combination the stacking rules forbid.
 //
 // A coupon's states are available → locked (for an order, during
 // checkout) → used; locked → available (released); available → expired (by

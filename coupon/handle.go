@@ -332,11 +332,12 @@ type LockResult struct {
 }
 
 // Lock locks the member's coupons for an order at the order's time, after
-// checking they apply and may be combined. Use them with Use or give them
-// back with Release. It returns an error wrapping ErrInvalidOrder (and
-// event.ErrInvalidArgument), ErrNotFound, ErrState (a coupon not
-// available), ErrNotCombinable or ErrNotApplicable, and changes nothing
-// then.
+// checking they apply and may be combined; they take off what Combine
+// says (for a Proposal's coupons, what it proposed). Use them with Use or
+// give them back with Release. It returns an error wrapping
+// ErrInvalidOrder (and event.ErrInvalidArgument), ErrNotFound, ErrState (a
+// coupon not available), ErrNotCombinable or ErrNotApplicable (including a
+// coupon that adds nothing to the others), and changes nothing then.
 func (h *Handle) Lock(ctx context.Context, req LockRequest) (LockResult, error) {
 	err := h.defined()
 	if err == nil {

@@ -26,9 +26,11 @@ type Handle struct {
 // handle. With def nil it registers nothing, and the handle's calls return
 // ErrNotDefined.
 func New(e *engine.Engine, def *Definition) *Handle {
-	h := &Handle{e: e, def: def}
+	h := &Handle{e: e}
 	if def != nil {
-		e.Add(&part{def: def})
+		d := *def // the program's, whatever the caller does with def later
+		h.def = &d
+		e.Add(&part{def: &d})
 	}
 	return h
 }

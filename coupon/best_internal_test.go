@@ -1,0 +1,268 @@
+package coupon
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/shopspring/decimal"
+)
+
+// bruteBest is the best of every allowed combination of held and every
+// order of application a combination allows (exchange, then cash and
+// random, then discounts; any order within each): the largest total, and
+// the fewest coupons that reach it (0 when nothing takes anything off).
+// Unlike Best, it tries every coupon of a template, not only the best one.
+func bruteBest(o Order, held []Held) (decimal.Decimal, int) {
+	sc := scopes{}
+	ev := evaluate(o, held, sc)
+	best, size := decimal.Zero, 0
+	consider := func(total decimal.Decimal, n int) {
+		if c := total.Cmp(best); c > 0 || c == 0 && total.IsPositive() && n < size {
+			best, size = total, n
+		}
+	}
+	var ok []Held
+	for i, a := range ev {
+		if a.OK() {
+			ok = append(ok, held[i])
+		}
+	}
+	for _, h := range ok {
+		if h.Template.Group == "" {
+			total, _ := off(h, o, sc.of(h.Template, o), nil)
+			consider(total, 1)
+		}
+	}
+	groups := map[string][]Held{}
+	for _, h := range ok {
+		if g := h.Template.Group; g != "" {
+			groups[g] = append(groups[g], h)
+		}
+	}
+	for _, g := range groups {
+		for mask := 1; mask < 1<<len(g); mask++ {
+			var set []Held
+			for j, h := range g {
+				if mask&(1<<j) != 0 {
+					set = append(set, h)
+				}
+			}
+			if CheckCombination(set) != nil {
+				continue
+			}
+			permute(set, 0, func(seq []Held) {
+				for i := 1; i < len(seq); i++ {
+					if rank(seq[i].Template) < rank(seq[i-1].Template) {
+						return
+					}
+				}
+				rem := remaining(o)
+				total := decimal.Zero
+				for _, h := range seq {
+					amt, _ := off(h, o, sc.of(h.Template, o), rem)
+					total = total.Add(amt)
+				}
+				consider(total, len(seq))
+			})
+		}
+	}
+	return best, size
+}
+
+// permute calls fn with every order of hs[k:] after hs[:k].
+func permute(hs []Held, k int, fn func([]Held)) {
+	if k == len(hs) {
+		fn(hs)
+		return
+	}
+	for i := k; i < len(hs); i++ {
+		hs[k], hs[i] = hs[i], hs[k]
+		permute(hs, k+1, fn)
+		hs[k], hs[i] = hs[i], hs[k]
+	}
+}
+
+// randomCase makes an order of one to three lines and up to six coupons
+// of up to five templates, in one or two stacking groups or exclusive,
+// with product scopes, minimums and caps.
+func randomCase(r *rand.Rand) (Order, []Held) {
+	cents := func(max int) decimal.Decimal { return decimal.New(int64(r.IntN(max+1)), -Scale) }
+	products := []string{"x", "y", "z"}
+	o := Order{ID: "o", Member: "m", Store: "s"}
+	for i := range 1 + r.IntN(3) {
+		l := Line{Product: products[i], Amount: cents(10000), Quantity: 1 + r.IntN(2)}
+		if r.IntN(10) == 0 {
+			l.Amount = decimal.Zero
+		}
+		o.Lines = append(o.Lines, l)
+	}
+	var held []Held
+	for ti := range 1 + r.IntN(5) {
+		t := &Template{Name: fmt.Sprint("t", ti)}
+		switch r.IntN(4) {
+		case 0:
+			t.Type, t.Amount = Cash, cents(6000).Add(decimal.New(1, -Scale))
+		case 1:
+			t.Type, t.Rate = Discount, decimal.New(int64(50+r.IntN(46)), -2)
+			if r.IntN(2) == 0 {
+				t.Cap = cents(3000).Add(decimal.New(1, -Scale))
+			}
+		case 2:
+			t.Type, t.Item = Exchange, products[r.IntN(3)]
+		case 3:
+			t.Type = Random
+		}
+		t.Group = []string{"", "g", "g", "h"}[r.IntN(4)]
+		if r.IntN(3) == 0 {
+			t.Products.Include = []string{products[r.IntN(3)], products[r.IntN(3)]}
+		}
+		if r.IntN(5) == 0 {
+			t.MinOrder = cents(5000)
+		}
+		n := 1
+		if t.Type == Random || t.Type == Cash && r.IntN(4) == 0 {
+			n = 1 + r.IntN(2)
+		}
+		for range n {
+			c := Coupon{ID: fmt.Sprint("c", len(held)+1), Member: "m", Template: t.Name, Type: t.Type, State: Available}
+			switch t.Type {
+			case Cash:
+				c.Amount = t.Amount
+			case Random:
+				c.Amount = cents(4000).Add(decimal.New(1, -Scale))
+			}
+			held = append(held, Held{Coupon: c, Template: t})
+		}
+	}
+	if len(held) > 6 {
+		held = held[:6]
+	}
+	return o, held
+}
+
+// Best agrees with a brute-force search over every allowed combination
+// and order on thousands of random orders and coupon sets: the same total,
+// no more coupons than needed, none that takes nothing off, and Combine
+// gives the same amounts for the coupons proposed. Renaming the templates
+// changes nothing.
+func TestBestAgainstBruteForce(t *testing.T) {
+	r := rand.New(rand.NewPCG(16, 2))
+	for n := range 4000 {
+		o, held := randomCase(r)
+		p := Best(o, held)
+		want, size := bruteBest(o, held)
+		if !p.AmountOff.Equal(want) || len(p.Coupons) != size {
+			t.Fatalf("case %d: Best takes %s with %d coupons, brute force %s with %d\norder %+v\nheld %s\nproposal %+v",
+				n, p.AmountOff, len(p.Coupons), want, size, o.Lines, describe(held), p.Coupons)
+		}
+		sum := decimal.Zero
+		for _, a := range p.Coupons {
+			if !a.AmountOff.IsPositive() {
+				t.Fatalf("case %d: %s proposed to take %s", n, a.Coupon, a.AmountOff)
+			}
+			sum = sum.Add(a.AmountOff)
+		}
+		if !sum.Equal(p.AmountOff) {
+			t.Fatalf("case %d: the coupons take %s, the proposal says %s", n, sum, p.AmountOff)
+		}
+		if len(p.Coupons) > 0 {
+			byID := map[string]Held{}
+			for _, h := range held {
+				byID[h.Coupon.ID] = h
+			}
+			var set []Held
+			for _, a := range p.Coupons {
+				set = append(set, byID[a.Coupon])
+			}
+			slices.Reverse(set) // Combine finds the order itself
+			got, total, err := Combine(o, set)
+			if err != nil || !total.Equal(p.AmountOff) || !sameAmounts(got, p.Coupons) {
+				t.Fatalf("case %d: Combine of the proposal = %+v, %s, %v; proposed %+v", n, got, total, err, p.Coupons)
+			}
+		}
+		renamed := make([]Held, len(held))
+		names := map[*Template]*Template{}
+		for i, h := range held {
+			tpl, ok := names[h.Template]
+			if !ok {
+				c := *h.Template
+				c.Name = "z" + fmt.Sprint(len(held)-len(names)) + c.Name
+				tpl, names[h.Template] = &c, &c
+			}
+			renamed[i] = Held{Coupon: h.Coupon, Template: tpl}
+			renamed[i].Coupon.Template = tpl.Name
+		}
+		q := Best(o, renamed)
+		if !q.AmountOff.Equal(p.AmountOff) || !sameAmounts(q.Coupons, p.Coupons) {
+			t.Fatalf("case %d: renaming the templates changed the proposal from %+v to %+v", n, p.Coupons, q.Coupons)
+		}
+	}
+}
+
+func sameAmounts(a, b []Applied) bool {
+	return slices.EqualFunc(a, b, func(x, y Applied) bool { return x.Coupon == y.Coupon && x.AmountOff.Equal(y.AmountOff) })
+}
+
+func describe(hs []Held) string {
+	s := ""
+	for _, h := range hs {
+		t := h.Template
+		s += fmt.Sprintf("\n\t%s %s %s amount %s rate %s cap %s item %s group %q include %v min %s", h.Coupon.ID, t.Name, t.Type,
+			h.Coupon.Amount, t.Rate, t.Cap, t.Item, t.Group, t.Products.Include, t.MinOrder)
+	}
+	return s
+}
+
+// A group of many coupons of one kind is searched within the bound, and
+// still gets a proposal whose coupons each take something off.
+func TestBestLargeGroup(t *testing.T) {
+	o := Order{ID: "o", Member: "m", Lines: []Line{{Product: "x", Amount: decimal.NewFromInt(500)}, {Product: "y", Amount: decimal.NewFromInt(300)}}}
+	var held []Held
+	for i := range 14 {
+		tpl := &Template{Name: fmt.Sprint("t", i), Type: Cash, Amount: decimal.NewFromInt(int64(10 + 7*i)), Group: "g"}
+		if i%2 == 0 {
+			tpl.Products.Include = []string{"x"}
+		}
+		held = append(held, Held{Template: tpl, Coupon: Coupon{ID: fmt.Sprint("c", i+1), Member: "m", Template: tpl.Name, Type: Cash, Amount: tpl.Amount, State: Available}})
+	}
+	p := Best(o, held)
+	// The fourteen take 10 + 17 + … + 101 = 777 in all, less than the 800
+	// of the order, so all of them apply in full in any order.
+	if !p.AmountOff.Equal(decimal.NewFromInt(777)) || len(p.Coupons) != 14 {
+		t.Errorf("Best = %s with %d coupons, want 777 with 14", p.AmountOff, len(p.Coupons))
+	}
+}
+
+// BenchmarkBestLargeGroup proposes for a member holding coupons of twelve
+// templates of one stacking group (cash and discounts on overlapping
+// products) against an order of 20 lines: the search runs to its bound.
+func BenchmarkBestLargeGroup(b *testing.B) {
+	o := Order{ID: "o", Member: "m"}
+	for i := range 20 {
+		o.Lines = append(o.Lines, Line{Product: fmt.Sprint("p", i), Amount: decimal.New(int64(350+i*701), -2)})
+	}
+	var held []Held
+	for i := range 12 {
+		tpl := &Template{Name: fmt.Sprint("t", i), Group: "g"}
+		if i%3 == 2 {
+			tpl.Type, tpl.Rate, tpl.Cap = Discount, decimal.New(int64(80+i), -2), decimal.NewFromInt(int64(5+i))
+		} else {
+			tpl.Type, tpl.Amount = Cash, decimal.NewFromInt(int64(20+9*i))
+		}
+		for j := range 20 {
+			if (i+j)%(2+i%3) == 0 {
+				tpl.Products.Include = append(tpl.Products.Include, fmt.Sprint("p", j))
+			}
+		}
+		held = append(held, Held{Template: tpl, Coupon: Coupon{ID: fmt.Sprint("c", i+1), Member: "m", Template: tpl.Name, Type: tpl.Type, Amount: tpl.Amount, State: Available}})
+	}
+	var p Proposal
+	for b.Loop() {
+		p = Best(o, held)
+	}
+	if len(p.Coupons) == 0 {
+		b.Fatal("nothing proposed")
+	}
+}
