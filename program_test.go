@@ -60,18 +60,7 @@ func pay(id, member, amount string, at time.Time) event.Event {
 	return event.Event{ID: id, Member: member, Type: "pay", Time: at, Attrs: event.Attrs{"amount": event.Dec(dec(amount))}}
 }
 
-func mustProcess(t testing.TB, p *membership.Program, evs ...event.Event) []*change.Outcome {
-	t.Helper()
-	var outs []*change.Outcome
-	for _, ev := range evs {
-		out, err := p.Process(context.Background(), ev)
-		if err != nil {
-			t.Fatalf("Process(%s): %v", ev.ID, err)
-		}
-		outs = append(outs, out)
-	}
-	return outs
-}
+var mustProcess = testkit.MustProcess
 
 func TestDefinitionValidateReportsEveryProblemWithPath(t *testing.T) {
 	def := valueDef()

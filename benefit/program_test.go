@@ -64,18 +64,7 @@ func progOrder(id, member, amount string, at time.Time) event.Event {
 	return progEvent(id, member, "order", at, event.Attrs{"amount": event.DecString(amount)})
 }
 
-func mustProcess(t testing.TB, p *membership.Program, evs ...event.Event) []*change.Outcome {
-	t.Helper()
-	var outs []*change.Outcome
-	for _, ev := range evs {
-		out, err := p.Process(context.Background(), ev)
-		if err != nil {
-			t.Fatalf("Process(%s): %v", ev.ID, err)
-		}
-		outs = append(outs, out)
-	}
-	return outs
-}
+var mustProcess = testkit.MustProcess
 
 func kinds(out *change.Outcome) []string {
 	var ks []string

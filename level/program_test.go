@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
-	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/level"
@@ -26,18 +25,7 @@ var zone = testkit.Shanghai
 
 var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, zone)
 
-func mustProcess(t testing.TB, p *membership.Program, evs ...event.Event) []*change.Outcome {
-	t.Helper()
-	var outs []*change.Outcome
-	for _, ev := range evs {
-		out, err := p.Process(context.Background(), ev)
-		if err != nil {
-			t.Fatalf("Process(%s): %v", ev.ID, err)
-		}
-		outs = append(outs, out)
-	}
-	return outs
-}
+var mustProcess = testkit.MustProcess
 
 // valueDef is a program with stored value fed by recharge events.
 func valueDef() membership.Definition {

@@ -27,18 +27,7 @@ import (
 
 var dec = testkit.Dec
 
-func mustProcess(t testing.TB, p *membership.Program, evs ...event.Event) []*change.Outcome {
-	t.Helper()
-	var outs []*change.Outcome
-	for _, ev := range evs {
-		out, err := p.Process(context.Background(), ev)
-		if err != nil {
-			t.Fatalf("Process(%s): %v", ev.ID, err)
-		}
-		outs = append(outs, out)
-	}
-	return outs
-}
+var mustProcess = testkit.MustProcess
 
 // ptsAt is a wall time in Shanghai.
 func ptsAt(s string) time.Time {

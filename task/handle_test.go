@@ -109,18 +109,7 @@ func engOrder(id, member, amount string, at time.Time, categories ...string) eve
 	return engEvent(id, member, "order", at, event.Attrs{"amount": event.DecString(amount), "category": event.List(categories...)})
 }
 
-func mustProcess(t testing.TB, p *membership.Program, evs ...event.Event) []*change.Outcome {
-	t.Helper()
-	var outs []*change.Outcome
-	for _, ev := range evs {
-		out, err := p.Process(context.Background(), ev)
-		if err != nil {
-			t.Fatalf("Process(%s): %v", ev.ID, err)
-		}
-		outs = append(outs, out)
-	}
-	return outs
-}
+var mustProcess = testkit.MustProcess
 
 func engKinds(out *change.Outcome, prefix string) []string {
 	var ks []string

@@ -56,18 +56,7 @@ func refund(id, member, amount string, at time.Time) event.Event {
 	return event.Event{ID: id, Member: member, Type: "refund", Time: at, Attrs: event.Attrs{"amount": event.Dec(dec(amount))}}
 }
 
-func mustProcess(t testing.TB, p *membership.Program, evs ...event.Event) []*change.Outcome {
-	t.Helper()
-	var outs []*change.Outcome
-	for _, ev := range evs {
-		out, err := p.Process(context.Background(), ev)
-		if err != nil {
-			t.Fatalf("Process(%s): %v", ev.ID, err)
-		}
-		outs = append(outs, out)
-	}
-	return outs
-}
+var mustProcess = testkit.MustProcess
 
 var equateDecimals = cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })
 

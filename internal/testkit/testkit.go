@@ -4,11 +4,14 @@
 package testkit
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/bolt"
 	"github.com/memberkit/membership/store/memory"
@@ -69,4 +72,19 @@ func Stores(t testing.TB) map[string]func() store.Store {
 		"memory": func() store.Store { return memory.New() },
 		"bolt":   func() store.Store { return BoltStore(t) },
 	}
+}
+
+// MustProcess processes each event in order, failing t on the first error,
+// and returns their outcomes.
+func MustProcess(t testing.TB, p *membership.Program, evs ...event.Event) []*change.Outcome {
+	t.Helper()
+	outs := make([]*change.Outcome, 0, len(evs))
+	for _, ev := range evs {
+		out, err := p.Process(context.Background(), ev)
+		if err != nil {
+			t.Fatalf("Process(%s): %v", ev.ID, err)
+		}
+		outs = append(outs, out)
+	}
+	return outs
 }
