@@ -6,10 +6,11 @@ import (
 	"io"
 	"time"
 
-	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/examples/internal/tally"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/value"
 	"github.com/shopspring/decimal"
 )
 
@@ -33,7 +34,7 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 	defer fmt.Fprintf(w, "Run time: %s\n", took.Round(time.Millisecond))
 
 	// Levels and plans.
-	counts, err := s.p.LevelCounts(ctx)
+	counts, err := s.p.Levels().Counts(ctx)
 	if err != nil {
 		return err
 	}
@@ -67,7 +68,7 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 	r := recon["mall"]
 	var held decimal.Decimal
 	for _, m := range s.members {
-		b, err := s.p.PointsBalance(ctx, "mall", m.id, end)
+		b, err := s.p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: m.id, At: end})
 		if err != nil {
 			return err
 		}
@@ -82,9 +83,9 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 		fromFeed = fromFeed.Add(v)
 	}
 	tally.Table(w, "Points (mall)", []string{"", "ledger", "change feed"}, [][]string{
-		{"issued", r.Earned.String(), pts[membership.KindPointsEarned].String()},
-		{"redeemed", r.Redeemed.String(), pts[membership.KindPointsRedeemed].Neg().String()},
-		{"expired", r.Expired.String(), pts[membership.KindPointsExpired].Neg().String()},
+		{"issued", r.Earned.String(), pts[points.KindEarned].String()},
+		{"redeemed", r.Redeemed.String(), pts[points.KindRedeemed].Neg().String()},
+		{"expired", r.Expired.String(), pts[points.KindExpired].Neg().String()},
 		{"outstanding", r.Change.String(), fromFeed.String()},
 	})
 	fmt.Fprintf(w, "  members' balances add up to %s\n", held)
@@ -95,16 +96,16 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 	if err != nil {
 		return err
 	}
-	c.Decimal("stored value recharged (host books)", s.recharged, vt[membership.KindRecharge])
-	c.Decimal("stored value spent (host books)", s.valueSpent.Neg(), vt[membership.KindSpend])
+	c.Decimal("stored value recharged (host books)", s.recharged, vt[value.KindRecharge])
+	c.Decimal("stored value spent (host books)", s.valueSpent.Neg(), vt[value.KindSpend])
 	tally.Table(w, "Stored value", []string{"", "ledger", "host"}, [][]string{
-		{"recharged", vt[membership.KindRecharge].StringFixed(2), s.recharged.StringFixed(2)},
-		{"spent", vt[membership.KindSpend].Neg().StringFixed(2), s.valueSpent.StringFixed(2)},
-		{"balance", vt[membership.KindRecharge].Add(vt[membership.KindSpend]).StringFixed(2), s.recharged.Sub(s.valueSpent).StringFixed(2)},
+		{"recharged", vt[value.KindRecharge].StringFixed(2), s.recharged.StringFixed(2)},
+		{"spent", vt[value.KindSpend].Neg().StringFixed(2), s.valueSpent.StringFixed(2)},
+		{"balance", vt[value.KindRecharge].Add(vt[value.KindSpend]).StringFixed(2), s.recharged.Sub(s.valueSpent).StringFixed(2)},
 	})
 
 	// Coupons.
-	st, err := s.p.CouponStats(ctx, coupon.StatsQuery{})
+	st, err := s.p.Coupons().Stats(ctx, coupon.StatsQuery{})
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/examples/internal/tally"
+	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/tag"
 	"github.com/shopspring/decimal"
 )
 
@@ -167,7 +169,8 @@ type order struct {
 func (s *sim) run(ctx context.Context) error {
 	for _, m := range s.members[:min(3, len(s.members))] {
 		// Staff accounts are tagged by hand, as an operator would.
-		if _, err := s.p.AddTag(ctx, "staff-"+m.id, m.id, "staff", "hr.wang", "employee", s.start); err != nil {
+		req := tag.ManualRequest{RequestID: "staff-" + m.id, Member: m.id, Operator: "hr.wang", Note: "employee", At: s.start, Tag: "staff"}
+		if _, err := s.p.Tags().Add(ctx, req); err != nil {
 			return err
 		}
 	}
@@ -318,11 +321,11 @@ func (s *sim) till(ctx context.Context, v *visit) error {
 	for _, o := range v.orders {
 		o.price, o.off = o.total, decimal.Zero
 		if m.plus {
-			price, _, _, err := s.p.MemberPrice(ctx, m.id, o.total, o.at)
+			price, err := s.p.Benefits().MemberPrice(ctx, m.id, o.total, o.at)
 			if err != nil {
 				return err
 			}
-			o.price = price
+			o.price = price.Amount
 		}
 		if o.useCoupons {
 			if err := s.coupons(ctx, m, o); err != nil {
@@ -340,7 +343,7 @@ func (s *sim) till(ctx context.Context, v *visit) error {
 
 func (s *sim) coupons(ctx context.Context, m *member, o *order) error {
 	co := coupon.Order{ID: o.id, Member: m.id, Store: o.store, Scenario: o.channel, Time: o.at, Lines: o.lines}
-	prop, err := s.p.Checkout(ctx, co)
+	prop, err := s.p.Coupons().Checkout(ctx, co)
 	if err != nil || len(prop.Coupons) == 0 {
 		return err
 	}
@@ -373,24 +376,20 @@ func (s *sim) tilled(o *order, off decimal.Decimal, n int) {
 // yuan), when the member has at least 500.
 func (s *sim) payWithPoints(ctx context.Context, m *member, o *order) error {
 	due := o.price.Sub(o.off)
-	b, err := s.p.PointsBalance(ctx, "mall", m.id, o.at)
+	b, err := s.p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: m.id, At: o.at})
 	if err != nil || b.Available.LessThan(decimal.NewFromInt(500)) || !due.IsPositive() {
 		return err
 	}
-	out, err := s.p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: "pc-" + o.id, Program: "mall", Member: m.id,
+	r, err := s.p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "pc-" + o.id, Program: "mall", Member: m.id,
 		Ref: o.id, Order: due, At: o.at})
 	if err != nil {
 		return err
 	}
-	var pc membership.PointsChange
-	if err := out.ChangesOf(membership.ChangePointsRedeemed)[0].Decode(&pc); err != nil {
-		return err
-	}
-	cash := pc.Split.Cash
+	cash := r.Split.Cash
 	o.ptsCash = &cash
 	s.mu.Lock()
 	s.pointsCash++
-	s.pointsMoney = s.pointsMoney.Add(pc.Split.PointsMoney)
+	s.pointsMoney = s.pointsMoney.Add(r.Split.PointsMoney)
 	s.mu.Unlock()
 	return nil
 }
@@ -441,7 +440,7 @@ func (s *sim) mall(ctx context.Context, d int, v *visit) error {
 		return nil
 	}
 	at := s.day(d).Add(21*time.Hour + 30*time.Minute)
-	b, err := s.p.PointsBalance(ctx, "mall", v.m.id, at)
+	b, err := s.p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: v.m.id, At: at})
 	if err != nil {
 		return err
 	}
@@ -451,7 +450,7 @@ func (s *sim) mall(ctx context.Context, d int, v *visit) error {
 	}
 	spend := decimal.NewFromInt(min(k, 5) * 1000)
 	ref := fmt.Sprintf("mall-%s-%d", v.m.id, d)
-	if _, err := s.p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: ref, Program: "mall", Member: v.m.id, Ref: ref, Amount: spend, At: at}); err != nil {
+	if _, err := s.p.Points().Redeem(ctx, points.RedeemRequest{RequestID: ref, Program: "mall", Member: v.m.id, Ref: ref, Amount: spend, At: at}); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -465,7 +464,7 @@ func (s *sim) mall(ctx context.Context, d int, v *visit) error {
 // stock is limited: the host sends it, in rounds, to as many members of
 // the segment (in segment order) as the stock still covers, so who gets
 // one never depends on timing. A round is split in chunks issued
-// concurrently: IssueToMembers commits one member at a time, and
+// concurrently: Issue commits one member at a time, and
 // concurrent calls share the store's commits. Members refused (the
 // per-member limit of 2) and those the stock no longer covers are counted.
 func (s *sim) campaign(ctx context.Context, at time.Time) error {
@@ -475,7 +474,7 @@ func (s *sim) campaign(ctx context.Context, at time.Time) error {
 		return err
 	}
 	tpl, _ := s.p.Definition().Coupons.Template(template)
-	st, err := s.p.CouponStats(ctx, coupon.StatsQuery{Template: template})
+	st, err := s.p.Coupons().Stats(ctx, coupon.StatsQuery{Template: template})
 	if err != nil {
 		return err
 	}
@@ -493,7 +492,7 @@ func (s *sim) campaign(ctx context.Context, at time.Time) error {
 		err := tally.Parallel(chunks, func(chunk []string) error {
 			// Each member's issue is idempotent under the request ID and
 			// the member, so the chunks share one request ID.
-			res, err := s.p.IssueToMembers(ctx, membership.BulkIssueRequest{RequestID: req, Members: chunk, Template: template, Time: at})
+			res, err := s.p.Coupons().Issue(ctx, coupon.IssueRequest{RequestID: req, Members: chunk, Template: template, At: at})
 			if err != nil {
 				return err
 			}

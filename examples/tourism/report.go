@@ -6,10 +6,11 @@ import (
 	"io"
 	"time"
 
-	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/examples/internal/tally"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/points"
 	"github.com/shopspring/decimal"
 )
 
@@ -33,7 +34,7 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 	defer fmt.Fprintf(w, "Run time: %s\n", took.Round(time.Millisecond))
 
 	// Levels and freezes.
-	counts, err := s.p.LevelCounts(ctx)
+	counts, err := s.p.Levels().Counts(ctx)
 	if err != nil {
 		return err
 	}
@@ -46,7 +47,7 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 	}
 	frozenNow := map[string]int{}
 	for _, m := range s.members {
-		st, err := s.p.LevelStatus(ctx, m.id)
+		st, err := s.p.Levels().Status(ctx, m.id)
 		if err != nil {
 			return err
 		}
@@ -76,7 +77,7 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 	var frozen = map[string]decimal.Decimal{}
 	for _, prog := range []string{"park", "shops"} {
 		for _, m := range s.members {
-			b, err := s.p.PointsBalance(ctx, prog, m.id, end)
+			b, err := s.p.Points().Balance(ctx, points.BalanceQuery{Program: prog, Member: m.id, At: end})
 			if err != nil {
 				return err
 			}
@@ -104,9 +105,9 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 	tally.Table(w, "Points", []string{"", "park", "shops"}, rows)
 	fmt.Fprintf(w, "  %d exchanges, %d annual-pass redemptions; %d frozen days reviewed: %d restored, %d voided\n",
 		s.exchanges, s.redeemed, s.restored+s.voided, s.restored, s.voided)
-	c.Int("reviews restored (feed)", int64(s.restored), f.Kinds[membership.ChangePointsRestored])
-	c.Int("reviews voided (feed)", int64(s.voided), f.Kinds[membership.ChangePointsVoided])
-	pending, err := s.p.PointsReviews(ctx, "park", 1000)
+	c.Int("reviews restored (feed)", int64(s.restored), f.Kinds[points.ChangeRestored])
+	c.Int("reviews voided (feed)", int64(s.voided), f.Kinds[points.ChangeVoided])
+	pending, err := s.p.Points().Reviews(ctx, "park", 1000)
 	if err != nil {
 		return err
 	}
@@ -123,9 +124,9 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 		return err
 	}
 	tally.Table(w, "Growth", []string{"", "ledger", "feed"}, [][]string{
-		{"earned (tickets, shops)", gt[membership.KindGrowthEarned].String(), f.Growth[membership.KindGrowthEarned].String()},
-		{"rewarded (check-in 12, real name 20)", gt[membership.KindGrowthRewarded].String(), f.Growth[membership.KindGrowthRewarded].String()},
-		{"re-based at term ends", gt[membership.KindGrowthRebased].String(), f.Growth[membership.KindGrowthRebased].String()},
+		{"earned (tickets, shops)", gt[level.KindEarned].String(), f.Growth[level.KindEarned].String()},
+		{"rewarded (check-in 12, real name 20)", gt[level.KindRewarded].String(), f.Growth[level.KindRewarded].String()},
+		{"re-based at term ends", gt[level.KindRebased].String(), f.Growth[level.KindRebased].String()},
 	})
 
 	// Packs and coupons.
@@ -146,7 +147,7 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 			fmt.Fprintf(w, "  %s: last given on %s\n", pk.Name, last.Format(time.DateOnly))
 		}
 	}
-	st, err := s.p.CouponStats(ctx, coupon.StatsQuery{})
+	st, err := s.p.Coupons().Stats(ctx, coupon.StatsQuery{})
 	if err != nil {
 		return err
 	}

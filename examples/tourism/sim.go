@@ -13,6 +13,7 @@ import (
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/examples/internal/tally"
+	"github.com/memberkit/membership/points"
 	"github.com/shopspring/decimal"
 )
 
@@ -314,8 +315,8 @@ func (s *sim) claim(ctx context.Context, v *visit, at time.Time) error {
 	if v.pack == "" {
 		return nil
 	}
-	_, _, err := s.p.ClaimPack(ctx, membership.PackRequest{RequestID: fmt.Sprintf("pk-%s-%s", v.m.id, at.Format(time.DateOnly)),
-		Member: v.m.id, Pack: v.pack, Time: at})
+	_, err := s.p.Coupons().ClaimPack(ctx, coupon.PackRequest{RequestID: fmt.Sprintf("pk-%s-%s", v.m.id, at.Format(time.DateOnly)),
+		Member: v.m.id, Pack: v.pack, At: at})
 	switch {
 	case err == nil:
 		s.packs[v.pack]++
@@ -338,7 +339,7 @@ func (s *sim) till(ctx context.Context, v *visit) error {
 		return nil
 	}
 	o := coupon.Order{ID: pu.id, Member: v.m.id, Store: pu.store, Time: pu.at, Lines: pu.lines}
-	prop, err := s.p.Checkout(ctx, o)
+	prop, err := s.p.Coupons().Checkout(ctx, o)
 	if err != nil || len(prop.Coupons) == 0 {
 		return err
 	}
@@ -362,7 +363,7 @@ func (s *sim) till(ctx context.Context, v *visit) error {
 
 // coupon returns one of the member's live coupons.
 func (s *sim) coupon(ctx context.Context, member, id string) (coupon.Coupon, error) {
-	cs, err := s.p.Coupons(ctx, member, true)
+	cs, err := s.p.Coupons().Live(ctx, member)
 	if err != nil {
 		return coupon.Coupon{}, err
 	}
@@ -406,11 +407,11 @@ func (s *sim) evening(ctx context.Context, v *visit, at time.Time) error {
 	if !v.exchange {
 		return nil
 	}
-	sh, err := s.p.PointsBalance(ctx, "shops", v.m.id, at)
+	sh, err := s.p.Points().Balance(ctx, points.BalanceQuery{Program: "shops", Member: v.m.id, At: at})
 	if err != nil {
 		return err
 	}
-	pk, err := s.p.PointsBalance(ctx, "park", v.m.id, at)
+	pk, err := s.p.Points().Balance(ctx, points.BalanceQuery{Program: "park", Member: v.m.id, At: at})
 	if err != nil {
 		return err
 	}
@@ -419,9 +420,9 @@ func (s *sim) evening(ctx context.Context, v *visit, at time.Time) error {
 	switch {
 	case sh.Available.GreaterThanOrEqual(decimal.NewFromInt(400)):
 		amt := sh.Available.Div(hundred).Floor().Mul(hundred)
-		_, err = s.p.ExchangePoints(ctx, membership.ExchangePointsRequest{ID: id, Member: v.m.id, From: "shops", To: "park", Amount: amt, At: at})
+		_, err = s.p.Points().Exchange(ctx, points.ExchangeRequest{RequestID: id, Member: v.m.id, From: "shops", To: "park", Amount: amt, At: at})
 	case pk.Available.GreaterThanOrEqual(decimal.NewFromInt(2000)):
-		_, err = s.p.RedeemPoints(ctx, membership.RedeemPointsRequest{ID: id, Program: "park", Member: v.m.id, Ref: id,
+		_, err = s.p.Points().Redeem(ctx, points.RedeemRequest{RequestID: id, Program: "park", Member: v.m.id, Ref: id,
 			Amount: decimal.NewFromInt(1000), At: at})
 		if err == nil {
 			s.mu.Lock()
@@ -430,7 +431,7 @@ func (s *sim) evening(ctx context.Context, v *visit, at time.Time) error {
 		}
 		return err
 	case pk.Available.GreaterThanOrEqual(decimal.NewFromInt(1000)):
-		_, err = s.p.ExchangePoints(ctx, membership.ExchangePointsRequest{ID: id, Member: v.m.id, From: "park", To: "shops", Amount: decimal.NewFromInt(300), At: at})
+		_, err = s.p.Points().Exchange(ctx, points.ExchangeRequest{RequestID: id, Member: v.m.id, From: "park", To: "shops", Amount: decimal.NewFromInt(300), At: at})
 	default:
 		return nil
 	}
@@ -447,18 +448,18 @@ func (s *sim) evening(ctx context.Context, v *visit, at time.Time) error {
 // days: a scalper's day is voided, anyone else's restored.
 func (s *sim) review(ctx context.Context, at time.Time) error {
 	for {
-		rs, err := s.p.PointsReviews(ctx, "park", 100)
+		rs, err := s.p.Points().Reviews(ctx, "park", 100)
 		if err != nil || len(rs) == 0 {
 			return err
 		}
 		for _, r := range rs {
-			req := membership.ReviewPointsRequest{ID: fmt.Sprintf("rv-%s-%s-%d", r.Member, r.Date, r.Round), Program: "park",
+			req := points.ReviewRequest{RequestID: fmt.Sprintf("rv-%s-%s-%d", r.Member, r.Date, r.Round), Program: "park",
 				Member: r.Member, Date: r.Date, Operator: "risk.zhao", At: at}
 			if s.byID[r.Member].kind.name == "scalper" {
-				_, err = s.p.VoidPoints(ctx, req)
+				_, err = s.p.Points().Void(ctx, req)
 				s.voided++
 			} else {
-				_, err = s.p.RestorePoints(ctx, req)
+				_, err = s.p.Points().Restore(ctx, req)
 				s.restored++
 			}
 			if err != nil {

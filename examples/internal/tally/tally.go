@@ -17,13 +17,17 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/memberkit/membership/change"
-
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/benefit"
+	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/tag"
+	"github.com/memberkit/membership/task"
+	"github.com/memberkit/membership/value"
 	"github.com/shopspring/decimal"
 )
 
@@ -91,12 +95,10 @@ func (t *Tally) Consume(ctx context.Context, p *membership.Program) error {
 		if len(cs) == 0 {
 			return nil
 		}
-		for _, c := range cs {
-			if err := t.add(c); err != nil {
-				return fmt.Errorf("change %d (%s): %w", c.Seq, c.Kind, err)
-			}
-			t.Seq = c.Seq
+		if err := t.add(cs); err != nil {
+			return fmt.Errorf("feed after %d: %w", t.Seq, err)
 		}
+		t.Seq = cs[len(cs)-1].Seq
 	}
 }
 
@@ -109,145 +111,132 @@ func (t *Tally) pts(program string, k ledger.Kind, d decimal.Decimal) {
 	m[k] = m[k].Add(d)
 }
 
-func (t *Tally) add(c change.Change) error {
-	t.Kinds[c.Kind]++
-	switch {
-	case strings.HasPrefix(c.Kind, "points."):
-		var d membership.PointsChange
-		if err := c.Decode(&d); err != nil {
-			return err
+// add sums a page of the feed. The page is read as one outcome, so each
+// domain's EffectsOf decodes its own changes (the host decodes nothing by
+// hand); within a domain the effects keep the feed's order.
+func (t *Tally) add(cs []change.Change) error {
+	for _, c := range cs {
+		t.Kinds[c.Kind]++
+	}
+	out := &change.Outcome{Time: cs[0].Time, Changes: cs}
+	pf, err := points.EffectsOf(out)
+	if err != nil {
+		return err
+	}
+	for _, e := range pf.Changes {
+		switch e.Kind {
+		case points.ChangeEarned, points.ChangePending:
+			t.pts(e.Program, points.KindEarned, e.Amount)
+		case points.ChangeRedeemed:
+			t.pts(e.Program, points.KindRedeemed, e.Amount.Neg())
+		case points.ChangeExpired:
+			t.pts(e.Program, points.KindExpired, e.Amount.Neg())
+		case points.ChangeVoided:
+			t.pts(e.Program, points.KindVoided, e.Amount.Neg())
+		case points.ChangeReversed:
+			t.pts(e.Program, points.KindReversed, e.Amount)
+		case points.ChangeAdjusted:
+			t.pts(e.Program, points.KindAdjusted, e.Amount)
+		case points.ChangeBlocked:
+			t.Blocked[e.Program] = t.Blocked[e.Program].Add(e.Amount)
+		case points.ChangeFrozen:
+			t.FrozenPts[e.Program] = t.FrozenPts[e.Program].Add(e.Amount)
+		case points.ChangeRestored:
+			t.Restored[e.Program] = t.Restored[e.Program].Add(e.Amount)
+		case points.ChangeExchanged:
+			t.pts(e.Program, points.KindExchanged, e.Amount.Neg())
+			t.pts(e.To, points.KindExchanged, e.ToAmount)
 		}
-		switch c.Kind {
-		case membership.ChangePointsEarned, membership.ChangePointsPending:
-			t.pts(d.Program, membership.KindPointsEarned, d.Amount)
-		case membership.ChangePointsRedeemed:
-			t.pts(d.Program, membership.KindPointsRedeemed, d.Amount.Neg())
-		case membership.ChangePointsExpired:
-			t.pts(d.Program, membership.KindPointsExpired, d.Amount.Neg())
-		case membership.ChangePointsVoided:
-			t.pts(d.Program, membership.KindPointsVoided, d.Amount.Neg())
-		case membership.ChangePointsReversed:
-			t.pts(d.Program, membership.KindPointsReversed, d.Amount)
-		case membership.ChangePointsAdjusted:
-			t.pts(d.Program, membership.KindPointsAdjusted, d.Amount)
-		case membership.ChangePointsBlocked:
-			t.Blocked[d.Program] = t.Blocked[d.Program].Add(d.Amount)
-		case membership.ChangePointsFrozen:
-			t.FrozenPts[d.Program] = t.FrozenPts[d.Program].Add(d.Amount)
-		case membership.ChangePointsRestored:
-			t.Restored[d.Program] = t.Restored[d.Program].Add(d.Amount)
-		case membership.ChangePointsExchanged:
-			t.pts(d.Program, membership.KindPointsExchanged, d.Amount.Neg())
-			t.pts(d.To, membership.KindPointsExchanged, d.ToAmount)
+	}
+	lf, err := level.EffectsOf(out)
+	if err != nil {
+		return err
+	}
+	for _, g := range lf.Growth {
+		t.Growth[g.Kind] = t.Growth[g.Kind].Add(g.Amount)
+	}
+	for _, l := range lf.Levels {
+		if l.From != "" && l.From != l.To { // a join or a kept term is not a move
+			t.LevelMoves[string(l.Cause)+" "+l.From+"→"+l.To]++
 		}
-	case c.Kind == membership.ChangeGrowthChanged:
-		var d membership.GrowthChange
-		if err := c.Decode(&d); err != nil {
-			return err
-		}
-		t.Growth[d.Kind] = t.Growth[d.Kind].Add(d.Amount)
-	case c.Kind == membership.ChangeValueRecharged || c.Kind == membership.ChangeValueSpent || c.Kind == membership.ChangeValueRefunded:
-		var d membership.ValueChange
-		if err := c.Decode(&d); err != nil {
-			return err
-		}
-		switch c.Kind {
-		case membership.ChangeValueRecharged:
-			t.Value[membership.KindRecharge] = t.Value[membership.KindRecharge].Add(d.Amount)
-		case membership.ChangeValueSpent:
-			t.Value[membership.KindSpend] = t.Value[membership.KindSpend].Sub(d.Amount)
-		case membership.ChangeValueRefunded:
-			t.Value[membership.KindRefund] = t.Value[membership.KindRefund].Add(d.Amount)
-		}
-	case c.Kind == membership.ChangeCouponClaimRefused:
-		var d membership.CouponRefusal
-		if err := c.Decode(&d); err != nil {
-			return err
-		}
-		name := "coupon:" + d.Template
-		if d.Pack != "" {
-			name = "pack:" + d.Pack
-		}
-		t.Refused[name+"/"+d.Cause]++
-	case c.Kind == membership.ChangePackIssued:
-		var d coupon.PackIssued
-		if err := c.Decode(&d); err != nil {
-			return err
-		}
-		t.Packs[d.Pack]++
-		for _, s := range d.Short {
-			t.PackShort[d.Pack+"/"+s.Template] += int64(s.Count)
-		}
-	case strings.HasPrefix(c.Kind, "coupon."):
-		var d coupon.Coupon
-		if err := c.Decode(&d); err != nil {
-			return err
-		}
-		live := t.Live[d.Member]
-		switch c.Kind {
-		case membership.ChangeCouponIssued:
-			t.Issued[d.Template]++
-			if live == nil {
-				live = map[string]coupon.Coupon{}
-				t.Live[d.Member] = live
-			}
-			live[d.ID] = d
-		case membership.ChangeCouponUsed:
-			t.Used[d.Store]++
-			t.Off[d.Store] = t.Off[d.Store].Add(d.AmountOff)
-			delete(live, d.ID)
-		case membership.ChangeCouponExpired:
-			t.Expired++
-			delete(live, d.ID)
-		case membership.ChangeCouponRevoked:
-			delete(live, d.ID)
-		}
-	case c.Kind == membership.ChangeTagAdded || c.Kind == membership.ChangeTagRemoved:
-		var d membership.TagChange
-		if err := c.Decode(&d); err != nil {
-			return err
-		}
-		if c.Kind == membership.ChangeTagAdded {
-			t.Tags[d.Tag]++
-		} else {
-			t.Tags[d.Tag]--
-		}
-	case c.Kind == membership.ChangeTaskCompleted:
-		var d membership.TaskCompleted
-		if err := c.Decode(&d); err != nil {
-			return err
-		}
-		t.Tasks[d.Task]++
-	case c.Kind == membership.ChangeAchievementGranted:
-		var d struct {
-			Achievement string `json:"achievement"`
-		}
-		if err := c.Decode(&d); err != nil {
-			return err
-		}
-		t.Achieved[d.Achievement]++
-	case c.Kind == membership.ChangeLevelChanged:
-		var d membership.LevelChange
-		if err := c.Decode(&d); err != nil {
-			return err
-		}
-		switch {
-		case d.From == "" || d.From == d.To:
-			// A join or a kept term is not a move.
-		default:
-			t.LevelMoves[string(d.Cause)+" "+d.From+"→"+d.To]++
-		}
-	case c.Kind == membership.ChangeLevelFrozen:
-		t.Frozen++
-	case c.Kind == membership.ChangeLevelUnfrozen:
-		var d membership.FreezeChange
-		if err := c.Decode(&d); err != nil {
-			return err
-		}
+	}
+	t.Frozen += int64(len(lf.Frozen))
+	for _, u := range lf.Unfrozen {
 		t.Unfrozen++
-		if d.Returned {
+		if u.Returned {
 			t.Returned++
 		}
+	}
+	vf, err := value.EffectsOf(out)
+	if err != nil {
+		return err
+	}
+	t.Value[value.KindRecharge] = t.Value[value.KindRecharge].Add(vf.Recharged)
+	t.Value[value.KindSpend] = t.Value[value.KindSpend].Sub(vf.Spent)
+	t.Value[value.KindRefund] = t.Value[value.KindRefund].Add(vf.Refunded)
+	cf, err := coupon.EffectsOf(out)
+	if err != nil {
+		return err
+	}
+	for _, r := range cf.Refused {
+		name := "coupon:" + r.Template
+		if r.Pack != "" {
+			name = "pack:" + r.Pack
+		}
+		t.Refused[name+"/"+r.Cause]++
+	}
+	for _, pk := range cf.Packs {
+		t.Packs[pk.Pack]++
+		for _, s := range pk.Short {
+			t.PackShort[pk.Pack+"/"+s.Template] += int64(s.Count)
+		}
+	}
+	// A coupon is issued before it is used, expired or revoked, so adding
+	// the page's issues first leaves the same live coupons.
+	for _, d := range cf.Issued {
+		t.Issued[d.Template]++
+		live := t.Live[d.Member]
+		if live == nil {
+			live = map[string]coupon.Coupon{}
+			t.Live[d.Member] = live
+		}
+		live[d.ID] = d
+	}
+	for _, d := range cf.Used {
+		t.Used[d.Store]++
+		t.Off[d.Store] = t.Off[d.Store].Add(d.AmountOff)
+		delete(t.Live[d.Member], d.ID)
+	}
+	for _, d := range cf.Expired {
+		t.Expired++
+		delete(t.Live[d.Member], d.ID)
+	}
+	for _, d := range cf.Revoked {
+		delete(t.Live[d.Member], d.ID)
+	}
+	tf, err := tag.EffectsOf(out)
+	if err != nil {
+		return err
+	}
+	for _, e := range tf.Added {
+		t.Tags[e.Tag]++
+	}
+	for _, e := range tf.Removed {
+		t.Tags[e.Tag]--
+	}
+	kf, err := task.EffectsOf(out)
+	if err != nil {
+		return err
+	}
+	for _, d := range kf.Completed {
+		t.Tasks[d.Task]++
+	}
+	bf, err := benefit.EffectsOf(out)
+	if err != nil {
+		return err
+	}
+	for _, g := range bf.Achievements {
+		t.Achieved[g.Achievement]++
 	}
 	return nil
 }
@@ -292,9 +281,9 @@ func (c *Checks) Err() error {
 
 // Reconcile compares the tally with the program's ledger and coupon
 // statistics: per point program every kind against Totals, the identity
-// of PointsReconciliation, growth and stored value per kind, and the
-// coupons issued, used, expired and amount off per store against
-// CouponStats. It returns the ledger's points totals per program.
+// of the points Reconciliation, growth and stored value per kind, and the
+// coupons issued, used, expired and amount off per store against the
+// coupon Stats. It returns the ledger's points totals per program.
 func (t *Tally) Reconcile(ctx context.Context, p *membership.Program, c *Checks) (map[string]points.Reconciliation, error) {
 	out := map[string]points.Reconciliation{}
 	def := p.Definition()
@@ -304,12 +293,12 @@ func (t *Tally) Reconcile(ctx context.Context, p *membership.Program, c *Checks)
 			if err != nil {
 				return nil, err
 			}
-			kinds := []ledger.Kind{membership.KindPointsEarned, membership.KindPointsRedeemed, membership.KindPointsReversed,
-				membership.KindPointsExpired, membership.KindPointsVoided, membership.KindPointsAdjusted, membership.KindPointsExchanged}
+			kinds := []ledger.Kind{points.KindEarned, points.KindRedeemed, points.KindReversed,
+				points.KindExpired, points.KindVoided, points.KindAdjusted, points.KindExchanged}
 			for _, k := range kinds {
 				c.Decimal(fmt.Sprintf("points %s %s", prog.Name, k), t.Points[prog.Name][k], tot[k])
 			}
-			r, err := p.PointsReconciliation(ctx, prog.Name, "", "")
+			r, err := p.Points().Reconciliation(ctx, points.ReconciliationQuery{Program: prog.Name})
 			if err != nil {
 				return nil, err
 			}
@@ -322,7 +311,7 @@ func (t *Tally) Reconcile(ctx context.Context, p *membership.Program, c *Checks)
 		if err != nil {
 			return nil, err
 		}
-		for _, k := range []ledger.Kind{membership.KindGrowthEarned, membership.KindGrowthRewarded, membership.KindGrowthReversed, membership.KindGrowthRebased} {
+		for _, k := range []ledger.Kind{level.KindEarned, level.KindRewarded, level.KindReversed, level.KindRebased} {
 			c.Decimal("growth "+string(k), t.Growth[k], tot[k])
 		}
 	}
@@ -331,12 +320,12 @@ func (t *Tally) Reconcile(ctx context.Context, p *membership.Program, c *Checks)
 		if err != nil {
 			return nil, err
 		}
-		for _, k := range []ledger.Kind{membership.KindRecharge, membership.KindSpend, membership.KindRefund} {
+		for _, k := range []ledger.Kind{value.KindRecharge, value.KindSpend, value.KindRefund} {
 			c.Decimal("stored value "+string(k), t.Value[k], tot[k])
 		}
 	}
 	if def.Coupons != nil {
-		st, err := p.CouponStats(ctx, coupon.StatsQuery{})
+		st, err := p.Coupons().Stats(ctx, coupon.StatsQuery{})
 		if err != nil {
 			return nil, err
 		}
@@ -355,15 +344,15 @@ func (t *Tally) Reconcile(ctx context.Context, p *membership.Program, c *Checks)
 	return out, nil
 }
 
-// CheckTags compares the tag counts from the feed with the members each
-// tag's segment lists (the API has no per-tag count).
+// CheckTags compares the tag counts from the feed with the program's own
+// counts per tag.
 func (t *Tally) CheckTags(ctx context.Context, p *membership.Program, names []string, c *Checks) error {
+	counts, err := p.Tags().Counts(ctx)
+	if err != nil {
+		return err
+	}
 	for _, name := range names {
-		n, err := SegmentSize(ctx, p, name)
-		if err != nil {
-			return err
-		}
-		c.Int("members tagged "+name, t.Tags[name], n)
+		c.Int("members tagged "+name, t.Tags[name], counts[name])
 	}
 	return nil
 }
@@ -371,34 +360,34 @@ func (t *Tally) CheckTags(ctx context.Context, p *membership.Program, names []st
 // SegmentSize counts the members of a segment by paging through it.
 func SegmentSize(ctx context.Context, p *membership.Program, expr string) (int64, error) {
 	var n int64
-	cursor := ""
-	for {
-		ms, next, err := p.Segment(ctx, expr, cursor, 1000)
-		if err != nil {
-			return 0, err
-		}
-		n += int64(len(ms))
-		if next == "" {
-			return n, nil
-		}
-		cursor = next
-	}
+	err := segment(ctx, p, expr, func(ms []string) { n += int64(len(ms)) })
+	return n, err
 }
 
 // Segment lists every member of a segment.
 func Segment(ctx context.Context, p *membership.Program, expr string) ([]string, error) {
 	var out []string
-	cursor := ""
+	err := segment(ctx, p, expr, func(ms []string) { out = append(out, ms...) })
+	return out, err
+}
+
+// segment pages through a segment, passing each page's members to f.
+func segment(ctx context.Context, p *membership.Program, expr string, f func([]string)) error {
+	e, err := tag.Parse(expr)
+	if err != nil {
+		return err
+	}
+	q := tag.SegmentQuery{Expr: e, Limit: 1000}
 	for {
-		ms, next, err := p.Segment(ctx, expr, cursor, 1000)
+		page, err := p.Tags().Segment(ctx, q)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, ms...)
-		if next == "" {
-			return out, nil
+		f(page.Members)
+		if page.Next == "" {
+			return nil
 		}
-		cursor = next
+		q.After = page.Next
 	}
 }
 
@@ -499,21 +488,21 @@ func PayCoupons(ctx context.Context, p *membership.Program, o coupon.Order, prop
 			return decimal.Zero, 0, err
 		}
 		if ok {
-			c, _, err := p.RedeemCode(ctx, membership.RedeemRequest{RequestID: "qr-" + o.ID, Code: code, Via: coupon.ByQR, Order: o})
+			r, err := p.Coupons().Redeem(ctx, coupon.RedeemRequest{RequestID: "qr-" + o.ID, Code: code, Via: coupon.ByQR, Order: o})
 			if err != nil {
 				return decimal.Zero, 0, err
 			}
-			return c.AmountOff, 1, nil
+			return r.Coupon.AmountOff, 1, nil
 		}
 	}
 	ids := make([]string, len(prop.Coupons))
 	for i, a := range prop.Coupons {
 		ids[i] = a.Coupon
 	}
-	if _, err := p.LockCoupons(ctx, membership.LockRequest{RequestID: "lock-" + o.ID, Order: o, Coupons: ids}); err != nil {
+	if _, err := p.Coupons().Lock(ctx, coupon.LockRequest{RequestID: "lock-" + o.ID, Order: o, Coupons: ids}); err != nil {
 		return decimal.Zero, 0, err
 	}
-	if _, err := p.UseCoupons(ctx, membership.OrderRequest{RequestID: "pay-" + o.ID, Order: o.ID, Time: o.Time}); err != nil {
+	if _, err := p.Coupons().Use(ctx, coupon.OrderRequest{RequestID: "pay-" + o.ID, Order: o.ID, At: o.Time}); err != nil {
 		return decimal.Zero, 0, err
 	}
 	return prop.AmountOff, len(ids), nil
