@@ -45,10 +45,11 @@
 //
 // Update's answer comes from the run that counted: nil when that run
 // committed, or that run's error. A store that runs Updates concurrently
-// checks that what a failing run read still holds before it returns the
-// error (a business rejection, say, made on a balance that a concurrent
-// Update changed is run again instead), so an error returned by the
-// function is as serializable as a commit.
+// validates the reads of a run that returns an error as it validates those
+// of a run that commits (store/postgres commits its transaction, which has
+// written nothing), and runs the function again when they conflict: an
+// error the function returns, a business rejection say, is then as
+// serializable as a commit.
 //
 // A View reads one snapshot, each committed Update wholly in it or wholly
 // out of it. In a store that runs Updates concurrently that snapshot need
