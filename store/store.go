@@ -4,11 +4,13 @@
 //
 // It plays the part database/sql/driver plays for database/sql: the domain
 // packages (ledger, level, points, coupon, …) are written against [Tx] and
-// never against a concrete store. Two implementations ship with the module:
-// store/memory (in-process, copy-on-write, fully supported) and store/bolt
-// (the default: a bbolt file written through group commit and a
-// write-ahead log, one file again once closed). store/storetest is
-// the conformance suite both pass; a new implementation should run it too.
+// never against a concrete store. Three implementations ship with the
+// module: store/memory (in-process, copy-on-write, fully supported),
+// store/bolt (the default: a bbolt file written through group commit and a
+// write-ahead log, one file again once closed) and store/postgres (a
+// PostgreSQL database that several processes share). store/storetest is
+// the conformance suite they all pass; a new implementation should run it
+// too.
 //
 // # Model
 //
@@ -16,19 +18,59 @@
 // [Store.Update] runs a function in a read-write transaction that commits
 // when the function returns nil and leaves nothing behind when it returns an
 // error. [Store.View] runs a read-only transaction over a consistent
-// snapshot. A function passed to Update is called exactly once, so it may
-// have side effects outside the store (unlike bbolt's DB.Batch).
+// snapshot.
+//
+// # Concurrent writers
+//
+// Updates are serializable: the committed Updates have the effect of
+// running one at a time in some order, each seeing the writes of those
+// before it. A store may get there by running them one at a time
+// (store/memory and store/bolt do, so their functions run exactly once), or
+// by running them concurrently and detecting conflicts (store/postgres,
+// where Updates from several processes share one database). A store that
+// detects a conflict discards the transaction and runs the function again
+// on a new one, until a run commits, the function returns an error that
+// stands (see below), or the store gives up and returns an error wrapping
+// [ErrConflict].
+//
+// So a function passed to Update may run more than once, and it must have
+// no effect outside its transaction: it may draw random numbers and log,
+// and those may repeat, but nothing else — no message sent, no counter or
+// cache of the caller's changed, nothing kept from a run for the next. What
+// must happen once happens after Update returns nil, from what the last run
+// left in variables the caller reads only then. Each run reads one
+// consistent snapshot (every committed Update wholly in it or wholly out of
+// it) plus its own writes, even a run that is then discarded, so a function
+// never sees half of another Update.
+//
+// Update's answer comes from the run that counted: nil when that run
+// committed, or that run's error. A store that runs Updates concurrently
+// validates the reads of a run that returns an error as it validates those
+// of a run that commits (store/postgres commits its transaction, which has
+// written nothing), and runs the function again when they conflict: an
+// error the function returns, a business rejection say, is then as
+// serializable as a commit.
+//
+// A View reads one snapshot, each committed Update wholly in it or wholly
+// out of it. In a store that runs Updates concurrently that snapshot need
+// not be a state the serial order of the Updates passes through (the
+// read-only anomaly of snapshot isolation); a read that must be
+// serializable with the writes belongs in an Update. A View function runs
+// once.
 //
 // # Caveats
 //
 // Byte slices returned by Get and passed to Scan callbacks belong to the
 // store and are valid only until the transaction ends; copy them to keep them
-// and never modify them.
+// and never modify them. An Update or View function must not call Update or
+// View on the same store: a store that serializes Updates deadlocks, and one
+// with a pool of connections may.
 package store
 
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Sentinel errors. Implementations wrap them; callers test with errors.Is.
@@ -44,6 +86,13 @@ var (
 	// ErrInvalid is returned for an empty bucket name, an empty key or a
 	// value that cannot be stored.
 	ErrInvalid = errors.New("store: invalid argument")
+	// ErrConflict is wrapped by the error Update returns when the store
+	// gave up running a function again after conflicts with concurrent
+	// Updates (nothing was written), and by a Tx call that found its
+	// transaction in conflict: the function should then return that error
+	// (or any error), and the store runs it again. Stores that serialize
+	// Updates never return it.
+	ErrConflict = errors.New("store: conflict with a concurrent update")
 )
 
 // StopScan may be returned by a Scan callback to end the scan early; Scan
@@ -52,17 +101,22 @@ var StopScan = errors.New("store: stop scan")
 
 // Store is an ordered, transactional key-value store.
 type Store interface {
-	// View runs fn in a read-only transaction over a consistent snapshot.
-	// It returns fn's error, ctx.Err() if ctx is done before fn runs, or
-	// ErrClosed.
+	// View runs fn once in a read-only transaction over a consistent
+	// snapshot. It returns fn's error, ctx.Err() if ctx is done before fn
+	// runs, or ErrClosed.
 	View(ctx context.Context, fn func(Tx) error) error
-	// Update runs fn once in a read-write transaction. When fn returns nil
-	// the writes are committed (durably, for a persistent store) before
-	// Update returns; when fn returns an error nothing is written and the
-	// error is returned as is. Concurrent Updates are serialized.
-	// It returns ctx.Err() if ctx is done before fn runs, or ErrClosed.
-	// When fn has run, Update returns only after fn has returned (callers
-	// reuse what fn refers to).
+	// Update runs fn in a read-write transaction. When fn returns nil the
+	// writes are committed (durably, for a persistent store) before Update
+	// returns; when fn returns an error nothing is written and the error is
+	// returned as is. Concurrent Updates are serializable, and may run
+	// concurrently in a store that can: a store that detects a conflict
+	// discards the run and calls fn again on a new transaction, so fn must
+	// have no effect outside its transaction (random draws and logs may
+	// repeat; nothing else) — see the package documentation.
+	// It returns ctx.Err() if ctx is done before fn runs, ErrClosed, or an
+	// error wrapping ErrConflict when the store gave up after conflicts.
+	// When fn has run, Update returns only after fn's last run has returned
+	// (callers reuse what fn refers to).
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Close releases the store. Calls after Close return ErrClosed.
 	Close() error
@@ -70,6 +124,11 @@ type Store interface {
 
 // Tx is one transaction. It must not be used after the function it was
 // given to returns, nor from several goroutines at once.
+//
+// A store whose reads go to a server may fail any call with an error
+// wrapping ErrConflict (its transaction lost a conflict) or another error
+// of its own (the connection broke); the function should return it, and
+// Update then runs the function again or returns the error.
 type Tx interface {
 	// Get returns the value of key in bucket, or an error wrapping
 	// ErrNotFound.
@@ -100,6 +159,44 @@ func PrefixEnd(prefix []byte) []byte {
 			end[i]++
 			return end[:i+1]
 		}
+	}
+	return nil
+}
+
+// Preloader is an optional capability of a [Tx] whose reads are round trips
+// to a server (store/postgres): Preload reads every key and range of reads
+// in one round trip, and the Gets and Scans that follow inside them are
+// answered from what it read, without another. Where a Tx does not
+// implement it, every read is local and cheap; call [Preload], which
+// checks.
+type Preloader interface {
+	// Preload reads reads. It returns an error wrapping ErrInvalid for an
+	// empty bucket name or a non-nil empty Key, and the errors of Get.
+	Preload(reads ...Read) error
+}
+
+// Read names what [Preload] reads: the one key Key of Bucket, or, when Key
+// is nil, every key of Bucket in [Start, End) (a nil Start means from the
+// first key, a nil End to the last).
+type Read struct {
+	Bucket     string
+	Key        []byte
+	Start, End []byte
+}
+
+// Preload reads reads in one round trip when tx implements [Preloader],
+// so that the transaction's later Gets and Scans inside them need none; it
+// only checks its arguments otherwise. Reading a member's keys this way
+// before using them keeps an Update on a server to two round trips (reads,
+// then writes with the commit).
+func Preload(tx Tx, reads ...Read) error {
+	for _, r := range reads {
+		if r.Bucket == "" || (r.Key != nil && len(r.Key) == 0) {
+			return fmt.Errorf("store: preload %q %q: %w", r.Bucket, r.Key, ErrInvalid)
+		}
+	}
+	if p, ok := tx.(Preloader); ok {
+		return p.Preload(reads...)
 	}
 	return nil
 }

@@ -35,7 +35,9 @@ func tempDB(t *testing.T, opts *bolt.Options) *bolt.DB {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return tempDB(t, nil) })
+	open := func(t *testing.T) store.Store { return tempDB(t, nil) }
+	storetest.Run(t, open)
+	storetest.RunSerial(t, open)
 }
 
 func TestConformanceSmallBatches(t *testing.T) {

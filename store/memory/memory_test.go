@@ -27,6 +27,7 @@ func open(t *testing.T) store.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, open)
+	storetest.RunSerial(t, open)
 }
 
 func TestWriteInsideScan(t *testing.T) {

@@ -15,7 +15,9 @@
 //	}
 //
 // The cleanup must tolerate a store the test already closed (Close then
-// returns an error wrapping [store.ErrClosed]).
+// returns an error wrapping [store.ErrClosed]). A store that serializes its
+// Updates, and so promises that a function runs exactly once, calls
+// [RunSerial] too.
 //
 // # What it checks
 //
@@ -23,11 +25,25 @@
 // read-your-writes inside a transaction, atomicity of failed Updates,
 // snapshot isolation of View, ordered and bounded scans in both directions,
 // buckets sharing a prefix, StopScan, the sentinel errors (ErrReadOnly,
-// ErrTxDone, ErrInvalid, ErrClosed), context cancellation, serialization of
-// concurrent Updates and that an Update function is called exactly once.
+// ErrTxDone, ErrInvalid, ErrClosed), context cancellation, and
+// [store.Preload].
+//
+// Then the concurrent writers of the contract (see [store]): whether a
+// store runs Updates one at a time or concurrently and runs a function
+// again after a conflict, the suite checks what must hold either way. A
+// counter incremented by many goroutines loses no increment; a function
+// run again leaves one result, sees one snapshot in every run, and Update
+// returns after its last run; bank transfers between random accounts keep
+// the total and never overdraw; two transactions that read a range and
+// insert into it under a rule that only one may do so never both succeed
+// (no write skew); a View sees one total while transfers commit. Each of
+// these cases says in a comment how a store without that isolation fails
+// it, and the suite's own tests run them on such stores to see them fail.
+//
 // Run it with -race. The snapshot case commits an Update while a View is
 // open, so an implementation whose writers wait for readers fails it by
-// hanging.
+// hanging; the concurrent cases need a store that runs at least two
+// transactions at once (a pool of two connections or more).
 package storetest
 
 import (
@@ -36,6 +52,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -78,10 +95,24 @@ var cases = []struct {
 	{"TxDone", testTxDone},
 	{"Invalid", testInvalid},
 	{"CancelledContext", testCancelledContext},
+	{"Preload", testPreload},
 	{"ConcurrentIncrements", testConcurrentIncrements},
 	{"ConcurrentReadersSeeCommitted", testConcurrentReaders},
-	{"CalledExactlyOnce", testCalledExactlyOnce},
+	{"RerunLeavesOneResult", testRerunLeavesOneResult},
+	{"BankTransfers", testBankTransfers},
+	{"WriteSkewOnRange", testWriteSkewOnRange},
+	{"ViewSeesOneSnapshot", testViewSeesOneSnapshot},
 	{"Close", testClose},
+}
+
+// RunSerial checks, on stores returned by open as for [Run], the promise of
+// a store that runs Updates one at a time: a function runs exactly once.
+// Call it besides Run; a store that runs Updates concurrently must not.
+func RunSerial(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Helper()
+	t.Run("CalledExactlyOnce", func(t *testing.T) {
+		testCalledExactlyOnce(t, open(t))
+	})
 }
 
 // errBoom is the error test functions return to abort an Update.
@@ -637,8 +668,13 @@ func testCancelledContext(t *testing.T, s store.Store) {
 	})
 }
 
+// testConcurrentIncrements checks that no update is lost: goroutines
+// increment one counter, each increment a Get and a Put in one Update, and
+// the counter ends at the number of increments. A store without isolation
+// between Updates fails it: two functions read the same n and both write
+// n+1 (the yield between the Get and the Put widens that window).
 func testConcurrentIncrements(t *testing.T, s store.Store) {
-	const goroutines, increments = 32, 50
+	const goroutines, increments = 32, 10
 	var wg sync.WaitGroup
 	for range goroutines {
 		wg.Go(func() {
@@ -652,6 +688,7 @@ func testConcurrentIncrements(t *testing.T, s store.Store) {
 					case !errors.Is(err, store.ErrNotFound):
 						return err
 					}
+					runtime.Gosched()
 					return tx.Put("counter", bs("n"), binary.BigEndian.AppendUint64(nil, n+1))
 				})
 				if err != nil {
@@ -726,7 +763,7 @@ func testConcurrentReaders(t *testing.T, s store.Store) {
 }
 
 // testCalledExactlyOnce checks that Update runs its function exactly once
-// and returns only after the function has returned.
+// and returns only after the function has returned (for [RunSerial]).
 func testCalledExactlyOnce(t *testing.T, s store.Store) {
 	const n = 64
 	var calls [n]atomic.Int32

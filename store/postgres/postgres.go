@@ -1,0 +1,420 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/memberkit/membership/store"
+)
+
+// Options configures a [Store]; a nil *Options means the defaults.
+type Options struct {
+	// Schema is the PostgreSQL schema that holds the store's tables,
+	// created when missing. Stores in different schemas of one database
+	// are independent. Empty means "membership".
+	Schema string
+	// MaxAttempts is how many times Update runs a function whose
+	// transaction keeps losing conflicts before it gives up with an error
+	// wrapping store.ErrConflict. Zero means 100.
+	MaxAttempts int
+}
+
+// Stats counts what a [Store] did since it was opened.
+type Stats struct {
+	// Updates is the number of Update calls that ran their function.
+	Updates int64
+	// Retries is the number of runs of Update functions discarded on a
+	// conflict (SQLSTATE 40001 or 40P01) and run again.
+	Retries int64
+	// GaveUp is the number of Updates that returned store.ErrConflict.
+	GaveUp int64
+	// RoundTrips is the number of requests that Updates, all their runs
+	// included, sent to the server and waited for: a read (or a Preload),
+	// the commit batch, a rollback after an error. pgx prepares each
+	// statement once per connection, in a round trip of its own that is
+	// not counted.
+	RoundTrips int64
+	// Views and ViewRoundTrips count the Views and their round trips.
+	Views, ViewRoundTrips int64
+}
+
+// ErrSchemaTooNew is wrapped by the error Open and New return when the
+// database holds a schema version newer than this code knows: a newer
+// release migrated it, and this one must not write to it.
+var ErrSchemaTooNew = errors.New("postgres: the database's schema is newer than this code")
+
+// Store is a [store.Store] in a PostgreSQL database. Its methods are safe
+// for concurrent use, by several goroutines and by several processes on
+// one database.
+type Store struct {
+	pool        *pgxpool.Pool
+	ownPool     bool
+	sql         queries
+	maxAttempts int
+
+	mu     sync.Mutex
+	closed bool
+	active int        // calls running
+	idle   *sync.Cond // signalled when active drops to zero after Close
+
+	updates, retries, gaveUp, roundTrips, views, viewRoundTrips atomic.Int64
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database dsn names (a PostgreSQL connection
+// string or URL; pool settings such as pool_max_conns may be added, see
+// pgxpool.ParseConfig) and opens the store in it as [New] does. Close
+// closes the connections.
+func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	s, err := New(ctx, pool, opts)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.ownPool = true
+	return s, nil
+}
+
+// New opens the store on pool, which the caller keeps (Close leaves it
+// open): it creates the schema's tables or migrates them to
+// [SchemaVersion], and returns an error wrapping [ErrSchemaTooNew] when
+// the database's version is newer. Any number of processes may open one
+// schema at once; they migrate it once.
+func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Schema == "" {
+		o.Schema = "membership"
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 100
+	}
+	s := &Store{pool: pool, sql: newQueries(o.Schema), maxAttempts: o.MaxAttempts}
+	s.idle = sync.NewCond(&s.mu)
+	if err := s.migrate(ctx, o.Schema); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats {
+	return Stats{
+		Updates:        s.updates.Load(),
+		Retries:        s.retries.Load(),
+		GaveUp:         s.gaveUp.Load(),
+		RoundTrips:     s.roundTrips.Load(),
+		Views:          s.views.Load(),
+		ViewRoundTrips: s.viewRoundTrips.Load(),
+	}
+}
+
+func (s *Store) enter(op string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrClosed)
+	}
+	s.active++
+	return nil
+}
+
+func (s *Store) leave() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.active--
+	if s.active == 0 && s.closed {
+		s.idle.Broadcast()
+	}
+}
+
+// Close waits for the running Updates and Views, then releases the store
+// (and closes the pool when the store was made by Open). Every later call
+// returns an error wrapping store.ErrClosed, a second Close included.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return fmt.Errorf("postgres: close: %w", store.ErrClosed)
+	}
+	s.closed = true
+	for s.active > 0 {
+		s.idle.Wait()
+	}
+	s.mu.Unlock()
+	if s.ownPool {
+		s.pool.Close()
+	}
+	return nil
+}
+
+// View runs fn once in a REPEATABLE READ READ ONLY transaction: one
+// snapshot of the database. It returns fn's error, ctx.Err() if ctx is
+// done before fn runs, an error wrapping store.ErrClosed, or the error of
+// a connection that fails.
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	if err := s.enter("view"); err != nil {
+		return err
+	}
+	defer s.leave()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.views.Add(1)
+	err, _ := s.run(ctx, fn, false)
+	return err
+}
+
+// Update runs fn in a SERIALIZABLE transaction, with its reads sent to the
+// server and its writes kept in the transaction until fn returns nil, then
+// sent with the commit in one batch. When the server reports a
+// serialization failure (SQLSTATE 40001) or a deadlock (40P01), during a
+// read or at the commit, the transaction is discarded and fn runs again on
+// a new one, after a short random wait that grows with the attempts; after
+// Options.MaxAttempts runs Update returns an error wrapping
+// store.ErrConflict and the last *pgconn.PgError. When fn returns an error
+// after reading, the transaction is committed anyway (it wrote nothing):
+// the error is returned only if what fn read still holds; when the commit
+// fails on a conflict fn runs again. Update returns ctx.Err() if ctx is
+// done before fn runs and an error wrapping store.ErrClosed after Close.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if err := s.enter("update"); err != nil {
+		return err
+	}
+	defer s.leave()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.updates.Add(1)
+	for attempt := 1; ; attempt++ {
+		err, conflict := s.run(ctx, fn, true)
+		if conflict == nil {
+			return err
+		}
+		if attempt >= s.maxAttempts {
+			s.gaveUp.Add(1)
+			return fmt.Errorf("postgres: update: %d runs lost a conflict: %w (last: %w)", attempt, store.ErrConflict, conflict)
+		}
+		s.retries.Add(1)
+		if err := wait(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// wait sleeps a random time below 100µs·2^(attempt-1), at most 25ms, or
+// until ctx is done, so that transactions that conflicted do not meet
+// again at once.
+func wait(ctx context.Context, attempt int) error {
+	limit := min(100*time.Microsecond<<min(attempt-1, 10), 25*time.Millisecond)
+	t := time.NewTimer(rand.N(limit))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// isConflict reports whether err is a serialization failure or a
+// deadlock, after which a transaction may succeed when run again.
+func isConflict(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// run runs fn once in a transaction and ends it. It returns fn's result
+// (nil when committed), or a non-nil conflict when the run was discarded
+// on a conflict and fn may run again.
+func (s *Store) run(ctx context.Context, fn func(store.Tx) error, writable bool) (result, conflict error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: acquire a connection: %w", err), nil
+	}
+	t := newTx(s, ctx, conn.Conn(), writable)
+	defer func() {
+		t.done = true
+		t.end() // after a panic too
+		if writable {
+			s.roundTrips.Add(t.roundTrips)
+		} else {
+			s.viewRoundTrips.Add(t.roundTrips)
+		}
+		conn.Release()
+	}()
+	ferr := fn(t)
+	t.done = true
+	if t.err != nil { // the transaction failed on the server
+		switch {
+		case isConflict(t.err):
+			return nil, t.err
+		case ferr != nil:
+			return ferr, nil
+		}
+		return fmt.Errorf("postgres: function returned nil after an error: %w", t.err), nil
+	}
+	if !writable || (ferr != nil && !t.begun) {
+		return ferr, nil
+	}
+	if err := t.commit(ferr == nil); err != nil {
+		if isConflict(err) {
+			return nil, err
+		}
+		if ferr != nil {
+			return ferr, nil
+		}
+		return fmt.Errorf("postgres: commit: %w", err), nil
+	}
+	return ferr, nil
+}
+
+// Bucket names, keys and values are bytea: a bucket name may hold any
+// byte (text may not hold NUL), and bytea compares bytewise, the order
+// store.Tx requires.
+var migrations = [...]string{
+	// 1: the key-value table.
+	`CREATE TABLE %[1]s.kv (
+		bucket bytea NOT NULL,
+		key bytea NOT NULL,
+		value bytea NOT NULL,
+		PRIMARY KEY (bucket, key)
+	)`,
+}
+
+// SchemaVersion is the version of the schema this code creates and
+// writes: the number of its migrations.
+const SchemaVersion = len(migrations)
+
+// migrate brings schema to SchemaVersion, under an advisory lock so that
+// processes opening it at once migrate it once.
+func (s *Store) migrate(ctx context.Context, schema string) error {
+	q := pgx.Identifier{schema}.Sanitize()
+	version, err := s.schemaVersion(ctx, schema, q)
+	if err == nil && version == SchemaVersion {
+		return nil
+	}
+	if err == nil && version > SchemaVersion {
+		return fmt.Errorf("postgres: schema %s is at version %d, this code knows %d: %w", q, version, SchemaVersion, ErrSchemaTooNew)
+	}
+	// A session lock, taken before the transaction that migrates: that
+	// transaction then starts after another process's migration committed
+	// and sees what it created (a lock taken inside it would leave stale
+	// catalog caches, and CREATE ... IF NOT EXISTS would fail).
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	defer conn.Release()
+	const lockKey = `hashtext('memberkit/membership store/postgres'), hashtext($1)`
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lockKey+`)`, schema); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	defer func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lockKey+`)`, schema); err != nil {
+			_ = conn.Conn().Close(ctx) // the lock goes with the session
+		}
+	}()
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE SCHEMA IF NOT EXISTS %s`, q)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.schema_version (
+			version integer PRIMARY KEY,
+			applied_at timestamptz NOT NULL DEFAULT now()
+		)`, q))
+		if err != nil {
+			return err
+		}
+		var version int
+		if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(max(version), 0) FROM %s.schema_version`, q)).Scan(&version); err != nil {
+			return err
+		}
+		if version > SchemaVersion {
+			return fmt.Errorf("schema %s is at version %d, this code knows %d: %w", q, version, SchemaVersion, ErrSchemaTooNew)
+		}
+		for v := version; v < SchemaVersion; v++ {
+			if _, err := tx.Exec(ctx, fmt.Sprintf(migrations[v], q)); err != nil {
+				return fmt.Errorf("migrating to version %d: %w", v+1, err)
+			}
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.schema_version (version) VALUES ($1)`, q), v+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return nil
+}
+
+// schemaVersion returns the version recorded in schema, 0 when it has no
+// schema_version table.
+func (s *Store) schemaVersion(ctx context.Context, schema, quoted string) (int, error) {
+	var exists bool
+	err := s.pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, quoted+".schema_version").Scan(&exists)
+	if err != nil || !exists {
+		return 0, err
+	}
+	var version int
+	err = s.pool.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(max(version), 0) FROM %s.schema_version`, quoted)).Scan(&version)
+	return version, err
+}
+
+// queries holds the statements, with the schema's name in them.
+type queries struct {
+	beginUpdate, beginView    string
+	get, getMany              string
+	scan                      [2][2]string // [reverse][bounded]: bounded has an end key
+	upsert, delete, commit    string
+	rollback, disableSeqScans string
+}
+
+func newQueries(schema string) queries {
+	kv := pgx.Identifier{schema, "kv"}.Sanitize()
+	q := queries{
+		beginUpdate: `BEGIN ISOLATION LEVEL SERIALIZABLE`,
+		beginView:   `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`,
+		// A sequential scan takes a predicate lock on the whole table,
+		// which makes every concurrent writer a conflict; the store's
+		// statements all have an index to use, so make the planner use
+		// it, even on a small table.
+		disableSeqScans: `SET LOCAL enable_seqscan = off`,
+		get:             `SELECT value FROM ` + kv + ` WHERE bucket = $1 AND key = $2`,
+		getMany: `SELECT k.i, kv.value FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS k(bucket, key, i)
+			JOIN ` + kv + ` kv ON kv.bucket = k.bucket AND kv.key = k.key`,
+		upsert: `INSERT INTO ` + kv + ` (bucket, key, value)
+			SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[])
+			ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`,
+		delete: `DELETE FROM ` + kv + ` kv USING unnest($1::bytea[], $2::bytea[]) AS d(bucket, key)
+			WHERE kv.bucket = d.bucket AND kv.key = d.key`,
+		commit:   `COMMIT`,
+		rollback: `ROLLBACK`,
+	}
+	for r, order := range []string{"key", "key DESC"} {
+		q.scan[r][0] = `SELECT key, value FROM ` + kv + ` WHERE bucket = $1 AND key >= $2 ORDER BY ` + order + ` LIMIT $3`
+		q.scan[r][1] = `SELECT key, value FROM ` + kv + ` WHERE bucket = $1 AND key >= $2 AND key < $4 ORDER BY ` + order + ` LIMIT $3`
+	}
+	return q
+}

@@ -1,0 +1,505 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/postgres"
+	"github.com/memberkit/membership/store/storetest"
+)
+
+// dsnEnv names the environment variable that holds the DSN of the
+// PostgreSQL database the tests and benchmarks use. Each test makes
+// schemas of its own in it and drops them.
+const dsnEnv = "MEMBERSHIP_PG_DSN"
+
+var (
+	poolOnce sync.Once
+	pool     *pgxpool.Pool
+	poolErr  error
+	schemas  atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pool != nil {
+		pool.Close()
+	}
+	os.Exit(code)
+}
+
+// dsn returns the test database's DSN. Without one the test is skipped,
+// except in CI (CI set), where it fails: CI must run these tests.
+func dsn(tb testing.TB) string {
+	tb.Helper()
+	d := os.Getenv(dsnEnv)
+	if d == "" {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("%s is not set: in CI the PostgreSQL tests must run (.ci/run starts a server and sets it)", dsnEnv)
+		}
+		tb.Skipf("%s is not set: no PostgreSQL server to test on (see store/postgres/README.md)", dsnEnv)
+	}
+	return d
+}
+
+// testPool returns the pool that the test binary shares, 8 connections
+// unless the DSN says otherwise.
+func testPool(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	d := dsn(tb)
+	poolOnce.Do(func() {
+		cfg, err := pgxpool.ParseConfig(d)
+		if err != nil {
+			poolErr = err
+			return
+		}
+		if !strings.Contains(d, "pool_max_conns") {
+			cfg.MaxConns = 8
+		}
+		pool, poolErr = pgxpool.NewWithConfig(context.Background(), cfg)
+	})
+	if poolErr != nil {
+		tb.Fatalf("connecting to %s: %v", dsnEnv, poolErr)
+	}
+	return pool
+}
+
+// newSchema returns the name of a schema of the test's own, dropped when
+// the test ends.
+func newSchema(tb testing.TB, p *pgxpool.Pool) string {
+	tb.Helper()
+	name := fmt.Sprintf("storetest_%d_%d", os.Getpid(), schemas.Add(1))
+	tb.Cleanup(func() {
+		_, err := p.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE")
+		if err != nil {
+			tb.Errorf("dropping schema %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+// openStore opens a store in a new schema, closed when the test ends.
+func openStore(tb testing.TB, opts *postgres.Options) *postgres.Store {
+	tb.Helper()
+	p := testPool(tb)
+	var o postgres.Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Schema == "" {
+		o.Schema = newSchema(tb, p)
+	}
+	s, err := postgres.New(context.Background(), p, &o)
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil && !errors.Is(err, store.ErrClosed) {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	testPool(t) // skip, or fail in CI, once
+	storetest.Run(t, func(t *testing.T) store.Store { return openStore(t, nil) })
+}
+
+func TestSchema(t *testing.T) {
+	p := testPool(t)
+	ctx := t.Context()
+	schema := newSchema(t, p)
+	versions := func() []int {
+		t.Helper()
+		rows, _ := p.Query(ctx, "SELECT version FROM "+pgx.Identifier{schema, "schema_version"}.Sanitize()+" ORDER BY version")
+		v, err := pgx.CollectRows(rows, pgx.RowTo[int])
+		if err != nil {
+			t.Fatalf("reading schema_version: %v", err)
+		}
+		return v
+	}
+
+	// Four processes opening a new database at once migrate it once.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			s, err := postgres.New(ctx, p, &postgres.Options{Schema: schema})
+			if err != nil {
+				t.Errorf("New on a new schema: %v", err)
+				return
+			}
+			if err := s.Update(ctx, func(tx store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) }); err != nil {
+				t.Errorf("Update: %v", err)
+			}
+			_ = s.Close()
+		})
+	}
+	wg.Wait()
+	want := make([]int, postgres.SchemaVersion)
+	for i := range want {
+		want[i] = i + 1
+	}
+	if got := versions(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("schema_version holds %v after four concurrent New; want %v", got, want)
+	}
+
+	// Opening it again keeps the data and migrates nothing.
+	s := openStore(t, &postgres.Options{Schema: schema})
+	err := s.View(ctx, func(tx store.Tx) error {
+		v, err := tx.Get("b", []byte("k"))
+		if err != nil || string(v) != "v" {
+			t.Errorf("after reopening, Get = %q, %v; want %q", v, err, "v")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+	if got := versions(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("schema_version holds %v after reopening; want %v", got, want)
+	}
+
+	// A newer release migrated the database: this code refuses it.
+	_, err = p.Exec(ctx, "INSERT INTO "+pgx.Identifier{schema, "schema_version"}.Sanitize()+" (version) VALUES ($1)", postgres.SchemaVersion+1)
+	if err != nil {
+		t.Fatalf("recording a newer version: %v", err)
+	}
+	if _, err := postgres.New(ctx, p, &postgres.Options{Schema: schema}); !errors.Is(err, postgres.ErrSchemaTooNew) {
+		t.Errorf("New on a schema at version %d = %v; want an error wrapping ErrSchemaTooNew", postgres.SchemaVersion+1, err)
+	}
+	if s, err := postgres.Open(ctx, dsn(t), &postgres.Options{Schema: schema}); !errors.Is(err, postgres.ErrSchemaTooNew) {
+		t.Errorf("Open on a schema at version %d = %v; want an error wrapping ErrSchemaTooNew", postgres.SchemaVersion+1, err)
+		if err == nil {
+			_ = s.Close()
+		}
+	}
+}
+
+func TestOpen(t *testing.T) {
+	p := testPool(t)
+	schema := newSchema(t, p)
+	s, err := postgres.Open(t.Context(), dsn(t), &postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if err := s.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte("k"), nil) }); err != nil {
+		t.Errorf("Update: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if _, err := postgres.Open(t.Context(), "postgres://127.0.0.1:1/none?connect_timeout=1", nil); err == nil {
+		t.Errorf("Open of a server that is not there succeeded; want an error")
+	}
+}
+
+// readKeys are the keys of the round-trip test's Updates.
+func readKeys(n int) []store.Read {
+	reads := make([]store.Read, n)
+	for i := range reads {
+		reads[i] = store.Read{Bucket: fmt.Sprintf("b%d", i%3), Key: fmt.Appendf(nil, "k%02d", i)}
+	}
+	return reads
+}
+
+func TestRoundTrips(t *testing.T) {
+	s := openStore(t, nil)
+	ctx := t.Context()
+	errBoom := errors.New("boom")
+	// Half of the keys exist.
+	err := s.Update(ctx, func(tx store.Tx) error {
+		for i, r := range readKeys(14) {
+			if i%2 == 0 {
+				if err := tx.Put(r.Bucket, r.Key, []byte("v")); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	gets := func(tx store.Tx, reads []store.Read) error {
+		for _, r := range reads {
+			if _, err := tx.Get(r.Bucket, r.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		name   string
+		view   bool
+		fn     func(tx store.Tx) error
+		want   int64
+		wantFn error
+	}{
+		{"Nothing", false, func(tx store.Tx) error { return nil }, 0, nil},
+		{"PutsOnly", false, func(tx store.Tx) error {
+			for i := range 16 {
+				if err := tx.Put("w", fmt.Appendf(nil, "%d", i), nil); err != nil {
+					return err
+				}
+			}
+			return tx.Delete("w", []byte("0"))
+		}, 1, nil},
+		{"ThreeGets", false, func(tx store.Tx) error {
+			if err := gets(tx, readKeys(3)); err != nil {
+				return err
+			}
+			return tx.Put("w", []byte("x"), nil)
+		}, 4, nil},
+		{"GetsAgain", false, func(tx store.Tx) error {
+			for range 3 {
+				if err := gets(tx, readKeys(2)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, 3, nil},
+		{"PreloadedEvent", false, func(tx store.Tx) error {
+			reads := readKeys(14)
+			if err := store.Preload(tx, reads...); err != nil {
+				return err
+			}
+			if err := gets(tx, reads); err != nil {
+				return err
+			}
+			for i := range 16 {
+				if err := tx.Put("w", fmt.Appendf(nil, "e%d", i), []byte("v")); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, 2, nil},
+		{"PreloadedRangeScan", false, func(tx store.Tx) error {
+			if err := store.Preload(tx, store.Read{Bucket: "b0"}, store.Read{Bucket: "b1", Start: []byte("k")}); err != nil {
+				return err
+			}
+			for _, b := range []string{"b0", "b1"} {
+				if err := tx.Scan(b, []byte("k03"), nil, true, func(k, v []byte) error { return nil }); err != nil {
+					return err
+				}
+			}
+			return gets(tx, readKeys(2))
+		}, 2, nil},
+		{"Rejected", false, func(tx store.Tx) error {
+			if err := gets(tx, readKeys(1)); err != nil {
+				return err
+			}
+			return errBoom
+		}, 2, errBoom},
+		{"ViewNothing", true, func(tx store.Tx) error { return nil }, 0, nil},
+		{"ViewPreloaded", true, func(tx store.Tx) error {
+			reads := readKeys(14)
+			if err := store.Preload(tx, reads...); err != nil {
+				return err
+			}
+			return gets(tx, reads)
+		}, 2, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// Run twice: the first run on a connection prepares the
+			// statements (round trips the store does not count).
+			for range 2 {
+				before := s.Stats()
+				var err error
+				if c.view {
+					err = s.View(ctx, c.fn)
+				} else {
+					err = s.Update(ctx, c.fn)
+				}
+				if err != c.wantFn {
+					t.Fatalf("got error %v; want %v", err, c.wantFn)
+				}
+				after := s.Stats()
+				got := after.RoundTrips - before.RoundTrips + after.ViewRoundTrips - before.ViewRoundTrips
+				if got != c.want {
+					t.Errorf("%d round trips; want %d", got, c.want)
+				}
+				if r := after.Retries - before.Retries; r != 0 {
+					t.Errorf("%d retries; want none", r)
+				}
+			}
+		})
+	}
+}
+
+// conflicting runs an Update on s that reads k, and, in its first run,
+// lets another store on the same schema (another process, say) commit a
+// write of k before writing k itself: the first run's commit fails with a
+// serialization failure. It returns Update's error and how many times the
+// function ran.
+func conflicting(t *testing.T, s, other *postgres.Store) (error, int) {
+	t.Helper()
+	ctx := t.Context()
+	runs := 0
+	err := s.Update(ctx, func(tx store.Tx) error {
+		runs++
+		v, err := tx.Get("b", []byte("k"))
+		if err != nil {
+			return err
+		}
+		if runs == 1 {
+			err := other.Update(ctx, func(tx store.Tx) error { return tx.Put("b", []byte("k"), []byte("other")) })
+			if err != nil {
+				t.Errorf("the other store's Update: %v", err)
+			}
+		}
+		return tx.Put("b", []byte("k"), append(append([]byte{}, v...), "+mine"...))
+	})
+	return err, runs
+}
+
+func TestConflictRunsAgain(t *testing.T) {
+	p := testPool(t)
+	schema := newSchema(t, p)
+	s := openStore(t, &postgres.Options{Schema: schema})
+	other := openStore(t, &postgres.Options{Schema: schema})
+	if err := s.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte("k"), []byte("first")) }); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	before := s.Stats()
+	err, runs := conflicting(t, s, other)
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if runs != 2 {
+		t.Errorf("the function ran %d times; want 2 (the first run's commit conflicted)", runs)
+	}
+	after := s.Stats()
+	if got := after.Retries - before.Retries; got != 1 {
+		t.Errorf("Stats: %d retries; want 1", got)
+	}
+	err = s.View(t.Context(), func(tx store.Tx) error {
+		v, err := tx.Get("b", []byte("k"))
+		if string(v) != "other+mine" {
+			t.Errorf("k = %q, %v; want %q: the second run read the other store's write", v, err, "other+mine")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+}
+
+func TestConflictGivesUp(t *testing.T) {
+	p := testPool(t)
+	schema := newSchema(t, p)
+	s := openStore(t, &postgres.Options{Schema: schema, MaxAttempts: 1})
+	other := openStore(t, &postgres.Options{Schema: schema})
+	if err := s.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte("k"), []byte("first")) }); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	err, runs := conflicting(t, s, other)
+	if !errors.Is(err, store.ErrConflict) {
+		t.Errorf("Update with MaxAttempts 1 whose run conflicted = %v; want an error wrapping store.ErrConflict", err)
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "40001" {
+		t.Errorf("Update = %v; want it to wrap the server's *pgconn.PgError with SQLSTATE 40001", err)
+	}
+	if runs != 1 {
+		t.Errorf("the function ran %d times; want 1", runs)
+	}
+	if st := s.Stats(); st.GaveUp != 1 {
+		t.Errorf("Stats().GaveUp = %d; want 1", st.GaveUp)
+	}
+	err = s.View(t.Context(), func(tx store.Tx) error {
+		if v, err := tx.Get("b", []byte("k")); string(v) != "other" {
+			t.Errorf("k = %q, %v; want %q: nothing of the run that gave up is written", v, err, "other")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+}
+
+// TestFailedRead checks that a read that fails for another reason than a
+// conflict (here the context is cancelled) ends the Update with that
+// error, without running it again and without committing, even when the
+// function swallows the error.
+func TestFailedRead(t *testing.T) {
+	s := openStore(t, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	runs := 0
+	err := s.Update(ctx, func(tx store.Tx) error {
+		runs++
+		if err := tx.Put("b", []byte("k"), []byte("v")); err != nil {
+			return err
+		}
+		cancel()
+		if _, err := tx.Get("b", []byte("other")); err == nil || errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("Get with a cancelled context = %v; want an error", err)
+		}
+		if _, err := tx.Get("b", []byte("k")); err == nil {
+			// Read from the transaction's writes: still an error, as
+			// the transaction failed.
+			return errors.New("Get after a failed read succeeded")
+		}
+		return nil // swallow the error: Update must not commit
+	})
+	if err == nil || errors.Is(err, store.ErrConflict) {
+		t.Errorf("Update whose read failed = %v; want that error, not a conflict", err)
+	}
+	if runs != 1 {
+		t.Errorf("the function ran %d times; want 1", runs)
+	}
+	err = s.View(t.Context(), func(tx store.Tx) error {
+		if v, err := tx.Get("b", []byte("k")); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Get = %q, %v; want ErrNotFound: the failed Update committed", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+}
+
+// TestPanic checks that a function that panics leaves nothing written and
+// its connection back in the pool, and that the panic goes on up.
+func TestPanic(t *testing.T) {
+	s := openStore(t, nil)
+	for range 2 * 8 { // more than the pool's connections
+		func() {
+			defer func() {
+				if r := recover(); r != "boom" {
+					t.Errorf("recovered %v; want the function's panic", r)
+				}
+			}()
+			_ = s.Update(t.Context(), func(tx store.Tx) error {
+				if err := tx.Put("b", []byte("k"), nil); err != nil {
+					return err
+				}
+				if _, err := tx.Get("b", []byte("other")); !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				panic("boom")
+			})
+		}()
+	}
+	err := s.View(t.Context(), func(tx store.Tx) error {
+		if v, err := tx.Get("b", []byte("k")); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Get = %q, %v; want ErrNotFound: a function that panicked committed", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+}

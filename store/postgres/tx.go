@@ -1,0 +1,617 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/memberkit/membership/store"
+)
+
+// Scans read in chunks, the first of firstChunk rows, each next four times
+// larger up to maxChunk: a Scan that stops early reads little, a long one
+// takes few round trips, and no rows are open on the connection while the
+// callback runs (it may call Get).
+const firstChunk, maxChunk = 64, 4096
+
+// entry is a key's value, or (del) its absence: a write buffered in the
+// transaction, or what a read found.
+type entry struct {
+	val []byte
+	del bool
+}
+
+// loaded is a range of a bucket that Preload read whole: every key in
+// [start, end) (end nil: to the last key), in ascending order.
+type loaded struct {
+	start, end []byte
+	keys, vals [][]byte
+}
+
+func (l *loaded) contains(key []byte) bool {
+	return bytes.Compare(key, l.start) >= 0 && (l.end == nil || bytes.Compare(key, l.end) < 0)
+}
+
+// covers reports whether [start, end) lies inside l; start is not nil.
+func (l *loaded) covers(start, end []byte) bool {
+	return bytes.Compare(start, l.start) >= 0 && (l.end == nil || (end != nil && bytes.Compare(end, l.end) <= 0))
+}
+
+// tx is one run of an Update or View function on one connection. The
+// transaction starts (BEGIN, sent in the same batch as the first read)
+// when the function first reads, or at the commit; writes stay in writes
+// until the commit batch. What the reads found is kept in cache and
+// ranges: the transaction reads one snapshot, so a key read once reads
+// the same again.
+type tx struct {
+	s          *Store
+	ctx        context.Context
+	conn       *pgx.Conn
+	writable   bool
+	begun      bool // BEGIN sent
+	done       bool // the function returned: calls fail with ErrTxDone
+	scanning   int  // Scan callbacks running: writes fail
+	err        error
+	roundTrips int64
+	writes     map[string]map[string]entry
+	cache      map[string]map[string]entry
+	ranges     map[string][]*loaded
+}
+
+func newTx(s *Store, ctx context.Context, conn *pgx.Conn, writable bool) *tx {
+	return &tx{s: s, ctx: ctx, conn: conn, writable: writable}
+}
+
+// fail records err, the first error of the transaction on the server (the
+// transaction can then only roll back), and returns it for the caller.
+func (t *tx) fail(err error) error {
+	if t.err == nil {
+		t.err = err
+	}
+	return t.failure()
+}
+
+func (t *tx) failure() error {
+	if isConflict(t.err) {
+		return fmt.Errorf("postgres: %w: %w", store.ErrConflict, t.err)
+	}
+	return fmt.Errorf("postgres: %w", t.err)
+}
+
+func (t *tx) check(op, bucket string, key []byte, needKey, write bool) error {
+	switch {
+	case t.done:
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrTxDone)
+	case write && !t.writable:
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrReadOnly)
+	case bucket == "":
+		return fmt.Errorf("postgres: %s: empty bucket name: %w", op, store.ErrInvalid)
+	case needKey && len(key) == 0:
+		return fmt.Errorf("postgres: %s: empty key: %w", op, store.ErrInvalid)
+	case write && t.scanning > 0:
+		return fmt.Errorf("postgres: %s inside a Scan callback: %w", op, store.ErrInvalid)
+	case t.err != nil:
+		return t.failure()
+	}
+	return nil
+}
+
+// batch returns a batch that starts the transaction first when it has not
+// started.
+func (t *tx) batch() *pgx.Batch {
+	b := &pgx.Batch{}
+	if !t.begun {
+		if t.writable {
+			b.Queue(t.s.sql.beginUpdate)
+			b.Queue(t.s.sql.disableSeqScans)
+		} else {
+			b.Queue(t.s.sql.beginView)
+		}
+	}
+	return b
+}
+
+// send sends b, one round trip, and returns its results past the
+// statements that start the transaction.
+func (t *tx) send(b *pgx.Batch) (pgx.BatchResults, error) {
+	starting := !t.begun
+	t.begun = true
+	t.roundTrips++
+	br := t.conn.SendBatch(t.ctx, b)
+	if starting {
+		n := 1
+		if t.writable {
+			n = 2
+		}
+		for range n {
+			if _, err := br.Exec(); err != nil {
+				_ = br.Close()
+				return nil, t.fail(err)
+			}
+		}
+	}
+	return br, nil
+}
+
+func notFound(bucket string, key []byte) error {
+	return fmt.Errorf("postgres: get %q in %q: %w", key, bucket, store.ErrNotFound)
+}
+
+// known returns what the transaction knows of key: its value and whether
+// it exists, with known false when it must ask the server.
+func (t *tx) known(bucket string, key []byte) (val []byte, found, known bool) {
+	if e, ok := t.writes[bucket][string(key)]; ok {
+		return e.val, !e.del, true
+	}
+	if e, ok := t.cache[bucket][string(key)]; ok {
+		return e.val, !e.del, true
+	}
+	for _, l := range t.ranges[bucket] {
+		if l.contains(key) {
+			if i, ok := slices.BinarySearchFunc(l.keys, key, bytes.Compare); ok {
+				return l.vals[i], true, true
+			}
+			return nil, false, true
+		}
+	}
+	return nil, false, false
+}
+
+func (t *tx) remember(bucket string, key, val []byte, found bool) {
+	if t.cache == nil {
+		t.cache = map[string]map[string]entry{}
+	}
+	m := t.cache[bucket]
+	if m == nil {
+		m = map[string]entry{}
+		t.cache[bucket] = m
+	}
+	if found && val == nil {
+		val = []byte{}
+	}
+	m[string(key)] = entry{val: val, del: !found}
+}
+
+func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
+	if err := t.check("get", bucket, key, true, false); err != nil {
+		return nil, err
+	}
+	if val, found, known := t.known(bucket, key); known {
+		if !found {
+			return nil, notFound(bucket, key)
+		}
+		return val, nil
+	}
+	b := t.batch()
+	b.Queue(t.s.sql.get, []byte(bucket), key)
+	br, err := t.send(b)
+	if err != nil {
+		return nil, err
+	}
+	var val []byte
+	err = br.QueryRow().Scan(&val)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		t.remember(bucket, key, nil, false)
+		return nil, notFound(bucket, key)
+	case err != nil:
+		return nil, t.fail(err)
+	}
+	t.remember(bucket, key, val, true)
+	return t.cache[bucket][string(key)].val, nil
+}
+
+func (t *tx) write(op, bucket string, key []byte, e entry) error {
+	if err := t.check(op, bucket, key, true, true); err != nil {
+		return err
+	}
+	if t.writes == nil {
+		t.writes = map[string]map[string]entry{}
+	}
+	m := t.writes[bucket]
+	if m == nil {
+		m = map[string]entry{}
+		t.writes[bucket] = m
+	}
+	m[string(key)] = e
+	return nil
+}
+
+func (t *tx) Put(bucket string, key, value []byte) error {
+	return t.write("put", bucket, key, entry{val: append([]byte{}, value...)})
+}
+
+func (t *tx) Delete(bucket string, key []byte) error {
+	return t.write("delete", bucket, key, entry{del: true})
+}
+
+// Preload reads reads in one round trip (store.Preloader): the keys in
+// one statement, each range in one more of the same batch. Keys and
+// ranges the transaction already knows are not read again.
+func (t *tx) Preload(reads ...store.Read) error {
+	if err := t.check("preload", "-", nil, false, false); err != nil {
+		return err
+	}
+	var buckets, keys [][]byte
+	var ranges []store.Read
+	for _, r := range reads {
+		if err := t.check("preload", r.Bucket, r.Key, r.Key != nil, false); err != nil {
+			return err
+		}
+		if r.Key != nil {
+			if _, _, known := t.known(r.Bucket, r.Key); !known {
+				buckets, keys = append(buckets, []byte(r.Bucket)), append(keys, r.Key)
+			}
+			continue
+		}
+		start := r.Start
+		if start == nil {
+			start = []byte{}
+		}
+		if r.End != nil && bytes.Compare(start, r.End) >= 0 {
+			continue
+		}
+		if t.covering(r.Bucket, start, r.End) == nil {
+			ranges = append(ranges, store.Read{Bucket: r.Bucket, Start: start, End: r.End})
+		}
+	}
+	if len(keys) == 0 && len(ranges) == 0 {
+		return nil
+	}
+	b := t.batch()
+	if len(keys) > 0 {
+		b.Queue(t.s.sql.getMany, buckets, keys)
+	}
+	for _, r := range ranges {
+		t.queueScan(b, r.Bucket, r.Start, r.End, false, 0)
+	}
+	br, err := t.send(b)
+	if err != nil {
+		return err
+	}
+	defer br.Close()
+	if len(keys) > 0 {
+		vals := make([][]byte, len(keys))
+		found := make([]bool, len(keys))
+		rows, _ := br.Query()
+		for rows.Next() {
+			var i int64
+			var val []byte
+			if err := rows.Scan(&i, &val); err != nil {
+				rows.Close()
+				return t.fail(err)
+			}
+			if i >= 1 && int(i) <= len(keys) {
+				vals[i-1], found[i-1] = val, true
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return t.fail(err)
+		}
+		for i := range keys {
+			t.remember(string(buckets[i]), keys[i], vals[i], found[i])
+		}
+	}
+	for _, r := range ranges {
+		l := &loaded{start: slices.Clone(r.Start), end: slices.Clone(r.End)}
+		rows, _ := br.Query()
+		if err := t.collect(rows, &l.keys, &l.vals); err != nil {
+			return err
+		}
+		if t.ranges == nil {
+			t.ranges = map[string][]*loaded{}
+		}
+		t.ranges[r.Bucket] = append(t.ranges[r.Bucket], l)
+	}
+	if err := br.Close(); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+// covering returns a preloaded range that holds [start, end), or nil.
+func (t *tx) covering(bucket string, start, end []byte) *loaded {
+	for _, l := range t.ranges[bucket] {
+		if l.covers(start, end) {
+			return l
+		}
+	}
+	return nil
+}
+
+// queueScan queues the read of the keys of bucket in [start, end), up to
+// limit of them (0: all) from the first or, reverse, from the last.
+func (t *tx) queueScan(b *pgx.Batch, bucket string, start, end []byte, reverse bool, limit int) {
+	r := 0
+	if reverse {
+		r = 1
+	}
+	var lim any
+	if limit > 0 {
+		lim = limit
+	}
+	if end == nil {
+		b.Queue(t.s.sql.scan[r][0], []byte(bucket), start, lim)
+	} else {
+		b.Queue(t.s.sql.scan[r][1], []byte(bucket), start, lim, end)
+	}
+}
+
+// collect appends the keys and values of rows.
+func (t *tx) collect(rows pgx.Rows, keys, vals *[][]byte) error {
+	defer rows.Close()
+	for rows.Next() {
+		var k, v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return t.fail(err)
+		}
+		if v == nil {
+			v = []byte{}
+		}
+		*keys, *vals = append(*keys, k), append(*vals, v)
+	}
+	if err := rows.Err(); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+// iterator yields keys in the order of a Scan.
+type iterator interface {
+	next() (key, val []byte, ok bool, err error)
+}
+
+// sliceIter yields the keys of a preloaded range inside [start, end).
+type sliceIter struct {
+	keys, vals [][]byte
+	i, step    int
+	stop       int
+}
+
+func (l *loaded) iter(start, end []byte, reverse bool) *sliceIter {
+	lo, _ := slices.BinarySearchFunc(l.keys, start, bytes.Compare)
+	hi := len(l.keys)
+	if end != nil {
+		hi, _ = slices.BinarySearchFunc(l.keys, end, bytes.Compare)
+	}
+	if reverse {
+		return &sliceIter{keys: l.keys, vals: l.vals, i: hi - 1, step: -1, stop: lo - 1}
+	}
+	return &sliceIter{keys: l.keys, vals: l.vals, i: lo, step: 1, stop: hi}
+}
+
+func (it *sliceIter) next() ([]byte, []byte, bool, error) {
+	if it.i == it.stop {
+		return nil, nil, false, nil
+	}
+	k, v := it.keys[it.i], it.vals[it.i]
+	it.i += it.step
+	return k, v, true, nil
+}
+
+// serverIter reads a range from the server in chunks.
+type serverIter struct {
+	t          *tx
+	bucket     string
+	start, end []byte // what is left to read
+	reverse    bool
+	limit      int
+	keys, vals [][]byte
+	i          int
+	exhausted  bool
+}
+
+func (it *serverIter) next() ([]byte, []byte, bool, error) {
+	if it.i == len(it.keys) {
+		if it.exhausted {
+			return nil, nil, false, nil
+		}
+		if err := it.fetch(); err != nil {
+			return nil, nil, false, err
+		}
+		if len(it.keys) == 0 {
+			return nil, nil, false, nil
+		}
+	}
+	k, v := it.keys[it.i], it.vals[it.i]
+	it.i++
+	return k, v, true, nil
+}
+
+func (it *serverIter) fetch() error {
+	b := it.t.batch()
+	it.t.queueScan(b, it.bucket, it.start, it.end, it.reverse, it.limit)
+	br, err := it.t.send(b)
+	if err != nil {
+		return err
+	}
+	rows, _ := br.Query()
+	it.keys, it.vals, it.i = it.keys[:0], it.vals[:0], 0
+	err = it.t.collect(rows, &it.keys, &it.vals)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = it.t.fail(cerr)
+	}
+	if err != nil {
+		return err
+	}
+	if len(it.keys) < it.limit {
+		it.exhausted = true
+	} else if last := it.keys[len(it.keys)-1]; it.reverse {
+		it.end = last
+	} else {
+		it.start = append(slices.Clone(last), 0) // the smallest key after last
+	}
+	it.limit = min(it.limit*4, maxChunk)
+	return nil
+}
+
+type pending struct {
+	key []byte
+	entry
+}
+
+// pendingIn returns the buffered writes of bucket in [start, end), in the
+// Scan's order.
+func (t *tx) pendingIn(bucket string, start, end []byte, reverse bool) []pending {
+	var ws []pending
+	for k, e := range t.writes[bucket] {
+		if k >= string(start) && (end == nil || k < string(end)) {
+			ws = append(ws, pending{[]byte(k), e})
+		}
+	}
+	slices.SortFunc(ws, func(a, b pending) int {
+		if reverse {
+			return bytes.Compare(b.key, a.key)
+		}
+		return bytes.Compare(a.key, b.key)
+	})
+	return ws
+}
+
+func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, value []byte) error) error {
+	if err := t.check("scan", bucket, nil, false, false); err != nil {
+		return err
+	}
+	if start == nil {
+		start = []byte{}
+	}
+	if end != nil && bytes.Compare(start, end) >= 0 {
+		return nil
+	}
+	var base iterator
+	if l := t.covering(bucket, start, end); l != nil {
+		base = l.iter(start, end, reverse)
+	} else {
+		base = &serverIter{t: t, bucket: bucket, start: start, end: end, reverse: reverse, limit: firstChunk}
+	}
+	ws := t.pendingIn(bucket, start, end, reverse)
+	t.scanning++
+	defer func() { t.scanning-- }()
+	var bk, bv []byte
+	var bok bool
+	advance := true // the base's head was consumed
+	for {
+		if advance {
+			var err error
+			if bk, bv, bok, err = base.next(); err != nil {
+				return err
+			}
+			advance = false
+		}
+		var k, v []byte
+		switch {
+		case len(ws) > 0 && (!bok || first(ws[0].key, bk, reverse)):
+			w := ws[0]
+			ws = ws[1:]
+			if bok && bytes.Equal(w.key, bk) {
+				advance = true // the write replaces the stored value
+			}
+			if w.del {
+				continue
+			}
+			k, v = w.key, w.val
+		case bok:
+			k, v, advance = bk, bv, true
+		default:
+			return nil
+		}
+		if err := fn(k, v); err != nil {
+			if errors.Is(err, store.StopScan) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// first reports whether a comes before b, or is b, in a Scan's order.
+func first(a, b []byte, reverse bool) bool {
+	c := bytes.Compare(a, b)
+	return c == 0 || (c < 0) != reverse
+}
+
+// commit ends the transaction with its writes (when write is set) in one
+// batch: an upsert of every Put, a delete of every Delete, each in key
+// order (so that two transactions lock common rows in one order), and
+// COMMIT. A transaction that neither read nor writes needs no round trip.
+// It returns the server's error as is.
+func (t *tx) commit(write bool) error {
+	var pb, pk, pv, db, dk [][]byte
+	if write {
+		for _, bucket := range sortedKeys(t.writes) {
+			m := t.writes[bucket]
+			for _, k := range sortedKeys(m) {
+				if e := m[k]; e.del {
+					db, dk = append(db, []byte(bucket)), append(dk, []byte(k))
+				} else {
+					pb, pk, pv = append(pb, []byte(bucket)), append(pk, []byte(k)), append(pv, e.val)
+				}
+			}
+		}
+	}
+	if !t.begun && len(pk) == 0 && len(dk) == 0 {
+		return nil
+	}
+	b := t.batch()
+	if len(pk) > 0 {
+		b.Queue(t.s.sql.upsert, pb, pk, pv)
+	}
+	if len(dk) > 0 {
+		b.Queue(t.s.sql.delete, db, dk)
+	}
+	b.Queue(t.s.sql.commit)
+	br, err := t.send(b)
+	if err != nil {
+		return t.err
+	}
+	n := 1
+	if len(pk) > 0 {
+		n++
+	}
+	if len(dk) > 0 {
+		n++
+	}
+	for range n {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			_ = t.fail(err)
+			return t.err
+		}
+	}
+	if err := br.Close(); err != nil {
+		_ = t.fail(err)
+		return t.err
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, strings.Compare) // bytewise, as bytea compares
+	return keys
+}
+
+// end rolls back what is left of the transaction on the connection: a
+// View's, or an Update's that failed, was rolled back or panicked. A
+// connection that broke is left to the pool, which drops it.
+func (t *tx) end() {
+	if !t.begun || t.conn.IsClosed() || t.conn.PgConn().TxStatus() == 'I' {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), 10*time.Second)
+	defer cancel()
+	t.roundTrips++
+	_, _ = t.conn.Exec(ctx, t.s.sql.rollback)
+}
