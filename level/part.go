@@ -246,10 +246,9 @@ func (p *part) increase(u *engine.Unit, member string, amount decimal.Decimal, k
 	if err != nil {
 		return err
 	}
-	posted, err := u.Post(ledger.Transaction{Kind: kind, Legs: []ledger.Leg{
-		{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: amount},
-		{Account: ledger.Pool(ledger.Growth, string(kind)), Amount: codec.Neg(amount)},
-	}})
+	posted, err := u.Transfer(kind,
+		ledger.Leg{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: amount},
+		ledger.Leg{Account: ledger.Pool(ledger.Growth, string(kind)), Amount: codec.Neg(amount)})
 	if err != nil {
 		return err
 	}

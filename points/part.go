@@ -164,6 +164,12 @@ func (pt *part) post(u *engine.Unit, lt ledger.Transaction) (ledger.Posted, erro
 	if err != nil {
 		return posted, err
 	}
+	return pt.posted(u, posted)
+}
+
+// posted does what a points posting needs after the ledger: the due items
+// and expiry totals of its lots, the expiry of lots already past.
+func (pt *part) posted(u *engine.Unit, posted ledger.Posted) (ledger.Posted, error) {
 	var late []ledger.Entry
 	for _, e := range posted.Entries {
 		if !e.Account.IsMember() || !e.Amount.IsPositive() {
@@ -253,10 +259,12 @@ func (pt *part) grant(u *engine.Unit, program, member, sub string, kind ledger.K
 	if !ok {
 		asset = ledger.Points(program)
 	}
-	posted, err := pt.post(u, ledger.Transaction{Kind: kind, Legs: []ledger.Leg{
+	posted, err := u.Transfer(kind,
 		ledger.Leg{Account: ledger.MemberAccount(member, asset, sub), Amount: amount, Expires: expires},
-		ledger.Leg{Account: ledger.Pool(asset, string(kind)), Amount: codec.Neg(amount)},
-	}})
+		ledger.Leg{Account: ledger.Pool(asset, string(kind)), Amount: codec.Neg(amount)})
+	if err == nil {
+		posted, err = pt.posted(u, posted)
+	}
 	if err != nil {
 		return ledger.Lot{}, err
 	}

@@ -3,6 +3,7 @@ package tag
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/memberkit/membership/event"
@@ -45,6 +46,10 @@ func (p *part) Due(u *engine.Unit, it engine.Item) error {
 	_, _, err := p.evaluate(u, it.ID, nil)
 	return err
 }
+
+// Follows reports whether a change calls for re-evaluating the member's
+// rules: any change but the tag part's own.
+func (p *part) Follows(kind string) bool { return !strings.HasPrefix(kind, "tag.") }
 
 // Follow re-evaluates a member's rules after a change made outside an
 // event (a level changed at a term end or by an operator). The member is

@@ -28,7 +28,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -64,6 +63,9 @@ type Part interface {
 // after the change, in the same transaction. Events need no such call: the
 // parts run in order, and the followers run last.
 type Follower interface {
+	// Follows reports whether a change of kind calls for Follow: a
+	// follower does not follow its own changes.
+	Follows(kind string) bool
 	Follow(u *Unit, member string) error
 }
 
@@ -526,20 +528,21 @@ func (e *Engine) Watermark(ctx context.Context) (time.Time, error) {
 	return w, err
 }
 
-// settle calls the followers for each member a unit of work changed from
-// its change number from on; the followers' own changes do not call them
-// again.
+// settle calls each follower once for each member whose changes, from
+// the unit's change number from on, it follows; the followers' own changes
+// do not call them again.
 func (u *Unit) settle(from int) error {
-	var members []string
-	for _, c := range u.out.Changes[from:] {
-		if c.Member != "" && !strings.HasPrefix(c.Kind, "tag.") && !slices.Contains(members, c.Member) {
-			members = append(members, c.Member)
-		}
-	}
+	changes := u.out.Changes[from:]
 	for _, pt := range u.e.parts {
 		f, ok := pt.(Follower)
 		if !ok {
 			continue
+		}
+		var members []string
+		for _, c := range changes {
+			if c.Member != "" && f.Follows(c.Kind) && !slices.Contains(members, c.Member) {
+				members = append(members, c.Member)
+			}
 		}
 		for _, m := range members {
 			if err := f.Follow(u, m); err != nil {

@@ -52,8 +52,10 @@ type Unit struct {
 type scratch struct {
 	rkeys [4][]byte // an event record's entry keys, built in rbuf
 	rbuf  [160]byte
-	rec   [256]byte // the event record
-	val   [24]byte  // an amount record
+	rec   [256]byte     // the event record
+	val   [24]byte      // an amount record
+	key   [96]byte      // a due item's key, while Ensure runs
+	legs  [2]ledger.Leg // Transfer's legs, until the ledger has posted them
 	// baseName and baseText are the last formula base read in the unit
 	// and its text (the event's attribute, the same for every rule).
 	baseName, baseText string
@@ -125,6 +127,18 @@ func (u *Unit) Post(lt ledger.Transaction) (ledger.Posted, error) {
 	return posted, nil
 }
 
+// Transfer posts a transaction of two legs, as Post does: the common
+// posting (a member's credit or debit and its pool's counter-leg). The legs
+// are copied into the unit's room, which saves the allocation a slice of
+// legs costs (a Transaction passed to Post escapes whole).
+func (u *Unit) Transfer(kind ledger.Kind, a, b ledger.Leg) (ledger.Posted, error) {
+	if u.scratch == nil {
+		return u.Post(ledger.Transaction{Kind: kind, Legs: []ledger.Leg{a, b}})
+	}
+	u.scratch.legs = [2]ledger.Leg{a, b}
+	return u.Post(ledger.Transaction{Kind: kind, Legs: u.scratch.legs[:]})
+}
+
 // Schedule adds an item to the due index; payload, when not nil, is kept
 // as JSON.
 func (u *Unit) Schedule(at time.Time, kind, id string, payload any) error {
@@ -140,7 +154,11 @@ func (u *Unit) Schedule(at time.Time, kind, id string, payload any) error {
 
 // Ensure adds a payload-less due item unless it is there already.
 func (u *Unit) Ensure(at time.Time, kind string, id []byte) error {
-	return due.Ensure(u.tx, nil, at, kind, id)
+	var buf []byte
+	if u.scratch != nil {
+		buf = u.scratch.key[:0] // the key is built here; the store copies it
+	}
+	return due.Ensure(u.tx, buf, at, kind, id)
 }
 
 // Unschedule removes a due item (nothing when absent).
