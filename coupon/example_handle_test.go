@@ -92,3 +92,43 @@ func ExampleHandle_Claim() {
 	// crm: issued 1, used 1, amount off 20
 	// tea-dept: issued 1, used 1, amount off 16.2
 }
+
+// An order cancelled at checkout releases the coupons it locked: they are
+// available again, for this order or another.
+func ExampleHandle_Release() {
+	ctx := context.Background()
+	def := membership.Definition{
+		Zone: "Asia/Shanghai",
+		Coupons: &coupon.Definition{Templates: []coupon.Template{
+			{Name: "cash-10", Type: coupon.Cash, Amount: decimal.NewFromInt(10), MinOrder: decimal.NewFromInt(50),
+				Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 7}}},
+		}},
+	}
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		panic(err)
+	}
+	coupons := p.Coupons()
+	at := time.Date(2026, 5, 2, 15, 0, 0, 0, p.Location())
+	claimed, err := coupons.Claim(ctx, coupon.ClaimRequest{RequestID: "c1", Member: "bob", At: at, Template: "cash-10"})
+	if err != nil {
+		panic(err)
+	}
+	order := coupon.Order{ID: "order-7", Member: "bob", Time: at, Lines: []coupon.Line{{Product: "mug", Amount: decimal.NewFromInt(60)}}}
+	lock, err := coupons.Lock(ctx, coupon.LockRequest{RequestID: "lock-7", Order: order, Coupons: []string{claimed.Coupons[0].ID}})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("locked", lock.Coupons[0].State, "taking off", lock.AmountOff)
+	if _, err := coupons.Release(ctx, coupon.OrderRequest{RequestID: "cancel-7", At: at.Add(time.Minute), Order: "order-7"}); err != nil {
+		panic(err)
+	}
+	live, err := coupons.Live(ctx, "bob")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("after release:", live[0].State)
+	// Output:
+	// locked locked taking off 10
+	// after release: available
+}
