@@ -12,30 +12,22 @@ import (
 	mevent "github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/postgres"
 	"github.com/memberkit/membership/value"
 )
 
-// Four Programs (four instances of an application) on one database: 64
-// goroutines spend one member's stored value at once through all of them.
-// The Program's store functions run again after conflicts; the balance
-// never goes below zero, every accepted spend is in the ledger once, the
-// feed has each change once, and the ledger verifies.
-func TestProgramsShareOneDatabase(t *testing.T) {
+// openPrograms opens n Programs of def on one new schema, each on a store
+// of its own (an application instance each).
+func openPrograms(t *testing.T, n int, def membership.Definition) ([]*membership.Program, []*postgres.Store) {
+	t.Helper()
 	ctx := context.Background()
 	pool := testPool(t)
 	schema := newSchema(t, pool)
-	def := membership.Definition{
-		Zone: "Asia/Shanghai",
-		Events: []mevent.Type{
-			{Name: "recharge", Attributes: []mevent.Attr{{Name: "amount", Kind: mevent.Decimal, Required: true}}},
-			{Name: "pay", Attributes: []mevent.Attr{{Name: "amount", Kind: mevent.Decimal, Required: true}}},
-		},
-		StoredValue: &value.Definition{Recharge: "recharge", Spend: "pay", Amount: "amount"},
-	}
 	var programs []*membership.Program
 	var stores []*postgres.Store
-	for range 4 {
+	for range n {
 		// Every event of one member conflicts with every other: enough
 		// attempts for 64 of them queued on one balance.
 		st, err := postgres.New(ctx, pool, &postgres.Options{Schema: schema, MaxAttempts: 10_000})
@@ -50,6 +42,25 @@ func TestProgramsShareOneDatabase(t *testing.T) {
 		programs = append(programs, p)
 		stores = append(stores, st)
 	}
+	return programs, stores
+}
+
+// Four Programs (four instances of an application) on one database: 64
+// goroutines spend one member's stored value at once through all of them.
+// The Program's store functions run again after conflicts; the balance
+// never goes below zero, every accepted spend is in the ledger once, the
+// feed has each change once, and the ledger verifies.
+func TestProgramsShareOneDatabase(t *testing.T) {
+	ctx := context.Background()
+	def := membership.Definition{
+		Zone: "Asia/Shanghai",
+		Events: []mevent.Type{
+			{Name: "recharge", Attributes: []mevent.Attr{{Name: "amount", Kind: mevent.Decimal, Required: true}}},
+			{Name: "pay", Attributes: []mevent.Attr{{Name: "amount", Kind: mevent.Decimal, Required: true}}},
+		},
+		StoredValue: &value.Definition{Recharge: "recharge", Spend: "pay", Amount: "amount"},
+	}
+	programs, stores := openPrograms(t, 4, def)
 	at := time.Date(2026, 11, 24, 10, 0, 0, 0, programs[0].Location())
 	ev := func(id, typ, amount string) mevent.Event {
 		return mevent.Event{ID: id, Member: "alice", Type: typ, Time: at, Attrs: mevent.Attrs{"amount": mevent.DecString(amount)}}
@@ -119,4 +130,73 @@ func TestProgramsShareOneDatabase(t *testing.T) {
 		retries += st.Stats().Retries
 	}
 	t.Logf("128 spends and a recharge on 4 programs: %d retries", retries)
+}
+
+// Four Programs call Advance at once: each due item is performed once,
+// by whichever instance's transaction commits it first.
+func TestAdvanceOnSeveralInstances(t *testing.T) {
+	ctx := context.Background()
+	def := membership.Definition{
+		Zone:   "Asia/Shanghai",
+		Events: []mevent.Type{{Name: "order", Attributes: []mevent.Attr{{Name: "amount", Kind: mevent.Decimal, Required: true}}}},
+		Points: &points.Definition{
+			Programs: []points.Program{{Name: "mall"}},
+			Rules: []points.Rule{{ID: "buy", Program: "mall", Event: "order",
+				Formula:  rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: testkit.Dec("1")},
+				Validity: rule.Validity{Kind: rule.DaysAfter, N: 1}}},
+		},
+	}
+	programs, _ := openPrograms(t, 4, def)
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, programs[0].Location())
+	const members = 40
+	for i := range members {
+		ev := mevent.Event{ID: fmt.Sprint("o", i), Member: fmt.Sprint("m", i), Type: "order", Time: at,
+			Attrs: mevent.Attrs{"amount": mevent.DecString("10")}}
+		if _, err := programs[i%4].Process(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	performed := make([]int, len(programs))
+	for i, p := range programs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := p.Advance(ctx, at.AddDate(0, 0, 3))
+			if err != nil {
+				t.Error(err)
+			}
+			performed[i] = n
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for _, n := range performed {
+		total += n
+	}
+	// One due item per member: its lot of 10 points expiring a day later.
+	if total != members {
+		t.Errorf("the instances performed %v due items, %d in all; want %d", performed, total, members)
+	}
+	feed, err := programs[0].Feed(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := map[string]int{}
+	for _, c := range feed {
+		if c.Kind == points.ChangeExpired {
+			expired[c.Member]++
+		}
+	}
+	if len(expired) != members {
+		t.Errorf("%d members' points expired, want %d", len(expired), members)
+	}
+	for m, n := range expired {
+		if n != 1 {
+			t.Errorf("%s's lot expired %d times", m, n)
+		}
+	}
+	if err := programs[1].Verify(ctx); err != nil {
+		t.Error(err)
+	}
 }
