@@ -21,6 +21,15 @@ import (
 // accepts, and the definitions of each domain package. It round-trips
 // through JSON so a host can keep it in its own back office.
 type Definition struct {
+	// Version numbers the definition's releases. The store records the
+	// definition in force; a Program opened with an older version is
+	// refused (ErrDefinitionSuperseded), and one opened with a newer version
+	// replaces it, after which the Programs still running the old one
+	// refuse to write: several instances never apply two rule sets at
+	// once during a rolling deploy. Two definitions with the same version
+	// and other content are refused (ErrDefinitionConflict). Version 0 is
+	// unversioned: the Program opened last wins.
+	Version uint64 `json:"version,omitempty"`
 	// Zone is the IANA time zone every day, week, month and year boundary
 	// is computed in (e.g. "Asia/Shanghai"). Empty means UTC.
 	Zone string `json:"zone,omitempty"`

@@ -79,8 +79,12 @@
 // it happened after it (spending can only use lots that exist when it is
 // processed).
 //
-// Several Programs must not share one store. Definitions may change between
-// opens, but state written under an old definition (a level a member holds,
-// a coupon template) is interpreted under the new one: remove nothing that
-// members still hold.
+// Several Programs share a store only where the store runs concurrent
+// writers (store/postgres); store/memory and store/bolt belong to one
+// process. The store records the definition in force: a Program opened with
+// a newer Definition.Version replaces it, and the Programs still running an
+// older one refuse to write. Definitions may change between opens, but state
+// written under an old definition (a level a member holds, a coupon
+// template) is interpreted under the new one: remove nothing that members
+// still hold.
 package membership

@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,13 @@ var (
 	// ErrInvalidArgument is returned for a malformed request (an empty
 	// member, a negative amount, a missing operator, …).
 	ErrInvalidArgument = event.ErrInvalidArgument
+	// ErrDefinitionSuperseded is returned by Open for a definition older
+	// than the one the store runs, and by every write of a Program whose
+	// definition another instance has since replaced (Definition.Version).
+	ErrDefinitionSuperseded = engine.ErrDefinitionSuperseded
+	// ErrDefinitionConflict is returned by Open for a definition whose
+	// version the store runs with other content.
+	ErrDefinitionConflict = engine.ErrDefinitionConflict
 )
 
 // Option configures Open.
@@ -68,8 +76,13 @@ type Program struct {
 	parts
 }
 
-// Open validates def and returns a program on st. The store holds all
-// state; several Programs must not share one store.
+// Open validates def, records it in st as the definition in force (see
+// Definition.Version) and returns a program on st. The store holds all
+// state. Several Programs may share a store that runs concurrent writers
+// (store/postgres: one Program per application instance); store/memory
+// and store/bolt belong to one process. Errors wrap ErrInvalidArgument,
+// rule.ErrInvalidDefinition, ErrDefinitionSuperseded,
+// ErrDefinitionConflict or the store's.
 func Open(st store.Store, def Definition, opts ...Option) (*Program, error) {
 	if st == nil {
 		return nil, fmt.Errorf("membership: open: %w: nil store", ErrInvalidArgument)
@@ -94,6 +107,15 @@ func Open(st store.Store, def Definition, opts ...Option) (*Program, error) {
 	}
 	p.eng = engine.New(st, loc, engine.Options{Log: p.log, Rand: p.rand})
 	p.compose()
+	raw, err := json.Marshal(def)
+	if err != nil {
+		return nil, fmt.Errorf("membership: open: %w", err)
+	}
+	// Open has no context of its own: recording the definition is one
+	// short transaction.
+	if err := p.eng.Install(context.Background(), def.Version, raw); err != nil {
+		return nil, fmt.Errorf("membership: open: %w", err)
+	}
 	return p, nil
 }
 

@@ -123,6 +123,7 @@ type Engine struct {
 	rewarders []Rewarder
 	levels    Levels
 	tags      Tags
+	def       definition // the definition in force (Install)
 	// units keeps unit state for reuse (see unitState); calls keeps
 	// Process's store functions (see processCall).
 	units, calls sync.Pool
@@ -220,6 +221,9 @@ func (e *Engine) unit(tx store.Tx, at time.Time, ref ledger.Ref, out *change.Out
 		}
 	}
 	defer e.units.Put(s)
+	if err := e.checkDefinition(tx); err != nil {
+		return err
+	}
 	for _, i := range e.stateful {
 		s.states[i].Reset()
 	}
@@ -482,6 +486,9 @@ func (e *Engine) Advance(ctx context.Context, now time.Time) (int, error) {
 				}
 			}
 			if n == 0 {
+				if err := e.checkDefinition(tx); err != nil {
+					return err
+				}
 				return setWatermark(tx, now)
 			}
 			return nil

@@ -200,3 +200,31 @@ func TestAdvanceOnSeveralInstances(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A rolling deploy: an instance opened with a newer definition replaces
+// the one in force, and the instance still running the old one refuses to
+// write from its next transaction on.
+func TestRollingDeployOnSeveralInstances(t *testing.T) {
+	ctx := context.Background()
+	def := membership.Definition{
+		Version:     1,
+		Zone:        "Asia/Shanghai",
+		Events:      []mevent.Type{{Name: "recharge", Attributes: []mevent.Attr{{Name: "amount", Kind: mevent.Decimal, Required: true}}}},
+		StoredValue: &value.Definition{Recharge: "recharge", Amount: "amount"},
+	}
+	programs, stores := openPrograms(t, 1, def)
+	old := programs[0]
+	def.Version = 2
+	newer, err := membership.Open(stores[0], def) // the same database, another instance
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, old.Location())
+	ev := mevent.Event{ID: "r1", Member: "alice", Type: "recharge", Time: at, Attrs: mevent.Attrs{"amount": mevent.DecString("5")}}
+	if _, err := old.Process(ctx, ev); !errors.Is(err, membership.ErrDefinitionSuperseded) {
+		t.Errorf("the instance on version 1: %v", err)
+	}
+	if _, err := newer.Process(ctx, ev); err != nil {
+		t.Errorf("the instance on version 2: %v", err)
+	}
+}

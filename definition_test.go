@@ -1,0 +1,78 @@
+package membership_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/store/memory"
+)
+
+// The store records the definition in force: a newer version replaces it
+// and the Programs running the older one stop writing; an older version or
+// another definition under the same version is refused at Open.
+func TestDefinitionInForce(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	v1 := valueDef()
+	v1.Version = 1
+	open := func(def membership.Definition) (*membership.Program, error) { return membership.Open(st, def) }
+	p1, err := open(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustProcess(t, p1, recharge("r1", "alice", "10", t0))
+	if _, err := open(v1); err != nil { // another instance, same definition
+		t.Fatalf("the same definition again: %v", err)
+	}
+	v2 := valueDef()
+	v2.Version = 2
+	v2.StoredValue.Scale = 4
+	p2, err := open(v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p1.Process(ctx, recharge("r2", "alice", "10", t0)); !errors.Is(err, membership.ErrDefinitionSuperseded) {
+		t.Errorf("a write of the superseded program: %v", err)
+	}
+	if _, err := p1.Advance(ctx, t0); !errors.Is(err, membership.ErrDefinitionSuperseded) {
+		t.Errorf("Advance of the superseded program: %v", err)
+	}
+	if va, err := p1.Value().Account(ctx, "alice"); err != nil || !va.Balance.Equal(dec("10")) {
+		t.Errorf("the superseded program reads %+v, %v; it still reads", va, err)
+	}
+	mustProcess(t, p2, recharge("r2", "alice", "0.0005", t0)) // 4 places: the new definition's rule
+	if _, err := open(v1); !errors.Is(err, membership.ErrDefinitionSuperseded) {
+		t.Errorf("Open with an older version: %v", err)
+	}
+	other := valueDef()
+	other.Version = 2
+	if _, err := open(other); !errors.Is(err, membership.ErrDefinitionConflict) {
+		t.Errorf("Open with another definition of version 2: %v", err)
+	}
+	if va, _ := p2.Value().Account(ctx, "alice"); !va.Balance.Equal(dec("10.0005")) {
+		t.Errorf("balance %s, want 10.0005", va.Balance)
+	}
+}
+
+// Unversioned definitions (version 0): the Program opened last wins, and
+// the one opened before it stops writing.
+func TestUnversionedDefinitionLastOpenWins(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	p1, err := membership.Open(st, valueDef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := valueDef()
+	changed.StoredValue.Scale = 3
+	p2, err := membership.Open(st, changed)
+	if err != nil {
+		t.Fatalf("reopening with a changed unversioned definition: %v", err)
+	}
+	if _, err := p1.Process(ctx, recharge("r1", "alice", "10", t0)); !errors.Is(err, membership.ErrDefinitionSuperseded) {
+		t.Errorf("the program opened first: %v", err)
+	}
+	mustProcess(t, p2, recharge("r1", "alice", "10", t0))
+}

@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/memberkit/membership/store"
+)
+
+// Errors of the definition in force.
+var (
+	// ErrDefinitionSuperseded is returned when a Program's definition is
+	// older than the one the store records: by Open, when it is older to
+	// begin with, and by every write of a Program that another instance
+	// has since opened with a newer one.
+	ErrDefinitionSuperseded = errors.New("the store runs a newer definition")
+	// ErrDefinitionConflict is returned by Open for a definition whose
+	// version the store records with other content.
+	ErrDefinitionConflict = errors.New("the store runs another definition of the same version")
+)
+
+// defKey is the key, in bMeta, of the definition in force: its version (8
+// bytes) and the SHA-256 of its JSON (32 bytes).
+var defKey = []byte("definition")
+
+// definition is what the engine knows of the definition it runs.
+type definition struct {
+	record [8 + sha256.Size]byte
+	set    bool
+}
+
+// Install makes the definition of the given version and JSON the one in
+// force in the store, and the engine's: a newer version replaces the
+// recorded one, the same one is kept; an older version is
+// ErrDefinitionSuperseded, and the same version with other content
+// ErrDefinitionConflict, except version 0 (unversioned), where the last
+// opened wins. From then on every unit of work checks that the store still
+// records this definition, and fails with ErrDefinitionSuperseded once
+// another instance has installed a newer one.
+func (e *Engine) Install(ctx context.Context, version uint64, def []byte) error {
+	var d definition
+	binary.BigEndian.PutUint64(d.record[:8], version)
+	sum := sha256.Sum256(def)
+	copy(d.record[8:], sum[:])
+	d.set = true
+	err := e.st.Update(ctx, func(tx store.Tx) error {
+		v, err := tx.Get(bMeta, defKey)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return tx.Put(bMeta, defKey, d.record[:])
+		case err != nil:
+			return err
+		case len(v) != len(d.record):
+			return fmt.Errorf("%w: definition record", ErrCorrupt)
+		}
+		in := binary.BigEndian.Uint64(v[:8])
+		switch {
+		case bytes.Equal(v, d.record[:]):
+			return nil
+		case version < in:
+			return fmt.Errorf("%w: version %d, the store runs %d", ErrDefinitionSuperseded, version, in)
+		case version == in && version != 0:
+			return fmt.Errorf("%w: version %d", ErrDefinitionConflict, version)
+		}
+		return tx.Put(bMeta, defKey, d.record[:])
+	})
+	if err != nil {
+		return err
+	}
+	e.def = d
+	return nil
+}
+
+// checkDefinition fails with ErrDefinitionSuperseded when the store no
+// longer records the engine's definition. It is one read of a key that
+// changes only when a definition is installed, so instances do not
+// conflict on it.
+func (e *Engine) checkDefinition(tx store.Tx) error {
+	if !e.def.set {
+		return nil
+	}
+	v, err := tx.Get(bMeta, defKey)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if !bytes.Equal(v, e.def.record[:]) {
+		return fmt.Errorf("%w: this program's definition (version %d) was replaced", ErrDefinitionSuperseded, binary.BigEndian.Uint64(e.def.record[:8]))
+	}
+	return nil
+}
