@@ -50,45 +50,7 @@ func lvlAt(s string) time.Time {
 	panic("bad wall time " + s)
 }
 
-// lvlDef is a program with a five-level ladder: Entry 0 (permanent),
-// Bronze 20 (1 month-end), Silver 100 (1 month after, growth gift 30 once),
-// Gold 500 (12 months after, growth gift 50 every time), Platinum 1000;
-// growth from check-in (12, once a day), real-name verification (20),
-// orders (amount × 1, remembered per order) and a penalty (−50); a refund
-// rule; and a monthly paid plan.
-func lvlDef(mode level.DowngradeMode) membership.Definition {
-	year := rule.Validity{Kind: rule.MonthsAfter, N: 12}
-	return membership.Definition{
-		Zone: "Asia/Shanghai",
-		Events: []event.Type{
-			{Name: "check_in"},
-			{Name: "verify"},
-			{Name: "penalty"},
-			{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order_id", Kind: event.String}, {Name: "channel", Kind: event.String}}},
-			{Name: "return", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order_id", Kind: event.String, Required: true}}},
-			{Name: "buy", Attributes: []event.Attr{{Name: "plan", Kind: event.String, Required: true}}},
-		},
-		Levels: &level.Definition{
-			Ladder: []level.Level{
-				{Name: "Entry", Validity: rule.Validity{Kind: rule.Permanent}},
-				{Name: "Bronze", Upgrade: d("20"), Retention: d("10"), Validity: rule.Validity{Kind: rule.MonthEnds, N: 1}, Window: 12, Downgrade: mode},
-				{Name: "Silver", Upgrade: d("100"), Retention: d("60"), Validity: rule.Validity{Kind: rule.MonthsAfter, N: 1}, Window: 1, Downgrade: mode,
-					Gifts: []rule.Reward{{Kind: rule.RewardGrowth, Amount: d("30")}}},
-				{Name: "Gold", Upgrade: d("500"), Retention: d("300"), Validity: year, Window: 12, Downgrade: mode,
-					Gifts: []rule.Reward{{Kind: rule.RewardGrowth, Amount: d("50")}}, GiftEveryTime: true},
-				{Name: "Platinum", Upgrade: d("1000"), Retention: d("800"), Validity: year, Window: 12, Downgrade: mode},
-			},
-			Growth: []level.GrowthRule{
-				{ID: "check-in", Event: "check_in", Formula: rule.Formula{Kind: rule.Fixed, Fixed: d("12")}, Caps: rule.Caps{{Period: rule.Day, Limit: d("12")}}},
-				{ID: "real-name", Event: "verify", Formula: rule.Formula{Kind: rule.Fixed, Fixed: d("20")}, Caps: rule.Caps{{Period: rule.Total, Limit: d("20")}}},
-				{ID: "order", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("1")}, Order: &level.OrderRef{ID: "order_id", Amount: "amount"}},
-				{ID: "penalty", Event: "penalty", Formula: rule.Formula{Kind: rule.Fixed, Fixed: d("-50")}},
-			},
-			Refunds: []level.RefundRule{{ID: "return", Event: "return", Order: "order_id", Amount: "amount"}},
-			Plans:   []level.Plan{{Name: "Plus", Period: level.Monthly, Event: "buy", Attr: "plan"}},
-		},
-	}
-}
+var lvlDef = testkit.LadderDef
 
 func lvlEvent(id, member, typ string, at time.Time, attrs event.Attrs) event.Event {
 	return event.Event{ID: id, Member: member, Type: typ, Time: at, Attrs: attrs}

@@ -12,6 +12,8 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/bolt"
 	"github.com/memberkit/membership/store/memory"
@@ -87,4 +89,44 @@ func MustProcess(t testing.TB, p *membership.Program, evs ...event.Event) []*cha
 		outs = append(outs, out)
 	}
 	return outs
+}
+
+// LadderDef is a program with a five-level ladder: Entry 0 (permanent),
+// Bronze 20 (1 month-end), Silver 100 (1 month after, growth gift 30 once),
+// Gold 500 (12 months after, growth gift 50 every time), Platinum 1000;
+// growth from check-in (12, once a day), real-name verification (20),
+// orders (amount × 1, remembered per order) and a penalty (−50); a refund
+// rule; and a monthly paid plan.
+func LadderDef(mode level.DowngradeMode) membership.Definition {
+	year := rule.Validity{Kind: rule.MonthsAfter, N: 12}
+	return membership.Definition{
+		Zone: "Asia/Shanghai",
+		Events: []event.Type{
+			{Name: "check_in"},
+			{Name: "verify"},
+			{Name: "penalty"},
+			{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order_id", Kind: event.String}, {Name: "channel", Kind: event.String}}},
+			{Name: "return", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order_id", Kind: event.String, Required: true}}},
+			{Name: "buy", Attributes: []event.Attr{{Name: "plan", Kind: event.String, Required: true}}},
+		},
+		Levels: &level.Definition{
+			Ladder: []level.Level{
+				{Name: "Entry", Validity: rule.Validity{Kind: rule.Permanent}},
+				{Name: "Bronze", Upgrade: Dec("20"), Retention: Dec("10"), Validity: rule.Validity{Kind: rule.MonthEnds, N: 1}, Window: 12, Downgrade: mode},
+				{Name: "Silver", Upgrade: Dec("100"), Retention: Dec("60"), Validity: rule.Validity{Kind: rule.MonthsAfter, N: 1}, Window: 1, Downgrade: mode,
+					Gifts: []rule.Reward{{Kind: rule.RewardGrowth, Amount: Dec("30")}}},
+				{Name: "Gold", Upgrade: Dec("500"), Retention: Dec("300"), Validity: year, Window: 12, Downgrade: mode,
+					Gifts: []rule.Reward{{Kind: rule.RewardGrowth, Amount: Dec("50")}}, GiftEveryTime: true},
+				{Name: "Platinum", Upgrade: Dec("1000"), Retention: Dec("800"), Validity: year, Window: 12, Downgrade: mode},
+			},
+			Growth: []level.GrowthRule{
+				{ID: "check-in", Event: "check_in", Formula: rule.Formula{Kind: rule.Fixed, Fixed: Dec("12")}, Caps: rule.Caps{{Period: rule.Day, Limit: Dec("12")}}},
+				{ID: "real-name", Event: "verify", Formula: rule.Formula{Kind: rule.Fixed, Fixed: Dec("20")}, Caps: rule.Caps{{Period: rule.Total, Limit: Dec("20")}}},
+				{ID: "order", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: Dec("1")}, Order: &level.OrderRef{ID: "order_id", Amount: "amount"}},
+				{ID: "penalty", Event: "penalty", Formula: rule.Formula{Kind: rule.Fixed, Fixed: Dec("-50")}},
+			},
+			Refunds: []level.RefundRule{{ID: "return", Event: "return", Order: "order_id", Amount: "amount"}},
+			Plans:   []level.Plan{{Name: "Plus", Period: level.Monthly, Event: "buy", Attr: "plan"}},
+		},
+	}
 }
