@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/coupon"
 	mevent "github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/ledger"
@@ -226,5 +227,58 @@ func TestRollingDeployOnSeveralInstances(t *testing.T) {
 	}
 	if _, err := newer.Process(ctx, ev); err != nil {
 		t.Errorf("the instance on version 2: %v", err)
+	}
+}
+
+// 200 members claim a coupon of a stock of 50 at once, through four
+// instances: exactly 50 get one, the other 150 are refused with
+// coupon.ErrOutOfStock, and the stock's count says 50.
+func TestStockOnSeveralInstances(t *testing.T) {
+	ctx := context.Background()
+	def := membership.Definition{
+		Zone: "Asia/Shanghai",
+		Coupons: &coupon.Definition{Templates: []coupon.Template{{Name: "flash", Type: coupon.Cash, Amount: testkit.Dec("5"), Stock: 50,
+			Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 7}}}}},
+	}
+	programs, _ := openPrograms(t, 4, def)
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, programs[0].Location())
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got, refused := 0, 0
+	ids := map[string]bool{}
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := fmt.Sprint("m", i)
+			res, err := programs[i%4].Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: "claim-" + m, Member: m, At: at, Template: "flash"})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				got++
+				for _, c := range res.Coupons {
+					if ids[c.ID] {
+						t.Errorf("coupon ID %s issued twice", c.ID)
+					}
+					ids[c.ID] = true
+				}
+			case errors.Is(err, coupon.ErrOutOfStock):
+				refused++
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got != 50 || refused != 150 || len(ids) != 50 {
+		t.Errorf("%d claims got a coupon (%d IDs), %d were refused; want 50 and 150", got, len(ids), refused)
+	}
+	r, err := programs[2].Coupons().Stats(ctx, coupon.StatsQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := r.ByTemplate["flash"]; s.Issued != 50 {
+		t.Errorf("stats: %d issued, want 50", s.Issued)
 	}
 }
