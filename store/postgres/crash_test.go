@@ -1,0 +1,176 @@
+package postgres_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/memberkit/membership"
+	mevent "github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/store/postgres"
+	"github.com/memberkit/membership/value"
+)
+
+// crashEnv passes a child process its schema and name.
+const crashEnv = "MEMBERSHIP_PG_CRASH_CHILD"
+
+func crashDef() membership.Definition {
+	return membership.Definition{
+		Zone:        "Asia/Shanghai",
+		Events:      []mevent.Type{{Name: "recharge", Attributes: []mevent.Attr{{Name: "amount", Kind: mevent.Decimal, Required: true}}}},
+		StoredValue: &value.Definition{Recharge: "recharge", Amount: "amount"},
+	}
+}
+
+func crashEvent(id string) mevent.Event {
+	var child, g, i int
+	fmt.Sscanf(id, "c%d-g%d-%d", &child, &g, &i)
+	return mevent.Event{ID: id, Member: fmt.Sprintf("c%d-m%d", child, g), Type: "recharge",
+		Time:  time.Date(2026, 11, 24, 10, 0, i, 0, time.UTC),
+		Attrs: mevent.Attrs{"amount": mevent.DecString("1")}}
+}
+
+// Two application instances, each a process of its own with a Program on
+// one database, process events from 4 goroutines each and print every
+// acknowledged one; both are killed with SIGKILL mid-stream. Every
+// acknowledged event is then found processed (a retry is a duplicate),
+// and the ledger verifies.
+func TestInstancesKilledMidStream(t *testing.T) {
+	if v := os.Getenv(crashEnv); v != "" {
+		schema, child, _ := strings.Cut(v, "/")
+		crashChild(t, schema, child)
+		return
+	}
+	pool := testPool(t)
+	schema := newSchema(t, pool)
+	const want = 150 // acknowledged events per child before it is killed
+	acks := make(chan string)
+	var cmds []*exec.Cmd
+	var readers sync.WaitGroup
+	for child := range 2 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestInstancesKilledMidStream$")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s/%d", crashEnv, schema, child))
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+		readers.Add(1)
+		go func(out io.Reader) {
+			defer readers.Done()
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if id, ok := strings.CutPrefix(sc.Text(), "ack "); ok {
+					acks <- id
+				}
+			}
+		}(out)
+	}
+	go func() { readers.Wait(); close(acks) }()
+	// Each child is killed as soon as it has acknowledged want events; the
+	// acknowledgements that were on their way still count. A child that
+	// stops acknowledging fails the test at the deadline.
+	acked := map[string]bool{}
+	per := make([]int, len(cmds))
+	killed := 0
+	deadline := time.After(2 * time.Minute)
+collect:
+	for {
+		select {
+		case id, ok := <-acks:
+			if !ok {
+				break collect
+			}
+			acked[id] = true
+			var child int
+			fmt.Sscanf(id, "c%d-", &child)
+			per[child]++
+			if per[child] == want {
+				if err := cmds[child].Process.Kill(); err != nil {
+					t.Fatal(err)
+				}
+				killed++
+			}
+		case <-deadline:
+			for _, cmd := range cmds {
+				cmd.Process.Kill()
+			}
+			t.Fatalf("after 2 minutes the children acknowledged %v events", per)
+		}
+	}
+	for _, cmd := range cmds {
+		_ = cmd.Wait()
+	}
+	if killed != len(cmds) {
+		t.Fatalf("the children acknowledged %v events, want %d each", per, want)
+	}
+	ctx := context.Background()
+	st, err := postgres.New(ctx, pool, &postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p, err := membership.Open(st, crashDef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := range acked {
+		out, err := p.Process(ctx, crashEvent(id))
+		if err != nil {
+			t.Fatalf("reprocess %s: %v", id, err)
+		}
+		if !out.Duplicate {
+			t.Errorf("acknowledged event %s was lost", id)
+		}
+	}
+	if err := p.Verify(ctx); err != nil {
+		t.Errorf("Verify after the crashes: %v", err)
+	}
+}
+
+// crashChild processes events until it is killed.
+func crashChild(t *testing.T, schema, child string) {
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, dsn(t), &postgres.Options{Schema: schema, MaxAttempts: 10_000})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	p, err := membership.Open(st, crashDef())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	var mu sync.Mutex
+	w := bufio.NewWriter(os.Stdout)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				id := fmt.Sprintf("c%s-g%d-%d", child, g, i)
+				if _, err := p.Process(ctx, crashEvent(id)); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(2)
+				}
+				mu.Lock()
+				fmt.Fprintf(w, "ack %s\n", id)
+				w.Flush()
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
