@@ -1,0 +1,104 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/memberkit/membership"
+	mevent "github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store/postgres"
+)
+
+// programMembers is how many members each caller of BenchmarkProgram64
+// rotates through.
+const programMembers = 10
+
+// BenchmarkProgram64 is the library on PostgreSQL as issue 14 measures it:
+// 64 callers over 4 Programs (4 instances, 2 connections each), each
+// sending order events for members of its own, on a program with one
+// growth rule and one points rule (the root's BenchmarkProcess* event).
+// Every member has had one order before the clock starts. Compare with
+// BenchmarkBaselinePgx64 in the same run.
+func BenchmarkProgram64(b *testing.B) {
+	ctx := context.Background()
+	schema := newSchema(b, testPool(b))
+	one := testkit.Dec("1")
+	spend := rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: one}
+	def := membership.Definition{
+		Zone:   "Asia/Shanghai",
+		Events: []mevent.Type{{Name: "order", Attributes: []mevent.Attr{{Name: "amount", Kind: mevent.Decimal, Required: true}}}},
+		Levels: &level.Definition{
+			Ladder: []level.Level{{Name: "member", Validity: rule.Validity{Kind: rule.Permanent}},
+				{Name: "gold", Upgrade: testkit.Dec("1000"), Validity: rule.Validity{Kind: rule.Permanent}}},
+			Growth: []level.GrowthRule{{ID: "spend", Event: "order", Formula: spend}},
+		},
+		Points: &points.Definition{
+			Programs: []points.Program{{Name: "mall"}},
+			Rules: []points.Rule{{ID: "buy", Program: "mall", Event: "order", Formula: spend,
+				Validity: rule.Validity{Kind: rule.DaysAfter, N: 365}}},
+		},
+	}
+	var programs []*membership.Program
+	var stores []*postgres.Store
+	for range 4 {
+		cfg, err := pgxpool.ParseConfig(dsn(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.MaxConns = benchConns / 4 // 8 connections in all, as the baseline's
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(pool.Close)
+		st, err := postgres.New(ctx, pool, &postgres.Options{Schema: schema, MaxAttempts: 100_000})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close() })
+		p, err := membership.Open(st, def)
+		if err != nil {
+			b.Fatal(err)
+		}
+		programs, stores = append(programs, p), append(stores, st)
+	}
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, programs[0].Location())
+	order := func(id, member string) mevent.Event {
+		return mevent.Event{ID: id, Member: member, Type: "order", Time: at, Attrs: mevent.Attrs{"amount": mevent.DecString("10")}}
+	}
+	for caller := 1; caller <= benchCallers; caller++ {
+		var evs []mevent.Event
+		for n := range uint64(programMembers) {
+			m := fmt.Sprintf("m%03d.%d", caller, n)
+			evs = append(evs, order("first-"+m, m))
+		}
+		if _, err := programs[0].ProcessBatch(ctx, evs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var before postgres.Stats
+	for _, st := range stores {
+		s := st.Stats()
+		before.Retries += s.Retries
+		before.RoundTrips += s.RoundTrips
+	}
+	runCallers(b, func(caller int, seq uint64) error {
+		m := fmt.Sprintf("m%03d.%d", caller, seq%programMembers)
+		_, err := programs[caller%4].Process(ctx, order(fmt.Sprint("e", seq), m))
+		return err
+	})
+	var after postgres.Stats
+	for _, st := range stores {
+		s := st.Stats()
+		after.Retries += s.Retries
+		after.RoundTrips += s.RoundTrips
+	}
+	reportPerEvent(b, after.Retries-before.Retries, after.RoundTrips-before.RoundTrips)
+}
