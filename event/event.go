@@ -101,7 +101,9 @@ func (v Value) Number() (decimal.Decimal, bool) {
 	return decimal.Decimal{}, false
 }
 
-// Equal reports whether two values are of the same kind and equal.
+// Equal reports whether two values are of the same kind and equal. Two
+// empty values (no kind) are equal, so a definition compares equal to
+// itself (cmp.Diff uses Equal).
 func (v Value) Equal(w Value) bool {
 	if v.Kind != w.Kind {
 		return false
@@ -126,6 +128,8 @@ func (v Value) Equal(w Value) bool {
 				return false
 			}
 		}
+		return true
+	case "":
 		return true
 	}
 	return false

@@ -144,3 +144,18 @@ func TestNumbersCompareAcrossKinds(t *testing.T) {
 		}
 	}
 }
+
+// Every value equals itself, the empty one included (issue 16, item 8:
+// cmp.Diff of a definition with an "in" condition against itself was not
+// empty).
+func TestValueEqualsItself(t *testing.T) {
+	for _, v := range []event.Value{{}, event.Str("a"), event.DecString("1.5"), event.Int(3), event.Flag(true),
+		event.At(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)), event.List("a", "b")} {
+		if !v.Equal(v) {
+			t.Errorf("%#v does not equal itself", v)
+		}
+	}
+	if (event.Value{}).Equal(event.Str("")) {
+		t.Error("the empty value equals an empty string")
+	}
+}
