@@ -70,6 +70,10 @@ type planner struct {
 	seen   map[string]bool   // the states visited: (coupons applied, rank, what is left)
 	visits int
 	key    []byte
+	// rems[n] is the room for what is left after the (n+1)th coupon of
+	// the sequence being searched: a state's amounts are needed only
+	// while its subtree is searched, so each depth reuses one slice.
+	rems [][]decimal.Decimal
 
 	cur, best []step
 	total     decimal.Decimal // best's
@@ -118,8 +122,7 @@ func (p *planner) search(rem []decimal.Decimal, taken decimal.Decimal, used uint
 	k := binary.AppendUvarint(p.key[:0], used)
 	k = append(k, byte(rk))
 	for _, i := range p.lines {
-		k = append(rem[i].Coefficient().Append(k, 16), 'e')
-		k = binary.AppendVarint(k, int64(rem[i].Exponent()))
+		k = appendAmountKey(k, rem[i])
 	}
 	p.key = k
 	if p.seen[string(k)] {
@@ -151,7 +154,11 @@ func (p *planner) search(rem []decimal.Decimal, taken decimal.Decimal, used uint
 		if used&(1<<j) != 0 || p.ranks[j] < rk || p.all && p.ranks[j] != next {
 			continue
 		}
-		after := slices.Clone(rem)
+		if len(p.rems) <= n {
+			p.rems = append(p.rems, make([]decimal.Decimal, len(rem)))
+		}
+		after := p.rems[n]
+		copy(after, rem)
 		amt, _ := off(h, p.o, p.sc[j], after)
 		if !p.all && !amt.IsPositive() {
 			continue // the sequence without it takes as much, with fewer coupons
@@ -334,4 +341,17 @@ func better(ea Applied, a Held, eb Applied, b Held) bool {
 		return !ax.IsZero() && (bx.IsZero() || ax.Before(bx))
 	}
 	return compareIDs(a.Coupon.ID, b.Coupon.ID) < 0
+}
+
+// appendAmountKey appends a key of d's value as written (coefficient and
+// exponent). A coefficient of up to 18 digits is written as an int64: the
+// search writes one per line per state, and Coefficient copies its big.Int.
+func appendAmountKey(k []byte, d decimal.Decimal) []byte {
+	if d.NumDigits() <= 18 {
+		k = append(k, 'i')
+		k = binary.AppendVarint(k, d.CoefficientInt64())
+	} else {
+		k = append(d.Coefficient().Append(append(k, 'b'), 16), 'e')
+	}
+	return binary.AppendVarint(k, int64(d.Exponent()))
 }
