@@ -149,7 +149,9 @@ func (p *Program) check(ev event.Event) error {
 // nothing. The same event ID again returns the first outcome with
 // Duplicate set and changes nothing; the same ID with different content
 // returns ErrEventConflict. A rule that refuses the event (a stored-value
-// spend beyond the balance) returns its error and writes nothing.
+// spend beyond the balance) returns its error and writes nothing. A
+// Program whose definition another instance has replaced with a newer
+// version returns ErrDefinitionSuperseded (see Definition.Version).
 func (p *Program) Process(ctx context.Context, ev event.Event) (*change.Outcome, error) {
 	if err := p.check(ev); err != nil {
 		return nil, fmt.Errorf("membership: process %q: %w", ev.ID, err)
