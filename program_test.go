@@ -27,28 +27,8 @@ var (
 	dec        = testkit.Dec
 	openMemory = testkit.OpenMemory
 	openBolt   = testkit.OpenBolt
+	valueDef   = testkit.ValueDef
 )
-
-// valueDef is a program with stored value and an order event.
-func valueDef() membership.Definition {
-	return membership.Definition{
-		Zone: "Asia/Shanghai",
-		Events: []event.Type{
-			{Name: "recharge", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}},
-			{Name: "pay", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order", Kind: event.String}}},
-			{Name: "refund", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}},
-			{Name: "order", Attributes: []event.Attr{
-				{Name: "amount", Kind: event.Decimal, Required: true},
-				{Name: "items", Kind: event.Integer},
-				{Name: "paid", Kind: event.Bool},
-				{Name: "at", Kind: event.Time},
-				{Name: "tags", Kind: event.Strings},
-				{Name: "store", Kind: event.String},
-			}},
-		},
-		StoredValue: &value.Definition{Recharge: "recharge", Spend: "pay", Refund: "refund", Amount: "amount"},
-	}
-}
 
 var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, shanghai)
 

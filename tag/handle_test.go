@@ -89,16 +89,7 @@ func newOrder(id, member, amount string, at time.Time, categories ...string) eve
 
 var mustProcess = testkit.MustProcess
 
-// kinds returns the kinds of an outcome's changes that start with prefix.
-func kinds(out *change.Outcome, prefix string) []string {
-	var ks []string
-	for _, c := range out.Changes {
-		if len(c.Kind) >= len(prefix) && c.Kind[:len(prefix)] == prefix {
-			ks = append(ks, c.Kind)
-		}
-	}
-	return ks
-}
+var kinds = testkit.Kinds
 
 // tagsOf returns the names of a member's tags.
 func tagsOf(t *testing.T, p *membership.Program, member string) []string {

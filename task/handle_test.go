@@ -111,15 +111,7 @@ func engOrder(id, member, amount string, at time.Time, categories ...string) eve
 
 var mustProcess = testkit.MustProcess
 
-func engKinds(out *change.Outcome, prefix string) []string {
-	var ks []string
-	for _, c := range out.Changes {
-		if len(c.Kind) >= len(prefix) && c.Kind[:len(prefix)] == prefix {
-			ks = append(ks, c.Kind)
-		}
-	}
-	return ks
-}
+var engKinds = testkit.Kinds
 
 var engPts10 = []rule.Reward{{Kind: rule.RewardPoints, Program: "mall", Amount: dec("10")}}
 

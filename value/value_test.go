@@ -19,28 +19,10 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-var dec = testkit.Dec
-
-// valueDef is a program with stored value and an order event.
-func valueDef() membership.Definition {
-	return membership.Definition{
-		Zone: "Asia/Shanghai",
-		Events: []event.Type{
-			{Name: "recharge", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}},
-			{Name: "pay", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order", Kind: event.String}}},
-			{Name: "refund", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}},
-			{Name: "order", Attributes: []event.Attr{
-				{Name: "amount", Kind: event.Decimal, Required: true},
-				{Name: "items", Kind: event.Integer},
-				{Name: "paid", Kind: event.Bool},
-				{Name: "at", Kind: event.Time},
-				{Name: "tags", Kind: event.Strings},
-				{Name: "store", Kind: event.String},
-			}},
-		},
-		StoredValue: &value.Definition{Recharge: "recharge", Spend: "pay", Refund: "refund", Amount: "amount"},
-	}
-}
+var (
+	dec      = testkit.Dec
+	valueDef = testkit.ValueDef
+)
 
 var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, testkit.Shanghai)
 

@@ -6,6 +6,7 @@ package testkit
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/bolt"
 	"github.com/memberkit/membership/store/memory"
+	"github.com/memberkit/membership/value"
 	"github.com/shopspring/decimal"
 )
 
@@ -129,4 +131,37 @@ func LadderDef(mode level.DowngradeMode) membership.Definition {
 			Plans:   []level.Plan{{Name: "Plus", Period: level.Monthly, Event: "buy", Attr: "plan"}},
 		},
 	}
+}
+
+// ValueDef is a program with stored value and an order event.
+func ValueDef() membership.Definition {
+	return membership.Definition{
+		Zone: "Asia/Shanghai",
+		Events: []event.Type{
+			{Name: "recharge", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}},
+			{Name: "pay", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order", Kind: event.String}}},
+			{Name: "refund", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}},
+			{Name: "order", Attributes: []event.Attr{
+				{Name: "amount", Kind: event.Decimal, Required: true},
+				{Name: "items", Kind: event.Integer},
+				{Name: "paid", Kind: event.Bool},
+				{Name: "at", Kind: event.Time},
+				{Name: "tags", Kind: event.Strings},
+				{Name: "store", Kind: event.String},
+			}},
+		},
+		StoredValue: &value.Definition{Recharge: "recharge", Spend: "pay", Refund: "refund", Amount: "amount"},
+	}
+}
+
+// Kinds returns the kinds of an outcome's changes that start with prefix,
+// in order.
+func Kinds(out *change.Outcome, prefix string) []string {
+	var ks []string
+	for _, c := range out.Changes {
+		if strings.HasPrefix(c.Kind, prefix) {
+			ks = append(ks, c.Kind)
+		}
+	}
+	return ks
 }
