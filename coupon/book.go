@@ -166,11 +166,19 @@ func (b *Book) recordLimits(c ClaimRule, scope string, at time.Time, n int) erro
 // idSource allocates coupon IDs: the engine's unit (engine.Unit.NextID),
 // so that the engine alone lays IDs out.
 type idSource interface {
-	NextID(scope string) (uint64, error)
+	NextID(scope, member string) (uint64, error)
 }
 
 // idScope is the engine's ID scope of coupons.
 const idScope = "coupon"
+
+// couponID is the ID of a member's n-th coupon: "c<n>.<member>". The
+// number is the member's own (engine.Unit.NextID), so that issuing to
+// different members shares no counter; the member makes it unique, and
+// the number, digits up to the first dot, cannot be confused with it.
+func couponID(n uint64, member string) string {
+	return "c" + strconv.FormatUint(n, 10) + "." + member
+}
 
 // issueReq is a request to issue coupons of one template to a member.
 type issueReq struct {
@@ -342,12 +350,12 @@ func (b *Book) issuePack(in packReq) (PackIssued, error) {
 
 // create writes a new coupon of t, with an ID from ids.
 func (b *Book) create(t *Template, member string, m Method, pack string, at time.Time, r io.Reader, ids idSource) (Coupon, error) {
-	seq, err := ids.NextID(idScope)
+	seq, err := ids.NextID(idScope, member)
 	if err != nil {
 		return Coupon{}, err
 	}
 	c := Coupon{
-		ID: "c" + strconv.FormatUint(seq, 10), Template: t.Name, Member: member, Type: t.Type,
+		ID: couponID(seq, member), Template: t.Name, Member: member, Type: t.Type,
 		State: Available, Method: m, Pack: pack, IssuedAt: at, Changed: at,
 	}
 	for try := 0; ; try++ {

@@ -185,7 +185,7 @@ func (pt *part) posted(u *engine.Unit, posted ledger.Posted) (ledger.Posted, err
 			continue
 		}
 		prog, _ := e.Account.Asset.PointsProgram()
-		if err := pt.addExpiring(u, prog, l.Expires, e.Amount); err != nil {
+		if err := pt.addExpiring(u, prog, e.Account.Member, l.Expires, e.Amount); err != nil {
 			return posted, err
 		}
 		if !l.Expires.After(u.At()) {
@@ -205,7 +205,7 @@ func (pt *part) posted(u *engine.Unit, posted ledger.Posted) (ledger.Posted, err
 			continue
 		}
 		prog, _ := tk.Account.Asset.PointsProgram()
-		if err := pt.addExpiring(u, prog, tk.Expires, tk.Amount.Neg()); err != nil {
+		if err := pt.addExpiring(u, prog, tk.Account.Member, tk.Expires, tk.Amount.Neg()); err != nil {
 			return posted, err
 		}
 	}
@@ -220,10 +220,10 @@ func (pt *part) posted(u *engine.Unit, posted ledger.Posted) (ledger.Posted, err
 
 // addExpiring adds amount to the program's total expiring in the month of
 // the last valid day before expires.
-func (pt *part) addExpiring(u *engine.Unit, program string, expires time.Time, amount decimal.Decimal) error {
+func (pt *part) addExpiring(u *engine.Unit, program, member string, expires time.Time, amount decimal.Decimal) error {
 	k := keys.New().Str(program)
 	k = append(expires.Add(-time.Nanosecond).In(pt.loc).AppendFormat(k, "2006-01"), keys.Sep)
-	return u.AddTotal(bExpiry, k, amount)
+	return u.AddTotal(bExpiry, k, member, amount)
 }
 
 // expire debits amount of an expired lot and emits points.expired.

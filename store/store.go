@@ -200,3 +200,15 @@ func Preload(tx Tx, reads ...Read) error {
 	}
 	return nil
 }
+
+// Striper is an optional capability of a [Store] that runs Updates
+// concurrently: Stripes says into how many keys the library splits a
+// total that every writer adds to (a pool's balance, a day's earnings),
+// by a hash of the member, so that Updates for different members rarely
+// touch the same key and conflict. A store without it gets one stripe: a
+// store that runs Updates one at a time gains nothing from more. Readers
+// sum the stripes, whatever their number when they were written, so the
+// answer may change between runs of a store.
+type Striper interface {
+	Stripes() int
+}

@@ -200,7 +200,7 @@ func assign(u *engine.Unit, member string, a Assigned) (bool, error) {
 	if err := tx.Put(bIndex, pair(a.Tag, member), []byte{}); err != nil {
 		return false, err
 	}
-	return true, u.AddTotal(bCount, []byte(a.Tag), one)
+	return true, u.AddTotal(bCount, []byte(a.Tag), member, one)
 }
 
 // unassign takes a tag from the member; it reports false when the member
@@ -216,7 +216,7 @@ func unassign(u *engine.Unit, member, tag string) (bool, error) {
 	if err := tx.Delete(bIndex, pair(tag, member)); err != nil {
 		return false, err
 	}
-	return true, u.AddTotal(bCount, []byte(tag), minusOne)
+	return true, u.AddTotal(bCount, []byte(tag), member, minusOne)
 }
 
 // count returns the number of members with the tag.

@@ -142,7 +142,7 @@ func (p *part) step(u *engine.Unit, i int, tk Task, ev event.Event) error {
 		return err
 	}
 	n++
-	if err := u.AddTotal(bDone, k, one); err != nil {
+	if err := u.AddTotal(bDone, k, member, one); err != nil {
 		return err
 	}
 	why.Note = fmt.Sprintf("completion %d of task %q", n, tk.Name)

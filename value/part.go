@@ -110,7 +110,7 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 	if err != nil {
 		return err
 	}
-	if err := u.AddTotal(bTotals, totalKey(ev.Member, kind), amt); err != nil {
+	if err := u.AddTotal(bTotals, totalKey(ev.Member, kind), ev.Member, amt); err != nil {
 		return err
 	}
 	var bal decimal.Decimal

@@ -35,6 +35,7 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
@@ -124,6 +125,7 @@ type Engine struct {
 	levels    Levels
 	tags      Tags
 	def       definition // the definition in force (Install)
+	stripes   int        // the stripes of shared totals (internal/total)
 	// units keeps unit state for reuse (see unitState); calls keeps
 	// Process's store functions (see processCall).
 	units, calls sync.Pool
@@ -149,7 +151,7 @@ func New(st store.Store, loc *time.Location, o Options) *Engine {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return &Engine{st: st, loc: loc, log: o.Log, rand: o.Rand, dueBy: map[string]Part{}}
+	return &Engine{st: st, loc: loc, log: o.Log, rand: o.Rand, dueBy: map[string]Part{}, stripes: total.Stripes(st)}
 }
 
 // Log returns the engine's logger.
@@ -157,6 +159,10 @@ func (e *Engine) Log() *slog.Logger { return e.log }
 
 // Rand returns the engine's random source.
 func (e *Engine) Rand() io.Reader { return e.rand }
+
+// Stripes returns how many stripes the engine splits shared totals into
+// (internal/total): the store's choice.
+func (e *Engine) Stripes() int { return e.stripes }
 
 // Location returns the engine's time zone.
 func (e *Engine) Location() *time.Location { return e.loc }

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/change"
-	"github.com/memberkit/membership/internal/codec"
-	"github.com/memberkit/membership/internal/due"
+		"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
@@ -53,7 +53,7 @@ type scratch struct {
 	rkeys [4][]byte // an event record's entry keys, built in rbuf
 	rbuf  [160]byte
 	rec   [256]byte     // the event record
-	val   [24]byte      // an amount record
+	val   [128]byte     // a total's key and amount record
 	key   [96]byte      // a due item's key, while Ensure runs
 	legs  [2]ledger.Leg // Transfer's legs, until the ledger has posted them
 	// baseName and baseText are the last formula base read in the unit
@@ -203,16 +203,18 @@ func (u *Unit) MemberTags(member string) ([]string, error) {
 	return u.e.tags.Tags(u, member)
 }
 
-// NextID allocates the next number (1, 2, …) in scope: coupon IDs and
-// every other ID a domain cannot take from the event or request.
-func (u *Unit) NextID(scope string) (uint64, error) {
-	k := []byte(scope)
+// NextID allocates the next number (1, 2, …) in scope for member: coupon
+// IDs and every other ID a domain cannot take from the event or request.
+// The counter is the member's own, so units for different members never
+// share it; an ID made from it must name the member to be unique.
+func (u *Unit) NextID(scope, member string) (uint64, error) {
+	k := keys.New().Str(scope).Str(member)
 	var n uint64
 	v, err := u.tx.Get(bIDs, k)
 	switch {
 	case err == nil:
 		if len(v) != 8 {
-			return 0, fmt.Errorf("%w: id counter %q", ErrCorrupt, scope)
+			return 0, fmt.Errorf("%w: id counter %q of %q", ErrCorrupt, scope, member)
 		}
 		n = keys.U64(v, 0)
 	case !errors.Is(err, store.ErrNotFound):
@@ -222,44 +224,21 @@ func (u *Unit) NextID(scope string) (uint64, error) {
 	return n, u.tx.Put(bIDs, k, keys.New().U64(n))
 }
 
-// AddTotal adds delta to a total kept under (bucket, key), deleting it when
-// it reaches zero. Totals are the engine's: read them with Total.
-func (u *Unit) AddTotal(bucket string, key []byte, delta decimal.Decimal) error {
-	old, err := u.tx.Get(bucket, key)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		old = nil
-	case err != nil:
-		return err
-	}
+// AddTotal adds delta to a total kept under (bucket, key), in member's
+// stripe (see internal/total): totals are the engine's, read them with
+// Total.
+func (u *Unit) AddTotal(bucket string, key []byte, member string, delta decimal.Decimal) error {
 	var buf []byte
 	if u.scratch != nil {
 		buf = u.scratch.val[:0] // the store copies what it keeps
 	}
-	rec, zero, err := codec.AddAmount(buf, old, delta)
-	if err != nil {
-		return fmt.Errorf("%s %x: %w", bucket, key, err)
-	}
-	if zero {
-		return u.tx.Delete(bucket, key)
-	}
-	return u.tx.Put(bucket, key, rec)
+	return total.Add(u.tx, bucket, key, total.Stripe(member, u.e.stripes), delta, buf)
 }
 
-// Total reads a total kept by AddTotal (zero when absent).
+// Total reads a total kept by AddTotal (zero when absent): the sum of its
+// stripes.
 func Total(tx store.Tx, bucket string, key []byte) (decimal.Decimal, error) {
-	v, err := tx.Get(bucket, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return decimal.Zero, nil
-	}
-	if err != nil {
-		return decimal.Zero, err
-	}
-	d, err := codec.ParseAmount(v)
-	if err != nil {
-		return d, fmt.Errorf("%s %x: %w", bucket, key, err)
-	}
-	return d, nil
+	return total.Sum(tx, bucket, key)
 }
 
 // FormulaReason is the reason a formula gives (rule.Formula.Apply's),

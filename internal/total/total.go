@@ -1,0 +1,124 @@
+// Package total keeps the decimal totals that many members add to (a
+// pool's balance, a day's earnings, the points expiring in a month, a
+// tag's member count) split into stripes by member: the writers of a
+// store that runs Updates concurrently (store/postgres) then rarely touch
+// the same key, and a reader sums the stripes. The engine, the ledger and
+// the coupon book all lay their shared totals out this way; a store that
+// runs Updates one at a time asks for one stripe (store.Striper), so the
+// split costs it nothing.
+//
+// A total's stripes are stored under its key followed by a NUL and the
+// stripe number (two bytes, big-endian), so that the stripes of one total
+// sort together and a total's key is never a prefix of another's (keys
+// end in keys.Sep or have a fixed length).
+package total
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+
+	"github.com/memberkit/membership/internal/codec"
+	"github.com/memberkit/membership/store"
+	"github.com/shopspring/decimal"
+)
+
+// ErrCorrupt is wrapped when a stripe's key or amount cannot be read.
+var ErrCorrupt = errors.New("total: corrupt stripe")
+
+// MaxStripes is the most stripes a total is split into.
+const MaxStripes = 1 << 16
+
+// suffixLen is the length of the stripe suffix: a NUL and two bytes.
+const suffixLen = 3
+
+// Stripes returns the number of stripes st asks for: its
+// store.Striper answer, clamped to [1, MaxStripes]; 1 when it has none.
+func Stripes(st store.Store) int {
+	s, ok := st.(store.Striper)
+	if !ok {
+		return 1
+	}
+	return min(max(s.Stripes(), 1), MaxStripes)
+}
+
+// Stripe returns member's stripe among n: a hash of the member ID, so a
+// member always writes the same stripe. It is 0 when n <= 1.
+func Stripe(member string, n int) uint16 {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(member))
+	return uint16(h.Sum32() % uint32(min(n, MaxStripes)))
+}
+
+// Key appends the key of stripe s of the total under key to dst.
+func Key(dst, key []byte, s uint16) []byte {
+	return binary.BigEndian.AppendUint16(append(append(dst, key...), 0), s)
+}
+
+// Base returns the key of the total a stripe's key belongs to, and false
+// when k is too short to be a stripe's key.
+func Base(k []byte) ([]byte, bool) {
+	n := len(k) - suffixLen
+	if n < 0 || k[n] != 0 {
+		return nil, false
+	}
+	return k[:n], true
+}
+
+// bounds returns the range of the stripes of the total under key.
+func bounds(key []byte) (start, end []byte) {
+	start = append(append(make([]byte, 0, len(key)+1), key...), 0)
+	end = append(append(make([]byte, 0, len(key)+1), key...), 1)
+	return start, end
+}
+
+// Add adds delta to stripe s of the total under key in bucket, deleting
+// the stripe when it reaches zero. buf is room for the stripe's key and
+// record (the store copies them); it may be nil.
+func Add(tx store.Tx, bucket string, key []byte, s uint16, delta decimal.Decimal, buf []byte) error {
+	k := Key(buf[:0], key, s)
+	old, err := tx.Get(bucket, k)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		old = nil
+	case err != nil:
+		return err
+	}
+	rec, zero, err := codec.AddAmount(k[len(k):], old, delta)
+	if err != nil {
+		return fmt.Errorf("%s %x: %w", bucket, key, err)
+	}
+	if zero {
+		return tx.Delete(bucket, k)
+	}
+	return tx.Put(bucket, k, rec)
+}
+
+// Sum returns the total under key in bucket: the sum of its stripes (zero
+// when it has none).
+func Sum(tx store.Tx, bucket string, key []byte) (decimal.Decimal, error) {
+	start, end := bounds(key)
+	sum := decimal.Zero
+	err := tx.Scan(bucket, start, end, false, func(k, v []byte) error {
+		if len(k) != len(key)+suffixLen {
+			return fmt.Errorf("%w: %s %x: not a stripe of %x", ErrCorrupt, bucket, k, key)
+		}
+		d, err := codec.ParseAmount(v)
+		if err != nil {
+			return fmt.Errorf("%w: %s %x: %w", ErrCorrupt, bucket, k, err)
+		}
+		sum = sum.Add(d)
+		return nil
+	})
+	return sum, err
+}
+
+// Read returns the reads of st.Preload that cover the total under key.
+func Read(bucket string, key []byte) store.Read {
+	start, end := bounds(key)
+	return store.Read{Bucket: bucket, Start: start, End: end}
+}
