@@ -71,6 +71,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/shopspring/decimal"
 )
 
 // Sentinel errors. Implementations wrap them; callers test with errors.Is.
@@ -211,4 +213,17 @@ func Preload(tx Tx, reads ...Read) error {
 // answer may change between runs of a store.
 type Striper interface {
 	Stripes() int
+}
+
+// Adder is an optional capability of a [Tx] whose store runs Updates
+// concurrently: Add adds delta to the amount under key without reading it,
+// as FoundationDB's atomic add does, so two transactions adding to one
+// total do not read each other's writes (store/postgres adds on the
+// server, at commit). The value under key is an amount: absent (zero), the
+// record internal/codec writes, or decimal text, which is what an Adder
+// writes. A Get or Scan in the same transaction sees the sum. The library
+// keeps its shared totals this way (internal/total); where a Tx is not an
+// Adder, it reads and writes them.
+type Adder interface {
+	Add(bucket string, key []byte, delta decimal.Decimal) error
 }

@@ -77,16 +77,27 @@ func bounds(key []byte) (start, end []byte) {
 }
 
 // Add adds delta to stripe s of the total under key in bucket, deleting
-// the stripe when it reaches zero. buf is room for the stripe's key and
+// the stripe when it reaches zero. A Tx that is a store.Adder adds
+// without reading (and keeps a zero). buf is room for the stripe's key and
 // record (the store copies them); it may be nil.
 func Add(tx store.Tx, bucket string, key []byte, s uint16, delta decimal.Decimal, buf []byte) error {
 	k := Key(buf[:0], key, s)
+	if a, ok := tx.(store.Adder); ok {
+		return a.Add(bucket, k, delta)
+	}
 	old, err := tx.Get(bucket, k)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		old = nil
 	case err != nil:
 		return err
+	}
+	if isText(old) {
+		d, err := Parse(old)
+		if err != nil {
+			return fmt.Errorf("%s %x: %w", bucket, key, err)
+		}
+		old = codec.Amount(d) // written by an Adder; rewritten in binary
 	}
 	rec, zero, err := codec.AddAmount(k[len(k):], old, delta)
 	if err != nil {
@@ -107,15 +118,37 @@ func Sum(tx store.Tx, bucket string, key []byte) (decimal.Decimal, error) {
 		if len(k) != len(key)+suffixLen {
 			return fmt.Errorf("%w: %s %x: not a stripe of %x", ErrCorrupt, bucket, k, key)
 		}
-		d, err := codec.ParseAmount(v)
+		d, err := Parse(v)
 		if err != nil {
-			return fmt.Errorf("%w: %s %x: %w", ErrCorrupt, bucket, k, err)
+			return fmt.Errorf("%s %x: %w", bucket, k, err)
 		}
 		sum = sum.Add(d)
 		return nil
 	})
 	return sum, err
 }
+
+// Parse reads the amount of a stripe: the binary record internal/codec
+// writes, or the decimal text a store.Adder writes. Its error wraps
+// ErrCorrupt.
+func Parse(v []byte) (decimal.Decimal, error) {
+	if isText(v) {
+		d, err := decimal.NewFromString(string(v))
+		if err != nil {
+			return d, fmt.Errorf("%w: %q: %v", ErrCorrupt, v, err)
+		}
+		return d, nil
+	}
+	d, err := codec.ParseAmount(v)
+	if err != nil {
+		return d, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return d, nil
+}
+
+// isText reports whether v is an amount as decimal text: a binary record
+// starts with 0 or 1.
+func isText(v []byte) bool { return len(v) > 0 && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) }
 
 // Read returns the reads of st.Preload that cover the total under key.
 func Read(bucket string, key []byte) store.Read {

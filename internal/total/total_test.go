@@ -1,0 +1,150 @@
+package total_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/memberkit/membership/internal/total"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
+	"github.com/shopspring/decimal"
+)
+
+func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+// adderTx adds as store/postgres does: decimal text, no read, zero kept.
+type adderTx struct {
+	store.Tx
+	reads int
+}
+
+func (a *adderTx) Get(b string, k []byte) ([]byte, error) { a.reads++; return a.Tx.Get(b, k) }
+
+func (a *adderTx) Add(b string, k []byte, d decimal.Decimal) error {
+	old, err := a.Tx.Get(b, k)
+	if errors.Is(err, store.ErrNotFound) {
+		return a.Tx.Put(b, k, []byte(d.String()))
+	}
+	cur, err := total.Parse(old)
+	if err != nil {
+		return err
+	}
+	return a.Tx.Put(b, k, []byte(cur.Add(d).String()))
+}
+
+func TestStripesSumToTheTotal(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	key := []byte("points:mall\x002027-11\x00")
+	other := []byte("points:mall\x002027-12\x00")
+	// Eleven members add 1.10, 2.10, … 11.10 (sum 66 + 11 × 0.10 = 67.10)
+	// split over 7 stripes, then members 1 and 2 take 1.10 and 2.10 back:
+	// 67.10 − 3.20 = 63.90. The other month holds 5 and is not counted.
+	err := st.Update(ctx, func(tx store.Tx) error {
+		for i := 1; i <= 11; i++ {
+			m := string(rune('a' + i))
+			if err := total.Add(tx, "t", key, total.Stripe(m, 7), decimal.NewFromInt(int64(i)).Add(dec("0.10")), nil); err != nil {
+				return err
+			}
+		}
+		for i := 1; i <= 2; i++ {
+			m := string(rune('a' + i))
+			if err := total.Add(tx, "t", key, total.Stripe(m, 7), decimal.NewFromInt(int64(-i)).Sub(dec("0.10")), nil); err != nil {
+				return err
+			}
+		}
+		return total.Add(tx, "t", other, 3, dec("5"), nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.View(ctx, func(tx store.Tx) error {
+		got, err := total.Sum(tx, "t", key)
+		if err != nil || !got.Equal(dec("63.90")) {
+			t.Errorf("Sum = %s, %v; want 63.90", got, err)
+		}
+		got, err = total.Sum(tx, "t", []byte("nothing"))
+		if err != nil || !got.IsZero() {
+			t.Errorf("Sum of nothing = %s, %v", got, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAdderAddsWithoutReadingAndBinaryReadsText(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	key := []byte("tag\x00")
+	err := st.Update(ctx, func(tx store.Tx) error {
+		a := &adderTx{Tx: tx}
+		for _, d := range []string{"1", "1", "-1", "2.50"} {
+			if err := total.Add(a, "t", key, 4, dec(d), nil); err != nil {
+				return err
+			}
+		}
+		if a.reads != 0 {
+			t.Errorf("Add through an Adder read %d times", a.reads)
+		}
+		// A plain Tx then adds to the text an Adder left: 3.50 + 0.25.
+		return total.Add(tx, "t", key, 4, dec("0.25"), nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = st.View(ctx, func(tx store.Tx) error {
+		got, err := total.Sum(tx, "t", key)
+		if err != nil || !got.Equal(dec("3.75")) {
+			t.Errorf("Sum = %s, %v; want 3.75", got, err)
+		}
+		return nil
+	})
+}
+
+func TestCorruptStripes(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	key := []byte("k\x00")
+	_ = st.Update(ctx, func(tx store.Tx) error {
+		_ = tx.Put("bad", total.Key(nil, key, 1), []byte("12x"))
+		_ = tx.Put("short", append(append([]byte(nil), key...), 0, 1), []byte("1"))
+		return nil
+	})
+	_ = st.View(ctx, func(tx store.Tx) error {
+		for _, b := range []string{"bad", "short"} {
+			if _, err := total.Sum(tx, b, key); !errors.Is(err, total.ErrCorrupt) {
+				t.Errorf("Sum of %s = %v, want ErrCorrupt", b, err)
+			}
+		}
+		return nil
+	})
+	if _, err := total.Parse([]byte{7}); !errors.Is(err, total.ErrCorrupt) {
+		t.Errorf("Parse of a bad record = %v", err)
+	}
+}
+
+func TestStripe(t *testing.T) {
+	if total.Stripe("m1", 1) != 0 || total.Stripe("m1", 0) != 0 {
+		t.Error("one stripe is stripe 0")
+	}
+	seen := map[uint16]bool{}
+	for i := range 1000 {
+		s := total.Stripe(string(rune(i)), 16)
+		if s >= 16 {
+			t.Fatalf("stripe %d of 16", s)
+		}
+		seen[s] = true
+	}
+	if len(seen) != 16 {
+		t.Errorf("1000 members used %d of 16 stripes", len(seen))
+	}
+	if total.Stripe("m1", 16) != total.Stripe("m1", 16) {
+		t.Error("a member's stripe changed")
+	}
+	if b, ok := total.Base(total.Key(nil, []byte("abc\x00"), 300)); !ok || string(b) != "abc\x00" {
+		t.Errorf("Base = %q, %v", b, ok)
+	}
+}
