@@ -79,6 +79,22 @@ func appendReasonRecord(w *codec.Writer, r *rule.Reason) {
 }
 
 // decodeChange reads a change as stored in the feed; its Data is a copy.
+// changeMember returns the member of a stored change, without decoding
+// the rest.
+func changeMember(b []byte) (string, error) {
+	if len(b) == 0 || b[0] != changeV1 {
+		return "", fmt.Errorf("%w: change record version", ErrCorrupt)
+	}
+	r := codec.Reader{B: b[1:]}
+	r.Uint()       // the change's number in its unit
+	_ = r.String() // its kind
+	m := r.String()
+	if err := r.Err(); err != nil {
+		return "", fmt.Errorf("%w: change record: %v", ErrCorrupt, err)
+	}
+	return m, nil
+}
+
 func decodeChange(b []byte) (change.Change, error) {
 	if len(b) == 0 || b[0] != changeV1 {
 		return change.Change{}, fmt.Errorf("%w: change record version", ErrCorrupt)

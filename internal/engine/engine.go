@@ -234,13 +234,13 @@ func (e *Engine) unit(tx store.Tx, at time.Time, ref ledger.Ref, out *change.Out
 		s.states[i].Reset()
 	}
 	s.led.Init(tx, e.loc)
-	s.feed.next, s.feed.buf = 0, nil // the old record is the old outcome's
+	s.feed.reset()
 	s.scratch.baseName, s.scratch.baseText = "", ""
 	s.u = Unit{e: e, tx: tx, led: &s.led, at: at, ref: ref, out: out, feed: &s.feed, scratch: &s.scratch, box: box, states: s.states}
 	if err := fn(&s.u); err != nil {
 		return err
 	}
-	return s.feed.write(tx)
+	return s.feed.write(&s.u)
 }
 
 // Process applies ev, already validated, in one store transaction; see
@@ -324,7 +324,11 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 				return err
 			}
 		}
-		// The record is built in the unit's scratch (the store copies it).
+		// The record names the event's feed records, so they are written
+		// first; it is built in the unit's scratch (the store copies it).
+		if err := u.feed.write(u); err != nil {
+			return err
+		}
 		return tx.Put(bEvents, id, newRecord(ev, u).appendTo(u.scratch.rec[:0]))
 	})
 	if err != nil {

@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/memberkit/membership/change"
@@ -15,31 +18,87 @@ import (
 	"github.com/memberkit/membership/store"
 )
 
-// feedKey is the feed counter's key in bMeta.
+// The change feed is written in two steps, so that units of work for
+// different members share no key (issue 14: several instances on one
+// database). A unit writes its changes, one record per member it changed,
+// under that member's own sequence in bPending (member, NUL, the member's
+// record number). The sequencer (sequence, run by Feed and Advance) then
+// gives pending records their feed positions in one transaction of its
+// own: it moves each to bFeed under the position of its last change, notes
+// in bWhere where it went (for a repeated event's outcome), and advances
+// the feed counter. Each member's records are numbered in the order its
+// units commit (the counter is the member's), and the sequencer takes them
+// in key order, so a member's changes reach the feed in order, each once.
+// Changes of different members are ordered by when the sequencer met
+// them, not by when they were made.
+
+// feedKey is the feed counter's key in bMeta: the position of the last
+// change sequenced.
 var feedKey = []byte("feed")
 
-// feedUnit gathers the changes of one unit of work: they are stored as one
-// feed record, keyed by the last change's Seq, and the feed counter is
-// read and written once.
+// feedScope is the scope of the members' record counters (Unit.NextID).
+const feedScope = "feed"
+
+// feedUnit gathers the changes of one unit of work until they are written
+// as pending records.
 type feedUnit struct {
-	next uint64 // Seq of the next change; 0 before the first
-	buf  []byte // the changes, each length-prefixed
-	key  [8]byte
+	next    uint64 // number of the next change in the unit; 0 before the first
+	buf     []byte // the changes, each length-prefixed
+	member  string // the member of every change so far
+	many    bool   // the changes name more than one member
+	written bool
+	keys    [][]byte // the pending records' keys, once written
 }
 
-// write stores the unit's feed record and the feed counter, when the unit
-// published anything.
-func (f *feedUnit) write(tx store.Tx) error {
-	if f.next == 0 {
+func (f *feedUnit) reset() {
+	*f = feedUnit{} // the old record and keys are the old outcome's
+}
+
+// write stores the unit's changes as pending records, one per member
+// (once: a unit whose record must name them writes them early).
+func (f *feedUnit) write(u *Unit) error {
+	if f.written || f.next == 0 {
 		return nil
 	}
-	// The record's key and the counter's value are the same 8 bytes (the
-	// store copies them).
-	k := binary.BigEndian.AppendUint64(f.key[:0], f.next-1)
-	if err := tx.Put(bFeed, k, f.buf); err != nil {
+	f.written = true
+	if !f.many {
+		return f.put(u, f.member, f.buf)
+	}
+	// Changes of several members (a bulk request, a referral): a record
+	// per member, in the order each first appears.
+	var members []string
+	parts := map[string][]byte{}
+	err := decodeFeed(f.buf, func(raw []byte) error {
+		m, err := changeMember(raw)
+		if err != nil {
+			return err
+		}
+		if _, ok := parts[m]; !ok {
+			members = append(members, m)
+		}
+		parts[m] = append(binary.AppendUvarint(parts[m], uint64(len(raw))), raw...)
+		return nil
+	})
+	if err != nil {
 		return err
 	}
-	return tx.Put(bMeta, feedKey, k)
+	for _, m := range members {
+		if err := f.put(u, m, parts[m]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// put writes one member's pending record.
+func (f *feedUnit) put(u *Unit, member string, rec []byte) error {
+	n, err := u.NextID(feedScope, member)
+	if err != nil {
+		return err
+	}
+	k := keys.New().Str(member).U64(n)
+	f.keys = append(f.keys, k)
+	return u.tx.Put(bPending, k, rec)
 }
 
 // outcomeBox is an event's outcome with room for what an event usually
@@ -93,15 +152,18 @@ func (u *Unit) EmitWith(kind, member string, why *rule.Reason, enc func([]byte) 
 	if f == nil {
 		return fmt.Errorf("emit %s outside a unit of work", kind)
 	}
+	if f.written {
+		return fmt.Errorf("emit %s after the unit's changes were written", kind)
+	}
 	if f.next == 0 {
-		n, err := getCounter(u.tx, feedKey)
-		if err != nil {
-			return err
-		}
-		f.next = n + 1
+		f.next, f.member = 1, member
+	} else if member != f.member {
+		f.many = true
 	}
 	// The outcome keeps a copy of the reason, as the feed record does: a
-	// change is what it was when emitted.
+	// change is what it was when emitted. The record keeps the change's
+	// number in the unit as its Seq (a repeated event's outcome is rebuilt
+	// in that order); the feed's position is given when it is sequenced.
 	c := change.Change{Seq: f.next, Kind: kind, Member: member, Time: u.at.In(u.e.loc), Event: u.ref.Event, Reason: u.keepReason(why)}
 	// The change is encoded straight into the feed record, after room for
 	// its length prefix, and its Data is the part of the record holding
@@ -132,6 +194,7 @@ func (u *Unit) EmitWith(kind, member string, why *rule.Reason, enc func([]byte) 
 		c.Data = f.buf[d0-shift : d1-shift : d1-shift]
 	}
 	f.next++
+	c.Seq = 0
 	u.out.Changes = append(u.out.Changes, c)
 	return nil
 }
@@ -166,24 +229,102 @@ func decodeFeed(b []byte, fn func(raw []byte) error) error {
 	return nil
 }
 
+// sequencePage is how many pending records one transaction of the
+// sequencer moves into the feed.
+const sequencePage = 1024
+
+// sequence gives every pending record its place in the feed (see
+// feedUnit), a page of records a transaction.
+func (e *Engine) sequence(ctx context.Context) error {
+	for {
+		n := 0
+		err := e.st.Update(ctx, func(tx store.Tx) error {
+			n = 0
+			last, err := getCounter(tx, feedKey)
+			if err != nil {
+				return err
+			}
+			var ks, vs [][]byte // copied: the scan's bytes are the store's, and a scan must not write
+			err = tx.Scan(bPending, nil, nil, false, func(k, v []byte) error {
+				ks, vs = append(ks, bytes.Clone(k)), append(vs, bytes.Clone(v))
+				if len(ks) == sequencePage {
+					return store.StopScan
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for i, k := range ks {
+				c, err := countChanges(vs[i])
+				if err != nil {
+					return fmt.Errorf("pending feed record %q: %w", k, err)
+				}
+				last += c
+				at := keys.New().U64(last)
+				if err := tx.Put(bFeed, at, vs[i]); err != nil {
+					return err
+				}
+				if err := tx.Put(bWhere, k, at); err != nil {
+					return err
+				}
+				if err := tx.Delete(bPending, k); err != nil {
+					return err
+				}
+			}
+			n = len(ks)
+			if n == 0 {
+				return nil
+			}
+			return tx.Put(bMeta, feedKey, keys.New().U64(last))
+		})
+		if err != nil || n < sequencePage {
+			return err
+		}
+	}
+}
+
+// countChanges returns the number of changes in a feed record.
+func countChanges(rec []byte) (uint64, error) {
+	var n uint64
+	err := decodeFeed(rec, func([]byte) error { n++; return nil })
+	if err == nil && n == 0 {
+		err = fmt.Errorf("%w: empty feed record", ErrCorrupt)
+	}
+	return n, err
+}
+
 // Feed returns up to limit changes after position after (0: from the
-// start), in order, with times in the engine's zone.
+// start), in order, with times in the engine's zone. It first sequences
+// the pending changes, so that it returns every change committed before
+// it was called.
 func (e *Engine) Feed(ctx context.Context, after uint64, limit int) ([]change.Change, error) {
+	if err := e.sequence(ctx); err != nil {
+		return nil, err
+	}
 	var out []change.Change
 	err := e.st.View(ctx, func(tx store.Tx) error {
-		return tx.Scan(bFeed, keys.New().U64(after+1), nil, false, func(_, v []byte) error {
-			err := decodeFeed(v, func(raw []byte) error {
+		return tx.Scan(bFeed, keys.New().U64(after+1), nil, false, func(k, v []byte) error {
+			n, err := countChanges(v)
+			if err != nil {
+				return err
+			}
+			seq := keys.U64(k, 0) - n // the position before the record's first change
+			err = decodeFeed(v, func(raw []byte) error {
 				if len(out) == limit {
 					return store.StopScan
+				}
+				seq++
+				if seq <= after {
+					return nil
 				}
 				c, err := decodeChange(raw)
 				if err != nil {
 					return err
 				}
-				if c.Seq > after {
-					c.Time = c.Time.In(e.loc)
-					out = append(out, c)
-				}
+				c.Seq = seq
+				c.Time = c.Time.In(e.loc)
+				out = append(out, c)
 				return nil
 			})
 			if err == nil && len(out) == limit {
@@ -193,6 +334,40 @@ func (e *Engine) Feed(ctx context.Context, after uint64, limit int) ([]change.Ch
 		})
 	})
 	return out, err
+}
+
+// recordChanges returns the changes of the records a unit wrote under
+// keys (pending or sequenced since), in the order they were made, with
+// Seq 0 as in the unit's outcome.
+func recordChanges(tx store.Tx, keys [][]byte) ([]change.Change, error) {
+	var out []change.Change
+	for _, k := range keys {
+		v, err := tx.Get(bPending, k)
+		if errors.Is(err, store.ErrNotFound) {
+			at, err := tx.Get(bWhere, k)
+			if err != nil {
+				return nil, fmt.Errorf("%w: feed record %q: %w", ErrCorrupt, k, err)
+			}
+			if v, err = tx.Get(bFeed, at); err != nil {
+				return nil, fmt.Errorf("%w: feed record %q at %x: %w", ErrCorrupt, k, at, err)
+			}
+		} else if err != nil {
+			return nil, err
+		}
+		err = decodeFeed(v, func(raw []byte) error {
+			c, err := decodeChange(raw)
+			out = append(out, c)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	slices.SortStableFunc(out, func(a, b change.Change) int { return cmp.Compare(a.Seq, b.Seq) })
+	for i := range out {
+		out[i].Seq = 0
+	}
+	return out, nil
 }
 
 // cursorKey is the key of a consumer's feed cursor in bMeta.

@@ -7,25 +7,24 @@ import (
 	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/codec"
-	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/store"
 )
 
-// eventRecordV1 is the first byte of an event record.
-const eventRecordV1 = 1
+// eventRecordV2 is the first byte of an event record (version 1 named one
+// feed record by position).
+const eventRecordV2 = 2
 
 // eventRecord is what is kept of a processed event, to answer a repeat:
-// the event itself, the keys of its ledger entries and the key of its feed
-// record (an event's changes are one feed record, which is never removed),
-// so nothing is stored twice. It is stored in a binary form: it is written
+// the event itself, the keys of its ledger entries and the keys its feed
+// records were written under (see feedUnit), so nothing is stored twice. It is stored in a binary form: it is written
 // for every event, and a small record keeps the events bucket dense.
 type eventRecord struct {
 	Event   event.Event
 	Entries [][]byte
-	// Feed is the Seq of the event's last change (the key of its feed
-	// record); 0 when it changed nothing.
-	Feed uint64
+	// Feed holds the keys of the event's pending feed records (one per
+	// member it changed; none when it changed nothing).
+	Feed [][]byte
 }
 
 func newRecord(ev event.Event, u *Unit) eventRecord {
@@ -36,16 +35,14 @@ func newRecord(ev event.Event, u *Unit) eventRecord {
 	} else {
 		rec.Entries = ledger.RecordKeys(u.out.Entries)
 	}
-	if u.feed.next > 0 {
-		rec.Feed = u.feed.next - 1
-	}
+	rec.Feed = u.feed.keys
 	return rec
 }
 
 // appendTo appends the record's stored form to b.
 func (rec eventRecord) appendTo(b []byte) []byte {
 	w := codec.Writer{B: b}
-	w.B = append(w.B, eventRecordV1)
+	w.B = append(w.B, eventRecordV2)
 	ev := rec.Event
 	w.String(ev.ID)
 	w.String(ev.Member)
@@ -60,7 +57,10 @@ func (rec eventRecord) appendTo(b []byte) []byte {
 	for _, k := range rec.Entries {
 		w.Bytes(k)
 	}
-	w.Uint(rec.Feed)
+	w.Uint(uint64(len(rec.Feed)))
+	for _, k := range rec.Feed {
+		w.Bytes(k)
+	}
 	return w.B
 }
 
@@ -117,7 +117,7 @@ func bytesField(r *codec.Reader) []byte {
 }
 
 func decodeRecord(b []byte) (eventRecord, error) {
-	if len(b) == 0 || b[0] != eventRecordV1 {
+	if len(b) == 0 || b[0] != eventRecordV2 {
 		return eventRecord{}, fmt.Errorf("%w: version", ErrCorrupt)
 	}
 	r := codec.Reader{B: b[1:]}
@@ -134,7 +134,9 @@ func decodeRecord(b []byte) (eventRecord, error) {
 	for n, i := r.Uint(), uint64(0); i < n && r.Err() == nil; i++ {
 		rec.Entries = append(rec.Entries, bytesField(&r))
 	}
-	rec.Feed = r.Uint()
+	for n, i := r.Uint(), uint64(0); i < n && r.Err() == nil; i++ {
+		rec.Feed = append(rec.Feed, bytesField(&r))
+	}
 	if err := r.Err(); err != nil {
 		return eventRecord{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
@@ -149,17 +151,8 @@ func (rec eventRecord) outcome(tx store.Tx, loc *time.Location) (*change.Outcome
 		return nil, err
 	}
 	out.Entries = entries
-	if rec.Feed == 0 {
-		return out, nil
+	if out.Changes, err = recordChanges(tx, rec.Feed); err != nil {
+		return nil, err
 	}
-	v, err := tx.Get(bFeed, keys.New().U64(rec.Feed))
-	if err != nil {
-		return nil, fmt.Errorf("%w: feed record %d: %w", ErrCorrupt, rec.Feed, err)
-	}
-	err = decodeFeed(v, func(raw []byte) error {
-		c, err := decodeChange(raw)
-		out.Changes = append(out.Changes, c)
-		return err
-	})
-	return out, err
+	return out, nil
 }

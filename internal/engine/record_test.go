@@ -25,7 +25,7 @@ func TestEventRecordRoundTrip(t *testing.T) {
 			"empty":  event.List(),
 		}},
 		Entries: [][]byte{[]byte("k1\x00"), []byte("k2")},
-		Feed:    1 << 40,
+		Feed:    [][]byte{[]byte("m1\x00\x00\x00\x00\x00\x00\x00\x00\x07"), []byte("m2\x00\x00\x00\x00\x00\x00\x00\x01\x00")},
 	}
 	got, err := decodeRecord(rec.appendTo(nil))
 	if err != nil {
@@ -37,12 +37,12 @@ func TestEventRecordRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(rec.Entries, got.Entries); diff != "" {
 		t.Errorf("entries (-want +got):\n%s", diff)
 	}
-	if got.Feed != rec.Feed {
-		t.Errorf("feed = %d, want %d", got.Feed, rec.Feed)
+	if diff := cmp.Diff(rec.Feed, got.Feed); diff != "" {
+		t.Errorf("feed keys (-want +got):\n%s", diff)
 	}
 	// No attributes, no entries, no changes.
 	bare := eventRecord{Event: event.Event{ID: "e2", Member: "m", Type: "visit", Time: at}}
-	if got, err := decodeRecord(bare.appendTo(nil)); err != nil || !got.Event.Same(bare.Event) || got.Entries != nil || got.Feed != 0 {
+	if got, err := decodeRecord(bare.appendTo(nil)); err != nil || !got.Event.Same(bare.Event) || got.Entries != nil || got.Feed != nil {
 		t.Errorf("bare record: %+v, %v", got, err)
 	}
 }

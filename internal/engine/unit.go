@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/change"
-		"github.com/memberkit/membership/internal/due"
+	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/ledger"
@@ -18,11 +18,13 @@ import (
 
 // Buckets the engine keeps.
 const (
-	bMeta   = "meta"   // the watermark, feed cursors
-	bEvents = "events" // event ID → event record
-	bOps    = "ops"    // request ID → request and outcome
-	bFeed   = "feed"   // last Seq of a unit → its changes
-	bIDs    = "ids"    // scope → last ID allocated
+	bMeta    = "meta"         // the watermark, feed cursors
+	bEvents  = "events"       // event ID → event record
+	bOps     = "ops"          // request ID → request and outcome
+	bFeed    = "feed"         // feed position of a record's last change → the record (feed.go)
+	bPending = "feed.pending" // member, its record number → a unit's changes of the member, not yet in the feed
+	bWhere   = "feed.where"   // the key a record had in bPending → its key in bFeed
+	bIDs     = "ids"          // scope → last ID allocated
 )
 
 // Unit is one unit of work (an event, an operator request, a due item) or
