@@ -45,6 +45,9 @@ var (
 	// ErrDefinitionConflict is returned by Open for a definition whose
 	// version the store runs with other content.
 	ErrDefinitionConflict = engine.ErrDefinitionConflict
+	// ErrStoreLayout is returned by Open for a store whose data is laid
+	// out as another version of the library lays it out.
+	ErrStoreLayout = engine.ErrLayout
 )
 
 // Option configures Open.
@@ -82,7 +85,7 @@ type Program struct {
 // (store/postgres: one Program per application instance); store/memory
 // and store/bolt belong to one process. Errors wrap ErrInvalidArgument,
 // rule.ErrInvalidDefinition, ErrDefinitionSuperseded,
-// ErrDefinitionConflict or the store's.
+// ErrDefinitionConflict, ErrStoreLayout or the store's.
 func Open(st store.Store, def Definition, opts ...Option) (*Program, error) {
 	if st == nil {
 		return nil, fmt.Errorf("membership: open: %w: nil store", ErrInvalidArgument)
@@ -202,6 +205,12 @@ func (p *Program) view(ctx context.Context, fn func(tx store.Tx, led *ledger.Led
 // keeps the Seq of the last change it has sent and asks again from there,
 // so nothing is lost if it crashes between the commit and the send;
 // SetCursor stores that position in the program.
+//
+// Changes are ordered in the feed member by member: each member's in the
+// order their units of work committed, and those of different members in
+// the order the feed took them in, which Feed does first (it writes).
+// Units for different members share no key
+// this way, so instances writing one database do not conflict on the feed.
 func (p *Program) Feed(ctx context.Context, after uint64, limit int) ([]change.Change, error) {
 	switch {
 	case limit <= 0:

@@ -44,7 +44,9 @@ func (o *Outcome) ChangesOf(kind string) []Change {
 
 // Change is one committed change, as published in the change feed.
 type Change struct {
-	// Seq is the change's position in the feed (1, 2, …).
+	// Seq is the change's position in the feed (1, 2, …). A change gets
+	// it when the feed takes it in (Program.Feed, Program.Advance), after
+	// its unit of work committed, so it is 0 in an outcome.
 	Seq    uint64    `json:"seq"`
 	Kind   string    `json:"kind"`
 	Member string    `json:"member,omitempty"`

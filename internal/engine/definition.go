@@ -21,7 +21,44 @@ var (
 	// ErrDefinitionConflict is returned by Open for a definition whose
 	// version the store records with other content.
 	ErrDefinitionConflict = errors.New("the store runs another definition of the same version")
+	// ErrLayout is returned by Install for a store whose data another
+	// version of the engine laid out.
+	ErrLayout = errors.New("the store's data is laid out by another version of the library")
 )
+
+// layoutKey is the key, in bMeta, of the version of the layout of the
+// store's data; layout is this engine's. Version 2 keeps members' changes
+// pending before the feed, counters per member and totals in stripes
+// (issue 14); version 1 (the key absent from a store with data) did not.
+var layoutKey = []byte("layout")
+
+const layout = 2
+
+// checkLayout records the layout in a new store and refuses a store of
+// another.
+func checkLayout(tx store.Tx) error {
+	v, err := tx.Get(bMeta, layoutKey)
+	switch {
+	case err == nil:
+		if len(v) != 8 || binary.BigEndian.Uint64(v) != layout {
+			return fmt.Errorf("%w: layout %x, this version reads %d", ErrLayout, v, layout)
+		}
+		return nil
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	// No layout recorded: a new store, or one of layout 1, which always
+	// has a definition record or an event.
+	for _, b := range []string{bMeta, bEvents} {
+		err := tx.Scan(b, nil, nil, false, func(k, _ []byte) error {
+			return fmt.Errorf("%w: layout 1 (%s %q), this version reads %d", ErrLayout, b, k, layout)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return tx.Put(bMeta, layoutKey, binary.BigEndian.AppendUint64(nil, layout))
+}
 
 // defKey is the key, in bMeta, of the definition in force: its version (8
 // bytes) and the SHA-256 of its JSON (32 bytes).
@@ -48,6 +85,9 @@ func (e *Engine) Install(ctx context.Context, version uint64, def []byte) error 
 	copy(d.record[8:], sum[:])
 	d.set = true
 	err := e.st.Update(ctx, func(tx store.Tx) error {
+		if err := checkLayout(tx); err != nil {
+			return err
+		}
 		v, err := tx.Get(bMeta, defKey)
 		switch {
 		case errors.Is(err, store.ErrNotFound):

@@ -509,9 +509,11 @@ func (e *Engine) Advance(ctx context.Context, now time.Time) (int, error) {
 		total += n
 		// Stop only on an empty page: performing an item may schedule the
 		// next one already due (a member who missed several terms while the
-		// host was down), and that must run in this call too.
+		// host was down), and that must run in this call too. The feed
+		// then takes in what is pending, so that it stays short even when
+		// no consumer reads the feed.
 		if n == 0 {
-			return total, nil
+			return total, e.sequence(ctx)
 		}
 	}
 }
