@@ -12,6 +12,7 @@ import (
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
 
@@ -52,6 +53,12 @@ func newPart(def Definition, log *slog.Logger) *part {
 // DueKinds lists the part's due items: term ends, freeze deadlines, plan
 // expiries.
 func (p *part) DueKinds() []string { return []string{dueTerm, dueFreeze, duePlan} }
+
+// AppendReads names the member's level record, which every event reads
+// (engine.Preloader).
+func (p *part) AppendReads(dst []store.Read, member string) []store.Read {
+	return append(dst, store.Read{Bucket: bMember, Key: []byte(member)})
+}
 
 // RewardKinds says the part grants growth rewards.
 func (p *part) RewardKinds() []rule.RewardKind { return []rule.RewardKind{rule.RewardGrowth} }

@@ -85,6 +85,14 @@ type Checker interface {
 	CheckEvent(ev event.Event) error
 }
 
+// Preloader is a part that names the keys of a member it reads on an
+// event's path: on a store whose reads are round trips to a server
+// (store.Preloader), the engine reads them all, with the event's own
+// keys, in one round trip before the parts run.
+type Preloader interface {
+	AppendReads(dst []store.Read, member string) []store.Read
+}
+
 // Stateful is a part that keeps state for the length of one unit of work
 // (what it read, so that it reads it once). The engine keeps one State per
 // part in each pooled unit and resets it before each unit.
@@ -304,6 +312,9 @@ func (e *Engine) ProcessBatch(ctx context.Context, evs []event.Event) ([]*change
 
 func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error) {
 	id := []byte(ev.ID) // read and then written under
+	if err := e.preload(tx, id, ev.Member); err != nil {
+		return nil, err
+	}
 	if v, err := tx.Get(bEvents, id); err == nil {
 		rec, err := decodeRecord(v)
 		if err != nil {
@@ -335,6 +346,27 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 		return nil, err
 	}
 	return out, nil
+}
+
+// preload reads, on a store whose reads are round trips, what an event
+// for member reads: its record, the definition in force, the member's
+// feed counter and the keys the parts name (Preloader). Other stores read
+// locally, as the parts ask.
+func (e *Engine) preload(tx store.Tx, id []byte, member string) error {
+	if _, ok := tx.(store.Preloader); !ok {
+		return nil
+	}
+	reads := []store.Read{
+		{Bucket: bEvents, Key: id},
+		{Bucket: bMeta, Key: defKey},
+		{Bucket: bIDs, Key: keys.New().Str(feedScope).Str(member)},
+	}
+	for _, p := range e.parts {
+		if pl, ok := p.(Preloader); ok {
+			reads = pl.AppendReads(reads, member)
+		}
+	}
+	return store.Preload(tx, reads...)
 }
 
 // Request is an operator request run by Apply.

@@ -11,7 +11,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/store"
+	"github.com/shopspring/decimal"
 )
 
 // Scans read in chunks, the first of firstChunk rows, each next four times
@@ -60,6 +62,7 @@ type tx struct {
 	err        error
 	roundTrips int64
 	writes     map[string]map[string]entry
+	adds       map[string]map[string]decimal.Decimal // Add's deltas, sent at commit
 	cache      map[string]map[string]entry
 	ranges     map[string][]*loaded
 }
@@ -182,6 +185,16 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 	if err := t.check("get", bucket, key, true, false); err != nil {
 		return nil, err
 	}
+	if _, ok := t.adds[bucket][string(key)]; ok {
+		if err := t.settle(bucket, key); err != nil {
+			return nil, err
+		}
+	}
+	return t.get(bucket, key)
+}
+
+// get is Get without the check and the pending additions.
+func (t *tx) get(bucket string, key []byte) ([]byte, error) {
 	if val, found, known := t.known(bucket, key); known {
 		if !found {
 			return nil, notFound(bucket, key)
@@ -227,11 +240,59 @@ func (t *tx) write(op, bucket string, key []byte, e entry) error {
 }
 
 func (t *tx) Put(bucket string, key, value []byte) error {
+	delete(t.adds[bucket], string(key))
 	return t.write("put", bucket, key, entry{val: append([]byte{}, value...)})
 }
 
 func (t *tx) Delete(bucket string, key []byte) error {
+	delete(t.adds[bucket], string(key))
 	return t.write("delete", bucket, key, entry{del: true})
+}
+
+// Add adds delta to the amount under key (store.Adder): without reading
+// it, at the commit, on the server; a key the transaction writes or
+// reads anyway is added to here.
+func (t *tx) Add(bucket string, key []byte, delta decimal.Decimal) error {
+	if err := t.check("add", bucket, key, true, true); err != nil {
+		return err
+	}
+	if _, ok := t.writes[bucket][string(key)]; ok {
+		return t.addTo(bucket, key, delta)
+	}
+	if t.adds == nil {
+		t.adds = map[string]map[string]decimal.Decimal{}
+	}
+	m := t.adds[bucket]
+	if m == nil {
+		m = map[string]decimal.Decimal{}
+		t.adds[bucket] = m
+	}
+	m[string(key)] = m[string(key)].Add(delta)
+	return nil
+}
+
+// addTo adds delta to the amount the transaction reads under key, and
+// writes the sum.
+func (t *tx) addTo(bucket string, key []byte, delta decimal.Decimal) error {
+	cur := decimal.Zero
+	v, err := t.get(bucket, key)
+	switch {
+	case err == nil:
+		if cur, err = total.Parse(v); err != nil {
+			return fmt.Errorf("postgres: add to %q in %q: %w", key, bucket, err)
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	return t.write("add", bucket, key, entry{val: []byte(cur.Add(delta).String())})
+}
+
+// settle turns the pending addition to key into a write, for a read of
+// it: one round trip, unless the key was read before.
+func (t *tx) settle(bucket string, key []byte) error {
+	d := t.adds[bucket][string(key)]
+	delete(t.adds[bucket], string(key))
+	return t.addTo(bucket, key, d)
 }
 
 // Preload reads reads in one round trip (store.Preloader): the keys in
@@ -487,6 +548,13 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 	if end != nil && bytes.Compare(start, end) >= 0 {
 		return nil
 	}
+	for k := range t.adds[bucket] {
+		if k >= string(start) && (end == nil || k < string(end)) {
+			if err := t.settle(bucket, []byte(k)); err != nil {
+				return err
+			}
+		}
+	}
 	var base iterator
 	if l := t.covering(bucket, start, end); l != nil {
 		base = l.iter(start, end, reverse)
@@ -558,7 +626,17 @@ func (t *tx) commit(write bool) error {
 			}
 		}
 	}
-	if !t.begun && len(pk) == 0 && len(dk) == 0 {
+	var ab, ak [][]byte
+	var ad []string
+	if write {
+		for _, bucket := range sortedKeys(t.adds) {
+			m := t.adds[bucket]
+			for _, k := range sortedKeys(m) {
+				ab, ak, ad = append(ab, []byte(bucket)), append(ak, []byte(k)), append(ad, m[k].String())
+			}
+		}
+	}
+	if !t.begun && len(pk) == 0 && len(dk) == 0 && len(ak) == 0 {
 		return nil
 	}
 	b := t.batch()
@@ -567,6 +645,9 @@ func (t *tx) commit(write bool) error {
 	}
 	if len(dk) > 0 {
 		b.Queue(t.s.sql.delete, db, dk)
+	}
+	if len(ak) > 0 {
+		b.Queue(t.s.sql.add, ab, ak, ad)
 	}
 	b.Queue(t.s.sql.commit)
 	br, err := t.send(b)
@@ -578,6 +659,9 @@ func (t *tx) commit(write bool) error {
 		n++
 	}
 	if len(dk) > 0 {
+		n++
+	}
+	if len(ak) > 0 {
 		n++
 	}
 	for range n {
