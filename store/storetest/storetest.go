@@ -96,6 +96,7 @@ var cases = []struct {
 	{"Invalid", testInvalid},
 	{"CancelledContext", testCancelledContext},
 	{"Preload", testPreload},
+	{"Adder", testAdder},
 	{"ConcurrentIncrements", testConcurrentIncrements},
 	{"ConcurrentReadersSeeCommitted", testConcurrentReaders},
 	{"RerunLeavesOneResult", testRerunLeavesOneResult},
