@@ -123,7 +123,7 @@ func (p *part) member(u *engine.Unit, member string) (memberState, error) {
 	if err := p.scheduleTerm(u, member, time.Time{}, m.TermEnd); err != nil {
 		return m, err
 	}
-	if err := addCount(u.Tx(), entry.Name, 1); err != nil {
+	if err := addCount(u, member, entry.Name, 1); err != nil {
 		return m, err
 	}
 	if err := appendHistory(u.Tx(), member, &m, &Record{Time: u.At(), Cause: CauseJoin, To: entry.Name, TermEnd: m.TermEnd, Event: u.Ref().Event}); err != nil {
@@ -405,10 +405,10 @@ func (p *part) change(u *engine.Unit, member string, m *memberState, to int, cau
 	}
 	m.Level, m.Since, m.TermEnd = l.Name, u.At(), end
 	if from != l.Name {
-		if err := addCount(u.Tx(), from, -1); err != nil {
+		if err := addCount(u, member, from, -1); err != nil {
 			return err
 		}
-		if err := addCount(u.Tx(), l.Name, 1); err != nil {
+		if err := addCount(u, member, l.Name, 1); err != nil {
 			return err
 		}
 	}
@@ -549,7 +549,7 @@ func (p *part) purchase(u *engine.Unit, ev event.Event) error {
 		} else {
 			held = Held{Plan: pl.Name, Since: u.At(), Expires: exp}
 			m.Plans = append(m.Plans, held)
-			if err := addCount(u.Tx(), pl.Name, 1); err != nil {
+			if err := addCount(u, ev.Member, pl.Name, 1); err != nil {
 				return err
 			}
 		}
@@ -632,7 +632,7 @@ func (p *part) planExpiry(u *engine.Unit, it engine.Item) error {
 		return nil
 	}
 	m.Plans = append(m.Plans[:i:i], m.Plans[i+1:]...)
-	if err := addCount(u.Tx(), pd.Plan, -1); err != nil {
+	if err := addCount(u, pd.Member, pd.Plan, -1); err != nil {
 		return err
 	}
 	if err := appendHistory(u.Tx(), pd.Member, &m, &Record{Time: u.At(), Cause: CauseExpiry, Plan: pd.Plan, Expires: held.Expires}); err != nil {

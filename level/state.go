@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/memberkit/membership/internal/codec"
+	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/rule"
@@ -183,29 +183,15 @@ func (s *scratch) save(tx store.Tx, member string, m *memberState) error {
 }
 
 // addCount adds delta to the number of members holding name (a level or a
-// plan).
-func addCount(tx store.Tx, name string, delta int64) error {
-	n, err := count(tx, name)
-	if err != nil {
-		return err
-	}
-	n += delta
-	if n <= 0 {
-		return tx.Delete(bCount, []byte(name))
-	}
-	return tx.Put(bCount, []byte(name), strconv.AppendInt(nil, n, 10))
+// plan): an engine total, in member's stripe.
+func addCount(u *engine.Unit, member, name string, delta int64) error {
+	return u.AddTotal(bCount, []byte(name), member, decimal.NewFromInt(delta))
 }
 
 // count returns the number of members holding name (a level or a plan).
 func count(tx store.Tx, name string) (int64, error) {
-	raw, err := tx.Get(bCount, []byte(name))
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return strconv.ParseInt(string(raw), 10, 64)
+	n, err := engine.Total(tx, bCount, []byte(name))
+	return n.IntPart(), err
 }
 
 // dayKey orders a member's days newest first, so today's key sits next

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
@@ -78,11 +79,12 @@ func TestMemberState(t *testing.T) {
 		if err := saveMember(tx, "m1", &m); err != nil {
 			return err
 		}
+		// Counts are engine totals in the members' stripes (7 here).
 		for _, c := range []struct {
-			name string
-			n    int64
-		}{{"Gold", 1}, {"Gold", 1}, {"Silver", 1}, {"Gold", -1}} {
-			if err := addCount(tx, c.name, c.n); err != nil {
+			member, name string
+			n            int64
+		}{{"m1", "Gold", 1}, {"m2", "Gold", 1}, {"m3", "Silver", 1}, {"m1", "Gold", -1}} {
+			if err := total.Add(tx, bCount, []byte(c.name), total.Stripe(c.member, 7), decimal.NewFromInt(c.n), nil); err != nil {
 				return err
 			}
 		}
