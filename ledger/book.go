@@ -15,6 +15,7 @@ import (
 
 	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
@@ -22,17 +23,21 @@ import (
 // Buckets the ledger stores under.
 const (
 	bEntry = "ledger.entry" // account, time, seq → the rest of the entry, and its pool legs (encode.go)
-	bBal   = "ledger.bal"   // account → balance
+	bBal   = "ledger.bal"   // member account → balance; pool account → its balance in stripes (internal/total)
 	bLot   = "ledger.lot"   // account, expiry, grant, lot id → remaining and original amounts
 	bLotID = "ledger.lotid" // account, lot id → the lot key's expiry and grant
-	bDay   = "ledger.day"   // asset, date, kind → member-side net amount
-	bMeta  = "ledger.meta"  // counters
+	bDay   = "ledger.day"   // asset, date, kind → member-side net amount, in stripes (internal/total)
+	bTxn   = "ledger.txn"   // member → the number of the member's last transaction
+	bMeta  = "ledger.meta"  // "txn" → the number of the last transaction between pools only
 )
 
 // legBits is how many low bits of an entry's sequence number hold its leg's
-// place in the transaction: Seq = Txn<<legBits | place, so entries order by
-// posting without a counter of their own.
+// place in the transaction: Seq = Txn<<legBits | place, so a member's
+// entries order by posting without a counter of their own.
 const legBits = 12
+
+// placeMask selects a leg's place from a sequence number.
+const placeMask = 1<<legBits - 1
 
 // Ledger posts to and reads the journal inside one store transaction.
 type Ledger struct {
@@ -52,6 +57,9 @@ type Ledger struct {
 	// the events of one day formats the date once.
 	dayFrom, dayTo int64
 	day            string
+	// stripes is how many stripes a posting splits the shared totals
+	// into (SetStripes); 0 and 1 mean one.
+	stripes int
 }
 
 // New returns a ledger bound to tx; loc is the program's zone, used for the
@@ -63,7 +71,8 @@ func New(tx store.Tx, loc *time.Location) *Ledger {
 }
 
 // Init binds l to tx as New does, for a caller that keeps its Ledger in a
-// structure of its own (one allocation instead of two). It resets l.
+// structure of its own (one allocation instead of two). It resets l, its
+// stripe count included (to one: see SetStripes).
 func (l *Ledger) Init(tx store.Tx, loc *time.Location) {
 	if loc == nil {
 		loc = time.UTC
@@ -76,6 +85,17 @@ func (l *Ledger) Init(tx store.Tx, loc *time.Location) {
 	l.kb, l.lb, l.vb = l.scratch[0][:0], l.scratch[1][:0], l.scratch[2][:0]
 }
 
+// SetStripes sets how many stripes l's postings split the shared totals
+// into (a pool's balance, the daily totals): a posting adds to the stripe
+// of its transaction's member, total.Stripe(member, n), and a transaction
+// between pools only to stripe 0. A store that runs Updates concurrently
+// asks for many stripes (store.Striper), so that postings for different
+// members rarely write the same key; one that runs them one at a time
+// wants one, the default of New and Init. n only places writes: the
+// readers (Balance, Totals, Verify) sum every stripe, whatever n was when
+// they were written.
+func (l *Ledger) SetStripes(n int) { l.stripes = n }
+
 func accountKey(a Account) keys.Builder { return appendAccount(keys.New(), a) }
 
 // appendAccount appends an account's key to b.
@@ -84,13 +104,12 @@ func appendAccount(b keys.Builder, a Account) keys.Builder {
 }
 
 // Balance returns the account's balance (zero for an account never used).
+// A pool's is the sum of its stripes (see SetStripes).
 func (l *Ledger) Balance(a Account) (decimal.Decimal, error) {
-	return l.balanceAt(accountKey(a))
-}
-
-// balanceAt returns the balance stored under an account key.
-func (l *Ledger) balanceAt(ak []byte) (decimal.Decimal, error) {
-	v, err := l.tx.Get(bBal, ak)
+	if !a.IsMember() {
+		return sumStripes(l.tx, bBal, accountKey(a))
+	}
+	v, err := l.tx.Get(bBal, accountKey(a))
 	if errors.Is(err, store.ErrNotFound) {
 		return decimal.Zero, nil
 	}
@@ -276,12 +295,35 @@ func (l *Ledger) getLotByID(a Account, id string) (Lot, bool, error) {
 	return lot, true, err
 }
 
-// txnKey is the key of the transaction counter in bMeta.
+// sumStripes returns the total under key in bucket: the sum of its
+// stripes.
+func sumStripes(tx store.Tx, bucket string, key []byte) (decimal.Decimal, error) {
+	d, err := total.Sum(tx, bucket, key)
+	if errors.Is(err, total.ErrCorrupt) {
+		return d, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return d, err
+}
+
+// txnKey is the key in bMeta of the counter of transactions between pools
+// only.
 var txnKey = []byte("txn")
 
-// lastTxn returns the id of the last transaction posted (0: none).
-func (l *Ledger) lastTxn() (uint64, error) {
-	v, err := l.tx.Get(bMeta, txnKey)
+// counter returns the bucket and key of the counter that numbers the
+// transactions of member, or those between pools only for "". A member's
+// key is built in the scratch kb.
+func (l *Ledger) counter(member string) (string, []byte) {
+	if member == "" {
+		return bMeta, txnKey
+	}
+	l.kb = append(l.kb[:0], member...)
+	return bTxn, l.kb
+}
+
+// lastTxn returns the number of the last transaction posted under a
+// counter (0: none).
+func (l *Ledger) lastTxn(bucket string, key []byte) (uint64, error) {
+	v, err := l.tx.Get(bucket, key)
 	switch {
 	case err == nil:
 		return parseCounter(v)
@@ -322,17 +364,19 @@ func parseCounter(v []byte) (uint64, error) {
 	return n, nil
 }
 
-// check validates a transaction's shape and balance.
-func check(t *Transaction) error {
+// check validates a transaction's shape and balance, and returns the
+// member whose accounts it holds ("" for a transaction between pools).
+func check(t *Transaction) (string, error) {
 	if t.Time.IsZero() {
-		return errf(ErrInvalid, "transaction has no time")
+		return "", errf(ErrInvalid, "transaction has no time")
 	}
 	if t.Kind == "" {
-		return errf(ErrInvalid, "transaction has no kind")
+		return "", errf(ErrInvalid, "transaction has no kind")
 	}
 	if len(t.Legs) < 2 || len(t.Legs) > 1<<legBits {
-		return errf(ErrInvalid, "transaction needs 2 to %d legs, has %d", 1<<legBits, len(t.Legs))
+		return "", errf(ErrInvalid, "transaction needs 2 to %d legs, has %d", 1<<legBits, len(t.Legs))
 	}
+	member := ""
 	// Legs are summed as codec.Fixed when they can be, which needs no
 	// math/big; total takes over for sums that cannot.
 	type sum struct {
@@ -346,16 +390,22 @@ func check(t *Transaction) error {
 	for i := range t.Legs {
 		leg := &t.Legs[i]
 		if !leg.Account.valid() {
-			return errf(ErrInvalid, "legs[%d]: invalid account %q", i, leg.Account)
+			return "", errf(ErrInvalid, "legs[%d]: invalid account %q", i, leg.Account)
 		}
 		if strings.IndexByte(leg.Lot, keys.Sep) >= 0 {
-			return errf(ErrInvalid, "legs[%d]: lot id %q holds a NUL byte", i, leg.Lot)
+			return "", errf(ErrInvalid, "legs[%d]: lot id %q holds a NUL byte", i, leg.Lot)
 		}
 		if !leg.Account.Asset.HasLots() && (leg.Lot != "" || !leg.Expires.IsZero()) {
-			return errf(ErrInvalid, "legs[%d]: %s keeps no lots: a leg names no lot or expiry", i, leg.Account.Asset)
+			return "", errf(ErrInvalid, "legs[%d]: %s keeps no lots: a leg names no lot or expiry", i, leg.Account.Asset)
 		}
 		if leg.Amount.IsZero() {
-			return errf(ErrInvalid, "legs[%d]: zero amount", i)
+			return "", errf(ErrInvalid, "legs[%d]: zero amount", i)
+		}
+		if m := leg.Account.Member; m != "" && m != member {
+			if member != "" {
+				return "", errf(ErrInvalid, "legs[%d]: an account of member %q in a transaction of member %q (a transaction holds one member's accounts at most)", i, m, member)
+			}
+			member = m
 		}
 		j := 0
 		for j < len(sums) && sums[j].asset != leg.Account.Asset {
@@ -378,24 +428,26 @@ func check(t *Transaction) error {
 	}
 	for _, s := range sums {
 		if (s.big && !s.total.IsZero()) || (!s.big && s.fixed.C != 0) {
-			total := s.total
+			off := s.total
 			if !s.big {
-				total = s.fixed.Decimal()
+				off = s.fixed.Decimal()
 			}
-			return errf(ErrUnbalanced, "%s legs sum to %s", s.asset, total)
+			return "", errf(ErrUnbalanced, "%s legs sum to %s", s.asset, off)
 		}
 	}
-	return nil
+	return member, nil
 }
 
-// Post records a balanced transaction. Each member leg is stored as an
-// entry of the member's statement, carrying the transaction's pool legs
-// (with their running balances); a transaction between pools stores each
-// leg as an entry. It first checks that every member
-// debit is covered (by the named lot, or by unexpired lots at t.Time, after
-// the transaction's own credits), so it either writes everything or nothing.
-// Legs apply in this order: credits, debits naming a lot, other debits.
-// It returns errors wrapping ErrInvalid, ErrUnbalanced, ErrUnknownLot or
+// Post records a balanced transaction, numbered by its member's counter
+// (or that of transactions between pools; t.ID is ignored). Each member
+// leg is stored as an entry of the member's statement, carrying the
+// transaction's pool legs; a transaction between pools stores each leg as
+// an entry. A transaction holds the accounts of one member at most (and
+// any pools). It first checks that every member debit is covered (by the
+// named lot, or by unexpired lots at t.Time, after the transaction's own
+// credits), so it either writes everything or nothing. Legs apply in this
+// order: credits, debits naming a lot, other debits. It returns errors
+// wrapping ErrInvalid, ErrUnbalanced, ErrUnknownLot or
 // ErrInsufficientBalance.
 func (l *Ledger) Post(t Transaction) (Posted, error) {
 	return l.post(make([]Entry, 0, len(t.Legs)), nil, t)
@@ -413,13 +465,15 @@ func (l *Ledger) Append(dst []Entry, t Transaction) (Posted, error) {
 }
 
 func (l *Ledger) post(dst []Entry, lots []Lot, t Transaction) (Posted, error) {
-	if err := check(&t); err != nil {
+	member, err := check(&t)
+	if err != nil {
 		return Posted{}, err
 	}
 	if err := l.cover(&t); err != nil {
 		return Posted{}, err
 	}
-	last, err := l.lastTxn()
+	cb, ck := l.counter(member) // ck is the scratch kb: unchanged until the Put
+	last, err := l.lastTxn(cb, ck)
 	if err != nil {
 		return Posted{}, err
 	}
@@ -435,10 +489,14 @@ func (l *Ledger) post(dst []Entry, lots []Lot, t Transaction) (Posted, error) {
 		}
 	}
 	l.vb = strconv.AppendUint(l.vb[:0], id, 10)
-	if err := l.tx.Put(bMeta, txnKey, l.vb); err != nil {
+	if err := l.tx.Put(cb, ck, l.vb); err != nil {
 		return Posted{}, err
 	}
 	t.ID = id
+	var stripe uint16 // a transaction between pools adds to stripe 0
+	if member != "" {
+		stripe = total.Stripe(member, l.stripes)
+	}
 	// Credits (and pool legs) first, then debits naming a lot, then other
 	// debits; stable within each rank.
 	var buf [8]int
@@ -470,7 +528,7 @@ func (l *Ledger) post(dst []Entry, lots []Lot, t Transaction) (Posted, error) {
 				p.Takes = append(p.Takes, takes...)
 			}
 		}
-		e, err := l.entry(&t, leg, lotID, id<<legBits|uint64(i))
+		e, err := l.entry(&t, leg, lotID, id<<legBits|uint64(i), stripe)
 		if err != nil {
 			return Posted{}, err
 		}
@@ -670,27 +728,40 @@ func (l *Ledger) debit(t *Transaction, leg *Leg) ([]Take, error) {
 	return takes, nil
 }
 
-func (l *Ledger) entry(t *Transaction, leg *Leg, lot string, seq uint64) (Entry, error) {
+// entry applies a leg to its account's balance and returns its entry; a
+// member leg also adds to the daily totals. A pool's balance and the daily
+// totals are added to in stripe.
+func (l *Ledger) entry(t *Transaction, leg *Leg, lot string, seq uint64, stripe uint16) (Entry, error) {
+	e := Entry{Seq: seq, Txn: t.ID, Time: t.Time.UTC(), Kind: t.Kind, Account: leg.Account, Amount: leg.Amount, Ref: t.Ref}
 	l.kb = appendAccount(l.kb[:0], leg.Account)
 	ak := l.kb
+	if !leg.Account.IsMember() {
+		// No running balance: it would need the pool's whole balance,
+		// the one key every member's postings would share.
+		return e, addStripe(l.tx, bBal, ak, stripe, leg.Amount, l.vb)
+	}
 	rec, bal, err := l.add(bBal, ak, leg.Amount)
 	if err != nil {
 		return Entry{}, err
 	}
-	if leg.Account.IsMember() && bal.IsNegative() {
+	if bal.IsNegative() {
 		return Entry{}, errf(ErrInsufficientBalance, "%s would be %s", leg.Account, bal)
 	}
-	e := Entry{Seq: seq, Txn: t.ID, Time: t.Time.UTC(), Kind: t.Kind, Account: leg.Account, Amount: leg.Amount, Balance: bal, Ref: t.Ref}
-	if leg.Account.IsMember() {
-		e.Lot = lot
-	}
+	e.Balance, e.Lot = bal, lot
 	if err := l.tx.Put(bBal, ak, rec); err != nil {
 		return Entry{}, err
 	}
-	if leg.Account.IsMember() {
-		return e, l.addDay(leg.Account.Asset, t.Time, t.Kind, leg.Amount)
+	return e, l.addDay(leg.Account.Asset, t.Time, t.Kind, leg.Amount, stripe)
+}
+
+// addStripe adds delta to stripe s of the total under key in bucket, with
+// buf as room for the stripe's key and record.
+func addStripe(tx store.Tx, bucket string, key []byte, s uint16, delta decimal.Decimal, buf []byte) error {
+	err := total.Add(tx, bucket, key, s, delta, buf)
+	if errors.Is(err, codec.ErrAmount) {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return e, nil
+	return err
 }
 
 // add returns, in the scratch vb, the amount record under key plus delta,
@@ -711,7 +782,9 @@ func (l *Ledger) add(bucket string, key []byte, delta decimal.Decimal) ([]byte, 
 	return rec, sum, nil
 }
 
-func (l *Ledger) addDay(asset Asset, at time.Time, kind Kind, amt decimal.Decimal) error {
+// addDay adds a member leg's amount to stripe of its asset's total of the
+// day and kind.
+func (l *Ledger) addDay(asset Asset, at time.Time, kind Kind, amt decimal.Decimal, stripe uint16) error {
 	if ns := at.UnixNano(); l.day == "" || ns < l.dayFrom || ns >= l.dayTo {
 		local := at.In(l.loc)
 		y, m, d := local.Date()
@@ -720,19 +793,7 @@ func (l *Ledger) addDay(asset Asset, at time.Time, kind Kind, amt decimal.Decima
 		l.dayTo = time.Date(y, m, d+1, 0, 0, 0, 0, l.loc).UnixNano()
 	}
 	l.lb = keys.Builder(l.lb[:0]).Str(string(asset)).Str(l.day).Str(string(kind))
-	old, err := l.tx.Get(bDay, l.lb)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		old = nil
-	case err != nil:
-		return err
-	}
-	rec, _, err := codec.AddAmount(l.vb[:0], old, amt)
-	if err != nil {
-		return fmt.Errorf("%w: %s %x: %v", ErrCorrupt, bDay, l.lb, err)
-	}
-	l.vb = rec
-	return l.tx.Put(bDay, l.lb, rec)
+	return addStripe(l.tx, bDay, l.lb, stripe, amt, l.vb)
 }
 
 // Totals returns, for asset, the net amount each kind moved into member
@@ -740,6 +801,8 @@ func (l *Ledger) addDay(asset Asset, at time.Time, kind Kind, amt decimal.Decima
 // program's zone; empty means unbounded). Their sum equals the change in
 // the members' total balance over the period, which is the reconciliation
 // identity (e.g. balance = earned − redeemed + reversed − expired − …).
+// A kind whose amounts net to zero may be missing. It sums the stripes of
+// each day's totals (see SetStripes).
 func (l *Ledger) Totals(asset Asset, from, to string) (map[Kind]decimal.Decimal, error) {
 	p := keys.New().Str(string(asset))
 	start := p
@@ -752,8 +815,13 @@ func (l *Ledger) Totals(asset Asset, from, to string) (map[Kind]decimal.Decimal,
 	}
 	out := map[Kind]decimal.Decimal{}
 	err := l.tx.Scan(bDay, start, end, false, func(k, v []byte) error {
-		parts := bytes.Split(k[len(p):], []byte{keys.Sep})
-		if len(parts) < 2 {
+		// k is asset, date, kind and the stripe suffix.
+		base, ok := total.Base(k)
+		var parts []string
+		if ok && len(base) > len(p) && base[len(base)-1] == keys.Sep {
+			parts = splitKey(base[len(p):])
+		}
+		if len(parts) != 2 || parts[1] == "" {
 			return errf(ErrCorrupt, "day key %q", k)
 		}
 		amt, err := decodeAmount(v)
@@ -872,24 +940,25 @@ func RecordKeys(entries []Entry) [][]byte {
 // them in buf (grown as needed), returning both: a caller with room of its
 // own for a few keys allocates nothing.
 func AppendRecordKeys(dst [][]byte, buf []byte, entries []Entry) ([][]byte, []byte) {
-	// carried reports whether a transaction's pool legs ride in a member
-	// entry: whether it has one. (An outcome holds a few transactions, so
-	// a scan beats a map.)
-	carried := func(txn uint64) bool {
-		for _, e := range entries {
-			if e.Txn == txn && e.Account.IsMember() {
-				return true
+	// The entries of a transaction follow each other, their places in it
+	// counting up from 0 (Posted.Entries): a transaction ends where the
+	// number changes or a place 0 starts the next one (numbers are per
+	// member, so two transactions of an outcome may share one). Its pool
+	// legs ride in a member entry when it has one.
+	for i := 0; i < len(entries); {
+		j, carried := i, false
+		for ; j < len(entries) && (j == i || (entries[j].Txn == entries[i].Txn && entries[j].Seq&placeMask != 0)); j++ {
+			carried = carried || entries[j].Account.IsMember()
+		}
+		for _, e := range entries[i:j] {
+			if e.Account.IsMember() || !carried {
+				n := len(buf)
+				buf = appendAccount(buf, e.Account).Time(e.Time).U64(e.Seq)
+				// Capped: a later key that grows buf leaves this one intact.
+				dst = append(dst, buf[n:len(buf):len(buf)])
 			}
 		}
-		return false
-	}
-	for _, e := range entries {
-		if e.Account.IsMember() || !carried(e.Txn) {
-			n := len(buf)
-			buf = appendAccount(buf, e.Account).Time(e.Time).U64(e.Seq)
-			// Capped: a later key that grows buf leaves this one intact.
-			dst = append(dst, buf[n:len(buf):len(buf)])
-		}
+		i = j
 	}
 	return dst, buf
 }
@@ -898,7 +967,13 @@ func AppendRecordKeys(dst [][]byte, buf []byte, entries []Entry) ([][]byte, []by
 // RecordKeys), in posting order.
 func (l *Ledger) EntriesAt(keys [][]byte) ([]Entry, error) {
 	var out []Entry
-	for _, k := range keys {
+	// The records of a transaction follow each other (RecordKeys): a run
+	// of keys of one member ("" between pools) and transaction number is
+	// one transaction, whose entries sort by their place in it.
+	var member string
+	var txn uint64
+	run := 0 // where the run's entries start in out
+	for i, k := range keys {
 		a, err := entryAccount(k)
 		if err != nil {
 			return nil, err
@@ -907,10 +982,19 @@ func (l *Ledger) EntriesAt(keys [][]byte) ([]Entry, error) {
 		if err != nil {
 			return nil, err
 		}
+		n := len(out)
 		if out, err = appendEntries(out, a, len(k)-entryKeyLen, k, v, true); err != nil {
 			return nil, err
 		}
+		if i == 0 || a.Member != member || out[n].Txn != txn {
+			sortBySeq(out[run:n])
+			run, member, txn = n, a.Member, out[n].Txn
+		}
 	}
-	slices.SortFunc(out, func(a, b Entry) int { return cmp.Compare(a.Seq, b.Seq) })
+	sortBySeq(out[run:])
 	return out, nil
+}
+
+func sortBySeq(es []Entry) {
+	slices.SortFunc(es, func(a, b Entry) int { return cmp.Compare(a.Seq, b.Seq) })
 }

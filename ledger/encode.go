@@ -18,17 +18,18 @@ import (
 //
 // An entry, under (account, time, seq), stores:
 //
-//	version, flags, kind, amount, balance, [lot], [ref fields], [pool legs]
+//	version, flags, kind, amount, [balance], [lot], [ref fields], [pool legs]
 //
 // Its account, time and sequence number come from the key, and its
 // transaction from the sequence number (Seq = Txn<<legBits | place). The
-// flags say which optional fields follow. A lot the transaction generated
-// ("<txn>.<n>", the usual credit) is stored as n alone. Pool legs riding in
-// a member entry share its transaction, time, kind and reference, and are
-// pool accounts (no member), so each stores its place, asset and sub
-// ("" for the carrier's asset, and for a sub that is the kind, as pools
-// usually are named: neither can be empty in a valid pool account),
-// amount and running balance.
+// balance is a member account's running balance; a pool's entry has none
+// (Entry.Balance). The flags say which optional fields follow. A lot the
+// transaction generated ("<txn>.<n>", the usual credit) is stored as n
+// alone. Pool legs riding in a member entry share its transaction, time,
+// kind and reference, and are pool accounts (no member), so each stores
+// its place, asset and sub ("" for the carrier's asset, and for a sub that
+// is the kind, as pools usually are named: neither can be empty in a valid
+// pool account) and amount.
 //
 // A lot, under (account, expiry, grant, id), stores:
 //
@@ -36,7 +37,12 @@ import (
 //
 // The id index, under (account, id), stores the lot key's expiry and grant
 // (16 bytes, in key form), from which the lot key is rebuilt.
-const recordV2 = 2
+const (
+	// entryV3 is the version of entry records. Version 2 stored a running
+	// balance for pool legs too; it is not read.
+	entryV3 = 3
+	lotV2   = 2 // the version of lot records
+)
 
 // Entry record flags.
 const (
@@ -98,10 +104,12 @@ func appendEntry(b []byte, e Entry, pools []Entry) []byte {
 	if len(pools) > 0 {
 		flags |= fPools
 	}
-	w := codec.Writer{B: append(b, recordV2, flags)}
+	w := codec.Writer{B: append(b, entryV3, flags)}
 	w.String(string(e.Kind))
 	w.Decimal(e.Amount)
-	w.Decimal(e.Balance)
+	if e.Account.IsMember() {
+		w.Decimal(e.Balance)
+	}
 	switch {
 	case isGen:
 		w.Uint(gen)
@@ -128,7 +136,6 @@ func appendEntry(b []byte, e Entry, pools []Entry) []byte {
 				w.String(p.Account.Sub)
 			}
 			w.Decimal(p.Amount)
-			w.Decimal(p.Balance)
 		}
 	}
 	return w.B
@@ -174,7 +181,7 @@ func appendEntries(dst []Entry, a Account, n int, k, v []byte, withPools bool) (
 	if len(k) != n+entryKeyLen {
 		return corrupt("key length")
 	}
-	if len(v) < 2 || v[0] != recordV2 {
+	if len(v) < 2 || v[0] != entryV3 {
 		return corrupt("version")
 	}
 	flags := v[1]
@@ -186,7 +193,9 @@ func appendEntries(dst []Entry, a Account, n int, k, v []byte, withPools bool) (
 	r := codec.Reader{B: v[2:]}
 	e.Kind = Kind(r.String())
 	e.Amount = r.Decimal()
-	e.Balance = r.Decimal()
+	if a.IsMember() {
+		e.Balance = r.Decimal()
+	}
 	switch {
 	case flags&fLotGen != 0:
 		var buf [32]byte
@@ -205,9 +214,9 @@ func appendEntries(dst []Entry, a Account, n int, k, v []byte, withPools bool) (
 	}
 	dst = append(dst, e)
 	if flags&fPools != 0 {
-		// A pool leg is at least 7 bytes: place, asset, sub, and two
-		// amounts of 2 bytes or more.
-		np := r.Count(7)
+		// A pool leg is at least 5 bytes: place, asset, sub, and an
+		// amount of 2 bytes or more.
+		np := r.Count(5)
 		if r.Err() == nil && np == 0 {
 			return corrupt("no pool legs")
 		}
@@ -232,14 +241,13 @@ func appendEntries(dst []Entry, a Account, n int, k, v []byte, withPools bool) (
 				return corrupt("pool leg place")
 			}
 			if !withPools {
-				if !skipDecimal(&r) || !skipDecimal(&r) {
+				if !skipDecimal(&r) {
 					return corrupt("pool leg amount")
 				}
 				continue
 			}
 			p := Entry{Seq: e.Txn<<legBits | place, Txn: e.Txn, Time: e.Time, Kind: e.Kind, Account: Account{Asset: asset, Sub: sub}, Ref: e.Ref}
 			p.Amount = r.Decimal()
-			p.Balance = r.Decimal()
 			dst = append(dst, p)
 		}
 	}
@@ -274,7 +282,7 @@ func skipDecimal(r *codec.Reader) bool {
 
 // appendLot appends a lot's record to b: what its key does not say.
 func appendLot(b []byte, l Lot) []byte {
-	w := codec.Writer{B: append(b, recordV2)}
+	w := codec.Writer{B: append(b, lotV2)}
 	w.Decimal(l.Amount)
 	w.Decimal(l.Original)
 	return w.B
@@ -289,7 +297,7 @@ func lotOf(a Account, id string, ts []byte) Lot {
 // decodeLotOf reads the record v of the lot of account a with id whose
 // key's expiry and grant are ts.
 func decodeLotOf(v []byte, a Account, id string, ts []byte) (Lot, error) {
-	if len(v) == 0 || v[0] != recordV2 {
+	if len(v) == 0 || v[0] != lotV2 {
 		return Lot{}, fmt.Errorf("%w: lot record version", ErrCorrupt)
 	}
 	l := lotOf(a, id, ts)

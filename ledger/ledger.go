@@ -14,6 +14,26 @@
 // stored inside its member entries, so posting costs one record per member
 // leg, and pools are read through balances and daily totals.
 //
+// # One member per transaction
+//
+// A transaction holds the accounts of one member at most, plus pools, and
+// a posting writes only that member's keys and the shared totals, which
+// are split into stripes by member. So postings for different members do
+// not write the same keys, and a store that runs them concurrently rarely
+// sees them conflict:
+//
+//   - Transaction numbers are per member: each member's transactions are
+//     numbered 1, 2, 3, … by a counter of the member's own, and those
+//     between pools only by a counter of theirs. A number names a
+//     transaction together with its member; what is built from it (entry
+//     sequence numbers, generated lot IDs, record keys) belongs to one
+//     account and needs no more.
+//   - A pool's balance and the daily totals are kept in stripes, the one a
+//     posting adds to chosen by its member's hash ([Ledger.SetStripes]),
+//     and their readers sum every stripe.
+//   - A pool's entries carry no running balance (their [Entry].Balance is
+//     zero): it would need the pool's whole balance.
+//
 // # Lots
 //
 // Every credit to a member account of an asset that keeps lots
@@ -150,7 +170,8 @@ type Leg struct {
 	Amount  decimal.Decimal `json:"amount"`
 	// Lot, on a member credit, names the lot to add to: an existing lot of
 	// the account (a reversal, a restore) or a new lot with this ID. Empty
-	// makes a new lot with a generated ID, "<transaction id>.<leg index>";
+	// makes a new lot with a generated ID, "<transaction id>.<leg index>"
+	// (unique within the member's accounts: numbers count per member);
 	// a credit may name such an ID only of an earlier transaction (a lot
 	// moving between a member's accounts keeps its ID), since a generated
 	// ID is taken as new without looking it up. On a member debit it names the
@@ -166,6 +187,8 @@ type Leg struct {
 
 // Transaction is a balanced set of legs.
 type Transaction struct {
+	// ID is the transaction's number, set by Post: numbers count per
+	// member (see the package comment).
 	ID   uint64    `json:"id"`
 	Time time.Time `json:"time"`
 	Kind Kind      `json:"kind"`
@@ -173,15 +196,24 @@ type Transaction struct {
 	Legs []Leg     `json:"legs"`
 }
 
-// Entry is one leg as recorded in an account's statement, with the
+// Entry is one leg as recorded in an account's statement, with a member
 // account's balance after it.
 type Entry struct {
-	Seq     uint64          `json:"seq"`
+	// Seq orders the account's entries by posting: the transaction's
+	// number and the leg's place in it (Txn<<12 | place). Like Txn, it is
+	// unique within the account, not across members.
+	Seq uint64 `json:"seq"`
+	// Txn is the transaction's number, counted per member (a transaction
+	// between pools only has a counter of its own).
 	Txn     uint64          `json:"txn"`
 	Time    time.Time       `json:"time"`
 	Kind    Kind            `json:"kind"`
 	Account Account         `json:"account"`
 	Amount  decimal.Decimal `json:"amount"`
+	// Balance is a member account's balance after the entry. It is zero
+	// for an entry of a pool: a pool's running balance would need its
+	// whole balance, which every member's postings share; read a pool's
+	// balance with Ledger.Balance.
 	Balance decimal.Decimal `json:"balance"`
 	Lot     string          `json:"lot,omitempty"`
 	Ref     Ref             `json:"ref,omitzero"`
@@ -208,6 +240,7 @@ type Take struct {
 
 // Posted is the result of a posting.
 type Posted struct {
+	// Txn is the transaction's number, counted per member.
 	Txn     uint64  `json:"txn"`
 	Entries []Entry `json:"entries"`
 	// Takes lists, for the member debits, what came from each lot.

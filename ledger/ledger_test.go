@@ -20,6 +20,7 @@ var (
 	shanghai = mustZone("Asia/Shanghai")
 	pts      = ledger.Points("mall")
 	alice    = ledger.MemberAccount("alice", pts, "")
+	frozen   = ledger.MemberAccount("alice", pts, "frozen")
 	issued   = ledger.Pool(pts, "earned")
 	redeemed = ledger.Pool(pts, "redeemed")
 	t0       = time.Date(2026, 11, 24, 10, 0, 0, 0, shanghai)
@@ -109,7 +110,8 @@ func TestPostRejects(t *testing.T) {
 		{"unknown lot", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("-1"), Lot: "nope"}, {Account: redeemed, Amount: d("1")}}}, ledger.ErrUnknownLot},
 		// Sums past 18 digits leave the fast path: 999…9 + 999…9 − 1 is
 		// unbalanced by 999…9 only a long sum can hold.
-		{"unbalanced past 18 digits", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("999999999999999999")}, {Account: bobPts, Amount: d("999999999999999999")}, {Account: issued, Amount: d("-999999999999999999")}}}, ledger.ErrUnbalanced},
+		{"unbalanced past 18 digits", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("999999999999999999")}, {Account: frozen, Amount: d("999999999999999999")}, {Account: issued, Amount: d("-999999999999999999")}}}, ledger.ErrUnbalanced},
+		{"two members", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("-1")}, {Account: bobPts, Amount: d("1")}}}, ledger.ErrInvalid},
 		{"unbalanced by 1e-30", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("1.000000000000000000000000000001")}, {Account: issued, Amount: d("-1")}}}, ledger.ErrUnbalanced},
 		// Transaction 2 would generate lot "2.0": a credit may not name it.
 		{"NUL in a lot id", ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{{Account: alice, Amount: d("1"), Lot: "a\x00b"}, {Account: issued, Amount: d("-1")}}}, ledger.ErrInvalid},
@@ -137,7 +139,7 @@ func TestPostAtomicWithinTransaction(t *testing.T) {
 	mustPost(t, st, earn("10", t0, time.Time{}))
 	err := update(t, st, func(l *ledger.Ledger) error {
 		tr := spend("4", t0)
-		tr.Legs = append(tr.Legs, ledger.Leg{Account: ledger.MemberAccount("bob", pts, ""), Amount: d("-1")}, ledger.Leg{Account: redeemed, Amount: d("1")})
+		tr.Legs = append(tr.Legs, ledger.Leg{Account: frozen, Amount: d("-1")}, ledger.Leg{Account: redeemed, Amount: d("1")})
 		if _, err := l.Post(tr); !errors.Is(err, ledger.ErrInsufficientBalance) {
 			return fmt.Errorf("want insufficient, got %v", err)
 		}
@@ -396,7 +398,7 @@ func TestPoolLegsRideInMemberRecords(t *testing.T) {
 	two := ledger.Transaction{Time: t0, Kind: "earned", Legs: []ledger.Leg{
 		{Account: issued, Amount: d("-3")},
 		{Account: alice, Amount: d("1")},
-		{Account: ledger.MemberAccount("bob", pts, ""), Amount: d("2")},
+		{Account: frozen, Amount: d("2")},
 	}}
 	posted := mustPost(t, st, earn("10", t0, time.Time{}), move, two, spend("4", t0.Add(time.Hour)))
 	var all []ledger.Entry
@@ -405,6 +407,11 @@ func TestPoolLegsRideInMemberRecords(t *testing.T) {
 	}
 	if len(all) != 9 {
 		t.Fatalf("posted %d entries, want 9", len(all))
+	}
+	// Alice's transaction 1 (earn) and the pools' transaction 1 (move)
+	// follow each other: the pools' legs have records of their own.
+	if posted[0].Txn != 1 || posted[1].Txn != 1 || posted[2].Txn != 2 || posted[3].Txn != 3 {
+		t.Errorf("transactions numbered %d %d %d %d, want alice's 1, the pools' 1, alice's 2 and 3", posted[0].Txn, posted[1].Txn, posted[2].Txn, posted[3].Txn)
 	}
 	keys := ledger.RecordKeys(all)
 	if len(keys) != 6 { // earn 1, move 2 (pools only), two 2, spend 1
@@ -435,7 +442,8 @@ func TestPoolLegsRideInMemberRecords(t *testing.T) {
 	// A pool balance that disagrees with the legs riding in member records
 	// is corruption.
 	err := st.Update(context.Background(), func(tx store.Tx) error {
-		return tx.Put("ledger.bal", []byte("\x00points:mall\x00earned\x00"), codec.Amount(d("-14")))
+		// The pool's one stripe (stripe 0: one stripe by default).
+		return tx.Put("ledger.bal", []byte("\x00points:mall\x00earned\x00\x00\x00\x00"), codec.Amount(d("-14")))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -449,12 +457,11 @@ func TestPoolLegsRideInMemberRecords(t *testing.T) {
 // A transaction whose legs sum to zero only past 18 digits is balanced.
 func TestPostLongAmounts(t *testing.T) {
 	st := memory.New()
-	bob := ledger.MemberAccount("bob", pts, "")
 	mustPost(t, st, ledger.Transaction{Time: t0, Kind: "x", Legs: []ledger.Leg{
-		{Account: alice, Amount: d("999999999999999999")}, {Account: bob, Amount: d("999999999999999999.5")},
+		{Account: alice, Amount: d("999999999999999999")}, {Account: frozen, Amount: d("999999999999999999.5")},
 		{Account: issued, Amount: d("-1999999999999999998.5")}}})
-	if got := balance(t, st, bob); got != "999999999999999999.5" {
-		t.Errorf("bob = %s", got)
+	if got := balance(t, st, frozen); got != "999999999999999999.5" {
+		t.Errorf("frozen = %s", got)
 	}
 	if got := balance(t, st, issued); got != "-1999999999999999998.5" {
 		t.Errorf("issued = %s", got)

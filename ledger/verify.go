@@ -6,15 +6,18 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
 
 // Verify checks every invariant of the journal and returns an error joining
 // one problem (each wrapping ErrCorrupt) per violation, or nil:
-//   - every transaction balances per asset;
-//   - each account's stored balance equals the sum of its entries, and the
-//     running balances follow the entries in posting order;
+//   - every transaction balances per asset (a transaction is known by its
+//     member and number: numbers are per member);
+//   - each account's stored balance (a pool's: the sum of its stripes)
+//     equals the sum of its entries, and a member account's running
+//     balances follow its entries in posting order;
 //   - no member account was ever negative;
 //   - each member account's balance equals the sum of its open lots, and no
 //     lot is negative (for assets that keep lots; one that does not has
@@ -29,9 +32,12 @@ func Verify(tx store.Tx) error {
 		errs = append(errs, fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...)))
 	}
 	entries := map[Account][]Entry{}
+	// A transaction's legs are in its member's records (a transaction
+	// between pools: in its pools' records, member "").
 	type txAsset struct {
-		txn   uint64
-		asset Asset
+		member string
+		txn    uint64
+		asset  Asset
 	}
 	sums := map[txAsset]decimal.Decimal{}
 	// Keys come in account order: the account of the last key is reused
@@ -54,7 +60,7 @@ func Verify(tx store.Tx) error {
 		}
 		for _, e := range es {
 			entries[e.Account] = append(entries[e.Account], e)
-			k := txAsset{e.Txn, e.Account.Asset}
+			k := txAsset{lastAcct.Member, e.Txn, e.Account.Asset}
 			sums[k] = sums[k].Add(e.Amount)
 		}
 		return nil
@@ -63,9 +69,30 @@ func Verify(tx store.Tx) error {
 		return err
 	}
 	for k, s := range sums {
-		if !s.IsZero() {
-			bad("transaction %d: %s legs sum to %s", k.txn, k.asset, s)
+		if s.IsZero() {
+			continue
 		}
+		if k.member == "" {
+			bad("transaction %d between pools: %s legs sum to %s", k.txn, k.asset, s)
+		} else {
+			bad("transaction %d of member %q: %s legs sum to %s", k.txn, k.member, k.asset, s)
+		}
+	}
+	bals := map[Account]decimal.Decimal{}
+	err = tx.Scan(bBal, nil, nil, false, func(k, v []byte) error {
+		a, err := balanceAccount(k)
+		if err != nil {
+			return err
+		}
+		d, err := decodeAmount(v)
+		if err != nil {
+			return err
+		}
+		bals[a] = bals[a].Add(d)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	l := New(tx, nil)
 	assetSum := map[Asset]decimal.Decimal{}
@@ -74,24 +101,33 @@ func Verify(tx store.Tx) error {
 	for a := range entries {
 		accts = append(accts, a)
 	}
+	for a := range bals {
+		if _, ok := entries[a]; !ok {
+			accts = append(accts, a)
+		}
+	}
 	sort.Slice(accts, func(i, j int) bool { return accts[i].String() < accts[j].String() })
 	for _, a := range accts {
 		es := entries[a]
-		sort.Slice(es, func(i, j int) bool { return es[i].Seq < es[j].Seq })
 		run := decimal.Zero
-		for _, e := range es {
-			run = run.Add(e.Amount)
-			if !run.Equal(e.Balance) {
-				bad("%s entry %d: running balance %s, recorded %s", a, e.Seq, run, e.Balance)
+		if !a.IsMember() {
+			// A pool's entries carry no running balance (Entry.Balance).
+			for _, e := range es {
+				run = run.Add(e.Amount)
 			}
-			if a.IsMember() && run.IsNegative() {
-				bad("%s entry %d: negative balance %s", a, e.Seq, run)
+		} else {
+			sort.Slice(es, func(i, j int) bool { return es[i].Seq < es[j].Seq })
+			for _, e := range es {
+				run = run.Add(e.Amount)
+				if !run.Equal(e.Balance) {
+					bad("%s entry %d: running balance %s, recorded %s", a, e.Seq, run, e.Balance)
+				}
+				if run.IsNegative() {
+					bad("%s entry %d: negative balance %s", a, e.Seq, run)
+				}
 			}
 		}
-		bal, err := l.Balance(a)
-		if err != nil {
-			return err
-		}
+		bal := bals[a]
 		if !bal.Equal(run) {
 			bad("%s: balance %s, entries sum to %s", a, bal, run)
 		}
@@ -140,20 +176,40 @@ func Verify(tx store.Tx) error {
 	return errors.Join(errs...)
 }
 
-// Accounts returns a member's accounts with their balances.
+// balanceAccount returns the account of a key in bBal: a member account's
+// key, or the key of a stripe of a pool's balance.
+func balanceAccount(k []byte) (Account, error) {
+	a, n, ok := parseAccountKey(k)
+	switch {
+	case !ok:
+	case a.IsMember() && n == len(k):
+		return a, nil
+	case !a.IsMember():
+		if base, ok := total.Base(k); ok && len(base) == n {
+			return a, nil
+		}
+	}
+	return Account{}, fmt.Errorf("%w: balance key %q", ErrCorrupt, k)
+}
+
+// Accounts returns a member's accounts with their balances; "" returns the
+// pools, each with its balance summed over its stripes.
 func (l *Ledger) Accounts(member string) (map[Account]decimal.Decimal, error) {
 	out := map[Account]decimal.Decimal{}
 	p := accountKey(Account{Member: member})[:len(member)+1]
 	err := l.tx.Scan(bBal, p, store.PrefixEnd(p), false, func(k, v []byte) error {
-		parts := splitKey(k)
-		if len(parts) < 3 {
-			return fmt.Errorf("%w: balance key %q", ErrCorrupt, k)
+		a, err := balanceAccount(k)
+		if err != nil {
+			return err
 		}
 		d, err := decodeAmount(v)
 		if err != nil {
 			return err
 		}
-		out[Account{Member: parts[0], Asset: Asset(parts[1]), Sub: parts[2]}] = d
+		if old, ok := out[a]; ok {
+			d = old.Add(d)
+		}
+		out[a] = d
 		return nil
 	})
 	return out, err

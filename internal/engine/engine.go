@@ -242,6 +242,7 @@ func (e *Engine) unit(tx store.Tx, at time.Time, ref ledger.Ref, out *change.Out
 		s.states[i].Reset()
 	}
 	s.led.Init(tx, e.loc)
+	s.led.SetStripes(e.stripes)
 	s.feed.reset()
 	s.scratch.baseName, s.scratch.baseText = "", ""
 	s.u = Unit{e: e, tx: tx, led: &s.led, at: at, ref: ref, out: out, feed: &s.feed, scratch: &s.scratch, box: box, states: s.states}
@@ -484,7 +485,9 @@ func (e *Engine) Update(ctx context.Context, at time.Time, ref ledger.Ref, fn fu
 // read every domain's state but not publish changes.
 func (e *Engine) View(ctx context.Context, at time.Time, fn func(u *Unit) error) error {
 	return e.st.View(ctx, func(tx store.Tx) error {
-		u := &Unit{e: e, tx: tx, led: ledger.New(tx, e.loc), at: at, out: &change.Outcome{}, states: make([]State, len(e.parts))}
+		led := ledger.New(tx, e.loc)
+		led.SetStripes(e.stripes)
+		u := &Unit{e: e, tx: tx, led: led, at: at, out: &change.Outcome{}, states: make([]State, len(e.parts))}
 		for _, i := range e.stateful {
 			u.states[i] = e.parts[i].(Stateful).NewState()
 		}
