@@ -17,7 +17,11 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Buckets the coupon book keeps its state in.
+// Buckets the coupon book keeps its state in. The issued counts of bStock
+// and the statistics of bStats are totals that many members add to: they
+// are split into stripes by member (the layout of internal/total, the
+// stripe's number after the key), so that units of work for different
+// members rarely write the same key, and a read merges the stripes.
 const (
 	bCoupons = "coupon.coupons" // id → Coupon
 	bCodes   = "coupon.codes"   // code → id
@@ -27,12 +31,6 @@ const (
 	bLimits  = "coupon.limits"  // rule.Use counters per member and template or pack
 	bStats   = "coupon.stats"   // (day \0 template \0 store, stripe) → Stat
 )
-
-// The issued counts of bStock and the statistics of bStats are totals that
-// many members add to: they are split into stripes by member (the layout
-// of internal/total, the stripe's number after the key), so that units of
-// work for different members rarely write the same key, and a read merges
-// the stripes.
 
 // Book is the coupon state inside one store transaction: the coupons,
 // their code, member and order indexes, stock and statistics. Its
