@@ -23,9 +23,35 @@ func rank(t *Template) int {
 	return 1
 }
 
-// compareIDs orders coupon IDs as they are issued: "c2" before "c10".
+// compareIDs orders coupon IDs as they are issued: a member's "c2.m"
+// before its "c10.m". It compares the numbers (couponID's n: the digits
+// after the leading "c"), then the whole IDs, shorter first, so that the
+// IDs of several members, and IDs of other shapes, have one order too.
 func compareIDs(a, b string) int {
-	return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
+	na, nb := idNumber(a), idNumber(b)
+	if c := cmp.Compare(len(na), len(nb)); c != 0 {
+		return c
+	}
+	if c := strings.Compare(na, nb); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(len(a), len(b)); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
+}
+
+// idNumber returns the digits that follow a coupon ID's leading "c" (its
+// number, without leading zeros), or "" for an ID of another shape.
+func idNumber(id string) string {
+	if id == "" || id[0] != 'c' {
+		return ""
+	}
+	i := 1
+	for i < len(id) && '0' <= id[i] && id[i] <= '9' {
+		i++
+	}
+	return id[1:i]
 }
 
 // compareHeld orders coupons by rank, then ID: the order a plan tries

@@ -126,7 +126,7 @@ func randomCase(r *rand.Rand) (Order, []Held) {
 			n = 1 + r.IntN(2)
 		}
 		for range n {
-			c := Coupon{ID: fmt.Sprint("c", len(held)+1), Member: "m", Template: t.Name, Type: t.Type, State: Available}
+			c := Coupon{ID: fmt.Sprint("c", len(held)+1, ".m"), Member: "m", Template: t.Name, Type: t.Type, State: Available}
 			switch t.Type {
 			case Cash:
 				c.Amount = t.Amount
@@ -225,7 +225,7 @@ func TestBestLargeGroup(t *testing.T) {
 		if i%2 == 0 {
 			tpl.Products.Include = []string{"x"}
 		}
-		held = append(held, Held{Template: tpl, Coupon: Coupon{ID: fmt.Sprint("c", i+1), Member: "m", Template: tpl.Name, Type: Cash, Amount: tpl.Amount, State: Available}})
+		held = append(held, Held{Template: tpl, Coupon: Coupon{ID: fmt.Sprint("c", i+1, ".m"), Member: "m", Template: tpl.Name, Type: Cash, Amount: tpl.Amount, State: Available}})
 	}
 	p := Best(o, held)
 	// The fourteen take 10 + 17 + … + 101 = 777 in all, less than the 800
@@ -256,7 +256,7 @@ func BenchmarkBestLargeGroup(b *testing.B) {
 				tpl.Products.Include = append(tpl.Products.Include, fmt.Sprint("p", j))
 			}
 		}
-		held = append(held, Held{Template: tpl, Coupon: Coupon{ID: fmt.Sprint("c", i+1), Member: "m", Template: tpl.Name, Type: tpl.Type, Amount: tpl.Amount, State: Available}})
+		held = append(held, Held{Template: tpl, Coupon: Coupon{ID: fmt.Sprint("c", i+1, ".m"), Member: "m", Template: tpl.Name, Type: tpl.Type, Amount: tpl.Amount, State: Available}})
 	}
 	var p Proposal
 	for b.Loop() {
@@ -266,3 +266,24 @@ func BenchmarkBestLargeGroup(b *testing.B) {
 		b.Fatal("nothing proposed")
 	}
 }
+
+// compareIDs orders a member's coupon IDs ("c<n>.<member>") by number,
+// then IDs of one number by member; IDs of other shapes shorter first.
+func TestCompareIDs(t *testing.T) {
+	sorted := []string{
+		// No number ("c" without digits has none either): shorter first,
+		// then bytes.
+		"", "a", "b", "c", "ab", "c.m", "x10",
+		// A number: smaller first, then the ID shorter first, then bytes.
+		"c1.m", "c1.n", "c1.mm", "c2.m", "c9.m", "c10.m", "c10.bob", "c11.m", "c99.m", "c100.m",
+	}
+	for i, a := range sorted {
+		for j, b := range sorted {
+			if got, want := compareIDs(a, b), sign(i-j); got != want {
+				t.Errorf("compareIDs(%q, %q) = %d, want %d", a, b, got, want)
+			}
+		}
+	}
+}
+
+func sign(n int) int { return min(max(n, -1), 1) }

@@ -3,30 +3,33 @@ package coupon
 import (
 	"bytes"
 	"cmp"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
 
-// Buckets the coupon book keeps its state in.
+// Buckets the coupon book keeps its state in. The issued counts of bStock
+// and the statistics of bStats are totals that many members add to: they
+// are split into stripes by member (the layout of internal/total, the
+// stripe's number after the key), so that units of work for different
+// members rarely write the same key, and a read merges the stripes.
 const (
 	bCoupons = "coupon.coupons" // id → Coupon
 	bCodes   = "coupon.codes"   // code → id
 	bMembers = "coupon.members" // member \0 id → state
 	bOrders  = "coupon.orders"  // order \0 id → ""
-	bStock   = "coupon.stock"   // "t\0"template / "p\0"pack → issued
+	bStock   = "coupon.stock"   // ("t\0"template / "p\0"pack, stripe) → issued
 	bLimits  = "coupon.limits"  // rule.Use counters per member and template or pack
-	bStats   = "coupon.stats"   // day \0 template \0 store → Stat
+	bStats   = "coupon.stats"   // (day \0 template \0 store, stripe) → Stat
 )
 
 // Book is the coupon state inside one store transaction: the coupons,
@@ -43,16 +46,40 @@ type Book struct {
 	tx  store.Tx
 	def *Definition
 	loc *time.Location
+	// stripes gives a member's stripe of the shared totals; nil: stripe 0.
+	stripes striper
 }
 
-// NewBook returns the book of def over tx, with days in loc. Coupons read
-// through it carry the times they were stored with; Handle's reads put
-// them in the program's zone.
+// striper gives a member's stripe of the totals the book shares between
+// members (issued counts, statistics): the engine's unit
+// (engine.Unit.Stripe), so that the engine alone decides how many there
+// are.
+type striper interface {
+	Stripe(member string) uint16
+}
+
+// NewBook returns the book of def over tx, with days in loc, for reading.
+// Coupons read through it carry the times they were stored with; Handle's
+// reads put them in the program's zone.
 func NewBook(tx store.Tx, def *Definition, loc *time.Location) *Book {
+	return newBook(tx, def, loc, nil)
+}
+
+// newBook is NewBook for the part's writes, which keep the shared totals
+// in the stripes s gives.
+func newBook(tx store.Tx, def *Definition, loc *time.Location, s striper) *Book {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return &Book{tx: tx, def: def, loc: loc}
+	return &Book{tx: tx, def: def, loc: loc, stripes: s}
+}
+
+// stripe returns member's stripe of the shared totals.
+func (b *Book) stripe(member string) uint16 {
+	if b.stripes == nil {
+		return 0
+	}
+	return b.stripes.Stripe(member)
 }
 
 func sep(parts ...string) []byte {
@@ -66,33 +93,14 @@ func sep(parts ...string) []byte {
 	return b
 }
 
-func (b *Book) getU64(bucket string, key []byte) (uint64, error) {
-	v, err := b.tx.Get(bucket, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil || len(v) != 8 {
-		return 0, cmpErr(err, fmt.Errorf("coupon: counter %q: bad value", key))
-	}
-	return binary.BigEndian.Uint64(v), nil
-}
-
-func cmpErr(err, other error) error {
-	if err != nil {
-		return err
-	}
-	return other
-}
-
-func (b *Book) putU64(bucket string, key []byte, n uint64) error {
-	return b.tx.Put(bucket, key, binary.BigEndian.AppendUint64(nil, n))
-}
-
 // Issued returns how many coupons of template (or packs, with pack set)
-// have been issued.
+// have been issued: the sum of the count's stripes.
 func (b *Book) Issued(name string, pack bool) (int64, error) {
-	n, err := b.getU64(bStock, stockKey(name, pack))
-	return int64(n), err
+	n, err := total.Sum(b.tx, bStock, stockKey(name, pack))
+	if err != nil {
+		return 0, fmt.Errorf("coupon: issued %s: %w", name, err)
+	}
+	return n.IntPart(), nil
 }
 
 func stockKey(name string, pack bool) []byte {
@@ -111,13 +119,19 @@ func (b *Book) left(name string, stock int64, pack bool) (int64, error) {
 	return max(stock-n, 0), err
 }
 
-func (b *Book) addIssued(name string, pack bool, n int) error {
-	k := stockKey(name, pack)
-	v, err := b.getU64(bStock, k)
-	if err != nil {
-		return err
+// addIssued adds n to the issued count of a template (or pack) with stock
+// (0: no limit), issued to member. Without stock the count is a
+// convenience (Issued) that no rule reads: it goes to the member's stripe,
+// so that members who get the template share no key. With stock every
+// issue reads the whole count, so the members share it anyway (the stock
+// is the rule they share): it goes to stripe 0, which keeps that read to
+// one key. Issued sums the stripes whichever were written.
+func (b *Book) addIssued(name string, pack bool, stock int64, member string, n int) error {
+	var s uint16
+	if stock == 0 {
+		s = b.stripe(member)
 	}
-	return b.putU64(bStock, k, v+uint64(n))
+	return total.Add(b.tx, bStock, stockKey(name, pack), s, decimal.NewFromInt(int64(n)), nil)
 }
 
 func limitScope(member, name string, pack bool) string {
@@ -233,7 +247,7 @@ func (b *Book) issue(in issueReq) ([]Coupon, error) {
 	if err := b.recordLimits(t.Claim, scope, in.At, n); err != nil {
 		return nil, err
 	}
-	if err := b.addIssued(t.Name, false, n); err != nil {
+	if err := b.addIssued(t.Name, false, t.Stock, in.Member, n); err != nil {
 		return nil, err
 	}
 	out := make([]Coupon, 0, n)
@@ -328,13 +342,13 @@ func (b *Book) issuePack(in packReq) (PackIssued, error) {
 	if err := b.recordLimits(p.Claim, scope, in.At, 1); err != nil {
 		return PackIssued{}, err
 	}
-	if err := b.addIssued(p.Name, true, 1); err != nil {
+	if err := b.addIssued(p.Name, true, p.Stock, in.Member, 1); err != nil {
 		return PackIssued{}, err
 	}
 	out := PackIssued{Pack: p.Name, Short: short}
 	for _, it := range give {
 		t, _ := b.def.Template(it.Template)
-		if err := b.addIssued(t.Name, false, it.Count); err != nil {
+		if err := b.addIssued(t.Name, false, t.Stock, in.Member, it.Count); err != nil {
 			return PackIssued{}, err
 		}
 		for range it.Count {
@@ -391,7 +405,7 @@ func (b *Book) create(t *Template, member string, m Method, pack string, at time
 	if err := b.save(c); err != nil {
 		return Coupon{}, err
 	}
-	return c, b.count(at, t.Name, "", func(s *Stat) { s.Issued++ })
+	return c, b.count(at, t.Name, "", member, func(s *Stat) { s.Issued++ })
 }
 
 func (b *Book) save(c Coupon) error {
@@ -439,16 +453,9 @@ func (b *Book) ByCode(code string) (Coupon, error) {
 // Coupons returns a member's coupons in issue order; with live set, only
 // those available or locked.
 func (b *Book) Coupons(member string, live bool) ([]Coupon, error) {
-	out, err := b.under(bMembers, member, func(v []byte) bool {
+	return b.under(bMembers, member, func(v []byte) bool {
 		return !live || State(v) == Available || State(v) == Locked
 	})
-	sortByID(out)
-	return out, err
-}
-
-func sortByID(cs []Coupon) {
-	num := func(id string) uint64 { n, _ := strconv.ParseUint(strings.TrimPrefix(id, "c"), 10, 64); return n }
-	slices.SortFunc(cs, func(a, b Coupon) int { return cmp.Compare(num(a.ID), num(b.ID)) })
 }
 
 // Held returns a member's live coupons with their templates, for
@@ -529,14 +536,15 @@ func (b *Book) lock(o Order, ids []string) ([]Applied, decimal.Decimal, error) {
 	return applied, total, nil
 }
 
-// locked returns the coupons locked for an order.
+// locked returns the coupons locked for an order, in issue order.
 func (b *Book) locked(order string) ([]Coupon, error) {
 	return b.under(bOrders, order, func([]byte) bool { return true })
 }
 
 // under loads the coupons indexed in bucket under owner (keys owner, NUL,
-// coupon ID) whose index value passes keep. IDs are collected first: the
-// scan must not read other records while it runs.
+// coupon ID) whose index value passes keep, in issue order (compareIDs:
+// the index holds them in byte order, "c10.m" before "c2.m"). IDs are
+// collected first: the scan must not read other records while it runs.
 func (b *Book) under(bucket, owner string, keep func(v []byte) bool) ([]Coupon, error) {
 	var ids []string
 	prefix := sep(owner, "")
@@ -549,6 +557,7 @@ func (b *Book) under(bucket, owner string, keep func(v []byte) bool) ([]Coupon, 
 	if err != nil {
 		return nil, err
 	}
+	slices.SortFunc(ids, compareIDs)
 	out := make([]Coupon, 0, len(ids))
 	for _, id := range ids {
 		c, err := b.Get(id)
@@ -587,7 +596,7 @@ func (b *Book) markUsed(c Coupon, at time.Time) (Coupon, error) {
 	if err := b.save(c); err != nil {
 		return c, err
 	}
-	return c, b.count(at, c.Template, c.Store, func(s *Stat) {
+	return c, b.count(at, c.Template, c.Store, c.Member, func(s *Stat) {
 		s.Used++
 		s.AmountOff = s.AmountOff.Add(c.AmountOff)
 	})
@@ -611,7 +620,7 @@ func (b *Book) release(order string, at time.Time) ([]Coupon, error) {
 		c.State, c.Order, c.Store, c.AmountOff, c.Changed = Available, "", "", decimal.Decimal{}, at
 		if !c.Expires.IsZero() && !at.Before(c.Expires) {
 			c.State = Expired
-			if err := b.count(c.Expires, c.Template, "", func(s *Stat) { s.Expired++ }); err != nil {
+			if err := b.count(c.Expires, c.Template, "", c.Member, func(s *Stat) { s.Expired++ }); err != nil {
 				return nil, err
 			}
 		}
@@ -675,7 +684,7 @@ func (b *Book) expire(id string, at time.Time) (c Coupon, changed bool, err erro
 	if err := b.save(c); err != nil {
 		return c, false, err
 	}
-	return c, true, b.count(at, c.Template, "", func(s *Stat) { s.Expired++ })
+	return c, true, b.count(at, c.Template, "", c.Member, func(s *Stat) { s.Expired++ })
 }
 
 // revoke revokes an available or locked coupon (an operator's action),
@@ -697,7 +706,7 @@ func (b *Book) revoke(id string, at time.Time, note string) (Coupon, error) {
 	if err := b.save(c); err != nil {
 		return c, err
 	}
-	return c, b.count(at, c.Template, "", func(s *Stat) { s.Revoked++ })
+	return c, b.count(at, c.Template, "", c.Member, func(s *Stat) { s.Revoked++ })
 }
 
 // Stat is the counts and amount off of coupons over a period.
@@ -717,9 +726,13 @@ func (s *Stat) add(o Stat) {
 	s.AmountOff = s.AmountOff.Add(o.AmountOff)
 }
 
-// count updates the statistics of (day of at, template, store).
-func (b *Book) count(at time.Time, template, storeID string, f func(*Stat)) error {
-	k := sep(rule.DateOf(at, b.loc).String(), template, storeID)
+// count updates the statistics of (day of at, template, store) in the
+// stripe of member, whose coupon it counts.
+func (b *Book) count(at time.Time, template, storeID, member string, f func(*Stat)) error {
+	day := rule.DateOf(at, b.loc).String()
+	k := make([]byte, 0, len(day)+len(template)+len(storeID)+5)
+	k = append(append(append(append(append(k, day...), 0), template...), 0), storeID...)
+	k = total.Key(k, nil, b.stripe(member)) // k, then the stripe's suffix
 	var s Stat
 	v, err := b.tx.Get(bStats, k)
 	switch {
@@ -769,8 +782,9 @@ type Report struct {
 	Total        Stat            `json:"total"`
 }
 
-// Stats sums the daily statistics the query selects; its cost is the
-// number of (day, template, store) counters in the period.
+// Stats sums the daily statistics the query selects, merging their
+// stripes; its cost is the number of (day, template, store) counters in
+// the period, times the stripes written for each.
 func (b *Book) Stats(q StatsQuery) (Report, error) {
 	r := Report{ByTemplate: map[string]Stat{}, ByStore: map[string]Stat{}, ByCostCentre: map[string]Stat{}}
 	var start, end []byte
@@ -782,8 +796,9 @@ func (b *Book) Stats(q StatsQuery) (Report, error) {
 	}
 	rows := map[[2]string]*StatRow{}
 	err := b.tx.Scan(bStats, start, end, false, func(k, v []byte) error {
-		parts := bytes.SplitN(k, []byte{0}, 3)
-		if len(parts) != 3 {
+		base, ok := total.Base(k)
+		parts := bytes.SplitN(base, []byte{0}, 3)
+		if !ok || len(parts) != 3 {
 			return fmt.Errorf("coupon: malformed stats key %q", k)
 		}
 		tpl, st := string(parts[1]), string(parts[2])

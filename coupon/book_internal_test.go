@@ -3,15 +3,21 @@ package coupon
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
+	"github.com/shopspring/decimal"
 )
 
 // books runs functions on a Book of def over an in-memory store in
@@ -27,7 +33,12 @@ type books struct {
 
 func newBooks(t testing.TB, def Definition) *books {
 	t.Helper()
-	st := memory.New()
+	return newBooksOn(t, def, memory.New())
+}
+
+// newBooksOn is newBooks over st.
+func newBooksOn(t testing.TB, def Definition, st store.Store) *books {
+	t.Helper()
 	t.Cleanup(func() { st.Close() })
 	return &books{t: t, e: engine.New(st, shanghai(t), engine.Options{}), def: &def}
 }
@@ -38,7 +49,7 @@ func (b *books) update(fn func(*Book) error) error {
 	_, err := b.e.Update(context.Background(), time.Time{}, ledger.Ref{}, func(u *engine.Unit) error {
 		b.u = u
 		defer func() { b.u = nil }()
-		return fn(NewBook(u.Tx(), b.def, shanghai(b.t)))
+		return fn(newBook(u.Tx(), b.def, shanghai(b.t), u))
 	})
 	return err
 }
@@ -429,5 +440,143 @@ func TestBookStateMachine(t *testing.T) {
 	mkt := stats(StatsQuery{CostCentre: "mkt", Store: "s1"})
 	if got := mkt.Total; got.Used != 2 || got.Issued != 0 || len(mkt.Rows) != 2 {
 		t.Errorf("mkt at s1: %+v rows %d", got, len(mkt.Rows))
+	}
+}
+
+// stripedStore is a memory store that asks for n stripes of the shared
+// totals (store.Striper), as a store whose Updates run concurrently does.
+type stripedStore struct {
+	*memory.Store
+	n int
+}
+
+func (s stripedStore) Stripes() int { return s.n }
+
+// stripesOf returns the stripes of bucket's totals by total: the keys
+// with their stripe suffix (internal/total) taken off.
+func (b *books) stripesOf(bucket string) map[string]map[uint16]bool {
+	b.t.Helper()
+	out := map[string]map[uint16]bool{}
+	if err := b.update(func(bk *Book) error {
+		return bk.tx.Scan(bucket, nil, nil, false, func(k, _ []byte) error {
+			base, ok := total.Base(k)
+			if !ok {
+				return fmt.Errorf("%s: key %q has no stripe", bucket, k)
+			}
+			if out[string(base)] == nil {
+				out[string(base)] = map[uint16]bool{}
+			}
+			out[string(base)][binary.BigEndian.Uint16(k[len(k)-2:])] = true
+			return nil
+		})
+	}); err != nil {
+		b.t.Fatal(err)
+	}
+	return out
+}
+
+// stripeValue returns the amount in stripe s of the total under key in
+// bucket (zero when absent).
+func (b *books) stripeValue(bucket string, key []byte, s uint16) decimal.Decimal {
+	b.t.Helper()
+	d := decimal.Zero
+	if err := b.update(func(bk *Book) error {
+		v, err := bk.tx.Get(bucket, total.Key(nil, key, s))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err == nil {
+			d, err = codec.ParseAmount(v)
+		}
+		return err
+	}); err != nil {
+		b.t.Fatal(err)
+	}
+	return d
+}
+
+// The issued counts of templates and packs without stock, and the
+// statistics, are written in the stripe of the member they count; the
+// count of a template with stock, which every claim reads whole, in
+// stripe 0. Reads sum every stripe, so a stock set later counts what was
+// issued before.
+func TestBookSharedTotalsInStripes(t *testing.T) {
+	const n = 7
+	b := newBooksOn(t, Definition{
+		Templates: []Template{
+			{Name: "open", Type: Cash, Amount: dec("5"), Use: days(7)},
+			{Name: "limited", Type: Cash, Amount: dec("5"), Stock: 4, Use: days(7)},
+		},
+		Packs: []Pack{{Name: "duo", Items: []PackItem{{Template: "open", Count: 1}}, Mode: AllInvalid}},
+	}, stripedStore{memory.New(), n})
+	stripes := func(members ...string) map[uint16]bool {
+		s := map[uint16]bool{}
+		for _, m := range members {
+			s[total.Stripe(m, n)] = true
+		}
+		return s
+	}
+	var members []string
+	for i := range 20 {
+		members = append(members, fmt.Sprint("m", i))
+	}
+	if len(stripes(members...)) < 2 {
+		t.Fatalf("the members all hash to one stripe of %d: pick others", n)
+	}
+	for _, m := range members {
+		b.mustIssue(m, "open", "2026-05-01 10:00")
+	}
+	for i, m := range members[:6] {
+		if _, err := b.issue(m, "limited", "2026-05-01 10:00"); errors.Is(err, ErrOutOfStock) != (i >= 4) {
+			t.Fatalf("%s claims limited: %v", m, err)
+		}
+	}
+	for _, m := range members[:10] {
+		if err := b.update(func(bk *Book) error {
+			_, err := bk.issuePack(packReq{Member: m, Pack: "duo", At: at(t, "2026-05-01 10:00"), Rand: rand.Reader, IDs: b.u})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// open: 20 claims and 10 packs; limited: a stock of 4; duo: 10 packs.
+	for _, c := range []struct {
+		name string
+		pack bool
+		want int64
+	}{{"open", false, 30}, {"limited", false, 4}, {"duo", true, 10}} {
+		if got := b.issued(c.name, c.pack); got != c.want {
+			t.Errorf("%s issued %d, want %d", c.name, got, c.want)
+		}
+	}
+	wantStock := map[string]map[uint16]bool{
+		"t\x00open":    stripes(members...),
+		"t\x00limited": {0: true},
+		"p\x00duo":     stripes(members[:10]...),
+	}
+	if diff := cmp.Diff(wantStock, b.stripesOf(bStock)); diff != "" {
+		t.Errorf("stripes of the issued counts (-want +got):\n%s", diff)
+	}
+	wantStats := map[string]map[uint16]bool{
+		"2026-05-01\x00open\x00":    stripes(members...),
+		"2026-05-01\x00limited\x00": stripes(members[:4]...),
+	}
+	if diff := cmp.Diff(wantStats, b.stripesOf(bStats)); diff != "" {
+		t.Errorf("stripes of the statistics (-want +got):\n%s", diff)
+	}
+
+	// A stock of 31 set on open counts the 30 in every stripe: one more,
+	// in stripe 0, then none.
+	b.def.Templates[0].Stock = 31
+	zero := b.stripeValue(bStock, stockKey("open", false), 0)
+	b.mustIssue("m20", "open", "2026-05-02 10:00")
+	if got := b.stripeValue(bStock, stockKey("open", false), 0); !got.Equal(zero.Add(decimal.NewFromInt(1))) {
+		t.Errorf("stripe 0 of open went from %s to %s, want one more", zero, got)
+	}
+	if _, err := b.issue("m21", "open", "2026-05-02 10:00"); !errors.Is(err, ErrOutOfStock) {
+		t.Errorf("claim past a stock set later: %v, want ErrOutOfStock", err)
+	}
+	if got := b.issued("open", false); got != 31 {
+		t.Errorf("open issued %d, want 31", got)
 	}
 }

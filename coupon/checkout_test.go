@@ -83,7 +83,7 @@ func TestEvaluateAmountOff(t *testing.T) {
 
 func TestEvaluateSeveralReasons(t *testing.T) {
 	tpl := &coupon.Template{Name: "s2", Type: coupon.Cash, Amount: dec("5"), Stores: []string{"s2"}, MinOrder: dec("100")}
-	h := held(t, "c1", tpl)
+	h := held(t, "c1.m1", tpl)
 	h.Coupon.Expires = at(t, "2026-04-30 00:00")
 	got := coupon.Evaluate(order(t, line("a", "", "50")), []coupon.Held{h})[0]
 	want := []coupon.Reason{coupon.ReasonExpired, coupon.ReasonStore, coupon.ReasonMinimum}

@@ -61,6 +61,7 @@ const (
 
 // Coupon is an issued coupon.
 type Coupon struct {
+	// ID is "c<n>.<member>": the member's n-th coupon, n from 1.
 	ID       string `json:"id"`
 	Code     string `json:"code"`
 	Template string `json:"template"`

@@ -18,9 +18,9 @@
 // tags from the readers the level and tag domains register
 // (engine.Unit.MemberLevel, MemberTags); level gifts and task rewards reach
 // the part as engine rewards of kinds rule.RewardCoupon and
-// rule.RewardPack; coupon IDs are allocated by the engine
-// (engine.Unit.NextID, scope "coupon"), so the engine alone decides how
-// they are laid out. Another domain's part may read a member's coupons with
+// rule.RewardPack; coupon IDs are numbered by the engine, per member
+// (engine.Unit.NextID, scope "coupon"), and the stripes of the totals
+// members share are the engine's too (engine.Unit.Stripe). Another domain's part may read a member's coupons with
 // [NewBook] (a member profile counts them by state). Coupons post nothing
 // to the ledger: they are not an asset with a balance.
 //
@@ -58,7 +58,10 @@
 // scenarios, stock, redemption methods, applicable products and stores,
 // cost centre, stacking group, claim rule and use rule. An issued [Coupon]
 // carries its own code, amount (for cash and random coupons), validity and
-// state. Every amount has two decimal places ([Scale]).
+// state. Every amount has two decimal places ([Scale]). Its ID is
+// "c<n>.<member>", its member's n-th coupon: issuing to one member counts
+// nothing another member's issue counts, and a member's coupons are
+// listed in issue order (c9 before c10).
 //
 // Validity is a rule.Validity taken from the claim instant: days_after N
 // is valid until 24:00 (in the program's zone) of the (N−1)th day after
@@ -139,5 +142,9 @@
 // template, store) in the same transaction — issues, expiries and
 // revocations at no store — and [Handle.Stats] sums the days of a period
 // per template, store and cost centre: the numbers finance reconciles
-// against.
+// against. A counter is split into stripes by member, as many as the
+// store asks for (store.Striper), so that the transactions of different
+// members rarely write the same one; Stats merges the stripes. So is the
+// count of coupons issued of a template without stock; a template's (or
+// pack's) stock, which every claim reads whole, is one counter.
 package coupon

@@ -55,7 +55,7 @@ func TestEffectsOf(t *testing.T) {
 	// A registration gift, then a second one refused (welcome's stock is 1).
 	reg := mustProcess(t, p, event.Event{ID: "e1", Member: "m1", Type: "register", Time: utc("2026-05-01 09:00")})
 	ef := effects(reg)
-	if diff := cmp.Diff([]string{"c1"}, ids(ef.Issued)); diff != "" || ef.Issued[0].Template != "welcome" || ef.Issued[0].Method != coupon.System {
+	if diff := cmp.Diff([]string{"c1.m1"}, ids(ef.Issued)); diff != "" || ef.Issued[0].Template != "welcome" || ef.Issued[0].Method != coupon.System {
 		t.Errorf("gift: issued %+v (-want +got IDs):\n%s", ef.Issued, diff)
 	}
 	inZone(t, "gift", p.Location(), ef.Issued...)
@@ -72,7 +72,7 @@ func TestEffectsOf(t *testing.T) {
 	// An upgrade gift comes with the level's changes, which are skipped.
 	up := mustProcess(t, p, event.Event{ID: "o1", Member: "m1", Type: "order", Time: utc("2026-05-01 09:30"),
 		Attrs: event.Attrs{"amount": event.Dec(dec("150"))}})
-	if ef := effects(up); len(up.Changes) <= 1 || len(ef.Issued) != 1 || ef.Issued[0].ID != "c2" || ef.Issued[0].Template != "gift" {
+	if ef := effects(up); len(up.Changes) <= 1 || len(ef.Issued) != 1 || ef.Issued[0].ID != "c2.m1" || ef.Issued[0].Template != "gift" {
 		t.Errorf("upgrade gift: %d changes, effects %+v", len(up.Changes), ef)
 	}
 
@@ -82,7 +82,7 @@ func TestEffectsOf(t *testing.T) {
 		t.Fatal(err)
 	}
 	ef = effects(pack.Outcome)
-	if len(ef.Packs) != 1 || !cmp.Equal(ids(ef.Issued), ids(ef.Packs[0].Coupons)) || !cmp.Equal([]string{"c3", "c4"}, ids(pack.Coupons)) {
+	if len(ef.Packs) != 1 || !cmp.Equal(ids(ef.Issued), ids(ef.Packs[0].Coupons)) || !cmp.Equal([]string{"c3.m1", "c4.m1"}, ids(pack.Coupons)) {
 		t.Errorf("pack: issued %v, pack %+v, result %v", ids(ef.Issued), ef.Packs, ids(pack.Coupons))
 	}
 	if diff := cmp.Diff([]coupon.PackItem{{Template: "welcome", Count: 1}}, pack.Short); diff != "" {
@@ -91,10 +91,10 @@ func TestEffectsOf(t *testing.T) {
 	inZone(t, "pack", p.Location(), pack.Coupons...)
 	inZone(t, "pack in effects", p.Location(), ef.Packs[0].Coupons...)
 
-	// Checkout: lock c2 (15 off) for an order of 100, release it, lock it
+	// Checkout: lock c2.m1 (15 off) for an order of 100, release it, lock it
 	// again for another order and use it.
 	o := coupon.Order{ID: "o1", Member: "m1", Time: utc("2026-05-01 11:00"), Lines: []coupon.Line{{Product: "p", Amount: dec("100")}}}
-	lock, err := h.Lock(ctx, coupon.LockRequest{RequestID: "l1", Order: o, Coupons: []string{"c2"}})
+	lock, err := h.Lock(ctx, coupon.LockRequest{RequestID: "l1", Order: o, Coupons: []string{"c2.m1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestEffectsOf(t *testing.T) {
 		t.Errorf("release: %+v", ef.Released)
 	}
 	o.ID = "o2"
-	if _, err := h.Lock(ctx, coupon.LockRequest{RequestID: "l2", Order: o, Coupons: []string{"c2"}}); err != nil {
+	if _, err := h.Lock(ctx, coupon.LockRequest{RequestID: "l2", Order: o, Coupons: []string{"c2.m1"}}); err != nil {
 		t.Fatal(err)
 	}
 	use, err := h.Use(ctx, coupon.OrderRequest{RequestID: "u2", At: utc("2026-05-01 11:10"), Order: "o2"})
@@ -128,11 +128,11 @@ func TestEffectsOf(t *testing.T) {
 		t.Fatal(err)
 	}
 	inZone(t, "live", p.Location(), live...)
-	if diff := cmp.Diff([]string{"c1", "c3", "c4"}, ids(live)); diff != "" {
+	if diff := cmp.Diff([]string{"c1.m1", "c3.m1", "c4.m1"}, ids(live)); diff != "" {
 		t.Errorf("live coupons (-want +got):\n%s", diff)
 	}
 	byCode, err := h.ByCode(ctx, live[0].Code)
-	if err != nil || byCode.ID != "c1" {
+	if err != nil || byCode.ID != "c1.m1" {
 		t.Fatalf("ByCode = %+v, %v", byCode, err)
 	}
 	inZone(t, "by code", p.Location(), byCode)
@@ -141,15 +141,15 @@ func TestEffectsOf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ef := effects(red.Outcome); len(ef.Used) != 1 || ef.Used[0].ID != "c1" || !red.Coupon.AmountOff.Equal(dec("10")) || red.Coupon.Store != "s1" {
+	if ef := effects(red.Outcome); len(ef.Used) != 1 || ef.Used[0].ID != "c1.m1" || !red.Coupon.AmountOff.Equal(dec("10")) || red.Coupon.Store != "s1" {
 		t.Errorf("redeem: %+v, result %+v", ef.Used, red.Coupon)
 	}
 	inZone(t, "redeem", p.Location(), red.Coupon)
-	rv, err := h.Revoke(ctx, coupon.RevokeRequest{RequestID: "v", Operator: "ops", Note: "test", At: utc("2026-05-01 12:30"), Coupon: "c3"})
+	rv, err := h.Revoke(ctx, coupon.RevokeRequest{RequestID: "v", Operator: "ops", Note: "test", At: utc("2026-05-01 12:30"), Coupon: "c3.m1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ef := effects(rv); len(ef.Revoked) != 1 || ef.Revoked[0].ID != "c3" || ef.Revoked[0].Note != "test" || rv.Member != "m1" {
+	if ef := effects(rv); len(ef.Revoked) != 1 || ef.Revoked[0].ID != "c3.m1" || ef.Revoked[0].Note != "test" || rv.Member != "m1" {
 		t.Errorf("revoke: %+v, outcome member %q", ef.Revoked, rv.Member)
 	}
 
@@ -163,7 +163,7 @@ func TestEffectsOf(t *testing.T) {
 		t.Fatal(err)
 	}
 	ef = effects(&change.Outcome{Changes: feed})
-	if diff := cmp.Diff([]string{"c4"}, ids(ef.Expired)); diff != "" {
+	if diff := cmp.Diff([]string{"c4.m1"}, ids(ef.Expired)); diff != "" {
 		t.Errorf("expired (-want +got):\n%s", diff)
 	}
 	inZone(t, "expiry", p.Location(), ef.Expired...)

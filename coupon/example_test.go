@@ -25,7 +25,7 @@ func ExampleBest() {
 		{Product: "tea", Amount: decimal.NewFromInt(60)},
 		{Product: "cups", Amount: decimal.NewFromInt(40)},
 	}}
-	p := coupon.Best(o, []coupon.Held{mk("c1", cash), mk("c2", disc), mk("c3", big)})
+	p := coupon.Best(o, []coupon.Held{mk("c1.m1", cash), mk("c2.m1", disc), mk("c3.m1", big)})
 	for _, a := range p.Coupons {
 		fmt.Println(a.Coupon, a.Template, a.AmountOff)
 	}
@@ -36,10 +36,10 @@ func ExampleBest() {
 		}
 	}
 	// Output:
-	// c1 cash10 10
-	// c2 ten-off 9
+	// c1.m1 cash10 10
+	// c2.m1 ten-off 9
 	// total 19
-	// c3 does not apply: [below the minimum amount]
+	// c3.m1 does not apply: [below the minimum amount]
 }
 
 // ParseCode tells a mistyped code from a well-formed one.

@@ -727,3 +727,71 @@ func TestCouponLockHoldRunsOut(t *testing.T) {
 		t.Errorf("a paid order's coupon is %s after its hold", states()[b.ID])
 	}
 }
+
+// A member's coupons are listed, locked and used in issue order, which is
+// not the order of their IDs' bytes once the member holds ten: "c10.m"
+// comes after "c9.m", not after "c1.m".
+func TestCouponIssueOrderPastNine(t *testing.T) {
+	var ts []coupon.Template
+	for i := range 12 {
+		ts = append(ts, coupon.Template{Name: fmt.Sprintf("g%02d", i), Type: coupon.Cash, Amount: dec("1"), Use: days(30), Group: "g"})
+	}
+	st := memory.New()
+	p, err := membership.Open(st, membership.Definition{Zone: "Asia/Shanghai", Coupons: &coupon.Definition{Templates: ts}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	h := p.Coupons()
+	// Another member's coupon first: each member counts its own.
+	if c := couponClaim(t, p, "other", "n", "g00", "2026-05-01 09:00"); c.ID != "c1.n" {
+		t.Errorf("n's first coupon is %s, want c1.n", c.ID)
+	}
+	// Issued in reverse template order, so that neither the templates'
+	// names nor the codes give issue order.
+	for i := 11; i >= 0; i-- {
+		couponClaim(t, p, fmt.Sprint("claim-", i), "m", fmt.Sprintf("g%02d", i), "2026-05-01 10:00")
+	}
+	want := []string{"c1.m", "c2.m", "c3.m", "c4.m", "c5.m", "c6.m", "c7.m", "c8.m", "c9.m", "c10.m", "c11.m", "c12.m"}
+	list, err := h.List(ctx, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, ids(list)); diff != "" {
+		t.Errorf("List (-want +got):\n%s", diff)
+	}
+	if list[9].Template != "g02" {
+		t.Errorf("c10.m is of %s, want g02 (the tenth issued)", list[9].Template)
+	}
+	live, err := h.Live(ctx, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, ids(live)); diff != "" {
+		t.Errorf("Live (-want +got):\n%s", diff)
+	}
+	// Byte order, given as the lock's order: the lock applies them in
+	// issue order, and using the order publishes them in issue order.
+	byBytes := slices.Clone(want)
+	slices.Sort(byBytes)
+	o := coupon.Order{ID: "o1", Member: "m", Time: at(t, "2026-05-02 10:00"), Lines: []coupon.Line{line("a", "", "100")}}
+	lock, err := h.Lock(ctx, coupon.LockRequest{RequestID: "lock", Order: o, Coupons: byBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, ids(lock.Coupons)); diff != "" || !lock.AmountOff.Equal(dec("12")) {
+		t.Errorf("Lock: %s off (-want +got IDs):\n%s", lock.AmountOff, diff)
+	}
+	out, err := h.Use(ctx, coupon.OrderRequest{RequestID: "use", Order: "o1", At: at(t, "2026-05-02 10:01")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ef, err := coupon.EffectsOf(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, ids(ef.Used)); diff != "" {
+		t.Errorf("Use (-want +got):\n%s", diff)
+	}
+}

@@ -78,7 +78,9 @@ var (
 	_ engine.Rewarder = (*part)(nil)
 )
 
-func (c *part) book(u *engine.Unit) *Book { return NewBook(u.Tx(), c.def, c.loc) }
+// book returns the book over u's transaction, keeping the shared totals
+// in the stripes of u's engine.
+func (c *part) book(u *engine.Unit) *Book { return newBook(u.Tx(), c.def, c.loc, u) }
 
 func (c *part) DueKinds() []string { return []string{dueExpire, dueRelease} }
 

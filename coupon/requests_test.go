@@ -257,11 +257,11 @@ func TestNotDefined(t *testing.T) {
 	_, errs["Live"] = h.Live(ctx, "m1")
 	_, errs["ByCode"] = h.ByCode(ctx, "X")
 	_, errs["Checkout"] = h.Checkout(ctx, o)
-	_, errs["Lock"] = h.Lock(ctx, coupon.LockRequest{RequestID: "r", Order: o, Coupons: []string{"c1"}})
+	_, errs["Lock"] = h.Lock(ctx, coupon.LockRequest{RequestID: "r", Order: o, Coupons: []string{"c1.m1"}})
 	_, errs["Use"] = h.Use(ctx, coupon.OrderRequest{RequestID: "r", At: when, Order: "o1"})
 	_, errs["Release"] = h.Release(ctx, coupon.OrderRequest{RequestID: "r", At: when, Order: "o1"})
 	_, errs["Redeem"] = h.Redeem(ctx, coupon.RedeemRequest{RequestID: "r", Code: "X", Order: o})
-	_, errs["Revoke"] = h.Revoke(ctx, coupon.RevokeRequest{RequestID: "r", Operator: "ops", At: when, Coupon: "c1"})
+	_, errs["Revoke"] = h.Revoke(ctx, coupon.RevokeRequest{RequestID: "r", Operator: "ops", At: when, Coupon: "c1.m1"})
 	_, errs["Stats"] = h.Stats(ctx, coupon.StatsQuery{})
 	for name, err := range errs {
 		if !errors.Is(err, coupon.ErrNotDefined) {
