@@ -103,6 +103,17 @@ func appendAccount(b keys.Builder, a Account) keys.Builder {
 	return b.Str(a.Member).Str(string(a.Asset)).Str(a.Sub)
 }
 
+// AppendMemberReads appends to dst the reads (store.Preload) of what a
+// posting for member reads: its transaction counter and the balances of
+// its accounts. A caller on a store whose reads are round trips preloads
+// them with the rest of a unit's reads.
+func AppendMemberReads(dst []store.Read, member string) []store.Read {
+	p := keys.New().Str(member)
+	return append(dst,
+		store.Read{Bucket: bTxn, Key: []byte(member)},
+		store.Read{Bucket: bBal, Start: p, End: store.PrefixEnd(p)})
+}
+
 // Balance returns the account's balance (zero for an account never used).
 // A pool's is the sum of its stripes (see SetStripes).
 func (l *Ledger) Balance(a Account) (decimal.Decimal, error) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/internal/total"
 	"github.com/shopspring/decimal"
 )
 
@@ -322,8 +323,10 @@ func decodeLotAt(a Account, n int, k, v []byte) (Lot, error) {
 	return decodeLotOf(v, a, string(k[n+lotTimesLen:len(k)-1]), k[n:n+lotTimesLen])
 }
 
+// decodeAmount reads a balance or a total's stripe: binary, or the decimal
+// text a store.Adder writes (total.Parse).
 func decodeAmount(b []byte) (decimal.Decimal, error) {
-	d, err := codec.ParseAmount(b)
+	d, err := total.Parse(b)
 	if err != nil {
 		return d, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}

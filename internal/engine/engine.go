@@ -354,7 +354,7 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 // feed counter and the keys the parts name (Preloader). Other stores read
 // locally, as the parts ask.
 func (e *Engine) preload(tx store.Tx, id []byte, member string) error {
-	if _, ok := tx.(store.Preloader); !ok {
+	if _, ok := tx.(store.Preloader); !ok || member == "" {
 		return nil
 	}
 	reads := []store.Read{
@@ -362,6 +362,7 @@ func (e *Engine) preload(tx store.Tx, id []byte, member string) error {
 		{Bucket: bMeta, Key: defKey},
 		{Bucket: bIDs, Key: keys.New().Str(feedScope).Str(member)},
 	}
+	reads = ledger.AppendMemberReads(reads, member)
 	for _, p := range e.parts {
 		if pl, ok := p.(Preloader); ok {
 			reads = pl.AppendReads(reads, member)
