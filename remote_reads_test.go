@@ -10,12 +10,12 @@ import (
 	"github.com/memberkit/membership"
 	mevent "github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
-	"github.com/memberkit/membership/internal/total"
 	"github.com/shopspring/decimal"
 )
 
