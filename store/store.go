@@ -227,3 +227,20 @@ type Striper interface {
 type Adder interface {
 	Add(bucket string, key []byte, delta decimal.Decimal) error
 }
+
+// Inserter is an optional capability of a [Tx] whose store detects
+// conflicts (store/postgres): it writes a key the caller takes to be
+// absent without reading it first. Reading a key that is absent makes a
+// serializable store guard the gap it would be in, so concurrent writers
+// of neighbouring keys (the next event IDs) conflict; an insert guards
+// nothing. If the key exists when the transaction commits, the store runs
+// the function again, and Fresh then reports false for the key, so the
+// function reads it as usual.
+type Inserter interface {
+	// Fresh reports whether the function may take key as absent without
+	// reading it: false once a run of this Update found it present.
+	Fresh(bucket string, key []byte) bool
+	// Insert writes key, which must be absent when the transaction
+	// commits; a Put or Delete of key after it replaces it.
+	Insert(bucket string, key, value []byte) error
+}

@@ -313,10 +313,19 @@ func (e *Engine) ProcessBatch(ctx context.Context, evs []event.Event) ([]*change
 
 func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error) {
 	id := []byte(ev.ID) // read and then written under
-	if err := e.preload(tx, id, ev.Member); err != nil {
+	// On a store that detects conflicts, a new event's record is inserted
+	// unread (store.Inserter): reading its absence would guard the gap
+	// where the next event IDs go, and concurrent events would conflict
+	// there. A repeat finds the record at the commit, and runs again
+	// reading it.
+	ins, _ := tx.(store.Inserter)
+	fresh := ins != nil && ins.Fresh(bEvents, id)
+	if err := e.preload(tx, id, fresh, ev.Member); err != nil {
 		return nil, err
 	}
-	if v, err := tx.Get(bEvents, id); err == nil {
+	if fresh {
+		// taken as absent
+	} else if v, err := tx.Get(bEvents, id); err == nil {
 		rec, err := decodeRecord(v)
 		if err != nil {
 			return nil, err
@@ -341,7 +350,11 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 		if err := u.feed.write(u); err != nil {
 			return err
 		}
-		return tx.Put(bEvents, id, newRecord(ev, u).appendTo(u.scratch.rec[:0]))
+		rec := newRecord(ev, u).appendTo(u.scratch.rec[:0])
+		if fresh {
+			return ins.Insert(bEvents, id, rec)
+		}
+		return tx.Put(bEvents, id, rec)
 	})
 	if err != nil {
 		return nil, err
@@ -350,17 +363,19 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 }
 
 // preload reads, on a store whose reads are round trips, what an event
-// for member reads: its record, the definition in force, the member's
+// for member reads: its record (unless fresh), the definition in force, the member's
 // feed counter and the keys the parts name (Preloader). Other stores read
 // locally, as the parts ask.
-func (e *Engine) preload(tx store.Tx, id []byte, member string) error {
+func (e *Engine) preload(tx store.Tx, id []byte, fresh bool, member string) error {
 	if _, ok := tx.(store.Preloader); !ok || member == "" {
 		return nil
 	}
 	reads := []store.Read{
-		{Bucket: bEvents, Key: id},
 		{Bucket: bMeta, Key: defKey},
 		{Bucket: bIDs, Key: keys.New().Str(feedScope).Str(member)},
+	}
+	if !fresh {
+		reads = append(reads, store.Read{Bucket: bEvents, Key: id})
 	}
 	reads = ledger.AppendMemberReads(reads, member)
 	for _, p := range e.parts {

@@ -77,9 +77,10 @@ type Store struct {
 }
 
 var (
-	_ store.Store   = (*Store)(nil)
-	_ store.Striper = (*Store)(nil)
-	_ store.Adder   = (*tx)(nil)
+	_ store.Store    = (*Store)(nil)
+	_ store.Striper  = (*Store)(nil)
+	_ store.Adder    = (*tx)(nil)
+	_ store.Inserter = (*tx)(nil)
 )
 
 // Stripes returns Options.Stripes (store.Striper).
@@ -198,7 +199,7 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 		return err
 	}
 	s.views.Add(1)
-	err, _ := s.run(ctx, fn, false)
+	err, _ := s.run(ctx, fn, false, nil)
 	return err
 }
 
@@ -223,8 +224,9 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 		return err
 	}
 	s.updates.Add(1)
+	present := map[[2]string]bool{} // keys Insert found present (store.Inserter)
 	for attempt := 1; ; attempt++ {
-		err, conflict := s.run(ctx, fn, true)
+		err, conflict := s.run(ctx, fn, true, present)
 		if conflict == nil {
 			return err
 		}
@@ -254,6 +256,13 @@ func wait(ctx context.Context, attempt int) error {
 	}
 }
 
+// isUniqueViolation reports whether err is a unique violation (23505): an
+// Insert met a key that exists.
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
 // isConflict reports whether err is a serialization failure or a
 // deadlock, after which a transaction may succeed when run again.
 func isConflict(err error) bool {
@@ -264,12 +273,12 @@ func isConflict(err error) bool {
 // run runs fn once in a transaction and ends it. It returns fn's result
 // (nil when committed), or a non-nil conflict when the run was discarded
 // on a conflict and fn may run again.
-func (s *Store) run(ctx context.Context, fn func(store.Tx) error, writable bool) (result, conflict error) {
+func (s *Store) run(ctx context.Context, fn func(store.Tx) error, writable bool, present map[[2]string]bool) (result, conflict error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: acquire a connection: %w", err), nil
 	}
-	t := newTx(s, ctx, conn.Conn(), writable)
+	t := newTx(s, ctx, conn.Conn(), writable, present)
 	defer func() {
 		t.done = true
 		t.end() // after a panic too
@@ -405,7 +414,7 @@ type queries struct {
 	get, getMany              string
 	scan                      [2][2]string // [reverse][bounded]: bounded has an end key
 	upsert, delete, commit    string
-	add                       string
+	add, insert               string
 	rollback, disableSeqScans string
 }
 
@@ -427,6 +436,8 @@ func newQueries(schema string) queries {
 			ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`,
 		delete: `DELETE FROM ` + kv + ` kv USING unnest($1::bytea[], $2::bytea[]) AS d(bucket, key)
 			WHERE kv.bucket = d.bucket AND kv.key = d.key`,
+		insert: `INSERT INTO ` + kv + ` (bucket, key, value)
+			SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[])`,
 		// A total's stripe is decimal text (store.Adder), added to on the
 		// server: the transaction never reads it.
 		add: `INSERT INTO ` + kv + ` AS kv (bucket, key, value)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/store"
@@ -27,6 +28,7 @@ const firstChunk, maxChunk = 64, 4096
 type entry struct {
 	val []byte
 	del bool
+	ins bool // written by Insert: the key must be absent at the commit
 }
 
 // loaded is a range of a bucket that Preload read whole: every key in
@@ -63,12 +65,13 @@ type tx struct {
 	roundTrips int64
 	writes     map[string]map[string]entry
 	adds       map[string]map[string]decimal.Decimal // Add's deltas, sent at commit
+	present    map[[2]string]bool                    // keys earlier runs of the Update found present (Inserter)
 	cache      map[string]map[string]entry
 	ranges     map[string][]*loaded
 }
 
-func newTx(s *Store, ctx context.Context, conn *pgx.Conn, writable bool) *tx {
-	return &tx{s: s, ctx: ctx, conn: conn, writable: writable}
+func newTx(s *Store, ctx context.Context, conn *pgx.Conn, writable bool, present map[[2]string]bool) *tx {
+	return &tx{s: s, ctx: ctx, conn: conn, writable: writable, present: present}
 }
 
 // fail records err, the first error of the transaction on the server (the
@@ -247,6 +250,20 @@ func (t *tx) Put(bucket string, key, value []byte) error {
 func (t *tx) Delete(bucket string, key []byte) error {
 	delete(t.adds[bucket], string(key))
 	return t.write("delete", bucket, key, entry{del: true})
+}
+
+// Fresh reports whether key may be taken as absent (store.Inserter): true
+// unless an earlier run of this Update found it present at its commit.
+func (t *tx) Fresh(bucket string, key []byte) bool {
+	return t.writable && !t.present[[2]string{bucket, string(key)}]
+}
+
+// Insert writes key without reading it (store.Inserter): it is sent with
+// the commit as a plain INSERT, which fails when the key exists; the
+// Update then runs again with Fresh false for the key.
+func (t *tx) Insert(bucket string, key, value []byte) error {
+	delete(t.adds[bucket], string(key))
+	return t.write("insert", bucket, key, entry{val: append([]byte{}, value...), ins: true})
 }
 
 // Add adds delta to the amount under key (store.Adder): without reading
@@ -613,13 +630,15 @@ func first(a, b []byte, reverse bool) bool {
 // COMMIT. A transaction that neither read nor writes needs no round trip.
 // It returns the server's error as is.
 func (t *tx) commit(write bool) error {
-	var pb, pk, pv, db, dk [][]byte
+	var pb, pk, pv, db, dk, ib, ik, iv [][]byte
 	if write {
 		for _, bucket := range sortedKeys(t.writes) {
 			m := t.writes[bucket]
 			for _, k := range sortedKeys(m) {
 				if e := m[k]; e.del {
 					db, dk = append(db, []byte(bucket)), append(dk, []byte(k))
+				} else if e.ins {
+					ib, ik, iv = append(ib, []byte(bucket)), append(ik, []byte(k)), append(iv, e.val)
 				} else {
 					pb, pk, pv = append(pb, []byte(bucket)), append(pk, []byte(k)), append(pv, e.val)
 				}
@@ -636,10 +655,13 @@ func (t *tx) commit(write bool) error {
 			}
 		}
 	}
-	if !t.begun && len(pk) == 0 && len(dk) == 0 && len(ak) == 0 {
+	if !t.begun && len(pk) == 0 && len(dk) == 0 && len(ak) == 0 && len(ik) == 0 {
 		return nil
 	}
 	b := t.batch()
+	if len(ik) > 0 {
+		b.Queue(t.s.sql.insert, ib, ik, iv)
+	}
 	if len(pk) > 0 {
 		b.Queue(t.s.sql.upsert, pb, pk, pv)
 	}
@@ -664,9 +686,19 @@ func (t *tx) commit(write bool) error {
 	if len(ak) > 0 {
 		n++
 	}
+	if len(ik) > 0 {
+		n++
+	}
 	for range n {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
+			if isUniqueViolation(err) && len(ik) > 0 {
+				// An inserted key exists: the next run reads them.
+				for i := range ik {
+					t.present[[2]string{string(ib[i]), string(ik[i])}] = true
+				}
+				err = &pgconn.PgError{Code: "40001", Message: "a key written by Insert exists: " + err.Error()}
+			}
 			_ = t.fail(err)
 			return t.err
 		}
