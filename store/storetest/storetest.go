@@ -97,6 +97,7 @@ var cases = []struct {
 	{"CancelledContext", testCancelledContext},
 	{"Preload", testPreload},
 	{"Adder", testAdder},
+	{"Inserter", testInserter},
 	{"ConcurrentIncrements", testConcurrentIncrements},
 	{"ConcurrentReadersSeeCommitted", testConcurrentReaders},
 	{"RerunLeavesOneResult", testRerunLeavesOneResult},
