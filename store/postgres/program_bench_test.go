@@ -16,10 +16,6 @@ import (
 	"github.com/memberkit/membership/store/postgres"
 )
 
-// programMembers is how many members each caller of BenchmarkProgram64
-// rotates through.
-const programMembers = 10
-
 // BenchmarkProgram64 is the library on PostgreSQL as issue 14 measures it:
 // 64 callers over 4 Programs (4 instances, 2 connections each), each
 // sending order events for members of its own, on a program with one
@@ -75,8 +71,8 @@ func BenchmarkProgram64(b *testing.B) {
 	}
 	for caller := 1; caller <= benchCallers; caller++ {
 		var evs []mevent.Event
-		for n := range uint64(programMembers) {
-			m := fmt.Sprintf("m%03d.%d", caller, n)
+		for n := range uint64(membersPerCaller) {
+			m := benchMember(caller, n)
 			evs = append(evs, order("first-"+m, m))
 		}
 		if _, err := programs[0].ProcessBatch(ctx, evs); err != nil {
@@ -90,7 +86,7 @@ func BenchmarkProgram64(b *testing.B) {
 		before.RoundTrips += s.RoundTrips
 	}
 	runCallers(b, func(caller int, seq uint64) error {
-		m := fmt.Sprintf("m%03d.%d", caller, seq%programMembers)
+		m := benchMember(caller, seq)
 		_, err := programs[caller%4].Process(ctx, order(fmt.Sprint("e", seq), m))
 		return err
 	})
