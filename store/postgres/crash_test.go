@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -37,11 +38,12 @@ func crashEvent(id string) mevent.Event {
 		Attrs: mevent.Attrs{"amount": mevent.DecString("1")}}
 }
 
-// Two application instances, each a process of its own with a Program on
+// Four application instances, each a process of its own with a Program on
 // one database, process events from 4 goroutines each and print every
-// acknowledged one; both are killed with SIGKILL mid-stream. Every
+// acknowledged one; each is killed with SIGKILL mid-stream. Every
 // acknowledged event is then found processed (a retry is a duplicate),
-// and the ledger verifies.
+// the feed holds each processed event's change once, each member's in
+// order, and the ledger verifies.
 func TestInstancesKilledMidStream(t *testing.T) {
 	if v := os.Getenv(crashEnv); v != "" {
 		schema, child, _ := strings.Cut(v, "/")
@@ -54,7 +56,7 @@ func TestInstancesKilledMidStream(t *testing.T) {
 	acks := make(chan string)
 	var cmds []*exec.Cmd
 	var readers sync.WaitGroup
-	for child := range 2 {
+	for child := range 4 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestInstancesKilledMidStream$")
 		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s/%d", crashEnv, schema, child))
 		out, err := cmd.StdoutPipe()
@@ -136,6 +138,37 @@ collect:
 	}
 	if err := p.Verify(ctx); err != nil {
 		t.Errorf("Verify after the crashes: %v", err)
+	}
+	seen := map[string]bool{}
+	balance := map[string]int64{}
+	for after := uint64(0); ; {
+		page, err := p.Feed(ctx, after, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, c := range page {
+			if seen[c.Event] {
+				t.Fatalf("event %s twice in the feed", c.Event)
+			}
+			seen[c.Event] = true
+			var vc value.Change
+			if err := json.Unmarshal(c.Data, &vc); err != nil {
+				t.Fatal(err)
+			}
+			balance[c.Member]++
+			if vc.Balance.IntPart() != balance[c.Member] {
+				t.Fatalf("%s: balance %s at its change %d", c.Member, vc.Balance, balance[c.Member])
+			}
+		}
+		after = page[len(page)-1].Seq
+	}
+	for id := range acked {
+		if !seen[id] {
+			t.Errorf("acknowledged event %s is not in the feed", id)
+		}
 	}
 }
 
