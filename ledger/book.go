@@ -57,6 +57,12 @@ type Ledger struct {
 	// the events of one day formats the date once.
 	dayFrom, dayTo int64
 	day            string
+	// seqMember's counter stands at seqLast, as this Ledger last wrote
+	// it; seqFresh says seqLast numbers a transaction that Sequence has
+	// not handed out (see Sequence).
+	seqMember string
+	seqLast   uint64
+	seqFresh  bool
 	// stripes is how many stripes a posting splits the shared totals
 	// into (SetStripes); 0 and 1 mean one.
 	stripes int
@@ -331,6 +337,43 @@ func (l *Ledger) counter(member string) (string, []byte) {
 	return bTxn, l.kb
 }
 
+// lastOf returns the number member's counter (bucket, key) stands at:
+// as this Ledger last wrote it, or as stored.
+func (l *Ledger) lastOf(member, bucket string, key []byte) (uint64, error) {
+	if member != "" && member == l.seqMember {
+		return l.seqLast, nil
+	}
+	return l.lastTxn(bucket, key)
+}
+
+// Sequence returns a number for member greater than every number member's
+// transactions and earlier Sequence calls were given: the number of the
+// transaction this Ledger last posted for member, once, or else the
+// member's transaction counter advanced by one (a number no transaction
+// will have); for "" the counter of transactions between pools. The
+// engine numbers a member's change-feed records with it,
+// so that an event needs one counter per member, not two. A Ledger
+// assumes it is the only one that posts in its transaction.
+func (l *Ledger) Sequence(member string) (uint64, error) {
+	if member != "" && member == l.seqMember && l.seqFresh {
+		l.seqFresh = false
+		return l.seqLast, nil
+	}
+	cb, ck := l.counter(member)
+	last, err := l.lastOf(member, cb, ck)
+	if err != nil {
+		return 0, err
+	}
+	l.vb = strconv.AppendUint(l.vb[:0], last+1, 10)
+	if err := l.tx.Put(cb, ck, l.vb); err != nil {
+		return 0, err
+	}
+	if member != "" {
+		l.seqMember, l.seqLast, l.seqFresh = member, last+1, false
+	}
+	return last + 1, nil
+}
+
 // lastTxn returns the number of the last transaction posted under a
 // counter (0: none).
 func (l *Ledger) lastTxn(bucket string, key []byte) (uint64, error) {
@@ -484,7 +527,7 @@ func (l *Ledger) post(dst []Entry, lots []Lot, t Transaction) (Posted, error) {
 		return Posted{}, err
 	}
 	cb, ck := l.counter(member) // ck is the scratch kb: unchanged until the Put
-	last, err := l.lastTxn(cb, ck)
+	last, err := l.lastOf(member, cb, ck)
 	if err != nil {
 		return Posted{}, err
 	}
@@ -502,6 +545,9 @@ func (l *Ledger) post(dst []Entry, lots []Lot, t Transaction) (Posted, error) {
 	l.vb = strconv.AppendUint(l.vb[:0], id, 10)
 	if err := l.tx.Put(cb, ck, l.vb); err != nil {
 		return Posted{}, err
+	}
+	if member != "" {
+		l.seqMember, l.seqLast, l.seqFresh = member, id, true
 	}
 	t.ID = id
 	var stripe uint16 // a transaction between pools adds to stripe 0

@@ -462,3 +462,46 @@ func TestVerifyFindsUnbalancedPerMember(t *testing.T) {
 		}
 	}
 }
+
+// Sequence hands out, per member, the number of the transaction the
+// Ledger just posted (once), else the counter advanced by one: numbers
+// that only grow, never shared with a transaction.
+func TestSequence(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	var got []uint64
+	err := st.Update(ctx, func(tx store.Tx) error {
+		l := ledger.New(tx, time.UTC)
+		seq := func(m string) {
+			n, err := l.Sequence(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, n)
+		}
+		if _, err := l.Post(earnOf("alice", "10", t0)); err != nil { // alice 1
+			return err
+		}
+		seq("alice") // 1: the transaction just posted
+		seq("alice") // 2: the counter advanced
+		if p, err := l.Post(earnOf("alice", "1", t0)); err != nil || p.Txn != 3 {
+			t.Errorf("post after two sequences: %d, %v; want 3", p.Txn, err)
+		}
+		seq("bob")   // 1
+		seq("alice") // 4: her counter (3) advanced; bob's sequence came after her posting
+		seq("")      // 1: the pools' counter
+		l2 := ledger.New(tx, time.UTC)
+		n, err := l2.Sequence("alice") // a new Ledger reads the counter
+		got = append(got, n)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// alice: post 1, seq 1, seq 2, post 3; bob: seq 1; alice: seq → 4
+	// (the Ledger's last posting was alice's 3, but bob's sequence came
+	// after it, so alice's counter advances); pools: 1; a new Ledger: 5.
+	if want := []uint64{1, 2, 1, 4, 1, 5}; !cmp.Equal(got, want) {
+		t.Errorf("sequences %v, want %v", got, want)
+	}
+}

@@ -363,8 +363,9 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 }
 
 // preload reads, on a store whose reads are round trips, what an event
-// for member reads: its record (unless fresh), the definition in force, the member's
-// feed counter and the keys the parts name (Preloader). Other stores read
+// for member reads: its record (unless fresh), the definition in force,
+// the member's ledger counter and balances, and the keys the parts name
+// (Preloader). Other stores read
 // locally, as the parts ask.
 func (e *Engine) preload(tx store.Tx, id []byte, fresh bool, member string) error {
 	if _, ok := tx.(store.Preloader); !ok || member == "" {
@@ -372,7 +373,6 @@ func (e *Engine) preload(tx store.Tx, id []byte, fresh bool, member string) erro
 	}
 	reads := []store.Read{
 		{Bucket: bMeta, Key: defKey},
-		{Bucket: bIDs, Key: keys.New().Str(feedScope).Str(member)},
 	}
 	if !fresh {
 		reads = append(reads, store.Read{Bucket: bEvents, Key: id})

@@ -21,7 +21,7 @@ import (
 // The change feed is written in two steps, so that units of work for
 // different members share no key (issue 14: several instances on one
 // database). A unit writes its changes, one record per member it changed,
-// under that member's own sequence in bPending (member, NUL, the member's
+// under that member's own sequence number in bPending (member, NUL, the member's
 // record number). The sequencer (sequence, run by Feed and Advance) then
 // gives pending records their feed positions in one transaction of its
 // own: it moves each to bFeed under the position of its last change, notes
@@ -35,9 +35,6 @@ import (
 // feedKey is the feed counter's key in bMeta: the position of the last
 // change sequenced.
 var feedKey = []byte("feed")
-
-// feedScope is the scope of the members' record counters (Unit.NextID).
-const feedScope = "feed"
 
 // feedUnit gathers the changes of one unit of work until they are written
 // as pending records.
@@ -90,9 +87,12 @@ func (f *feedUnit) write(u *Unit) error {
 	return nil
 }
 
-// put writes one member's pending record.
+// put writes one member's pending record, numbered by the member's
+// ledger sequence (ledger.Ledger.Sequence): the event's own transaction
+// number when it posted one, so that it reads and writes no other
+// counter.
 func (f *feedUnit) put(u *Unit, member string, rec []byte) error {
-	n, err := u.NextID(feedScope, member)
+	n, err := u.led.Sequence(member)
 	if err != nil {
 		return err
 	}
