@@ -204,13 +204,15 @@ func Preload(tx Tx, reads ...Read) error {
 }
 
 // Striper is an optional capability of a [Store] that runs Updates
-// concurrently: Stripes says into how many keys the library splits a
-// total that every writer adds to (a pool's balance, a day's earnings),
-// by a hash of the member, so that Updates for different members rarely
-// touch the same key and conflict. A store without it gets one stripe: a
-// store that runs Updates one at a time gains nothing from more. Readers
-// sum the stripes, whatever their number when they were written, so the
-// answer may change between runs of a store.
+// concurrently, and asks the library to split the keys that every writer
+// would share: Stripes says into how many keys it splits a total that
+// every writer adds to (a pool's balance, a day's earnings), by a hash of
+// the member, and the change feed is written per member and sequenced
+// apart (see Program.Feed), so that Updates for different members rarely
+// touch the same key and conflict. A store without it runs Updates one at
+// a time and gains nothing from either: it gets one stripe, and the feed
+// written at its tail. Readers sum the stripes, whatever their number when
+// they were written, so the answer may change between runs of a store.
 type Striper interface {
 	Stripes() int
 }

@@ -134,6 +134,7 @@ type Engine struct {
 	tags      Tags
 	def       definition // the definition in force (Install)
 	stripes   int        // the stripes of shared totals (internal/total)
+	split     bool       // the store asks for shared keys split (store.Striper): the feed goes per member
 	// units keeps unit state for reuse (see unitState); calls keeps
 	// Process's store functions (see processCall).
 	units, calls sync.Pool
@@ -159,7 +160,9 @@ func New(st store.Store, loc *time.Location, o Options) *Engine {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return &Engine{st: st, loc: loc, log: o.Log, rand: o.Rand, dueBy: map[string]Part{}, stripes: total.Stripes(st)}
+	e := &Engine{st: st, loc: loc, log: o.Log, rand: o.Rand, dueBy: map[string]Part{}, stripes: total.Stripes(st)}
+	_, e.split = st.(store.Striper)
+	return e
 }
 
 // Log returns the engine's logger.

@@ -28,9 +28,22 @@ func (fanPart) Process(u *Unit, ev event.Event) error {
 	return nil
 }
 
-func newFanEngine(t *testing.T) *Engine {
+// stripedStore is a memory store that asks for shared keys split, as a
+// store with concurrent writers does: the engine writes the feed per
+// member there.
+type stripedStore struct{ *memory.Store }
+
+func (stripedStore) Stripes() int { return 8 }
+
+// newFanEngine returns an engine with a fanPart on a memory store, split
+// or not.
+func newFanEngine(t *testing.T, split bool) *Engine {
 	t.Helper()
-	e := New(memory.New(), time.UTC, Options{})
+	var st store.Store = memory.New()
+	if split {
+		st = stripedStore{memory.New()}
+	}
+	e := New(st, time.UTC, Options{})
 	e.Add(fanPart{})
 	return e
 }
@@ -65,12 +78,13 @@ func seenOf(cs []change.Change) []seen {
 	return out
 }
 
-// A unit's changes are stored one pending record per member; the feed
-// gives them positions when it is read, each member's records in order;
-// a repeated event gets its first outcome back before and after that.
+// On a store that splits shared keys, a unit's changes are stored one
+// pending record per member; the feed gives them positions when it is
+// read, each member's records in order; a repeated event gets its first
+// outcome back before and after that.
 func TestFeedSplitsAUnitByMemberAndRepeatsItsOutcome(t *testing.T) {
 	ctx := context.Background()
-	e := newFanEngine(t)
+	e := newFanEngine(t, true)
 	at := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 	ev := fan("e1", "b", at, "b", "a", "b", "c")
 	first, err := e.Process(ctx, ev)
@@ -124,12 +138,56 @@ func TestFeedSplitsAUnitByMemberAndRepeatsItsOutcome(t *testing.T) {
 	}
 }
 
+// On a store that runs Updates one at a time, a unit's changes go to the
+// feed's tail at once, in the order they were made.
+func TestFeedAppendsOnASerialStore(t *testing.T) {
+	ctx := context.Background()
+	e := newFanEngine(t, false)
+	at := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	ev := fan("e1", "b", at, "b", "a", "b", "c")
+	if _, err := e.Process(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Process(ctx, fan("e2", "a", at, "a")); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, e, bPending); n != 0 {
+		t.Errorf("%d pending records on a serial store", n)
+	}
+	if n := count(t, e, bFeed); n != 2 {
+		t.Errorf("%d feed records, want 2 (one a unit)", n)
+	}
+	again, err := e.Process(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []seen{{0, "b", `{"i":1}`}, {0, "a", `{"i":2}`}, {0, "b", `{"i":3}`}, {0, "c", `{"i":4}`}}
+	if diff := cmp.Diff(want, seenOf(again.Changes)); diff != "" {
+		t.Errorf("repeat (-want +got):\n%s", diff)
+	}
+	feed, err := e.Feed(ctx, 1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFeed := []seen{{2, "a", `{"i":2}`}, {3, "b", `{"i":3}`}, {4, "c", `{"i":4}`}, {5, "a", `{"i":1}`}}
+	if diff := cmp.Diff(wantFeed, seenOf(feed)); diff != "" {
+		t.Errorf("feed after 1 (-want +got):\n%s", diff)
+	}
+}
+
 // Many events for a few members, read in pages from a cursor while more
 // arrive (more than a sequencer page): every change once, at positions
-// 1, 2, 3, …, and each member's in the order its events were processed.
+// 1, 2, 3, …, and each member's in the order its events were processed,
+// on a store that splits shared keys and on one that does not.
 func TestFeedKeepsEachChangeOnceAndEachMembersOrder(t *testing.T) {
+	for _, split := range []bool{true, false} {
+		t.Run(fmt.Sprint("split=", split), func(t *testing.T) { testFeedOrder(t, split) })
+	}
+}
+
+func testFeedOrder(t *testing.T, split bool) {
 	ctx := context.Background()
-	e := newFanEngine(t)
+	e := newFanEngine(t, split)
 	at := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 	members := []string{"m3", "m1", "m2"}
 	const events = 2600
