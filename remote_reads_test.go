@@ -11,9 +11,6 @@ import (
 	mevent "github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/internal/total"
-	"github.com/memberkit/membership/level"
-	"github.com/memberkit/membership/points"
-	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
@@ -98,22 +95,7 @@ func (t *remoteTx) Scan(bucket string, start, end []byte, reverse bool, fn func(
 // added to without reading. The commit is the second round trip.
 func TestAnOrderReadsInOneRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	one := testkit.Dec("1")
-	spend := rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: one}
-	def := membership.Definition{
-		Zone:   "Asia/Shanghai",
-		Events: []mevent.Type{{Name: "order", Attributes: []mevent.Attr{{Name: "amount", Kind: mevent.Decimal, Required: true}}}},
-		Levels: &level.Definition{
-			Ladder: []level.Level{{Name: "member", Validity: rule.Validity{Kind: rule.Permanent}},
-				{Name: "gold", Upgrade: testkit.Dec("1000"), Validity: rule.Validity{Kind: rule.Permanent}}},
-			Growth: []level.GrowthRule{{ID: "spend", Event: "order", Formula: spend}},
-		},
-		Points: &points.Definition{
-			Programs: []points.Program{{Name: "mall"}},
-			Rules: []points.Rule{{ID: "buy", Program: "mall", Event: "order", Formula: spend,
-				Validity: rule.Validity{Kind: rule.DaysAfter, N: 365}}},
-		},
-	}
+	def := testkit.OrderDef()
 	st := &remoteStore{Store: memory.New()}
 	p, err := membership.Open(st, def)
 	if err != nil {

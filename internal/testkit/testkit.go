@@ -14,6 +14,7 @@ import (
 	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/bolt"
@@ -164,4 +165,27 @@ func Kinds(out *change.Outcome, prefix string) []string {
 		}
 	}
 	return ks
+}
+
+// OrderDef is a program of one event type, "order" with a required
+// decimal "amount", one growth rule and one points rule (program "mall",
+// points valid 365 days) that both count the amount, and a ladder of
+// "member" and "gold" at 1,000 growth, both permanent: an order's
+// ledger postings, lot, due item and changes, and nothing else.
+func OrderDef() membership.Definition {
+	spend := rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: Dec("1")}
+	return membership.Definition{
+		Zone:   "Asia/Shanghai",
+		Events: []event.Type{{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}}},
+		Levels: &level.Definition{
+			Ladder: []level.Level{{Name: "member", Validity: rule.Validity{Kind: rule.Permanent}},
+				{Name: "gold", Upgrade: Dec("1000"), Validity: rule.Validity{Kind: rule.Permanent}}},
+			Growth: []level.GrowthRule{{ID: "spend", Event: "order", Formula: spend}},
+		},
+		Points: &points.Definition{
+			Programs: []points.Program{{Name: "mall"}},
+			Rules: []points.Rule{{ID: "buy", Program: "mall", Event: "order", Formula: spend,
+				Validity: rule.Validity{Kind: rule.DaysAfter, N: 365}}},
+		},
+	}
 }

@@ -2,9 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,32 +33,11 @@ func TestPointsSpentOnSeveralInstances(t *testing.T) {
 	if _, err := programs[0].Process(ctx, order); err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	ok, refused := 0, 0
-	for g := range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p := programs[g%len(programs)]
-			for i := range 2 {
-				id := fmt.Sprintf("r%d-%d", g, i)
-				_, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: id, Member: "bob", At: at.Add(time.Hour),
-					Program: "mall", Ref: id, Amount: testkit.Dec("3")})
-				mu.Lock()
-				switch {
-				case err == nil:
-					ok++
-				case errors.Is(err, membership.ErrInsufficientBalance):
-					refused++
-				default:
-					t.Error(err)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	ok, refused := spendAtOnce(t, programs, func(p *membership.Program, id string) error {
+		_, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: id, Member: "bob", At: at.Add(time.Hour),
+			Program: "mall", Ref: id, Amount: testkit.Dec("3")})
+		return err
+	})
 	if ok != 33 || refused != 95 {
 		t.Errorf("redeemed %d, refused %d; want 33 and 95", ok, refused)
 	}

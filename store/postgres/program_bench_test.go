@@ -10,9 +10,6 @@ import (
 	"github.com/memberkit/membership"
 	mevent "github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
-	"github.com/memberkit/membership/level"
-	"github.com/memberkit/membership/points"
-	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/postgres"
 )
 
@@ -25,22 +22,7 @@ import (
 func BenchmarkProgram64(b *testing.B) {
 	ctx := context.Background()
 	schema := newSchema(b, testPool(b))
-	one := testkit.Dec("1")
-	spend := rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: one}
-	def := membership.Definition{
-		Zone:   "Asia/Shanghai",
-		Events: []mevent.Type{{Name: "order", Attributes: []mevent.Attr{{Name: "amount", Kind: mevent.Decimal, Required: true}}}},
-		Levels: &level.Definition{
-			Ladder: []level.Level{{Name: "member", Validity: rule.Validity{Kind: rule.Permanent}},
-				{Name: "gold", Upgrade: testkit.Dec("1000"), Validity: rule.Validity{Kind: rule.Permanent}}},
-			Growth: []level.GrowthRule{{ID: "spend", Event: "order", Formula: spend}},
-		},
-		Points: &points.Definition{
-			Programs: []points.Program{{Name: "mall"}},
-			Rules: []points.Rule{{ID: "buy", Program: "mall", Event: "order", Formula: spend,
-				Validity: rule.Validity{Kind: rule.DaysAfter, N: 365}}},
-		},
-	}
+	def := testkit.OrderDef()
 	var programs []*membership.Program
 	var stores []*postgres.Store
 	for range 4 {

@@ -51,6 +51,37 @@ func openPrograms(t *testing.T, n int, def membership.Definition) ([]*membership
 // The Program's store functions run again after conflicts; the balance
 // never goes below zero, every accepted spend is in the ledger once, the
 // feed has each change once, and the ledger verifies.
+// spendAtOnce calls spend twice from each of 64 goroutines, on the
+// programs in turn, with IDs of their own, and counts the calls that went
+// through and those refused for want of balance; another error fails t.
+func spendAtOnce(t *testing.T, programs []*membership.Program, spend func(p *membership.Program, id string) error) (ok, refused int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for g := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := programs[g%len(programs)]
+			for i := range 2 {
+				err := spend(p, fmt.Sprintf("p%d-%d", g, i))
+				mu.Lock()
+				switch {
+				case err == nil:
+					ok++
+				case errors.Is(err, membership.ErrInsufficientBalance):
+					refused++
+				default:
+					t.Error(err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return ok, refused
+}
+
 func TestProgramsShareOneDatabase(t *testing.T) {
 	ctx := context.Background()
 	def := membership.Definition{
@@ -69,30 +100,10 @@ func TestProgramsShareOneDatabase(t *testing.T) {
 	if _, err := programs[0].Process(ctx, ev("r", "recharge", "100")); err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	ok, refused := 0, 0
-	for g := range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p := programs[g%len(programs)]
-			for i := range 2 {
-				_, err := p.Process(ctx, ev(fmt.Sprintf("p%d-%d", g, i), "pay", "1.5"))
-				mu.Lock()
-				switch {
-				case err == nil:
-					ok++
-				case errors.Is(err, membership.ErrInsufficientBalance):
-					refused++
-				default:
-					t.Error(err)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	ok, refused := spendAtOnce(t, programs, func(p *membership.Program, id string) error {
+		_, err := p.Process(ctx, ev(id, "pay", "1.5"))
+		return err
+	})
 	// 100 pays for 66 spends of 1.5 (99); the other 62 of the 128 are
 	// refused, and 1 is left.
 	if ok != 66 || refused != 62 {
