@@ -95,6 +95,8 @@ func (d Definition) validate(ps *rule.Problems) {
 			attrs[a.Name] = true
 			if !a.Kind.Valid() {
 				ps.Addf(rule.Join(ap, "type"), "unknown type %q", a.Kind)
+			} else {
+				ps.Add(rule.Join(ap, "min"), a.CheckDeclaration())
 			}
 		}
 	}
@@ -140,12 +142,15 @@ type defEnv struct{ d *Definition }
 // EventType returns the declared event type named name.
 func (e defEnv) EventType(name string) (event.Type, bool) { return e.d.eventType(name) }
 
-// CheckReward checks a reward and that what it names exists.
-func (e defEnv) CheckReward(r rule.Reward) error { return e.checkReward(r) }
+// CheckReward checks a reward granted by a source of kind from and that
+// what it names exists and can be granted by that source.
+func (e defEnv) CheckReward(r rule.Reward, from rule.SourceKind) error { return e.checkReward(r, from) }
 
-// checkReward checks a reward's own fields and that the point program,
-// coupon template, pack or achievement it names is defined.
-func (e defEnv) checkReward(r rule.Reward) error {
+// checkReward checks a reward's own fields, that the point program, coupon
+// template, pack or achievement it names is defined, and that a coupon
+// template or pack lets the source's claim method issue it
+// (coupon.Definition.CheckReward).
+func (e defEnv) checkReward(r rule.Reward, from rule.SourceKind) error {
 	if err := r.Check(); err != nil {
 		return err
 	}
@@ -174,6 +179,9 @@ func (e defEnv) checkReward(r rule.Reward) error {
 	}
 	if missing != "" {
 		return fmt.Errorf("unknown %s", missing)
+	}
+	if r.Kind == rule.RewardCoupon || r.Kind == rule.RewardPack {
+		return e.d.Coupons.CheckReward(r, from)
 	}
 	return nil
 }

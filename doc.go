@@ -57,9 +57,13 @@
 //     other content is [ErrEventConflict]. Every operator call takes a
 //     request with a RequestID that behaves the same way.
 //   - Invalid input changes nothing: an unknown event type, a missing or
-//     mistyped attribute, a stored-value amount that is not positive, or an
-//     overspend returns an error that wraps a sentinel (test with
-//     errors.Is) and names the field.
+//     mistyped attribute, an attribute below the minimum its declaration
+//     sets (event.Attr.Min: declare an order amount with a minimum of 0 and
+//     a negative one is refused), a stored-value amount that is not
+//     positive, or an overspend returns an error that wraps a sentinel
+//     (test with errors.Is) and names the field. An amount declared
+//     without a minimum may be negative: the library cannot tell an order
+//     from an adjustment, so the declaration says which.
 //   - Time is given, never taken: rules read the event's time, operator
 //     calls the time in their request, and Advance the time it is given;
 //     every day, week (from Monday), month and year boundary is in the

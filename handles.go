@@ -11,8 +11,12 @@ import (
 )
 
 // The domain handles: each domain's operator calls and queries, documented
-// in its own package. A handle is built once in Open and is never nil; a
-// domain the definition leaves out answers with its ErrNotDefined.
+// in its own package. A handle is built once in Open and is never nil. On
+// a domain the definition leaves out, a list of a member's items (task
+// progress, achievements, benefits, tags, coupons, level history) is
+// empty, since the member has none; every other call (a write, a query
+// naming something the domain defines, a member's level status, points
+// balance or stored value) returns the domain's ErrNotDefined.
 
 // Levels returns the level domain: manual level sets, members' level
 // status, history, counts and term-end forecast (see package level).

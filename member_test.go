@@ -111,7 +111,7 @@ func TestMemberGathersEveryDomain(t *testing.T) {
 		Points:       map[string]points.Balance{"mall": {Available: dec("50"), Main: dec("50")}},
 		Value:        value.Account{Balance: dec("200"), Recharged: dec("200")},
 		Coupons:      map[coupon.State]int{coupon.Available: 1, coupon.Revoked: 1},
-		Achievements: []benefit.Grant{{Achievement: "first-order", Source: "task", By: "tasks[0]", Event: "o1", At: at, Note: "task first-order"}},
+		Achievements: []benefit.Grant{{Achievement: "first-order", Source: "task", By: "first-order", Event: "o1", At: at, Note: "task first-order"}},
 		Profile: tag.Profile{
 			Member:     "ann",
 			Attributes: attrs,

@@ -147,9 +147,11 @@ func (p *Program) check(ev event.Event) error {
 
 // Process validates ev and applies every rule it triggers in one store
 // transaction, returning what changed. An invalid event (unknown type,
-// missing or mistyped attribute, no ID, member or time) returns an error
-// wrapping ErrInvalidEvent and the cause, naming the field, and writes
-// nothing. The same event ID again returns the first outcome with
+// missing or mistyped attribute, an attribute below its declared minimum
+// (event.Attr.Min), no ID, member or time) returns an error wrapping
+// ErrInvalidEvent and the cause, naming the field, and writes nothing. A
+// rule that reads an optional attribute the event lacks is skipped, and
+// the outcome says so (change.RuleSkipped); the event's other rules apply. The same event ID again returns the first outcome with
 // Duplicate set and changes nothing; the same ID with different content
 // returns ErrEventConflict. A rule that refuses the event (a stored-value
 // spend beyond the balance) returns its error and writes nothing. A

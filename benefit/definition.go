@@ -20,8 +20,8 @@ var (
 	ErrAlreadyGranted = errors.New("benefit: achievement already granted")
 	// ErrNegativeAmount is returned for a price asked of a negative amount.
 	ErrNegativeAmount = errors.New("benefit: negative amount")
-	// ErrNotDefined is returned by every call of a Handle whose program
-	// defines no benefits.
+	// ErrNotDefined is returned by Handle.GrantAchievement on a program
+	// that defines no benefits; the member's lists are empty there.
 	ErrNotDefined = errors.New("benefit: the program defines no benefits")
 )
 
@@ -94,7 +94,9 @@ type Achievement struct {
 type Grant struct {
 	Achievement string    `json:"achievement"`
 	At          time.Time `json:"at"`
-	// Source is "task" or "operator"; By names the task or the operator.
+	// Source is what granted it: "task" (a task's reward) or "level" (a
+	// level's upgrade gift), By naming the task or the level; or
+	// "operator", By naming the operator.
 	Source string `json:"source"`
 	By     string `json:"by"`
 	// Event is the event or request that granted it.

@@ -23,8 +23,8 @@
 // granted at most once per member, by a reward (a task's, a level's gift:
 // a second one is ignored and publishes nothing) or by an operator
 // ([Handle.GrantAchievement]: a second grant is [ErrAlreadyGranted]). Each
-// [Grant] records when, by what (Source "task" for a reward, naming the
-// rule; "operator", naming the operator) and why.
+// [Grant] records when, by what (Source "task" or "level" for a reward,
+// naming the task or the level; "operator", naming the operator) and why.
 //
 // # Changes and storage
 //

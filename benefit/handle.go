@@ -24,8 +24,9 @@ type Handle struct {
 
 // New registers the benefit part of def with e (the grantor of
 // achievement rewards) and returns its handle. With a nil def it registers
-// nothing, and every call of the handle returns an error wrapping
-// ErrNotDefined.
+// nothing: the lists of a member's benefits and achievements are empty,
+// MemberPrice is the amount itself, and GrantAchievement returns an error
+// wrapping ErrNotDefined.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
 	if def == nil {
@@ -92,11 +93,12 @@ func (h *Handle) GrantAchievement(ctx context.Context, req GrantRequest) (*chang
 }
 
 // Achievements returns a member's achievements in name order, each with
-// when (in the program's zone), by whom and why it was granted. It returns
-// errors wrapping ErrNotDefined, or the store's.
+// when (in the program's zone), by whom and why it was granted; an empty
+// list on a program without benefits and achievements. The error is the
+// store's.
 func (h *Handle) Achievements(ctx context.Context, member string) ([]Grant, error) {
 	if h.p == nil {
-		return nil, fmt.Errorf("benefit: achievements of %q: %w", member, ErrNotDefined)
+		return nil, nil
 	}
 	var out []Grant
 	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
@@ -116,10 +118,11 @@ func (h *Handle) Achievements(ctx context.Context, member string) ([]Grant, erro
 // Of returns a member's benefits at time at: those bound to the member's
 // current level or to a paid plan the member holds at that time, in
 // catalog order. The level and plans come from the level domain, through
-// the engine. It returns errors wrapping ErrNotDefined, or the store's.
+// the engine. A program without benefits gives an empty list. The error is
+// the store's.
 func (h *Handle) Of(ctx context.Context, member string, at time.Time) ([]Benefit, error) {
 	if h.p == nil {
-		return nil, fmt.Errorf("benefit: benefits of %q: %w", member, ErrNotDefined)
+		return nil, nil
 	}
 	var out []Benefit
 	err := h.e.View(ctx, at, func(u *engine.Unit) error {
@@ -153,8 +156,8 @@ type Price struct {
 // MemberPrice returns the member price of amount at time at: the lowest
 // price any of the member's discount benefits at that time gives (ties go
 // to the earlier benefit of the catalog), or the amount itself when the
-// member has no discount benefit. It returns errors wrapping
-// ErrNegativeAmount, ErrNotDefined, or the store's.
+// member has no discount benefit (as on a program without benefits). It
+// returns errors wrapping ErrNegativeAmount, or the store's.
 func (h *Handle) MemberPrice(ctx context.Context, member string, amount decimal.Decimal, at time.Time) (Price, error) {
 	bs, err := h.Of(ctx, member, at)
 	if err != nil {

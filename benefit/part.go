@@ -44,11 +44,12 @@ func (p *part) RewardKinds() []rule.RewardKind {
 
 // Reward grants an achievement as a reward (a task's or a level's gift);
 // one the member already holds is kept as it is and nothing is published.
-func (p *part) Reward(u *engine.Unit, member string, r rule.Reward, why rule.Reason) error {
+// The grant records the source's kind ("task", "level") and name.
+func (p *part) Reward(u *engine.Unit, member string, r rule.Reward, from rule.Source, why rule.Reason) error {
 	if _, ok := p.def.Achievement(r.Achievement); !ok {
 		return fmt.Errorf("%w %q", ErrUnknownAchievement, r.Achievement)
 	}
-	_, err := p.grant(u, member, Grant{Achievement: r.Achievement, Source: "task", By: why.Rule, Note: why.Note}, &why)
+	_, err := p.grant(u, member, Grant{Achievement: r.Achievement, Source: string(from.Kind), By: from.Name, Note: why.Note}, &why)
 	return err
 }
 

@@ -169,7 +169,7 @@ func TestBenefitAchievementGrantedOnce(t *testing.T) {
 	}
 	want := []benefit.Grant{
 		{Achievement: "explorer", At: at, Source: "operator", By: "alice", Event: "g1", Note: "visited every store"},
-		{Achievement: "first-order", At: at.Add(2 * time.Hour), Source: "task", By: "tasks[0]", Event: "o1", Note: "task first-order"},
+		{Achievement: "first-order", At: at.Add(2 * time.Hour), Source: "task", By: "first-order", Event: "o1", Note: "task first-order"},
 	}
 	if diff := cmp.Diff(want, gs); diff != "" {
 		t.Errorf("achievements (-want +got):\n%s", diff)
@@ -274,7 +274,8 @@ func TestEffectsOf(t *testing.T) {
 	}
 }
 
-// TestNotDefined: without benefits every call of the handle says so.
+// TestNotDefined: without benefits a member has no achievement and no
+// benefit, pays the amount asked, and cannot be granted an achievement.
 func TestNotDefined(t *testing.T) {
 	ctx := context.Background()
 	def := progDef()
@@ -282,13 +283,16 @@ func TestNotDefined(t *testing.T) {
 	p := testkit.OpenMemory(t, def)
 	h := p.Benefits()
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, zone)
-	_, err1 := h.GrantAchievement(ctx, benefit.GrantRequest{RequestID: "g", Member: "m", Operator: "o", At: at, Achievement: "explorer"})
-	_, err2 := h.Achievements(ctx, "m")
-	_, err3 := h.Of(ctx, "m", at)
-	_, err4 := h.MemberPrice(ctx, "m", dec("10"), at)
-	for i, err := range []error{err1, err2, err3, err4} {
-		if !errors.Is(err, benefit.ErrNotDefined) {
-			t.Errorf("call %d: %v, want ErrNotDefined", i+1, err)
-		}
+	if _, err := h.GrantAchievement(ctx, benefit.GrantRequest{RequestID: "g", Member: "m", Operator: "o", At: at, Achievement: "explorer"}); !errors.Is(err, benefit.ErrNotDefined) {
+		t.Errorf("GrantAchievement: %v, want ErrNotDefined", err)
+	}
+	if gs, err := h.Achievements(ctx, "m"); err != nil || len(gs) != 0 {
+		t.Errorf("Achievements: %v, %v; want an empty list", gs, err)
+	}
+	if bs, err := h.Of(ctx, "m", at); err != nil || len(bs) != 0 {
+		t.Errorf("Of: %v, %v; want an empty list", bs, err)
+	}
+	if pr, err := h.MemberPrice(ctx, "m", dec("10"), at); err != nil || !pr.Amount.Equal(dec("10")) || pr.By != nil {
+		t.Errorf("MemberPrice: %+v, %v; want 10 by no benefit", pr, err)
 	}
 }

@@ -63,3 +63,21 @@ type Change struct {
 
 // Decode unmarshals the change's data into v.
 func (c Change) Decode(v any) error { return json.Unmarshal(c.Data, v) }
+
+// RuleSkipped is the kind of the change a part publishes for a rule that
+// applies to an event but did not run because the event lacks an
+// attribute the rule reads (an optional attribute left out, such as the
+// base of a growth or points formula). The event's other rules, and the
+// other parts, apply as usual. Its payload is a [Skip]; its Reason names
+// the rule, its formula and, in Note, why.
+const RuleSkipped = "rule.skipped"
+
+// Skip is the payload of a RuleSkipped change.
+type Skip struct {
+	// Part is the domain whose rule was skipped: "growth" or "points".
+	Part string `json:"part"`
+	// Rule is the rule's ID.
+	Rule string `json:"rule"`
+	// Attribute is the absent attribute.
+	Attribute string `json:"attribute"`
+}

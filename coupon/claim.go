@@ -29,8 +29,8 @@ func (c ClaimRule) Allows(m Method, t time.Time, f Facts) error {
 	if !c.Period.Contains(t) {
 		return fmt.Errorf("%w: %s", ErrOutsidePeriod, t.Format(time.RFC3339))
 	}
-	if len(c.Methods) > 0 && !slices.Contains(c.Methods, m) {
-		return fmt.Errorf("%w: method %q not allowed", ErrNotEligible, m)
+	if err := c.allowsMethod(m); err != nil {
+		return err
 	}
 	if len(c.Levels) > 0 && !slices.Contains(c.Levels, f.Level) {
 		return fmt.Errorf("%w: level %q not in %v", ErrNotEligible, f.Level, c.Levels)

@@ -1,6 +1,7 @@
 package coupon
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/memberkit/membership/event"
@@ -233,12 +234,64 @@ func (d *Definition) Pack(name string) (*Pack, bool) {
 	return nil, false
 }
 
+// MethodOf returns the claim method a reward of a source of kind k is
+// issued by: Task for a task's reward, System for a level's upgrade gift.
+func MethodOf(k rule.SourceKind) Method {
+	if k == rule.FromTask {
+		return Task
+	}
+	return System
+}
+
+// allowsMethod returns nil when the claim rule lets method m issue at
+// all: its Methods are empty (every method) or include m. Otherwise the
+// error wraps ErrNotEligible. It is the part of [ClaimRule.Allows] a
+// definition can check before anything runs.
+func (c ClaimRule) allowsMethod(m Method) error {
+	if len(c.Methods) > 0 && !slices.Contains(c.Methods, m) {
+		return fmt.Errorf("%w: claim.methods %v do not include %q", ErrNotEligible, c.Methods, m)
+	}
+	return nil
+}
+
+// CheckReward returns nil when the coupon or pack reward r, granted by a
+// source of kind from, can be issued: its template or pack exists and the
+// claim rule of that template or pack allows the source's method
+// (MethodOf). An upgrade gift naming a template whose claim methods leave
+// out "system", or a task reward naming one whose methods leave out
+// "task", would be refused on every grant, so the definition is refused
+// instead. The error wraps ErrUnknownTemplate or ErrNotEligible; rewards
+// of other kinds return nil.
+func (d *Definition) CheckReward(r rule.Reward, from rule.SourceKind) error {
+	m := MethodOf(from)
+	switch r.Kind {
+	case rule.RewardCoupon:
+		t, ok := d.Template(r.Template)
+		if !ok {
+			return fmt.Errorf("%w %q", ErrUnknownTemplate, r.Template)
+		}
+		if err := t.Claim.allowsMethod(m); err != nil {
+			return fmt.Errorf("template %q cannot be a %s's reward: %w", r.Template, from, err)
+		}
+	case rule.RewardPack:
+		k, ok := d.Pack(r.Pack)
+		if !ok {
+			return fmt.Errorf("%w: pack %q", ErrUnknownTemplate, r.Pack)
+		}
+		if err := k.Claim.allowsMethod(m); err != nil {
+			return fmt.Errorf("pack %q cannot be a %s's reward: %w", r.Pack, from, err)
+		}
+	}
+	return nil
+}
+
 // Check returns nil, or a *rule.Problems listing every problem with its
 // path: duplicate or empty names, a type's missing or out-of-range amount
 // (a rate not in (0, 1), min > max, amounts finer than a cent), negative
 // stock or limits, unknown methods, an invalid validity or period, the
 // same product both included and excluded, packs naming missing templates
-// or with an unknown mode.
+// or with an unknown mode, gifts naming a template or pack whose claim
+// methods leave out "system" (the method gifts are issued by).
 func (d Definition) Check(env Env) error {
 	var ps rule.Problems
 	names := map[string]bool{}
@@ -302,6 +355,14 @@ func (d Definition) Check(env Env) error {
 			ps.Addf(rule.Join(p, "template"), "unknown template %q", g.Template)
 		case g.Pack != "" && !packs[g.Pack]:
 			ps.Addf(rule.Join(p, "pack"), "unknown pack %q", g.Pack)
+		case g.Template != "":
+			if t, ok := d.Template(g.Template); ok {
+				ps.Add(rule.Join(p, "template"), t.Claim.allowsMethod(System))
+			}
+		default:
+			if k, ok := d.Pack(g.Pack); ok {
+				ps.Add(rule.Join(p, "pack"), k.Claim.allowsMethod(System))
+			}
 		}
 		if g.Count < 0 {
 			ps.Addf(rule.Join(p, "count"), "must not be negative")

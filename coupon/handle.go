@@ -15,7 +15,7 @@ import (
 )
 
 // ErrNotDefined is returned by every call of a Handle whose program
-// defines no coupons.
+// defines no coupons but List and Live, which list no coupon.
 var ErrNotDefined = errors.New("coupon: the program defines no coupons")
 
 // Handle is a program's coupon calls: claims and issues, the member's
@@ -33,8 +33,8 @@ type Handle struct {
 }
 
 // New registers the coupon part of def with e and returns its handle.
-// With def nil it registers nothing, and the handle's calls return
-// ErrNotDefined.
+// With def nil it registers nothing: List and Live return an empty list,
+// the other calls ErrNotDefined.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
 	if def != nil {
@@ -228,7 +228,8 @@ func (h *Handle) Issue(ctx context.Context, req IssueRequest) (IssueResult, erro
 	return res, nil
 }
 
-// List returns a member's coupons, in issue order.
+// List returns a member's coupons, in issue order; an empty list on a
+// program without coupons.
 func (h *Handle) List(ctx context.Context, member string) ([]Coupon, error) {
 	cs, err := h.coupons(ctx, member, false)
 	if err != nil {
@@ -238,7 +239,7 @@ func (h *Handle) List(ctx context.Context, member string) ([]Coupon, error) {
 }
 
 // Live returns a member's coupons that are available or locked, in issue
-// order.
+// order; an empty list on a program without coupons.
 func (h *Handle) Live(ctx context.Context, member string) ([]Coupon, error) {
 	cs, err := h.coupons(ctx, member, true)
 	if err != nil {
@@ -248,8 +249,8 @@ func (h *Handle) Live(ctx context.Context, member string) ([]Coupon, error) {
 }
 
 func (h *Handle) coupons(ctx context.Context, member string, live bool) ([]Coupon, error) {
-	if err := h.defined(); err != nil {
-		return nil, err
+	if h.p == nil {
+		return nil, nil // the member has no coupon of a program without coupons
 	}
 	var cs []Coupon
 	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {

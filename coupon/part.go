@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"strings"
 	"time"
 
 	"github.com/memberkit/membership/event"
@@ -128,15 +127,12 @@ func (c *part) RewardKinds() []rule.RewardKind {
 	return []rule.RewardKind{rule.RewardCoupon, rule.RewardPack}
 }
 
-// Reward issues a level gift or a task reward: by the Task method when the
-// reason's rule is a task's ("task…"), by System otherwise. A refusal is
-// recorded as a coupon.claim_refused change and does not fail the event.
-func (c *part) Reward(u *engine.Unit, member string, r rule.Reward, why rule.Reason) error {
-	m := System
-	if strings.HasPrefix(why.Rule, "task") {
-		m = Task
-	}
-	return c.grant(u, member, r, m, why)
+// Reward issues a level gift or a task reward by the claim method of its
+// source (MethodOf: Task for a task's reward, System for a level's gift).
+// A refusal is recorded as a coupon.claim_refused change and does not fail
+// the event.
+func (c *part) Reward(u *engine.Unit, member string, r rule.Reward, from rule.Source, why rule.Reason) error {
+	return c.grant(u, member, r, MethodOf(from.Kind), why)
 }
 
 func (c *part) grant(u *engine.Unit, member string, r rule.Reward, m Method, why rule.Reason) error {

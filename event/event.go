@@ -6,7 +6,11 @@
 // use to pick the events they act on.
 //
 // The root package membership validates every incoming event against its
-// declared [Type] with [Type.Check] before anything is written.
+// declared [Type] with [Type.Check] before anything is written: required
+// attributes, kinds, and the minimum an attribute's declaration may set
+// ([Attr].Min; 0 for an amount that must not be negative). An attribute
+// not declared Required may be left out: a rule that reads it is then
+// skipped for that event, and only that rule.
 package event
 
 import (
@@ -31,6 +35,9 @@ var (
 	ErrUnknownAttribute = errors.New("unknown attribute")
 	// ErrInvalid is returned for an event with no ID, no member or no time.
 	ErrInvalid = errors.New("invalid event")
+	// ErrOutOfRange is returned when a numeric attribute is below the
+	// minimum its declaration sets (Attr.Min).
+	ErrOutOfRange = errors.New("attribute out of range")
 )
 
 // Kind is the type of an attribute value.
@@ -210,6 +217,46 @@ type Attr struct {
 	Name     string `json:"name"`
 	Kind     Kind   `json:"type"`
 	Required bool   `json:"required,omitempty"`
+	// Min, when set, is the least value a decimal or integer attribute
+	// may take: an event with a smaller value is refused (ErrOutOfRange),
+	// nothing written. Set it to 0 for an amount that must not be
+	// negative (an order's amount: a negative one would take growth back
+	// and count toward tasks). Nil: no minimum, negative values pass, as
+	// a refund or an adjustment may need.
+	Min *decimal.Decimal `json:"min,omitempty"`
+}
+
+// CheckValue returns nil when v fits the declaration: of its kind and not
+// below its minimum. The error wraps ErrAttributeType or ErrOutOfRange.
+func (a Attr) CheckValue(v Value) error {
+	if v.Kind != a.Kind {
+		return fmt.Errorf("%w: got %s, want %s", ErrAttributeType, v.Kind, a.Kind)
+	}
+	if a.Min != nil {
+		if n, ok := v.Number(); ok && n.LessThan(*a.Min) {
+			return fmt.Errorf("%w: %s is below the minimum %s", ErrOutOfRange, n, a.Min)
+		}
+	}
+	return nil
+}
+
+// CheckDeclaration returns nil, or why the declaration's Min does not fit
+// it: a minimum on an attribute that is not a decimal or an integer, or a
+// minimum with a fraction on an integer.
+func (a Attr) CheckDeclaration() error {
+	if a.Min == nil {
+		return nil
+	}
+	switch a.Kind {
+	case Decimal:
+	case Integer:
+		if !a.Min.IsInteger() {
+			return fmt.Errorf("min %s of an integer attribute must be whole", a.Min)
+		}
+	default:
+		return fmt.Errorf("min is for decimal and integer attributes, not %s", a.Kind)
+	}
+	return nil
 }
 
 // Type declares an event type and its attributes.
@@ -229,8 +276,9 @@ func (t Type) Attr(name string) (Attr, bool) {
 }
 
 // Check validates an event of this type: ID, member and time present, every
-// required attribute present, every attribute declared and of its declared
-// kind. The error wraps ErrInvalid, ErrMissingAttribute, ErrAttributeType or
+// required attribute present, every attribute declared, of its declared
+// kind and not below its declared minimum. The error wraps ErrInvalid,
+// ErrMissingAttribute, ErrAttributeType, ErrOutOfRange or
 // ErrUnknownAttribute and names the field.
 func (t Type) Check(e Event) error {
 	var errs []error
@@ -251,8 +299,8 @@ func (t Type) Check(e Event) error {
 			}
 			continue
 		}
-		if v.Kind != a.Kind {
-			errs = append(errs, fmt.Errorf("attrs.%s: %w: got %s, want %s", a.Name, ErrAttributeType, v.Kind, a.Kind))
+		if err := a.CheckValue(v); err != nil {
+			errs = append(errs, fmt.Errorf("attrs.%s: %w", a.Name, err))
 		}
 	}
 	names := make([]string, 0, len(e.Attrs))

@@ -163,8 +163,10 @@ type Plan struct {
 type Env interface {
 	// EventType returns the declared event type named name.
 	EventType(name string) (event.Type, bool)
-	// CheckReward checks a reward and that what it names exists.
-	CheckReward(r rule.Reward) error
+	// CheckReward checks a reward granted by a source of kind from
+	// (rule.FromLevel for a gift, rule.FromTask for a task's reward) and
+	// that what it names exists and can be granted by that source.
+	CheckReward(r rule.Reward, from rule.SourceKind) error
 }
 
 // Check reports every problem of the definition, each with its path
@@ -216,7 +218,7 @@ func (d Definition) checkLadder(ps *rule.Problems, env Env) {
 			ps.Addf(rule.Join(p, "downgrade"), "unknown downgrade mode %q", l.Downgrade)
 		}
 		for j, g := range l.Gifts {
-			ps.Add(rule.Join(p, rule.Index("gifts", j)), env.CheckReward(g))
+			ps.Add(rule.Join(p, rule.Index("gifts", j)), env.CheckReward(g, rule.FromLevel))
 		}
 		if f := l.Freeze; f != nil {
 			fp := rule.Join(p, "freeze")

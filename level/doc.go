@@ -20,8 +20,11 @@
 // type, attribute conditions, applicable levels, effective period,
 // formula, caps per day, week, month, year and in total). The amount is
 // the formula's result rounded to the growth scale (Definition.Rounding;
-// by default whole units, rounded down), then cut by the caps; an event
-// without the formula's base attribute (an optional one) earns nothing.
+// by default whole units, rounded down), then cut by the caps. An event
+// without the formula's base attribute (an optional one) earns nothing
+// from that rule, which is skipped: the outcome has a change.RuleSkipped
+// change naming the rule and the attribute, and the event's other rules
+// (and its points, tasks and tags) apply as usual.
 // Whenever growth increases the member moves to the highest level it
 // reaches, crossing several levels at once if need be, and gets each
 // crossed level's gifts — once per member per level unless the level
@@ -46,7 +49,9 @@
 // term starts at T, not when the due work runs. A term end that Advance
 // has not performed yet is performed, at its own instant, before any later
 // event or request of the member, so that they apply to the level the
-// member holds at their time.
+// member holds at their time — up to [MaxCatchUp] of them: an event or
+// request with more due before it fails with [ErrCatchUpLimit] and writes
+// nothing, rather than being applied to a level the member would not hold.
 //
 // The window's growth is read from per-member daily buckets kept in the
 // program zone (the days from T − W months to the day before T: term ends
@@ -138,4 +143,15 @@ var (
 	// ErrInvalidRefund is returned for a refund event with no order or an
 	// amount that is not positive.
 	ErrInvalidRefund = errors.New("level: invalid refund")
+	// ErrCatchUpLimit is returned for an event or request of a member with
+	// more than MaxCatchUp term ends due before its time that Advance has
+	// not performed (a member left alone for a century of monthly terms,
+	// or a mistyped year): nothing is written. Program.Advance up to the
+	// time performs them, in transactions of their own; then retry.
+	ErrCatchUpLimit = errors.New("level: too many term ends to catch up")
 )
+
+// MaxCatchUp is the most term ends of one member that an event or request
+// performs before it is applied (see ErrCatchUpLimit): a hundred years of
+// the shortest terms (a month), so that one transaction stays bounded.
+const MaxCatchUp = 1200

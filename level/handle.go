@@ -17,7 +17,7 @@ import (
 )
 
 // ErrNotDefined is returned by every call of a Handle whose program
-// defines no levels.
+// defines no levels but History, which lists no record.
 var ErrNotDefined = errors.New("level: the program defines no levels")
 
 // Handle is the level domain of a program: the operator's manual level
@@ -31,8 +31,8 @@ type Handle struct {
 
 // New registers the level part of def with e (as its part and as the
 // engine's reader of members' levels and plans) and returns its handle.
-// With a nil def it registers nothing, and every call of the handle
-// returns an error wrapping ErrNotDefined.
+// With a nil def it registers nothing: History returns an empty list and
+// the other calls an error wrapping ErrNotDefined.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
 	if def == nil {
@@ -170,11 +170,11 @@ func (h *Handle) Status(ctx context.Context, member string) (Status, error) {
 // History returns up to limit (1 to 1000; default 100) of a member's
 // level history records with Seq after after, oldest first: every level
 // change with its cause, and plan purchases and expiries, with times in
-// the program's zone. It returns errors wrapping ErrNotDefined, or the
-// store's.
+// the program's zone; an empty list on a program without levels. The
+// error is the store's.
 func (h *Handle) History(ctx context.Context, member string, after uint64, limit int) ([]Record, error) {
 	if h.p == nil {
-		return nil, fmt.Errorf("level: history of %q: %w", member, ErrNotDefined)
+		return nil, nil
 	}
 	if limit <= 0 || limit > 1000 {
 		limit = 100

@@ -337,7 +337,7 @@ func (e env) EventType(name string) (event.Type, bool) {
 	return event.Type{}, false
 }
 
-func (e env) CheckReward(r rule.Reward) error {
+func (e env) CheckReward(r rule.Reward, _ rule.SourceKind) error {
 	if err := r.Check(); err != nil {
 		return err
 	}

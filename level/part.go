@@ -65,7 +65,7 @@ func (p *part) RewardKinds() []rule.RewardKind { return []rule.RewardKind{rule.R
 
 // Reward fulfils a growth reward: the amount is added to the member's
 // growth, which may upgrade them.
-func (p *part) Reward(u *engine.Unit, member string, r rule.Reward, why rule.Reason) error {
+func (p *part) Reward(u *engine.Unit, member string, r rule.Reward, _ rule.Source, why rule.Reason) error {
 	if r.Kind != rule.RewardGrowth || !r.Amount.IsPositive() {
 		return fmt.Errorf("level: %w: reward %s of %s", event.ErrInvalidArgument, r.Target(), r.Amount)
 	}
@@ -139,17 +139,22 @@ func (p *part) member(u *engine.Unit, member string) (memberState, error) {
 // catchUp performs, at their own instants, the member's term ends that
 // fell due at or before u.At() but that Advance has not performed yet, so
 // an event is always applied to the level the member holds at its time.
+// More than MaxCatchUp of them is ErrCatchUpLimit: the event is not
+// applied to a level the member would not hold at its time.
 func (p *part) catchUp(u *engine.Unit, member string) error {
-	for range 1200 {
+	for n := 0; ; n++ {
 		m, ok, err := p.view(u, member)
 		if err != nil || !ok || m.TermEnd.IsZero() || u.At().Before(m.TermEnd) {
 			return err
+		}
+		if n == MaxCatchUp {
+			return fmt.Errorf("%w: member %q has more than %d term ends due before %s; advance the program to that time first",
+				ErrCatchUpLimit, member, MaxCatchUp, u.At().In(u.Location()).Format(time.RFC3339))
 		}
 		if err := p.termEnd(u.As(m.TermEnd, ledger.Ref{Note: "due " + dueTerm}), member, m.TermEnd); err != nil {
 			return err
 		}
 	}
-	return nil
 }
 
 func (p *part) scheduleTerm(u *engine.Unit, member string, old, end time.Time) error {
@@ -169,11 +174,21 @@ func balance(u *engine.Unit, member string) (decimal.Decimal, error) {
 }
 
 // earn applies one growth rule to an event: GrowthRule.Amount, then the
-// caps, then the order's record for refunds.
+// caps, then the order's record for refunds. A rule whose formula's base
+// the event lacks (an optional attribute) earns nothing and is published
+// as skipped.
 func (p *part) earn(u *engine.Unit, ev event.Event, g GrowthRule, formula string) error {
 	e, err := g.Amount(ev, p.def.Rounding)
-	if err != nil || e.Amount.IsZero() {
+	if err != nil {
 		return err
+	}
+	if e.Amount.IsZero() {
+		// Only a zero amount can come from an absent base: the check
+		// costs the common case nothing.
+		if attr, absent := g.Formula.Absent(ev); absent {
+			return u.SkipRule(ev.Member, "growth", g.ID, formula, attr)
+		}
+		return nil
 	}
 	why := u.FormulaReason(g.ID, g.Formula, formula, e.Base, e.Raw)
 	if e.Amount.IsNegative() {
@@ -384,7 +399,7 @@ func (p *part) settle(u *engine.Unit, member string, bal decimal.Decimal) error 
 			if err := u.Emit(ChangeGift, member, Gift{Level: l.Name, Reward: g}, &gwhy); err != nil {
 				return err
 			}
-			if err := u.Reward(member, g, gwhy); err != nil {
+			if err := u.Reward(member, g, rule.Source{Kind: rule.FromLevel, Name: l.Name}, gwhy); err != nil {
 				return fmt.Errorf("level: gift of %q: %w", l.Name, err)
 			}
 		}

@@ -189,7 +189,8 @@ type Earning struct {
 // the rule applies to, so it builds no reason and allocates nothing: the
 // part makes the reason from the rule's formula text, kept once. An event
 // without the formula's base attribute (an optional one) earns nothing:
-// a zero Earning and no error. Other errors are those of
+// a zero Earning and no error (the part then publishes the rule as
+// skipped, see rule.Formula.Absent). Other errors are those of
 // rule.Formula.Eval (an attribute of the wrong type wraps
 // event.ErrAttributeType, an unknown kind rule.ErrInvalidDefinition).
 func (g GrowthRule) Amount(ev event.Event, r rule.Rounding) (Earning, error) {

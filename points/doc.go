@@ -59,7 +59,11 @@
 // (the level once the level part has processed the same event, so an
 // upgrade the event causes counts). [Rule.Earn] rounds its formula's
 // result once with the program's rounding (by default whole points,
-// rounded down); a negative result grants nothing. The amount is then cut
+// rounded down); a negative result grants nothing. A rule whose formula
+// reads a base attribute the event lacks (an optional attribute left out)
+// grants nothing and is skipped: the outcome has a change.RuleSkipped
+// change naming the rule and the attribute, and the event's other rules
+// (and its growth, tasks and tags) apply as usual. The amount is then cut
 // by the rule's caps per member per day, week (from Monday), month, year
 // and in total, in the program's zone. A cut grant publishes
 // points.earned with the amount granted and the cut in Reason.Cut; a grant

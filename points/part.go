@@ -304,7 +304,8 @@ func (pt *part) Process(u *engine.Unit, ev event.Event) error {
 
 // earn grants what rule r earns for ev: its formula's amount (Rule.Earn),
 // cut by its caps, then by the program's risk control, as a lot of the
-// rule's validity, spendable or pending.
+// rule's validity, spendable or pending. A rule whose formula's base the
+// event lacks (an optional attribute) is published as skipped.
 func (pt *part) earn(u *engine.Unit, ev event.Event, r *earner) error {
 	if !r.known {
 		return fmt.Errorf("%w %q", ErrUnknownProgram, r.Program)
@@ -312,6 +313,9 @@ func (pt *part) earn(u *engine.Unit, ev event.Event, r *earner) error {
 	prog := &r.prog
 	earning, err := r.Earn(r.prog, ev)
 	if err != nil {
+		if attr, absent := r.Formula.Absent(ev); absent {
+			return u.SkipRule(ev.Member, "points", r.ID, r.formula, attr)
+		}
 		return err
 	}
 	amt := earning.Amount
@@ -688,7 +692,7 @@ func (pt *part) release(u *engine.Unit, d duePayload) error {
 
 // Reward grants a points reward (level gift, task reward) as an earned
 // lot of the program's validity; risk control does not apply.
-func (pt *part) Reward(u *engine.Unit, member string, r rule.Reward, why rule.Reason) error {
+func (pt *part) Reward(u *engine.Unit, member string, r rule.Reward, _ rule.Source, why rule.Reason) error {
 	prog, err := pt.program(r.Program)
 	if err != nil {
 		return err

@@ -130,7 +130,8 @@ type Earning struct {
 // Earn computes what r grants for e in program p: the formula's result,
 // rounded once with p's rounding (a negative result grants nothing), with
 // the raw result and the base it read for the reason. The error is the
-// formula's (a missing base wraps event.ErrMissingAttribute). The points
+// formula's (a missing base wraps event.ErrMissingAttribute: the part then
+// skips the rule, see rule.Formula.Absent). The points
 // part calls it for every rule that applies; it allocates nothing when
 // the amounts fit codec.Fixed.
 func (r Rule) Earn(p Program, e event.Event) (Earning, error) {

@@ -37,6 +37,22 @@ type Formula struct {
 // multiplier kinds).
 func (k FormulaKind) ReadsBase() bool { return k == Multiplier || k == MultiplierFixed }
 
+// Absent returns the base attribute the formula reads when e does not
+// carry it (an optional attribute left out), and true; the kinds that read
+// no base, and an event that carries it, give "" and false. A growth or
+// points rule whose base is absent is skipped for the event, and the
+// parts say so in the outcome (change.RuleSkipped); the event's other
+// rules apply.
+func (f Formula) Absent(e event.Event) (string, bool) {
+	if !f.Kind.ReadsBase() {
+		return "", false
+	}
+	if _, ok := e.Attrs[f.Base]; ok {
+		return "", false
+	}
+	return f.Base, true
+}
+
 // Apply computes the formula for e, exactly (round it with a [Rounding]).
 // The Reason holds the formula text, such as "amount × 1.5 + 10", its input
 // ({"amount": "200.00"}) and the raw amount. A missing base attribute gives

@@ -88,3 +88,24 @@ func (r Reward) Target() string {
 	}
 	return string(r.Kind)
 }
+
+// SourceKind names what grants a [Reward].
+type SourceKind string
+
+// The reward sources.
+const (
+	// FromTask is a task's reward, granted on completing the task.
+	FromTask SourceKind = "task"
+	// FromLevel is a level's upgrade gift, granted on reaching the level.
+	FromLevel SourceKind = "level"
+)
+
+// Source is what grants a reward: a task or a level, by its name. The part
+// that grants the reward's kind records it (an achievement's Grant names
+// it) and may act on it (a coupon reward is issued by the claim method of
+// its source).
+type Source struct {
+	Kind SourceKind
+	// Name is the task's or the level's name.
+	Name string
+}

@@ -222,6 +222,8 @@ func (d Definition) Check(env Env) error {
 		attrs[a.Name] = true
 		if !a.Kind.Valid() {
 			ps.Addf(rule.Join(p, "type"), "unknown type %q", a.Kind)
+		} else {
+			ps.Add(rule.Join(p, "min"), a.CheckDeclaration())
 		}
 	}
 	names := map[string]bool{}

@@ -8,8 +8,9 @@
 // package): [Handle.Add] and [Handle.Remove] for manual tags,
 // [Handle.SetProfile] for attributes, [Handle.Recompute] after a rule
 // changed, and the reads [Handle.Of], [Handle.Profile], [Handle.Segment],
-// [Handle.InSegment] and [Handle.Counts]. Without a tag definition every
-// call returns an error wrapping [ErrNotDefined].
+// [Handle.InSegment] and [Handle.Counts]. Without a tag definition Of
+// returns an empty list (the member has no tag) and every other call an
+// error wrapping [ErrNotDefined].
 //
 // # Profile and statistics
 //

@@ -17,7 +17,7 @@ import (
 )
 
 // ErrNotDefined is wrapped by every call of a Handle whose program defines
-// no tags.
+// no tags but Of, which lists no tags.
 var ErrNotDefined = errors.New("tag: the program defines no tags")
 
 // Handle is a program's tag domain: manual tags, profile attributes, the
@@ -31,8 +31,8 @@ type Handle struct {
 
 // New registers the tag part of def with e, as the reader of members' tags
 // for the other domains, and returns its handle. With a nil def it
-// registers nothing, and every call of the handle returns an error
-// wrapping ErrNotDefined. The part must be added after every part whose
+// registers nothing: Of returns an empty list and the other calls an
+// error wrapping ErrNotDefined. The part must be added after every part whose
 // changes its rules read (levels), since it evaluates them last.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
@@ -208,8 +208,8 @@ func (h *Handle) manual(ctx context.Context, r ManualRequest, add bool) (*change
 
 // SetProfile sets a member's profile attributes (declared in the
 // definition) and re-evaluates the member's rules at once. The error wraps
-// ErrNotDefined, ErrUnknownAttribute, ErrAttributeType,
-// event.ErrInvalidArgument (no request ID, member or time) or
+// ErrNotDefined, ErrUnknownAttribute, ErrAttributeType, event.ErrOutOfRange
+// (a value below the attribute's declared minimum), event.ErrInvalidArgument (no request ID, member or time) or
 // event.ErrConflict.
 func (h *Handle) SetProfile(ctx context.Context, r ProfileRequest) (*change.Outcome, error) {
 	fail := func(err error) (*change.Outcome, error) {
@@ -335,8 +335,12 @@ func (h *Handle) local(as []Assigned) []Assigned {
 }
 
 // Of returns a member's tags in name order, each with who gave it and
-// when. The error wraps ErrNotDefined or the store's error.
+// when; an empty list on a program without tags. The error is the
+// store's.
 func (h *Handle) Of(ctx context.Context, member string) ([]Assigned, error) {
+	if h.p == nil {
+		return nil, nil
+	}
 	var out []Assigned
 	err := h.view(ctx, func(tx store.Tx) error {
 		var err error

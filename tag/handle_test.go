@@ -359,7 +359,8 @@ func TestTagRequestErrors(t *testing.T) {
 	}
 }
 
-// Without tags in the definition, every call of the handle says so.
+// Without tags in the definition, every call of the handle says so, but
+// the list of a member's tags, which is empty.
 func TestTagNotDefined(t *testing.T) {
 	ctx := context.Background()
 	p := testkit.OpenMemory(t, membership.Definition{Zone: "Asia/Shanghai", Events: []event.Type{{Name: "share"}}})
@@ -369,7 +370,6 @@ func TestTagNotDefined(t *testing.T) {
 	_, errs["Remove"] = h.Remove(ctx, tag.ManualRequest{RequestID: "r", Member: "m", Operator: "a", At: shanghaiAt, Tag: "x"})
 	_, errs["SetProfile"] = h.SetProfile(ctx, tag.ProfileRequest{RequestID: "r", Member: "m", At: shanghaiAt})
 	_, errs["Recompute"] = h.Recompute(ctx, tag.RecomputeRequest{At: shanghaiAt, Tag: "x"})
-	_, errs["Of"] = h.Of(ctx, "m")
 	_, errs["Profile"] = h.Profile(ctx, "m")
 	_, errs["Segment"] = h.Segment(ctx, tag.SegmentQuery{Expr: tag.MustParse("x")})
 	_, errs["InSegment"] = h.InSegment(ctx, "m", tag.MustParse("x"))
@@ -378,6 +378,9 @@ func TestTagNotDefined(t *testing.T) {
 		if !errors.Is(err, tag.ErrNotDefined) {
 			t.Errorf("%s: %v, want ErrNotDefined", name, err)
 		}
+	}
+	if as, err := h.Of(ctx, "m"); err != nil || len(as) != 0 {
+		t.Errorf("Of: %v, %v; want an empty list", as, err)
 	}
 	// Events of such a program tag nobody.
 	if out := mustProcess(t, p, newEvent("s1", "m", "share", shanghaiAt, nil))[0]; len(out.Changes) != 0 {

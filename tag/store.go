@@ -3,6 +3,7 @@ package tag
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/memberkit/membership/event"
@@ -128,7 +129,8 @@ func saveAttrs(tx store.Tx, member string, attrs map[string]event.Value) error {
 }
 
 // CheckAttrs checks attribute values against the declarations; the error
-// wraps ErrUnknownAttribute or ErrAttributeType and names the attribute.
+// wraps ErrUnknownAttribute, ErrAttributeType or event.ErrOutOfRange (a
+// value below the declared minimum) and names the attribute.
 func (d Definition) CheckAttrs(attrs map[string]event.Value) error {
 	var errs []error
 	for name, v := range attrs {
@@ -143,6 +145,10 @@ func (d Definition) CheckAttrs(attrs map[string]event.Value) error {
 			errs = append(errs, errors.Join(ErrUnknownAttribute, errors.New("attribute "+name)))
 		case v.Kind != decl.Kind:
 			errs = append(errs, errors.Join(ErrAttributeType, errors.New("attribute "+name+": got "+string(v.Kind)+", want "+string(decl.Kind))))
+		default:
+			if err := decl.CheckValue(v); err != nil { // below its declared minimum
+				errs = append(errs, fmt.Errorf("attribute %s: %w", name, err))
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -108,8 +108,10 @@ func (t Target) UsesTags() bool { return len(t.Tags) > 0 || t.Segment != "" }
 type Env interface {
 	// EventType returns the declared event type named name.
 	EventType(name string) (event.Type, bool)
-	// CheckReward checks a reward and that what it names exists.
-	CheckReward(r rule.Reward) error
+	// CheckReward checks a reward granted by a source of kind from
+	// (rule.FromLevel for a gift, rule.FromTask for a task's reward) and
+	// that what it names exists and can be granted by that source.
+	CheckReward(r rule.Reward, from rule.SourceKind) error
 	// LevelExists reports whether the level ladder has the level.
 	LevelExists(name string) bool
 	// TagExists reports whether the tag definition declares the tag.
@@ -191,7 +193,7 @@ func (d Definition) Check(env Env) error {
 			ps.Addf(rule.Join(p, "rewards"), "a task needs at least one reward")
 		}
 		for j, r := range t.Rewards {
-			ps.Add(rule.Join(p, rule.Index("rewards", j)), env.CheckReward(r))
+			ps.Add(rule.Join(p, rule.Index("rewards", j)), env.CheckReward(r, rule.FromTask))
 		}
 		ps.Add(rule.Join(p, "limits"), t.Limits.Check())
 		for j, c := range t.Limits {

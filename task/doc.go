@@ -6,8 +6,8 @@
 // package). Tasks progress as events arrive, in Program.Process; there is
 // no operator call. The handle reads a member's standing
 // ([Handle.Progress]) and completions per period ([Handle.Completions]).
-// Without a task definition every call returns an error wrapping
-// [ErrNotDefined].
+// Without a task definition Progress returns an empty list (the member has
+// progress on no task) and Completions an error wrapping [ErrNotDefined].
 //
 // # Types
 //
@@ -53,7 +53,11 @@
 // [Progressed]), [ChangeCompleted] ("task.completed", [Completed]; the
 // rewards' own changes follow it) and [ChangeLimitReached]
 // ("task.limit_reached", [LimitReached]; the reason's Cut names the
-// period). [EffectsOf] reads them from an outcome. The package posts
+// period). Their reasons, and those of the rewards' changes, name the task
+// as their rule ("task.<name>"); the rewards are granted with the task as
+// their source (rule.Source), so an achievement's grant names the task and
+// a coupon is issued by the task claim method. [EffectsOf] reads them from
+// an outcome. The package posts
 // nothing to the ledger itself (its rewards do); its state is in the store
 // buckets named "task.*", and the completions ever are an engine total.
 package task

@@ -12,8 +12,8 @@ import (
 	"github.com/memberkit/membership/store"
 )
 
-// ErrNotDefined is wrapped by every call of a Handle whose program defines
-// no tasks.
+// ErrNotDefined is wrapped by the calls of a Handle whose program defines
+// no tasks, but Progress, which lists the member's standing on no task.
 var ErrNotDefined = errors.New("task: the program defines no tasks")
 
 // Handle is a program's task domain: what members have done towards each
@@ -26,8 +26,8 @@ type Handle struct {
 }
 
 // New registers the task part of def with e and returns its handle. With
-// a nil def it registers nothing, and every call of the handle returns an
-// error wrapping ErrNotDefined. The part reads members' levels and tags
+// a nil def it registers nothing: Progress returns an empty list and
+// Completions an error wrapping ErrNotDefined. The part reads members' levels and tags
 // through the engine and grants rewards through the parts that grant them
 // (engine.Unit.Reward), so it is added after those parts and before the
 // tag part: a task target reads the tags as they stood before the event.
@@ -66,10 +66,12 @@ type CompletionsQuery struct {
 
 // Progress returns a member's standing on every task of the program, in
 // definition order: progress since the last completion and the number of
-// completions. The error wraps ErrNotDefined or the store's error.
+// completions. A program without tasks gives an empty list, as every
+// handle's list of a member's items does when the program leaves its
+// domain out. The error is the store's.
 func (h *Handle) Progress(ctx context.Context, member string) ([]Status, error) {
 	if h.p == nil {
-		return nil, fmt.Errorf("task: progress of %q: %w", member, ErrNotDefined)
+		return nil, nil
 	}
 	loc := h.e.Location()
 	var out []Status

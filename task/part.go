@@ -86,19 +86,21 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 		if !tk.Target.Targets(level, tags) {
 			continue
 		}
-		if err := p.step(u, i, tk, ev); err != nil {
+		if err := p.step(u, tk, ev); err != nil {
 			return fmt.Errorf("task %q: %w", tk.Name, err)
 		}
 	}
 	return nil
 }
 
-// step counts ev towards task i, completing it (and granting its rewards)
+// step counts ev towards task tk, completing it (and granting its rewards)
 // when it is done, unless a completion limit is reached.
-func (p *part) step(u *engine.Unit, i int, tk Task, ev event.Event) error {
+func (p *part) step(u *engine.Unit, tk Task, ev event.Event) error {
 	member, tx := ev.Member, u.Tx()
 	sc := scope(member, tk.Name)
-	ruleID := fmt.Sprintf("tasks[%d]", i)
+	// The reasons name the task, not its index: an index changes when the
+	// tasks are reordered.
+	ruleID := "task." + tk.Name
 	for _, c := range tk.Limits {
 		used, err := rule.Used(tx, bLimits, sc, c.Period, u.At(), u.Location())
 		if err != nil {
@@ -150,7 +152,7 @@ func (p *part) step(u *engine.Unit, i int, tk Task, ev event.Event) error {
 		return err
 	}
 	for _, r := range tk.Rewards {
-		if err := u.Reward(member, r, rule.Reason{Rule: ruleID, Note: "task " + tk.Name, Inputs: why.Inputs}); err != nil {
+		if err := u.Reward(member, r, rule.Source{Kind: rule.FromTask, Name: tk.Name}, rule.Reason{Rule: ruleID, Note: "task " + tk.Name, Inputs: why.Inputs}); err != nil {
 			return fmt.Errorf("reward %s: %w", r.Target(), err)
 		}
 	}

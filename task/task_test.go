@@ -141,7 +141,7 @@ func (env) EventType(name string) (event.Type, bool) {
 	}
 	return event.Type{}, false
 }
-func (env) CheckReward(r rule.Reward) error {
+func (env) CheckReward(r rule.Reward, _ rule.SourceKind) error {
 	if err := r.Check(); err != nil {
 		return err
 	}

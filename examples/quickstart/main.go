@@ -29,10 +29,11 @@ func main() {
 
 func run(ctx context.Context, w io.Writer) error {
 	spend := rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: decimal.NewFromInt(1)}
+	zero := decimal.Zero // an order's amount must not be negative
 	def := membership.Definition{
 		Zone: "Asia/Shanghai",
 		Events: []event.Type{{Name: "order", Attributes: []event.Attr{
-			{Name: "amount", Kind: event.Decimal, Required: true},
+			{Name: "amount", Kind: event.Decimal, Required: true, Min: &zero},
 		}}},
 		Levels: &level.Definition{
 			Ladder: []level.Level{

@@ -71,10 +71,12 @@ type Follower interface {
 }
 
 // Rewarder is a part that grants rewards of some kinds (points, growth,
-// coupons, packs, achievements) on behalf of another part.
+// coupons, packs, achievements) on behalf of another part. from names what
+// grants the reward (a task, a level's upgrade gift), so that the rewarder
+// need not read it from the reason's text.
 type Rewarder interface {
 	RewardKinds() []rule.RewardKind
-	Reward(u *Unit, member string, r rule.Reward, why rule.Reason) error
+	Reward(u *Unit, member string, r rule.Reward, from rule.Source, why rule.Reason) error
 }
 
 // Checker is a part that validates the events it acts on beyond their

@@ -168,12 +168,13 @@ func (u *Unit) Unschedule(at time.Time, kind, id string) error {
 	return due.Cancel(u.tx, at, kind, id)
 }
 
-// Reward fulfils r for member through the part that grants its kind.
-func (u *Unit) Reward(member string, r rule.Reward, why rule.Reason) error {
+// Reward fulfils r, granted by from, for member through the part that
+// grants its kind.
+func (u *Unit) Reward(member string, r rule.Reward, from rule.Source, why rule.Reason) error {
 	for _, rw := range u.e.rewarders {
 		for _, k := range rw.RewardKinds() {
 			if k == r.Kind {
-				return rw.Reward(u, member, r, why)
+				return rw.Reward(u, member, r, from, why)
 			}
 		}
 	}
@@ -246,6 +247,17 @@ func (u *Unit) Stripe(member string) uint16 { return total.Stripe(member, u.e.st
 // stripes.
 func Total(tx store.Tx, bucket string, key []byte) (decimal.Decimal, error) {
 	return total.Sum(tx, bucket, key)
+}
+
+// SkipRule publishes change.RuleSkipped for the rule ruleID of part
+// ("growth", "points"), which applies to the unit's event but did not run
+// because the event lacks attr, an optional attribute its formula (whose
+// text is formula) reads. The event's other rules go on.
+func (u *Unit) SkipRule(member, part, ruleID, formula, attr string) error {
+	return u.Emit(change.RuleSkipped, member, change.Skip{Part: part, Rule: ruleID, Attribute: attr}, &rule.Reason{
+		Rule: ruleID, Formula: formula,
+		Note: fmt.Sprintf("skipped: the event has no %q attribute (optional), which the formula reads", attr),
+	})
 }
 
 // FormulaReason is the reason a formula gives (rule.Formula.Apply's),
