@@ -228,10 +228,12 @@ func (t Type) Attr(name string) (Attr, bool) {
 	return Attr{}, false
 }
 
-// Check validates an event of this type: ID, member and time present, every
-// required attribute present, every attribute declared and of its declared
-// kind. The error wraps ErrInvalid, ErrMissingAttribute, ErrAttributeType or
-// ErrUnknownAttribute and names the field.
+// Check validates an event of this type: ID, member and time present and
+// within the limits (see MaxIDBytes), every required attribute present,
+// every attribute declared, of its declared kind and within the limits.
+// The error wraps ErrInvalid, ErrMissingAttribute, ErrAttributeType,
+// ErrUnknownAttribute, ErrTooLarge, ErrInvalidText or ErrTimeRange and
+// names the field.
 func (t Type) Check(e Event) error {
 	var errs []error
 	if e.ID == "" {
@@ -243,6 +245,7 @@ func (t Type) Check(e Event) error {
 	if e.Time.IsZero() {
 		errs = append(errs, fmt.Errorf("time: %w: zero", ErrInvalid))
 	}
+	errs = append(errs, checkLimits(e)...)
 	for _, a := range t.Attributes {
 		v, ok := e.Attrs[a.Name]
 		if !ok {
@@ -253,6 +256,9 @@ func (t Type) Check(e Event) error {
 		}
 		if v.Kind != a.Kind {
 			errs = append(errs, fmt.Errorf("attrs.%s: %w: got %s, want %s", a.Name, ErrAttributeType, v.Kind, a.Kind))
+		}
+		if err := CheckValue(v); err != nil {
+			errs = append(errs, fmt.Errorf("attrs.%s: %w", a.Name, err))
 		}
 	}
 	names := make([]string, 0, len(e.Attrs))

@@ -71,6 +71,9 @@ func (h *Handle) Progress(ctx context.Context, member string) ([]Status, error) 
 	if h.p == nil {
 		return nil, fmt.Errorf("task: progress of %q: %w", member, ErrNotDefined)
 	}
+	if err := event.CheckMember(member); err != nil {
+		return nil, fmt.Errorf("task: progress: %w", err)
+	}
 	loc := h.e.Location()
 	var out []Status
 	err := h.e.Store().View(ctx, func(tx store.Tx) error {
