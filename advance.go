@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/memberkit/membership/event"
 	"github.com/robfig/cron/v3"
 )
 
@@ -22,6 +23,9 @@ const advancePage = 256
 // they changed (expired points, level changes, released coupons) is on the
 // change feed (Feed), like the effects of events.
 func (p *Program) Advance(ctx context.Context, now time.Time) (int, error) {
+	if err := event.CheckTime(now); err != nil {
+		return 0, fmt.Errorf("membership: advance: %w: now: %w", ErrInvalidArgument, err)
+	}
 	n, err := p.eng.Advance(ctx, now)
 	if err != nil {
 		return n, fmt.Errorf("membership: advance to %s: %w", now.Format(time.RFC3339), err)

@@ -2,6 +2,7 @@ package membership
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -51,13 +52,18 @@ type Definition struct {
 	Tags *tag.Definition `json:"tags,omitempty"`
 }
 
-// ParseDefinition decodes a JSON definition and validates it.
+// ParseDefinition decodes a JSON definition and validates it. Every error
+// wraps rule.ErrInvalidDefinition: a malformed document as well (a date
+// or a time that does not parse, an unknown field).
 func ParseDefinition(data []byte) (Definition, error) {
 	var d Definition
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&d); err != nil {
-		return Definition{}, fmt.Errorf("membership: parse definition: %w", err)
+		if errors.Is(err, rule.ErrInvalidDefinition) {
+			return Definition{}, fmt.Errorf("membership: parse definition: %w", err)
+		}
+		return Definition{}, fmt.Errorf("membership: parse definition: %w: %w", rule.ErrInvalidDefinition, err)
 	}
 	return d, d.Validate()
 }

@@ -64,6 +64,12 @@
 //     (test with errors.Is) and names the field. An amount declared
 //     without a minimum may be negative: the library cannot tell an order
 //     from an adjustment, so the declaration says which.
+//   - The limits on input are the same on every store, and every store
+//     holds what they allow (they are listed in one place, at
+//     event.MaxIDBytes): IDs of up to 256 bytes, other strings of up to 1
+//     KiB, lists of up to 256 items, all valid UTF-8 without NUL; times
+//     in the years 1900 to 2099. Beyond them an event is refused with
+//     [ErrInvalidEvent], a request or a query with [ErrInvalidArgument].
 //   - Time is given, never taken: rules read the event's time, operator
 //     calls the time in their request, and Advance the time it is given;
 //     every day, week (from Monday), month and year boundary is in the

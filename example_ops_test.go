@@ -60,12 +60,12 @@ func ExampleParseDefinition() {
 		}
 	}
 	_, err = membership.ParseDefinition([]byte(`{"zone": "UTC", "events": [], "colour": "red"}`))
-	fmt.Println(err)
+	fmt.Println(errors.Is(err, rule.ErrInvalidDefinition), err)
 	// Output:
 	// true
 	// zone
 	// events[0].attributes[0].type
-	// membership: parse definition: json: unknown field "colour"
+	// true membership: parse definition: invalid definition: json: unknown field "colour"
 }
 
 // A webhook sender reads the change feed from its stored cursor, sends each

@@ -7,6 +7,7 @@ import (
 
 	"github.com/memberkit/membership/benefit"
 	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
@@ -48,6 +49,9 @@ type Member struct {
 func (p *Program) Member(ctx context.Context, id string, at time.Time) (Member, error) {
 	fail := func(err error) (Member, error) {
 		return Member{}, fmt.Errorf("membership: member %q: %w", id, err)
+	}
+	if err := event.CheckQuery(id, at); err != nil {
+		return fail(err)
 	}
 	m := Member{ID: id}
 	var err error

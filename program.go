@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 	_ "time/tzdata" // program zones must load on hosts without a zoneinfo database
 
@@ -16,6 +15,7 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
@@ -112,7 +112,7 @@ func Open(st store.Store, def Definition, opts ...Option) (*Program, error) {
 	p.compose()
 	raw, err := json.Marshal(def)
 	if err != nil {
-		return nil, fmt.Errorf("membership: open: %w", err)
+		return nil, fmt.Errorf("membership: open: %w: %w", rule.ErrInvalidDefinition, err)
 	}
 	// Open has no context of its own: recording the definition is one
 	// short transaction.
@@ -136,9 +136,6 @@ func (p *Program) check(ev event.Event) error {
 	if !ok {
 		return fmt.Errorf("%w: type: %w %q", ErrInvalidEvent, event.ErrUnknownType, ev.Type)
 	}
-	if strings.ContainsRune(ev.ID, 0) || strings.ContainsRune(ev.Member, 0) {
-		return fmt.Errorf("%w: id or member contains a NUL byte", ErrInvalidEvent)
-	}
 	if err := t.Check(ev); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidEvent, err)
 	}
@@ -148,10 +145,14 @@ func (p *Program) check(ev event.Event) error {
 // Process validates ev and applies every rule it triggers in one store
 // transaction, returning what changed. An invalid event (unknown type,
 // missing or mistyped attribute, an attribute below its declared minimum
-// (event.Attr.Min), no ID, member or time) returns an error wrapping
+// (event.Attr.Min), no ID, member or time, or one beyond the limits of
+// event.MaxIDBytes: an ID, a string or a list too long, text that is not
+// UTF-8, a time outside the years event.MinYear to event.MaxYear, a
+// derived expiry the store cannot hold) returns an error wrapping
 // ErrInvalidEvent and the cause, naming the field, and writes nothing. A
 // rule that reads an optional attribute the event lacks is skipped, and
-// the outcome says so (change.RuleSkipped); the event's other rules apply. The same event ID again returns the first outcome with
+// the outcome says so (change.RuleSkipped); the event's other rules
+// apply. The same event ID again returns the first outcome with
 // Duplicate set and changes nothing; the same ID with different content
 // returns ErrEventConflict. A rule that refuses the event (a stored-value
 // spend beyond the balance) returns its error and writes nothing. A
@@ -246,8 +247,12 @@ func (p *Program) Verify(ctx context.Context) error {
 	return p.eng.Store().View(ctx, ledger.Verify)
 }
 
-// Balance returns a member account's balance.
+// Balance returns a member account's balance. A malformed member ID
+// wraps ErrInvalidArgument.
 func (p *Program) Balance(ctx context.Context, a ledger.Account) (bal decimal.Decimal, err error) {
+	if err := event.CheckRequest(a); err != nil {
+		return bal, fmt.Errorf("membership: balance: %w", err)
+	}
 	err = p.view(ctx, func(_ store.Tx, led *ledger.Ledger) error {
 		bal, err = led.Balance(a)
 		return err
@@ -256,7 +261,11 @@ func (p *Program) Balance(ctx context.Context, a ledger.Account) (bal decimal.De
 }
 
 // Statement returns a page of an account's statement (see ledger.Query).
+// A malformed member ID or a time out of range wraps ErrInvalidArgument.
 func (p *Program) Statement(ctx context.Context, q ledger.Query) (page ledger.Page, err error) {
+	if err := event.CheckRequest(q); err != nil {
+		return page, fmt.Errorf("membership: statement: %w", err)
+	}
 	err = p.view(ctx, func(_ store.Tx, led *ledger.Ledger) error {
 		page, err = led.Statement(q)
 		return err

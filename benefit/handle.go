@@ -3,7 +3,6 @@ package benefit
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/memberkit/membership/change"
@@ -67,8 +66,8 @@ func (h *Handle) GrantAchievement(ctx context.Context, req GrantRequest) (*chang
 	switch {
 	case h.p == nil:
 		return fail(ErrNotDefined)
-	case req.Member == "" || strings.ContainsRune(req.Member, 0):
-		return fail(fmt.Errorf("%w: member %q", event.ErrInvalidArgument, req.Member))
+	case event.CheckMember(req.Member) != nil:
+		return fail(event.CheckMember(req.Member))
 	case req.RequestID == "" || req.Operator == "" || req.At.IsZero():
 		return fail(fmt.Errorf("%w: a request ID, an operator and a time are required", event.ErrInvalidArgument))
 	}
@@ -100,6 +99,9 @@ func (h *Handle) Achievements(ctx context.Context, member string) ([]Grant, erro
 	if h.p == nil {
 		return nil, nil
 	}
+	if err := event.CheckMember(member); err != nil {
+		return nil, fmt.Errorf("benefit: achievements: %w", err)
+	}
 	var out []Grant
 	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
 		var err error
@@ -123,6 +125,9 @@ func (h *Handle) Achievements(ctx context.Context, member string) ([]Grant, erro
 func (h *Handle) Of(ctx context.Context, member string, at time.Time) ([]Benefit, error) {
 	if h.p == nil {
 		return nil, nil
+	}
+	if err := event.CheckQuery(member, at); err != nil {
+		return nil, fmt.Errorf("benefit: benefits: %w", err)
 	}
 	var out []Benefit
 	err := h.e.View(ctx, at, func(u *engine.Unit) error {

@@ -252,6 +252,9 @@ func (h *Handle) coupons(ctx context.Context, member string, live bool) ([]Coupo
 	if h.p == nil {
 		return nil, nil // the member has no coupon of a program without coupons
 	}
+	if err := event.CheckMember(member); err != nil {
+		return nil, err
+	}
 	var cs []Coupon
 	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
 		var err error
@@ -292,6 +295,9 @@ func (h *Handle) Checkout(ctx context.Context, o Order) (Proposal, error) {
 	err := h.defined()
 	if err == nil {
 		err = o.Check()
+	}
+	if err == nil {
+		err = event.CheckRequest(o)
 	}
 	if err == nil {
 		err = h.e.View(ctx, o.Time, func(u *engine.Unit) error {

@@ -275,11 +275,13 @@ func (t Type) Attr(name string) (Attr, bool) {
 	return Attr{}, false
 }
 
-// Check validates an event of this type: ID, member and time present, every
-// required attribute present, every attribute declared, of its declared
-// kind and not below its declared minimum. The error wraps ErrInvalid,
-// ErrMissingAttribute, ErrAttributeType, ErrOutOfRange or
-// ErrUnknownAttribute and names the field.
+// Check validates an event of this type: ID, member and time present and
+// within the limits (see MaxIDBytes), every required attribute present,
+// every attribute declared, of its declared kind, within the limits and
+// not below its declared minimum. The error wraps ErrInvalid,
+// ErrMissingAttribute, ErrAttributeType, ErrOutOfRange,
+// ErrUnknownAttribute, ErrTooLarge, ErrInvalidText or ErrTimeRange and
+// names the field.
 func (t Type) Check(e Event) error {
 	var errs []error
 	if e.ID == "" {
@@ -291,6 +293,7 @@ func (t Type) Check(e Event) error {
 	if e.Time.IsZero() {
 		errs = append(errs, fmt.Errorf("time: %w: zero", ErrInvalid))
 	}
+	errs = append(errs, checkLimits(e)...)
 	for _, a := range t.Attributes {
 		v, ok := e.Attrs[a.Name]
 		if !ok {
@@ -300,6 +303,9 @@ func (t Type) Check(e Event) error {
 			continue
 		}
 		if err := a.CheckValue(v); err != nil {
+			errs = append(errs, fmt.Errorf("attrs.%s: %w", a.Name, err))
+		}
+		if err := CheckValue(v); err != nil {
 			errs = append(errs, fmt.Errorf("attrs.%s: %w", a.Name, err))
 		}
 	}

@@ -38,35 +38,35 @@ func monthlyDef() membership.Definition {
 func TestLevelCatchUpLimit(t *testing.T) {
 	ctx := context.Background()
 	p := testkit.OpenMemory(t, monthlyDef())
-	joined := lvlAt("2000-01-15 10:00")
+	joined := lvlAt("1900-01-15 10:00")
 	for _, m := range []string{"ann", "bob"} {
 		mustProcess(t, p, lvlEvent("c0-"+m, m, "check_in", joined, nil))
-		lvlWant(t, p, m, "Bronze", "10", "2000-02-01")
+		lvlWant(t, p, m, "Bronze", "10", "1900-02-01")
 	}
-	// The term ends fall on the first of every month from 2000-02-01: the
-	// 1,200th is 2000-02-01 + 1,199 months = 2100-01-01, the 1,201st
-	// 2100-02-01.
+	// The term ends fall on the first of every month from 1900-02-01: the
+	// 1,200th is 1900-02-01 + 1,199 months = 2000-01-01, the 1,201st
+	// 2000-02-01.
 	if level.MaxCatchUp != 1200 {
 		t.Fatalf("MaxCatchUp = %d; the dates below assume 1200", level.MaxCatchUp)
 	}
 
 	// bob: exactly MaxCatchUp term ends due, all performed by the event.
-	mustProcess(t, p, lvlEvent("c1-bob", "bob", "check_in", lvlAt("2100-01-15 10:00"), nil))
-	s := lvlWant(t, p, "bob", "Bronze", "10", "2100-02-01")
-	if !s.Since.Equal(lvlAt("2100-01-01")) {
-		t.Errorf("bob's term since %v, want 2100-01-01", s.Since.In(zone))
+	mustProcess(t, p, lvlEvent("c1-bob", "bob", "check_in", lvlAt("2000-01-15 10:00"), nil))
+	s := lvlWant(t, p, "bob", "Bronze", "10", "2000-02-01")
+	if !s.Since.Equal(lvlAt("2000-01-01")) {
+		t.Errorf("bob's term since %v, want 2000-01-01", s.Since.In(zone))
 	}
 	if n := countCause(lvlHistoryAll(t, p, "bob"), level.CauseTermEnd); n != 1200 {
 		t.Errorf("bob's history has %d term ends, want 1200", n)
 	}
 
 	// ann: one more is due, and the event is refused; nothing changes.
-	late := lvlEvent("c1-ann", "ann", "check_in", lvlAt("2100-02-15 10:00"), nil)
+	late := lvlEvent("c1-ann", "ann", "check_in", lvlAt("2000-02-15 10:00"), nil)
 	_, err := p.Process(ctx, late)
 	if !errors.Is(err, level.ErrCatchUpLimit) {
 		t.Fatalf("Process after 1,201 term ends: %v, want ErrCatchUpLimit", err)
 	}
-	lvlWant(t, p, "ann", "Bronze", "10", "2000-02-01")
+	lvlWant(t, p, "ann", "Bronze", "10", "1900-02-01")
 	if n := len(lvlHistoryAll(t, p, "ann")); n != 2 {
 		t.Errorf("ann's history has %d records after the refused event, want 2 (join, upgrade)", n)
 	}
@@ -77,7 +77,7 @@ func TestLevelCatchUpLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustProcess(t, p, late)
-	lvlWant(t, p, "ann", "Bronze", "10", "2100-03-01")
+	lvlWant(t, p, "ann", "Bronze", "10", "2000-03-01")
 	if n := countCause(lvlHistoryAll(t, p, "ann"), level.CauseTermEnd); n != 1201 {
 		t.Errorf("ann's history has %d term ends, want 1201", n)
 	}

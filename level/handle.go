@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/memberkit/membership/change"
@@ -79,7 +78,7 @@ func (h *Handle) Set(ctx context.Context, req SetRequest) (*change.Outcome, erro
 	case req.RequestID == "" || req.Operator == "" || req.Note == "" || req.At.IsZero():
 		return fail(fmt.Errorf("%w: request ID, operator, note and time are required", event.ErrInvalidArgument))
 	}
-	if err := checkMember(req.Member); err != nil {
+	if err := event.CheckMember(req.Member); err != nil {
 		return fail(err)
 	}
 	to := h.p.def.Index(req.Level)
@@ -96,15 +95,6 @@ func (h *Handle) Set(ctx context.Context, req SetRequest) (*change.Outcome, erro
 		return fail(err)
 	}
 	return out, nil
-}
-
-// checkMember returns an error wrapping event.ErrInvalidArgument for an
-// empty member or one holding a NUL byte (member keys are NUL-separated).
-func checkMember(member string) error {
-	if member == "" || strings.ContainsRune(member, 0) {
-		return fmt.Errorf("%w: member %q", event.ErrInvalidArgument, member)
-	}
-	return nil
 }
 
 // Status is a member's level, term, growth, freezes and plans, with times
@@ -135,6 +125,9 @@ func (h *Handle) Status(ctx context.Context, member string) (Status, error) {
 	s := Status{Member: member, Growth: decimal.Zero, Lifetime: decimal.Zero}
 	if h.p == nil {
 		return s, fmt.Errorf("level: status of %q: %w", member, ErrNotDefined)
+	}
+	if err := event.CheckMember(member); err != nil {
+		return s, fmt.Errorf("level: status: %w", err)
 	}
 	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
 		m, ok, err := loadMember(u.Tx(), member)
@@ -175,6 +168,9 @@ func (h *Handle) Status(ctx context.Context, member string) (Status, error) {
 func (h *Handle) History(ctx context.Context, member string, after uint64, limit int) ([]Record, error) {
 	if h.p == nil {
 		return nil, nil
+	}
+	if err := event.CheckMember(member); err != nil {
+		return nil, fmt.Errorf("level: history: %w", err)
 	}
 	if limit <= 0 || limit > 1000 {
 		limit = 100

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/record"
@@ -27,13 +28,19 @@ func (h *Handle) view(ctx context.Context, what string, fn func(u *engine.Unit) 
 }
 
 // viewProgram is view for a read of one point program, which must be
-// defined.
-func (h *Handle) viewProgram(ctx context.Context, what, program string, fn func(u *engine.Unit) error) error {
+// defined; q, when not nil, is the query, checked against the limits
+// (event.CheckRequest).
+func (h *Handle) viewProgram(ctx context.Context, what, program string, q any, fn func(u *engine.Unit) error) error {
 	if err := h.undefined(what); err != nil {
 		return err
 	}
 	if _, err := h.pt.program(program); err != nil {
 		return fmt.Errorf("points: %s: %w", what, err)
+	}
+	if q != nil {
+		if err := event.CheckRequest(q); err != nil {
+			return fmt.Errorf("points: %s: %w", what, err)
+		}
 	}
 	return h.view(ctx, what, fn)
 }
@@ -54,7 +61,7 @@ type BalanceQuery struct {
 // ErrNotDefined or ErrUnknownProgram.
 func (h *Handle) Balance(ctx context.Context, q BalanceQuery) (Balance, error) {
 	var b Balance
-	err := h.viewProgram(ctx, "balance of "+q.Member, q.Program, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, "balance of "+q.Member, q.Program, q, func(u *engine.Unit) error {
 		led := u.Ledger()
 		var err error
 		if b.Available, err = led.Available(acct(q.Program, q.Member, ""), q.At); err != nil {
@@ -96,7 +103,7 @@ type StatementQuery struct {
 // ledger's errors (a malformed cursor).
 func (h *Handle) Statement(ctx context.Context, q StatementQuery) (ledger.Page, error) {
 	var page ledger.Page
-	err := h.viewProgram(ctx, "statement of "+q.Member, q.Program, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, "statement of "+q.Member, q.Program, q, func(u *engine.Unit) error {
 		var err error
 		page, err = u.Ledger().Statement(ledger.Query{Account: acct(q.Program, q.Member, q.Sub), From: q.From, To: q.To,
 			Kinds: q.Kinds, Limit: q.Limit, Cursor: q.Cursor, Newest: q.Newest})
@@ -123,7 +130,7 @@ type ReconciliationQuery struct {
 // Errors wrap ErrNotDefined, ErrUnknownProgram or the ledger's errors.
 func (h *Handle) Reconciliation(ctx context.Context, q ReconciliationQuery) (Reconciliation, error) {
 	r := Reconciliation{Program: q.Program, From: q.From, To: q.To}
-	err := h.viewProgram(ctx, "reconciliation of "+q.Program, q.Program, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, "reconciliation of "+q.Program, q.Program, q, func(u *engine.Unit) error {
 		led := u.Ledger()
 		totals, err := led.Totals(ledger.Points(q.Program), q.From, q.To)
 		if err != nil {
@@ -180,7 +187,7 @@ type ExpiringQuery struct {
 func (h *Handle) Expiring(ctx context.Context, q ExpiringQuery) ([]ExpiringLot, error) {
 	end := q.From.AddDate(0, 0, q.Days)
 	var out []ExpiringLot
-	err := h.viewProgram(ctx, "expiring points of "+q.Member, q.Program, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, "expiring points of "+q.Member, q.Program, q, func(u *engine.Unit) error {
 		for _, sub := range Subs {
 			lots, err := u.Ledger().Lots(acct(q.Program, q.Member, sub))
 			if err != nil {
@@ -215,7 +222,7 @@ func (h *Handle) ExpiryForecast(ctx context.Context, program string, from time.T
 	f := from.In(loc)
 	first := time.Date(f.Year(), f.Month(), 1, 12, 0, 0, 0, loc)
 	out := make([]MonthTotal, 0, max(months, 0))
-	err := h.viewProgram(ctx, "expiry forecast of "+program, program, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, "expiry forecast of "+program, program, nil, func(u *engine.Unit) error {
 		for i := range months {
 			m := first.AddDate(0, i, 0).Format("2006-01")
 			amt, err := engine.Total(u.Tx(), bExpiry, keys.New().Str(program).Str(m))
@@ -240,7 +247,7 @@ func (h *Handle) Reviews(ctx context.Context, program string, limit int) ([]Revi
 		limit = 100
 	}
 	var out []Review
-	err := h.viewProgram(ctx, "reviews of "+program, program, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, "reviews of "+program, program, nil, func(u *engine.Unit) error {
 		tx := u.Tx()
 		pre := keys.New().Str(program)
 		return tx.Scan(bOpen, pre, store.PrefixEnd(pre), false, func(k, _ []byte) error {
@@ -274,7 +281,7 @@ type DayQuery struct {
 // ErrUnknownProgram or ErrUnknownReview (the day was never frozen).
 func (h *Handle) Review(ctx context.Context, q DayQuery) (Review, error) {
 	var rv Review
-	err := h.viewProgram(ctx, fmt.Sprintf("review of %s on %s", q.Member, q.Date), q.Program, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, fmt.Sprintf("review of %s on %s", q.Member, q.Date), q.Program, q, func(u *engine.Unit) error {
 		found, err := record.Get(u.Tx(), bReview, keys.New().Str(q.Program).Str(q.Date).Str(q.Member), &rv)
 		if err == nil && !found {
 			err = ErrUnknownReview
@@ -291,7 +298,7 @@ func (h *Handle) Review(ctx context.Context, q DayQuery) (Review, error) {
 // ErrNotDefined or ErrUnknownProgram.
 func (h *Handle) Day(ctx context.Context, q DayQuery) (Day, error) {
 	var d Day
-	err := h.viewProgram(ctx, fmt.Sprintf("day of %s on %s", q.Member, q.Date), q.Program, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, fmt.Sprintf("day of %s on %s", q.Member, q.Date), q.Program, q, func(u *engine.Unit) error {
 		_, err := record.Get(u.Tx(), bDay, keys.New().Str(q.Program).Str(q.Member).Str(q.Date), &d)
 		return err
 	})
@@ -323,7 +330,7 @@ type RedemptionQuery struct {
 // ErrUnknownProgram or ErrUnknownRedemption.
 func (h *Handle) Redemption(ctx context.Context, q RedemptionQuery) (Redemption, error) {
 	var r Redemption
-	err := h.viewProgram(ctx, fmt.Sprintf("redemption %q", q.Ref), q.Program, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, fmt.Sprintf("redemption %q", q.Ref), q.Program, q, func(u *engine.Unit) error {
 		found, err := record.Get(u.Tx(), bRedeem, keys.New().Str(q.Program).Str(q.Ref), &r)
 		if err == nil && !found {
 			err = ErrUnknownRedemption
@@ -361,7 +368,7 @@ type SplitQuery struct {
 // ErrUnknownProgram, ErrNoPayment or ErrInvalidAmount.
 func (h *Handle) Split(ctx context.Context, q SplitQuery) (Split, error) {
 	var s Split
-	err := h.viewProgram(ctx, "split for "+q.Member, q.Program, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, "split for "+q.Member, q.Program, q, func(u *engine.Unit) error {
 		avail, err := u.Ledger().Available(acct(q.Program, q.Member, ""), q.At)
 		if err != nil {
 			return err

@@ -113,18 +113,21 @@ func (d Date) String() string {
 }
 
 // MarshalText formats d as "2006-01-02", or "" for the zero Date. It fails
-// for a date that is not [Date.Valid].
+// for a date that is not [Date.Valid], with an error wrapping
+// ErrInvalidDefinition.
 func (d Date) MarshalText() ([]byte, error) {
 	if d.IsZero() {
 		return []byte{}, nil
 	}
 	if !d.Valid() {
-		return nil, fmt.Errorf("rule: invalid date %s", d)
+		return nil, fmt.Errorf("%w: invalid date %s", ErrInvalidDefinition, d)
 	}
 	return []byte(d.String()), nil
 }
 
-// UnmarshalText parses "2006-01-02"; "" gives the zero Date.
+// UnmarshalText parses "2006-01-02"; "" gives the zero Date. The error
+// wraps ErrInvalidDefinition (a date out of its form is found in a
+// definition).
 func (d *Date) UnmarshalText(b []byte) error {
 	if len(b) == 0 {
 		*d = Date{}
@@ -132,7 +135,7 @@ func (d *Date) UnmarshalText(b []byte) error {
 	}
 	v, err := ParseDate(string(b))
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrInvalidDefinition, err)
 	}
 	*d = v
 	return nil

@@ -3,6 +3,8 @@ package rule
 import (
 	"fmt"
 	"time"
+
+	"github.com/memberkit/membership/event"
 )
 
 // ValidityKind names how a [Validity] computes an expiry.
@@ -137,6 +139,10 @@ func checkDate(ps *Problems, path string, d Date) bool {
 		ps.Add(path, fmt.Errorf("required"))
 	case !d.Valid():
 		ps.Addf(path, "%s does not exist", d)
+	case d.Year < event.MinYear || d.Year > event.MaxYear:
+		// Within the range of times a program takes, so that every
+		// expiry it gives is one the store holds.
+		ps.Add(path, fmt.Errorf("%w: %s is not from %d-01-01 to %d-12-31", event.ErrTimeRange, d, event.MinYear, event.MaxYear))
 	default:
 		return true
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 	"time"
 
 	"github.com/memberkit/membership/change"
@@ -133,13 +132,6 @@ type opBody struct {
 	Request any    `json:"request"`
 }
 
-func checkMember(member string) error {
-	if member == "" || strings.ContainsRune(member, 0) {
-		return fmt.Errorf("%w: member %q", event.ErrInvalidArgument, member)
-	}
-	return nil
-}
-
 // Add gives a member a manual tag. Adding a tag the member has changes
 // nothing. The error wraps ErrNotDefined, ErrUnknownTag, ErrNotManual (a
 // rule's tag), event.ErrInvalidArgument (no request ID, member, operator
@@ -166,7 +158,7 @@ func (h *Handle) manual(ctx context.Context, r ManualRequest, add bool) (*change
 	if h.p == nil {
 		return fail(ErrNotDefined)
 	}
-	if err := checkMember(r.Member); err != nil {
+	if err := event.CheckMember(r.Member); err != nil {
 		return fail(err)
 	}
 	if r.Operator == "" || r.At.IsZero() {
@@ -218,7 +210,7 @@ func (h *Handle) SetProfile(ctx context.Context, r ProfileRequest) (*change.Outc
 	if h.p == nil {
 		return fail(ErrNotDefined)
 	}
-	if err := checkMember(r.Member); err != nil {
+	if err := event.CheckMember(r.Member); err != nil {
 		return fail(err)
 	}
 	if r.At.IsZero() {
@@ -338,6 +330,9 @@ func (h *Handle) local(as []Assigned) []Assigned {
 // when; an empty list on a program without tags. The error is the
 // store's.
 func (h *Handle) Of(ctx context.Context, member string) ([]Assigned, error) {
+	if err := event.CheckMember(member); err != nil {
+		return nil, fmt.Errorf("tag: tags: %w", err)
+	}
 	if h.p == nil {
 		return nil, nil
 	}
@@ -359,6 +354,9 @@ func (h *Handle) Of(ctx context.Context, member string) ([]Assigned, error) {
 // store's error.
 func (h *Handle) Profile(ctx context.Context, member string) (Profile, error) {
 	pr := Profile{Member: member}
+	if err := event.CheckMember(member); err != nil {
+		return Profile{}, fmt.Errorf("tag: profile: %w", err)
+	}
 	err := h.view(ctx, func(tx store.Tx) error {
 		var err error
 		if pr.Attributes, err = loadAttrs(tx, member); err != nil {
@@ -435,6 +433,9 @@ func (h *Handle) Segment(ctx context.Context, q SegmentQuery) (SegmentPage, erro
 // coupon claim condition or a task target reads it. Errors as for Segment.
 func (h *Handle) InSegment(ctx context.Context, member string, e Expr) (bool, error) {
 	if err := h.checkExpr(e); err != nil {
+		return false, fmt.Errorf("tag: segment %q: %w", e, err)
+	}
+	if err := event.CheckMember(member); err != nil {
 		return false, fmt.Errorf("tag: segment %q: %w", e, err)
 	}
 	var tags []string

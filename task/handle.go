@@ -73,6 +73,9 @@ func (h *Handle) Progress(ctx context.Context, member string) ([]Status, error) 
 	if h.p == nil {
 		return nil, nil
 	}
+	if err := event.CheckMember(member); err != nil {
+		return nil, fmt.Errorf("task: progress: %w", err)
+	}
 	loc := h.e.Location()
 	var out []Status
 	err := h.e.Store().View(ctx, func(tx store.Tx) error {

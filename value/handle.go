@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/shopspring/decimal"
 )
@@ -53,6 +54,9 @@ func (h *Handle) Account(ctx context.Context, member string) (Account, error) {
 	var a Account
 	if h.def == nil {
 		return a, fmt.Errorf("value: account of %q: %w", member, ErrNotDefined)
+	}
+	if err := event.CheckMember(member); err != nil {
+		return a, fmt.Errorf("value: account: %w", err)
 	}
 	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
 		var err error

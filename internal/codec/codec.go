@@ -31,13 +31,24 @@ func (w *Writer) String(s string) { w.Uint(uint64(len(s))); w.B = append(w.B, s.
 // Bytes appends b as a length-prefixed string.
 func (w *Writer) Bytes(b []byte) { w.Uint(uint64(len(b))); w.B = append(w.B, b...) }
 
-// Time appends t as nanoseconds since the epoch (0 for the zero time).
+// epoch is how Writer.Time writes the instant 1970-01-01T00:00:00Z, whose
+// nanoseconds (0) stand for the zero time: math.MinInt64, an instant of
+// 1677 no record holds (times are in keys.InRange, 1678 to 2261).
+const epoch = math.MinInt64
+
+// Time appends t as nanoseconds since the epoch (0 for the zero time,
+// math.MinInt64 for the epoch itself). t must be zero or within the years
+// 1678 to 2261 (keys.InRange); the callers refuse other times before.
 func (w *Writer) Time(t time.Time) {
 	if t.IsZero() {
 		w.B = binary.AppendVarint(w.B, 0)
 		return
 	}
-	w.B = binary.AppendVarint(w.B, t.UnixNano())
+	ns := t.UnixNano()
+	if ns == 0 {
+		ns = epoch
+	}
+	w.B = binary.AppendVarint(w.B, ns)
 }
 
 // Decimal appends d exactly: as coefficient and exponent when the
@@ -142,8 +153,11 @@ func (r *Reader) Time() time.Time {
 		return time.Time{}
 	}
 	r.B = r.B[n:]
-	if v == 0 {
+	switch v {
+	case 0:
 		return time.Time{}
+	case epoch:
+		v = 0
 	}
 	return time.Unix(0, v).UTC()
 }

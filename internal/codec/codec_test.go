@@ -271,3 +271,25 @@ func randomDecimals(seed uint64, n int, minExp, span int32) []decimal.Decimal {
 	}
 	return out
 }
+
+// Every time a record holds comes back as written, the Unix epoch
+// included: its nanoseconds (0) also stand for the zero time, and it used
+// to come back as the zero time.
+func TestTimeRoundTrip(t *testing.T) {
+	for _, at := range []time.Time{
+		time.Unix(0, 0).UTC(),
+		time.Unix(0, 1).UTC(),
+		time.Unix(0, -1).UTC(),
+		time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2261, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		{},
+	} {
+		var w codec.Writer
+		w.Time(at)
+		r := codec.Reader{B: w.B}
+		if got := r.Time(); !got.Equal(at) || got.IsZero() != at.IsZero() || r.Err() != nil {
+			t.Errorf("Time %v came back %v, %v", at, got, r.Err())
+		}
+	}
+}

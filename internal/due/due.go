@@ -8,8 +8,10 @@ package due
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/store"
 )
@@ -29,10 +31,15 @@ func key(at time.Time, kind, id string) []byte {
 }
 
 // Schedule adds an item; scheduling the same (at, kind, id) again replaces
-// its payload. A zero at is refused.
+// its payload. A zero at is refused, and so is one the store cannot hold
+// (keys.InRange): the error wraps event.ErrTimeRange, and the unit that
+// derived the time (an expiry, a plan's renewal) fails.
 func Schedule(tx store.Tx, it Item) error {
 	if it.At.IsZero() || it.Kind == "" || it.ID == "" {
 		return errors.New("due: item needs a time, a kind and an id")
+	}
+	if err := checkAt(it.At, it.Kind); err != nil {
+		return err
 	}
 	// The key and the value (a version byte and the payload) share one
 	// allocation; the store copies both.
@@ -55,6 +62,9 @@ func Ensure(tx store.Tx, buf []byte, at time.Time, kind string, id []byte) error
 	if at.IsZero() || kind == "" || len(id) == 0 {
 		return errors.New("due: item needs a time, a kind and an id")
 	}
+	if err := checkAt(at, kind); err != nil {
+		return err
+	}
 	b := append(keys.Builder(buf[:0]).Time(at).Str(kind), id...)
 	b = append(b, keys.Sep)
 	n := len(b)
@@ -71,6 +81,16 @@ func Ensure(tx store.Tx, buf []byte, at time.Time, kind string, id []byte) error
 	}
 	b = append(b, 1)
 	return tx.Put(bucket, b[:n:n], b[n:])
+}
+
+// checkAt refuses a due time the store cannot hold exactly: every time a
+// unit derives and keeps (an expiry, a term end, a deadline) is due at
+// some point, so this is where one beyond the store's range is caught.
+func checkAt(at time.Time, kind string) error {
+	if !keys.InRange(at) {
+		return fmt.Errorf("due: %s at year %d: %w", kind, at.Year(), event.ErrTimeRange)
+	}
+	return nil
 }
 
 // Cancel removes an item; cancelling an absent item is not an error.

@@ -362,7 +362,7 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 		return tx.Put(bEvents, id, rec)
 	})
 	if err != nil {
-		return nil, err
+		return nil, refused(err, event.ErrInvalidEvent)
 	}
 	return out, nil
 }
@@ -415,6 +415,10 @@ type opRecord struct {
 
 // Apply runs fn for an operator request idempotently, in one store
 // transaction, and then calls the followers for each member it changed.
+// It first checks the request's ID, member, time and body against the
+// limits of event.MaxIDBytes (an error wrapping event.ErrInvalidArgument),
+// and a time fn derives that the store cannot hold refuses the request
+// the same way.
 func (e *Engine) Apply(ctx context.Context, req Request, fn func(u *Unit) error) (*change.Outcome, error) {
 	if req.ID == "" {
 		return nil, fmt.Errorf("%w: empty request ID", event.ErrInvalidArgument)
@@ -422,9 +426,12 @@ func (e *Engine) Apply(ctx context.Context, req Request, fn func(u *Unit) error)
 	if req.At.IsZero() {
 		return nil, fmt.Errorf("%w: request %q has no time", event.ErrInvalidArgument, req.ID)
 	}
+	if err := checkRequest(req); err != nil {
+		return nil, err
+	}
 	fp, err := json.Marshal(req.Body)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err)
 	}
 	ref := req.Ref
 	if ref.Event == "" {
@@ -463,10 +470,44 @@ func (e *Engine) Apply(ctx context.Context, req Request, fn func(u *Unit) error)
 		return tx.Put(bOps, []byte(req.ID), v)
 	})
 	if err != nil {
-		return nil, err
+		return nil, refused(err, event.ErrInvalidArgument)
 	}
 	e.local(out)
 	return out, nil
+}
+
+// checkRequest checks a request's ID, member, time and body against the
+// limits (see event.MaxIDBytes): every operator request passes here, so
+// no handle checks them itself. The error wraps event.ErrInvalidArgument
+// and names the field.
+func checkRequest(req Request) error {
+	var errs []error
+	if err := event.CheckID(req.ID); err != nil {
+		errs = append(errs, fmt.Errorf("request ID: %w", err))
+	}
+	if req.Member != "" {
+		if err := event.CheckID(req.Member); err != nil {
+			errs = append(errs, fmt.Errorf("member: %w", err))
+		}
+	}
+	if err := event.CheckTime(req.At); err != nil {
+		errs = append(errs, fmt.Errorf("at: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", event.ErrInvalidArgument, err)
+	}
+	return event.CheckRequest(req.Body)
+}
+
+// refused returns err wrapped in sentinel (event.ErrInvalidEvent for an
+// event, event.ErrInvalidArgument for a request) when it is a time the
+// unit derived beyond what the store holds (event.ErrTimeRange: an expiry,
+// a plan renewed too far): the event or request is refused as invalid.
+func refused(err, sentinel error) error {
+	if errors.Is(err, event.ErrTimeRange) && !errors.Is(err, sentinel) {
+		return fmt.Errorf("%w: %w", sentinel, err)
+	}
+	return err
 }
 
 // local puts an outcome's times in the engine's zone: a host reads them as
@@ -485,6 +526,11 @@ func (e *Engine) local(out *change.Outcome) {
 // bulk operation made of idempotent steps, a recompute): its changes go to
 // the feed, and the followers run for the members it changed.
 func (e *Engine) Update(ctx context.Context, at time.Time, ref ledger.Ref, fn func(u *Unit) error) (*change.Outcome, error) {
+	if !at.IsZero() {
+		if err := event.CheckTime(at); err != nil {
+			return nil, fmt.Errorf("%w: at: %w", event.ErrInvalidArgument, err)
+		}
+	}
 	out := &change.Outcome{Event: ref.Event, Time: at}
 	err := e.st.Update(ctx, func(tx store.Tx) error {
 		out.Changes, out.Entries = nil, nil // a store may run fn again
@@ -496,7 +542,7 @@ func (e *Engine) Update(ctx context.Context, at time.Time, ref ledger.Ref, fn fu
 		})
 	})
 	if err != nil {
-		return nil, err
+		return nil, refused(err, event.ErrInvalidArgument)
 	}
 	e.local(out)
 	return out, nil

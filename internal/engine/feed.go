@@ -403,6 +403,9 @@ func cursorKey(consumer string) []byte { return []byte("cursor." + consumer) }
 
 // Cursor returns the feed position stored for consumer (0 if none).
 func (e *Engine) Cursor(ctx context.Context, consumer string) (uint64, error) {
+	if err := event.CheckText(consumer); err != nil {
+		return 0, fmt.Errorf("%w: consumer: %w", event.ErrInvalidArgument, err)
+	}
 	var n uint64
 	err := e.st.View(ctx, func(tx store.Tx) error {
 		var err error
@@ -416,6 +419,9 @@ func (e *Engine) Cursor(ctx context.Context, consumer string) (uint64, error) {
 func (e *Engine) SetCursor(ctx context.Context, consumer string, seq uint64) error {
 	if consumer == "" {
 		return fmt.Errorf("%w: empty consumer", event.ErrInvalidArgument)
+	}
+	if err := event.CheckText(consumer); err != nil {
+		return fmt.Errorf("%w: consumer: %w", event.ErrInvalidArgument, err)
 	}
 	return e.st.Update(ctx, func(tx store.Tx) error {
 		return tx.Put(bMeta, cursorKey(consumer), keys.New().U64(seq))
