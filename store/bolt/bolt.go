@@ -153,13 +153,38 @@
 //
 // [Open] reads the checkpointed position from the bbolt file, replays the
 // log records after it in order into a generation, checkpoints that, and
-// removes the log, so the store starts from bbolt alone. Replay reads each
-// segment up to its first torn or corrupt record (a short read, a bad
-// checksum or a sequence number out of order: the tail of a write cut short
-// by a crash, never acknowledged) and stops at a gap in the sequence;
-// records already checkpointed (a crash between a checkpoint's commit and
-// the removal of its segments) are skipped. Every Update that was answered
-// survives a crash of the process or the machine.
+// removes the log, so the store starts from bbolt alone. Records already
+// checkpointed (a crash between a checkpoint's commit and the removal of
+// its segments) are skipped. Every Update that was answered survives a
+// crash of the process or the machine.
+//
+// The log ends after the last record of its last segment that is whole,
+// has a valid checksum and holds the next batch. What follows is cut: the
+// unused space of a segment made from the spare (zeros, or records of
+// batches checkpointed before) or the one record a crash interrupted,
+// never answered, cut short or with a bad checksum. The writer never
+// writes a record before the one before it is synced, so a torn record is
+// the last: a valid record of a later batch after it means the bad record
+// is damage, not a torn write. Damage is a bad record followed by a record
+// of a later batch, a segment other than the last that ends before the
+// batch the next one starts with, or batches after the checkpointed
+// position missing from every segment. Open then fails with an error
+// wrapping [ErrCorrupt] that names the segment and the offset, and changes
+// no file; an operator who keeps a copy and accepts losing the batches
+// from the damage on opens the store with [Options.AcceptLogLoss]. A
+// damaged last record cannot be told from a torn one, and is cut. What
+// replay did (records replayed, bytes cut, damage accepted) goes to
+// [Options.Logger].
+//
+// # Damaged files
+//
+// A damaged page of the bbolt file makes bbolt panic or read outside its
+// memory map. Reads guard their bbolt calls: a panic there, a memory fault
+// (debug.SetPanicOnFault, set around bbolt's reads and the functions of
+// Update and View) or a key or value that lies outside the file is
+// returned as an error wrapping [ErrCorrupt], never a crash; so is such a
+// failure of a checkpoint, which then keeps the log. A damaged page whose
+// pointers form a cycle can still make bbolt loop or recurse without end.
 //
 // # Caveats
 //
@@ -195,8 +220,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -209,8 +236,16 @@ import (
 	"github.com/memberkit/membership/store"
 )
 
-// ErrPanic is wrapped by the error Update returns when its function panicked.
-var ErrPanic = errors.New("bolt: update function panicked")
+// ErrPanic is wrapped by the error Update or View returns when its function
+// panicked (unless with a memory fault, see [ErrCorrupt]).
+var ErrPanic = errors.New("bolt: function panicked")
+
+// ErrCorrupt is wrapped by the error of [Open] when the log is damaged
+// before its end (see Recovery), and by the errors of reads, Updates,
+// checkpoints and Close that meet a damaged page of the bbolt file: bbolt's
+// own checks that panic, a memory fault reading the file's mapping, or a
+// key or value that lies outside the file.
+var ErrCorrupt = errors.New("bolt: corrupt data")
 
 // ErrCommitFailed is wrapped, together with the cause, by the error Update
 // returns when its function succeeded but nothing of it was written:
@@ -267,6 +302,19 @@ type Options struct {
 	// loss can lose committed writes or corrupt the file. For tests and
 	// benchmarks only.
 	NoSync bool
+	// Logger receives what Open's recovery did: the log records it replayed
+	// and the bytes it cut at the log's end (Info), a record of the next
+	// batch cut short or with a bad checksum (Warn), damage accepted with
+	// AcceptLogLoss (Error). Default: nothing is logged.
+	Logger *slog.Logger
+	// AcceptLogLoss opens a store whose log is damaged before its end,
+	// which Open otherwise refuses with an error wrapping ErrCorrupt that
+	// names the segment and offset, changing no file (see Recovery). With
+	// it, Open replays the log up to the damage and discards the rest for
+	// good, answered Updates among it, logging at Error level where and how
+	// much. For an operator who has kept a copy of the files and accepts
+	// the loss.
+	AcceptLogLoss bool
 }
 
 // Stats are counters of a [DB].
@@ -435,7 +483,11 @@ func Open(path string, opts *Options) (*DB, error) {
 		finished:   make(chan struct{}),
 		ckptDone:   make(chan ckptResult, 1),
 	}
-	if err := d.recover(); err != nil {
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := d.recover(path, o.AcceptLogLoss, logger); err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
@@ -447,24 +499,33 @@ func Open(path string, opts *Options) (*DB, error) {
 // what it replayed and removes the log, so that the DB starts from bbolt
 // alone and a fresh log. A file without a valid meta record (new, written
 // by an older version or by other programs since) is searched for nested
-// buckets and gets one.
-func (d *DB) recover() error {
-	rtx, err := d.db.Begin(false)
-	if err != nil {
+// buckets and gets one. A log damaged before its end fails it, every file
+// left as it was, unless salvage is set (Options.AcceptLogLoss).
+func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
+	var (
+		m     meta
+		fresh bool
+	)
+	err := guard("read meta", "", func() error {
+		rtx, err := d.db.Begin(false)
+		if err != nil {
+			return err
+		}
+		defer rtx.Rollback() //nolint:errcheck // read-only: nothing to lose
+		var ok bool
+		m, ok, err = readMeta(rtx)
+		fresh = ok && m.txid == uint64(rtx.ID())
+		if err == nil && !fresh {
+			m.nested, err = findNested(rtx)
+		}
 		return err
-	}
-	m, ok, err := readMeta(rtx)
-	fresh := ok && m.txid == uint64(rtx.ID())
-	if err == nil && !fresh {
-		m.nested, err = findNested(rtx)
-	}
-	_ = rtx.Rollback()
+	})
 	if err != nil {
 		return fmt.Errorf("read meta: %w", err)
 	}
 	d.nested = m.nested
 	g := newGen(m.seq)
-	last, err := replay(d.log.prefix, m.seq, func(seq uint64, writes []walWrite) {
+	r, err := replay(d.log.prefix, m.seq, salvage, func(seq uint64, writes []walWrite) {
 		for _, w := range writes {
 			g.put(w.bucket, w.e)
 		}
@@ -473,6 +534,20 @@ func (d *DB) recover() error {
 	if err != nil {
 		return fmt.Errorf("replay the log: %w", err)
 	}
+	if r.damage != nil {
+		logger.Error("bolt: the log is damaged: opened without the batches from the damage on, as Options.AcceptLogLoss allows",
+			"path", path, "segment", filepath.Base(r.damage.path), "offset", r.damage.offset,
+			"damage", r.damage.reason, "last_batch", r.last, "discarded_bytes", r.discarded)
+	}
+	if r.torn {
+		logger.Warn("bolt: cut the last record of the log, cut short or with a bad checksum: the Update a crash interrupted, never answered, or damage",
+			"path", path, "segment", filepath.Base(r.tailPath), "offset", r.tailOffset, "batch", r.tornBatch, "cut_bytes", r.tail)
+	}
+	if r.segments > 0 {
+		logger.Info("bolt: replayed the log", "path", path, "segments", r.segments, "records", r.records,
+			"from_batch", m.seq, "to_batch", r.last, "cut_bytes", r.tail)
+	}
+	last := r.last
 	if last > m.seq || !fresh {
 		if _, err := checkpoint(d.db, g, d.nested); err != nil {
 			return fmt.Errorf("checkpoint the log: %w", err)
@@ -481,7 +556,7 @@ func (d *DB) recover() error {
 	if err := d.log.removeAll(); err != nil {
 		return fmt.Errorf("remove the log: %w", err)
 	}
-	rtx, err = d.db.Begin(false)
+	rtx, err := d.db.Begin(false)
 	if err != nil {
 		return err
 	}
@@ -490,6 +565,40 @@ func (d *DB) recover() error {
 	d.seq = last
 	d.active = newGen(last)
 	return nil
+}
+
+// guard runs f, which reads or writes the bbolt file, turning a panic in
+// it, bbolt's checks of a damaged page or a memory fault reading the file's
+// mapping (see debug.SetPanicOnFault), into an error wrapping ErrCorrupt.
+// f must not call code of the caller's, whose panics are not corruption.
+func guard(op, bucket string, f func() error) (err error) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if p := recover(); p != nil {
+			err = corruptPanic(op, bucket, p)
+		}
+	}()
+	return f()
+}
+
+// corruptPanic is the error of a panic p in bbolt's code (or the code
+// walking it) during op, on bucket unless it is "".
+func corruptPanic(op, bucket string, p any) error {
+	if bucket != "" {
+		op += fmt.Sprintf(": bucket %q", bucket)
+	}
+	return fmt.Errorf("%w: %s: %v", ErrCorrupt, op, p)
+}
+
+// fnPanic is the error of a panic p in the function of an Update or View:
+// a memory fault at an address (reading the file's mapping, as bbolt's
+// keys and values lie in it) wraps ErrCorrupt, any other panic ErrPanic.
+func fnPanic(p any) error {
+	if e, ok := p.(interface{ Addr() uintptr }); ok {
+		return fmt.Errorf("%w: memory fault at %#x: %v\n%s", ErrCorrupt, e.Addr(), p, debug.Stack())
+	}
+	return fmt.Errorf("%w: %v\n%s", ErrPanic, p, debug.Stack())
 }
 
 // Stats returns the DB's counters.
@@ -506,7 +615,10 @@ func (d *DB) Stats() Stats {
 
 // View runs fn over a snapshot of the overlay and a bbolt read-only
 // transaction. It returns fn's error, ctx.Err() if ctx is done before fn
-// runs, or an error wrapping [store.ErrClosed].
+// runs, or an error wrapping [store.ErrClosed]. A panic in fn is recovered
+// and returned as an error wrapping [ErrPanic], or [ErrCorrupt] for a
+// memory fault; reads of a damaged bbolt page return errors wrapping
+// ErrCorrupt.
 func (d *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 	if d.closed.Load() {
 		return fmt.Errorf("bolt: view: %w", store.ErrClosed)
@@ -535,12 +647,20 @@ func (d *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 		_ = btx.Rollback()
 	}
 	defer btx.Rollback() //nolint:errcheck // read-only: nothing to lose
-	t := &tx{btx: btx, active: s.active}
+	t := &tx{btx: btx, mapped: d.mappedSpan(btx), active: s.active}
 	if s.old != nil {
 		t.old = s.old.trees
 	}
-	defer t.done.Store(true)
-	return fn(t)
+	return call(fn, t)
+}
+
+// mappedSpan returns the addresses of the pages of the file that btx, a
+// read-only transaction, can read: the keys and values it returns lie
+// there, unless the file is damaged. They do not move until btx ends, as
+// bbolt remaps the file only with no read transaction open.
+func (d *DB) mappedSpan(btx *bbolt.Tx) span {
+	info := d.db.Info()
+	return span{info.Data, info.Data + uintptr(btx.Size()), uintptr(info.PageSize)}
 }
 
 // snapshot returns the overlay as of the last batch answered, made if
@@ -670,6 +790,7 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 	}
 	var (
 		rtx *bbolt.Tx // open while functions run, closed while waiting
+		sp  span      // the pages rtx reads
 		lay *layer    // pending's buffer as this batch reads it
 		buf = d.spare
 		rs  = newRefs() // the buckets as the batch's functions read them
@@ -704,13 +825,13 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 		d.requests.Add(1)
 		if err := r.ctx.Err(); err != nil {
 			r.done <- err
-		} else if err := d.beginRead(&rtx); err != nil {
+		} else if err := d.beginRead(&rtx, &sp); err != nil {
 			r.done <- fmt.Errorf("bolt: update: begin: %w", err)
 		} else {
 			// The undo log is needed only when the buffer holds writes
 			// of earlier functions to protect.
 			buf.track = len(ok) > 0
-			t := &tx{btx: rtx, buf: buf, under: lay, active: active, old: old, nested: d.nested, refs: rs}
+			t := &tx{btx: rtx, mapped: sp, buf: buf, under: lay, active: active, old: old, nested: d.nested, refs: rs}
 			if err := call(r.fn, t); err != nil {
 				if buf.track {
 					buf.rollback() // nothing of r is left in buf
@@ -805,8 +926,9 @@ func (d *DB) next(n, queued int, pending *batch, closeRead func()) *request {
 	}
 }
 
-// beginRead opens *rtx unless it is open.
-func (d *DB) beginRead(rtx **bbolt.Tx) error {
+// beginRead opens *rtx unless it is open, setting *sp to the pages it
+// reads.
+func (d *DB) beginRead(rtx **bbolt.Tx, sp *span) error {
 	if *rtx != nil {
 		return nil
 	}
@@ -814,7 +936,7 @@ func (d *DB) beginRead(rtx **bbolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	*rtx = t
+	*rtx, *sp = t, d.mappedSpan(t)
 	return nil
 }
 
@@ -1091,13 +1213,17 @@ func (d *DB) shutdown() error {
 	return nil
 }
 
-// call runs fn on t exactly once, turning a panic into an error, and marks
-// t done.
+// call runs fn on t exactly once, turning a panic into an error (see
+// fnPanic), and marks t done. A memory fault in fn at an address, as
+// reading a key or value of a damaged file could cause, panics rather
+// than crash the process (see debug.SetPanicOnFault).
 func call(fn func(store.Tx) error, t *tx) (err error) {
+	old := debug.SetPanicOnFault(true)
 	defer func() {
+		debug.SetPanicOnFault(old)
 		t.done.Store(true)
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: %v\n%s", ErrPanic, p, debug.Stack())
+			err = fnPanic(p)
 		}
 	}()
 	return fn(t)

@@ -21,3 +21,23 @@ func SetLogFault(d *DB, fault func(seq uint64) error) { d.log.fault = fault }
 // Layered reports whether t, given to an Update function, reads the buffer
 // of a batch being committed under its own.
 func Layered(t store.Tx) bool { return t.(*tx).under != nil }
+
+// LogRecord returns the log record of batch seq that puts, for each bucket
+// of writes, each of its keys with its value.
+func LogRecord(seq uint64, writes map[string]map[string]string) []byte {
+	buf := newBuffer(&slab{})
+	for bucket, kv := range writes {
+		b := buf.bucket(bucket)
+		for k, v := range kv {
+			buf.write(b, []byte(k), []byte(v), false)
+		}
+	}
+	return encodeRecord(nil, seq, buf)
+}
+
+// SegmentPath returns the path of the log segment of the store at path
+// whose first batch is first.
+func SegmentPath(path string, first uint64) string {
+	w := wal{prefix: path + walInfix}
+	return w.segmentName(first)
+}

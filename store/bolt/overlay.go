@@ -201,8 +201,19 @@ func findNested(btx *bbolt.Tx) (map[string]map[string]bool, error) {
 
 // checkpoint writes g to bbolt in one transaction, bucket by bucket in name
 // order and each in key order, with the meta record of g.top, and returns
-// the transaction's id.
-func checkpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (uint64, error) {
+// the transaction's id. A damaged page of the file makes it fail with an
+// error wrapping ErrCorrupt, the transaction rolled back.
+func checkpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (txid uint64, err error) {
+	err = guard("write", "", func() error {
+		var werr error
+		txid, werr = writeCheckpoint(db, g, nested)
+		return werr
+	})
+	return txid, err
+}
+
+// writeCheckpoint is checkpoint, unguarded.
+func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (uint64, error) {
 	btx, err := db.Begin(true)
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"errors"
@@ -274,8 +275,19 @@ func encodeRecord(dst []byte, seq uint64, buf *buffer) []byte {
 	return dst
 }
 
-// errCorrupt marks a record that does not decode: the end of the valid log.
-var errCorrupt = errors.New("corrupt log record")
+// Why the bytes at an offset of a segment are not the record that belongs
+// there.
+var (
+	errEnd      = errors.New("the segment ends")
+	errCut      = errors.New("record cut short")
+	errLength   = errors.New("bad record length")
+	errChecksum = errors.New("checksum mismatch")
+	errBody     = errors.New("malformed record body")
+)
+
+// minRecord is the length of the shortest record: a header, a seq and a
+// bucket count.
+const minRecord = recHeader + 8 + 1
 
 // walWrite is one write of a decoded record.
 type walWrite struct {
@@ -284,19 +296,25 @@ type walWrite struct {
 }
 
 // decodeRecord decodes the record at the start of p; keys and values alias
-// p. It returns the record's seq, length and writes, or errCorrupt when p
-// does not start with a whole, valid record.
+// p. It returns the record's seq, length and writes, or an error saying
+// why p does not start with a whole, valid record.
 func decodeRecord(p []byte) (seq uint64, n int, writes []walWrite, err error) {
-	if len(p) < recHeader {
-		return 0, 0, nil, errCorrupt
+	switch {
+	case len(p) == 0:
+		return 0, 0, nil, errEnd
+	case len(p) < recHeader:
+		return 0, 0, nil, errCut
 	}
 	size := binary.LittleEndian.Uint64(p)
-	if size < 8 || size > uint64(len(p)-recHeader) {
-		return 0, 0, nil, errCorrupt
+	switch {
+	case size < minRecord-recHeader:
+		return 0, 0, nil, errLength
+	case size > uint64(len(p)-recHeader):
+		return 0, 0, nil, errCut
 	}
 	body := p[recHeader : recHeader+int(size)]
 	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(p[8:]) {
-		return 0, 0, nil, errCorrupt
+		return 0, 0, nil, errChecksum
 	}
 	seq = binary.LittleEndian.Uint64(body)
 	r := body[8:]
@@ -346,7 +364,7 @@ func decodeRecord(p []byte) (seq uint64, n int, writes []walWrite, err error) {
 		}
 	}
 	if !ok || len(r) != 0 {
-		return 0, 0, nil, errCorrupt
+		return 0, 0, nil, errBody
 	}
 	return seq, recHeader + int(size), writes, nil
 }
@@ -383,48 +401,177 @@ func listSegments(prefix string) ([]segment, error) {
 	return segs, nil
 }
 
+// logDamage is damage to the log before its end: a record that an Update
+// may have been answered for is missing or unreadable. It wraps ErrCorrupt.
+type logDamage struct {
+	path   string // the segment
+	offset int    // where in it
+	reason string
+}
+
+func (e *logDamage) Error() string {
+	return fmt.Sprintf("log segment %s, offset %d: %s", filepath.Base(e.path), e.offset, e.reason)
+}
+
+func (e *logDamage) Unwrap() error { return ErrCorrupt }
+
+// replayed is what replay did.
+type replayed struct {
+	segments int    // segment files read
+	records  int    // records delivered
+	last     uint64 // the seq of the last record delivered (from when none)
+	// tailPath, tailOffset and tail describe the bytes after the last record
+	// of the last segment, which replay ignores: unused space of a reused
+	// file (zeros, or records of a checkpointed segment), or a record cut
+	// short by a crash. torn is set when they begin with a piece of a
+	// record of the next batch, tornBatch.
+	tailPath   string
+	tailOffset int
+	tail       int
+	torn       bool
+	tornBatch  uint64
+	// damage is the damage replay stopped at, when told to salvage the log
+	// up to it; discarded is the number of bytes from there to the end of
+	// the log.
+	damage    *logDamage
+	discarded int64
+}
+
 // replay reads the segments of prefix and calls fn, in order, with the
 // writes of each batch after seq from (the checkpointed position): the
-// batches from+1, from+2, … as long as they follow each other. A segment is
-// read up to its first torn or corrupt record (the tail of a write cut
-// short by a crash, or stale contents of a recycled file: a record whose
-// sequence number does not follow), and its records at or after the first seq of the next
-// segment are ignored: the next segment supersedes them. Replay stops at a
-// gap in the sequence, as nothing after it can be applied. It returns the
-// seq of the last batch delivered (from when none).
-func replay(prefix string, from uint64, fn func(seq uint64, writes []walWrite)) (uint64, error) {
+// batches from+1, from+2, … Each segment holds the records of the batches
+// from the one in its name up to the one before the next segment's, one
+// right after the other from its start; what follows them is stale (see
+// below). Replay reads past the segments and records at or before from
+// (checkpointed already; a crash between a checkpoint and the removal of
+// its segments leaves them), and past records at or after the first of the
+// next segment.
+//
+// The log ends in the last segment, after its last record that is whole,
+// valid and of the next batch. What follows, the tail, is ignored: unused
+// space of a file made from the spare (zeros or records of older batches),
+// or the record a crash interrupted, which was never answered, cut short or
+// with a bad checksum (any of its pages may have reached the disk). Only
+// one record is ever written and not synced, so the tail holds no record
+// of a later batch: when it does, the record it follows is damaged, not
+// torn. So is a segment other than the last that ends (or holds a bad
+// record) before the batches it must hold, and a gap in the batches
+// between the checkpointed position and a segment. At damage replay
+// returns an error wrapping ErrCorrupt that names the segment and the
+// offset, unless salvage is set: it then stops there, as if the log ended,
+// and reports the damage in the result. Damage that hides only
+// checkpointed batches is no loss and not reported.
+//
+// A damaged last record of the log cannot be told from a torn one: it is
+// cut too.
+func replay(prefix string, from uint64, salvage bool, fn func(seq uint64, writes []walWrite)) (replayed, error) {
+	r := replayed{last: from}
 	segs, err := listSegments(prefix)
 	if err != nil {
-		return from, err
+		return r, err
 	}
-	last := from
+	// stop ends the replay at damage to segment i.
+	stop := func(i int, d *logDamage) (replayed, error) {
+		if !salvage {
+			return r, d
+		}
+		r.damage = d
+		for j, s := range segs[i:] {
+			if fi, err := os.Stat(s.path); err == nil {
+				r.discarded += fi.Size()
+				if j == 0 {
+					r.discarded -= int64(d.offset)
+				}
+			}
+		}
+		return r, nil
+	}
 	for i, s := range segs {
+		final := i == len(segs)-1
 		limit := uint64(math.MaxUint64)
-		if i+1 < len(segs) {
+		if !final {
 			limit = segs[i+1].first
-			if limit <= last+1 {
+			if limit <= r.last+1 {
 				continue // wholly checkpointed or superseded
 			}
 		}
+		if s.first > r.last+1 {
+			return stop(i, &logDamage{path: s.path, reason: fmt.Sprintf("batches %d to %d are in no segment", r.last+1, s.first-1)})
+		}
 		data, err := os.ReadFile(s.path)
 		if err != nil {
-			return last, fmt.Errorf("read log segment: %w", err)
+			return r, fmt.Errorf("read log segment: %w", err)
 		}
-		for expect := s.first; len(data) > 0; expect++ {
-			seq, n, writes, err := decodeRecord(data)
-			if err != nil || seq != expect || seq >= limit {
+		r.segments++
+		off, expect := 0, s.first
+		var bad error // why the record at off is not batch expect's
+		for expect < limit {
+			seq, n, writes, err := decodeRecord(data[off:])
+			if err == nil && seq != expect {
+				err = fmt.Errorf("a record of batch %d", seq)
+			}
+			if err != nil {
+				bad = err
 				break
 			}
-			data = data[n:]
-			if seq <= last {
-				continue // checkpointed already
+			if seq > r.last {
+				fn(seq, writes)
+				r.last = seq
+				r.records++
 			}
-			if seq != last+1 {
-				return last, nil
+			off += n
+			expect++
+		}
+		if !final {
+			if r.last+1 < limit {
+				return stop(i, &logDamage{path: s.path, offset: off, reason: fmt.Sprintf("batch %d: %v, before the next segment's batch %d", expect, bad, limit)})
 			}
-			fn(seq, writes)
-			last = seq
+			continue
+		}
+		tail := data[off:]
+		if seq, at, ok := laterRecord(tail, max(expect, r.last+1), expect); ok {
+			return stop(i, &logDamage{path: s.path, offset: off, reason: fmt.Sprintf("batch %d: %v, and the record of batch %d follows at offset %d", expect, bad, seq, off+at)})
+		}
+		r.tailPath, r.tailOffset, r.tail = s.path, off, len(tail)
+		if len(bytes.TrimLeft(tail, "\x00")) > 0 {
+			// A record of batch expect was begun, or a piece too short to
+			// tell; else unused space, as far as can be told.
+			r.torn = len(tail) < recHeader+8 || binary.LittleEndian.Uint64(tail[recHeader:]) == expect
+			r.tornBatch = expect
 		}
 	}
-	return last, nil
+	return r, nil
+}
+
+// laterRecord looks in tail, the bytes after the last valid record of the
+// log, whose next batch is expect, for a valid record of a batch lo or
+// later (lo >= expect), and returns its seq and offset. A record of batch
+// seq at offset p can only follow the records of batches expect to seq-1,
+// which take at least minRecord bytes each, so seq is at most
+// expect+1+p/minRecord: other candidates are not checksummed.
+func laterRecord(tail []byte, lo, expect uint64) (seq uint64, at int, ok bool) {
+	for p := 0; p+minRecord <= len(tail); p++ {
+		size := binary.LittleEndian.Uint64(tail[p:])
+		if size == 0 {
+			// Zeros, the unused space of a spare: skip to 7 bytes before
+			// the next non-zero byte, as a record's length is not zero.
+			q := p + 8
+			for q+8 <= len(tail) && binary.LittleEndian.Uint64(tail[q:]) == 0 {
+				q += 8
+			}
+			p = q - 8
+			continue
+		}
+		if size < minRecord-recHeader || size > uint64(len(tail)-p-recHeader) {
+			continue
+		}
+		s := binary.LittleEndian.Uint64(tail[p+recHeader:])
+		if s < lo || s > expect+1+uint64(p/minRecord) {
+			continue
+		}
+		if _, _, _, err := decodeRecord(tail[p:]); err == nil {
+			return s, p, true
+		}
+	}
+	return 0, 0, false
 }

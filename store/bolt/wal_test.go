@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,20 +79,35 @@ func checkCounted(t *testing.T, db *bolt.DB, want []string) []string {
 	return keys
 }
 
-const crashChildEnv = "BOLT_CRASH_CHILD_DB"
+const (
+	crashChildEnv = "BOLT_CRASH_CHILD_DB"
+	// crashSpareEnv makes the child write 3 KiB values and checkpoint every
+	// MiB, so that its segments are made from spares of zeros.
+	crashSpareEnv = "BOLT_CRASH_CHILD_SPARE"
+)
 
 // TestCrashReplaysLog runs a child process that makes Updates from 8
 // goroutines, with checkpoints every few batches, and prints each
 // acknowledged one; the parent kills it with SIGKILL mid-stream and
-// reopens the store: every acknowledged Update is there, nothing half.
+// reopens the store: every acknowledged Update is there, nothing half. The
+// log segments are made from recycled segments or, in Spare, from spares
+// of zeros: their stale ends are no damage.
 func TestCrashReplaysLog(t *testing.T) {
 	if path := os.Getenv(crashChildEnv); path != "" {
-		crashChild(path)
+		crashChild(path, os.Getenv(crashSpareEnv) != "")
 		return
 	}
+	t.Run("Recycled", func(t *testing.T) { testCrash(t, false) })
+	t.Run("Spare", func(t *testing.T) { testCrash(t, true) })
+}
+
+func testCrash(t *testing.T, spare bool) {
 	path := filepath.Join(t.TempDir(), "crash.db")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashReplaysLog$")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
+	if spare {
+		cmd.Env = append(cmd.Env, crashSpareEnv+"=1")
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -117,10 +133,11 @@ func TestCrashReplaysLog(t *testing.T) {
 	if len(files(t, path)) < 2 {
 		t.Errorf("files after the crash = %q; want the bbolt file and a log", files(t, path))
 	}
-	db := openDB(t, path, nil)
+	var logged syncBuffer
+	db := openDB(t, path, &bolt.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	slices.Sort(acked)
 	keys := checkCounted(t, db, acked)
-	t.Logf("%d acknowledged, %d recovered", len(acked), len(keys))
+	t.Logf("%d acknowledged, %d recovered; log:\n%s", len(acked), len(keys), logged.String())
 	if err := db.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -129,8 +146,12 @@ func TestCrashReplaysLog(t *testing.T) {
 	}
 }
 
-func crashChild(path string) {
-	db, err := bolt.Open(path, &bolt.Options{CheckpointSize: 16 << 10})
+func crashChild(path string, spare bool) {
+	opts, value := &bolt.Options{CheckpointSize: 16 << 10}, []byte(nil)
+	if spare {
+		opts.CheckpointSize, value = 1<<20, make([]byte, 3<<10)
+	}
+	db, err := bolt.Open(path, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -142,7 +163,13 @@ func crashChild(path string) {
 		wg.Go(func() {
 			for i := 0; ; i++ {
 				k := fmt.Sprintf("g%d-%06d", g, i)
-				if err := db.Update(context.Background(), counted(k)); err != nil {
+				err := db.Update(context.Background(), func(tx store.Tx) error {
+					if err := counted(k)(tx); err != nil || value == nil {
+						return err
+					}
+					return tx.Put("big", []byte(k), value)
+				})
+				if err != nil {
 					fmt.Fprintln(os.Stderr, err)
 					os.Exit(2)
 				}
