@@ -78,6 +78,10 @@ func (d Definition) Validate() error {
 }
 
 func (d Definition) validate(ps *rule.Problems) {
+	// Every name, ID and text of a definition goes into store keys and
+	// records: it keeps to the limits of what a program takes from
+	// outside (event.MaxTextBytes, UTF-8 without NUL), on every store.
+	ps.Add("", event.CheckTexts(d))
 	if _, err := time.LoadLocation(d.Zone); err != nil {
 		ps.Addf("zone", "unknown time zone %q", d.Zone)
 	}

@@ -12,10 +12,12 @@ import (
 	"github.com/memberkit/membership/benefit"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/tag"
 )
 
@@ -460,5 +462,31 @@ func TestSizeLimitsAreTheSameOnEveryStore(t *testing.T) {
 				wantErrs(t, what, call(), membership.ErrInvalidArgument, event.ErrTooLarge)
 			}
 		})
+	}
+}
+
+// The names and texts of a definition keep to the same limits as what a
+// program takes from outside: a 2 KiB template name or an event type name
+// that is not UTF-8 is a problem of the definition, named by its path,
+// not a store error at the first write.
+func TestDefinitionNamesKeepToTheLimits(t *testing.T) {
+	long := testkit.OrderDef()
+	long.Points.Programs[0].Name = strings.Repeat("p", 2048)
+	long.Points.Rules[0].Program = long.Points.Programs[0].Name
+	err := long.Validate()
+	if !errors.Is(err, rule.ErrInvalidDefinition) || !errors.Is(err, event.ErrTooLarge) || !strings.Contains(err.Error(), "points.programs[0].name") {
+		t.Errorf("a 2 KiB program name: %v", err)
+	}
+	bad := testkit.OrderDef()
+	bad.Events = append(bad.Events, event.Type{Name: "visit\xff"})
+	err = bad.Validate()
+	if !errors.Is(err, rule.ErrInvalidDefinition) || !errors.Is(err, event.ErrInvalidText) || !strings.Contains(err.Error(), "events[1].name") {
+		t.Errorf("an event type name that is not UTF-8: %v", err)
+	}
+	if _, err := membership.Open(memory.New(), long); !errors.Is(err, rule.ErrInvalidDefinition) {
+		t.Errorf("Open of the long name: %v", err)
+	}
+	if err := testkit.OrderDef().Validate(); err != nil {
+		t.Errorf("the order program: %v", err)
 	}
 }

@@ -224,6 +224,18 @@ func CheckRequest(v any) error {
 	return nil
 }
 
+// CheckTexts checks every string of v (a definition: its names, IDs and
+// texts) as CheckText, through nested structs, pointers, slices and maps,
+// the strings of event values included; its times and decimals are not
+// its business. The error joins one error per string beyond the limits,
+// each naming its path by JSON names; nil when all keep to them.
+func CheckTexts(v any) error {
+	w := walker{textsOnly: true}
+	w.path = w.buf[:0]
+	w.check(reflect.ValueOf(v))
+	return errors.Join(w.errs...)
+}
+
 // idFields are the fields CheckRequest checks as IDs, by their Go name.
 var idFields = map[string]bool{"Member": true, "RequestID": true}
 
@@ -236,9 +248,10 @@ var (
 // walker walks a request for CheckRequest. It keeps the path to the
 // current value as segments and formats it only for an error.
 type walker struct {
-	path []segment
-	buf  [8]segment
-	errs []error
+	textsOnly bool // CheckTexts: strings only
+	path      []segment
+	buf       [8]segment
+	errs      []error
 }
 
 // segment is a field or map key (name), or an index (index >= 0).
@@ -311,6 +324,9 @@ func (w *walker) check(v reflect.Value) {
 func (w *walker) checkStruct(v reflect.Value) {
 	switch v.Type() {
 	case timeType:
+		if w.textsOnly {
+			return
+		}
 		var t time.Time
 		if v.CanAddr() {
 			t = *v.Addr().Interface().(*time.Time)
@@ -331,6 +347,14 @@ func (w *walker) checkStruct(v reflect.Value) {
 			x = *v.Addr().Interface().(*Value)
 		} else {
 			x = v.Interface().(Value)
+		}
+		if w.textsOnly {
+			for _, s := range append([]string{x.Str}, x.Strings...) {
+				if err := CheckText(s); err != nil {
+					w.fail(err)
+				}
+			}
+			return
 		}
 		if err := CheckValue(x); err != nil {
 			w.fail(err)
