@@ -24,7 +24,7 @@ const (
 	bFeed    = "feed"         // feed position of a record's last change → the record (feed.go)
 	bPending = "feed.pending" // member, its record number → a unit's changes of the member, not yet in the feed
 	bWhere   = "feed.where"   // the key a record had in bPending → its key in bFeed
-	bIDs     = "ids"          // scope → last ID allocated
+	bIDs     = "ids"          // scope, member → last ID allocated (Unit.NextID)
 )
 
 // Unit is one unit of work (an event, an operator request, a due item) or
