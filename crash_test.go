@@ -8,11 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/store/bolt"
 )
 
@@ -90,25 +91,7 @@ func crashChild(path string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	var mu sync.Mutex
-	w := bufio.NewWriter(os.Stdout)
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				id := fmt.Sprintf("r%d-%d", g, i)
-				if _, err := p.Process(context.Background(), recharge(id, fmt.Sprint("m", g), "1", t0.Add(time.Duration(i)*time.Second))); err != nil {
-					fmt.Fprintln(os.Stderr, err)
-					os.Exit(2)
-				}
-				mu.Lock()
-				fmt.Fprintf(w, "ack %s\n", id)
-				w.Flush()
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	testkit.AckForever(p, 8, func(g, i int) event.Event {
+		return recharge(fmt.Sprintf("r%d-%d", g, i), fmt.Sprint("m", g), "1", t0.Add(time.Duration(i)*time.Second))
+	})
 }

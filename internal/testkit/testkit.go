@@ -4,9 +4,13 @@
 package testkit
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -188,4 +192,33 @@ func OrderDef() membership.Definition {
 				Validity: rule.Validity{Kind: rule.DaysAfter, N: 365}}},
 		},
 	}
+}
+
+// AckForever is the body of a crash test's child process: goroutines
+// callers each process the events ev(g, 0), ev(g, 1), … on p and print
+// "ack <event ID>" on standard output once each is processed, until the
+// process is killed. An error is printed on standard error and exits the
+// process with status 2.
+func AckForever(p *membership.Program, goroutines int, ev func(g, i int) event.Event) {
+	var mu sync.Mutex
+	w := bufio.NewWriter(os.Stdout)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				e := ev(g, i)
+				if _, err := p.Process(context.Background(), e); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(2)
+				}
+				mu.Lock()
+				fmt.Fprintf(w, "ack %s\n", e.ID)
+				w.Flush()
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
 }

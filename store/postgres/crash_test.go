@@ -15,6 +15,7 @@ import (
 
 	"github.com/memberkit/membership"
 	mevent "github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/store/postgres"
 	"github.com/memberkit/membership/value"
 )
@@ -185,25 +186,7 @@ func crashChild(t *testing.T, schema, child string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	var mu sync.Mutex
-	w := bufio.NewWriter(os.Stdout)
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				id := fmt.Sprintf("c%s-g%d-%d", child, g, i)
-				if _, err := p.Process(ctx, crashEvent(id)); err != nil {
-					fmt.Fprintln(os.Stderr, err)
-					os.Exit(2)
-				}
-				mu.Lock()
-				fmt.Fprintf(w, "ack %s\n", id)
-				w.Flush()
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	testkit.AckForever(p, 4, func(g, i int) mevent.Event {
+		return crashEvent(fmt.Sprintf("c%s-g%d-%d", child, g, i))
+	})
 }
