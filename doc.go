@@ -55,7 +55,10 @@
 //   - One event, one transaction, once: the same event ID again returns the
 //     first outcome with Duplicate set and changes nothing; the same ID with
 //     other content is [ErrEventConflict]. Every operator call takes a
-//     request with a RequestID that behaves the same way.
+//     request with a RequestID that behaves the same way. Records are kept
+//     for the idempotency window ([Retention], 35 days by default); an
+//     event or request older than it is refused with [ErrTooOld], never
+//     applied twice.
 //   - Invalid input changes nothing: an unknown event type, a missing or
 //     mistyped attribute, an attribute below the minimum its declaration
 //     sets (event.Attr.Min: declare an order amount with a minimum of 0 and

@@ -137,6 +137,7 @@ type Engine struct {
 	def       definition // the definition in force (Install)
 	stripes   int        // the stripes of shared totals (internal/total)
 	split     bool       // the store asks for shared keys split (store.Striper): the feed goes per member
+	retention Retention  // with defaults set (retain.go)
 	// units keeps unit state for reuse (see unitState); calls keeps
 	// Process's store functions (see processCall).
 	units, calls sync.Pool
@@ -149,6 +150,9 @@ type Options struct {
 	// Rand is the random source for coupon codes and random amounts
 	// (default crypto/rand.Reader).
 	Rand io.Reader
+	// Retention says what Advance prunes (retain.go); zero fields take
+	// the defaults.
+	Retention Retention
 }
 
 // New returns an engine on st whose days and months are in loc.
@@ -162,7 +166,8 @@ func New(st store.Store, loc *time.Location, o Options) *Engine {
 	if loc == nil {
 		loc = time.UTC
 	}
-	e := &Engine{st: st, loc: loc, log: o.Log, rand: o.Rand, dueBy: map[string]Part{}, stripes: total.Stripes(st)}
+	e := &Engine{st: st, loc: loc, log: o.Log, rand: o.Rand, dueBy: map[string]Part{}, stripes: total.Stripes(st),
+		retention: o.Retention.withDefaults()}
 	_, e.split = st.(store.Striper)
 	return e
 }
@@ -328,6 +333,9 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 	if err := e.preload(tx, id, fresh, ev.Member); err != nil {
 		return nil, err
 	}
+	if err := checkHorizon(tx, ev.Time); err != nil {
+		return nil, fmt.Errorf("%w: event %q: %w", event.ErrInvalidEvent, ev.ID, err)
+	}
 	if fresh {
 		// taken as absent
 	} else if v, err := tx.Get(bEvents, id); err == nil {
@@ -378,6 +386,7 @@ func (e *Engine) preload(tx store.Tx, id []byte, fresh bool, member string) erro
 	}
 	reads := []store.Read{
 		{Bucket: bMeta, Key: defKey},
+		{Bucket: bMeta, Key: horizonKey},
 	}
 	if !fresh {
 		reads = append(reads, store.Read{Bucket: bEvents, Key: id})
@@ -439,6 +448,9 @@ func (e *Engine) Apply(ctx context.Context, req Request, fn func(u *Unit) error)
 	}
 	var out *change.Outcome
 	err = e.st.Update(ctx, func(tx store.Tx) error {
+		if err := checkHorizon(tx, req.At); err != nil {
+			return fmt.Errorf("%w: request %q: %w", event.ErrInvalidArgument, req.ID, err)
+		}
 		if v, err := tx.Get(bOps, []byte(req.ID)); err == nil {
 			var rec opRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
@@ -615,7 +627,10 @@ func (e *Engine) Advance(ctx context.Context, now time.Time) (int, error) {
 		// then takes in what is pending, so that it stays short even when
 		// no consumer reads the feed.
 		if n == 0 {
-			return total, e.sequence(ctx)
+			if err := e.sequence(ctx); err != nil {
+				return total, err
+			}
+			return total, e.retain(ctx, now)
 		}
 	}
 }
