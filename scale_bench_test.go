@@ -585,7 +585,9 @@ func BenchmarkScaleBboltBatch64(b *testing.B) {
 	db.MaxBatchSize = 64
 	runScale64(b, func(r *rand.Rand) error {
 		i := baseline.seq.Add(1)
-		return db.Batch(func(tx *bbolt.Tx) error { return baselineOrder(tx, "s"+strconv.FormatInt(i, 10), r.IntN(scaleMembers())) })
+		return db.Batch(func(tx *bbolt.Tx) error {
+			return baselineOrder(tx, "s"+strconv.FormatInt(i, 10), r.IntN(scaleMembers()))
+		})
 	})
 }
 
