@@ -33,6 +33,7 @@ import (
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/store/bolt"
+	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/tag"
 	"github.com/shopspring/decimal"
 	bbolt "go.etcd.io/bbolt"
@@ -659,4 +660,38 @@ func BenchmarkScaleBboltGroup64(b *testing.B) {
 		queue <- req{id: "g" + strconv.FormatInt(i, 10), m: r.IntN(scaleMembers()), done: done}
 		return <-done
 	})
+}
+
+// BenchmarkScaleMemoryStore builds the scale store's members on
+// store/memory and reports the live heap it holds per member.
+func BenchmarkScaleMemoryStore(b *testing.B) {
+	for range b.N {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		st := memory.New()
+		p, err := membership.Open(st, scaleDef())
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := scaleMembers()
+		step := scaleNow.Sub(scaleStart) / time.Duration(n)
+		batch := make([]event.Event, 0, 1000)
+		for i := range n {
+			batch = append(batch, scaleOrder("b"+strconv.Itoa(i), i, scaleStart.Add(time.Duration(i)*step)))
+			if len(batch) == cap(batch) || i == n-1 {
+				if _, err := p.ProcessBatch(context.Background(), batch); err != nil {
+					b.Fatal(err)
+				}
+				batch = batch[:0]
+			}
+		}
+		if _, err := p.Advance(context.Background(), scaleNow); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "heap-B/member")
+		runtime.KeepAlive(p)
+	}
 }
