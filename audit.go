@@ -95,9 +95,9 @@ func (p *Program) Audit(ctx context.Context, q AuditQuery) (AuditPage, error) {
 	if err != nil {
 		return AuditPage{}, fmt.Errorf("membership: audit: %w", err)
 	}
-	out := AuditPage{Next: pg.Next, Entries: make([]AuditEntry, len(pg.Entries))}
-	for i, e := range pg.Entries {
-		out.Entries[i] = AuditEntry(e)
+	out := AuditPage{Next: pg.Next}
+	for _, e := range pg.Entries {
+		out.Entries = append(out.Entries, AuditEntry(e))
 	}
 	return out, nil
 }

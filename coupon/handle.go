@@ -528,7 +528,11 @@ func (h *Handle) Revoke(ctx context.Context, req RevokeRequest) (*change.Outcome
 		return nil, fmt.Errorf("coupon: revoke %s: %w", req.Coupon, err)
 	}
 	out, err := h.apply(ctx, "coupon.revoke", req.Operator, req.RequestID, req, req.At, "", "revoked by "+req.Operator, func(u *engine.Unit) error {
-		cp, err := h.p.book(u).revoke(req.Coupon, u.At(), req.Note)
+		b := h.p.book(u)
+		if cp, err := b.Get(req.Coupon); err == nil {
+			u.Outcome().Member = cp.Member // the audit names the owner of a coupon refused too
+		}
+		cp, err := b.revoke(req.Coupon, u.At(), req.Note)
 		if err != nil {
 			return err
 		}
