@@ -11,34 +11,6 @@ import (
 	"github.com/memberkit/membership/internal/engine"
 )
 
-// The audit trail records every call a handle makes through the engine's
-// unit of work for a request (every write of Points, Coupons, Levels,
-// Benefits and Tags: the operator calls — adjustments, approvals,
-// rejections, reviews, manual tags, level sets, coupon revocations, each
-// member of a bulk issue — and the member's and the host's own calls such
-// as a claim or a checkout lock, with no operator), and each page of a
-// tag recompute.
-//
-// What is recorded:
-//
-//   - An accepted call: its entry is written in the call's own
-//     transaction, so it is there exactly when the call's effects are.
-//   - A call the domain refuses (a business rejection: a debit beyond the
-//     balance, a coupon already used, a request ID reused for another
-//     request): an entry with Result AuditRefused and the error, written in
-//     a transaction of its own after the refusal. Retried at the same time
-//     and refused again, the entry is replaced (the latest error is kept).
-//   - A retry that returns the first outcome (Duplicate set) is not
-//     recorded again.
-//   - Not recorded: a call the handle refuses before it reaches the
-//     engine (a malformed request: no request ID, no operator where one is
-//     required), and failures that are not the call's answer (a closed
-//     store, a cancelled context, a superseded definition, damaged data).
-//
-// Entries are keyed by time, by member and by operator, each key ending
-// with the request ID (no counter every call would write), so the trail
-// adds no key that all operator calls share.
-
 // Audit results (AuditEntry.Result).
 const (
 	// AuditAccepted is the result of a call that changed what it asked.
@@ -87,6 +59,34 @@ type AuditPage struct {
 // Audit returns a page of the audit trail (see AuditQuery). A cursor that
 // is not one of the query's, or a time out of range, wraps
 // ErrInvalidArgument.
+//
+// The audit trail records every call a handle makes through the engine's
+// unit of work for a request (every write of Points, Coupons, Levels,
+// Benefits and Tags: the operator calls — adjustments, approvals,
+// rejections, reviews, manual tags, level sets, coupon revocations, each
+// member of a bulk issue — and the member's and the host's own calls such
+// as a claim or a checkout lock, with no operator), and each page of a
+// tag recompute.
+//
+// What is recorded:
+//
+//   - An accepted call: its entry is written in the call's own
+//     transaction, so it is there exactly when the call's effects are.
+//   - A call the domain refuses (a business rejection: a debit beyond the
+//     balance, a coupon already used, a request ID reused for another
+//     request): an entry with Result AuditRefused and the error, written in
+//     a transaction of its own after the refusal. Retried at the same time
+//     and refused again, the entry is replaced (the latest error is kept).
+//   - A retry that returns the first outcome (Duplicate set) is not
+//     recorded again.
+//   - Not recorded: a call the handle refuses before it reaches the
+//     engine (a malformed request: no request ID, no operator where one is
+//     required), and failures that are not the call's answer (a closed
+//     store, a cancelled context, a superseded definition, damaged data).
+//
+// Entries are keyed by time, by member and by operator, each key ending
+// with the request ID (no counter every call would write), so the trail
+// adds no key that all operator calls share.
 func (p *Program) Audit(ctx context.Context, q AuditQuery) (AuditPage, error) {
 	if err := event.CheckRequest(q); err != nil {
 		return AuditPage{}, fmt.Errorf("membership: audit: %w", err)

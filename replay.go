@@ -13,6 +13,16 @@ import (
 	"github.com/memberkit/membership/store"
 )
 
+// ErrReplayDiverged is returned by Replay when an input did not do on the
+// target what it did on the source (refused, a page of due work of
+// another size, random bytes left over or missing): the target was not
+// empty, or its definition, library version or clock-free inputs differ.
+var ErrReplayDiverged = engine.ErrReplayDiverged
+
+// WithJournal turns the input journal on (see Replay); it is off by
+// default. Open returns an error wrapping ErrInvalidArgument on a store
+// that runs updates concurrently (store/postgres).
+//
 // The input journal (WithJournal) keeps every input a Program accepted, in
 // the order their transactions committed: each event, each request a
 // handle applied (its action and request as JSON), each page of due work
@@ -32,16 +42,6 @@ import (
 // to answer retries). The library deletes nothing from it; a journal
 // missing its start cannot be replayed into an empty store, so keep it
 // whole, or leave it off (the default).
-
-// ErrReplayDiverged is returned by Replay when an input did not do on the
-// target what it did on the source (refused, a page of due work of
-// another size, random bytes left over or missing): the target was not
-// empty, or its definition, library version or clock-free inputs differ.
-var ErrReplayDiverged = engine.ErrReplayDiverged
-
-// WithJournal turns the input journal on (see Replay); it is off by
-// default. Open returns an error wrapping ErrInvalidArgument on a store
-// that runs updates concurrently (store/postgres).
 func WithJournal() Option { return func(p *Program) { p.journal = true } }
 
 // replayer re-applies one journaled request: it decodes the request and
