@@ -41,7 +41,9 @@ var ErrReplayDiverged = engine.ErrReplayDiverged
 // ever (about the size of the event records, which are kept for ever too
 // to answer retries). The library deletes nothing from it; a journal
 // missing its start cannot be replayed into an empty store, so keep it
-// whole, or leave it off (the default).
+// whole, or leave it off (the default). Turned on for a store that
+// already has a history, it holds the inputs from then on only, and a
+// replay of it does not reproduce that store.
 func WithJournal() Option { return func(p *Program) { p.journal = true } }
 
 // replayer re-applies one journaled request: it decodes the request and
