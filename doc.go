@@ -83,6 +83,19 @@
 //   - Balances are decimals and never go negative; [Program.Verify] checks
 //     the ledger's invariants.
 //
+// # Audit and replay
+//
+// Every write a handle makes for a request is recorded in the audit trail
+// with its operator, action, member, request ID, time and result, in the
+// call's own transaction (a refusal in one of its own; a retry answered
+// from the first outcome is not recorded again): [Program.Audit] pages
+// through it by operator, member and period, [Program.ExportAudit] writes
+// it as CSV. With [WithJournal] (off by default; refused on
+// store/postgres) every accepted input is also kept in processing order,
+// and [Program.Replay] applies that journal to an empty store under the
+// same definition, reproducing the same state. [Program.Audit] and
+// [WithJournal] say what is recorded and what is not.
+//
 // # Caveats
 //
 // Events and operator requests take effect as of the time they carry, in

@@ -118,6 +118,10 @@ type Program struct {
 	rand      io.Reader
 	retention Retention
 	parts
+	// journal is WithJournal's; replay maps each journaled action to the
+	// call that makes it again (replay.go).
+	journal bool
+	replay  map[string]replayer
 }
 
 // Open validates def, records it in st as the definition in force (see
@@ -151,7 +155,13 @@ func Open(st store.Store, def Definition, opts ...Option) (*Program, error) {
 	}
 	p.eng = engine.New(st, loc, engine.Options{Log: p.log, Rand: p.rand,
 		Retention: engine.Retention{Window: p.retention.Window, Feed: p.retention.Feed}})
+	if p.journal {
+		if err := p.eng.EnableJournal(); err != nil {
+			return nil, fmt.Errorf("membership: open: %w: %w", ErrInvalidArgument, err)
+		}
+	}
 	p.compose()
+	p.replay = p.replayers()
 	raw, err := json.Marshal(def)
 	if err != nil {
 		return nil, fmt.Errorf("membership: open: %w: %w", rule.ErrInvalidDefinition, err)
