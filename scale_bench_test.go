@@ -39,6 +39,24 @@ import (
 	bbolt "go.etcd.io/bbolt"
 )
 
+// TestMain removes the scale benchmarks' stores, which no test's TempDir
+// holds (they outlive each benchmark), once the run ends.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if scale.st != nil {
+		scale.st.Close()
+	}
+	if baseline.db != nil {
+		baseline.db.Close()
+	}
+	for _, dir := range []string{scale.dir, baseline.dir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
+	}
+	os.Exit(code)
+}
+
 // scaleMembers is the size of the scale store.
 func scaleMembers() int {
 	if n, err := strconv.Atoi(os.Getenv("MEMBERSHIP_SCALE_MEMBERS")); err == nil && n > 0 {
@@ -515,6 +533,7 @@ func BenchmarkScaleClose(b *testing.B) {
 var baseline struct {
 	once sync.Once
 	err  error
+	dir  string
 	db   *bbolt.DB
 	seq  atomic.Int64
 }
@@ -535,6 +554,7 @@ func buildBaseline() error {
 	if err != nil {
 		return err
 	}
+	baseline.dir = dir
 	db, err := bbolt.Open(filepath.Join(dir, "baseline.db"), 0o600, &bbolt.Options{FreelistType: bbolt.FreelistMapType})
 	if err != nil {
 		return err
