@@ -514,6 +514,10 @@ func (d *Deliverer) backoff(n int) time.Duration {
 func backoff(base, max time.Duration, n int, r float64) time.Duration {
 	w := base
 	for i := 1; i < n && w < max; i++ {
+		if w > max/2 {
+			w = max // and no doubling past the largest Duration
+			break
+		}
 		w *= 2
 	}
 	w = min(w, max)
