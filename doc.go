@@ -39,6 +39,8 @@
 //     caps, formulas, rounding, rewards and reasons.
 //   - ledger: the double-entry journal with lots, statements, daily totals
 //     per kind and Verify.
+//   - webhook: delivery of the change feed to an HTTP endpoint, signed,
+//     retried, in order per member, with stored dead letters.
 //   - store: the storage contract, with store/memory, store/bolt (the
 //     default: one bbolt file, group commit through a write-ahead log) and
 //     the conformance suite store/storetest.
