@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -209,9 +210,11 @@ func TestBackoffWaits(t *testing.T) {
 	chs := feedAll(t, p)
 	rc := newReceiver(t, func(request) action { return fail })
 	w := &waits{}
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	d, err := webhook.New(p, st, consumer, rc.srv.URL, []byte(secret), webhook.WithWait(w.wait),
 		webhook.WithClock(clock), webhook.WithRand(halves{}), webhook.WithAttempts(4),
-		webhook.WithBackoff(time.Second, 3*time.Second), webhook.WithParallel(1))
+		webhook.WithBackoff(time.Second, 3*time.Second), webhook.WithParallel(1), webhook.WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,6 +231,15 @@ func TestBackoffWaits(t *testing.T) {
 	}
 	if got := len(rc.requests()); got != 4*len(chs) {
 		t.Errorf("%d requests, want 4 for each of %d changes", got, len(chs))
+	}
+	// Each failed attempt but the last is a warning, each dead letter an error.
+	out := logs.String()
+	if n := strings.Count(out, "level=WARN msg=\"webhook: attempt failed\""); n != 3*len(chs) {
+		t.Errorf("%d warnings of failed attempts, want %d:\n%s", n, 3*len(chs), out)
+	}
+	id := webhook.DeliveryID(consumer, chs[0].Seq)
+	if n := strings.Count(out, "level=ERROR msg=\"webhook: dead-lettered\" consumer=crm id="+id); n != 1 {
+		t.Errorf("the dead letter of %s logged %d times, want once:\n%s", id, n, out)
 	}
 }
 
