@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/memberkit/membership/ledger"
 )
@@ -14,6 +15,8 @@ import (
 // *membership.Program satisfies it.
 type StatementReader interface {
 	Statement(ctx context.Context, q ledger.Query) (ledger.Page, error)
+	// Location is the program's zone, the statement's times are written in.
+	Location() *time.Location
 }
 
 // StatementHeader is the header row of Statement's CSV.
@@ -41,6 +44,7 @@ func Statement(ctx context.Context, w io.Writer, src StatementReader, q ledger.Q
 		return 0, fmt.Errorf("export: statement: %w: newest first", ErrInvalidArgument)
 	}
 	q.Limit = pageSize
+	loc := src.Location()
 	rw := &rowWriter{w: csv.NewWriter(w), progress: progress}
 	err := rw.header(StatementHeader)
 	for err == nil {
@@ -53,7 +57,7 @@ func Statement(ctx context.Context, w io.Writer, src StatementReader, q ledger.Q
 			break
 		}
 		for _, e := range page.Entries {
-			if err = rw.row(entryRow(e)); err != nil {
+			if err = rw.row(entryRow(e, loc)); err != nil {
 				break
 			}
 		}
@@ -69,12 +73,12 @@ func Statement(ctx context.Context, w io.Writer, src StatementReader, q ledger.Q
 }
 
 // entryRow is an entry's row.
-func entryRow(e ledger.Entry) []string {
+func entryRow(e ledger.Entry, loc *time.Location) []string {
 	bal := ""
 	if e.Account.IsMember() {
 		bal = amount(e.Balance)
 	}
-	return []string{instant(e.Time), text(e.Account.String()),
+	return []string{instant(e.Time.In(loc)), text(e.Account.String()),
 		strconv.FormatUint(e.Txn, 10), strconv.FormatUint(e.Seq, 10), text(string(e.Kind)),
 		amount(e.Amount), bal, text(e.Lot),
 		text(e.Ref.Event), text(e.Ref.Order), text(e.Ref.Operator), text(e.Ref.Note)}
