@@ -64,6 +64,14 @@
 // go through WithWait, so tests run backoffs without sleeping. Only the
 // timeout of one attempt, which bounds real I/O, runs on real timers.
 //
+// # Caveats
+//
+// Run one Deliverer per consumer name at a time, across processes too: two
+// would send the same changes and race on the cursor (a Deliverer refuses
+// a second Run or Flush of its own with ErrBusy, but cannot see another
+// process's). Counts (Stats) are kept in memory and start at zero in each
+// process.
+//
 // # Operating
 //
 // The host starts [Deliverer.Run] in a goroutine and stops it by

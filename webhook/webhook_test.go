@@ -337,7 +337,7 @@ func TestTimeoutThenRetry(t *testing.T) {
 	})
 	w := &waits{}
 	d, err := webhook.New(p, st, consumer, rc.srv.URL, []byte(secret), webhook.WithWait(w.wait),
-		webhook.WithClock(clock), webhook.WithRand(halves{}), webhook.WithTimeout(200*time.Millisecond),
+		webhook.WithClock(clock), webhook.WithRand(halves{}), webhook.WithTimeout(time.Second),
 		webhook.WithParallel(1))
 	if err != nil {
 		t.Fatal(err)
