@@ -39,6 +39,10 @@
 //     caps, formulas, rounding, rewards and reasons.
 //   - ledger: the double-entry journal with lots, statements, daily totals
 //     per kind and Verify.
+//   - export: the members' state and ledger statements as CSV, the change
+//     feed as JSON lines, streamed.
+//   - webhook: delivery of the change feed to an HTTP endpoint, signed,
+//     retried, in order per member, with stored dead letters.
 //   - store: the storage contract, with store/memory, store/bolt (the
 //     default: one bbolt file, group commit through a write-ahead log) and
 //     the conformance suite store/storetest.
