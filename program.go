@@ -322,6 +322,9 @@ func (p *Program) Statement(ctx context.Context, q ledger.Query) (page ledger.Pa
 		page, err = led.Statement(q)
 		return err
 	})
+	for i := range page.Entries {
+		page.Entries[i].Time = page.Entries[i].Time.In(p.loc) // times come back in the program's zone
+	}
 	return page, err
 }
 
