@@ -464,11 +464,17 @@ func Open(path string, opts *Options) (*DB, error) {
 	// a larger AllocSize and larger pages saved nothing measurable on
 	// group-committed writes (before the log took the commits; not
 	// measured again since).
-	bdb, err := bbolt.Open(path, os.FileMode(0o600), &bbolt.Options{
-		Timeout:         o.LockTimeout,
-		FreelistType:    bbolt.FreelistMapType,
-		NoSync:          o.NoSync,
-		InitialMmapSize: o.InitialMmapSize,
+	var bdb *bbolt.DB
+	err := guard("open", "", func() error {
+		// A damaged freelist page makes bbolt panic here.
+		var err error
+		bdb, err = bbolt.Open(path, os.FileMode(0o600), &bbolt.Options{
+			Timeout:         o.LockTimeout,
+			FreelistType:    bbolt.FreelistMapType,
+			NoSync:          o.NoSync,
+			InitialMmapSize: o.InitialMmapSize,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
@@ -499,12 +505,17 @@ func Open(path string, opts *Options) (*DB, error) {
 // what it replayed and removes the log, so that the DB starts from bbolt
 // alone and a fresh log. A file without a valid meta record (new, written
 // by an older version or by other programs since) is searched for nested
-// buckets and gets one. A log damaged before its end fails it, every file
-// left as it was, unless salvage is set (Options.AcceptLogLoss).
+// buckets and gets one. A file without checksums (of format 1, or made by
+// another program) is migrated to the current format first, once the log
+// was read: its records get their checksums, in one transaction. A log
+// damaged before its end fails it, every file left as it was, unless
+// salvage is set (Options.AcceptLogLoss); so does a file of a later
+// format.
 func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 	var (
-		m     meta
-		fresh bool
+		m       meta
+		fresh   bool
+		migrate bool // the file has records without checksums
 	)
 	err := guard("read meta", "", func() error {
 		rtx, err := d.db.Begin(false)
@@ -513,9 +524,18 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 		}
 		defer rtx.Rollback() //nolint:errcheck // read-only: nothing to lose
 		var ok bool
-		m, ok, err = readMeta(rtx)
+		if m, ok, err = readMeta(rtx); err != nil {
+			return err
+		}
 		fresh = ok && m.txid == uint64(rtx.ID())
-		if err == nil && !fresh {
+		if ok {
+			migrate = m.format == formatUnversioned
+		} else {
+			// No meta record: a new file, or one another program made.
+			first, _ := rtx.Cursor().First()
+			migrate = first != nil
+		}
+		if !fresh {
 			m.nested, err = findNested(rtx)
 		}
 		return err
@@ -547,6 +567,11 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 		logger.Info("bolt: replayed the log", "path", path, "segments", r.segments, "records", r.records,
 			"from_batch", m.seq, "to_batch", r.last, "cut_bytes", r.tail)
 	}
+	if migrate {
+		if err := d.migrate(m, logger, path); err != nil {
+			return err
+		}
+	}
 	last := r.last
 	if last > m.seq || !fresh {
 		if _, err := checkpoint(d.db, g, d.nested); err != nil {
@@ -564,6 +589,36 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 	_ = rtx.Rollback()
 	d.seq = last
 	d.active = newGen(last)
+	return nil
+}
+
+// migrate gives every record of the file its checksum, and the meta record
+// the current format, in one transaction (see recover).
+func (d *DB) migrate(m meta, logger *slog.Logger, path string) error {
+	from := m.format
+	var n int
+	err := guard("migrate", "", func() error {
+		btx, err := d.db.Begin(true)
+		if err != nil {
+			return err
+		}
+		defer btx.Rollback() //nolint:errcheck // after Commit, a no-op
+		if n, err = migrate(btx); err != nil {
+			return err
+		}
+		if err := writeMeta(btx, meta{seq: m.seq, nested: m.nested}); err != nil {
+			return fmt.Errorf("meta: %w", err)
+		}
+		return btx.Commit()
+	})
+	if err != nil {
+		return fmt.Errorf("migrate the file to format %d: %w", formatVersion, err)
+	}
+	if from == 0 {
+		from = formatUnversioned
+	}
+	logger.Info("bolt: migrated the file: every record has its checksum now",
+		"path", path, "from_format", from, "to_format", formatVersion, "records", n)
 	return nil
 }
 
@@ -647,7 +702,7 @@ func (d *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 		_ = btx.Rollback()
 	}
 	defer btx.Rollback() //nolint:errcheck // read-only: nothing to lose
-	t := &tx{btx: btx, mapped: d.mappedSpan(btx), active: s.active}
+	t := &tx{btx: btx, mapped: d.mappedSpan(btx), active: s.active, nested: d.nested}
 	if s.old != nil {
 		t.old = s.old.trees
 	}

@@ -307,7 +307,8 @@ type bucketRefs struct {
 	active, old *tree      // nil when the generation has none
 	btx         *bbolt.Tx  // the read transaction bolt was looked up in
 	bolt        *bbolt.Bucket
-	mapped      span // where bolt's keys and values lie
+	mapped      span   // where bolt's keys and values lie
+	sum         uint32 // bucketSum(name), where its records' checksums start
 }
 
 // refs holds the bucketRefs of the buckets used. Bucket names are mostly
@@ -334,7 +335,7 @@ func (t *tx) bucket(name string) *bucketRefs {
 	}
 	r := c.byName[name]
 	if r == nil {
-		r = &bucketRefs{name: name, active: t.active[name], old: t.old[name]}
+		r = &bucketRefs{name: name, active: t.active[name], old: t.old[name], sum: bucketSum(name)}
 		if t.buf != nil {
 			r.buf = t.buf.buckets[name]
 		}
@@ -433,7 +434,11 @@ func (s span) holdsAddr(a uintptr) bool { return a >= s.lo && a < s.hi }
 
 // boltGet reads key from r's bbolt bucket: nil when absent, an error
 // wrapping ErrCorrupt when the file is damaged (see guard; written out,
-// as it is on the path of every Get the overlay does not answer).
+// as it is on the path of every Get the overlay does not answer) or the
+// record's checksum does not hold. It seeks with a cursor, as bbolt's Get
+// does, but sees a key flagged as a nested bucket, which it reads as
+// absent only when Open found it (see DB.nested): a flipped flag is
+// damage, not a missing record.
 func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 	old := debug.SetPanicOnFault(true)
 	defer func() {
@@ -446,8 +451,21 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 	if b == nil {
 		return nil, nil
 	}
-	if v = b.Get(key); !r.mapped.holds(v) {
+	k, v := b.Cursor().Seek(key)
+	switch {
+	case !bytes.Equal(k, key):
+		return nil, nil
+	case !r.mapped.holdsPair(k, v):
 		return nil, fmt.Errorf("%w: get: bucket %q, key %q: the value lies outside the file", ErrCorrupt, r.name, key)
+	case v == nil:
+		if t.nested[r.name][string(key)] {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%w: get: bucket %q, key %q: flagged as a nested bucket", ErrCorrupt, r.name, key)
+	}
+	v, good := unseal(r.sum, key, v)
+	if !good {
+		return nil, badSum("get", r.name, key)
 	}
 	return v, nil
 }
@@ -512,8 +530,8 @@ func (t *tx) Put(bucket string, key, value []byte) error {
 	if err := t.check("put", bucket, key, true); err != nil {
 		return err
 	}
-	if int64(len(value)) > bbolt.MaxValueSize {
-		return fmt.Errorf("bolt: put: value longer than %d bytes: %w", bbolt.MaxValueSize, store.ErrInvalid)
+	if int64(len(value)) > bbolt.MaxValueSize-sumSize {
+		return fmt.Errorf("bolt: put: value longer than %d bytes: %w", bbolt.MaxValueSize-sumSize, store.ErrInvalid)
 	}
 	t.write(bucket, key, value, false)
 	return nil
@@ -582,7 +600,7 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 	}
 	r := t.bucket(bucket)
 	if b := t.boltBucket(r); b != nil {
-		cs = newCursorSource(b.Cursor(), bucket, r.mapped, start, end, reverse)
+		cs = newCursorSource(b.Cursor(), r, t.nested[bucket], start, end, reverse)
 		srcs = append(srcs, cs)
 	} else {
 		cs = &cursorSource{} // no bucket: nothing of bbolt's is read from here on
@@ -787,13 +805,16 @@ func (s *treeSource[V]) next() (key, value []byte, del, ok bool) {
 }
 
 // cursorSource walks a bbolt bucket. Its caller guards it (see Scan): a
-// damaged page makes it panic, or its pairs lie outside the file, which
-// ends the walk with an error wrapping ErrCorrupt. Its pairs are read one
-// ahead, so that the pair a Scan is at is never reread.
+// damaged page makes it panic, or its pairs lie outside the file, or a
+// record's checksum does not hold, which ends the walk with an error
+// wrapping ErrCorrupt. Its pairs are read one ahead, so that the pair a
+// Scan is at is never reread.
 type cursorSource struct {
 	c          *bbolt.Cursor
 	bucket     string
-	mapped     span // where the pairs lie
+	mapped     span            // where the pairs lie
+	sum        uint32          // bucketSum(bucket)
+	nested     map[string]bool // the keys holding nested buckets (see DB.nested)
 	start, end []byte
 	desc       bool
 	k, v       []byte // the next pair; k nil when done
@@ -802,8 +823,8 @@ type cursorSource struct {
 	reading bool
 }
 
-func newCursorSource(c *bbolt.Cursor, bucket string, mapped span, start, end []byte, desc bool) *cursorSource {
-	s := &cursorSource{c: c, bucket: bucket, mapped: mapped, start: start, end: end, desc: desc, reading: true}
+func newCursorSource(c *bbolt.Cursor, r *bucketRefs, nested map[string]bool, start, end []byte, desc bool) *cursorSource {
+	s := &cursorSource{c: c, bucket: r.name, mapped: r.mapped, sum: r.sum, nested: nested, start: start, end: end, desc: desc, reading: true}
 	switch {
 	case !desc && start == nil:
 		s.k, s.v = c.First()
@@ -824,7 +845,9 @@ func newCursorSource(c *bbolt.Cursor, bucket string, mapped span, start, end []b
 }
 
 // clip ends the walk when its key left the range, or lies outside the
-// file, as may its value.
+// file, as may its value, or its record's checksum does not hold; it
+// strips the checksum from the value. A key of a nested bucket that Open
+// found is passed on with a nil value.
 func (s *cursorSource) clip() {
 	if s.k == nil {
 		return
@@ -837,7 +860,22 @@ func (s *cursorSource) clip() {
 	if s.desc && s.start != nil && bytes.Compare(s.k, s.start) < 0 ||
 		!s.desc && s.end != nil && bytes.Compare(s.k, s.end) >= 0 {
 		s.k, s.v = nil, nil
+		return
 	}
+	if s.v == nil {
+		if !s.nested[string(s.k)] {
+			s.failed = fmt.Errorf("%w: scan: bucket %q, key %q: flagged as a nested bucket", ErrCorrupt, s.bucket, s.k)
+			s.k = nil
+		}
+		return
+	}
+	v, good := unseal(s.sum, s.k, s.v)
+	if !good {
+		s.failed = badSum("scan", s.bucket, s.k)
+		s.k, s.v = nil, nil
+		return
+	}
+	s.v = v
 }
 
 func (s *cursorSource) err() error { return s.failed }
