@@ -263,7 +263,7 @@ func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (u
 		return 0, fmt.Errorf("begin: %w", err)
 	}
 	defer btx.Rollback() //nolint:errcheck // after Commit, a no-op
-	var s sealer // the values with their checksums, kept until the commit
+	var s sealer         // the values with their checksums, kept until the commit
 	for _, name := range slices.Sorted(maps.Keys(g.trees)) {
 		t := g.trees[name]
 		b := btx.Bucket([]byte(name))
