@@ -232,6 +232,7 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/memberkit/membership/store"
 )
@@ -242,10 +243,11 @@ var ErrPanic = errors.New("bolt: function panicked")
 
 // ErrCorrupt is wrapped by the error of [Open] when the log is damaged
 // before its end (see Recovery), and by the errors of reads, Updates,
-// checkpoints and Close that meet a damaged page of the bbolt file: bbolt's
-// own checks that panic, a memory fault reading the file's mapping, or a
-// key or value that lies outside the file.
-var ErrCorrupt = errors.New("bolt: corrupt data")
+// checkpoints, Close and [DB.Check] that meet damage in the bbolt file: a
+// record whose checksum does not hold, bbolt's own checks that panic, a
+// memory fault reading the file's mapping, or a key or value that lies
+// outside the file. It wraps [store.ErrCorrupt].
+var ErrCorrupt = fmt.Errorf("bolt: %w", store.ErrCorrupt)
 
 // ErrCommitFailed is wrapped, together with the cause, by the error Update
 // returns when its function succeeded but nothing of it was written:
@@ -379,6 +381,9 @@ type DB struct {
 	ckptErr     error     // the last checkpoint's error
 	retryAt     time.Time // when a failed checkpoint is tried again
 	ckptDone    chan ckptResult
+	ckptSeq     uint64 // the last batch the bbolt file holds
+	syncs       chan *syncReq
+	waiters     []*syncReq // sync requests waiting for a checkpoint
 
 	requests, commits, checkpoints atomic.Uint64
 	overlaySize, peakOverlay       atomic.Int64
@@ -415,6 +420,13 @@ type batch struct {
 	// is closed.
 	err  error
 	done chan struct{}
+}
+
+// syncReq asks the writer for a checkpoint of every batch answered before
+// it was made (see DB.syncFile).
+type syncReq struct {
+	target uint64     // the last batch to checkpoint; set by the writer
+	done   chan error // buffered: the asker may be gone
 }
 
 // bucketTree is a bucket's tree.
@@ -474,6 +486,10 @@ func Open(path string, opts *Options) (*DB, error) {
 			NoSync:          o.NoSync,
 			InitialMmapSize: o.InitialMmapSize,
 		})
+		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
+			// Both meta pages damaged, or no bbolt file at all.
+			err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
 		return err
 	})
 	if err != nil {
@@ -488,6 +504,7 @@ func Open(path string, opts *Options) (*DB, error) {
 		reqs:       make(chan *request, o.MaxBatch),
 		finished:   make(chan struct{}),
 		ckptDone:   make(chan ckptResult, 1),
+		syncs:      make(chan *syncReq),
 	}
 	logger := o.Logger
 	if logger == nil {
@@ -587,7 +604,7 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 	}
 	d.baseTxid = uint64(rtx.ID())
 	_ = rtx.Rollback()
-	d.seq = last
+	d.seq, d.ckptSeq = last, last
 	d.active = newGen(last)
 	return nil
 }
@@ -816,6 +833,15 @@ loop:
 			if pending == nil {
 				d.maybeCheckpoint()
 			}
+		case s := <-d.syncs:
+			// Every batch answered is at most d.seq, pending's included
+			// (its answer may be on its way).
+			s.target = d.seq
+			d.waiters = append(d.waiters, s)
+			d.answerWaiters(nil)
+			if pending == nil {
+				d.maybeCheckpoint()
+			}
 		}
 	}
 	if pending != nil {
@@ -823,6 +849,28 @@ loop:
 		d.finish(pending)
 	}
 	d.closeErr = d.shutdown()
+	for _, s := range d.waiters {
+		s.done <- fmt.Errorf("bolt: %w", store.ErrClosed)
+	}
+	d.waiters = nil
+}
+
+// answerWaiters answers the sync requests whose batches the bbolt file
+// holds with nil, and, when err is not nil, the others with err.
+func (d *DB) answerWaiters(err error) {
+	keep := d.waiters[:0]
+	for _, s := range d.waiters {
+		switch {
+		case s.target <= d.ckptSeq:
+			s.done <- nil
+		case err != nil:
+			s.done <- err
+		default:
+			keep = append(keep, s)
+		}
+	}
+	clear(d.waiters[len(keep):])
+	d.waiters = keep
 }
 
 // runBatch runs a batch of functions, starting with first's, on top of
@@ -1123,6 +1171,11 @@ func (d *DB) finish(b *batch) bool {
 			r.done <- err
 		}
 		d.seq = b.seq - 1
+		// Sync requests made meanwhile counted on b.
+		for _, s := range d.waiters {
+			s.target = min(s.target, d.seq)
+		}
+		d.answerWaiters(nil)
 		return false
 	}
 	d.noteSize()
@@ -1152,8 +1205,11 @@ func (d *DB) noteSize() {
 }
 
 // maybeCheckpoint starts a checkpoint when one is due and none is running:
-// of the active generation when it reached the checkpoint size, or again of
-// the one whose checkpoint failed, once its retry time has come. It is
+// of the active generation when it reached the checkpoint size or a sync
+// request waits for it (every waiting request wants batches the file does
+// not hold, which, with no checkpoint running and none failed, the active
+// generation holds), or again of the one whose checkpoint failed, once
+// its retry time has come. It is
 // called only while no batch is being committed, so that the log can be
 // rotated, and with no read transaction open.
 func (d *DB) maybeCheckpoint() {
@@ -1163,7 +1219,7 @@ func (d *DB) maybeCheckpoint() {
 		if !time.Now().Before(d.retryAt) {
 			d.startCheckpoint()
 		}
-	case d.active.logSize >= d.ckptSize || d.active.size >= d.ckptSize:
+	case d.active.logSize >= d.ckptSize || d.active.size >= d.ckptSize || len(d.waiters) > 0:
 		d.freeze()
 		d.startCheckpoint()
 	}
@@ -1211,9 +1267,12 @@ func (d *DB) checkpointed(res ckptResult) {
 	if res.err != nil {
 		d.ckptErr = res.err
 		d.retryAt = time.Now().Add(checkpointRetry)
+		d.answerWaiters(fmt.Errorf("checkpoint: %w", res.err))
 		return
 	}
 	d.ckptErr = nil
+	d.ckptSeq = res.g.top
+	d.answerWaiters(nil)
 	d.ovMu.Lock()
 	d.old = nil
 	d.baseTxid = res.txid
@@ -1261,6 +1320,19 @@ func (d *DB) shutdown() error {
 		if d.checkpointed(<-d.ckptDone); d.old != nil {
 			return fmt.Errorf("checkpoint: %w", d.ckptErr)
 		}
+	}
+	// bbolt keeps two meta pages and, when the last one is damaged, opens
+	// the file as of the one before without a word: the transaction
+	// before the last checkpoint, which, once the log is gone, would lose
+	// that checkpoint's batches. One more transaction, which changes only
+	// the meta record, makes the two say the same.
+	err := guard("close", "", func() error {
+		return d.db.Update(func(btx *bbolt.Tx) error {
+			return writeMeta(btx, meta{seq: d.ckptSeq, nested: d.nested})
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if err := d.log.removeAll(); err != nil {
 		return fmt.Errorf("remove the log: %w", err)
