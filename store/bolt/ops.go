@@ -2,12 +2,14 @@ package bolt
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"unsafe"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -49,6 +51,13 @@ func (d *DB) Check(ctx context.Context) error {
 			return err
 		}
 		defer btx.Rollback() //nolint:errcheck // nothing was written
+		// bbolt's check runs on a goroutine of its own, where a damaged
+		// page could fault outside the guard: it runs only on pages whose
+		// structure checkPages found sound.
+		if err := checkPages(btx, d.mappedSpan(btx)); err != nil {
+			problems = append(problems, err)
+			return nil
+		}
 		for err := range btx.Check() {
 			if len(problems) < maxCheckErrors {
 				problems = append(problems, err)
@@ -60,6 +69,23 @@ func (d *DB) Check(ctx context.Context) error {
 		}
 		if _, _, err := readMeta(btx); err != nil {
 			problems = append(problems, err)
+		}
+		if names, _, err := readCatalogue(btx); err != nil {
+			problems = append(problems, err)
+		} else {
+			err := btx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+				if string(name) != metaBucket && !names[string(name)] {
+					problems = append(problems, fmt.Errorf("bucket %q is not in the list of buckets", name))
+				}
+				delete(names, string(name))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for name := range names {
+				problems = append(problems, fmt.Errorf("bucket %q is missing from the file", name))
+			}
 		}
 		return checkRecords(ctx, btx, d.nested, &problems)
 	})
@@ -240,4 +266,113 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.w.Write(p)
+}
+
+// The layout of a bbolt page: a header (id uint64, flags uint16, count
+// uint16, overflow uint32), then count 16-byte elements; a branch element
+// is pos uint32, ksize uint32, pgid uint64, a leaf element flags uint32,
+// pos uint32, ksize uint32, vsize uint32, pos counting from the element. A
+// bucket's value is its root pgid and sequence (uint64 each), followed,
+// when the root is 0, by its inline page. Integers are in the machine's
+// order, little-endian on the platforms bbolt maps files on.
+const (
+	pageHeaderSize = 16
+	pageElemSize   = 16
+	branchPage     = 0x01
+	leafPage       = 0x02
+	bucketElem     = 0x01
+	bucketHeader   = 16
+)
+
+// checkPages walks every page reachable from btx's root, reading them
+// from the file's mapping, and checks that each is a branch or leaf page
+// met once, inside the file, whose elements' keys and values lie inside
+// it, and whose children lie in the file. It returns the first problem,
+// wrapping ErrCorrupt; its caller guards it against memory faults.
+func checkPages(btx *bbolt.Tx, mapped span) error {
+	size := uintptr(btx.Size())
+	if mapped.hi-mapped.lo < size || mapped.page == 0 {
+		return fmt.Errorf("%w: the file is larger than its mapping", ErrCorrupt)
+	}
+	// The mapping is not the garbage collector's: its address, kept as a
+	// uintptr, is read back as a pointer.
+	lo := mapped.lo
+	file := unsafe.Slice((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&lo))), size)
+	ps := int(mapped.page)
+	npages := uint64(len(file) / ps)
+	seen := make(map[uint64]bool)
+	var (
+		walk  func(p []byte, id uint64, depth int) error
+		visit func(id uint64, depth int) error
+	)
+	walk = func(p []byte, id uint64, depth int) error {
+		if depth > 64 {
+			return fmt.Errorf("%w: page %d: the tree is deeper than 64 levels", ErrCorrupt, id)
+		}
+		if len(p) < pageHeaderSize {
+			return fmt.Errorf("%w: page %d: shorter than its header", ErrCorrupt, id)
+		}
+		flags := binary.LittleEndian.Uint16(p[8:])
+		count := int(binary.LittleEndian.Uint16(p[10:]))
+		if pageHeaderSize+count*pageElemSize > len(p) {
+			return fmt.Errorf("%w: page %d: %d elements do not fit in it", ErrCorrupt, id, count)
+		}
+		for i := range count {
+			e := pageHeaderSize + i*pageElemSize
+			switch flags {
+			case branchPage:
+				pos, ksize := int(binary.LittleEndian.Uint32(p[e:])), int(binary.LittleEndian.Uint32(p[e+4:]))
+				if e+pos+ksize > len(p) || e+pos+ksize < e {
+					return fmt.Errorf("%w: page %d: branch element %d lies outside the page", ErrCorrupt, id, i)
+				}
+				if err := visit(binary.LittleEndian.Uint64(p[e+8:]), depth+1); err != nil {
+					return err
+				}
+			case leafPage:
+				ef := binary.LittleEndian.Uint32(p[e:])
+				pos, ksize := int(binary.LittleEndian.Uint32(p[e+4:])), int(binary.LittleEndian.Uint32(p[e+8:]))
+				vsize := int(binary.LittleEndian.Uint32(p[e+12:]))
+				end := e + pos + ksize + vsize
+				if end > len(p) || end < e {
+					return fmt.Errorf("%w: page %d: leaf element %d lies outside the page", ErrCorrupt, id, i)
+				}
+				if ef&bucketElem == 0 {
+					continue
+				}
+				v := p[e+pos+ksize : end]
+				if len(v) < bucketHeader {
+					return fmt.Errorf("%w: page %d: bucket element %d too short", ErrCorrupt, id, i)
+				}
+				if root := binary.LittleEndian.Uint64(v); root != 0 {
+					if err := visit(root, depth+1); err != nil {
+						return err
+					}
+				} else if err := walk(v[bucketHeader:], id, depth+1); err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("%w: page %d: flags %#x: neither a branch nor a leaf", ErrCorrupt, id, flags)
+			}
+		}
+		return nil
+	}
+	visit = func(id uint64, depth int) error {
+		if id < 2 || id >= npages {
+			return fmt.Errorf("%w: page %d lies outside the file (%d pages)", ErrCorrupt, id, npages)
+		}
+		if seen[id] {
+			return fmt.Errorf("%w: page %d is reached twice", ErrCorrupt, id)
+		}
+		seen[id] = true
+		p := file[id*uint64(ps):]
+		if got := binary.LittleEndian.Uint64(p); got != id {
+			return fmt.Errorf("%w: page %d identifies itself as %d", ErrCorrupt, id, got)
+		}
+		overflow := uint64(binary.LittleEndian.Uint32(p[12:]))
+		if id+overflow >= npages {
+			return fmt.Errorf("%w: page %d runs past the end of the file", ErrCorrupt, id)
+		}
+		return walk(p[:(overflow+1)*uint64(ps)], id, depth)
+	}
+	return visit(uint64(btx.Cursor().Bucket().Root()), 0)
 }

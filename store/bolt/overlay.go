@@ -107,6 +107,11 @@ var (
 	// metaFormat holds the file's format (see formatVersion), a uint32
 	// (big-endian); absent in a file of format 1.
 	metaFormat = []byte("format")
+	// metaBuckets lists the buckets the file holds besides metaBucket:
+	// the buckets checkpoints made, or that the file held when it was
+	// migrated. A bucket that is listed but missing is damage, not an
+	// empty bucket.
+	metaBuckets = []byte("buckets")
 )
 
 // meta is what metaBucket records.
@@ -192,9 +197,55 @@ func addNested(m *map[string]map[string]bool, bucket, key string) {
 	(*m)[bucket][key] = true
 }
 
-// writeMeta records m.seq, btx's id, m.nested and the format of this
-// package in btx, with their checksums.
-func writeMeta(btx *bbolt.Tx, m meta) error {
+// readCatalogue reads the list of buckets of metaBuckets; ok is false when
+// the file has none (of format 1, or new).
+func readCatalogue(btx *bbolt.Tx) (names map[string]bool, ok bool, err error) {
+	b := btx.Bucket([]byte(metaBucket))
+	if b == nil {
+		return nil, false, nil
+	}
+	v := b.Get(metaBuckets)
+	if v == nil {
+		return nil, false, nil
+	}
+	v, good := unseal(bucketSum(metaBucket), metaBuckets, v)
+	if !good {
+		return nil, false, badSum("read meta", metaBucket, metaBuckets)
+	}
+	names = make(map[string]bool)
+	for len(v) > 0 {
+		var name []byte
+		if name, v, ok = cutBytes(v); !ok {
+			return nil, false, fmt.Errorf("%w: bad bucket list", ErrCorrupt)
+		}
+		names[string(name)] = true
+	}
+	return names, true, nil
+}
+
+// writeMeta records m.seq, btx's id, m.nested, the format of this package
+// and the list of buckets, with created added, in btx, with their
+// checksums. A file without a list gets one of the buckets it holds.
+func writeMeta(btx *bbolt.Tx, m meta, created ...string) error {
+	names, ok, err := readCatalogue(btx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		names = make(map[string]bool)
+		err := btx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+			if string(name) != metaBucket {
+				names[string(name)] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, name := range created {
+		names[name] = true
+	}
 	b, err := btx.CreateBucketIfNotExists([]byte(metaBucket))
 	if err != nil {
 		return err
@@ -202,6 +253,14 @@ func writeMeta(btx *bbolt.Tx, m meta) error {
 	var s sealer
 	base := bucketSum(metaBucket)
 	put := func(key, value []byte) error { return b.Put(key, s.seal(base, key, value)) }
+	var list []byte
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		list = binary.AppendUvarint(list, uint64(len(name)))
+		list = append(list, name...)
+	}
+	if err := put(metaBuckets, list); err != nil {
+		return err
+	}
 	if err := put(metaFormat, binary.BigEndian.AppendUint32(nil, formatVersion)); err != nil {
 		return err
 	}
@@ -263,7 +322,10 @@ func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (u
 		return 0, fmt.Errorf("begin: %w", err)
 	}
 	defer btx.Rollback() //nolint:errcheck // after Commit, a no-op
-	var s sealer         // the values with their checksums, kept until the commit
+	var (
+		s       sealer // the values with their checksums, kept until the commit
+		created []string
+	)
 	for _, name := range slices.Sorted(maps.Keys(g.trees)) {
 		t := g.trees[name]
 		b := btx.Bucket([]byte(name))
@@ -276,6 +338,7 @@ func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (u
 			if b, err = btx.CreateBucket([]byte(name)); err != nil {
 				return 0, fmt.Errorf("bucket %q: %w", name, err)
 			}
+			created = append(created, name)
 		}
 		if appendOnly(b, t) {
 			// Every key goes after the bucket's last: fill pages up, as
@@ -298,7 +361,7 @@ func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (u
 			return 0, err
 		}
 	}
-	if err := writeMeta(btx, meta{seq: g.top, nested: nested}); err != nil {
+	if err := writeMeta(btx, meta{seq: g.top, nested: nested}, created...); err != nil {
 		return 0, fmt.Errorf("meta: %w", err)
 	}
 	txid := uint64(btx.ID())
