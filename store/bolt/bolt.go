@@ -186,6 +186,34 @@
 // failure of a checkpoint, which then keeps the log. A damaged page whose
 // pointers form a cycle can still make bbolt loop or recurse without end.
 //
+// Every value the file holds is followed by a CRC-32C of its bucket's
+// name, its key and itself (file format 2), which every read checks: a
+// flipped byte of a value, a key or a bucket name is an error wrapping
+// ErrCorrupt, never data. A Get that finds nothing checks the records
+// around the key (a damaged key lies where it was; a damaged branch page
+// leads to keys out of order), and a bucket missing from the file but
+// named in the file's list of buckets is damage, not an empty bucket.
+// What reads cannot see, a record lost with the page element that held
+// it, [DB.Check] finds. bbolt keeps two meta pages and silently opens the
+// file as of the older when the newer is damaged; Close therefore ends
+// with a transaction that rewrites only the meta record, so that both
+// hold everything.
+//
+// Open migrates a file of format 1 (written before checksums, with no
+// format record) or made by another program: in one transaction, once the
+// log was read, every record gets its checksum, and the Info log says so.
+// A file of a later format is refused with an error wrapping [ErrFormat],
+// unchanged. A file that other programs write to while this package is
+// not using it is read as damaged where they wrote.
+//
+// # Check and backup
+//
+// [DB.Check] checks the whole file ([store.Checker]): every page, bbolt's
+// own check, the list of buckets and every record's checksum. [DB.Backup]
+// and [DB.BackupFile] copy the store while it serves Updates: a bbolt file
+// that Open opens alone, holding a committed state that includes every
+// Update answered before the call.
+//
 // # Caveats
 //
 // Update functions run on the writer goroutine, one after another: a slow
