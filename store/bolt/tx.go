@@ -309,6 +309,10 @@ type bucketRefs struct {
 	bolt        *bbolt.Bucket
 	mapped      span   // where bolt's keys and values lie
 	sum         uint32 // bucketSum(name), where its records' checksums start
+	// missing is noBucket's answer for btx, when bolt is nil and
+	// missingKnown is set.
+	missing      error
+	missingKnown bool
 }
 
 // refs holds the bucketRefs of the buckets used. Bucket names are mostly
@@ -355,6 +359,7 @@ func (t *tx) boltBucket(r *bucketRefs) *bbolt.Bucket {
 	if r.btx != t.btx {
 		r.btx, r.bolt = t.btx, t.btx.Bucket([]byte(r.name))
 		r.mapped = t.mapped
+		r.missing, r.missingKnown = nil, false
 		if r.bolt != nil && r.bolt.Root() == 0 {
 			// An inline bucket, which bbolt copies to the heap when it is
 			// not aligned in the file: at most a quarter of a page.
@@ -449,7 +454,7 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 	}()
 	b := t.boltBucket(r)
 	if b == nil {
-		return nil, t.noBucket("get", r.name)
+		return nil, t.noBucket("get", r)
 	}
 	c := b.Cursor()
 	k, v := c.Seek(key)
@@ -513,17 +518,25 @@ func (t *tx) neighbour(r *bucketRefs, key, k, v []byte, side int) error {
 	return nil
 }
 
-// noBucket checks that bucket, which the bbolt file does not hold, is
+// noBucket checks that r's bucket, which the bbolt file does not hold, is
 // missing from the file's list of buckets too (see metaBuckets): a bucket
 // whose entry in the file was damaged is an error wrapping ErrCorrupt,
-// not an empty bucket. The caller guards it.
-func (t *tx) noBucket(op, bucket string) error {
-	names, _, err := readCatalogue(t.btx)
-	if err != nil {
-		return fmt.Errorf("%s: bucket %q: %w", op, bucket, err)
+// not an empty bucket. The answer is kept for r's transaction: buckets
+// that no checkpoint wrote yet are missing on every Get. The caller
+// guards it.
+func (t *tx) noBucket(op string, r *bucketRefs) error {
+	if !r.missingKnown {
+		r.missingKnown = true
+		listed, err := catalogueHas(t.btx, r.name)
+		switch {
+		case err != nil:
+			r.missing = fmt.Errorf("bucket %q: %w", r.name, err)
+		case listed:
+			r.missing = fmt.Errorf("%w: bucket %q is missing from the file", ErrCorrupt, r.name)
+		}
 	}
-	if names[bucket] {
-		return fmt.Errorf("%w: %s: bucket %q is missing from the file", ErrCorrupt, op, bucket)
+	if r.missing != nil {
+		return fmt.Errorf("%s: %w", op, r.missing)
 	}
 	return nil
 }
@@ -661,7 +674,7 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 		cs = newCursorSource(b.Cursor(), r, t.nested[bucket], start, end, reverse)
 		srcs = append(srcs, cs)
 	} else {
-		if err := t.noBucket("scan", bucket); err != nil {
+		if err := t.noBucket("scan", r); err != nil {
 			return err
 		}
 		cs = &cursorSource{} // no bucket: nothing of bbolt's is read from here on
