@@ -413,6 +413,11 @@ type DB struct {
 	syncs       chan *syncReq
 	waiters     []*syncReq // sync requests waiting for a checkpoint
 
+	// cat is the file's list of buckets as of a bbolt transaction, read
+	// when a read misses a bucket: a list changes only with a checkpoint,
+	// and buckets that none wrote yet are missed by every transaction.
+	cat atomic.Pointer[catalogue]
+
 	requests, commits, checkpoints atomic.Uint64
 	overlaySize, peakOverlay       atomic.Int64
 
@@ -747,7 +752,7 @@ func (d *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 		_ = btx.Rollback()
 	}
 	defer btx.Rollback() //nolint:errcheck // read-only: nothing to lose
-	t := &tx{btx: btx, mapped: d.mappedSpan(btx), active: s.active, nested: d.nested}
+	t := &tx{btx: btx, mapped: d.mappedSpan(btx), active: s.active, nested: d.nested, cat: &d.cat}
 	if s.old != nil {
 		t.old = s.old.trees
 	}
@@ -962,7 +967,7 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 			// The undo log is needed only when the buffer holds writes
 			// of earlier functions to protect.
 			buf.track = len(ok) > 0
-			t := &tx{btx: rtx, mapped: sp, buf: buf, under: lay, active: active, old: old, nested: d.nested, refs: rs}
+			t := &tx{btx: rtx, mapped: sp, buf: buf, under: lay, active: active, old: old, nested: d.nested, refs: rs, cat: &d.cat}
 			if err := call(r.fn, t); err != nil {
 				if buf.track {
 					buf.rollback() // nothing of r is left in buf

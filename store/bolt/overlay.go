@@ -223,34 +223,6 @@ func readCatalogue(btx *bbolt.Tx) (names map[string]bool, ok bool, err error) {
 	return names, true, nil
 }
 
-// catalogueHas reports whether the list of buckets of metaBuckets names
-// bucket (false when the file has no list).
-func catalogueHas(btx *bbolt.Tx, bucket string) (bool, error) {
-	b := btx.Bucket([]byte(metaBucket))
-	if b == nil {
-		return false, nil
-	}
-	v := b.Get(metaBuckets)
-	if v == nil {
-		return false, nil
-	}
-	v, good := unseal(bucketSum(metaBucket), metaBuckets, v)
-	if !good {
-		return false, badSum("read meta", metaBucket, metaBuckets)
-	}
-	for len(v) > 0 {
-		name, rest, ok := cutBytes(v)
-		if !ok {
-			return false, fmt.Errorf("%w: bad bucket list", ErrCorrupt)
-		}
-		if string(name) == bucket {
-			return true, nil
-		}
-		v = rest
-	}
-	return false, nil
-}
-
 // writeMeta records m.seq, btx's id, m.nested, the format of this package
 // and the list of buckets, with created added, in btx, with their
 // checksums. A file without a list gets one of the buckets it holds.

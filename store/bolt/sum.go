@@ -42,20 +42,26 @@ var ErrFormat = errors.New("bolt: unknown file format")
 // bucketSum returns the checksum of a bucket's name, where the checksums of
 // its records start.
 func bucketSum(bucket string) uint32 {
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(bucket)))
-	c := crc32.Update(0, castagnoli, n[:])
+	c := updateLen(0, len(bucket))
 	return crc32.Update(c, castagnoli, unsafe.Slice(unsafe.StringData(bucket), len(bucket)))
 }
 
 // recordSum returns the checksum of a record of the bucket whose
 // bucketSum is base.
 func recordSum(base uint32, key, value []byte) uint32 {
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(key)))
-	c := crc32.Update(base, castagnoli, n[:])
-	c = crc32.Update(c, castagnoli, key)
+	c := crc32.Update(updateLen(base, len(key)), castagnoli, key)
 	return crc32.Update(c, castagnoli, value)
+}
+
+// updateLen returns crc updated with n as a uint32 (big-endian), as
+// crc32.Update would: written out, since the 4 bytes handed to
+// crc32.Update escape to the heap, an allocation on every read.
+func updateLen(crc uint32, n int) uint32 {
+	crc = ^crc
+	for shift := 24; shift >= 0; shift -= 8 {
+		crc = castagnoli[byte(crc)^byte(uint32(n)>>shift)] ^ (crc >> 8)
+	}
+	return ^crc
 }
 
 // unseal returns the value of the record key, stored as read from the

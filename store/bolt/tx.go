@@ -296,6 +296,17 @@ type tx struct {
 	refs     *refs                      // shared by the transactions of a batch; a View's made on first use
 	scanning int                        // nesting depth of running Scan calls
 	done     atomic.Bool
+	// cat caches the file's list of buckets (see DB.cat); nil reads it
+	// from btx every time.
+	cat *atomic.Pointer[catalogue]
+}
+
+// catalogue is the list of buckets of metaBuckets as of the bbolt
+// transaction txid, or the error reading it.
+type catalogue struct {
+	txid  uint64
+	names map[string]bool
+	err   error
 }
 
 // bucketRefs are the levels of one bucket, as the transactions of a batch
@@ -527,11 +538,21 @@ func (t *tx) neighbour(r *bucketRefs, key, k, v []byte, side int) error {
 func (t *tx) noBucket(op string, r *bucketRefs) error {
 	if !r.missingKnown {
 		r.missingKnown = true
-		listed, err := catalogueHas(t.btx, r.name)
+		var c *catalogue
+		if t.cat != nil {
+			c = t.cat.Load()
+		}
+		if txid := uint64(t.btx.ID()); c == nil || c.txid != txid {
+			c = &catalogue{txid: txid}
+			c.names, _, c.err = readCatalogue(t.btx)
+			if t.cat != nil {
+				t.cat.Store(c)
+			}
+		}
 		switch {
-		case err != nil:
-			r.missing = fmt.Errorf("bucket %q: %w", r.name, err)
-		case listed:
+		case c.err != nil:
+			r.missing = fmt.Errorf("bucket %q: %w", r.name, c.err)
+		case c.names[r.name]:
 			r.missing = fmt.Errorf("%w: bucket %q is missing from the file", ErrCorrupt, r.name)
 		}
 	}
