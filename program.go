@@ -299,6 +299,25 @@ func (p *Program) Verify(ctx context.Context) error {
 	return p.eng.Store().View(ctx, ledger.Verify)
 }
 
+// Check is the operators' integrity check: the store's own check when it
+// has one (a [store.Checker]: store/bolt checks its file's pages and every
+// record's checksum; store/memory and store/postgres have none), then
+// [Program.Verify]. The store's problems come first, as Verify would only
+// meet them again. It returns nil when both pass, or an error wrapping
+// [store.ErrCorrupt] (damage the store found) or [ledger.ErrCorrupt] (an
+// invariant violated), or ctx's error or the store's.
+func (p *Program) Check(ctx context.Context) error {
+	if c, ok := p.eng.Store().(store.Checker); ok {
+		if err := c.Check(ctx); err != nil {
+			return fmt.Errorf("membership: check: %w", err)
+		}
+	}
+	if err := p.Verify(ctx); err != nil {
+		return fmt.Errorf("membership: check: %w", err)
+	}
+	return nil
+}
+
 // Balance returns a member account's balance. A malformed member ID
 // wraps ErrInvalidArgument.
 func (p *Program) Balance(ctx context.Context, a ledger.Account) (bal decimal.Decimal, err error) {

@@ -95,7 +95,23 @@ var (
 	// (or any error), and the store runs it again. Stores that serialize
 	// Updates never return it.
 	ErrConflict = errors.New("store: conflict with a concurrent update")
+	// ErrCorrupt is wrapped by the errors of a store that found what it
+	// holds damaged (a record whose checksum does not hold, a broken page)
+	// rather than read it as data; by a Checker's Check among others.
+	ErrCorrupt = errors.New("store: corrupt data")
 )
+
+// Checker is implemented by a store that can check the integrity of all it
+// holds, for operators: store/bolt checks its file's structure and every
+// record's checksum. Check reads everything, so it may take long; writes
+// go on meanwhile, though a store may delay some of its own work until it
+// ends. It returns nil when nothing is damaged, an error wrapping
+// ErrCorrupt describing the damage found, ctx.Err(), or an error wrapping
+// ErrClosed. Check says nothing of what the stored data means: the ledger's
+// invariants are ledger.Verify's.
+type Checker interface {
+	Check(ctx context.Context) error
+}
 
 // StopScan may be returned by a Scan callback to end the scan early; Scan
 // then returns nil.

@@ -186,6 +186,34 @@
 // failure of a checkpoint, which then keeps the log. A damaged page whose
 // pointers form a cycle can still make bbolt loop or recurse without end.
 //
+// Every value the file holds is followed by a CRC-32C of its bucket's
+// name, its key and itself (file format 2), which every read checks: a
+// flipped byte of a value, a key or a bucket name is an error wrapping
+// ErrCorrupt, never data. A Get that finds nothing checks the records
+// around the key (a damaged key lies where it was; a damaged branch page
+// leads to keys out of order), and a bucket missing from the file but
+// named in the file's list of buckets is damage, not an empty bucket.
+// What reads cannot see, a record lost with the page element that held
+// it, [DB.Check] finds. bbolt keeps two meta pages and silently opens the
+// file as of the older when the newer is damaged; Close therefore ends
+// with a transaction that rewrites only the meta record, so that both
+// hold everything.
+//
+// Open migrates a file of format 1 (written before checksums, with no
+// format record) or made by another program: in one transaction, once the
+// log was read, every record gets its checksum, and the Info log says so.
+// A file of a later format is refused with an error wrapping [ErrFormat],
+// unchanged. A file that other programs write to while this package is
+// not using it is read as damaged where they wrote.
+//
+// # Check and backup
+//
+// [DB.Check] checks the whole file ([store.Checker]): every page, bbolt's
+// own check, the list of buckets and every record's checksum. [DB.Backup]
+// and [DB.BackupFile] copy the store while it serves Updates: a bbolt file
+// that Open opens alone, holding a committed state that includes every
+// Update answered before the call.
+//
 // # Caveats
 //
 // Update functions run on the writer goroutine, one after another: a slow
@@ -232,6 +260,7 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/memberkit/membership/store"
 )
@@ -242,10 +271,11 @@ var ErrPanic = errors.New("bolt: function panicked")
 
 // ErrCorrupt is wrapped by the error of [Open] when the log is damaged
 // before its end (see Recovery), and by the errors of reads, Updates,
-// checkpoints and Close that meet a damaged page of the bbolt file: bbolt's
-// own checks that panic, a memory fault reading the file's mapping, or a
-// key or value that lies outside the file.
-var ErrCorrupt = errors.New("bolt: corrupt data")
+// checkpoints, Close and [DB.Check] that meet damage in the bbolt file: a
+// record whose checksum does not hold, bbolt's own checks that panic, a
+// memory fault reading the file's mapping, or a key or value that lies
+// outside the file. It wraps [store.ErrCorrupt].
+var ErrCorrupt = fmt.Errorf("bolt: %w", store.ErrCorrupt)
 
 // ErrCommitFailed is wrapped, together with the cause, by the error Update
 // returns when its function succeeded but nothing of it was written:
@@ -379,6 +409,14 @@ type DB struct {
 	ckptErr     error     // the last checkpoint's error
 	retryAt     time.Time // when a failed checkpoint is tried again
 	ckptDone    chan ckptResult
+	ckptSeq     uint64 // the last batch the bbolt file holds
+	syncs       chan *syncReq
+	waiters     []*syncReq // sync requests waiting for a checkpoint
+
+	// cat is the file's list of buckets as of a bbolt transaction, read
+	// when a read misses a bucket: a list changes only with a checkpoint,
+	// and buckets that none wrote yet are missed by every transaction.
+	cat atomic.Pointer[catalogue]
 
 	requests, commits, checkpoints atomic.Uint64
 	overlaySize, peakOverlay       atomic.Int64
@@ -415,6 +453,13 @@ type batch struct {
 	// is closed.
 	err  error
 	done chan struct{}
+}
+
+// syncReq asks the writer for a checkpoint of every batch answered before
+// it was made (see DB.syncFile).
+type syncReq struct {
+	target uint64     // the last batch to checkpoint; set by the writer
+	done   chan error // buffered: the asker may be gone
 }
 
 // bucketTree is a bucket's tree.
@@ -464,11 +509,21 @@ func Open(path string, opts *Options) (*DB, error) {
 	// a larger AllocSize and larger pages saved nothing measurable on
 	// group-committed writes (before the log took the commits; not
 	// measured again since).
-	bdb, err := bbolt.Open(path, os.FileMode(0o600), &bbolt.Options{
-		Timeout:         o.LockTimeout,
-		FreelistType:    bbolt.FreelistMapType,
-		NoSync:          o.NoSync,
-		InitialMmapSize: o.InitialMmapSize,
+	var bdb *bbolt.DB
+	err := guard("open", "", func() error {
+		// A damaged freelist page makes bbolt panic here.
+		var err error
+		bdb, err = bbolt.Open(path, os.FileMode(0o600), &bbolt.Options{
+			Timeout:         o.LockTimeout,
+			FreelistType:    bbolt.FreelistMapType,
+			NoSync:          o.NoSync,
+			InitialMmapSize: o.InitialMmapSize,
+		})
+		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
+			// Both meta pages damaged, or no bbolt file at all.
+			err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
@@ -482,6 +537,7 @@ func Open(path string, opts *Options) (*DB, error) {
 		reqs:       make(chan *request, o.MaxBatch),
 		finished:   make(chan struct{}),
 		ckptDone:   make(chan ckptResult, 1),
+		syncs:      make(chan *syncReq),
 	}
 	logger := o.Logger
 	if logger == nil {
@@ -499,12 +555,17 @@ func Open(path string, opts *Options) (*DB, error) {
 // what it replayed and removes the log, so that the DB starts from bbolt
 // alone and a fresh log. A file without a valid meta record (new, written
 // by an older version or by other programs since) is searched for nested
-// buckets and gets one. A log damaged before its end fails it, every file
-// left as it was, unless salvage is set (Options.AcceptLogLoss).
+// buckets and gets one. A file without checksums (of format 1, or made by
+// another program) is migrated to the current format first, once the log
+// was read: its records get their checksums, in one transaction. A log
+// damaged before its end fails it, every file left as it was, unless
+// salvage is set (Options.AcceptLogLoss); so does a file of a later
+// format.
 func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 	var (
-		m     meta
-		fresh bool
+		m       meta
+		fresh   bool
+		migrate bool // the file has records without checksums
 	)
 	err := guard("read meta", "", func() error {
 		rtx, err := d.db.Begin(false)
@@ -513,9 +574,18 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 		}
 		defer rtx.Rollback() //nolint:errcheck // read-only: nothing to lose
 		var ok bool
-		m, ok, err = readMeta(rtx)
+		if m, ok, err = readMeta(rtx); err != nil {
+			return err
+		}
 		fresh = ok && m.txid == uint64(rtx.ID())
-		if err == nil && !fresh {
+		if ok {
+			migrate = m.format == formatUnversioned
+		} else {
+			// No meta record: a new file, or one another program made.
+			first, _ := rtx.Cursor().First()
+			migrate = first != nil
+		}
+		if !fresh {
 			m.nested, err = findNested(rtx)
 		}
 		return err
@@ -547,6 +617,11 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 		logger.Info("bolt: replayed the log", "path", path, "segments", r.segments, "records", r.records,
 			"from_batch", m.seq, "to_batch", r.last, "cut_bytes", r.tail)
 	}
+	if migrate {
+		if err := d.migrate(m, logger, path); err != nil {
+			return err
+		}
+	}
 	last := r.last
 	if last > m.seq || !fresh {
 		if _, err := checkpoint(d.db, g, d.nested); err != nil {
@@ -562,8 +637,38 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 	}
 	d.baseTxid = uint64(rtx.ID())
 	_ = rtx.Rollback()
-	d.seq = last
+	d.seq, d.ckptSeq = last, last
 	d.active = newGen(last)
+	return nil
+}
+
+// migrate gives every record of the file its checksum, and the meta record
+// the current format, in one transaction (see recover).
+func (d *DB) migrate(m meta, logger *slog.Logger, path string) error {
+	from := m.format
+	var n int
+	err := guard("migrate", "", func() error {
+		btx, err := d.db.Begin(true)
+		if err != nil {
+			return err
+		}
+		defer btx.Rollback() //nolint:errcheck // after Commit, a no-op
+		if n, err = migrate(btx); err != nil {
+			return err
+		}
+		if err := writeMeta(btx, meta{seq: m.seq, nested: m.nested}); err != nil {
+			return fmt.Errorf("meta: %w", err)
+		}
+		return btx.Commit()
+	})
+	if err != nil {
+		return fmt.Errorf("migrate the file to format %d: %w", formatVersion, err)
+	}
+	if from == 0 {
+		from = formatUnversioned
+	}
+	logger.Info("bolt: migrated the file: every record has its checksum now",
+		"path", path, "from_format", from, "to_format", formatVersion, "records", n)
 	return nil
 }
 
@@ -647,7 +752,7 @@ func (d *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 		_ = btx.Rollback()
 	}
 	defer btx.Rollback() //nolint:errcheck // read-only: nothing to lose
-	t := &tx{btx: btx, mapped: d.mappedSpan(btx), active: s.active}
+	t := &tx{btx: btx, mapped: d.mappedSpan(btx), active: s.active, nested: d.nested, cat: &d.cat}
 	if s.old != nil {
 		t.old = s.old.trees
 	}
@@ -761,6 +866,15 @@ loop:
 			if pending == nil {
 				d.maybeCheckpoint()
 			}
+		case s := <-d.syncs:
+			// Every batch answered is at most d.seq, pending's included
+			// (its answer may be on its way).
+			s.target = d.seq
+			d.waiters = append(d.waiters, s)
+			d.answerWaiters(nil)
+			if pending == nil {
+				d.maybeCheckpoint()
+			}
 		}
 	}
 	if pending != nil {
@@ -768,6 +882,28 @@ loop:
 		d.finish(pending)
 	}
 	d.closeErr = d.shutdown()
+	for _, s := range d.waiters {
+		s.done <- fmt.Errorf("bolt: %w", store.ErrClosed)
+	}
+	d.waiters = nil
+}
+
+// answerWaiters answers the sync requests whose batches the bbolt file
+// holds with nil, and, when err is not nil, the others with err.
+func (d *DB) answerWaiters(err error) {
+	keep := d.waiters[:0]
+	for _, s := range d.waiters {
+		switch {
+		case s.target <= d.ckptSeq:
+			s.done <- nil
+		case err != nil:
+			s.done <- err
+		default:
+			keep = append(keep, s)
+		}
+	}
+	clear(d.waiters[len(keep):])
+	d.waiters = keep
 }
 
 // runBatch runs a batch of functions, starting with first's, on top of
@@ -831,7 +967,7 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 			// The undo log is needed only when the buffer holds writes
 			// of earlier functions to protect.
 			buf.track = len(ok) > 0
-			t := &tx{btx: rtx, mapped: sp, buf: buf, under: lay, active: active, old: old, nested: d.nested, refs: rs}
+			t := &tx{btx: rtx, mapped: sp, buf: buf, under: lay, active: active, old: old, nested: d.nested, refs: rs, cat: &d.cat}
 			if err := call(r.fn, t); err != nil {
 				if buf.track {
 					buf.rollback() // nothing of r is left in buf
@@ -1068,6 +1204,11 @@ func (d *DB) finish(b *batch) bool {
 			r.done <- err
 		}
 		d.seq = b.seq - 1
+		// Sync requests made meanwhile counted on b.
+		for _, s := range d.waiters {
+			s.target = min(s.target, d.seq)
+		}
+		d.answerWaiters(nil)
 		return false
 	}
 	d.noteSize()
@@ -1097,8 +1238,11 @@ func (d *DB) noteSize() {
 }
 
 // maybeCheckpoint starts a checkpoint when one is due and none is running:
-// of the active generation when it reached the checkpoint size, or again of
-// the one whose checkpoint failed, once its retry time has come. It is
+// of the active generation when it reached the checkpoint size or a sync
+// request waits for it (every waiting request wants batches the file does
+// not hold, which, with no checkpoint running and none failed, the active
+// generation holds), or again of the one whose checkpoint failed, once
+// its retry time has come. It is
 // called only while no batch is being committed, so that the log can be
 // rotated, and with no read transaction open.
 func (d *DB) maybeCheckpoint() {
@@ -1108,7 +1252,7 @@ func (d *DB) maybeCheckpoint() {
 		if !time.Now().Before(d.retryAt) {
 			d.startCheckpoint()
 		}
-	case d.active.logSize >= d.ckptSize || d.active.size >= d.ckptSize:
+	case d.active.logSize >= d.ckptSize || d.active.size >= d.ckptSize || len(d.waiters) > 0:
 		d.freeze()
 		d.startCheckpoint()
 	}
@@ -1156,9 +1300,12 @@ func (d *DB) checkpointed(res ckptResult) {
 	if res.err != nil {
 		d.ckptErr = res.err
 		d.retryAt = time.Now().Add(checkpointRetry)
+		d.answerWaiters(fmt.Errorf("checkpoint: %w", res.err))
 		return
 	}
 	d.ckptErr = nil
+	d.ckptSeq = res.g.top
+	d.answerWaiters(nil)
 	d.ovMu.Lock()
 	d.old = nil
 	d.baseTxid = res.txid
@@ -1206,6 +1353,19 @@ func (d *DB) shutdown() error {
 		if d.checkpointed(<-d.ckptDone); d.old != nil {
 			return fmt.Errorf("checkpoint: %w", d.ckptErr)
 		}
+	}
+	// bbolt keeps two meta pages and, when the last one is damaged, opens
+	// the file as of the one before without a word: the transaction
+	// before the last checkpoint, which, once the log is gone, would lose
+	// that checkpoint's batches. One more transaction, which changes only
+	// the meta record, makes the two say the same.
+	err := guard("close", "", func() error {
+		return d.db.Update(func(btx *bbolt.Tx) error {
+			return writeMeta(btx, meta{seq: d.ckptSeq, nested: d.nested})
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if err := d.log.removeAll(); err != nil {
 		return fmt.Errorf("remove the log: %w", err)

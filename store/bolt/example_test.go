@@ -46,3 +46,41 @@ func ExampleOpen() {
 	// bob joined
 	// carol joined
 }
+
+// BackupFile copies an open store to a file, which opens as a store of its
+// own; Check finds nothing wrong with either.
+func ExampleDB_BackupFile() {
+	dir, err := os.MkdirTemp("", "bolt-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	db, err := bolt.Open(filepath.Join(dir, "members.db"), nil)
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	err = db.Update(ctx, func(tx store.Tx) error { return tx.Put("members", []byte("alice"), []byte("gold")) })
+	if err != nil {
+		panic(err)
+	}
+	backup := filepath.Join(dir, "members-backup.db")
+	if _, err := db.BackupFile(ctx, backup); err != nil {
+		panic(err)
+	}
+	restored, err := bolt.Open(backup, nil)
+	if err != nil {
+		panic(err)
+	}
+	defer restored.Close()
+	fmt.Println("check:", restored.Check(ctx))
+	_ = restored.View(ctx, func(tx store.Tx) error {
+		v, err := tx.Get("members", []byte("alice"))
+		fmt.Printf("alice %s %v\n", v, err)
+		return nil
+	})
+	// Output:
+	// check: <nil>
+	// alice gold <nil>
+}

@@ -104,33 +104,75 @@ var (
 	// DB.nested), valid when the file's last transaction is the one
 	// metaCheckpoint names.
 	metaNested = []byte("nested")
+	// metaFormat holds the file's format (see formatVersion), a uint32
+	// (big-endian); absent in a file of format 1.
+	metaFormat = []byte("format")
+	// metaBuckets lists the buckets the file holds besides metaBucket:
+	// the buckets checkpoints made, or that the file held when it was
+	// migrated. A bucket that is listed but missing is damage, not an
+	// empty bucket.
+	metaBuckets = []byte("buckets")
 )
 
 // meta is what metaBucket records.
 type meta struct {
 	seq, txid uint64
 	nested    map[string]map[string]bool
+	// format is the file's format: formatUnversioned when it has no
+	// format record.
+	format uint32
 }
 
-// readMeta reads metaBucket; ok is false when the file has none.
+// readMeta reads metaBucket; ok is false when the file has none. The
+// records of a file of format 1 have no checksums; those of a later
+// format have, and one that does not hold is an error wrapping
+// ErrCorrupt.
 func readMeta(btx *bbolt.Tx) (m meta, ok bool, err error) {
 	b := btx.Bucket([]byte(metaBucket))
 	if b == nil {
 		return m, false, nil
 	}
-	v := b.Get(metaCheckpoint)
+	base := bucketSum(metaBucket)
+	m.format = formatUnversioned
+	get := func(key []byte) ([]byte, error) {
+		v := b.Get(key)
+		if v == nil || m.format == formatUnversioned {
+			return v, nil
+		}
+		v, good := unseal(base, key, v)
+		if !good {
+			return nil, badSum("read meta", metaBucket, key)
+		}
+		return v, nil
+	}
+	if v := b.Get(metaFormat); v != nil {
+		v, good := unseal(base, metaFormat, v)
+		if !good || len(v) != 4 {
+			return m, false, badSum("read meta", metaBucket, metaFormat)
+		}
+		if m.format = binary.BigEndian.Uint32(v); m.format != formatVersion {
+			return m, false, fmt.Errorf("%w: the file is of format %d; this version reads formats %d and %d",
+				ErrFormat, m.format, formatUnversioned, formatVersion)
+		}
+	}
+	v, err := get(metaCheckpoint)
+	if err != nil {
+		return m, false, err
+	}
 	if len(v) != 16 {
-		return m, false, fmt.Errorf("bad checkpoint record %x", v)
+		return m, false, fmt.Errorf("%w: bad checkpoint record %x", ErrCorrupt, v)
 	}
 	m.seq, m.txid = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
-	v = b.Get(metaNested)
+	if v, err = get(metaNested); err != nil {
+		return m, false, err
+	}
 	for len(v) > 0 {
 		var bucket, key []byte
 		if bucket, v, ok = cutBytes(v); ok {
 			key, v, ok = cutBytes(v)
 		}
 		if !ok {
-			return m, false, fmt.Errorf("bad nested-bucket record")
+			return m, false, fmt.Errorf("%w: bad nested-bucket record", ErrCorrupt)
 		}
 		addNested(&m.nested, string(bucket), string(key))
 	}
@@ -155,15 +197,76 @@ func addNested(m *map[string]map[string]bool, bucket, key string) {
 	(*m)[bucket][key] = true
 }
 
-// writeMeta records m.seq, btx's id and m.nested in btx.
-func writeMeta(btx *bbolt.Tx, m meta) error {
+// readCatalogue reads the list of buckets of metaBuckets; ok is false when
+// the file has none (of format 1, or new).
+func readCatalogue(btx *bbolt.Tx) (names map[string]bool, ok bool, err error) {
+	b := btx.Bucket([]byte(metaBucket))
+	if b == nil {
+		return nil, false, nil
+	}
+	v := b.Get(metaBuckets)
+	if v == nil {
+		return nil, false, nil
+	}
+	v, good := unseal(bucketSum(metaBucket), metaBuckets, v)
+	if !good {
+		return nil, false, badSum("read meta", metaBucket, metaBuckets)
+	}
+	names = make(map[string]bool)
+	for len(v) > 0 {
+		var name []byte
+		if name, v, ok = cutBytes(v); !ok {
+			return nil, false, fmt.Errorf("%w: bad bucket list", ErrCorrupt)
+		}
+		names[string(name)] = true
+	}
+	return names, true, nil
+}
+
+// writeMeta records m.seq, btx's id, m.nested, the format of this package
+// and the list of buckets, with created added, in btx, with their
+// checksums. A file without a list gets one of the buckets it holds.
+func writeMeta(btx *bbolt.Tx, m meta, created ...string) error {
+	names, ok, err := readCatalogue(btx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		names = make(map[string]bool)
+		err := btx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+			if string(name) != metaBucket {
+				names[string(name)] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, name := range created {
+		names[name] = true
+	}
 	b, err := btx.CreateBucketIfNotExists([]byte(metaBucket))
 	if err != nil {
 		return err
 	}
+	var s sealer
+	base := bucketSum(metaBucket)
+	put := func(key, value []byte) error { return b.Put(key, s.seal(base, key, value)) }
+	var list []byte
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		list = binary.AppendUvarint(list, uint64(len(name)))
+		list = append(list, name...)
+	}
+	if err := put(metaBuckets, list); err != nil {
+		return err
+	}
+	if err := put(metaFormat, binary.BigEndian.AppendUint32(nil, formatVersion)); err != nil {
+		return err
+	}
 	v := binary.BigEndian.AppendUint64(nil, m.seq)
 	v = binary.BigEndian.AppendUint64(v, uint64(btx.ID()))
-	if err := b.Put(metaCheckpoint, v); err != nil {
+	if err := put(metaCheckpoint, v); err != nil {
 		return err
 	}
 	if m.nested == nil {
@@ -178,7 +281,7 @@ func writeMeta(btx *bbolt.Tx, m meta) error {
 			n = append(n, key...)
 		}
 	}
-	return b.Put(metaNested, n)
+	return put(metaNested, n)
 }
 
 // findNested walks every bucket of btx for keys holding nested buckets.
@@ -219,6 +322,10 @@ func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (u
 		return 0, fmt.Errorf("begin: %w", err)
 	}
 	defer btx.Rollback() //nolint:errcheck // after Commit, a no-op
+	var (
+		s       sealer // the values with their checksums, kept until the commit
+		created []string
+	)
 	for _, name := range slices.Sorted(maps.Keys(g.trees)) {
 		t := g.trees[name]
 		b := btx.Bucket([]byte(name))
@@ -231,17 +338,19 @@ func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (u
 			if b, err = btx.CreateBucket([]byte(name)); err != nil {
 				return 0, fmt.Errorf("bucket %q: %w", name, err)
 			}
+			created = append(created, name)
 		}
 		if appendOnly(b, t) {
 			// Every key goes after the bucket's last: fill pages up, as
 			// bbolt would otherwise split each appended page in half.
 			b.FillPercent = 0.95
 		}
+		base := bucketSum(name)
 		t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool {
 			if it.Marked() {
 				err = b.Delete(it.Key())
 			} else {
-				err = b.Put(it.Key(), it.Value())
+				err = b.Put(it.Key(), s.seal(base, it.Key(), it.Value()))
 			}
 			if err != nil {
 				err = fmt.Errorf("bucket %q, key %q: %w", name, it.Key(), err)
@@ -252,7 +361,7 @@ func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (u
 			return 0, err
 		}
 	}
-	if err := writeMeta(btx, meta{seq: g.top, nested: nested}); err != nil {
+	if err := writeMeta(btx, meta{seq: g.top, nested: nested}, created...); err != nil {
 		return 0, fmt.Errorf("meta: %w", err)
 	}
 	txid := uint64(btx.ID())

@@ -296,6 +296,17 @@ type tx struct {
 	refs     *refs                      // shared by the transactions of a batch; a View's made on first use
 	scanning int                        // nesting depth of running Scan calls
 	done     atomic.Bool
+	// cat caches the file's list of buckets (see DB.cat); nil reads it
+	// from btx every time.
+	cat *atomic.Pointer[catalogue]
+}
+
+// catalogue is the list of buckets of metaBuckets as of the bbolt
+// transaction txid, or the error reading it.
+type catalogue struct {
+	txid  uint64
+	names map[string]bool
+	err   error
 }
 
 // bucketRefs are the levels of one bucket, as the transactions of a batch
@@ -307,7 +318,12 @@ type bucketRefs struct {
 	active, old *tree      // nil when the generation has none
 	btx         *bbolt.Tx  // the read transaction bolt was looked up in
 	bolt        *bbolt.Bucket
-	mapped      span // where bolt's keys and values lie
+	mapped      span   // where bolt's keys and values lie
+	sum         uint32 // bucketSum(name), where its records' checksums start
+	// missing is noBucket's answer for btx, when bolt is nil and
+	// missingKnown is set.
+	missing      error
+	missingKnown bool
 }
 
 // refs holds the bucketRefs of the buckets used. Bucket names are mostly
@@ -334,7 +350,7 @@ func (t *tx) bucket(name string) *bucketRefs {
 	}
 	r := c.byName[name]
 	if r == nil {
-		r = &bucketRefs{name: name, active: t.active[name], old: t.old[name]}
+		r = &bucketRefs{name: name, active: t.active[name], old: t.old[name], sum: bucketSum(name)}
 		if t.buf != nil {
 			r.buf = t.buf.buckets[name]
 		}
@@ -354,6 +370,7 @@ func (t *tx) boltBucket(r *bucketRefs) *bbolt.Bucket {
 	if r.btx != t.btx {
 		r.btx, r.bolt = t.btx, t.btx.Bucket([]byte(r.name))
 		r.mapped = t.mapped
+		r.missing, r.missingKnown = nil, false
 		if r.bolt != nil && r.bolt.Root() == 0 {
 			// An inline bucket, which bbolt copies to the heap when it is
 			// not aligned in the file: at most a quarter of a page.
@@ -433,7 +450,11 @@ func (s span) holdsAddr(a uintptr) bool { return a >= s.lo && a < s.hi }
 
 // boltGet reads key from r's bbolt bucket: nil when absent, an error
 // wrapping ErrCorrupt when the file is damaged (see guard; written out,
-// as it is on the path of every Get the overlay does not answer).
+// as it is on the path of every Get the overlay does not answer) or the
+// record's checksum does not hold. It seeks with a cursor, as bbolt's Get
+// does, but sees a key flagged as a nested bucket, which it reads as
+// absent only when Open found it (see DB.nested): a flipped flag is
+// damage, not a missing record.
 func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 	old := debug.SetPanicOnFault(true)
 	defer func() {
@@ -444,12 +465,101 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 	}()
 	b := t.boltBucket(r)
 	if b == nil {
-		return nil, nil
+		return nil, t.noBucket("get", r)
 	}
-	if v = b.Get(key); !r.mapped.holds(v) {
+	c := b.Cursor()
+	k, v := c.Seek(key)
+	switch {
+	case !bytes.Equal(k, key):
+		return nil, t.confirmMiss(r, c, key, k, v)
+	case !r.mapped.holdsPair(k, v):
 		return nil, fmt.Errorf("%w: get: bucket %q, key %q: the value lies outside the file", ErrCorrupt, r.name, key)
+	case v == nil:
+		if t.nested[r.name][string(key)] {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%w: get: bucket %q, key %q: flagged as a nested bucket", ErrCorrupt, r.name, key)
+	}
+	v, good := unseal(r.sum, key, v)
+	if !good {
+		return nil, badSum("get", r.name, key)
 	}
 	return v, nil
+}
+
+// confirmMiss checks that key is absent from r's bbolt bucket, where the
+// cursor c, sought to key, found k and v (nil at the end of the bucket): k
+// follows key, and the record before key precedes it, and both records'
+// checksums hold. A record whose key was damaged lies there, and a damaged
+// branch page sends the search to another leaf, whose neighbours are out
+// of order: either is an error wrapping ErrCorrupt, not a missing record.
+// (Costs a step back and two checksums a miss.)
+func (t *tx) confirmMiss(r *bucketRefs, c *bbolt.Cursor, key, k, v []byte) error {
+	if k != nil {
+		if err := t.neighbour(r, key, k, v, 1); err != nil {
+			return err
+		}
+		k, v = c.Prev()
+	} else {
+		k, v = c.Last()
+	}
+	if k == nil {
+		return nil
+	}
+	return t.neighbour(r, key, k, v, -1)
+}
+
+// neighbour checks the record k, v found next to where key would be, on
+// its side (1 after, -1 before).
+func (t *tx) neighbour(r *bucketRefs, key, k, v []byte, side int) error {
+	switch {
+	case bytes.Compare(k, key) != side:
+		return fmt.Errorf("%w: get: bucket %q, key %q: the keys around it are out of order", ErrCorrupt, r.name, key)
+	case !r.mapped.holdsPair(k, v):
+		return fmt.Errorf("%w: get: bucket %q, key %q: a key or value lies outside the file", ErrCorrupt, r.name, key)
+	case v == nil:
+		if !t.nested[r.name][string(k)] {
+			return fmt.Errorf("%w: get: bucket %q, key %q: flagged as a nested bucket", ErrCorrupt, r.name, k)
+		}
+		return nil
+	}
+	if _, good := unseal(r.sum, k, v); !good {
+		return badSum("get", r.name, k)
+	}
+	return nil
+}
+
+// noBucket checks that r's bucket, which the bbolt file does not hold, is
+// missing from the file's list of buckets too (see metaBuckets): a bucket
+// whose entry in the file was damaged is an error wrapping ErrCorrupt,
+// not an empty bucket. The answer is kept for r's transaction: buckets
+// that no checkpoint wrote yet are missing on every Get. The caller
+// guards it.
+func (t *tx) noBucket(op string, r *bucketRefs) error {
+	if !r.missingKnown {
+		r.missingKnown = true
+		var c *catalogue
+		if t.cat != nil {
+			c = t.cat.Load()
+		}
+		if txid := uint64(t.btx.ID()); c == nil || c.txid != txid {
+			c = &catalogue{txid: txid}
+			c.names, _, c.err = readCatalogue(t.btx)
+			if t.cat != nil {
+				t.cat.Store(c)
+			}
+		}
+		switch {
+		case c.err != nil:
+			r.missing = fmt.Errorf("bucket %q: %w", r.name, c.err)
+		case c.names[r.name]:
+			r.missing = fmt.Errorf("%w: bucket %q is missing from the file", ErrCorrupt, r.name)
+		}
+	}
+	if r.missing != nil {
+		return fmt.Errorf("%s: %w", op, r.missing)
+	}
+	return nil
 }
 
 // find looks key up in tr, which may be nil.
@@ -512,8 +622,8 @@ func (t *tx) Put(bucket string, key, value []byte) error {
 	if err := t.check("put", bucket, key, true); err != nil {
 		return err
 	}
-	if int64(len(value)) > bbolt.MaxValueSize {
-		return fmt.Errorf("bolt: put: value longer than %d bytes: %w", bbolt.MaxValueSize, store.ErrInvalid)
+	if int64(len(value)) > bbolt.MaxValueSize-sumSize {
+		return fmt.Errorf("bolt: put: value longer than %d bytes: %w", bbolt.MaxValueSize-sumSize, store.ErrInvalid)
 	}
 	t.write(bucket, key, value, false)
 	return nil
@@ -582,9 +692,12 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 	}
 	r := t.bucket(bucket)
 	if b := t.boltBucket(r); b != nil {
-		cs = newCursorSource(b.Cursor(), bucket, r.mapped, start, end, reverse)
+		cs = newCursorSource(b.Cursor(), r, t.nested[bucket], start, end, reverse)
 		srcs = append(srcs, cs)
 	} else {
+		if err := t.noBucket("scan", r); err != nil {
+			return err
+		}
 		cs = &cursorSource{} // no bucket: nothing of bbolt's is read from here on
 	}
 	err = merge(srcs, reverse, fn)
@@ -787,13 +900,16 @@ func (s *treeSource[V]) next() (key, value []byte, del, ok bool) {
 }
 
 // cursorSource walks a bbolt bucket. Its caller guards it (see Scan): a
-// damaged page makes it panic, or its pairs lie outside the file, which
-// ends the walk with an error wrapping ErrCorrupt. Its pairs are read one
-// ahead, so that the pair a Scan is at is never reread.
+// damaged page makes it panic, or its pairs lie outside the file, or a
+// record's checksum does not hold, which ends the walk with an error
+// wrapping ErrCorrupt. Its pairs are read one ahead, so that the pair a
+// Scan is at is never reread.
 type cursorSource struct {
 	c          *bbolt.Cursor
 	bucket     string
-	mapped     span // where the pairs lie
+	mapped     span            // where the pairs lie
+	sum        uint32          // bucketSum(bucket)
+	nested     map[string]bool // the keys holding nested buckets (see DB.nested)
 	start, end []byte
 	desc       bool
 	k, v       []byte // the next pair; k nil when done
@@ -802,8 +918,8 @@ type cursorSource struct {
 	reading bool
 }
 
-func newCursorSource(c *bbolt.Cursor, bucket string, mapped span, start, end []byte, desc bool) *cursorSource {
-	s := &cursorSource{c: c, bucket: bucket, mapped: mapped, start: start, end: end, desc: desc, reading: true}
+func newCursorSource(c *bbolt.Cursor, r *bucketRefs, nested map[string]bool, start, end []byte, desc bool) *cursorSource {
+	s := &cursorSource{c: c, bucket: r.name, mapped: r.mapped, sum: r.sum, nested: nested, start: start, end: end, desc: desc, reading: true}
 	switch {
 	case !desc && start == nil:
 		s.k, s.v = c.First()
@@ -824,7 +940,9 @@ func newCursorSource(c *bbolt.Cursor, bucket string, mapped span, start, end []b
 }
 
 // clip ends the walk when its key left the range, or lies outside the
-// file, as may its value.
+// file, as may its value, or its record's checksum does not hold; it
+// strips the checksum from the value. A key of a nested bucket that Open
+// found is passed on with a nil value.
 func (s *cursorSource) clip() {
 	if s.k == nil {
 		return
@@ -837,7 +955,22 @@ func (s *cursorSource) clip() {
 	if s.desc && s.start != nil && bytes.Compare(s.k, s.start) < 0 ||
 		!s.desc && s.end != nil && bytes.Compare(s.k, s.end) >= 0 {
 		s.k, s.v = nil, nil
+		return
 	}
+	if s.v == nil {
+		if !s.nested[string(s.k)] {
+			s.failed = fmt.Errorf("%w: scan: bucket %q, key %q: flagged as a nested bucket", ErrCorrupt, s.bucket, s.k)
+			s.k = nil
+		}
+		return
+	}
+	v, good := unseal(s.sum, s.k, s.v)
+	if !good {
+		s.failed = badSum("scan", s.bucket, s.k)
+		s.k, s.v = nil, nil
+		return
+	}
+	s.v = v
 }
 
 func (s *cursorSource) err() error { return s.failed }

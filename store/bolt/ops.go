@@ -1,0 +1,378 @@
+package bolt
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"unsafe"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/memberkit/membership/store"
+)
+
+var _ store.Checker = (*DB)(nil)
+
+// maxCheckErrors is the most problems Check reports.
+const maxCheckErrors = 20
+
+// Check checks the integrity of the whole bbolt file: bbolt's own check of
+// its pages (every page reachable once, the freelist, keys in order) and
+// the checksum of every record (see the package documentation, Damaged
+// files), the reserved bucket's included. The log and the overlay, whose
+// records were checked when they were written and replayed, are not read.
+// It returns nil when nothing is damaged, an error wrapping [ErrCorrupt]
+// (and so [store.ErrCorrupt]) that lists up to 20 problems, ctx.Err(), or
+// an error wrapping [store.ErrClosed].
+//
+// Check holds bbolt's write transaction while it runs, as bbolt's check
+// requires: Updates go on, but no checkpoint runs meanwhile, so a long
+// Check on a busy store lets the overlay grow, up to
+// [Options.MaxOverlaySize], where Updates wait.
+func (d *DB) Check(ctx context.Context) error {
+	if d.closed.Load() {
+		return fmt.Errorf("bolt: check: %w", store.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var problems []error
+	err := guard("check", "", func() error {
+		btx, err := d.db.Begin(true)
+		if err != nil {
+			if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+				return store.ErrClosed
+			}
+			return err
+		}
+		defer btx.Rollback() //nolint:errcheck // nothing was written
+		// bbolt's check runs on a goroutine of its own, where a damaged
+		// page could fault outside the guard: it runs only on pages whose
+		// structure checkPages found sound.
+		if err := checkPages(btx, d.mappedSpan(btx)); err != nil {
+			problems = append(problems, err)
+			return nil
+		}
+		for err := range btx.Check() {
+			if len(problems) < maxCheckErrors {
+				problems = append(problems, err)
+			}
+		}
+		if len(problems) > 0 {
+			// Walking damaged pages could loop: the pages are reported.
+			return nil
+		}
+		if _, _, err := readMeta(btx); err != nil {
+			problems = append(problems, err)
+		}
+		if names, _, err := readCatalogue(btx); err != nil {
+			problems = append(problems, err)
+		} else {
+			err := btx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+				if string(name) != metaBucket && !names[string(name)] {
+					problems = append(problems, fmt.Errorf("bucket %q is not in the list of buckets", name))
+				}
+				delete(names, string(name))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for name := range names {
+				problems = append(problems, fmt.Errorf("bucket %q is missing from the file", name))
+			}
+		}
+		return checkRecords(ctx, btx, d.nested, &problems)
+	})
+	switch {
+	case errors.Is(err, store.ErrClosed):
+		return fmt.Errorf("bolt: check: %w", store.ErrClosed)
+	case err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+		return err
+	case err != nil:
+		problems = append(problems, err)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("bolt: check: %w: %w", ErrCorrupt, errors.Join(problems...))
+}
+
+// checkRecords checks the checksum of every record of btx's buckets but
+// the reserved one, adding a problem for each that fails, up to
+// maxCheckErrors. A key holding a nested bucket is a problem unless nested
+// lists it.
+func checkRecords(ctx context.Context, btx *bbolt.Tx, nested map[string]map[string]bool, problems *[]error) error {
+	return btx.ForEach(func(name []byte, b *bbolt.Bucket) error {
+		bucket := string(name)
+		if bucket == metaBucket {
+			return nil
+		}
+		base := bucketSum(bucket)
+		n := 0
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if n++; n%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			var problem error
+			switch {
+			case v == nil && !nested[bucket][string(k)]:
+				problem = fmt.Errorf("bucket %q, key %q: flagged as a nested bucket", bucket, k)
+			case v == nil:
+			default:
+				if _, good := unseal(base, k, v); !good {
+					problem = fmt.Errorf("bucket %q, key %q: the record's checksum does not match", bucket, k)
+				}
+			}
+			if problem != nil {
+				if *problems = append(*problems, problem); len(*problems) >= maxCheckErrors {
+					return nil
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// Backup writes a copy of the store, a bbolt file that [Open] opens as a
+// store, to w, while the store serves Updates and Views, and returns the
+// number of bytes written. The copy holds a committed state: every
+// Update wholly or not at all, every Update answered before Backup was
+// called among them, and possibly some answered while it runs. It needs no
+// log: Backup first has the writer checkpoint every batch answered into
+// the bbolt file (which a checkpoint does at once if none is running), then
+// copies the file as a bbolt read transaction sees it.
+//
+// It returns ctx.Err() when ctx is done first (w may then hold part of a
+// copy), an error wrapping [store.ErrClosed], the checkpoint's error when
+// it failed, or w's error. While it copies, the transaction it holds keeps
+// bbolt from growing its memory map (see Caveats).
+func (d *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	if err := d.syncFile(ctx); err != nil {
+		return 0, fmt.Errorf("bolt: backup: %w", err)
+	}
+	btx, err := d.db.Begin(false)
+	if err != nil {
+		if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+			err = store.ErrClosed
+		}
+		return 0, fmt.Errorf("bolt: backup: %w", err)
+	}
+	defer btx.Rollback() //nolint:errcheck // read-only: nothing to lose
+	n, err := btx.WriteTo(ctxWriter{ctx, w})
+	if err != nil {
+		return n, fmt.Errorf("bolt: backup: %w", err)
+	}
+	return n, nil
+}
+
+// BackupFile writes a copy of the store, as [DB.Backup] does, to the file
+// at path: to a new file in path's directory first, synced, then renamed
+// to path, so that path holds either a whole copy or what it held before.
+// It refuses, with an error wrapping [store.ErrInvalid], the store's own
+// file and a path next to which log files lie (which Open would replay
+// into the copy).
+func (d *DB) BackupFile(ctx context.Context, path string) (int64, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return 0, fmt.Errorf("bolt: backup to %s: %w", path, err)
+	}
+	if own, err := filepath.Abs(d.db.Path()); err == nil && own == abs {
+		return 0, fmt.Errorf("bolt: backup to %s: the store's own file: %w", path, store.ErrInvalid)
+	}
+	if name := logFile(path); name != "" {
+		return 0, fmt.Errorf("bolt: backup to %s: log files lie next to it (%s): %w", path, name, store.ErrInvalid)
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".backup-*")
+	if err != nil {
+		return 0, fmt.Errorf("bolt: backup to %s: %w", path, err)
+	}
+	tmp := f.Name()
+	n, err := d.Backup(ctx, f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return 0, fmt.Errorf("bolt: backup to %s: %w", path, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return n, fmt.Errorf("bolt: backup to %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// logFile returns the name of a log file next to path, or "".
+func logFile(path string) string {
+	ents, _ := os.ReadDir(filepath.Dir(path))
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), filepath.Base(path)+walInfix) {
+			return e.Name()
+		}
+	}
+	return ""
+}
+
+// syncFile waits until the bbolt file holds every batch answered before it
+// was called (see syncReq).
+func (d *DB) syncFile(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := &syncReq{done: make(chan error, 1)}
+	d.mu.RLock()
+	if d.closed.Load() {
+		d.mu.RUnlock()
+		return store.ErrClosed
+	}
+	select {
+	case d.syncs <- s:
+	case <-ctx.Done():
+		d.mu.RUnlock()
+		return ctx.Err()
+	}
+	d.mu.RUnlock()
+	select {
+	case err := <-s.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ctxWriter is a writer that fails once its context is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
+// The layout of a bbolt page: a header (id uint64, flags uint16, count
+// uint16, overflow uint32), then count 16-byte elements; a branch element
+// is pos uint32, ksize uint32, pgid uint64, a leaf element flags uint32,
+// pos uint32, ksize uint32, vsize uint32, pos counting from the element. A
+// bucket's value is its root pgid and sequence (uint64 each), followed,
+// when the root is 0, by its inline page. Integers are in the machine's
+// order, little-endian on the platforms bbolt maps files on.
+const (
+	pageHeaderSize = 16
+	pageElemSize   = 16
+	branchPage     = 0x01
+	leafPage       = 0x02
+	bucketElem     = 0x01
+	bucketHeader   = 16
+)
+
+// checkPages walks every page reachable from btx's root, reading them
+// from the file's mapping, and checks that each is a branch or leaf page
+// met once, inside the file, whose elements' keys and values lie inside
+// it, and whose children lie in the file. It returns the first problem,
+// wrapping ErrCorrupt; its caller guards it against memory faults.
+func checkPages(btx *bbolt.Tx, mapped span) error {
+	size := uintptr(btx.Size())
+	if mapped.hi-mapped.lo < size || mapped.page == 0 {
+		return fmt.Errorf("%w: the file is larger than its mapping", ErrCorrupt)
+	}
+	// The mapping is not the garbage collector's: its address, kept as a
+	// uintptr, is read back as a pointer.
+	lo := mapped.lo
+	file := unsafe.Slice((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&lo))), size)
+	ps := int(mapped.page)
+	npages := uint64(len(file) / ps)
+	seen := make(map[uint64]bool)
+	var (
+		walk  func(p []byte, id uint64, depth int) error
+		visit func(id uint64, depth int) error
+	)
+	walk = func(p []byte, id uint64, depth int) error {
+		if depth > 64 {
+			return fmt.Errorf("%w: page %d: the tree is deeper than 64 levels", ErrCorrupt, id)
+		}
+		if len(p) < pageHeaderSize {
+			return fmt.Errorf("%w: page %d: shorter than its header", ErrCorrupt, id)
+		}
+		flags := binary.LittleEndian.Uint16(p[8:])
+		count := int(binary.LittleEndian.Uint16(p[10:]))
+		if pageHeaderSize+count*pageElemSize > len(p) {
+			return fmt.Errorf("%w: page %d: %d elements do not fit in it", ErrCorrupt, id, count)
+		}
+		for i := range count {
+			e := pageHeaderSize + i*pageElemSize
+			switch flags {
+			case branchPage:
+				pos, ksize := int(binary.LittleEndian.Uint32(p[e:])), int(binary.LittleEndian.Uint32(p[e+4:]))
+				if e+pos+ksize > len(p) || e+pos+ksize < e {
+					return fmt.Errorf("%w: page %d: branch element %d lies outside the page", ErrCorrupt, id, i)
+				}
+				if err := visit(binary.LittleEndian.Uint64(p[e+8:]), depth+1); err != nil {
+					return err
+				}
+			case leafPage:
+				ef := binary.LittleEndian.Uint32(p[e:])
+				pos, ksize := int(binary.LittleEndian.Uint32(p[e+4:])), int(binary.LittleEndian.Uint32(p[e+8:]))
+				vsize := int(binary.LittleEndian.Uint32(p[e+12:]))
+				end := e + pos + ksize + vsize
+				if end > len(p) || end < e {
+					return fmt.Errorf("%w: page %d: leaf element %d lies outside the page", ErrCorrupt, id, i)
+				}
+				if ef&bucketElem == 0 {
+					continue
+				}
+				v := p[e+pos+ksize : end]
+				if len(v) < bucketHeader {
+					return fmt.Errorf("%w: page %d: bucket element %d too short", ErrCorrupt, id, i)
+				}
+				if root := binary.LittleEndian.Uint64(v); root != 0 {
+					if err := visit(root, depth+1); err != nil {
+						return err
+					}
+				} else if err := walk(v[bucketHeader:], id, depth+1); err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("%w: page %d: flags %#x: neither a branch nor a leaf", ErrCorrupt, id, flags)
+			}
+		}
+		return nil
+	}
+	visit = func(id uint64, depth int) error {
+		if id < 2 || id >= npages {
+			return fmt.Errorf("%w: page %d lies outside the file (%d pages)", ErrCorrupt, id, npages)
+		}
+		if seen[id] {
+			return fmt.Errorf("%w: page %d is reached twice", ErrCorrupt, id)
+		}
+		seen[id] = true
+		p := file[id*uint64(ps):]
+		if got := binary.LittleEndian.Uint64(p); got != id {
+			return fmt.Errorf("%w: page %d identifies itself as %d", ErrCorrupt, id, got)
+		}
+		overflow := uint64(binary.LittleEndian.Uint32(p[12:]))
+		if id+overflow >= npages {
+			return fmt.Errorf("%w: page %d runs past the end of the file", ErrCorrupt, id)
+		}
+		return walk(p[:(overflow+1)*uint64(ps)], id, depth)
+	}
+	return visit(uint64(btx.Cursor().Bucket().Root()), 0)
+}
