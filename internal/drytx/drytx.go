@@ -40,6 +40,10 @@ type Tx struct {
 	arena    []byte  // copies of the written keys and values, only appended to
 	scanning int
 	done     bool
+	// room holds what a unit of work usually writes, allocated with the
+	// Tx: a quote then allocates its buffer once.
+	room      [32]entry
+	arenaRoom [2048]byte
 }
 
 // entry is one buffered write: a value, or a delete.
@@ -57,7 +61,11 @@ func compare(e entry, bucket string, key []byte) int {
 }
 
 // New returns a Tx over base, which it only reads.
-func New(base store.Tx) *Tx { return &Tx{base: base} }
+func New(base store.Tx) *Tx {
+	t := &Tx{base: base}
+	t.ents, t.arena = t.room[:0], t.arenaRoom[:0]
+	return t
+}
 
 // Tx returns t as the store.Tx to hand out: t itself, or t with a Preload
 // that passes through when base reads in round trips to a server
@@ -138,12 +146,9 @@ func (t *Tx) Get(bucket string, key []byte) ([]byte, error) {
 // appended to: a slice handed out earlier keeps its bytes even when the
 // arena moves.
 func (t *Tx) copyBytes(b []byte) []byte {
-	if t.arena == nil {
-		t.arena = make([]byte, 0, 1024)
-	}
 	n := len(t.arena)
 	t.arena = append(t.arena, b...)
-	return t.arena[n:len(t.arena):len(t.arena)]
+	return t.arena[n:len(t.arena):len(t.arena)] // never nil: the arena starts in arenaRoom
 }
 
 func (t *Tx) put(bucket string, key, value []byte, del bool) {
