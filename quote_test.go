@@ -2,11 +2,9 @@ package membership_test
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -26,71 +24,12 @@ import (
 	"github.com/memberkit/membership/value"
 )
 
-// rewindRand is a deterministic random source whose position a test can
-// set back: drawing the same bytes for a quote and for the Process that
-// follows it makes their coupon codes equal, so the two outcomes compare
-// whole.
-type rewindRand struct {
-	mu  sync.Mutex
-	pos uint64
-}
-
-func (r *rewindRand) Read(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i := range p {
-		var b [8]byte
-		binary.LittleEndian.PutUint64(b[:], (r.pos/8+1)*0x9e3779b97f4a7c15)
-		p[i] = b[r.pos%8]
-		r.pos++
-	}
-	return len(p), nil
-}
-
-func (r *rewindRand) at() uint64 { r.mu.Lock(); defer r.mu.Unlock(); return r.pos }
-
-func (r *rewindRand) rewind(pos uint64) { r.mu.Lock(); defer r.mu.Unlock(); r.pos = pos }
-
-// retailDef is the retail example's program: a ladder with upgrade gifts
-// (points and a coupon), points by level, a newcomer pack on register,
-// stored value and a task rewarding three orders a month.
+// retailDef is the retail example's program (testkit.RetailDef).
 func retailDef(t testing.TB) membership.Definition {
-	t.Helper()
-	raw, err := os.ReadFile("examples/retail/program.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	def, err := membership.ParseDefinition(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return def
+	return testkit.RetailDef(t, "examples/retail/program.json")
 }
 
-// retailEvents is a short history of two members on the retail program
-// that goes through every kind of effect: a newcomer pack, points and
-// growth at Silver, a recharge and a card payment, an order that takes
-// alice to Gold (gifts of 200 points and a coupon), her third order of the
-// month (the task's 100 points and coupon), and bob's orders.
-func retailEvents() []event.Event {
-	at := func(day, hour int) time.Time { return time.Date(2025, 3, day, hour, 0, 0, 0, testkit.Shanghai) }
-	order := func(id, member, amount string, when time.Time) event.Event {
-		return event.Event{ID: id, Member: member, Type: "order", Time: when, Attrs: event.Attrs{
-			"amount": event.Dec(testkit.Dec(amount)), "order_id": event.Str(id), "store": event.Str("s01"),
-			"category": event.List("fresh")}}
-	}
-	return []event.Event{
-		{ID: "reg-alice", Member: "alice", Type: "register", Time: at(3, 9), Attrs: event.Attrs{"channel": event.Str("app")}},
-		{ID: "reg-bob", Member: "bob", Type: "register", Time: at(3, 10)},
-		order("o1", "alice", "100", at(4, 10)),
-		{ID: "top1", Member: "alice", Type: "recharge", Time: at(4, 11), Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("500"))}},
-		{ID: "pay1", Member: "alice", Type: "value_pay", Time: at(4, 12), Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("50"))}},
-		order("o2", "bob", "80.50", at(5, 10)),
-		order("o3", "alice", "1450", at(6, 10)),
-		order("o4", "alice", "20", at(7, 10)),
-		order("o5", "bob", "30", at(8, 10)),
-	}
-}
+func retailEvents() []event.Event { return testkit.RetailEvents() }
 
 // TestQuoteEqualsProcess quotes each event of a rich history and then
 // processes it: the quote is the Process outcome, whole (entries, changes,
@@ -101,33 +40,12 @@ func TestQuoteEqualsProcess(t *testing.T) {
 	ctx := context.Background()
 	for name, open := range testkit.Stores(t) {
 		t.Run(name, func(t *testing.T) {
-			rr := &rewindRand{}
+			rr := &testkit.RewindRand{}
 			p, err := membership.Open(open(), retailDef(t), membership.WithRand(rr))
 			if err != nil {
 				t.Fatal(err)
 			}
-			kinds := map[string]bool{}
-			for _, ev := range retailEvents() {
-				pos := rr.at()
-				q, err := p.Quote(ctx, ev)
-				if err != nil {
-					t.Fatalf("Quote(%s): %v", ev.ID, err)
-				}
-				rr.rewind(pos)
-				out, err := p.Process(ctx, ev)
-				if err != nil {
-					t.Fatalf("Process(%s): %v", ev.ID, err)
-				}
-				if out.Duplicate {
-					t.Fatalf("Process(%s) after a quote is a Duplicate: the quote recorded the event", ev.ID)
-				}
-				if diff := cmp.Diff(out, q); diff != "" {
-					t.Fatalf("Quote(%s) differs from Process (-process +quote):\n%s", ev.ID, diff)
-				}
-				for _, c := range out.Changes {
-					kinds[c.Kind] = true
-				}
-			}
+			kinds := testkit.QuoteThenProcess(t, p, rr, retailEvents()...)
 			// The history is meant to cover these effects; the comparison
 			// above proves nothing about one it never reached.
 			for _, k := range []string{coupon.ChangePackIssued, coupon.ChangeIssued, points.ChangeEarned, level.ChangeGrowth,
