@@ -13,10 +13,13 @@ import (
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/report"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
 )
 
@@ -83,13 +86,20 @@ func date(month time.Month, day int) rule.Date {
 //   - 3 April, 00:00: a's Gold term ends with no growth in the month
 //     before: down to Silver.
 func smallHistory(t *testing.T) *membership.Program {
+	return smallHistoryOn(t, memory.New())
+}
+
+func smallHistoryOn(t *testing.T, st store.Store) *membership.Program {
 	t.Helper()
 	ctx := context.Background()
 	def, err := membership.ParseDefinition([]byte(smallDef))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := testkit.OpenMemory(t, def)
+	p, err := membership.Open(st, def)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ev := func(id, member, typ string, when time.Time, amount string) event.Event {
 		e := event.Event{ID: id, Member: member, Type: typ, Time: when}
 		if amount != "" {
@@ -206,6 +216,33 @@ func TestDailyHandWorked(t *testing.T) {
 		if pt.HasRate {
 			t.Errorf("%s: a liability without a rate (the program sets none, the query gives none)", day)
 		}
+	}
+}
+
+// stripedStore is a memory store that asks for its shared totals in 7
+// stripes (store.Striper), as a store of concurrent writers does.
+type stripedStore struct{ *memory.Store }
+
+func (stripedStore) Stripes() int { return 7 }
+
+// TestStripes builds the hand-worked history on a store that splits the
+// totals into stripes by member: the report sums them to the same
+// figures.
+func TestStripes(t *testing.T) {
+	if total.Stripe("a", 7) == total.Stripe("b", 7) {
+		t.Fatal("a and b share a stripe: the test would sum one")
+	}
+	q := report.Query{From: date(3, 1), To: date(4, 30), Grain: report.Day}
+	want, err := report.Build(context.Background(), smallHistory(t), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := report.Build(context.Background(), smallHistoryOn(t, stripedStore{memory.New()}), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, cmpDec); diff != "" {
+		t.Errorf("report on stripes (-one stripe +seven):\n%s", diff)
 	}
 }
 
