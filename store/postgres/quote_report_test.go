@@ -8,8 +8,12 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/report"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/task"
+	"github.com/shopspring/decimal"
 )
 
 // TestQuote runs Program.Quote on PostgreSQL, whose reads are round trips
@@ -48,5 +52,45 @@ func TestQuote(t *testing.T) {
 	}
 	if err := p.Verify(ctx); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestReport builds a daily report of the retail history on PostgreSQL,
+// whose Adder writes the daily counters as decimal text in many stripes:
+// alice and bob join, alice moves up to Gold and completes the task once,
+// and the outstanding points are the ledger's.
+func TestReport(t *testing.T) {
+	ctx := context.Background()
+	p, err := membership.Open(openStore(t, nil), testkit.RetailDef(t, "../../examples/retail/program.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.MustProcess(t, p, testkit.RetailEvents()...)
+	from, to := rule.Date{Year: 2025, Month: 3, Day: 1}, rule.Date{Year: 2025, Month: 3, Day: 31}
+	r, err := report.Build(ctx, p, report.Query{From: from, To: to, Grain: report.Month})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := r.Periods[0]
+	counts, err := p.Levels().Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Levels.Joins != 2 || m.Levels.Upgrades != 1 || m.Levels.Members[0].Members != counts[0].Members || m.Levels.Members[1].Members != 1 {
+		t.Errorf("levels %+v; want 2 joins, 1 upgrade, Silver %d and Gold 1 at the end", m.Levels, counts[0].Members)
+	}
+	if m.Tasks[0].Completions != 1 {
+		t.Errorf("task completions %d; want 1 (alice's third order)", m.Tasks[0].Completions)
+	}
+	totals, err := p.Totals(ctx, ledger.Points("mall"), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := decimal.Zero
+	for _, v := range totals {
+		held = held.Add(v)
+	}
+	if !m.Points[0].Outstanding.Equal(held) || held.IsZero() {
+		t.Errorf("outstanding %s; the ledger holds %s", m.Points[0].Outstanding, held)
 	}
 }
