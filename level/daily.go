@@ -49,6 +49,9 @@ func (p *part) moveOf(from string, to int) Move {
 	return MoveDowngrade
 }
 
+// MaxDays is the longest period Days answers: 100 years.
+const MaxDays = 36600
+
 // Day is the level figures of one day (in the program's zone).
 type Day struct {
 	Day rule.Date `json:"day"`
@@ -70,14 +73,14 @@ type Day struct {
 // version of the library that added them: on a store written before, the
 // days before show none, and the members at their ends are not known (an
 // operator reads a period after the upgrade). Errors wrap ErrNotDefined,
-// rule.ErrInvalidDefinition for a period whose to is before from, or are
-// the store's.
+// event.ErrInvalidArgument for a period whose to is before from or that
+// is longer than MaxDays, or are the store's.
 func (h *Handle) Days(ctx context.Context, from, to rule.Date) ([]Day, error) {
 	if h.p == nil {
 		return nil, fmt.Errorf("level: days: %w", ErrNotDefined)
 	}
-	if !from.Valid() || !to.Valid() || to.Compare(from) < 0 {
-		return nil, fmt.Errorf("level: days %s..%s: %w: not a period", from, to, event.ErrInvalidArgument)
+	if !from.Valid() || !to.Valid() || to.Compare(from) < 0 || from.AddDays(MaxDays).Compare(to) <= 0 {
+		return nil, fmt.Errorf("level: days %s..%s: %w: not a period of at most %d days", from, to, event.ErrInvalidArgument, MaxDays)
 	}
 	ladder := h.p.def.Ladder
 	n := daysBetween(from, to) + 1

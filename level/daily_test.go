@@ -56,6 +56,9 @@ func TestDays(t *testing.T) {
 	if _, err := p.Levels().Days(ctx, date(12), date(11)); !errors.Is(err, event.ErrInvalidArgument) {
 		t.Errorf("Days of a period ending before it starts = %v; want ErrInvalidArgument", err)
 	}
+	if _, err := p.Levels().Days(ctx, date(1), date(1).AddDays(level.MaxDays)); !errors.Is(err, event.ErrInvalidArgument) {
+		t.Errorf("Days of more than MaxDays = %v; want ErrInvalidArgument", err)
+	}
 	none := testkit.OpenMemory(t, testkit.ValueDef())
 	if _, err := none.Levels().Days(ctx, date(1), date(2)); !errors.Is(err, level.ErrNotDefined) {
 		t.Errorf("Days without levels = %v; want ErrNotDefined", err)

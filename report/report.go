@@ -52,7 +52,8 @@ import (
 )
 
 // ErrInvalidQuery is wrapped by Build's error for a query it cannot run (a
-// period that ends before it starts, an unknown grain, a negative rate).
+// period that ends before it starts or lasts more than level.MaxDays, an
+// unknown grain, a negative rate or one for an unknown point program).
 // It wraps event.ErrInvalidArgument, as every malformed request does.
 var ErrInvalidQuery = fmt.Errorf("report: invalid query: %w", event.ErrInvalidArgument)
 
@@ -176,16 +177,16 @@ func periods(q Query) []Period {
 	return out
 }
 
-// maxPeriods bounds a report's rows: 100 years of days.
-const maxPeriods = 36600
+// maxPeriods bounds a report's rows: 100 years of days, as level.Days.
+const maxPeriods = level.MaxDays
 
-func check(q Query) error {
+func check(q Query, def membership.Definition) error {
 	var errs []error
 	if !q.From.Valid() || !q.To.Valid() {
 		errs = append(errs, fmt.Errorf("from %s, to %s: not dates", q.From, q.To))
 	} else if q.To.Compare(q.From) < 0 {
 		errs = append(errs, fmt.Errorf("to %s is before from %s", q.To, q.From))
-	} else if q.From.AddDays(maxPeriods).Compare(q.To) < 0 {
+	} else if q.From.AddDays(maxPeriods).Compare(q.To) <= 0 {
 		errs = append(errs, fmt.Errorf("%s..%s: more than %d days", q.From, q.To, maxPeriods))
 	}
 	if q.Grain != Day && q.Grain != Month {
@@ -194,6 +195,9 @@ func check(q Query) error {
 	for _, name := range slices.Sorted(maps.Keys(q.Rates)) {
 		if q.Rates[name].IsNegative() {
 			errs = append(errs, fmt.Errorf("rates[%s]: %s is negative", name, q.Rates[name]))
+		}
+		if def.Points == nil || !slices.ContainsFunc(def.Points.Programs, func(p points.Program) bool { return p.Name == name }) {
+			errs = append(errs, fmt.Errorf("rates[%s]: no such point program", name))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -205,7 +209,7 @@ func check(q Query) error {
 // Build reads p's figures for q. Errors wrap ErrInvalidQuery (and
 // event.ErrInvalidArgument) for a malformed query, or are the store's.
 func Build(ctx context.Context, p *membership.Program, q Query) (*Report, error) {
-	if err := check(q); err != nil {
+	if err := check(q, p.Definition()); err != nil {
 		return nil, err
 	}
 	r := &Report{Grain: q.Grain, Periods: periods(q)}

@@ -295,6 +295,8 @@ func TestInvalidQuery(t *testing.T) {
 		"no grain":       {From: date(3, 1), To: date(3, 1)},
 		"no dates":       {Grain: report.Day},
 		"negative rate":  {From: date(3, 1), To: date(3, 1), Grain: report.Day, Rates: map[string]decimal.Decimal{"mall": d("-1")}},
+		"unknown rate":   {From: date(3, 1), To: date(3, 1), Grain: report.Day, Rates: map[string]decimal.Decimal{"park": d("1")}},
+		"100 years":      {From: date(3, 1), To: date(3, 1).AddDays(level.MaxDays), Grain: report.Month},
 	} {
 		if _, err := report.Build(context.Background(), p, q); !errors.Is(err, report.ErrInvalidQuery) || !errors.Is(err, membership.ErrInvalidArgument) {
 			t.Errorf("%s: Build = %v; want ErrInvalidQuery and ErrInvalidArgument", name, err)
