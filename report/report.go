@@ -20,6 +20,9 @@
 // before it (one counter per day and kind), and the members at each level
 // at its end are today's counts less the moves after it.
 //
+// The levels are the ladder's; paid plans are not in the report (today's
+// holders are in level.Handle.Counts).
+//
 // Each section reads its own snapshot of the store, so a report built
 // while events arrive may see an event in one section and not in another.
 //
