@@ -54,6 +54,22 @@ func TestQuoteEqualsProcess(t *testing.T) {
 					t.Errorf("the history published no %s change", k)
 				}
 			}
+			// A year on, without Advance: alice's order catches up her Gold
+			// term end (12 months after 6 March 2025) inside the event.
+			later := event.Event{ID: "o6", Member: "alice", Type: "order", Time: time.Date(2026, 4, 1, 10, 0, 0, 0, testkit.Shanghai),
+				Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("10")), "order_id": event.Str("o6")}}
+			testkit.QuoteThenProcess(t, p, rr, later)
+			q, err := p.Quote(ctx, later) // now a Duplicate: the recorded outcome
+			if err != nil {
+				t.Fatal(err)
+			}
+			ef, err := level.EffectsOf(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ef.Levels) == 0 || ef.Levels[0].Cause != level.CauseTermEnd {
+				t.Errorf("the order a year on shows no term end caught up: %+v", ef.Levels)
+			}
 			over := event.Event{ID: "pay2", Member: "alice", Type: "value_pay", Time: time.Date(2025, 3, 9, 0, 0, 0, 0, testkit.Shanghai),
 				Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("450.01"))}}
 			_, qerr := p.Quote(ctx, over)
