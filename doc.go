@@ -41,6 +41,10 @@
 //     caps, formulas, rounding, rewards and reasons.
 //   - ledger: the double-entry journal with lots, statements, daily totals
 //     per kind and Verify.
+//   - export: the members' state and ledger statements as CSV, the change
+//     feed as JSON lines, streamed.
+//   - webhook: delivery of the change feed to an HTTP endpoint, signed,
+//     retried, in order per member, with stored dead letters.
 //   - report: the program's figures per day or month (levels, points and
 //     their liability, coupons, stored value, tasks), as Go values and CSV,
 //     read from the daily totals the ledger and the domains keep.
@@ -60,7 +64,10 @@
 //   - One event, one transaction, once: the same event ID again returns the
 //     first outcome with Duplicate set and changes nothing; the same ID with
 //     other content is [ErrEventConflict]. Every operator call takes a
-//     request with a RequestID that behaves the same way.
+//     request with a RequestID that behaves the same way. Records are kept
+//     for the idempotency window ([Retention], 35 days by default); an
+//     event or request older than it is refused with [ErrTooOld], never
+//     applied twice.
 //   - Invalid input changes nothing: an unknown event type, a missing or
 //     mistyped attribute, an attribute below the minimum its declaration
 //     sets (event.Attr.Min: declare an order amount with a minimum of 0 and
@@ -84,6 +91,19 @@
 //     crash between commit and notification loses nothing.
 //   - Balances are decimals and never go negative; [Program.Verify] checks
 //     the ledger's invariants.
+//
+// # Audit and replay
+//
+// Every write a handle makes for a request is recorded in the audit trail
+// with its operator, action, member, request ID, time and result, in the
+// call's own transaction (a refusal in one of its own; a retry answered
+// from the first outcome is not recorded again): [Program.Audit] pages
+// through it by operator, member and period, [Program.ExportAudit] writes
+// it as CSV. With [WithJournal] (off by default; refused on
+// store/postgres) every accepted input is also kept in processing order,
+// and [Program.Replay] applies that journal to an empty store under the
+// same definition, reproducing the same state. [Program.Audit] and
+// [WithJournal] say what is recorded and what is not.
 //
 // # Caveats
 //

@@ -48,6 +48,13 @@ var (
 	// ErrStoreLayout is returned by Open for a store whose data is laid
 	// out as another version of the library lays it out.
 	ErrStoreLayout = engine.ErrLayout
+	// ErrTooOld is returned, wrapped with ErrInvalidEvent or
+	// ErrInvalidArgument, for an event or request whose time is before the
+	// idempotency window (see Retention).
+	ErrTooOld = event.ErrTooOld
+	// ErrFeedPruned is returned by Feed for a position whose changes
+	// retention has pruned (see Retention).
+	ErrFeedPruned = engine.ErrPruned
 )
 
 // Option configures Open.
@@ -64,19 +71,57 @@ func WithLogger(l *slog.Logger) Option { return func(p *Program) { p.log = l } }
 // (default crypto/rand.Reader).
 func WithRand(r io.Reader) Option { return func(p *Program) { p.rand = r } }
 
+// Retention says how long a Program keeps what only idempotency and the
+// change feed need; Advance prunes the rest, once a day of the time it is
+// given, so that a store stops growing when its member count does. The
+// ledger, points lots, coupons, levels and everything a balance, a
+// statement, a query or a due item reads are kept for ever.
+//
+// A zero field takes its default; a negative one keeps those records for
+// ever.
+type Retention struct {
+	// Window is the idempotency window (default 35 days). Advance keeps
+	// the record of each event and operator request whose time is within
+	// Window of the time Advance was last given, and prunes the older
+	// ones. An event or request whose time is before that horizon is
+	// refused with an error wrapping ErrTooOld (and ErrInvalidEvent or
+	// ErrInvalidArgument), whether or not it was processed before: a
+	// retry of a pruned event is refused, never applied twice. A host
+	// that may deliver an event later than Window after the last Advance
+	// sets a longer Window. A negative Window keeps every record, and
+	// then every feed record too (a repeated event's outcome names them).
+	Window time.Duration
+	// Feed is how long the change feed keeps changes (default 35 days,
+	// and never less than Window): Advance prunes, from the head of the
+	// feed, the changes older than that which every consumer's cursor
+	// (SetCursor) has passed. A consumer that keeps no cursor is not
+	// waited for: Feed from a position already pruned returns an error
+	// wrapping ErrFeedPruned. A negative Feed keeps the whole feed.
+	Feed time.Duration
+}
+
+// WithRetention sets how long records that only idempotency and the feed
+// need are kept (see Retention).
+func WithRetention(r Retention) Option { return func(p *Program) { p.retention = r } }
+
 // Program is a membership program opened on a store: it validates and
 // applies events, performs due work and reads the change feed; each
 // domain's operator calls and queries are on its handle (Points, Coupons,
 // Levels, …). It is safe for concurrent use.
 type Program struct {
-	eng   *engine.Engine
-	def   Definition
-	loc   *time.Location
-	types map[string]event.Type
-	clock func() time.Time
-	log   *slog.Logger
-	rand  io.Reader
+	eng       *engine.Engine
+	def       Definition
+	loc       *time.Location
+	types     map[string]event.Type
+	clock     func() time.Time
+	log       *slog.Logger
+	rand      io.Reader
+	retention Retention
 	parts
+	// journal is WithJournal's; replay maps each journaled action to the
+	// call that makes it again (replay.go).
+	journal bool
+	replay  map[string]replayer
 }
 
 // Open validates def, records it in st as the definition in force (see
@@ -108,8 +153,15 @@ func Open(st store.Store, def Definition, opts ...Option) (*Program, error) {
 	for _, t := range def.Events {
 		p.types[t.Name] = t
 	}
-	p.eng = engine.New(st, loc, engine.Options{Log: p.log, Rand: p.rand})
+	p.eng = engine.New(st, loc, engine.Options{Log: p.log, Rand: p.rand,
+		Retention: engine.Retention{Window: p.retention.Window, Feed: p.retention.Feed}})
+	if p.journal {
+		if err := p.eng.EnableJournal(); err != nil {
+			return nil, fmt.Errorf("membership: open: %w: %w", ErrInvalidArgument, err)
+		}
+	}
 	p.compose()
+	p.replay = p.replayers()
 	raw, err := json.Marshal(def)
 	if err != nil {
 		return nil, fmt.Errorf("membership: open: %w: %w", rule.ErrInvalidDefinition, err)
@@ -270,6 +322,9 @@ func (p *Program) Statement(ctx context.Context, q ledger.Query) (page ledger.Pa
 		page, err = led.Statement(q)
 		return err
 	})
+	for i := range page.Entries {
+		page.Entries[i].Time = page.Entries[i].Time.In(p.loc) // times come back in the program's zone
+	}
 	return page, err
 }
 

@@ -76,7 +76,7 @@ func (h *Handle) GrantAchievement(ctx context.Context, req GrantRequest) (*chang
 	}
 	body := req
 	body.At = body.At.UTC() // the same instant in any zone is the same request
-	out, err := h.e.Apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member,
+	out, err := h.e.Apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member, Action: "benefit.grant_achievement", Operator: req.Operator,
 		Ref: ledger.Ref{Operator: req.Operator, Note: "achievement " + req.Achievement}}, func(u *engine.Unit) error {
 		ok, err := h.p.grant(u, req.Member, Grant{Achievement: req.Achievement, Source: "operator", By: req.Operator, Note: req.Note},
 			&rule.Reason{Rule: "benefits.achievements", Note: req.Note})

@@ -13,7 +13,6 @@ import (
 	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/total"
-	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
@@ -46,7 +45,7 @@ func newBooksOn(t testing.TB, def Definition, st store.Store) *books {
 // update runs fn in a unit of work and returns its error (the transaction
 // rolls back on error).
 func (b *books) update(fn func(*Book) error) error {
-	_, err := b.e.Update(context.Background(), time.Time{}, ledger.Ref{}, func(u *engine.Unit) error {
+	_, err := b.e.Update(context.Background(), engine.Request{}, func(u *engine.Unit) error {
 		b.u = u
 		defer func() { b.u = nil }()
 		return fn(newBook(u.Tx(), b.def, shanghai(b.t), u))

@@ -38,7 +38,7 @@ type Handle struct {
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
 	if def != nil {
-		h.p = &part{def: def, loc: e.Location(), rand: e.Rand()}
+		h.p = &part{def: def, loc: e.Location()}
 		e.Add(h.p)
 	}
 	return h
@@ -52,9 +52,20 @@ func (h *Handle) defined() error {
 	return nil
 }
 
-// apply runs fn as the idempotent operator request id.
-func (h *Handle) apply(ctx context.Context, id string, body any, at time.Time, member, note string, fn func(u *engine.Unit) error) (*change.Outcome, error) {
-	return h.e.Apply(ctx, engine.Request{ID: id, Body: body, At: at, Member: member, Ref: ledger.Ref{Note: note}}, fn)
+// apply runs fn as the idempotent request id, the call action (in the
+// audit trail and the journal) asked by operator.
+func (h *Handle) apply(ctx context.Context, action, operator, id string, body any, at time.Time, member, note string, fn func(u *engine.Unit) error) (*change.Outcome, error) {
+	return h.e.Apply(ctx, engine.Request{ID: id, Body: body, At: at, Member: member, Ref: ledger.Ref{Note: note},
+		Action: action, Operator: operator}, fn)
+}
+
+// claimAction is the action of a claim: an operator's issue (one member of
+// a bulk Issue, or a single one) or the member's own claim.
+func claimAction(m Method, what string) string {
+	if m == Operator {
+		return "coupon.issue" + what
+	}
+	return "coupon.claim" + what
 }
 
 // ClaimRequest asks for coupons of a template for a member.
@@ -102,7 +113,7 @@ func (h *Handle) Claim(ctx context.Context, req ClaimRequest) (ClaimResult, erro
 		why = &rule.Reason{Rule: "coupon." + req.Template, Inputs: map[string]string{"method": string(req.Method)}}
 		(&operator{req.Operator, req.Note}).add(why)
 	}
-	out, err := h.apply(ctx, req.RequestID, req, req.At, req.Member, "", func(u *engine.Unit) error {
+	out, err := h.apply(ctx, claimAction(req.Method, ""), req.Operator, req.RequestID, req, req.At, req.Member, "", func(u *engine.Unit) error {
 		_, err := h.p.issue(u, req.Member, req.Template, req.Count, req.Method, why)
 		return err
 	})
@@ -152,7 +163,7 @@ func (h *Handle) ClaimPack(ctx context.Context, req PackRequest) (PackResult, er
 	if err != nil {
 		return PackResult{}, fmt.Errorf("coupon: claim pack %s: %w", req.Pack, err)
 	}
-	out, err := h.apply(ctx, req.RequestID, req, req.At, req.Member, "", func(u *engine.Unit) error {
+	out, err := h.apply(ctx, claimAction(req.Method, "_pack"), req.Operator, req.RequestID, req, req.At, req.Member, "", func(u *engine.Unit) error {
 		_, err := h.p.issuePack(u, req.Member, req.Pack, req.Method, &operator{req.Operator, req.Note})
 		return err
 	})
@@ -354,7 +365,7 @@ func (h *Handle) Lock(ctx context.Context, req LockRequest) (LockResult, error) 
 		return LockResult{}, fmt.Errorf("coupon: lock for %s: %w", req.Order.ID, err)
 	}
 	o := req.Order
-	out, err := h.apply(ctx, req.RequestID, req, o.Time, o.Member, "order "+o.ID, func(u *engine.Unit) error {
+	out, err := h.apply(ctx, "coupon.lock", "", req.RequestID, req, o.Time, o.Member, "order "+o.ID, func(u *engine.Unit) error {
 		b := h.p.book(u)
 		applied, total, err := b.lock(o, req.Coupons)
 		if err != nil {
@@ -424,7 +435,7 @@ func (h *Handle) order(ctx context.Context, req OrderRequest, verb, kind string,
 	}
 	if err == nil {
 		var out *change.Outcome
-		out, err = h.apply(ctx, req.RequestID, req, req.At, "", "order "+req.Order, func(u *engine.Unit) error {
+		out, err = h.apply(ctx, "coupon."+verb, "", req.RequestID, req, req.At, "", "order "+req.Order, func(u *engine.Unit) error {
 			cs, err := f(h.p.book(u), req.Order, u.At())
 			if err != nil {
 				return err
@@ -472,7 +483,7 @@ func (h *Handle) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, e
 		return RedeemResult{}, fmt.Errorf("coupon: redeem: %w", err)
 	}
 	o := req.Order
-	out, err := h.apply(ctx, req.RequestID, req, o.Time, o.Member, "order "+o.ID, func(u *engine.Unit) error {
+	out, err := h.apply(ctx, "coupon.redeem", "", req.RequestID, req, o.Time, o.Member, "order "+o.ID, func(u *engine.Unit) error {
 		cp, a, err := h.p.book(u).redeem(req.Code, req.Via, o)
 		if err != nil {
 			return err
@@ -516,8 +527,12 @@ func (h *Handle) Revoke(ctx context.Context, req RevokeRequest) (*change.Outcome
 	if err != nil {
 		return nil, fmt.Errorf("coupon: revoke %s: %w", req.Coupon, err)
 	}
-	out, err := h.apply(ctx, req.RequestID, req, req.At, "", "revoked by "+req.Operator, func(u *engine.Unit) error {
-		cp, err := h.p.book(u).revoke(req.Coupon, u.At(), req.Note)
+	out, err := h.apply(ctx, "coupon.revoke", req.Operator, req.RequestID, req, req.At, "", "revoked by "+req.Operator, func(u *engine.Unit) error {
+		b := h.p.book(u)
+		if cp, err := b.Get(req.Coupon); err == nil {
+			u.Outcome().Member = cp.Member // the audit names the owner of a coupon refused too
+		}
+		cp, err := b.revoke(req.Coupon, u.At(), req.Note)
 		if err != nil {
 			return err
 		}

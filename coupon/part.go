@@ -3,7 +3,6 @@ package coupon
 import (
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"time"
 
@@ -67,9 +66,10 @@ func refusalCause(err error) string {
 // part is the coupon domain's engine.Part: event gifts, rewards (level
 // gifts, task rewards), expiries and the release of held orders.
 type part struct {
-	def  *Definition
-	loc  *time.Location
-	rand io.Reader
+	def *Definition
+	loc *time.Location
+	// codes and random amounts are drawn from the unit's source
+	// (engine.Unit.Rand), which the input journal records
 }
 
 var (
@@ -177,7 +177,7 @@ func (c *part) issue(u *engine.Unit, member, template string, n int, m Method, w
 	if err != nil {
 		return nil, err
 	}
-	cs, err := c.book(u).issue(issueReq{Member: member, Template: template, Count: n, Method: m, At: u.At(), Facts: f, Rand: c.rand, IDs: u})
+	cs, err := c.book(u).issue(issueReq{Member: member, Template: template, Count: n, Method: m, At: u.At(), Facts: f, Rand: u.Rand(), IDs: u})
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +226,7 @@ func (c *part) issuePack(u *engine.Unit, member, pack string, m Method, op *oper
 	if err != nil {
 		return PackIssued{}, err
 	}
-	res, err := c.book(u).issuePack(packReq{Member: member, Pack: pack, Method: m, At: u.At(), Facts: f, Rand: c.rand, IDs: u})
+	res, err := c.book(u).issuePack(packReq{Member: member, Pack: pack, Method: m, At: u.At(), Facts: f, Rand: u.Rand(), IDs: u})
 	if err != nil {
 		return res, err
 	}

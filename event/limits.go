@@ -64,6 +64,11 @@ var (
 	// ErrTimeRange is returned for a time outside the years MinYear to
 	// MaxYear, or for a time derived from it that the store cannot hold.
 	ErrTimeRange = errors.New("time outside of the supported range")
+	// ErrTooOld is returned for an event or a request whose time is
+	// before the program's retention horizon: its record, if it was ever
+	// processed, may have been pruned, so it can be told from a retry no
+	// longer (see membership.Retention).
+	ErrTooOld = errors.New("older than the idempotency window")
 )
 
 var (

@@ -87,7 +87,7 @@ func (h *Handle) Set(ctx context.Context, req SetRequest) (*change.Outcome, erro
 	}
 	body := req
 	body.At = body.At.UTC() // the same instant in any zone is the same request
-	out, err := h.e.Apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member,
+	out, err := h.e.Apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member, Action: "level.set", Operator: req.Operator,
 		Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}}, func(u *engine.Unit) error {
 		return h.p.setLevel(u, req.Member, to, req.Operator, req.Note)
 	})

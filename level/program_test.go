@@ -371,6 +371,10 @@ func TestLevelLongTermFreezeReturnsAfterTwoDowngrades(t *testing.T) {
 
 func TestLevelFixedFreezeRunsOut(t *testing.T) {
 	p := testkit.OpenMemory(t, lvlFreezeDef(&level.Freeze{Kind: level.FixedDuration, Duration: rule.Validity{Kind: rule.DaysAfter, N: 30}, Unfreeze: d("200")}))
+	// A consumer that has read nothing keeps the whole feed from retention.
+	if err := p.SetCursor(context.Background(), "test", 0); err != nil {
+		t.Fatal(err)
+	}
 	mustProcess(t, p, lvlOrder("o1", "ida", "500", "", lvlAt("2026-01-10 09:00")))
 	lvlAdvance(t, p, lvlAt("2026-02-11"))
 	s := lvlWant(t, p, "ida", "Silver", "0", "2026-03-12")

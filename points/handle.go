@@ -117,7 +117,7 @@ func (h *Handle) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, e
 	if req.Member == "" || req.Ref == "" {
 		return RedeemResult{}, invalid("redeem", "member and ref are required")
 	}
-	out, err := h.apply(ctx, engine.Request{ID: req.RequestID, Body: req, At: req.At, Member: req.Member,
+	out, err := h.apply(ctx, engine.Request{ID: req.RequestID, Body: req, At: req.At, Member: req.Member, Action: "points.redeem", Operator: req.Operator,
 		Ref: ledger.Ref{Order: req.Ref, Operator: req.Operator, Note: req.Note}}, "redeem "+req.Ref, func(u *engine.Unit) error {
 		return h.pt.redeem(u, req)
 	})
@@ -176,7 +176,7 @@ func (h *Handle) Reverse(ctx context.Context, req ReverseRequest) (*change.Outco
 	if req.Ref == "" {
 		return nil, invalid("reverse", "ref is required")
 	}
-	return h.apply(ctx, engine.Request{ID: req.RequestID, Body: req, At: req.At,
+	return h.apply(ctx, engine.Request{ID: req.RequestID, Body: req, At: req.At, Action: "points.reverse", Operator: req.Operator,
 		Ref: ledger.Ref{Order: req.Ref, Operator: req.Operator, Note: req.Note}}, "reverse "+req.Ref, func(u *engine.Unit) error {
 		return h.pt.reverse(u, req)
 	})
@@ -224,7 +224,7 @@ func (h *Handle) Adjust(ctx context.Context, req AdjustRequest) (AdjustResult, e
 		return AdjustResult{}, fmt.Errorf("points: adjust: %w", ErrNoOperator)
 	}
 	verb := "adjust " + req.RequestID
-	out, err := h.apply(ctx, engine.Request{ID: req.RequestID, Body: req, At: req.At, Member: req.Member,
+	out, err := h.apply(ctx, engine.Request{ID: req.RequestID, Body: req, At: req.At, Member: req.Member, Action: "points.adjust", Operator: req.Operator,
 		Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}}, verb, func(u *engine.Unit) error {
 		return h.pt.adjust(u, req)
 	})
@@ -289,7 +289,12 @@ func (h *Handle) decide(ctx context.Context, req DecideRequest, approve bool) (*
 	// The verb is part of the request: an approval and a rejection under
 	// one request ID conflict.
 	body := map[string]DecideRequest{verb: req}
-	return h.apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}},
+	action := "points.reject"
+	if approve {
+		action = "points.approve"
+	}
+	return h.apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Action: action, Operator: req.Operator, Input: req,
+		Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}},
 		verb+" "+req.Adjustment, func(u *engine.Unit) error {
 			return h.pt.decide(u, req, approve)
 		})
@@ -339,7 +344,8 @@ func (h *Handle) review(ctx context.Context, req ReviewRequest, restore bool) (*
 		return nil, invalid(verb, "member and date are required")
 	}
 	body := map[string]ReviewRequest{verb: req}
-	return h.apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member, Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}},
+	return h.apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member, Action: "points." + verb, Operator: req.Operator, Input: req,
+		Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}},
 		fmt.Sprintf("%s %s of %s on %s", verb, req.Program, req.Member, req.Date), func(u *engine.Unit) error {
 			return h.pt.review(u, req, restore)
 		})
@@ -384,7 +390,7 @@ func (h *Handle) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeRes
 		return ExchangeResult{}, invalid("exchange", "member is required")
 	}
 	verb := fmt.Sprintf("exchange %s → %s", req.From, req.To)
-	out, err := h.apply(ctx, engine.Request{ID: req.RequestID, Body: req, At: req.At, Member: req.Member,
+	out, err := h.apply(ctx, engine.Request{ID: req.RequestID, Body: req, At: req.At, Member: req.Member, Action: "points.exchange", Operator: req.Operator,
 		Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}}, verb, func(u *engine.Unit) error {
 		return h.pt.exchange(u, req)
 	})

@@ -73,6 +73,8 @@ type ProfileRequest struct {
 // RecomputeRequest asks to re-evaluate the rule of one tag for a page of
 // the members the program has seen.
 type RecomputeRequest struct {
+	// Operator is who asks, for the audit trail (optional).
+	Operator string `json:"operator,omitempty"`
 	// At is the time the rule is evaluated at (required).
 	At  time.Time `json:"at"`
 	Tag string    `json:"tag"`
@@ -172,7 +174,8 @@ func (h *Handle) manual(ctx context.Context, r ManualRequest, add bool) (*change
 	}
 	body := r
 	body.At = r.At.UTC()
-	req := engine.Request{ID: r.RequestID, Body: opBody{Op: "tag." + verb, Request: body}, At: r.At, Member: r.Member, Ref: ledger.Ref{Note: "tag " + r.Tag}}
+	req := engine.Request{ID: r.RequestID, Body: opBody{Op: "tag." + verb, Request: body}, At: r.At, Member: r.Member, Ref: ledger.Ref{Note: "tag " + r.Tag},
+		Action: "tag." + verb, Operator: r.Operator, Input: r}
 	out, err := h.e.Apply(ctx, req, func(u *engine.Unit) error {
 		if err := touch(u.Tx(), r.Member); err != nil {
 			return err
@@ -230,7 +233,8 @@ func (h *Handle) SetProfile(ctx context.Context, r ProfileRequest) (*change.Outc
 	}
 	body := r
 	body.At = r.At.UTC()
-	req := engine.Request{ID: r.RequestID, Body: opBody{Op: "tag.set_profile", Request: body}, At: r.At, Member: r.Member, Ref: ledger.Ref{Note: "profile"}}
+	req := engine.Request{ID: r.RequestID, Body: opBody{Op: "tag.set_profile", Request: body}, At: r.At, Member: r.Member, Ref: ledger.Ref{Note: "profile"},
+		Action: "tag.set_profile", Input: r}
 	out, err := h.e.Apply(ctx, req, func(u *engine.Unit) error {
 		if err := touch(u.Tx(), r.Member); err != nil {
 			return err
@@ -283,7 +287,11 @@ func (h *Handle) Recompute(ctx context.Context, r RecomputeRequest) (RecomputeRe
 		limit = 500
 	}
 	var res RecomputeResult
-	out, err := h.e.Update(ctx, r.At, ledger.Ref{Note: "recompute tag " + r.Tag}, func(u *engine.Unit) error {
+	// The page is audited under an ID of its own (a recompute has no
+	// request ID: it is not idempotent, and needs none).
+	req := engine.Request{ID: "tag.recompute/" + r.Tag + "/" + r.After, At: r.At, Ref: ledger.Ref{Note: "recompute tag " + r.Tag},
+		Action: "tag.recompute", Operator: r.Operator, Input: r}
+	out, err := h.e.Update(ctx, req, func(u *engine.Unit) error {
 		res = RecomputeResult{} // a store may run the function again
 		members, err := knownMembers(u.Tx(), r.After, limit)
 		if err != nil {

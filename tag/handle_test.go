@@ -444,6 +444,10 @@ func TestTagWindowDropsOnDay91ViaAdvance(t *testing.T) {
 func testTagWindowDropsOnDay91(t *testing.T, p *membership.Program) {
 	ctx := context.Background()
 	day := func(n int, h, m int) time.Time { return time.Date(2026, 1, n, h, m, 0, 0, testkit.Shanghai) } // day(91) = 1 April
+	// A consumer that has read nothing keeps the whole feed from retention.
+	if err := p.SetCursor(ctx, "test", 0); err != nil {
+		t.Fatal(err)
+	}
 	mustProcess(t, p, newOrder("o1", "once", "10", day(1, 10, 0)))
 	mustProcess(t, p, newOrder("o2", "twice", "10", day(1, 11, 0)), newOrder("o3", "twice", "10", day(50, 9, 0)))
 	for i := range 50 {

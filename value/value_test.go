@@ -69,6 +69,11 @@ func TestStoredValue(t *testing.T) {
 	if err != nil || len(page.Entries) != 3 || page.Entries[2].Balance.String() != "79.5" {
 		t.Errorf("statement = %+v, %v", page, err)
 	}
+	for _, e := range page.Entries {
+		if e.Time.Location() != p.Location() {
+			t.Errorf("statement entry at %v, not in the program's zone %v", e.Time, p.Location())
+		}
+	}
 	totals, err := p.Totals(ctx, ledger.Value, "2026-11-24", "2026-11-24")
 	if err != nil || !totals[value.KindSpend].Equal(dec("-30.5")) || !totals[value.KindRecharge].Equal(dec("100")) {
 		t.Errorf("totals = %v, %v", totals, err)

@@ -134,9 +134,11 @@ type Engine struct {
 	rewarders []Rewarder
 	levels    Levels
 	tags      Tags
-	def       definition // the definition in force (Install)
-	stripes   int        // the stripes of shared totals (internal/total)
-	split     bool       // the store asks for shared keys split (store.Striper): the feed goes per member
+	def       definition   // the definition in force (Install)
+	stripes   int          // the stripes of shared totals (internal/total)
+	split     bool         // the store asks for shared keys split (store.Striper): the feed goes per member
+	retention Retention    // with defaults set (retain.go)
+	jr        journalState // the input journal (journal.go)
 	// units keeps unit state for reuse (see unitState); calls keeps
 	// Process's store functions (see processCall).
 	units, calls sync.Pool
@@ -149,6 +151,9 @@ type Options struct {
 	// Rand is the random source for coupon codes and random amounts
 	// (default crypto/rand.Reader).
 	Rand io.Reader
+	// Retention says what Advance prunes (retain.go); zero fields take
+	// the defaults.
+	Retention Retention
 }
 
 // New returns an engine on st whose days and months are in loc.
@@ -162,7 +167,8 @@ func New(st store.Store, loc *time.Location, o Options) *Engine {
 	if loc == nil {
 		loc = time.UTC
 	}
-	e := &Engine{st: st, loc: loc, log: o.Log, rand: o.Rand, dueBy: map[string]Part{}, stripes: total.Stripes(st)}
+	e := &Engine{st: st, loc: loc, log: o.Log, rand: o.Rand, dueBy: map[string]Part{}, stripes: total.Stripes(st),
+		retention: o.Retention.withDefaults()}
 	_, e.split = st.(store.Striper)
 	return e
 }
@@ -231,7 +237,7 @@ type unitState struct {
 
 // unit runs fn as one unit of work (an event, an operator request, a due
 // item) and then writes its changes to the feed.
-func (e *Engine) unit(tx store.Tx, at time.Time, ref ledger.Ref, out *change.Outcome, box *outcomeBox, fn func(u *Unit) error) error {
+func (e *Engine) unit(tx store.Tx, at time.Time, ref ledger.Ref, out *change.Outcome, box *outcomeBox, tp *tape, fn func(u *Unit) error) error {
 	s, _ := e.units.Get().(*unitState)
 	if s == nil {
 		s = &unitState{states: make([]State, len(e.parts))}
@@ -250,7 +256,7 @@ func (e *Engine) unit(tx store.Tx, at time.Time, ref ledger.Ref, out *change.Out
 	s.led.SetStripes(e.stripes)
 	s.feed.reset()
 	s.scratch.baseName, s.scratch.baseText = "", ""
-	s.u = Unit{e: e, tx: tx, led: &s.led, at: at, ref: ref, out: out, feed: &s.feed, scratch: &s.scratch, box: box, states: s.states}
+	s.u = Unit{e: e, tx: tx, led: &s.led, at: at, ref: ref, out: out, feed: &s.feed, scratch: &s.scratch, box: box, states: s.states, tape: tp}
 	if err := fn(&s.u); err != nil {
 		return err
 	}
@@ -328,6 +334,9 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 	if err := e.preload(tx, id, fresh, ev.Member); err != nil {
 		return nil, err
 	}
+	if err := checkHorizon(tx, ev.Time); err != nil {
+		return nil, fmt.Errorf("%w: event %q: %w", event.ErrInvalidEvent, ev.ID, err)
+	}
 	if fresh {
 		// taken as absent
 	} else if v, err := tx.Get(bEvents, id); err == nil {
@@ -344,7 +353,8 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 	}
 	box := newOutcomeBox(ev.ID, ev.Member, ev.Time)
 	out := &box.out
-	err := e.unit(tx, ev.Time, ledger.Ref{Event: ev.ID}, out, box, func(u *Unit) error {
+	tp := e.newTape()
+	err := e.unit(tx, ev.Time, ledger.Ref{Event: ev.ID}, out, box, tp, func(u *Unit) error {
 		for _, pt := range e.parts {
 			if err := pt.Process(u, ev); err != nil {
 				return err
@@ -353,6 +363,9 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 		// The record names the event's feed records, so they are written
 		// first; it is built in the unit's scratch (the store copies it).
 		if err := u.feed.write(u); err != nil {
+			return err
+		}
+		if err := e.journal(tx, Input{Kind: InputEvent, At: ev.Time, Event: ev, Rand: tp.bytes()}); err != nil {
 			return err
 		}
 		rec := newRecord(ev, u).appendTo(u.scratch.rec[:0])
@@ -378,6 +391,7 @@ func (e *Engine) preload(tx store.Tx, id []byte, fresh bool, member string) erro
 	}
 	reads := []store.Read{
 		{Bucket: bMeta, Key: defKey},
+		{Bucket: bMeta, Key: horizonKey},
 	}
 	if !fresh {
 		reads = append(reads, store.Read{Bucket: bEvents, Key: id})
@@ -405,6 +419,15 @@ type Request struct {
 	// Ref is the ledger reference of its postings; Ref.Event defaults to
 	// ID.
 	Ref ledger.Ref
+	// Action names the call ("points.adjust") in the audit trail and the
+	// input journal; Operator is who asked ("" for a member's or the
+	// host's own call). See audit.go.
+	Action   string
+	Operator string
+	// Input, when not nil, is what the journal keeps to make the call
+	// again (the handle's request), where Body is another shape; the
+	// journal keeps Body otherwise.
+	Input any
 }
 
 // opRecord is what is kept of an applied request.
@@ -437,15 +460,27 @@ func (e *Engine) Apply(ctx context.Context, req Request, fn func(u *Unit) error)
 	if ref.Event == "" {
 		ref.Event = req.ID
 	}
+	input := fp
+	if req.Input != nil {
+		if input, err = json.Marshal(req.Input); err != nil {
+			return nil, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err)
+		}
+	}
 	var out *change.Outcome
+	var refusal error // the error of the call itself (fn, or the ID's reuse): a refusal the audit keeps
 	err = e.st.Update(ctx, func(tx store.Tx) error {
+		refusal = nil
+		if err := checkHorizon(tx, req.At); err != nil {
+			return fmt.Errorf("%w: request %q: %w", event.ErrInvalidArgument, req.ID, err)
+		}
 		if v, err := tx.Get(bOps, []byte(req.ID)); err == nil {
 			var rec opRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
 				return fmt.Errorf("%w: request %q: %v", ErrCorrupt, req.ID, err)
 			}
 			if string(rec.Request) != string(fp) {
-				return event.ErrConflict
+				refusal = event.ErrConflict
+				return refusal
 			}
 			out = rec.Outcome
 			out.Duplicate = true
@@ -454,13 +489,25 @@ func (e *Engine) Apply(ctx context.Context, req Request, fn func(u *Unit) error)
 			return err
 		}
 		out = &change.Outcome{Event: req.ID, Member: req.Member, Time: req.At}
-		err := e.unit(tx, req.At, ref, out, nil, func(u *Unit) error {
+		tp := e.newTape()
+		err := e.unit(tx, req.At, ref, out, nil, tp, func(u *Unit) error {
 			if err := fn(u); err != nil {
+				refusal = err
 				return err
 			}
-			return u.settle(0)
+			if err := u.settle(0); err != nil {
+				refusal = err
+				return err
+			}
+			return nil
 		})
 		if err != nil {
+			return err
+		}
+		if err := e.audit(tx, req, out.Member, nil); err != nil {
+			return err
+		}
+		if err := e.journal(tx, Input{Kind: InputRequest, At: req.At, Action: req.Action, Body: input, Rand: tp.bytes()}); err != nil {
 			return err
 		}
 		v, err := json.Marshal(opRecord{Request: fp, Outcome: out})
@@ -470,7 +517,15 @@ func (e *Engine) Apply(ctx context.Context, req Request, fn func(u *Unit) error)
 		return tx.Put(bOps, []byte(req.ID), v)
 	})
 	if err != nil {
-		return nil, refused(err, event.ErrInvalidArgument)
+		err = refused(err, event.ErrInvalidArgument)
+		if refusal != nil && isRefusal(err) {
+			member := req.Member
+			if out != nil && out.Member != "" {
+				member = out.Member // the call found it (a coupon's owner) before refusing
+			}
+			err = e.auditRefusal(ctx, req, member, err)
+		}
+		return nil, err
 	}
 	e.local(out)
 	return out, nil
@@ -492,6 +547,9 @@ func checkRequest(req Request) error {
 	}
 	if err := event.CheckTime(req.At); err != nil {
 		errs = append(errs, fmt.Errorf("at: %w", err))
+	}
+	if err := event.CheckText(req.Operator); err != nil {
+		errs = append(errs, fmt.Errorf("operator: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", event.ErrInvalidArgument, err)
@@ -524,22 +582,48 @@ func (e *Engine) local(out *change.Outcome) {
 
 // Update runs fn as a unit of work that is not idempotent by itself (a
 // bulk operation made of idempotent steps, a recompute): its changes go to
-// the feed, and the followers run for the members it changed.
-func (e *Engine) Update(ctx context.Context, at time.Time, ref ledger.Ref, fn func(u *Unit) error) (*change.Outcome, error) {
+// the feed, and the followers run for the members it changed. req.At and
+// req.Ref are the unit's time and reference; req.Action, Operator and
+// Body (or Input) are what the audit trail and the journal keep of it
+// (req.ID, when set, names it in the audit trail; it is not an
+// idempotency key).
+func (e *Engine) Update(ctx context.Context, req Request, fn func(u *Unit) error) (*change.Outcome, error) {
+	at, ref := req.At, req.Ref
 	if !at.IsZero() {
 		if err := event.CheckTime(at); err != nil {
 			return nil, fmt.Errorf("%w: at: %w", event.ErrInvalidArgument, err)
 		}
 	}
+	var input []byte
+	if e.jr.on {
+		body := req.Input
+		if body == nil {
+			body = req.Body
+		}
+		var err error
+		if input, err = json.Marshal(body); err != nil {
+			return nil, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err)
+		}
+	}
 	out := &change.Outcome{Event: ref.Event, Time: at}
 	err := e.st.Update(ctx, func(tx store.Tx) error {
 		out.Changes, out.Entries = nil, nil // a store may run fn again
-		return e.unit(tx, at, ref, out, nil, func(u *Unit) error {
+		tp := e.newTape()
+		err := e.unit(tx, at, ref, out, nil, tp, func(u *Unit) error {
 			if err := fn(u); err != nil {
 				return err
 			}
 			return u.settle(0)
 		})
+		if err != nil {
+			return err
+		}
+		if req.ID != "" {
+			if err := e.audit(tx, req, req.Member, nil); err != nil {
+				return err
+			}
+		}
+		return e.journal(tx, Input{Kind: InputUpdate, At: at, Action: req.Action, Body: input, Rand: tp.bytes()})
 	})
 	if err != nil {
 		return nil, refused(err, event.ErrInvalidArgument)
@@ -571,40 +655,7 @@ const advancePage = 256
 func (e *Engine) Advance(ctx context.Context, now time.Time) (int, error) {
 	total := 0
 	for {
-		n := 0
-		err := e.st.Update(ctx, func(tx store.Tx) error {
-			items, err := due.Next(tx, now, advancePage)
-			if err != nil {
-				return err
-			}
-			n = len(items)
-			for _, it := range items {
-				if pt, ok := e.dueBy[it.Kind]; ok {
-					out := &change.Outcome{Time: it.At}
-					err := e.unit(tx, it.At, ledger.Ref{Note: "due " + it.Kind}, out, nil, func(u *Unit) error {
-						if err := pt.Due(u, it); err != nil {
-							return err
-						}
-						return u.settle(0)
-					})
-					if err != nil {
-						return fmt.Errorf("due %s %s at %s: %w", it.Kind, it.ID, it.At.Format(time.RFC3339), err)
-					}
-				} else {
-					e.log.Warn("membership: due item of unknown kind dropped", "kind", it.Kind, "id", it.ID)
-				}
-				if err := due.Done(tx, it); err != nil {
-					return err
-				}
-			}
-			if n == 0 {
-				if err := e.checkDefinition(tx); err != nil {
-					return err
-				}
-				return setWatermark(tx, now)
-			}
-			return nil
-		})
+		n, err := e.advancePage(ctx, now)
 		if err != nil {
 			return total, err
 		}
@@ -615,9 +666,57 @@ func (e *Engine) Advance(ctx context.Context, now time.Time) (int, error) {
 		// then takes in what is pending, so that it stays short even when
 		// no consumer reads the feed.
 		if n == 0 {
-			return total, e.sequence(ctx)
+			if err := e.sequence(ctx); err != nil {
+				return total, err
+			}
+			return total, e.retain(ctx, now)
 		}
 	}
+}
+
+// advancePage performs up to advancePage items due by now in one store
+// transaction, and returns how many; with none due, it moves the
+// watermark to now. The page is one input of the journal.
+func (e *Engine) advancePage(ctx context.Context, now time.Time) (int, error) {
+	n := 0
+	err := e.st.Update(ctx, func(tx store.Tx) error {
+		items, err := due.Next(tx, now, advancePage)
+		if err != nil {
+			return err
+		}
+		n = len(items)
+		tp := e.newTape()
+		for _, it := range items {
+			if pt, ok := e.dueBy[it.Kind]; ok {
+				out := &change.Outcome{Time: it.At}
+				err := e.unit(tx, it.At, ledger.Ref{Note: "due " + it.Kind}, out, nil, tp, func(u *Unit) error {
+					if err := pt.Due(u, it); err != nil {
+						return err
+					}
+					return u.settle(0)
+				})
+				if err != nil {
+					return fmt.Errorf("due %s %s at %s: %w", it.Kind, it.ID, it.At.Format(time.RFC3339), err)
+				}
+			} else {
+				e.log.Warn("membership: due item of unknown kind dropped", "kind", it.Kind, "id", it.ID)
+			}
+			if err := due.Done(tx, it); err != nil {
+				return err
+			}
+		}
+		if err := e.journal(tx, Input{Kind: InputAdvance, At: now, Items: n, Rand: tp.bytes()}); err != nil {
+			return err
+		}
+		if n == 0 {
+			if err := e.checkDefinition(tx); err != nil {
+				return err
+			}
+			return setWatermark(tx, now)
+		}
+		return nil
+	})
+	return n, err
 }
 
 var watermarkKey = []byte("watermark")

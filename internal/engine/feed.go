@@ -326,6 +326,9 @@ func (e *Engine) Feed(ctx context.Context, after uint64, limit int) ([]change.Ch
 	}
 	var out []change.Change
 	err := e.st.View(ctx, func(tx store.Tx) error {
+		if err := checkPruned(tx, after); err != nil {
+			return err
+		}
 		return tx.Scan(bFeed, keys.New().U64(after+1), nil, false, func(k, v []byte) error {
 			n, err := countChanges(v)
 			if err != nil {

@@ -47,6 +47,9 @@ type Unit struct {
 	// reasons and feed record start in it.
 	box    *outcomeBox
 	states []State
+	// tape is the random source of the unit's input (journal.go); nil
+	// when the journal is off and no replay runs.
+	tape *tape
 }
 
 // scratch is room, owned by the engine, for what a unit builds and the

@@ -1,0 +1,141 @@
+package membership
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+)
+
+// Audit results (AuditEntry.Result).
+const (
+	// AuditAccepted is the result of a call that changed what it asked.
+	AuditAccepted = engine.AuditAccepted
+	// AuditRefused is the result of a call the domain refused; the entry's
+	// Error says why.
+	AuditRefused = engine.AuditRefused
+)
+
+// AuditEntry is one call in the audit trail.
+type AuditEntry struct {
+	// Time is the request's time (its At), in the program's zone.
+	Time time.Time `json:"time"`
+	// Operator asked for Action ("points.adjust", "coupon.revoke",
+	// "level.set", …) about Member ("" when the call names no member, or
+	// for a member's own call).
+	Operator string `json:"operator,omitempty"`
+	Action   string `json:"action"`
+	Member   string `json:"member,omitempty"`
+	// Request is the request ID.
+	Request string `json:"request"`
+	// Result is AuditAccepted or AuditRefused; Error is the refusal.
+	Result string `json:"result"`
+	Error  string `json:"error,omitempty"`
+}
+
+// AuditQuery selects audit entries: those of Operator and those about
+// Member when set (both: both), with From <= Time < To (zero: open), in
+// time order (then by request ID), a page of Limit entries (default 50, at
+// most 1,000) after the cursor After (the previous page's Next).
+type AuditQuery struct {
+	Operator string
+	Member   string
+	From, To time.Time
+	After    string
+	Limit    int
+}
+
+// AuditPage is a page of the audit trail; Next is the cursor of the next
+// page, empty at the end.
+type AuditPage struct {
+	Entries []AuditEntry
+	Next    string
+}
+
+// Audit returns a page of the audit trail (see AuditQuery). A cursor that
+// is not one of the query's, or a time out of range, wraps
+// ErrInvalidArgument.
+//
+// The audit trail records every call a handle makes through the engine's
+// unit of work for a request (every write of Points, Coupons, Levels,
+// Benefits and Tags: the operator calls — adjustments, approvals,
+// rejections, reviews, manual tags, level sets, coupon revocations, each
+// member of a bulk issue — and the member's and the host's own calls such
+// as a claim or a checkout lock, with no operator), and each page of a
+// tag recompute.
+//
+// What is recorded:
+//
+//   - An accepted call: its entry is written in the call's own
+//     transaction, so it is there exactly when the call's effects are.
+//   - A call the domain refuses (a business rejection: a debit beyond the
+//     balance, a coupon already used, a request ID reused for another
+//     request): an entry with Result AuditRefused and the error, written in
+//     a transaction of its own after the refusal. Retried at the same time
+//     and refused again, the entry is replaced (the latest error is kept).
+//   - A retry that returns the first outcome (Duplicate set) is not
+//     recorded again.
+//   - Not recorded: a call the handle refuses before it reaches the
+//     engine (a malformed request: no request ID, no operator where one is
+//     required), and failures that are not the call's answer (a closed
+//     store, a cancelled context, a superseded definition, damaged data).
+//
+// Entries are keyed by time, by member and by operator, each key ending
+// with the request ID (no counter every call would write), so the trail
+// adds no key that all operator calls share.
+func (p *Program) Audit(ctx context.Context, q AuditQuery) (AuditPage, error) {
+	if err := event.CheckRequest(q); err != nil {
+		return AuditPage{}, fmt.Errorf("membership: audit: %w", err)
+	}
+	pg, err := p.eng.Audit(ctx, engine.AuditQuery(q))
+	if err != nil {
+		return AuditPage{}, fmt.Errorf("membership: audit: %w", err)
+	}
+	out := AuditPage{Next: pg.Next}
+	for _, e := range pg.Entries {
+		out.Entries = append(out.Entries, AuditEntry(e))
+	}
+	return out, nil
+}
+
+// auditHeader is the header row of ExportAudit.
+var auditHeader = []string{"time", "operator", "action", "member", "request", "result", "error"}
+
+// ExportAudit writes the entries q selects, from q.After to the end, to w
+// as CSV (RFC 4180) with a header row: time (RFC 3339, in the program's
+// zone), operator, action, member, request, result, error. It reads a
+// page at a time (q.Limit), so memory stays flat whatever the trail's
+// size, and returns how many entries it wrote. Its errors are Audit's and
+// w's.
+func (p *Program) ExportAudit(ctx context.Context, w io.Writer, q AuditQuery) (int, error) {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(auditHeader); err != nil {
+		return 0, fmt.Errorf("membership: export audit: %w", err)
+	}
+	n := 0
+	for {
+		pg, err := p.Audit(ctx, q)
+		if err != nil {
+			return n, err
+		}
+		for _, e := range pg.Entries {
+			row := []string{e.Time.Format(time.RFC3339Nano), e.Operator, e.Action, e.Member, e.Request, e.Result, e.Error}
+			if err := cw.Write(row); err != nil {
+				return n, fmt.Errorf("membership: export audit: %w", err)
+			}
+			n++
+		}
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return n, fmt.Errorf("membership: export audit: %w", err)
+		}
+		if pg.Next == "" {
+			return n, nil
+		}
+		q.After = pg.Next
+	}
+}

@@ -1,0 +1,343 @@
+package export_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/export"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/store/memory"
+	"github.com/memberkit/membership/tag"
+)
+
+// testDef has every domain Members writes: a two-level ladder fed by
+// spend, one point per yuan of an order in program "mall", stored value,
+// a cash coupon and a manual tag.
+const testDef = `{
+  "zone": "Asia/Shanghai",
+  "events": [
+    {"name": "order", "attributes": [{"name": "amount", "type": "decimal", "required": true}]},
+    {"name": "recharge", "attributes": [{"name": "amount", "type": "decimal", "required": true}]},
+    {"name": "pay", "attributes": [{"name": "amount", "type": "decimal", "required": true}]}
+  ],
+  "stored_value": {"recharge": "recharge", "spend": "pay", "amount": "amount"},
+  "levels": {
+    "ladder": [{"name": "bronze", "upgrade": "0", "validity": {"kind": "permanent"}},
+               {"name": "silver", "upgrade": "100", "validity": {"kind": "permanent"}}],
+    "growth": [{"id": "spend", "event": "order", "formula": {"kind": "multiplier", "base": "amount", "rate": "1"}}]
+  },
+  "points": {
+    "programs": [{"name": "mall"}],
+    "rules": [{"id": "buy", "program": "mall", "event": "order",
+               "formula": {"kind": "multiplier", "base": "amount", "rate": "1"}}]
+  },
+  "coupons": {"templates": [{"name": "welcome", "type": "cash", "amount": "5",
+                             "use": {"validity": {"kind": "days_after", "n": 30}}}]},
+  "tags": {"manual": [{"name": "vip"}, {"name": "staff"}]}
+}`
+
+func open(t *testing.T) *membership.Program {
+	t.Helper()
+	def, err := membership.ParseDefinition([]byte(testDef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// day is 10:00 on a day of March 2026 in Shanghai.
+func day(p *membership.Program, d int) time.Time {
+	return time.Date(2026, 3, d, 10, 0, 0, 0, p.Location())
+}
+
+func process(t *testing.T, p *membership.Program, id, member, typ, amount string, d int) {
+	t.Helper()
+	_, err := p.Process(context.Background(), event.Event{ID: id, Member: member, Type: typ, Time: day(p, d),
+		Attrs: event.Attrs{"amount": event.DecString(amount)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fill gives alice two orders (70 and 50.5: silver at the second), a
+// recharge of 200 and a payment of 30.25, two coupons and two tags; bob an
+// order of 30.
+func fill(t *testing.T, p *membership.Program) {
+	t.Helper()
+	ctx := context.Background()
+	process(t, p, "o1", "alice", "order", "70", 1)
+	process(t, p, "o2", "alice", "order", "50.5", 2)
+	process(t, p, "r1", "alice", "recharge", "200", 3)
+	process(t, p, "p1", "alice", "pay", "30.25", 4)
+	process(t, p, "o3", "bob", "order", "30", 5)
+	if _, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: "c1", Member: "alice", At: day(p, 6), Template: "welcome", Count: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range []string{"vip", "staff"} {
+		if _, err := p.Tags().Add(ctx, tag.ManualRequest{RequestID: "t-" + tg, Member: "alice", Operator: "op", At: day(p, 7), Tag: tg}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestMembers(t *testing.T) {
+	ctx := context.Background()
+	p := open(t)
+	fill(t, p)
+	var buf bytes.Buffer
+	var progress []int64
+	n, err := export.Members(ctx, &buf, p, slices.Values([]string{"alice", "bob", "carol"}), day(p, 10),
+		func(rows int64) { progress = append(progress, rows) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// alice: growth and points 70 + 50 = 120 (whole by default, each
+	// order's rounded down), silver since the second order (2 March);
+	// value 200 − 30.25 = 169.75; two coupons held; tags by name.
+	// bob: 30 of each, bronze. carol, never seen: the entry level.
+	want := `member,level,since,term_end,growth,lifetime_growth,points.mall.available,points.mall.pending,points.mall.frozen,value_balance,value_recharged,value_spent,value_refunded,coupons_available,coupons_locked,tags
+alice,silver,2026-03-02T10:00:00+08:00,,120,120,120,0,0,169.75,200,30.25,0,2,0,staff|vip
+bob,bronze,2026-03-05T10:00:00+08:00,,30,30,30,0,0,0,0,0,0,0,0,
+carol,bronze,,,0,0,0,0,0,0,0,0,0,0,0,
+`
+	if diff := cmp.Diff(want, buf.String()); diff != "" {
+		t.Errorf("CSV (-want +got):\n%s", diff)
+	}
+	if n != 3 || !slices.Equal(progress, []int64{1, 2, 3}) {
+		t.Errorf("rows %d, progress %v; want 3, [1 2 3]", n, progress)
+	}
+}
+
+func TestStatement(t *testing.T) {
+	ctx := context.Background()
+	p := open(t)
+	fill(t, p)
+	acct := ledger.MemberAccount("alice", ledger.Value, "")
+	var buf bytes.Buffer
+	n, err := export.Statement(ctx, &buf, p, ledger.Query{Account: acct}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if n != 2 || len(lines) != 3 || lines[0] != strings.Join(export.StatementHeader, ",") {
+		t.Fatalf("%d rows:\n%s", n, buf.String())
+	}
+	// The recharge of 200 then the payment of 30.25: running balance 200,
+	// 169.75.
+	check := func(line, when, amount, balance, ev string) {
+		t.Helper()
+		f := strings.Split(line, ",")
+		if f[0] != when || f[1] != acct.String() || f[5] != amount || f[6] != balance || f[8] != ev {
+			t.Errorf("row %q; want time %s, amount %s, balance %s, event %s", line, when, amount, balance, ev)
+		}
+	}
+	check(lines[1], "2026-03-03T10:00:00+08:00", "200", "200", "r1")
+	check(lines[2], "2026-03-04T10:00:00+08:00", "-30.25", "169.75", "p1")
+
+	// A period: only 4 March.
+	buf.Reset()
+	n, err = export.Statement(ctx, &buf, p, ledger.Query{Account: acct, From: day(p, 4), To: day(p, 5)}, nil)
+	if err != nil || n != 1 || !strings.Contains(buf.String(), ",-30.25,169.75,") {
+		t.Errorf("4 March: %d rows, %v:\n%s", n, err, buf.String())
+	}
+	if _, err := export.Statement(ctx, &buf, p, ledger.Query{Account: acct, Newest: true}, nil); !errors.Is(err, export.ErrInvalidArgument) {
+		t.Errorf("newest first: %v, want ErrInvalidArgument", err)
+	}
+}
+
+// pagedStatement is a statement of n entries of 1 each, in pages of 1000,
+// as the ledger pages it; it checks the query it is given.
+type pagedStatement struct {
+	t     *testing.T
+	n     int
+	pages int
+}
+
+func (s *pagedStatement) Location() *time.Location { return time.UTC }
+
+func (s *pagedStatement) Statement(_ context.Context, q ledger.Query) (ledger.Page, error) {
+	s.pages++
+	from := 0
+	if q.Cursor != "" {
+		fmt.Sscan(q.Cursor, &from)
+	}
+	if q.Limit != 1000 || q.Newest {
+		s.t.Errorf("query %+v", q)
+	}
+	var page ledger.Page
+	for i := from; i < s.n && len(page.Entries) < q.Limit; i++ {
+		page.Entries = append(page.Entries, ledger.Entry{Txn: uint64(i + 1), Seq: uint64(i+1) << 12,
+			Kind: "earned", Account: q.Account, Amount: decimalOne, Balance: decimalOf(i + 1),
+			Ref: ledger.Ref{Note: "=HYPERLINK(\"x\")"}})
+	}
+	if from+len(page.Entries) < s.n {
+		page.Next = fmt.Sprint(from + len(page.Entries))
+	}
+	return page, nil
+}
+
+// A statement longer than a page is read page by page to its end, and a
+// note that a spreadsheet would run as a formula is written as text.
+func TestStatementPages(t *testing.T) {
+	src := &pagedStatement{t: t, n: 2500}
+	var buf bytes.Buffer
+	n, err := export.Statement(context.Background(), &buf, src, ledger.Query{Account: ledger.MemberAccount("m", ledger.Points("mall"), "")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if n != 2500 || src.pages != 3 || len(lines) != 2501 {
+		t.Fatalf("%d rows in %d pages, %d lines; want 2500 in 3, 2501", n, src.pages, len(lines))
+	}
+	if want := `,1,2500,,,,,"'=HYPERLINK(""x"")"`; !strings.HasSuffix(lines[2500], want) {
+		t.Errorf("last row %q, want it to end %q", lines[2500], want)
+	}
+}
+
+func TestFeed(t *testing.T) {
+	ctx := context.Background()
+	p := open(t)
+	fill(t, p)
+	chs, err := p.Feed(ctx, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	var progress []int64
+	n, last, err := export.Feed(ctx, &buf, p, 0, func(rows int64) { progress = append(progress, rows) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(n) != len(chs) || last != chs[len(chs)-1].Seq || len(progress) != len(chs) || progress[len(progress)-1] != n {
+		t.Fatalf("%d rows to %d, progress %v; want %d to %d", n, last, progress, len(chs), chs[len(chs)-1].Seq)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	for i, line := range lines {
+		want, _ := json.Marshal(chs[i])
+		if line != string(want) {
+			t.Errorf("line %d = %s, want %s", i, line, want)
+		}
+	}
+	// From a cursor: only what follows it.
+	buf.Reset()
+	n, last2, err := export.Feed(ctx, &buf, p, chs[2].Seq, nil)
+	if err != nil || int(n) != len(chs)-3 || last2 != last {
+		t.Errorf("after %d: %d rows to %d, %v; want %d to %d", chs[2].Seq, n, last2, err, len(chs)-3, last)
+	}
+	var first change.Change
+	if err := json.Unmarshal([]byte(strings.SplitN(buf.String(), "\n", 2)[0]), &first); err != nil || first.Seq != chs[3].Seq {
+		t.Errorf("first line after the cursor: %+v, %v; want change %d", first, err, chs[3].Seq)
+	}
+	// Nothing new: no rows, the position kept.
+	buf.Reset()
+	if n, l, err := export.Feed(ctx, &buf, p, last, nil); n != 0 || l != last || err != nil || buf.Len() != 0 {
+		t.Errorf("at the end: %d rows to %d, %v, %q", n, l, err, buf.String())
+	}
+}
+
+// failingWriter fails after max bytes.
+type failingWriter struct{ max, n int }
+
+var errDisk = errors.New("disk full")
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.n+len(p) > w.max {
+		return 0, errDisk
+	}
+	w.n += len(p)
+	return len(p), nil
+}
+
+// A writer's error and a cancelled context end an export with that error.
+func TestExportErrors(t *testing.T) {
+	ctx := context.Background()
+	p := open(t)
+	fill(t, p)
+	ids := slices.Values([]string{"alice"})
+	if _, err := export.Members(ctx, &failingWriter{max: 10}, p, ids, day(p, 10), nil); !errors.Is(err, errDisk) {
+		t.Errorf("Members to a full disk: %v", err)
+	}
+	if _, _, err := export.Feed(ctx, &failingWriter{max: 10}, p, 0, nil); !errors.Is(err, errDisk) {
+		t.Errorf("Feed to a full disk: %v", err)
+	}
+	acct := ledger.MemberAccount("alice", ledger.Value, "")
+	if _, err := export.Statement(ctx, &failingWriter{max: 10}, p, ledger.Query{Account: acct}, nil); !errors.Is(err, errDisk) {
+		t.Errorf("Statement to a full disk: %v", err)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	var buf bytes.Buffer
+	if n, err := export.Members(done, &buf, p, ids, day(p, 10), nil); !errors.Is(err, context.Canceled) || n != 0 {
+		t.Errorf("Members cancelled: %d, %v", n, err)
+	}
+	if n, _, err := export.Feed(done, &buf, p, 0, nil); !errors.Is(err, context.Canceled) || n != 0 {
+		t.Errorf("Feed cancelled: %d, %v", n, err)
+	}
+	if n, err := export.Statement(done, &buf, p, ledger.Query{Account: acct}, nil); !errors.Is(err, context.Canceled) || n != 0 {
+		t.Errorf("Statement cancelled: %d, %v", n, err)
+	}
+	if _, err := export.Members(ctx, &buf, p, slices.Values([]string{""}), day(p, 10), nil); !errors.Is(err, membership.ErrInvalidArgument) {
+		t.Errorf("an empty member ID: %v, want ErrInvalidArgument", err)
+	}
+	if _, err := export.Members(ctx, &buf, nil, ids, day(p, 10), nil); !errors.Is(err, export.ErrInvalidArgument) {
+		t.Errorf("a nil reader: %v", err)
+	}
+	if _, _, err := export.Feed(ctx, nil, p, 0, nil); !errors.Is(err, export.ErrInvalidArgument) {
+		t.Errorf("a nil writer: %v", err)
+	}
+}
+
+// pagedFeed is a feed of n changes that records the limits asked.
+type pagedFeed struct {
+	n      uint64
+	limits []int
+}
+
+func (f *pagedFeed) Feed(_ context.Context, after uint64, limit int) ([]change.Change, error) {
+	f.limits = append(f.limits, limit)
+	var out []change.Change
+	for s := after + 1; s <= f.n && len(out) < limit; s++ {
+		out = append(out, change.Change{Seq: s, Kind: "k", Member: "m"})
+	}
+	return out, nil
+}
+
+// A feed longer than a page is read a page of 1000 at a time, and a full
+// last page is followed by one more read that finds the end.
+func TestFeedPages(t *testing.T) {
+	for _, tt := range []struct {
+		n     uint64
+		reads int
+	}{{2500, 3}, {2000, 3}, {0, 1}} {
+		src := &pagedFeed{n: tt.n}
+		var buf bytes.Buffer
+		n, last, err := export.Feed(context.Background(), &buf, src, 0, nil)
+		if err != nil || uint64(n) != tt.n || last != tt.n || len(src.limits) != tt.reads {
+			t.Errorf("%d changes: %d rows to %d, %v, limits %v; want %d reads", tt.n, n, last, err, src.limits, tt.reads)
+		}
+		for _, l := range src.limits {
+			if l != 1000 {
+				t.Errorf("limit %d, want 1000", l)
+			}
+		}
+		if got := int64(strings.Count(buf.String(), "\n")); got != n {
+			t.Errorf("%d lines for %d rows", got, n)
+		}
+	}
+}

@@ -1,0 +1,65 @@
+package export
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/memberkit/membership/change"
+)
+
+// FeedReader is the change feed; *membership.Program satisfies it.
+type FeedReader interface {
+	Feed(ctx context.Context, after uint64, limit int) ([]change.Change, error)
+}
+
+// Feed writes the changes after feed position after (0: from the start)
+// to w as JSON lines — each change as one JSON object (change.Change's
+// encoding, its position in "seq") and a newline — until the feed has no
+// more. It returns the rows written and the position of the last one
+// (after when none), from which a later export goes on. It returns an
+// error wrapping ErrInvalidArgument for a nil reader or writer, and the
+// errors of the feed, of w and of ctx.
+func Feed(ctx context.Context, w io.Writer, src FeedReader, after uint64, progress Progress) (rows int64, last uint64, err error) {
+	if src == nil || w == nil {
+		return 0, after, fmt.Errorf("export: feed: %w: nil reader or writer", ErrInvalidArgument)
+	}
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw) // one object and a newline a change
+	last = after
+	for {
+		if err := ctx.Err(); err != nil {
+			return rows, last, flushErr(bw, err)
+		}
+		chs, err := src.Feed(ctx, last, pageSize)
+		if err != nil {
+			return rows, last, flushErr(bw, fmt.Errorf("export: feed after %d: %w", last, err))
+		}
+		for _, c := range chs {
+			if c.Seq <= last {
+				return rows, last, flushErr(bw, fmt.Errorf("export: feed: position %d after %d: out of order", c.Seq, last))
+			}
+			if err := enc.Encode(c); err != nil {
+				return rows, last, flushErr(bw, fmt.Errorf("export: feed: change %d: %w", c.Seq, err))
+			}
+			rows++
+			last = c.Seq
+			if progress != nil {
+				progress(rows)
+			}
+		}
+		if len(chs) < pageSize {
+			return rows, last, flushErr(bw, nil)
+		}
+	}
+}
+
+// flushErr flushes bw, returning err or else the flush's error.
+func flushErr(bw *bufio.Writer, err error) error {
+	if ferr := bw.Flush(); err == nil && ferr != nil {
+		return fmt.Errorf("export: write: %w", ferr)
+	}
+	return err
+}

@@ -1,0 +1,85 @@
+package export
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/memberkit/membership/ledger"
+)
+
+// StatementReader reads an account's statement a page at a time;
+// *membership.Program satisfies it.
+type StatementReader interface {
+	Statement(ctx context.Context, q ledger.Query) (ledger.Page, error)
+	// Location is the program's zone, the statement's times are written in.
+	Location() *time.Location
+}
+
+// StatementHeader is the header row of Statement's CSV.
+var StatementHeader = []string{"time", "account", "txn", "seq", "kind", "amount", "balance",
+	"lot", "event", "order", "operator", "note"}
+
+// Statement writes the statement of the account q.Account to w as CSV,
+// oldest entry first, one row per entry (StatementHeader): its time, the
+// account, the transaction and entry numbers, the kind, the amount (negative
+// for a debit), the member account's running balance after the entry, the
+// lot, and the reference (event, order, operator, note). A period's
+// statement is the entries of [q.From, q.To); q.Kinds keeps some kinds;
+// q.Cursor resumes after a page of an earlier export. A pool's entries
+// have no running balance (the ledger keeps a pool's balance, not its
+// history): the cell is empty.
+//
+// It returns the rows written, and an error wrapping ErrInvalidArgument for
+// a nil reader or writer or a query with Newest set (a running balance
+// reads oldest first), and the errors of the reader, of w and of ctx.
+func Statement(ctx context.Context, w io.Writer, src StatementReader, q ledger.Query, progress Progress) (int64, error) {
+	if src == nil || w == nil {
+		return 0, fmt.Errorf("export: statement: %w: nil reader or writer", ErrInvalidArgument)
+	}
+	if q.Newest {
+		return 0, fmt.Errorf("export: statement: %w: newest first", ErrInvalidArgument)
+	}
+	q.Limit = pageSize
+	loc := src.Location()
+	rw := &rowWriter{w: csv.NewWriter(w), progress: progress}
+	err := rw.header(StatementHeader)
+	for err == nil {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		var page ledger.Page
+		if page, err = src.Statement(ctx, q); err != nil {
+			err = fmt.Errorf("statement of %s: %w", q.Account, err)
+			break
+		}
+		for _, e := range page.Entries {
+			if err = rw.row(entryRow(e, loc)); err != nil {
+				break
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	if err = rw.flush(err); err != nil {
+		return rw.rows, fmt.Errorf("export: %w", err)
+	}
+	return rw.rows, nil
+}
+
+// entryRow is an entry's row.
+func entryRow(e ledger.Entry, loc *time.Location) []string {
+	bal := ""
+	if e.Account.IsMember() {
+		bal = amount(e.Balance)
+	}
+	return []string{instant(e.Time.In(loc)), text(e.Account.String()),
+		strconv.FormatUint(e.Txn, 10), strconv.FormatUint(e.Seq, 10), text(string(e.Kind)),
+		amount(e.Amount), bal, text(e.Lot),
+		text(e.Ref.Event), text(e.Ref.Order), text(e.Ref.Operator), text(e.Ref.Note)}
+}

@@ -1,0 +1,210 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/store"
+)
+
+// The audit trail keeps one entry per operator request that Apply (or an
+// Update naming a request) ran: accepted, in the request's own
+// transaction; refused by the call (a business rejection, or the request
+// ID reused for another request), in a transaction of its own after the
+// refusal. A retry that Apply answers from the idempotency record is not
+// recorded again. Calls refused before they reach the engine (a malformed
+// request) and failures of the store (a closed store, a cancelled
+// context, a corrupt record, a superseded definition) leave no entry.
+//
+// An entry is written under three keys, each time-ordered and ending with
+// the request ID and the result, so that operator calls write no shared
+// key (no counter): by time, by member (when the call names one) and by
+// operator (when one asked). A refused request retried at the same time
+// and refused again replaces its entry (the latest error is kept); one
+// later accepted gets an entry of its own beside it.
+const (
+	bAuditTime     = "audit.time"     // time, request ID, result → entry
+	bAuditMember   = "audit.member"   // member, time, request ID, result → entry
+	bAuditOperator = "audit.operator" // operator, time, request ID, result → entry
+)
+
+// Audit results.
+const (
+	AuditAccepted = "accepted"
+	AuditRefused  = "refused"
+)
+
+// AuditEntry is one operator request in the audit trail.
+type AuditEntry struct {
+	// Time is the request's time (its At).
+	Time time.Time `json:"time"`
+	// Operator asked for Action ("points.adjust") about Member ("" when
+	// the call names none, or for a member's own call).
+	Operator string `json:"operator,omitempty"`
+	Action   string `json:"action"`
+	Member   string `json:"member,omitempty"`
+	// Request is the request ID.
+	Request string `json:"request"`
+	// Result is AuditAccepted or AuditRefused; Error is the refusal.
+	Result string `json:"result"`
+	Error  string `json:"error,omitempty"`
+}
+
+// AuditQuery selects audit entries: those of Operator and of Member when
+// set, with From <= Time < To (zero: open), in time order, a page of
+// Limit (default 50, at most 1,000) after the cursor After (a page's
+// Next).
+type AuditQuery struct {
+	Operator string
+	Member   string
+	From, To time.Time
+	After    string
+	Limit    int
+}
+
+// AuditPage is one page of audit entries; Next is the cursor of the
+// following page, empty at the end.
+type AuditPage struct {
+	Entries []AuditEntry
+	Next    string
+}
+
+// ErrBadCursor is wrapped (with event.ErrInvalidArgument) for an audit
+// cursor that is not one of the query's.
+var ErrBadCursor = errors.New("bad cursor")
+
+func auditResult(refused bool) string {
+	if refused {
+		return AuditRefused
+	}
+	return AuditAccepted
+}
+
+// audit writes the entry of req, about member, in tx: accepted when why is
+// nil, refused with why otherwise.
+func (e *Engine) audit(tx store.Tx, req Request, member string, why error) error {
+	ent := AuditEntry{Time: req.At.UTC(), Operator: req.Operator, Action: req.Action, Member: member, Request: req.ID, Result: auditResult(why != nil)}
+	if why != nil {
+		ent.Error = why.Error()
+	}
+	v, err := json.Marshal(ent)
+	if err != nil {
+		return err
+	}
+	tail := keys.New().Time(req.At).Str(req.ID).Str(ent.Result)
+	if err := tx.Put(bAuditTime, tail, v); err != nil {
+		return err
+	}
+	if member != "" {
+		if err := tx.Put(bAuditMember, append(keys.New().Str(member), tail...), v); err != nil {
+			return err
+		}
+	}
+	if req.Operator != "" {
+		if err := tx.Put(bAuditOperator, append(keys.New().Str(req.Operator), tail...), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// auditRefusal records req as refused with err in a transaction of its
+// own and returns err; when that fails too, both errors.
+func (e *Engine) auditRefusal(ctx context.Context, req Request, member string, err error) error {
+	werr := e.st.Update(ctx, func(tx store.Tx) error {
+		if err := e.checkDefinition(tx); err != nil {
+			return err
+		}
+		return e.audit(tx, req, member, err)
+	})
+	if werr != nil {
+		return errors.Join(err, fmt.Errorf("audit of the refusal: %w", werr))
+	}
+	return err
+}
+
+// isRefusal reports whether err, returned by a request's unit, is the
+// call's answer (a business rejection) rather than a failure of the store
+// or of the caller's context.
+func isRefusal(err error) bool {
+	for _, f := range []error{context.Canceled, context.DeadlineExceeded, store.ErrClosed, store.ErrConflict,
+		store.ErrTxDone, store.ErrReadOnly, store.ErrInvalid, ErrCorrupt, ErrDefinitionSuperseded} {
+		if errors.Is(err, f) {
+			return false
+		}
+	}
+	return true
+}
+
+// Audit returns a page of the audit trail (see AuditQuery). A bad cursor
+// or a time out of range wraps event.ErrInvalidArgument; a damaged entry
+// ErrCorrupt.
+func (e *Engine) Audit(ctx context.Context, q AuditQuery) (AuditPage, error) {
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	q.Limit = min(q.Limit, 1000)
+	for _, t := range []time.Time{q.From, q.To} {
+		if !t.IsZero() && !keys.InRange(t) {
+			return AuditPage{}, fmt.Errorf("%w: time %s out of range", event.ErrInvalidArgument, t)
+		}
+	}
+	bucket, prefix := bAuditTime, []byte{}
+	switch {
+	case q.Member != "":
+		bucket, prefix = bAuditMember, keys.New().Str(q.Member)
+	case q.Operator != "":
+		bucket, prefix = bAuditOperator, keys.New().Str(q.Operator)
+	}
+	start, end := prefix, store.PrefixEnd(prefix)
+	if len(prefix) == 0 {
+		start = nil
+	}
+	if !q.From.IsZero() {
+		start = append(append([]byte{}, prefix...), keys.New().Time(q.From)...)
+	}
+	if !q.To.IsZero() {
+		end = append(append([]byte{}, prefix...), keys.New().Time(q.To)...)
+	}
+	if q.After != "" {
+		c, err := hex.DecodeString(q.After)
+		if err != nil || !bytes.HasPrefix(c, prefix) || len(c) <= len(prefix) {
+			return AuditPage{}, fmt.Errorf("%w: %w %q", event.ErrInvalidArgument, ErrBadCursor, q.After)
+		}
+		if after := append(c, 0); bytes.Compare(after, start) > 0 {
+			start = after // just after the cursor
+		}
+	}
+	var page AuditPage
+	err := e.st.View(ctx, func(tx store.Tx) error {
+		var last []byte
+		return tx.Scan(bucket, start, end, false, func(k, v []byte) error {
+			var ent AuditEntry
+			if err := json.Unmarshal(v, &ent); err != nil {
+				return fmt.Errorf("%w: audit entry %x: %v", ErrCorrupt, k, err)
+			}
+			if q.Operator != "" && ent.Operator != q.Operator {
+				return nil
+			}
+			if len(page.Entries) == q.Limit {
+				page.Next = hex.EncodeToString(last)
+				return store.StopScan
+			}
+			ent.Time = ent.Time.In(e.loc)
+			page.Entries = append(page.Entries, ent)
+			last = append(last[:0], k...)
+			return nil
+		})
+	})
+	if err != nil {
+		return AuditPage{}, err
+	}
+	return page, nil
+}

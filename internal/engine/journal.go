@@ -1,0 +1,350 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/codec"
+	"github.com/memberkit/membership/store"
+)
+
+// The input journal keeps every input the engine accepted (an event, an
+// operator request, a page of due work, an update), in the order their
+// transactions committed, so that another store can be brought to the
+// same state by applying them again (membership.Program.Replay).
+//
+// It is one global sequence: key = 8-byte big-endian number, allocated
+// from a counter in bMeta. The counter is one key every input writes,
+// which costs nothing on a store that runs Updates one at a time
+// (store/memory, store/bolt) and would make every writer of a store that
+// runs them concurrently (store.Striper: store/postgres) conflict; the
+// journal is refused there (ErrJournalStore). An input's record holds
+// what re-applying it needs: the event, or the request's action and JSON,
+// or the time of the due work, and the random bytes its units drew (coupon
+// codes), so that a replay draws the same ones.
+const (
+	bJournal = "journal" // sequence number → input record
+)
+
+var journalSeqKey = []byte("journal.seq")
+
+// ErrJournalStore is returned by EnableJournal on a store that runs
+// Updates concurrently (store.Striper), where one global journal sequence
+// would be a key every writer conflicts on.
+var ErrJournalStore = errors.New("the input journal needs a store that runs updates one at a time")
+
+// ErrReplayDiverged is returned by a replay whose input did not do on the
+// target what it did on the source: an input refused, a page of due work
+// of another size, random bytes left over or missing.
+var ErrReplayDiverged = errors.New("replay diverged from the journal")
+
+// Input kinds, the second byte of a journal record.
+const (
+	InputEvent   = 'e' // an event (Process, ProcessBatch)
+	InputRequest = 'o' // an operator request (Apply)
+	InputAdvance = 'a' // one page of due work (Advance)
+	InputUpdate  = 'u' // an update that is not idempotent (Update)
+)
+
+const journalV1 = 1
+
+// Input is one record of the journal.
+type Input struct {
+	// Seq is the input's place in the journal (1, 2, …).
+	Seq uint64
+	// Kind is InputEvent, InputRequest, InputAdvance or InputUpdate.
+	Kind byte
+	// Version is the version of the definition the input ran under.
+	Version uint64
+	// At is the event's time, the request's, or the time Advance ran to.
+	At time.Time
+	// Event is the event (InputEvent).
+	Event event.Event
+	// Action and Body are the request's action and JSON (InputRequest,
+	// InputUpdate).
+	Action string
+	Body   []byte
+	// Items is how many due items the page performed (InputAdvance; 0 for
+	// the last page of an Advance call, which sets the watermark).
+	Items int
+	// Rand is the random bytes the input's units drew, in order.
+	Rand []byte
+}
+
+func (in Input) appendTo(b []byte) []byte {
+	w := codec.Writer{B: b}
+	w.B = append(w.B, journalV1, in.Kind)
+	w.Uint(in.Version)
+	w.Time(in.At)
+	switch in.Kind {
+	case InputEvent:
+		w.Bytes(eventRecord{Event: in.Event}.appendTo(nil))
+	case InputRequest, InputUpdate:
+		w.String(in.Action)
+		w.Bytes(in.Body)
+	case InputAdvance:
+		w.Uint(uint64(in.Items))
+	}
+	w.Bytes(in.Rand)
+	return w.B
+}
+
+func decodeInput(seq uint64, b []byte) (Input, error) {
+	if len(b) < 2 || b[0] != journalV1 {
+		return Input{}, fmt.Errorf("%w: journal record %d: version", ErrCorrupt, seq)
+	}
+	in := Input{Seq: seq, Kind: b[1]}
+	r := codec.Reader{B: b[2:]}
+	in.Version = r.Uint()
+	in.At = r.Time()
+	switch in.Kind {
+	case InputEvent:
+		raw := []byte(r.String())
+		if r.Err() == nil {
+			rec, err := decodeRecord(raw)
+			if err != nil {
+				return Input{}, fmt.Errorf("journal record %d: %w", seq, err)
+			}
+			in.Event = rec.Event
+		}
+	case InputRequest, InputUpdate:
+		in.Action = r.String()
+		in.Body = []byte(r.String())
+	case InputAdvance:
+		in.Items = int(r.Uint())
+	default:
+		return Input{}, fmt.Errorf("%w: journal record %d: kind %q", ErrCorrupt, seq, in.Kind)
+	}
+	if rnd := r.String(); rnd != "" {
+		in.Rand = []byte(rnd)
+	}
+	if err := r.Err(); err != nil {
+		return Input{}, fmt.Errorf("%w: journal record %d: %v", ErrCorrupt, seq, err)
+	}
+	return in, nil
+}
+
+// journalState is the engine's journal switch and, during a replay, the
+// random bytes the replayed inputs drew on the source.
+type journalState struct {
+	on     bool
+	replay atomic.Pointer[replayRand]
+}
+
+// EnableJournal turns the input journal on (it is off by default). It
+// returns ErrJournalStore on a store that runs Updates concurrently. Call
+// it before the engine is used.
+func (e *Engine) EnableJournal() error {
+	if e.split {
+		return ErrJournalStore
+	}
+	e.jr.on = true
+	return nil
+}
+
+// Journaling reports whether the input journal is on.
+func (e *Engine) Journaling() bool { return e.jr.on }
+
+// tape is the random source of the units of one input: it draws from the
+// engine's source, or during a replay from the bytes the source store's
+// input drew, and keeps what it drew for the input's journal record.
+type tape struct {
+	src  io.Reader
+	drew []byte
+	keep bool
+}
+
+func (t *tape) Read(p []byte) (int, error) {
+	n, err := t.src.Read(p)
+	if t.keep {
+		t.drew = append(t.drew, p[:n]...)
+	}
+	return n, err
+}
+
+// newTape returns the tape of one input: nil when the journal is off and
+// no replay runs (units then draw from the engine's source directly).
+func (e *Engine) newTape() *tape {
+	r := e.jr.replay.Load()
+	if !e.jr.on && r == nil {
+		return nil
+	}
+	t := &tape{src: e.rand, keep: e.jr.on}
+	if r != nil {
+		t.src = r
+	}
+	return t
+}
+
+// Rand returns the random source a unit draws from: its input's tape, so
+// that the journal keeps what it drew and a replay draws the same.
+func (u *Unit) Rand() io.Reader {
+	if u.tape == nil {
+		return u.e.rand
+	}
+	return u.tape
+}
+
+func (t *tape) bytes() []byte {
+	if t == nil {
+		return nil
+	}
+	return t.drew
+}
+
+// journal appends in to the journal in tx, when the journal is on.
+func (e *Engine) journal(tx store.Tx, in Input) error {
+	if !e.jr.on {
+		return nil
+	}
+	var seq uint64
+	v, err := tx.Get(bMeta, journalSeqKey)
+	switch {
+	case err == nil && len(v) == 8:
+		seq = binary.BigEndian.Uint64(v)
+	case err == nil:
+		return fmt.Errorf("%w: journal sequence", ErrCorrupt)
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	seq++
+	k := binary.BigEndian.AppendUint64(nil, seq)
+	if err := tx.Put(bMeta, journalSeqKey, k); err != nil {
+		return err
+	}
+	in.Version = binary.BigEndian.Uint64(e.def.record[:8])
+	return tx.Put(bJournal, k, in.appendTo(nil))
+}
+
+// Journal calls fn for each journal record of st after sequence after, in
+// order, reading pages of up to page records in read-only transactions.
+// fn's error stops the scan and is returned.
+func Journal(ctx context.Context, st store.Store, after uint64, page int, fn func(Input) error) error {
+	if page <= 0 {
+		page = 256
+	}
+	for {
+		var ins []Input
+		err := st.View(ctx, func(tx store.Tx) error {
+			ins = ins[:0]
+			start := binary.BigEndian.AppendUint64(nil, after+1)
+			return tx.Scan(bJournal, start, nil, false, func(k, v []byte) error {
+				if len(k) != 8 {
+					return fmt.Errorf("%w: journal key %x", ErrCorrupt, k)
+				}
+				seq := binary.BigEndian.Uint64(k)
+				if seq != after+uint64(len(ins))+1 {
+					return fmt.Errorf("%w: journal record %d missing", ErrCorrupt, after+uint64(len(ins))+1)
+				}
+				in, err := decodeInput(seq, v)
+				if err != nil {
+					return err
+				}
+				ins = append(ins, in)
+				if len(ins) == page {
+					return store.StopScan
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		for _, in := range ins {
+			if err := fn(in); err != nil {
+				return err
+			}
+		}
+		if len(ins) < page {
+			return nil
+		}
+		after = ins[len(ins)-1].Seq
+	}
+}
+
+// JournalLength returns the sequence number of the last journal record of
+// st (0: none).
+func JournalLength(ctx context.Context, st store.Store) (uint64, error) {
+	var n uint64
+	err := st.View(ctx, func(tx store.Tx) error {
+		v, err := tx.Get(bMeta, journalSeqKey)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil
+		case err != nil:
+			return err
+		case len(v) != 8:
+			return fmt.Errorf("%w: journal sequence", ErrCorrupt)
+		}
+		n = binary.BigEndian.Uint64(v)
+		return nil
+	})
+	return n, err
+}
+
+// DefinitionRecord returns the definition record of st (its version and
+// the SHA-256 of its JSON; nil when none is installed), and the engine's
+// own: a replay runs only under the definition the source ran.
+func DefinitionRecord(ctx context.Context, st store.Store) ([]byte, error) {
+	var rec []byte
+	err := st.View(ctx, func(tx store.Tx) error {
+		v, err := tx.Get(bMeta, defKey)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		rec = append([]byte(nil), v...)
+		return err
+	})
+	return rec, err
+}
+
+// Definition returns the engine's definition record (see
+// DefinitionRecord).
+func (e *Engine) Definition() []byte { return append([]byte(nil), e.def.record[:]...) }
+
+// replayRand hands out, in order, the random bytes the source's inputs
+// drew.
+type replayRand struct{ b []byte }
+
+func (r *replayRand) Read(p []byte) (int, error) {
+	if len(r.b) < len(p) {
+		return 0, fmt.Errorf("%w: the input draws more random bytes than it drew on the source", ErrReplayDiverged)
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// Replaying makes the engine's units draw the given random bytes, in
+// order, instead of its source, until done is called; done returns an
+// error wrapping ErrReplayDiverged when bytes are left. Only one replay
+// may run at a time, and nothing else may use the engine meanwhile.
+func (e *Engine) Replaying(rnd []byte) (done func() error) {
+	r := &replayRand{b: rnd}
+	e.jr.replay.Store(r)
+	return func() error {
+		e.jr.replay.Store(nil)
+		if len(r.b) > 0 {
+			return fmt.Errorf("%w: %d random bytes the source drew were not drawn", ErrReplayDiverged, len(r.b))
+		}
+		return nil
+	}
+}
+
+// AdvancePage performs one page of the due work up to now, as one page of
+// Advance does, and returns how many items it performed (0: none were
+// due, and the watermark moved to now). A replay runs the journal's
+// InputAdvance records with it, page for page.
+func (e *Engine) AdvancePage(ctx context.Context, now time.Time) (int, error) {
+	n, err := e.advancePage(ctx, now)
+	if err == nil && n == 0 {
+		err = e.sequence(ctx)
+	}
+	return n, err
+}

@@ -1,0 +1,242 @@
+package membership_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/postgres"
+	"github.com/shopspring/decimal"
+)
+
+// TestRetentionPrunes runs half a year of orders and a points adjustment,
+// then one Advance with a 30-day window: the records only idempotency and
+// the feed need are gone, a retry older than the window is refused, and
+// every balance, statement, total and Verify are as before.
+func TestRetentionPrunes(t *testing.T) {
+	for name, open := range testkit.Stores(t) {
+		t.Run(name, func(t *testing.T) { testRetentionPrunes(t, open()) })
+	}
+	// On PostgreSQL when a server is given (CI gives one).
+	if dsn := os.Getenv("MEMBERSHIP_PG_DSN"); dsn != "" {
+		t.Run("postgres", func(t *testing.T) {
+			ctx := context.Background()
+			pool, err := pgxpool.New(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			schema := fmt.Sprintf("retention_%d", os.Getpid())
+			defer pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+			st, err := postgres.New(ctx, pool, &postgres.Options{Schema: schema})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			testRetentionPrunes(t, st)
+		})
+	}
+}
+
+func testRetentionPrunes(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	const day = 24 * time.Hour
+	p, err := membership.Open(st, testkit.OrderDef(), membership.WithRetention(membership.Retention{Window: 30 * day, Feed: 30 * day}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(month time.Month, d int) time.Time {
+		return time.Date(2026, month, d, 10, 0, 0, 0, testkit.Shanghai)
+	}
+	order := func(id, member, amount string, t time.Time) event.Event {
+		return event.Event{ID: id, Member: member, Type: "order", Time: t, Attrs: event.Attrs{"amount": event.Dec(testkit.Dec(amount))}}
+	}
+	members := []string{"m0", "m1", "m2", "m3"}
+	// Each member orders 10 × the month's number on the 5th of January to
+	// June, and 7 on 20 June: 10 × (1+…+6) + 7 = 217 points each.
+	for month := time.January; month <= time.June; month++ {
+		for _, m := range members {
+			testkit.MustProcess(t, p, order(fmt.Sprintf("o-%s-%d", m, month), m, fmt.Sprint(10*int(month)), at(month, 5)))
+		}
+	}
+	for _, m := range members {
+		testkit.MustProcess(t, p, order("late-"+m, m, "7", at(time.June, 20)))
+	}
+	adj := points.AdjustRequest{RequestID: "adj-feb", Member: "m0", Operator: "ops.li", Note: "goodwill", At: at(time.February, 10), Program: "mall", Amount: testkit.Dec("5")}
+	if _, err := p.Points().Adjust(ctx, adj); err != nil {
+		t.Fatal(err)
+	}
+
+	// A consumer has read up to the last change of April's orders.
+	all, err := p.Feed(ctx, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cursor uint64
+	for _, c := range all {
+		if strings.HasSuffix(c.Event, "-4") {
+			cursor = c.Seq
+		}
+	}
+	if cursor == 0 {
+		t.Fatal("no change of April's orders in the feed")
+	}
+	if err := p.SetCursor(ctx, "crm", cursor); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, p, members, cursor)
+	want := map[string]string{"m0": "222", "m1": "217", "m2": "217", "m3": "217"}
+	for m, w := range want {
+		if got := before.balances[m]; !got.Equal(testkit.Dec(w)) {
+			t.Fatalf("%s holds %s points, want %s", m, got, w)
+		}
+	}
+
+	// Advance on 10 July: the horizon is 10 June (30 days before).
+	if _, err := p.Advance(ctx, at(time.July, 10)); err != nil {
+		t.Fatal(err)
+	}
+
+	// Only the four orders of 20 June keep their records; the request of
+	// February is gone.
+	recs := map[string][]string{}
+	var kept []uint64
+	err = st.View(ctx, func(tx store.Tx) error {
+		for _, b := range []string{"events", "ops"} {
+			err := tx.Scan(b, nil, nil, false, func(k, _ []byte) error {
+				recs[b] = append(recs[b], string(k))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return tx.Scan("feed", nil, nil, false, func(k, _ []byte) error {
+			if pos := decodeU64(k); pos <= cursor {
+				kept = append(kept, pos)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Of the records crm has read, those of units at or after the horizon
+	// stay (a unit's record is under the position of its last change of a
+	// member). On memory and bolt the feed is in time order and none is
+	// left; on PostgreSQL a member's changes are sequenced together, and
+	// the orders of 20 June may come before the cursor.
+	var young []uint64
+	last := map[string]uint64{}
+	for _, c := range all {
+		if !c.Time.Before(at(time.June, 10)) {
+			last[c.Event+"\x00"+c.Member] = max(last[c.Event+"\x00"+c.Member], c.Seq)
+		}
+	}
+	for _, pos := range last {
+		if pos <= cursor {
+			young = append(young, pos)
+		}
+	}
+	slices.Sort(young)
+	if diff := cmp.Diff(young, kept); diff != "" {
+		t.Errorf("feed records kept up to the cursor %d (-want +got):\n%s", cursor, diff)
+	}
+	if diff := cmp.Diff(map[string][]string{"events": {"late-m0", "late-m1", "late-m2", "late-m3"}}, recs); diff != "" {
+		t.Errorf("records kept (-want +got):\n%s", diff)
+	}
+
+	// Retries older than the window are refused, never applied twice.
+	_, err = p.Process(ctx, order("o-m0-1", "m0", "10", at(time.January, 5)))
+	if !errors.Is(err, membership.ErrTooOld) || !errors.Is(err, membership.ErrInvalidEvent) {
+		t.Errorf("retry of a pruned event: %v, want ErrTooOld and ErrInvalidEvent", err)
+	}
+	// So is an event never seen whose time is before the horizon.
+	_, err = p.Process(ctx, order("new-old", "m1", "10", at(time.June, 9)))
+	if !errors.Is(err, membership.ErrTooOld) {
+		t.Errorf("new event before the horizon: %v, want ErrTooOld", err)
+	}
+	_, err = p.Points().Adjust(ctx, adj)
+	if !errors.Is(err, membership.ErrTooOld) || !errors.Is(err, membership.ErrInvalidArgument) {
+		t.Errorf("retry of a pruned request: %v, want ErrTooOld and ErrInvalidArgument", err)
+	}
+	// A retry inside the window is still a duplicate, with its changes.
+	out, err := p.Process(ctx, order("late-m2", "m2", "7", at(time.June, 20)))
+	if err != nil || !out.Duplicate || len(out.Changes) == 0 {
+		t.Errorf("retry inside the window: %+v, %v; want a duplicate with its changes", out, err)
+	}
+	// The feed before the cursor is gone, and says so.
+	if _, err := p.Feed(ctx, 0, 10); !errors.Is(err, membership.ErrFeedPruned) {
+		t.Errorf("Feed(0) after pruning: %v, want ErrFeedPruned", err)
+	}
+
+	after := snapshot(t, p, members, cursor)
+	if diff := cmp.Diff(before, after, cmp.AllowUnexported(state{}), cmp.Comparer(decimal.Decimal.Equal)); diff != "" {
+		t.Errorf("state changed by retention (-before +after):\n%s", diff)
+	}
+}
+
+// state is what retention must leave as it was.
+type state struct {
+	balances   map[string]decimal.Decimal
+	statements map[string][]ledger.Entry
+	totals     map[ledger.Kind]decimal.Decimal
+	unread     []change.Change // the feed after the consumer's cursor
+}
+
+func snapshot(t *testing.T, p *membership.Program, members []string, cursor uint64) state {
+	t.Helper()
+	ctx := context.Background()
+	s := state{balances: map[string]decimal.Decimal{}, statements: map[string][]ledger.Entry{}}
+	for _, m := range members {
+		b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: m, At: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.balances[m] = b.Main
+		for q := (ledger.Query{Account: ledger.MemberAccount(m, ledger.Points("mall"), ""), Limit: 1000}); ; {
+			page, err := p.Statement(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.statements[m] = append(s.statements[m], page.Entries...)
+			if page.Next == "" {
+				break
+			}
+			q.Cursor = page.Next
+		}
+	}
+	var err error
+	if s.totals, err = p.Totals(ctx, ledger.Points("mall"), "2026-01-01", "2026-12-31"); err != nil {
+		t.Fatal(err)
+	}
+	if s.unread, err = p.Feed(ctx, cursor, 10000); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func decodeU64(b []byte) uint64 {
+	var v uint64
+	for _, c := range b[:8] {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}

@@ -1,0 +1,717 @@
+package membership_test
+
+// The scale benchmarks (issue 15) run on one bolt store of
+// MEMBERSHIP_SCALE_MEMBERS members (default 1,000, so that CI, which runs
+// every benchmark once, builds it in a second), built once per run: one
+// order per member, spread over 2025, then Advance to 1 January 2026. The
+// benchmarks then pick members at random and move time on from there, so
+// they share the store and its growth. README ("At scale") gives the
+// command that runs them at a million members beside their baselines.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/store/bolt"
+	"github.com/memberkit/membership/store/memory"
+	"github.com/memberkit/membership/tag"
+	"github.com/shopspring/decimal"
+	bbolt "go.etcd.io/bbolt"
+)
+
+// TestMain removes the scale benchmarks' stores, which no test's TempDir
+// holds (they outlive each benchmark), once the run ends.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if scale.st != nil {
+		scale.st.Close()
+	}
+	if baseline.db != nil {
+		baseline.db.Close()
+	}
+	for _, dir := range []string{scale.dir, baseline.dir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
+	}
+	os.Exit(code)
+}
+
+// scaleMembers is the size of the scale store.
+func scaleMembers() int {
+	if n, err := strconv.Atoi(os.Getenv("MEMBERSHIP_SCALE_MEMBERS")); err == nil && n > 0 {
+		return n
+	}
+	return 1000
+}
+
+// scaleEvents is how many events (or pages) a scale benchmark's
+// iteration makes: MEMBERSHIP_SCALE_EVENTS, default 200. The scale
+// benchmarks are run with -benchtime 1x, so that one binary builds the
+// store once and each benchmark does a fixed amount of work on it.
+func scaleEvents() int {
+	if n, err := strconv.Atoi(os.Getenv("MEMBERSHIP_SCALE_EVENTS")); err == nil && n > 0 {
+		return n
+	}
+	return 200
+}
+
+var (
+	scaleStart = time.Date(2025, 1, 1, 0, 0, 0, 0, testkit.Shanghai)
+	scaleNow   = time.Date(2026, 1, 1, 0, 0, 0, 0, testkit.Shanghai)
+)
+
+// scaleDef is the order program of the PostgreSQL benchmark (a growth
+// rule, a points rule with lots valid 365 days, a two-level ladder) with
+// two automatic tags: "recent" (an order in the last 90 days, so that tags
+// fall due too) and "big" (orders of 80 or more in all).
+func scaleDef() membership.Definition {
+	def := testkit.OrderDef()
+	def.Tags = &tag.Definition{
+		Orders: &tag.Orders{Event: "order", Amount: "amount"},
+		Rules: []tag.Rule{
+			{Tag: "recent", All: []tag.Cond{{Fact: tag.FactOrderCount, Days: 90, Op: event.Gte, Value: event.Int(1)}}},
+			{Tag: "big", All: []tag.Cond{{Fact: tag.FactOrderAmount, Op: event.Gte, Value: event.DecString("80")}}},
+		},
+	}
+	return def
+}
+
+func scaleMember(i int) string { return "m" + strconv.Itoa(i) }
+
+// scaleOrder is an order of 10 to 99 by member m.
+func scaleOrder(id string, m int, at time.Time) event.Event {
+	return event.Event{ID: id, Member: scaleMember(m), Type: "order", Time: at,
+		Attrs: event.Attrs{"amount": event.Dec(decimal.NewFromInt(int64(10 + m%90)))}}
+}
+
+// scale is the shared store of a run.
+var scale struct {
+	once  sync.Once
+	err   error
+	dir   string
+	path  string
+	st    *bolt.DB
+	p     *membership.Program
+	built time.Duration
+	size  int64  // the file's size once built and closed
+	base  string // a copy of the file as built, for the benchmarks that start from it
+	// seq numbers the benchmarks' events; their times follow scaleNow by
+	// a millisecond each, and Advance's days run ahead of them.
+	seq atomic.Int64
+	day atomic.Int64
+}
+
+// scaleStore returns the run's store, building it on first use.
+func scaleStore(b *testing.B) *membership.Program {
+	b.Helper()
+	scale.once.Do(func() { scale.err = buildScale() })
+	if scale.err != nil {
+		b.Fatal(scale.err)
+	}
+	return scale.p
+}
+
+func buildScale() error {
+	n := scaleMembers()
+	dir, err := os.MkdirTemp("", "membership-scale-")
+	if err != nil {
+		return err
+	}
+	scale.dir, scale.path = dir, filepath.Join(dir, "scale.db")
+	st, err := bolt.Open(scale.path, nil)
+	if err != nil {
+		return err
+	}
+	p, err := membership.Open(st, scaleDef())
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	began := time.Now()
+	step := scaleNow.Sub(scaleStart) / time.Duration(n)
+	batch := make([]event.Event, 0, 1000)
+	for i := range n {
+		batch = append(batch, scaleOrder("b"+strconv.Itoa(i), i, scaleStart.Add(time.Duration(i)*step)))
+		if len(batch) == cap(batch) || i == n-1 {
+			if _, err := p.ProcessBatch(ctx, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if _, err := p.Advance(ctx, scaleNow); err != nil {
+		return err
+	}
+	scale.built = time.Since(began)
+	// The size at rest: closed, so that the log is in the file.
+	if err := st.Close(); err != nil {
+		return err
+	}
+	fi, err := os.Stat(scale.path)
+	if err != nil {
+		return err
+	}
+	scale.size = fi.Size()
+	scale.base = filepath.Join(dir, "built.db")
+	if err := copyFile(scale.path, scale.base); err != nil {
+		return err
+	}
+	if scale.st, err = bolt.Open(scale.path, nil); err != nil {
+		return err
+	}
+	scale.p, err = membership.Open(scale.st, scaleDef())
+	return err
+}
+
+// nextScaleEvent returns a new order of a random member.
+func nextScaleEvent(r *rand.Rand) event.Event {
+	i := scale.seq.Add(1)
+	return scaleOrder("s"+strconv.FormatInt(i, 10), r.IntN(scaleMembers()), scaleNow.Add(time.Duration(i)*time.Millisecond))
+}
+
+// reportMemory reports the Go heap in use and the process's anonymous
+// resident memory (Linux; what the OS caches of the file is not in it).
+func reportMemory(b *testing.B) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
+	if data, err := os.ReadFile("/proc/self/status"); err == nil {
+		for line := range strings.SplitSeq(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+				kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+				b.ReportMetric(float64(kb)/1024, "anon-MB")
+			}
+		}
+	}
+}
+
+// latencies collects call times and reports their percentiles.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d []time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d...)
+	l.mu.Unlock()
+}
+
+func (l *latencies) report(b *testing.B) {
+	if len(l.d) == 0 {
+		return
+	}
+	slices.Sort(l.d)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(l.d[len(l.d)/2]), "p50-ms")
+	b.ReportMetric(ms(l.d[len(l.d)*99/100]), "p99-ms")
+	b.ReportMetric(ms(l.d[len(l.d)-1]), "max-ms")
+}
+
+// runScale64 runs op from 64 goroutines b.N times in all, timing each
+// call.
+func runScale64(b *testing.B, op func(r *rand.Rand) error) {
+	var lat latencies
+	var left atomic.Int64
+	n := b.N * scaleEvents()
+	left.Store(int64(n))
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for g := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), uint64(b.N)))
+			var mine []time.Duration
+			for left.Add(-1) >= 0 {
+				began := time.Now()
+				if err := op(r); err != nil {
+					b.Error(err)
+					return
+				}
+				mine = append(mine, time.Since(began))
+			}
+			lat.add(mine)
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+	lat.report(b)
+	reportMemory(b)
+}
+
+// BenchmarkScaleBuild reports what building the store took: its size at
+// rest per member, and the events per second of ProcessBatch while
+// building it.
+func BenchmarkScaleBuild(b *testing.B) {
+	scaleStore(b)
+	for range b.N {
+	}
+	b.ReportMetric(float64(scale.size)/float64(scaleMembers()), "file-B/member")
+	b.ReportMetric(float64(scaleMembers())/scale.built.Seconds(), "build-events/s")
+}
+
+func BenchmarkScaleProcess1(b *testing.B) {
+	p := scaleStore(b)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(1, uint64(b.N)))
+	var lat latencies
+	n := b.N * scaleEvents()
+	d := make([]time.Duration, 0, n)
+	b.ResetTimer()
+	for range n {
+		began := time.Now()
+		if _, err := p.Process(ctx, nextScaleEvent(r)); err != nil {
+			b.Fatal(err)
+		}
+		d = append(d, time.Since(began))
+	}
+	b.StopTimer()
+	lat.add(d)
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+	lat.report(b)
+	reportMemory(b)
+}
+
+func BenchmarkScaleProcess64(b *testing.B) {
+	p := scaleStore(b)
+	ctx := context.Background()
+	runScale64(b, func(r *rand.Rand) error {
+		_, err := p.Process(ctx, nextScaleEvent(r))
+		return err
+	})
+}
+
+func BenchmarkScaleProcessBatch(b *testing.B) {
+	p := scaleStore(b)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(2, uint64(b.N)))
+	batch := make([]event.Event, 0, 1000)
+	n := b.N * scaleEvents()
+	b.ResetTimer()
+	for i := 0; i < n; i += cap(batch) {
+		batch = batch[:0]
+		for j := i; j < i+cap(batch) && j < n; j++ {
+			batch = append(batch, nextScaleEvent(r))
+		}
+		if _, err := p.ProcessBatch(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+	reportMemory(b)
+}
+
+// BenchmarkScaleAdvanceDay advances a week of 2026 an iteration, a day a
+// call: the lots of that day of 2025 expire, "recent" tags fall due, and
+// retention makes its daily pass. ns/op is a week's.
+func BenchmarkScaleAdvanceDay(b *testing.B) {
+	p := scaleStore(b)
+	ctx := context.Background()
+	items := 0
+	b.ResetTimer()
+	for range b.N * 7 {
+		d := scale.day.Add(1)
+		n, err := p.Advance(ctx, scaleNow.AddDate(0, 0, int(d)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		items += n
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(items)/float64(b.N*7), "items/day")
+	reportMemory(b)
+}
+
+func BenchmarkScaleStatementPage(b *testing.B) {
+	p := scaleStore(b)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(3, uint64(b.N)))
+	n := b.N * scaleEvents()
+	b.ResetTimer()
+	for range n {
+		m := scaleMember(r.IntN(scaleMembers()))
+		page, err := p.Statement(ctx, ledger.Query{Account: ledger.MemberAccount(m, ledger.Points("mall"), ""), Limit: 50})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(page.Entries) == 0 {
+			b.Fatalf("%s has no statement", m)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(n), "µs/page")
+}
+
+// BenchmarkScaleSegmentPage reads pages of 100 members tagged "big"
+// (those whose amount is 80 or more: 20 in 90), from a random place.
+func BenchmarkScaleSegmentPage(b *testing.B) {
+	p := scaleStore(b)
+	ctx := context.Background()
+	expr := tag.MustParse("big")
+	r := rand.New(rand.NewPCG(4, uint64(b.N)))
+	n := b.N * scaleEvents()
+	b.ResetTimer()
+	for range n {
+		after := scaleMember(r.IntN(scaleMembers()))
+		if _, err := p.Tags().Segment(ctx, tag.SegmentQuery{Expr: expr, After: after, Limit: 100}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(n), "µs/page")
+}
+
+const scaleChildEnv = "MEMBERSHIP_SCALE_CHILD_DB"
+
+// BenchmarkScaleOpenAfterCrash copies the store, has a child process
+// process events on the copy from 64 goroutines for a second, kills it
+// with SIGKILL, and times Open on what it left (the log replayed).
+func BenchmarkScaleOpenAfterCrash(b *testing.B) {
+	scaleStore(b)
+	var total time.Duration
+	for range b.N {
+		b.StopTimer()
+		path := filepath.Join(b.TempDir(), "crash.db")
+		if err := copyFile(scale.base, path); err != nil {
+			b.Fatal(err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestScaleCrashChild$")
+		cmd.Env = append(os.Environ(), scaleChildEnv+"="+path)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		sc := bufio.NewScanner(out)
+		for sc.Scan() && sc.Text() != "ready" {
+		}
+		time.Sleep(time.Second) // under load for a second: a benchmark, not a test
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		b.StartTimer()
+		began := time.Now()
+		st, err := bolt.Open(path, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(began)
+		b.StopTimer()
+		reportMemory(b)
+		if err := st.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "open-s")
+}
+
+func copyFile(from, to string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, data, 0o600)
+}
+
+// TestScaleCrashChild is BenchmarkScaleOpenAfterCrash's child; it does
+// nothing unless run as one.
+func TestScaleCrashChild(t *testing.T) {
+	path := os.Getenv(scaleChildEnv)
+	if path == "" {
+		return
+	}
+	st, err := bolt.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := membership.Open(st, scaleDef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("ready")
+	ctx := context.Background()
+	var seq atomic.Int64
+	seq.Store(1 << 40) // after every event of the parent's
+	var wg sync.WaitGroup
+	for g := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 7))
+			for {
+				i := seq.Add(1)
+				ev := scaleOrder("c"+strconv.FormatInt(i, 10), r.IntN(scaleMembers()), scaleNow.Add(time.Duration(i%(1<<30))*time.Millisecond))
+				if _, err := p.Process(ctx, ev); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(2)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// BenchmarkScaleClose times Close after a burst of 64 callers: what the
+// last checkpoint has left to write.
+func BenchmarkScaleClose(b *testing.B) {
+	scaleStore(b)
+	var total time.Duration
+	for range b.N {
+		b.StopTimer()
+		path := filepath.Join(b.TempDir(), "close.db")
+		if err := copyFile(scale.base, path); err != nil {
+			b.Fatal(err)
+		}
+		st, err := bolt.Open(path, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := membership.Open(st, scaleDef())
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		var seq atomic.Int64
+		seq.Store(1 << 41)
+		for g := range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := rand.New(rand.NewPCG(uint64(g), 9))
+				for range 20_000 / 64 {
+					i := seq.Add(1)
+					ev := scaleOrder("x"+strconv.FormatInt(i, 10), r.IntN(scaleMembers()), scaleNow.Add(time.Duration(i%(1<<30))*time.Millisecond))
+					if _, err := p.Process(ctx, ev); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		b.StartTimer()
+		began := time.Now()
+		if err := st.Close(); err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(began)
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "close-s")
+}
+
+// The baselines: what a team would write on bbolt itself for a small
+// part of an order (the PostgreSQL baseline's work: record the event ID,
+// add to the member's growth, check the threshold, append a ledger row
+// and a lot), on a file holding as many members with one order each.
+
+var baseline struct {
+	once sync.Once
+	err  error
+	dir  string
+	db   *bbolt.DB
+	seq  atomic.Int64
+}
+
+func baselineDB(b *testing.B) *bbolt.DB {
+	b.Helper()
+	baseline.once.Do(func() { baseline.err = buildBaseline() })
+	if baseline.err != nil {
+		b.Fatal(baseline.err)
+	}
+	return baseline.db
+}
+
+var baselineBuckets = []string{"events", "members", "ledger", "lots"}
+
+func buildBaseline() error {
+	dir, err := os.MkdirTemp("", "membership-baseline-")
+	if err != nil {
+		return err
+	}
+	baseline.dir = dir
+	db, err := bbolt.Open(filepath.Join(dir, "baseline.db"), 0o600, &bbolt.Options{FreelistType: bbolt.FreelistMapType})
+	if err != nil {
+		return err
+	}
+	n := scaleMembers()
+	for from := 0; from < n; from += 10_000 {
+		err := db.Update(func(tx *bbolt.Tx) error {
+			for i := from; i < min(n, from+10_000); i++ {
+				if err := baselineOrder(tx, "b"+strconv.Itoa(i), i); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	baseline.db = db
+	return nil
+}
+
+// baselineOrder is the baseline's work for one order of member m.
+func baselineOrder(tx *bbolt.Tx, id string, m int) error {
+	var bk [4]*bbolt.Bucket
+	for i, name := range baselineBuckets {
+		var err error
+		if bk[i], err = tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return err
+		}
+	}
+	if bk[0].Get([]byte(id)) != nil {
+		return nil // a repeat
+	}
+	if err := bk[0].Put([]byte(id), []byte{1}); err != nil {
+		return err
+	}
+	member := []byte(scaleMember(m))
+	amount := decimal.NewFromInt(int64(10 + m%90))
+	growth, seq := amount, uint64(1)
+	if v := bk[1].Get(member); v != nil {
+		old, err := decimal.NewFromString(string(v[8:]))
+		if err != nil {
+			return err
+		}
+		growth, seq = growth.Add(old), binary.BigEndian.Uint64(v)+1
+	}
+	level := byte(0)
+	if growth.GreaterThanOrEqual(decimal.NewFromInt(1000)) {
+		level = 1
+	}
+	rec := binary.BigEndian.AppendUint64(nil, seq)
+	if err := bk[1].Put(member, append(rec, growth.String()...)); err != nil {
+		return err
+	}
+	key := binary.BigEndian.AppendUint64(bytes.Clone(member), seq)
+	if err := bk[2].Put(key, append([]byte{level}, amount.String()...)); err != nil {
+		return err
+	}
+	return bk[3].Put(key, []byte(amount.String()))
+}
+
+// BenchmarkScaleBboltBatch64 is bbolt's DB.Batch with MaxBatchSize equal
+// to the 64 callers (its timer then rarely fires).
+func BenchmarkScaleBboltBatch64(b *testing.B) {
+	db := baselineDB(b)
+	db.MaxBatchSize = 64
+	runScale64(b, func(r *rand.Rand) error {
+		i := baseline.seq.Add(1)
+		return db.Batch(func(tx *bbolt.Tx) error {
+			return baselineOrder(tx, "s"+strconv.FormatInt(i, 10), r.IntN(scaleMembers()))
+		})
+	})
+}
+
+// BenchmarkScaleBboltGroup64 is a plain group commit on bbolt's own
+// transactions: one goroutine takes what the callers queued and runs it
+// in one Update, with no timer (what store/bolt did before its log).
+func BenchmarkScaleBboltGroup64(b *testing.B) {
+	db := baselineDB(b)
+	type req struct {
+		id   string
+		m    int
+		done chan error
+	}
+	queue := make(chan req, 64)
+	stop := make(chan struct{})
+	go func() {
+		for {
+			var reqs []req
+			select {
+			case r := <-queue:
+				reqs = append(reqs, r)
+			case <-stop:
+				return
+			}
+		more:
+			for {
+				select {
+				case r := <-queue:
+					reqs = append(reqs, r)
+				default:
+					break more
+				}
+			}
+			err := db.Update(func(tx *bbolt.Tx) error {
+				for _, r := range reqs {
+					if err := baselineOrder(tx, r.id, r.m); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			for _, r := range reqs {
+				r.done <- err
+			}
+		}
+	}()
+	defer close(stop)
+	runScale64(b, func(r *rand.Rand) error {
+		i := baseline.seq.Add(1)
+		done := make(chan error, 1)
+		queue <- req{id: "g" + strconv.FormatInt(i, 10), m: r.IntN(scaleMembers()), done: done}
+		return <-done
+	})
+}
+
+// BenchmarkScaleMemoryStore builds the scale store's members on
+// store/memory and reports the live heap it holds per member.
+func BenchmarkScaleMemoryStore(b *testing.B) {
+	for range b.N {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		st := memory.New()
+		p, err := membership.Open(st, scaleDef())
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := scaleMembers()
+		step := scaleNow.Sub(scaleStart) / time.Duration(n)
+		batch := make([]event.Event, 0, 1000)
+		for i := range n {
+			batch = append(batch, scaleOrder("b"+strconv.Itoa(i), i, scaleStart.Add(time.Duration(i)*step)))
+			if len(batch) == cap(batch) || i == n-1 {
+				if _, err := p.ProcessBatch(context.Background(), batch); err != nil {
+					b.Fatal(err)
+				}
+				batch = batch[:0]
+			}
+		}
+		if _, err := p.Advance(context.Background(), scaleNow); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "heap-B/member")
+		runtime.KeepAlive(p)
+	}
+}

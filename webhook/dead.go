@@ -1,0 +1,175 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/store"
+)
+
+// A DeadLetter is a change the endpoint did not acknowledge in the
+// attempts allowed. It is kept, under its feed position, in the store
+// given to New until Replay delivers it or Discard drops it.
+type DeadLetter struct {
+	// ID is the delivery ID, the same Replay sends.
+	ID string `json:"id"`
+	// Change is the change, its feed position in Seq.
+	Change change.Change `json:"change"`
+	// Attempts counts the attempts made, by the Deliverer and by replays.
+	Attempts int `json:"attempts"`
+	// Status is the last response's HTTP status; 0 when the last attempt
+	// got no response (a refused or dropped connection, a timeout).
+	Status int `json:"status,omitempty"`
+	// Error says why the last attempt failed.
+	Error string `json:"error"`
+	// At is when the last attempt failed, by the Deliverer's clock.
+	At time.Time `json:"at"`
+}
+
+// putDead stores a dead letter under its position.
+func (d *Deliverer) putDead(ctx context.Context, dl DeadLetter) error {
+	v, err := json.Marshal(dl)
+	if err != nil {
+		return fmt.Errorf("webhook: %s: encode dead letter %d: %w", d.name, dl.Change.Seq, err)
+	}
+	err = d.st.Update(ctx, func(tx store.Tx) error {
+		return tx.Put(d.bucket, keys.New().U64(dl.Change.Seq), v)
+	})
+	if err != nil {
+		return fmt.Errorf("webhook: %s: store dead letter %d: %w", d.name, dl.Change.Seq, err)
+	}
+	return nil
+}
+
+// decodeDead decodes the dead letter stored under key k, checking that it
+// is the one of that position and of this consumer.
+func (d *Deliverer) decodeDead(k, v []byte) (DeadLetter, error) {
+	var dl DeadLetter
+	if len(k) != 8 {
+		return dl, fmt.Errorf("webhook: %s: %w: dead letter key %x", d.name, ErrCorrupt, k)
+	}
+	seq := keys.U64(k, 0)
+	if err := json.Unmarshal(v, &dl); err != nil {
+		return dl, fmt.Errorf("webhook: %s: %w: dead letter %d: %w", d.name, ErrCorrupt, seq, err)
+	}
+	if dl.Change.Seq != seq || dl.ID != DeliveryID(d.name, seq) || dl.Attempts < 1 {
+		return dl, fmt.Errorf("webhook: %s: %w: dead letter %d holds position %d, ID %q, %d attempts",
+			d.name, ErrCorrupt, seq, dl.Change.Seq, dl.ID, dl.Attempts)
+	}
+	return dl, nil
+}
+
+// DeadLetters returns up to limit dead letters after feed position after
+// (0: from the first), in feed order; a limit of 0 or less means 100, and
+// at most 1,000 are returned. Page on with the last one's Change.Seq. A
+// record that does not decode is an error wrapping ErrCorrupt.
+func (d *Deliverer) DeadLetters(ctx context.Context, after uint64, limit int) ([]DeadLetter, error) {
+	switch {
+	case limit <= 0:
+		limit = 100
+	case limit > 1000:
+		limit = 1000
+	}
+	var out []DeadLetter
+	err := d.st.View(ctx, func(tx store.Tx) error {
+		out = out[:0]
+		if after == ^uint64(0) {
+			return nil
+		}
+		return tx.Scan(d.bucket, keys.New().U64(after+1), nil, false, func(k, v []byte) error {
+			dl, err := d.decodeDead(k, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, dl)
+			if len(out) == limit {
+				return store.StopScan
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %s: dead letters after %d: %w", d.name, after, err)
+	}
+	return out, nil
+}
+
+// getDead reads the dead letter of position seq.
+func (d *Deliverer) getDead(ctx context.Context, seq uint64) (DeadLetter, error) {
+	var dl DeadLetter
+	err := d.st.View(ctx, func(tx store.Tx) error {
+		k := keys.New().U64(seq)
+		v, err := tx.Get(d.bucket, k)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w at position %d", ErrNoDeadLetter, seq)
+		}
+		if err != nil {
+			return err
+		}
+		dl, err = d.decodeDead(k, v)
+		return err
+	})
+	return dl, err
+}
+
+// Replay sends the dead letter of feed position seq again, with its
+// delivery ID and the attempts and backoff of a change from the feed, and
+// removes it once a 2xx answers. When none does, the dead letter stays with
+// the attempts added and the last failure, and Replay returns an error
+// wrapping ErrUndelivered. A replayed change reaches the receiver after the
+// member's later changes: the receiver tells by the position, Change.Seq.
+// It returns an error wrapping ErrNoDeadLetter when there is none at seq.
+// Replay may run while Run does.
+func (d *Deliverer) Replay(ctx context.Context, seq uint64) error {
+	dl, err := d.getDead(ctx, seq)
+	if err != nil {
+		return fmt.Errorf("webhook: %s: replay: %w", d.name, err)
+	}
+	f, err := d.send(ctx, dl.ID, dl.Change)
+	if err != nil {
+		return fmt.Errorf("webhook: %s: replay %d: %w", d.name, seq, err)
+	}
+	if f != nil {
+		dl.Attempts += f.attempts
+		dl.Status, dl.Error, dl.At = f.status, f.err.Error(), d.now()
+		if err := d.putDead(ctx, dl); err != nil {
+			return err
+		}
+		return fmt.Errorf("webhook: %s: replay %d: %w after %d attempts: %w", d.name, seq, ErrUndelivered, f.attempts, f.err)
+	}
+	if err := d.deleteDead(ctx, seq); err != nil {
+		return fmt.Errorf("webhook: %s: replay %d: delivered, but %w", d.name, seq, err)
+	}
+	d.replayed.Add(1)
+	d.log.Info("webhook: replayed", "consumer", d.name, "id", dl.ID, "seq", seq, "member", dl.Change.Member)
+	return nil
+}
+
+// Discard removes the dead letter of feed position seq without sending
+// it, for a change the operator has dealt with otherwise. It returns an
+// error wrapping ErrNoDeadLetter when there is none at seq.
+func (d *Deliverer) Discard(ctx context.Context, seq uint64) error {
+	if err := d.deleteDead(ctx, seq); err != nil {
+		return fmt.Errorf("webhook: %s: discard: %w", d.name, err)
+	}
+	d.log.Info("webhook: discarded", "consumer", d.name, "seq", seq)
+	return nil
+}
+
+// deleteDead removes the dead letter of position seq, which must exist.
+func (d *Deliverer) deleteDead(ctx context.Context, seq uint64) error {
+	return d.st.Update(ctx, func(tx store.Tx) error {
+		k := keys.New().U64(seq)
+		if _, err := tx.Get(d.bucket, k); errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w at position %d", ErrNoDeadLetter, seq)
+		} else if err != nil {
+			return err
+		}
+		return tx.Delete(d.bucket, k)
+	})
+}

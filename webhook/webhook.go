@@ -1,0 +1,526 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/store"
+)
+
+// Feed is the change feed a Deliverer reads, with the cursor it keeps
+// there; *membership.Program satisfies it.
+type Feed interface {
+	// Feed returns up to limit changes after position after, in order.
+	Feed(ctx context.Context, after uint64, limit int) ([]change.Change, error)
+	// Cursor returns the position stored for consumer (0 if none).
+	Cursor(ctx context.Context, consumer string) (uint64, error)
+	// SetCursor stores consumer's position.
+	SetCursor(ctx context.Context, consumer string, seq uint64) error
+}
+
+// Errors of the Deliverer.
+var (
+	// ErrBusy is returned by Run and Flush while another Run or Flush of
+	// the same Deliverer is under way: two would send the same changes.
+	ErrBusy = errors.New("webhook: deliverer already running")
+	// ErrUndelivered is wrapped by Replay's error when the endpoint did
+	// not acknowledge the change in the attempts allowed; the dead letter
+	// stays, with the attempts added.
+	ErrUndelivered = errors.New("webhook: not delivered")
+	// ErrNoDeadLetter is returned by Replay and Discard for a position
+	// that has no dead letter.
+	ErrNoDeadLetter = errors.New("webhook: no dead letter")
+	// ErrCorrupt is returned for damaged data: a dead letter that does not
+	// decode or names another position, or a feed whose positions do not
+	// increase after the cursor.
+	ErrCorrupt = errors.New("webhook: damaged data")
+)
+
+// Delivery is the JSON body of every request: one change of the feed and
+// its delivery ID.
+type Delivery struct {
+	// ID is the delivery ID (see DeliveryID), also in HeaderDelivery.
+	ID string `json:"id"`
+	// Change is the change as the feed has it, its position in Seq.
+	Change change.Change `json:"change"`
+}
+
+// DeliveryID returns the ID of the delivery of the change at position seq
+// of the feed to consumer: the first 16 hex digits of the SHA-256 of the
+// consumer's name, a dash and the position. It is the same in every
+// attempt, after a restart and in a replay, so that a receiver keeps the
+// IDs it has acted on and drops a request whose ID it has seen; two
+// consumers of one feed sending to one receiver get different IDs.
+func DeliveryID(consumer string, seq uint64) string {
+	h := sha256.Sum256([]byte(consumer))
+	return hex.EncodeToString(h[:8]) + "-" + strconv.FormatUint(seq, 10)
+}
+
+// MinSecretBytes is the shortest secret New accepts.
+const MinSecretBytes = 16
+
+// Stats are a Deliverer's counts since New (they are not stored).
+type Stats struct {
+	// Delivered counts the changes an endpoint acknowledged (2xx) when
+	// Run or Flush sent them.
+	Delivered uint64
+	// Retried counts the attempts after the first of a change, by Run,
+	// Flush and Replay.
+	Retried uint64
+	// Dead counts the changes dead-lettered after the last attempt.
+	Dead uint64
+	// Replayed counts the dead letters Replay delivered.
+	Replayed uint64
+}
+
+// A Deliverer sends a feed's changes to one endpoint, under one consumer
+// name whose cursor it keeps in the feed. Build it with New, start it with
+// Run; see the package documentation for what it guarantees. It is safe
+// for concurrent use.
+type Deliverer struct {
+	feed     Feed
+	st       store.Store
+	name     string
+	bucket   string
+	endpoint string
+	secret   []byte
+
+	client    *http.Client
+	now       func() time.Time
+	wait      func(ctx context.Context, d time.Duration) error
+	log       *slog.Logger
+	attempts  int
+	base, max time.Duration
+	poll      time.Duration
+	timeout   time.Duration
+	parallel  int
+	batch     int
+
+	randMu sync.Mutex // guards rand, which need not be safe for concurrent use
+	rand   io.Reader
+
+	busy                               atomic.Bool
+	delivered, retried, dead, replayed atomic.Uint64
+}
+
+// Option configures New.
+type Option func(*Deliverer)
+
+// WithClient sets the HTTP client (default: one that follows no redirect,
+// so that a 3xx is a failure, not a GET of another address).
+func WithClient(c *http.Client) Option { return func(d *Deliverer) { d.client = c } }
+
+// WithClock sets the clock that stamps signatures and dead letters
+// (default time.Now).
+func WithClock(now func() time.Time) Option { return func(d *Deliverer) { d.now = now } }
+
+// WithWait sets how the Deliverer waits between attempts and between
+// polls of an empty feed: wait must return nil after d, or ctx's error
+// once ctx is done, sooner. The default uses a timer; tests give one that
+// records d and returns at once.
+func WithWait(wait func(ctx context.Context, d time.Duration) error) Option {
+	return func(d *Deliverer) { d.wait = wait }
+}
+
+// WithRand sets the source of the backoff's jitter (default crypto/rand):
+// each wait reads 8 bytes of it, one wait at a time.
+func WithRand(r io.Reader) Option { return func(d *Deliverer) { d.rand = r } }
+
+// WithLogger sets the logger (default: discard). Failed attempts are
+// logged at Warn, dead letters at Error, deliveries at Debug.
+func WithLogger(l *slog.Logger) Option { return func(d *Deliverer) { d.log = l } }
+
+// WithAttempts sets how many times a change is sent before it is
+// dead-lettered (default 8, at least 1).
+func WithAttempts(n int) Option { return func(d *Deliverer) { d.attempts = n } }
+
+// WithBackoff sets the wait after a failed attempt: base after the first,
+// doubling after each next one up to max, each jittered down by up to half
+// (default 1s and 5m: eight attempts span about four minutes).
+func WithBackoff(base, max time.Duration) Option {
+	return func(d *Deliverer) { d.base, d.max = base, max }
+}
+
+// WithPoll sets how long Run waits when the feed has nothing new
+// (default 1s).
+func WithPoll(every time.Duration) Option { return func(d *Deliverer) { d.poll = every } }
+
+// WithTimeout sets how long one attempt may take, from connecting to
+// reading the response (default 10s). It bounds real I/O, so it runs on
+// the standard library's timers, not on the clock of WithClock.
+func WithTimeout(t time.Duration) Option { return func(d *Deliverer) { d.timeout = t } }
+
+// WithParallel sets how many members' changes are sent at once (default
+// 4); 1 sends every change in feed order.
+func WithParallel(n int) Option { return func(d *Deliverer) { d.parallel = n } }
+
+// WithBatch sets how many changes are read from the feed at once (default
+// 100, at most 10,000): the unit of parallelism and of cursor moves.
+func WithBatch(n int) Option { return func(d *Deliverer) { d.batch = n } }
+
+// New returns a Deliverer that sends the changes of feed after the cursor
+// of consumer name to endpoint (an http or https URL), signed with secret
+// (at least MinSecretBytes bytes), and keeps its dead letters in st, in
+// the bucket "webhook.dead.<name>" (st may be the store of the program
+// whose feed it reads, or another). It returns an error wrapping
+// ErrInvalidArgument for a nil feed or store, a name that is not an ID
+// (1 to 256 bytes of UTF-8 without NUL), an unusable endpoint or secret,
+// or an option out of range.
+func New(feed Feed, st store.Store, name, endpoint string, secret []byte, opts ...Option) (*Deliverer, error) {
+	d := &Deliverer{
+		feed: feed, st: st, name: name, bucket: "webhook.dead." + name, endpoint: endpoint,
+		secret: bytes.Clone(secret),
+		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}},
+		now: time.Now, wait: sleep, rand: rand.Reader, log: slog.New(slog.DiscardHandler),
+		attempts: 8, base: time.Second, max: 5 * time.Minute, poll: time.Second,
+		timeout: 10 * time.Second, parallel: 4, batch: 100,
+	}
+	for _, o := range opts {
+		o(d)
+	}
+	if err := d.check(); err != nil {
+		return nil, fmt.Errorf("webhook: new %q: %w: %w", name, ErrInvalidArgument, err)
+	}
+	return d, nil
+}
+
+// check reports the first unusable setting of a new Deliverer.
+func (d *Deliverer) check() error {
+	switch {
+	case d.feed == nil:
+		return errors.New("nil feed")
+	case d.st == nil:
+		return errors.New("nil store")
+	case len(d.secret) < MinSecretBytes:
+		return fmt.Errorf("secret of %d bytes, at least %d", len(d.secret), MinSecretBytes)
+	case d.client == nil || d.now == nil || d.wait == nil || d.rand == nil || d.log == nil:
+		return errors.New("nil option")
+	case d.attempts < 1:
+		return fmt.Errorf("attempts %d, at least 1", d.attempts)
+	case d.base <= 0 || d.max < d.base:
+		return fmt.Errorf("backoff %v to %v", d.base, d.max)
+	case d.poll <= 0 || d.timeout <= 0:
+		return fmt.Errorf("poll %v, timeout %v: not positive", d.poll, d.timeout)
+	case d.parallel < 1:
+		return fmt.Errorf("parallel %d, at least 1", d.parallel)
+	case d.batch < 1 || d.batch > 10000:
+		return fmt.Errorf("batch %d, 1 to 10000", d.batch)
+	}
+	if err := event.CheckID(d.name); err != nil {
+		return fmt.Errorf("name: %w", err)
+	}
+	u, err := url.Parse(d.endpoint)
+	if err != nil {
+		return fmt.Errorf("endpoint: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("endpoint %q is not an http or https URL", d.endpoint)
+	}
+	return nil
+}
+
+// sleep is the default wait.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Stats returns the counts since New.
+func (d *Deliverer) Stats() Stats {
+	return Stats{Delivered: d.delivered.Load(), Retried: d.retried.Load(),
+		Dead: d.dead.Load(), Replayed: d.replayed.Load()}
+}
+
+// Run delivers the feed's changes until ctx is done, then returns ctx's
+// error; the host starts it in a goroutine and stops it by cancelling ctx.
+// When the feed has nothing new it waits for the poll interval. An error
+// reading the feed or the cursor, storing the cursor or a dead letter is
+// logged and tried again after a backoff, up to the attempts allowed in a
+// row, and then returned, as is at once an error wrapping store.ErrClosed.
+// It returns ErrBusy while another Run or Flush is under way.
+func (d *Deliverer) Run(ctx context.Context) error {
+	if !d.busy.CompareAndSwap(false, true) {
+		return fmt.Errorf("webhook: %s: run: %w", d.name, ErrBusy)
+	}
+	defer d.busy.Store(false)
+	fails := 0
+	for {
+		_, err := d.flush(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		pause := d.poll
+		if err != nil {
+			fails++
+			if fails >= d.attempts || errors.Is(err, store.ErrClosed) {
+				return err
+			}
+			pause = d.backoff(fails)
+			d.log.Warn("webhook: feed or store failed", "consumer", d.name, "failures", fails, "wait", pause, "err", err)
+		} else {
+			fails = 0
+		}
+		if err := d.wait(ctx, pause); err != nil {
+			return err
+		}
+	}
+}
+
+// Flush delivers (or dead-letters) every change after the cursor, a batch
+// at a time, until the feed has no more, and returns how many changes it
+// moved the cursor over. It is Run without the polling, for a host that
+// drives delivery itself (from a cron job, or in tests). It returns
+// ErrBusy while another Run or Flush is under way, ctx's error once ctx
+// is done, and the errors of the feed and the store.
+func (d *Deliverer) Flush(ctx context.Context) (int, error) {
+	if !d.busy.CompareAndSwap(false, true) {
+		return 0, fmt.Errorf("webhook: %s: flush: %w", d.name, ErrBusy)
+	}
+	defer d.busy.Store(false)
+	return d.flush(ctx)
+}
+
+func (d *Deliverer) flush(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, more, err := d.flushBatch(ctx)
+		total += n
+		if err != nil || !more {
+			return total, err
+		}
+	}
+}
+
+// flushBatch sends one batch of the feed: each member's changes in order,
+// up to d.parallel members at once. It then moves the cursor over the
+// longest prefix of the batch that is delivered or dead-lettered (all of
+// it, unless ctx ended or a dead letter could not be stored), so the
+// cursor never passes a change that is neither. more reports a full batch.
+func (d *Deliverer) flushBatch(ctx context.Context) (n int, more bool, err error) {
+	cur, err := d.feed.Cursor(ctx, d.name)
+	if err != nil {
+		return 0, false, fmt.Errorf("webhook: %s: read cursor: %w", d.name, err)
+	}
+	chs, err := d.feed.Feed(ctx, cur, d.batch)
+	if err != nil {
+		return 0, false, fmt.Errorf("webhook: %s: read feed after %d: %w", d.name, cur, err)
+	}
+	last := cur
+	for _, c := range chs {
+		if c.Seq <= last {
+			return 0, false, fmt.Errorf("webhook: %s: %w: feed position %d after %d", d.name, ErrCorrupt, c.Seq, last)
+		}
+		last = c.Seq
+	}
+	// Each member's changes are a lane, sent in order; lanes run in
+	// parallel. Changes without a member (program-wide) share one lane.
+	var order []string
+	lanes := make(map[string][]int)
+	for i, c := range chs {
+		if _, ok := lanes[c.Member]; !ok {
+			order = append(order, c.Member)
+		}
+		lanes[c.Member] = append(lanes[c.Member], i)
+	}
+	done := make([]bool, len(chs)) // each lane writes its own indexes; read after Wait
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		laneErr  error
+		sem      = make(chan struct{}, d.parallel)
+		stopping = ctx.Done()
+	)
+	for _, m := range order {
+		select {
+		case sem <- struct{}{}:
+		case <-stopping:
+			continue // the lanes not started stay undone
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := d.lane(ctx, chs, lanes[m], done); err != nil {
+				errMu.Lock()
+				laneErr = cmpErr(laneErr, err)
+				errMu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for n < len(done) && done[n] {
+		n++
+	}
+	if n > 0 {
+		// Stored even when ctx ended, so that a restart does not send the
+		// done prefix again.
+		if err := d.feed.SetCursor(context.WithoutCancel(ctx), d.name, chs[n-1].Seq); err != nil {
+			return 0, false, fmt.Errorf("webhook: %s: store cursor %d: %w", d.name, chs[n-1].Seq, err)
+		}
+	}
+	if laneErr == nil {
+		laneErr = ctx.Err()
+	}
+	return n, laneErr == nil && len(chs) == d.batch, laneErr
+}
+
+// cmpErr keeps the first error, unless it is ctx's and the next is not.
+func cmpErr(first, next error) error {
+	if first == nil || (isCtxErr(first) && !isCtxErr(next)) {
+		return next
+	}
+	return first
+}
+
+func isCtxErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// lane sends the changes chs[idx...] in order, dead-lettering those the
+// endpoint never acknowledged, and marks each in done. It stops at ctx's
+// end or at a dead letter it could not store.
+func (d *Deliverer) lane(ctx context.Context, chs []change.Change, idx []int, done []bool) error {
+	for _, i := range idx {
+		c := chs[i]
+		id := DeliveryID(d.name, c.Seq)
+		f, err := d.send(ctx, id, c)
+		if err != nil {
+			return err
+		}
+		if f == nil {
+			d.delivered.Add(1)
+			d.log.Debug("webhook: delivered", "consumer", d.name, "id", id, "seq", c.Seq, "member", c.Member)
+			done[i] = true
+			continue
+		}
+		dl := DeadLetter{ID: id, Change: c, Attempts: f.attempts, Status: f.status, Error: f.err.Error(), At: d.now()}
+		if err := d.putDead(ctx, dl); err != nil {
+			return err
+		}
+		d.dead.Add(1)
+		d.log.Error("webhook: dead-lettered", "consumer", d.name, "id", id, "seq", c.Seq, "member", c.Member,
+			"attempts", f.attempts, "status", f.status, "err", f.err)
+		done[i] = true
+	}
+	return nil
+}
+
+// failure is why a change was not delivered in the attempts allowed.
+type failure struct {
+	attempts int
+	status   int // the last response's status; 0 if there was none
+	err      error
+}
+
+// send posts the change until a 2xx answers or the attempts are spent,
+// waiting a backoff between attempts. It returns (nil, nil) when the
+// change is delivered, a failure when the attempts are spent, and an
+// error, with no failure, when ctx ended or the change does not encode.
+func (d *Deliverer) send(ctx context.Context, id string, c change.Change) (*failure, error) {
+	body, err := json.Marshal(Delivery{ID: id, Change: c})
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %s: encode change %d: %w: %w", d.name, c.Seq, ErrCorrupt, err)
+	}
+	for attempt := 1; ; attempt++ {
+		status, err := d.post(ctx, id, attempt, body)
+		if err == nil {
+			return nil, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if attempt == d.attempts {
+			return &failure{attempts: attempt, status: status, err: err}, nil
+		}
+		pause := d.backoff(attempt)
+		d.log.Warn("webhook: attempt failed", "consumer", d.name, "id", id, "seq", c.Seq, "member", c.Member,
+			"attempt", attempt, "status", status, "wait", pause, "err", err)
+		if err := d.wait(ctx, pause); err != nil {
+			return nil, err
+		}
+		d.retried.Add(1)
+	}
+}
+
+// post makes one attempt; a nil error means a 2xx answered.
+func (d *Deliverer) post(ctx context.Context, id string, attempt int, body []byte) (status int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HeaderDelivery, id)
+	req.Header.Set(HeaderAttempt, strconv.Itoa(attempt))
+	req.Header.Set(HeaderSignature, Sign(d.secret, d.now(), body))
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	// Read some of the body, so that the connection can be reused.
+	_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, fmt.Errorf("status %s", resp.Status)
+	}
+	if err != nil { // a 2xx whose body broke off: the receiver may not have finished
+		return resp.StatusCode, fmt.Errorf("reading the response: %w", err)
+	}
+	return resp.StatusCode, nil
+}
+
+// backoff is the wait after failed attempt n, jittered with d.rand.
+func (d *Deliverer) backoff(n int) time.Duration {
+	var b [8]byte
+	d.randMu.Lock()
+	_, err := io.ReadFull(d.rand, b[:])
+	d.randMu.Unlock()
+	r := 1.0 // without randomness, the longest wait
+	if err == nil {
+		r = float64(binary.BigEndian.Uint64(b[:])>>11) / (1 << 53)
+	}
+	return backoff(d.base, d.max, n, r)
+}
+
+// backoff returns the wait after failed attempt n (1, 2, …): base
+// doubled n-1 times, at most max, less up to half of it as r (in [0, 1))
+// says: from half the wait for r = 0 to all of it as r nears 1. The
+// jitter keeps the deliverers that failed together from retrying
+// together; the half kept keeps the backoff growing.
+func backoff(base, max time.Duration, n int, r float64) time.Duration {
+	w := base
+	for i := 1; i < n && w < max; i++ {
+		if w > max/2 {
+			w = max // and no doubling past the largest Duration
+			break
+		}
+		w *= 2
+	}
+	w = min(w, max)
+	half := w / 2
+	return half + time.Duration(r*float64(w-half))
+}

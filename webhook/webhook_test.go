@@ -1,0 +1,647 @@
+package webhook_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/store/memory"
+	"github.com/memberkit/membership/webhook"
+)
+
+// An endpoint that fails, times out and drops connections at random
+// loses nothing, gets each member's changes in feed order, and gets no
+// request twice but for retries; the cursor never passes a change that
+// is neither acknowledged nor dead-lettered.
+func TestChaos(t *testing.T) {
+	for _, seed := range []uint64{1, 2} {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { chaos(t, seed) })
+	}
+}
+
+func chaos(t *testing.T, seed uint64) {
+	ctx := context.Background()
+	st := memory.New()
+	p := openProgram(t, st)
+	members := []string{"m0", "m1", "m2", "m3", "m4", "m5"}
+	orders(t, p, "a", 6, members...)
+	chs := feedAll(t, p)
+	seqs := bySeq(chs)
+	const attempts = 5
+	rng := rand.New(rand.NewPCG(seed, 99))
+	rc := newReceiver(t, func(r request) action {
+		if r.Member == "m0" && r.Seq%5 == 0 {
+			return fail // always: these become dead letters
+		}
+		switch x := rng.IntN(100); {
+		case x < 20:
+			return fail
+		case x < 25:
+			return hang
+		case x < 35:
+			return drop
+		}
+		return ack
+	})
+	snd := newSender()
+	w := &waits{}
+	var d *webhook.Deliverer
+	var guardMu sync.Mutex
+	var passed []string
+	guard := &guardedFeed{Program: p, check: func(cursor uint64) {
+		guardMu.Lock()
+		defer guardMu.Unlock()
+		dead := map[uint64]bool{}
+		dls, err := d.DeadLetters(ctx, 0, 1000)
+		if err != nil {
+			t.Error(err)
+		}
+		for _, dl := range dls {
+			dead[dl.Change.Seq] = true
+		}
+		for _, c := range chs {
+			if c.Seq <= cursor && !dead[c.Seq] && !snd.acked(webhook.DeliveryID(consumer, c.Seq)) {
+				passed = append(passed, webhook.DeliveryID(consumer, c.Seq))
+			}
+		}
+	}}
+	d, err := webhook.New(guard, st, consumer, rc.srv.URL, []byte(secret),
+		webhook.WithClient(snd.client()), webhook.WithClock(clock), webhook.WithWait(w.wait),
+		webhook.WithAttempts(attempts), webhook.WithTimeout(500*time.Millisecond),
+		webhook.WithParallel(4), webhook.WithBatch(16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := d.Flush(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(chs) {
+		t.Errorf("Flush handled %d changes, want %d", n, len(chs))
+	}
+	if len(passed) > 0 {
+		t.Errorf("the cursor passed changes neither acknowledged nor dead-lettered: %v", passed)
+	}
+	if cur, err := p.Cursor(ctx, consumer); err != nil || cur != chs[len(chs)-1].Seq {
+		t.Errorf("cursor %d, %v; want %d", cur, err, chs[len(chs)-1].Seq)
+	}
+	if guard.moves < 3 {
+		t.Errorf("the cursor moved %d times; want one per batch of 16 of %d changes", guard.moves, len(chs))
+	}
+
+	dls, err := d.DeadLetters(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := map[uint64]webhook.DeadLetter{}
+	for _, dl := range dls {
+		dead[dl.Change.Seq] = dl
+	}
+	got := rc.requests()
+	// Nothing lost: each change acknowledged (seen by the sender) or dead.
+	delivered, forced := 0, 0
+	for _, c := range chs {
+		id := webhook.DeliveryID(consumer, c.Seq)
+		_, isDead := dead[c.Seq]
+		switch {
+		case snd.acked(id) && isDead:
+			t.Errorf("change %d both acknowledged and dead-lettered", c.Seq)
+		case snd.acked(id):
+			delivered++
+		case !isDead:
+			t.Errorf("change %d lost: neither acknowledged nor dead-lettered", c.Seq)
+		}
+		if c.Member == "m0" && c.Seq%5 == 0 {
+			forced++
+			if dl, ok := dead[c.Seq]; !ok || dl.Attempts != attempts || dl.Status != http.StatusServiceUnavailable {
+				t.Errorf("change %d: dead letter %+v, %v; want %d attempts ending in 503", c.Seq, dl, ok, attempts)
+			}
+		}
+	}
+	if forced == 0 {
+		t.Fatal("no change was forced to the dead letters; the test proves less than it says")
+	}
+	// Each member's requests arrive in feed order: a later change only
+	// after every attempt at the earlier ones.
+	last := map[string]uint64{}
+	for _, r := range got {
+		if r.Seq < last[r.Member] {
+			t.Errorf("member %s: change %d arrived after change %d", r.Member, r.Seq, last[r.Member])
+		}
+		last[r.Member] = r.Seq
+		if !sameChange(t, r.Change, seqs[r.Seq]) {
+			t.Errorf("change %d arrived as %s", r.Seq, r.Change)
+		}
+	}
+	// No duplicate beyond retries: each (ID, attempt) once, at most the
+	// attempts allowed, and no more requests than the sender made.
+	type key struct {
+		id      string
+		attempt int
+	}
+	seen := map[key]bool{}
+	perID := map[string]int{}
+	for _, r := range got {
+		k := key{r.ID, r.Attempt}
+		if seen[k] || r.Attempt < 1 || r.Attempt > attempts {
+			t.Errorf("request %s attempt %d: again or out of range", r.ID, r.Attempt)
+		}
+		seen[k] = true
+		perID[r.ID]++
+	}
+	sent := 0
+	for id, k := range perID {
+		if k > snd.sent[id] {
+			t.Errorf("%s received %d times, sent %d", id, k, snd.sent[id])
+		}
+	}
+	for _, k := range snd.sent {
+		sent += k
+	}
+	s := d.Stats()
+	want := webhook.Stats{Delivered: uint64(delivered), Dead: uint64(len(dls)), Retried: uint64(sent - len(chs))}
+	if s != want {
+		t.Errorf("Stats = %+v, want %+v", s, want)
+	}
+	if s.Retried == 0 || len(got) == len(chs) {
+		t.Errorf("no retries (%d requests for %d changes): the faults did not happen", len(got), len(chs))
+	}
+	t.Logf("%d changes, %d requests, stats %+v", len(chs), len(got), s)
+}
+
+// guardedFeed is a feed whose SetCursor calls check first and counts the
+// moves.
+type guardedFeed struct {
+	Program webhook.Feed
+	check   func(cursor uint64)
+	moves   int
+}
+
+func (g *guardedFeed) Feed(ctx context.Context, after uint64, limit int) ([]change.Change, error) {
+	return g.Program.Feed(ctx, after, limit)
+}
+
+func (g *guardedFeed) Cursor(ctx context.Context, c string) (uint64, error) {
+	return g.Program.Cursor(ctx, c)
+}
+
+func (g *guardedFeed) SetCursor(ctx context.Context, c string, seq uint64) error {
+	g.check(seq)
+	g.moves++
+	return g.Program.SetCursor(ctx, c, seq)
+}
+
+// Each failed attempt is followed by a wait of base·2^(n-1), at most max,
+// jittered: with every draw r = 0.5 the waits are three quarters of that.
+func TestBackoffWaits(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	p := openProgram(t, st)
+	orders(t, p, "a", 1, "alice")
+	chs := feedAll(t, p)
+	rc := newReceiver(t, func(request) action { return fail })
+	w := &waits{}
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	d, err := webhook.New(p, st, consumer, rc.srv.URL, []byte(secret), webhook.WithWait(w.wait),
+		webhook.WithClock(clock), webhook.WithRand(halves{}), webhook.WithAttempts(4),
+		webhook.WithBackoff(time.Second, 3*time.Second), webhook.WithParallel(1), webhook.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Per change: waits of 1s, 2s, 3s (4s capped), each less a quarter.
+	var want []time.Duration
+	for range chs {
+		want = append(want, 750*time.Millisecond, 1500*time.Millisecond, 2250*time.Millisecond)
+	}
+	if got := w.list(); !equalDurations(got, want) {
+		t.Errorf("waits %v, want %v", got, want)
+	}
+	if got := len(rc.requests()); got != 4*len(chs) {
+		t.Errorf("%d requests, want 4 for each of %d changes", got, len(chs))
+	}
+	// Each failed attempt but the last is a warning, each dead letter an error.
+	out := logs.String()
+	if n := strings.Count(out, "level=WARN msg=\"webhook: attempt failed\""); n != 3*len(chs) {
+		t.Errorf("%d warnings of failed attempts, want %d:\n%s", n, 3*len(chs), out)
+	}
+	id := webhook.DeliveryID(consumer, chs[0].Seq)
+	if n := strings.Count(out, "level=ERROR msg=\"webhook: dead-lettered\" consumer=crm id="+id); n != 1 {
+		t.Errorf("the dead letter of %s logged %d times, want once:\n%s", id, n, out)
+	}
+}
+
+func equalDurations(a, b []time.Duration) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// A 2xx acknowledges; any other status, a redirect included, is a failed
+// attempt.
+func TestStatuses(t *testing.T) {
+	for _, tt := range []struct {
+		status int
+		ok     bool
+	}{{200, true}, {201, true}, {204, true}, {302, false}, {400, false}, {404, false}, {500, false}} {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
+			ctx := context.Background()
+			st := memory.New()
+			p := openProgram(t, st)
+			orders(t, p, "a", 1, "alice")
+			chs := feedAll(t, p)
+			var mu sync.Mutex
+			calls := 0
+			srv := newStatusServer(t, tt.status, &mu, &calls)
+			d, err := webhook.New(p, st, consumer, srv, []byte(secret), webhook.WithWait((&waits{}).wait),
+				webhook.WithAttempts(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			s := d.Stats()
+			want := webhook.Stats{Delivered: uint64(len(chs))}
+			if !tt.ok {
+				want = webhook.Stats{Retried: uint64(len(chs)), Dead: uint64(len(chs))}
+			}
+			if s != want {
+				t.Errorf("Stats = %+v, want %+v", s, want)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if wantCalls := int(want.Delivered + 2*want.Dead); calls != wantCalls {
+				t.Errorf("%d requests reached the endpoint, want %d (a redirect is not followed)", calls, wantCalls)
+			}
+		})
+	}
+}
+
+func newStatusServer(t *testing.T, status int, mu *sync.Mutex, calls *int) string {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hook", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		*calls++
+		mu.Unlock()
+		if status == http.StatusFound {
+			http.Redirect(w, r, "/elsewhere", status)
+			return
+		}
+		w.WriteHeader(status)
+	})
+	mux.HandleFunc("/elsewhere", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		*calls++
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/hook"
+}
+
+// An endpoint that does not answer within the timeout gets the same
+// delivery again after the backoff.
+func TestTimeoutThenRetry(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	p := openProgram(t, st)
+	orders(t, p, "a", 1, "alice")
+	chs := feedAll(t, p)
+	first := true
+	rc := newReceiver(t, func(request) action {
+		if first {
+			first = false
+			return hang
+		}
+		return ack
+	})
+	w := &waits{}
+	d, err := webhook.New(p, st, consumer, rc.srv.URL, []byte(secret), webhook.WithWait(w.wait),
+		webhook.WithClock(clock), webhook.WithRand(halves{}), webhook.WithTimeout(time.Second),
+		webhook.WithParallel(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := rc.requests()
+	if len(got) != len(chs)+1 || got[0].ID != got[1].ID || got[0].Attempt != 1 || got[1].Attempt != 2 {
+		t.Fatalf("requests %+v; want the first change twice (attempts 1 and 2), then one each", got)
+	}
+	if s := d.Stats(); s != (webhook.Stats{Delivered: uint64(len(chs)), Retried: 1}) {
+		t.Errorf("Stats = %+v", s)
+	}
+	if ws := w.list(); !equalDurations(ws, []time.Duration{750 * time.Millisecond}) {
+		t.Errorf("waits %v, want [750ms]", ws)
+	}
+}
+
+// A stop part-way stores the cursor over what was done; the next
+// deliverer resumes there and sends nothing the cursor passed.
+func TestRestartResumesFromTheCursor(t *testing.T) {
+	st := memory.New()
+	p := openProgram(t, st)
+	orders(t, p, "a", 3, "alice", "bob")
+	chs := feedAll(t, p)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	acks := 0
+	rc := newReceiver(t, func(request) action {
+		if acks++; acks == 5 {
+			cancel() // the host stops it while the fifth is answered
+		}
+		return ack
+	})
+	snd := newSender()
+	d, err := webhook.New(p, st, consumer, rc.srv.URL, []byte(secret), webhook.WithClient(snd.client()),
+		webhook.WithClock(clock), webhook.WithWait((&waits{}).wait), webhook.WithParallel(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Flush(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Flush after the stop: %v, want context.Canceled", err)
+	}
+	cur, err := p.Cursor(context.Background(), consumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One lane at a time, alice's changes first: the first four are done
+	// before the fifth is sent; the fifth's answer may be lost in the stop.
+	if cur < chs[3].Seq || cur > chs[4].Seq {
+		t.Fatalf("cursor %d after the stop, want %d or %d", cur, chs[3].Seq, chs[4].Seq)
+	}
+	for _, c := range chs {
+		if c.Seq <= cur && !snd.acked(webhook.DeliveryID(consumer, c.Seq)) {
+			t.Errorf("cursor %d passed change %d, never acknowledged", cur, c.Seq)
+		}
+	}
+	before := len(rc.requests())
+
+	d2, err := webhook.New(p, st, consumer, rc.srv.URL, []byte(secret), webhook.WithClient(snd.client()),
+		webhook.WithClock(clock), webhook.WithWait((&waits{}).wait))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := d2.Flush(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantN int
+	for _, c := range chs {
+		if c.Seq > cur {
+			wantN++
+		}
+	}
+	if n != wantN {
+		t.Errorf("the restart handled %d changes, want the %d after the cursor", n, wantN)
+	}
+	for _, r := range rc.requests()[before:] {
+		if r.Seq <= cur {
+			t.Errorf("the restart sent change %d, which the cursor %d had passed", r.Seq, cur)
+		}
+	}
+	for _, c := range chs {
+		if !snd.acked(webhook.DeliveryID(consumer, c.Seq)) {
+			t.Errorf("change %d never acknowledged", c.Seq)
+		}
+	}
+}
+
+// Run delivers what is in the feed, polls while it is empty, delivers
+// what comes, and returns ctx's error when stopped; Flush is refused
+// while it runs.
+func TestRun(t *testing.T) {
+	st := memory.New()
+	p := openProgram(t, st)
+	orders(t, p, "a", 2, "alice", "bob")
+	rc := newReceiver(t, nil)
+	const poll = 7 * time.Second
+	polled := make(chan struct{})
+	tick := make(chan struct{})
+	wait := func(ctx context.Context, d time.Duration) error {
+		if d != poll {
+			t.Errorf("Run waited %v with nothing failing", d)
+		}
+		select {
+		case polled <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case <-tick:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	d, err := webhook.New(p, st, consumer, rc.srv.URL, []byte(secret), webhook.WithClock(clock),
+		webhook.WithWait(wait), webhook.WithPoll(poll))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+
+	<-polled // the feed is drained
+	if got, want := len(rc.requests()), len(feedAll(t, p)); got != want {
+		t.Errorf("%d requests before the first poll, want %d", got, want)
+	}
+	if _, err := d.Flush(context.Background()); !errors.Is(err, webhook.ErrBusy) {
+		t.Errorf("Flush during Run: %v, want ErrBusy", err)
+	}
+	if err := d.Run(context.Background()); !errors.Is(err, webhook.ErrBusy) {
+		t.Errorf("a second Run: %v, want ErrBusy", err)
+	}
+	orders(t, p, "b", 1, "carol")
+	tick <- struct{}{}
+	<-polled
+	all := feedAll(t, p)
+	if got := len(rc.requests()); got != len(all) {
+		t.Errorf("%d requests after the next poll, want %d", got, len(all))
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v, want context.Canceled", err)
+	}
+	if s := d.Stats(); s.Delivered != uint64(len(all)) {
+		t.Errorf("Stats = %+v, want %d delivered", s, len(all))
+	}
+}
+
+// cursorOf forwards the cursor calls to a feed.
+type cursorOf struct{ inner webhook.Feed }
+
+func (c cursorOf) Cursor(ctx context.Context, consumer string) (uint64, error) {
+	return c.inner.Cursor(ctx, consumer)
+}
+
+func (c cursorOf) SetCursor(ctx context.Context, consumer string, seq uint64) error {
+	return c.inner.SetCursor(ctx, consumer, seq)
+}
+
+// flakyFeed fails its first fails reads (all, when negative).
+type flakyFeed struct {
+	cursorOf
+	mu    sync.Mutex
+	fails int
+}
+
+var errFlaky = errors.New("feed down")
+
+func (f *flakyFeed) Feed(ctx context.Context, after uint64, limit int) ([]change.Change, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fails != 0 {
+		f.fails--
+		return nil, errFlaky
+	}
+	return f.inner.Feed(ctx, after, limit)
+}
+
+// Run rides out a feed that fails for a while, waiting a backoff after
+// each failure, and returns the error when it fails attempts times in a
+// row.
+func TestRunFeedFailures(t *testing.T) {
+	t.Run("recovers", func(t *testing.T) {
+		st := memory.New()
+		p := openProgram(t, st)
+		orders(t, p, "a", 1, "alice")
+		rc := newReceiver(t, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var ws []time.Duration
+		wait := func(ctx context.Context, d time.Duration) error {
+			if ws = append(ws, d); len(ws) == 3 {
+				cancel() // the first poll after the failures: stop
+			}
+			return ctx.Err()
+		}
+		d, err := webhook.New(&flakyFeed{cursorOf: cursorOf{p}, fails: 2}, st, consumer, rc.srv.URL, []byte(secret),
+			webhook.WithWait(wait), webhook.WithClock(clock), webhook.WithRand(halves{}), webhook.WithAttempts(3), webhook.WithPoll(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Run(ctx); !errors.Is(err, context.Canceled) {
+			t.Errorf("Run = %v, want context.Canceled", err)
+		}
+		if want := []time.Duration{750 * time.Millisecond, 1500 * time.Millisecond, time.Hour}; !equalDurations(ws, want) {
+			t.Errorf("waits %v, want %v", ws, want)
+		}
+		if got, want := len(rc.requests()), len(feedAll(t, p)); got != want {
+			t.Errorf("%d requests, want %d", got, want)
+		}
+	})
+	t.Run("gives up", func(t *testing.T) {
+		st := memory.New()
+		p := openProgram(t, st)
+		w := &waits{}
+		d, err := webhook.New(&flakyFeed{cursorOf: cursorOf{p}, fails: -1}, st, consumer, "http://127.0.0.1:1/", []byte(secret),
+			webhook.WithWait(w.wait), webhook.WithAttempts(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Run(context.Background()); !errors.Is(err, errFlaky) {
+			t.Errorf("Run = %v, want the feed's error", err)
+		}
+		if got := len(w.list()); got != 2 {
+			t.Errorf("%d waits, want 2 (between three failures)", got)
+		}
+	})
+}
+
+// backwardFeed returns a change at or before the cursor.
+type backwardFeed struct{ cursorOf }
+
+func (backwardFeed) Feed(ctx context.Context, after uint64, limit int) ([]change.Change, error) {
+	return []change.Change{{Seq: after + 2, Kind: "x"}, {Seq: after + 1, Kind: "x"}}, nil
+}
+
+// A feed whose positions do not increase is damaged: nothing is sent and
+// the cursor stays.
+func TestFeedOutOfOrderIsCorrupt(t *testing.T) {
+	st := memory.New()
+	p := openProgram(t, st)
+	rc := newReceiver(t, nil)
+	d, err := webhook.New(backwardFeed{cursorOf{p}}, st, consumer, rc.srv.URL, []byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Flush(context.Background()); !errors.Is(err, webhook.ErrCorrupt) {
+		t.Errorf("Flush = %v, want ErrCorrupt", err)
+	}
+	if len(rc.requests()) != 0 {
+		t.Error("requests sent from a damaged feed")
+	}
+	if cur, _ := p.Cursor(context.Background(), consumer); cur != 0 {
+		t.Errorf("cursor %d, want 0", cur)
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	st := memory.New()
+	p := openProgram(t, st)
+	ok := "http://127.0.0.1:9/hook"
+	tests := []struct {
+		name     string
+		feed     webhook.Feed
+		name2    string
+		endpoint string
+		secret   string
+		opts     []webhook.Option
+	}{
+		{"nil feed", nil, consumer, ok, secret, nil},
+		{"empty name", p, "", ok, secret, nil},
+		{"name with NUL", p, "a\x00b", ok, secret, nil},
+		{"name too long", p, strings.Repeat("n", 257), ok, secret, nil},
+		{"endpoint not a URL", p, consumer, "::", secret, nil},
+		{"endpoint without scheme", p, consumer, "example.com/hook", secret, nil},
+		{"ftp endpoint", p, consumer, "ftp://example.com/hook", secret, nil},
+		{"endpoint without host", p, consumer, "http:///hook", secret, nil},
+		{"short secret", p, consumer, ok, "fifteen bytes!!", nil},
+		{"zero attempts", p, consumer, ok, secret, []webhook.Option{webhook.WithAttempts(0)}},
+		{"zero base", p, consumer, ok, secret, []webhook.Option{webhook.WithBackoff(0, time.Second)}},
+		{"max below base", p, consumer, ok, secret, []webhook.Option{webhook.WithBackoff(time.Minute, time.Second)}},
+		{"zero poll", p, consumer, ok, secret, []webhook.Option{webhook.WithPoll(0)}},
+		{"negative timeout", p, consumer, ok, secret, []webhook.Option{webhook.WithTimeout(-time.Second)}},
+		{"zero parallel", p, consumer, ok, secret, []webhook.Option{webhook.WithParallel(0)}},
+		{"batch too large", p, consumer, ok, secret, []webhook.Option{webhook.WithBatch(10001)}},
+		{"nil client", p, consumer, ok, secret, []webhook.Option{webhook.WithClient(nil)}},
+		{"nil clock", p, consumer, ok, secret, []webhook.Option{webhook.WithClock(nil)}},
+		{"nil wait", p, consumer, ok, secret, []webhook.Option{webhook.WithWait(nil)}},
+		{"nil rand", p, consumer, ok, secret, []webhook.Option{webhook.WithRand(nil)}},
+		{"nil logger", p, consumer, ok, secret, []webhook.Option{webhook.WithLogger(nil)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := webhook.New(tt.feed, st, tt.name2, tt.endpoint, []byte(tt.secret), tt.opts...)
+			if !errors.Is(err, webhook.ErrInvalidArgument) || d != nil {
+				t.Errorf("New = %v, %v; want ErrInvalidArgument", d, err)
+			}
+		})
+	}
+	if _, err := webhook.New(p, nil, consumer, ok, []byte(secret)); !errors.Is(err, webhook.ErrInvalidArgument) {
+		t.Errorf("New with a nil store = %v, want ErrInvalidArgument", err)
+	}
+}
