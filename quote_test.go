@@ -16,6 +16,7 @@ import (
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/store"
@@ -356,4 +357,54 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestQuoteLeavesTheJournal quotes every event before processing it on a
+// program that keeps the input journal, with a deterministic random
+// source (coupon codes): the journal holds the processed inputs only, and
+// a replay of it into an empty store reproduces the coupons, codes
+// included, and the balances.
+func TestQuoteLeavesTheJournal(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	p, err := membership.Open(st, retailDef(t), membership.WithJournal(), membership.WithRand(&testkit.RewindRand{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range retailEvents() {
+		if _, err := p.Quote(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		testkit.MustProcess(t, p, ev)
+	}
+	q, err := membership.Open(memory.New(), retailDef(t), membership.WithJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := q.Replay(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != uint64(len(retailEvents())) {
+		t.Errorf("the journal holds %d inputs; want the %d events processed", n, len(retailEvents()))
+	}
+	for _, m := range []string{"alice", "bob"} {
+		want, err := p.Coupons().List(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := q.Coupons().List(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" || len(want) == 0 {
+			t.Errorf("%s's coupons after the replay (-quoted and processed +replayed):\n%s", m, diff)
+		}
+		a := ledger.MemberAccount(m, ledger.Points("mall"), "")
+		wb, err1 := p.Balance(ctx, a)
+		gb, err2 := q.Balance(ctx, a)
+		if err1 != nil || err2 != nil || !wb.Equal(gb) {
+			t.Errorf("%s's points: %s, replayed %s (%v, %v)", m, wb, gb, err1, err2)
+		}
+	}
 }
