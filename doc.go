@@ -10,7 +10,9 @@
 // by every rule it triggers; the outcome says what changed and why. Work
 // that falls due later (points expiry, level term ends, coupon expiry,
 // freeze deadlines) is performed by [Program.Advance], which a [Scheduler]
-// can call on a cron schedule. Each domain's operator calls and queries
+// can call on a cron schedule. [Program.Quote] evaluates an event as
+// Process would and writes nothing (what an order would earn, shown before
+// it is placed). Each domain's operator calls and queries
 // are on its handle: [Program.Points], [Program.Coupons], [Program.Levels],
 // [Program.Benefits], [Program.Tasks], [Program.Tags], [Program.Value].
 //
@@ -43,6 +45,9 @@
 //     feed as JSON lines, streamed.
 //   - webhook: delivery of the change feed to an HTTP endpoint, signed,
 //     retried, in order per member, with stored dead letters.
+//   - report: the program's figures per day or month (levels, points and
+//     their liability, coupons, stored value, tasks), as Go values and CSV,
+//     read from the daily totals the ledger and the domains keep.
 //   - store: the storage contract, with store/memory, store/bolt (the
 //     default: one bbolt file, group commit through a write-ahead log) and
 //     the conformance suite store/storetest.

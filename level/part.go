@@ -126,6 +126,9 @@ func (p *part) member(u *engine.Unit, member string) (memberState, error) {
 	if err := addCount(u, member, entry.Name, 1); err != nil {
 		return m, err
 	}
+	if err := countMove(u, member, MoveJoin, "", entry.Name); err != nil {
+		return m, err
+	}
 	if err := appendHistory(u.Tx(), member, &m, &Record{Time: u.At(), Cause: CauseJoin, To: entry.Name, TermEnd: m.TermEnd, Event: u.Ref().Event}); err != nil {
 		return m, err
 	}
@@ -424,6 +427,9 @@ func (p *part) change(u *engine.Unit, member string, m *memberState, to int, cau
 			return err
 		}
 		if err := addCount(u, member, l.Name, 1); err != nil {
+			return err
+		}
+		if err := countMove(u, member, p.moveOf(from, to), from, l.Name); err != nil {
 			return err
 		}
 	}

@@ -147,6 +147,9 @@ func (p *part) step(u *engine.Unit, tk Task, ev event.Event) error {
 	if err := u.AddTotal(bDone, k, member, one); err != nil {
 		return err
 	}
+	if err := countDay(u, member, tk.Name); err != nil {
+		return err
+	}
 	why.Note = fmt.Sprintf("completion %d of task %q", n, tk.Name)
 	if err := u.Emit(ChangeCompleted, member, Completed{Task: tk.Name, Completions: n, Rewards: tk.Rewards}, why); err != nil {
 		return err

@@ -1,0 +1,66 @@
+package level_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/rule"
+)
+
+// TestDays: on 10 January m1 joins and orders 600, crossing Bronze and
+// Silver to Gold at once (one upgrade), and m2 joins; on 12 January an
+// operator sets m1 down to Bronze (a downgrade). The members at a day's
+// end are worked back from today's counts, also for a period that ends
+// before the last move, and are zero before anyone joined.
+func TestDays(t *testing.T) {
+	ctx := context.Background()
+	p := testkit.OpenMemory(t, testkit.LadderDef(level.Matching))
+	jan := func(day, hour int) time.Time { return time.Date(2025, 1, day, hour, 0, 0, 0, zone) }
+	mustProcess(t, p,
+		event.Event{ID: "o1", Member: "m1", Type: "order", Time: jan(10, 9), Attrs: event.Attrs{"amount": event.DecString("600")}},
+		event.Event{ID: "c1", Member: "m2", Type: "check_in", Time: jan(10, 10)},
+	)
+	if _, err := p.Levels().Set(ctx, level.SetRequest{RequestID: "set", Member: "m1", Operator: "ops", Note: "test", At: jan(12, 9), Level: "Bronze"}); err != nil {
+		t.Fatal(err)
+	}
+	date := func(day int) rule.Date { return rule.Date{Year: 2025, Month: 1, Day: day} }
+	members := func(entry, bronze, gold int64) []level.Count {
+		return []level.Count{{Name: "Entry", Members: entry}, {Name: "Bronze", Members: bronze}, {Name: "Silver"}, {Name: "Gold", Members: gold}, {Name: "Platinum"}}
+	}
+	days, err := p.Levels().Days(ctx, date(9), date(12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []level.Day{
+		{Day: date(9), Members: members(0, 0, 0)},
+		{Day: date(10), Members: members(1, 0, 1), Joins: 2, Upgrades: 1},
+		{Day: date(11), Members: members(1, 0, 1)},
+		{Day: date(12), Members: members(1, 1, 0), Downgrades: 1},
+	}
+	if diff := cmp.Diff(want, days); diff != "" {
+		t.Errorf("days 9-12 January (-want +got):\n%s", diff)
+	}
+	days, err = p.Levels().Days(ctx, date(10), date(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want[1:2], days); diff != "" {
+		t.Errorf("10 January alone (-want +got):\n%s", diff)
+	}
+	if _, err := p.Levels().Days(ctx, date(12), date(11)); !errors.Is(err, event.ErrInvalidArgument) {
+		t.Errorf("Days of a period ending before it starts = %v; want ErrInvalidArgument", err)
+	}
+	if _, err := p.Levels().Days(ctx, date(1), date(1).AddDays(level.MaxDays)); !errors.Is(err, event.ErrInvalidArgument) {
+		t.Errorf("Days of more than MaxDays = %v; want ErrInvalidArgument", err)
+	}
+	none := testkit.OpenMemory(t, testkit.ValueDef())
+	if _, err := none.Levels().Days(ctx, date(1), date(2)); !errors.Is(err, level.ErrNotDefined) {
+		t.Errorf("Days without levels = %v; want ErrNotDefined", err)
+	}
+}

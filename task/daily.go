@@ -1,0 +1,79 @@
+package task
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/internal/total"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+)
+
+// bDaily keeps the completions of each task per day, of all members:
+// (date \0 task, stripe) → completions, an engine total (Unit.AddTotal) in
+// the completing member's stripe, so that members' events do not share a
+// key.
+const bDaily = "task.daily"
+
+// countDay adds member's completion of task to the day of u.At().
+func countDay(u *engine.Unit, member, task string) error {
+	day := rule.DateOf(u.At(), u.Location()).String()
+	k := append(append(append(make([]byte, 0, len(day)+1+len(task)), day...), 0), task...)
+	return u.AddTotal(bDaily, k, member, one)
+}
+
+// DayCompletions is the number of completions of one task on one day.
+type DayCompletions struct {
+	Day         rule.Date `json:"day"`
+	Task        string    `json:"task"`
+	Completions int64     `json:"completions"`
+}
+
+// Daily returns the completions of each task on each day from..to
+// (inclusive, in the program's zone) that had any, by day and then task
+// name. Its cost is the number of (day, task) counters in the period,
+// whatever the number of members; completions are counted per day from the
+// version of the library that added the count (earlier days show none).
+// Errors wrap ErrNotDefined, event.ErrInvalidArgument (to before from) or
+// are the store's.
+func (h *Handle) Daily(ctx context.Context, from, to rule.Date) ([]DayCompletions, error) {
+	fail := func(err error) ([]DayCompletions, error) {
+		return nil, fmt.Errorf("task: completions %s..%s: %w", from, to, err)
+	}
+	switch {
+	case h.p == nil:
+		return fail(ErrNotDefined)
+	case !from.Valid() || !to.Valid() || to.Compare(from) < 0:
+		return fail(fmt.Errorf("%w: not a period", event.ErrInvalidArgument))
+	}
+	var out []DayCompletions
+	err := h.e.Store().View(ctx, func(tx store.Tx) error {
+		out = out[:0]
+		return tx.Scan(bDaily, []byte(from.String()), []byte(to.AddDays(1).String()), false, func(k, v []byte) error {
+			base, ok := total.Base(k)
+			day, name, found := bytes.Cut(base, []byte{0})
+			d, err := rule.ParseDate(string(day))
+			if !ok || !found || err != nil {
+				return fmt.Errorf("%w: task day key %q", engine.ErrCorrupt, k)
+			}
+			n, err := total.Parse(v)
+			if err != nil {
+				return err
+			}
+			// The stripes of one (day, task) are adjacent.
+			if last := len(out) - 1; last >= 0 && out[last].Day == d && out[last].Task == string(name) {
+				out[last].Completions += n.IntPart()
+				return nil
+			}
+			out = append(out, DayCompletions{Day: d, Task: string(name), Completions: n.IntPart()})
+			return nil
+		})
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return out, nil
+}

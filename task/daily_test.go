@@ -1,0 +1,59 @@
+package task_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/task"
+)
+
+// TestDaily: "checkin" completes on each check-in, "share-twice" on every
+// second share. m1 checks in on 2 and 3 March (23:30, still the 3rd in
+// the program's zone) and shares twice on the 3rd; m2 checks in on the
+// 3rd and shares once. Per day: 2 March checkin 1; 3 March checkin 2,
+// share-twice 1; nothing on the 4th.
+func TestDaily(t *testing.T) {
+	ctx := context.Background()
+	p := engOpen(t,
+		task.Task{Name: "checkin", Kind: task.One, Steps: engSteps("checkin"), Rewards: engPts10},
+		task.Task{Name: "share-twice", Kind: task.Repeat, Steps: engSteps("share"), Times: 2, Rewards: engPts10},
+	)
+	at := func(day, hour, min int) time.Time { return time.Date(2026, 3, day, hour, min, 0, 0, shanghai) }
+	mustProcess(t, p,
+		engEvent("c1", "m1", "checkin", at(2, 9, 0), nil),
+		engEvent("c2", "m1", "checkin", at(3, 23, 30), nil),
+		engEvent("s1", "m1", "share", at(3, 10, 0), nil),
+		engEvent("s2", "m1", "share", at(3, 11, 0), nil),
+		engEvent("c3", "m2", "checkin", at(3, 12, 0), nil),
+		engEvent("s3", "m2", "share", at(3, 13, 0), nil),
+	)
+	date := func(day int) rule.Date { return rule.Date{Year: 2026, Month: 3, Day: day} }
+	got, err := p.Tasks().Daily(ctx, date(1), date(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []task.DayCompletions{
+		{Day: date(2), Task: "checkin", Completions: 1},
+		{Day: date(3), Task: "checkin", Completions: 2},
+		{Day: date(3), Task: "share-twice", Completions: 1},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("daily completions (-want +got):\n%s", diff)
+	}
+	if got, err := p.Tasks().Daily(ctx, date(3), date(3)); err != nil || len(got) != 2 {
+		t.Errorf("3 March alone = %v, %v; want its two rows", got, err)
+	}
+	if _, err := p.Tasks().Daily(ctx, date(4), date(3)); !errors.Is(err, event.ErrInvalidArgument) {
+		t.Errorf("Daily of a period ending before it starts = %v; want ErrInvalidArgument", err)
+	}
+	none := testkit.OpenMemory(t, testkit.ValueDef())
+	if _, err := none.Tasks().Daily(ctx, date(1), date(2)); !errors.Is(err, task.ErrNotDefined) {
+		t.Errorf("Daily without tasks = %v; want ErrNotDefined", err)
+	}
+}
