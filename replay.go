@@ -108,7 +108,7 @@ const replayBatch = 256
 // WithJournal ran on, to p, in the journal's order, and returns how many
 // inputs it applied. p must run the definition from runs (the same
 // version and content: else ErrDefinitionConflict) on an empty store (no
-// journal, no Advance yet: else ErrInvalidArgument), and nothing else may
+// event, request, journal or Advance yet: else ErrInvalidArgument), and nothing else may
 // use p until Replay returns. Events are applied in batches, requests
 // through their handle calls, due work page for page as Advance performed
 // it, each drawing the random bytes it drew on from: p's state ends as
@@ -177,7 +177,8 @@ type ReplayResult struct {
 
 // ReplayRefusal is an input a replay under a changed definition refused.
 type ReplayRefusal struct {
-	// Seq is the input's place in the journal; At its time.
+	// Seq is the input's place in the journal; At its time, in the
+	// program's zone.
 	Seq uint64
 	At  time.Time
 	// Action is "event" for an event, else the request's action
@@ -214,11 +215,9 @@ func (p *Program) ReplayWith(ctx context.Context, from store.Store, o ReplayOpti
 	}
 	version := binary.BigEndian.Uint64(mine[:8])
 	if o.After == 0 {
-		if n, err := engine.JournalLength(ctx, p.eng.Store()); err != nil {
+		if used, err := engine.Used(ctx, p.eng.Store()); err != nil {
 			return fail(err)
-		} else if w, err := p.Watermark(ctx); err != nil {
-			return fail(err)
-		} else if n > 0 || !w.IsZero() {
+		} else if used {
 			return fail(fmt.Errorf("%w: the target store is not empty", ErrInvalidArgument))
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/internal/engine"
@@ -57,7 +58,7 @@ func (r *replay) changed(ctx context.Context, in engine.Input) error {
 		if fatal(err) {
 			return fmt.Errorf("input %d (%s): %w", in.Seq, kindName(in), err)
 		}
-		r.res.Refused = append(r.res.Refused, refusal(in, err))
+		r.res.Refused = append(r.res.Refused, refusal(in, err, r.p.loc))
 		r.step(0, in.Seq)
 		return nil
 	}
@@ -66,8 +67,8 @@ func (r *replay) changed(ctx context.Context, in engine.Input) error {
 }
 
 // refusal describes a refused input.
-func refusal(in engine.Input, err error) ReplayRefusal {
-	rf := ReplayRefusal{Seq: in.Seq, At: in.At, Action: in.Action, Err: err}
+func refusal(in engine.Input, err error, loc *time.Location) ReplayRefusal {
+	rf := ReplayRefusal{Seq: in.Seq, At: in.At.In(loc), Action: in.Action, Err: err}
 	if in.Kind == engine.InputEvent {
 		rf.Action, rf.ID, rf.Member = "event", in.Event.ID, in.Event.Member
 		return rf

@@ -367,3 +367,31 @@ func (e *Engine) ReplayingChanged(rnd []byte) (done func()) {
 	e.jr.replay.Store(&replayRand{b: rnd, more: e.rand})
 	return func() { e.jr.replay.Store(nil) }
 }
+
+// Used reports whether st holds anything a program wrote: a journal, a
+// watermark, an event or an operator request (a replay starts on a store
+// that holds none).
+func Used(ctx context.Context, st store.Store) (bool, error) {
+	used := false
+	err := st.View(ctx, func(tx store.Tx) error {
+		for _, k := range [][]byte{journalSeqKey, watermarkKey} {
+			if _, err := tx.Get(bMeta, k); err == nil {
+				used = true
+				return nil
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		for _, b := range []string{bEvents, bOps} {
+			err := tx.Scan(b, nil, nil, false, func(_, _ []byte) error {
+				used = true
+				return store.StopScan
+			})
+			if err != nil || used {
+				return err
+			}
+		}
+		return nil
+	})
+	return used, err
+}
