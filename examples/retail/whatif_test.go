@@ -305,3 +305,23 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(ks)
 	return ks
 }
+
+// BenchmarkWhatIf measures a what-if over the journal of the retail
+// stream (120 members, 3 months, as BenchmarkReplay): both replays, the
+// actual and the changed one (Gold at 1,000, double points in March),
+// and the report. inputs/s counts the journal's inputs once per what-if.
+func BenchmarkWhatIf(b *testing.B) {
+	src, from, _ := runRetail(b, 120, 3)
+	actual, changed := src.Definition(), changedRetail(b)
+	var rep *whatif.Report
+	b.ResetTimer()
+	for range b.N {
+		var err error
+		if rep, err = whatif.Run(context.Background(), from, actual, changed, whatif.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(rep.Inputs)*float64(b.N)/b.Elapsed().Seconds(), "inputs/s")
+	b.ReportMetric(float64(rep.Inputs), "inputs")
+	b.ReportMetric(float64(len(rep.Refused)), "refused")
+}
