@@ -11,6 +11,7 @@ import (
 
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/counterpart"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/store"
 )
@@ -127,7 +128,7 @@ func (p *Program) Replay(ctx context.Context, from store.Store, progress ReplayP
 // ErrNoCounterpart is the refusal (ReplayRefusal.Err) of a journaled
 // request naming a coupon the program replaying under a changed
 // definition holds no counterpart of (see ReplayOptions.Changed).
-var ErrNoCounterpart = errors.New("no counterpart of the coupon under the changed definition")
+var ErrNoCounterpart = counterpart.ErrNone
 
 // ReplayOptions says which part of a journal ReplayWith applies, and
 // how. The zero value applies all of it as Replay does.
@@ -227,8 +228,7 @@ func (p *Program) ReplayWith(ctx context.Context, from store.Store, o ReplayOpti
 	}
 	r := replay{p: p, ops: p.replay, progress: progress(o.Progress), total: total, res: &res}
 	if o.Changed && p.def.Coupons != nil {
-		r.coupons = &counterparts{src: coupon.New(engine.New(from, p.loc, engine.Options{}), p.def.Coupons), dst: p.Coupons(),
-			lists: map[string][]coupon.Coupon{}}
+		r.coupons = counterpart.New(coupon.New(engine.New(from, p.loc, engine.Options{}), p.def.Coupons), p.Coupons())
 	}
 	err = engine.Journal(ctx, from, o.After, 0, func(in engine.Input) error {
 		if !o.Until.IsZero() && !in.At.Before(o.Until) {
@@ -279,8 +279,8 @@ type replay struct {
 	res      *ReplayResult
 	evs      []event.Event
 	rnd      []byte
-	last     uint64        // the sequence number of the last event waiting
-	coupons  *counterparts // under a changed definition, when p has coupons
+	last     uint64                  // the sequence number of the last event waiting
+	coupons  *counterpart.Translator // under a changed definition, when p has coupons
 }
 
 // step counts n inputs applied, up to the input of sequence number seq.
