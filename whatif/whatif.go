@@ -10,8 +10,9 @@
 //
 // # How it runs
 //
-// [Run] reads the source store only through its journal and, to find the
-// coupons the journal names, its coupons: it never writes to it. It opens
+// [Run] reads the source store only through its journal, its definition
+// record and, to find the coupons the journal names, its coupons: it never
+// writes to it. It opens
 // two memory stores (store/memory): the actual side replays the journal
 // under the definition the source ran (membership.Program.ReplayWith, as
 // Replay does: an input that does not do what it did on the source stops
@@ -80,10 +81,10 @@ type Options struct {
 	// time is at or after it; the report's last month is the one before
 	// Until. Zero: the whole journal.
 	Until time.Time
-	// Progress, when not nil, is called after each input a side applied
-	// or refused, with the inputs done and the total (twice the journal's
-	// length: both sides replay it); and once more at the end with done
-	// equal to total.
+	// Progress, when not nil, is called as the sides replay the journal
+	// (after each input, or each batch of events), with the inputs done
+	// and the total (twice the journal's length: both sides replay it),
+	// and once more at the end with done equal to total.
 	Progress func(done, total uint64)
 }
 
