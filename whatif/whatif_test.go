@@ -11,6 +11,7 @@ import (
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/whatif"
 	"github.com/shopspring/decimal"
@@ -221,6 +222,31 @@ func TestRunFrom(t *testing.T) {
 	p2, last := rep.Members(next, 1)
 	if len(p1) != 1 || p1[0].Member != "alice" || next != "alice" || len(p2) != 1 || p2[0].Member != "dave" || last != "" {
 		t.Errorf("pages of one: %v next %q, %v next %q", p1, next, p2, last)
+	}
+}
+
+// readOnly is a store that refuses every write.
+type readOnly struct{ store.Store }
+
+func (readOnly) Update(context.Context, func(store.Tx) error) error {
+	return errors.New("the what-if wrote to its source")
+}
+
+// TestRunReadsOnly runs the what-if on a source that refuses every write:
+// it gives the same report as on the source itself.
+func TestRunReadsOnly(t *testing.T) {
+	actual, changed := definitions(t)
+	src := history(t, actual)
+	want, err := whatif.Run(context.Background(), src, actual, changed, whatif.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := whatif.Run(context.Background(), readOnly{src}, actual, changed, whatif.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want.Months, got.Months, opts); d != "" {
+		t.Errorf("months (-on the source +read only):\n%s", d)
 	}
 }
 
