@@ -109,8 +109,8 @@ const replayBatch = 256
 // WithJournal ran on, to p, in the journal's order, and returns how many
 // inputs it applied. p must run the definition from runs (the same
 // version and content: else ErrDefinitionConflict) on an empty store (no
-// event, request, journal or Advance yet: else ErrInvalidArgument), and nothing else may
-// use p until Replay returns. Events are applied in batches, requests
+// event, request, journal or Advance yet: else ErrInvalidArgument), and
+// nothing else may use p until Replay returns. Events are applied in batches, requests
 // through their handle calls, due work page for page as Advance performed
 // it, each drawing the random bytes it drew on from: p's state ends as
 // from's (balances, lots, levels, coupons and their codes, tags, ledger
@@ -125,8 +125,8 @@ func (p *Program) Replay(ctx context.Context, from store.Store, progress ReplayP
 	return res.Applied, err
 }
 
-// ErrNoCounterpart is the refusal (ReplayRefusal.Err) of a journaled
-// request naming a coupon the program replaying under a changed
+// ErrNoCounterpart is wrapped by the refusal (ReplayRefusal.Err) of a
+// journaled request naming a coupon the program replaying under a changed
 // definition holds no counterpart of (see ReplayOptions.Changed).
 var ErrNoCounterpart = counterpart.ErrNone
 
