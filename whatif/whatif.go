@@ -179,10 +179,6 @@ func (r *Report) Members(after string, limit int) (page []MemberDiff, next strin
 	return page, next
 }
 
-// seed is the changed side's random source beyond the journal's bytes:
-// fixed, so a what-if is reproducible.
-var seed = [32]byte{'w', 'h', 'a', 't', '-', 'i', 'f'}
-
 // Run replays the journal of source under actual (the definition source
 // ran) and under changed, each in a memory store, and reports the
 // difference (see the package documentation). It never writes to source.
@@ -240,6 +236,9 @@ func Run(ctx context.Context, source store.Store, actual, changed membership.Def
 			changed.Version = actual.Version + 1 // replaces the actual one in this store
 		}
 	}
+	// Beyond the journal's random bytes, the changed side draws from a
+	// fixed seed, so that a what-if is reproducible.
+	seed := [32]byte{'w', 'h', 'a', 't', '-', 'i', 'f'}
 	c, err := membership.Open(st, changed, membership.WithRand(rand.NewChaCha8(seed)))
 	if err != nil {
 		return fail(fmt.Errorf("changed: %w", err))
