@@ -144,6 +144,10 @@ type ReplayOptions struct {
 	// time is at or after Until (inputs after it that are older are left
 	// for a later ReplayWith).
 	Until time.Time
+	// Through, when not zero, stops the replay after the input of that
+	// sequence number: a replay of a journal that is still growing (a
+	// live program's) ends where the caller read its length.
+	Through uint64
 	// Changed replays the journal under p's definition although the
 	// source ran another (a what-if): p's definition is not compared
 	// with the source's, and an input p refuses is recorded in
@@ -192,11 +196,11 @@ type ReplayRefusal struct {
 	Err error
 }
 
-// errUntil stops the journal's scan at ReplayOptions.Until.
+// errUntil stops the journal's scan at ReplayOptions.Until or Through.
 var errUntil = errors.New("until")
 
 // ReplayWith applies the input journal of from to p as Replay does, from
-// after o.After up to o.Until, and, with o.Changed, under a definition
+// after o.After up to o.Until and o.Through, and, with o.Changed, under a definition
 // other than the one from ran (see ReplayOptions). Nothing else may use p
 // until it returns. Errors are Replay's; under o.Changed an input p
 // refuses is no error (ReplayResult.Refused), while a page of due work
@@ -231,7 +235,7 @@ func (p *Program) ReplayWith(ctx context.Context, from store.Store, o ReplayOpti
 		r.coupons = counterpart.New(coupon.New(engine.New(from, p.loc, engine.Options{}), p.def.Coupons), p.Coupons())
 	}
 	err = engine.Journal(ctx, from, o.After, 0, func(in engine.Input) error {
-		if !o.Until.IsZero() && !in.At.Before(o.Until) {
+		if (!o.Until.IsZero() && !in.At.Before(o.Until)) || (o.Through > 0 && in.Seq > o.Through) {
 			return errUntil
 		}
 		if o.Changed {

@@ -193,7 +193,8 @@ func TestReplayChanged(t *testing.T) {
 
 // TestReplayInParts replays the journal up to a time and then the rest
 // (Until, then After): the state is the whole replay's. A second part
-// without After is refused (the store is not empty).
+// without After is refused (the store is not empty). Through stops at an
+// input.
 func TestReplayInParts(t *testing.T) {
 	ctx := context.Background()
 	actual, _ := changedDefs(t)
@@ -229,5 +230,18 @@ func TestReplayInParts(t *testing.T) {
 	}
 	if got := pointsOf(t, p); got != "90" {
 		t.Errorf("points: %s, want 90", got)
+	}
+
+	// Through ends a replay at an input: register and o1, 200 points.
+	q, err := membership.Open(memory.New(), actual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := q.ReplayWith(ctx, from, membership.ReplayOptions{Through: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if two.Applied != 2 || two.Last != 2 || pointsOf(t, q) != "200" {
+		t.Errorf("through input 2: applied %d, last %d, %s points; want 2, 2, 200", two.Applied, two.Last, pointsOf(t, q))
 	}
 }

@@ -12,7 +12,8 @@
 //
 // [Run] reads the source store only through its journal, its definition
 // record and, to find the coupons the journal names, its coupons: it never
-// writes to it. It opens
+// writes to it, and a live program may go on writing it meanwhile (Run
+// replays the journal as it was when it started). It opens
 // two memory stores (store/memory): the actual side replays the journal
 // under the definition the source ran (membership.Program.ReplayWith, as
 // Replay does: an input that does not do what it did on the source stops
@@ -213,7 +214,7 @@ func Run(ctx context.Context, source store.Store, actual, changed membership.Def
 	if err != nil {
 		return fail(fmt.Errorf("actual: %w", err))
 	}
-	ra, err := a.ReplayWith(ctx, source, membership.ReplayOptions{Until: o.Until, Progress: prog(0)})
+	ra, err := a.ReplayWith(ctx, source, membership.ReplayOptions{Until: o.Until, Through: n, Progress: prog(0)})
 	if err != nil {
 		return fail(fmt.Errorf("actual: %w", err))
 	}
@@ -227,7 +228,7 @@ func Run(ctx context.Context, source store.Store, actual, changed membership.Def
 		if err != nil {
 			return fail(fmt.Errorf("changed: %w", err))
 		}
-		r, err := before.ReplayWith(ctx, source, membership.ReplayOptions{Until: o.From, Progress: prog(n)})
+		r, err := before.ReplayWith(ctx, source, membership.ReplayOptions{Until: o.From, Through: n, Progress: prog(n)})
 		if err != nil {
 			return fail(fmt.Errorf("changed, before %s: %w", o.From, err))
 		}
@@ -243,7 +244,7 @@ func Run(ctx context.Context, source store.Store, actual, changed membership.Def
 	if err != nil {
 		return fail(fmt.Errorf("changed: %w", err))
 	}
-	rc, err := c.ReplayWith(ctx, source, membership.ReplayOptions{After: after, Until: o.Until, Changed: true, Progress: prog(n)})
+	rc, err := c.ReplayWith(ctx, source, membership.ReplayOptions{After: after, Until: o.Until, Through: n, Changed: true, Progress: prog(n)})
 	if err != nil {
 		return fail(fmt.Errorf("changed: %w", err))
 	}

@@ -250,6 +250,41 @@ func TestRunReadsOnly(t *testing.T) {
 	}
 }
 
+// TestRunLiveSource runs a what-if while the live program goes on: an
+// order it processes during the run is not in the report.
+func TestRunLiveSource(t *testing.T) {
+	ctx := context.Background()
+	actual, changed := definitions(t)
+	src := history(t, actual)
+	want, err := whatif.Run(ctx, src, actual, changed, whatif.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := membership.Open(src, actual, membership.WithJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := event.Event{ID: "late", Member: "erin", Type: "order", Time: time.Date(2026, 2, 25, 10, 0, 0, 0, live.Location()),
+		Attrs: event.Attrs{"amount": event.DecString("500")}}
+	got, err := whatif.Run(ctx, src, actual, changed, whatif.Options{Progress: func(done, total uint64) {
+		if late.ID != "" {
+			if _, err := live.Process(ctx, late); err != nil {
+				t.Error(err)
+			}
+			late.ID = ""
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want.Months, got.Months, opts); d != "" || got.Inputs != want.Inputs {
+		t.Errorf("inputs %d, want %d; months (-before +during):\n%s", got.Inputs, want.Inputs, d)
+	}
+	if late.ID != "" {
+		t.Error("the live program processed nothing during the run")
+	}
+}
+
 // TestRunUntil checks that Until ends the replay: up to 1 February only
 // January is reported, the same as in the whole run.
 func TestRunUntil(t *testing.T) {
