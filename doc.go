@@ -102,8 +102,12 @@
 // it as CSV. With [WithJournal] (off by default; refused on
 // store/postgres) every accepted input is also kept in processing order,
 // and [Program.Replay] applies that journal to an empty store under the
-// same definition, reproducing the same state. [Program.Audit] and
-// [WithJournal] say what is recorded and what is not.
+// same definition, reproducing the same state. [Program.ReplayWith]
+// applies a part of it, or replays it under a changed definition,
+// recording the inputs the changed program refuses: package whatif builds
+// on it to report, month by month, what a changed program would have done
+// with the same history. [Program.Audit] and [WithJournal] say what is
+// recorded and what is not.
 //
 // # Caveats
 //
