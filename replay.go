@@ -90,6 +90,7 @@ func (p *Program) replayers() map[string]replayer {
 		"tag.remove":                call(tgs.Remove),
 		"tag.set_profile":           call(tgs.SetProfile),
 		"tag.recompute":             call(tgs.Recompute),
+		"member.erase":              call(p.Erase),
 	}
 }
 

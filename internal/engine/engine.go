@@ -337,6 +337,12 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 	if err := checkHorizon(tx, ev.Time); err != nil {
 		return nil, fmt.Errorf("%w: event %q: %w", event.ErrInvalidEvent, ev.ID, err)
 	}
+	// An erased member's events are refused before their record is read:
+	// a retry of one processed before the erasure is refused too, and its
+	// outcome (the attributes it held) is not handed out again.
+	if err := checkErased(tx, ev.Member); err != nil {
+		return nil, fmt.Errorf("%w: event %q: %w", event.ErrInvalidEvent, ev.ID, err)
+	}
 	if fresh {
 		// taken as absent
 	} else if v, err := tx.Get(bEvents, id); err == nil {
@@ -392,6 +398,7 @@ func (e *Engine) preload(tx store.Tx, id []byte, fresh bool, member string) erro
 	reads := []store.Read{
 		{Bucket: bMeta, Key: defKey},
 		{Bucket: bMeta, Key: horizonKey},
+		{Bucket: bErased, Key: []byte(member)},
 	}
 	if !fresh {
 		reads = append(reads, store.Read{Bucket: bEvents, Key: id})
@@ -491,6 +498,10 @@ func (e *Engine) Apply(ctx context.Context, req Request, fn func(u *Unit) error)
 		out = &change.Outcome{Event: req.ID, Member: req.Member, Time: req.At}
 		tp := e.newTape()
 		err := e.unit(tx, req.At, ref, out, nil, tp, func(u *Unit) error {
+			if err := checkErased(tx, req.Member); err != nil {
+				refusal = fmt.Errorf("%w: request %q: %w", event.ErrInvalidArgument, req.ID, err)
+				return refusal
+			}
 			if err := fn(u); err != nil {
 				refusal = err
 				return err
@@ -498,6 +509,12 @@ func (e *Engine) Apply(ctx context.Context, req Request, fn func(u *Unit) error)
 			if err := u.settle(0); err != nil {
 				refusal = err
 				return err
+			}
+			// A request that found its member (a coupon's code) is
+			// refused when that member was erased.
+			if err := u.checkChanged(); err != nil {
+				refusal = fmt.Errorf("%w: request %q: %w", event.ErrInvalidArgument, req.ID, err)
+				return refusal
 			}
 			return nil
 		})
