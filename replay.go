@@ -91,6 +91,7 @@ func (p *Program) replayers() map[string]replayer {
 		"tag.set_profile":           call(tgs.SetProfile),
 		"tag.recompute":             call(tgs.Recompute),
 		"member.erase":              call(p.Erase),
+		"member.open":               call(p.OpenMember),
 	}
 }
 

@@ -16,6 +16,9 @@ import (
 
 // Change kinds the points part publishes. Every one carries a [Change].
 const (
+	// ChangeOpened: an opening lot, migrated from another system, was
+	// credited (pending ones publish ChangePending).
+	ChangeOpened = "points.opened"
 	// ChangeEarned: an earning rule or a reward credited points (or a cap
 	// cut a grant to nothing: Amount is 0 and Reason.Cut says why).
 	ChangeEarned = "points.earned"
