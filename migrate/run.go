@@ -94,6 +94,12 @@ type Options struct {
 	// Batch is how many rows go to the Target at a time, in one store
 	// transaction (default 256).
 	Batch int
+	// Workers is how many batches may be in flight at once (default 2):
+	// while the store applies one, the next is read and encoded, and a
+	// store with group commit (store/bolt) commits them together. Results
+	// are still counted, and bad rows reported, in the source's order.
+	// StopOnError runs one batch at a time.
+	Workers int
 	// StopOnError stops the run at the first bad row: the rows before it
 	// are applied, it and the rest are not. Run then returns an error
 	// wrapping the *RowError.
@@ -118,50 +124,143 @@ func Run(ctx context.Context, dst Target, src Source, o Options) (Result, error)
 	if o.Operator == "" {
 		o.Operator = "migrate"
 	}
-	r := run{dst: dst, o: o, rows: make([]Member, 0, o.Batch), lines: make([]int, 0, o.Batch)}
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.StopOnError {
+		o.Workers = 1
+	}
+	r := run{ctx: ctx, dst: dst, o: o}
+	r.next()
+	err := r.read(src)
+	if ferr := r.flush(); err == nil {
+		err = ferr
+	}
+	if derr := r.drain(0); err == nil {
+		err = derr
+	}
+	return r.res, err
+}
+
+// batch is a batch of rows in flight: its rows, their lines, and where
+// its result comes.
+type batch struct {
+	rows  []Member
+	lines []int
+	done  chan batchResult
+}
+
+type batchResult struct {
+	outs []*change.Outcome
+	errs []error
+	err  error
+}
+
+type run struct {
+	ctx      context.Context
+	dst      Target
+	o        Options
+	res      Result
+	cur      *batch   // the batch being filled
+	inflight []*batch // sent, in the source's order
+}
+
+// read reads src to its end, sending full batches.
+func (r *run) read(src Source) error {
 	for {
-		if err := ctx.Err(); err != nil {
-			return r.res, err
+		if err := r.ctx.Err(); err != nil {
+			return err
 		}
 		row, err := src.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
-			return r.res, fmt.Errorf("migrate: read: %w", err)
+			return fmt.Errorf("migrate: read: %w", err)
 		}
 		r.res.Rows++
 		if row.Err == nil {
 			row.Err = r.complete(&row)
 		}
 		if row.Err != nil {
-			// The rows before a bad one go first, so that a stop leaves
-			// exactly them applied.
-			if err := r.flush(ctx); err != nil {
-				return r.res, err
+			// The rows before a bad one are counted first, so that a
+			// stop leaves exactly them applied and errors come in order.
+			if err := r.flush(); err != nil {
+				return err
+			}
+			if err := r.drain(0); err != nil {
+				return err
 			}
 			if err := r.bad(row.Line, row.Member.Member, row.Err); err != nil {
-				return r.res, err
+				return err
 			}
 			r.progress()
 			continue
 		}
-		r.rows, r.lines = append(r.rows, row.Member), append(r.lines, row.Line)
-		if len(r.rows) == o.Batch {
-			if err := r.flush(ctx); err != nil {
-				return r.res, err
+		r.cur.rows, r.cur.lines = append(r.cur.rows, row.Member), append(r.cur.lines, row.Line)
+		if len(r.cur.rows) == r.o.Batch {
+			if err := r.flush(); err != nil {
+				return err
 			}
 		}
 	}
-	return r.res, r.flush(ctx)
 }
 
-type run struct {
-	dst   Target
-	o     Options
-	res   Result
-	rows  []Member
-	lines []int
+func (r *run) next() {
+	r.cur = &batch{rows: make([]Member, 0, r.o.Batch), lines: make([]int, 0, r.o.Batch), done: make(chan batchResult, 1)}
+}
+
+// flush sends the batch being filled, after waiting for the oldest in
+// flight when Workers are.
+func (r *run) flush() error {
+	if len(r.cur.rows) == 0 {
+		return nil
+	}
+	if err := r.drain(r.o.Workers - 1); err != nil {
+		return err
+	}
+	b := r.cur
+	r.next()
+	r.inflight = append(r.inflight, b)
+	go func() {
+		outs, errs, err := r.dst.OpenMembers(r.ctx, b.rows, r.o.StopOnError)
+		b.done <- batchResult{outs, errs, err}
+	}()
+	return nil
+}
+
+// drain waits for the batches in flight, oldest first, until at most
+// keep are, and counts their results.
+func (r *run) drain(keep int) error {
+	var first error
+	for len(r.inflight) > keep || (first != nil && len(r.inflight) > 0) {
+		b := r.inflight[0]
+		r.inflight = r.inflight[1:]
+		res := <-b.done
+		if res.err != nil {
+			if first == nil {
+				first = fmt.Errorf("migrate: lines %d to %d: %w", b.lines[0], b.lines[len(b.lines)-1], res.err)
+			}
+			continue
+		}
+		for i := range b.rows {
+			switch {
+			case res.errs[i] != nil:
+				if err := r.bad(b.lines[i], b.rows[i].Member, res.errs[i]); err != nil && first == nil {
+					first = err
+				}
+			case res.outs[i] == nil: // after a stop
+			case res.outs[i].Duplicate:
+				r.res.Duplicates++
+			default:
+				r.res.Applied++
+			}
+		}
+		r.progress()
+	}
+	// After a failure the loop waited for every batch in flight, so that
+	// nothing runs after Run returns.
+	return first
 }
 
 // complete fills in what a row leaves to the options.
@@ -183,34 +282,6 @@ func (r *run) complete(row *Row) error {
 		m.At = r.o.At
 	}
 	return nil
-}
-
-// flush applies the rows waiting.
-func (r *run) flush(ctx context.Context) error {
-	if len(r.rows) == 0 {
-		return nil
-	}
-	outs, errs, err := r.dst.OpenMembers(ctx, r.rows, r.o.StopOnError)
-	if err != nil {
-		return fmt.Errorf("migrate: lines %d to %d: %w", r.lines[0], r.lines[len(r.lines)-1], err)
-	}
-	var stop error
-	for i := range r.rows {
-		switch {
-		case errs[i] != nil:
-			if err := r.bad(r.lines[i], r.rows[i].Member, errs[i]); err != nil {
-				stop = err
-			}
-		case outs[i] == nil: // after a stop
-		case outs[i].Duplicate:
-			r.res.Duplicates++
-		default:
-			r.res.Applied++
-		}
-	}
-	r.rows, r.lines = r.rows[:0], r.lines[:0]
-	r.progress()
-	return stop
 }
 
 // bad records a bad row; with StopOnError it returns the error to stop

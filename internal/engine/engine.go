@@ -437,7 +437,8 @@ type Request struct {
 	Input any
 }
 
-// opRecord is what is kept of an applied request.
+// opRecord is what was kept of an applied request, as JSON, before
+// opRecordV2 (oprecord.go); such records are still read.
 type opRecord struct {
 	Request json.RawMessage `json:"request"`
 	Outcome *change.Outcome `json:"outcome"`
@@ -513,16 +514,15 @@ func (e *Engine) applyTx(tx store.Tx, pr prepared) (out *change.Outcome, refusal
 		return nil, nil, fmt.Errorf("%w: request %q: %w", event.ErrInvalidArgument, req.ID, err)
 	}
 	if v, err := tx.Get(bOps, []byte(req.ID)); err == nil {
-		var rec opRecord
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return nil, nil, fmt.Errorf("%w: request %q: %v", ErrCorrupt, req.ID, err)
+		fp, first, err := decodeOpRecord(tx, e.loc, v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("request %q: %w", req.ID, err)
 		}
-		if string(rec.Request) != string(pr.fp) {
+		if string(fp) != string(pr.fp) {
 			return nil, event.ErrConflict, event.ErrConflict
 		}
-		out = rec.Outcome
-		out.Duplicate = true
-		return out, nil, nil
+		first.Duplicate = true
+		return first, nil, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, nil, err
 	}
@@ -558,7 +558,7 @@ func (e *Engine) applyTx(tx store.Tx, pr prepared) (out *change.Outcome, refusal
 	if err := e.journal(tx, Input{Kind: InputRequest, At: req.At, Action: req.Action, Body: pr.input, Rand: tp.bytes()}); err != nil {
 		return out, nil, err
 	}
-	v, err := json.Marshal(opRecord{Request: pr.fp, Outcome: out})
+	v, err := appendOpRecord(nil, pr.fp, out)
 	if err != nil {
 		return out, nil, err
 	}
