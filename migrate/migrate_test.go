@@ -23,26 +23,33 @@ import (
 
 // retail returns the retail example's definition with two profile
 // attributes.
+// A nil t (an Example) panics on an error.
 func retail(t testing.TB) membership.Definition {
-	t.Helper()
+	fatal := func(err error) {
+		if t == nil {
+			panic(err)
+		}
+		t.Helper()
+		t.Fatal(err)
+	}
 	raw, err := os.ReadFile("../examples/retail/program.json")
 	if err != nil {
-		t.Fatal(err)
+		fatal(err)
 	}
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
+		fatal(err)
 	}
 	m["tags"].(map[string]any)["attributes"] = []any{
 		map[string]any{"name": "phone", "type": "string"},
 		map[string]any{"name": "city", "type": "string"},
 	}
 	if raw, err = json.Marshal(m); err != nil {
-		t.Fatal(err)
+		fatal(err)
 	}
 	def, err := membership.ParseDefinition(raw)
 	if err != nil {
-		t.Fatal(err)
+		fatal(err)
 	}
 	return def
 }
