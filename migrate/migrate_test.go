@@ -228,8 +228,39 @@ func checkImported(t *testing.T, p *membership.Program) {
 			t.Errorf("%s opening total %v %v, want %s", asset, tot, err, want)
 		}
 	}
+	// The points reconciliation holds with the opening kind: 560 opened,
+	// nothing else, 560 outstanding in the pools.
+	r, err := p.Points().Reconciliation(ctx, points.ReconciliationQuery{Program: "mall"})
+	if err != nil || !r.Holds() || !r.Opening.Equal(dec("560")) || r.Outstanding == nil || !r.Outstanding.Equal(dec("560")) {
+		t.Errorf("reconciliation %+v %v", r, err)
+	}
 	if err := p.Verify(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestImportReplay imports the CSV on a program with the input journal
+// and replays the journal into an empty store: the same balances, and
+// m1's coupons with the same codes.
+func TestImportReplay(t *testing.T) {
+	ctx := context.Background()
+	src := memory.New()
+	p, err := membership.Open(src, retail(t), membership.WithJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrate.Run(ctx, p, source(t, "members.csv"), migrate.Options{Name: "members.csv", At: at, Operator: "op.migrate"}); err != nil {
+		t.Fatal(err)
+	}
+	q := open(t, memory.New())
+	if _, err := q.Replay(ctx, src, nil); err != nil {
+		t.Fatal(err)
+	}
+	checkImported(t, q)
+	a, _ := p.Coupons().List(ctx, "m1")
+	b, _ := q.Coupons().List(ctx, "m1")
+	if len(a) != 2 || len(b) != 2 || a[0].Code != b[0].Code || a[1].Code != b[1].Code {
+		t.Errorf("coupons %+v, replayed %+v", a, b)
 	}
 }
 
