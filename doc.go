@@ -39,6 +39,8 @@
 //     caps, formulas, rounding, rewards and reasons.
 //   - ledger: the double-entry journal with lots, statements, daily totals
 //     per kind and Verify.
+//   - migrate: importing members with their opening state from another
+//     system, from CSV or JSON lines ([Program.OpenMembers] applies them).
 //   - store: the storage contract, with store/memory, store/bolt (the
 //     default: one bbolt file, group commit through a write-ahead log) and
 //     the conformance suite store/storetest.
@@ -95,6 +97,16 @@
 // and [Program.Replay] applies that journal to an empty store under the
 // same definition, reproducing the same state. [Program.Audit] and
 // [WithJournal] say what is recorded and what is not.
+//
+// # Migration and erasure
+//
+// [Program.OpenMember] sets a new member's opening state (package migrate
+// streams a file of them through [Program.OpenMembers]): each row an
+// idempotent, audited request, its balances ledger entries of kind
+// [KindOpening]. [Program.Erase] removes a member's personal data (profile
+// attributes, operator notes), keeps every amount, and refuses the
+// member's later events and calls with [ErrErased]; its doc lists what is
+// removed, what is kept and why.
 //
 // # Caveats
 //
