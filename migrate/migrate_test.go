@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,6 +220,17 @@ func checkImported(t *testing.T, p *membership.Program) {
 	}
 	if lv, _ := p.Levels().Status(ctx, "m5"); lv.Level != "Silver" {
 		t.Errorf("m5 level %q, want Silver", lv.Level)
+	}
+	// m5's row gives its own request ID; the others' are "<file>:<line>".
+	// The audit trail has each row, by member.
+	for member, req := range map[string]string{"m5": "legacy-m5", "m1": "members.*:2"} {
+		pg, err := p.Audit(ctx, membership.AuditQuery{Member: member})
+		if err != nil || len(pg.Entries) != 1 || pg.Entries[0].Action != "member.open" || pg.Entries[0].Result != membership.AuditAccepted {
+			t.Fatalf("audit of %s: %+v %v", member, pg.Entries, err)
+		}
+		if got := pg.Entries[0].Request; got != req && !(strings.HasPrefix(req, "members.") && (got == "members.csv:2" || got == "members.jsonl:1")) {
+			t.Errorf("%s's request ID %q, want %s", member, got, req)
+		}
 	}
 	// The opening balances are their own kind: 300+200+50+10 points,
 	// 1800+7000 growth, 120.50 stored value.
