@@ -66,7 +66,7 @@ func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 			return err
 		}
 		gc := GrowthChange{Amount: g, Balance: posted.Entries[0].Balance, Lifetime: life, Kind: engine.KindOpening, Rule: "migrate.opening"}
-		if err := u.Emit(ChangeGrowth, member, gc, &rule.Reason{Rule: "migrate.opening"}); err != nil {
+		if err := u.EmitWith(ChangeGrowth, member, &rule.Reason{Rule: "migrate.opening"}, gc.encode); err != nil {
 			return err
 		}
 	}
