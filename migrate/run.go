@@ -83,8 +83,12 @@ const MaxErrors = 1000
 type Options struct {
 	// Name names the source in the rows' request IDs ("<Name>:<line>"),
 	// for a row without its own: the file's name, say. Required unless
-	// every row has a request ID. Keep it when running the same file
-	// again: that is what makes the second run change nothing.
+	// every row has a request ID. Keep it, and Operator and At, when
+	// running the same file again: a row's request is its content, so the
+	// second run finds each row applied and changes nothing (under
+	// another At, each row is a conflict, ErrEventConflict). A file edited
+	// in between shifts the lines: a row applied before under another
+	// line is then refused as a known member, not applied twice.
 	Name string
 	// Operator is who imports, for rows that name none (default
 	// "migrate").
