@@ -84,7 +84,13 @@ func runFile(ctx context.Context, tb testing.TB, p *membership.Program, path str
 			tb.Fatalf("MEMBERSHIP_IMPORT_BATCH=%q: %v", s, err)
 		}
 	}
-	return migrate.Run(ctx, p, migrate.CSV(f, shanghai), migrate.Options{Name: filepath.Base(path), At: at, Progress: progress, Batch: batch})
+	workers := 0 // Run's default
+	if s := os.Getenv("MEMBERSHIP_IMPORT_WORKERS"); s != "" {
+		if workers, err = strconv.Atoi(s); err != nil {
+			tb.Fatalf("MEMBERSHIP_IMPORT_WORKERS=%q: %v", s, err)
+		}
+	}
+	return migrate.Run(ctx, p, migrate.CSV(f, shanghai), migrate.Options{Name: filepath.Base(path), At: at, Progress: progress, Batch: batch, Workers: workers})
 }
 
 func openBolt(tb testing.TB, dir string) (*membership.Program, *bolt.DB) {
