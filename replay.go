@@ -93,6 +93,8 @@ func (p *Program) replayers() map[string]replayer {
 		"tag.remove":                call(tgs.Remove),
 		"tag.set_profile":           call(tgs.SetProfile),
 		"tag.recompute":             call(tgs.Recompute),
+		"member.erase":              call(p.Erase),
+		"member.open":               call(p.OpenMember),
 	}
 }
 
