@@ -323,7 +323,12 @@ func (e *Engine) ProcessBatch(ctx context.Context, evs []event.Event) ([]*change
 }
 
 func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error) {
-	id := []byte(ev.ID) // read and then written under
+	// The event's ID (read and then written under) and its member (read
+	// in the erased marks) as keys, in one allocation: the store's calls
+	// keep neither, but a key passed to an interface method escapes.
+	keyBuf := make([]byte, len(ev.ID)+len(ev.Member))
+	id, member := keyBuf[:copy(keyBuf, ev.ID):len(ev.ID)], keyBuf[len(ev.ID):]
+	copy(member, ev.Member)
 	// On a store that detects conflicts, a new event's record is inserted
 	// unread (store.Inserter): reading its absence would guard the gap
 	// where the next event IDs go, and concurrent events would conflict
@@ -340,7 +345,7 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 	// An erased member's events are refused before their record is read:
 	// a retry of one processed before the erasure is refused too, and its
 	// outcome (the attributes it held) is not handed out again.
-	if err := checkErased(tx, ev.Member); err != nil {
+	if err := checkErasedKey(tx, member); err != nil {
 		return nil, fmt.Errorf("%w: event %q: %w", event.ErrInvalidEvent, ev.ID, err)
 	}
 	if fresh {

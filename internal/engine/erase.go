@@ -62,10 +62,15 @@ func (u *Unit) Erase(member string) error {
 
 // isErased reports whether member was erased.
 func isErased(tx store.Tx, member string) (bool, error) {
-	if member == "" {
+	return isErasedKey(tx, []byte(member))
+}
+
+// isErasedKey is isErased with the member's ID given as a key.
+func isErasedKey(tx store.Tx, member []byte) (bool, error) {
+	if len(member) == 0 {
 		return false, nil
 	}
-	_, err := tx.Get(bErased, []byte(member))
+	_, err := tx.Get(bErased, member)
 	switch {
 	case err == nil:
 		return true, nil
@@ -77,7 +82,12 @@ func isErased(tx store.Tx, member string) (bool, error) {
 
 // checkErased returns an error wrapping ErrErased when member was erased.
 func checkErased(tx store.Tx, member string) error {
-	ok, err := isErased(tx, member)
+	return checkErasedKey(tx, []byte(member))
+}
+
+// checkErasedKey is checkErased with the member's ID given as a key.
+func checkErasedKey(tx store.Tx, member []byte) error {
+	ok, err := isErasedKey(tx, member)
 	if err != nil {
 		return err
 	}
