@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"slices"
 	"strings"
@@ -324,5 +325,43 @@ func TestOpeningsRoundTrip(t *testing.T) {
 	}
 	if s := stateOf(t, dst, "bob", later); !s.Available.Equal(dec("105")) || !s.Pending.IsZero() {
 		t.Errorf("bob imported, after the release: %s available, %s pending; want 105, 0", s.Available, s.Pending)
+	}
+}
+
+// TestOpeningsRefuses checks the arguments Openings refuses and the
+// states it will not write because an import would not give them back.
+func TestOpeningsRefuses(t *testing.T) {
+	ctx := context.Background()
+	p := openRetail(t)
+	history(t, p)
+	at := march(p, 12, 12)
+	var buf bytes.Buffer
+	for name, call := range map[string]func() (int64, error){
+		"nil reader": func() (int64, error) { return export.Openings(ctx, &buf, nil, slices.Values([]string{"alice"}), at, nil) },
+		"nil writer": func() (int64, error) { return export.Openings(ctx, nil, p, slices.Values([]string{"alice"}), at, nil) },
+		"nil IDs":    func() (int64, error) { return export.Openings(ctx, &buf, p, nil, at, nil) },
+		"zero time":  func() (int64, error) { return export.Openings(ctx, &buf, p, slices.Values([]string{"alice"}), time.Time{}, nil) },
+	} {
+		if n, err := call(); !errors.Is(err, export.ErrInvalidArgument) || n != 0 {
+			t.Errorf("%s: %d rows, %v; want 0, ErrInvalidArgument", name, n, err)
+		}
+	}
+
+	// Pending points due before the export's time and not yet released
+	// (Advance not run): the import would refuse a release in its past.
+	buf.Reset()
+	n, err := export.Openings(ctx, &buf, p, slices.Values([]string{"carol", "alice"}), march(p, 14, 0), nil)
+	if !errors.Is(err, export.ErrNotPortable) || n != 1 || !strings.Contains(err.Error(), `"alice"`) {
+		t.Errorf("a release due: %d rows, %v; want 1 (carol), ErrNotPortable naming alice", n, err)
+	}
+
+	// A list attribute whose item holds the list's separator.
+	if _, err := p.Tags().SetProfile(ctx, tag.ProfileRequest{RequestID: "p3", Member: "bob", At: march(p, 12, 0),
+		Attributes: map[string]event.Value{"interests": event.List("wine, red")}}); err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if n, err := export.Openings(ctx, &buf, p, slices.Values([]string{"bob"}), at, nil); !errors.Is(err, export.ErrNotPortable) || n != 0 {
+		t.Errorf("a list item with a comma: %d rows, %v; want 0, ErrNotPortable", n, err)
 	}
 }
