@@ -337,10 +337,14 @@ func TestOpeningsRefuses(t *testing.T) {
 	at := march(p, 12, 12)
 	var buf bytes.Buffer
 	for name, call := range map[string]func() (int64, error){
-		"nil reader": func() (int64, error) { return export.Openings(ctx, &buf, nil, slices.Values([]string{"alice"}), at, nil) },
+		"nil reader": func() (int64, error) {
+			return export.Openings(ctx, &buf, nil, slices.Values([]string{"alice"}), at, nil)
+		},
 		"nil writer": func() (int64, error) { return export.Openings(ctx, nil, p, slices.Values([]string{"alice"}), at, nil) },
 		"nil IDs":    func() (int64, error) { return export.Openings(ctx, &buf, p, nil, at, nil) },
-		"zero time":  func() (int64, error) { return export.Openings(ctx, &buf, p, slices.Values([]string{"alice"}), time.Time{}, nil) },
+		"zero time": func() (int64, error) {
+			return export.Openings(ctx, &buf, p, slices.Values([]string{"alice"}), time.Time{}, nil)
+		},
 	} {
 		if n, err := call(); !errors.Is(err, export.ErrInvalidArgument) || n != 0 {
 			t.Errorf("%s: %d rows, %v; want 0, ErrInvalidArgument", name, n, err)
