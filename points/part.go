@@ -1,6 +1,7 @@
 package points
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -669,7 +670,19 @@ func scheduleRelease(u *engine.Unit, at time.Time, d duePayload) error {
 	if err := u.Schedule(at, dueRelease, dueID(d.Program, d.Member, d.Lot), d); err != nil {
 		return err
 	}
-	return record.Put(u.Tx(), bRelease, releaseKey(d.Program, d.Member, d.Lot), at.UTC())
+	// Eight bytes, not a JSON record: it is written with every pending
+	// grant (BenchmarkEarnPending).
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], keys.TimeU64(at))
+	return u.Tx().Put(bRelease, releaseKey(d.Program, d.Member, d.Lot), v[:])
+}
+
+// releaseAt decodes a release record.
+func releaseAt(v []byte) (time.Time, error) {
+	if len(v) != 8 {
+		return time.Time{}, fmt.Errorf("%w: a release time of %d bytes", ledger.ErrCorrupt, len(v))
+	}
+	return keys.U64Time(binary.BigEndian.Uint64(v)), nil
 }
 
 func releaseKey(program, member, lot string) []byte {

@@ -2,6 +2,7 @@ package points
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -428,13 +429,16 @@ func (h *Handle) Lots(ctx context.Context, q LotsQuery) ([]Lot, error) {
 					lot.Expires = l.Expires.In(h.zone())
 				}
 				if sub == SubPending {
-					var at time.Time
-					found, err := record.Get(u.Tx(), bRelease, releaseKey(q.Program, q.Member, l.ID), &at)
+					v, err := u.Tx().Get(bRelease, releaseKey(q.Program, q.Member, l.ID))
+					if errors.Is(err, store.ErrNotFound) {
+						return fmt.Errorf("%w: pending lot %s of %s has no release time", ledger.ErrCorrupt, l.ID, q.Member)
+					}
 					if err != nil {
 						return err
 					}
-					if !found {
-						return fmt.Errorf("%w: pending lot %s of %s has no release time", ledger.ErrCorrupt, l.ID, q.Member)
+					at, err := releaseAt(v)
+					if err != nil {
+						return err
 					}
 					lot.Release = at.In(h.zone())
 				}
