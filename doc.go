@@ -42,7 +42,8 @@
 //   - ledger: the double-entry journal with lots, statements, daily totals
 //     per kind and Verify.
 //   - export: the members' state and ledger statements as CSV, the change
-//     feed as JSON lines, streamed.
+//     feed as JSON lines, streamed; and the members' state as the file
+//     package migrate imports back (Openings).
 //   - webhook: delivery of the change feed to an HTTP endpoint, signed,
 //     retried, in order per member, with stored dead letters.
 //   - report: the program's figures per day or month (levels, points and

@@ -449,6 +449,15 @@ func (b *Book) ByCode(code string) (Coupon, error) {
 	}
 	id, err := b.tx.Get(bCodes, []byte(canon))
 	if errors.Is(err, store.ErrNotFound) {
+		// A coupon migrated from another program of this library keeps
+		// its code, well-formed here too, as its old code.
+		for _, c := range []string{code, canon} {
+			if id, lerr := b.tx.Get(bLegacy, []byte(c)); lerr == nil {
+				return b.Get(string(id))
+			} else if !errors.Is(lerr, store.ErrNotFound) {
+				return Coupon{}, lerr
+			}
+		}
 		return Coupon{}, fmt.Errorf("coupon: code %s: %w", canon, ErrUnknownCode)
 	}
 	if err != nil {

@@ -1,6 +1,7 @@
 package export_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/export"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/store/memory"
 )
 
@@ -83,4 +85,36 @@ func ExampleFeed() {
 	// Output:
 	// {"seq":2,"kind":"value.spent","member":"alice","time":"2026-03-02T09:00:00+08:00","event":"e1","data":{"amount":"12.5","balance":"87.5"},"reason":{"rule":"stored_value.spend","inputs":{"amount":"12.5"}}}
 	// 1 changes, up to 2
+}
+
+// Moving members to another program (a new store, another deployment):
+// Openings writes their state as the file package migrate imports, and
+// the import gives them the same balances.
+func ExampleOpenings() {
+	ctx := context.Background()
+	from := exampleProgram()
+	at := time.Date(2026, 3, 31, 0, 0, 0, 0, from.Location())
+	var file bytes.Buffer
+	if _, err := export.Openings(ctx, &file, from, slices.Values([]string{"alice"}), at, nil); err != nil {
+		panic(err)
+	}
+	fmt.Print(file.String())
+
+	to, err := membership.Open(memory.New(), from.Definition())
+	if err != nil {
+		panic(err)
+	}
+	res, err := migrate.Run(ctx, to, migrate.CSV(&file, to.Location()), migrate.Options{Name: "alice.csv"})
+	if err != nil {
+		panic(err)
+	}
+	acct, err := to.Value().Account(ctx, "alice")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(res.Applied, "imported; alice holds", acct.Balance, "of", acct.Recharged, "recharged")
+	// Output:
+	// member,at,value_balance,value_recharged,value_spent
+	// alice,2026-03-31T00:00:00+08:00,87.5,100,12.5
+	// 1 imported; alice holds 87.5 of 100 recharged
 }

@@ -3,6 +3,14 @@
 // statement as CSV for finance ([Statement]), and the change feed as JSON
 // lines from a cursor ([Feed]).
 //
+// [Openings] writes the members' state as the file package migrate
+// imports (migrate.CSV's columns): an export of a program imported into an
+// empty program with the same definition gives every member the same
+// level and term end, growth, points lots with their expiries and
+// releases, stored value, coupons held, manual tags and profile. Members
+// is a report for people; Openings is the one format a program reads
+// back.
+//
 // Each function reads through a small interface that *membership.Program
 // satisfies, a page at a time, and writes each row as it reads it, so
 // memory stays flat whatever the number of rows; each reports the rows

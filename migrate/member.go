@@ -11,7 +11,10 @@
 // expiry) and pending points (with the time they become spendable), the
 // stored-value balance with the cumulative recharge and spend, and the
 // coupons held (template, expiry, and the old system's code). [CSV] and
-// [JSONL] read them; their formats are documented there.
+// [JSONL] read them; their formats are documented there. Package export's
+// Openings writes a program's members in the CSV format, so that a
+// program's members move to another store (or deployment) by an export
+// and an import.
 //
 // # Guarantees
 //

@@ -341,3 +341,33 @@ func (s *slice) Next() (migrate.Row, error) {
 	s.i++
 	return migrate.Row{Line: s.i, Member: s.rows[s.i-1]}, nil
 }
+
+// TestImportKeepsOurOwnCodes imports a coupon whose old code is a code of
+// this library (a program moved to another store by package export's
+// Openings): ByCode finds it by that code, as typed (lower case, with
+// hyphens) too, and a well-formed code no coupon has is still unknown.
+func TestImportKeepsOurOwnCodes(t *testing.T) {
+	ctx := context.Background()
+	old := open(t, memory.New())
+	res, err := old.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: "c1", Member: "m1", Operator: "op", At: at,
+		Template: "winback-30", Method: coupon.Operator, Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, other := res.Coupons[0].Code, res.Coupons[1].Code
+	p := open(t, memory.New())
+	if _, err := p.OpenMember(ctx, migrate.Member{RequestID: "r1", Member: "m1", Operator: "op", At: at,
+		Coupons: []migrate.Coupon{{Template: "winback-30", Code: code}}}); err != nil {
+		t.Fatal(err)
+	}
+	typed := strings.ToLower(code[:4] + "-" + code[4:])
+	for _, c := range []string{code, typed} {
+		got, err := p.Coupons().ByCode(ctx, c)
+		if err != nil || got.Member != "m1" || got.Legacy != code || got.Code == code {
+			t.Errorf("ByCode(%q): %+v %v; want m1's new coupon, its old code %s", c, got, err, code)
+		}
+	}
+	if _, err := p.Coupons().ByCode(ctx, other); !errors.Is(err, coupon.ErrUnknownCode) {
+		t.Errorf("a well-formed code no coupon has: %v, want ErrUnknownCode", err)
+	}
+}

@@ -127,3 +127,23 @@ func BenchmarkAdvanceExpire(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkEarnPending processes orders whose points are pending for 7
+// days (a due item for the release, and its time recorded for Lots).
+func BenchmarkEarnPending(b *testing.B) {
+	def := ptsDef(func(d *points.Definition) {
+		r := ptsBuy
+		r.PendingDays = 7
+		d.Rules = []points.Rule{r}
+	})
+	p := testkit.OpenMemory(b, def)
+	ctx := context.Background()
+	at := ptsAt("2026-03-01 10:00")
+	i := 0
+	for b.Loop() {
+		if _, err := p.Process(ctx, ptsOrder(fmt.Sprint(i), fmt.Sprint("m", i%100), "88.50", at.Add(time.Duration(i)*time.Millisecond))); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

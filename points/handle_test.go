@@ -1048,3 +1048,65 @@ func TestProperty(t *testing.T) {
 		})
 	}
 }
+
+// TestLots lists a member's lots: a permanent spendable one, a pending one
+// with its release (7 days after the order, at the same wall-clock time)
+// and its expiry (30 days after the order: 24:00 of 3 April); after the
+// release the same lot is spendable and has no release.
+func TestLots(t *testing.T) {
+	pending := ptsBuy
+	pending.ID, pending.Event, pending.Order = "visit", "visit", ""
+	pending.Formula = rule.Formula{Kind: rule.Fixed, Fixed: dec("5")}
+	pending.PendingDays = 7
+	pending.Validity = rule.Validity{Kind: rule.DaysAfter, N: 30}
+	def := ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy, pending} })
+	ctx := context.Background()
+	p := testkit.OpenMemory(t, def)
+	mustProcess(t, p, ptsOrder("1", "m", "120", ptsAt("2026-03-01 10:00")))
+	mustProcess(t, p, ptsVisit("2", "m", ptsAt("2026-03-05 09:30")))
+	lots, err := p.Points().Lots(ctx, points.LotsQuery{Program: "mall", Member: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type lot struct {
+		Sub                       string
+		Amount                    string
+		Granted, Expires, Release time.Time
+	}
+	view := func(ls []points.Lot) []lot {
+		var out []lot
+		for _, l := range ls {
+			out = append(out, lot{l.Sub, l.Amount.String(), l.Granted, l.Expires, l.Release})
+		}
+		return out
+	}
+	want := []lot{
+		{"", "120", ptsAt("2026-03-01 10:00"), time.Time{}, time.Time{}},
+		{points.SubPending, "5", ptsAt("2026-03-05 09:30"), ptsAt("2026-04-04"), ptsAt("2026-03-12 09:30")},
+	}
+	if d := cmp.Diff(want, view(lots)); d != "" {
+		t.Errorf("lots (-want +got):\n%s", d)
+	}
+	if _, err := p.Advance(ctx, ptsAt("2026-03-12 09:30")); err != nil {
+		t.Fatal(err)
+	}
+	lots, err = p.Points().Lots(ctx, points.LotsQuery{Program: "mall", Member: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Spending order: the lot that expires first comes first.
+	want = []lot{
+		{"", "5", ptsAt("2026-03-05 09:30"), ptsAt("2026-04-04"), time.Time{}},
+		{"", "120", ptsAt("2026-03-01 10:00"), time.Time{}, time.Time{}},
+	}
+	if d := cmp.Diff(want, view(lots)); d != "" {
+		t.Errorf("lots after the release (-want +got):\n%s", d)
+	}
+	if _, err := p.Points().Lots(ctx, points.LotsQuery{Program: "nope", Member: "m"}); !errors.Is(err, points.ErrUnknownProgram) {
+		t.Errorf("unknown program: %v", err)
+	}
+	none := testkit.OpenMemory(t, membership.Definition{Events: []event.Type{{Name: "visit"}}})
+	if _, err := none.Points().Lots(ctx, points.LotsQuery{Program: "mall", Member: "m"}); !errors.Is(err, points.ErrNotDefined) {
+		t.Errorf("no points: %v", err)
+	}
+}

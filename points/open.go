@@ -51,7 +51,7 @@ func (pt *part) Open(u *engine.Unit, m *migrate.Member) error {
 					return err
 				}
 				if set.pending {
-					if err := u.Schedule(l.Release, dueRelease, dueID(pp.Program, m.Member, lot.ID), duePayload{Program: pp.Program, Member: m.Member, Lot: lot.ID, Date: date}); err != nil {
+					if err := scheduleRelease(u, l.Release, duePayload{Program: pp.Program, Member: m.Member, Lot: lot.ID, Date: date}); err != nil {
 						return err
 					}
 				}

@@ -1,6 +1,7 @@
 package points
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +30,10 @@ const (
 	bRedeem = "points.redeem"      // program, ref → Redemption
 	bOrder  = "points.order"       // order → Order
 	bExpiry = "points.expiry"      // program, month → amount held expiring then
+	// bRelease holds each pending lot's release time until it is
+	// released, so that Lots can say when (the due index is keyed by
+	// time, not by lot).
+	bRelease = "points.release" // program, member, lot → time
 )
 
 // Due kinds of the points part.
@@ -380,7 +385,7 @@ func (pt *part) earn(u *engine.Unit, ev event.Event, r *earner) error {
 		}
 		if r.PendingDays > 0 {
 			at := ev.Time.In(loc).AddDate(0, 0, r.PendingDays)
-			if err := u.Schedule(at, dueRelease, dueID(r.Program, ev.Member, lot.ID), duePayload{Program: r.Program, Member: ev.Member, Lot: lot.ID, Date: date}); err != nil {
+			if err := scheduleRelease(u, at, duePayload{Program: r.Program, Member: ev.Member, Lot: lot.ID, Date: date}); err != nil {
 				return err
 			}
 		} else if prog.Risk != nil && prog.Risk.Policy == Freeze {
@@ -659,9 +664,37 @@ func (pt *part) expireAt(u *engine.Unit, program, member string, at time.Time) e
 	return nil
 }
 
+// scheduleRelease schedules a pending lot's release at at and records
+// the time for Lots.
+func scheduleRelease(u *engine.Unit, at time.Time, d duePayload) error {
+	if err := u.Schedule(at, dueRelease, dueID(d.Program, d.Member, d.Lot), d); err != nil {
+		return err
+	}
+	// Eight bytes, not a JSON record: it is written with every pending
+	// grant (BenchmarkEarnPending).
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], keys.TimeU64(at))
+	return u.Tx().Put(bRelease, releaseKey(d.Program, d.Member, d.Lot), v[:])
+}
+
+// releaseAt decodes a release record.
+func releaseAt(v []byte) (time.Time, error) {
+	if len(v) != 8 {
+		return time.Time{}, fmt.Errorf("%w: a release time of %d bytes", ledger.ErrCorrupt, len(v))
+	}
+	return keys.U64Time(binary.BigEndian.Uint64(v)), nil
+}
+
+func releaseKey(program, member, lot string) []byte {
+	return keys.New().Str(program).Str(member).Str(lot)
+}
+
 // release makes a pending lot spendable, or frozen when its day is frozen
 // and its review still open.
 func (pt *part) release(u *engine.Unit, d duePayload) error {
+	if err := u.Tx().Delete(bRelease, releaseKey(d.Program, d.Member, d.Lot)); err != nil {
+		return err
+	}
 	to, kind := "", KindReleased
 	rk := keys.New().Str(d.Program).Str(d.Date).Str(d.Member)
 	var rv Review

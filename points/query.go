@@ -2,6 +2,7 @@ package points
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -380,4 +381,74 @@ func (h *Handle) Split(ctx context.Context, q SplitQuery) (Split, error) {
 		return err
 	})
 	return s, err
+}
+
+// LotsQuery selects a member's lots in one program.
+type LotsQuery struct {
+	Program string
+	Member  string
+}
+
+// Lot is what remains of a credit of points to a member: the lot's ID,
+// the account it is in (Sub: "" spendable, SubPending or SubFrozen), the
+// amount left, when it was granted and when it expires (zero: never), and
+// for a pending lot when it is released (becomes spendable). Times are in
+// the program's zone.
+type Lot struct {
+	ID      string          `json:"id"`
+	Sub     string          `json:"sub,omitempty"`
+	Amount  decimal.Decimal `json:"amount"`
+	Granted time.Time       `json:"granted"`
+	Expires time.Time       `json:"expires,omitzero"`
+	Release time.Time       `json:"release,omitzero"`
+}
+
+// Lots returns the member's lots of a program that still hold points,
+// spendable ones first, then pending, then frozen, each account's in
+// spending order (earliest expiry, then earliest grant; permanent lots
+// last). Lots expired but not yet processed by Advance are included (as
+// Balance's Main includes them): their Expires says so. It is the whole
+// state of a member's points, as package export writes it for an import.
+// Errors wrap ErrNotDefined or ErrUnknownProgram, and ledger.ErrCorrupt
+// for a pending lot whose release time is not recorded.
+func (h *Handle) Lots(ctx context.Context, q LotsQuery) ([]Lot, error) {
+	var out []Lot
+	err := h.viewProgram(ctx, "lots of "+q.Member, q.Program, q, func(u *engine.Unit) error {
+		out = out[:0]
+		for _, sub := range Subs {
+			lots, err := u.Ledger().Lots(acct(q.Program, q.Member, sub))
+			if err != nil {
+				return err
+			}
+			for _, l := range lots {
+				if !l.Amount.IsPositive() {
+					continue
+				}
+				lot := Lot{ID: l.ID, Sub: sub, Amount: l.Amount, Granted: l.Granted.In(h.zone())}
+				if !l.Expires.IsZero() {
+					lot.Expires = l.Expires.In(h.zone())
+				}
+				if sub == SubPending {
+					v, err := u.Tx().Get(bRelease, releaseKey(q.Program, q.Member, l.ID))
+					if errors.Is(err, store.ErrNotFound) {
+						return fmt.Errorf("%w: pending lot %s of %s has no release time", ledger.ErrCorrupt, l.ID, q.Member)
+					}
+					if err != nil {
+						return err
+					}
+					at, err := releaseAt(v)
+					if err != nil {
+						return err
+					}
+					lot.Release = at.In(h.zone())
+				}
+				out = append(out, lot)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

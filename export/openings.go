@@ -1,0 +1,267 @@
+package export
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/tag"
+	"github.com/memberkit/membership/value"
+)
+
+// ErrNotPortable is returned by Openings for a member state the import
+// format cannot carry, so that an import would not give it back: frozen
+// points, a text holding one of the format's separators, a term end or a
+// pending release already due at the export's time (Advance the program
+// to that time first).
+var ErrNotPortable = errors.New("export: state the import format cannot carry")
+
+// OpeningReader reads what Openings writes; *membership.Program
+// satisfies it.
+type OpeningReader interface {
+	Definition() membership.Definition
+	Levels() *level.Handle
+	Points() *points.Handle
+	Value() *value.Handle
+	Coupons() *coupon.Handle
+	Tags() *tag.Handle
+}
+
+// OpeningsHeader returns the header row of Openings' CSV for a
+// definition: member and at; level, term_end, growth and lifetime with
+// levels; points and pending with points; value_balance, value_recharged
+// and value_spent with stored value; coupons with coupons; tags and one
+// profile.NAME column per declared attribute with tags. These are
+// migrate.CSV's columns, each only when the definition has its domain (an
+// import refuses a domain the program leaves out).
+func OpeningsHeader(def membership.Definition) []string {
+	h := []string{"member", "at"}
+	if def.Levels != nil {
+		h = append(h, "level", "term_end", "growth", "lifetime")
+	}
+	if def.Points != nil {
+		h = append(h, "points", "pending")
+	}
+	if def.StoredValue != nil {
+		h = append(h, "value_balance", "value_recharged", "value_spent")
+	}
+	if def.Coupons != nil {
+		h = append(h, "coupons")
+	}
+	if def.Tags != nil {
+		h = append(h, "tags")
+		for _, a := range def.Tags.Attributes {
+			h = append(h, "profile."+a.Name)
+		}
+	}
+	return h
+}
+
+// Openings writes the state at time at of each member ids yields to w as
+// the CSV that migrate.CSV reads (OpeningsHeader), one row per member, so
+// that migrate.Run of the file into an empty program with the same
+// definition gives each member the same state: the level with its term
+// end, the growth and lifetime growth; every lot of points still held per
+// program with its expiry, and each pending lot with its release; the
+// stored-value balance with the cumulative recharge and spend; the coupons
+// held (available or locked in a checkout, both imported as available)
+// with their template, expiry and code (the old system's code when the
+// coupon has one, else its own); the manual tags; the profile attributes.
+// Each row's at is the export's time, the opening time of the import.
+//
+// What the import format has no place for is not written: the level's
+// start and freezes, paid plans, the refunded stored value, statistics
+// other than the recharge, tags kept by rules (the rules give them again),
+// lots and coupons expired at at (Advance would expire them), coupons
+// used or revoked, achievements, tasks and the history itself. The cells
+// are not protected against spreadsheet formulas as Members' are: the
+// file is for a program to read back, byte for byte.
+//
+// It returns the rows written; an error wrapping ErrInvalidArgument for a
+// nil reader, writer or ids; one wrapping ErrNotPortable (naming the
+// member) for a state it cannot write; and the errors of the reader, of w
+// and of ctx.
+func Openings(ctx context.Context, w io.Writer, src OpeningReader, ids iter.Seq[string], at time.Time, progress Progress) (int64, error) {
+	if src == nil || w == nil || ids == nil {
+		return 0, fmt.Errorf("export: openings: %w: nil reader, writer or IDs", ErrInvalidArgument)
+	}
+	if at.IsZero() {
+		return 0, fmt.Errorf("export: openings: %w: zero time", ErrInvalidArgument)
+	}
+	def := src.Definition()
+	rw := &rowWriter{w: csv.NewWriter(w), progress: progress}
+	err := rw.header(OpeningsHeader(def))
+	if err == nil {
+		for id := range ids {
+			if err = ctx.Err(); err != nil {
+				break
+			}
+			var row []string
+			if row, err = openingRow(ctx, src, def, id, at); err != nil {
+				err = fmt.Errorf("member %q: %w", id, err)
+				break
+			}
+			if err = rw.row(row); err != nil {
+				break
+			}
+		}
+	}
+	if err = rw.flush(err); err != nil {
+		return rw.rows, fmt.Errorf("export: openings: %w", err)
+	}
+	return rw.rows, nil
+}
+
+// openingRow is a member's row, in OpeningsHeader's order.
+func openingRow(ctx context.Context, src OpeningReader, def membership.Definition, id string, at time.Time) ([]string, error) {
+	if err := event.CheckQuery(id, at); err != nil {
+		return nil, err
+	}
+	row := []string{id, instant(at)}
+	if def.Levels != nil {
+		st, err := src.Levels().Status(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !st.TermEnd.IsZero() && !st.TermEnd.After(at) {
+			return nil, fmt.Errorf("%w: the term of level %q ended at %s", ErrNotPortable, st.Level, instant(st.TermEnd))
+		}
+		row = append(row, st.Level, instant(st.TermEnd), amount(st.Growth), amount(st.Lifetime))
+	}
+	if def.Points != nil {
+		var held, pending []string
+		for _, p := range def.Points.Programs {
+			lots, err := src.Points().Lots(ctx, points.LotsQuery{Program: p.Name, Member: id})
+			if err != nil {
+				return nil, err
+			}
+			for _, l := range lots {
+				if !l.Expires.IsZero() && !l.Expires.After(at) {
+					continue // expired: Advance takes it
+				}
+				cells := []string{p.Name, amount(l.Amount), instant(l.Expires)}
+				switch l.Sub {
+				case "":
+					held = append(held, strings.Join(cells, "|"))
+				case points.SubPending:
+					if !l.Release.After(at) {
+						return nil, fmt.Errorf("%w: pending lot %s of %q was due for release at %s", ErrNotPortable, l.ID, p.Name, instant(l.Release))
+					}
+					pending = append(pending, strings.Join(append(cells, instant(l.Release)), "|"))
+				default:
+					return nil, fmt.Errorf("%w: %s %q points in the %s account (lot %s)", ErrNotPortable, l.Amount, p.Name, l.Sub, l.ID)
+				}
+			}
+			if err := portable("point program", p.Name, "|;"); err != nil {
+				return nil, err
+			}
+		}
+		row = append(row, strings.Join(held, ";"), strings.Join(pending, ";"))
+	}
+	if def.StoredValue != nil {
+		a, err := src.Value().Account(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		row = append(row, amount(a.Balance), amount(a.Recharged), amount(a.Spent))
+	}
+	if def.Coupons != nil {
+		cs, err := src.Coupons().List(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		var held []string
+		for _, c := range cs {
+			if (c.State != coupon.Available && c.State != coupon.Locked) || (!c.Expires.IsZero() && !c.Expires.After(at)) {
+				continue
+			}
+			code := c.Legacy
+			if code == "" {
+				code = c.Code
+			}
+			if err := portable("coupon template", c.Template, "|;"); err != nil {
+				return nil, err
+			}
+			if err := portable("coupon code", code, "|;"); err != nil {
+				return nil, err
+			}
+			held = append(held, c.Template+"|"+instant(c.Expires)+"|"+code)
+		}
+		row = append(row, strings.Join(held, ";"))
+	}
+	if def.Tags != nil {
+		p, err := src.Tags().Profile(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		var manual []string
+		for _, t := range p.Tags {
+			if !t.Manual {
+				continue
+			}
+			if err := portable("tag", t.Tag, ";"); err != nil {
+				return nil, err
+			}
+			manual = append(manual, t.Tag)
+		}
+		row = append(row, strings.Join(manual, ";"))
+		for _, a := range def.Tags.Attributes {
+			v, ok := p.Attributes[a.Name]
+			if !ok {
+				row = append(row, "")
+				continue
+			}
+			cell, err := attrText(v)
+			if err != nil {
+				return nil, fmt.Errorf("profile attribute %q: %w", a.Name, err)
+			}
+			row = append(row, cell)
+		}
+	}
+	return row, nil
+}
+
+// attrText writes an attribute's value as migrate's import reads it back
+// for its kind.
+func attrText(v event.Value) (string, error) {
+	switch v.Kind {
+	case event.String:
+		return v.Str, nil
+	case event.Decimal:
+		return v.Dec.String(), nil
+	case event.Integer:
+		return strconv.FormatInt(v.Int, 10), nil
+	case event.Bool:
+		return strconv.FormatBool(v.Bool), nil
+	case event.Time:
+		return v.Time.Format(time.RFC3339Nano), nil
+	case event.Strings:
+		for _, s := range v.Strings {
+			if err := portable("list item", s, ","); err != nil {
+				return "", err
+			}
+		}
+		return strings.Join(v.Strings, ","), nil
+	}
+	return "", fmt.Errorf("%w: a value of kind %q", ErrNotPortable, v.Kind)
+}
+
+// portable refuses a text holding one of the separators seps, which the
+// import would split.
+func portable(what, s, seps string) error {
+	if strings.ContainsAny(s, seps) {
+		return fmt.Errorf("%w: %s %q holds one of %q", ErrNotPortable, what, s, seps)
+	}
+	return nil
+}
