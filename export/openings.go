@@ -155,6 +155,9 @@ func openingRow(ctx context.Context, src OpeningReader, def membership.Definitio
 				case "":
 					held = append(held, strings.Join(cells, "|"))
 				case points.SubPending:
+					if l.Release.IsZero() {
+						return nil, fmt.Errorf("%w: pending lot %s of %q has no recorded release time (granted before release times were kept)", ErrNotPortable, l.ID, p.Name)
+					}
 					if !l.Release.After(at) {
 						return nil, fmt.Errorf("%w: pending lot %s of %q was due for release at %s", ErrNotPortable, l.ID, p.Name, instant(l.Release))
 					}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/store"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
@@ -1108,5 +1109,54 @@ func TestLots(t *testing.T) {
 	none := testkit.OpenMemory(t, membership.Definition{Events: []event.Type{{Name: "visit"}}})
 	if _, err := none.Points().Lots(ctx, points.LotsQuery{Program: "mall", Member: "m"}); !errors.Is(err, points.ErrNotDefined) {
 		t.Errorf("no points: %v", err)
+	}
+}
+
+// A pending lot granted before release times were recorded (no record in
+// points.release) lists with a zero Release, not an error, and its due
+// item still releases it.
+func TestLotsWithoutReleaseRecord(t *testing.T) {
+	pending := ptsBuy
+	pending.ID, pending.Event, pending.Order = "visit", "visit", ""
+	pending.Formula = rule.Formula{Kind: rule.Fixed, Fixed: dec("5")}
+	pending.PendingDays = 7
+	def := ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{pending} })
+	ctx := context.Background()
+	st := memory.New()
+	p, err := membership.Open(st, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustProcess(t, p, ptsVisit("1", "m", ptsAt("2026-03-05 09:30")))
+	// As an older version left it: no release record.
+	err = st.Update(ctx, func(tx store.Tx) error {
+		var ks [][]byte
+		err := tx.Scan("points.release", nil, nil, false, func(k, _ []byte) error {
+			ks = append(ks, append([]byte(nil), k...))
+			return nil
+		})
+		for _, k := range ks {
+			if err := tx.Delete("points.release", k); err != nil {
+				return err
+			}
+		}
+		if len(ks) != 1 {
+			return fmt.Errorf("%d release records, want 1", len(ks))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lots, err := p.Points().Lots(ctx, points.LotsQuery{Program: "mall", Member: "m"})
+	if err != nil || len(lots) != 1 || lots[0].Sub != points.SubPending || !lots[0].Release.IsZero() {
+		t.Fatalf("lots = %+v, %v; want one pending lot with no release time", lots, err)
+	}
+	if _, err := p.Advance(ctx, ptsAt("2026-03-12 09:30")); err != nil {
+		t.Fatal(err)
+	}
+	lots, err = p.Points().Lots(ctx, points.LotsQuery{Program: "mall", Member: "m"})
+	if err != nil || len(lots) != 1 || lots[0].Sub != "" || !lots[0].Amount.Equal(dec("5")) {
+		t.Fatalf("lots after the release = %+v, %v; want 5 spendable", lots, err)
 	}
 }

@@ -409,8 +409,10 @@ type Lot struct {
 // last). Lots expired but not yet processed by Advance are included (as
 // Balance's Main includes them): their Expires says so. It is the whole
 // state of a member's points, as package export writes it for an import.
-// Errors wrap ErrNotDefined or ErrUnknownProgram, and ledger.ErrCorrupt
-// for a pending lot whose release time is not recorded.
+// A pending lot granted before release times were recorded (by an older
+// version of the library) has a zero Release; its due item releases it
+// all the same. Errors wrap ErrNotDefined or ErrUnknownProgram, and
+// ledger.ErrCorrupt for a damaged release record.
 func (h *Handle) Lots(ctx context.Context, q LotsQuery) ([]Lot, error) {
 	var out []Lot
 	err := h.viewProgram(ctx, "lots of "+q.Member, q.Program, q, func(u *engine.Unit) error {
@@ -430,17 +432,19 @@ func (h *Handle) Lots(ctx context.Context, q LotsQuery) ([]Lot, error) {
 				}
 				if sub == SubPending {
 					v, err := u.Tx().Get(bRelease, releaseKey(q.Program, q.Member, l.ID))
-					if errors.Is(err, store.ErrNotFound) {
-						return fmt.Errorf("%w: pending lot %s of %s has no release time", ledger.ErrCorrupt, l.ID, q.Member)
-					}
-					if err != nil {
+					switch {
+					case errors.Is(err, store.ErrNotFound):
+						// Granted before release times were recorded: its
+						// due item releases it all the same.
+					case err != nil:
 						return err
+					default:
+						at, err := releaseAt(v)
+						if err != nil {
+							return err
+						}
+						lot.Release = at.In(h.zone())
 					}
-					at, err := releaseAt(v)
-					if err != nil {
-						return err
-					}
-					lot.Release = at.In(h.zone())
 				}
 				out = append(out, lot)
 			}
