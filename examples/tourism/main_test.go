@@ -12,7 +12,7 @@ import (
 func runReport(t *testing.T, args ...string) string {
 	t.Helper()
 	var out bytes.Buffer
-	args = append(args, "-db", filepath.Join(t.TempDir(), "tourism.db"))
+	args = append(args, "-db", filepath.Join(t.TempDir(), "tourism.db"), "-html", "", "-progress=false")
 	if err := run(args, &out); err != nil {
 		t.Fatalf("run %v: %v\nreport:\n%s", args, err, out.String())
 	}
