@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/memberkit/membership/examples/internal/cli"
 )
 
 // runReport runs the program with args and a database in a temporary
@@ -66,5 +69,25 @@ func TestRetailBadDefinition(t *testing.T) {
 	err := run([]string{"-short", "-def", path, "-db", filepath.Join(t.TempDir(), "db")}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "levels.ladder[2].upgrade") {
 		t.Fatalf("run with a bad definition: got %v, want an error naming levels.ladder[2].upgrade", err)
+	}
+}
+
+// TestRetailRefusesToResume checks -db on a file an earlier run wrote:
+// the command stops before simulating anything, saying why it cannot
+// resume.
+func TestRetailRefusesToResume(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "retail.db")
+	_, _, closeAll, err := cli.Open("retail", cli.Config{DB: path, Seed: 1}, programJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeAll()
+	var out bytes.Buffer
+	err = run([]string{"-short", "-progress=false", "-html", "", "-db", path}, &out)
+	if !errors.Is(err, cli.ErrCannotResume) || !strings.Contains(err.Error(), "remove the file or name a new one") {
+		t.Fatalf("run on a used -db file: %v; want ErrCannotResume and what to do", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("run printed a report before refusing:\n%s", out.String())
 	}
 }
