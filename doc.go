@@ -48,6 +48,8 @@
 //   - report: the program's figures per day or month (levels, points and
 //     their liability, coupons, stored value, tasks), as Go values and CSV,
 //     read from the daily totals the ledger and the domains keep.
+//   - migrate: importing members with their opening state from another
+//     system, from CSV or JSON lines ([Program.OpenMembers] applies them).
 //   - store: the storage contract, with store/memory, store/bolt (the
 //     default: one bbolt file, group commit through a write-ahead log) and
 //     the conformance suite store/storetest.
@@ -102,8 +104,22 @@
 // it as CSV. With [WithJournal] (off by default; refused on
 // store/postgres) every accepted input is also kept in processing order,
 // and [Program.Replay] applies that journal to an empty store under the
-// same definition, reproducing the same state. [Program.Audit] and
-// [WithJournal] say what is recorded and what is not.
+// same definition, reproducing the same state. [Program.ReplayWith]
+// applies a part of it, or replays it under a changed definition,
+// recording the inputs the changed program refuses: package whatif builds
+// on it to report, month by month, what a changed program would have done
+// with the same history. [Program.Audit] and [WithJournal] say what is
+// recorded and what is not.
+//
+// # Migration and erasure
+//
+// [Program.OpenMember] sets a new member's opening state (package migrate
+// streams a file of them through [Program.OpenMembers]): each row an
+// idempotent, audited request, its balances ledger entries of kind
+// [KindOpening]. [Program.Erase] removes a member's personal data (profile
+// attributes, operator notes), keeps every amount, and refuses the
+// member's later events and calls with [ErrErased]; its doc lists what is
+// removed, what is kept and why.
 //
 // # Caveats
 //

@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/counterpart"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/store"
 )
@@ -90,6 +93,8 @@ func (p *Program) replayers() map[string]replayer {
 		"tag.remove":                call(tgs.Remove),
 		"tag.set_profile":           call(tgs.SetProfile),
 		"tag.recompute":             call(tgs.Recompute),
+		"member.erase":              call(p.Erase),
+		"member.open":               call(p.OpenMember),
 	}
 }
 
@@ -106,8 +111,8 @@ const replayBatch = 256
 // WithJournal ran on, to p, in the journal's order, and returns how many
 // inputs it applied. p must run the definition from runs (the same
 // version and content: else ErrDefinitionConflict) on an empty store (no
-// journal, no Advance yet: else ErrInvalidArgument), and nothing else may
-// use p until Replay returns. Events are applied in batches, requests
+// event, request, journal or Advance yet: else ErrInvalidArgument), and
+// nothing else may use p until Replay returns. Events are applied in batches, requests
 // through their handle calls, due work page for page as Advance performed
 // it, each drawing the random bytes it drew on from: p's state ends as
 // from's (balances, lots, levels, coupons and their codes, tags, ledger
@@ -115,31 +120,129 @@ const replayBatch = 256
 // p what it did on from returns an error wrapping ErrReplayDiverged and
 // naming its sequence number; inputs before it stay applied. A damaged
 // journal wraps engine's ErrCorrupt. progress, when not nil, is called
-// after each input.
+// after each input. ReplayWith replays a part of the journal, or under a
+// changed definition.
 func (p *Program) Replay(ctx context.Context, from store.Store, progress ReplayProgress) (uint64, error) {
-	fail := func(err error) (uint64, error) { return 0, fmt.Errorf("membership: replay: %w", err) }
-	src, err := engine.DefinitionRecord(ctx, from)
-	if err != nil {
-		return fail(err)
-	}
+	res, err := p.ReplayWith(ctx, from, ReplayOptions{Progress: progress})
+	return res.Applied, err
+}
+
+// ErrNoCounterpart is wrapped by the refusal (ReplayRefusal.Err) of a
+// journaled request naming a coupon the program replaying under a changed
+// definition holds no counterpart of (see ReplayOptions.Changed).
+var ErrNoCounterpart = counterpart.ErrNone
+
+// ReplayOptions says which part of a journal ReplayWith applies, and
+// how. The zero value applies all of it as Replay does.
+type ReplayOptions struct {
+	// Progress, when not nil, is called after each input with the
+	// sequence number reached and the journal's length.
+	Progress ReplayProgress
+	// After, when not zero, continues a replay that stopped after the
+	// input of that sequence number (ReplayResult.Last): p's store must
+	// hold what that replay wrote, and is not checked to be empty.
+	After uint64
+	// Until, when not zero, stops the replay before the first input whose
+	// time is at or after Until (inputs after it that are older are left
+	// for a later ReplayWith).
+	Until time.Time
+	// Through, when not zero, stops the replay after the input of that
+	// sequence number: a replay of a journal that is still growing (a
+	// live program's) ends where the caller read its length.
+	Through uint64
+	// Changed replays the journal under p's definition although the
+	// source ran another (a what-if): p's definition is not compared
+	// with the source's, and an input p refuses is recorded in
+	// ReplayResult.Refused and the replay goes on. Each event is applied
+	// alone (a refused one takes no other with it); each page of due work
+	// the source performed performs one page on p, and the last page of
+	// an Advance call performs all that p has due by then; every input
+	// draws the random bytes it drew on the source first, then p's own
+	// source (WithRand), so coupons issued alike get the same codes. A
+	// request naming a coupon (a lock, a redemption by code, a
+	// revocation) names the source's: it is given the coupon of p's
+	// store at the same place, the same member's k-th coupon of the same
+	// template, read from from's coupons; when p holds no such coupon yet
+	// the request is refused with ErrNoCounterpart. The host's decisions
+	// stay as the journal has them: an order that used a coupon or paid
+	// with points the changed program never granted is refused, and a
+	// coupon only the changed program issued is never used.
+	Changed bool
+}
+
+// ReplayResult says what ReplayWith did.
+type ReplayResult struct {
+	// Applied is how many inputs were applied (refused ones not counted).
+	Applied uint64
+	// Last is the sequence number of the last input taken, applied or
+	// refused (After when none): a later ReplayWith continues after it.
+	Last uint64
+	// Refused lists the inputs refused under a changed definition, in
+	// the journal's order.
+	Refused []ReplayRefusal
+}
+
+// ReplayRefusal is an input a replay under a changed definition refused.
+type ReplayRefusal struct {
+	// Seq is the input's place in the journal; At its time, in the
+	// program's zone.
+	Seq uint64
+	At  time.Time
+	// Action is "event" for an event, else the request's action
+	// ("points.redeem", "coupon.lock").
+	Action string
+	// ID is the event's ID or the request's RequestID; Member the member
+	// it names, when it names one.
+	ID, Member string
+	// Err is the refusal: what p returned, or ErrNoCounterpart.
+	Err error
+}
+
+// errUntil stops the journal's scan at ReplayOptions.Until or Through.
+var errUntil = errors.New("until")
+
+// ReplayWith applies the input journal of from to p as Replay does, from
+// after o.After up to o.Until and o.Through, and, with o.Changed, under a definition
+// other than the one from ran (see ReplayOptions). Nothing else may use p
+// until it returns. Errors are Replay's; under o.Changed an input p
+// refuses is no error (ReplayResult.Refused), while a page of due work
+// that fails, a damaged journal, a closed store or ctx's end are.
+func (p *Program) ReplayWith(ctx context.Context, from store.Store, o ReplayOptions) (ReplayResult, error) {
+	res := ReplayResult{Last: o.After}
+	fail := func(err error) (ReplayResult, error) { return res, fmt.Errorf("membership: replay: %w", err) }
 	mine := p.eng.Definition()
-	if !bytes.Equal(src, mine) {
-		return fail(fmt.Errorf("%w: the source runs another definition than this program's", ErrDefinitionConflict))
+	if !o.Changed {
+		src, err := engine.DefinitionRecord(ctx, from)
+		if err != nil {
+			return fail(err)
+		}
+		if !bytes.Equal(src, mine) {
+			return fail(fmt.Errorf("%w: the source runs another definition than this program's", ErrDefinitionConflict))
+		}
 	}
 	version := binary.BigEndian.Uint64(mine[:8])
-	if n, err := engine.JournalLength(ctx, p.eng.Store()); err != nil {
-		return fail(err)
-	} else if w, err := p.Watermark(ctx); err != nil {
-		return fail(err)
-	} else if n > 0 || !w.IsZero() {
-		return fail(fmt.Errorf("%w: the target store is not empty", ErrInvalidArgument))
+	if o.After == 0 {
+		if used, err := engine.Used(ctx, p.eng.Store()); err != nil {
+			return fail(err)
+		} else if used {
+			return fail(fmt.Errorf("%w: the target store is not empty", ErrInvalidArgument))
+		}
 	}
 	total, err := engine.JournalLength(ctx, from)
 	if err != nil {
 		return fail(err)
 	}
-	r := replay{p: p, ops: p.replay, progress: progress, total: total}
-	err = engine.Journal(ctx, from, 0, 0, func(in engine.Input) error {
+	r := replay{p: p, ops: p.replay, progress: progress(o.Progress), total: total, res: &res}
+	if o.Changed && p.def.Coupons != nil {
+		r.coupons = counterpart.New(coupon.New(engine.New(from, p.loc, engine.Options{}), p.def.Coupons), p.Coupons())
+	}
+	err = engine.Journal(ctx, from, o.After, 0, func(in engine.Input) error {
+		if (!o.Until.IsZero() && !in.At.Before(o.Until)) || (o.Through > 0 && in.Seq > o.Through) {
+			return errUntil
+		}
+		if o.Changed {
+			return r.changed(ctx, in)
+		}
 		if in.Version != version {
 			return fmt.Errorf("input %d: %w: it ran under definition version %d, this program runs %d", in.Seq, ErrDefinitionConflict, in.Version, version)
 		}
@@ -157,13 +260,20 @@ func (p *Program) Replay(ctx context.Context, from store.Store, progress ReplayP
 		}
 		return r.apply(ctx, in)
 	})
-	if err == nil {
+	if err == nil || errors.Is(err, errUntil) {
 		err = r.flush(ctx)
 	}
 	if err != nil {
-		return r.done, fmt.Errorf("membership: replay: %w", err)
+		return fail(err)
 	}
-	return r.done, nil
+	return res, nil
+}
+
+func progress(f ReplayProgress) ReplayProgress {
+	if f == nil {
+		return func(uint64, uint64) {}
+	}
+	return f
 }
 
 // replay is one Replay's state: the events waiting for their batch.
@@ -172,17 +282,18 @@ type replay struct {
 	ops      map[string]replayer
 	progress ReplayProgress
 	total    uint64
-	done     uint64
+	res      *ReplayResult
 	evs      []event.Event
 	rnd      []byte
-	last     uint64 // the sequence number of the last event waiting
+	last     uint64                  // the sequence number of the last event waiting
+	coupons  *counterpart.Translator // under a changed definition, when p has coupons
 }
 
-func (r *replay) step(n uint64) {
-	r.done += n
-	if r.progress != nil {
-		r.progress(r.done, r.total)
-	}
+// step counts n inputs applied, up to the input of sequence number seq.
+func (r *replay) step(n, seq uint64) {
+	r.res.Applied += n
+	r.res.Last = seq
+	r.progress(seq, r.total)
 }
 
 // flush applies the events waiting, in one batch.
@@ -201,7 +312,7 @@ func (r *replay) flush(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("inputs %d to %d: %w", r.last+1-uint64(len(r.evs)), r.last, diverged(err))
 	}
-	r.step(uint64(len(r.evs)))
+	r.step(uint64(len(r.evs)), r.last)
 	r.evs, r.rnd = r.evs[:0], r.rnd[:0]
 	return nil
 }
@@ -229,18 +340,25 @@ func (r *replay) apply(ctx context.Context, in engine.Input) error {
 	if err != nil {
 		return fmt.Errorf("input %d (%s): %w", in.Seq, kindName(in), diverged(err))
 	}
-	r.step(1)
+	r.step(1, in.Seq)
 	return nil
 }
 
 // diverged wraps ErrReplayDiverged around an input's refusal on the
 // target (the store's and the journal's own failures pass as they are).
 func diverged(err error) error {
-	if errors.Is(err, ErrReplayDiverged) || errors.Is(err, engine.ErrCorrupt) || errors.Is(err, ErrDefinitionConflict) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, store.ErrClosed) {
+	if errors.Is(err, ErrReplayDiverged) || errors.Is(err, ErrDefinitionConflict) || fatal(err) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrReplayDiverged, err)
+}
+
+// fatal reports whether err stops any replay: the store's or the
+// journal's own failure, or the context's end, rather than the input's
+// refusal.
+func fatal(err error) bool {
+	return errors.Is(err, engine.ErrCorrupt) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, store.ErrClosed) || errors.Is(err, ErrDefinitionSuperseded)
 }
 
 func kindName(in engine.Input) string {

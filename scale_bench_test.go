@@ -683,35 +683,58 @@ func BenchmarkScaleBboltGroup64(b *testing.B) {
 }
 
 // BenchmarkScaleMemoryStore builds the scale store's members on
-// store/memory and reports the live heap it holds per member.
+// store/memory and reports the live heap it holds per member: with the
+// order program alone (the benchmark program: growth, points, ladder) and
+// with the scale store's two automatic tags as well; and the order program
+// with retention turned off (every event and feed record kept).
 func BenchmarkScaleMemoryStore(b *testing.B) {
-	for range b.N {
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		st := memory.New()
-		p, err := membership.Open(st, scaleDef())
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := scaleMembers()
-		step := scaleNow.Sub(scaleStart) / time.Duration(n)
-		batch := make([]event.Event, 0, 1000)
-		for i := range n {
-			batch = append(batch, scaleOrder("b"+strconv.Itoa(i), i, scaleStart.Add(time.Duration(i)*step)))
-			if len(batch) == cap(batch) || i == n-1 {
-				if _, err := p.ProcessBatch(context.Background(), batch); err != nil {
-					b.Fatal(err)
-				}
-				batch = batch[:0]
+	orderTags := scaleDef()
+	keepAll := membership.WithRetention(membership.Retention{Window: -1})
+	for _, c := range []struct {
+		name string
+		def  membership.Definition
+		opts []membership.Option
+	}{
+		{"order", testkit.OrderDef(), nil},
+		{"order+tags", orderTags, nil},
+		{"order,no-retention", testkit.OrderDef(), []membership.Option{keepAll}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				b.ReportMetric(memoryPerMember(b, c.def, c.opts...), "heap-B/member")
 			}
-		}
-		if _, err := p.Advance(context.Background(), scaleNow); err != nil {
-			b.Fatal(err)
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "heap-B/member")
-		runtime.KeepAlive(p)
+		})
 	}
+}
+
+// memoryPerMember returns the live heap a memory store holds per member
+// once the scale store's orders are processed under def and Advance has
+// run to 1 January 2026 (a retention pass included).
+func memoryPerMember(b *testing.B, def membership.Definition, opts ...membership.Option) float64 {
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	p, err := membership.Open(memory.New(), def, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := scaleMembers()
+	step := scaleNow.Sub(scaleStart) / time.Duration(n)
+	batch := make([]event.Event, 0, 1000)
+	for i := range n {
+		batch = append(batch, scaleOrder("b"+strconv.Itoa(i), i, scaleStart.Add(time.Duration(i)*step)))
+		if len(batch) == cap(batch) || i == n-1 {
+			if _, err := p.ProcessBatch(context.Background(), batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if _, err := p.Advance(context.Background(), scaleNow); err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(p)
+	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
 }

@@ -25,6 +25,7 @@ import (
 const (
 	bCoupons = "coupon.coupons" // id → Coupon
 	bCodes   = "coupon.codes"   // code → id
+	bLegacy  = "coupon.legacy"  // a migrated coupon's old code → id
 	bMembers = "coupon.members" // member \0 id → state
 	bOrders  = "coupon.orders"  // order \0 id → ""
 	bStock   = "coupon.stock"   // ("t\0"template / "p\0"pack, stripe) → issued
@@ -438,6 +439,12 @@ func (b *Book) Get(id string) (Coupon, error) {
 func (b *Book) ByCode(code string) (Coupon, error) {
 	canon, err := ParseCode(code)
 	if err != nil {
+		// Not one of ours: it may be a migrated coupon's old code.
+		if id, lerr := b.tx.Get(bLegacy, []byte(code)); lerr == nil {
+			return b.Get(string(id))
+		} else if !errors.Is(lerr, store.ErrNotFound) {
+			return Coupon{}, lerr
+		}
 		return Coupon{}, err
 	}
 	id, err := b.tx.Get(bCodes, []byte(canon))

@@ -88,6 +88,9 @@ type Coupon struct {
 	Changed time.Time `json:"changed"`
 	// Note is an operator's note on a revocation.
 	Note string `json:"note,omitempty"`
+	// Legacy is the code the coupon had in the system it was migrated
+	// from (package migrate), if any; ByCode finds the coupon by it too.
+	Legacy string `json:"legacy,omitempty"`
 }
 
 // QR returns the payload of the coupon's QR code.

@@ -39,6 +39,9 @@ const (
 	Task Method = "task"
 	// System is an automatic gift: an upgrade gift, a registration event.
 	System Method = "system"
+	// Migrated is a coupon held in another system, brought by an import
+	// (package migrate); no template's claim methods name it.
+	Migrated Method = "migrated"
 )
 
 // Redemption is how a coupon is presented at a store (核销方式).

@@ -16,6 +16,9 @@ import (
 
 // Change kinds the points part publishes. Every one carries a [Change].
 const (
+	// ChangeOpened: an opening lot, migrated from another system, was
+	// credited (pending ones publish ChangePending).
+	ChangeOpened = "points.opened"
 	// ChangeEarned: an earning rule or a reward credited points (or a cap
 	// cut a grant to nothing: Amount is 0 and Reason.Cut says why).
 	ChangeEarned = "points.earned"
@@ -48,8 +51,8 @@ const (
 	ChangeExchanged = "points.exchanged"
 )
 
-// Ledger kinds of points transactions. Earned, redeemed, reversed,
-// expired, voided, adjusted and exchanged move points between member
+// Ledger kinds of points transactions. Opening, earned, redeemed,
+// reversed, expired, voided, adjusted and exchanged move points between member
 // accounts and the pool of the same name; released, frozen and restored
 // move a lot between a member's own accounts (pending, main, frozen) and
 // net to zero, so the reconciliation identity holds from the totals.
@@ -64,11 +67,15 @@ const (
 	KindReleased  ledger.Kind = "released"
 	KindFrozen    ledger.Kind = "frozen"
 	KindRestored  ledger.Kind = "restored"
+	// KindOpening is the opening points of a member migrated from another
+	// system (Open); it is engine.KindOpening, the kind every domain's
+	// opening balance has.
+	KindOpening = engine.KindOpening
 )
 
 // poolKinds are the kinds that move points in and out of members'
 // accounts, each through a pool of its name.
-var poolKinds = [...]ledger.Kind{KindEarned, KindRedeemed, KindReversed, KindExpired, KindVoided, KindAdjusted, KindExchanged}
+var poolKinds = [...]ledger.Kind{KindOpening, KindEarned, KindRedeemed, KindReversed, KindExpired, KindVoided, KindAdjusted, KindExchanged}
 
 // Change is the data of every points.* change; the fields a kind does not
 // use are empty.

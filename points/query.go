@@ -139,6 +139,8 @@ func (h *Handle) Reconciliation(ctx context.Context, q ReconciliationQuery) (Rec
 		for k, v := range totals {
 			r.Change = r.Change.Add(v)
 			switch k {
+			case KindOpening:
+				r.Opening = v
 			case KindEarned:
 				r.Earned = v
 			case KindRedeemed:

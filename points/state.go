@@ -139,9 +139,11 @@ type Order struct {
 // together). Redeemed, Expired and Voided are given as positive amounts
 // taken out.
 type Reconciliation struct {
-	Program  string          `json:"program"`
-	From     string          `json:"from,omitempty"`
-	To       string          `json:"to,omitempty"`
+	Program string `json:"program"`
+	From    string `json:"from,omitempty"`
+	To      string `json:"to,omitempty"`
+	// Opening is the opening points of members migrated in (Open).
+	Opening  decimal.Decimal `json:"opening,omitzero"`
 	Earned   decimal.Decimal `json:"earned"`
 	Redeemed decimal.Decimal `json:"redeemed"`
 	// Reversed is net: redemptions returned less points taken back by
@@ -159,11 +161,11 @@ type Reconciliation struct {
 	Outstanding *decimal.Decimal `json:"outstanding,omitempty"`
 }
 
-// Holds reports whether the identity holds: Change = Earned − Redeemed +
-// Reversed − Expired − Voided + Adjusted + Exchanged, and Outstanding (when
-// known) equals Change.
+// Holds reports whether the identity holds: Change = Opening + Earned −
+// Redeemed + Reversed − Expired − Voided + Adjusted + Exchanged, and
+// Outstanding (when known) equals Change.
 func (r Reconciliation) Holds() bool {
-	sum := r.Earned.Sub(r.Redeemed).Add(r.Reversed).Sub(r.Expired).Sub(r.Voided).Add(r.Adjusted).Add(r.Exchanged)
+	sum := r.Opening.Add(r.Earned).Sub(r.Redeemed).Add(r.Reversed).Sub(r.Expired).Sub(r.Voided).Add(r.Adjusted).Add(r.Exchanged)
 	if !sum.Equal(r.Change) {
 		return false
 	}

@@ -337,6 +337,12 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 	if err := checkHorizon(tx, ev.Time); err != nil {
 		return nil, fmt.Errorf("%w: event %q: %w", event.ErrInvalidEvent, ev.ID, err)
 	}
+	// An erased member's events are refused before their record is read:
+	// a retry of one processed before the erasure is refused too, and its
+	// outcome (the attributes it held) is not handed out again.
+	if err := checkErased(tx, ev.Member); err != nil {
+		return nil, fmt.Errorf("%w: event %q: %w", event.ErrInvalidEvent, ev.ID, err)
+	}
 	if fresh {
 		// taken as absent
 	} else if v, err := tx.Get(bEvents, id); err == nil {
@@ -392,6 +398,7 @@ func (e *Engine) preload(tx store.Tx, id []byte, fresh bool, member string) erro
 	reads := []store.Read{
 		{Bucket: bMeta, Key: defKey},
 		{Bucket: bMeta, Key: horizonKey},
+		{Bucket: bErased, Key: []byte(member)},
 	}
 	if !fresh {
 		reads = append(reads, store.Read{Bucket: bEvents, Key: id})
@@ -430,7 +437,8 @@ type Request struct {
 	Input any
 }
 
-// opRecord is what is kept of an applied request.
+// opRecord is what was kept of an applied request, as JSON, before
+// opRecordV2 (oprecord.go); such records are still read.
 type opRecord struct {
 	Request json.RawMessage `json:"request"`
 	Outcome *change.Outcome `json:"outcome"`
@@ -443,92 +451,197 @@ type opRecord struct {
 // and a time fn derives that the store cannot hold refuses the request
 // the same way.
 func (e *Engine) Apply(ctx context.Context, req Request, fn func(u *Unit) error) (*change.Outcome, error) {
-	if req.ID == "" {
-		return nil, fmt.Errorf("%w: empty request ID", event.ErrInvalidArgument)
-	}
-	if req.At.IsZero() {
-		return nil, fmt.Errorf("%w: request %q has no time", event.ErrInvalidArgument, req.ID)
-	}
-	if err := checkRequest(req); err != nil {
-		return nil, err
-	}
-	fp, err := json.Marshal(req.Body)
+	pr, err := prepare(req, fn)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err)
-	}
-	ref := req.Ref
-	if ref.Event == "" {
-		ref.Event = req.ID
-	}
-	input := fp
-	if req.Input != nil {
-		if input, err = json.Marshal(req.Input); err != nil {
-			return nil, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err)
-		}
+		return nil, err
 	}
 	var out *change.Outcome
 	var refusal error // the error of the call itself (fn, or the ID's reuse): a refusal the audit keeps
 	err = e.st.Update(ctx, func(tx store.Tx) error {
-		refusal = nil
-		if err := checkHorizon(tx, req.At); err != nil {
-			return fmt.Errorf("%w: request %q: %w", event.ErrInvalidArgument, req.ID, err)
-		}
-		if v, err := tx.Get(bOps, []byte(req.ID)); err == nil {
-			var rec opRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("%w: request %q: %v", ErrCorrupt, req.ID, err)
-			}
-			if string(rec.Request) != string(fp) {
-				refusal = event.ErrConflict
-				return refusal
-			}
-			out = rec.Outcome
-			out.Duplicate = true
-			return nil
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		out = &change.Outcome{Event: req.ID, Member: req.Member, Time: req.At}
-		tp := e.newTape()
-		err := e.unit(tx, req.At, ref, out, nil, tp, func(u *Unit) error {
-			if err := fn(u); err != nil {
-				refusal = err
-				return err
-			}
-			if err := u.settle(0); err != nil {
-				refusal = err
-				return err
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if err := e.audit(tx, req, out.Member, nil); err != nil {
-			return err
-		}
-		if err := e.journal(tx, Input{Kind: InputRequest, At: req.At, Action: req.Action, Body: input, Rand: tp.bytes()}); err != nil {
-			return err
-		}
-		v, err := json.Marshal(opRecord{Request: fp, Outcome: out})
-		if err != nil {
-			return err
-		}
-		return tx.Put(bOps, []byte(req.ID), v)
+		var err error
+		out, refusal, err = e.applyTx(tx, pr)
+		return err
 	})
 	if err != nil {
-		err = refused(err, event.ErrInvalidArgument)
-		if refusal != nil && isRefusal(err) {
-			member := req.Member
-			if out != nil && out.Member != "" {
-				member = out.Member // the call found it (a coupon's owner) before refusing
-			}
-			err = e.auditRefusal(ctx, req, member, err)
-		}
-		return nil, err
+		return nil, e.refusal(ctx, req, out, refusal, err)
 	}
 	e.local(out)
 	return out, nil
+}
+
+// prepared is a request checked and encoded, ready for applyTx.
+type prepared struct {
+	req       Request
+	fp, input []byte
+	ref       ledger.Ref
+	fn        func(u *Unit) error
+}
+
+// prepare checks req and encodes what applyTx keeps of it; errors wrap
+// event.ErrInvalidArgument.
+func prepare(req Request, fn func(u *Unit) error) (prepared, error) {
+	if req.ID == "" {
+		return prepared{}, fmt.Errorf("%w: empty request ID", event.ErrInvalidArgument)
+	}
+	if req.At.IsZero() {
+		return prepared{}, fmt.Errorf("%w: request %q has no time", event.ErrInvalidArgument, req.ID)
+	}
+	if err := checkRequest(req); err != nil {
+		return prepared{}, err
+	}
+	fp, err := json.Marshal(req.Body)
+	if err != nil {
+		return prepared{}, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err)
+	}
+	pr := prepared{req: req, fp: fp, input: fp, ref: req.Ref, fn: fn}
+	if pr.ref.Event == "" {
+		pr.ref.Event = req.ID
+	}
+	if req.Input != nil {
+		if pr.input, err = json.Marshal(req.Input); err != nil {
+			return prepared{}, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err)
+		}
+	}
+	return pr, nil
+}
+
+// applyTx runs a prepared request in tx: its outcome (the first one for a
+// retry, Duplicate set), and, when it fails, refusal, the call's own error
+// (fn's, or the ID's reuse), set apart from the store's failures.
+func (e *Engine) applyTx(tx store.Tx, pr prepared) (out *change.Outcome, refusal error, err error) {
+	req := pr.req
+	if err := checkHorizon(tx, req.At); err != nil {
+		return nil, nil, fmt.Errorf("%w: request %q: %w", event.ErrInvalidArgument, req.ID, err)
+	}
+	if v, err := tx.Get(bOps, []byte(req.ID)); err == nil {
+		fp, first, err := decodeOpRecord(tx, e.loc, v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("request %q: %w", req.ID, err)
+		}
+		if string(fp) != string(pr.fp) {
+			return nil, event.ErrConflict, event.ErrConflict
+		}
+		first.Duplicate = true
+		return first, nil, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, nil, err
+	}
+	out = &change.Outcome{Event: req.ID, Member: req.Member, Time: req.At}
+	tp := e.newTape()
+	err = e.unit(tx, req.At, pr.ref, out, nil, tp, func(u *Unit) error {
+		if err := checkErased(tx, req.Member); err != nil {
+			refusal = fmt.Errorf("%w: request %q: %w", event.ErrInvalidArgument, req.ID, err)
+			return refusal
+		}
+		if err := pr.fn(u); err != nil {
+			refusal = err
+			return err
+		}
+		if err := u.settle(0); err != nil {
+			refusal = err
+			return err
+		}
+		// A request that found its member (a coupon's code) is
+		// refused when that member was erased.
+		if err := u.checkChanged(); err != nil {
+			refusal = fmt.Errorf("%w: request %q: %w", event.ErrInvalidArgument, req.ID, err)
+			return refusal
+		}
+		return nil
+	})
+	if err != nil {
+		return out, refusal, err
+	}
+	if err := e.audit(tx, req, out.Member, nil); err != nil {
+		return out, nil, err
+	}
+	if err := e.journal(tx, Input{Kind: InputRequest, At: req.At, Action: req.Action, Body: pr.input, Rand: tp.bytes()}); err != nil {
+		return out, nil, err
+	}
+	v, err := appendOpRecord(nil, pr.fp, out)
+	if err != nil {
+		return out, nil, err
+	}
+	return out, nil, tx.Put(bOps, []byte(req.ID), v)
+}
+
+// refusal returns the error of a request that failed with err, recording
+// it in the audit trail when it is the call's own refusal.
+func (e *Engine) refusal(ctx context.Context, req Request, out *change.Outcome, refusal, err error) error {
+	err = refused(err, event.ErrInvalidArgument)
+	if refusal != nil && isRefusal(err) {
+		member := req.Member
+		if out != nil && out.Member != "" {
+			member = out.Member // the call found it (a coupon's owner) before refusing
+		}
+		err = e.auditRefusal(ctx, req, member, err)
+	}
+	return err
+}
+
+// ApplyBatch runs several requests as Apply does, each its own unit of
+// work with its own idempotency record, in as few store transactions as it
+// can: all in one when none is refused. A request the call refuses (fn's
+// error, its ID reused) gets its error in errs and writes nothing: the
+// transaction is rolled back and run again without it. A request that
+// does not pass Apply's checks gets its error and is not run. err is a
+// failure of the store or of ctx, and then nothing of the batch was
+// written. outs[i] is nil where errs[i] is set. With stop set, the
+// requests after the first one refused are not run: their outcome and
+// error are both nil.
+func (e *Engine) ApplyBatch(ctx context.Context, reqs []Request, fns []func(u *Unit) error, stop bool) (outs []*change.Outcome, errs []error, err error) {
+	outs, errs = make([]*change.Outcome, len(reqs)), make([]error, len(reqs))
+	prs := make([]prepared, len(reqs))
+	for i, req := range reqs {
+		prs[i], errs[i] = prepare(req, fns[i])
+	}
+	if stop {
+		for i := range errs {
+			if errs[i] != nil {
+				prs = prs[:i+1]
+				break
+			}
+		}
+	}
+	for {
+		failed, refusal := -1, error(nil)
+		var failedOut *change.Outcome
+		err = e.st.Update(ctx, func(tx store.Tx) error {
+			failed, refusal, failedOut = -1, nil, nil
+			for i := range prs {
+				outs[i] = nil
+				if errs[i] != nil {
+					continue
+				}
+				out, ref, err := e.applyTx(tx, prs[i])
+				if err != nil {
+					if ref != nil {
+						failed, refusal, failedOut = i, ref, out
+					}
+					return err
+				}
+				outs[i] = out
+			}
+			return nil
+		})
+		if err == nil {
+			break
+		}
+		if failed < 0 || !isRefusal(err) {
+			clear(outs)
+			return outs, errs, err
+		}
+		errs[failed] = e.refusal(ctx, reqs[failed], failedOut, refusal, err)
+		if stop {
+			prs = prs[:failed+1]
+		}
+	}
+	for _, out := range outs {
+		if out != nil {
+			e.local(out)
+		}
+	}
+	return outs, errs, nil
 }
 
 // checkRequest checks a request's ID, member, time and body against the

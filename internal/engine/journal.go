@@ -309,10 +309,19 @@ func DefinitionRecord(ctx context.Context, st store.Store) ([]byte, error) {
 func (e *Engine) Definition() []byte { return append([]byte(nil), e.def.record[:]...) }
 
 // replayRand hands out, in order, the random bytes the source's inputs
-// drew.
-type replayRand struct{ b []byte }
+// drew; then, when more is set (ReplayingChanged), more's bytes.
+type replayRand struct {
+	b    []byte
+	more io.Reader
+}
 
 func (r *replayRand) Read(p []byte) (int, error) {
+	if r.more != nil && len(r.b) < len(p) {
+		n := copy(p, r.b)
+		r.b = r.b[n:]
+		m, err := io.ReadFull(r.more, p[n:])
+		return n + m, err
+	}
 	if len(r.b) < len(p) {
 		return 0, fmt.Errorf("%w: the input draws more random bytes than it drew on the source", ErrReplayDiverged)
 	}
@@ -347,4 +356,42 @@ func (e *Engine) AdvancePage(ctx context.Context, now time.Time) (int, error) {
 		err = e.sequence(ctx)
 	}
 	return n, err
+}
+
+// ReplayingChanged is Replaying for a replay under another definition
+// than the source's: the units draw the given bytes first and then the
+// engine's own source (a coupon the source never issued draws bytes it
+// never drew), and bytes left over are no error. Only one replay may run
+// at a time, and nothing else may use the engine meanwhile.
+func (e *Engine) ReplayingChanged(rnd []byte) (done func()) {
+	e.jr.replay.Store(&replayRand{b: rnd, more: e.rand})
+	return func() { e.jr.replay.Store(nil) }
+}
+
+// Used reports whether st holds anything a program wrote: a journal, a
+// watermark, an event or an operator request (a replay starts on a store
+// that holds none).
+func Used(ctx context.Context, st store.Store) (bool, error) {
+	used := false
+	err := st.View(ctx, func(tx store.Tx) error {
+		for _, k := range [][]byte{journalSeqKey, watermarkKey} {
+			if _, err := tx.Get(bMeta, k); err == nil {
+				used = true
+				return nil
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		for _, b := range []string{bEvents, bOps} {
+			err := tx.Scan(b, nil, nil, false, func(_, _ []byte) error {
+				used = true
+				return store.StopScan
+			})
+			if err != nil || used {
+				return err
+			}
+		}
+		return nil
+	})
+	return used, err
 }

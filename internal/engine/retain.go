@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -205,17 +204,7 @@ func recordTime(b []byte) (time.Time, error) {
 }
 
 // opTime returns the time of a request record.
-func opTime(b []byte) (time.Time, error) {
-	var rec struct {
-		Outcome *struct {
-			Time time.Time `json:"time"`
-		} `json:"outcome"`
-	}
-	if err := json.Unmarshal(b, &rec); err != nil || rec.Outcome == nil {
-		return time.Time{}, fmt.Errorf("%w: request record", ErrCorrupt)
-	}
-	return rec.Outcome.Time, nil
-}
+func opTime(b []byte) (time.Time, error) { return opRecordTime(b) }
 
 // pruneFeed deletes the feed records that every consumer's cursor has
 // passed whose changes are all before cut, then the notes of bWhere that

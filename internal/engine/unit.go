@@ -50,6 +50,9 @@ type Unit struct {
 	// tape is the random source of the unit's input (journal.go); nil
 	// when the journal is off and no replay runs.
 	tape *tape
+	// erasing is the member the unit erases (erase.go): its changes are
+	// not refused as those of an erased member.
+	erasing string
 }
 
 // scratch is room, owned by the engine, for what a unit builds and the

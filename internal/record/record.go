@@ -35,3 +35,35 @@ func Put(tx store.Tx, bucket string, key []byte, v any) error {
 	}
 	return tx.Put(bucket, key, raw)
 }
+
+// Rewrite decodes each record of bucket with start <= key < end (end nil:
+// to the bucket's end) as a T, calls fn on it, and stores again those fn
+// reports changed; it returns how many. It is how a domain erases a
+// member's personal data from its records (fn blanks a note), so it
+// writes only after the scan has ended.
+func Rewrite[T any](tx store.Tx, bucket string, start, end []byte, fn func(*T) bool) (int, error) {
+	type rec struct {
+		k []byte
+		v T
+	}
+	var recs []rec
+	err := tx.Scan(bucket, start, end, false, func(k, raw []byte) error {
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf("record %s %q: %w", bucket, k, err)
+		}
+		if fn(&v) {
+			recs = append(recs, rec{k: append([]byte(nil), k...), v: v})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range recs {
+		if err := Put(tx, bucket, r.k, r.v); err != nil {
+			return 0, err
+		}
+	}
+	return len(recs), nil
+}

@@ -1,0 +1,69 @@
+package coupon
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/migrate"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+)
+
+var _ engine.Opener = (*part)(nil)
+
+// Open gives a member the coupons held in the system migrated from, each
+// available, of method Migrated (published as ChangeIssued), with a new code, and the expiry given
+// (or as the template's validity says from the row's time). An old code
+// is kept as the coupon's Legacy, and ByCode finds the coupon by it; one
+// another coupon already has is refused. Stock and per-member limits do
+// not apply: the coupons were issued before.
+func (c *part) Open(u *engine.Unit, m *migrate.Member) error {
+	if len(m.Coupons) == 0 {
+		return nil
+	}
+	b := c.book(u)
+	for i, mc := range m.Coupons {
+		f := fmt.Sprintf("coupons[%d]", i)
+		t, ok := c.def.Template(mc.Template)
+		if !ok {
+			return migrate.Field(f+".template", fmt.Errorf("%w %q", ErrUnknownTemplate, mc.Template))
+		}
+		if !mc.Expires.IsZero() && !mc.Expires.After(u.At()) {
+			return migrate.Field(f+".expires", fmt.Errorf("%w: %s is not after the row's time", event.ErrInvalidArgument, mc.Expires))
+		}
+		if mc.Code != "" {
+			if err := event.CheckID(mc.Code); err != nil {
+				return migrate.Field(f+".code", err)
+			}
+			if _, err := u.Tx().Get(bLegacy, []byte(mc.Code)); err == nil {
+				return migrate.Field(f+".code", fmt.Errorf("%w: code %q is another coupon's", event.ErrInvalidArgument, mc.Code))
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		cp, err := b.create(t, m.Member, Migrated, "", u.At(), u.Rand(), u)
+		if err != nil {
+			return err
+		}
+		if !mc.Expires.IsZero() || mc.Code != "" {
+			if !mc.Expires.IsZero() {
+				cp.Expires = mc.Expires
+			}
+			cp.Legacy = mc.Code
+			if err := b.save(cp); err != nil {
+				return err
+			}
+		}
+		if mc.Code != "" {
+			if err := u.Tx().Put(bLegacy, []byte(mc.Code), []byte(cp.ID)); err != nil {
+				return err
+			}
+		}
+		if err := c.issued(u, cp, &rule.Reason{Rule: "migrate.opening", Inputs: map[string]string{"method": string(Migrated)}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

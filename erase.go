@@ -1,0 +1,129 @@
+package membership
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/rule"
+)
+
+// ErrErased is returned, wrapped with ErrInvalidEvent or
+// ErrInvalidArgument, for an event or an operator call about a member
+// whose personal data Erase removed.
+var ErrErased = engine.ErrErased
+
+// ChangeErased is the kind of the change Erase publishes in the feed (no
+// data), so that the systems the feed reaches erase the member too.
+const ChangeErased = "member.erased"
+
+// EraseRequest asks to erase a member's personal data (see Erase).
+type EraseRequest struct {
+	// RequestID is the idempotency key: the same ID with the same request
+	// returns the first outcome; with another request, an error wrapping
+	// ErrEventConflict.
+	RequestID string `json:"request_id"`
+	Member    string `json:"member"`
+	// Operator is who erases (required); Note why (the ticket of the
+	// member's request, say): it is kept in the audit trail's request
+	// record, so it must not hold the member's personal data itself.
+	Operator string `json:"operator"`
+	Note     string `json:"note,omitempty"`
+	// At is when the erasure takes effect (required).
+	At time.Time `json:"at"`
+}
+
+// Erase removes a member's personal data (the right to erasure of PIPL and
+// GDPR) and marks the member erased, in one unit of work that is
+// idempotent, audited ("member.erase") and journaled like every operator
+// call. From then on every event for the member, and every operator call
+// about the member (a call that names the member, or one that finds the
+// member, as a coupon's code or an adjustment's ID does), is refused with
+// an error wrapping ErrErased and ErrInvalidEvent or ErrInvalidArgument,
+// and changes nothing; a retry of an event the member had before is
+// refused too. Due work for the member goes on: points and coupons still
+// expire and terms still end, so the ledger keeps balancing. Erase
+// publishes a change of kind ChangeErased.
+//
+// Removed:
+//
+//   - the member's profile attributes (Tags().SetProfile's);
+//   - the notes operators wrote about the member, free text that may hold
+//     personal data: level sets' notes in the level history, manual
+//     adjustments' reasons and decision notes, manual tags' notes,
+//     achievements' grant notes, coupons' revocation notes;
+//   - the notes of the member's ledger entries (Ref.Note, where an
+//     adjustment's reason or a redemption's note is copied).
+//
+// Kept, since reconciliation, the statements and the rules need them:
+// every ledger entry with its amount, running balance, kind, lot and
+// reference (event, order, operator), so balances, totals and Verify are
+// as before; lots, levels and terms, growth, stored value, coupons with
+// their codes and states, tags and who gave them, task progress,
+// achievements, the order statistics of the tag rules; the member ID
+// itself, which is the host's pseudonym for the person (erase the
+// person's identity in the host's own records).
+//
+// Not rewritten, and why:
+//
+//   - The records of events and requests within the idempotency window
+//     (Retention.Window) hold the event's attributes and the request as
+//     sent, and the change feed (Retention.Feed) the changes with their
+//     reasons and notes. They are keyed by event ID and feed position, not
+//     by member, so finding the member's would read the whole window;
+//     instead Advance prunes them once they leave the window (35 days by
+//     default), and an erased member's events are refused before their
+//     record is read. A host bound to erase sooner sets a shorter
+//     Retention.
+//   - The input journal (WithJournal) keeps every input in full for ever,
+//     by design (Replay reproduces the store from it), erasure included;
+//     a host that must honour erasure keeps it off (the default) or
+//     deletes the journal's store.
+//   - The audit trail holds the operator, action, member ID, request ID,
+//     time and result of each call: no personal data beyond the member ID.
+//
+// A member already erased is refused with ErrErased; a malformed request
+// (no request ID, member, operator or time) wraps ErrInvalidArgument.
+func (p *Program) Erase(ctx context.Context, req EraseRequest) (*change.Outcome, error) {
+	fail := func(err error) (*change.Outcome, error) {
+		return nil, fmt.Errorf("membership: erase %q: %w", req.Member, err)
+	}
+	if req.RequestID == "" || req.Operator == "" || req.At.IsZero() {
+		return fail(fmt.Errorf("%w: request ID, operator and time are required", ErrInvalidArgument))
+	}
+	if err := event.CheckMember(req.Member); err != nil {
+		return fail(err)
+	}
+	if err := event.CheckText(req.Note); err != nil {
+		return fail(fmt.Errorf("%w: note: %w", ErrInvalidArgument, err))
+	}
+	body := req
+	body.At = body.At.UTC() // the same instant in any zone is the same request
+	out, err := p.eng.Apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member,
+		Action: "member.erase", Operator: req.Operator}, func(u *engine.Unit) error {
+		if err := u.Erase(req.Member); err != nil {
+			return err
+		}
+		return u.Emit(ChangeErased, req.Member, nil, &rule.Reason{Rule: "member.erase", Inputs: map[string]string{"operator": req.Operator}})
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return out, nil
+}
+
+// Erased reports whether a member was erased (Erase), and when, in the
+// program's zone.
+func (p *Program) Erased(ctx context.Context, member string) (at time.Time, erased bool, err error) {
+	if err := event.CheckMember(member); err != nil {
+		return at, false, fmt.Errorf("membership: erased %q: %w", member, err)
+	}
+	at, erased, err = p.eng.Erased(ctx, member)
+	if err != nil {
+		return at, false, fmt.Errorf("membership: erased %q: %w", member, err)
+	}
+	return at, erased, nil
+}

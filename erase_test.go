@@ -1,0 +1,330 @@
+package membership_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/benefit"
+	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/store/memory"
+	"github.com/memberkit/membership/tag"
+	"github.com/shopspring/decimal"
+)
+
+// retailWith returns the retail example's definition changed by edit (its
+// JSON as a map).
+func retailWith(t testing.TB, edit func(m map[string]any)) membership.Definition {
+	t.Helper()
+	raw, err := os.ReadFile("examples/retail/program.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	if raw, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	def, err := membership.ParseDefinition(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return def
+}
+
+// erasableDef is the retail program with profile attributes, an
+// achievement operators grant, and manual adjustments above 100 waiting
+// for a second operator.
+func erasableDef(t testing.TB) membership.Definition {
+	return retailWith(t, func(m map[string]any) {
+		m["points"].(map[string]any)["programs"].([]any)[0].(map[string]any)["approval_above"] = "100"
+		m["tags"].(map[string]any)["attributes"] = []any{
+			map[string]any{"name": "phone", "type": "string"},
+			map[string]any{"name": "city", "type": "string"},
+		}
+		m["benefits"].(map[string]any)["achievements"] = []any{map[string]any{"name": "helper"}}
+	})
+}
+
+// TestErase gives member m1 profile attributes, operator notes in every
+// domain that keeps one, points, growth and stored value, erases m1, and
+// checks that the personal data is gone, the amounts are kept, Verify
+// passes, m2 is untouched, later events and calls for m1 are refused with
+// ErrErased, a retry of the erasure is a duplicate, and the audit trail
+// and the feed show it.
+func TestErase(t *testing.T) {
+	ctx := context.Background()
+	src := memory.New() // replayed at the end
+	p, err := membership.Open(src, erasableDef(t), membership.WithJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := p.Location()
+	at := func(h int) time.Time { return time.Date(2025, 3, 1, 10+h, 0, 0, 0, loc) }
+	dec := decimal.RequireFromString
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	order := func(id, member, amount string, h int) event.Event {
+		return event.Event{ID: id, Member: member, Type: "order", Time: at(h),
+			Attrs: event.Attrs{"amount": event.DecString(amount), "order_id": event.Str(id)}}
+	}
+	pts := p.Points()
+
+	must(p.Process(ctx, order("o1", "m1", "200", 0)))
+	must(p.Process(ctx, event.Event{ID: "r1", Member: "m1", Type: "recharge", Time: at(0), Attrs: event.Attrs{"amount": event.DecString("300")}}))
+	must(pts.Adjust(ctx, points.AdjustRequest{RequestID: "adj-1", Member: "m1", Operator: "op.li", Note: "goodwill, called from 13800001111", At: at(1), Program: "mall", Amount: dec("50")}))
+	must(pts.Adjust(ctx, points.AdjustRequest{RequestID: "adj-2", Member: "m1", Operator: "op.li", Note: "lost order of Mrs Zhang", At: at(1), Program: "mall", Amount: dec("500")}))
+	must(pts.Adjust(ctx, points.AdjustRequest{RequestID: "adj-3", Member: "m2", Operator: "op.li", Note: "m2 goodwill", At: at(1), Program: "mall", Amount: dec("20")}))
+	must(p.Levels().Set(ctx, level.SetRequest{RequestID: "lvl-1", Member: "m1", Operator: "op.zhao", Note: "wife of the owner", At: at(2), Level: "Gold"}))
+	must(p.Tags().Add(ctx, tag.ManualRequest{RequestID: "tag-1", Member: "m1", Operator: "op.li", Note: "employee, badge 123", At: at(2), Tag: "staff"}))
+	must(p.Tags().SetProfile(ctx, tag.ProfileRequest{RequestID: "prof-1", Member: "m1", At: at(2),
+		Attributes: map[string]event.Value{"phone": event.Str("13800001111"), "city": event.Str("Hangzhou")}}))
+	must(p.Benefits().GrantAchievement(ctx, benefit.GrantRequest{RequestID: "ach-1", Member: "m1", Operator: "op.li", Note: "helped at the Xihu store", At: at(2), Achievement: "helper"}))
+	issued, err := p.Coupons().Issue(ctx, coupon.IssueRequest{RequestID: "camp-1", Operator: "op.wang", At: at(3), Members: []string{"m1", "m2"}, Template: "winback-30"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, c2 := issued.Issued["m1"][0].ID, issued.Issued["m2"][0].ID
+	must(p.Coupons().Revoke(ctx, coupon.RevokeRequest{RequestID: "rev-1", Operator: "op.zhao", Note: "Mr Zhang complained", At: at(3), Coupon: c1}))
+	must(p.Coupons().Revoke(ctx, coupon.RevokeRequest{RequestID: "rev-2", Operator: "op.zhao", Note: "m2 note", At: at(3), Coupon: c2}))
+	// A coupon of m1 still available, to be refused after the erasure.
+	issued, err = p.Coupons().Issue(ctx, coupon.IssueRequest{RequestID: "camp-2", Operator: "op.wang", At: at(3), Members: []string{"m1"}, Template: "winback-30"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c3 := issued.Issued["m1"][0].ID
+
+	// m1 by hand: points 200 (the order, Silver rate 1) + 50 (adj-1; adj-2
+	// waits for approval) = 250; growth 200; stored value 300.
+	mall := ledger.MemberAccount("m1", ledger.Points("mall"), "")
+	want := map[ledger.Account]string{mall: "250", ledger.MemberAccount("m1", ledger.Growth, ""): "200", ledger.MemberAccount("m1", ledger.Value, ""): "300"}
+	checkBalances := func(when string) {
+		t.Helper()
+		for a, w := range want {
+			got, err := p.Balance(ctx, a)
+			if err != nil || !got.Equal(dec(w)) {
+				t.Errorf("%s: %s = %s (%v), want %s", when, a, got, err, w)
+			}
+		}
+	}
+	checkBalances("before")
+	notes := func(a ledger.Account) int {
+		t.Helper()
+		pg, err := p.Statement(ctx, ledger.Query{Account: a, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range pg.Entries {
+			if e.Ref.Note != "" {
+				n++
+			}
+		}
+		return n
+	}
+	if notes(mall) == 0 {
+		t.Fatal("before: no ledger note to erase: the test does not test")
+	}
+
+	erase := membership.EraseRequest{RequestID: "erase-1", Member: "m1", Operator: "op.dpo", Note: "ticket 42", At: at(5)}
+	out, err := p.Erase(ctx, erase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Changes) != 1 || out.Changes[0].Kind != membership.ChangeErased || out.Changes[0].Member != "m1" {
+		t.Errorf("erase outcome changes: %+v", out.Changes)
+	}
+
+	// The personal data is gone.
+	prof, err := p.Tags().Profile(ctx, "m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prof.Attributes) != 0 {
+		t.Errorf("profile attributes after erasure: %v", prof.Attributes)
+	}
+	// m1 has "recent" by rule (the order) and "staff" by hand.
+	if len(prof.Tags) != 2 || prof.Tags[1].Tag != "staff" || prof.Tags[1].Note != "" || prof.Tags[1].By != "op.li" {
+		t.Errorf("tags after erasure: %+v (the tag and its operator kept, the note gone)", prof.Tags)
+	}
+	hist, err := p.Levels().History(ctx, "m1", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manual := 0
+	for _, r := range hist {
+		if r.Note != "" {
+			t.Errorf("level history note kept: %+v", r)
+		}
+		if r.Cause == level.CauseManual && r.To == "Gold" && r.Operator == "op.zhao" {
+			manual++
+		}
+	}
+	if manual != 1 {
+		t.Errorf("the manual level set's record: %d, want 1 (%+v)", manual, hist)
+	}
+	for _, id := range []string{"adj-1", "adj-2"} {
+		a, err := pts.Adjustment(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Reason != "" || a.Note != "" || a.Requester != "op.li" {
+			t.Errorf("adjustment %s after erasure: %+v", id, a)
+		}
+	}
+	ach, err := p.Benefits().Achievements(ctx, "m1")
+	if err != nil || len(ach) != 1 || ach[0].Note != "" || ach[0].Achievement != "helper" {
+		t.Errorf("achievements after erasure: %+v %v", ach, err)
+	}
+	cs, err := p.Coupons().List(ctx, "m1")
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("coupons after erasure: %+v %v", cs, err)
+	}
+	for _, c := range cs {
+		if c.Note != "" {
+			t.Errorf("coupon note kept: %+v", c)
+		}
+	}
+	if n := notes(mall); n != 0 {
+		t.Errorf("%d ledger entries of m1 keep a note", n)
+	}
+	// Amounts, balances and the ledger's invariants are as before.
+	checkBalances("after")
+	if err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+	when, erased, err := p.Erased(ctx, "m1")
+	if err != nil || !erased || !when.Equal(at(5)) {
+		t.Errorf("Erased(m1) = %v %v %v, want %v true", when, erased, err, at(5))
+	}
+	if _, erased, _ := p.Erased(ctx, "m2"); erased {
+		t.Error("m2 erased")
+	}
+
+	// m2 keeps its notes.
+	if a, _ := pts.Adjustment(ctx, "adj-3"); a.Reason != "m2 goodwill" {
+		t.Errorf("m2's adjustment: %+v", a)
+	}
+	if cs, _ := p.Coupons().List(ctx, "m2"); len(cs) != 1 || cs[0].Note != "m2 note" {
+		t.Errorf("m2's coupon: %+v", cs)
+	}
+	if n := notes(ledger.MemberAccount("m2", ledger.Points("mall"), "")); n != 1 {
+		t.Errorf("m2's ledger notes: %d, want 1", n)
+	}
+
+	// Later events and calls for m1 are refused, and change nothing.
+	refused := func(what string, err error, also error) {
+		t.Helper()
+		if !errors.Is(err, membership.ErrErased) || !errors.Is(err, also) {
+			t.Errorf("%s: %v, want ErrErased and %v", what, err, also)
+		}
+	}
+	_, err = p.Process(ctx, order("o2", "m1", "100", 6))
+	refused("a new event", err, membership.ErrInvalidEvent)
+	_, err = p.Process(ctx, order("o1", "m1", "200", 0))
+	refused("a retry of an event from before", err, membership.ErrInvalidEvent)
+	_, err = pts.Adjust(ctx, points.AdjustRequest{RequestID: "adj-4", Member: "m1", Operator: "op.li", Note: "x", At: at(6), Program: "mall", Amount: dec("5")})
+	refused("an adjustment", err, membership.ErrInvalidArgument)
+	_, err = pts.Approve(ctx, points.DecideRequest{RequestID: "dec-1", Operator: "op.wang", At: at(6), Adjustment: "adj-2"})
+	refused("approving m1's pending adjustment", err, membership.ErrInvalidArgument)
+	_, err = p.Coupons().Revoke(ctx, coupon.RevokeRequest{RequestID: "rev-3", Operator: "op.zhao", At: at(6), Coupon: c3})
+	refused("revoking m1's coupon by its ID", err, membership.ErrInvalidArgument)
+	_, err = p.Tags().SetProfile(ctx, tag.ProfileRequest{RequestID: "prof-2", Member: "m1", At: at(6), Attributes: map[string]event.Value{"city": event.Str("Ningbo")}})
+	refused("a profile", err, membership.ErrInvalidArgument)
+	checkBalances("after the refusals")
+	if cs, _ := p.Coupons().Live(ctx, "m1"); len(cs) != 1 || cs[0].ID != c3 {
+		t.Errorf("m1's live coupons after a refused revoke: %+v", cs)
+	}
+	// Other members go on.
+	must(p.Process(ctx, order("o3", "m2", "100", 6)))
+
+	// A retry of the erasure is a duplicate; a new erasure is refused.
+	out, err = p.Erase(ctx, erase)
+	if err != nil || !out.Duplicate {
+		t.Errorf("erase retry: %v, duplicate %v", err, out != nil && out.Duplicate)
+	}
+	again := erase
+	again.RequestID, again.At = "erase-2", at(7)
+	_, err = p.Erase(ctx, again)
+	refused("a second erasure", err, membership.ErrInvalidArgument)
+	_, err = p.Erase(ctx, membership.EraseRequest{RequestID: "erase-3", Member: "m2", At: at(7)})
+	if !errors.Is(err, membership.ErrInvalidArgument) {
+		t.Errorf("erase without an operator: %v", err)
+	}
+
+	// The audit trail shows the erasure and the refusals.
+	pg, err := p.Audit(ctx, membership.AuditQuery{Member: "m1", From: at(5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct{ action, req, result string }
+	var got []row
+	for _, e := range pg.Entries {
+		got = append(got, row{e.Action, e.Request, e.Result})
+	}
+	wantRows := []row{
+		{"member.erase", "erase-1", membership.AuditAccepted},
+		// at(6), in request ID order
+		{"points.adjust", "adj-4", membership.AuditRefused},
+		{"points.approve", "dec-1", membership.AuditRefused},
+		{"tag.set_profile", "prof-2", membership.AuditRefused},
+		{"coupon.revoke", "rev-3", membership.AuditRefused},
+		{"member.erase", "erase-2", membership.AuditRefused},
+	}
+	if len(got) != len(wantRows) {
+		t.Fatalf("audit of m1 from the erasure: %+v, want %+v", got, wantRows)
+	}
+	for i := range wantRows {
+		if got[i] != wantRows[i] {
+			t.Errorf("audit[%d] = %+v, want %+v", i, got[i], wantRows[i])
+		}
+	}
+	if pg.Entries[0].Operator != "op.dpo" {
+		t.Errorf("erasure's operator: %q", pg.Entries[0].Operator)
+	}
+
+	// The feed carries the erasure, for the systems downstream.
+	feed, err := p.Feed(ctx, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range feed {
+		if c.Kind == membership.ChangeErased && c.Member == "m1" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d %s changes in the feed, want 1", n, membership.ChangeErased)
+	}
+
+	// A replay of the journal erases m1 on the target too.
+	dst, err := membership.Open(memory.New(), erasableDef(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dst.Replay(ctx, src, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, erased, err := dst.Erased(ctx, "m1"); err != nil || !erased {
+		t.Errorf("replayed: m1 erased %v (%v)", erased, err)
+	}
+	if prof, _ := dst.Tags().Profile(ctx, "m1"); len(prof.Attributes) != 0 {
+		t.Errorf("replayed: profile %v", prof.Attributes)
+	}
+}

@@ -1,0 +1,130 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/store"
+)
+
+// Erasure (the right to erasure of PIPL and GDPR): Unit.Erase removes what
+// the parts keep of a member that may hold personal data (each part that
+// is an Eraser removes its own), blanks the notes of the member's ledger
+// entries, and marks the member erased. From then on an event for the
+// member is refused before any part runs, and a request naming the member
+// (or whose unit changes it) is refused, both with an error wrapping
+// ErrErased. Due work goes on (points and coupons still expire, terms
+// still end), since the ledger must still balance.
+const bErased = "erased" // member → time of the erasure (8 bytes, keys.Time)
+
+// ErrErased is wrapped by the refusal of an event or a request for a
+// member whose personal data was erased.
+var ErrErased = errors.New("member erased")
+
+// Eraser is a part that keeps personal data of a member (profile
+// attributes, operator notes): Erase removes it, inside the erasure's
+// unit, keeping every amount and reference the ledger and the part's
+// rules need.
+type Eraser interface {
+	Erase(u *Unit, member string) error
+}
+
+// Erase erases member's personal data: every Eraser part's, and the notes
+// of the member's ledger entries (see ledger.Ledger.BlankNotes); then it
+// marks the member erased at the unit's time. A member already erased is
+// refused with ErrErased (Apply refuses it first, for a request naming
+// the member).
+func (u *Unit) Erase(member string) error {
+	if member == "" {
+		return errors.New("erase: no member")
+	}
+	if ok, err := isErased(u.tx, member); err != nil {
+		return err
+	} else if ok {
+		return fmt.Errorf("%w: %q", ErrErased, member)
+	}
+	for _, p := range u.e.parts {
+		if er, ok := p.(Eraser); ok {
+			if err := er.Erase(u, member); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := u.led.BlankNotes(member); err != nil {
+		return err
+	}
+	u.erasing = member
+	return u.tx.Put(bErased, []byte(member), keys.New().Time(u.at))
+}
+
+// isErased reports whether member was erased.
+func isErased(tx store.Tx, member string) (bool, error) {
+	if member == "" {
+		return false, nil
+	}
+	_, err := tx.Get(bErased, []byte(member))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	}
+	return false, err
+}
+
+// checkErased returns an error wrapping ErrErased when member was erased.
+func checkErased(tx store.Tx, member string) error {
+	ok, err := isErased(tx, member)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return fmt.Errorf("member %q: %w", member, ErrErased)
+	}
+	return nil
+}
+
+// checkChanged refuses a unit that changed an erased member other than
+// the one it erases: a request that names no member but finds one (a
+// coupon by its code, an adjustment by its ID).
+func (u *Unit) checkChanged() error {
+	if m := u.out.Member; m != "" && m != u.erasing {
+		if err := checkErased(u.tx, m); err != nil {
+			return err
+		}
+	}
+	seen := u.out.Member
+	for _, c := range u.out.Changes {
+		if c.Member == "" || c.Member == seen || c.Member == u.erasing {
+			continue
+		}
+		seen = c.Member
+		if err := checkErased(u.tx, c.Member); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Erased returns the time member was erased at, in the engine's zone
+// (ok false if never).
+func (e *Engine) Erased(ctx context.Context, member string) (at time.Time, ok bool, err error) {
+	err = e.st.View(ctx, func(tx store.Tx) error {
+		v, err := tx.Get(bErased, []byte(member))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if len(v) != 8 {
+			return fmt.Errorf("%w: erasure record of %q", ErrCorrupt, member)
+		}
+		at, ok = keys.U64Time(keys.U64(v, 0)).In(e.loc), true
+		return nil
+	})
+	return at, ok, err
+}

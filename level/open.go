@@ -1,0 +1,108 @@
+package level
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/migrate"
+	"github.com/memberkit/membership/rule"
+)
+
+// CauseOpening is a level a member brought from another system
+// (migrate.Member).
+const CauseOpening Cause = "opening"
+
+var _ engine.Opener = (*part)(nil)
+
+// Open sets a member's opening level state: the growth, credited from the
+// growth pool "opening" (ledger kind engine.KindOpening) and counted as
+// earned at the row's time (so it counts in the retention window of the
+// first term end); the lifetime growth (the growth when zero; never
+// below it); and, with a ladder, the level given, or else the highest
+// level the growth reaches, with a new term from the row's time that ends
+// at TermEnd or as the level's validity says. The levels up to it count
+// as gifted: their upgrade gifts were the old system's to give, and none
+// is granted. A member the part already has a state of is refused
+// (engine.ErrKnownMember).
+func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
+	member := mm.Member
+	g, life := mm.Growth, mm.Lifetime
+	switch {
+	case g.IsNegative():
+		return migrate.Field("growth", fmt.Errorf("%w: %s is negative", event.ErrInvalidArgument, g))
+	case life.IsZero():
+		life = g
+	case life.LessThan(g):
+		return migrate.Field("lifetime", fmt.Errorf("%w: %s is below the growth %s", event.ErrInvalidArgument, life, g))
+	}
+	if _, ok, err := p.load(u, member); err != nil {
+		return err
+	} else if ok {
+		return fmt.Errorf("%w: %q has a level", engine.ErrKnownMember, member)
+	}
+	to := -1
+	if len(p.def.Ladder) > 0 {
+		to = p.def.Reach(g)
+		if mm.Level != "" {
+			if to = p.def.Index(mm.Level); to < 0 {
+				return migrate.Field("level", fmt.Errorf("%w %q", ErrUnknownLevel, mm.Level))
+			}
+		}
+	} else if mm.Level != "" || !mm.TermEnd.IsZero() {
+		return migrate.Field("level", ErrNoLadder)
+	}
+	m := memberState{Lifetime: life}
+	if g.IsPositive() {
+		posted, err := u.Transfer(engine.KindOpening,
+			ledger.Leg{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: g},
+			ledger.Leg{Account: ledger.Pool(ledger.Growth, string(engine.KindOpening)), Amount: g.Neg()})
+		if err != nil {
+			return err
+		}
+		if err := addDay(u.Tx(), member, &m, u.At(), u.Location(), g); err != nil {
+			return err
+		}
+		gc := GrowthChange{Amount: g, Balance: posted.Entries[0].Balance, Lifetime: life, Kind: engine.KindOpening, Rule: "migrate.opening"}
+		if err := u.EmitWith(ChangeGrowth, member, &rule.Reason{Rule: "migrate.opening"}, gc.encode); err != nil {
+			return err
+		}
+	}
+	if to < 0 {
+		return p.save(u, member, &m)
+	}
+	l := p.def.Ladder[to]
+	end := mm.TermEnd
+	if end.IsZero() {
+		end = l.TermEnd(u.At(), u.Location())
+	} else if !end.After(u.At()) {
+		return migrate.Field("term_end", fmt.Errorf("%w: %s is not after the row's time", event.ErrInvalidArgument, end))
+	}
+	if !end.IsZero() {
+		if err := event.CheckTime(end); err != nil {
+			return migrate.Field("term_end", err)
+		}
+	}
+	m.Level, m.Since, m.TermEnd = l.Name, u.At(), end
+	for _, below := range p.def.Ladder[1 : to+1] {
+		if len(below.Gifts) > 0 {
+			m.Gifted = append(m.Gifted, below.Name)
+		}
+	}
+	if err := p.scheduleTerm(u, member, time.Time{}, end); err != nil {
+		return err
+	}
+	if err := addCount(u, member, l.Name, 1); err != nil {
+		return err
+	}
+	if err := appendHistory(u.Tx(), member, &m, &Record{Time: u.At(), Cause: CauseOpening, To: l.Name, TermEnd: end, Event: u.Ref().Event}); err != nil {
+		return err
+	}
+	if err := p.save(u, member, &m); err != nil {
+		return err
+	}
+	return u.Emit(ChangeLevel, member, LevelChange{To: l.Name, Cause: CauseOpening, TermEnd: end, Growth: g},
+		&rule.Reason{Rule: "migrate.opening", Inputs: map[string]string{"growth": g.String()}})
+}

@@ -1,0 +1,140 @@
+// Package migrate moves members from another loyalty system into a
+// program: it streams their opening state from CSV or JSON lines, one
+// member a row, and applies each row as one idempotent unit of work
+// through a Target (membership.Program is one).
+//
+// # Rows
+//
+// A row is a [Member]: the member ID, profile attributes, manual tags, the
+// level (with its term end, or placed by the ladder from the growth),
+// lifetime and current growth, points lots per point program (amount and
+// expiry) and pending points (with the time they become spendable), the
+// stored-value balance with the cumulative recharge and spend, and the
+// coupons held (template, expiry, and the old system's code). [CSV] and
+// [JSONL] read them; their formats are documented there.
+//
+// # Guarantees
+//
+// Each row has its own request ID, given in the row or derived from the
+// file's name and the row's line ("members.csv:17"), so re-running a file
+// changes nothing: rows already applied come back as duplicates. A row
+// applies completely or not at all. A bad row (one that does not parse, or
+// that the program refuses: an unknown level, template or attribute, a
+// member already known) is reported with its line and field
+// ([RowError]), and the rest go on, or the run stops at the first
+// (Options.StopOnError). The opening balances are ledger entries of their
+// own kind ("opening"), from pool accounts of that name, so the ledger's
+// identity holds and Verify passes after an import.
+//
+// [Run] reads one batch of rows at a time (Options.Batch) and hands it to
+// the Target, which applies it in one store transaction: memory stays flat
+// whatever the file's size. A cancelled context stops it between batches
+// (or inside one, which then applies nothing); running the file again
+// resumes where it stopped.
+package migrate
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Member is one member's opening state: one row of an import.
+type Member struct {
+	// RequestID is the row's idempotency key; Run derives it from the
+	// source's name and the row's line when empty.
+	RequestID string `json:"request_id,omitempty"`
+	// Member is the member's ID (required).
+	Member string `json:"member"`
+	// Operator is who imports (Options.Operator when empty): the audit
+	// trail records it.
+	Operator string `json:"operator,omitempty"`
+	// At is when the opening state takes effect (Options.At when zero):
+	// the time of its ledger entries, of the level's new term, of the
+	// coupons' issue.
+	At time.Time `json:"at"`
+	// Profile holds profile attributes as text, converted to each
+	// attribute's declared kind (a decimal, an integer, true/false, an
+	// RFC 3339 time, strings separated by commas).
+	Profile map[string]string `json:"profile,omitempty"`
+	// Tags are manual tags the member holds.
+	Tags []string `json:"tags,omitempty"`
+	// Level is the ladder level the member holds; empty: the highest
+	// level whose upgrade threshold the growth reaches. TermEnd is when
+	// its term ends; zero: as the level's validity says from At.
+	Level   string    `json:"level,omitempty"`
+	TermEnd time.Time `json:"term_end,omitzero"`
+	// Growth is the current growth; Lifetime the net growth ever earned
+	// (Growth when zero).
+	Growth   decimal.Decimal `json:"growth,omitzero"`
+	Lifetime decimal.Decimal `json:"lifetime,omitzero"`
+	// Points are the points held, per point program.
+	Points []Points `json:"points,omitempty"`
+	// Value is the stored value, if any.
+	Value *Value `json:"value,omitempty"`
+	// Coupons are the coupons held, all available.
+	Coupons []Coupon `json:"coupons,omitempty"`
+}
+
+// Points are the points of one point program a member holds.
+type Points struct {
+	Program string `json:"program"`
+	// Lots are spendable points; Pending are points not yet spendable,
+	// each released at its Release time.
+	Lots    []Lot `json:"lots,omitempty"`
+	Pending []Lot `json:"pending,omitempty"`
+}
+
+// Lot is an amount of points with its expiry (zero: never) and, for
+// pending points, its release.
+type Lot struct {
+	Amount  decimal.Decimal `json:"amount"`
+	Expires time.Time       `json:"expires,omitzero"`
+	Release time.Time       `json:"release,omitzero"`
+}
+
+// Value is a member's stored value: the balance, and the cumulative
+// recharge and spend the statistics and tag rules read.
+type Value struct {
+	Balance   decimal.Decimal `json:"balance"`
+	Recharged decimal.Decimal `json:"recharged,omitzero"`
+	Spent     decimal.Decimal `json:"spent,omitzero"`
+}
+
+// Coupon is a coupon a member holds: its template, its expiry (zero: as
+// the template's validity says from At) and the old system's code, kept
+// on the coupon (coupon.Coupon.Legacy) and found by coupon.Handle.ByCode.
+type Coupon struct {
+	Template string    `json:"template"`
+	Expires  time.Time `json:"expires,omitzero"`
+	Code     string    `json:"code,omitempty"`
+}
+
+// Sentinel errors.
+var (
+	// ErrBadRow is wrapped by the error of a row that does not parse.
+	ErrBadRow = errors.New("migrate: bad row")
+)
+
+// FieldError is the error of one field of a row: a value that does not
+// parse, or one the program refuses (an unknown level). Field is the
+// field's path ("points[0].lots[1].amount", "coupons[2].template").
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Field returns err in a FieldError naming field.
+func Field(field string, err error) error { return &FieldError{Field: field, Err: err} }
+
+// Fieldf returns a FieldError naming field, its cause formatted.
+func Fieldf(field string, format string, args ...any) error {
+	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
+}

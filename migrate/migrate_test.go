@@ -1,0 +1,343 @@
+package migrate_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/migrate"
+	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
+	"github.com/shopspring/decimal"
+)
+
+// retail returns the retail example's definition with two profile
+// attributes.
+// A nil t (an Example) panics on an error.
+func retail(t testing.TB) membership.Definition {
+	fatal := func(err error) {
+		if t == nil {
+			panic(err)
+		}
+		t.Helper()
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("../examples/retail/program.json")
+	if err != nil {
+		fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		fatal(err)
+	}
+	m["tags"].(map[string]any)["attributes"] = []any{
+		map[string]any{"name": "phone", "type": "string"},
+		map[string]any{"name": "city", "type": "string"},
+	}
+	if raw, err = json.Marshal(m); err != nil {
+		fatal(err)
+	}
+	def, err := membership.ParseDefinition(raw)
+	if err != nil {
+		fatal(err)
+	}
+	return def
+}
+
+func open(t testing.TB, st store.Store) *membership.Program {
+	t.Helper()
+	p, err := membership.Open(st, retail(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+var shanghai, _ = time.LoadLocation("Asia/Shanghai")
+
+// at is the import's opening time: 2025-06-01 00:00 in the program's zone.
+var at = time.Date(2025, 6, 1, 0, 0, 0, 0, shanghai)
+
+func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+func source(t testing.TB, name string) migrate.Source {
+	t.Helper()
+	f, err := os.Open("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if name == "members.csv" {
+		return migrate.CSV(f, shanghai)
+	}
+	return migrate.JSONL(f)
+}
+
+// TestImportFiles imports the CSV and the JSON lines file, which hold the
+// same members (every field on m1), checks each balance worked out by
+// hand from the files, the bad rows reported by line and field, a re-run
+// that changes nothing, and the pending points released on time.
+func TestImportFiles(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		bad  []migrate.RowError // Line, Member, Field; Err checked apart
+	}{
+		{"members.csv", []migrate.RowError{{Line: 4, Member: "m3", Field: "points[0].amount"}, {Line: 5, Member: "m4", Field: "level"}}},
+		{"members.jsonl", []migrate.RowError{{Line: 4, Member: "m3", Field: "nickname"}, {Line: 5, Member: "m4", Field: "level"}}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			ctx := context.Background()
+			p := open(t, memory.New())
+			var progress []migrate.Progress
+			opts := migrate.Options{Name: tc.file, At: at, Batch: 2, Operator: "op.migrate",
+				Progress: func(pr migrate.Progress) { progress = append(progress, pr) }}
+			res, err := migrate.Run(ctx, p, source(t, tc.file), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (migrate.Progress{Rows: 5, Applied: 3, Failed: 2}); res.Progress != want {
+				t.Errorf("progress %+v, want %+v", res.Progress, want)
+			}
+			if len(progress) == 0 || progress[len(progress)-1] != res.Progress {
+				t.Errorf("progress callbacks %+v, last want %+v", progress, res.Progress)
+			}
+			if len(res.Errors) != len(tc.bad) {
+				t.Fatalf("errors %v, want %d", res.Errors, len(tc.bad))
+			}
+			for i, w := range tc.bad {
+				g := res.Errors[i]
+				if g.Line != w.Line || g.Member != w.Member || g.Field != w.Field {
+					t.Errorf("error %d: line %d member %q field %q (%v), want line %d member %q field %q", i, g.Line, g.Member, g.Field, g.Err, w.Line, w.Member, w.Field)
+				}
+			}
+			if !errors.Is(res.Errors[1].Err, level.ErrUnknownLevel) {
+				t.Errorf("m4: %v, want ErrUnknownLevel", res.Errors[1].Err)
+			}
+			checkImported(t, p)
+
+			// A re-run changes nothing: every good row is a duplicate.
+			res, err = migrate.Run(ctx, p, source(t, tc.file), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (migrate.Progress{Rows: 5, Duplicates: 3, Failed: 2}); res.Progress != want {
+				t.Errorf("re-run: %+v, want %+v", res.Progress, want)
+			}
+			checkImported(t, p)
+
+			// Under another default time, the rows that took it are other
+			// requests under the same IDs: conflicts, refused. m5 gives its
+			// own time: a duplicate.
+			later := opts
+			later.At = at.Add(time.Hour)
+			res, err = migrate.Run(ctx, p, source(t, tc.file), later)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (migrate.Progress{Rows: 5, Duplicates: 1, Failed: 4}); res.Progress != want {
+				t.Errorf("run at another time: %+v, want %+v", res.Progress, want)
+			}
+			if !errors.Is(res.Errors[0].Err, membership.ErrEventConflict) || res.Errors[0].Member != "m1" {
+				t.Errorf("m1 under another time: %v, want ErrEventConflict", res.Errors[0])
+			}
+			checkImported(t, p)
+
+			// The pending 50 are released on 2025-06-10.
+			if _, err := p.Advance(ctx, time.Date(2025, 6, 11, 0, 0, 0, 0, shanghai)); err != nil {
+				t.Fatal(err)
+			}
+			b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: "m1", At: time.Date(2025, 6, 11, 0, 0, 0, 0, shanghai)})
+			if err != nil || !b.Available.Equal(dec("550")) || !b.Pending.IsZero() {
+				t.Errorf("m1 after the release: %+v %v, want 550 available, none pending", b, err)
+			}
+			if err := p.Verify(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// checkImported checks the state the members files give, worked out by
+// hand.
+func checkImported(t *testing.T, p *membership.Program) {
+	t.Helper()
+	ctx := context.Background()
+	// m1: mall 300 (to 2025-12-31) + 200 (no expiry) spendable, 50
+	// pending; Gold to 2026-06-01 00:00 with growth 1800, lifetime 5000;
+	// stored value 120.50, recharged 1000, spent 879.50; two coupons, one
+	// found by its old code; the staff tag; phone and city.
+	b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: "m1", At: at})
+	if err != nil || !b.Available.Equal(dec("500")) || !b.Main.Equal(dec("500")) || !b.Pending.Equal(dec("50")) {
+		t.Errorf("m1 points %+v %v, want 500 available and main, 50 pending", b, err)
+	}
+	lv, err := p.Levels().Status(ctx, "m1")
+	if err != nil || lv.Level != "Gold" || !lv.TermEnd.Equal(time.Date(2026, 6, 1, 0, 0, 0, 0, shanghai)) ||
+		!lv.Growth.Equal(dec("1800")) || !lv.Lifetime.Equal(dec("5000")) || !lv.Since.Equal(at) {
+		t.Errorf("m1 level %+v %v", lv, err)
+	}
+	v, err := p.Value().Account(ctx, "m1")
+	if err != nil || !v.Balance.Equal(dec("120.50")) || !v.Recharged.Equal(dec("1000")) || !v.Spent.Equal(dec("879.50")) {
+		t.Errorf("m1 value %+v %v", v, err)
+	}
+	cs, err := p.Coupons().Live(ctx, "m1")
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("m1 coupons %+v %v", cs, err)
+	}
+	// winback-30 expires as given; gold-gift as its template says: 60
+	// days from 2025-06-01, to 24:00 of 2025-07-30.
+	wantC := map[string]time.Time{"winback-30": time.Date(2025, 7, 1, 0, 0, 0, 0, shanghai), "gold-gift": time.Date(2025, 7, 31, 0, 0, 0, 0, shanghai)}
+	for _, c := range cs {
+		if !c.Expires.Equal(wantC[c.Template]) || c.Method != coupon.Migrated || c.State != coupon.Available {
+			t.Errorf("m1 coupon %+v, want expiry %v", c, wantC[c.Template])
+		}
+	}
+	old, err := p.Coupons().ByCode(ctx, "OLD-001")
+	if err != nil || old.Member != "m1" || old.Template != "winback-30" || old.Legacy != "OLD-001" {
+		t.Errorf("by old code: %+v %v", old, err)
+	}
+	prof, err := p.Tags().Profile(ctx, "m1")
+	if err != nil || !prof.Attributes["phone"].Equal(event.Str("13800001111")) || !prof.Attributes["city"].Equal(event.Str("Hangzhou")) {
+		t.Errorf("m1 profile %+v %v", prof.Attributes, err)
+	}
+	staff := false
+	for _, a := range prof.Tags {
+		staff = staff || (a.Tag == "staff" && a.Manual && a.By == "op.migrate")
+	}
+	if !staff {
+		t.Errorf("m1 tags %+v, want staff by op.migrate", prof.Tags)
+	}
+	// m2: growth 7000 places them at Platinum (6000 <= 7000 < 15000), a
+	// term of 12 months: to 24:00 of 2026-06-01.
+	lv, err = p.Levels().Status(ctx, "m2")
+	if err != nil || lv.Level != "Platinum" || !lv.TermEnd.Equal(time.Date(2026, 6, 2, 0, 0, 0, 0, shanghai)) || !lv.Lifetime.Equal(dec("7000")) {
+		t.Errorf("m2 level %+v %v", lv, err)
+	}
+	// m3 and m4 were refused: nothing of them.
+	for _, m := range []string{"m3", "m4"} {
+		got, err := p.Member(ctx, m, at)
+		if err != nil || len(got.Accounts) != 0 {
+			t.Errorf("%s: accounts %v %v, want none", m, got.Accounts, err)
+		}
+	}
+	// m5: 10 points, the entry level.
+	b, err = p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: "m5", At: at})
+	if err != nil || !b.Available.Equal(dec("10")) {
+		t.Errorf("m5 points %+v %v", b, err)
+	}
+	if lv, _ := p.Levels().Status(ctx, "m5"); lv.Level != "Silver" {
+		t.Errorf("m5 level %q, want Silver", lv.Level)
+	}
+	// m5's row gives its own request ID; the others' are "<file>:<line>".
+	// The audit trail has each row, by member (first: later runs may add
+	// refusals).
+	for member, req := range map[string]string{"m5": "legacy-m5", "m1": "members.*:2"} {
+		pg, err := p.Audit(ctx, membership.AuditQuery{Member: member})
+		if err != nil || len(pg.Entries) == 0 || pg.Entries[0].Action != "member.open" || pg.Entries[0].Result != membership.AuditAccepted {
+			t.Fatalf("audit of %s: %+v %v", member, pg.Entries, err)
+		}
+		if got := pg.Entries[0].Request; got != req && !(strings.HasPrefix(req, "members.") && (got == "members.csv:2" || got == "members.jsonl:1")) {
+			t.Errorf("%s's request ID %q, want %s", member, got, req)
+		}
+	}
+	// The opening balances are their own kind: 300+200+50+10 points,
+	// 1800+7000 growth, 120.50 stored value.
+	for asset, want := range map[ledger.Asset]string{ledger.Points("mall"): "560", ledger.Growth: "8800", ledger.Value: "120.50"} {
+		tot, err := p.Totals(ctx, asset, "", "")
+		if err != nil || !tot[membership.KindOpening].Equal(dec(want)) {
+			t.Errorf("%s opening total %v %v, want %s", asset, tot, err, want)
+		}
+	}
+	// The points reconciliation holds with the opening kind: 560 opened,
+	// nothing else, 560 outstanding in the pools.
+	r, err := p.Points().Reconciliation(ctx, points.ReconciliationQuery{Program: "mall"})
+	if err != nil || !r.Holds() || !r.Opening.Equal(dec("560")) || r.Outstanding == nil || !r.Outstanding.Equal(dec("560")) {
+		t.Errorf("reconciliation %+v %v", r, err)
+	}
+	if err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestImportReplay imports the CSV on a program with the input journal
+// and replays the journal into an empty store: the same balances, and
+// m1's coupons with the same codes.
+func TestImportReplay(t *testing.T) {
+	ctx := context.Background()
+	src := memory.New()
+	p, err := membership.Open(src, retail(t), membership.WithJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrate.Run(ctx, p, source(t, "members.csv"), migrate.Options{Name: "members.csv", At: at, Operator: "op.migrate"}); err != nil {
+		t.Fatal(err)
+	}
+	q := open(t, memory.New())
+	if _, err := q.Replay(ctx, src, nil); err != nil {
+		t.Fatal(err)
+	}
+	checkImported(t, q)
+	a, _ := p.Coupons().List(ctx, "m1")
+	b, _ := q.Coupons().List(ctx, "m1")
+	if len(a) != 2 || len(b) != 2 || a[0].Code != b[0].Code || a[1].Code != b[1].Code {
+		t.Errorf("coupons %+v, replayed %+v", a, b)
+	}
+}
+
+// TestStopOnError stops at the first bad row: m1 and m2 applied, nothing
+// after m3.
+func TestStopOnError(t *testing.T) {
+	ctx := context.Background()
+	p := open(t, memory.New())
+	res, err := migrate.Run(ctx, p, source(t, "members.csv"), migrate.Options{Name: "members.csv", At: at, StopOnError: true})
+	var re *migrate.RowError
+	if !errors.As(err, &re) || re.Line != 4 || re.Field != "points[0].amount" {
+		t.Fatalf("err %v, want line 4's", err)
+	}
+	if want := (migrate.Progress{Rows: 3, Applied: 2, Failed: 1}); res.Progress != want {
+		t.Errorf("progress %+v, want %+v", res.Progress, want)
+	}
+	got, err := p.Member(ctx, "m5", at)
+	if err != nil || len(got.Accounts) != 0 {
+		t.Errorf("m5 applied after the stop: %v", got.Accounts)
+	}
+
+	// A refused row inside a batch: the rows after it in the batch are
+	// not applied either.
+	p = open(t, memory.New())
+	rows := []migrate.Member{{Member: "a", Growth: dec("1")}, {Member: "b", Level: "Bronze"}, {Member: "c", Growth: dec("1")}}
+	res, err = migrate.Run(ctx, p, &slice{rows: rows}, migrate.Options{Name: "s", At: at, StopOnError: true})
+	if !errors.As(err, &re) || re.Member != "b" || re.Field != "level" {
+		t.Fatalf("err %v, want b's level", err)
+	}
+	if want := (migrate.Progress{Rows: 3, Applied: 1, Failed: 1}); res.Progress != want {
+		t.Errorf("progress %+v, want %+v", res.Progress, want)
+	}
+	if lv, _ := p.Levels().Status(ctx, "c"); !lv.Growth.IsZero() {
+		t.Errorf("c applied after the stop: %+v", lv)
+	}
+}
+
+// slice is a Source of rows in memory, line i+1 for row i.
+type slice struct {
+	rows []migrate.Member
+	i    int
+}
+
+func (s *slice) Next() (migrate.Row, error) {
+	if s.i == len(s.rows) {
+		return migrate.Row{}, io.EOF
+	}
+	s.i++
+	return migrate.Row{Line: s.i, Member: s.rows[s.i-1]}, nil
+}

@@ -1,0 +1,285 @@
+package migrate
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// CSV returns a source reading CSV (RFC 4180) from r. The first record is
+// a header naming the columns, in any order; a column may be left out, a
+// cell left empty. The columns:
+//
+//	request_id       the row's idempotency key (default "<name>:<line>")
+//	member           the member's ID (required)
+//	at               the opening time (default Options.At)
+//	level, term_end  the level and its term end
+//	growth, lifetime the current and lifetime growth
+//	points           spendable lots: program|amount|expires, ";" between lots
+//	pending          pending lots: program|amount|expires|release
+//	value_balance, value_recharged, value_spent
+//	                 the stored value's balance and cumulative recharge and spend
+//	coupons          coupons held: template|expires|code, ";" between coupons
+//	tags             manual tags, ";" between them
+//	profile.NAME     the profile attribute NAME, as text
+//
+// An empty expires is no expiry (for a coupon: the template's validity);
+// an empty code is none. A time is RFC 3339 ("2026-12-31T23:59:59+08:00")
+// or a date ("2026-12-31"), the start of that day in loc (UTC if nil). An
+// unknown column fails the first Next.
+func CSV(r io.Reader, loc *time.Location) Source {
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = -1
+	if loc == nil {
+		loc = time.UTC
+	}
+	return &csvSource{r: cr, loc: loc}
+}
+
+type csvSource struct {
+	r      *csv.Reader
+	loc    *time.Location
+	header []string
+}
+
+var csvColumns = map[string]bool{
+	"request_id": true, "member": true, "at": true, "level": true, "term_end": true, "growth": true, "lifetime": true,
+	"points": true, "pending": true, "value_balance": true, "value_recharged": true, "value_spent": true,
+	"coupons": true, "tags": true,
+}
+
+func (s *csvSource) Next() (Row, error) {
+	if s.header == nil {
+		h, err := s.r.Read()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return Row{}, io.EOF
+			}
+			return Row{}, err
+		}
+		for _, c := range h {
+			if !csvColumns[c] && !strings.HasPrefix(c, "profile.") {
+				return Row{}, fmt.Errorf("%w: header: unknown column %q", ErrBadRow, c)
+			}
+		}
+		s.header = append([]string(nil), h...)
+	}
+	rec, err := s.r.Read()
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) && !errors.Is(pe.Err, csv.ErrQuote) && !errors.Is(pe.Err, csv.ErrBareQuote) {
+			return Row{}, err
+		}
+		if pe != nil { // a malformed record: the reader goes on after it
+			return Row{Line: pe.StartLine, Err: fmt.Errorf("%w: %w", ErrBadRow, err)}, nil
+		}
+		return Row{}, err
+	}
+	line, _ := s.r.FieldPos(0)
+	row := Row{Line: line}
+	if len(rec) != len(s.header) {
+		row.Err = fmt.Errorf("%w: %d fields, the header has %d", ErrBadRow, len(rec), len(s.header))
+		return row, nil
+	}
+	p := cellParser{loc: s.loc}
+	m := &row.Member
+	var val Value
+	hasValue := false
+	for i, col := range s.header {
+		v := rec[i]
+		if v == "" {
+			continue
+		}
+		switch col {
+		case "request_id":
+			m.RequestID = v
+		case "member":
+			m.Member = v
+		case "at":
+			m.At = p.time(col, v)
+		case "level":
+			m.Level = v
+		case "term_end":
+			m.TermEnd = p.time(col, v)
+		case "growth":
+			m.Growth = p.dec(col, v)
+		case "lifetime":
+			m.Lifetime = p.dec(col, v)
+		case "points", "pending":
+			m.Points = p.points(m.Points, col, v)
+		case "value_balance":
+			val.Balance, hasValue = p.dec(col, v), true
+		case "value_recharged":
+			val.Recharged, hasValue = p.dec(col, v), true
+		case "value_spent":
+			val.Spent, hasValue = p.dec(col, v), true
+		case "coupons":
+			m.Coupons = p.coupons(v)
+		case "tags":
+			m.Tags = strings.Split(v, ";")
+		default:
+			if m.Profile == nil {
+				m.Profile = map[string]string{}
+			}
+			m.Profile[strings.TrimPrefix(col, "profile.")] = v
+		}
+		if p.err != nil {
+			break
+		}
+	}
+	if hasValue {
+		m.Value = &val
+	}
+	if p.err != nil {
+		row.Err = fmt.Errorf("%w: %w", ErrBadRow, p.err)
+	}
+	return row, nil
+}
+
+// cellParser parses cells, keeping the first error (a FieldError).
+type cellParser struct {
+	loc *time.Location
+	err error
+}
+
+func (p *cellParser) fail(field, format string, args ...any) {
+	if p.err == nil {
+		p.err = Fieldf(field, format, args...)
+	}
+}
+
+func (p *cellParser) time(field, v string) time.Time {
+	if v == "" {
+		return time.Time{}
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t
+	}
+	t, err := time.ParseInLocation(time.DateOnly, v, p.loc)
+	if err != nil {
+		p.fail(field, "%q is neither an RFC 3339 time nor a date", v)
+	}
+	return t
+}
+
+func (p *cellParser) dec(field, v string) decimal.Decimal {
+	d, err := decimal.NewFromString(v)
+	if err != nil {
+		p.fail(field, "%q is not a decimal", v)
+	}
+	return d
+}
+
+// points adds the lots of a points or pending cell to ps, by program.
+func (p *cellParser) points(ps []Points, col, v string) []Points {
+	pending := col == "pending"
+	for i, item := range strings.Split(v, ";") {
+		f := fmt.Sprintf("%s[%d]", col, i)
+		parts := strings.Split(item, "|")
+		want := 3
+		if pending {
+			want = 4
+		}
+		if len(parts) < 2 || len(parts) > want || parts[0] == "" {
+			p.fail(f, "%q: want program|amount|expires%s", item, map[bool]string{true: "|release"}[pending])
+			return ps
+		}
+		l := Lot{Amount: p.dec(f+".amount", parts[1])}
+		if len(parts) > 2 {
+			l.Expires = p.time(f+".expires", parts[2])
+		}
+		if len(parts) > 3 {
+			l.Release = p.time(f+".release", parts[3])
+		}
+		j := 0
+		for j < len(ps) && ps[j].Program != parts[0] {
+			j++
+		}
+		if j == len(ps) {
+			ps = append(ps, Points{Program: parts[0]})
+		}
+		if pending {
+			ps[j].Pending = append(ps[j].Pending, l)
+		} else {
+			ps[j].Lots = append(ps[j].Lots, l)
+		}
+	}
+	return ps
+}
+
+func (p *cellParser) coupons(v string) []Coupon {
+	var out []Coupon
+	for i, item := range strings.Split(v, ";") {
+		f := fmt.Sprintf("coupons[%d]", i)
+		parts := strings.Split(item, "|")
+		if len(parts) > 3 || parts[0] == "" {
+			p.fail(f, "%q: want template|expires|code", item)
+			return out
+		}
+		c := Coupon{Template: parts[0]}
+		if len(parts) > 1 {
+			c.Expires = p.time(f+".expires", parts[1])
+		}
+		if len(parts) > 2 {
+			c.Code = parts[2]
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// JSONL returns a source reading JSON lines from r: one Member object a
+// line (its JSON form: "member", "level", "points": [{"program", "lots":
+// [{"amount", "expires"}], "pending": […]}], "value": {"balance", …},
+// "coupons": [{"template", "expires", "code"}], "tags", "profile": {name:
+// text}, …), times in RFC 3339, amounts as strings or numbers. Blank lines
+// are skipped; a field the Member has not is a bad row. A line may be up
+// to 1 MiB.
+func JSONL(r io.Reader) Source {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	return &jsonlSource{sc: sc}
+}
+
+type jsonlSource struct {
+	sc   *bufio.Scanner
+	line int
+}
+
+func (s *jsonlSource) Next() (Row, error) {
+	for s.sc.Scan() {
+		s.line++
+		b := bytes.TrimSpace(s.sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		row := Row{Line: s.line}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&row.Member); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) && te.Field != "" {
+				err = Field(te.Field, err)
+			} else if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+				err = Field(strings.Trim(f, `"`), errors.New("unknown field"))
+			}
+			row.Err = fmt.Errorf("%w: %w", ErrBadRow, err)
+		} else if dec.More() {
+			row.Err = fmt.Errorf("%w: more than one value on the line", ErrBadRow)
+		}
+		return row, nil
+	}
+	if err := s.sc.Err(); err != nil {
+		return Row{}, fmt.Errorf("line %d: %w", s.line+1, err)
+	}
+	return Row{}, io.EOF
+}

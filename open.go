@@ -1,0 +1,107 @@
+package membership
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/migrate"
+	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/tag"
+	"github.com/memberkit/membership/value"
+)
+
+// ErrKnownMember is returned, wrapping ErrInvalidArgument, for an opening
+// state (OpenMember) of a member the program already has a history of.
+var ErrKnownMember = engine.ErrKnownMember
+
+// KindOpening is the ledger kind of the opening balances OpenMember posts,
+// against each asset's pool of that name.
+const KindOpening = engine.KindOpening
+
+// OpenMember sets the opening state of a member migrated from another
+// system (see package migrate, whose Run streams a file of them through
+// OpenMembers): one unit of work, idempotent under m.RequestID, audited
+// and journaled as "member.open". Each domain sets its share (see the Open
+// of each domain's part: value, level, points, coupon, tag): the balances
+// are ledger entries of kind KindOpening, so the ledger balances and
+// Verify passes. The member must be new (else ErrKnownMember). A row the
+// program refuses (an unknown level, template, program or attribute, a
+// negative amount, a field of a domain the definition leaves out) wraps
+// ErrInvalidArgument or the domain's sentinel, in a migrate.FieldError
+// naming the field, and writes nothing.
+func (p *Program) OpenMember(ctx context.Context, m migrate.Member) (*change.Outcome, error) {
+	outs, errs, err := p.OpenMembers(ctx, []migrate.Member{m}, false)
+	if err != nil {
+		return nil, err
+	}
+	if errs[0] != nil {
+		return nil, errs[0]
+	}
+	return outs[0], nil
+}
+
+// OpenMembers applies several opening states as OpenMember does, each its
+// own unit of work, in one store transaction when none is refused (a
+// refused row is left out and the rest applied again): errs[i] is row i's
+// refusal, outs[i] its outcome (Duplicate set for a row applied before).
+// err is a failure of the store or of ctx, and then nothing was written.
+// With stop set, the rows after the first one refused are not applied:
+// their outcome and error are both nil.
+func (p *Program) OpenMembers(ctx context.Context, ms []migrate.Member, stop bool) (outs []*change.Outcome, errs []error, err error) {
+	reqs := make([]engine.Request, len(ms))
+	fns := make([]func(*engine.Unit) error, len(ms))
+	pre := make([]error, len(ms))
+	for i := range ms {
+		m := ms[i]
+		if pre[i] = p.checkOpening(m); pre[i] != nil {
+			reqs[i] = engine.Request{} // refused by ApplyBatch's checks, not run
+			continue
+		}
+		body := m
+		body.At = body.At.UTC()
+		reqs[i] = engine.Request{ID: m.RequestID, Body: body, At: m.At, Member: m.Member, Action: "member.open", Operator: m.Operator}
+		fns[i] = func(u *engine.Unit) error { return u.Open(&m) }
+	}
+	outs, errs, err = p.eng.ApplyBatch(ctx, reqs, fns, stop)
+	if err != nil {
+		return nil, nil, fmt.Errorf("membership: open members: %w", err)
+	}
+	for i := range errs {
+		if pre[i] != nil {
+			errs[i] = pre[i]
+		}
+		if errs[i] != nil {
+			errs[i] = fmt.Errorf("membership: open member %q: %w", ms[i].Member, errs[i])
+		}
+	}
+	return outs, errs, nil
+}
+
+// checkOpening checks what of an opening state the engine does not: the
+// member, the operator, and fields of domains the definition leaves out.
+func (p *Program) checkOpening(m migrate.Member) error {
+	if err := event.CheckMember(m.Member); err != nil {
+		return migrate.Field("member", err)
+	}
+	if m.Operator == "" {
+		return migrate.Field("operator", fmt.Errorf("%w: an operator is required", ErrInvalidArgument))
+	}
+	switch {
+	case len(m.Points) > 0 && p.def.Points == nil:
+		return migrate.Field("points", points.ErrNotDefined)
+	case m.Value != nil && p.def.StoredValue == nil:
+		return migrate.Field("value", value.ErrNotDefined)
+	case len(m.Coupons) > 0 && p.def.Coupons == nil:
+		return migrate.Field("coupons", coupon.ErrNotDefined)
+	case (len(m.Tags) > 0 || len(m.Profile) > 0) && p.def.Tags == nil:
+		return migrate.Field("tags", tag.ErrNotDefined)
+	case (m.Level != "" || !m.Growth.IsZero() || !m.Lifetime.IsZero()) && p.def.Levels == nil:
+		return migrate.Field("level", level.ErrNotDefined)
+	}
+	return nil
+}

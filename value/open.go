@@ -1,0 +1,69 @@
+package value
+
+import (
+	"fmt"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/migrate"
+	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
+)
+
+// ChangeOpened is published for a member's opening stored value, migrated
+// from another system (data: Change).
+const ChangeOpened = "value.opened"
+
+var _ engine.Opener = (*part)(nil)
+
+// Open sets a member's opening stored value: the balance, credited from
+// the value pool "opening" (ledger kind engine.KindOpening), and the
+// cumulative recharge and spend, which Account reports. Amounts must not
+// be negative nor have more decimal places than the definition's scale.
+func (p *part) Open(u *engine.Unit, m *migrate.Member) error {
+	v := m.Value
+	if v == nil {
+		return nil
+	}
+	sc := p.def.scale()
+	check := func(name string, amt decimal.Decimal) error {
+		if amt.IsNegative() {
+			return migrate.Field("value."+name, fmt.Errorf("%w: %s is negative", event.ErrInvalidArgument, amt))
+		}
+		if !amt.Equal(amt.Truncate(sc)) {
+			return migrate.Field("value."+name, fmt.Errorf("%w: more than %d decimal places", event.ErrInvalidArgument, sc))
+		}
+		return nil
+	}
+	if err := check("balance", v.Balance); err != nil {
+		return err
+	}
+	if err := check("recharged", v.Recharged); err != nil {
+		return err
+	}
+	if err := check("spent", v.Spent); err != nil {
+		return err
+	}
+	bal := v.Balance
+	if bal.IsPositive() {
+		_, err := u.Post(ledger.Transaction{Kind: engine.KindOpening, Legs: []ledger.Leg{
+			{Account: account(m.Member), Amount: bal},
+			{Account: ledger.Pool(ledger.Value, string(engine.KindOpening)), Amount: bal.Neg()},
+		}})
+		if err != nil {
+			return err
+		}
+	}
+	for _, t := range []struct {
+		kind ledger.Kind
+		amt  decimal.Decimal
+	}{{KindRecharge, v.Recharged}, {KindSpend, v.Spent}} {
+		if t.amt.IsPositive() {
+			if err := u.AddTotal(bTotals, totalKey(m.Member, t.kind), m.Member, t.amt); err != nil {
+				return err
+			}
+		}
+	}
+	return u.Emit(ChangeOpened, m.Member, Change{Amount: bal, Balance: bal}, &rule.Reason{Rule: "migrate.opening"})
+}
