@@ -46,6 +46,9 @@ import (
 	"github.com/memberkit/membership/examples/internal/cli"
 	"github.com/memberkit/membership/examples/internal/insight"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/whatif"
+	"github.com/shopspring/decimal"
 )
 
 //go:embed program.json
@@ -69,7 +72,7 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p, _, closeAll, err := cli.Open("retail", cfg, programJSON)
+	p, db, closeAll, err := cli.Open("retail", cfg, programJSON)
 	if err != nil {
 		return err
 	}
@@ -87,6 +90,12 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	bar := cli.NewBar(cfg, 1, "what-if replay")
+	_, err = s.whatIf(ctx, db, pg, bar.Progress)
+	bar.Done()
+	if err != nil {
+		return err
+	}
 	if err := s.report(ctx, stdout, pg, time.Since(began)); err != nil {
 		return err
 	}
@@ -97,6 +106,21 @@ func run(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "HTML report with charts: %s\n", cfg.HTML)
 	}
 	return nil
+}
+
+// whatIfLevel and whatIfThreshold are the page's what-if: the Gold
+// threshold lowered to 1200 of growth.
+const whatIfLevel, whatIfThreshold = "Gold", "1200"
+
+// whatIf replays the run's journal under the definition with the Gold
+// threshold lowered, beside the run as it was, and adds the comparison
+// to pg.
+func (s *sim) whatIf(ctx context.Context, db store.Store, pg *insight.Page, progress func(done, total uint64)) (*whatif.Report, error) {
+	changed, change, err := insight.WithThreshold(s.p.Definition(), whatIfLevel, decimal.RequireFromString(whatIfThreshold))
+	if err != nil {
+		return nil, err
+	}
+	return pg.CompareLevels(ctx, db, s.p.Definition(), changed, change, progress)
 }
 
 // page builds the operator's page from the program's monthly report,

@@ -10,10 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/examples/internal/cli"
+	"github.com/memberkit/membership/examples/internal/insight"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
 )
 
@@ -31,7 +34,7 @@ import (
 func TestPageMatchesLedger(t *testing.T) {
 	ctx := context.Background()
 	cfg := cli.Config{Members: 80, Months: 18, Seed: 3}
-	p, _, closeAll, err := cli.Open("retail", cfg, programJSON)
+	p, db, closeAll, err := cli.Open("retail", cfg, programJSON)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,14 +47,18 @@ func TestPageMatchesLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	wr, err := s.whatIf(ctx, db, pg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var html, text bytes.Buffer
 	if err := pg.WriteHTML(&html); err != nil {
 		t.Fatal(err)
 	}
 	pg.WriteText(&text)
 	page := html.String()
-	if n := strings.Count(page, "<svg "); n != 4 { // three charts and the fonts' holder
-		t.Errorf("the page has %d <svg> elements; want 4 (the fonts, levels, points, coupons)", n)
+	if n := strings.Count(page, "<svg "); n != 5 { // four charts and the fonts' holder
+		t.Errorf("the page has %d <svg> elements; want 5 (the fonts, levels, points, coupons, what-if)", n)
 	}
 
 	// The liability curve: a row per month from January 2025 to the day
@@ -158,6 +165,56 @@ func TestPageMatchesLedger(t *testing.T) {
 				}
 			}
 		}
+	}
+
+	// The what-if: its side "as it ran" is the level mix the report gave
+	// for the same month; its side "with the change" ends as a replay of
+	// the journal under the changed definition, done here, counts it.
+	mixOf := map[string]map[string]string{}
+	for _, m := range mix {
+		mixOf[m[1]] = map[string]string{}
+		for _, c := range cell.FindAllStringSubmatch(m[2], -1) {
+			mixOf[m[1]][c[1]] = c[2]
+		}
+	}
+	side := regexp.MustCompile(`<td class="n" data-level="([^"]+)" data-side="(actual|changed)">(\d+)</td>`)
+	whatIfRows := regexp.MustCompile(`<tr data-month="(\d{4}-\d\d)"><td>[^<]*</td>((?:<td class="n" data-level="[^"]+" data-side="[a-z]+">\d+</td>)+)</tr>`).FindAllStringSubmatch(page, -1)
+	if len(whatIfRows) < 18 {
+		t.Fatalf("the what-if table has %d months; want at least the 18 simulated", len(whatIfRows))
+	}
+	changedEnd := map[string]string{}
+	for _, r := range whatIfRows {
+		for _, c := range side.FindAllStringSubmatch(r[2], -1) {
+			if c[2] == "actual" && mixOf[r[1]][c[1]] != c[3] {
+				t.Errorf("what-if %s %s as it ran: %s; the report's level mix %s", r[1], c[1], c[3], mixOf[r[1]][c[1]])
+			}
+			if c[2] == "changed" {
+				changedEnd[c[1]] = c[3]
+			}
+		}
+	}
+	changedDef, _, err := insight.WithThreshold(p.Definition(), whatIfLevel, decimal.RequireFromString(whatIfThreshold))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alt, err := membership.Open(memory.New(), changedDef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alt.ReplayWith(ctx, db, membership.ReplayOptions{Changed: true}); err != nil {
+		t.Fatal(err)
+	}
+	altCounts, err := alt.Levels().Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range altCounts {
+		if !c.Plan && changedEnd[c.Name] != fmt.Sprint(c.Members) {
+			t.Errorf("what-if with the change, %s at the end: page %s, a replay under the changed definition %d", c.Name, changedEnd[c.Name], c.Members)
+		}
+	}
+	if wr.Differing() == 0 || !strings.Contains(page, fmt.Sprintf("%d members would hold another level", wr.Differing())) {
+		t.Errorf("the what-if found %d members on another level; the page should say so", wr.Differing())
 	}
 
 	// The headlines, worked out here from the ledger and the statistics.

@@ -49,6 +49,8 @@ import (
 	"github.com/memberkit/membership/examples/internal/cli"
 	"github.com/memberkit/membership/examples/internal/insight"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/whatif"
 	"github.com/shopspring/decimal"
 )
 
@@ -73,7 +75,7 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p, _, closeAll, err := cli.Open("tourism", cfg, programJSON)
+	p, db, closeAll, err := cli.Open("tourism", cfg, programJSON)
 	if err != nil {
 		return err
 	}
@@ -88,6 +90,12 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	pg, err := s.page(ctx)
+	if err != nil {
+		return err
+	}
+	bar := cli.NewBar(cfg, 1, "what-if replay")
+	_, err = s.whatIf(ctx, db, pg, bar.Progress)
+	bar.Done()
 	if err != nil {
 		return err
 	}
@@ -110,6 +118,21 @@ func run(args []string, stdout io.Writer) error {
 var pointValues = map[string]decimal.Decimal{
 	"park":  decimal.RequireFromString("0.02"),
 	"shops": decimal.RequireFromString("0.01"),
+}
+
+// whatIfLevel and whatIfThreshold are the page's what-if: the Explorer
+// threshold lowered to 200 of growth.
+const whatIfLevel, whatIfThreshold = "Explorer", "200"
+
+// whatIf replays the run's journal under the definition with the Explorer
+// threshold lowered, beside the run as it was, and adds the comparison
+// to pg.
+func (s *sim) whatIf(ctx context.Context, db store.Store, pg *insight.Page, progress func(done, total uint64)) (*whatif.Report, error) {
+	changed, change, err := insight.WithThreshold(s.p.Definition(), whatIfLevel, decimal.RequireFromString(whatIfThreshold))
+	if err != nil {
+		return nil, err
+	}
+	return pg.CompareLevels(ctx, db, s.p.Definition(), changed, change, progress)
 }
 
 // page builds the operator's page from the program's monthly report,

@@ -160,6 +160,17 @@ func (b *Bar) Set(done int64) {
 	}
 }
 
+// Progress moves the bar to done of total, for a task that learns its
+// total as it goes (whatif.Options.Progress).
+func (b *Bar) Progress(done, total uint64) {
+	if b != nil {
+		if int64(total) != b.b.GetMax64() {
+			b.b.ChangeMax64(int64(total))
+		}
+		b.b.Set64(int64(done))
+	}
+}
+
 // Done finishes the bar and clears its line.
 func (b *Bar) Done() {
 	if b != nil {

@@ -345,7 +345,7 @@ h1 { margin-bottom: 4px; } .span { color: #666; margin-top: 0; }
 h2 { margin-top: 36px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-size: 14px; }
 th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: left; }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .note { color: #666; font-size: 13px; }
 .headline td:nth-child(2) { font-weight: bold; font-size: 16px; }
 svg { display: block; max-width: 100%; height: auto; }

@@ -26,6 +26,8 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/report"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/whatif"
 	"github.com/shopspring/decimal"
 )
 
@@ -215,8 +217,11 @@ func (pg *Page) Headlines() []Headline {
 		Headline{"Discount given by coupons", money(t.AmountOff) + " " + pg.Currency, ""},
 	)
 	if w := pg.WhatIf; w != nil {
-		h = append(h, Headline{"What-if: " + w.Change, fmt.Sprintf("%s members would hold another level", count(w.Differing)),
-			fmt.Sprintf("at the end of %s; %s", w.Months[len(w.Months)-1], w.summary(pg.Ladder))})
+		note := fmt.Sprintf("if %s: at the end of %s, %s", w.Change, w.Months[len(w.Months)-1], w.summary(pg.Ladder))
+		if w.Refused > 0 {
+			note += fmt.Sprintf("; %s recorded inputs would have been refused", count(w.Refused))
+		}
+		h = append(h, Headline{"What-if", fmt.Sprintf("%s members would hold another level", count(w.Differing)), note})
 	}
 	return h
 }
@@ -307,4 +312,56 @@ func (pg *Page) WriteFile(path string) error {
 		return err
 	}
 	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// CompareLevels runs a what-if of changed against the definition source
+// ran (whatif.Run over source's whole journal, in memory, never writing
+// source) and sets pg.WhatIf to the members per ladder level, month by
+// month, on both sides. change says in plain words what changed; progress
+// is whatif.Options.Progress.
+func (pg *Page) CompareLevels(ctx context.Context, source store.Store, actual, changed membership.Definition,
+	change string, progress func(done, total uint64)) (*whatif.Report, error) {
+	r, err := whatif.Run(ctx, source, actual, changed, whatif.Options{Progress: progress})
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Months) == 0 {
+		return nil, fmt.Errorf("%w: the what-if replayed no month", ErrNoFigures)
+	}
+	w := &WhatIf{Change: change, Differing: int64(r.Differing()), Refused: int64(len(r.Refused))}
+	for _, m := range r.Months {
+		w.Months = append(w.Months, m.Start.Format("2006-01"))
+		a, c := make([]int64, len(pg.Ladder)), make([]int64, len(pg.Ladder))
+		for l, name := range pg.Ladder {
+			a[l], c[l] = m.Actual.Levels[name], m.Changed.Levels[name]
+		}
+		w.Actual, w.Changed = append(w.Actual, a), append(w.Changed, c)
+	}
+	pg.WhatIf = w
+	return r, nil
+}
+
+// ErrNoLevel is wrapped by WithThreshold's error for a level the ladder
+// does not have.
+var ErrNoLevel = errors.New("insight: no such ladder level")
+
+// WithThreshold returns a copy of def whose ladder level name is reached
+// with growth at least to (its retention threshold lowered to match when
+// it was above), and says the change in plain words. def is left as it
+// was: the ladder is copied.
+func WithThreshold(def membership.Definition, name string, to decimal.Decimal) (membership.Definition, string, error) {
+	if def.Levels == nil || def.Levels.Index(name) < 0 {
+		return def, "", fmt.Errorf("%w: %q", ErrNoLevel, name)
+	}
+	lv := *def.Levels
+	lv.Ladder = append(lv.Ladder[:0:0], def.Levels.Ladder...)
+	l := &lv.Ladder[lv.Index(name)]
+	change := fmt.Sprintf("%s from %s of growth instead of %s", name, amount(to), amount(l.Upgrade))
+	l.Upgrade = to
+	if l.Retention.GreaterThan(to) {
+		change += fmt.Sprintf(" (kept with %s instead of %s)", amount(to), amount(l.Retention))
+		l.Retention = to
+	}
+	def.Levels = &lv
+	return def, change, nil
 }

@@ -8,10 +8,12 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/examples/internal/insight"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/report"
+	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
 )
 
@@ -227,4 +229,39 @@ func ExamplePage_WriteText() {
 	//   Coupon use rate                             50.0%  (21 of the 42 coupons given out were used)
 	//   Coupons that expired unused                 3
 	//   Discount given by coupons                   210.00 yuan
+}
+
+// TestWithThreshold checks the what-if's change: the level's thresholds
+// are lowered on a copy (the program's definition keeps its own), and an
+// unknown level is refused.
+func TestWithThreshold(t *testing.T) {
+	def, err := membership.ParseDefinition([]byte(`{"zone": "UTC",
+	  "events": [{"name": "order", "attributes": [{"name": "amount", "type": "decimal", "required": true}]}],
+	  "levels": {
+	    "ladder": [{"name": "Silver", "upgrade": "0", "validity": {"kind": "permanent"}},
+	               {"name": "Gold", "upgrade": "1500", "retention": "1200", "validity": {"kind": "months_after", "n": 12}, "window": 12, "downgrade": "matching"}],
+	    "growth": [{"id": "spend", "event": "order", "formula": {"kind": "multiplier", "base": "amount", "rate": "1"}}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, change, err := insight.WithThreshold(def, "Gold", d("1000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Gold from 1,000 of growth instead of 1,500 (kept with 1,000 instead of 1,200)"; change != want {
+		t.Errorf("change %q; want %q", change, want)
+	}
+	g := changed.Levels.Ladder[1]
+	if !g.Upgrade.Equal(d("1000")) || !g.Retention.Equal(d("1000")) {
+		t.Errorf("changed Gold: upgrade %s, retention %s; want 1000, 1000", g.Upgrade, g.Retention)
+	}
+	if o := def.Levels.Ladder[1]; !o.Upgrade.Equal(d("1500")) || !o.Retention.Equal(d("1200")) {
+		t.Errorf("the original was changed: upgrade %s, retention %s", o.Upgrade, o.Retention)
+	}
+	if _, err := membership.Open(memory.New(), changed); err != nil {
+		t.Errorf("the changed definition does not open: %v", err)
+	}
+	if _, _, err := insight.WithThreshold(def, "Platinum", d("1")); !errors.Is(err, insight.ErrNoLevel) {
+		t.Errorf("an unknown level: %v; want ErrNoLevel", err)
+	}
 }
