@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"image/color"
 	"io"
+	"math"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -136,6 +137,21 @@ const (
 	chartH = 11 * vg.Centimeter
 )
 
+// wholeTicks are the default ticks labelled as whole numbers with
+// thousands separated ("250", not "250.00"): the axes count members,
+// coupons and yuan.
+type wholeTicks struct{}
+
+func (wholeTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = count(int64(math.Round(ts[i].Value)))
+		}
+	}
+	return ts
+}
+
 func newPlot(title, x, y string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
@@ -144,6 +160,8 @@ func newPlot(title, x, y string) *plot.Plot {
 	p.Y.Label.Text = y
 	p.Legend.Top = true
 	p.Legend.Left = true
+	p.X.Tick.Marker = wholeTicks{}
+	p.Y.Tick.Marker = wholeTicks{}
 	p.Add(plotter.NewGrid())
 	return p
 }
@@ -348,6 +366,7 @@ th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: left; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .note { color: #666; font-size: 13px; }
 .headline td:nth-child(2) { font-weight: bold; font-size: 16px; }
+.headline td:first-child { white-space: nowrap; }
 svg { display: block; max-width: 100%; height: auto; }
 details { margin-bottom: 12px; }
 </style>
