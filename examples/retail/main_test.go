@@ -37,9 +37,16 @@ func TestRetailShort(t *testing.T) {
 	for _, want := range []string{
 		"Members per level", "Points (mall)", "Stored value", "Coupons per template", "Coupons used per store",
 		"Task \"three-orders-a-month\" completed", "Top tags", "Reconciled:",
+		"At a glance", "Coupon use rate", "Points breakage", "What members' points are worth (liability)", "What-if",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	// The operator reads words, not the library's codes.
+	for _, code := range []string{"term_end", "any_invalid", "all_invalid"} {
+		if strings.Contains(report, code) {
+			t.Errorf("report shows the code %q:\n%s", code, report)
 		}
 	}
 }

@@ -62,9 +62,10 @@ func (s *sim) report(ctx context.Context, w io.Writer, pg *insight.Page, took ti
 	c.Int("members on the ladder", joined, onLadder)
 	rows = rows[:0]
 	for _, k := range tally.ByCount(f.LevelMoves) {
-		rows = append(rows, []string{k, fmt.Sprint(f.LevelMoves[k])})
+		move, why := tally.Move(k)
+		rows = append(rows, []string{move, why, fmt.Sprint(f.LevelMoves[k])})
 	}
-	tally.Table(w, "Level moves (cause from→to)", []string{"move", "members"}, rows)
+	tally.Table(w, "Level moves", []string{"move", "why", "members"}, rows)
 
 	// Points.
 	r := recon["mall"]

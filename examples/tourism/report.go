@@ -67,9 +67,10 @@ func (s *sim) report(ctx context.Context, w io.Writer, pg *insight.Page, took ti
 	c.True(fmt.Sprintf("members on the ladder (%d) at most those joined (%d)", onLadder, joined), onLadder <= joined)
 	rows = rows[:0]
 	for _, k := range tally.ByCount(f.LevelMoves) {
-		rows = append(rows, []string{k, fmt.Sprint(f.LevelMoves[k])})
+		move, why := tally.Move(k)
+		rows = append(rows, []string{move, why, fmt.Sprint(f.LevelMoves[k])})
 	}
-	tally.Table(w, "Level moves (cause from→to)", []string{"move", "members"}, rows)
+	tally.Table(w, "Level moves", []string{"move", "why", "members"}, rows)
 	fmt.Fprintf(w, "  freezes: %d levels frozen at downgrades, %d returns by unfreeze threshold, %d freezes ended (deadline or upgrade)\n",
 		f.Frozen, f.Returned, f.Unfrozen-f.Returned)
 
@@ -140,10 +141,10 @@ func (s *sim) report(ctx context.Context, w io.Writer, pg *insight.Page, took ti
 				short += n
 			}
 		}
-		rows = append(rows, []string{pk.Name, string(pk.Mode), fmt.Sprint(f.Packs[pk.Name]), fmt.Sprint(short),
+		rows = append(rows, []string{pk.Name, tally.PackMode(pk.Mode), fmt.Sprint(f.Packs[pk.Name]), fmt.Sprint(short),
 			fmt.Sprint(s.packRefuse[pk.Name+"/out of stock"] + f.Refused["pack:"+pk.Name+"/out_of_stock"])})
 	}
-	tally.Table(w, "Coupon packs", []string{"pack", "mode", "given", "coupons short", "refused: out of stock"}, rows)
+	tally.Table(w, "Coupon packs", []string{"pack", "when it stops", "given", "coupons short", "refused: out of stock"}, rows)
 	for _, pk := range s.p.Definition().Coupons.Packs {
 		if last, ok := s.packLast[pk.Name]; ok {
 			fmt.Fprintf(w, "  %s: last given on %s\n", pk.Name, last.Format(time.DateOnly))
