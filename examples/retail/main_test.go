@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/memberkit/membership/examples/internal/cli"
 )
 
 // runReport runs the program with args and a database in a temporary
@@ -14,7 +17,7 @@ import (
 func runReport(t *testing.T, args ...string) string {
 	t.Helper()
 	var out bytes.Buffer
-	args = append(args, "-db", filepath.Join(t.TempDir(), "retail.db"))
+	args = append(args, "-db", filepath.Join(t.TempDir(), "retail.db"), "-html", "", "-progress=false")
 	if err := run(args, &out); err != nil {
 		t.Fatalf("run %v: %v\nreport:\n%s", args, err, out.String())
 	}
@@ -34,9 +37,16 @@ func TestRetailShort(t *testing.T) {
 	for _, want := range []string{
 		"Members per level", "Points (mall)", "Stored value", "Coupons per template", "Coupons used per store",
 		"Task \"three-orders-a-month\" completed", "Top tags", "Reconciled:",
+		"At a glance", "Coupon use rate", "Points breakage", "What members' points are worth (liability)", "What-if",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	// The operator reads words, not the library's codes.
+	for _, code := range []string{"term_end", "any_invalid", "all_invalid"} {
+		if strings.Contains(report, code) {
+			t.Errorf("report shows the code %q:\n%s", code, report)
 		}
 	}
 }
@@ -66,5 +76,25 @@ func TestRetailBadDefinition(t *testing.T) {
 	err := run([]string{"-short", "-def", path, "-db", filepath.Join(t.TempDir(), "db")}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "levels.ladder[2].upgrade") {
 		t.Fatalf("run with a bad definition: got %v, want an error naming levels.ladder[2].upgrade", err)
+	}
+}
+
+// TestRetailRefusesToResume checks -db on a file an earlier run wrote:
+// the command stops before simulating anything, saying why it cannot
+// resume.
+func TestRetailRefusesToResume(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "retail.db")
+	_, _, closeAll, err := cli.Open("retail", cli.Config{DB: path, Seed: 1}, programJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeAll()
+	var out bytes.Buffer
+	err = run([]string{"-short", "-progress=false", "-html", "", "-db", path}, &out)
+	if !errors.Is(err, cli.ErrCannotResume) || !strings.Contains(err.Error(), "remove the file or name a new one") {
+		t.Fatalf("run on a used -db file: %v; want ErrCannotResume and what to do", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("run printed a report before refusing:\n%s", out.String())
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/examples/internal/insight"
 	"github.com/memberkit/membership/examples/internal/tally"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/points"
@@ -19,7 +20,7 @@ import (
 // kind, the tills' amounts off against the coupon statistics, the host's
 // own stored-value books against the ledger, the members' balances against
 // the points outstanding, and finally Verify over the whole journal.
-func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error {
+func (s *sim) report(ctx context.Context, w io.Writer, pg *insight.Page, took time.Duration) error {
 	c := &tally.Checks{}
 	f := s.feed
 	recon, err := f.Reconcile(ctx, s.p, c)
@@ -32,6 +33,7 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 	fmt.Fprintf(w, "%d events in %d daily batches (%d orders, %s paid), %d due items performed, %d changes in the feed\n",
 		s.events, s.batches, s.orders, s.sales.StringFixed(2), s.advanced, f.Seq)
 	defer fmt.Fprintf(w, "Run time: %s\n", took.Round(time.Millisecond))
+	pg.WriteText(w)
 
 	// Levels and plans.
 	counts, err := s.p.Levels().Counts(ctx)
@@ -60,9 +62,10 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 	c.Int("members on the ladder", joined, onLadder)
 	rows = rows[:0]
 	for _, k := range tally.ByCount(f.LevelMoves) {
-		rows = append(rows, []string{k, fmt.Sprint(f.LevelMoves[k])})
+		move, why := tally.Move(k)
+		rows = append(rows, []string{move, why, fmt.Sprint(f.LevelMoves[k])})
 	}
-	tally.Table(w, "Level moves (cause from→to)", []string{"move", "members"}, rows)
+	tally.Table(w, "Level moves", []string{"move", "why", "members"}, rows)
 
 	// Points.
 	r := recon["mall"]

@@ -26,7 +26,7 @@ import (
 func TestReportOverTimeMatchesLedger(t *testing.T) {
 	ctx := context.Background()
 	cfg := cli.Config{Members: 80, Months: 18, Seed: 3}
-	p, closeAll, err := cli.Open("retail", cfg, programJSON)
+	p, _, closeAll, err := cli.Open("retail", cfg, programJSON)
 	if err != nil {
 		t.Fatal(err)
 	}

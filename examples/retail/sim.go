@@ -11,6 +11,7 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/examples/internal/cli"
 	"github.com/memberkit/membership/examples/internal/tally"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/tag"
@@ -82,6 +83,7 @@ type sim struct {
 	campaignRefus int
 	campaignShort int // members of the segment the stock no longer covered
 	advanced      int
+	bar           *cli.Bar // the days done; nil: no progress bar
 
 	mu sync.Mutex // guards the counters the workers add to
 }
@@ -217,6 +219,7 @@ func (s *sim) run(ctx context.Context) error {
 		if err := tally.Parallel(visits, func(v *visit) error { return s.mall(ctx, d, v) }); err != nil {
 			return err
 		}
+		s.bar.Set(int64(d + 1))
 	}
 	// Perform what falls due at the end of the last day.
 	n, err := s.p.Advance(ctx, s.day(s.days))

@@ -30,7 +30,12 @@
 //
 // Usage:
 //
-//	go run ./examples/tourism [-members 3000] [-months 12] [-seed 1] [-db file] [-def program.json] [-short]
+//	go run ./examples/tourism [-members 3000] [-months 12] [-seed 1] [-db file] [-def program.json]
+//	    [-html tourism-report.html] [-progress=false] [-short]
+//
+// It shows a progress bar on standard error while it runs (-progress=false
+// turns it off), prints the report with the headline figures first, and
+// writes the HTML report with charts to -html (empty: none).
 package main
 
 import (
@@ -42,6 +47,11 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/examples/internal/cli"
+	"github.com/memberkit/membership/examples/internal/insight"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/whatif"
+	"github.com/shopspring/decimal"
 )
 
 //go:embed program.json
@@ -65,7 +75,7 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p, closeAll, err := cli.Open("tourism", cfg, programJSON)
+	p, db, closeAll, err := cli.Open("tourism", cfg, programJSON)
 	if err != nil {
 		return err
 	}
@@ -73,8 +83,63 @@ func run(args []string, stdout io.Writer) error {
 	ctx := context.Background()
 	began := time.Now()
 	s := newSim(cfg, p)
-	if err := s.run(ctx); err != nil {
+	s.bar = cli.NewBar(cfg, int64(s.days), "simulating days")
+	err = s.run(ctx)
+	s.bar.Done()
+	if err != nil {
 		return err
 	}
-	return s.report(ctx, stdout, time.Since(began))
+	pg, err := s.page(ctx)
+	if err != nil {
+		return err
+	}
+	bar := cli.NewBar(cfg, 1, "what-if replay")
+	_, err = s.whatIf(ctx, db, pg, bar.Progress)
+	bar.Done()
+	if err != nil {
+		return err
+	}
+	if err := s.report(ctx, stdout, pg, time.Since(began)); err != nil {
+		return err
+	}
+	if cfg.HTML != "" {
+		if err := pg.WriteFile(cfg.HTML); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "HTML report with charts: %s\n", cfg.HTML)
+	}
+	return nil
+}
+
+// pointValues is what the example takes a point of each program to be
+// worth in yuan, for the liability: the programs set no points + cash
+// rate. A shops point exchanges for half a park point, so it is valued
+// at half.
+var pointValues = map[string]decimal.Decimal{
+	"park":  decimal.RequireFromString("0.02"),
+	"shops": decimal.RequireFromString("0.01"),
+}
+
+// whatIfLevel and whatIfThreshold are the page's what-if: the Explorer
+// threshold lowered to 200 of growth.
+const whatIfLevel, whatIfThreshold = "Explorer", "200"
+
+// whatIf replays the run's journal under the definition with the Explorer
+// threshold lowered, beside the run as it was, and adds the comparison
+// to pg.
+func (s *sim) whatIf(ctx context.Context, db store.Store, pg *insight.Page, progress func(done, total uint64)) (*whatif.Report, error) {
+	changed, change, err := insight.WithThreshold(s.p.Definition(), whatIfLevel, decimal.RequireFromString(whatIfThreshold))
+	if err != nil {
+		return nil, err
+	}
+	return pg.CompareLevels(ctx, db, s.p.Definition(), changed, change, progress)
+}
+
+// page builds the operator's page from the program's monthly report,
+// over the simulated days and the day after them.
+func (s *sim) page(ctx context.Context) (*insight.Page, error) {
+	from := rule.DateOf(s.start, s.loc)
+	to := rule.DateOf(s.day(s.days), s.loc)
+	span := fmt.Sprintf("%d members over %d months from %s (seed %d)", len(s.members), s.cfg.Months, from, s.cfg.Seed)
+	return insight.Monthly(ctx, s.p, "Park and shops", span, "yuan", from, to, pointValues)
 }

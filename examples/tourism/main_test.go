@@ -12,7 +12,7 @@ import (
 func runReport(t *testing.T, args ...string) string {
 	t.Helper()
 	var out bytes.Buffer
-	args = append(args, "-db", filepath.Join(t.TempDir(), "tourism.db"))
+	args = append(args, "-db", filepath.Join(t.TempDir(), "tourism.db"), "-html", "", "-progress=false")
 	if err := run(args, &out); err != nil {
 		t.Fatalf("run %v: %v\nreport:\n%s", args, err, out.String())
 	}
@@ -32,9 +32,16 @@ func TestTourismShort(t *testing.T) {
 	for _, want := range []string{
 		"Members per level", "Points", "park", "shops", "frozen days reviewed", "Growth", "Coupon packs",
 		"Coupons per template", "Tasks completed", "scenic-trail", "Reconciled:",
+		"At a glance", "Coupon use rate", "Points (park) breakage", "What members' points (park) are worth (liability)", "What-if",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	// The operator reads words, not the library's codes.
+	for _, code := range []string{"term_end", "any_invalid", "all_invalid"} {
+		if strings.Contains(report, code) {
+			t.Errorf("report shows the code %q:\n%s", code, report)
 		}
 	}
 }

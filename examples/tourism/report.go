@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/examples/internal/insight"
 	"github.com/memberkit/membership/examples/internal/tally"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/level"
@@ -19,7 +20,7 @@ import (
 // against their statistics, the members' balances against the points
 // outstanding, the reviews decided against what the feed saw restored,
 // and Verify over the whole journal.
-func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error {
+func (s *sim) report(ctx context.Context, w io.Writer, pg *insight.Page, took time.Duration) error {
 	c := &tally.Checks{}
 	f := s.feed
 	recon, err := f.Reconcile(ctx, s.p, c)
@@ -32,6 +33,7 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 	fmt.Fprintf(w, "%d events in %d daily batches (%d park trips, %d tickets), %d due items performed, %d changes in the feed\n",
 		s.events, s.batches, s.trips, s.tickets, s.advanced, f.Seq)
 	defer fmt.Fprintf(w, "Run time: %s\n", took.Round(time.Millisecond))
+	pg.WriteText(w)
 
 	// Levels and freezes.
 	counts, err := s.p.Levels().Counts(ctx)
@@ -65,9 +67,10 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 	c.True(fmt.Sprintf("members on the ladder (%d) at most those joined (%d)", onLadder, joined), onLadder <= joined)
 	rows = rows[:0]
 	for _, k := range tally.ByCount(f.LevelMoves) {
-		rows = append(rows, []string{k, fmt.Sprint(f.LevelMoves[k])})
+		move, why := tally.Move(k)
+		rows = append(rows, []string{move, why, fmt.Sprint(f.LevelMoves[k])})
 	}
-	tally.Table(w, "Level moves (cause from→to)", []string{"move", "members"}, rows)
+	tally.Table(w, "Level moves", []string{"move", "why", "members"}, rows)
 	fmt.Fprintf(w, "  freezes: %d levels frozen at downgrades, %d returns by unfreeze threshold, %d freezes ended (deadline or upgrade)\n",
 		f.Frozen, f.Returned, f.Unfrozen-f.Returned)
 
@@ -138,10 +141,10 @@ func (s *sim) report(ctx context.Context, w io.Writer, took time.Duration) error
 				short += n
 			}
 		}
-		rows = append(rows, []string{pk.Name, string(pk.Mode), fmt.Sprint(f.Packs[pk.Name]), fmt.Sprint(short),
+		rows = append(rows, []string{pk.Name, tally.PackMode(pk.Mode), fmt.Sprint(f.Packs[pk.Name]), fmt.Sprint(short),
 			fmt.Sprint(s.packRefuse[pk.Name+"/out of stock"] + f.Refused["pack:"+pk.Name+"/out_of_stock"])})
 	}
-	tally.Table(w, "Coupon packs", []string{"pack", "mode", "given", "coupons short", "refused: out of stock"}, rows)
+	tally.Table(w, "Coupon packs", []string{"pack", "when it stops", "given", "coupons short", "refused: out of stock"}, rows)
 	for _, pk := range s.p.Definition().Coupons.Packs {
 		if last, ok := s.packLast[pk.Name]; ok {
 			fmt.Fprintf(w, "  %s: last given on %s\n", pk.Name, last.Format(time.DateOnly))

@@ -12,6 +12,7 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/examples/internal/cli"
 	"github.com/memberkit/membership/examples/internal/tally"
 	"github.com/memberkit/membership/points"
 	"github.com/shopspring/decimal"
@@ -71,6 +72,7 @@ type sim struct {
 	events     int
 	batches    int
 	advanced   int
+	bar        *cli.Bar // the days done; nil: no progress bar
 	trips      int
 	tickets    int64
 	packs      map[string]int64     // packs given on claims, by pack
@@ -190,6 +192,7 @@ func (s *sim) run(ctx context.Context) error {
 		if err := tally.Parallel(visits, func(v *visit) error { return s.evening(ctx, v, at.Add(21*time.Hour)) }); err != nil {
 			return err
 		}
+		s.bar.Set(int64(d + 1))
 	}
 	n, err := s.p.Advance(ctx, s.day(s.days))
 	if err != nil {

@@ -507,3 +507,47 @@ func PayCoupons(ctx context.Context, p *membership.Program, o coupon.Order, prop
 	}
 	return prop.AmountOff, len(ids), nil
 }
+
+// Move returns a LevelMoves key ("term_end Gold→Silver") in an operator's
+// words: the move ("Gold → Silver") and why it happened ("term ended
+// below the retention threshold"). A key it cannot read is returned as the
+// move, with no reason.
+func Move(key string) (move, why string) {
+	cause, fromTo, ok := strings.Cut(key, " ")
+	if !ok {
+		return key, ""
+	}
+	move = strings.Replace(fromTo, "→", " → ", 1)
+	switch level.Cause(cause) {
+	case level.CauseEvent:
+		why = "upgraded by growth"
+	case level.CauseTermEnd:
+		why = "term ended below the retention threshold"
+	case level.CauseUnfreeze:
+		why = "frozen level given back"
+	case level.CausePurchase:
+		why = "plan bought"
+	case level.CauseExpiry:
+		why = "plan ran out"
+	case level.CauseManual:
+		why = "set by an operator"
+	case level.CauseJoin:
+		why = "joined"
+	case level.CauseOpening:
+		why = "imported"
+	default:
+		why = cause
+	}
+	return move, why
+}
+
+// PackMode returns a coupon pack's mode in an operator's words.
+func PackMode(m coupon.PackMode) string {
+	switch m {
+	case coupon.AnyInvalid:
+		return "stops when any coupon runs out"
+	case coupon.AllInvalid:
+		return "goes on while any coupon is left"
+	}
+	return string(m)
+}
