@@ -7,7 +7,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/store"
 )
 
@@ -86,6 +88,16 @@ func (e *Engine) Install(ctx context.Context, version uint64, def []byte) error 
 	d.set = true
 	err := e.st.Update(ctx, func(tx store.Tx) error {
 		if err := checkLayout(tx); err != nil {
+			return err
+		}
+		// Every event reads the retention horizon: a key that is there
+		// (the zero time until the first pass) is a cheaper read than
+		// one that is not (store/bolt checks the records around a miss).
+		if _, err := tx.Get(bMeta, horizonKey); errors.Is(err, store.ErrNotFound) {
+			if err := tx.Put(bMeta, horizonKey, keys.New().Time(time.Time{})); err != nil {
+				return err
+			}
+		} else if err != nil {
 			return err
 		}
 		v, err := tx.Get(bMeta, defKey)
