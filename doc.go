@@ -102,9 +102,9 @@
 // call's own transaction (a refusal in one of its own; a retry answered
 // from the first outcome is not recorded again): [Program.Audit] pages
 // through it by operator, member and period, [Program.ExportAudit] writes
-// it as CSV. With [WithJournal] (off by default; refused on
-// store/postgres) every accepted input is also kept in processing order,
-// and [Program.Replay] applies that journal to an empty store under the
+// it as CSV. With [WithJournal] (off by default) every accepted input is also kept
+// in processing order (on store/postgres per member, each member's inputs
+// in the order they committed, merged by time when read), and [Program.Replay] applies that journal to an empty store under the
 // same definition, reproducing the same state. [Program.ReplayWith]
 // applies a part of it, or replays it under a changed definition,
 // recording the inputs the changed program refuses: package whatif builds

@@ -5,11 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
 )
@@ -92,20 +98,181 @@ func ExampleProgram_Replay() {
 	// 200 -200
 }
 
-// TestJournalRefusedOnConcurrentStore checks that WithJournal is refused
-// on a store that runs updates concurrently (store.Striper), where its
-// one sequence would be a key every writer conflicts on.
-func TestJournalRefusedOnConcurrentStore(t *testing.T) {
+// TestJournalOnConcurrentStore checks the per-member journal of a store
+// that runs updates concurrently (store.Striper): each member's inputs
+// keep the order they were processed in even when their times do not,
+// the members' journals and the inputs naming no member (Advance's pages)
+// are merged by time, a repeated event is not kept twice, a replay into a
+// memory store gives the same totals, and a damaged journal key is an
+// error wrapping engine.ErrCorrupt.
+func TestJournalOnConcurrentStore(t *testing.T) {
+	ctx := context.Background()
 	def, err := membership.ParseDefinition([]byte(opsDef))
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := &remoteStore{Store: memory.New()}
-	if _, err := membership.Open(st, def, membership.WithJournal()); !errors.Is(err, membership.ErrInvalidArgument) {
-		t.Fatalf("WithJournal on a striped store: got %v, want ErrInvalidArgument", err)
+	src, err := membership.Open(st, def, membership.WithJournal())
+	if err != nil {
+		t.Fatalf("WithJournal on a striped store: %v", err)
 	}
-	if _, err := membership.Open(st, def); err != nil {
-		t.Fatalf("without the journal: %v", err)
+	// alice's order of 3 December is processed before hers of the 2nd.
+	for _, ev := range []event.Event{
+		order(src, "a1", "alice", "100", 3),
+		order(src, "a2", "alice", "20", 2),
+		order(src, "b1", "bob", "50", 2),
+	} {
+		if _, err := src.Process(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := src.Points().Adjust(ctx, points.AdjustRequest{RequestID: "adj", Member: "alice", Operator: "op",
+		Note: "goodwill", At: time.Date(2026, 12, 4, 10, 0, 0, 0, src.Location()), Program: "mall",
+		Amount: decimal.RequireFromString("30")}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := src.Process(ctx, order(src, "a1", "alice", "100", 3)); err != nil || !out.Duplicate {
+		t.Fatalf("the repeated event: %v, %v", out, err)
+	}
+	if _, err := src.Advance(ctx, time.Date(2027, 1, 1, 0, 0, 0, 0, src.Location())); err != nil {
+		t.Fatal(err) // the points expire at the end of 2026
+	}
+	// By time: bob's order of the 2nd; alice's of the 3rd, and after it
+	// hers of the 2nd (her own order), and her adjustment of the 4th; the
+	// page of due work of 1 January and the Advance's last, empty page.
+	type kept struct {
+		Seq    uint64
+		Kind   byte
+		ID     string
+		Action string
+		Empty  bool
+	}
+	want := []kept{{1, engine.InputEvent, "b1", "", false}, {2, engine.InputEvent, "a1", "", false},
+		{3, engine.InputEvent, "a2", "", false}, {4, engine.InputRequest, "", "points.adjust", false},
+		{5, engine.InputAdvance, "", "", false}, {6, engine.InputAdvance, "", "", true}}
+	var got []kept
+	err = engine.Journal(ctx, st, 0, 2, func(in engine.Input) error {
+		got = append(got, kept{in.Seq, in.Kind, in.Event.ID, in.Action, in.Kind == engine.InputAdvance && in.Items == 0})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("the merged journal (-want +got):\n%s", d)
+	}
+	if n, err := engine.JournalLength(ctx, st); n != 6 || err != nil {
+		t.Errorf("JournalLength = %d, %v; want 6", n, err)
+	}
+	dst, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := dst.Replay(ctx, st, nil); n != 6 || err != nil {
+		t.Fatalf("Replay = %d, %v; want 6 inputs", n, err)
+	}
+	var totals [2]map[ledger.Kind]decimal.Decimal
+	for i, p := range []*membership.Program{src, dst} {
+		if totals[i], err = p.Totals(ctx, "points:mall", "", ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Verify(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+	if d := cmp.Diff(totals[0], totals[1]); d != "" {
+		t.Errorf("replayed totals differ (-source +replay):\n%s", d)
+	}
+	// 100 + 20 + 50 earned, 30 adjusted.
+	if e, a := totals[1][points.KindEarned], totals[1][points.KindAdjusted]; !e.Equal(decimal.RequireFromString("170")) || !a.Equal(decimal.RequireFromString("30")) {
+		t.Errorf("replay: earned %s, adjusted %s; want 170 and 30", e, a)
+	}
+	// A key that is neither a member's nor an input's naming none.
+	if err := st.Update(ctx, func(tx store.Tx) error { return tx.Put("journal", []byte("bad"), []byte{1, 'e'}) }); err != nil {
+		t.Fatal(err)
+	}
+	dst2, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dst2.Replay(ctx, st, nil); !errors.Is(err, engine.ErrCorrupt) {
+		t.Errorf("Replay of a damaged journal: %v; want engine.ErrCorrupt", err)
+	}
+}
+
+// writesStore records the keys each Update writes, on a store that runs
+// updates concurrently (store.Striper).
+type writesStore struct {
+	store.Store
+	writes map[string]bool
+}
+
+func (s *writesStore) Stripes() int { return 64 }
+
+func (s *writesStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Store.Update(ctx, func(tx store.Tx) error { return fn(writesTx{Tx: tx, s: s}) })
+}
+
+type writesTx struct {
+	store.Tx
+	s *writesStore
+}
+
+func (t writesTx) Put(bucket string, key, value []byte) error {
+	t.s.writes[bucket+"|"+string(key)] = true
+	return t.Tx.Put(bucket, key, value)
+}
+
+// TestJournalWritesNoSharedKey checks that on a store that runs updates
+// concurrently the journal makes two members' events share no key they
+// did not share without it, and that each event writes one journal
+// record, under its member. A journal numbering every input from one
+// counter would add that counter to every event's writes.
+func TestJournalWritesNoSharedKey(t *testing.T) {
+	ctx := context.Background()
+	def, err := membership.ParseDefinition([]byte(opsDef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The keys each event writes; the second ones of alice and bob are
+	// compared (their first ones create their keys).
+	writes := func(journal bool) map[string]map[string]bool {
+		st := &writesStore{Store: memory.New(), writes: map[string]bool{}}
+		var opts []membership.Option
+		if journal {
+			opts = append(opts, membership.WithJournal())
+		}
+		p, err := membership.Open(st, def, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := map[string]map[string]bool{}
+		for _, ev := range []event.Event{order(p, "a1", "alice", "10", 1), order(p, "b1", "bob", "10", 1),
+			order(p, "a2", "alice", "10", 2), order(p, "b2", "bob", "10", 2)} {
+			st.writes = map[string]bool{}
+			if _, err := p.Process(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+			all[ev.ID] = st.writes
+		}
+		return all
+	}
+	off, on := writes(false), writes(true)
+	for k := range on["a2"] {
+		if on["b2"][k] && !(off["a2"][k] && off["b2"][k]) {
+			t.Errorf("alice's and bob's events both write %q with the journal on, not without it", k)
+		}
+	}
+	for _, c := range []struct{ id, member string }{{"a2", "alice"}, {"b2", "bob"}} {
+		var records []string
+		for k := range on[c.id] {
+			if strings.HasPrefix(k, "journal|") {
+				records = append(records, k)
+			}
+		}
+		if len(records) != 1 || !strings.HasPrefix(records[0], "journal|"+c.member+"\x00") {
+			t.Errorf("event %s writes the journal keys %q, want one of %s's", c.id, records, c.member)
+		}
 	}
 }
 

@@ -23,22 +23,45 @@ import (
 var ErrReplayDiverged = engine.ErrReplayDiverged
 
 // WithJournal turns the input journal on (see Replay); it is off by
-// default. Open returns an error wrapping ErrInvalidArgument on a store
-// that runs updates concurrently (store/postgres).
+// default.
 //
-// The input journal (WithJournal) keeps every input a Program accepted, in
-// the order their transactions committed: each event, each request a
-// handle applied (its action and request as JSON), each page of due work
-// Advance performed (the time it ran to), each page of a tag recompute,
-// and the random bytes each drew (coupon codes). Duplicates and refused
-// inputs change nothing and are not kept. Replay applies a journal to
-// another store and reproduces the same state: balances, levels, coupons
-// (codes included), tags, ledger totals.
+// The input journal (WithJournal) keeps every input a Program accepted:
+// each event, each request a handle applied (its action and request as
+// JSON), each page of due work Advance performed (the time it ran to),
+// each page of a tag recompute, and the random bytes each drew (coupon
+// codes). Duplicates and refused inputs change nothing and are not kept.
+// Replay applies a journal to another store and reproduces the same state:
+// balances, levels, coupons (codes included), tags, ledger totals.
 //
-// The journal is one global sequence, exact on the stores that run
-// updates one at a time (store/memory, store/bolt). On a store that runs
-// them concurrently (store/postgres) its sequence would be a key every
-// writer conflicts on, so WithJournal is refused there.
+// On the stores that run updates one at a time (store/memory, store/bolt)
+// the journal is one global sequence, in the order the inputs committed,
+// and a replay is exact. On a store that runs them concurrently
+// (store/postgres, several instances) one sequence would be a key every
+// writer conflicts on, so the journal is kept per member: a member's
+// inputs (its events, and the requests that name or find it) are numbered
+// by the member's own ledger counter, in the order they committed, and an
+// event writes no journal key another member's event writes. Inputs that
+// name no member (a page of Advance, a tag recompute, a bulk request) are
+// kept by their time (the last, empty page of an Advance call after the
+// other inputs of its time), then in the order the instance that made
+// them made them. A replay merges these journals in time order (the time
+// the input carries; at equal times a member's input before one naming
+// none, members in the order of their IDs), keeping each member's own
+// order, and performs consecutive pages of due work of one time together
+// (Advance on several instances at once: one performs the items, the
+// others find none), checking that they perform as many items in all. It
+// does not reproduce the order in which inputs of different members
+// committed: two members competing for the last coupons of a stock at the
+// same time, or an Advance that ran before an earlier-dated event was
+// processed, may replay the other way round. Replay then finds an input
+// that does not do what it did on the source and returns
+// ErrReplayDiverged naming it (ReplayWith under ReplayOptions.Changed
+// records a refused input as a refusal and goes on); feed each member's
+// events in time order and Advance after the events it covers, and the
+// merged order does what the committed one did. Reading a per-member journal
+// holds it whole in memory, and its sequence numbers are places in the
+// merged order: ReplayOptions.After and Through continue a replay of a
+// journal that no input was added to since.
 //
 // The journal grows with the history: every input is kept in full, for
 // ever (about the size of the event records, which are kept for ever too
@@ -232,7 +255,8 @@ func (p *Program) ReplayWith(ctx context.Context, from store.Store, o ReplayOpti
 	if err != nil {
 		return fail(err)
 	}
-	r := replay{p: p, ops: p.replay, progress: progress(o.Progress), total: total, res: &res}
+	_, split := from.(store.Striper)
+	r := replay{p: p, ops: p.replay, progress: progress(o.Progress), total: total, res: &res, split: split}
 	if o.Changed && p.def.Coupons != nil {
 		r.coupons = counterpart.New(coupon.New(engine.New(from, p.loc, engine.Options{}), p.def.Coupons), p.Coupons())
 	}
@@ -245,6 +269,21 @@ func (p *Program) ReplayWith(ctx context.Context, from store.Store, o ReplayOpti
 		}
 		if in.Version != version {
 			return fmt.Errorf("input %d: %w: it ran under definition version %d, this program runs %d", in.Seq, ErrDefinitionConflict, in.Version, version)
+		}
+		if r.split && in.Kind == engine.InputAdvance {
+			if len(r.adv) > 0 && !r.adv[0].At.Equal(in.At) {
+				if err := r.advances(ctx); err != nil {
+					return err
+				}
+			}
+			if err := r.flush(ctx); err != nil {
+				return err
+			}
+			r.adv = append(r.adv, in)
+			return nil
+		}
+		if err := r.advances(ctx); err != nil {
+			return err
 		}
 		if in.Kind == engine.InputEvent {
 			r.evs = append(r.evs, in.Event)
@@ -261,7 +300,7 @@ func (p *Program) ReplayWith(ctx context.Context, from store.Store, o ReplayOpti
 		return r.apply(ctx, in)
 	})
 	if err == nil || errors.Is(err, errUntil) {
-		err = r.flush(ctx)
+		err = errors.Join(r.advances(ctx), r.flush(ctx)) // at most one of them waits
 	}
 	if err != nil {
 		return fail(err)
@@ -286,6 +325,8 @@ type replay struct {
 	evs      []event.Event
 	rnd      []byte
 	last     uint64                  // the sequence number of the last event waiting
+	split    bool                    // the journal is per member (the source is a store.Striper)
+	adv      []engine.Input          // its pages of due work of one time waiting (advances)
 	coupons  *counterpart.Translator // under a changed definition, when p has coupons
 }
 
@@ -314,6 +355,47 @@ func (r *replay) flush(ctx context.Context) error {
 	}
 	r.step(uint64(len(r.evs)), r.last)
 	r.evs, r.rnd = r.evs[:0], r.rnd[:0]
+	return nil
+}
+
+// advances applies the pages of due work waiting: consecutive pages of a
+// per-member journal with the same time, of one Advance call or of
+// several instances advancing at once (where one performed the items and
+// the others found none). It performs pages until none is due, which must
+// perform as many items in all as the source's pages did.
+func (r *replay) advances(ctx context.Context) error {
+	if len(r.adv) == 0 {
+		return nil
+	}
+	first, last := r.adv[0], r.adv[len(r.adv)-1]
+	want := 0
+	var rnd []byte
+	for _, in := range r.adv {
+		want += in.Items
+		rnd = append(rnd, in.Rand...)
+	}
+	done := r.p.eng.Replaying(rnd)
+	got := 0
+	var err error
+	for {
+		n, perr := r.p.eng.AdvancePage(ctx, first.At)
+		if perr != nil {
+			err = perr
+			break
+		}
+		got += n
+		if n == 0 {
+			break
+		}
+	}
+	if err == nil && got != want {
+		err = fmt.Errorf("%w: advance to %s performed %d items, %d on the source", ErrReplayDiverged, first.At, got, want)
+	}
+	if err = errors.Join(err, done()); err != nil {
+		return fmt.Errorf("inputs %d to %d (advance): %w", first.Seq, last.Seq, diverged(err))
+	}
+	r.step(uint64(len(r.adv)), last.Seq)
+	r.adv = r.adv[:0]
 	return nil
 }
 

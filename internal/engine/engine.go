@@ -376,7 +376,7 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 		if err := u.feed.write(u); err != nil {
 			return err
 		}
-		if err := e.journal(tx, Input{Kind: InputEvent, At: ev.Time, Event: ev, Rand: tp.bytes()}); err != nil {
+		if err := e.journal(tx, u.led, ev.Member, Input{Kind: InputEvent, At: ev.Time, Event: ev, Rand: tp.bytes()}); err != nil {
 			return err
 		}
 		rec := newRecord(ev, u).appendTo(u.scratch.rec[:0])
@@ -560,7 +560,11 @@ func (e *Engine) applyTx(tx store.Tx, pr prepared) (out *change.Outcome, refusal
 	if err := e.audit(tx, req, out.Member, nil); err != nil {
 		return out, nil, err
 	}
-	if err := e.journal(tx, Input{Kind: InputRequest, At: req.At, Action: req.Action, Body: pr.input, Rand: tp.bytes()}); err != nil {
+	member := out.Member // the member the request found (a coupon's owner), else the one it names
+	if member == "" {
+		member = req.Member
+	}
+	if err := e.journal(tx, nil, member, Input{Kind: InputRequest, At: req.At, Action: req.Action, Body: pr.input, Rand: tp.bytes()}); err != nil {
 		return out, nil, err
 	}
 	v, err := appendOpRecord(nil, pr.fp, out)
@@ -741,7 +745,7 @@ func (e *Engine) Update(ctx context.Context, req Request, fn func(u *Unit) error
 				return err
 			}
 		}
-		return e.journal(tx, Input{Kind: InputUpdate, At: at, Action: req.Action, Body: input, Rand: tp.bytes()})
+		return e.journal(tx, nil, req.Member, Input{Kind: InputUpdate, At: at, Action: req.Action, Body: input, Rand: tp.bytes()})
 	})
 	if err != nil {
 		return nil, refused(err, event.ErrInvalidArgument)
@@ -823,7 +827,7 @@ func (e *Engine) advancePage(ctx context.Context, now time.Time) (int, error) {
 				return err
 			}
 		}
-		if err := e.journal(tx, Input{Kind: InputAdvance, At: now, Items: n, Rand: tp.bytes()}); err != nil {
+		if err := e.journal(tx, nil, "", Input{Kind: InputAdvance, At: now, Items: n, Rand: tp.bytes()}); err != nil {
 			return err
 		}
 		if n == 0 {

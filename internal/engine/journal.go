@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"bytes"
+	"container/heap"
 	"context"
+	crand "crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,33 +14,48 @@ import (
 
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/codec"
+	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/store"
 )
 
 // The input journal keeps every input the engine accepted (an event, an
-// operator request, a page of due work, an update), in the order their
-// transactions committed, so that another store can be brought to the
-// same state by applying them again (membership.Program.Replay).
+// operator request, a page of due work, an update), so that another store
+// can be brought to the same state by applying them again
+// (membership.Program.Replay). It has two layouts, chosen by the store.
 //
-// It is one global sequence: key = 8-byte big-endian number, allocated
-// from a counter in bMeta. The counter is one key every input writes,
-// which costs nothing on a store that runs Updates one at a time
-// (store/memory, store/bolt) and would make every writer of a store that
-// runs them concurrently (store.Striper: store/postgres) conflict; the
-// journal is refused there (ErrJournalStore). An input's record holds
-// what re-applying it needs: the event, or the request's action and JSON,
-// or the time of the due work, and the random bytes its units drew (coupon
-// codes), so that a replay draws the same ones.
+// On a store that runs Updates one at a time (store/memory, store/bolt)
+// it is one global sequence: key = 8-byte big-endian number, allocated
+// from a counter in bMeta, in the order the transactions committed. The
+// counter is one key every input writes, which costs nothing there.
+//
+// On a store that runs them concurrently (store.Striper: store/postgres)
+// that counter would make every writer conflict, so the journal is kept
+// per member: an input that names a member goes under member, NUL, the
+// member's own number (ledger.Ledger.Sequence, the counter the member's
+// transactions and feed records already use), so that an event writes no
+// key another member's event writes, and a member's inputs are numbered in
+// the order their transactions committed. An input that names no member
+// (a page of due work, an update such as a tag recompute, a bulk request)
+// goes under the empty member: NUL, its time, a byte that puts the last,
+// empty page of an Advance call after the other inputs of its time, a
+// number this engine increments for each such input, and 8 random bytes
+// the engine drew when the journal was turned on (two instances never
+// write the same key). These inputs are ordered by time; at the same time
+// the empty pages last, and otherwise by the number, which orders one
+// instance's inputs as they were made but not two instances' between
+// them. Reading it (Journal) merges the per-member journals in time order (see
+// mergeJournal).
+//
+// An input's record holds what re-applying it needs: the event, or the
+// request's action and JSON, or the time of the due work, and the random
+// bytes its units drew (coupon codes), so that a replay draws the same
+// ones.
 const (
 	bJournal = "journal" // sequence number → input record
 )
 
 var journalSeqKey = []byte("journal.seq")
-
-// ErrJournalStore is returned by EnableJournal on a store that runs
-// Updates concurrently (store.Striper), where one global journal sequence
-// would be a key every writer conflicts on.
-var ErrJournalStore = errors.New("the input journal needs a store that runs updates one at a time")
 
 // ErrReplayDiverged is returned by a replay whose input did not do on the
 // target what it did on the source: an input refused, a page of due work
@@ -56,7 +74,8 @@ const journalV1 = 1
 
 // Input is one record of the journal.
 type Input struct {
-	// Seq is the input's place in the journal (1, 2, …).
+	// Seq is the input's place in the journal (1, 2, …): in a per-member
+	// journal (a store.Striper's), its place in the merged order.
 	Seq uint64
 	// Kind is InputEvent, InputRequest, InputAdvance or InputUpdate.
 	Kind byte
@@ -135,14 +154,21 @@ func decodeInput(seq uint64, b []byte) (Input, error) {
 type journalState struct {
 	on     bool
 	replay atomic.Pointer[replayRand]
+	// On a store.Striper, the keys of inputs that name no member end with
+	// the engine's own next number and nonce (see the layout above).
+	next  atomic.Uint64
+	nonce [8]byte
 }
 
-// EnableJournal turns the input journal on (it is off by default). It
-// returns ErrJournalStore on a store that runs Updates concurrently. Call
-// it before the engine is used.
+// EnableJournal turns the input journal on (it is off by default): one
+// global sequence on a store that runs Updates one at a time, a journal
+// per member on one that runs them concurrently (store.Striper). Call it
+// before the engine is used.
 func (e *Engine) EnableJournal() error {
 	if e.split {
-		return ErrJournalStore
+		if _, err := crand.Read(e.jr.nonce[:]); err != nil {
+			return fmt.Errorf("input journal: %w", err)
+		}
 	}
 	e.jr.on = true
 	return nil
@@ -198,10 +224,26 @@ func (t *tape) bytes() []byte {
 	return t.drew
 }
 
-// journal appends in to the journal in tx, when the journal is on.
-func (e *Engine) journal(tx store.Tx, in Input) error {
+// journal appends in to the journal in tx, when the journal is on. member
+// is the member the input names ("" none); led, when not nil, is the
+// ledger of the input's unit (its counter for member is then not read
+// again).
+func (e *Engine) journal(tx store.Tx, led *ledger.Ledger, member string, in Input) error {
 	if !e.jr.on {
 		return nil
+	}
+	in.Version = binary.BigEndian.Uint64(e.def.record[:8])
+	if e.split {
+		k, err := e.journalKey(tx, led, member, in)
+		if err != nil {
+			return err
+		}
+		// The key is new: inserted unread where the store can (as an
+		// event's record is), so that its absence is not read and guarded.
+		if ins, ok := tx.(store.Inserter); ok && ins.Fresh(bJournal, k) {
+			return ins.Insert(bJournal, k, in.appendTo(nil))
+		}
+		return tx.Put(bJournal, k, in.appendTo(nil))
 	}
 	var seq uint64
 	v, err := tx.Get(bMeta, journalSeqKey)
@@ -218,16 +260,54 @@ func (e *Engine) journal(tx store.Tx, in Input) error {
 	if err := tx.Put(bMeta, journalSeqKey, k); err != nil {
 		return err
 	}
-	in.Version = binary.BigEndian.Uint64(e.def.record[:8])
 	return tx.Put(bJournal, k, in.appendTo(nil))
+}
+
+// journalKey returns the key of an input in a per-member journal (see the
+// layout above): it writes only member's own counter, or nothing.
+func (e *Engine) journalKey(tx store.Tx, led *ledger.Ledger, member string, in Input) ([]byte, error) {
+	if member == "" {
+		// The last, empty page of an Advance call comes after every other
+		// input of its time: when several instances advance to the same
+		// time at once, one performs the due items and the others find
+		// none, and a replay must perform them before the empty pages.
+		var last byte
+		if in.Kind == InputAdvance && in.Items == 0 {
+			last = 1
+		}
+		k := append(keys.New().Str("").Time(in.At), last)
+		return append(binary.BigEndian.AppendUint64(k, e.jr.next.Add(1)), e.jr.nonce[:]...), nil
+	}
+	if led == nil {
+		led = ledger.New(tx, e.loc)
+	}
+	n, err := led.Sequence(member)
+	if err != nil {
+		return nil, err
+	}
+	return keys.New().Str(member).U64(n), nil
 }
 
 // Journal calls fn for each journal record of st after sequence after, in
 // order, reading pages of up to page records in read-only transactions.
-// fn's error stops the scan and is returned.
+// fn's error stops the scan and is returned. A store.Striper's journal is
+// per member: it is read whole and merged (mergeJournal) before fn is
+// called, and its sequence numbers are places in the merged order.
 func Journal(ctx context.Context, st store.Store, after uint64, page int, fn func(Input) error) error {
 	if page <= 0 {
 		page = 256
+	}
+	if _, ok := st.(store.Striper); ok {
+		ins, err := mergeJournal(ctx, st, page)
+		if err != nil {
+			return err
+		}
+		for _, in := range ins[min(after, uint64(len(ins))):] {
+			if err := fn(in); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	for {
 		var ins []Input
@@ -268,10 +348,139 @@ func Journal(ctx context.Context, st store.Store, after uint64, page int, fn fun
 	}
 }
 
+// journalStream is one member's inputs in a per-member journal, in the
+// member's order; member "" holds the inputs that name none, in time
+// order.
+type journalStream struct {
+	member string
+	ins    []Input
+}
+
+// mergeJournal reads the per-member journal of st, pages of up to page
+// records per read-only transaction, and merges it into one order: the
+// input with the earliest time among the members' next ones comes next,
+// so each member's inputs keep their own order (the order their
+// transactions committed) even when their times do not; at equal times a
+// member's input comes before one that names no member, and members come
+// in the order of their IDs. The inputs are numbered 1, 2, … in that
+// order. It holds the whole journal in memory.
+//
+// The merged order is not the order the source committed inputs of
+// different members in: two members' inputs made at the same time, or
+// whose times are out of step with their commits, may run the other way
+// round. Where that order mattered (two members competing for the last
+// coupons of a stock, an Advance that ran before a member's earlier-dated
+// event), a replay finds an input that does not do what it did on the
+// source, and Replay returns ErrReplayDiverged naming it.
+func mergeJournal(ctx context.Context, st store.Store, page int) ([]Input, error) {
+	var streams []*journalStream
+	var start, next []byte
+	for {
+		n := 0
+		err := st.View(ctx, func(tx store.Tx) error {
+			n = 0
+			return tx.Scan(bJournal, start, nil, false, func(k, v []byte) error {
+				member, ok := journalMember(k)
+				if !ok {
+					return fmt.Errorf("%w: journal key %x", ErrCorrupt, k)
+				}
+				in, err := decodeInput(0, v)
+				if err != nil {
+					return fmt.Errorf("member %q: %w", member, err)
+				}
+				if len(streams) == 0 || streams[len(streams)-1].member != member {
+					streams = append(streams, &journalStream{member: member})
+				}
+				s := streams[len(streams)-1]
+				s.ins = append(s.ins, in)
+				n++
+				next = append(append(next[:0], k...), 0) // the next key after k
+				if n == page {
+					return store.StopScan
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return nil, err
+		}
+		if n < page {
+			break
+		}
+		start, next = next, start
+	}
+	total := 0
+	for _, s := range streams {
+		total += len(s.ins)
+	}
+	h := journalHeap(streams)
+	heap.Init(&h)
+	out := make([]Input, 0, total)
+	for h.Len() > 0 {
+		s := h[0]
+		in := s.ins[0]
+		in.Seq = uint64(len(out)) + 1
+		out = append(out, in)
+		if s.ins = s.ins[1:]; len(s.ins) == 0 {
+			heap.Pop(&h)
+		} else {
+			heap.Fix(&h, 0)
+		}
+	}
+	return out, nil
+}
+
+// journalMember returns the member of a per-member journal key, and
+// whether the key has the layout of one.
+func journalMember(k []byte) (string, bool) {
+	i := bytes.IndexByte(k, keys.Sep)
+	if i < 0 {
+		return "", false
+	}
+	if i == 0 {
+		return "", len(k) == 1+8+1+8+8
+	}
+	return string(k[:i]), len(k) == i+1+8
+}
+
+// journalHeap orders the streams of a per-member journal by their next
+// input (see mergeJournal).
+type journalHeap []*journalStream
+
+func (h journalHeap) Len() int      { return len(h) }
+func (h journalHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h journalHeap) Less(i, j int) bool {
+	a, b := h[i], h[j]
+	if c := a.ins[0].At.Compare(b.ins[0].At); c != 0 {
+		return c < 0
+	}
+	if (a.member == "") != (b.member == "") {
+		return b.member == ""
+	}
+	return a.member < b.member
+}
+func (h *journalHeap) Push(x any) { *h = append(*h, x.(*journalStream)) }
+func (h *journalHeap) Pop() any {
+	old := *h
+	s := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return s
+}
+
 // JournalLength returns the sequence number of the last journal record of
-// st (0: none).
+// st (0: none); for a per-member journal (a store.Striper's), how many
+// records it holds.
 func JournalLength(ctx context.Context, st store.Store) (uint64, error) {
 	var n uint64
+	if _, ok := st.(store.Striper); ok {
+		err := st.View(ctx, func(tx store.Tx) error {
+			return tx.Scan(bJournal, nil, nil, false, func(_, _ []byte) error {
+				n++
+				return nil
+			})
+		})
+		return n, err
+	}
 	err := st.View(ctx, func(tx store.Tx) error {
 		v, err := tx.Get(bMeta, journalSeqKey)
 		switch {
@@ -369,8 +578,8 @@ func (e *Engine) ReplayingChanged(rnd []byte) (done func()) {
 }
 
 // Used reports whether st holds anything a program wrote: a journal, a
-// watermark, an event or an operator request (a replay starts on a store
-// that holds none).
+// watermark, an event, an operator request or a per-member journal
+// record (a replay starts on a store that holds none).
 func Used(ctx context.Context, st store.Store) (bool, error) {
 	used := false
 	err := st.View(ctx, func(tx store.Tx) error {
@@ -382,7 +591,7 @@ func Used(ctx context.Context, st store.Store) (bool, error) {
 				return err
 			}
 		}
-		for _, b := range []string{bEvents, bOps} {
+		for _, b := range []string{bEvents, bOps, bJournal} {
 			err := tx.Scan(b, nil, nil, false, func(_, _ []byte) error {
 				used = true
 				return store.StopScan
