@@ -79,6 +79,16 @@ type Rewarder interface {
 	Reward(u *Unit, member string, r rule.Reward, from rule.Source, why rule.Reason) error
 }
 
+// MemberKeyed is a part that keeps buckets keyed by member first (the
+// member ID, then 0x00 or nothing): the engine asks a store that can
+// (store.Colocator) to keep a member's records of all of them side by
+// side, so that an event's writes touch few pages. It changes where the
+// store keeps records, never what reads answer, so a bucket missed costs
+// only locality.
+type MemberKeyed interface {
+	MemberBuckets() []string
+}
+
 // Checker is a part that validates the events it acts on beyond their
 // declared type (a stored-value amount must be positive), before any
 // transaction starts. Its errors are returned wrapped in

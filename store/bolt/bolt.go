@@ -418,6 +418,13 @@ type DB struct {
 	// and buckets that none wrote yet are missed by every transaction.
 	cat atomic.Pointer[catalogue]
 
+	// colocWant holds the buckets Colocate named that no checkpoint took
+	// yet, colocDone those the file colocates; both are replaced, never
+	// changed, under colocMu.
+	colocMu   sync.Mutex
+	colocWant map[string]bool
+	colocDone map[string]uint16
+
 	requests, commits, checkpoints atomic.Uint64
 	overlaySize, peakOverlay       atomic.Int64
 
@@ -624,7 +631,7 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 	}
 	last := r.last
 	if last > m.seq || !fresh {
-		if _, err := checkpoint(d.db, g, d.nested); err != nil {
+		if _, _, err := checkpoint(d.db, g, d.nested, nil); err != nil {
 			return fmt.Errorf("checkpoint the log: %w", err)
 		}
 	}
@@ -636,7 +643,12 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 		return err
 	}
 	d.baseTxid = uint64(rtx.ID())
+	lay, err := readLayout(rtx)
 	_ = rtx.Rollback()
+	if err != nil {
+		return fmt.Errorf("read meta: %w", err)
+	}
+	d.colocTook(nil, lay)
 	d.seq, d.ckptSeq = last, last
 	d.active = newGen(last)
 	return nil
@@ -967,7 +979,7 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 			// The undo log is needed only when the buffer holds writes
 			// of earlier functions to protect.
 			buf.track = len(ok) > 0
-			t := &tx{btx: rtx, mapped: sp, buf: buf, under: lay, active: active, old: old, nested: d.nested, refs: rs, cat: &d.cat}
+			t := &tx{btx: rtx, mapped: sp, buf: buf, under: lay, active: active, old: old, nested: d.nested, refs: rs, cat: &d.cat, colocated: d.colocated}
 			if err := call(r.fn, t); err != nil {
 				if buf.track {
 					buf.rollback() // nothing of r is left in buf
@@ -1277,8 +1289,10 @@ func (d *DB) startCheckpoint() {
 	g := d.old
 	d.ckptRunning = true
 	go func() {
-		txid, err := checkpoint(d.db, g, d.nested)
+		want := d.colocWanted()
+		txid, lay, err := checkpoint(d.db, g, d.nested, want)
 		if err == nil {
+			d.colocTook(want, lay)
 			g.doneTxid.Store(txid)
 			if d.ckptHook != nil {
 				d.ckptHook("committed")

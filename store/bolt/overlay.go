@@ -118,6 +118,9 @@ var (
 type meta struct {
 	seq, txid uint64
 	nested    map[string]map[string]bool
+	// dropped lists buckets a checkpoint emptied into colocBucket, which
+	// writeMeta takes off the list of buckets.
+	dropped []string
 	// format is the file's format: formatUnversioned when it has no
 	// format record.
 	format uint32
@@ -150,8 +153,8 @@ func readMeta(btx *bbolt.Tx) (m meta, ok bool, err error) {
 		if !good || len(v) != 4 {
 			return m, false, badSum("read meta", metaBucket, metaFormat)
 		}
-		if m.format = binary.BigEndian.Uint32(v); m.format != formatVersion {
-			return m, false, fmt.Errorf("%w: the file is of format %d; this version reads formats %d and %d",
+		if m.format = binary.BigEndian.Uint32(v); m.format != formatVersion && m.format != formatChecksums {
+			return m, false, fmt.Errorf("%w: the file is of format %d; this version reads formats %d to %d",
 				ErrFormat, m.format, formatUnversioned, formatVersion)
 		}
 	}
@@ -246,6 +249,9 @@ func writeMeta(btx *bbolt.Tx, m meta, created ...string) error {
 	for _, name := range created {
 		names[name] = true
 	}
+	for _, name := range m.dropped {
+		delete(names, name)
+	}
 	b, err := btx.CreateBucketIfNotExists([]byte(metaBucket))
 	if err != nil {
 		return err
@@ -304,53 +310,74 @@ func findNested(btx *bbolt.Tx) (map[string]map[string]bool, error) {
 
 // checkpoint writes g to bbolt in one transaction, bucket by bucket in name
 // order and each in key order, with the meta record of g.top, and returns
-// the transaction's id. A damaged page of the file makes it fail with an
-// error wrapping ErrCorrupt, the transaction rolled back.
-func checkpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (txid uint64, err error) {
+// the transaction's id and the file's colocated buckets after it. It first
+// colocates the buckets of want the file does not (see extendLayout). A
+// damaged page of the file makes it fail with an error wrapping
+// ErrCorrupt, the transaction rolled back.
+func checkpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string) (txid uint64, lay *layout, err error) {
 	err = guard("write", "", func() error {
 		var werr error
-		txid, werr = writeCheckpoint(db, g, nested)
+		txid, lay, werr = writeCheckpoint(db, g, nested, want)
 		return werr
 	})
-	return txid, err
+	return txid, lay, err
 }
 
 // writeCheckpoint is checkpoint, unguarded.
-func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (uint64, error) {
+func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string) (uint64, *layout, error) {
 	btx, err := db.Begin(true)
 	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
+		return 0, nil, fmt.Errorf("begin: %w", err)
 	}
 	defer btx.Rollback() //nolint:errcheck // after Commit, a no-op
+	lay, err := readLayout(btx)
+	if err != nil {
+		return 0, nil, err
+	}
+	before := lay
+	lay, created, dropped, err := extendLayout(btx, lay, want, g, nested)
+	if err != nil {
+		return 0, nil, err
+	}
 	var (
-		s       sealer // the values with their checksums, kept until the commit
-		created []string
+		s  sealer // the values with their checksums, kept until the commit
+		pk []byte // a colocated record's key in colocBucket
 	)
 	for _, name := range slices.Sorted(maps.Keys(g.trees)) {
 		t := g.trees[name]
-		b := btx.Bucket([]byte(name))
+		tag, coloc := lay.tag(name)
+		bname := name
+		if coloc {
+			bname = colocBucket
+		}
+		b := btx.Bucket([]byte(bname))
 		if b == nil {
 			live := false
 			t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool { live = !it.Marked(); return !live })
 			if !live {
 				continue // only deletes in a bucket that does not exist
 			}
-			if b, err = btx.CreateBucket([]byte(name)); err != nil {
-				return 0, fmt.Errorf("bucket %q: %w", name, err)
+			if b, err = btx.CreateBucket([]byte(bname)); err != nil {
+				return 0, nil, fmt.Errorf("bucket %q: %w", bname, err)
 			}
-			created = append(created, name)
+			created = append(created, bname)
 		}
-		if appendOnly(b, t) {
+		if !coloc && appendOnly(b, t) {
 			// Every key goes after the bucket's last: fill pages up, as
 			// bbolt would otherwise split each appended page in half.
 			b.FillPercent = 0.95
 		}
 		base := bucketSum(name)
 		t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool {
+			key := it.Key()
+			if coloc {
+				pk = physKey(pk[:0], key, tag)
+				key = pk
+			}
 			if it.Marked() {
-				err = b.Delete(it.Key())
+				err = b.Delete(key)
 			} else {
-				err = b.Put(it.Key(), s.seal(base, it.Key(), it.Value()))
+				err = b.Put(key, s.seal(base, it.Key(), it.Value()))
 			}
 			if err != nil {
 				err = fmt.Errorf("bucket %q, key %q: %w", name, it.Key(), err)
@@ -358,17 +385,22 @@ func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (u
 			return err == nil
 		})
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
-	if err := writeMeta(btx, meta{seq: g.top, nested: nested}, created...); err != nil {
-		return 0, fmt.Errorf("meta: %w", err)
+	if lay != before {
+		if err := writeLayout(btx, lay); err != nil {
+			return 0, nil, fmt.Errorf("meta: %w", err)
+		}
+	}
+	if err := writeMeta(btx, meta{seq: g.top, nested: nested, dropped: dropped}, created...); err != nil {
+		return 0, nil, fmt.Errorf("meta: %w", err)
 	}
 	txid := uint64(btx.ID())
 	if err := btx.Commit(); err != nil {
-		return 0, fmt.Errorf("commit: %w", err)
+		return 0, nil, fmt.Errorf("commit: %w", err)
 	}
-	return txid, nil
+	return txid, lay, nil
 }
 
 // appendOnly reports whether every key of t sorts after b's last key.

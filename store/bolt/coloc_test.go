@@ -1,0 +1,312 @@
+package bolt_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/bolt"
+	"github.com/memberkit/membership/store/storetest"
+)
+
+// colocStore colocates every bucket its transactions name, when they first
+// name it: the conformance suite then runs on colocated buckets, some of
+// whose records a checkpoint moves after they were written.
+type colocStore struct{ *bolt.DB }
+
+func (s colocStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.DB.Update(ctx, func(tx store.Tx) error { return fn(colocTx{tx, s.DB}) })
+}
+
+func (s colocStore) View(ctx context.Context, fn func(store.Tx) error) error {
+	return s.DB.View(ctx, func(tx store.Tx) error { return fn(colocTx{tx, s.DB}) })
+}
+
+type colocTx struct {
+	store.Tx
+	db *bolt.DB
+}
+
+func (t colocTx) name(bucket string) {
+	if bucket != "" && !strings.HasPrefix(bucket, "\x00store/bolt") {
+		_ = t.db.Colocate(bucket)
+	}
+}
+
+func (t colocTx) Get(b string, k []byte) ([]byte, error) { t.name(b); return t.Tx.Get(b, k) }
+func (t colocTx) Put(b string, k, v []byte) error        { t.name(b); return t.Tx.Put(b, k, v) }
+func (t colocTx) Delete(b string, k []byte) error        { t.name(b); return t.Tx.Delete(b, k) }
+func (t colocTx) Scan(b string, s, e []byte, r bool, fn func(k, v []byte) error) error {
+	t.name(b)
+	return t.Tx.Scan(b, s, e, r, fn)
+}
+
+// TestConformanceColocated runs the suite on colocated buckets, with a
+// checkpoint after every batch so that reads go to bbolt's colocated
+// records.
+func TestConformanceColocated(t *testing.T) {
+	opts := &bolt.Options{CheckpointSize: 1, MaxOverlaySize: 1 << 30, NoSync: true}
+	open := func(t *testing.T) store.Store { return colocStore{tempDB(t, opts)} }
+	storetest.Run(t, open)
+	storetest.RunSerial(t, open)
+}
+
+// colocKeys are keys of members m1, m10 and m2, a pool (no member: it
+// starts with 0x00) and keys with no 0x00, in logical order.
+var colocKeys = []string{"\x00pool\x00a", "\x00pool\x00b", "m1", "m1\x00", "m1\x00a", "m1\x00b\x00c", "m1\x01", "m10", "m10\x00a", "m2\x00a"}
+
+// TestColocatedLayout checks what the file holds once two buckets are
+// colocated: no bucket of their own, their records in the reserved bucket
+// under group, 0x00, tag, key, with their checksums, and that Gets and
+// Scans of every range answer as they did before the records moved.
+func TestColocatedLayout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db, err := bolt.Open(path, &bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Colocate("a", "b"); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(t.Context(), func(tx store.Tx) error {
+		for _, k := range colocKeys {
+			for _, b := range []string{"a", "b", "plain"} {
+				if err := tx.Put(b, []byte(k), []byte(b+":"+k)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Tags follow Colocate's names in order: a is 1, b is 2.
+	for _, c := range []struct{ phys, bucket, key string }{
+		{"\x00\x00\x01\x00pool\x00a", "a", "\x00pool\x00a"},
+		{"m1\x00\x00\x01m1", "a", "m1"},
+		{"m1\x00\x00\x02m1\x00b\x00c", "b", "m1\x00b\x00c"},
+		{"m1\x01\x00\x00\x02m1\x01", "b", "m1\x01"},
+		{"m10\x00\x00\x01m10\x00a", "a", "m10\x00a"},
+	} {
+		if got, want := rawValue(t, path, "\x00store/bolt/members", c.phys), sealed(c.bucket, c.key, c.bucket+":"+c.key); !bytes.Equal(got, want) {
+			t.Errorf("colocated record %q = %x; want %x", c.phys, got, want)
+		}
+	}
+	if got, want := rawValue(t, path, "plain", "m1"), sealed("plain", "m1", "plain:m1"); !bytes.Equal(got, want) {
+		t.Errorf("plain record m1 = %x; want %x", got, want)
+	}
+	if got, want := rawBuckets(t, path), []string{"\x00store/bolt", "\x00store/bolt/members", "plain"}; !slices.Equal(got, want) {
+		t.Errorf("the file's buckets = %q; want %q", got, want)
+	}
+	db = openDB(t, path, &bolt.Options{NoSync: true})
+	checkColocKeys(t, db)
+	if err := db.Check(t.Context()); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+// checkColocKeys checks Gets and Scans of buckets a, b and plain, which
+// hold colocKeys, for every range between them and either way.
+func checkColocKeys(t *testing.T, db *bolt.DB) {
+	t.Helper()
+	bounds := append([]string{"", "m", "m1\x00a\x00", "m11", "zz"}, colocKeys...)
+	err := db.View(t.Context(), func(tx store.Tx) error {
+		for _, b := range []string{"a", "b", "plain"} {
+			for _, k := range append([]string{"m", "m1\x00c", "m3"}, colocKeys...) {
+				v, err := tx.Get(b, []byte(k))
+				switch {
+				case slices.Contains(colocKeys, k) && (err != nil || string(v) != b+":"+k):
+					t.Errorf("Get(%q, %q) = %q, %v", b, k, v, err)
+				case !slices.Contains(colocKeys, k) && !errors.Is(err, store.ErrNotFound):
+					t.Errorf("Get(%q, %q) = %q, %v; want ErrNotFound", b, k, v, err)
+				}
+			}
+			for _, lo := range bounds {
+				for _, hi := range bounds {
+					var start, end []byte
+					if lo != "" {
+						start = []byte(lo)
+					}
+					if hi != "" {
+						end = []byte(hi)
+					}
+					var want []string
+					for _, k := range colocKeys {
+						if (start == nil || k >= lo) && (end == nil || k < hi) {
+							want = append(want, k+"="+b+":"+k)
+						}
+					}
+					for _, rev := range []bool{false, true} {
+						var got []string
+						err := tx.Scan(b, start, end, rev, func(k, v []byte) error {
+							got = append(got, string(k)+"="+string(v))
+							return nil
+						})
+						if rev {
+							slices.Reverse(got)
+						}
+						if err != nil || !slices.Equal(got, want) {
+							t.Errorf("Scan(%q, %q, %q, reverse %v) = %q, %v; want %q", b, start, end, rev, got, err, want)
+						}
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawBuckets lists the bbolt buckets of the file at path.
+func rawBuckets(t *testing.T, path string) []string {
+	t.Helper()
+	raw, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var names []string
+	err = raw.View(func(tx *bbolt.Tx) error {
+		return tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+			names = append(names, string(name))
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// TestColocateMoves checks that colocating buckets that bbolt already
+// holds moves their records at the next checkpoint, in one transaction,
+// and that a later Open keeps the layout without being told.
+func TestColocateMoves(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db, err := bolt.Open(path, &bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(t.Context(), func(tx store.Tx) error {
+		for _, k := range colocKeys {
+			for _, b := range []string{"a", "b", "plain"} {
+				if err := tx.Put(b, []byte(k), []byte(b+":"+k)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rawBuckets(t, path), []string{"\x00store/bolt", "a", "b", "plain"}; !slices.Equal(got, want) {
+		t.Fatalf("the file's buckets = %q; want %q", got, want)
+	}
+	db, err = bolt.Open(path, &bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Colocate("b", "a"); err != nil {
+		t.Fatal(err)
+	}
+	// A write to another bucket makes the checkpoint at Close.
+	if err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("other", []byte("x"), []byte("y")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rawBuckets(t, path), []string{"\x00store/bolt", "\x00store/bolt/members", "other", "plain"}; !slices.Equal(got, want) {
+		t.Errorf("the file's buckets = %q; want %q", got, want)
+	}
+	// Colocate's names are taken sorted: a is 1, b is 2.
+	if got, want := rawValue(t, path, "\x00store/bolt/members", "m2\x00\x00\x02m2\x00a"), sealed("b", "m2\x00a", "b:m2\x00a"); !bytes.Equal(got, want) {
+		t.Errorf("moved record = %x; want %x", got, want)
+	}
+	db = openDB(t, path, &bolt.Options{NoSync: true, CheckpointSize: 1})
+	// Writes after the move, to moved keys and new ones, checkpointed.
+	err = db.Update(t.Context(), func(tx store.Tx) error {
+		if err := tx.Put("a", []byte("m3\x00a"), []byte("new")); err != nil {
+			return err
+		}
+		return tx.Delete("a", []byte("m3\x00a"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("other", []byte("x"), []byte("z")) }); err != nil {
+		t.Fatal(err)
+	}
+	checkColocKeys(t, db)
+	if err := db.Check(t.Context()); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+// TestColocatedLongKey checks that a colocated bucket refuses a key whose
+// physical key would not fit bbolt, and that a bucket holding one is left
+// in a bucket of its own.
+func TestColocatedLongKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db, err := bolt.Open(path, &bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := bytes.Repeat([]byte("k"), 20000)
+	if err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("long", long, []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Colocate("long", "short"); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("short", long, []byte("v")) })
+	if !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Put of a 20,000-byte key in a colocated bucket = %v; want ErrInvalid", err)
+	}
+	if err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("short", []byte("m1"), []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rawBuckets(t, path), []string{"\x00store/bolt", "\x00store/bolt/members", "long"}; !slices.Equal(got, want) {
+		t.Errorf("the file's buckets = %q; want %q", got, want)
+	}
+	db = openDB(t, path, &bolt.Options{NoSync: true})
+	err = db.View(t.Context(), func(tx store.Tx) error {
+		if v, err := tx.Get("long", long); err != nil || string(v) != "v" {
+			return fmt.Errorf("Get long = %q, %v", v, err)
+		}
+		if v, err := tx.Get("short", []byte("m1")); err != nil || string(v) != "v" {
+			return fmt.Errorf("Get short = %q, %v", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	if err := db.Colocate(""); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Colocate(\"\") = %v; want ErrInvalid", err)
+	}
+	if err := db.Colocate("\x00store/bolt/members"); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Colocate of the reserved bucket = %v; want ErrInvalid", err)
+	}
+}
