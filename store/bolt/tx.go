@@ -318,10 +318,10 @@ type catalogue struct {
 // (or a View) read it, found once rather than on every call.
 type bucketRefs struct {
 	name        string
-	buf         *bucketBuf // in the batch's buffer; nil until written
-	under       *bucketBuf // in the buffer of the batch being committed, or nil
-	active, old *tree      // nil when the generation has none
-	btx         *bbolt.Tx  // the read transaction bolt was looked up in
+	buf         *bucketBuf    // in the batch's buffer; nil until written
+	under       *bucketBuf    // in the buffer of the batch being committed, or nil
+	active, old *tree         // nil when the generation has none
+	btx         *bbolt.Tx     // the read transaction bolt was looked up in
 	bolt        *bbolt.Bucket // colocBucket when the bucket is colocated
 	mapped      span          // where bolt's keys and values lie
 	sum         uint32        // bucketSum(name), where its records' checksums start
@@ -975,10 +975,10 @@ type cursorSource struct {
 	desc       bool
 	// tag is the bucket's tag when it is colocated (0 otherwise), and lay
 	// the file's layout: the walk skips the other buckets' records.
-	tag  uint16
-	lay  *layout
-	k, v []byte // the next pair, k the logical key; nil when done
-	failed     error
+	tag    uint16
+	lay    *layout
+	k, v   []byte // the next pair, k the logical key; nil when done
+	failed error
 	// reading is set while the cursor moves: a panic meanwhile is bbolt's.
 	reading bool
 }
