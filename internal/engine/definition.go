@@ -134,9 +134,11 @@ func (e *Engine) Install(ctx context.Context, version uint64, def []byte) error 
 }
 
 // memberBuckets lists the buckets keyed by member first: the engine's,
-// the ledger's and those of the MemberKeyed parts.
+// the ledger's and those of the MemberKeyed parts. bPending is not among
+// them: the sequencer scans it whole, and a whole scan of a colocated
+// bucket walks every colocated record.
 func (e *Engine) memberBuckets() []string {
-	names := append([]string{bPending, bErased, bAuditMember}, ledger.MemberBuckets()...)
+	names := append([]string{bErased, bAuditMember}, ledger.MemberBuckets()...)
 	for _, p := range e.parts {
 		if m, ok := p.(MemberKeyed); ok {
 			names = append(names, m.MemberBuckets()...)

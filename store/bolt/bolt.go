@@ -11,7 +11,24 @@
 // [DB.Close] writes everything to the bbolt file and removes the log; after
 // a crash, the next Open replays it. The bbolt file
 // holds one reserved bucket, "\x00store/bolt", where checkpoints record the
-// log position they cover; [store.Tx] refuses that name.
+// log position they cover, and one for colocated buckets (below); [store.Tx]
+// refuses both names.
+//
+// # Colocated buckets
+//
+// [DB.Colocate] ([store.Colocator]) names buckets keyed by member first,
+// as the library's Program does when it opens: from the next checkpoint
+// on, their records are kept in one reserved bbolt bucket,
+// "\x00store/bolt/members", a member's records of all of them side by
+// side (file format 3; the checkpoint that takes a bucket moves the
+// records the file holds of it, in its transaction). An event that writes
+// a key or two of one member in each of a dozen buckets then dirties a page
+// or two of the file rather than a dozen, which is what a checkpoint holds
+// in memory and writes; with a million members that is most of its cost.
+// Reads answer as before: a Get is one seek, a Scan within one member one
+// walk, and a Scan across members walks the other colocated buckets'
+// records too, skipping them. The file records the list, so later opens
+// keep it whatever they are told.
 //
 // # Group commit
 //
@@ -187,7 +204,8 @@
 // pointers form a cycle can still make bbolt loop or recurse without end.
 //
 // Every value the file holds is followed by a CRC-32C of its bucket's
-// name, its key and itself (file format 2), which every read checks: a
+// name, its key and itself (file format 2; a colocated record's are its
+// own bucket's name and key), which every read checks: a
 // flipped byte of a value, a key or a bucket name is an error wrapping
 // ErrCorrupt, never data. A Get that finds nothing checks the records
 // around the key (a damaged key lies where it was; a damaged branch page
@@ -202,7 +220,9 @@
 // Open migrates a file of format 1 (written before checksums, with no
 // format record) or made by another program: in one transaction, once the
 // log was read, every record gets its checksum, and the Info log says so.
-// A file of a later format is refused with an error wrapping [ErrFormat],
+// A file of format 2 is read as it is and becomes format 3 at its next
+// checkpoint (older versions of this package then refuse it). A file of a
+// later format is refused with an error wrapping [ErrFormat],
 // unchanged. A file that other programs write to while this package is
 // not using it is read as damaged where they wrote.
 //

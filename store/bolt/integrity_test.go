@@ -432,6 +432,13 @@ func TestBackupWhileWriting(t *testing.T) {
 // When Check passes, reads must give every record; when reads fail, so
 // must Check.
 func TestBBoltRandomFlips(t *testing.T) {
+	t.Run("Plain", func(t *testing.T) { randomFlips(t, false) })
+	t.Run("Colocated", func(t *testing.T) { randomFlips(t, true) })
+}
+
+// randomFlips is TestBBoltRandomFlips on buckets b and c, kept in buckets
+// of their own or colocated.
+func randomFlips(t *testing.T, colocate bool) {
 	trials, seed := 300, uint64(11)
 	if v, err := strconv.Atoi(os.Getenv("BOLT_FLIP_TRIALS")); err == nil {
 		trials = v
@@ -444,13 +451,21 @@ func TestBBoltRandomFlips(t *testing.T) {
 	// at most 16 MiB), so that most flips land in pages in use.
 	opts := &bolt.Options{NoSync: true, InitialMmapSize: 1 << 16}
 	db := openDB(t, base, opts)
+	if colocate {
+		if err := db.Colocate("b", "c"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	want := map[string]string{}
 	for i := range 40 {
 		err := db.Update(t.Context(), func(tx store.Tx) error {
 			for j := range 10 {
-				k, v := fmt.Sprintf("k%03d-%d", i, j), strings.Repeat(fmt.Sprint(i*j), 1+(i+j)%30)
-				want["b/"+k] = v
-				if err := tx.Put("b", []byte(k), []byte(v)); err != nil {
+				// Member-like keys: member i's records of b and c lie
+				// together when colocated.
+				b := string("bc"[j%2])
+				k, v := fmt.Sprintf("m%03d\x00%d", i, j), strings.Repeat(fmt.Sprint(i*j), 1+(i+j)%30)
+				want[b+"/"+k] = v
+				if err := tx.Put(b, []byte(k), []byte(v)); err != nil {
 					return err
 				}
 			}
@@ -495,7 +510,7 @@ func TestBBoltRandomFlips(t *testing.T) {
 		}
 		got := map[string]string{}
 		readErr := db.View(t.Context(), func(tx store.Tx) error {
-			for _, b := range []string{"b", "meta"} {
+			for _, b := range []string{"b", "c", "meta"} {
 				err := tx.Scan(b, nil, nil, false, func(k, v []byte) error {
 					got[b+"/"+string(k)] = string(v)
 					return nil

@@ -340,44 +340,38 @@ func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, wa
 		return 0, nil, err
 	}
 	var (
-		s  sealer // the values with their checksums, kept until the commit
-		pk []byte // a colocated record's key in colocBucket
+		s      sealer // the values with their checksums, kept until the commit
+		colocs []string
 	)
 	for _, name := range slices.Sorted(maps.Keys(g.trees)) {
 		t := g.trees[name]
-		tag, coloc := lay.tag(name)
-		bname := name
-		if coloc {
-			bname = colocBucket
+		if _, ok := lay.tag(name); ok {
+			colocs = append(colocs, name)
+			continue
 		}
-		b := btx.Bucket([]byte(bname))
+		b := btx.Bucket([]byte(name))
 		if b == nil {
 			live := false
 			t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool { live = !it.Marked(); return !live })
 			if !live {
 				continue // only deletes in a bucket that does not exist
 			}
-			if b, err = btx.CreateBucket([]byte(bname)); err != nil {
-				return 0, nil, fmt.Errorf("bucket %q: %w", bname, err)
+			if b, err = btx.CreateBucket([]byte(name)); err != nil {
+				return 0, nil, fmt.Errorf("bucket %q: %w", name, err)
 			}
-			created = append(created, bname)
+			created = append(created, name)
 		}
-		if !coloc && appendOnly(b, t) {
+		if appendOnly(b, t) {
 			// Every key goes after the bucket's last: fill pages up, as
 			// bbolt would otherwise split each appended page in half.
 			b.FillPercent = 0.95
 		}
 		base := bucketSum(name)
 		t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool {
-			key := it.Key()
-			if coloc {
-				pk = physKey(pk[:0], key, tag)
-				key = pk
-			}
 			if it.Marked() {
-				err = b.Delete(key)
+				err = b.Delete(it.Key())
 			} else {
-				err = b.Put(key, s.seal(base, it.Key(), it.Value()))
+				err = b.Put(it.Key(), s.seal(base, it.Key(), it.Value()))
 			}
 			if err != nil {
 				err = fmt.Errorf("bucket %q, key %q: %w", name, it.Key(), err)
@@ -387,6 +381,13 @@ func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, wa
 		if err != nil {
 			return 0, nil, err
 		}
+	}
+	if len(colocs) > 0 {
+		c, err := writeColocated(btx, lay, g, colocs, &s)
+		if err != nil {
+			return 0, nil, err
+		}
+		created = append(created, c...)
 	}
 	if lay != before {
 		if err := writeLayout(btx, lay); err != nil {
