@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -430,12 +431,23 @@ func BenchmarkScaleOpenAfterCrash(b *testing.B) {
 	b.ReportMetric(total.Seconds()/float64(b.N), "open-s")
 }
 
+// copyFile copies a file, streaming: reading a store of gigabytes into
+// memory would weigh on the heap the benchmarks after it report.
 func copyFile(from, to string) error {
-	data, err := os.ReadFile(from)
+	in, err := os.Open(from)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(to, data, 0o600)
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // TestScaleCrashChild is BenchmarkScaleOpenAfterCrash's child; it does

@@ -315,8 +315,11 @@ const (
 	// DefaultInitialMmapSize is the default for [Options.InitialMmapSize]
 	// on 64-bit Unix systems.
 	DefaultInitialMmapSize = 1 << 30
-	// DefaultCheckpointSize is the default for [Options.CheckpointSize].
-	DefaultCheckpointSize = 64 << 20
+	// DefaultCheckpointSize is the default for [Options.CheckpointSize]
+	// with the default MaxMemory: a sixteenth of it.
+	DefaultCheckpointSize = DefaultMaxMemory / 16
+	// DefaultMaxMemory is the default for [Options.MaxMemory].
+	DefaultMaxMemory = 1 << 30
 )
 
 // checkpointRetry is how long after a failed checkpoint the next attempt
@@ -348,6 +351,16 @@ type Options struct {
 	// that would be logged while the overlay is larger waits for the
 	// running checkpoint. Default 4 × CheckpointSize.
 	MaxOverlaySize int64
+	// MaxMemory bounds the memory the store takes for the writes the bbolt
+	// file does not hold yet: the overlay (CheckpointSize defaults to a
+	// sixteenth of it, and MaxOverlaySize to a quarter) and a checkpoint's
+	// bbolt transaction, which commits in parts of at most an eighth of it
+	// (bbolt holds in memory every page a transaction writes until it
+	// commits; a part counts two pages for each key it writes, and moving
+	// a bucket into the colocated one is a single part). The Go runtime's
+	// own room is not counted: with the default GOGC the heap may reach
+	// twice what is live. Default DefaultMaxMemory.
+	MaxMemory int64
 	// NoSync skips fsync on commit and checkpoint. UNSAFE: a crash or power
 	// loss can lose committed writes or corrupt the file. For tests and
 	// benchmarks only.
@@ -379,6 +392,9 @@ type Stats struct {
 	Queued int
 	// Checkpoints is the number of checkpoints that committed.
 	Checkpoints uint64
+	// CheckpointParts is the number of bbolt transactions checkpoints
+	// committed before their last (see Options.MaxMemory).
+	CheckpointParts uint64
 	// OverlaySize is the estimated memory of the overlay now, and
 	// PeakOverlaySize its highest value.
 	OverlaySize, PeakOverlaySize int64
@@ -397,6 +413,7 @@ type DB struct {
 	db         *bbolt.DB
 	maxBatch   int
 	ckptSize   int64
+	ckptPart   int // the keys a checkpoint writes in a bbolt transaction (Options.MaxMemory)
 	maxOverlay int64
 	log        *wal
 	// nested lists, per bucket, the keys that hold nested buckets (made by
@@ -445,7 +462,7 @@ type DB struct {
 	colocWant map[string]bool
 	colocDone map[string]uint16
 
-	requests, commits, checkpoints atomic.Uint64
+	requests, commits, checkpoints, parts atomic.Uint64
 	overlaySize, peakOverlay       atomic.Int64
 
 	// commitHook, when set (by tests, before any Update), is called by the
@@ -455,7 +472,8 @@ type DB struct {
 	commitHook func(stage string)
 	// ckptHook, when set (by tests), is called by a checkpoint with
 	// "committed" after its bbolt commit, before the log segments it
-	// covers are removed.
+	// covers are removed, and with "part" after each part before the last
+	// commits.
 	ckptHook func(stage string)
 }
 
@@ -526,8 +544,11 @@ func Open(path string, opts *Options) (*DB, error) {
 		// Windows grows the file to the map size, so it keeps bbolt's default.
 		o.InitialMmapSize = DefaultInitialMmapSize
 	}
+	if o.MaxMemory <= 0 {
+		o.MaxMemory = DefaultMaxMemory
+	}
 	if o.CheckpointSize <= 0 {
-		o.CheckpointSize = DefaultCheckpointSize
+		o.CheckpointSize = max(o.MaxMemory/16, 1)
 	}
 	if o.MaxOverlaySize <= 0 {
 		o.MaxOverlaySize = 4 * o.CheckpointSize
@@ -566,6 +587,7 @@ func Open(path string, opts *Options) (*DB, error) {
 		ckptDone:   make(chan ckptResult, 1),
 		syncs:      make(chan *syncReq),
 	}
+	d.ckptPart = int(max(o.MaxMemory/8/(2*int64(bdb.Info().PageSize)), 1))
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -651,7 +673,7 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 	}
 	last := r.last
 	if last > m.seq || !fresh {
-		if _, _, err := checkpoint(d.db, g, d.nested, nil); err != nil {
+		if _, _, err := checkpoint(d.db, g, d.nested, nil, d.ckptPart, nil); err != nil {
 			return fmt.Errorf("checkpoint the log: %w", err)
 		}
 	}
@@ -745,8 +767,18 @@ func (d *DB) Stats() Stats {
 		Commits:         d.commits.Load(),
 		Queued:          len(d.reqs),
 		Checkpoints:     d.checkpoints.Load(),
+		CheckpointParts: d.parts.Load(),
 		OverlaySize:     d.overlaySize.Load(),
 		PeakOverlaySize: d.peakOverlay.Load(),
+	}
+}
+
+// partDone counts a checkpoint's part; it runs on the checkpoint's
+// goroutine.
+func (d *DB) partDone() {
+	d.parts.Add(1)
+	if d.ckptHook != nil {
+		d.ckptHook("part")
 	}
 }
 
@@ -1310,7 +1342,7 @@ func (d *DB) startCheckpoint() {
 	d.ckptRunning = true
 	go func() {
 		want := d.colocWanted()
-		txid, lay, err := checkpoint(d.db, g, d.nested, want)
+		txid, lay, err := checkpoint(d.db, g, d.nested, want, d.ckptPart, d.partDone)
 		if err == nil {
 			d.colocTook(want, lay)
 			g.doneTxid.Store(txid)

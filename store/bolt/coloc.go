@@ -306,14 +306,13 @@ func (l *layout) record(p []byte) (name string, base uint32, key []byte, ok bool
 const colocFill = 0.9
 
 // writeColocated writes the trees of g's colocated buckets names into
-// colocBucket, creating it when a record is to be put there (and then
-// returns its name), in the order of their physical keys: a merge of the
+// colocBucket, creating it when a record is to be put there, in the order of their physical keys: a merge of the
 // trees, each in that order already. bbolt inserts a key into its node's
 // array, moving the array's tail, and a node takes every key put into its
 // page in a transaction before it splits: bucket after bucket, the keys
 // of a new file's or a busy region's nodes would go in out of order, each
 // moving thousands (a build of 100,000 members spent 80% of its time so).
-func writeColocated(btx *bbolt.Tx, lay *layout, g *gen, names []string, s *sealer) (created []string, err error) {
+func writeColocated(c *ckptTx, g *gen, names []string) (err error) {
 	type stream struct {
 		name string
 		base uint32
@@ -325,7 +324,7 @@ func writeColocated(btx *bbolt.Tx, lay *layout, g *gen, names []string, s *seale
 	var streams []*stream
 	for _, name := range names {
 		t := g.trees[name]
-		tag, _ := lay.tag(name)
+		tag, _ := c.lay.tag(name)
 		next, stop := iter.Pull(func(yield func(cowtree.Item[struct{}]) bool) { t.Ascend(nil, nil, yield) })
 		defer stop()
 		st := &stream{name: name, base: bucketSum(name), tag: tag, next: next}
@@ -344,7 +343,7 @@ func writeColocated(btx *bbolt.Tx, lay *layout, g *gen, names []string, s *seale
 			live = append(live, st)
 		}
 	}
-	b := btx.Bucket([]byte(colocBucket))
+	b := c.btx.Bucket([]byte(colocBucket))
 	for len(live) > 0 {
 		min := 0
 		for i := 1; i < len(live); i++ {
@@ -354,25 +353,32 @@ func writeColocated(btx *bbolt.Tx, lay *layout, g *gen, names []string, s *seale
 		}
 		st := live[min]
 		if b == nil && !st.it.Marked() {
-			if b, err = btx.CreateBucket([]byte(colocBucket)); err != nil {
-				return nil, fmt.Errorf("bucket %q: %w", colocBucket, err)
+			if b, err = c.btx.CreateBucket([]byte(colocBucket)); err != nil {
+				return fmt.Errorf("bucket %q: %w", colocBucket, err)
 			}
-			created = append(created, colocBucket)
+			c.created = append(c.created, colocBucket)
 		}
 		if b != nil {
 			b.FillPercent = colocFill
 			if st.it.Marked() {
 				err = b.Delete(st.pk)
 			} else {
-				err = b.Put(st.pk, s.seal(st.base, st.it.Key(), st.it.Value()))
+				err = b.Put(st.pk, c.s.seal(st.base, st.it.Key(), st.it.Value()))
 			}
 			if err != nil {
-				return nil, fmt.Errorf("bucket %q, key %q: %w", st.name, st.it.Key(), err)
+				return fmt.Errorf("bucket %q, key %q: %w", st.name, st.it.Key(), err)
+			}
+			renewed, err := c.wrote()
+			if err != nil {
+				return err
+			}
+			if renewed {
+				b = c.btx.Bucket([]byte(colocBucket))
 			}
 		}
 		if !advance(st) {
 			live = append(live[:min], live[min+1:]...)
 		}
 	}
-	return created, nil
+	return nil
 }

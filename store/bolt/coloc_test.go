@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	bbolt "go.etcd.io/bbolt"
@@ -51,9 +52,9 @@ func (t colocTx) Scan(b string, s, e []byte, r bool, fn func(k, v []byte) error)
 
 // TestConformanceColocated runs the suite on colocated buckets, with a
 // checkpoint after every batch so that reads go to bbolt's colocated
-// records.
+// records, each checkpoint in parts of 2 keys (see Options.MaxMemory).
 func TestConformanceColocated(t *testing.T) {
-	opts := &bolt.Options{CheckpointSize: 1, MaxOverlaySize: 1 << 30, NoSync: true}
+	opts := &bolt.Options{CheckpointSize: 1, MaxOverlaySize: 1 << 30, MaxMemory: 2 * 8 * 2 * 4096, NoSync: true}
 	open := func(t *testing.T) store.Store { return colocStore{tempDB(t, opts)} }
 	storetest.Run(t, open)
 	storetest.RunSerial(t, open)
@@ -308,5 +309,78 @@ func TestColocatedLongKey(t *testing.T) {
 	}
 	if err := db.Colocate("\x00store/bolt/members"); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("Colocate of the reserved bucket = %v; want ErrInvalid", err)
+	}
+}
+
+// TestCheckpointParts checks checkpoints written in parts (a MaxMemory so
+// small that each part writes 2 keys), on a colocated bucket and a plain
+// one: reads during and after are right, and a crash after a part, before
+// the checkpoint ends, replays to every answered Update once.
+func TestCheckpointParts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	// 2 keys a part: MaxMemory / 8 / (2 pages of 4 KiB).
+	db := openDB(t, path, &bolt.Options{MaxMemory: 2 * 8 * 2 * 4096, CheckpointSize: 1 << 10})
+	if err := db.Colocate("b"); err != nil {
+		t.Fatal(err)
+	}
+	entered, proceed, copied := make(chan struct{}), make(chan struct{}), make(chan string)
+	var once sync.Once
+	bolt.SetCheckpointHook(db, func(stage string) {
+		// The second checkpoint's first part: the first took bucket b.
+		if stage != "part" || db.Stats().Checkpoints == 0 {
+			return
+		}
+		once.Do(func() {
+			close(entered)
+			<-proceed
+			copied <- copyStore(t, path)
+		})
+	})
+	var want []string
+	for i := 0; ; i++ {
+		k := fmt.Sprintf("m%04d\x00k", i)
+		if err := db.Update(t.Context(), counted(k)); err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+		want = append(want, k)
+		select {
+		case <-entered:
+		default:
+			continue
+		}
+		break
+	}
+	close(proceed)
+	cp := <-copied
+	if st := db.Stats(); st.CheckpointParts == 0 {
+		t.Errorf("Stats().CheckpointParts = 0; want parts")
+	}
+	db2 := openDB(t, cp, nil)
+	if got := checkCounted(t, db2, want); !slices.Equal(got, want) {
+		t.Errorf("keys after replay = %q; want %q", got, want)
+	}
+	if err := db2.Check(t.Context()); err != nil {
+		t.Errorf("Check of the copy: %v", err)
+	}
+	// The store itself goes on, checkpointing in parts.
+	for i := range 50 {
+		k := fmt.Sprintf("n%04d\x00k", i)
+		if err := db.Update(t.Context(), counted(k)); err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+		want = append(want, k)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rawBuckets(t, path), []string{"\x00store/bolt", "\x00store/bolt/members", "meta"}; !slices.Equal(got, want) {
+		t.Errorf("the file's buckets = %q; want %q", got, want)
+	}
+	db3 := openDB(t, path, nil)
+	if got := checkCounted(t, db3, want); !slices.Equal(got, want) {
+		t.Errorf("keys after Close = %q; want %q", got, want)
+	}
+	if err := db3.Check(t.Context()); err != nil {
+		t.Errorf("Check: %v", err)
 	}
 }

@@ -9,8 +9,9 @@ import "github.com/memberkit/membership/store"
 func SetCommitHook(d *DB, hook func(stage string)) { d.commitHook = hook }
 
 // SetCheckpointHook makes d's checkpoints call hook with "committed" after
-// their bbolt commit, before they remove the log segments they cover. Call
-// it before any Update.
+// their bbolt commit, before they remove the log segments they cover, and
+// with "part" after each part before the last commits (see
+// Options.MaxMemory). Call it before any Update.
 func SetCheckpointHook(d *DB, hook func(stage string)) { d.ckptHook = hook }
 
 // SetLogFault makes the log call fault after writing the record of batch

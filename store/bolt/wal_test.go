@@ -262,6 +262,9 @@ func TestCrashAfterCheckpoint(t *testing.T) {
 	entered, proceed, copied := make(chan struct{}), make(chan struct{}), make(chan string)
 	var once sync.Once
 	bolt.SetCheckpointHook(db, func(stage string) {
+		if stage != "committed" {
+			return
+		}
 		once.Do(func() {
 			close(entered)
 			<-proceed
