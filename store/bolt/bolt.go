@@ -463,7 +463,7 @@ type DB struct {
 	colocDone map[string]uint16
 
 	requests, commits, checkpoints, parts atomic.Uint64
-	overlaySize, peakOverlay       atomic.Int64
+	overlaySize, peakOverlay              atomic.Int64
 
 	// commitHook, when set (by tests, before any Update), is called by the
 	// committer with "begin" before it logs a batch, with "committed"
