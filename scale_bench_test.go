@@ -20,6 +20,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -197,12 +199,62 @@ func reportMemory(b *testing.B) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
-	if data, err := os.ReadFile("/proc/self/status"); err == nil {
-		for line := range strings.SplitSeq(string(data), "\n") {
-			if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
-				kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-				b.ReportMetric(float64(kb)/1024, "anon-MB")
+	if kb := rssAnon(); kb > 0 {
+		b.ReportMetric(float64(kb)/1024, "anon-MB")
+	}
+}
+
+// rssAnon returns the process's anonymous resident memory in KiB (Linux;
+// 0 elsewhere).
+func rssAnon() int {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return kb
+		}
+	}
+	return 0
+}
+
+// watchMemory returns the OS the memory the heap freed (so that what the
+// benchmarks before left does not count), then samples the heap's spans
+// in use and the anonymous resident memory every 20 ms until the
+// function it returns is called, which reports their peaks: the memory
+// the load itself took, at its worst.
+func watchMemory(b *testing.B) (report func()) {
+	debug.FreeOSMemory()
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"}}
+	var peakHeap uint64
+	peakAnon := 0
+	sample := func() {
+		metrics.Read(samples)
+		peakHeap = max(peakHeap, samples[0].Value.Uint64()+samples[1].Value.Uint64())
+		peakAnon = max(peakAnon, rssAnon())
+	}
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			sample()
+			select {
+			case <-done:
+				return
+			case <-t.C:
 			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+		b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MB")
+		if peakAnon > 0 {
+			b.ReportMetric(float64(peakAnon)/1024, "peak-anon-MB")
 		}
 	}
 }
@@ -238,6 +290,7 @@ func runScale64(b *testing.B, op func(r *rand.Rand) error) {
 	n := b.N * scaleEvents()
 	left.Store(int64(n))
 	var wg sync.WaitGroup
+	peak := watchMemory(b)
 	b.ResetTimer()
 	for g := range 64 {
 		wg.Add(1)
@@ -258,6 +311,7 @@ func runScale64(b *testing.B, op func(r *rand.Rand) error) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	peak()
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 	lat.report(b)
 	reportMemory(b)
@@ -281,6 +335,7 @@ func BenchmarkScaleProcess1(b *testing.B) {
 	var lat latencies
 	n := b.N * scaleEvents()
 	d := make([]time.Duration, 0, n)
+	peak := watchMemory(b)
 	b.ResetTimer()
 	for range n {
 		began := time.Now()
@@ -290,6 +345,7 @@ func BenchmarkScaleProcess1(b *testing.B) {
 		d = append(d, time.Since(began))
 	}
 	b.StopTimer()
+	peak()
 	lat.add(d)
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 	lat.report(b)
@@ -414,6 +470,7 @@ func BenchmarkScaleOpenAfterCrash(b *testing.B) {
 		time.Sleep(time.Second) // under load for a second: a benchmark, not a test
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
+		peak := watchMemory(b)
 		b.StartTimer()
 		began := time.Now()
 		st, err := bolt.Open(path, nil)
@@ -422,6 +479,7 @@ func BenchmarkScaleOpenAfterCrash(b *testing.B) {
 		}
 		total += time.Since(began)
 		b.StopTimer()
+		peak()
 		reportMemory(b)
 		if err := st.Close(); err != nil {
 			b.Fatal(err)
@@ -511,6 +569,7 @@ func BenchmarkScaleClose(b *testing.B) {
 		var wg sync.WaitGroup
 		var seq atomic.Int64
 		seq.Store(1 << 41)
+		peak := watchMemory(b) // the burst's and Close's
 		for g := range 64 {
 			wg.Add(1)
 			go func() {
@@ -533,6 +592,9 @@ func BenchmarkScaleClose(b *testing.B) {
 			b.Fatal(err)
 		}
 		total += time.Since(began)
+		b.StopTimer()
+		peak()
+		b.StartTimer()
 	}
 	b.ReportMetric(total.Seconds()/float64(b.N), "close-s")
 }

@@ -355,9 +355,9 @@ type Options struct {
 	// file does not hold yet: the overlay (CheckpointSize defaults to a
 	// sixteenth of it, and MaxOverlaySize to a quarter) and a checkpoint's
 	// bbolt transaction, which commits in parts of at most an eighth of it
-	// (bbolt holds in memory every page a transaction writes until it
-	// commits; a part counts two pages for each key it writes, and moving
-	// a bucket into the colocated one is a single part). The Go runtime's
+	// (bbolt holds in memory every page a transaction changes until it
+	// commits, as a node and then as the page it writes; moving a bucket
+	// into the colocated one is a single part). The Go runtime's
 	// own room is not counted: with the default GOGC the heap may reach
 	// twice what is live. Default DefaultMaxMemory.
 	MaxMemory int64
@@ -413,7 +413,7 @@ type DB struct {
 	db         *bbolt.DB
 	maxBatch   int
 	ckptSize   int64
-	ckptPart   int // the keys a checkpoint writes in a bbolt transaction (Options.MaxMemory)
+	ckptPart   int // the nodes a checkpoint changes in a bbolt transaction (Options.MaxMemory)
 	maxOverlay int64
 	log        *wal
 	// nested lists, per bucket, the keys that hold nested buckets (made by

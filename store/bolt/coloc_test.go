@@ -52,7 +52,7 @@ func (t colocTx) Scan(b string, s, e []byte, r bool, fn func(k, v []byte) error)
 
 // TestConformanceColocated runs the suite on colocated buckets, with a
 // checkpoint after every batch so that reads go to bbolt's colocated
-// records, each checkpoint in parts of 2 keys (see Options.MaxMemory).
+// records, each checkpoint in parts of 2 pages (see Options.MaxMemory).
 func TestConformanceColocated(t *testing.T) {
 	opts := &bolt.Options{CheckpointSize: 1, MaxOverlaySize: 1 << 30, MaxMemory: 2 * 8 * 2 * 4096, NoSync: true}
 	open := func(t *testing.T) store.Store { return colocStore{tempDB(t, opts)} }
@@ -313,12 +313,12 @@ func TestColocatedLongKey(t *testing.T) {
 }
 
 // TestCheckpointParts checks checkpoints written in parts (a MaxMemory so
-// small that each part writes 2 keys), on a colocated bucket and a plain
+// small that each part changes 2 pages), on a colocated bucket and a plain
 // one: reads during and after are right, and a crash after a part, before
 // the checkpoint ends, replays to every answered Update once.
 func TestCheckpointParts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
-	// 2 keys a part: MaxMemory / 8 / (2 pages of 4 KiB).
+	// 2 nodes a part: MaxMemory / 8 / (2 pages of 4 KiB).
 	db := openDB(t, path, &bolt.Options{MaxMemory: 2 * 8 * 2 * 4096, CheckpointSize: 1 << 10})
 	if err := db.Colocate("b"); err != nil {
 		t.Fatal(err)

@@ -312,9 +312,10 @@ func findNested(btx *bbolt.Tx) (map[string]map[string]bool, error) {
 // key order, with the meta record of g.top, and returns the id of the
 // transaction that wrote the meta record and the file's colocated buckets
 // after it. It first colocates the buckets of want the file does not (see
-// extendLayout). With part > 0, it commits a transaction each part puts
-// and deletes, which bounds the memory bbolt holds (a page for each key
-// put, at worst): the meta record of the parts before the last keeps the
+// extendLayout). With part > 0, it commits a transaction each time bbolt
+// has read part nodes (pages) to change, which bounds the memory bbolt
+// holds (each node, and the page it is written to at the commit): the
+// meta record of the parts before the last keeps the
 // checkpoint before, so that a crash replays the whole generation again,
 // and reads, which look in g first while it is being checkpointed, see
 // nothing of the parts. A damaged page of the file makes it fail with an
@@ -349,9 +350,14 @@ type ckptTx struct {
 
 // wrote counts a put or a delete; when the part is full, it commits it and
 // begins the next transaction, and reports true: the caller's bucket
-// handles, of the transaction before, must be looked up again.
+// handles, of the transaction before, must be looked up again. It looks at
+// the nodes bbolt holds every part/8 writes (256 at most): a write adds
+// a few at most.
 func (c *ckptTx) wrote() (bool, error) {
-	if c.n++; c.part <= 0 || c.n < c.part {
+	if c.n++; c.part <= 0 || c.n%min(max(c.part/8, 1), 256) != 0 {
+		return false, nil
+	}
+	if st := c.btx.Stats(); st.GetNodeCount() < int64(c.part) {
 		return false, nil
 	}
 	if _, err := c.commit(c.prevSeq); err != nil {
