@@ -338,6 +338,9 @@ func TestCheckpointParts(t *testing.T) {
 	})
 	var want []string
 	for i := 0; ; i++ {
+		if i == 100_000 {
+			t.Fatal("no checkpoint in parts after 100,000 Updates")
+		}
 		k := fmt.Sprintf("m%04d\x00k", i)
 		if err := db.Update(t.Context(), counted(k)); err != nil {
 			t.Fatalf("Update: %v", err)
