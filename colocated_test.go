@@ -51,6 +51,9 @@ func TestBoltColocatedMatchesMemory(t *testing.T) {
 	ctx := t.Context()
 	for i, ev := range evs {
 		if i == half {
+			if s := st.Stats(); s.Checkpoints == 0 || s.CheckpointParts == 0 {
+				t.Fatalf("Stats = %+v; want checkpoints, in parts", s)
+			}
 			// Close and reopen: the second half reads what the first
 			// left in the file.
 			if err := st.Close(); err != nil {
