@@ -348,8 +348,10 @@ type Options struct {
 	// Default DefaultCheckpointSize.
 	CheckpointSize int64
 	// MaxOverlaySize bounds the memory of the overlay (estimated): a batch
-	// that would be logged while the overlay is larger waits for the
-	// running checkpoint. Default 4 × CheckpointSize.
+	// logged while a checkpoint runs and the overlay is past half of it is
+	// delayed, the longer the fuller, up to 20 ms at the bound (see
+	// Stats.Slowed), and one that would be logged while the overlay is
+	// larger waits for the running checkpoint. Default 4 × CheckpointSize.
 	MaxOverlaySize int64
 	// MaxMemory bounds the memory the store takes for the writes the bbolt
 	// file does not hold yet: the overlay (CheckpointSize defaults to a
@@ -395,6 +397,12 @@ type Stats struct {
 	// CheckpointParts is the number of bbolt transactions checkpoints
 	// committed before their last (see Options.MaxMemory).
 	CheckpointParts uint64
+	// Slowed is the number of batches delayed because a checkpoint was
+	// falling behind (the overlay past half of MaxOverlaySize), and
+	// SlowedFor the delays they were given, in all (a delay ends early
+	// when the checkpoint does).
+	Slowed    uint64
+	SlowedFor time.Duration
 	// OverlaySize is the estimated memory of the overlay now, and
 	// PeakOverlaySize its highest value.
 	OverlaySize, PeakOverlaySize int64
@@ -462,8 +470,11 @@ type DB struct {
 	colocWant map[string]bool
 	colocDone map[string]uint16
 
-	requests, commits, checkpoints, parts atomic.Uint64
-	overlaySize, peakOverlay              atomic.Int64
+	requests, commits, checkpoints, parts, slowed atomic.Uint64
+	slowedFor                                     atomic.Int64
+	// after is time.After; tests replace it (SetSlowdownTimer).
+	after                    func(time.Duration) <-chan time.Time
+	overlaySize, peakOverlay atomic.Int64
 
 	// commitHook, when set (by tests, before any Update), is called by the
 	// committer with "begin" before it logs a batch, with "committed"
@@ -586,6 +597,7 @@ func Open(path string, opts *Options) (*DB, error) {
 		finished:   make(chan struct{}),
 		ckptDone:   make(chan ckptResult, 1),
 		syncs:      make(chan *syncReq),
+		after:      time.After,
 	}
 	d.ckptPart = int(max(o.MaxMemory/8/(2*int64(bdb.Info().PageSize)), 1))
 	logger := o.Logger
@@ -768,6 +780,8 @@ func (d *DB) Stats() Stats {
 		Queued:          len(d.reqs),
 		Checkpoints:     d.checkpoints.Load(),
 		CheckpointParts: d.parts.Load(),
+		Slowed:          d.slowed.Load(),
+		SlowedFor:       time.Duration(d.slowedFor.Load()),
 		OverlaySize:     d.overlaySize.Load(),
 		PeakOverlaySize: d.peakOverlay.Load(),
 	}
@@ -1381,11 +1395,40 @@ func (d *DB) checkpointed(res ckptResult) {
 	d.noteSize()
 }
 
+// maxSlowdown is the longest a batch is delayed while a checkpoint runs
+// and the overlay nears its bound (see slowDown).
+const maxSlowdown = 20 * time.Millisecond
+
+// slowDown delays the batch about to be logged while a checkpoint runs and
+// the overlay is past half its bound: by maxSlowdown times how far past
+// it is (0 at half, all of it at the bound), or until the checkpoint ends.
+// Writers thus slow down smoothly as a checkpoint falls behind, giving it
+// room, rather than run at full speed into the bound and stop there until
+// it ends (waitRoom, which remains the last resort).
+func (d *DB) slowDown() {
+	if d.old == nil || !d.ckptRunning {
+		return
+	}
+	size, soft := d.old.size+d.active.size, d.maxOverlay/2
+	if size <= soft || size >= d.maxOverlay {
+		return
+	}
+	delay := time.Duration(float64(maxSlowdown) * float64(size-soft) / float64(d.maxOverlay-soft))
+	d.slowed.Add(1)
+	d.slowedFor.Add(int64(delay))
+	select {
+	case <-d.after(delay):
+	case res := <-d.ckptDone:
+		d.checkpointed(res)
+	}
+}
+
 // waitRoom waits, while the overlay is over its bound, for the running
 // checkpoint, starting it again if it failed. It returns the checkpoint's
 // error when a new attempt failed too. It is called with no batch being
 // committed.
 func (d *DB) waitRoom() error {
+	d.slowDown()
 	retried := false
 	for d.old != nil && d.old.size+d.active.size >= d.maxOverlay {
 		if !d.ckptRunning {

@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -385,5 +387,82 @@ func TestCheckpointParts(t *testing.T) {
 	}
 	if err := db3.Check(t.Context()); err != nil {
 		t.Errorf("Check: %v", err)
+	}
+}
+
+// TestSlowDown checks that while a checkpoint is held up, batches are
+// delayed once the overlay is past half its bound, each longer than the
+// one before as the overlay fills, never as long as 20 ms, and not at all
+// once the checkpoint is done.
+func TestSlowDown(t *testing.T) {
+	db := tempDB(t, &bolt.Options{CheckpointSize: 4 << 10, MaxOverlaySize: 64 << 10, NoSync: true})
+	var (
+		mu     sync.Mutex
+		delays []time.Duration
+	)
+	bolt.SetSlowdownTimer(db, func(d time.Duration) <-chan time.Time {
+		mu.Lock()
+		delays = append(delays, d)
+		mu.Unlock()
+		c := make(chan time.Time, 1)
+		c <- time.Time{}
+		return c
+	})
+	hold, held := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	bolt.SetCheckpointHook(db, func(stage string) {
+		if stage == "committed" {
+			once.Do(func() { close(held); <-hold })
+		}
+	})
+	value := bytes.Repeat([]byte("v"), 1000)
+	put := func(k string) {
+		t.Helper()
+		if err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte(k), value) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for ; n < 40; n++ {
+		put(fmt.Sprint("k", n))
+		mu.Lock()
+		got := len(delays)
+		mu.Unlock()
+		if got == 5 {
+			break
+		}
+	}
+	<-held
+	mu.Lock()
+	got := slices.Clone(delays)
+	mu.Unlock()
+	if len(got) != 5 {
+		t.Fatalf("delays %v after %d Updates; want 5 before the overlay's bound", got, n)
+	}
+	for i, d := range got {
+		if d <= 0 || d >= 20*time.Millisecond || i > 0 && d <= got[i-1] {
+			t.Errorf("delays %v: want each in (0, 20ms) and longer than the one before", got)
+			break
+		}
+	}
+	if st := db.Stats(); st.Slowed != 5 || st.SlowedFor != got[0]+got[1]+got[2]+got[3]+got[4] {
+		t.Errorf("Stats: Slowed %d, SlowedFor %v; want 5 and the delays' sum", st.Slowed, st.SlowedFor)
+	}
+	close(hold)
+	// A backup checkpoints every batch answered: the overlay is then
+	// empty, and the next ten batches stay far under half its bound.
+	if _, err := db.Backup(t.Context(), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	before := len(delays)
+	mu.Unlock()
+	for i := range 10 {
+		put(fmt.Sprint("late", i))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(delays) != before {
+		t.Errorf("delays %v: want none after %d, once the checkpoints are done", delays, before)
 	}
 }

@@ -1,6 +1,10 @@
 package bolt
 
-import "github.com/memberkit/membership/store"
+import (
+	"time"
+
+	"github.com/memberkit/membership/store"
+)
 
 // SetCommitHook makes d's committer call hook with "begin" before it logs a
 // batch, with "committed" after the log was synced, before the batch is
@@ -13,6 +17,10 @@ func SetCommitHook(d *DB, hook func(stage string)) { d.commitHook = hook }
 // with "part" after each part before the last commits (see
 // Options.MaxMemory). Call it before any Update.
 func SetCheckpointHook(d *DB, hook func(stage string)) { d.ckptHook = hook }
+
+// SetSlowdownTimer makes d's writer wait on after(delay) when it slows a
+// batch down, instead of time.After. Call it before any Update.
+func SetSlowdownTimer(d *DB, after func(time.Duration) <-chan time.Time) { d.after = after }
 
 // SetLogFault makes the log call fault after writing the record of batch
 // seq and before syncing it; an error fails the append as a failed sync
