@@ -168,11 +168,17 @@
 //
 // # Recovery
 //
-// [Open] reads the checkpointed position from the bbolt file, replays the
-// log records after it in order into a generation, checkpoints that, and
-// removes the log, so the store starts from bbolt alone. Records already
-// checkpointed (a crash between a checkpoint's commit and the removal of
-// its segments) are skipped. Every Update that was answered survives a
+// [Open] reads the checkpointed position from the bbolt file and replays
+// the log records after it in order into a generation of the overlay,
+// which it checkpoints after it returns, as the checkpoint a crash
+// interrupted would have: Open takes the time to read the log, not to
+// write the file, and reads and writes go on meanwhile. The segments it
+// replayed stay until that checkpoint is done, and the log goes on in a
+// new segment: a crash before then replays them again, passing over the
+// record the first crash cut short. (A store opened with AcceptLogLoss, or
+// whose file another program wrote, is checkpointed before Open returns,
+// and its log removed.) Records already checkpointed (a crash between a
+// checkpoint's commit and the removal of its segments) are skipped. Every Update that was answered survives a
 // crash of the process or the machine.
 //
 // The log ends after the last record of its last segment that is whole,
@@ -372,6 +378,8 @@ type Options struct {
 	// batch cut short or with a bad checksum (Warn), damage accepted with
 	// AcceptLogLoss (Error). Default: nothing is logged.
 	Logger *slog.Logger
+	// ckptHook is DB.ckptHook from Open on (tests: OpenHooked).
+	ckptHook func(stage string)
 	// AcceptLogLoss opens a store whose log is damaged before its end,
 	// which Open otherwise refuses with an error wrapping ErrCorrupt that
 	// names the segment and offset, changing no file (see Recovery). With
@@ -482,9 +490,9 @@ type DB struct {
 	// "answered" after, before its trees are swapped in.
 	commitHook func(stage string)
 	// ckptHook, when set (by tests), is called by a checkpoint with
-	// "committed" after its bbolt commit, before the log segments it
-	// covers are removed, and with "part" after each part before the last
-	// commits.
+	// "begin" before it writes, "committed" after its bbolt commit, before
+	// the log segments it covers are removed, and with "part" after each
+	// part before the last commits.
 	ckptHook func(stage string)
 }
 
@@ -608,6 +616,10 @@ func Open(path string, opts *Options) (*DB, error) {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
+	d.ckptHook = o.ckptHook
+	if d.old != nil {
+		d.startCheckpoint() // of the batches replayed
+	}
 	go d.writer()
 	return d, nil
 }
@@ -684,13 +696,24 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 		}
 	}
 	last := r.last
-	if last > m.seq || !fresh {
+	switch {
+	case fresh && r.damage == nil && last > m.seq:
+		// The replayed batches are the generation a checkpoint writes
+		// once Open returns, as if it had been frozen before the crash:
+		// its segments stay until then (see keepLog).
+		if g.segments, err = d.log.keep(last); err != nil {
+			return fmt.Errorf("keep the log: %w", err)
+		}
+	case last > m.seq || !fresh:
 		if _, _, err := checkpoint(d.db, g, d.nested, nil, d.ckptPart, nil); err != nil {
 			return fmt.Errorf("checkpoint the log: %w", err)
 		}
-	}
-	if err := d.log.removeAll(); err != nil {
-		return fmt.Errorf("remove the log: %w", err)
+		fallthrough
+	default:
+		if err := d.log.removeAll(); err != nil {
+			return fmt.Errorf("remove the log: %w", err)
+		}
+		g = nil
 	}
 	rtx, err := d.db.Begin(false)
 	if err != nil {
@@ -705,6 +728,10 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 	d.colocTook(nil, lay)
 	d.seq, d.ckptSeq = last, last
 	d.active = newGen(last)
+	if g != nil {
+		d.old, d.ckptSeq = g, m.seq
+		d.noteSize()
+	}
 	return nil
 }
 
@@ -1355,6 +1382,9 @@ func (d *DB) startCheckpoint() {
 	g := d.old
 	d.ckptRunning = true
 	go func() {
+		if d.ckptHook != nil {
+			d.ckptHook("begin")
+		}
 		want := d.colocWanted()
 		txid, lay, err := checkpoint(d.db, g, d.nested, want, d.ckptPart, d.partDone)
 		if err == nil {
