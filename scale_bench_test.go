@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -442,9 +443,21 @@ func BenchmarkScaleSegmentPage(b *testing.B) {
 
 const scaleChildEnv = "MEMBERSHIP_SCALE_CHILD_DB"
 
+// scaleCrashAfter is how long BenchmarkScaleOpenAfterCrash's child writes
+// before it is killed: MEMBERSHIP_SCALE_CRASH_AFTER seconds, default 1. A
+// longer run leaves more log to replay, up to a checkpoint's worth and
+// the one running (at a million members, about 20 seconds of load).
+func scaleCrashAfter() time.Duration {
+	if n, err := strconv.ParseFloat(os.Getenv("MEMBERSHIP_SCALE_CRASH_AFTER"), 64); err == nil && n > 0 {
+		return time.Duration(n * float64(time.Second))
+	}
+	return time.Second
+}
+
 // BenchmarkScaleOpenAfterCrash copies the store, has a child process
-// process events on the copy from 64 goroutines for a second, kills it
-// with SIGKILL, and times Open on what it left (the log replayed).
+// process events on the copy from 64 goroutines (scaleCrashAfter), kills it
+// with SIGKILL, and times Open on what it left (the log replayed), and
+// reports how many batches it replayed.
 func BenchmarkScaleOpenAfterCrash(b *testing.B) {
 	scaleStore(b)
 	var total time.Duration
@@ -467,13 +480,14 @@ func BenchmarkScaleOpenAfterCrash(b *testing.B) {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() && sc.Text() != "ready" {
 		}
-		time.Sleep(time.Second) // under load for a second: a benchmark, not a test
+		time.Sleep(scaleCrashAfter()) // under load: a benchmark, not a test
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 		peak := watchMemory(b)
+		var logged bytes.Buffer
 		b.StartTimer()
 		began := time.Now()
-		st, err := bolt.Open(path, nil)
+		st, err := bolt.Open(path, &bolt.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -481,6 +495,10 @@ func BenchmarkScaleOpenAfterCrash(b *testing.B) {
 		b.StopTimer()
 		peak()
 		reportMemory(b)
+		if _, rest, ok := strings.Cut(logged.String(), " records="); ok {
+			n, _ := strconv.Atoi(strings.Fields(rest)[0])
+			b.ReportMetric(float64(n), "replayed-batches")
+		}
 		if err := st.Close(); err != nil {
 			b.Fatal(err)
 		}
