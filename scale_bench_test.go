@@ -69,6 +69,17 @@ func scaleMembers() int {
 	return 1000
 }
 
+// scaleOptions are the scale store's options: the defaults, but for
+// CheckpointSize, MEMBERSHIP_SCALE_CHECKPOINT bytes when set (to weigh
+// Close's time against checkpoints' frequency).
+func scaleOptions() *bolt.Options {
+	var o bolt.Options
+	if n, err := strconv.ParseInt(os.Getenv("MEMBERSHIP_SCALE_CHECKPOINT"), 10, 64); err == nil && n > 0 {
+		o.CheckpointSize = n
+	}
+	return &o
+}
+
 // scaleEvents is how many events (or pages) a scale benchmark's
 // iteration makes: MEMBERSHIP_SCALE_EVENTS, default 200. The scale
 // benchmarks are run with -benchtime 1x, so that one binary builds the
@@ -144,7 +155,7 @@ func buildScale() error {
 		return err
 	}
 	scale.dir, scale.path = dir, filepath.Join(dir, "scale.db")
-	st, err := bolt.Open(scale.path, nil)
+	st, err := bolt.Open(scale.path, scaleOptions())
 	if err != nil {
 		return err
 	}
@@ -185,7 +196,7 @@ func buildScale() error {
 	if err := copyFile(scale.path, scale.base); err != nil {
 		return err
 	}
-	if scale.st, err = bolt.Open(scale.path, nil); err != nil {
+	if scale.st, err = bolt.Open(scale.path, scaleOptions()); err != nil {
 		return err
 	}
 	scale.p, err = membership.Open(scale.st, scaleDef())
@@ -505,7 +516,9 @@ func BenchmarkScaleOpenAfterCrash(b *testing.B) {
 		var logged bytes.Buffer
 		b.StartTimer()
 		began := time.Now()
-		st, err := bolt.Open(path, &bolt.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+		opts := scaleOptions()
+		opts.Logger = slog.New(slog.NewTextHandler(&logged, nil))
+		st, err := bolt.Open(path, opts)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -551,7 +564,7 @@ func TestScaleCrashChild(t *testing.T) {
 	if path == "" {
 		return
 	}
-	st, err := bolt.Open(path, nil)
+	st, err := bolt.Open(path, scaleOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -593,7 +606,7 @@ func BenchmarkScaleClose(b *testing.B) {
 		if err := copyFile(scale.base, path); err != nil {
 			b.Fatal(err)
 		}
-		st, err := bolt.Open(path, nil)
+		st, err := bolt.Open(path, scaleOptions())
 		if err != nil {
 			b.Fatal(err)
 		}
