@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/rule"
 	"github.com/shopspring/decimal"
 )
@@ -35,6 +36,23 @@ type Stats struct {
 	Brands     map[string]Tally `json:"brands,omitempty"`
 	Categories map[string]Tally `json:"categories,omitempty"`
 	Products   map[string]Tally `json:"products,omitempty"`
+}
+
+// AppendJSON appends s's JSON to b, as json.Marshal writes it, when it
+// has no brands, categories nor products (ok false otherwise: maps are
+// left to encoding/json). A member's opening stores its recharge in
+// Stats, so an import's records skip reflection.
+func (s Stats) AppendJSON(b []byte) ([]byte, bool) {
+	if len(s.Brands) > 0 || len(s.Categories) > 0 || len(s.Products) > 0 {
+		return nil, false
+	}
+	o := engine.JSONObject{B: append(b, '{')}
+	o.Time("first_order", s.FirstOrder, true)
+	o.Time("last_order", s.LastOrder, true)
+	o.Int("orders", s.Orders, true)
+	o.Dec("amount", s.Amount, false)
+	o.Dec("recharged", s.Recharged, false)
+	return append(o.B, '}'), true
 }
 
 // Order is what the statistics read from an order event.
