@@ -551,7 +551,7 @@ func (e *Engine) applyTx(tx store.Tx, pr prepared) (out *change.Outcome, refusal
 		}
 		// A request that found its member (a coupon's code) is
 		// refused when that member was erased.
-		if err := u.checkChanged(); err != nil {
+		if err := u.checkChanged(req.Member); err != nil {
 			refusal = fmt.Errorf("%w: request %q: %w", event.ErrInvalidArgument, req.ID, err)
 			return refusal
 		}
