@@ -56,6 +56,7 @@ func TestLevelJSONMatchesMarshal(t *testing.T) {
 			Operator: "o&p", Note: "n\u2029", Window: &w, Plan: "p", Expires: at.Add(time.Nanosecond)},
 	} {
 		testkit.SameJSON(t, v, true)
+		testkit.AppendsWithoutAllocating(t, v)
 	}
 }
 

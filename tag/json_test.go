@@ -27,5 +27,8 @@ func TestJSONMatchesMarshal(t *testing.T) {
 		{tag.Change{Tag: "s\"t<a>f&f\u2028", Manual: true, By: "ops\\\x01", Note: "é\n"}, true},
 	} {
 		testkit.SameJSON(t, c.v, c.ok)
+		if c.ok {
+			testkit.AppendsWithoutAllocating(t, c.v)
+		}
 	}
 }

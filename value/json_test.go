@@ -16,4 +16,6 @@ func TestChangeJSONMatchesMarshal(t *testing.T) {
 	} {
 		testkit.SameJSON(t, c, true)
 	}
+	// Amounts of every day (not of thirty digits) take no allocation.
+	testkit.AppendsWithoutAllocating(t, value.Change{Amount: testkit.Dec("12.50"), Balance: testkit.Dec("1234.5")})
 }

@@ -154,5 +154,9 @@ func TestAuditEntryJSONMatchesMarshal(t *testing.T) {
 		if diff := cmp.Diff(a, back); diff != "" {
 			t.Errorf("entry (-want +got):\n%s", diff)
 		}
+		buf := make([]byte, 0, 512)
+		if n := testing.AllocsPerRun(100, func() { buf = a.AppendJSON(buf[:0]) }); n != 0 {
+			t.Errorf("AppendJSON allocates %.0f times, want 0", n)
+		}
 	}
 }

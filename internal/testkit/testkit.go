@@ -262,3 +262,13 @@ func SameJSON(t testing.TB, v JSONAppender, ok bool) {
 		t.Errorf("%T decoded (-json.Marshal +AppendJSON):\n%s", v, diff)
 	}
 }
+
+// AppendsWithoutAllocating checks that v's AppendJSON, into a buffer with
+// room, allocates nothing: the gain a hand-written encoder is kept for.
+func AppendsWithoutAllocating(t testing.TB, v JSONAppender) {
+	t.Helper()
+	buf := make([]byte, 0, 1024)
+	if n := testing.AllocsPerRun(100, func() { buf, _ = v.AppendJSON(buf[:0]) }); n != 0 {
+		t.Errorf("%T AppendJSON allocates %.0f times, want 0", v, n)
+	}
+}
