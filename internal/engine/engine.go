@@ -426,6 +426,9 @@ type Request struct {
 	ID string
 	// Body is the request as the caller made it, compared as JSON.
 	Body any
+	// BodyJSON, when set, is Body's JSON, byte for byte as json.Marshal
+	// writes it (MemberJSON's), which then is not called.
+	BodyJSON []byte
 	// At is when the request takes effect; Member is whom it is about.
 	At     time.Time
 	Member string
@@ -496,15 +499,19 @@ func prepare(req Request, fn func(u *Unit) error) (prepared, error) {
 	if err := checkRequest(req); err != nil {
 		return prepared{}, err
 	}
-	fp, err := json.Marshal(req.Body)
-	if err != nil {
-		return prepared{}, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err)
+	fp := req.BodyJSON
+	if fp == nil {
+		var err error
+		if fp, err = json.Marshal(req.Body); err != nil {
+			return prepared{}, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err)
+		}
 	}
 	pr := prepared{req: req, fp: fp, input: fp, sum: sha256.Sum256(fp), ref: req.Ref, fn: fn}
 	if pr.ref.Event == "" {
 		pr.ref.Event = req.ID
 	}
 	if req.Input != nil {
+		var err error
 		if pr.input, err = json.Marshal(req.Input); err != nil {
 			return prepared{}, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err)
 		}
