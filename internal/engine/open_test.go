@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -36,12 +37,18 @@ func TestMemberJSONMatchesMarshal(t *testing.T) {
 		Profile: map[string]string{"phone": "13800000000", "city": "Hangzhou", "a": ""}, Tags: []string{"staff", "vip"},
 		Level: "Gold", TermEnd: time.Date(2026, 6, 1, 0, 0, 0, 5, sh), Growth: d("1200.50"), Lifetime: d("3000"),
 		Points: []migrate.Points{
-			{Program: "mall", Lots: []migrate.Lot{{Amount: d("100"), Expires: time.Date(2026, 1, 1, 0, 0, 0, 0, sh)}, {Amount: d("0.5")}},
+			{Program: "mall", Lots: []migrate.Lot{{Amount: d("100"), Expires: time.Date(2026, 1, 1, 0, 0, 0, 0, sh), Release: at}, {Amount: d("0.5")}},
 				Pending: []migrate.Lot{{Amount: d("7"), Release: at.Add(time.Hour), Expires: at.AddDate(1, 0, 0)}}},
 			{Program: "air"},
 		},
 		Value:   &migrate.Value{Balance: d("12.34"), Recharged: d("100"), Spent: d("87.66")},
 		Coupons: []migrate.Coupon{{Template: "winback-30", Expires: at.AddDate(0, 1, 0), Code: "OLD-1"}, {Template: "t"}},
+	}
+	// full sets every field, nested ones too: a field added to the
+	// member fails here until it is set, and then until MemberJSON
+	// writes it.
+	if path := zeroField(reflect.ValueOf(full), "Member"); path != "" {
+		t.Fatalf("full leaves %s unset", path)
 	}
 	for _, m := range []migrate.Member{
 		{Member: "m1", At: at},
@@ -65,6 +72,43 @@ func TestMemberJSONMatchesMarshal(t *testing.T) {
 	} {
 		sameAsMarshal(t, m, false)
 	}
+}
+
+// zeroField returns the path of a zero field of v (through structs,
+// pointers and the first element of slices), or "".
+func zeroField(v reflect.Value, path string) string {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return path
+		}
+		return zeroField(v.Elem(), path)
+	case reflect.Slice, reflect.Map:
+		if v.Len() == 0 {
+			return path
+		}
+		if v.Kind() == reflect.Slice {
+			return zeroField(v.Index(0), path+"[0]")
+		}
+		return ""
+	case reflect.Struct:
+		if v.Type().PkgPath() != "github.com/memberkit/membership/migrate" {
+			if v.IsZero() {
+				return path
+			}
+			return "" // a time or a decimal
+		}
+		for i := range v.NumField() {
+			if p := zeroField(v.Field(i), path+"."+v.Type().Field(i).Name); p != "" {
+				return p
+			}
+		}
+		return ""
+	}
+	if v.IsZero() {
+		return path
+	}
+	return ""
 }
 
 // FuzzMemberJSON: whatever MemberJSON writes, json.Marshal writes too.
