@@ -66,65 +66,41 @@ func MemberJSON(m *migrate.Member) (b []byte, ok bool) {
 			names = append(names, name)
 		}
 		slices.Sort(names) // as json.Marshal orders a map's keys
-		o.B = append(o.B, '{')
-		for _, name := range names {
-			o.str(name, m.Profile[name], false)
-		}
-		o.B = append(o.B, '}')
-	}
-	if len(m.Tags) > 0 {
-		o.field("tags")
-		o.B = append(o.B, '[')
-		for i, t := range m.Tags {
-			if i > 0 {
-				o.B = append(o.B, ',')
+		o.object(func() {
+			for _, name := range names {
+				o.str(name, m.Profile[name], false)
 			}
-			o.text(t)
-		}
-		o.B = append(o.B, ']')
+		})
 	}
+	o.array("tags", len(m.Tags), func(i int) { o.text(m.Tags[i]) })
 	o.str("level", m.Level, true)
 	o.time("term_end", m.TermEnd, true)
 	o.Dec("growth", m.Growth, true)
 	o.Dec("lifetime", m.Lifetime, true)
-	if len(m.Points) > 0 {
-		o.field("points")
-		o.B = append(o.B, '[')
-		for i, p := range m.Points {
-			if i > 0 {
-				o.B = append(o.B, ',')
-			}
-			o.B = append(o.B, '{')
+	o.array("points", len(m.Points), func(i int) {
+		p := &m.Points[i]
+		o.object(func() {
 			o.str("program", p.Program, false)
 			o.lots("lots", p.Lots)
 			o.lots("pending", p.Pending)
-			o.B = append(o.B, '}')
-		}
-		o.B = append(o.B, ']')
-	}
+		})
+	})
 	if v := m.Value; v != nil {
 		o.field("value")
-		o.B = append(o.B, '{')
-		o.Dec("balance", v.Balance, false)
-		o.Dec("recharged", v.Recharged, true)
-		o.Dec("spent", v.Spent, true)
-		o.B = append(o.B, '}')
+		o.object(func() {
+			o.Dec("balance", v.Balance, false)
+			o.Dec("recharged", v.Recharged, true)
+			o.Dec("spent", v.Spent, true)
+		})
 	}
-	if len(m.Coupons) > 0 {
-		o.field("coupons")
-		o.B = append(o.B, '[')
-		for i, c := range m.Coupons {
-			if i > 0 {
-				o.B = append(o.B, ',')
-			}
-			o.B = append(o.B, '{')
+	o.array("coupons", len(m.Coupons), func(i int) {
+		c := &m.Coupons[i]
+		o.object(func() {
 			o.str("template", c.Template, false)
 			o.time("expires", c.Expires, true)
 			o.str("code", c.Code, true)
-			o.B = append(o.B, '}')
-		}
-		o.B = append(o.B, ']')
-	}
+		})
+	})
 	o.B = append(o.B, '}')
 	return o.B, o.ok
 }
@@ -188,20 +164,36 @@ func (o *memberJSON) time(name string, t time.Time, omitZero bool) {
 }
 
 func (o *memberJSON) lots(name string, lots []migrate.Lot) {
-	if len(lots) == 0 {
+	o.array(name, len(lots), func(i int) {
+		l := &lots[i]
+		o.object(func() {
+			o.Dec("amount", l.Amount, false)
+			o.time("expires", l.Expires, true)
+			o.time("release", l.Release, true)
+		})
+	})
+}
+
+// array writes the field name, an array of n elements (none when n is
+// 0: the fields are omitempty), each written by elem.
+func (o *memberJSON) array(name string, n int, elem func(i int)) {
+	if n == 0 {
 		return
 	}
 	o.field(name)
 	o.B = append(o.B, '[')
-	for i, l := range lots {
+	for i := range n {
 		if i > 0 {
 			o.B = append(o.B, ',')
 		}
-		o.B = append(o.B, '{')
-		o.Dec("amount", l.Amount, false)
-		o.time("expires", l.Expires, true)
-		o.time("release", l.Release, true)
-		o.B = append(o.B, '}')
+		elem(i)
 	}
 	o.B = append(o.B, ']')
+}
+
+// object writes an object whose fields fields writes.
+func (o *memberJSON) object(fields func()) {
+	o.B = append(o.B, '{')
+	fields()
+	o.B = append(o.B, '}')
 }
