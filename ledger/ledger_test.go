@@ -368,14 +368,6 @@ func TestAccounts(t *testing.T) {
 	if len(got) != 2 || !got[alice].Equal(d("10")) || !got[ledger.MemberAccount("alice", ledger.Growth, "")].Equal(d("3")) {
 		t.Errorf("Accounts(alice) = %v", got)
 	}
-	for member, want := range map[string]bool{"alice": true, "alicia": true, "alic": false, "bob": false} {
-		view(t, st, func(l *ledger.Ledger) error {
-			if has, err := l.HasAccounts(member); err != nil || has != want {
-				t.Errorf("HasAccounts(%s) = %v, %v; want %v", member, has, err, want)
-			}
-			return nil
-		})
-	}
 }
 
 func TestLotSpentToZeroIsStillKnown(t *testing.T) {

@@ -192,18 +192,6 @@ func balanceAccount(k []byte) (Account, error) {
 	return Account{}, fmt.Errorf("%w: balance key %q", ErrCorrupt, k)
 }
 
-// HasAccounts reports whether member has a ledger account: Accounts
-// without reading them (a member's opening checks the member is new).
-func (l *Ledger) HasAccounts(member string) (bool, error) {
-	found := false
-	p := accountKey(Account{Member: member})[:len(member)+1]
-	err := l.tx.Scan(bBal, p, store.PrefixEnd(p), false, func(_, _ []byte) error {
-		found = true
-		return store.StopScan
-	})
-	return found, err
-}
-
 // Accounts returns a member's accounts with their balances; "" returns the
 // pools, each with its balance summed over its stripes.
 func (l *Ledger) Accounts(member string) (map[Account]decimal.Decimal, error) {

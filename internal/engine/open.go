@@ -32,9 +32,9 @@ type Opener interface {
 // with a ledger account (or, for the level part, a level), or erased, is refused (ErrKnownMember,
 // ErrErased).
 func (u *Unit) Open(m *migrate.Member) error {
-	if known, err := u.led.HasAccounts(m.Member); err != nil {
+	if accts, err := u.led.Accounts(m.Member); err != nil {
 		return err
-	} else if known {
+	} else if len(accts) > 0 {
 		return fmt.Errorf("%w: %q has ledger accounts", ErrKnownMember, m.Member)
 	}
 	for _, p := range u.e.parts {
