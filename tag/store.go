@@ -80,8 +80,19 @@ func knownMembers(tx store.Tx, after string, n int) ([]string, error) {
 // loadStats returns a member's statistics.
 func loadStats(tx store.Tx, member string) (Stats, error) {
 	var s Stats
-	_, err := record.Get(tx, bStats, []byte(member), &s)
-	return s, err
+	raw, err := tx.Get(bStats, []byte(member))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return s, nil
+	case err != nil:
+		return s, err
+	case parseStats(raw, &s):
+		return s, nil
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return Stats{}, fmt.Errorf("record %s %q: %w", bStats, member, err)
+	}
+	return s, nil
 }
 
 // saveStats stores a member's statistics.
