@@ -79,22 +79,7 @@ func TestColocatedLayout(t *testing.T) {
 	if err := db.Colocate("a", "b"); err != nil {
 		t.Fatal(err)
 	}
-	err = db.Update(t.Context(), func(tx store.Tx) error {
-		for _, k := range colocKeys {
-			for _, b := range []string{"a", "b", "plain"} {
-				if err := tx.Put(b, []byte(k), []byte(b+":"+k)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	putColocKeys(t, db)
 	// Tags follow Colocate's names in order: a is 1, b is 2.
 	for _, c := range []struct{ phys, bucket, key string }{
 		{"\x00\x00\x01\x00pool\x00a", "a", "\x00pool\x00a"},
@@ -117,6 +102,28 @@ func TestColocatedLayout(t *testing.T) {
 	checkColocKeys(t, db)
 	if err := db.Check(t.Context()); err != nil {
 		t.Errorf("Check: %v", err)
+	}
+}
+
+// putColocKeys puts colocKeys into buckets a, b and plain, each key's
+// value the bucket, ":" and the key, and closes db.
+func putColocKeys(t *testing.T, db *bolt.DB) {
+	t.Helper()
+	err := db.Update(t.Context(), func(tx store.Tx) error {
+		for _, k := range colocKeys {
+			for _, b := range []string{"a", "b", "plain"} {
+				if err := tx.Put(b, []byte(k), []byte(b+":"+k)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -204,22 +211,7 @@ func TestColocateMoves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.Update(t.Context(), func(tx store.Tx) error {
-		for _, k := range colocKeys {
-			for _, b := range []string{"a", "b", "plain"} {
-				if err := tx.Put(b, []byte(k), []byte(b+":"+k)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	putColocKeys(t, db)
 	if got, want := rawBuckets(t, path), []string{"\x00store/bolt", "a", "b", "plain"}; !slices.Equal(got, want) {
 		t.Fatalf("the file's buckets = %q; want %q", got, want)
 	}
