@@ -2,7 +2,6 @@ package level
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -274,7 +273,7 @@ func earned(tx store.Tx, member string, m *memberState, from, to time.Time, loc 
 func appendHistory(tx store.Tx, member string, m *memberState, r *Record) error {
 	m.Seq++
 	r.Seq = m.Seq
-	return record.Put(tx, bHistory, keys.New().Str(member).U64(r.Seq), r)
+	return tx.Put(bHistory, keys.New().Str(member).U64(r.Seq), appendRecord(nil, r))
 }
 
 // history returns up to limit of the member's history records after seq
@@ -286,8 +285,8 @@ func history(tx store.Tx, member string, after uint64, limit int) ([]Record, err
 		if len(out) == limit {
 			return store.StopScan
 		}
-		var r Record
-		if err := json.Unmarshal(v, &r); err != nil {
+		r, err := decodeRecord(v)
+		if err != nil {
 			return err
 		}
 		out = append(out, r)
