@@ -67,6 +67,7 @@ const (
 	maxInline = 1024             // larger entries of Put get an allocation of their own
 	minRun    = 8                // ascending inserts in a row that make a leaf split where the next goes
 	maxRun    = 255              // where a leaf stops counting them
+	maxGap    = 1                // most older keys between two inserts of a run
 )
 
 // Item is one entry of a tree: p points to the key (klen bytes), followed
@@ -597,7 +598,7 @@ func (n *node[V]) splitPoint(k []byte) int {
 	if n.kids != nil || n.run < minRun {
 		return splitAt
 	}
-	if i, _ := n.find(k); i >= int(n.seq) {
+	if i, _ := n.find(k); n.follows(i) {
 		return min(max(i, minItems), maxItems-minItems)
 	}
 	return splitAt
@@ -716,10 +717,21 @@ func (t *Tree[V]) Set(key []byte, v V) (Item[V], bool) {
 	return it, false
 }
 
+// follows reports whether an insert at index i of the leaf n continues an
+// ascending run: after the last insert, with at most maxGap older keys
+// between. Ids numbered in decimal mostly have one between ("m10009",
+// "m1001", "m10010"); a key put after each of many members' records in
+// turn has all that member's records between, and the part an
+// insertion-point split left behind would get more keys on the next
+// round.
+func (n *node[V]) follows(i int) bool {
+	return i >= int(n.seq) && i-int(n.seq) <= maxGap
+}
+
 // noteInsert records in the leaf n whether an insert at index i continues
-// an ascending run: anywhere after the last insert.
+// an ascending run.
 func (n *node[V]) noteInsert(i int) {
-	if i >= int(n.seq) {
+	if n.follows(i) {
 		n.run = min(n.run+1, maxRun)
 	} else {
 		n.run = 0

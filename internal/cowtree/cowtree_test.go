@@ -548,3 +548,37 @@ func TestInterleavedAscendingFill(t *testing.T) {
 		t.Errorf("leaves of %d entry bytes pin %d arena bytes; want at most %d", live, pinned, limit)
 	}
 }
+
+// A leaf splits at the insertion point after minRun inserts in a row that
+// each went at most maxGap older keys after the one before; otherwise (a
+// key put after each member's records in turn, with all the member's
+// records between) in the middle.
+func TestSplitPointRuns(t *testing.T) {
+	for _, gap := range []int{0, 1, 3} {
+		tr := New[struct{}]()
+		// 64/(gap+1) members of gap records each, then a record after
+		// each member's in turn: gap older keys lie between one insert
+		// and the next, and the leaf is full.
+		members := maxItems / (gap + 1)
+		for m := range members {
+			for r := range gap {
+				tr.Put(fmt.Appendf(nil, "m%02d/%d", m, r), nil)
+			}
+		}
+		for m := range members {
+			tr.Put(fmt.Appendf(nil, "m%02d/~", m), nil)
+		}
+		leaf := tr.root
+		if leaf.kids != nil || leaf.n != maxItems {
+			t.Fatalf("gap %d: want one full leaf, got %d items", gap, leaf.n)
+		}
+		// The next key goes at the end, right after the last insert.
+		want := maxItems - minItems
+		if gap > maxGap {
+			want = splitAt
+		}
+		if got := leaf.splitPoint([]byte("m99")); got != want {
+			t.Errorf("gap %d: split at %d; want %d", gap, got, want)
+		}
+	}
+}
