@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -24,12 +25,54 @@ const (
 // errRecord is what a record that does not decode wraps: damaged data.
 var errRecord = errors.New("damaged record")
 
+// The last order's time follows the first's as one of these forms: a
+// member's orders are most often one, or days apart, so the difference
+// takes a byte or a few where the time takes nine.
+const (
+	lastZero  = 0 // no last order
+	lastAfter = 1 // nanoseconds after the first order, then the zone offset
+	lastTime  = 2 // a time of its own (codec.Writer.ZonedTime)
+)
+
+// appendLast appends last, the time of the last order, after first's.
+func appendLast(w *codec.Writer, first, last time.Time) {
+	d := last.Sub(first) // saturates where the difference overflows
+	switch {
+	case last.IsZero():
+		w.Uint(lastZero)
+	case first.IsZero() || d < 0 || d == math.MaxInt64:
+		w.Uint(lastTime)
+		w.ZonedTime(last)
+	default:
+		w.Uint(lastAfter)
+		w.Uint(uint64(d))
+		w.Offset(last)
+	}
+}
+
+// readLast reads what appendLast wrote; ok is false for an unknown form.
+func readLast(r *codec.Reader, first time.Time) (last time.Time, ok bool) {
+	switch r.Uint() {
+	case lastZero:
+		return time.Time{}, true
+	case lastTime:
+		return r.ZonedTime(), true
+	case lastAfter:
+		d := r.Uint()
+		if d > math.MaxInt64 {
+			return time.Time{}, false
+		}
+		return r.InOffset(first.Add(time.Duration(d))), !first.IsZero()
+	}
+	return time.Time{}, false
+}
+
 // appendStats appends s's record to b. The tallies go by name, so that
 // equal statistics make equal records.
 func appendStats(b []byte, s *Stats) []byte {
 	w := codec.Writer{B: append(b, statsV1)}
 	w.ZonedTime(s.FirstOrder) // their offsets show in reasons
-	w.ZonedTime(s.LastOrder)
+	appendLast(&w, s.FirstOrder, s.LastOrder)
 	w.B = binary.AppendVarint(w.B, s.Orders)
 	w.Decimal(s.Amount)
 	w.Decimal(s.Recharged)
@@ -64,7 +107,12 @@ func decodeStats(b []byte) (Stats, error) {
 		return Stats{}, fmt.Errorf("%w: statistics of unknown version", errRecord)
 	}
 	r := codec.Reader{B: b[1:]}
-	s.FirstOrder, s.LastOrder = r.ZonedTime(), r.ZonedTime()
+	s.FirstOrder = r.ZonedTime()
+	last, ok := readLast(&r, s.FirstOrder)
+	if !ok {
+		return Stats{}, fmt.Errorf("%w: statistics: bad last order", errRecord)
+	}
+	s.LastOrder = last
 	s.Orders = r.Int()
 	s.Amount, s.Recharged = r.Decimal(), r.Decimal()
 	for _, m := range []*map[string]Tally{&s.Brands, &s.Categories, &s.Products} {

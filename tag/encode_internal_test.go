@@ -32,6 +32,12 @@ func statsCases() []Stats {
 			Products:   map[string]Tally{"p1": {Orders: 1, Amount: dec("12345678901234567890.5")}}},
 		{Amount: decimal.Zero, Recharged: dec("50")},
 		{FirstOrder: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), LastOrder: time.Date(2025, 3, 2, 12, 0, 0, 0, time.UTC), Orders: 2, Amount: dec("-1.5")},
+		// Not what orders leave, but what a record may hold: a last
+		// order alone, one before the first, and two further apart
+		// than a time.Duration reaches.
+		{LastOrder: first, Orders: 1, Amount: dec("1")},
+		{FirstOrder: first, LastOrder: first.Add(-time.Hour), Orders: 2, Amount: dec("1")},
+		{FirstOrder: time.Date(1678, 1, 2, 0, 0, 0, 0, time.UTC), LastOrder: time.Date(2261, 12, 30, 0, 0, 0, 0, ny), Orders: 2, Amount: dec("1")},
 	}
 }
 
@@ -69,10 +75,11 @@ func TestStatsRecord(t *testing.T) {
 			t.Errorf("record of %+v changed when written again", s)
 		}
 	}
-	// A member with one order: the binary record is a quarter of the JSON.
+	// A member with one order: the binary record is under a quarter of
+	// the JSON (the last order is the first's time again: a byte).
 	one := statsCases()[1]
 	js, _ := json.Marshal(one)
-	if raw := appendStats(nil, &one); len(raw)*3 > len(js) {
+	if raw := appendStats(nil, &one); len(raw)*4 > len(js) {
 		t.Errorf("statistics of one order take %d bytes; JSON took %d", len(raw), len(js))
 	}
 }
@@ -110,6 +117,7 @@ func TestStatsRecordDamaged(t *testing.T) {
 		"trailing": append(append([]byte(nil), raw...), 0),
 		"json":     []byte(`{"orders":`),
 		"offset":   offset(25 * 3600),
+		"last":     append(offset(0)[:3], 3), // a form of last order there is not
 	} {
 		if _, err := decodeStats(b); !errors.Is(err, errRecord) {
 			t.Errorf("%s: %v", name, err)

@@ -58,9 +58,14 @@ func (w *Writer) Time(t time.Time) {
 func (w *Writer) ZonedTime(t time.Time) {
 	w.Time(t)
 	if !t.IsZero() {
-		_, off := t.Zone()
-		w.B = binary.AppendVarint(w.B, int64(off))
+		w.Offset(t)
 	}
+}
+
+// Offset appends t's zone offset in seconds, for [Reader.InOffset].
+func (w *Writer) Offset(t time.Time) {
+	_, off := t.Zone()
+	w.B = binary.AppendVarint(w.B, int64(off))
 }
 
 // maxOffset bounds a zone offset ZonedTime reads: real zones are within
@@ -187,12 +192,19 @@ func (r *Reader) ZonedTime() time.Time {
 	if t.IsZero() {
 		return t
 	}
+	return r.InOffset(t)
+}
+
+// InOffset reads an offset written by Writer.Offset and returns t at it:
+// in UTC for 0, else at a fixed zone of that offset. An offset beyond a
+// day is an error.
+func (r *Reader) InOffset(t time.Time) time.Time {
 	off := r.Int()
 	switch {
 	case r.err != nil:
 		return time.Time{}
 	case off == 0:
-		return t
+		return t.UTC()
 	case off < -maxOffset || off > maxOffset:
 		r.err = fmt.Errorf("codec: zone offset %ds out of range", off)
 		return time.Time{}
