@@ -156,8 +156,8 @@ type node[V any] struct {
 
 	// seq is 1 + the index of the key a leaf's last insert made (0 after
 	// a split), and run the number of inserts in a row that each went
-	// after the one before, whether right after it or past older keys
-	// (capped at maxRun).
+	// after the one before, right after it or past at most maxGap older
+	// keys (see follows; capped at maxRun).
 	seq, run uint8
 }
 
@@ -591,9 +591,9 @@ func (t *Tree[V]) split(n *node[V], at int, k []byte) (Item[V], *node[V]) {
 // limits, so that the left part, which gets no more keys, stays full
 // rather than half empty. The keys need not be adjacent: ids numbered in
 // decimal ("m1000", "m10000", "m1001", "m10010", …) go in ascending but
-// between older keys, and the left part gets no more of them either. It
-// takes minRun ascending inserts in a row, so that a leaf filled at
-// random still splits in the middle.
+// between older keys (see follows), and the left part gets no more of
+// them either. It takes minRun such inserts in a row, so that a leaf
+// filled at random still splits in the middle.
 func (n *node[V]) splitPoint(k []byte) int {
 	if n.kids != nil || n.run < minRun {
 		return splitAt
