@@ -144,6 +144,8 @@ func TestAuditTrail(t *testing.T) {
 		{"member m2, pages of 3", membership.AuditQuery{Member: "m2", Limit: 3},
 			[][]membership.AuditEntry{{a2, d1, d2}, {a3, d3, i2}}},
 		{"operator op.li about m2", membership.AuditQuery{Operator: "op.li", Member: "m2"}, [][]membership.AuditEntry{{a2, d1, d3}}},
+		{"operator op.li about m2, pages of 1", membership.AuditQuery{Operator: "op.li", Member: "m2", Limit: 1},
+			[][]membership.AuditEntry{{a2}, {d1}, {d3}}},
 		{"period [3h, 8h), pages of 2", membership.AuditQuery{From: at(3), To: at(8), Limit: 2},
 			[][]membership.AuditEntry{{d2, a3}, {d3, l1}, {t1}}},
 		{"operator op.wang from 8h", membership.AuditQuery{Operator: "op.wang", From: at(8)}, [][]membership.AuditEntry{{i1, i2}}},

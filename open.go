@@ -65,6 +65,9 @@ func (p *Program) OpenMembers(ctx context.Context, ms []migrate.Member, stop boo
 		body := m
 		body.At = body.At.UTC()
 		reqs[i] = engine.Request{ID: m.RequestID, Body: body, At: m.At, Member: m.Member, Action: "member.open", Operator: m.Operator}
+		if raw, ok := engine.MemberJSON(&body); ok {
+			reqs[i].BodyJSON = raw
+		}
 		fns[i] = func(u *engine.Unit) error { return u.Open(&m) }
 	}
 	outs, errs, err = p.eng.ApplyBatch(ctx, reqs, fns, stop)

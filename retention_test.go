@@ -80,6 +80,12 @@ func testRetentionPrunes(t *testing.T, st store.Store) {
 	if _, err := p.Points().Adjust(ctx, adj); err != nil {
 		t.Fatal(err)
 	}
+	// A request inside the window: its record names its feed records.
+	adjJune := points.AdjustRequest{RequestID: "adj-jun", Member: "m1", Operator: "ops.li", Note: "late", At: at(time.June, 20), Program: "mall", Amount: testkit.Dec("3")}
+	firstJune, err := p.Points().Adjust(ctx, adjJune)
+	if err != nil || len(firstJune.Outcome.Changes) == 0 || len(firstJune.Outcome.Entries) == 0 {
+		t.Fatalf("adjustment of June: %+v, %v", firstJune, err)
+	}
 
 	// A consumer has read up to the last change of April's orders.
 	all, err := p.Feed(ctx, 0, 10000)
@@ -99,7 +105,7 @@ func testRetentionPrunes(t *testing.T, st store.Store) {
 		t.Fatal(err)
 	}
 	before := snapshot(t, p, members, cursor)
-	want := map[string]string{"m0": "222", "m1": "217", "m2": "217", "m3": "217"}
+	want := map[string]string{"m0": "222", "m1": "220", "m2": "217", "m3": "217"}
 	for m, w := range want {
 		if got := before.balances[m]; !got.Equal(testkit.Dec(w)) {
 			t.Fatalf("%s holds %s points, want %s", m, got, w)
@@ -156,7 +162,7 @@ func testRetentionPrunes(t *testing.T, st store.Store) {
 	if diff := cmp.Diff(young, kept); diff != "" {
 		t.Errorf("feed records kept up to the cursor %d (-want +got):\n%s", cursor, diff)
 	}
-	if diff := cmp.Diff(map[string][]string{"events": {"late-m0", "late-m1", "late-m2", "late-m3"}}, recs); diff != "" {
+	if diff := cmp.Diff(map[string][]string{"events": {"late-m0", "late-m1", "late-m2", "late-m3"}, "ops": {"adj-jun"}}, recs); diff != "" {
 		t.Errorf("records kept (-want +got):\n%s", diff)
 	}
 
@@ -173,6 +179,16 @@ func testRetentionPrunes(t *testing.T, st store.Store) {
 	_, err = p.Points().Adjust(ctx, adj)
 	if !errors.Is(err, membership.ErrTooOld) || !errors.Is(err, membership.ErrInvalidArgument) {
 		t.Errorf("retry of a pruned request: %v, want ErrTooOld and ErrInvalidArgument", err)
+	}
+	// A request's retry inside the window is a duplicate, with its
+	// changes and entries, read back from the feed and the ledger.
+	againJune, err := p.Points().Adjust(ctx, adjJune)
+	if err != nil || !againJune.Outcome.Duplicate {
+		t.Fatalf("retry of June's adjustment: %+v, %v; want a duplicate", againJune, err)
+	}
+	againJune.Outcome.Duplicate = false
+	if diff := cmp.Diff(firstJune.Outcome, againJune.Outcome); diff != "" {
+		t.Errorf("retry of June's adjustment (-first +retry):\n%s", diff)
 	}
 	// A retry inside the window is still a duplicate, with its changes.
 	out, err := p.Process(ctx, order("late-m2", "m2", "7", at(time.June, 20)))

@@ -14,11 +14,15 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,6 +67,17 @@ func scaleMembers() int {
 		return n
 	}
 	return 1000
+}
+
+// scaleOptions are the scale store's options: the defaults, but for
+// CheckpointSize, MEMBERSHIP_SCALE_CHECKPOINT bytes when set (to weigh
+// Close's time against checkpoints' frequency).
+func scaleOptions() *bolt.Options {
+	var o bolt.Options
+	if n, err := strconv.ParseInt(os.Getenv("MEMBERSHIP_SCALE_CHECKPOINT"), 10, 64); err == nil && n > 0 {
+		o.CheckpointSize = n
+	}
+	return &o
 }
 
 // scaleEvents is how many events (or pages) a scale benchmark's
@@ -115,6 +130,7 @@ var scale struct {
 	p     *membership.Program
 	built time.Duration
 	size  int64  // the file's size once built and closed
+	free  int64  // the bytes of its free pages
 	base  string // a copy of the file as built, for the benchmarks that start from it
 	// seq numbers the benchmarks' events; their times follow scaleNow by
 	// a millisecond each, and Advance's days run ahead of them.
@@ -139,7 +155,7 @@ func buildScale() error {
 		return err
 	}
 	scale.dir, scale.path = dir, filepath.Join(dir, "scale.db")
-	st, err := bolt.Open(scale.path, nil)
+	st, err := bolt.Open(scale.path, scaleOptions())
 	if err != nil {
 		return err
 	}
@@ -173,11 +189,14 @@ func buildScale() error {
 		return err
 	}
 	scale.size = fi.Size()
+	if scale.free, err = freeBytes(scale.path); err != nil {
+		return err
+	}
 	scale.base = filepath.Join(dir, "built.db")
 	if err := copyFile(scale.path, scale.base); err != nil {
 		return err
 	}
-	if scale.st, err = bolt.Open(scale.path, nil); err != nil {
+	if scale.st, err = bolt.Open(scale.path, scaleOptions()); err != nil {
 		return err
 	}
 	scale.p, err = membership.Open(scale.st, scaleDef())
@@ -196,12 +215,62 @@ func reportMemory(b *testing.B) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
-	if data, err := os.ReadFile("/proc/self/status"); err == nil {
-		for line := range strings.SplitSeq(string(data), "\n") {
-			if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
-				kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-				b.ReportMetric(float64(kb)/1024, "anon-MB")
+	if kb := rssAnon(); kb > 0 {
+		b.ReportMetric(float64(kb)/1024, "anon-MB")
+	}
+}
+
+// rssAnon returns the process's anonymous resident memory in KiB (Linux;
+// 0 elsewhere).
+func rssAnon() int {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return kb
+		}
+	}
+	return 0
+}
+
+// watchMemory returns the OS the memory the heap freed (so that what the
+// benchmarks before left does not count), then samples the heap's spans
+// in use and the anonymous resident memory every 20 ms until the
+// function it returns is called, which reports their peaks: the memory
+// the load itself took, at its worst.
+func watchMemory(b *testing.B) (report func()) {
+	debug.FreeOSMemory()
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"}}
+	var peakHeap uint64
+	peakAnon := 0
+	sample := func() {
+		metrics.Read(samples)
+		peakHeap = max(peakHeap, samples[0].Value.Uint64()+samples[1].Value.Uint64())
+		peakAnon = max(peakAnon, rssAnon())
+	}
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			sample()
+			select {
+			case <-done:
+				return
+			case <-t.C:
 			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+		b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MB")
+		if peakAnon > 0 {
+			b.ReportMetric(float64(peakAnon)/1024, "peak-anon-MB")
 		}
 	}
 }
@@ -237,6 +306,7 @@ func runScale64(b *testing.B, op func(r *rand.Rand) error) {
 	n := b.N * scaleEvents()
 	left.Store(int64(n))
 	var wg sync.WaitGroup
+	peak := watchMemory(b)
 	b.ResetTimer()
 	for g := range 64 {
 		wg.Add(1)
@@ -257,6 +327,7 @@ func runScale64(b *testing.B, op func(r *rand.Rand) error) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	peak()
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 	lat.report(b)
 	reportMemory(b)
@@ -270,7 +341,21 @@ func BenchmarkScaleBuild(b *testing.B) {
 	for range b.N {
 	}
 	b.ReportMetric(float64(scale.size)/float64(scaleMembers()), "file-B/member")
+	b.ReportMetric(float64(scale.size-scale.free)/float64(scaleMembers()), "used-B/member")
 	b.ReportMetric(float64(scaleMembers())/scale.built.Seconds(), "build-events/s")
+}
+
+// freeBytes returns the bytes of the free pages of the bbolt file at path:
+// the pages bbolt took for copies and for records since pruned, which it
+// reuses but never gives back.
+func freeBytes(path string) (int64, error) {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, PreLoadFreelist: true})
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	st := db.Stats()
+	return int64(st.FreePageN+st.PendingPageN) * int64(db.Info().PageSize), nil
 }
 
 func BenchmarkScaleProcess1(b *testing.B) {
@@ -280,6 +365,7 @@ func BenchmarkScaleProcess1(b *testing.B) {
 	var lat latencies
 	n := b.N * scaleEvents()
 	d := make([]time.Duration, 0, n)
+	peak := watchMemory(b)
 	b.ResetTimer()
 	for range n {
 		began := time.Now()
@@ -289,6 +375,7 @@ func BenchmarkScaleProcess1(b *testing.B) {
 		d = append(d, time.Since(began))
 	}
 	b.StopTimer()
+	peak()
 	lat.add(d)
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 	lat.report(b)
@@ -385,9 +472,21 @@ func BenchmarkScaleSegmentPage(b *testing.B) {
 
 const scaleChildEnv = "MEMBERSHIP_SCALE_CHILD_DB"
 
+// scaleCrashAfter is how long BenchmarkScaleOpenAfterCrash's child writes
+// before it is killed: MEMBERSHIP_SCALE_CRASH_AFTER seconds, default 1. A
+// longer run leaves more log to replay, up to a checkpoint's worth and
+// the one running (at a million members, about 20 seconds of load).
+func scaleCrashAfter() time.Duration {
+	if n, err := strconv.ParseFloat(os.Getenv("MEMBERSHIP_SCALE_CRASH_AFTER"), 64); err == nil && n > 0 {
+		return time.Duration(n * float64(time.Second))
+	}
+	return time.Second
+}
+
 // BenchmarkScaleOpenAfterCrash copies the store, has a child process
-// process events on the copy from 64 goroutines for a second, kills it
-// with SIGKILL, and times Open on what it left (the log replayed).
+// process events on the copy from 64 goroutines (scaleCrashAfter), kills it
+// with SIGKILL, and times Open on what it left (the log replayed), and
+// reports how many batches it replayed.
 func BenchmarkScaleOpenAfterCrash(b *testing.B) {
 	scaleStore(b)
 	var total time.Duration
@@ -410,18 +509,27 @@ func BenchmarkScaleOpenAfterCrash(b *testing.B) {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() && sc.Text() != "ready" {
 		}
-		time.Sleep(time.Second) // under load for a second: a benchmark, not a test
+		time.Sleep(scaleCrashAfter()) // under load: a benchmark, not a test
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
+		peak := watchMemory(b)
+		var logged bytes.Buffer
 		b.StartTimer()
 		began := time.Now()
-		st, err := bolt.Open(path, nil)
+		opts := scaleOptions()
+		opts.Logger = slog.New(slog.NewTextHandler(&logged, nil))
+		st, err := bolt.Open(path, opts)
 		if err != nil {
 			b.Fatal(err)
 		}
 		total += time.Since(began)
 		b.StopTimer()
+		peak()
 		reportMemory(b)
+		if _, rest, ok := strings.Cut(logged.String(), " records="); ok {
+			n, _ := strconv.Atoi(strings.Fields(rest)[0])
+			b.ReportMetric(float64(n), "replayed-batches")
+		}
 		if err := st.Close(); err != nil {
 			b.Fatal(err)
 		}
@@ -430,12 +538,23 @@ func BenchmarkScaleOpenAfterCrash(b *testing.B) {
 	b.ReportMetric(total.Seconds()/float64(b.N), "open-s")
 }
 
+// copyFile copies a file, streaming: reading a store of gigabytes into
+// memory would weigh on the heap the benchmarks after it report.
 func copyFile(from, to string) error {
-	data, err := os.ReadFile(from)
+	in, err := os.Open(from)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(to, data, 0o600)
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // TestScaleCrashChild is BenchmarkScaleOpenAfterCrash's child; it does
@@ -445,7 +564,7 @@ func TestScaleCrashChild(t *testing.T) {
 	if path == "" {
 		return
 	}
-	st, err := bolt.Open(path, nil)
+	st, err := bolt.Open(path, scaleOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,7 +606,7 @@ func BenchmarkScaleClose(b *testing.B) {
 		if err := copyFile(scale.base, path); err != nil {
 			b.Fatal(err)
 		}
-		st, err := bolt.Open(path, nil)
+		st, err := bolt.Open(path, scaleOptions())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -499,6 +618,7 @@ func BenchmarkScaleClose(b *testing.B) {
 		var wg sync.WaitGroup
 		var seq atomic.Int64
 		seq.Store(1 << 41)
+		peak := watchMemory(b) // the burst's and Close's
 		for g := range 64 {
 			wg.Add(1)
 			go func() {
@@ -521,6 +641,9 @@ func BenchmarkScaleClose(b *testing.B) {
 			b.Fatal(err)
 		}
 		total += time.Since(began)
+		b.StopTimer()
+		peak()
+		b.StartTimer()
 	}
 	b.ReportMetric(total.Seconds()/float64(b.N), "close-s")
 }

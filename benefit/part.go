@@ -34,6 +34,9 @@ func (p *part) Process(*engine.Unit, event.Event) error { return nil }
 // DueKinds lists no due work.
 func (p *part) DueKinds() []string { return nil }
 
+// MemberBuckets implements engine.MemberKeyed.
+func (p *part) MemberBuckets() []string { return []string{bAchievements} }
+
 // Due does nothing.
 func (p *part) Due(*engine.Unit, engine.Item) error { return nil }
 

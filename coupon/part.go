@@ -83,6 +83,9 @@ func (c *part) book(u *engine.Unit) *Book { return newBook(u.Tx(), c.def, c.loc,
 
 func (c *part) DueKinds() []string { return []string{dueExpire, dueRelease} }
 
+// MemberBuckets implements engine.MemberKeyed.
+func (c *part) MemberBuckets() []string { return []string{bMembers} }
+
 // Due releases an order's coupons when its hold runs out (nothing when
 // they were used or released meanwhile), or expires a coupon.
 func (c *part) Due(u *engine.Unit, it engine.Item) error {

@@ -31,6 +31,12 @@ const (
 	bMeta  = "ledger.meta"  // "txn" → the number of the last transaction between pools only
 )
 
+// MemberBuckets lists the ledger's buckets keyed by member first (a
+// member's account, its balance, lots and transaction counter), which a
+// store may keep side by side (store.Colocator). A pool's records, keyed
+// from 0x00, sit together at the start.
+func MemberBuckets() []string { return []string{bEntry, bBal, bLot, bLotID, bTxn} }
+
 // legBits is how many low bits of an entry's sequence number hold its leg's
 // place in the transaction: Seq = Txn<<legBits | place, so a member's
 // entries order by posting without a counter of their own.

@@ -64,6 +64,28 @@ type LevelChange struct {
 	Window *decimal.Decimal `json:"window,omitempty"`
 }
 
+// AppendJSON appends c's JSON to b, as json.Marshal writes it (it
+// implements engine.JSONAppender): a member's opening publishes one, so
+// an import's payloads skip reflection.
+func (c LevelChange) AppendJSON(b []byte) ([]byte, bool) {
+	o := engine.JSONObject{B: append(b, '{')}
+	o.Str("from", c.From, true)
+	o.Str("to", c.To, false)
+	o.Str("cause", string(c.Cause), false)
+	o.Time("term_end", c.TermEnd, true)
+	o.Dec("growth", c.Growth, false)
+	if c.Window != nil {
+		o.Dec("window", *c.Window, false)
+	}
+	return append(o.B, '}'), true
+}
+
+// encode appends c's JSON, for engine.Unit.EmitWith.
+func (c *LevelChange) encode(b []byte) ([]byte, error) {
+	b, _ = c.AppendJSON(b) // always ok
+	return b, nil
+}
+
 // GrowthChange is the payload of ChangeGrowth.
 type GrowthChange struct {
 	// Amount is what moved (negative for a decrease).

@@ -43,6 +43,23 @@ func TestGrowthChangeJSONMatchesMarshal(t *testing.T) {
 	}
 }
 
+// The hand-written encoders of LevelChange and Record decode to what
+// json.Marshal's would, every optional field set and unset.
+func TestLevelJSONMatchesMarshal(t *testing.T) {
+	at := time.Date(2026, 3, 15, 10, 0, 0, 5, testkit.Zone("Asia/Shanghai"))
+	w := d("12.5")
+	for _, v := range []testkit.JSONAppender{
+		level.LevelChange{To: "gold", Cause: level.CauseOpening, Growth: d("0")},
+		level.LevelChange{From: "a\"b", To: "c<d>", Cause: "x\n", TermEnd: at, Growth: d("-1.25"), Window: &w},
+		&level.Record{Time: at, Cause: level.CauseOpening},
+		&level.Record{Seq: 1<<63 + 5, Time: at.UTC(), Cause: "c", From: "f", To: "t", TermEnd: at.AddDate(1, 0, 0), Event: "e\x00",
+			Operator: "o&p", Note: "n\u2029", Window: &w, Plan: "p", Expires: at.Add(time.Nanosecond)},
+	} {
+		testkit.SameJSON(t, v, true)
+		testkit.AppendsWithoutAllocating(t, v)
+	}
+}
+
 // The encoder earns its place by not allocating: every event that earns
 // growth publishes a GrowthChange.
 func TestGrowthChangeAppendJSONAllocs(t *testing.T) {

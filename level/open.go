@@ -103,6 +103,6 @@ func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 	if err := p.save(u, member, &m); err != nil {
 		return err
 	}
-	return u.Emit(ChangeLevel, member, LevelChange{To: l.Name, Cause: CauseOpening, TermEnd: end, Growth: g},
-		&rule.Reason{Rule: "migrate.opening", Inputs: map[string]string{"growth": g.String()}})
+	lc := LevelChange{To: l.Name, Cause: CauseOpening, TermEnd: end, Growth: g}
+	return u.EmitWith(ChangeLevel, member, &rule.Reason{Rule: "migrate.opening", Inputs: map[string]string{"growth": g.String()}}, lc.encode)
 }

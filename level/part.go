@@ -54,6 +54,9 @@ func newPart(def Definition, log *slog.Logger) *part {
 // expiries.
 func (p *part) DueKinds() []string { return []string{dueTerm, dueFreeze, duePlan} }
 
+// MemberBuckets implements engine.MemberKeyed.
+func (p *part) MemberBuckets() []string { return []string{bMember, bHistory, bOrder} }
+
 // AppendReads names the member's level record, which every event reads
 // (engine.Preloader).
 func (p *part) AppendReads(dst []store.Read, member string) []store.Read {

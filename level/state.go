@@ -128,6 +128,28 @@ type Record struct {
 	Expires time.Time `json:"expires,omitzero"`
 }
 
+// AppendJSON appends r's JSON to b, as json.Marshal writes it, without
+// reflection. The store keeps history records in binary form (see
+// appendRecord); this is the record's JSON for those who want it.
+func (r *Record) AppendJSON(b []byte) ([]byte, bool) {
+	o := engine.JSONObject{B: append(b, '{')}
+	o.Uint("seq", r.Seq, false)
+	o.Time("time", r.Time, false)
+	o.Str("cause", string(r.Cause), false)
+	o.Str("from", r.From, true)
+	o.Str("to", r.To, true)
+	o.Time("term_end", r.TermEnd, true)
+	o.Str("event", r.Event, true)
+	o.Str("operator", r.Operator, true)
+	o.Str("note", r.Note, true)
+	if r.Window != nil {
+		o.Dec("window", *r.Window, false)
+	}
+	o.Str("plan", r.Plan, true)
+	o.Time("expires", r.Expires, true)
+	return append(o.B, '}'), true
+}
+
 // order is what growth rules granted for one order, for refunds.
 type order struct {
 	// Amount is the order's amount.

@@ -44,7 +44,10 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Member is one member's opening state: one row of an import.
+// Member is one member's opening state: one row of an import. Its JSON
+// is the row's fingerprint (a retry under its request ID must be the same
+// row); internal/engine.MemberJSON writes it by hand, so a field added
+// here goes there too (its test fails until it does).
 type Member struct {
 	// RequestID is the row's idempotency key; Run derives it from the
 	// source's name and the row's line when empty.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -369,5 +370,32 @@ func TestImportKeepsOurOwnCodes(t *testing.T) {
 	}
 	if _, err := p.Coupons().ByCode(ctx, other); !errors.Is(err, coupon.ErrUnknownCode) {
 		t.Errorf("a well-formed code no coupon has: %v, want ErrUnknownCode", err)
+	}
+}
+
+// TestOpenPointsFields opens members whose points the program refuses and
+// checks the field each refusal names, and that nothing was written.
+func TestOpenPointsFields(t *testing.T) {
+	ctx := context.Background()
+	p := open(t, memory.New())
+	good := migrate.Lot{Amount: dec("5"), Expires: at.AddDate(1, 0, 0)}
+	for i, tc := range []struct {
+		pts   []migrate.Points
+		field string
+	}{
+		{[]migrate.Points{{Program: "mall", Lots: []migrate.Lot{good}}, {Program: "nope"}}, "points[1].program"},
+		{[]migrate.Points{{Program: "mall", Lots: []migrate.Lot{good, {Amount: dec("-5")}}}}, "points[0].lots[1].amount"},
+		{[]migrate.Points{{Program: "mall", Lots: []migrate.Lot{{Amount: dec("5"), Expires: at}}}}, "points[0].lots[0].expires"},
+		{[]migrate.Points{{Program: "mall", Lots: []migrate.Lot{good}, Pending: []migrate.Lot{{Amount: dec("2"), Release: at.AddDate(0, 1, 0)}, {Amount: dec("1")}}}}, "points[0].pending[1].release"},
+	} {
+		member := fmt.Sprintf("m%d", i)
+		_, err := p.OpenMember(ctx, migrate.Member{RequestID: "r" + member, Member: member, Operator: "op", At: at, Points: tc.pts})
+		var fe *migrate.FieldError
+		if !errors.As(err, &fe) || fe.Field != tc.field {
+			t.Errorf("%s: %v, want a FieldError of %s", member, err, tc.field)
+		}
+		if b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: member, At: at}); err != nil || !b.Available.IsZero() || !b.Pending.IsZero() {
+			t.Errorf("%s: refused, yet balance %+v, %v", member, b, err)
+		}
 	}
 }

@@ -19,12 +19,14 @@ var _ engine.Opener = (*part)(nil)
 // An amount must pass the program's CheckAmount; an expiry or a release
 // must be after the row's time, and a pending lot needs a release.
 func (pt *part) Open(u *engine.Unit, m *migrate.Member) error {
-	date := rule.DateOf(u.At(), u.Location()).String()
+	// The field names and the day are made only when needed: every
+	// imported member has points, few have a bad or a pending lot.
+	field := func(i int, rest string) string { return fmt.Sprintf("points[%d]", i) + rest }
+	date := ""
 	for i, pp := range m.Points {
-		field := fmt.Sprintf("points[%d]", i)
 		prog, err := pt.program(pp.Program)
 		if err != nil {
-			return migrate.Field(field+".program", err)
+			return migrate.Field(field(i, ".program"), err)
 		}
 		for _, set := range []struct {
 			name    string
@@ -32,17 +34,20 @@ func (pt *part) Open(u *engine.Unit, m *migrate.Member) error {
 			pending bool
 		}{{"lots", pp.Lots, false}, {"pending", pp.Pending, true}} {
 			for j, l := range set.lots {
-				f := fmt.Sprintf("%s.%s[%d]", field, set.name, j)
+				f := func(name string) string { return field(i, fmt.Sprintf(".%s[%d].%s", set.name, j, name)) }
 				if err := prog.CheckAmount(l.Amount); err != nil {
-					return migrate.Field(f+".amount", err)
+					return migrate.Field(f("amount"), err)
 				}
 				if !l.Expires.IsZero() && !l.Expires.After(u.At()) {
-					return migrate.Field(f+".expires", fmt.Errorf("%w: %s is not after the row's time", event.ErrInvalidArgument, l.Expires))
+					return migrate.Field(f("expires"), fmt.Errorf("%w: %s is not after the row's time", event.ErrInvalidArgument, l.Expires))
 				}
 				sub, kind := "", ChangeOpened
 				if set.pending {
 					if !l.Release.After(u.At()) {
-						return migrate.Field(f+".release", fmt.Errorf("%w: a pending lot needs a release after the row's time", event.ErrInvalidArgument))
+						return migrate.Field(f("release"), fmt.Errorf("%w: a pending lot needs a release after the row's time", event.ErrInvalidArgument))
+					}
+					if date == "" {
+						date = rule.DateOf(u.At(), u.Location()).String()
 					}
 					sub, kind = SubPending, ChangePending
 				}

@@ -141,6 +141,9 @@ func newPart(def Definition, loc *time.Location) *part {
 // pending releases.
 func (pt *part) DueKinds() []string { return []string{dueExpire, dueRelease} }
 
+// MemberBuckets implements engine.MemberKeyed.
+func (pt *part) MemberBuckets() []string { return []string{bCaps} }
+
 // RewardKinds says the part grants points rewards for the other parts.
 func (pt *part) RewardKinds() []rule.RewardKind { return []rule.RewardKind{rule.RewardPoints} }
 

@@ -262,3 +262,21 @@ type Inserter interface {
 	// commits; a Put or Delete of key after it replaces it.
 	Insert(bucket string, key, value []byte) error
 }
+
+// Colocator is an optional capability of a [Store] that can keep the
+// records of several buckets side by side: Colocate names buckets whose
+// keys begin with a member ID (the bytes up to the first 0x00, or the
+// whole key), and the store may then keep each member's records of all
+// of them together, so that an event, which writes a few keys of one
+// member in each of a dozen buckets, touches a page or two rather than a
+// page per bucket. It changes where records are kept, never what a
+// transaction reads: Gets and Scans answer as before, in the same order,
+// whatever the keys (a key with no member prefix is kept correctly, only
+// without the gain). A store may take the names when it can (store/bolt
+// moves a bucket's records at its next checkpoint) and keeps them across
+// opens; naming a bucket again, or not at all, changes nothing. The
+// library calls it when a Program opens, with the buckets its domains key
+// by member.
+type Colocator interface {
+	Colocate(buckets ...string) error
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/internal/engine"
 )
 
 // Change kinds the tag domain publishes.
@@ -22,6 +23,17 @@ type Change struct {
 	Manual bool   `json:"manual,omitempty"`
 	By     string `json:"by"`
 	Note   string `json:"note,omitempty"`
+}
+
+// AppendJSON appends c's JSON to b, as json.Marshal writes it (it
+// implements engine.JSONAppender).
+func (c Change) AppendJSON(b []byte) ([]byte, bool) {
+	o := engine.JSONObject{B: append(b, '{')}
+	o.Str("tag", c.Tag, false)
+	o.Bool("manual", c.Manual, true)
+	o.Str("by", c.By, false)
+	o.Str("note", c.Note, true)
+	return append(o.B, '}'), true
 }
 
 // Effect is one tag a member got or lost.

@@ -98,6 +98,9 @@ func appendStats(b []byte, s *Stats) []byte {
 func decodeStats(b []byte) (Stats, error) {
 	var s Stats
 	if len(b) > 0 && b[0] == '{' {
+		if parseStats(b, &s) { // what an import wrote, without reflection
+			return s, nil
+		}
 		if err := json.Unmarshal(b, &s); err != nil {
 			return Stats{}, fmt.Errorf("%w: %w", errRecord, err)
 		}

@@ -37,6 +37,13 @@ func (p *part) Tags(u *engine.Unit, member string) ([]string, error) {
 // DueKinds lists the window edge.
 func (p *part) DueKinds() []string { return []string{dueWindow} }
 
+// MemberBuckets implements engine.MemberKeyed. bMembers is not among
+// them: listing members scans it across members, which in a colocated
+// bucket walks every member's other records too.
+func (p *part) MemberBuckets() []string {
+	return []string{bAssigned, bStats, bDays, bAttrs, bEdge}
+}
+
 // Due re-evaluates a member's rules at a window edge; the next edge is
 // scheduled by the evaluation.
 func (p *part) Due(u *engine.Unit, it engine.Item) error {

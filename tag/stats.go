@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/rule"
 	"github.com/shopspring/decimal"
 )
@@ -35,6 +36,125 @@ type Stats struct {
 	Brands     map[string]Tally `json:"brands,omitempty"`
 	Categories map[string]Tally `json:"categories,omitempty"`
 	Products   map[string]Tally `json:"products,omitempty"`
+}
+
+// AppendJSON appends s's JSON to b, as json.Marshal writes it, when it
+// has no brands, categories nor products (ok false otherwise: maps are
+// left to encoding/json). The store keeps statistics in binary form (see
+// appendStats); older versions wrote this JSON.
+func (s Stats) AppendJSON(b []byte) ([]byte, bool) {
+	if len(s.Brands) > 0 || len(s.Categories) > 0 || len(s.Products) > 0 {
+		return nil, false
+	}
+	o := engine.JSONObject{B: append(b, '{')}
+	o.Time("first_order", s.FirstOrder, true)
+	o.Time("last_order", s.LastOrder, true)
+	o.Int("orders", s.Orders, true)
+	o.Dec("amount", s.Amount, false)
+	o.Dec("recharged", s.Recharged, false)
+	return append(o.B, '}'), true
+}
+
+// parseStats reads raw into s when it is a record AppendJSON writes
+// (its fields in its order, no tallies, no text that needs unescaping,
+// times and numbers as encoding/json writes them) and reports whether it
+// did; anything else is left to encoding/json (s then untouched). It
+// reads the JSON records older versions (an import's openings among
+// them) left without reflection; TestParseStatsMatchesUnmarshal runs
+// both.
+func parseStats(raw []byte, s *Stats) bool {
+	c := jsonCursor{b: raw}
+	var out Stats
+	ok := c.lit(`{`)
+	if ok && c.lit(`"first_order":`) {
+		out.FirstOrder, ok = c.time()
+		ok = ok && c.lit(`,`)
+	}
+	if ok && c.lit(`"last_order":`) {
+		out.LastOrder, ok = c.time()
+		ok = ok && c.lit(`,`)
+	}
+	if ok && c.lit(`"orders":`) {
+		out.Orders, ok = c.int()
+		ok = ok && c.lit(`,`)
+	}
+	if ok = ok && c.lit(`"amount":`); ok {
+		out.Amount, ok = c.dec()
+	}
+	if ok = ok && c.lit(`,"recharged":`); ok {
+		out.Recharged, ok = c.dec()
+	}
+	if !ok || !c.lit(`}`) || len(c.b) > 0 {
+		return false
+	}
+	*s = out
+	return true
+}
+
+// jsonCursor reads the JSON parseStats accepts, ahead of b.
+type jsonCursor struct{ b []byte }
+
+func (c *jsonCursor) lit(s string) bool {
+	if len(c.b) < len(s) || string(c.b[:len(s)]) != s {
+		return false
+	}
+	c.b = c.b[len(s):]
+	return true
+}
+
+// str reads a JSON string with nothing to unescape.
+func (c *jsonCursor) str() (string, bool) {
+	if !c.lit(`"`) {
+		return "", false
+	}
+	for i, b := range c.b {
+		switch {
+		case b == '"':
+			s := string(c.b[:i])
+			c.b = c.b[i+1:]
+			return s, true
+		case b == '\\' || b < 0x20 || b >= 0x80:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// time reads a time as encoding/json writes one (RFC 3339, shortest
+// fraction): one it would write otherwise is declined.
+func (c *jsonCursor) time() (time.Time, bool) {
+	s, ok := c.str()
+	if !ok {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t, err == nil && t.Format(time.RFC3339Nano) == s
+}
+
+// int reads an integer as encoding/json writes one.
+func (c *jsonCursor) int() (int64, bool) {
+	i := 0
+	for i < len(c.b) && (c.b[i] == '-' || '0' <= c.b[i] && c.b[i] <= '9') {
+		i++
+	}
+	s := string(c.b[:i])
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || strconv.FormatInt(n, 10) != s {
+		return 0, false
+	}
+	c.b = c.b[i:]
+	return n, true
+}
+
+// dec reads a decimal as a JSON string, as decimal.Decimal's UnmarshalJSON
+// does.
+func (c *jsonCursor) dec() (decimal.Decimal, bool) {
+	s, ok := c.str()
+	if !ok {
+		return decimal.Decimal{}, false
+	}
+	d, err := decimal.NewFromString(s)
+	return d, err == nil
 }
 
 // Order is what the statistics read from an order event.

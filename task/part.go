@@ -45,6 +45,9 @@ func newPart(def Definition) *part {
 // DueKinds is empty: tasks have no due work.
 func (p *part) DueKinds() []string { return nil }
 
+// MemberBuckets implements engine.MemberKeyed.
+func (p *part) MemberBuckets() []string { return []string{bProgress} }
+
 // Due is never called.
 func (p *part) Due(*engine.Unit, engine.Item) error { return nil }
 

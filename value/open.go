@@ -65,5 +65,6 @@ func (p *part) Open(u *engine.Unit, m *migrate.Member) error {
 			}
 		}
 	}
-	return u.Emit(ChangeOpened, m.Member, Change{Amount: bal, Balance: bal}, &rule.Reason{Rule: "migrate.opening"})
+	c := Change{Amount: bal, Balance: bal}
+	return u.EmitWith(ChangeOpened, m.Member, &rule.Reason{Rule: "migrate.opening"}, c.encode)
 }

@@ -32,6 +32,24 @@ type Change struct {
 	Balance decimal.Decimal `json:"balance"`
 }
 
+// AppendJSON appends c's JSON to b, as json.Marshal writes it (it
+// implements engine.JSONAppender): every stored-value event and opening
+// publishes a Change, so its payload skips reflection.
+func (c Change) AppendJSON(b []byte) ([]byte, bool) {
+	o := engine.JSONObject{B: append(b, '{')}
+	o.Dec("amount", c.Amount, false)
+	o.Dec("balance", c.Balance, false)
+	return append(o.B, '}'), true
+}
+
+// encode appends c's JSON, for engine.Unit.EmitWith: the method value of
+// a pointer keeps c on the caller's stack, where Emit's any would move it
+// to the heap.
+func (c *Change) encode(b []byte) ([]byte, error) {
+	b, _ = c.AppendJSON(b) // always ok
+	return b, nil
+}
+
 // bTotals holds the cumulative totals (engine totals) of each member: key
 // member, NUL, ledger kind.
 const bTotals = "value.totals"

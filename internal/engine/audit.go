@@ -26,9 +26,13 @@ import (
 // An entry is written under three keys, each time-ordered and ending with
 // the request ID and the result, so that operator calls write no shared
 // key (no counter): by time, by member (when the call names one) and by
-// operator (when one asked). A refused request retried at the same time
-// and refused again replaces its entry (the latest error is kept); one
-// later accepted gets an entry of its own beside it.
+// operator (when one asked). The entry itself is stored under the time
+// key; the member and operator keys, the time key after the member's or
+// the operator's ID, hold no value (an import writes an entry per member,
+// and three copies were a sixth of what it wrote); entries written
+// before hold a copy there, still read. A refused request retried at the
+// same time and refused again replaces its entry (the latest error is
+// kept); one later accepted gets an entry of its own beside it.
 const (
 	bAuditTime     = "audit.time"     // time, request ID, result → entry
 	bAuditMember   = "audit.member"   // member, time, request ID, result → entry
@@ -55,6 +59,21 @@ type AuditEntry struct {
 	// Result is AuditAccepted or AuditRefused; Error is the refusal.
 	Result string `json:"result"`
 	Error  string `json:"error,omitempty"`
+}
+
+// AppendJSON appends a's JSON to b, as json.Marshal writes it: every
+// operator request (every imported member) writes an entry, so it skips
+// reflection.
+func (a *AuditEntry) AppendJSON(b []byte) []byte {
+	o := JSONObject{B: append(b, '{')}
+	o.Time("time", a.Time, false)
+	o.Str("operator", a.Operator, true)
+	o.Str("action", a.Action, false)
+	o.Str("member", a.Member, true)
+	o.Str("request", a.Request, false)
+	o.Str("result", a.Result, false)
+	o.Str("error", a.Error, true)
+	return append(o.B, '}')
 }
 
 // AuditQuery selects audit entries: those of Operator and of Member when
@@ -94,21 +113,18 @@ func (e *Engine) audit(tx store.Tx, req Request, member string, why error) error
 	if why != nil {
 		ent.Error = why.Error()
 	}
-	v, err := json.Marshal(ent)
-	if err != nil {
-		return err
-	}
+	v := ent.AppendJSON(make([]byte, 0, 192))
 	tail := keys.New().Time(req.At).Str(req.ID).Str(ent.Result)
 	if err := tx.Put(bAuditTime, tail, v); err != nil {
 		return err
 	}
 	if member != "" {
-		if err := tx.Put(bAuditMember, append(keys.New().Str(member), tail...), v); err != nil {
+		if err := tx.Put(bAuditMember, append(keys.New().Str(member), tail...), []byte{}); err != nil {
 			return err
 		}
 	}
 	if req.Operator != "" {
-		if err := tx.Put(bAuditOperator, append(keys.New().Str(req.Operator), tail...), v); err != nil {
+		if err := tx.Put(bAuditOperator, append(keys.New().Str(req.Operator), tail...), []byte{}); err != nil {
 			return err
 		}
 	}
@@ -185,23 +201,49 @@ func (e *Engine) Audit(ctx context.Context, q AuditQuery) (AuditPage, error) {
 	var page AuditPage
 	err := e.st.View(ctx, func(tx store.Tx) error {
 		var last []byte
-		return tx.Scan(bucket, start, end, false, func(k, v []byte) error {
-			var ent AuditEntry
-			if err := json.Unmarshal(v, &ent); err != nil {
-				return fmt.Errorf("%w: audit entry %x: %v", ErrCorrupt, k, err)
-			}
-			if q.Operator != "" && ent.Operator != q.Operator {
+		for from, more := start, true; more; {
+			// A chunk of keys is read first and the entries after the
+			// scan, which must not be interleaved with other reads on a
+			// store whose scan streams from a server.
+			var ks, vs [][]byte
+			more = false
+			err := tx.Scan(bucket, from, end, false, func(k, v []byte) error {
+				if len(ks) == q.Limit+1 {
+					from, more = bytes.Clone(k), true
+					return store.StopScan
+				}
+				ks, vs = append(ks, bytes.Clone(k)), append(vs, bytes.Clone(v))
 				return nil
+			})
+			if err != nil {
+				return err
 			}
-			if len(page.Entries) == q.Limit {
-				page.Next = hex.EncodeToString(last)
-				return store.StopScan
+			for i, k := range ks {
+				v := vs[i]
+				if len(v) == 0 && bucket != bAuditTime {
+					// A member's or an operator's key: the entry is
+					// under the time key, the rest of this one.
+					if v, err = tx.Get(bAuditTime, k[len(prefix):]); err != nil {
+						return fmt.Errorf("%w: audit entry %x: %w", ErrCorrupt, k, err)
+					}
+				}
+				var ent AuditEntry
+				if err := json.Unmarshal(v, &ent); err != nil {
+					return fmt.Errorf("%w: audit entry %x: %v", ErrCorrupt, k, err)
+				}
+				if q.Operator != "" && ent.Operator != q.Operator {
+					continue
+				}
+				if len(page.Entries) == q.Limit {
+					page.Next = hex.EncodeToString(last)
+					return nil
+				}
+				ent.Time = ent.Time.In(e.loc)
+				page.Entries = append(page.Entries, ent)
+				last = k
 			}
-			ent.Time = ent.Time.In(e.loc)
-			page.Entries = append(page.Entries, ent)
-			last = append(last[:0], k...)
-			return nil
-		})
+		}
+		return nil
 	})
 	if err != nil {
 		return AuditPage{}, err

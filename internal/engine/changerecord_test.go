@@ -121,3 +121,42 @@ func TestAppendJSONString(t *testing.T) {
 		}
 	}
 }
+
+// An audit entry's hand-written encoding decodes to what json.Marshal's
+// would, every optional field set and unset, and to the same entry.
+func TestAuditEntryJSONMatchesMarshal(t *testing.T) {
+	at := time.Date(2026, 3, 15, 2, 0, 0, 7, time.UTC)
+	for _, a := range []AuditEntry{
+		{Time: at, Action: "member.open", Request: "r", Result: AuditAccepted},
+		{Time: at, Operator: "o\"p", Action: "a<b>", Member: "m&1", Request: "r\\1", Result: AuditRefused, Error: "bad\n\x01\u2028é"},
+	} {
+		raw := a.AppendJSON([]byte("x"))
+		if raw[0] != 'x' {
+			t.Fatalf("AppendJSON lost the prefix: %s", raw)
+		}
+		raw = raw[1:]
+		std, _ := json.Marshal(a)
+		var got, want map[string]any
+		if err := json.Unmarshal(raw, &got); err != nil {
+			t.Fatalf("invalid JSON %s: %v", raw, err)
+		}
+		if err := json.Unmarshal(std, &want); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("decoded (-json.Marshal +AppendJSON):\n%s", diff)
+		}
+		var back AuditEntry
+		if err := json.Unmarshal(raw, &back); err != nil || !back.Time.Equal(a.Time) {
+			t.Fatalf("decoded %+v, %v", back, err)
+		}
+		back.Time = a.Time
+		if diff := cmp.Diff(a, back); diff != "" {
+			t.Errorf("entry (-want +got):\n%s", diff)
+		}
+		buf := make([]byte, 0, 512)
+		if n := testing.AllocsPerRun(100, func() { buf = a.AppendJSON(buf[:0]) }); n != 0 {
+			t.Errorf("AppendJSON allocates %.0f times, want 0", n)
+		}
+	}
+}

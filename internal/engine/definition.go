@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/store"
 )
 
@@ -86,6 +87,11 @@ func (e *Engine) Install(ctx context.Context, version uint64, def []byte) error 
 	sum := sha256.Sum256(def)
 	copy(d.record[8:], sum[:])
 	d.set = true
+	if c, ok := e.st.(store.Colocator); ok {
+		if err := c.Colocate(e.memberBuckets()...); err != nil {
+			return err
+		}
+	}
 	err := e.st.Update(ctx, func(tx store.Tx) error {
 		if err := checkLayout(tx); err != nil {
 			return err
@@ -125,6 +131,20 @@ func (e *Engine) Install(ctx context.Context, version uint64, def []byte) error 
 	}
 	e.def = d
 	return nil
+}
+
+// memberBuckets lists the buckets keyed by member first: the engine's,
+// the ledger's and those of the MemberKeyed parts. bPending is not among
+// them: the sequencer scans it whole, and a whole scan of a colocated
+// bucket walks every colocated record.
+func (e *Engine) memberBuckets() []string {
+	names := append([]string{bErased, bAuditMember}, ledger.MemberBuckets()...)
+	for _, p := range e.parts {
+		if m, ok := p.(MemberKeyed); ok {
+			names = append(names, m.MemberBuckets()...)
+		}
+	}
+	return names
 }
 
 // checkDefinition fails with ErrDefinitionSuperseded when the store no

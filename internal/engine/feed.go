@@ -194,7 +194,13 @@ func (u *Unit) EmitWith(kind, member string, why *rule.Reason, enc func([]byte) 
 		if u.box != nil {
 			f.buf = u.box.feed[:0] // an event's changes usually fit
 		} else {
-			f.buf = make([]byte, 0, 512)
+			// A request's record: room for a member's opening, whose six
+			// changes would otherwise regrow the record and the outcome's
+			// changes three times each.
+			f.buf = make([]byte, 0, 1024)
+			if u.out.Changes == nil {
+				u.out.Changes = make([]change.Change, 0, 8)
+			}
 		}
 	}
 	start := len(f.buf)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/memberkit/membership/internal/codec"
@@ -58,6 +59,33 @@ func (o *JSONObject) Dec(name string, v decimal.Decimal, omitZero bool) {
 	o.key(name)
 	o.B = codec.AppendDecimal(append(o.B, '"'), v)
 	o.B = append(o.B, '"')
+}
+
+// Bool appends a boolean field (none when false and omitEmpty).
+func (o *JSONObject) Bool(name string, v, omitEmpty bool) {
+	if omitEmpty && !v {
+		return
+	}
+	o.key(name)
+	o.B = strconv.AppendBool(o.B, v)
+}
+
+// Int appends an integer field (none when zero and omitEmpty).
+func (o *JSONObject) Int(name string, v int64, omitEmpty bool) {
+	if omitEmpty && v == 0 {
+		return
+	}
+	o.key(name)
+	o.B = strconv.AppendInt(o.B, v, 10)
+}
+
+// Uint appends an unsigned integer field (none when zero and omitEmpty).
+func (o *JSONObject) Uint(name string, v uint64, omitEmpty bool) {
+	if omitEmpty && v == 0 {
+		return
+	}
+	o.key(name)
+	o.B = strconv.AppendUint(o.B, v, 10)
 }
 
 // Time appends a time field in RFC 3339 (none when zero and omitZero).

@@ -120,7 +120,10 @@ func (u *Unit) Post(lt ledger.Transaction) (ledger.Posted, error) {
 		lt.Ref = u.ref
 	}
 	if u.out.Entries == nil {
-		u.out.Entries = make([]ledger.Entry, 0, len(lt.Legs))
+		// Room for a few postings: a request that posts usually posts
+		// more than one (a member's opening, six entries), and an entry
+		// is large to copy as the slice grows.
+		u.out.Entries = make([]ledger.Entry, 0, max(len(lt.Legs), 8))
 	}
 	n := len(u.out.Entries)
 	posted, err := u.led.Append(u.out.Entries, lt)

@@ -27,8 +27,21 @@ func Get(tx store.Tx, bucket string, key []byte, v any) (found bool, err error) 
 	return true, nil
 }
 
-// Put encodes v as the record at bucket/key.
+// Appender is a record that writes its own JSON, as json.Marshal would
+// (the records every unit of work writes skip reflection); ok false means
+// "use json.Marshal". engine.JSONAppender is the same method.
+type Appender interface {
+	AppendJSON(b []byte) (out []byte, ok bool)
+}
+
+// Put encodes v as the record at bucket/key (through its AppendJSON when
+// v is an Appender).
 func Put(tx store.Tx, bucket string, key []byte, v any) error {
+	if a, ok := v.(Appender); ok {
+		if raw, ok := a.AppendJSON(make([]byte, 0, 256)); ok {
+			return tx.Put(bucket, key, raw) // Put copies raw
+		}
+	}
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return err

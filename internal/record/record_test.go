@@ -2,6 +2,7 @@ package record_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/memberkit/membership/internal/record"
@@ -28,6 +29,46 @@ func TestGetPut(t *testing.T) {
 		}
 		if _, err := record.Get(tx, "b", []byte("bad"), &d); err == nil {
 			t.Error("a malformed record decoded")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// own is a record that writes its own JSON; its encoder names the field
+// otherwise than json.Marshal would, so that a test sees which one ran.
+type own struct {
+	N    int
+	Skip bool // AppendJSON declines: json.Marshal encodes
+}
+
+func (o own) AppendJSON(b []byte) ([]byte, bool) {
+	if o.Skip {
+		return nil, false
+	}
+	return fmt.Appendf(b, `{"mine":%d}`, o.N), true
+}
+
+// Put encodes an Appender with its AppendJSON, and with json.Marshal when
+// it declines.
+func TestPutAppender(t *testing.T) {
+	st := memory.New()
+	err := st.Update(context.Background(), func(tx store.Tx) error {
+		for _, c := range []struct {
+			v    own
+			want string
+		}{
+			{own{N: 7}, `{"mine":7}`},
+			{own{N: 7, Skip: true}, `{"N":7,"Skip":true}`},
+		} {
+			if err := record.Put(tx, "b", []byte("k"), c.v); err != nil {
+				return err
+			}
+			if got, err := tx.Get("b", []byte("k")); err != nil || string(got) != c.want {
+				t.Errorf("Put(%+v) stored %s, %v; want %s", c.v, got, err, c.want)
+			}
 		}
 		return nil
 	})

@@ -6,6 +6,7 @@ package testkit
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
@@ -221,4 +223,52 @@ func AckForever(p *membership.Program, goroutines int, ev func(g, i int) event.E
 		}()
 	}
 	wg.Wait()
+}
+
+// JSONAppender is what the hand-written JSON encoders implement
+// (engine.JSONAppender, record.Appender).
+type JSONAppender interface {
+	AppendJSON(b []byte) ([]byte, bool)
+}
+
+// SameJSON checks that v's AppendJSON writes valid JSON that decodes to
+// what json.Marshal's encoding of v decodes to (want is false when v
+// leaves itself to json.Marshal), after a prefix it must keep.
+func SameJSON(t testing.TB, v JSONAppender, ok bool) {
+	t.Helper()
+	raw, gotOK := v.AppendJSON([]byte("prefix"))
+	if gotOK != ok {
+		t.Fatalf("%T AppendJSON ok = %v, want %v", v, gotOK, ok)
+	}
+	if !ok {
+		return
+	}
+	if !strings.HasPrefix(string(raw), "prefix") {
+		t.Fatalf("%T AppendJSON lost the prefix: %s", v, raw)
+	}
+	raw = raw[len("prefix"):]
+	std, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want any
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatalf("%T AppendJSON wrote invalid JSON %s: %v", v, raw, err)
+	}
+	if err := json.Unmarshal(std, &want); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%T decoded (-json.Marshal +AppendJSON):\n%s", v, diff)
+	}
+}
+
+// AppendsWithoutAllocating checks that v's AppendJSON, into a buffer with
+// room, allocates nothing: the gain a hand-written encoder is kept for.
+func AppendsWithoutAllocating(t testing.TB, v JSONAppender) {
+	t.Helper()
+	buf := make([]byte, 0, 1024)
+	if n := testing.AllocsPerRun(100, func() { buf, _ = v.AppendJSON(buf[:0]) }); n != 0 {
+		t.Errorf("%T AppendJSON allocates %.0f times, want 0", v, n)
+	}
 }

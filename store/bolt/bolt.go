@@ -11,7 +11,24 @@
 // [DB.Close] writes everything to the bbolt file and removes the log; after
 // a crash, the next Open replays it. The bbolt file
 // holds one reserved bucket, "\x00store/bolt", where checkpoints record the
-// log position they cover; [store.Tx] refuses that name.
+// log position they cover, and one for colocated buckets (below); [store.Tx]
+// refuses both names.
+//
+// # Colocated buckets
+//
+// [DB.Colocate] ([store.Colocator]) names buckets keyed by member first,
+// as the library's Program does when it opens: from the next checkpoint
+// on, their records are kept in one reserved bbolt bucket,
+// "\x00store/bolt/members", a member's records of all of them side by
+// side (file format 3; the checkpoint that takes a bucket moves the
+// records the file holds of it, in its transaction). An event that writes
+// a key or two of one member in each of a dozen buckets then dirties a page
+// or two of the file rather than a dozen, which is what a checkpoint holds
+// in memory and writes; with a million members that is most of its cost.
+// Reads answer as before: a Get is one seek, a Scan within one member one
+// walk, and a Scan across members walks the other colocated buckets'
+// records too, skipping them. The file records the list, so later opens
+// keep it whatever they are told.
 //
 // # Group commit
 //
@@ -151,11 +168,17 @@
 //
 // # Recovery
 //
-// [Open] reads the checkpointed position from the bbolt file, replays the
-// log records after it in order into a generation, checkpoints that, and
-// removes the log, so the store starts from bbolt alone. Records already
-// checkpointed (a crash between a checkpoint's commit and the removal of
-// its segments) are skipped. Every Update that was answered survives a
+// [Open] reads the checkpointed position from the bbolt file and replays
+// the log records after it in order into a generation of the overlay,
+// which it checkpoints after it returns, as the checkpoint a crash
+// interrupted would have: Open takes the time to read the log, not to
+// write the file, and reads and writes go on meanwhile. The segments it
+// replayed stay until that checkpoint is done, and the log goes on in a
+// new segment: a crash before then replays them again, passing over the
+// record the first crash cut short. (A store opened with AcceptLogLoss, or
+// whose file another program wrote, is checkpointed before Open returns,
+// and its log removed.) Records already checkpointed (a crash between a
+// checkpoint's commit and the removal of its segments) are skipped. Every Update that was answered survives a
 // crash of the process or the machine.
 //
 // The log ends after the last record of its last segment that is whole,
@@ -187,7 +210,8 @@
 // pointers form a cycle can still make bbolt loop or recurse without end.
 //
 // Every value the file holds is followed by a CRC-32C of its bucket's
-// name, its key and itself (file format 2), which every read checks: a
+// name, its key and itself (file format 2; a colocated record's are its
+// own bucket's name and key), which every read checks: a
 // flipped byte of a value, a key or a bucket name is an error wrapping
 // ErrCorrupt, never data. A Get that finds nothing checks the records
 // around the key (a damaged key lies where it was; a damaged branch page
@@ -202,7 +226,9 @@
 // Open migrates a file of format 1 (written before checksums, with no
 // format record) or made by another program: in one transaction, once the
 // log was read, every record gets its checksum, and the Info log says so.
-// A file of a later format is refused with an error wrapping [ErrFormat],
+// A file of format 2 is read as it is and becomes format 3 at its next
+// checkpoint (older versions of this package then refuse it). A file of a
+// later format is refused with an error wrapping [ErrFormat],
 // unchanged. A file that other programs write to while this package is
 // not using it is read as damaged where they wrote.
 //
@@ -295,8 +321,11 @@ const (
 	// DefaultInitialMmapSize is the default for [Options.InitialMmapSize]
 	// on 64-bit Unix systems.
 	DefaultInitialMmapSize = 1 << 30
-	// DefaultCheckpointSize is the default for [Options.CheckpointSize].
-	DefaultCheckpointSize = 64 << 20
+	// DefaultCheckpointSize is the default for [Options.CheckpointSize]
+	// with the default MaxMemory: a sixteenth of it.
+	DefaultCheckpointSize = DefaultMaxMemory / 16
+	// DefaultMaxMemory is the default for [Options.MaxMemory].
+	DefaultMaxMemory = 1 << 30
 )
 
 // checkpointRetry is how long after a failed checkpoint the next attempt
@@ -325,9 +354,21 @@ type Options struct {
 	// Default DefaultCheckpointSize.
 	CheckpointSize int64
 	// MaxOverlaySize bounds the memory of the overlay (estimated): a batch
-	// that would be logged while the overlay is larger waits for the
-	// running checkpoint. Default 4 × CheckpointSize.
+	// logged while a checkpoint runs and the overlay is past half of it is
+	// delayed, the longer the fuller, up to 20 ms at the bound (see
+	// Stats.Slowed), and one that would be logged while the overlay is
+	// larger waits for the running checkpoint. Default 4 × CheckpointSize.
 	MaxOverlaySize int64
+	// MaxMemory bounds the memory the store takes for the writes the bbolt
+	// file does not hold yet: the overlay (CheckpointSize defaults to a
+	// sixteenth of it, and MaxOverlaySize to a quarter) and a checkpoint's
+	// bbolt transaction, which commits in parts of at most an eighth of it
+	// (bbolt holds in memory every page a transaction changes until it
+	// commits, as a node and then as the page it writes; moving a bucket
+	// into the colocated one is a single part). The Go runtime's
+	// own room is not counted: with the default GOGC the heap may reach
+	// twice what is live. Default DefaultMaxMemory.
+	MaxMemory int64
 	// NoSync skips fsync on commit and checkpoint. UNSAFE: a crash or power
 	// loss can lose committed writes or corrupt the file. For tests and
 	// benchmarks only.
@@ -337,6 +378,8 @@ type Options struct {
 	// batch cut short or with a bad checksum (Warn), damage accepted with
 	// AcceptLogLoss (Error). Default: nothing is logged.
 	Logger *slog.Logger
+	// ckptHook is DB.ckptHook from Open on (tests: OpenHooked).
+	ckptHook func(stage string)
 	// AcceptLogLoss opens a store whose log is damaged before its end,
 	// which Open otherwise refuses with an error wrapping ErrCorrupt that
 	// names the segment and offset, changing no file (see Recovery). With
@@ -359,6 +402,15 @@ type Stats struct {
 	Queued int
 	// Checkpoints is the number of checkpoints that committed.
 	Checkpoints uint64
+	// CheckpointParts is the number of bbolt transactions checkpoints
+	// committed before their last (see Options.MaxMemory).
+	CheckpointParts uint64
+	// Slowed is the number of batches delayed because a checkpoint was
+	// falling behind (the overlay past half of MaxOverlaySize), and
+	// SlowedFor the delays they were given, in all (a delay ends early
+	// when the checkpoint does).
+	Slowed    uint64
+	SlowedFor time.Duration
 	// OverlaySize is the estimated memory of the overlay now, and
 	// PeakOverlaySize its highest value.
 	OverlaySize, PeakOverlaySize int64
@@ -377,6 +429,7 @@ type DB struct {
 	db         *bbolt.DB
 	maxBatch   int
 	ckptSize   int64
+	ckptPart   int // the nodes a checkpoint changes in a bbolt transaction (Options.MaxMemory)
 	maxOverlay int64
 	log        *wal
 	// nested lists, per bucket, the keys that hold nested buckets (made by
@@ -418,8 +471,18 @@ type DB struct {
 	// and buckets that none wrote yet are missed by every transaction.
 	cat atomic.Pointer[catalogue]
 
-	requests, commits, checkpoints atomic.Uint64
-	overlaySize, peakOverlay       atomic.Int64
+	// colocWant holds the buckets Colocate named that no checkpoint took
+	// yet, colocDone those the file colocates; both are replaced, never
+	// changed, under colocMu.
+	colocMu   sync.Mutex
+	colocWant map[string]bool
+	colocDone map[string]uint16
+
+	requests, commits, checkpoints, parts, slowed atomic.Uint64
+	slowedFor                                     atomic.Int64
+	// after is time.After; tests replace it (SetSlowdownTimer).
+	after                    func(time.Duration) <-chan time.Time
+	overlaySize, peakOverlay atomic.Int64
 
 	// commitHook, when set (by tests, before any Update), is called by the
 	// committer with "begin" before it logs a batch, with "committed"
@@ -427,8 +490,9 @@ type DB struct {
 	// "answered" after, before its trees are swapped in.
 	commitHook func(stage string)
 	// ckptHook, when set (by tests), is called by a checkpoint with
-	// "committed" after its bbolt commit, before the log segments it
-	// covers are removed.
+	// "begin" before it writes, "committed" after its bbolt commit, before
+	// the log segments it covers are removed, and with "part" after each
+	// part before the last commits.
 	ckptHook func(stage string)
 }
 
@@ -499,8 +563,11 @@ func Open(path string, opts *Options) (*DB, error) {
 		// Windows grows the file to the map size, so it keeps bbolt's default.
 		o.InitialMmapSize = DefaultInitialMmapSize
 	}
+	if o.MaxMemory <= 0 {
+		o.MaxMemory = DefaultMaxMemory
+	}
 	if o.CheckpointSize <= 0 {
-		o.CheckpointSize = DefaultCheckpointSize
+		o.CheckpointSize = max(o.MaxMemory/16, 1)
 	}
 	if o.MaxOverlaySize <= 0 {
 		o.MaxOverlaySize = 4 * o.CheckpointSize
@@ -538,7 +605,9 @@ func Open(path string, opts *Options) (*DB, error) {
 		finished:   make(chan struct{}),
 		ckptDone:   make(chan ckptResult, 1),
 		syncs:      make(chan *syncReq),
+		after:      time.After,
 	}
+	d.ckptPart = int(max(o.MaxMemory/8/(2*int64(bdb.Info().PageSize)), 1))
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -546,6 +615,10 @@ func Open(path string, opts *Options) (*DB, error) {
 	if err := d.recover(path, o.AcceptLogLoss, logger); err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	d.ckptHook = o.ckptHook
+	if d.old != nil {
+		d.startCheckpoint() // of the batches replayed
 	}
 	go d.writer()
 	return d, nil
@@ -623,22 +696,42 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 		}
 	}
 	last := r.last
-	if last > m.seq || !fresh {
-		if _, err := checkpoint(d.db, g, d.nested); err != nil {
+	switch {
+	case fresh && r.damage == nil && last > m.seq:
+		// The replayed batches are the generation a checkpoint writes
+		// once Open returns, as if it had been frozen before the crash:
+		// its segments stay until then (see keepLog).
+		if g.segments, err = d.log.keep(last); err != nil {
+			return fmt.Errorf("keep the log: %w", err)
+		}
+	case last > m.seq || !fresh:
+		if _, _, err := checkpoint(d.db, g, d.nested, nil, d.ckptPart, nil); err != nil {
 			return fmt.Errorf("checkpoint the log: %w", err)
 		}
-	}
-	if err := d.log.removeAll(); err != nil {
-		return fmt.Errorf("remove the log: %w", err)
+		fallthrough
+	default:
+		if err := d.log.removeAll(); err != nil {
+			return fmt.Errorf("remove the log: %w", err)
+		}
+		g = nil
 	}
 	rtx, err := d.db.Begin(false)
 	if err != nil {
 		return err
 	}
 	d.baseTxid = uint64(rtx.ID())
+	lay, err := readLayout(rtx)
 	_ = rtx.Rollback()
+	if err != nil {
+		return fmt.Errorf("read meta: %w", err)
+	}
+	d.colocTook(nil, lay)
 	d.seq, d.ckptSeq = last, last
 	d.active = newGen(last)
+	if g != nil {
+		d.old, d.ckptSeq = g, m.seq
+		d.noteSize()
+	}
 	return nil
 }
 
@@ -713,8 +806,20 @@ func (d *DB) Stats() Stats {
 		Commits:         d.commits.Load(),
 		Queued:          len(d.reqs),
 		Checkpoints:     d.checkpoints.Load(),
+		CheckpointParts: d.parts.Load(),
+		Slowed:          d.slowed.Load(),
+		SlowedFor:       time.Duration(d.slowedFor.Load()),
 		OverlaySize:     d.overlaySize.Load(),
 		PeakOverlaySize: d.peakOverlay.Load(),
+	}
+}
+
+// partDone counts a checkpoint's part; it runs on the checkpoint's
+// goroutine.
+func (d *DB) partDone() {
+	d.parts.Add(1)
+	if d.ckptHook != nil {
+		d.ckptHook("part")
 	}
 }
 
@@ -967,7 +1072,7 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 			// The undo log is needed only when the buffer holds writes
 			// of earlier functions to protect.
 			buf.track = len(ok) > 0
-			t := &tx{btx: rtx, mapped: sp, buf: buf, under: lay, active: active, old: old, nested: d.nested, refs: rs, cat: &d.cat}
+			t := &tx{btx: rtx, mapped: sp, buf: buf, under: lay, active: active, old: old, nested: d.nested, refs: rs, cat: &d.cat, colocated: d.colocated}
 			if err := call(r.fn, t); err != nil {
 				if buf.track {
 					buf.rollback() // nothing of r is left in buf
@@ -1277,8 +1382,13 @@ func (d *DB) startCheckpoint() {
 	g := d.old
 	d.ckptRunning = true
 	go func() {
-		txid, err := checkpoint(d.db, g, d.nested)
+		if d.ckptHook != nil {
+			d.ckptHook("begin")
+		}
+		want := d.colocWanted()
+		txid, lay, err := checkpoint(d.db, g, d.nested, want, d.ckptPart, d.partDone)
 		if err == nil {
+			d.colocTook(want, lay)
 			g.doneTxid.Store(txid)
 			if d.ckptHook != nil {
 				d.ckptHook("committed")
@@ -1315,11 +1425,40 @@ func (d *DB) checkpointed(res ckptResult) {
 	d.noteSize()
 }
 
+// maxSlowdown is the longest a batch is delayed while a checkpoint runs
+// and the overlay nears its bound (see slowDown).
+const maxSlowdown = 20 * time.Millisecond
+
+// slowDown delays the batch about to be logged while a checkpoint runs and
+// the overlay is past half its bound: by maxSlowdown times how far past
+// it is (0 at half, all of it at the bound), or until the checkpoint ends.
+// Writers thus slow down smoothly as a checkpoint falls behind, giving it
+// room, rather than run at full speed into the bound and stop there until
+// it ends (waitRoom, which remains the last resort).
+func (d *DB) slowDown() {
+	if d.old == nil || !d.ckptRunning {
+		return
+	}
+	size, soft := d.old.size+d.active.size, d.maxOverlay/2
+	if size <= soft || size >= d.maxOverlay {
+		return
+	}
+	delay := time.Duration(float64(maxSlowdown) * float64(size-soft) / float64(d.maxOverlay-soft))
+	d.slowed.Add(1)
+	d.slowedFor.Add(int64(delay))
+	select {
+	case <-d.after(delay):
+	case res := <-d.ckptDone:
+		d.checkpointed(res)
+	}
+}
+
 // waitRoom waits, while the overlay is over its bound, for the running
 // checkpoint, starting it again if it failed. It returns the checkpoint's
 // error when a new attempt failed too. It is called with no batch being
 // committed.
 func (d *DB) waitRoom() error {
+	d.slowDown()
 	retried := false
 	for d.old != nil && d.old.size+d.active.size >= d.maxOverlay {
 		if !d.ckptRunning {

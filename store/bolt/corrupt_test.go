@@ -323,7 +323,6 @@ func TestLogTornTailCut(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
-			defer db.Close()
 			if diff := cmp.Diff(wantState(tc.want), readState(t, db)); diff != "" {
 				t.Errorf("state after replay (-want +got):\n%s", diff)
 			}
@@ -337,8 +336,13 @@ func TestLogTornTailCut(t *testing.T) {
 			if tc.torn && !strings.Contains(s, fmt.Sprintf("offset=%d ", from)) {
 				t.Errorf("log = %q; want the offset of the cut, %d", s, from)
 			}
+			// The replayed batches are checkpointed after Open returns;
+			// Close waits for that.
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
 			if got := files(t, l.path); !slices.Equal(got, []string{l.path}) {
-				t.Errorf("files after Open = %q; want the bbolt file alone", got)
+				t.Errorf("files after Close = %q; want the bbolt file alone", got)
 			}
 		})
 	}
@@ -624,5 +628,69 @@ func TestDamagedPage(t *testing.T) {
 				t.Logf("Close = %v", err)
 			}
 		})
+	}
+}
+
+// TestCrashBeforeRecoveryCheckpoint checks the log Open keeps until it
+// has checkpointed what it replayed: a store whose log ends in a record
+// cut short is opened (replaying 11 batches), 3 batches are logged after
+// them in a new segment, and a copy is made before the checkpoint of the
+// replayed batches writes anything. The copy replays the 14 batches: the
+// cut record, now before a later segment, is passed over, not taken for
+// damage. The store itself, closed, is its bbolt file alone.
+func TestCrashBeforeRecoveryCheckpoint(t *testing.T) {
+	l := makeLog(t, true)
+	seg, from, to := l.record(12)
+	changeFile(t, l.segs[seg], func(p []byte) []byte { return p[:from+(to-from)/2] })
+	began, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	db, err := bolt.OpenHooked(l.path, &bolt.Options{NoSync: true}, func(stage string) {
+		if stage == "begin" {
+			once.Do(func() { close(began); <-release })
+		}
+	})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	<-began
+	want := wantState(11)
+	for i := 12; i <= 14; i++ {
+		err := db.Update(t.Context(), func(tx store.Tx) error {
+			for b, kv := range batchWrites(i) {
+				for k, v := range kv {
+					if err := tx.Put(b, []byte(k), []byte(v)); err != nil {
+						return err
+					}
+					want[b+"/"+k] = v
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp := copyStore(t, l.path)
+	close(release)
+	if diff := cmp.Diff(want, readState(t, db)); diff != "" {
+		t.Errorf("state (-want +got):\n%s", diff)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := files(t, l.path); !slices.Equal(got, []string{l.path}) {
+		t.Errorf("files after Close = %q; want the bbolt file alone", got)
+	}
+	opts, logged := logOptions()
+	db2, err := bolt.Open(cp, opts)
+	if err != nil {
+		t.Fatalf("Open of the copy: %v", err)
+	}
+	defer db2.Close()
+	if diff := cmp.Diff(want, readState(t, db2)); diff != "" {
+		t.Errorf("state of the copy (-want +got):\n%s", diff)
+	}
+	if s := logged.String(); !strings.Contains(s, "records=14 ") {
+		t.Errorf("log %q; want 14 records replayed", s)
 	}
 }

@@ -1,6 +1,10 @@
 package bolt
 
-import "github.com/memberkit/membership/store"
+import (
+	"time"
+
+	"github.com/memberkit/membership/store"
+)
 
 // SetCommitHook makes d's committer call hook with "begin" before it logs a
 // batch, with "committed" after the log was synced, before the batch is
@@ -9,9 +13,25 @@ import "github.com/memberkit/membership/store"
 func SetCommitHook(d *DB, hook func(stage string)) { d.commitHook = hook }
 
 // SetCheckpointHook makes d's checkpoints call hook with "committed" after
-// their bbolt commit, before they remove the log segments they cover. Call
-// it before any Update.
+// their bbolt commit, before they remove the log segments they cover, with
+// "part" after each part before the last commits (see Options.MaxMemory),
+// and with "begin" before they write. Call it before any Update.
 func SetCheckpointHook(d *DB, hook func(stage string)) { d.ckptHook = hook }
+
+// OpenHooked is Open with SetCheckpointHook(d, hook) from the start: the
+// checkpoint of the batches Open replayed calls it too.
+func OpenHooked(path string, opts *Options, hook func(stage string)) (*DB, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.ckptHook = hook
+	return Open(path, &o)
+}
+
+// SetSlowdownTimer makes d's writer wait on after(delay) when it slows a
+// batch down, instead of time.After. Call it before any Update.
+func SetSlowdownTimer(d *DB, after func(time.Duration) <-chan time.Time) { d.after = after }
 
 // SetLogFault makes the log call fault after writing the record of batch
 // seq and before syncing it; an error fails the append as a failed sync

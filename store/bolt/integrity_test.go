@@ -94,8 +94,8 @@ func TestRecordFormat(t *testing.T) {
 	if got, want := rawValue(t, path, "b", "e"), sealed("b", "e", ""); !bytes.Equal(got, want) {
 		t.Errorf("record b/e (empty value) in the file = %x; want %x", got, want)
 	}
-	if got, want := rawValue(t, path, "\x00store/bolt", "format"), sealed("\x00store/bolt", "format", "\x00\x00\x00\x02"); !bytes.Equal(got, want) {
-		t.Errorf("format record = %x; want %x (format 2)", got, want)
+	if got, want := rawValue(t, path, "\x00store/bolt", "format"), sealed("\x00store/bolt", "format", "\x00\x00\x00\x03"); !bytes.Equal(got, want) {
+		t.Errorf("format record = %x; want %x (format 3)", got, want)
 	}
 }
 
@@ -216,8 +216,8 @@ func TestMigrateFormat1(t *testing.T) {
 	})
 	opts, logged := logOptions()
 	db := openDB(t, path, opts)
-	if !strings.Contains(logged.String(), "from_format=1 to_format=2 records=3000") {
-		t.Errorf("log %q; want the migration of 3000 records from format 1 to 2", logged)
+	if !strings.Contains(logged.String(), "from_format=1 to_format=3 records=3000") {
+		t.Errorf("log %q; want the migration of 3000 records from format 1 to 3", logged)
 	}
 	want := map[string]string{}
 	for i := range 3000 {
@@ -274,12 +274,12 @@ func TestLaterFormatRefused(t *testing.T) {
 		if err := m.Put([]byte("checkpoint"), sealed("\x00store/bolt", "checkpoint", string(v))); err != nil {
 			return err
 		}
-		return m.Put([]byte("format"), sealed("\x00store/bolt", "format", "\x00\x00\x00\x03"))
+		return m.Put([]byte("format"), sealed("\x00store/bolt", "format", "\x00\x00\x00\x04"))
 	})
 	before := readFiles(t, filepath.Dir(path))
 	_, err := bolt.Open(path, &bolt.Options{NoSync: true})
-	if !errors.Is(err, bolt.ErrFormat) || !strings.Contains(err.Error(), "format 3") || !strings.Contains(err.Error(), "formats 1 and 2") {
-		t.Errorf("Open = %v; want an error wrapping ErrFormat naming format 3 and formats 1 and 2", err)
+	if !errors.Is(err, bolt.ErrFormat) || !strings.Contains(err.Error(), "format 4") || !strings.Contains(err.Error(), "formats 1 to 3") {
+		t.Errorf("Open = %v; want an error wrapping ErrFormat naming format 4 and formats 1 to 3", err)
 	}
 	if diff := diffFiles(before, readFiles(t, filepath.Dir(path))); diff != "" {
 		t.Errorf("the refused Open changed files: %s", diff)
@@ -432,6 +432,13 @@ func TestBackupWhileWriting(t *testing.T) {
 // When Check passes, reads must give every record; when reads fail, so
 // must Check.
 func TestBBoltRandomFlips(t *testing.T) {
+	t.Run("Plain", func(t *testing.T) { randomFlips(t, false) })
+	t.Run("Colocated", func(t *testing.T) { randomFlips(t, true) })
+}
+
+// randomFlips is TestBBoltRandomFlips on buckets b and c, kept in buckets
+// of their own or colocated.
+func randomFlips(t *testing.T, colocate bool) {
 	trials, seed := 300, uint64(11)
 	if v, err := strconv.Atoi(os.Getenv("BOLT_FLIP_TRIALS")); err == nil {
 		trials = v
@@ -444,13 +451,21 @@ func TestBBoltRandomFlips(t *testing.T) {
 	// at most 16 MiB), so that most flips land in pages in use.
 	opts := &bolt.Options{NoSync: true, InitialMmapSize: 1 << 16}
 	db := openDB(t, base, opts)
+	if colocate {
+		if err := db.Colocate("b", "c"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	want := map[string]string{}
 	for i := range 40 {
 		err := db.Update(t.Context(), func(tx store.Tx) error {
 			for j := range 10 {
-				k, v := fmt.Sprintf("k%03d-%d", i, j), strings.Repeat(fmt.Sprint(i*j), 1+(i+j)%30)
-				want["b/"+k] = v
-				if err := tx.Put("b", []byte(k), []byte(v)); err != nil {
+				// Member-like keys: member i's records of b and c lie
+				// together when colocated.
+				b := string("bc"[j%2])
+				k, v := fmt.Sprintf("m%03d\x00%d", i, j), strings.Repeat(fmt.Sprint(i*j), 1+(i+j)%30)
+				want[b+"/"+k] = v
+				if err := tx.Put(b, []byte(k), []byte(v)); err != nil {
 					return err
 				}
 			}
@@ -495,7 +510,7 @@ func TestBBoltRandomFlips(t *testing.T) {
 		}
 		got := map[string]string{}
 		readErr := db.View(t.Context(), func(tx store.Tx) error {
-			for _, b := range []string{"b", "meta"} {
+			for _, b := range []string{"b", "c", "meta"} {
 				err := tx.Scan(b, nil, nil, false, func(k, v []byte) error {
 					got[b+"/"+string(k)] = string(v)
 					return nil

@@ -108,6 +108,11 @@ func (d *DB) Check(ctx context.Context) error {
 // maxCheckErrors. A key holding a nested bucket is a problem unless nested
 // lists it.
 func checkRecords(ctx context.Context, btx *bbolt.Tx, nested map[string]map[string]bool, problems *[]error) error {
+	lay, err := readLayout(btx)
+	if err != nil {
+		*problems = append(*problems, err)
+		return nil
+	}
 	return btx.ForEach(func(name []byte, b *bbolt.Bucket) error {
 		bucket := string(name)
 		if bucket == metaBucket {
@@ -123,13 +128,27 @@ func checkRecords(ctx context.Context, btx *bbolt.Tx, nested map[string]map[stri
 				}
 			}
 			var problem error
-			switch {
-			case v == nil && !nested[bucket][string(k)]:
-				problem = fmt.Errorf("bucket %q, key %q: flagged as a nested bucket", bucket, k)
-			case v == nil:
-			default:
-				if _, good := unseal(base, k, v); !good {
-					problem = fmt.Errorf("bucket %q, key %q: the record's checksum does not match", bucket, k)
+			if bucket == colocBucket {
+				name, base, key, ok := lay.record(k)
+				switch {
+				case !ok:
+					problem = fmt.Errorf("bucket %q, key %q: not a colocated record's key", bucket, k)
+				case v == nil:
+					problem = fmt.Errorf("bucket %q, key %q: flagged as a nested bucket", name, key)
+				default:
+					if _, good := unseal(base, key, v); !good {
+						problem = fmt.Errorf("bucket %q, key %q: the record's checksum does not match", name, key)
+					}
+				}
+			} else {
+				switch {
+				case v == nil && !nested[bucket][string(k)]:
+					problem = fmt.Errorf("bucket %q, key %q: flagged as a nested bucket", bucket, k)
+				case v == nil:
+				default:
+					if _, good := unseal(base, k, v); !good {
+						problem = fmt.Errorf("bucket %q, key %q: the record's checksum does not match", bucket, k)
+					}
 				}
 			}
 			if problem != nil {

@@ -118,6 +118,9 @@ var (
 type meta struct {
 	seq, txid uint64
 	nested    map[string]map[string]bool
+	// dropped lists buckets a checkpoint emptied into colocBucket, which
+	// writeMeta takes off the list of buckets.
+	dropped []string
 	// format is the file's format: formatUnversioned when it has no
 	// format record.
 	format uint32
@@ -150,8 +153,8 @@ func readMeta(btx *bbolt.Tx) (m meta, ok bool, err error) {
 		if !good || len(v) != 4 {
 			return m, false, badSum("read meta", metaBucket, metaFormat)
 		}
-		if m.format = binary.BigEndian.Uint32(v); m.format != formatVersion {
-			return m, false, fmt.Errorf("%w: the file is of format %d; this version reads formats %d and %d",
+		if m.format = binary.BigEndian.Uint32(v); m.format != formatVersion && m.format != formatChecksums {
+			return m, false, fmt.Errorf("%w: the file is of format %d; this version reads formats %d to %d",
 				ErrFormat, m.format, formatUnversioned, formatVersion)
 		}
 	}
@@ -246,6 +249,9 @@ func writeMeta(btx *bbolt.Tx, m meta, created ...string) error {
 	for _, name := range created {
 		names[name] = true
 	}
+	for _, name := range m.dropped {
+		delete(names, name)
+	}
 	b, err := btx.CreateBucketIfNotExists([]byte(metaBucket))
 	if err != nil {
 		return err
@@ -302,73 +308,183 @@ func findNested(btx *bbolt.Tx) (map[string]map[string]bool, error) {
 	return nested, err
 }
 
-// checkpoint writes g to bbolt in one transaction, bucket by bucket in name
-// order and each in key order, with the meta record of g.top, and returns
-// the transaction's id. A damaged page of the file makes it fail with an
-// error wrapping ErrCorrupt, the transaction rolled back.
-func checkpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (txid uint64, err error) {
+// checkpoint writes g to bbolt, bucket by bucket in name order and each in
+// key order, with the meta record of g.top, and returns the id of the
+// transaction that wrote the meta record and the file's colocated buckets
+// after it. It first colocates the buckets of want the file does not (see
+// extendLayout). With part > 0, it commits a transaction each time bbolt
+// has read part nodes (pages) to change, which bounds the memory bbolt
+// holds (each node, and the page it is written to at the commit): the
+// meta record of the parts before the last keeps the
+// checkpoint before, so that a crash replays the whole generation again,
+// and reads, which look in g first while it is being checkpointed, see
+// nothing of the parts. A damaged page of the file makes it fail with an
+// error wrapping ErrCorrupt, the transaction rolled back (the parts
+// committed before stay: they are writes g holds anyway).
+// onPart, when not nil, is called after each part but the last commits.
+func checkpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string, part int, onPart func()) (txid uint64, lay *layout, err error) {
 	err = guard("write", "", func() error {
 		var werr error
-		txid, werr = writeCheckpoint(db, g, nested)
+		txid, lay, werr = writeCheckpoint(db, g, nested, want, part, onPart)
 		return werr
 	})
-	return txid, err
+	return txid, lay, err
 }
 
-// writeCheckpoint is checkpoint, unguarded.
-func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool) (uint64, error) {
-	btx, err := db.Begin(true)
+// ckptTx is the bbolt transaction a checkpoint writes in, renewed after
+// each part.
+type ckptTx struct {
+	db      *bbolt.DB
+	btx     *bbolt.Tx
+	s       sealer // the values with their checksums, kept until the commit
+	nested  map[string]map[string]bool
+	prevSeq uint64 // the meta record's seq before the checkpoint
+	lay     *layout
+	laid    bool // lay is in the file
+	// created and dropped are the buckets made and emptied since the
+	// last commit, for the list of buckets.
+	created, dropped []string
+	part, n          int
+	onPart           func()
+}
+
+// wrote counts a put or a delete; when the part is full, it commits it and
+// begins the next transaction, and reports true: the caller's bucket
+// handles, of the transaction before, must be looked up again. It looks at
+// the nodes bbolt holds every part/8 writes (256 at most): a write adds
+// a few at most.
+func (c *ckptTx) wrote() (bool, error) {
+	if c.n++; c.part <= 0 || c.n%min(max(c.part/8, 1), 256) != 0 {
+		return false, nil
+	}
+	if st := c.btx.Stats(); st.GetNodeCount() < int64(c.part) {
+		return false, nil
+	}
+	if _, err := c.commit(c.prevSeq); err != nil {
+		return false, err
+	}
+	if c.onPart != nil {
+		c.onPart()
+	}
+	btx, err := c.db.Begin(true)
 	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
+		return false, fmt.Errorf("begin: %w", err)
 	}
-	defer btx.Rollback() //nolint:errcheck // after Commit, a no-op
-	var (
-		s       sealer // the values with their checksums, kept until the commit
-		created []string
-	)
-	for _, name := range slices.Sorted(maps.Keys(g.trees)) {
-		t := g.trees[name]
-		b := btx.Bucket([]byte(name))
-		if b == nil {
-			live := false
-			t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool { live = !it.Marked(); return !live })
-			if !live {
-				continue // only deletes in a bucket that does not exist
-			}
-			if b, err = btx.CreateBucket([]byte(name)); err != nil {
-				return 0, fmt.Errorf("bucket %q: %w", name, err)
-			}
-			created = append(created, name)
+	c.btx, c.s, c.n = btx, sealer{}, 0
+	return true, nil
+}
+
+// commit records the layout, the list of buckets and seq in the meta
+// record, and commits.
+func (c *ckptTx) commit(seq uint64) (uint64, error) {
+	if !c.laid {
+		if err := writeLayout(c.btx, c.lay); err != nil {
+			return 0, fmt.Errorf("meta: %w", err)
 		}
-		if appendOnly(b, t) {
-			// Every key goes after the bucket's last: fill pages up, as
-			// bbolt would otherwise split each appended page in half.
-			b.FillPercent = 0.95
-		}
-		base := bucketSum(name)
-		t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool {
-			if it.Marked() {
-				err = b.Delete(it.Key())
-			} else {
-				err = b.Put(it.Key(), s.seal(base, it.Key(), it.Value()))
-			}
-			if err != nil {
-				err = fmt.Errorf("bucket %q, key %q: %w", name, it.Key(), err)
-			}
-			return err == nil
-		})
-		if err != nil {
-			return 0, err
-		}
+		c.laid = true
 	}
-	if err := writeMeta(btx, meta{seq: g.top, nested: nested}, created...); err != nil {
+	if err := writeMeta(c.btx, meta{seq: seq, nested: c.nested, dropped: c.dropped}, c.created...); err != nil {
 		return 0, fmt.Errorf("meta: %w", err)
 	}
-	txid := uint64(btx.ID())
-	if err := btx.Commit(); err != nil {
+	c.created, c.dropped = nil, nil
+	txid := uint64(c.btx.ID())
+	if err := c.btx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	return txid, nil
+}
+
+// writeCheckpoint is checkpoint, unguarded.
+func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string, part int, onPart func()) (uint64, *layout, error) {
+	btx, err := db.Begin(true)
+	if err != nil {
+		return 0, nil, fmt.Errorf("begin: %w", err)
+	}
+	c := &ckptTx{db: db, btx: btx, nested: nested, part: part, onPart: onPart}
+	defer func() { _ = c.btx.Rollback() }() // after Commit, a no-op
+	m, _, err := readMeta(btx)
+	if err != nil {
+		return 0, nil, err
+	}
+	c.prevSeq = m.seq
+	before, err := readLayout(btx)
+	if err != nil {
+		return 0, nil, err
+	}
+	// Moving buckets into colocBucket is one transaction, whatever part
+	// says: a bucket half moved would read as half empty.
+	c.lay, c.created, c.dropped, err = extendLayout(btx, before, want, g, nested)
+	if err != nil {
+		return 0, nil, err
+	}
+	c.laid = c.lay == before
+	var colocs []string
+	for _, name := range slices.Sorted(maps.Keys(g.trees)) {
+		t := g.trees[name]
+		if _, ok := c.lay.tag(name); ok {
+			colocs = append(colocs, name)
+			continue
+		}
+		if err := c.writeTree(name, t); err != nil {
+			return 0, nil, err
+		}
+	}
+	if len(colocs) > 0 {
+		if err := writeColocated(c, g, colocs); err != nil {
+			return 0, nil, err
+		}
+	}
+	txid, err := c.commit(g.top)
+	if err != nil {
+		return 0, nil, err
+	}
+	return txid, c.lay, nil
+}
+
+// writeTree writes t, the tree of bucket name, not colocated.
+func (c *ckptTx) writeTree(name string, t *tree) error {
+	b := c.btx.Bucket([]byte(name))
+	if b == nil {
+		live := false
+		t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool { live = !it.Marked(); return !live })
+		if !live {
+			return nil // only deletes in a bucket that does not exist
+		}
+		var err error
+		if b, err = c.btx.CreateBucket([]byte(name)); err != nil {
+			return fmt.Errorf("bucket %q: %w", name, err)
+		}
+		c.created = append(c.created, name)
+	}
+	fill := bbolt.DefaultFillPercent
+	if appendOnly(b, t) {
+		// Every key goes after the bucket's last: fill pages up, as
+		// bbolt would otherwise split each appended page in half.
+		fill = 0.95
+	}
+	b.FillPercent = fill
+	base := bucketSum(name)
+	var err error
+	t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool {
+		if it.Marked() {
+			err = b.Delete(it.Key())
+		} else {
+			err = b.Put(it.Key(), c.s.seal(base, it.Key(), it.Value()))
+		}
+		if err != nil {
+			err = fmt.Errorf("bucket %q, key %q: %w", name, it.Key(), err)
+			return false
+		}
+		var renewed bool
+		if renewed, err = c.wrote(); renewed {
+			// The bucket exists: it was made or written in the part
+			// just committed.
+			b = c.btx.Bucket([]byte(name))
+			b.FillPercent = fill
+		}
+		return err == nil
+	})
+	return err
 }
 
 // appendOnly reports whether every key of t sorts after b's last key.

@@ -25,10 +25,14 @@ const sumSize = 4
 
 // The file format, recorded under metaFormat. Format 1 (before checksums)
 // had no such record; Open migrates such a file, and one made by another
-// program, to formatVersion in one transaction.
+// program, to formatVersion in one transaction. Format 3 added colocated
+// buckets (coloc.go): a file of format 2 is one of format 3 with none, so
+// it is read as it is and written as format 3.
 const (
 	// formatVersion is the format this package writes.
-	formatVersion = 2
+	formatVersion = 3
+	// formatChecksums is format 2, the first with checksums.
+	formatChecksums = 2
 	// formatUnversioned stands for a file without a format record: of
 	// format 1, or made by another program.
 	formatUnversioned = 1

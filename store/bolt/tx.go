@@ -299,6 +299,10 @@ type tx struct {
 	// cat caches the file's list of buckets (see DB.cat); nil reads it
 	// from btx every time.
 	cat *atomic.Pointer[catalogue]
+	// colocated reports whether a bucket's keys must fit colocBucket (see
+	// DB.colocated); nil in a View.
+	colocated func(bucket string) bool
+	scratch   []byte // a colocated key's physical key, for a Get
 }
 
 // catalogue is the list of buckets of metaBuckets as of the bbolt
@@ -306,6 +310,7 @@ type tx struct {
 type catalogue struct {
 	txid  uint64
 	names map[string]bool
+	lay   *layout // the colocated buckets
 	err   error
 }
 
@@ -313,13 +318,17 @@ type catalogue struct {
 // (or a View) read it, found once rather than on every call.
 type bucketRefs struct {
 	name        string
-	buf         *bucketBuf // in the batch's buffer; nil until written
-	under       *bucketBuf // in the buffer of the batch being committed, or nil
-	active, old *tree      // nil when the generation has none
-	btx         *bbolt.Tx  // the read transaction bolt was looked up in
-	bolt        *bbolt.Bucket
-	mapped      span   // where bolt's keys and values lie
-	sum         uint32 // bucketSum(name), where its records' checksums start
+	buf         *bucketBuf    // in the batch's buffer; nil until written
+	under       *bucketBuf    // in the buffer of the batch being committed, or nil
+	active, old *tree         // nil when the generation has none
+	btx         *bbolt.Tx     // the read transaction bolt was looked up in
+	bolt        *bbolt.Bucket // colocBucket when the bucket is colocated
+	mapped      span          // where bolt's keys and values lie
+	sum         uint32        // bucketSum(name), where its records' checksums start
+	// tag is the bucket's tag in colocBucket, 0 when it is not colocated
+	// in btx; lay is btx's layout.
+	tag uint16
+	lay *layout
 	// missing is noBucket's answer for btx, when bolt is nil and
 	// missingKnown is set.
 	missing      error
@@ -368,9 +377,21 @@ func (t *tx) boltBucket(r *bucketRefs) *bbolt.Bucket {
 	// r.btx refers to the transaction it names, so no later transaction
 	// can have its address.
 	if r.btx != t.btx {
-		r.btx, r.bolt = t.btx, t.btx.Bucket([]byte(r.name))
-		r.mapped = t.mapped
+		r.btx, r.mapped = t.btx, t.mapped
 		r.missing, r.missingKnown = nil, false
+		c := t.catalogue()
+		if c.err != nil {
+			r.bolt, r.tag, r.lay = nil, 0, nil
+			r.missing, r.missingKnown = fmt.Errorf("bucket %q: %w", r.name, c.err), true
+			return nil
+		}
+		var coloc bool
+		r.lay = c.lay
+		if r.tag, coloc = c.lay.tag(r.name); coloc {
+			r.bolt = t.btx.Bucket([]byte(colocBucket))
+		} else {
+			r.bolt = t.btx.Bucket([]byte(r.name))
+		}
 		if r.bolt != nil && r.bolt.Root() == 0 {
 			// An inline bucket, which bbolt copies to the heap when it is
 			// not aligned in the file: at most a quarter of a page.
@@ -398,7 +419,7 @@ func (t *tx) check(op, bucket string, key []byte, write bool) error {
 	switch {
 	case bucket == "":
 		return fmt.Errorf("bolt: %s: empty bucket name: %w", op, store.ErrInvalid)
-	case bucket == metaBucket:
+	case bucket == metaBucket || bucket == colocBucket:
 		return fmt.Errorf("bolt: %s: bucket name %q is reserved: %w", op, bucket, store.ErrInvalid)
 	case len(bucket) > bbolt.MaxKeySize:
 		return fmt.Errorf("bolt: %s: bucket name longer than %d bytes: %w", op, bbolt.MaxKeySize, store.ErrInvalid)
@@ -406,6 +427,9 @@ func (t *tx) check(op, bucket string, key []byte, write bool) error {
 		return fmt.Errorf("bolt: %s: empty key: %w", op, store.ErrInvalid)
 	case len(key) > bbolt.MaxKeySize:
 		return fmt.Errorf("bolt: %s: key longer than %d bytes: %w", op, bbolt.MaxKeySize, store.ErrInvalid)
+	}
+	if write && len(key) > maxColocKey && t.colocated != nil && t.colocated(bucket) {
+		return fmt.Errorf("bolt: %s: bucket %q is colocated: key longer than %d bytes: %w", op, bucket, maxColocKey, store.ErrInvalid)
 	}
 	if write && t.nested != nil && t.nested[bucket][string(key)] {
 		// The checkpoint could not write it: refuse it now, to this
@@ -467,6 +491,11 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 	if b == nil {
 		return nil, t.noBucket("get", r)
 	}
+	logical := key
+	if r.tag != 0 {
+		t.scratch = physKey(t.scratch[:0], key, r.tag)
+		key = t.scratch
+	}
 	c := b.Cursor()
 	k, v := c.Seek(key)
 	switch {
@@ -475,19 +504,20 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 	case !r.mapped.holdsPair(k, v):
 		return nil, fmt.Errorf("%w: get: bucket %q, key %q: the value lies outside the file", ErrCorrupt, r.name, key)
 	case v == nil:
-		if t.nested[r.name][string(key)] {
+		if r.tag == 0 && t.nested[r.name][string(key)] {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("%w: get: bucket %q, key %q: flagged as a nested bucket", ErrCorrupt, r.name, key)
+		return nil, fmt.Errorf("%w: get: bucket %q, key %q: flagged as a nested bucket", ErrCorrupt, r.name, logical)
 	}
-	v, good := unseal(r.sum, key, v)
+	v, good := unseal(r.sum, logical, v)
 	if !good {
-		return nil, badSum("get", r.name, key)
+		return nil, badSum("get", r.name, logical)
 	}
 	return v, nil
 }
 
-// confirmMiss checks that key is absent from r's bbolt bucket, where the
+// confirmMiss checks that key (physical, in colocBucket when r is
+// colocated) is absent from r's bbolt bucket, where the
 // cursor c, sought to key, found k and v (nil at the end of the bucket): k
 // follows key, and the record before key precedes it, and both records'
 // checksums hold. A record whose key was damaged lies there, and a damaged
@@ -517,6 +547,15 @@ func (t *tx) neighbour(r *bucketRefs, key, k, v []byte, side int) error {
 		return fmt.Errorf("%w: get: bucket %q, key %q: the keys around it are out of order", ErrCorrupt, r.name, key)
 	case !r.mapped.holdsPair(k, v):
 		return fmt.Errorf("%w: get: bucket %q, key %q: a key or value lies outside the file", ErrCorrupt, r.name, key)
+	case r.tag != 0:
+		name, base, lk, ok := r.lay.record(k)
+		if !ok || v == nil {
+			return fmt.Errorf("%w: get: bucket %q, key %q: a neighbour's key %q is not a colocated record's", ErrCorrupt, r.name, key, k)
+		}
+		if _, good := unseal(base, lk, v); !good {
+			return badSum("get", name, lk)
+		}
+		return nil
 	case v == nil:
 		if !t.nested[r.name][string(k)] {
 			return fmt.Errorf("%w: get: bucket %q, key %q: flagged as a nested bucket", ErrCorrupt, r.name, k)
@@ -538,28 +577,41 @@ func (t *tx) neighbour(r *bucketRefs, key, k, v []byte, side int) error {
 func (t *tx) noBucket(op string, r *bucketRefs) error {
 	if !r.missingKnown {
 		r.missingKnown = true
-		var c *catalogue
-		if t.cat != nil {
-			c = t.cat.Load()
-		}
-		if txid := uint64(t.btx.ID()); c == nil || c.txid != txid {
-			c = &catalogue{txid: txid}
-			c.names, _, c.err = readCatalogue(t.btx)
-			if t.cat != nil {
-				t.cat.Store(c)
-			}
+		c := t.catalogue()
+		name := r.name
+		if r.tag != 0 {
+			name = colocBucket
 		}
 		switch {
 		case c.err != nil:
 			r.missing = fmt.Errorf("bucket %q: %w", r.name, c.err)
-		case c.names[r.name]:
-			r.missing = fmt.Errorf("%w: bucket %q is missing from the file", ErrCorrupt, r.name)
+		case c.names[name]:
+			r.missing = fmt.Errorf("%w: bucket %q is missing from the file", ErrCorrupt, name)
 		}
 	}
 	if r.missing != nil {
 		return fmt.Errorf("%s: %w", op, r.missing)
 	}
 	return nil
+}
+
+// catalogue returns the list of buckets and the layout of t's bbolt
+// transaction, cached in t.cat.
+func (t *tx) catalogue() *catalogue {
+	var c *catalogue
+	if t.cat != nil {
+		c = t.cat.Load()
+	}
+	if txid := uint64(t.btx.ID()); c == nil || c.txid != txid {
+		c = &catalogue{txid: txid}
+		if c.names, _, c.err = readCatalogue(t.btx); c.err == nil {
+			c.lay, c.err = readLayout(t.btx)
+		}
+		if t.cat != nil {
+			t.cat.Store(c)
+		}
+	}
+	return c
 }
 
 // find looks key up in tr, which may be nil.
@@ -692,6 +744,15 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 	}
 	r := t.bucket(bucket)
 	if b := t.boltBucket(r); b != nil {
+		if r.tag != 0 {
+			// Walk the bucket's physical range (see coloc.go).
+			if start != nil {
+				start = physKey(nil, start, r.tag)
+			}
+			if end != nil {
+				end = physKey(nil, end, r.tag)
+			}
+		}
 		cs = newCursorSource(b.Cursor(), r, t.nested[bucket], start, end, reverse)
 		srcs = append(srcs, cs)
 	} else {
@@ -910,16 +971,21 @@ type cursorSource struct {
 	mapped     span            // where the pairs lie
 	sum        uint32          // bucketSum(bucket)
 	nested     map[string]bool // the keys holding nested buckets (see DB.nested)
-	start, end []byte
+	start, end []byte          // physical, for a colocated bucket
 	desc       bool
-	k, v       []byte // the next pair; k nil when done
-	failed     error
+	// tag is the bucket's tag when it is colocated (0 otherwise), and lay
+	// the file's layout: the walk skips the other buckets' records.
+	tag    uint16
+	lay    *layout
+	k, v   []byte // the next pair, k the logical key; nil when done
+	failed error
 	// reading is set while the cursor moves: a panic meanwhile is bbolt's.
 	reading bool
 }
 
 func newCursorSource(c *bbolt.Cursor, r *bucketRefs, nested map[string]bool, start, end []byte, desc bool) *cursorSource {
-	s := &cursorSource{c: c, bucket: r.name, mapped: r.mapped, sum: r.sum, nested: nested, start: start, end: end, desc: desc, reading: true}
+	s := &cursorSource{c: c, bucket: r.name, mapped: r.mapped, sum: r.sum, nested: nested, start: start, end: end, desc: desc,
+		tag: r.tag, lay: r.lay, reading: true}
 	switch {
 	case !desc && start == nil:
 		s.k, s.v = c.First()
@@ -942,35 +1008,66 @@ func newCursorSource(c *bbolt.Cursor, r *bucketRefs, nested map[string]bool, sta
 // clip ends the walk when its key left the range, or lies outside the
 // file, as may its value, or its record's checksum does not hold; it
 // strips the checksum from the value. A key of a nested bucket that Open
-// found is passed on with a nil value.
+// found is passed on with a nil value. In colocBucket it steps over the
+// other buckets' records (checking their checksums too) and leaves the
+// logical key in k.
 func (s *cursorSource) clip() {
+	for s.clipOne() {
+		if s.desc {
+			s.k, s.v = s.c.Prev()
+		} else {
+			s.k, s.v = s.c.Next()
+		}
+	}
+}
+
+// clipOne is clip for the pair at hand; it reports whether the pair is
+// another colocated bucket's, to step over.
+func (s *cursorSource) clipOne() (skip bool) {
 	if s.k == nil {
-		return
+		return false
 	}
 	if !s.mapped.holdsPair(s.k, s.v) {
 		s.k, s.v = nil, nil
 		s.failed = fmt.Errorf("%w: scan: bucket %q: a key or value lies outside the file", ErrCorrupt, s.bucket)
-		return
+		return false
 	}
 	if s.desc && s.start != nil && bytes.Compare(s.k, s.start) < 0 ||
 		!s.desc && s.end != nil && bytes.Compare(s.k, s.end) >= 0 {
 		s.k, s.v = nil, nil
-		return
+		return false
 	}
-	if s.v == nil {
+	if s.tag != 0 {
+		name, base, key, ok := s.lay.record(s.k)
+		switch {
+		case !ok || s.v == nil:
+			s.failed = fmt.Errorf("%w: scan: bucket %q: key %q is not a colocated record's", ErrCorrupt, s.bucket, s.k)
+			s.k, s.v = nil, nil
+			return false
+		case name != s.bucket:
+			if _, good := unseal(base, key, s.v); !good {
+				s.failed = badSum("scan", name, key)
+				s.k, s.v = nil, nil
+				return false
+			}
+			return true
+		}
+		s.k = key
+	} else if s.v == nil {
 		if !s.nested[string(s.k)] {
 			s.failed = fmt.Errorf("%w: scan: bucket %q, key %q: flagged as a nested bucket", ErrCorrupt, s.bucket, s.k)
 			s.k = nil
 		}
-		return
+		return false
 	}
 	v, good := unseal(s.sum, s.k, s.v)
 	if !good {
 		s.failed = badSum("scan", s.bucket, s.k)
 		s.k, s.v = nil, nil
-		return
+		return false
 	}
 	s.v = v
+	return false
 }
 
 func (s *cursorSource) err() error { return s.failed }

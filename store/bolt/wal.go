@@ -206,6 +206,42 @@ func (w *wal) rotate() []string {
 	return closed
 }
 
+// keep is what Open does with the log it replayed up to batch last when
+// a checkpoint is to write the batches later: it returns the segments to
+// remove once that checkpoint is done, and removes, now, the spare and
+// the segments that hold no batch up to last (a segment whose first
+// record a crash cut short), whose names the log may reuse. The log then
+// appends batch last+1 on in a new segment; a later replay reads the kept
+// segments up to the batch the new one starts with and ignores what
+// follows (the record a crash cut short).
+func (w *wal) keep(last uint64) ([]string, error) {
+	segs, err := listSegments(w.prefix)
+	if err != nil {
+		return nil, err
+	}
+	var kept []string
+	removed := false
+	for _, s := range segs {
+		if s.first <= last {
+			kept = append(kept, s.path)
+			continue
+		}
+		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		removed = true
+	}
+	if err := os.Remove(w.prefix + spareName); err == nil {
+		removed = true
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if removed && !w.noSync {
+		return kept, syncDir(filepath.Dir(w.prefix))
+	}
+	return kept, nil
+}
+
 // removeAll closes the current segment and removes every segment file and
 // the spare.
 func (w *wal) removeAll() error {

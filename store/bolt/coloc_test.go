@@ -1,0 +1,468 @@
+package bolt_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/bolt"
+	"github.com/memberkit/membership/store/storetest"
+)
+
+// colocStore colocates every bucket its transactions name, when they first
+// name it: the conformance suite then runs on colocated buckets, some of
+// whose records a checkpoint moves after they were written.
+type colocStore struct{ *bolt.DB }
+
+func (s colocStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.DB.Update(ctx, func(tx store.Tx) error { return fn(colocTx{tx, s.DB}) })
+}
+
+func (s colocStore) View(ctx context.Context, fn func(store.Tx) error) error {
+	return s.DB.View(ctx, func(tx store.Tx) error { return fn(colocTx{tx, s.DB}) })
+}
+
+type colocTx struct {
+	store.Tx
+	db *bolt.DB
+}
+
+func (t colocTx) name(bucket string) {
+	if bucket != "" && !strings.HasPrefix(bucket, "\x00store/bolt") {
+		_ = t.db.Colocate(bucket)
+	}
+}
+
+func (t colocTx) Get(b string, k []byte) ([]byte, error) { t.name(b); return t.Tx.Get(b, k) }
+func (t colocTx) Put(b string, k, v []byte) error        { t.name(b); return t.Tx.Put(b, k, v) }
+func (t colocTx) Delete(b string, k []byte) error        { t.name(b); return t.Tx.Delete(b, k) }
+func (t colocTx) Scan(b string, s, e []byte, r bool, fn func(k, v []byte) error) error {
+	t.name(b)
+	return t.Tx.Scan(b, s, e, r, fn)
+}
+
+// TestConformanceColocated runs the suite on colocated buckets, with a
+// checkpoint after every batch so that reads go to bbolt's colocated
+// records, each checkpoint in parts of 2 pages (see Options.MaxMemory).
+func TestConformanceColocated(t *testing.T) {
+	opts := &bolt.Options{CheckpointSize: 1, MaxOverlaySize: 1 << 30, MaxMemory: 2 * 8 * 2 * 4096, NoSync: true}
+	open := func(t *testing.T) store.Store { return colocStore{tempDB(t, opts)} }
+	storetest.Run(t, open)
+	storetest.RunSerial(t, open)
+}
+
+// colocKeys are keys of members m1, m10 and m2, a pool (no member: it
+// starts with 0x00) and keys with no 0x00, in logical order.
+var colocKeys = []string{"\x00pool\x00a", "\x00pool\x00b", "m1", "m1\x00", "m1\x00a", "m1\x00b\x00c", "m1\x01", "m10", "m10\x00a", "m2\x00a"}
+
+// TestColocatedLayout checks what the file holds once two buckets are
+// colocated: no bucket of their own, their records in the reserved bucket
+// under group, 0x00, tag, key, with their checksums, and that Gets and
+// Scans of every range answer as they did before the records moved.
+func TestColocatedLayout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db, err := bolt.Open(path, &bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Colocate("a", "b"); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(t.Context(), func(tx store.Tx) error {
+		for _, k := range colocKeys {
+			for _, b := range []string{"a", "b", "plain"} {
+				if err := tx.Put(b, []byte(k), []byte(b+":"+k)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Tags follow Colocate's names in order: a is 1, b is 2.
+	for _, c := range []struct{ phys, bucket, key string }{
+		{"\x00\x00\x01\x00pool\x00a", "a", "\x00pool\x00a"},
+		{"m1\x00\x00\x01m1", "a", "m1"},
+		{"m1\x00\x00\x02m1\x00b\x00c", "b", "m1\x00b\x00c"},
+		{"m1\x01\x00\x00\x02m1\x01", "b", "m1\x01"},
+		{"m10\x00\x00\x01m10\x00a", "a", "m10\x00a"},
+	} {
+		if got, want := rawValue(t, path, "\x00store/bolt/members", c.phys), sealed(c.bucket, c.key, c.bucket+":"+c.key); !bytes.Equal(got, want) {
+			t.Errorf("colocated record %q = %x; want %x", c.phys, got, want)
+		}
+	}
+	if got, want := rawValue(t, path, "plain", "m1"), sealed("plain", "m1", "plain:m1"); !bytes.Equal(got, want) {
+		t.Errorf("plain record m1 = %x; want %x", got, want)
+	}
+	if got, want := rawBuckets(t, path), []string{"\x00store/bolt", "\x00store/bolt/members", "plain"}; !slices.Equal(got, want) {
+		t.Errorf("the file's buckets = %q; want %q", got, want)
+	}
+	db = openDB(t, path, &bolt.Options{NoSync: true})
+	checkColocKeys(t, db)
+	if err := db.Check(t.Context()); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+// checkColocKeys checks Gets and Scans of buckets a, b and plain, which
+// hold colocKeys, for every range between them and either way.
+func checkColocKeys(t *testing.T, db *bolt.DB) {
+	t.Helper()
+	bounds := append([]string{"", "m", "m1\x00a\x00", "m11", "zz"}, colocKeys...)
+	err := db.View(t.Context(), func(tx store.Tx) error {
+		for _, b := range []string{"a", "b", "plain"} {
+			for _, k := range append([]string{"m", "m1\x00c", "m3"}, colocKeys...) {
+				v, err := tx.Get(b, []byte(k))
+				switch {
+				case slices.Contains(colocKeys, k) && (err != nil || string(v) != b+":"+k):
+					t.Errorf("Get(%q, %q) = %q, %v", b, k, v, err)
+				case !slices.Contains(colocKeys, k) && !errors.Is(err, store.ErrNotFound):
+					t.Errorf("Get(%q, %q) = %q, %v; want ErrNotFound", b, k, v, err)
+				}
+			}
+			for _, lo := range bounds {
+				for _, hi := range bounds {
+					var start, end []byte
+					if lo != "" {
+						start = []byte(lo)
+					}
+					if hi != "" {
+						end = []byte(hi)
+					}
+					var want []string
+					for _, k := range colocKeys {
+						if (start == nil || k >= lo) && (end == nil || k < hi) {
+							want = append(want, k+"="+b+":"+k)
+						}
+					}
+					for _, rev := range []bool{false, true} {
+						var got []string
+						err := tx.Scan(b, start, end, rev, func(k, v []byte) error {
+							got = append(got, string(k)+"="+string(v))
+							return nil
+						})
+						if rev {
+							slices.Reverse(got)
+						}
+						if err != nil || !slices.Equal(got, want) {
+							t.Errorf("Scan(%q, %q, %q, reverse %v) = %q, %v; want %q", b, start, end, rev, got, err, want)
+						}
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawBuckets lists the bbolt buckets of the file at path.
+func rawBuckets(t *testing.T, path string) []string {
+	t.Helper()
+	raw, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var names []string
+	err = raw.View(func(tx *bbolt.Tx) error {
+		return tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+			names = append(names, string(name))
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// TestColocateMoves checks that colocating buckets that bbolt already
+// holds moves their records at the next checkpoint, in one transaction,
+// and that a later Open keeps the layout without being told.
+func TestColocateMoves(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db, err := bolt.Open(path, &bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(t.Context(), func(tx store.Tx) error {
+		for _, k := range colocKeys {
+			for _, b := range []string{"a", "b", "plain"} {
+				if err := tx.Put(b, []byte(k), []byte(b+":"+k)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rawBuckets(t, path), []string{"\x00store/bolt", "a", "b", "plain"}; !slices.Equal(got, want) {
+		t.Fatalf("the file's buckets = %q; want %q", got, want)
+	}
+	db, err = bolt.Open(path, &bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Colocate("b", "a"); err != nil {
+		t.Fatal(err)
+	}
+	// A write to another bucket makes the checkpoint at Close.
+	if err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("other", []byte("x"), []byte("y")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rawBuckets(t, path), []string{"\x00store/bolt", "\x00store/bolt/members", "other", "plain"}; !slices.Equal(got, want) {
+		t.Errorf("the file's buckets = %q; want %q", got, want)
+	}
+	// Colocate's names are taken sorted: a is 1, b is 2.
+	if got, want := rawValue(t, path, "\x00store/bolt/members", "m2\x00\x00\x02m2\x00a"), sealed("b", "m2\x00a", "b:m2\x00a"); !bytes.Equal(got, want) {
+		t.Errorf("moved record = %x; want %x", got, want)
+	}
+	db = openDB(t, path, &bolt.Options{NoSync: true, CheckpointSize: 1})
+	// Writes after the move, to moved keys and new ones, checkpointed.
+	err = db.Update(t.Context(), func(tx store.Tx) error {
+		if err := tx.Put("a", []byte("m3\x00a"), []byte("new")); err != nil {
+			return err
+		}
+		return tx.Delete("a", []byte("m3\x00a"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("other", []byte("x"), []byte("z")) }); err != nil {
+		t.Fatal(err)
+	}
+	checkColocKeys(t, db)
+	if err := db.Check(t.Context()); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+// TestColocatedLongKey checks that a colocated bucket refuses a key whose
+// physical key would not fit bbolt, and that a bucket holding one is left
+// in a bucket of its own.
+func TestColocatedLongKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db, err := bolt.Open(path, &bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := bytes.Repeat([]byte("k"), 20000)
+	if err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("long", long, []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Colocate("long", "short"); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("short", long, []byte("v")) })
+	if !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Put of a 20,000-byte key in a colocated bucket = %v; want ErrInvalid", err)
+	}
+	if err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("short", []byte("m1"), []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rawBuckets(t, path), []string{"\x00store/bolt", "\x00store/bolt/members", "long"}; !slices.Equal(got, want) {
+		t.Errorf("the file's buckets = %q; want %q", got, want)
+	}
+	db = openDB(t, path, &bolt.Options{NoSync: true})
+	err = db.View(t.Context(), func(tx store.Tx) error {
+		if v, err := tx.Get("long", long); err != nil || string(v) != "v" {
+			return fmt.Errorf("Get long = %q, %v", v, err)
+		}
+		if v, err := tx.Get("short", []byte("m1")); err != nil || string(v) != "v" {
+			return fmt.Errorf("Get short = %q, %v", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	if err := db.Colocate(""); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Colocate(\"\") = %v; want ErrInvalid", err)
+	}
+	if err := db.Colocate("\x00store/bolt/members"); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Colocate of the reserved bucket = %v; want ErrInvalid", err)
+	}
+}
+
+// TestCheckpointParts checks checkpoints written in parts (a MaxMemory so
+// small that each part changes 2 pages), on a colocated bucket and a plain
+// one: reads during and after are right, and a crash after a part, before
+// the checkpoint ends, replays to every answered Update once.
+func TestCheckpointParts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	// 2 nodes a part: MaxMemory / 8 / (2 pages of 4 KiB).
+	db := openDB(t, path, &bolt.Options{MaxMemory: 2 * 8 * 2 * 4096, CheckpointSize: 1 << 10})
+	if err := db.Colocate("b"); err != nil {
+		t.Fatal(err)
+	}
+	entered, proceed, copied := make(chan struct{}), make(chan struct{}), make(chan string)
+	var once sync.Once
+	bolt.SetCheckpointHook(db, func(stage string) {
+		// The second checkpoint's first part: the first took bucket b.
+		if stage != "part" || db.Stats().Checkpoints == 0 {
+			return
+		}
+		once.Do(func() {
+			close(entered)
+			<-proceed
+			copied <- copyStore(t, path)
+		})
+	})
+	var want []string
+	for i := 0; ; i++ {
+		if i == 100_000 {
+			t.Fatal("no checkpoint in parts after 100,000 Updates")
+		}
+		k := fmt.Sprintf("m%04d\x00k", i)
+		if err := db.Update(t.Context(), counted(k)); err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+		want = append(want, k)
+		select {
+		case <-entered:
+		default:
+			continue
+		}
+		break
+	}
+	close(proceed)
+	cp := <-copied
+	if st := db.Stats(); st.CheckpointParts == 0 {
+		t.Errorf("Stats().CheckpointParts = 0; want parts")
+	}
+	db2 := openDB(t, cp, nil)
+	if got := checkCounted(t, db2, want); !slices.Equal(got, want) {
+		t.Errorf("keys after replay = %q; want %q", got, want)
+	}
+	if err := db2.Check(t.Context()); err != nil {
+		t.Errorf("Check of the copy: %v", err)
+	}
+	// The store itself goes on, checkpointing in parts.
+	for i := range 50 {
+		k := fmt.Sprintf("n%04d\x00k", i)
+		if err := db.Update(t.Context(), counted(k)); err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+		want = append(want, k)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rawBuckets(t, path), []string{"\x00store/bolt", "\x00store/bolt/members", "meta"}; !slices.Equal(got, want) {
+		t.Errorf("the file's buckets = %q; want %q", got, want)
+	}
+	db3 := openDB(t, path, nil)
+	if got := checkCounted(t, db3, want); !slices.Equal(got, want) {
+		t.Errorf("keys after Close = %q; want %q", got, want)
+	}
+	if err := db3.Check(t.Context()); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+// TestSlowDown checks that while a checkpoint is held up, batches are
+// delayed once the overlay is past half its bound, each longer than the
+// one before as the overlay fills, never as long as 20 ms, and not at all
+// once the checkpoint is done.
+func TestSlowDown(t *testing.T) {
+	db := tempDB(t, &bolt.Options{CheckpointSize: 4 << 10, MaxOverlaySize: 64 << 10, NoSync: true})
+	var (
+		mu     sync.Mutex
+		delays []time.Duration
+	)
+	bolt.SetSlowdownTimer(db, func(d time.Duration) <-chan time.Time {
+		mu.Lock()
+		delays = append(delays, d)
+		mu.Unlock()
+		c := make(chan time.Time, 1)
+		c <- time.Time{}
+		return c
+	})
+	hold, held := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	bolt.SetCheckpointHook(db, func(stage string) {
+		if stage == "committed" {
+			once.Do(func() { close(held); <-hold })
+		}
+	})
+	value := bytes.Repeat([]byte("v"), 1000)
+	put := func(k string) {
+		t.Helper()
+		if err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte(k), value) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for ; n < 40; n++ {
+		put(fmt.Sprint("k", n))
+		mu.Lock()
+		got := len(delays)
+		mu.Unlock()
+		if got == 5 {
+			break
+		}
+	}
+	<-held
+	mu.Lock()
+	got := slices.Clone(delays)
+	mu.Unlock()
+	if len(got) != 5 {
+		t.Fatalf("delays %v after %d Updates; want 5 before the overlay's bound", got, n)
+	}
+	for i, d := range got {
+		if d <= 0 || d >= 20*time.Millisecond || i > 0 && d <= got[i-1] {
+			t.Errorf("delays %v: want each in (0, 20ms) and longer than the one before", got)
+			break
+		}
+	}
+	if st := db.Stats(); st.Slowed != 5 || st.SlowedFor != got[0]+got[1]+got[2]+got[3]+got[4] {
+		t.Errorf("Stats: Slowed %d, SlowedFor %v; want 5 and the delays' sum", st.Slowed, st.SlowedFor)
+	}
+	close(hold)
+	// A backup checkpoints every batch answered: the overlay is then
+	// empty, and the next ten batches stay far under half its bound.
+	if _, err := db.Backup(t.Context(), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	before := len(delays)
+	mu.Unlock()
+	for i := range 10 {
+		put(fmt.Sprint("late", i))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(delays) != before {
+		t.Errorf("delays %v: want none after %d, once the checkpoints are done", delays, before)
+	}
+}
