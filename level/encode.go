@@ -88,3 +88,67 @@ func decodeMemberJSON(b []byte) (memberState, error) {
 	err := json.Unmarshal(b, &m)
 	return m, err
 }
+
+// A member's level history grows by a record for every change of level,
+// kept for as long as the member, so it is stored in binary form too
+// (first byte: version). Records an older version wrote as JSON are still
+// read. Times are stored in UTC: History gives them in the program's
+// zone.
+const historyV1 = 1
+
+// appendRecord appends r's history record to b.
+func appendRecord(b []byte, r *Record) []byte {
+	w := codec.Writer{B: append(b, historyV1)}
+	w.Uint(r.Seq)
+	w.Time(r.Time)
+	w.String(string(r.Cause))
+	w.String(r.From)
+	w.String(r.To)
+	w.Time(r.TermEnd)
+	w.String(r.Event)
+	w.String(r.Operator)
+	w.String(r.Note)
+	if r.Window == nil {
+		w.B = append(w.B, 0)
+	} else {
+		w.B = append(w.B, 1)
+		w.Decimal(*r.Window)
+	}
+	w.String(r.Plan)
+	w.Time(r.Expires)
+	return w.B
+}
+
+// decodeRecord reads a history record written by appendRecord or, as
+// JSON, by an older version.
+func decodeRecord(b []byte) (Record, error) {
+	var rec Record
+	if len(b) > 0 && b[0] == '{' {
+		err := json.Unmarshal(b, &rec)
+		return rec, err
+	}
+	if len(b) == 0 || b[0] != historyV1 {
+		return Record{}, fmt.Errorf("level: history record of unknown version")
+	}
+	r := codec.Reader{B: b[1:]}
+	rec.Seq, rec.Time = r.Uint(), r.Time()
+	rec.Cause, rec.From, rec.To = Cause(r.String()), r.String(), r.String()
+	rec.TermEnd = r.Time()
+	rec.Event, rec.Operator, rec.Note = r.String(), r.String(), r.String()
+	switch window := r.Uint(); {
+	case r.Err() != nil:
+	case window == 1:
+		d := r.Decimal()
+		rec.Window = &d
+	case window != 0:
+		return Record{}, fmt.Errorf("level: history record: window flag %d", window)
+	}
+	rec.Plan, rec.Expires = r.String(), r.Time()
+	if err := r.Err(); err != nil {
+		return Record{}, fmt.Errorf("level: history record: %w", err)
+	}
+	if len(r.B) != 0 {
+		return Record{}, fmt.Errorf("level: history record: %d bytes after the record", len(r.B))
+	}
+	return rec, nil
+}

@@ -49,3 +49,54 @@ func TestMemberRecordRoundTrip(t *testing.T) {
 		t.Errorf("V1 record: %+v, %v", m, err)
 	}
 }
+
+// A history record reads back as written, and as its JSON (what older
+// versions stored) reads; at about a third of the JSON's bytes.
+func TestHistoryRecordRoundTrip(t *testing.T) {
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	window := decimal.RequireFromString("1234.50")
+	for _, r := range []Record{
+		{Seq: 1, Time: at, Cause: CauseJoin, To: "member", Event: "b0"},
+		{Seq: 2, Time: at, Cause: CauseEvent, From: "member", To: "gold", TermEnd: at.AddDate(1, 0, 0), Event: "o7"},
+		{Seq: 3, Time: at, Cause: CauseManual, From: "gold", To: "silver", Operator: "ops", Note: "asked for it"},
+		{Seq: 4, Time: at, Cause: CauseTermEnd, From: "gold", To: "gold", Window: &window},
+		{Seq: 5, Time: at, Cause: CausePurchase, Event: "buy", Plan: "plus", Expires: at.AddDate(0, 1, 0)},
+		{},
+	} {
+		raw := appendRecord(nil, &r)
+		got, err := decodeRecord(raw)
+		if err != nil {
+			t.Fatalf("%+v: %v", r, err)
+		}
+		if diff := cmp.Diff(r, got); diff != "" {
+			t.Errorf("round trip (-want +got):\n%s", diff)
+		}
+		js, _ := json.Marshal(r)
+		if old, err := decodeRecord(js); err != nil || !cmp.Equal(old, got) {
+			t.Errorf("JSON record %s: %+v, %v", js, old, err)
+		}
+		if r.Seq == 1 && len(raw)*2 > len(js) {
+			t.Errorf("a join takes %d bytes; JSON took %d", len(raw), len(js))
+		}
+		for n := range len(raw) {
+			if _, err := decodeRecord(raw[:n]); err == nil {
+				t.Errorf("record cut to %d of %d bytes decoded", n, len(raw))
+			}
+		}
+		if _, err := decodeRecord(append(raw, 0)); err == nil {
+			t.Error("record with a byte after it decoded")
+		}
+	}
+	bad := appendRecord(nil, &Record{Seq: 1})
+	for name, b := range map[string][]byte{
+		"version": append([]byte{7}, bad[1:]...),
+		// The window flag follows the version, the seq, 2 times and 6
+		// strings, each one byte here (zero or empty): it is byte 10.
+		"window": append(append(append([]byte(nil), bad[:10]...), 2), bad[11:]...),
+		"json":   []byte(`{"seq":`),
+	} {
+		if _, err := decodeRecord(b); err == nil {
+			t.Errorf("%s: decoded", name)
+		}
+	}
+}

@@ -1,9 +1,10 @@
 package level
 
 import (
+	"fmt"
+
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
-	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/store"
 )
 
@@ -15,12 +16,31 @@ var _ engine.Eraser = (*part)(nil)
 // times, event and operator are kept.
 func (p *part) Erase(u *engine.Unit, member string) error {
 	pre := keys.New().Str(member)
-	_, err := record.Rewrite(u.Tx(), bHistory, pre, store.PrefixEnd(pre), func(r *Record) bool {
-		if r.Note == "" {
-			return false
+	type blanked struct {
+		k []byte
+		r Record
+	}
+	var recs []blanked
+	tx := u.Tx()
+	err := tx.Scan(bHistory, pre, store.PrefixEnd(pre), false, func(k, v []byte) error {
+		r, err := decodeRecord(v)
+		if err != nil {
+			return fmt.Errorf("record %s %q: %w", bHistory, k, err)
 		}
-		r.Note = ""
-		return true
+		if r.Note != "" {
+			r.Note = ""
+			recs = append(recs, blanked{k: append([]byte(nil), k...), r: r})
+		}
+		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	// Written once the scan has ended, as a store's Scan requires.
+	for _, b := range recs {
+		if err := tx.Put(bHistory, b.k, appendRecord(nil, &b.r)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package level
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -129,9 +128,9 @@ type Record struct {
 	Expires time.Time `json:"expires,omitzero"`
 }
 
-// AppendJSON appends r's JSON to b, as json.Marshal writes it: every
-// level change (and every member's opening) appends a Record, so it skips
-// reflection (internal/record uses it).
+// AppendJSON appends r's JSON to b, as json.Marshal writes it, without
+// reflection. The store keeps history records in binary form (see
+// appendRecord); this is the record's JSON for those who want it.
 func (r *Record) AppendJSON(b []byte) ([]byte, bool) {
 	o := engine.JSONObject{B: append(b, '{')}
 	o.Uint("seq", r.Seq, false)
@@ -296,7 +295,7 @@ func earned(tx store.Tx, member string, m *memberState, from, to time.Time, loc 
 func appendHistory(tx store.Tx, member string, m *memberState, r *Record) error {
 	m.Seq++
 	r.Seq = m.Seq
-	return record.Put(tx, bHistory, keys.New().Str(member).U64(r.Seq), r)
+	return tx.Put(bHistory, keys.New().Str(member).U64(r.Seq), appendRecord(nil, r))
 }
 
 // history returns up to limit of the member's history records after seq
@@ -308,8 +307,8 @@ func history(tx store.Tx, member string, after uint64, limit int) ([]Record, err
 		if len(out) == limit {
 			return store.StopScan
 		}
-		var r Record
-		if err := json.Unmarshal(v, &r); err != nil {
+		r, err := decodeRecord(v)
+		if err != nil {
 			return err
 		}
 		out = append(out, r)

@@ -17,6 +17,7 @@ import (
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/tag"
 )
@@ -712,5 +713,75 @@ func TestTagProfile(t *testing.T) {
 	empty, err := p.Tags().Profile(ctx, "nobody")
 	if err != nil || !cmp.Equal(empty, tag.Profile{Member: "nobody"}, cmpopts.EquateEmpty()) {
 		t.Errorf("profile of an unknown member: %+v, %v", empty, err)
+	}
+}
+
+// A store an older version wrote holds a member's statistics and order
+// days as JSON: they are read, added to and rewritten, and the windows
+// count the old days.
+func TestTagReadsJSONRecordsOfOlderStores(t *testing.T) {
+	ctx := context.Background()
+	at := shanghaiAt
+	st := memory.New()
+	old := map[string]map[string]string{
+		"tag.stats": {"ann": `{"first_order":"2026-02-20T09:00:00+08:00","last_order":"2026-02-25T09:00:00+08:00","orders":2,"amount":"900","recharged":"0","categories":{"toys":{"orders":2,"amount":"900"}}}`},
+		"tag.days": {
+			"ann\x002026-02-20": `{"date":"2026-02-20","orders":1,"amount":"400"}`,
+			"ann\x002026-02-25": `{"date":"2026-02-25","orders":1,"amount":"500"}`,
+		},
+		"tag.members": {"ann": ""},
+	}
+	err := st.Update(ctx, func(tx store.Tx) error {
+		for bucket, recs := range old {
+			for k, v := range recs {
+				if err := tx.Put(bucket, []byte(k), []byte(v)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := membership.Open(st, tagDef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A third order in 90 days makes ann frequent, and 900 + 150 a big
+	// spender.
+	mustProcess(t, p, newOrder("o1", "ann", "150", at, "books"))
+	if got, want := tagsOf(t, p, "ann"), []string{"big-spender", "frequent", "recent"}; !cmp.Equal(got, want) {
+		t.Errorf("tags %v, want %v", got, want)
+	}
+	pr, err := p.Tags().Profile(ctx, "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := testkit.Dec
+	want := tag.Summary{
+		FirstOrder: time.Date(2026, 2, 20, 9, 0, 0, 0, testkit.Shanghai), LastOrder: at, Orders: 3,
+		Amount: dec("1050"), AverageOrder: dec("350"), Recharged: dec("0"),
+		TopCategories: []tag.Ranked{{Name: "toys", Orders: 2, Amount: dec("900")}, {Name: "books", Orders: 1, Amount: dec("150")}},
+	}
+	if diff := cmp.Diff(want, pr.Stats, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("statistics (-want +got):\n%s", diff)
+	}
+	// The statistics are rewritten in the current form, and the new day
+	// is written in it.
+	err = st.View(ctx, func(tx store.Tx) error {
+		for bucket, k := range map[string]string{"tag.stats": "ann", "tag.days": "ann\x002026-03-02"} {
+			v, err := tx.Get(bucket, []byte(k))
+			if err != nil {
+				return err
+			}
+			if v[0] == '{' {
+				t.Errorf("%s %q still JSON: %s", bucket, k, v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -40,8 +40,8 @@ type Stats struct {
 
 // AppendJSON appends s's JSON to b, as json.Marshal writes it, when it
 // has no brands, categories nor products (ok false otherwise: maps are
-// left to encoding/json). A member's opening stores its recharge in
-// Stats, so an import's records skip reflection.
+// left to encoding/json). The store keeps statistics in binary form (see
+// appendStats); older versions wrote this JSON.
 func (s Stats) AppendJSON(b []byte) ([]byte, bool) {
 	if len(s.Brands) > 0 || len(s.Categories) > 0 || len(s.Products) > 0 {
 		return nil, false
@@ -58,10 +58,10 @@ func (s Stats) AppendJSON(b []byte) ([]byte, bool) {
 // parseStats reads raw into s when it is a record AppendJSON writes
 // (its fields in its order, no tallies, no text that needs unescaping,
 // times and numbers as encoding/json writes them) and reports whether it
-// did; anything else is left to encoding/json (s then untouched). Every
-// member's opening reads its statistics back when its rules are
-// evaluated, and this skips reflection; TestParseStatsMatchesUnmarshal
-// runs both.
+// did; anything else is left to encoding/json (s then untouched). It
+// reads the JSON records older versions (an import's openings among
+// them) left without reflection; TestParseStatsMatchesUnmarshal runs
+// both.
 func parseStats(raw []byte, s *Stats) bool {
 	c := jsonCursor{b: raw}
 	var out Stats

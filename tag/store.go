@@ -77,19 +77,17 @@ func knownMembers(tx store.Tx, after string, n int) ([]string, error) {
 	return out, err
 }
 
-// loadStats returns a member's statistics.
+// loadStats returns a member's statistics (zero when there are none).
 func loadStats(tx store.Tx, member string) (Stats, error) {
-	var s Stats
 	raw, err := tx.Get(bStats, []byte(member))
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return s, nil
-	case err != nil:
-		return s, err
-	case parseStats(raw, &s):
-		return s, nil
+	if errors.Is(err, store.ErrNotFound) {
+		return Stats{}, nil
 	}
-	if err := json.Unmarshal(raw, &s); err != nil {
+	if err != nil {
+		return Stats{}, err
+	}
+	s, err := decodeStats(raw)
+	if err != nil {
 		return Stats{}, fmt.Errorf("record %s %q: %w", bStats, member, err)
 	}
 	return s, nil
@@ -97,7 +95,7 @@ func loadStats(tx store.Tx, member string) (Stats, error) {
 
 // saveStats stores a member's statistics.
 func saveStats(tx store.Tx, member string, s Stats) error {
-	return record.Put(tx, bStats, []byte(member), s)
+	return tx.Put(bStats, []byte(member), appendStats(nil, &s))
 }
 
 // addDay adds an order to the member's bucket of its day in loc.
@@ -105,21 +103,27 @@ func addDay(tx store.Tx, member string, o Order, loc *time.Location) error {
 	date := rule.DateOf(o.Time, loc)
 	key := pair(member, date.String())
 	d := Day{Date: date}
-	if _, err := record.Get(tx, bDays, key, &d); err != nil {
+	raw, err := tx.Get(bDays, key)
+	switch {
+	case err == nil:
+		if d, err = decodeDay(raw); err != nil {
+			return fmt.Errorf("record %s %q: %w", bDays, key, err)
+		}
+	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
 	d.Orders++
 	d.Amount = d.Amount.Add(o.Amount)
-	return record.Put(tx, bDays, key, d)
+	return tx.Put(bDays, key, appendDay(nil, &d))
 }
 
 // loadDays returns the member's order days from..to (inclusive), in order.
 func loadDays(tx store.Tx, member string, from, to rule.Date) ([]Day, error) {
 	var out []Day
-	err := tx.Scan(bDays, pair(member, from.String()), pair(member, to.AddDays(1).String()), false, func(_, v []byte) error {
-		var d Day
-		if err := json.Unmarshal(v, &d); err != nil {
-			return err
+	err := tx.Scan(bDays, pair(member, from.String()), pair(member, to.AddDays(1).String()), false, func(k, v []byte) error {
+		d, err := decodeDay(v)
+		if err != nil {
+			return fmt.Errorf("record %s %q: %w", bDays, k, err)
 		}
 		out = append(out, d)
 		return nil

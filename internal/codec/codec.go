@@ -51,6 +51,27 @@ func (w *Writer) Time(t time.Time) {
 	w.B = binary.AppendVarint(w.B, ns)
 }
 
+// ZonedTime appends t as Time does and, unless t is zero, its zone
+// offset in seconds, so that [Reader.ZonedTime] gives t back as JSON
+// would: the same instant at the same offset. It is for the records that
+// replaced JSON ones whose times are shown with their offset.
+func (w *Writer) ZonedTime(t time.Time) {
+	w.Time(t)
+	if !t.IsZero() {
+		w.Offset(t)
+	}
+}
+
+// Offset appends t's zone offset in seconds, for [Reader.InOffset].
+func (w *Writer) Offset(t time.Time) {
+	_, off := t.Zone()
+	w.B = binary.AppendVarint(w.B, int64(off))
+}
+
+// maxOffset bounds a zone offset ZonedTime reads: real zones are within
+// ±14 hours.
+const maxOffset = 24 * 60 * 60
+
 // Decimal appends d exactly: as coefficient and exponent when the
 // coefficient fits 18 digits (no text conversion), else as its string.
 func (w *Writer) Decimal(d decimal.Decimal) {
@@ -160,6 +181,35 @@ func (r *Reader) Time() time.Time {
 		v = 0
 	}
 	return time.Unix(0, v).UTC()
+}
+
+// ZonedTime reads a time written by Writer.ZonedTime: in UTC when its
+// offset is 0, as time.Parse reads "Z", else at a fixed zone of its
+// offset, as time.Parse reads "+08:00". An offset beyond a day is an
+// error.
+func (r *Reader) ZonedTime() time.Time {
+	t := r.Time()
+	if t.IsZero() {
+		return t
+	}
+	return r.InOffset(t)
+}
+
+// InOffset reads an offset written by Writer.Offset and returns t at it:
+// in UTC for 0, else at a fixed zone of that offset. An offset beyond a
+// day is an error.
+func (r *Reader) InOffset(t time.Time) time.Time {
+	off := r.Int()
+	switch {
+	case r.err != nil:
+		return time.Time{}
+	case off == 0:
+		return t.UTC()
+	case off < -maxOffset || off > maxOffset:
+		r.err = fmt.Errorf("codec: zone offset %ds out of range", off)
+		return time.Time{}
+	}
+	return t.In(time.FixedZone("", int(off)))
 }
 
 // Decimal reads a decimal.

@@ -1,6 +1,7 @@
 package codec_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"testing"
 	"time"
@@ -291,5 +292,44 @@ func TestTimeRoundTrip(t *testing.T) {
 		if got := r.Time(); !got.Equal(at) || got.IsZero() != at.IsZero() || r.Err() != nil {
 			t.Errorf("Time %v came back %v, %v", at, got, r.Err())
 		}
+	}
+}
+
+// ZonedTime gives a time back at its offset, as JSON would: UTC for an
+// offset of 0 ("Z"), a fixed zone otherwise; the zero time as zero; an
+// offset beyond a day is an error.
+func TestZonedTime(t *testing.T) {
+	for _, at := range []time.Time{
+		time.Date(2025, 1, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600)),
+		time.Date(2025, 7, 1, 23, 59, 59, 999999999, time.FixedZone("EDT", -4*3600)),
+		time.Date(2025, 3, 1, 12, 0, 0, 0, time.FixedZone("NPT", 5*3600+45*60)),
+		time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
+		time.Unix(0, 0).UTC(),
+		{},
+	} {
+		var w codec.Writer
+		w.ZonedTime(at)
+		r := codec.Reader{B: w.B}
+		got := r.ZonedTime()
+		if r.Err() != nil || len(r.B) != 0 || !got.Equal(at) || got.IsZero() != at.IsZero() {
+			t.Errorf("ZonedTime %v came back %v, %v", at, got, r.Err())
+		}
+		if want, _ := at.MarshalJSON(); !at.IsZero() {
+			var js time.Time
+			if err := js.UnmarshalJSON(want); err != nil {
+				t.Fatal(err)
+			}
+			// (JSON may read an offset as time.Local, which has it.)
+			if g, j := got.Format(time.RFC3339Nano), js.Format(time.RFC3339Nano); g != j {
+				t.Errorf("ZonedTime %v came back as %s; JSON as %s", at, g, j)
+			}
+		}
+	}
+	var w codec.Writer
+	w.Time(time.Unix(0, 1))
+	w.B = binary.AppendVarint(w.B, 24*3600+1)
+	r := codec.Reader{B: w.B}
+	if got := r.ZonedTime(); r.Err() == nil {
+		t.Errorf("offset of a day and a second read as %v", got)
 	}
 }

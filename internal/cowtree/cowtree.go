@@ -19,10 +19,10 @@
 // without loading memory of the leaf or the separators.
 //
 // A full leaf whose last inserts came in key order (the end of a
-// sequence, or of one member's records of a kind) splits at the
-// insertion point rather than in the middle (within minItems of either
-// end), so the part that gets no more keys stays about three quarters
-// full instead of half.
+// sequence, one member's records of a kind, or ids numbered in decimal,
+// which go in between older keys) splits at the insertion point rather
+// than in the middle (within minItems of either end), so the part that
+// gets no more keys stays about three quarters full instead of half.
 //
 // [Tree.Clone] is O(1): afterwards neither tree changes the nodes they
 // share, each copying a node the first time it changes it. A tree never
@@ -37,7 +37,8 @@
 //     slice returned by [Item.Value] refers to are never written again. An
 //     overwrite appends the new value and leaves the old bytes to whoever
 //     still refers to them; a split leaves the moved entries where they
-//     are. A full arena is replaced by a new one, empty while the arenas
+//     are, and the arena goes on with the half that gets the key being
+//     inserted. A full arena is replaced by a new one, empty while the arenas
 //     the leaf's entries are in add up to at most about twice their size
 //     (a split shares that count between the halves by their sizes, so it
 //     is an estimate), else holding copies of the live entries, after
@@ -64,6 +65,9 @@ const (
 	splitAt   = maxItems / 2     // where a full node splits, unless filled in order
 	mergeMax  = maxItems * 3 / 4 // most items a merge may leave in one node
 	maxInline = 1024             // larger entries of Put get an allocation of their own
+	minRun    = 8                // ascending inserts in a row that make a leaf split where the next goes
+	maxRun    = 255              // where a leaf stops counting them
+	maxGap    = 1                // most older keys between two inserts of a run
 )
 
 // Item is one entry of a tree: p points to the key (klen bytes), followed
@@ -150,9 +154,11 @@ type node[V any] struct {
 	own    *cowToken
 	pinned int // bytes of the arenas the entries may be in, roughly
 
-	// seq is 1 + the index of the key a leaf's last insert made, when
-	// that was an insert at the end or right after the insert before.
-	seq uint8
+	// seq is 1 + the index of the key a leaf's last insert made (0 after
+	// a split), and run the number of inserts in a row that each went
+	// after the one before, right after it or past at most maxGap older
+	// keys (see follows; capped at maxRun).
+	seq, run uint8
 }
 
 // find returns the index of the first item whose key is >= k, and whether
@@ -539,8 +545,9 @@ func (t *Tree[V]) Min() (Item[V], bool) {
 // split moves the items of the full node n from index at on into a new
 // node and returns the separator between them and the new node. The
 // halves keep their heads unless their keys share a longer prefix than
-// n's.
-func (t *Tree[V]) split(n *node[V], at int) (Item[V], *node[V]) {
+// n's. A leaf's arena goes to the half that k, the key about to go in,
+// goes to, since the other may get no more keys.
+func (t *Tree[V]) split(n *node[V], at int, k []byte) (Item[V], *node[V]) {
 	t.version++
 	right := t.newNode(n.kids != nil)
 	right.pre, right.plen = n.pre, n.plen
@@ -556,17 +563,23 @@ func (t *Tree[V]) split(n *node[V], at int) (Item[V], *node[V]) {
 	clear(n.items[at:n.n])
 	n.n = at
 	n.seq, right.seq = 0, 0
+	n.run, right.run = 0, 0
 	n.reprefix()
 	right.reprefix()
 	if n.kids == nil {
 		sep = newItem[V](sep.Key(), nil)
 		if !t.refs {
-			// The moved entries stay where they are; right appends to
-			// an arena of its own, and each half takes its share of
-			// what n's entries pinned.
+			// The moved entries stay where they are; the half k goes
+			// to goes on appending to n's arena, the other gets one of
+			// its own when written to, and each half takes its share
+			// of what n's entries pinned.
 			lr, ln := right.liveBytes(-1), n.liveBytes(-1)
 			right.pinned = n.pinned * lr / max(lr+ln, 1)
 			n.pinned -= right.pinned
+			if bytes.Compare(k, sep.Key()) >= 0 {
+				right.buf, right.own = n.buf, n.own
+				n.buf, n.own = nil, nil
+			}
 		}
 	}
 	return sep, right
@@ -576,12 +589,16 @@ func (t *Tree[V]) split(n *node[V], at int) (Item[V], *node[V]) {
 // A leaf filled in key order (the keys of a sequence, or of one member
 // and kind, arrive ascending) splits at the insertion point, within
 // limits, so that the left part, which gets no more keys, stays full
-// rather than half empty.
+// rather than half empty. The keys need not be adjacent: ids numbered in
+// decimal ("m1000", "m10000", "m1001", "m10010", …) go in ascending but
+// between older keys (see follows), and the left part gets no more of
+// them either. It takes minRun such inserts in a row, so that a leaf
+// filled at random still splits in the middle.
 func (n *node[V]) splitPoint(k []byte) int {
-	if n.kids != nil || n.seq == 0 {
+	if n.kids != nil || n.run < minRun {
 		return splitAt
 	}
-	if i, _ := n.find(k); i == int(n.seq) {
+	if i, _ := n.find(k); n.follows(i) {
 		return min(max(i, minItems), maxItems-minItems)
 	}
 	return splitAt
@@ -606,7 +623,7 @@ func (n *node[V]) liveBytes(skip int) int {
 func (t *Tree[V]) newArena(n *node[V], extra, skip int) {
 	live := n.liveBytes(skip) + extra
 	if n.pinned <= 2*live+2048 {
-		c := max(extra, min(max(live/2, 256), 4096))
+		c := max(extra, min(max(live/4, 256), 4096))
 		n.buf, n.own = make([]byte, 0, c), t.id
 		n.pinned += c
 		return
@@ -700,14 +717,26 @@ func (t *Tree[V]) Set(key []byte, v V) (Item[V], bool) {
 	return it, false
 }
 
+// follows reports whether an insert at index i of the leaf n continues an
+// ascending run: after the last insert, with at most maxGap older keys
+// between. Ids numbered in decimal mostly have one between ("m10009",
+// "m1001", "m10010"); a key put after each of many members' records in
+// turn has all that member's records between, and the part an
+// insertion-point split left behind would get more keys on the next
+// round.
+func (n *node[V]) follows(i int) bool {
+	return i >= int(n.seq) && i-int(n.seq) <= maxGap
+}
+
 // noteInsert records in the leaf n whether an insert at index i continues
-// an ordered run: at the end, or right after the last insert.
+// an ascending run.
 func (n *node[V]) noteInsert(i int) {
-	if i == n.n || i == int(n.seq) {
-		n.seq = uint8(i + 1)
+	if n.follows(i) {
+		n.run = min(n.run+1, maxRun)
 	} else {
-		n.seq = 0
+		n.run = 0
 	}
+	n.seq = uint8(i + 1)
 }
 
 // leafFor returns a finger to the mutable leaf where key belongs, which
@@ -729,7 +758,7 @@ func (t *Tree[V]) leafFor(k []byte) (*finger[V], int, bool) {
 	}
 	if t.root.n == maxItems {
 		left := t.root
-		sep, right := t.split(left, left.splitPoint(k))
+		sep, right := t.split(left, left.splitPoint(k), k)
 		t.root = t.newNode(true)
 		t.root.kids[0] = left
 		t.root.insertAt(0, sep, right)
@@ -741,7 +770,7 @@ func (t *Tree[V]) leafFor(k []byte) (*finger[V], int, bool) {
 		c := t.mutable(n.kids[i])
 		n.kids[i] = c
 		if c.n == maxItems {
-			sep, right := t.split(c, c.splitPoint(k))
+			sep, right := t.split(c, c.splitPoint(k), k)
 			n.insertAt(i, sep, right)
 			if bytes.Compare(k, sep.Key()) >= 0 {
 				c = right

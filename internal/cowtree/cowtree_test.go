@@ -495,3 +495,90 @@ func TestOrderedFill(t *testing.T) {
 		t.Errorf("%d keys in ascending order fill %d leaves, %d keys each; want at least %d", 10000, leaves, fill, maxItems-minItems-1)
 	}
 }
+
+// leafStats returns the number of leaves of tr, the bytes of its entries
+// and the bytes of arena its leaves count as pinned.
+func leafStats[V any](tr *Tree[V]) (leaves, live, pinned int) {
+	var walk func(n *node[V])
+	walk = func(n *node[V]) {
+		if n.kids == nil {
+			leaves++
+			live += n.liveBytes(-1)
+			pinned += n.pinned
+			return
+		}
+		for i := 0; i <= n.n; i++ {
+			walk(n.kids[i])
+		}
+	}
+	if tr.root != nil {
+		walk(tr.root)
+	}
+	return leaves, live, pinned
+}
+
+// Member ids numbered in decimal arrive in ascending order of their
+// numbers but not of their bytes: "m1000" < "m10000" < … < "m10009" <
+// "m1001", so each new key goes between older ones. A leaf still sees an
+// ascending run and splits where the next key goes: the part left behind,
+// which gets no more keys, keeps up to maxItems-minItems keys instead of
+// half a leaf. And the split hands the leaf's arena to the part that gets
+// the next keys, so the part left behind holds no spare arena room.
+func TestInterleavedAscendingFill(t *testing.T) {
+	tr := New[struct{}]()
+	const n = 100000
+	val := []byte("0123456789abcdef0123456789")
+	for i := range n {
+		tr.Put(fmt.Appendf(nil, "m%d", i), val)
+	}
+	checkTree(t, tr)
+	leaves, live, pinned := leafStats(tr)
+	// Split in the middle, the leaves would hold 32 keys each, and 33 on
+	// average counting the ones still filling: at least 40 means the
+	// parts left behind are kept fuller than half.
+	if fill := n / leaves; fill < 40 {
+		t.Errorf("%d interleaved ascending keys fill %d leaves, %d keys each; want at least 40", n, leaves, fill)
+	}
+	// Arenas are filled before the next one is made, so what they hold
+	// beyond the entries is the room an entry did not fit in at their end
+	// and the room left in the arenas of the leaves being filled: about a
+	// ninth of the entries' bytes here. Were the arena left to the part
+	// left behind, its room would stay empty too (a fifth).
+	if limit := live + live/8; pinned > limit {
+		t.Errorf("leaves of %d entry bytes pin %d arena bytes; want at most %d", live, pinned, limit)
+	}
+}
+
+// A leaf splits at the insertion point after minRun inserts in a row that
+// each went at most maxGap older keys after the one before; otherwise (a
+// key put after each member's records in turn, with all the member's
+// records between) in the middle.
+func TestSplitPointRuns(t *testing.T) {
+	for _, gap := range []int{0, 1, 3} {
+		tr := New[struct{}]()
+		// 64/(gap+1) members of gap records each, then a record after
+		// each member's in turn: gap older keys lie between one insert
+		// and the next, and the leaf is full.
+		members := maxItems / (gap + 1)
+		for m := range members {
+			for r := range gap {
+				tr.Put(fmt.Appendf(nil, "m%02d/%d", m, r), nil)
+			}
+		}
+		for m := range members {
+			tr.Put(fmt.Appendf(nil, "m%02d/~", m), nil)
+		}
+		leaf := tr.root
+		if leaf.kids != nil || leaf.n != maxItems {
+			t.Fatalf("gap %d: want one full leaf, got %d items", gap, leaf.n)
+		}
+		// The next key goes at the end, right after the last insert.
+		want := maxItems - minItems
+		if gap > maxGap {
+			want = splitAt
+		}
+		if got := leaf.splitPoint([]byte("m99")); got != want {
+			t.Errorf("gap %d: split at %d; want %d", gap, got, want)
+		}
+	}
+}

@@ -38,7 +38,8 @@
 // it; a clone makes its own), so bytes a snapshot or a slice returned by
 // Get refers to are never written again. An overwrite appends the new
 // value and leaves the old bytes to whoever still refers to them; a split
-// leaves the moved entries where they are. A full arena is replaced by a
+// leaves the moved entries where they are, and the arena goes on with the
+// half the key being inserted goes to. A full arena is replaced by a
 // new one, empty while the arenas the leaf's entries are in add up to at
 // most about twice their size (a split shares that count between the
 // halves by their sizes, so it is an estimate), else holding copies of

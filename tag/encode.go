@@ -1,0 +1,177 @@
+package tag
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/memberkit/membership/internal/codec"
+	"github.com/memberkit/membership/rule"
+)
+
+// A member's statistics and order days are written on every order and
+// kept for every member, so they are stored in a compact binary form
+// (first byte: version), about a quarter of their JSON. Records an older
+// version wrote as JSON (first byte '{') are still read.
+const (
+	statsV1 = 1
+	dayV1   = 1
+)
+
+// errRecord is what a record that does not decode wraps: damaged data.
+var errRecord = errors.New("damaged record")
+
+// The last order's time follows the first's as one of these forms: a
+// member's orders are most often one, or days apart, so the difference
+// takes a byte or a few where the time takes nine.
+const (
+	lastZero  = 0 // no last order
+	lastAfter = 1 // nanoseconds after the first order, then the zone offset
+	lastTime  = 2 // a time of its own (codec.Writer.ZonedTime)
+)
+
+// appendLast appends last, the time of the last order, after first's.
+func appendLast(w *codec.Writer, first, last time.Time) {
+	d := last.Sub(first) // saturates where the difference overflows
+	switch {
+	case last.IsZero():
+		w.Uint(lastZero)
+	case first.IsZero() || d < 0 || d == math.MaxInt64:
+		w.Uint(lastTime)
+		w.ZonedTime(last)
+	default:
+		w.Uint(lastAfter)
+		w.Uint(uint64(d))
+		w.Offset(last)
+	}
+}
+
+// readLast reads what appendLast wrote; ok is false for an unknown form.
+func readLast(r *codec.Reader, first time.Time) (last time.Time, ok bool) {
+	switch r.Uint() {
+	case lastZero:
+		return time.Time{}, true
+	case lastTime:
+		return r.ZonedTime(), true
+	case lastAfter:
+		d := r.Uint()
+		if d > math.MaxInt64 {
+			return time.Time{}, false
+		}
+		return r.InOffset(first.Add(time.Duration(d))), !first.IsZero()
+	}
+	return time.Time{}, false
+}
+
+// appendStats appends s's record to b. The tallies go by name, so that
+// equal statistics make equal records.
+func appendStats(b []byte, s *Stats) []byte {
+	w := codec.Writer{B: append(b, statsV1)}
+	w.ZonedTime(s.FirstOrder) // their offsets show in reasons
+	appendLast(&w, s.FirstOrder, s.LastOrder)
+	w.B = binary.AppendVarint(w.B, s.Orders)
+	w.Decimal(s.Amount)
+	w.Decimal(s.Recharged)
+	for _, m := range []map[string]Tally{s.Brands, s.Categories, s.Products} {
+		w.Uint(uint64(len(m)))
+		names := make([]string, 0, len(m))
+		for name := range m {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			w.String(name)
+			w.B = binary.AppendVarint(w.B, m[name].Orders)
+			w.Decimal(m[name].Amount)
+		}
+	}
+	return w.B
+}
+
+// decodeStats reads a record written by appendStats or, as JSON, by an
+// older version. A record that does not decode is an error wrapping
+// errRecord.
+func decodeStats(b []byte) (Stats, error) {
+	var s Stats
+	if len(b) > 0 && b[0] == '{' {
+		if parseStats(b, &s) { // what an import wrote, without reflection
+			return s, nil
+		}
+		if err := json.Unmarshal(b, &s); err != nil {
+			return Stats{}, fmt.Errorf("%w: %w", errRecord, err)
+		}
+		return s, nil
+	}
+	if len(b) == 0 || b[0] != statsV1 {
+		return Stats{}, fmt.Errorf("%w: statistics of unknown version", errRecord)
+	}
+	r := codec.Reader{B: b[1:]}
+	s.FirstOrder = r.ZonedTime()
+	last, ok := readLast(&r, s.FirstOrder)
+	if !ok {
+		return Stats{}, fmt.Errorf("%w: statistics: bad last order", errRecord)
+	}
+	s.LastOrder = last
+	s.Orders = r.Int()
+	s.Amount, s.Recharged = r.Decimal(), r.Decimal()
+	for _, m := range []*map[string]Tally{&s.Brands, &s.Categories, &s.Products} {
+		// A tally is at least a name's length, a count and a decimal
+		// (its form byte, coefficient and exponent).
+		n := r.Count(5)
+		for ; n > 0 && r.Err() == nil; n-- {
+			if *m == nil {
+				*m = map[string]Tally{}
+			}
+			name := r.String()
+			(*m)[name] = Tally{Orders: r.Int(), Amount: r.Decimal()}
+		}
+	}
+	if err := r.Err(); err != nil {
+		return Stats{}, fmt.Errorf("%w: statistics: %w", errRecord, err)
+	}
+	if len(r.B) != 0 {
+		return Stats{}, fmt.Errorf("%w: statistics: %d bytes after the record", errRecord, len(r.B))
+	}
+	return s, nil
+}
+
+// appendDay appends d's record to b.
+func appendDay(b []byte, d *Day) []byte {
+	w := codec.Writer{B: append(b, dayV1)}
+	w.B = binary.AppendVarint(w.B, int64(d.Date.Year))
+	w.Uint(uint64(d.Date.Month))
+	w.Uint(uint64(d.Date.Day))
+	w.B = binary.AppendVarint(w.B, d.Orders)
+	w.Decimal(d.Amount)
+	return w.B
+}
+
+// decodeDay reads a record written by appendDay or, as JSON, by an older
+// version. A record that does not decode is an error wrapping errRecord.
+func decodeDay(b []byte) (Day, error) {
+	var d Day
+	if len(b) > 0 && b[0] == '{' {
+		if err := json.Unmarshal(b, &d); err != nil {
+			return Day{}, fmt.Errorf("%w: %w", errRecord, err)
+		}
+		return d, nil
+	}
+	if len(b) == 0 || b[0] != dayV1 {
+		return Day{}, fmt.Errorf("%w: order day of unknown version", errRecord)
+	}
+	r := codec.Reader{B: b[1:]}
+	y, mo, dd := r.Int(), r.Uint(), r.Uint()
+	d.Orders, d.Amount = r.Int(), r.Decimal()
+	if err := r.Err(); err != nil {
+		return Day{}, fmt.Errorf("%w: order day: %w", errRecord, err)
+	}
+	if len(r.B) != 0 || y < 1 || y > 9999 || mo < 1 || mo > 12 || dd < 1 || dd > 31 {
+		return Day{}, fmt.Errorf("%w: order day %d-%d-%d", errRecord, y, mo, dd)
+	}
+	d.Date = rule.Date{Year: int(y), Month: time.Month(mo), Day: int(dd)}
+	return d, nil
+}

@@ -1,0 +1,168 @@
+package tag
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/internal/codec"
+	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
+)
+
+func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+// statsCases are statistics as orders and recharges leave them: none, one
+// order (first and last equal), orders in two zones with tallies, and a
+// recharge alone.
+func statsCases() []Stats {
+	sh := time.FixedZone("CST", 8*3600)
+	ny := time.FixedZone("EST", -5*3600)
+	first := time.Date(2025, 1, 1, 0, 0, 0, 0, sh)
+	return []Stats{
+		{},
+		{FirstOrder: first, LastOrder: first, Orders: 1, Amount: dec("10"), Recharged: decimal.Zero},
+		{FirstOrder: first, LastOrder: time.Date(2025, 6, 30, 23, 59, 59, 123456789, ny), Orders: 3,
+			Amount: dec("1234.50"), Recharged: dec("200.00"),
+			Brands:     map[string]Tally{"acme": {Orders: 2, Amount: dec("1000")}, "zeta": {Orders: 1, Amount: dec("234.50")}},
+			Categories: map[string]Tally{"shoes": {Orders: 3, Amount: dec("1234.50")}},
+			Products:   map[string]Tally{"p1": {Orders: 1, Amount: dec("12345678901234567890.5")}}},
+		{Amount: decimal.Zero, Recharged: dec("50")},
+		{FirstOrder: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), LastOrder: time.Date(2025, 3, 2, 12, 0, 0, 0, time.UTC), Orders: 2, Amount: dec("-1.5")},
+		// Not what orders leave, but what a record may hold: a last
+		// order alone, one before the first, and two further apart
+		// than a time.Duration reaches.
+		{LastOrder: first, Orders: 1, Amount: dec("1")},
+		{FirstOrder: first, LastOrder: first.Add(-time.Hour), Orders: 2, Amount: dec("1")},
+		{FirstOrder: time.Date(1678, 1, 2, 0, 0, 0, 0, time.UTC), LastOrder: time.Date(2261, 12, 30, 0, 0, 0, 0, ny), Orders: 2, Amount: dec("1")},
+	}
+}
+
+// A statistics record reads back as written, and as its JSON (what older
+// versions stored) reads: the same values, the same instants at the same
+// zone offsets (they show in reasons), the tallies by name.
+func TestStatsRecord(t *testing.T) {
+	for _, s := range statsCases() {
+		raw := appendStats(nil, &s)
+		got, err := decodeStats(raw)
+		if err != nil {
+			t.Fatalf("%+v: %v", s, err)
+		}
+		if diff := cmp.Diff(s, got); diff != "" {
+			t.Errorf("round trip (-want +got):\n%s", diff)
+		}
+		js, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, err := decodeStats(js)
+		if err != nil {
+			t.Fatalf("JSON record %s: %v", js, err)
+		}
+		if diff := cmp.Diff(old, got); diff != "" {
+			t.Errorf("binary and JSON records differ (-json +binary):\n%s", diff)
+		}
+		for _, p := range [][2]time.Time{{old.FirstOrder, got.FirstOrder}, {old.LastOrder, got.LastOrder}} {
+			if a, b := p[0].Format(time.RFC3339Nano), p[1].Format(time.RFC3339Nano); a != b {
+				t.Errorf("time read as %s from JSON, %s from the binary record", a, b)
+			}
+		}
+		// Equal statistics make equal records, whatever the maps' order.
+		if again := appendStats(nil, &got); string(again) != string(raw) {
+			t.Errorf("record of %+v changed when written again", s)
+		}
+	}
+	// A member with one order: the binary record is under a quarter of
+	// the JSON (the last order is the first's time again: a byte).
+	one := statsCases()[1]
+	js, _ := json.Marshal(one)
+	if raw := appendStats(nil, &one); len(raw)*4 > len(js) {
+		t.Errorf("statistics of one order take %d bytes; JSON took %d", len(raw), len(js))
+	}
+}
+
+// A damaged record (cut short anywhere, of an unknown version, with
+// bytes after it or an impossible zone offset) is an error, never a
+// panic nor other statistics.
+func TestStatsRecordDamaged(t *testing.T) {
+	s := statsCases()[2]
+	raw := appendStats(nil, &s)
+	for n := range len(raw) {
+		if _, err := decodeStats(raw[:n]); !errors.Is(err, errRecord) {
+			t.Errorf("record cut to %d of %d bytes: %v", n, len(raw), err)
+		}
+	}
+	// A first order at an offset of off seconds, the rest zero.
+	offset := func(off int64) []byte {
+		w := codec.Writer{B: []byte{statsV1}}
+		w.Time(time.Unix(0, 1))
+		w.B = binary.AppendVarint(w.B, off)
+		w.Time(time.Time{})
+		w.B = binary.AppendVarint(w.B, 0)
+		w.Decimal(decimal.Zero)
+		w.Decimal(decimal.Zero)
+		w.Uint(0)
+		w.Uint(0)
+		w.Uint(0)
+		return w.B
+	}
+	if got, err := decodeStats(offset(-14 * 3600)); err != nil || got.FirstOrder.Format(time.RFC3339Nano) != "1969-12-31T10:00:00.000000001-14:00" {
+		t.Errorf("offset of -14 hours: %v, %v", got.FirstOrder, err)
+	}
+	for name, b := range map[string][]byte{
+		"version":  append([]byte{9}, raw[1:]...),
+		"trailing": append(append([]byte(nil), raw...), 0),
+		"json":     []byte(`{"orders":`),
+		"offset":   offset(25 * 3600),
+		"last":     append(offset(0)[:3], 3), // a form of last order there is not
+	} {
+		if _, err := decodeStats(b); !errors.Is(err, errRecord) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// An order day reads back as written and as its JSON reads; a damaged one
+// is an error.
+func TestDayRecord(t *testing.T) {
+	for _, d := range []Day{
+		{Date: rule.Date{Year: 2025, Month: 1, Day: 1}, Orders: 1, Amount: dec("10")},
+		{Date: rule.Date{Year: 2026, Month: 12, Day: 31}, Orders: 42, Amount: dec("12345.67")},
+	} {
+		raw := appendDay(nil, &d)
+		got, err := decodeDay(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(d, got); diff != "" {
+			t.Errorf("round trip (-want +got):\n%s", diff)
+		}
+		js, _ := json.Marshal(d)
+		old, err := decodeDay(js)
+		if err != nil || !cmp.Equal(old, got) {
+			t.Errorf("JSON record %s: %+v, %v", js, old, err)
+		}
+		if len(raw)*4 > len(js) {
+			t.Errorf("order day takes %d bytes; JSON took %d", len(raw), len(js))
+		}
+		for n := range len(raw) {
+			if _, err := decodeDay(raw[:n]); !errors.Is(err, errRecord) {
+				t.Errorf("record cut to %d of %d bytes: %v", n, len(raw), err)
+			}
+		}
+	}
+	for name, b := range map[string][]byte{
+		"version": {2, 0xd2, 0x1f, 1, 1, 2, 0, 0x14, 0},
+		"month":   {dayV1, 0xd2, 0x1f, 13, 1, 2, 0, 0x14, 0},
+		"day":     {dayV1, 0xd2, 0x1f, 1, 0, 2, 0, 0x14, 0},
+		"year":    {dayV1, 0, 1, 1, 2, 0, 0x14, 0},
+		"json":    []byte(`{"date":"2025-13-01"}`),
+	} {
+		if _, err := decodeDay(b); !errors.Is(err, errRecord) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
