@@ -350,8 +350,10 @@ type Options struct {
 	// CheckpointSize starts a checkpoint when the log written since the
 	// last one, or the memory its writes take in the overlay (estimated),
 	// reaches this many bytes. Larger values write each bbolt page less
-	// often, at the cost of memory, disk and replay time after a crash.
-	// Default DefaultCheckpointSize.
+	// often, at the cost of memory, disk, replay time after a crash and
+	// Close's time (Close writes what no checkpoint has). Default a
+	// sixteenth of MaxMemory (DefaultCheckpointSize), or a sixty-fourth
+	// when the file is 1 GiB or more at Open.
 	CheckpointSize int64
 	// MaxOverlaySize bounds the memory of the overlay (estimated): a batch
 	// logged while a checkpoint runs and the overlay is past half of it is
@@ -566,8 +568,12 @@ func Open(path string, opts *Options) (*DB, error) {
 	if o.MaxMemory <= 0 {
 		o.MaxMemory = DefaultMaxMemory
 	}
+	var fileSize int64
+	if fi, err := os.Stat(path); err == nil {
+		fileSize = fi.Size()
+	}
 	if o.CheckpointSize <= 0 {
-		o.CheckpointSize = max(o.MaxMemory/16, 1)
+		o.CheckpointSize = defaultCheckpointSize(o.MaxMemory, fileSize)
 	}
 	if o.MaxOverlaySize <= 0 {
 		o.MaxOverlaySize = 4 * o.CheckpointSize
@@ -622,6 +628,24 @@ func Open(path string, opts *Options) (*DB, error) {
 	}
 	go d.writer()
 	return d, nil
+}
+
+// largeFile is the size from which a file takes smaller checkpoints.
+const largeFile = 1 << 30
+
+// defaultCheckpointSize is CheckpointSize's default: a sixteenth of
+// maxMemory, or a sixty-fourth for a file of largeFile or more. In a
+// small file an event's pages are those of the events before it, and a
+// larger checkpoint writes each once for more events (at 1,000 members a
+// sixty-fourth cost 5-15% of the throughput); in a large one each event
+// has pages of its own, a checkpoint's time grows with its events, and
+// Close waits for the last (at 1,000,000 members, Close after a burst took
+// 0.4 s at a sixty-fourth and 3.6 s at a sixteenth, with more throughput).
+func defaultCheckpointSize(maxMemory, fileSize int64) int64 {
+	if fileSize >= largeFile {
+		return max(maxMemory/64, 1)
+	}
+	return max(maxMemory/16, 1)
 }
 
 // recover replays the log after the checkpointed position, checkpoints
