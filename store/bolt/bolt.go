@@ -276,6 +276,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -1467,7 +1468,11 @@ func (d *DB) slowDown() {
 	if size <= soft || size >= d.maxOverlay {
 		return
 	}
-	delay := time.Duration(float64(maxSlowdown) * float64(size-soft) / float64(d.maxOverlay-soft))
+	// maxSlowdown × (size-soft) / (max-soft), in 128 bits: below
+	// maxSlowdown, as size < max.
+	hi, lo := bits.Mul64(uint64(maxSlowdown), uint64(size-soft))
+	q, _ := bits.Div64(hi, lo, uint64(d.maxOverlay-soft))
+	delay := time.Duration(q)
 	d.slowed.Add(1)
 	d.slowedFor.Add(int64(delay))
 	select {
