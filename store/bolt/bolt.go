@@ -475,11 +475,9 @@ type DB struct {
 	cat atomic.Pointer[catalogue]
 
 	// colocWant holds the buckets Colocate named that no checkpoint took
-	// yet, colocDone those the file colocates; both are replaced, never
-	// changed, under colocMu.
+	// yet; it is replaced, never changed, under colocMu.
 	colocMu   sync.Mutex
 	colocWant map[string]bool
-	colocDone map[string]uint16
 
 	requests, commits, checkpoints, parts, slowed atomic.Uint64
 	slowedFor                                     atomic.Int64
@@ -730,7 +728,7 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 			return fmt.Errorf("keep the log: %w", err)
 		}
 	case last > m.seq || !fresh:
-		if _, _, err := checkpoint(d.db, g, d.nested, nil, d.ckptPart, nil); err != nil {
+		if _, err := checkpoint(d.db, g, d.nested, nil, d.ckptPart, nil); err != nil {
 			return fmt.Errorf("checkpoint the log: %w", err)
 		}
 		fallthrough
@@ -745,12 +743,7 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 		return err
 	}
 	d.baseTxid = uint64(rtx.ID())
-	lay, err := readLayout(rtx)
 	_ = rtx.Rollback()
-	if err != nil {
-		return fmt.Errorf("read meta: %w", err)
-	}
-	d.colocTook(nil, lay)
 	d.seq, d.ckptSeq = last, last
 	d.active = newGen(last)
 	if g != nil {
@@ -1097,7 +1090,7 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 			// The undo log is needed only when the buffer holds writes
 			// of earlier functions to protect.
 			buf.track = len(ok) > 0
-			t := &tx{btx: rtx, mapped: sp, buf: buf, under: lay, active: active, old: old, nested: d.nested, refs: rs, cat: &d.cat, colocated: d.colocated}
+			t := &tx{btx: rtx, mapped: sp, buf: buf, under: lay, active: active, old: old, nested: d.nested, refs: rs, cat: &d.cat}
 			if err := call(r.fn, t); err != nil {
 				if buf.track {
 					buf.rollback() // nothing of r is left in buf
@@ -1411,9 +1404,9 @@ func (d *DB) startCheckpoint() {
 			d.ckptHook("begin")
 		}
 		want := d.colocWanted()
-		txid, lay, err := checkpoint(d.db, g, d.nested, want, d.ckptPart, d.partDone)
+		txid, err := checkpoint(d.db, g, d.nested, want, d.ckptPart, d.partDone)
 		if err == nil {
-			d.colocTook(want, lay)
+			d.colocTook(want)
 			g.doneTxid.Store(txid)
 			if d.ckptHook != nil {
 				d.ckptHook("committed")

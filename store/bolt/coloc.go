@@ -45,8 +45,8 @@ const colocBucket = "\x00store/bolt/members"
 // uvarint length and the name). Absent when there are none.
 var metaColoc = []byte("colocated")
 
-// maxColocKey is the longest key a colocated bucket holds: its physical
-// key, which repeats the group, must fit bbolt's limit.
+// maxColocKey is the longest key Put and Delete take: a colocated
+// bucket's physical key, which repeats the group, must fit bbolt's limit.
 const maxColocKey = (bbolt.MaxKeySize - 3) / 2
 
 // layout is the file's colocated buckets as of one bbolt transaction.
@@ -159,10 +159,10 @@ func splitPhys(p []byte) (tag uint16, key []byte, ok bool) {
 // Colocate implements [store.Colocator]: the named buckets' records are
 // kept side by side, member by member, from the next checkpoint on, which
 // moves the records bbolt holds of them (once: the file records the list,
-// and Open keeps it). A bucket holding a key longer than maxColocKey
-// (16,382 bytes) or a nested bucket stays as it is; once colocated, a
-// bucket refuses such keys with an error wrapping store.ErrInvalid. It
-// returns an error wrapping store.ErrInvalid for an empty or reserved
+// and Open keeps it). Put and Delete refuse keys longer than maxColocKey
+// (16,382 bytes) in every bucket, so that any may be colocated; a bucket
+// holding a longer key (of a file an older version or another program
+// wrote) or a nested bucket stays as it is. It returns an error wrapping store.ErrInvalid for an empty or reserved
 // name, and one wrapping store.ErrClosed after Close.
 func (d *DB) Colocate(buckets ...string) error {
 	for _, name := range buckets {
@@ -186,27 +186,17 @@ func (d *DB) Colocate(buckets ...string) error {
 	return nil
 }
 
-// colocated reports whether writes to bucket must keep to colocated keys:
-// it is colocated, or will be at the next checkpoint.
-func (d *DB) colocated(bucket string) bool {
-	d.colocMu.Lock()
-	defer d.colocMu.Unlock()
-	return d.colocWant[bucket] || d.colocDone[bucket] != 0
-}
-
-// colocTook notes what a checkpoint did with want: the buckets of lay are
-// colocated, and those of want it left out stay out.
-func (d *DB) colocTook(want []string, lay *layout) {
-	d.colocMu.Lock()
-	defer d.colocMu.Unlock()
-	if len(want) > 0 {
-		d.colocWant = maps.Clone(d.colocWant)
-		for _, name := range want {
-			delete(d.colocWant, name)
-		}
+// colocTook notes that a checkpoint took want: its buckets are colocated
+// now, or stay out for good.
+func (d *DB) colocTook(want []string) {
+	if len(want) == 0 {
+		return
 	}
-	if lay != nil {
-		d.colocDone = maps.Clone(lay.tags)
+	d.colocMu.Lock()
+	defer d.colocMu.Unlock()
+	d.colocWant = maps.Clone(d.colocWant)
+	for _, name := range want {
+		delete(d.colocWant, name)
 	}
 }
 

@@ -310,8 +310,7 @@ func findNested(btx *bbolt.Tx) (map[string]map[string]bool, error) {
 
 // checkpoint writes g to bbolt, bucket by bucket in name order and each in
 // key order, with the meta record of g.top, and returns the id of the
-// transaction that wrote the meta record and the file's colocated buckets
-// after it. It first colocates the buckets of want the file does not (see
+// transaction that wrote the meta record. It first colocates the buckets of want the file does not (see
 // extendLayout). With part > 0, it commits a transaction each time bbolt
 // has read part nodes (pages) to change, which bounds the memory bbolt
 // holds (each node, and the page it is written to at the commit): the
@@ -322,13 +321,13 @@ func findNested(btx *bbolt.Tx) (map[string]map[string]bool, error) {
 // error wrapping ErrCorrupt, the transaction rolled back (the parts
 // committed before stay: they are writes g holds anyway).
 // onPart, when not nil, is called after each part but the last commits.
-func checkpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string, part int, onPart func()) (txid uint64, lay *layout, err error) {
+func checkpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string, part int, onPart func()) (txid uint64, err error) {
 	err = guard("write", "", func() error {
 		var werr error
-		txid, lay, werr = writeCheckpoint(db, g, nested, want, part, onPart)
+		txid, werr = writeCheckpoint(db, g, nested, want, part, onPart)
 		return werr
 	})
-	return txid, lay, err
+	return txid, err
 }
 
 // ckptTx is the bbolt transaction a checkpoint writes in, renewed after
@@ -395,27 +394,27 @@ func (c *ckptTx) commit(seq uint64) (uint64, error) {
 }
 
 // writeCheckpoint is checkpoint, unguarded.
-func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string, part int, onPart func()) (uint64, *layout, error) {
+func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string, part int, onPart func()) (uint64, error) {
 	btx, err := db.Begin(true)
 	if err != nil {
-		return 0, nil, fmt.Errorf("begin: %w", err)
+		return 0, fmt.Errorf("begin: %w", err)
 	}
 	c := &ckptTx{db: db, btx: btx, nested: nested, part: part, onPart: onPart}
 	defer func() { _ = c.btx.Rollback() }() // after Commit, a no-op
 	m, _, err := readMeta(btx)
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	c.prevSeq = m.seq
 	before, err := readLayout(btx)
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	// Moving buckets into colocBucket is one transaction, whatever part
 	// says: a bucket half moved would read as half empty.
 	c.lay, c.created, c.dropped, err = extendLayout(btx, before, want, g, nested)
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	c.laid = c.lay == before
 	var colocs []string
@@ -426,19 +425,19 @@ func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, wa
 			continue
 		}
 		if err := c.writeTree(name, t); err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 	}
 	if len(colocs) > 0 {
 		if err := writeColocated(c, g, colocs); err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 	}
 	txid, err := c.commit(g.top)
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
-	return txid, c.lay, nil
+	return txid, nil
 }
 
 // writeTree writes t, the tree of bucket name, not colocated.

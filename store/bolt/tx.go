@@ -299,10 +299,7 @@ type tx struct {
 	// cat caches the file's list of buckets (see DB.cat); nil reads it
 	// from btx every time.
 	cat *atomic.Pointer[catalogue]
-	// colocated reports whether a bucket's keys must fit colocBucket (see
-	// DB.colocated); nil in a View.
-	colocated func(bucket string) bool
-	scratch   []byte // a colocated key's physical key, for a Get
+	scratch []byte // a colocated key's physical key, for a Get
 }
 
 // catalogue is the list of buckets of metaBuckets as of the bbolt
@@ -428,8 +425,9 @@ func (t *tx) check(op, bucket string, key []byte, write bool) error {
 	case len(key) > bbolt.MaxKeySize:
 		return fmt.Errorf("bolt: %s: key longer than %d bytes: %w", op, bbolt.MaxKeySize, store.ErrInvalid)
 	}
-	if write && len(key) > maxColocKey && t.colocated != nil && t.colocated(bucket) {
-		return fmt.Errorf("bolt: %s: bucket %q is colocated: key longer than %d bytes: %w", op, bucket, maxColocKey, store.ErrInvalid)
+	if write && len(key) > maxColocKey {
+		// Any bucket may be colocated (see Colocate).
+		return fmt.Errorf("bolt: %s: key longer than %d bytes: %w", op, maxColocKey, store.ErrInvalid)
 	}
 	if write && t.nested != nil && t.nested[bucket][string(key)] {
 		// The checkpoint could not write it: refuse it now, to this
