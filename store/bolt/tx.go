@@ -298,7 +298,7 @@ type tx struct {
 	done     atomic.Bool
 	// cat caches the file's list of buckets (see DB.cat); nil reads it
 	// from btx every time.
-	cat *atomic.Pointer[catalogue]
+	cat     *atomic.Pointer[catalogue]
 	scratch []byte // a colocated key's physical key, for a Get
 }
 
