@@ -28,7 +28,9 @@
 // Reads answer as before: a Get is one seek, a Scan within one member one
 // walk, and a Scan across members walks the other colocated buckets'
 // records too, skipping them. The file records the list, so later opens
-// keep it whatever they are told.
+// keep it whatever they are told. So that any bucket may be colocated,
+// Put and Delete take keys of at most 16,382 bytes (a physical key
+// repeats the member), half bbolt's limit.
 //
 // # Group commit
 //
