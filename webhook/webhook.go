@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"math/bits"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -499,19 +501,20 @@ func (d *Deliverer) backoff(n int) time.Duration {
 	d.randMu.Lock()
 	_, err := io.ReadFull(d.rand, b[:])
 	d.randMu.Unlock()
-	r := 1.0 // without randomness, the longest wait
+	r := uint64(math.MaxUint64) // without randomness, the longest wait
 	if err == nil {
-		r = float64(binary.BigEndian.Uint64(b[:])>>11) / (1 << 53)
+		r = binary.BigEndian.Uint64(b[:])
 	}
 	return backoff(d.base, d.max, n, r)
 }
 
 // backoff returns the wait after failed attempt n (1, 2, …): base
-// doubled n-1 times, at most max, less up to half of it as r (in [0, 1))
-// says: from half the wait for r = 0 to all of it as r nears 1. The
-// jitter keeps the deliverers that failed together from retrying
-// together; the half kept keeps the backoff growing.
-func backoff(base, max time.Duration, n int, r float64) time.Duration {
+// doubled n-1 times, at most max, less up to half of it as r says, a
+// fraction r/2⁶⁴ of [0, 1): from half the wait for r = 0 to all of it
+// (less a nanosecond) as r nears 2⁶⁴. The jitter keeps the deliverers that
+// failed together from retrying together; the half kept keeps the backoff
+// growing.
+func backoff(base, max time.Duration, n int, r uint64) time.Duration {
 	w := base
 	for i := 1; i < n && w < max; i++ {
 		if w > max/2 {
@@ -522,5 +525,6 @@ func backoff(base, max time.Duration, n int, r float64) time.Duration {
 	}
 	w = min(w, max)
 	half := w / 2
-	return half + time.Duration(r*float64(w-half))
+	jitter, _ := bits.Mul64(uint64(w-half), r) // (w-half)·r/2⁶⁴, below w-half
+	return half + time.Duration(jitter)
 }
