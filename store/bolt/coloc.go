@@ -133,13 +133,18 @@ func writeLayout(btx *bbolt.Tx, l *layout) error {
 // physKey appends to dst the key under which colocBucket holds key of the
 // bucket with tag.
 func physKey(dst, key []byte, tag uint16) []byte {
-	group := key
-	if i := bytes.IndexByte(key, 0); i >= 0 {
-		group = key[:i]
-	}
-	dst = append(dst, group...)
+	dst = append(dst, groupOf(key)...)
 	dst = append(dst, 0, byte(tag>>8), byte(tag))
 	return append(dst, key...)
+}
+
+// groupOf returns key's group: the bytes before its first 0x00, or the
+// whole key.
+func groupOf(key []byte) []byte {
+	if i := bytes.IndexByte(key, 0); i >= 0 {
+		return key[:i]
+	}
+	return key
 }
 
 // splitPhys returns the tag and the logical key of a key of colocBucket;

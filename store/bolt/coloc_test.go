@@ -464,3 +464,103 @@ func TestSlowDown(t *testing.T) {
 		t.Errorf("delays %v: want none after %d, once the checkpoints are done", delays, before)
 	}
 }
+
+// TestColocatedAbsentGroup checks the reads of keys of members that bbolt
+// holds no record of, which a transaction notes to read their other keys
+// without looking (see refs.absent): a miss beside a record of the same
+// member, of another bucket, must not hide that record from a later Get
+// or Scan, nor a miss of member m1 hide m10's, nor an absent member's
+// records written in the transaction be hidden.
+func TestColocatedAbsentGroup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := openDB(t, path, &bolt.Options{NoSync: true})
+	if err := db.Colocate("a", "b"); err != nil {
+		t.Fatal(err)
+	}
+	err := db.Update(t.Context(), func(tx store.Tx) error {
+		for _, r := range [][2]string{{"a", "m1\x00x"}, {"b", "m2\x00x"}, {"a", "m10\x00x"}} {
+			if err := tx.Put(r[0], []byte(r[1]), []byte(r[0]+":"+r[1])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil { // every record in bbolt
+		t.Fatal(err)
+	}
+	db = openDB(t, path, &bolt.Options{NoSync: true})
+	get := func(tx store.Tx, b, k, want string) {
+		t.Helper()
+		v, err := tx.Get(b, []byte(k))
+		switch {
+		case want == "" && !errors.Is(err, store.ErrNotFound):
+			t.Errorf("Get(%q, %q) = %q, %v; want ErrNotFound", b, k, v, err)
+		case want != "" && (err != nil || string(v) != want):
+			t.Errorf("Get(%q, %q) = %q, %v; want %q", b, k, v, err, want)
+		}
+	}
+	scan := func(tx store.Tx, b, start, end string, want ...string) {
+		t.Helper()
+		var got []string
+		err := tx.Scan(b, []byte(start), []byte(end), false, func(k, v []byte) error {
+			got = append(got, string(v))
+			return nil
+		})
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("Scan(%q, %q, %q) = %q, %v; want %q", b, start, end, got, err, want)
+		}
+	}
+	for name, reads := range map[string]func(tx store.Tx){
+		// b's miss of m1 lies after a's record of m1 (tags: a 1, b 2).
+		"after": func(tx store.Tx) {
+			get(tx, "b", "m1\x00x", "")
+			get(tx, "a", "m1\x00x", "a:m1\x00x")
+			scan(tx, "a", "m1\x00", "m1\x01", "a:m1\x00x")
+		},
+		// a's miss of m2 lies before b's record of m2.
+		"before": func(tx store.Tx) {
+			get(tx, "a", "m2\x00x", "")
+			get(tx, "b", "m2\x00x", "b:m2\x00x")
+			scan(tx, "b", "m2\x00", "m2\x01", "b:m2\x00x")
+		},
+		// m1's miss lies before m10's record, another member's.
+		"prefix": func(tx store.Tx) {
+			get(tx, "a", "m1\x00y", "")
+			get(tx, "a", "m10\x00x", "a:m10\x00x")
+			scan(tx, "a", "m10\x00", "m10\x01", "a:m10\x00x")
+			get(tx, "a", "m1\x00x", "a:m1\x00x")
+		},
+		// m3 has no record; a range beyond it still reads bbolt.
+		"absent": func(tx store.Tx) {
+			get(tx, "a", "m3\x00x", "")
+			get(tx, "b", "m3\x00x", "")
+			scan(tx, "a", "m3\x00", "m3\x01")
+			scan(tx, "b", "m2\x00", "m3\x01", "b:m2\x00x")
+			get(tx, "a", "m0\x00x", "")
+			scan(tx, "a", "m0\x00", "m2", "a:m1\x00x", "a:m10\x00x")
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := db.View(t.Context(), func(tx store.Tx) error { reads(tx); return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	// An absent member's records written in the transaction are read.
+	err = db.Update(t.Context(), func(tx store.Tx) error {
+		get(tx, "a", "m3\x00x", "")
+		if err := tx.Put("b", []byte("m3\x00y"), []byte("b:m3\x00y")); err != nil {
+			return err
+		}
+		get(tx, "b", "m3\x00y", "b:m3\x00y")
+		scan(tx, "b", "m3\x00", "m3\x01", "b:m3\x00y")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -339,6 +339,37 @@ type bucketRefs struct {
 type refs struct {
 	byName map[string]*bucketRefs
 	recent [16]*bucketRefs
+	// absent holds groups (members) of which colocBucket in absentTx, the
+	// read transaction, has no record: a Get found the records on either
+	// side of its key to be other groups'. A new member's event or opening
+	// then reads its dozen absent keys from bbolt once, not a dozen times
+	// (each a seek and two neighbours' checksums).
+	absent   map[string]struct{}
+	absentTx *bbolt.Tx
+}
+
+// groupAbsent reports whether group is known to have no record in
+// colocBucket in btx.
+func (c *refs) groupAbsent(btx *bbolt.Tx, group []byte) bool {
+	if c.absentTx != btx {
+		return false
+	}
+	_, ok := c.absent[string(group)]
+	return ok
+}
+
+// markAbsent notes that group has no record in colocBucket in btx. The
+// note of an earlier transaction is dropped: a checkpoint may have written
+// the group since. Holding btx keeps its address from being reused.
+func (c *refs) markAbsent(btx *bbolt.Tx, group []byte) {
+	if c.absentTx != btx {
+		c.absentTx = btx
+		clear(c.absent)
+	}
+	if c.absent == nil {
+		c.absent = make(map[string]struct{})
+	}
+	c.absent[string(group)] = struct{}{}
 }
 
 func newRefs() *refs { return &refs{byName: make(map[string]*bucketRefs)} }
@@ -490,15 +521,24 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 		return nil, t.noBucket("get", r)
 	}
 	logical := key
+	var group []byte // the physical key's group and its 0x00, when colocated
 	if r.tag != 0 {
+		g := groupOf(key)
+		if t.refs.groupAbsent(t.btx, g) {
+			return nil, nil
+		}
 		t.scratch = physKey(t.scratch[:0], key, r.tag)
-		key = t.scratch
+		key, group = t.scratch, t.scratch[:len(g)+1]
 	}
 	c := b.Cursor()
 	k, v := c.Seek(key)
 	switch {
 	case !bytes.Equal(k, key):
-		return nil, t.confirmMiss(r, c, key, k, v)
+		alone, err := t.confirmMiss(r, c, key, k, v, group)
+		if err == nil && alone {
+			t.refs.markAbsent(t.btx, group[:len(group)-1])
+		}
+		return nil, err
 	case !r.mapped.holdsPair(k, v):
 		return nil, fmt.Errorf("%w: get: bucket %q, key %q: the value lies outside the file", ErrCorrupt, r.name, key)
 	case v == nil:
@@ -521,20 +561,27 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 // checksums hold. A record whose key was damaged lies there, and a damaged
 // branch page sends the search to another leaf, whose neighbours are out
 // of order: either is an error wrapping ErrCorrupt, not a missing record.
-// (Costs a step back and two checksums a miss.)
-func (t *tx) confirmMiss(r *bucketRefs, c *bbolt.Cursor, key, k, v []byte) error {
+// (Costs a step back and two checksums a miss.) With group, the physical
+// key's group and its 0x00, it reports whether neither record is of the
+// group, which then has no record in the bucket.
+func (t *tx) confirmMiss(r *bucketRefs, c *bbolt.Cursor, key, k, v, group []byte) (alone bool, err error) {
+	alone = group != nil
 	if k != nil {
 		if err := t.neighbour(r, key, k, v, 1); err != nil {
-			return err
+			return false, err
 		}
+		alone = alone && !bytes.HasPrefix(k, group)
 		k, v = c.Prev()
 	} else {
 		k, v = c.Last()
 	}
 	if k == nil {
-		return nil
+		return alone, nil
 	}
-	return t.neighbour(r, key, k, v, -1)
+	if err := t.neighbour(r, key, k, v, -1); err != nil {
+		return false, err
+	}
+	return alone && !bytes.HasPrefix(k, group), nil
 }
 
 // neighbour checks the record k, v found next to where key would be, on
@@ -741,7 +788,9 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 		}
 	}
 	r := t.bucket(bucket)
-	if b := t.boltBucket(r); b != nil {
+	if b := t.boltBucket(r); b != nil && r.tag != 0 && t.absentRange(start, end) {
+		cs = &cursorSource{} // the range's group has no record in bbolt
+	} else if b != nil {
 		if r.tag != 0 {
 			// Walk the bucket's physical range (see coloc.go).
 			if start != nil {
@@ -764,6 +813,21 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 		return nil
 	}
 	return err
+}
+
+// absentRange reports whether the logical range [start, end) of a
+// colocated bucket lies within one group that colocBucket has no record
+// of in t.btx (see refs.absent): the keys from a group g up to g, 0x01
+// all have group g.
+func (t *tx) absentRange(start, end []byte) bool {
+	if start == nil || end == nil {
+		return false
+	}
+	g := groupOf(start)
+	if !t.refs.groupAbsent(t.btx, g) {
+		return false
+	}
+	return bytes.Compare(end, append(g[:len(g):len(g)], 1)) <= 0
 }
 
 // source walks one level of a bucket in [start, end), in one direction.
