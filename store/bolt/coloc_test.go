@@ -564,3 +564,49 @@ func TestColocatedAbsentGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAbsentGap checks the reads of absent keys of a bucket that is not
+// colocated, each of which a transaction remembers the neighbours of, to
+// answer a later miss between them without looking (see
+// bucketRefs.gapLo): the neighbours themselves, and keys beyond them,
+// are still found.
+func TestAbsentGap(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := openDB(t, path, &bolt.Options{NoSync: true})
+	err := db.Update(t.Context(), func(tx store.Tx) error {
+		for _, k := range []string{"b", "d", "f"} {
+			if err := tx.Put("plain", []byte(k), []byte("v"+k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil { // every record in bbolt
+		t.Fatal(err)
+	}
+	db = openDB(t, path, &bolt.Options{NoSync: true})
+	// Each read follows a miss whose gap borders its key.
+	reads := []struct{ key, want string }{
+		{"c", ""}, {"cc", ""}, {"d", "vd"}, {"c", ""}, {"b", "vb"},
+		{"e", ""}, {"f", "vf"}, {"g", ""}, {"z", ""}, {"f", "vf"},
+		{"a", ""}, {"b", "vb"}, {"\x00", ""}, {"a", ""},
+	}
+	err = db.View(t.Context(), func(tx store.Tx) error {
+		for _, r := range reads {
+			v, err := tx.Get("plain", []byte(r.key))
+			switch {
+			case r.want == "" && !errors.Is(err, store.ErrNotFound):
+				t.Errorf("Get(%q) = %q, %v; want ErrNotFound", r.key, v, err)
+			case r.want != "" && (err != nil || string(v) != r.want):
+				t.Errorf("Get(%q) = %q, %v; want %q", r.key, v, err, r.want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -330,6 +330,33 @@ type bucketRefs struct {
 	// missingKnown is set.
 	missing      error
 	missingKnown bool
+	// gapLo and gapHi, when gapKnown, are the records of bolt (not
+	// colocated) on either side of the last key a Get found absent (nil:
+	// none that side): no key between them is in btx, so the next new key
+	// of a run (request IDs, due times) costs two comparisons, not a seek
+	// and two checksums. They lie in btx's pages.
+	gapLo, gapHi []byte
+	gapKnown     bool
+	// hits are the last records a Get found in bolt (not colocated), key
+	// and value, in btx's pages: the keys every transaction of a batch
+	// reads (the program's definition in meta) are sought once a batch.
+	hits    [2]struct{ k, v []byte }
+	lastHit int
+}
+
+// hit returns the value of key when it is one of r.hits.
+func (r *bucketRefs) hit(key []byte) ([]byte, bool) {
+	for _, h := range r.hits {
+		if h.k != nil && bytes.Equal(h.k, key) {
+			return h.v, true
+		}
+	}
+	return nil, false
+}
+
+// inGap reports whether key lies between r.gapLo and r.gapHi.
+func (r *bucketRefs) inGap(key []byte) bool {
+	return r.gapKnown && (r.gapLo == nil || bytes.Compare(r.gapLo, key) < 0) && (r.gapHi == nil || bytes.Compare(key, r.gapHi) < 0)
 }
 
 // refs holds the bucketRefs of the buckets used. Bucket names are mostly
@@ -407,6 +434,8 @@ func (t *tx) boltBucket(r *bucketRefs) *bbolt.Bucket {
 	if r.btx != t.btx {
 		r.btx, r.mapped = t.btx, t.mapped
 		r.missing, r.missingKnown = nil, false
+		r.gapLo, r.gapHi, r.gapKnown = nil, nil, false
+		r.hits = [2]struct{ k, v []byte }{}
 		c := t.catalogue()
 		if c.err != nil {
 			r.bolt, r.tag, r.lay = nil, 0, nil
@@ -522,6 +551,14 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 	}
 	logical := key
 	var group []byte // the physical key's group and its 0x00, when colocated
+	if r.tag == 0 {
+		if r.inGap(key) {
+			return nil, nil
+		}
+		if v, ok := r.hit(key); ok {
+			return v, nil
+		}
+	}
 	if r.tag != 0 {
 		g := groupOf(key)
 		if t.refs.groupAbsent(t.btx, g) {
@@ -551,6 +588,10 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 	if !good {
 		return nil, badSum("get", r.name, logical)
 	}
+	if r.tag == 0 {
+		r.lastHit = (r.lastHit + 1) % len(r.hits)
+		r.hits[r.lastHit].k, r.hits[r.lastHit].v = k, v
+	}
 	return v, nil
 }
 
@@ -566,6 +607,7 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 // group, which then has no record in the bucket.
 func (t *tx) confirmMiss(r *bucketRefs, c *bbolt.Cursor, key, k, v, group []byte) (alone bool, err error) {
 	alone = group != nil
+	next := k
 	if k != nil {
 		if err := t.neighbour(r, key, k, v, 1); err != nil {
 			return false, err
@@ -575,13 +617,16 @@ func (t *tx) confirmMiss(r *bucketRefs, c *bbolt.Cursor, key, k, v, group []byte
 	} else {
 		k, v = c.Last()
 	}
-	if k == nil {
-		return alone, nil
+	if k != nil {
+		if err := t.neighbour(r, key, k, v, -1); err != nil {
+			return false, err
+		}
+		alone = alone && !bytes.HasPrefix(k, group)
 	}
-	if err := t.neighbour(r, key, k, v, -1); err != nil {
-		return false, err
+	if r.tag == 0 {
+		r.gapLo, r.gapHi, r.gapKnown = k, next, true
 	}
-	return alone && !bytes.HasPrefix(k, group), nil
+	return alone, nil
 }
 
 // neighbour checks the record k, v found next to where key would be, on
@@ -827,7 +872,11 @@ func (t *tx) absentRange(start, end []byte) bool {
 	if !t.refs.groupAbsent(t.btx, g) {
 		return false
 	}
-	return bytes.Compare(end, append(g[:len(g):len(g)], 1)) <= 0
+	if !bytes.HasPrefix(end, g) {
+		return bytes.Compare(end, g) < 0 // an empty range
+	}
+	rest := end[len(g):]
+	return len(rest) == 0 || rest[0] == 0 || rest[0] == 1 && len(rest) == 1
 }
 
 // source walks one level of a bucket in [start, end), in one direction.
