@@ -104,6 +104,14 @@
 // same levels in key order, in either direction, the upper level winning on
 // equal keys and its tombstones hiding keys; each level is walked lazily
 // (the trees in chunks that grow), so a Scan that stops early reads little.
+// The functions of a batch (or a View) share what they learnt of the bbolt
+// transaction, which does not change under them: per bucket, the records
+// on either side of the last key found absent, and the last two records
+// found; and the members of which the colocated records hold nothing
+// (found with a miss whose neighbours are other members'). So a run of new
+// keys, the keys every function reads (the program's definition), and a
+// new member's dozen absent keys cost a seek each once a batch, not once a
+// read.
 //
 // # Checkpoints
 //
