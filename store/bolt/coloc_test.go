@@ -465,12 +465,12 @@ func TestSlowDown(t *testing.T) {
 	}
 }
 
-// TestColocatedAbsentGroup checks the reads of keys of members that bbolt
-// holds no record of, which a transaction notes to read their other keys
-// without looking (see refs.absent): a miss beside a record of the same
-// member, of another bucket, must not hide that record from a later Get
-// or Scan, nor a miss of member m1 hide m10's, nor an absent member's
-// records written in the transaction be hidden.
+// TestColocatedAbsentGroup checks the reads of members' colocated keys,
+// which a transaction answers from the member's records read in one walk
+// (see window): a miss beside a record of the same member, of another
+// bucket, must not hide that record from a later Get or Scan, nor a miss
+// of member m1 hide m10's, nor an absent member's records written in the
+// transaction be hidden.
 func TestColocatedAbsentGroup(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	db := openDB(t, path, &bolt.Options{NoSync: true})
@@ -602,6 +602,75 @@ func TestAbsentGap(t *testing.T) {
 				t.Errorf("Get(%q) = %q, %v; want ErrNotFound", r.key, v, err)
 			case r.want != "" && (err != nil || string(v) != r.want):
 				t.Errorf("Get(%q) = %q, %v; want %q", r.key, v, err, r.want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestColocatedWindowLimit checks the reads of a member with more records
+// than a transaction reads in one walk (bolt.WindowMax): those beyond it,
+// of the same bucket and of a later one, and the ranges that reach past
+// it, are read from bbolt as they would be without the walk.
+func TestColocatedWindowLimit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := openDB(t, path, &bolt.Options{NoSync: true})
+	if err := db.Colocate("a", "b"); err != nil {
+		t.Fatal(err)
+	}
+	n := bolt.WindowMax + 20
+	key := func(i int) string { return fmt.Sprintf("m1\x00k%03d", i) }
+	err := db.Update(t.Context(), func(tx store.Tx) error {
+		for i := range n {
+			if err := tx.Put("a", []byte(key(i)), []byte(fmt.Sprint(i))); err != nil {
+				return err
+			}
+		}
+		return tx.Put("b", []byte("m1\x00x"), []byte("bx"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil { // every record in bbolt
+		t.Fatal(err)
+	}
+	db = openDB(t, path, &bolt.Options{NoSync: true})
+	count := func(tx store.Tx, b, start, end string) (int, error) {
+		c := 0
+		err := tx.Scan(b, []byte(start), []byte(end), false, func(k, v []byte) error { c++; return nil })
+		return c, err
+	}
+	err = db.View(t.Context(), func(tx store.Tx) error {
+		for _, g := range []struct{ b, k, want string }{
+			{"a", key(3), "3"},                                     // in the walk
+			{"a", key(n - 1), fmt.Sprint(n - 1)},                   // beyond it
+			{"a", key(bolt.WindowMax), fmt.Sprint(bolt.WindowMax)}, // the first beyond
+			{"a", key(n), ""},                                      // beyond, absent
+			{"a", "m1\x00k0035", ""},                               // in it, absent
+			{"b", "m1\x00x", "bx"},                                 // a later bucket, beyond
+		} {
+			v, err := tx.Get(g.b, []byte(g.k))
+			switch {
+			case g.want == "" && !errors.Is(err, store.ErrNotFound):
+				t.Errorf("Get(%q, %q) = %q, %v; want ErrNotFound", g.b, g.k, v, err)
+			case g.want != "" && (err != nil || string(v) != g.want):
+				t.Errorf("Get(%q, %q) = %q, %v; want %q", g.b, g.k, v, err, g.want)
+			}
+		}
+		for _, s := range []struct {
+			b, start, end string
+			want          int
+		}{
+			{"a", key(0), key(10), 10},             // in the walk
+			{"a", "m1\x00", "m1\x01", n},           // past it
+			{"a", key(60), key(n - 5), n - 5 - 60}, // across its end
+			{"b", "m1\x00", "m1\x01", 1},           // a later bucket
+		} {
+			if got, err := count(tx, s.b, s.start, s.end); err != nil || got != s.want {
+				t.Errorf("Scan(%q, %q, %q) = %d records, %v; want %d", s.b, s.start, s.end, got, err, s.want)
 			}
 		}
 		return nil
