@@ -533,6 +533,23 @@ func TestColocatedAbsentGroup(t *testing.T) {
 			scan(tx, "a", "m10\x00", "m10\x01", "a:m10\x00x")
 			get(tx, "a", "m1\x00x", "a:m1\x00x")
 		},
+		// m11 has no record, nor has m15 between the same neighbours;
+		// those neighbours' members have theirs.
+		"between": func(tx store.Tx) {
+			get(tx, "a", "m11\x00x", "")
+			get(tx, "b", "m2\x00x", "b:m2\x00x")
+			get(tx, "a", "m15\x00x", "")
+			get(tx, "a", "m10\x00x", "a:m10\x00x")
+			scan(tx, "a", "m10\x00", "m10\x01", "a:m10\x00x")
+			get(tx, "b", "m1\x00x", "")
+			get(tx, "a", "m1\x00x", "a:m1\x00x")
+		},
+		// after the last member: m3 and m4 have none, m2 has.
+		"last": func(tx store.Tx) {
+			get(tx, "a", "m4\x00x", "")
+			get(tx, "a", "m3\x00x", "")
+			get(tx, "b", "m2\x00x", "b:m2\x00x")
+		},
 		// m3 has no record; a range beyond it still reads bbolt.
 		"absent": func(tx store.Tx) {
 			get(tx, "a", "m3\x00x", "")

@@ -373,6 +373,12 @@ type refs struct {
 	// seek each; a new member's, none.
 	windows  map[string]*window
 	windowTx *bbolt.Tx
+	// gapLo and gapHi, when gapKnown, are the records of colocBucket on
+	// either side of the last member found to have none (nil: none that
+	// side): a member between them has none either, so that an import's
+	// new members, which follow every member of the file, cost no seek.
+	gapLo, gapHi []byte
+	gapKnown     bool
 }
 
 // windowMax is the most records of a group a window holds: a member's
@@ -654,13 +660,19 @@ func (t *tx) window(r *bucketRefs, b *bbolt.Bucket, group []byte) (*window, erro
 	if rs.windowTx != t.btx {
 		rs.windowTx = t.btx
 		clear(rs.windows)
+		rs.gapLo, rs.gapHi, rs.gapKnown = nil, nil, false
 	}
 	if w, ok := rs.windows[string(group)]; ok {
 		return w, nil
 	}
-	w, err := t.readWindow(r, b, group)
-	if err != nil {
-		return nil, err
+	var w *window
+	if rs.gapKnown && groupIn(group, rs.gapLo, rs.gapHi) {
+		w = &window{complete: true}
+	} else {
+		var err error
+		if w, err = t.readWindow(r, b, group); err != nil {
+			return nil, err
+		}
 	}
 	if rs.windows == nil {
 		rs.windows = make(map[string]*window)
@@ -724,7 +736,23 @@ func (t *tx) readWindow(r *bucketRefs, b *bbolt.Bucket, group []byte) (*window, 
 		}
 	}
 	w.complete = true
+	if len(w.recs) == 0 {
+		t.refs.gapLo, t.refs.gapHi, t.refs.gapKnown = pk, k, true
+	}
 	return w, nil
+}
+
+// groupIn reports whether every key of group in colocBucket (group, 0x00,
+// …, up to group, 0x01) lies strictly between the records lo and hi (nil:
+// no bound).
+func groupIn(group, lo, hi []byte) bool {
+	var buf [64]byte
+	b := append(append(buf[:0], group...), 0)
+	if lo != nil && bytes.Compare(lo, b) >= 0 {
+		return false
+	}
+	b[len(b)-1] = 1
+	return hi == nil || bytes.Compare(hi, b) >= 0
 }
 
 // neighbour checks the record k, v found next to where key would be, on
