@@ -689,23 +689,21 @@ func (t *tx) readWindow(r *bucketRefs, b *bbolt.Bucket, group []byte) (*window, 
 	prefix := append(group[:len(group):len(group)], 0)
 	c := b.Cursor()
 	k, v := c.Seek(prefix)
-	// The record before the group. Prev from the first record would leave
-	// the cursor on the second (bbolt), so the walk seeks again.
+	// The record before the group. From the bucket's first record, Prev
+	// finds none and leaves the cursor there (bbolt); else Next comes
+	// back to k.
 	var pk, pv []byte
-	if k != nil {
-		pk, pv = c.Prev()
-	} else {
+	if k == nil {
 		pk, pv = c.Last()
+	} else if pk, pv = c.Prev(); pk != nil {
+		k, v = c.Next()
 	}
 	if pk != nil {
 		if err := t.neighbour(r, prefix, pk, pv, -1); err != nil {
 			return nil, err
 		}
 	}
-	if k != nil {
-		k, v = c.Seek(prefix)
-	}
-	w := &window{}
+	w := &window{recs: make([]winRec, 0, 16)}
 	last := prefix
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if len(w.recs) == windowMax {
