@@ -338,8 +338,9 @@ type bucketRefs struct {
 	gapLo, gapHi []byte
 	gapKnown     bool
 	// hits are the last records a Get found in bolt (not colocated), key
-	// and value, in btx's pages: the keys every transaction of a batch
-	// reads (the program's definition in meta) are sought once a batch.
+	// and value, in btx's pages: the keys every function of a batch reads
+	// (the program's definition in meta) are sought once a read
+	// transaction, not once a function.
 	hits    [2]struct{ k, v []byte }
 	lastHit int
 }
@@ -629,9 +630,8 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 // checksums hold. A record whose key was damaged lies there, and a damaged
 // branch page sends the search to another leaf, whose neighbours are out
 // of order: either is an error wrapping ErrCorrupt, not a missing record.
-// (Costs a step back and two checksums a miss.) With group, the physical
-// key's group and its 0x00, it reports whether neither record is of the
-// group, which then has no record in the bucket.
+// (Costs a step back and two checksums a miss.) In a bucket not colocated
+// it notes the two records as r's gap.
 func (t *tx) confirmMiss(r *bucketRefs, c *bbolt.Cursor, key, k, v []byte) error {
 	next := k
 	if k != nil {
