@@ -472,12 +472,7 @@ func TestSlowDown(t *testing.T) {
 // of member m1 hide m10's, nor an absent member's records written in the
 // transaction be hidden.
 func TestColocatedAbsentGroup(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "store.db")
-	db := openDB(t, path, &bolt.Options{NoSync: true})
-	if err := db.Colocate("a", "b"); err != nil {
-		t.Fatal(err)
-	}
-	err := db.Update(t.Context(), func(tx store.Tx) error {
+	db := inBbolt(t, []string{"a", "b"}, func(tx store.Tx) error {
 		for _, r := range [][2]string{{"a", "m1\x00x"}, {"b", "m2\x00x"}, {"a", "m10\x00x"}} {
 			if err := tx.Put(r[0], []byte(r[1]), []byte(r[0]+":"+r[1])); err != nil {
 				return err
@@ -485,23 +480,7 @@ func TestColocatedAbsentGroup(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil { // every record in bbolt
-		t.Fatal(err)
-	}
-	db = openDB(t, path, &bolt.Options{NoSync: true})
-	get := func(tx store.Tx, b, k, want string) {
-		t.Helper()
-		v, err := tx.Get(b, []byte(k))
-		switch {
-		case want == "" && !errors.Is(err, store.ErrNotFound):
-			t.Errorf("Get(%q, %q) = %q, %v; want ErrNotFound", b, k, v, err)
-		case want != "" && (err != nil || string(v) != want):
-			t.Errorf("Get(%q, %q) = %q, %v; want %q", b, k, v, err, want)
-		}
-	}
+	get := func(tx store.Tx, b, k, want string) { t.Helper(); wantGet(t, tx, b, k, want) }
 	scan := func(tx store.Tx, b, start, end string, want ...string) {
 		t.Helper()
 		var got []string
@@ -568,7 +547,7 @@ func TestColocatedAbsentGroup(t *testing.T) {
 		})
 	}
 	// An absent member's records written in the transaction are read.
-	err = db.Update(t.Context(), func(tx store.Tx) error {
+	err := db.Update(t.Context(), func(tx store.Tx) error {
 		get(tx, "a", "m3\x00x", "")
 		if err := tx.Put("b", []byte("m3\x00y"), []byte("b:m3\x00y")); err != nil {
 			return err
@@ -588,9 +567,7 @@ func TestColocatedAbsentGroup(t *testing.T) {
 // bucketRefs.gapLo): the neighbours themselves, and keys beyond them,
 // are still found.
 func TestAbsentGap(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "store.db")
-	db := openDB(t, path, &bolt.Options{NoSync: true})
-	err := db.Update(t.Context(), func(tx store.Tx) error {
+	db := inBbolt(t, nil, func(tx store.Tx) error {
 		for _, k := range []string{"b", "d", "f"} {
 			if err := tx.Put("plain", []byte(k), []byte("v"+k)); err != nil {
 				return err
@@ -598,28 +575,15 @@ func TestAbsentGap(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil { // every record in bbolt
-		t.Fatal(err)
-	}
-	db = openDB(t, path, &bolt.Options{NoSync: true})
 	// Each read follows a miss whose gap borders its key.
 	reads := []struct{ key, want string }{
 		{"c", ""}, {"cc", ""}, {"d", "vd"}, {"c", ""}, {"b", "vb"},
 		{"e", ""}, {"f", "vf"}, {"g", ""}, {"z", ""}, {"f", "vf"},
 		{"a", ""}, {"b", "vb"}, {"\x00", ""}, {"a", ""},
 	}
-	err = db.View(t.Context(), func(tx store.Tx) error {
+	err := db.View(t.Context(), func(tx store.Tx) error {
 		for _, r := range reads {
-			v, err := tx.Get("plain", []byte(r.key))
-			switch {
-			case r.want == "" && !errors.Is(err, store.ErrNotFound):
-				t.Errorf("Get(%q) = %q, %v; want ErrNotFound", r.key, v, err)
-			case r.want != "" && (err != nil || string(v) != r.want):
-				t.Errorf("Get(%q) = %q, %v; want %q", r.key, v, err, r.want)
-			}
+			wantGet(t, tx, "plain", r.key, r.want)
 		}
 		return nil
 	})
@@ -633,14 +597,9 @@ func TestAbsentGap(t *testing.T) {
 // of the same bucket and of a later one, and the ranges that reach past
 // it, are read from bbolt as they would be without the walk.
 func TestColocatedWindowLimit(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "store.db")
-	db := openDB(t, path, &bolt.Options{NoSync: true})
-	if err := db.Colocate("a", "b"); err != nil {
-		t.Fatal(err)
-	}
 	n := bolt.WindowMax + 20
 	key := func(i int) string { return fmt.Sprintf("m1\x00k%03d", i) }
-	err := db.Update(t.Context(), func(tx store.Tx) error {
+	db := inBbolt(t, []string{"a", "b"}, func(tx store.Tx) error {
 		for i := range n {
 			if err := tx.Put("a", []byte(key(i)), []byte(fmt.Sprint(i))); err != nil {
 				return err
@@ -648,19 +607,12 @@ func TestColocatedWindowLimit(t *testing.T) {
 		}
 		return tx.Put("b", []byte("m1\x00x"), []byte("bx"))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil { // every record in bbolt
-		t.Fatal(err)
-	}
-	db = openDB(t, path, &bolt.Options{NoSync: true})
 	count := func(tx store.Tx, b, start, end string) (int, error) {
 		c := 0
 		err := tx.Scan(b, []byte(start), []byte(end), false, func(k, v []byte) error { c++; return nil })
 		return c, err
 	}
-	err = db.View(t.Context(), func(tx store.Tx) error {
+	err := db.View(t.Context(), func(tx store.Tx) error {
 		for _, g := range []struct{ b, k, want string }{
 			{"a", key(3), "3"},                                     // in the walk
 			{"a", key(n - 1), fmt.Sprint(n - 1)},                   // beyond it
@@ -669,13 +621,7 @@ func TestColocatedWindowLimit(t *testing.T) {
 			{"a", "m1\x00k0035", ""},                               // in it, absent
 			{"b", "m1\x00x", "bx"},                                 // a later bucket, beyond
 		} {
-			v, err := tx.Get(g.b, []byte(g.k))
-			switch {
-			case g.want == "" && !errors.Is(err, store.ErrNotFound):
-				t.Errorf("Get(%q, %q) = %q, %v; want ErrNotFound", g.b, g.k, v, err)
-			case g.want != "" && (err != nil || string(v) != g.want):
-				t.Errorf("Get(%q, %q) = %q, %v; want %q", g.b, g.k, v, err, g.want)
-			}
+			wantGet(t, tx, g.b, g.k, g.want)
 		}
 		for _, s := range []struct {
 			b, start, end string
@@ -695,4 +641,37 @@ func TestColocatedWindowLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// wantGet checks tx.Get(b, k): want, or ErrNotFound when want is empty.
+func wantGet(t *testing.T, tx store.Tx, b, k, want string) {
+	t.Helper()
+	v, err := tx.Get(b, []byte(k))
+	switch {
+	case want == "" && !errors.Is(err, store.ErrNotFound):
+		t.Errorf("Get(%q, %q) = %q, %v; want ErrNotFound", b, k, v, err)
+	case want != "" && (err != nil || string(v) != want):
+		t.Errorf("Get(%q, %q) = %q, %v; want %q", b, k, v, err, want)
+	}
+}
+
+// inBbolt returns a store, its buckets colocate colocated, to which put
+// wrote in one Update and which was then closed and opened again, so that
+// every record is in the bbolt file and reads go there.
+func inBbolt(t *testing.T, colocate []string, put func(tx store.Tx) error) *bolt.DB {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := openDB(t, path, &bolt.Options{NoSync: true})
+	if len(colocate) > 0 {
+		if err := db.Colocate(colocate...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Update(t.Context(), put); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return openDB(t, path, &bolt.Options{NoSync: true})
 }
