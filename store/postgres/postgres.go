@@ -442,15 +442,18 @@ func newQueries(schema string) queries {
 		// A sequential scan takes a predicate lock on the whole table,
 		// which makes every concurrent writer a conflict; the store's
 		// statements all have an index to use, so make the planner use
-		// it, even on a small table. A custom plan would be made again
-		// at each run of a statement (PostgreSQL makes five before it
-		// weighs a generic one, and keeps making them when the generic
-		// plan's estimate of the unnest joins is worse), which cost more
-		// server time than running it: every statement here has the
-		// same best plan whatever its parameters (an index scan of the
-		// primary key), so the generic one, made once a connection.
-		settings: `SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`,
-		get:      `SELECT value FROM ` + kv + ` WHERE bucket = $1 AND key = $2`,
+		// it, even on a small table, and a plain index scan (in key
+		// order, as Scan wants; a bitmap scan sorts what it read). A
+		// custom plan would be made again at each run of a statement
+		// (PostgreSQL makes five before it weighs a generic one, and
+		// keeps making them when the generic plan's estimate of the
+		// unnest joins is worse), which costs the server more than the
+		// run: every statement here has the same best plan whatever its
+		// parameters (an index scan of the primary key), so the generic
+		// one, made once a connection.
+		settings: `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+			set_config('plan_cache_mode', 'force_generic_plan', true)`,
+		get: `SELECT value FROM ` + kv + ` WHERE bucket = $1 AND key = $2`,
 		getMany: `SELECT k.i, kv.value FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS k(bucket, key, i)
 			JOIN ` + kv + ` kv ON kv.bucket = k.bucket AND kv.key = k.key`,
 		upsert: `INSERT INTO ` + kv + ` (bucket, key, value)
