@@ -706,7 +706,7 @@ func (t *tx) found(bucket, key string) (found, known bool) {
 // writes needs no round trip. It returns the server's error as is.
 func (t *tx) commit(write bool) error {
 	var ins, upd, ups, del rows
-	inserts := 0 // the first inserts are the Inserts' keys
+	var inserted []bool // for each key of ins, whether Insert wrote it
 	var ab, ak [][]byte
 	var ad []string
 	if write {
@@ -716,15 +716,7 @@ func (t *tx) commit(write bool) error {
 				e := m[k]
 				if e.ins {
 					ins.add(bucket, k, e.val)
-				}
-			}
-		}
-		inserts = len(ins.keys)
-		for _, bucket := range sortedKeys(t.writes) {
-			m := t.writes[bucket]
-			for _, k := range sortedKeys(m) {
-				e := m[k]
-				if e.ins {
+					inserted = append(inserted, true)
 					continue
 				}
 				found, known := t.found(bucket, k)
@@ -737,6 +729,7 @@ func (t *tx) commit(write bool) error {
 					upd.add(bucket, k, e.val)
 				default:
 					ins.add(bucket, k, e.val)
+					inserted = append(inserted, false)
 				}
 			}
 		}
@@ -784,8 +777,10 @@ func (t *tx) commit(write bool) error {
 		case isUniqueViolation(err) && keys == &ins.keys:
 			// A key the transaction takes as absent exists: the next run
 			// reads the Inserts' keys.
-			for i := range inserts {
-				t.present[[2]string{string(ins.buckets[i]), string(ins.keys[i])}] = true
+			for i, by := range inserted {
+				if by {
+					t.present[[2]string{string(ins.buckets[i]), string(ins.keys[i])}] = true
+				}
 			}
 			err = &pgconn.PgError{Code: "40001", Message: "a key written as new exists: " + err.Error()}
 		}
