@@ -663,17 +663,19 @@ func first(a, b []byte, reverse bool) bool {
 	return c == 0 || (c < 0) != reverse
 }
 
-// rows is a list of keys of buckets, with values, as the statements take
-// them (three arrays).
+// rows is a list of keys of buckets, with values (but for a delete), as
+// the statements take them: in arrays.
 type rows struct {
 	buckets, keys, vals [][]byte
 }
 
 func (r *rows) add(bucket, key string, val []byte) {
+	r.key(bucket, key)
+	r.vals = append(r.vals, val)
+}
+
+func (r *rows) key(bucket, key string) {
 	r.buckets, r.keys = append(r.buckets, []byte(bucket)), append(r.keys, []byte(key))
-	if val != nil {
-		r.vals = append(r.vals, val)
-	}
 }
 
 // found reports whether the transaction's reads found key (known false
@@ -722,7 +724,7 @@ func (t *tx) commit(write bool) error {
 				found, known := t.found(bucket, k)
 				switch {
 				case e.del:
-					del.add(bucket, k, nil)
+					del.key(bucket, k)
 				case !known:
 					ups.add(bucket, k, e.val)
 				case found:
