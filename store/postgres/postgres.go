@@ -47,9 +47,9 @@ type Stats struct {
 	GaveUp int64
 	// RoundTrips is the number of requests that Updates, all their runs
 	// included, sent to the server and waited for: a read (or a Preload),
-	// the commit batch, a rollback after an error. pgx prepares each
-	// statement once per connection, in a round trip of its own that is
-	// not counted.
+	// the commit batch, a rollback after an error. Each statement is
+	// prepared once a connection, in a round trip of its own that is not
+	// counted.
 	RoundTrips int64
 	// Views and ViewRoundTrips count the Views and their round trips.
 	Views, ViewRoundTrips int64
