@@ -48,6 +48,7 @@ const placeMask = 1<<legBits - 1
 // Ledger posts to and reads the journal inside one store transaction.
 type Ledger struct {
 	tx  store.Tx
+	ins store.Inserter // tx, when it inserts (see putNew)
 	loc *time.Location
 	// Scratch buffers for the keys and values a posting hands to the
 	// store, which copies them (store.Tx.Put): an account key (kb), a lot
@@ -93,7 +94,8 @@ func (l *Ledger) Init(tx store.Tx, loc *time.Location) {
 	if l.loc != loc {
 		from, to, day = 0, 0, ""
 	}
-	*l = Ledger{tx: tx, loc: loc, dayFrom: from, dayTo: to, day: day}
+	ins, _ := tx.(store.Inserter)
+	*l = Ledger{tx: tx, ins: ins, loc: loc, dayFrom: from, dayTo: to, day: day}
 	l.kb, l.lb, l.vb = l.scratch[0][:0], l.scratch[1][:0], l.scratch[2][:0]
 }
 
@@ -280,13 +282,29 @@ func (l *Ledger) putLot(lot Lot, indexed bool) error {
 		if err := l.tx.Delete(bLot, k); err != nil || indexed {
 			return err
 		}
-		return l.tx.Put(bLotID, l.lotIDKey(lot.Account, lot.ID), ts)
+		return l.putNew(bLotID, l.lotIDKey(lot.Account, lot.ID), ts)
 	}
 	l.vb = appendLot(l.vb[:0], lot)
-	if err := l.tx.Put(bLot, k, l.vb); err != nil || indexed {
+	if indexed {
+		return l.tx.Put(bLot, k, l.vb)
+	}
+	if err := l.putNew(bLot, k, l.vb); err != nil {
 		return err
 	}
-	return l.tx.Put(bLotID, l.lotIDKey(lot.Account, lot.ID), ts)
+	return l.putNew(bLotID, l.lotIDKey(lot.Account, lot.ID), ts)
+}
+
+// putNew writes a record whose key the ledger made new (a transaction's
+// number is in it, or a new lot's ID): on a store that inserts
+// (store.Inserter, store/postgres) it is inserted unread, which costs the
+// server less than the upsert a Put is there; should the key exist all
+// the same (damaged counters), the transaction runs again and Fresh then
+// says so, and the record is Put as before.
+func (l *Ledger) putNew(bucket string, key, val []byte) error {
+	if l.ins != nil && l.ins.Fresh(bucket, key) {
+		return l.ins.Insert(bucket, key, val)
+	}
+	return l.tx.Put(bucket, key, val)
 }
 
 // getLotByID returns a lot, including a spent one (amount zero) whose
@@ -632,7 +650,7 @@ func (l *Ledger) putEntries(es []Entry) error {
 		}
 		l.kb = appendAccount(l.kb[:0], e.Account).Time(e.Time).U64(e.Seq)
 		l.vb = appendEntry(l.vb[:0], e, carried)
-		if err := l.tx.Put(bEntry, l.kb, l.vb); err != nil {
+		if err := l.putNew(bEntry, l.kb, l.vb); err != nil {
 			return err
 		}
 	}

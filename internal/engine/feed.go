@@ -120,6 +120,11 @@ func (f *feedUnit) put(u *Unit, member string, rec []byte) error {
 	}
 	k := keys.New().Str(member).U64(n)
 	f.keys = append(f.keys, k)
+	// The number is new, and so is the key: inserted unread where the
+	// store can (store.Inserter), as the ledger's entries are.
+	if ins, ok := u.tx.(store.Inserter); ok && ins.Fresh(bPending, k) {
+		return ins.Insert(bPending, k, rec)
+	}
 	return u.tx.Put(bPending, k, rec)
 }
 

@@ -74,8 +74,24 @@ func runCallers(b *testing.B, op func(caller int, seq uint64) error) {
 	b.StopTimer()
 }
 
-func reportPerEvent(b *testing.B, retries, roundTrips int64) {
+// walPosition returns the server's write-ahead log position, in bytes:
+// the difference of two is the log the work between them wrote, every
+// row's new version and index entry included (on a server where nothing
+// else runs at the time).
+func walPosition(b *testing.B, p *pgxpool.Pool) int64 {
+	b.Helper()
+	var pos int64
+	if err := p.QueryRow(context.Background(), `SELECT pg_current_wal_lsn() - '0/0'`).Scan(&pos); err != nil {
+		b.Fatal(err)
+	}
+	return pos
+}
+
+// reportPerEvent reports the events/s of the run and the retries, round
+// trips and bytes of write-ahead log (wal, from walPosition) per event.
+func reportPerEvent(b *testing.B, retries, roundTrips, wal int64) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(wal)/float64(b.N), "WAL-bytes/event")
 	b.ReportMetric(float64(retries)/float64(b.N), "retries/event")
 	b.ReportMetric(float64(roundTrips)/float64(b.N), "round-trips/event")
 }
@@ -113,6 +129,7 @@ func BenchmarkBaselinePgx64(b *testing.B) {
 		b.Fatal(err)
 	}
 	var roundTrips atomic.Int64
+	wal := walPosition(b, p)
 	runCallers(b, func(caller int, seq uint64) error {
 		member := benchMember(caller, seq)
 		n := int64(2) // BEGIN, COMMIT
@@ -148,5 +165,5 @@ func BenchmarkBaselinePgx64(b *testing.B) {
 		roundTrips.Add(n)
 		return err
 	})
-	reportPerEvent(b, 0, roundTrips.Load())
+	reportPerEvent(b, 0, roundTrips.Load(), walPosition(b, p)-wal)
 }

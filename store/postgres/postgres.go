@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -45,9 +47,9 @@ type Stats struct {
 	GaveUp int64
 	// RoundTrips is the number of requests that Updates, all their runs
 	// included, sent to the server and waited for: a read (or a Preload),
-	// the commit batch, a rollback after an error. pgx prepares each
-	// statement once per connection, in a round trip of its own that is
-	// not counted.
+	// the commit batch, a rollback after an error. Each statement is
+	// prepared once a connection, in a round trip of its own that is not
+	// counted.
 	RoundTrips int64
 	// Views and ViewRoundTrips count the Views and their round trips.
 	Views, ViewRoundTrips int64
@@ -65,6 +67,7 @@ type Store struct {
 	pool        *pgxpool.Pool
 	ownPool     bool
 	sql         queries
+	prepare     bool // name the statements, prepared on each connection (see tx.queue)
 	maxAttempts int
 	stripes     int
 
@@ -128,6 +131,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 		o.Stripes = 1024
 	}
 	s := &Store{pool: pool, sql: newQueries(o.Schema), maxAttempts: o.MaxAttempts, stripes: o.Stripes}
+	// pgx's default mode prepares every statement: then the store
+	// prepares its own, by name (tx.queue). A pool in another mode (a
+	// pooler in transaction mode wants no prepared statements) gets the
+	// statements as text.
+	s.prepare = pool.Config().ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement
 	s.idle = sync.NewCond(&s.mu)
 	if err := s.migrate(ctx, o.Schema); err != nil {
 		return nil, err
@@ -414,12 +422,16 @@ func (s *Store) schemaVersion(ctx context.Context, schema, quoted string) (int, 
 
 // queries holds the statements, with the schema's name in them.
 type queries struct {
-	beginUpdate, beginView    string
-	get, getMany              string
-	scan                      [2][2]string // [reverse][bounded]: bounded has an end key
-	upsert, delete, commit    string
-	add, insert               string
-	rollback, disableSeqScans string
+	beginUpdate, beginView string
+	get, getMany           string
+	scan                   [2][2]string // [reverse][bounded]: bounded has an end key
+	upsert, delete, commit string
+	add, insert, update    string
+	rollback, settings     string
+	// names maps each statement to the name it is prepared under: the
+	// schema is in the statement, so stores in different schemas that
+	// share a pool prepare statements of different names.
+	names map[string]string
 }
 
 func newQueries(schema string) queries {
@@ -430,14 +442,25 @@ func newQueries(schema string) queries {
 		// A sequential scan takes a predicate lock on the whole table,
 		// which makes every concurrent writer a conflict; the store's
 		// statements all have an index to use, so make the planner use
-		// it, even on a small table.
-		disableSeqScans: `SET LOCAL enable_seqscan = off`,
-		get:             `SELECT value FROM ` + kv + ` WHERE bucket = $1 AND key = $2`,
+		// it, even on a small table, and a plain index scan (in key
+		// order, as Scan wants; a bitmap scan sorts what it read). A
+		// custom plan would be made again at each run of a statement
+		// (PostgreSQL makes five before it weighs a generic one, and
+		// keeps making them when the generic plan's estimate of the
+		// unnest joins is worse), which costs the server more than the
+		// run: every statement here has the same best plan whatever its
+		// parameters (an index scan of the primary key), so the generic
+		// one, made once a connection.
+		settings: `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+			set_config('plan_cache_mode', 'force_generic_plan', true)`,
+		get: `SELECT value FROM ` + kv + ` WHERE bucket = $1 AND key = $2`,
 		getMany: `SELECT k.i, kv.value FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS k(bucket, key, i)
 			JOIN ` + kv + ` kv ON kv.bucket = k.bucket AND kv.key = k.key`,
 		upsert: `INSERT INTO ` + kv + ` (bucket, key, value)
 			SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[])
 			ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`,
+		update: `UPDATE ` + kv + ` kv SET value = u.value FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) AS u(bucket, key, value)
+			WHERE kv.bucket = u.bucket AND kv.key = u.key`,
 		delete: `DELETE FROM ` + kv + ` kv USING unnest($1::bytea[], $2::bytea[]) AS d(bucket, key)
 			WHERE kv.bucket = d.bucket AND kv.key = d.key`,
 		insert: `INSERT INTO ` + kv + ` (bucket, key, value)
@@ -454,6 +477,12 @@ func newQueries(schema string) queries {
 	for r, order := range []string{"key", "key DESC"} {
 		q.scan[r][0] = `SELECT key, value FROM ` + kv + ` WHERE bucket = $1 AND key >= $2 ORDER BY ` + order + ` LIMIT $3`
 		q.scan[r][1] = `SELECT key, value FROM ` + kv + ` WHERE bucket = $1 AND key >= $2 AND key < $4 ORDER BY ` + order + ` LIMIT $3`
+	}
+	q.names = map[string]string{}
+	for _, sql := range []string{q.beginUpdate, q.beginView, q.get, q.getMany, q.scan[0][0], q.scan[0][1], q.scan[1][0], q.scan[1][1],
+		q.upsert, q.delete, q.commit, q.add, q.insert, q.update, q.rollback, q.settings} {
+		sum := sha256.Sum256([]byte(sql))
+		q.names[sql] = "membership_" + hex.EncodeToString(sum[:12])
 	}
 	return q
 }

@@ -21,7 +21,8 @@ import (
 // BenchmarkBaselinePgx64 in the same run.
 func BenchmarkProgram64(b *testing.B) {
 	ctx := context.Background()
-	schema := newSchema(b, testPool(b))
+	p0 := testPool(b)
+	schema := newSchema(b, p0)
 	def := testkit.OrderDef()
 	var programs []*membership.Program
 	var stores []*postgres.Store
@@ -67,6 +68,7 @@ func BenchmarkProgram64(b *testing.B) {
 		before.Retries += s.Retries
 		before.RoundTrips += s.RoundTrips
 	}
+	wal := walPosition(b, p0)
 	runCallers(b, func(caller int, seq uint64) error {
 		m := benchMember(caller, seq)
 		_, err := programs[caller%4].Process(ctx, order(fmt.Sprint("e", seq), m))
@@ -78,5 +80,5 @@ func BenchmarkProgram64(b *testing.B) {
 		after.Retries += s.Retries
 		after.RoundTrips += s.RoundTrips
 	}
-	reportPerEvent(b, after.Retries-before.Retries, after.RoundTrips-before.RoundTrips)
+	reportPerEvent(b, after.Retries-before.Retries, after.RoundTrips-before.RoundTrips, walPosition(b, p0)-wal)
 }

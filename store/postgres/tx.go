@@ -110,17 +110,40 @@ func (t *tx) check(op, bucket string, key []byte, needKey, write bool) error {
 
 // batch returns a batch that starts the transaction first when it has not
 // started.
-func (t *tx) batch() *pgx.Batch {
+func (t *tx) batch() (*pgx.Batch, error) {
 	b := &pgx.Batch{}
 	if !t.begun {
 		if t.writable {
-			b.Queue(t.s.sql.beginUpdate)
-			b.Queue(t.s.sql.disableSeqScans)
-		} else {
-			b.Queue(t.s.sql.beginView)
+			if err := t.queue(b, t.s.sql.beginUpdate); err != nil {
+				return nil, err
+			}
+			if err := t.queue(b, t.s.sql.settings); err != nil {
+				return nil, err
+			}
+		} else if err := t.queue(b, t.s.sql.beginView); err != nil {
+			return nil, err
 		}
 	}
-	return b
+	return b, nil
+}
+
+// queue queues the statement sql in b. When the store prepares its
+// statements (Store.prepare), sql goes by its name, prepared on the
+// connection the first time it is queued there (a round trip, once a
+// connection, not counted in Stats): pgx drops the statements it prepared
+// itself from its cache whenever a batch fails, a serialization failure
+// included, and prepares them again, in a round trip of their own and
+// with new plans, while a statement prepared by name stays prepared.
+func (t *tx) queue(b *pgx.Batch, sql string, args ...any) error {
+	if t.s.prepare {
+		name := t.s.sql.names[sql]
+		if _, err := t.conn.Prepare(t.ctx, name, sql); err != nil {
+			return t.fail(err)
+		}
+		sql = name
+	}
+	b.Queue(sql, args...)
+	return nil
 }
 
 // send sends b, one round trip, and returns its results past the
@@ -204,8 +227,13 @@ func (t *tx) get(bucket string, key []byte) ([]byte, error) {
 		}
 		return val, nil
 	}
-	b := t.batch()
-	b.Queue(t.s.sql.get, []byte(bucket), key)
+	b, err := t.batch()
+	if err != nil {
+		return nil, err
+	}
+	if err := t.queue(b, t.s.sql.get, []byte(bucket), key); err != nil {
+		return nil, err
+	}
 	br, err := t.send(b)
 	if err != nil {
 		return nil, err
@@ -345,12 +373,19 @@ func (t *tx) Preload(reads ...store.Read) error {
 	if len(keys) == 0 && len(ranges) == 0 {
 		return nil
 	}
-	b := t.batch()
+	b, err := t.batch()
+	if err != nil {
+		return err
+	}
 	if len(keys) > 0 {
-		b.Queue(t.s.sql.getMany, buckets, keys)
+		if err := t.queue(b, t.s.sql.getMany, buckets, keys); err != nil {
+			return err
+		}
 	}
 	for _, r := range ranges {
-		t.queueScan(b, r.Bucket, r.Start, r.End, false, 0)
+		if err := t.queueScan(b, r.Bucket, r.Start, r.End, false, 0); err != nil {
+			return err
+		}
 	}
 	br, err := t.send(b)
 	if err != nil {
@@ -408,7 +443,7 @@ func (t *tx) covering(bucket string, start, end []byte) *loaded {
 
 // queueScan queues the read of the keys of bucket in [start, end), up to
 // limit of them (0: all) from the first or, reverse, from the last.
-func (t *tx) queueScan(b *pgx.Batch, bucket string, start, end []byte, reverse bool, limit int) {
+func (t *tx) queueScan(b *pgx.Batch, bucket string, start, end []byte, reverse bool, limit int) error {
 	r := 0
 	if reverse {
 		r = 1
@@ -418,10 +453,9 @@ func (t *tx) queueScan(b *pgx.Batch, bucket string, start, end []byte, reverse b
 		lim = limit
 	}
 	if end == nil {
-		b.Queue(t.s.sql.scan[r][0], []byte(bucket), start, lim)
-	} else {
-		b.Queue(t.s.sql.scan[r][1], []byte(bucket), start, lim, end)
+		return t.queue(b, t.s.sql.scan[r][0], []byte(bucket), start, lim)
 	}
+	return t.queue(b, t.s.sql.scan[r][1], []byte(bucket), start, lim, end)
 }
 
 // collect appends the keys and values of rows.
@@ -506,8 +540,13 @@ func (it *serverIter) next() ([]byte, []byte, bool, error) {
 }
 
 func (it *serverIter) fetch() error {
-	b := it.t.batch()
-	it.t.queueScan(b, it.bucket, it.start, it.end, it.reverse, it.limit)
+	b, err := it.t.batch()
+	if err != nil {
+		return err
+	}
+	if err := it.t.queueScan(b, it.bucket, it.start, it.end, it.reverse, it.limit); err != nil {
+		return err
+	}
 	br, err := it.t.send(b)
 	if err != nil {
 		return err
@@ -624,30 +663,78 @@ func first(a, b []byte, reverse bool) bool {
 	return c == 0 || (c < 0) != reverse
 }
 
+// rows is a list of keys of buckets, with values (but for a delete), as
+// the statements take them: in arrays.
+type rows struct {
+	buckets, keys, vals [][]byte
+}
+
+func (r *rows) add(bucket, key string, val []byte) {
+	r.key(bucket, key)
+	r.vals = append(r.vals, val)
+}
+
+func (r *rows) key(bucket, key string) {
+	r.buckets, r.keys = append(r.buckets, []byte(bucket)), append(r.keys, []byte(key))
+}
+
+// found reports whether the transaction's reads found key (known false
+// when it did not read it): what the server had in its snapshot, before
+// the transaction's own writes.
+func (t *tx) found(bucket, key string) (found, known bool) {
+	if e, ok := t.cache[bucket][key]; ok {
+		return !e.del, true
+	}
+	for _, l := range t.ranges[bucket] {
+		if l.contains([]byte(key)) {
+			_, ok := slices.BinarySearchFunc(l.keys, []byte(key), bytes.Compare)
+			return ok, true
+		}
+	}
+	return false, false
+}
+
 // commit ends the transaction with its writes (when write is set) in one
-// batch: an upsert of every Put, a delete of every Delete, each in key
-// order (so that two transactions lock common rows in one order), and
-// COMMIT. A transaction that neither read nor writes needs no round trip.
-// It returns the server's error as is.
+// batch, each kind of write in one statement, each in key order (so that
+// two transactions lock common rows in one order), then COMMIT. A Put of
+// a key the transaction read is an UPDATE when it found the key and an
+// INSERT when it did not, as is an Insert; only a Put of a key it did not
+// read is an upsert (INSERT ... ON CONFLICT), which costs the server a
+// speculative insertion for a new key and a row lock for an old one (a
+// record in the write-ahead log of its own). A key the transaction found
+// that has gone, or one it did not find that has come, is a conflict:
+// the server reports a serialization failure or a unique violation, or
+// the UPDATE changes fewer rows. A transaction that neither read nor
+// writes needs no round trip. It returns the server's error as is.
 func (t *tx) commit(write bool) error {
-	var pb, pk, pv, db, dk, ib, ik, iv [][]byte
+	var ins, upd, ups, del rows
+	var inserted []bool // for each key of ins, whether Insert wrote it
+	var ab, ak [][]byte
+	var ad []string
 	if write {
 		for _, bucket := range sortedKeys(t.writes) {
 			m := t.writes[bucket]
 			for _, k := range sortedKeys(m) {
-				if e := m[k]; e.del {
-					db, dk = append(db, []byte(bucket)), append(dk, []byte(k))
-				} else if e.ins {
-					ib, ik, iv = append(ib, []byte(bucket)), append(ik, []byte(k)), append(iv, e.val)
-				} else {
-					pb, pk, pv = append(pb, []byte(bucket)), append(pk, []byte(k)), append(pv, e.val)
+				e := m[k]
+				if e.ins {
+					ins.add(bucket, k, e.val)
+					inserted = append(inserted, true)
+					continue
+				}
+				found, known := t.found(bucket, k)
+				switch {
+				case e.del:
+					del.key(bucket, k)
+				case !known:
+					ups.add(bucket, k, e.val)
+				case found:
+					upd.add(bucket, k, e.val)
+				default:
+					ins.add(bucket, k, e.val)
+					inserted = append(inserted, false)
 				}
 			}
 		}
-	}
-	var ab, ak [][]byte
-	var ad []string
-	if write {
 		for _, bucket := range sortedKeys(t.adds) {
 			m := t.adds[bucket]
 			for _, k := range sortedKeys(m) {
@@ -655,50 +742,52 @@ func (t *tx) commit(write bool) error {
 			}
 		}
 	}
-	if !t.begun && len(pk) == 0 && len(dk) == 0 && len(ak) == 0 && len(ik) == 0 {
+	if !t.begun && len(ins.keys) == 0 && len(upd.keys) == 0 && len(ups.keys) == 0 && len(del.keys) == 0 && len(ak) == 0 {
 		return nil
 	}
-	b := t.batch()
-	if len(ik) > 0 {
-		b.Queue(t.s.sql.insert, ib, ik, iv)
+	b, err := t.batch()
+	if err != nil {
+		return t.err
 	}
-	if len(pk) > 0 {
-		b.Queue(t.s.sql.upsert, pb, pk, pv)
+	var kinds []*[][]byte // the keys of each statement queued, nil for COMMIT
+	queue := func(keys *[][]byte, sql string, args ...any) {
+		if err == nil && (keys == nil || len(*keys) > 0) {
+			err = t.queue(b, sql, args...)
+			kinds = append(kinds, keys)
+		}
 	}
-	if len(dk) > 0 {
-		b.Queue(t.s.sql.delete, db, dk)
+	queue(&ins.keys, t.s.sql.insert, ins.buckets, ins.keys, ins.vals)
+	queue(&upd.keys, t.s.sql.update, upd.buckets, upd.keys, upd.vals)
+	queue(&ups.keys, t.s.sql.upsert, ups.buckets, ups.keys, ups.vals)
+	queue(&del.keys, t.s.sql.delete, del.buckets, del.keys)
+	queue(&ak, t.s.sql.add, ab, ak, ad)
+	queue(nil, t.s.sql.commit)
+	if err != nil {
+		return t.err
 	}
-	if len(ak) > 0 {
-		b.Queue(t.s.sql.add, ab, ak, ad)
-	}
-	b.Queue(t.s.sql.commit)
 	br, err := t.send(b)
 	if err != nil {
 		return t.err
 	}
-	n := 1
-	if len(pk) > 0 {
-		n++
-	}
-	if len(dk) > 0 {
-		n++
-	}
-	if len(ak) > 0 {
-		n++
-	}
-	if len(ik) > 0 {
-		n++
-	}
-	for range n {
-		if _, err := br.Exec(); err != nil {
-			_ = br.Close()
-			if isUniqueViolation(err) && len(ik) > 0 {
-				// An inserted key exists: the next run reads them.
-				for i := range ik {
-					t.present[[2]string{string(ib[i]), string(ik[i])}] = true
+	for _, keys := range kinds {
+		tag, err := br.Exec()
+		switch {
+		case err == nil && keys == &upd.keys && tag.RowsAffected() != int64(len(upd.keys)):
+			// A row the transaction read is gone, and the server did not
+			// say so (it does, in SERIALIZABLE): run again all the same.
+			err = &pgconn.PgError{Code: "40001", Message: "a key the transaction read is gone"}
+		case isUniqueViolation(err) && keys == &ins.keys:
+			// A key the transaction takes as absent exists: the next run
+			// reads the Inserts' keys.
+			for i, by := range inserted {
+				if by {
+					t.present[[2]string{string(ins.buckets[i]), string(ins.keys[i])}] = true
 				}
-				err = &pgconn.PgError{Code: "40001", Message: "a key written by Insert exists: " + err.Error()}
 			}
+			err = &pgconn.PgError{Code: "40001", Message: "a key written as new exists: " + err.Error()}
+		}
+		if err != nil {
+			_ = br.Close()
 			_ = t.fail(err)
 			return t.err
 		}
