@@ -25,11 +25,9 @@
 // a key or two of one member in each of a dozen buckets then dirties a page
 // or two of the file rather than a dozen, which is what a checkpoint holds
 // in memory and writes; with a million members that is most of its cost.
-// Reads answer as before. A transaction's first read of a member walks
-// its records, up to 64, and answers the member's Gets and Scans within
-// them from that walk; beyond them a Get is one seek and a Scan one walk.
-// A Scan across members walks the other colocated buckets' records too,
-// skipping them. The file records the list, so later opens
+// Reads answer as before: a Get is one seek, a Scan within one member one
+// walk, and a Scan across members walks the other colocated buckets'
+// records too, skipping them. The file records the list, so later opens
 // keep it whatever they are told. So that any bucket may be colocated,
 // Put and Delete take keys of at most 16,382 bytes (a physical key
 // repeats the member), half bbolt's limit.
@@ -109,11 +107,11 @@
 // The functions of a batch (or a View) share what they learnt of the bbolt
 // transaction, which does not change under them: per bucket, the records
 // on either side of the last key found absent, and the last two records
-// found; and, per member, its colocated records, read in one walk of at
-// most 64 on the first read of any (see Colocated buckets). So a run of
-// new keys and the keys every function reads (the program's definition)
-// cost a seek once a batch, not once a read, and an event's dozen reads
-// of its member's keys and ranges one seek and a walk.
+// found; and the members of which the colocated records hold nothing
+// (found with a miss whose neighbours are other members'). So a run of new
+// keys, the keys every function reads (the program's definition), and a
+// new member's dozen absent keys cost a seek each once a read transaction,
+// not once a read.
 //
 // # Checkpoints
 //

@@ -465,12 +465,12 @@ func TestSlowDown(t *testing.T) {
 	}
 }
 
-// TestColocatedAbsentGroup checks the reads of members' colocated keys,
-// which a transaction answers from the member's records read in one walk
-// (see window): a miss beside a record of the same member, of another
-// bucket, must not hide that record from a later Get or Scan, nor a miss
-// of member m1 hide m10's, nor an absent member's records written in the
-// transaction be hidden.
+// TestColocatedAbsentGroup checks the reads of keys of members that bbolt
+// holds no record of, which a transaction notes to read their other keys
+// without looking (see refs.absent): a miss beside a record of the same
+// member, of another bucket, must not hide that record from a later Get
+// or Scan, nor a miss of member m1 hide m10's, nor an absent member's
+// records written in the transaction be hidden.
 func TestColocatedAbsentGroup(t *testing.T) {
 	db := inBbolt(t, []string{"a", "b"}, func(tx store.Tx) error {
 		for _, r := range [][2]string{{"a", "m1\x00x"}, {"b", "m2\x00x"}, {"a", "m10\x00x"}} {
@@ -592,12 +592,11 @@ func TestAbsentGap(t *testing.T) {
 	}
 }
 
-// TestColocatedWindowLimit checks the reads of a member with more records
-// than a transaction reads in one walk (bolt.WindowMax): those beyond it,
-// of the same bucket and of a later one, and the ranges that reach past
-// it, are read from bbolt as they would be without the walk.
-func TestColocatedWindowLimit(t *testing.T) {
-	n := bolt.WindowMax + 20
+// TestColocatedManyRecords checks the reads of a member with many records
+// (84, more than a page holds) in two buckets: Gets of the first, the
+// last and absent keys, and Scans of part, all and across of them.
+func TestColocatedManyRecords(t *testing.T) {
+	const n, mid = 84, 64
 	key := func(i int) string { return fmt.Sprintf("m1\x00k%03d", i) }
 	db := inBbolt(t, []string{"a", "b"}, func(tx store.Tx) error {
 		for i := range n {
@@ -614,12 +613,12 @@ func TestColocatedWindowLimit(t *testing.T) {
 	}
 	err := db.View(t.Context(), func(tx store.Tx) error {
 		for _, g := range []struct{ b, k, want string }{
-			{"a", key(3), "3"},                                     // in the walk
-			{"a", key(n - 1), fmt.Sprint(n - 1)},                   // beyond it
-			{"a", key(bolt.WindowMax), fmt.Sprint(bolt.WindowMax)}, // the first beyond
-			{"a", key(n), ""},                                      // beyond, absent
-			{"a", "m1\x00k0035", ""},                               // in it, absent
-			{"b", "m1\x00x", "bx"},                                 // a later bucket, beyond
+			{"a", key(3), "3"},
+			{"a", key(n - 1), fmt.Sprint(n - 1)},
+			{"a", key(mid), fmt.Sprint(mid)},
+			{"a", key(n), ""},
+			{"a", "m1\x00k0035", ""},
+			{"b", "m1\x00x", "bx"}, // the later bucket
 		} {
 			wantGet(t, tx, g.b, g.k, g.want)
 		}
@@ -627,10 +626,10 @@ func TestColocatedWindowLimit(t *testing.T) {
 			b, start, end string
 			want          int
 		}{
-			{"a", key(0), key(10), 10},             // in the walk
-			{"a", "m1\x00", "m1\x01", n},           // past it
-			{"a", key(60), key(n - 5), n - 5 - 60}, // across its end
-			{"b", "m1\x00", "m1\x01", 1},           // a later bucket
+			{"a", key(0), key(10), 10},
+			{"a", "m1\x00", "m1\x01", n},
+			{"a", key(60), key(n - 5), n - 5 - 60},
+			{"b", "m1\x00", "m1\x01", 1}, // the later bucket
 		} {
 			if got, err := count(tx, s.b, s.start, s.end); err != nil || got != s.want {
 				t.Errorf("Scan(%q, %q, %q) = %d records, %v; want %d", s.b, s.start, s.end, got, err, s.want)

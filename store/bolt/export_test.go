@@ -61,7 +61,3 @@ func SegmentPath(path string, first uint64) string {
 	w := wal{prefix: path + walInfix}
 	return w.segmentName(first)
 }
-
-// WindowMax is windowMax: the most records of a member a batch reads in
-// one walk.
-const WindowMax = windowMax

@@ -367,66 +367,37 @@ func (r *bucketRefs) inGap(key []byte) bool {
 type refs struct {
 	byName map[string]*bucketRefs
 	recent [16]*bucketRefs
-	// windows holds, by group (member), the group's first records in
-	// colocBucket as windowTx, the read transaction, has them (see
-	// window): an event reads a dozen keys and ranges of its member, which
-	// lie side by side, and they cost one seek and a walk rather than a
-	// seek each; a new member's, none.
-	windows  map[string]*window
-	windowTx *bbolt.Tx
-	// gapLo and gapHi, when gapKnown, are the records of colocBucket on
-	// either side of the last member found to have none (nil: none that
-	// side): a member between them has none either, so that an import's
-	// new members, which follow every member of the file, cost no seek.
-	gapLo, gapHi []byte
-	gapKnown     bool
+	// absent holds groups (members) of which colocBucket in absentTx, the
+	// read transaction, has no record: a Get found the records on either
+	// side of its key to be other groups'. A new member's event or opening
+	// then reads its dozen absent keys from bbolt once, not a dozen times
+	// (each a seek and two neighbours' checksums).
+	absent   map[string]struct{}
+	absentTx *bbolt.Tx
 }
 
-// windowMax is the most records of a group a window holds: a member's
-// state and recent history, not years of ledger entries, which reads then
-// seek as before.
-const windowMax = 64
-
-// window is a group's first records in colocBucket, in physical key
-// order: all of them when complete, else those up to the last one's key.
-type window struct {
-	recs     []winRec
-	complete bool
-}
-
-// winRec is a record of a window: its physical key and its tag, and its
-// logical key and value (checksum stripped), all in the pages of the read
-// transaction.
-type winRec struct {
-	pk  []byte
-	tag uint16
-	e   entry
-}
-
-// covers reports whether w holds every record of its group up to the
-// physical key pk.
-func (w *window) covers(pk []byte) bool {
-	return w.complete || len(w.recs) > 0 && bytes.Compare(pk, w.recs[len(w.recs)-1].pk) <= 0
-}
-
-// get returns the value under the physical key pk, which w covers.
-func (w *window) get(pk []byte) ([]byte, bool) {
-	i, found := slices.BinarySearchFunc(w.recs, pk, func(r winRec, k []byte) int { return bytes.Compare(r.pk, k) })
-	if !found {
-		return nil, false
+// groupAbsent reports whether group is known to have no record in
+// colocBucket in btx.
+func (c *refs) groupAbsent(btx *bbolt.Tx, group []byte) bool {
+	if c.absentTx != btx {
+		return false
 	}
-	return w.recs[i].e.value, true
+	_, ok := c.absent[string(group)]
+	return ok
 }
 
-// entries returns the records of w with tag, in key order.
-func (w *window) entries(tag uint16) []*entry {
-	var es []*entry
-	for i := range w.recs {
-		if w.recs[i].tag == tag {
-			es = append(es, &w.recs[i].e)
-		}
+// markAbsent notes that group has no record in colocBucket in btx. The
+// note of an earlier transaction is dropped: a checkpoint may have written
+// the group since. Holding btx keeps its address from being reused.
+func (c *refs) markAbsent(btx *bbolt.Tx, group []byte) {
+	if c.absentTx != btx {
+		c.absentTx = btx
+		clear(c.absent)
 	}
-	return es
+	if c.absent == nil {
+		c.absent = make(map[string]struct{})
+	}
+	c.absent[string(group)] = struct{}{}
 }
 
 func newRefs() *refs { return &refs{byName: make(map[string]*bucketRefs)} }
@@ -580,6 +551,7 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 		return nil, t.noBucket("get", r)
 	}
 	logical := key
+	var group []byte // the physical key's group and its 0x00, when colocated
 	if r.tag == 0 {
 		if r.inGap(key) {
 			return nil, nil
@@ -587,23 +559,24 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 		if v, ok := r.hit(key); ok {
 			return v, nil
 		}
-	} else {
-		w, err := t.window(r, b, groupOf(key))
-		if err != nil {
-			return nil, err
+	}
+	if r.tag != 0 {
+		g := groupOf(key)
+		if t.refs.groupAbsent(t.btx, g) {
+			return nil, nil
 		}
 		t.scratch = physKey(t.scratch[:0], key, r.tag)
-		key = t.scratch
-		if w.covers(key) {
-			v, _ := w.get(key)
-			return v, nil
-		}
+		key, group = t.scratch, t.scratch[:len(g)+1]
 	}
 	c := b.Cursor()
 	k, v := c.Seek(key)
 	switch {
 	case !bytes.Equal(k, key):
-		return nil, t.confirmMiss(r, c, key, k, v)
+		alone, err := t.confirmMiss(r, c, key, k, v, group)
+		if err == nil && alone {
+			t.refs.markAbsent(t.btx, group[:len(group)-1])
+		}
+		return nil, err
 	case !r.mapped.holdsPair(k, v):
 		return nil, fmt.Errorf("%w: get: bucket %q, key %q: the value lies outside the file", ErrCorrupt, r.name, key)
 	case v == nil:
@@ -630,127 +603,31 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 // checksums hold. A record whose key was damaged lies there, and a damaged
 // branch page sends the search to another leaf, whose neighbours are out
 // of order: either is an error wrapping ErrCorrupt, not a missing record.
-// (Costs a step back and two checksums a miss.) In a bucket not colocated
-// it notes the two records as r's gap.
-func (t *tx) confirmMiss(r *bucketRefs, c *bbolt.Cursor, key, k, v []byte) error {
+// (Costs a step back and two checksums a miss.) With group, the physical
+// key's group and its 0x00, it reports whether neither record is of the
+// group, which then has no record in the bucket.
+func (t *tx) confirmMiss(r *bucketRefs, c *bbolt.Cursor, key, k, v, group []byte) (alone bool, err error) {
+	alone = group != nil
 	next := k
 	if k != nil {
 		if err := t.neighbour(r, key, k, v, 1); err != nil {
-			return err
+			return false, err
 		}
+		alone = alone && !bytes.HasPrefix(k, group)
 		k, v = c.Prev()
 	} else {
 		k, v = c.Last()
 	}
 	if k != nil {
 		if err := t.neighbour(r, key, k, v, -1); err != nil {
-			return err
+			return false, err
 		}
+		alone = alone && !bytes.HasPrefix(k, group)
 	}
 	if r.tag == 0 {
 		r.gapLo, r.gapHi, r.gapKnown = k, next, true
 	}
-	return nil
-}
-
-// window returns group's window in colocBucket, b in t.btx (r is a
-// colocated bucket's refs), reading it on first use in t.btx.
-func (t *tx) window(r *bucketRefs, b *bbolt.Bucket, group []byte) (*window, error) {
-	rs := t.refs
-	if rs.windowTx != t.btx {
-		rs.windowTx = t.btx
-		clear(rs.windows)
-		rs.gapLo, rs.gapHi, rs.gapKnown = nil, nil, false
-	}
-	if w, ok := rs.windows[string(group)]; ok {
-		return w, nil
-	}
-	var w *window
-	if rs.gapKnown && groupIn(group, rs.gapLo, rs.gapHi) {
-		w = &window{complete: true}
-	} else {
-		var err error
-		if w, err = t.readWindow(r, b, group); err != nil {
-			return nil, err
-		}
-	}
-	if rs.windows == nil {
-		rs.windows = make(map[string]*window)
-	}
-	rs.windows[string(group)] = w
-	return w, nil
-}
-
-// readWindow reads the first windowMax records of group in b, checking
-// each as a Get would its record, and the records on either side of the
-// group as confirmMiss does a miss's: what the window answers, hit or
-// miss, is as sure as a seek's answer.
-func (t *tx) readWindow(r *bucketRefs, b *bbolt.Bucket, group []byte) (*window, error) {
-	prefix := append(group[:len(group):len(group)], 0)
-	c := b.Cursor()
-	k, v := c.Seek(prefix)
-	// The record before the group. From the bucket's first record, Prev
-	// finds none and leaves the cursor there (bbolt); else Next comes
-	// back to k.
-	var pk, pv []byte
-	if k == nil {
-		pk, pv = c.Last()
-	} else if pk, pv = c.Prev(); pk != nil {
-		k, v = c.Next()
-	}
-	if pk != nil {
-		if err := t.neighbour(r, prefix, pk, pv, -1); err != nil {
-			return nil, err
-		}
-	}
-	w := &window{recs: make([]winRec, 0, 16)}
-	last := prefix
-	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		if len(w.recs) == windowMax {
-			return w, nil
-		}
-		if bytes.Compare(k, last) <= 0 {
-			return nil, fmt.Errorf("%w: get: bucket %q, group %q: keys out of order", ErrCorrupt, colocBucket, group)
-		}
-		if !r.mapped.holdsPair(k, v) {
-			return nil, fmt.Errorf("%w: get: bucket %q, group %q: a key or value lies outside the file", ErrCorrupt, colocBucket, group)
-		}
-		tag, lk, ok := splitPhys(k)
-		name, base, known := r.lay.bucketOf(tag)
-		if !ok || !known || v == nil {
-			return nil, fmt.Errorf("%w: get: bucket %q, key %q: not a colocated record's", ErrCorrupt, colocBucket, k)
-		}
-		val, good := unseal(base, lk, v)
-		if !good {
-			return nil, badSum("get", name, lk)
-		}
-		w.recs = append(w.recs, winRec{pk: k, tag: tag, e: entry{key: lk, value: val}})
-		last = k
-	}
-	if k != nil {
-		// The record after the group, which must follow its last.
-		if err := t.neighbour(r, last, k, v, 1); err != nil {
-			return nil, err
-		}
-	}
-	w.complete = true
-	if len(w.recs) == 0 {
-		t.refs.gapLo, t.refs.gapHi, t.refs.gapKnown = pk, k, true
-	}
-	return w, nil
-}
-
-// groupIn reports whether every key of group in colocBucket (group, 0x00,
-// …, up to group, 0x01) lies strictly between the records lo and hi (nil:
-// no bound).
-func groupIn(group, lo, hi []byte) bool {
-	var buf [64]byte
-	b := append(append(buf[:0], group...), 0)
-	if lo != nil && bytes.Compare(lo, b) >= 0 {
-		return false
-	}
-	b[len(b)-1] = 1
-	return hi == nil || bytes.Compare(hi, b) >= 0
+	return alone, nil
 }
 
 // neighbour checks the record k, v found next to where key would be, on
@@ -957,19 +834,8 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 		}
 	}
 	r := t.bucket(bucket)
-	var w *window // the window that holds the whole range, if any
-	b := t.boltBucket(r)
-	if b != nil && r.tag != 0 && inGroup(start, end) {
-		if w, err = t.window(r, b, groupOf(start)); err != nil {
-			return err
-		}
-		if !w.covers(physKey(nil, end, r.tag)) {
-			w = nil
-		}
-	}
-	if w != nil {
-		srcs = append(srcs, newSliceSource(w.entries(r.tag), start, end, reverse))
-		cs = &cursorSource{} // nothing of bbolt's is read from here on
+	if b := t.boltBucket(r); b != nil && r.tag != 0 && t.absentRange(start, end) {
+		cs = &cursorSource{} // the range's group has no record in bbolt
 	} else if b != nil {
 		if r.tag != 0 {
 			// Walk the bucket's physical range (see coloc.go).
@@ -995,14 +861,18 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 	return err
 }
 
-// inGroup reports whether the logical range [start, end) of a colocated
-// bucket lies within one group: the keys from a group g up to g, 0x01 all
-// have group g.
-func inGroup(start, end []byte) bool {
+// absentRange reports whether the logical range [start, end) of a
+// colocated bucket lies within one group that colocBucket has no record
+// of in t.btx (see refs.absent): the keys from a group g up to g, 0x01
+// all have group g.
+func (t *tx) absentRange(start, end []byte) bool {
 	if start == nil || end == nil {
 		return false
 	}
 	g := groupOf(start)
+	if !t.refs.groupAbsent(t.btx, g) {
+		return false
+	}
 	if !bytes.HasPrefix(end, g) {
 		return bytes.Compare(end, g) < 0 // an empty range
 	}
