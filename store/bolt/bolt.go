@@ -492,7 +492,10 @@ type DB struct {
 	requests, commits, checkpoints, parts, slowed atomic.Uint64
 	slowedFor                                     atomic.Int64
 	// after is time.After; tests replace it (SetSlowdownTimer).
-	after                    func(time.Duration) <-chan time.Time
+	after func(time.Duration) <-chan time.Time
+	// now is time.Now, which times the retry of a failed checkpoint; tests
+	// replace it (SetClock).
+	now                      func() time.Time
 	overlaySize, peakOverlay atomic.Int64
 
 	// commitHook, when set (by tests, before any Update), is called by the
@@ -621,6 +624,7 @@ func Open(path string, opts *Options) (*DB, error) {
 		ckptDone:   make(chan ckptResult, 1),
 		syncs:      make(chan *syncReq),
 		after:      time.After,
+		now:        time.Now,
 	}
 	d.ckptPart = int(max(o.MaxMemory/8/(2*int64(bdb.Info().PageSize)), 1))
 	logger := o.Logger
@@ -1382,7 +1386,7 @@ func (d *DB) maybeCheckpoint() {
 	switch {
 	case d.ckptRunning:
 	case d.old != nil:
-		if !time.Now().Before(d.retryAt) {
+		if !d.now().Before(d.retryAt) {
 			d.startCheckpoint()
 		}
 	case d.active.logSize >= d.ckptSize || d.active.size >= d.ckptSize || len(d.waiters) > 0:
@@ -1437,7 +1441,7 @@ func (d *DB) checkpointed(res ckptResult) {
 	d.ckptRunning = false
 	if res.err != nil {
 		d.ckptErr = res.err
-		d.retryAt = time.Now().Add(checkpointRetry)
+		d.retryAt = d.now().Add(checkpointRetry)
 		d.answerWaiters(fmt.Errorf("checkpoint: %w", res.err))
 		return
 	}

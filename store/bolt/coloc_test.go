@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -673,4 +674,79 @@ func inBbolt(t *testing.T, colocate []string, put func(tx store.Tx) error) *bolt
 		t.Fatal(err)
 	}
 	return openDB(t, path, &bolt.Options{NoSync: true})
+}
+
+// TestCheckpointRetry checks that a failed checkpoint is tried again once
+// CheckpointRetry has passed on the store's clock (SetClock), and not
+// before: the clock stands still while Updates go on, then moves.
+func TestCheckpointRetry(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	retryAt := now.Add(bolt.CheckpointRetry)
+	var begins atomic.Int32
+	var faulted, early atomic.Bool
+	// 2 nodes a part (MaxMemory / 8 / 2 pages of 4 KiB), and no checkpoint
+	// but Backup's.
+	opts := &bolt.Options{MaxMemory: 2 * 8 * 2 * 4096, CheckpointSize: 1 << 30, MaxOverlaySize: 1 << 30, NoSync: true}
+	db, err := bolt.OpenHooked(path, opts, func(stage string) {
+		switch stage {
+		case "begin":
+			if begins.Add(1) > 1 && clock().Before(retryAt) {
+				early.Store(true)
+			}
+		case "part":
+			if !faulted.Swap(true) {
+				panic("injected fault") // the checkpoint fails as on a damaged page
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	bolt.SetClock(db, clock)
+	put := func(i int) {
+		t.Helper()
+		err := db.Update(t.Context(), func(tx store.Tx) error {
+			return tx.Put("a", []byte(fmt.Sprintf("k%05d", i)), bytes.Repeat([]byte{'v'}, 100))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 200 {
+		put(i)
+	}
+	if _, err := db.Backup(t.Context(), io.Discard); !errors.Is(err, bolt.ErrCorrupt) {
+		t.Fatalf("Backup with the checkpoint failing: %v; want ErrCorrupt", err)
+	}
+	mu.Lock()
+	now = retryAt.Add(-time.Nanosecond)
+	mu.Unlock()
+	for i := 200; i < 220; i++ {
+		put(i)
+	}
+	mu.Lock()
+	now = retryAt
+	mu.Unlock()
+	// A bound on a hang, should the clock not be read: the retry is due.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if _, err := db.Backup(ctx, io.Discard); err != nil {
+		t.Fatalf("Backup once the retry is due: %v", err)
+	}
+	if early.Load() {
+		t.Error("the checkpoint was tried again before CheckpointRetry had passed")
+	}
+	// Begun: the one that failed, its retry, and the checkpoint of the
+	// later Updates' generation that Backup waits for; the last two
+	// committed.
+	if n := begins.Load(); n != 3 {
+		t.Errorf("checkpoints begun = %d; want 3", n)
+	}
+	if st := db.Stats(); st.Checkpoints != 2 {
+		t.Errorf("Stats().Checkpoints = %d; want 2", st.Checkpoints)
+	}
 }

@@ -61,3 +61,10 @@ func SegmentPath(path string, first uint64) string {
 	w := wal{prefix: path + walInfix}
 	return w.segmentName(first)
 }
+
+// SetClock makes d read the time, which times the retry of a failed
+// checkpoint, from now instead of time.Now. Call it before any Update.
+func SetClock(d *DB, now func() time.Time) { d.now = now }
+
+// CheckpointRetry is how long after a failed checkpoint the next is tried.
+const CheckpointRetry = checkpointRetry
