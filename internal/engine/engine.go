@@ -356,8 +356,12 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 	// An erased member's events are refused before their record is read:
 	// a retry of one processed before the erasure is refused too, and its
 	// outcome (the attributes it held) is not handed out again.
-	if err := checkErasedKey(tx, member); err != nil {
-		return nil, fmt.Errorf("%w: event %q: %w", event.ErrInvalidEvent, ev.ID, err)
+	erased, known, err := erasedMark(tx, member)
+	switch {
+	case err != nil:
+		return nil, err
+	case erased:
+		return nil, fmt.Errorf("%w: event %q: member %q: %w", event.ErrInvalidEvent, ev.ID, member, ErrErased)
 	}
 	if fresh {
 		// taken as absent
@@ -373,10 +377,15 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
+	if e.split && !known && len(member) > 0 {
+		if err := markKnown(tx, member); err != nil {
+			return nil, err
+		}
+	}
 	box := newOutcomeBox(ev.ID, ev.Member, ev.Time)
 	out := &box.out
 	tp := e.newTape()
-	err := e.unit(tx, ev.Time, ledger.Ref{Event: ev.ID}, out, box, tp, func(u *Unit) error {
+	err = e.unit(tx, ev.Time, ledger.Ref{Event: ev.ID}, out, box, tp, func(u *Unit) error {
 		for _, pt := range e.parts {
 			if err := pt.Process(u, ev); err != nil {
 				return err

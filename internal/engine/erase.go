@@ -18,7 +18,14 @@ import (
 // (or whose unit changes it) is refused, both with an error wrapping
 // ErrErased. Due work goes on (points and coupons still expire, terms
 // still end), since the ledger must still balance.
-const bErased = "erased" // member → time of the erasure (8 bytes, keys.Time)
+//
+// On a store that runs Updates concurrently (store.Striper), a member's
+// first event also writes an empty record there, "not erased": its later
+// events then read a key of their own. Were the bucket empty, every
+// event's read of its member's absent key would land in the one gap where
+// the next bucket's keys begin (PostgreSQL guards the index page a read
+// looked at), and the events inserted there would conflict with all.
+const bErased = "erased" // member → time of the erasure (8 bytes, keys.Time), or empty: not erased
 
 // ErrErased is wrapped by the refusal of an event or a request for a
 // member whose personal data was erased.
@@ -67,17 +74,38 @@ func isErased(tx store.Tx, member string) (bool, error) {
 
 // isErasedKey is isErased with the member's ID given as a key.
 func isErasedKey(tx store.Tx, member []byte) (bool, error) {
+	erased, _, err := erasedMark(tx, member)
+	return erased, err
+}
+
+// erasedMark reads member's record in bErased: erased when it holds the
+// erasure's time, known when there is a record at all (an empty one says
+// not erased).
+func erasedMark(tx store.Tx, member []byte) (erased, known bool, err error) {
 	if len(member) == 0 {
-		return false, nil
+		return false, false, nil
 	}
-	_, err := tx.Get(bErased, member)
+	v, err := tx.Get(bErased, member)
 	switch {
-	case err == nil:
-		return true, nil
 	case errors.Is(err, store.ErrNotFound):
-		return false, nil
+		return false, false, nil
+	case err != nil:
+		return false, false, err
+	case len(v) == 0:
+		return false, true, nil
+	case len(v) != 8:
+		return false, false, fmt.Errorf("%w: erasure record of %q", ErrCorrupt, member)
 	}
-	return false, err
+	return true, true, nil
+}
+
+// markKnown writes member's empty record in bErased (see bErased), new:
+// inserted unread where the store can (store.Inserter).
+func markKnown(tx store.Tx, member []byte) error {
+	if ins, ok := tx.(store.Inserter); ok && ins.Fresh(bErased, member) {
+		return ins.Insert(bErased, member, []byte{})
+	}
+	return tx.Put(bErased, member, []byte{})
 }
 
 // checkErased returns an error wrapping ErrErased when member was erased.
@@ -131,6 +159,9 @@ func (e *Engine) Erased(ctx context.Context, member string) (at time.Time, ok bo
 		}
 		if err != nil {
 			return err
+		}
+		if len(v) == 0 {
+			return nil // known, not erased
 		}
 		if len(v) != 8 {
 			return fmt.Errorf("%w: erasure record of %q", ErrCorrupt, member)

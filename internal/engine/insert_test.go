@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -47,7 +48,8 @@ func TestPendingRecordsInserted(t *testing.T) {
 	if _, err := e.Process(context.Background(), fan("e1", "b", time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC), "b", "a", "c")); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{bEvents: 1, bPending: 3}
+	// And the member's "not erased" record (see bErased).
+	want := map[string]int{bEvents: 1, bPending: 3, bErased: 1}
 	if diff := cmp.Diff(want, st.inserted); diff != "" {
 		t.Errorf("records inserted, by bucket (-want +got):\n%s", diff)
 	}
@@ -57,5 +59,54 @@ func TestPendingRecordsInserted(t *testing.T) {
 	}
 	if len(changes) != 3 {
 		t.Errorf("the feed has %d changes; want 3", len(changes))
+	}
+}
+
+// On a store that runs Updates concurrently, a member's first event
+// writes its empty erasure record ("not erased"), and its later events
+// none; an erasure replaces it with the erasure's time, after which the
+// member's events are refused. Erased reports the member erased only
+// then. A store that runs Updates one at a time gets no such record.
+func TestErasedMarks(t *testing.T) {
+	at := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name  string
+		st    store.Store
+		marks int // records in bErased before the erasure
+	}{
+		{"striped", stripedStore{memory.New()}, 1},
+		{"serial", memory.New(), 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := New(c.st, time.UTC, Options{})
+			e.Add(fanPart{})
+			for i, id := range []string{"e1", "e2", "e3"} {
+				if _, err := e.Process(ctx, fan(id, "b", at.Add(time.Duration(i)*time.Minute), "b")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := count(t, e, bErased); n != c.marks {
+				t.Fatalf("%d erasure records after b's events; want %d", n, c.marks)
+			}
+			if _, ok, err := e.Erased(ctx, "b"); err != nil || ok {
+				t.Fatalf("Erased(b) before the erasure = %v, %v; want not erased", ok, err)
+			}
+			when := at.Add(time.Hour)
+			_, err := e.Apply(ctx, Request{ID: "r1", Body: "erase b", At: when, Member: "b", Action: "member.erase", Operator: "op"},
+				func(u *Unit) error { return u.Erase("b") })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, ok, err := e.Erased(ctx, "b"); err != nil || !ok || !got.Equal(when) {
+				t.Errorf("Erased(b) = %v, %v, %v; want %v", got, ok, err, when)
+			}
+			if n := count(t, e, bErased); n != 1 {
+				t.Errorf("%d erasure records after the erasure; want 1", n)
+			}
+			if _, err := e.Process(ctx, fan("e4", "b", at.Add(2*time.Hour), "b")); !errors.Is(err, ErrErased) {
+				t.Errorf("an event of b after the erasure: %v; want ErrErased", err)
+			}
+		})
 	}
 }
