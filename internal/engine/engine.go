@@ -563,9 +563,17 @@ func (e *Engine) applyTx(tx store.Tx, pr prepared) (out *change.Outcome, refusal
 	tp := e.newTape()
 	var rec []byte // the request's record
 	err = e.unit(tx, req.At, pr.ref, out, nil, tp, func(u *Unit) error {
-		if err := checkErased(tx, req.Member); err != nil {
-			refusal = fmt.Errorf("%w: request %q: %w", event.ErrInvalidArgument, req.ID, err)
+		erased, known, err := erasedMark(tx, []byte(req.Member))
+		switch {
+		case err != nil:
+			return err
+		case erased:
+			refusal = fmt.Errorf("%w: request %q: member %q: %w", event.ErrInvalidArgument, req.ID, req.Member, ErrErased)
 			return refusal
+		case e.split && !known && req.Member != "":
+			if err := markKnown(tx, []byte(req.Member)); err != nil {
+				return err
+			}
 		}
 		if err := pr.fn(u); err != nil {
 			refusal = err

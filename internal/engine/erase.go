@@ -20,8 +20,8 @@ import (
 // still end), since the ledger must still balance.
 //
 // On a store that runs Updates concurrently (store.Striper), a member's
-// first event also writes an empty record there, "not erased": its later
-// events then read a key of their own. Were the bucket empty, every
+// first event or request also writes an empty record there, "not erased":
+// its later ones then read a key of their own. Were the bucket empty, every
 // event's read of its member's absent key would land in the one gap where
 // the next bucket's keys begin (PostgreSQL guards the index page a read
 // looked at), and the events inserted there would conflict with all.

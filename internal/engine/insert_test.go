@@ -62,19 +62,19 @@ func TestPendingRecordsInserted(t *testing.T) {
 	}
 }
 
-// On a store that runs Updates concurrently, a member's first event
-// writes its empty erasure record ("not erased"), and its later events
-// none; an erasure replaces it with the erasure's time, after which the
-// member's events are refused. Erased reports the member erased only
+// On a store that runs Updates concurrently, a member's first event (or
+// request) writes its empty erasure record ("not erased"), and its later
+// ones none; an erasure replaces it with the erasure's time, after which
+// the member's events are refused. Erased reports the member erased only
 // then. A store that runs Updates one at a time gets no such record.
 func TestErasedMarks(t *testing.T) {
 	at := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
 		name  string
 		st    store.Store
-		marks int // records in bErased before the erasure
+		marks int // records in bErased before the erasure: b's and c's
 	}{
-		{"striped", stripedStore{memory.New()}, 1},
+		{"striped", stripedStore{memory.New()}, 2},
 		{"serial", memory.New(), 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -86,8 +86,16 @@ func TestErasedMarks(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// A request for c, a member with no event yet, and one more.
+			for _, id := range []string{"r0", "r00"} {
+				_, err := e.Apply(ctx, Request{ID: id, Body: id, At: at, Member: "c", Action: "test", Operator: "op"},
+					func(u *Unit) error { return nil })
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
 			if n := count(t, e, bErased); n != c.marks {
-				t.Fatalf("%d erasure records after b's events; want %d", n, c.marks)
+				t.Fatalf("%d erasure records after b's events and c's requests; want %d", n, c.marks)
 			}
 			if _, ok, err := e.Erased(ctx, "b"); err != nil || ok {
 				t.Fatalf("Erased(b) before the erasure = %v, %v; want not erased", ok, err)
@@ -101,8 +109,8 @@ func TestErasedMarks(t *testing.T) {
 			if got, ok, err := e.Erased(ctx, "b"); err != nil || !ok || !got.Equal(when) {
 				t.Errorf("Erased(b) = %v, %v, %v; want %v", got, ok, err, when)
 			}
-			if n := count(t, e, bErased); n != 1 {
-				t.Errorf("%d erasure records after the erasure; want 1", n)
+			if n := count(t, e, bErased); n != max(c.marks, 1) {
+				t.Errorf("%d erasure records after the erasure; want %d", n, max(c.marks, 1))
 			}
 			if _, err := e.Process(ctx, fan("e4", "b", at.Add(2*time.Hour), "b")); !errors.Is(err, ErrErased) {
 				t.Errorf("an event of b after the erasure: %v; want ErrErased", err)

@@ -79,7 +79,7 @@
 // So that the erasure check (every event reads its member's key in the
 // "erased" bucket) reads a key of its own rather than the gap of an empty
 // bucket, on the page where the first keys of "events" are inserted, a
-// member's first event writes its "not erased" record there.
+// member's first event or request writes its "not erased" record there.
 // BenchmarkProgram64 (64 callers, 4 Programs, sequential event IDs) runs
 // about 0.003 retries an event (0.06 before that record). A member's
 // first event inserts its first records next to other new members' and
