@@ -175,23 +175,7 @@ func (s *trackingStore) dump(t *testing.T) []string {
 	}
 	s.mu.Unlock()
 	slices.Sort(names)
-	var out []string
-	err := s.Store.View(context.Background(), func(tx store.Tx) error {
-		for _, b := range names {
-			err := tx.Scan(b, nil, nil, false, func(k, v []byte) error {
-				out = append(out, fmt.Sprintf("%s %x %x", b, k, v))
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testkit.Dump(t, s.Store, names...)
 }
 
 // TestQuoteWritesNothing quotes every event of the history, new ones and

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
@@ -30,27 +31,8 @@ func (t *insertingTx) Insert(bucket string, key, value []byte) error {
 	return t.Put(bucket, key, value)
 }
 
-// dump returns every record of the ledger's buckets in st.
-func dump(t *testing.T, st store.Store) map[string]string {
-	t.Helper()
-	got := map[string]string{}
-	err := st.View(context.Background(), func(tx store.Tx) error {
-		for _, b := range []string{"ledger.entry", "ledger.bal", "ledger.lot", "ledger.lotid", "ledger.day", "ledger.txn", "ledger.meta"} {
-			err := tx.Scan(b, nil, nil, false, func(k, v []byte) error {
-				got[b+"/"+string(k)] = string(v)
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
-}
+// ledgerBuckets are the buckets the ledger writes.
+var ledgerBuckets = []string{"ledger.entry", "ledger.bal", "ledger.lot", "ledger.lotid", "ledger.day", "ledger.txn", "ledger.meta"}
 
 // On a store that inserts, the records a posting makes new (its entries,
 // a new lot and its ID index) are inserted, not Put; a lot that exists is
@@ -94,7 +76,7 @@ func TestNewRecordsInserted(t *testing.T) {
 		t.Errorf("records inserted where Fresh said they may exist: %v; want none", got)
 	}
 	for name, st := range map[string]store.Store{"inserted": fresh, "put after a stale run": stale} {
-		if diff := cmp.Diff(dump(t, plain), dump(t, st)); diff != "" {
+		if diff := cmp.Diff(testkit.Dump(t, plain, ledgerBuckets...), testkit.Dump(t, st, ledgerBuckets...)); diff != "" {
 			t.Errorf("the ledger's records, %s, differ from a plain store's (-plain +%s):\n%s", name, name, diff)
 		}
 	}

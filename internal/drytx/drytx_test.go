@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership/internal/drytx"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/store/storetest"
@@ -88,7 +89,7 @@ func TestMatchesStoreTx(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := dump(t, st, buckets)
+		before := testkit.Dump(t, st, buckets...)
 		type op struct {
 			kind          int
 			bucket        string
@@ -153,31 +154,10 @@ func TestMatchesStoreTx(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("round %d: drytx answers differ from the store's transaction (-want +got):\n%s", round, diff)
 		}
-		if diff := cmp.Diff(before, dump(t, st, buckets)); diff != "" {
+		if diff := cmp.Diff(before, testkit.Dump(t, st, buckets...)); diff != "" {
 			t.Fatalf("round %d: the store changed (-before +after):\n%s", round, diff)
 		}
 	}
-}
-
-func dump(t *testing.T, st store.Store, buckets []string) []string {
-	t.Helper()
-	var out []string
-	err := st.View(context.Background(), func(tx store.Tx) error {
-		for _, b := range buckets {
-			err := tx.Scan(b, nil, nil, false, func(k, v []byte) error {
-				out = append(out, b+" "+string(k)+"="+string(v))
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestEndDropsAndRefuses checks that calls after End return ErrTxDone.

@@ -272,3 +272,27 @@ func AppendsWithoutAllocating(t testing.TB, v JSONAppender) {
 		t.Errorf("%T AppendJSON allocates %.0f times, want 0", v, n)
 	}
 }
+
+// Dump returns every record of st's buckets, in their order, as
+// "bucket key value" (key and value in hex), for tests that compare a
+// store with itself before and after, or with another.
+func Dump(tb testing.TB, st store.Store, buckets ...string) []string {
+	tb.Helper()
+	var out []string
+	err := st.View(context.Background(), func(tx store.Tx) error {
+		for _, b := range buckets {
+			err := tx.Scan(b, nil, nil, false, func(k, v []byte) error {
+				out = append(out, fmt.Sprintf("%s %x %x", b, k, v))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
