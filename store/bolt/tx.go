@@ -559,8 +559,7 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 		if v, ok := r.hit(key); ok {
 			return v, nil
 		}
-	}
-	if r.tag != 0 {
+	} else {
 		g := groupOf(key)
 		if t.refs.groupAbsent(t.btx, g) {
 			return nil, nil
@@ -605,7 +604,8 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 // of order: either is an error wrapping ErrCorrupt, not a missing record.
 // (Costs a step back and two checksums a miss.) With group, the physical
 // key's group and its 0x00, it reports whether neither record is of the
-// group, which then has no record in the bucket.
+// group, which then has no record in the bucket; in a bucket not
+// colocated it notes the two records as r's gap.
 func (t *tx) confirmMiss(r *bucketRefs, c *bbolt.Cursor, key, k, v, group []byte) (alone bool, err error) {
 	alone = group != nil
 	next := k
