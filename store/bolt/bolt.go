@@ -1294,12 +1294,7 @@ func (d *DB) prepare(b *batch) {
 		if len(bb.entries) == 0 {
 			continue
 		}
-		es := make([]*entry, 0, len(bb.entries))
-		for _, e := range bb.entries {
-			es = append(es, e)
-		}
-		sortEntries(es)
-		all = append(all, bucketEs{name, es})
+		all = append(all, bucketEs{name, bb.inKeyOrder()})
 	}
 	g := b.gen
 	if g.writers == nil {

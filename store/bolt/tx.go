@@ -38,7 +38,12 @@ func newTree() *tree { return cowtree.New[struct{}]() }
 type index = cowtree.Tree[*entry]
 
 func sortEntries(es []*entry) {
-	slices.SortFunc(es, func(a, b *entry) int { return bytes.Compare(a.key, b.key) })
+	cmp := func(a, b *entry) int { return bytes.Compare(a.key, b.key) }
+	// Entries are often written in key order (an import's members, the
+	// feed, the audit trail): checking costs a pass, sorting many more.
+	if !slices.IsSortedFunc(es, cmp) {
+		slices.SortFunc(es, cmp)
+	}
 }
 
 // bucketBuf holds the buffered writes of one bucket. Point reads and
@@ -48,6 +53,9 @@ func sortEntries(es []*entry) {
 type bucketBuf struct {
 	// entries finds an entry by key; each map key aliases its entry's key.
 	entries map[string]*entry
+	// order holds the same entries in the order they were first written,
+	// which is often key order: sorting it is then a check.
+	order []*entry
 	// sorted orders the entries for Scan. It is built on the first Scan of
 	// the bucket and from then on kept equal to entries; buckets that are
 	// never scanned (most of them) skip its cost and are sorted once, when
@@ -60,17 +68,19 @@ type bucketBuf struct {
 // index returns b.sorted, building it if needed.
 func (b *bucketBuf) index() *index {
 	if b.sorted == nil {
-		es := make([]*entry, 0, len(b.entries))
-		for _, e := range b.entries {
-			es = append(es, e)
-		}
-		sortEntries(es)
 		b.sorted = cowtree.New[*entry]()
-		for _, e := range es {
+		for _, e := range b.inKeyOrder() {
 			b.sorted.Set(e.key, e)
 		}
 	}
 	return b.sorted
+}
+
+// inKeyOrder returns a new slice of b's entries in key order.
+func (b *bucketBuf) inKeyOrder() []*entry {
+	es := slices.Clone(b.order)
+	sortEntries(es)
+	return es
 }
 
 // undoRec undoes one write: it removes e from b when the write added it,
@@ -163,9 +173,11 @@ func (u *buffer) reset() {
 	for _, b := range u.buckets {
 		n := len(b.entries)
 		if n < b.peak/8 {
-			b.entries, b.peak = make(map[string]*entry, n), n
+			b.entries, b.order, b.peak = make(map[string]*entry, n), make([]*entry, 0, n), n
 		} else {
 			clear(b.entries)
+			clear(b.order) // not to keep the slab's chunks alive
+			b.order = b.order[:0]
 		}
 		b.sorted = nil
 	}
@@ -205,6 +217,7 @@ func (u *buffer) write(b *bucketBuf, key, value []byte, del bool) {
 	e := u.slab.entry()
 	*e = entry{key: k, value: value, del: del}
 	b.entries[unsafe.String(unsafe.SliceData(k), len(k))] = e
+	b.order = append(b.order, e)
 	b.peak = max(b.peak, len(b.entries))
 	if b.sorted != nil {
 		b.sorted.Set(e.key, e)
@@ -227,6 +240,10 @@ func (u *buffer) rollback() {
 		r := u.undo[i]
 		if r.added {
 			delete(r.b.entries, string(r.e.key))
+			// The entries added since the log began are order's last,
+			// and are undone latest first.
+			r.b.order[len(r.b.order)-1] = nil
+			r.b.order = r.b.order[:len(r.b.order)-1]
 			if r.b.sorted != nil {
 				r.b.sorted.Delete(r.e.key)
 			}
@@ -266,11 +283,7 @@ func (l *layer) entries(bucket string) []*entry {
 		return es
 	}
 	if b := l.buf.buckets[bucket]; b != nil && len(b.entries) > 0 {
-		es = make([]*entry, 0, len(b.entries))
-		for _, e := range b.entries {
-			es = append(es, e)
-		}
-		sortEntries(es)
+		es = b.inKeyOrder()
 	}
 	if l.sorted == nil {
 		l.sorted = make(map[string][]*entry)

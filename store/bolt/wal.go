@@ -292,7 +292,7 @@ func encodeRecord(dst []byte, seq uint64, buf *buffer) []byte {
 		dst = binary.AppendUvarint(dst, uint64(len(name)))
 		dst = append(dst, name...)
 		dst = binary.AppendUvarint(dst, uint64(len(b.entries)))
-		for _, e := range b.entries {
+		for _, e := range b.order {
 			if e.del {
 				dst = append(dst, 1)
 			} else {
