@@ -270,6 +270,35 @@ func TestPanicIsolated(t *testing.T) {
 	}
 }
 
+// TestScanCallbackPanic checks that a panic in a Scan's callback is the
+// function's, answered with ErrPanic, and not taken for a damaged bbolt
+// page (Scan recovers only the panics of its bbolt reads): whether the key
+// came from the bbolt file, or the bucket is not in the file at all.
+func TestScanCallbackPanic(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := openDB(t, path, nil)
+	if err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) }); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	db = openDB(t, path, nil) // "b" is in the file now, not the overlay
+	for _, bucket := range []string{"b", "new"} {
+		err := db.Update(t.Context(), func(tx store.Tx) error {
+			if bucket == "new" {
+				if err := tx.Put("new", []byte("k"), []byte("v")); err != nil {
+					return err
+				}
+			}
+			return tx.Scan(bucket, nil, nil, false, func(k, v []byte) error { panic("callback") })
+		})
+		if !errors.Is(err, bolt.ErrPanic) || errors.Is(err, bolt.ErrCorrupt) {
+			t.Errorf("Update whose Scan of %q panics in the callback = %v; want ErrPanic, not ErrCorrupt", bucket, err)
+		}
+	}
+}
+
 func TestCancelledWhileQueued(t *testing.T) {
 	db := tempDB(t, nil)
 	release := holdWriter(t, db)

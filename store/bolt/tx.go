@@ -818,10 +818,11 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 	}
 	t.scanning++
 	defer func() { t.scanning-- }()
-	var cs *cursorSource
+	var cs *cursorSource // the bbolt level, when it has one
+	set := false         // the bbolt level is set up
 	old := debug.SetPanicOnFault(true)
 	defer func() {
-		if cs != nil && !cs.reading {
+		if set && (cs == nil || !cs.reading) {
 			return // not bbolt's panic: not recovered
 		}
 		debug.SetPanicOnFault(old)
@@ -830,7 +831,8 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 		}
 	}()
 
-	srcs := make([]source, 0, 5)
+	var arr [5]source // the levels: kept on the stack
+	srcs := arr[:0]
 	if t.buf != nil {
 		if b := t.buf.buckets[bucket]; b != nil && len(b.entries) > 0 {
 			srcs = append(srcs, newTreeSource(b.index(), start, end, reverse, entryOf))
@@ -848,7 +850,7 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 	}
 	r := t.bucket(bucket)
 	if b := t.boltBucket(r); b != nil && r.tag != 0 && t.absentRange(start, end) {
-		cs = &cursorSource{} // the range's group has no record in bbolt
+		// The range's group has no record in bbolt.
 	} else if b != nil {
 		if r.tag != 0 {
 			// Walk the bucket's physical range (see coloc.go).
@@ -865,8 +867,8 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 		if err := t.noBucket("scan", r); err != nil {
 			return err
 		}
-		cs = &cursorSource{} // no bucket: nothing of bbolt's is read from here on
 	}
+	set = true
 	err = merge(srcs, reverse, fn)
 	if errors.Is(err, store.StopScan) {
 		return nil
@@ -922,7 +924,12 @@ func (h *head) advance() error {
 // the top level down, in ascending key order or descending when desc is
 // set. A source's error ends it, before fn sees a pair past it.
 func merge(srcs []source, desc bool, fn func(key, value []byte) error) error {
-	hs := make([]head, len(srcs))
+	var arr [5]head // as many as Scan's levels: kept on the stack
+	hs := arr[:0]
+	if len(srcs) > len(arr) {
+		hs = make([]head, 0, len(srcs))
+	}
+	hs = hs[:len(srcs)]
 	for i, s := range srcs {
 		hs[i].src = s
 		if err := hs[i].advance(); err != nil {
