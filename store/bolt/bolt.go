@@ -376,11 +376,12 @@ type Options struct {
 	// file does not hold yet: the overlay (CheckpointSize defaults to a
 	// sixteenth of it, and MaxOverlaySize to a quarter) and a checkpoint's
 	// bbolt transaction, which commits in parts of at most an eighth of it
-	// (bbolt holds in memory every page a transaction changes until it
-	// commits, as a node and then as the page it writes; moving a bucket
-	// into the colocated one is a single part). The Go runtime's
-	// own room is not counted: with the default GOGC the heap may reach
-	// twice what is live. Default DefaultMaxMemory.
+	// and of at most 32,768 writes (bbolt holds in memory every page a
+	// transaction changes until it commits, as a node and then as the page
+	// it writes; moving a bucket into the colocated one is a single part;
+	// see Stats.CheckpointParts). The Go
+	// runtime's own room is not counted: with the default GOGC the heap may
+	// reach twice what is live. Default DefaultMaxMemory.
 	MaxMemory int64
 	// NoSync skips fsync on commit and checkpoint. UNSAFE: a crash or power
 	// loss can lose committed writes or corrupt the file. For tests and

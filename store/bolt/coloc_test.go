@@ -313,6 +313,87 @@ func TestColocatedLongKey(t *testing.T) {
 	}
 }
 
+// TestCheckpointPartsByWrites checks that a checkpoint of more writes
+// than a part takes (32,768) to few nodes commits in parts, whatever
+// MaxMemory allows: one Update of 70,000 new keys, in a colocated bucket
+// and a plain one, is checkpointed in at least two parts before its last.
+// Rewriting every other key, 35,000 writes over the hundreds of pages
+// that hold them, takes no part of its own. Every key is in the file after
+// Close.
+func TestCheckpointPartsByWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := openDB(t, path, &bolt.Options{CheckpointSize: 1 << 10})
+	if err := db.Colocate("c"); err != nil {
+		t.Fatal(err)
+	}
+	committed := make(chan struct{}, 1)
+	bolt.SetCheckpointHook(db, func(stage string) {
+		if stage == "committed" {
+			committed <- struct{}{}
+		}
+	})
+	const n = 35_000
+	err := db.Update(t.Context(), func(tx store.Tx) error {
+		for i := range n {
+			if err := tx.Put("c", fmt.Appendf(nil, "m%05d\x00k", i), []byte("v")); err != nil {
+				return err
+			}
+			if err := tx.Put("p", fmt.Appendf(nil, "%05d", i), []byte("v")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	<-committed
+	parts := db.Stats().CheckpointParts
+	if parts < 2 {
+		t.Errorf("Stats().CheckpointParts = %d after a checkpoint of %d new keys; want 2 or more", parts, 2*n)
+	}
+	err = db.Update(t.Context(), func(tx store.Tx) error {
+		for i := 0; i < n; i += 2 {
+			if err := tx.Put("c", fmt.Appendf(nil, "m%05d\x00k", i), []byte("w")); err != nil {
+				return err
+			}
+			if err := tx.Put("p", fmt.Appendf(nil, "%05d", i), []byte("w")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	<-committed
+	if st := db.Stats(); st.CheckpointParts != parts {
+		t.Errorf("Stats().CheckpointParts = %d after a checkpoint of %d rewrites over many pages; want %d, as before it", st.CheckpointParts, n, parts)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	db = openDB(t, path, nil)
+	err = db.View(t.Context(), func(tx store.Tx) error {
+		for _, b := range []string{"c", "p"} {
+			got := 0
+			if err := tx.Scan(b, nil, nil, false, func(k, v []byte) error { got++; return nil }); err != nil {
+				return err
+			}
+			if got != n {
+				t.Errorf("bucket %q holds %d keys; want %d", b, got, n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+	if err := db.Check(t.Context()); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
+
 // TestCheckpointParts checks checkpoints written in parts (a MaxMemory so
 // small that each part changes 2 pages), on a colocated bucket and a plain
 // one: reads during and after are right, and a crash after a part, before
