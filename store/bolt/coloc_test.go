@@ -333,40 +333,32 @@ func TestCheckpointPartsByWrites(t *testing.T) {
 		}
 	})
 	const n = 35_000
-	err := db.Update(t.Context(), func(tx store.Tx) error {
-		for i := range n {
-			if err := tx.Put("c", fmt.Appendf(nil, "m%05d\x00k", i), []byte("v")); err != nil {
-				return err
+	// write puts value under every step-th key of both buckets, and waits
+	// for the checkpoint of it.
+	write := func(step int, value string) {
+		t.Helper()
+		err := db.Update(t.Context(), func(tx store.Tx) error {
+			for i := 0; i < n; i += step {
+				if err := tx.Put("c", fmt.Appendf(nil, "m%05d\x00k", i), []byte(value)); err != nil {
+					return err
+				}
+				if err := tx.Put("p", fmt.Appendf(nil, "%05d", i), []byte(value)); err != nil {
+					return err
+				}
 			}
-			if err := tx.Put("p", fmt.Appendf(nil, "%05d", i), []byte("v")); err != nil {
-				return err
-			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("Update: %v", err)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("Update: %v", err)
+		<-committed
 	}
-	<-committed
+	write(1, "v")
 	parts := db.Stats().CheckpointParts
 	if parts < 2 {
 		t.Errorf("Stats().CheckpointParts = %d after a checkpoint of %d new keys; want 2 or more", parts, 2*n)
 	}
-	err = db.Update(t.Context(), func(tx store.Tx) error {
-		for i := 0; i < n; i += 2 {
-			if err := tx.Put("c", fmt.Appendf(nil, "m%05d\x00k", i), []byte("w")); err != nil {
-				return err
-			}
-			if err := tx.Put("p", fmt.Appendf(nil, "%05d", i), []byte("w")); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("Update: %v", err)
-	}
-	<-committed
+	write(2, "w")
 	if st := db.Stats(); st.CheckpointParts != parts {
 		t.Errorf("Stats().CheckpointParts = %d after a checkpoint of %d rewrites over many pages; want %d, as before it", st.CheckpointParts, n, parts)
 	}
@@ -374,7 +366,7 @@ func TestCheckpointPartsByWrites(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	db = openDB(t, path, nil)
-	err = db.View(t.Context(), func(tx store.Tx) error {
+	err := db.View(t.Context(), func(tx store.Tx) error {
 		for _, b := range []string{"c", "p"} {
 			got := 0
 			if err := tx.Scan(b, nil, nil, false, func(k, v []byte) error { got++; return nil }); err != nil {
