@@ -375,11 +375,11 @@ type Options struct {
 	// MaxMemory bounds the memory the store takes for the writes the bbolt
 	// file does not hold yet: the overlay (CheckpointSize defaults to a
 	// sixteenth of it, and MaxOverlaySize to a quarter) and a checkpoint's
-	// bbolt transaction, which commits in parts of at most an eighth of it
-	// and of at most 32,768 writes (bbolt holds in memory every page a
-	// transaction changes until it commits, as a node and then as the page
-	// it writes; moving a bucket into the colocated one is a single part;
-	// see Stats.CheckpointParts). The Go
+	// bbolt transaction, which commits in parts of at most an eighth of it,
+	// and of at most 32,768 writes when they go to few pages (bbolt holds
+	// in memory every page a transaction changes until it commits, as a
+	// node and then as the page it writes; moving a bucket into the
+	// colocated one is a single part; see Stats.CheckpointParts). The Go
 	// runtime's own room is not counted: with the default GOGC the heap may
 	// reach twice what is live. Default DefaultMaxMemory.
 	MaxMemory int64

@@ -925,9 +925,9 @@ func (h *head) advance() error {
 // set. A source's error ends it, before fn sees a pair past it.
 func merge(srcs []source, desc bool, fn func(key, value []byte) error) error {
 	var arr [5]head // as many as Scan's levels: kept on the stack
-	hs := arr[:0]
+	hs := arr[:]
 	if len(srcs) > len(arr) {
-		hs = make([]head, 0, len(srcs))
+		hs = make([]head, len(srcs))
 	}
 	hs = hs[:len(srcs)]
 	for i, s := range srcs {
