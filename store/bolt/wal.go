@@ -67,10 +67,17 @@ type wal struct {
 	// a checkpoint's worth of log.
 	spareSize int64
 
-	spareMu    sync.Mutex // guards the spare file and the two fields below
+	spareMu    sync.Mutex // guards the spare file and the three fields below
 	spareReady bool       // the spare file exists
 	preparing  bool       // a goroutine is writing the spare file
-	prepared   sync.WaitGroup
+	// awaited counts the lists of segments handed to a checkpoint (by
+	// rotate or keep) and not recycled yet. While one is awaited no spare
+	// of zeros is prepared: the checkpoint's last segment will be the
+	// spare. Writing one anyway doubled the log's writes in a long burst
+	// (an import of 100,000 members wrote 480 MB of zeros beside 380 MB of
+	// records, and removed every recycled segment).
+	awaited  int
+	prepared sync.WaitGroup
 }
 
 // segmentName returns the file name of the segment whose first batch is seq.
@@ -144,7 +151,7 @@ func (w *wal) prepareSpare() {
 	}
 	w.spareMu.Lock()
 	defer w.spareMu.Unlock()
-	if w.spareReady || w.preparing {
+	if w.spareReady || w.preparing || w.awaited > 0 {
 		return
 	}
 	w.preparing = true
@@ -182,6 +189,9 @@ func writeZeros(path string, size int64) error {
 func (w *wal) recycle(segs []string) {
 	w.spareMu.Lock()
 	defer w.spareMu.Unlock()
+	if len(segs) > 0 {
+		w.awaited--
+	}
 	for i, s := range segs {
 		if i == len(segs)-1 && !w.spareReady && !w.preparing && !w.noSync {
 			if os.Rename(s, w.prefix+spareName) == nil {
@@ -203,7 +213,18 @@ func (w *wal) rotate() []string {
 	}
 	closed := w.closed
 	w.closed = nil
+	w.await(closed)
 	return closed
+}
+
+// await notes that segs are handed to a checkpoint, which will recycle
+// them.
+func (w *wal) await(segs []string) {
+	if len(segs) > 0 {
+		w.spareMu.Lock()
+		w.awaited++
+		w.spareMu.Unlock()
+	}
 }
 
 // keep is what Open does with the log it replayed up to batch last when
@@ -236,6 +257,7 @@ func (w *wal) keep(last uint64) ([]string, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
+	w.await(kept)
 	if removed && !w.noSync {
 		return kept, syncDir(filepath.Dir(w.prefix))
 	}

@@ -347,3 +347,59 @@ func TestSpareSegments(t *testing.T) {
 		t.Errorf("files after Close = %q; want the bbolt file alone", got)
 	}
 }
+
+// TestSpareFromCheckpoint checks that a log whose checkpoint is running
+// prepares no spare of zeros: the segments that checkpoint covers are
+// recycled, the last as the spare. The checkpoint of the first generation
+// is held while the second is written past the point where a spare would
+// be prepared.
+func TestSpareFromCheckpoint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	const ckpt = 1 << 20
+	hold, begun := make(chan struct{}), make(chan struct{}, 1)
+	var once sync.Once
+	db, err := bolt.OpenHooked(path, &bolt.Options{CheckpointSize: ckpt}, func(stage string) {
+		if stage == "begin" {
+			once.Do(func() { begun <- struct{}{}; <-hold })
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	value := make([]byte, 8<<10)
+	put := func(i int) {
+		t.Helper()
+		err := db.Update(t.Context(), func(tx store.Tx) error {
+			return tx.Put("big", fmt.Appendf(nil, "k%05d", i), value)
+		})
+		if err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+	}
+	i := 0
+	for ; len(begun) == 0; i++ { // the first generation, until its checkpoint begins
+		put(i)
+	}
+	spare := path + "-wal-spare"
+	for end := i + 64; i < end; i++ { // 512 KiB: past an eighth of the spare's size
+		put(i)
+	}
+	if _, err := os.Stat(spare); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("spare while a checkpoint runs: %v; want none", err)
+	}
+	close(hold)
+	for db.Stats().Checkpoints == 0 {
+		put(i) // the writer takes the checkpoint's result between batches
+		i++
+	}
+	b, err := os.ReadFile(spare)
+	if err != nil {
+		t.Fatalf("no spare after the checkpoint: %v", err)
+	}
+	// The first generation's segment, which starts with a record, not a
+	// spare of zeros.
+	if len(b) < ckpt/2 || binary.LittleEndian.Uint64(b) == 0 {
+		t.Errorf("spare of %d bytes starting with %x; want the recycled segment", len(b), b[:min(len(b), 8)])
+	}
+}
