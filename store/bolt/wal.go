@@ -154,23 +154,46 @@ func (w *wal) prepareSpare() {
 	if w.spareReady || w.preparing || w.awaited > 0 {
 		return
 	}
+	w.fill(true)
+}
+
+// fill makes the spare file spareSize bytes long in the background,
+// writing zeros after what it holds (all of it when fresh is set: a new
+// spare), and marks it ready when done. A spare made from a segment the
+// checkpoint recycled is usually long enough already: the segment of a
+// generation that froze early is extended, so that the segment made from
+// it is synced over written blocks to its end. Called with spareMu held.
+func (w *wal) fill(fresh bool) {
 	w.preparing = true
 	w.prepared.Go(func() {
-		err := writeZeros(w.prefix+spareName, w.spareSize)
+		err := writeZeros(w.prefix+spareName, fresh, w.spareSize)
 		w.spareMu.Lock()
 		w.preparing, w.spareReady = false, err == nil
 		w.spareMu.Unlock()
 	})
 }
 
-func writeZeros(path string, size int64) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+// writeZeros writes zeros to the file at path from its end (or from the
+// start, emptying it, when fresh is set) up to size bytes, and syncs it.
+// On failure the file is removed.
+func writeZeros(path string, fresh bool, size int64) error {
+	flag := os.O_RDWR | os.O_CREATE
+	if fresh {
+		flag |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flag, 0o600)
 	if err != nil {
 		return err
 	}
-	zeros := make([]byte, 1<<20)
-	for n := int64(0); n < size && err == nil; n += int64(len(zeros)) {
-		_, err = f.Write(zeros)
+	var off int64
+	if fi, serr := f.Stat(); serr != nil {
+		err = serr
+	} else {
+		off = fi.Size()
+	}
+	zeros := make([]byte, min(1<<20, max(size-off, 0)))
+	for ; off < size && err == nil; off += int64(len(zeros)) {
+		_, err = f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off)
 	}
 	if err == nil {
 		err = f.Sync()
@@ -195,7 +218,11 @@ func (w *wal) recycle(segs []string) {
 	for i, s := range segs {
 		if i == len(segs)-1 && !w.spareReady && !w.preparing && !w.noSync {
 			if os.Rename(s, w.prefix+spareName) == nil {
-				w.spareReady = true
+				if fi, err := os.Stat(w.prefix + spareName); err == nil && (fi.Size() >= w.spareSize || w.spareSize < minSpare) {
+					w.spareReady = true
+				} else {
+					w.fill(false)
+				}
 				continue
 			}
 		}
