@@ -148,6 +148,9 @@ func scaleStore(b *testing.B) *membership.Program {
 	return scale.p
 }
 
+// buildScale builds the scale store: an order for each member, their times
+// spread over a year, processed 1,000 at a time with Advance after each
+// batch, then Advance to scaleNow; and measures its size at rest.
 func buildScale() error {
 	n := scaleMembers()
 	dir, err := os.MkdirTemp("", "membership-scale-")
@@ -171,6 +174,16 @@ func buildScale() error {
 		batch = append(batch, scaleOrder("b"+strconv.Itoa(i), i, scaleStart.Add(time.Duration(i)*step)))
 		if len(batch) == cap(batch) || i == n-1 {
 			if _, err := p.ProcessBatch(ctx, batch); err != nil {
+				return err
+			}
+			// Due work as a host's scheduler does it, as time passes
+			// (every 8.8 hours of the year at a million members): lots
+			// expire, tags fall due, retention prunes, and the pages the
+			// pruned records held are reused. Advancing once, at the end,
+			// left the file half free pages (3.4 KB a member for 1.6 KB
+			// of records at 200,000 members): a year of records, pruned
+			// in one go.
+			if _, err := p.Advance(ctx, batch[len(batch)-1].Time); err != nil {
 				return err
 			}
 			batch = batch[:0]
