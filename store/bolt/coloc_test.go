@@ -823,3 +823,54 @@ func TestCheckpointRetry(t *testing.T) {
 		t.Errorf("Stats().Checkpoints = %d; want 2", st.Checkpoints)
 	}
 }
+
+// TestAscendingRunsFillPages checks how full a checkpoint leaves the pages
+// of a bucket not colocated that takes keys in two ascending runs at
+// once, as the due bucket does (an expiry a year on, a tag's window 90
+// days on): not appended after the bucket's last key, yet no page is
+// written to again once a run has passed it, so pages split at bbolt's
+// default of half stay half full.
+func TestAscendingRunsFillPages(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := openDB(t, path, &bolt.Options{CheckpointSize: 64 << 10, NoSync: true})
+	value := make([]byte, 40)
+	for day := range 400 {
+		err := db.Update(t.Context(), func(tx store.Tx) error {
+			for i := range 20 {
+				for _, ahead := range []int{90, 365} {
+					if err := tx.Put("due", fmt.Appendf(nil, "%04d-%03d-%02d", day+ahead, ahead, i), value); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+	}
+	if st := db.Stats(); st.Checkpoints < 10 {
+		t.Fatalf("Stats().Checkpoints = %d; want 10 or more", st.Checkpoints)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	raw, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	err = raw.View(func(tx *bbolt.Tx) error {
+		st := tx.Bucket([]byte("due")).Stats()
+		if st.KeyN != 400*20*2 {
+			t.Errorf("%d keys; want %d", st.KeyN, 400*20*2)
+		}
+		if fill := float64(st.LeafInuse) / float64(st.LeafAlloc); fill < 0.8 {
+			t.Errorf("leaf pages %.2f full (%d pages); want 0.8 or more", fill, st.LeafPageN)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
