@@ -3,9 +3,11 @@ package bolt_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -829,7 +831,8 @@ func TestCheckpointRetry(t *testing.T) {
 // once, as the due bucket does (an expiry a year on, a tag's window 90
 // days on): not appended after the bucket's last key, yet no page is
 // written to again once a run has passed it, so pages split at bbolt's
-// default of half stay half full.
+// default of half stay half full. Keys put at random keep bbolt's split
+// (TestRandomKeysFillPages).
 func TestAscendingRunsFillPages(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	db := openDB(t, path, &bolt.Options{CheckpointSize: 64 << 10, NoSync: true})
@@ -867,6 +870,47 @@ func TestAscendingRunsFillPages(t *testing.T) {
 		}
 		if fill := float64(st.LeafInuse) / float64(st.LeafAlloc); fill < 0.8 {
 			t.Errorf("leaf pages %.2f full (%d pages); want 0.8 or more", fill, st.LeafPageN)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRandomKeysFillPages checks that keys put at random (as random event
+// IDs are) keep bbolt's split at half: split fuller, each page a random key
+// overflows leaves a page with a key or two, and the pages end less full.
+func TestRandomKeysFillPages(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := openDB(t, path, &bolt.Options{CheckpointSize: 256 << 10, NoSync: true})
+	r := rand.New(rand.NewPCG(1, 2))
+	value := make([]byte, 100)
+	for range 500 {
+		err := db.Update(t.Context(), func(tx store.Tx) error {
+			for range 100 {
+				if err := tx.Put("events", binary.BigEndian.AppendUint64(nil, r.Uint64()), value); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	raw, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	err = raw.View(func(tx *bbolt.Tx) error {
+		st := tx.Bucket([]byte("events")).Stats()
+		if fill := float64(st.LeafInuse) / float64(st.LeafAlloc); fill < 0.6 {
+			t.Errorf("leaf pages %.2f full (%d pages); want 0.6 or more", fill, st.LeafPageN)
 		}
 		return nil
 	})
