@@ -855,6 +855,19 @@ func TestAscendingRunsFillPages(t *testing.T) {
 	if st := db.Stats(); st.Checkpoints < 10 {
 		t.Fatalf("Stats().Checkpoints = %d; want 10 or more", st.Checkpoints)
 	}
+	st := closedBucketStats(t, db, path, "due")
+	if st.KeyN != 400*20*2 {
+		t.Errorf("%d keys; want %d", st.KeyN, 400*20*2)
+	}
+	if fill := float64(st.LeafInuse) / float64(st.LeafAlloc); fill < 0.8 {
+		t.Errorf("leaf pages %.2f full (%d pages); want 0.8 or more", fill, st.LeafPageN)
+	}
+}
+
+// closedBucketStats closes db and returns bbolt's statistics of bucket in
+// its file at path.
+func closedBucketStats(t *testing.T, db *bolt.DB, path, bucket string) bbolt.BucketStats {
+	t.Helper()
 	if err := db.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -863,19 +876,15 @@ func TestAscendingRunsFillPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
+	var st bbolt.BucketStats
 	err = raw.View(func(tx *bbolt.Tx) error {
-		st := tx.Bucket([]byte("due")).Stats()
-		if st.KeyN != 400*20*2 {
-			t.Errorf("%d keys; want %d", st.KeyN, 400*20*2)
-		}
-		if fill := float64(st.LeafInuse) / float64(st.LeafAlloc); fill < 0.8 {
-			t.Errorf("leaf pages %.2f full (%d pages); want 0.8 or more", fill, st.LeafPageN)
-		}
+		st = tx.Bucket([]byte(bucket)).Stats()
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st
 }
 
 // TestRandomKeysFillPages checks that keys put at random (as random event
@@ -899,22 +908,8 @@ func TestRandomKeysFillPages(t *testing.T) {
 			t.Fatalf("Update: %v", err)
 		}
 	}
-	if err := db.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	raw, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	err = raw.View(func(tx *bbolt.Tx) error {
-		st := tx.Bucket([]byte("events")).Stats()
-		if fill := float64(st.LeafInuse) / float64(st.LeafAlloc); fill < 0.6 {
-			t.Errorf("leaf pages %.2f full (%d pages); want 0.6 or more", fill, st.LeafPageN)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	st := closedBucketStats(t, db, path, "events")
+	if fill := float64(st.LeafInuse) / float64(st.LeafAlloc); fill < 0.6 {
+		t.Errorf("leaf pages %.2f full (%d pages); want 0.6 or more", fill, st.LeafPageN)
 	}
 }
