@@ -496,7 +496,7 @@ func (c *ckptTx) writeTree(name string, t *tree) error {
 	// Ascending runs into the bucket put many keys into each node they
 	// reach: those nodes split fuller (see treeFill), which bbolt does at
 	// the commit, so the part decides before it commits.
-	var puts, nodes0 int
+	puts, nodes0 := 0, c.nodes() // the nodes of the buckets written before
 	c.fill = func() {
 		if fill == bbolt.DefaultFillPercent && puts >= denseRun*max(c.nodes()-nodes0, 1) {
 			b.FillPercent = treeFill
