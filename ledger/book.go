@@ -101,8 +101,8 @@ func (l *Ledger) Init(tx store.Tx, loc *time.Location) {
 
 // SetStripes sets how many stripes l's postings split the shared totals
 // into (a pool's balance, the daily totals): a posting adds to the stripe
-// of its transaction's member, total.Stripe(member, n), and a transaction
-// between pools only to stripe 0. A store that runs Updates concurrently
+// of its transaction's member, or the one its store.Tx chooses
+// (total.StripeOf), and a transaction between pools only to stripe 0. A store that runs Updates concurrently
 // asks for many stripes (store.Striper), so that postings for different
 // members rarely write the same key; one that runs them one at a time
 // wants one, the default of New and Init. n only places writes: the
@@ -576,7 +576,7 @@ func (l *Ledger) post(dst []Entry, lots []Lot, t Transaction) (Posted, error) {
 	t.ID = id
 	var stripe uint16 // a transaction between pools adds to stripe 0
 	if member != "" {
-		stripe = total.Stripe(member, l.stripes)
+		stripe = total.StripeOf(l.tx, member, l.stripes)
 	}
 	// Credits (and pool legs) first, then debits naming a lot, then other
 	// debits; stable within each rank.

@@ -233,6 +233,18 @@ type Striper interface {
 	Stripes() int
 }
 
+// StripeChooser is an optional capability of a [Tx] of a [Striper]
+// store: Stripe returns which of n stripes the transaction adds the
+// shared totals to, in place of its member's. store/postgres answers by
+// the connection the transaction runs on: transactions in flight at once
+// run on different connections, so they add to different stripes
+// whatever members they serve (two members whose hashes fall in one
+// stripe no longer conflict), and a transaction that runs several Updates
+// adds to one stripe of each total.
+type StripeChooser interface {
+	Stripe(n int) uint16
+}
+
 // Adder is an optional capability of a [Tx] whose store runs Updates
 // concurrently: Add adds delta to the amount under key without reading it,
 // as FoundationDB's atomic add does, so two transactions adding to one

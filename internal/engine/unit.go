@@ -244,13 +244,13 @@ func (u *Unit) AddTotal(bucket string, key []byte, member string, delta decimal.
 	if u.scratch != nil {
 		buf = u.scratch.val[:0] // the store copies what it keeps
 	}
-	return total.Add(u.tx, bucket, key, total.Stripe(member, u.e.stripes), delta, buf)
+	return total.Add(u.tx, bucket, key, total.StripeOf(u.tx, member, u.e.stripes), delta, buf)
 }
 
 // Stripe returns member's stripe of the shared totals a domain keeps
 // itself (internal/total): a domain whose totals are not plain amounts
 // (coupon statistics) suffixes their keys with it and merges on read.
-func (u *Unit) Stripe(member string) uint16 { return total.Stripe(member, u.e.stripes) }
+func (u *Unit) Stripe(member string) uint16 { return total.StripeOf(u.tx, member, u.e.stripes) }
 
 // Total reads a total kept by AddTotal (zero when absent): the sum of its
 // stripes.

@@ -1,8 +1,9 @@
 // Package total keeps the decimal totals that many members add to (a
 // pool's balance, a day's earnings, the points expiring in a month, a
-// tag's member count) split into stripes by member: the writers of a
-// store that runs Updates concurrently (store/postgres) then rarely touch
-// the same key, and a reader sums the stripes. The engine, the ledger and
+// tag's member count) split into stripes, by member or as the store
+// chooses (store.StripeChooser): the writers of a store that runs Updates
+// concurrently (store/postgres) then rarely touch the same key, and a
+// reader sums the stripes. The engine, the ledger and
 // the coupon book all lay their shared totals out this way; a store that
 // runs Updates one at a time asks for one stripe (store.Striper), so the
 // split costs it nothing.
@@ -52,6 +53,20 @@ func Stripe(member string, n int) uint16 {
 	h := fnv.New32a()
 	h.Write([]byte(member))
 	return uint16(h.Sum32() % uint32(min(n, MaxStripes)))
+}
+
+// StripeOf returns the stripe, of n, that tx adds member's share of the
+// totals to: the one tx chooses when it is a store.StripeChooser, else
+// member's (Stripe). It is 0 when n <= 1.
+func StripeOf(tx store.Tx, member string, n int) uint16 {
+	if n <= 1 {
+		return 0
+	}
+	if c, ok := tx.(store.StripeChooser); ok {
+		m := min(n, MaxStripes)
+		return uint16(int(c.Stripe(m)) % m) // in range whatever tx answers
+	}
+	return Stripe(member, n)
 }
 
 // Key appends the key of stripe s of the total under key to dst.

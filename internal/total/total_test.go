@@ -148,3 +148,35 @@ func TestStripe(t *testing.T) {
 		t.Errorf("Base = %q, %v", b, ok)
 	}
 }
+
+// chooserTx chooses its stripe, as store/postgres's do (by connection).
+type chooserTx struct {
+	store.Tx
+	stripe uint16
+}
+
+func (c chooserTx) Stripe(n int) uint16 { return c.stripe }
+
+func TestStripeOf(t *testing.T) {
+	_ = memory.New().View(context.Background(), func(tx store.Tx) error {
+		if got, want := total.StripeOf(tx, "m1", 16), total.Stripe("m1", 16); got != want {
+			t.Errorf("StripeOf a plain Tx = %d; want the member's, %d", got, want)
+		}
+		for _, c := range []struct {
+			chosen uint16
+			n      int
+			want   uint16
+		}{
+			{5, 16, 5},
+			{21, 16, 5},             // out of range: taken modulo n
+			{7, 1, 0},               // one stripe
+			{7, 0, 0},               // none asked
+			{65535, 1 << 20, 65535}, // n past MaxStripes
+		} {
+			if got := total.StripeOf(chooserTx{tx, c.chosen}, "m1", c.n); got != c.want {
+				t.Errorf("StripeOf a Tx choosing %d, of %d = %d; want %d", c.chosen, c.n, got, c.want)
+			}
+		}
+		return nil
+	})
+}

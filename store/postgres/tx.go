@@ -68,6 +68,54 @@ type tx struct {
 	present    map[[2]string]bool                    // keys earlier runs of the Update found present (Inserter)
 	cache      map[string]map[string]entry
 	ranges     map[string][]*loaded
+	// undo, kept while journal is set (a transaction that runs a group
+	// of Updates), lists what each change to writes and adds replaced,
+	// so that a function of the group that fails can be undone alone.
+	journal bool
+	undo    []undo
+	gen     int // which function of a group may use the tx (groupTx)
+}
+
+// undo is what one change to a tx's writes (or, add set, its adds)
+// replaced under bucket and key: had is whether there was an entry, e or
+// d what it was.
+type undo struct {
+	add         bool
+	bucket, key string
+	had         bool
+	e           entry
+	d           decimal.Decimal
+}
+
+// rollbackTo undoes the changes to writes and adds made since the undo
+// journal was mark long, the latest first.
+func (t *tx) rollbackTo(mark int) {
+	for i := len(t.undo) - 1; i >= mark; i-- {
+		u := t.undo[i]
+		switch {
+		case u.add && u.had:
+			t.adds[u.bucket][u.key] = u.d
+		case u.add:
+			delete(t.adds[u.bucket], u.key)
+		case u.had:
+			t.writes[u.bucket][u.key] = u.e
+		default:
+			delete(t.writes[u.bucket], u.key)
+		}
+	}
+	t.undo = t.undo[:mark]
+}
+
+// dropAdd forgets the pending addition to key, which a write replaces.
+func (t *tx) dropAdd(bucket, key string) {
+	d, ok := t.adds[bucket][key]
+	if !ok {
+		return
+	}
+	if t.journal {
+		t.undo = append(t.undo, undo{add: true, bucket: bucket, key: key, had: true, d: d})
+	}
+	delete(t.adds[bucket], key)
 }
 
 func newTx(s *Store, ctx context.Context, conn *pgx.Conn, writable bool, present map[[2]string]bool) *tx {
@@ -266,17 +314,27 @@ func (t *tx) write(op, bucket string, key []byte, e entry) error {
 		m = map[string]entry{}
 		t.writes[bucket] = m
 	}
+	if t.journal {
+		old, had := m[string(key)]
+		t.undo = append(t.undo, undo{bucket: bucket, key: string(key), had: had, e: old})
+	}
 	m[string(key)] = e
 	return nil
 }
 
 func (t *tx) Put(bucket string, key, value []byte) error {
-	delete(t.adds[bucket], string(key))
+	if err := t.check("put", bucket, key, true, true); err != nil {
+		return err
+	}
+	t.dropAdd(bucket, string(key))
 	return t.write("put", bucket, key, entry{val: append([]byte{}, value...)})
 }
 
 func (t *tx) Delete(bucket string, key []byte) error {
-	delete(t.adds[bucket], string(key))
+	if err := t.check("delete", bucket, key, true, true); err != nil {
+		return err
+	}
+	t.dropAdd(bucket, string(key))
 	return t.write("delete", bucket, key, entry{del: true})
 }
 
@@ -290,8 +348,20 @@ func (t *tx) Fresh(bucket string, key []byte) bool {
 // the commit as a plain INSERT, which fails when the key exists; the
 // Update then runs again with Fresh false for the key.
 func (t *tx) Insert(bucket string, key, value []byte) error {
-	delete(t.adds[bucket], string(key))
+	if err := t.check("insert", bucket, key, true, true); err != nil {
+		return err
+	}
+	t.dropAdd(bucket, string(key))
 	return t.write("insert", bucket, key, entry{val: append([]byte{}, value...), ins: true})
+}
+
+// Stripe returns the stripe, of n, of the connection the transaction runs
+// on (store.StripeChooser): its server process's ID modulo n. The server's
+// processes alive at once have different IDs, given out in turn, so the
+// transactions in flight at once add to different stripes, unless two
+// IDs differ by a multiple of n.
+func (t *tx) Stripe(n int) uint16 {
+	return uint16(t.conn.PgConn().PID() % uint32(max(n, 1)))
 }
 
 // Add adds delta to the amount under key (store.Adder): without reading
@@ -312,7 +382,11 @@ func (t *tx) Add(bucket string, key []byte, delta decimal.Decimal) error {
 		m = map[string]decimal.Decimal{}
 		t.adds[bucket] = m
 	}
-	m[string(key)] = m[string(key)].Add(delta)
+	old, had := m[string(key)]
+	if t.journal {
+		t.undo = append(t.undo, undo{add: true, bucket: bucket, key: string(key), had: had, d: old})
+	}
+	m[string(key)] = old.Add(delta)
 	return nil
 }
 
@@ -336,7 +410,7 @@ func (t *tx) addTo(bucket string, key []byte, delta decimal.Decimal) error {
 // it: one round trip, unless the key was read before.
 func (t *tx) settle(bucket string, key []byte) error {
 	d := t.adds[bucket][string(key)]
-	delete(t.adds[bucket], string(key))
+	t.dropAdd(bucket, string(key))
 	return t.addTo(bucket, key, d)
 }
 

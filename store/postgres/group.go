@@ -1,0 +1,302 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"maps"
+
+	"github.com/memberkit/membership/store"
+	"github.com/shopspring/decimal"
+)
+
+// Grouping. Updates that arrive while others run are run together, up to
+// Options.Group of them in one transaction, one function after the other:
+// the BEGIN, the commit's statements and the COMMIT, and their round
+// trips, are paid once a group rather than once an Update, which is most
+// of what an event costs the server beyond its rows. A group runs as its
+// functions would one after the other, each seeing the writes of those
+// before it; a function that returns an error has its writes undone (the
+// tx's undo journal) and the others go on, as a solo Update's error
+// leaves nothing. When the group's transaction fails (a conflict, a
+// server error, a panic in one function), every function of the group
+// runs again alone, as an Update did before grouping: the store contract
+// lets a function run again, and alone it retries its own conflicts.
+//
+// At most as many groups run at once as the pool has connections: the
+// Update that finds fewer leads, taking the queue's first Updates (its
+// own among them, or behind them), and when its own has an outcome hands
+// the lead to the first Update still queued. No timer: a group is what
+// queued while the connections were busy.
+
+// call is an Update waiting in the queue.
+type call struct {
+	ctx context.Context
+	fn  func(store.Tx) error
+	// out receives the Update's outcome, and before it maybe the lead
+	// (at most once, while the call is queued): room for both.
+	out     chan outcome
+	leading bool // leads, or was offered the lead (under Store.gmu)
+}
+
+// outcome is what a group did for one of its Updates.
+type outcome struct {
+	err      error
+	lead     bool  // not an outcome: the call is to lead the queue
+	alone    bool  // the group failed: run the function alone
+	conflict error // why, when the group lost a conflict
+	// present holds the keys the group's Inserts found present
+	// (store.Inserter), for the runs alone to read.
+	present  map[[2]string]bool
+	panicked bool // the function panicked with panicVal
+	panicVal any
+}
+
+// inGroup runs fn in a group. It returns done false when fn is to run
+// alone, with the conflict the group lost, if that is why. A panic of fn
+// is raised again here.
+func (s *Store) inGroup(ctx context.Context, fn func(store.Tx) error) (err, conflict error, present map[[2]string]bool, done bool) {
+	c := &call{ctx: ctx, fn: fn, out: make(chan outcome, 2)}
+	s.gmu.Lock()
+	s.queue = append(s.queue, c)
+	lead := s.leaders < s.maxLeaders
+	if lead {
+		s.leaders++
+		c.leading = true // it leads already: never offered the lead
+	}
+	s.gmu.Unlock()
+	var o outcome
+	if lead {
+		o = s.lead(c)
+	} else if o = <-c.out; o.lead {
+		o = s.lead(c)
+	}
+	if o.panicked {
+		panic(o.panicVal)
+	}
+	return o.err, o.conflict, o.present, !o.alone
+}
+
+// lead runs groups from the queue until c has its outcome, then passes
+// the lead on.
+func (s *Store) lead(c *call) outcome {
+	for {
+		select {
+		case o := <-c.out:
+			s.release()
+			return o
+		default:
+		}
+		g := s.take()
+		if len(g) == 0 { // c is in a group another leader runs
+			s.release()
+			return <-c.out
+		}
+		s.runGroup(g)
+	}
+}
+
+// take removes the first Options.Group calls from the queue.
+func (s *Store) take() []*call {
+	s.gmu.Lock()
+	defer s.gmu.Unlock()
+	n := min(len(s.queue), s.group)
+	g := make([]*call, n)
+	copy(g, s.queue)
+	// Shift rather than reslice, so that the queue's array does not
+	// keep the calls taken.
+	s.queue = s.queue[:copy(s.queue, s.queue[n:])]
+	return g
+}
+
+// release gives the lead to the first queued call not offered it yet, or
+// gives it up.
+func (s *Store) release() {
+	s.gmu.Lock()
+	defer s.gmu.Unlock()
+	for _, c := range s.queue {
+		if !c.leading {
+			c.leading = true
+			c.out <- outcome{lead: true}
+			return
+		}
+	}
+	s.leaders--
+}
+
+// runGroup runs the functions of g in one transaction and sends each
+// call its outcome. A group of one runs the same way, so that the
+// leaders are the transactions in flight, and the queue grows while
+// they hold the connections.
+func (s *Store) runGroup(g []*call) {
+	outs := s.runTogether(g)
+	for i, c := range g {
+		c.out <- outs[i]
+	}
+}
+
+// runTogether runs g's functions in one transaction and returns their
+// outcomes. The transaction's statements are not cancelled with one
+// caller's context: the others wait for it.
+func (s *Store) runTogether(g []*call) []outcome {
+	outs := make([]outcome, len(g))
+	ran := 0 // the functions run: g[:ran]
+	present := map[[2]string]bool{}
+	// alone sends every call of g but the one that panicked (-1: none)
+	// to run alone; a function run in the group is run again.
+	alone := func(panicked int, conflict error) []outcome {
+		for i := range outs {
+			if i != panicked {
+				// A copy each: the runs alone add to it at once.
+				outs[i] = outcome{alone: true, conflict: conflict, present: maps.Clone(present)}
+			}
+			if i != panicked && i < ran {
+				s.retries.Add(1)
+			}
+		}
+		return outs
+	}
+	ctx := context.WithoutCancel(g[0].ctx)
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return alone(-1, nil) // each finds the error itself
+	}
+	defer conn.Release()
+	t := newTx(s, ctx, conn.Conn(), true, present)
+	t.journal = true
+	defer func() {
+		t.done = true
+		t.end()
+		s.roundTrips.Add(t.roundTrips)
+	}()
+	for i, c := range g {
+		ran = i + 1
+		if err := c.ctx.Err(); err != nil {
+			outs[i].err = err
+			continue
+		}
+		mark := len(t.undo)
+		ferr, panicked, val := runIn(t, c.fn)
+		if panicked {
+			outs[i] = outcome{panicked: true, panicVal: val}
+			return alone(i, nil)
+		}
+		if t.err != nil { // the transaction failed on the server
+			if isConflict(t.err) {
+				return alone(-1, t.err)
+			}
+			return alone(-1, nil)
+		}
+		if ferr != nil {
+			t.rollbackTo(mark)
+		}
+		outs[i].err = ferr
+	}
+	t.done = true
+	if err := t.commit(true); err != nil {
+		if isConflict(err) {
+			return alone(-1, err)
+		}
+		for i := range outs {
+			if outs[i].err == nil {
+				outs[i].err = fmt.Errorf("postgres: commit: %w", err)
+			}
+		}
+		return outs
+	}
+	if len(g) > 1 {
+		s.groups.Add(1)
+		s.grouped.Add(int64(len(g)))
+	}
+	return outs
+}
+
+// runIn runs fn on a view of t of its own, which fails with
+// store.ErrTxDone once fn returned; it recovers a panic of fn.
+func runIn(t *tx, fn func(store.Tx) error) (err error, panicked bool, val any) {
+	t.gen++
+	v := &groupTx{t: t, gen: t.gen}
+	defer func() {
+		t.gen++
+		if r := recover(); r != nil {
+			panicked, val = true, r
+		}
+	}()
+	return fn(v), false, nil
+}
+
+// groupTx is one function's view of a group's transaction: a tx's
+// methods, refused once the function returned.
+type groupTx struct {
+	t   *tx
+	gen int
+}
+
+var (
+	_ store.Adder         = (*groupTx)(nil)
+	_ store.Inserter      = (*groupTx)(nil)
+	_ store.Preloader     = (*groupTx)(nil)
+	_ store.StripeChooser = (*groupTx)(nil)
+	_ store.StripeChooser = (*tx)(nil)
+)
+
+func (v *groupTx) live(op string) error {
+	if v.gen != v.t.gen {
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrTxDone)
+	}
+	return nil
+}
+
+func (v *groupTx) Get(bucket string, key []byte) ([]byte, error) {
+	if err := v.live("get"); err != nil {
+		return nil, err
+	}
+	return v.t.Get(bucket, key)
+}
+
+func (v *groupTx) Put(bucket string, key, value []byte) error {
+	if err := v.live("put"); err != nil {
+		return err
+	}
+	return v.t.Put(bucket, key, value)
+}
+
+func (v *groupTx) Delete(bucket string, key []byte) error {
+	if err := v.live("delete"); err != nil {
+		return err
+	}
+	return v.t.Delete(bucket, key)
+}
+
+func (v *groupTx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, value []byte) error) error {
+	if err := v.live("scan"); err != nil {
+		return err
+	}
+	return v.t.Scan(bucket, start, end, reverse, fn)
+}
+
+func (v *groupTx) Preload(reads ...store.Read) error {
+	if err := v.live("preload"); err != nil {
+		return err
+	}
+	return v.t.Preload(reads...)
+}
+
+func (v *groupTx) Add(bucket string, key []byte, delta decimal.Decimal) error {
+	if err := v.live("add"); err != nil {
+		return err
+	}
+	return v.t.Add(bucket, key, delta)
+}
+
+func (v *groupTx) Stripe(n int) uint16 { return v.t.Stripe(n) }
+
+func (v *groupTx) Fresh(bucket string, key []byte) bool {
+	return v.live("fresh") == nil && v.t.Fresh(bucket, key)
+}
+
+func (v *groupTx) Insert(bucket string, key, value []byte) error {
+	if err := v.live("insert"); err != nil {
+		return err
+	}
+	return v.t.Insert(bucket, key, value)
+}

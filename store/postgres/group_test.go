@@ -1,0 +1,344 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/postgres"
+)
+
+// groupStore opens a store on a pool of one connection with groups of 4:
+// one transaction runs at a time, and Updates called meanwhile queue.
+func groupStore(t *testing.T) *postgres.Store {
+	t.Helper()
+	return groupStoreOn(t, newSchema(t, testPool(t)))
+}
+
+// groupStoreOn is groupStore on schema.
+func groupStoreOn(t *testing.T, schema string) *postgres.Store {
+	t.Helper()
+	p := poolOf(t, pgx.QueryExecModeCacheStatement, 1)
+	s, err := postgres.New(t.Context(), p, &postgres.Options{Schema: schema, Group: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// queueBehind runs hold in an Update of s and, while it runs, starts fns,
+// each in an Update of its own in a goroutine, and waits until all of
+// them are queued before it lets hold's Update end. It returns the
+// Updates' errors, and the values their goroutines recovered from a
+// panic, in the order of fns.
+func queueBehind(t *testing.T, s *postgres.Store, fns []func(store.Tx) error) (errs []error, panics []any) {
+	t.Helper()
+	errs, panics = make([]error, len(fns)), make([]any, len(fns))
+	release := make(chan struct{})
+	holding := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		err := s.Update(context.Background(), func(tx store.Tx) error {
+			close(holding)
+			<-release
+			return tx.Put("g", []byte("hold"), []byte("1"))
+		})
+		if err != nil {
+			t.Errorf("the holding Update: %v", err)
+		}
+	})
+	<-holding
+	for i, fn := range fns {
+		wg.Go(func() {
+			defer func() { panics[i] = recover() }()
+			errs[i] = s.Update(context.Background(), fn)
+		})
+		// One at a time, so that they queue in order.
+		for postgres.Queued(s) < i+1 {
+			runtime.Gosched()
+		}
+	}
+	close(release)
+	wg.Wait()
+	return errs, panics
+}
+
+// groupKeys returns the keys of bucket g with their values.
+func groupKeys(t *testing.T, s *postgres.Store) []string {
+	t.Helper()
+	var got []string
+	err := s.View(t.Context(), func(tx store.Tx) error {
+		return tx.Scan("g", nil, nil, false, func(k, v []byte) error {
+			got = append(got, fmt.Sprintf("%s=%s", k, v))
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestGroupKeepsEachOutcome queues eight Updates behind one: they run in
+// two groups of four, each function seeing the writes of those before
+// it in its group; the two that fail leave nothing and get their own
+// errors, the others commit, and no function runs twice.
+func TestGroupKeepsEachOutcome(t *testing.T) {
+	s := groupStore(t)
+	errBoom := errors.New("boom")
+	runs := make([]int, 8)
+	var fns []func(store.Tx) error
+	for i := range 8 {
+		fns = append(fns, func(tx store.Tx) error {
+			runs[i]++
+			// A count that every function adds to: each must read the
+			// one before it wrote, in its group or committed.
+			v, err := tx.Get("g", []byte("count"))
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			n := 0
+			if v != nil {
+				fmt.Sscan(string(v), &n)
+			}
+			if err := tx.Put("g", []byte("count"), fmt.Append(nil, n+1)); err != nil {
+				return err
+			}
+			if err := tx.Put("g", fmt.Appendf(nil, "k%d", i), fmt.Append(nil, n)); err != nil {
+				return err
+			}
+			// And a total added to unread (store.Adder), which a
+			// failed function's undo takes back too.
+			if err := tx.(store.Adder).Add("sum", []byte("s"), decimal.NewFromInt(int64(i+1))); err != nil {
+				return err
+			}
+			if i == 1 || i == 6 {
+				return errBoom
+			}
+			return nil
+		})
+	}
+	before := s.Stats()
+	errs, panics := queueBehind(t, s, fns)
+	for i, err := range errs {
+		want := error(nil)
+		if i == 1 || i == 6 {
+			want = errBoom
+		}
+		if err != want || panics[i] != nil {
+			t.Errorf("Update %d = %v (panic %v); want %v", i, err, panics[i], want)
+		}
+		if runs[i] != 1 {
+			t.Errorf("function %d ran %d times; want once", i, runs[i])
+		}
+	}
+	after := s.Stats()
+	if g, n, r := after.Groups-before.Groups, after.Grouped-before.Grouped, after.Retries-before.Retries; g != 2 || n != 8 || r != 0 {
+		t.Errorf("Stats: %d groups of %d Updates in all, %d retries; want 2 of 8, none", g, n, r)
+	}
+	// The counts read: 0..5 in order, the failed functions' writes
+	// undone (function 2 read what function 0 wrote, not 1's).
+	want := []string{"count=6", "hold=1", "k0=0", "k2=1", "k3=2", "k4=3", "k5=4", "k7=5"}
+	if got := groupKeys(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("bucket g holds %v; want %v", got, want)
+	}
+	// 1+3+4+5+6+8: the functions but 1 (adding 2) and 6 (adding 7).
+	err := s.View(t.Context(), func(tx store.Tx) error {
+		v, err := tx.Get("sum", []byte("s"))
+		if string(v) != "27" {
+			t.Errorf("sum = %q, %v; want 27", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGroupPanic: a function of a group that panics has its panic raised
+// in its own Update; the group's other functions run again alone and
+// commit.
+func TestGroupPanic(t *testing.T) {
+	s := groupStore(t)
+	runs := make([]int, 3)
+	var fns []func(store.Tx) error
+	for i := range 3 {
+		fns = append(fns, func(tx store.Tx) error {
+			runs[i]++
+			if err := tx.Put("g", fmt.Appendf(nil, "k%d", i), []byte("v")); err != nil {
+				return err
+			}
+			if i == 1 {
+				panic("function 1")
+			}
+			return nil
+		})
+	}
+	errs, panics := queueBehind(t, s, fns)
+	for i := range 3 {
+		switch {
+		case i == 1 && panics[i] != "function 1":
+			t.Errorf("Update 1 panicked with %v; want its function's panic", panics[i])
+		case i != 1 && (errs[i] != nil || panics[i] != nil):
+			t.Errorf("Update %d = %v (panic %v); want nil", i, errs[i], panics[i])
+		}
+	}
+	// Function 0 ran in the group and again alone; function 2 after the
+	// panic only alone.
+	if runs[0] != 2 || runs[1] != 1 || runs[2] != 1 {
+		t.Errorf("the functions ran %v times; want [2 1 1]", runs)
+	}
+	want := []string{"hold=1", "k0=v", "k2=v"}
+	if got := groupKeys(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("bucket g holds %v; want %v", got, want)
+	}
+}
+
+// TestGroupConflictRunsAlone: when a group's transaction loses a
+// conflict, each of its functions runs again alone; the one whose read
+// went stale reads what the other writer committed.
+func TestGroupConflictRunsAlone(t *testing.T) {
+	schema := newSchema(t, testPool(t))
+	s := groupStoreOn(t, schema)
+	other := openStore(t, &postgres.Options{Schema: schema})
+	if err := s.Update(t.Context(), func(tx store.Tx) error { return tx.Put("g", []byte("x"), []byte("first")) }); err != nil {
+		t.Fatal(err)
+	}
+	runs := make([]int, 2)
+	fns := []func(store.Tx) error{
+		func(tx store.Tx) error {
+			runs[0]++
+			v, err := tx.Get("g", []byte("x"))
+			if err != nil {
+				return err
+			}
+			if runs[0] == 1 {
+				err := other.Update(context.Background(), func(tx store.Tx) error { return tx.Put("g", []byte("x"), []byte("other")) })
+				if err != nil {
+					t.Errorf("the other store's Update: %v", err)
+				}
+			}
+			return tx.Put("g", []byte("x"), append(v, "+0"...))
+		},
+		func(tx store.Tx) error {
+			runs[1]++
+			return tx.Put("g", []byte("k1"), fmt.Append(nil, runs[1]))
+		},
+	}
+	before := s.Stats()
+	errs, panics := queueBehind(t, s, fns)
+	for i := range fns {
+		if errs[i] != nil || panics[i] != nil {
+			t.Errorf("Update %d = %v (panic %v); want nil", i, errs[i], panics[i])
+		}
+	}
+	if runs[0] != 2 || runs[1] != 2 {
+		t.Errorf("the functions ran %v times; want [2 2]: in the group, then alone", runs)
+	}
+	after := s.Stats()
+	if r, g := after.Retries-before.Retries, after.Groups-before.Groups; r != 2 || g != 0 {
+		t.Errorf("Stats: %d retries, %d groups committed; want 2, 0", r, g)
+	}
+	want := []string{"hold=1", "k1=2", "x=other+0"}
+	if got := groupKeys(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("bucket g holds %v; want %v", got, want)
+	}
+}
+
+// TestGroupTxDone: a function's Tx, kept past its return, is refused to
+// the next function of the group, which has a Tx of its own.
+func TestGroupTxDone(t *testing.T) {
+	s := groupStore(t)
+	var kept store.Tx
+	var keptErr error
+	fns := []func(store.Tx) error{
+		func(tx store.Tx) error {
+			kept = tx
+			return tx.Put("g", []byte("k0"), []byte("v"))
+		},
+		func(tx store.Tx) error {
+			keptErr = kept.Put("g", []byte("stray"), []byte("v"))
+			_, err := kept.Get("g", []byte("k0"))
+			if !errors.Is(err, store.ErrTxDone) {
+				t.Errorf("Get on the kept Tx = %v; want ErrTxDone", err)
+			}
+			return tx.Put("g", []byte("k1"), []byte("v"))
+		},
+	}
+	errs, panics := queueBehind(t, s, fns)
+	for i := range fns {
+		if errs[i] != nil || panics[i] != nil {
+			t.Errorf("Update %d = %v (panic %v); want nil", i, errs[i], panics[i])
+		}
+	}
+	if !errors.Is(keptErr, store.ErrTxDone) {
+		t.Errorf("Put on the kept Tx = %v; want ErrTxDone", keptErr)
+	}
+	if st := s.Stats(); st.Groups != 1 {
+		t.Errorf("Stats().Groups = %d; want 1: the two functions ran together", st.Groups)
+	}
+	want := []string{"hold=1", "k0=v", "k1=v"}
+	if got := groupKeys(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("bucket g holds %v; want %v", got, want)
+	}
+}
+
+// TestStripeByConnection: Updates in flight at once, on connections of
+// their own, add to different stripes (store.StripeChooser), and an
+// Update keeps its stripe.
+func TestStripeByConnection(t *testing.T) {
+	p := poolOf(t, pgx.QueryExecModeCacheStatement, 4)
+	s, err := postgres.New(t.Context(), p, &postgres.Options{Schema: newSchema(t, testPool(t)), Group: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 4
+	var inside sync.WaitGroup
+	inside.Add(n)
+	stripes := make([]uint16, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			err := s.Update(context.Background(), func(tx store.Tx) error {
+				c, ok := tx.(store.StripeChooser)
+				if !ok {
+					return errors.New("the Tx is not a store.StripeChooser")
+				}
+				// Hold the connection until all n are in flight.
+				if _, err := tx.Get("g", []byte("x")); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				stripes[i] = c.Stripe(1 << 16)
+				if again := c.Stripe(1 << 16); again != stripes[i] {
+					return fmt.Errorf("stripe %d, then %d", stripes[i], again)
+				}
+				if s := c.Stripe(1); s != 0 {
+					return fmt.Errorf("Stripe(1) = %d; want 0", s)
+				}
+				inside.Done()
+				inside.Wait()
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[uint16]bool{}
+	for _, st := range stripes {
+		if seen[st] {
+			t.Fatalf("stripes %v: two Updates in flight at once chose one", stripes)
+		}
+		seen[st] = true
+	}
+}
