@@ -142,9 +142,10 @@
 // template, store) in the same transaction — issues, expiries and
 // revocations at no store — and [Handle.Stats] sums the days of a period
 // per template, store and cost centre: the numbers finance reconciles
-// against. A counter is split into stripes by member, as many as the
-// store asks for (store.Striper), so that the transactions of different
-// members rarely write the same one; Stats merges the stripes. So is the
+// against. A counter is split into stripes by member (or as the
+// transaction chooses, store.StripeChooser), as many as the store asks for
+// (store.Striper), so that the transactions of different members rarely
+// write the same one; Stats merges the stripes. So is the
 // count of coupons issued of a template without stock; a template's (or
 // pack's) stock, which every claim reads whole, is one counter.
 package coupon

@@ -223,7 +223,7 @@ func Preload(tx Tx, reads ...Read) error {
 // concurrently, and asks the library to split the keys that every writer
 // would share: Stripes says into how many keys it splits a total that
 // every writer adds to (a pool's balance, a day's earnings), by a hash of
-// the member, and the change feed is written per member and sequenced
+// the member or as the Tx chooses ([StripeChooser]), and the change feed is written per member and sequenced
 // apart (see Program.Feed), so that Updates for different members rarely
 // touch the same key and conflict. A store without it runs Updates one at
 // a time and gains nothing from either: it gets one stripe, and the feed

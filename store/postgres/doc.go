@@ -45,9 +45,35 @@
 //
 // The store asks the library for [Options.Stripes] stripes of each shared
 // total ([store.Striper]): a pool's balance, a day's earnings, the points
-// expiring in a month are split by a hash of the member, so that two
-// events for different members add to the same row about once in Stripes
-// pairs.
+// expiring in a month are split into that many rows, summed on read, and
+// a transaction adds to the stripe of its connection
+// ([store.StripeChooser]: the server process's ID modulo Stripes), so that
+// the transactions in flight at once, each on a connection of its own,
+// add to different rows whatever members they serve. (Striping by member
+// made two events conflict whenever their members' hashes met, about once
+// in Stripes pairs, which groups, below, multiply.)
+//
+// # Groups
+//
+// Updates that arrive while every connection of the pool is busy queue,
+// and the next connection free runs up to [Options.Group] of them (4 by
+// default) in one transaction, one function after the other, each seeing
+// the writes of those before it: BEGIN, the commit's statements and
+// COMMIT are sent once a group, and its totals are added to once. A
+// function that returns an error has its writes undone (the others go
+// on); when the group's transaction fails (a conflict, or a panic of one
+// of its functions, raised again in that function's Update), each of its
+// functions runs again alone, as above. No timer: a group is what queued
+// while the connections were busy, so a store that is not busy runs each
+// Update alone, with no wait. Groups are kept small because PostgreSQL
+// turns a transaction's predicate locks on one relation into a lock of the
+// whole relation past max_pred_locks_per_relation (by default half of
+// max_pred_locks_per_transaction, 64): with the store's one table, a
+// transaction that read more than about 32 pages and tuples then
+// conflicts with every writer. In BenchmarkProgram64 groups of 4 ran 0.1
+// to 0.4% of the events again, groups of 6 20% and of 8 a third; with
+// max_pred_locks_per_relation raised to 1,000, groups of 8 ran 0.6%
+// again, and were no faster than groups of 4.
 //
 // The transaction starts with the first read (BEGIN travels in the same
 // batch), and a transaction reads one snapshot, so what it read once it
@@ -80,12 +106,14 @@
 // "erased" bucket) reads a key of its own rather than the gap of an empty
 // bucket, on the page where the first keys of "events" are inserted, a
 // member's first event or request writes its "not erased" record there.
-// BenchmarkProgram64 (64 callers, 4 Programs, sequential event IDs) runs
-// about 0.003 retries an event (0.06 before that record). A member's
+// BenchmarkProgram64 (64 callers, 4 Programs, sequential event IDs) ran
+// about 0.003 retries an event (0.06 before that record), and with groups
+// and stripes by connection 0.001 to 0.004. A member's
 // first event inserts its first records next to other new members' and
 // conflicts more often. An
 // Update or View function must not call Update or View on the same
-// store: it holds a connection and waits for another.
+// store: it holds a connection (or the lead of a group) and waits for
+// another.
 //
 // # Beyond one server
 //

@@ -43,8 +43,9 @@ type Options struct {
 	// groups save more round trips and statements but, in SERIALIZABLE,
 	// conflict more often, and a group that conflicts runs each of its
 	// functions again alone: in BenchmarkProgram64 (8 connections, 64
-	// callers) groups of 4 ran 0.3% of the events again, groups of 6 20%
-	// and of 8 a third, and were slower than no groups.
+	// callers) groups of 4 ran 0.1–0.4% of the events again, groups of 6
+	// 20% and of 8 a third, and were slower than no groups (see the
+	// package documentation, Groups).
 	Group int
 }
 
