@@ -193,6 +193,18 @@ type Preloader interface {
 	Preload(reads ...Read) error
 }
 
+// Prefetcher is an optional capability of a [Store] whose reads are
+// round trips and that runs several Updates in one transaction
+// (store/postgres): UpdatePrefetch is Update, told what fn reads first
+// (with [Preload]), so that the store reads those of a group of Updates
+// in one round trip before their functions run. fn must read them itself
+// all the same, as under Update; reads only lets the store read them
+// early. A function that runs after others in one transaction still sees
+// their writes over what was read early.
+type Prefetcher interface {
+	UpdatePrefetch(ctx context.Context, reads []Read, fn func(Tx) error) error
+}
+
 // Read names what [Preload] reads: the one key Key of Bucket, or, when Key
 // is nil, every key of Bucket in [Start, End) (a nil Start means from the
 // first key, a nil End to the last).

@@ -283,7 +283,14 @@ func (e *Engine) Process(ctx context.Context, ev event.Event) (*change.Outcome, 
 		c.fn = c.run
 	}
 	c.ev = ev
-	err := e.st.Update(ctx, c.fn)
+	var err error
+	if pf, ok := e.st.(store.Prefetcher); ok && ev.Member != "" {
+		// The reads preload will make, told to the store before the
+		// function runs: a group of events reads them in one round trip.
+		err = pf.UpdatePrefetch(ctx, e.reads(nil, true, ev.Member), c.fn)
+	} else {
+		err = e.st.Update(ctx, c.fn)
+	}
 	out := c.out
 	c.ev, c.out = event.Event{}, nil
 	e.calls.Put(c)
@@ -420,6 +427,11 @@ func (e *Engine) preload(tx store.Tx, id []byte, fresh bool, member string) erro
 	if _, ok := tx.(store.Preloader); !ok || member == "" {
 		return nil
 	}
+	return store.Preload(tx, e.reads(id, fresh, member)...)
+}
+
+// reads lists what preload reads for an event id for member.
+func (e *Engine) reads(id []byte, fresh bool, member string) []store.Read {
 	reads := []store.Read{
 		{Bucket: bMeta, Key: defKey},
 		{Bucket: bMeta, Key: horizonKey},
@@ -434,7 +446,7 @@ func (e *Engine) preload(tx store.Tx, id []byte, fresh bool, member string) erro
 			reads = pl.AppendReads(reads, member)
 		}
 	}
-	return store.Preload(tx, reads...)
+	return reads
 }
 
 // Request is an operator request run by Apply.

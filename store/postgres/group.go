@@ -30,8 +30,9 @@ import (
 
 // call is an Update waiting in the queue.
 type call struct {
-	ctx context.Context
-	fn  func(store.Tx) error
+	ctx   context.Context
+	reads []store.Read // what fn reads first (Store.UpdatePrefetch)
+	fn    func(store.Tx) error
 	// out receives the Update's outcome, and before it maybe the lead
 	// (at most once, while the call is queued): room for both.
 	out     chan outcome
@@ -54,8 +55,8 @@ type outcome struct {
 // inGroup runs fn in a group. It returns done false when fn is to run
 // alone, with the conflict the group lost, if that is why. A panic of fn
 // is raised again here.
-func (s *Store) inGroup(ctx context.Context, fn func(store.Tx) error) (err, conflict error, present map[[2]string]bool, done bool) {
-	c := &call{ctx: ctx, fn: fn, out: make(chan outcome, 2)}
+func (s *Store) inGroup(ctx context.Context, reads []store.Read, fn func(store.Tx) error) (err, conflict error, present map[[2]string]bool, done bool) {
+	c := &call{ctx: ctx, reads: reads, fn: fn, out: make(chan outcome, 2)}
 	s.gmu.Lock()
 	s.queue = append(s.queue, c)
 	lead := s.leaders < s.maxLeaders
@@ -168,6 +169,9 @@ func (s *Store) runTogether(g []*call) []outcome {
 		t.end()
 		s.roundTrips.Add(t.roundTrips)
 	}()
+	if err := prefetch(t, g); err != nil {
+		return alone(-1, err)
+	}
 	for i, c := range g {
 		ran = i + 1
 		if err := c.ctx.Err(); err != nil {
@@ -208,6 +212,26 @@ func (s *Store) runTogether(g []*call) []outcome {
 		s.grouped.Add(int64(len(g)))
 	}
 	return outs
+}
+
+// prefetch reads in one round trip what the functions of g said they read
+// first (Store.UpdatePrefetch). It returns the conflict that failed the
+// transaction, if one did; the reads of a failure that is not a conflict
+// are left to the functions, which meet it themselves.
+func prefetch(t *tx, g []*call) error {
+	var reads []store.Read
+	for _, c := range g {
+		if c.ctx.Err() == nil {
+			reads = append(reads, c.reads...)
+		}
+	}
+	if len(reads) == 0 {
+		return nil
+	}
+	if err := t.Preload(reads...); err != nil && t.err != nil && isConflict(t.err) {
+		return t.err
+	}
+	return nil
 }
 
 // runIn runs fn on a view of t of its own, which fails with

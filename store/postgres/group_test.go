@@ -342,3 +342,138 @@ func TestStripeByConnection(t *testing.T) {
 		seen[st] = true
 	}
 }
+
+// TestGroupPrefetch: a group reads what its Updates named
+// (store.Prefetcher) in one round trip before their functions run; a
+// function still sees the writes of those before it over what was read
+// early, in a Get and in a Scan.
+func TestGroupPrefetch(t *testing.T) {
+	s := groupStore(t)
+	err := s.Update(t.Context(), func(tx store.Tx) error {
+		for _, k := range []string{"a0", "a1", "a2", "a3", "count", "k0", "k1", "k2", "k3"} {
+			if err := tx.Put("p", []byte(k), []byte("0")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fns []func(store.Tx) error
+	var reads [][]store.Read
+	for i := range 4 {
+		// Each reads a key no other does (a0..a3), so that without the
+		// early read each function's Preload is a round trip.
+		r := []store.Read{{Bucket: "p", Key: []byte("count")}, {Bucket: "p", Key: fmt.Appendf(nil, "a%d", i)}, {Bucket: "p", Start: []byte("k")}}
+		reads = append(reads, r)
+		fns = append(fns, func(tx store.Tx) error {
+			if err := store.Preload(tx, r...); err != nil {
+				return err
+			}
+			v, err := tx.Get("p", []byte("count"))
+			if err != nil {
+				return err
+			}
+			n := 0
+			fmt.Sscan(string(v), &n)
+			// The keys k..: those of the functions before, written.
+			var ks []string
+			err = tx.Scan("p", []byte("k"), nil, false, func(k, v []byte) error {
+				ks = append(ks, string(k)+"="+string(v))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			want := []string{"k0=0", "k1=0", "k2=0", "k3=0"}
+			for j := range i {
+				want[j] = fmt.Sprintf("k%d=done", j)
+			}
+			if fmt.Sprint(ks) != fmt.Sprint(want) {
+				t.Errorf("function %d scanned %v; want %v", i, ks, want)
+			}
+			if err := tx.Put("p", []byte("count"), fmt.Append(nil, n+1)); err != nil {
+				return err
+			}
+			return tx.Put("p", fmt.Appendf(nil, "k%d", i), []byte("done"))
+		})
+	}
+	// queueBehind with UpdatePrefetch: the holding Update, then the four.
+	release, holding := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_ = s.Update(context.Background(), func(tx store.Tx) error {
+			close(holding)
+			<-release
+			return nil
+		})
+	})
+	<-holding
+	errs := make([]error, 4)
+	for i := range fns {
+		wg.Go(func() { errs[i] = s.UpdatePrefetch(context.Background(), reads[i], fns[i]) })
+		for postgres.Queued(s) < i+1 {
+			runtime.Gosched()
+		}
+	}
+	before := s.Stats()
+	close(release)
+	wg.Wait()
+	after := s.Stats()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("UpdatePrefetch %d: %v", i, err)
+		}
+	}
+	if g, rt := after.Groups-before.Groups, after.RoundTrips-before.RoundTrips; g != 1 || rt != 2 {
+		t.Errorf("%d groups in %d round trips; want 1 in 2 (the reads of all four, then the commit)", g, rt)
+	}
+	err = s.View(t.Context(), func(tx store.Tx) error {
+		v, err := tx.Get("p", []byte("count"))
+		if string(v) != "4" {
+			t.Errorf("count = %q, %v; want 4", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGroupFresh: a key an Update before in the group inserted is not
+// fresh to the next (store.Inserter), which reads it and finds its value:
+// two insert-or-read functions in one group insert once.
+func TestGroupFresh(t *testing.T) {
+	s := groupStore(t)
+	found := make([]string, 2)
+	var fns []func(store.Tx) error
+	for i := range 2 {
+		fns = append(fns, func(tx store.Tx) error {
+			ins := tx.(store.Inserter)
+			if ins.Fresh("g", []byte("x")) {
+				found[i] = "inserted"
+				return ins.Insert("g", []byte("x"), fmt.Append(nil, i))
+			}
+			v, err := tx.Get("g", []byte("x"))
+			found[i] = string(v)
+			return err
+		})
+	}
+	errs, panics := queueBehind(t, s, fns)
+	for i := range fns {
+		if errs[i] != nil || panics[i] != nil {
+			t.Errorf("Update %d = %v (panic %v); want nil", i, errs[i], panics[i])
+		}
+	}
+	if found[0] != "inserted" || found[1] != "0" {
+		t.Errorf("the functions found %q; want [inserted 0]: the second reads the first's insert", found)
+	}
+	if st := s.Stats(); st.Groups != 1 {
+		t.Errorf("Stats().Groups = %d; want 1", st.Groups)
+	}
+	want := []string{"hold=1", "x=0"}
+	if got := groupKeys(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("bucket g holds %v; want %v", got, want)
+	}
+}

@@ -104,10 +104,11 @@ type Store struct {
 }
 
 var (
-	_ store.Store    = (*Store)(nil)
-	_ store.Striper  = (*Store)(nil)
-	_ store.Adder    = (*tx)(nil)
-	_ store.Inserter = (*tx)(nil)
+	_ store.Store      = (*Store)(nil)
+	_ store.Striper    = (*Store)(nil)
+	_ store.Prefetcher = (*Store)(nil)
+	_ store.Adder      = (*tx)(nil)
+	_ store.Inserter   = (*tx)(nil)
 )
 
 // Stripes returns Options.Stripes (store.Striper).
@@ -265,6 +266,17 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 // waits for the group's transaction, which its context does not cancel
 // once its function ran.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.update(ctx, nil, fn)
+}
+
+// UpdatePrefetch is Update, told what fn reads first (store.Prefetcher):
+// a group reads what its functions named in one round trip before they
+// run, so that their own Preloads find it read.
+func (s *Store) UpdatePrefetch(ctx context.Context, reads []store.Read, fn func(store.Tx) error) error {
+	return s.update(ctx, reads, fn)
+}
+
+func (s *Store) update(ctx context.Context, reads []store.Read, fn func(store.Tx) error) error {
 	if err := s.enter("update"); err != nil {
 		return err
 	}
@@ -276,7 +288,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	attempt := 1
 	present := map[[2]string]bool{} // keys Insert found present (store.Inserter)
 	if s.group > 1 {
-		err, conflict, found, done := s.inGroup(ctx, fn)
+		err, conflict, found, done := s.inGroup(ctx, reads, fn)
 		switch {
 		case done:
 			return err

@@ -339,8 +339,13 @@ func (t *tx) Delete(bucket string, key []byte) error {
 }
 
 // Fresh reports whether key may be taken as absent (store.Inserter): true
-// unless an earlier run of this Update found it present at its commit.
+// unless an earlier run of this Update found it present at its commit, or
+// the transaction wrote it (an Update before in its group, say), which
+// the function must then read.
 func (t *tx) Fresh(bucket string, key []byte) bool {
+	if _, written := t.writes[bucket][string(key)]; written {
+		return false
+	}
 	return t.writable && !t.present[[2]string{bucket, string(key)}]
 }
 

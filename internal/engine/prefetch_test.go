@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
+)
+
+// prefetchStore is a memory store that records what Process tells it an
+// event reads first (store.Prefetcher), and whose transactions record
+// what the function then preloads (store.Preloader), as store/postgres's
+// would read them.
+type prefetchStore struct {
+	store.Store
+	told, preloaded [][]store.Read
+}
+
+func (s *prefetchStore) UpdatePrefetch(ctx context.Context, reads []store.Read, fn func(store.Tx) error) error {
+	s.told = append(s.told, reads)
+	return s.Update(ctx, func(tx store.Tx) error { return fn(preloadTx{tx, s}) })
+}
+
+type preloadTx struct {
+	store.Tx
+	s *prefetchStore
+}
+
+// Fresh and Insert make it a store.Inserter, as store/postgres's
+// transactions are: a new event's record is then not read.
+func (preloadTx) Fresh(string, []byte) bool { return true }
+
+func (t preloadTx) Insert(bucket string, key, value []byte) error { return t.Put(bucket, key, value) }
+
+func (t preloadTx) Preload(reads ...store.Read) error {
+	t.s.preloaded = append(t.s.preloaded, reads)
+	return nil
+}
+
+// Process tells a store.Prefetcher exactly what the event's function
+// preloads: a store that reads it early reads neither more nor less.
+func TestProcessTellsItsReads(t *testing.T) {
+	st := &prefetchStore{Store: memory.New()}
+	e := New(st, time.UTC, Options{})
+	e.Add(fanPart{})
+	for i, member := range []string{"a", "b"} {
+		ev := fan(fmt.Sprint("e", i), member, time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC), member)
+		if _, err := e.Process(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(st.told) != 2 {
+		t.Fatalf("the store was told the reads of %d events; want 2", len(st.told))
+	}
+	if diff := cmp.Diff(st.preloaded, st.told); diff != "" {
+		t.Errorf("told the store (+) other reads than the functions preloaded (-):\n%s", diff)
+	}
+	// The member's own keys are among them.
+	found := false
+	for _, r := range st.told[1] {
+		found = found || (r.Bucket == bErased && string(r.Key) == "b")
+	}
+	if !found {
+		t.Errorf("reads told for member b: %v; want its erased mark among them", st.told[1])
+	}
+}
