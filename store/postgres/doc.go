@@ -59,7 +59,12 @@
 // and the next connection free runs up to [Options.Group] of them (4 by
 // default) in one transaction, one function after the other, each seeing
 // the writes of those before it: BEGIN, the commit's statements and
-// COMMIT are sent once a group, and its totals are added to once. A
+// COMMIT are sent once a group, and its totals are added to once. What
+// the group's Updates said they read first ([Store.UpdatePrefetch], which
+// the library's Process calls with an event's reads) is read in one round
+// trip before their functions run, so that a group of events costs two
+// round trips; a function sees the writes of those before it over what
+// was read early. A
 // function that returns an error has its writes undone (the others go
 // on); when the group's transaction fails (a conflict, or a panic of one
 // of its functions, raised again in that function's Update), each of its
