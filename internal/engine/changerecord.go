@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/internal/codec"
@@ -78,7 +79,6 @@ func appendReasonRecord(w *codec.Writer, r *rule.Reason) {
 	w.String(r.Note)
 }
 
-// decodeChange reads a change as stored in the feed; its Data is a copy.
 // changeMember returns the member of a stored change, without decoding
 // the rest.
 func changeMember(b []byte) (string, error) {
@@ -95,6 +95,26 @@ func changeMember(b []byte) (string, error) {
 	return m, nil
 }
 
+// changeTime returns the time of a stored change, without decoding the
+// rest: retention reads it for every feed record it keeps, at each pass,
+// and decoding whole changes (their reasons' strings and maps) took a
+// third of the CPU of building a million members' year.
+func changeTime(b []byte) (time.Time, error) {
+	if len(b) == 0 || b[0] != changeV1 {
+		return time.Time{}, fmt.Errorf("%w: change record version", ErrCorrupt)
+	}
+	r := codec.Reader{B: b[1:]}
+	r.Uint()       // the change's number in its unit
+	r.SkipString() // its kind
+	r.SkipString() // its member
+	at := r.Time()
+	if err := r.Err(); err != nil {
+		return time.Time{}, fmt.Errorf("%w: change record: %v", ErrCorrupt, err)
+	}
+	return at, nil
+}
+
+// decodeChange reads a change as stored in the feed; its Data is a copy.
 func decodeChange(b []byte) (change.Change, error) {
 	if len(b) == 0 || b[0] != changeV1 {
 		return change.Change{}, fmt.Errorf("%w: change record version", ErrCorrupt)

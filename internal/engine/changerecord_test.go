@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/rule"
 	"github.com/shopspring/decimal"
 )
@@ -62,11 +63,26 @@ func TestChangeRecordRoundTrip(t *testing.T) {
 		if diff := cmp.Diff(c, got); diff != "" {
 			t.Errorf("decoded (-written +read):\n%s", diff)
 		}
+		if at, err := changeTime(rec[6:]); err != nil || !at.Equal(c.Time) {
+			t.Errorf("changeTime = %v, %v; want %v", at, err, c.Time)
+		}
 		// Every cut short of the whole record is reported corrupt, not
 		// read as another change.
 		for n := range len(rec) - 6 - len(c.Data) {
 			if _, err := decodeChange(rec[6 : 6+n]); !errors.Is(err, ErrCorrupt) {
 				t.Errorf("record cut to %d bytes: %v", n, err)
+			}
+		}
+		// changeTime reads up to the time: cut before its end, corrupt.
+		r := codec.Reader{B: rec[7:]}
+		r.Uint()
+		r.SkipString()
+		r.SkipString()
+		r.Time()
+		timeEnd := len(rec) - len(r.B)
+		for n := range timeEnd - 6 {
+			if _, err := changeTime(rec[6 : 6+n]); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("record cut to %d bytes: changeTime %v", n, err)
 			}
 		}
 	}

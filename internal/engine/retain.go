@@ -237,9 +237,9 @@ func (e *Engine) pruneFeed(ctx context.Context, cut time.Time) error {
 				n++
 				latest := time.Time{}
 				err := decodeFeed(v, func(raw []byte) error {
-					c, err := decodeChange(raw)
-					if c.Time.After(latest) {
-						latest = c.Time
+					at, err := changeTime(raw)
+					if at.After(latest) {
+						latest = at
 					}
 					return err
 				})
