@@ -260,7 +260,6 @@ var (
 	_ store.Inserter      = (*groupTx)(nil)
 	_ store.Preloader     = (*groupTx)(nil)
 	_ store.StripeChooser = (*groupTx)(nil)
-	_ store.StripeChooser = (*tx)(nil)
 )
 
 func (v *groupTx) live(op string) error {

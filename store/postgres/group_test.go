@@ -87,6 +87,20 @@ func groupKeys(t *testing.T, s *postgres.Store) []string {
 	return got
 }
 
+// wantStored checks that key of bucket holds want in s.
+func wantStored(t *testing.T, s *postgres.Store, bucket, key, want string) {
+	t.Helper()
+	err := s.View(t.Context(), func(tx store.Tx) error {
+		if v, err := tx.Get(bucket, []byte(key)); string(v) != want {
+			t.Errorf("%s/%s = %q, %v; want %q", bucket, key, v, err, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestGroupKeepsEachOutcome queues eight Updates behind one: they run in
 // two groups of four, each function seeing the writes of those before
 // it in its group; the two that fail leave nothing and get their own
@@ -151,16 +165,7 @@ func TestGroupKeepsEachOutcome(t *testing.T) {
 		t.Errorf("bucket g holds %v; want %v", got, want)
 	}
 	// 1+3+4+5+6+8: the functions but 1 (adding 2) and 6 (adding 7).
-	err := s.View(t.Context(), func(tx store.Tx) error {
-		v, err := tx.Get("sum", []byte("s"))
-		if string(v) != "27" {
-			t.Errorf("sum = %q, %v; want 27", v, err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	wantStored(t, s, "sum", "s", "27")
 }
 
 // TestGroupPanic: a function of a group that panics has its panic raised
@@ -429,16 +434,7 @@ func TestGroupPrefetch(t *testing.T) {
 	if g, rt := after.Groups-before.Groups, after.RoundTrips-before.RoundTrips; g != 1 || rt != 2 {
 		t.Errorf("%d groups in %d round trips; want 1 in 2 (the reads of all four, then the commit)", g, rt)
 	}
-	err = s.View(t.Context(), func(tx store.Tx) error {
-		v, err := tx.Get("p", []byte("count"))
-		if string(v) != "4" {
-			t.Errorf("count = %q, %v; want 4", v, err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	wantStored(t, s, "p", "count", "4")
 }
 
 // TestGroupFresh: a key an Update before in the group inserted is not

@@ -104,11 +104,12 @@ type Store struct {
 }
 
 var (
-	_ store.Store      = (*Store)(nil)
-	_ store.Striper    = (*Store)(nil)
-	_ store.Prefetcher = (*Store)(nil)
-	_ store.Adder      = (*tx)(nil)
-	_ store.Inserter   = (*tx)(nil)
+	_ store.Store         = (*Store)(nil)
+	_ store.Striper       = (*Store)(nil)
+	_ store.Prefetcher    = (*Store)(nil)
+	_ store.Adder         = (*tx)(nil)
+	_ store.Inserter      = (*tx)(nil)
+	_ store.StripeChooser = (*tx)(nil)
 )
 
 // Stripes returns Options.Stripes (store.Striper).
