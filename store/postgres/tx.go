@@ -302,10 +302,12 @@ func (t *tx) get(bucket string, key []byte) ([]byte, error) {
 	return t.cache[bucket][string(key)].val, nil
 }
 
+// write buffers e under key, in place of any pending addition to it.
 func (t *tx) write(op, bucket string, key []byte, e entry) error {
 	if err := t.check(op, bucket, key, true, true); err != nil {
 		return err
 	}
+	t.dropAdd(bucket, string(key))
 	if t.writes == nil {
 		t.writes = map[string]map[string]entry{}
 	}
@@ -323,18 +325,10 @@ func (t *tx) write(op, bucket string, key []byte, e entry) error {
 }
 
 func (t *tx) Put(bucket string, key, value []byte) error {
-	if err := t.check("put", bucket, key, true, true); err != nil {
-		return err
-	}
-	t.dropAdd(bucket, string(key))
 	return t.write("put", bucket, key, entry{val: append([]byte{}, value...)})
 }
 
 func (t *tx) Delete(bucket string, key []byte) error {
-	if err := t.check("delete", bucket, key, true, true); err != nil {
-		return err
-	}
-	t.dropAdd(bucket, string(key))
 	return t.write("delete", bucket, key, entry{del: true})
 }
 
@@ -353,10 +347,6 @@ func (t *tx) Fresh(bucket string, key []byte) bool {
 // the commit as a plain INSERT, which fails when the key exists; the
 // Update then runs again with Fresh false for the key.
 func (t *tx) Insert(bucket string, key, value []byte) error {
-	if err := t.check("insert", bucket, key, true, true); err != nil {
-		return err
-	}
-	t.dropAdd(bucket, string(key))
 	return t.write("insert", bucket, key, entry{val: append([]byte{}, value...), ins: true})
 }
 
