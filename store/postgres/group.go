@@ -103,9 +103,11 @@ func (s *Store) take() []*call {
 	n := min(len(s.queue), s.group)
 	g := make([]*call, n)
 	copy(g, s.queue)
-	// Shift rather than reslice, so that the queue's array does not
-	// keep the calls taken.
-	s.queue = s.queue[:copy(s.queue, s.queue[n:])]
+	// Shift and clear rather than reslice, so that the queue's array
+	// does not keep the calls taken.
+	rest := copy(s.queue, s.queue[n:])
+	clear(s.queue[rest:])
+	s.queue = s.queue[:rest]
 	return g
 }
 
