@@ -34,12 +34,20 @@ func groupStoreOn(t *testing.T, schema string) *postgres.Store {
 	return s
 }
 
-// queueBehind runs hold in an Update of s and, while it runs, starts fns,
-// each in an Update of its own in a goroutine, and waits until all of
-// them are queued before it lets hold's Update end. It returns the
-// Updates' errors, and the values their goroutines recovered from a
-// panic, in the order of fns.
+// queueBehind runs an Update of s and, while it runs, starts fns, each in
+// an Update of its own in a goroutine, and waits until all of them are
+// queued before it lets the first Update end. It returns the Updates'
+// errors, and the values their goroutines recovered from a panic, in the
+// order of fns.
 func queueBehind(t *testing.T, s *postgres.Store, fns []func(store.Tx) error) (errs []error, panics []any) {
+	t.Helper()
+	return queueBehindThen(t, s, fns, nil, func() {})
+}
+
+// queueBehindThen is queueBehind with a context for each of fns (nil:
+// context.Background()), and queued called once all are queued, before
+// the first Update ends.
+func queueBehindThen(t *testing.T, s *postgres.Store, fns []func(store.Tx) error, ctxs []context.Context, queued func()) (errs []error, panics []any) {
 	t.Helper()
 	errs, panics = make([]error, len(fns)), make([]any, len(fns))
 	release := make(chan struct{})
@@ -57,15 +65,20 @@ func queueBehind(t *testing.T, s *postgres.Store, fns []func(store.Tx) error) (e
 	})
 	<-holding
 	for i, fn := range fns {
+		ctx := context.Background()
+		if i < len(ctxs) && ctxs[i] != nil {
+			ctx = ctxs[i]
+		}
 		wg.Go(func() {
 			defer func() { panics[i] = recover() }()
-			errs[i] = s.Update(context.Background(), fn)
+			errs[i] = s.Update(ctx, fn)
 		})
 		// One at a time, so that they queue in order.
 		for postgres.Queued(s) < i+1 {
 			runtime.Gosched()
 		}
 	}
+	queued()
 	close(release)
 	wg.Wait()
 	return errs, panics
@@ -469,6 +482,30 @@ func TestGroupFresh(t *testing.T) {
 		t.Errorf("Stats().Groups = %d; want 1", st.Groups)
 	}
 	want := []string{"hold=1", "x=0"}
+	if got := groupKeys(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("bucket g holds %v; want %v", got, want)
+	}
+}
+
+// TestGroupContextDone: an Update whose context is done while it waits in
+// the queue returns the context's error without its function running;
+// the rest of its group commits.
+func TestGroupContextDone(t *testing.T) {
+	s := groupStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make([]bool, 2)
+	fns := []func(store.Tx) error{
+		func(tx store.Tx) error { ran[0] = true; return tx.Put("g", []byte("k0"), []byte("v")) },
+		func(tx store.Tx) error { ran[1] = true; return tx.Put("g", []byte("k1"), []byte("v")) },
+	}
+	errs, panics := queueBehindThen(t, s, fns, []context.Context{ctx}, cancel)
+	if !errors.Is(errs[0], context.Canceled) || ran[0] || panics[0] != nil {
+		t.Errorf("the cancelled Update = %v (ran %v, panic %v); want context.Canceled, not run", errs[0], ran[0], panics[0])
+	}
+	if errs[1] != nil || !ran[1] || panics[1] != nil {
+		t.Errorf("the other Update = %v (ran %v, panic %v); want nil, run", errs[1], ran[1], panics[1])
+	}
+	want := []string{"hold=1", "k1=v"}
 	if got := groupKeys(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("bucket g holds %v; want %v", got, want)
 	}
