@@ -54,7 +54,8 @@ type Stats struct {
 	// Updates is the number of Update calls that ran their function.
 	Updates int64
 	// Retries is the number of runs of Update functions discarded on a
-	// conflict (SQLSTATE 40001 or 40P01) and run again.
+	// conflict (SQLSTATE 40001 or 40P01), or with the group they ran in
+	// (see Store.Update), and run again.
 	Retries int64
 	// GaveUp is the number of Updates that returned store.ErrConflict.
 	GaveUp int64
