@@ -250,7 +250,7 @@ func (h *Handle) SetProfile(ctx context.Context, r ProfileRequest) (*change.Outc
 		if err := saveAttrs(u.Tx(), r.Member, cur); err != nil {
 			return err
 		}
-		_, _, err = h.p.evaluate(u, r.Member, nil)
+		_, _, err = h.p.evaluate(u, r.Member, nil, nil)
 		return err
 	})
 	if err != nil {
@@ -298,7 +298,7 @@ func (h *Handle) Recompute(ctx context.Context, r RecomputeRequest) (RecomputeRe
 			return err
 		}
 		for _, m := range members {
-			a, d, err := h.p.evaluate(u, m, only)
+			a, d, err := h.p.evaluate(u, m, only, nil)
 			if err != nil {
 				return err
 			}

@@ -8,7 +8,7 @@ import (
 	"github.com/memberkit/membership/tag"
 )
 
-// The hand-written encoders of Stats and Change decode to what
+// The hand-written encoders of Stats, Change and Assigned decode to what
 // json.Marshal's would, every optional field set and unset; Stats with
 // tallies is left to json.Marshal.
 func TestJSONMatchesMarshal(t *testing.T) {
@@ -25,6 +25,10 @@ func TestJSONMatchesMarshal(t *testing.T) {
 		{tag.Stats{Products: map[string]tag.Tally{"p": {}}}, false},
 		{tag.Change{Tag: "vip", By: "rule"}, true},
 		{tag.Change{Tag: "s\"t<a>f&f\u2028", Manual: true, By: "ops\\\x01", Note: "é\n"}, true},
+		{tag.Assigned{Tag: "recent", By: "rule", At: at.UTC()}, true},
+		{tag.Assigned{Tag: "s\"t", Manual: true, By: "ops<1>", At: at, Event: "e&1", Note: "n\u2029"}, true},
+		{tag.Assigned{Tag: "x", By: "rule"}, true},
+		{tag.Assigned{Tag: "x", By: "rule", At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, false},
 	} {
 		testkit.SameJSON(t, c.v, c.ok)
 		if c.ok {

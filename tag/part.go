@@ -50,7 +50,7 @@ func (p *part) Due(u *engine.Unit, it engine.Item) error {
 	if err := saveEdge(u.Tx(), it.ID, time.Time{}); err != nil {
 		return err
 	}
-	_, _, err := p.evaluate(u, it.ID, nil)
+	_, _, err := p.evaluate(u, it.ID, nil, nil)
 	return err
 }
 
@@ -65,7 +65,7 @@ func (p *part) Follow(u *engine.Unit, member string) error {
 	if err := touch(u.Tx(), member); err != nil {
 		return err
 	}
-	_, _, err := p.evaluate(u, member, nil)
+	_, _, err := p.evaluate(u, member, nil, nil)
 	return err
 }
 
@@ -79,6 +79,7 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 	o, r := p.def.Orders, p.def.Recharge
 	isOrder := o != nil && ev.Type == o.Event
 	isRecharge := r != nil && ev.Type == r.Event
+	var stats *Stats // what the rules read, when this event changed it
 	if isOrder || isRecharge {
 		st, err := loadStats(tx, ev.Member)
 		if err != nil {
@@ -98,13 +99,15 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 		if err := saveStats(tx, ev.Member, st); err != nil {
 			return err
 		}
+		stats = &st
 	}
-	_, _, err := p.evaluate(u, ev.Member, nil)
+	_, _, err := p.evaluate(u, ev.Member, nil, stats)
 	return err
 }
 
-// member loads what the rules read about a member at u.At().
-func (p *part) member(u *engine.Unit, member string) (Member, error) {
+// member loads what the rules read about a member at u.At(); st, when
+// not nil, is the member's statistics, as the unit just wrote them.
+func (p *part) member(u *engine.Unit, member string, st *Stats) (Member, error) {
 	var m Member
 	var err error
 	tx := u.Tx()
@@ -114,7 +117,9 @@ func (p *part) member(u *engine.Unit, member string) (Member, error) {
 	if m.Level, err = u.MemberLevel(member); err != nil {
 		return m, err
 	}
-	if m.Stats, err = loadStats(tx, member); err != nil {
+	if st != nil {
+		m.Stats = *st
+	} else if m.Stats, err = loadStats(tx, member); err != nil {
 		return m, err
 	}
 	if n := p.def.MaxDays(); n > 0 {
@@ -127,10 +132,11 @@ func (p *part) member(u *engine.Unit, member string) (Member, error) {
 }
 
 // evaluate applies the rules (all, or only one) to a member at u.At() and
-// schedules the member's next window edge. It returns how many tags it
+// schedules the member's next window edge; st is the member's statistics
+// when the unit has them (nil: read them). It returns how many tags it
 // added and removed.
-func (p *part) evaluate(u *engine.Unit, member string, only *Rule) (added, removed int, err error) {
-	m, err := p.member(u, member)
+func (p *part) evaluate(u *engine.Unit, member string, only *Rule, st *Stats) (added, removed int, err error) {
+	m, err := p.member(u, member, st)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -148,28 +154,24 @@ func (p *part) evaluate(u *engine.Unit, member string, only *Rule) (added, remov
 			continue
 		}
 		why := &rule.Reason{Rule: fmt.Sprintf("tags.rules[%d]", i), Note: "tag " + r.Tag, Inputs: p.def.Explain(r, m, now, loc)}
+		// have says whether the member holds the tag: give or take it
+		// without reading that again.
 		if match {
-			ok, err := assign(u, member, Assigned{Tag: r.Tag, By: "rule", At: u.At().UTC(), Event: u.Ref().Event})
-			if err != nil {
+			if err := give(u, member, Assigned{Tag: r.Tag, By: "rule", At: u.At().UTC(), Event: u.Ref().Event}); err != nil {
 				return added, removed, err
 			}
-			if ok {
-				added++
-				if err := u.Emit(ChangeAdded, member, Change{Tag: r.Tag, By: "rule"}, why); err != nil {
-					return added, removed, err
-				}
+			added++
+			if err := u.Emit(ChangeAdded, member, Change{Tag: r.Tag, By: "rule"}, why); err != nil {
+				return added, removed, err
 			}
 			continue
 		}
-		ok, err := unassign(u, member, r.Tag)
-		if err != nil {
+		if err := take(u, member, r.Tag); err != nil {
 			return added, removed, err
 		}
-		if ok {
-			removed++
-			if err := u.Emit(ChangeRemoved, member, Change{Tag: r.Tag, By: "rule"}, why); err != nil {
-				return added, removed, err
-			}
+		removed++
+		if err := u.Emit(ChangeRemoved, member, Change{Tag: r.Tag, By: "rule"}, why); err != nil {
+			return added, removed, err
 		}
 	}
 	return added, removed, p.reschedule(u, member, m)

@@ -40,6 +40,23 @@ type Assigned struct {
 	Note  string `json:"note,omitempty"`
 }
 
+// AppendJSON appends a's JSON to b, as json.Marshal writes it, without
+// reflection: every event that gives a member a rule's tag stores one.
+// A time json.Marshal refuses (a year outside 0–9999) is left to it.
+func (a Assigned) AppendJSON(b []byte) ([]byte, bool) {
+	if y := a.At.Year(); y < 0 || y > 9999 {
+		return b, false
+	}
+	o := engine.JSONObject{B: append(b, '{')}
+	o.Str("tag", a.Tag, false)
+	o.Bool("manual", a.Manual, true)
+	o.Str("by", a.By, false)
+	o.Time("at", a.At, false)
+	o.Str("event", a.Event, true)
+	o.Str("note", a.Note, true)
+	return append(o.B, '}'), true
+}
+
 func pair(a, b string) []byte { return []byte(a + "\x00" + b) }
 
 // after returns the scan start for keys prefix\0m with m > after.
@@ -211,33 +228,44 @@ var (
 // assign gives the member a tag, keeping the index and counts; it reports
 // false when the member already had it (then nothing changes).
 func assign(u *engine.Unit, member string, a Assigned) (bool, error) {
-	tx := u.Tx()
-	if ok, err := exists(tx, member, a.Tag); err != nil || ok {
+	if ok, err := exists(u.Tx(), member, a.Tag); err != nil || ok {
 		return false, err
 	}
+	return true, give(u, member, a)
+}
+
+// give gives the member a tag it does not have, keeping the index and
+// counts. (The rules know what tags a member has, and call it directly.)
+func give(u *engine.Unit, member string, a Assigned) error {
+	tx := u.Tx()
 	if err := record.Put(tx, bAssigned, pair(member, a.Tag), a); err != nil {
-		return false, err
+		return err
 	}
 	if err := tx.Put(bIndex, pair(a.Tag, member), []byte{}); err != nil {
-		return false, err
+		return err
 	}
-	return true, u.AddTotal(bCount, []byte(a.Tag), member, one)
+	return u.AddTotal(bCount, []byte(a.Tag), member, one)
 }
 
 // unassign takes a tag from the member; it reports false when the member
 // did not have it.
 func unassign(u *engine.Unit, member, tag string) (bool, error) {
-	tx := u.Tx()
-	if ok, err := exists(tx, member, tag); err != nil || !ok {
+	if ok, err := exists(u.Tx(), member, tag); err != nil || !ok {
 		return false, err
 	}
+	return true, take(u, member, tag)
+}
+
+// take takes from the member a tag it has, keeping the index and counts.
+func take(u *engine.Unit, member, tag string) error {
+	tx := u.Tx()
 	if err := tx.Delete(bAssigned, pair(member, tag)); err != nil {
-		return false, err
+		return err
 	}
 	if err := tx.Delete(bIndex, pair(tag, member)); err != nil {
-		return false, err
+		return err
 	}
-	return true, u.AddTotal(bCount, []byte(tag), member, minusOne)
+	return u.AddTotal(bCount, []byte(tag), member, minusOne)
 }
 
 // count returns the number of members with the tag.
@@ -274,5 +302,27 @@ func saveEdge(tx store.Tx, member string, at time.Time) error {
 	if at.IsZero() {
 		return tx.Delete(bEdge, []byte(member))
 	}
-	return record.Put(tx, bEdge, []byte(member), at)
+	return record.Put(tx, bEdge, []byte(member), edgeJSON(at))
 }
+
+// edgeJSON is a window edge as its record stores it: a time in JSON,
+// written without reflection (the edge moves with most orders), and
+// read back as a time.Time.
+type edgeJSON time.Time
+
+// AppendJSON appends the edge's JSON to b, as json.Marshal writes a
+// time.Time; ok is false for a year outside 0–9999, which json.Marshal
+// refuses.
+func (e edgeJSON) AppendJSON(b []byte) ([]byte, bool) {
+	t := time.Time(e)
+	if y := t.Year(); y < 0 || y > 9999 {
+		return b, false
+	}
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"'), true
+}
+
+// MarshalJSON is json.Marshal's way, for the times AppendJSON leaves to
+// it.
+func (e edgeJSON) MarshalJSON() ([]byte, error) { return time.Time(e).MarshalJSON() }
