@@ -47,12 +47,13 @@ type Book struct {
 	tx  store.Tx
 	def *Definition
 	loc *time.Location
-	// stripes gives a member's stripe of the shared totals; nil: stripe 0.
+	// stripes gives the stripe of the shared totals for a member's
+	// coupon; nil: stripe 0.
 	stripes striper
 }
 
-// striper gives a member's stripe of the totals the book shares between
-// members (issued counts, statistics): the engine's unit
+// striper gives the stripe of the totals the book shares between members
+// (issued counts, statistics) for a member's coupon: the engine's unit
 // (engine.Unit.Stripe), so that the engine alone decides how many there
 // are.
 type striper interface {
@@ -75,7 +76,7 @@ func newBook(tx store.Tx, def *Definition, loc *time.Location, s striper) *Book 
 	return &Book{tx: tx, def: def, loc: loc, stripes: s}
 }
 
-// stripe returns member's stripe of the shared totals.
+// stripe returns the stripe of the shared totals for member's coupon.
 func (b *Book) stripe(member string) uint16 {
 	if b.stripes == nil {
 		return 0

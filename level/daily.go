@@ -15,8 +15,7 @@ import (
 
 // bMoves keeps, per day, the number of members who moved between two
 // ladder levels: (date, move, from, to, stripe) → members, an engine total
-// (Unit.AddTotal) in the member's stripe, so that members' events do not
-// share a key. A report over days reads the counters of those days and
+// (Unit.AddTotal), striped so that members' events do not share a key. A report over days reads the counters of those days and
 // those after them, whatever the number of members.
 const bMoves = "level.moves"
 

@@ -204,7 +204,7 @@ func (s *scratch) save(tx store.Tx, member string, m *memberState) error {
 }
 
 // addCount adds delta to the number of members holding name (a level or a
-// plan): an engine total, in member's stripe.
+// plan): an engine total (Unit.AddTotal).
 func addCount(u *engine.Unit, member, name string, delta int64) error {
 	return u.AddTotal(bCount, []byte(name), member, decimal.NewFromInt(delta))
 }

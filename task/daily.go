@@ -13,9 +13,8 @@ import (
 )
 
 // bDaily keeps the completions of each task per day, of all members:
-// (date \0 task, stripe) → completions, an engine total (Unit.AddTotal) in
-// the completing member's stripe, so that members' events do not share a
-// key.
+// (date \0 task, stripe) → completions, an engine total (Unit.AddTotal),
+// striped so that members' events do not share a key.
 const bDaily = "task.daily"
 
 // countDay adds member's completion of task to the day of u.At().

@@ -237,8 +237,8 @@ func (u *Unit) NextID(scope, member string) (uint64, error) {
 }
 
 // AddTotal adds delta to a total kept under (bucket, key), in member's
-// stripe (see internal/total): totals are the engine's, read them with
-// Total.
+// stripe, or the one the unit's transaction chooses (internal/total,
+// store.StripeChooser): totals are the engine's, read them with Total.
 func (u *Unit) AddTotal(bucket string, key []byte, member string, delta decimal.Decimal) error {
 	var buf []byte
 	if u.scratch != nil {
@@ -248,7 +248,8 @@ func (u *Unit) AddTotal(bucket string, key []byte, member string, delta decimal.
 }
 
 // Stripe returns member's stripe of the shared totals a domain keeps
-// itself (internal/total): a domain whose totals are not plain amounts
+// itself, or the one the unit's transaction chooses (internal/total,
+// store.StripeChooser): a domain whose totals are not plain amounts
 // (coupon statistics) suffixes their keys with it and merges on read.
 func (u *Unit) Stripe(member string) uint16 { return total.StripeOf(u.tx, member, u.e.stripes) }
 
