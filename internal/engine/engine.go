@@ -430,6 +430,12 @@ func (e *Engine) preload(tx store.Tx, id []byte, fresh bool, member string) erro
 	return store.Preload(tx, e.reads(id, fresh, member)...)
 }
 
+// requestReads lists what applyTx preloads for req: what an event's
+// function preloads, with the request's record.
+func (e *Engine) requestReads(req Request) []store.Read {
+	return append(e.reads(nil, true, req.Member), store.Read{Bucket: bOps, Key: []byte(req.ID)})
+}
+
 // reads lists what preload reads for an event id for member.
 func (e *Engine) reads(id []byte, fresh bool, member string) []store.Read {
 	reads := []store.Read{
@@ -497,11 +503,16 @@ func (e *Engine) Apply(ctx context.Context, req Request, fn func(u *Unit) error)
 	}
 	var out *change.Outcome
 	var refusal error // the error of the call itself (fn, or the ID's reuse): a refusal the audit keeps
-	err = e.st.Update(ctx, func(tx store.Tx) error {
+	apply := func(tx store.Tx) error {
 		var err error
 		out, refusal, err = e.applyTx(tx, pr)
 		return err
-	})
+	}
+	if pf, ok := e.st.(store.Prefetcher); ok && req.Member != "" {
+		err = pf.UpdatePrefetch(ctx, e.requestReads(req), apply) // as Process does
+	} else {
+		err = e.st.Update(ctx, apply)
+	}
 	if err != nil {
 		return nil, e.refusal(ctx, req, out, refusal, err)
 	}
@@ -555,6 +566,15 @@ func prepare(req Request, fn func(u *Unit) error) (prepared, error) {
 // (fn's, or the ID's reuse), set apart from the store's failures.
 func (e *Engine) applyTx(tx store.Tx, pr prepared) (out *change.Outcome, refusal error, err error) {
 	req := pr.req
+	if _, ok := tx.(store.Preloader); ok && req.Member != "" {
+		// On a store whose reads are round trips, what a request for a
+		// member reads first in one: its record, the definition, the
+		// member's erasure mark, ledger counter and balances, and the
+		// keys the parts name (the request's own reads may be fewer).
+		if err := store.Preload(tx, e.requestReads(req)...); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := checkHorizon(tx, req.At); err != nil {
 		return nil, nil, fmt.Errorf("%w: request %q: %w", event.ErrInvalidArgument, req.ID, err)
 	}

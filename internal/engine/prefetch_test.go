@@ -68,3 +68,30 @@ func TestProcessTellsItsReads(t *testing.T) {
 		t.Errorf("reads told for member b: %v; want its erased mark among them", st.told[1])
 	}
 }
+
+// Apply preloads what a request for a member reads first and tells a
+// store.Prefetcher the same, with the request's record among them.
+func TestApplyTellsItsReads(t *testing.T) {
+	st := &prefetchStore{Store: memory.New()}
+	e := New(st, time.UTC, Options{})
+	e.Add(fanPart{})
+	at := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	_, err := e.Apply(context.Background(), Request{ID: "r1", Body: "b", At: at, Member: "c", Action: "test", Operator: "op"},
+		func(u *Unit) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.told) != 1 || len(st.preloaded) != 1 {
+		t.Fatalf("told %d read sets, preloaded %d; want 1 and 1", len(st.told), len(st.preloaded))
+	}
+	if diff := cmp.Diff(st.preloaded, st.told); diff != "" {
+		t.Errorf("told the store (+) other reads than the request preloaded (-):\n%s", diff)
+	}
+	found := false
+	for _, r := range st.told[0] {
+		found = found || (r.Bucket == bOps && string(r.Key) == "r1")
+	}
+	if !found {
+		t.Errorf("reads told: %v; want the request's record among them", st.told[0])
+	}
+}

@@ -293,3 +293,35 @@ func TestStockOnSeveralInstances(t *testing.T) {
 		t.Errorf("stats: %d issued, want 50", s.Issued)
 	}
 }
+
+// An event costs two round trips (its reads, then its writes with the
+// commit), and an operator request for a member reads what its member's
+// events read in one: a points redemption took 10 before, 5 now (the
+// rest are its own reads: the lots it spends, its reference).
+func TestProgramRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	programs, stores := openPrograms(t, 1, testkit.OrderDef())
+	p, st := programs[0], stores[0]
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, p.Location())
+	roundTrips := func(what string, max int64, call func() error) {
+		t.Helper()
+		before := st.Stats().RoundTrips
+		if err := call(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if n := st.Stats().RoundTrips - before; n > max {
+			t.Errorf("%s took %d round trips; want at most %d", what, n, max)
+		}
+	}
+	for i := range 3 {
+		ev := mevent.Event{ID: fmt.Sprint("o", i), Member: "bob", Type: "order", Time: at, Attrs: mevent.Attrs{"amount": mevent.DecString("100")}}
+		roundTrips("an order", 2, func() error { _, err := p.Process(ctx, ev); return err })
+	}
+	for i := range 2 {
+		roundTrips("a redemption", 5, func() error {
+			_, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: fmt.Sprint("r", i), Member: "bob", At: at.Add(time.Hour),
+				Program: "mall", Ref: fmt.Sprint("ref", i), Amount: testkit.Dec("3")})
+			return err
+		})
+	}
+}
