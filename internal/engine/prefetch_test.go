@@ -41,6 +41,16 @@ func (t preloadTx) Preload(reads ...store.Read) error {
 	return nil
 }
 
+// hasRead reports whether reads hold the key of bucket.
+func hasRead(reads []store.Read, bucket, key string) bool {
+	for _, r := range reads {
+		if r.Bucket == bucket && string(r.Key) == key {
+			return true
+		}
+	}
+	return false
+}
+
 // Process tells a store.Prefetcher exactly what the event's function
 // preloads: a store that reads it early reads neither more nor less.
 func TestProcessTellsItsReads(t *testing.T) {
@@ -60,11 +70,7 @@ func TestProcessTellsItsReads(t *testing.T) {
 		t.Errorf("told the store (+) other reads than the functions preloaded (-):\n%s", diff)
 	}
 	// The member's own keys are among them.
-	found := false
-	for _, r := range st.told[1] {
-		found = found || (r.Bucket == bErased && string(r.Key) == "b")
-	}
-	if !found {
+	if !hasRead(st.told[1], bErased, "b") {
 		t.Errorf("reads told for member b: %v; want its erased mark among them", st.told[1])
 	}
 }
@@ -87,11 +93,7 @@ func TestApplyTellsItsReads(t *testing.T) {
 	if diff := cmp.Diff(st.preloaded, st.told); diff != "" {
 		t.Errorf("told the store (+) other reads than the request preloaded (-):\n%s", diff)
 	}
-	found := false
-	for _, r := range st.told[0] {
-		found = found || (r.Bucket == bOps && string(r.Key) == "r1")
-	}
-	if !found {
+	if !hasRead(st.told[0], bOps, "r1") {
 		t.Errorf("reads told: %v; want the request's record among them", st.told[0])
 	}
 }
