@@ -84,6 +84,14 @@ func queueBehindThen(t *testing.T, s *postgres.Store, fns []func(store.Tx) error
 	return errs, panics
 }
 
+// wantKeys checks that bucket g holds want, as key=value in key order.
+func wantKeys(t *testing.T, s *postgres.Store, want ...string) {
+	t.Helper()
+	if got := groupKeys(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("bucket g holds %v; want %v", got, want)
+	}
+}
+
 // groupKeys returns the keys of bucket g with their values.
 func groupKeys(t *testing.T, s *postgres.Store) []string {
 	t.Helper()
@@ -173,10 +181,7 @@ func TestGroupKeepsEachOutcome(t *testing.T) {
 	}
 	// The counts read: 0..5 in order, the failed functions' writes
 	// undone (function 2 read what function 0 wrote, not 1's).
-	want := []string{"count=6", "hold=1", "k0=0", "k2=1", "k3=2", "k4=3", "k5=4", "k7=5"}
-	if got := groupKeys(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("bucket g holds %v; want %v", got, want)
-	}
+	wantKeys(t, s, "count=6", "hold=1", "k0=0", "k2=1", "k3=2", "k4=3", "k5=4", "k7=5")
 	// 1+3+4+5+6+8: the functions but 1 (adding 2) and 6 (adding 7).
 	wantStored(t, s, "sum", "s", "27")
 }
@@ -214,10 +219,7 @@ func TestGroupPanic(t *testing.T) {
 	if runs[0] != 2 || runs[1] != 1 || runs[2] != 1 {
 		t.Errorf("the functions ran %v times; want [2 1 1]", runs)
 	}
-	want := []string{"hold=1", "k0=v", "k2=v"}
-	if got := groupKeys(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("bucket g holds %v; want %v", got, want)
-	}
+	wantKeys(t, s, "hold=1", "k0=v", "k2=v")
 }
 
 // TestGroupConflictRunsAlone: when a group's transaction loses a
@@ -265,10 +267,7 @@ func TestGroupConflictRunsAlone(t *testing.T) {
 	if r, g := after.Retries-before.Retries, after.Groups-before.Groups; r != 2 || g != 0 {
 		t.Errorf("Stats: %d retries, %d groups committed; want 2, 0", r, g)
 	}
-	want := []string{"hold=1", "k1=2", "x=other+0"}
-	if got := groupKeys(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("bucket g holds %v; want %v", got, want)
-	}
+	wantKeys(t, s, "hold=1", "k1=2", "x=other+0")
 }
 
 // TestGroupTxDone: a function's Tx, kept past its return, is refused to
@@ -303,10 +302,7 @@ func TestGroupTxDone(t *testing.T) {
 	if st := s.Stats(); st.Groups != 1 {
 		t.Errorf("Stats().Groups = %d; want 1: the two functions ran together", st.Groups)
 	}
-	want := []string{"hold=1", "k0=v", "k1=v"}
-	if got := groupKeys(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("bucket g holds %v; want %v", got, want)
-	}
+	wantKeys(t, s, "hold=1", "k0=v", "k1=v")
 }
 
 // TestStripeByConnection: Updates in flight at once, on connections of
@@ -481,10 +477,7 @@ func TestGroupFresh(t *testing.T) {
 	if st := s.Stats(); st.Groups != 1 {
 		t.Errorf("Stats().Groups = %d; want 1", st.Groups)
 	}
-	want := []string{"hold=1", "x=0"}
-	if got := groupKeys(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("bucket g holds %v; want %v", got, want)
-	}
+	wantKeys(t, s, "hold=1", "x=0")
 }
 
 // TestGroupContextDone: an Update whose context is done while it waits in
@@ -505,8 +498,5 @@ func TestGroupContextDone(t *testing.T) {
 	if errs[1] != nil || !ran[1] || panics[1] != nil {
 		t.Errorf("the other Update = %v (ran %v, panic %v); want nil, run", errs[1], ran[1], panics[1])
 	}
-	want := []string{"hold=1", "k1=v"}
-	if got := groupKeys(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("bucket g holds %v; want %v", got, want)
-	}
+	wantKeys(t, s, "hold=1", "k1=v")
 }
