@@ -3,6 +3,7 @@ package membership_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ import (
 )
 
 // remoteStore plays a store whose reads are round trips to a server (as
-// store/postgres): its transactions are Preloaders and Adders, and it
+// store/postgres): its transactions are Preloaders, Adders and Ensurers, and it
 // counts a round trip for each Preload and for each Get or Scan that no
 // Preload covered.
 type remoteStore struct {
@@ -61,6 +62,14 @@ func (t *remoteTx) Add(bucket string, key []byte, d decimal.Decimal) error {
 		}
 	}
 	return t.Tx.Put(bucket, key, []byte(cur.Add(d).String()))
+}
+
+// Ensure ensures as store/postgres does: without a round trip.
+func (t *remoteTx) Ensure(bucket string, key, value []byte) error {
+	if _, err := t.Tx.Get(bucket, key); !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return t.Tx.Put(bucket, key, value)
 }
 
 func (t *remoteTx) covered(bucket string, start, end []byte) bool {

@@ -287,6 +287,20 @@ type Inserter interface {
 	Insert(bucket string, key, value []byte) error
 }
 
+// Ensurer is an optional capability of a [Tx] whose reads are round trips
+// (store/postgres): Ensure writes value under key unless the key exists
+// when the transaction commits, without reading it; a key that exists
+// keeps its value. It is for a record whose every writer writes the same
+// value, or is content with any value already there (a due item whose
+// payload says nothing its key does not): writing it again would cost a
+// row version, reading it first a round trip. A Get or Scan of the key
+// in the same transaction reads it first, and sees the stored value or,
+// when there is none, value; a Put or Delete of the key replaces the
+// Ensure.
+type Ensurer interface {
+	Ensure(bucket string, key, value []byte) error
+}
+
 // Colocator is an optional capability of a [Store] that can keep the
 // records of several buckets side by side: Colocate names buckets whose
 // keys begin with a member ID (the bytes up to the first 0x00, or the

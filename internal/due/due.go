@@ -53,9 +53,9 @@ func Schedule(tx store.Tx, it Item) error {
 // not: it writes the item only when it is not there yet, so rescheduling
 // it (a member's every grant that expires at the same instant) reads
 // instead of writing. In a transaction whose reads go to a server
-// (store.Preloader: store/postgres) it writes without reading: the read
-// would be a round trip, the write costs nothing until the commit, and
-// the item is the same either way.
+// (store.Ensurer: store/postgres) it neither reads nor writes: the store
+// inserts the item at the commit unless it is there, and the item is the
+// same either way.
 // The key is built in buf (the store copies it), so a caller with a
 // buffer of its own allocates nothing.
 func Ensure(tx store.Tx, buf []byte, at time.Time, kind string, id []byte) error {
@@ -68,9 +68,9 @@ func Ensure(tx store.Tx, buf []byte, at time.Time, kind string, id []byte) error
 	b := append(keys.Builder(buf[:0]).Time(at).Str(kind), id...)
 	b = append(b, keys.Sep)
 	n := len(b)
-	if _, remote := tx.(store.Preloader); remote {
+	if e, ok := tx.(store.Ensurer); ok {
 		b = append(b, 1)
-		return tx.Put(bucket, b[:n:n], b[n:])
+		return e.Ensure(bucket, b[:n:n], b[n:])
 	}
 	v, err := tx.Get(bucket, b)
 	switch {

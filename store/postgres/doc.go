@@ -26,7 +26,9 @@
 // of write, each in key order: an INSERT of every [store.Inserter] key
 // and of every Put of a key the transaction read and did not find, an
 // UPDATE of every Put of a key it read and found, an upsert (INSERT ... ON
-// CONFLICT) of every other Put, a DELETE of every Delete, and the
+// CONFLICT) of every other Put, a DELETE of every Delete, an INSERT ...
+// ON CONFLICT DO NOTHING of every [store.Ensurer] key it did not read
+// (which neither writes nor locks a row that is there), and the
 // additions of [store.Adder], made on the server to what is there
 // (decimal text, numeric arithmetic): a total that many transactions add
 // to is never read by them. (An upsert costs the server a speculative

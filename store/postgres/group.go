@@ -260,6 +260,7 @@ type groupTx struct {
 var (
 	_ store.Adder         = (*groupTx)(nil)
 	_ store.Inserter      = (*groupTx)(nil)
+	_ store.Ensurer       = (*groupTx)(nil)
 	_ store.Preloader     = (*groupTx)(nil)
 	_ store.StripeChooser = (*groupTx)(nil)
 )
@@ -324,4 +325,11 @@ func (v *groupTx) Insert(bucket string, key, value []byte) error {
 		return err
 	}
 	return v.t.Insert(bucket, key, value)
+}
+
+func (v *groupTx) Ensure(bucket string, key, value []byte) error {
+	if err := v.live("ensure"); err != nil {
+		return err
+	}
+	return v.t.Ensure(bucket, key, value)
 }

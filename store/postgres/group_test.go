@@ -155,6 +155,18 @@ func TestGroupKeepsEachOutcome(t *testing.T) {
 			if err := tx.(store.Adder).Add("sum", []byte("s"), decimal.NewFromInt(int64(i+1))); err != nil {
 				return err
 			}
+			// And keys ensured (store.Ensurer): one of each function's,
+			// and one that the functions but the first ensure, the
+			// first of them to do so (1, which fails) setting its value.
+			ens := tx.(store.Ensurer)
+			if err := ens.Ensure("ens", fmt.Appendf(nil, "e%d", i), []byte("v")); err != nil {
+				return err
+			}
+			if i > 0 {
+				if err := ens.Ensure("ens", []byte("shared"), fmt.Append(nil, i)); err != nil {
+					return err
+				}
+			}
 			if i == 1 || i == 6 {
 				return errBoom
 			}
@@ -184,6 +196,16 @@ func TestGroupKeepsEachOutcome(t *testing.T) {
 	wantKeys(t, s, "count=6", "hold=1", "k0=0", "k2=1", "k3=2", "k4=3", "k5=4", "k7=5")
 	// 1+3+4+5+6+8: the functions but 1 (adding 2) and 6 (adding 7).
 	wantStored(t, s, "sum", "s", "27")
+	var ensured []string
+	err := s.View(t.Context(), func(tx store.Tx) error {
+		return tx.Scan("ens", nil, nil, false, func(k, v []byte) error {
+			ensured = append(ensured, fmt.Sprintf("%s=%s", k, v))
+			return nil
+		})
+	})
+	if want := "[e0=v e2=v e3=v e4=v e5=v e7=v shared=2]"; err != nil || fmt.Sprint(ensured) != want {
+		t.Errorf("bucket ens holds %v, %v; want %s", ensured, err, want)
+	}
 }
 
 // TestGroupPanic: a function of a group that panics has its panic raised

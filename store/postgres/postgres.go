@@ -110,6 +110,7 @@ var (
 	_ store.Prefetcher    = (*Store)(nil)
 	_ store.Adder         = (*tx)(nil)
 	_ store.Inserter      = (*tx)(nil)
+	_ store.Ensurer       = (*tx)(nil)
 	_ store.StripeChooser = (*tx)(nil)
 )
 
@@ -503,6 +504,7 @@ type queries struct {
 	get, getMany           string
 	scan                   [2][2]string // [reverse][bounded]: bounded has an end key
 	upsert, delete, commit string
+	ensure                 string
 	add, insert, update    string
 	rollback, settings     string
 	// names maps each statement to the name it is prepared under: the
@@ -542,6 +544,10 @@ func newQueries(schema string) queries {
 			WHERE kv.bucket = d.bucket AND kv.key = d.key`,
 		insert: `INSERT INTO ` + kv + ` (bucket, key, value)
 			SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[])`,
+		// An existing key is left as it is, unlocked and unwritten.
+		ensure: `INSERT INTO ` + kv + ` (bucket, key, value)
+			SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[])
+			ON CONFLICT (bucket, key) DO NOTHING`,
 		// A total's stripe is decimal text (store.Adder), added to on the
 		// server: the transaction never reads it.
 		add: `INSERT INTO ` + kv + ` AS kv (bucket, key, value)
@@ -557,7 +563,7 @@ func newQueries(schema string) queries {
 	}
 	q.names = map[string]string{}
 	for _, sql := range []string{q.beginUpdate, q.beginView, q.get, q.getMany, q.scan[0][0], q.scan[0][1], q.scan[1][0], q.scan[1][1],
-		q.upsert, q.delete, q.commit, q.add, q.insert, q.update, q.rollback, q.settings} {
+		q.upsert, q.delete, q.commit, q.ensure, q.add, q.insert, q.update, q.rollback, q.settings} {
 		sum := sha256.Sum256([]byte(sql))
 		q.names[sql] = "membership_" + hex.EncodeToString(sum[:12])
 	}

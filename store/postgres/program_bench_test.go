@@ -69,7 +69,7 @@ func BenchmarkProgram64(b *testing.B) {
 		before.RoundTrips += s.RoundTrips
 	}
 	wal := walPosition(b, p0)
-	runCallers(b, func(caller int, seq uint64) error {
+	client, server := runCallers(b, func(caller int, seq uint64) error {
 		m := benchMember(caller, seq)
 		_, err := programs[caller%4].Process(ctx, order(fmt.Sprint("e", seq), m))
 		return err
@@ -80,5 +80,5 @@ func BenchmarkProgram64(b *testing.B) {
 		after.Retries += s.Retries
 		after.RoundTrips += s.RoundTrips
 	}
-	reportPerEvent(b, after.Retries-before.Retries, after.RoundTrips-before.RoundTrips, walPosition(b, p0)-wal)
+	reportPerEvent(b, after.Retries-before.Retries, after.RoundTrips-before.RoundTrips, walPosition(b, p0)-wal, client, server)
 }

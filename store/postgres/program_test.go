@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
@@ -323,5 +326,63 @@ func TestProgramRoundTrips(t *testing.T) {
 				Program: "mall", Ref: fmt.Sprint("ref", i), Amount: testkit.Dec("3")})
 			return err
 		})
+	}
+}
+
+// TestOrderKeepsItsDueItem: a member's second order whose points expire
+// at the instant of the first's leaves the due item the first wrote as
+// it is (store.Ensurer), rather than writing a new version of its row:
+// the row's xmin, the transaction that wrote it, stays the first order's.
+func TestOrderKeepsItsDueItem(t *testing.T) {
+	ctx := context.Background()
+	pool := testPool(t)
+	schema := newSchema(t, pool)
+	st, err := postgres.New(ctx, pool, &postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	p, err := membership.Open(st, testkit.OrderDef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, p.Location())
+	dueRows := func() map[string]string {
+		t.Helper()
+		rows, err := pool.Query(ctx, `SELECT key, xmin::text FROM `+pgx.Identifier{schema, "kv"}.Sanitize()+` WHERE bucket = $1`, []byte("due"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for rows.Next() {
+			var key []byte
+			var xmin string
+			if err := rows.Scan(&key, &xmin); err != nil {
+				t.Fatal(err)
+			}
+			got[string(key)] = xmin
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	order := func(i int) {
+		t.Helper()
+		ev := mevent.Event{ID: fmt.Sprint("o", i), Member: "bob", Type: "order", Time: at.Add(time.Duration(i) * time.Hour),
+			Attrs: mevent.Attrs{"amount": mevent.DecString("100")}}
+		if _, err := p.Process(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	order(0)
+	order(1) // past any level change the first order brings
+	first := dueRows()
+	order(2)
+	if len(first) == 0 {
+		t.Fatal("no due item after an order whose points expire")
+	}
+	if got := dueRows(); !maps.Equal(got, first) {
+		t.Errorf("due rows (key: xmin) after the next order %q; want them as they were, %q", got, first)
 	}
 }

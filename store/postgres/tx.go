@@ -65,6 +65,7 @@ type tx struct {
 	roundTrips int64
 	writes     map[string]map[string]entry
 	adds       map[string]map[string]decimal.Decimal // Add's deltas, sent at commit
+	ensures    map[string]map[string][]byte          // Ensure's values, sent at commit
 	present    map[[2]string]bool                    // keys earlier runs of the Update found present (Inserter)
 	cache      map[string]map[string]entry
 	ranges     map[string][]*loaded
@@ -76,15 +77,16 @@ type tx struct {
 	gen     int // which function of a group may use the tx (groupTx)
 }
 
-// undo is what one change to a tx's writes (or, add set, its adds)
-// replaced under bucket and key: had is whether there was an entry, e or
-// d what it was.
+// undo is what one change to a tx's writes (or, add set, its adds; or,
+// ensure set, its ensures) replaced under bucket and key: had is whether
+// there was an entry, e, d or v what it was.
 type undo struct {
-	add         bool
+	add, ensure bool
 	bucket, key string
 	had         bool
 	e           entry
 	d           decimal.Decimal
+	v           []byte
 }
 
 // rollbackTo undoes the changes to writes and adds made since the undo
@@ -93,6 +95,10 @@ func (t *tx) rollbackTo(mark int) {
 	for i := len(t.undo) - 1; i >= mark; i-- {
 		u := t.undo[i]
 		switch {
+		case u.ensure && u.had:
+			t.ensures[u.bucket][u.key] = u.v
+		case u.ensure:
+			delete(t.ensures[u.bucket], u.key)
 		case u.add && u.had:
 			t.adds[u.bucket][u.key] = u.d
 		case u.add:
@@ -116,6 +122,19 @@ func (t *tx) dropAdd(bucket, key string) {
 		t.undo = append(t.undo, undo{add: true, bucket: bucket, key: key, had: true, d: d})
 	}
 	delete(t.adds[bucket], key)
+}
+
+// dropEnsure forgets the pending Ensure of key, which a write replaces or
+// a read has settled.
+func (t *tx) dropEnsure(bucket, key string) {
+	v, ok := t.ensures[bucket][key]
+	if !ok {
+		return
+	}
+	if t.journal {
+		t.undo = append(t.undo, undo{ensure: true, bucket: bucket, key: key, had: true, v: v})
+	}
+	delete(t.ensures[bucket], key)
 }
 
 func newTx(s *Store, ctx context.Context, conn *pgx.Conn, writable bool, present map[[2]string]bool) *tx {
@@ -264,6 +283,11 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if _, ok := t.ensures[bucket][string(key)]; ok {
+		if err := t.settleEnsure(bucket, key); err != nil {
+			return nil, err
+		}
+	}
 	return t.get(bucket, key)
 }
 
@@ -308,6 +332,7 @@ func (t *tx) write(op, bucket string, key []byte, e entry) error {
 		return err
 	}
 	t.dropAdd(bucket, string(key))
+	t.dropEnsure(bucket, string(key))
 	if t.writes == nil {
 		t.writes = map[string]map[string]entry{}
 	}
@@ -340,6 +365,9 @@ func (t *tx) Fresh(bucket string, key []byte) bool {
 	if _, written := t.writes[bucket][string(key)]; written {
 		return false
 	}
+	if _, ensured := t.ensures[bucket][string(key)]; ensured {
+		return false
+	}
 	return t.writable && !t.present[[2]string{bucket, string(key)}]
 }
 
@@ -365,6 +393,11 @@ func (t *tx) Stripe(n int) uint16 {
 func (t *tx) Add(bucket string, key []byte, delta decimal.Decimal) error {
 	if err := t.check("add", bucket, key, true, true); err != nil {
 		return err
+	}
+	if _, ok := t.ensures[bucket][string(key)]; ok {
+		if err := t.settleEnsure(bucket, key); err != nil {
+			return err
+		}
 	}
 	if _, ok := t.writes[bucket][string(key)]; ok {
 		return t.addTo(bucket, key, delta)
@@ -407,6 +440,59 @@ func (t *tx) settle(bucket string, key []byte) error {
 	d := t.adds[bucket][string(key)]
 	t.dropAdd(bucket, string(key))
 	return t.addTo(bucket, key, d)
+}
+
+// Ensure writes value under key unless the key exists (store.Ensurer):
+// at the commit, as INSERT ... ON CONFLICT DO NOTHING, which writes
+// nothing when the key is there. A key the transaction knows (it wrote or
+// read it) is decided here: kept when present, written when absent.
+func (t *tx) Ensure(bucket string, key, value []byte) error {
+	if err := t.check("ensure", bucket, key, true, true); err != nil {
+		return err
+	}
+	if _, ok := t.adds[bucket][string(key)]; ok {
+		if err := t.settle(bucket, key); err != nil {
+			return err
+		}
+	}
+	if _, found, known := t.known(bucket, key); known {
+		if found {
+			return nil
+		}
+		return t.write("ensure", bucket, key, entry{val: append([]byte{}, value...)})
+	}
+	if _, ok := t.ensures[bucket][string(key)]; ok {
+		return nil // the first Ensure's value is the one written
+	}
+	if t.ensures == nil {
+		t.ensures = map[string]map[string][]byte{}
+	}
+	m := t.ensures[bucket]
+	if m == nil {
+		m = map[string][]byte{}
+		t.ensures[bucket] = m
+	}
+	if t.journal {
+		t.undo = append(t.undo, undo{ensure: true, bucket: bucket, key: string(key)})
+	}
+	m[string(key)] = append([]byte{}, value...)
+	return nil
+}
+
+// settleEnsure turns the pending Ensure of key into what a read of it
+// needs: nothing when the store has the key, a write of the ensured value
+// when it has not. One round trip, unless the key was read before.
+func (t *tx) settleEnsure(bucket string, key []byte) error {
+	v := t.ensures[bucket][string(key)]
+	t.dropEnsure(bucket, string(key))
+	_, err := t.get(bucket, key)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return t.write("ensure", bucket, key, entry{val: v})
+	}
+	return err
 }
 
 // Preload reads reads in one round trip (store.Preloader): the keys in
@@ -680,6 +766,13 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 			}
 		}
 	}
+	for k := range t.ensures[bucket] {
+		if k >= string(start) && (end == nil || k < string(end)) {
+			if err := t.settleEnsure(bucket, []byte(k)); err != nil {
+				return err
+			}
+		}
+	}
 	var base iterator
 	if l := t.covering(bucket, start, end); l != nil {
 		base = l.iter(start, end, reverse)
@@ -776,7 +869,7 @@ func (t *tx) found(bucket, key string) (found, known bool) {
 // the UPDATE changes fewer rows. A transaction that neither read nor
 // writes needs no round trip. It returns the server's error as is.
 func (t *tx) commit(write bool) error {
-	var ins, upd, ups, del rows
+	var ins, upd, ups, del, ens rows
 	var inserted []bool // for each key of ins, whether Insert wrote it
 	var ab, ak [][]byte
 	var ad []string
@@ -804,6 +897,18 @@ func (t *tx) commit(write bool) error {
 				}
 			}
 		}
+		for _, bucket := range sortedKeys(t.ensures) {
+			m := t.ensures[bucket]
+			for _, k := range sortedKeys(m) {
+				switch found, known := t.found(bucket, k); {
+				case !known:
+					ens.add(bucket, k, m[k])
+				case !found:
+					ins.add(bucket, k, m[k])
+					inserted = append(inserted, false)
+				}
+			}
+		}
 		for _, bucket := range sortedKeys(t.adds) {
 			m := t.adds[bucket]
 			for _, k := range sortedKeys(m) {
@@ -811,7 +916,7 @@ func (t *tx) commit(write bool) error {
 			}
 		}
 	}
-	if !t.begun && len(ins.keys) == 0 && len(upd.keys) == 0 && len(ups.keys) == 0 && len(del.keys) == 0 && len(ak) == 0 {
+	if !t.begun && len(ins.keys) == 0 && len(upd.keys) == 0 && len(ups.keys) == 0 && len(del.keys) == 0 && len(ens.keys) == 0 && len(ak) == 0 {
 		return nil
 	}
 	b, err := t.batch()
@@ -829,6 +934,7 @@ func (t *tx) commit(write bool) error {
 	queue(&upd.keys, t.s.sql.update, upd.buckets, upd.keys, upd.vals)
 	queue(&ups.keys, t.s.sql.upsert, ups.buckets, ups.keys, ups.vals)
 	queue(&del.keys, t.s.sql.delete, del.buckets, del.keys)
+	queue(&ens.keys, t.s.sql.ensure, ens.buckets, ens.keys, ens.vals)
 	queue(&ak, t.s.sql.add, ab, ak, ad)
 	queue(nil, t.s.sql.commit)
 	if err != nil {

@@ -25,8 +25,9 @@
 // read-your-writes inside a transaction, atomicity of failed Updates,
 // snapshot isolation of View, ordered and bounded scans in both directions,
 // buckets sharing a prefix, StopScan, the sentinel errors (ErrReadOnly,
-// ErrTxDone, ErrInvalid, ErrClosed), context cancellation, and
-// [store.Preload].
+// ErrTxDone, ErrInvalid, ErrClosed), context cancellation,
+// [store.Preload], and the optional capabilities a store's transactions
+// have ([store.Adder], [store.Inserter], [store.Ensurer]).
 //
 // Then the concurrent writers of the contract (see [store]): whether a
 // store runs Updates one at a time or concurrently and runs a function
@@ -98,6 +99,7 @@ var cases = []struct {
 	{"Preload", testPreload},
 	{"Adder", testAdder},
 	{"Inserter", testInserter},
+	{"Ensurer", testEnsurer},
 	{"ConcurrentIncrements", testConcurrentIncrements},
 	{"ConcurrentReadersSeeCommitted", testConcurrentReaders},
 	{"RerunLeavesOneResult", testRerunLeavesOneResult},
