@@ -165,13 +165,16 @@ func (s *Store) runTogether(g []*call) []outcome {
 	}
 	defer conn.Release()
 	t := newTx(s, ctx, conn.Conn(), true, present)
-	t.journal = true
+	sc := s.getScratch()
+	t.journal, t.undo = true, sc.undo
 	defer func() {
 		t.done = true
 		t.end()
 		s.roundTrips.Add(t.roundTrips)
+		sc.undo = t.undo
+		s.putScratch(sc)
 	}()
-	if err := prefetch(t, g); err != nil {
+	if err := prefetch(t, g, sc); err != nil {
 		return alone(-1, err)
 	}
 	for i, c := range g {
@@ -195,6 +198,9 @@ func (s *Store) runTogether(g []*call) []outcome {
 		if ferr != nil {
 			t.rollbackTo(mark)
 		}
+		// Only the function running may be undone: the next starts the
+		// journal again, on the same array.
+		t.undo = t.undo[:mark]
 		outs[i].err = ferr
 	}
 	t.done = true
@@ -220,17 +226,16 @@ func (s *Store) runTogether(g []*call) []outcome {
 // first (Store.UpdatePrefetch). It returns the conflict that failed the
 // transaction, if one did; the reads of a failure that is not a conflict
 // are left to the functions, which meet it themselves.
-func prefetch(t *tx, g []*call) error {
-	var reads []store.Read
+func prefetch(t *tx, g []*call, sc *scratch) error {
 	for _, c := range g {
 		if c.ctx.Err() == nil {
-			reads = append(reads, c.reads...)
+			sc.reads = append(sc.reads, c.reads...)
 		}
 	}
-	if len(reads) == 0 {
+	if len(sc.reads) == 0 {
 		return nil
 	}
-	if err := t.Preload(reads...); err != nil && t.err != nil && isConflict(t.err) {
+	if err := t.Preload(sc.reads...); err != nil && t.err != nil && isConflict(t.err) {
 		return t.err
 	}
 	return nil

@@ -102,6 +102,8 @@ type Store struct {
 
 	updates, retries, gaveUp, roundTrips, views, viewRoundTrips atomic.Int64
 	groups, grouped                                             atomic.Int64
+
+	scratch sync.Pool // of *scratch, see there
 }
 
 var (
@@ -163,6 +165,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 	}
 	s := &Store{pool: pool, sql: newQueries(o.Schema), maxAttempts: o.MaxAttempts, stripes: o.Stripes,
 		group: o.Group, maxLeaders: int(pool.Config().MaxConns)}
+	s.scratch.New = func() any { return new(scratch) }
 	// pgx's default mode prepares every statement: then the store
 	// prepares its own, by name (tx.queue). A pool in another mode (a
 	// pooler in transaction mode wants no prepared statements) gets the
