@@ -438,11 +438,12 @@ func (e *Engine) requestReads(req Request) []store.Read {
 
 // reads lists what preload reads for an event id for member.
 func (e *Engine) reads(id []byte, fresh bool, member string) []store.Read {
-	reads := []store.Read{
-		{Bucket: bMeta, Key: defKey},
-		{Bucket: bMeta, Key: horizonKey},
-		{Bucket: bErased, Key: []byte(member)},
-	}
+	// Room for the ledger's and the parts' reads too: one allocation.
+	reads := make([]store.Read, 0, 8+len(e.parts))
+	reads = append(reads,
+		store.Read{Bucket: bMeta, Key: defKey},
+		store.Read{Bucket: bMeta, Key: horizonKey},
+		store.Read{Bucket: bErased, Key: []byte(member)})
 	if !fresh {
 		reads = append(reads, store.Read{Bucket: bEvents, Key: id})
 	}

@@ -455,6 +455,33 @@ func testPreload(t *testing.T, s store.Store) {
 		wantScan(t, tx, "b", nil, nil, true, "zz=z", "e=5", "b=2", "a=1")
 		return nil
 	})
+	// Several ranges with an end, as a group of a member's events reads
+	// them (store/postgres reads them in one statement): in two buckets,
+	// one empty, one inside another, one from a key, and the reads inside
+	// them after.
+	put(t, s, "m", "m1\x00a", "1", "m1\x00b", "2", "m2\x00a", "3", "m3\x00a", "4")
+	update(t, s, func(tx store.Tx) error {
+		err := store.Preload(tx,
+			store.Read{Bucket: "m", Start: bs("m3\x00a"), End: bs("m3\x01")}, // from a key
+			store.Read{Bucket: "m", Start: bs("m1\x00"), End: bs("m1\x01")},
+			store.Read{Bucket: "m", Start: bs("m1\x00b"), End: bs("m1\x00c")},
+			store.Read{Bucket: "m", Start: bs("m9\x00"), End: bs("m9\x01")},
+			store.Read{Bucket: "x", Start: bs("a"), End: bs("z")},
+			store.Read{Bucket: "empty", Start: bs("a"), End: bs("z")})
+		if err != nil {
+			t.Errorf("Preload of ranges: %v", err)
+		}
+		wantScan(t, tx, "m", bs("m1\x00"), bs("m1\x01"), false, "m1\x00a=1", "m1\x00b=2")
+		wantScan(t, tx, "m", bs("m1\x00"), bs("m1\x01"), true, "m1\x00b=2", "m1\x00a=1")
+		wantScan(t, tx, "m", bs("m3\x00a"), bs("m3\x01"), false, "m3\x00a=4")
+		wantScan(t, tx, "m", bs("m9\x00"), bs("m9\x01"), false)
+		wantScan(t, tx, "x", bs("a"), bs("z"), false, "k=v")
+		wantScan(t, tx, "empty", bs("a"), bs("z"), false)
+		wantValue(t, tx, "m", "m1\x00b", "2", false)
+		wantValue(t, tx, "m", "m2\x00a", "3", false) // outside them: read on its own
+		wantValue(t, tx, "m", "m9\x00a", "", true)
+		return nil
+	})
 	view(t, s, func(tx store.Tx) error {
 		if err := store.Preload(tx, reads...); err != nil {
 			t.Errorf("Preload in View: %v", err)
