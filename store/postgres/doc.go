@@ -95,7 +95,11 @@
 // included) and prepares them again in round trips of their own, while
 // these stay prepared. They stay on the pool's connections after Close.
 // Behind a pooler in transaction mode set default_query_exec_mode in the
-// DSN: in any other mode the statements go as text. Every transaction
+// DSN: in any other mode the statements go unnamed (the extended
+// protocol's unnamed statement, prepared for one run), which poolers in
+// transaction mode pass on. The statements go through pgconn, pgx's
+// connection layer, with their parameters in the binary format; a tracer
+// on the pool's ConnConfig that is a pgx.BatchTracer sees each round trip. Every transaction
 // sets plan_cache_mode to force_generic_plan for itself: PostgreSQL would
 // plan a statement again at each run (its custom plans), which cost the
 // server more than the run, while every statement here has one best plan

@@ -103,7 +103,8 @@ type Store struct {
 	updates, retries, gaveUp, roundTrips, views, viewRoundTrips atomic.Int64
 	groups, grouped                                             atomic.Int64
 
-	scratch sync.Pool // of *scratch, see there
+	scratch  sync.Pool // of *scratch, see there
+	encoders sync.Pool // of *encoder (wire.go)
 }
 
 var (
@@ -166,10 +167,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 	s := &Store{pool: pool, sql: newQueries(o.Schema), maxAttempts: o.MaxAttempts, stripes: o.Stripes,
 		group: o.Group, maxLeaders: int(pool.Config().MaxConns)}
 	s.scratch.New = func() any { return new(scratch) }
+	s.encoders.New = func() any { return new(encoder) }
 	// pgx's default mode prepares every statement: then the store
 	// prepares its own, by name (tx.queue). A pool in another mode (a
-	// pooler in transaction mode wants no prepared statements) gets the
-	// statements as text.
+	// pooler in transaction mode wants no prepared statements) gets them
+	// unnamed.
 	s.prepare = pool.Config().ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement
 	s.idle = sync.NewCond(&s.mu)
 	if err := s.migrate(ctx, o.Schema); err != nil {

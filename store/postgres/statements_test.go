@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -153,8 +155,8 @@ func TestStatementsStayPrepared(t *testing.T) {
 }
 
 // A pool that prepares nothing (as behind a pooler in transaction mode:
-// the simple protocol) gets the statements as text, and the store passes
-// the conformance suite on it.
+// the simple protocol) gets the statements unnamed, prepared nowhere, and
+// the store passes the conformance suite on it.
 func TestSimpleProtocol(t *testing.T) {
 	p, p8 := poolOf(t, pgx.QueryExecModeSimpleProtocol, 1), poolOf(t, pgx.QueryExecModeSimpleProtocol, 8)
 	storetest.Run(t, func(t *testing.T) store.Store {
@@ -247,5 +249,89 @@ func TestPutOfAKeyReadConflicts(t *testing.T) {
 				t.Fatalf("View: %v", err)
 			}
 		})
+	}
+}
+
+// batchTracer records what a pgx.BatchTracer is told.
+type batchTracer struct {
+	mu             sync.Mutex
+	starts, ends   int
+	queued, traced []string
+	errs           []error
+}
+
+func (b *batchTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+
+func (b *batchTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (b *batchTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.starts++
+	for _, q := range data.Batch.QueuedQueries {
+		b.queued = append(b.queued, strings.Fields(q.SQL)[0])
+	}
+	return ctx
+}
+
+func (b *batchTracer) TraceBatchQuery(_ context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.traced = append(b.traced, strings.Fields(data.SQL)[0])
+	if data.Err != nil {
+		b.errs = append(b.errs, data.Err)
+	}
+}
+
+func (b *batchTracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ends++
+}
+
+// A tracer on the pool's connections that is a pgx.BatchTracer is told of
+// the store's round trips as pgx tells it of its own batches: each
+// statement, and each result, though the store sends them with pgconn.
+func TestBatchTracer(t *testing.T) {
+	cfg, err := pgxpool.ParseConfig(dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracer := &batchTracer{}
+	cfg.ConnConfig.Tracer = tracer
+	p, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	s, err := postgres.New(t.Context(), p, &postgres.Options{Schema: newSchema(t, testPool(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	tracer.mu.Lock()
+	tracer.starts, tracer.ends, tracer.queued, tracer.traced = 0, 0, nil, nil // New's own
+	tracer.mu.Unlock()
+	err = s.Update(t.Context(), func(tx store.Tx) error {
+		if _, err := tx.Get("b", []byte("k")); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("Get of an absent key: %w", err)
+		}
+		return tx.Put("b", []byte("k"), []byte("v"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The read (with the statements that begin the transaction), then
+	// the write, an INSERT of the key read absent, with the commit.
+	want := []string{"BEGIN", "SELECT", "SELECT", "INSERT", "COMMIT"}
+	tracer.mu.Lock()
+	defer tracer.mu.Unlock()
+	if !slices.Equal(tracer.queued, want) || !slices.Equal(tracer.traced, want) || len(tracer.errs) != 0 {
+		t.Errorf("tracer told of %q queued, %q run (errors %v); want %q", tracer.queued, tracer.traced, tracer.errs, want)
+	}
+	if tracer.starts != 2 || tracer.ends != 2 {
+		t.Errorf("tracer told of %d batches begun and %d ended; want 2 and 2", tracer.starts, tracer.ends)
 	}
 }

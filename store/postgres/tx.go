@@ -177,8 +177,11 @@ func (t *tx) check(op, bucket string, key []byte, needKey, write bool) error {
 
 // batch returns a batch that starts the transaction first when it has not
 // started.
-func (t *tx) batch() (*pgx.Batch, error) {
-	b := &pgx.Batch{}
+func (t *tx) batch() (*batch, error) {
+	b := &batch{}
+	if _, ok := t.conn.Config().Tracer.(pgx.BatchTracer); ok {
+		b.traced = &pgx.Batch{}
+	}
 	if !t.begun {
 		if t.writable {
 			if err := t.queue(b, t.s.sql.beginUpdate); err != nil {
@@ -201,33 +204,30 @@ func (t *tx) batch() (*pgx.Batch, error) {
 // itself from its cache whenever a batch fails, a serialization failure
 // included, and prepares them again, in a round trip of their own and
 // with new plans, while a statement prepared by name stays prepared.
-func (t *tx) queue(b *pgx.Batch, sql string, args ...any) error {
+// Otherwise sql goes unnamed.
+func (t *tx) queue(b *batch, sql string, args ...any) error {
+	name := ""
 	if t.s.prepare {
-		name := t.s.sql.names[sql]
-		if _, err := t.conn.Prepare(t.ctx, name, sql); err != nil {
-			return t.fail(err)
-		}
-		sql = name
+		name = t.s.sql.names[sql]
 	}
-	b.Queue(sql, args...)
-	return nil
+	return t.queueStatement(b, sql, name, args)
 }
 
 // send sends b, one round trip, and returns its results past the
 // statements that start the transaction.
-func (t *tx) send(b *pgx.Batch) (pgx.BatchResults, error) {
+func (t *tx) send(b *batch) (*results, error) {
 	starting := !t.begun
 	t.begun = true
 	t.roundTrips++
-	br := t.conn.SendBatch(t.ctx, b)
+	br := t.sendBatch(b)
 	if starting {
 		n := 1
 		if t.writable {
 			n = 2
 		}
 		for range n {
-			if _, err := br.Exec(); err != nil {
-				_ = br.Close()
+			if _, err := br.exec(); err != nil {
+				_ = br.close()
 				return nil, t.fail(err)
 			}
 		}
@@ -311,16 +311,21 @@ func (t *tx) get(bucket string, key []byte) ([]byte, error) {
 		return nil, err
 	}
 	var val []byte
-	err = br.QueryRow().Scan(&val)
-	if cerr := br.Close(); err == nil {
+	found := false
+	err = br.query(func(cols [][]byte) (err error) {
+		val, err = byteaCol(cols[0])
+		found = true
+		return err
+	})
+	if cerr := br.close(); err == nil {
 		err = cerr
 	}
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		t.remember(bucket, key, nil, false)
-		return nil, notFound(bucket, key)
 	case err != nil:
 		return nil, t.fail(err)
+	case !found:
+		t.remember(bucket, key, nil, false)
+		return nil, notFound(bucket, key)
 	}
 	t.remember(bucket, key, val, true)
 	return t.cache[bucket][string(key)].val, nil
@@ -554,25 +559,24 @@ func (t *tx) Preload(reads ...store.Read) error {
 	if err != nil {
 		return err
 	}
-	defer br.Close()
+	defer br.close()
 	if len(keys) > 0 {
 		pre.vals = slices.Grow(pre.vals, len(keys))[:len(keys)]
 		sc.found = slices.Grow(sc.found, len(keys))[:len(keys)]
 		vals, found := pre.vals, sc.found
 		clear(found)
-		rows, _ := br.Query()
-		for rows.Next() {
-			var i int64
-			var val []byte
-			if err := rows.Scan(&i, &val); err != nil {
-				rows.Close()
-				return t.fail(err)
+		err := br.query(func(cols [][]byte) error {
+			i, err := int8Col(cols[0])
+			if err != nil {
+				return err
 			}
 			if i >= 1 && int(i) <= len(keys) {
-				vals[i-1], found[i-1] = val, true
+				vals[i-1], err = byteaCol(cols[1])
+				found[i-1] = true
 			}
-		}
-		if err := rows.Err(); err != nil {
+			return err
+		})
+		if err != nil {
 			return t.fail(err)
 		}
 		for i := range keys {
@@ -581,8 +585,7 @@ func (t *tx) Preload(reads ...store.Read) error {
 	}
 	for _, r := range ranges {
 		l := &loaded{start: slices.Clone(r.Start), end: slices.Clone(r.End)}
-		rows, _ := br.Query()
-		if err := t.collect(rows, &l.keys, &l.vals); err != nil {
+		if err := t.collect(br, &l.keys, &l.vals); err != nil {
 			return err
 		}
 		if t.ranges == nil {
@@ -590,7 +593,7 @@ func (t *tx) Preload(reads ...store.Read) error {
 		}
 		t.ranges[r.Bucket] = append(t.ranges[r.Bucket], l)
 	}
-	if err := br.Close(); err != nil {
+	if err := br.close(); err != nil {
 		return t.fail(err)
 	}
 	return nil
@@ -608,7 +611,7 @@ func (t *tx) covering(bucket string, start, end []byte) *loaded {
 
 // queueScan queues the read of the keys of bucket in [start, end), up to
 // limit of them (0: all) from the first or, reverse, from the last.
-func (t *tx) queueScan(b *pgx.Batch, bucket string, start, end []byte, reverse bool, limit int) error {
+func (t *tx) queueScan(b *batch, bucket string, start, end []byte, reverse bool, limit int) error {
 	r := 0
 	if reverse {
 		r = 1
@@ -623,20 +626,21 @@ func (t *tx) queueScan(b *pgx.Batch, bucket string, start, end []byte, reverse b
 	return t.queue(b, t.s.sql.scan[r][1], []byte(bucket), start, lim, end)
 }
 
-// collect appends the keys and values of rows.
-func (t *tx) collect(rows pgx.Rows, keys, vals *[][]byte) error {
-	defer rows.Close()
-	for rows.Next() {
-		var k, v []byte
-		if err := rows.Scan(&k, &v); err != nil {
-			return t.fail(err)
+// collect appends the keys and values of the next statement's rows.
+func (t *tx) collect(br *results, keys, vals *[][]byte) error {
+	err := br.query(func(cols [][]byte) error {
+		k, err := byteaCol(cols[0])
+		if err != nil {
+			return err
 		}
-		if v == nil {
-			v = []byte{}
+		v, err := byteaCol(cols[1])
+		if err != nil {
+			return err
 		}
 		*keys, *vals = append(*keys, k), append(*vals, v)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return t.fail(err)
 	}
 	return nil
@@ -716,10 +720,9 @@ func (it *serverIter) fetch() error {
 	if err != nil {
 		return err
 	}
-	rows, _ := br.Query()
 	it.keys, it.vals, it.i = it.keys[:0], it.vals[:0], 0
-	err = it.t.collect(rows, &it.keys, &it.vals)
-	if cerr := br.Close(); err == nil && cerr != nil {
+	err = it.t.collect(br, &it.keys, &it.vals)
+	if cerr := br.close(); err == nil && cerr != nil {
 		err = it.t.fail(cerr)
 	}
 	if err != nil {
@@ -997,7 +1000,7 @@ func (t *tx) commit(write bool) error {
 		return t.err
 	}
 	for _, keys := range kinds {
-		tag, err := br.Exec()
+		tag, err := br.exec()
 		switch {
 		case err == nil && keys == &upd.keys && tag.RowsAffected() != int64(len(upd.keys)):
 			// A row the transaction read is gone, and the server did not
@@ -1014,12 +1017,12 @@ func (t *tx) commit(write bool) error {
 			err = &pgconn.PgError{Code: "40001", Message: "a key written as new exists: " + err.Error()}
 		}
 		if err != nil {
-			_ = br.Close()
+			_ = br.close()
 			_ = t.fail(err)
 			return t.err
 		}
 	}
-	if err := br.Close(); err != nil {
+	if err := br.close(); err != nil {
 		_ = t.fail(err)
 		return t.err
 	}
