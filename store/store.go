@@ -190,6 +190,7 @@ func PrefixEnd(prefix []byte) []byte {
 type Preloader interface {
 	// Preload reads reads. It returns an error wrapping ErrInvalid for an
 	// empty bucket name or a non-nil empty Key, and the errors of Get.
+	// reads and their keys are the caller's: Preload keeps none of them.
 	Preload(reads ...Read) error
 }
 
@@ -200,7 +201,8 @@ type Preloader interface {
 // in one round trip before their functions run. fn must read them itself
 // all the same, as under Update; reads only lets the store read them
 // early. A function that runs after others in one transaction still sees
-// their writes over what was read early.
+// their writes over what was read early. reads and their keys are the
+// caller's: the store keeps none of them once UpdatePrefetch returns.
 type Prefetcher interface {
 	UpdatePrefetch(ctx context.Context, reads []Read, fn func(Tx) error) error
 }

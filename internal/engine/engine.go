@@ -151,8 +151,9 @@ type Engine struct {
 	retention Retention    // with defaults set (retain.go)
 	jr        journalState // the input journal (journal.go)
 	// units keeps unit state for reuse (see unitState); calls keeps
-	// Process's store functions (see processCall).
-	units, calls sync.Pool
+	// Process's store functions (see processCall); readBufs keeps the
+	// lists of reads preload makes (*[]store.Read).
+	units, calls, readBufs sync.Pool
 }
 
 // Options are what an engine hands its parts besides the store.
@@ -287,7 +288,9 @@ func (e *Engine) Process(ctx context.Context, ev event.Event) (*change.Outcome, 
 	if pf, ok := e.st.(store.Prefetcher); ok && ev.Member != "" {
 		// The reads preload will make, told to the store before the
 		// function runs: a group of events reads them in one round trip.
-		err = pf.UpdatePrefetch(ctx, e.reads(nil, true, ev.Member), c.fn)
+		c.reads = e.appendReads(c.reads[:0], nil, true, ev.Member)
+		err = pf.UpdatePrefetch(ctx, c.reads, c.fn)
+		clear(c.reads) // its keys are the event's
 	} else {
 		err = e.st.Update(ctx, c.fn)
 	}
@@ -305,10 +308,11 @@ func (e *Engine) Process(ctx context.Context, ev event.Event) (*change.Outcome, 
 // Calls reuse them (Engine.calls): a closure per event would be two
 // allocations (itself and the result it sets).
 type processCall struct {
-	e   *Engine
-	ev  event.Event
-	out *change.Outcome
-	fn  func(store.Tx) error // c.run, bound once
+	e     *Engine
+	ev    event.Event
+	out   *change.Outcome
+	fn    func(store.Tx) error // c.run, bound once
+	reads []store.Read         // what the function preloads, told to a store.Prefetcher
 }
 
 func (c *processCall) run(tx store.Tx) error {
@@ -427,19 +431,35 @@ func (e *Engine) preload(tx store.Tx, id []byte, fresh bool, member string) erro
 	if _, ok := tx.(store.Preloader); !ok || member == "" {
 		return nil
 	}
-	return store.Preload(tx, e.reads(id, fresh, member)...)
+	bp, _ := e.readBufs.Get().(*[]store.Read)
+	if bp == nil {
+		bp = new([]store.Read)
+	}
+	*bp = e.appendReads((*bp)[:0], id, fresh, member)
+	err := store.Preload(tx, *bp...)
+	clear(*bp) // its keys are the event's
+	e.readBufs.Put(bp)
+	return err
 }
 
 // requestReads lists what applyTx preloads for req: what an event's
 // function preloads, with the request's record.
 func (e *Engine) requestReads(req Request) []store.Read {
-	return append(e.reads(nil, true, req.Member), store.Read{Bucket: bOps, Key: []byte(req.ID)})
+	return append(e.appendReads(nil, nil, true, req.Member), store.Read{Bucket: bOps, Key: []byte(req.ID)})
 }
 
-// reads lists what preload reads for an event id for member.
-func (e *Engine) reads(id []byte, fresh bool, member string) []store.Read {
-	// Room for the ledger's and the parts' reads too: one allocation.
-	reads := make([]store.Read, 0, 8+len(e.parts))
+// appendReads appends to dst what preload reads for an event id for
+// member.
+func (e *Engine) appendReads(dst []store.Read, id []byte, fresh bool, member string) []store.Read {
+	// Room for them all, the ledger's two and a part's one (a part
+	// appending more grows it): at most one allocation.
+	n := 6
+	for _, p := range e.parts {
+		if _, ok := p.(Preloader); ok {
+			n++
+		}
+	}
+	reads := slices.Grow(dst, n)
 	reads = append(reads,
 		store.Read{Bucket: bMeta, Key: defKey},
 		store.Read{Bucket: bMeta, Key: horizonKey},

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -21,7 +22,7 @@ type prefetchStore struct {
 }
 
 func (s *prefetchStore) UpdatePrefetch(ctx context.Context, reads []store.Read, fn func(store.Tx) error) error {
-	s.told = append(s.told, reads)
+	s.told = append(s.told, copyReads(reads))
 	return s.Update(ctx, func(tx store.Tx) error { return fn(preloadTx{tx, s}) })
 }
 
@@ -37,8 +38,17 @@ func (preloadTx) Fresh(string, []byte) bool { return true }
 func (t preloadTx) Insert(bucket string, key, value []byte) error { return t.Put(bucket, key, value) }
 
 func (t preloadTx) Preload(reads ...store.Read) error {
-	t.s.preloaded = append(t.s.preloaded, reads)
+	t.s.preloaded = append(t.s.preloaded, copyReads(reads))
 	return nil
+}
+
+// copyReads copies reads, which are the caller's (store.Preloader).
+func copyReads(reads []store.Read) []store.Read {
+	out := make([]store.Read, len(reads))
+	for i, r := range reads {
+		out[i] = store.Read{Bucket: r.Bucket, Key: bytes.Clone(r.Key), Start: bytes.Clone(r.Start), End: bytes.Clone(r.End)}
+	}
+	return out
 }
 
 // hasRead reports whether reads hold the key of bucket.

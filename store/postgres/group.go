@@ -170,6 +170,7 @@ func (s *Store) runTogether(g []*call) []outcome {
 	defer func() {
 		t.done = true
 		t.end()
+		t.release()
 		s.roundTrips.Add(t.roundTrips)
 		sc.undo = t.undo
 		s.putScratch(sc)

@@ -84,7 +84,8 @@ type Store struct {
 	pool        *pgxpool.Pool
 	ownPool     bool
 	sql         queries
-	prepare     bool // name the statements, prepared on each connection (see tx.queue)
+	prepare     bool            // name the statements, prepared on each connection (see tx.queue)
+	tracer      pgx.BatchTracer // the pool's, told of each round trip (wire.go)
 	maxAttempts int
 	stripes     int
 	group       int // Options.Group
@@ -105,6 +106,7 @@ type Store struct {
 
 	scratch  sync.Pool // of *scratch, see there
 	encoders sync.Pool // of *encoder (wire.go)
+	maps     sync.Pool // of *txMaps, see there
 }
 
 var (
@@ -168,11 +170,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 		group: o.Group, maxLeaders: int(pool.Config().MaxConns)}
 	s.scratch.New = func() any { return new(scratch) }
 	s.encoders.New = func() any { return new(encoder) }
+	s.maps.New = func() any { return new(txMaps) }
 	// pgx's default mode prepares every statement: then the store
 	// prepares its own, by name (tx.queue). A pool in another mode (a
 	// pooler in transaction mode wants no prepared statements) gets them
 	// unnamed.
 	s.prepare = pool.Config().ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement
+	// Read once: a pgx.Conn's Config returns a copy.
+	s.tracer, _ = pool.Config().ConnConfig.Tracer.(pgx.BatchTracer)
 	s.idle = sync.NewCond(&s.mu)
 	if err := s.migrate(ctx, o.Schema); err != nil {
 		return nil, err
@@ -373,6 +378,7 @@ func (s *Store) run(ctx context.Context, fn func(store.Tx) error, writable bool,
 	defer func() {
 		t.done = true
 		t.end() // after a panic too
+		t.release()
 		if writable {
 			s.roundTrips.Add(t.roundTrips)
 		} else {

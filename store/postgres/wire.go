@@ -163,7 +163,7 @@ type results struct {
 func (t *tx) sendBatch(b *batch) *results {
 	r := &results{t: t, ctx: t.ctx, traced: b.traced}
 	if b.traced != nil {
-		r.tracer = t.conn.Config().Tracer.(pgx.BatchTracer)
+		r.tracer = t.s.tracer
 		r.ctx = r.tracer.TraceBatchStart(r.ctx, t.conn, pgx.TraceBatchStartData{Batch: b.traced})
 	}
 	r.mrr = t.conn.PgConn().ExecBatch(r.ctx, &b.pb)
