@@ -22,11 +22,11 @@
 // An Update is a SERIALIZABLE transaction. Its reads go to the server
 // (Get, Scan in chunks, [store.Preload]); its writes stay in the transaction
 // (reads see them, Scan included) until the function returns nil, then go
-// to the server with the COMMIT in one pgx.Batch, one statement per kind
-// of write, each in key order: an INSERT of every [store.Inserter] key
-// and of every Put of a key the transaction read and did not find, an
-// UPDATE of every Put of a key it read and found, an upsert (INSERT ... ON
-// CONFLICT) of every other Put, a DELETE of every Delete, an INSERT ...
+// to the server with the COMMIT in one batch (one round trip), one
+// statement per kind of write, each in key order: an INSERT of every
+// [store.Inserter] key and of every Put of a key the transaction read and
+// did not find, an UPDATE of every Put of a key it read and found, an
+// upsert (INSERT ... ON CONFLICT) of every other Put, a DELETE of every Delete, an INSERT ...
 // ON CONFLICT DO NOTHING of every [store.Ensurer] key it did not read
 // (which neither writes nor locks a row that is there), and the
 // additions of [store.Adder], made on the server to what is there
@@ -99,8 +99,8 @@
 // protocol's unnamed statement, prepared for one run), which poolers in
 // transaction mode pass on. The statements go through pgconn, pgx's
 // connection layer, with their parameters in the binary format; a tracer
-// on the pool's ConnConfig that is a pgx.BatchTracer sees each round trip. Every transaction
-// sets plan_cache_mode to force_generic_plan for itself: PostgreSQL would
+// on the pool's ConnConfig that is a pgx.BatchTracer sees each round
+// trip. Every transaction sets plan_cache_mode to force_generic_plan for itself: PostgreSQL would
 // plan a statement again at each run (its custom plans), which cost the
 // server more than the run, while every statement here has one best plan
 // whatever its parameters. A SERIALIZABLE transaction takes
