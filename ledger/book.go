@@ -37,6 +37,11 @@ const (
 // from 0x00, sit together at the start.
 func MemberBuckets() []string { return []string{bEntry, bBal, bLot, bLotID, bTxn} }
 
+// PackBuckets lists the ledger's buckets of a member's few small records
+// that its every posting reads: its balances and its transaction counter,
+// which a store may keep in one row a member (store.Packer).
+func PackBuckets() []string { return []string{bBal, bTxn} }
+
 // legBits is how many low bits of an entry's sequence number hold its leg's
 // place in the transaction: Seq = Txn<<legBits | place, so a member's
 // entries order by posting without a counter of their own.

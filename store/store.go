@@ -303,6 +303,23 @@ type Ensurer interface {
 	Ensure(bucket string, key, value []byte) error
 }
 
+// Packer is an optional capability of a [Store] whose every record is a
+// row of a server's table (store/postgres): Pack names buckets whose
+// records of one member are few and small and read together by the
+// member's events (its balances, its counters), keyed by the member ID
+// (the bytes up to the first 0x00, or the whole key); the store may keep
+// each member's records of all of them in one row, so that an event reads
+// and writes one row for them rather than one a record. It changes where
+// records are kept, never what a transaction reads: Gets and Scans answer
+// as before (a key that begins with 0x00, a pool's, is kept as any other).
+// A store decides its layout once, at the first call, and keeps it: it
+// may pack only while those buckets are empty, and a later call with
+// other names changes nothing. The library calls it when a Program
+// opens, before anything is written.
+type Packer interface {
+	Pack(buckets ...string) error
+}
+
 // Colocator is an optional capability of a [Store] that can keep the
 // records of several buckets side by side: Colocate names buckets whose
 // keys begin with a member ID (the bytes up to the first 0x00, or the

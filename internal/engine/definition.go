@@ -92,6 +92,13 @@ func (e *Engine) Install(ctx context.Context, version uint64, def []byte) error 
 			return err
 		}
 	}
+	if p, ok := e.st.(store.Packer); ok {
+		// The records every event of a member reads: its erasure mark,
+		// its balances and its transaction counter.
+		if err := p.Pack(append([]string{bErased}, ledger.PackBuckets()...)...); err != nil {
+			return err
+		}
+	}
 	err := e.st.Update(ctx, func(tx store.Tx) error {
 		if err := checkLayout(tx); err != nil {
 			return err

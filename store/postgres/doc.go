@@ -17,6 +17,18 @@
 // keeps 30% of each page free (fillfactor 70), so that an update stays in
 // its page and adds no index entry (see Caveats).
 //
+// A member's records of the buckets a Program names to [Store.Pack] (its
+// balances, its ledger's transaction counter, its erasure mark: what every
+// event of the member reads) are one row, in bucket "\x00pack" under the
+// member ID, rather than a row each: an order reads one row for them
+// instead of three keys and a range, and writes one instead of three.
+// Reads and scans answer as before; a key that begins with 0x00 (a
+// pool's) is a row of its own. The store packs only buckets that are
+// empty at the first Pack, and records what it decided in bucket
+// "\x00store", which every Store that opens the schema follows: a
+// schema made before keeps its layout. Bucket names that begin with 0x00
+// are the store's own.
+//
 // # Transactions
 //
 // An Update is a SERIALIZABLE transaction. Its reads go to the server

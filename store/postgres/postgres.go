@@ -107,6 +107,8 @@ type Store struct {
 	scratch  sync.Pool // of *scratch, see there
 	encoders sync.Pool // of *encoder (wire.go)
 	maps     sync.Pool // of *txMaps, see there
+
+	packed atomic.Pointer[map[string]bool] // the buckets packed (pack.go), nil: none
 }
 
 var (
@@ -181,6 +183,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 	s.idle = sync.NewCond(&s.mu)
 	if err := s.migrate(ctx, o.Schema); err != nil {
 		return nil, err
+	}
+	if err := s.loadPacked(ctx); err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	return s, nil
 }
@@ -427,6 +432,10 @@ var migrations = [...]string{
 	// that leaves the page adds an index entry, which conflicts with any
 	// transaction that read a range of the index page it lands in.
 	`ALTER TABLE %[1]s.kv SET (fillfactor = 70)`,
+	// 3: a member's records of some buckets may be kept in one row
+	// (store.Packer, pack.go), which code of an earlier version would not
+	// find: it refuses the schema.
+	`COMMENT ON TABLE %[1]s.kv IS 'memberkit/membership store/postgres: see its package documentation'`,
 }
 
 // SchemaVersion is the version of the schema this code creates and

@@ -334,6 +334,9 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 
 // get is Get without the check and the pending additions.
 func (t *tx) get(bucket string, key []byte) ([]byte, error) {
+	if member, rest, ok := t.packed(bucket, key); ok {
+		return t.getPacked(bucket, key, member, rest)
+	}
 	if val, found, known := t.known(bucket, key); known {
 		if !found {
 			return nil, notFound(bucket, key)
@@ -377,6 +380,9 @@ func (t *tx) write(op, bucket string, key []byte, e entry) error {
 	if err := t.check(op, bucket, key, true, true); err != nil {
 		return err
 	}
+	if member, rest, ok := t.packed(bucket, key); ok {
+		return t.writePacked(op, bucket, key, member, rest, e)
+	}
 	ks := string(key) // one copy, for the map and the journal
 	t.dropAdd(bucket, ks)
 	t.dropEnsure(bucket, ks)
@@ -412,6 +418,9 @@ func (t *tx) Fresh(bucket string, key []byte) bool {
 	if t.done {
 		return false
 	}
+	if _, _, ok := t.packed(bucket, key); ok {
+		return false // its row is read to write it anyway
+	}
 	if _, written := t.writes[bucket][string(key)]; written {
 		return false
 	}
@@ -443,6 +452,9 @@ func (t *tx) Stripe(n int) uint16 {
 func (t *tx) Add(bucket string, key []byte, delta decimal.Decimal) error {
 	if err := t.check("add", bucket, key, true, true); err != nil {
 		return err
+	}
+	if _, _, ok := t.packed(bucket, key); ok {
+		return t.addTo(bucket, key, delta)
 	}
 	if _, ok := t.ensures[bucket][string(key)]; ok {
 		if err := t.settleEnsure(bucket, key); err != nil {
@@ -502,6 +514,13 @@ func (t *tx) Ensure(bucket string, key, value []byte) error {
 	if err := t.check("ensure", bucket, key, true, true); err != nil {
 		return err
 	}
+	if _, _, ok := t.packed(bucket, key); ok {
+		_, err := t.get(bucket, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return t.write("ensure", bucket, key, entry{val: append([]byte{}, value...)})
+		}
+		return err
+	}
 	if _, ok := t.adds[bucket][string(key)]; ok {
 		if err := t.settle(bucket, key); err != nil {
 			return err
@@ -558,6 +577,10 @@ func (t *tx) Preload(reads ...store.Read) error {
 	}
 	sc := t.s.getScratch()
 	defer t.s.putScratch(sc)
+	if t.s.packed.Load() != nil {
+		sc.mapped = t.packedReads(sc.mapped[:0], reads)
+		reads = sc.mapped
+	}
 	pre := &sc.preload
 	var ranges []store.Read
 	for _, r := range reads {
@@ -816,6 +839,15 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 	if end != nil && bytes.Compare(start, end) >= 0 {
 		return nil
 	}
+	if set := t.s.packed.Load(); set != nil && (*set)[bucket] {
+		return t.scanPacked(bucket, start, end, reverse, fn)
+	}
+	return t.scan(bucket, start, end, reverse, fn)
+}
+
+// scan is Scan of [start, end) (start not nil, before end), the bucket's
+// keys as they are kept.
+func (t *tx) scan(bucket string, start, end []byte, reverse bool, fn func(key, value []byte) error) error {
 	for k := range t.adds[bucket] {
 		if k >= string(start) && (end == nil || k < string(end)) {
 			if err := t.settle(bucket, []byte(k)); err != nil {
@@ -924,6 +956,7 @@ type scratch struct {
 	found                   []bool // which of them it found
 	undo                    []undo
 	reads                   []store.Read
+	mapped                  []store.Read // Preload's reads, packed buckets' mapped to their rows (pack.go)
 }
 
 func (s *Store) getScratch() *scratch { return s.scratch.Get().(*scratch) }
@@ -934,6 +967,8 @@ func (s *Store) putScratch(sc *scratch) {
 	}
 	clear(sc.undo)
 	clear(sc.reads)
+	clear(sc.mapped)
+	sc.mapped = sc.mapped[:0]
 	sc.inserted, sc.found, sc.undo, sc.reads = sc.inserted[:0], sc.found[:0], sc.undo[:0], sc.reads[:0]
 	s.scratch.Put(sc)
 }

@@ -1,0 +1,465 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/memberkit/membership/store"
+)
+
+// A member's records of the packed buckets (store.Packer) are kept in one
+// row: in bucket packBucket, under the member ID, a value that lists them
+// (packRecord). An event reads and writes that one row where it read and
+// wrote a row a record: its balances and transaction counter, read at
+// each posting, and its erasure mark. The records a row holds are read
+// and written through it: Get finds the record in the row, Put and
+// Delete write the row again (after reading it), Scan walks the rows of
+// the members in its range. Keys that begin with 0x00 (a pool's) are no
+// member's and are kept as any other; they sort before every member's.
+//
+// The buckets packed are recorded in the store (metaBucket, packedKey) at
+// the first Pack, when they are empty, and read by every Store that
+// opens it: a store keeps one layout.
+const (
+	packBucket = "\x00pack"  // member → the member's records of the packed buckets
+	metaBucket = "\x00store" // the store's own records
+)
+
+var packedKey = []byte("packed") // in metaBucket: the packed buckets' names, 0x00 between them
+
+// packVersion is the first byte of a packed row.
+const packVersion = 1
+
+// packRecord is one record of a packed row: the bucket, the key past the
+// member ID (empty, or from its 0x00), the value.
+type packRecord struct {
+	bucket, rest, val []byte
+}
+
+// memberOf splits key into its member ID and the rest; ok is false for a
+// key that begins with 0x00, which is no member's.
+func memberOf(key []byte) (member, rest []byte, ok bool) {
+	i := bytes.IndexByte(key, 0)
+	switch {
+	case i == 0:
+		return nil, nil, false
+	case i < 0:
+		return key, nil, true
+	}
+	return key[:i], key[i:], true
+}
+
+// eachPacked calls fn with the records of a packed row, in (bucket,
+// rest) order, until fn returns false; their slices are of raw. It reads
+// the row as it goes, allocating nothing: an event reads a row's records
+// one Get at a time.
+func eachPacked(raw []byte, fn func(r packRecord) bool) error {
+	if len(raw) == 0 || raw[0] != packVersion {
+		return fmt.Errorf("postgres: a packed row of version %v: %w", raw[:min(len(raw), 1)], store.ErrCorrupt)
+	}
+	b := raw[1:]
+	for len(b) > 0 {
+		var parts [3][]byte
+		for i := range parts {
+			n, w := binary.Uvarint(b)
+			if w <= 0 || uint64(len(b)-w) < n {
+				return fmt.Errorf("postgres: a packed row cut short: %w", store.ErrCorrupt)
+			}
+			parts[i], b = b[w:w+int(n):w+int(n)], b[w+int(n):]
+		}
+		if !fn(packRecord{bucket: parts[0], rest: parts[1], val: parts[2]}) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// decodePack returns the records of a packed row, in order.
+func decodePack(raw []byte) ([]packRecord, error) {
+	var recs []packRecord
+	err := eachPacked(raw, func(r packRecord) bool {
+		recs = append(recs, r)
+		return true
+	})
+	return recs, err
+}
+
+// appendRecord appends r as a packed row holds it.
+func appendRecord(dst []byte, r packRecord) []byte {
+	for _, p := range [3][]byte{r.bucket, r.rest, r.val} {
+		dst = binary.AppendUvarint(dst, uint64(len(p)))
+		dst = append(dst, p...)
+	}
+	return dst
+}
+
+func cmpRecord(r packRecord, bucket string, rest []byte) int {
+	if c := strings.Compare(string(r.bucket), bucket); c != 0 {
+		return c
+	}
+	return bytes.Compare(r.rest, rest)
+}
+
+// packed reports whether key of bucket is kept in its member's packed
+// row, and returns the member and the rest of the key.
+func (t *tx) packed(bucket string, key []byte) (member, rest []byte, ok bool) {
+	set := t.s.packed.Load()
+	if set == nil || !(*set)[bucket] {
+		return nil, nil, false
+	}
+	return memberOf(key)
+}
+
+// conflictError is a serialization failure of the store's own finding:
+// the Update runs again.
+func conflictError(msg string) error {
+	return &pgconn.PgError{Code: "40001", Message: msg}
+}
+
+// packedRow returns member's packed row (nil when it has none), read as
+// any key is: from what the transaction knows, or in a round trip.
+func (t *tx) packedRow(member []byte) ([]byte, error) {
+	raw, err := t.get(packBucket, member)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return raw, err
+}
+
+// getPacked is get of a packed key.
+func (t *tx) getPacked(bucket string, key, member, rest []byte) ([]byte, error) {
+	raw, err := t.packedRow(member)
+	if err != nil || raw == nil {
+		if err == nil {
+			err = notFound(bucket, key)
+		}
+		return nil, err
+	}
+	var val []byte
+	found := false
+	err = eachPacked(raw, func(r packRecord) bool {
+		c := cmpRecord(r, bucket, rest)
+		if c == 0 {
+			val, found = r.val, true
+		}
+		return c < 0
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case !found:
+		return nil, notFound(bucket, key)
+	}
+	return val, nil
+}
+
+// writePacked is write of a packed key: the member's row written again
+// with the record put, or taken out (e.del), in one allocation. An Insert
+// of a record the row holds fails the transaction as a conflict would
+// (store.Inserter: the Update runs again).
+func (t *tx) writePacked(op, bucket string, key, member, rest []byte, e entry) error {
+	raw, err := t.packedRow(member)
+	if err != nil {
+		return err
+	}
+	rec := packRecord{bucket: []byte(bucket), rest: rest, val: e.val}
+	row := make([]byte, 0, len(raw)+len(bucket)+len(rest)+len(e.val)+8)
+	row = append(row, packVersion)
+	found, placed, n := false, false, 0
+	if raw != nil {
+		err = eachPacked(raw, func(r packRecord) bool {
+			c := cmpRecord(r, bucket, rest)
+			switch {
+			case c == 0:
+				found = true
+				return true // replaced below, or taken out
+			case c > 0 && !placed:
+				placed = true
+				if !e.del {
+					row, n = appendRecord(row, rec), n+1
+				}
+			}
+			row, n = appendRecord(row, r), n+1
+			return true
+		})
+		if err != nil {
+			return err
+		}
+	}
+	switch {
+	case e.ins && found:
+		if t.present != nil {
+			t.present[[2]string{bucket, string(key)}] = true
+		}
+		return t.fail(conflictError("a key written as new exists: " + bucket))
+	case e.del && !found:
+		return nil
+	case !placed && !e.del:
+		row, n = appendRecord(row, rec), n+1
+	}
+	if n == 0 {
+		return t.write(op, packBucket, member, entry{del: true})
+	}
+	return t.write(op, packBucket, member, entry{val: row})
+}
+
+// singleMember returns the member whose keys hold all of [start, end), if
+// one does: its keys are those in [member, member+0x01).
+func singleMember(start, end []byte) ([]byte, bool) {
+	m, _, ok := memberOf(start)
+	if !ok || end == nil {
+		return nil, false
+	}
+	limit := append(slices.Clone(m), 1)
+	return m, bytes.Compare(end, limit) <= 0
+}
+
+// notMembers is the first key of a member's: keys below it are no
+// member's (they begin with 0x00).
+var notMembers = []byte{1}
+
+// scanPacked is Scan of a packed bucket: the keys that are no member's,
+// kept as any other, then (reverse: first) the members' rows in the
+// range, each record of bucket in it.
+func (t *tx) scanPacked(bucket string, start, end []byte, reverse bool, fn func(key, value []byte) error) error {
+	stopped := false
+	stop := func(err error) error {
+		if errors.Is(err, store.StopScan) {
+			stopped = true
+		}
+		return err
+	}
+	others := func() error {
+		e := end
+		if e == nil || bytes.Compare(e, notMembers) > 0 {
+			e = notMembers
+		}
+		if bytes.Compare(start, e) >= 0 {
+			return nil
+		}
+		return t.scan(bucket, start, e, reverse, func(k, v []byte) error { return stop(fn(k, v)) })
+	}
+	members := func() error {
+		lo := start
+		if bytes.Compare(lo, notMembers) < 0 {
+			lo = notMembers
+		}
+		if end != nil && bytes.Compare(lo, end) >= 0 {
+			return nil
+		}
+		each := func(member, raw []byte) error {
+			recs, err := decodePack(raw)
+			if err != nil {
+				return err
+			}
+			for j := range recs {
+				r := recs[j]
+				if reverse {
+					r = recs[len(recs)-1-j]
+				}
+				if string(r.bucket) != bucket {
+					continue
+				}
+				k := append(slices.Clip(slices.Clone(member)), r.rest...)
+				if bytes.Compare(k, start) < 0 || (end != nil && bytes.Compare(k, end) >= 0) {
+					continue
+				}
+				if err := fn(k, r.val); err != nil {
+					return stop(err)
+				}
+			}
+			return nil
+		}
+		if m, ok := singleMember(lo, end); ok {
+			raw, err := t.get(packBucket, m)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			t.scanning++
+			defer func() { t.scanning-- }()
+			if err := each(m, raw); err != nil && !errors.Is(err, store.StopScan) {
+				return err
+			}
+			return nil
+		}
+		loM, _, _ := memberOf(lo)
+		var hiM []byte
+		if end != nil {
+			m, _, ok := memberOf(end)
+			if !ok {
+				return nil // end is below every member's key
+			}
+			hiM = append(slices.Clone(m), 0) // past the member of end
+		}
+		return t.scan(packBucket, loM, hiM, reverse, each)
+	}
+	parts := []func() error{others, members}
+	if reverse {
+		parts[0], parts[1] = members, others
+	}
+	for _, part := range parts {
+		if err := part(); err != nil {
+			return err
+		}
+		if stopped {
+			return nil
+		}
+	}
+	return nil
+}
+
+// packedReads maps the reads of packed buckets to the rows that hold
+// them: a key to its member's row; a range of one member's keys to that
+// row; a range of several members' to the rows of the members in it, and
+// to the range below every member's key.
+// They are appended to out, which is returned; reads is returned as it
+// is when the store packs nothing.
+func (t *tx) packedReads(out, reads []store.Read) []store.Read {
+	set := t.s.packed.Load()
+	if set == nil {
+		return reads
+	}
+	for _, r := range reads {
+		if !(*set)[r.Bucket] {
+			out = append(out, r)
+			continue
+		}
+		if r.Key != nil {
+			if m, _, ok := memberOf(r.Key); ok {
+				out = append(out, store.Read{Bucket: packBucket, Key: m})
+			} else {
+				out = append(out, r)
+			}
+			continue
+		}
+		start := r.Start
+		if start == nil {
+			start = []byte{}
+		}
+		if m, ok := singleMember(start, r.End); ok {
+			out = append(out, store.Read{Bucket: packBucket, Key: m})
+			continue
+		}
+		if bytes.Compare(start, notMembers) < 0 {
+			e := r.End
+			if e == nil || bytes.Compare(e, notMembers) > 0 {
+				e = notMembers
+			}
+			out = append(out, store.Read{Bucket: r.Bucket, Start: start, End: e})
+			start = notMembers
+		}
+		if r.End != nil && bytes.Compare(start, r.End) >= 0 {
+			continue
+		}
+		loM, _, _ := memberOf(start)
+		var hiM []byte
+		if r.End != nil {
+			m, _, ok := memberOf(r.End)
+			if !ok {
+				continue
+			}
+			hiM = append(slices.Clone(m), 0)
+		}
+		out = append(out, store.Read{Bucket: packBucket, Start: loM, End: hiM})
+	}
+	return out
+}
+
+// Pack keeps each member's records of buckets in one row (store.Packer),
+// when none of them holds a record yet: the first call decides, and the
+// store records what it decided, which every Store that opens it follows;
+// a later call changes nothing.
+func (s *Store) Pack(buckets ...string) error {
+	if err := s.enter("pack"); err != nil {
+		return err
+	}
+	defer s.leave()
+	var set map[string]bool
+	err := s.Update(context.Background(), func(tx store.Tx) error {
+		set = nil
+		v, err := tx.Get(metaBucket, packedKey)
+		if err == nil {
+			set = parsePacked(v)
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		set = map[string]bool{}
+		empty := true
+		for _, b := range buckets {
+			if b == "" || strings.HasPrefix(b, "\x00") {
+				return fmt.Errorf("postgres: pack %q: %w", b, store.ErrInvalid)
+			}
+			err := tx.Scan(b, nil, nil, false, func(_, _ []byte) error {
+				empty = false
+				return store.StopScan
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if empty {
+			for _, b := range buckets {
+				set[b] = true
+			}
+		}
+		return tx.Put(metaBucket, packedKey, formatPacked(set))
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: pack: %w", err)
+	}
+	s.packed.Store(&set)
+	return nil
+}
+
+// loadPacked reads the packed buckets the store recorded, if it did (in
+// an Update, which plans its statements as every Update does).
+func (s *Store) loadPacked(ctx context.Context) error {
+	var set map[string]bool
+	err := s.Update(ctx, func(tx store.Tx) error {
+		v, err := tx.Get(metaBucket, packedKey)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil
+		case err != nil:
+			return err
+		}
+		set = parsePacked(v)
+		return nil
+	})
+	if err != nil || set == nil {
+		return err
+	}
+	s.packed.Store(&set)
+	return nil
+}
+
+func formatPacked(set map[string]bool) []byte {
+	var names []string
+	for b := range set {
+		names = append(names, b)
+	}
+	slices.Sort(names)
+	return []byte(strings.Join(names, "\x00"))
+}
+
+func parsePacked(v []byte) map[string]bool {
+	set := map[string]bool{}
+	for _, b := range strings.Split(string(v), "\x00") {
+		if b != "" {
+			set[b] = true
+		}
+	}
+	return set
+}

@@ -1,0 +1,294 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/memberkit/membership"
+	mevent "github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/postgres"
+	"github.com/memberkit/membership/store/storetest"
+)
+
+// The conformance suite on stores that pack the buckets it uses: every
+// key of theirs that does not begin with 0x00 is kept in its member's
+// row, and the suite's reads, writes, scans and conflicts answer as on
+// any store.
+func TestPackedConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s := openStore(t, nil)
+		if err := s.Pack("b", "e", "m", "c", "i", "a", "t", "x", "pair", "counter", "bank", "booking", "empty", "nobucket"); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// rawRows returns the table's rows as bucket/key, in key order.
+func rawRows(t *testing.T, schema string) []string {
+	t.Helper()
+	rows, err := testPool(t).Query(t.Context(), `SELECT bucket, key FROM `+pgx.Identifier{schema, "kv"}.Sanitize()+` ORDER BY bucket, key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var b, k []byte
+		if err := rows.Scan(&b, &k); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%q/%q", b, k))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// A member's records of the packed buckets are one row; a pool's key
+// (from 0x00) is a row of its own; reads and scans across members, in
+// both directions, answer as before; the row goes with the member's last
+// record; a Store opening the schema later keeps the layout, and Pack of
+// buckets that hold records packs nothing.
+func TestPackKeepsAMembersRecordsInOneRow(t *testing.T) {
+	p := testPool(t)
+	schema := newSchema(t, p)
+	s, err := postgres.New(t.Context(), p, &postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Pack("bal", "txn"); err != nil {
+		t.Fatal(err)
+	}
+	put := func(bucket string, kv ...string) {
+		t.Helper()
+		err := s.Update(t.Context(), func(tx store.Tx) error {
+			for i := 0; i < len(kv); i += 2 {
+				if err := tx.Put(bucket, []byte(kv[i]), []byte(kv[i+1])); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("bal", "m1\x00growth", "10", "m1\x00points", "5", "m2\x00points", "7", "\x00pool\x00points", "-12", "m10\x00points", "1")
+	put("txn", "m1", "3", "m2", "1")
+	put("other", "m1", "x")
+	want := []string{
+		`"\x00pack"/"m1"`, `"\x00pack"/"m10"`, `"\x00pack"/"m2"`,
+		`"\x00store"/"packed"`,
+		`"bal"/"\x00pool\x00points"`,
+		`"other"/"m1"`,
+	}
+	if got := rawRows(t, schema); !slices.Equal(got, want) {
+		t.Errorf("rows %q; want %q", got, want)
+	}
+	scan := func(tx store.Tx, bucket string, start, end []byte, reverse bool, limit int) []string {
+		t.Helper()
+		var got []string
+		err := tx.Scan(bucket, start, end, reverse, func(k, v []byte) error {
+			got = append(got, fmt.Sprintf("%q=%s", k, v))
+			if len(got) == limit {
+				return store.StopScan
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	all := []string{`"\x00pool\x00points"=-12`, `"m1\x00growth"=10`, `"m1\x00points"=5`, `"m10\x00points"=1`, `"m2\x00points"=7`}
+	for _, c := range []struct {
+		start, end string
+		reverse    bool
+		limit      int
+		want       []string
+	}{
+		{"", "", false, 0, all},
+		{"", "", true, 0, []string{all[4], all[3], all[2], all[1], all[0]}},
+		{"m1\x00", "m1\x01", false, 0, all[1:3]}, // one member's
+		{"m1\x00", "m1\x01", true, 1, all[2:3]},  // its last
+		{"\x00", "m1\x00h", false, 0, all[0:2]},  // a pool's and a member's
+		{"m1\x00p", "m2", false, 0, all[2:4]},    // across members
+		{"m10", "", true, 2, []string{all[4], all[3]}},
+		{"", "", false, 2, all[0:2]}, // StopScan in the member part
+		{"", "", true, 5, []string{all[4], all[3], all[2], all[1], all[0]}},
+	} {
+		var end []byte
+		if c.end != "" {
+			end = []byte(c.end)
+		}
+		err := s.View(t.Context(), func(tx store.Tx) error {
+			if got := scan(tx, "bal", []byte(c.start), end, c.reverse, c.limit); !slices.Equal(got, c.want) {
+				t.Errorf("Scan(%q, %q, reverse %v, limit %d) = %q; want %q", c.start, c.end, c.reverse, c.limit, got, c.want)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A second Store on the schema follows the layout; Pack changes nothing.
+	s2, err := postgres.New(t.Context(), p, &postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	if err := s2.Pack("other"); err != nil {
+		t.Fatal(err)
+	}
+	err = s2.Update(t.Context(), func(tx store.Tx) error {
+		if v, err := tx.Get("bal", []byte("m1\x00points")); err != nil || string(v) != "5" {
+			t.Errorf("Get m1's points = %q, %v; want 5", v, err)
+		}
+		if v, err := tx.Get("txn", []byte("m2")); err != nil || string(v) != "1" {
+			t.Errorf("Get m2's counter = %q, %v; want 1", v, err)
+		}
+		if _, err := tx.Get("bal", []byte("m3\x00points")); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Get of an absent member's key: %v; want ErrNotFound", err)
+		}
+		for _, k := range []string{"m2\x00points"} {
+			if err := tx.Delete("bal", []byte(k)); err != nil {
+				return err
+			}
+		}
+		return tx.Delete("txn", []byte("m2"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rawRows(t, schema); slices.Contains(got, `"\x00pack"/"m2"`) {
+		t.Errorf("rows %q: m2's row kept after its last record went", got)
+	}
+
+	// An Insert of a key its member's row holds fails as on any store: a
+	// conflict each run, then ErrConflict, the record as it was.
+	s4, err := postgres.New(t.Context(), p, &postgres.Options{Schema: schema, MaxAttempts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s4.Close() })
+	err = s4.Update(t.Context(), func(tx store.Tx) error {
+		return tx.(store.Inserter).Insert("bal", []byte("m1\x00points"), []byte("99"))
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Errorf("Insert of a packed key that exists: %v; want ErrConflict", err)
+	}
+	err = s4.View(t.Context(), func(tx store.Tx) error {
+		if v, err := tx.Get("bal", []byte("m1\x00points")); err != nil || string(v) != "5" {
+			t.Errorf("after the Insert, m1's points = %q, %v; want 5", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Buckets that hold records are not packed.
+	s3 := openStore(t, nil)
+	err = s3.Update(t.Context(), func(tx store.Tx) error { return tx.Put("bal", []byte("m1\x00points"), []byte("1")) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s3.Pack("bal"); err != nil {
+		t.Fatal(err)
+	}
+	err = s3.Update(context.Background(), func(tx store.Tx) error { return tx.Put("bal", []byte("m2\x00points"), []byte("2")) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s3.View(t.Context(), func(tx store.Tx) error {
+		if got := scan(tx, "bal", nil, nil, false, 0); !slices.Equal(got, []string{`"m1\x00points"=1`, `"m2\x00points"=2`}) {
+			t.Errorf("unpacked store: %q", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A Program on PostgreSQL keeps a member's balances, transaction counter
+// and erasure mark in one row (store.Packer): orders for two members, an
+// erasure of one, and the balances, the ledger's check and the erased
+// member's refusal hold as on any store.
+func TestProgramPacksMemberRecords(t *testing.T) {
+	ctx := context.Background()
+	p := testPool(t)
+	schema := newSchema(t, p)
+	st, err := postgres.New(ctx, p, &postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	prog, err := membership.Open(st, testkit.OrderDef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, prog.Location())
+	order := func(id, member, amount string) error {
+		_, err := prog.Process(ctx, mevent.Event{ID: id, Member: member, Type: "order", Time: at, Attrs: mevent.Attrs{"amount": mevent.DecString(amount)}})
+		return err
+	}
+	for i, m := range []string{"m1", "m2", "m1"} {
+		if err := order(fmt.Sprint("o", i), m, "100"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := rawRows(t, schema)
+	for _, want := range []string{`"\x00pack"/"m1"`, `"\x00pack"/"m2"`} {
+		if !slices.Contains(rows, want) {
+			t.Errorf("rows %q; want %s among them", rows, want)
+		}
+	}
+	for _, r := range rows {
+		if strings.HasPrefix(r, `"ledger.bal"/"m`) || strings.HasPrefix(r, `"ledger.txn"/`) || strings.HasPrefix(r, `"erased"/`) {
+			t.Errorf("row %s: a member's balance, counter or erasure mark kept apart", r)
+		}
+	}
+	growth := func(m string) decimal.Decimal {
+		t.Helper()
+		b, err := prog.Balance(ctx, ledger.MemberAccount(m, ledger.Growth, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if g1, g2 := growth("m1"), growth("m2"); !g1.Equal(decimal.NewFromInt(200)) || !g2.Equal(decimal.NewFromInt(100)) {
+		t.Errorf("growth m1 %s, m2 %s; want 200 and 100", g1, g2)
+	}
+	if _, err := prog.Erase(ctx, membership.EraseRequest{RequestID: "erase-1", Member: "m1", Operator: "op", At: at.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, erased, err := prog.Erased(ctx, "m1"); err != nil || !erased {
+		t.Errorf("Erased(m1) = %v, %v; want true", erased, err)
+	}
+	if err := order("o9", "m1", "100"); !errors.Is(err, membership.ErrErased) {
+		t.Errorf("an order of the erased member: %v; want ErrErased", err)
+	}
+	if err := order("o10", "m2", "50"); err != nil {
+		t.Fatal(err)
+	}
+	if g := growth("m2"); !g.Equal(decimal.NewFromInt(150)) {
+		t.Errorf("growth m2 %s; want 150", g)
+	}
+	if err := prog.Verify(ctx); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+}
