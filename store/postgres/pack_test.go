@@ -14,7 +14,6 @@ import (
 
 	"github.com/memberkit/membership"
 	mevent "github.com/memberkit/membership/event"
-	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/postgres"
@@ -230,17 +229,7 @@ func TestPackKeepsAMembersRecordsInOneRow(t *testing.T) {
 // member's refusal hold as on any store.
 func TestProgramPacksMemberRecords(t *testing.T) {
 	ctx := context.Background()
-	p := testPool(t)
-	schema := newSchema(t, p)
-	st, err := postgres.New(ctx, p, &postgres.Options{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	prog, err := membership.Open(st, testkit.OrderDef())
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog, _, schema := openOrderProgram(t)
 	at := time.Date(2026, 11, 24, 10, 0, 0, 0, prog.Location())
 	order := func(id, member, amount string) error {
 		_, err := prog.Process(ctx, mevent.Event{ID: id, Member: member, Type: "order", Time: at, Attrs: mevent.Attrs{"amount": mevent.DecString(amount)}})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
@@ -329,15 +330,14 @@ func TestProgramRoundTrips(t *testing.T) {
 	}
 }
 
-// TestOrderKeepsItsDueItem: a member's second order whose points expire
-// at the instant of the first's leaves the due item the first wrote as
-// it is (store.Ensurer), rather than writing a new version of its row:
-// the row's xmin, the transaction that wrote it, stays the first order's.
-func TestOrderKeepsItsDueItem(t *testing.T) {
-	ctx := context.Background()
+// openOrderProgram opens a Program of testkit.OrderDef on a store in a
+// new schema, and returns it with the pool and the schema, for a test
+// that reads the table itself.
+func openOrderProgram(t *testing.T) (*membership.Program, *pgxpool.Pool, string) {
+	t.Helper()
 	pool := testPool(t)
 	schema := newSchema(t, pool)
-	st, err := postgres.New(ctx, pool, &postgres.Options{Schema: schema})
+	st, err := postgres.New(t.Context(), pool, &postgres.Options{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,6 +346,16 @@ func TestOrderKeepsItsDueItem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, pool, schema
+}
+
+// TestOrderKeepsItsDueItem: a member's second order whose points expire
+// at the instant of the first's leaves the due item the first wrote as
+// it is (store.Ensurer), rather than writing a new version of its row:
+// the row's xmin, the transaction that wrote it, stays the first order's.
+func TestOrderKeepsItsDueItem(t *testing.T) {
+	ctx := context.Background()
+	p, pool, schema := openOrderProgram(t)
 	at := time.Date(2026, 11, 24, 10, 0, 0, 0, p.Location())
 	dueRows := func() map[string]string {
 		t.Helper()
