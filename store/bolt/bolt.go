@@ -1443,13 +1443,15 @@ func (d *DB) checkpointed(res ckptResult) {
 	}
 	d.ckptErr = nil
 	d.ckptSeq = res.g.top
+	// Counted before the waiters are answered: a Backup that waited for
+	// this checkpoint then finds it in Stats.
+	d.checkpoints.Add(1)
 	d.answerWaiters(nil)
 	d.ovMu.Lock()
 	d.old = nil
 	d.baseTxid = res.txid
 	d.snap.Store(nil)
 	d.ovMu.Unlock()
-	d.checkpoints.Add(1)
 	d.noteSize()
 }
 

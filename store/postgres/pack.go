@@ -267,7 +267,7 @@ func (t *tx) scanPacked(bucket string, start, end []byte, reverse bool, fn func(
 				if string(r.bucket) != bucket {
 					continue
 				}
-				k := append(slices.Clip(slices.Clone(member)), r.rest...)
+				k := append(append(make([]byte, 0, len(member)+len(r.rest)), member...), r.rest...)
 				if bytes.Compare(k, start) < 0 || (end != nil && bytes.Compare(k, end) >= 0) {
 					continue
 				}
