@@ -30,14 +30,13 @@ const (
 	oidText       = 25
 )
 
-// binary is the one format code that makes every parameter, or every
+// binaryFormat is the one format code that makes every parameter, or every
 // result column, binary.
 var binaryFormat = []int16{1}
 
 // batch is the statements of one round trip.
 type batch struct {
 	pb pgconn.Batch
-	n  int
 	// traced holds the statements for a tracer (pgx.BatchTracer), nil
 	// without one.
 	traced *pgx.Batch
@@ -141,7 +140,6 @@ func (t *tx) queueStatement(b *batch, sql, name string, args []any) error {
 	} else {
 		b.pb.ExecParams(sql, e.params, e.oids, formats, binaryFormat)
 	}
-	b.n++
 	if b.traced != nil {
 		b.traced.Queue(sql, args...)
 	}
