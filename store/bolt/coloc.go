@@ -212,54 +212,69 @@ func (d *DB) colocWanted() []string {
 	return slices.Sorted(maps.Keys(d.colocWant))
 }
 
-// extendLayout adds to the layout of the checkpoint's transaction btx the
+// extendLayout adds to the layout of the checkpoint's transaction the
 // buckets of want it lacks, moving the records bbolt holds of each into
-// colocBucket. A bucket with a nested bucket or a key too long stays out.
-// It returns the layout to write g with, the bucket it created, if any,
-// and the buckets it emptied.
-func extendLayout(btx *bbolt.Tx, lay *layout, want []string, g *gen, nested map[string]map[string]bool) (_ *layout, created, dropped []string, err error) {
+// colocBucket (packed as a checkpoint packs them). A bucket with a nested
+// bucket or a key too long stays out. It sets c.lay to the layout to write
+// g with, and notes the buckets it created and emptied.
+func extendLayout(c *ckptTx, before *layout, want []string, g *gen, nested map[string]map[string]bool) error {
+	btx := c.btx
 	var add []string
 	for _, name := range want {
-		if _, ok := lay.tag(name); ok || len(nested[name]) > 0 || !colocable(btx.Bucket([]byte(name)), g.trees[name]) {
+		if _, ok := before.tag(name); ok || len(nested[name]) > 0 || !colocable(btx.Bucket([]byte(name)), g.trees[name]) {
 			continue
 		}
 		add = append(add, name)
 	}
+	c.lay = before
 	if len(add) == 0 {
-		return lay, nil, nil, nil
+		return nil
 	}
-	lay = lay.with(add)
-	var dst *bbolt.Bucket
+	c.lay = before.with(add)
+	w := &groupWriter{c: c, max: c.packMax}
+	dst := btx.Bucket([]byte(colocBucket))
 	for _, name := range add {
 		b := btx.Bucket([]byte(name))
 		if b == nil {
 			continue
 		}
-		if dst == nil {
-			if dst = btx.Bucket([]byte(colocBucket)); dst == nil {
-				if dst, err = btx.CreateBucket([]byte(colocBucket)); err != nil {
-					return nil, nil, nil, err
-				}
-				created = append(created, colocBucket)
+		tag, _ := c.lay.tag(name)
+		base := bucketSum(name)
+		var group []byte
+		var changes []packEntry
+		flush := func() (err error) {
+			if len(changes) > 0 {
+				dst, err = w.write(dst, group, changes)
+				changes = changes[:0]
 			}
+			if err != nil {
+				return fmt.Errorf("move bucket %q: %w", name, err)
+			}
+			return nil
 		}
-		tag, _ := lay.tag(name)
-		var pk []byte
-		c := b.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			// The value keeps its checksum, which is of the logical
-			// bucket and key.
-			pk = physKey(pk[:0], k, tag)
-			if err := dst.Put(pk, v); err != nil {
-				return nil, nil, nil, fmt.Errorf("move bucket %q, key %q: %w", name, k, err)
+		cur := b.Cursor()
+		for k, v := cur.First(); k != nil; k, v = cur.Next() {
+			value, good := unseal(base, k, v)
+			if !good {
+				return badSum("move", name, k)
 			}
+			if grp := groupOf(k); len(changes) == 0 || !bytes.Equal(grp, group) {
+				if err := flush(); err != nil {
+					return err
+				}
+				group = grp
+			}
+			changes = append(changes, packEntry{tag: tag, key: k, value: value})
+		}
+		if err := flush(); err != nil {
+			return err
 		}
 		if err := btx.DeleteBucket([]byte(name)); err != nil {
-			return nil, nil, nil, fmt.Errorf("move bucket %q: %w", name, err)
+			return fmt.Errorf("move bucket %q: %w", name, err)
 		}
-		dropped = append(dropped, name)
+		c.dropped = append(c.dropped, name)
 	}
-	return lay, created, dropped, nil
+	return nil
 }
 
 // colocable reports whether no key of b, nor of t, is too long to
@@ -301,16 +316,17 @@ func (l *layout) record(p []byte) (name string, base uint32, key []byte, ok bool
 const colocFill = 0.9
 
 // writeColocated writes the trees of g's colocated buckets names into
-// colocBucket, creating it when a record is to be put there, in the order of their physical keys: a merge of the
+// colocBucket, creating it when a record is to be put there, group by
+// group (see pack.go), in the order of their physical keys: a merge of the
 // trees, each in that order already. bbolt inserts a key into its node's
 // array, moving the array's tail, and a node takes every key put into its
 // page in a transaction before it splits: bucket after bucket, the keys
 // of a new file's or a busy region's nodes would go in out of order, each
 // moving thousands (a build of 100,000 members spent 80% of its time so).
+// A part of the checkpoint ends between groups only, so that a group is
+// never half written.
 func writeColocated(c *ckptTx, g *gen, names []string) (err error) {
 	type stream struct {
-		name string
-		base uint32
 		tag  uint16
 		next func() (cowtree.Item[struct{}], bool)
 		it   cowtree.Item[struct{}]
@@ -322,8 +338,7 @@ func writeColocated(c *ckptTx, g *gen, names []string) (err error) {
 		tag, _ := c.lay.tag(name)
 		next, stop := iter.Pull(func(yield func(cowtree.Item[struct{}]) bool) { t.Ascend(nil, nil, yield) })
 		defer stop()
-		st := &stream{name: name, base: bucketSum(name), tag: tag, next: next}
-		streams = append(streams, st)
+		streams = append(streams, &stream{tag: tag, next: next})
 	}
 	advance := func(st *stream) bool {
 		it, ok := st.next()
@@ -338,7 +353,25 @@ func writeColocated(c *ckptTx, g *gen, names []string) (err error) {
 			live = append(live, st)
 		}
 	}
+	w := &groupWriter{c: c, max: c.packMax}
 	b := c.btx.Bucket([]byte(colocBucket))
+	var group []byte
+	var changes []packEntry
+	flush := func() error {
+		if len(changes) == 0 {
+			return nil
+		}
+		var err error
+		if b, err = w.write(b, group, changes); err != nil {
+			return err
+		}
+		changes = changes[:0]
+		renewed, err := c.wrote()
+		if renewed {
+			b = c.btx.Bucket([]byte(colocBucket))
+		}
+		return err
+	}
 	for len(live) > 0 {
 		min := 0
 		for i := 1; i < len(live); i++ {
@@ -347,33 +380,17 @@ func writeColocated(c *ckptTx, g *gen, names []string) (err error) {
 			}
 		}
 		st := live[min]
-		if b == nil && !st.it.Marked() {
-			if b, err = c.btx.CreateBucket([]byte(colocBucket)); err != nil {
-				return fmt.Errorf("bucket %q: %w", colocBucket, err)
-			}
-			c.created = append(c.created, colocBucket)
-		}
-		if b != nil {
-			b.FillPercent = colocFill
-			if st.it.Marked() {
-				err = b.Delete(st.pk)
-			} else {
-				err = b.Put(st.pk, c.s.seal(st.base, st.it.Key(), st.it.Value()))
-			}
-			if err != nil {
-				return fmt.Errorf("bucket %q, key %q: %w", st.name, st.it.Key(), err)
-			}
-			renewed, err := c.wrote()
-			if err != nil {
+		key := st.it.Key()
+		if grp := groupOf(key); len(changes) == 0 || !bytes.Equal(grp, group) {
+			if err := flush(); err != nil {
 				return err
 			}
-			if renewed {
-				b = c.btx.Bucket([]byte(colocBucket))
-			}
+			group = grp
 		}
+		changes = append(changes, packEntry{tag: st.tag, key: key, value: st.it.Value(), del: st.it.Marked()})
 		if !advance(st) {
 			live = append(live[:min], live[min+1:]...)
 		}
 	}
-	return nil
+	return flush()
 }

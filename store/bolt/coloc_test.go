@@ -70,12 +70,13 @@ func TestConformanceColocated(t *testing.T) {
 var colocKeys = []string{"\x00pool\x00a", "\x00pool\x00b", "m1", "m1\x00", "m1\x00a", "m1\x00b\x00c", "m1\x01", "m10", "m10\x00a", "m2\x00a"}
 
 // TestColocatedLayout checks what the file holds once two buckets are
-// colocated: no bucket of their own, their records in the reserved bucket
-// under group, 0x00, tag, key, with their checksums, and that Gets and
-// Scans of every range answer as they did before the records moved.
+// colocated, with packs turned off (as in a file of format 3): no bucket of
+// their own, their records in the reserved bucket under group, 0x00, tag,
+// key, with their checksums, and that Gets and Scans of every range answer
+// as they did before the records moved.
 func TestColocatedLayout(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
-	db, err := bolt.Open(path, &bolt.Options{NoSync: true})
+	db, err := bolt.OpenPackMax(path, &bolt.Options{NoSync: true}, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +101,48 @@ func TestColocatedLayout(t *testing.T) {
 	}
 	if got, want := rawBuckets(t, path), []string{"\x00store/bolt", "\x00store/bolt/members", "plain"}; !slices.Equal(got, want) {
 		t.Errorf("the file's buckets = %q; want %q", got, want)
+	}
+	db = openDB(t, path, &bolt.Options{NoSync: true})
+	checkColocKeys(t, db)
+	if err := db.Check(t.Context()); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+// TestPackedLayout checks what the file holds of colocated buckets with
+// packs (the default): a member's records of both buckets in one record
+// under group, 0x00, 0x00, 0x00, each tag, key's tail and value with
+// their lengths, the pack sealed as a record of the reserved bucket; a
+// pool's records (group "") one by one; and that Gets and Scans of every
+// range answer as before.
+func TestPackedLayout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db, err := bolt.Open(path, &bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Colocate("a", "b"); err != nil {
+		t.Fatal(err)
+	}
+	putColocKeys(t, db)
+	const members = "\x00store/bolt/members"
+	m1 := "\x01\x00\x04a:m1" + "\x01\x01\x00\x05a:m1\x00" + "\x01\x02\x00a\x06a:m1\x00a" + "\x01\x04\x00b\x00c\x08a:m1\x00b\x00c" +
+		"\x02\x00\x04b:m1" + "\x02\x01\x00\x05b:m1\x00" + "\x02\x02\x00a\x06b:m1\x00a" + "\x02\x04\x00b\x00c\x08b:m1\x00b\x00c"
+	for _, c := range []struct{ phys, bucket, key, value string }{
+		{"m1\x00\x00\x00", members, "m1\x00\x00\x00", m1},
+		{"m1\x01\x00\x00\x00", members, "m1\x01\x00\x00\x00", "\x01\x00\x05a:m1\x01" + "\x02\x00\x05b:m1\x01"},
+		{"m10\x00\x00\x00", members, "m10\x00\x00\x00", "\x01\x00\x05a:m10" + "\x01\x02\x00a\x07a:m10\x00a" + "\x02\x00\x05b:m10" + "\x02\x02\x00a\x07b:m10\x00a"},
+		{"\x00\x00\x01\x00pool\x00a", "a", "\x00pool\x00a", "a:\x00pool\x00a"},
+		{"\x00\x00\x02\x00pool\x00b", "b", "\x00pool\x00b", "b:\x00pool\x00b"},
+	} {
+		if got, want := rawValue(t, path, members, c.phys), sealed(c.bucket, c.key, c.value); !bytes.Equal(got, want) {
+			t.Errorf("record %q = %q; want %q", c.phys, got, want)
+		}
+	}
+	for _, phys := range []string{"m1\x00\x00\x01m1", "m1\x00\x00\x02m1\x00b\x00c", "m10\x00\x00\x01m10\x00a", "\x00\x00\x00"} {
+		if got := rawValue(t, path, members, phys); got != nil {
+			t.Errorf("record %q = %q; want none", phys, got)
+		}
 	}
 	db = openDB(t, path, &bolt.Options{NoSync: true})
 	checkColocKeys(t, db)
@@ -207,8 +250,15 @@ func rawBuckets(t *testing.T, path string) []string {
 
 // TestColocateMoves checks that colocating buckets that bbolt already
 // holds moves their records at the next checkpoint, in one transaction,
-// and that a later Open keeps the layout without being told.
+// and that a later Open keeps the layout without being told: records one
+// by one, and packed.
 func TestColocateMoves(t *testing.T) {
+	for _, packed := range []bool{false, true} {
+		t.Run(fmt.Sprint("packed=", packed), func(t *testing.T) { testColocateMoves(t, packed) })
+	}
+}
+
+func testColocateMoves(t *testing.T, packed bool) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	db, err := bolt.Open(path, &bolt.Options{NoSync: true})
 	if err != nil {
@@ -218,7 +268,11 @@ func TestColocateMoves(t *testing.T) {
 	if got, want := rawBuckets(t, path), []string{"\x00store/bolt", "a", "b", "plain"}; !slices.Equal(got, want) {
 		t.Fatalf("the file's buckets = %q; want %q", got, want)
 	}
-	db, err = bolt.Open(path, &bolt.Options{NoSync: true})
+	packMax := -1
+	if packed {
+		packMax = 0 // the default
+	}
+	db, err = bolt.OpenPackMax(path, &bolt.Options{NoSync: true}, packMax)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,9 +289,20 @@ func TestColocateMoves(t *testing.T) {
 	if got, want := rawBuckets(t, path), []string{"\x00store/bolt", "\x00store/bolt/members", "other", "plain"}; !slices.Equal(got, want) {
 		t.Errorf("the file's buckets = %q; want %q", got, want)
 	}
-	// Colocate's names are taken sorted: a is 1, b is 2.
-	if got, want := rawValue(t, path, "\x00store/bolt/members", "m2\x00\x00\x02m2\x00a"), sealed("b", "m2\x00a", "b:m2\x00a"); !bytes.Equal(got, want) {
-		t.Errorf("moved record = %x; want %x", got, want)
+	// Colocate's names are taken sorted: a is 1, b is 2. m2 has one
+	// key, m2\x00a, in each.
+	if !packed {
+		if got, want := rawValue(t, path, "\x00store/bolt/members", "m2\x00\x00\x02m2\x00a"), sealed("b", "m2\x00a", "b:m2\x00a"); !bytes.Equal(got, want) {
+			t.Errorf("moved record = %x; want %x", got, want)
+		}
+	} else {
+		pack := "\x01\x02\x00a\x06a:m2\x00a" + "\x02\x02\x00a\x06b:m2\x00a"
+		if got, want := rawValue(t, path, "\x00store/bolt/members", "m2\x00\x00\x00"), sealed("\x00store/bolt/members", "m2\x00\x00\x00", pack); !bytes.Equal(got, want) {
+			t.Errorf("moved pack = %x; want %x", got, want)
+		}
+		if got := rawValue(t, path, "\x00store/bolt/members", "m2\x00\x00\x02m2\x00a"); got != nil {
+			t.Errorf("moved record one by one too: %x", got)
+		}
 	}
 	db = openDB(t, path, &bolt.Options{NoSync: true, CheckpointSize: 1})
 	// Writes after the move, to moved keys and new ones, checkpointed.

@@ -29,6 +29,17 @@ func OpenHooked(path string, opts *Options, hook func(stage string)) (*DB, error
 	return Open(path, &o)
 }
 
+// OpenPackMax is Open with the most bytes a group's pack holds set to max
+// (below 0: nothing is packed, as in a file of format 3).
+func OpenPackMax(path string, opts *Options, max int) (*DB, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.packMax = max
+	return Open(path, &o)
+}
+
 // SetSlowdownTimer makes d's writer wait on after(delay) when it slows a
 // batch down, instead of time.After. Call it before any Update.
 func SetSlowdownTimer(d *DB, after func(time.Duration) <-chan time.Time) { d.after = after }

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -120,6 +121,7 @@ func checkRecords(ctx context.Context, btx *bbolt.Tx, nested map[string]map[stri
 		}
 		base := bucketSum(bucket)
 		n := 0
+		var packed []byte // the group of the last pack, in colocBucket
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if n++; n%1024 == 0 {
@@ -128,11 +130,27 @@ func checkRecords(ctx context.Context, btx *bbolt.Tx, nested map[string]map[stri
 				}
 			}
 			var problem error
-			if bucket == colocBucket {
+			if group, ok := packGroup(k); ok && bucket == colocBucket {
+				payload, good := unseal(colocSum, k, v)
+				switch {
+				case v == nil:
+					problem = fmt.Errorf("bucket %q, key %q: flagged as a nested bucket", bucket, k)
+				case !good:
+					problem = fmt.Errorf("bucket %q, the pack of %q: its checksum does not match", bucket, group)
+				default:
+					if _, err := decodePack(nil, group, payload, lay); err != nil {
+						problem = err
+					}
+				}
+				packed = group
+			} else if bucket == colocBucket {
 				name, base, key, ok := lay.record(k)
 				switch {
 				case !ok:
 					problem = fmt.Errorf("bucket %q, key %q: not a colocated record's key", bucket, k)
+				case packed != nil && bytes.Equal(groupOf(key), packed):
+					// A pack holds all its group's records (see pack.go).
+					problem = fmt.Errorf("bucket %q, key %q: its group has a pack too", name, key)
 				case v == nil:
 					problem = fmt.Errorf("bucket %q, key %q: flagged as a nested bucket", name, key)
 				default:

@@ -153,7 +153,7 @@ func readMeta(btx *bbolt.Tx) (m meta, ok bool, err error) {
 		if !good || len(v) != 4 {
 			return m, false, badSum("read meta", metaBucket, metaFormat)
 		}
-		if m.format = binary.BigEndian.Uint32(v); m.format != formatVersion && m.format != formatChecksums {
+		if m.format = binary.BigEndian.Uint32(v); m.format != formatVersion && m.format != formatColocated && m.format != formatChecksums {
 			return m, false, fmt.Errorf("%w: the file is of format %d; this version reads formats %d to %d",
 				ErrFormat, m.format, formatUnversioned, formatVersion)
 		}
@@ -321,10 +321,10 @@ func findNested(btx *bbolt.Tx) (map[string]map[string]bool, error) {
 // error wrapping ErrCorrupt, the transaction rolled back (the parts
 // committed before stay: they are writes g holds anyway).
 // onPart, when not nil, is called after each part but the last commits.
-func checkpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string, part int, onPart func()) (txid uint64, err error) {
+func checkpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string, part, packMax int, onPart func()) (txid uint64, err error) {
 	err = guard("write", "", func() error {
 		var werr error
-		txid, werr = writeCheckpoint(db, g, nested, want, part, onPart)
+		txid, werr = writeCheckpoint(db, g, nested, want, part, packMax, onPart)
 		return werr
 	})
 	return txid, err
@@ -345,6 +345,9 @@ type ckptTx struct {
 	created, dropped []string
 	part, n          int
 	onPart           func()
+	// packMax is the most bytes a group's pack holds (see pack.go); below
+	// 0, groups are not packed.
+	packMax int
 	// fill, while a bucket not colocated is written, sets how full bbolt
 	// fills its pages when the part commits (see treeFill).
 	fill func()
@@ -425,12 +428,12 @@ func (c *ckptTx) commit(seq uint64) (uint64, error) {
 }
 
 // writeCheckpoint is checkpoint, unguarded.
-func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string, part int, onPart func()) (uint64, error) {
+func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string, part, packMax int, onPart func()) (uint64, error) {
 	btx, err := db.Begin(true)
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)
 	}
-	c := &ckptTx{db: db, btx: btx, nested: nested, part: part, onPart: onPart}
+	c := &ckptTx{db: db, btx: btx, nested: nested, part: part, packMax: packMax, onPart: onPart}
 	defer func() { _ = c.btx.Rollback() }() // after Commit, a no-op
 	m, _, err := readMeta(btx)
 	if err != nil {
@@ -443,8 +446,7 @@ func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, wa
 	}
 	// Moving buckets into colocBucket is one transaction, whatever part
 	// says: a bucket half moved would read as half empty.
-	c.lay, c.created, c.dropped, err = extendLayout(btx, before, want, g, nested)
-	if err != nil {
+	if err := extendLayout(c, before, want, g, nested); err != nil {
 		return 0, err
 	}
 	c.laid = c.lay == before

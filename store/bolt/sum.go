@@ -26,11 +26,15 @@ const sumSize = 4
 // The file format, recorded under metaFormat. Format 1 (before checksums)
 // had no such record; Open migrates such a file, and one made by another
 // program, to formatVersion in one transaction. Format 3 added colocated
-// buckets (coloc.go): a file of format 2 is one of format 3 with none, so
-// it is read as it is and written as format 3.
+// buckets (coloc.go): a file of format 2 is one of format 3 with none.
+// Format 4 added member packs (pack.go): a file of format 3 is one of
+// format 4 with none. Files of formats 2 and 3 are therefore read as they
+// are and written as format 4.
 const (
 	// formatVersion is the format this package writes.
-	formatVersion = 3
+	formatVersion = 4
+	// formatColocated is format 3, the first with colocated buckets.
+	formatColocated = 3
 	// formatChecksums is format 2, the first with checksums.
 	formatChecksums = 2
 	// formatUnversioned stands for a file without a format record: of

@@ -387,7 +387,24 @@ type refs struct {
 	// (each a seek and two neighbours' checksums).
 	absent   map[string]struct{}
 	absentTx *bbolt.Tx
+	// last is the group a Get last read from colocBucket (see tx.pack).
+	last groupRead
 }
+
+// groupRead is what colocBucket holds of a group in a read transaction.
+type groupRead struct {
+	btx     *bbolt.Tx // nil: nothing read
+	group   []byte
+	state   int         // groupNone, groupPacked or groupSingle
+	entries []packEntry // when packed, its records in order
+}
+
+// The states of a groupRead.
+const (
+	groupNone   = iota // no record
+	groupPacked        // a pack
+	groupSingle        // records one by one
+)
 
 // groupAbsent reports whether group is known to have no record in
 // colocBucket in btx.
@@ -577,6 +594,22 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 		if t.refs.groupAbsent(t.btx, g) {
 			return nil, nil
 		}
+		if len(g) > 0 {
+			p, err := t.pack(r, b, g)
+			if err != nil {
+				return nil, err
+			}
+			switch p.state {
+			case groupNone:
+				return nil, nil
+			case groupPacked:
+				if e, ok := findEntry(p.entries, r.tag, key); ok {
+					return e.value, nil
+				}
+				return nil, nil
+			}
+			// Records one by one: seek the record.
+		}
 		t.scratch = physKey(t.scratch[:0], key, r.tag)
 		key, group = t.scratch, t.scratch[:len(g)+1]
 	}
@@ -606,6 +639,47 @@ func (t *tx) boltGet(r *bucketRefs, key []byte) (v []byte, err error) {
 		r.hits[r.lastHit].k, r.hits[r.lastHit].v = k, v
 	}
 	return v, nil
+}
+
+// pack returns what colocBucket b holds of group (not "") in t's read
+// transaction: a pack, decoded, records one by one, or nothing (then noted
+// in refs.absent). The last group read is kept in t.refs, so that the
+// dozen Gets of an event's member seek and decode once a read transaction.
+func (t *tx) pack(r *bucketRefs, b *bbolt.Bucket, group []byte) (*groupRead, error) {
+	p := &t.refs.last
+	if p.btx == t.btx && bytes.Equal(p.group, group) {
+		return p, nil
+	}
+	p.btx, p.group, p.entries = nil, append(p.group[:0], group...), p.entries[:0]
+	t.scratch = packKey(t.scratch[:0], group)
+	pk := t.scratch
+	c := b.Cursor()
+	k, v := c.Seek(pk)
+	switch {
+	case bytes.Equal(k, pk):
+		if !r.mapped.holdsPair(k, v) {
+			return nil, fmt.Errorf("%w: get: bucket %q, group %q: the pack lies outside the file", ErrCorrupt, r.name, group)
+		}
+		payload, good := unseal(colocSum, k, v)
+		if !good {
+			return nil, badSum("get", colocBucket, k)
+		}
+		var err error
+		if p.entries, err = decodePack(p.entries, group, payload, r.lay); err != nil {
+			return nil, fmt.Errorf("get: bucket %q: %w", r.name, err)
+		}
+		p.state = groupPacked
+	case k != nil && bytes.HasPrefix(k, pk[:len(group)+1]):
+		p.state = groupSingle
+	default:
+		if _, err := t.confirmMiss(r, c, pk, k, v, pk[:len(group)+1]); err != nil {
+			return nil, err
+		}
+		t.refs.markAbsent(t.btx, group)
+		p.state = groupNone
+	}
+	p.btx = t.btx
+	return p, nil
 }
 
 // confirmMiss checks that key (physical, in colocBucket when r is
@@ -651,6 +725,11 @@ func (t *tx) neighbour(r *bucketRefs, key, k, v []byte, side int) error {
 		return fmt.Errorf("%w: get: bucket %q, key %q: the keys around it are out of order", ErrCorrupt, r.name, key)
 	case !r.mapped.holdsPair(k, v):
 		return fmt.Errorf("%w: get: bucket %q, key %q: a key or value lies outside the file", ErrCorrupt, r.name, key)
+	case r.tag != 0 && isPack(k):
+		if _, good := unseal(colocSum, k, v); !good {
+			return badSum("get", colocBucket, k)
+		}
+		return nil
 	case r.tag != 0:
 		name, base, lk, ok := r.lay.record(k)
 		if !ok || v == nil {
@@ -853,15 +932,21 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 		// The range's group has no record in bbolt.
 	} else if b != nil {
 		if r.tag != 0 {
-			// Walk the bucket's physical range (see coloc.go).
+			// Walk the bucket's physical range (see coloc.go), from the
+			// pack of start's group, which lies before start.
+			var pstart, pend, lo []byte
 			if start != nil {
-				start = physKey(nil, start, r.tag)
+				pstart, lo = physKey(nil, start, r.tag), packKey(nil, groupOf(start))
 			}
 			if end != nil {
-				end = physKey(nil, end, r.tag)
+				pend = physKey(nil, end, r.tag)
 			}
+			cs = newCursorSource(b.Cursor(), r, t.nested[bucket], pstart, pend, reverse)
+			cs.lo, cs.lstart, cs.lend = lo, start, end
+		} else {
+			cs = newCursorSource(b.Cursor(), r, t.nested[bucket], start, end, reverse)
 		}
-		cs = newCursorSource(b.Cursor(), r, t.nested[bucket], start, end, reverse)
+		cs.begin()
 		srcs = append(srcs, cs)
 	} else {
 		if err := t.noBucket("scan", r); err != nil {
@@ -1107,26 +1192,45 @@ type cursorSource struct {
 	desc       bool
 	// tag is the bucket's tag when it is colocated (0 otherwise), and lay
 	// the file's layout: the walk skips the other buckets' records.
-	tag    uint16
-	lay    *layout
-	k, v   []byte // the next pair, k the logical key; nil when done
+	tag  uint16
+	lay  *layout
+	k, v []byte // the next pair, k the logical key; nil when done
+	// lstart and lend are the logical range of a colocated bucket, and lo
+	// the key of the pack of lstart's group, where the walk starts (or
+	// ends, going down): a pack lies before its group's records.
+	lstart, lend, lo []byte
+	// pend holds the records of the pack the cursor is at that are still
+	// to come, in the walk's order, after k.
+	pend   []packEntry
 	failed error
 	// reading is set while the cursor moves: a panic meanwhile is bbolt's.
 	reading bool
 }
 
+// newCursorSource returns the source of r's bbolt bucket in [start,
+// end), physical keys; nil bounds are open. Its caller sets the fields of
+// a colocated bucket, then calls begin.
 func newCursorSource(c *bbolt.Cursor, r *bucketRefs, nested map[string]bool, start, end []byte, desc bool) *cursorSource {
-	s := &cursorSource{c: c, bucket: r.name, mapped: r.mapped, sum: r.sum, nested: nested, start: start, end: end, desc: desc,
-		tag: r.tag, lay: r.lay, reading: true}
+	return &cursorSource{c: c, bucket: r.name, mapped: r.mapped, sum: r.sum, nested: nested, start: start, end: end, desc: desc,
+		tag: r.tag, lay: r.lay}
+}
+
+// begin moves the cursor to the walk's first pair.
+func (s *cursorSource) begin() {
+	s.reading = true
+	c, first := s.c, s.start
+	if s.lo != nil {
+		first = s.lo
+	}
 	switch {
-	case !desc && start == nil:
+	case !s.desc && first == nil:
 		s.k, s.v = c.First()
-	case !desc:
-		s.k, s.v = c.Seek(start)
-	case end == nil:
+	case !s.desc:
+		s.k, s.v = c.Seek(first)
+	case s.end == nil:
 		s.k, s.v = c.Last()
 	default:
-		if s.k, s.v = c.Seek(end); s.k == nil {
+		if s.k, s.v = c.Seek(s.end); s.k == nil {
 			s.k, s.v = c.Last()
 		} else {
 			s.k, s.v = c.Prev()
@@ -1134,7 +1238,6 @@ func newCursorSource(c *bbolt.Cursor, r *bucketRefs, nested map[string]bool, sta
 	}
 	s.clip()
 	s.reading = false
-	return s
 }
 
 // clip ends the walk when its key left the range, or lies outside the
@@ -1164,19 +1267,27 @@ func (s *cursorSource) clipOne() (skip bool) {
 		s.failed = fmt.Errorf("%w: scan: bucket %q: a key or value lies outside the file", ErrCorrupt, s.bucket)
 		return false
 	}
-	if s.desc && s.start != nil && bytes.Compare(s.k, s.start) < 0 ||
+	low := s.start
+	if s.lo != nil {
+		low = s.lo
+	}
+	if s.desc && low != nil && bytes.Compare(s.k, low) < 0 ||
 		!s.desc && s.end != nil && bytes.Compare(s.k, s.end) >= 0 {
 		s.k, s.v = nil, nil
 		return false
 	}
 	if s.tag != 0 {
+		if group, ok := packGroup(s.k); ok {
+			return s.unpack(group)
+		}
 		name, base, key, ok := s.lay.record(s.k)
 		switch {
 		case !ok || s.v == nil:
 			s.failed = fmt.Errorf("%w: scan: bucket %q: key %q is not a colocated record's", ErrCorrupt, s.bucket, s.k)
 			s.k, s.v = nil, nil
 			return false
-		case name != s.bucket:
+		case name != s.bucket || s.start != nil && bytes.Compare(s.k, s.start) < 0:
+			// Another bucket's, or one of start's group before start.
 			if _, good := unseal(base, key, s.v); !good {
 				s.failed = badSum("scan", name, key)
 				s.k, s.v = nil, nil
@@ -1204,11 +1315,50 @@ func (s *cursorSource) clipOne() (skip bool) {
 
 func (s *cursorSource) err() error { return s.failed }
 
+// unpack reads the pack of group the cursor is at: it leaves its first
+// record of the bucket in the range in k and v and the others in pend, or
+// reports that it has none, to step over.
+func (s *cursorSource) unpack(group []byte) (skip bool) {
+	payload, good := unseal(colocSum, s.k, s.v)
+	if !good {
+		s.failed = badSum("scan", colocBucket, s.k)
+		s.k, s.v = nil, nil
+		return false
+	}
+	es, err := decodePack(s.pend[:0], group, payload, s.lay)
+	if err != nil {
+		s.failed = fmt.Errorf("scan: bucket %q: %w", s.bucket, err)
+		s.k, s.v = nil, nil
+		return false
+	}
+	n := 0
+	for _, e := range es {
+		if e.tag == s.tag && (s.lstart == nil || bytes.Compare(e.key, s.lstart) >= 0) && (s.lend == nil || bytes.Compare(e.key, s.lend) < 0) {
+			es[n] = e
+			n++
+		}
+	}
+	es = es[:n]
+	if n == 0 {
+		s.pend = es
+		return true
+	}
+	if s.desc {
+		slices.Reverse(es)
+	}
+	s.k, s.v, s.pend = es[0].key, es[0].value, es[1:]
+	return false
+}
+
 func (s *cursorSource) next() (key, value []byte, del, ok bool) {
 	if s.k == nil {
 		return nil, nil, false, false
 	}
 	key, value = s.k, s.v
+	if len(s.pend) > 0 {
+		s.k, s.v, s.pend = s.pend[0].key, s.pend[0].value, s.pend[1:]
+		return key, value, false, true
+	}
 	s.reading = true
 	if s.desc {
 		s.k, s.v = s.c.Prev()
