@@ -315,6 +315,64 @@ func TestFlippedPack(t *testing.T) {
 	}
 }
 
+// TestScanPackWhileReading checks a Scan of a member's packed records
+// whose callback reads another member's, which decodes that member's pack
+// in the place where the first one's was: the Scan walks its own copy.
+func TestScanPackWhileReading(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db, err := bolt.Open(path, &bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Colocate("a"); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	err = db.Update(t.Context(), func(tx store.Tx) error {
+		for i := range 12 {
+			k := fmt.Sprintf("m1\x00k%02d", i)
+			want = append(want, k)
+			if err := putAll(tx, "a", k, "v"+k, fmt.Sprintf("m2\x00j%02d", i), "other"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Reopened, the store reads them from bbolt.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openDB(t, path, &bolt.Options{NoSync: true})
+	for _, reverse := range []bool{false, true} {
+		var got []string
+		err = db.View(t.Context(), func(tx store.Tx) error {
+			return tx.Scan("a", []byte("m1\x00"), []byte("m1\x01"), reverse, func(k, v []byte) error {
+				if string(v) != "v"+string(k) {
+					return fmt.Errorf("%q = %q", k, v)
+				}
+				got = append(got, string(k))
+				o, err := tx.Get("a", []byte("m2\x00j05"))
+				if err == nil && string(o) != "other" {
+					err = fmt.Errorf("m2 = %q", o)
+				}
+				return err
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reverse {
+			slices.Reverse(got)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("reverse %v: scanned %q; want %q", reverse, got, want)
+		}
+	}
+}
+
 // TestCheckPackAndSingle checks that Check reports a group that has a
 // pack and a record one by one, which no checkpoint writes.
 func TestCheckPackAndSingle(t *testing.T) {

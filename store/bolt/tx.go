@@ -399,6 +399,47 @@ type groupRead struct {
 	entries []packEntry // when packed, its records in order
 }
 
+// packSource walks the records of one bucket in a range of a group's
+// pack, decoded (see tx.pack): a copy of them, as the next read of
+// another group reuses the decoded entries.
+type packSource struct {
+	es   []packEntry
+	desc bool
+	arr  [8]packEntry // es's array for a few records
+}
+
+func newPackSource(es []packEntry, tag uint16, start, end []byte, desc bool) *packSource {
+	cmp := func(e packEntry, t packEntry) int { return e.less(&t) }
+	from, _ := slices.BinarySearchFunc(es, packEntry{tag: tag, key: start}, cmp)
+	to := len(es)
+	switch {
+	case end != nil:
+		to, _ = slices.BinarySearchFunc(es, packEntry{tag: tag, key: end}, cmp)
+	case tag < 0xffff:
+		to, _ = slices.BinarySearchFunc(es, packEntry{tag: tag + 1}, cmp)
+	}
+	s := &packSource{desc: desc}
+	if from < to {
+		s.es = append(s.arr[:0], es[from:to]...)
+	}
+	return s
+}
+
+func (s *packSource) err() error { return nil }
+
+func (s *packSource) next() (key, value []byte, del, ok bool) {
+	if len(s.es) == 0 {
+		return nil, nil, false, false
+	}
+	var e packEntry
+	if s.desc {
+		e, s.es = s.es[len(s.es)-1], s.es[:len(s.es)-1]
+	} else {
+		e, s.es = s.es[0], s.es[1:]
+	}
+	return e.key, e.value, false, true
+}
+
 // The states of a groupRead.
 const (
 	groupNone   = iota // no record
@@ -928,8 +969,20 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 		}
 	}
 	r := t.bucket(bucket)
-	if b := t.boltBucket(r); b != nil && r.tag != 0 && t.absentRange(start, end) {
+	b := t.boltBucket(r)
+	in := groupSingle // what bbolt holds of the range's group, when it has one
+	if g, ok := oneGroup(start, end); b != nil && r.tag != 0 && ok && len(g) > 0 && !t.refs.groupAbsent(t.btx, g) {
+		p, err := t.pack(r, b, g)
+		if err != nil {
+			return err
+		}
+		in = p.state
+	}
+	if b != nil && r.tag != 0 && (in == groupNone || t.absentRange(start, end)) {
 		// The range's group has no record in bbolt.
+	} else if b != nil && in == groupPacked {
+		// The range lies in a pack, read once a read transaction.
+		srcs = append(srcs, newPackSource(t.refs.last.entries, r.tag, start, end, reverse))
 	} else if b != nil {
 		if r.tag != 0 {
 			// Walk the bucket's physical range (see coloc.go), from the
@@ -961,23 +1014,27 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 	return err
 }
 
-// absentRange reports whether the logical range [start, end) of a
-// colocated bucket lies within one group that colocBucket has no record
-// of in t.btx (see refs.absent): the keys from a group g up to g, 0x01
-// all have group g.
-func (t *tx) absentRange(start, end []byte) bool {
+// oneGroup returns the group of start when every key of the logical range
+// [start, end) of a colocated bucket has that group: the keys from a
+// group g up to g, 0x01 all have group g (an empty range too).
+func oneGroup(start, end []byte) ([]byte, bool) {
 	if start == nil || end == nil {
-		return false
+		return nil, false
 	}
 	g := groupOf(start)
-	if !t.refs.groupAbsent(t.btx, g) {
-		return false
-	}
 	if !bytes.HasPrefix(end, g) {
-		return bytes.Compare(end, g) < 0 // an empty range
+		return g, bytes.Compare(end, g) < 0 // an empty range
 	}
 	rest := end[len(g):]
-	return len(rest) == 0 || rest[0] == 0 || rest[0] == 1 && len(rest) == 1
+	return g, len(rest) == 0 || rest[0] == 0 || rest[0] == 1 && len(rest) == 1
+}
+
+// absentRange reports whether the logical range [start, end) of a
+// colocated bucket lies within one group that colocBucket has no record
+// of in t.btx (see refs.absent).
+func (t *tx) absentRange(start, end []byte) bool {
+	g, ok := oneGroup(start, end)
+	return ok && t.refs.groupAbsent(t.btx, g)
 }
 
 // source walks one level of a bucket in [start, end), in one direction.
