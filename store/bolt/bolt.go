@@ -96,7 +96,10 @@
 // # Overlay
 //
 // Logged writes that are not yet in bbolt form the overlay: a B+tree per
-// bucket (internal/cowtree, copy-on-write, the trees store/memory uses), in
+// bucket (internal/cowtree, copy-on-write, the trees store/memory uses),
+// but one for all the buckets the file colocates, keyed by member first
+// as the file keys them (a batch then copies a leaf or two a member, not
+// one in each of a dozen trees), in
 // up to two generations, the active one, which receives each logged batch,
 // and the one a checkpoint is writing to bbolt. A tree holds copies of the
 // keys and values, a tombstone marked, in arenas of its leaves that are
@@ -522,6 +525,9 @@ type DB struct {
 	// packMax is the most bytes a checkpoint packs a group's colocated
 	// records in (see pack.go); below 0, it packs none.
 	packMax int
+	// lay is the file's layout as of the last checkpoint, which the
+	// generations begun since take (see gen.lay). The writer's.
+	lay *layout
 }
 
 // batch is a batch of requests handed to the committer.
@@ -564,6 +570,7 @@ type bucketTree struct {
 type ckptResult struct {
 	g    *gen
 	txid uint64
+	lay  *layout // the file's layout after it
 	err  error
 }
 
@@ -695,7 +702,8 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 	var (
 		m       meta
 		fresh   bool
-		migrate bool // the file has records without checksums
+		migrate bool    // the file has records without checksums
+		lay     *layout // the file's colocated buckets
 	)
 	err := guard("read meta", "", func() error {
 		rtx, err := d.db.Begin(false)
@@ -716,15 +724,18 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 			migrate = first != nil
 		}
 		if !fresh {
-			m.nested, err = findNested(rtx)
+			if m.nested, err = findNested(rtx); err != nil {
+				return err
+			}
 		}
+		lay, err = readLayout(rtx)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("read meta: %w", err)
 	}
 	d.nested = m.nested
-	g := newGen(m.seq)
+	g := newGen(m.seq, lay)
 	r, err := replay(d.log.prefix, m.seq, salvage, func(seq uint64, writes []walWrite) {
 		for _, w := range writes {
 			g.put(w.bucket, w.e)
@@ -762,7 +773,7 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 			return fmt.Errorf("keep the log: %w", err)
 		}
 	case last > m.seq || !fresh:
-		if _, err := checkpoint(d.db, g, d.nested, nil, d.ckptPart, d.packMax, nil); err != nil {
+		if _, lay, err = checkpoint(d.db, g, d.nested, nil, d.ckptPart, d.packMax, nil); err != nil {
 			return fmt.Errorf("checkpoint the log: %w", err)
 		}
 		fallthrough
@@ -779,7 +790,8 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 	d.baseTxid = uint64(rtx.ID())
 	_ = rtx.Rollback()
 	d.seq, d.ckptSeq = last, last
-	d.active = newGen(last)
+	d.lay = lay
+	d.active = newGen(last, lay)
 	if g != nil {
 		d.old, d.ckptSeq = g, m.seq
 		d.noteSize()
@@ -909,9 +921,9 @@ func (d *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 		_ = btx.Rollback()
 	}
 	defer btx.Rollback() //nolint:errcheck // read-only: nothing to lose
-	t := &tx{btx: btx, mapped: d.mappedSpan(btx), active: s.active, nested: d.nested, cat: &d.cat}
+	t := &tx{btx: btx, mapped: d.mappedSpan(btx), active: s.active, activeLay: s.activeLay, nested: d.nested, cat: &d.cat}
 	if s.old != nil {
-		t.old = s.old.trees
+		t.old, t.oldLay = s.old.trees, s.old.lay
 	}
 	return call(fn, t)
 }
@@ -943,7 +955,7 @@ func (d *DB) snapshot() *snapshot {
 	if s := d.snap.Load(); s != nil {
 		return s // made while this View waited
 	}
-	s := &snapshot{active: d.active.trees, old: d.old, baseTxid: d.baseTxid}
+	s := &snapshot{active: d.active.trees, activeLay: d.active.lay, old: d.old, baseTxid: d.baseTxid}
 	d.snap.Store(s)
 	return s
 }
@@ -1097,11 +1109,12 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 		lay = &layer{buf: pending.buf}
 	}
 	var old map[string]*tree
+	var oldLay *layout
 	if d.old != nil {
-		old = d.old.trees
+		old, oldLay = d.old.trees, d.old.lay
 	}
 	d.ovMu.Lock() // the committer may be swapping pending's trees in
-	active := d.active.trees
+	active, activeLay := d.active.trees, d.active.lay
 	d.ovMu.Unlock()
 	closeRead := func() {
 		if rtx != nil {
@@ -1124,7 +1137,8 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 			// The undo log is needed only when the buffer holds writes
 			// of earlier functions to protect.
 			buf.track = len(ok) > 0
-			t := &tx{btx: rtx, mapped: sp, buf: buf, under: lay, active: active, old: old, nested: d.nested, refs: rs, cat: &d.cat}
+			t := &tx{btx: rtx, mapped: sp, buf: buf, under: lay, active: active, old: old, activeLay: activeLay, oldLay: oldLay,
+				nested: d.nested, refs: rs, cat: &d.cat}
 			if err := call(r.fn, t); err != nil {
 				if buf.track {
 					buf.rollback() // nothing of r is left in buf
@@ -1309,14 +1323,39 @@ func (d *DB) prepare(b *batch) {
 		bucket string
 		es     []*entry
 	}
+	g := b.gen
 	var all []bucketEs
+	var phys []*entry // the writes of colocated buckets, under physical keys
+	var ents []entry  // phys's entries
+	var keys []byte   // their keys
 	for name, bb := range b.buf.buckets {
 		if len(bb.entries) == 0 {
 			continue
 		}
+		if tag, ok := g.lay.tag(name); ok {
+			if ents == nil {
+				n := 0
+				for name, bb := range b.buf.buckets {
+					if _, ok := g.lay.tag(name); ok {
+						n += len(bb.order)
+					}
+				}
+				ents = make([]entry, 0, n) // phys points into it: never grown
+			}
+			for _, e := range bb.order {
+				off := len(keys)
+				keys = physKey(keys, e.key, tag)
+				ents = append(ents, entry{key: keys[off:len(keys):len(keys)], value: e.value, del: e.del})
+				phys = append(phys, &ents[len(ents)-1])
+			}
+			continue
+		}
 		all = append(all, bucketEs{name, bb.inKeyOrder()})
 	}
-	g := b.gen
+	if len(phys) > 0 {
+		sortEntries(phys)
+		all = append(all, bucketEs{colocBucket, phys})
+	}
 	if g.writers == nil {
 		g.writers = make(map[string]*tree)
 	}
@@ -1418,7 +1457,7 @@ func (d *DB) freeze() {
 	g := d.active
 	g.segments = segs
 	d.old = g
-	d.active = newGen(g.top)
+	d.active = newGen(g.top, d.lay)
 	d.snap.Store(nil)
 	d.ovMu.Unlock()
 }
@@ -1433,7 +1472,7 @@ func (d *DB) startCheckpoint() {
 			d.ckptHook("begin")
 		}
 		want := d.colocWanted()
-		txid, err := checkpoint(d.db, g, d.nested, want, d.ckptPart, d.packMax, d.partDone)
+		txid, lay, err := checkpoint(d.db, g, d.nested, want, d.ckptPart, d.packMax, d.partDone)
 		if err == nil {
 			d.colocTook(want)
 			g.doneTxid.Store(txid)
@@ -1445,7 +1484,7 @@ func (d *DB) startCheckpoint() {
 			// replay skips.
 			d.log.recycle(g.segments)
 		}
-		d.ckptDone <- ckptResult{g: g, txid: txid, err: err}
+		d.ckptDone <- ckptResult{g: g, txid: txid, lay: lay, err: err}
 	}()
 }
 
@@ -1462,6 +1501,7 @@ func (d *DB) checkpointed(res ckptResult) {
 	}
 	d.ckptErr = nil
 	d.ckptSeq = res.g.top
+	d.lay = res.lay // for the generations begun from now on
 	// Counted before the waiters are answered: a Backup that waited for
 	// this checkpoint then finds it in Stats.
 	d.checkpoints.Add(1)

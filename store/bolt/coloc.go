@@ -326,24 +326,42 @@ const colocFill = 0.9
 // A part of the checkpoint ends between groups only, so that a group is
 // never half written.
 func writeColocated(c *ckptTx, g *gen, names []string) (err error) {
+	// A stream is a tree of one bucket, keyed by logical keys, or the
+	// generation's tree of the colocated buckets (tag 0), keyed by
+	// physical keys already.
 	type stream struct {
 		tag  uint16
 		next func() (cowtree.Item[struct{}], bool)
 		it   cowtree.Item[struct{}]
 		pk   []byte
+		itag uint16 // the item's tag
+		key  []byte // the item's logical key
 	}
 	var streams []*stream
 	for _, name := range names {
 		t := g.trees[name]
-		tag, _ := c.lay.tag(name)
+		var tag uint16
+		if name != colocBucket {
+			tag, _ = c.lay.tag(name)
+		}
 		next, stop := iter.Pull(func(yield func(cowtree.Item[struct{}]) bool) { t.Ascend(nil, nil, yield) })
 		defer stop()
 		streams = append(streams, &stream{tag: tag, next: next})
 	}
+	var bad error // a key of the tree of colocated buckets that is not a physical key of c.lay
 	advance := func(st *stream) bool {
 		it, ok := st.next()
-		if ok {
-			st.it, st.pk = it, physKey(st.pk[:0], it.Key(), st.tag)
+		switch {
+		case !ok:
+		case st.tag != 0:
+			st.it, st.pk, st.itag, st.key = it, physKey(st.pk[:0], it.Key(), st.tag), st.tag, it.Key()
+		default:
+			var known bool
+			st.it, st.pk = it, it.Key()
+			if st.itag, st.key, known = splitPhys(st.pk); !known || int(st.itag) > len(c.lay.names) {
+				bad = fmt.Errorf("checkpoint: overlay key %q is not a colocated record's", st.pk)
+				return false
+			}
 		}
 		return ok
 	}
@@ -352,6 +370,9 @@ func writeColocated(c *ckptTx, g *gen, names []string) (err error) {
 		if advance(st) {
 			live = append(live, st)
 		}
+	}
+	if bad != nil {
+		return bad
 	}
 	w := &groupWriter{c: c, max: c.packMax}
 	b := c.btx.Bucket([]byte(colocBucket))
@@ -380,17 +401,20 @@ func writeColocated(c *ckptTx, g *gen, names []string) (err error) {
 			}
 		}
 		st := live[min]
-		key := st.it.Key()
+		key := st.key
 		if grp := groupOf(key); len(changes) == 0 || !bytes.Equal(grp, group) {
 			if err := flush(); err != nil {
 				return err
 			}
 			group = grp
 		}
-		changes = append(changes, packEntry{tag: st.tag, key: key, value: st.it.Value(), del: st.it.Marked()})
+		changes = append(changes, packEntry{tag: st.itag, key: key, value: st.it.Value(), del: st.it.Marked()})
 		if !advance(st) {
 			live = append(live[:min], live[min+1:]...)
 		}
+	}
+	if bad != nil {
+		return bad
 	}
 	return flush()
 }

@@ -36,6 +36,13 @@ func putSize(e *entry, old bool) int64 {
 // dropped when bbolt holds it.
 type gen struct {
 	trees map[string]*tree // never changed once in the map
+	// lay is the file's layout when the generation began. The writes of
+	// its colocated buckets go to one tree, trees[colocBucket], under
+	// their physical keys (see coloc.go): a batch's writes to a member's
+	// records then copy a leaf or two of that tree, not a leaf of each
+	// bucket's tree (the committer's leaf copies were most of its work
+	// at a million members).
+	lay *layout
 	// writers holds, per bucket, the tree the committer puts logged
 	// batches into; each batch's trees are clones of them. Only the
 	// committer uses it.
@@ -51,29 +58,44 @@ type gen struct {
 	doneTxid atomic.Uint64
 }
 
-func newGen(top uint64) *gen {
-	return &gen{trees: make(map[string]*tree), top: top}
+func newGen(top uint64, lay *layout) *gen {
+	return &gen{trees: make(map[string]*tree), top: top, lay: lay}
 }
 
 // put inserts e into bucket's tree, in place, keeping the size estimate.
 // Only recovery calls it, on a generation nothing else reads: a logged
 // batch goes into clones of the trees (see DB.prepare).
 func (g *gen) put(bucket string, e *entry) {
+	key := e.key
+	if tag, ok := g.lay.tag(bucket); ok {
+		bucket, key = colocBucket, physKey(nil, key, tag)
+	}
 	t := g.trees[bucket]
 	if t == nil {
 		t = newTree()
 		g.trees[bucket] = t
 	}
-	_, old := t.PutMarked(e.key, e.value, e.del)
+	_, old := t.PutMarked(key, e.value, e.del)
 	g.size += putSize(e, old)
+}
+
+// overlayTree returns the tree of trees, a generation's whose layout is
+// lay, that holds bucket's writes, and the bucket's tag when that is the
+// tree of the colocated buckets (0 otherwise).
+func overlayTree(trees map[string]*tree, lay *layout, bucket string) (*tree, uint16) {
+	if tag, ok := lay.tag(bucket); ok {
+		return trees[colocBucket], tag
+	}
+	return trees[bucket], 0
 }
 
 // snapshot is what a View reads above bbolt: the active generation's
 // trees and the frozen generation being checkpointed, if any.
 // None of its trees is ever written.
 type snapshot struct {
-	active map[string]*tree
-	old    *gen // nil when no checkpoint was running
+	active    map[string]*tree
+	activeLay *layout // the active generation's layout (see gen.lay)
+	old       *gen    // nil when no checkpoint was running
 	// baseTxid is the id of bbolt's last transaction when the snapshot was
 	// made with no checkpoint running: what a read transaction must see.
 	baseTxid uint64
@@ -321,13 +343,13 @@ func findNested(btx *bbolt.Tx) (map[string]map[string]bool, error) {
 // error wrapping ErrCorrupt, the transaction rolled back (the parts
 // committed before stay: they are writes g holds anyway).
 // onPart, when not nil, is called after each part but the last commits.
-func checkpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string, part, packMax int, onPart func()) (txid uint64, err error) {
+func checkpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string, part, packMax int, onPart func()) (txid uint64, lay *layout, err error) {
 	err = guard("write", "", func() error {
 		var werr error
-		txid, werr = writeCheckpoint(db, g, nested, want, part, packMax, onPart)
+		txid, lay, werr = writeCheckpoint(db, g, nested, want, part, packMax, onPart)
 		return werr
 	})
-	return txid, err
+	return txid, lay, err
 }
 
 // ckptTx is the bbolt transaction a checkpoint writes in, renewed after
@@ -428,49 +450,49 @@ func (c *ckptTx) commit(seq uint64) (uint64, error) {
 }
 
 // writeCheckpoint is checkpoint, unguarded.
-func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string, part, packMax int, onPart func()) (uint64, error) {
+func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string, part, packMax int, onPart func()) (uint64, *layout, error) {
 	btx, err := db.Begin(true)
 	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
+		return 0, nil, fmt.Errorf("begin: %w", err)
 	}
 	c := &ckptTx{db: db, btx: btx, nested: nested, part: part, packMax: packMax, onPart: onPart}
 	defer func() { _ = c.btx.Rollback() }() // after Commit, a no-op
 	m, _, err := readMeta(btx)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	c.prevSeq = m.seq
 	before, err := readLayout(btx)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	// Moving buckets into colocBucket is one transaction, whatever part
 	// says: a bucket half moved would read as half empty.
 	if err := extendLayout(c, before, want, g, nested); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	c.laid = c.lay == before
 	var colocs []string
 	for _, name := range slices.Sorted(maps.Keys(g.trees)) {
 		t := g.trees[name]
-		if _, ok := c.lay.tag(name); ok {
+		if _, ok := c.lay.tag(name); ok || name == colocBucket {
 			colocs = append(colocs, name)
 			continue
 		}
 		if err := c.writeTree(name, t); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
 	if len(colocs) > 0 {
 		if err := writeColocated(c, g, colocs); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
 	txid, err := c.commit(g.top)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return txid, nil
+	return txid, c.lay, nil
 }
 
 // writeTree writes t, the tree of bucket name, not colocated.

@@ -299,16 +299,18 @@ func (l *layer) entries(bucket string) []*entry {
 // transaction. In a View, buf and under are nil and the trees are a
 // snapshot. Writes go to buf.
 type tx struct {
-	btx      *bbolt.Tx
-	mapped   span // the pages btx reads
-	buf      *buffer
-	under    *layer
-	active   map[string]*tree
-	old      map[string]*tree
-	nested   map[string]map[string]bool // see DB.nested
-	refs     *refs                      // shared by the transactions of a batch; a View's made on first use
-	scanning int                        // nesting depth of running Scan calls
-	done     atomic.Bool
+	btx    *bbolt.Tx
+	mapped span // the pages btx reads
+	buf    *buffer
+	under  *layer
+	active map[string]*tree
+	old    map[string]*tree
+	// activeLay and oldLay are the generations' layouts (see gen.lay).
+	activeLay, oldLay *layout
+	nested            map[string]map[string]bool // see DB.nested
+	refs              *refs                      // shared by the transactions of a batch; a View's made on first use
+	scanning          int                        // nesting depth of running Scan calls
+	done              atomic.Bool
 	// cat caches the file's list of buckets (see DB.cat); nil reads it
 	// from btx every time.
 	cat     *atomic.Pointer[catalogue]
@@ -328,13 +330,17 @@ type catalogue struct {
 // (or a View) read it, found once rather than on every call.
 type bucketRefs struct {
 	name        string
-	buf         *bucketBuf    // in the batch's buffer; nil until written
-	under       *bucketBuf    // in the buffer of the batch being committed, or nil
-	active, old *tree         // nil when the generation has none
-	btx         *bbolt.Tx     // the read transaction bolt was looked up in
-	bolt        *bbolt.Bucket // colocBucket when the bucket is colocated
-	mapped      span          // where bolt's keys and values lie
-	sum         uint32        // bucketSum(name), where its records' checksums start
+	buf         *bucketBuf // in the batch's buffer; nil until written
+	under       *bucketBuf // in the buffer of the batch being committed, or nil
+	active, old *tree      // nil when the generation has none
+	// atag and otag are the bucket's tag when active or old is the tree
+	// of the generation's colocated buckets, keyed by physical keys (see
+	// gen.lay); 0 otherwise.
+	atag, otag uint16
+	btx        *bbolt.Tx     // the read transaction bolt was looked up in
+	bolt       *bbolt.Bucket // colocBucket when the bucket is colocated
+	mapped     span          // where bolt's keys and values lie
+	sum        uint32        // bucketSum(name), where its records' checksums start
 	// tag is the bucket's tag in colocBucket, 0 when it is not colocated
 	// in btx; lay is btx's layout.
 	tag uint16
@@ -486,7 +492,9 @@ func (t *tx) bucket(name string) *bucketRefs {
 	}
 	r := c.byName[name]
 	if r == nil {
-		r = &bucketRefs{name: name, active: t.active[name], old: t.old[name], sum: bucketSum(name)}
+		r = &bucketRefs{name: name, sum: bucketSum(name)}
+		r.active, r.atag = overlayTree(t.active, t.activeLay, name)
+		r.old, r.otag = overlayTree(t.old, t.oldLay, name)
 		if t.buf != nil {
 			r.buf = t.buf.buckets[name]
 		}
@@ -838,10 +846,15 @@ func (t *tx) catalogue() *catalogue {
 	return c
 }
 
-// find looks key up in tr, which may be nil.
-func find(tr *tree, key []byte) (value []byte, del, ok bool) {
+// find looks key up in tr, which may be nil, under its physical key when
+// tag is not 0 (see gen.lay).
+func (t *tx) find(tr *tree, tag uint16, key []byte) (value []byte, del, ok bool) {
 	if tr == nil {
 		return nil, false, false
+	}
+	if tag != 0 {
+		t.scratch = physKey(t.scratch[:0], key, tag)
+		key = t.scratch
 	}
 	it, ok := tr.Get(key)
 	if !ok {
@@ -869,9 +882,9 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 		}
 		return e.value, nil
 	}
-	v, del, ok := find(r.active, key)
+	v, del, ok := t.find(r.active, r.atag, key)
 	if !ok {
-		v, del, ok = find(r.old, key)
+		v, del, ok = t.find(r.old, r.otag, key)
 	}
 	if ok {
 		if del {
@@ -963,12 +976,19 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 			srcs = append(srcs, newSliceSource(es, start, end, reverse))
 		}
 	}
-	for _, tr := range [2]*tree{t.active[bucket], t.old[bucket]} {
-		if tr != nil && tr.Len() > 0 {
-			srcs = append(srcs, newTreeSource(tr, start, end, reverse, entryIn))
+	r := t.bucket(bucket)
+	for _, lv := range [2]struct {
+		tr  *tree
+		tag uint16
+	}{{r.active, r.atag}, {r.old, r.otag}} {
+		switch {
+		case lv.tr == nil || lv.tr.Len() == 0:
+		case lv.tag != 0:
+			srcs = append(srcs, newPhysTreeSource(lv.tr, lv.tag, start, end, reverse))
+		default:
+			srcs = append(srcs, newTreeSource(lv.tr, start, end, reverse, entryIn))
 		}
 	}
-	r := t.bucket(bucket)
 	b := t.boltBucket(r)
 	in := groupSingle // what bbolt holds of the range's group, when it has one
 	if g, ok := oneGroup(start, end); b != nil && r.tag != 0 && ok && len(g) > 0 && !t.refs.groupAbsent(t.btx, g) {
@@ -1168,6 +1188,9 @@ type treeSource[V any] struct {
 	i          int
 	n          int  // the next chunk's size
 	more       bool // the tree may hold entries after the chunk
+	// tag, when not 0, is the bucket's in a tree of colocated buckets:
+	// the walk skips the entries of other tags.
+	tag uint16
 }
 
 // entryOf reads an item of an index.
@@ -1186,12 +1209,39 @@ func newTreeSource[V any](t *cowtree.Tree[V], start, end []byte, desc bool, entr
 	return s
 }
 
+// newPhysTreeSource walks the logical range [start, end) of the bucket with
+// tag in t, a generation's tree of colocated buckets (see gen.lay): the
+// physical range, the other buckets' entries skipped.
+func newPhysTreeSource(t *tree, tag uint16, start, end []byte, desc bool) *treeSource[struct{}] {
+	s := &treeSource[struct{}]{t: t, desc: desc, entryOf: entryPhys, n: 4, more: true, tag: tag}
+	if start != nil {
+		s.start = physKey(nil, start, tag)
+	}
+	if end != nil {
+		s.end = physKey(nil, end, tag)
+	}
+	s.fill(nil)
+	return s
+}
+
+// entryPhys reads an item of a tree of colocated buckets: its logical key
+// is the tail of its physical key.
+func entryPhys(it cowtree.Item[struct{}]) (key, value []byte, del bool) {
+	_, key, _ = splitPhys(it.Key())
+	return key, it.Value(), it.Marked()
+}
+
 // fill reads the next chunk: the entries after last (none when last is
 // nil) in scan order.
 func (s *treeSource[V]) fill(last []byte) {
 	s.chunk, s.i = s.chunk[:0], 0
 	full := false
 	visit := func(it cowtree.Item[V]) bool {
+		if s.tag != 0 {
+			if tag, _, _ := splitPhys(it.Key()); tag != s.tag {
+				return true
+			}
+		}
 		s.chunk = append(s.chunk, it)
 		if len(s.chunk) == s.n {
 			full = true
