@@ -102,11 +102,7 @@ func TestColocatedLayout(t *testing.T) {
 	if got, want := rawBuckets(t, path), []string{"\x00store/bolt", "\x00store/bolt/members", "plain"}; !slices.Equal(got, want) {
 		t.Errorf("the file's buckets = %q; want %q", got, want)
 	}
-	db = openDB(t, path, &bolt.Options{NoSync: true})
-	checkColocKeys(t, db)
-	if err := db.Check(t.Context()); err != nil {
-		t.Errorf("Check: %v", err)
-	}
+	reopenCheckColocKeys(t, path)
 }
 
 // TestPackedLayout checks what the file holds of colocated buckets with
@@ -144,7 +140,14 @@ func TestPackedLayout(t *testing.T) {
 			t.Errorf("record %q = %q; want none", phys, got)
 		}
 	}
-	db = openDB(t, path, &bolt.Options{NoSync: true})
+	reopenCheckColocKeys(t, path)
+}
+
+// reopenCheckColocKeys opens the store at path, checks its colocKeys
+// (checkColocKeys) and runs Check.
+func reopenCheckColocKeys(t *testing.T, path string) {
+	t.Helper()
+	db := openDB(t, path, &bolt.Options{NoSync: true})
 	checkColocKeys(t, db)
 	if err := db.Check(t.Context()); err != nil {
 		t.Errorf("Check: %v", err)

@@ -443,11 +443,7 @@ func TestOverlayOfColocatedBuckets(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db = openDB(t, path, &bolt.Options{NoSync: true})
-	checkColocKeys(t, db)
-	if err := db.Check(t.Context()); err != nil {
-		t.Errorf("Check: %v", err)
-	}
+	reopenCheckColocKeys(t, path)
 }
 
 // TestCheckPackAndSingle checks that Check reports a group that has a
