@@ -199,11 +199,11 @@ func findEntry(es []packEntry, tag uint16, key []byte) (*packEntry, bool) {
 type groupWriter struct {
 	c   *ckptTx
 	max int // packMax; below 0, nothing is packed
-	// the group's records as the file holds them, its changes, and the
-	// result; reused from group to group.
-	old, changes, merged []packEntry
-	single               [][]byte // the physical keys of the group's records one by one
-	pk, phys, payload    []byte
+	// the group's records as the file holds them and with the changes;
+	// reused from group to group, as are the buffers below.
+	old, merged       []packEntry
+	single            [][]byte // the physical keys of the group's records one by one
+	pk, phys, payload []byte
 }
 
 // write writes the changes (in physical order) of group's records into
@@ -238,8 +238,7 @@ func (w *groupWriter) write(b *bbolt.Bucket, group []byte, changes []packEntry) 
 		return b, w.putSingle(b, changes)
 	}
 	w.merged = mergeEntries(w.merged[:0], w.old, changes)
-	w.pk = packKey(w.pk[:0], group)
-	size := packSize(group, w.merged)
+	size := packSize(group, w.merged) // w.pk is the pack's key (see read)
 	switch {
 	case len(w.merged) > 0 && size > w.max && !packed:
 		// Stays one by one.
