@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"sync/atomic"
 
@@ -399,6 +400,16 @@ const (
 // (see partWrites); it looks every part/8 writes (256 at most): a write
 // adds a few nodes at most.
 func (c *ckptTx) wrote() (bool, error) {
+	if c.n%32 == 0 {
+		// Let a runnable writer have the core: a checkpoint shares the
+		// cores with it, and Go's scheduler may leave the writer waiting
+		// out the checkpoint's time slice. At a million members, 6
+		// alternated pairs of Process with 64 callers: the longest call
+		// 23-34 ms against 23-57 (shorter in 5 pairs), p99 13.4-16.9 ms
+		// against 12.4-21.1 (lower in 4), the same throughput; the build
+		// (one caller, ProcessBatch) 4% slower (median, lower in 5).
+		runtime.Gosched()
+	}
 	if c.n++; c.part <= 0 || c.n%min(max(c.part/8, 1), 256) != 0 {
 		return false, nil
 	}
