@@ -43,6 +43,14 @@ func sealed(bucket, key, value string) []byte {
 func rawFile(t *testing.T, fn func(*bbolt.Tx) error) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "store.db")
+	rawUpdate(t, path, fn)
+	return path
+}
+
+// rawUpdate runs fn in a bbolt transaction on the file at path (made when
+// missing), as another program writing to it would.
+func rawUpdate(t *testing.T, path string, fn func(*bbolt.Tx) error) {
+	t.Helper()
 	raw, err := bbolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatalf("bbolt.Open: %v", err)
@@ -53,7 +61,6 @@ func rawFile(t *testing.T, fn func(*bbolt.Tx) error) string {
 	if err := raw.Close(); err != nil {
 		t.Fatalf("bbolt.Close: %v", err)
 	}
-	return path
 }
 
 // rawValue reads bucket's key from the bbolt file at path as bbolt has it.

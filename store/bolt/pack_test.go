@@ -198,19 +198,9 @@ func TestFormat3FilePacked(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What a release of format 3 wrote: the same records, format 3.
-	raw, err := bbolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = raw.Update(func(tx *bbolt.Tx) error {
+	rawUpdate(t, path, func(tx *bbolt.Tx) error {
 		return tx.Bucket([]byte("\x00store/bolt")).Put([]byte("format"), sealed("\x00store/bolt", "format", "\x00\x00\x00\x03"))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := raw.Close(); err != nil {
-		t.Fatal(err)
-	}
 	keys := []string{"m1", "m1\x00x", "m1\x00y", "m2", "m2\x00x", "m2\x00y"}
 	if packed, single := packState(t, path, "m1", keys[:3]); packed || len(single) != 3 {
 		t.Fatalf("before: m1 packed %v, one by one %q", packed, single)
@@ -460,19 +450,9 @@ func TestCheckPackAndSingle(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := bbolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = raw.Update(func(tx *bbolt.Tx) error {
+	rawUpdate(t, path, func(tx *bbolt.Tx) error {
 		return tx.Bucket([]byte(membersBucket)).Put([]byte("m1\x00\x00\x01m1\x00j"), sealed("a", "m1\x00j", "stray"))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := raw.Close(); err != nil {
-		t.Fatal(err)
-	}
 	db = openDB(t, path, &bolt.Options{NoSync: true})
 	if err := db.Check(t.Context()); !errors.Is(err, bolt.ErrCorrupt) || !strings.Contains(err.Error(), "has a pack too") {
 		t.Errorf("Check = %v; want an error wrapping ErrCorrupt naming the group with a pack too", err)
