@@ -96,18 +96,26 @@ func knownMembers(tx store.Tx, after string, n int) ([]string, error) {
 
 // loadStats returns a member's statistics (zero when there are none).
 func loadStats(tx store.Tx, member string) (Stats, error) {
+	s, _, err := statsOf(tx, member)
+	return s, err
+}
+
+// statsOf is loadStats, reporting too whether the member has a record of
+// statistics: one that does is known (touch), as Process records both in
+// the same unit, touch first.
+func statsOf(tx store.Tx, member string) (Stats, bool, error) {
 	raw, err := tx.Get(bStats, []byte(member))
 	if errors.Is(err, store.ErrNotFound) {
-		return Stats{}, nil
+		return Stats{}, false, nil
 	}
 	if err != nil {
-		return Stats{}, err
+		return Stats{}, false, err
 	}
 	s, err := decodeStats(raw)
 	if err != nil {
-		return Stats{}, fmt.Errorf("record %s %q: %w", bStats, member, err)
+		return Stats{}, false, fmt.Errorf("record %s %q: %w", bStats, member, err)
 	}
-	return s, nil
+	return s, true, nil
 }
 
 // saveStats stores a member's statistics.
