@@ -131,12 +131,15 @@ func writeLayout(btx *bbolt.Tx, l *layout) error {
 }
 
 // physKey appends to dst the key under which colocBucket holds key of the
-// bucket with tag.
+// bucket with tag: physLen(key) bytes.
 func physKey(dst, key []byte, tag uint16) []byte {
 	dst = append(dst, groupOf(key)...)
 	dst = append(dst, 0, byte(tag>>8), byte(tag))
 	return append(dst, key...)
 }
+
+// physLen returns the length of key's physical key (physKey).
+func physLen(key []byte) int { return len(groupOf(key)) + 3 + len(key) }
 
 // groupOf returns key's group: the bytes before its first 0x00, or the
 // whole key.
