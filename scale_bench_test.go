@@ -691,7 +691,9 @@ func buildBaseline() error {
 		return err
 	}
 	baseline.dir = dir
-	db, err := bbolt.Open(filepath.Join(dir, "baseline.db"), 0o600, &bbolt.Options{FreelistType: bbolt.FreelistMapType})
+	// The map of the store's default, as a user tuning bbolt for a
+	// file this size would set: a map that grows stalls every call.
+	db, err := bbolt.Open(filepath.Join(dir, "baseline.db"), 0o600, &bbolt.Options{FreelistType: bbolt.FreelistMapType, InitialMmapSize: bolt.DefaultInitialMmapSize})
 	if err != nil {
 		return err
 	}
