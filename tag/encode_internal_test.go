@@ -167,34 +167,36 @@ func TestDayRecord(t *testing.T) {
 	}
 }
 
-// A window edge's record is what json.Marshal writes for its time, byte
-// for byte (records written before edgeJSON are read the same way), and
-// reads back as the time; a year json.Marshal refuses is left to it and
-// refused.
+// A window edge's record is what json.Marshal writes for it, byte for
+// byte, and reads back as the edge; a year json.Marshal refuses is left to
+// it and refused.
 func TestEdgeJSON(t *testing.T) {
-	for _, at := range []time.Time{
-		time.Date(2026, 3, 15, 10, 0, 0, 123, time.FixedZone("CST", 8*3600)),
-		time.Date(2026, 3, 15, 2, 0, 0, 0, time.UTC),
+	cst := time.FixedZone("CST", 8*3600)
+	for _, e := range []edge{
+		{At: time.Date(2026, 3, 15, 10, 0, 0, 123, cst), Scheduled: time.Date(2025, 12, 15, 9, 30, 1, 5, cst)},
+		{At: time.Date(2026, 3, 15, 2, 0, 0, 0, time.UTC), Scheduled: time.Date(2025, 12, 15, 1, 30, 0, 0, time.UTC)},
 	} {
-		got, ok := edgeJSON(at).AppendJSON([]byte("x"))
-		want, err := json.Marshal(at)
+		got, ok := e.AppendJSON([]byte("x"))
+		want, err := json.Marshal(e)
 		if !ok || err != nil || string(got) != "x"+string(want) {
-			t.Errorf("edge %v: AppendJSON %s, %v; want x%s (%v)", at, got, ok, want, err)
+			t.Errorf("edge %v: AppendJSON %s, %v; want x%s (%v)", e, got, ok, want, err)
 		}
-		var back time.Time
-		if err := json.Unmarshal(got[1:], &back); err != nil || !back.Equal(at) {
-			t.Errorf("edge %v read back as %v, %v", at, back, err)
+		var back edge
+		if err := json.Unmarshal(got[1:], &back); err != nil || !back.At.Equal(e.At) || !back.Scheduled.Equal(e.Scheduled) {
+			t.Errorf("edge %v read back as %v, %v", e, back, err)
 		}
-		buf := make([]byte, 0, 64)
-		if n := testing.AllocsPerRun(100, func() { buf, _ = edgeJSON(at).AppendJSON(buf[:0]) }); n != 0 {
+		buf := make([]byte, 0, 128)
+		if n := testing.AllocsPerRun(100, func() { buf, _ = e.AppendJSON(buf[:0]) }); n != 0 {
 			t.Errorf("AppendJSON allocates %.0f times, want 0", n)
 		}
 	}
 	far := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
-	if _, ok := edgeJSON(far).AppendJSON(nil); ok {
-		t.Error("AppendJSON took year 10000")
-	}
-	if _, err := json.Marshal(edgeJSON(far)); err == nil {
-		t.Error("json.Marshal of an edge in year 10000 succeeded; want time.Time's error")
+	for _, e := range []edge{{At: far, Scheduled: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, {At: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Scheduled: far}} {
+		if _, ok := e.AppendJSON(nil); ok {
+			t.Errorf("AppendJSON took year 10000 in %v", e)
+		}
+		if _, err := json.Marshal(e); err == nil {
+			t.Error("json.Marshal of an edge in year 10000 succeeded; want time.Time's error")
+		}
 	}
 }

@@ -4,16 +4,21 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/rule"
 )
 
-// dueWindow is the due kind re-evaluating a member's windowed rules at the
-// edge of a window.
-const dueWindow = "tag.window"
+// The due kinds re-evaluating a member's windowed rules at the edge of a
+// window: dueWindowAt's IDs are stamped (due.Stamp) with the time the edge
+// was scheduled, so that a day's edges are appended to their instant's
+// items; dueWindow's, scheduled before stamps, are the member's ID.
+const (
+	dueWindow   = "tag.window"
+	dueWindowAt = "tag.at"
+)
 
 // part is the tag domain's share of processing: it keeps the statistics
 // from events, evaluates the rules after every event of a member, after a
@@ -34,8 +39,8 @@ func (p *part) Tags(u *engine.Unit, member string) ([]string, error) {
 	return tagNames(u.Tx(), member)
 }
 
-// DueKinds lists the window edge.
-func (p *part) DueKinds() []string { return []string{dueWindow} }
+// DueKinds lists the window edge's kinds.
+func (p *part) DueKinds() []string { return []string{dueWindow, dueWindowAt} }
 
 // MemberBuckets implements engine.MemberKeyed. bMembers is not among
 // them: listing members scans it across members, which in a colocated
@@ -47,10 +52,17 @@ func (p *part) MemberBuckets() []string {
 // Due re-evaluates a member's rules at a window edge; the next edge is
 // scheduled by the evaluation.
 func (p *part) Due(u *engine.Unit, it engine.Item) error {
-	if err := saveEdge(u.Tx(), it.ID, time.Time{}); err != nil {
+	member := it.ID
+	if it.Kind == dueWindowAt {
+		var ok bool
+		if member, ok = due.Unstamp(it.ID); !ok {
+			return fmt.Errorf("tag: malformed due item id %q", it.ID)
+		}
+	}
+	if err := saveEdge(u.Tx(), member, edge{}); err != nil {
 		return err
 	}
-	_, _, err := p.evaluate(u, it.ID, nil, nil)
+	_, _, err := p.evaluate(u, member, nil, nil)
 	return err
 }
 
@@ -197,18 +209,21 @@ func (p *part) reschedule(u *engine.Unit, member string, m Member) error {
 	if err != nil {
 		return err
 	}
-	if old.Equal(next) {
+	if old.At.Equal(next) {
 		return nil
 	}
-	if !old.IsZero() {
-		if err := u.Unschedule(old, dueWindow, member); err != nil {
+	if !old.At.IsZero() {
+		kind, id := old.item(member)
+		if err := u.Unschedule(old.At, kind, id); err != nil {
 			return err
 		}
 	}
+	e := edge{At: next, Scheduled: u.At()}
 	if !next.IsZero() {
-		if err := u.Schedule(next, dueWindow, member, nil); err != nil {
+		kind, id := e.item(member)
+		if err := u.Schedule(next, kind, id, nil); err != nil {
 			return err
 		}
 	}
-	return saveEdge(u.Tx(), member, next)
+	return saveEdge(u.Tx(), member, e)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/rule"
@@ -297,40 +298,66 @@ func tagged(tx store.Tx, tag, afterMember string, n int) ([]string, error) {
 	return out, err
 }
 
-// loadEdge returns the window edge scheduled for the member (zero if none).
-func loadEdge(tx store.Tx, member string) (time.Time, error) {
-	var t time.Time
-	_, err := record.Get(tx, bEdge, []byte(member), &t)
-	return t, err
+// edge is the window edge scheduled for a member: when, and when it was
+// scheduled (the stamp of its due item, see due.Stamp). A record written
+// before due items were stamped has no Scheduled: its item is the
+// unstamped kind's, keyed by the member alone.
+type edge struct {
+	At        time.Time `json:"at"`
+	Scheduled time.Time `json:"scheduled"`
 }
 
-// saveEdge records the window edge scheduled for the member; a zero time
+// item returns the kind and ID of the edge's due item.
+func (e edge) item(member string) (kind, id string) {
+	if e.Scheduled.IsZero() {
+		return dueWindow, member
+	}
+	return dueWindowAt, due.Stamp(e.Scheduled, member)
+}
+
+// loadEdge returns the window edge scheduled for the member (a zero At if
+// none).
+func loadEdge(tx store.Tx, member string) (edge, error) {
+	var e edge
+	raw, err := tx.Get(bEdge, []byte(member))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return e, nil
+	case err != nil:
+		return e, err
+	case len(raw) > 0 && raw[0] == '"':
+		// Before stamped items: the edge's time alone.
+		err = json.Unmarshal(raw, &e.At)
+	default:
+		err = json.Unmarshal(raw, &e)
+	}
+	if err != nil {
+		return e, fmt.Errorf("%w: window edge of %q: %w", errRecord, member, err)
+	}
+	return e, nil
+}
+
+// saveEdge records the window edge scheduled for the member; a zero At
 // deletes the record.
-func saveEdge(tx store.Tx, member string, at time.Time) error {
-	if at.IsZero() {
+func saveEdge(tx store.Tx, member string, e edge) error {
+	if e.At.IsZero() {
 		return tx.Delete(bEdge, []byte(member))
 	}
-	return record.Put(tx, bEdge, []byte(member), edgeJSON(at))
+	return record.Put(tx, bEdge, []byte(member), e)
 }
 
-// edgeJSON is a window edge as its record stores it: a time in JSON,
-// written without reflection (the edge moves with most orders), and
-// read back as a time.Time.
-type edgeJSON time.Time
-
-// AppendJSON appends the edge's JSON to b, as json.Marshal writes a
-// time.Time; ok is false for a year outside 0–9999, which json.Marshal
-// refuses.
-func (e edgeJSON) AppendJSON(b []byte) ([]byte, bool) {
-	t := time.Time(e)
-	if y := t.Year(); y < 0 || y > 9999 {
-		return b, false
+// AppendJSON appends the edge's JSON to b, as json.Marshal writes it (the
+// edge moves with most orders: no reflection); ok is false for a year
+// outside 0–9999, which json.Marshal refuses.
+func (e edge) AppendJSON(b []byte) ([]byte, bool) {
+	for _, t := range []time.Time{e.At, e.Scheduled} {
+		if y := t.Year(); y < 0 || y > 9999 {
+			return b, false
+		}
 	}
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), true
+	b = append(b, `{"at":"`...)
+	b = e.At.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","scheduled":"`...)
+	b = e.Scheduled.AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...), true
 }
-
-// MarshalJSON is json.Marshal's way, for the times AppendJSON leaves to
-// it.
-func (e edgeJSON) MarshalJSON() ([]byte, error) { return time.Time(e).MarshalJSON() }

@@ -1,0 +1,199 @@
+package tag
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/due"
+	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
+)
+
+// These tests read the part's due items and edge records, which only the
+// package sees, on an engine of their own (as points' due tests do).
+
+// openWindow returns an engine whose "recent" tag holds for 90 days after
+// an order and "week" for 7, its handle and its store. A member's window
+// edge is the next midnight at which one of their order days leaves a
+// window: an order moves it only when it brings it closer, the order's
+// day leaving the week before every earlier day leaves the quarter.
+func openWindow(t *testing.T) (*engine.Engine, *Handle, store.Store) {
+	t.Helper()
+	st := memory.New()
+	t.Cleanup(func() { st.Close() })
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := engine.New(st, loc, engine.Options{})
+	h := New(e, &Definition{Orders: &Orders{Event: "order", Amount: "amount"}, Rules: []Rule{
+		{Tag: "recent", All: []Cond{{Fact: FactOrderCount, Days: 90, Op: event.Gte, Value: event.Int(1)}}},
+		{Tag: "week", All: []Cond{{Fact: FactOrderCount, Days: 7, Op: event.Gte, Value: event.Int(1)}}},
+	}})
+	return e, h, st
+}
+
+func order(t *testing.T, e *engine.Engine, id, member string, at time.Time) {
+	t.Helper()
+	_, err := e.Process(context.Background(), event.Event{ID: id, Member: member, Type: "order", Time: at, Attrs: event.Attrs{"amount": event.DecString("10")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func advance(t *testing.T, e *engine.Engine, to time.Time) {
+	t.Helper()
+	if _, err := e.Advance(context.Background(), to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// windowItems returns the due items of the tag part as "date kind member",
+// in the index's order.
+func windowItems(t *testing.T, st store.Store, loc *time.Location) []string {
+	t.Helper()
+	var out []string
+	err := st.View(context.Background(), func(tx store.Tx) error {
+		items, err := due.Next(tx, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), 1000)
+		for _, it := range items {
+			id := it.ID
+			switch it.Kind {
+			case dueWindowAt:
+				var ok bool
+				if id, ok = due.Unstamp(it.ID); !ok {
+					t.Errorf("item %q of kind %s not stamped", it.ID, it.Kind)
+				}
+			case dueWindow:
+			default:
+				continue
+			}
+			out = append(out, it.At.In(loc).Format(time.DateOnly)+" "+it.Kind+" "+id)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// tagsOf returns the member's tags, joined by commas.
+func tagsOf(t *testing.T, h *Handle, member string) string {
+	t.Helper()
+	as, err := h.Of(context.Background(), member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range as {
+		got = append(got, a.Tag)
+	}
+	slices.Sort(got)
+	return strings.Join(got, ",")
+}
+
+// A member's window edge is one stamped due item. The edges of one
+// instant come in the order they were scheduled (m9's before m10's, whose
+// ID sorts first), or by ID when scheduled at the same time; an order
+// that moves the edge moves the item; each item falls due.
+func TestWindowEdgeStamped(t *testing.T) {
+	e, h, st := openWindow(t)
+	sh := e.Location()
+	day := time.Date(2026, 1, 5, 9, 0, 0, 0, sh)
+	order(t, e, "a", "m9", day)
+	order(t, e, "b", "m10", day.Add(time.Hour))
+	order(t, e, "c", "m9", day.Add(2*time.Hour)) // same day: the edge stays
+	// 5 January leaves the week at 00:00 on 12 January.
+	want := []string{"2026-01-12 tag.at m9", "2026-01-12 tag.at m10"}
+	if got := windowItems(t, st, sh); !slices.Equal(got, want) {
+		t.Fatalf("items %q, want %q", got, want)
+	}
+	// Both fall due at 00:00 on 12 January and schedule their next edge,
+	// stamped with that instant: 5 January leaves the quarter on 5 April.
+	advance(t, e, time.Date(2026, 1, 12, 0, 0, 0, 0, sh))
+	want = []string{"2026-04-05 tag.at m10", "2026-04-05 tag.at m9"}
+	if got := windowItems(t, st, sh); !slices.Equal(got, want) {
+		t.Fatalf("after 12 January: items %q, want %q", got, want)
+	}
+	// m9's order of 20 January leaves the week on 27 January, before 5 April.
+	order(t, e, "d", "m9", time.Date(2026, 1, 20, 9, 0, 0, 0, sh))
+	want = []string{"2026-01-27 tag.at m9", "2026-04-05 tag.at m10"}
+	if got := windowItems(t, st, sh); !slices.Equal(got, want) {
+		t.Fatalf("after m9's order of 20 January: items %q, want %q", got, want)
+	}
+	advance(t, e, time.Date(2026, 4, 5, 0, 0, 0, 0, sh))
+	if got := tagsOf(t, h, "m9"); got != "recent" {
+		t.Errorf("m9's tags on 5 April: %q, want recent (20 January is in the quarter)", got)
+	}
+	if got := tagsOf(t, h, "m10"); got != "" {
+		t.Errorf("m10's tags on 5 April: %q, want none", got)
+	}
+	// m9's 20 January leaves the quarter on 20 April; m10 has no order left.
+	if got, want := windowItems(t, st, sh), []string{"2026-04-20 tag.at m9"}; !slices.Equal(got, want) {
+		t.Errorf("items after 5 April: %q, want %q", got, want)
+	}
+}
+
+// A store written before stamps holds an edge record of the time alone and
+// an unstamped item keyed by the member: an order that moves the edge
+// cancels that item, and one left alone still falls due.
+func TestWindowEdgeUnstamped(t *testing.T) {
+	e, h, st := openWindow(t)
+	sh := e.Location()
+	day := time.Date(2026, 1, 5, 9, 0, 0, 0, sh)
+	order(t, e, "a", "m1", day)
+	order(t, e, "b", "m2", day)
+	advance(t, e, time.Date(2026, 1, 12, 0, 0, 0, 0, sh))
+	ctx := context.Background()
+	edgeAt := time.Date(2026, 4, 5, 0, 0, 0, 0, sh)
+	// Rewrite both members' edges of 5 April as the earlier code wrote them.
+	err := st.Update(ctx, func(tx store.Tx) error {
+		for _, m := range []string{"m1", "m2"} {
+			old, err := loadEdge(tx, m)
+			if err != nil {
+				return err
+			}
+			if !old.At.Equal(edgeAt) || old.Scheduled.IsZero() {
+				t.Fatalf("%s's edge %+v, want 5 April, stamped", m, old)
+			}
+			kind, id := old.item(m)
+			if err := due.Cancel(tx, old.At, kind, id); err != nil {
+				return err
+			}
+			if err := due.Schedule(tx, due.Item{At: edgeAt, Kind: dueWindow, ID: m}); err != nil {
+				return err
+			}
+			if err := tx.Put(bEdge, []byte(m), []byte(`"2026-04-05T00:00:00+08:00"`)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"2026-04-05 tag.window m1", "2026-04-05 tag.window m2"}
+	if got := windowItems(t, st, sh); !slices.Equal(got, want) {
+		t.Fatalf("items %q, want %q", got, want)
+	}
+	order(t, e, "c", "m1", time.Date(2026, 1, 20, 9, 0, 0, 0, sh))
+	want = []string{"2026-01-27 tag.at m1", "2026-04-05 tag.window m2"}
+	if got := windowItems(t, st, sh); !slices.Equal(got, want) {
+		t.Fatalf("after m1's order: items %q, want %q", got, want)
+	}
+	advance(t, e, edgeAt)
+	if got := tagsOf(t, h, "m1"); got != "recent" {
+		t.Errorf("m1's tags on 5 April: %q, want recent", got)
+	}
+	if got := tagsOf(t, h, "m2"); got != "" {
+		t.Errorf("m2's tags after its unstamped edge: %q, want none", got)
+	}
+	if got, want := windowItems(t, st, sh), []string{"2026-04-20 tag.at m1"}; !slices.Equal(got, want) {
+		t.Errorf("items after 5 April: %q, want %q", got, want)
+	}
+}
