@@ -2,6 +2,7 @@ package points
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,15 +69,24 @@ func advanceChanges(t *testing.T, e *engine.Engine, now time.Time) []change.Chan
 	return changes
 }
 
+// dueItems returns the due items of kind as "date id", in the index's
+// order; for dueExpire, those of dueExpireAt too, unstamped.
 func dueItems(t *testing.T, st store.Store, kind string) []string {
 	t.Helper()
 	var ids []string
 	err := st.View(context.Background(), func(tx store.Tx) error {
 		items, err := due.Next(tx, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), 1000)
 		for _, it := range items {
-			if it.Kind == kind {
-				ids = append(ids, it.At.Format(time.DateOnly)+" "+it.ID)
+			id := it.ID
+			if kind == dueExpire && it.Kind == dueExpireAt {
+				var ok bool
+				if id, ok = due.Unstamp(id); !ok {
+					t.Errorf("item %q of kind %s not stamped", it.ID, it.Kind)
+				}
+			} else if it.Kind != kind {
+				continue
 			}
+			ids = append(ids, it.At.Format(time.DateOnly)+" "+id)
 		}
 		return err
 	})
@@ -147,7 +157,11 @@ func TestExpiryOfOneLotItem(t *testing.T) {
 	// Replace the grouped item by one for the first lot only.
 	err := st.Update(ctx, func(tx store.Tx) error {
 		exp := time.Date(2026, 12, 31, 16, 0, 0, 0, time.UTC) // 24:00 on 31 Dec in Shanghai
-		if err := due.Cancel(tx, exp, dueExpire, dueID("mall", "m1", "")); err != nil {
+		if err := due.Cancel(tx, exp, dueExpireAt, due.Stamp(at, dueID("mall", "m1", ""))); err != nil {
+			return err
+		}
+		var kb [96]byte
+		if err := tx.Delete(bDue, dueKey(kb[:0], "mall", "m1", exp)); err != nil {
 			return err
 		}
 		raw, err := engine.MarshalData(duePayload{Program: "mall", Member: "m1", Lot: lots[0]})
@@ -230,5 +244,119 @@ func TestExpiryTotals(t *testing.T) {
 	fc, err := h.ExpiryForecast(ctx, "mall", time.Date(2026, 12, 15, 0, 0, 0, 0, sh), 2)
 	if err != nil || len(fc) != 2 || !fc[0].Amount.IsZero() || !fc[1].Amount.Equal(decimal.NewFromInt(2)) {
 		t.Errorf("forecast %+v, %v", fc, err)
+	}
+}
+
+// expiredOf returns the member:amount of each expiry among changes.
+func expiredOf(t *testing.T, changes []change.Change) []string {
+	t.Helper()
+	var out []string
+	for _, c := range changes {
+		if c.Kind == ChangeExpired {
+			var pc Change
+			if err := c.Decode(&pc); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, c.Member+":"+pc.Amount.String())
+		}
+	}
+	return out
+}
+
+// The expiry items of one instant come in the order they were scheduled
+// (m2's, granted first, before m1's, whose ID sorts first), one per
+// member however many lots; once an item has fallen due, a lot of its
+// instant granted later (an order that arrives late) gets an item of its
+// own.
+func TestExpiryItemsStamped(t *testing.T) {
+	e, h, st := openDue(t)
+	sh := e.Location()
+	nov := time.Date(2026, 11, 3, 10, 0, 0, 0, sh)
+	processOrder(t, e, "a", "m2", "10", nov)
+	processOrder(t, e, "b", "m1", "20", nov.Add(time.Hour))
+	processOrder(t, e, "c", "m2", "30", nov.Add(2*time.Hour))
+	want := []string{"2026-12-31 4.mall.2.m2.", "2026-12-31 4.mall.2.m1."}
+	if got := dueItems(t, st, dueExpire); !slices.Equal(got, want) {
+		t.Fatalf("due items %q, want %q", got, want)
+	}
+	if got := expiredOf(t, advanceChanges(t, e, time.Date(2027, 1, 1, 0, 0, 0, 0, sh))); strings.Join(got, " ") != "m2:10 m2:30 m1:20" {
+		t.Errorf("expired %v, want m2's two lots, then m1's", got)
+	}
+	if got := dueItems(t, st, dueExpire); len(got) != 0 {
+		t.Errorf("due items left %q", got)
+	}
+	// An order of 28 November processed after the expiry (within the
+	// idempotency window): its lot expires at the same instant, already
+	// past, at the next Advance.
+	processOrder(t, e, "d", "m1", "7", time.Date(2026, 11, 28, 10, 0, 0, 0, sh))
+	if got, want := dueItems(t, st, dueExpire), []string{"2026-12-31 4.mall.2.m1."}; !slices.Equal(got, want) {
+		t.Fatalf("due items after the late order %q, want %q", got, want)
+	}
+	// (The feed before the first Advance is pruned by now: the balance
+	// says it.)
+	if _, err := e.Advance(context.Background(), time.Date(2027, 1, 2, 0, 0, 0, 0, sh)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := h.Balance(context.Background(), BalanceQuery{Program: "mall", Member: "m1", At: time.Date(2027, 1, 2, 0, 0, 0, 0, sh)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Main.IsZero() {
+		t.Errorf("m1 keeps %s, want 0: the late order's 7 expired", b.Main)
+	}
+	if got := dueItems(t, st, dueExpire); len(got) != 0 {
+		t.Errorf("due items left %q", got)
+	}
+}
+
+// A store written before stamps holds an unstamped item for a member's
+// instant: a lot of that instant granted since gets a stamped item too;
+// each lot expires once.
+func TestExpiryItemUnstampedAndStamped(t *testing.T) {
+	ctx := context.Background()
+	e, h, st := openDue(t)
+	sh := e.Location()
+	nov := time.Date(2026, 11, 3, 10, 0, 0, 0, sh)
+	processOrder(t, e, "a", "m1", "10", nov)
+	exp := time.Date(2026, 12, 31, 16, 0, 0, 0, time.UTC) // 24:00 on 31 Dec in Shanghai
+	// Make m1's item and record what the earlier code left: an unstamped
+	// item, no record.
+	err := st.Update(ctx, func(tx store.Tx) error {
+		if err := due.Cancel(tx, exp, dueExpireAt, due.Stamp(nov, dueID("mall", "m1", ""))); err != nil {
+			return err
+		}
+		var kb [96]byte
+		if err := tx.Delete(bDue, dueKey(kb[:0], "mall", "m1", exp)); err != nil {
+			return err
+		}
+		return due.Schedule(tx, due.Item{At: exp, Kind: dueExpire, ID: dueID("mall", "m1", "")})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	processOrder(t, e, "b", "m1", "20", nov.AddDate(0, 0, 1))
+	var kinds []string
+	err = st.View(ctx, func(tx store.Tx) error {
+		items, err := due.Next(tx, exp, 10)
+		for _, it := range items {
+			kinds = append(kinds, it.Kind)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{dueExpireAt, dueExpire}; !slices.Equal(kinds, want) { // by kind: "points.at" first
+		t.Fatalf("items of kinds %v, want %v", kinds, want)
+	}
+	if got := expiredOf(t, advanceChanges(t, e, time.Date(2027, 1, 1, 0, 0, 0, 0, sh))); strings.Join(got, " ") != "m1:10 m1:20" {
+		t.Errorf("expired %v, want each lot once", got)
+	}
+	b, err := h.Balance(ctx, BalanceQuery{Program: "mall", Member: "m1", At: time.Date(2027, 1, 1, 0, 0, 0, 0, sh)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Main.IsZero() {
+		t.Errorf("m1 keeps %s, want 0", b.Main)
 	}
 }

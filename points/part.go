@@ -11,6 +11,7 @@ import (
 
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/codec"
+	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/record"
@@ -34,12 +35,20 @@ const (
 	// released, so that Lots can say when (the due index is keyed by
 	// time, not by lot).
 	bRelease = "points.release" // program, member, lot → time
+	// bDue holds, for each expiry item scheduled stamped and not yet
+	// performed, the time it was scheduled (see ensureExpiry).
+	bDue = "points.due" // member, program, expiry → time
 )
 
-// Due kinds of the points part.
+// Due kinds of the points part. A member's lots of one program that
+// expire at one instant share an item: dueExpireAt's, stamped
+// (due.Stamp) with the time it was scheduled, or dueExpire's, keyed by the
+// program and member alone (stores written before stamps, and stores
+// whose reads are round trips: see ensureExpiry).
 const (
-	dueExpire  = "points.expire"
-	dueRelease = "points.release"
+	dueExpire   = "points.expire"
+	dueExpireAt = "points.at"
+	dueRelease  = "points.release"
 )
 
 // duePayload is the payload of a pending lot's release (and of a one-lot
@@ -139,10 +148,10 @@ func newPart(def Definition, loc *time.Location) *part {
 
 // DueKinds lists the due items the part performs: lot expiries and
 // pending releases.
-func (pt *part) DueKinds() []string { return []string{dueExpire, dueRelease} }
+func (pt *part) DueKinds() []string { return []string{dueExpire, dueExpireAt, dueRelease} }
 
 // MemberBuckets implements engine.MemberKeyed.
-func (pt *part) MemberBuckets() []string { return []string{bCaps} }
+func (pt *part) MemberBuckets() []string { return []string{bCaps, bDue} }
 
 // RewardKinds says the part grants points rewards for the other parts.
 func (pt *part) RewardKinds() []rule.RewardKind { return []rule.RewardKind{rule.RewardPoints} }
@@ -200,11 +209,7 @@ func (pt *part) posted(u *engine.Unit, posted ledger.Posted) (ledger.Posted, err
 			late = append(late, e)
 			continue
 		}
-		// One due item per member and expiry instant, whatever the number
-		// of lots: the lots a validity grants in a month (or a day) share
-		// their expiry, so a busy member's grants rewrite one item.
-		var idb [96]byte
-		if err := u.Ensure(l.Expires, dueExpire, appendDueID(idb[:0], prog, e.Account.Member, "")); err != nil {
+		if err := pt.ensureExpiry(u, prog, e, l.Expires); err != nil {
 			return posted, err
 		}
 	}
@@ -224,6 +229,45 @@ func (pt *part) posted(u *engine.Unit, posted ledger.Posted) (ledger.Posted, err
 		}
 	}
 	return posted, nil
+}
+
+// ensureExpiry makes sure an item expires the lots of e's member and
+// program that expire at at. One item per member and expiry instant,
+// whatever the number of lots: the lots a validity grants in a month (or
+// a day) share their expiry. On a store whose reads are round trips
+// (store.Ensurer) the store inserts the item unless it is there, with no
+// read (due.Ensure). Elsewhere the item is scheduled stamped, so that an
+// instant's items are appended as the day's grants come (keyed by member
+// they were inserted at random: a read and a page of the index each), and
+// the member's record in bDue, next to their lots, says it is there until
+// it falls due. An item scheduled before stamps is not seen: a lot of its
+// instant granted since gets a stamped item too, which finds nothing left
+// to expire.
+func (pt *part) ensureExpiry(u *engine.Unit, prog string, e ledger.Entry, at time.Time) error {
+	var idb [96]byte
+	id := appendDueID(idb[:0], prog, e.Account.Member, "")
+	if _, ok := u.Tx().(store.Ensurer); ok {
+		return u.Ensure(at, dueExpire, id)
+	}
+	var kb [96]byte
+	k := dueKey(kb[:0], prog, e.Account.Member, at)
+	switch _, err := u.Tx().Get(bDue, k); {
+	case err == nil:
+		return nil
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	if err := u.Schedule(at, dueExpireAt, due.Stamp(u.At(), string(id)), nil); err != nil {
+		return err
+	}
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], keys.TimeU64(u.At()))
+	return u.Tx().Put(bDue, k, v[:])
+}
+
+// dueKey appends to b the key of a member's record in bDue.
+func dueKey(b []byte, program, member string, at time.Time) []byte {
+	return keys.Builder(b).Str(member).Str(program).Time(at)
 }
 
 // addExpiring adds amount to the program's total expiring in the month of
@@ -611,15 +655,27 @@ func (pt *part) refund(u *engine.Unit, ev event.Event, rf Refund) error {
 func (pt *part) Due(u *engine.Unit, it engine.Item) error {
 	var d duePayload
 	if len(it.Payload) == 0 {
-		var ok bool
-		if d, ok = parseDueID(it.ID); !ok {
+		id, ok := it.ID, true
+		if it.Kind == dueExpireAt {
+			id, ok = due.Unstamp(id)
+		}
+		if ok {
+			d, ok = parseDueID(id)
+		}
+		if !ok {
 			return fmt.Errorf("points: malformed due item id %q", it.ID)
 		}
 	} else if err := json.Unmarshal(it.Payload, &d); err != nil {
 		return err
 	}
 	switch it.Kind {
-	case dueExpire:
+	case dueExpire, dueExpireAt:
+		if it.Kind == dueExpireAt {
+			var kb [96]byte
+			if err := u.Tx().Delete(bDue, dueKey(kb[:0], d.Program, d.Member, it.At)); err != nil {
+				return err
+			}
+		}
 		if d.Lot == "" {
 			return pt.expireAt(u, d.Program, d.Member, it.At)
 		}
