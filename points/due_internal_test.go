@@ -2,6 +2,8 @@ package points
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,8 +14,10 @@ import (
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/bolt"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
 )
@@ -27,7 +31,23 @@ import (
 // end of the month after the order's, and its store.
 func openDue(t *testing.T) (*engine.Engine, *Handle, store.Store) {
 	t.Helper()
-	st := memory.New()
+	return openDueOn(t, memory.New())
+}
+
+// openStamped is openDue on store/bolt, where expiry items are stamped
+// (engine.Unit.StampDue).
+func openStamped(t *testing.T) (*engine.Engine, *Handle, store.Store) {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "due.db"), &bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return openDueOn(t, st)
+}
+
+func openDueOn(t *testing.T, st store.Store) (*engine.Engine, *Handle, store.Store) {
+	t.Helper()
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
 		t.Fatal(err)
@@ -157,11 +177,7 @@ func TestExpiryOfOneLotItem(t *testing.T) {
 	// Replace the grouped item by one for the first lot only.
 	err := st.Update(ctx, func(tx store.Tx) error {
 		exp := time.Date(2026, 12, 31, 16, 0, 0, 0, time.UTC) // 24:00 on 31 Dec in Shanghai
-		if err := due.Cancel(tx, exp, dueExpireAt, due.Stamp(at, dueID("mall", "m1", ""))); err != nil {
-			return err
-		}
-		var kb [96]byte
-		if err := tx.Delete(bDue, dueKey(kb[:0], "mall", "m1", exp)); err != nil {
+		if err := due.Cancel(tx, exp, dueExpire, dueID("mall", "m1", "")); err != nil {
 			return err
 		}
 		raw, err := engine.MarshalData(duePayload{Program: "mall", Member: "m1", Lot: lots[0]})
@@ -269,7 +285,7 @@ func expiredOf(t *testing.T, changes []change.Change) []string {
 // instant granted later (an order that arrives late) gets an item of its
 // own.
 func TestExpiryItemsStamped(t *testing.T) {
-	e, h, st := openDue(t)
+	e, h, st := openStamped(t)
 	sh := e.Location()
 	nov := time.Date(2026, 11, 3, 10, 0, 0, 0, sh)
 	processOrder(t, e, "a", "m2", "10", nov)
@@ -310,11 +326,11 @@ func TestExpiryItemsStamped(t *testing.T) {
 }
 
 // A store written before stamps holds an unstamped item for a member's
-// instant: a lot of that instant granted since gets a stamped item too;
-// each lot expires once.
+// instant, and no record: a lot of that instant granted since gets a
+// stamped item too; each lot expires once.
 func TestExpiryItemUnstampedAndStamped(t *testing.T) {
 	ctx := context.Background()
-	e, h, st := openDue(t)
+	e, h, st := openStamped(t)
 	sh := e.Location()
 	nov := time.Date(2026, 11, 3, 10, 0, 0, 0, sh)
 	processOrder(t, e, "a", "m1", "10", nov)
@@ -326,7 +342,7 @@ func TestExpiryItemUnstampedAndStamped(t *testing.T) {
 			return err
 		}
 		var kb [96]byte
-		if err := tx.Delete(bDue, dueKey(kb[:0], "mall", "m1", exp)); err != nil {
+		if err := tx.Delete(bDue, dueKey(kb[:0], "mall", "m1")); err != nil {
 			return err
 		}
 		return due.Schedule(tx, due.Item{At: exp, Kind: dueExpire, ID: dueID("mall", "m1", "")})
@@ -358,5 +374,35 @@ func TestExpiryItemUnstampedAndStamped(t *testing.T) {
 	}
 	if !b.Main.IsZero() {
 		t.Errorf("m1 keeps %s, want 0", b.Main)
+	}
+}
+
+// A damaged expiry record fails the order that reads it, which changes
+// nothing.
+func TestExpiryRecordDamaged(t *testing.T) {
+	ctx := context.Background()
+	e, h, st := openStamped(t)
+	sh := e.Location()
+	err := st.Update(ctx, func(tx store.Tx) error {
+		var kb [96]byte
+		return tx.Put(bDue, dueKey(kb[:0], "mall", "m1"), []byte{1, 2, 3})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 3, 10, 0, 0, 0, sh)
+	_, err = e.Process(ctx, event.Event{ID: "a", Member: "m1", Type: "order", Time: at, Attrs: event.Attrs{"amount": event.DecString("10")}})
+	if !errors.Is(err, ledger.ErrCorrupt) {
+		t.Fatalf("order over a damaged expiry record: %v, want an error wrapping ledger.ErrCorrupt", err)
+	}
+	b, err := h.Balance(ctx, BalanceQuery{Program: "mall", Member: "m1", At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Total().IsZero() {
+		t.Errorf("m1 holds %s after the failed order, want 0", b.Total())
+	}
+	if got := dueItems(t, st, dueExpire); len(got) != 0 {
+		t.Errorf("due items %q after the failed order", got)
 	}
 }

@@ -50,11 +50,11 @@
 // A windowed condition "last N days" counts the days [today-N+1, today]:
 // an order on day 1 counts through day N and drops out at 00:00 of day
 // N+1 ("ordered in the last 90 days" ends on day 91). The part schedules
-// that edge in the engine's due index (one item per member, kind
-// "tag.at", stamped with the time it was scheduled so that a day's edges
-// are appended to their instant's items; stores written before hold items
-// of kind "tag.window", still performed), so members drop out when
-// Program.Advance passes it, without a scan.
+// that edge in the engine's due index (one item per member: on
+// store/bolt of kind "tag.at", stamped with the time it was scheduled so
+// that a day's edges are appended to their instant's items; elsewhere,
+// and in files written before stamps, of kind "tag.window"), so members
+// drop out when Program.Advance passes it, without a scan.
 //
 // A changed rule is applied to the members already seen by
 // [Handle.Recompute], page by page from a cursor. It is not idempotent by

@@ -2,6 +2,7 @@ package tag
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/bolt"
 	"github.com/memberkit/membership/store/memory"
 )
 
@@ -22,9 +24,17 @@ import (
 // edge is the next midnight at which one of their order days leaves a
 // window: an order moves it only when it brings it closer, the order's
 // day leaving the week before every earlier day leaves the quarter.
-func openWindow(t *testing.T) (*engine.Engine, *Handle, store.Store) {
+// It is on store/bolt, where the edges are stamped (engine.Unit.StampDue),
+// or on store/memory, where they are keyed by member.
+func openWindow(t *testing.T, stamped bool) (*engine.Engine, *Handle, store.Store) {
 	t.Helper()
-	st := memory.New()
+	var st store.Store = memory.New()
+	if stamped {
+		var err error
+		if st, err = bolt.Open(filepath.Join(t.TempDir(), "tag.db"), &bolt.Options{NoSync: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	t.Cleanup(func() { st.Close() })
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
@@ -102,7 +112,7 @@ func tagsOf(t *testing.T, h *Handle, member string) string {
 // ID sorts first), or by ID when scheduled at the same time; an order
 // that moves the edge moves the item; each item falls due.
 func TestWindowEdgeStamped(t *testing.T) {
-	e, h, st := openWindow(t)
+	e, h, st := openWindow(t, true)
 	sh := e.Location()
 	day := time.Date(2026, 1, 5, 9, 0, 0, 0, sh)
 	order(t, e, "a", "m9", day)
@@ -143,7 +153,7 @@ func TestWindowEdgeStamped(t *testing.T) {
 // an unstamped item keyed by the member: an order that moves the edge
 // cancels that item, and one left alone still falls due.
 func TestWindowEdgeUnstamped(t *testing.T) {
-	e, h, st := openWindow(t)
+	e, h, st := openWindow(t, true)
 	sh := e.Location()
 	day := time.Date(2026, 1, 5, 9, 0, 0, 0, sh)
 	order(t, e, "a", "m1", day)
@@ -194,6 +204,32 @@ func TestWindowEdgeUnstamped(t *testing.T) {
 		t.Errorf("m2's tags after its unstamped edge: %q, want none", got)
 	}
 	if got, want := windowItems(t, st, sh), []string{"2026-04-20 tag.at m1"}; !slices.Equal(got, want) {
+		t.Errorf("items after 5 April: %q, want %q", got, want)
+	}
+}
+
+// On store/memory the edges are keyed by member: the item moves with the
+// edge and falls due as the stamped one does.
+func TestWindowEdgeByMember(t *testing.T) {
+	e, h, st := openWindow(t, false)
+	sh := e.Location()
+	order(t, e, "a", "m9", time.Date(2026, 1, 5, 9, 0, 0, 0, sh))
+	order(t, e, "b", "m10", time.Date(2026, 1, 5, 10, 0, 0, 0, sh))
+	want := []string{"2026-01-12 tag.window m10", "2026-01-12 tag.window m9"}
+	if got := windowItems(t, st, sh); !slices.Equal(got, want) {
+		t.Fatalf("items %q, want %q", got, want)
+	}
+	advance(t, e, time.Date(2026, 1, 12, 0, 0, 0, 0, sh))
+	order(t, e, "c", "m9", time.Date(2026, 1, 20, 9, 0, 0, 0, sh))
+	want = []string{"2026-01-27 tag.window m9", "2026-04-05 tag.window m10"}
+	if got := windowItems(t, st, sh); !slices.Equal(got, want) {
+		t.Fatalf("after m9's order of 20 January: items %q, want %q", got, want)
+	}
+	advance(t, e, time.Date(2026, 4, 5, 0, 0, 0, 0, sh))
+	if got := tagsOf(t, h, "m9") + "|" + tagsOf(t, h, "m10"); got != "recent|" {
+		t.Errorf("tags of m9|m10 on 5 April: %q, want recent|", got)
+	}
+	if got, want := windowItems(t, st, sh), []string{"2026-04-20 tag.window m9"}; !slices.Equal(got, want) {
 		t.Errorf("items after 5 April: %q, want %q", got, want)
 	}
 }

@@ -1,15 +1,19 @@
 package tag
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
 )
 
@@ -167,36 +171,53 @@ func TestDayRecord(t *testing.T) {
 	}
 }
 
-// A window edge's record is what json.Marshal writes for it, byte for
-// byte, and reads back as the edge; a year json.Marshal refuses is left to
-// it and refused.
-func TestEdgeJSON(t *testing.T) {
+// A window edge's record reads back as written; a record written before
+// stamps (the edge's time in JSON) reads as an unstamped edge; anything
+// else is refused as damaged.
+func TestEdgeRecord(t *testing.T) {
 	cst := time.FixedZone("CST", 8*3600)
-	for _, e := range []edge{
-		{At: time.Date(2026, 3, 15, 10, 0, 0, 123, cst), Scheduled: time.Date(2025, 12, 15, 9, 30, 1, 5, cst)},
-		{At: time.Date(2026, 3, 15, 2, 0, 0, 0, time.UTC), Scheduled: time.Date(2025, 12, 15, 1, 30, 0, 0, time.UTC)},
-	} {
-		got, ok := e.AppendJSON([]byte("x"))
-		want, err := json.Marshal(e)
-		if !ok || err != nil || string(got) != "x"+string(want) {
-			t.Errorf("edge %v: AppendJSON %s, %v; want x%s (%v)", e, got, ok, want, err)
+	st := memory.New()
+	t.Cleanup(func() { st.Close() })
+	err := st.Update(context.Background(), func(tx store.Tx) error {
+		for _, e := range []edge{
+			{At: time.Date(2026, 3, 15, 10, 0, 0, 123, cst), Scheduled: time.Date(2025, 12, 15, 9, 30, 1, 5, cst)},
+			{At: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), Scheduled: time.Date(1899, 12, 31, 0, 0, 0, 0, time.UTC)},
+		} {
+			if err := saveEdge(tx, "m1", e); err != nil {
+				return err
+			}
+			back, err := loadEdge(tx, "m1")
+			if err != nil || !back.At.Equal(e.At) || !back.Scheduled.Equal(e.Scheduled) {
+				t.Errorf("edge %v read back as %v, %v", e, back, err)
+			}
 		}
-		var back edge
-		if err := json.Unmarshal(got[1:], &back); err != nil || !back.At.Equal(e.At) || !back.Scheduled.Equal(e.Scheduled) {
-			t.Errorf("edge %v read back as %v, %v", e, back, err)
+		if err := tx.Put(bEdge, []byte("m2"), []byte(`"2026-04-05T00:00:00+08:00"`)); err != nil {
+			return err
 		}
-		buf := make([]byte, 0, 128)
-		if n := testing.AllocsPerRun(100, func() { buf, _ = e.AppendJSON(buf[:0]) }); n != 0 {
-			t.Errorf("AppendJSON allocates %.0f times, want 0", n)
+		back, err := loadEdge(tx, "m2")
+		if err != nil || !back.At.Equal(time.Date(2026, 4, 5, 0, 0, 0, 0, cst)) || !back.Scheduled.IsZero() {
+			t.Errorf("an edge of the time alone read as %v, %v", back, err)
 		}
-	}
-	far := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, e := range []edge{{At: far, Scheduled: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, {At: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Scheduled: far}} {
-		if _, ok := e.AppendJSON(nil); ok {
-			t.Errorf("AppendJSON took year 10000 in %v", e)
+		if kind, id := back.item("m2"); kind != dueWindow || id != "m2" {
+			t.Errorf("its item %s %s, want %s m2", kind, id, dueWindow)
 		}
-		if _, err := json.Marshal(e); err == nil {
-			t.Error("json.Marshal of an edge in year 10000 succeeded; want time.Time's error")
+		for _, raw := range []string{"", `"2026-13-05"`, "\x01short", "\x02" + strings.Repeat("x", 16), `{"at":1}`} {
+			if err := tx.Put(bEdge, []byte("m3"), []byte(raw)); err != nil {
+				return err
+			}
+			if _, err := loadEdge(tx, "m3"); !errors.Is(err, errRecord) {
+				t.Errorf("edge record %q: %v, want damaged", raw, err)
+			}
 		}
+		if err := saveEdge(tx, "m1", edge{}); err != nil {
+			return err
+		}
+		if _, err := tx.Get(bEdge, []byte("m1")); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a zero edge left a record: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -14,7 +14,7 @@ import (
 // The due kinds re-evaluating a member's windowed rules at the edge of a
 // window: dueWindowAt's IDs are stamped (due.Stamp) with the time the edge
 // was scheduled, so that a day's edges are appended to their instant's
-// items; dueWindow's, scheduled before stamps, are the member's ID.
+// items (engine.Unit.StampDue); dueWindow's are the member's ID.
 const (
 	dueWindow   = "tag.window"
 	dueWindowAt = "tag.at"
@@ -218,7 +218,10 @@ func (p *part) reschedule(u *engine.Unit, member string, m Member) error {
 			return err
 		}
 	}
-	e := edge{At: next, Scheduled: u.At()}
+	e := edge{At: next}
+	if u.StampDue() {
+		e.Scheduled = u.At()
+	}
 	if !next.IsZero() {
 		kind, id := e.item(member)
 		if err := u.Schedule(next, kind, id, nil); err != nil {

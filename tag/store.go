@@ -1,6 +1,7 @@
 package tag
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
@@ -303,8 +305,7 @@ func tagged(tx store.Tx, tag, afterMember string, n int) ([]string, error) {
 // before due items were stamped has no Scheduled: its item is the
 // unstamped kind's, keyed by the member alone.
 type edge struct {
-	At        time.Time `json:"at"`
-	Scheduled time.Time `json:"scheduled"`
+	At, Scheduled time.Time
 }
 
 // item returns the kind and ID of the edge's due item.
@@ -314,6 +315,11 @@ func (e edge) item(member string) (kind, id string) {
 	}
 	return dueWindowAt, due.Stamp(e.Scheduled, member)
 }
+
+// edgeV1 starts an edge record: its two times follow, 8 bytes each
+// (keys.TimeU64). A record written before stamps is the edge's time in
+// JSON, which starts with a quote.
+const edgeV1 = 1
 
 // loadEdge returns the window edge scheduled for the member (a zero At if
 // none).
@@ -325,16 +331,15 @@ func loadEdge(tx store.Tx, member string) (edge, error) {
 		return e, nil
 	case err != nil:
 		return e, err
+	case len(raw) == 17 && raw[0] == edgeV1:
+		e.At, e.Scheduled = keys.U64Time(keys.U64(raw, 1)), keys.U64Time(keys.U64(raw, 9))
+		return e, nil
 	case len(raw) > 0 && raw[0] == '"':
-		// Before stamped items: the edge's time alone.
-		err = json.Unmarshal(raw, &e.At)
-	default:
-		err = json.Unmarshal(raw, &e)
+		if err := json.Unmarshal(raw, &e.At); err == nil {
+			return e, nil
+		}
 	}
-	if err != nil {
-		return e, fmt.Errorf("%w: window edge of %q: %w", errRecord, member, err)
-	}
-	return e, nil
+	return e, fmt.Errorf("%w: window edge of %q: %q", errRecord, member, raw)
 }
 
 // saveEdge records the window edge scheduled for the member; a zero At
@@ -343,21 +348,9 @@ func saveEdge(tx store.Tx, member string, e edge) error {
 	if e.At.IsZero() {
 		return tx.Delete(bEdge, []byte(member))
 	}
-	return record.Put(tx, bEdge, []byte(member), e)
-}
-
-// AppendJSON appends the edge's JSON to b, as json.Marshal writes it (the
-// edge moves with most orders: no reflection); ok is false for a year
-// outside 0–9999, which json.Marshal refuses.
-func (e edge) AppendJSON(b []byte) ([]byte, bool) {
-	for _, t := range []time.Time{e.At, e.Scheduled} {
-		if y := t.Year(); y < 0 || y > 9999 {
-			return b, false
-		}
-	}
-	b = append(b, `{"at":"`...)
-	b = e.At.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","scheduled":"`...)
-	b = e.Scheduled.AppendFormat(b, time.RFC3339Nano)
-	return append(b, `"}`...), true
+	var v [17]byte
+	v[0] = edgeV1
+	binary.BigEndian.PutUint64(v[1:], keys.TimeU64(e.At))
+	binary.BigEndian.PutUint64(v[9:], keys.TimeU64(e.Scheduled))
+	return tx.Put(bEdge, []byte(member), v[:])
 }

@@ -1,30 +1,39 @@
 package due
 
 import (
-	"encoding/binary"
-	"encoding/hex"
+	"strings"
 	"time"
-
-	"github.com/memberkit/membership/internal/keys"
 )
 
-// stampLen is the length of a stamp: keys.TimeU64 in hex.
-const stampLen = 16
+// stampDigits are the digits of a stamp, in ASCII order, so that stamps
+// sort as the seconds they encode.
+const stampDigits = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+
+// stampLen is the length of a stamp: 6 digits of 6 bits, the seconds
+// since 1970 offset by 2^35 (the years 881 to 3058; times beyond them
+// share the first or the last stamp).
+const stampLen = 6
 
 // Stamp returns id preceded by a stamp of scheduled, the time the item is
-// scheduled at (16 hex digits that sort like it). Items of one instant
-// and kind are keyed by ID: with a member's ID, a day's expiries or window
-// edges, scheduled as the day's events arrive, land at random among the
-// instant's items, and at a million members each event dirtied a page of
-// the index of its own at the next checkpoint (about 1,400 of 10,500 pages
-// of a checkpoint in BenchmarkScaleProcess64). Stamped, they land after
-// the items scheduled before them: a checkpoint appends to a few pages.
-// The caller keeps scheduled, to cancel the item, and uses its own kind
-// for stamped items, so that Unstamp is only asked of stamped IDs.
+// scheduled at, to the second. Items of one instant and kind are keyed by
+// ID: with a member's ID, a day's expiries or window edges, scheduled as
+// the day's events arrive, land at random among the instant's items, and
+// at a million members each event dirtied a page of the index of its own
+// at the next checkpoint (about 1,400 of 10,500 pages of a checkpoint in
+// BenchmarkScaleProcess64). Stamped, they land after the items scheduled
+// a second or more before them: a checkpoint writes a few pages. The
+// caller keeps scheduled, to cancel the item, and uses its own kind for
+// stamped items, so that Unstamp is only asked of stamped IDs.
 func Stamp(scheduled time.Time, id string) string {
-	var b [stampLen]byte
-	hex.Encode(b[:], binary.BigEndian.AppendUint64(make([]byte, 0, 8), keys.TimeU64(scheduled)))
-	return string(b[:]) + id
+	const off = 1 << 35
+	s := min(max(scheduled.Unix()+off, 0), 1<<36-1)
+	var b strings.Builder
+	b.Grow(stampLen + len(id))
+	for i := stampLen - 1; i >= 0; i-- {
+		b.WriteByte(stampDigits[s>>(6*i)&63])
+	}
+	b.WriteString(id)
+	return b.String()
 }
 
 // Unstamp returns the ID a stamped ID was made from; ok is false when id
@@ -34,7 +43,7 @@ func Unstamp(id string) (string, bool) {
 		return "", false
 	}
 	for i := range stampLen {
-		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+		if strings.IndexByte(stampDigits, id[i]) < 0 {
 			return "", false
 		}
 	}

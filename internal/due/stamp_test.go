@@ -18,12 +18,12 @@ func TestStampOrder(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	at := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	t0 := time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC)
-	// Scheduled at t0, t0+1ns, t0+1s, t0+1h: m9 first, m10 (which sorts
-	// before m9 as an ID) last.
+	// m9 first, m10 (which sorts before m9 as an ID) last; m3 and m5 in the
+	// same second, by ID.
 	scheduled := []struct {
 		at time.Time
 		id string
-	}{{t0, "m9"}, {t0.Add(1), "m5"}, {t0.Add(time.Second), "m1"}, {t0.Add(time.Hour), "m10"}}
+	}{{t0, "m9"}, {t0.Add(time.Second + time.Millisecond), "m5"}, {t0.Add(time.Second), "m3"}, {t0.Add(time.Minute), "m1"}, {t0.Add(time.Hour), "m10"}}
 	ctx := context.Background()
 	err := st.Update(ctx, func(tx store.Tx) error {
 		for i := len(scheduled) - 1; i >= 0; i-- { // scheduled in any order
@@ -52,20 +52,28 @@ func TestStampOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(got, " ") != "m9 m5 m1 m10" {
-		t.Errorf("items in order %v, want m9 m5 m1 m10", got)
+	if strings.Join(got, " ") != "m9 m3 m5 m1 m10" {
+		t.Errorf("items in order %v, want m9 m3 m5 m1 m10", got)
 	}
-	// 2026-02-01T09:00Z is 1,769,936,400 s after 1970, 0x189013C73D08A000
-	// ns; keys.TimeU64 flips the top bit.
-	if id := due.Stamp(t0, "m1"); id != "989013c73d08a000m1" {
-		t.Errorf("Stamp(%v, m1) = %q", t0, id)
+	// 2026-02-01T09:00Z is 1,769,936,400 s after 1970; plus 2^35,
+	// 36,129,674,768 = 33·64^5 + 41·64^4 + 31·64^3 + 49·64^2 + 24·64 + 16:
+	// the digits W d U l N F.
+	if id := due.Stamp(t0, "m1"); id != "WdUlNFm1" {
+		t.Errorf("Stamp(%v, m1) = %q, want WdUlNFm1", t0, id)
 	}
-	for _, id := range []string{"", "m1", "0123456789abcdeX", "0123456789ABCDEFm1"} {
+	// Beyond the years a stamp holds: the first and the last stamp.
+	if id := due.Stamp(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), "x"); id != "------x" {
+		t.Errorf("Stamp of year 1 = %q", id)
+	}
+	if id := due.Stamp(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), "x"); id != "zzzzzzx" {
+		t.Errorf("Stamp of year 9999 = %q", id)
+	}
+	for _, id := range []string{"", "m1", "WdUlN", "WdU!NFm1", "WdU NF"} {
 		if _, ok := due.Unstamp(id); ok {
 			t.Errorf("Unstamp(%q) = ok", id)
 		}
 	}
-	if id, ok := due.Unstamp("0123456789abcdef"); !ok || id != "" {
+	if id, ok := due.Unstamp("WdUlNF"); !ok || id != "" {
 		t.Errorf("Unstamp of a bare stamp = %q, %v", id, ok)
 	}
 }

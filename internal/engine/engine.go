@@ -148,6 +148,7 @@ type Engine struct {
 	def       definition   // the definition in force (Install)
 	stripes   int          // the stripes of shared totals (internal/total)
 	split     bool         // the store asks for shared keys split (store.Striper): the feed goes per member
+	stamp     bool         // the store keeps keys in pages (store.Colocator): see Unit.StampDue
 	retention Retention    // with defaults set (retain.go)
 	jr        journalState // the input journal (journal.go)
 	// units keeps unit state for reuse (see unitState); calls keeps
@@ -182,6 +183,7 @@ func New(st store.Store, loc *time.Location, o Options) *Engine {
 	e := &Engine{st: st, loc: loc, log: o.Log, rand: o.Rand, dueBy: map[string]Part{}, stripes: total.Stripes(st),
 		retention: o.Retention.withDefaults()}
 	_, e.split = st.(store.Striper)
+	_, e.stamp = st.(store.Colocator)
 	return e
 }
 
