@@ -2,9 +2,6 @@ package points
 
 import (
 	"context"
-	"errors"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +11,8 @@ import (
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
-	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
-	"github.com/memberkit/membership/store/bolt"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
 )
@@ -31,23 +26,7 @@ import (
 // end of the month after the order's, and its store.
 func openDue(t *testing.T) (*engine.Engine, *Handle, store.Store) {
 	t.Helper()
-	return openDueOn(t, memory.New())
-}
-
-// openStamped is openDue on store/bolt, where expiry items are stamped
-// (engine.Unit.StampDue).
-func openStamped(t *testing.T) (*engine.Engine, *Handle, store.Store) {
-	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "due.db"), &bolt.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return openDueOn(t, st)
-}
-
-func openDueOn(t *testing.T, st store.Store) (*engine.Engine, *Handle, store.Store) {
-	t.Helper()
+	st := memory.New()
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
 		t.Fatal(err)
@@ -89,24 +68,15 @@ func advanceChanges(t *testing.T, e *engine.Engine, now time.Time) []change.Chan
 	return changes
 }
 
-// dueItems returns the due items of kind as "date id", in the index's
-// order; for dueExpire, those of dueExpireAt too, unstamped.
 func dueItems(t *testing.T, st store.Store, kind string) []string {
 	t.Helper()
 	var ids []string
 	err := st.View(context.Background(), func(tx store.Tx) error {
 		items, err := due.Next(tx, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), 1000)
 		for _, it := range items {
-			id := it.ID
-			if kind == dueExpire && it.Kind == dueExpireAt {
-				var ok bool
-				if id, ok = due.Unstamp(id); !ok {
-					t.Errorf("item %q of kind %s not stamped", it.ID, it.Kind)
-				}
-			} else if it.Kind != kind {
-				continue
+			if it.Kind == kind {
+				ids = append(ids, it.At.Format(time.DateOnly)+" "+it.ID)
 			}
-			ids = append(ids, it.At.Format(time.DateOnly)+" "+id)
 		}
 		return err
 	})
@@ -260,149 +230,5 @@ func TestExpiryTotals(t *testing.T) {
 	fc, err := h.ExpiryForecast(ctx, "mall", time.Date(2026, 12, 15, 0, 0, 0, 0, sh), 2)
 	if err != nil || len(fc) != 2 || !fc[0].Amount.IsZero() || !fc[1].Amount.Equal(decimal.NewFromInt(2)) {
 		t.Errorf("forecast %+v, %v", fc, err)
-	}
-}
-
-// expiredOf returns the member:amount of each expiry among changes.
-func expiredOf(t *testing.T, changes []change.Change) []string {
-	t.Helper()
-	var out []string
-	for _, c := range changes {
-		if c.Kind == ChangeExpired {
-			var pc Change
-			if err := c.Decode(&pc); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, c.Member+":"+pc.Amount.String())
-		}
-	}
-	return out
-}
-
-// The expiry items of one instant come in the order they were scheduled
-// (m2's, granted first, before m1's, whose ID sorts first), one per
-// member however many lots; once an item has fallen due, a lot of its
-// instant granted later (an order that arrives late) gets an item of its
-// own.
-func TestExpiryItemsStamped(t *testing.T) {
-	e, h, st := openStamped(t)
-	sh := e.Location()
-	nov := time.Date(2026, 11, 3, 10, 0, 0, 0, sh)
-	processOrder(t, e, "a", "m2", "10", nov)
-	processOrder(t, e, "b", "m1", "20", nov.Add(time.Hour))
-	processOrder(t, e, "c", "m2", "30", nov.Add(2*time.Hour))
-	want := []string{"2026-12-31 4.mall.2.m2.", "2026-12-31 4.mall.2.m1."}
-	if got := dueItems(t, st, dueExpire); !slices.Equal(got, want) {
-		t.Fatalf("due items %q, want %q", got, want)
-	}
-	if got := expiredOf(t, advanceChanges(t, e, time.Date(2027, 1, 1, 0, 0, 0, 0, sh))); strings.Join(got, " ") != "m2:10 m2:30 m1:20" {
-		t.Errorf("expired %v, want m2's two lots, then m1's", got)
-	}
-	if got := dueItems(t, st, dueExpire); len(got) != 0 {
-		t.Errorf("due items left %q", got)
-	}
-	// An order of 28 November processed after the expiry (within the
-	// idempotency window): its lot expires at the same instant, already
-	// past, at the next Advance.
-	processOrder(t, e, "d", "m1", "7", time.Date(2026, 11, 28, 10, 0, 0, 0, sh))
-	if got, want := dueItems(t, st, dueExpire), []string{"2026-12-31 4.mall.2.m1."}; !slices.Equal(got, want) {
-		t.Fatalf("due items after the late order %q, want %q", got, want)
-	}
-	// (The feed before the first Advance is pruned by now: the balance
-	// says it.)
-	if _, err := e.Advance(context.Background(), time.Date(2027, 1, 2, 0, 0, 0, 0, sh)); err != nil {
-		t.Fatal(err)
-	}
-	b, err := h.Balance(context.Background(), BalanceQuery{Program: "mall", Member: "m1", At: time.Date(2027, 1, 2, 0, 0, 0, 0, sh)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !b.Main.IsZero() {
-		t.Errorf("m1 keeps %s, want 0: the late order's 7 expired", b.Main)
-	}
-	if got := dueItems(t, st, dueExpire); len(got) != 0 {
-		t.Errorf("due items left %q", got)
-	}
-}
-
-// A store written before stamps holds an unstamped item for a member's
-// instant, and no record: a lot of that instant granted since gets a
-// stamped item too; each lot expires once.
-func TestExpiryItemUnstampedAndStamped(t *testing.T) {
-	ctx := context.Background()
-	e, h, st := openStamped(t)
-	sh := e.Location()
-	nov := time.Date(2026, 11, 3, 10, 0, 0, 0, sh)
-	processOrder(t, e, "a", "m1", "10", nov)
-	exp := time.Date(2026, 12, 31, 16, 0, 0, 0, time.UTC) // 24:00 on 31 Dec in Shanghai
-	// Make m1's item and record what the earlier code left: an unstamped
-	// item, no record.
-	err := st.Update(ctx, func(tx store.Tx) error {
-		if err := due.Cancel(tx, exp, dueExpireAt, due.Stamp(nov, dueID("mall", "m1", ""))); err != nil {
-			return err
-		}
-		var kb [96]byte
-		if err := tx.Delete(bDue, dueKey(kb[:0], "mall", "m1")); err != nil {
-			return err
-		}
-		return due.Schedule(tx, due.Item{At: exp, Kind: dueExpire, ID: dueID("mall", "m1", "")})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	processOrder(t, e, "b", "m1", "20", nov.AddDate(0, 0, 1))
-	var kinds []string
-	err = st.View(ctx, func(tx store.Tx) error {
-		items, err := due.Next(tx, exp, 10)
-		for _, it := range items {
-			kinds = append(kinds, it.Kind)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{dueExpireAt, dueExpire}; !slices.Equal(kinds, want) { // by kind: "points.at" first
-		t.Fatalf("items of kinds %v, want %v", kinds, want)
-	}
-	if got := expiredOf(t, advanceChanges(t, e, time.Date(2027, 1, 1, 0, 0, 0, 0, sh))); strings.Join(got, " ") != "m1:10 m1:20" {
-		t.Errorf("expired %v, want each lot once", got)
-	}
-	b, err := h.Balance(ctx, BalanceQuery{Program: "mall", Member: "m1", At: time.Date(2027, 1, 1, 0, 0, 0, 0, sh)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !b.Main.IsZero() {
-		t.Errorf("m1 keeps %s, want 0", b.Main)
-	}
-}
-
-// A damaged expiry record fails the order that reads it, which changes
-// nothing.
-func TestExpiryRecordDamaged(t *testing.T) {
-	ctx := context.Background()
-	e, h, st := openStamped(t)
-	sh := e.Location()
-	err := st.Update(ctx, func(tx store.Tx) error {
-		var kb [96]byte
-		return tx.Put(bDue, dueKey(kb[:0], "mall", "m1"), []byte{1, 2, 3})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := time.Date(2026, 11, 3, 10, 0, 0, 0, sh)
-	_, err = e.Process(ctx, event.Event{ID: "a", Member: "m1", Type: "order", Time: at, Attrs: event.Attrs{"amount": event.DecString("10")}})
-	if !errors.Is(err, ledger.ErrCorrupt) {
-		t.Fatalf("order over a damaged expiry record: %v, want an error wrapping ledger.ErrCorrupt", err)
-	}
-	b, err := h.Balance(ctx, BalanceQuery{Program: "mall", Member: "m1", At: at})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !b.Total().IsZero() {
-		t.Errorf("m1 holds %s after the failed order, want 0", b.Total())
-	}
-	if got := dueItems(t, st, dueExpire); len(got) != 0 {
-		t.Errorf("due items %q after the failed order", got)
 	}
 }

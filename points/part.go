@@ -11,7 +11,6 @@ import (
 
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/codec"
-	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/record"
@@ -35,19 +34,12 @@ const (
 	// released, so that Lots can say when (the due index is keyed by
 	// time, not by lot).
 	bRelease = "points.release" // program, member, lot → time
-	// bDue holds the expiry of the member's last expiry item of the
-	// program scheduled stamped, until it is performed (see ensureExpiry).
-	bDue = "points.due" // member, program → expiry
 )
 
-// Due kinds of the points part. A member's lots of one program that
-// expire at one instant share an item: dueExpireAt's, stamped
-// (due.Stamp) with the time it was scheduled, or dueExpire's, keyed by the
-// program and member alone (see ensureExpiry).
+// Due kinds of the points part.
 const (
-	dueExpire   = "points.expire"
-	dueExpireAt = "points.at"
-	dueRelease  = "points.release"
+	dueExpire  = "points.expire"
+	dueRelease = "points.release"
 )
 
 // duePayload is the payload of a pending lot's release (and of a one-lot
@@ -147,10 +139,10 @@ func newPart(def Definition, loc *time.Location) *part {
 
 // DueKinds lists the due items the part performs: lot expiries and
 // pending releases.
-func (pt *part) DueKinds() []string { return []string{dueExpire, dueExpireAt, dueRelease} }
+func (pt *part) DueKinds() []string { return []string{dueExpire, dueRelease} }
 
 // MemberBuckets implements engine.MemberKeyed.
-func (pt *part) MemberBuckets() []string { return []string{bCaps, bDue} }
+func (pt *part) MemberBuckets() []string { return []string{bCaps} }
 
 // RewardKinds says the part grants points rewards for the other parts.
 func (pt *part) RewardKinds() []rule.RewardKind { return []rule.RewardKind{rule.RewardPoints} }
@@ -208,7 +200,11 @@ func (pt *part) posted(u *engine.Unit, posted ledger.Posted) (ledger.Posted, err
 			late = append(late, e)
 			continue
 		}
-		if err := pt.ensureExpiry(u, prog, e, l.Expires); err != nil {
+		// One due item per member and expiry instant, whatever the number
+		// of lots: the lots a validity grants in a month (or a day) share
+		// their expiry, so a busy member's grants rewrite one item.
+		var idb [96]byte
+		if err := u.Ensure(l.Expires, dueExpire, appendDueID(idb[:0], prog, e.Account.Member, "")); err != nil {
 			return posted, err
 		}
 	}
@@ -228,44 +224,6 @@ func (pt *part) posted(u *engine.Unit, posted ledger.Posted) (ledger.Posted, err
 		}
 	}
 	return posted, nil
-}
-
-// ensureExpiry makes sure an item expires the lots of e's member and
-// program that expire at at. One item per member and expiry instant,
-// whatever the number of lots: the lots a validity grants in a month (or
-// a day) share their expiry. The item is keyed by member (due.Ensure:
-// written unless it is there), except where due items are stamped
-// (engine.Unit.StampDue): there it is scheduled stamped, so that an
-// instant's items are appended as the day's grants come (keyed by member
-// they were inserted at random: a read and a page of the index each), and
-// the member's record in bDue, next to their lots, holds the expiry of
-// the last one until it is performed: a grant of the same expiry, the
-// usual next one, schedules nothing. A grant of another expiry replaces
-// the record, so a member whose grants alternate between two expiries has
-// more than one item for each, and an item scheduled before stamps is not
-// seen; the items after the first find nothing left to expire.
-func (pt *part) ensureExpiry(u *engine.Unit, prog string, e ledger.Entry, at time.Time) error {
-	var idb [96]byte
-	id := appendDueID(idb[:0], prog, e.Account.Member, "")
-	if !u.StampDue() {
-		return u.Ensure(at, dueExpire, id)
-	}
-	var kb [96]byte
-	k := dueKey(kb[:0], prog, e.Account.Member)
-	if last, err := lastExpiry(u, k); err != nil || last == keys.TimeU64(at) {
-		return err
-	}
-	if err := u.Schedule(at, dueExpireAt, due.Stamp(u.At(), string(id)), nil); err != nil {
-		return err
-	}
-	var v [8]byte
-	binary.BigEndian.PutUint64(v[:], keys.TimeU64(at))
-	return u.Tx().Put(bDue, k, v[:])
-}
-
-// dueKey appends to b the key of a member's record in bDue.
-func dueKey(b []byte, program, member string) []byte {
-	return keys.Builder(b).Str(member).Str(program)
 }
 
 // addExpiring adds amount to the program's total expiring in the month of
@@ -653,26 +611,15 @@ func (pt *part) refund(u *engine.Unit, ev event.Event, rf Refund) error {
 func (pt *part) Due(u *engine.Unit, it engine.Item) error {
 	var d duePayload
 	if len(it.Payload) == 0 {
-		id, ok := it.ID, true
-		if it.Kind == dueExpireAt {
-			id, ok = due.Unstamp(id)
-		}
-		if ok {
-			d, ok = parseDueID(id)
-		}
-		if !ok {
+		var ok bool
+		if d, ok = parseDueID(it.ID); !ok {
 			return fmt.Errorf("points: malformed due item id %q", it.ID)
 		}
 	} else if err := json.Unmarshal(it.Payload, &d); err != nil {
 		return err
 	}
 	switch it.Kind {
-	case dueExpire, dueExpireAt:
-		if it.Kind == dueExpireAt {
-			if err := pt.expired(u, d.Program, d.Member, it.At); err != nil {
-				return err
-			}
-		}
+	case dueExpire:
 		if d.Lot == "" {
 			return pt.expireAt(u, d.Program, d.Member, it.At)
 		}
@@ -697,33 +644,6 @@ func (pt *part) Due(u *engine.Unit, it engine.Item) error {
 		return pt.release(u, d)
 	}
 	return nil
-}
-
-// expired drops the member's record in bDue when it holds at, whose item
-// is being performed: a later grant of that expiry (an order that comes
-// late) schedules one again.
-func (pt *part) expired(u *engine.Unit, program, member string, at time.Time) error {
-	var kb [96]byte
-	k := dueKey(kb[:0], program, member)
-	if last, err := lastExpiry(u, k); err != nil || last != keys.TimeU64(at) {
-		return err
-	}
-	return u.Tx().Delete(bDue, k)
-}
-
-// lastExpiry reads the record in bDue at k: the expiry it holds
-// (keys.TimeU64), 0 when there is none.
-func lastExpiry(u *engine.Unit, k []byte) (uint64, error) {
-	v, err := u.Tx().Get(bDue, k)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return 0, nil
-	case err != nil:
-		return 0, err
-	case len(v) != 8:
-		return 0, fmt.Errorf("%w: an expiry record of %d bytes", ledger.ErrCorrupt, len(v))
-	}
-	return keys.U64(v, 0), nil
 }
 
 // expireAt expires what remains of the member's lots that expire at at,

@@ -2,10 +2,10 @@
 // expiries, level term ends, coupon expiries, freeze deadlines, pending
 // points releases. Items live in the store, keyed by (time, kind, id), so
 // Program.Advance reads exactly what is due, in order, whatever the number
-// of members. The items that every event may schedule (a lot's expiry, a
-// tag window's edge) fall at a few instants each, a day's at one: their
-// IDs are stamped (Stamp), so that they are appended to their instant's
-// items in the order they come.
+// of members. Items that most events move (a tag window's edge) fall at a
+// few instants, a day's at one: on a store with pages their IDs are
+// stamped (Stamp), so that they are appended to their instant's items in
+// the order they come.
 package due
 
 import (

@@ -16,14 +16,13 @@ const stampLen = 6
 
 // Stamp returns id preceded by a stamp of scheduled, the time the item is
 // scheduled at, to the second. Items of one instant and kind are keyed by
-// ID: with a member's ID, a day's expiries or window edges, scheduled as
-// the day's events arrive, land at random among the instant's items, and
-// at a million members each event dirtied a page of the index of its own
-// at the next checkpoint (about 1,400 of 10,500 pages of a checkpoint in
-// BenchmarkScaleProcess64). Stamped, they land after the items scheduled
-// a second or more before them: a checkpoint writes a few pages. The
-// caller keeps scheduled, to cancel the item, and uses its own kind for
-// stamped items, so that Unstamp is only asked of stamped IDs.
+// ID: with a member's ID, a day's window edges, scheduled as the day's
+// events arrive, land at random among the instant's items, and at a
+// million members each event dirtied a page of the index of its own at
+// the next checkpoint. Stamped, they land after the items scheduled a
+// second or more before them: a checkpoint writes a few pages. The caller
+// keeps scheduled, to cancel the item, and uses its own kind for stamped
+// items, so that Unstamp is only asked of stamped IDs.
 func Stamp(scheduled time.Time, id string) string {
 	const off = 1 << 35
 	s := min(max(scheduled.Unix()+off, 0), 1<<36-1)

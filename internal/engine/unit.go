@@ -172,14 +172,14 @@ func (u *Unit) Ensure(at time.Time, kind string, id []byte) error {
 	return due.Ensure(u.tx, buf, at, kind, id)
 }
 
-// StampDue reports whether the parts schedule the due items that most
-// events schedule (a lot's expiry, a tag window's edge) stamped
-// (due.Stamp): on a store that keeps its keys in pages written at
-// checkpoints (store.Colocator: store/bolt), where an item keyed by
-// member among its instant's costs a read and a page written for each
+// StampDue reports whether a part stamps the due items that most events
+// move (a tag window's edge, see due.Stamp): on a store that keeps its
+// keys in pages written at checkpoints (store.Colocator: store/bolt), an
+// item keyed by member among its instant's costs a page written for each
 // event, and a stamped one is appended. Other stores keep them keyed by
-// member, as before stamps: store/memory has no pages, and store/postgres
-// inserts an item unless it is there without a read (store.Ensurer).
+// member: store/memory has no pages, store/postgres no checkpoints. A
+// part may stamp only items whose number does not depend on it (Advance's
+// count is compared when a journal is replayed on another store).
 func (u *Unit) StampDue() bool { return u.e.stamp }
 
 // Unschedule removes a due item (nothing when absent).
