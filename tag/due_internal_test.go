@@ -92,6 +92,15 @@ func windowItems(t *testing.T, st store.Store, loc *time.Location) []string {
 	return out
 }
 
+// wantItems fails the test unless the tag part's due items are want, in
+// that order (see windowItems).
+func wantItems(t *testing.T, st store.Store, loc *time.Location, when string, want ...string) {
+	t.Helper()
+	if got := windowItems(t, st, loc); !slices.Equal(got, want) {
+		t.Fatalf("%s: items %q, want %q", when, got, want)
+	}
+}
+
 // tagsOf returns the member's tags, joined by commas.
 func tagsOf(t *testing.T, h *Handle, member string) string {
 	t.Helper()
@@ -119,23 +128,14 @@ func TestWindowEdgeStamped(t *testing.T) {
 	order(t, e, "b", "m10", day.Add(time.Hour))
 	order(t, e, "c", "m9", day.Add(2*time.Hour)) // same day: the edge stays
 	// 5 January leaves the week at 00:00 on 12 January.
-	want := []string{"2026-01-12 tag.at m9", "2026-01-12 tag.at m10"}
-	if got := windowItems(t, st, sh); !slices.Equal(got, want) {
-		t.Fatalf("items %q, want %q", got, want)
-	}
+	wantItems(t, st, sh, "after the orders of 5 January", "2026-01-12 tag.at m9", "2026-01-12 tag.at m10")
 	// Both fall due at 00:00 on 12 January and schedule their next edge,
 	// stamped with that instant: 5 January leaves the quarter on 5 April.
 	advance(t, e, time.Date(2026, 1, 12, 0, 0, 0, 0, sh))
-	want = []string{"2026-04-05 tag.at m10", "2026-04-05 tag.at m9"}
-	if got := windowItems(t, st, sh); !slices.Equal(got, want) {
-		t.Fatalf("after 12 January: items %q, want %q", got, want)
-	}
+	wantItems(t, st, sh, "after 12 January", "2026-04-05 tag.at m10", "2026-04-05 tag.at m9")
 	// m9's order of 20 January leaves the week on 27 January, before 5 April.
 	order(t, e, "d", "m9", time.Date(2026, 1, 20, 9, 0, 0, 0, sh))
-	want = []string{"2026-01-27 tag.at m9", "2026-04-05 tag.at m10"}
-	if got := windowItems(t, st, sh); !slices.Equal(got, want) {
-		t.Fatalf("after m9's order of 20 January: items %q, want %q", got, want)
-	}
+	wantItems(t, st, sh, "after m9's order of 20 January", "2026-01-27 tag.at m9", "2026-04-05 tag.at m10")
 	advance(t, e, time.Date(2026, 4, 5, 0, 0, 0, 0, sh))
 	if got := tagsOf(t, h, "m9"); got != "recent" {
 		t.Errorf("m9's tags on 5 April: %q, want recent (20 January is in the quarter)", got)
@@ -144,9 +144,7 @@ func TestWindowEdgeStamped(t *testing.T) {
 		t.Errorf("m10's tags on 5 April: %q, want none", got)
 	}
 	// m9's 20 January leaves the quarter on 20 April; m10 has no order left.
-	if got, want := windowItems(t, st, sh), []string{"2026-04-20 tag.at m9"}; !slices.Equal(got, want) {
-		t.Errorf("items after 5 April: %q, want %q", got, want)
-	}
+	wantItems(t, st, sh, "after 5 April", "2026-04-20 tag.at m9")
 }
 
 // A store written before stamps holds an edge record of the time alone and
@@ -187,15 +185,9 @@ func TestWindowEdgeUnstamped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"2026-04-05 tag.window m1", "2026-04-05 tag.window m2"}
-	if got := windowItems(t, st, sh); !slices.Equal(got, want) {
-		t.Fatalf("items %q, want %q", got, want)
-	}
+	wantItems(t, st, sh, "with the records rewritten", "2026-04-05 tag.window m1", "2026-04-05 tag.window m2")
 	order(t, e, "c", "m1", time.Date(2026, 1, 20, 9, 0, 0, 0, sh))
-	want = []string{"2026-01-27 tag.at m1", "2026-04-05 tag.window m2"}
-	if got := windowItems(t, st, sh); !slices.Equal(got, want) {
-		t.Fatalf("after m1's order: items %q, want %q", got, want)
-	}
+	wantItems(t, st, sh, "after m1's order", "2026-01-27 tag.at m1", "2026-04-05 tag.window m2")
 	advance(t, e, edgeAt)
 	if got := tagsOf(t, h, "m1"); got != "recent" {
 		t.Errorf("m1's tags on 5 April: %q, want recent", got)
@@ -203,9 +195,7 @@ func TestWindowEdgeUnstamped(t *testing.T) {
 	if got := tagsOf(t, h, "m2"); got != "" {
 		t.Errorf("m2's tags after its unstamped edge: %q, want none", got)
 	}
-	if got, want := windowItems(t, st, sh), []string{"2026-04-20 tag.at m1"}; !slices.Equal(got, want) {
-		t.Errorf("items after 5 April: %q, want %q", got, want)
-	}
+	wantItems(t, st, sh, "after 5 April", "2026-04-20 tag.at m1")
 }
 
 // On store/memory the edges are keyed by member: the item moves with the
@@ -215,21 +205,13 @@ func TestWindowEdgeByMember(t *testing.T) {
 	sh := e.Location()
 	order(t, e, "a", "m9", time.Date(2026, 1, 5, 9, 0, 0, 0, sh))
 	order(t, e, "b", "m10", time.Date(2026, 1, 5, 10, 0, 0, 0, sh))
-	want := []string{"2026-01-12 tag.window m10", "2026-01-12 tag.window m9"}
-	if got := windowItems(t, st, sh); !slices.Equal(got, want) {
-		t.Fatalf("items %q, want %q", got, want)
-	}
+	wantItems(t, st, sh, "after the orders of 5 January", "2026-01-12 tag.window m10", "2026-01-12 tag.window m9")
 	advance(t, e, time.Date(2026, 1, 12, 0, 0, 0, 0, sh))
 	order(t, e, "c", "m9", time.Date(2026, 1, 20, 9, 0, 0, 0, sh))
-	want = []string{"2026-01-27 tag.window m9", "2026-04-05 tag.window m10"}
-	if got := windowItems(t, st, sh); !slices.Equal(got, want) {
-		t.Fatalf("after m9's order of 20 January: items %q, want %q", got, want)
-	}
+	wantItems(t, st, sh, "after m9's order of 20 January", "2026-01-27 tag.window m9", "2026-04-05 tag.window m10")
 	advance(t, e, time.Date(2026, 4, 5, 0, 0, 0, 0, sh))
 	if got := tagsOf(t, h, "m9") + "|" + tagsOf(t, h, "m10"); got != "recent|" {
 		t.Errorf("tags of m9|m10 on 5 April: %q, want recent|", got)
 	}
-	if got, want := windowItems(t, st, sh), []string{"2026-04-20 tag.window m9"}; !slices.Equal(got, want) {
-		t.Errorf("items after 5 April: %q, want %q", got, want)
-	}
+	wantItems(t, st, sh, "after 5 April", "2026-04-20 tag.window m9")
 }
