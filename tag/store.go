@@ -1,7 +1,6 @@
 package tag
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -348,9 +347,7 @@ func saveEdge(tx store.Tx, member string, e edge) error {
 	if e.At.IsZero() {
 		return tx.Delete(bEdge, []byte(member))
 	}
-	var v [17]byte
-	v[0] = edgeV1
-	binary.BigEndian.PutUint64(v[1:], keys.TimeU64(e.At))
-	binary.BigEndian.PutUint64(v[9:], keys.TimeU64(e.Scheduled))
-	return tx.Put(bEdge, []byte(member), v[:])
+	v := keys.Builder(make([]byte, 0, 17))
+	v = append(v, edgeV1).Time(e.At).Time(e.Scheduled)
+	return tx.Put(bEdge, []byte(member), v)
 }
