@@ -56,7 +56,6 @@ func reportOps(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 }
 
-// parallelism64 makes RunParallel use (about) 64 goroutines.
 // parallelism64 runs b's RunParallel on at least 64 goroutines and
 // returns how many.
 func parallelism64(b *testing.B) int {
