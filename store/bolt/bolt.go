@@ -1376,6 +1376,7 @@ func (d *DB) prepare(b *batch) {
 		g.writers = make(map[string]*tree)
 	}
 	b.trees = make([]bucketTree, len(p.all))
+	big := -1 // the bucket with the most writes
 	for i, be := range p.all {
 		w := g.writers[be.bucket]
 		if w == nil {
@@ -1389,12 +1390,50 @@ func (d *DB) prepare(b *batch) {
 			}
 			g.writers[be.bucket] = w
 		}
-		for _, e := range be.es {
-			_, old := w.PutMarked(e.key, e.value, e.del)
-			b.sizeDelta += putSize(e, old)
+		b.trees[i] = bucketTree{be.bucket, w}
+		if big < 0 || len(be.es) > len(p.all[big].es) {
+			big = i
 		}
-		b.trees[i] = bucketTree{be.bucket, w.Clone()}
 	}
+	// The trees are independent: the bucket with the most writes (the
+	// colocated one, at a million members) goes into its tree on a
+	// goroutine of its own while this one does the others. While the log
+	// is synced the writer often has nothing to run (most callers wait
+	// for this batch's answer), so a core is free for it, and the writer
+	// waits for the prepare before it closes its next batch. At a million
+	// members, six alternated pairs of Process with 64 callers: 5% more
+	// events/s in all (higher in 4 pairs), p99 lower in 4.
+	var bigDelta int64
+	var wg sync.WaitGroup
+	if big >= 0 && len(p.all) > 1 && len(p.all[big].es) >= prepareSplit {
+		wg.Go(func() { bigDelta = putAll(&b.trees[big], p.all[big].es) })
+	} else {
+		big = -1
+	}
+	for i := range p.all {
+		if i != big {
+			b.sizeDelta += putAll(&b.trees[i], p.all[i].es)
+		}
+	}
+	wg.Wait()
+	b.sizeDelta += bigDelta
+}
+
+// prepareSplit is the fewest writes to one bucket that prepare puts into
+// its tree on a goroutine of its own.
+const prepareSplit = 64
+
+// putAll puts es into bt's writer tree and replaces it with a clone,
+// returning what the entries add to the memory estimate.
+func putAll(bt *bucketTree, es []*entry) int64 {
+	var delta int64
+	w := bt.t
+	for _, e := range es {
+		_, old := w.PutMarked(e.key, e.value, e.del)
+		delta += putSize(e, old)
+	}
+	bt.t = w.Clone()
+	return delta
 }
 
 // prepScratch holds prepare's slices between batches.
