@@ -1399,12 +1399,14 @@ func (d *DB) prepare(b *batch) {
 	}
 	// The trees are independent: the bucket with the most writes (the
 	// colocated one, at a million members) goes into its tree on a
-	// goroutine of its own while this one does the others. While the log
-	// is synced the writer often has nothing to run (most callers wait
-	// for this batch's answer), so a core is free for it, and the writer
-	// waits for the prepare before it closes its next batch. At a million
+	// goroutine of its own while this one does the others: the writer
+	// often waits for requests (most callers wait for an answer), its
+	// core then free, and it waits for the prepare before it closes its
+	// next batch. At a million
 	// members, nine alternated pairs of Process with 64 callers: 5% more
-	// events/s in all (higher in 6 pairs), p99 lower in 7.
+	// events/s in all (higher in 6 pairs), p99 lower in 7; at a thousand,
+	// ProcessBatch of 1,000 events 87,129-89,754 events/s against
+	// 67,613-80,828 in three pairs.
 	var bigDelta int64
 	var wg sync.WaitGroup
 	if big >= 0 && len(p.all) > 1 && len(p.all[big].es) >= prepareSplit {
@@ -1422,7 +1424,8 @@ func (d *DB) prepare(b *batch) {
 }
 
 // prepareSplit is the fewest writes to one bucket that prepare puts into
-// its tree on a goroutine of its own.
+// its tree on a goroutine of its own: a batch of a few events is not
+// worth starting one for.
 const prepareSplit = 64
 
 // putAll puts es into bt's writer tree and replaces it with a clone,
