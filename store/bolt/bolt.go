@@ -1402,14 +1402,13 @@ func (d *DB) prepare(b *batch) {
 	// goroutine of its own while this one does the others: the writer
 	// often waits for requests (most callers wait for an answer), its
 	// core then free, and it waits for the prepare before it closes its
-	// next batch. At a million
-	// members, nine alternated pairs of Process with 64 callers: 5% more
-	// events/s in all (higher in 6 pairs), p99 lower in 7; at a thousand,
-	// ProcessBatch of 1,000 events 87,129-89,754 events/s against
-	// 67,613-80,828 in three pairs.
+	// next batch. At a million members, nine alternated pairs of Process
+	// with 64 callers: 5% more events/s in all (higher in 6 pairs), p99
+	// lower in 7; at a thousand, ProcessBatch of 1,000 events
+	// 87,129-89,754 events/s against 67,613-80,828 in three pairs.
 	var bigDelta int64
 	var wg sync.WaitGroup
-	if big >= 0 && len(p.all) > 1 && len(p.all[big].es) >= prepareSplit {
+	if len(p.all) > 1 && len(p.all[big].es) >= prepareSplit {
 		wg.Go(func() { bigDelta = putAll(&b.trees[big], p.all[big].es) })
 	} else {
 		big = -1
