@@ -485,6 +485,7 @@ type DB struct {
 	ovMu     sync.Mutex
 	active   *gen                     // receives logged batches
 	old      *gen                     // being checkpointed (or failed to); nil when none
+	held     *held                    // the writes checkpoints held back (see Held writes); nil when none
 	baseTxid uint64                   // bbolt's last transaction id, as of the last finished checkpoint
 	snap     atomic.Pointer[snapshot] // the last snapshot; nil after a change
 	// installing is closed once the trees of the batch answered last are
@@ -496,6 +497,7 @@ type DB struct {
 	spare       *buffer // a buffer to reuse, or nil
 	seq         uint64  // the last batch handed to the committer, or checkpointed at Open
 	ckptRunning bool
+	closing     bool // the writer is shutting down: checkpoints hold nothing back
 	ckptErr     error     // the last checkpoint's error
 	retryAt     time.Time // when a failed checkpoint is tried again
 	ckptDone    chan ckptResult
@@ -583,6 +585,7 @@ type ckptResult struct {
 	g    *gen
 	txid uint64
 	lay  *layout // the file's layout after it
+	held *held   // the writes held back after it (see Held writes)
 	err  error
 }
 
@@ -716,6 +719,7 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 		fresh   bool
 		migrate bool    // the file has records without checksums
 		lay     *layout // the file's colocated buckets
+		h       *held   // the writes the file holds back (see Held writes)
 	)
 	err := guard("read meta", "", func() error {
 		rtx, err := d.db.Begin(false)
@@ -740,7 +744,10 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 				return err
 			}
 		}
-		lay, err = readLayout(rtx)
+		if lay, err = readLayout(rtx); err != nil {
+			return err
+		}
+		h, err = readHeld(rtx)
 		return err
 	})
 	if err != nil {
@@ -785,7 +792,9 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 			return fmt.Errorf("keep the log: %w", err)
 		}
 	case last > m.seq || !fresh:
-		if _, lay, err = checkpoint(d.db, g, d.nested, nil, d.ckptPart, d.packMax, nil); err != nil {
+		// Held writes are put into their buckets too: the file may have
+		// been written by another program since they were held.
+		if _, lay, h, err = checkpoint(d.db, g, h, 0, d.nested, nil, d.ckptPart, d.packMax, nil); err != nil {
 			return fmt.Errorf("checkpoint the log: %w", err)
 		}
 		fallthrough
@@ -804,10 +813,11 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 	d.seq, d.ckptSeq = last, last
 	d.lay = lay
 	d.active = newGen(last, lay)
+	d.held = h
 	if g != nil {
 		d.old, d.ckptSeq = g, m.seq
-		d.noteSize()
 	}
+	d.noteSize()
 	return nil
 }
 
@@ -933,7 +943,7 @@ func (d *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 		_ = btx.Rollback()
 	}
 	defer btx.Rollback() //nolint:errcheck // read-only: nothing to lose
-	t := &tx{btx: btx, mapped: d.mappedSpan(btx), active: s.active, activeLay: s.activeLay, nested: d.nested, cat: &d.cat}
+	t := &tx{btx: btx, mapped: d.mappedSpan(btx), active: s.active, activeLay: s.activeLay, held: s.held, nested: d.nested, cat: &d.cat}
 	if s.old != nil {
 		t.old, t.oldLay = s.old.trees, s.old.lay
 	}
@@ -967,7 +977,7 @@ func (d *DB) snapshot() *snapshot {
 	if s := d.snap.Load(); s != nil {
 		return s // made while this View waited
 	}
-	s := &snapshot{active: d.active.trees, activeLay: d.active.lay, old: d.old, baseTxid: d.baseTxid}
+	s := &snapshot{active: d.active.trees, activeLay: d.active.lay, old: d.old, held: d.held, baseTxid: d.baseTxid}
 	d.snap.Store(s)
 	return s
 }
@@ -1125,6 +1135,7 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 	if d.old != nil {
 		old, oldLay = d.old.trees, d.old.lay
 	}
+	held := d.held
 	d.ovMu.Lock() // the committer may be swapping pending's trees in
 	active, activeLay := d.active.trees, d.active.lay
 	d.ovMu.Unlock()
@@ -1150,7 +1161,7 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 			// The undo log is needed only when the buffer holds writes
 			// of earlier functions to protect.
 			buf.track = len(ok) > 0
-			t := &tx{btx: rtx, mapped: sp, buf: buf, under: lay, active: active, old: old, activeLay: activeLay, oldLay: oldLay,
+			t := &tx{btx: rtx, mapped: sp, buf: buf, under: lay, active: active, old: old, activeLay: activeLay, oldLay: oldLay, held: held,
 				nested: d.nested, refs: rs, cat: &d.cat}
 			if err := call(r.fn, t); err != nil {
 				if buf.track {
@@ -1505,6 +1516,7 @@ func (d *DB) noteSize() {
 	if d.old != nil {
 		n += d.old.size
 	}
+	n += d.held.heldSize()
 	d.overlaySize.Store(n)
 	if n > d.peakOverlay.Load() {
 		d.peakOverlay.Store(n)
@@ -1548,14 +1560,18 @@ func (d *DB) freeze() {
 // startCheckpoint starts the checkpoint of d.old on its own goroutine; its
 // result arrives on d.ckptDone.
 func (d *DB) startCheckpoint() {
-	g := d.old
+	g, h := d.old, d.held
+	holdMax := d.ckptSize
+	if d.closing {
+		holdMax = 0 // a file at rest holds nothing back
+	}
 	d.ckptRunning = true
 	go func() {
 		if d.ckptHook != nil {
 			d.ckptHook("begin")
 		}
 		want := d.colocWanted()
-		txid, lay, err := checkpoint(d.db, g, d.nested, want, d.ckptPart, d.packMax, d.partDone)
+		txid, lay, next, err := checkpoint(d.db, g, h, holdMax, d.nested, want, d.ckptPart, d.packMax, d.partDone)
 		if err == nil {
 			d.colocTook(want)
 			g.doneTxid.Store(txid)
@@ -1567,7 +1583,7 @@ func (d *DB) startCheckpoint() {
 			// replay skips.
 			d.log.recycle(g.segments)
 		}
-		d.ckptDone <- ckptResult{g: g, txid: txid, lay: lay, err: err}
+		d.ckptDone <- ckptResult{g: g, txid: txid, lay: lay, held: next, err: err}
 	}()
 }
 
@@ -1590,7 +1606,7 @@ func (d *DB) checkpointed(res ckptResult) {
 	d.checkpoints.Add(1)
 	d.answerWaiters(nil)
 	d.ovMu.Lock()
-	d.old = nil
+	d.old, d.held = nil, res.held
 	d.baseTxid = res.txid
 	d.snap.Store(nil)
 	d.ovMu.Unlock()
@@ -1611,7 +1627,7 @@ func (d *DB) slowDown() {
 	if d.old == nil || !d.ckptRunning {
 		return
 	}
-	size, soft := d.old.size+d.active.size, d.maxOverlay/2
+	size, soft := d.old.size+d.active.size+d.held.heldSize(), d.maxOverlay/2
 	if size <= soft || size >= d.maxOverlay {
 		return
 	}
@@ -1636,7 +1652,7 @@ func (d *DB) slowDown() {
 func (d *DB) waitRoom() error {
 	d.slowDown()
 	retried := false
-	for d.old != nil && d.old.size+d.active.size >= d.maxOverlay {
+	for d.old != nil && d.old.size+d.active.size+d.held.heldSize() >= d.maxOverlay {
 		if !d.ckptRunning {
 			if retried {
 				return fmt.Errorf("checkpoint: %w", d.ckptErr)
@@ -1657,9 +1673,10 @@ func (d *DB) shutdown() error {
 	if d.ckptRunning {
 		d.checkpointed(<-d.ckptDone)
 	}
+	d.closing = true
 	for range 2 {
 		if d.old == nil {
-			if len(d.active.trees) == 0 {
+			if len(d.active.trees) == 0 && d.held == nil {
 				break
 			}
 			d.freeze()

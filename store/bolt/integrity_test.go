@@ -101,8 +101,8 @@ func TestRecordFormat(t *testing.T) {
 	if got, want := rawValue(t, path, "b", "e"), sealed("b", "e", ""); !bytes.Equal(got, want) {
 		t.Errorf("record b/e (empty value) in the file = %x; want %x", got, want)
 	}
-	if got, want := rawValue(t, path, "\x00store/bolt", "format"), sealed("\x00store/bolt", "format", "\x00\x00\x00\x04"); !bytes.Equal(got, want) {
-		t.Errorf("format record = %x; want %x (format 4)", got, want)
+	if got, want := rawValue(t, path, "\x00store/bolt", "format"), sealed("\x00store/bolt", "format", "\x00\x00\x00\x05"); !bytes.Equal(got, want) {
+		t.Errorf("format record = %x; want %x (format 5)", got, want)
 	}
 }
 
@@ -223,8 +223,8 @@ func TestMigrateFormat1(t *testing.T) {
 	})
 	opts, logged := logOptions()
 	db := openDB(t, path, opts)
-	if !strings.Contains(logged.String(), "from_format=1 to_format=4 records=3000") {
-		t.Errorf("log %q; want the migration of 3000 records from format 1 to 4", logged)
+	if !strings.Contains(logged.String(), "from_format=1 to_format=5 records=3000") {
+		t.Errorf("log %q; want the migration of 3000 records from format 1 to 5", logged)
 	}
 	want := map[string]string{}
 	for i := range 3000 {
@@ -281,12 +281,12 @@ func TestLaterFormatRefused(t *testing.T) {
 		if err := m.Put([]byte("checkpoint"), sealed("\x00store/bolt", "checkpoint", string(v))); err != nil {
 			return err
 		}
-		return m.Put([]byte("format"), sealed("\x00store/bolt", "format", "\x00\x00\x00\x05"))
+		return m.Put([]byte("format"), sealed("\x00store/bolt", "format", "\x00\x00\x00\x06"))
 	})
 	before := readFiles(t, filepath.Dir(path))
 	_, err := bolt.Open(path, &bolt.Options{NoSync: true})
-	if !errors.Is(err, bolt.ErrFormat) || !strings.Contains(err.Error(), "format 5") || !strings.Contains(err.Error(), "formats 1 to 4") {
-		t.Errorf("Open = %v; want an error wrapping ErrFormat naming format 5 and formats 1 to 4", err)
+	if !errors.Is(err, bolt.ErrFormat) || !strings.Contains(err.Error(), "format 6") || !strings.Contains(err.Error(), "formats 1 to 5") {
+		t.Errorf("Open = %v; want an error wrapping ErrFormat naming format 6 and formats 1 to 5", err)
 	}
 	if diff := diffFiles(before, readFiles(t, filepath.Dir(path))); diff != "" {
 		t.Errorf("the refused Open changed files: %s", diff)

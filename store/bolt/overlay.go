@@ -97,6 +97,7 @@ type snapshot struct {
 	active    map[string]*tree
 	activeLay *layout // the active generation's layout (see gen.lay)
 	old       *gen    // nil when no checkpoint was running
+	held      *held   // the writes checkpoints held back, below old; nil when none
 	// baseTxid is the id of bbolt's last transaction when the snapshot was
 	// made with no checkpoint running: what a read transaction must see.
 	baseTxid uint64
@@ -176,7 +177,7 @@ func readMeta(btx *bbolt.Tx) (m meta, ok bool, err error) {
 		if !good || len(v) != 4 {
 			return m, false, badSum("read meta", metaBucket, metaFormat)
 		}
-		if m.format = binary.BigEndian.Uint32(v); m.format != formatVersion && m.format != formatColocated && m.format != formatChecksums {
+		if m.format = binary.BigEndian.Uint32(v); m.format != formatVersion && m.format != formatPacked && m.format != formatColocated && m.format != formatChecksums {
 			return m, false, fmt.Errorf("%w: the file is of format %d; this version reads formats %d to %d",
 				ErrFormat, m.format, formatUnversioned, formatVersion)
 		}
@@ -344,13 +345,17 @@ func findNested(btx *bbolt.Tx) (map[string]map[string]bool, error) {
 // error wrapping ErrCorrupt, the transaction rolled back (the parts
 // committed before stay: they are writes g holds anyway).
 // onPart, when not nil, is called after each part but the last commits.
-func checkpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string, part, packMax int, onPart func()) (txid uint64, lay *layout, err error) {
+//
+// h is the writes held back by the checkpoints before (see Held writes),
+// holdMax their bound (0: hold nothing, put h into its buckets); the
+// returned held writes are those after this checkpoint.
+func checkpoint(db *bbolt.DB, g *gen, h *held, holdMax int64, nested map[string]map[string]bool, want []string, part, packMax int, onPart func()) (txid uint64, lay *layout, next *held, err error) {
 	err = guard("write", "", func() error {
 		var werr error
-		txid, lay, werr = writeCheckpoint(db, g, nested, want, part, packMax, onPart)
+		txid, lay, next, werr = writeCheckpoint(db, g, h, holdMax, nested, want, part, packMax, onPart)
 		return werr
 	})
-	return txid, lay, err
+	return txid, lay, next, err
 }
 
 // ckptTx is the bbolt transaction a checkpoint writes in, renewed after
@@ -461,49 +466,68 @@ func (c *ckptTx) commit(seq uint64) (uint64, error) {
 }
 
 // writeCheckpoint is checkpoint, unguarded.
-func writeCheckpoint(db *bbolt.DB, g *gen, nested map[string]map[string]bool, want []string, part, packMax int, onPart func()) (uint64, *layout, error) {
+func writeCheckpoint(db *bbolt.DB, g *gen, h *held, holdMax int64, nested map[string]map[string]bool, want []string, part, packMax int, onPart func()) (uint64, *layout, *held, error) {
 	btx, err := db.Begin(true)
 	if err != nil {
-		return 0, nil, fmt.Errorf("begin: %w", err)
+		return 0, nil, nil, fmt.Errorf("begin: %w", err)
 	}
 	c := &ckptTx{db: db, btx: btx, nested: nested, part: part, packMax: packMax, onPart: onPart}
 	defer func() { _ = c.btx.Rollback() }() // after Commit, a no-op
 	m, _, err := readMeta(btx)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	c.prevSeq = m.seq
 	before, err := readLayout(btx)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
+	}
+	if len(want) > 0 && h != nil {
+		// A bucket moved into colocBucket takes its records from the
+		// file: its held writes must be there first.
+		holdMax = 0
+	}
+	if holdMax <= 0 {
+		c.lay = before
+		if h, err = c.hold(h, g, nil, 0); err != nil {
+			return 0, nil, nil, err
+		}
 	}
 	// Moving buckets into colocBucket is one transaction, whatever part
 	// says: a bucket half moved would read as half empty.
 	if err := extendLayout(c, before, want, g, nested); err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	c.laid = c.lay == before
-	var colocs []string
+	var colocs, holds []string
 	for _, name := range slices.Sorted(maps.Keys(g.trees)) {
 		t := g.trees[name]
 		if _, ok := c.lay.tag(name); ok || name == colocBucket {
 			colocs = append(colocs, name)
 			continue
 		}
-		if err := c.writeTree(name, t); err != nil {
-			return 0, nil, err
+		if holdMax > 0 && c.holds(h, name, t) {
+			holds = append(holds, name)
+			continue
 		}
+		if err := c.writeTree(name, t); err != nil {
+			return 0, nil, nil, err
+		}
+	}
+	next, err := c.hold(h, g, holds, holdMax)
+	if err != nil {
+		return 0, nil, nil, err
 	}
 	if len(colocs) > 0 {
 		if err := writeColocated(c, g, colocs); err != nil {
-			return 0, nil, err
+			return 0, nil, nil, err
 		}
 	}
 	txid, err := c.commit(g.top)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
-	return txid, c.lay, nil
+	return txid, c.lay, next, nil
 }
 
 // writeTree writes t, the tree of bucket name, not colocated.

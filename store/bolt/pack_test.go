@@ -166,7 +166,8 @@ func TestPackGrowsAndShrinks(t *testing.T) {
 
 // TestFormat3FilePacked opens a file of format 3, whose colocated records
 // are one by one: it reads them as they are, packs the groups a checkpoint
-// writes, leaves the others, and the file becomes format 4.
+// writes, leaves the others, and the file becomes format 5 (a file of
+// format 4 with no held writes).
 func TestFormat3FilePacked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	db, err := bolt.OpenPackMax(path, &bolt.Options{NoSync: true}, -1)
@@ -225,8 +226,8 @@ func TestFormat3FilePacked(t *testing.T) {
 	if packed, single := packState(t, path, "m2", keys[3:]); packed || !slices.Equal(single, keys[3:]) {
 		t.Errorf("m2, not written: packed %v, one by one %q; want one by one", packed, single)
 	}
-	if got, want := rawValue(t, path, "\x00store/bolt", "format"), sealed("\x00store/bolt", "format", "\x00\x00\x00\x04"); string(got) != string(want) {
-		t.Errorf("format record = %x; want %x (format 4)", got, want)
+	if got, want := rawValue(t, path, "\x00store/bolt", "format"), sealed("\x00store/bolt", "format", "\x00\x00\x00\x05"); string(got) != string(want) {
+		t.Errorf("format record = %x; want %x (format 5)", got, want)
 	}
 	db = openDB(t, path, &bolt.Options{NoSync: true})
 	if got := readBucket(t, db, "a"); !maps.Equal(got, want) {

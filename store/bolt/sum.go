@@ -28,11 +28,14 @@ const sumSize = 4
 // program, to formatVersion in one transaction. Format 3 added colocated
 // buckets (coloc.go): a file of format 2 is one of format 3 with none.
 // Format 4 added member packs (pack.go): a file of format 3 is one of
-// format 4 with none. Files of formats 2 and 3 are therefore read as they
-// are and written as format 4.
+// format 4 with none. Format 5 added held writes (held.go): a file of
+// format 4 is one of format 5 with none. Files of formats 2 to 4 are
+// therefore read as they are and written as format 5.
 const (
 	// formatVersion is the format this package writes.
-	formatVersion = 4
+	formatVersion = 5
+	// formatPacked is format 4, the first with member packs.
+	formatPacked = 4
 	// formatColocated is format 3, the first with colocated buckets.
 	formatColocated = 3
 	// formatChecksums is format 2, the first with checksums.

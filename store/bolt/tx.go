@@ -305,6 +305,7 @@ type tx struct {
 	under  *layer
 	active map[string]*tree
 	old    map[string]*tree
+	held   *held // below old, above bbolt (see Held writes)
 	// activeLay and oldLay are the generations' layouts (see gen.lay).
 	activeLay, oldLay *layout
 	nested            map[string]map[string]bool // see DB.nested
@@ -333,6 +334,7 @@ type bucketRefs struct {
 	buf         *bucketBuf // in the batch's buffer; nil until written
 	under       *bucketBuf // in the buffer of the batch being committed, or nil
 	active, old *tree      // nil when the generation has none
+	held        *tree      // the bucket's held writes (see Held writes), or nil
 	// atag and otag are the bucket's tag when active or old is the tree
 	// of the generation's colocated buckets, keyed by physical keys (see
 	// gen.lay); 0 otherwise.
@@ -520,6 +522,7 @@ func (t *tx) bucket(name string) *bucketRefs {
 		r = &bucketRefs{name: name, sum: bucketSum(name)}
 		r.active, r.atag = overlayTree(t.active, t.activeLay, name)
 		r.old, r.otag = overlayTree(t.old, t.oldLay, name)
+		r.held = t.held.tree(name)
 		if t.buf != nil {
 			r.buf = t.buf.buckets[name]
 		}
@@ -911,6 +914,9 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 	if !ok {
 		v, del, ok = t.find(r.old, r.otag, key)
 	}
+	if !ok {
+		v, del, ok = t.find(r.held, 0, key)
+	}
 	if ok {
 		if del {
 			return nil, errNotFound
@@ -989,7 +995,7 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 		}
 	}()
 
-	var arr [5]source // the levels: kept on the stack
+	var arr [6]source // the levels: kept on the stack
 	srcs := arr[:0]
 	if t.buf != nil {
 		if b := t.buf.buckets[bucket]; b != nil && len(b.entries) > 0 {
@@ -1002,10 +1008,10 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 		}
 	}
 	r := t.bucket(bucket)
-	for _, lv := range [2]struct {
+	for _, lv := range [3]struct {
 		tr  *tree
 		tag uint16
-	}{{r.active, r.atag}, {r.old, r.otag}} {
+	}{{r.active, r.atag}, {r.old, r.otag}, {r.held, 0}} {
 		switch {
 		case lv.tr == nil || lv.tr.Len() == 0:
 		case lv.tag != 0:

@@ -342,21 +342,28 @@ func encodeRecord(dst []byte, seq uint64, buf *buffer) []byte {
 		dst = append(dst, name...)
 		dst = binary.AppendUvarint(dst, uint64(len(b.entries)))
 		for _, e := range b.order {
-			if e.del {
-				dst = append(dst, 1)
-			} else {
-				dst = append(dst, 0)
-			}
-			dst = binary.AppendUvarint(dst, uint64(len(e.key)))
-			dst = append(dst, e.key...)
-			if !e.del {
-				dst = binary.AppendUvarint(dst, uint64(len(e.value)))
-				dst = append(dst, e.value...)
-			}
+			dst = appendWrite(dst, e.key, e.value, e.del)
 		}
 	}
 	binary.LittleEndian.PutUint64(dst[body-recHeader:], uint64(len(dst)-body))
 	binary.LittleEndian.PutUint32(dst[body-4:], crc32.Checksum(dst[body:], castagnoli))
+	return dst
+}
+
+// appendWrite appends one write of a record to dst: a put of value, or a
+// delete when del is set.
+func appendWrite(dst, key, value []byte, del bool) []byte {
+	if del {
+		dst = append(dst, 1)
+	} else {
+		dst = append(dst, 0)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(key)))
+	dst = append(dst, key...)
+	if !del {
+		dst = binary.AppendUvarint(dst, uint64(len(value)))
+		dst = append(dst, value...)
+	}
 	return dst
 }
 

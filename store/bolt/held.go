@@ -1,0 +1,237 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"maps"
+	"slices"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/memberkit/membership/internal/cowtree"
+)
+
+// Held writes (file format 5).
+//
+// A bucket keyed by something other than the member, with small records
+// written at random places (the members of each tag, due items), dirties
+// a page of the file for nearly every write: at a million members a
+// checkpoint of tag.index and due wrote 0.46 pages an event, each a node of
+// a hundred and more small keys that bbolt reads into memory, grows and
+// writes again. A checkpoint therefore holds such writes back: instead of
+// putting them into their buckets, it appends them, as one record in the
+// layout of the log's (see encodeRecord), to the reserved bucket under
+// heldPrefix and the seq of its last batch, a few pages written in order;
+// and they stay in memory, in the DB's held trees, which reads look in
+// after the generations and before bbolt. Once the held writes reach their
+// bound (a checkpoint's size), a checkpoint puts them all into their
+// buckets, each page then taking the writes of several checkpoints, and
+// deletes the records, in its transaction. Open loads the records back;
+// Close puts them into their buckets, so a file at rest has none.
+//
+// A bucket's writes are held when it exists in the file, holds no nested
+// bucket, and the writes are not all after its last key (appended, they
+// fill pages in order anyway) and average at most heldEntryMax bytes; once a
+// bucket has held writes, all its writes are, until they are put, so that
+// the held trees never hide a later write to the bucket. Colocated buckets
+// are never held (their pages are the members'), and a checkpoint that
+// colocates buckets puts every held write first.
+
+// heldPrefix begins the keys of held records in metaBucket, followed by
+// the seq of the last batch of the checkpoint that wrote it (8 bytes,
+// big-endian), so that they are read in the order they were written.
+var heldPrefix = []byte("held\x00")
+
+// heldEntryMax is the most bytes a bucket's writes average (key and
+// value) for a checkpoint to hold them: index records (a tag and a
+// member, a due item) are 20 to 40 bytes, and a record larger than that
+// fills its page's room with fewer writes anyway.
+const heldEntryMax = 64
+
+// held is the writes checkpoints held back, a tree per bucket, in memory
+// (see Held writes). It is never changed once made: a checkpoint makes the
+// next one.
+type held struct {
+	trees map[string]*tree
+	size  int64 // memory estimate, as gen.size
+}
+
+// tree returns the held tree of bucket, or nil; h may be nil.
+func (h *held) tree(bucket string) *tree {
+	if h == nil {
+		return nil
+	}
+	return h.trees[bucket]
+}
+
+// heldSize returns h's memory estimate; h may be nil.
+func (h *held) heldSize() int64 {
+	if h == nil {
+		return 0
+	}
+	return h.size
+}
+
+// holds reports whether the checkpoint holds back t, the writes of bucket
+// name, given h, the writes held before it.
+func (c *ckptTx) holds(h *held, name string, t *tree) bool {
+	if h.tree(name) != nil {
+		return true
+	}
+	if c.nested[name] != nil || t.Len() == 0 {
+		return false
+	}
+	b := c.btx.Bucket([]byte(name))
+	if b == nil || appendOnly(b, t) {
+		return false
+	}
+	bytes := 0
+	t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool {
+		bytes += it.Size()
+		return true
+	})
+	return bytes <= heldEntryMax*t.Len()
+}
+
+// hold takes g's trees of names, which the checkpoint held back, and
+// returns the held writes after it: h with them added, recorded in the
+// file; or, when those reach limit (limit <= 0: always), nil, once every
+// held write is put into its bucket and the records deleted.
+func (c *ckptTx) hold(h *held, g *gen, names []string, limit int64) (*held, error) {
+	if h == nil && len(names) == 0 {
+		return nil, nil
+	}
+	next := &held{trees: make(map[string]*tree), size: h.heldSize()}
+	if h != nil {
+		maps.Copy(next.trees, h.trees)
+	}
+	for _, name := range names {
+		t := g.trees[name]
+		before := next.trees[name]
+		if before == nil {
+			// g's tree is never changed: the held writes may share it.
+			next.trees[name] = t
+			t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool {
+				next.size += int64(it.Size()) + entryOverhead
+				return true
+			})
+			continue
+		}
+		merged := before.Clone()
+		t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool {
+			_, old := merged.PutMarked(it.Key(), it.Value(), it.Marked())
+			next.size += int64(it.Size())
+			if !old {
+				next.size += entryOverhead
+			}
+			return true
+		})
+		next.trees[name] = merged
+	}
+	if limit > 0 && next.size < limit {
+		rec := encodeHeld(nil, g.top, names, g.trees)
+		if err := c.metaPut(heldKey(g.top), rec); err != nil {
+			return nil, fmt.Errorf("held writes: %w", err)
+		}
+		return next, nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(next.trees)) {
+		if err := c.writeTree(name, next.trees[name]); err != nil {
+			return nil, err
+		}
+	}
+	if err := deleteHeld(c.btx); err != nil {
+		return nil, fmt.Errorf("held writes: %w", err)
+	}
+	return nil, nil
+}
+
+// metaPut puts a record into the reserved bucket.
+func (c *ckptTx) metaPut(key, value []byte) error {
+	b, err := c.btx.CreateBucketIfNotExists([]byte(metaBucket))
+	if err != nil {
+		return err
+	}
+	return b.Put(key, value)
+}
+
+// heldKey returns the key of the held record of the checkpoint of seq.
+func heldKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(bytes.Clone(heldPrefix), seq)
+}
+
+// encodeHeld appends the held record of writes up to seq to dst: the
+// trees of names, in the layout of a log record (see encodeRecord), whose
+// checksum covers it.
+func encodeHeld(dst []byte, seq uint64, names []string, trees map[string]*tree) []byte {
+	dst = append(dst, make([]byte, recHeader)...)
+	body := len(dst)
+	dst = binary.LittleEndian.AppendUint64(dst, seq)
+	dst = binary.AppendUvarint(dst, uint64(len(names)))
+	for _, name := range names {
+		t := trees[name]
+		dst = binary.AppendUvarint(dst, uint64(len(name)))
+		dst = append(dst, name...)
+		dst = binary.AppendUvarint(dst, uint64(t.Len()))
+		t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool {
+			dst = appendWrite(dst, it.Key(), it.Value(), it.Marked())
+			return true
+		})
+	}
+	binary.LittleEndian.PutUint64(dst[body-recHeader:], uint64(len(dst)-body))
+	binary.LittleEndian.PutUint32(dst[body-4:], crc32.Checksum(dst[body:], castagnoli))
+	return dst
+}
+
+// readHeld reads the held records of btx in the order they were written
+// and returns the writes they hold, or nil when there are none. A record
+// that does not decode whole, with its checksum, or whose key and seq
+// disagree is an error wrapping ErrCorrupt.
+func readHeld(btx *bbolt.Tx) (*held, error) {
+	b := btx.Bucket([]byte(metaBucket))
+	if b == nil {
+		return nil, nil
+	}
+	var h *held
+	c := b.Cursor()
+	for k, v := c.Seek(heldPrefix); k != nil && bytes.HasPrefix(k, heldPrefix); k, v = c.Next() {
+		seq, n, writes, err := decodeRecord(v)
+		if err != nil || n != len(v) || len(k) != len(heldPrefix)+8 || binary.BigEndian.Uint64(k[len(heldPrefix):]) != seq {
+			return nil, fmt.Errorf("%w: the held writes of batch %x: %v", ErrCorrupt, k[len(heldPrefix):], err)
+		}
+		if h == nil {
+			h = &held{trees: make(map[string]*tree)}
+		}
+		for _, w := range writes {
+			t := h.trees[w.bucket]
+			if t == nil {
+				t = newTree()
+				h.trees[w.bucket] = t
+			}
+			_, old := t.PutMarked(w.e.key, w.e.value, w.e.del)
+			h.size += putSize(w.e, old)
+		}
+	}
+	return h, nil
+}
+
+// deleteHeld deletes every held record of btx.
+func deleteHeld(btx *bbolt.Tx) error {
+	b := btx.Bucket([]byte(metaBucket))
+	if b == nil {
+		return nil
+	}
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(heldPrefix); k != nil && bytes.HasPrefix(k, heldPrefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
