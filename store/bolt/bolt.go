@@ -417,6 +417,8 @@ type Options struct {
 	ckptHook func(stage string)
 	// packMax is DB.packMax; 0 means defaultPackMax (tests: OpenPackMax).
 	packMax int
+	// holdMax is DB.holdMax; 0 means CheckpointSize (tests: OpenHoldMax).
+	holdMax int64
 	// AcceptLogLoss opens a store whose log is damaged before its end,
 	// which Open otherwise refuses with an error wrapping ErrCorrupt that
 	// names the segment and offset, changing no file (see Recovery). With
@@ -537,6 +539,10 @@ type DB struct {
 	// packMax is the most bytes a checkpoint packs a group's colocated
 	// records in (see pack.go); below 0, it packs none.
 	packMax int
+	// holdMax bounds the writes checkpoints hold back (see Held writes),
+	// by the memory estimate of the overlay's sizes: the checkpoint size,
+	// so that putting them into their buckets costs a checkpoint's work.
+	holdMax int64
 	// lay is the file's layout as of the last checkpoint, which the
 	// generations begun since take (see gen.lay). The writer's.
 	lay *layout
@@ -665,6 +671,9 @@ func Open(path string, opts *Options) (*DB, error) {
 	d.ckptPart = int(max(o.MaxMemory/8/(2*int64(bdb.Info().PageSize)), 1))
 	if d.packMax = o.packMax; d.packMax == 0 {
 		d.packMax = defaultPackMax
+	}
+	if d.holdMax = o.holdMax; d.holdMax == 0 {
+		d.holdMax = d.ckptSize
 	}
 	logger := o.Logger
 	if logger == nil {
@@ -1561,7 +1570,7 @@ func (d *DB) freeze() {
 // result arrives on d.ckptDone.
 func (d *DB) startCheckpoint() {
 	g, h := d.old, d.held
-	holdMax := d.ckptSize
+	holdMax := d.holdMax
 	if d.closing {
 		holdMax = 0 // a file at rest holds nothing back
 	}

@@ -56,6 +56,20 @@ func TestConformanceCheckpoints(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) store.Store { return tempDB(t, opts) })
 		})
 	}
+	// With writes held back (see Held writes): for good, or put into
+	// their buckets every few checkpoints.
+	for name, holdMax := range map[string]int64{"Held": 1 << 40, "HeldPut": 1 << 10} {
+		t.Run(name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) store.Store {
+				db, err := bolt.OpenHoldMax(filepath.Join(t.TempDir(), "store.db"), &bolt.Options{CheckpointSize: 1, NoSync: true}, holdMax)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = db.Close() })
+				return db
+			})
+		})
+	}
 }
 
 func TestReopen(t *testing.T) {

@@ -1,7 +1,10 @@
 package bolt
 
 import (
+	"bytes"
 	"time"
+
+	bbolt "go.etcd.io/bbolt"
 
 	"github.com/memberkit/membership/store"
 )
@@ -38,6 +41,40 @@ func OpenPackMax(path string, opts *Options, max int) (*DB, error) {
 	}
 	o.packMax = max
 	return Open(path, &o)
+}
+
+// OpenHoldMax is Open with the bound of the writes checkpoints hold back
+// set to max (see Held writes).
+func OpenHoldMax(path string, opts *Options, max int64) (*DB, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.holdMax = max
+	return Open(path, &o)
+}
+
+// HeldRecords returns the number of held records in the bbolt file at
+// path, which no DB has open.
+func HeldRecords(path string) (int, error) {
+	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		return 0, err
+	}
+	defer bdb.Close()
+	n := 0
+	err = bdb.View(func(btx *bbolt.Tx) error {
+		b := btx.Bucket([]byte(metaBucket))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, _ := c.Seek(heldPrefix); k != nil && bytes.HasPrefix(k, heldPrefix); k, _ = c.Next() {
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
 
 // SetSlowdownTimer makes d's writer wait on after(delay) when it slows a

@@ -100,8 +100,8 @@ func (c *ckptTx) holds(h *held, name string, t *tree) bool {
 // file; or, when those reach limit (limit <= 0: always), nil, once every
 // held write is put into its bucket and the records deleted.
 func (c *ckptTx) hold(h *held, g *gen, names []string, limit int64) (*held, error) {
-	if h == nil && len(names) == 0 {
-		return nil, nil
+	if len(names) == 0 && (h == nil || limit > 0 && h.size < limit) {
+		return h, nil // nothing new to hold, nothing to put
 	}
 	next := &held{trees: make(map[string]*tree), size: h.heldSize()}
 	if h != nil {
