@@ -499,7 +499,7 @@ type DB struct {
 	spare       *buffer // a buffer to reuse, or nil
 	seq         uint64  // the last batch handed to the committer, or checkpointed at Open
 	ckptRunning bool
-	closing     bool // the writer is shutting down: checkpoints hold nothing back
+	closing     bool      // the writer is shutting down: checkpoints hold nothing back
 	ckptErr     error     // the last checkpoint's error
 	retryAt     time.Time // when a failed checkpoint is tried again
 	ckptDone    chan ckptResult
