@@ -109,8 +109,9 @@
 // Reads look, from the top: the
 // batch's own buffer, the buffer of the batch being committed (see
 // Pipelined commits), the active generation, the generation being
-// checkpointed, then a bbolt read-only transaction; a Get makes at most two
-// tree lookups, however many batches the overlay holds. Scan merges the
+// checkpointed, the writes checkpoints held back (see Held writes), then a
+// bbolt read-only transaction; a Get makes at most three tree lookups,
+// however many batches the overlay holds. Scan merges the
 // same levels in key order, in either direction, the upper level winning on
 // equal keys and its tombstones hiding keys; each level is walked lazily
 // (the trees in chunks that grow), so a Scan that stops early reads little.
@@ -143,6 +144,27 @@
 // fails is retried a second later, or at once by a batch waiting for room;
 // if that attempt fails too, the batch's requests get an error wrapping
 // [ErrCommitFailed].
+//
+// # Held writes
+//
+// A bucket not colocated whose records are small and written at random
+// places (a library's index of the members of each tag, its due items)
+// would have a checkpoint write a page of it for nearly every write: at a
+// million members, 0.46 pages an event, each a node of a hundred and more
+// keys that bbolt reads into memory, grows and writes again. A checkpoint
+// holds such writes back (file format 5): it appends them to the reserved
+// bucket as one record, in the layout of a log record, a few pages written
+// in order, and keeps them in memory, where reads look after the overlay's
+// generations. Once they reach the checkpoint size, a checkpoint puts them
+// all into their buckets, each page then taking the writes of several
+// checkpoints, and deletes the records, in its transaction. A bucket's
+// writes are held when the bucket exists in the file, they are not all
+// after its last key, and they average at most 64 bytes; once a bucket has
+// writes held, all of them are until they are put. Open reads the records
+// back (one that does not hold fails it with an error wrapping
+// [ErrCorrupt]), and Close puts them into their buckets: a file at rest
+// has none, and while the store is open, or after a crash, its buckets
+// alone are not the whole store, as they are not without the log.
 //
 // # Pipelined commits
 //
@@ -199,7 +221,7 @@
 // new segment: a crash before then replays them again, passing over the
 // record the first crash cut short. (A store opened with AcceptLogLoss, or
 // whose file another program wrote, is checkpointed before Open returns,
-// and its log removed.) Records already checkpointed (a crash between a
+// its held writes put into their buckets, and its log removed.) Records already checkpointed (a crash between a
 // checkpoint's commit and the removal of its segments) are skipped. Every Update that was answered survives a
 // crash of the process or the machine.
 //
@@ -248,7 +270,7 @@
 // Open migrates a file of format 1 (written before checksums, with no
 // format record) or made by another program: in one transaction, once the
 // log was read, every record gets its checksum, and the Info log says so.
-// A file of format 2 or 3 is read as it is and becomes format 4 at its
+// A file of format 2, 3 or 4 is read as it is and becomes format 5 at its
 // next checkpoint (older versions of this package then refuse it); the
 // members of a file of format 3 are packed as checkpoints write them. A file of a
 // later format is refused with an error wrapping [ErrFormat],

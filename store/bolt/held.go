@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"maps"
 	"slices"
 
@@ -13,31 +12,12 @@ import (
 	"github.com/memberkit/membership/internal/cowtree"
 )
 
-// Held writes (file format 5).
-//
-// A bucket keyed by something other than the member, with small records
-// written at random places (the members of each tag, due items), dirties
-// a page of the file for nearly every write: at a million members a
-// checkpoint of tag.index and due wrote 0.46 pages an event, each a node of
-// a hundred and more small keys that bbolt reads into memory, grows and
-// writes again. A checkpoint therefore holds such writes back: instead of
-// putting them into their buckets, it appends them, as one record in the
-// layout of the log's (see encodeRecord), to the reserved bucket under
-// heldPrefix and the seq of its last batch, a few pages written in order;
-// and they stay in memory, in the DB's held trees, which reads look in
-// after the generations and before bbolt. Once the held writes reach their
-// bound (a checkpoint's size), a checkpoint puts them all into their
-// buckets, each page then taking the writes of several checkpoints, and
-// deletes the records, in its transaction. Open loads the records back;
-// Close puts them into their buckets, so a file at rest has none.
-//
-// A bucket's writes are held when it exists in the file, holds no nested
-// bucket, and the writes are not all after its last key (appended, they
-// fill pages in order anyway) and average at most heldEntryMax bytes; once a
-// bucket has held writes, all its writes are, until they are put, so that
-// the held trees never hide a later write to the bucket. Colocated buckets
-// are never held (their pages are the members'), and a checkpoint that
-// colocates buckets puts every held write first.
+// Held writes (file format 5; see the package documentation). The held
+// writes of a bucket are never below a later write of it: once a bucket has
+// writes held, a checkpoint holds all of its writes, until they are put.
+// Colocated buckets are never held (their pages are the members'), and a
+// checkpoint that colocates buckets puts every held write first, as moving a
+// bucket reads its records from the file.
 
 // heldPrefix begins the keys of held records in metaBucket, followed by
 // the seq of the last batch of the checkpoint that wrote it (8 bytes,
@@ -180,9 +160,7 @@ func encodeHeld(dst []byte, seq uint64, names []string, trees map[string]*tree) 
 			return true
 		})
 	}
-	binary.LittleEndian.PutUint64(dst[body-recHeader:], uint64(len(dst)-body))
-	binary.LittleEndian.PutUint32(dst[body-4:], crc32.Checksum(dst[body:], castagnoli))
-	return dst
+	return frameRecord(dst, body)
 }
 
 // readHeld reads the held records of btx in the order they were written

@@ -345,6 +345,12 @@ func encodeRecord(dst []byte, seq uint64, buf *buffer) []byte {
 			dst = appendWrite(dst, e.key, e.value, e.del)
 		}
 	}
+	return frameRecord(dst, body)
+}
+
+// frameRecord fills in the header of the record whose body starts at
+// dst[body:] and runs to dst's end: its length and checksum.
+func frameRecord(dst []byte, body int) []byte {
 	binary.LittleEndian.PutUint64(dst[body-recHeader:], uint64(len(dst)-body))
 	binary.LittleEndian.PutUint32(dst[body-4:], crc32.Checksum(dst[body:], castagnoli))
 	return dst
