@@ -409,15 +409,18 @@ type Options struct {
 	// sixteenth of MaxMemory (DefaultCheckpointSize), or a sixty-fourth
 	// when the file is 256 MiB or more at Open.
 	CheckpointSize int64
-	// MaxOverlaySize bounds the memory of the overlay (estimated): a batch
-	// logged while a checkpoint runs and the overlay is past half of it is
-	// delayed, the longer the fuller, up to 20 ms at the bound (see
-	// Stats.Slowed), and one that would be logged while the overlay is
-	// larger waits for the running checkpoint. Default 4 × CheckpointSize.
+	// MaxOverlaySize bounds the memory of the overlay's generations
+	// (estimated): a batch logged while a checkpoint runs and they are past
+	// half of it is delayed, the longer the fuller, up to 20 ms at the
+	// bound (see Stats.Slowed), and one that would be logged while they are
+	// larger waits for the running checkpoint. The writes checkpoints hold
+	// back (see Held writes) are bounded apart, by CheckpointSize: they do
+	// not mean that a checkpoint falls behind. Default 4 × CheckpointSize.
 	MaxOverlaySize int64
 	// MaxMemory bounds the memory the store takes for the writes the bbolt
 	// file does not hold yet: the overlay (CheckpointSize defaults to a
-	// sixteenth of it, and MaxOverlaySize to a quarter) and a checkpoint's
+	// sixteenth of it, and MaxOverlaySize to a quarter), the held writes
+	// (at most CheckpointSize, see Held writes) and a checkpoint's
 	// bbolt transaction, which commits in parts of at most an eighth of it,
 	// and of at most 32,768 writes when they go to few pages (bbolt holds
 	// in memory every page a transaction changes until it commits, as a
@@ -472,8 +475,8 @@ type Stats struct {
 	// when the checkpoint does).
 	Slowed    uint64
 	SlowedFor time.Duration
-	// OverlaySize is the estimated memory of the overlay now, and
-	// PeakOverlaySize its highest value.
+	// OverlaySize is the estimated memory of the overlay now, the held
+	// writes included, and PeakOverlaySize its highest value.
 	OverlaySize, PeakOverlaySize int64
 }
 
@@ -1658,7 +1661,7 @@ func (d *DB) slowDown() {
 	if d.old == nil || !d.ckptRunning {
 		return
 	}
-	size, soft := d.old.size+d.active.size+d.held.heldSize(), d.maxOverlay/2
+	size, soft := d.old.size+d.active.size, d.maxOverlay/2
 	if size <= soft || size >= d.maxOverlay {
 		return
 	}
@@ -1683,7 +1686,7 @@ func (d *DB) slowDown() {
 func (d *DB) waitRoom() error {
 	d.slowDown()
 	retried := false
-	for d.old != nil && d.old.size+d.active.size+d.held.heldSize() >= d.maxOverlay {
+	for d.old != nil && d.old.size+d.active.size >= d.maxOverlay {
 		if !d.ckptRunning {
 			if retried {
 				return fmt.Errorf("checkpoint: %w", d.ckptErr)
