@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	bbolt "go.etcd.io/bbolt"
+
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
@@ -54,6 +56,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("child acknowledged only %d events", len(acked))
 	}
 
+	t.Logf("the crash left %d held records", heldRecords(t, path))
 	st, err := bolt.Open(path, nil)
 	if err != nil {
 		t.Fatalf("reopen after crash: %v", err)
@@ -81,7 +84,9 @@ func TestCrashRecovery(t *testing.T) {
 }
 
 func crashChild(path string) {
-	st, err := bolt.Open(path, nil)
+	// Small checkpoints, so that the kill finds checkpoints done, writes
+	// held back by them (see store/bolt's Held writes) and the log.
+	st, err := bolt.Open(path, &bolt.Options{CheckpointSize: 64 << 10})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -94,4 +99,29 @@ func crashChild(path string) {
 	testkit.AckForever(p, 8, func(g, i int) event.Event {
 		return recharge(fmt.Sprintf("r%d-%d", g, i), fmt.Sprint("m", g), "1", t0.Add(time.Duration(i)*time.Second))
 	})
+}
+
+// heldRecords counts the records of writes held back in the bbolt file at
+// path (keys "held\x00" and a seq in the reserved bucket, see store/bolt).
+func heldRecords(t *testing.T, path string) int {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	n := 0
+	err = db.View(func(tx *bbolt.Tx) error {
+		if b := tx.Bucket([]byte("\x00store/bolt")); b != nil {
+			c := b.Cursor()
+			for k, _ := c.Seek([]byte("held\x00")); k != nil && strings.HasPrefix(string(k), "held\x00"); k, _ = c.Next() {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
