@@ -565,8 +565,8 @@ type DB struct {
 	// records in (see pack.go); below 0, it packs none.
 	packMax int
 	// holdMax bounds the writes checkpoints hold back (see Held writes),
-	// by the memory estimate of the overlay's sizes: the checkpoint size,
-	// so that putting them into their buckets costs a checkpoint's work.
+	// estimated as the overlay's memory is: the checkpoint size by
+	// default, so that the holding costs at most one more generation.
 	holdMax int64
 	// lay is the file's layout as of the last checkpoint, which the
 	// generations begun since take (see gen.lay). The writer's.
