@@ -17,16 +17,24 @@ import (
 // openDB opens a DB in path and closes it at cleanup.
 func openDB(t *testing.T, path string, opts *bolt.Options) *bolt.DB {
 	t.Helper()
-	db, err := bolt.Open(path, opts)
-	if err != nil {
-		t.Fatalf("Open(%s): %v", path, err)
-	}
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil && !errors.Is(err, store.ErrClosed) {
-			t.Errorf("Close: %v", err)
+	return closedAtCleanup(t, path)(bolt.Open(path, opts))
+}
+
+// closedAtCleanup returns a function that takes what an Open of path
+// returned, failing t on an error, and closes the DB at cleanup.
+func closedAtCleanup(t *testing.T, path string) func(*bolt.DB, error) *bolt.DB {
+	return func(db *bolt.DB, err error) *bolt.DB {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("Open(%s): %v", path, err)
 		}
-	})
-	return db
+		t.Cleanup(func() {
+			if err := db.Close(); err != nil && !errors.Is(err, store.ErrClosed) {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		return db
+	}
 }
 
 func tempDB(t *testing.T, opts *bolt.Options) *bolt.DB {
@@ -61,12 +69,7 @@ func TestConformanceCheckpoints(t *testing.T) {
 	for name, holdMax := range map[string]int64{"Held": 1 << 40, "HeldPut": 1 << 10} {
 		t.Run(name, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) store.Store {
-				db, err := bolt.OpenHoldMax(filepath.Join(t.TempDir(), "store.db"), &bolt.Options{CheckpointSize: 1, NoSync: true}, holdMax)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = db.Close() })
-				return db
+				return openHolding(t, filepath.Join(t.TempDir(), "store.db"), holdMax)
 			})
 		})
 	}

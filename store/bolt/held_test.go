@@ -18,6 +18,14 @@ import (
 	"github.com/memberkit/membership/store/bolt"
 )
 
+// openHolding opens a DB in path that checkpoints after every batch and
+// holds writes back up to holdMax (see Held writes), and closes it at
+// cleanup.
+func openHolding(t *testing.T, path string, holdMax int64) *bolt.DB {
+	t.Helper()
+	return closedAtCleanup(t, path)(bolt.OpenHoldMax(path, &bolt.Options{CheckpointSize: 1, NoSync: true}, holdMax))
+}
+
 // checkpointNow waits until the bbolt file holds every batch answered (a
 // Backup waits for that).
 func checkpointNow(t *testing.T, db *bolt.DB) {
@@ -108,11 +116,7 @@ func update(t *testing.T, db *bolt.DB, bucket string, puts map[string]string, de
 // Writes after a bucket's last key, and large values, are not held.
 func TestHeldWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
-	db, err := bolt.OpenHoldMax(path, &bolt.Options{CheckpointSize: 1, NoSync: true}, 1<<30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openHolding(t, path, 1<<30)
 
 	// The file's buckets: idx with k000 to k198 (even numbers), app with
 	// a0 to a4, big with b0 and b9.
@@ -200,7 +204,7 @@ func TestHeldWrites(t *testing.T) {
 	}
 	check("open", db)
 	// An Update reads them too.
-	err = db.Update(t.Context(), func(tx store.Tx) error {
+	err := db.Update(t.Context(), func(tx store.Tx) error {
 		if got, err := tx.Get("idx", []byte("k051")); err != nil || string(got) != "new" {
 			t.Errorf("Update: Get(idx, k051) = %q, %v; want new", got, err)
 		}
@@ -255,11 +259,7 @@ func TestHeldWrites(t *testing.T) {
 // overhead, 1,010 bytes), every second checkpoint puts them.
 func TestHeldWritesBound(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
-	db, err := bolt.OpenHoldMax(path, &bolt.Options{CheckpointSize: 1, NoSync: true}, 2000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openHolding(t, path, 2000)
 	// k0000, k1000, ..., k9000: the writes below go between them.
 	seed := map[string]string{}
 	for i := range 10 {
@@ -294,11 +294,7 @@ func TestHeldWritesBound(t *testing.T) {
 // does not hold, with an error wrapping ErrCorrupt, changing no file.
 func TestHeldRecordDamaged(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
-	db, err := bolt.OpenHoldMax(path, &bolt.Options{CheckpointSize: 1, NoSync: true}, 1<<30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openHolding(t, path, 1<<30)
 	update(t, db, "idx", map[string]string{"a": "1", "c": "3"})
 	checkpointNow(t, db)
 	update(t, db, "idx", map[string]string{"b": "2"})
