@@ -308,6 +308,21 @@ func reportMemory(b *testing.B) {
 	}
 }
 
+// meterCPU starts measuring the processor time of the process (see
+// processCPU); the function it returns reports it divided by events, as
+// cpu-µs/event (not where processCPU has no figure). On two cores the
+// throughput can be no more than two seconds over this figure, whatever
+// the arrangement of the work (BENCHMARKS.md, issue 15).
+func meterCPU() func(b *testing.B, events int) {
+	start, ok := processCPU()
+	return func(b *testing.B, events int) {
+		end, _ := processCPU()
+		if ok && events > 0 {
+			b.ReportMetric(float64((end-start).Microseconds())/float64(events), "cpu-µs/event")
+		}
+	}
+}
+
 // rssAnon returns the process's anonymous resident memory in KiB (Linux;
 // 0 elsewhere).
 func rssAnon() int {
@@ -395,6 +410,7 @@ func runScale64(b *testing.B, op func(r *rand.Rand) error) {
 	left.Store(int64(n))
 	var wg sync.WaitGroup
 	peak := watchMemory(b)
+	cpu := meterCPU()
 	b.ResetTimer()
 	for g := range 64 {
 		wg.Add(1)
@@ -416,6 +432,7 @@ func runScale64(b *testing.B, op func(r *rand.Rand) error) {
 	wg.Wait()
 	b.StopTimer()
 	peak()
+	cpu(b, n)
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 	lat.report(b)
 	reportMemory(b)
@@ -457,6 +474,7 @@ func BenchmarkScaleProcess1(b *testing.B) {
 	n := b.N * scaleEvents()
 	d := make([]time.Duration, 0, n)
 	peak := watchMemory(b)
+	cpu := meterCPU()
 	b.ResetTimer()
 	for range n {
 		began := time.Now()
@@ -467,6 +485,7 @@ func BenchmarkScaleProcess1(b *testing.B) {
 	}
 	b.StopTimer()
 	peak()
+	cpu(b, n)
 	lat.add(d)
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 	lat.report(b)
@@ -488,6 +507,7 @@ func BenchmarkScaleProcessBatch(b *testing.B) {
 	r := rand.New(rand.NewPCG(2, uint64(b.N)))
 	batch := make([]event.Event, 0, 1000)
 	n := b.N * scaleEvents()
+	cpu := meterCPU()
 	b.ResetTimer()
 	for i := 0; i < n; i += cap(batch) {
 		batch = batch[:0]
@@ -499,6 +519,7 @@ func BenchmarkScaleProcessBatch(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	cpu(b, n)
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 	reportMemory(b)
 }
