@@ -24,34 +24,30 @@ func SetCheckpointHook(d *DB, hook func(stage string)) { d.ckptHook = hook }
 // OpenHooked is Open with SetCheckpointHook(d, hook) from the start: the
 // checkpoint of the batches Open replayed calls it too.
 func OpenHooked(path string, opts *Options, hook func(stage string)) (*DB, error) {
+	return openSet(path, opts, func(o *Options) { o.ckptHook = hook })
+}
+
+// openSet is Open with a copy of opts (nil: the defaults) that set changes:
+// the test hooks below set options only tests reach.
+func openSet(path string, opts *Options, set func(*Options)) (*DB, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
-	o.ckptHook = hook
+	set(&o)
 	return Open(path, &o)
 }
 
 // OpenPackMax is Open with the most bytes a group's pack holds set to max
 // (below 0: nothing is packed, as in a file of format 3).
 func OpenPackMax(path string, opts *Options, max int) (*DB, error) {
-	var o Options
-	if opts != nil {
-		o = *opts
-	}
-	o.packMax = max
-	return Open(path, &o)
+	return openSet(path, opts, func(o *Options) { o.packMax = max })
 }
 
 // OpenHoldMax is Open with the bound of the writes checkpoints hold back
 // set to max (see Held writes).
 func OpenHoldMax(path string, opts *Options, max int64) (*DB, error) {
-	var o Options
-	if opts != nil {
-		o = *opts
-	}
-	o.holdMax = max
-	return Open(path, &o)
+	return openSet(path, opts, func(o *Options) { o.holdMax = max })
 }
 
 // HeldRecords returns the number of held records in the bbolt file at
