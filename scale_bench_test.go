@@ -323,6 +323,26 @@ func meterCPU() func(b *testing.B, events int) {
 	}
 }
 
+// meterCheckpoints starts reading the checkpoints' counters of st; the
+// function it returns reports, over the load, the share of its time a
+// checkpoint was running (ckpt-busy-%) and in bbolt's commits
+// (ckpt-commit-%), and the pages they wrote an event (ckpt-pages/event).
+// A checkpoint counts when it commits, all of it: one running when the
+// load ends is left out, one that began before it is in.
+func meterCheckpoints(st *bolt.DB) func(b *testing.B, events int) {
+	start := st.Stats()
+	return func(b *testing.B, events int) {
+		end := st.Stats()
+		if s := b.Elapsed().Seconds(); s > 0 {
+			b.ReportMetric(100*(end.CheckpointTime-start.CheckpointTime).Seconds()/s, "ckpt-busy-%")
+			b.ReportMetric(100*(end.CheckpointCommitTime-start.CheckpointCommitTime).Seconds()/s, "ckpt-commit-%")
+		}
+		if events > 0 {
+			b.ReportMetric(float64(end.CheckpointWrites-start.CheckpointWrites)/float64(events), "ckpt-pages/event")
+		}
+	}
+}
+
 // rssAnon returns the process's anonymous resident memory in KiB (Linux;
 // 0 elsewhere).
 func rssAnon() int {
@@ -402,8 +422,9 @@ func (l *latencies) report(b *testing.B) {
 }
 
 // runScale64 runs op from 64 goroutines b.N times in all, timing each
-// call.
-func runScale64(b *testing.B, op func(r *rand.Rand) error) {
+// call; st, when not nil, is the store whose checkpoints it reports (see
+// meterCheckpoints).
+func runScale64(b *testing.B, st *bolt.DB, op func(r *rand.Rand) error) {
 	var lat latencies
 	var left atomic.Int64
 	n := b.N * scaleEvents()
@@ -411,6 +432,10 @@ func runScale64(b *testing.B, op func(r *rand.Rand) error) {
 	var wg sync.WaitGroup
 	peak := watchMemory(b)
 	cpu := meterCPU()
+	ckpt := func(*testing.B, int) {}
+	if st != nil {
+		ckpt = meterCheckpoints(st)
+	}
 	b.ResetTimer()
 	for g := range 64 {
 		wg.Add(1)
@@ -433,6 +458,7 @@ func runScale64(b *testing.B, op func(r *rand.Rand) error) {
 	b.StopTimer()
 	peak()
 	cpu(b, n)
+	ckpt(b, n)
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 	lat.report(b)
 	reportMemory(b)
@@ -475,6 +501,7 @@ func BenchmarkScaleProcess1(b *testing.B) {
 	d := make([]time.Duration, 0, n)
 	peak := watchMemory(b)
 	cpu := meterCPU()
+	ckpt := meterCheckpoints(scale.st)
 	b.ResetTimer()
 	for range n {
 		began := time.Now()
@@ -486,6 +513,7 @@ func BenchmarkScaleProcess1(b *testing.B) {
 	b.StopTimer()
 	peak()
 	cpu(b, n)
+	ckpt(b, n)
 	lat.add(d)
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 	lat.report(b)
@@ -495,7 +523,7 @@ func BenchmarkScaleProcess1(b *testing.B) {
 func BenchmarkScaleProcess64(b *testing.B) {
 	p := scaleStore(b)
 	ctx := context.Background()
-	runScale64(b, func(r *rand.Rand) error {
+	runScale64(b, scale.st, func(r *rand.Rand) error {
 		_, err := p.Process(ctx, nextScaleEvent(r))
 		return err
 	})
@@ -508,6 +536,7 @@ func BenchmarkScaleProcessBatch(b *testing.B) {
 	batch := make([]event.Event, 0, 1000)
 	n := b.N * scaleEvents()
 	cpu := meterCPU()
+	ckpt := meterCheckpoints(scale.st)
 	b.ResetTimer()
 	for i := 0; i < n; i += cap(batch) {
 		batch = batch[:0]
@@ -520,6 +549,7 @@ func BenchmarkScaleProcessBatch(b *testing.B) {
 	}
 	b.StopTimer()
 	cpu(b, n)
+	ckpt(b, n)
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 	reportMemory(b)
 }
@@ -859,7 +889,7 @@ func baselineOrder(tx *bbolt.Tx, id string, m int) error {
 func BenchmarkScaleBboltBatch64(b *testing.B) {
 	db := baselineDB(b)
 	db.MaxBatchSize = 64
-	runScale64(b, func(r *rand.Rand) error {
+	runScale64(b, nil, func(r *rand.Rand) error {
 		i := baseline.seq.Add(1)
 		return db.Batch(func(tx *bbolt.Tx) error {
 			return baselineOrder(tx, "s"+strconv.FormatInt(i, 10), r.IntN(scaleMembers()))
@@ -911,7 +941,7 @@ func BenchmarkScaleBboltGroup64(b *testing.B) {
 		}
 	}()
 	defer close(stop)
-	runScale64(b, func(r *rand.Rand) error {
+	runScale64(b, nil, func(r *rand.Rand) error {
 		i := baseline.seq.Add(1)
 		done := make(chan error, 1)
 		queue <- req{id: "g" + strconv.FormatInt(i, 10), m: r.IntN(scaleMembers()), done: done}

@@ -478,6 +478,20 @@ type Stats struct {
 	// OverlaySize is the estimated memory of the overlay now, the held
 	// writes included, and PeakOverlaySize its highest value.
 	OverlaySize, PeakOverlaySize int64
+	// CheckpointTime is the time the checkpoints counted in Checkpoints
+	// took, from their start to their last commit, in all (read from the
+	// store's clock). Its growth over a period, divided by the period,
+	// is the share of the time a checkpoint was running: near 1, the
+	// checkpoints only just keep up with the writes, and a heavier load
+	// slows the writers (see Slowed). CheckpointCommitTime is the part of
+	// it spent in bbolt's commits, parts included (laying out the
+	// changed pages, writing them and syncing the file, as bbolt times
+	// them), and CheckpointWrites the page writes those commits made (a
+	// value over several pages is one write): at a million members these
+	// are most of a checkpoint's cost, about one page of the file an
+	// event, and the writers' calls are slowest while they run.
+	CheckpointTime, CheckpointCommitTime time.Duration
+	CheckpointWrites                     uint64
 }
 
 // request is one queued Update.
@@ -544,6 +558,8 @@ type DB struct {
 
 	requests, commits, checkpoints, parts, slowed atomic.Uint64
 	slowedFor                                     atomic.Int64
+	ckptTime, ckptCommitTime                      atomic.Int64 // Stats.CheckpointTime, CheckpointCommitTime
+	ckptWrites                                    atomic.Uint64
 	// after is time.After; tests replace it (SetSlowdownTimer).
 	after func(time.Duration) <-chan time.Time
 	// now is time.Now, which times the retry of a failed checkpoint; tests
@@ -931,12 +947,21 @@ func (d *DB) Stats() Stats {
 		SlowedFor:       time.Duration(d.slowedFor.Load()),
 		OverlaySize:     d.overlaySize.Load(),
 		PeakOverlaySize: d.peakOverlay.Load(),
+
+		CheckpointTime:       time.Duration(d.ckptTime.Load()),
+		CheckpointCommitTime: time.Duration(d.ckptCommitTime.Load()),
+		CheckpointWrites:     d.ckptWrites.Load(),
 	}
 }
 
-// partDone counts a checkpoint's part; it runs on the checkpoint's
-// goroutine.
-func (d *DB) partDone() {
+// ckptCommitted counts a checkpoint's bbolt commit, a part or its last;
+// it runs on the checkpoint's goroutine.
+func (d *DB) ckptCommitted(part bool, st *bbolt.TxStats) {
+	d.ckptCommitTime.Add(int64(st.GetRebalanceTime() + st.GetSpillTime() + st.GetWriteTime()))
+	d.ckptWrites.Add(uint64(st.GetWrite()))
+	if !part {
+		return
+	}
 	d.parts.Add(1)
 	if d.ckptHook != nil {
 		d.ckptHook("part")
@@ -1601,12 +1626,14 @@ func (d *DB) startCheckpoint() {
 	}
 	d.ckptRunning = true
 	go func() {
+		began := d.now()
 		if d.ckptHook != nil {
 			d.ckptHook("begin")
 		}
 		want := d.colocWanted()
-		txid, lay, next, err := checkpoint(d.db, g, h, holdMax, d.nested, want, d.ckptPart, d.packMax, d.partDone)
+		txid, lay, next, err := checkpoint(d.db, g, h, holdMax, d.nested, want, d.ckptPart, d.packMax, d.ckptCommitted)
 		if err == nil {
+			d.ckptTime.Add(int64(d.now().Sub(began)))
 			d.colocTook(want)
 			g.doneTxid.Store(txid)
 			if d.ckptHook != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -453,6 +454,70 @@ func TestCheckpointPartsByWrites(t *testing.T) {
 	}
 	if err := db.Check(t.Context()); err != nil {
 		t.Errorf("Check: %v", err)
+	}
+}
+
+// TestCheckpointTimeAndWrites checks the checkpoints' counters of Stats:
+// CheckpointTime follows the store's clock from a checkpoint's start to
+// its commit (a clock that the checkpoint's start moves on by 250 ms:
+// 250 ms a checkpoint), and CheckpointWrites counts the pages written.
+// Each of 400 values of 1,000 bytes takes an element of 1,025 bytes in a
+// leaf (16 of header, a 5-byte key, the value and its 4-byte checksum),
+// and a 4,096-byte page holds 4,080 bytes of elements, so three at most:
+// a checkpoint that writes them all writes at least 134 leaves, and no
+// more pages than the file has.
+func TestCheckpointTimeAndWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := openDB(t, path, &bolt.Options{CheckpointSize: 1 << 10})
+	var clock atomic.Int64 // nanoseconds after start
+	start := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	bolt.SetClock(db, func() time.Time { return start.Add(time.Duration(clock.Load())) })
+	committed := make(chan struct{}, 1)
+	bolt.SetCheckpointHook(db, func(stage string) {
+		switch stage {
+		case "begin":
+			clock.Add(int64(250 * time.Millisecond))
+		case "committed":
+			committed <- struct{}{}
+		}
+	})
+	write := func(value byte) {
+		t.Helper()
+		err := db.Update(t.Context(), func(tx store.Tx) error {
+			for i := range 400 {
+				if err := tx.Put("p", fmt.Appendf(nil, "k%04d", i), bytes.Repeat([]byte{value}, 1000)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+		<-committed
+	}
+	if st := db.Stats(); st.CheckpointTime != 0 || st.CheckpointCommitTime != 0 || st.CheckpointWrites != 0 {
+		t.Fatalf("Stats of a new store: CheckpointTime %v, CheckpointCommitTime %v, CheckpointWrites %d; want zeros", st.CheckpointTime, st.CheckpointCommitTime, st.CheckpointWrites)
+	}
+	var before bolt.Stats
+	for round, value := range []byte{'a', 'b'} {
+		write(value)
+		st := db.Stats()
+		if want := time.Duration(round+1) * 250 * time.Millisecond; st.CheckpointTime != want {
+			t.Errorf("after checkpoint %d: CheckpointTime = %v; want %v", round+1, st.CheckpointTime, want)
+		}
+		if st.CheckpointCommitTime <= before.CheckpointCommitTime {
+			t.Errorf("after checkpoint %d: CheckpointCommitTime = %v; want more than %v", round+1, st.CheckpointCommitTime, before.CheckpointCommitTime)
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrote := st.CheckpointWrites - before.CheckpointWrites
+		if pages := uint64(fi.Size() / 4096); wrote < 134 || wrote > pages {
+			t.Errorf("checkpoint %d wrote %d pages; want from 134 to the file's %d", round+1, wrote, pages)
+		}
+		before = st
 	}
 }
 

@@ -107,7 +107,8 @@ func SegmentPath(path string, first uint64) string {
 }
 
 // SetClock makes d read the time, which times the retry of a failed
-// checkpoint, from now instead of time.Now. Call it before any Update.
+// checkpoint and Stats.CheckpointTime, from now instead of time.Now. Call
+// it before any Update.
 func SetClock(d *DB, now func() time.Time) { d.now = now }
 
 // CheckpointRetry is how long after a failed checkpoint the next is tried.

@@ -344,15 +344,17 @@ func findNested(btx *bbolt.Tx) (map[string]map[string]bool, error) {
 // nothing of the parts. A damaged page of the file makes it fail with an
 // error wrapping ErrCorrupt, the transaction rolled back (the parts
 // committed before stay: they are writes g holds anyway).
-// onPart, when not nil, is called after each part but the last commits.
+// onCommit, when not nil, is called after each of its bbolt transactions
+// commits, with part set for those before the last, and the transaction's
+// statistics.
 //
 // h is the writes held back by the checkpoints before (see Held writes),
 // holdMax their bound (0: hold nothing, put h into its buckets); the
 // returned held writes are those after this checkpoint.
-func checkpoint(db *bbolt.DB, g *gen, h *held, holdMax int64, nested map[string]map[string]bool, want []string, part, packMax int, onPart func()) (txid uint64, lay *layout, next *held, err error) {
+func checkpoint(db *bbolt.DB, g *gen, h *held, holdMax int64, nested map[string]map[string]bool, want []string, part, packMax int, onCommit func(part bool, st *bbolt.TxStats)) (txid uint64, lay *layout, next *held, err error) {
 	err = guard("write", "", func() error {
 		var werr error
-		txid, lay, next, werr = writeCheckpoint(db, g, h, holdMax, nested, want, part, packMax, onPart)
+		txid, lay, next, werr = writeCheckpoint(db, g, h, holdMax, nested, want, part, packMax, onCommit)
 		return werr
 	})
 	return txid, lay, next, err
@@ -372,7 +374,7 @@ type ckptTx struct {
 	// last commit, for the list of buckets.
 	created, dropped []string
 	part, n          int
-	onPart           func()
+	onCommit         func(part bool, st *bbolt.TxStats) // see checkpoint
 	// packMax is the most bytes a group's pack holds (see pack.go); below
 	// 0, groups are not packed.
 	packMax int
@@ -425,11 +427,8 @@ func (c *ckptTx) wrote() (bool, error) {
 	if c.fill != nil {
 		c.fill()
 	}
-	if _, err := c.commit(c.prevSeq); err != nil {
+	if _, err := c.commit(c.prevSeq, true); err != nil {
 		return false, err
-	}
-	if c.onPart != nil {
-		c.onPart()
 	}
 	btx, err := c.db.Begin(true)
 	if err != nil {
@@ -446,8 +445,9 @@ func (c *ckptTx) nodes() int {
 }
 
 // commit records the layout, the list of buckets and seq in the meta
-// record, and commits.
-func (c *ckptTx) commit(seq uint64) (uint64, error) {
+// record, and commits; part says whether a part is committed rather than
+// the checkpoint's last transaction.
+func (c *ckptTx) commit(seq uint64, part bool) (uint64, error) {
 	if !c.laid {
 		if err := writeLayout(c.btx, c.lay); err != nil {
 			return 0, fmt.Errorf("meta: %w", err)
@@ -462,16 +462,20 @@ func (c *ckptTx) commit(seq uint64) (uint64, error) {
 	if err := c.btx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
 	}
+	if c.onCommit != nil {
+		st := c.btx.Stats() // kept by the committed transaction
+		c.onCommit(part, &st)
+	}
 	return txid, nil
 }
 
 // writeCheckpoint is checkpoint, unguarded.
-func writeCheckpoint(db *bbolt.DB, g *gen, h *held, holdMax int64, nested map[string]map[string]bool, want []string, part, packMax int, onPart func()) (uint64, *layout, *held, error) {
+func writeCheckpoint(db *bbolt.DB, g *gen, h *held, holdMax int64, nested map[string]map[string]bool, want []string, part, packMax int, onCommit func(part bool, st *bbolt.TxStats)) (uint64, *layout, *held, error) {
 	btx, err := db.Begin(true)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("begin: %w", err)
 	}
-	c := &ckptTx{db: db, btx: btx, nested: nested, part: part, packMax: packMax, onPart: onPart}
+	c := &ckptTx{db: db, btx: btx, nested: nested, part: part, packMax: packMax, onCommit: onCommit}
 	defer func() { _ = c.btx.Rollback() }() // after Commit, a no-op
 	m, _, err := readMeta(btx)
 	if err != nil {
@@ -523,7 +527,7 @@ func writeCheckpoint(db *bbolt.DB, g *gen, h *held, holdMax int64, nested map[st
 			return 0, nil, nil, err
 		}
 	}
-	txid, err := c.commit(g.top)
+	txid, err := c.commit(g.top, false)
 	if err != nil {
 		return 0, nil, nil, err
 	}
