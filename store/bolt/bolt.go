@@ -483,8 +483,9 @@ type Stats struct {
 	// store's clock). Its growth over a period, divided by the period,
 	// is the share of the time a checkpoint was running: near 1, the
 	// checkpoints only just keep up with the writes, and a heavier load
-	// slows the writers (see Slowed). CheckpointCommitTime is the part of
-	// it spent in bbolt's commits, parts included (laying out the
+	// slows the writers (see Slowed). CheckpointCommitTime is the time
+	// checkpoints spent in bbolt's commits, parts included (those of a
+	// checkpoint that then failed too; laying out the
 	// changed pages, writing them and syncing the file, as bbolt times
 	// them), and CheckpointWrites the page writes those commits made (a
 	// value over several pages is one write): at a million members these
@@ -562,8 +563,8 @@ type DB struct {
 	ckptWrites                                    atomic.Uint64
 	// after is time.After; tests replace it (SetSlowdownTimer).
 	after func(time.Duration) <-chan time.Time
-	// now is time.Now, which times the retry of a failed checkpoint; tests
-	// replace it (SetClock).
+	// now is time.Now, which times the retry of a failed checkpoint and
+	// Stats.CheckpointTime; tests replace it (SetClock).
 	now                      func() time.Time
 	overlaySize, peakOverlay atomic.Int64
 
