@@ -489,7 +489,7 @@ type Stats struct {
 	// changed pages, writing them and syncing the file, as bbolt times
 	// them), and CheckpointWrites the page writes those commits made (a
 	// value over several pages is one write): at a million members these
-	// are most of a checkpoint's cost, about one page of the file an
+	// are most of a checkpoint's cost, one to two pages of the file an
 	// event, and the writers' calls are slowest while they run.
 	CheckpointTime, CheckpointCommitTime time.Duration
 	CheckpointWrites                     uint64
