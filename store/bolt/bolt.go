@@ -155,12 +155,17 @@
 // holds such writes back (file format 5): it appends them to the reserved
 // bucket as one record, in the layout of a log record, a few pages written
 // in order, and keeps them in memory, where reads look after the overlay's
-// generations. Once they reach the checkpoint size, a checkpoint puts them
-// all into their buckets, each page then taking the writes of several
-// checkpoints, and deletes the records, in its transaction. A bucket's
+// generations. Past three quarters of the checkpoint size, each checkpoint
+// puts some of them into their buckets, in order of bucket and key from
+// where the one before left off, until they are back to three quarters,
+// each page then taking the writes of several checkpoints; once the put
+// has gone through every bucket, the records written before it began are
+// deleted, in the same transaction, and it begins again. Should they reach
+// the checkpoint size (a checkpoint holding back a quarter of it at once),
+// that checkpoint puts them all and deletes every record. A bucket's
 // writes are held when the bucket exists in the file, they are not all
 // after its last key, and they average at most 64 bytes; once a bucket has
-// writes held, all of them are until they are put. Open reads the records
+// writes held, all of them are until every record is deleted. Open reads the records
 // back (one that does not hold fails it with an error wrapping
 // [ErrCorrupt]), and Close puts them into their buckets: a file at rest
 // has none, and while the store is open, or after a crash, its buckets

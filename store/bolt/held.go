@@ -32,10 +32,23 @@ const heldEntryMax = 64
 
 // held is the writes checkpoints held back, a tree per bucket, in memory
 // (see Held writes). It is never changed once made: a checkpoint makes the
-// next one.
+// next one. A bucket keeps its tree, empty or not, until every held write
+// is put and every record deleted: while a record may hold writes of a
+// bucket, its later writes must be held too, or a reopen would read the
+// record's over them.
 type held struct {
 	trees map[string]*tree
 	size  int64 // memory estimate, as gen.size
+	sweep sweep // the rolling put under way, if any (see putSome)
+}
+
+// sweep is where a rolling put of the held writes stands: begun by the
+// checkpoint of batch from, it goes on at key at (inclusive; nil: the
+// first) of bucket. from is 0 when no put is under way.
+type sweep struct {
+	from   uint64
+	bucket string
+	at     []byte
 }
 
 // tree returns the held tree of bucket, or nil; h may be nil.
@@ -77,8 +90,9 @@ func (c *ckptTx) holds(h *held, name string, t *tree) bool {
 
 // hold takes g's trees of names, which the checkpoint held back, and
 // returns the held writes after it: h with them added, recorded in the
-// file; or, when those reach limit (limit <= 0: always), nil, once every
-// held write is put into its bucket and the records deleted.
+// file, less those putSome puts back down to three quarters of limit; or,
+// when they reach limit (limit <= 0: always), nil, once every held write
+// is put into its bucket and the records deleted.
 func (c *ckptTx) hold(h *held, g *gen, names []string, limit int64) (*held, error) {
 	if len(names) == 0 && (h == nil || limit > 0 && h.size < limit) {
 		return h, nil // nothing new to hold, nothing to put
@@ -86,6 +100,7 @@ func (c *ckptTx) hold(h *held, g *gen, names []string, limit int64) (*held, erro
 	next := &held{trees: make(map[string]*tree), size: h.heldSize()}
 	if h != nil {
 		maps.Copy(next.trees, h.trees)
+		next.sweep = h.sweep
 	}
 	for _, name := range names {
 		t := g.trees[name]
@@ -115,6 +130,9 @@ func (c *ckptTx) hold(h *held, g *gen, names []string, limit int64) (*held, erro
 		if err := c.metaPut(heldKey(g.top), rec); err != nil {
 			return nil, fmt.Errorf("held writes: %w", err)
 		}
+		if err := c.putSome(next, g.top, limit/4*3); err != nil {
+			return nil, err
+		}
 		return next, nil
 	}
 	for _, name := range slices.Sorted(maps.Keys(next.trees)) {
@@ -126,6 +144,95 @@ func (c *ckptTx) hold(h *held, g *gen, names []string, limit int64) (*held, erro
 		return nil, fmt.Errorf("held writes: %w", err)
 	}
 	return nil, nil
+}
+
+// putSome puts held writes of next, which hold has just made (so it may
+// change it), into their buckets until its estimate is at most target:
+// in order of bucket and key from where the checkpoint before left off,
+// taking them out of next. Putting them all at once when they reach their
+// bound made that checkpoint two or three times as long as the others, and
+// the calls during it the slowest of a run (BENCHMARKS.md, "Latency at a
+// set rate"); a little a checkpoint, the put is spread evenly, each page
+// still taking several checkpoints' writes. Once the put has gone through
+// every bucket, every record written before it began (seq up to
+// sweep.from) holds only writes put since, or written again in a later
+// record: those records are deleted, the estimate is counted again (it
+// counts overwritten values until then), and the put begins again. seq is
+// the checkpoint's.
+func (c *ckptTx) putSome(next *held, seq uint64, target int64) error {
+	if next.size <= target {
+		return nil
+	}
+	names := slices.Sorted(maps.Keys(next.trees))
+	sw := &next.sweep
+	if sw.from == 0 {
+		*sw = sweep{from: seq, bucket: names[0]}
+	}
+	for next.size > target {
+		i, found := slices.BinarySearch(names, sw.bucket)
+		if !found {
+			sw.at = nil // cannot be: a held bucket keeps its tree
+		}
+		name := names[i]
+		t := next.trees[name]
+		put, rest := newTree(), t.Clone()
+		var stop []byte // the first key left held
+		t.Ascend(sw.at, nil, func(it cowtree.Item[struct{}]) bool {
+			if next.size <= target {
+				stop = bytes.Clone(it.Key())
+				return false
+			}
+			put.PutMarked(it.Key(), it.Value(), it.Marked())
+			rest.Delete(it.Key())
+			next.size -= int64(it.Size()) + entryOverhead
+			return true
+		})
+		if err := c.writeTree(name, put); err != nil {
+			return err
+		}
+		next.trees[name] = rest
+		switch {
+		case stop != nil:
+			sw.at = stop
+		case i+1 < len(names):
+			sw.bucket, sw.at = names[i+1], nil
+		default:
+			// Every bucket gone through: the records before the put
+			// began hold nothing left to put.
+			if err := deleteHeldThrough(c.btx, sw.from); err != nil {
+				return fmt.Errorf("held writes: %w", err)
+			}
+			next.size = 0
+			for _, t := range next.trees {
+				t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool {
+					next.size += int64(it.Size()) + entryOverhead
+					return true
+				})
+			}
+			*sw = sweep{from: seq, bucket: names[0]}
+		}
+	}
+	return nil
+}
+
+// deleteHeldThrough deletes the held records of btx of batches up to seq.
+func deleteHeldThrough(btx *bbolt.Tx, seq uint64) error {
+	b := btx.Bucket([]byte(metaBucket))
+	if b == nil {
+		return nil
+	}
+	var keys [][]byte
+	c := b.Cursor()
+	end := heldKey(seq)
+	for k, _ := c.Seek(heldPrefix); k != nil && bytes.HasPrefix(k, heldPrefix) && bytes.Compare(k, end) <= 0; k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // metaPut puts a record into the reserved bucket.

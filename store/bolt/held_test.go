@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -323,5 +324,85 @@ func TestHeldRecordDamaged(t *testing.T) {
 	}
 	if after, err := os.ReadFile(p); err != nil || !bytes.Equal(before, after) {
 		t.Errorf("the refused Open changed the file (%v)", err)
+	}
+}
+
+// TestHeldWritesPutInTurn checks the rolling put of held writes: past
+// three quarters of their bound, each checkpoint puts the fewest of them,
+// in key order from where the last left off, that bring them back under
+// it, and once it has gone through the bucket it deletes the records
+// written before it began. With a bound of 2,000 bytes (1,500 the target)
+// and one write a checkpoint, "m98" then "m97" and so on down, each
+// counted as 4 bytes and 96 of overhead: the 16th write brings the held
+// writes to 1,600, so that checkpoint begins the put with the first key,
+// m83 (the 16th write's own), and each one after puts the next key up
+// (m84 with the 17th write, m98 with the 31st), the keys written meanwhile
+// going in below where it stands. The 31st checkpoint then reaches the
+// end of the bucket and deletes the 16 records of the first 16 writes,
+// leaving 15. Reads, a crashed copy and Close see every write throughout.
+func TestHeldWritesPutInTurn(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := openHolding(t, path, 2000)
+	want := map[string]string{"a": "s", "z": "s"}
+	update(t, db, "idx", want)
+	checkpointNow(t, db)
+	key := func(round int) string { return fmt.Sprintf("m%02d", 99-round) }
+	check := func(name string, s store.Store) {
+		t.Helper()
+		if got := scanAll(t, s, "idx", "", "", false); !slices.Equal(got, pairs(want)) {
+			t.Errorf("%s: Scan(idx) = %q; want %q", name, got, pairs(want))
+		}
+	}
+	for round := 1; round <= 31; round++ {
+		k := key(round)
+		v := strconv.Itoa(round % 10) // one byte: each write counts 100
+		update(t, db, "idx", map[string]string{k: v})
+		want[k] = v
+		checkpointNow(t, db)
+		p := backupTo(t, db)
+		records := round
+		if round == 31 {
+			records = 15
+		}
+		if n := heldRecords(t, p); n != records {
+			t.Errorf("round %d: held records = %d; want %d", round, n, records)
+		}
+		// In the file: from round 16 on, m83 up to the key this round
+		// put, m(round+67); nothing else of the writes.
+		for r := 1; r <= round; r++ {
+			k := key(r)
+			put := round >= 16 && k >= "m83" && k <= fmt.Sprintf("m%02d", round+67)
+			if got := rawValue(t, p, "idx", k); (got != nil) != put {
+				t.Errorf("round %d: idx/%s in the file = %q; want it there %v", round, k, got, put)
+			}
+		}
+		check(fmt.Sprintf("round %d", round), db)
+		if round == 20 || round == 31 {
+			crashed := copyStore(t, path)
+			db2 := openDB(t, crashed, nil)
+			check(fmt.Sprintf("round %d, crashed copy", round), db2)
+			if err := db2.Close(); err != nil {
+				t.Fatalf("round %d: Close of the crashed copy: %v", round, err)
+			}
+			if n := heldRecords(t, crashed); n != 0 {
+				t.Errorf("round %d: held records of the crashed copy after Close = %d; want 0", round, n)
+			}
+			for k, v := range want {
+				if got := rawValue(t, crashed, "idx", k); !bytes.Equal(got, sealed("idx", k, v)) {
+					t.Errorf("round %d: idx/%s in the crashed copy after Close = %q; want %q", round, k, got, v)
+				}
+			}
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := heldRecords(t, path); n != 0 {
+		t.Errorf("held records after Close = %d; want 0", n)
+	}
+	for k, v := range want {
+		if got := rawValue(t, path, "idx", k); !bytes.Equal(got, sealed("idx", k, v)) {
+			t.Errorf("idx/%s in the file after Close = %q; want %q", k, got, v)
+		}
 	}
 }
