@@ -343,6 +343,25 @@ func meterCheckpoints(st *bolt.DB) func(b *testing.B, events int) {
 	}
 }
 
+// meterLoad starts the meters of a load of b: memory (watchMemory),
+// processor time (meterCPU) and, when st is not nil, its checkpoints
+// (meterCheckpoints). The function it returns, called once the timer is
+// stopped, reports them and the events a second of the load's events.
+func meterLoad(b *testing.B, st *bolt.DB) (report func(events int)) {
+	peak := watchMemory(b)
+	cpu := meterCPU()
+	ckpt := func(*testing.B, int) {}
+	if st != nil {
+		ckpt = meterCheckpoints(st)
+	}
+	return func(events int) {
+		peak()
+		cpu(b, events)
+		ckpt(b, events)
+		b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	}
+}
+
 // rssAnon returns the process's anonymous resident memory in KiB (Linux;
 // 0 elsewhere).
 func rssAnon() int {
@@ -430,12 +449,7 @@ func runScale64(b *testing.B, st *bolt.DB, op func(r *rand.Rand) error) {
 	n := b.N * scaleEvents()
 	left.Store(int64(n))
 	var wg sync.WaitGroup
-	peak := watchMemory(b)
-	cpu := meterCPU()
-	ckpt := func(*testing.B, int) {}
-	if st != nil {
-		ckpt = meterCheckpoints(st)
-	}
+	meters := meterLoad(b, st)
 	b.ResetTimer()
 	for g := range 64 {
 		wg.Add(1)
@@ -456,10 +470,7 @@ func runScale64(b *testing.B, st *bolt.DB, op func(r *rand.Rand) error) {
 	}
 	wg.Wait()
 	b.StopTimer()
-	peak()
-	cpu(b, n)
-	ckpt(b, n)
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+	meters(n)
 	lat.report(b)
 	reportMemory(b)
 }
@@ -499,9 +510,7 @@ func BenchmarkScaleProcess1(b *testing.B) {
 	var lat latencies
 	n := b.N * scaleEvents()
 	d := make([]time.Duration, 0, n)
-	peak := watchMemory(b)
-	cpu := meterCPU()
-	ckpt := meterCheckpoints(scale.st)
+	meters := meterLoad(b, scale.st)
 	b.ResetTimer()
 	for range n {
 		began := time.Now()
@@ -511,22 +520,26 @@ func BenchmarkScaleProcess1(b *testing.B) {
 		d = append(d, time.Since(began))
 	}
 	b.StopTimer()
-	peak()
-	cpu(b, n)
-	ckpt(b, n)
+	meters(n)
 	lat.add(d)
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 	lat.report(b)
 	reportMemory(b)
 }
 
 func BenchmarkScaleProcess64(b *testing.B) {
+	op := scaleProcess(b)
+	runScale64(b, scale.st, op)
+}
+
+// scaleProcess returns the call of the Process benchmarks: an order of a
+// random member, processed on the scale store.
+func scaleProcess(b *testing.B) func(r *rand.Rand) error {
 	p := scaleStore(b)
 	ctx := context.Background()
-	runScale64(b, scale.st, func(r *rand.Rand) error {
+	return func(r *rand.Rand) error {
 		_, err := p.Process(ctx, nextScaleEvent(r))
 		return err
-	})
+	}
 }
 
 // scalePacedRates are the rates the paced benchmarks offer, in events a
@@ -538,12 +551,8 @@ var scalePacedRates = []int{5000, 10000, 15000}
 // BenchmarkScaleProcessPaced is Process offered at fixed rates (see
 // runScalePaced).
 func BenchmarkScaleProcessPaced(b *testing.B) {
-	p := scaleStore(b)
-	ctx := context.Background()
-	runScalePaced(b, scale.st, func(r *rand.Rand) error {
-		_, err := p.Process(ctx, nextScaleEvent(r))
-		return err
-	})
+	op := scaleProcess(b)
+	runScalePaced(b, scale.st, op)
 }
 
 // runScalePaced runs a sub-benchmark per rate of scalePacedRates that
@@ -566,12 +575,7 @@ func runScalePaced(b *testing.B, st *bolt.DB, op func(r *rand.Rand) error) {
 			lat := make([]time.Duration, n)
 			late := make([]time.Duration, 0, n)
 			var wg sync.WaitGroup
-			peak := watchMemory(b)
-			cpu := meterCPU()
-			ckpt := func(*testing.B, int) {}
-			if st != nil {
-				ckpt = meterCheckpoints(st)
-			}
+			meters := meterLoad(b, st)
 			b.ResetTimer()
 			start := time.Now()
 			for i := range n {
@@ -589,10 +593,7 @@ func runScalePaced(b *testing.B, st *bolt.DB, op func(r *rand.Rand) error) {
 			}
 			wg.Wait()
 			b.StopTimer()
-			peak()
-			cpu(b, n)
-			ckpt(b, n)
-			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+			meters(n)
 			var l latencies
 			l.add(lat)
 			l.report(b)
@@ -609,8 +610,7 @@ func BenchmarkScaleProcessBatch(b *testing.B) {
 	r := rand.New(rand.NewPCG(2, uint64(b.N)))
 	batch := make([]event.Event, 0, 1000)
 	n := b.N * scaleEvents()
-	cpu := meterCPU()
-	ckpt := meterCheckpoints(scale.st)
+	meters := meterLoad(b, scale.st)
 	b.ResetTimer()
 	for i := 0; i < n; i += cap(batch) {
 		batch = batch[:0]
@@ -622,9 +622,7 @@ func BenchmarkScaleProcessBatch(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	cpu(b, n)
-	ckpt(b, n)
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+	meters(n)
 	reportMemory(b)
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 
 	bbolt "go.etcd.io/bbolt"
@@ -303,20 +304,4 @@ func readHeld(btx *bbolt.Tx) (*held, error) {
 }
 
 // deleteHeld deletes every held record of btx.
-func deleteHeld(btx *bbolt.Tx) error {
-	b := btx.Bucket([]byte(metaBucket))
-	if b == nil {
-		return nil
-	}
-	var keys [][]byte
-	c := b.Cursor()
-	for k, _ := c.Seek(heldPrefix); k != nil && bytes.HasPrefix(k, heldPrefix); k, _ = c.Next() {
-		keys = append(keys, bytes.Clone(k))
-	}
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func deleteHeld(btx *bbolt.Tx) error { return deleteHeldThrough(btx, math.MaxUint64) }
