@@ -165,11 +165,11 @@
 // that checkpoint puts them all and deletes every record. A bucket's
 // writes are held when the bucket exists in the file, they are not all
 // after its last key, and they average at most 64 bytes; once a bucket has
-// writes held, all of them are until every record is deleted. Open reads the records
-// back (one that does not hold fails it with an error wrapping
-// [ErrCorrupt]), and Close puts them into their buckets: a file at rest
-// has none, and while the store is open, or after a crash, its buckets
-// alone are not the whole store, as they are not without the log.
+// writes held, all of them are until every record is deleted. Open reads
+// the records back (one that does not hold fails it with an error
+// wrapping [ErrCorrupt]), and Close puts them into their buckets: a file
+// at rest has none, and while the store is open, or after a crash, its
+// buckets alone are not the whole store, as they are not without the log.
 //
 // # Pipelined commits
 //

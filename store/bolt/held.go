@@ -172,7 +172,10 @@ func (c *ckptTx) putSome(next *held, seq uint64, target int64) error {
 	for next.size > target {
 		i, found := slices.BinarySearch(names, sw.bucket)
 		if !found {
-			sw.at = nil // cannot be: a held bucket keeps its tree
+			// Cannot be, as a held bucket keeps its tree; should it be,
+			// a put begun again only keeps the records longer.
+			*sw = sweep{from: seq, bucket: names[0]}
+			i = 0
 		}
 		name := names[i]
 		t := next.trees[name]
