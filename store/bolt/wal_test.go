@@ -85,6 +85,11 @@ const (
 	// crashSpareEnv makes the child write 3 KiB values and checkpoint every
 	// MiB, so that its segments are made from spares of zeros.
 	crashSpareEnv = "BOLT_CRASH_CHILD_SPARE"
+	// crashHeldEnv makes the child checkpoint every 4 KiB and hold writes
+	// back up to 32 KiB (see Held writes), so that its checkpoints put
+	// them in turn, going through the buckets and deleting records many
+	// times before the kill.
+	crashHeldEnv = "BOLT_CRASH_CHILD_HELD"
 )
 
 // TestCrashReplaysLog runs a child process that makes Updates from 8
@@ -95,19 +100,21 @@ const (
 // of zeros: their stale ends are no damage.
 func TestCrashReplaysLog(t *testing.T) {
 	if path := os.Getenv(crashChildEnv); path != "" {
-		crashChild(path, os.Getenv(crashSpareEnv) != "")
+		crashChild(path, os.Getenv(crashSpareEnv) != "", os.Getenv(crashHeldEnv) != "")
 		return
 	}
-	t.Run("Recycled", func(t *testing.T) { testCrash(t, false) })
-	t.Run("Spare", func(t *testing.T) { testCrash(t, true) })
+	t.Run("Recycled", func(t *testing.T) { testCrash(t, "") })
+	t.Run("Spare", func(t *testing.T) { testCrash(t, crashSpareEnv) })
+	t.Run("HeldPutInTurn", func(t *testing.T) { testCrash(t, crashHeldEnv) })
 }
 
-func testCrash(t *testing.T, spare bool) {
+// testCrash runs the crash child with env, when not empty, set to 1.
+func testCrash(t *testing.T, env string) {
 	path := filepath.Join(t.TempDir(), "crash.db")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashReplaysLog$")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
-	if spare {
-		cmd.Env = append(cmd.Env, crashSpareEnv+"=1")
+	if env != "" {
+		cmd.Env = append(cmd.Env, env+"=1")
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -147,12 +154,16 @@ func testCrash(t *testing.T, spare bool) {
 	}
 }
 
-func crashChild(path string, spare bool) {
+func crashChild(path string, spare, held bool) {
 	opts, value := &bolt.Options{CheckpointSize: 16 << 10}, []byte(nil)
 	if spare {
 		opts.CheckpointSize, value = 1<<20, make([]byte, 3<<10)
 	}
-	db, err := bolt.Open(path, opts)
+	holdMax := int64(0) // the default, CheckpointSize
+	if held {
+		opts.CheckpointSize, holdMax = 4<<10, 32<<10
+	}
+	db, err := bolt.OpenHoldMax(path, opts, holdMax)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
