@@ -155,14 +155,14 @@
 // holds such writes back (file format 5): it appends them to the reserved
 // bucket as one record, in the layout of a log record, a few pages written
 // in order, and keeps them in memory, where reads look after the overlay's
-// generations. Past three quarters of the checkpoint size, each checkpoint
+// generations. Past seven eighths of the checkpoint size, each checkpoint
 // puts some of them into their buckets, in order of bucket and key from
-// where the one before left off, until they are back to three quarters,
+// where the one before left off, until they are back to seven eighths,
 // each page then taking the writes of several checkpoints; once the put
 // has gone through every bucket, the records written before it began are
 // deleted, in the same transaction, and it begins again. Should they reach
-// the checkpoint size (a checkpoint holding back a quarter of it at once),
-// that checkpoint puts them all and deletes every record. A bucket's
+// the checkpoint size (a checkpoint holding back more than an eighth of it
+// at once), that checkpoint puts them all and deletes every record. A bucket's
 // writes are held when the bucket exists in the file, they are not all
 // after its last key, and they average at most 64 bytes; once a bucket has
 // writes held, all of them are until every record is deleted. Open reads

@@ -328,18 +328,18 @@ func TestHeldRecordDamaged(t *testing.T) {
 }
 
 // TestHeldWritesPutInTurn checks the rolling put of held writes: past
-// three quarters of their bound, each checkpoint puts the fewest of them,
+// seven eighths of their bound, each checkpoint puts the fewest of them,
 // in key order from where the last left off, that bring them back under
 // it, and once it has gone through the bucket it deletes the records
-// written before it began. With a bound of 2,000 bytes (1,500 the target)
+// written before it began. With a bound of 2,000 bytes (1,750 the target)
 // and one write a checkpoint, "m98" then "m97" and so on down, each
-// counted as 4 bytes and 96 of overhead: the 16th write brings the held
-// writes to 1,600, so that checkpoint begins the put with the first key,
-// m83 (the 16th write's own), and each one after puts the next key up
-// (m84 with the 17th write, m98 with the 31st), the keys written meanwhile
-// going in below where it stands. The 31st checkpoint then reaches the
-// end of the bucket and deletes the 16 records of the first 16 writes,
-// leaving 15. Reads, a crashed copy and Close see every write throughout.
+// counted as 4 bytes and 96 of overhead: the 18th write brings the held
+// writes to 1,800, so that checkpoint begins the put with the first key,
+// m81 (the 18th write's own), and each one after puts the next key up
+// (m82 with the 19th write, m98 with the 35th), the keys written meanwhile
+// going in below where it stands. The 35th checkpoint then reaches the
+// end of the bucket and deletes the 18 records of the first 18 writes,
+// leaving 17. Reads, a crashed copy and Close see every write throughout.
 func TestHeldWritesPutInTurn(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	db := openHolding(t, path, 2000)
@@ -353,7 +353,7 @@ func TestHeldWritesPutInTurn(t *testing.T) {
 			t.Errorf("%s: Scan(idx) = %q; want %q", name, got, pairs(want))
 		}
 	}
-	for round := 1; round <= 31; round++ {
+	for round := 1; round <= 35; round++ {
 		k := key(round)
 		v := strconv.Itoa(round % 10) // one byte: each write counts 100
 		update(t, db, "idx", map[string]string{k: v})
@@ -361,23 +361,23 @@ func TestHeldWritesPutInTurn(t *testing.T) {
 		checkpointNow(t, db)
 		p := backupTo(t, db)
 		records := round
-		if round == 31 {
-			records = 15
+		if round == 35 {
+			records = 17
 		}
 		if n := heldRecords(t, p); n != records {
 			t.Errorf("round %d: held records = %d; want %d", round, n, records)
 		}
-		// In the file: from round 16 on, m83 up to the key this round
-		// put, m(round+67); nothing else of the writes.
+		// In the file: from round 18 on, m81 up to the key this round
+		// put, m(round+63); nothing else of the writes.
 		for r := 1; r <= round; r++ {
 			k := key(r)
-			put := round >= 16 && k >= "m83" && k <= fmt.Sprintf("m%02d", round+67)
+			put := round >= 18 && k >= "m81" && k <= fmt.Sprintf("m%02d", round+63)
 			if got := rawValue(t, p, "idx", k); (got != nil) != put {
 				t.Errorf("round %d: idx/%s in the file = %q; want it there %v", round, k, got, put)
 			}
 		}
 		check(fmt.Sprintf("round %d", round), db)
-		if round == 20 || round == 31 {
+		if round == 20 || round == 35 {
 			crashed := copyStore(t, path)
 			db2 := openDB(t, crashed, nil)
 			check(fmt.Sprintf("round %d, crashed copy", round), db2)
