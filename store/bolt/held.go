@@ -109,10 +109,7 @@ func (c *ckptTx) hold(h *held, g *gen, names []string, limit int64) (*held, erro
 		if before == nil {
 			// g's tree is never changed: the held writes may share it.
 			next.trees[name] = t
-			t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool {
-				next.size += int64(it.Size()) + entryOverhead
-				return true
-			})
+			next.size += writesSize(t)
 			continue
 		}
 		merged := before.Clone()
@@ -213,15 +210,22 @@ func (c *ckptTx) putSome(next *held, seq uint64, target int64) error {
 			}
 			next.size = 0
 			for _, t := range next.trees {
-				t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool {
-					next.size += int64(it.Size()) + entryOverhead
-					return true
-				})
+				next.size += writesSize(t)
 			}
 			*sw = sweep{from: seq, bucket: names[0]}
 		}
 	}
 	return nil
+}
+
+// writesSize returns the memory estimate of the writes of t, as held.
+func writesSize(t *tree) int64 {
+	var n int64
+	t.Ascend(nil, nil, func(it cowtree.Item[struct{}]) bool {
+		n += int64(it.Size()) + entryOverhead
+		return true
+	})
+	return n
 }
 
 // deleteHeldThrough deletes the held records of btx of batches up to seq.
