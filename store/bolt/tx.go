@@ -414,6 +414,46 @@ type refs struct {
 	// refs: bbolt opens a bucket anew each time a read transaction asks.
 	coloc   *bbolt.Bucket
 	colocTx *bbolt.Tx
+	// inTree notes, for the overlay's trees of colocated buckets (the
+	// active generation's and the old one's), whether the group last
+	// looked up has entries there. An event reads a dozen records of its
+	// member, each of which searched both trees, in vain for all but the
+	// members written since the last checkpoint began. At a million
+	// members (Process, 64 callers) the searches took 4.4% of the
+	// processor time, 3.2% with the note.
+	inTree [2]treeGroup
+}
+
+// treeGroup is whether tr holds entries of group.
+type treeGroup struct {
+	tr    *tree
+	group []byte
+	holds bool
+}
+
+// holdsGroup reports whether tr, an overlay tree of colocated buckets,
+// has an entry of group, noting the answer for the transaction's next
+// reads. A tree the refs see does not change: a batch's (or a View's)
+// trees are the ones installed when it began.
+func (rs *refs) holdsGroup(tr *tree, group []byte) bool {
+	for _, n := range rs.inTree {
+		if n.tr == tr && string(n.group) == string(group) {
+			return n.holds
+		}
+	}
+	holds := false
+	lo := append(append(make([]byte, 0, len(group)+1), group...), 0)
+	tr.Ascend(lo, nil, func(it cowtree.Item[struct{}]) bool {
+		holds = bytes.HasPrefix(it.Key(), lo)
+		return false
+	})
+	i := 0 // the slot of tr, else the first, unless it is another tree's
+	if rs.inTree[0].tr != nil && rs.inTree[0].tr != tr {
+		i = 1
+	}
+	n := &rs.inTree[i]
+	n.tr, n.group, n.holds = tr, append(n.group[:0], group...), holds
+	return holds
 }
 
 // colocated returns colocBucket in btx (nil when the file has none).
@@ -881,6 +921,9 @@ func (t *tx) find(tr *tree, tag uint16, key []byte) (value []byte, del, ok bool)
 		return nil, false, false
 	}
 	if tag != 0 {
+		if !t.refs.holdsGroup(tr, groupOf(key)) {
+			return nil, false, false
+		}
 		t.scratch = physKey(t.scratch[:0], key, tag)
 		key = t.scratch
 	}
@@ -1008,12 +1051,14 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 		}
 	}
 	r := t.bucket(bucket)
+	g, oneG := oneGroup(start, end)
 	for _, lv := range [3]struct {
 		tr  *tree
 		tag uint16
 	}{{r.active, r.atag}, {r.old, r.otag}, {r.held, 0}} {
 		switch {
 		case lv.tr == nil || lv.tr.Len() == 0:
+		case lv.tag != 0 && oneG && !t.refs.holdsGroup(lv.tr, g):
 		case lv.tag != 0:
 			srcs = append(srcs, newPhysTreeSource(lv.tr, lv.tag, start, end, reverse))
 		default:
@@ -1022,7 +1067,7 @@ func (t *tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 	}
 	b := t.boltBucket(r)
 	in := groupSingle // what bbolt holds of the range's group, when it has one
-	if g, ok := oneGroup(start, end); b != nil && r.tag != 0 && ok && len(g) > 0 && !t.refs.groupAbsent(t.btx, g) {
+	if b != nil && r.tag != 0 && oneG && len(g) > 0 && !t.refs.groupAbsent(t.btx, g) {
 		p, err := t.pack(r, b, g)
 		if err != nil {
 			return err
