@@ -46,12 +46,21 @@
 //     to them. Entries over 1 KiB get an allocation of their own.
 //   - [Tree.Set] keeps the key it is given, which must then never change,
 //     and a value of type V, the caller's own.
+//
+// A node refers to the bytes of its items by an index into its list of
+// arenas (a leaf's arenas, an entry's or a separator's own allocation, a
+// key Set was given) and an offset, not by a pointer an item: a node then
+// holds a few pointers rather than one an item, which the garbage
+// collector would follow at every collection and record at every copy of
+// a node made while it marks. At a million members a store/bolt overlay
+// copies some four nodes an event.
 package cowtree
 
 import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"slices"
 	"unsafe"
 )
 
@@ -83,6 +92,24 @@ type Item[V any] struct {
 // markBit is the bit of Item.vlen that marks an item (see Tree.PutMarked).
 const markBit = 1 << 31
 
+// slot is an item as a node keeps it: ref is the index of the arena its
+// key lies in, in the node's list (see node.ars), shifted by refShift,
+// and the key's offset in that arena. The value follows the key.
+type slot[V any] struct {
+	Data       V
+	ref        uint32
+	klen, vlen uint32
+}
+
+const (
+	refShift  = 24                   // an arena is shorter than 16 MiB: an entry over maxInline has its own
+	refOff    = 1<<refShift - 1      // the offset's bits of a ref
+	maxArenas = 1<<(32-refShift) - 1 // arenas a node lists at most
+)
+
+// size returns the bytes of the slot's key and value.
+func (s *slot[V]) size() int { return int(s.klen) + int(s.vlen&^markBit) }
+
 // Key returns the item's key, which must not be modified.
 func (it Item[V]) Key() []byte { return unsafe.Slice(it.p, it.klen) }
 
@@ -100,16 +127,6 @@ func (it Item[V]) Value() []byte {
 		return []byte{}
 	}
 	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(it.p), it.klen)), n)
-}
-
-// newItem copies key, which must not be empty, and value into one new
-// allocation (for an entry too large to share a leaf's arena, and for a
-// separator, which an inner node keeps apart from the leaves' arenas).
-func newItem[V any](key, value []byte) Item[V] {
-	buf := make([]byte, len(key)+len(value))
-	copy(buf, key)
-	copy(buf[len(key):], value)
-	return Item[V]{p: &buf[0], klen: uint32(len(key)), vlen: uint32(len(value))}
 }
 
 // head returns the first 8 bytes of s, big-endian and zero-padded.
@@ -143,15 +160,26 @@ type node[V any] struct {
 	cow   *cowToken
 	pre   [maxPrefix]byte
 	heads [maxItems]uint64
-	items [maxItems]Item[V]
+	items [maxItems]slot[V]
+
+	// ars lists the first bytes of the arenas the items refer to: an
+	// arena of the leaf's, an entry's or a separator's own allocation, a
+	// key of Set's. An arena no item refers to any more stays listed
+	// until the node is compacted or its list is full (see tidy); an
+	// item's own allocation is unlisted (nil) when the item goes. Copies
+	// of a node share the list until one changes it: arsShared.
+	ars       []*byte
+	arsShared bool
 
 	// A leaf's entries of at most maxInline bytes that Put made are
 	// stored one after the other in buf, which only grows: a write
 	// appends, so the bytes a clone or a returned slice sees never
 	// change. Only the tree whose id is own appends to buf; any other
 	// tree, or a full buf, gets a new buf holding only the live entries.
+	// bufAr is buf's index in ars.
 	buf    []byte
 	own    *cowToken
+	bufAr  uint32
 	pinned int // bytes of the arenas the entries may be in, roughly
 
 	// seq is 1 + the index of the key a leaf's last insert made (0 after
@@ -159,6 +187,97 @@ type node[V any] struct {
 	// after the one before, right after it or past at most maxGap older
 	// keys (see follows; capped at maxRun).
 	seq, run uint8
+}
+
+// ptr returns where the key of s, an item of n, starts.
+func (n *node[V]) ptr(s *slot[V]) *byte {
+	return (*byte)(unsafe.Add(unsafe.Pointer(n.ars[s.ref>>refShift]), s.ref&refOff))
+}
+
+// keyOf returns the key of s, an item of n.
+func (n *node[V]) keyOf(s *slot[V]) []byte { return unsafe.Slice(n.ptr(s), s.klen) }
+
+// key returns the key of item i.
+func (n *node[V]) key(i int) []byte { return n.keyOf(&n.items[i]) }
+
+// item returns item i as the tree hands it out, pointing to its bytes.
+func (n *node[V]) item(i int) Item[V] {
+	s := &n.items[i]
+	return Item[V]{Data: s.Data, p: n.ptr(s), klen: s.klen, vlen: s.vlen}
+}
+
+// ownArs gives n a list of arenas of its own, unless it has one.
+func (n *node[V]) ownArs() {
+	if n.arsShared {
+		n.ars, n.arsShared = slices.Clone(n.ars), false
+	}
+}
+
+// addArena lists the arena starting at base and returns its ref (its
+// index, shifted). A list shared with another node, or full, is tidied
+// first, which renumbers the arenas.
+func (n *node[V]) addArena(base *byte) uint32 {
+	if n.arsShared || len(n.ars) >= maxArenas {
+		n.tidy(1)
+	}
+	n.ars = append(n.ars, base)
+	return uint32(len(n.ars)-1) << refShift
+}
+
+// setArena replaces the arena of ref, which one item alone refers to, by
+// the one starting at base.
+func (n *node[V]) setArena(ref uint32, base *byte) {
+	n.ownArs()
+	n.ars[ref>>refShift] = base
+}
+
+// tidy lists only the arenas the items and buf are in, in a list of n's
+// own with room for extra more, renumbering them.
+func (n *node[V]) tidy(extra int) {
+	var to [maxArenas + 1]uint32 // new index + 1, by old index; 1 marks one in use at first
+	for i := range n.n {
+		to[n.items[i].ref>>refShift] = 1
+	}
+	if n.buf != nil {
+		to[n.bufAr] = 1
+	}
+	used := 0
+	for _, u := range to[:len(n.ars)] {
+		used += int(u)
+	}
+	ars := n.ars[:0] // in place, each arena moving down or staying
+	if n.arsShared || cap(n.ars) < used+extra {
+		ars = make([]*byte, 0, used+extra)
+	}
+	for i, a := range n.ars {
+		if to[i] != 0 {
+			ars = append(ars, a)
+			to[i] = uint32(len(ars))
+		}
+	}
+	if !n.arsShared {
+		clear(n.ars[len(ars):]) // what n no longer lists, the collector may free
+	}
+	for i := range n.n {
+		r := &n.items[i].ref
+		*r = (to[*r>>refShift]-1)<<refShift | *r&refOff
+	}
+	if n.buf != nil {
+		n.bufAr = to[n.bufAr] - 1
+	} else {
+		n.bufAr = 0
+	}
+	n.ars, n.arsShared = ars, false
+}
+
+// newOwn returns an item of n holding copies of key and value in an
+// allocation of its own (an entry too large for a leaf's arena, or a
+// separator, which an inner node keeps apart from the leaves' arenas).
+func (n *node[V]) newOwn(key, value []byte, vlen uint32) slot[V] {
+	buf := make([]byte, len(key)+len(value))
+	copy(buf, key)
+	copy(buf[len(key):], value)
+	return slot[V]{ref: n.addArena(&buf[0]), klen: uint32(len(key)), vlen: vlen}
 }
 
 // find returns the index of the first item whose key is >= k, and whether
@@ -221,7 +340,7 @@ func (n *node[V]) cmpTied(i int, s []byte) int {
 	if a <= 8 || len(s) <= 8 {
 		return cmp.Compare(a, len(s))
 	}
-	return bytes.Compare(n.items[i].Key()[n.plen+8:], s[8:])
+	return bytes.Compare(n.key(i)[n.plen+8:], s[8:])
 }
 
 // child returns the index of the child whose range holds k.
@@ -255,10 +374,10 @@ func (n *node[V]) fitPrefix(k []byte) {
 	n.plen = pl
 }
 
-// insertAt inserts it at index i, moving later items right (and, with
-// kid, inserts kid right of the new separator).
-func (n *node[V]) insertAt(i int, it Item[V], kid *node[V]) {
-	k := it.Key()
+// insertAt inserts it, whose arena n lists, at index i, moving later
+// items right (and, with kid, inserts kid right of the new separator).
+func (n *node[V]) insertAt(i int, it slot[V], kid *node[V]) {
+	k := n.keyOf(&it)
 	if n.n == 0 {
 		n.plen = copy(n.pre[:], k)
 	} else {
@@ -279,7 +398,7 @@ func (n *node[V]) insertAt(i int, it Item[V], kid *node[V]) {
 func (n *node[V]) removeAt(i int) {
 	copy(n.heads[i:], n.heads[i+1:n.n])
 	copy(n.items[i:], n.items[i+1:n.n])
-	n.items[n.n-1] = Item[V]{}
+	n.items[n.n-1] = slot[V]{}
 	if n.kids != nil {
 		copy(n.kids[i+1:], n.kids[i+2:n.n+1])
 		n.kids[n.n] = nil
@@ -294,7 +413,7 @@ func (n *node[V]) reprefix() {
 		n.plen = 0
 		return
 	}
-	first, last := n.items[0].Key(), n.items[n.n-1].Key()
+	first, last := n.key(0), n.key(n.n-1)
 	pl := 0
 	for pl < maxPrefix && pl < len(first) && pl < len(last) && first[pl] == last[pl] {
 		pl++
@@ -305,16 +424,45 @@ func (n *node[V]) reprefix() {
 	copy(n.pre[:], first[:pl])
 	n.plen = pl
 	for i := range n.n {
-		n.heads[i] = head(n.items[i].Key()[pl:])
+		n.heads[i] = head(n.key(i)[pl:])
 	}
 }
 
-// set fills the node with items and, for an inner node, kids.
-func (n *node[V]) set(items []Item[V], kids []*node[V]) {
-	if len(items) < n.n {
-		clear(n.items[len(items):n.n])
+// moved is an item on its way to another node, with the first byte of
+// its arena.
+type moved[V any] struct {
+	s    slot[V]
+	base *byte
+}
+
+// movedItem returns item i of n as a moved item.
+func (n *node[V]) movedItem(i int) moved[V] {
+	s := n.items[i]
+	return moved[V]{s, n.ars[s.ref>>refShift]}
+}
+
+// key returns the moved item's key.
+func (m *moved[V]) key() []byte {
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(m.base), m.s.ref&refOff)), m.s.klen)
+}
+
+// set fills the node with items (which may have been its own) and, for an
+// inner node, kids; a leaf has no arena to append to afterwards.
+func (n *node[V]) set(items []moved[V], kids []*node[V]) {
+	var slots [maxItems]slot[V]
+	var ars []*byte
+	for j, m := range items {
+		a := slices.Index(ars, m.base)
+		if a < 0 {
+			a = len(ars)
+			ars = append(ars, m.base)
+		}
+		slots[j] = m.s
+		slots[j].ref = uint32(a)<<refShift | m.s.ref&refOff
 	}
-	copy(n.items[:], items)
+	n.items = slots
+	n.ars, n.arsShared = ars, false
+	n.buf, n.own, n.bufAr = nil, nil, 0
 	if n.kids != nil {
 		if len(kids) < n.n+1 {
 			clear(n.kids[len(kids) : n.n+1])
@@ -392,6 +540,7 @@ func (t *Tree[V]) mutable(n *node[V]) *node[V] {
 	c := new(node[V])
 	*c = *n
 	c.cow = t.cow
+	c.arsShared = true
 	if n.kids != nil {
 		kids := *n.kids
 		c.kids = &kids
@@ -452,17 +601,17 @@ func (n *node[V]) itemIf(i int, found bool) (Item[V], bool) {
 	if !found {
 		return Item[V]{}, false
 	}
-	return n.items[i], true
+	return n.item(i), true
 }
 
 // bounds narrows the key range lo to hi of the inner node n to that of
 // its child i.
 func (n *node[V]) bounds(i int, lo, hi []byte) ([]byte, []byte) {
 	if i > 0 {
-		lo = n.items[i-1].Key()
+		lo = n.key(i - 1)
 	}
 	if i < n.n {
-		hi = n.items[i].Key()
+		hi = n.key(i)
 	}
 	return lo, hi
 }
@@ -477,7 +626,7 @@ func (t *Tree[V]) near(k []byte) (*finger[V], int, bool) {
 	h := head(k)
 	for j := range t.fingers {
 		f := &t.fingers[j]
-		if f.version == t.version && f.key == h && f.klen == len(k) && f.i < f.n.n && string(f.n.items[f.i].Key()) == string(k) {
+		if f.version == t.version && f.key == h && f.klen == len(k) && f.i < f.n.n && string(f.n.key(f.i)) == string(k) {
 			return f, f.i, true
 		}
 	}
@@ -539,19 +688,22 @@ func (t *Tree[V]) Min() (Item[V], bool) {
 	for n.kids != nil {
 		n = n.kids[0]
 	}
-	return n.items[0], true
+	return n.item(0), true
 }
 
 // split moves the items of the full node n from index at on into a new
-// node and returns the separator between them and the new node. The
-// halves keep their heads unless their keys share a longer prefix than
-// n's. A leaf's arena goes to the half that k, the key about to go in,
-// goes to, since the other may get no more keys.
-func (t *Tree[V]) split(n *node[V], at int, k []byte) (Item[V], *node[V]) {
+// node and returns the separator's key between them (for the parent to
+// copy) and the new node. The halves keep their heads unless their keys
+// share a longer prefix than n's. A leaf's
+// arena goes to the half that k, the key about to go in, goes to, since
+// the other may get no more keys.
+func (t *Tree[V]) split(n *node[V], at int, k []byte) ([]byte, *node[V]) {
 	t.version++
 	right := t.newNode(n.kids != nil)
 	right.pre, right.plen = n.pre, n.plen
-	sep := n.items[at]
+	sep := n.key(at)
+	right.ars, right.bufAr = n.ars, n.bufAr
+	n.arsShared, right.arsShared = true, true
 	from := at
 	if n.kids != nil {
 		from++ // the separator moves up
@@ -567,7 +719,6 @@ func (t *Tree[V]) split(n *node[V], at int, k []byte) (Item[V], *node[V]) {
 	n.reprefix()
 	right.reprefix()
 	if n.kids == nil {
-		sep = newItem[V](sep.Key(), nil)
 		if !t.refs {
 			// The moved entries stay where they are; the half k goes
 			// to goes on appending to n's arena, the other gets one of
@@ -576,12 +727,16 @@ func (t *Tree[V]) split(n *node[V], at int, k []byte) (Item[V], *node[V]) {
 			lr, ln := right.liveBytes(-1), n.liveBytes(-1)
 			right.pinned = n.pinned * lr / max(lr+ln, 1)
 			n.pinned -= right.pinned
-			if bytes.Compare(k, sep.Key()) >= 0 {
+			if bytes.Compare(k, sep) >= 0 {
 				right.buf, right.own = n.buf, n.own
 				n.buf, n.own = nil, nil
 			}
 		}
 	}
+	// Each half lists only its own arenas, so that neither keeps the
+	// other's from the collector.
+	n.tidy(0)
+	right.tidy(0)
 	return sep, right
 }
 
@@ -609,7 +764,7 @@ func (n *node[V]) splitPoint(k []byte) int {
 func (n *node[V]) liveBytes(skip int) int {
 	live := 0
 	for i := range n.n {
-		if sz := n.items[i].Size(); sz <= maxInline && i != skip {
+		if sz := n.items[i].size(); sz <= maxInline && i != skip {
 			live += sz
 		}
 	}
@@ -623,8 +778,15 @@ func (n *node[V]) liveBytes(skip int) int {
 func (t *Tree[V]) newArena(n *node[V], extra, skip int) {
 	live := n.liveBytes(skip) + extra
 	if n.pinned <= 2*live+2048 {
+		if len(n.ars) >= 4 {
+			// Drop the arenas no entry is in any more, as the collector
+			// would were the entries pointers.
+			n.tidy(1)
+		}
 		c := max(extra, min(max(live/4, 256), 4096))
-		n.buf, n.own = make([]byte, 0, c), t.id
+		buf := make([]byte, 0, c)
+		n.bufAr = n.addArena(unsafe.SliceData(buf)) >> refShift // before buf is n's: see tidy
+		n.buf, n.own = buf, t.id
 		n.pinned += c
 		return
 	}
@@ -632,40 +794,60 @@ func (t *Tree[V]) newArena(n *node[V], extra, skip int) {
 }
 
 // compact gives the leaf n a new arena holding its entries (but entry
-// skip's) with room for extra more bytes and more.
+// skip's, whose item the caller replaces) with room for extra more bytes
+// and more, and a list of arenas holding it and the entries' own
+// allocations only.
 func (t *Tree[V]) compact(n *node[V], extra, skip int) {
 	if t.refs {
 		return
 	}
 	live := n.liveBytes(skip) + extra
 	buf := make([]byte, 0, live+live/2+256)
+	ars := []*byte{nil} // buf's, set below
 	for i := range n.n {
-		it := &n.items[i]
-		if sz := it.Size(); sz <= maxInline && i != skip {
+		s := &n.items[i]
+		switch sz := s.size(); {
+		case i == skip:
+			s.ref = 0 // replaced by the caller
+		case sz <= maxInline:
 			off := len(buf)
-			buf = append(append(buf, it.Key()...), it.Value()...)
-			it.p = &buf[off]
+			buf = append(buf, unsafe.Slice(n.ptr(s), sz)...)
+			s.ref = uint32(off)
+		default:
+			ars = append(ars, n.ars[s.ref>>refShift])
+			s.ref = uint32(len(ars)-1)<<refShift | s.ref&refOff
 		}
 	}
-	n.buf, n.own, n.pinned = buf, t.id, cap(buf)
+	ars[0] = unsafe.SliceData(buf)
+	n.ars, n.arsShared = ars, false
+	n.buf, n.own, n.bufAr, n.pinned = buf, t.id, 0, cap(buf)
 }
 
-// newEntry copies key and value into the leaf n's arena; index i is the
-// entry it replaces, or -1. vlen is the item's vlen: len(value), with
-// markBit when marked.
-func (t *Tree[V]) newEntry(n *node[V], key, value []byte, vlen uint32, i int) Item[V] {
+// newEntry copies key and value into the leaf n's arena, or an
+// allocation of their own when large; index i is the entry it replaces,
+// or -1. vlen is the item's vlen: len(value), with markBit when marked.
+func (t *Tree[V]) newEntry(n *node[V], key, value []byte, vlen uint32, i int) slot[V] {
 	sz := len(key) + len(value)
+	if i >= 0 && n.items[i].size() > maxInline {
+		// The entry replaced had an allocation of its own: unlisted, or
+		// replaced in the list by the new entry's.
+		ref := n.items[i].ref
+		if sz > maxInline {
+			buf := append(append(make([]byte, 0, sz), key...), value...)
+			n.setArena(ref, &buf[0])
+			return slot[V]{ref: ref &^ refOff, klen: uint32(len(key)), vlen: vlen}
+		}
+		n.setArena(ref, nil)
+	}
 	if sz > maxInline {
-		it := newItem[V](key, value)
-		it.vlen = vlen
-		return it
+		return n.newOwn(key, value, vlen)
 	}
 	if n.own != t.id || len(n.buf)+sz > cap(n.buf) {
 		t.newArena(n, sz, i)
 	}
 	off := len(n.buf)
 	n.buf = append(append(n.buf, key...), value...)
-	return Item[V]{p: &n.buf[off], klen: uint32(len(key)), vlen: vlen}
+	return slot[V]{ref: n.bufAr<<refShift | uint32(off), klen: uint32(len(key)), vlen: vlen}
 }
 
 // Put sets key, which must not be empty, to a copy of value, with a zero
@@ -686,7 +868,7 @@ func (t *Tree[V]) PutMarked(key, value []byte, mark bool) (Item[V], bool) {
 	f, i, found := t.leafFor(key)
 	n := f.n
 	if found {
-		old := n.items[i]
+		old := n.item(i)
 		n.items[i] = t.newEntry(n, key, value, vlen, i) // same key: the head stays
 		return old, true
 	}
@@ -694,7 +876,7 @@ func (t *Tree[V]) PutMarked(key, value []byte, mark bool) (Item[V], bool) {
 	n.noteInsert(i)
 	n.insertAt(i, it, nil)
 	t.length++
-	return it, false
+	return n.item(i), false
 }
 
 // Set sets key, which must not be empty, to v. The tree keeps key itself,
@@ -703,18 +885,21 @@ func (t *Tree[V]) PutMarked(key, value []byte, mark bool) (Item[V], bool) {
 // given Set.
 func (t *Tree[V]) Set(key []byte, v V) (Item[V], bool) {
 	t.refs = true
-	it := Item[V]{Data: v, p: unsafe.SliceData(key), klen: uint32(len(key))}
 	f, i, found := t.leafFor(key)
 	n := f.n
 	if found {
-		old := n.items[i]
-		n.items[i] = it // same key: the head stays
+		old := n.item(i)
+		// The key is the item's arena, and the item's alone.
+		ref := n.items[i].ref
+		n.setArena(ref, unsafe.SliceData(key))
+		n.items[i] = slot[V]{Data: v, ref: ref &^ refOff, klen: uint32(len(key))} // same key: the head stays
 		return old, true
 	}
+	it := slot[V]{Data: v, ref: n.addArena(unsafe.SliceData(key)), klen: uint32(len(key))}
 	n.noteInsert(i)
 	n.insertAt(i, it, nil)
 	t.length++
-	return it, false
+	return n.item(i), false
 }
 
 // follows reports whether an insert at index i of the leaf n continues an
@@ -761,7 +946,7 @@ func (t *Tree[V]) leafFor(k []byte) (*finger[V], int, bool) {
 		sep, right := t.split(left, left.splitPoint(k), k)
 		t.root = t.newNode(true)
 		t.root.kids[0] = left
-		t.root.insertAt(0, sep, right)
+		t.root.insertAt(0, t.root.newOwn(sep, nil, 0), right)
 	}
 	n := t.root
 	var lo, hi []byte
@@ -771,8 +956,8 @@ func (t *Tree[V]) leafFor(k []byte) (*finger[V], int, bool) {
 		n.kids[i] = c
 		if c.n == maxItems {
 			sep, right := t.split(c, c.splitPoint(k), k)
-			n.insertAt(i, sep, right)
-			if bytes.Compare(k, sep.Key()) >= 0 {
+			n.insertAt(i, n.newOwn(sep, nil, 0), right)
+			if bytes.Compare(k, sep) >= 0 {
 				c = right
 				i++
 			}
@@ -809,7 +994,10 @@ func (t *Tree[V]) Delete(k []byte) (Item[V], bool) {
 func (t *Tree[V]) remove(n *node[V], k []byte) Item[V] {
 	if n.kids == nil {
 		i, _ := n.find(k)
-		old := n.items[i]
+		old := n.item(i)
+		if t.refs || n.items[i].size() > maxInline {
+			n.setArena(n.items[i].ref, nil) // the item's alone
+		}
 		n.removeAt(i)
 		return old
 	}
@@ -832,20 +1020,26 @@ func (t *Tree[V]) rebalance(n *node[V], i int) {
 	}
 	left, right := t.mutable(n.kids[i]), t.mutable(n.kids[i+1])
 	n.kids[i], n.kids[i+1] = left, right
-	var items [2*maxItems + 1]Item[V]
+	var items [2*maxItems + 1]moved[V]
 	var kids [2*maxItems + 2]*node[V]
-	all := append(items[:0], left.items[:left.n]...)
+	all := items[:0]
+	for j := range left.n {
+		all = append(all, left.movedItem(j))
+	}
 	var allKids []*node[V]
 	if left.kids != nil {
-		all = append(all, n.items[i]) // the separator comes down
+		all = append(all, n.movedItem(i)) // the separator comes down
 		allKids = append(append(kids[:0], left.kids[:left.n+1]...), right.kids[:right.n+1]...)
 	}
-	all = append(all, right.items[:right.n]...)
+	for j := range right.n {
+		all = append(all, right.movedItem(j))
+	}
 	if len(all) <= mergeMax {
 		left.set(all, allKids)
 		if left.kids == nil {
 			t.compact(left, 0, -1)
 		}
+		n.setArena(n.items[i].ref, nil) // the separator's alone
 		n.removeAt(i)
 		return
 	}
@@ -855,19 +1049,22 @@ func (t *Tree[V]) rebalance(n *node[V], i int) {
 		right.set(all[m:], nil)
 		t.compact(left, 0, -1)
 		t.compact(right, 0, -1)
-		n.replaceSep(i, newItem[V](right.items[0].Key(), nil))
+		n.replaceSep(i, right.key(0))
 		return
 	}
+	sep := all[m].key()
 	left.set(all[:m], allKids[:m+1])
 	right.set(all[m+1:], allKids[m+1:])
-	n.replaceSep(i, all[m])
+	n.replaceSep(i, sep)
 }
 
-// replaceSep replaces separator i, keeping the children.
-func (n *node[V]) replaceSep(i int, sep Item[V]) {
-	k := sep.Key()
+// replaceSep replaces separator i by a copy of k, keeping the children.
+func (n *node[V]) replaceSep(i int, k []byte) {
+	ref := n.items[i].ref // the separator's alone
+	k = bytes.Clone(k)
+	n.setArena(ref, &k[0])
 	n.fitPrefix(k)
-	n.items[i] = sep
+	n.items[i] = slot[V]{ref: ref &^ refOff, klen: uint32(len(k))}
 	n.heads[i] = head(k[n.plen:])
 }
 
@@ -886,10 +1083,10 @@ func ascend[V any](n *node[V], start, end []byte, fn func(Item[V]) bool) bool {
 			i, _ = n.find(start)
 		}
 		for ; i < n.n; i++ {
-			if end != nil && bytes.Compare(n.items[i].Key(), end) >= 0 {
+			if end != nil && bytes.Compare(n.key(i), end) >= 0 {
 				return false
 			}
-			if !fn(n.items[i]) {
+			if !fn(n.item(i)) {
 				return false
 			}
 		}
@@ -904,7 +1101,7 @@ func ascend[V any](n *node[V], start, end []byte, fn func(Item[V]) bool) bool {
 			return false
 		}
 		start = nil
-		if end != nil && i < n.n && bytes.Compare(n.items[i].Key(), end) >= 0 {
+		if end != nil && i < n.n && bytes.Compare(n.key(i), end) >= 0 {
 			return false // the next children's keys are >= end
 		}
 	}
@@ -926,10 +1123,10 @@ func descend[V any](n *node[V], start, end []byte, fn func(Item[V]) bool) bool {
 	}
 	if n.kids == nil {
 		for i--; i >= 0; i-- {
-			if start != nil && bytes.Compare(n.items[i].Key(), start) < 0 {
+			if start != nil && bytes.Compare(n.key(i), start) < 0 {
 				return false
 			}
-			if !fn(n.items[i]) {
+			if !fn(n.item(i)) {
 				return false
 			}
 		}
@@ -942,7 +1139,7 @@ func descend[V any](n *node[V], start, end []byte, fn func(Item[V]) bool) bool {
 			return false
 		}
 		end = nil
-		if start != nil && i > 0 && bytes.Compare(n.items[i-1].Key(), start) <= 0 {
+		if start != nil && i > 0 && bytes.Compare(n.key(i-1), start) <= 0 {
 			return false // the previous children's keys are < start
 		}
 	}

@@ -50,16 +50,25 @@ func checkTree[V any](t *testing.T, tr *Tree[V]) {
 		if n.n > maxItems || n.plen > maxPrefix {
 			t.Fatalf("node with %d items, prefix %d", n.n, n.plen)
 		}
+		if len(n.ars) > maxArenas {
+			t.Fatalf("node lists %d arenas; at most %d", len(n.ars), maxArenas)
+		}
+		if n.buf != nil && (int(n.bufAr) >= len(n.ars) || n.ars[n.bufAr] != unsafe.SliceData(n.buf)) {
+			t.Fatalf("the leaf's arena is not listed at %d", n.bufAr)
+		}
 		for i := range n.n {
-			k := n.items[i].Key()
+			if a := int(n.items[i].ref >> refShift); a >= len(n.ars) || n.ars[a] == nil {
+				t.Fatalf("item %d refers to arena %d of %d listed, or an unlisted one", i, a, len(n.ars))
+			}
+			k := n.key(i)
 			if !bytes.HasPrefix(k, n.pre[:n.plen]) {
 				t.Fatalf("key %q lacks the node prefix %q", k, n.pre[:n.plen])
 			}
 			if n.heads[i] != head(k[n.plen:]) {
 				t.Fatalf("key %q: head %x; want %x", k, n.heads[i], head(k[n.plen:]))
 			}
-			if i > 0 && bytes.Compare(n.items[i-1].Key(), k) >= 0 {
-				t.Fatalf("keys out of order: %q then %q", n.items[i-1].Key(), k)
+			if i > 0 && bytes.Compare(n.key(i-1), k) >= 0 {
+				t.Fatalf("keys out of order: %q then %q", n.key(i-1), k)
 			}
 			if (lo != nil && bytes.Compare(k, lo) < 0) || (hi != nil && bytes.Compare(k, hi) >= 0) {
 				t.Fatalf("key %q outside [%q, %q)", k, lo, hi)
@@ -76,10 +85,10 @@ func checkTree[V any](t *testing.T, tr *Tree[V]) {
 		for i := 0; i <= n.n; i++ {
 			clo, chi := lo, hi
 			if i > 0 {
-				clo = n.items[i-1].Key()
+				clo = n.key(i - 1)
 			}
 			if i < n.n {
-				chi = n.items[i].Key()
+				chi = n.key(i)
 			}
 			walk(n.kids[i], clo, chi, depth+1)
 		}
@@ -242,15 +251,19 @@ func TestTreeModel(t *testing.T) {
 }
 
 func TestItemValue(t *testing.T) {
+	big := strings.Repeat("v", maxInline) // with its key, an allocation of its own
 	for _, tc := range []struct{ key, value string }{
-		{"k", ""}, {"k", "v"}, {"12345678", "value"}, {"123456789", ""}, {"a longer key than eight bytes", "and a value"},
+		{"k", ""}, {"k", "v"}, {"12345678", "value"}, {"123456789", ""}, {"a longer key than eight bytes", "and a value"}, {"k", big},
 	} {
-		it := newItem[struct{}]([]byte(tc.key), []byte(tc.value))
-		if string(it.Key()) != tc.key || string(it.Value()) != tc.value || it.Value() == nil {
-			t.Errorf("newItem[struct{}](%q, %q): key %q, value %q (nil: %v)", tc.key, tc.value, it.Key(), it.Value(), it.Value() == nil)
+		tr := New[struct{}]()
+		tr.Put([]byte("a"), []byte("before")) // the entry shares the leaf's arena
+		tr.Put([]byte(tc.key), []byte(tc.value))
+		it, ok := tr.Get([]byte(tc.key))
+		if !ok || string(it.Key()) != tc.key || string(it.Value()) != tc.value || it.Value() == nil {
+			t.Errorf("Put(%q, %q), Get: key %q, value %q (nil: %v), found %v", tc.key, tc.value, it.Key(), it.Value(), it.Value() == nil, ok)
 		}
 		if cap(it.Key()) != len(tc.key) || cap(it.Value()) != len(tc.value) {
-			t.Errorf("newItem[struct{}](%q, %q): key and value slices have spare capacity; appending to one would overwrite the other", tc.key, tc.value)
+			t.Errorf("Put(%q, %q), Get: key and value slices have spare capacity; appending to one would overwrite the other", tc.key, tc.value)
 		}
 	}
 }
@@ -579,6 +592,49 @@ func TestSplitPointRuns(t *testing.T) {
 		}
 		if got := leaf.splitPoint([]byte("m99")); got != want {
 			t.Errorf("gap %d: split at %d; want %d", gap, got, want)
+		}
+	}
+}
+
+// TestArenaListBounded churns one leaf through more entries with
+// allocations of their own than a node can list (each insert lists one,
+// each delete unlists it): the list is tidied, never longer than
+// maxArenas, and the items keep their bytes.
+func TestArenaListBounded(t *testing.T) {
+	big := strings.Repeat("v", maxInline)
+	tr, refs := New[struct{}](), New[int]()
+	tr.Put([]byte("a"), []byte("kept"))
+	refs.Set([]byte("a"), -1)
+	for i := range 3 * maxArenas {
+		k := []byte(fmt.Sprintf("b%04d", i))
+		tr.Put(k, []byte(big))
+		tr.Put(append(k, 's'), k) // beside it, in the leaf's arena
+		refs.Set(k, i)
+		if i%2 == 0 {
+			tr.Delete(k)
+			refs.Delete(k)
+		}
+		for _, n := range []int{len(tr.root.ars), len(refs.root.ars)} {
+			if n > maxArenas {
+				t.Fatalf("after %d inserts a leaf lists %d arenas; at most %d", i+1, n, maxArenas)
+			}
+		}
+	}
+	checkTree(t, tr)
+	checkTree(t, refs)
+	if it, _ := tr.Get([]byte("a")); string(it.Value()) != "kept" {
+		t.Fatalf(`Get("a") = %q; want "kept"`, it.Value())
+	}
+	for i := 1; i < 3*maxArenas; i += 2 {
+		k := fmt.Sprintf("b%04d", i)
+		if it, _ := tr.Get([]byte(k)); string(it.Value()) != big {
+			t.Fatalf("Get(%q): %d bytes; want %d", k, len(it.Value()), len(big))
+		}
+		if it, _ := tr.Get([]byte(k + "s")); string(it.Value()) != k {
+			t.Fatalf("Get(%q) = %q; want %q", k+"s", it.Value(), k)
+		}
+		if it, _ := refs.Get([]byte(k)); it.Data != i || string(it.Key()) != k {
+			t.Fatalf("Get(%q) of the Set tree: %q, %d", k, it.Key(), it.Data)
 		}
 	}
 }
