@@ -42,8 +42,8 @@
 //     the leaf's entries are in add up to at most about twice their size
 //     (a split shares that count between the halves by their sizes, so it
 //     is an estimate), else holding copies of the live entries, after
-//     which the garbage collector frees the old arenas once nothing refers
-//     to them. Entries over 1 KiB get an allocation of their own.
+//     which the garbage collector frees the old arenas once no node lists
+//     them. Entries over 1 KiB get an allocation of their own.
 //   - [Tree.Set] keeps the key it is given, which must then never change,
 //     and a value of type V, the caller's own.
 //
@@ -52,8 +52,9 @@
 // key Set was given) and an offset, not by a pointer an item: a node then
 // holds a few pointers rather than one an item, which the garbage
 // collector would follow at every collection and record at every copy of
-// a node made while it marks. At a million members a store/bolt overlay
-// copies some four nodes an event.
+// a node made while it marks (a store/bolt overlay copies some four nodes
+// an event). Nodes are smaller too: at a million members the memory store
+// holds 1,006 bytes a member against 1,052, and builds in 8% less time.
 package cowtree
 
 import (
