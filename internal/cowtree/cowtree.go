@@ -695,9 +695,8 @@ func (t *Tree[V]) Min() (Item[V], bool) {
 // split moves the items of the full node n from index at on into a new
 // node and returns the separator's key between them (for the parent to
 // copy) and the new node. The halves keep their heads unless their keys
-// share a longer prefix than n's. A leaf's
-// arena goes to the half that k, the key about to go in, goes to, since
-// the other may get no more keys.
+// share a longer prefix than n's. A leaf's arena goes to the half that k,
+// the key about to go in, goes to, since the other may get no more keys.
 func (t *Tree[V]) split(n *node[V], at int, k []byte) ([]byte, *node[V]) {
 	t.version++
 	right := t.newNode(n.kids != nil)
