@@ -44,12 +44,13 @@
 // most about twice their size (a split shares that count between the
 // halves by their sizes, so it is an estimate), else holding copies of
 // the live entries, after which the garbage collector frees the old
-// arenas once no snapshot or slice refers to them. Entries over 1 KiB get
-// an allocation of their own. The store is then a few objects per leaf of
-// up to 64 entries instead of one per entry, which is what saves the
-// allocator and the garbage collector their work; the cost is spare arena
-// space (about 15% more heap than an allocation per entry in
-// BenchmarkReplay).
+// arenas once no node (a snapshot's included) lists them and no slice
+// refers to them. Entries over 1 KiB get an allocation of their own. The
+// store is then a few objects per leaf of up to 64 entries instead of one
+// per entry, and a node refers to its entries by an arena index and an
+// offset rather than a pointer each, which is what saves the allocator
+// and the garbage collector their work; the cost is spare arena space
+// (about 15% more heap than an allocation per entry in BenchmarkReplay).
 //
 // # Caveats
 //
