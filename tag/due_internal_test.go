@@ -2,6 +2,7 @@ package tag
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -146,8 +147,10 @@ func TestWindowEdgeStamped(t *testing.T) {
 }
 
 // A store written before stamps holds an edge record of the time alone and
-// an unstamped item keyed by the member: an order that moves the edge
-// cancels that item, and one left alone still falls due.
+// an unstamped item keyed by the member, and the statistics in a record of
+// their own (statsV1): an order that moves the edge cancels that item, one
+// left alone still falls due, and each member's state replaces the older
+// records when it is written back.
 func TestWindowEdgeUnstamped(t *testing.T) {
 	e, h, st := openWindow(t, true)
 	sh := e.Location()
@@ -157,18 +160,21 @@ func TestWindowEdgeUnstamped(t *testing.T) {
 	advance(t, e, time.Date(2026, 1, 12, 0, 0, 0, 0, sh))
 	ctx := context.Background()
 	edgeAt := time.Date(2026, 4, 5, 0, 0, 0, 0, sh)
-	// Rewrite both members' edges of 5 April as the earlier code wrote them.
+	// Rewrite both members' records of 5 April as the earlier code wrote
+	// them.
+	var bad error
 	err := st.Update(ctx, func(tx store.Tx) error {
 		for _, m := range []string{"m1", "m2"} {
-			old, err := loadEdge(tx, m)
+			s, err := loadState(tx, m)
 			if err != nil {
 				return err
 			}
-			if !old.At.Equal(edgeAt) || old.Scheduled.IsZero() {
-				t.Fatalf("%s's edge %+v, want 5 April, stamped", m, old)
+			if old := s.edge; s.legacy || !old.At.Equal(edgeAt) || old.Scheduled.IsZero() {
+				bad = fmt.Errorf("%s's state %+v, want one with an edge of 5 April, stamped", m, s)
+				return nil
 			}
-			kind, id := old.item(m)
-			if err := due.Cancel(tx, old.At, kind, id); err != nil {
+			kind, id := s.edge.item(m)
+			if err := due.Cancel(tx, s.edge.At, kind, id); err != nil {
 				return err
 			}
 			if err := due.Schedule(tx, due.Item{At: edgeAt, Kind: dueWindow, ID: m}); err != nil {
@@ -177,21 +183,45 @@ func TestWindowEdgeUnstamped(t *testing.T) {
 			if err := tx.Put(bEdge, []byte(m), []byte(`"2026-04-05T00:00:00+08:00"`)); err != nil {
 				return err
 			}
+			if err := tx.Put(bStats, []byte(m), appendStatsV1(nil, &s.stats)); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || bad != nil {
+		t.Fatal(err, bad)
 	}
 	wantItems(t, st, sh, "with the records rewritten", "2026-04-05 tag.window m1", "2026-04-05 tag.window m2")
 	order(t, e, "c", "m1", time.Date(2026, 1, 20, 9, 0, 0, 0, sh))
 	wantItems(t, st, sh, "after m1's order", "2026-01-27 tag.at m1", "2026-04-05 tag.window m2")
+	wantEdgeRecords(t, st, "after m1's order", "m2")
 	advance(t, e, edgeAt)
 	// m2's unstamped edge fell due: no order in its quarter.
 	if got := tagsOf(t, h, "m1") + "|" + tagsOf(t, h, "m2"); got != "recent|" {
 		t.Errorf("tags of m1|m2 on 5 April: %q, want recent|", got)
 	}
 	wantItems(t, st, sh, "after 5 April", "2026-04-20 tag.at m1")
+	wantEdgeRecords(t, st, "after 5 April")
+}
+
+// wantEdgeRecords fails the test unless the members with an edge record
+// (which versions before states wrote) are want.
+func wantEdgeRecords(t *testing.T, st store.Store, when string, want ...string) {
+	t.Helper()
+	var got []string
+	err := st.View(context.Background(), func(tx store.Tx) error {
+		return tx.Scan(bEdge, nil, nil, false, func(k, _ []byte) error {
+			got = append(got, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: edge records of %q, want %q", when, got, want)
+	}
 }
 
 // On store/memory the edges are keyed by member: the item moves with the

@@ -67,12 +67,12 @@ func readLast(r *codec.Reader, first time.Time) (last time.Time, ok bool) {
 	return time.Time{}, false
 }
 
-// appendStats appends s's record to b. The tallies go by name, so that
-// equal statistics make equal records.
-func appendStats(b []byte, s *Stats) []byte {
-	w := codec.Writer{B: append(b, statsV1)}
+// appendStatsBody appends s to w, as the statistics of a record of either
+// version. The tallies go by name, so that equal statistics make equal
+// records.
+func appendStatsBody(w *codec.Writer, s *Stats) {
 	w.ZonedTime(s.FirstOrder) // their offsets show in reasons
-	appendLast(&w, s.FirstOrder, s.LastOrder)
+	appendLast(w, s.FirstOrder, s.LastOrder)
 	w.B = binary.AppendVarint(w.B, s.Orders)
 	w.Decimal(s.Amount)
 	w.Decimal(s.Recharged)
@@ -89,12 +89,11 @@ func appendStats(b []byte, s *Stats) []byte {
 			w.Decimal(m[name].Amount)
 		}
 	}
-	return w.B
 }
 
-// decodeStats reads a record written by appendStats or, as JSON, by an
-// older version. A record that does not decode is an error wrapping
-// errRecord.
+// decodeStats reads the statistics an older version wrote: statsV1 or
+// JSON (a state, statsV2, is read by decodeState). A record that does not
+// decode is an error wrapping errRecord.
 func decodeStats(b []byte) (Stats, error) {
 	var s Stats
 	if len(b) > 0 && b[0] == '{' {
@@ -110,8 +109,21 @@ func decodeStats(b []byte) (Stats, error) {
 		return Stats{}, fmt.Errorf("%w: statistics of unknown version", errRecord)
 	}
 	r := codec.Reader{B: b[1:]}
+	s, err := readStatsBody(&r)
+	if err != nil {
+		return Stats{}, err
+	}
+	if len(r.B) != 0 {
+		return Stats{}, fmt.Errorf("%w: statistics: %d bytes after the record", errRecord, len(r.B))
+	}
+	return s, nil
+}
+
+// readStatsBody reads what appendStatsBody wrote.
+func readStatsBody(r *codec.Reader) (Stats, error) {
+	var s Stats
 	s.FirstOrder = r.ZonedTime()
-	last, ok := readLast(&r, s.FirstOrder)
+	last, ok := readLast(r, s.FirstOrder)
 	if !ok {
 		return Stats{}, fmt.Errorf("%w: statistics: bad last order", errRecord)
 	}
@@ -133,21 +145,33 @@ func decodeStats(b []byte) (Stats, error) {
 	if err := r.Err(); err != nil {
 		return Stats{}, fmt.Errorf("%w: statistics: %w", errRecord, err)
 	}
-	if len(r.B) != 0 {
-		return Stats{}, fmt.Errorf("%w: statistics: %d bytes after the record", errRecord, len(r.B))
-	}
 	return s, nil
 }
 
 // appendDay appends d's record to b.
 func appendDay(b []byte, d *Day) []byte {
 	w := codec.Writer{B: append(b, dayV1)}
-	w.B = binary.AppendVarint(w.B, int64(d.Date.Year))
-	w.Uint(uint64(d.Date.Month))
-	w.Uint(uint64(d.Date.Day))
+	appendDate(&w, d.Date)
 	w.B = binary.AppendVarint(w.B, d.Orders)
 	w.Decimal(d.Amount)
 	return w.B
+}
+
+// appendDate appends a date to w, for readDate.
+func appendDate(w *codec.Writer, d rule.Date) {
+	w.B = binary.AppendVarint(w.B, int64(d.Year))
+	w.Uint(uint64(d.Month))
+	w.Uint(uint64(d.Day))
+}
+
+// readDate reads a date appendDate wrote; ok is false for one out of the
+// calendar's ranges (a month beyond 12), which appendDate did not write.
+func readDate(r *codec.Reader) (d rule.Date, ok bool) {
+	y, mo, dd := r.Int(), r.Uint(), r.Uint()
+	if y < 1 || y > 9999 || mo < 1 || mo > 12 || dd < 1 || dd > 31 {
+		return rule.Date{}, false
+	}
+	return rule.Date{Year: int(y), Month: time.Month(mo), Day: int(dd)}, true
 }
 
 // decodeDay reads a record written by appendDay or, as JSON, by an older
@@ -164,14 +188,14 @@ func decodeDay(b []byte) (Day, error) {
 		return Day{}, fmt.Errorf("%w: order day of unknown version", errRecord)
 	}
 	r := codec.Reader{B: b[1:]}
-	y, mo, dd := r.Int(), r.Uint(), r.Uint()
+	date, ok := readDate(&r)
 	d.Orders, d.Amount = r.Int(), r.Decimal()
 	if err := r.Err(); err != nil {
 		return Day{}, fmt.Errorf("%w: order day: %w", errRecord, err)
 	}
-	if len(r.B) != 0 || y < 1 || y > 9999 || mo < 1 || mo > 12 || dd < 1 || dd > 31 {
-		return Day{}, fmt.Errorf("%w: order day %d-%d-%d", errRecord, y, mo, dd)
+	if len(r.B) != 0 || !ok {
+		return Day{}, fmt.Errorf("%w: order day %s", errRecord, date)
 	}
-	d.Date = rule.Date{Year: int(y), Month: time.Month(mo), Day: int(dd)}
+	d.Date = date
 	return d, nil
 }

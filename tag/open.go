@@ -70,12 +70,13 @@ func (p *part) Open(u *engine.Unit, m *migrate.Member) error {
 		}
 	}
 	if m.Value != nil && m.Value.Recharged.IsPositive() {
-		s, err := loadStats(u.Tx(), m.Member)
+		s, err := loadState(u.Tx(), m.Member)
 		if err != nil {
 			return err
 		}
-		s.Recharged = s.Recharged.Add(m.Value.Recharged)
-		return saveStats(u.Tx(), m.Member, s)
+		s.stats.Recharged = s.stats.Recharged.Add(m.Value.Recharged)
+		s.changed = true
+		return s.save(u.Tx(), m.Member)
 	}
 	return nil
 }

@@ -2,13 +2,13 @@ package tag
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
 )
 
 // The due kinds re-evaluating a member's windowed rules at the edge of a
@@ -59,10 +59,12 @@ func (p *part) Due(u *engine.Unit, it engine.Item) error {
 			return fmt.Errorf("tag: malformed due item id %q", it.ID)
 		}
 	}
-	if err := saveEdge(u.Tx(), member, edge{}); err != nil {
+	s, err := loadState(u.Tx(), member)
+	if err != nil {
 		return err
 	}
-	_, _, err := p.evaluate(u, member, nil, nil)
+	s.edge, s.changed = edge{}, true // the item is done
+	_, _, err = p.evaluate(u, member, nil, &s)
 	return err
 }
 
@@ -74,63 +76,56 @@ func (p *part) Follows(kind string) bool { return !strings.HasPrefix(kind, "tag.
 // event (a level changed at a term end or by an operator). The member is
 // recorded as known, so a later recompute reaches them.
 func (p *part) Follow(u *engine.Unit, member string) error {
-	if err := touch(u.Tx(), member); err != nil {
+	s, err := p.known(u.Tx(), member)
+	if err != nil {
 		return err
 	}
-	_, _, err := p.evaluate(u, member, nil, nil)
+	_, _, err = p.evaluate(u, member, nil, &s)
 	return err
+}
+
+// known loads the member's state and records the member as known, so a
+// recompute reaches them: one with a record of its state is known already
+// (it was recorded first). touch reads tag.members, which is not kept by
+// member (a recompute walks it whole): in a large file a seek of its own,
+// 5% of what an order cost the writer at a million members.
+func (p *part) known(tx store.Tx, member string) (state, error) {
+	s, err := loadState(tx, member)
+	if err == nil && !s.known {
+		err = touch(tx, member)
+	}
+	return s, err
 }
 
 // Process keeps the statistics of an order or a recharge and re-evaluates
 // the member's rules.
 func (p *part) Process(u *engine.Unit, ev event.Event) error {
 	tx := u.Tx()
-	o, r := p.def.Orders, p.def.Recharge
-	isOrder := o != nil && ev.Type == o.Event
-	isRecharge := r != nil && ev.Type == r.Event
-	var stats *Stats // what the rules read, when this event changed it
-	if !isOrder && !isRecharge {
-		if err := touch(tx, ev.Member); err != nil {
-			return err
-		}
-	} else {
-		st, known, err := statsOf(tx, ev.Member)
-		if err != nil {
-			return err
-		}
-		// A member with statistics is known already. touch reads
-		// tag.members, which is not kept by member (a recompute walks
-		// it whole): in a large file a seek of its own, 5% of what an
-		// order cost the writer at a million members.
-		if !known {
-			if err := touch(tx, ev.Member); err != nil {
-				return err
-			}
-		}
-		if isOrder {
-			ord, _ := o.Order(ev)
-			st.AddOrder(ord)
-			if err := addDay(tx, ev.Member, ord, u.Location()); err != nil {
-				return err
-			}
-		}
-		if isRecharge {
-			amt, _ := r.Recharged(ev)
-			st.AddRecharge(amt)
-		}
-		if err := saveStats(tx, ev.Member, st); err != nil {
-			return err
-		}
-		stats = &st
+	s, err := p.known(tx, ev.Member)
+	if err != nil {
+		return err
 	}
-	_, _, err := p.evaluate(u, ev.Member, nil, stats)
+	if o := p.def.Orders; o != nil && ev.Type == o.Event {
+		ord, _ := o.Order(ev)
+		s.stats.AddOrder(ord)
+		if err := s.addDay(tx, ev.Member, ord, rule.DateOf(ord.Time, u.Location())); err != nil {
+			return err
+		}
+		s.changed = true
+	}
+	if r := p.def.Recharge; r != nil && ev.Type == r.Event {
+		amt, _ := r.Recharged(ev)
+		s.stats.AddRecharge(amt)
+		s.changed = true
+	}
+	_, _, err = p.evaluate(u, ev.Member, nil, &s)
 	return err
 }
 
-// member loads what the rules read about a member at u.At(); st, when
-// not nil, is the member's statistics, as the unit just wrote them.
-func (p *part) member(u *engine.Unit, member string, st *Stats) (Member, error) {
-	var m Member
+// member loads what the rules read about a member at u.At(), s being the
+// member's state.
+func (p *part) member(u *engine.Unit, member string, s *state) (Member, error) {
+	m := Member{Stats: s.stats}
 	var err error
 	tx := u.Tx()
 	if m.Attrs, err = loadAttrs(tx, member); err != nil {
@@ -139,47 +134,45 @@ func (p *part) member(u *engine.Unit, member string, st *Stats) (Member, error) 
 	if m.Level, err = u.MemberLevel(member); err != nil {
 		return m, err
 	}
-	if st != nil {
-		m.Stats = *st
-	} else if m.Stats, err = loadStats(tx, member); err != nil {
-		return m, err
-	}
 	if n := p.def.MaxDays(); n > 0 {
 		today := rule.DateOf(m.Now(u.At()), u.Location())
-		if m.Days, err = loadDays(tx, member, today.AddDays(-(n - 1)), today); err != nil {
+		if m.Days, err = s.days(tx, member, today.AddDays(-(n - 1)), today); err != nil {
 			return m, err
 		}
+	} else if err := s.forget(tx, member); err != nil {
+		return m, err
 	}
 	return m, nil
 }
 
-// evaluate applies the rules (all, or only one) to a member at u.At() and
-// schedules the member's next window edge; st is the member's statistics
-// when the unit has them (nil: read them). It returns how many tags it
-// added and removed.
-func (p *part) evaluate(u *engine.Unit, member string, only *Rule, st *Stats) (added, removed int, err error) {
-	m, err := p.member(u, member, st)
+// evaluate applies the rules (all, or only one) to a member at u.At(),
+// schedules the member's next window edge and saves the member's state;
+// s is the state when the caller loaded it (nil: evaluate loads it). It
+// returns how many tags it added and removed.
+func (p *part) evaluate(u *engine.Unit, member string, only *Rule, s *state) (added, removed int, err error) {
+	if s == nil {
+		st, err := loadState(u.Tx(), member)
+		if err != nil {
+			return 0, 0, err
+		}
+		s = &st
+	}
+	m, err := p.member(u, member, s)
 	if err != nil {
 		return 0, 0, err
 	}
 	now, loc := m.Now(u.At()), u.Location()
-	have, err := tagNames(u.Tx(), member)
-	if err != nil {
-		return 0, 0, err
-	}
 	for i, r := range p.def.Rules {
 		if only != nil && r.Tag != only.Tag {
 			continue
 		}
 		match := p.def.Match(r, m, now, loc)
-		if match == slices.Contains(have, r.Tag) {
+		if match == s.has(r.Tag) {
 			continue
 		}
 		why := &rule.Reason{Rule: fmt.Sprintf("tags.rules[%d]", i), Note: "tag " + r.Tag, Inputs: p.def.Explain(r, m, now, loc)}
-		// have says whether the member holds the tag: give or take it
-		// without reading that again.
 		if match {
-			if err := give(u, member, Assigned{Tag: r.Tag, By: "rule", At: u.At().UTC(), Event: u.Ref().Event}); err != nil {
+			if err := s.give(u, member, Assigned{Tag: r.Tag, By: "rule", At: u.At().UTC(), Event: u.Ref().Event}); err != nil {
 				return added, removed, err
 			}
 			added++
@@ -188,7 +181,7 @@ func (p *part) evaluate(u *engine.Unit, member string, only *Rule, st *Stats) (a
 			}
 			continue
 		}
-		if err := take(u, member, r.Tag); err != nil {
+		if err := s.take(u, member, r.Tag); err != nil {
 			return added, removed, err
 		}
 		removed++
@@ -196,19 +189,19 @@ func (p *part) evaluate(u *engine.Unit, member string, only *Rule, st *Stats) (a
 			return added, removed, err
 		}
 	}
-	return added, removed, p.reschedule(u, member, m)
+	if err := p.reschedule(u, member, m, s); err != nil {
+		return added, removed, err
+	}
+	return added, removed, s.save(u.Tx(), member)
 }
 
 // reschedule keeps one due item per member at its next window edge.
-func (p *part) reschedule(u *engine.Unit, member string, m Member) error {
+func (p *part) reschedule(u *engine.Unit, member string, m Member, s *state) error {
 	if p.def.MaxDays() == 0 {
 		return nil
 	}
 	next := p.def.Edge(m, m.Now(u.At()), u.Location())
-	old, err := loadEdge(u.Tx(), member)
-	if err != nil {
-		return err
-	}
+	old := s.edge
 	if old.At.Equal(next) {
 		return nil
 	}
@@ -228,5 +221,6 @@ func (p *part) reschedule(u *engine.Unit, member string, m Member) error {
 			return err
 		}
 	}
-	return saveEdge(u.Tx(), member, e)
+	s.edge, s.changed = e, true
+	return nil
 }

@@ -23,7 +23,7 @@ const (
 	bIndex    = "tag.index"    // tag \0 member → ""
 	bCount    = "tag.count"    // tag → members holding it (an engine total)
 	bStats    = "tag.stats"    // member → Stats
-	bDays     = "tag.days"     // member \0 date → Day
+	bDays     = "tag.days"     // member \0 date → Day, of the days before the state's (see statsV2)
 	bAttrs    = "tag.attrs"    // member → attributes
 	bEdge     = "tag.edge"     // member → scheduled window edge
 )
@@ -98,36 +98,23 @@ func knownMembers(tx store.Tx, after string, n int) ([]string, error) {
 
 // loadStats returns a member's statistics (zero when there are none).
 func loadStats(tx store.Tx, member string) (Stats, error) {
-	s, _, err := statsOf(tx, member)
-	return s, err
-}
-
-// statsOf is loadStats, reporting too whether the member has a record of
-// statistics: one that does is known (touch), as Process records both in
-// the same unit, touch first.
-func statsOf(tx store.Tx, member string) (Stats, bool, error) {
 	raw, err := tx.Get(bStats, []byte(member))
 	if errors.Is(err, store.ErrNotFound) {
-		return Stats{}, false, nil
+		return Stats{}, nil
 	}
 	if err != nil {
-		return Stats{}, false, err
+		return Stats{}, err
 	}
-	s, err := decodeStats(raw)
+	s, err := decodeState(raw)
 	if err != nil {
-		return Stats{}, false, fmt.Errorf("record %s %q: %w", bStats, member, err)
+		return Stats{}, fmt.Errorf("record %s %q: %w", bStats, member, err)
 	}
-	return s, true, nil
+	return s.stats, nil
 }
 
-// saveStats stores a member's statistics.
-func saveStats(tx store.Tx, member string, s Stats) error {
-	return tx.Put(bStats, []byte(member), appendStats(nil, &s))
-}
-
-// addDay adds an order to the member's bucket of its day in loc.
-func addDay(tx store.Tx, member string, o Order, loc *time.Location) error {
-	date := rule.DateOf(o.Time, loc)
+// addDay adds an order to the member's record of its date (in the
+// program's zone).
+func addDay(tx store.Tx, member string, o Order, date rule.Date) error {
 	key := pair(member, date.String())
 	d := Day{Date: date}
 	raw, err := tx.Get(bDays, key)
@@ -144,7 +131,18 @@ func addDay(tx store.Tx, member string, o Order, loc *time.Location) error {
 	return tx.Put(bDays, key, appendDay(nil, &d))
 }
 
-// loadDays returns the member's order days from..to (inclusive), in order.
+// putDays writes the member's records of days.
+func putDays(tx store.Tx, member string, days []Day) error {
+	for i := range days {
+		if err := tx.Put(bDays, pair(member, days[i].Date.String()), appendDay(nil, &days[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadDays returns the member's records of days from..to (inclusive), in
+// order.
 func loadDays(tx store.Tx, member string, from, to rule.Date) ([]Day, error) {
 	var out []Day
 	err := tx.Scan(bDays, pair(member, from.String()), pair(member, to.AddDays(1).String()), false, func(k, v []byte) error {
@@ -222,30 +220,13 @@ func tagNames(tx store.Tx, member string) ([]string, error) {
 	return out, err
 }
 
-func exists(tx store.Tx, member, tag string) (bool, error) {
-	_, err := tx.Get(bAssigned, pair(member, tag))
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 var (
 	one      = decimal.NewFromInt(1)
 	minusOne = decimal.NewFromInt(-1)
 )
 
-// assign gives the member a tag, keeping the index and counts; it reports
-// false when the member already had it (then nothing changes).
-func assign(u *engine.Unit, member string, a Assigned) (bool, error) {
-	if ok, err := exists(u.Tx(), member, a.Tag); err != nil || ok {
-		return false, err
-	}
-	return true, give(u, member, a)
-}
-
 // give gives the member a tag it does not have, keeping the index and
-// counts. (The rules know what tags a member has, and call it directly.)
+// counts; state.give calls it, keeping the member's state.
 func give(u *engine.Unit, member string, a Assigned) error {
 	tx := u.Tx()
 	if err := record.Put(tx, bAssigned, pair(member, a.Tag), a); err != nil {
@@ -257,16 +238,8 @@ func give(u *engine.Unit, member string, a Assigned) error {
 	return u.AddTotal(bCount, []byte(a.Tag), member, one)
 }
 
-// unassign takes a tag from the member; it reports false when the member
-// did not have it.
-func unassign(u *engine.Unit, member, tag string) (bool, error) {
-	if ok, err := exists(u.Tx(), member, tag); err != nil || !ok {
-		return false, err
-	}
-	return true, take(u, member, tag)
-}
-
-// take takes from the member a tag it has, keeping the index and counts.
+// take takes from the member a tag it has, keeping the index and counts;
+// state.take calls it, keeping the member's state.
 func take(u *engine.Unit, member, tag string) error {
 	tx := u.Tx()
 	if err := tx.Delete(bAssigned, pair(member, tag)); err != nil {
@@ -317,7 +290,9 @@ func (e edge) item(member string) (kind, id string) {
 
 // edgeV1 starts an edge record: its two times follow, 8 bytes each
 // (keys.TimeU64). A record written before stamps is the edge's time in
-// JSON, which starts with a quote.
+// JSON, which starts with a quote. Edges are now kept in the member's
+// state (see statsV2); these records are read for a state an older
+// version wrote, and deleted when it is written back.
 const edgeV1 = 1
 
 // loadEdge returns the window edge scheduled for the member (a zero At if
@@ -341,13 +316,3 @@ func loadEdge(tx store.Tx, member string) (edge, error) {
 	return e, fmt.Errorf("%w: window edge of %q: %q", errRecord, member, raw)
 }
 
-// saveEdge records the window edge scheduled for the member; a zero At
-// deletes the record.
-func saveEdge(tx store.Tx, member string, e edge) error {
-	if e.At.IsZero() {
-		return tx.Delete(bEdge, []byte(member))
-	}
-	v := keys.Builder(make([]byte, 0, 17))
-	v = append(v, edgeV1).Time(e.At).Time(e.Scheduled)
-	return tx.Put(bEdge, []byte(member), v)
-}
