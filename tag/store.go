@@ -315,4 +315,3 @@ func loadEdge(tx store.Tx, member string) (edge, error) {
 	}
 	return e, fmt.Errorf("%w: window edge of %q: %q", errRecord, member, raw)
 }
-
