@@ -25,7 +25,7 @@
 // overlap: they read "orders containing X". The average order value is
 // rounded half-up to the cent. Orders are also kept in daily buckets per
 // member (in the program's zone), so windowed statistics ("order count in
-// the last 90 days") read only that member's days.
+// the last 90 days") read only that member's days (see Storage).
 //
 // A [Profile] is this package's view of a member: attributes, tags and
 // statistics. The member's level, balances, coupons and achievements
@@ -87,4 +87,20 @@
 // ("tags.rules[2]") with the value of each fact it read. The package posts
 // nothing to the ledger. Its state is in the store buckets named "tag.*";
 // the members per tag are an engine total.
+//
+// # Storage
+//
+// What every event of a member reads and writes (the statistics, the
+// names of the member's tags, the window edge and the order days the
+// rules' windows reach) is one record per member, the member's state, so
+// that an order costs the part one read and one write of the member's
+// own besides the index of a tag it gains or loses. The days before the
+// longest window, and a member's days when more than 400 fall within it,
+// are records of their own, one a day, read only when a window reaches
+// them (a rule given a longer window, a late event). Each tag's record
+// (who gave it, when and why) is kept beside, for [Handle.Of] and
+// [Handle.Profile]. Records an earlier version wrote (the statistics
+// alone, the edge in a record of its own) are read as they are and
+// replaced by the member's state at the member's next change; releases
+// before the state read it as a damaged record.
 package tag
