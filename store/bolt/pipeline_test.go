@@ -1,6 +1,7 @@
 package bolt_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -749,5 +750,81 @@ func TestAnsweredBeforeOverlay(t *testing.T) {
 	}
 	if err := <-errB; err != nil {
 		t.Errorf("Update after A: %v", err)
+	}
+}
+
+// TestMapGrowsUnderLoad runs concurrent callers and Views on a store whose
+// bbolt memory map starts at 64 KiB, so that checkpoints grow it again and
+// again while the writer holds its read transaction waiting for the next
+// request (a growth waits for every read transaction): every call returns,
+// and every write is read back.
+func TestMapGrowsUnderLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := openDB(t, path, &bolt.Options{NoSync: true, InitialMmapSize: 1 << 16, CheckpointSize: 32 << 10})
+	const callers, each = 16, 150
+	value := bytes.Repeat([]byte("v"), 1000)
+	var wg, views sync.WaitGroup
+	stop := make(chan struct{})
+	views.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := db.View(context.Background(), func(tx store.Tx) error {
+				_, err := tx.Get("b", []byte("c00/000"))
+				if errors.Is(err, store.ErrNotFound) {
+					err = nil
+				}
+				return err
+			}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	for c := range callers {
+		wg.Go(func() {
+			for i := range each {
+				err := db.Update(context.Background(), func(tx store.Tx) error {
+					return tx.Put("b", fmt.Appendf(nil, "c%02d/%03d", c, i), value)
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	views.Wait()
+	if s := db.Stats(); s.Checkpoints < 10 {
+		t.Errorf("%d checkpoints, want at least 10", s.Checkpoints)
+	}
+	err := db.View(context.Background(), func(tx store.Tx) error {
+		n := 0
+		err := tx.Scan("b", nil, nil, false, func(_, v []byte) error {
+			if !bytes.Equal(v, value) {
+				return fmt.Errorf("value of %d bytes", len(v))
+			}
+			n++
+			return nil
+		})
+		if err == nil && n != callers*each {
+			err = fmt.Errorf("%d records, want %d", n, callers*each)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The file outgrew the first map many times over.
+	if fi, err := os.Stat(path); err != nil || fi.Size() < 2<<20 {
+		t.Errorf("file of %v bytes (%v), want 2 MiB or more", fi.Size(), err)
 	}
 }
