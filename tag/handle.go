@@ -243,6 +243,9 @@ func (h *Handle) SetProfile(ctx context.Context, r ProfileRequest) (*change.Outc
 		if err != nil {
 			return err
 		}
+		if cur == nil {
+			cur = map[string]event.Value{}
+		}
 		maps.Copy(cur, set)
 		for _, k := range del {
 			delete(cur, k)

@@ -156,9 +156,10 @@ func loadDays(tx store.Tx, member string, from, to rule.Date) ([]Day, error) {
 	return out, err
 }
 
-// loadAttrs returns a member's profile attributes.
+// loadAttrs returns a member's profile attributes: nil when there are
+// none (most members: every event reads them).
 func loadAttrs(tx store.Tx, member string) (map[string]event.Value, error) {
-	m := map[string]event.Value{}
+	var m map[string]event.Value
 	_, err := record.Get(tx, bAttrs, []byte(member), &m)
 	return m, err
 }
