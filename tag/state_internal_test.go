@@ -157,6 +157,14 @@ func windowEngine(t *testing.T, st store.Store, days, n int) (*engine.Engine, *H
 	return e, h
 }
 
+// visit processes an event of member m that is not an order.
+func visit(t *testing.T, e *engine.Engine, id string, at time.Time) {
+	t.Helper()
+	if _, err := e.Process(context.Background(), event.Event{ID: id, Member: "m", Type: "visit", Time: at}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // The state keeps the member's days of the rules' longest window: an
 // order on a day the state holds is added to it, the days that leave the
 // window leave the state for tag.days, a late order before them goes to
@@ -203,9 +211,7 @@ func TestStateRecentDays(t *testing.T) {
 	// The rules now look back 200 days, to 23 September 2025, before the
 	// days kept: the event reads 1 and 5 January from tag.days.
 	e2, h2 := windowEngine(t, st, 200, 5)
-	if _, err := e2.Process(context.Background(), event.Event{ID: "v1", Member: "m", Type: "visit", Time: at(2026, 4, 10)}); err != nil {
-		t.Fatal(err)
-	}
+	visit(t, e2, "v1", at(2026, 4, 10))
 	s = checkState(t, st, "m", "2026-01-01 1 10", "2026-01-05 2 20", "2026-01-12 1 10", "2026-03-01 1 10", "2026-04-10 1 10")
 	if s.from != date(2025, 9, 23) || len(s.recent) != 5 {
 		t.Fatalf("with a window of 200 days: from %s, days %v", s.from, s.recent)
@@ -217,9 +223,7 @@ func TestStateRecentDays(t *testing.T) {
 	// March), and the days before it go back to tag.days, 5 January
 	// with its two orders.
 	e3, h3 := windowEngine(t, st, 90, 1)
-	if _, err := e3.Process(context.Background(), event.Event{ID: "v2", Member: "m", Type: "visit", Time: at(2026, 6, 1)}); err != nil {
-		t.Fatal(err)
-	}
+	visit(t, e3, "v2", at(2026, 6, 1))
 	s = checkState(t, st, "m", "2026-01-01 1 10", "2026-01-05 2 20", "2026-01-12 1 10", "2026-03-01 1 10", "2026-04-10 1 10")
 	if s.from != date(2026, 3, 4) || len(s.recent) != 1 {
 		t.Fatalf("with a window of 90 days on 1 June: from %s, days %v", s.from, s.recent)
