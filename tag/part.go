@@ -76,7 +76,7 @@ func (p *part) Follows(kind string) bool { return !strings.HasPrefix(kind, "tag.
 // event (a level changed at a term end or by an operator). The member is
 // recorded as known, so a later recompute reaches them.
 func (p *part) Follow(u *engine.Unit, member string) error {
-	s, err := p.known(u.Tx(), member)
+	s, err := loadKnown(u.Tx(), member)
 	if err != nil {
 		return err
 	}
@@ -84,12 +84,12 @@ func (p *part) Follow(u *engine.Unit, member string) error {
 	return err
 }
 
-// known loads the member's state and records the member as known, so a
+// loadKnown loads the member's state and records the member as known, so a
 // recompute reaches them: one with a record of its state is known already
 // (it was recorded first). touch reads tag.members, which is not kept by
 // member (a recompute walks it whole): in a large file a seek of its own,
 // 5% of what an order cost the writer at a million members.
-func (p *part) known(tx store.Tx, member string) (state, error) {
+func loadKnown(tx store.Tx, member string) (state, error) {
 	s, err := loadState(tx, member)
 	if err == nil && !s.known {
 		err = touch(tx, member)
@@ -101,7 +101,7 @@ func (p *part) known(tx store.Tx, member string) (state, error) {
 // the member's rules.
 func (p *part) Process(u *engine.Unit, ev event.Event) error {
 	tx := u.Tx()
-	s, err := p.known(tx, ev.Member)
+	s, err := loadKnown(tx, ev.Member)
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ const (
 	bAssigned = "tag.assigned" // member \0 tag → Assigned
 	bIndex    = "tag.index"    // tag \0 member → ""
 	bCount    = "tag.count"    // tag → members holding it (an engine total)
-	bStats    = "tag.stats"    // member → Stats
+	bStats    = "tag.stats"    // member → the member's state (see statsV2)
 	bDays     = "tag.days"     // member \0 date → Day, of the days before the state's (see statsV2)
 	bAttrs    = "tag.attrs"    // member → attributes
 	bEdge     = "tag.edge"     // member → scheduled window edge
