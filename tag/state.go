@@ -203,7 +203,6 @@ func (s *state) days(tx store.Tx, member string, from, to rule.Date) ([]Day, err
 			if err := putDays(tx, member, s.recent[:i]); err != nil {
 				return nil, err
 			}
-			// Kept in the slice's array: the next insert copies it.
 			s.from, s.recent = from, s.recent[i:]
 			s.changed = true
 		}
