@@ -303,6 +303,19 @@ type Ensurer interface {
 	Ensure(bucket string, key, value []byte) error
 }
 
+// Peeker is an optional capability of a [Tx] whose reads of its file cost
+// more than its writes where a read misses (store/bolt: a key absent from
+// a large bucket costs a seek to a random place of it): Peek returns the
+// value of key in what the transaction and the store's recent writes
+// hold, without reading the file; ok is false when they hold no value for
+// key (they hold it deleted, or the file alone may hold it). It is for a
+// record whose every writer writes the same value (a due item whose
+// payload says nothing its key does not), which a caller writes again
+// rather than read it from the file.
+type Peeker interface {
+	Peek(bucket string, key []byte) (value []byte, ok bool)
+}
+
 // Packer is an optional capability of a [Store] whose every record is a
 // row of a server's table (store/postgres): Pack names buckets whose
 // records of one member are few and small and read together by the

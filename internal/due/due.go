@@ -58,7 +58,12 @@ func Schedule(tx store.Tx, it Item) error {
 // instead of writing. In a transaction whose reads go to a server
 // (store.Ensurer: store/postgres) it neither reads nor writes: the store
 // inserts the item at the commit unless it is there, and the item is the
-// same either way.
+// same either way. Where reading the file costs more than writing
+// (store.Peeker: store/bolt), it looks only at what the transaction and
+// the store's recent writes hold, and writes the item unless they hold
+// it: an item only the file holds is written again, unchanged (at a
+// million members, the read of one a grant did not find was 3% of an
+// order's processor time).
 // The key is built in buf (the store copies it), so a caller with a
 // buffer of its own allocates nothing.
 func Ensure(tx store.Tx, buf []byte, at time.Time, kind string, id []byte) error {
@@ -74,6 +79,15 @@ func Ensure(tx store.Tx, buf []byte, at time.Time, kind string, id []byte) error
 	if e, ok := tx.(store.Ensurer); ok {
 		b = append(b, 1)
 		return e.Ensure(bucket, b[:n:n], b[n:])
+	}
+	if p, ok := tx.(store.Peeker); ok {
+		// A read that misses would seek in the file's index of due
+		// items; writing an item the file holds rewrites it unchanged.
+		if v, ok := p.Peek(bucket, b); ok && len(v) == 1 && v[0] == 1 {
+			return nil
+		}
+		b = append(b, 1)
+		return tx.Put(bucket, b[:n:n], b[n:])
 	}
 	v, err := tx.Get(bucket, b)
 	switch {

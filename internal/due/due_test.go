@@ -63,3 +63,80 @@ func TestEnsure(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// peekTx is a transaction with store.Peeker whose "recent writes" are the
+// writes made through it: what was written to the transaction beneath it
+// stands for what only the file holds. It counts its reads and writes.
+type peekTx struct {
+	store.Tx
+	recent     map[string]bool
+	gets, puts int
+}
+
+func (p *peekTx) Get(bucket string, key []byte) ([]byte, error) {
+	p.gets++
+	return p.Tx.Get(bucket, key)
+}
+
+func (p *peekTx) Put(bucket string, key, value []byte) error {
+	p.puts++
+	p.recent[bucket+"/"+string(key)] = true
+	return p.Tx.Put(bucket, key, value)
+}
+
+func (p *peekTx) Peek(bucket string, key []byte) ([]byte, bool) {
+	if !p.recent[bucket+"/"+string(key)] {
+		return nil, false
+	}
+	v, err := p.Tx.Get(bucket, key)
+	return v, err == nil
+}
+
+// On a store.Peeker, Ensure never reads: it writes an item its recent
+// writes do not hold (again, unchanged, when only the file holds it) or
+// hold with a payload, and skips one they hold.
+func TestEnsurePeeker(t *testing.T) {
+	st := memory.New()
+	t.Cleanup(func() { st.Close() })
+	at := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	err := st.Update(context.Background(), func(tx store.Tx) error {
+		// "old" is in the file only; "b" carries a payload.
+		if err := due.Ensure(tx, nil, at, "k", []byte("old")); err != nil {
+			return err
+		}
+		p := &peekTx{Tx: tx, recent: map[string]bool{}}
+		for range 3 {
+			if err := due.Ensure(p, nil, at, "k", []byte("a")); err != nil {
+				return err
+			}
+		}
+		if err := due.Ensure(p, nil, at, "k", []byte("old")); err != nil {
+			return err
+		}
+		if err := due.Schedule(p, due.Item{At: at, Kind: "k", ID: "b", Payload: []byte("x")}); err != nil {
+			return err
+		}
+		if err := due.Ensure(p, nil, at, "k", []byte("b")); err != nil {
+			return err
+		}
+		if p.gets != 0 || p.puts != 4 {
+			t.Errorf("%d reads and %d writes, want 0 and 4 (a once, old again, b's payload and b)", p.gets, p.puts)
+		}
+		items, err := due.Next(tx, at, 10)
+		if err != nil {
+			return err
+		}
+		if len(items) != 3 || items[0].ID != "a" || items[1].ID != "b" || items[2].ID != "old" {
+			t.Fatalf("Next = %+v", items)
+		}
+		for _, it := range items {
+			if len(it.Payload) != 0 {
+				t.Errorf("item %s has payload %q", it.ID, it.Payload)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

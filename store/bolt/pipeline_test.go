@@ -828,3 +828,62 @@ func TestMapGrowsUnderLoad(t *testing.T) {
 		t.Errorf("file of %v bytes (%v), want 2 MiB or more", fi.Size(), err)
 	}
 }
+
+// Peek (store.Peeker) reads a key from the batch, the batches before it and
+// the held writes, never from the file: after a reopen, a key only the file
+// holds has no value for Peek, and Get still reads it.
+func TestPeek(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := openDB(t, path, &bolt.Options{NoSync: true})
+	peek := func(tx store.Tx, bucket, key string) string {
+		v, ok := tx.(store.Peeker).Peek(bucket, []byte(key))
+		if !ok {
+			return "none"
+		}
+		return string(v)
+	}
+	err := db.Update(t.Context(), func(tx store.Tx) error {
+		if err := tx.Put("b", []byte("k1"), []byte("v1")); err != nil {
+			return err
+		}
+		if err := tx.Put("b", []byte("k2"), []byte("v2")); err != nil {
+			return err
+		}
+		if got := peek(tx, "b", "k1") + "|" + peek(tx, "b", "k3") + "|" + peek(tx, "", "k1"); got != "v1|none|none" {
+			t.Errorf("in the batch: %s, want v1|none|none", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(t.Context(), func(tx store.Tx) error {
+		if err := tx.Delete("b", []byte("k2")); err != nil {
+			return err
+		}
+		if got := peek(tx, "b", "k1") + "|" + peek(tx, "b", "k2"); got != "v1|none" {
+			t.Errorf("the batch after: %s, want v1|none", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openDB(t, path, &bolt.Options{NoSync: true})
+	err = db.View(t.Context(), func(tx store.Tx) error {
+		if got := peek(tx, "b", "k1"); got != "none" {
+			t.Errorf("a key only the file holds: Peek %s, want none", got)
+		}
+		v, err := tx.Get("b", []byte("k1"))
+		if err != nil || string(v) != "v1" {
+			t.Errorf("Get = %q, %v; want v1", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

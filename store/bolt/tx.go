@@ -940,27 +940,7 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 		return nil, err
 	}
 	r := t.bucket(bucket)
-	e := (*entry)(nil)
-	if r.buf != nil {
-		e = r.buf.entries[string(key)]
-	}
-	if e == nil && r.under != nil {
-		e = r.under.entries[string(key)]
-	}
-	if e != nil {
-		if e.del {
-			return nil, errNotFound
-		}
-		return e.value, nil
-	}
-	v, del, ok := t.find(r.active, r.atag, key)
-	if !ok {
-		v, del, ok = t.find(r.old, r.otag, key)
-	}
-	if !ok {
-		v, del, ok = t.find(r.held, 0, key)
-	}
-	if ok {
+	if v, del, ok := t.recent(r, key); ok {
 		if del {
 			return nil, errNotFound
 		}
@@ -974,6 +954,42 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 		return nil, errNotFound
 	}
 	return v, nil
+}
+
+// recent looks key up in what t and the overlay hold, newest first: the
+// batch's buffer, the batch before it, the generations and the held
+// writes. ok is false when none of them holds key (the file may).
+func (t *tx) recent(r *bucketRefs, key []byte) (v []byte, del, ok bool) {
+	e := (*entry)(nil)
+	if r.buf != nil {
+		e = r.buf.entries[string(key)]
+	}
+	if e == nil && r.under != nil {
+		e = r.under.entries[string(key)]
+	}
+	if e != nil {
+		return e.value, e.del, true
+	}
+	v, del, ok = t.find(r.active, r.atag, key)
+	if !ok {
+		v, del, ok = t.find(r.old, r.otag, key)
+	}
+	if !ok {
+		v, del, ok = t.find(r.held, 0, key)
+	}
+	return v, del, ok
+}
+
+var _ store.Peeker = (*tx)(nil)
+
+// Peek implements [store.Peeker]: Get without reading the bbolt file. An
+// invalid bucket or key has no value (the write that follows reports it).
+func (t *tx) Peek(bucket string, key []byte) ([]byte, bool) {
+	if t.check("get", bucket, key, false) != nil {
+		return nil, false
+	}
+	v, del, ok := t.recent(t.bucket(bucket), key)
+	return v, ok && !del
 }
 
 // errNotFound is what Get returns for a missing key; it is made once
