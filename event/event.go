@@ -17,9 +17,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/memberkit/membership/internal/codec"
 	"github.com/shopspring/decimal"
 )
 
@@ -148,11 +150,11 @@ func (v Value) String() string {
 	case String:
 		return v.Str
 	case Decimal:
-		return v.Dec.String()
+		return codec.DecimalString(v.Dec) // d.String() without math/big: reasons show values of every change
 	case Integer:
-		return fmt.Sprint(v.Int)
+		return strconv.FormatInt(v.Int, 10)
 	case Bool:
-		return fmt.Sprint(v.Bool)
+		return strconv.FormatBool(v.Bool)
 	case Time:
 		return v.Time.Format(time.RFC3339Nano)
 	case Strings:

@@ -159,3 +159,29 @@ func TestValueEqualsItself(t *testing.T) {
 		t.Error("the empty value equals an empty string")
 	}
 }
+
+// A value's text is what reasons show: a decimal as decimal.Decimal's
+// String writes it, an integer and a flag as strconv does, a time in RFC
+// 3339 with its offset, a list in brackets.
+func TestValueString(t *testing.T) {
+	for _, c := range []struct {
+		v    event.Value
+		want string
+	}{
+		{event.Str("gold"), "gold"},
+		{event.Dec(decimal.New(1250, -2)), "12.5"},
+		{event.Dec(decimal.New(-3, 0)), "-3"},
+		{event.Dec(decimal.New(5, -9)), "0.000000005"},
+		{event.Dec(decimal.RequireFromString("123456789012345678901234567890.25")), "123456789012345678901234567890.25"},
+		{event.Dec(decimal.New(12, 3)), "12000"},
+		{event.Int(-42), "-42"},
+		{event.Flag(true), "true"},
+		{event.At(time.Date(2026, 3, 1, 8, 0, 0, 5, time.FixedZone("", 8*3600))), "2026-03-01T08:00:00.000000005+08:00"},
+		{event.List("a", "b"), "[a,b]"},
+		{event.Value{}, "<invalid>"},
+	} {
+		if got := c.v.String(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.v, got, c.want)
+		}
+	}
+}

@@ -39,6 +39,9 @@ func New(e *engine.Engine, def *Definition) *Handle {
 		return h
 	}
 	h.p = &part{def: *def}
+	for i := range def.Rules {
+		h.p.ruleIDs = append(h.p.ruleIDs, fmt.Sprintf("tags.rules[%d]", i))
+	}
 	e.Add(h.p)
 	e.SetTags(h.p)
 	return h

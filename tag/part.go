@@ -26,6 +26,9 @@ const (
 // event, and answers the other domains' questions about a member's tags.
 type part struct {
 	def Definition
+	// ruleIDs name the rules in reasons, "tags.rules[i]" (made once: a
+	// reason is made for every change).
+	ruleIDs []string
 }
 
 var (
@@ -170,7 +173,7 @@ func (p *part) evaluate(u *engine.Unit, member string, only *Rule, s *state) (ad
 		if match == s.has(r.Tag) {
 			continue
 		}
-		why := &rule.Reason{Rule: fmt.Sprintf("tags.rules[%d]", i), Note: "tag " + r.Tag, Inputs: p.def.Explain(r, m, now, loc)}
+		why := &rule.Reason{Rule: p.ruleIDs[i], Note: "tag " + r.Tag, Inputs: p.def.Explain(r, m, now, loc)}
 		if match {
 			if err := s.give(u, member, Assigned{Tag: r.Tag, By: "rule", At: u.At().UTC(), Event: u.Ref().Event}); err != nil {
 				return added, removed, err
