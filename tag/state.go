@@ -181,7 +181,7 @@ func (s *state) addDay(tx store.Tx, member string, o Order, date rule.Date) erro
 	}
 	d := &s.recent[i]
 	d.Orders++
-	d.Amount = d.Amount.Add(o.Amount)
+	d.Amount = codec.Add(d.Amount, o.Amount)
 	s.changed = true
 	if len(s.recent) > recentMax {
 		return s.forget(tx, member)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/rule"
 	"github.com/shopspring/decimal"
@@ -221,7 +222,7 @@ func (s *Stats) AddOrder(o Order) {
 		s.LastOrder = o.Time
 	}
 	s.Orders++
-	s.Amount = s.Amount.Add(o.Amount)
+	s.Amount = codec.Add(s.Amount, o.Amount) // without math/big where it can: every order adds
 	tally := func(m *map[string]Tally, names []string) {
 		if len(names) == 0 {
 			return
@@ -232,7 +233,7 @@ func (s *Stats) AddOrder(o Order) {
 		for _, n := range names {
 			t := (*m)[n]
 			t.Orders++
-			t.Amount = t.Amount.Add(o.Amount)
+			t.Amount = codec.Add(t.Amount, o.Amount)
 			(*m)[n] = t
 		}
 	}
@@ -243,7 +244,7 @@ func (s *Stats) AddOrder(o Order) {
 
 // AddRecharge adds a recharge's amount to the recharge total.
 func (s *Stats) AddRecharge(amount decimal.Decimal) {
-	s.Recharged = s.Recharged.Add(amount)
+	s.Recharged = codec.Add(s.Recharged, amount)
 }
 
 // AverageOrder returns the order amount divided by the order count, rounded

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
@@ -127,7 +128,7 @@ func addDay(tx store.Tx, member string, o Order, date rule.Date) error {
 		return err
 	}
 	d.Orders++
-	d.Amount = d.Amount.Add(o.Amount)
+	d.Amount = codec.Add(d.Amount, o.Amount)
 	return tx.Put(bDays, key, appendDay(nil, &d))
 }
 
