@@ -411,7 +411,7 @@ type Options struct {
 	// reaches this many bytes. Larger values write each bbolt page less
 	// often, at the cost of memory, disk, replay time after a crash and
 	// Close's time (Close writes what no checkpoint has). Default a
-	// sixteenth of MaxMemory (DefaultCheckpointSize), or a thirty-second
+	// sixteenth of MaxMemory (DefaultCheckpointSize), or a sixty-fourth
 	// when the file is 256 MiB or more at Open.
 	CheckpointSize int64
 	// MaxOverlaySize bounds the memory of the overlay's generations
@@ -745,20 +745,16 @@ func Open(path string, opts *Options) (*DB, error) {
 const largeFile = 256 << 20
 
 // defaultCheckpointSize is CheckpointSize's default: a sixteenth of
-// maxMemory, or a thirty-second for a file of largeFile or more. In a
+// maxMemory, or a sixty-fourth for a file of largeFile or more. In a
 // small file an event's pages are those of the events before it, and a
 // larger checkpoint writes each once for more events (at 1,000 members a
 // sixty-fourth cost 5-15% of the throughput); in a large one each event
-// has a leaf page of its own, a checkpoint's time grows with its events,
-// and Close waits for the last. What a larger checkpoint still shares is
-// the branch pages above the leaves, nearly all of which each checkpoint
-// writes again, and the pages its held writes go to. At 1,000,000 members
-// and 64 callers a thirty-second wrote 1.00 pages an event against 1.24
-// at a sixty-fourth (1.33 against 1.55 over 300,000 events), and Close
-// after a burst took 0.42-0.48 s against 0.30-0.34 (0.88 at a sixteenth).
+// has pages of its own, a checkpoint's time grows with its events, and
+// Close waits for the last (at 1,000,000 members, Close after a burst took
+// 0.4 s at a sixty-fourth and 3.6 s at a sixteenth, with more throughput).
 func defaultCheckpointSize(maxMemory, fileSize int64) int64 {
 	if fileSize >= largeFile {
-		return max(maxMemory/32, 1)
+		return max(maxMemory/64, 1)
 	}
 	return max(maxMemory/16, 1)
 }
