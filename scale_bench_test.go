@@ -340,6 +340,7 @@ func meterCheckpoints(st *bolt.DB) func(b *testing.B, events int) {
 		if events > 0 {
 			b.ReportMetric(float64(end.CheckpointWrites-start.CheckpointWrites)/float64(events), "ckpt-pages/event")
 		}
+		b.ReportMetric(float64(end.SlowedFor-start.SlowedFor)/float64(time.Millisecond), "slowed-ms")
 	}
 }
 
