@@ -756,9 +756,9 @@ const largeFile = 256 << 20
 // thirty-second wrote a fifth fewer pages an event (the branch pages
 // above the leaves, which each checkpoint writes nearly all of again, and
 // those of the held writes' puts) and ran 5-20% more events a second with
-// 64 callers, but its longer commits
-// stalled the calls due meanwhile: at a set 10,000 events a second, a p99
-// of 24.6-33.4 ms against 14.5-27.7 (BENCHMARKS.md).
+// 64 callers, but its longer commits stalled the calls due meanwhile: at a
+// set 10,000 events a second, a p99 of 24.6-33.4 ms against 14.5-27.7
+// (BENCHMARKS.md).
 func defaultCheckpointSize(maxMemory, fileSize int64) int64 {
 	if fileSize >= largeFile {
 		return max(maxMemory/64, 1)
