@@ -5,11 +5,14 @@
 // # Files
 //
 // At rest the store is the one bbolt file at the path given to [Open]. While
-// it is open, committed writes also live in a log next to it: segment files
-// named path + "-wal-" + 16 hex digits (the sequence number of the first
-// batch in the segment), and path + "-wal-spare", a segment to be reused.
+// it is open, committed writes also live in a log next to it, or in
+// [Options.LogDir]: segment files named after the bbolt file, its name +
+// "-wal-" + 16 hex digits (the sequence number of the first batch in the
+// segment), and its name + "-wal-spare", a segment to be reused.
 // [DB.Close] writes everything to the bbolt file and removes the log; after
-// a crash, the next Open replays it. The bbolt file
+// a crash, the next Open replays it. The file records the log's directory,
+// so that an Open told another one does not leave a log behind (see
+// [ErrLogElsewhere]). The bbolt file
 // holds one reserved bucket, "\x00store/bolt", where checkpoints record the
 // log position they cover, and one for colocated buckets (below); [store.Tx]
 // refuses both names.
@@ -324,6 +327,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"math/bits"
@@ -354,6 +358,14 @@ var ErrPanic = errors.New("bolt: function panicked")
 // memory fault reading the file's mapping, or a key or value that lies
 // outside the file. It wraps [store.ErrCorrupt].
 var ErrCorrupt = fmt.Errorf("bolt: %w", store.ErrCorrupt)
+
+// ErrLogElsewhere is wrapped by the error of [Open] when the log of the
+// file was kept in another directory the last time it was opened
+// ([Options.LogDir]) and that directory holds log segments of it: batches
+// answered before a crash that Open, looking in the new directory, would
+// lose. Open changes no file; opened with the old directory, it replays
+// them, and Close then leaves no log behind.
+var ErrLogElsewhere = errors.New("bolt: the log is in another directory")
 
 // ErrCommitFailed is wrapped, together with the cause, by the error Update
 // returns when its function succeeded but nothing of it was written:
@@ -449,6 +461,22 @@ type Options struct {
 	packMax int
 	// holdMax is DB.holdMax; 0 means CheckpointSize (tests: OpenHoldMax).
 	holdMax int64
+	// LogDir is the directory that holds the log's files (see Files); it
+	// must exist. A log on a device of its own keeps its syncs, which
+	// every Update waits for, apart from the checkpoints' writes to the
+	// bbolt file: on a disk with a volatile write cache, a log sync that
+	// runs beside a checkpoint's commit waits for the cache to flush the
+	// checkpoint's pages too (BENCHMARKS.md). Several stores may share a
+	// LogDir if their files' names differ: the log's files are named after
+	// the bbolt file. Open records the directory in the file; opened later
+	// with another one while the old one still holds log segments of the
+	// file (a crash, or a kill, left them), it fails with an error wrapping
+	// [ErrLogElsewhere] rather than leave them behind. A copy of the file
+	// at another path (a restored backup) is not held to its original's
+	// directory; it records its own when first closed (Open writes no more
+	// than recovery needs to a file it has not checked). Default: the
+	// bbolt file's directory.
+	LogDir string
 	// AcceptLogLoss opens a store whose log is damaged before its end,
 	// which Open otherwise refuses with an error wrapping ErrCorrupt that
 	// names the segment and offset, changing no file (see Recovery). With
@@ -516,6 +544,7 @@ type DB struct {
 	ckptPart   int // the nodes a checkpoint changes in a bbolt transaction (Options.MaxMemory)
 	maxOverlay int64
 	log        *wal
+	place      logPlace // where the log is kept, recorded in the file
 	// nested lists, per bucket, the keys that hold nested buckets (made by
 	// other programs): a checkpoint could not write over them, so Put and
 	// Delete refuse them. Set by Open, nil when there are none.
@@ -669,6 +698,18 @@ func Open(path string, opts *Options) (*DB, error) {
 	if o.MaxMemory <= 0 {
 		o.MaxMemory = DefaultMaxMemory
 	}
+	logDir := o.LogDir
+	if logDir == "" {
+		logDir = filepath.Dir(path)
+	} else if fi, err := os.Stat(logDir); err != nil {
+		return nil, fmt.Errorf("bolt: open %s: LogDir: %w", path, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("bolt: open %s: LogDir %s is not a directory: %w", path, logDir, store.ErrInvalid)
+	}
+	place, err := placeOf(path, logDir)
+	if err != nil {
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
 	var fileSize int64
 	if fi, err := os.Stat(path); err == nil {
 		fileSize = fi.Size()
@@ -684,7 +725,7 @@ func Open(path string, opts *Options) (*DB, error) {
 	// group-committed writes (before the log took the commits; not
 	// measured again since).
 	var bdb *bbolt.DB
-	err := guard("open", "", func() error {
+	err = guard("open", "", func() error {
 		// A damaged freelist page makes bbolt panic here.
 		var err error
 		bdb, err = bbolt.Open(path, os.FileMode(0o600), &bbolt.Options{
@@ -707,7 +748,7 @@ func Open(path string, opts *Options) (*DB, error) {
 		maxBatch:   o.MaxBatch,
 		ckptSize:   o.CheckpointSize,
 		maxOverlay: o.MaxOverlaySize,
-		log:        &wal{prefix: path + walInfix, noSync: o.NoSync, spareSize: o.CheckpointSize + o.CheckpointSize/4},
+		log:        &wal{prefix: filepath.Join(logDir, filepath.Base(path)) + walInfix, noSync: o.NoSync, spareSize: o.CheckpointSize + o.CheckpointSize/4},
 		reqs:       make(chan *request, o.MaxBatch),
 		finished:   make(chan struct{}),
 		ckptDone:   make(chan ckptResult, 1),
@@ -726,7 +767,7 @@ func Open(path string, opts *Options) (*DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := d.recover(path, o.AcceptLogLoss, logger); err != nil {
+	if err := d.recover(path, place, o.AcceptLogLoss, logger); err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
@@ -776,13 +817,20 @@ func defaultCheckpointSize(maxMemory, fileSize int64) int64 {
 // damaged before its end fails it, every file left as it was, unless
 // salvage is set (Options.AcceptLogLoss); so does a file of a later
 // format.
-func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
+//
+// The file records where its log is kept (place); when it was kept in
+// another directory at the file's own path, and that directory holds
+// segments of it, recover fails with ErrLogElsewhere before it changes
+// anything.
+func (d *DB) recover(path string, place logPlace, salvage bool, logger *slog.Logger) error {
 	var (
 		m       meta
 		fresh   bool
 		migrate bool    // the file has records without checksums
 		lay     *layout // the file's colocated buckets
 		h       *held   // the writes the file holds back (see Held writes)
+		was     logPlace
+		placed  bool // the file records was
 	)
 	err := guard("read meta", "", func() error {
 		rtx, err := d.db.Begin(false)
@@ -810,11 +858,26 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 		if lay, err = readLayout(rtx); err != nil {
 			return err
 		}
+		if was, placed, err = readLogPlace(rtx); err != nil {
+			return err
+		}
 		h, err = readHeld(rtx)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("read meta: %w", err)
+	}
+	if placed && was.file == place.file && was.dir != place.dir {
+		// A directory gone is no log left behind; one that cannot be read
+		// may hold one.
+		segs, err := listSegments(filepath.Join(was.dir, filepath.Base(path)) + walInfix)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: the log was kept in %s, which cannot be read: %w", ErrLogElsewhere, was.dir, err)
+		}
+		if len(segs) > 0 {
+			return fmt.Errorf("%w: %s holds %d log segments of this file (%s…) and LogDir is now %s: open with LogDir %s to replay them (Close then removes them), or remove them if they are not this store's",
+				ErrLogElsewhere, was.dir, len(segs), filepath.Base(segs[0].path), place.dir, was.dir)
+		}
 	}
 	d.nested = m.nested
 	g := newGen(m.seq, lay)
@@ -866,6 +929,19 @@ func (d *DB) recover(path string, salvage bool, logger *slog.Logger) error {
 			return fmt.Errorf("remove the log: %w", err)
 		}
 		g = nil
+	}
+	// The place is recorded before the log is written in a new directory.
+	// A copy of the file at another path gets its own at Close: Open does
+	// not write to a file it has not checked, which may be damaged (a
+	// backup restored), more than recovery needs.
+	d.place = place
+	if !placed || (was.file == place.file && was.dir != place.dir) {
+		err := guard("record the log's place", metaBucket, func() error {
+			return d.db.Update(func(btx *bbolt.Tx) error { return writeLogPlace(btx, place) })
+		})
+		if err != nil {
+			return fmt.Errorf("record the log's place: %w", err)
+		}
 	}
 	rtx, err := d.db.Begin(false)
 	if err != nil {
@@ -1772,7 +1848,7 @@ func (d *DB) shutdown() error {
 	// the meta record, makes the two say the same.
 	err := guard("close", "", func() error {
 		return d.db.Update(func(btx *bbolt.Tx) error {
-			return writeMeta(btx, meta{seq: d.ckptSeq, nested: d.nested})
+			return writeMeta(btx, meta{seq: d.ckptSeq, nested: d.nested, log: d.place})
 		})
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync/atomic"
@@ -136,7 +137,78 @@ var (
 	// migrated. A bucket that is listed but missing is damage, not an
 	// empty bucket.
 	metaBuckets = []byte("buckets")
+	// metaLog records where the log was kept when the file was last
+	// opened: the file's path and the log's directory (see logPlace).
+	metaLog = []byte("log")
 )
+
+// logPlace is where a file's log is kept: the file's path and the log's
+// directory, both absolute with symbolic links resolved. Open records it
+// in metaLog and compares the one recorded with its own, to find a log
+// that a change of Options.LogDir would leave behind (see recover).
+type logPlace struct {
+	file, dir string
+}
+
+// placeOf returns the logPlace of the file at path with its log in dir.
+func placeOf(path, dir string) (logPlace, error) {
+	file, err := resolve(path)
+	if err != nil {
+		return logPlace{}, err
+	}
+	if dir, err = resolve(dir); err != nil {
+		return logPlace{}, err
+	}
+	return logPlace{file, dir}, nil
+}
+
+// resolve returns path absolute, with the symbolic links of its directory
+// resolved (the file itself may not exist yet).
+func resolve(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, filepath.Base(abs)), nil
+}
+
+// readLogPlace reads metaLog; ok is false when the file has none (new, or
+// last opened by a version that did not record it).
+func readLogPlace(btx *bbolt.Tx) (p logPlace, ok bool, err error) {
+	b := btx.Bucket([]byte(metaBucket))
+	if b == nil {
+		return p, false, nil
+	}
+	v := b.Get(metaLog)
+	if v == nil {
+		return p, false, nil
+	}
+	v, good := unseal(bucketSum(metaBucket), metaLog, v)
+	if !good {
+		return p, false, badSum("read meta", metaBucket, metaLog)
+	}
+	file, rest, ok1 := cutBytes(v)
+	dir, rest, ok2 := cutBytes(rest)
+	if !ok1 || !ok2 || len(rest) != 0 {
+		return p, false, fmt.Errorf("%w: bad log record", ErrCorrupt)
+	}
+	return logPlace{string(file), string(dir)}, true, nil
+}
+
+// writeLogPlace records p in metaLog, and the meta record again, so that
+// it names btx as the file's last transaction (see recover).
+func writeLogPlace(btx *bbolt.Tx, p logPlace) error {
+	m, _, err := readMeta(btx)
+	if err != nil {
+		return err
+	}
+	m.log = p
+	return writeMeta(btx, m)
+}
 
 // meta is what metaBucket records.
 type meta struct {
@@ -148,6 +220,9 @@ type meta struct {
 	// format is the file's format: formatUnversioned when it has no
 	// format record.
 	format uint32
+	// log, when set, is written to metaLog; writeMeta leaves the record
+	// as it is otherwise.
+	log logPlace
 }
 
 // readMeta reads metaBucket; ok is false when the file has none. The
@@ -298,6 +373,15 @@ func writeMeta(btx *bbolt.Tx, m meta, created ...string) error {
 	v = binary.BigEndian.AppendUint64(v, uint64(btx.ID()))
 	if err := put(metaCheckpoint, v); err != nil {
 		return err
+	}
+	if m.log.file != "" {
+		v := binary.AppendUvarint(nil, uint64(len(m.log.file)))
+		v = append(v, m.log.file...)
+		v = binary.AppendUvarint(v, uint64(len(m.log.dir)))
+		v = append(v, m.log.dir...)
+		if err := put(metaLog, v); err != nil {
+			return err
+		}
 	}
 	if m.nested == nil {
 		return b.Delete(metaNested)

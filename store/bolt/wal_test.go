@@ -90,6 +90,9 @@ const (
 	// them in turn, going through the buckets and deleting records many
 	// times before the kill.
 	crashHeldEnv = "BOLT_CRASH_CHILD_HELD"
+	// crashLogDirEnv is the directory the child keeps its log in
+	// (Options.LogDir).
+	crashLogDirEnv = "BOLT_CRASH_CHILD_LOGDIR"
 )
 
 // TestCrashReplaysLog runs a child process that makes Updates from 8
@@ -111,11 +114,35 @@ func TestCrashReplaysLog(t *testing.T) {
 // testCrash runs the crash child with env, when not empty, set to 1.
 func testCrash(t *testing.T, env string) {
 	path := filepath.Join(t.TempDir(), "crash.db")
+	var acked []string
+	if env != "" {
+		acked = runCrashChild(t, path, env+"=1")
+	} else {
+		acked = runCrashChild(t, path)
+	}
+	if len(files(t, path)) < 2 {
+		t.Errorf("files after the crash = %q; want the bbolt file and a log", files(t, path))
+	}
+	var logged syncBuffer
+	db := openDB(t, path, &bolt.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	keys := checkCounted(t, db, acked)
+	t.Logf("%d acknowledged, %d recovered; log:\n%s", len(acked), len(keys), logged.String())
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := files(t, path); !slices.Equal(got, []string{path}) {
+		t.Errorf("files after Close = %q; want the bbolt file alone", got)
+	}
+}
+
+// runCrashChild runs the crash child on the store at path, with env added
+// to its environment, kills it with SIGKILL once it has acknowledged 2,000
+// Updates and returns their keys, sorted.
+func runCrashChild(t *testing.T, path string, env ...string) []string {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashReplaysLog$")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
-	if env != "" {
-		cmd.Env = append(cmd.Env, env+"=1")
-	}
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -138,24 +165,12 @@ func testCrash(t *testing.T, env string) {
 	if len(acked) < 2000 {
 		t.Fatalf("child acknowledged only %d Updates", len(acked))
 	}
-	if len(files(t, path)) < 2 {
-		t.Errorf("files after the crash = %q; want the bbolt file and a log", files(t, path))
-	}
-	var logged syncBuffer
-	db := openDB(t, path, &bolt.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	slices.Sort(acked)
-	keys := checkCounted(t, db, acked)
-	t.Logf("%d acknowledged, %d recovered; log:\n%s", len(acked), len(keys), logged.String())
-	if err := db.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if got := files(t, path); !slices.Equal(got, []string{path}) {
-		t.Errorf("files after Close = %q; want the bbolt file alone", got)
-	}
+	return acked
 }
 
 func crashChild(path string, spare, held bool) {
-	opts, value := &bolt.Options{CheckpointSize: 16 << 10}, []byte(nil)
+	opts, value := &bolt.Options{CheckpointSize: 16 << 10, LogDir: os.Getenv(crashLogDirEnv)}, []byte(nil)
 	if spare {
 		opts.CheckpointSize, value = 1<<20, make([]byte, 3<<10)
 	}

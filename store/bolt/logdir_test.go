@@ -1,0 +1,178 @@
+package bolt_test
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/bolt"
+)
+
+// sums returns the SHA-256 of every file in dirs, by path.
+func sums(t *testing.T, dirs ...string) map[string][32]byte {
+	t.Helper()
+	got := make(map[string][32]byte)
+	for _, dir := range dirs {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			p := filepath.Join(dir, e.Name())
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[p] = sha256.Sum256(data)
+		}
+	}
+	return got
+}
+
+// names returns the names of the files in dir, sorted.
+func names(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ns []string
+	for _, e := range ents {
+		ns = append(ns, e.Name())
+	}
+	return ns
+}
+
+// TestCrashLogDir runs the crash child with its log in a directory of its
+// own and kills it mid-stream: the log's files are there, none beside the
+// bbolt file. Opened with another LogDir (the default, the file's own
+// directory, or an empty one), the store fails with ErrLogElsewhere and
+// every file stays as it was; opened with the log's directory it has every
+// acknowledged Update, and Close leaves that directory empty, after which
+// any LogDir opens it.
+func TestCrashLogDir(t *testing.T) {
+	dir, logDir := t.TempDir(), t.TempDir()
+	path := filepath.Join(dir, "crash.db")
+	acked := runCrashChild(t, path, crashLogDirEnv+"="+logDir)
+	if got := names(t, dir); !slices.Equal(got, []string{"crash.db"}) {
+		t.Errorf("files beside the bbolt file after the crash = %q; want it alone", got)
+	}
+	if segs := logSegments(t, filepath.Join(logDir, "crash.db")); len(segs) == 0 {
+		t.Fatalf("no log segment in LogDir after the crash: %q", names(t, logDir))
+	}
+	before := sums(t, dir, logDir)
+	for _, other := range []string{"", t.TempDir()} {
+		db, err := bolt.Open(path, &bolt.Options{LogDir: other})
+		if err == nil {
+			db.Close()
+		}
+		if !errors.Is(err, bolt.ErrLogElsewhere) {
+			t.Errorf("Open with LogDir %q = %v; want an error wrapping ErrLogElsewhere", other, err)
+		}
+		if after := sums(t, dir, logDir); !maps.Equal(after, before) {
+			t.Errorf("Open with LogDir %q changed the files: %d before, %d after", other, len(before), len(after))
+		}
+	}
+	db, err := bolt.Open(path, &bolt.Options{LogDir: logDir})
+	if err != nil {
+		t.Fatalf("Open with the log's directory: %v", err)
+	}
+	checkCounted(t, db, acked)
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := names(t, logDir); len(got) != 0 {
+		t.Errorf("LogDir after Close holds %q; want nothing", got)
+	}
+	db = openDB(t, path, nil)
+	checkCounted(t, db, acked)
+}
+
+// TestLogDir checks where the log's files go with LogDir: into it, named
+// after the bbolt file, so that two stores share it; that the store may
+// move its log after a Close, and a copy of its file opens wherever its
+// log is, even while the original's directory holds a log; and that a
+// missing LogDir, or a file, is refused.
+func TestLogDir(t *testing.T) {
+	logDir := t.TempDir()
+	a, b := filepath.Join(t.TempDir(), "a.db"), filepath.Join(t.TempDir(), "b.db")
+	dbA := openDB(t, a, &bolt.Options{LogDir: logDir})
+	dbB := openDB(t, b, &bolt.Options{LogDir: logDir})
+	for i := range 3 {
+		for _, db := range []*bolt.DB{dbA, dbB} {
+			if err := db.Update(t.Context(), counted(fmt.Sprint("k", i))); err != nil {
+				t.Fatalf("Update: %v", err)
+			}
+		}
+	}
+	if n := len(logSegments(t, filepath.Join(logDir, "a.db"))); n == 0 {
+		t.Errorf("no log segment of a.db in LogDir: %q", names(t, logDir))
+	}
+	if n := len(logSegments(t, filepath.Join(logDir, "b.db"))); n == 0 {
+		t.Errorf("no log segment of b.db in LogDir: %q", names(t, logDir))
+	}
+	if got := names(t, filepath.Dir(a)); !slices.Equal(got, []string{"a.db"}) {
+		t.Errorf("files beside a.db = %q; want it alone", got)
+	}
+	// A copy of a.db's file and log, as a crash leaves them, in a
+	// directory of its own: its log is beside it.
+	cp := filepath.Join(t.TempDir(), "a.db")
+	for _, f := range append([]string{a}, logSegments(t, filepath.Join(logDir, "a.db"))...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(filepath.Dir(cp), filepath.Base(f)), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The original is open: LogDir holds its log, which the copy is not
+	// held to.
+	dbC := openDB(t, cp, nil)
+	checkCounted(t, dbC, []string{"k0", "k1", "k2"})
+
+	if err := dbA.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	// Moved after Close: nothing is left behind.
+	moved := t.TempDir()
+	dbA = openDB(t, a, &bolt.Options{LogDir: moved})
+	if err := dbA.Update(t.Context(), counted("k3")); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if n := len(logSegments(t, filepath.Join(moved, "a.db"))); n == 0 {
+		t.Errorf("no log segment of a.db in the new LogDir: %q", names(t, moved))
+	}
+	checkCounted(t, dbA, []string{"k0", "k1", "k2", "k3"})
+	if err := dbA.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	// The directory the log was last kept in is gone: no log is left
+	// behind there.
+	if err := os.RemoveAll(moved); err != nil {
+		t.Fatal(err)
+	}
+	dbA = openDB(t, a, nil)
+	checkCounted(t, dbA, []string{"k0", "k1", "k2", "k3"})
+
+	missing := filepath.Join(t.TempDir(), "missing")
+	if db, err := bolt.Open(filepath.Join(t.TempDir(), "c.db"), &bolt.Options{LogDir: missing}); !errors.Is(err, fs.ErrNotExist) {
+		if err == nil {
+			db.Close()
+		}
+		t.Errorf("Open with a missing LogDir = %v; want an error wrapping fs.ErrNotExist", err)
+	}
+	if db, err := bolt.Open(filepath.Join(t.TempDir(), "c.db"), &bolt.Options{LogDir: a}); !errors.Is(err, store.ErrInvalid) {
+		if err == nil {
+			db.Close()
+		}
+		t.Errorf("Open with a file as LogDir = %v; want an error wrapping store.ErrInvalid", err)
+	}
+}
