@@ -79,6 +79,9 @@ func scaleOptions() *bolt.Options {
 	if n, err := strconv.ParseInt(os.Getenv("MEMBERSHIP_SCALE_CHECKPOINT"), 10, 64); err == nil && n > 0 {
 		o.CheckpointSize = n
 	}
+	// The log on another device (bolt.Options.LogDir), on a host that
+	// has one.
+	o.LogDir = os.Getenv("MEMBERSHIP_SCALE_LOGDIR")
 	return &o
 }
 

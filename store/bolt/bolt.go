@@ -838,6 +838,10 @@ func (d *DB) recover(path string, place logPlace, salvage bool, logger *slog.Log
 			return err
 		}
 		defer rtx.Rollback() //nolint:errcheck // read-only: nothing to lose
+		// The buckets' headers, before bbolt's cursors read them.
+		if err := checkPages(rtx, d.mappedSpan(rtx), false); err != nil {
+			return err
+		}
 		var ok bool
 		if m, ok, err = readMeta(rtx); err != nil {
 			return err

@@ -694,3 +694,115 @@ func TestCrashBeforeRecoveryCheckpoint(t *testing.T) {
 		t.Errorf("log %q; want 14 records replayed", s)
 	}
 }
+
+// TestDamagedStructure damages the structure of the bbolt file where
+// bbolt itself neither panics nor errs: Open refuses the damage in what it
+// reads before any bucket (an inline bucket's page that is not a leaf,
+// which sent bbolt's cursor into the same page until memory ran out; a
+// free page outside the file, which a checkpoint would write at), and
+// Check reports the damage in a bucket's pages (a leaf or branch page
+// whose element count lost one, hiding a record from reads).
+func TestDamagedStructure(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db, err := bolt.Open(path, &bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	value := bytes.Repeat([]byte("v"), 100)
+	for round := range 2 { // the second round frees the first's pages
+		err = db.Update(t.Context(), func(tx store.Tx) error {
+			for i := range 2000 {
+				if err := tx.Put("b", fmt.Appendf(nil, "key%05d", i), append(value, byte(round))); err != nil {
+					return err
+				}
+			}
+			return tx.Put("s", []byte("small"), []byte("inline"))
+		})
+		if err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if db, err = bolt.Open(path, &bolt.Options{NoSync: true}); err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	l := readPageLayout(t, path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := l.pageSize
+	// The meta page of the last transaction: its root bucket's page and
+	// its freelist's.
+	meta := data[pageHeader:]
+	if other := data[ps+pageHeader:]; binary.LittleEndian.Uint64(other[48:]) > binary.LittleEndian.Uint64(meta[48:]) {
+		meta = other
+	}
+	rootPage, freePage := int(binary.LittleEndian.Uint64(meta[16:])), int(binary.LittleEndian.Uint64(meta[32:]))
+	// Bucket "s" is inline: its value in the root bucket's leaf is its
+	// header (root 0, sequence) and its page.
+	inline := -1
+	rp := data[rootPage*ps:]
+	for i := range int(binary.LittleEndian.Uint16(rp[pageCount:])) {
+		e := pageHeader + i*elemSize
+		pos, ksize := int(binary.LittleEndian.Uint32(rp[e+4:])), int(binary.LittleEndian.Uint32(rp[e+8:]))
+		if string(rp[e+pos:e+pos+ksize]) == "s" {
+			inline = rootPage*ps + e + pos + ksize + 16
+		}
+	}
+	if inline < 0 || binary.LittleEndian.Uint64(data[inline-16:]) != 0 {
+		t.Fatalf("bucket s is not inline in the root bucket's page %d", rootPage)
+	}
+	if n := binary.LittleEndian.Uint16(data[freePage*ps+pageCount:]); n == 0 || n == 0xFFFF {
+		t.Fatalf("freelist page %d lists %d pages; want some, fewer than 65,535", freePage, n)
+	}
+	leaf := l.children[1].page * ps
+	for _, tc := range []struct {
+		name   string
+		harm   func(p []byte)
+		atOpen bool
+	}{
+		{"InlineBranch", func(p []byte) {
+			binary.LittleEndian.PutUint16(p[inline+pageFlags:], 0x01)
+			binary.LittleEndian.PutUint16(p[inline+pageCount:], 0)
+		}, true},
+		{"FreePageOutside", func(p []byte) {
+			binary.LittleEndian.PutUint64(p[freePage*ps+pageHeader:], 1<<40)
+		}, true},
+		{"LeafCountLost", func(p []byte) {
+			c := binary.LittleEndian.Uint16(p[leaf+pageCount:])
+			binary.LittleEndian.PutUint16(p[leaf+pageCount:], c-1)
+		}, false},
+		{"BranchCountLost", func(p []byte) {
+			c := binary.LittleEndian.Uint16(p[l.root*ps+pageCount:])
+			binary.LittleEndian.PutUint16(p[l.root*ps+pageCount:], c-1)
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cp := copyStore(t, path)
+			changeFile(t, cp, func(p []byte) []byte { tc.harm(p); return p })
+			db, err := bolt.Open(cp, &bolt.Options{NoSync: true})
+			if tc.atOpen {
+				if err == nil {
+					db.Close()
+				}
+				if !errors.Is(err, bolt.ErrCorrupt) {
+					t.Errorf("Open = %v; want an error wrapping ErrCorrupt", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer db.Close()
+			if err := db.Check(t.Context()); !errors.Is(err, bolt.ErrCorrupt) {
+				t.Errorf("Check = %v; want an error wrapping ErrCorrupt", err)
+			}
+		})
+	}
+}

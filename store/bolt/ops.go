@@ -55,7 +55,7 @@ func (d *DB) Check(ctx context.Context) error {
 		// bbolt's check runs on a goroutine of its own, where a damaged
 		// page could fault outside the guard: it runs only on pages whose
 		// structure checkPages found sound.
-		if err := checkPages(btx, d.mappedSpan(btx)); err != nil {
+		if err := checkPages(btx, d.mappedSpan(btx), true); err != nil {
 			problems = append(problems, err)
 			return nil
 		}
@@ -319,14 +319,30 @@ const (
 	leafPage       = 0x02
 	bucketElem     = 0x01
 	bucketHeader   = 16
+	freelistPage   = 0x10
+	// A meta page's body, after the page header: magic, version, page
+	// size and flags (uint32 each), the root bucket's header, then these
+	// uint64s, at these offsets.
+	metaFreelist = 32
+	metaPgid     = 40
+	metaTxid     = 48
+	noFreelist   = 1<<64 - 1 // the freelist's page when it is not synced
 )
 
 // checkPages walks every page reachable from btx's root, reading them
 // from the file's mapping, and checks that each is a branch or leaf page
 // met once, inside the file, whose elements' keys and values lie inside
-// it, and whose children lie in the file. It returns the first problem,
-// wrapping ErrCorrupt; its caller guards it against memory faults.
-func checkPages(btx *bbolt.Tx, mapped span) error {
+// it, and whose children lie in the file; a branch page has elements, and
+// a bucket's inline page is a leaf, as bbolt writes them. (bbolt's cursor
+// reads a branch page's first element even when it has none, and a
+// bucket's inline page as its page 0: an inline branch page whose
+// element says 0 made it descend into the same page until memory ran
+// out.) Unless deep is set it walks only the root bucket's pages and the
+// inline buckets in them, checking that the other buckets' roots lie in
+// the file: what Open checks before it reads any bucket. It returns the
+// first problem, wrapping ErrCorrupt; its caller guards it against memory
+// faults.
+func checkPages(btx *bbolt.Tx, mapped span, deep bool) error {
 	size := uintptr(btx.Size())
 	if mapped.hi-mapped.lo < size || mapped.page == 0 {
 		return fmt.Errorf("%w: the file is larger than its mapping", ErrCorrupt)
@@ -339,10 +355,10 @@ func checkPages(btx *bbolt.Tx, mapped span) error {
 	npages := uint64(len(file) / ps)
 	seen := make(map[uint64]bool)
 	var (
-		walk  func(p []byte, id uint64, depth int) error
+		walk  func(p []byte, id uint64, depth int, inline bool) error
 		visit func(id uint64, depth int) error
 	)
-	walk = func(p []byte, id uint64, depth int) error {
+	walk = func(p []byte, id uint64, depth int, inline bool) error {
 		if depth > 64 {
 			return fmt.Errorf("%w: page %d: the tree is deeper than 64 levels", ErrCorrupt, id)
 		}
@@ -354,6 +370,16 @@ func checkPages(btx *bbolt.Tx, mapped span) error {
 		if pageHeaderSize+count*pageElemSize > len(p) {
 			return fmt.Errorf("%w: page %d: %d elements do not fit in it", ErrCorrupt, id, count)
 		}
+		switch {
+		case inline && flags != leafPage:
+			return fmt.Errorf("%w: page %d: an inline bucket's page with flags %#x, not a leaf", ErrCorrupt, id, flags)
+		case flags == branchPage && count == 0:
+			return fmt.Errorf("%w: page %d: a branch page without elements", ErrCorrupt, id)
+		}
+		// bbolt writes the elements' keys and values one after the other
+		// right after the last element: a count that lost elements (which
+		// reads would then not find) or gained some breaks that.
+		next := pageHeaderSize + count*pageElemSize
 		for i := range count {
 			e := pageHeaderSize + i*pageElemSize
 			switch flags {
@@ -362,6 +388,10 @@ func checkPages(btx *bbolt.Tx, mapped span) error {
 				if e+pos+ksize > len(p) || e+pos+ksize < e {
 					return fmt.Errorf("%w: page %d: branch element %d lies outside the page", ErrCorrupt, id, i)
 				}
+				if e+pos != next {
+					return fmt.Errorf("%w: page %d: branch element %d's key is at %d, not right after the one before (%d)", ErrCorrupt, id, i, e+pos, next)
+				}
+				next = e + pos + ksize
 				if err := visit(binary.LittleEndian.Uint64(p[e+8:]), depth+1); err != nil {
 					return err
 				}
@@ -373,6 +403,10 @@ func checkPages(btx *bbolt.Tx, mapped span) error {
 				if end > len(p) || end < e {
 					return fmt.Errorf("%w: page %d: leaf element %d lies outside the page", ErrCorrupt, id, i)
 				}
+				if e+pos != next {
+					return fmt.Errorf("%w: page %d: leaf element %d's key is at %d, not right after the one before (%d)", ErrCorrupt, id, i, e+pos, next)
+				}
+				next = end
 				if ef&bucketElem == 0 {
 					continue
 				}
@@ -380,12 +414,18 @@ func checkPages(btx *bbolt.Tx, mapped span) error {
 				if len(v) < bucketHeader {
 					return fmt.Errorf("%w: page %d: bucket element %d too short", ErrCorrupt, id, i)
 				}
-				if root := binary.LittleEndian.Uint64(v); root != 0 {
+				root := binary.LittleEndian.Uint64(v)
+				switch {
+				case root == 0:
+					if err := walk(v[bucketHeader:], id, depth+1, true); err != nil {
+						return err
+					}
+				case deep:
 					if err := visit(root, depth+1); err != nil {
 						return err
 					}
-				} else if err := walk(v[bucketHeader:], id, depth+1); err != nil {
-					return err
+				case root < 2 || root >= npages:
+					return fmt.Errorf("%w: page %d: bucket element %d: its root, page %d, lies outside the file (%d pages)", ErrCorrupt, id, i, root, npages)
 				}
 			default:
 				return fmt.Errorf("%w: page %d: flags %#x: neither a branch nor a leaf", ErrCorrupt, id, flags)
@@ -409,7 +449,63 @@ func checkPages(btx *bbolt.Tx, mapped span) error {
 		if id+overflow >= npages {
 			return fmt.Errorf("%w: page %d runs past the end of the file", ErrCorrupt, id)
 		}
-		return walk(p[:(overflow+1)*uint64(ps)], id, depth)
+		return walk(p[:(overflow+1)*uint64(ps)], id, depth, false)
+	}
+	txid := uint64(btx.ID())
+	if btx.Writable() {
+		txid-- // a write transaction's id is the next one's
+	}
+	if err := checkFreelist(file, ps, txid); err != nil {
+		return err
 	}
 	return visit(uint64(btx.Cursor().Bucket().Root()), 0)
+}
+
+// checkFreelist checks that the free pages the freelist of transaction
+// txid lists lie in the file, below its high-water mark: bbolt hands them
+// out as they are, and a checkpoint writing at a page number a damaged
+// freelist made up failed (or wrote over a page in use) where Open can
+// refuse the file. file is the file's mapping, ps its page size.
+func checkFreelist(file []byte, ps int, txid uint64) error {
+	for _, m := range []uint64{0, 1} {
+		p := file[m*uint64(ps):]
+		meta := p[pageHeaderSize:]
+		if binary.LittleEndian.Uint64(meta[metaTxid:]) != txid {
+			continue
+		}
+		free, high := binary.LittleEndian.Uint64(meta[metaFreelist:]), binary.LittleEndian.Uint64(meta[metaPgid:])
+		npages := uint64(len(file) / ps)
+		switch {
+		case free == noFreelist:
+			return nil // not synced: bbolt rebuilt it from the pages in use
+		case high > npages:
+			return fmt.Errorf("%w: meta page %d: a high-water mark of page %d, past the file's end (%d pages)", ErrCorrupt, m, high, npages)
+		case free < 2 || free >= high:
+			return fmt.Errorf("%w: meta page %d: the freelist, page %d, lies outside the file (%d pages)", ErrCorrupt, m, free, high)
+		}
+		fp := file[free*uint64(ps):]
+		if flags := binary.LittleEndian.Uint16(fp[8:]); flags != freelistPage {
+			return fmt.Errorf("%w: freelist page %d: flags %#x", ErrCorrupt, free, flags)
+		}
+		overflow := uint64(binary.LittleEndian.Uint32(fp[12:]))
+		if free+overflow >= high {
+			return fmt.Errorf("%w: freelist page %d runs past the high-water mark", ErrCorrupt, free)
+		}
+		fp = fp[:(overflow+1)*uint64(ps)]
+		count, ids := uint64(binary.LittleEndian.Uint16(fp[10:])), fp[pageHeaderSize:]
+		if count == 0xFFFF {
+			// More than a uint16 holds: the count is the first id's place.
+			count, ids = binary.LittleEndian.Uint64(ids), ids[8:]
+		}
+		if count > uint64(len(ids)/8) {
+			return fmt.Errorf("%w: freelist page %d: %d ids do not fit in it", ErrCorrupt, free, count)
+		}
+		for i := range count {
+			if id := binary.LittleEndian.Uint64(ids[i*8:]); id < 2 || id >= high {
+				return fmt.Errorf("%w: freelist page %d: free page %d lies outside the file (%d pages)", ErrCorrupt, free, id, high)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: no meta page of transaction %d", ErrCorrupt, txid)
 }
