@@ -258,7 +258,13 @@
 // (debug.SetPanicOnFault, set around bbolt's reads and the functions of
 // Update and View) or a key or value that lies outside the file is
 // returned as an error wrapping [ErrCorrupt], never a crash; so is such a
-// failure of a checkpoint, which then keeps the log. A damaged page whose
+// failure of a checkpoint, which then keeps the log. Before it reads a
+// bucket, Open checks the pages bbolt reads without checking them (the
+// root bucket's, the buckets kept inline in it, the freelist's ids), and
+// refuses a file whose are damaged with an error wrapping ErrCorrupt: an
+// inline bucket's page turned into a branch page sent bbolt's cursor
+// down the same page until memory ran out, and a free page outside the
+// file made a checkpoint write there. A damaged page of a bucket whose
 // pointers form a cycle can still make bbolt loop or recurse without end.
 //
 // Every value the file holds is followed by a CRC-32C of its bucket's
