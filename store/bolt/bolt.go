@@ -273,10 +273,11 @@
 // flipped byte of a value, a key or a bucket name is an error wrapping
 // ErrCorrupt, never data. A Get that finds nothing checks the records
 // around the key (a damaged key lies where it was; a damaged branch page
-// leads to keys out of order), and a bucket missing from the file but
-// named in the file's list of buckets is damage, not an empty bucket.
-// What reads cannot see, a record lost with the page element that held
-// it, [DB.Check] finds. bbolt keeps two meta pages and silently opens the
+// leads to keys out of order) and that the leaf page of the record
+// before it lost no element (a damaged count hides a page's last
+// records), and a bucket missing from the file but named in the file's
+// list of buckets is damage, not an empty bucket. What reads cannot see,
+// a child page lost from a branch page, [DB.Check] finds. bbolt keeps two meta pages and silently opens the
 // file as of the older when the newer is damaged; Close therefore ends
 // with a transaction that rewrites only the meta record, so that both
 // hold everything.

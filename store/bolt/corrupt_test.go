@@ -699,9 +699,10 @@ func TestCrashBeforeRecoveryCheckpoint(t *testing.T) {
 // bbolt itself neither panics nor errs: Open refuses the damage in what it
 // reads before any bucket (an inline bucket's page that is not a leaf,
 // which sent bbolt's cursor into the same page until memory ran out; a
-// free page outside the file, which a checkpoint would write at), and
-// Check reports the damage in a bucket's pages (a leaf or branch page
-// whose element count lost one, hiding a record from reads).
+// free page outside the file, which a checkpoint would write at), a Get
+// of a record that a leaf page's damaged count hides fails, and Check
+// reports the damage in a bucket's pages (a leaf or branch page whose
+// element count lost one).
 func TestDamagedStructure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	db, err := bolt.Open(path, &bolt.Options{NoSync: true})
@@ -762,26 +763,36 @@ func TestDamagedStructure(t *testing.T) {
 		t.Fatalf("freelist page %d lists %d pages; want some, fewer than 65,535", freePage, n)
 	}
 	leaf := l.children[1].page * ps
+	// The last key of that leaf, which a count that lost one hides: the
+	// one before the next leaf's first.
+	var next int
+	if _, err := fmt.Sscanf(string(l.children[2].key), "key%05d", &next); err != nil {
+		t.Fatal(err)
+	}
+	hidden := fmt.Appendf(nil, "key%05d", next-1)
 	for _, tc := range []struct {
 		name   string
 		harm   func(p []byte)
 		atOpen bool
+		get    []byte // a key whose Get must fail with ErrCorrupt
 	}{
 		{"InlineBranch", func(p []byte) {
 			binary.LittleEndian.PutUint16(p[inline+pageFlags:], 0x01)
 			binary.LittleEndian.PutUint16(p[inline+pageCount:], 0)
-		}, true},
+		}, true, nil},
 		{"FreePageOutside", func(p []byte) {
 			binary.LittleEndian.PutUint64(p[freePage*ps+pageHeader:], 1<<40)
-		}, true},
+		}, true, nil},
 		{"LeafCountLost", func(p []byte) {
 			c := binary.LittleEndian.Uint16(p[leaf+pageCount:])
 			binary.LittleEndian.PutUint16(p[leaf+pageCount:], c-1)
-		}, false},
+		}, false, hidden},
+		// A Get of a key of the lost child lands in the child before,
+		// intact, and finds nothing: Check finds the damage.
 		{"BranchCountLost", func(p []byte) {
 			c := binary.LittleEndian.Uint16(p[l.root*ps+pageCount:])
 			binary.LittleEndian.PutUint16(p[l.root*ps+pageCount:], c-1)
-		}, false},
+		}, false, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cp := copyStore(t, path)
@@ -800,6 +811,12 @@ func TestDamagedStructure(t *testing.T) {
 				t.Fatalf("Open: %v", err)
 			}
 			defer db.Close()
+			if tc.get != nil {
+				err := db.View(t.Context(), func(tx store.Tx) error { _, err := tx.Get("b", tc.get); return err })
+				if !errors.Is(err, bolt.ErrCorrupt) {
+					t.Errorf("Get(%s) = %v; want an error wrapping ErrCorrupt", tc.get, err)
+				}
+			}
 			if err := db.Check(t.Context()); !errors.Is(err, bolt.ErrCorrupt) {
 				t.Errorf("Check = %v; want an error wrapping ErrCorrupt", err)
 			}

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -678,6 +679,36 @@ func (s span) holdsPair(k, v []byte) bool {
 // holdsAddr reports whether a lies within s.
 func (s span) holdsAddr(a uintptr) bool { return a >= s.lo && a < s.hi }
 
+// leafIntact checks the leaf page that holds k, a key s holds, for a lost
+// element: a damaged count in its header would hide the page's last
+// records, so that a key that lies after the record before it (k) is not
+// found without an error. bbolt writes the elements' keys and values one
+// after the other right after the last element (see checkPages): the
+// first key must start there. It checks only a page whose header is in
+// the page of k (not a value run over pages), in a few nanoseconds an
+// element; a branch page's lost child is for Check to find.
+func (s span) leafIntact(k []byte) error {
+	if s.page == 0 || len(k) == 0 {
+		return nil
+	}
+	a := uintptr(unsafe.Pointer(unsafe.SliceData(k)))
+	off := (a - s.lo) % s.page
+	// The page's start, a pointer into the mapping as k is.
+	p := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(k)), -int(off))), int(s.page))
+	if id := binary.LittleEndian.Uint64(p); uintptr(id) != (a-s.lo)/s.page || binary.LittleEndian.Uint16(p[8:]) != leafPage || binary.LittleEndian.Uint32(p[12:]) != 0 {
+		return nil // k lies in a later page of a run, or not in a leaf's, or a run's
+	}
+	count := int(binary.LittleEndian.Uint16(p[10:]))
+	first := pageHeaderSize + count*pageElemSize
+	if count == 0 || first+pageElemSize > len(p) {
+		return fmt.Errorf("%w: leaf page %d: %d elements, and key %q in it", ErrCorrupt, (a-s.lo)/s.page, count, k)
+	}
+	if pos := int(binary.LittleEndian.Uint32(p[pageHeaderSize+4:])); pageHeaderSize+pos != first {
+		return fmt.Errorf("%w: leaf page %d: its first key is at %d, not right after its %d elements (%d)", ErrCorrupt, (a-s.lo)/s.page, pageHeaderSize+pos, count, first)
+	}
+	return nil
+}
+
 // boltGet reads key from r's bbolt bucket: nil when absent, an error
 // wrapping ErrCorrupt when the file is damaged (see guard; written out,
 // as it is on the path of every Get the overlay does not answer) or the
@@ -825,6 +856,9 @@ func (t *tx) confirmMiss(r *bucketRefs, c *bbolt.Cursor, key, k, v, group []byte
 	if k != nil {
 		if err := t.neighbour(r, key, k, v, -1); err != nil {
 			return false, err
+		}
+		if err := r.mapped.leafIntact(k); err != nil {
+			return false, fmt.Errorf("get: bucket %q, key %q: %w", r.name, key, err)
 		}
 		alone = alone && !bytes.HasPrefix(k, group)
 	}
