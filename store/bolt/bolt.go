@@ -275,8 +275,9 @@
 // around the key (a damaged key lies where it was; a damaged branch page
 // leads to keys out of order) and that the leaf page of the record
 // before it lost no element (a damaged count hides a page's last
-// records), and a bucket missing from the file but named in the file's
-// list of buckets is damage, not an empty bucket. What reads cannot see,
+// records); a Scan checks each leaf page it enters so; and a bucket
+// missing from the file but named in the file's list of buckets is
+// damage, not an empty bucket. What reads cannot see,
 // a child page lost from a branch page, [DB.Check] finds. bbolt keeps two meta pages and silently opens the
 // file as of the older when the newer is damaged; Close therefore ends
 // with a transaction that rewrites only the meta record, so that both
@@ -1115,7 +1116,7 @@ func (d *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 // bbolt remaps the file only with no read transaction open.
 func (d *DB) mappedSpan(btx *bbolt.Tx) span {
 	info := d.db.Info()
-	return span{info.Data, info.Data + uintptr(btx.Size()), uintptr(info.PageSize)}
+	return span{lo: info.Data, hi: info.Data + uintptr(btx.Size()), page: uintptr(info.PageSize)}
 }
 
 // snapshot returns the overlay as of the last batch answered, made if

@@ -700,7 +700,8 @@ func TestCrashBeforeRecoveryCheckpoint(t *testing.T) {
 // reads before any bucket (an inline bucket's page that is not a leaf,
 // which sent bbolt's cursor into the same page until memory ran out; a
 // free page outside the file, which a checkpoint would write at), a Get
-// of a record that a leaf page's damaged count hides fails, and Check
+// of a record that a leaf page's damaged count hides fails, and so does a
+// Scan over it, and Check
 // reports the damage in a bucket's pages (a leaf or branch page whose
 // element count lost one).
 func TestDamagedStructure(t *testing.T) {
@@ -815,6 +816,14 @@ func TestDamagedStructure(t *testing.T) {
 				err := db.View(t.Context(), func(tx store.Tx) error { _, err := tx.Get("b", tc.get); return err })
 				if !errors.Is(err, bolt.ErrCorrupt) {
 					t.Errorf("Get(%s) = %v; want an error wrapping ErrCorrupt", tc.get, err)
+				}
+				for _, reverse := range []bool{false, true} {
+					err := db.View(t.Context(), func(tx store.Tx) error {
+						return tx.Scan("b", nil, nil, reverse, func(k, v []byte) error { return nil })
+					})
+					if !errors.Is(err, bolt.ErrCorrupt) {
+						t.Errorf("Scan(reverse %v) = %v; want an error wrapping ErrCorrupt", reverse, err)
+					}
 				}
 			}
 			if err := db.Check(t.Context()); !errors.Is(err, bolt.ErrCorrupt) {

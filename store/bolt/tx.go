@@ -602,7 +602,7 @@ func (t *tx) boltBucket(r *bucketRefs) *bbolt.Bucket {
 			// An inline bucket, which bbolt copies to the heap when it is
 			// not aligned in the file: at most a quarter of a page.
 			if a := uintptr(unsafe.Pointer(r.bolt.InBucket)); !t.mapped.holdsAddr(a) {
-				r.mapped = span{a, a + t.mapped.page, t.mapped.page}
+				r.mapped = span{lo: a, hi: a + t.mapped.page, page: t.mapped.page, inline: true}
 			}
 		}
 	}
@@ -648,9 +648,12 @@ func (t *tx) check(op, bucket string, key []byte, write bool) error {
 
 // span is a range of addresses [lo, hi) where the keys and values a bbolt
 // read-only transaction returns lie: the pages of the file, in bbolt's
-// memory map, or the copy of an inline bucket. page is the file's page
-// size.
-type span struct{ lo, hi, page uintptr }
+// memory map, or, with inline set, the copy of an inline bucket. page is
+// the file's page size.
+type span struct {
+	lo, hi, page uintptr
+	inline       bool
+}
 
 // holds reports whether p lies within s. An empty p holds nothing to read.
 func (s span) holds(p []byte) bool {
@@ -679,16 +682,26 @@ func (s span) holdsPair(k, v []byte) bool {
 // holdsAddr reports whether a lies within s.
 func (s span) holdsAddr(a uintptr) bool { return a >= s.lo && a < s.hi }
 
+// pageOf returns 1 + the index of the page of the mapping s where k, a key
+// s holds, starts; 0 for the copy of an inline bucket.
+func (s span) pageOf(k []byte) uintptr {
+	if s.page == 0 || s.inline || len(k) == 0 {
+		return 0
+	}
+	return (uintptr(unsafe.Pointer(unsafe.SliceData(k)))-s.lo)/s.page + 1
+}
+
 // leafIntact checks the leaf page that holds k, a key s holds, for a lost
 // element: a damaged count in its header would hide the page's last
 // records, so that a key that lies after the record before it (k) is not
 // found without an error. bbolt writes the elements' keys and values one
 // after the other right after the last element (see checkPages): the
 // first key must start there. It checks only a page whose header is in
-// the page of k (not a value run over pages), in a few nanoseconds an
-// element; a branch page's lost child is for Check to find.
+// the page of k (not a value run over pages), and none in the copy of an
+// inline bucket, whose page Open checked; a branch page's lost child is
+// for Check to find.
 func (s span) leafIntact(k []byte) error {
-	if s.page == 0 || len(k) == 0 {
+	if s.page == 0 || s.inline || len(k) == 0 {
 		return nil
 	}
 	a := uintptr(unsafe.Pointer(unsafe.SliceData(k)))
@@ -1438,6 +1451,9 @@ type cursorSource struct {
 	failed error
 	// reading is set while the cursor moves: a panic meanwhile is bbolt's.
 	reading bool
+	// page is 1 + the index of the page of the last key checked by
+	// leafIntact: each page the walk enters is checked once.
+	page uintptr
 }
 
 // newCursorSource returns the source of r's bbolt bucket in [start,
@@ -1499,6 +1515,16 @@ func (s *cursorSource) clipOne() (skip bool) {
 		s.k, s.v = nil, nil
 		s.failed = fmt.Errorf("%w: scan: bucket %q: a key or value lies outside the file", ErrCorrupt, s.bucket)
 		return false
+	}
+	// A page whose count lost elements would end the walk's part of it
+	// early, without an error.
+	if pg := s.mapped.pageOf(s.k); pg != s.page {
+		s.page = pg
+		if err := s.mapped.leafIntact(s.k); err != nil {
+			s.k, s.v = nil, nil
+			s.failed = fmt.Errorf("scan: bucket %q: %w", s.bucket, err)
+			return false
+		}
 	}
 	low := s.start
 	if s.lo != nil {

@@ -10,19 +10,16 @@ import (
 	"github.com/memberkit/membership/store/bolt"
 )
 
-// BenchmarkGetMiss measures a Get of a key that the bbolt file does not
-// hold, between two that it does (each in a gap no Get met before, so
-// every one checks the records around it and the page before it): 100,000
-// keys checkpointed into the file, a View of 1,000 Gets an op.
-func BenchmarkGetMiss(b *testing.B) {
+// readStore returns a store whose bbolt file holds 100,000 keys of bucket
+// "b", key000000, key000002, …, with nothing in its overlay.
+func readStore(b *testing.B) *bolt.DB {
 	path := filepath.Join(b.TempDir(), "store.db")
 	db, err := bolt.Open(path, &bolt.Options{NoSync: true})
 	if err != nil {
 		b.Fatal(err)
 	}
-	const n = 100_000
 	err = db.Update(b.Context(), func(tx store.Tx) error {
-		for i := range n {
+		for i := range readKeys {
 			if err := tx.Put("b", fmt.Appendf(nil, "key%06d", 2*i), []byte("value")); err != nil {
 				return err
 			}
@@ -38,7 +35,33 @@ func BenchmarkGetMiss(b *testing.B) {
 	if db, err = bolt.Open(path, &bolt.Options{NoSync: true}); err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+const readKeys = 100_000
+
+// BenchmarkScanAll measures a Scan of readStore's 100,000 keys an op.
+func BenchmarkScanAll(b *testing.B) {
+	db := readStore(b)
+	for b.Loop() {
+		n := 0
+		err := db.View(b.Context(), func(tx store.Tx) error {
+			return tx.Scan("b", nil, nil, false, func(k, v []byte) error { n++; return nil })
+		})
+		if err != nil || n != readKeys {
+			b.Fatalf("Scan: %d keys, %v", n, err)
+		}
+	}
+}
+
+// BenchmarkGetMiss measures a Get of a key that the bbolt file does not
+// hold, between two that it does (each in a gap no Get met before, so
+// every one checks the records around it and the page before it): 100,000
+// keys checkpointed into the file, a View of 1,000 Gets an op.
+func BenchmarkGetMiss(b *testing.B) {
+	db := readStore(b)
+	const n = readKeys
 	keys := make([][]byte, n)
 	for i := range keys {
 		keys[i] = fmt.Appendf(nil, "key%06d", 2*((i*7919)%n)+1)
