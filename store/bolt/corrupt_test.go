@@ -699,11 +699,10 @@ func TestCrashBeforeRecoveryCheckpoint(t *testing.T) {
 // bbolt itself neither panics nor errs: Open refuses the damage in what it
 // reads before any bucket (an inline bucket's page that is not a leaf,
 // which sent bbolt's cursor into the same page until memory ran out; a
-// free page outside the file, which a checkpoint would write at), a Get
+// free page outside the file, which a checkpoint would write at); a Get
 // of a record that a leaf page's damaged count hides fails, and so does a
-// Scan over it, and Check
-// reports the damage in a bucket's pages (a leaf or branch page whose
-// element count lost one).
+// Scan over it; and Check reports the damage in a bucket's pages (a leaf
+// or branch page whose element count lost one).
 func TestDamagedStructure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	db, err := bolt.Open(path, &bolt.Options{NoSync: true})

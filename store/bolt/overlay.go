@@ -179,17 +179,9 @@ func resolve(path string) (string, error) {
 // readLogPlace reads metaLog; ok is false when the file has none (new, or
 // last opened by a version that did not record it).
 func readLogPlace(btx *bbolt.Tx) (p logPlace, ok bool, err error) {
-	b := btx.Bucket([]byte(metaBucket))
-	if b == nil {
-		return p, false, nil
-	}
-	v := b.Get(metaLog)
-	if v == nil {
-		return p, false, nil
-	}
-	v, good := unseal(bucketSum(metaBucket), metaLog, v)
-	if !good {
-		return p, false, badSum("read meta", metaBucket, metaLog)
+	v, ok, err := metaRecord(btx, metaLog)
+	if !ok || err != nil {
+		return p, false, err
 	}
 	file, rest, ok1 := cutBytes(v)
 	dir, rest, ok2 := cutBytes(rest)
@@ -299,20 +291,29 @@ func addNested(m *map[string]map[string]bool, bucket, key string) {
 	(*m)[bucket][key] = true
 }
 
-// readCatalogue reads the list of buckets of metaBuckets; ok is false when
-// the file has none (of format 1, or new).
-func readCatalogue(btx *bbolt.Tx) (names map[string]bool, ok bool, err error) {
+// metaRecord returns the record key of metaBucket without its checksum;
+// ok is false when there is none.
+func metaRecord(btx *bbolt.Tx, key []byte) (v []byte, ok bool, err error) {
 	b := btx.Bucket([]byte(metaBucket))
 	if b == nil {
 		return nil, false, nil
 	}
-	v := b.Get(metaBuckets)
-	if v == nil {
+	if v = b.Get(key); v == nil {
 		return nil, false, nil
 	}
-	v, good := unseal(bucketSum(metaBucket), metaBuckets, v)
+	v, good := unseal(bucketSum(metaBucket), key, v)
 	if !good {
-		return nil, false, badSum("read meta", metaBucket, metaBuckets)
+		return nil, false, badSum("read meta", metaBucket, key)
+	}
+	return v, true, nil
+}
+
+// readCatalogue reads the list of buckets of metaBuckets; ok is false when
+// the file has none (of format 1, or new).
+func readCatalogue(btx *bbolt.Tx) (names map[string]bool, ok bool, err error) {
+	v, ok, err := metaRecord(btx, metaBuckets)
+	if !ok || err != nil {
+		return nil, false, err
 	}
 	names = make(map[string]bool)
 	for len(v) > 0 {
