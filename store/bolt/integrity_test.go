@@ -267,6 +267,67 @@ func TestMigrateFormat1(t *testing.T) {
 	check()
 }
 
+// TestDamagedMetaNotMigrated damages the meta record of a store this
+// package wrote, as flipped bytes of its bucket's or its format's name
+// did: a file without a meta record, or without a format record, looks
+// like one of format 1 or another program's, which Open migrates. Its
+// records have their checksums: Open refuses it with ErrCorrupt and
+// changes nothing, where it sealed every record a second time and reads
+// returned the values with their old checksums.
+func TestDamagedMetaNotMigrated(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		colocate bool
+		harm     func(tx *bbolt.Tx) error
+	}{
+		{"NoFormat", false, func(tx *bbolt.Tx) error { return tx.Bucket([]byte("\x00store/bolt")).Delete([]byte("format")) }},
+		{"NoMeta", false, func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte("\x00store/bolt")) }},
+		{"NoMetaColocated", true, func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte("\x00store/bolt")) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "store.db")
+			db, err := bolt.Open(path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.colocate {
+				if err := db.Colocate("b"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err = db.Update(t.Context(), func(tx store.Tx) error {
+				for i := range 10 {
+					if err := tx.Put("b", fmt.Appendf(nil, "m%d\x00k", i), []byte("value")); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			rawUpdate(t, path, tc.harm)
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db, err = bolt.Open(path, nil)
+			if err == nil {
+				db.Close()
+			}
+			if !errors.Is(err, bolt.ErrCorrupt) {
+				t.Errorf("Open = %v; want an error wrapping ErrCorrupt", err)
+			}
+			if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, before) {
+				t.Errorf("Open changed the file (%v)", err)
+			}
+		})
+	}
+}
+
 // TestLaterFormatRefused checks that a file of a later format is refused
 // with an error wrapping ErrFormat that names the formats, and left as it
 // was.

@@ -116,7 +116,11 @@ func (s *sealer) seal(base uint32, key, value []byte) []byte {
 // migrate rewrites, in btx, every record of every bucket but the reserved
 // one with its checksum (see sumSize), for a file without checksums; keys
 // holding nested buckets are left as they are. It returns the number of
-// records rewritten.
+// records rewritten. A file whose records have checksums already is one
+// whose meta record was damaged (its name, or its format's): migrate
+// refuses it with an error wrapping ErrCorrupt, rather than seal the
+// records a second time, after which reads returned each value with its
+// old checksum.
 func migrate(btx *bbolt.Tx) (int, error) {
 	var names [][]byte
 	err := btx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
@@ -126,6 +130,9 @@ func migrate(btx *bbolt.Tx) (int, error) {
 		return nil
 	})
 	if err != nil {
+		return 0, err
+	}
+	if err := notSealed(btx, names); err != nil {
 		return 0, err
 	}
 	var (
@@ -168,4 +175,30 @@ func migrate(btx *bbolt.Tx) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// notSealed returns an error wrapping ErrCorrupt when the buckets names
+// of btx show the file has checksums already: a bucket of this package's
+// (named with metaBucket's prefix, of format 3 on), or one of the first
+// records of a bucket whose checksum holds (by chance once in 2^32 for a
+// file without them).
+func notSealed(btx *bbolt.Tx, names [][]byte) error {
+	for _, name := range names {
+		if bytes.HasPrefix(name, []byte(metaBucket)) {
+			return fmt.Errorf("%w: no valid meta record, yet the file has bucket %q of a later format", ErrCorrupt, name)
+		}
+		base := bucketSum(string(name))
+		c := btx.Bucket(name).Cursor()
+		n := 0
+		for k, v := c.First(); k != nil && n < 64; k, v = c.Next() {
+			if v == nil {
+				continue
+			}
+			n++
+			if _, good := unseal(base, k, v); good {
+				return fmt.Errorf("%w: no valid meta record, yet bucket %q, key %q has its checksum", ErrCorrupt, name, k)
+			}
+		}
+	}
+	return nil
 }
