@@ -286,6 +286,9 @@
 // Open migrates a file of format 1 (written before checksums, with no
 // format record) or made by another program: in one transaction, once the
 // log was read, every record gets its checksum, and the Info log says so.
+// A file that looks so but whose records have their checksums (a bucket
+// of a later format, or a checksum that holds) has a damaged meta record:
+// Open refuses it with an error wrapping ErrCorrupt.
 // A file of format 2, 3 or 4 is read as it is and becomes format 5 at its
 // next checkpoint (older versions of this package then refuse it); the
 // members of a file of format 3 are packed as checkpoints write them. A file of a
