@@ -277,11 +277,11 @@
 // before it lost no element (a damaged count hides a page's last
 // records); a Scan checks each leaf page it enters so; and a bucket
 // missing from the file but named in the file's list of buckets is
-// damage, not an empty bucket. What reads cannot see,
-// a child page lost from a branch page, [DB.Check] finds. bbolt keeps two meta pages and silently opens the
-// file as of the older when the newer is damaged; Close therefore ends
-// with a transaction that rewrites only the meta record, so that both
-// hold everything.
+// damage, not an empty bucket. What reads cannot see, a child page lost
+// from a branch page, [DB.Check] finds. bbolt keeps two meta pages and
+// silently opens the file as of the older when the newer is damaged;
+// Close therefore ends with a transaction that rewrites only the meta
+// record, so that both hold everything.
 //
 // Open migrates a file of format 1 (written before checksums, with no
 // format record) or made by another program: in one transaction, once the
@@ -882,7 +882,8 @@ func (d *DB) recover(path string, place logPlace, salvage bool, logger *slog.Log
 	if err != nil {
 		return fmt.Errorf("read meta: %w", err)
 	}
-	if placed && was.file == place.file && was.dir != place.dir {
+	moved := placed && place.moved(was)
+	if moved {
 		// A directory gone is no log left behind; one that cannot be read
 		// may hold one.
 		segs, err := listSegments(filepath.Join(was.dir, filepath.Base(path)) + walInfix)
@@ -945,12 +946,13 @@ func (d *DB) recover(path string, place logPlace, salvage bool, logger *slog.Log
 		}
 		g = nil
 	}
-	// The place is recorded before the log is written in a new directory.
-	// A copy of the file at another path gets its own at Close: Open does
+	// The place is recorded before the log is written in a new directory,
+	// and in a file that has none (new, or of a version before it). A
+	// copy of the file at another path gets its own at Close: Open does
 	// not write to a file it has not checked, which may be damaged (a
-	// backup restored), more than recovery needs.
+	// backup restored), more than it must.
 	d.place = place
-	if !placed || (was.file == place.file && was.dir != place.dir) {
+	if !placed || moved {
 		err := guard("record the log's place", metaBucket, func() error {
 			return d.db.Update(func(btx *bbolt.Tx) error { return writeLogPlace(btx, place) })
 		})

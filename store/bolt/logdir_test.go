@@ -176,3 +176,22 @@ func TestLogDir(t *testing.T) {
 		t.Errorf("Open with a file as LogDir = %v; want an error wrapping store.ErrInvalid", err)
 	}
 }
+
+// TestCrashLogDirLink runs the crash child with LogDir given through a
+// symbolic link and kills it: opened with the link's target, the same
+// directory, the store replays its log rather than fail with
+// ErrLogElsewhere.
+func TestCrashLogDirLink(t *testing.T) {
+	dir, target := t.TempDir(), t.TempDir()
+	link := filepath.Join(t.TempDir(), "log")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "crash.db")
+	acked := runCrashChild(t, path, crashLogDirEnv+"="+link)
+	if segs := logSegments(t, filepath.Join(target, "crash.db")); len(segs) == 0 {
+		t.Fatalf("no log segment in the link's target after the crash: %q", names(t, target))
+	}
+	db := openDB(t, path, &bolt.Options{LogDir: target})
+	checkCounted(t, db, acked)
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -151,29 +152,39 @@ type logPlace struct {
 }
 
 // placeOf returns the logPlace of the file at path with its log in dir.
+// The file itself may not exist yet: the links of its directory are
+// resolved.
 func placeOf(path, dir string) (logPlace, error) {
-	file, err := resolve(path)
+	file, err := resolve(filepath.Dir(path))
 	if err != nil {
 		return logPlace{}, err
 	}
 	if dir, err = resolve(dir); err != nil {
 		return logPlace{}, err
 	}
-	return logPlace{file, dir}, nil
+	return logPlace{filepath.Join(file, filepath.Base(path)), dir}, nil
 }
 
-// resolve returns path absolute, with the symbolic links of its directory
-// resolved (the file itself may not exist yet).
-func resolve(path string) (string, error) {
-	abs, err := filepath.Abs(path)
+// resolve returns the directory dir absolute, its symbolic links resolved.
+func resolve(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
 	}
-	dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
-	if err != nil {
-		return "", err
+	return filepath.EvalSymlinks(abs)
+}
+
+// moved reports whether the log kept at p was kept at was before, in
+// another directory, at the file's path: the case where the old directory
+// may hold a log this Open would leave behind. The same directory reached
+// by another path (a bind mount) is not another.
+func (p logPlace) moved(was logPlace) bool {
+	if was.file != p.file || was.dir == p.dir {
+		return false
 	}
-	return filepath.Join(dir, filepath.Base(abs)), nil
+	a, errA := os.Stat(was.dir)
+	b, errB := os.Stat(p.dir)
+	return errA != nil || errB != nil || !os.SameFile(a, b)
 }
 
 // readLogPlace reads metaLog; ok is false when the file has none (new, or
