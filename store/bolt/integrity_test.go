@@ -291,24 +291,11 @@ func TestDamagedMetaNotMigrated(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.colocate {
-				if err := db.Colocate("b"); err != nil {
+				if err := db.Colocate("a", "b"); err != nil {
 					t.Fatal(err)
 				}
 			}
-			err = db.Update(t.Context(), func(tx store.Tx) error {
-				for i := range 10 {
-					if err := tx.Put("b", fmt.Appendf(nil, "m%d\x00k", i), []byte("value")); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
+			putColocKeys(t, db)
 			rawUpdate(t, path, tc.harm)
 			before, err := os.ReadFile(path)
 			if err != nil {
