@@ -84,3 +84,39 @@ func ExampleDB_BackupFile() {
 	// check: <nil>
 	// alice gold <nil>
 }
+
+// LogDir keeps the log on another device: while the store is open its
+// files are there, named after the bbolt file, and Close empties it.
+// Opened later with another directory while this one holds a log (a crash
+// left it), Open fails with an error wrapping ErrLogElsewhere.
+func ExampleOptions_logDir() {
+	dir, err := os.MkdirTemp("", "bolt-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	logDir := filepath.Join(dir, "log") // a mount of its own, in production
+	if err := os.Mkdir(logDir, 0o700); err != nil {
+		panic(err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, "members.db"), &bolt.Options{LogDir: logDir})
+	if err != nil {
+		panic(err)
+	}
+	err = db.Update(context.Background(), func(tx store.Tx) error {
+		return tx.Put("members", []byte("alice"), []byte("joined"))
+	})
+	if err != nil {
+		panic(err)
+	}
+	logs, _ := filepath.Glob(filepath.Join(logDir, "members.db-wal-*"))
+	fmt.Println("log files while open:", len(logs) > 0)
+	if err := db.Close(); err != nil {
+		panic(err)
+	}
+	logs, _ = filepath.Glob(filepath.Join(logDir, "*"))
+	fmt.Println("log files after Close:", len(logs))
+	// Output:
+	// log files while open: true
+	// log files after Close: 0
+}
