@@ -179,6 +179,36 @@ func changeFile(t *testing.T, path string, harm func([]byte) []byte) {
 	}
 }
 
+// changeInPlace applies harm to the contents of the file at path,
+// writing over the bytes it changed: an open store's memory map sees them.
+func changeInPlace(t *testing.T, path string, harm func([]byte)) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	harmed := slices.Clone(data)
+	harm(harmed)
+	lo := 0
+	for lo < len(data) && data[lo] == harmed[lo] {
+		lo++
+	}
+	hi := len(data)
+	for hi > lo && data[hi-1] == harmed[hi-1] {
+		hi--
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(harmed[lo:hi], int64(lo)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // flip returns a harm that flips the bits of mask in the byte at off.
 func flip(off int, mask byte) func([]byte) []byte {
 	return func(p []byte) []byte { p[off] ^= mask; return p }
@@ -568,28 +598,37 @@ func TestDamagedPage(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		harm func(p []byte)
+		// afterOpen damages the file once the store is open (as another
+		// program writing it would): damage Open refuses.
+		afterOpen bool
 	}{
 		// bbolt panics: "page N: has unexpected type/flags".
-		{"LeafFlags", func(p []byte) { binary.LittleEndian.PutUint16(p[leaf+pageFlags:], 0x40) }},
+		{"LeafFlags", func(p []byte) { binary.LittleEndian.PutUint16(p[leaf+pageFlags:], 0x40) }, false},
 		// bbolt panics: "Page expected to be N, but self identifies as M".
-		{"LeafID", func(p []byte) { binary.LittleEndian.PutUint64(p[leaf:], 1<<20) }},
+		{"LeafID", func(p []byte) { binary.LittleEndian.PutUint64(p[leaf:], 1<<20) }, false},
 		// The page lies in bbolt's memory map but past the end of the
-		// file: reading it is a SIGBUS.
+		// file: reading it is a SIGBUS. (Open refuses it in the file, see
+		// TestDamagedStructure.)
 		{"ChildPastFile", func(p []byte) {
 			e := l.root*l.pageSize + pageHeader + 1*elemSize
 			binary.LittleEndian.PutUint64(p[e+8:], uint64(len(p)/l.pageSize+1000))
-		}},
+		}, true},
 		// The value's length runs 1 GiB past its page.
 		{"ValueSize", func(p []byte) {
 			binary.LittleEndian.PutUint32(p[leaf+pageHeader+12:], 1<<30)
-		}},
+		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cp := copyStore(t, path)
-			changeFile(t, cp, func(p []byte) []byte { tc.harm(p); return p })
+			if !tc.afterOpen {
+				changeFile(t, cp, func(p []byte) []byte { tc.harm(p); return p })
+			}
 			db, err := bolt.Open(cp, &bolt.Options{NoSync: true})
 			if err != nil {
 				t.Fatalf("Open: %v", err)
+			}
+			if tc.afterOpen {
+				changeInPlace(t, cp, tc.harm)
 			}
 			corrupt := func(what string, err error) {
 				t.Helper()
@@ -699,10 +738,11 @@ func TestCrashBeforeRecoveryCheckpoint(t *testing.T) {
 // bbolt itself neither panics nor errs: Open refuses the damage in what it
 // reads before any bucket (an inline bucket's page that is not a leaf,
 // which sent bbolt's cursor into the same page until memory ran out; a
-// free page outside the file, which a checkpoint would write at); a Get
-// of a record that a leaf page's damaged count hides fails, and so does a
-// Scan over it; and Check reports the damage in a bucket's pages (a leaf
-// or branch page whose element count lost one).
+// free page outside the file, which a checkpoint would write at) and in a
+// bucket's branch pages (one that lost a child; one made its own child,
+// which sent a Scan round for ever); a Get of a record that a leaf page's
+// damaged count hides fails, and so does a Scan over it; a Scan over two
+// leaves swapped fails; and Check reports the damage in a bucket's pages.
 func TestDamagedStructure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	db, err := bolt.Open(path, &bolt.Options{NoSync: true})
@@ -787,11 +827,26 @@ func TestDamagedStructure(t *testing.T) {
 			c := binary.LittleEndian.Uint16(p[leaf+pageCount:])
 			binary.LittleEndian.PutUint16(p[leaf+pageCount:], c-1)
 		}, false, hidden},
-		// A Get of a key of the lost child lands in the child before,
-		// intact, and finds nothing: Check finds the damage.
+		// The branch page's keys then start after where its elements
+		// end: Open reads the buckets' branch pages.
 		{"BranchCountLost", func(p []byte) {
 			c := binary.LittleEndian.Uint16(p[l.root*ps+pageCount:])
 			binary.LittleEndian.PutUint16(p[l.root*ps+pageCount:], c-1)
+		}, true, nil},
+		// The root's second child is the root: a Get of its keys recursed
+		// until the stack ran out, a Scan went round for ever.
+		{"BranchOwnChild", func(p []byte) {
+			binary.LittleEndian.PutUint64(p[l.root*ps+pageHeader+elemSize+8:], uint64(l.root))
+		}, true, nil},
+		{"ChildPastFile", func(p []byte) {
+			binary.LittleEndian.PutUint64(p[l.root*ps+pageHeader+elemSize+8:], uint64(len(p)/ps+1000))
+		}, true, nil},
+		// Two leaves swapped: every page is met once, but a Scan meets
+		// the keys out of order.
+		{"ChildrenSwapped", func(p []byte) {
+			e1, e2 := l.root*ps+pageHeader+elemSize+8, l.root*ps+pageHeader+2*elemSize+8
+			binary.LittleEndian.PutUint64(p[e1:], uint64(l.children[2].page))
+			binary.LittleEndian.PutUint64(p[e2:], uint64(l.children[1].page))
 		}, false, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -816,6 +871,8 @@ func TestDamagedStructure(t *testing.T) {
 				if !errors.Is(err, bolt.ErrCorrupt) {
 					t.Errorf("Get(%s) = %v; want an error wrapping ErrCorrupt", tc.get, err)
 				}
+			}
+			if tc.get != nil || tc.name == "ChildrenSwapped" {
 				for _, reverse := range []bool{false, true} {
 					err := db.View(t.Context(), func(tx store.Tx) error {
 						return tx.Scan("b", nil, nil, reverse, func(k, v []byte) error { return nil })

@@ -698,8 +698,8 @@ func (s span) pageOf(k []byte) uintptr {
 // after the other right after the last element (see checkPages): the
 // first key must start there. It checks only a page whose header is in
 // the page of k (not a value run over pages), and none in the copy of an
-// inline bucket, whose page Open checked; a branch page's lost child is
-// for Check to find.
+// inline bucket, whose page Open checked; a branch page's lost child
+// Open finds (see checkBranches).
 func (s span) leafIntact(k []byte) error {
 	if s.page == 0 || s.inline || len(k) == 0 {
 		return nil
@@ -1454,6 +1454,8 @@ type cursorSource struct {
 	// page is 1 + the index of the page of the last key checked by
 	// leafIntact: each page the walk enters is checked once.
 	page uintptr
+	// last is the cursor's key before k, as bbolt returned it.
+	last []byte
 }
 
 // newCursorSource returns the source of r's bbolt bucket in [start,
@@ -1516,6 +1518,17 @@ func (s *cursorSource) clipOne() (skip bool) {
 		s.failed = fmt.Errorf("%w: scan: bucket %q: a key or value lies outside the file", ErrCorrupt, s.bucket)
 		return false
 	}
+	// bbolt's cursor returns keys in order; a key at or behind the one
+	// before is a damaged branch page's (two children swapped, or a child
+	// pointing back up the tree, which had a Scan go round for ever).
+	if s.last != nil {
+		if c := bytes.Compare(s.k, s.last); c == 0 || (c < 0) != s.desc {
+			s.failed = fmt.Errorf("%w: scan: bucket %q: key %q comes after %q, out of order", ErrCorrupt, s.bucket, s.k, s.last)
+			s.k, s.v = nil, nil
+			return false
+		}
+	}
+	s.last = s.k
 	// A page whose count lost elements would end the walk's part of it
 	// early, without an error.
 	if pg := s.mapped.pageOf(s.k); pg != s.page {
