@@ -265,10 +265,12 @@
 // inline bucket's page turned into a branch page sent bbolt's cursor
 // down the same page until memory ran out, and a free page outside the
 // file made a checkpoint write there. It also reads the branch pages of
-// every bucket, not their leaves (some 6 ms at a million members), and
+// every bucket, not their leaves (some 7 ms at a million members), and
 // refuses a tree whose branch pages are damaged or whose child pointers
-// lead back up it: a page made its own child sent bbolt's cursor round
-// the same pages for ever. A Scan that meets a key at or behind the one
+// lead back up it, to a free page or to a page another pointer leads to:
+// a page made its own child sent bbolt's cursor round the same pages for
+// ever, and a free page may hold an older copy of a leaf, whose records'
+// checksums hold. A Scan that meets a key at or behind the one
 // before (two children swapped) fails with an error wrapping ErrCorrupt.
 // Buckets nested in a bucket, which only other programs make, are left to
 // Check.

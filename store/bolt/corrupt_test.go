@@ -740,7 +740,8 @@ func TestCrashBeforeRecoveryCheckpoint(t *testing.T) {
 // which sent bbolt's cursor into the same page until memory ran out; a
 // free page outside the file, which a checkpoint would write at) and in a
 // bucket's branch pages (one that lost a child; one made its own child,
-// which sent a Scan round for ever); a Get of a record that a leaf page's
+// which sent a Scan round for ever; a child that is another's too, or a
+// free page); a Get of a record that a leaf page's
 // damaged count hides fails, and so does a Scan over it; a Scan over two
 // leaves swapped fails; and Check reports the damage in a bucket's pages.
 func TestDamagedStructure(t *testing.T) {
@@ -840,6 +841,15 @@ func TestDamagedStructure(t *testing.T) {
 		}, true, nil},
 		{"ChildPastFile", func(p []byte) {
 			binary.LittleEndian.PutUint64(p[l.root*ps+pageHeader+elemSize+8:], uint64(len(p)/ps+1000))
+		}, true, nil},
+		// A leaf reached from two branch elements: the keys of one lost.
+		{"ChildTwice", func(p []byte) {
+			binary.LittleEndian.PutUint64(p[l.root*ps+pageHeader+elemSize+8:], uint64(l.children[2].page))
+		}, true, nil},
+		// A free page in a leaf's place: it may hold the leaf's copy
+		// before the second round, whose records' checksums hold.
+		{"ChildFree", func(p []byte) {
+			binary.LittleEndian.PutUint64(p[l.root*ps+pageHeader+elemSize+8:], binary.LittleEndian.Uint64(p[freePage*ps+pageHeader:]))
 		}, true, nil},
 		// Two leaves swapped: every page is met once, but a Scan meets
 		// the keys out of order.

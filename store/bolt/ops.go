@@ -458,13 +458,14 @@ func checkPages(btx *bbolt.Tx, mapped span, deep bool) error {
 	if btx.Writable() {
 		txid-- // a write transaction's id is the next one's
 	}
-	if err := checkFreelist(file, ps, txid); err != nil {
+	free, err := checkFreelist(file, ps, txid)
+	if err != nil {
 		return err
 	}
 	if err := visit(uint64(btx.Cursor().Bucket().Root()), 0); err != nil {
 		return err
 	}
-	return checkBranches(file, ps, roots)
+	return checkBranches(file, ps, roots, free)
 }
 
 // branchChildren returns the children of p, branch page id with count
@@ -490,14 +491,19 @@ func branchChildren(p []byte, id uint64, count int) ([]uint64, error) {
 
 // checkBranches checks the branch pages of the trees rooted at roots (the
 // buckets of the root bucket), without reading their leaves, which would
-// read the whole file: that each tree's branch pages are met once, and
-// that no child of those above the leaves is a branch page met before
-// (its own page, or one above it). Such a child pointer, which a flipped
-// byte made, sent bbolt's cursor round the same pages for ever. A tree's
-// height is that of its first leaf, as bbolt keeps every leaf at one
-// depth; a tree that is not so is refused. file is the file's mapping, ps
-// its page size.
-func checkBranches(file []byte, ps int, roots []uint64) error {
+// read the whole file: that every page they lead to, branch or leaf, is
+// met once and is not free, and that no child of the branch pages above
+// the leaves is a branch page met before (its own page, or one above it).
+// A child pointer a flipped byte changed leads to one of those, or outside
+// the file, but for a leaf of the trees' that no branch page points to,
+// which cannot be: a child pointer back up a tree sent bbolt's cursor
+// round the same pages for ever, and one to a free page, which may hold
+// an older copy of the leaf it replaced, read old records as current
+// (their checksums hold). A tree's height is that of its first leaf, as
+// bbolt keeps every leaf at one depth; a tree that is not so is refused.
+// file is the file's mapping, ps its page size, free the freelist's pages
+// (none when the freelist is not synced).
+func checkBranches(file []byte, ps int, roots, free []uint64) error {
 	npages := uint64(len(file) / ps)
 	page := func(id uint64) ([]byte, uint16, int, error) {
 		if id < 2 || id >= npages {
@@ -518,10 +524,33 @@ func checkBranches(file []byte, ps int, roots []uint64) error {
 		}
 		return p, binary.LittleEndian.Uint16(p[8:]), count, nil
 	}
-	// The branch pages met, a bit a page: with a map, Open of a file of
-	// a million members took 20-34 ms rather than 8-10 (3-4 without
-	// this check).
-	met := make([]uint64, npages/64+1)
+	// The pages met and the free ones, a bit a page: with maps, Open of
+	// a file of a million members took 20-34 ms rather than 8-10 (3-4
+	// without this check).
+	type bits []uint64
+	newBits := func() bits { return make(bits, npages/64+1) }
+	has := func(b bits, id uint64) bool { return b[id/64]&(1<<(id%64)) != 0 }
+	set := func(b bits, id uint64) { b[id/64] |= 1 << (id % 64) }
+	met, leaves, freed := newBits(), newBits(), newBits()
+	for _, id := range free {
+		if id < npages { // checkFreelist checked that
+			set(freed, id)
+		}
+	}
+	leaf := func(parent, id uint64) error {
+		switch {
+		case id < 2 || id >= npages:
+			return fmt.Errorf("%w: page %d: a child, page %d, lies outside the file (%d pages)", ErrCorrupt, parent, id, npages)
+		case has(met, id):
+			return fmt.Errorf("%w: page %d: a child, page %d, is a branch page above it", ErrCorrupt, parent, id)
+		case has(leaves, id):
+			return fmt.Errorf("%w: page %d: a child, page %d, is another page's child too", ErrCorrupt, parent, id)
+		case has(freed, id):
+			return fmt.Errorf("%w: page %d: a child, page %d, is a free page", ErrCorrupt, parent, id)
+		}
+		set(leaves, id)
+		return nil
+	}
 	for _, root := range roots {
 		// The height: the branch pages on the way to the first leaf.
 		height := 0
@@ -541,6 +570,11 @@ func checkBranches(file []byte, ps int, roots []uint64) error {
 			}
 			id = binary.LittleEndian.Uint64(p[pageHeaderSize+8:])
 		}
+		if height == 0 {
+			if err := leaf(0, root); err != nil {
+				return fmt.Errorf("bucket root: %w", err)
+			}
+		}
 		level := []uint64{root}
 		for depth := range height {
 			var next []uint64
@@ -552,10 +586,13 @@ func checkBranches(file []byte, ps int, roots []uint64) error {
 				if flags != branchPage || count == 0 {
 					return fmt.Errorf("%w: page %d, %d levels down from bucket root %d: flags %#x, %d elements; want a branch page, as its leaves are %d levels down", ErrCorrupt, id, depth, root, flags, count, height)
 				}
-				if met[id/64]&(1<<(id%64)) != 0 {
+				switch {
+				case has(met, id) || has(leaves, id):
 					return fmt.Errorf("%w: branch page %d is reached twice", ErrCorrupt, id)
+				case has(freed, id):
+					return fmt.Errorf("%w: branch page %d is a free page", ErrCorrupt, id)
 				}
-				met[id/64] |= 1 << (id % 64)
+				set(met, id)
 				children, err := branchChildren(p, id, count)
 				if err != nil {
 					return err
@@ -565,11 +602,8 @@ func checkBranches(file []byte, ps int, roots []uint64) error {
 					continue
 				}
 				for _, c := range children {
-					switch {
-					case c < 2 || c >= npages:
-						return fmt.Errorf("%w: page %d: a child, page %d, lies outside the file (%d pages)", ErrCorrupt, id, c, npages)
-					case met[c/64]&(1<<(c%64)) != 0:
-						return fmt.Errorf("%w: page %d: a child, page %d, is a branch page above it", ErrCorrupt, id, c)
+					if err := leaf(id, c); err != nil {
+						return err
 					}
 				}
 			}
@@ -583,8 +617,10 @@ func checkBranches(file []byte, ps int, roots []uint64) error {
 // txid lists lie in the file, below its high-water mark: bbolt hands them
 // out as they are, and a checkpoint writing at a page number a damaged
 // freelist made up failed (or wrote over a page in use) where Open can
-// refuse the file. file is the file's mapping, ps its page size.
-func checkFreelist(file []byte, ps int, txid uint64) error {
+// refuse the file. It returns the free pages (none when the freelist is
+// not synced: bbolt rebuilds it). file is the file's mapping, ps its page
+// size.
+func checkFreelist(file []byte, ps int, txid uint64) ([]uint64, error) {
 	for _, m := range []uint64{0, 1} {
 		p := file[m*uint64(ps):]
 		meta := p[pageHeaderSize:]
@@ -595,35 +631,36 @@ func checkFreelist(file []byte, ps int, txid uint64) error {
 		npages := uint64(len(file) / ps)
 		switch {
 		case free == noFreelist:
-			return nil // not synced: bbolt rebuilt it from the pages in use
+			return nil, nil // not synced: bbolt rebuilt it from the pages in use
 		case high > npages:
-			return fmt.Errorf("%w: meta page %d: a high-water mark of page %d, past the file's end (%d pages)", ErrCorrupt, m, high, npages)
+			return nil, fmt.Errorf("%w: meta page %d: a high-water mark of page %d, past the file's end (%d pages)", ErrCorrupt, m, high, npages)
 		case free < 2 || free >= high:
-			return fmt.Errorf("%w: meta page %d: the freelist, page %d, lies outside the file (%d pages)", ErrCorrupt, m, free, high)
+			return nil, fmt.Errorf("%w: meta page %d: the freelist, page %d, lies outside the file (%d pages)", ErrCorrupt, m, free, high)
 		}
 		fp := file[free*uint64(ps):]
 		if flags := binary.LittleEndian.Uint16(fp[8:]); flags != freelistPage {
-			return fmt.Errorf("%w: freelist page %d: flags %#x", ErrCorrupt, free, flags)
+			return nil, fmt.Errorf("%w: freelist page %d: flags %#x", ErrCorrupt, free, flags)
 		}
 		overflow := uint64(binary.LittleEndian.Uint32(fp[12:]))
 		if free+overflow >= high {
-			return fmt.Errorf("%w: freelist page %d runs past the high-water mark", ErrCorrupt, free)
+			return nil, fmt.Errorf("%w: freelist page %d runs past the high-water mark", ErrCorrupt, free)
 		}
 		fp = fp[:(overflow+1)*uint64(ps)]
-		count, ids := uint64(binary.LittleEndian.Uint16(fp[10:])), fp[pageHeaderSize:]
+		count, list := uint64(binary.LittleEndian.Uint16(fp[10:])), fp[pageHeaderSize:]
 		if count == 0xFFFF {
 			// More than a uint16 holds: the count is the first id's place.
-			count, ids = binary.LittleEndian.Uint64(ids), ids[8:]
+			count, list = binary.LittleEndian.Uint64(list), list[8:]
 		}
-		if count > uint64(len(ids)/8) {
-			return fmt.Errorf("%w: freelist page %d: %d ids do not fit in it", ErrCorrupt, free, count)
+		if count > uint64(len(list)/8) {
+			return nil, fmt.Errorf("%w: freelist page %d: %d ids do not fit in it", ErrCorrupt, free, count)
 		}
-		for i := range count {
-			if id := binary.LittleEndian.Uint64(ids[i*8:]); id < 2 || id >= high {
-				return fmt.Errorf("%w: freelist page %d: free page %d lies outside the file (%d pages)", ErrCorrupt, free, id, high)
+		ids := make([]uint64, count)
+		for i := range ids {
+			if ids[i] = binary.LittleEndian.Uint64(list[i*8:]); ids[i] < 2 || ids[i] >= high {
+				return nil, fmt.Errorf("%w: freelist page %d: free page %d lies outside the file (%d pages)", ErrCorrupt, free, ids[i], high)
 			}
 		}
-		return nil
+		return ids, nil
 	}
-	return fmt.Errorf("%w: no meta page of transaction %d", ErrCorrupt, txid)
+	return nil, fmt.Errorf("%w: no meta page of transaction %d", ErrCorrupt, txid)
 }
