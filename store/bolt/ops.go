@@ -437,22 +437,15 @@ func checkPages(btx *bbolt.Tx, mapped span, deep bool) error {
 		return nil
 	}
 	visit = func(id uint64, depth int) error {
-		if id < 2 || id >= npages {
-			return fmt.Errorf("%w: page %d lies outside the file (%d pages)", ErrCorrupt, id, npages)
-		}
 		if seen[id] {
 			return fmt.Errorf("%w: page %d is reached twice", ErrCorrupt, id)
 		}
 		seen[id] = true
-		p := file[id*uint64(ps):]
-		if got := binary.LittleEndian.Uint64(p); got != id {
-			return fmt.Errorf("%w: page %d identifies itself as %d", ErrCorrupt, id, got)
+		p, err := pageAt(file, ps, id)
+		if err != nil {
+			return err
 		}
-		overflow := uint64(binary.LittleEndian.Uint32(p[12:]))
-		if id+overflow >= npages {
-			return fmt.Errorf("%w: page %d runs past the end of the file", ErrCorrupt, id)
-		}
-		return walk(p[:(overflow+1)*uint64(ps)], id, depth, false)
+		return walk(p, id, depth, false)
 	}
 	txid := uint64(btx.ID())
 	if btx.Writable() {
@@ -466,6 +459,25 @@ func checkPages(btx *bbolt.Tx, mapped span, deep bool) error {
 		return err
 	}
 	return checkBranches(file, ps, roots, free)
+}
+
+// pageAt returns page id of file, with its overflow pages, checking that
+// they lie in the file and that the page identifies itself as id. ps is
+// the page size.
+func pageAt(file []byte, ps int, id uint64) ([]byte, error) {
+	npages := uint64(len(file) / ps)
+	if id < 2 || id >= npages {
+		return nil, fmt.Errorf("%w: page %d lies outside the file (%d pages)", ErrCorrupt, id, npages)
+	}
+	p := file[id*uint64(ps):]
+	if got := binary.LittleEndian.Uint64(p); got != id {
+		return nil, fmt.Errorf("%w: page %d identifies itself as %d", ErrCorrupt, id, got)
+	}
+	overflow := uint64(binary.LittleEndian.Uint32(p[12:]))
+	if id+overflow >= npages {
+		return nil, fmt.Errorf("%w: page %d runs past the end of the file", ErrCorrupt, id)
+	}
+	return p[:(overflow+1)*uint64(ps)], nil
 }
 
 // branchChildren returns the children of p, branch page id with count
@@ -506,18 +518,10 @@ func branchChildren(p []byte, id uint64, count int) ([]uint64, error) {
 func checkBranches(file []byte, ps int, roots, free []uint64) error {
 	npages := uint64(len(file) / ps)
 	page := func(id uint64) ([]byte, uint16, int, error) {
-		if id < 2 || id >= npages {
-			return nil, 0, 0, fmt.Errorf("%w: page %d lies outside the file (%d pages)", ErrCorrupt, id, npages)
+		p, err := pageAt(file, ps, id)
+		if err != nil {
+			return nil, 0, 0, err
 		}
-		p := file[id*uint64(ps):]
-		if got := binary.LittleEndian.Uint64(p); got != id {
-			return nil, 0, 0, fmt.Errorf("%w: page %d identifies itself as %d", ErrCorrupt, id, got)
-		}
-		overflow := uint64(binary.LittleEndian.Uint32(p[12:]))
-		if id+overflow >= npages {
-			return nil, 0, 0, fmt.Errorf("%w: page %d runs past the end of the file", ErrCorrupt, id)
-		}
-		p = p[:(overflow+1)*uint64(ps)]
 		count := int(binary.LittleEndian.Uint16(p[10:]))
 		if pageHeaderSize+count*pageElemSize > len(p) {
 			return nil, 0, 0, fmt.Errorf("%w: page %d: %d elements do not fit in it", ErrCorrupt, id, count)
