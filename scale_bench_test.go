@@ -103,7 +103,7 @@ func scaleEvents() int {
 // and so a load timed from the start gets a fifth of its time free of
 // them: at a million members, 60,000 events timed cold ran at 65-69% of
 // their time checkpointing and 1.24 pages written an event, against
-// 81-84% and 1.43 after 30,000 events of warm-up (twelfth session).
+// 81-84% and 1.43 after 30,000 events of warm-up (thirteenth session).
 func scaleWarmup() int {
 	if n, err := strconv.Atoi(os.Getenv("MEMBERSHIP_SCALE_WARMUP")); err == nil && n >= 0 {
 		return n
@@ -467,8 +467,8 @@ func (l *latencies) report(b *testing.B) {
 }
 
 // runScale64 runs op from 64 goroutines b.N times in all, after
-// warmScale's events, timing each call; st, when not nil, is the store whose checkpoints it reports (see
-// meterCheckpoints).
+// warmScale's events, timing each call; st, when not nil, is the store
+// whose checkpoints it reports (see meterCheckpoints).
 func runScale64(b *testing.B, st *bolt.DB, op func(r *rand.Rand) error) {
 	warmScale(b, op)
 	n := b.N * scaleEvents()
