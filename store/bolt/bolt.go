@@ -265,7 +265,7 @@
 // inline bucket's page turned into a branch page sent bbolt's cursor
 // down the same page until memory ran out, and a free page outside the
 // file made a checkpoint write there. It also reads the branch pages of
-// every bucket, not their leaves (some 7 ms at a million members), and
+// every bucket, not their leaves (5 ms at a million members), and
 // refuses a tree whose branch pages are damaged or whose child pointers
 // lead back up it, to a free page or to a page another pointer leads to:
 // a page made its own child sent bbolt's cursor round the same pages for
