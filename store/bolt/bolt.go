@@ -265,15 +265,15 @@
 // inline bucket's page turned into a branch page sent bbolt's cursor
 // down the same page until memory ran out, and a free page outside the
 // file made a checkpoint write there. It also reads the branch pages of
-// every bucket, not their leaves (5 ms at a million members), and
-// refuses a tree whose branch pages are damaged or whose child pointers
-// lead back up it, to a free page or to a page another pointer leads to:
-// a page made its own child sent bbolt's cursor round the same pages for
-// ever, and a free page may hold an older copy of a leaf, whose records'
-// checksums hold. A Scan that meets a key at or behind the one
-// before (two children swapped) fails with an error wrapping ErrCorrupt.
-// Buckets nested in a bucket, which only other programs make, are left to
-// Check.
+// every bucket, not their leaves (5 ms more for a file of a million
+// members), and refuses a tree whose branch pages are damaged or whose
+// child pointers lead back up it, to a free page or to a page another
+// pointer leads to: a page made its own child sent bbolt's cursor round
+// the same pages for ever, and a free page may hold an older copy of a
+// leaf, whose records' checksums hold. A Scan that meets a key at or
+// behind the one before (two children swapped) fails with an error
+// wrapping ErrCorrupt. Buckets nested in a bucket, which only other
+// programs make, are left to Check.
 //
 // Every value the file holds is followed by a CRC-32C of its bucket's
 // name, its key and itself (file format 2; a colocated record's are its
