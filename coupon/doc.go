@@ -123,7 +123,13 @@
 // every exclusive coupon alone, and every subset of each group's best
 // coupon per template in its best order. None of its coupons takes nothing
 // off; ties go to fewer coupons, then to the coupons first applied and
-// first issued. Locking a proposal ([Handle.Lock]) takes off exactly what
+// first issued. Its search skips what a bound shows cannot win (the
+// coupons left competing, as a flow, for what is left of the lines each
+// applies to) and stops after a bounded number of steps, keeping the best
+// found: tests show it exact for groups of up to ten coupons of cash,
+// random amounts and exchanges and for forty that compete for their
+// products' lines, but a large group whose discounts follow cash on
+// overlapping products can reach the bound first. Locking a proposal ([Handle.Lock]) takes off exactly what
 // it proposed; a combination holding a coupon that adds nothing to what
 // the others take off is refused, so such a coupon is never used up.
 // [CheckCombination] refuses a combination the stacking rules forbid.
