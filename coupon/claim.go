@@ -7,24 +7,30 @@ import (
 	"slices"
 	"time"
 
+	"github.com/memberkit/membership/tag"
 	"github.com/shopspring/decimal"
 )
 
 // Facts are what claim conditions read of a member: the level held and
-// the tags.
+// the tags (for Tags and Segment).
 type Facts struct {
 	Level string   `json:"level,omitempty"`
 	Tags  []string `json:"tags,omitempty"`
 }
 
-// NeedsFacts reports whether the rule has level or tag conditions, so a
-// caller reads a member's facts only when they count.
-func (c ClaimRule) NeedsFacts() bool { return len(c.Levels) > 0 || len(c.Tags) > 0 }
+// NeedsFacts reports whether the rule has level, tag or segment
+// conditions, so a caller reads a member's facts only when they count.
+func (c ClaimRule) NeedsFacts() bool {
+	return len(c.Levels) > 0 || len(c.Tags) > 0 || c.Segment != ""
+}
 
 // Allows returns nil when the rule lets a coupon be issued by method at t
 // to a member with facts f; otherwise an error wrapping ErrOutsidePeriod
 // (t outside the claim period) or ErrNotEligible (a method not allowed, a
-// level not in the list, a missing tag).
+// level not in the list, a missing tag, tags outside the segment). The
+// segment is parsed and matched by package tag (tag.Parse, Expr.Match),
+// as a task's target segment is; a segment that does not parse (a rule
+// no checked definition holds) admits no member.
 func (c ClaimRule) Allows(m Method, t time.Time, f Facts) error {
 	if !c.Period.Contains(t) {
 		return fmt.Errorf("%w: %s", ErrOutsidePeriod, t.Format(time.RFC3339))
@@ -35,9 +41,18 @@ func (c ClaimRule) Allows(m Method, t time.Time, f Facts) error {
 	if len(c.Levels) > 0 && !slices.Contains(c.Levels, f.Level) {
 		return fmt.Errorf("%w: level %q not in %v", ErrNotEligible, f.Level, c.Levels)
 	}
-	for _, tag := range c.Tags {
-		if !slices.Contains(f.Tags, tag) {
-			return fmt.Errorf("%w: missing tag %q", ErrNotEligible, tag)
+	for _, name := range c.Tags {
+		if !slices.Contains(f.Tags, name) {
+			return fmt.Errorf("%w: missing tag %q", ErrNotEligible, name)
+		}
+	}
+	if c.Segment != "" {
+		e, err := tag.Parse(c.Segment)
+		if err != nil {
+			return fmt.Errorf("%w: segment %q: %w", ErrNotEligible, c.Segment, err)
+		}
+		if !e.Match(f.Tags) {
+			return fmt.Errorf("%w: not in segment %q", ErrNotEligible, c.Segment)
 		}
 	}
 	return nil

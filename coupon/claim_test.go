@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/tag"
 )
 
 func TestClaimRuleAllows(t *testing.T) {
@@ -174,5 +176,60 @@ func TestPlanPackPartialCounts(t *testing.T) {
 	}
 	if diff := cmp.Diff([]coupon.PackItem{{Template: "A", Count: 1}}, short); diff != "" {
 		t.Errorf("short (-want +got):\n%s", diff)
+	}
+}
+
+// A segment is a tag expression the member's tags must match; a member
+// outside it is refused as a missing tag is, with ErrNotEligible and a
+// message naming the segment.
+func TestClaimRuleAllowsSegment(t *testing.T) {
+	when := at(t, "2026-05-10 10:00")
+	tests := []struct {
+		segment string
+		tags    []string
+		ok      bool
+	}{
+		{"vip or staff", []string{"vip"}, true},
+		{"vip or staff", []string{"staff"}, true},
+		{"vip or staff", []string{"x", "staff", "vip"}, true},
+		{"vip or staff", []string{"x"}, false},
+		{"vip or staff", nil, false},
+		{"not blocked", nil, true},
+		{"not blocked", []string{"vip"}, true},
+		{"not blocked", []string{"vip", "blocked"}, false},
+		{"vip and not blocked", []string{"vip"}, true},
+		{"vip and not blocked", []string{"blocked", "vip"}, false},
+		{"M and (vip or not churned)", []string{"M"}, true},
+		{"M and (vip or not churned)", []string{"M", "churned"}, false},
+		{"M and (vip or not churned)", []string{"M", "churned", "vip"}, true},
+	}
+	for _, tt := range tests {
+		r := coupon.ClaimRule{Segment: tt.segment}
+		err := r.Allows(coupon.Self, when, coupon.Facts{Tags: tt.tags})
+		if tt.ok {
+			if err != nil {
+				t.Errorf("segment %q, tags %v: %v, want eligible", tt.segment, tt.tags, err)
+			}
+			continue
+		}
+		if !errors.Is(err, coupon.ErrNotEligible) || !strings.Contains(err.Error(), `"`+tt.segment+`"`) {
+			t.Errorf("segment %q, tags %v: %v, want ErrNotEligible naming the segment", tt.segment, tt.tags, err)
+		}
+	}
+	// Tags and Segment both hold: a member must have every tag and match.
+	r := coupon.ClaimRule{Tags: []string{"M"}, Segment: "vip or staff"}
+	if err := r.Allows(coupon.Self, when, coupon.Facts{Tags: []string{"vip"}}); !errors.Is(err, coupon.ErrNotEligible) {
+		t.Errorf("segment matched, tag M missing: %v", err)
+	}
+	if err := r.Allows(coupon.Self, when, coupon.Facts{Tags: []string{"M", "staff"}}); err != nil {
+		t.Errorf("both hold: %v", err)
+	}
+	// A rule no checked definition holds: a segment that does not parse
+	// admits no one.
+	if err := (coupon.ClaimRule{Segment: "vip or"}).Allows(coupon.Self, when, coupon.Facts{Tags: []string{"vip"}}); !errors.Is(err, coupon.ErrNotEligible) || !errors.Is(err, tag.ErrSyntax) {
+		t.Errorf("malformed segment: %v, want ErrNotEligible and tag.ErrSyntax", err)
+	}
+	if !(coupon.ClaimRule{Segment: "not blocked"}).NeedsFacts() {
+		t.Error("NeedsFacts is false for a rule with a segment")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/memberkit/membership/event"
 
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/tag"
 	"github.com/shopspring/decimal"
 )
 
@@ -170,6 +171,10 @@ type ClaimRule struct {
 	Levels []string `json:"levels,omitempty"`
 	// Tags, when set, are tags a member must all have.
 	Tags []string `json:"tags,omitempty"`
+	// Segment, when set, is a tag expression of package tag ("vip or
+	// staff", "M and not blocked") the member's tags must match, as a
+	// task's Target.Segment is matched.
+	Segment string `json:"segment,omitempty"`
 	// Period is when it may be claimed; open bounds are unbounded.
 	Period rule.Window `json:"period,omitzero"`
 	// PerMember and PerDay limit how many one member gets, in total and
@@ -294,7 +299,11 @@ func (d *Definition) CheckReward(r rule.Reward, from rule.SourceKind) error {
 // stock or limits, unknown methods, an invalid validity or period, the
 // same product both included and excluded, packs naming missing templates
 // or with an unknown mode, gifts naming a template or pack whose claim
-// methods leave out "system" (the method gifts are issued by).
+// methods leave out "system" (the method gifts are issued by), and claim
+// conditions naming an unknown level or tag or with a segment that does
+// not parse (claim.segment: each unknown tag of the expression is one
+// problem). Levels and tags are looked up in env; a nil env skips those
+// lookups.
 func (d Definition) Check(env Env) error {
 	var ps rule.Problems
 	names := map[string]bool{}
@@ -453,9 +462,16 @@ func (c ClaimRule) check(ps *rule.Problems, p string) {
 		ps.Addf(rule.Join(p, "per_day"), "%d is above per_member %d", c.PerDay, c.PerMember)
 	}
 	ps.Add(rule.Join(p, "period"), c.Period.Check())
+	if c.Segment != "" {
+		if _, err := tag.Parse(c.Segment); err != nil {
+			ps.Add(rule.Join(p, "segment"), err)
+		}
+	}
 }
 
-// checkNames checks the levels and tags of the conditions exist.
+// checkNames checks the levels and tags of the conditions exist, the
+// segment's tags included (a segment that does not parse is reported by
+// check).
 func (c ClaimRule) checkNames(ps *rule.Problems, p string, env Env) {
 	if env == nil {
 		return
@@ -465,9 +481,19 @@ func (c ClaimRule) checkNames(ps *rule.Problems, p string, env Env) {
 			ps.Addf(rule.Join(p, rule.Index("levels", i)), "unknown level %q", l)
 		}
 	}
-	for i, tag := range c.Tags {
-		if !env.TagExists(tag) {
-			ps.Addf(rule.Join(p, rule.Index("tags", i)), "unknown tag %q", tag)
+	for i, name := range c.Tags {
+		if !env.TagExists(name) {
+			ps.Addf(rule.Join(p, rule.Index("tags", i)), "unknown tag %q", name)
+		}
+	}
+	if c.Segment == "" {
+		return
+	}
+	if e, err := tag.Parse(c.Segment); err == nil {
+		for _, name := range e.Tags() {
+			if !env.TagExists(name) {
+				ps.Addf(rule.Join(p, "segment"), "unknown tag %q", name)
+			}
 		}
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/tag"
 )
 
 // env knows the names set to true: event types, levels and tags alike.
@@ -117,5 +119,80 @@ func TestDefinitionCheckProblems(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("problem paths (-want +got):\n%s\n%v", diff, err)
+	}
+}
+
+// A claim rule's segment keeps its text through JSON, under "segment".
+func TestDefinitionJSONRoundTripSegment(t *testing.T) {
+	d := validDef(t)
+	d.Templates[1].Claim.Segment = "vip or staff"
+	d.Packs[0].Claim.Segment = "not blocked"
+	raw, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"claim":{"segment":"vip or staff"}`, `"claim":{"segment":"not blocked"}`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("JSON lacks %s:\n%s", want, raw)
+		}
+	}
+	var back coupon.Definition
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(d, back); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	if err := d.Check(env{"register": true, "gold": true, "vip": true, "staff": true, "blocked": true}); err != nil {
+		t.Errorf("Check with the segments' tags declared: %v", err)
+	}
+}
+
+// A segment that does not parse, and each unknown tag of one that does,
+// is a problem at claim.segment, reported with the others at once.
+func TestDefinitionCheckSegment(t *testing.T) {
+	d := validDef(t)
+	d.Templates[0].Claim.Segment = "vip or"            // syntax
+	d.Templates[1].Claim.Segment = "unknwn"            // unknown tag
+	d.Templates[2].Claim.Segment = "vip and not ghost" // vip declared, ghost not
+	d.Templates[3].Claim.Segment = "(vip"              // syntax
+	d.Packs[0].Claim.Segment = "nobody or vip"         // unknown tag
+	d.Templates[1].Stock = -1                          // another problem, reported too
+	err := d.Check(env{"register": true, "gold": true, "vip": true})
+	var ps *rule.Problems
+	if !errors.As(err, &ps) || !errors.Is(err, rule.ErrInvalidDefinition) {
+		t.Fatalf("Check = %v, want *rule.Problems", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Error())
+	}
+	slices.Sort(got)
+	want := []string{
+		`packs[0].claim.segment: unknown tag "nobody"`,
+		`templates[0].claim.segment: tag: malformed expression: unexpected end`,
+		`templates[1].claim.segment: unknown tag "unknwn"`,
+		`templates[1].stock: must not be negative`,
+		`templates[2].claim.segment: unknown tag "ghost"`,
+		`templates[3].claim.segment: tag: malformed expression: missing )`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if !errors.Is(err, tag.ErrSyntax) {
+		t.Errorf("a malformed segment's problem does not wrap tag.ErrSyntax: %v", err)
+	}
+	// Without an env the syntax is still checked; tags are not looked up.
+	err = d.Check(nil)
+	if !errors.As(err, &ps) {
+		t.Fatalf("Check(nil) = %v", err)
+	}
+	got = got[:0]
+	for _, p := range ps.List {
+		got = append(got, p.Path)
+	}
+	slices.Sort(got)
+	if diff := cmp.Diff([]string{"templates[0].claim.segment", "templates[1].stock", "templates[3].claim.segment"}, got); diff != "" {
+		t.Errorf("Check(nil) problem paths (-want +got):\n%s", diff)
 	}
 }

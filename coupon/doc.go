@@ -15,8 +15,9 @@
 // # How it relates to the other domains
 //
 // Through the engine only. Claim conditions read the member's level and
-// tags from the readers the level and tag domains register
-// (engine.Unit.MemberLevel, MemberTags); level gifts and task rewards reach
+// tags (for ClaimRule.Tags and ClaimRule.Segment) from the readers the level
+// and tag domains register (engine.Unit.MemberLevel, MemberTags); of package
+// tag only the expressions are used ([tag.Parse], [tag.Expr.Match]); level gifts and task rewards reach
 // the part as engine rewards of kinds rule.RewardCoupon and
 // rule.RewardPack; coupon IDs are numbered by the engine, per member
 // (engine.Unit.NextID, scope "coupon"), and the stripes of the totals
@@ -73,11 +74,16 @@
 // Coupons are issued by self-claim, by an operator, as a task reward or by
 // the system (an upgrade gift, an event gift) — the [Method]. Every method
 // is held to the template's [ClaimRule]: the methods it allows, the
-// member's level and tags, the claim period and the per-member limits in
-// total and per day. Stock is a counter kept in the same store transaction
-// as the coupons, and the store serializes writers, so no concurrency can
-// issue past it. A refusal wraps [ErrOutOfStock], [ErrLimitReached],
-// [ErrNotEligible] or [ErrOutsidePeriod] and is decided before anything is
+// member's level (one of Levels), tags (all of Tags) and segment (Segment:
+// a tag expression such as "vip or staff" or "not blocked", parsed and
+// matched by package tag as a task's target segment is), the claim period
+// and the per-member limits in total and per day. The conditions read the
+// member's tags as they stand at the claim, so a member given a tag later
+// may claim from then on. Stock is a counter kept in the same store
+// transaction as the coupons, and the store serializes writers, so no
+// concurrency can issue past it. A refusal wraps [ErrOutOfStock],
+// [ErrLimitReached], [ErrNotEligible] (a member outside the segment
+// included) or [ErrOutsidePeriod] and is decided before anything is
 // written.
 //
 // A [Pack] gives several templates' coupons at once, with its own stock,

@@ -315,7 +315,12 @@ func (d Definition) checkCond(ps *rule.Problems, env Env, path string, c Cond) {
 }
 
 // CheckExpr parses an expression and checks that every tag it names is
-// declared; for task targets and coupon claim conditions.
+// declared, returning the first problem: an error wrapping ErrSyntax or
+// ErrUnknownTag. It is for a host checking an expression it holds against
+// a tag definition. A program definition checks the segments of task
+// targets (task.Target.Segment) and coupon claim conditions
+// (coupon.ClaimRule.Segment) with Parse and its own tag lookup instead,
+// so that it reports every unknown tag with its path.
 func (d Definition) CheckExpr(s string) error {
 	e, err := Parse(s)
 	if err != nil {

@@ -77,7 +77,10 @@
 // others per candidate, so its cost follows the members listed; a bare
 // negation ("not churned") has no tag to drive it and reads every known
 // member. Other domains read a member's tags through the engine (a coupon
-// claim condition, a task target): the part is the engine's Tags reader.
+// claim condition, a task target): the part is the engine's Tags reader. A
+// segment there (coupon.ClaimRule.Segment, task.Target.Segment) is parsed
+// with [Parse] and matched with [Expr.Match] on those tags, as
+// [Handle.InSegment] matches it.
 //
 // # Changes
 //

@@ -444,7 +444,8 @@ func (h *Handle) Segment(ctx context.Context, q SegmentQuery) (SegmentPage, erro
 }
 
 // InSegment reports whether a member's tags match the expression e, as a
-// coupon claim condition or a task target reads it. Errors as for Segment.
+// coupon claim rule's segment (coupon.ClaimRule.Segment) or a task
+// target's (task.Target.Segment) is matched. Errors as for Segment.
 func (h *Handle) InSegment(ctx context.Context, member string, e Expr) (bool, error) {
 	if err := h.checkExpr(e); err != nil {
 		return false, fmt.Errorf("tag: segment %q: %w", e, err)
