@@ -14,7 +14,9 @@ type Definition struct {
 	// Spend debits the balance; an event that would take it below zero is
 	// rejected with ledger.ErrInsufficientBalance and changes nothing.
 	Spend string `json:"spend,omitempty"`
-	// Refund credits back a refunded purchase.
+	// Refund credits back a refunded purchase; an event that would take
+	// the member's cumulative refunds past the member's cumulative spend
+	// is rejected with ErrRefundExceedsSpend and changes nothing.
 	Refund string `json:"refund,omitempty"`
 	// Amount names the decimal attribute holding the amount.
 	Amount string `json:"amount"`

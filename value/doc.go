@@ -20,6 +20,22 @@
 // concurrency: the store serializes writers and the ledger refuses a
 // member account going below zero.
 //
+// A refund credits back money the member spent: a refund whose amount
+// would take the member's cumulative refunds past the member's cumulative
+// spend (what is refundable is [Account]'s Spent less its Refunded) fails
+// its event with an error wrapping [ErrRefundExceedsSpend], which gives the
+// amount and what is still refundable. Like a spend beyond the balance, it
+// changes nothing — no ledger entry, no total, no change in the feed — and
+// its event ID is not taken: the same ID may be sent again once the member
+// has spent enough. Both totals are read in the event's transaction, so
+// concurrent refunds of one member never pass the spend together. The
+// refunds are not matched to purchases: any spend of the member counts,
+// and a migrated member's opening spend (migrate.Value.Spent) counts
+// whole, since the opening state carries no refunds. A retry of an
+// accepted refund (same event ID and content) is found before the check
+// and returns its first outcome, Duplicate set, whatever has been
+// refunded since.
+//
 // # What it publishes
 //
 // Each operation posts one ledger transaction of kind [KindRecharge],

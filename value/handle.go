@@ -11,9 +11,19 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// ErrNotDefined is returned by every call of a Handle whose program
-// defines no stored value.
-var ErrNotDefined = errors.New("value: the program defines no stored value")
+// Sentinel errors of stored value.
+var (
+	// ErrNotDefined is returned by every call of a Handle whose program
+	// defines no stored value.
+	ErrNotDefined = errors.New("value: the program defines no stored value")
+	// ErrRefundExceedsSpend is wrapped in the error of a refund event
+	// whose amount would take the member's cumulative refunds past the
+	// member's cumulative spend: a refund credits back money the member
+	// spent, it never creates money. The event changes nothing; the error
+	// gives the amount and what is still refundable (Account's Spent less
+	// its Refunded).
+	ErrRefundExceedsSpend = errors.New("value: refund exceeds the member's spend")
+)
 
 // Handle reads members' stored value. Recharges, spends and refunds are
 // events (see the package comment): there is no write call. A Handle is

@@ -7,6 +7,7 @@ import (
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
 
@@ -111,13 +112,19 @@ func (p *part) CheckEvent(ev event.Event) error {
 }
 
 // Process posts a recharge, spend or refund: a spend beyond the balance
-// fails the event with ledger.ErrInsufficientBalance.
+// fails the event with ledger.ErrInsufficientBalance, a refund beyond what
+// the member spent and was not yet refunded with ErrRefundExceedsSpend.
 func (p *part) Process(u *engine.Unit, ev event.Event) error {
 	kind, change := p.op(ev.Type)
 	if kind == "" {
 		return nil
 	}
 	amt, _ := ev.Decimal(p.def.Amount)
+	if kind == KindRefund {
+		if err := checkRefund(u.Tx(), ev.Member, amt); err != nil {
+			return err
+		}
+	}
 	member := account(ev.Member)
 	pool := ledger.Pool(ledger.Value, string(kind))
 	legs := []ledger.Leg{{Account: member, Amount: amt}, {Account: pool, Amount: amt.Neg()}}
@@ -140,4 +147,28 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 	return u.Emit(change, ev.Member, Change{Amount: amt, Balance: bal}, &rule.Reason{
 		Rule: "stored_value." + string(kind), Inputs: map[string]string{p.def.Amount: amt.String()},
 	})
+}
+
+// checkRefund returns an error wrapping ErrRefundExceedsSpend when a
+// refund of amt would take member's cumulative refunds past the member's
+// cumulative spend. It reads both totals in tx, the event's transaction,
+// before the refund adds to them: the store runs Updates serializably
+// (store/memory and store/bolt one at a time; store/postgres detects the
+// conflict of two refunds of one member and runs one again), so
+// concurrent refunds never pass the spend together.
+func checkRefund(tx store.Tx, member string, amt decimal.Decimal) error {
+	spent, err := engine.Total(tx, bTotals, totalKey(member, KindSpend))
+	if err != nil {
+		return err
+	}
+	refunded, err := engine.Total(tx, bTotals, totalKey(member, KindRefund))
+	if err != nil {
+		return err
+	}
+	if left := spent.Sub(refunded); amt.Cmp(left) > 0 {
+		left = decimal.Max(left, decimal.Zero) // refunds past the spend were accepted before the rule
+		return fmt.Errorf("%w: refund %s of member %q, %s refundable (spent %s, refunded %s)",
+			ErrRefundExceedsSpend, amt, member, left, spent, refunded)
+	}
+	return nil
 }

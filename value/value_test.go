@@ -183,8 +183,8 @@ func TestEffectsOf(t *testing.T) {
 }
 
 // An event the part refuses (an amount that is not positive or finer than
-// the scale, a spend beyond the balance) writes nothing: no ledger entry,
-// no total, no change.
+// the scale, a spend beyond the balance, a refund beyond the spend) writes
+// nothing: no ledger entry, no total, no change.
 func TestRefusedEventsWriteNothing(t *testing.T) {
 	def := valueDef()
 	def.StoredValue.Scale = 1
@@ -197,6 +197,7 @@ func TestRefusedEventsWriteNothing(t *testing.T) {
 		{"negative refund", refund("x", "alice", "-3", t0), membership.ErrInvalidEvent},
 		{"finer than the scale", recharge("x", "alice", "1.05", t0), membership.ErrInvalidEvent},
 		{"overspend", pay("x", "alice", "10.1", t0), membership.ErrInsufficientBalance},
+		{"refund without spend", refund("x", "alice", "5", t0), value.ErrRefundExceedsSpend},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -219,6 +220,9 @@ func TestRefusedEventsWriteNothing(t *testing.T) {
 			}
 			if f, _ := p.Feed(ctx, 0, 10); len(f) != 1 {
 				t.Errorf("feed has %d changes, want the first recharge's only", len(f))
+			}
+			if err := p.Verify(ctx); err != nil {
+				t.Error(err)
 			}
 		})
 	}

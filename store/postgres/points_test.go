@@ -33,7 +33,7 @@ func TestPointsSpentOnSeveralInstances(t *testing.T) {
 	if _, err := programs[0].Process(ctx, order); err != nil {
 		t.Fatal(err)
 	}
-	ok, refused := spendAtOnce(t, programs, func(p *membership.Program, id string) error {
+	ok, refused := spendAtOnce(t, programs, membership.ErrInsufficientBalance, func(p *membership.Program, id string) error {
 		_, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: id, Member: "bob", At: at.Add(time.Hour),
 			Program: "mall", Ref: id, Amount: testkit.Dec("3")})
 		return err

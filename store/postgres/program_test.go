@@ -57,8 +57,9 @@ func openPrograms(t *testing.T, n int, def membership.Definition) ([]*membership
 // feed has each change once, and the ledger verifies.
 // spendAtOnce calls spend twice from each of 64 goroutines, on the
 // programs in turn, with IDs of their own, and counts the calls that went
-// through and those refused for want of balance; another error fails t.
-func spendAtOnce(t *testing.T, programs []*membership.Program, spend func(p *membership.Program, id string) error) (ok, refused int) {
+// through and those refused with refusal (for want of balance, say);
+// another error fails t.
+func spendAtOnce(t *testing.T, programs []*membership.Program, refusal error, spend func(p *membership.Program, id string) error) (ok, refused int) {
 	t.Helper()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -73,7 +74,7 @@ func spendAtOnce(t *testing.T, programs []*membership.Program, spend func(p *mem
 				switch {
 				case err == nil:
 					ok++
-				case errors.Is(err, membership.ErrInsufficientBalance):
+				case errors.Is(err, refusal):
 					refused++
 				default:
 					t.Error(err)
@@ -104,7 +105,7 @@ func TestProgramsShareOneDatabase(t *testing.T) {
 	if _, err := programs[0].Process(ctx, ev("r", "recharge", "100")); err != nil {
 		t.Fatal(err)
 	}
-	ok, refused := spendAtOnce(t, programs, func(p *membership.Program, id string) error {
+	ok, refused := spendAtOnce(t, programs, membership.ErrInsufficientBalance, func(p *membership.Program, id string) error {
 		_, err := p.Process(ctx, ev(id, "pay", "1.5"))
 		return err
 	})
@@ -146,6 +147,51 @@ func TestProgramsShareOneDatabase(t *testing.T) {
 		retries += st.Stats().Retries
 	}
 	t.Logf("128 spends and a recharge on 4 programs: %d retries", retries)
+}
+
+// Four Programs refund one member's stored value from 64 goroutines at
+// once: each refund reads the member's cumulative spend and refunds
+// in its own serializable transaction, so those accepted never add up to
+// more than the spend, and the ledger verifies.
+func TestRefundsOnSeveralInstances(t *testing.T) {
+	ctx := context.Background()
+	def := membership.Definition{
+		Zone: "Asia/Shanghai",
+		Events: []mevent.Type{
+			{Name: "recharge", Attributes: []mevent.Attr{{Name: "amount", Kind: mevent.Decimal, Required: true}}},
+			{Name: "pay", Attributes: []mevent.Attr{{Name: "amount", Kind: mevent.Decimal, Required: true}}},
+			{Name: "refund", Attributes: []mevent.Attr{{Name: "amount", Kind: mevent.Decimal, Required: true}}},
+		},
+		StoredValue: &value.Definition{Recharge: "recharge", Spend: "pay", Refund: "refund", Amount: "amount"},
+	}
+	programs, _ := openPrograms(t, 4, def)
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, programs[0].Location())
+	ev := func(id, typ, amount string) mevent.Event {
+		return mevent.Event{ID: id, Member: "alice", Type: typ, Time: at, Attrs: mevent.Attrs{"amount": mevent.DecString(amount)}}
+	}
+	for _, e := range []mevent.Event{ev("r", "recharge", "100"), ev("p", "pay", "40")} {
+		if _, err := programs[0].Process(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ok, refused := spendAtOnce(t, programs, value.ErrRefundExceedsSpend, func(p *membership.Program, id string) error {
+		_, err := p.Process(ctx, ev(id, "refund", "1.5"))
+		return err
+	})
+	// A spend of 40 is refunded by 26 refunds of 1.5 (39; 27 would be
+	// 40.5); the other 102 of the 128 are refused. Balance 60 + 39 = 99.
+	if ok != 26 || refused != 102 {
+		t.Errorf("accepted %d, refused %d; want 26 and 102", ok, refused)
+	}
+	for i, p := range programs {
+		va, err := p.Value().Account(ctx, "alice")
+		if err != nil || !va.Balance.Equal(testkit.Dec("99")) || !va.Refunded.Equal(testkit.Dec("39")) || !va.Spent.Equal(testkit.Dec("40")) {
+			t.Errorf("program %d reads %+v, %v", i, va, err)
+		}
+	}
+	if err := programs[3].Verify(ctx); err != nil {
+		t.Error(err)
+	}
 }
 
 // Four Programs call Advance at once: each due item is performed once,
