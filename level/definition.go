@@ -48,7 +48,9 @@ type Level struct {
 	// Upgrade is the upgrade threshold U: growth ≥ U reaches the level.
 	Upgrade decimal.Decimal `json:"upgrade"`
 	// Retention is the retention threshold R: growth in the retention
-	// window ≥ R keeps the level at a term end.
+	// window ≥ R keeps the level at a term end. It is at most Upgrade
+	// (Check refuses more): keeping a level never asks more than reaching
+	// it did.
 	Retention decimal.Decimal `json:"retention,omitzero"`
 	// Validity is the length of a term (permanent: no term end).
 	Validity rule.Validity `json:"validity"`
