@@ -96,6 +96,9 @@ type Change struct {
 	Wanted decimal.Decimal `json:"wanted,omitzero"`
 	// Shortfall is what a refund could not take back (already spent).
 	Shortfall decimal.Decimal `json:"shortfall,omitzero"`
+	// Lapsed is what a refund did not take back because it had expired or
+	// been voided (the member had lost it already; it is no shortfall).
+	Lapsed decimal.Decimal `json:"lapsed,omitzero"`
 	// Split is a points + cash payment's split.
 	Split *Split `json:"split,omitempty"`
 	// Adjustment is the adjustment requested, applied or rejected.
@@ -122,6 +125,7 @@ func (c Change) AppendJSON(b []byte) ([]byte, bool) {
 	o.Str("date", c.Date, true)
 	o.Dec("wanted", c.Wanted, true)
 	o.Dec("shortfall", c.Shortfall, true)
+	o.Dec("lapsed", c.Lapsed, true)
 	o.Str("to", c.To, true)
 	o.Dec("to_amount", c.ToAmount, true)
 	o.Str("operator", c.Operator, true)
@@ -166,9 +170,11 @@ type Effects struct {
 	Earned []ProgramAmount
 	// Reversed is what refunds took back from the members' points (as a
 	// positive amount), per program; Shortfall what they could not take
-	// back because it was spent.
+	// back because it was spent; Lapsed what they did not take back
+	// because it had expired or been voided.
 	Reversed  []ProgramAmount
 	Shortfall []ProgramAmount
+	Lapsed    []ProgramAmount
 }
 
 // EffectsOf reads what out did to points into typed values: every points
@@ -204,6 +210,9 @@ func EffectsOf(out *change.Outcome) (Effects, error) {
 			}
 			if e.Shortfall.IsPositive() {
 				fx.Shortfall = addTo(fx.Shortfall, e.Program, e.Shortfall)
+			}
+			if e.Lapsed.IsPositive() {
+				fx.Lapsed = addTo(fx.Lapsed, e.Program, e.Lapsed)
 			}
 		}
 	}

@@ -97,12 +97,24 @@
 // earned. A [Refund] event reverses, for each grant, [Reversal]: granted ×
 // refunded in all / order amount, computed exactly and rounded once with
 // the program's rounding, less what earlier refunds reversed, so partial
-// refunds add up to the whole order. It takes the points first from the
-// order's own lot (pending, spendable or frozen), then from the member's
-// other spendable points; what was already spent beyond that is the
-// order's shortfall, recorded on the order and in the change, and the
-// balance never goes below zero. The reversed amount gives its cap room
-// back. Growth is reversed by the level package's own refund rules.
+// refunds add up to the whole order. That share is split by what became
+// of the grant's points, in this order: what the order's own lot still
+// holds (pending, spendable or frozen) is taken from it; then what was
+// spent of the grant (redeemed, debited, exchanged) and not charged by an
+// earlier refund is taken from the member's other spendable points, down
+// to zero, and what they cannot cover is the order's shortfall; last, what
+// had lapsed (expired, or been voided after a review) is not taken again:
+// the member lost those points already, so it is neither taken from other
+// points nor a shortfall, and is recorded as lapsed (Order.Lapsed,
+// Change.Lapsed). A lot past its expiry has lapsed even before Advance
+// expires its remainder, so a refund comes to the same whether Advance ran
+// first or not. So a full refund of an order whose points all expired
+// takes nothing and records no shortfall, and a partial refund of an order
+// partly spent and partly expired charges the spent part first. The parts
+// are amounts at the program's scale: nothing more is rounded. The balance
+// never goes below zero. The reversed share (lapsed and short parts
+// included) gives its cap room back. Growth is reversed by the level
+// package's own refund rules.
 //
 // # Operator calls
 //

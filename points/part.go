@@ -520,10 +520,12 @@ func (pt *part) recordOrder(u *engine.Unit, ev event.Event, r *Rule, lot string,
 }
 
 // refund reverses an order's points in proportion to what was refunded in
-// all (see Reversal): first from the order's own lots (pending, spendable
-// or frozen), then from the member's other spendable points; what was
-// already spent beyond that is the shortfall, recorded on the order and in
-// the change.
+// all (see Reversal). Of each grant's share (see reversalParts), what its
+// lot still holds (pending, spendable or frozen) is taken from the lot;
+// what was spent is taken from the member's other spendable points, down
+// to zero, the rest being the shortfall, recorded on the order and in the
+// change; what had lapsed (expired or been voided) is not taken again, and
+// is recorded as lapsed.
 func (pt *part) refund(u *engine.Unit, ev event.Event, rf Refund) error {
 	id, ok := ev.String(rf.Order)
 	if !ok || id == "" {
@@ -552,41 +554,70 @@ func (pt *part) refund(u *engine.Unit, ev event.Event, rf Refund) error {
 		if !delta.IsPositive() {
 			continue
 		}
-		g.Reversed = target
 		main := acct(g.Program, ev.Member, "")
-		var legs []ledger.Leg
-		var lots []LotAmount
-		left, fromMainLot := delta, decimal.Zero
-		for _, sub := range Subs {
-			a := acct(g.Program, ev.Member, sub)
-			lot, err := lotOf(u.Ledger(), a, g.Lot)
+		// The lot as each of the member's accounts holds it: what is
+		// still live is held; what is past its expiry has lapsed, though
+		// Advance may not have expired it yet (it will), so the refund
+		// comes to the same whether Advance ran first or not.
+		var held [len(Subs)]ledger.Lot
+		heldAll, lapsed := decimal.Zero, decimal.Zero
+		for j, sub := range Subs {
+			if held[j], err = lotOf(u.Ledger(), acct(g.Program, ev.Member, sub), g.Lot); err != nil {
+				return err
+			}
+			if live(held[j], u.At()) {
+				heldAll = heldAll.Add(held[j].Amount)
+			} else {
+				lapsed = lapsed.Add(held[j].Amount)
+			}
+		}
+		// What of the lot expired or was voided matters only when the lot
+		// does not hold the whole share: the common refund reads no
+		// statement.
+		if delta.GreaterThan(heldAll) {
+			x, err := lapsedOf(u.Ledger(), held, g.Time)
 			if err != nil {
 				return err
+			}
+			lapsed = lapsed.Add(x)
+		}
+		fromLot, spent, gone := reversalParts(delta, g.Amount, heldAll, lapsed, g.Reversed, g.Lapsed)
+		g.Reversed = target
+		g.Lapsed = g.Lapsed.Add(gone)
+		ord.Lapsed = ord.Lapsed.Add(gone)
+		var legs []ledger.Leg
+		var lots []LotAmount
+		left, fromMainLot := fromLot, decimal.Zero
+		for j, sub := range Subs {
+			lot := held[j]
+			if !live(lot, u.At()) {
+				continue
 			}
 			x := decimal.Min(lot.Amount, left)
 			if !x.IsPositive() {
 				continue
 			}
-			legs = append(legs, ledger.Leg{Account: a, Amount: x.Neg(), Lot: g.Lot})
+			legs = append(legs, ledger.Leg{Account: lot.Account, Amount: x.Neg(), Lot: g.Lot})
 			lots = append(lots, LotAmount{Lot: g.Lot, Amount: x, Expires: lot.Expires})
 			left = left.Sub(x)
 			if sub == "" {
 				fromMainLot = fromMainLot.Add(x)
 			}
 		}
-		if left.IsPositive() {
+		short := spent
+		if short.IsPositive() {
 			avail, err := u.Ledger().Available(main, u.At())
 			if err != nil {
 				return err
 			}
-			x := decimal.Min(left, decimal.Max(avail.Sub(fromMainLot), decimal.Zero))
+			x := decimal.Min(short, decimal.Max(avail.Sub(fromMainLot), decimal.Zero))
 			if x.IsPositive() {
 				legs = append(legs, ledger.Leg{Account: main, Amount: x.Neg()})
-				left = left.Sub(x)
+				short = short.Sub(x)
 			}
 		}
-		taken := delta.Sub(left)
-		ord.Shortfall = ord.Shortfall.Add(left)
+		taken := delta.Sub(short).Sub(gone)
+		ord.Shortfall = ord.Shortfall.Add(short)
 		if taken.IsPositive() {
 			legs = append(legs, ledger.Leg{Account: pool(g.Program, KindReversed), Amount: taken})
 			if _, err := pt.post(u, ledger.Transaction{Kind: KindReversed, Ref: ledger.Ref{Event: ev.ID, Order: id}, Legs: legs}); err != nil {
@@ -598,13 +629,62 @@ func (pt *part) refund(u *engine.Unit, ev event.Event, rf Refund) error {
 				return err
 			}
 		}
+		note := fmt.Sprintf("refund of order %s: %s of %s points reversed", id, delta, g.Amount)
+		if gone.IsPositive() {
+			note += fmt.Sprintf(" (%s had expired or been voided: not taken again)", gone)
+		}
 		why := &rule.Reason{Rule: g.Rule, Inputs: map[string]string{rf.Amount: refunded.String(), "refunded": ord.Refunded.String(), "order_amount": ord.Amount.String()},
-			Note: fmt.Sprintf("refund of order %s: %s of %s points reversed", id, delta, g.Amount)}
-		if err := u.Emit(ChangeReversed, ev.Member, Change{Program: g.Program, Amount: taken.Neg(), Lots: lots, Ref: id, Shortfall: left}, why); err != nil {
+			Note: note}
+		if err := u.Emit(ChangeReversed, ev.Member, Change{Program: g.Program, Amount: taken.Neg(), Lots: lots, Ref: id, Shortfall: short, Lapsed: gone}, why); err != nil {
 			return err
 		}
 	}
 	return record.Put(u.Tx(), bOrder, k, ord)
+}
+
+// live reports whether a lot has not expired by at (as the ledger counts
+// what may be spent).
+func live(lot ledger.Lot, at time.Time) bool { return lot.Expires.IsZero() || lot.Expires.After(at) }
+
+// lapsedOf returns what of a lot has expired or been voided, from the
+// statements of the member's accounts that held it (held, one per Subs,
+// as lotOf reads them; granted is the lot's grant time). An expiry is
+// posted at the lot's expiry or later (a return to an expired lot expires
+// again at once), so a spendable or pending account is read from the
+// lot's expiry on, and not at all for a lot that never expires; only
+// frozen lots are voided, so the frozen account is read from the grant on.
+// It reads every entry of those accounts since then, so only a refund
+// whose share the lot no longer holds in full calls it.
+func lapsedOf(led *ledger.Ledger, held [len(Subs)]ledger.Lot, granted time.Time) (decimal.Decimal, error) {
+	total := decimal.Zero
+	for j, sub := range Subs {
+		lot := held[j]
+		if lot.Original.IsZero() && lot.Granted.IsZero() {
+			continue // the account never held the lot
+		}
+		q := ledger.Query{Account: lot.Account, From: lot.Expires, Kinds: []ledger.Kind{KindExpired}, Limit: 1000}
+		if sub == SubFrozen {
+			q.From, q.Kinds = granted, []ledger.Kind{KindExpired, KindVoided}
+		} else if lot.Expires.IsZero() {
+			continue
+		}
+		for {
+			page, err := led.Statement(q)
+			if err != nil {
+				return decimal.Zero, err
+			}
+			for _, e := range page.Entries {
+				if e.Lot == lot.ID && e.Amount.IsNegative() {
+					total = total.Sub(e.Amount)
+				}
+			}
+			if page.Next == "" {
+				break
+			}
+			q.Cursor = page.Next
+		}
+	}
+	return total, nil
 }
 
 // Due performs lot expiries and pending releases at their due time.

@@ -251,6 +251,50 @@ func Reversal(granted, refunded, amount decimal.Decimal, p Program) decimal.Deci
 	return decimal.Min(roundQuo(granted.Mul(refunded), amount, p.Rounding), granted)
 }
 
+// reversalParts splits delta, what a refund reverses of an order's grant
+// (its Reversal less what earlier refunds reversed), by what became of the
+// grant's points: held first, then spent, lapsed last.
+//
+//   - fromLot: what the grant's lot still holds and has not expired
+//     (held, in any of the member's accounts) is taken from it, up to
+//     delta;
+//   - spent: then what was spent of the grant and not charged yet:
+//     granted less held, less lapsed, less what earlier refunds took from
+//     the lot or charged as spent (reversed less forgiven); the caller
+//     takes it from the member's other spendable points down to zero, the
+//     rest being the shortfall;
+//   - gone: the rest, what had lapsed (expired or been voided, or is
+//     past its expiry: lapsed so far, less forgiven, what earlier refunds
+//     let go of it), is not taken again.
+//
+// So a member never loses for a refund points that the order's lot no
+// longer held and that were not spent: a full refund of an order whose
+// points all expired takes nothing, and charges no shortfall. Lapsed
+// points count last, so a partial refund of an order that was partly spent
+// and partly expired charges the spent part first. All amounts are at the
+// program's scale, so the parts are too: nothing is rounded here.
+// fromLot + spent + gone = delta.
+func reversalParts(delta, granted, held, lapsed, reversed, forgiven decimal.Decimal) (fromLot, spent, gone decimal.Decimal) {
+	if !delta.IsPositive() {
+		return decimal.Zero, decimal.Zero, decimal.Zero
+	}
+	fromLot = decimal.Min(delta, decimal.Max(held, decimal.Zero))
+	left := delta.Sub(fromLot)
+	if !left.IsPositive() {
+		return fromLot, decimal.Zero, decimal.Zero
+	}
+	unspent := held.Add(lapsed).Add(reversed.Sub(forgiven))
+	spent = decimal.Min(left, decimal.Max(granted.Sub(unspent), decimal.Zero))
+	gone = left.Sub(spent)
+	// gone cannot pass what lapsed and was not let go before when delta
+	// is at most granted less reversed; should the records disagree, what
+	// is left over counts as spent, as before lapsed points were known.
+	if room := decimal.Max(lapsed.Sub(forgiven), decimal.Zero); gone.GreaterThan(room) {
+		spent, gone = spent.Add(gone.Sub(room)), room
+	}
+	return fromLot, spent, gone
+}
+
 // roundQuo returns num / den (both positive) rounded once with r, from the
 // exact quotient: the quotient truncated to r's scale and the remainder
 // decide the last digit, so no intermediate rounding moves a result that

@@ -121,6 +121,9 @@ type Grant struct {
 	Amount   decimal.Decimal `json:"amount"`
 	Time     time.Time       `json:"time"`
 	Reversed decimal.Decimal `json:"reversed,omitzero"`
+	// Lapsed is what of Reversed refunds did not take back because it had
+	// expired or been voided.
+	Lapsed decimal.Decimal `json:"lapsed,omitzero"`
 }
 
 // Order is what an order earned, for the return policy.
@@ -132,6 +135,9 @@ type Order struct {
 	Grants   []Grant         `json:"grants"`
 	// Shortfall is what could not be taken back because it was spent.
 	Shortfall decimal.Decimal `json:"shortfall,omitzero"`
+	// Lapsed is what refunds did not take back because it had expired or
+	// been voided: the member had lost it already, so it is no shortfall.
+	Lapsed decimal.Decimal `json:"lapsed,omitzero"`
 }
 
 // Reconciliation is a program's totals per kind over a period, as the
