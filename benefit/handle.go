@@ -117,11 +117,15 @@ func (h *Handle) Achievements(ctx context.Context, member string) ([]Grant, erro
 	return out, nil
 }
 
-// Of returns a member's benefits at time at: those bound to the member's
-// current level or to a paid plan the member holds at that time, in
+// Of returns a member's benefits at time at: those bound to the level the
+// member holds at that time or to a paid plan the member holds then, in
 // catalog order. The level and plans come from the level domain, through
-// the engine. A program without benefits gives an empty list. The error is
-// the store's.
+// the engine: a term end due by at that Advance has not performed yet
+// counts, as it would for an event at that time, without being written
+// (the level's status shows it once Advance or the member's next event or
+// request performs it). A program without benefits gives an empty list.
+// The error is the store's, or the level domain's (level.ErrCatchUpLimit
+// for a member with more term ends due than an event performs).
 func (h *Handle) Of(ctx context.Context, member string, at time.Time) ([]Benefit, error) {
 	if h.p == nil {
 		return nil, nil
@@ -130,7 +134,9 @@ func (h *Handle) Of(ctx context.Context, member string, at time.Time) ([]Benefit
 		return nil, fmt.Errorf("benefit: benefits: %w", err)
 	}
 	var out []Benefit
-	err := h.e.View(ctx, at, func(u *engine.Unit) error {
+	// A dry view, so that a term end due by at that Advance has not
+	// performed yet counts, as it would for an event at that time.
+	err := h.e.DryView(ctx, at, func(u *engine.Unit) error {
 		level, err := u.MemberLevel(member)
 		if err != nil {
 			return err

@@ -49,9 +49,14 @@
 // term starts at T, not when the due work runs. A term end that Advance
 // has not performed yet is performed, at its own instant, before any later
 // event or request of the member, so that they apply to the level the
-// member holds at their time — up to [MaxCatchUp] of them: an event or
-// request with more due before it fails with [ErrCatchUpLimit] and writes
-// nothing, rather than being applied to a level the member would not hold.
+// member holds at their time — a request of another domain that reads the
+// member's level (a coupon's claim condition) included — up to
+// [MaxCatchUp] of them: an event or request with more due before it fails
+// with [ErrCatchUpLimit] and writes nothing, rather than being applied to
+// a level the member would not hold. Queries read the stored state
+// ([Handle.Status], History), except those that answer for a time: the
+// benefits a member holds at a time (package benefit) count such a term
+// end without writing it.
 //
 // The window's growth is read from per-member daily buckets kept in the
 // program zone (the days from T − W months to the day before T: term ends

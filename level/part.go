@@ -761,6 +761,15 @@ func (p *part) Level(u *engine.Unit, member string) (string, error) {
 	if len(p.def.Ladder) == 0 {
 		return "", nil
 	}
+	// A request reading the level (a coupon's claim condition) sees the
+	// level the member holds at its time, as an event does (see Terms and
+	// retention). Nothing a term end does reads another domain's view of
+	// the member, so this cannot run inside one.
+	if !u.ReadOnly() {
+		if err := p.catchUp(u, member); err != nil {
+			return "", err
+		}
+	}
 	m, ok, err := p.view(u, member)
 	if err != nil || !ok {
 		return p.def.Ladder[0].Name, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/benefit"
+	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/level"
@@ -282,6 +285,85 @@ func TestLevelEventAfterUnperformedTermEnd(t *testing.T) {
 	lvlWant(t, p, "fay", "Bronze", "12", "2026-06-01")
 	if n := lvlAdvance(t, p, lvlAt("2026-05-03 09:00")); n != 0 {
 		t.Errorf("Advance performed %d stale items", n)
+	}
+}
+
+// A request that reads a member's level (a coupon's claim condition)
+// performs a term end Advance has not performed first, as an event does,
+// and a query of benefits at a time reads the level held then without
+// writing it. Before, both read the stored Silver.
+func TestLevelRequestAndQueryAfterUnperformedTermEnd(t *testing.T) {
+	def := lvlDef("")
+	def.Coupons = &coupon.Definition{Templates: []coupon.Template{
+		{Name: "silver-only", Type: coupon.Cash, Amount: d("5"), Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 10}},
+			Claim: coupon.ClaimRule{Levels: []string{"Silver"}}},
+		{Name: "bronze-only", Type: coupon.Cash, Amount: d("3"), Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 10}},
+			Claim: coupon.ClaimRule{Levels: []string{"Bronze"}}},
+	}}
+	def.Benefits = &benefit.Definition{Benefits: []benefit.Benefit{
+		{Name: "silver-lounge", Type: "service", Levels: []string{"Silver"}},
+		{Name: "bronze-gift", Type: "care", Levels: []string{"Bronze"}},
+	}}
+	ctx := context.Background()
+	for name, open := range testkit.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := open()
+			t.Cleanup(func() { st.Close() })
+			p, err := membership.Open(st, def)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// An order of 100 on 15 January reaches Silver (30 of gift:
+			// 130), whose 1-month term ends at 24:00 on 15 February. Its
+			// window [16 January, 16 February) holds no growth, below
+			// Silver's retention of 60: at 16 February 00:00 fay goes down
+			// to Bronze, growth re-based to 0, Bronze's month-end term to
+			// 1 April.
+			mustProcess(t, p, lvlOrder("o1", "fay", "100", "", lvlAt("2026-01-15 10:00")))
+			lvlWant(t, p, "fay", "Silver", "130", "2026-02-16")
+			after := lvlAt("2026-02-16 01:00")
+
+			names := func(bs []benefit.Benefit, err error) []string {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, b := range bs {
+					out = append(out, b.Name)
+				}
+				return out
+			}
+			if got := names(p.Benefits().Of(ctx, "fay", lvlAt("2026-02-15 23:59"))); !slices.Equal(got, []string{"silver-lounge"}) {
+				t.Errorf("benefits before the term end = %v, want [silver-lounge]", got)
+			}
+			if got := names(p.Benefits().Of(ctx, "fay", after)); !slices.Equal(got, []string{"bronze-gift"}) {
+				t.Errorf("benefits after the term end = %v, want [bronze-gift]", got)
+			}
+			// The query wrote nothing: the status is still the stored one.
+			lvlWant(t, p, "fay", "Silver", "130", "2026-02-16")
+
+			_, err = p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: "c1", Member: "fay", Template: "silver-only", At: after})
+			if !errors.Is(err, coupon.ErrNotEligible) {
+				t.Fatalf("claim of a Silver coupon after Silver's term end = %v, want ErrNotEligible", err)
+			}
+			// Refused: the term end it performed first is not kept either.
+			lvlWant(t, p, "fay", "Silver", "130", "2026-02-16")
+
+			if _, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: "c2", Member: "fay", Template: "bronze-only", At: after}); err != nil {
+				t.Fatalf("claim of a Bronze coupon after Silver's term end: %v", err)
+			}
+			lvlWant(t, p, "fay", "Bronze", "0", "2026-04-01")
+			if got := lvlCauses(lvlHistory(t, p, "fay")); !slices.Equal(got, []string{"join →Entry", "event Entry→Silver", "term_end Silver→Bronze"}) {
+				t.Errorf("history = %v", got)
+			}
+			if n := lvlAdvance(t, p, after); n != 0 {
+				t.Errorf("Advance performed %d items the claim had performed", n)
+			}
+			if err := p.Verify(ctx); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
 

@@ -34,6 +34,7 @@ import (
 
 	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/drytx"
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/total"
@@ -121,7 +122,11 @@ type State interface {
 // Levels answers what the level domain knows of a member, for the other
 // domains.
 type Levels interface {
-	// Level returns the member's current ladder level ("" without a ladder).
+	// Level returns the member's ladder level ("" without a ladder). In a
+	// unit that may write it first performs the member's term ends due by
+	// the unit's time that Advance has not performed, as an event of the
+	// member would, so that a request or a dry view reads the level the
+	// member holds at its time; in a view it reads the level as stored.
 	Level(u *Unit, member string) (string, error)
 	// Plans returns the paid plans the member holds at the unit's time.
 	Plans(u *Unit, member string) ([]string, error)
@@ -859,6 +864,22 @@ func (e *Engine) View(ctx context.Context, at time.Time, fn func(u *Unit) error)
 			u.states[i] = e.parts[i].(Stateful).NewState()
 		}
 		return fn(u)
+	})
+}
+
+// DryView runs fn in a unit of work at time at that may write, on a
+// drytx.Tx over a read-only transaction of the store (as Quote runs an
+// event): what fn writes, or what the parts write for it (a term end due
+// by at that Advance has not performed, which reading the member's level
+// performs first), its own reads see, and it is dropped at the end with the
+// unit's changes. Nothing reaches the store, the feed or the due index. A
+// query that answers for a time uses it to answer for the state at that
+// time rather than the state as stored.
+func (e *Engine) DryView(ctx context.Context, at time.Time, fn func(u *Unit) error) error {
+	return e.st.View(ctx, func(tx store.Tx) error {
+		d := drytx.New(tx)
+		defer d.End()
+		return e.unit(d.Tx(), at, ledger.Ref{}, &change.Outcome{}, nil, nil, fn)
 	})
 }
 

@@ -76,6 +76,11 @@ func (u *Unit) Tx() store.Tx { return u.tx }
 // request's, the due item's.
 func (u *Unit) At() time.Time { return u.at }
 
+// ReadOnly reports whether u is a view's (Engine.View): it reads, and
+// writes nothing. Units of events, requests, due work, quotes and dry
+// views may write.
+func (u *Unit) ReadOnly() bool { return u.feed == nil }
+
 // Location returns the program's time zone.
 func (u *Unit) Location() *time.Location { return u.e.loc }
 
@@ -200,8 +205,10 @@ func (u *Unit) Reward(member string, r rule.Reward, from rule.Source, why rule.R
 	return fmt.Errorf("no part of the program grants %q rewards", r.Kind)
 }
 
-// MemberLevel returns the member's current ladder level ("" without a
-// ladder).
+// MemberLevel returns the member's ladder level ("" without a ladder): in
+// a unit that may write, at the unit's time, a term end due by then that
+// Advance has not performed being performed first (see Levels); in a
+// view, as stored.
 func (u *Unit) MemberLevel(member string) (string, error) {
 	if u.e.levels == nil {
 		return "", nil
