@@ -67,24 +67,25 @@ const maxPlan = 64
 
 // planVisits bounds the states a plan's search visits. The search prunes
 // every state whose bound (see flowBound) cannot beat the best plan found,
-// and starts from a greedy plan that bound guides (see dive), so it
-// proves its plan best well within the bound for groups of up to ten
-// coupons of cash, random amounts and exchanges (TestBestAgainstExhaustive)
-// and for forty that compete for their products' lines
-// (TestBestScopedBeforeGeneral: 820 states). Discounts, which apply to
-// what the cash coupons leave, the bound sees only as their amounts off
-// alone, so a large group mixing both can reach it
-// (BenchmarkBestLargeGroup); past it the search keeps the best plan
-// found, so that a member holding coupons of dozens of templates of one
-// group still gets a proposal in milliseconds.
+// and starts a plan of more than smallPlan coupons from a greedy plan that
+// bound guides (see dive): it finds the best plan of every random group
+// of up to ten coupons tested (TestBestAgainstExhaustive; nine in ten
+// proven within 770 states) and of forty that compete for their
+// products' lines (TestBestScopedBeforeGeneral: 820 states). A larger
+// group of cash coupons and discounts on overlapping products can reach
+// the bound before it finds the best (BenchmarkBestLargeGroup's twelve
+// over twenty lines: 565.13 where the best is 565.27); past the bound the
+// search keeps the best plan found, so that a member holding coupons of
+// dozens of templates of one group still gets a proposal in tens of
+// milliseconds.
 const planVisits = 2048
 
-// diveFrom is the most coupons a plan's search starts without a dive:
-// below it the search proves its plan best in a few hundred states
-// anyway, and the dive's amounts off, a pass over the coupons left at
-// each of its steps, took a third more time of a checkout with groups of
-// four and three coupons (BenchmarkCouponCheckout).
-const diveFrom = 6
+// smallPlan is the most coupons a plan's search takes without the dive
+// and the flow bound: six coupons have 1,957 sequences, fewer than
+// planVisits, so the search goes through them all anyway, and the dive's
+// and the bound's amounts off took up to a third more time of a checkout
+// with groups of four and three coupons (BenchmarkCouponCheckout).
+const smallPlan = 6
 
 // step is one coupon of a plan and what it takes off.
 type step struct {
@@ -105,6 +106,7 @@ type planner struct {
 	ranks  []int
 	solo   []decimal.Decimal // what each takes off alone: at most what it takes anywhere
 	reach  [][]int           // the lines each may take from, indices into lines
+	guided bool              // more than smallPlan coupons: dive first, prune by flowBound too
 	all    bool              // only sequences of every coupon count; a coupon may take nothing
 	lines  []int             // the lines some coupon applies to: the state's key
 	seen   map[string]bool   // the states visited: (coupons applied, rank, what is left)
@@ -153,11 +155,10 @@ func plan(o Order, hs []Held, sc scopes, solo []decimal.Decimal, all bool) ([]st
 		}
 	}
 	rem := remaining(o)
-	if len(hs) > diveFrom {
+	if p.guided = len(hs) > smallPlan; p.guided {
 		p.dive(rem)
 	}
 	p.search(rem, decimal.Zero, 0, 0)
-
 	return p.best, p.total
 }
 
@@ -238,16 +239,21 @@ func (p *planner) nextRank(used uint64, rk int) int {
 
 // flowBound returns the most the coupons not in used, of rank rk or
 // later, can still take off rem: a maximum flow from those coupons, each
-// giving at most its amount off alone, through the lines each may take
-// from, each taking at most what is left of it. What any sequence of them
-// takes, line by line, is such a flow, so none takes more; unlike the sum
-// of the amounts off alone, it sees that coupons of one product compete
-// for that product's line.
+// giving at most what it would take off rem now, through the lines each
+// may take from, each taking at most what is left of it. A coupon takes
+// no more later, when less is left (a discount's base, a cash coupon's
+// lines), and what any sequence of them takes, line by line, is such a
+// flow, so none takes more; unlike the sum of the amounts off alone, it
+// sees that coupons of one product compete for that product's line.
 func (p *planner) flowBound(rem []decimal.Decimal, used uint64, rk int) decimal.Decimal {
 	var js []int
+	var give []decimal.Decimal // what each of js may still give
 	for j := range p.hs {
-		if used&(1<<j) == 0 && p.ranks[j] >= rk && p.solo[j].IsPositive() && len(p.reach[j]) > 0 {
-			js = append(js, j)
+		if used&(1<<j) != 0 || p.ranks[j] < rk || len(p.reach[j]) == 0 {
+			continue
+		}
+		if now, _, _, _ := amountOff(p.hs[j], p.o, p.sc[j], rem); now.IsPositive() {
+			js, give = append(js, j), append(give, now)
 		}
 	}
 	if len(js) == 0 {
@@ -256,10 +262,6 @@ func (p *planner) flowBound(rem []decimal.Decimal, used uint64, rk int) decimal.
 	// The residual network: what each coupon may still give, what each
 	// line may still take, and the flow from each coupon to each line
 	// (which a path may push back to reach another coupon).
-	give := make([]decimal.Decimal, len(js))
-	for k, j := range js {
-		give[k] = p.solo[j]
-	}
 	take := make([]decimal.Decimal, len(p.lines))
 	for l, i := range p.lines {
 		take[l] = rem[i]
@@ -361,7 +363,7 @@ func (p *planner) search(rem []decimal.Decimal, taken decimal.Decimal, used uint
 	p.seen[string(k)] = true
 	// The most the rest can add is each coupon's amount off alone, and at
 	// most what is left: a bound cheap to reckon, and when it does not
-	// prune, the tighter flowBound.
+	// prune (and the plan is not small), the tighter flowBound.
 	next := p.nextRank(used, rk) // in an all plan, the rank to apply next
 	var most, left decimal.Decimal
 	for j := range p.hs {
@@ -372,7 +374,8 @@ func (p *planner) search(rem []decimal.Decimal, taken decimal.Decimal, used uint
 	for _, i := range p.lines {
 		left = left.Add(rem[i])
 	}
-	if p.found && (p.beaten(taken.Add(decimal.Min(most, left)), taken, used, rk) || p.beaten(taken.Add(p.flowBound(rem, used, rk)), taken, used, rk)) {
+	if p.found && (p.beaten(taken.Add(decimal.Min(most, left)), taken, used, rk) ||
+		p.guided && p.beaten(taken.Add(p.flowBound(rem, used, rk)), taken, used, rk)) {
 		return
 	}
 	for j, h := range p.hs {

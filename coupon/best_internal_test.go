@@ -88,7 +88,7 @@ func permute(hs []Held, k int, fn func([]Held)) {
 // and coupons; oneGroup puts nine templates in ten in one stacking group.
 type caseSize struct {
 	lines, templates, coupons int
-	oneGroup, noDiscount      bool
+	oneGroup                  bool
 }
 
 // small is the size TestBestAgainstBruteForce draws: one to three lines,
@@ -112,11 +112,7 @@ func randomCase(r *rand.Rand, size caseSize) (Order, []Held) {
 	var held []Held
 	for ti := range 1 + r.IntN(size.templates) {
 		t := &Template{Name: fmt.Sprint("t", ti)}
-		kind := r.IntN(4)
-		if size.noDiscount && kind == 1 {
-			kind = 0
-		}
-		switch kind {
+		switch r.IntN(4) {
 		case 0:
 			t.Type, t.Amount = Cash, cents(6000).Add(decimal.New(1, -Scale))
 		case 1:
@@ -246,16 +242,15 @@ func exhaustiveBest(o Order, held []Held) (decimal.Decimal, int) {
 	return best.total, best.n
 }
 
-// Best finds the best combination of groups of up to ten coupons of
-// cash, random amounts and exchanges too, which the search once stopped
-// short of at its bound (case 117: 259.44 against 262.01).
-// exhaustiveBest says what is best. (With discounts after cash on
-// overlapping products the bound can still stop it short: see
-// planVisits.)
+// Best finds the best combination of groups of up to ten coupons, which
+// the search once stopped short of at its bound (case 117 of 150 without
+// discounts, 259.44 against 262.01; case 54 of these, 229.02 against
+// 229.1, when it bounded discounts by their amounts off alone).
+// exhaustiveBest says what is best.
 func TestBestAgainstExhaustive(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 3))
-	for n := range 150 {
-		o, held := randomCase(r, caseSize{lines: 6, templates: 12, coupons: 10, oneGroup: true, noDiscount: true})
+	for n := range 300 {
+		o, held := randomCase(r, caseSize{lines: 6, templates: 12, coupons: 10, oneGroup: true})
 		want, size := exhaustiveBest(o, held)
 		checkBest(t, n, o, held, want, size)
 	}

@@ -182,21 +182,32 @@ func (sc scopes) of(t *Template, o Order) scope {
 // works on the order's amounts; otherwise on the remaining line amounts
 // rem, which it reduces by what it takes (see share). It
 // returns a reason when the coupon does not apply.
-func off(h Held, o Order, s scope, rem []decimal.Decimal) (amount decimal.Decimal, why Reason) {
+func off(h Held, o Order, s scope, rem []decimal.Decimal) (decimal.Decimal, Reason) {
+	amount, base, at, why := amountOff(h, o, s, rem)
+	switch {
+	case why != "" || rem == nil:
+	case at >= 0:
+		rem[at] = rem[at].Sub(amount)
+	default:
+		share(amount, base, s.lines, rem)
+	}
+	return amount, why
+}
+
+// amountOff is off without taking anything: h's amount off on rem (the
+// order's amounts when nil), the amount of its lines it would share that
+// over, and for an exchange coupon the line it would take it from (-1
+// for the others).
+func amountOff(h Held, o Order, s scope, rem []decimal.Decimal) (amount, base decimal.Decimal, at int, why Reason) {
 	t := h.Template
+	at = -1
 	if len(s.lines) == 0 {
-		return amount, ReasonProducts
+		return amount, base, at, ReasonProducts
 	}
 	if s.applicable.LessThan(t.MinOrder) {
-		return amount, ReasonMinimum
+		return amount, base, at, ReasonMinimum
 	}
-	left := func(i int) decimal.Decimal {
-		if rem == nil {
-			return o.Lines[i].Amount
-		}
-		return rem[i]
-	}
-	base := s.applicable
+	base = s.applicable
 	if rem != nil {
 		base = decimal.Zero
 		for _, i := range s.lines {
@@ -212,7 +223,6 @@ func off(h Held, o Order, s scope, rem []decimal.Decimal) (amount decimal.Decima
 			amount = decimal.Min(amount, t.Cap)
 		}
 	case Exchange:
-		at := -1
 		for _, i := range s.lines {
 			if o.Lines[i].Product == t.Item {
 				at = i
@@ -220,22 +230,17 @@ func off(h Held, o Order, s scope, rem []decimal.Decimal) (amount decimal.Decima
 			}
 		}
 		if at < 0 {
-			return amount, ReasonItem
+			return amount, base, at, ReasonItem
 		}
 		l := o.Lines[at]
 		unit := l.Amount.DivRound(decimal.NewFromInt(lineQty(l)), Scale)
-		amount = decimal.Min(unit, left(at))
+		left := l.Amount
 		if rem != nil {
-			rem[at] = rem[at].Sub(amount)
+			left = rem[at]
 		}
-		return amount, ""
+		return decimal.Min(unit, left), base, at, ""
 	}
-	amount = decimal.Max(amount, decimal.Zero)
-	if rem == nil {
-		return amount, ""
-	}
-	share(amount, base, s.lines, rem)
-	return amount, ""
+	return decimal.Max(amount, decimal.Zero), base, at, ""
 }
 
 // share takes amount (at most base, the sum of rem over lines) off the
