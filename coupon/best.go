@@ -469,7 +469,8 @@ func applied(hs []Held, steps []step, sc scopes, o Order) []Applied {
 // ErrNotApplicable naming a coupon that does not apply and why, including
 // a coupon that adds nothing to what the others take off
 // (ReasonNothingOff): the coupons of a proposal (Best) combine as
-// proposed.
+// proposed. A Held without its Template is refused as CheckCombination
+// says.
 func Combine(o Order, held []Held) ([]Applied, decimal.Decimal, error) {
 	if err := CheckCombination(held); err != nil {
 		return nil, decimal.Zero, err

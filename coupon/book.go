@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
@@ -439,6 +440,9 @@ func (b *Book) Get(id string) (Coupon, error) {
 // a well-formed code no coupon has.
 func (b *Book) ByCode(code string) (Coupon, error) {
 	canon, err := ParseCode(code)
+	if err != nil && code == "" {
+		return Coupon{}, err // no coupon has an empty code, an old one neither
+	}
 	if err != nil {
 		// Not one of ours: it may be a migrated coupon's old code.
 		if id, lerr := b.tx.Get(bLegacy, []byte(code)); lerr == nil {
@@ -769,14 +773,28 @@ func (b *Book) count(at time.Time, template, storeID, member string, f func(*Sta
 }
 
 // StatsQuery selects statistics: the days From to To (inclusive, in the
-// program's zone; zero: unbounded) and, when set, one template, store or
-// cost centre.
+// program's zone; zero: unbounded; To not before From) and, when set, one
+// template, store or cost centre.
 type StatsQuery struct {
 	From       rule.Date `json:"from,omitzero"`
 	To         rule.Date `json:"to,omitzero"`
 	Template   string    `json:"template,omitempty"`
 	Store      string    `json:"store,omitempty"`
 	CostCentre string    `json:"cost_centre,omitempty"`
+}
+
+// check returns an error wrapping event.ErrInvalidArgument, naming the
+// field, for a From or To that is not a date or a To before From.
+func (q StatsQuery) check() error {
+	switch {
+	case !q.From.IsZero() && !q.From.Valid():
+		return fmt.Errorf("%w: from: %s is not a date", event.ErrInvalidArgument, q.From)
+	case !q.To.IsZero() && !q.To.Valid():
+		return fmt.Errorf("%w: to: %s is not a date", event.ErrInvalidArgument, q.To)
+	case !q.From.IsZero() && !q.To.IsZero() && q.To.Compare(q.From) < 0:
+		return fmt.Errorf("%w: to: %s is before from %s", event.ErrInvalidArgument, q.To, q.From)
+	}
+	return nil
 }
 
 // StatRow is the statistics of one template at one store ("" for what
@@ -801,9 +819,14 @@ type Report struct {
 
 // Stats sums the daily statistics the query selects, merging their
 // stripes; its cost is the number of (day, template, store) counters in
-// the period, times the stripes written for each.
+// the period, times the stripes written for each. A From or To that is
+// not a date (rule.Date.Valid), or a To before From, is an error wrapping
+// event.ErrInvalidArgument that names the field.
 func (b *Book) Stats(q StatsQuery) (Report, error) {
 	r := Report{ByTemplate: map[string]Stat{}, ByStore: map[string]Stat{}, ByCostCentre: map[string]Stat{}}
+	if err := q.check(); err != nil {
+		return r, err
+	}
 	var start, end []byte
 	if !q.From.IsZero() {
 		start = []byte(q.From.String())

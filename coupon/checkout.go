@@ -1,6 +1,7 @@
 package coupon
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -31,32 +32,60 @@ type Line struct {
 	Amount   decimal.Decimal `json:"amount"`
 }
 
+// The limits on an order (see Order.Check).
+const (
+	// MaxLines is the most lines an order may have: as many as the items
+	// of an event's list attribute (event.MaxListItems).
+	MaxLines = event.MaxListItems
+	// MaxQuantity is the largest quantity of one order line.
+	MaxQuantity = 1_000_000
+)
+
 // Check returns an error wrapping ErrInvalidOrder and
 // event.ErrInvalidArgument for an order without an ID, member or time,
-// with no lines, or with a line without a product or with a negative
-// amount or quantity.
-func (o Order) Check() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("coupon: order %q: %w (%w): %s", o.ID, ErrInvalidOrder, event.ErrInvalidArgument, fmt.Sprintf(format, args...))
+// with no lines or more than MaxLines, or with a line without a product,
+// with a negative quantity or one above MaxQuantity, or with an amount
+// that is negative, has more than Scale decimal places, or is beyond the
+// limits of a decimal (event.CheckDecimal: MaxDecimalDigits digits). The
+// error names the field, and the line by its index ("lines[3].amount").
+// An order beyond a limit (too many lines, a quantity or an amount too
+// large) wraps event.ErrTooLarge too.
+func (o Order) Check() error { return o.check(true) }
+
+// check is Check; without member set, an order without a member passes
+// (Redeem takes the coupon's owner).
+func (o Order) check(member bool) error {
+	bad := func(err error) error {
+		return fmt.Errorf("coupon: order %q: %w (%w): %w", o.ID, ErrInvalidOrder, event.ErrInvalidArgument, err)
 	}
 	switch {
 	case o.ID == "":
-		return bad("no ID")
-	case o.Member == "":
-		return bad("no member")
+		return bad(errors.New("no ID"))
+	case member && o.Member == "":
+		return bad(errors.New("no member"))
 	case o.Time.IsZero():
-		return bad("no time")
+		return bad(errors.New("no time"))
 	case len(o.Lines) == 0:
-		return bad("no lines")
+		return bad(errors.New("no lines"))
+	case len(o.Lines) > MaxLines:
+		return bad(fmt.Errorf("lines: %w: %d lines, at most %d", event.ErrTooLarge, len(o.Lines), MaxLines))
 	}
 	for i, l := range o.Lines {
 		switch {
 		case l.Product == "":
-			return bad("lines[%d]: no product", i)
-		case l.Amount.IsNegative():
-			return bad("lines[%d]: negative amount", i)
+			return bad(fmt.Errorf("lines[%d]: no product", i))
 		case l.Quantity < 0:
-			return bad("lines[%d]: negative quantity", i)
+			return bad(fmt.Errorf("lines[%d]: negative quantity", i))
+		case l.Quantity > MaxQuantity:
+			return bad(fmt.Errorf("lines[%d].quantity: %w: %d, at most %d", i, event.ErrTooLarge, l.Quantity, MaxQuantity))
+		case l.Amount.IsNegative():
+			return bad(fmt.Errorf("lines[%d]: negative amount", i))
+		}
+		if err := event.CheckDecimal(l.Amount); err != nil {
+			return bad(fmt.Errorf("lines[%d].amount: %w", i, err))
+		}
+		if !l.Amount.Equal(l.Amount.Truncate(Scale)) {
+			return bad(fmt.Errorf("lines[%d].amount: %s has more than %d decimal places", i, l.Amount, Scale))
 		}
 	}
 	return nil
@@ -87,9 +116,13 @@ const (
 	ReasonItem        Reason = "exchange item not in the order"
 	ReasonRedemption  Reason = "redemption method not allowed"
 	ReasonNothingOff  Reason = "takes nothing off"
+	// ReasonNoTemplate is a Held without its Template (a caller's
+	// mistake: Book.Held never gives one): nothing can be said of it.
+	ReasonNoTemplate Reason = "no template"
 )
 
-// Held is a coupon with its template, as checkout evaluates it.
+// Held is a coupon with its template, as checkout evaluates it. A Held
+// without its Template does not apply (ReasonNoTemplate).
 type Held struct {
 	Coupon   Coupon
 	Template *Template
@@ -273,6 +306,7 @@ func share(amount, base decimal.Decimal, lines []int, rem []decimal.Decimal) {
 // below the minimum amount, the exchange item missing, nothing to take off
 // (the applicable lines amount to nothing). The minimum is compared with
 // the amount of the applicable lines; the amount off never exceeds it.
+// A Held without its Template does not apply, for ReasonNoTemplate alone.
 func Evaluate(o Order, held []Held) []Applied {
 	return evaluate(o, held, scopes{})
 }
@@ -280,6 +314,11 @@ func Evaluate(o Order, held []Held) []Applied {
 func evaluate(o Order, held []Held, sc scopes) []Applied {
 	out := make([]Applied, len(held))
 	for i, h := range held {
+		if h.Template == nil {
+			out[i] = Applied{Coupon: h.Coupon.ID, Code: h.Coupon.Code, Template: h.Coupon.Template, AmountOff: decimal.Zero,
+				Reasons: []Reason{ReasonNoTemplate}}
+			continue
+		}
 		a := Applied{Coupon: h.Coupon.ID, Code: h.Coupon.Code, Template: h.Template.Name, Group: h.Template.Group, Reasons: reasons(h, o)}
 		if h.Template.Type == Exchange {
 			a.Item = h.Template.Item
@@ -313,8 +352,15 @@ func remaining(o Order) []decimal.Decimal {
 // CheckCombination returns nil when the coupons may be used together in
 // one order, or an error wrapping ErrNotCombinable: an exclusive coupon
 // with any other, coupons of different stacking groups, two coupons of one
-// template.
+// template. A Held without its Template is an error wrapping
+// ErrNotApplicable (ReasonNoTemplate) and event.ErrInvalidArgument that
+// names it by its index.
 func CheckCombination(held []Held) error {
+	for i, h := range held {
+		if h.Template == nil {
+			return fmt.Errorf("coupon: held[%d] (%s): %w (%w): %s: Template is nil", i, h.Coupon.ID, ErrNotApplicable, event.ErrInvalidArgument, ReasonNoTemplate)
+		}
+	}
 	seen := map[string]bool{}
 	for _, h := range held {
 		t := h.Template

@@ -2,10 +2,16 @@ package coupon_test
 
 import (
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/event"
+	"github.com/shopspring/decimal"
 )
 
 func TestEvaluateAmountOff(t *testing.T) {
@@ -184,27 +190,109 @@ func TestCombineRefusesForbidden(t *testing.T) {
 	}
 }
 
+// An order is checked field by field; each malformed one wraps
+// ErrInvalidOrder and event.ErrInvalidArgument and names the field (and
+// the line), one beyond a limit event.ErrTooLarge too. The limits are
+// worked out by hand: 10^39 has 40 digits before the point (the most
+// event.CheckDecimal allows), 10^40 has 41; 10.010 is 10.01, two places.
 func TestOrderCheck(t *testing.T) {
 	good := order(t, line("a", "", "1"))
+	lines := func(n int) []coupon.Line {
+		ls := make([]coupon.Line, n)
+		for i := range ls {
+			ls[i] = line(fmt.Sprint("p", i), "", "1")
+		}
+		return ls
+	}
 	tests := []struct {
 		name string
 		mod  func(*coupon.Order)
-		ok   bool
+		// field is what the error names; "" when the order is good.
+		field    string
+		tooLarge bool
 	}{
-		{"good", func(*coupon.Order) {}, true},
-		{"no ID", func(o *coupon.Order) { o.ID = "" }, false},
-		{"no member", func(o *coupon.Order) { o.Member = "" }, false},
-		{"no lines", func(o *coupon.Order) { o.Lines = nil }, false},
-		{"negative amount", func(o *coupon.Order) { o.Lines = []coupon.Line{line("a", "", "-1")} }, false},
-		{"no product", func(o *coupon.Order) { o.Lines = []coupon.Line{line("", "", "1")} }, false},
+		{"good", func(*coupon.Order) {}, "", false},
+		{"no ID", func(o *coupon.Order) { o.ID = "" }, "no ID", false},
+		{"no member", func(o *coupon.Order) { o.Member = "" }, "no member", false},
+		{"no time", func(o *coupon.Order) { o.Time = time.Time{} }, "no time", false},
+		{"no lines", func(o *coupon.Order) { o.Lines = nil }, "no lines", false},
+		{"negative amount", func(o *coupon.Order) { o.Lines = []coupon.Line{line("a", "", "-1")} }, "lines[0]: negative amount", false},
+		{"no product", func(o *coupon.Order) { o.Lines = []coupon.Line{line("", "", "1")} }, "lines[0]: no product", false},
+		{"negative quantity", func(o *coupon.Order) { o.Lines[0].Quantity = -1 }, "lines[0]: negative quantity", false},
+		{"MaxLines lines", func(o *coupon.Order) { o.Lines = lines(coupon.MaxLines) }, "", false},
+		{"MaxLines+1 lines", func(o *coupon.Order) { o.Lines = lines(coupon.MaxLines + 1) }, "lines: ", true},
+		{"MaxQuantity", func(o *coupon.Order) { o.Lines[0].Quantity = coupon.MaxQuantity }, "", false},
+		{"MaxQuantity+1", func(o *coupon.Order) { o.Lines[0].Quantity = coupon.MaxQuantity + 1 }, "lines[0].quantity", true},
+		{"quantity 1<<62", func(o *coupon.Order) { o.Lines[0].Quantity = 1 << 62 }, "lines[0].quantity", true},
+		{"two places", func(o *coupon.Order) { o.Lines = []coupon.Line{line("a", "", "9.99"), line("b", "", "10.010")} }, "", false},
+		{"three places", func(o *coupon.Order) { o.Lines = []coupon.Line{line("a", "", "9.99"), line("b", "", "10.001")} }, "lines[1].amount", false},
+		{"40 digits", func(o *coupon.Order) { o.Lines[0].Amount = decimal.New(1, 39) }, "", false},
+		{"41 digits", func(o *coupon.Order) { o.Lines[0].Amount = decimal.New(1, 40) }, "lines[0].amount", true},
+		{"1e60", func(o *coupon.Order) { o.Lines[0].Amount = decimal.New(1, 60) }, "lines[0].amount", true},
+		{"1e80", func(o *coupon.Order) { o.Lines[0].Amount = decimal.New(1, 80) }, "lines[0].amount", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := good
+			o.Lines = slices.Clone(good.Lines)
 			tt.mod(&o)
 			err := o.Check()
-			if (err == nil) != tt.ok || (err != nil && !errors.Is(err, coupon.ErrInvalidOrder)) {
-				t.Errorf("Check() = %v, want ok=%v", err, tt.ok)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("Check() = %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, coupon.ErrInvalidOrder) || !errors.Is(err, event.ErrInvalidArgument) || !strings.Contains(fmt.Sprint(err), tt.field) {
+				t.Errorf("Check() = %v, want ErrInvalidOrder and event.ErrInvalidArgument naming %q", err, tt.field)
+			}
+			if errors.Is(err, event.ErrTooLarge) != tt.tooLarge {
+				t.Errorf("Check() = %v: wraps event.ErrTooLarge %v, want %v", err, !tt.tooLarge, tt.tooLarge)
+			}
+		})
+	}
+}
+
+// A Held without its Template (a caller's mistake) does not apply, for
+// ReasonNoTemplate alone; Best leaves it out, Combine and CheckCombination
+// refuse it naming its index. None of them panics.
+func TestHeldWithoutTemplate(t *testing.T) {
+	cash := &coupon.Template{Name: "cash", Type: coupon.Cash, Amount: dec("5"), Group: "g"}
+	good := held(t, "1", cash)
+	bare := held(t, "2", cash)
+	bare.Template = nil
+	o := order(t, line("a", "", "100"))
+
+	want := []coupon.Applied{
+		{Coupon: "1", Template: "cash", Group: "g", Applicable: dec("100"), AmountOff: dec("5")},
+		{Coupon: "2", Template: "cash", AmountOff: decimal.Zero, Reasons: []coupon.Reason{coupon.ReasonNoTemplate}},
+	}
+	if diff := cmp.Diff(want, coupon.Evaluate(o, []coupon.Held{good, bare})); diff != "" {
+		t.Errorf("Evaluate (-want +got):\n%s", diff)
+	}
+	p := coupon.Best(o, []coupon.Held{bare, good})
+	if len(p.Coupons) != 1 || p.Coupons[0].Coupon != "1" || !p.AmountOff.Equal(dec("5")) {
+		t.Errorf("Best = %+v off %s, want coupon 1 for 5", p.Coupons, p.AmountOff)
+	}
+	if p := coupon.Best(o, []coupon.Held{bare}); len(p.Coupons) != 0 || !p.AmountOff.IsZero() {
+		t.Errorf("Best of the bare coupon alone = %+v off %s, want none", p.Coupons, p.AmountOff)
+	}
+	for _, tt := range []struct {
+		name  string
+		held  []coupon.Held
+		index string
+	}{
+		{"alone", []coupon.Held{bare}, "held[0]"},
+		{"second", []coupon.Held{good, bare}, "held[1]"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for fn, err := range map[string]error{
+				"CheckCombination": coupon.CheckCombination(tt.held),
+				"Combine":          func() error { _, _, err := coupon.Combine(o, tt.held); return err }(),
+			} {
+				if !errors.Is(err, coupon.ErrNotApplicable) || !errors.Is(err, event.ErrInvalidArgument) || !strings.Contains(fmt.Sprint(err), tt.index) {
+					t.Errorf("%s: %v, want ErrNotApplicable and event.ErrInvalidArgument naming %s", fn, err, tt.index)
+				}
 			}
 		})
 	}

@@ -41,7 +41,8 @@ var (
 	// allow together.
 	ErrNotCombinable = errors.New("coupon: coupons cannot be combined")
 	// ErrInvalidOrder is returned for a malformed order (no ID, a negative
-	// line amount, …).
+	// line amount, too many lines, …: see Order.Check), with
+	// event.ErrInvalidArgument.
 	ErrInvalidOrder = errors.New("coupon: invalid order")
 )
 

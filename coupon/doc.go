@@ -45,7 +45,10 @@
 // Due work: an issued coupon's expiry, and an order's hold (LockRequest.Hold)
 // running out, which releases its coupons at the order's time plus Hold; a
 // coupon whose validity ended while it was locked becomes expired when it
-// is released rather than available.
+// is released rather than available. A zero Hold schedules nothing (the
+// coupons stay locked until Use, Release or a revocation); a negative one,
+// or one that ends past the years a program takes (event.MaxYear), is
+// refused with event.ErrInvalidArgument naming the hold.
 //
 // The store buckets are the package's: coupon.coupons, coupon.codes,
 // coupon.members, coupon.orders, coupon.stock, coupon.limits and
@@ -86,6 +89,16 @@
 // included) or [ErrOutsidePeriod] and is decided before anything is
 // written.
 //
+// A claim through the Handle ([Handle.Claim], [Handle.ClaimPack],
+// [Handle.Issue]) asks for a method of Self, Operator, Task or System:
+// Migrated is given only when package migrate opens a member with the
+// coupons held in the system migrated from, and any other method is
+// malformed. A claim issues from 1 (Count 0) to [MaxCount] coupons in one
+// transaction. A method or a count outside those is refused with an error
+// wrapping event.ErrInvalidArgument that names the field ("method",
+// "count"), before the unit of work: nothing is written, the audit trail
+// included.
+//
 // A [Pack] gives several templates' coupons at once, with its own stock,
 // claim rule and [PackMode]: [AnyInvalid] stops the pack as soon as one of
 // its templates cannot be issued in full, so every pack holds every
@@ -100,19 +113,32 @@
 // L, O or U) drawn from a cryptographic random source — 80 bits — and a
 // Luhn mod 32 check symbol, so every single mistyped symbol is caught:
 // [ParseCode] tells a typo ([ErrBadCode]) from a well-formed code that
-// does not exist ([ErrUnknownCode], from [Handle.ByCode]). Input is read the
-// Crockford way (case-insensitive, O as 0, I and L as 1, hyphens ignored).
-// [QR] gives the QR payload.
+// does not exist ([ErrUnknownCode], from [Handle.ByCode]); an empty code
+// is ErrBadCode and event.ErrInvalidArgument. Input is read the Crockford
+// way (case-insensitive, O as 0, I and L as 1, hyphens ignored). [QR]
+// gives the QR payload.
 //
 // # Checkout and stacking
 //
+// An [Order] the Handle takes (Checkout, Lock, Redeem) is checked first
+// ([Order.Check]): an ID, a member (Redeem takes the coupon's owner), a
+// time, 1 to [MaxLines] lines, each with a product, a quantity from 0 to
+// [MaxQuantity], and an amount that is not negative, has at most [Scale]
+// decimal places and keeps to the library's decimal limit
+// (event.MaxDecimalDigits digits). A malformed order is refused with an
+// error wrapping [ErrInvalidOrder] and event.ErrInvalidArgument that names
+// the line and the field, before the unit of work: nothing is written,
+// the audit trail included.
+//
 // [Evaluate] says, for each coupon a member holds, whether it applies to an
 // [Order] and its amount off, or why not (a [Reason]: expired, wrong store,
-// below the minimum, products excluded, …). The minimum order amount is
-// compared with the amount of the order lines the coupon applies to, and
-// the amount off never exceeds that amount. A discount's amount off is
-// rounded down to the cent; a coupon that would take nothing off does not
-// apply ([ReasonNothingOff]). A template with no stacking group is
+// below the minimum, products excluded, …). A [Held] without its Template
+// does not apply ([ReasonNoTemplate]), and [Combine] and
+// [CheckCombination] refuse it: the rules never panic on one. The minimum
+// order amount is compared with the amount of the order lines the coupon
+// applies to, and the amount off never exceeds that amount. A discount's
+// amount off is rounded down to the cent; a coupon that would take
+// nothing off does not apply ([ReasonNothingOff]). A template with no stacking group is
 // exclusive; coupons of one group combine, at most one per template.
 // Combined coupons apply one after the other — exchange, then cash and
 // random, then discounts on what is left — each on the line amounts the
@@ -154,10 +180,12 @@
 // template, store) in the same transaction — issues, expiries and
 // revocations at no store — and [Handle.Stats] sums the days of a period
 // per template, store and cost centre: the numbers finance reconciles
-// against. A counter is split into stripes by member (or as the
-// transaction chooses, store.StripeChooser), as many as the store asks for
-// (store.Striper), so that the transactions of different members rarely
-// write the same one; Stats merges the stripes. So is the
+// against. A period whose From or To is not a date, or whose To is before
+// its From, is refused with event.ErrInvalidArgument. A counter is split
+// into stripes by member (or as the transaction chooses,
+// store.StripeChooser), as many as the store asks for (store.Striper), so
+// that the transactions of different members rarely write the same one;
+// Stats merges the stripes. So is the
 // count of coupons issued of a template without stock; a template's (or
 // pack's) stock, which every claim reads whole, is one counter.
 package coupon

@@ -78,10 +78,39 @@ type ClaimRequest struct {
 	Note     string    `json:"note,omitempty"`
 	At       time.Time `json:"at"`
 	Template string    `json:"template"`
-	// Method is how the coupons are issued; empty means Self.
+	// Method is how the coupons are issued: Self (when empty), Operator,
+	// Task or System. Migrated is package migrate's alone.
 	Method Method `json:"method,omitempty"`
-	// Count is the number of coupons; 0 means 1.
+	// Count is the number of coupons, at most MaxCount; 0 means 1.
 	Count int `json:"count,omitempty"`
+}
+
+// MaxCount is the most coupons one claim issues (ClaimRequest.Count), and
+// one member of a bulk issue (IssueRequest.Count): a claim is one
+// transaction, and a request beyond it is refused rather than left to
+// run for minutes.
+const MaxCount = 100
+
+// checkCount returns an error wrapping event.ErrInvalidArgument for a
+// count that is negative or above MaxCount.
+func checkCount(n int) error {
+	if n < 0 || n > MaxCount {
+		return fmt.Errorf("%w: count %d is not from 0 (1 coupon) to %d", event.ErrInvalidArgument, n, MaxCount)
+	}
+	return nil
+}
+
+// checkMethod returns an error wrapping event.ErrInvalidArgument for a
+// method a claim cannot ask for: one that is not Self, Operator, Task or
+// System (Migrated is given by package migrate's opening alone).
+func checkMethod(m Method) error {
+	switch m {
+	case Self, Operator, Task, System:
+		return nil
+	case Migrated:
+		return fmt.Errorf("%w: method %q is given by package migrate alone", event.ErrInvalidArgument, m)
+	}
+	return fmt.Errorf("%w: method %q is not %s, %s, %s or %s", event.ErrInvalidArgument, m, Self, Operator, Task, System)
 }
 
 // ClaimResult is what a claim issued.
@@ -95,8 +124,9 @@ type ClaimResult struct {
 // and stock, all or none, and returns them. A refusal changes nothing and
 // returns an error wrapping ErrOutOfStock, ErrLimitReached, ErrNotEligible
 // or ErrOutsidePeriod; an unknown template wraps ErrUnknownTemplate; a
-// missing member or time event.ErrInvalidArgument; a program without
-// coupons ErrNotDefined.
+// missing member or time, a Count below 0 or above MaxCount, or a Method a
+// claim cannot ask for (see ClaimRequest.Method) event.ErrInvalidArgument,
+// naming the field; a program without coupons ErrNotDefined.
 func (h *Handle) Claim(ctx context.Context, req ClaimRequest) (ClaimResult, error) {
 	if req.Method == "" {
 		req.Method = Self
@@ -104,6 +134,12 @@ func (h *Handle) Claim(ctx context.Context, req ClaimRequest) (ClaimResult, erro
 	err := h.defined()
 	if err == nil && (req.Member == "" || req.At.IsZero()) {
 		err = fmt.Errorf("%w: claim needs a member and a time", event.ErrInvalidArgument)
+	}
+	if err == nil {
+		err = checkCount(req.Count)
+	}
+	if err == nil {
+		err = checkMethod(req.Method)
 	}
 	if err != nil {
 		return ClaimResult{}, fmt.Errorf("coupon: claim %s: %w", req.Template, err)
@@ -137,7 +173,8 @@ type PackRequest struct {
 	Note     string    `json:"note,omitempty"`
 	At       time.Time `json:"at"`
 	Pack     string    `json:"pack"`
-	// Method is how the pack is given; empty means Self.
+	// Method is how the pack is given, as ClaimRequest.Method: empty
+	// means Self.
 	Method Method `json:"method,omitempty"`
 }
 
@@ -159,6 +196,9 @@ func (h *Handle) ClaimPack(ctx context.Context, req PackRequest) (PackResult, er
 	err := h.defined()
 	if err == nil && (req.Member == "" || req.At.IsZero()) {
 		err = fmt.Errorf("%w: claim needs a member and a time", event.ErrInvalidArgument)
+	}
+	if err == nil {
+		err = checkMethod(req.Method)
 	}
 	if err != nil {
 		return PackResult{}, fmt.Errorf("coupon: claim pack %s: %w", req.Pack, err)
@@ -192,7 +232,8 @@ type IssueRequest struct {
 	At        time.Time `json:"at"`
 	Members   []string  `json:"members"`
 	Template  string    `json:"template"`
-	// Count is the number of coupons per member; 0 means 1.
+	// Count is the number of coupons per member, at most MaxCount; 0
+	// means 1.
 	Count int `json:"count,omitempty"`
 }
 
@@ -211,13 +252,17 @@ type IssueResult struct {
 // Issue issues a template to each listed member by the Operator method,
 // each member in its own transaction (see IssueRequest). A member refused
 // is listed in Refused and the rest go on; any other error stops the
-// issue and is returned with what was done so far. An empty RequestID is
-// event.ErrInvalidArgument.
+// issue and is returned with what was done so far. An empty RequestID, or
+// a Count below 0 or above MaxCount, is event.ErrInvalidArgument, and
+// nothing is issued.
 func (h *Handle) Issue(ctx context.Context, req IssueRequest) (IssueResult, error) {
 	res := IssueResult{Issued: map[string][]Coupon{}, Outcomes: map[string]*change.Outcome{}, Refused: map[string]error{}}
 	err := h.defined()
 	if err == nil && req.RequestID == "" {
 		err = fmt.Errorf("%w: empty request ID", event.ErrInvalidArgument)
+	}
+	if err == nil {
+		err = checkCount(req.Count)
 	}
 	if err != nil {
 		return res, fmt.Errorf("coupon: issue %s: %w", req.Template, err)
@@ -280,10 +325,14 @@ func (h *Handle) coupons(ctx context.Context, member string, live bool) ([]Coupo
 
 // ByCode returns the coupon with a code as typed or scanned (a QR payload
 // works too): an error wrapping ErrBadCode for a typo, ErrUnknownCode for
-// a well-formed code no coupon has.
+// a well-formed code no coupon has. An empty code wraps ErrBadCode and
+// event.ErrInvalidArgument.
 func (h *Handle) ByCode(ctx context.Context, code string) (Coupon, error) {
 	var cp Coupon
 	err := h.defined()
+	if err == nil {
+		err = checkCode(code)
+	}
 	if err == nil {
 		err = h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
 			var err error
@@ -336,7 +385,9 @@ type LockRequest struct {
 	Coupons []string `json:"coupons"`
 	// Hold, when set, releases the coupons automatically if the order is
 	// neither paid (Use) nor cancelled (Release) within Hold of the
-	// order's time.
+	// order's time. Zero: no automatic release, the coupons stay locked
+	// until Use, Release or a revocation. A negative Hold, or one that
+	// ends past the years a program takes (event.MaxYear), is refused.
 	Hold time.Duration `json:"hold,omitempty"`
 }
 
@@ -353,13 +404,18 @@ type LockResult struct {
 // checking they apply and may be combined; they take off what Combine
 // says (for a Proposal's coupons, what it proposed). Use them with Use or
 // give them back with Release. It returns an error wrapping
-// ErrInvalidOrder (and event.ErrInvalidArgument), ErrNotFound, ErrState (a
-// coupon not available), ErrNotCombinable or ErrNotApplicable (including a
-// coupon that adds nothing to the others), and changes nothing then.
+// ErrInvalidOrder (and event.ErrInvalidArgument: see Order.Check),
+// event.ErrInvalidArgument (a Hold that is negative or ends too late),
+// ErrNotFound, ErrState (a coupon not available), ErrNotCombinable or
+// ErrNotApplicable (including a coupon that adds nothing to the others),
+// and changes nothing then.
 func (h *Handle) Lock(ctx context.Context, req LockRequest) (LockResult, error) {
 	err := h.defined()
 	if err == nil {
 		err = req.Order.Check()
+	}
+	if err == nil {
+		err = checkHold(req.Order.Time, req.Hold)
 	}
 	if err != nil {
 		return LockResult{}, fmt.Errorf("coupon: lock for %s: %w", req.Order.ID, err)
@@ -470,14 +526,21 @@ type RedeemResult struct {
 // against the order and marks it used in one step. It returns an error
 // wrapping ErrBadCode (a typo), ErrUnknownCode, ErrNotFound (another
 // member's coupon), ErrState (already used, locked, expired or revoked),
-// ErrInvalidOrder or ErrNotApplicable, and changes nothing then.
+// ErrInvalidOrder or ErrNotApplicable, and changes nothing then. An empty
+// code (ErrBadCode) and a malformed order (ErrInvalidOrder, see
+// Order.Check; the order's Member may be empty) also wrap
+// event.ErrInvalidArgument and are refused before the unit of work: the
+// audit trail does not record them.
 func (h *Handle) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, error) {
 	if req.Via == "" {
 		req.Via = ByCode
 	}
 	err := h.defined()
-	if err == nil && req.Order.Time.IsZero() {
-		err = fmt.Errorf("%w: %w: order without a time", ErrInvalidOrder, event.ErrInvalidArgument)
+	if err == nil {
+		err = checkCode(req.Code)
+	}
+	if err == nil {
+		err = req.Order.check(false)
 	}
 	if err != nil {
 		return RedeemResult{}, fmt.Errorf("coupon: redeem: %w", err)
@@ -549,6 +612,8 @@ func (h *Handle) Revoke(ctx context.Context, req RevokeRequest) (*change.Outcome
 
 // Stats returns coupon statistics for a period: a row per template and
 // store, with sums per template, store and cost centre (see StatsQuery).
+// A From or To that is not a date, or a To before From, is an error
+// wrapping event.ErrInvalidArgument that names the field.
 func (h *Handle) Stats(ctx context.Context, q StatsQuery) (Report, error) {
 	var r Report
 	err := h.defined()
@@ -563,4 +628,28 @@ func (h *Handle) Stats(ctx context.Context, q StatsQuery) (Report, error) {
 		return Report{}, fmt.Errorf("coupon: stats: %w", err)
 	}
 	return r, nil
+}
+
+// checkHold returns an error wrapping event.ErrInvalidArgument, naming
+// the hold, for a negative hold or one that ends past the times a program
+// holds (event.MaxYear).
+func checkHold(at time.Time, hold time.Duration) error {
+	if hold < 0 {
+		return fmt.Errorf("%w: hold %s is negative", event.ErrInvalidArgument, hold)
+	}
+	if hold > 0 {
+		if err := event.CheckTime(at.Add(hold)); err != nil {
+			return fmt.Errorf("%w: hold %s: its end is %w", event.ErrInvalidArgument, hold, err)
+		}
+	}
+	return nil
+}
+
+// checkCode returns an error wrapping ErrBadCode and
+// event.ErrInvalidArgument for an empty code.
+func checkCode(code string) error {
+	if code == "" {
+		return fmt.Errorf("code: %w (%w): empty", ErrBadCode, event.ErrInvalidArgument)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +14,9 @@ import (
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
+	"github.com/shopspring/decimal"
 )
 
 // writeCase is one write call of the handle: setup prepares what it acts
@@ -272,5 +275,208 @@ func TestNotDefined(t *testing.T) {
 	}
 	if cs, err := h.Live(ctx, "m1"); err != nil || len(cs) != 0 {
 		t.Errorf("Live: %v, %v; want an empty list", cs, err)
+	}
+}
+
+// auditLen returns the number of entries in the program's audit trail.
+func auditLen(t *testing.T, p *membership.Program) int {
+	t.Helper()
+	n, after := 0, ""
+	for {
+		pg, err := p.Audit(context.Background(), membership.AuditQuery{After: after, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(pg.Entries)
+		if pg.Next == "" {
+			return n
+		}
+		after = pg.Next
+	}
+}
+
+// malformed is a request the handle refuses before its unit of work: the
+// error wraps every one of want and names field, and nothing changes, the
+// audit trail included.
+type malformed struct {
+	name  string
+	want  []error
+	field string
+	call  func() error
+}
+
+func checkMalformed(t *testing.T, p *membership.Program, cases []malformed) {
+	t.Helper()
+	for _, mc := range cases {
+		t.Run(mc.name, func(t *testing.T) {
+			n, cs := state(t, p)
+			audit := auditLen(t, p)
+			err := mc.call()
+			for _, w := range mc.want {
+				if !errors.Is(err, w) {
+					t.Errorf("got %v, want it to wrap %v", err, w)
+				}
+			}
+			if err != nil && !strings.Contains(err.Error(), mc.field) {
+				t.Errorf("%q does not name %q", err, mc.field)
+			}
+			if n2, cs2 := state(t, p); n2 != n || !cmp.Equal(cs, cs2) {
+				t.Errorf("the refusal changed something: feed %d → %d, coupons %s", n, n2, cmp.Diff(cs, cs2))
+			}
+			if a := auditLen(t, p); a != audit {
+				t.Errorf("the refusal was audited: %d entries → %d", audit, a)
+			}
+		})
+	}
+}
+
+// A claim asks for 0 (one coupon) to MaxCount coupons, by Self, Operator,
+// Task or System; anything else is malformed and changes nothing.
+func TestClaimMalformed(t *testing.T) {
+	ctx := context.Background()
+	p := openCoupons(t, memory.New())
+	h := p.Coupons()
+	when := at(t, "2026-05-01 10:00")
+	claim := func(count int, m coupon.Method) func() error {
+		return func() error {
+			_, err := h.Claim(ctx, coupon.ClaimRequest{RequestID: "c", Member: "m1", At: when, Template: "ten-off", Count: count, Method: m})
+			return err
+		}
+	}
+	pack := func(m coupon.Method) func() error {
+		return func() error {
+			_, err := h.ClaimPack(ctx, coupon.PackRequest{RequestID: "p", Member: "m1", At: when, Pack: "starter", Method: m})
+			return err
+		}
+	}
+	issue := func(count int) func() error {
+		return func() error {
+			_, err := h.Issue(ctx, coupon.IssueRequest{RequestID: "i", Operator: "ops", At: when, Members: []string{"m1", "m2"}, Template: "ten-off", Count: count})
+			return err
+		}
+	}
+	ia := []error{event.ErrInvalidArgument}
+	checkMalformed(t, p, []malformed{
+		{"Claim count -1", ia, "count", claim(-1, "")},
+		{"Claim count MaxCount+1", ia, "count", claim(coupon.MaxCount+1, coupon.Operator)},
+		{"Claim method hack", ia, "method", claim(1, "hack")},
+		{"Claim method migrated", ia, "method", claim(1, coupon.Migrated)},
+		{"ClaimPack method hack", ia, "method", pack("hack")},
+		{"ClaimPack method migrated", ia, "method", pack(coupon.Migrated)},
+		{"Issue count -1", ia, "count", issue(-1)},
+		{"Issue count MaxCount+1", ia, "count", issue(coupon.MaxCount + 1)},
+	})
+
+	// The bounds themselves: MaxCount coupons in one claim, and each
+	// method a claim may ask for.
+	res, err := h.Claim(ctx, coupon.ClaimRequest{RequestID: "max", Member: "m1", At: when, Template: "ten-off", Count: coupon.MaxCount})
+	if err != nil || len(res.Coupons) != coupon.MaxCount {
+		t.Fatalf("Claim of MaxCount: %d coupons, %v; want %d", len(res.Coupons), err, coupon.MaxCount)
+	}
+	for _, m := range []coupon.Method{coupon.Self, coupon.Operator, coupon.Task, coupon.System} {
+		res, err := h.Claim(ctx, coupon.ClaimRequest{RequestID: "m-" + string(m), Member: "m2", At: when, Template: "ten-off", Method: m})
+		if err != nil || len(res.Coupons) != 1 || res.Coupons[0].Method != m {
+			t.Errorf("Claim by %s: %+v, %v; want one coupon of that method", m, res.Coupons, err)
+		}
+	}
+}
+
+// Checkout, Lock and Redeem refuse a malformed order (see Order.Check), a
+// negative hold and an empty code before their unit of work: nothing
+// changes and nothing is audited. Redeem refused malformed orders inside
+// its unit once, which recorded them as refusals.
+func TestCheckoutMalformed(t *testing.T) {
+	ctx := context.Background()
+	p := openCoupons(t, memory.New())
+	h := p.Coupons()
+	c := couponClaim(t, p, "c", "m1", "ten-off", "2026-05-01 10:00")
+	f := couponClaim(t, p, "f", "m1", "flash", "2026-05-01 10:00")
+	mod := func(fn func(o *coupon.Order)) coupon.Order {
+		o := orderOf(t, "o1", "80")
+		fn(&o)
+		return o
+	}
+	many := make([]coupon.Line, coupon.MaxLines+1)
+	for i := range many {
+		many[i] = coupon.Line{Product: "p", Amount: dec("1")}
+	}
+	orders := []struct {
+		name  string
+		o     coupon.Order
+		field string
+	}{
+		{"amount 1e60", mod(func(o *coupon.Order) { o.Lines[0].Amount = decimal.New(1, 60) }), "lines[0].amount"},
+		{"amount 1e80", mod(func(o *coupon.Order) { o.Lines[0].Amount = decimal.New(1, 80) }), "lines[0].amount"},
+		{"amount 80.001", mod(func(o *coupon.Order) { o.Lines[0].Amount = dec("80.001") }), "lines[0].amount"},
+		{"MaxLines+1 lines", mod(func(o *coupon.Order) { o.Lines = many }), "lines"},
+		{"quantity 1<<62", mod(func(o *coupon.Order) { o.Lines[0].Quantity = 1 << 62 }), "lines[0].quantity"},
+		{"no ID", mod(func(o *coupon.Order) { o.ID = "" }), "no ID"},
+		{"negative line", mod(func(o *coupon.Order) { o.Lines[0].Amount = dec("-5") }), "lines[0]: negative amount"},
+		{"no product", mod(func(o *coupon.Order) { o.Lines[0].Product = "" }), "lines[0]: no product"},
+		{"no lines", mod(func(o *coupon.Order) { o.Lines = nil }), "no lines"},
+	}
+	bad := []error{coupon.ErrInvalidOrder, event.ErrInvalidArgument}
+	var cases []malformed
+	for i, oc := range orders {
+		cases = append(cases,
+			malformed{"Checkout " + oc.name, bad, oc.field, func() error { _, err := h.Checkout(ctx, oc.o); return err }},
+			malformed{"Lock " + oc.name, bad, oc.field, func() error {
+				_, err := h.Lock(ctx, coupon.LockRequest{RequestID: fmt.Sprint("l", i), Order: oc.o, Coupons: []string{c.ID}})
+				return err
+			}},
+			malformed{"Redeem " + oc.name, bad, oc.field, func() error {
+				_, err := h.Redeem(ctx, coupon.RedeemRequest{RequestID: fmt.Sprint("r", i), Code: f.Code, Order: oc.o})
+				return err
+			}},
+		)
+	}
+	cases = append(cases,
+		malformed{"Lock negative hold", []error{event.ErrInvalidArgument}, "hold", func() error {
+			_, err := h.Lock(ctx, coupon.LockRequest{RequestID: "neg", Order: orderOf(t, "o1", "80"), Coupons: []string{c.ID}, Hold: -time.Hour})
+			return err
+		}},
+		malformed{"Lock hold past 2099", []error{event.ErrInvalidArgument}, "hold", func() error {
+			_, err := h.Lock(ctx, coupon.LockRequest{RequestID: "far", Order: orderOf(t, "o1", "80"), Coupons: []string{c.ID}, Hold: 290 * 365 * 24 * time.Hour})
+			return err
+		}},
+		malformed{"Redeem empty code", []error{coupon.ErrBadCode, event.ErrInvalidArgument}, "code", func() error {
+			_, err := h.Redeem(ctx, coupon.RedeemRequest{RequestID: "empty", Order: orderOf(t, "o1", "20")})
+			return err
+		}},
+		malformed{"ByCode empty code", []error{coupon.ErrBadCode, event.ErrInvalidArgument}, "code", func() error {
+			_, err := h.ByCode(ctx, "")
+			if errors.Is(err, store.ErrInvalid) {
+				return fmt.Errorf("the store's error leaked: %w", err)
+			}
+			return err
+		}},
+	)
+	checkMalformed(t, p, cases)
+
+	// A Redeem of an order without a member takes the coupon's owner.
+	o := orderOf(t, "o2", "20")
+	o.Member = ""
+	if res, err := h.Redeem(ctx, coupon.RedeemRequest{RequestID: "ok", Code: f.Code, Order: o}); err != nil || res.Coupon.Member != "m1" {
+		t.Errorf("Redeem without a member: %+v, %v", res.Coupon, err)
+	}
+}
+
+// A zero Hold releases nothing: the coupons stay locked until Release.
+func TestLockZeroHoldKeepsTheLock(t *testing.T) {
+	ctx := context.Background()
+	p := openCoupons(t, memory.New())
+	c := couponClaim(t, p, "c", "m1", "ten-off", "2026-05-01 10:00")
+	if _, err := p.Coupons().Lock(ctx, coupon.LockRequest{RequestID: "l", Order: orderOf(t, "o1", "80"), Coupons: []string{c.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Advance(ctx, at(t, "2027-05-01 12:00")); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := p.Coupons().List(ctx, "m1")
+	if err != nil || len(cs) != 1 || cs[0].State != coupon.Locked {
+		t.Fatalf("a year later: %+v, %v; want the coupon locked", cs, err)
+	}
+	if _, err := p.Coupons().Release(ctx, coupon.OrderRequest{RequestID: "r", At: at(t, "2027-05-01 12:01"), Order: "o1"}); err != nil {
+		t.Fatal(err)
 	}
 }

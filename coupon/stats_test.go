@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
@@ -189,5 +192,40 @@ func TestCouponStatsMergeStripes(t *testing.T) {
 	}
 	if diff := cmp.Diff(reports["1 stripe"], reports["7 stripes"]); diff != "" {
 		t.Errorf("7 stripes report what 1 does not (-1 +7):\n%s", diff)
+	}
+}
+
+// A period whose From or To is not a date, or whose To is before its
+// From, is refused naming the field; a one-day period and open bounds are
+// periods.
+func TestCouponStatsRefusesBadPeriod(t *testing.T) {
+	ctx := context.Background()
+	p := openCoupons(t, memory.New())
+	couponClaim(t, p, "c", "m1", "flash", "2026-05-01 10:00")
+	d := func(y int, m time.Month, day int) rule.Date { return rule.Date{Year: y, Month: m, Day: day} }
+	for _, tt := range []struct {
+		name  string
+		q     coupon.StatsQuery
+		field string // "" for a period
+	}{
+		{"from 2025-13-40", coupon.StatsQuery{From: d(2025, 13, 40)}, "from"},
+		{"to 2026-02-30", coupon.StatsQuery{To: d(2026, 2, 30)}, "to"},
+		{"to before from", coupon.StatsQuery{From: d(2026, 5, 10), To: d(2026, 5, 1)}, "to"},
+		{"one day", coupon.StatsQuery{From: d(2026, 5, 1), To: d(2026, 5, 1)}, ""},
+		{"from only", coupon.StatsQuery{From: d(2026, 5, 1)}, ""},
+		{"to only", coupon.StatsQuery{To: d(2026, 5, 1)}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := p.Coupons().Stats(ctx, tt.q)
+			if tt.field == "" {
+				if err != nil || r.Total.Issued != 1 {
+					t.Errorf("Stats: %+v, %v; want the one coupon issued", r.Total, err)
+				}
+				return
+			}
+			if !errors.Is(err, event.ErrInvalidArgument) || !strings.Contains(fmt.Sprint(err), tt.field+":") {
+				t.Errorf("Stats: %v, want event.ErrInvalidArgument naming %s", err, tt.field)
+			}
+		})
 	}
 }
