@@ -490,3 +490,51 @@ func TestDefinitionNamesKeepToTheLimits(t *testing.T) {
 		t.Errorf("the order program: %v", err)
 	}
 }
+
+// TestLedgerReadsRefuseMalformedQueries: Totals compared its days as key
+// bytes and answered a malformed one ("2026-11-1", month 13) with no
+// totals, and Balance and Statement of an account naming neither a member
+// nor a pool answered zero, or an error naming no field; each is refused
+// with ErrInvalidArgument (and ledger.ErrInvalid) naming the argument.
+// Well-formed reads still answer: the order of 2026-11-24 earned 10.
+func TestLedgerReadsRefuseMalformedQueries(t *testing.T) {
+	ctx := context.Background()
+	for name, open := range openers {
+		t.Run(name, func(t *testing.T) {
+			p := open(t, centuryDef())
+			if _, err := p.Process(ctx, event.Event{ID: "o1", Member: "m", Type: "order", Time: t0}); err != nil {
+				t.Fatal(err)
+			}
+			mall := ledger.Points("mall")
+			for _, tc := range []struct{ from, to, field string }{
+				{"2026-11-1", "", "from"}, {"2026-13-01", "", "from"}, {"", "2026-11-31", "to"}, {"2026-11-24", "junk", "to"},
+			} {
+				totals, err := p.Totals(ctx, mall, tc.from, tc.to)
+				wantErrs(t, "Totals("+tc.from+", "+tc.to+")", err, membership.ErrInvalidArgument, ledger.ErrInvalid)
+				if err == nil || !strings.Contains(err.Error(), tc.field+": ") || totals != nil {
+					t.Errorf("Totals(%q, %q) = %v, %v; want no totals and an error naming %s", tc.from, tc.to, totals, err, tc.field)
+				}
+			}
+			noOne := ledger.Account{Asset: mall}
+			_, err := p.Balance(ctx, noOne)
+			wantErrs(t, "Balance of no member", err, membership.ErrInvalidArgument)
+			_, err2 := p.Statement(ctx, ledger.Query{Account: noOne})
+			wantErrs(t, "Statement of no member", err2, membership.ErrInvalidArgument, ledger.ErrInvalid)
+			for _, err := range []error{err, err2} {
+				if err == nil || !strings.Contains(err.Error(), "member: empty") {
+					t.Errorf("error %v does not name the member", err)
+				}
+			}
+			totals, err := p.Totals(ctx, mall, "2026-11-24", "2026-11-24")
+			if err != nil || len(totals) != 1 || !totals[points.KindEarned].Equal(dec("10")) {
+				t.Errorf("Totals of 2026-11-24 = %v, %v; want earned 10", totals, err)
+			}
+			if b, err := p.Balance(ctx, ledger.MemberAccount("m", mall, "")); err != nil || !b.Equal(dec("10")) {
+				t.Errorf("Balance of m = %s, %v; want 10", b, err)
+			}
+			if b, err := p.Balance(ctx, ledger.Pool(mall, string(points.KindEarned))); err != nil || !b.Equal(dec("-10")) {
+				t.Errorf("Balance of the earned pool = %s, %v; want -10", b, err)
+			}
+		})
+	}
+}

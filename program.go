@@ -318,8 +318,10 @@ func (p *Program) Check(ctx context.Context) error {
 	return nil
 }
 
-// Balance returns a member account's balance. A malformed member ID
-// wraps ErrInvalidArgument.
+// Balance returns a member account's balance, or a pool's (Member empty,
+// Sub naming the pool). A malformed member ID, or an account that names
+// neither a member nor a pool (Member and Sub both empty), wraps
+// ErrInvalidArgument and names the field.
 func (p *Program) Balance(ctx context.Context, a ledger.Account) (bal decimal.Decimal, err error) {
 	if err := event.CheckRequest(a); err != nil {
 		return bal, fmt.Errorf("membership: balance: %w", err)
@@ -328,11 +330,13 @@ func (p *Program) Balance(ctx context.Context, a ledger.Account) (bal decimal.De
 		bal, err = led.Balance(a)
 		return err
 	})
-	return bal, err
+	return bal, queryErr("balance", err)
 }
 
 // Statement returns a page of an account's statement (see ledger.Query).
-// A malformed member ID or a time out of range wraps ErrInvalidArgument.
+// A malformed member ID, an account that names neither a member nor a
+// pool, a bad cursor or a time out of range wraps ErrInvalidArgument (the
+// account and the cursor also ledger.ErrInvalid) and names the field.
 func (p *Program) Statement(ctx context.Context, q ledger.Query) (page ledger.Page, err error) {
 	if err := event.CheckRequest(q); err != nil {
 		return page, fmt.Errorf("membership: statement: %w", err)
@@ -344,16 +348,28 @@ func (p *Program) Statement(ctx context.Context, q ledger.Query) (page ledger.Pa
 	for i := range page.Entries {
 		page.Entries[i].Time = page.Entries[i].Time.In(p.loc) // times come back in the program's zone
 	}
-	return page, err
+	return page, queryErr("statement", err)
 }
 
 // Totals returns the net amount per kind moved into member accounts of
 // asset over the days from..to ("2006-01-02", inclusive, in the program's
-// zone; empty: unbounded).
+// zone; empty: unbounded). A day not of that form ("2025-3-1",
+// "2025-13-01") wraps ErrInvalidArgument and ledger.ErrInvalid and names
+// the argument (from or to).
 func (p *Program) Totals(ctx context.Context, asset ledger.Asset, from, to string) (totals map[ledger.Kind]decimal.Decimal, err error) {
 	err = p.view(ctx, func(_ store.Tx, led *ledger.Ledger) error {
 		totals, err = led.Totals(asset, from, to)
 		return err
 	})
-	return totals, err
+	return totals, queryErr("totals", err)
+}
+
+// queryErr returns the error of a ledger read: what the ledger refuses as
+// malformed (ledger.ErrInvalid) is the query's, so it wraps
+// ErrInvalidArgument too.
+func queryErr(what string, err error) error {
+	if errors.Is(err, ledger.ErrInvalid) {
+		return fmt.Errorf("membership: %s: %w: %w", what, ErrInvalidArgument, err)
+	}
+	return err
 }

@@ -134,8 +134,14 @@ func AppendMemberReads(dst []store.Read, member string) []store.Read {
 }
 
 // Balance returns the account's balance (zero for an account never used).
-// A pool's is the sum of its stripes (see SetStripes).
+// A pool's is the sum of its stripes (see SetStripes). An account that
+// names neither a member nor a pool (Member and Sub both empty), has no
+// asset or holds a NUL byte is refused with an error wrapping ErrInvalid
+// that names the missing field.
 func (l *Ledger) Balance(a Account) (decimal.Decimal, error) {
+	if err := a.check(); err != nil {
+		return decimal.Zero, fmt.Errorf("balance: %w", err)
+	}
 	if !a.IsMember() {
 		return sumStripes(l.tx, bBal, accountKey(a))
 	}
@@ -888,8 +894,17 @@ func (l *Ledger) addDay(asset Asset, at time.Time, kind Kind, amt decimal.Decima
 // the members' total balance over the period, which is the reconciliation
 // identity (e.g. balance = earned − redeemed + reversed − expired − …).
 // A kind whose amounts net to zero may be missing. It sums the stripes of
-// each day's totals (see SetStripes).
+// each day's totals (see SetStripes). A day not of that form ("2025-3-1",
+// "2025-13-01") is refused with an error wrapping ErrInvalid that names
+// it (from or to), not answered with the totals of no day.
 func (l *Ledger) Totals(asset Asset, from, to string) (map[Kind]decimal.Decimal, error) {
+	// The days are compared as key bytes: a date in any other form
+	// ("2025-3-1") would select the wrong days, or none, without a word.
+	for _, d := range []struct{ name, s string }{{"from", from}, {"to", to}} {
+		if err := CheckDate(d.s); err != nil {
+			return nil, errf(ErrInvalid, "totals: %s: %v", d.name, err)
+		}
+	}
 	p := keys.New().Str(string(asset))
 	start := p
 	if from != "" {
@@ -948,10 +963,11 @@ type Page struct {
 // meant for member accounts: a pool's legs are stored inside the member
 // entries of their transactions (see Post), so a pool's statement lists
 // only its transactions with other pools; read pools through Balance and
-// Totals.
+// Totals. An account Balance refuses, or a bad cursor, is refused with an
+// error wrapping ErrInvalid.
 func (l *Ledger) Statement(q Query) (Page, error) {
-	if !q.Account.valid() {
-		return Page{}, errf(ErrInvalid, "statement of invalid account %q", q.Account)
+	if err := q.Account.check(); err != nil {
+		return Page{}, fmt.Errorf("statement: %w", err)
 	}
 	if q.Limit <= 0 {
 		q.Limit = 50

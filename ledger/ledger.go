@@ -59,6 +59,12 @@
 // post through it inside the transaction that applies an event, so the
 // journal commits or rolls back with everything else. [Verify] checks every
 // invariant over the whole journal.
+//
+// Reads check what they are given rather than answer a malformed query
+// with nothing: [Ledger.Balance] and [Ledger.Statement] refuse an account
+// that names neither a member nor a pool, [Ledger.Totals] a day not of the
+// form "2006-01-02" ([CheckDate]), each with an error wrapping [ErrInvalid]
+// that names the field.
 package ledger
 
 import (
@@ -145,6 +151,34 @@ func (a Account) String() string {
 		return s
 	}
 	return "pool/" + string(a.Asset) + "/" + a.Sub
+}
+
+// check returns an error wrapping ErrInvalid, naming the field, for an
+// account a query cannot read: no asset, a NUL byte in a name, or neither a
+// member nor a pool (an empty Member with an empty Sub).
+func (a Account) check() error {
+	switch {
+	case a.Asset == "":
+		return errf(ErrInvalid, "account %q: asset: empty", a)
+	case !a.valid() && a.Member == "" && a.Sub == "":
+		return errf(ErrInvalid, "account %q: member: empty, and no pool named (sub: empty)", a)
+	case !a.valid():
+		return errf(ErrInvalid, "account %q: asset, member or sub holds a NUL byte", a)
+	}
+	return nil
+}
+
+// CheckDate checks a day a query takes ([Ledger.Totals]): empty, or an
+// existing date of the form "2006-01-02" ("2025-3-1" and "2025-13-01" are
+// not). The error names the form.
+func CheckDate(s string) error {
+	if s == "" {
+		return nil
+	}
+	if _, err := time.Parse(time.DateOnly, s); err != nil {
+		return fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
+	}
+	return nil
 }
 
 func (a Account) valid() bool {

@@ -635,3 +635,80 @@ func TestInitDayPerZone(t *testing.T) {
 		return nil
 	})
 }
+
+// TestTotalsRefusesMalformedDates: Totals compares days as key bytes, so a
+// day not written "2006-01-02" used to select no day and answer an empty
+// map; it is refused, naming the argument, and a well-formed day still
+// answers (10 earned on 2026-11-24).
+func TestTotalsRefusesMalformedDates(t *testing.T) {
+	st := memory.New()
+	mustPost(t, st, earn("10", t0, time.Time{}))
+	for _, tc := range []struct{ from, to, field string }{
+		{"2026-11-1", "", "from"},
+		{"2026-13-01", "", "from"},
+		{"2026-02-30", "", "from"},
+		{"", "2026-11-24 ", "to"},
+		{"2026-11-24", "24/11/2026", "to"},
+		{"junk", "", "from"},
+	} {
+		err := st.View(context.Background(), func(tx store.Tx) error {
+			_, err := ledger.New(tx, shanghai).Totals(pts, tc.from, tc.to)
+			return err
+		})
+		if !errors.Is(err, ledger.ErrInvalid) || !strings.Contains(err.Error(), tc.field+": ") {
+			t.Errorf("Totals(%q, %q) = %v, want ErrInvalid naming %s", tc.from, tc.to, err, tc.field)
+		}
+	}
+	view(t, st, func(l *ledger.Ledger) error {
+		got, err := l.Totals(pts, "2026-11-24", "2026-11-24")
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || !got["earned"].Equal(d("10")) {
+			t.Errorf("Totals of 2026-11-24 = %v, want earned 10", got)
+		}
+		return nil
+	})
+}
+
+// TestQueriesRefuseAnAccountOfNoOne: an account with neither a member nor
+// a pool name (Member and Sub empty) used to read as a pool of no name,
+// a zero balance and an error that named no field; Balance and Statement
+// refuse it naming the member, and a pool is still read (issued: −10).
+func TestQueriesRefuseAnAccountOfNoOne(t *testing.T) {
+	st := memory.New()
+	mustPost(t, st, earn("10", t0, time.Time{}))
+	for _, a := range []ledger.Account{{Asset: pts}, {Asset: pts, Member: ""}} {
+		err := st.View(context.Background(), func(tx store.Tx) error {
+			_, err := ledger.New(tx, shanghai).Balance(a)
+			return err
+		})
+		if !errors.Is(err, ledger.ErrInvalid) || !strings.Contains(err.Error(), "member: empty") {
+			t.Errorf("Balance(%+v) = %v, want ErrInvalid naming the member", a, err)
+		}
+		err = st.View(context.Background(), func(tx store.Tx) error {
+			_, err := ledger.New(tx, shanghai).Statement(ledger.Query{Account: a})
+			return err
+		})
+		if !errors.Is(err, ledger.ErrInvalid) || !strings.Contains(err.Error(), "member: empty") {
+			t.Errorf("Statement(%+v) = %v, want ErrInvalid naming the member", a, err)
+		}
+	}
+	err := st.View(context.Background(), func(tx store.Tx) error {
+		_, err := ledger.New(tx, shanghai).Balance(ledger.Account{Member: "alice"})
+		return err
+	})
+	if !errors.Is(err, ledger.ErrInvalid) || !strings.Contains(err.Error(), "asset: empty") {
+		t.Errorf("Balance without an asset = %v, want ErrInvalid naming the asset", err)
+	}
+	view(t, st, func(l *ledger.Ledger) error {
+		b, err := l.Balance(issued)
+		if err != nil {
+			return err
+		}
+		if !b.Equal(d("-10")) {
+			t.Errorf("Balance(issued) = %s, want -10", b)
+		}
+		return nil
+	})
+}
