@@ -3,6 +3,8 @@ package points_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
 	"github.com/shopspring/decimal"
@@ -404,5 +407,227 @@ func TestTimesInProgramZone(t *testing.T) {
 		if tm.IsZero() || tm.Location().String() != "Asia/Shanghai" {
 			t.Errorf("%s: %v, want a time in Asia/Shanghai", name, tm)
 		}
+	}
+}
+
+// callsTrail returns how many changes the feed and entries the audit trail
+// hold: a malformed request changes neither.
+func callsTrail(t *testing.T, p *membership.Program) (feed, audit int) {
+	t.Helper()
+	ctx := context.Background()
+	cs, err := p.Feed(ctx, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := p.Audit(ctx, membership.AuditQuery{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(cs), len(pg.Entries)
+}
+
+// wantArgument fails t unless err wraps event.ErrInvalidArgument (and
+// every one of also) and names field.
+func wantArgument(t *testing.T, what string, err error, field string, also ...error) {
+	t.Helper()
+	if !errors.Is(err, event.ErrInvalidArgument) || !strings.Contains(err.Error(), field+": ") {
+		t.Errorf("%s: %v, want ErrInvalidArgument naming %s", what, err, field)
+		return
+	}
+	for _, target := range also {
+		if !errors.Is(err, target) {
+			t.Errorf("%s: %v, want one wrapping %v too", what, err, target)
+		}
+	}
+}
+
+// TestAmountsBeyondTheDecimalLimit: an amount of 81 digits (1e80) or of
+// 41 (1e40) was applied by Adjust (or left pending and later approved),
+// after which Redeem and Exchange spent like amounts; every amount a call
+// takes is refused past event.MaxDecimalDigits as the event path refuses
+// such an attribute, and nothing is written. 1e39 (40 digits) is within
+// the limit: the adjustment of park applies, and m's park balance is
+// 1e39 (m held no park points).
+func TestAmountsBeyondTheDecimalLimit(t *testing.T) {
+	ctx := context.Background()
+	p := callsSetup(t)
+	h := p.Points()
+	at := ptsAt("2026-03-05 10:00")
+	feed, audit := callsTrail(t, p)
+	for _, huge := range []decimal.Decimal{decimal.New(1, 80), decimal.New(1, 40), decimal.New(-1, 40), decimal.New(1, -41)} {
+		calls := map[string]struct {
+			field string
+			err   error
+		}{}
+		call := func(name, field string, err error) {
+			calls[name] = struct {
+				field string
+				err   error
+			}{field, err}
+		}
+		_, err := h.Redeem(ctx, points.RedeemRequest{RequestID: "h1", Member: "m", At: at, Program: "mall", Ref: "h", Amount: huge})
+		call("redeem", "amount", err)
+		_, err = h.Redeem(ctx, points.RedeemRequest{RequestID: "h1", Member: "m", At: at, Program: "mall", Ref: "h", Order: huge})
+		call("redeem order", "order", err)
+		_, err = h.Reverse(ctx, points.ReverseRequest{RequestID: "h2", At: at, Program: "mall", Ref: "ref-1", Amount: huge})
+		call("reverse", "amount", err)
+		_, err = h.Adjust(ctx, points.AdjustRequest{RequestID: "h3", Member: "m", Operator: "bob", Note: "n", At: at, Program: "park", Amount: huge})
+		call("adjust", "amount", err)
+		_, err = h.Adjust(ctx, points.AdjustRequest{RequestID: "h4", Member: "m", Operator: "bob", Note: "n", At: at, Program: "mall", Amount: huge})
+		call("adjust above approval", "amount", err)
+		_, err = h.Exchange(ctx, points.ExchangeRequest{RequestID: "h5", Member: "m", At: at, From: "mall", To: "park", Amount: huge})
+		call("exchange", "amount", err)
+		_, err = h.Split(ctx, points.SplitQuery{Program: "mall", Member: "m", Order: huge, At: at})
+		call("split", "order", err)
+		for name, c := range calls {
+			wantArgument(t, fmt.Sprintf("%s of %s", name, huge), c.err, c.field, event.ErrTooLarge)
+		}
+	}
+	if f, a := callsTrail(t, p); f != feed || a != audit {
+		t.Errorf("refusals wrote: feed %d → %d, audit %d → %d", feed, f, audit, a)
+	}
+	res, err := h.Adjust(ctx, points.AdjustRequest{RequestID: "h3", Member: "m", Operator: "bob", Note: "n", At: at, Program: "park", Amount: decimal.New(1, 39)})
+	if err != nil || res.Outcome.Duplicate || res.Adjustment.State != points.AdjustmentApplied {
+		t.Fatalf("adjustment of 1e39 under a refused request's ID: %+v, %v", res.Adjustment, err)
+	}
+	ptsWantAvailable(t, p, "park", "m", at, "1"+strings.Repeat("0", 39))
+	ptsCheckBooks(t, p)
+}
+
+// TestExpiryForecastBounds: months 0, -1 and 5000 used to answer (and
+// months = 1<<30 allocated its answer up front, exhausting memory), a zero
+// or year-2200 from too; they are refused naming the argument. 1200 months
+// from 2026-02-15 are 2026-02 to 2126-01 (1199 months after it: 99 years
+// and 11 months).
+func TestExpiryForecastBounds(t *testing.T) {
+	ctx := context.Background()
+	h := callsSetup(t).Points()
+	from := ptsAt("2026-02-15")
+	for _, months := range []int{0, -1, points.MaxForecastMonths + 1, 5000} {
+		_, err := h.ExpiryForecast(ctx, "mall", from, months)
+		wantArgument(t, fmt.Sprintf("ExpiryForecast of %d months", months), err, "months")
+	}
+	for _, bad := range []time.Time{{}, time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1899, 12, 31, 0, 0, 0, 0, time.UTC)} {
+		_, err := h.ExpiryForecast(ctx, "mall", bad, 3)
+		wantArgument(t, fmt.Sprintf("ExpiryForecast from %v", bad), err, "from")
+	}
+	if _, err := h.ExpiryForecast(ctx, "zoo", from, 0); !errors.Is(err, points.ErrUnknownProgram) {
+		t.Errorf("ExpiryForecast of an unknown program: %v, want ErrUnknownProgram", err)
+	}
+	fc, err := h.ExpiryForecast(ctx, "mall", from, points.MaxForecastMonths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fc) != 1200 || fc[0].Month != "2026-02" || fc[1199].Month != "2126-01" {
+		t.Errorf("forecast of 1200 months: %d months, %s to %s; want 1200, 2026-02 to 2126-01", len(fc), fc[0].Month, fc[len(fc)-1].Month)
+	}
+}
+
+// TestDatesAreChecked: a day not of the form "2006-01-02" made Day answer
+// zero, Reconciliation total no day, and Review, Restore and Void report
+// ErrUnknownReview; each is refused naming the field, and nothing is
+// written. Restore and Void of an unknown program are ErrUnknownProgram
+// (they were ErrUnknownReview). The well-formed day still works: f's
+// frozen 2026-03-01 is restored under the refused request's ID, and that
+// day mall earned 90 (m) + 150 (f) = 240.
+func TestDatesAreChecked(t *testing.T) {
+	ctx := context.Background()
+	p := callsSetup(t)
+	h := p.Points()
+	at := ptsAt("2026-03-05 10:00")
+	feed, audit := callsTrail(t, p)
+	for _, date := range []string{"junk", "2026-3-1", "2026-13-01", "2026-02-30", "2026-03-01T00:00:00Z"} {
+		_, err := h.Day(ctx, points.DayQuery{Program: "mall", Member: "f", Date: date})
+		wantArgument(t, "Day of "+date, err, "date")
+		_, err = h.Review(ctx, points.DayQuery{Program: "mall", Member: "f", Date: date})
+		wantArgument(t, "Review of "+date, err, "date")
+		_, err = h.Restore(ctx, points.ReviewRequest{RequestID: "w1", Member: "f", Operator: "bob", At: at, Program: "mall", Date: date})
+		wantArgument(t, "Restore of "+date, err, "date")
+		_, err = h.Void(ctx, points.ReviewRequest{RequestID: "w2", Member: "f", Operator: "bob", At: at, Program: "mall", Date: date})
+		wantArgument(t, "Void of "+date, err, "date")
+		_, err = h.Reconciliation(ctx, points.ReconciliationQuery{Program: "mall", From: date})
+		wantArgument(t, "Reconciliation from "+date, err, "from")
+		_, err = h.Reconciliation(ctx, points.ReconciliationQuery{Program: "mall", From: "2026-03-01", To: date})
+		wantArgument(t, "Reconciliation to "+date, err, "to")
+	}
+	_, err := h.Day(ctx, points.DayQuery{Program: "mall", Member: "f"})
+	wantArgument(t, "Day without a date", err, "date")
+	if f, a := callsTrail(t, p); f != feed || a != audit {
+		t.Errorf("refusals wrote: feed %d → %d, audit %d → %d", feed, f, audit, a)
+	}
+	for name, call := range map[string]func(context.Context, points.ReviewRequest) (*change.Outcome, error){"Restore": h.Restore, "Void": h.Void} {
+		_, err := call(ctx, points.ReviewRequest{RequestID: "w3", Member: "f", Operator: "bob", At: at, Program: "zoo", Date: "2026-03-01"})
+		if !errors.Is(err, points.ErrUnknownProgram) {
+			t.Errorf("%s of an unknown program: %v, want ErrUnknownProgram", name, err)
+		}
+	}
+	if f, _ := callsTrail(t, p); f != feed {
+		t.Errorf("refusals of an unknown program wrote: feed %d → %d", feed, f)
+	}
+	out, err := h.Restore(ctx, points.ReviewRequest{RequestID: "w1", Member: "f", Operator: "bob", At: at, Program: "mall", Date: "2026-03-01"})
+	if err != nil || out.Duplicate {
+		t.Fatalf("restore of 2026-03-01 under a refused request's ID: %v", err)
+	}
+	r, err := h.Reconciliation(ctx, points.ReconciliationQuery{Program: "mall", From: "2026-03-01", To: "2026-03-01"})
+	if err != nil || !r.Earned.Equal(dec("240")) {
+		t.Errorf("earned on 2026-03-01 = %s, %v; want 240", r.Earned, err)
+	}
+}
+
+// TestQueriesNeedAMember: a query with an empty member answered zeros (or,
+// for Statement, a ledger error about a pool); each is refused naming the
+// member, as a query that takes a member checks it as an ID.
+func TestQueriesNeedAMember(t *testing.T) {
+	ctx := context.Background()
+	h := callsSetup(t).Points()
+	at := ptsAt("2026-03-05 10:00")
+	errs := map[string]error{}
+	_, errs["Balance"] = h.Balance(ctx, points.BalanceQuery{Program: "mall", At: at})
+	_, errs["Statement"] = h.Statement(ctx, points.StatementQuery{Program: "mall"})
+	_, errs["Expiring"] = h.Expiring(ctx, points.ExpiringQuery{Program: "mall", From: at, Days: 30})
+	_, errs["Review"] = h.Review(ctx, points.DayQuery{Program: "mall", Date: "2026-03-01"})
+	_, errs["Day"] = h.Day(ctx, points.DayQuery{Program: "mall", Date: "2026-03-01"})
+	_, errs["Split"] = h.Split(ctx, points.SplitQuery{Program: "mall", Order: dec("10"), At: at})
+	_, errs["Lots"] = h.Lots(ctx, points.LotsQuery{Program: "mall"})
+	for name, err := range errs {
+		wantArgument(t, name+" without a member", err, "member")
+	}
+	if _, err := h.Statement(ctx, points.StatementQuery{Program: "mall", Member: "m", Cursor: "%%"}); !errors.Is(err, event.ErrInvalidArgument) || !errors.Is(err, ledger.ErrInvalid) {
+		t.Errorf("Statement with a bad cursor: %v, want ErrInvalidArgument and ledger.ErrInvalid", err)
+	}
+	if b, err := h.Balance(ctx, points.BalanceQuery{Program: "mall", Member: "m", At: at}); err != nil || !b.Available.Equal(dec("220")) {
+		t.Errorf("m's balance = %+v, %v; want 220 available (270 earned − 50 redeemed)", b, err)
+	}
+}
+
+// TestEmptyIDs: an empty adjustment ID (Approve, Reject, Adjustment) or
+// order ID (Order) reached the store, whose own error came back; each is
+// refused naming the field, before anything is read or written, and the
+// request's ID stays free.
+func TestEmptyIDs(t *testing.T) {
+	ctx := context.Background()
+	p := callsSetup(t)
+	h := p.Points()
+	at := ptsAt("2026-03-05 10:00")
+	feed, audit := callsTrail(t, p)
+	_, err := h.Approve(ctx, points.DecideRequest{RequestID: "d1", Operator: "bob", At: at})
+	wantArgument(t, "Approve of no adjustment", err, "adjustment")
+	_, err = h.Reject(ctx, points.DecideRequest{RequestID: "d1", Operator: "bob", At: at})
+	wantArgument(t, "Reject of no adjustment", err, "adjustment")
+	_, err = h.Adjustment(ctx, "")
+	wantArgument(t, "Adjustment(\"\")", err, "adjustment")
+	_, _, err = h.Order(ctx, "")
+	wantArgument(t, "Order(\"\")", err, "order")
+	if f, a := callsTrail(t, p); f != feed || a != audit {
+		t.Errorf("refusals wrote: feed %d → %d, audit %d → %d", feed, f, audit, a)
+	}
+	if out, err := h.Approve(ctx, points.DecideRequest{RequestID: "d1", Operator: "bob", At: at, Adjustment: "big"}); err != nil || out.Duplicate {
+		t.Fatalf("approval under a refused request's ID: %v", err)
+	}
+	if a, err := h.Adjustment(ctx, "big"); err != nil || a.State != points.AdjustmentApplied {
+		t.Errorf("adjustment big = %+v, %v; want applied", a, err)
+	}
+	if _, found, err := h.Order(ctx, "o-1"); err != nil || !found {
+		t.Errorf("Order(o-1): found %v, %v; want found", found, err)
 	}
 }

@@ -136,6 +136,22 @@
 //
 // Every time the Handle returns is in the program's zone.
 //
+// # Bad input
+//
+// Every call of the Handle checks its arguments before it reads or writes
+// anything, and refuses a malformed one with an error wrapping
+// event.ErrInvalidArgument that names the field; nothing is written, not
+// even a refusal in the audit trail. A query that takes a member checks it
+// as an ID (1 to event.MaxIDBytes bytes: an empty member is refused, not
+// answered with zeros); a day ("2006-01-02" in DayQuery, ReviewRequest and
+// ReconciliationQuery) must be an existing date of that form ("2025-3-1"
+// would otherwise match no day); an amount (of Redeem, Reverse, Adjust,
+// Exchange, and the order amount of Redeem and Split) must keep to the
+// limit on decimals every event attribute keeps to (event.MaxDecimalDigits
+// digits; the error also wraps event.ErrTooLarge); an adjustment or order
+// ID must not be empty; and [Handle.ExpiryForecast] covers 1 to
+// [MaxForecastMonths] months from a time within the limits on input.
+//
 // # Reconciliation
 //
 // Since only earned, redeemed, reversed, expired, voided, adjusted and

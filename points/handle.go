@@ -1,7 +1,9 @@
 package points
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -26,6 +28,18 @@ import (
 // returns an error wrapping event.ErrConflict. A zero At or an empty
 // RequestID is event.ErrInvalidArgument. Times that come back are in the
 // program's zone.
+//
+// Every call checks its arguments before it reads or writes anything: a
+// malformed one is refused with an error wrapping event.ErrInvalidArgument
+// that names the field, and writes nothing (not even a refusal in the
+// audit trail). That covers an empty or malformed member of a query (a
+// query that takes a member checks it as an ID, event.CheckID), a date
+// not of the form "2006-01-02" (DayQuery, ReviewRequest,
+// ReconciliationQuery), an amount or order amount beyond the limits on
+// decimals (event.MaxDecimalDigits; the error also wraps
+// event.ErrTooLarge), an empty adjustment or order ID, and an
+// ExpiryForecast of more than MaxForecastMonths months or from a time
+// outside the limits.
 type Handle struct {
 	e  *engine.Engine
 	pt *part // nil when the program defines no points
@@ -69,6 +83,38 @@ func (h *Handle) undefined(verb string) error {
 // invalid returns the error of a request that lacks what its call needs.
 func invalid(verb, what string) error {
 	return fmt.Errorf("points: %s: %w: %s", verb, event.ErrInvalidArgument, what)
+}
+
+// argument returns the error of a request or query whose field failed its
+// check with err (nil when err is nil): it wraps event.ErrInvalidArgument
+// and err, and names the field. The calls check their arguments before
+// any unit of work starts, so a malformed one writes nothing, not even a
+// refusal in the audit trail.
+func argument(field string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %s: %w", event.ErrInvalidArgument, field, err)
+}
+
+// checkMember checks the member a query takes as an ID (event.CheckID):
+// an empty one names no account and is refused, not answered with zeros.
+func checkMember(member string) error { return argument("member", event.CheckID(member)) }
+
+// checkAmount checks an amount of a request or query against the limit on
+// decimals (event.MaxDecimalDigits), as the event path checks a decimal
+// attribute: the error wraps event.ErrTooLarge.
+func checkAmount(field string, d decimal.Decimal) error {
+	return argument(field, event.CheckDecimal(d))
+}
+
+// checkDate checks a day a request or query takes: a date of the form
+// "2006-01-02" (ledger.CheckDate), and, when required, not empty.
+func checkDate(field, date string, required bool) error {
+	if date == "" && required {
+		return argument(field, errors.New("empty, want a date (YYYY-MM-DD)"))
+	}
+	return argument(field, ledger.CheckDate(date))
 }
 
 // RedeemRequest spends a member's points against a reference (an order, a
@@ -116,6 +162,9 @@ func (h *Handle) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, e
 	}
 	if req.Member == "" || req.Ref == "" {
 		return RedeemResult{}, invalid("redeem", "member and ref are required")
+	}
+	if err := cmp.Or(checkAmount("amount", req.Amount), checkAmount("order", req.Order)); err != nil {
+		return RedeemResult{}, fmt.Errorf("points: redeem %s: %w", req.Ref, err)
 	}
 	out, err := h.apply(ctx, engine.Request{ID: req.RequestID, Body: req, At: req.At, Member: req.Member, Action: "points.redeem", Operator: req.Operator,
 		Ref: ledger.Ref{Order: req.Ref, Operator: req.Operator, Note: req.Note}}, "redeem "+req.Ref, func(u *engine.Unit) error {
@@ -176,6 +225,9 @@ func (h *Handle) Reverse(ctx context.Context, req ReverseRequest) (*change.Outco
 	if req.Ref == "" {
 		return nil, invalid("reverse", "ref is required")
 	}
+	if err := checkAmount("amount", req.Amount); err != nil {
+		return nil, fmt.Errorf("points: reverse %s: %w", req.Ref, err)
+	}
 	return h.apply(ctx, engine.Request{ID: req.RequestID, Body: req, At: req.At, Action: "points.reverse", Operator: req.Operator,
 		Ref: ledger.Ref{Order: req.Ref, Operator: req.Operator, Note: req.Note}}, "reverse "+req.Ref, func(u *engine.Unit) error {
 		return h.pt.reverse(u, req)
@@ -224,6 +276,9 @@ func (h *Handle) Adjust(ctx context.Context, req AdjustRequest) (AdjustResult, e
 		return AdjustResult{}, fmt.Errorf("points: adjust: %w", ErrNoOperator)
 	}
 	verb := "adjust " + req.RequestID
+	if err := checkAmount("amount", req.Amount); err != nil {
+		return AdjustResult{}, fmt.Errorf("points: %s: %w", verb, err)
+	}
 	out, err := h.apply(ctx, engine.Request{ID: req.RequestID, Body: req, At: req.At, Member: req.Member, Action: "points.adjust", Operator: req.Operator,
 		Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}}, verb, func(u *engine.Unit) error {
 		return h.pt.adjust(u, req)
@@ -259,7 +314,8 @@ type DecideRequest struct {
 
 // Approve approves a pending adjustment and applies it. The operator who
 // requested it cannot approve it. Errors wrap ErrNotDefined,
-// event.ErrInvalidArgument, ErrNoOperator, ErrUnknownAdjustment,
+// event.ErrInvalidArgument (an empty Adjustment too), ErrNoOperator,
+// ErrUnknownAdjustment,
 // ErrNotPending, ErrSelfApproval, ledger.ErrInsufficientBalance (a debit
 // the balance no longer covers: the adjustment stays pending) or
 // event.ErrConflict.
@@ -285,6 +341,10 @@ func (h *Handle) decide(ctx context.Context, req DecideRequest, approve bool) (*
 	}
 	if req.Operator == "" {
 		return nil, fmt.Errorf("points: %s: %w", verb, ErrNoOperator)
+	}
+	// An adjustment's ID is its request's ID: an empty one names none.
+	if err := argument("adjustment", event.CheckID(req.Adjustment)); err != nil {
+		return nil, fmt.Errorf("points: %s: %w", verb, err)
 	}
 	// The verb is part of the request: an approval and a rejection under
 	// one request ID conflict.
@@ -318,8 +378,9 @@ type ReviewRequest struct {
 // Restore restores a frozen day's points to the member's spendable
 // account, in the same lots with the same expiries (what expired while
 // frozen stays expired). Errors wrap ErrNotDefined,
-// event.ErrInvalidArgument, ErrNoOperator, ErrUnknownReview, ErrNotPending
-// or event.ErrConflict.
+// event.ErrInvalidArgument (a Date not of the form "2006-01-02" too),
+// ErrNoOperator, ErrUnknownProgram, ErrUnknownReview, ErrNotPending or
+// event.ErrConflict.
 func (h *Handle) Restore(ctx context.Context, req ReviewRequest) (*change.Outcome, error) {
 	return h.review(ctx, req, true)
 }
@@ -342,6 +403,9 @@ func (h *Handle) review(ctx context.Context, req ReviewRequest, restore bool) (*
 	}
 	if req.Member == "" || req.Date == "" {
 		return nil, invalid(verb, "member and date are required")
+	}
+	if err := checkDate("date", req.Date, true); err != nil {
+		return nil, fmt.Errorf("points: %s: %w", verb, err)
 	}
 	body := map[string]ReviewRequest{verb: req}
 	return h.apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member, Action: "points." + verb, Operator: req.Operator, Input: req,
@@ -390,6 +454,9 @@ func (h *Handle) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeRes
 		return ExchangeResult{}, invalid("exchange", "member is required")
 	}
 	verb := fmt.Sprintf("exchange %s → %s", req.From, req.To)
+	if err := checkAmount("amount", req.Amount); err != nil {
+		return ExchangeResult{}, fmt.Errorf("points: %s: %w", verb, err)
+	}
 	out, err := h.apply(ctx, engine.Request{ID: req.RequestID, Body: req, At: req.At, Member: req.Member, Action: "points.exchange", Operator: req.Operator,
 		Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}}, verb, func(u *engine.Unit) error {
 		return h.pt.exchange(u, req)

@@ -192,6 +192,9 @@ func (pt *part) decide(u *engine.Unit, req DecideRequest, approve bool) error {
 }
 
 func (pt *part) review(u *engine.Unit, req ReviewRequest, restore bool) error {
+	if _, err := pt.program(req.Program); err != nil {
+		return err
+	}
 	rk := keys.New().Str(req.Program).Str(req.Date).Str(req.Member)
 	var rv Review
 	if found, err := record.Get(u.Tx(), bReview, rk, &rv); err != nil {

@@ -1,6 +1,7 @@
 package points
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,14 +30,19 @@ func (h *Handle) view(ctx context.Context, what string, fn func(u *engine.Unit) 
 }
 
 // viewProgram is view for a read of one point program, which must be
-// defined; q, when not nil, is the query, checked against the limits
-// (event.CheckRequest).
-func (h *Handle) viewProgram(ctx context.Context, what, program string, q any, fn func(u *engine.Unit) error) error {
+// defined; bad is the error of the query's own checks of its arguments
+// (nil when they pass), returned after ErrNotDefined and
+// ErrUnknownProgram; q, when not nil, is the query, checked against the
+// limits (event.CheckRequest).
+func (h *Handle) viewProgram(ctx context.Context, what, program string, bad error, q any, fn func(u *engine.Unit) error) error {
 	if err := h.undefined(what); err != nil {
 		return err
 	}
 	if _, err := h.pt.program(program); err != nil {
 		return fmt.Errorf("points: %s: %w", what, err)
+	}
+	if bad != nil {
+		return fmt.Errorf("points: %s: %w", what, bad)
 	}
 	if q != nil {
 		if err := event.CheckRequest(q); err != nil {
@@ -59,10 +65,11 @@ type BalanceQuery struct {
 }
 
 // Balance returns a member's points in a program. Errors wrap
-// ErrNotDefined or ErrUnknownProgram.
+// ErrNotDefined, ErrUnknownProgram or event.ErrInvalidArgument (a
+// malformed member: an empty one too).
 func (h *Handle) Balance(ctx context.Context, q BalanceQuery) (Balance, error) {
 	var b Balance
-	err := h.viewProgram(ctx, "balance of "+q.Member, q.Program, q, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, "balance of "+q.Member, q.Program, checkMember(q.Member), q, func(u *engine.Unit) error {
 		led := u.Ledger()
 		var err error
 		if b.Available, err = led.Available(acct(q.Program, q.Member, ""), q.At); err != nil {
@@ -100,14 +107,19 @@ type StatementQuery struct {
 
 // Statement returns a page of a member's points entries with their
 // running balance; it reads only the page's entries (and those the kind
-// filter skips). Errors wrap ErrNotDefined, ErrUnknownProgram or the
-// ledger's errors (a malformed cursor).
+// filter skips). Errors wrap ErrNotDefined, ErrUnknownProgram,
+// event.ErrInvalidArgument (a malformed member, an empty one too, or a
+// malformed cursor, which also wraps ledger.ErrInvalid) or the ledger's
+// errors.
 func (h *Handle) Statement(ctx context.Context, q StatementQuery) (ledger.Page, error) {
 	var page ledger.Page
-	err := h.viewProgram(ctx, "statement of "+q.Member, q.Program, q, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, "statement of "+q.Member, q.Program, checkMember(q.Member), q, func(u *engine.Unit) error {
 		var err error
 		page, err = u.Ledger().Statement(ledger.Query{Account: acct(q.Program, q.Member, q.Sub), From: q.From, To: q.To,
 			Kinds: q.Kinds, Limit: q.Limit, Cursor: q.Cursor, Newest: q.Newest})
+		if errors.Is(err, ledger.ErrInvalid) {
+			err = fmt.Errorf("%w: %w", event.ErrInvalidArgument, err) // the query's: a bad cursor
+		}
 		return err
 	})
 	for i := range page.Entries {
@@ -128,10 +140,13 @@ type ReconciliationQuery struct {
 // Over the whole history it also reads the members' total balance from
 // the pool accounts (the ledger keeps every asset's accounts summing to
 // zero), so Holds checks the identity against an independent figure.
-// Errors wrap ErrNotDefined, ErrUnknownProgram or the ledger's errors.
+// Errors wrap ErrNotDefined, ErrUnknownProgram, event.ErrInvalidArgument
+// (a From or To not of the form "2006-01-02", such as "2025-3-1", which
+// would otherwise select no day) or the ledger's errors.
 func (h *Handle) Reconciliation(ctx context.Context, q ReconciliationQuery) (Reconciliation, error) {
 	r := Reconciliation{Program: q.Program, From: q.From, To: q.To}
-	err := h.viewProgram(ctx, "reconciliation of "+q.Program, q.Program, q, func(u *engine.Unit) error {
+	bad := cmp.Or(checkDate("from", q.From, false), checkDate("to", q.To, false))
+	err := h.viewProgram(ctx, "reconciliation of "+q.Program, q.Program, bad, q, func(u *engine.Unit) error {
 		led := u.Ledger()
 		totals, err := led.Totals(ledger.Points(q.Program), q.From, q.To)
 		if err != nil {
@@ -186,11 +201,12 @@ type ExpiringQuery struct {
 
 // Expiring returns a member's lots of a program (spendable, pending and
 // frozen) that expire in q's window, earliest first. Errors wrap
-// ErrNotDefined or ErrUnknownProgram.
+// ErrNotDefined, ErrUnknownProgram or event.ErrInvalidArgument (a
+// malformed member: an empty one too).
 func (h *Handle) Expiring(ctx context.Context, q ExpiringQuery) ([]ExpiringLot, error) {
 	end := q.From.AddDate(0, 0, q.Days)
 	var out []ExpiringLot
-	err := h.viewProgram(ctx, "expiring points of "+q.Member, q.Program, q, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, "expiring points of "+q.Member, q.Program, checkMember(q.Member), q, func(u *engine.Unit) error {
 		for _, sub := range Subs {
 			lots, err := u.Ledger().Lots(acct(q.Program, q.Member, sub))
 			if err != nil {
@@ -214,18 +230,35 @@ func (h *Handle) Expiring(ctx context.Context, q ExpiringQuery) ([]ExpiringLot, 
 	return out, nil
 }
 
+// MaxForecastMonths is the most months an ExpiryForecast covers: a
+// hundred years, the longest validity a lot can have (and level's
+// MaxCatchUp of monthly terms).
+const MaxForecastMonths = 1200
+
 // ExpiryForecast returns, for months calendar months starting with the
 // month of from (program zone), what the program's members hold that
 // expires in each: points whose last valid day falls in the month. It
 // reads one total per month, kept current as lots are credited and
-// debited, never the members. Errors wrap ErrNotDefined or
-// ErrUnknownProgram.
+// debited, never the members. months must be 1 to MaxForecastMonths and
+// from a time in the limits on input (event.CheckTime; not zero). Errors
+// wrap ErrNotDefined, ErrUnknownProgram or event.ErrInvalidArgument
+// naming the argument.
 func (h *Handle) ExpiryForecast(ctx context.Context, program string, from time.Time, months int) ([]MonthTotal, error) {
+	var bad error
+	switch {
+	case months < 1 || months > MaxForecastMonths:
+		bad = argument("months", fmt.Errorf("%d, want 1 to %d", months, MaxForecastMonths))
+	case from.IsZero():
+		bad = argument("from", errors.New("zero time"))
+	default:
+		bad = argument("from", event.CheckTime(from))
+	}
 	loc := h.zone()
 	f := from.In(loc)
 	first := time.Date(f.Year(), f.Month(), 1, 12, 0, 0, 0, loc)
-	out := make([]MonthTotal, 0, max(months, 0))
-	err := h.viewProgram(ctx, "expiry forecast of "+program, program, nil, func(u *engine.Unit) error {
+	var out []MonthTotal
+	err := h.viewProgram(ctx, "expiry forecast of "+program, program, bad, nil, func(u *engine.Unit) error {
+		out = make([]MonthTotal, 0, months) // months is checked: at most MaxForecastMonths
 		for i := range months {
 			m := first.AddDate(0, i, 0).Format("2006-01")
 			amt, err := engine.Total(u.Tx(), bExpiry, keys.New().Str(program).Str(m))
@@ -250,7 +283,7 @@ func (h *Handle) Reviews(ctx context.Context, program string, limit int) ([]Revi
 		limit = 100
 	}
 	var out []Review
-	err := h.viewProgram(ctx, "reviews of "+program, program, nil, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, "reviews of "+program, program, nil, nil, func(u *engine.Unit) error {
 		tx := u.Tx()
 		pre := keys.New().Str(program)
 		return tx.Scan(bOpen, pre, store.PrefixEnd(pre), false, func(k, _ []byte) error {
@@ -280,11 +313,18 @@ type DayQuery struct {
 	Date string
 }
 
+// check checks the query's member and date.
+func (q DayQuery) check() error {
+	return cmp.Or(checkMember(q.Member), checkDate("date", q.Date, true))
+}
+
 // Review returns the review of a member's day. Errors wrap ErrNotDefined,
-// ErrUnknownProgram or ErrUnknownReview (the day was never frozen).
+// ErrUnknownProgram, event.ErrInvalidArgument (a malformed member or date:
+// empty ones too, and a date not of the form "2006-01-02") or
+// ErrUnknownReview (the day was never frozen).
 func (h *Handle) Review(ctx context.Context, q DayQuery) (Review, error) {
 	var rv Review
-	err := h.viewProgram(ctx, fmt.Sprintf("review of %s on %s", q.Member, q.Date), q.Program, q, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, fmt.Sprintf("review of %s on %s", q.Member, q.Date), q.Program, q.check(), q, func(u *engine.Unit) error {
 		found, err := record.Get(u.Tx(), bReview, keys.New().Str(q.Program).Str(q.Date).Str(q.Member), &rv)
 		if err == nil && !found {
 			err = ErrUnknownReview
@@ -298,10 +338,11 @@ func (h *Handle) Review(ctx context.Context, q DayQuery) (Review, error) {
 // Day returns a member's earning on one day for risk control: what was
 // earned, what the stop policy blocked, whether the day is frozen. It is
 // kept only for programs with risk control (zero otherwise). Errors wrap
-// ErrNotDefined or ErrUnknownProgram.
+// ErrNotDefined, ErrUnknownProgram or event.ErrInvalidArgument (as
+// Review's).
 func (h *Handle) Day(ctx context.Context, q DayQuery) (Day, error) {
 	var d Day
-	err := h.viewProgram(ctx, fmt.Sprintf("day of %s on %s", q.Member, q.Date), q.Program, q, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, fmt.Sprintf("day of %s on %s", q.Member, q.Date), q.Program, q.check(), q, func(u *engine.Unit) error {
 		_, err := record.Get(u.Tx(), bDay, keys.New().Str(q.Program).Str(q.Member).Str(q.Date), &d)
 		return err
 	})
@@ -309,10 +350,18 @@ func (h *Handle) Day(ctx context.Context, q DayQuery) (Day, error) {
 }
 
 // Adjustment returns the adjustment with the ID (its request's ID).
-// Errors wrap ErrNotDefined or ErrUnknownAdjustment.
+// Errors wrap ErrNotDefined, event.ErrInvalidArgument (an ID that is not
+// a request ID: an empty one too) or ErrUnknownAdjustment.
 func (h *Handle) Adjustment(ctx context.Context, id string) (Adjustment, error) {
 	var a Adjustment
-	err := h.view(ctx, fmt.Sprintf("adjustment %q", id), func(u *engine.Unit) error {
+	what := fmt.Sprintf("adjustment %q", id)
+	if err := h.undefined(what); err != nil {
+		return a, err
+	}
+	if err := argument("adjustment", event.CheckID(id)); err != nil {
+		return a, fmt.Errorf("points: %s: %w", what, err)
+	}
+	err := h.view(ctx, what, func(u *engine.Unit) error {
 		found, err := record.Get(u.Tx(), bAdjust, []byte(id), &a)
 		if err == nil && !found {
 			err = ErrUnknownAdjustment
@@ -333,7 +382,7 @@ type RedemptionQuery struct {
 // ErrUnknownProgram or ErrUnknownRedemption.
 func (h *Handle) Redemption(ctx context.Context, q RedemptionQuery) (Redemption, error) {
 	var r Redemption
-	err := h.viewProgram(ctx, fmt.Sprintf("redemption %q", q.Ref), q.Program, q, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, fmt.Sprintf("redemption %q", q.Ref), q.Program, nil, q, func(u *engine.Unit) error {
 		found, err := record.Get(u.Tx(), bRedeem, keys.New().Str(q.Program).Str(q.Ref), &r)
 		if err == nil && !found {
 			err = ErrUnknownRedemption
@@ -346,9 +395,21 @@ func (h *Handle) Redemption(ctx context.Context, q RedemptionQuery) (Redemption,
 
 // Order returns what an order earned and what its refunds reversed; found
 // is false when the order earned no points (or no rule tracks orders).
-// Errors wrap ErrNotDefined.
+// Errors wrap ErrNotDefined or event.ErrInvalidArgument (an empty order
+// ID, or one beyond the limits on strings: event.CheckText).
 func (h *Handle) Order(ctx context.Context, id string) (o Order, found bool, err error) {
-	err = h.view(ctx, fmt.Sprintf("order %q", id), func(u *engine.Unit) error {
+	what := fmt.Sprintf("order %q", id)
+	if err := h.undefined(what); err != nil {
+		return o, false, err
+	}
+	bad := argument("order", event.CheckText(id))
+	if id == "" {
+		bad = argument("order", errors.New("empty"))
+	}
+	if bad != nil {
+		return o, false, fmt.Errorf("points: %s: %w", what, bad)
+	}
+	err = h.view(ctx, what, func(u *engine.Unit) error {
 		found, err = record.Get(u.Tx(), bOrder, []byte(id), &o)
 		return err
 	})
@@ -368,10 +429,13 @@ type SplitQuery struct {
 
 // Split computes, without spending, the points + cash split of an order
 // amount for a member (see [SplitOrder]). Errors wrap ErrNotDefined,
-// ErrUnknownProgram, ErrNoPayment or ErrInvalidAmount.
+// ErrUnknownProgram, event.ErrInvalidArgument (a malformed member, an
+// empty one too, or an order amount beyond the limits on decimals),
+// ErrNoPayment or ErrInvalidAmount.
 func (h *Handle) Split(ctx context.Context, q SplitQuery) (Split, error) {
 	var s Split
-	err := h.viewProgram(ctx, "split for "+q.Member, q.Program, q, func(u *engine.Unit) error {
+	bad := cmp.Or(checkMember(q.Member), checkAmount("order", q.Order))
+	err := h.viewProgram(ctx, "split for "+q.Member, q.Program, bad, q, func(u *engine.Unit) error {
 		avail, err := u.Ledger().Available(acct(q.Program, q.Member, ""), q.At)
 		if err != nil {
 			return err
@@ -411,11 +475,12 @@ type Lot struct {
 // state of a member's points, as package export writes it for an import.
 // A pending lot granted before release times were recorded (by an older
 // version of the library) has a zero Release; its due item releases it
-// all the same. Errors wrap ErrNotDefined or ErrUnknownProgram, and
+// all the same. Errors wrap ErrNotDefined, ErrUnknownProgram or
+// event.ErrInvalidArgument (a malformed member: an empty one too), and
 // ledger.ErrCorrupt for a damaged release record.
 func (h *Handle) Lots(ctx context.Context, q LotsQuery) ([]Lot, error) {
 	var out []Lot
-	err := h.viewProgram(ctx, "lots of "+q.Member, q.Program, q, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, "lots of "+q.Member, q.Program, checkMember(q.Member), q, func(u *engine.Unit) error {
 		out = out[:0]
 		for _, sub := range Subs {
 			lots, err := u.Ledger().Lots(acct(q.Program, q.Member, sub))
