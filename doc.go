@@ -75,8 +75,9 @@
 //     mistyped attribute, an attribute below the minimum its declaration
 //     sets (event.Attr.Min: declare an order amount with a minimum of 0 and
 //     a negative one is refused), a stored-value amount that is not
-//     positive, or an overspend returns an error that wraps a sentinel
-//     (test with errors.Is) and names the field. An amount declared
+//     positive, a plan purchase naming no plan of the definition
+//     (level.ErrUnknownPlan), or an overspend returns an error that wraps
+//     a sentinel (test with errors.Is) and names the field. An amount declared
 //     without a minimum may be negative: the library cannot tell an order
 //     from an adjustment, so the declaration says which.
 //   - The limits on input are the same on every store, and every store

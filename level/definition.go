@@ -365,6 +365,17 @@ func (d Definition) Index(name string) int {
 	return -1
 }
 
+// buys reports whether a purchase event of type typ whose attribute attr
+// is name buys a plan.
+func (d Definition) buys(typ, attr, name string) bool {
+	for _, pl := range d.Plans {
+		if pl.Event == typ && pl.Attr == attr && pl.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // Plan returns the named plan.
 func (d Definition) Plan(name string) (Plan, bool) {
 	for _, p := range d.Plans {

@@ -92,7 +92,14 @@
 // it; the expiry becomes the later of the purchase time and the current
 // expiry plus the period in calendar months or days, at the same wall-clock
 // time ([Plan.Extend]). Plans are independent of the ladder: a member can
-// hold a plan and a level at once. For the other domains a plan counts
+// hold a plan and a level at once. A purchase event whose attribute names
+// no plan of the definition bought by that event type and attribute
+// ("Nope", a mistyped "plus") is bad input: it is refused with an error
+// wrapping event.ErrInvalidEvent and [ErrUnknownPlan] that names the
+// attribute and the value, before anything is written (its points,
+// growth and tags included), and its ID stays free. An event of that type
+// without the attribute (an optional one) buys nothing and is processed
+// as usual. For the other domains a plan counts
 // until its expiry instant; [Handle.Status] lists it until Advance has
 // performed the expiry. Benefits bind to level and plan names in package
 // benefit.
@@ -148,6 +155,10 @@ var (
 	// ErrInvalidRefund is returned for a refund event with no order or an
 	// amount that is not positive.
 	ErrInvalidRefund = errors.New("level: invalid refund")
+	// ErrUnknownPlan is returned, wrapped in event.ErrInvalidEvent, for a
+	// plan purchase event whose plan attribute names no plan the event
+	// buys: nothing of the event is written.
+	ErrUnknownPlan = errors.New("level: unknown plan")
 	// ErrCatchUpLimit is returned for an event or request of a member with
 	// more than MaxCatchUp term ends due before its time that Advance has
 	// not performed (a member left alone for a century of monthly terms,

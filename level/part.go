@@ -40,6 +40,7 @@ var (
 	_ engine.Rewarder = (*part)(nil)
 	_ engine.Stateful = (*part)(nil)
 	_ engine.Levels   = (*part)(nil)
+	_ engine.Checker  = (*part)(nil)
 )
 
 func newPart(def Definition, log *slog.Logger) *part {
@@ -76,6 +77,25 @@ func (p *part) Reward(u *engine.Unit, member string, r rule.Reward, _ rule.Sourc
 		return err
 	}
 	return p.increase(u, member, r.Amount, KindRewarded, why)
+}
+
+// CheckEvent refuses a plan purchase event whose plan attribute names no
+// plan of the definition that this event type and attribute buy (a
+// mistyped plan would otherwise be processed as buying nothing, its
+// other rules applied). An event without the attribute buys no plan and
+// is not refused. The engine wraps the error in event.ErrInvalidEvent.
+func (p *part) CheckEvent(ev event.Event) error {
+	for _, pl := range p.def.Plans {
+		if ev.Type != pl.Event {
+			continue
+		}
+		name, ok := ev.String(pl.Attr)
+		if !ok || p.def.buys(ev.Type, pl.Attr, name) {
+			continue
+		}
+		return fmt.Errorf("attrs.%s: %w %q", pl.Attr, ErrUnknownPlan, name)
+	}
+	return nil
 }
 
 // Process applies the growth, refund and plan rules to ev.

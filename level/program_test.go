@@ -18,6 +18,7 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/value"
 	"github.com/shopspring/decimal"
@@ -729,6 +730,77 @@ func TestLevelDefinitionJSONRoundTrip(t *testing.T) {
 	}
 }
 
+// TestLevelUnknownPlanRefused: a purchase event whose plan attribute names
+// no plan of the definition ("Nope") used to be processed as buying
+// nothing while its points rule still granted 10 points; it is refused as
+// an invalid event naming the attribute and the value, writes nothing, and
+// its ID is free for the purchase meant: "Plus" (monthly) bought at
+// 2026-03-01 20:00 expires 2026-04-01 20:00, and the rule grants 10. An
+// event of that type without the (optional) attribute buys no plan and is
+// processed: 10 more points, 20 in all.
+func TestLevelUnknownPlanRefused(t *testing.T) {
+	ctx := context.Background()
+	def := lvlDef("")
+	def.Events[5].Attributes[0].Required = false // "buy"'s "plan"
+	def.Points = &points.Definition{
+		Programs: []points.Program{{Name: "mall"}},
+		Rules:    []points.Rule{{ID: "buy", Program: "mall", Event: "buy", Formula: rule.Formula{Kind: rule.Fixed, Fixed: d("10")}}},
+	}
+	p := testkit.OpenMemory(t, def)
+	at := lvlAt("2026-03-01 20:00")
+	buy := func(plan string) event.Event {
+		ev := lvlEvent("b1", "max", "buy", at, event.Attrs{})
+		if plan != "" {
+			ev.Attrs["plan"] = event.Str(plan)
+		}
+		return ev
+	}
+	balance := func() string {
+		t.Helper()
+		b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: "max", At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Available.String()
+	}
+	for _, plan := range []string{"Nope", "plus", "Entry"} {
+		_, err := p.Process(ctx, buy(plan))
+		if !errors.Is(err, event.ErrInvalidEvent) || !errors.Is(err, level.ErrUnknownPlan) ||
+			!strings.Contains(err.Error(), "attrs.plan") || !strings.Contains(err.Error(), fmt.Sprintf("%q", plan)) {
+			t.Errorf("purchase of plan %q: %v, want ErrInvalidEvent and ErrUnknownPlan naming attrs.plan and the value", plan, err)
+		}
+		if _, err := p.Quote(ctx, buy(plan)); !errors.Is(err, level.ErrUnknownPlan) {
+			t.Errorf("quote of a purchase of plan %q: %v, want ErrUnknownPlan", plan, err)
+		}
+	}
+	if feed, err := p.Feed(ctx, 0, 100); err != nil || len(feed) != 0 {
+		t.Errorf("feed after the refusals: %d changes, %v; want none", len(feed), err)
+	}
+	if got := balance(); got != "0" {
+		t.Errorf("points after the refusals = %s, want 0", got)
+	}
+	out := mustProcess(t, p, buy("Plus"))[0]
+	if out.Duplicate {
+		t.Fatal("the refused event's ID was taken")
+	}
+	s := lvlStatus(t, p, "max")
+	if len(s.Plans) != 1 || s.Plans[0].Plan != "Plus" || !s.Plans[0].Expires.Equal(lvlAt("2026-04-01 20:00")) {
+		t.Errorf("plans = %+v, want Plus to 2026-04-01 20:00", s.Plans)
+	}
+	if got := balance(); got != "10" {
+		t.Errorf("points after the purchase = %s, want 10", got)
+	}
+	none := buy("")
+	none.ID = "b2"
+	mustProcess(t, p, none)
+	if s := lvlStatus(t, p, "max"); len(s.Plans) != 1 || !s.Plans[0].Expires.Equal(lvlAt("2026-04-01 20:00")) {
+		t.Errorf("plans after an event naming none = %+v, want Plus unchanged", s.Plans)
+	}
+	if got := balance(); got != "20" {
+		t.Errorf("points after an event naming no plan = %s, want 20", got)
+	}
+}
+
 func TestLevelPlansWithoutLadder(t *testing.T) {
 	def := lvlDef("")
 	def.Levels = &level.Definition{Plans: []level.Plan{{Name: "Annual", Period: level.Yearly, Event: "buy", Attr: "plan"}, {Name: "Week", Period: level.Days, Days: 7, Event: "buy", Attr: "plan"}}}
@@ -736,16 +808,17 @@ func TestLevelPlansWithoutLadder(t *testing.T) {
 	buy := func(id, plan string, at time.Time) event.Event {
 		return lvlEvent(id, "max", "buy", at, event.Attrs{"plan": event.Str(plan)})
 	}
-	out := mustProcess(t, p, buy("b1", "Week", lvlAt("2026-03-01 20:00")), buy("b2", "Other", lvlAt("2026-03-01 20:00")))
-	if n := len(out[1].Changes); n != 0 {
-		t.Errorf("a purchase naming no plan changed %d things", n)
+	mustProcess(t, p, buy("b1", "Week", lvlAt("2026-03-01 20:00")))
+	// A purchase naming no plan is refused (TestLevelUnknownPlanRefused).
+	if _, err := p.Process(context.Background(), buy("b2", "Other", lvlAt("2026-03-01 20:00"))); !errors.Is(err, level.ErrUnknownPlan) {
+		t.Errorf("a purchase naming no plan: %v, want ErrUnknownPlan", err)
 	}
 	s := lvlStatus(t, p, "max")
 	if s.Level != "" || len(s.Plans) != 1 || !s.Plans[0].Expires.Equal(lvlAt("2026-03-08 20:00")) {
 		t.Fatalf("status = %+v", s)
 	}
 	lvlAdvance(t, p, lvlAt("2026-03-09"))
-	out = mustProcess(t, p, buy("b3", "Annual", lvlAt("2026-03-10")))
+	out := mustProcess(t, p, buy("b3", "Annual", lvlAt("2026-03-10")))
 	var pc level.PlanChange
 	if err := out[0].ChangesOf(level.ChangePlanPurchased)[0].Decode(&pc); err != nil || pc.Renewed || !pc.Expires.Equal(lvlAt("2027-03-10")) {
 		t.Errorf("plan change = %+v, %v", pc, err)
