@@ -50,18 +50,34 @@ type Scheduler struct {
 // Schedule starts calling Advance(ctx, clock()) on spec, a standard
 // five-field cron expression or a descriptor such as "@hourly", evaluated
 // in the program's zone. A panic in a run is recovered and logged; an error
-// is logged. Stop the scheduler with Stop.
+// is logged. Stop the scheduler with Stop. A spec that does not parse
+// (empty, or not a cron expression) wraps ErrInvalidArgument, and nothing
+// is started.
 func (p *Program) Schedule(ctx context.Context, spec string) (*Scheduler, error) {
 	logger := cron.PrintfLogger(slogPrintf{p})
 	// Recover must be inside SkipIfStillRunning: the latter does not give
 	// its token back when the job panics, which would skip every later run.
 	c := cron.New(cron.WithLocation(p.loc), cron.WithChain(cron.SkipIfStillRunning(logger), cron.Recover(logger)))
-	id, err := c.AddFunc(spec, func() { p.scheduled(ctx) })
+	sched, err := parseSpec(spec)
 	if err != nil {
-		return nil, fmt.Errorf("membership: schedule %q: %w", spec, err)
+		return nil, fmt.Errorf("membership: schedule: %w: spec %q: %w", ErrInvalidArgument, spec, err)
 	}
+	id := c.Schedule(sched, cron.FuncJob(func() { p.scheduled(ctx) }))
 	c.Start()
 	return &Scheduler{c: c, id: id}, nil
+}
+
+// parseSpec parses a cron spec as cron.New's AddFunc does (the standard
+// parser; a spec without a zone runs in the Cron's). robfig/cron v3.0.1's
+// parser panics on a zone prefix with nothing after it ("TZ=UTC"): that
+// panic is the spec's error here, as every other unparsable spec is.
+func parseSpec(spec string) (s cron.Schedule, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("does not parse: %v", r)
+		}
+	}()
+	return cron.ParseStandard(spec)
 }
 
 func (p *Program) scheduled(ctx context.Context) {

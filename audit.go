@@ -110,8 +110,11 @@ var auditHeader = []string{"time", "operator", "action", "member", "request", "r
 // zone), operator, action, member, request, result, error. It reads a
 // page at a time (q.Limit), so memory stays flat whatever the trail's
 // size, and returns how many entries it wrote. Its errors are Audit's and
-// w's.
+// w's; a nil w wraps ErrInvalidArgument, and nothing is read.
 func (p *Program) ExportAudit(ctx context.Context, w io.Writer, q AuditQuery) (int, error) {
+	if w == nil {
+		return 0, fmt.Errorf("membership: export audit: %w: w: nil writer", ErrInvalidArgument)
+	}
 	cw := csv.NewWriter(w)
 	if err := cw.Write(auditHeader); err != nil {
 		return 0, fmt.Errorf("membership: export audit: %w", err)

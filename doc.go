@@ -79,7 +79,13 @@
 //     (level.ErrUnknownPlan), or an overspend returns an error that wraps
 //     a sentinel (test with errors.Is) and names the field. An amount declared
 //     without a minimum may be negative: the library cannot tell an order
-//     from an adjustment, so the declaration says which.
+//     from an adjustment, so the declaration says which. An argument a
+//     call cannot use — a nil writer ([Program.ExportAudit]), a nil source
+//     store ([Program.Replay]), a cron spec that does not parse
+//     ([Program.Schedule]), an empty feed consumer ([Program.Cursor],
+//     [Program.SetCursor]) — is refused with [ErrInvalidArgument], naming
+//     it, before anything is read or written; so are nil arguments in
+//     export, report, migrate, whatif and webhook.
 //   - The limits on input are the same on every store, and every store
 //     holds what they allow (they are listed in one place, at
 //     event.MaxIDBytes): IDs of up to 256 bytes, other strings of up to 1

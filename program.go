@@ -280,13 +280,20 @@ func (p *Program) Feed(ctx context.Context, after uint64, limit int) ([]change.C
 	return out, nil
 }
 
-// Cursor returns the feed position stored for consumer (0 if none).
+// Cursor returns the feed position stored for consumer (0 if none). A
+// consumer name that is empty or beyond the limits on strings (see
+// event.MaxTextBytes) wraps ErrInvalidArgument, as in SetCursor.
 func (p *Program) Cursor(ctx context.Context, consumer string) (uint64, error) {
-	return p.eng.Cursor(ctx, consumer)
+	n, err := p.eng.Cursor(ctx, consumer)
+	if err != nil {
+		return 0, fmt.Errorf("membership: cursor: %w", err)
+	}
+	return n, nil
 }
 
 // SetCursor stores consumer's feed position, after it has sent every
-// change up to seq.
+// change up to seq. A consumer name that is empty or beyond the limits on
+// strings wraps ErrInvalidArgument.
 func (p *Program) SetCursor(ctx context.Context, consumer string, seq uint64) error {
 	if err := p.eng.SetCursor(ctx, consumer, seq); err != nil {
 		return fmt.Errorf("membership: set cursor: %w", err)

@@ -142,8 +142,9 @@ const replayBatch = 256
 // totals; the feed's positions may differ). An input that does not do on
 // p what it did on from returns an error wrapping ErrReplayDiverged and
 // naming its sequence number; inputs before it stay applied. A damaged
-// journal wraps engine's ErrCorrupt. progress, when not nil, is called
-// after each input. ReplayWith replays a part of the journal, or under a
+// journal wraps engine's ErrCorrupt; a nil from wraps ErrInvalidArgument,
+// and nothing is read or written. progress, when not nil, is called after
+// each input. ReplayWith replays a part of the journal, or under a
 // changed definition.
 func (p *Program) Replay(ctx context.Context, from store.Store, progress ReplayProgress) (uint64, error) {
 	res, err := p.ReplayWith(ctx, from, ReplayOptions{Progress: progress})
@@ -233,6 +234,9 @@ var errUntil = errors.New("until")
 func (p *Program) ReplayWith(ctx context.Context, from store.Store, o ReplayOptions) (ReplayResult, error) {
 	res := ReplayResult{Last: o.After}
 	fail := func(err error) (ReplayResult, error) { return res, fmt.Errorf("membership: replay: %w", err) }
+	if from == nil {
+		return fail(fmt.Errorf("%w: from: nil store", ErrInvalidArgument))
+	}
 	mine := p.eng.Definition()
 	if !o.Changed {
 		src, err := engine.DefinitionRecord(ctx, from)

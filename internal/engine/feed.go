@@ -417,8 +417,8 @@ func cursorKey(consumer string) []byte { return []byte("cursor." + consumer) }
 
 // Cursor returns the feed position stored for consumer (0 if none).
 func (e *Engine) Cursor(ctx context.Context, consumer string) (uint64, error) {
-	if err := event.CheckText(consumer); err != nil {
-		return 0, fmt.Errorf("%w: consumer: %w", event.ErrInvalidArgument, err)
+	if err := checkConsumer(consumer); err != nil {
+		return 0, err
 	}
 	var n uint64
 	err := e.st.View(ctx, func(tx store.Tx) error {
@@ -431,13 +431,23 @@ func (e *Engine) Cursor(ctx context.Context, consumer string) (uint64, error) {
 
 // SetCursor stores consumer's feed position.
 func (e *Engine) SetCursor(ctx context.Context, consumer string, seq uint64) error {
-	if consumer == "" {
-		return fmt.Errorf("%w: empty consumer", event.ErrInvalidArgument)
-	}
-	if err := event.CheckText(consumer); err != nil {
-		return fmt.Errorf("%w: consumer: %w", event.ErrInvalidArgument, err)
+	if err := checkConsumer(consumer); err != nil {
+		return err
 	}
 	return e.st.Update(ctx, func(tx store.Tx) error {
 		return tx.Put(bMeta, cursorKey(consumer), keys.New().U64(seq))
 	})
+}
+
+// checkConsumer checks a feed consumer's name, for Cursor and SetCursor
+// alike: not empty, and a string within the limits (event.CheckText). The
+// error wraps event.ErrInvalidArgument and names the consumer.
+func checkConsumer(consumer string) error {
+	if consumer == "" {
+		return fmt.Errorf("%w: consumer: empty", event.ErrInvalidArgument)
+	}
+	if err := event.CheckText(consumer); err != nil {
+		return fmt.Errorf("%w: consumer: %w", event.ErrInvalidArgument, err)
+	}
+	return nil
 }
