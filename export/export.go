@@ -15,11 +15,13 @@
 // satisfies, a page at a time, and writes each row as it reads it, so
 // memory stays flat whatever the number of rows; each reports the rows
 // written to an optional [Progress] callback and returns their count.
-// Nothing is written to the program. A function stops at the first error
-// (of the reader, of the writer, or ctx's), after the rows written so far:
-// an export is resumed from the last row written (Feed from its position,
-// Statement from the page cursor in Query.Cursor, Members by giving the
-// IDs not yet written).
+// Nothing is written to the program. A nil writer, reader or ID sequence
+// is refused with an error wrapping [ErrInvalidArgument] that names the
+// argument (w, src, ids), before anything is read or written. A function
+// stops at the first error (of the reader, of the writer, or ctx's),
+// after the rows written so far: an export is resumed from the last row
+// written (Feed from its position, Statement from the page cursor in
+// Query.Cursor, Members by giving the IDs not yet written).
 //
 // # CSV
 //
@@ -54,6 +56,20 @@ type Progress func(rows int64)
 // event.ErrInvalidArgument, the sentinel every package of the module
 // shares.
 var ErrInvalidArgument = event.ErrInvalidArgument
+
+// nilArg returns an error wrapping ErrInvalidArgument that names the
+// first nil argument of an export (w, src, ids), or nil when none is.
+func nilArg(w, src, ids bool) error {
+	switch {
+	case w:
+		return fmt.Errorf("%w: w: nil writer", ErrInvalidArgument)
+	case src:
+		return fmt.Errorf("%w: src: nil reader", ErrInvalidArgument)
+	case ids:
+		return fmt.Errorf("%w: ids: nil sequence", ErrInvalidArgument)
+	}
+	return nil
+}
 
 // pageSize is how many changes or entries are read at a time.
 const pageSize = 1000

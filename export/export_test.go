@@ -303,6 +303,46 @@ func TestExportErrors(t *testing.T) {
 	}
 }
 
+// Each export refuses a nil writer, reader or ID sequence with
+// ErrInvalidArgument naming the argument (w, src, ids), and writes
+// nothing; the errors used to say "nil reader or writer" without which.
+func TestExportNamesTheNilArgument(t *testing.T) {
+	ctx := context.Background()
+	p := open(t)
+	fill(t, p)
+	ids := slices.Values([]string{"alice"})
+	acct := ledger.MemberAccount("alice", ledger.Value, "")
+	var buf bytes.Buffer
+	for _, c := range []struct {
+		name, field string
+		call        func() error
+	}{
+		{"Feed to nil", "w: nil writer", func() error { _, _, err := export.Feed(ctx, nil, p, 0, nil); return err }},
+		{"Feed of nil", "src: nil reader", func() error { _, _, err := export.Feed(ctx, &buf, nil, 0, nil); return err }},
+		{"Members to nil", "w: nil writer", func() error { _, err := export.Members(ctx, nil, p, ids, day(p, 10), nil); return err }},
+		{"Members of nil", "src: nil reader", func() error { _, err := export.Members(ctx, &buf, nil, ids, day(p, 10), nil); return err }},
+		{"Members of nil IDs", "ids: nil sequence", func() error { _, err := export.Members(ctx, &buf, p, nil, day(p, 10), nil); return err }},
+		{"Openings to nil", "w: nil writer", func() error { _, err := export.Openings(ctx, nil, p, ids, day(p, 10), nil); return err }},
+		{"Openings of nil", "src: nil reader", func() error { _, err := export.Openings(ctx, &buf, nil, ids, day(p, 10), nil); return err }},
+		{"Openings of nil IDs", "ids: nil sequence", func() error { _, err := export.Openings(ctx, &buf, p, nil, day(p, 10), nil); return err }},
+		{"Statement to nil", "w: nil writer", func() error {
+			_, err := export.Statement(ctx, nil, p, ledger.Query{Account: acct}, nil)
+			return err
+		}},
+		{"Statement of nil", "src: nil reader", func() error {
+			_, err := export.Statement(ctx, &buf, nil, ledger.Query{Account: acct}, nil)
+			return err
+		}},
+	} {
+		if err := c.call(); !errors.Is(err, export.ErrInvalidArgument) || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s: %v; want ErrInvalidArgument naming %q", c.name, err, c.field)
+		}
+	}
+	if buf.Len() != 0 {
+		t.Errorf("the refused exports wrote %q", buf.String())
+	}
+}
+
 // pagedFeed is a feed of n changes that records the limits asked.
 type pagedFeed struct {
 	n      uint64

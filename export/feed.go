@@ -23,8 +23,8 @@ type FeedReader interface {
 // error wrapping ErrInvalidArgument for a nil reader or writer, and the
 // errors of the feed, of w and of ctx.
 func Feed(ctx context.Context, w io.Writer, src FeedReader, after uint64, progress Progress) (rows int64, last uint64, err error) {
-	if src == nil || w == nil {
-		return 0, after, fmt.Errorf("export: feed: %w: nil reader or writer", ErrInvalidArgument)
+	if err := nilArg(w == nil, src == nil, false); err != nil {
+		return 0, after, fmt.Errorf("export: feed: %w", err)
 	}
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw) // one object and a newline a change

@@ -55,8 +55,8 @@ func pointPrograms(def membership.Definition) []string {
 // for a nil reader, writer or ids; and the errors of the reader (naming
 // the member), of w and of ctx.
 func Members(ctx context.Context, w io.Writer, src MemberReader, ids iter.Seq[string], at time.Time, progress Progress) (int64, error) {
-	if src == nil || w == nil || ids == nil {
-		return 0, fmt.Errorf("export: members: %w: nil reader, writer or IDs", ErrInvalidArgument)
+	if err := nilArg(w == nil, src == nil, ids == nil); err != nil {
+		return 0, fmt.Errorf("export: members: %w", err)
 	}
 	programs := pointPrograms(src.Definition())
 	rw := &rowWriter{w: csv.NewWriter(w), progress: progress}

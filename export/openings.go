@@ -93,8 +93,8 @@ func OpeningsHeader(def membership.Definition) []string {
 // member) for a state it cannot write; and the errors of the reader, of w
 // and of ctx.
 func Openings(ctx context.Context, w io.Writer, src OpeningReader, ids iter.Seq[string], at time.Time, progress Progress) (int64, error) {
-	if src == nil || w == nil || ids == nil {
-		return 0, fmt.Errorf("export: openings: %w: nil reader, writer or IDs", ErrInvalidArgument)
+	if err := nilArg(w == nil, src == nil, ids == nil); err != nil {
+		return 0, fmt.Errorf("export: openings: %w", err)
 	}
 	if at.IsZero() {
 		return 0, fmt.Errorf("export: openings: %w: zero time", ErrInvalidArgument)

@@ -37,8 +37,8 @@ var StatementHeader = []string{"time", "account", "txn", "seq", "kind", "amount"
 // a nil reader or writer or a query with Newest set (a running balance
 // reads oldest first), and the errors of the reader, of w and of ctx.
 func Statement(ctx context.Context, w io.Writer, src StatementReader, q ledger.Query, progress Progress) (int64, error) {
-	if src == nil || w == nil {
-		return 0, fmt.Errorf("export: statement: %w: nil reader or writer", ErrInvalidArgument)
+	if err := nilArg(w == nil, src == nil, false); err != nil {
+		return 0, fmt.Errorf("export: statement: %w", err)
 	}
 	if q.Newest {
 		return 0, fmt.Errorf("export: statement: %w: newest first", ErrInvalidArgument)

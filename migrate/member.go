@@ -34,6 +34,10 @@
 // whatever the file's size. A cancelled context stops it between batches
 // (or inside one, which then applies nothing); running the file again
 // resumes where it stopped.
+//
+// An argument Run cannot use (a nil target or source, a source built on a
+// nil reader) is refused with an error wrapping [ErrInvalidArgument] that
+// names it, before any row is applied.
 package migrate
 
 import (
@@ -41,6 +45,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/memberkit/membership/event"
 	"github.com/shopspring/decimal"
 )
 
@@ -122,6 +127,11 @@ type Coupon struct {
 var (
 	// ErrBadRow is wrapped by the error of a row that does not parse.
 	ErrBadRow = errors.New("migrate: bad row")
+	// ErrInvalidArgument is wrapped by Run's error for an argument it
+	// cannot use (a nil target or source), and by the first Next of a
+	// source built on a nil reader. It is event.ErrInvalidArgument, the
+	// sentinel every package of the module shares.
+	ErrInvalidArgument = event.ErrInvalidArgument
 )
 
 // FieldError is the error of one field of a row: a value that does not

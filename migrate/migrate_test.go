@@ -329,6 +329,44 @@ func TestStopOnError(t *testing.T) {
 	}
 }
 
+// Run refuses a nil target or source, and CSV and JSONL a nil reader,
+// with an error wrapping ErrInvalidArgument that names the argument and
+// nothing applied: a nil source or reader used to panic, and a nil target
+// was taken when the source had no row (and panicked in a goroutine when
+// it had one).
+func TestRunRefusesNilArguments(t *testing.T) {
+	ctx := context.Background()
+	p := open(t, memory.New())
+	o := migrate.Options{Name: "nil", At: at}
+	rows := func() migrate.Source { return &slice{rows: []migrate.Member{{Member: "a", Growth: dec("1")}}} }
+	for _, c := range []struct {
+		name  string
+		dst   migrate.Target
+		src   migrate.Source
+		field string
+	}{
+		{"nil target, empty source", nil, &slice{}, "dst"},
+		{"nil target", nil, rows(), "dst"},
+		{"nil source", p, nil, "src"},
+		{"CSV of a nil reader", p, migrate.CSV(nil, shanghai), "r: nil reader"},
+		{"JSONL of a nil reader", p, migrate.JSONL(nil), "r: nil reader"},
+	} {
+		res, err := migrate.Run(ctx, c.dst, c.src, o)
+		if !errors.Is(err, migrate.ErrInvalidArgument) || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s: %v; want ErrInvalidArgument naming %q", c.name, err, c.field)
+		}
+		if res.Progress != (migrate.Progress{}) {
+			t.Errorf("%s: progress %+v, want none", c.name, res.Progress)
+		}
+	}
+	if !errors.Is(migrate.ErrInvalidArgument, event.ErrInvalidArgument) {
+		t.Error("migrate.ErrInvalidArgument is not event.ErrInvalidArgument")
+	}
+	if cs, err := p.Feed(ctx, 0, 0); err != nil || len(cs) != 0 {
+		t.Errorf("the feed after the refusals: %d changes, %v; want none", len(cs), err)
+	}
+}
+
 // slice is a Source of rows in memory, line i+1 for row i.
 type slice struct {
 	rows []migrate.Member

@@ -120,8 +120,16 @@ type Options struct {
 // when ctx is done (between batches, or inside one, which then writes
 // nothing), with a source's read error, or with dst's failure: running
 // the same source again under the same Name then resumes, the rows
-// already applied counting as duplicates.
+// already applied counting as duplicates. A nil dst or src is refused with
+// an error wrapping ErrInvalidArgument that names it, before anything is
+// read.
 func Run(ctx context.Context, dst Target, src Source, o Options) (Result, error) {
+	switch {
+	case dst == nil:
+		return Result{}, fmt.Errorf("migrate: run: %w: dst: nil target", ErrInvalidArgument)
+	case src == nil:
+		return Result{}, fmt.Errorf("migrate: run: %w: src: nil source", ErrInvalidArgument)
+	}
 	if o.Batch <= 0 {
 		o.Batch = 256
 	}

@@ -34,8 +34,12 @@ import (
 // An empty expires is no expiry (for a coupon: the template's validity);
 // an empty code is none. A time is RFC 3339 ("2026-12-31T23:59:59+08:00")
 // or a date ("2026-12-31"), the start of that day in loc (UTC if nil). An
-// unknown column fails the first Next.
+// unknown column fails the first Next; so does a nil r, with an error
+// wrapping ErrInvalidArgument.
 func CSV(r io.Reader, loc *time.Location) Source {
+	if r == nil {
+		return nilReader("csv")
+	}
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = -1
@@ -243,8 +247,12 @@ func (p *cellParser) coupons(v string) []Coupon {
 // "coupons": [{"template", "expires", "code"}], "tags", "profile": {name:
 // text}, …), times in RFC 3339, amounts as strings or numbers. Blank lines
 // are skipped; a field the Member has not is a bad row. A line may be up
-// to 1 MiB.
+// to 1 MiB. A nil r fails the first Next with an error wrapping
+// ErrInvalidArgument.
 func JSONL(r io.Reader) Source {
+	if r == nil {
+		return nilReader("jsonl")
+	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	return &jsonlSource{sc: sc}
@@ -282,4 +290,14 @@ func (s *jsonlSource) Next() (Row, error) {
 		return Row{}, fmt.Errorf("line %d: %w", s.line+1, err)
 	}
 	return Row{}, io.EOF
+}
+
+// errSource is a source that cannot be read: every Next returns its error.
+type errSource struct{ err error }
+
+func (s errSource) Next() (Row, error) { return Row{}, s.err }
+
+// nilReader is the source of CSV or JSONL given a nil reader.
+func nilReader(format string) Source {
+	return errSource{fmt.Errorf("migrate: %s: %w: r: nil reader", format, ErrInvalidArgument)}
 }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/csv"
+	"fmt"
 	"io"
 	"strconv"
 
@@ -17,8 +18,15 @@ var CSVHeader = []string{"period", "section", "name", "figure", "value"}
 // a template, a task; empty for a section's own figures), the figure and
 // its value (an integer, or a decimal as the ledger keeps it). Rows come
 // period by period, in the order of the Go values. A spreadsheet's pivot
-// table makes any wide view of it.
+// table makes any wide view of it. A nil w (or a nil r) wraps
+// ErrInvalidArgument, and nothing is written.
 func (r *Report) WriteCSV(w io.Writer) error {
+	switch {
+	case w == nil:
+		return fmt.Errorf("report: write csv: %w: w: nil writer", ErrInvalidArgument)
+	case r == nil:
+		return fmt.Errorf("report: write csv: %w: nil report", ErrInvalidArgument)
+	}
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
 		return err

@@ -34,6 +34,13 @@
 // (points.Payment.Rate) when its definition sets one, else the rate the
 // query gives (Query.Rates). A program with neither has no liability
 // figure (Points.HasRate is false, and the CSV leaves it out).
+//
+// # Errors
+//
+// A query Build cannot run is refused with an error wrapping
+// [ErrInvalidQuery]; a nil program (Build) or writer ([Report.WriteCSV])
+// with one wrapping [ErrInvalidArgument] that names it. Both are
+// event.ErrInvalidArgument, and neither reads the store or writes a byte.
 package report
 
 import (
@@ -54,11 +61,17 @@ import (
 	"github.com/shopspring/decimal"
 )
 
+// ErrInvalidArgument is wrapped by the error of Build for a nil program
+// and of WriteCSV for a nil writer, and by ErrInvalidQuery. It is
+// event.ErrInvalidArgument, the sentinel every package of the module
+// shares.
+var ErrInvalidArgument = event.ErrInvalidArgument
+
 // ErrInvalidQuery is wrapped by Build's error for a query it cannot run (a
 // period that ends before it starts or lasts more than level.MaxDays, an
 // unknown grain, a negative rate or one for an unknown point program).
 // It wraps event.ErrInvalidArgument, as every malformed request does.
-var ErrInvalidQuery = fmt.Errorf("report: invalid query: %w", event.ErrInvalidArgument)
+var ErrInvalidQuery = fmt.Errorf("report: invalid query: %w", ErrInvalidArgument)
 
 // Grain is the length of a report's periods.
 type Grain string
@@ -210,8 +223,12 @@ func check(q Query, def membership.Definition) error {
 }
 
 // Build reads p's figures for q. Errors wrap ErrInvalidQuery (and
-// event.ErrInvalidArgument) for a malformed query, or are the store's.
+// event.ErrInvalidArgument) for a malformed query, ErrInvalidArgument for
+// a nil p, or are the store's.
 func Build(ctx context.Context, p *membership.Program, q Query) (*Report, error) {
+	if p == nil {
+		return nil, fmt.Errorf("report: build: %w: p: nil program", ErrInvalidArgument)
+	}
 	if err := check(q, p.Definition()); err != nil {
 		return nil, err
 	}

@@ -303,3 +303,31 @@ func TestInvalidQuery(t *testing.T) {
 		}
 	}
 }
+
+// A nil program (Build) or writer (WriteCSV) is refused with
+// ErrInvalidArgument naming the argument; both used to panic.
+func TestNilArguments(t *testing.T) {
+	q := report.Query{From: date(4, 1), To: date(4, 30), Grain: report.Month}
+	r, err := report.Build(context.Background(), nil, q)
+	if !errors.Is(err, report.ErrInvalidArgument) || !strings.Contains(err.Error(), "p: nil program") || r != nil {
+		t.Errorf("Build(nil) = %v, %v; want ErrInvalidArgument naming p", r, err)
+	}
+	if errors.Is(err, report.ErrInvalidQuery) {
+		t.Errorf("Build(nil): %v wraps ErrInvalidQuery; the query is fine", err)
+	}
+	r, err = report.Build(context.Background(), smallHistory(t), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteCSV(nil); !errors.Is(err, report.ErrInvalidArgument) || !strings.Contains(err.Error(), "w: nil writer") {
+		t.Errorf("WriteCSV(nil) = %v; want ErrInvalidArgument naming w", err)
+	}
+	var none *report.Report
+	var buf bytes.Buffer
+	if err := none.WriteCSV(&buf); !errors.Is(err, report.ErrInvalidArgument) || buf.Len() != 0 {
+		t.Errorf("nil report's WriteCSV = %v, wrote %q; want ErrInvalidArgument and nothing", err, buf.String())
+	}
+	if !errors.Is(report.ErrInvalidQuery, report.ErrInvalidArgument) || report.ErrInvalidArgument != event.ErrInvalidArgument {
+		t.Error("ErrInvalidQuery does not wrap ErrInvalidArgument, or that is not event's")
+	}
+}

@@ -41,10 +41,10 @@
 //   - Order per member: a member's changes are sent one at a time in feed
 //     order, the next only once the one before is acknowledged or
 //     dead-lettered. Different members' changes are sent in parallel
-//     (WithParallel lanes), so their relative order is not kept; changes
-//     without a member share one lane. A replayed dead letter arrives
-//     after the member's later changes; the receiver compares positions
-//     (change.seq) where that matters.
+//     (WithParallel lanes, at most MaxParallel), so their relative order
+//     is not kept; changes without a member share one lane. A replayed
+//     dead letter arrives after the member's later changes; the receiver
+//     compares positions (change.seq) where that matters.
 //   - Backoff: after failed attempt n the deliverer waits base·2^(n-1),
 //     at most max, jittered down by up to half, so deliverers that failed
 //     together do not retry together.
@@ -81,4 +81,10 @@
 // [Deliverer.DeadLetters] pages the dead letters, [Deliverer.Replay] sends
 // one again and [Deliverer.Discard] drops one. Logs go to the
 // *slog.Logger of WithLogger.
+//
+// [New] refuses what it cannot use — a nil feed or store, a name that is
+// not an ID, an endpoint that is not http or https, a short secret, an
+// option given nil (WithClient(nil)) or out of range (WithParallel above
+// [MaxParallel]) — with an error wrapping [ErrInvalidArgument] that names
+// the argument or the option.
 package webhook

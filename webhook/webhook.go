@@ -78,6 +78,11 @@ func DeliveryID(consumer string, seq uint64) string {
 // MinSecretBytes is the shortest secret New accepts.
 const MinSecretBytes = 16
 
+// MaxParallel is the most lanes WithParallel accepts: each lane is a
+// goroutine with a request open to the one endpoint, and more than that
+// many at once is a flood, not a delivery.
+const MaxParallel = 1024
+
 // Stats are a Deliverer's counts since New (they are not stored).
 type Stats struct {
 	// Delivered counts the changes an endpoint acknowledged (2xx) when
@@ -170,7 +175,7 @@ func WithPoll(every time.Duration) Option { return func(d *Deliverer) { d.poll =
 func WithTimeout(t time.Duration) Option { return func(d *Deliverer) { d.timeout = t } }
 
 // WithParallel sets how many members' changes are sent at once (default
-// 4); 1 sends every change in feed order.
+// 4, 1 to MaxParallel); 1 sends every change in feed order.
 func WithParallel(n int) Option { return func(d *Deliverer) { d.parallel = n } }
 
 // WithBatch sets how many changes are read from the feed at once (default
@@ -184,7 +189,8 @@ func WithBatch(n int) Option { return func(d *Deliverer) { d.batch = n } }
 // whose feed it reads, or another). It returns an error wrapping
 // ErrInvalidArgument for a nil feed or store, a name that is not an ID
 // (1 to 256 bytes of UTF-8 without NUL), an unusable endpoint or secret,
-// or an option out of range.
+// or an option out of range or given nil; the error names the argument or
+// the option (WithClient(nil) names "client").
 func New(feed Feed, st store.Store, name, endpoint string, secret []byte, opts ...Option) (*Deliverer, error) {
 	d := &Deliverer{
 		feed: feed, st: st, name: name, bucket: "webhook.dead." + name, endpoint: endpoint,
@@ -214,16 +220,24 @@ func (d *Deliverer) check() error {
 		return errors.New("nil store")
 	case len(d.secret) < MinSecretBytes:
 		return fmt.Errorf("secret of %d bytes, at least %d", len(d.secret), MinSecretBytes)
-	case d.client == nil || d.now == nil || d.wait == nil || d.rand == nil || d.log == nil:
-		return errors.New("nil option")
+	case d.client == nil:
+		return errors.New("client: nil (WithClient)")
+	case d.now == nil:
+		return errors.New("clock: nil (WithClock)")
+	case d.wait == nil:
+		return errors.New("wait: nil (WithWait)")
+	case d.rand == nil:
+		return errors.New("rand: nil (WithRand)")
+	case d.log == nil:
+		return errors.New("logger: nil (WithLogger)")
 	case d.attempts < 1:
 		return fmt.Errorf("attempts %d, at least 1", d.attempts)
 	case d.base <= 0 || d.max < d.base:
 		return fmt.Errorf("backoff %v to %v", d.base, d.max)
 	case d.poll <= 0 || d.timeout <= 0:
 		return fmt.Errorf("poll %v, timeout %v: not positive", d.poll, d.timeout)
-	case d.parallel < 1:
-		return fmt.Errorf("parallel %d, at least 1", d.parallel)
+	case d.parallel < 1 || d.parallel > MaxParallel:
+		return fmt.Errorf("parallel %d, 1 to %d", d.parallel, MaxParallel)
 	case d.batch < 1 || d.batch > 10000:
 		return fmt.Errorf("batch %d, 1 to 10000", d.batch)
 	}

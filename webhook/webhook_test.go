@@ -599,6 +599,9 @@ func TestFeedOutOfOrderIsCorrupt(t *testing.T) {
 	}
 }
 
+// New refuses each unusable argument or option with ErrInvalidArgument,
+// and its message names it: a nil option used to say only "nil option",
+// and a parallel of 1<<30 was taken.
 func TestNewRejects(t *testing.T) {
 	st := memory.New()
 	p := openProgram(t, st)
@@ -610,28 +613,31 @@ func TestNewRejects(t *testing.T) {
 		endpoint string
 		secret   string
 		opts     []webhook.Option
+		names    string // what the error names
 	}{
-		{"nil feed", nil, consumer, ok, secret, nil},
-		{"empty name", p, "", ok, secret, nil},
-		{"name with NUL", p, "a\x00b", ok, secret, nil},
-		{"name too long", p, strings.Repeat("n", 257), ok, secret, nil},
-		{"endpoint not a URL", p, consumer, "::", secret, nil},
-		{"endpoint without scheme", p, consumer, "example.com/hook", secret, nil},
-		{"ftp endpoint", p, consumer, "ftp://example.com/hook", secret, nil},
-		{"endpoint without host", p, consumer, "http:///hook", secret, nil},
-		{"short secret", p, consumer, ok, "fifteen bytes!!", nil},
-		{"zero attempts", p, consumer, ok, secret, []webhook.Option{webhook.WithAttempts(0)}},
-		{"zero base", p, consumer, ok, secret, []webhook.Option{webhook.WithBackoff(0, time.Second)}},
-		{"max below base", p, consumer, ok, secret, []webhook.Option{webhook.WithBackoff(time.Minute, time.Second)}},
-		{"zero poll", p, consumer, ok, secret, []webhook.Option{webhook.WithPoll(0)}},
-		{"negative timeout", p, consumer, ok, secret, []webhook.Option{webhook.WithTimeout(-time.Second)}},
-		{"zero parallel", p, consumer, ok, secret, []webhook.Option{webhook.WithParallel(0)}},
-		{"batch too large", p, consumer, ok, secret, []webhook.Option{webhook.WithBatch(10001)}},
-		{"nil client", p, consumer, ok, secret, []webhook.Option{webhook.WithClient(nil)}},
-		{"nil clock", p, consumer, ok, secret, []webhook.Option{webhook.WithClock(nil)}},
-		{"nil wait", p, consumer, ok, secret, []webhook.Option{webhook.WithWait(nil)}},
-		{"nil rand", p, consumer, ok, secret, []webhook.Option{webhook.WithRand(nil)}},
-		{"nil logger", p, consumer, ok, secret, []webhook.Option{webhook.WithLogger(nil)}},
+		{"nil feed", nil, consumer, ok, secret, nil, "feed"},
+		{"empty name", p, "", ok, secret, nil, "name"},
+		{"name with NUL", p, "a\x00b", ok, secret, nil, "name"},
+		{"name too long", p, strings.Repeat("n", 257), ok, secret, nil, "name"},
+		{"endpoint not a URL", p, consumer, "::", secret, nil, "endpoint"},
+		{"endpoint without scheme", p, consumer, "example.com/hook", secret, nil, "endpoint"},
+		{"ftp endpoint", p, consumer, "ftp://example.com/hook", secret, nil, "endpoint"},
+		{"endpoint without host", p, consumer, "http:///hook", secret, nil, "endpoint"},
+		{"short secret", p, consumer, ok, "fifteen bytes!!", nil, "secret"},
+		{"zero attempts", p, consumer, ok, secret, []webhook.Option{webhook.WithAttempts(0)}, "attempts"},
+		{"zero base", p, consumer, ok, secret, []webhook.Option{webhook.WithBackoff(0, time.Second)}, "backoff"},
+		{"max below base", p, consumer, ok, secret, []webhook.Option{webhook.WithBackoff(time.Minute, time.Second)}, "backoff"},
+		{"zero poll", p, consumer, ok, secret, []webhook.Option{webhook.WithPoll(0)}, "poll"},
+		{"negative timeout", p, consumer, ok, secret, []webhook.Option{webhook.WithTimeout(-time.Second)}, "timeout"},
+		{"zero parallel", p, consumer, ok, secret, []webhook.Option{webhook.WithParallel(0)}, "parallel 0"},
+		{"parallel above the maximum", p, consumer, ok, secret, []webhook.Option{webhook.WithParallel(webhook.MaxParallel + 1)}, "parallel 1025, 1 to 1024"},
+		{"parallel of 1<<30", p, consumer, ok, secret, []webhook.Option{webhook.WithParallel(1 << 30)}, "parallel 1073741824"},
+		{"batch too large", p, consumer, ok, secret, []webhook.Option{webhook.WithBatch(10001)}, "batch"},
+		{"nil client", p, consumer, ok, secret, []webhook.Option{webhook.WithClient(nil)}, "WithClient"},
+		{"nil clock", p, consumer, ok, secret, []webhook.Option{webhook.WithClock(nil)}, "WithClock"},
+		{"nil wait", p, consumer, ok, secret, []webhook.Option{webhook.WithWait(nil)}, "WithWait"},
+		{"nil rand", p, consumer, ok, secret, []webhook.Option{webhook.WithRand(nil)}, "WithRand"},
+		{"nil logger", p, consumer, ok, secret, []webhook.Option{webhook.WithLogger(nil)}, "WithLogger"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -639,9 +645,15 @@ func TestNewRejects(t *testing.T) {
 			if !errors.Is(err, webhook.ErrInvalidArgument) || d != nil {
 				t.Errorf("New = %v, %v; want ErrInvalidArgument", d, err)
 			}
+			if err != nil && !strings.Contains(err.Error(), tt.names) {
+				t.Errorf("New: %q does not name %q", err, tt.names)
+			}
 		})
 	}
-	if _, err := webhook.New(p, nil, consumer, ok, []byte(secret)); !errors.Is(err, webhook.ErrInvalidArgument) {
-		t.Errorf("New with a nil store = %v, want ErrInvalidArgument", err)
+	if _, err := webhook.New(p, nil, consumer, ok, []byte(secret)); !errors.Is(err, webhook.ErrInvalidArgument) || !strings.Contains(err.Error(), "store") {
+		t.Errorf("New with a nil store = %v, want ErrInvalidArgument naming the store", err)
+	}
+	if _, err := webhook.New(p, st, consumer, ok, []byte(secret), webhook.WithParallel(webhook.MaxParallel)); err != nil {
+		t.Errorf("New with MaxParallel lanes: %v", err)
 	}
 }
