@@ -93,14 +93,15 @@ func (h *Handle) GrantAchievement(ctx context.Context, req GrantRequest) (*chang
 
 // Achievements returns a member's achievements in name order, each with
 // when (in the program's zone), by whom and why it was granted; an empty
-// list on a program without benefits and achievements. The error is the
-// store's.
+// list on a program without benefits and achievements. A member that is
+// not an ID wraps event.ErrInvalidArgument, with or without benefits;
+// else the error is the store's.
 func (h *Handle) Achievements(ctx context.Context, member string) ([]Grant, error) {
-	if h.p == nil {
-		return nil, nil
-	}
 	if err := event.CheckMember(member); err != nil {
 		return nil, fmt.Errorf("benefit: achievements: %w", err)
+	}
+	if h.p == nil {
+		return nil, nil
 	}
 	var out []Grant
 	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
@@ -124,14 +125,16 @@ func (h *Handle) Achievements(ctx context.Context, member string) ([]Grant, erro
 // counts, as it would for an event at that time, without being written
 // (the level's status shows it once Advance or the member's next event or
 // request performs it). A program without benefits gives an empty list.
-// The error is the store's, or the level domain's (level.ErrCatchUpLimit
-// for a member with more term ends due than an event performs).
+// A member that is not an ID, or an at outside the years 1900 to 2099,
+// wraps event.ErrInvalidArgument, with or without benefits. Else the
+// error is the store's, or the level domain's (level.ErrCatchUpLimit for
+// a member with more term ends due than an event performs).
 func (h *Handle) Of(ctx context.Context, member string, at time.Time) ([]Benefit, error) {
-	if h.p == nil {
-		return nil, nil
-	}
 	if err := event.CheckQuery(member, at); err != nil {
 		return nil, fmt.Errorf("benefit: benefits: %w", err)
+	}
+	if h.p == nil {
+		return nil, nil
 	}
 	var out []Benefit
 	// A dry view, so that a term end due by at that Advance has not

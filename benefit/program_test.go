@@ -3,6 +3,7 @@ package benefit_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -294,5 +295,45 @@ func TestNotDefined(t *testing.T) {
 	}
 	if pr, err := h.MemberPrice(ctx, "m", dec("10"), at); err != nil || !pr.Amount.Equal(dec("10")) || pr.By != nil {
 		t.Errorf("MemberPrice: %+v, %v; want 10 by no benefit", pr, err)
+	}
+}
+
+// The queries check the member as an ID, and Of and MemberPrice the time
+// as a query time, with or without benefits in the definition: an empty
+// member used to get an empty list (or the amount asked) and no error on
+// a program without benefits.
+func TestQueriesCheckTheMember(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, zone)
+	without := progDef()
+	without.Benefits = nil
+	for name, def := range map[string]membership.Definition{"with benefits": progDef(), "without": without} {
+		h := testkit.OpenMemory(t, def).Benefits()
+		for _, c := range []struct {
+			member string
+			at     time.Time
+			field  string
+		}{
+			{"", at, "member"},
+			{"m\x00", at, "member"},
+			{"m\xff", at, "member"},
+			{strings.Repeat("m", 257), at, "member"},
+			{"m", time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), "at"},
+		} {
+			want := func(call string, err error) {
+				t.Helper()
+				if !errors.Is(err, membership.ErrInvalidArgument) || !strings.Contains(err.Error(), c.field) {
+					t.Errorf("%s: %s(%q, %v): %v; want ErrInvalidArgument naming %s", name, call, c.member, c.at, err, c.field)
+				}
+			}
+			_, err := h.Of(ctx, c.member, c.at)
+			want("Of", err)
+			_, err = h.MemberPrice(ctx, c.member, dec("10"), c.at)
+			want("MemberPrice", err)
+			if c.field == "member" {
+				_, err = h.Achievements(ctx, c.member)
+				want("Achievements", err)
+			}
+		}
 	}
 }

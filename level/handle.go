@@ -254,14 +254,19 @@ type ForecastItem struct {
 // each still needs to keep their level; times are in the program's zone.
 // It reads the due index over that range, so its cost is proportional to
 // what falls due there. It returns errors wrapping
-// event.ErrInvalidArgument (a zero from, days < 1), ErrNotDefined, or the
-// store's.
+// event.ErrInvalidArgument (a zero from, or one outside the years 1900 to
+// 2099 as every query time; days < 1), ErrNotDefined, or the store's.
 func (h *Handle) Forecast(ctx context.Context, from time.Time, days, limit int) ([]ForecastItem, error) {
 	switch {
 	case h.p == nil:
 		return nil, fmt.Errorf("level: forecast: %w", ErrNotDefined)
-	case days < 1 || from.IsZero():
-		return nil, fmt.Errorf("level: forecast: %w: need a time and days >= 1", event.ErrInvalidArgument)
+	case from.IsZero():
+		return nil, fmt.Errorf("level: forecast: %w: from: zero time", event.ErrInvalidArgument)
+	case days < 1:
+		return nil, fmt.Errorf("level: forecast: %w: days %d, at least 1", event.ErrInvalidArgument, days)
+	}
+	if err := event.CheckTime(from); err != nil {
+		return nil, fmt.Errorf("level: forecast: %w: from: %w", event.ErrInvalidArgument, err)
 	}
 	if limit <= 0 || limit > 10000 {
 		limit = 1000

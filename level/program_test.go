@@ -630,6 +630,36 @@ func TestLevelForecast(t *testing.T) {
 	}
 }
 
+// Forecast's from is a query time: outside the years 1900 to 2099 it is
+// refused, naming "from" (a from in 2200 used to return an empty list),
+// as a zero from is; the edges of the range are taken.
+func TestLevelForecastFromOutsideTheRange(t *testing.T) {
+	p := testkit.OpenMemory(t, lvlDef(""))
+	ctx := context.Background()
+	for _, from := range []time.Time{
+		{},
+		time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1899, 12, 31, 23, 59, 59, 0, time.UTC),
+	} {
+		_, err := p.Levels().Forecast(ctx, from, 3, 10)
+		if !errors.Is(err, event.ErrInvalidArgument) || !strings.Contains(err.Error(), "from") {
+			t.Errorf("from %v: %v; want ErrInvalidArgument naming from", from, err)
+		}
+	}
+	for _, from := range []time.Time{
+		time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2099, 12, 31, 23, 59, 59, 0, time.UTC),
+	} {
+		if got, err := p.Levels().Forecast(ctx, from, 3, 10); err != nil || len(got) != 0 {
+			t.Errorf("from %v: %v, %v; want an empty forecast", from, got, err)
+		}
+	}
+	if _, err := p.Levels().Forecast(ctx, lvlAt("2026-04-01"), 0, 10); !strings.Contains(fmt.Sprint(err), "days 0") {
+		t.Errorf("0 days: %v; want an error naming days", err)
+	}
+}
+
 func TestLevelInvalidDefinitionPaths(t *testing.T) {
 	def := lvlDef("")
 	def.Levels.Ladder[2].Upgrade = d("10")

@@ -12,6 +12,14 @@
 // returns an empty list (the member has no tag) and every other call an
 // error wrapping [ErrNotDefined].
 //
+// Every call checks its input against the program's limits (see
+// event.MaxIDBytes): a member, and the cursor (After) of a page of
+// Segment or Recompute, which is a member ID, as an ID; other strings as
+// text (valid UTF-8 without NUL, at most event.MaxTextBytes bytes); times
+// in the years 1900 to 2099. Input beyond them is refused with an error
+// wrapping event.ErrInvalidArgument that names the field, and changes
+// nothing.
+//
 // # Profile and statistics
 //
 // A [Definition] names the order event type and its attributes (amount,

@@ -273,13 +273,20 @@ func (h *Handle) SetProfile(ctx context.Context, r ProfileRequest) (*change.Outc
 // second time (the rule is evaluated, not applied: there is no request
 // ID). The changes go to the feed. The error wraps ErrNotDefined,
 // ErrUnknownTag (no rule gives the tag) or event.ErrInvalidArgument (no
-// time).
+// time, or a string or a time beyond the limits: a cursor that is not a
+// member ID as checkCursor says, a time outside the years 1900 to 2099).
 func (h *Handle) Recompute(ctx context.Context, r RecomputeRequest) (RecomputeResult, error) {
 	fail := func(err error) (RecomputeResult, error) {
 		return RecomputeResult{}, fmt.Errorf("tag: recompute %q: %w", r.Tag, err)
 	}
 	if h.p == nil {
 		return fail(ErrNotDefined)
+	}
+	if err := event.CheckRequest(r); err != nil {
+		return fail(err)
+	}
+	if err := checkCursor(r.After); err != nil {
+		return fail(err)
 	}
 	only := h.p.def.RuleFor(r.Tag)
 	if only == nil {
@@ -419,16 +426,36 @@ func (h *Handle) checkExpr(e Expr) error {
 	return h.p.def.checkTags(e)
 }
 
+// checkCursor checks the cursor of a page of members (the After of
+// Segment and Recompute): empty, or a member ID within the limits (see
+// event.CheckID: at most event.MaxIDBytes bytes of valid UTF-8 without
+// NUL), as the Next it came from is. The error wraps
+// event.ErrInvalidArgument and names the field "after".
+func checkCursor(after string) error {
+	if after == "" {
+		return nil
+	}
+	if err := event.CheckID(after); err != nil {
+		return fmt.Errorf("%w: after: %w", event.ErrInvalidArgument, err)
+	}
+	return nil
+}
+
 // Segment returns a page of the members whose tags match q.Expr ("M and
 // (vip or not churned)"), in member order, with the cursor of the next
 // page. Its cost follows the members of the expression's least-populated
 // tag (see the package comment), not the number of members. The error
-// wraps ErrNotDefined, ErrSyntax (the zero Expr) or ErrUnknownTag.
+// wraps ErrNotDefined, ErrSyntax (the zero Expr), ErrUnknownTag or
+// event.ErrInvalidArgument (a cursor that is not a member ID: see
+// checkCursor).
 func (h *Handle) Segment(ctx context.Context, q SegmentQuery) (SegmentPage, error) {
 	fail := func(err error) (SegmentPage, error) {
 		return SegmentPage{}, fmt.Errorf("tag: segment %q: %w", q.Expr, err)
 	}
 	if err := h.checkExpr(q.Expr); err != nil {
+		return fail(err)
+	}
+	if err := checkCursor(q.After); err != nil {
 		return fail(err)
 	}
 	var page SegmentPage

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -614,6 +615,68 @@ func TestTagSegmentErrors(t *testing.T) {
 	}
 	if _, err := p.Tags().InSegment(ctx, "m", tag.MustParse("ghost")); !errors.Is(err, tag.ErrUnknownTag) {
 		t.Errorf("InSegment with an unknown tag: %v", err)
+	}
+}
+
+// The cursor of a page of members (After, a member ID: the Next of the
+// page before) is checked as an ID, and Recompute's other fields against
+// the limits: a cursor that is not valid UTF-8, holds a NUL or is longer
+// than an ID used to be taken (a NUL byte then went into the audit key of
+// the page), and the call is refused now, naming the field, with nothing
+// written.
+func TestTagCursorsAreMemberIDs(t *testing.T) {
+	ctx := context.Background()
+	p := openTags(t)
+	for i := range 3 {
+		mustProcess(t, p, newOrder(fmt.Sprintf("o%d", i), fmt.Sprintf("m%d", i), "50", shanghaiAt))
+	}
+	feed := func() int {
+		t.Helper()
+		cs, err := p.Feed(ctx, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(cs)
+	}
+	before := feed()
+	recent := tag.MustParse("recent")
+	for name, c := range map[string]struct {
+		r     tag.RecomputeRequest
+		field string
+	}{
+		"cursor not UTF-8":      {tag.RecomputeRequest{At: shanghaiAt, Tag: "recent", After: "\x00\xff"}, "after"},
+		"cursor with a NUL":     {tag.RecomputeRequest{At: shanghaiAt, Tag: "recent", After: "m0\x00"}, "after"},
+		"cursor of 257 bytes":   {tag.RecomputeRequest{At: shanghaiAt, Tag: "recent", After: strings.Repeat("m", 257)}, "after"},
+		"operator with a NUL":   {tag.RecomputeRequest{At: shanghaiAt, Tag: "recent", Operator: "op\x00"}, "operator"},
+		"time in the year 2200": {tag.RecomputeRequest{At: time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), Tag: "recent"}, "at"},
+	} {
+		_, err := p.Tags().Recompute(ctx, c.r)
+		if !errors.Is(err, membership.ErrInvalidArgument) || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("Recompute, %s: %v; want ErrInvalidArgument naming %q", name, err, c.field)
+		}
+	}
+	for name, after := range map[string]string{
+		"not UTF-8":    "\x00\xff",
+		"with a NUL":   "m0\x00",
+		"of 257 bytes": strings.Repeat("m", 257),
+	} {
+		_, err := p.Tags().Segment(ctx, tag.SegmentQuery{Expr: recent, After: after})
+		if !errors.Is(err, membership.ErrInvalidArgument) || !strings.Contains(err.Error(), "after") {
+			t.Errorf("Segment, cursor %s: %v; want ErrInvalidArgument naming \"after\"", name, err)
+		}
+	}
+	if after := feed(); after != before {
+		t.Errorf("the refused calls changed the feed: %d changes, were %d", after, before)
+	}
+	// A cursor of 256 bytes is an ID: "aaa…" sorts before m0, m1 and m2,
+	// and "zzz…" after them.
+	page, err := p.Tags().Segment(ctx, tag.SegmentQuery{Expr: recent, After: strings.Repeat("a", 256)})
+	if err != nil || !cmp.Equal(page.Members, []string{"m0", "m1", "m2"}) {
+		t.Errorf("Segment after 256 a's = %v, %v; want m0, m1, m2", page.Members, err)
+	}
+	res, err := p.Tags().Recompute(ctx, tag.RecomputeRequest{At: shanghaiAt, Tag: "recent", After: strings.Repeat("z", 256)})
+	if err != nil || res.Examined != 0 {
+		t.Errorf("Recompute after 256 z's = %+v, %v; want no member examined", res, err)
 	}
 }
 

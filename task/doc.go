@@ -8,6 +8,10 @@
 // ([Handle.Progress]) and completions per period ([Handle.Completions]).
 // Without a task definition Progress returns an empty list (the member has
 // progress on no task) and Completions an error wrapping [ErrNotDefined].
+// Both check the member they take as an ID (1 to event.MaxIDBytes bytes
+// of valid UTF-8 without NUL), and Completions its time (the years 1900
+// to 2099), with or without tasks: beyond that the error wraps
+// event.ErrInvalidArgument and names the field.
 //
 // # Types
 //

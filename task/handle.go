@@ -68,13 +68,15 @@ type CompletionsQuery struct {
 // definition order: progress since the last completion and the number of
 // completions. A program without tasks gives an empty list, as every
 // handle's list of a member's items does when the program leaves its
-// domain out. The error is the store's.
+// domain out. A member that is not an ID (empty, too long, not valid
+// UTF-8 or with a NUL) wraps event.ErrInvalidArgument, with or without
+// tasks; else the error is the store's.
 func (h *Handle) Progress(ctx context.Context, member string) ([]Status, error) {
-	if h.p == nil {
-		return nil, nil
-	}
 	if err := event.CheckMember(member); err != nil {
 		return nil, fmt.Errorf("task: progress: %w", err)
+	}
+	if h.p == nil {
+		return nil, nil
 	}
 	loc := h.e.Location()
 	var out []Status
@@ -109,11 +111,15 @@ func (h *Handle) Progress(ctx context.Context, member string) ([]Status, error) 
 // Completions returns how many times q.Member completed q.Task in the
 // period q.Period containing q.At, as counted for the task's limits: a
 // period the task does not limit is not counted and returns 0. The error
-// wraps ErrNotDefined, ErrUnknownTask or event.ErrInvalidArgument (an
-// unknown period, no time).
+// wraps ErrNotDefined, ErrUnknownTask or event.ErrInvalidArgument (a
+// member that is not an ID, an unknown period, no time or one outside the
+// years 1900 to 2099).
 func (h *Handle) Completions(ctx context.Context, q CompletionsQuery) (int64, error) {
 	fail := func(err error) (int64, error) {
 		return 0, fmt.Errorf("task: completions of %q by %q: %w", q.Task, q.Member, err)
+	}
+	if err := event.CheckQuery(q.Member, q.At); err != nil {
+		return fail(err)
 	}
 	switch {
 	case h.p == nil:
@@ -121,7 +127,7 @@ func (h *Handle) Completions(ctx context.Context, q CompletionsQuery) (int64, er
 	case !q.Period.Valid():
 		return fail(fmt.Errorf("%w: unknown period %q", event.ErrInvalidArgument, q.Period))
 	case q.At.IsZero():
-		return fail(fmt.Errorf("%w: zero time", event.ErrInvalidArgument))
+		return fail(fmt.Errorf("%w: at: zero time", event.ErrInvalidArgument))
 	}
 	if _, ok := h.p.def.Task(q.Task); !ok {
 		return fail(ErrUnknownTask)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -436,6 +437,41 @@ func TestTaskUnknown(t *testing.T) {
 	mustProcess(t, p, engEvent("s1", "m", "share", time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai), nil))
 	if n, err := p.Tasks().Completions(ctx, task.CompletionsQuery{Member: "m", Task: "share", Period: rule.Total, At: time.Now()}); err != nil || n != 0 {
 		t.Errorf("completions of an unlimited task = %d, %v; want 0", n, err)
+	}
+}
+
+// Progress and Completions check the member as an ID, and Completions
+// its time as a query time, with or without tasks in the definition: an
+// empty member used to get 0 completions, and on a program without tasks
+// an empty progress list, with no error.
+func TestTaskQueriesCheckTheMember(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	with := engOpen(t, task.Task{Name: "share", Kind: task.One, Steps: engSteps("share"), Rewards: engPts10})
+	without := testkit.OpenMemory(t, membership.Definition{Zone: "Asia/Shanghai", Events: []event.Type{{Name: "share"}}})
+	for name, p := range map[string]*membership.Program{"with tasks": with, "without": without} {
+		for _, c := range []struct {
+			member string
+			at     time.Time
+			field  string
+		}{
+			{"", at, "member"},
+			{"m\x00", at, "member"},
+			{"m\xff", at, "member"},
+			{strings.Repeat("m", 257), at, "member"},
+			{"m", time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), "at"},
+		} {
+			_, err := p.Tasks().Completions(ctx, task.CompletionsQuery{Member: c.member, Task: "share", Period: rule.Total, At: c.at})
+			if !errors.Is(err, membership.ErrInvalidArgument) || !strings.Contains(err.Error(), c.field) {
+				t.Errorf("%s: Completions(%q, %v): %v; want ErrInvalidArgument naming %s", name, c.member, c.at, err, c.field)
+			}
+			if c.field != "member" {
+				continue
+			}
+			if _, err := p.Tasks().Progress(ctx, c.member); !errors.Is(err, membership.ErrInvalidArgument) || !strings.Contains(err.Error(), "member") {
+				t.Errorf("%s: Progress(%q): %v; want ErrInvalidArgument naming member", name, c.member, err)
+			}
+		}
 	}
 }
 
