@@ -195,8 +195,8 @@ func TestJournalOnConcurrentStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dst2.Replay(ctx, st, nil); !errors.Is(err, engine.ErrCorrupt) {
-		t.Errorf("Replay of a damaged journal: %v; want engine.ErrCorrupt", err)
+	if _, err := dst2.Replay(ctx, st, nil); !errors.Is(err, membership.ErrCorrupt) {
+		t.Errorf("Replay of a damaged journal: %v; want ErrCorrupt", err)
 	}
 }
 

@@ -55,6 +55,13 @@ var (
 	// ErrFeedPruned is returned by Feed for a position whose changes
 	// retention has pruned (see Retention).
 	ErrFeedPruned = engine.ErrPruned
+	// ErrCorrupt is wrapped by the error of a read that finds a record of
+	// the program's own that does not decode (an input journal's record,
+	// an event's or a change's record, a counter): damage, or data another
+	// program wrote. Damage the store's own checks find (store/bolt's
+	// checksums) wraps store.ErrCorrupt; a ledger record that does not
+	// decode, ledger.ErrCorrupt.
+	ErrCorrupt = engine.ErrCorrupt
 )
 
 // Option configures Open.

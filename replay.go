@@ -141,10 +141,15 @@ const replayBatch = 256
 // from's (balances, lots, levels, coupons and their codes, tags, ledger
 // totals; the feed's positions may differ). An input that does not do on
 // p what it did on from returns an error wrapping ErrReplayDiverged and
-// naming its sequence number; inputs before it stay applied. A damaged
-// journal wraps engine's ErrCorrupt; a nil from wraps ErrInvalidArgument,
-// and nothing is read or written. progress, when not nil, is called after
-// each input. ReplayWith replays a part of the journal, or under a
+// naming its sequence number; inputs before it stay applied. A journal
+// record that does not decode wraps ErrCorrupt, and damage the store's
+// own checks find (store/bolt's checksums) store.ErrCorrupt; the records
+// carry no checksum of their own, so a record changed into another that
+// decodes (through the store's API, or on a store without checksums) is
+// replayed as it reads: its input then diverges, is refused, or draws
+// other random bytes (another coupon code). A nil from wraps
+// ErrInvalidArgument, and nothing is read or written. progress, when not
+// nil, is called after each input. ReplayWith replays a part of the journal, or under a
 // changed definition.
 func (p *Program) Replay(ctx context.Context, from store.Store, progress ReplayProgress) (uint64, error) {
 	res, err := p.ReplayWith(ctx, from, ReplayOptions{Progress: progress})
