@@ -5,9 +5,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/store/memory"
+	"github.com/shopspring/decimal"
 )
 
 // wantRefused fails t unless err wraps ErrInvalidArgument and its message
@@ -122,4 +126,98 @@ func openOpsOn(t *testing.T, st *memory.Store, opts ...membership.Option) *membe
 		t.Fatal(err)
 	}
 	return p
+}
+
+// Paged queries follow one rule (see "Paged queries" in the package doc):
+// 0 is the query's default, a limit above its maximum is clamped, and a
+// negative limit is refused naming "limit" — Feed and Audit used to read
+// it as the default, Statement too. A To before From used to give an
+// empty page (Statement, Audit) or no totals (Totals); it is refused,
+// naming "to". Nothing is written.
+func TestPagedQueriesAndRanges(t *testing.T) {
+	ctx := context.Background()
+	p := openOpsOn(t, memory.New())
+	for i, m := range []string{"alice", "bob", "carol"} {
+		if _, err := p.Process(ctx, order(p, "o"+m, m, "10", i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, err := p.Feed(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := ledger.MemberAccount("alice", ledger.Points("mall"), "")
+	at := time.Date(2026, 12, 2, 0, 0, 0, 0, p.Location())
+	_, err = p.Feed(ctx, 0, -1)
+	wantRefused(t, "Feed limit -1", err, "limit: ")
+	_, err = p.Audit(ctx, membership.AuditQuery{Limit: -1})
+	wantRefused(t, "Audit limit -1", err, "limit: ")
+	_, err = p.Audit(ctx, membership.AuditQuery{From: at, To: at.Add(-time.Hour)})
+	wantRefused(t, "Audit to before from", err, "to: ")
+	_, err = p.Statement(ctx, ledger.Query{Account: alice, Limit: -1})
+	wantRefused(t, "Statement limit -1", err, "limit: ")
+	_, err = p.Statement(ctx, ledger.Query{Account: alice, From: at, To: at.Add(-time.Hour)})
+	wantRefused(t, "Statement to before from", err, "to: ")
+	_, err = p.Totals(ctx, ledger.Points("mall"), "2026-12-03", "2026-12-01")
+	wantRefused(t, "Totals to before from", err, "to: ")
+	if after, _ := p.Feed(ctx, 0, 0); len(after) != len(before) {
+		t.Errorf("the refused calls changed the feed: %d changes, were %d", len(after), len(before))
+	}
+	// Above the maximum is clamped: every change, entry and audit entry
+	// comes back (three orders: one earned entry for alice).
+	if cs, err := p.Feed(ctx, 0, 1<<40); err != nil || len(cs) != len(before) {
+		t.Errorf("Feed limit 2^40: %d changes, %v; want %d", len(cs), err, len(before))
+	}
+	if pg, err := p.Statement(ctx, ledger.Query{Account: alice, Limit: 1 << 40}); err != nil || len(pg.Entries) != 1 {
+		t.Errorf("Statement limit 2^40: %+v, %v; want alice's one entry", pg, err)
+	}
+	if _, err := p.Audit(ctx, membership.AuditQuery{Limit: 1 << 40}); err != nil {
+		t.Errorf("Audit limit 2^40: %v", err)
+	}
+}
+
+// An asset the definition does not have used to read as zero (Balance),
+// an empty page (Statement) or no totals (Totals). A point program it
+// lacks is refused with points.ErrUnknownProgram (as the points calls
+// refuse it) and ErrInvalidArgument, any other unknown asset with
+// ErrInvalidArgument, both naming "asset". Growth and stored value are
+// the ledger's own assets and are read.
+func TestUnknownAssetsAreRefused(t *testing.T) {
+	ctx := context.Background()
+	p := openOpsOn(t, memory.New())
+	if _, err := p.Process(ctx, order(p, "o1", "alice", "10", 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		asset   ledger.Asset
+		program bool // a point program's asset: also ErrUnknownProgram
+	}{
+		{ledger.Points("zzz"), true},
+		{ledger.Points(""), true},
+		{"zzz", false},
+		{"", false},
+	} {
+		_, err := p.Balance(ctx, ledger.MemberAccount("alice", c.asset, ""))
+		wantRefused(t, "Balance of "+string(c.asset), err, "asset")
+		_, err2 := p.Statement(ctx, ledger.Query{Account: ledger.MemberAccount("alice", c.asset, "")})
+		wantRefused(t, "Statement of "+string(c.asset), err2, "asset")
+		_, err3 := p.Totals(ctx, c.asset, "", "")
+		wantRefused(t, "Totals of "+string(c.asset), err3, "asset")
+		for _, e := range []error{err, err2, err3} {
+			if got := errors.Is(e, points.ErrUnknownProgram); got != c.program {
+				t.Errorf("%q: %v wraps points.ErrUnknownProgram: %v, want %v", c.asset, e, got, c.program)
+			}
+		}
+	}
+	if b, err := p.Balance(ctx, ledger.MemberAccount("alice", ledger.Points("mall"), "")); err != nil || !b.Equal(decimal.NewFromInt(10)) {
+		t.Errorf("alice's mall balance = %s, %v; want 10", b, err)
+	}
+	for _, a := range []ledger.Asset{ledger.Growth, ledger.Value} {
+		if b, err := p.Balance(ctx, ledger.MemberAccount("alice", a, "")); err != nil || !b.IsZero() {
+			t.Errorf("alice's %s balance = %s, %v; want 0", a, b, err)
+		}
+		if _, err := p.Totals(ctx, a, "", ""); err != nil {
+			t.Errorf("Totals of %s: %v", a, err)
+		}
+	}
 }

@@ -39,8 +39,9 @@ type AuditEntry struct {
 
 // AuditQuery selects audit entries: those of Operator and those about
 // Member when set (both: both), with From <= Time < To (zero: open), in
-// time order (then by request ID), a page of Limit entries (default 50, at
-// most 1,000) after the cursor After (the previous page's Next).
+// time order (then by request ID), a page of Limit entries (0: 50; above
+// 1,000: 1,000; negative: refused) after the cursor After (the previous
+// page's Next). To before From is refused.
 type AuditQuery struct {
 	Operator string
 	Member   string
@@ -57,8 +58,8 @@ type AuditPage struct {
 }
 
 // Audit returns a page of the audit trail (see AuditQuery). A cursor that
-// is not one of the query's, or a time out of range, wraps
-// ErrInvalidArgument.
+// is not one of the query's, a time out of range, a To before From or a
+// negative Limit wraps ErrInvalidArgument and names the field.
 //
 // The audit trail records every call a handle makes through the engine's
 // unit of work for a request (every write of Points, Coupons, Levels,

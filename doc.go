@@ -92,6 +92,24 @@
 //     KiB, lists of up to 256 items, all valid UTF-8 without NUL; times
 //     in the years 1900 to 2099. Beyond them an event is refused with
 //     [ErrInvalidEvent], a request or a query with [ErrInvalidArgument].
+//     A query's period is a period: a To (or Until) before its From is
+//     refused, naming "to".
+//   - Paged queries follow one rule (event.PageSize): a limit of 0 means
+//     the query's default page size, a limit above its maximum returns
+//     pages of the maximum (the cursor goes on from there), and a negative
+//     limit is refused with [ErrInvalidArgument] naming "limit". Default
+//     and maximum: [Program.Feed] 1,000 and 10,000; [Program.Audit] and
+//     [Program.Statement] (and points Statement) 50 and 1,000; level
+//     History 100 and 1,000, level Forecast 1,000 and 10,000; points
+//     Reviews 100 and 1,000; tag Segment 100 and 1,000, tag Recompute 500
+//     and 1,000; webhook DeadLetters 100 and 1,000; whatif
+//     Report.Members 100 and 1,000 (it has no error to return, so it reads
+//     a negative limit as 0).
+//   - An asset a ledger query names must be one the definition has:
+//     [Program.Balance], [Program.Statement] and [Program.Totals] refuse a
+//     point program it lacks with points.ErrUnknownProgram (and
+//     [ErrInvalidArgument]), any other asset but growth and stored value
+//     with [ErrInvalidArgument], naming "asset".
 //   - Time is given, never taken: rules read the event's time, operator
 //     calls the time in their request, and Advance the time it is given;
 //     every day, week (from Monday), month and year boundary is in the

@@ -15,6 +15,7 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
@@ -263,7 +264,9 @@ func (p *Program) view(ctx context.Context, fn func(tx store.Tx, led *ledger.Led
 }
 
 // Feed returns up to limit changes after position after (0: from the
-// start), in order; limit defaults to 1,000 and is at most 10,000. A host
+// start), in order; a limit of 0 means 1,000, one above 10,000 returns
+// 10,000, and a negative one wraps ErrInvalidArgument (see "Paged
+// queries" in the package doc) and nothing is read or written. A host
 // keeps the Seq of the last change it has sent and asks again from there,
 // so nothing is lost if it crashes between the commit and the send;
 // SetCursor stores that position in the program.
@@ -274,11 +277,9 @@ func (p *Program) view(ctx context.Context, fn func(tx store.Tx, led *ledger.Led
 // Units for different members share no key
 // this way, so instances writing one database do not conflict on the feed.
 func (p *Program) Feed(ctx context.Context, after uint64, limit int) ([]change.Change, error) {
-	switch {
-	case limit <= 0:
-		limit = 1000
-	case limit > 10000:
-		limit = 10000
+	limit, err := event.PageSize(limit, 1000, 10000)
+	if err != nil {
+		return nil, fmt.Errorf("membership: feed after %d: %w", after, err)
 	}
 	out, err := p.eng.Feed(ctx, after, limit)
 	if err != nil {
@@ -332,12 +333,36 @@ func (p *Program) Check(ctx context.Context) error {
 	return nil
 }
 
+// checkAsset refuses an asset the definition does not have, rather than
+// answering it with zeros: a points asset of a point program the
+// definition lacks wraps ErrInvalidArgument and points.ErrUnknownProgram;
+// an asset other than growth, stored value or a point program's wraps
+// ErrInvalidArgument. Both name the field "asset".
+func (p *Program) checkAsset(a ledger.Asset) error {
+	if prog, ok := a.PointsProgram(); ok {
+		if p.def.Points != nil {
+			if _, ok := p.def.Points.Program(prog); ok {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: asset: %w %q", ErrInvalidArgument, points.ErrUnknownProgram, prog)
+	}
+	if a == ledger.Growth || a == ledger.Value {
+		return nil
+	}
+	return fmt.Errorf("%w: asset: %q is not %q, %q or a point program's (ledger.Points)", ErrInvalidArgument, a, ledger.Growth, ledger.Value)
+}
+
 // Balance returns a member account's balance, or a pool's (Member empty,
 // Sub naming the pool). A malformed member ID, or an account that names
 // neither a member nor a pool (Member and Sub both empty), wraps
-// ErrInvalidArgument and names the field.
+// ErrInvalidArgument and names the field; so does an asset the
+// definition does not have (see Totals).
 func (p *Program) Balance(ctx context.Context, a ledger.Account) (bal decimal.Decimal, err error) {
 	if err := event.CheckRequest(a); err != nil {
+		return bal, fmt.Errorf("membership: balance: %w", err)
+	}
+	if err := p.checkAsset(a.Asset); err != nil {
 		return bal, fmt.Errorf("membership: balance: %w", err)
 	}
 	err = p.view(ctx, func(_ store.Tx, led *ledger.Ledger) error {
@@ -347,12 +372,18 @@ func (p *Program) Balance(ctx context.Context, a ledger.Account) (bal decimal.De
 	return bal, queryErr("balance", err)
 }
 
-// Statement returns a page of an account's statement (see ledger.Query).
-// A malformed member ID, an account that names neither a member nor a
-// pool, a bad cursor or a time out of range wraps ErrInvalidArgument (the
-// account and the cursor also ledger.ErrInvalid) and names the field.
+// Statement returns a page of an account's statement (see ledger.Query:
+// a Limit of 0 means 50, one above 1,000 means 1,000). A malformed member
+// ID, an account that names neither a member nor a pool, an asset the
+// definition does not have (see Totals), a bad cursor, a negative Limit,
+// a To before From or a time out of range wraps ErrInvalidArgument (the
+// account, the cursor, the limit and the range also ledger.ErrInvalid)
+// and names the field.
 func (p *Program) Statement(ctx context.Context, q ledger.Query) (page ledger.Page, err error) {
 	if err := event.CheckRequest(q); err != nil {
+		return page, fmt.Errorf("membership: statement: %w", err)
+	}
+	if err := p.checkAsset(q.Account.Asset); err != nil {
 		return page, fmt.Errorf("membership: statement: %w", err)
 	}
 	err = p.view(ctx, func(_ store.Tx, led *ledger.Ledger) error {
@@ -368,9 +399,17 @@ func (p *Program) Statement(ctx context.Context, q ledger.Query) (page ledger.Pa
 // Totals returns the net amount per kind moved into member accounts of
 // asset over the days from..to ("2006-01-02", inclusive, in the program's
 // zone; empty: unbounded). A day not of that form ("2025-3-1",
-// "2025-13-01") wraps ErrInvalidArgument and ledger.ErrInvalid and names
-// the argument (from or to).
+// "2025-13-01"), or a to before from, wraps ErrInvalidArgument and
+// ledger.ErrInvalid and names the argument (from or to). An asset the
+// definition does not have is refused naming "asset", not answered with
+// no totals: a point program it lacks (ledger.Points("zzz")) wraps
+// ErrInvalidArgument and points.ErrUnknownProgram, an asset other than
+// ledger.Growth, ledger.Value or a point program's wraps
+// ErrInvalidArgument.
 func (p *Program) Totals(ctx context.Context, asset ledger.Asset, from, to string) (totals map[ledger.Kind]decimal.Decimal, err error) {
+	if err := p.checkAsset(asset); err != nil {
+		return nil, fmt.Errorf("membership: totals: %w", err)
+	}
 	err = p.view(ctx, func(_ store.Tx, led *ledger.Ledger) error {
 		totals, err = led.Totals(asset, from, to)
 		return err

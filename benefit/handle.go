@@ -125,13 +125,18 @@ func (h *Handle) Achievements(ctx context.Context, member string) ([]Grant, erro
 // counts, as it would for an event at that time, without being written
 // (the level's status shows it once Advance or the member's next event or
 // request performs it). A program without benefits gives an empty list.
-// A member that is not an ID, or an at outside the years 1900 to 2099,
-// wraps event.ErrInvalidArgument, with or without benefits. Else the
+// A member that is not an ID, or an at that is zero or outside the years
+// 1900 to 2099, wraps event.ErrInvalidArgument and names the field, with
+// or without benefits. Else the
 // error is the store's, or the level domain's (level.ErrCatchUpLimit for
 // a member with more term ends due than an event performs).
 func (h *Handle) Of(ctx context.Context, member string, at time.Time) ([]Benefit, error) {
 	if err := event.CheckQuery(member, at); err != nil {
 		return nil, fmt.Errorf("benefit: benefits: %w", err)
+	}
+	if at.IsZero() {
+		// A zero time is no time: the benefits of no moment.
+		return nil, fmt.Errorf("benefit: benefits: %w: at: zero time", event.ErrInvalidArgument)
 	}
 	if h.p == nil {
 		return nil, nil

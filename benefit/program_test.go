@@ -301,7 +301,7 @@ func TestNotDefined(t *testing.T) {
 // The queries check the member as an ID, and Of and MemberPrice the time
 // as a query time, with or without benefits in the definition: an empty
 // member used to get an empty list (or the amount asked) and no error on
-// a program without benefits.
+// a program without benefits, and a zero time the benefits of the year 1.
 func TestQueriesCheckTheMember(t *testing.T) {
 	ctx := context.Background()
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, zone)
@@ -319,6 +319,7 @@ func TestQueriesCheckTheMember(t *testing.T) {
 			{"m\xff", at, "member"},
 			{strings.Repeat("m", 257), at, "member"},
 			{"m", time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), "at"},
+			{"m", time.Time{}, "at"},
 		} {
 			want := func(call string, err error) {
 				t.Helper()

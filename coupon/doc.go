@@ -94,10 +94,14 @@
 // Migrated is given only when package migrate opens a member with the
 // coupons held in the system migrated from, and any other method is
 // malformed. A claim issues from 1 (Count 0) to [MaxCount] coupons in one
-// transaction. A method or a count outside those is refused with an error
-// wrapping event.ErrInvalidArgument that names the field ("method",
-// "count"), before the unit of work: nothing is written, the audit trail
-// included.
+// transaction, and [Handle.Issue] takes 1 to [MaxIssueMembers] members
+// (a tag segment's page), each an ID. A method, a count or a member list
+// outside those is refused with an error wrapping event.ErrInvalidArgument
+// that names the field ("method", "count", "members", "members[3]"),
+// before the unit of work: nothing is written, the audit trail included.
+// So is a [RedeemRequest] Via other than [ByCode] and [ByQR] ("via"), and
+// a Lock of no coupons ("coupons"); [Handle.Stats] of a template the
+// definition does not have is [ErrUnknownTemplate].
 //
 // A [Pack] gives several templates' coupons at once, with its own stock,
 // claim rule and [PackMode]: [AnyInvalid] stops the pack as soon as one of

@@ -230,12 +230,20 @@ type IssueRequest struct {
 	Operator  string    `json:"operator,omitempty"`
 	Note      string    `json:"note,omitempty"`
 	At        time.Time `json:"at"`
-	Members   []string  `json:"members"`
-	Template  string    `json:"template"`
+	// Members are the members to issue to: 1 to MaxIssueMembers member
+	// IDs.
+	Members  []string `json:"members"`
+	Template string   `json:"template"`
 	// Count is the number of coupons per member, at most MaxCount; 0
 	// means 1.
 	Count int `json:"count,omitempty"`
 }
+
+// MaxIssueMembers is the most members one Issue call takes: as many as a
+// page of tag.Handle.Segment holds (at most 1,000), so that a host issues
+// a segment page by page. A bulk issue of more is several calls, each
+// with its own RequestID.
+const MaxIssueMembers = 1000
 
 // IssueResult is what a bulk issue did, by member.
 type IssueResult struct {
@@ -252,9 +260,11 @@ type IssueResult struct {
 // Issue issues a template to each listed member by the Operator method,
 // each member in its own transaction (see IssueRequest). A member refused
 // is listed in Refused and the rest go on; any other error stops the
-// issue and is returned with what was done so far. An empty RequestID, or
-// a Count below 0 or above MaxCount, is event.ErrInvalidArgument, and
-// nothing is issued.
+// issue and is returned with what was done so far. An empty RequestID; no
+// members, more than MaxIssueMembers, or a member that is not an ID
+// (event.CheckID: an empty one too), each named ("members",
+// "members[3]"); or a Count below 0 or above MaxCount, is
+// event.ErrInvalidArgument, and nothing is issued.
 func (h *Handle) Issue(ctx context.Context, req IssueRequest) (IssueResult, error) {
 	res := IssueResult{Issued: map[string][]Coupon{}, Outcomes: map[string]*change.Outcome{}, Refused: map[string]error{}}
 	err := h.defined()
@@ -263,6 +273,9 @@ func (h *Handle) Issue(ctx context.Context, req IssueRequest) (IssueResult, erro
 	}
 	if err == nil {
 		err = checkCount(req.Count)
+	}
+	if err == nil {
+		err = checkMembers(req.Members)
 	}
 	if err != nil {
 		return res, fmt.Errorf("coupon: issue %s: %w", req.Template, err)
@@ -405,12 +418,16 @@ type LockResult struct {
 // says (for a Proposal's coupons, what it proposed). Use them with Use or
 // give them back with Release. It returns an error wrapping
 // ErrInvalidOrder (and event.ErrInvalidArgument: see Order.Check),
-// event.ErrInvalidArgument (a Hold that is negative or ends too late),
+// event.ErrInvalidArgument (a Hold that is negative or ends too late; no
+// Coupons, named "coupons", which also wraps ErrNotFound as it did),
 // ErrNotFound, ErrState (a coupon not available), ErrNotCombinable or
 // ErrNotApplicable (including a coupon that adds nothing to the others),
 // and changes nothing then.
 func (h *Handle) Lock(ctx context.Context, req LockRequest) (LockResult, error) {
 	err := h.defined()
+	if err == nil && len(req.Coupons) == 0 {
+		err = fmt.Errorf("%w: coupons: empty (%w)", event.ErrInvalidArgument, ErrNotFound)
+	}
 	if err == nil {
 		err = req.Order.Check()
 	}
@@ -511,7 +528,8 @@ func (h *Handle) order(ctx context.Context, req OrderRequest, verb, kind string,
 type RedeemRequest struct {
 	RequestID string `json:"request_id"`
 	Code      string `json:"code"`
-	// Via is how the code was presented (default ByCode).
+	// Via is how the code was presented: ByCode (the default, "") or
+	// ByQR; any other value is refused.
 	Via   Redemption `json:"via,omitempty"`
 	Order Order      `json:"order"`
 }
@@ -530,12 +548,16 @@ type RedeemResult struct {
 // code (ErrBadCode) and a malformed order (ErrInvalidOrder, see
 // Order.Check; the order's Member may be empty) also wrap
 // event.ErrInvalidArgument and are refused before the unit of work: the
-// audit trail does not record them.
+// audit trail does not record them. So is a Via other than ByCode and
+// ByQR (event.ErrInvalidArgument, naming "via").
 func (h *Handle) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, error) {
 	if req.Via == "" {
 		req.Via = ByCode
 	}
 	err := h.defined()
+	if err == nil {
+		err = checkVia(req.Via)
+	}
 	if err == nil {
 		err = checkCode(req.Code)
 	}
@@ -613,10 +635,18 @@ func (h *Handle) Revoke(ctx context.Context, req RevokeRequest) (*change.Outcome
 // Stats returns coupon statistics for a period: a row per template and
 // store, with sums per template, store and cost centre (see StatsQuery).
 // A From or To that is not a date, or a To before From, is an error
-// wrapping event.ErrInvalidArgument that names the field.
+// wrapping event.ErrInvalidArgument that names the field; a Template the
+// definition does not have wraps ErrUnknownTemplate and names the
+// template, as the other calls naming a template do (it used to return an
+// empty report).
 func (h *Handle) Stats(ctx context.Context, q StatsQuery) (Report, error) {
 	var r Report
 	err := h.defined()
+	if err == nil && q.Template != "" {
+		if _, ok := h.p.def.Template(q.Template); !ok {
+			err = fmt.Errorf("template: %w %q", ErrUnknownTemplate, q.Template)
+		}
+	}
 	if err == nil {
 		err = h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
 			var err error
@@ -628,6 +658,34 @@ func (h *Handle) Stats(ctx context.Context, q StatsQuery) (Report, error) {
 		return Report{}, fmt.Errorf("coupon: stats: %w", err)
 	}
 	return r, nil
+}
+
+// checkMembers returns an error wrapping event.ErrInvalidArgument, naming
+// the field, for the members of a bulk issue: none, more than
+// MaxIssueMembers, or one that is not an ID.
+func checkMembers(members []string) error {
+	switch {
+	case len(members) == 0:
+		return fmt.Errorf("%w: members: empty, want 1 to %d", event.ErrInvalidArgument, MaxIssueMembers)
+	case len(members) > MaxIssueMembers:
+		return fmt.Errorf("%w: members: %w: %d, at most %d", event.ErrInvalidArgument, event.ErrTooLarge, len(members), MaxIssueMembers)
+	}
+	for i, m := range members {
+		if err := event.CheckID(m); err != nil {
+			return fmt.Errorf("%w: members[%d]: %w", event.ErrInvalidArgument, i, err)
+		}
+	}
+	return nil
+}
+
+// checkVia returns an error wrapping event.ErrInvalidArgument, naming
+// the field, for a redemption method other than ByCode and ByQR.
+func checkVia(via Redemption) error {
+	switch via {
+	case ByCode, ByQR:
+		return nil
+	}
+	return fmt.Errorf("%w: via: %q, want %q or %q", event.ErrInvalidArgument, via, ByCode, ByQR)
 }
 
 // checkHold returns an error wrapping event.ErrInvalidArgument, naming

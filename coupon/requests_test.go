@@ -480,3 +480,65 @@ func TestLockZeroHoldKeepsTheLock(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Malformed input to Issue, Redeem, Lock and Stats is refused naming the
+// field, and nothing is written: Issue with no members did nothing and
+// said nothing, took any number of them, and issued to the members before
+// an empty one; Redeem took any Via; Lock with no coupons named no field;
+// Stats of an unknown template returned an empty report.
+func TestMalformedBulkRedeemLockStats(t *testing.T) {
+	ctx := context.Background()
+	p := openCoupons(t, memory.New())
+	h := p.Coupons()
+	c := couponClaim(t, p, "c", "m1", "flash", "2026-05-01 10:00")
+	when := at(t, "2026-05-01 11:00")
+	before := couponFeedLen(t, p)
+	issue := func(members []string) error {
+		_, err := h.Issue(ctx, coupon.IssueRequest{RequestID: "i", Operator: "ops", At: when, Members: members, Template: "flash"})
+		return err
+	}
+	many := make([]string, coupon.MaxIssueMembers+1)
+	for i := range many {
+		many[i] = fmt.Sprint("m", i)
+	}
+	for _, tc := range []struct {
+		name, field string
+		err         error
+	}{
+		{"Issue to no members", "members: ", issue(nil)},
+		{"Issue to MaxIssueMembers+1", "members: ", issue(many)},
+		{"Issue with an empty member", "members[1]: ", issue([]string{"m2", "", "m3"})},
+		{"Issue with a NUL member", "members[0]: ", issue([]string{"m\x00"})},
+		{"Redeem via smoke", "via: ", func() error {
+			_, err := h.Redeem(ctx, coupon.RedeemRequest{RequestID: "r", Code: c.Code, Via: "smoke", Order: orderOf(t, "o1", "20")})
+			return err
+		}()},
+		{"Lock no coupons", "coupons: ", func() error {
+			_, err := h.Lock(ctx, coupon.LockRequest{RequestID: "l", Order: orderOf(t, "o2", "20")})
+			return err
+		}()},
+	} {
+		if !errors.Is(tc.err, event.ErrInvalidArgument) || !strings.Contains(fmt.Sprint(tc.err), tc.field) {
+			t.Errorf("%s: %v; want event.ErrInvalidArgument naming %q", tc.name, tc.err, tc.field)
+		}
+	}
+	if _, err := h.Lock(ctx, coupon.LockRequest{RequestID: "l", Order: orderOf(t, "o2", "20")}); !errors.Is(err, coupon.ErrNotFound) {
+		t.Errorf("Lock no coupons: %v; want ErrNotFound too, as before", err)
+	}
+	if _, err := h.Stats(ctx, coupon.StatsQuery{Template: "zzz"}); !errors.Is(err, coupon.ErrUnknownTemplate) || !strings.Contains(err.Error(), `"zzz"`) {
+		t.Errorf("Stats of an unknown template: %v; want ErrUnknownTemplate naming it", err)
+	}
+	if n := couponFeedLen(t, p); n != before {
+		t.Errorf("the refusals wrote: feed %d → %d", before, n)
+	}
+	if cs, _ := h.List(ctx, "m2"); len(cs) != 0 {
+		t.Errorf("m2 was issued %d coupons by a refused Issue", len(cs))
+	}
+	// The well-formed calls go through: Via "qr", and stats of flash.
+	if _, err := h.Redeem(ctx, coupon.RedeemRequest{RequestID: "r", Code: c.Code, Via: coupon.ByQR, Order: orderOf(t, "o1", "20")}); err != nil {
+		t.Fatalf("Redeem via qr: %v", err)
+	}
+	if r, err := h.Stats(ctx, coupon.StatsQuery{Template: "flash"}); err != nil || r.ByTemplate["flash"].Used != 1 {
+		t.Errorf("Stats of flash = %+v, %v; want 1 used", r.ByTemplate["flash"], err)
+	}
+}

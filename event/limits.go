@@ -205,6 +205,25 @@ func CheckQuery(member string, at time.Time) error {
 	return nil
 }
 
+// PageSize returns the page size a paged query's limit asks for. Every
+// paged query of the library (a feed, the audit trail, a statement, a
+// segment, a history) follows one rule: a limit of 0 means the query's
+// default page size def; a limit above the query's maximum max is
+// clamped to it, so a page holds at most max items and the query's cursor
+// continues from there; a negative limit is refused with an error
+// wrapping ErrInvalidArgument and naming the field "limit".
+func PageSize(limit, def, max int) (int, error) {
+	switch {
+	case limit < 0:
+		return 0, fmt.Errorf("%w: limit: %d is negative (0 means the default, %d)", ErrInvalidArgument, limit, def)
+	case limit == 0:
+		return def, nil
+	case limit > max:
+		return max, nil
+	}
+	return limit, nil
+}
+
 // CheckRequest checks every string and time of a request or a query (a
 // struct, a pointer to one, or a string) against the limits: the fields
 // Member and RequestID, when not empty, as CheckID, other strings as

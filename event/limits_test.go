@@ -2,6 +2,7 @@ package event_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -186,5 +187,28 @@ func TestCheckRequest(t *testing.T) {
 	}
 	if err := event.CheckQuery("m", time.Date(3026, 1, 1, 0, 0, 0, 0, time.UTC)); !errors.Is(err, event.ErrInvalidArgument) || !errors.Is(err, event.ErrTimeRange) {
 		t.Errorf("CheckQuery(far time) = %v", err)
+	}
+}
+
+func TestPageSize(t *testing.T) {
+	for _, tt := range []struct {
+		limit, want int
+		ok          bool
+	}{
+		{0, 50, true},
+		{1, 1, true},
+		{1000, 1000, true},
+		{1001, 1000, true},
+		{1 << 40, 1000, true},
+		{-1, 0, false},
+		{-1 << 40, 0, false},
+	} {
+		got, err := event.PageSize(tt.limit, 50, 1000)
+		if tt.ok && (err != nil || got != tt.want) {
+			t.Errorf("PageSize(%d, 50, 1000) = %d, %v; want %d", tt.limit, got, err, tt.want)
+		}
+		if !tt.ok && (!errors.Is(err, event.ErrInvalidArgument) || !strings.Contains(fmt.Sprint(err), "limit")) {
+			t.Errorf("PageSize(%d, 50, 1000) = %d, %v; want ErrInvalidArgument naming the limit", tt.limit, got, err)
+		}
 	}
 }

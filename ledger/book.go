@@ -896,7 +896,8 @@ func (l *Ledger) addDay(asset Asset, at time.Time, kind Kind, amt decimal.Decima
 // A kind whose amounts net to zero may be missing. It sums the stripes of
 // each day's totals (see SetStripes). A day not of that form ("2025-3-1",
 // "2025-13-01") is refused with an error wrapping ErrInvalid that names
-// it (from or to), not answered with the totals of no day.
+// it (from or to), not answered with the totals of no day; so is a to
+// before from.
 func (l *Ledger) Totals(asset Asset, from, to string) (map[Kind]decimal.Decimal, error) {
 	// The days are compared as key bytes: a date in any other form
 	// ("2025-3-1") would select the wrong days, or none, without a word.
@@ -904,6 +905,9 @@ func (l *Ledger) Totals(asset Asset, from, to string) (map[Kind]decimal.Decimal,
 		if err := CheckDate(d.s); err != nil {
 			return nil, errf(ErrInvalid, "totals: %s: %v", d.name, err)
 		}
+	}
+	if from != "" && to != "" && to < from {
+		return nil, errf(ErrInvalid, "totals: to: %s is before from %s", to, from)
 	}
 	p := keys.New().Str(string(asset))
 	start := p
@@ -940,10 +944,12 @@ func (l *Ledger) Totals(asset Asset, from, to string) (map[Kind]decimal.Decimal,
 type Query struct {
 	Account Account
 	// From and To bound the entries' time: From <= time < To; zero is open.
+	// A To before From is refused.
 	From, To time.Time
 	// Kinds keeps only these kinds when not empty.
 	Kinds []Kind
-	// Limit is the page size (default 50, at most 1000).
+	// Limit is the page size: 0 means 50, a limit above 1,000 returns
+	// pages of 1,000, and a negative one is refused.
 	Limit int
 	// Cursor continues after the previous page (Page.Next).
 	Cursor string
@@ -963,17 +969,23 @@ type Page struct {
 // meant for member accounts: a pool's legs are stored inside the member
 // entries of their transactions (see Post), so a pool's statement lists
 // only its transactions with other pools; read pools through Balance and
-// Totals. An account Balance refuses, or a bad cursor, is refused with an
-// error wrapping ErrInvalid.
+// Totals. An account Balance refuses, a bad cursor, a negative limit or a
+// To before From is refused with an error wrapping ErrInvalid that names
+// the field.
 func (l *Ledger) Statement(q Query) (Page, error) {
 	if err := q.Account.check(); err != nil {
 		return Page{}, fmt.Errorf("statement: %w", err)
 	}
-	if q.Limit <= 0 {
+	switch {
+	case q.Limit < 0:
+		return Page{}, errf(ErrInvalid, "statement: limit: %d is negative (0 means the default, 50)", q.Limit)
+	case q.Limit == 0:
 		q.Limit = 50
-	}
-	if q.Limit > 1000 {
+	case q.Limit > 1000:
 		q.Limit = 1000
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
+		return Page{}, errf(ErrInvalid, "statement: to: %s is before from %s", q.To, q.From)
 	}
 	p := accountKey(q.Account)
 	start, end := []byte(p), store.PrefixEnd(p)

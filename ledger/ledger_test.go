@@ -650,6 +650,7 @@ func TestTotalsRefusesMalformedDates(t *testing.T) {
 		{"", "2026-11-24 ", "to"},
 		{"2026-11-24", "24/11/2026", "to"},
 		{"junk", "", "from"},
+		{"2026-11-25", "2026-11-24", "to"}, // to before from
 	} {
 		err := st.View(context.Background(), func(tx store.Tx) error {
 			_, err := ledger.New(tx, shanghai).Totals(pts, tc.from, tc.to)
@@ -669,6 +670,47 @@ func TestTotalsRefusesMalformedDates(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestStatementRefusesBadLimitAndRange: a negative limit used to mean the
+// default and a To before From an empty page; both are refused naming the
+// field. A limit above the maximum is clamped: 1,200 entries ask 5,000
+// and get 1,000 with a cursor for the rest; 0 gets the default 50.
+func TestStatementRefusesBadLimitAndRange(t *testing.T) {
+	st := memory.New()
+	var txs []ledger.Transaction
+	for i := range 1200 {
+		txs = append(txs, earn("1", t0.Add(time.Duration(i)*time.Second), time.Time{}))
+	}
+	mustPost(t, st, txs...)
+	for _, tc := range []struct {
+		name  string
+		q     ledger.Query
+		field string
+	}{
+		{"negative limit", ledger.Query{Account: alice, Limit: -1}, "limit: "},
+		{"to before from", ledger.Query{Account: alice, From: t0.Add(time.Minute), To: t0}, "to: "},
+	} {
+		err := st.View(context.Background(), func(tx store.Tx) error {
+			_, err := ledger.New(tx, shanghai).Statement(tc.q)
+			return err
+		})
+		if !errors.Is(err, ledger.ErrInvalid) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: Statement = %v, want ErrInvalid naming %q", tc.name, err, tc.field)
+		}
+	}
+	for _, tc := range []struct{ limit, want int }{{0, 50}, {1000, 1000}, {5000, 1000}} {
+		view(t, st, func(l *ledger.Ledger) error {
+			page, err := l.Statement(ledger.Query{Account: alice, Limit: tc.limit})
+			if err != nil {
+				return err
+			}
+			if len(page.Entries) != tc.want || page.Next == "" {
+				t.Errorf("limit %d: %d entries, next %q; want %d and a cursor", tc.limit, len(page.Entries), page.Next, tc.want)
+			}
+			return nil
+		})
+	}
 }
 
 // TestQueriesRefuseAnAccountOfNoOne: an account with neither a member nor

@@ -48,7 +48,8 @@ func (p *part) moveOf(from string, to int) Move {
 	return MoveDowngrade
 }
 
-// MaxDays is the longest period Days answers: 100 years.
+// MaxDays is the longest period Days answers, and the most days a
+// Forecast covers: 100 years.
 const MaxDays = 36600
 
 // Day is the level figures of one day (in the program's zone).

@@ -160,23 +160,26 @@ func (h *Handle) Status(ctx context.Context, member string) (Status, error) {
 	return s, nil
 }
 
-// History returns up to limit (1 to 1000; default 100) of a member's
-// level history records with Seq after after, oldest first: every level
-// change with its cause, and plan purchases and expiries, with times in
-// the program's zone; an empty list on a program without levels. The
-// error is the store's.
+// History returns up to limit (0: 100; above 1,000: 1,000) of a
+// member's level history records with Seq after after, oldest first:
+// every level change with its cause, and plan purchases and expiries,
+// with times in the program's zone; an empty list on a program without
+// levels. A negative limit, or a member that is not an ID, wraps
+// event.ErrInvalidArgument and names the field; else the error is the
+// store's.
 func (h *Handle) History(ctx context.Context, member string, after uint64, limit int) ([]Record, error) {
+	limit, err := event.PageSize(limit, 100, 1000)
+	if err != nil {
+		return nil, fmt.Errorf("level: history: %w", err)
+	}
 	if h.p == nil {
 		return nil, nil
 	}
 	if err := event.CheckMember(member); err != nil {
 		return nil, fmt.Errorf("level: history: %w", err)
 	}
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
 	var out []Record
-	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
+	err = h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
 		var err error
 		out, err = history(u.Tx(), member, after, limit)
 		return err
@@ -249,32 +252,34 @@ type ForecastItem struct {
 	Next string `json:"next"`
 }
 
-// Forecast returns up to limit (1 to 10000; default 1000) members whose
-// term ends in [from, from + days days), earliest first, with the growth
-// each still needs to keep their level; times are in the program's zone.
-// It reads the due index over that range, so its cost is proportional to
-// what falls due there. It returns errors wrapping
-// event.ErrInvalidArgument (a zero from, or one outside the years 1900 to
-// 2099 as every query time; days < 1), ErrNotDefined, or the store's.
+// Forecast returns up to limit (0: 1,000; above 10,000: 10,000) members
+// whose term ends in [from, from + days days), earliest first, with the
+// growth each still needs to keep their level; times are in the program's
+// zone. It reads the due index over that range, so its cost is
+// proportional to what falls due there. It returns errors wrapping
+// event.ErrInvalidArgument and naming the argument (a zero from, or one
+// outside the years 1900 to 2099 as every query time; days not 1 to
+// MaxDays; a negative limit), ErrNotDefined, or the store's.
 func (h *Handle) Forecast(ctx context.Context, from time.Time, days, limit int) ([]ForecastItem, error) {
 	switch {
 	case h.p == nil:
 		return nil, fmt.Errorf("level: forecast: %w", ErrNotDefined)
 	case from.IsZero():
 		return nil, fmt.Errorf("level: forecast: %w: from: zero time", event.ErrInvalidArgument)
-	case days < 1:
-		return nil, fmt.Errorf("level: forecast: %w: days %d, at least 1", event.ErrInvalidArgument, days)
+	case days < 1 || days > MaxDays:
+		return nil, fmt.Errorf("level: forecast: %w: days %d, want 1 to %d", event.ErrInvalidArgument, days, MaxDays)
 	}
 	if err := event.CheckTime(from); err != nil {
 		return nil, fmt.Errorf("level: forecast: %w: from: %w", event.ErrInvalidArgument, err)
 	}
-	if limit <= 0 || limit > 10000 {
-		limit = 1000
+	limit, err := event.PageSize(limit, 1000, 10000)
+	if err != nil {
+		return nil, fmt.Errorf("level: forecast: %w", err)
 	}
 	d, loc := &h.p.def, h.e.Location()
 	to := from.In(loc).AddDate(0, 0, days)
 	var out []ForecastItem
-	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
+	err = h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
 		out = out[:0]
 		// The engine schedules the part's due items; the forecast reads
 		// them back, for its own kind only.

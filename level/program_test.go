@@ -660,6 +660,47 @@ func TestLevelForecastFromOutsideTheRange(t *testing.T) {
 	}
 }
 
+// History and Forecast page by the library's one rule (event.PageSize):
+// 0 is the default, a limit above the maximum is clamped, a negative one
+// is refused naming "limit". History used to read a negative limit as the
+// default and a limit above 1,000 as 100 (131 records — the join, then
+// 130 sets — asked with 5,000 gave 100); Forecast took a negative limit
+// and any number of days.
+func TestLevelHistoryAndForecastLimits(t *testing.T) {
+	p := testkit.OpenMemory(t, lvlDef(""))
+	ctx := context.Background()
+	for i := range 130 {
+		lvl := []string{"Silver", "Gold"}[i%2]
+		at := lvlAt("2026-03-01").Add(time.Duration(i) * time.Minute)
+		if _, err := p.Levels().Set(ctx, level.SetRequest{RequestID: fmt.Sprint("s", i), Member: "ann", Operator: "ops", Note: "test", At: at, Level: lvl}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ limit, want int }{{0, 100}, {7, 7}, {5000, 131}, {1 << 40, 131}} {
+		h, err := p.Levels().History(ctx, "ann", 0, tc.limit)
+		if err != nil || len(h) != tc.want {
+			t.Errorf("History limit %d: %d records, %v; want %d", tc.limit, len(h), err, tc.want)
+		}
+	}
+	_, err := p.Levels().History(ctx, "ann", 0, -1)
+	if !errors.Is(err, event.ErrInvalidArgument) || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("History limit -1: %v; want ErrInvalidArgument naming the limit", err)
+	}
+	_, err = p.Levels().Forecast(ctx, lvlAt("2026-03-01"), 30, -1)
+	if !errors.Is(err, event.ErrInvalidArgument) || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("Forecast limit -1: %v; want ErrInvalidArgument naming the limit", err)
+	}
+	for _, days := range []int{level.MaxDays + 1, 1 << 40} {
+		_, err = p.Levels().Forecast(ctx, lvlAt("2026-03-01"), days, 10)
+		if !errors.Is(err, event.ErrInvalidArgument) || !strings.Contains(err.Error(), "days") {
+			t.Errorf("Forecast of %d days: %v; want ErrInvalidArgument naming days", days, err)
+		}
+	}
+	if _, err := p.Levels().Forecast(ctx, lvlAt("2026-03-01"), level.MaxDays, 1<<40); err != nil {
+		t.Errorf("Forecast of MaxDays, a huge limit: %v", err)
+	}
+}
+
 func TestLevelInvalidDefinitionPaths(t *testing.T) {
 	def := lvlDef("")
 	def.Levels.Ladder[2].Upgrade = d("10")

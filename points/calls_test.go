@@ -631,3 +631,74 @@ func TestEmptyIDs(t *testing.T) {
 		t.Errorf("Order(o-1): found %v, %v; want found", found, err)
 	}
 }
+
+// TestQueryLimitsAndRanges: a negative limit (Reviews, Statement) used to
+// mean the default, a To before From an empty page or zero totals, an
+// Expiring window with a zero From, no days or a negative or huge number
+// of them an empty or unbounded list, and a Redemption of no Ref an
+// unknown redemption that named no field. Each is refused naming the
+// field, and nothing is written; limits above the maximum are clamped
+// (event.PageSize), so f's one frozen day is listed whatever the limit.
+func TestQueryLimitsAndRanges(t *testing.T) {
+	ctx := context.Background()
+	p := callsSetup(t)
+	h := p.Points()
+	at := ptsAt("2026-03-05 10:00")
+	feed, audit := callsTrail(t, p)
+	_, err := h.Reviews(ctx, "mall", -1)
+	wantArgument(t, "Reviews limit -1", err, "limit")
+	for _, limit := range []int{0, 1, 1000, 1 << 40} {
+		if rs, err := h.Reviews(ctx, "mall", limit); err != nil || len(rs) != 1 {
+			t.Errorf("Reviews limit %d: %d, %v; want f's one frozen day", limit, len(rs), err)
+		}
+	}
+	_, err = h.Statement(ctx, points.StatementQuery{Program: "mall", Member: "m", Limit: -1})
+	wantArgument(t, "Statement limit -1", err, "limit", ledger.ErrInvalid)
+	_, err = h.Statement(ctx, points.StatementQuery{Program: "mall", Member: "m", From: at, To: at.Add(-time.Hour)})
+	wantArgument(t, "Statement to before from", err, "to", ledger.ErrInvalid)
+	if pg, err := h.Statement(ctx, points.StatementQuery{Program: "mall", Member: "m", Limit: 1 << 40}); err != nil || len(pg.Entries) != 4 {
+		t.Errorf("Statement limit 2^40: %d entries, %v; want m's 4 (3 earned, 1 redeemed)", len(pg.Entries), err)
+	}
+	_, err = h.Expiring(ctx, points.ExpiringQuery{Program: "mall", Member: "m", Days: 30})
+	wantArgument(t, "Expiring from a zero time", err, "from")
+	for _, days := range []int{-5, 0, points.MaxExpiringDays + 1, 1 << 40} {
+		_, err = h.Expiring(ctx, points.ExpiringQuery{Program: "mall", Member: "m", From: at, Days: days})
+		wantArgument(t, fmt.Sprintf("Expiring of %d days", days), err, "days")
+	}
+	if lots, err := h.Expiring(ctx, points.ExpiringQuery{Program: "mall", Member: "m", From: at, Days: points.MaxExpiringDays}); err != nil || len(lots) != 3 {
+		t.Errorf("Expiring of MaxExpiringDays: %d lots, %v; want m's 3", len(lots), err)
+	}
+	_, err = h.Reconciliation(ctx, points.ReconciliationQuery{Program: "mall", From: "2026-03-02", To: "2026-03-01"})
+	wantArgument(t, "Reconciliation to before from", err, "to")
+	_, err = h.Redemption(ctx, points.RedemptionQuery{Program: "mall"})
+	wantArgument(t, "Redemption of no ref", err, "ref")
+	if f, a := callsTrail(t, p); f != feed || a != audit {
+		t.Errorf("refusals wrote: feed %d → %d, audit %d → %d", feed, f, audit, a)
+	}
+}
+
+// TestReverseNotBeforeTheRedemption: a reversal at a time before the
+// redemption it reverses (ref-1, 2026-03-04 10:00) was applied; it is
+// refused naming "at", m keeps 220 points and the feed is unchanged. At
+// the redemption's own time it is applied: 220 + 50 = 270.
+func TestReverseNotBeforeTheRedemption(t *testing.T) {
+	ctx := context.Background()
+	p := callsSetup(t)
+	h := p.Points()
+	feed, _ := callsTrail(t, p)
+	_, err := h.Reverse(ctx, points.ReverseRequest{RequestID: "v1", At: ptsAt("2026-03-04 09:59"), Program: "mall", Ref: "ref-1"})
+	wantArgument(t, "Reverse before the redemption", err, "at")
+	if f, _ := callsTrail(t, p); f != feed {
+		t.Errorf("the refusal wrote: feed %d → %d", feed, f)
+	}
+	at := ptsAt("2026-03-04 10:00")
+	if b, _ := h.Balance(ctx, points.BalanceQuery{Program: "mall", Member: "m", At: at}); !b.Available.Equal(dec("220")) {
+		t.Errorf("m's balance after the refusal = %s, want 220", b.Available)
+	}
+	if _, err := h.Reverse(ctx, points.ReverseRequest{RequestID: "v2", At: at, Program: "mall", Ref: "ref-1"}); err != nil {
+		t.Fatalf("Reverse at the redemption's time: %v", err)
+	}
+	if b, _ := h.Balance(ctx, points.BalanceQuery{Program: "mall", Member: "m", At: at}); !b.Available.Equal(dec("270")) {
+		t.Errorf("m's balance after the reversal = %s, want 270", b.Available)
+	}
+}

@@ -215,9 +215,11 @@ type ReverseRequest struct {
 // to the lots they came from, keeping their expiries: the lots taken last
 // (latest expiry) are refilled first. Points returned to a lot that has
 // expired meanwhile expire again at once, each as an entry of its own.
-// Errors wrap ErrNotDefined, event.ErrInvalidArgument, ErrUnknownProgram,
-// ErrUnknownRedemption, ErrInvalidAmount, ErrOverReversal or
-// event.ErrConflict.
+// A reversal cannot precede what it reverses: an At before the
+// redemption's time wraps event.ErrInvalidArgument naming "at", and
+// nothing is written. Errors wrap ErrNotDefined,
+// event.ErrInvalidArgument, ErrUnknownProgram, ErrUnknownRedemption,
+// ErrInvalidAmount, ErrOverReversal or event.ErrConflict.
 func (h *Handle) Reverse(ctx context.Context, req ReverseRequest) (*change.Outcome, error) {
 	if err := h.undefined("reverse"); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package points
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
@@ -84,6 +85,10 @@ func (pt *part) reverse(u *engine.Unit, req ReverseRequest) error {
 		return fmt.Errorf("%w: %s", ErrUnknownRedemption, req.Ref)
 	}
 	u.Outcome().Member = rd.Member
+	if u.At().Before(rd.Time) {
+		// A reversal cannot precede what it reverses.
+		return argument("at", fmt.Errorf("%s is before the redemption's time %s", u.At().Format(time.RFC3339), rd.Time.In(u.Location()).Format(time.RFC3339)))
+	}
 	amount := req.Amount
 	if amount.IsZero() {
 		amount = rd.Remaining()

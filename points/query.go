@@ -98,7 +98,8 @@ type StatementQuery struct {
 	Kinds []ledger.Kind
 	// From and To bound the entries' time (From ≤ time < To; zero: open).
 	From, To time.Time
-	// Limit is the page size (see ledger.Query); Cursor continues from a
+	// Limit is the page size (see ledger.Query: 0 means 50, above 1,000
+	// means 1,000, a negative limit is refused); Cursor continues from a
 	// page's Next; Newest reads from the newest entry back.
 	Limit  int
 	Cursor string
@@ -108,9 +109,10 @@ type StatementQuery struct {
 // Statement returns a page of a member's points entries with their
 // running balance; it reads only the page's entries (and those the kind
 // filter skips). Errors wrap ErrNotDefined, ErrUnknownProgram,
-// event.ErrInvalidArgument (a malformed member, an empty one too, or a
-// malformed cursor, which also wraps ledger.ErrInvalid) or the ledger's
-// errors.
+// event.ErrInvalidArgument (a malformed member, an empty one too, a time
+// outside the years 1900 to 2099, or — also wrapping ledger.ErrInvalid —
+// a malformed cursor, a negative Limit or a To before From, each named)
+// or the ledger's errors.
 func (h *Handle) Statement(ctx context.Context, q StatementQuery) (ledger.Page, error) {
 	var page ledger.Page
 	err := h.viewProgram(ctx, "statement of "+q.Member, q.Program, checkMember(q.Member), q, func(u *engine.Unit) error {
@@ -142,10 +144,14 @@ type ReconciliationQuery struct {
 // zero), so Holds checks the identity against an independent figure.
 // Errors wrap ErrNotDefined, ErrUnknownProgram, event.ErrInvalidArgument
 // (a From or To not of the form "2006-01-02", such as "2025-3-1", which
-// would otherwise select no day) or the ledger's errors.
+// would otherwise select no day, or a To before From) or the ledger's
+// errors.
 func (h *Handle) Reconciliation(ctx context.Context, q ReconciliationQuery) (Reconciliation, error) {
 	r := Reconciliation{Program: q.Program, From: q.From, To: q.To}
 	bad := cmp.Or(checkDate("from", q.From, false), checkDate("to", q.To, false))
+	if bad == nil && q.From != "" && q.To != "" && q.To < q.From {
+		bad = argument("to", fmt.Errorf("%s is before from %s", q.To, q.From))
+	}
 	err := h.viewProgram(ctx, "reconciliation of "+q.Program, q.Program, bad, q, func(u *engine.Unit) error {
 		led := u.Ledger()
 		totals, err := led.Totals(ledger.Points(q.Program), q.From, q.To)
@@ -194,19 +200,39 @@ type ExpiringQuery struct {
 	Program string
 	Member  string
 	// From and Days: lots that expire after From and no later than Days
-	// days after it.
+	// days after it. From is required (a time in the years 1900 to 2099),
+	// Days is 1 to MaxExpiringDays.
 	From time.Time
 	Days int
 }
 
+// MaxExpiringDays is the longest window an Expiring query takes: more
+// than 301 years, so that a window from the first supported time
+// (1900-01-01) reaches past the latest expiry a lot can have (a validity
+// of 36,600 days from the last supported day, 2099-12-31, ends on
+// 2200-03-17).
+const MaxExpiringDays = 110000
+
 // Expiring returns a member's lots of a program (spendable, pending and
 // frozen) that expire in q's window, earliest first. Errors wrap
-// ErrNotDefined, ErrUnknownProgram or event.ErrInvalidArgument (a
-// malformed member: an empty one too).
+// ErrNotDefined, ErrUnknownProgram or event.ErrInvalidArgument naming the
+// field (a malformed member, an empty one too; a zero From or one outside
+// the years 1900 to 2099; Days not 1 to MaxExpiringDays).
 func (h *Handle) Expiring(ctx context.Context, q ExpiringQuery) ([]ExpiringLot, error) {
-	end := q.From.AddDate(0, 0, q.Days)
+	bad := checkMember(q.Member)
+	switch {
+	case bad != nil:
+	case q.From.IsZero():
+		bad = argument("from", errors.New("zero time"))
+	case q.Days < 1 || q.Days > MaxExpiringDays:
+		bad = argument("days", fmt.Errorf("%d, want 1 to %d", q.Days, MaxExpiringDays))
+	}
+	var end time.Time
+	if bad == nil {
+		end = q.From.AddDate(0, 0, q.Days)
+	}
 	var out []ExpiringLot
-	err := h.viewProgram(ctx, "expiring points of "+q.Member, q.Program, checkMember(q.Member), q, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, "expiring points of "+q.Member, q.Program, bad, q, func(u *engine.Unit) error {
 		for _, sub := range Subs {
 			lots, err := u.Ledger().Lots(acct(q.Program, q.Member, sub))
 			if err != nil {
@@ -275,15 +301,14 @@ func (h *Handle) ExpiryForecast(ctx context.Context, program string, from time.T
 	return out, nil
 }
 
-// Reviews returns up to limit (default 100) frozen days of a program
-// waiting for review, oldest day first. Errors wrap ErrNotDefined or
-// ErrUnknownProgram.
+// Reviews returns up to limit (0: 100; above 1,000: 1,000) frozen days
+// of a program waiting for review, oldest day first. Errors wrap
+// ErrNotDefined, ErrUnknownProgram or event.ErrInvalidArgument (a
+// negative limit, named "limit").
 func (h *Handle) Reviews(ctx context.Context, program string, limit int) ([]Review, error) {
-	if limit <= 0 {
-		limit = 100
-	}
+	limit, bad := event.PageSize(limit, 100, 1000)
 	var out []Review
-	err := h.viewProgram(ctx, "reviews of "+program, program, nil, nil, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, "reviews of "+program, program, bad, nil, func(u *engine.Unit) error {
 		tx := u.Tx()
 		pre := keys.New().Str(program)
 		return tx.Scan(bOpen, pre, store.PrefixEnd(pre), false, func(k, _ []byte) error {
@@ -379,10 +404,15 @@ type RedemptionQuery struct {
 }
 
 // Redemption returns a redemption. Errors wrap ErrNotDefined,
-// ErrUnknownProgram or ErrUnknownRedemption.
+// ErrUnknownProgram, event.ErrInvalidArgument (an empty Ref, named "ref")
+// or ErrUnknownRedemption.
 func (h *Handle) Redemption(ctx context.Context, q RedemptionQuery) (Redemption, error) {
 	var r Redemption
-	err := h.viewProgram(ctx, fmt.Sprintf("redemption %q", q.Ref), q.Program, nil, q, func(u *engine.Unit) error {
+	var bad error
+	if q.Ref == "" {
+		bad = argument("ref", errors.New("empty"))
+	}
+	err := h.viewProgram(ctx, fmt.Sprintf("redemption %q", q.Ref), q.Program, bad, q, func(u *engine.Unit) error {
 		found, err := record.Get(u.Tx(), bRedeem, keys.New().Str(q.Program).Str(q.Ref), &r)
 		if err == nil && !found {
 			err = ErrUnknownRedemption

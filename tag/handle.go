@@ -83,7 +83,8 @@ type RecomputeRequest struct {
 	Tag string    `json:"tag"`
 	// After is the cursor: the Next of the previous page ("" to start).
 	After string `json:"after,omitempty"`
-	// Limit is the page size (default 500).
+	// Limit is the page size: 0 means 500, a limit above 1,000 means
+	// 1,000, and a negative one is refused (see event.PageSize).
 	Limit int `json:"limit,omitempty"`
 }
 
@@ -107,7 +108,8 @@ type SegmentQuery struct {
 	Expr Expr
 	// After is the cursor: the Next of the previous page ("" to start).
 	After string
-	// Limit is the page size (default 100).
+	// Limit is the page size: 0 means 100, a limit above 1,000 means
+	// 1,000, and a negative one is refused (see event.PageSize).
 	Limit int
 }
 
@@ -273,8 +275,9 @@ func (h *Handle) SetProfile(ctx context.Context, r ProfileRequest) (*change.Outc
 // second time (the rule is evaluated, not applied: there is no request
 // ID). The changes go to the feed. The error wraps ErrNotDefined,
 // ErrUnknownTag (no rule gives the tag) or event.ErrInvalidArgument (no
-// time, or a string or a time beyond the limits: a cursor that is not a
-// member ID as checkCursor says, a time outside the years 1900 to 2099).
+// time, a negative limit, or a string or a time beyond the limits: a
+// cursor that is not a member ID as checkCursor says, a time outside the
+// years 1900 to 2099).
 func (h *Handle) Recompute(ctx context.Context, r RecomputeRequest) (RecomputeResult, error) {
 	fail := func(err error) (RecomputeResult, error) {
 		return RecomputeResult{}, fmt.Errorf("tag: recompute %q: %w", r.Tag, err)
@@ -295,9 +298,9 @@ func (h *Handle) Recompute(ctx context.Context, r RecomputeRequest) (RecomputeRe
 	if r.At.IsZero() {
 		return fail(fmt.Errorf("%w: zero time", event.ErrInvalidArgument))
 	}
-	limit := r.Limit
-	if limit <= 0 {
-		limit = 500
+	limit, err := event.PageSize(r.Limit, 500, 1000)
+	if err != nil {
+		return fail(err)
 	}
 	var res RecomputeResult
 	// The page is audited under an ID of its own (a recompute has no
@@ -447,7 +450,7 @@ func checkCursor(after string) error {
 // tag (see the package comment), not the number of members. The error
 // wraps ErrNotDefined, ErrSyntax (the zero Expr), ErrUnknownTag or
 // event.ErrInvalidArgument (a cursor that is not a member ID: see
-// checkCursor).
+// checkCursor; a negative limit).
 func (h *Handle) Segment(ctx context.Context, q SegmentQuery) (SegmentPage, error) {
 	fail := func(err error) (SegmentPage, error) {
 		return SegmentPage{}, fmt.Errorf("tag: segment %q: %w", q.Expr, err)
@@ -458,10 +461,14 @@ func (h *Handle) Segment(ctx context.Context, q SegmentQuery) (SegmentPage, erro
 	if err := checkCursor(q.After); err != nil {
 		return fail(err)
 	}
+	limit, err := event.PageSize(q.Limit, 100, 1000)
+	if err != nil {
+		return fail(err)
+	}
 	var page SegmentPage
-	err := h.view(ctx, func(tx store.Tx) error {
+	err = h.view(ctx, func(tx store.Tx) error {
 		var err error
-		page.Members, page.Next, err = segment(tx, q.Expr, q.After, q.Limit)
+		page.Members, page.Next, err = segment(tx, q.Expr, q.After, limit)
 		return err
 	})
 	if err != nil {

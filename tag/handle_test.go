@@ -680,6 +680,43 @@ func TestTagCursorsAreMemberIDs(t *testing.T) {
 	}
 }
 
+// Segment and Recompute page by the library's one rule (event.PageSize):
+// a negative limit used to mean the default and is refused now, naming
+// "limit", with nothing written; a limit above 1,000 used to be taken as
+// it came (a page of 2^40 members asked for a batch of that size) and is
+// clamped to 1,000, so the three members come back in one page.
+func TestTagPageLimits(t *testing.T) {
+	ctx := context.Background()
+	p := openTags(t)
+	for i := range 3 {
+		mustProcess(t, p, newOrder(fmt.Sprintf("o%d", i), fmt.Sprintf("m%d", i), "50", shanghaiAt))
+	}
+	before, err := p.Feed(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recent := tag.MustParse("recent")
+	_, err = p.Tags().Recompute(ctx, tag.RecomputeRequest{At: shanghaiAt, Tag: "recent", Limit: -5})
+	if !errors.Is(err, membership.ErrInvalidArgument) || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("Recompute, limit -5: %v; want ErrInvalidArgument naming \"limit\"", err)
+	}
+	_, err = p.Tags().Segment(ctx, tag.SegmentQuery{Expr: recent, Limit: -1})
+	if !errors.Is(err, membership.ErrInvalidArgument) || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("Segment, limit -1: %v; want ErrInvalidArgument naming \"limit\"", err)
+	}
+	if after, _ := p.Feed(ctx, 0, 0); len(after) != len(before) {
+		t.Errorf("the refused calls changed the feed: %d changes, were %d", len(after), len(before))
+	}
+	page, err := p.Tags().Segment(ctx, tag.SegmentQuery{Expr: recent, Limit: 1 << 40})
+	if err != nil || !cmp.Equal(page.Members, []string{"m0", "m1", "m2"}) || page.Next != "" {
+		t.Errorf("Segment, limit 2^40 = %+v, %v; want m0, m1, m2 and no next page", page, err)
+	}
+	res, err := p.Tags().Recompute(ctx, tag.RecomputeRequest{At: shanghaiAt, Tag: "recent", Limit: 1 << 40})
+	if err != nil || res.Examined != 3 || res.Next != "" {
+		t.Errorf("Recompute, limit 2^40 = %+v, %v; want 3 members examined, no next page", res, err)
+	}
+}
+
 // A late event (an earlier time than the member's last order) does not
 // evaluate the windows as they stood in the past.
 func TestTagLateEventKeepsCurrentWindows(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/store"
 )
@@ -65,18 +66,17 @@ func (d *Deliverer) decodeDead(k, v []byte) (DeadLetter, error) {
 }
 
 // DeadLetters returns up to limit dead letters after feed position after
-// (0: from the first), in feed order; a limit of 0 or less means 100, and
-// at most 1,000 are returned. Page on with the last one's Change.Seq. A
+// (0: from the first), in feed order; a limit of 0 means 100, and at
+// most 1,000 are returned; a negative limit wraps ErrInvalidArgument,
+// naming it (event.PageSize). Page on with the last one's Change.Seq. A
 // record that does not decode is an error wrapping ErrCorrupt.
 func (d *Deliverer) DeadLetters(ctx context.Context, after uint64, limit int) ([]DeadLetter, error) {
-	switch {
-	case limit <= 0:
-		limit = 100
-	case limit > 1000:
-		limit = 1000
+	limit, err := event.PageSize(limit, 100, 1000)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %s: dead letters: %w", d.name, err)
 	}
 	var out []DeadLetter
-	err := d.st.View(ctx, func(tx store.Tx) error {
+	err = d.st.View(ctx, func(tx store.Tx) error {
 		out = out[:0]
 		if after == ^uint64(0) {
 			return nil

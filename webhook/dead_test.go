@@ -91,6 +91,14 @@ func TestDeadLettersSurviveARestartAndReplay(t *testing.T) {
 		if err != nil || len(rest) != len(bobs)-1 || rest[0].Change.Seq != bobs[1].Seq {
 			t.Errorf("after %d: %+v, %v", bobs[0].Seq, rest, err)
 		}
+		// A negative limit used to mean 100; it is refused, naming the
+		// limit (event.PageSize). A huge one is clamped to 1,000.
+		if _, err := d.DeadLetters(ctx, 0, -1); !errors.Is(err, webhook.ErrInvalidArgument) || !strings.Contains(err.Error(), "limit") {
+			t.Errorf("limit -1: %v; want ErrInvalidArgument naming the limit", err)
+		}
+		if all, err := d.DeadLetters(ctx, 0, 1<<40); err != nil || len(all) != len(bobs) {
+			t.Errorf("limit 2^40: %d, %v; want %d", len(all), err, len(bobs))
+		}
 	}
 	check(d, 3)
 

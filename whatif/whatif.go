@@ -76,11 +76,12 @@ type Options struct {
 	// From, when not zero, is when the changed definition takes effect:
 	// inputs before it are replayed under the actual definition on both
 	// sides, and the report's months start with From's. Zero: the
-	// changed definition applies to the whole journal.
+	// changed definition applies to the whole journal. Like every time a
+	// call takes, it is in the years 1900 to 2099 (event.CheckTime).
 	From time.Time
 	// Until, when not zero, ends the replay before the first input whose
 	// time is at or after it; the report's last month is the one before
-	// Until. Zero: the whole journal.
+	// Until. Zero: the whole journal. In the years 1900 to 2099 too.
 	Until time.Time
 	// Progress, when not nil, is called as the sides replay the journal
 	// (after each input, or each batch of events), with the inputs done
@@ -165,14 +166,17 @@ func (r *Report) Differing() int { return len(r.members) }
 
 // Members returns up to limit members whose level differs at the end,
 // by member ID, after the member after ("": from the first), and the ID
-// to pass as after for the next page ("" after the last page). limit
-// defaults to 100.
+// to pass as after for the next page ("" after the last page). A limit of
+// 0 means 100 and one above 1,000 means 1,000, as for the library's
+// other paged queries; having no error to return, Members also reads a
+// negative limit as 100 (the one exception to event.PageSize).
 func (r *Report) Members(after string, limit int) (page []MemberDiff, next string) {
-	if limit <= 0 {
+	limit, err := event.PageSize(limit, 100, 1000)
+	if err != nil {
 		limit = 100
 	}
 	i := sort.Search(len(r.members), func(i int) bool { return r.members[i].Member > after })
-	j := min(i+limit, len(r.members))
+	j := min(i+limit, len(r.members)) // limit ≤ 1,000: i+limit cannot overflow
 	page = append([]MemberDiff(nil), r.members[i:j]...)
 	if j < len(r.members) {
 		next = page[len(page)-1].Member
@@ -183,7 +187,8 @@ func (r *Report) Members(after string, limit int) (page []MemberDiff, next strin
 // Run replays the journal of source under actual (the definition source
 // ran) and under changed, each in a memory store, and reports the
 // difference (see the package documentation). It never writes to source.
-// Errors wrap ErrInvalidArgument (a nil source, Until before From), the
+// Errors wrap ErrInvalidArgument (a nil source, Until before From, a From
+// or Until outside the years 1900 to 2099, each named), the
 // definitions' validation errors, membership.ErrDefinitionConflict and
 // membership.ErrReplayDiverged (the journal did not run under actual),
 // or ctx's error.
@@ -191,6 +196,16 @@ func Run(ctx context.Context, source store.Store, actual, changed membership.Def
 	fail := func(err error) (*Report, error) { return nil, fmt.Errorf("whatif: %w", err) }
 	if source == nil {
 		return fail(fmt.Errorf("%w: nil source", ErrInvalidArgument))
+	}
+	for _, t := range []struct {
+		name string
+		at   time.Time
+	}{{"from", o.From}, {"until", o.Until}} {
+		if !t.at.IsZero() {
+			if err := event.CheckTime(t.at); err != nil {
+				return fail(fmt.Errorf("%w: %s: %w", ErrInvalidArgument, t.name, err))
+			}
+		}
 	}
 	if !o.From.IsZero() && !o.Until.IsZero() && !o.From.Before(o.Until) {
 		return fail(fmt.Errorf("%w: the period ends (%s) before it starts (%s)", ErrInvalidArgument, o.Until, o.From))

@@ -3,6 +3,8 @@ package whatif_test
 import (
 	"context"
 	"errors"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -223,6 +225,14 @@ func TestRunFrom(t *testing.T) {
 	if len(p1) != 1 || p1[0].Member != "alice" || next != "alice" || len(p2) != 1 || p2[0].Member != "dave" || last != "" {
 		t.Errorf("pages of one: %v next %q, %v next %q", p1, next, p2, last)
 	}
+	// A huge limit after a member used to overflow (i+limit) and panic;
+	// it is clamped to 1,000. A negative one reads as the default.
+	if p, next := rep.Members("alice", math.MaxInt); len(p) != 1 || p[0].Member != "dave" || next != "" {
+		t.Errorf("after alice, limit MaxInt: %v next %q; want dave", p, next)
+	}
+	if p, _ := rep.Members("", -1); len(p) != 2 {
+		t.Errorf("limit -1: %v; want both members", p)
+	}
 }
 
 // readOnly is a store that refuses every write.
@@ -318,6 +328,17 @@ func TestRunRefuses(t *testing.T) {
 	}
 	if _, err := whatif.Run(ctx, src, actual, changed, whatif.Options{From: feb, Until: feb}); !errors.Is(err, whatif.ErrInvalidArgument) {
 		t.Errorf("empty period: %v", err)
+	}
+	// A From or Until outside the years 1900 to 2099 used to reach the
+	// replay (and come back as a definition conflict); it is refused,
+	// named, before anything is read.
+	for name, o := range map[string]whatif.Options{
+		"from":  {From: time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)},
+		"until": {Until: time.Date(1899, 12, 31, 0, 0, 0, 0, time.UTC)},
+	} {
+		if _, err := whatif.Run(ctx, src, actual, changed, o); !errors.Is(err, whatif.ErrInvalidArgument) || !errors.Is(err, event.ErrTimeRange) || !strings.Contains(err.Error(), name+": ") {
+			t.Errorf("%s out of range: %v; want ErrInvalidArgument and event.ErrTimeRange naming %s", name, err, name)
+		}
 	}
 	if _, err := whatif.Run(ctx, src, changed, actual, whatif.Options{}); !errors.Is(err, membership.ErrDefinitionConflict) {
 		t.Errorf("the changed definition as the actual one: %v", err)

@@ -78,7 +78,7 @@ func (a *AuditEntry) AppendJSON(b []byte) []byte {
 
 // AuditQuery selects audit entries: those of Operator and of Member when
 // set, with From <= Time < To (zero: open), in time order, a page of
-// Limit (default 50, at most 1,000) after the cursor After (a page's
+// Limit (event.PageSize: default 50, at most 1,000) after the cursor After (a page's
 // Next).
 type AuditQuery struct {
 	Operator string
@@ -159,18 +159,22 @@ func isRefusal(err error) bool {
 	return true
 }
 
-// Audit returns a page of the audit trail (see AuditQuery). A bad cursor
-// or a time out of range wraps event.ErrInvalidArgument; a damaged entry
-// ErrCorrupt.
+// Audit returns a page of the audit trail (see AuditQuery). A bad cursor,
+// a time out of range, a To before From or a negative limit wraps
+// event.ErrInvalidArgument; a damaged entry ErrCorrupt.
 func (e *Engine) Audit(ctx context.Context, q AuditQuery) (AuditPage, error) {
-	if q.Limit <= 0 {
-		q.Limit = 50
+	limit, err := event.PageSize(q.Limit, 50, 1000)
+	if err != nil {
+		return AuditPage{}, err
 	}
-	q.Limit = min(q.Limit, 1000)
+	q.Limit = limit
 	for _, t := range []time.Time{q.From, q.To} {
 		if !t.IsZero() && !keys.InRange(t) {
 			return AuditPage{}, fmt.Errorf("%w: time %s out of range", event.ErrInvalidArgument, t)
 		}
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
+		return AuditPage{}, fmt.Errorf("%w: to: %s is before from %s", event.ErrInvalidArgument, q.To, q.From)
 	}
 	bucket, prefix := bAuditTime, []byte{}
 	switch {
@@ -199,7 +203,7 @@ func (e *Engine) Audit(ctx context.Context, q AuditQuery) (AuditPage, error) {
 		}
 	}
 	var page AuditPage
-	err := e.st.View(ctx, func(tx store.Tx) error {
+	err = e.st.View(ctx, func(tx store.Tx) error {
 		var last []byte
 		for from, more := start, true; more; {
 			// A chunk of keys is read first and the entries after the
