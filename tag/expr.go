@@ -33,8 +33,15 @@ type Expr struct {
 	args []Expr
 }
 
+// MaxDepth is how deep an expression may nest parentheses and "not"s:
+// Parse and matching recurse once a level, and an expression from a
+// definition or a query millions of levels deep would exhaust the
+// goroutine's stack, a crash no recover catches.
+const MaxDepth = 64
+
 // Parse parses a tag expression such as "M and (vip or not churned)". Tag
-// names are words without spaces or parentheses. The error wraps ErrSyntax.
+// names are words without spaces or parentheses. The error wraps ErrSyntax,
+// for an expression nested deeper than MaxDepth too.
 func Parse(s string) (Expr, error) {
 	p := &parser{toks: tokenize(s)}
 	if len(p.toks) == 0 {
@@ -88,8 +95,9 @@ func tokenize(s string) []string {
 }
 
 type parser struct {
-	toks []string
-	i    int
+	toks  []string
+	i     int
+	depth int // the parentheses and "not"s open (see MaxDepth)
 }
 
 func (p *parser) peek() string {
@@ -129,6 +137,11 @@ func (p *parser) list(op string, next func() (Expr, error)) (Expr, error) {
 
 func (p *parser) unary() (Expr, error) {
 	t := p.peek()
+	if (t == "(" || strings.EqualFold(t, "not")) && p.depth == MaxDepth {
+		return Expr{}, fmt.Errorf("%w: nested deeper than %d", ErrSyntax, MaxDepth)
+	}
+	p.depth++
+	defer func() { p.depth-- }()
 	switch {
 	case t == "":
 		return Expr{}, fmt.Errorf("%w: unexpected end", ErrSyntax)

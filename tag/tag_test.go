@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,6 +59,23 @@ func TestTagExpr(t *testing.T) {
 	}
 	if got := tag.MustParse("b and (a or not b)").Tags(); !cmp.Equal(got, []string{"a", "b"}) {
 		t.Errorf("Tags = %v", got)
+	}
+	// MaxDepth levels of parentheses or "not"s parse and match; one more
+	// is refused. Two million levels crashed the process (the stack).
+	nested := func(n int, open, close string) string {
+		return strings.Repeat(open, n) + "a" + strings.Repeat(close, n)
+	}
+	for _, tc := range []struct{ open, close string }{{"(", ")"}, {"not ", ""}} {
+		e, err := tag.Parse(nested(tag.MaxDepth, tc.open, tc.close))
+		// An even number of "not"s matches a member with a.
+		if err != nil || !e.Match([]string{"a"}) {
+			t.Errorf("%d levels of %q: Match = %v, %v; want true, nil", tag.MaxDepth, tc.open, e.Match([]string{"a"}), err)
+		}
+		for _, n := range []int{tag.MaxDepth + 1, 2_000_000} {
+			if _, err := tag.Parse(nested(n, tc.open, tc.close)); !errors.Is(err, tag.ErrSyntax) {
+				t.Errorf("%d levels of %q: %v, want ErrSyntax", n, tc.open, err)
+			}
+		}
 	}
 }
 
