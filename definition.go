@@ -1,10 +1,11 @@
 package membership
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"io"
 	"time"
 
 	"github.com/memberkit/membership/benefit"
@@ -54,16 +55,27 @@ type Definition struct {
 
 // ParseDefinition decodes a JSON definition and validates it. Every error
 // wraps rule.ErrInvalidDefinition: a malformed document as well (a date
-// or a time that does not parse, an unknown field).
+// or a time that does not parse, an unknown field, a document that is not
+// one JSON object: "null", which would decode to an empty program, or an
+// object followed by more than white space).
 func ParseDefinition(data []byte) (Definition, error) {
-	var d Definition
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
+	fail := func(err error) (Definition, error) {
 		if errors.Is(err, rule.ErrInvalidDefinition) {
 			return Definition{}, fmt.Errorf("membership: parse definition: %w", err)
 		}
 		return Definition{}, fmt.Errorf("membership: parse definition: %w: %w", rule.ErrInvalidDefinition, err)
+	}
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		return fail(errors.New("not a JSON object"))
+	}
+	var d Definition
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return fail(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fail(errors.New("data after the definition's object"))
 	}
 	return d, d.Validate()
 }

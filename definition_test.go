@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/memory"
 )
 
@@ -75,4 +76,20 @@ func TestUnversionedDefinitionLastOpenWins(t *testing.T) {
 		t.Errorf("the program opened first: %v", err)
 	}
 	mustProcess(t, p2, recharge("r1", "alice", "10", t0))
+}
+
+// A document that is not one JSON object is refused: "null" (an empty
+// column, say) decoded to an empty program, and what followed the object
+// was never read.
+func TestParseDefinitionNeedsOneObject(t *testing.T) {
+	for _, doc := range []string{"", "  ", "null", " null ", "[]", `"x"`, "7", `{"zone": "UTC"} {"zone": "UTC"}`, `{"zone": "UTC"} x`, `{"zone": "UTC"`} {
+		if _, err := membership.ParseDefinition([]byte(doc)); !errors.Is(err, rule.ErrInvalidDefinition) {
+			t.Errorf("ParseDefinition(%q) = %v, want ErrInvalidDefinition", doc, err)
+		}
+	}
+	for _, doc := range []string{`{"zone": "UTC"}`, "\n {\"zone\": \"UTC\"} \n\t"} {
+		if d, err := membership.ParseDefinition([]byte(doc)); err != nil || d.Zone != "UTC" {
+			t.Errorf("ParseDefinition(%q) = %q, %v; want zone UTC", doc, d.Zone, err)
+		}
+	}
 }
