@@ -301,7 +301,14 @@ func (p *Program) Cursor(ctx context.Context, consumer string) (uint64, error) {
 
 // SetCursor stores consumer's feed position, after it has sent every
 // change up to seq. A consumer name that is empty or beyond the limits on
-// strings wraps ErrInvalidArgument.
+// strings wraps ErrInvalidArgument, and so does a seq past the feed's head
+// (the position of the last change committed before the call, which Feed
+// returns last): such a cursor would count as having passed changes not
+// written yet, which retention would then prune before the consumer read
+// them. The error names seq and the head, and nothing is written. The head
+// is read in the transaction that writes the cursor, so on a store that
+// several instances write (store/postgres) a seq that any Feed returned is
+// accepted.
 func (p *Program) SetCursor(ctx context.Context, consumer string, seq uint64) error {
 	if err := p.eng.SetCursor(ctx, consumer, seq); err != nil {
 		return fmt.Errorf("membership: set cursor: %w", err)

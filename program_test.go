@@ -364,3 +364,47 @@ func TestFormulaReasonsMatchApply(t *testing.T) {
 		}
 	}
 }
+
+// A cursor past the feed's head counts as having passed changes not
+// written yet, which retention would prune before the consumer read them:
+// SetCursor refuses it (ErrInvalidArgument, naming seq and the head) and
+// leaves the cursor where it was, and takes the head itself. On memory
+// (changes appended at the feed's tail) and bolt (pending records that
+// Feed, or SetCursor, sequences first), with no Feed read before: the head
+// is the last change committed.
+func TestSetCursorPastHead(t *testing.T) {
+	for name, open := range map[string]func(testing.TB, membership.Definition, ...membership.Option) *membership.Program{"memory": openMemory, "bolt": openBolt} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			p := open(t, valueDef())
+			// Two recharges, a change each: the head is 2.
+			mustProcess(t, p, recharge("r1", "alice", "1", t0), recharge("r2", "bob", "1", t0.Add(time.Minute)))
+			if err := p.SetCursor(ctx, "crm", 1); err != nil {
+				t.Fatal(err)
+			}
+			for _, seq := range []uint64{3, 1000, 1<<64 - 1} {
+				err := p.SetCursor(ctx, "crm", seq)
+				if !errors.Is(err, membership.ErrInvalidArgument) || !strings.Contains(err.Error(), "seq") || !strings.Contains(err.Error(), "head 2") {
+					t.Errorf("SetCursor(%d) = %v; want ErrInvalidArgument naming seq and the head 2", seq, err)
+				}
+			}
+			if n, err := p.Cursor(ctx, "crm"); err != nil || n != 1 {
+				t.Errorf("cursor after the refusals = %d, %v; want 1", n, err)
+			}
+			if err := p.SetCursor(ctx, "crm", 2); err != nil {
+				t.Errorf("SetCursor at the head: %v", err)
+			}
+			// A third change moves the head on to 3.
+			mustProcess(t, p, recharge("r3", "alice", "1", t0.Add(2*time.Minute)))
+			if err := p.SetCursor(ctx, "crm", 4); !errors.Is(err, membership.ErrInvalidArgument) {
+				t.Errorf("SetCursor(4) with the head at 3 = %v; want ErrInvalidArgument", err)
+			}
+			if err := p.SetCursor(ctx, "crm", 3); err != nil {
+				t.Errorf("SetCursor at the new head: %v", err)
+			}
+			if n, err := p.Cursor(ctx, "crm"); err != nil || n != 3 {
+				t.Errorf("cursor = %d, %v; want 3", n, err)
+			}
+		})
+	}
+}

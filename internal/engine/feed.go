@@ -429,12 +429,30 @@ func (e *Engine) Cursor(ctx context.Context, consumer string) (uint64, error) {
 	return n, err
 }
 
-// SetCursor stores consumer's feed position.
+// SetCursor stores consumer's feed position. A position past the feed's
+// head is refused, wrapping event.ErrInvalidArgument and naming seq: such
+// a cursor would count as having passed changes not written yet, and
+// retention would prune them unread. It first sequences the pending
+// changes, as Feed does, so that the head is the last change committed
+// before it was called, on every store. The head is read again in the
+// transaction that writes the cursor: a sequencer that runs meanwhile
+// (another instance's Feed) only moves it on, so a position at or below
+// the head read is never past the feed's head.
 func (e *Engine) SetCursor(ctx context.Context, consumer string, seq uint64) error {
 	if err := checkConsumer(consumer); err != nil {
 		return err
 	}
+	if err := e.sequence(ctx); err != nil {
+		return err
+	}
 	return e.st.Update(ctx, func(tx store.Tx) error {
+		head, err := getCounter(tx, feedKey)
+		if err != nil {
+			return err
+		}
+		if seq > head {
+			return fmt.Errorf("%w: seq: %d is past the feed's head %d", event.ErrInvalidArgument, seq, head)
+		}
 		return tx.Put(bMeta, cursorKey(consumer), keys.New().U64(seq))
 	})
 }

@@ -3,7 +3,9 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -107,4 +109,79 @@ func TestFeedOnSeveralInstances(t *testing.T) {
 		retries += st.Stats().Retries
 	}
 	t.Logf("%d recharges, 4 consumers: %d retries", callers*each, retries)
+}
+
+// Two instances take recharges from eight callers while a consumer on one
+// of them reads the feed and stores its cursor after each page: every
+// position a Feed returned is taken, however far the other instance has
+// sequenced meanwhile, and a position past the head is refused (it would
+// count as having passed changes not written yet, which retention would
+// prune unread) and leaves the cursor where it was.
+func TestSetCursorOnSeveralInstances(t *testing.T) {
+	ctx := context.Background()
+	def := membership.Definition{
+		Zone:        "Asia/Shanghai",
+		Events:      []mevent.Type{{Name: "recharge", Attributes: []mevent.Attr{{Name: "amount", Kind: mevent.Decimal, Required: true}}}},
+		StoredValue: &value.Definition{Recharge: "recharge", Amount: "amount"},
+	}
+	programs, _ := openPrograms(t, 2, def)
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, programs[0].Location())
+	const callers, each = 8, 10
+	var writers sync.WaitGroup
+	for g := range callers {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			p := programs[g%len(programs)]
+			for i := range each {
+				ev := mevent.Event{ID: fmt.Sprintf("r%d-%d", g, i), Member: fmt.Sprintf("m%d", g), Type: "recharge", Time: at,
+					Attrs: mevent.Attrs{"amount": mevent.DecString("1")}}
+				if _, err := p.Process(ctx, ev); err != nil {
+					t.Error(err)
+					return
+				}
+				// The other instance sequences meanwhile.
+				if _, err := programs[(g+1)%len(programs)].Feed(ctx, 0, 1); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { writers.Wait(); close(done) }()
+	consumer := programs[0]
+	var cursor uint64
+	for finished := false; ; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		page, err := consumer.Feed(ctx, cursor, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			if finished {
+				break
+			}
+			continue
+		}
+		cursor = page[len(page)-1].Seq
+		if err := consumer.SetCursor(ctx, "crm", cursor); err != nil {
+			t.Fatalf("SetCursor(%d), a position Feed returned: %v", cursor, err)
+		}
+	}
+	if cursor != callers*each {
+		t.Fatalf("the consumer read up to %d, want %d", cursor, callers*each)
+	}
+	for _, p := range programs {
+		if err := p.SetCursor(ctx, "crm", callers*each+1); !errors.Is(err, membership.ErrInvalidArgument) || !strings.Contains(err.Error(), "seq") {
+			t.Errorf("SetCursor(%d) past the head %d = %v; want ErrInvalidArgument naming seq", callers*each+1, callers*each, err)
+		}
+	}
+	if n, err := programs[1].Cursor(ctx, "crm"); err != nil || n != callers*each {
+		t.Errorf("cursor = %d, %v; want %d", n, err, callers*each)
+	}
 }
