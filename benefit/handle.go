@@ -176,8 +176,14 @@ type Price struct {
 // price any of the member's discount benefits at that time gives (ties go
 // to the earlier benefit of the catalog), or the amount itself when the
 // member has no discount benefit (as on a program without benefits). It
-// returns errors wrapping ErrNegativeAmount, or the store's.
+// returns errors wrapping ErrNegativeAmount; event.ErrInvalidArgument
+// (with event.ErrTooLarge) naming "amount" for an amount beyond the
+// limits of a decimal (event.CheckDecimal: event.MaxDecimalDigits
+// digits), and as Of for the member and the time; or the store's.
 func (h *Handle) MemberPrice(ctx context.Context, member string, amount decimal.Decimal, at time.Time) (Price, error) {
+	if err := event.CheckDecimal(amount); err != nil {
+		return Price{}, fmt.Errorf("benefit: member price for %q: %w: amount: %w", member, event.ErrInvalidArgument, err)
+	}
 	bs, err := h.Of(ctx, member, at)
 	if err != nil {
 		return Price{}, err

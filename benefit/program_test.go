@@ -16,6 +16,7 @@ import (
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/task"
+	"github.com/shopspring/decimal"
 )
 
 var zone = testkit.Shanghai
@@ -123,6 +124,19 @@ func TestBenefitsFollowLevelAndPlan(t *testing.T) {
 	}
 	if _, err := p.Benefits().MemberPrice(ctx, "nobody", dec("-1"), at); !errors.Is(err, benefit.ErrNegativeAmount) {
 		t.Errorf("negative amount without a discount: %v", err)
+	}
+	// An amount beyond the 40 digits of a decimal is refused, as the
+	// points calls refuse one, naming the field; one of 40 digits is
+	// priced (0.95 × 10^39 as silver would be; m is gold: 0.88 × 10^39).
+	for _, huge := range []decimal.Decimal{decimal.New(1, 40), decimal.New(1, 80), decimal.New(1, -41)} {
+		_, err := p.Benefits().MemberPrice(ctx, "m", huge, at)
+		if !errors.Is(err, event.ErrInvalidArgument) || !errors.Is(err, event.ErrTooLarge) || !strings.Contains(err.Error(), "amount") {
+			t.Errorf("MemberPrice(%s) = %v; want ErrInvalidArgument and ErrTooLarge naming amount", huge, err)
+		}
+	}
+	price, err = p.Benefits().MemberPrice(ctx, "m", decimal.New(1, 39), time.Date(2026, 5, 1, 0, 0, 0, 0, zone))
+	if err != nil || !price.Amount.Equal(decimal.New(88, 37)) {
+		t.Errorf("MemberPrice of 10^39 as gold = %+v, %v; want 88 × 10^37", price, err)
 	}
 }
 
