@@ -31,13 +31,19 @@ type DayCompletions struct {
 	Completions int64     `json:"completions"`
 }
 
+// MaxDays is the longest period Daily answers: 100 years, as
+// level.MaxDays. Daily's answer is not paged, and holds a row for each
+// (day, task) with a completion, so the period bounds it.
+const MaxDays = 36600
+
 // Daily returns the completions of each task on each day from..to
 // (inclusive, in the program's zone) that had any, by day and then task
 // name. Its cost is the number of (day, task) counters in the period,
 // whatever the number of members; completions are counted per day from the
 // version of the library that added the count (earlier days show none).
-// Errors wrap ErrNotDefined, event.ErrInvalidArgument (to before from) or
-// are the store's.
+// Errors wrap ErrNotDefined, event.ErrInvalidArgument naming the field (a
+// from or to that is not a date; to before from, or a period of more than
+// MaxDays days, naming "to") or are the store's.
 func (h *Handle) Daily(ctx context.Context, from, to rule.Date) ([]DayCompletions, error) {
 	fail := func(err error) ([]DayCompletions, error) {
 		return nil, fmt.Errorf("task: completions %s..%s: %w", from, to, err)
@@ -45,8 +51,14 @@ func (h *Handle) Daily(ctx context.Context, from, to rule.Date) ([]DayCompletion
 	switch {
 	case h.p == nil:
 		return fail(ErrNotDefined)
-	case !from.Valid() || !to.Valid() || to.Compare(from) < 0:
-		return fail(fmt.Errorf("%w: not a period", event.ErrInvalidArgument))
+	case !from.Valid():
+		return fail(fmt.Errorf("%w: from: not a date", event.ErrInvalidArgument))
+	case !to.Valid():
+		return fail(fmt.Errorf("%w: to: not a date", event.ErrInvalidArgument))
+	case to.Compare(from) < 0:
+		return fail(fmt.Errorf("%w: to: before from", event.ErrInvalidArgument))
+	case from.AddDays(MaxDays).Compare(to) <= 0:
+		return fail(fmt.Errorf("%w: to: a period of more than %d days", event.ErrInvalidArgument, MaxDays))
 	}
 	var out []DayCompletions
 	err := h.e.Store().View(ctx, func(tx store.Tx) error {

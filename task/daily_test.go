@@ -3,6 +3,7 @@ package task_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,8 +50,27 @@ func TestDaily(t *testing.T) {
 	if got, err := p.Tasks().Daily(ctx, date(3), date(3)); err != nil || len(got) != 2 {
 		t.Errorf("3 March alone = %v, %v; want its two rows", got, err)
 	}
-	if _, err := p.Tasks().Daily(ctx, date(4), date(3)); !errors.Is(err, event.ErrInvalidArgument) {
-		t.Errorf("Daily of a period ending before it starts = %v; want ErrInvalidArgument", err)
+	// A period of MaxDays days is answered; a longer one, one ending
+	// before it starts and one of a day that is not a date are refused,
+	// naming the field.
+	if got, err := p.Tasks().Daily(ctx, date(1), date(1).AddDays(task.MaxDays-1)); err != nil || len(got) != 3 {
+		t.Errorf("Daily of MaxDays days = %v, %v; want the three rows", got, err)
+	}
+	for name, c := range map[string]struct {
+		from, to rule.Date
+		field    string
+	}{
+		"to before from":   {date(4), date(3), "to"},
+		"MaxDays + 1 days": {date(1), date(1).AddDays(task.MaxDays), "to"},
+		"1900 to 2099":     {rule.Date{Year: 1900, Month: 1, Day: 1}, rule.Date{Year: 2099, Month: 12, Day: 31}, "to"},
+		"from not a date":  {rule.Date{Year: 2026, Month: 2, Day: 30}, date(3), "from"},
+		"to not a date":    {date(1), rule.Date{Year: 2026, Month: 13, Day: 1}, "to"},
+		"zero from and to": {rule.Date{}, rule.Date{}, "from"},
+	} {
+		_, err := p.Tasks().Daily(ctx, c.from, c.to)
+		if !errors.Is(err, event.ErrInvalidArgument) || !strings.Contains(err.Error(), "invalid argument: "+c.field+":") {
+			t.Errorf("Daily, %s = %v; want ErrInvalidArgument naming %s", name, err, c.field)
+		}
 	}
 	none := testkit.OpenMemory(t, testkit.ValueDef())
 	if _, err := none.Tasks().Daily(ctx, date(1), date(2)); !errors.Is(err, task.ErrNotDefined) {

@@ -11,7 +11,9 @@
 // Both check the member they take as an ID (1 to event.MaxIDBytes bytes
 // of valid UTF-8 without NUL), and Completions its time (the years 1900
 // to 2099), with or without tasks: beyond that the error wraps
-// event.ErrInvalidArgument and names the field.
+// event.ErrInvalidArgument and names the field. [Handle.Daily] answers a
+// period of at most [MaxDays] days, refusing a longer one, or one whose
+// end is before its start, with event.ErrInvalidArgument naming "to".
 //
 // # Types
 //
