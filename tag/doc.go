@@ -18,7 +18,9 @@
 // text (valid UTF-8 without NUL, at most event.MaxTextBytes bytes); times
 // in the years 1900 to 2099. Input beyond them is refused with an error
 // wrapping event.ErrInvalidArgument that names the field, and changes
-// nothing.
+// nothing. So is a request that asks no change: a SetProfile with no
+// attributes (naming "attributes"), as an Add or a Remove naming no tag
+// is refused (ErrUnknownTag).
 //
 // # Profile and statistics
 //

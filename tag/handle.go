@@ -70,6 +70,7 @@ type ProfileRequest struct {
 	At        time.Time `json:"at"`
 	// Attributes replace the stored ones of the same name; a value of
 	// empty kind (event.Value{}) removes the attribute. Others are kept.
+	// At least one is required.
 	Attributes map[string]event.Value `json:"attributes"`
 }
 
@@ -207,10 +208,13 @@ func (h *Handle) manual(ctx context.Context, r ManualRequest, add bool) (*change
 }
 
 // SetProfile sets a member's profile attributes (declared in the
-// definition) and re-evaluates the member's rules at once. The error wraps
-// ErrNotDefined, ErrUnknownAttribute, ErrAttributeType, event.ErrOutOfRange
-// (a value below the attribute's declared minimum), event.ErrInvalidArgument (no request ID, member or time) or
-// event.ErrConflict.
+// definition) and re-evaluates the member's rules at once. A request with
+// no attributes asks no change and is refused, as Add and Remove refuse a
+// request naming no tag: it writes nothing (no request record, no audit
+// entry, no member). The error wraps ErrNotDefined, ErrUnknownAttribute,
+// ErrAttributeType, event.ErrOutOfRange (a value below the attribute's
+// declared minimum), event.ErrInvalidArgument (no request ID, member or
+// time; no attributes, naming "attributes") or event.ErrConflict.
 func (h *Handle) SetProfile(ctx context.Context, r ProfileRequest) (*change.Outcome, error) {
 	fail := func(err error) (*change.Outcome, error) {
 		return nil, fmt.Errorf("tag: set profile of %q: %w", r.Member, err)
@@ -223,6 +227,9 @@ func (h *Handle) SetProfile(ctx context.Context, r ProfileRequest) (*change.Outc
 	}
 	if r.At.IsZero() {
 		return fail(fmt.Errorf("%w: zero time", event.ErrInvalidArgument))
+	}
+	if len(r.Attributes) == 0 {
+		return fail(fmt.Errorf("%w: attributes: none to set or remove", event.ErrInvalidArgument))
 	}
 	set := map[string]event.Value{}
 	var del []string

@@ -361,6 +361,31 @@ func TestTagRequestErrors(t *testing.T) {
 	}
 }
 
+// A profile request with no attributes asks no change, as an Add naming
+// no tag: it is refused, naming attributes, and writes nothing — no audit
+// entry, no change, no request record (its ID is then free for a request
+// that sets something).
+func TestSetProfileWithoutAttributes(t *testing.T) {
+	ctx := context.Background()
+	p := openTags(t)
+	for name, attrs := range map[string]map[string]event.Value{"nil": nil, "empty": {}} {
+		_, err := p.Tags().SetProfile(ctx, tag.ProfileRequest{RequestID: "pf", Member: "m", At: shanghaiAt, Attributes: attrs})
+		if !errors.Is(err, membership.ErrInvalidArgument) || !strings.Contains(err.Error(), "attributes") {
+			t.Errorf("SetProfile with %s attributes = %v; want ErrInvalidArgument naming attributes", name, err)
+		}
+	}
+	if pg, err := p.Audit(ctx, membership.AuditQuery{}); err != nil || len(pg.Entries) != 0 {
+		t.Errorf("audit after the refusals = %+v, %v; want no entry", pg.Entries, err)
+	}
+	if cs, err := p.Feed(ctx, 0, 0); err != nil || len(cs) != 0 {
+		t.Errorf("feed after the refusals = %+v, %v; want no change", cs, err)
+	}
+	out, err := p.Tags().SetProfile(ctx, tag.ProfileRequest{RequestID: "pf", Member: "m", At: shanghaiAt, Attributes: map[string]event.Value{"gender": event.Str("f")}})
+	if err != nil || out.Duplicate || len(out.ChangesOf(tag.ChangeAdded)) != 1 {
+		t.Errorf("SetProfile under the refused requests' ID = %+v, %v; want it applied, adding women", out, err)
+	}
+}
+
 // Without tags in the definition, every call of the handle says so, but
 // the list of a member's tags, which is empty.
 func TestTagNotDefined(t *testing.T) {
