@@ -29,11 +29,19 @@ const KindOpening = engine.KindOpening
 // and journaled as "member.open". Each domain sets its share (see the Open
 // of each domain's part: value, level, points, coupon, tag): the balances
 // are ledger entries of kind KindOpening, so the ledger balances and
-// Verify passes. The member must be new (else ErrKnownMember). A row the
-// program refuses (an unknown level, template, program or attribute, a
-// negative amount, a field of a domain the definition leaves out) wraps
-// ErrInvalidArgument or the domain's sentinel, in a migrate.FieldError
-// naming the field, and writes nothing.
+// Verify passes. The member must be new (else ErrKnownMember). A
+// malformed row — no time (naming "at"), an unknown level, template,
+// program, tag or attribute, an amount that is negative or has too many
+// decimal places, an expiry or a term end not after the row's time, an
+// old coupon code twice in the row — wraps ErrInvalidArgument (and, for
+// an unknown name, the domain's sentinel too: level.ErrUnknownLevel,
+// coupon.ErrUnknownTemplate, points.ErrUnknownProgram, tag.ErrUnknownTag,
+// …), in a migrate.FieldError naming the field; a field of a domain the
+// definition leaves out wraps that domain's ErrNotDefined. Such a row is
+// checked before the unit of work and writes nothing, not even a refusal
+// in the audit trail. What only the store can tell — a member already
+// known (ErrKnownMember), an old coupon code another coupon has — is a
+// refusal the audit trail records, as a domain's business rejections are.
 func (p *Program) OpenMember(ctx context.Context, m migrate.Member) (*change.Outcome, error) {
 	outs, errs, err := p.OpenMembers(ctx, []migrate.Member{m}, false)
 	if err != nil {
@@ -85,14 +93,19 @@ func (p *Program) OpenMembers(ctx context.Context, ms []migrate.Member, stop boo
 	return outs, errs, nil
 }
 
-// checkOpening checks what of an opening state the engine does not: the
-// member, the operator, and fields of domains the definition leaves out.
+// checkOpening checks an opening state before its unit of work, so that a
+// malformed one writes nothing: the member, the operator, the time,
+// fields of domains the definition leaves out, and each domain's share
+// (engine.Opener's CheckOpen).
 func (p *Program) checkOpening(m migrate.Member) error {
 	if err := event.CheckMember(m.Member); err != nil {
 		return migrate.Field("member", err)
 	}
 	if m.Operator == "" {
 		return migrate.Field("operator", fmt.Errorf("%w: an operator is required", ErrInvalidArgument))
+	}
+	if m.At.IsZero() {
+		return migrate.Field("at", fmt.Errorf("%w: zero time", ErrInvalidArgument))
 	}
 	switch {
 	case len(m.Points) > 0 && p.def.Points == nil:
@@ -106,5 +119,5 @@ func (p *Program) checkOpening(m migrate.Member) error {
 	case (m.Level != "" || !m.Growth.IsZero() || !m.Lifetime.IsZero()) && p.def.Levels == nil:
 		return migrate.Field("level", level.ErrNotDefined)
 	}
-	return nil
+	return p.eng.CheckOpening(&m)
 }

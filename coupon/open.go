@@ -13,12 +13,40 @@ import (
 
 var _ engine.Opener = (*part)(nil)
 
-// Open gives a member the coupons held in the system migrated from, each
-// available, of method Migrated (published as ChangeIssued), with a new code, and the expiry given
-// (or as the template's validity says from the row's time). An old code
-// is kept as the coupon's Legacy, and ByCode finds the coupon by it; one
-// another coupon already has is refused. Stock and per-member limits do
-// not apply: the coupons were issued before.
+// CheckOpen checks a member's opening coupons without the store: each
+// template is the definition's, an expiry is after the row's time, and an
+// old code is an ID (event.CheckID) that no other coupon of the row has.
+func (c *part) CheckOpen(m *migrate.Member) error {
+	for i, mc := range m.Coupons {
+		f := fmt.Sprintf("coupons[%d]", i)
+		if _, ok := c.def.Template(mc.Template); !ok {
+			return migrate.Field(f+".template", fmt.Errorf("%w: %w %q", event.ErrInvalidArgument, ErrUnknownTemplate, mc.Template))
+		}
+		if !mc.Expires.IsZero() && !mc.Expires.After(m.At) {
+			return migrate.Field(f+".expires", fmt.Errorf("%w: %s is not after the row's time", event.ErrInvalidArgument, mc.Expires))
+		}
+		if mc.Code == "" {
+			continue
+		}
+		if err := event.CheckID(mc.Code); err != nil {
+			return migrate.Field(f+".code", fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
+		}
+		for j := range i {
+			if m.Coupons[j].Code == mc.Code {
+				return migrate.Field(f+".code", fmt.Errorf("%w: code %q is coupons[%d]'s too", event.ErrInvalidArgument, mc.Code, j))
+			}
+		}
+	}
+	return nil
+}
+
+// Open gives a member the coupons held in the system migrated from (the
+// row passed CheckOpen), each available, of method Migrated (published as
+// ChangeIssued), with a new code, and the expiry given (or as the
+// template's validity says from the row's time). An old code is kept as
+// the coupon's Legacy, and ByCode finds the coupon by it; one another
+// coupon already has is refused. Stock and per-member limits do not
+// apply: the coupons were issued before.
 func (c *part) Open(u *engine.Unit, m *migrate.Member) error {
 	if len(m.Coupons) == 0 {
 		return nil
@@ -26,17 +54,8 @@ func (c *part) Open(u *engine.Unit, m *migrate.Member) error {
 	b := c.book(u)
 	for i, mc := range m.Coupons {
 		f := fmt.Sprintf("coupons[%d]", i)
-		t, ok := c.def.Template(mc.Template)
-		if !ok {
-			return migrate.Field(f+".template", fmt.Errorf("%w %q", ErrUnknownTemplate, mc.Template))
-		}
-		if !mc.Expires.IsZero() && !mc.Expires.After(u.At()) {
-			return migrate.Field(f+".expires", fmt.Errorf("%w: %s is not after the row's time", event.ErrInvalidArgument, mc.Expires))
-		}
+		t, _ := c.def.Template(mc.Template) // CheckOpen found it
 		if mc.Code != "" {
-			if err := event.CheckID(mc.Code); err != nil {
-				return migrate.Field(f+".code", err)
-			}
 			if _, err := u.Tx().Get(bLegacy, []byte(mc.Code)); err == nil {
 				return migrate.Field(f+".code", fmt.Errorf("%w: code %q is another coupon's", event.ErrInvalidArgument, mc.Code))
 			} else if !errors.Is(err, store.ErrNotFound) {

@@ -11,6 +11,39 @@ import (
 	"github.com/memberkit/membership/rule"
 )
 
+// CheckOpen checks a member's opening level state without the store: the
+// growth is not negative and the lifetime growth (when given) not below
+// it; the level, if any, is one of the ladder's, and a level or a term end
+// needs a ladder; a term end is after the row's time and within the
+// supported range.
+func (p *part) CheckOpen(mm *migrate.Member) error {
+	g, life := mm.Growth, mm.Lifetime
+	switch {
+	case g.IsNegative():
+		return migrate.Field("growth", fmt.Errorf("%w: %s is negative", event.ErrInvalidArgument, g))
+	case !life.IsZero() && life.LessThan(g):
+		return migrate.Field("lifetime", fmt.Errorf("%w: %s is below the growth %s", event.ErrInvalidArgument, life, g))
+	}
+	if len(p.def.Ladder) == 0 {
+		if mm.Level != "" || !mm.TermEnd.IsZero() {
+			return migrate.Field("level", fmt.Errorf("%w: %w", event.ErrInvalidArgument, ErrNoLadder))
+		}
+		return nil
+	}
+	if mm.Level != "" && p.def.Index(mm.Level) < 0 {
+		return migrate.Field("level", fmt.Errorf("%w: %w %q", event.ErrInvalidArgument, ErrUnknownLevel, mm.Level))
+	}
+	if end := mm.TermEnd; !end.IsZero() {
+		if !end.After(mm.At) {
+			return migrate.Field("term_end", fmt.Errorf("%w: %s is not after the row's time", event.ErrInvalidArgument, end))
+		}
+		if err := event.CheckTime(end); err != nil {
+			return migrate.Field("term_end", fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
+		}
+	}
+	return nil
+}
+
 // CauseOpening is a level a member brought from another system
 // (migrate.Member).
 const CauseOpening Cause = "opening"
@@ -30,13 +63,8 @@ var _ engine.Opener = (*part)(nil)
 func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 	member := mm.Member
 	g, life := mm.Growth, mm.Lifetime
-	switch {
-	case g.IsNegative():
-		return migrate.Field("growth", fmt.Errorf("%w: %s is negative", event.ErrInvalidArgument, g))
-	case life.IsZero():
+	if life.IsZero() {
 		life = g
-	case life.LessThan(g):
-		return migrate.Field("lifetime", fmt.Errorf("%w: %s is below the growth %s", event.ErrInvalidArgument, life, g))
 	}
 	if _, ok, err := p.load(u, member); err != nil {
 		return err
@@ -47,12 +75,8 @@ func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 	if len(p.def.Ladder) > 0 {
 		to = p.def.Reach(g)
 		if mm.Level != "" {
-			if to = p.def.Index(mm.Level); to < 0 {
-				return migrate.Field("level", fmt.Errorf("%w %q", ErrUnknownLevel, mm.Level))
-			}
+			to = p.def.Index(mm.Level) // CheckOpen found it
 		}
-	} else if mm.Level != "" || !mm.TermEnd.IsZero() {
-		return migrate.Field("level", ErrNoLadder)
 	}
 	m := memberState{Lifetime: life}
 	if g.IsPositive() {
@@ -77,12 +101,10 @@ func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 	end := mm.TermEnd
 	if end.IsZero() {
 		end = l.TermEnd(u.At(), u.Location())
-	} else if !end.After(u.At()) {
-		return migrate.Field("term_end", fmt.Errorf("%w: %s is not after the row's time", event.ErrInvalidArgument, end))
-	}
-	if !end.IsZero() {
-		if err := event.CheckTime(end); err != nil {
-			return migrate.Field("term_end", err)
+		if !end.IsZero() {
+			if err := event.CheckTime(end); err != nil {
+				return migrate.Field("term_end", err)
+			}
 		}
 	}
 	m.Level, m.Since, m.TermEnd = l.Name, u.At(), end

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
@@ -20,6 +21,7 @@ import (
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
+	"github.com/memberkit/membership/tag"
 	"github.com/shopspring/decimal"
 )
 
@@ -435,5 +437,82 @@ func TestOpenPointsFields(t *testing.T) {
 		if b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: member, At: at}); err != nil || !b.Available.IsZero() || !b.Pending.IsZero() {
 			t.Errorf("%s: refused, yet balance %+v, %v", member, b, err)
 		}
+	}
+}
+
+// TestOpenMemberMalformedRows opens rows that are malformed whatever the
+// store holds: each is refused with ErrInvalidArgument (and the domain's
+// sentinel for an unknown name) in a FieldError naming the field, before
+// its unit of work, so nothing is written — no change, no audit entry, no
+// request record (the ID then takes a good row). A member already known is
+// the store's to tell: its refusal is in the audit trail, as a business
+// rejection's is.
+func TestOpenMemberMalformedRows(t *testing.T) {
+	ctx := context.Background()
+	p := open(t, memory.New())
+	lot := migrate.Lot{Amount: dec("5")}
+	for _, tc := range []struct {
+		name   string
+		row    migrate.Member
+		field  string
+		domain error // the domain's sentinel, if any, wrapped too
+	}{
+		{"no time", migrate.Member{}, "at", nil},
+		{"unknown level", migrate.Member{Level: "Nope"}, "level", level.ErrUnknownLevel},
+		{"negative growth", migrate.Member{Growth: dec("-5")}, "growth", nil},
+		{"lifetime below growth", migrate.Member{Growth: dec("5"), Lifetime: dec("4")}, "lifetime", nil},
+		{"term end not after at", migrate.Member{Level: "Gold", TermEnd: at}, "term_end", nil},
+		{"term end past 2099", migrate.Member{Level: "Gold", TermEnd: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}, "term_end", event.ErrTimeRange},
+		{"unknown program", migrate.Member{Points: []migrate.Points{{Program: "zzz", Lots: []migrate.Lot{lot}}}}, "points[0].program", points.ErrUnknownProgram},
+		{"negative lot", migrate.Member{Points: []migrate.Points{{Program: "mall", Lots: []migrate.Lot{{Amount: dec("-5")}}}}}, "points[0].lots[0].amount", points.ErrInvalidAmount},
+		{"fractional lot", migrate.Member{Points: []migrate.Points{{Program: "mall", Lots: []migrate.Lot{{Amount: dec("5.5")}}}}}, "points[0].lots[0].amount", points.ErrInvalidAmount},
+		{"expired lot", migrate.Member{Points: []migrate.Points{{Program: "mall", Lots: []migrate.Lot{{Amount: dec("5"), Expires: at.Add(-time.Hour)}}}}}, "points[0].lots[0].expires", nil},
+		{"unknown template", migrate.Member{Coupons: []migrate.Coupon{{Template: "zzz"}}}, "coupons[0].template", coupon.ErrUnknownTemplate},
+		{"code twice", migrate.Member{Coupons: []migrate.Coupon{{Template: "welcome-10", Code: "LEG1"}, {Template: "welcome-10", Code: "LEG1"}}}, "coupons[1].code", nil},
+		{"code with a NUL", migrate.Member{Coupons: []migrate.Coupon{{Template: "welcome-10", Code: "L\x00"}}}, "coupons[0].code", event.ErrInvalidText},
+		{"unknown tag", migrate.Member{Tags: []string{"zzz"}}, "tags[0]", tag.ErrUnknownTag},
+		{"rule's tag", migrate.Member{Tags: []string{"recent"}}, "tags[0]", tag.ErrNotManual},
+		{"unknown attribute", migrate.Member{Profile: map[string]string{"zzz": "1"}}, "profile.zzz", tag.ErrUnknownAttribute},
+		{"negative value", migrate.Member{Value: &migrate.Value{Balance: dec("-1")}}, "value.balance", nil},
+		{"value of 3 places", migrate.Member{Value: &migrate.Value{Balance: dec("1.001")}}, "value.balance", nil},
+	} {
+		row := tc.row
+		row.RequestID, row.Member, row.Operator = "r-"+tc.name, "new", "op"
+		if tc.name != "no time" {
+			row.At = at
+		}
+		_, err := p.OpenMember(ctx, row)
+		var fe *migrate.FieldError
+		if !errors.As(err, &fe) || fe.Field != tc.field || !errors.Is(err, event.ErrInvalidArgument) {
+			t.Errorf("%s: %v; want ErrInvalidArgument in a FieldError of %s", tc.name, err, tc.field)
+		}
+		if tc.domain != nil && !errors.Is(err, tc.domain) {
+			t.Errorf("%s: %v; want it to wrap %v too", tc.name, err, tc.domain)
+		}
+	}
+	if pg, err := p.Audit(ctx, membership.AuditQuery{}); err != nil || len(pg.Entries) != 0 {
+		t.Errorf("audit after the malformed rows: %+v, %v; want no entry", pg.Entries, err)
+	}
+	if cs, err := p.Feed(ctx, 0, 0); err != nil || len(cs) != 0 {
+		t.Errorf("feed after the malformed rows: %d changes, %v; want none", len(cs), err)
+	}
+	// No request record: a good row under a refused row's ID is applied.
+	out, err := p.OpenMember(ctx, migrate.Member{RequestID: "r-negative growth", Member: "new", Operator: "op", At: at, Growth: dec("5")})
+	if err != nil || out.Duplicate {
+		t.Fatalf("a good row under a refused row's ID: %+v, %v; want it applied", out, err)
+	}
+	// The member is known now: the store tells, and the audit trail keeps
+	// the refusal (with the accepted opening before it).
+	if _, err := p.OpenMember(ctx, migrate.Member{RequestID: "again", Member: "new", Operator: "op", At: at, Growth: dec("5")}); !errors.Is(err, membership.ErrKnownMember) {
+		t.Errorf("opening a known member: %v; want ErrKnownMember", err)
+	}
+	pg, err := p.Audit(ctx, membership.AuditQuery{})
+	results := map[string]string{}
+	for _, e := range pg.Entries {
+		results[e.Request] = string(e.Result)
+	}
+	want := map[string]string{"r-negative growth": string(membership.AuditAccepted), "again": string(membership.AuditRefused)}
+	if diff := cmp.Diff(want, results); err != nil || diff != "" {
+		t.Errorf("audit results by request (-want +got):\n%s%v", diff, err)
 	}
 }

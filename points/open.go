@@ -11,22 +11,16 @@ import (
 
 var _ engine.Opener = (*part)(nil)
 
-// Open credits a member's opening points, migrated from another system:
-// each lot of each program from the program's pool "opening" (ledger
-// kind engine.KindOpening) with its expiry, spendable at once; each
-// pending lot into the pending sub-account, released (made spendable) by
-// a due item at its Release time, as an earning rule's pending points are.
-// An amount must pass the program's CheckAmount; an expiry or a release
-// must be after the row's time, and a pending lot needs a release.
-func (pt *part) Open(u *engine.Unit, m *migrate.Member) error {
-	// The field names and the day are made only when needed: every
-	// imported member has points, few have a bad or a pending lot.
+// CheckOpen checks a member's opening points without the store: each
+// program is the definition's, an amount passes the program's
+// CheckAmount, an expiry or a release is after the row's time, and a
+// pending lot has a release.
+func (pt *part) CheckOpen(m *migrate.Member) error {
 	field := func(i int, rest string) string { return fmt.Sprintf("points[%d]", i) + rest }
-	date := ""
 	for i, pp := range m.Points {
 		prog, err := pt.program(pp.Program)
 		if err != nil {
-			return migrate.Field(field(i, ".program"), err)
+			return migrate.Field(field(i, ".program"), fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
 		}
 		for _, set := range []struct {
 			name    string
@@ -36,16 +30,36 @@ func (pt *part) Open(u *engine.Unit, m *migrate.Member) error {
 			for j, l := range set.lots {
 				f := func(name string) string { return field(i, fmt.Sprintf(".%s[%d].%s", set.name, j, name)) }
 				if err := prog.CheckAmount(l.Amount); err != nil {
-					return migrate.Field(f("amount"), err)
+					return migrate.Field(f("amount"), fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
 				}
-				if !l.Expires.IsZero() && !l.Expires.After(u.At()) {
+				if !l.Expires.IsZero() && !l.Expires.After(m.At) {
 					return migrate.Field(f("expires"), fmt.Errorf("%w: %s is not after the row's time", event.ErrInvalidArgument, l.Expires))
 				}
+				if set.pending && !l.Release.After(m.At) {
+					return migrate.Field(f("release"), fmt.Errorf("%w: a pending lot needs a release after the row's time", event.ErrInvalidArgument))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Open credits a member's opening points (checked by CheckOpen),
+// migrated from another system: each lot of each program from the
+// program's pool "opening" (ledger kind engine.KindOpening) with its
+// expiry, spendable at once; each pending lot into the pending
+// sub-account, released (made spendable) by a due item at its Release
+// time, as an earning rule's pending points are.
+func (pt *part) Open(u *engine.Unit, m *migrate.Member) error {
+	date := "" // made only when needed: few imported members have a pending lot
+	for _, pp := range m.Points {
+		for _, set := range []struct {
+			lots    []migrate.Lot
+			pending bool
+		}{{pp.Lots, false}, {pp.Pending, true}} {
+			for _, l := range set.lots {
 				sub, kind := "", ChangeOpened
 				if set.pending {
-					if !l.Release.After(u.At()) {
-						return migrate.Field(f("release"), fmt.Errorf("%w: a pending lot needs a release after the row's time", event.ErrInvalidArgument))
-					}
 					if date == "" {
 						date = rule.DateOf(u.At(), u.Location()).String()
 					}

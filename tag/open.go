@@ -16,49 +16,76 @@ import (
 
 var _ engine.Opener = (*part)(nil)
 
-// Open sets a member's opening profile attributes (text converted to each
-// attribute's declared kind: see parseValue), gives the manual tags the
-// member held, and adds the cumulative recharge brought with the stored
-// value to the statistics the tag rules read. The rules are evaluated
-// after the opening, as after any operator call (Follow).
-func (p *part) Open(u *engine.Unit, m *migrate.Member) error {
-	if err := touch(u.Tx(), m.Member); err != nil {
+// CheckOpen checks a member's opening profile and tags without the store:
+// each attribute is declared, its text parses as the declared kind
+// (parseValue) and passes the declaration's check; each tag is a manual
+// tag of the definition.
+func (p *part) CheckOpen(m *migrate.Member) error {
+	if _, err := p.openingAttrs(m); err != nil {
 		return err
-	}
-	if len(m.Profile) > 0 {
-		attrs := make(map[string]event.Value, len(m.Profile))
-		for name, text := range m.Profile {
-			f := "profile." + name
-			var decl *event.Attr
-			for i := range p.def.Attributes {
-				if p.def.Attributes[i].Name == name {
-					decl = &p.def.Attributes[i]
-				}
-			}
-			if decl == nil {
-				return migrate.Field(f, fmt.Errorf("%w %q", ErrUnknownAttribute, name))
-			}
-			v, err := parseValue(decl.Kind, text)
-			if err != nil {
-				return migrate.Field(f, fmt.Errorf("%w: %w", ErrAttributeType, err))
-			}
-			if err := decl.CheckValue(v); err != nil {
-				return migrate.Field(f, err)
-			}
-			attrs[name] = v
-		}
-		if err := saveAttrs(u.Tx(), m.Member, attrs); err != nil {
-			return err
-		}
 	}
 	for i, t := range m.Tags {
 		f := fmt.Sprintf("tags[%d]", i)
 		switch {
 		case p.def.RuleFor(t) != nil:
-			return migrate.Field(f, fmt.Errorf("%w: %q is kept by a rule", ErrNotManual, t))
+			return migrate.Field(f, fmt.Errorf("%w: %w: %q is kept by a rule", event.ErrInvalidArgument, ErrNotManual, t))
 		case !p.def.IsManual(t):
-			return migrate.Field(f, fmt.Errorf("%w %q", ErrUnknownTag, t))
+			return migrate.Field(f, fmt.Errorf("%w: %w %q", event.ErrInvalidArgument, ErrUnknownTag, t))
 		}
+	}
+	return nil
+}
+
+// openingAttrs returns the profile attributes of an opening state, each
+// converted to its declared kind (nil when there are none).
+func (p *part) openingAttrs(m *migrate.Member) (map[string]event.Value, error) {
+	if len(m.Profile) == 0 {
+		return nil, nil
+	}
+	attrs := make(map[string]event.Value, len(m.Profile))
+	for name, text := range m.Profile {
+		f := "profile." + name
+		var decl *event.Attr
+		for i := range p.def.Attributes {
+			if p.def.Attributes[i].Name == name {
+				decl = &p.def.Attributes[i]
+			}
+		}
+		if decl == nil {
+			return nil, migrate.Field(f, fmt.Errorf("%w: %w %q", event.ErrInvalidArgument, ErrUnknownAttribute, name))
+		}
+		v, err := parseValue(decl.Kind, text)
+		if err != nil {
+			return nil, migrate.Field(f, fmt.Errorf("%w: %w: %w", event.ErrInvalidArgument, ErrAttributeType, err))
+		}
+		if err := decl.CheckValue(v); err != nil {
+			return nil, migrate.Field(f, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
+		}
+		attrs[name] = v
+	}
+	return attrs, nil
+}
+
+// Open sets a member's opening profile attributes (text converted to each
+// attribute's declared kind: see parseValue), gives the manual tags the
+// member held, and adds the cumulative recharge brought with the stored
+// value to the statistics the tag rules read; the row passed CheckOpen.
+// The rules are evaluated after the opening, as after any operator call
+// (Follow).
+func (p *part) Open(u *engine.Unit, m *migrate.Member) error {
+	if err := touch(u.Tx(), m.Member); err != nil {
+		return err
+	}
+	attrs, err := p.openingAttrs(m)
+	if err != nil {
+		return err
+	}
+	if attrs != nil {
+		if err := saveAttrs(u.Tx(), m.Member, attrs); err != nil {
+			return err
+		}
+	}
+	for _, t := range m.Tags {
 		ok, err := assign(u, m.Member, Assigned{Tag: t, Manual: true, By: m.Operator, At: u.At().UTC(), Event: u.Ref().Event})
 		if err != nil {
 			return err

@@ -17,33 +17,36 @@ const ChangeOpened = "value.opened"
 
 var _ engine.Opener = (*part)(nil)
 
-// Open sets a member's opening stored value: the balance, credited from
-// the value pool "opening" (ledger kind engine.KindOpening), and the
-// cumulative recharge and spend, which Account reports. Amounts must not
-// be negative nor have more decimal places than the definition's scale.
-func (p *part) Open(u *engine.Unit, m *migrate.Member) error {
+// CheckOpen checks a member's opening stored value: amounts must not be
+// negative nor have more decimal places than the definition's scale.
+func (p *part) CheckOpen(m *migrate.Member) error {
 	v := m.Value
 	if v == nil {
 		return nil
 	}
 	sc := p.def.scale()
-	check := func(name string, amt decimal.Decimal) error {
-		if amt.IsNegative() {
-			return migrate.Field("value."+name, fmt.Errorf("%w: %s is negative", event.ErrInvalidArgument, amt))
+	for _, a := range []struct {
+		name string
+		amt  decimal.Decimal
+	}{{"balance", v.Balance}, {"recharged", v.Recharged}, {"spent", v.Spent}} {
+		if a.amt.IsNegative() {
+			return migrate.Field("value."+a.name, fmt.Errorf("%w: %s is negative", event.ErrInvalidArgument, a.amt))
 		}
-		if !amt.Equal(amt.Truncate(sc)) {
-			return migrate.Field("value."+name, fmt.Errorf("%w: more than %d decimal places", event.ErrInvalidArgument, sc))
+		if !a.amt.Equal(a.amt.Truncate(sc)) {
+			return migrate.Field("value."+a.name, fmt.Errorf("%w: more than %d decimal places", event.ErrInvalidArgument, sc))
 		}
+	}
+	return nil
+}
+
+// Open sets a member's opening stored value (checked by CheckOpen): the
+// balance, credited from the value pool "opening" (ledger kind
+// engine.KindOpening), and the cumulative recharge and spend, which
+// Account reports.
+func (p *part) Open(u *engine.Unit, m *migrate.Member) error {
+	v := m.Value
+	if v == nil {
 		return nil
-	}
-	if err := check("balance", v.Balance); err != nil {
-		return err
-	}
-	if err := check("recharged", v.Recharged); err != nil {
-		return err
-	}
-	if err := check("spent", v.Spent); err != nil {
-		return err
 	}
 	bal := v.Balance
 	if bal.IsPositive() {

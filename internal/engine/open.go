@@ -21,10 +21,29 @@ const KindOpening ledger.Kind = "opening"
 var ErrKnownMember = fmt.Errorf("%w: the member is already known", event.ErrInvalidArgument)
 
 // Opener is a part that sets its share of a member's opening state
-// (migrate.Member): the points lots, the level, the coupons held. It
-// returns errors naming the field (migrate.FieldError).
+// (migrate.Member): the points lots, the level, the coupons held.
+// CheckOpen checks its share without the store, before any unit of work
+// (so that a malformed row writes nothing, not even a refusal in the
+// audit trail): its errors name the field (migrate.FieldError) and wrap
+// event.ErrInvalidArgument. Open sets the share of a row that passed
+// CheckOpen, and refuses what only the store can tell (a member already
+// known, a code another coupon has).
 type Opener interface {
+	CheckOpen(m *migrate.Member) error
 	Open(u *Unit, m *migrate.Member) error
+}
+
+// CheckOpening runs each Opener part's CheckOpen on m, in the order the
+// parts were added, and returns the first error.
+func (e *Engine) CheckOpening(m *migrate.Member) error {
+	for _, p := range e.parts {
+		if o, ok := p.(Opener); ok {
+			if err := o.CheckOpen(m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Open sets a member's opening state, each Opener part its share, in the
