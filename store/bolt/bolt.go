@@ -254,7 +254,11 @@
 // # Damaged files
 //
 // A damaged page of the bbolt file makes bbolt panic or read outside its
-// memory map. Reads guard their bbolt calls: a panic there, a memory fault
+// memory map. A file bbolt cannot open (both meta pages damaged, shorter
+// than its two meta pages, or shorter than its meta pages say, which makes
+// bbolt panic) fails Open with an error wrapping [ErrCorrupt], and that
+// Open keeps neither the file's lock nor a descriptor of it: a good copy
+// written over the path opens at once. Reads guard their bbolt calls: a panic there, a memory fault
 // (debug.SetPanicOnFault, set around bbolt's reads and the functions of
 // Update and View) or a key or value that lies outside the file is
 // returned as an error wrapping [ErrCorrupt], never a crash; so is such a
@@ -357,6 +361,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -372,7 +377,9 @@ import (
 var ErrPanic = errors.New("bolt: function panicked")
 
 // ErrCorrupt is wrapped by the error of [Open] when the log is damaged
-// before its end (see Recovery), and by the errors of reads, Updates,
+// before its end (see Recovery) or the bbolt file is not one it can open
+// (both meta pages damaged, cut short, damaged pages bbolt reads when it
+// opens; see Damaged files), and by the errors of reads, Updates,
 // checkpoints, Close and [DB.Check] that meet damage in the bbolt file: a
 // record whose checksum does not hold, bbolt's own checks that panic, a
 // memory fault reading the file's mapping, or a key or value that lies
@@ -744,21 +751,11 @@ func Open(path string, opts *Options) (*DB, error) {
 	// a larger AllocSize and larger pages saved nothing measurable on
 	// group-committed writes (before the log took the commits; not
 	// measured again since).
-	var bdb *bbolt.DB
-	err = guard("open", "", func() error {
-		// A damaged freelist page makes bbolt panic here.
-		var err error
-		bdb, err = bbolt.Open(path, os.FileMode(0o600), &bbolt.Options{
-			Timeout:         o.LockTimeout,
-			FreelistType:    bbolt.FreelistMapType,
-			NoSync:          o.NoSync,
-			InitialMmapSize: o.InitialMmapSize,
-		})
-		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
-			// Both meta pages damaged, or no bbolt file at all.
-			err = fmt.Errorf("%w: %w", ErrCorrupt, err)
-		}
-		return err
+	bdb, err := openBbolt(path, &bbolt.Options{
+		Timeout:         o.LockTimeout,
+		FreelistType:    bbolt.FreelistMapType,
+		NoSync:          o.NoSync,
+		InitialMmapSize: o.InitialMmapSize,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
@@ -797,6 +794,53 @@ func Open(path string, opts *Options) (*DB, error) {
 	}
 	go d.writer()
 	return d, nil
+}
+
+// openBbolt opens the bbolt file at path with bo. A file bbolt refuses as
+// no bbolt file (both meta pages damaged, or shorter than its two meta
+// pages) or that makes it panic (a damaged freelist page, a file cut short
+// after its meta pages) is an error wrapping ErrCorrupt. When bbolt.Open
+// fails or panics, the file it opened is unlocked and closed here: bbolt
+// closes it on most of its errors but not on a panic, whose file would
+// keep its lock, so that the next Open of the path, a good copy restored
+// over it, timed out. (The memory map a panic leaves stays: address
+// space, not memory, which bbolt gives no way to release.)
+func openBbolt(path string, bo *bbolt.Options) (*bbolt.DB, error) {
+	var files []*os.File
+	bo.OpenFile = func(name string, flag int, mode os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, mode)
+		if err == nil {
+			files = append(files, f)
+		}
+		return f, err
+	}
+	var bdb *bbolt.DB
+	err := guard("open", "", func() error {
+		var err error
+		bdb, err = bbolt.Open(path, os.FileMode(0o600), bo)
+		return err
+	})
+	if err == nil {
+		return bdb, nil
+	}
+	for _, f := range files {
+		// A memory map bbolt made holds the file open after Close, and
+		// its lock with it: unlock first. Errors are those of a file
+		// bbolt closed already.
+		_ = unlockFile(f)
+		_ = f.Close()
+	}
+	switch {
+	case errors.Is(err, ErrCorrupt):
+	case errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch):
+		// Both meta pages damaged, or no bbolt file at all.
+		err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+	case strings.HasPrefix(err.Error(), "file size too small"):
+		// A file cut short within its first two pages: bbolt's error
+		// wraps no sentinel.
+		err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return nil, err
 }
 
 // largeFile is the size from which a file takes smaller checkpoints: about
