@@ -89,3 +89,70 @@ func TestFailedOpenReleasesFile(t *testing.T) {
 		})
 	}
 }
+
+// TestBackupFileOwnFileViaLinks checks that BackupFile refuses the store's
+// own file reached through a symbolic link to its directory, a symbolic
+// link to the file and a hard link, with the log kept elsewhere (so no log
+// file lies next to the path), and leaves the store whole: an Update
+// answered after it survives Close.
+func TestBackupFileOwnFileViaLinks(t *testing.T) {
+	dir, logDir, links := t.TempDir(), t.TempDir(), t.TempDir()
+	p := filepath.Join(dir, "store.db")
+	if err := os.Symlink(dir, filepath.Join(links, "dir")); err != nil {
+		t.Skipf("symlink: %v", err)
+	}
+	if err := os.Symlink(p, filepath.Join(links, "file")); err != nil {
+		t.Fatal(err)
+	}
+	opts := &bolt.Options{LogDir: logDir}
+	db, err := bolt.Open(p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(p, filepath.Join(links, "hard")); err != nil {
+		t.Fatal(err)
+	}
+	put := func(k string) {
+		t.Helper()
+		if err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte(k), []byte("v")) }); err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+	}
+	put("k1")
+	before, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{
+		filepath.Join(links, "dir", "store.db"),
+		filepath.Join(links, "dir", ".", "store.db"),
+		filepath.Join(links, "file"),
+		filepath.Join(links, "hard"),
+	} {
+		if _, err := db.BackupFile(t.Context(), target); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("BackupFile(%s) = %v; want an error wrapping ErrInvalid", target, err)
+		}
+	}
+	after, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) {
+		t.Errorf("the store's file was replaced")
+	}
+	if fi, err := os.Lstat(filepath.Join(links, "file")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symbolic link to the file was replaced: %v, %v", fi, err)
+	}
+	put("k2")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openDB(t, p, opts)
+	var got []string
+	err = db.View(t.Context(), func(tx store.Tx) error {
+		return tx.Scan("b", nil, nil, false, func(k, v []byte) error { got = append(got, string(k)); return nil })
+	})
+	if err != nil || len(got) != 2 {
+		t.Errorf("after reopening the store holds %v (%v); want k1 and k2", got, err)
+	}
+}

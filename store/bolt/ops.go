@@ -215,14 +215,16 @@ func (d *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
 // at path: to a new file in path's directory first, synced, then renamed
 // to path, so that path holds either a whole copy or what it held before.
 // It refuses, with an error wrapping [store.ErrInvalid], the store's own
-// file and a path next to which log files lie (which Open would replay
-// into the copy).
+// file, however the path reaches it (symbolic links to it or to a
+// directory on the way, a hard link: compared as files, not names), and a
+// path next to which log files lie (which Open would replay into the
+// copy); it then writes nothing.
 func (d *DB) BackupFile(ctx context.Context, path string) (int64, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return 0, fmt.Errorf("bolt: backup to %s: %w", path, err)
 	}
-	if own, err := filepath.Abs(d.db.Path()); err == nil && own == abs {
+	if own, err := filepath.Abs(d.db.Path()); err == nil && own == abs || d.isOwnFile(path) {
 		return 0, fmt.Errorf("bolt: backup to %s: the store's own file: %w", path, store.ErrInvalid)
 	}
 	if name := logFile(path); name != "" {
@@ -252,6 +254,27 @@ func (d *DB) BackupFile(ctx context.Context, path string) (int64, error) {
 		return n, fmt.Errorf("bolt: backup to %s: %w", path, err)
 	}
 	return n, nil
+}
+
+// isOwnFile reports whether path reaches the store's own file, however
+// spelled: through a symbolic link to it or to a directory on the way, or
+// a hard link. Compared as files (os.SameFile), not as strings: the path
+// itself when it exists (following links), and its directory with links
+// resolved joined to its name.
+func (d *DB) isOwnFile(path string) bool {
+	own, err := os.Stat(d.db.Path())
+	if err != nil {
+		return false
+	}
+	if fi, err := os.Stat(path); err == nil && os.SameFile(own, fi) {
+		return true
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+	if err != nil {
+		return false
+	}
+	fi, err := os.Lstat(filepath.Join(dir, filepath.Base(path)))
+	return err == nil && os.SameFile(own, fi)
 }
 
 // logFile returns the name of a log file next to path, or "".
