@@ -424,14 +424,30 @@ const (
 	DefaultMaxMemory = 1 << 30
 )
 
+// Option limits: [Open] refuses larger values.
+const (
+	// MaxBatchLimit is the largest [Options.MaxBatch]: a batch of that
+	// many Updates is one log record and one sync, and the queue holds
+	// as many requests.
+	MaxBatchLimit = 1 << 16
+	// MaxMemoryLimit is the largest [Options.MaxMemory], 1 TiB: the log's
+	// spare segment is 1.25 × CheckpointSize, which MaxMemory bounds.
+	MaxMemoryLimit = 1 << 40
+)
+
 // checkpointRetry is how long after a failed checkpoint the next attempt
 // starts, unless the overlay is full.
 const checkpointRetry = time.Second
 
-// Options configures [Open]. A nil *Options or a zero field means the default.
+// Options configures [Open]. A nil *Options or a zero field means the
+// default. Open refuses, with an error wrapping [store.ErrInvalid] that
+// names the option, and before it creates or changes any file, a negative
+// value, MaxBatch above [MaxBatchLimit], MaxMemory above
+// [MaxMemoryLimit], and CheckpointSize or MaxOverlaySize above MaxMemory
+// (as given or its default).
 type Options struct {
 	// MaxBatch is the largest number of Update functions committed together
-	// in one log record. Default DefaultMaxBatch.
+	// in one log record, at most MaxBatchLimit. Default DefaultMaxBatch.
 	MaxBatch int
 	// LockTimeout is how long Open waits for the file lock held by another
 	// opener before failing. Default DefaultLockTimeout.
@@ -451,7 +467,7 @@ type Options struct {
 	// often, at the cost of memory, disk, replay time after a crash and
 	// Close's time (Close writes what no checkpoint has). Default a
 	// sixteenth of MaxMemory (DefaultCheckpointSize), or a sixty-fourth
-	// when the file is 256 MiB or more at Open.
+	// when the file is 256 MiB or more at Open. At most MaxMemory.
 	CheckpointSize int64
 	// MaxOverlaySize bounds the memory of the overlay's generations
 	// (estimated): a batch logged while a checkpoint runs and they are past
@@ -459,7 +475,8 @@ type Options struct {
 	// bound (see Stats.Slowed), and one that would be logged while they are
 	// larger waits for the running checkpoint. The writes checkpoints hold
 	// back (see Held writes) are bounded apart, by CheckpointSize: they do
-	// not mean that a checkpoint falls behind. Default 4 × CheckpointSize.
+	// not mean that a checkpoint falls behind. At most MaxMemory. Default
+	// 4 × CheckpointSize, or MaxMemory if that is less.
 	MaxOverlaySize int64
 	// MaxMemory bounds the memory the store takes for the writes the bbolt
 	// file does not hold yet: the overlay (CheckpointSize defaults to a
@@ -471,7 +488,8 @@ type Options struct {
 	// node and then as the page it writes; moving a bucket into the
 	// colocated one is a single part; see Stats.CheckpointParts). The Go
 	// runtime's own room is not counted: with the default GOGC the heap may
-	// reach twice what is live. Default DefaultMaxMemory.
+	// reach twice what is live. CheckpointSize and MaxOverlaySize may not
+	// exceed it. At most MaxMemoryLimit. Default DefaultMaxMemory.
 	MaxMemory int64
 	// NoSync skips fsync on commit and checkpoint. UNSAFE: a crash or power
 	// loss can lose committed writes or corrupt the file. For tests and
@@ -488,6 +506,9 @@ type Options struct {
 	packMax int
 	// holdMax is DB.holdMax; 0 means CheckpointSize (tests: OpenHoldMax).
 	holdMax int64
+	// ckptPart is DB.ckptPart; 0 means MaxMemory's (tests:
+	// WithCheckpointPart).
+	ckptPart int
 	// LogDir is the directory that holds the log's files (see Files); it
 	// must exist. A log on a device of its own keeps its syncs, which
 	// every Update waits for, apart from the checkpoints' writes to the
@@ -709,20 +730,20 @@ func Open(path string, opts *Options) (*DB, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.MaxBatch <= 0 {
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	if o.MaxBatch == 0 {
 		o.MaxBatch = DefaultMaxBatch
 	}
-	if o.LockTimeout <= 0 {
+	if o.LockTimeout == 0 {
 		o.LockTimeout = DefaultLockTimeout
-	}
-	if o.InitialMmapSize < 0 {
-		return nil, fmt.Errorf("bolt: open %s: negative InitialMmapSize: %w", path, store.ErrInvalid)
 	}
 	if o.InitialMmapSize == 0 && strconv.IntSize == 64 && runtime.GOOS != "windows" {
 		// Windows grows the file to the map size, so it keeps bbolt's default.
 		o.InitialMmapSize = DefaultInitialMmapSize
 	}
-	if o.MaxMemory <= 0 {
+	if o.MaxMemory == 0 {
 		o.MaxMemory = DefaultMaxMemory
 	}
 	logDir := o.LogDir
@@ -741,11 +762,11 @@ func Open(path string, opts *Options) (*DB, error) {
 	if fi, err := os.Stat(path); err == nil {
 		fileSize = fi.Size()
 	}
-	if o.CheckpointSize <= 0 {
+	if o.CheckpointSize == 0 {
 		o.CheckpointSize = defaultCheckpointSize(o.MaxMemory, fileSize)
 	}
-	if o.MaxOverlaySize <= 0 {
-		o.MaxOverlaySize = 4 * o.CheckpointSize
+	if o.MaxOverlaySize == 0 {
+		o.MaxOverlaySize = min(4*o.CheckpointSize, o.MaxMemory)
 	}
 	// Other bbolt settings were measured and left alone: NoFreelistSync,
 	// a larger AllocSize and larger pages saved nothing measurable on
@@ -774,6 +795,9 @@ func Open(path string, opts *Options) (*DB, error) {
 		now:        time.Now,
 	}
 	d.ckptPart = int(max(o.MaxMemory/8/(2*int64(bdb.Info().PageSize)), 1))
+	if o.ckptPart > 0 {
+		d.ckptPart = o.ckptPart
+	}
 	if d.packMax = o.packMax; d.packMax == 0 {
 		d.packMax = defaultPackMax
 	}
@@ -841,6 +865,46 @@ func openBbolt(path string, bo *bbolt.Options) (*bbolt.DB, error) {
 		err = fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return nil, err
+}
+
+// check refuses, with an error wrapping store.ErrInvalid that names it,
+// an option out of its range (see Options), before Open creates or
+// changes anything: a negative one, MaxBatch above MaxBatchLimit,
+// MaxMemory above MaxMemoryLimit, and CheckpointSize or MaxOverlaySize
+// above MaxMemory (the given one, or its default).
+func (o *Options) check() error {
+	for _, c := range []struct {
+		name string
+		v    int64
+	}{
+		{"MaxBatch", int64(o.MaxBatch)},
+		{"LockTimeout", int64(o.LockTimeout)},
+		{"InitialMmapSize", int64(o.InitialMmapSize)},
+		{"CheckpointSize", o.CheckpointSize},
+		{"MaxOverlaySize", o.MaxOverlaySize},
+		{"MaxMemory", o.MaxMemory},
+	} {
+		if c.v < 0 {
+			return fmt.Errorf("negative %s %d: %w", c.name, c.v, store.ErrInvalid)
+		}
+	}
+	if o.MaxBatch > MaxBatchLimit {
+		return fmt.Errorf("MaxBatch %d is above MaxBatchLimit (%d): %w", o.MaxBatch, MaxBatchLimit, store.ErrInvalid)
+	}
+	if o.MaxMemory > MaxMemoryLimit {
+		return fmt.Errorf("MaxMemory %d is above MaxMemoryLimit (%d): %w", o.MaxMemory, int64(MaxMemoryLimit), store.ErrInvalid)
+	}
+	maxMemory := o.MaxMemory
+	if maxMemory == 0 {
+		maxMemory = DefaultMaxMemory
+	}
+	if o.CheckpointSize > maxMemory {
+		return fmt.Errorf("CheckpointSize %d is above MaxMemory (%d), which bounds the overlay: %w", o.CheckpointSize, maxMemory, store.ErrInvalid)
+	}
+	if o.MaxOverlaySize > maxMemory {
+		return fmt.Errorf("MaxOverlaySize %d is above MaxMemory (%d), which bounds the overlay: %w", o.MaxOverlaySize, maxMemory, store.ErrInvalid)
+	}
+	return nil
 }
 
 // largeFile is the size from which a file takes smaller checkpoints: about

@@ -60,7 +60,7 @@ func (t colocTx) Scan(b string, s, e []byte, r bool, fn func(k, v []byte) error)
 // checkpoint after every batch so that reads go to bbolt's colocated
 // records, each checkpoint in parts of 2 pages (see Options.MaxMemory).
 func TestConformanceColocated(t *testing.T) {
-	opts := &bolt.Options{CheckpointSize: 1, MaxOverlaySize: 1 << 30, MaxMemory: 2 * 8 * 2 * 4096, NoSync: true}
+	opts := bolt.WithCheckpointPart(&bolt.Options{CheckpointSize: 1, MaxOverlaySize: 1 << 30, NoSync: true}, 2)
 	open := func(t *testing.T) store.Store { return colocStore{tempDB(t, opts)} }
 	storetest.Run(t, open)
 	storetest.RunSerial(t, open)
@@ -895,9 +895,9 @@ func TestCheckpointRetry(t *testing.T) {
 	retryAt := now.Add(bolt.CheckpointRetry)
 	var begins atomic.Int32
 	var faulted, early atomic.Bool
-	// 2 nodes a part (MaxMemory / 8 / 2 pages of 4 KiB), and no checkpoint
-	// but Backup's.
-	opts := &bolt.Options{MaxMemory: 2 * 8 * 2 * 4096, CheckpointSize: 1 << 30, MaxOverlaySize: 1 << 30, NoSync: true}
+	// 2 nodes a part (as MaxMemory / 8 / 2 pages of 4 KiB would make
+	// them), and no checkpoint but Backup's.
+	opts := bolt.WithCheckpointPart(&bolt.Options{CheckpointSize: 1 << 30, MaxOverlaySize: 1 << 30, NoSync: true}, 2)
 	db, err := bolt.OpenHooked(path, opts, func(stage string) {
 		switch stage {
 		case "begin":

@@ -38,6 +38,18 @@ func openSet(path string, opts *Options, set func(*Options)) (*DB, error) {
 	return Open(path, &o)
 }
 
+// WithCheckpointPart returns a copy of opts (nil: the defaults) whose
+// checkpoints commit in parts of at most n changed nodes, as a small
+// MaxMemory makes them, without bounding the overlay by it.
+func WithCheckpointPart(opts *Options, n int) *Options {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.ckptPart = n
+	return &o
+}
+
 // OpenPackMax is Open with the most bytes a group's pack holds set to max
 // (below 0: nothing is packed, as in a file of format 3).
 func OpenPackMax(path string, opts *Options, max int) (*DB, error) {

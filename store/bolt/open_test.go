@@ -2,9 +2,12 @@ package bolt_test
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/bolt"
@@ -154,5 +157,65 @@ func TestBackupFileOwnFileViaLinks(t *testing.T) {
 	})
 	if err != nil || len(got) != 2 {
 		t.Errorf("after reopening the store holds %v (%v); want k1 and k2", got, err)
+	}
+}
+
+// TestOptionsRefused checks that Open refuses an option out of its range
+// with an error wrapping store.ErrInvalid that names it, before it creates
+// the file, where it once replaced it with its default (a negative value),
+// panicked (MaxBatch math.MaxInt) or let MaxMemory bound nothing.
+func TestOptionsRefused(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		opts   bolt.Options
+		option string
+	}{
+		{"negative MaxBatch", bolt.Options{MaxBatch: -1}, "MaxBatch"},
+		{"negative LockTimeout", bolt.Options{LockTimeout: -time.Second}, "LockTimeout"},
+		{"negative InitialMmapSize", bolt.Options{InitialMmapSize: -1}, "InitialMmapSize"},
+		{"negative CheckpointSize", bolt.Options{CheckpointSize: -1}, "CheckpointSize"},
+		{"negative MaxOverlaySize", bolt.Options{MaxOverlaySize: -1}, "MaxOverlaySize"},
+		{"negative MaxMemory", bolt.Options{MaxMemory: -1}, "MaxMemory"},
+		{"MaxBatch math.MaxInt", bolt.Options{MaxBatch: math.MaxInt}, "MaxBatch"},
+		{"MaxBatch above the limit", bolt.Options{MaxBatch: bolt.MaxBatchLimit + 1}, "MaxBatch"},
+		{"MaxMemory above the limit", bolt.Options{MaxMemory: bolt.MaxMemoryLimit + 1}, "MaxMemory"},
+		{"MaxMemory math.MaxInt64", bolt.Options{MaxMemory: math.MaxInt64}, "MaxMemory"},
+		{"CheckpointSize above MaxMemory", bolt.Options{MaxMemory: 1 << 20, CheckpointSize: 256 << 20}, "CheckpointSize"},
+		{"CheckpointSize above the default MaxMemory", bolt.Options{CheckpointSize: bolt.DefaultMaxMemory + 1}, "CheckpointSize"},
+		{"CheckpointSize math.MaxInt64", bolt.Options{CheckpointSize: math.MaxInt64}, "CheckpointSize"},
+		{"MaxOverlaySize above MaxMemory", bolt.Options{MaxMemory: 1 << 20, MaxOverlaySize: 1<<20 + 1}, "MaxOverlaySize"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "db")
+			db, err := bolt.Open(p, &c.opts)
+			if db != nil {
+				db.Close()
+			}
+			if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.option) {
+				t.Errorf("Open = %v; want an error wrapping ErrInvalid naming %s", err, c.option)
+			}
+			if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the refused Open left a file: %v", err)
+			}
+		})
+	}
+}
+
+// TestOptionsAtLimits checks that the largest values Open takes open a
+// store that works: MaxBatchLimit, CheckpointSize and MaxOverlaySize equal
+// to MaxMemory, and a CheckpointSize whose default MaxOverlaySize (4 ×)
+// would pass MaxMemory, which it is then bounded by.
+func TestOptionsAtLimits(t *testing.T) {
+	for name, opts := range map[string]*bolt.Options{
+		"MaxBatchLimit":                   {MaxBatch: bolt.MaxBatchLimit, NoSync: true},
+		"everything at MaxMemory":         {MaxMemory: 1 << 20, CheckpointSize: 1 << 20, MaxOverlaySize: 1 << 20, NoSync: true},
+		"CheckpointSize a half MaxMemory": {MaxMemory: 1 << 20, CheckpointSize: 1 << 19, NoSync: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := tempDB(t, opts)
+			if err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) }); err != nil {
+				t.Fatalf("Update: %v", err)
+			}
+		})
 	}
 }

@@ -24,7 +24,7 @@ const membersBucket = "\x00store/bolt/members"
 // one is not, and groups move between the two as the suite's writes come,
 // with a checkpoint after every batch, in parts.
 func TestConformancePacked(t *testing.T) {
-	opts := &bolt.Options{CheckpointSize: 1, MaxOverlaySize: 1 << 30, MaxMemory: 2 * 8 * 2 * 4096, NoSync: true}
+	opts := bolt.WithCheckpointPart(&bolt.Options{CheckpointSize: 1, MaxOverlaySize: 1 << 30, NoSync: true}, 2)
 	open := func(t *testing.T) store.Store {
 		db, err := bolt.OpenPackMax(filepath.Join(t.TempDir(), "store.db"), opts, 24)
 		if err != nil {
