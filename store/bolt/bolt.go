@@ -88,7 +88,8 @@
 // sync per batch, where a bbolt commit rewrote every page the batch touched
 // and synced twice. A new segment is made from the spare when there is one:
 // a checkpointed segment kept for reuse, or a file of zeros written in the
-// background once the log is busy. Syncing a write over blocks already
+// background once the log is busy. Close, which removes the log, prepares
+// none: it stops a spare being filled and keeps no checkpointed segment. Syncing a write over blocks already
 // written flushes only the data, where an append must also journal the
 // file's new size; the stale contents after the last record end the
 // segment on replay, as no stale record has the next sequence number. If the append fails, the segment is cut back to its
@@ -1959,6 +1960,9 @@ func (d *DB) waitRoom() error {
 // writer has answered every request. When a checkpoint fails, the log is
 // left for the next Open to replay.
 func (d *DB) shutdown() error {
+	// The log is removed below (or kept for the next Open should a
+	// checkpoint fail): a spare would be written only to be deleted.
+	d.log.stopSpares()
 	if d.ckptRunning {
 		d.checkpointed(<-d.ckptDone)
 	}

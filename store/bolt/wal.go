@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // The log is a sequence of segment files next to the bbolt file, named
@@ -78,7 +79,17 @@ type wal struct {
 	// records, and removed every recycled segment).
 	awaited  int
 	prepared sync.WaitGroup
+	// stopped is set once the log is to be removed (the DB is closing): no
+	// spare is prepared or kept, and one being filled stops.
+	stopped atomic.Bool
+	// zeroed counts the bytes of zeros written to spares (tests).
+	zeroed atomic.Int64
 }
+
+// stopSpares stops preparing spares for good: the log is to be removed
+// (see removeAll), and a spare of 1.25 × CheckpointSize would be written
+// only to be deleted.
+func (w *wal) stopSpares() { w.stopped.Store(true) }
 
 // segmentName returns the file name of the segment whose first batch is seq.
 func (w *wal) segmentName(seq uint64) string {
@@ -146,7 +157,7 @@ func (w *wal) create(name string) (*os.File, error) {
 
 // prepareSpare starts writing a spare file of zeros, unless there is one.
 func (w *wal) prepareSpare() {
-	if w.noSync || w.spareSize < minSpare {
+	if w.noSync || w.spareSize < minSpare || w.stopped.Load() {
 		return
 	}
 	w.spareMu.Lock()
@@ -166,17 +177,21 @@ func (w *wal) prepareSpare() {
 func (w *wal) fill(fresh bool) {
 	w.preparing = true
 	w.prepared.Go(func() {
-		err := writeZeros(w.prefix+spareName, fresh, w.spareSize)
+		err := writeZeros(w.prefix+spareName, fresh, w.spareSize, &w.stopped, &w.zeroed)
 		w.spareMu.Lock()
 		w.preparing, w.spareReady = false, err == nil
 		w.spareMu.Unlock()
 	})
 }
 
+// errSpareStopped is writeZeros' error once stop is set.
+var errSpareStopped = errors.New("the log is being removed")
+
 // writeZeros writes zeros to the file at path from its end (or from the
-// start, emptying it, when fresh is set) up to size bytes, and syncs it.
-// On failure the file is removed.
-func writeZeros(path string, fresh bool, size int64) error {
+// start, emptying it, when fresh is set) up to size bytes, and syncs it,
+// adding what it writes to zeroed. It stops once stop is set. On failure
+// the file is removed.
+func writeZeros(path string, fresh bool, size int64, stop *atomic.Bool, zeroed *atomic.Int64) error {
 	flag := os.O_RDWR | os.O_CREATE
 	if fresh {
 		flag |= os.O_TRUNC
@@ -193,7 +208,13 @@ func writeZeros(path string, fresh bool, size int64) error {
 	}
 	zeros := make([]byte, min(1<<20, max(size-off, 0)))
 	for ; off < size && err == nil; off += int64(len(zeros)) {
-		_, err = f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off)
+		if stop.Load() {
+			err = errSpareStopped
+			break
+		}
+		var n int
+		n, err = f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off)
+		zeroed.Add(int64(n))
 	}
 	if err == nil {
 		err = f.Sync()
@@ -216,7 +237,7 @@ func (w *wal) recycle(segs []string) {
 		w.awaited--
 	}
 	for i, s := range segs {
-		if i == len(segs)-1 && !w.spareReady && !w.preparing && !w.noSync {
+		if i == len(segs)-1 && !w.spareReady && !w.preparing && !w.noSync && !w.stopped.Load() {
 			if os.Rename(s, w.prefix+spareName) == nil {
 				if fi, err := os.Stat(w.prefix + spareName); err == nil && (fi.Size() >= w.spareSize || w.spareSize < minSpare) {
 					w.spareReady = true
