@@ -89,9 +89,9 @@
 // and synced twice. A new segment is made from the spare when there is one:
 // a checkpointed segment kept for reuse, or a file of zeros written in the
 // background once the log is busy. Close, which removes the log, prepares
-// none: it stops a spare being filled and keeps no checkpointed segment. Syncing a write over blocks already
-// written flushes only the data, where an append must also journal the
-// file's new size; the stale contents after the last record end the
+// none: it stops a spare being filled and keeps no checkpointed segment.
+// Syncing a write over blocks already written flushes only the data,
+// where an append must also journal the file's new size; the stale contents after the last record end the
 // segment on replay, as no stale record has the next sequence number. If the append fails, the segment is cut back to its
 // last record, and every request of the batch whose function succeeded gets
 // an error wrapping [ErrCommitFailed] and the cause; when even the cut fails,
@@ -259,9 +259,9 @@
 // than its two meta pages, or shorter than its meta pages say, which makes
 // bbolt panic) fails Open with an error wrapping [ErrCorrupt], and that
 // Open keeps neither the file's lock nor a descriptor of it: a good copy
-// written over the path opens at once. Reads guard their bbolt calls: a panic there, a memory fault
-// (debug.SetPanicOnFault, set around bbolt's reads and the functions of
-// Update and View) or a key or value that lies outside the file is
+// written over the path opens at once. Reads guard their bbolt calls: a
+// panic there, a memory fault (debug.SetPanicOnFault, set around bbolt's
+// reads and the functions of Update and View) or a key or value that lies outside the file is
 // returned as an error wrapping [ErrCorrupt], never a crash; so is such a
 // failure of a checkpoint, which then keeps the log. Before it reads a
 // bucket, Open checks the pages bbolt reads without checking them (the
