@@ -434,6 +434,11 @@ const (
 	// MaxMemoryLimit is the largest [Options.MaxMemory], 1 TiB: the log's
 	// spare segment is 1.25 × CheckpointSize, which MaxMemory bounds.
 	MaxMemoryLimit = 1 << 40
+	// MaxInitialMmapSizeLimit is the largest [Options.InitialMmapSize]:
+	// 64 TiB where int has 64 bits, a quarter of what bbolt maps on
+	// amd64 and arm64 (larger, bbolt fails Open with an error of its own
+	// that wraps no sentinel), and 1 GiB where it has 32.
+	MaxInitialMmapSizeLimit = 1 << 30 << (strconv.IntSize / 64 * 16)
 )
 
 // checkpointRetry is how long after a failed checkpoint the next attempt
@@ -871,7 +876,8 @@ func openBbolt(path string, bo *bbolt.Options) (*bbolt.DB, error) {
 // check refuses, with an error wrapping store.ErrInvalid that names it,
 // an option out of its range (see Options), before Open creates or
 // changes anything: a negative one, MaxBatch above MaxBatchLimit,
-// MaxMemory above MaxMemoryLimit, and CheckpointSize or MaxOverlaySize
+// InitialMmapSize above MaxInitialMmapSizeLimit, MaxMemory above
+// MaxMemoryLimit, and CheckpointSize or MaxOverlaySize
 // above MaxMemory (the given one, or its default).
 func (o *Options) check() error {
 	for _, c := range []struct {
@@ -891,6 +897,9 @@ func (o *Options) check() error {
 	}
 	if o.MaxBatch > MaxBatchLimit {
 		return fmt.Errorf("MaxBatch %d is above MaxBatchLimit (%d): %w", o.MaxBatch, MaxBatchLimit, store.ErrInvalid)
+	}
+	if o.InitialMmapSize > MaxInitialMmapSizeLimit {
+		return fmt.Errorf("InitialMmapSize %d is above MaxInitialMmapSizeLimit (%d): %w", o.InitialMmapSize, MaxInitialMmapSizeLimit, store.ErrInvalid)
 	}
 	if o.MaxMemory > MaxMemoryLimit {
 		return fmt.Errorf("MaxMemory %d is above MaxMemoryLimit (%d): %w", o.MaxMemory, int64(MaxMemoryLimit), store.ErrInvalid)

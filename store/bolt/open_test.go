@@ -179,6 +179,8 @@ func TestOptionsRefused(t *testing.T) {
 		{"MaxBatch math.MaxInt", bolt.Options{MaxBatch: math.MaxInt}, "MaxBatch"},
 		{"MaxBatch above the limit", bolt.Options{MaxBatch: bolt.MaxBatchLimit + 1}, "MaxBatch"},
 		{"MaxMemory above the limit", bolt.Options{MaxMemory: bolt.MaxMemoryLimit + 1}, "MaxMemory"},
+		{"InitialMmapSize above the limit", bolt.Options{InitialMmapSize: bolt.MaxInitialMmapSizeLimit + 1}, "InitialMmapSize"},
+		{"InitialMmapSize math.MaxInt", bolt.Options{InitialMmapSize: math.MaxInt}, "InitialMmapSize"},
 		{"MaxMemory math.MaxInt64", bolt.Options{MaxMemory: math.MaxInt64}, "MaxMemory"},
 		{"CheckpointSize above MaxMemory", bolt.Options{MaxMemory: 1 << 20, CheckpointSize: 256 << 20}, "CheckpointSize"},
 		{"CheckpointSize above the default MaxMemory", bolt.Options{CheckpointSize: bolt.DefaultMaxMemory + 1}, "CheckpointSize"},
