@@ -12,7 +12,9 @@
 // [DB.Close] writes everything to the bbolt file and removes the log; after
 // a crash, the next Open replays it. The file records the log's directory,
 // so that an Open told another one does not leave a log behind (see
-// [ErrLogElsewhere]). The bbolt file
+// [ErrLogElsewhere]). One DB at a time has a file open: Open of a file
+// another DB holds, in this process or another, waits for its lock for
+// [Options.LockTimeout] and fails with [ErrLocked]. The bbolt file
 // holds one reserved bucket, "\x00store/bolt", where checkpoints record the
 // log position they cover, and one for colocated buckets (below); [store.Tx]
 // refuses both names.
@@ -395,6 +397,13 @@ var ErrCorrupt = fmt.Errorf("bolt: %w", store.ErrCorrupt)
 // them, and Close then leaves no log behind.
 var ErrLogElsewhere = errors.New("bolt: the log is in another directory")
 
+// ErrLocked is wrapped by the error of [Open] when another DB, in this
+// process or another, holds the file open: Open waited
+// [Options.LockTimeout] for its lock and changed no file. Close the other
+// DB first (a DB is safe for concurrent use: share it rather than open the
+// file twice).
+var ErrLocked = errors.New("bolt: the file is in use by another DB")
+
 // ErrCommitFailed is wrapped, together with the cause, by the error Update
 // returns when its function succeeded but nothing of it was written:
 // appending its batch to the log failed, or so did the append of the batch
@@ -456,7 +465,9 @@ type Options struct {
 	// in one log record, at most MaxBatchLimit. Default DefaultMaxBatch.
 	MaxBatch int
 	// LockTimeout is how long Open waits for the file lock held by another
-	// opener before failing. Default DefaultLockTimeout.
+	// opener before failing with an error wrapping ErrLocked (bbolt tries
+	// the lock every 50 ms, and gives up when the next try would come
+	// after LockTimeout). Default DefaultLockTimeout.
 	LockTimeout time.Duration
 	// InitialMmapSize is the initial size of bbolt's memory map. While the
 	// file fits in the map, read transactions never block a checkpoint;
@@ -729,8 +740,8 @@ var _ store.Store = (*DB)(nil)
 
 // Open opens the bbolt file at path, creating it (mode 0600) if needed,
 // replays the log left by a DB that was not closed, and starts the writer.
-// A file already opened by another DB or process makes Open fail after
-// Options.LockTimeout.
+// A file already opened by another DB, in this process or another, makes
+// Open fail after Options.LockTimeout with an error wrapping [ErrLocked].
 func Open(path string, opts *Options) (*DB, error) {
 	var o Options
 	if opts != nil {
@@ -829,7 +840,8 @@ func Open(path string, opts *Options) (*DB, error) {
 // openBbolt opens the bbolt file at path with bo. A file bbolt refuses as
 // no bbolt file (both meta pages damaged, or shorter than its two meta
 // pages) or that makes it panic (a damaged freelist page, a file cut short
-// after its meta pages) is an error wrapping ErrCorrupt. When bbolt.Open
+// after its meta pages) is an error wrapping ErrCorrupt; a lock another
+// opener held for bo.Timeout, one wrapping ErrLocked. When bbolt.Open
 // fails or panics, the file it opened is unlocked and closed here: bbolt
 // closes it on most of its errors but not on a panic, whose file would
 // keep its lock, so that the next Open of the path, a good copy restored
@@ -862,6 +874,9 @@ func openBbolt(path string, bo *bbolt.Options) (*bbolt.DB, error) {
 	}
 	switch {
 	case errors.Is(err, ErrCorrupt):
+	case errors.Is(err, berrors.ErrTimeout):
+		// The only timeout bbolt.Open has: the file's lock.
+		err = fmt.Errorf("%w: %w", ErrLocked, err)
 	case errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch):
 		// Both meta pages damaged, or no bbolt file at all.
 		err = fmt.Errorf("%w: %w", ErrCorrupt, err)

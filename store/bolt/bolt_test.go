@@ -75,14 +75,21 @@ func TestConformanceCheckpoints(t *testing.T) {
 	}
 }
 
+// TestReopen checks that a file in use is refused to a second Open with
+// ErrLocked, and opens again, with what it held, once closed.
 func TestReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	db, err := bolt.Open(path, nil)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	if _, err := bolt.Open(path, &bolt.Options{LockTimeout: 1}); err == nil {
-		t.Errorf("second Open of a file in use succeeded; want an error")
+	// A second Open of the file in use, in the same process, waits for
+	// its lock and fails with ErrLocked.
+	if db2, err := bolt.Open(path, &bolt.Options{LockTimeout: 1}); !errors.Is(err, bolt.ErrLocked) {
+		if err == nil {
+			db2.Close()
+		}
+		t.Errorf("second Open of a file in use = %v; want an error wrapping ErrLocked", err)
 	}
 	err = db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) })
 	if err != nil {
