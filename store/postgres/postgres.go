@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
 
 	"github.com/memberkit/membership/store"
 )
@@ -150,7 +151,9 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 // open): it creates the schema's tables or migrates them to
 // [SchemaVersion], and returns an error wrapping [ErrSchemaTooNew] when
 // the database's version is newer. Any number of processes may open one
-// schema at once; they migrate it once.
+// schema at once; they migrate it once. Close the store before the pool:
+// once the pool is closed, every call that needs a connection returns an
+// error wrapping store.ErrClosed, as after Close.
 func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error) {
 	var o Options
 	if opts != nil {
@@ -377,7 +380,7 @@ func isConflict(err error) bool {
 func (s *Store) run(ctx context.Context, fn func(store.Tx) error, writable bool, present map[[2]string]bool) (result, conflict error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: acquire a connection: %w", err), nil
+		return acquireError(err), nil
 	}
 	t := newTx(s, ctx, conn.Conn(), writable, present)
 	defer func() {
@@ -415,6 +418,17 @@ func (s *Store) run(ctx context.Context, fn func(store.Tx) error, writable bool,
 		return fmt.Errorf("postgres: commit: %w", err), nil
 	}
 	return ferr, nil
+}
+
+// acquireError is the error of a run that got no connection. A pool
+// closed by its owner (New leaves the pool to the caller) never gives one
+// again: the store is as closed, and says so with store.ErrClosed, so
+// that callers that stop on it (webhook's Run, a replay) stop.
+func acquireError(err error) error {
+	if errors.Is(err, puddle.ErrClosedPool) {
+		return fmt.Errorf("postgres: acquire a connection: the pool was closed: %w: %w", store.ErrClosed, err)
+	}
+	return fmt.Errorf("postgres: acquire a connection: %w", err)
 }
 
 // Bucket names, keys and values are bytea: a bucket name may hold any

@@ -503,3 +503,49 @@ func TestPanic(t *testing.T) {
 		t.Fatalf("View: %v", err)
 	}
 }
+
+// TestPoolClosedByOwner checks that a store whose pool its owner closed
+// (New leaves the pool to the caller) answers every call with an error
+// wrapping store.ErrClosed, as a closed store does, whether its Updates
+// run in groups or alone, rather than with the pool's own error: a
+// caller that stops on ErrClosed (webhook's Run, a replay) stops.
+func TestPoolClosedByOwner(t *testing.T) {
+	schema := newSchema(t, testPool(t))
+	for _, group := range []int{0, 1} {
+		t.Run(fmt.Sprint("group ", group), func(t *testing.T) {
+			own, err := pgxpool.New(t.Context(), dsn(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := postgres.New(t.Context(), own, &postgres.Options{Schema: schema, Group: group})
+			if err != nil {
+				own.Close()
+				t.Fatalf("New: %v", err)
+			}
+			put := func(tx store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) }
+			if err := s.Update(t.Context(), put); err != nil {
+				t.Fatalf("Update: %v", err)
+			}
+			own.Close()
+			ran := false
+			read := func(tx store.Tx) error { ran = true; _, err := tx.Get("b", []byte("k")); return err }
+			for name, call := range map[string]func() error{
+				"Update": func() error { return s.Update(t.Context(), put) },
+				"UpdatePrefetch": func() error {
+					return s.UpdatePrefetch(t.Context(), []store.Read{{Bucket: "b", Key: []byte("k")}}, read)
+				},
+				"View": func() error { return s.View(t.Context(), read) },
+			} {
+				if err := call(); !errors.Is(err, store.ErrClosed) {
+					t.Errorf("%s after the pool was closed = %v; want an error wrapping store.ErrClosed", name, err)
+				}
+			}
+			if ran {
+				t.Errorf("a function ran without a connection")
+			}
+			if err := s.Close(); err != nil {
+				t.Errorf("Close after the pool was closed = %v; want nil", err)
+			}
+		})
+	}
+}
