@@ -1312,10 +1312,11 @@ func (d *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
 
 // Close stops accepting Updates, lets the writer run and commit the queued
 // ones, checkpoints the overlay, removes the log and closes the file
-// (waiting for running Views). When the final checkpoint fails, the log is
-// kept, to be replayed by the next Open, and its error returned. Later
-// calls, including a second Close, return an error wrapping
-// [store.ErrClosed].
+// (waiting for running Views, and for a running [DB.Backup] or [DB.Check],
+// which end early when their context is done). When the final checkpoint
+// fails, the log is kept, to be replayed by the next Open, and its error
+// returned. Later calls, including a second Close, return an error
+// wrapping [store.ErrClosed].
 func (d *DB) Close() error {
 	d.mu.Lock()
 	if d.closed.Load() {

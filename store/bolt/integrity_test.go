@@ -393,6 +393,75 @@ func counterUpdate(got *int) func(store.Tx) error {
 	}
 }
 
+// stallWriter collects what is written to it, the first write waiting
+// until release is closed; started is closed when that write begins.
+type stallWriter struct {
+	bytes.Buffer
+	started, release chan struct{}
+}
+
+func (w *stallWriter) Write(p []byte) (int, error) {
+	if w.started != nil {
+		close(w.started)
+		w.started = nil
+		<-w.release
+	}
+	return w.Buffer.Write(p)
+}
+
+// TestCloseDuringBackup closes the DB while a Backup is copying: Close
+// refuses Updates at once, waits for the copy to end and returns nil, and
+// the copy is whole, holding the Updates answered before Backup.
+func TestCloseDuringBackup(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "store.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b"} {
+		if err := db.Update(t.Context(), counted(k)); err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+	}
+	w := &stallWriter{started: make(chan struct{}), release: make(chan struct{})}
+	started := w.started
+	type result struct {
+		n   int64
+		err error
+	}
+	backedUp := make(chan result, 1)
+	go func() {
+		n, err := db.Backup(t.Context(), w)
+		backedUp <- result{n, err}
+	}()
+	<-started
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	// Close has begun once Updates are refused; the copy is still stalled.
+	errNoop := errors.New("no write")
+	for {
+		err := db.Update(t.Context(), func(store.Tx) error { return errNoop })
+		if errors.Is(err, store.ErrClosed) {
+			break
+		}
+		if err != errNoop {
+			t.Fatalf("Update while closing = %v; want %v or an error wrapping store.ErrClosed", err, errNoop)
+		}
+		runtime.Gosched()
+	}
+	close(w.release)
+	if r := <-backedUp; r.err != nil || r.n != int64(w.Len()) {
+		t.Fatalf("Backup during Close = %d, %v; wrote %d bytes; want all of it and nil", r.n, r.err, w.Len())
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close during Backup = %v; want nil", err)
+	}
+	path := filepath.Join(t.TempDir(), "copy.db")
+	if err := os.WriteFile(path, w.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	checkCounted(t, openDB(t, path, nil), []string{"a", "b"})
+}
+
 // TestBackupWhileWriting takes backups, to a writer and to a file, while
 // eight goroutines keep running Updates that each increment a counter and
 // add a key: each copy opens as a store, passes Check, holds whole Updates
