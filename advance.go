@@ -22,6 +22,13 @@ const advancePage = 256
 // the number of members. It returns the number of items performed; what
 // they changed (expired points, level changes, released coupons) is on the
 // change feed (Feed), like the effects of events.
+//
+// Advance works in pages of up to 256 items, each one store transaction.
+// When ctx is done or the store fails (store.ErrClosed) during a call, it
+// returns the error with the number of items the pages committed before
+// it performed: each page is whole or absent, the rest stays due for the
+// next call, and Watermark moves to now only with the page that finds
+// nothing left due.
 func (p *Program) Advance(ctx context.Context, now time.Time) (int, error) {
 	if err := event.CheckTime(now); err != nil {
 		return 0, fmt.Errorf("membership: advance: %w: now: %w", ErrInvalidArgument, err)
