@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
 )
@@ -68,5 +71,117 @@ func TestAdvanceCancelledBetweenPages(t *testing.T) {
 	}
 	if err := p.Verify(ctx); err != nil {
 		t.Errorf("Verify: %v", err)
+	}
+}
+
+// failing is a store whose Updates, once fail is set, return it without
+// running their function: a store that gave up after conflicts, or found
+// itself damaged.
+type failing struct {
+	store.Store
+	fail error
+}
+
+func (f *failing) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if f.fail != nil {
+		return f.fail
+	}
+	return f.Store.Update(ctx, fn)
+}
+
+// TestReplayChangedStopsOnStoreFailure replays alice's history under the
+// changed program into a store that fails every Update after the first
+// input (her registration): the failure is the store's, not a refusal of
+// the changed program, so ReplayWith returns it, having applied one input
+// and refused none, whatever sentinel the store's error wraps.
+func TestReplayChangedStopsOnStoreFailure(t *testing.T) {
+	ctx := context.Background()
+	actual, changed := changedDefs(t)
+	_, from := changedSource(t, actual)
+	for _, sentinel := range []error{store.ErrConflict, store.ErrCorrupt, store.ErrClosed} {
+		t.Run(sentinel.Error(), func(t *testing.T) {
+			st := &failing{Store: memory.New()}
+			p, err := membership.Open(st, changed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := p.ReplayWith(ctx, from, membership.ReplayOptions{Changed: true, Progress: func(done, _ uint64) {
+				if done == 1 {
+					st.fail = fmt.Errorf("test store: %w", sentinel)
+				}
+			}})
+			if !errors.Is(err, sentinel) {
+				t.Errorf("ReplayWith into a failing store = %v; want an error wrapping %v", err, sentinel)
+			}
+			if res.Applied != 1 || res.Last != 1 || len(res.Refused) != 0 {
+				t.Errorf("applied %d, last %d, refused %+v; want 1, 1, none", res.Applied, res.Last, res.Refused)
+			}
+		})
+	}
+}
+
+// damagedTx fails every Get of bucket with an error wrapping
+// store.ErrCorrupt, as store/bolt does for a record whose checksum fails.
+type damagedTx struct {
+	store.Tx
+	bucket string
+}
+
+func (d damagedTx) Get(bucket string, key []byte) ([]byte, error) {
+	if bucket == d.bucket {
+		return nil, fmt.Errorf("test store: %s %q: %w", bucket, key, store.ErrCorrupt)
+	}
+	return d.Tx.Get(bucket, key)
+}
+
+// damaged is a store whose Updates, once bucket is set, read that bucket
+// as damaged.
+type damaged struct {
+	store.Store
+	bucket string
+}
+
+func (d *damaged) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if d.bucket == "" {
+		return d.Store.Update(ctx, fn)
+	}
+	return d.Store.Update(ctx, func(tx store.Tx) error { return fn(damagedTx{tx, d.bucket}) })
+}
+
+// TestAuditKeepsNoStoreFailure redeems points while the store finds the
+// member's balance damaged: the call fails with an error wrapping
+// store.ErrCorrupt, which is the store's failure, not the call's refusal,
+// so the audit trail records nothing of it (it records an overspend).
+func TestAuditKeepsNoStoreFailure(t *testing.T) {
+	ctx := context.Background()
+	st := &damaged{Store: memory.New()}
+	p, err := membership.Open(st, testkit.OrderDef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.MustProcess(t, p, event.Event{ID: "o1", Member: "m", Type: "order", Time: t0, Attrs: event.Attrs{"amount": event.Dec(dec("10"))}})
+	redeem := func(id, amount string) error {
+		_, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: id, Member: "m", Operator: "op", At: t0.Add(time.Hour),
+			Program: "mall", Ref: id, Amount: dec(amount)})
+		return err
+	}
+	if err := redeem("over", "11"); !errors.Is(err, membership.ErrInsufficientBalance) {
+		t.Fatalf("Redeem of 11 of 10 points = %v; want ErrInsufficientBalance", err)
+	}
+	st.bucket = "ledger.bal"
+	if err := redeem("damaged", "5"); !errors.Is(err, store.ErrCorrupt) {
+		t.Fatalf("Redeem with the balance damaged = %v; want an error wrapping store.ErrCorrupt", err)
+	}
+	st.bucket = ""
+	page, err := p.Audit(ctx, membership.AuditQuery{Member: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range page.Entries {
+		got = append(got, e.Request+" "+e.Result)
+	}
+	if want := []string{"over " + membership.AuditRefused}; !slices.Equal(got, want) {
+		t.Errorf("audit of m = %q; want %q", got, want)
 	}
 }

@@ -235,7 +235,9 @@ var errUntil = errors.New("until")
 // other than the one from ran (see ReplayOptions). Nothing else may use p
 // until it returns. Errors are Replay's; under o.Changed an input p
 // refuses is no error (ReplayResult.Refused), while a page of due work
-// that fails, a damaged journal, a closed store or ctx's end are.
+// that fails, a damaged journal, a store that fails (closed, damaged, or
+// giving up after conflicts: store.ErrClosed, store.ErrCorrupt,
+// store.ErrConflict), a superseded definition or ctx's end are.
 func (p *Program) ReplayWith(ctx context.Context, from store.Store, o ReplayOptions) (ReplayResult, error) {
 	res := ReplayResult{Last: o.After}
 	fail := func(err error) (ReplayResult, error) { return res, fmt.Errorf("membership: replay: %w", err) }
@@ -446,11 +448,8 @@ func diverged(err error) error {
 
 // fatal reports whether err stops any replay: the store's or the
 // journal's own failure, or the context's end, rather than the input's
-// refusal.
-func fatal(err error) bool {
-	return errors.Is(err, engine.ErrCorrupt) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, store.ErrClosed) || errors.Is(err, ErrDefinitionSuperseded)
-}
+// refusal (engine.IsRefusal, which the audit trail goes by too).
+func fatal(err error) bool { return !engine.IsRefusal(err) }
 
 func kindName(in engine.Input) string {
 	switch in.Kind {

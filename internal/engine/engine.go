@@ -677,7 +677,7 @@ func (e *Engine) applyTx(tx store.Tx, pr prepared) (out *change.Outcome, refusal
 // it in the audit trail when it is the call's own refusal.
 func (e *Engine) refusal(ctx context.Context, req Request, out *change.Outcome, refusal, err error) error {
 	err = refused(err, event.ErrInvalidArgument)
-	if refusal != nil && isRefusal(err) {
+	if refusal != nil && IsRefusal(err) {
 		member := req.Member
 		if out != nil && out.Member != "" {
 			member = out.Member // the call found it (a coupon's owner) before refusing
@@ -735,7 +735,7 @@ func (e *Engine) ApplyBatch(ctx context.Context, reqs []Request, fns []func(u *U
 		if err == nil {
 			break
 		}
-		if failed < 0 || !isRefusal(err) {
+		if failed < 0 || !IsRefusal(err) {
 			clear(outs)
 			return outs, errs, err
 		}
