@@ -8,13 +8,17 @@
 // it is open, committed writes also live in a log next to it, or in
 // [Options.LogDir]: segment files named after the bbolt file, its name +
 // "-wal-" + 16 hex digits (the sequence number of the first batch in the
-// segment), and its name + "-wal-spare", a segment to be reused.
+// segment), its name + "-wal-spare", a segment to be reused, and its
+// name + "-wal-lock", which the open DB holds locked (flock, on Unix).
 // [DB.Close] writes everything to the bbolt file and removes the log; after
-// a crash, the next Open replays it. The file records the log's directory,
+// a crash, the next Open replays it (a lock file a crash left is no log,
+// and is taken over). The file records the log's directory,
 // so that an Open told another one does not leave a log behind (see
-// [ErrLogElsewhere]). One DB at a time has a file open: Open of a file
-// another DB holds, in this process or another, waits for its lock for
-// [Options.LockTimeout] and fails with [ErrLocked]. The bbolt file
+// [ErrLogElsewhere]). One DB at a time has a file open, and a log: Open of
+// a file another DB holds, in this process or another, or of a file of the
+// same name in another directory whose log would be in the same LogDir as
+// an open DB's, waits for the lock for [Options.LockTimeout] and fails
+// with [ErrLocked], changing no file. The bbolt file
 // holds one reserved bucket, "\x00store/bolt", where checkpoints record the
 // log position they cover, and one for colocated buckets (below); [store.Tx]
 // refuses both names.
@@ -398,11 +402,13 @@ var ErrCorrupt = fmt.Errorf("bolt: %w", store.ErrCorrupt)
 var ErrLogElsewhere = errors.New("bolt: the log is in another directory")
 
 // ErrLocked is wrapped by the error of [Open] when another DB, in this
-// process or another, holds the file open: Open waited
-// [Options.LockTimeout] for its lock and changed no file. Close the other
-// DB first (a DB is safe for concurrent use: share it rather than open the
-// file twice).
-var ErrLocked = errors.New("bolt: the file is in use by another DB")
+// process or another, holds the file open, or holds the log the file's
+// would be (a file of the same name in another directory, with the same
+// [Options.LogDir]): Open waited [Options.LockTimeout] for the lock and
+// changed no file. Close the other DB first (a DB is safe for concurrent
+// use: share it rather than open the file twice), or give the files
+// different names or logs different directories.
+var ErrLocked = errors.New("bolt: in use by another DB")
 
 // ErrCommitFailed is wrapped, together with the cause, by the error Update
 // returns when its function succeeded but nothing of it was written:
@@ -464,10 +470,11 @@ type Options struct {
 	// MaxBatch is the largest number of Update functions committed together
 	// in one log record, at most MaxBatchLimit. Default DefaultMaxBatch.
 	MaxBatch int
-	// LockTimeout is how long Open waits for the file lock held by another
-	// opener before failing with an error wrapping ErrLocked (bbolt tries
-	// the lock every 50 ms, and gives up when the next try would come
-	// after LockTimeout). Default DefaultLockTimeout.
+	// LockTimeout is how long Open waits for the file's lock, and the
+	// log's, held by another opener before failing with an error wrapping
+	// ErrLocked (the locks are tried every 50 ms; bbolt gives up on the
+	// file's when the next try would come after LockTimeout). Default
+	// DefaultLockTimeout.
 	LockTimeout time.Duration
 	// InitialMmapSize is the initial size of bbolt's memory map. While the
 	// file fits in the map, read transactions never block a checkpoint;
@@ -533,10 +540,14 @@ type Options struct {
 	// runs beside a checkpoint's commit waits for the cache to flush the
 	// checkpoint's pages too (BENCHMARKS.md). Several stores may share a
 	// LogDir if their files' names differ: the log's files are named after
-	// the bbolt file. Open records the directory in the file; opened later
-	// with another one while the old one still holds log segments of the
-	// file (a crash, or a kill, left them), it fails with an error wrapping
-	// [ErrLogElsewhere] rather than leave them behind. A copy of the file
+	// the bbolt file. While a DB is open, Open of another file of the same
+	// name with the same LogDir fails with ErrLocked; the segments a crash
+	// left are not told apart, and the next file of that name opened with
+	// that LogDir replays them, so do not give two files one name. Open
+	// records the directory in the file; opened later with another one
+	// while the old one still holds log segments of the file (a crash, or
+	// a kill, left them), it fails with an error wrapping [ErrLogElsewhere]
+	// rather than leave them behind. A copy of the file
 	// at another path (a restored backup) is not held to its original's
 	// directory; it records its own when first closed (Open writes no more
 	// than recovery needs to a file it has not checked). Default: the
@@ -609,6 +620,7 @@ type DB struct {
 	ckptPart   int // the nodes a checkpoint changes in a bbolt transaction (Options.MaxMemory)
 	maxOverlay int64
 	log        *wal
+	logLock    *logLock // held from Open to Close (see lockName)
 	place      logPlace // where the log is kept, recorded in the file
 	// nested lists, per bucket, the keys that hold nested buckets (made by
 	// other programs): a checkpoint could not write over them, so Put and
@@ -740,8 +752,10 @@ var _ store.Store = (*DB)(nil)
 
 // Open opens the bbolt file at path, creating it (mode 0600) if needed,
 // replays the log left by a DB that was not closed, and starts the writer.
-// A file already opened by another DB, in this process or another, makes
-// Open fail after Options.LockTimeout with an error wrapping [ErrLocked].
+// A file already opened by another DB, in this process or another, or a
+// log another DB holds (a file of the same name sharing Options.LogDir),
+// makes Open fail after Options.LockTimeout with an error wrapping
+// [ErrLocked].
 func Open(path string, opts *Options) (*DB, error) {
 	var o Options
 	if opts != nil {
@@ -825,7 +839,12 @@ func Open(path string, opts *Options) (*DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if d.logLock, err = lockLog(d.log.prefix, o.LockTimeout); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
 	if err := d.recover(path, place, o.AcceptLogLoss, logger); err != nil {
+		d.logLock.release(d.logLock.created) // a failed Open changes no file
 		_ = bdb.Close()
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
@@ -1328,6 +1347,7 @@ func (d *DB) Close() error {
 	d.mu.Unlock()
 	<-d.finished
 	err := d.closeErr
+	d.logLock.release(true)
 	if cerr := d.db.Close(); err == nil {
 		err = cerr
 	}

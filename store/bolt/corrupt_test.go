@@ -400,8 +400,8 @@ func TestAcceptLogLoss(t *testing.T) {
 			t.Errorf("log = %q; want it to hold %q", s, want)
 		}
 	}
-	if got := files(t, l.path); !slices.Equal(got, []string{l.path}) {
-		t.Errorf("files after Open = %q; want the bbolt file alone", got)
+	if got := files(t, l.path); !slices.Equal(got, []string{l.path, l.path + "-wal-lock"}) {
+		t.Errorf("files after Open = %q; want the bbolt file alone, and the log's lock the DB holds", got)
 	}
 	err = db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte("k99"), []byte("v99")) })
 	if err != nil {

@@ -3,6 +3,7 @@
 package bolt
 
 import (
+	"errors"
 	"os"
 	"syscall"
 )
@@ -18,4 +19,24 @@ func unlockFile(f *os.File) error {
 		return err
 	}
 	return ferr
+}
+
+// logLocks reports whether lockLog locks (see lockFile).
+const logLocks = true
+
+// lockFile takes an exclusive flock on f without waiting: false when
+// another open file holds it.
+func lockFile(f *os.File) (bool, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = syscall.Flock(int(fd), syscall.LOCK_EX|syscall.LOCK_NB) }); err != nil {
+		return false, err
+	}
+	if errors.Is(ferr, syscall.EWOULDBLOCK) {
+		return false, nil
+	}
+	return ferr == nil, ferr
 }

@@ -177,6 +177,59 @@ func TestLogDir(t *testing.T) {
 	}
 }
 
+// TestLogDirSameName opens two stores whose files have one name, in two
+// directories, with one LogDir: their logs would be one (the second
+// Open would replay the first's live log into its own file, its segments
+// truncate the first's, its Close remove them), so the second Open fails
+// with ErrLocked and changes nothing; once the first is closed, it opens,
+// empty, and each Close leaves LogDir empty.
+func TestLogDirSameName(t *testing.T) {
+	logDir := t.TempDir()
+	a, b := filepath.Join(t.TempDir(), "m.db"), filepath.Join(t.TempDir(), "m.db")
+	dbA := openDB(t, a, &bolt.Options{LogDir: logDir})
+	if err := dbA.Update(t.Context(), counted("a0")); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	before := sums(t, logDir)
+	if dbB, err := bolt.Open(b, &bolt.Options{LogDir: logDir, LockTimeout: 1}); !errors.Is(err, bolt.ErrLocked) {
+		if err == nil {
+			dbB.Close()
+		}
+		t.Fatalf("Open of a second file named m.db with the same LogDir = %v; want an error wrapping ErrLocked", err)
+	}
+	if after := sums(t, logDir); !maps.Equal(after, before) {
+		t.Errorf("the refused Open changed LogDir: %d files before, %d after", len(before), len(after))
+	}
+	if err := dbA.Update(t.Context(), counted("a1")); err != nil {
+		t.Fatalf("Update after the refused Open: %v", err)
+	}
+	if err := dbA.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := names(t, logDir); len(got) != 0 {
+		t.Errorf("LogDir after Close holds %q; want nothing", got)
+	}
+	dbB := openDB(t, b, &bolt.Options{LogDir: logDir})
+	if got := checkCounted(t, dbB, nil); len(got) != 0 {
+		t.Errorf("the second store, new, holds %q; want nothing (the first's log is not its)", got)
+	}
+	if err := dbB.Update(t.Context(), counted("b0")); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if err := dbB.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := names(t, logDir); len(got) != 0 {
+		t.Errorf("LogDir after Close holds %q; want nothing", got)
+	}
+	if got := checkCounted(t, openDB(t, a, nil), nil); !slices.Equal(got, []string{"a0", "a1"}) {
+		t.Errorf("the first store holds %q; want a0 and a1", got)
+	}
+	if got := checkCounted(t, openDB(t, b, nil), nil); !slices.Equal(got, []string{"b0"}) {
+		t.Errorf("the second store holds %q; want b0", got)
+	}
+}
+
 // TestCrashLogDirLink runs the crash child with LogDir given through a
 // symbolic link and kills it: opened with the link's target, the same
 // directory, the store replays its log rather than fail with

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // The log is a sequence of segment files next to the bbolt file, named
@@ -693,4 +694,83 @@ func laterRecord(tail []byte, lo, expect uint64) (seq uint64, at int, ok bool) {
 		}
 	}
 	return 0, 0, false
+}
+
+// lockName is the suffix of the log's lock file: path + "-wal-lock", in
+// the log's directory, which an open DB holds locked (flock, on Unix) and
+// Close removes. The bbolt file's own lock keeps a second DB off the file;
+// this one keeps it off the log, which a DB of a file of the same name in
+// another directory, given the same LogDir, would otherwise share: it
+// would replay the first's live log into its own file, truncate its
+// segments, and remove them on Close.
+const lockName = "lock"
+
+// logLock is the lock of a log taken by lockLog.
+type logLock struct {
+	f       *os.File // nil where logLocks is false
+	name    string
+	created bool // this Open made the file: a failed Open removes it
+}
+
+// lockLog takes the lock of the log at prefix, waiting up to timeout for
+// another DB holding it (an error wrapping ErrLocked then). It makes the
+// lock file if there is none. A holder's Close removes the file before it
+// unlocks it, so a lock taken on a file no longer at its name is
+// stale: lockLog then takes the one there now.
+func lockLog(prefix string, timeout time.Duration) (*logLock, error) {
+	l := &logLock{name: prefix + lockName}
+	if !logLocks {
+		return l, nil
+	}
+	start := time.Now()
+	for {
+		f, err := os.OpenFile(l.name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		created := err == nil
+		if errors.Is(err, os.ErrExist) {
+			f, err = os.OpenFile(l.name, os.O_RDWR, 0o600)
+			if errors.Is(err, os.ErrNotExist) {
+				continue // removed by its holder's Close meanwhile
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lock the log: %w", err)
+		}
+		ok, err := lockFile(f)
+		if err == nil && ok {
+			var fi, now os.FileInfo
+			if fi, err = f.Stat(); err == nil {
+				now, err = os.Stat(l.name)
+			}
+			if err == nil && os.SameFile(fi, now) {
+				l.f, l.created = f, created
+				return l, nil
+			}
+			if err == nil || errors.Is(err, os.ErrNotExist) {
+				_ = f.Close() // a stale file: its holder removed it
+				continue
+			}
+		}
+		_ = f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("lock the log: %w", err)
+		}
+		if time.Since(start) >= timeout {
+			return nil, fmt.Errorf("%w: the log %s is held by another DB (of a file of the same name, with the same LogDir)",
+				ErrLocked, filepath.Base(l.name))
+		}
+		time.Sleep(50 * time.Millisecond) // as bbolt waits for its lock
+	}
+}
+
+// release unlocks the log, removing the lock file first (so that an
+// opener that locks it after finds it stale) when remove is set.
+func (l *logLock) release(remove bool) {
+	if l.f == nil {
+		return
+	}
+	if remove {
+		_ = os.Remove(l.name)
+	}
+	_ = l.f.Close()
+	l.f = nil
 }
