@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/memberkit/membership/event"
@@ -52,6 +53,12 @@ func (p *Program) Watermark(ctx context.Context) (time.Time, error) {
 type Scheduler struct {
 	c  *cron.Cron
 	id cron.EntryID
+	// runs counts the Advances running, started by the trigger or by Run
+	// (cron's Stop waits only for the trigger's); idle is signalled when
+	// it drops to 0.
+	mu   sync.Mutex
+	runs int
+	idle *sync.Cond
 }
 
 // Schedule starts calling Advance(ctx, clock()) on spec, a standard
@@ -69,9 +76,23 @@ func (p *Program) Schedule(ctx context.Context, spec string) (*Scheduler, error)
 	if err != nil {
 		return nil, fmt.Errorf("membership: schedule: %w: spec %q: %w", ErrInvalidArgument, spec, err)
 	}
-	id := c.Schedule(sched, cron.FuncJob(func() { p.scheduled(ctx) }))
+	s := &Scheduler{c: c}
+	s.idle = sync.NewCond(&s.mu)
+	s.id = c.Schedule(sched, cron.FuncJob(func() {
+		s.mu.Lock()
+		s.runs++
+		s.mu.Unlock()
+		defer func() { // after a panic too, which Recover then logs
+			s.mu.Lock()
+			if s.runs--; s.runs == 0 {
+				s.idle.Broadcast()
+			}
+			s.mu.Unlock()
+		}()
+		p.scheduled(ctx)
+	}))
 	c.Start()
-	return &Scheduler{c: c, id: id}, nil
+	return s, nil
 }
 
 // parseSpec parses a cron spec as cron.New's AddFunc does (the standard
@@ -104,8 +125,22 @@ func (s *Scheduler) Next() time.Time { return s.c.Entry(s.id).Next }
 func (s *Scheduler) Run() { s.c.Entry(s.id).WrappedJob.Run() }
 
 // Stop stops the scheduler; the returned context is done when a running
-// Advance has returned.
-func (s *Scheduler) Stop() context.Context { return s.c.Stop() }
+// Advance has returned, whether the schedule or Run started it. Stop does
+// not cancel it: cancel the context given to Schedule for that.
+func (s *Scheduler) Stop() context.Context {
+	triggered := s.c.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-triggered.Done()
+		s.mu.Lock()
+		for s.runs > 0 {
+			s.idle.Wait()
+		}
+		s.mu.Unlock()
+		cancel()
+	}()
+	return ctx
+}
 
 type slogPrintf struct{ p *Program }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -183,5 +184,60 @@ func TestAuditKeepsNoStoreFailure(t *testing.T) {
 	}
 	if want := []string{"over " + membership.AuditRefused}; !slices.Equal(got, want) {
 		t.Errorf("audit of m = %q; want %q", got, want)
+	}
+}
+
+// gate is a store whose next Update, once armed, waits for release after
+// closing entered.
+type gate struct {
+	store.Store
+	entered, release chan struct{}
+}
+
+func (g *gate) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if g.entered != nil {
+		close(g.entered)
+		g.entered = nil
+		<-g.release
+	}
+	return g.Store.Update(ctx, fn)
+}
+
+// TestSchedulerStopWaitsForRun stops a scheduler while the Advance that
+// Run (a catch-up at start) began is held in the store: Stop's context is
+// not done until that Advance has returned, so that a host closing the
+// store once it is done does not close it under the Advance.
+func TestSchedulerStopWaitsForRun(t *testing.T) {
+	st := &gate{Store: memory.New()}
+	p, err := membership.Open(st, testkit.OrderDef(), membership.WithClock(func() time.Time { return t0 }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Schedule(context.Background(), "0 3 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	st.entered, st.release = entered, release
+	ran := make(chan struct{})
+	go func() {
+		s.Run()
+		close(ran)
+	}()
+	<-entered
+	stopped := s.Stop()
+	// Stop's context must stay open while the Advance is held: give its
+	// goroutines every chance to (wrongly) end it.
+	for range 10000 {
+		if stopped.Err() != nil {
+			t.Fatal("Stop's context is done while the Advance Run began is still running")
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	<-ran
+	<-stopped.Done()
+	if w, err := p.Watermark(context.Background()); err != nil || !w.Equal(t0) {
+		t.Errorf("Watermark after the run = %v, %v; want %v", w, err, t0)
 	}
 }
