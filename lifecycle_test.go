@@ -99,7 +99,7 @@ func TestReplayChangedStopsOnStoreFailure(t *testing.T) {
 	ctx := context.Background()
 	actual, changed := changedDefs(t)
 	_, from := changedSource(t, actual)
-	for _, sentinel := range []error{store.ErrConflict, store.ErrCorrupt, store.ErrClosed} {
+	for _, sentinel := range []error{store.ErrConflict, store.ErrCorrupt, store.ErrClosed, store.ErrFailed} {
 		t.Run(sentinel.Error(), func(t *testing.T) {
 			st := &failing{Store: memory.New()}
 			p, err := membership.Open(st, changed)

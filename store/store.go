@@ -99,6 +99,14 @@ var (
 	// holds damaged (a record whose checksum does not hold, a broken page)
 	// rather than read it as data; by a Checker's Check among others.
 	ErrCorrupt = errors.New("store: corrupt data")
+	// ErrFailed is wrapped by the errors of a store that could not do what
+	// was asked for a reason of its own rather than the call's: a write to
+	// its files that failed (a full disk, an I/O error), a lost
+	// connection, an error of the database server. The call's writes were
+	// not applied, unless the connection was lost at the commit, when the
+	// store cannot know. Retrying the call later is the remedy; the
+	// library's events and requests carry IDs that make a retry safe.
+	ErrFailed = errors.New("store: failed")
 )
 
 // Checker is implemented by a store that can check the integrity of all it

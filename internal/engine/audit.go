@@ -148,14 +148,14 @@ func (e *Engine) auditRefusal(ctx context.Context, req Request, member string, e
 
 // IsRefusal reports whether err, returned by a unit of work (an event's,
 // a request's), is the input's answer (a business rejection) rather than
-// a failure of the store (closed, damaged, giving up after conflicts,
-// misused), of a record the engine reads, of the caller's context, or the
+// a failure of the store (closed, damaged, failing to write or to reach
+// its server, giving up after conflicts, misused), of a record the engine reads, of the caller's context, or the
 // program's definition being superseded. The audit trail records only
 // refusals, and a replay under a changed definition (Program.ReplayWith)
 // goes on only past them.
 func IsRefusal(err error) bool {
 	for _, f := range []error{context.Canceled, context.DeadlineExceeded, store.ErrClosed, store.ErrConflict,
-		store.ErrCorrupt, store.ErrTxDone, store.ErrReadOnly, store.ErrInvalid, ErrCorrupt, ErrDefinitionSuperseded} {
+		store.ErrCorrupt, store.ErrFailed, store.ErrTxDone, store.ErrReadOnly, store.ErrInvalid, ErrCorrupt, ErrDefinitionSuperseded} {
 		if errors.Is(err, f) {
 			return false
 		}

@@ -416,8 +416,8 @@ var ErrLocked = errors.New("bolt: in use by another DB")
 // before, whose writes its function may have read, or the overlay is full
 // and the checkpoint that would empty it failed (see the package
 // documentation). Retrying the Update runs its function again on the
-// committed state.
-var ErrCommitFailed = errors.New("bolt: update: commit failed")
+// committed state. It wraps store.ErrFailed.
+var ErrCommitFailed = fmt.Errorf("bolt: update: commit failed: %w", store.ErrFailed)
 
 // Default option values.
 const (

@@ -281,8 +281,8 @@ func TestCommitFailureFailsNextBatch(t *testing.T) {
 	<-ran
 	release()
 
-	if err := <-errA; !errors.Is(err, bolt.ErrCommitFailed) || !errors.Is(err, errDisk) {
-		t.Errorf("Update A = %v; want an error wrapping ErrCommitFailed and the log's error", err)
+	if err := <-errA; !errors.Is(err, bolt.ErrCommitFailed) || !errors.Is(err, errDisk) || !errors.Is(err, store.ErrFailed) {
+		t.Errorf("Update A = %v; want an error wrapping ErrCommitFailed, store.ErrFailed and the log's error", err)
 	}
 	for i, c := range errs {
 		err := <-c

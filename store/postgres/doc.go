@@ -51,11 +51,13 @@
 // on a read or at the commit, or a key written as new exists (23505), or
 // a key read has gone, the run is discarded and the function runs again,
 // as the store contract allows; after [Options.MaxAttempts] runs Update
-// returns an error wrapping store.ErrConflict. So an Update costs one
-// round trip per read that is not preloaded, plus the commit: with its
-// reads preloaded in one [store.Preload], two. A View is a REPEATABLE
-// READ READ ONLY transaction: one snapshot, no conflicts, a function run
-// once.
+// returns an error wrapping store.ErrConflict. Any other error of the
+// server or of the connection (one ended, none to be had) wraps
+// store.ErrFailed, unless it is the caller's context's. So an Update
+// costs one round trip per read that is not preloaded, plus the commit:
+// with its reads preloaded in one [store.Preload], two. A View is a
+// REPEATABLE READ READ ONLY transaction: one snapshot, no conflicts, a
+// function run once.
 //
 // The store asks the library for [Options.Stripes] stripes of each shared
 // total ([store.Striper]): a pool's balance, a day's earnings, the points

@@ -211,7 +211,7 @@ func (s *Store) runTogether(g []*call) []outcome {
 		}
 		for i := range outs {
 			if outs[i].err == nil {
-				outs[i].err = fmt.Errorf("postgres: commit: %w", err)
+				outs[i].err = fmt.Errorf("postgres: commit: %w", failed(err))
 			}
 		}
 		return outs

@@ -403,7 +403,7 @@ func (s *Store) run(ctx context.Context, fn func(store.Tx) error, writable bool,
 		case ferr != nil:
 			return ferr, nil
 		}
-		return fmt.Errorf("postgres: function returned nil after an error: %w", t.err), nil
+		return fmt.Errorf("postgres: function returned nil after an error: %w", failed(t.err)), nil
 	}
 	if !writable || (ferr != nil && !t.begun) {
 		return ferr, nil
@@ -415,7 +415,7 @@ func (s *Store) run(ctx context.Context, fn func(store.Tx) error, writable bool,
 		if ferr != nil {
 			return ferr, nil
 		}
-		return fmt.Errorf("postgres: commit: %w", err), nil
+		return fmt.Errorf("postgres: commit: %w", failed(err)), nil
 	}
 	return ferr, nil
 }
@@ -428,7 +428,17 @@ func acquireError(err error) error {
 	if errors.Is(err, puddle.ErrClosedPool) {
 		return fmt.Errorf("postgres: acquire a connection: the pool was closed: %w: %w", store.ErrClosed, err)
 	}
-	return fmt.Errorf("postgres: acquire a connection: %w", err)
+	return fmt.Errorf("postgres: acquire a connection: %w", failed(err))
+}
+
+// failed wraps err, an error of the server or of the connection, in
+// store.ErrFailed (see its doc), so that callers tell it from a refusal of
+// their input; an error of the caller's context stays as it is.
+func failed(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", store.ErrFailed, err)
 }
 
 // Bucket names, keys and values are bytea: a bucket name may hold any

@@ -549,3 +549,50 @@ func TestPoolClosedByOwner(t *testing.T) {
 		})
 	}
 }
+
+// TestServerFailureWrapsErrFailed ends an Update's connection on the
+// server (pg_terminate_backend) between two of its reads: the second read,
+// and the Update, fail with an error wrapping store.ErrFailed and not
+// store.ErrConflict (running the function again would not help), so that
+// the engine counts it as the store's failure, not the call's refusal. A
+// View on a pool the server can no longer be reached by fails alike.
+func TestServerFailureWrapsErrFailed(t *testing.T) {
+	admin := testPool(t)
+	schema := newSchema(t, admin)
+	own, err := pgxpool.New(t.Context(), dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	s, err := postgres.New(t.Context(), own, &postgres.Options{Schema: schema, Group: 1})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer s.Close()
+	if err := s.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) }); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	var readErr error
+	err = s.Update(t.Context(), func(tx store.Tx) error {
+		if _, err := tx.Get("b", []byte("k")); err != nil {
+			return err
+		}
+		// The transaction is open on its connection, idle between reads:
+		// end every such connection of this database but admin's own.
+		if _, err := admin.Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'`); err != nil {
+			return fmt.Errorf("terminate: %w", err)
+		}
+		_, readErr = tx.Get("b", []byte("other"))
+		return readErr
+	})
+	for name, e := range map[string]error{"the read after": readErr, "Update": err} {
+		if !errors.Is(e, store.ErrFailed) || errors.Is(e, store.ErrConflict) || errors.Is(e, store.ErrNotFound) {
+			t.Errorf("%s the connection ended = %v; want an error wrapping store.ErrFailed, not ErrConflict or ErrNotFound", name, e)
+		}
+	}
+	// The pool makes a new connection: the store works again.
+	if err := s.View(t.Context(), func(tx store.Tx) error { _, err := tx.Get("b", []byte("k")); return err }); err != nil {
+		t.Errorf("View after the connection ended = %v; want nil", err)
+	}
+}

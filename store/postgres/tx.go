@@ -195,7 +195,7 @@ func (t *tx) failure() error {
 	if isConflict(t.err) {
 		return fmt.Errorf("postgres: %w: %w", store.ErrConflict, t.err)
 	}
-	return fmt.Errorf("postgres: %w", t.err)
+	return fmt.Errorf("postgres: %w", failed(t.err))
 }
 
 func (t *tx) check(op, bucket string, key []byte, needKey, write bool) error {
