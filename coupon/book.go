@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
@@ -28,7 +29,7 @@ const (
 	bCodes   = "coupon.codes"   // code → id
 	bLegacy  = "coupon.legacy"  // a migrated coupon's old code → id
 	bMembers = "coupon.members" // member \0 id → state
-	bOrders  = "coupon.orders"  // order \0 id → ""
+	bOrders  = "coupon.orders"  // order \0 id → the end of the lock's hold (holdValue)
 	bStock   = "coupon.stock"   // ("t\0"template / "p\0"pack, stripe) → issued
 	bLimits  = "coupon.limits"  // rule.Use counters per member and template or pack
 	bStats   = "coupon.stats"   // (day \0 template \0 store, stripe) → Stat
@@ -518,7 +519,7 @@ func (b *Book) held(member, id string) (Held, error) {
 // ErrInvalidOrder, ErrNotFound (an unknown coupon or another member's),
 // ErrState (a coupon not available), ErrNotCombinable or
 // ErrNotApplicable (with the reason).
-func (b *Book) lock(o Order, ids []string) ([]Applied, decimal.Decimal, error) {
+func (b *Book) lock(o Order, ids []string, until time.Time) ([]Applied, decimal.Decimal, error) {
 	if err := o.Check(); err != nil {
 		return nil, decimal.Zero, err
 	}
@@ -550,11 +551,33 @@ func (b *Book) lock(o Order, ids []string) ([]Applied, decimal.Decimal, error) {
 		if err := b.save(c); err != nil {
 			return nil, decimal.Zero, err
 		}
-		if err := b.tx.Put(bOrders, sep(o.ID, c.ID), nil); err != nil {
+		if err := b.tx.Put(bOrders, sep(o.ID, c.ID), holdValue(until)); err != nil {
 			return nil, decimal.Zero, err
 		}
 	}
 	return applied, total, nil
+}
+
+// holdValue is the order index's value for a coupon locked until until,
+// when the lock's hold runs out (zero: a lock without a hold). Each lock
+// of an order writes it anew, so the index says which hold is the
+// coupon's: that of its latest lock.
+func holdValue(until time.Time) []byte {
+	return keys.New().Time(until)
+}
+
+// holdRanOut reports whether a hold running out at at releases a coupon
+// whose order index value is v: when its latest lock's hold ends by at.
+// A hold that ran out before a later lock of the same order (after a
+// release, or locking the coupons anew) releases nothing of it. An empty
+// value is a lock made before the index kept holds: any hold of its order
+// releases it, as it did then.
+func holdRanOut(v []byte, at time.Time) bool {
+	if len(v) == 0 {
+		return true
+	}
+	until := keys.U64Time(keys.U64(v, 0))
+	return !until.IsZero() && !until.After(at)
 }
 
 // locked returns the coupons locked for an order, in issue order.
@@ -631,6 +654,22 @@ func (b *Book) release(order string, at time.Time) ([]Coupon, error) {
 	if err != nil {
 		return nil, err
 	}
+	return b.unlock(order, cs, at)
+}
+
+// holdRunsOut releases the coupons locked for order whose hold runs out by
+// at (holdRanOut), as release does, and returns them; none is not an
+// error.
+func (b *Book) holdRunsOut(order string, at time.Time) ([]Coupon, error) {
+	cs, err := b.under(bOrders, order, func(v []byte) bool { return holdRanOut(v, at) })
+	if err != nil || len(cs) == 0 {
+		return nil, err
+	}
+	return b.unlock(order, cs, at)
+}
+
+// unlock is release's work on the coupons cs locked for order.
+func (b *Book) unlock(order string, cs []Coupon, at time.Time) ([]Coupon, error) {
 	if len(cs) == 0 {
 		return nil, fmt.Errorf("coupon: release order %s: %w: none locked", order, ErrNotFound)
 	}

@@ -331,7 +331,7 @@ func TestBookStateMachine(t *testing.T) {
 	}
 	var total string
 	step("lock both", b.update(func(bk *Book) error {
-		_, tot, err := bk.lock(o, []string{c1.ID, c2.ID})
+		_, tot, err := bk.lock(o, []string{c1.ID, c2.ID}, time.Time{})
 		total = tot.String()
 		return err
 	}), nil)
@@ -340,21 +340,21 @@ func TestBookStateMachine(t *testing.T) {
 	}
 	o2 := o
 	o2.ID = "o2"
-	step("lock a locked coupon for another order", b.update(func(bk *Book) error { _, _, err := bk.lock(o2, []string{c1.ID}); return err }), ErrState)
+	step("lock a locked coupon for another order", b.update(func(bk *Book) error { _, _, err := bk.lock(o2, []string{c1.ID}, time.Time{}); return err }), ErrState)
 	step("release", b.update(func(bk *Book) error { _, err := bk.release("o1", at(t, "2026-05-02 10:05")); return err }), nil)
 	if state(c1.ID) != Available || state(c2.ID) != Available {
 		t.Fatal("release did not make the coupons available")
 	}
-	step("exclusive with another", b.update(func(bk *Book) error { _, _, err := bk.lock(o2, []string{c3.ID, c1.ID}); return err }), ErrNotCombinable)
+	step("exclusive with another", b.update(func(bk *Book) error { _, _, err := bk.lock(o2, []string{c3.ID, c1.ID}, time.Time{}); return err }), ErrNotCombinable)
 	if state(c1.ID) != Available {
 		t.Fatal("a refused lock changed a coupon")
 	}
 	step("release again", b.update(func(bk *Book) error { _, err := bk.release("o1", at(t, "2026-05-02 10:05")); return err }), ErrNotFound)
-	step("lock again", b.update(func(bk *Book) error { _, _, err := bk.lock(o2, []string{c1.ID, c2.ID}); return err }), nil)
+	step("lock again", b.update(func(bk *Book) error { _, _, err := bk.lock(o2, []string{c1.ID, c2.ID}, time.Time{}); return err }), nil)
 	step("another member's coupon", b.update(func(bk *Book) error {
 		o3 := o2
 		o3.ID, o3.Member = "o3", "m2"
-		_, _, err := bk.lock(o3, []string{c1.ID})
+		_, _, err := bk.lock(o3, []string{c1.ID}, time.Time{})
 		return err
 	}), ErrNotFound)
 	step("use", b.update(func(bk *Book) error { _, err := bk.use("o2", at(t, "2026-05-02 10:10")); return err }), nil)
@@ -577,5 +577,27 @@ func TestBookSharedTotalsInStripes(t *testing.T) {
 	}
 	if got := b.issued("open", false); got != 31 {
 		t.Errorf("open issued %d, want 31", got)
+	}
+}
+
+// The order index's value says which hold releases a locked coupon: the
+// one its latest lock set, none for a lock without a hold, and any for a
+// lock made before the index kept holds (an empty value).
+func TestHoldRanOut(t *testing.T) {
+	at := time.Date(2026, 5, 1, 12, 15, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		v    []byte
+		want bool
+	}{
+		{"the hold ends then", holdValue(at), true},
+		{"the hold ended before", holdValue(at.Add(-time.Minute)), true},
+		{"a later lock's hold", holdValue(at.Add(time.Minute)), false},
+		{"a lock without a hold", holdValue(time.Time{}), false},
+		{"a lock of an earlier release", nil, true},
+	} {
+		if got := holdRanOut(tc.v, at); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

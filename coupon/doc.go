@@ -48,7 +48,10 @@
 // is released rather than available. A zero Hold schedules nothing (the
 // coupons stay locked until Use, Release or a revocation); a negative one,
 // or one that ends past the years a program takes (event.MaxYear), is
-// refused with event.ErrInvalidArgument naming the hold.
+// refused with event.ErrInvalidArgument naming the hold. A hold is its lock's:
+// an order locked again (after a Release, or its coupons locked anew) keeps
+// them until the new lock's hold runs out, or for good when it has none, and
+// the earlier lock's hold releases nothing of them.
 //
 // The store buckets are the package's: coupon.coupons, coupon.codes,
 // coupon.members, coupon.orders, coupon.stock, coupon.limits and

@@ -399,8 +399,10 @@ type LockRequest struct {
 	// Hold, when set, releases the coupons automatically if the order is
 	// neither paid (Use) nor cancelled (Release) within Hold of the
 	// order's time. Zero: no automatic release, the coupons stay locked
-	// until Use, Release or a revocation. A negative Hold, or one that
-	// ends past the years a program takes (event.MaxYear), is refused.
+	// until Use, Release or a revocation. Locking the order's coupons
+	// again sets their hold anew: an earlier lock's hold no longer
+	// releases them. A negative Hold, or one that ends past the years a
+	// program takes (event.MaxYear), is refused.
 	Hold time.Duration `json:"hold,omitempty"`
 }
 
@@ -440,12 +442,16 @@ func (h *Handle) Lock(ctx context.Context, req LockRequest) (LockResult, error) 
 	o := req.Order
 	out, err := h.apply(ctx, "coupon.lock", "", req.RequestID, req, o.Time, o.Member, "order "+o.ID, func(u *engine.Unit) error {
 		b := h.p.book(u)
-		applied, total, err := b.lock(o, req.Coupons)
+		var until time.Time // when the hold runs out; zero: no hold
+		if req.Hold > 0 {
+			until = o.Time.Add(req.Hold)
+		}
+		applied, total, err := b.lock(o, req.Coupons, until)
 		if err != nil {
 			return err
 		}
-		if req.Hold > 0 {
-			if err := u.Schedule(o.Time.Add(req.Hold), dueRelease, o.ID, nil); err != nil {
+		if !until.IsZero() {
+			if err := u.Schedule(until, dueRelease, o.ID, nil); err != nil {
 				return err
 			}
 		}

@@ -735,6 +735,72 @@ func TestCouponLockHoldRunsOut(t *testing.T) {
 	}
 }
 
+// A hold belongs to the lock that set it: an order locked again (after a
+// release, or to lock its coupons anew) keeps its coupons until the new
+// lock's hold runs out, and a lock without a hold keeps them for good. The
+// earlier lock's hold used to release them when it ran out: the due item
+// named the order only, so a checkout still within its hold lost its
+// coupons, and its Use failed.
+func TestCouponHoldOfAnEarlierLock(t *testing.T) {
+	p := openCoupons(t, memory.New())
+	ctx := context.Background()
+	c := couponClaim(t, p, "c", "m1", "ten-off", "2026-05-01 10:00")
+	lock := func(id, order, when string, hold time.Duration) {
+		t.Helper()
+		o := coupon.Order{ID: order, Member: "m1", Time: at(t, when), Lines: []coupon.Line{{Product: "p", Amount: dec("50")}}}
+		if _, err := p.Coupons().Lock(ctx, coupon.LockRequest{RequestID: id, Order: o, Coupons: []string{c.ID}, Hold: hold}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release := func(id, order, when string) {
+		t.Helper()
+		if _, err := p.Coupons().Release(ctx, coupon.OrderRequest{RequestID: id, Order: order, At: at(t, when)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func(when string) coupon.State {
+		t.Helper()
+		if _, err := p.Advance(ctx, at(t, when)); err != nil {
+			t.Fatal(err)
+		}
+		cs, err := p.Coupons().List(ctx, "m1")
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("%v, %v", cs, err)
+		}
+		return cs[0].State
+	}
+	// Locked, released, locked again: the first hold runs out at 12:15,
+	// the second at 12:25.
+	lock("l1", "o1", "2026-05-01 12:00", 15*time.Minute)
+	release("r1", "o1", "2026-05-01 12:05")
+	lock("l2", "o1", "2026-05-01 12:10", 15*time.Minute)
+	if s := state("2026-05-01 12:20"); s != coupon.Locked {
+		t.Errorf("after the first lock's hold ran out, the second's not: %s, want locked", s)
+	}
+	if s := state("2026-05-01 12:25"); s != coupon.Available {
+		t.Errorf("after the second lock's hold ran out: %s, want available", s)
+	}
+	// Locked again while locked for the same order, with a later hold.
+	lock("l3", "o2", "2026-05-01 13:00", 15*time.Minute)
+	lock("l4", "o2", "2026-05-01 13:10", 15*time.Minute)
+	if s := state("2026-05-01 13:20"); s != coupon.Locked {
+		t.Errorf("after the first hold of a lock made again ran out: %s, want locked", s)
+	}
+	if s := state("2026-05-01 13:25"); s != coupon.Available {
+		t.Errorf("after the hold of the lock made again ran out: %s, want available", s)
+	}
+	// Locked with a hold, released, locked again without one: it stays.
+	lock("l5", "o3", "2026-05-01 14:00", 15*time.Minute)
+	release("r5", "o3", "2026-05-01 14:01")
+	lock("l6", "o3", "2026-05-01 14:02", 0)
+	if s := state("2026-05-01 15:00"); s != coupon.Locked {
+		t.Errorf("a lock without a hold, after an earlier lock's hold ran out: %s, want locked", s)
+	}
+	if _, err := p.Coupons().Use(ctx, coupon.OrderRequest{RequestID: "u6", Order: "o3", At: at(t, "2026-05-01 15:01")}); err != nil {
+		t.Errorf("Use: %v", err)
+	}
+}
+
 // A member's coupons are listed, locked and used in issue order, which is
 // not the order of their IDs' bytes once the member holds ten: "c10.m"
 // comes after "c9.m", not after "c1.m".

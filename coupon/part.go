@@ -87,14 +87,12 @@ func (c *part) DueKinds() []string { return []string{dueExpire, dueRelease} }
 func (c *part) MemberBuckets() []string { return []string{bMembers} }
 
 // Due releases an order's coupons when its hold runs out (nothing when
-// they were used or released meanwhile), or expires a coupon.
+// they were used or released meanwhile, nor those locked again since with
+// a later hold or none), or expires a coupon.
 func (c *part) Due(u *engine.Unit, it engine.Item) error {
 	if it.Kind == dueRelease {
-		cs, err := c.book(u).release(it.ID, u.At())
-		if errors.Is(err, ErrNotFound) {
-			return nil // used or released already
-		}
-		if err != nil {
+		cs, err := c.book(u).holdRunsOut(it.ID, u.At())
+		if err != nil || len(cs) == 0 {
 			return err
 		}
 		return c.emitOrder(u, cs, it.ID, ChangeReleased, "hold ran out")
