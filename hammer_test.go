@@ -19,6 +19,7 @@ import (
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
@@ -1583,6 +1584,84 @@ func TestHammerProgressAndGifts(t *testing.T) {
 		st, err := ps[1].Levels().Status(ctx, "bob")
 		if err != nil || st.Level != "Gold" || !st.Growth.Equal(testkit.Dec("560")) {
 			t.Errorf("bob: %s with %s growth (%v); want Gold with 8 × 60 + 30 + 50", st.Level, st.Growth, err)
+		}
+		checkLedgerAndFeed(t, ps)
+	})
+}
+
+// Several calls on one redemption and one order at once, on both
+// programs: 20 partial reversals of 10 of a redemption of 150, 12 refunds
+// of 10 of an order of 100 that earned 100 points, and 8 redemptions of
+// one reference under different request IDs. Reversals stop at the
+// redemption (15 accepted), refunds at the order (100 points in all), the
+// reference is redeemed once, and the balance is what they add up to.
+func TestHammerReversalsAndRefunds(t *testing.T) {
+	def := membership.Definition{
+		Zone: "Asia/Shanghai",
+		Events: []event.Type{
+			{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order_id", Kind: event.String, Required: true}}},
+			{Name: "return", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order_id", Kind: event.String, Required: true}}},
+		},
+		Points: &points.Definition{
+			Programs: []points.Program{{Name: "mall"}},
+			Rules: []points.Rule{{ID: "buy", Program: "mall", Event: "order", Order: "order_id",
+				Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: testkit.Dec("1")}}},
+			Refunds: []points.Refund{{Event: "return", Order: "order_id", Amount: "amount"}},
+		},
+	}
+	onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		testkit.MustProcess(t, ps[0], event.Event{ID: "o1", Member: "alice", Type: "order", Time: hammerAt,
+			Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("100")), "order_id": event.Str("order-1")}})
+		if _, err := ps[0].Points().Adjust(ctx, points.AdjustRequest{RequestID: "credit", Member: "alice", Operator: "ops", Note: "seed", At: hammerAt, Program: "mall", Amount: testkit.Dec("200")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ps[1].Points().Redeem(ctx, points.RedeemRequest{RequestID: "x", Member: "alice", At: hammerAt, Program: "mall", Ref: "X", Amount: testkit.Dec("150")}); err != nil {
+			t.Fatal(err)
+		}
+		const reversals, refunds, redeems = 20, 12, 8
+		at := hammerAt.Add(time.Hour)
+		var reversed, refunded, redeemed atomic.Int64
+		atOnce(reversals+refunds+redeems, func(g int) {
+			p := ps[g%2]
+			var err error
+			switch {
+			case g < reversals:
+				if _, err = p.Points().Reverse(ctx, points.ReverseRequest{RequestID: fmt.Sprint("rev", g), At: at, Program: "mall", Ref: "X", Amount: testkit.Dec("10")}); err == nil {
+					reversed.Add(10)
+				} else if errors.Is(err, points.ErrOverReversal) {
+					err = nil
+				}
+			case g < reversals+refunds:
+				var out *change.Outcome
+				if out, err = p.Process(ctx, event.Event{ID: fmt.Sprint("ret", g), Member: "alice", Type: "return", Time: at,
+					Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("10")), "order_id": event.Str("order-1")}}); err == nil {
+					for _, e := range out.Entries {
+						if e.Account == ledger.MemberAccount("alice", ledger.Points("mall"), "") {
+							refunded.Add(-e.Amount.IntPart())
+						}
+					}
+				}
+			default:
+				if _, err = p.Points().Redeem(ctx, points.RedeemRequest{RequestID: fmt.Sprint("y", g), Member: "alice", At: at, Program: "mall", Ref: "Y", Amount: testkit.Dec("5")}); err == nil {
+					redeemed.Add(5)
+				} else if errors.Is(err, points.ErrRedemptionExists) {
+					err = nil
+				}
+			}
+			if err != nil {
+				t.Errorf("call %d: %v", g, err)
+			}
+		})
+		if reversed.Load() != 150 || refunded.Load() != 100 || redeemed.Load() != 5 {
+			t.Errorf("reversed %d, refunds took %d, redeemed %d; want 150, 100 and 5", reversed.Load(), refunded.Load(), redeemed.Load())
+		}
+		want := decimal.NewFromInt(300 - 150 + reversed.Load() - refunded.Load() - redeemed.Load())
+		for i, p := range ps {
+			b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: "alice", At: at})
+			if err != nil || !b.Available.Equal(want) {
+				t.Errorf("program %d: %+v, %v; the accepted calls add up to %s", i, b, err, want)
+			}
 		}
 		checkLedgerAndFeed(t, ps)
 	})
