@@ -44,9 +44,15 @@ var hammerSchemas atomic.Int64
 // onEveryStore runs f in a subtest per store with two Programs of def.
 func onEveryStore(t *testing.T, def membership.Definition, f func(t *testing.T, ps [2]*membership.Program)) {
 	t.Helper()
+	onEveryStoreWith(t, def, nil, f)
+}
+
+// onEveryStoreWith is onEveryStore with options for the Programs.
+func onEveryStoreWith(t *testing.T, def membership.Definition, opts []membership.Option, f func(t *testing.T, ps [2]*membership.Program)) {
+	t.Helper()
 	for name, open := range testkit.Stores(t) {
 		t.Run(name, func(t *testing.T) {
-			p, err := membership.Open(open(), def)
+			p, err := membership.Open(open(), def, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +84,7 @@ func onEveryStore(t *testing.T, def membership.Definition, f func(t *testing.T, 
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { st.Close() })
-			if ps[i], err = membership.Open(st, def); err != nil {
+			if ps[i], err = membership.Open(st, def, opts...); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -1664,5 +1670,105 @@ func TestHammerReversalsAndRefunds(t *testing.T) {
 			}
 		}
 		checkLedgerAndFeed(t, ps)
+	})
+}
+
+// Days of events and requests with Advance's retention pass run each day
+// on both programs at once, while the day's recharges and requests are
+// sent again, and so are those of three days before, past the window of
+// two days: a retry within the window is a duplicate, one past it is
+// refused with ErrTooOld, none is applied twice.
+func TestHammerRetentionRacesRetries(t *testing.T) {
+	const day = 24 * time.Hour
+	def := testkit.ValueDef()
+	def.Points = &points.Definition{Programs: []points.Program{{Name: "mall"}}}
+	opts := []membership.Option{membership.WithRetention(membership.Retention{Window: 2 * day, Feed: 2 * day})}
+	onEveryStoreWith(t, def, opts, func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		const days, perDay = 6, 8
+		recharge := func(d, i int) event.Event {
+			return event.Event{ID: fmt.Sprintf("r%d-%d", d, i), Member: fmt.Sprint("m", i%4), Type: "recharge", Time: hammerAt.Add(time.Duration(d) * day),
+				Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("1"))}}
+		}
+		credit := func(d, i int) points.AdjustRequest {
+			return points.AdjustRequest{RequestID: fmt.Sprintf("a%d-%d", d, i), Member: fmt.Sprint("m", i%4), Operator: "ops", Note: "credit",
+				At: hammerAt.Add(time.Duration(d) * day), Program: "mall", Amount: testkit.Dec("1")}
+		}
+		applied := map[string]int{}
+		var mu sync.Mutex
+		count := func(id string, dup bool) {
+			if !dup {
+				mu.Lock()
+				applied[id]++
+				mu.Unlock()
+			}
+		}
+		for d := range days {
+			atOnce(2+4*perDay, func(g int) {
+				p := ps[g%2]
+				if g < 2 {
+					if _, err := p.Advance(ctx, hammerAt.Add(time.Duration(d)*day)); err != nil {
+						t.Errorf("day %d: Advance: %v", d, err)
+					}
+					return
+				}
+				g -= 2
+				i, old := g%perDay, g/perDay >= 2
+				when := d
+				if old {
+					when = d - 3
+				}
+				if when < 0 {
+					return
+				}
+				var id string
+				var dup bool
+				var err error
+				if g/perDay%2 == 0 {
+					ev := recharge(when, i)
+					id = ev.ID
+					var out *change.Outcome
+					if out, err = p.Process(ctx, ev); err == nil {
+						dup = out.Duplicate
+					}
+				} else {
+					req := credit(when, i)
+					id = req.RequestID
+					var res points.AdjustResult
+					if res, err = p.Points().Adjust(ctx, req); err == nil {
+						dup = res.Outcome.Duplicate
+					}
+				}
+				switch {
+				case err == nil:
+					count(id, dup)
+				case old && errors.Is(err, membership.ErrTooOld):
+				default:
+					t.Errorf("day %d: %s: %v", d, id, err)
+				}
+			})
+		}
+		for id, n := range applied {
+			if n != 1 {
+				t.Errorf("%s applied %d times", id, n)
+			}
+		}
+		// Each day's 8 recharges and 8 credits, 2 of each a member.
+		for i := range 4 {
+			m := fmt.Sprint("m", i)
+			va, err := ps[i%2].Value().Account(ctx, m)
+			if err != nil || !va.Balance.Equal(decimal.NewFromInt(2*days)) {
+				t.Errorf("%s: %+v, %v; want %d", m, va, err, 2*days)
+			}
+			b, err := ps[(i+1)%2].Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: m, At: hammerAt.Add(days * day)})
+			if err != nil || !b.Available.Equal(decimal.NewFromInt(2*days)) {
+				t.Errorf("%s: %+v, %v; want %d points", m, b, err, 2*days)
+			}
+		}
+		for i, p := range ps {
+			if err := p.Verify(ctx); err != nil {
+				t.Errorf("program %d: %v", i, err)
+			}
+		}
 	})
 }
