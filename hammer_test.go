@@ -20,6 +20,7 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
@@ -1770,5 +1771,56 @@ func TestHammerRetentionRacesRetries(t *testing.T) {
 				t.Errorf("program %d: %v", i, err)
 			}
 		}
+	})
+}
+
+// Opening states of one member imported twice at once under different
+// request IDs (an import run again under another name), on both programs,
+// racing the member's first recharges: one opening at most is applied,
+// and only when it came before every recharge; the balance counts it once.
+func TestHammerOpenMemberRaces(t *testing.T) {
+	onEveryStore(t, testkit.ValueDef(), func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		const members, opens, recharges = 8, 4, 4
+		var mu sync.Mutex
+		opened, recharged := map[string]int{}, map[string]int{}
+		atOnce(members*(opens+recharges), func(g int) {
+			m := fmt.Sprint("m", g%members)
+			k := g / members
+			p := ps[g%2]
+			if k < opens {
+				_, err := p.OpenMember(ctx, migrate.Member{RequestID: fmt.Sprintf("open%d-%s", k, m), Member: m, Operator: "import", At: hammerAt,
+					Value: &migrate.Value{Balance: testkit.Dec("100")}})
+				switch {
+				case err == nil:
+					mu.Lock()
+					opened[m]++
+					mu.Unlock()
+				case !errors.Is(err, membership.ErrKnownMember):
+					t.Errorf("%s: open %d: %v", m, k, err)
+				}
+				return
+			}
+			if _, err := p.Process(ctx, event.Event{ID: fmt.Sprintf("r%d-%s", k, m), Member: m, Type: "recharge", Time: hammerAt,
+				Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("1"))}}); err != nil {
+				t.Errorf("%s: recharge: %v", m, err)
+				return
+			}
+			mu.Lock()
+			recharged[m]++
+			mu.Unlock()
+		})
+		for i := range members {
+			m := fmt.Sprint("m", i)
+			if opened[m] > 1 {
+				t.Errorf("%s opened %d times", m, opened[m])
+			}
+			want := decimal.NewFromInt(int64(100*opened[m] + recharged[m]))
+			va, err := ps[i%2].Value().Account(ctx, m)
+			if err != nil || !va.Balance.Equal(want) {
+				t.Errorf("%s: %+v, %v; want %s", m, va, err, want)
+			}
+		}
+		checkLedgerAndFeed(t, ps)
 	})
 }
