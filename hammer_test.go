@@ -1824,3 +1824,44 @@ func TestHammerOpenMemberRaces(t *testing.T) {
 		checkLedgerAndFeed(t, ps)
 	})
 }
+
+// Checkouts of one order at once on both programs, each locking another
+// of the member's exclusive coupons: one lock holds the order, the others
+// are refused with ErrState, and the order's Use takes off one coupon.
+func TestHammerOneOrderManyLocks(t *testing.T) {
+	def := membership.Definition{
+		Zone: "Asia/Shanghai",
+		Coupons: &coupon.Definition{Templates: []coupon.Template{{Name: "five", Type: coupon.Cash, Amount: testkit.Dec("5"),
+			Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 7}}}}},
+	}
+	onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		const n = 16
+		res, err := ps[0].Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: "claim", Member: "alice", At: hammerAt, Template: "five", Count: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		order := coupon.Order{ID: "A", Member: "alice", Time: hammerAt.Add(time.Minute), Lines: []coupon.Line{{Product: "tea", Amount: testkit.Dec("50")}}}
+		var locked atomic.Int64
+		atOnce(n, func(g int) {
+			_, err := ps[g%2].Coupons().Lock(ctx, coupon.LockRequest{RequestID: fmt.Sprint("lock", g), Order: order, Coupons: []string{res.Coupons[g].ID}})
+			switch {
+			case err == nil:
+				locked.Add(1)
+			case !errors.Is(err, coupon.ErrState):
+				t.Errorf("lock %d: %v", g, err)
+			}
+		})
+		if locked.Load() != 1 {
+			t.Errorf("%d locks of the order went through, want 1", locked.Load())
+		}
+		out, err := ps[1].Coupons().Use(ctx, coupon.OrderRequest{RequestID: "use", At: hammerAt.Add(2 * time.Minute), Order: "A"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if used := out.ChangesOf(coupon.ChangeUsed); len(used) != 1 {
+			t.Errorf("the order used %d exclusive coupons, want 1", len(used))
+		}
+		checkLedgerAndFeed(t, ps)
+	})
+}

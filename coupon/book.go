@@ -526,6 +526,20 @@ func (b *Book) lock(o Order, ids []string, until time.Time) ([]Applied, decimal.
 	if len(ids) == 0 {
 		return nil, decimal.Zero, fmt.Errorf("coupon: lock for %s: %w: no coupon", o.ID, ErrNotFound)
 	}
+	// The order's coupons are locked together, so that the stacking rules
+	// hold for the order as a whole: those an earlier lock of it holds
+	// must be named again (an order is one member's, so another member's
+	// lock of it is refused here too).
+	prefix := sep(o.ID, "")
+	err := b.tx.Scan(bOrders, prefix, store.PrefixEnd(prefix), false, func(k, _ []byte) error {
+		if id := string(k[len(prefix):]); !slices.Contains(ids, id) {
+			return fmt.Errorf("coupon: lock for %s: %w: the order holds %s, locked before: lock the order's coupons in one request", o.ID, ErrState, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, decimal.Zero, err
+	}
 	hs := make([]Held, 0, len(ids))
 	for _, id := range ids {
 		h, err := b.held(o.Member, id)

@@ -171,7 +171,12 @@
 // first (twelve over twenty lines: 565.13 off where the best is 565.27). Locking a proposal ([Handle.Lock]) takes off exactly what
 // it proposed; a combination holding a coupon that adds nothing to what
 // the others take off is refused, so such a coupon is never used up.
-// [CheckCombination] refuses a combination the stacking rules forbid.
+// [CheckCombination] refuses a combination the stacking rules forbid. An
+// order's coupons are locked together, in one Lock: a Lock of an order
+// that holds coupons locked before must name them again (it locks them
+// anew, with the others, as one combination), else it is refused with
+// [ErrState]; so two checkouts of one order at once cannot lock coupons
+// the stacking rules keep apart, and an order is one member's.
 //
 // A coupon's states are available → locked (for an order, during
 // checkout) → used; locked → available (released); available → expired (by

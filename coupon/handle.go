@@ -422,9 +422,11 @@ type LockResult struct {
 // ErrInvalidOrder (and event.ErrInvalidArgument: see Order.Check),
 // event.ErrInvalidArgument (a Hold that is negative or ends too late; no
 // Coupons, named "coupons", which also wraps ErrNotFound as it did),
-// ErrNotFound, ErrState (a coupon not available), ErrNotCombinable or
-// ErrNotApplicable (including a coupon that adds nothing to the others),
-// and changes nothing then.
+// ErrNotFound, ErrState (a coupon not available, or the order holding
+// coupons locked before that the request does not name: an order's
+// coupons are locked together, and an order is one member's),
+// ErrNotCombinable or ErrNotApplicable (including a coupon that adds
+// nothing to the others), and changes nothing then.
 func (h *Handle) Lock(ctx context.Context, req LockRequest) (LockResult, error) {
 	err := h.defined()
 	if err == nil && len(req.Coupons) == 0 {

@@ -801,6 +801,78 @@ func TestCouponHoldOfAnEarlierLock(t *testing.T) {
 	}
 }
 
+// An order's coupons are locked together: a Lock of an order that holds
+// coupons locked by an earlier Lock must name them too, so that the
+// stacking rules hold for the order as a whole. Two Locks (two checkouts
+// of one order at once, say) used to lock two exclusive coupons, or two
+// of one template, for one order, and Use took both off; and a Lock of
+// another member's order joined it, so that its Use used that member's
+// coupons too.
+func TestCouponOrderLockedTogether(t *testing.T) {
+	p := openCoupons(t, memory.New())
+	ctx := context.Background()
+	f1 := couponClaim(t, p, "f1", "m1", "flash", "2026-05-01 10:00")
+	f2 := couponClaim(t, p, "f2", "m1", "flash", "2026-05-01 10:01")
+	w := couponClaim(t, p, "w", "m1", "welcome", "2026-05-01 10:02")
+	t1 := couponClaim(t, p, "t1", "m1", "ten-off", "2026-05-01 10:03")
+	other := couponClaim(t, p, "o", "m2", "flash", "2026-05-01 10:04")
+	lock := func(id string, o coupon.Order, cs ...coupon.Coupon) error {
+		var ids []string
+		for _, c := range cs {
+			ids = append(ids, c.ID)
+		}
+		_, err := p.Coupons().Lock(ctx, coupon.LockRequest{RequestID: id, Order: o, Coupons: ids})
+		return err
+	}
+	o := orderOf(t, "o1", "80")
+	if err := lock("l1", o, f1); err != nil {
+		t.Fatal(err)
+	}
+	// A second exclusive coupon, in a Lock of its own: refused.
+	if err := lock("l2", o, f2); !errors.Is(err, coupon.ErrState) {
+		t.Errorf("a second Lock of an exclusive coupon for the order: %v, want ErrState", err)
+	}
+	// Another member's order of the same ID: refused.
+	o2 := o
+	o2.Member = "m2"
+	if err := lock("l3", o2, other); !errors.Is(err, coupon.ErrState) {
+		t.Errorf("another member's Lock of the order: %v, want ErrState", err)
+	}
+	// The same coupon locked again (a checkout retried under a new
+	// request ID) is the same lock.
+	if err := lock("l4", o, f1); err != nil {
+		t.Errorf("the order's coupon locked again: %v", err)
+	}
+	out, err := p.Coupons().Use(ctx, coupon.OrderRequest{RequestID: "u1", Order: "o1", At: at(t, "2026-05-01 12:01")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ef, err := coupon.EffectsOf(out)
+	if err != nil || len(ef.Used) != 1 || ef.Used[0].ID != f1.ID {
+		t.Errorf("o1 used %+v (%v), want %s alone", ef.Used, err, f1.ID)
+	}
+	for _, c := range []coupon.Coupon{f2, other} {
+		cs, _ := p.Coupons().List(ctx, c.Member)
+		for _, got := range cs {
+			if got.ID == c.ID && got.State != coupon.Available {
+				t.Errorf("%s is %s, want available", c.ID, got.State)
+			}
+		}
+	}
+	// Coupons of one group locked in two Locks: the second must name both,
+	// and then they combine as one lock.
+	o3 := orderOf(t, "o3", "80")
+	if err := lock("l5", o3, w); err != nil {
+		t.Fatal(err)
+	}
+	if err := lock("l6", o3, t1); !errors.Is(err, coupon.ErrState) {
+		t.Errorf("a Lock leaving out the order's locked coupon: %v, want ErrState", err)
+	}
+	if err := lock("l7", o3, w, t1); err != nil {
+		t.Errorf("a Lock naming the order's locked coupon and another: %v", err)
+	}
+}
+
 // A member's coupons are listed, locked and used in issue order, which is
 // not the order of their IDs' bytes once the member holds ten: "c10.m"
 // comes after "c9.m", not after "c1.m".
