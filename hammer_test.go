@@ -20,11 +20,12 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/ledger"
-	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/postgres"
+	"github.com/memberkit/membership/tag"
 	"github.com/memberkit/membership/task"
 	"github.com/memberkit/membership/value"
 )
@@ -1861,6 +1862,92 @@ func TestHammerOneOrderManyLocks(t *testing.T) {
 		}
 		if used := out.ChangesOf(coupon.ChangeUsed); len(used) != 1 {
 			t.Errorf("the order used %d exclusive coupons, want 1", len(used))
+		}
+		checkLedgerAndFeed(t, ps)
+	})
+}
+
+// Tags changed at once on both programs: each of 12 members is given a
+// manual tag four times and has it taken twice, orders five times (a
+// rule tags three orders or more), and the rule is recomputed from both
+// programs meanwhile. Whatever the order, the counters Counts reads
+// agree with the members' tags and the segments, and the statistics
+// count every order once.
+func TestHammerTags(t *testing.T) {
+	def := membership.Definition{
+		Zone:   "Asia/Shanghai",
+		Events: []event.Type{{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}}},
+		Tags: &tag.Definition{
+			Orders: &tag.Orders{Event: "order", Amount: "amount"},
+			Manual: []tag.Manual{{Name: "vip"}},
+			Rules:  []tag.Rule{{Tag: "buyer", All: []tag.Cond{{Fact: tag.FactOrderCount, Op: event.Gte, Value: event.Int(3)}}}},
+		},
+	}
+	onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		const members, adds, removes, orders, recomputes = 12, 4, 2, 5, 4
+		const per = adds + removes + orders
+		atOnce(members*per+recomputes, func(g int) {
+			p := ps[g%2]
+			if g >= members*per {
+				if _, err := p.Tags().Recompute(ctx, tag.RecomputeRequest{At: hammerAt.Add(time.Hour), Tag: "buyer"}); err != nil {
+					t.Errorf("Recompute: %v", err)
+				}
+				return
+			}
+			m, k := fmt.Sprint("m", g%members), g/members
+			var err error
+			switch {
+			case k < adds:
+				_, err = p.Tags().Add(ctx, tag.ManualRequest{RequestID: fmt.Sprintf("add%d-%s", k, m), Member: m, Operator: "ops", At: hammerAt, Tag: "vip"})
+			case k < adds+removes:
+				_, err = p.Tags().Remove(ctx, tag.ManualRequest{RequestID: fmt.Sprintf("rm%d-%s", k, m), Member: m, Operator: "ops", At: hammerAt, Tag: "vip"})
+			default:
+				_, err = p.Process(ctx, event.Event{ID: fmt.Sprintf("o%d-%s", k, m), Member: m, Type: "order", Time: hammerAt,
+					Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("10"))}})
+			}
+			if err != nil {
+				t.Errorf("%s call %d: %v", m, k, err)
+			}
+		})
+		holders := map[string][]string{}
+		for i := range members {
+			m := fmt.Sprint("m", i)
+			prof, err := ps[i%2].Tags().Profile(ctx, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if prof.Stats.Orders != orders {
+				t.Errorf("%s: %d orders counted, want %d", m, prof.Stats.Orders, orders)
+			}
+			for _, a := range prof.Tags {
+				holders[a.Tag] = append(holders[a.Tag], m)
+			}
+		}
+		if len(holders["buyer"]) != members {
+			t.Errorf("buyer: %v, want every member", holders["buyer"])
+		}
+		for i, p := range ps {
+			counts, err := p.Tags().Counts(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tg := range []string{"vip", "buyer"} {
+				if counts[tg] != int64(len(holders[tg])) {
+					t.Errorf("program %d: Counts says %d hold %s, the members' tags %d", i, counts[tg], tg, len(holders[tg]))
+				}
+				page, err := p.Tags().Segment(ctx, tag.SegmentQuery{Expr: tag.MustParse(tg), Limit: 1000})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := slices.Clone(page.Members)
+				want := slices.Clone(holders[tg])
+				slices.Sort(got)
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					t.Errorf("program %d: segment %s is %v, the members' tags %v", i, tg, got, want)
+				}
+			}
 		}
 		checkLedgerAndFeed(t, ps)
 	})
