@@ -1952,3 +1952,46 @@ func TestHammerTags(t *testing.T) {
 		checkLedgerAndFeed(t, ps)
 	})
 }
+
+// A points rule capped at 50 a day and 120 in all, and a growth rule at
+// 12 a day, earned by 20 orders of 7 at once on each of three days,
+// on both programs: the grants are cut to the caps exactly (50, 50, 20
+// points; 12 growth a day), however the orders interleave.
+func TestHammerCaps(t *testing.T) {
+	spend := rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: testkit.Dec("1")}
+	def := membership.Definition{
+		Zone:   "Asia/Shanghai",
+		Events: []event.Type{{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}}},
+		Points: &points.Definition{
+			Programs: []points.Program{{Name: "mall"}},
+			Rules: []points.Rule{{ID: "buy", Program: "mall", Event: "order", Formula: spend,
+				Caps: rule.Caps{{Period: rule.Day, Limit: testkit.Dec("50")}, {Period: rule.Total, Limit: testkit.Dec("120")}}}},
+		},
+		Levels: &level.Definition{
+			Ladder: []level.Level{{Name: "member", Validity: rule.Validity{Kind: rule.Permanent}}},
+			Growth: []level.GrowthRule{{ID: "g", Event: "order", Formula: spend, Caps: rule.Caps{{Period: rule.Day, Limit: testkit.Dec("12")}}}},
+		},
+	}
+	onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		const days, orders = 3, 20
+		for d := range days {
+			atOnce(orders, func(g int) {
+				if _, err := ps[g%2].Process(ctx, event.Event{ID: fmt.Sprintf("o%d-%d", d, g), Member: "alice", Type: "order", Time: hammerAt.AddDate(0, 0, d),
+					Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("7"))}}); err != nil {
+					t.Error(err)
+				}
+			})
+			b, err := ps[d%2].Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: "alice", At: hammerAt.AddDate(0, 0, d)})
+			want := []string{"50", "100", "120"}[d]
+			if err != nil || !b.Available.Equal(testkit.Dec(want)) {
+				t.Errorf("day %d: %+v, %v; want %s points", d, b, err, want)
+			}
+			st, err := ps[(d+1)%2].Levels().Status(ctx, "alice")
+			if err != nil || !st.Growth.Equal(decimal.NewFromInt(int64(12*(d+1)))) {
+				t.Errorf("day %d: growth %s, %v; want %d", d, st.Growth, err, 12*(d+1))
+			}
+		}
+		checkLedgerAndFeed(t, ps)
+	})
+}
