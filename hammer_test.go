@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store/bolt"
 	"github.com/memberkit/membership/store/postgres"
 	"github.com/memberkit/membership/tag"
 	"github.com/memberkit/membership/task"
@@ -1994,4 +1996,114 @@ func TestHammerCaps(t *testing.T) {
 		}
 		checkLedgerAndFeed(t, ps)
 	})
+}
+
+// store/bolt with checkpoints every few kilobytes, so that they run all
+// through a hammer of spends, refunds, claims and redemptions from many
+// goroutines, and the store reopened after it: what was accepted is what
+// the reopened store holds, and the ledger verifies before and after.
+func TestHammerBoltCheckpointsAndReopen(t *testing.T) {
+	def := testkit.ValueDef()
+	def.Points = &points.Definition{Programs: []points.Program{{Name: "mall"}}}
+	def.Coupons = &coupon.Definition{Templates: []coupon.Template{{Name: "flash", Type: coupon.Cash, Amount: testkit.Dec("5"), Stock: 100,
+		Claim: coupon.ClaimRule{PerMember: 3}, Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 7}}}}}
+	path := filepath.Join(t.TempDir(), "hammer.db")
+	opts := &bolt.Options{CheckpointSize: 8 << 10, MaxMemory: 1 << 20, MaxBatch: 8}
+	st, err := bolt.Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := membership.Open(st, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const members = 16
+	for i := range members {
+		m := fmt.Sprint("m", i)
+		testkit.MustProcess(t, p, event.Event{ID: "r-" + m, Member: m, Type: "recharge", Time: hammerAt, Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("50"))}})
+		if _, err := p.Points().Adjust(ctx, points.AdjustRequest{RequestID: "a-" + m, Member: m, Operator: "ops", Note: "seed", At: hammerAt, Program: "mall", Amount: testkit.Dec("50")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	money := map[string]decimal.Decimal{}
+	pts := map[string]decimal.Decimal{}
+	coupons := map[string]int{}
+	const callers, calls = 48, 24
+	atOnce(callers, func(g int) {
+		for i := range calls {
+			m := fmt.Sprint("m", (g+i)%members)
+			id := fmt.Sprintf("g%d-%d", g, i)
+			var err error
+			switch i % 4 {
+			case 0:
+				if _, err = p.Process(ctx, event.Event{ID: id, Member: m, Type: "pay", Time: hammerAt, Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("3"))}}); err == nil {
+					mu.Lock()
+					money[m] = money[m].Sub(testkit.Dec("3"))
+					mu.Unlock()
+				}
+			case 1:
+				if _, err = p.Process(ctx, event.Event{ID: id, Member: m, Type: "refund", Time: hammerAt, Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("1"))}}); err == nil {
+					mu.Lock()
+					money[m] = money[m].Add(testkit.Dec("1"))
+					mu.Unlock()
+				}
+			case 2:
+				if _, err = p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: id, Member: m, At: hammerAt, Template: "flash"}); err == nil {
+					mu.Lock()
+					coupons[m]++
+					mu.Unlock()
+				}
+			default:
+				if _, err = p.Points().Redeem(ctx, points.RedeemRequest{RequestID: id, Member: m, At: hammerAt, Program: "mall", Ref: id, Amount: testkit.Dec("4")}); err == nil {
+					mu.Lock()
+					pts[m] = pts[m].Sub(testkit.Dec("4"))
+					mu.Unlock()
+				}
+			}
+			if err != nil && !errors.Is(err, membership.ErrInsufficientBalance) && !errors.Is(err, value.ErrRefundExceedsSpend) &&
+				!errors.Is(err, coupon.ErrLimitReached) && !errors.Is(err, coupon.ErrOutOfStock) {
+				t.Errorf("%s: %v", id, err)
+			}
+		}
+	})
+	check := func(p *membership.Program, when string) {
+		t.Helper()
+		for i := range members {
+			m := fmt.Sprint("m", i)
+			va, err := p.Value().Account(ctx, m)
+			if err != nil || !va.Balance.Equal(testkit.Dec("50").Add(money[m])) {
+				t.Errorf("%s: %s: %+v, %v; want %s", when, m, va, err, testkit.Dec("50").Add(money[m]))
+			}
+			b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: m, At: hammerAt})
+			if err != nil || !b.Available.Equal(testkit.Dec("50").Add(pts[m])) {
+				t.Errorf("%s: %s: %+v, %v; want %s points", when, m, b, err, testkit.Dec("50").Add(pts[m]))
+			}
+			list, err := p.Coupons().List(ctx, m)
+			if err != nil || len(list) != coupons[m] {
+				t.Errorf("%s: %s holds %d coupons, %v; want %d", when, m, len(list), err, coupons[m])
+			}
+		}
+		if err := p.Verify(ctx); err != nil {
+			t.Errorf("%s: Verify: %v", when, err)
+		}
+	}
+	check(p, "before closing")
+	if s := st.Stats(); s.Checkpoints == 0 {
+		t.Errorf("no checkpoint ran during the hammer: %+v", s)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = bolt.Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p, err = membership.Open(st, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(p, "reopened")
 }
