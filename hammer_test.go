@@ -2107,3 +2107,76 @@ func TestHammerBoltCheckpointsAndReopen(t *testing.T) {
 	}
 	check(p, "reopened")
 }
+
+// Operators set one member's level by hand on both programs while the
+// member's orders add growth and Advance ends terms: the history is one
+// chain (each record starts from the level the one before ended at, with
+// no Seq twice), its last record is the member's level, the level counts
+// agree, and growth counts every order once.
+func TestHammerLevelSets(t *testing.T) {
+	def := testkit.LadderDef(level.NextLower)
+	def.Levels.Ladder[2].Gifts = nil // no gifts: growth is the orders' alone
+	def.Levels.Ladder[3].Gifts = nil
+	onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		const sets, orders, advances = 12, 24, 4
+		levels := []string{"Entry", "Bronze", "Silver", "Gold", "Platinum"}
+		atOnce(sets+orders+advances, func(g int) {
+			p := ps[g%2]
+			var err error
+			switch {
+			case g < sets:
+				_, err = p.Levels().Set(ctx, level.SetRequest{RequestID: fmt.Sprint("set", g), Member: "alice", Operator: fmt.Sprint("op", g), Note: "by hand",
+					At: hammerAt.Add(time.Duration(g) * time.Minute), Level: levels[g%len(levels)]})
+			case g < sets+orders:
+				_, err = p.Process(ctx, event.Event{ID: fmt.Sprint("o", g), Member: "alice", Type: "order", Time: hammerAt.Add(time.Hour),
+					Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("30")), "order_id": event.Str(fmt.Sprint("order", g))}})
+			default:
+				_, err = p.Advance(ctx, hammerAt.AddDate(0, 0, 33)) // within the idempotency window: nothing refused as too old
+			}
+			if err != nil {
+				t.Errorf("call %d: %v", g, err)
+			}
+		})
+		st, err := ps[0].Levels().Status(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.Lifetime.Equal(decimal.NewFromInt(30 * orders)) {
+			t.Errorf("lifetime growth %s, want %d", st.Lifetime, 30*orders)
+		}
+		hist, err := ps[1].Levels().History(ctx, "alice", 0, 1000)
+		if err != nil || len(hist) == 0 {
+			t.Fatalf("history %v, %v", hist, err)
+		}
+		seqs := map[uint64]bool{}
+		for i, r := range hist {
+			if seqs[r.Seq] {
+				t.Errorf("seq %d twice in the history", r.Seq)
+			}
+			seqs[r.Seq] = true
+			if i > 0 && r.From != hist[i-1].To {
+				t.Errorf("history[%d] goes from %s, the one before ended at %s", i, r.From, hist[i-1].To)
+			}
+		}
+		if last := hist[len(hist)-1]; last.To != st.Level {
+			t.Errorf("the history ends at %s, the member is %s", last.To, st.Level)
+		}
+		for i, p := range ps {
+			counts, err := p.Levels().Counts(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range counts {
+				want := int64(0)
+				if !c.Plan && c.Name == st.Level {
+					want = 1
+				}
+				if !c.Plan && c.Members != want {
+					t.Errorf("program %d: counts say %d at %s, want %d", i, c.Members, c.Name, want)
+				}
+			}
+		}
+		checkLedgerAndFeed(t, ps)
+	})
+}
