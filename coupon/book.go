@@ -514,10 +514,12 @@ func (b *Book) held(member, id string) (Held, error) {
 
 // lock locks the member's coupons ids for order o, after checking that
 // they apply to it and may be combined, and returns each one's amount off
-// and the total. Locking the same coupons for the same order again is
-// allowed and gives the same result. It returns an error wrapping
-// ErrInvalidOrder, ErrNotFound (an unknown coupon or another member's),
-// ErrState (a coupon not available), ErrNotCombinable or
+// and the total; until is when the lock's hold runs out (zero: none), which
+// the order index keeps for each coupon (holdValue). Locking the same
+// coupons for the same order again is allowed and gives the same result.
+// It returns an error wrapping ErrInvalidOrder, ErrNotFound (an unknown
+// coupon or another member's), ErrState (a coupon not available, or one
+// locked for the order before that ids leaves out), ErrNotCombinable or
 // ErrNotApplicable (with the reason).
 func (b *Book) lock(o Order, ids []string, until time.Time) ([]Applied, decimal.Decimal, error) {
 	if err := o.Check(); err != nil {
