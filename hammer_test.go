@@ -2180,3 +2180,72 @@ func TestHammerLevelSets(t *testing.T) {
 		checkLedgerAndFeed(t, ps)
 	})
 }
+
+// Tills redeem a member's coupons by code for one order at once, on both
+// programs: of 16 exclusive coupons one is used; of two coupons of one
+// group worth 30 each, redeemed at once for an order of 50, both are
+// used and they take off 50, not 60.
+func TestHammerOneOrderManyRedemptions(t *testing.T) {
+	days := coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 7}}
+	def := membership.Definition{
+		Zone: "Asia/Shanghai",
+		Coupons: &coupon.Definition{Templates: []coupon.Template{
+			{Name: "five", Type: coupon.Cash, Amount: testkit.Dec("5"), Use: days},
+			{Name: "a", Type: coupon.Cash, Amount: testkit.Dec("30"), Group: "g", Use: days},
+			{Name: "b", Type: coupon.Cash, Amount: testkit.Dec("30"), Group: "g", Use: days},
+		}},
+	}
+	onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		const n = 16
+		var cs []coupon.Coupon
+		for _, tm := range []string{"five", "a", "b"} {
+			count := 1
+			if tm == "five" {
+				count = n
+			}
+			res, err := ps[0].Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: "claim-" + tm, Member: "alice", At: hammerAt, Template: tm, Count: count})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs = append(cs, res.Coupons...)
+		}
+		order := func(id string) coupon.Order {
+			return coupon.Order{ID: id, Time: hammerAt.Add(time.Minute), Lines: []coupon.Line{{Product: "tea", Amount: testkit.Dec("50")}}}
+		}
+		var mu sync.Mutex
+		off := map[string]decimal.Decimal{}
+		used := map[string]int{}
+		atOnce(n+2, func(g int) {
+			o := order("A")
+			if g >= n {
+				o = order("B")
+			}
+			res, err := ps[g%2].Coupons().Redeem(ctx, coupon.RedeemRequest{RequestID: fmt.Sprint("redeem", g), Code: cs[g].Code, Order: o})
+			switch {
+			case err == nil:
+				mu.Lock()
+				off[o.ID] = off[o.ID].Add(res.Coupon.AmountOff)
+				used[o.ID]++
+				mu.Unlock()
+			case g < n && errors.Is(err, coupon.ErrNotCombinable):
+			default:
+				t.Errorf("redeem %d: %v", g, err)
+			}
+		})
+		if used["A"] != 1 || !off["A"].Equal(testkit.Dec("5")) {
+			t.Errorf("order A used %d exclusive coupons, %s off; want 1 and 5", used["A"], off["A"])
+		}
+		if used["B"] != 2 || !off["B"].Equal(testkit.Dec("50")) {
+			t.Errorf("order B used %d coupons of one group, %s off; want 2 and the order's 50", used["B"], off["B"])
+		}
+		rep, err := ps[1].Coupons().Stats(ctx, coupon.StatsQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Total.Used != 3 || !rep.Total.AmountOff.Equal(testkit.Dec("55")) {
+			t.Errorf("stats: %+v; want 3 used, 55 off", rep.Total)
+		}
+		checkLedgerAndFeed(t, ps)
+	})
+}

@@ -30,6 +30,7 @@ const (
 	bLegacy  = "coupon.legacy"  // a migrated coupon's old code → id
 	bMembers = "coupon.members" // member \0 id → state
 	bOrders  = "coupon.orders"  // order \0 id → the end of the lock's hold (holdValue)
+	bUsed    = "coupon.used"    // order \0 id → "": the coupons used for an order (Use, Redeem)
 	bStock   = "coupon.stock"   // ("t\0"template / "p\0"pack, stripe) → issued
 	bLimits  = "coupon.limits"  // rule.Use counters per member and template or pack
 	bStats   = "coupon.stats"   // (day \0 template \0 store, stripe) → Stat
@@ -539,6 +540,11 @@ func (b *Book) lock(o Order, ids []string, until time.Time) ([]Applied, decimal.
 		}
 		return nil
 	})
+	if err == nil {
+		err = b.tx.Scan(bUsed, prefix, store.PrefixEnd(prefix), false, func(k, _ []byte) error {
+			return fmt.Errorf("coupon: lock for %s: %w: the order used %s already", o.ID, ErrState, k[len(prefix):])
+		})
+	}
 	if err != nil {
 		return nil, decimal.Zero, err
 	}
@@ -656,6 +662,9 @@ func (b *Book) markUsed(c Coupon, at time.Time) (Coupon, error) {
 	if err := b.save(c); err != nil {
 		return c, err
 	}
+	if err := b.tx.Put(bUsed, sep(c.Order, c.ID), nil); err != nil {
+		return c, err
+	}
 	return c, b.count(at, c.Template, c.Store, c.Member, func(s *Stat) {
 		s.Used++
 		s.AmountOff = s.AmountOff.Add(c.AmountOff)
@@ -711,10 +720,11 @@ func (b *Book) unlock(order string, cs []Coupon, at time.Time) ([]Coupon, error)
 // redeem redeems a coupon by code at a store (核销) against order o, in one
 // step: the coupon goes from available to used. An order without a member
 // is taken as the coupon owner's. It returns the coupon and its amount
-// off, or an error wrapping ErrBadCode, ErrUnknownCode, ErrNotFound
-// (another member's coupon), ErrState, ErrInvalidOrder or
-// ErrNotApplicable (with the reason, including a redemption method the
-// template does not allow).
+// off (at most what the coupons used for the order before left of it), or
+// an error wrapping ErrBadCode, ErrUnknownCode, ErrNotFound (another
+// member's coupon), ErrState (see usedFor too), ErrNotCombinable (with the
+// coupons used for the order), ErrInvalidOrder or ErrNotApplicable (with
+// the reason, including a redemption method the template does not allow).
 func (b *Book) redeem(code string, via Redemption, o Order) (Coupon, Applied, error) {
 	c, err := b.ByCode(code)
 	if err != nil {
@@ -740,9 +750,74 @@ func (b *Book) redeem(code string, via Redemption, o Order) (Coupon, Applied, er
 	if !a.OK() {
 		return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w: %s", c.ID, ErrNotApplicable, a.Reasons[0])
 	}
+	// The stacking rules hold for the order as a whole: with the coupons
+	// used for it before (redeemed, or locked and used), and never while
+	// coupons are locked for it.
+	prior, err := b.usedFor(o)
+	if err != nil {
+		return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w", c.ID, err)
+	}
+	if len(prior) > 0 {
+		if err := CheckCombination(append(prior, h)); err != nil {
+			return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s for %s with the coupons used for it: %w", c.ID, o.ID, err)
+		}
+		left := o.Total()
+		for _, p := range prior {
+			left = left.Sub(p.Coupon.AmountOff)
+		}
+		if a.AmountOff.GreaterThan(left) {
+			a.AmountOff = decimal.Max(left, decimal.Zero)
+		}
+		if !a.AmountOff.IsPositive() {
+			return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w: %s with the coupons used for %s", c.ID, ErrNotApplicable, ReasonNothingOff, o.ID)
+		}
+	}
 	c.Order, c.Store, c.AmountOff = o.ID, o.Store, a.AmountOff
 	c, err = b.markUsed(c, o.Time)
 	return c, a, err
+}
+
+// usedFor returns the coupons used for order o before, with their
+// templates. It returns an error wrapping ErrState when coupons are locked
+// for o (its checkout is under way: Use uses them), or when a coupon used
+// for it is another member's (an order is one member's).
+func (b *Book) usedFor(o Order) ([]Held, error) {
+	prefix := sep(o.ID, "")
+	locked := false
+	err := b.tx.Scan(bOrders, prefix, store.PrefixEnd(prefix), false, func([]byte, []byte) error {
+		locked = true
+		return store.StopScan
+	})
+	if err != nil {
+		return nil, err
+	}
+	if locked {
+		return nil, fmt.Errorf("%w: coupons are locked for order %s", ErrState, o.ID)
+	}
+	var ids []string
+	err = b.tx.Scan(bUsed, prefix, store.PrefixEnd(prefix), false, func(k, _ []byte) error {
+		ids = append(ids, string(k[len(prefix):]))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	hs := make([]Held, 0, len(ids))
+	for _, id := range ids {
+		c, err := b.Get(id)
+		if err != nil {
+			return nil, err
+		}
+		if c.Member != o.Member {
+			return nil, fmt.Errorf("%w: order %s used %s, another member's coupon", ErrState, o.ID, id)
+		}
+		t, ok := b.def.Template(c.Template)
+		if !ok {
+			return nil, fmt.Errorf("coupon %s: %w %s", id, ErrUnknownTemplate, c.Template)
+		}
+		hs = append(hs, Held{Coupon: c, Template: t})
+	}
+	return hs, nil
 }
 
 // expire expires the coupon at at if it is still available and its

@@ -54,8 +54,8 @@
 // the earlier lock's hold releases nothing of them.
 //
 // The store buckets are the package's: coupon.coupons, coupon.codes,
-// coupon.members, coupon.orders, coupon.stock, coupon.limits and
-// coupon.stats.
+// coupon.members, coupon.orders, coupon.used, coupon.stock, coupon.limits
+// and coupon.stats.
 //
 // # Templates and coupons
 //
@@ -176,7 +176,14 @@
 // that holds coupons locked before must name them again (it locks them
 // anew, with the others, as one combination), else it is refused with
 // [ErrState]; so two checkouts of one order at once cannot lock coupons
-// the stacking rules keep apart, and an order is one member's.
+// the stacking rules keep apart, and an order is one member's. A
+// redemption by code ([Handle.Redeem]) is checked with the coupons used
+// for its order before (redeemed, or locked and used): the stacking rules
+// hold for them all ([ErrNotCombinable]), the coupon takes off at most
+// what they left of the order's total, and an order whose coupons are
+// locked, or that used another member's, takes none ([ErrState]); a Lock
+// of an order that used coupons is refused ([ErrState]). Orders whose
+// coupons were used before this check existed are not known to it.
 //
 // A coupon's states are available → locked (for an order, during
 // checkout) → used; locked → available (released); available → expired (by

@@ -549,10 +549,14 @@ type RedeemResult struct {
 }
 
 // Redeem redeems a coupon by code at a store (核销): it checks the coupon
-// against the order and marks it used in one step. It returns an error
-// wrapping ErrBadCode (a typo), ErrUnknownCode, ErrNotFound (another
-// member's coupon), ErrState (already used, locked, expired or revoked),
-// ErrInvalidOrder or ErrNotApplicable, and changes nothing then. An empty
+// against the order and marks it used in one step. With the coupons used
+// for the order before, it is held to the stacking rules, and takes off
+// at most what they left of the order (see the package doc). It returns
+// an error wrapping ErrBadCode (a typo), ErrUnknownCode, ErrNotFound
+// (another member's coupon), ErrState (already used, locked, expired or
+// revoked; or the order has coupons locked, or used another member's),
+// ErrNotCombinable, ErrInvalidOrder or ErrNotApplicable (including nothing
+// left of the order to take off), and changes nothing then. An empty
 // code (ErrBadCode) and a malformed order (ErrInvalidOrder, see
 // Order.Check; the order's Member may be empty) also wrap
 // event.ErrInvalidArgument and are refused before the unit of work: the

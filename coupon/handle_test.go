@@ -873,6 +873,68 @@ func TestCouponOrderLockedTogether(t *testing.T) {
 	}
 }
 
+// Redemptions by code against one order keep its stacking rules with the
+// coupons used for it before: a second exclusive coupon, or a second of
+// one template, is refused; coupons of one group combine; an order whose
+// coupons are locked, or that another member's coupon was used for, takes
+// no redemption; and a Lock of an order that used coupons is refused.
+// Each redemption used to be checked alone, so a till scanning two
+// exclusive coupons for one order took both off.
+func TestCouponRedeemKeepsTheOrdersStacking(t *testing.T) {
+	p := openCoupons(t, memory.New())
+	ctx := context.Background()
+	h := p.Coupons()
+	f1 := couponClaim(t, p, "f1", "m1", "flash", "2026-05-01 10:00")
+	f2 := couponClaim(t, p, "f2", "m1", "flash", "2026-05-01 10:01")
+	w := couponClaim(t, p, "w", "m1", "welcome", "2026-05-01 10:02")
+	t1 := couponClaim(t, p, "t1", "m1", "ten-off", "2026-05-01 10:03")
+	t2 := couponClaim(t, p, "t2", "m1", "ten-off", "2026-05-01 10:04")
+	g := couponClaim(t, p, "g", "m1", "gift", "2026-05-01 10:05")
+	other := couponClaim(t, p, "o", "m2", "lucky", "2026-05-01 10:06")
+	redeem := func(id string, c coupon.Coupon, order string) (coupon.RedeemResult, error) {
+		o := orderOf(t, order, "80")
+		o.Member = ""
+		return h.Redeem(ctx, coupon.RedeemRequest{RequestID: id, Code: c.Code, Order: o})
+	}
+	if _, err := redeem("r1", f1, "o1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := redeem("r2", f2, "o1"); !errors.Is(err, coupon.ErrNotCombinable) {
+		t.Errorf("a second exclusive coupon for o1: %v, want ErrNotCombinable", err)
+	}
+	if _, err := redeem("r3", other, "o1"); !errors.Is(err, coupon.ErrState) {
+		t.Errorf("another member's coupon for o1: %v, want ErrState", err)
+	}
+	if _, err := h.Lock(ctx, coupon.LockRequest{RequestID: "l1", Order: orderOf(t, "o1", "80"), Coupons: []string{f2.ID}}); !errors.Is(err, coupon.ErrState) {
+		t.Errorf("a Lock of o1 once it used a coupon: %v, want ErrState", err)
+	}
+	// One group: welcome (10 off) and ten-off combine, one of each.
+	if _, err := redeem("r4", w, "o2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := redeem("r5", t1, "o2"); err != nil {
+		t.Errorf("a coupon of the same group for o2: %v", err)
+	}
+	if _, err := redeem("r6", t2, "o2"); !errors.Is(err, coupon.ErrNotCombinable) {
+		t.Errorf("a second ten-off for o2: %v, want ErrNotCombinable", err)
+	}
+	// An order in checkout takes no redemption.
+	if _, err := h.Lock(ctx, coupon.LockRequest{RequestID: "l2", Order: orderOf(t, "o3", "80"), Coupons: []string{f2.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := redeem("r7", g, "o3"); !errors.Is(err, coupon.ErrState) {
+		t.Errorf("a redemption for o3 while it holds a lock: %v, want ErrState", err)
+	}
+	for _, c := range []coupon.Coupon{t2, g, other} {
+		cs, _ := h.List(ctx, c.Member)
+		for _, got := range cs {
+			if got.ID == c.ID && got.State != coupon.Available {
+				t.Errorf("%s is %s, want available", c.ID, got.State)
+			}
+		}
+	}
+}
+
 // A member's coupons are listed, locked and used in issue order, which is
 // not the order of their IDs' bytes once the member holds ten: "c10.m"
 // comes after "c9.m", not after "c1.m".
