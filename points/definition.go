@@ -111,7 +111,10 @@ type Rule struct {
 	// Order names the string attribute holding the order ID, so a refund
 	// can reverse the points; OrderAmount names the decimal attribute
 	// holding the order amount the refund is a share of (default: the
-	// formula's base).
+	// formula's base). An order ID is one member's, as order IDs of one
+	// shop are: the first member whose event names it owns it, and
+	// another member's event naming the same ID earns its points but is
+	// not tracked, so a refund of it reverses nothing.
 	Order       string `json:"order,omitempty"`
 	OrderAmount string `json:"order_amount,omitempty"`
 }
