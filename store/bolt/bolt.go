@@ -1259,7 +1259,7 @@ func (d *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 			if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
 				return fmt.Errorf("bolt: view: %w", store.ErrClosed)
 			}
-			return fmt.Errorf("bolt: view: %w", err)
+			return fmt.Errorf("bolt: view: %w: %w", store.ErrFailed, err)
 		}
 		if s.consistent(uint64(btx.ID())) {
 			break
@@ -1484,7 +1484,7 @@ func (d *DB) runBatch(first *request, pending *batch) *batch {
 		if err := r.ctx.Err(); err != nil {
 			r.done <- err
 		} else if err := d.beginRead(&rtx, &sp); err != nil {
-			r.done <- fmt.Errorf("bolt: update: begin: %w", err)
+			r.done <- fmt.Errorf("bolt: update: begin: %w: %w", store.ErrFailed, err)
 		} else {
 			// The undo log is needed only when the buffer holds writes
 			// of earlier functions to protect.
