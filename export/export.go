@@ -23,6 +23,13 @@
 // written (Feed from its position, Statement from the page cursor in
 // Query.Cursor, Members by giving the IDs not yet written).
 //
+// Rows reach w a buffer at a time (32 KiB), and a row counts as written
+// once w has taken all of its bytes: when w fails, the count returned, the
+// last Progress call and Feed's position are those of the rows w took
+// whole, never of a row still buffered. A row w took in part (a short
+// write) is not counted: the host drops the incomplete line at the end of
+// what w kept before it resumes.
+//
 // # CSV
 //
 // The CSV files have a header row and are written with encoding/csv
@@ -39,6 +46,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -46,8 +54,9 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Progress is called after each row written with the count of rows
-// written so far (header rows are not counted). It runs in the exporting
+// Progress is called for each row once w has taken it, with the count of
+// rows written so far (header rows are not counted); as rows reach w a
+// buffer at a time, the calls come in bursts. It runs in the exporting
 // goroutine; a slow callback slows the export.
 type Progress func(rows int64)
 
@@ -94,37 +103,119 @@ func instant(t time.Time) string {
 	return t.Format(time.RFC3339Nano)
 }
 
-// rowWriter writes CSV rows, counting them for Progress.
-type rowWriter struct {
-	w        *csv.Writer
-	rows     int64
+// sink hands what an export writes to w a buffer at a time and counts a
+// row as written only once w has taken all of its bytes: the count and
+// the position an export returns are where the host resumes, so a row
+// still in a buffer, or one w took in part, must not be in them.
+type sink struct {
+	w        io.Writer
+	buf      []byte
+	marks    []mark // the rows in buf, in order
+	rows     int64  // rows w has taken whole
+	pos      uint64 // the position of the last of them (Feed's)
 	progress Progress
+	err      error // w's first error; nothing is written after it
 }
 
+// mark is the end in buf of a row and its position.
+type mark struct {
+	end int
+	pos uint64
+}
+
+// sinkBuffer is how many bytes a sink gathers before handing them to w.
+const sinkBuffer = 32 << 10
+
+// Write appends p to the buffer; it never fails (w's errors come from
+// end and flush).
+func (s *sink) Write(p []byte) (int, error) {
+	s.buf = append(s.buf, p...)
+	return len(p), nil
+}
+
+// end marks the bytes written since the last mark as one row, at
+// position pos (0 for a CSV row), and hands the buffer to w once it is
+// full.
+func (s *sink) end(pos uint64) error {
+	s.marks = append(s.marks, mark{end: len(s.buf), pos: pos})
+	if len(s.buf) < sinkBuffer {
+		return nil
+	}
+	return s.flush()
+}
+
+// flush hands the buffer to w and counts the rows w took whole. A header
+// is written as the bytes before the first mark: it is not a row.
+func (s *sink) flush() error {
+	if s.err != nil {
+		return s.err
+	}
+	n, err := 0, error(nil)
+	if len(s.buf) > 0 {
+		n, err = s.w.Write(s.buf)
+		if err == nil && n < len(s.buf) {
+			err = io.ErrShortWrite
+		}
+	}
+	for _, m := range s.marks {
+		if m.end > n {
+			break
+		}
+		s.rows++
+		s.pos = m.pos
+		if s.progress != nil {
+			s.progress(s.rows)
+		}
+	}
+	s.buf, s.marks = s.buf[:0], s.marks[:0]
+	if err != nil {
+		s.err = fmt.Errorf("write: %w", err)
+	}
+	return s.err
+}
+
+// rowWriter writes CSV rows through a sink.
+type rowWriter struct {
+	w *csv.Writer
+	s *sink
+}
+
+func newRowWriter(w io.Writer, progress Progress) *rowWriter {
+	s := &sink{w: w, progress: progress}
+	return &rowWriter{w: csv.NewWriter(s), s: s}
+}
+
+// header writes the header row, which is not counted.
 func (r *rowWriter) header(cols []string) error {
 	if err := r.w.Write(cols); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
+	r.w.Flush()
 	return nil
 }
 
+// row writes one row.
 func (r *rowWriter) row(cells []string) error {
 	if err := r.w.Write(cells); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
-	r.rows++
-	if r.progress != nil {
-		r.progress(r.rows)
-	}
-	return nil
+	r.w.Flush() // into the sink's buffer, so that the row's end is known
+	return r.s.end(0)
 }
 
-// flush ends the file: it flushes the buffer and returns its error, or
-// err when there was one already.
+// rows is the count of rows w has taken whole.
+func (r *rowWriter) rows() int64 { return r.s.rows }
+
+// flush ends the file: it hands what is buffered to w and returns w's
+// error, or err when there was one already (after handing w the rows
+// before it).
 func (r *rowWriter) flush(err error) error {
-	r.w.Flush()
-	if ferr := r.w.Error(); ferr != nil {
-		return errors.Join(err, fmt.Errorf("write: %w", ferr))
+	switch ferr := r.s.flush(); {
+	case ferr == nil || ferr == err:
+		return err
+	case err == nil:
+		return ferr
+	default:
+		return errors.Join(err, ferr)
 	}
-	return err
 }

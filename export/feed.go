@@ -1,7 +1,6 @@
 package export
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,47 +18,48 @@ type FeedReader interface {
 // to w as JSON lines — each change as one JSON object (change.Change's
 // encoding, its position in "seq") and a newline — until the feed has no
 // more. It returns the rows written and the position of the last one
-// (after when none), from which a later export goes on. It returns an
+// (after when none), from which a later export goes on: when w fails,
+// the last line w took whole (see the package documentation). It returns an
 // error wrapping ErrInvalidArgument for a nil reader or writer, and the
 // errors of the feed, of w and of ctx.
 func Feed(ctx context.Context, w io.Writer, src FeedReader, after uint64, progress Progress) (rows int64, last uint64, err error) {
 	if err := nilArg(w == nil, src == nil, false); err != nil {
 		return 0, after, fmt.Errorf("export: feed: %w", err)
 	}
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw) // one object and a newline a change
-	last = after
+	s := &sink{w: w, pos: after, progress: progress}
+	err = feed(ctx, s, src, after)
+	if ferr := s.flush(); err == nil && ferr != nil {
+		err = fmt.Errorf("export: feed: %w", ferr)
+	}
+	return s.rows, s.pos, err
+}
+
+// feed writes the changes after position after to s.
+func feed(ctx context.Context, s *sink, src FeedReader, after uint64) error {
+	enc := json.NewEncoder(s) // one object and a newline a change
+	last := after
 	for {
 		if err := ctx.Err(); err != nil {
-			return rows, last, flushErr(bw, err)
+			return err
 		}
 		chs, err := src.Feed(ctx, last, pageSize)
 		if err != nil {
-			return rows, last, flushErr(bw, fmt.Errorf("export: feed after %d: %w", last, err))
+			return fmt.Errorf("export: feed after %d: %w", last, err)
 		}
 		for _, c := range chs {
 			if c.Seq <= last {
-				return rows, last, flushErr(bw, fmt.Errorf("export: feed: position %d after %d: out of order", c.Seq, last))
+				return fmt.Errorf("export: feed: position %d after %d: out of order", c.Seq, last)
 			}
 			if err := enc.Encode(c); err != nil {
-				return rows, last, flushErr(bw, fmt.Errorf("export: feed: change %d: %w", c.Seq, err))
+				return fmt.Errorf("export: feed: change %d: %w", c.Seq, err)
 			}
-			rows++
 			last = c.Seq
-			if progress != nil {
-				progress(rows)
+			if err := s.end(c.Seq); err != nil {
+				return fmt.Errorf("export: feed: %w", err)
 			}
 		}
 		if len(chs) < pageSize {
-			return rows, last, flushErr(bw, nil)
+			return nil
 		}
 	}
-}
-
-// flushErr flushes bw, returning err or else the flush's error.
-func flushErr(bw *bufio.Writer, err error) error {
-	if ferr := bw.Flush(); err == nil && ferr != nil {
-		return fmt.Errorf("export: write: %w", ferr)
-	}
-	return err
 }

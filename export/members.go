@@ -2,7 +2,6 @@ package export
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"iter"
@@ -59,7 +58,7 @@ func Members(ctx context.Context, w io.Writer, src MemberReader, ids iter.Seq[st
 		return 0, fmt.Errorf("export: members: %w", err)
 	}
 	programs := pointPrograms(src.Definition())
-	rw := &rowWriter{w: csv.NewWriter(w), progress: progress}
+	rw := newRowWriter(w, progress)
 	err := rw.header(MembersHeader(src.Definition()))
 	if err == nil {
 		for id := range ids {
@@ -77,9 +76,9 @@ func Members(ctx context.Context, w io.Writer, src MemberReader, ids iter.Seq[st
 		}
 	}
 	if err = rw.flush(err); err != nil {
-		return rw.rows, fmt.Errorf("export: members: %w", err)
+		return rw.rows(), fmt.Errorf("export: members: %w", err)
 	}
-	return rw.rows, nil
+	return rw.rows(), nil
 }
 
 // memberRow is a member's row.

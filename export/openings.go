@@ -2,7 +2,6 @@ package export
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -100,7 +99,7 @@ func Openings(ctx context.Context, w io.Writer, src OpeningReader, ids iter.Seq[
 		return 0, fmt.Errorf("export: openings: %w: zero time", ErrInvalidArgument)
 	}
 	def := src.Definition()
-	rw := &rowWriter{w: csv.NewWriter(w), progress: progress}
+	rw := newRowWriter(w, progress)
 	err := rw.header(OpeningsHeader(def))
 	if err == nil {
 		for id := range ids {
@@ -118,9 +117,9 @@ func Openings(ctx context.Context, w io.Writer, src OpeningReader, ids iter.Seq[
 		}
 	}
 	if err = rw.flush(err); err != nil {
-		return rw.rows, fmt.Errorf("export: openings: %w", err)
+		return rw.rows(), fmt.Errorf("export: openings: %w", err)
 	}
-	return rw.rows, nil
+	return rw.rows(), nil
 }
 
 // openingRow is a member's row, in OpeningsHeader's order.

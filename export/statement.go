@@ -2,7 +2,6 @@ package export
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strconv"
@@ -45,7 +44,7 @@ func Statement(ctx context.Context, w io.Writer, src StatementReader, q ledger.Q
 	}
 	q.Limit = pageSize
 	loc := src.Location()
-	rw := &rowWriter{w: csv.NewWriter(w), progress: progress}
+	rw := newRowWriter(w, progress)
 	err := rw.header(StatementHeader)
 	for err == nil {
 		if err = ctx.Err(); err != nil {
@@ -67,9 +66,9 @@ func Statement(ctx context.Context, w io.Writer, src StatementReader, q ledger.Q
 		q.Cursor = page.Next
 	}
 	if err = rw.flush(err); err != nil {
-		return rw.rows, fmt.Errorf("export: %w", err)
+		return rw.rows(), fmt.Errorf("export: %w", err)
 	}
-	return rw.rows, nil
+	return rw.rows(), nil
 }
 
 // entryRow is an entry's row.
