@@ -130,8 +130,12 @@ type Deliverer struct {
 // Option configures New.
 type Option func(*Deliverer)
 
-// WithClient sets the HTTP client (default: one that follows no redirect,
-// so that a 3xx is a failure, not a GET of another address).
+// WithClient sets the HTTP client, for its transport (a proxy, TLS
+// settings) and its timeout (default: a client on
+// http.DefaultTransport). The Deliverer sends with a copy that follows no
+// redirect, whatever the client's CheckRedirect says, so that a 3xx is a
+// failed attempt, not a request to another address (which, after a 301,
+// 302 or 303, is a GET without the body); c itself is not changed.
 func WithClient(c *http.Client) Option { return func(d *Deliverer) { d.client = c } }
 
 // WithClock sets the clock that stamps signatures and dead letters
@@ -194,10 +198,7 @@ func WithBatch(n int) Option { return func(d *Deliverer) { d.batch = n } }
 func New(feed Feed, st store.Store, name, endpoint string, secret []byte, opts ...Option) (*Deliverer, error) {
 	d := &Deliverer{
 		feed: feed, st: st, name: name, bucket: "webhook.dead." + name, endpoint: endpoint,
-		secret: bytes.Clone(secret),
-		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		}},
+		secret: bytes.Clone(secret), client: &http.Client{},
 		now: time.Now, wait: sleep, rand: rand.Reader, log: slog.New(slog.DiscardHandler),
 		attempts: 8, base: time.Second, max: 5 * time.Minute, poll: time.Second,
 		timeout: 10 * time.Second, parallel: 4, batch: 100,
@@ -208,8 +209,15 @@ func New(feed Feed, st store.Store, name, endpoint string, secret []byte, opts .
 	if err := d.check(); err != nil {
 		return nil, fmt.Errorf("webhook: new %q: %w: %w", name, ErrInvalidArgument, err)
 	}
+	c := *d.client // a copy: the host's client stays as it was
+	c.CheckRedirect = noRedirect
+	d.client = &c
 	return d, nil
 }
+
+// noRedirect makes a client return a 3xx response instead of following
+// it: a redirect is a failed attempt.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // check reports the first unusable setting of a new Deliverer.
 func (d *Deliverer) check() error {

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -655,5 +656,61 @@ func TestNewRejects(t *testing.T) {
 	}
 	if _, err := webhook.New(p, st, consumer, ok, []byte(secret), webhook.WithParallel(webhook.MaxParallel)); err != nil {
 		t.Errorf("New with MaxParallel lanes: %v", err)
+	}
+}
+
+// A redirect is a failed attempt with a client of the host's own too
+// (WithClient, for a proxy or TLS settings), whose CheckRedirect is
+// nil: such a client followed a 302 with a GET of the other address
+// without the body, and its 200 counted as the change acknowledged,
+// though the endpoint never took it.
+func TestOwnClientDoesNotFollowRedirects(t *testing.T) {
+	for _, status := range []int{301, 302, 303, 307, 308} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			ctx := context.Background()
+			st := memory.New()
+			p := openProgram(t, st)
+			orders(t, p, "a", 1, "alice")
+			chs := feedAll(t, p)
+			var (
+				mu              sync.Mutex
+				hook, elsewhere int
+			)
+			mux := http.NewServeMux()
+			mux.HandleFunc("/hook", func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				hook++
+				mu.Unlock()
+				http.Redirect(w, r, "/elsewhere", status)
+			})
+			mux.HandleFunc("/elsewhere", func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				elsewhere++
+				mu.Unlock()
+			})
+			srv := httptest.NewServer(mux)
+			t.Cleanup(srv.Close)
+			own := &http.Client{Timeout: time.Minute}
+			d, err := webhook.New(p, st, consumer, srv.URL+"/hook", []byte(secret), webhook.WithClient(own),
+				webhook.WithWait((&waits{}).wait), webhook.WithAttempts(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			n := uint64(len(chs))
+			if s := d.Stats(); s != (webhook.Stats{Retried: n, Dead: n}) {
+				t.Errorf("Stats = %+v, want every change retried once and dead", s)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if hook != 2*len(chs) || elsewhere != 0 {
+				t.Errorf("%d requests to the endpoint, %d to the redirect's target; want %d and 0", hook, elsewhere, 2*len(chs))
+			}
+			if own.CheckRedirect != nil {
+				t.Error("New changed the host's client")
+			}
+		})
 	}
 }
