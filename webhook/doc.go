@@ -27,9 +27,10 @@
 //     [Sign]); the receiver checks it with [Verify].
 //   - Membership-Attempt: the attempt's number, for logs only (unsigned).
 //
-// Any 2xx acknowledges the change. Anything else — another status, a
-// redirect, a refused or dropped connection, no answer within the
-// timeout — is a failed attempt.
+// Any 2xx acknowledges the change, whatever its body (which is read up to
+// 64 KiB and dropped, even when it breaks off). Anything else — another
+// status, a redirect, a refused or dropped connection, no status within
+// the timeout — is a failed attempt.
 //
 // # Guarantees
 //

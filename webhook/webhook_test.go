@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -712,5 +713,55 @@ func TestOwnClientDoesNotFollowRedirects(t *testing.T) {
 				t.Error("New changed the host's client")
 			}
 		})
+	}
+}
+
+// Any 2xx acknowledges the change, as the package doc says, whatever
+// becomes of the response's body: the status is the receiver's answer.
+// A 200 whose body broke off (a Content-Length of 100, 5 bytes sent, the
+// connection closed) used to count as a failed attempt, so a change
+// acknowledged on every attempt was retried and dead-lettered with
+// status 200.
+func TestTwoHundredWithABrokenBodyAcknowledges(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	p := openProgram(t, st)
+	orders(t, p, "a", 1, "alice")
+	chs := feedAll(t, p)
+	var mu sync.Mutex
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
+		buf.Flush()
+	}))
+	t.Cleanup(srv.Close)
+	d, err := webhook.New(p, st, consumer, srv.URL, []byte(secret), webhook.WithWait((&waits{}).wait),
+		webhook.WithAttempts(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := d.Flush(ctx)
+	if err != nil || n != len(chs) {
+		t.Fatalf("Flush = %d, %v; want %d", n, err, len(chs))
+	}
+	if s := d.Stats(); s != (webhook.Stats{Delivered: uint64(len(chs))}) {
+		t.Errorf("Stats = %+v, want %d delivered, nothing retried or dead", s, len(chs))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != len(chs) {
+		t.Errorf("%d requests, want one a change (%d)", calls, len(chs))
 	}
 }
