@@ -63,7 +63,9 @@
 // Time is given: the clock (WithClock) stamps signatures and dead letters,
 // and the waits — between attempts and between polls of an empty feed —
 // go through WithWait, so tests run backoffs without sleeping. Only the
-// timeout of one attempt, which bounds real I/O, runs on real timers.
+// timeout of one attempt (WithTimeout), which bounds real I/O, runs on
+// real timers; it also bounds how long a stopped Deliverer waits for the
+// store to take the cursor over what it delivered.
 //
 // # Caveats
 //

@@ -174,8 +174,10 @@ func WithBackoff(base, max time.Duration) Option {
 func WithPoll(every time.Duration) Option { return func(d *Deliverer) { d.poll = every } }
 
 // WithTimeout sets how long one attempt may take, from connecting to
-// reading the response (default 10s). It bounds real I/O, so it runs on
-// the standard library's timers, not on the clock of WithClock.
+// reading the response (default 10s), and how long, once Run's or
+// Flush's ctx is done, the cursor's write may still take. It bounds real
+// I/O, so it runs on the standard library's timers, not on the clock of
+// WithClock.
 func WithTimeout(t time.Duration) Option { return func(d *Deliverer) { d.timeout = t } }
 
 // WithParallel sets how many members' changes are sent at once (default
@@ -282,6 +284,8 @@ func (d *Deliverer) Stats() Stats {
 
 // Run delivers the feed's changes until ctx is done, then returns ctx's
 // error; the host starts it in a goroutine and stops it by cancelling ctx.
+// It stores the cursor over what was delivered before it returns, giving
+// the store at most the attempt timeout (WithTimeout) after ctx is done.
 // When the feed has nothing new it waits for the poll interval. An error
 // reading the feed or the cursor, storing the cursor or a dead letter is
 // logged and tried again after a backoff, up to the attempts allowed in a
@@ -399,9 +403,7 @@ func (d *Deliverer) flushBatch(ctx context.Context) (n int, more bool, err error
 		n++
 	}
 	if n > 0 {
-		// Stored even when ctx ended, so that a restart does not send the
-		// done prefix again.
-		if err := d.feed.SetCursor(context.WithoutCancel(ctx), d.name, chs[n-1].Seq); err != nil {
+		if err := d.saveCursor(ctx, chs[n-1].Seq); err != nil {
 			return 0, false, fmt.Errorf("webhook: %s: store cursor %d: %w", d.name, chs[n-1].Seq, err)
 		}
 	}
@@ -409,6 +411,26 @@ func (d *Deliverer) flushBatch(ctx context.Context) (n int, more bool, err error
 		laneErr = ctx.Err()
 	}
 	return n, laneErr == nil && len(chs) == d.batch, laneErr
+}
+
+// saveCursor stores the cursor at seq. The write outlives ctx, so that a
+// stop does not send the delivered prefix again after a restart, but by
+// at most the attempt timeout: a store that does not answer does not keep
+// Run from returning once ctx is done.
+func (d *Deliverer) saveCursor(ctx context.Context, seq uint64) error {
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(d.timeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-sctx.Done(): // the write is over
+		}
+	})
+	defer stop()
+	return d.feed.SetCursor(sctx, d.name, seq)
 }
 
 // cmpErr keeps the first error, unless it is ctx's and the next is not.

@@ -765,3 +765,51 @@ func TestTwoHundredWithABrokenBodyAcknowledges(t *testing.T) {
 		t.Errorf("%d requests, want one a change (%d)", calls, len(chs))
 	}
 }
+
+// stuckCursor is a feed whose SetCursor does not answer until its ctx is
+// done, as a store behind a dead connection does.
+type stuckCursor struct {
+	cursorOf
+	stuck chan struct{} // closed at the first SetCursor
+	once  sync.Once
+}
+
+func (s *stuckCursor) Feed(ctx context.Context, after uint64, limit int) ([]change.Change, error) {
+	return s.inner.Feed(ctx, after, limit)
+}
+
+func (s *stuckCursor) SetCursor(ctx context.Context, consumer string, seq uint64) error {
+	s.once.Do(func() { close(s.stuck) })
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// Run returns once ctx is cancelled even when the store does not answer
+// the cursor's write: the write outlives ctx (so that a stop keeps what
+// was delivered) by at most the attempt timeout. It used to wait for the
+// store for ever, so a host's shutdown hung on a dead database.
+func TestRunReturnsWhenTheCursorStoreHangs(t *testing.T) {
+	st := memory.New()
+	p := openProgram(t, st)
+	orders(t, p, "a", 1, "alice")
+	rc := newReceiver(t, nil)
+	feed := &stuckCursor{cursorOf: cursorOf{p}, stuck: make(chan struct{})}
+	d, err := webhook.New(feed, st, consumer, rc.srv.URL, []byte(secret), webhook.WithClock(clock),
+		webhook.WithWait((&waits{}).wait), webhook.WithTimeout(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	<-feed.stuck // every change acknowledged, the cursor's write under way
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Run = %v, want context.Canceled", err)
+		}
+	case <-time.After(20 * time.Second): // a guard, not a timing: Run returns after 50ms
+		t.Fatal("Run did not return after ctx was cancelled")
+	}
+}
