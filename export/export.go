@@ -30,6 +30,20 @@
 // write) is not counted: the host drops the incomplete line at the end of
 // what w kept before it resumes.
 //
+// # Consistency
+//
+// An export is not one snapshot: it reads a page, or a member, at a time,
+// each in a transaction of its own, while the program may take writes.
+// Feed and Statement page, oldest first, through records the program
+// appends (changes; ledger entries, each with its running balance), so
+// an export taken during writes holds the records up to some instant,
+// and each row is whole. Members and Openings read each member on its
+// own (and each domain of a member in a transaction of its own, see
+// membership.Program.Member): under concurrent writes, two rows, or two
+// domains of one row, may be of different instants. For a file of one
+// instant, export while the program takes no writes (or from a copy of
+// its store).
+//
 // # CSV
 //
 // The CSV files have a header row and are written with encoding/csv
