@@ -67,6 +67,15 @@
 // real timers; it also bounds how long a stopped Deliverer waits for the
 // store to take the cursor over what it delivered.
 //
+// # Rotating the secret
+//
+// A Deliverer signs with one secret. To change it without refusing a
+// delivery, the receiver first accepts both: Verify with the new secret
+// and, on ErrSignatureMismatch, with the old one. The host then restarts
+// its Deliverer with the new secret (every attempt is signed when it is
+// sent, retries included), and once the last request signed with the old
+// one is older than the tolerance, the receiver drops the old secret.
+//
 // # Caveats
 //
 // Run one Deliverer per consumer name at a time, across processes too: two
