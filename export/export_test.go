@@ -433,6 +433,13 @@ func TestExportCountsOnlyRowsTheWriterTook(t *testing.T) {
 			}
 
 			w = &cutWriter{max: max}
+			last = 0
+			n, err = export.Openings(ctx, w, p, slices.Values(ids), day(p, 10), func(r int64) { last = r })
+			if !errors.Is(err, errDisk) || n != rows(w) || last != n {
+				t.Errorf("Openings: %d rows (progress %d), %v; the writer took %d whole", n, last, err, rows(w))
+			}
+
+			w = &cutWriter{max: max}
 			acct := ledger.MemberAccount("alice", ledger.Value, "")
 			n, err = export.Statement(ctx, w, p, ledger.Query{Account: acct}, nil)
 			if !errors.Is(err, errDisk) || n != rows(w) {
