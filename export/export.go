@@ -20,8 +20,9 @@
 // argument (w, src, ids), before anything is read or written. A function
 // stops at the first error (of the reader, of the writer, or ctx's),
 // after the rows written so far: an export is resumed from the last row
-// written (Feed from its position, Statement from the page cursor in
-// Query.Cursor, Members by giving the IDs not yet written).
+// written (Feed from its position; Statement from that row's time in
+// Query.From, dropping the rows of that instant whose seq is not above
+// its seq; Members and Openings by giving the IDs not yet written).
 //
 // Rows reach w a buffer at a time (32 KiB), and a row counts as written
 // once w has taken all of its bytes: when w fails, the count returned, the

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -468,3 +469,59 @@ func TestExportCountsOnlyRowsTheWriterTook(t *testing.T) {
 }
 
 func max64(a, b int64) int64 { return max(a, b) }
+
+// A statement cut short by its writer is resumed as the package doc
+// says: from the last row written's time in Query.From, dropping the rows
+// of that instant up to its entry number (seq). The doc used to say to
+// resume from the page cursor in Query.Cursor, which Statement does not
+// return. Here 300 recharges share one instant, so the skip by seq is
+// what keeps the rows once each.
+func TestStatementResumesAfterAWriteError(t *testing.T) {
+	ctx := context.Background()
+	p := open(t)
+	for i := range 300 {
+		process(t, p, fmt.Sprintf("r%03d", i), "alice", "recharge", "1", 2)
+	}
+	q := ledger.Query{Account: ledger.MemberAccount("alice", ledger.Value, "")}
+	var whole bytes.Buffer
+	if _, err := export.Statement(ctx, &whole, p, q, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Split(strings.TrimSuffix(whole.String(), "\n"), "\n")[1:]
+
+	cut := &cutWriter{max: 5000}
+	n, err := export.Statement(ctx, cut, p, q, nil)
+	if !errors.Is(err, errDisk) || n == 0 {
+		t.Fatalf("Statement to a full disk: %d rows, %v", n, err)
+	}
+	got := cut.complete()
+	got = got[1 : len(got)-1] // the header and the empty string after the last newline
+	if int64(len(got)) != n {
+		t.Fatalf("%d rows counted, %d whole in the file", n, len(got))
+	}
+	last := strings.Split(got[n-1], ",") // time, account, txn, seq, …
+	from, err := time.Parse(time.RFC3339Nano, last[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.From = from
+	var rest bytes.Buffer
+	if _, err := export.Statement(ctx, &rest, p, q, nil); err != nil {
+		t.Fatal(err)
+	}
+	lastSeq, _ := strconv.ParseUint(last[3], 10, 64)
+	for _, row := range strings.Split(strings.TrimSuffix(rest.String(), "\n"), "\n")[1:] {
+		cells := strings.Split(row, ",")
+		seq, err := strconv.ParseUint(cells[3], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cells[0] == last[0] && seq <= lastSeq {
+			continue // written before the error
+		}
+		got = append(got, row)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rows written, then resumed (-want +got):\n%s", diff)
+	}
+}

@@ -28,7 +28,10 @@ var StatementHeader = []string{"time", "account", "txn", "seq", "kind", "amount"
 // for a debit), the member account's running balance after the entry, the
 // lot, and the reference (event, order, operator, note). A period's
 // statement is the entries of [q.From, q.To); q.Kinds keeps some kinds;
-// q.Cursor resumes after a page of an earlier export. A pool's entries
+// q.Cursor starts after a page of ledger.Query's paging (Page.Next). Rows
+// of one instant come in entry-number (seq) order, so an export cut short
+// is resumed with q.From at the last row written's time, dropping the
+// rows of that instant whose seq is not above that row's. A pool's entries
 // have no running balance (the ledger keeps a pool's balance, not its
 // history): the cell is empty.
 //
