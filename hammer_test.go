@@ -163,6 +163,18 @@ func countKinds(feed []change.Change, kind string) map[string]int {
 	return n
 }
 
+// expiredOnce checks that the feed has one expiry for each of members
+// members, m0 to m<members-1>.
+func expiredOnce(t *testing.T, feed []change.Change, members int) {
+	t.Helper()
+	expired := countKinds(feed, points.ChangeExpired)
+	for i := range members {
+		if m := fmt.Sprint("m", i); expired[m] != 1 {
+			t.Errorf("%s's lot expired %d times in the feed", m, expired[m])
+		}
+	}
+}
+
 var hammerAt = time.Date(2026, 11, 24, 10, 0, 0, 0, testkit.Shanghai)
 
 // Claims of one template with a stock of 40 and a limit of 3 a member:
@@ -453,13 +465,7 @@ func TestHammerRefundRacesExpiry(t *testing.T) {
 				t.Errorf("%s: balance %+v after its lot expired, want zero", m, b)
 			}
 		}
-		feed := checkLedgerAndFeed(t, ps)
-		expired := countKinds(feed, points.ChangeExpired)
-		for i := range members {
-			if m := fmt.Sprint("m", i); expired[m] != 1 {
-				t.Errorf("%s's lot expired %d times in the feed", m, expired[m])
-			}
-		}
+		expiredOnce(t, checkLedgerAndFeed(t, ps), members)
 	})
 }
 
@@ -689,13 +695,7 @@ func TestHammerAdvance(t *testing.T) {
 		if n := performed.Load(); n != members {
 			t.Errorf("the Advances performed %d items, want one a member (%d)", n, members)
 		}
-		feed := checkLedgerAndFeed(t, ps)
-		expired := countKinds(feed, points.ChangeExpired)
-		for i := range members {
-			if m := fmt.Sprint("m", i); expired[m] != 1 {
-				t.Errorf("%s's lot expired %d times", m, expired[m])
-			}
-		}
+		expiredOnce(t, checkLedgerAndFeed(t, ps), members)
 	})
 }
 
@@ -1424,13 +1424,7 @@ func TestHammerAdvanceRacesEvents(t *testing.T) {
 		if n := performed.Load(); n != members {
 			t.Errorf("the Advances performed %d items, want %d", n, members)
 		}
-		feed := checkLedgerAndFeed(t, ps)
-		expired := countKinds(feed, points.ChangeExpired)
-		for i := range members {
-			if m := fmt.Sprint("m", i); expired[m] != 1 {
-				t.Errorf("%s's lot expired %d times", m, expired[m])
-			}
-		}
+		expiredOnce(t, checkLedgerAndFeed(t, ps), members)
 	})
 }
 
