@@ -80,7 +80,7 @@ func (c *part) Open(u *engine.Unit, m *migrate.Member) error {
 				return err
 			}
 		}
-		if err := c.issued(u, cp, &rule.Reason{Rule: "migrate.opening", Inputs: map[string]string{"method": string(Migrated)}}); err != nil {
+		if err := c.issued(u, cp, &rule.Reason{Rule: migrate.Rule, Inputs: map[string]string{"method": string(Migrated)}}); err != nil {
 			return err
 		}
 	}

@@ -89,8 +89,8 @@ func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 		if err := addDay(u.Tx(), member, &m, u.At(), u.Location(), g); err != nil {
 			return err
 		}
-		gc := GrowthChange{Amount: g, Balance: posted.Entries[0].Balance, Lifetime: life, Kind: engine.KindOpening, Rule: "migrate.opening"}
-		if err := u.EmitWith(ChangeGrowth, member, &rule.Reason{Rule: "migrate.opening"}, gc.encode); err != nil {
+		gc := GrowthChange{Amount: g, Balance: posted.Entries[0].Balance, Lifetime: life, Kind: engine.KindOpening, Rule: migrate.Rule}
+		if err := u.EmitWith(ChangeGrowth, member, &rule.Reason{Rule: migrate.Rule}, gc.encode); err != nil {
 			return err
 		}
 	}
@@ -126,5 +126,5 @@ func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 		return err
 	}
 	lc := LevelChange{To: l.Name, Cause: CauseOpening, TermEnd: end, Growth: g}
-	return u.EmitWith(ChangeLevel, member, &rule.Reason{Rule: "migrate.opening", Inputs: map[string]string{"growth": g.String()}}, lc.encode)
+	return u.EmitWith(ChangeLevel, member, &rule.Reason{Rule: migrate.Rule, Inputs: map[string]string{"growth": g.String()}}, lc.encode)
 }

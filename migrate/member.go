@@ -123,6 +123,13 @@ type Coupon struct {
 	Code     string    `json:"code,omitempty"`
 }
 
+// Rule is the rule named in the reason of every change an opening state
+// publishes (points.opened, a pending opening lot's points.pending, the
+// opening growth and level, the coupons held, the stored value, the
+// manual tags), so that a reader of the change feed tells what was
+// migrated in from what a rule or an operator did.
+const Rule = "migrate.opening"
+
 // Sentinel errors.
 var (
 	// ErrBadRow is wrapped by the error of a row that does not parse.

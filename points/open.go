@@ -75,7 +75,7 @@ func (pt *part) Open(u *engine.Unit, m *migrate.Member) error {
 					}
 				}
 				pc := Change{Program: pp.Program, Amount: l.Amount, Lot: lot.ID, Expires: lot.Expires}
-				if err := u.EmitWith(kind, m.Member, &rule.Reason{Rule: "migrate.opening"}, pc.encode); err != nil {
+				if err := u.EmitWith(kind, m.Member, &rule.Reason{Rule: migrate.Rule}, pc.encode); err != nil {
 					return err
 				}
 			}

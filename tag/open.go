@@ -91,7 +91,7 @@ func (p *part) Open(u *engine.Unit, m *migrate.Member) error {
 			return err
 		}
 		if ok {
-			if err := u.Emit(ChangeAdded, m.Member, Change{Tag: t, Manual: true, By: m.Operator}, &rule.Reason{Rule: "migrate.opening"}); err != nil {
+			if err := u.Emit(ChangeAdded, m.Member, Change{Tag: t, Manual: true, By: m.Operator}, &rule.Reason{Rule: migrate.Rule}); err != nil {
 				return err
 			}
 		}

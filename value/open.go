@@ -69,5 +69,5 @@ func (p *part) Open(u *engine.Unit, m *migrate.Member) error {
 		}
 	}
 	c := Change{Amount: bal, Balance: bal}
-	return u.EmitWith(ChangeOpened, m.Member, &rule.Reason{Rule: "migrate.opening"}, c.encode)
+	return u.EmitWith(ChangeOpened, m.Member, &rule.Reason{Rule: migrate.Rule}, c.encode)
 }

@@ -60,6 +60,7 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
@@ -138,7 +139,9 @@ type Figures struct {
 // Points are one point program's figures for one month.
 type Points struct {
 	// Issued is what earning rules and rewards credited (pending points
-	// included); Redeemed what members spent; Expired what expired.
+	// included; not the points a member migrated in brought, which
+	// count in Outstanding only); Redeemed what members spent; Expired
+	// what expired.
 	Issued, Redeemed, Expired decimal.Decimal
 	// Outstanding is the points members held at the end of the month
 	// (the net of every points change before it), and Liability their
@@ -370,15 +373,21 @@ func (h *history) add(c change.Change) error {
 		h.levels[c.Member] = append(h.levels[c.Member], levelMove{at: c.Time, from: v.From, to: v.To})
 		h.level[c.Member] = v.To
 	case points.ChangeEarned, points.ChangePending, points.ChangeRedeemed, points.ChangeExpired, points.ChangeVoided,
-		points.ChangeReversed, points.ChangeAdjusted, points.ChangeExchanged:
+		points.ChangeReversed, points.ChangeAdjusted, points.ChangeExchanged, points.ChangeOpened:
 		var v points.Change
 		if err := c.Decode(&v); err != nil {
 			return err
 		}
 		m := pointsMove{at: c.Time, program: v.Program}
 		switch c.Kind {
+		case points.ChangeOpened:
+			m.other = v.Amount // migrated in: held, not issued
 		case points.ChangeEarned, points.ChangePending:
-			m.issued = v.Amount
+			if c.Reason != nil && c.Reason.Rule == migrate.Rule {
+				m.other = v.Amount // a pending lot migrated in
+			} else {
+				m.issued = v.Amount
+			}
 		case points.ChangeRedeemed:
 			m.redeemed = v.Amount
 		case points.ChangeExpired:
