@@ -24,7 +24,7 @@ type Move string
 
 // The moves counted per day.
 const (
-	MoveJoin      Move = "join"      // a member first seen, at the entry level
+	MoveJoin      Move = "join"      // a member first seen, at the entry level (or, migrated in, at the level placed)
 	MoveUpgrade   Move = "upgrade"   // to a higher ladder level (an event, an unfreeze, a manual set)
 	MoveDowngrade Move = "downgrade" // to a lower ladder level (a term end, a manual set)
 )
@@ -59,7 +59,9 @@ type Day struct {
 	// at the day's end.
 	Members []Count `json:"members"`
 	// Joins, Upgrades and Downgrades count the day's moves: members first
-	// seen, moved up and moved down (a move over several levels is one).
+	// seen (a member migrated in with a level, Program.OpenMember, is
+	// first seen on its opening day), moved up and moved down (a move
+	// over several levels is one).
 	Joins      int64 `json:"joins"`
 	Upgrades   int64 `json:"upgrades"`
 	Downgrades int64 `json:"downgrades"`

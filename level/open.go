@@ -119,6 +119,12 @@ func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 	if err := addCount(u, member, l.Name, 1); err != nil {
 		return err
 	}
+	// A member migrated in is first seen here: a join, at the level
+	// placed, so that Days's counts at the end of the days before it
+	// (today's counts less the moves since) leave the member out.
+	if err := countMove(u, member, MoveJoin, "", l.Name); err != nil {
+		return err
+	}
 	if err := appendHistory(u.Tx(), member, &m, &Record{Time: u.At(), Cause: CauseOpening, To: l.Name, TermEnd: end, Event: u.Ref().Event}); err != nil {
 		return err
 	}
