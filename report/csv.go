@@ -69,6 +69,7 @@ func (r *Report) WriteCSV(w io.Writer) error {
 			d("value", "", "recharged", v.Recharged)
 			d("value", "", "spent", v.Spent)
 			d("value", "", "refunded", v.Refunded)
+			d("value", "", "other", v.Other)
 			d("value", "", "float", v.Float)
 		}
 		for _, t := range p.Tasks {

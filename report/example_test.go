@@ -103,6 +103,7 @@ func ExampleReport_WriteCSV() {
 	// 2025-03,value,,recharged,0
 	// 2025-03,value,,spent,0
 	// 2025-03,value,,refunded,0
+	// 2025-03,value,,other,0
 	// 2025-03,value,,float,0
 	// 2025-03,tasks,two-orders,completions,0
 }

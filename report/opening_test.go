@@ -67,3 +67,46 @@ func TestMigratedMemberLevels(t *testing.T) {
 		t.Errorf("daily levels (-want +got):\n%s", d)
 	}
 }
+
+// TestMigratedValueAndPoints checks the points and stored-value figures
+// of a month in which a member was migrated in, worked by hand under
+// smallDef: erin opens on 5 March with 500 points (never expiring) and a
+// stored-value balance of 70; on the 6th she recharges 30 and pays 20,
+// and a orders 100 (100 points, expiring at the end of March). Points:
+// issued 100 (a's; the opening lot was not earned), other 500, outstanding
+// 600. Value: recharged 30, spent 20, other 70 (the opening balance),
+// float 80 — so that opening + recharged − spent + refunded + other is
+// the float, as it is for points.
+func TestMigratedValueAndPoints(t *testing.T) {
+	ctx := context.Background()
+	def, err := membership.ParseDefinition([]byte(smallDef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.OpenMember(ctx, migrate.Member{RequestID: "m1", Member: "erin", Operator: "ops", At: at(3, 5, 10),
+		Points: []migrate.Points{{Program: "mall", Lots: []migrate.Lot{{Amount: decimal.NewFromInt(500)}}}},
+		Value:  &migrate.Value{Balance: decimal.NewFromInt(70)}}); err != nil {
+		t.Fatal(err)
+	}
+	ev := func(id, member, typ, amount string) event.Event {
+		return event.Event{ID: id, Member: member, Type: typ, Time: at(3, 6, 10), Attrs: event.Attrs{"amount": event.DecString(amount)}}
+	}
+	testkit.MustProcess(t, p, ev("top", "erin", "recharge", "30"), ev("pay", "erin", "pay", "20"), ev("o1", "a", "order", "100"))
+	r, err := report.Build(ctx, p, report.Query{From: date(3, 1), To: date(3, 31), Grain: report.Month})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pd := r.Periods[0]
+	wantPoints := []report.Points{{Program: "mall", Opening: d("0"), Issued: d("100"), Redeemed: d("0"), Expired: d("0"), Other: d("500"), Outstanding: d("600")}}
+	if diff := cmp.Diff(wantPoints, pd.Points, cmpDec); diff != "" {
+		t.Errorf("points (-want +got):\n%s", diff)
+	}
+	wantValue := &report.Value{Opening: d("0"), Recharged: d("30"), Spent: d("20"), Refunded: d("0"), Other: d("70"), Float: d("80")}
+	if diff := cmp.Diff(wantValue, pd.Value, cmpDec); diff != "" {
+		t.Errorf("value (-want +got):\n%s", diff)
+	}
+}

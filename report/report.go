@@ -160,13 +160,17 @@ type Coupons struct {
 
 // Value is the stored-value figures of a period: what members recharged,
 // spent and were refunded, and the float (every member's balance) at its
-// start and end.
+// start and end. Opening + Recharged − Spent + Refunded + Other = Float,
+// the ledger's reconciliation.
 type Value struct {
 	Opening   decimal.Decimal `json:"opening"`
 	Recharged decimal.Decimal `json:"recharged"`
 	Spent     decimal.Decimal `json:"spent"`
 	Refunded  decimal.Decimal `json:"refunded"`
-	Float     decimal.Decimal `json:"float"`
+	// Other is the net of every other kind: the balances of members
+	// migrated in (Program.OpenMember, the ledger's kind "opening").
+	Other decimal.Decimal `json:"other"`
+	Float decimal.Decimal `json:"float"`
 }
 
 // Tasks is one task's completions in a period.
@@ -383,9 +387,20 @@ func addValue(ctx context.Context, p *membership.Program, q Query, r *Report) er
 		return err
 	}
 	for i, kinds := range per {
-		v := &Value{Opening: bal, Recharged: kinds[value.KindRecharge].Add(decimal.Zero), Spent: decimal.Zero.Sub(kinds[value.KindSpend]), Refunded: kinds[value.KindRefund].Add(decimal.Zero)}
+		v := &Value{Opening: bal, Recharged: decimal.Zero, Spent: decimal.Zero, Refunded: decimal.Zero, Other: decimal.Zero}
 		for _, k := range slices.Sorted(maps.Keys(kinds)) {
-			bal = bal.Add(kinds[k])
+			amt := kinds[k]
+			switch k {
+			case value.KindRecharge:
+				v.Recharged = v.Recharged.Add(amt)
+			case value.KindSpend:
+				v.Spent = v.Spent.Sub(amt)
+			case value.KindRefund:
+				v.Refunded = v.Refunded.Add(amt)
+			default:
+				v.Other = v.Other.Add(amt)
+			}
+			bal = bal.Add(amt)
 		}
 		v.Float = bal
 		r.Periods[i].Value = v

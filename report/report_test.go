@@ -158,7 +158,7 @@ func TestMonthlyHandWorked(t *testing.T) {
 		Points: []report.Points{{Program: "mall", Opening: d("0"), Issued: d("1150"), Redeemed: d("100"), Expired: d("0"), Other: d("0"),
 			Outstanding: d("1050"), Rate: d("0.01"), Liability: d("10.5"), HasRate: true}},
 		Coupons: []report.Coupons{{Template: "welcome", Stat: coupon.Stat{Issued: 2, Used: 1, Expired: 1, AmountOff: d("10")}}},
-		Value:   &report.Value{Opening: d("0"), Recharged: d("200"), Spent: d("80"), Refunded: d("0"), Float: d("120")},
+		Value:   &report.Value{Opening: d("0"), Recharged: d("200"), Spent: d("80"), Refunded: d("0"), Other: d("0"), Float: d("120")},
 		Tasks:   []report.Tasks{{Task: "two-orders", Completions: 1}},
 	}, {
 		Name: "2025-04", From: date(4, 1), To: date(4, 30),
@@ -166,7 +166,7 @@ func TestMonthlyHandWorked(t *testing.T) {
 		Points: []report.Points{{Program: "mall", Opening: d("1050"), Issued: d("0"), Redeemed: d("0"), Expired: d("1000"), Other: d("0"),
 			Outstanding: d("50"), Rate: d("0.01"), Liability: d("0.5"), HasRate: true}},
 		Coupons: []report.Coupons{{Template: "welcome", Stat: coupon.Stat{AmountOff: d("0")}}},
-		Value:   &report.Value{Opening: d("120"), Recharged: d("0"), Spent: d("0"), Refunded: d("0"), Float: d("120")},
+		Value:   &report.Value{Opening: d("120"), Recharged: d("0"), Spent: d("0"), Refunded: d("0"), Other: d("0"), Float: d("120")},
 		Tasks:   []report.Tasks{{Task: "two-orders"}},
 	}}
 	if diff := cmp.Diff(want, r.Periods, cmpDec); diff != "" {
@@ -280,6 +280,7 @@ func TestCSV(t *testing.T) {
 2025-04,value,,recharged,0
 2025-04,value,,spent,0
 2025-04,value,,refunded,0
+2025-04,value,,other,0
 2025-04,value,,float,120
 2025-04,tasks,two-orders,completions,0
 `
