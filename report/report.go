@@ -35,6 +35,12 @@
 // query gives (Query.Rates). A program with neither has no liability
 // figure (Points.HasRate is false, and the CSV leaves it out).
 //
+// The liability is that product exactly, not rounded: 333 points at
+// 0.013 are 4.329. Rounded per member or per period, the liabilities of
+// a report would no longer add up to the rate times the points; a reader
+// shows it at its money's scale (points.Payment.MoneyScale), rounding
+// once, when it displays the figure.
+//
 // # Errors
 //
 // A query Build cannot run is refused with an error wrapping

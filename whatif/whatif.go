@@ -146,7 +146,8 @@ type Points struct {
 	// Outstanding is the points members held at the end of the month
 	// (the net of every points change before it), and Liability their
 	// worth in money at the program's points + cash rate (zero for a
-	// program without one).
+	// program without one): the product exactly, not rounded, as in
+	// package report.
 	Outstanding, Liability decimal.Decimal
 }
 
