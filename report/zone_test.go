@@ -51,7 +51,6 @@ const berlinDef = `{
   }
 }`
 
-
 // berlinHistory runs, in Europe/Berlin (UTC+1 in winter, UTC+2 from 30
 // March 2025):
 //
@@ -174,7 +173,7 @@ func TestDailyBerlin(t *testing.T) {
 	p := berlinHistory(t)
 	day := func(m, dd int) rule.Date { return rule.Date{Year: 2025, Month: time.Month(m), Day: dd} }
 	type fig struct {
-		joins, upgrades       int64
+		joins, upgrades        int64
 		issued, expired, other string
 		outstanding            string
 		coupons, expiredC      int64
