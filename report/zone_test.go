@@ -125,10 +125,14 @@ func berlinHistory(t *testing.T) *membership.Program {
 // month before the history and one after it have no moves; and the
 // liability, at 0.0125 a point, is outstanding × rate exactly (450 ×
 // 0.0125 = 5.625, not rounded to the cent).
+//
+// Erasing both members afterwards (personal data only) changes no figure.
 func TestMonthlyBerlin(t *testing.T) {
+	ctx := context.Background()
 	p := berlinHistory(t)
-	r, err := report.Build(context.Background(), p, report.Query{From: rule.Date{Year: 2024, Month: 12, Day: 1}, To: rule.Date{Year: 2025, Month: 6, Day: 30},
-		Grain: report.Month, Rates: map[string]decimal.Decimal{"mall": d("0.0125")}})
+	q := report.Query{From: rule.Date{Year: 2024, Month: 12, Day: 1}, To: rule.Date{Year: 2025, Month: 6, Day: 30},
+		Grain: report.Month, Rates: map[string]decimal.Decimal{"mall": d("0.0125")}}
+	r, err := report.Build(ctx, p, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +166,18 @@ func TestMonthlyBerlin(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, r.Periods, cmpDec); diff != "" {
 		t.Errorf("monthly report (-want +got):\n%s", diff)
+	}
+	for _, m := range []string{"a", "b"} {
+		if _, err := p.Erase(ctx, membership.EraseRequest{RequestID: "erase-" + m, Member: m, Operator: "ops",
+			At: time.Date(2025, 6, 2, 10, 0, 0, 0, p.Location())}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, err = report.Build(ctx, p, q); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, r.Periods, cmpDec); diff != "" {
+		t.Errorf("monthly report after erasing both members (-want +got):\n%s", diff)
 	}
 }
 
