@@ -148,7 +148,8 @@ type Points struct {
 	Redeemed decimal.Decimal `json:"redeemed"`
 	Expired  decimal.Decimal `json:"expired"`
 	// Other is the net of every other kind (reversals, adjustments,
-	// exchanges, voided points).
+	// exchanges, voided points, and the points of members migrated in:
+	// Program.OpenMember, the ledger's kind "opening").
 	Other       decimal.Decimal `json:"other"`
 	Outstanding decimal.Decimal `json:"outstanding"`
 	// Rate is the money one point is worth and Liability the outstanding
