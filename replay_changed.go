@@ -71,18 +71,22 @@ func refusal(in engine.Input, err error, loc *time.Location) ReplayRefusal {
 		return rf
 	}
 	// Every request names its ID, and most their member, under these
-	// names (a checkout's member is its order's).
+	// names (a checkout's member is its order's). "order" is an object
+	// only in some requests: a points + cash redemption's is an amount,
+	// a coupon use's or release's an order ID; it is read apart, so that
+	// its shape does not lose the request's ID.
 	var names struct {
-		RequestID string `json:"request_id"`
-		Member    string `json:"member"`
-		Order     struct {
-			Member string `json:"member"`
-		} `json:"order"`
+		RequestID string          `json:"request_id"`
+		Member    string          `json:"member"`
+		Order     json.RawMessage `json:"order"`
 	}
 	if json.Unmarshal(in.Body, &names) == nil {
 		rf.ID, rf.Member = names.RequestID, names.Member
-		if rf.Member == "" {
-			rf.Member = names.Order.Member
+		var order struct {
+			Member string `json:"member"`
+		}
+		if rf.Member == "" && json.Unmarshal(names.Order, &order) == nil {
+			rf.Member = order.Member
 		}
 	}
 	return rf
