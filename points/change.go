@@ -10,6 +10,7 @@ import (
 	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/rule"
 	"github.com/shopspring/decimal"
 )
@@ -166,7 +167,9 @@ type Effects struct {
 	// times in the program's zone.
 	Changes []Effect
 	// Earned is what earning rules and rewards credited, pending points
-	// included, per program in the order first credited.
+	// included, per program in the order first credited (not the points
+	// a member migrated in brings, Program.OpenMember: points.opened and
+	// its pending lots' points.pending).
 	Earned []ProgramAmount
 	// Reversed is what refunds took back from the members' points (as a
 	// positive amount), per program; Shortfall what they could not take
@@ -200,7 +203,8 @@ func EffectsOf(out *change.Outcome) (Effects, error) {
 		}
 		fx.Changes = append(fx.Changes, e)
 		switch {
-		case (c.Kind == ChangeEarned || c.Kind == ChangePending) && e.Amount.IsPositive():
+		case (c.Kind == ChangeEarned || c.Kind == ChangePending) && e.Amount.IsPositive() &&
+			(c.Reason == nil || c.Reason.Rule != migrate.Rule): // a pending lot migrated in was not earned
 			fx.Earned = addTo(fx.Earned, e.Program, e.Amount)
 		case c.Kind == ChangeReversed && !e.Amount.IsPositive():
 			// A refund's reversal (a redemption's reversal returns points:
