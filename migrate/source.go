@@ -33,9 +33,10 @@ import (
 //
 // An empty expires is no expiry (for a coupon: the template's validity);
 // an empty code is none. A time is RFC 3339 ("2026-12-31T23:59:59+08:00")
-// or a date ("2026-12-31"), the start of that day in loc (UTC if nil). An
-// unknown column fails the first Next; so does a nil r, with an error
-// wrapping ErrInvalidArgument.
+// or a date ("2026-12-31"), the start of that day in loc (UTC if nil). A
+// byte order mark before the header is skipped. An unknown column, or one
+// named twice, fails the first Next (with ErrBadRow); so does a nil r,
+// with an error wrapping ErrInvalidArgument.
 func CSV(r io.Reader, loc *time.Location) Source {
 	if r == nil {
 		return nilReader("csv")
@@ -70,10 +71,18 @@ func (s *csvSource) Next() (Row, error) {
 			}
 			return Row{}, err
 		}
+		if len(h) > 0 { // a spreadsheet's byte order mark is not the column's
+			h[0] = strings.TrimPrefix(h[0], "\ufeff")
+		}
+		seen := make(map[string]bool, len(h))
 		for _, c := range h {
 			if !csvColumns[c] && !strings.HasPrefix(c, "profile.") {
 				return Row{}, fmt.Errorf("%w: header: unknown column %q", ErrBadRow, c)
 			}
+			if seen[c] {
+				return Row{}, fmt.Errorf("%w: header: column %q twice", ErrBadRow, c)
+			}
+			seen[c] = true
 		}
 		s.header = append([]string(nil), h...)
 	}
