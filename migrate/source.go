@@ -255,8 +255,10 @@ func (p *cellParser) coupons(v string) []Coupon {
 // [{"amount", "expires"}], "pending": […]}], "value": {"balance", …},
 // "coupons": [{"template", "expires", "code"}], "tags", "profile": {name:
 // text}, …), times in RFC 3339, amounts as strings or numbers. Blank lines
-// are skipped; a field the Member has not is a bad row. A line may be up
-// to 1 MiB. A nil r fails the first Next with an error wrapping
+// are skipped. A line that is not one object, has text after it, holds a
+// field the Member has not, or a value that does not parse is a bad row
+// whose FieldError names the field by its path
+// ("points[0].lots[1].amount"). A line may be up to 1 MiB. A nil r fails the first Next with an error wrapping
 // ErrInvalidArgument.
 func JSONL(r io.Reader) Source {
 	if r == nil {
@@ -280,18 +282,8 @@ func (s *jsonlSource) Next() (Row, error) {
 			continue
 		}
 		row := Row{Line: s.line}
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&row.Member); err != nil {
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) && te.Field != "" {
-				err = Field(te.Field, err)
-			} else if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-				err = Field(strings.Trim(f, `"`), errors.New("unknown field"))
-			}
+		if err := decodeMember(b, &row.Member); err != nil {
 			row.Err = fmt.Errorf("%w: %w", ErrBadRow, err)
-		} else if dec.More() {
-			row.Err = fmt.Errorf("%w: more than one value on the line", ErrBadRow)
 		}
 		return row, nil
 	}
@@ -299,6 +291,168 @@ func (s *jsonlSource) Next() (Row, error) {
 		return Row{}, fmt.Errorf("line %d: %w", s.line+1, err)
 	}
 	return Row{}, io.EOF
+}
+
+// The JSON form of a Member as JSONL reads it: amounts, times and the
+// elements of lists are kept raw and decoded one by one, so that an error
+// names the field by its path ("points[0].lots[1].amount"), as a CSV
+// cell's and the program's refusals do.
+type (
+	jsonMember struct {
+		RequestID string            `json:"request_id"`
+		Member    string            `json:"member"`
+		Operator  string            `json:"operator"`
+		At        json.RawMessage   `json:"at"`
+		Profile   map[string]string `json:"profile"`
+		Tags      []string          `json:"tags"`
+		Level     string            `json:"level"`
+		TermEnd   json.RawMessage   `json:"term_end"`
+		Growth    json.RawMessage   `json:"growth"`
+		Lifetime  json.RawMessage   `json:"lifetime"`
+		Points    []json.RawMessage `json:"points"`
+		Value     json.RawMessage   `json:"value"`
+		Coupons   []json.RawMessage `json:"coupons"`
+	}
+	jsonPoints struct {
+		Program string            `json:"program"`
+		Lots    []json.RawMessage `json:"lots"`
+		Pending []json.RawMessage `json:"pending"`
+	}
+	jsonLot struct {
+		Amount  json.RawMessage `json:"amount"`
+		Expires json.RawMessage `json:"expires"`
+		Release json.RawMessage `json:"release"`
+	}
+	jsonValue struct {
+		Balance   json.RawMessage `json:"balance"`
+		Recharged json.RawMessage `json:"recharged"`
+		Spent     json.RawMessage `json:"spent"`
+	}
+	jsonCoupon struct {
+		Template string          `json:"template"`
+		Expires  json.RawMessage `json:"expires"`
+		Code     string          `json:"code"`
+	}
+)
+
+// decodeMember decodes one JSON line, an object and nothing after it,
+// into m; the error is a FieldError naming the field at fault, when one
+// is.
+func decodeMember(b []byte, m *Member) error {
+	var jm jsonMember
+	err := decodeStrict(b, "", &jm)
+	m.RequestID, m.Member, m.Operator = jm.RequestID, jm.Member, jm.Operator // for the report of a bad row
+	if err != nil {
+		return err
+	}
+	d := jsonDecoder{}
+	m.At = d.time("at", jm.At)
+	m.Profile, m.Tags, m.Level = jm.Profile, jm.Tags, jm.Level
+	m.TermEnd = d.time("term_end", jm.TermEnd)
+	m.Growth = d.dec("growth", jm.Growth)
+	m.Lifetime = d.dec("lifetime", jm.Lifetime)
+	for i, raw := range jm.Points {
+		f := fmt.Sprintf("points[%d]", i)
+		var jp jsonPoints
+		d.strict(raw, f, &jp)
+		pp := Points{Program: jp.Program, Lots: d.lots(f+".lots", jp.Lots), Pending: d.lots(f+".pending", jp.Pending)}
+		m.Points = append(m.Points, pp)
+	}
+	if !null(jm.Value) {
+		var jv jsonValue
+		d.strict(jm.Value, "value", &jv)
+		m.Value = &Value{Balance: d.dec("value.balance", jv.Balance), Recharged: d.dec("value.recharged", jv.Recharged), Spent: d.dec("value.spent", jv.Spent)}
+	}
+	for i, raw := range jm.Coupons {
+		f := fmt.Sprintf("coupons[%d]", i)
+		var jc jsonCoupon
+		d.strict(raw, f, &jc)
+		m.Coupons = append(m.Coupons, Coupon{Template: jc.Template, Expires: d.time(f+".expires", jc.Expires), Code: jc.Code})
+	}
+	return d.err
+}
+
+// jsonDecoder decodes the raw values of a JSON line, keeping the first
+// error (a FieldError).
+type jsonDecoder struct{ err error }
+
+func (d *jsonDecoder) strict(raw json.RawMessage, path string, v any) {
+	if d.err == nil && !null(raw) {
+		d.err = decodeStrict(raw, path, v)
+	}
+}
+
+func (d *jsonDecoder) lots(path string, raws []json.RawMessage) []Lot {
+	var out []Lot
+	for i, raw := range raws {
+		f := fmt.Sprintf("%s[%d]", path, i)
+		var jl jsonLot
+		d.strict(raw, f, &jl)
+		out = append(out, Lot{Amount: d.dec(f+".amount", jl.Amount), Expires: d.time(f+".expires", jl.Expires), Release: d.time(f+".release", jl.Release)})
+	}
+	return out
+}
+
+// dec decodes an amount, a JSON string or number (null: zero).
+func (d *jsonDecoder) dec(field string, raw json.RawMessage) decimal.Decimal {
+	var v decimal.Decimal
+	if d.err == nil && !null(raw) {
+		if err := v.UnmarshalJSON(raw); err != nil {
+			d.err = Fieldf(field, "%s is not a decimal", raw)
+		}
+	}
+	return v
+}
+
+// time decodes an RFC 3339 time, a JSON string (null: zero).
+func (d *jsonDecoder) time(field string, raw json.RawMessage) time.Time {
+	var t time.Time
+	if d.err == nil && !null(raw) {
+		if err := t.UnmarshalJSON(raw); err != nil {
+			d.err = Fieldf(field, "%s is not an RFC 3339 time", raw)
+		}
+	}
+	return t
+}
+
+func null(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
+
+// decodeStrict decodes b, one JSON value and nothing after it, into v,
+// refusing a field v has not; an error is a FieldError under path when
+// the JSON names a field.
+func decodeStrict(b []byte, path string, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	join := func(f string) string {
+		switch {
+		case path == "":
+			return f
+		case f == "":
+			return path
+		}
+		return path + "." + f
+	}
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			if f := join(te.Field); f != "" {
+				return Field(f, err)
+			}
+		} else if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return Field(join(strings.Trim(f, `"`)), errors.New("unknown field"))
+		}
+		if path != "" {
+			return Field(path, err)
+		}
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if path != "" {
+			return Fieldf(path, "text after the value")
+		}
+		return errors.New("text after the object")
+	}
+	return nil
 }
 
 // errSource is a source that cannot be read: every Next returns its error.

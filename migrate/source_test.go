@@ -47,3 +47,37 @@ func TestCSVDuplicateColumn(t *testing.T) {
 		}
 	}
 }
+
+// A JSON line whose amount or time does not parse names the field by its
+// path, as a CSV cell's and the program's refusals do; a line with text
+// after its object is bad, whatever that text is.
+func TestJSONLFieldOfBadValue(t *testing.T) {
+	for _, c := range []struct {
+		line, field string
+	}{
+		{`{"member":"a","growth":"abc"}`, "growth"},
+		{`{"member":"a","lifetime":true}`, "lifetime"},
+		{`{"member":"a","at":"2025-06-01"}`, "at"},
+		{`{"member":"a","term_end":"tomorrow"}`, "term_end"},
+		{`{"member":"a","points":[{"program":"mall","lots":[{"amount":"5"},{"amount":"x"}]}]}`, "points[0].lots[1].amount"},
+		{`{"member":"a","points":[{"program":"mall"},{"program":"mall","pending":[{"amount":"5","release":"soon"}]}]}`, "points[1].pending[0].release"},
+		{`{"member":"a","points":[{"program":"mall","lots":[{"amount":"5","expires":5}]}]}`, "points[0].lots[0].expires"},
+		{`{"member":"a","value":{"balance":"1","spent":"1,5"}}`, "value.spent"},
+		{`{"member":"a","coupons":[{"template":"t","expires":"2025-13-01T00:00:00Z"}]}`, "coupons[0].expires"},
+		{`{"member":"a","nickname":"x"}`, "nickname"},
+		{`{"member":"a","points":[{"program":"mall","lots":[{"amount":"5","colour":"red"}]}]}`, "points[0].lots[0].colour"},
+		{`{"member":"a","tags":"x"}`, "tags"},
+	} {
+		rows := rowsOf(t, migrate.JSONL(strings.NewReader(c.line)))
+		var fe *migrate.FieldError
+		if len(rows) != 1 || !errors.As(rows[0].Err, &fe) || fe.Field != c.field || !errors.Is(rows[0].Err, migrate.ErrBadRow) {
+			t.Errorf("%s: rows %+v, want a bad row naming %s", c.line, rows, c.field)
+		}
+	}
+	for _, line := range []string{`{"member":"a"} }`, `{"member":"a"}]`, `{"member":"a"} x`, `{"member":"a"}{"member":"b"}`} {
+		rows := rowsOf(t, migrate.JSONL(strings.NewReader(line+"\n"+`{"member":"b"}`)))
+		if len(rows) != 2 || !errors.Is(rows[0].Err, migrate.ErrBadRow) || rows[1].Err != nil || rows[1].Member.Member != "b" || rows[1].Line != 2 {
+			t.Errorf("%s: rows %+v, want line 1 bad and b on line 2", line, rows)
+		}
+	}
+}
