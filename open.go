@@ -31,9 +31,12 @@ const KindOpening = engine.KindOpening
 // are ledger entries of kind KindOpening, so the ledger balances and
 // Verify passes. The member must be new (else ErrKnownMember). A
 // malformed row — no time (naming "at"), an unknown level, template,
-// program, tag or attribute, an amount that is negative or has too many
-// decimal places, an expiry or a term end not after the row's time, an
-// old coupon code twice in the row — wraps ErrInvalidArgument (and, for
+// program, tag or attribute, an amount that is negative or has more
+// decimal places than its scale (the growth scale for growth), an expiry
+// or a term end not after the row's time, an old coupon code twice in the
+// row, an ID, text, amount or time beyond the limits every request keeps
+// to (event.ErrTooLarge, event.ErrInvalidText, event.ErrTimeRange) —
+// wraps ErrInvalidArgument (and, for
 // an unknown name, the domain's sentinel too: level.ErrUnknownLevel,
 // coupon.ErrUnknownTemplate, points.ErrUnknownProgram, tag.ErrUnknownTag,
 // …), in a migrate.FieldError naming the field; a field of a domain the
@@ -94,18 +97,28 @@ func (p *Program) OpenMembers(ctx context.Context, ms []migrate.Member, stop boo
 }
 
 // checkOpening checks an opening state before its unit of work, so that a
-// malformed one writes nothing: the member, the operator, the time,
+// malformed one writes nothing: the member, the request ID, the operator,
+// the time (each against the limits, naming its field),
 // fields of domains the definition leaves out, and each domain's share
 // (engine.Opener's CheckOpen).
 func (p *Program) checkOpening(m migrate.Member) error {
 	if err := event.CheckMember(m.Member); err != nil {
 		return migrate.Field("member", err)
 	}
+	if err := event.CheckID(m.RequestID); err != nil {
+		return migrate.Field("request_id", fmt.Errorf("%w: %w", ErrInvalidArgument, err))
+	}
 	if m.Operator == "" {
 		return migrate.Field("operator", fmt.Errorf("%w: an operator is required", ErrInvalidArgument))
 	}
+	if err := event.CheckText(m.Operator); err != nil {
+		return migrate.Field("operator", fmt.Errorf("%w: %w", ErrInvalidArgument, err))
+	}
 	if m.At.IsZero() {
 		return migrate.Field("at", fmt.Errorf("%w: zero time", ErrInvalidArgument))
+	}
+	if err := event.CheckTime(m.At); err != nil {
+		return migrate.Field("at", fmt.Errorf("%w: %w", ErrInvalidArgument, err))
 	}
 	switch {
 	case len(m.Points) > 0 && p.def.Points == nil:

@@ -14,16 +14,22 @@ import (
 var _ engine.Opener = (*part)(nil)
 
 // CheckOpen checks a member's opening coupons without the store: each
-// template is the definition's, an expiry is after the row's time, and an
-// old code is an ID (event.CheckID) that no other coupon of the row has.
+// template is the definition's, an expiry is after the row's time and
+// within the supported range (event.CheckTime), and an old code is an ID
+// (event.CheckID) that no other coupon of the row has.
 func (c *part) CheckOpen(m *migrate.Member) error {
 	for i, mc := range m.Coupons {
 		f := fmt.Sprintf("coupons[%d]", i)
 		if _, ok := c.def.Template(mc.Template); !ok {
 			return migrate.Field(f+".template", fmt.Errorf("%w: %w %q", event.ErrInvalidArgument, ErrUnknownTemplate, mc.Template))
 		}
-		if !mc.Expires.IsZero() && !mc.Expires.After(m.At) {
-			return migrate.Field(f+".expires", fmt.Errorf("%w: %s is not after the row's time", event.ErrInvalidArgument, mc.Expires))
+		if !mc.Expires.IsZero() {
+			if !mc.Expires.After(m.At) {
+				return migrate.Field(f+".expires", fmt.Errorf("%w: %s is not after the row's time", event.ErrInvalidArgument, mc.Expires))
+			}
+			if err := event.CheckTime(mc.Expires); err != nil {
+				return migrate.Field(f+".expires", fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
+			}
 		}
 		if mc.Code == "" {
 			continue

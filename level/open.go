@@ -9,15 +9,28 @@ import (
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/rule"
+	"github.com/shopspring/decimal"
 )
 
 // CheckOpen checks a member's opening level state without the store: the
 // growth is not negative and the lifetime growth (when given) not below
-// it; the level, if any, is one of the ladder's, and a level or a term end
-// needs a ladder; a term end is after the row's time and within the
-// supported range.
+// it; both keep to the growth scale (Definition.Rounding) and to the
+// limit on decimals (event.CheckDecimal); the level, if any, is one of
+// the ladder's, and a level or a term end needs a ladder; a term end is
+// after the row's time and within the supported range.
 func (p *part) CheckOpen(mm *migrate.Member) error {
 	g, life := mm.Growth, mm.Lifetime
+	for _, a := range []struct {
+		name string
+		amt  decimal.Decimal
+	}{{"growth", g}, {"lifetime", life}} {
+		if err := event.CheckDecimal(a.amt); err != nil {
+			return migrate.Field(a.name, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
+		}
+		if !a.amt.Equal(p.def.Rounding.Round(a.amt)) {
+			return migrate.Field(a.name, fmt.Errorf("%w: %s has more decimal places than the growth scale", event.ErrInvalidArgument, a.amt))
+		}
+	}
 	switch {
 	case g.IsNegative():
 		return migrate.Field("growth", fmt.Errorf("%w: %s is negative", event.ErrInvalidArgument, g))

@@ -475,10 +475,32 @@ func TestOpenMemberMalformedRows(t *testing.T) {
 		{"unknown attribute", migrate.Member{Profile: map[string]string{"zzz": "1"}}, "profile.zzz", tag.ErrUnknownAttribute},
 		{"negative value", migrate.Member{Value: &migrate.Value{Balance: dec("-1")}}, "value.balance", nil},
 		{"value of 3 places", migrate.Member{Value: &migrate.Value{Balance: dec("1.001")}}, "value.balance", nil},
+		// The growth scale is whole units (the retail ladder's default).
+		{"growth of 1 place", migrate.Member{Growth: dec("100.5")}, "growth", nil},
+		{"lifetime of 2 places", migrate.Member{Growth: dec("5"), Lifetime: dec("5.25")}, "lifetime", nil},
+		// Amounts keep to the limit every amount of the library keeps to:
+		// 10^45 has 46 digits before the point, the limit is 40.
+		{"growth of 46 digits", migrate.Member{Growth: dec("1e45")}, "growth", event.ErrTooLarge},
+		{"lot of 46 digits", migrate.Member{Points: []migrate.Points{{Program: "mall", Lots: []migrate.Lot{{Amount: dec("1e45")}}}}}, "points[0].lots[0].amount", event.ErrTooLarge},
+		{"recharge of 46 digits", migrate.Member{Value: &migrate.Value{Balance: dec("1"), Recharged: dec("1e45")}}, "value.recharged", event.ErrTooLarge},
+		// Times, texts and IDs beyond the limits name their field too.
+		{"at past 2099", migrate.Member{At: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}, "at", event.ErrTimeRange},
+		{"lot expiring past 2099", migrate.Member{Points: []migrate.Points{{Program: "mall", Lots: []migrate.Lot{{Amount: dec("5"), Expires: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}}}}}, "points[0].lots[0].expires", event.ErrTimeRange},
+		{"release past 2099", migrate.Member{Points: []migrate.Points{{Program: "mall", Pending: []migrate.Lot{{Amount: dec("5"), Release: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}}}}}, "points[0].pending[0].release", event.ErrTimeRange},
+		{"coupon expiring past 2099", migrate.Member{Coupons: []migrate.Coupon{{Template: "welcome-10", Expires: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}}}, "coupons[0].expires", event.ErrTimeRange},
+		{"profile text not UTF-8", migrate.Member{Profile: map[string]string{"city": "\xff"}}, "profile.city", event.ErrInvalidText},
+		{"operator not UTF-8", migrate.Member{Operator: "\xff"}, "operator", event.ErrInvalidText},
+		{"request ID too long", migrate.Member{RequestID: strings.Repeat("r", event.MaxIDBytes+1)}, "request_id", event.ErrTooLarge},
 	} {
 		row := tc.row
-		row.RequestID, row.Member, row.Operator = "r-"+tc.name, "new", "op"
-		if tc.name != "no time" {
+		row.Member = "new"
+		if row.RequestID == "" {
+			row.RequestID = "r-" + tc.name
+		}
+		if row.Operator == "" {
+			row.Operator = "op"
+		}
+		if tc.name != "no time" && row.At.IsZero() {
 			row.At = at
 		}
 		_, err := p.OpenMember(ctx, row)

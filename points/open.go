@@ -2,6 +2,7 @@ package points
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
@@ -13,8 +14,9 @@ var _ engine.Opener = (*part)(nil)
 
 // CheckOpen checks a member's opening points without the store: each
 // program is the definition's, an amount passes the program's
-// CheckAmount, an expiry or a release is after the row's time, and a
-// pending lot has a release.
+// CheckAmount and keeps to the limit on decimals (event.CheckDecimal), an
+// expiry or a release is after the row's time and within the supported
+// range (event.CheckTime), and a pending lot has a release.
 func (pt *part) CheckOpen(m *migrate.Member) error {
 	field := func(i int, rest string) string { return fmt.Sprintf("points[%d]", i) + rest }
 	for i, pp := range m.Points {
@@ -29,8 +31,19 @@ func (pt *part) CheckOpen(m *migrate.Member) error {
 		}{{"lots", pp.Lots, false}, {"pending", pp.Pending, true}} {
 			for j, l := range set.lots {
 				f := func(name string) string { return field(i, fmt.Sprintf(".%s[%d].%s", set.name, j, name)) }
+				if err := event.CheckDecimal(l.Amount); err != nil {
+					return migrate.Field(f("amount"), fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
+				}
 				if err := prog.CheckAmount(l.Amount); err != nil {
 					return migrate.Field(f("amount"), fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
+				}
+				for _, t := range []struct {
+					name string
+					at   time.Time
+				}{{"expires", l.Expires}, {"release", l.Release}} {
+					if err := event.CheckTime(t.at); err != nil && !t.at.IsZero() {
+						return migrate.Field(f(t.name), fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
+					}
 				}
 				if !l.Expires.IsZero() && !l.Expires.After(m.At) {
 					return migrate.Field(f("expires"), fmt.Errorf("%w: %s is not after the row's time", event.ErrInvalidArgument, l.Expires))

@@ -17,9 +17,9 @@ import (
 var _ engine.Opener = (*part)(nil)
 
 // CheckOpen checks a member's opening profile and tags without the store:
-// each attribute is declared, its text parses as the declared kind
-// (parseValue) and passes the declaration's check; each tag is a manual
-// tag of the definition.
+// each attribute is declared, its text is valid text (event.CheckText),
+// parses as the declared kind (parseValue) and passes the declaration's
+// check; each tag is a manual tag of the definition.
 func (p *part) CheckOpen(m *migrate.Member) error {
 	if _, err := p.openingAttrs(m); err != nil {
 		return err
@@ -53,6 +53,9 @@ func (p *part) openingAttrs(m *migrate.Member) (map[string]event.Value, error) {
 		}
 		if decl == nil {
 			return nil, migrate.Field(f, fmt.Errorf("%w: %w %q", event.ErrInvalidArgument, ErrUnknownAttribute, name))
+		}
+		if err := event.CheckText(text); err != nil {
+			return nil, migrate.Field(f, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
 		}
 		v, err := parseValue(decl.Kind, text)
 		if err != nil {

@@ -18,7 +18,8 @@ const ChangeOpened = "value.opened"
 var _ engine.Opener = (*part)(nil)
 
 // CheckOpen checks a member's opening stored value: amounts must not be
-// negative nor have more decimal places than the definition's scale.
+// negative nor have more decimal places than the definition's scale, and
+// keep to the limit on decimals (event.CheckDecimal).
 func (p *part) CheckOpen(m *migrate.Member) error {
 	v := m.Value
 	if v == nil {
@@ -29,6 +30,9 @@ func (p *part) CheckOpen(m *migrate.Member) error {
 		name string
 		amt  decimal.Decimal
 	}{{"balance", v.Balance}, {"recharged", v.Recharged}, {"spent", v.Spent}} {
+		if err := event.CheckDecimal(a.amt); err != nil {
+			return migrate.Field("value."+a.name, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
+		}
 		if a.amt.IsNegative() {
 			return migrate.Field("value."+a.name, fmt.Errorf("%w: %s is negative", event.ErrInvalidArgument, a.amt))
 		}
