@@ -52,8 +52,20 @@ func (c *part) CheckOpen(m *migrate.Member) error {
 // template's validity says from the row's time). An old code is kept as
 // the coupon's Legacy, and ByCode finds the coupon by it; one another
 // coupon already has is refused. Stock and per-member limits do not
-// apply: the coupons were issued before.
+// apply: the coupons were issued before. A member who holds (or held) a
+// coupon already is refused (engine.ErrKnownMember).
 func (c *part) Open(u *engine.Unit, m *migrate.Member) error {
+	prefix := sep(m.Member, "")
+	held := false
+	if err := u.Tx().Scan(bMembers, prefix, store.PrefixEnd(prefix), false, func(_, _ []byte) error {
+		held = true
+		return store.StopScan
+	}); err != nil {
+		return err
+	}
+	if held {
+		return fmt.Errorf("%w: %q has coupons", engine.ErrKnownMember, m.Member)
+	}
 	if len(m.Coupons) == 0 {
 		return nil
 	}

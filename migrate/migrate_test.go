@@ -538,3 +538,44 @@ func TestOpenMemberMalformedRows(t *testing.T) {
 		t.Errorf("audit results by request (-want +got):\n%s%v", diff, err)
 	}
 }
+
+// TestOpenKnownWithoutLedger opens members the program knows although
+// they have no ledger account nor level: one with a profile set by an
+// operator, one with a manual tag, one holding a claimed coupon. Each is
+// known (ErrKnownMember) and keeps what they had: the opening used to
+// replace the profile set before (city lost) and add its coupons to the
+// claimed one.
+func TestOpenKnownWithoutLedger(t *testing.T) {
+	ctx := context.Background()
+	p := open(t, memory.New())
+	if _, err := p.Tags().SetProfile(ctx, tag.ProfileRequest{RequestID: "p1", Member: "prof", At: at, Attributes: map[string]event.Value{"city": event.Str("Paris")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Tags().Add(ctx, tag.ManualRequest{RequestID: "t1", Member: "tagged", Operator: "op", At: at, Tag: "staff"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: "c1", Member: "holder", Operator: "op", At: at, Template: "winback-30", Method: coupon.Operator}); err != nil {
+		t.Fatal(err)
+	}
+	for _, member := range []string{"prof", "tagged", "holder"} {
+		_, err := p.OpenMember(ctx, migrate.Member{RequestID: "o-" + member, Member: member, Operator: "op", At: at,
+			Profile: map[string]string{"phone": "1"}, Coupons: []migrate.Coupon{{Template: "welcome-10"}}})
+		if !errors.Is(err, membership.ErrKnownMember) {
+			t.Errorf("%s: %v, want ErrKnownMember", member, err)
+		}
+		if cs, err := p.Coupons().List(ctx, member); err != nil || len(cs) != map[string]int{"holder": 1}[member] {
+			t.Errorf("%s: coupons %+v %v, want only what they had", member, cs, err)
+		}
+	}
+	prof, err := p.Tags().Profile(ctx, "prof")
+	if err != nil || len(prof.Attributes) != 1 || !prof.Attributes["city"].Equal(event.Str("Paris")) {
+		t.Errorf("prof's profile %v %v, want city Paris only", prof.Attributes, err)
+	}
+	// A new member is still opened.
+	if _, err := p.OpenMember(ctx, migrate.Member{RequestID: "o-new", Member: "new", Operator: "op", At: at, Profile: map[string]string{"phone": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
 
@@ -74,9 +75,16 @@ func (p *part) openingAttrs(m *migrate.Member) (map[string]event.Value, error) {
 // member held, and adds the cumulative recharge brought with the stored
 // value to the statistics the tag rules read; the row passed CheckOpen.
 // The rules are evaluated after the opening, as after any operator call
-// (Follow).
+// (Follow). A member the part knows already (a profile, a tag, statistics:
+// see touch) is refused (engine.ErrKnownMember): the opening would
+// replace their profile.
 func (p *part) Open(u *engine.Unit, m *migrate.Member) error {
-	if err := touch(u.Tx(), m.Member); err != nil {
+	if _, err := u.Tx().Get(bMembers, []byte(m.Member)); err == nil {
+		return fmt.Errorf("%w: %q has a profile or tags", engine.ErrKnownMember, m.Member)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := u.Tx().Put(bMembers, []byte(m.Member), []byte{}); err != nil {
 		return err
 	}
 	attrs, err := p.openingAttrs(m)

@@ -48,8 +48,9 @@ func (e *Engine) CheckOpening(m *migrate.Member) error {
 
 // Open sets a member's opening state, each Opener part its share, in the
 // order the parts were added. The member must be new to the program: one
-// with a ledger account (or, for the level part, a level), or erased, is refused (ErrKnownMember,
-// ErrErased).
+// with a ledger account (or, for the level part, a level; for the tag
+// part, a profile, a tag or statistics; for the coupon part, a coupon),
+// or erased, is refused (ErrKnownMember, ErrErased).
 func (u *Unit) Open(m *migrate.Member) error {
 	if accts, err := u.led.Accounts(m.Member); err != nil {
 		return err
