@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -101,7 +102,10 @@ type Options struct {
 	// Workers is how many batches may be in flight at once (default 2):
 	// while the store applies one, the next is read and encoded, and a
 	// store with group commit (store/bolt) commits them together. Results
-	// are still counted, and bad rows reported, in the source's order.
+	// are still counted, and bad rows reported, in the source's order, and
+	// rows that share a member, a request ID or an old coupon code are
+	// applied in the source's order (a batch holding one waits for the
+	// batches in flight), so the first of them is the one applied.
 	// StopOnError runs one batch at a time.
 	Workers int
 	// StopOnError stops the run at the first bad row: the rows before it
@@ -154,12 +158,47 @@ func Run(ctx context.Context, dst Target, src Source, o Options) (Result, error)
 	return r.res, err
 }
 
-// batch is a batch of rows in flight: its rows, their lines, and where
-// its result comes.
+// batch is a batch of rows in flight: its rows, their lines, the keys
+// they hold, and where its result comes.
 type batch struct {
 	rows  []Member
 	lines []int
+	keys  map[rowKey]struct{}
 	done  chan batchResult
+}
+
+// rowKey is what two rows may share that makes the order they are applied
+// in matter: the member (the second is a known member), the request ID (a
+// duplicate or a conflict), an old coupon code (another coupon's).
+type rowKey struct {
+	kind byte // 'm', 'r' or 'c'
+	s    string
+}
+
+// add adds m to the batch being filled.
+func (b *batch) add(m Member, line int) {
+	b.rows, b.lines = append(b.rows, m), append(b.lines, line)
+	b.keys[rowKey{'m', m.Member}] = struct{}{}
+	b.keys[rowKey{'r', m.RequestID}] = struct{}{}
+	for _, c := range m.Coupons {
+		if c.Code != "" {
+			b.keys[rowKey{'c', c.Code}] = struct{}{}
+		}
+	}
+}
+
+// shares reports whether b and o hold a key both.
+func (b *batch) shares(o *batch) bool {
+	small, large := b.keys, o.keys
+	if len(small) > len(large) {
+		small, large = large, small
+	}
+	for k := range small {
+		if _, ok := large[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 type batchResult struct {
@@ -209,7 +248,7 @@ func (r *run) read(src Source) error {
 			r.progress()
 			continue
 		}
-		r.cur.rows, r.cur.lines = append(r.cur.rows, row.Member), append(r.cur.lines, row.Line)
+		r.cur.add(row.Member, row.Line)
 		if len(r.cur.rows) == r.o.Batch {
 			if err := r.flush(); err != nil {
 				return err
@@ -219,17 +258,26 @@ func (r *run) read(src Source) error {
 }
 
 func (r *run) next() {
-	r.cur = &batch{rows: make([]Member, 0, r.o.Batch), lines: make([]int, 0, r.o.Batch), done: make(chan batchResult, 1)}
+	r.cur = &batch{rows: make([]Member, 0, r.o.Batch), lines: make([]int, 0, r.o.Batch),
+		keys: make(map[rowKey]struct{}, 2*r.o.Batch), done: make(chan batchResult, 1)}
 }
 
 // flush sends the batch being filled, after waiting for the oldest in
-// flight when Workers are.
+// flight when Workers are, and for all of them when one holds a row that
+// shares a key with it (the same member, request ID or old coupon code):
+// batches in flight are applied in any order, and such rows must be
+// applied in the source's, so that the first of them is the one applied.
 func (r *run) flush() error {
 	if len(r.cur.rows) == 0 {
 		return nil
 	}
 	if err := r.drain(r.o.Workers - 1); err != nil {
 		return err
+	}
+	if slices.ContainsFunc(r.inflight, r.cur.shares) {
+		if err := r.drain(0); err != nil {
+			return err
+		}
 	}
 	b := r.cur
 	r.next()

@@ -1,0 +1,88 @@
+package migrate_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/migrate"
+)
+
+// orderTarget applies rows by recording them (request ID, then member) in
+// the order it applies them; a batch holding a row of operator "hold" waits for
+// release first.
+type orderTarget struct {
+	release chan struct{}
+	mu      sync.Mutex
+	applied []string
+}
+
+func (o *orderTarget) OpenMembers(ctx context.Context, rows []migrate.Member, stop bool) ([]*change.Outcome, []error, error) {
+	if slices.ContainsFunc(rows, func(m migrate.Member) bool { return m.Operator == "hold" }) {
+		<-o.release
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	outs := make([]*change.Outcome, len(rows))
+	for i, m := range rows {
+		o.applied = append(o.applied, m.RequestID+" "+m.Member)
+		outs[i] = &change.Outcome{}
+	}
+	return outs, make([]error, len(rows)), nil
+}
+
+// With batches in flight at once (Workers), two rows of one member, of
+// one request ID, or with one old coupon code are still applied in the
+// source's order, so that the first of them is the one applied and the
+// second is refused (ErrKnownMember, ErrEventConflict, a code another
+// coupon has), however the batches are scheduled. Line 1's batch is held
+// until every other goroutine is blocked: Run used to send line 2's batch
+// meanwhile, which the store then applied first. Line 3 shares nothing
+// with line 1 and may pass it.
+func TestRunKeepsTheOrderOfRowsThatShareAKey(t *testing.T) {
+	code := func(c string) []migrate.Coupon { return []migrate.Coupon{{Template: "t", Code: c}} }
+	for _, tc := range []struct {
+		name string
+		rows []migrate.Member
+	}{
+		{"member", []migrate.Member{{Member: "a"}, {Member: "a"}, {Member: "b"}}},
+		{"request ID", []migrate.Member{{RequestID: "r", Member: "a"}, {RequestID: "r", Member: "b"}, {Member: "c"}}},
+		{"old coupon code", []migrate.Member{{Member: "a", Coupons: code("OLD")}, {Member: "b", Coupons: code("OLD")}, {Member: "c"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rows := slices.Clone(tc.rows)
+				rows[0].Operator = "hold"
+				key := func(line int) string {
+					if id := rows[line-1].RequestID; id != "" {
+						return id + " " + rows[line-1].Member
+					}
+					return fmt.Sprintf("s:%d %s", line, rows[line-1].Member)
+				}
+				first, second := key(1), key(2)
+				dst := &orderTarget{release: make(chan struct{})}
+				done := make(chan struct{})
+				var res migrate.Result
+				var err error
+				go func() {
+					defer close(done)
+					res, err = migrate.Run(context.Background(), dst, &slice{rows: rows}, migrate.Options{Name: "s", At: at, Batch: 1, Workers: 3})
+				}()
+				synctest.Wait()
+				close(dst.release)
+				<-done
+				if err != nil || res.Applied != 3 {
+					t.Fatalf("%+v %v, want 3 rows applied", res.Progress, err)
+				}
+				i, j := slices.Index(dst.applied, first), slices.Index(dst.applied, second)
+				if i < 0 || j < 0 || i > j {
+					t.Errorf("applied %q: %s after %s", dst.applied, first, second)
+				}
+			})
+		})
+	}
+}
