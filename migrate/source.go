@@ -36,24 +36,73 @@ import (
 // or a date ("2026-12-31"), the start of that day in loc (UTC if nil). A
 // byte order mark before the header is skipped. An unknown column, or one
 // named twice, fails the first Next (with ErrBadRow); so does a nil r,
-// with an error wrapping ErrInvalidArgument.
+// with an error wrapping ErrInvalidArgument. A malformed record (a stray
+// quote) is a bad row, and the next records are read; but a record longer
+// than MaxRecord, or a quoted field left open to the end of the file,
+// fails Next with an error naming its line, which stops the run: the rows
+// after it cannot be read. Memory stays within a record's size.
 func CSV(r io.Reader, loc *time.Location) Source {
 	if r == nil {
 		return nilReader("csv")
 	}
-	cr := csv.NewReader(r)
+	lr := &limitReader{r: r}
+	cr := csv.NewReader(lr)
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = -1
 	if loc == nil {
 		loc = time.UTC
 	}
-	return &csvSource{r: cr, loc: loc}
+	return &csvSource{r: cr, lr: lr, loc: loc, line: 1}
+}
+
+// MaxRecord is the most bytes a CSV record or a JSON line may take (1 MiB).
+const MaxRecord = 1 << 20
+
+// errTooLong is the error of a record longer than MaxRecord.
+var errTooLong = fmt.Errorf("a record of more than %d bytes (a huge field, or a quote never closed)", MaxRecord)
+
+// limitReader reads r, failing with errTooLong once more than MaxRecord
+// bytes (and csv.Reader's buffer) are read past base, the end of the last
+// record: a record is never read whole into memory past that.
+type limitReader struct {
+	r          io.Reader
+	read, base int64
+	eof        bool // r returned io.EOF
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	room := l.base + MaxRecord + 64<<10 - l.read
+	if room <= 0 {
+		return 0, errTooLong
+	}
+	if int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := l.r.Read(p)
+	l.read += int64(n)
+	l.eof = l.eof || errors.Is(err, io.EOF)
+	return n, err
 }
 
 type csvSource struct {
 	r      *csv.Reader
+	lr     *limitReader
 	loc    *time.Location
 	header []string
+	line   int // the last line of the last record read
+}
+
+// atEOF reports whether the CSV reader has consumed all of the input.
+func (s *csvSource) atEOF() bool { return s.lr.eof && s.r.InputOffset() == s.lr.read }
+
+// read reads the next record, keeping the line it ends on.
+func (s *csvSource) read() ([]string, error) {
+	rec, err := s.r.Read()
+	if err == nil {
+		s.lr.base = s.r.InputOffset()
+		s.line, _ = s.r.FieldPos(len(rec) - 1)
+	}
+	return rec, err
 }
 
 var csvColumns = map[string]bool{
@@ -64,12 +113,12 @@ var csvColumns = map[string]bool{
 
 func (s *csvSource) Next() (Row, error) {
 	if s.header == nil {
-		h, err := s.r.Read()
+		h, err := s.read()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return Row{}, io.EOF
 			}
-			return Row{}, err
+			return Row{}, fmt.Errorf("header: %w", err)
 		}
 		if len(h) > 0 { // a spreadsheet's byte order mark is not the column's
 			h[0] = strings.TrimPrefix(h[0], "\ufeff")
@@ -86,13 +135,22 @@ func (s *csvSource) Next() (Row, error) {
 		}
 		s.header = append([]string(nil), h...)
 	}
-	rec, err := s.r.Read()
+	rec, err := s.read()
 	if err != nil {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) && !errors.Is(pe.Err, csv.ErrQuote) && !errors.Is(pe.Err, csv.ErrBareQuote) {
 			return Row{}, err
 		}
+		if errors.Is(err, errTooLong) {
+			return Row{}, fmt.Errorf("after line %d: %w", s.line, err)
+		}
 		if pe != nil { // a malformed record: the reader goes on after it
+			s.lr.base, s.line = s.r.InputOffset(), pe.Line
+			if pe.Line > pe.StartLine && s.atEOF() {
+				// A quote opened and never closed: the rows after it
+				// are in its field, and cannot be read.
+				return Row{}, fmt.Errorf("line %d: a quoted field runs to the end of the file: %w", pe.StartLine, err)
+			}
 			return Row{Line: pe.StartLine, Err: fmt.Errorf("%w: %w", ErrBadRow, err)}, nil
 		}
 		return Row{}, err
@@ -258,14 +316,15 @@ func (p *cellParser) coupons(v string) []Coupon {
 // are skipped. A line that is not one object, has text after it, holds a
 // field the Member has not, or a value that does not parse is a bad row
 // whose FieldError names the field by its path
-// ("points[0].lots[1].amount"). A line may be up to 1 MiB. A nil r fails the first Next with an error wrapping
+// ("points[0].lots[1].amount"). A line may be up to MaxRecord bytes; a
+// longer one fails Next, which stops the run. A nil r fails the first Next with an error wrapping
 // ErrInvalidArgument.
 func JSONL(r io.Reader) Source {
 	if r == nil {
 		return nilReader("jsonl")
 	}
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxRecord)
 	return &jsonlSource{sc: sc}
 }
 

@@ -81,3 +81,65 @@ func TestJSONLFieldOfBadValue(t *testing.T) {
 		}
 	}
 }
+
+// A quoted field not closed before the end of the file swallows every
+// row after it: Next returns an error naming its line (the run stops,
+// reporting it) rather than one bad row and then io.EOF, which made the
+// rows after it vanish from a run that reported success.
+func TestCSVQuoteToTheEnd(t *testing.T) {
+	src := migrate.CSV(strings.NewReader("member,growth\na,5\n\"b,6\nc,7\nd,8\n"), shanghai)
+	r, err := src.Next()
+	if err != nil || r.Err != nil || r.Member.Member != "a" {
+		t.Fatalf("first row %+v %v, want a", r, err)
+	}
+	r, err = src.Next()
+	if err == nil || errors.Is(err, io.EOF) || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("second Next: %+v %v, want an error naming line 3", r, err)
+	}
+	// A malformed quoted field closed before the end is one bad row; the
+	// next rows are read.
+	rows := rowsOf(t, migrate.CSV(strings.NewReader("member,growth\n\"a\nb\"x,5\nc,6\n"), shanghai))
+	if len(rows) != 2 || !errors.Is(rows[0].Err, migrate.ErrBadRow) || rows[0].Line != 2 || rows[1].Member.Member != "c" || rows[1].Line != 4 {
+		t.Fatalf("rows %+v, want line 2 bad, then c on line 4", rows)
+	}
+}
+
+// countingReader yields a CSV header and a row whose quoted field never
+// ends, counting the bytes read.
+type countingReader struct {
+	head string
+	read int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if c.read < len(c.head) {
+			p[n] = c.head[c.read]
+		} else {
+			p[n] = 'x'
+		}
+		n++
+		c.read++
+	}
+	return n, nil
+}
+
+// A record is at most 1 MiB, as a JSON line is: a longer one (a huge
+// field, or a quote never closed) stops the run with an error naming the
+// line it follows, having read little more than that, rather than reading
+// the rest of the file into memory (this test was killed for memory).
+func TestCSVRecordLimit(t *testing.T) {
+	r := &countingReader{head: "member,profile.city\na,5\nb,\""}
+	src := migrate.CSV(r, shanghai)
+	if row, err := src.Next(); err != nil || row.Member.Member != "a" {
+		t.Fatalf("first row %+v %v, want a", row, err)
+	}
+	_, err := src.Next()
+	if err == nil || !strings.Contains(err.Error(), "after line 2") {
+		t.Fatalf("huge record: %v, want an error naming line 2", err)
+	}
+	if r.read > len(r.head)+1<<20+64<<10 {
+		t.Errorf("read %d bytes, want at most 1 MiB and a buffer", r.read)
+	}
+}
