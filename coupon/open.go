@@ -51,7 +51,8 @@ func (c *part) CheckOpen(m *migrate.Member) error {
 // ChangeIssued), with a new code, and the expiry given (or as the
 // template's validity says from the row's time). An old code is kept as
 // the coupon's Legacy, and ByCode finds the coupon by it; one another
-// coupon already has is refused. Stock and per-member limits do not
+// coupon already has (as its old code, or as its code: ByCode would find
+// that coupon) is refused. Stock and per-member limits do not
 // apply: the coupons were issued before. A member who holds (or held) a
 // coupon already is refused (engine.ErrKnownMember).
 func (c *part) Open(u *engine.Unit, m *migrate.Member) error {
@@ -78,6 +79,15 @@ func (c *part) Open(u *engine.Unit, m *migrate.Member) error {
 				return migrate.Field(f+".code", fmt.Errorf("%w: code %q is another coupon's", event.ErrInvalidArgument, mc.Code))
 			} else if !errors.Is(err, store.ErrNotFound) {
 				return err
+			}
+			// A code of this library's form that a coupon of the program
+			// has: ByCode finds that coupon first.
+			if canon, err := ParseCode(mc.Code); err == nil {
+				if _, err := u.Tx().Get(bCodes, []byte(canon)); err == nil {
+					return migrate.Field(f+".code", fmt.Errorf("%w: code %q is the code of a coupon of the program", event.ErrInvalidArgument, mc.Code))
+				} else if !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
 			}
 		}
 		cp, err := b.create(t, m.Member, Migrated, "", u.At(), u.Rand(), u)

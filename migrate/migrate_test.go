@@ -579,3 +579,34 @@ func TestOpenKnownWithoutLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestImportRefusesACodeOfOurs imports a coupon whose old code is the
+// code of a coupon the program issued itself (as it was written, and as
+// typed): ByCode finds the program's coupon first, so the imported one
+// could never be found by it. The row is refused, naming the code, and
+// ByCode still finds the program's coupon.
+func TestImportRefusesACodeOfOurs(t *testing.T) {
+	ctx := context.Background()
+	p := open(t, memory.New())
+	res, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: "c1", Member: "x", Operator: "op", At: at,
+		Template: "winback-30", Method: coupon.Operator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := res.Coupons[0].Code
+	for i, old := range []string{code, strings.ToLower(code[:4] + "-" + code[4:])} {
+		member := fmt.Sprintf("m%d", i)
+		_, err := p.OpenMember(ctx, migrate.Member{RequestID: "r" + member, Member: member, Operator: "op", At: at,
+			Coupons: []migrate.Coupon{{Template: "welcome-10", Code: old}}})
+		var fe *migrate.FieldError
+		if !errors.As(err, &fe) || fe.Field != "coupons[0].code" {
+			t.Errorf("old code %q: %v, want a refusal naming coupons[0].code", old, err)
+		}
+		if cs, err := p.Coupons().List(ctx, member); err != nil || len(cs) != 0 {
+			t.Errorf("%s: coupons %+v %v, want none", member, cs, err)
+		}
+	}
+	if got, err := p.Coupons().ByCode(ctx, code); err != nil || got.Member != "x" {
+		t.Errorf("ByCode(%s): %+v %v, want x's", code, got, err)
+	}
+}
