@@ -314,7 +314,8 @@ func (p *cellParser) coupons(v string) []Coupon {
 // "coupons": [{"template", "expires", "code"}], "tags", "profile": {name:
 // text}, …), times in RFC 3339, amounts as strings or numbers. Blank lines
 // are skipped. A line that is not one object, has text after it, holds a
-// field the Member has not, or a value that does not parse is a bad row
+// field the Member has not, a name twice in one object, or a value that
+// does not parse is a bad row
 // whose FieldError names the field by its path
 // ("points[0].lots[1].amount"). A line may be up to MaxRecord bytes; a
 // longer one fails Next, which stops the run. A nil r fails the first Next with an error wrapping
@@ -404,6 +405,9 @@ func decodeMember(b []byte, m *Member) error {
 	if err != nil {
 		return err
 	}
+	if f := duplicateName(b); f != "" {
+		return Fieldf(f, "named twice in its object")
+	}
 	d := jsonDecoder{}
 	m.At = d.time("at", jm.At)
 	m.Profile, m.Tags, m.Level = jm.Profile, jm.Tags, jm.Level
@@ -472,6 +476,87 @@ func (d *jsonDecoder) time(field string, raw json.RawMessage) time.Time {
 		}
 	}
 	return t
+}
+
+// duplicateName returns the path of the first name that b, a JSON value
+// that decodes, holds twice in one object ("points[0].lots[1].amount"),
+// or "" when none is: encoding/json keeps the last, silently.
+func duplicateName(b []byte) string {
+	type frame struct {
+		obj, wantKey bool
+		keys         map[string]bool
+		key          string
+		idx          int
+	}
+	var st []frame
+	path := func(last string) string {
+		var sb strings.Builder
+		for _, f := range st[:len(st)-1] {
+			switch {
+			case !f.obj:
+				fmt.Fprintf(&sb, "[%d]", f.idx)
+			case sb.Len() > 0:
+				sb.WriteString("." + f.key)
+			default:
+				sb.WriteString(f.key)
+			}
+		}
+		if sb.Len() > 0 {
+			sb.WriteString(".")
+		}
+		return sb.String() + last
+	}
+	// ended ends a value; it reports whether it was the top one.
+	ended := func() bool {
+		if len(st) == 0 {
+			return true
+		}
+		st[len(st)-1].wantKey = st[len(st)-1].obj
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		d, delim := tok.(json.Delim)
+		if n := len(st); n > 0 && st[n-1].wantKey {
+			if delim { // '}'
+				if st = st[:n-1]; ended() {
+					return ""
+				}
+				continue
+			}
+			k, _ := tok.(string)
+			if st[n-1].keys[k] {
+				return path(k)
+			}
+			st[n-1].keys[k], st[n-1].key, st[n-1].wantKey = true, k, false
+			continue
+		}
+		if delim && d == ']' {
+			if st = st[:len(st)-1]; ended() {
+				return ""
+			}
+			continue
+		}
+		if n := len(st); n > 0 && !st[n-1].obj {
+			st[n-1].idx++
+		}
+		if delim { // '{' or '['
+			f := frame{obj: d == '{', wantKey: d == '{', idx: -1}
+			if f.obj {
+				f.keys = map[string]bool{}
+			}
+			st = append(st, f)
+			continue
+		}
+		if ended() {
+			return ""
+		}
+	}
 }
 
 func null(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }

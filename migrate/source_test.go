@@ -143,3 +143,26 @@ func TestCSVRecordLimit(t *testing.T) {
 		t.Errorf("read %d bytes, want at most 1 MiB and a buffer", r.read)
 	}
 }
+
+// A JSON object holding a name twice is a bad row naming it: which value
+// counts would be a guess (encoding/json takes the last one, so the row
+// {"member":"a",…,"member":"b"} used to open b).
+func TestJSONLDuplicateKey(t *testing.T) {
+	for _, c := range []struct{ line, field string }{
+		{`{"member":"a","growth":"5","member":"b"}`, "member"},
+		{`{"member":"a","profile":{"city":"x","city":"y"}}`, "profile.city"},
+		{`{"member":"a","points":[{"program":"mall","lots":[{"amount":"5"},{"amount":"5","amount":"6"}]}]}`, "points[0].lots[1].amount"},
+		{`{"member":"a","value":{"balance":"1"},"coupons":[],"value":{"balance":"2"}}`, "value"},
+	} {
+		rows := rowsOf(t, migrate.JSONL(strings.NewReader(c.line)))
+		var fe *migrate.FieldError
+		if len(rows) != 1 || !errors.As(rows[0].Err, &fe) || fe.Field != c.field || !errors.Is(rows[0].Err, migrate.ErrBadRow) {
+			t.Errorf("%s: rows %+v, want a bad row naming %s", c.line, rows, c.field)
+		}
+	}
+	// The same name in two objects is no duplicate.
+	rows := rowsOf(t, migrate.JSONL(strings.NewReader(`{"member":"a","points":[{"program":"mall","lots":[{"amount":"5"},{"amount":"6"}]},{"program":"park"}]}`)))
+	if len(rows) != 1 || rows[0].Err != nil || len(rows[0].Member.Points) != 2 {
+		t.Errorf("rows %+v, want a with two programs", rows)
+	}
+}
