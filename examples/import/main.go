@@ -101,6 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 		return 0, fmt.Errorf("%s: unknown format: give -format csv or jsonl", path)
 	}
 	began, last := now(), time.Time{}
+	open := false // a progress line is on stderr, not ended
 	show := func(pr migrate.Progress, final bool) {
 		t := now()
 		if !final && t.Sub(last) < 200*time.Millisecond {
@@ -112,11 +113,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 			rate = float64(pr.Rows) / s
 		}
 		fmt.Fprintf(stderr, "\r%d rows: %d applied, %d already there, %d bad (%.0f rows/s)", pr.Rows, pr.Applied, pr.Duplicates, pr.Failed, rate)
+		open = true
 	}
 	res, err := migrate.Run(ctx, p, src, migrate.Options{
 		Name: filepath.Base(path), Operator: *operator, At: start, Batch: *batch, StopOnError: *stopFirst,
 		Progress: func(pr migrate.Progress) { show(pr, false) },
-		OnError:  func(e migrate.RowError) { fmt.Fprintf(stderr, "\n%s: %v", path, &e) },
+		OnError: func(e migrate.RowError) { // on a line of its own
+			if open {
+				fmt.Fprintln(stderr)
+			}
+			fmt.Fprintf(stderr, "%s: %v\n", path, &e)
+			open = false
+		},
 	})
 	show(res.Progress, true)
 	fmt.Fprintln(stderr)

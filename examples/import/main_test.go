@@ -31,5 +31,12 @@ func TestImport(t *testing.T) {
 				t.Errorf("run %d: stderr lacks %q:\n%s", i, w, errs.String())
 			}
 		}
+		// Each bad row is a line of its own: the progress line used to
+		// follow the last one on its line ("…level \"Bronze\"5 rows: …").
+		for _, l := range strings.Split(errs.String(), "\n") {
+			if strings.Contains(l, "members.csv: line") && strings.Contains(l, " rows: ") {
+				t.Errorf("run %d: a bad row and the progress share a line: %q", i, l)
+			}
+		}
 	}
 }
