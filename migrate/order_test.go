@@ -161,3 +161,61 @@ func TestRunResumesAfterAReadError(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// countTarget applies every row, counting its calls.
+type countTarget struct{ calls, rows int }
+
+func (c *countTarget) OpenMembers(ctx context.Context, rows []migrate.Member, stop bool) ([]*change.Outcome, []error, error) {
+	c.calls++
+	c.rows += len(rows)
+	outs := make([]*change.Outcome, len(rows))
+	for i := range outs {
+		outs[i] = &change.Outcome{}
+	}
+	return outs, make([]error, len(rows)), nil
+}
+
+// Rows that do not parse do not cut the batch: the good rows around them
+// go to the Target together (each bad row used to send the batch being
+// filled and wait for every batch in flight, so a file with a bad row in
+// two went one row a transaction: ten times slower on bolt), and the bad
+// rows are still reported in the source's order, among the others.
+func TestBadRowsDoNotCutTheBatch(t *testing.T) {
+	var file strings.Builder
+	file.WriteString("member,growth\n")
+	for i := range 6 {
+		if i%2 == 0 {
+			fmt.Fprintf(&file, "m%d,5\n", i)
+		} else {
+			fmt.Fprintf(&file, "m%d,x\n", i)
+		}
+	}
+	// 600 bad rows in a row, then one good one: the batch size bounds
+	// what is kept of them (600 > 2 batches of 256).
+	for i := range 600 {
+		fmt.Fprintf(&file, "z%d,x\n", i)
+	}
+	file.WriteString("last,1\n")
+	dst := &countTarget{}
+	var lines []int
+	res, err := migrate.Run(context.Background(), dst, migrate.CSV(strings.NewReader(file.String()), shanghai),
+		migrate.Options{Name: "f", At: at, OnError: func(e migrate.RowError) { lines = append(lines, e.Line) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (migrate.Progress{Rows: 607, Applied: 4, Failed: 603}); res.Progress != want {
+		t.Errorf("progress %+v, want %+v", res.Progress, want)
+	}
+	// Lines 2, 4, 6 (m0, m2, m4) are one batch; "last" (line 609) follows
+	// the 256-row batches the bad rows fill.
+	if dst.calls != 2 || dst.rows != 4 {
+		t.Errorf("%d calls of %d rows in all, want 2 calls", dst.calls, dst.rows)
+	}
+	want := []int{3, 5, 7}
+	for l := 8; l < 608; l++ {
+		want = append(want, l)
+	}
+	if !slices.Equal(lines, want) {
+		t.Errorf("bad lines reported %v…, want 3, 5, 7, 8 to 607 in order", lines[:min(len(lines), 5)])
+	}
+}

@@ -158,14 +158,27 @@ func Run(ctx context.Context, dst Target, src Source, o Options) (Result, error)
 	return r.res, err
 }
 
-// batch is a batch of rows in flight: its rows, their lines, the keys
-// they hold, and where its result comes.
+// batch is a batch of rows in flight: its rows, their lines, the rows
+// among them that do not parse (not sent), the keys the rows hold, and
+// where its result comes.
 type batch struct {
 	rows  []Member
 	lines []int
+	bad   []badRow
 	keys  map[rowKey]struct{}
 	done  chan batchResult
 }
+
+// badRow is a row of a batch that does not parse, before rows[at].
+type badRow struct {
+	at     int
+	line   int
+	member string
+	err    error
+}
+
+// size is how many rows of the source the batch holds.
+func (b *batch) size() int { return len(b.rows) + len(b.bad) }
 
 // rowKey is what two rows may share that makes the order they are applied
 // in matter: the member (the second is a known member), the request ID (a
@@ -233,9 +246,13 @@ func (r *run) read(src Source) error {
 		if row.Err == nil {
 			row.Err = r.complete(&row)
 		}
-		if row.Err != nil {
+		if row.Err != nil && !r.o.StopOnError {
+			// Reported when the batch is counted, in the source's
+			// order, without cutting the batch short.
+			r.cur.bad = append(r.cur.bad, badRow{at: len(r.cur.rows), line: row.Line, member: row.Member.Member, err: row.Err})
+		} else if row.Err != nil {
 			// The rows before a bad one are counted first, so that a
-			// stop leaves exactly them applied and errors come in order.
+			// stop leaves exactly them applied.
 			if err := r.flush(); err != nil {
 				return err
 			}
@@ -247,9 +264,10 @@ func (r *run) read(src Source) error {
 			}
 			r.progress()
 			continue
+		} else {
+			r.cur.add(row.Member, row.Line)
 		}
-		r.cur.add(row.Member, row.Line)
-		if len(r.cur.rows) == r.o.Batch {
+		if r.cur.size() == r.o.Batch {
 			if err := r.flush(); err != nil {
 				return err
 			}
@@ -268,7 +286,7 @@ func (r *run) next() {
 // batches in flight are applied in any order, and such rows must be
 // applied in the source's, so that the first of them is the one applied.
 func (r *run) flush() error {
-	if len(r.cur.rows) == 0 {
+	if r.cur.size() == 0 {
 		return nil
 	}
 	if err := r.drain(r.o.Workers - 1); err != nil {
@@ -282,6 +300,10 @@ func (r *run) flush() error {
 	b := r.cur
 	r.next()
 	r.inflight = append(r.inflight, b)
+	if len(b.rows) == 0 { // only bad rows: nothing to apply
+		b.done <- batchResult{}
+		return nil
+	}
 	go func() {
 		outs, errs, err := r.dst.OpenMembers(r.ctx, b.rows, r.o.StopOnError)
 		b.done <- batchResult{outs, errs, err}
@@ -297,13 +319,23 @@ func (r *run) drain(keep int) error {
 		b := r.inflight[0]
 		r.inflight = r.inflight[1:]
 		res := <-b.done
+		k := 0 // the next bad row to report
+		badTo := func(i int) {
+			for ; k < len(b.bad) && b.bad[k].at <= i; k++ {
+				if err := r.bad(b.bad[k].line, b.bad[k].member, b.bad[k].err); err != nil && first == nil {
+					first = err
+				}
+			}
+		}
 		if res.err != nil {
+			badTo(len(b.rows))
 			if first == nil {
 				first = fmt.Errorf("migrate: lines %d to %d: %w", b.lines[0], b.lines[len(b.lines)-1], res.err)
 			}
 			continue
 		}
 		for i := range b.rows {
+			badTo(i)
 			switch {
 			case res.errs[i] != nil:
 				if err := r.bad(b.lines[i], b.rows[i].Member, res.errs[i]); err != nil && first == nil {
@@ -316,6 +348,7 @@ func (r *run) drain(keep int) error {
 				r.res.Applied++
 			}
 		}
+		badTo(len(b.rows))
 		r.progress()
 	}
 	// After a failure the loop waited for every batch in flight, so that
