@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 )
@@ -313,7 +314,9 @@ func (p *cellParser) coupons(v string) []Coupon {
 // [{"amount", "expires"}], "pending": […]}], "value": {"balance", …},
 // "coupons": [{"template", "expires", "code"}], "tags", "profile": {name:
 // text}, …), times in RFC 3339, amounts as strings or numbers. Blank lines
-// are skipped. A line that is not one object, has text after it, holds a
+// are skipped. A line that is not valid UTF-8 is a bad row (encoding/json
+// would replace each invalid byte silently). A line that is not one
+// object, has text after it, holds a
 // field the Member has not, a name twice in one object, or a value that
 // does not parse is a bad row
 // whose FieldError names the field by its path
@@ -342,6 +345,10 @@ func (s *jsonlSource) Next() (Row, error) {
 			continue
 		}
 		row := Row{Line: s.line}
+		if !utf8.Valid(b) { // encoding/json would take each bad byte as U+FFFD
+			row.Err = fmt.Errorf("%w: not valid UTF-8", ErrBadRow)
+			return row, nil
+		}
 		if err := decodeMember(b, &row.Member); err != nil {
 			row.Err = fmt.Errorf("%w: %w", ErrBadRow, err)
 		}

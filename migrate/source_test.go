@@ -166,3 +166,14 @@ func TestJSONLDuplicateKey(t *testing.T) {
 		t.Errorf("rows %+v, want a with two programs", rows)
 	}
 }
+
+// A JSON line that is not valid UTF-8 (a Latin-1 export, say) is a bad
+// row: encoding/json would take each invalid byte as U+FFFD, so "Jos\xe9"
+// used to be opened as "Jos\uFFFD", silently; a CSV cell is checked by
+// the program instead (TestOpenMemberMalformedRows).
+func TestJSONLInvalidUTF8(t *testing.T) {
+	rows := rowsOf(t, migrate.JSONL(strings.NewReader("{\"member\":\"a\",\"profile\":{\"city\":\"Jos\xe9\"}}\n{\"member\":\"b\"}\n")))
+	if len(rows) != 2 || !errors.Is(rows[0].Err, migrate.ErrBadRow) || !strings.Contains(rows[0].Err.Error(), "UTF-8") || rows[1].Err != nil {
+		t.Fatalf("rows %+v, want line 1 bad for its UTF-8, b good", rows)
+	}
+}
