@@ -314,15 +314,13 @@ func (p *cellParser) coupons(v string) []Coupon {
 // [{"amount", "expires"}], "pending": […]}], "value": {"balance", …},
 // "coupons": [{"template", "expires", "code"}], "tags", "profile": {name:
 // text}, …), times in RFC 3339, amounts as strings or numbers. Blank lines
-// are skipped. A line that is not valid UTF-8 is a bad row (encoding/json
-// would replace each invalid byte silently). A line that is not one
-// object, has text after it, holds a
-// field the Member has not, a name twice in one object, or a value that
-// does not parse is a bad row
-// whose FieldError names the field by its path
-// ("points[0].lots[1].amount"). A line may be up to MaxRecord bytes; a
-// longer one fails Next, which stops the run. A nil r fails the first Next with an error wrapping
-// ErrInvalidArgument.
+// are skipped. A line that is not valid UTF-8 (encoding/json would replace
+// each invalid byte silently), is not one object, has text after it,
+// holds a field the Member has not, a name twice in one object, or a
+// value that does not parse is a bad row; where a field is at fault, its
+// FieldError names it by its path ("points[0].lots[1].amount"). A line may
+// be up to MaxRecord bytes; a longer one fails Next, which stops the run.
+// A nil r fails the first Next with an error wrapping ErrInvalidArgument.
 func JSONL(r io.Reader) Source {
 	if r == nil {
 		return nilReader("jsonl")
