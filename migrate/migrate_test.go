@@ -185,7 +185,9 @@ func checkImported(t *testing.T, p *membership.Program) {
 		t.Errorf("m1 points %+v %v, want 500 available and main, 50 pending", b, err)
 	}
 	lv, err := p.Levels().Status(ctx, "m1")
-	if err != nil || lv.Level != "Gold" || !lv.TermEnd.Equal(time.Date(2026, 6, 1, 0, 0, 0, 0, shanghai)) ||
+	// term_end 2026-06-01 in the CSV is the end of that day: 24:00, the
+	// start of 2026-06-02 (the JSON line gives that instant).
+	if err != nil || lv.Level != "Gold" || !lv.TermEnd.Equal(time.Date(2026, 6, 2, 0, 0, 0, 0, shanghai)) ||
 		!lv.Growth.Equal(dec("1800")) || !lv.Lifetime.Equal(dec("5000")) || !lv.Since.Equal(at) {
 		t.Errorf("m1 level %+v %v", lv, err)
 	}
@@ -197,9 +199,10 @@ func checkImported(t *testing.T, p *membership.Program) {
 	if err != nil || len(cs) != 2 {
 		t.Fatalf("m1 coupons %+v %v", cs, err)
 	}
-	// winback-30 expires as given; gold-gift as its template says: 60
-	// days from 2025-06-01, to 24:00 of 2025-07-30.
-	wantC := map[string]time.Time{"winback-30": time.Date(2025, 7, 1, 0, 0, 0, 0, shanghai), "gold-gift": time.Date(2025, 7, 31, 0, 0, 0, 0, shanghai)}
+	// winback-30 expires as given (2025-07-01 in the CSV: valid all that
+	// day, to 24:00); gold-gift as its template says: 60 days from
+	// 2025-06-01, to 24:00 of 2025-07-30.
+	wantC := map[string]time.Time{"winback-30": time.Date(2025, 7, 2, 0, 0, 0, 0, shanghai), "gold-gift": time.Date(2025, 7, 31, 0, 0, 0, 0, shanghai)}
 	for _, c := range cs {
 		if !c.Expires.Equal(wantC[c.Template]) || c.Method != coupon.Migrated || c.State != coupon.Available {
 			t.Errorf("m1 coupon %+v, want expiry %v", c, wantC[c.Template])

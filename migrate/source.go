@@ -34,7 +34,10 @@ import (
 //
 // An empty expires is no expiry (for a coupon: the template's validity);
 // an empty code is none. A time is RFC 3339 ("2026-12-31T23:59:59+08:00")
-// or a date ("2026-12-31"), the start of that day in loc (UTC if nil). A
+// or a date ("2026-12-31") in loc (UTC if nil): the start of that day for
+// at and release, and for an expires or a term_end its end, 24:00 (the
+// next day's start), as the program's own validities end: a coupon that
+// "expires 2026-12-31" is valid all that day. A
 // byte order mark before the header is skipped. An unknown column, or one
 // named twice, fails the first Next (with ErrBadRow); so does a nil r,
 // with an error wrapping ErrInvalidArgument. A malformed record (a stray
@@ -181,7 +184,7 @@ func (s *csvSource) Next() (Row, error) {
 		case "level":
 			m.Level = v
 		case "term_end":
-			m.TermEnd = p.time(col, v)
+			m.TermEnd = p.end(col, v)
 		case "growth":
 			m.Growth = p.dec(col, v)
 		case "lifetime":
@@ -230,17 +233,36 @@ func (p *cellParser) fail(field, format string, args ...any) {
 }
 
 func (p *cellParser) time(field, v string) time.Time {
+	t, _ := p.dated(field, v)
+	return t
+}
+
+// end is time for an expiry or a term end: a date is valid through that
+// day, so it ends at 24:00, the start of the next day (the spec's
+// "expires at 24:00 of day D").
+func (p *cellParser) end(field, v string) time.Time {
+	t, date := p.dated(field, v)
+	if date {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t
+}
+
+// dated parses v as an RFC 3339 time or a date (the start of that day in
+// p.loc; date is true then).
+func (p *cellParser) dated(field, v string) (t time.Time, date bool) {
 	if v == "" {
-		return time.Time{}
+		return time.Time{}, false
 	}
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t
+		return t, false
 	}
 	t, err := time.ParseInLocation(time.DateOnly, v, p.loc)
 	if err != nil {
 		p.fail(field, "%q is neither an RFC 3339 time nor a date", v)
+		return time.Time{}, false
 	}
-	return t
+	return t, true
 }
 
 func (p *cellParser) dec(field, v string) decimal.Decimal {
@@ -267,7 +289,7 @@ func (p *cellParser) points(ps []Points, col, v string) []Points {
 		}
 		l := Lot{Amount: p.dec(f+".amount", parts[1])}
 		if len(parts) > 2 {
-			l.Expires = p.time(f+".expires", parts[2])
+			l.Expires = p.end(f+".expires", parts[2])
 		}
 		if len(parts) > 3 {
 			l.Release = p.time(f+".release", parts[3])
@@ -299,7 +321,7 @@ func (p *cellParser) coupons(v string) []Coupon {
 		}
 		c := Coupon{Template: parts[0]}
 		if len(parts) > 1 {
-			c.Expires = p.time(f+".expires", parts[1])
+			c.Expires = p.end(f+".expires", parts[1])
 		}
 		if len(parts) > 2 {
 			c.Code = parts[2]

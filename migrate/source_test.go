@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/memberkit/membership/migrate"
 )
@@ -175,5 +176,36 @@ func TestJSONLInvalidUTF8(t *testing.T) {
 	rows := rowsOf(t, migrate.JSONL(strings.NewReader("{\"member\":\"a\",\"profile\":{\"city\":\"Jos\xe9\"}}\n{\"member\":\"b\"}\n")))
 	if len(rows) != 2 || !errors.Is(rows[0].Err, migrate.ErrBadRow) || !strings.Contains(rows[0].Err.Error(), "UTF-8") || rows[1].Err != nil {
 		t.Fatalf("rows %+v, want line 1 bad for its UTF-8, b good", rows)
+	}
+}
+
+// A date in a CSV cell is the start of that day in the zone given for at
+// and release, and its end, 24:00 (the next day's start), for an expiry or
+// a term end: an old system's "expires 2025-12-31" is valid all that day,
+// as the program's own validities are ("24:00 of day D"). An RFC 3339
+// time is taken as it is.
+func TestCSVDatesEndAtMidnight(t *testing.T) {
+	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, shanghai) }
+	rows := rowsOf(t, migrate.CSV(strings.NewReader("member,at,term_end,points,pending,coupons\n"+
+		"ana,2025-06-01,2026-06-01,mall|300|2025-12-31,mall|50|2026-03-31|2025-06-10,t|2025-07-01;u|2025-07-01T10:00:00+08:00\n"), shanghai))
+	if len(rows) != 1 || rows[0].Err != nil {
+		t.Fatalf("rows %+v, want one good row", rows)
+	}
+	m := rows[0].Member
+	for _, c := range []struct {
+		name      string
+		got, want time.Time
+	}{
+		{"at", m.At, day(2025, 6, 1)},
+		{"term_end", m.TermEnd, day(2026, 6, 2)},
+		{"points[0].expires", m.Points[0].Lots[0].Expires, day(2026, 1, 1)},
+		{"pending[0].expires", m.Points[0].Pending[0].Expires, day(2026, 4, 1)},
+		{"pending[0].release", m.Points[0].Pending[0].Release, day(2025, 6, 10)},
+		{"coupons[0].expires", m.Coupons[0].Expires, day(2025, 7, 2)},
+		{"coupons[1].expires", m.Coupons[1].Expires, time.Date(2025, 7, 1, 10, 0, 0, 0, shanghai)},
+	} {
+		if !c.got.Equal(c.want) {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
 	}
 }
