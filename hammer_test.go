@@ -175,6 +175,24 @@ func expiredOnce(t *testing.T, feed []change.Change, members int) {
 	}
 }
 
+// refundDef is a program of orders earning a point a unit of amount, in
+// lots valid as v says (zero: for good), and returns refunding them.
+func refundDef(v rule.Validity) membership.Definition {
+	return membership.Definition{
+		Zone: "Asia/Shanghai",
+		Events: []event.Type{
+			{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order_id", Kind: event.String, Required: true}}},
+			{Name: "return", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order_id", Kind: event.String, Required: true}}},
+		},
+		Points: &points.Definition{
+			Programs: []points.Program{{Name: "mall"}},
+			Rules: []points.Rule{{ID: "buy", Program: "mall", Event: "order", Order: "order_id",
+				Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: testkit.Dec("1")}, Validity: v}},
+			Refunds: []points.Refund{{Event: "return", Order: "order_id", Amount: "amount"}},
+		},
+	}
+}
+
 var hammerAt = time.Date(2026, 11, 24, 10, 0, 0, 0, testkit.Shanghai)
 
 // Claims of one template with a stock of 40 and a limit of 3 a member:
@@ -408,20 +426,7 @@ func TestHammerPointsOneMember(t *testing.T) {
 // Whichever comes first, the lot expires once, the refund is applied once,
 // and each member ends at zero with the ledger verifying.
 func TestHammerRefundRacesExpiry(t *testing.T) {
-	def := membership.Definition{
-		Zone: "Asia/Shanghai",
-		Events: []event.Type{
-			{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order_id", Kind: event.String, Required: true}}},
-			{Name: "return", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order_id", Kind: event.String, Required: true}}},
-		},
-		Points: &points.Definition{
-			Programs: []points.Program{{Name: "mall"}},
-			Rules: []points.Rule{{ID: "buy", Program: "mall", Event: "order", Order: "order_id",
-				Formula:  rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: testkit.Dec("1")},
-				Validity: rule.Validity{Kind: rule.DaysAfter, N: 1}}},
-			Refunds: []points.Refund{{Event: "return", Order: "order_id", Amount: "amount"}},
-		},
-	}
+	def := refundDef(rule.Validity{Kind: rule.DaysAfter, N: 1})
 	onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
 		ctx := context.Background()
 		const members = 32
@@ -1600,19 +1605,7 @@ func TestHammerProgressAndGifts(t *testing.T) {
 // redemption (15 accepted), refunds at the order (100 points in all), the
 // reference is redeemed once, and the balance is what they add up to.
 func TestHammerReversalsAndRefunds(t *testing.T) {
-	def := membership.Definition{
-		Zone: "Asia/Shanghai",
-		Events: []event.Type{
-			{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order_id", Kind: event.String, Required: true}}},
-			{Name: "return", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}, {Name: "order_id", Kind: event.String, Required: true}}},
-		},
-		Points: &points.Definition{
-			Programs: []points.Program{{Name: "mall"}},
-			Rules: []points.Rule{{ID: "buy", Program: "mall", Event: "order", Order: "order_id",
-				Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: testkit.Dec("1")}}},
-			Refunds: []points.Refund{{Event: "return", Order: "order_id", Amount: "amount"}},
-		},
-	}
+	def := refundDef(rule.Validity{})
 	onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
 		ctx := context.Background()
 		testkit.MustProcess(t, ps[0], event.Event{ID: "o1", Member: "alice", Type: "order", Time: hammerAt,
