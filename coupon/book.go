@@ -720,11 +720,21 @@ func (b *Book) unlock(order string, cs []Coupon, at time.Time) ([]Coupon, error)
 // redeem redeems a coupon by code at a store (核销) against order o, in one
 // step: the coupon goes from available to used. An order without a member
 // is taken as the coupon owner's. It returns the coupon and its amount
-// off (at most what the coupons used for the order before left of it), or
-// an error wrapping ErrBadCode, ErrUnknownCode, ErrNotFound (another
-// member's coupon), ErrState (see usedFor too), ErrNotCombinable (with the
-// coupons used for the order), ErrInvalidOrder or ErrNotApplicable (with
-// the reason, including a redemption method the template does not allow).
+// off, or an error wrapping ErrBadCode, ErrUnknownCode, ErrNotFound
+// (another member's coupon), ErrState (see usedFor too), ErrNotCombinable
+// (with the coupons used for the order), ErrInvalidOrder or
+// ErrNotApplicable (with the reason, including a redemption method the
+// template does not allow, and a coupon that adds nothing to those used
+// for the order).
+//
+// With coupons used for the order before, the order's coupons take off
+// together what Combine gives them, as if locked in one checkout,
+// whatever order they come in: the earlier ones keep the amounts they
+// recorded (they are used, published and counted), and this one takes
+// what Combine gives the whole set less those amounts. So a discount
+// redeemed after a cash coupon comes off what the cash left, and a cash
+// coupon redeemed after a discount takes what makes the order's total
+// the combination's.
 func (b *Book) redeem(code string, via Redemption, o Order) (Coupon, Applied, error) {
 	c, err := b.ByCode(code)
 	if err != nil {
@@ -758,23 +768,36 @@ func (b *Book) redeem(code string, via Redemption, o Order) (Coupon, Applied, er
 		return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w", c.ID, err)
 	}
 	if len(prior) > 0 {
-		if err := CheckCombination(append(prior, h)); err != nil {
+		all := make([]Held, 0, len(prior)+1)
+		recorded := decimal.Zero
+		for _, p := range prior {
+			all = append(all, settled(p))
+			recorded = recorded.Add(p.Coupon.AmountOff)
+		}
+		_, total, err := Combine(o, append(all, h))
+		if err != nil {
 			return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s for %s with the coupons used for it: %w", c.ID, o.ID, err)
 		}
-		left := o.Total()
-		for _, p := range prior {
-			left = left.Sub(p.Coupon.AmountOff)
-		}
-		if a.AmountOff.GreaterThan(left) {
-			a.AmountOff = decimal.Max(left, decimal.Zero)
-		}
-		if !a.AmountOff.IsPositive() {
+		// Never negative: the earlier coupons may have recorded more than
+		// the combination gives them (used before this rule, each alone).
+		if a.AmountOff = total.Sub(recorded); !a.AmountOff.IsPositive() {
 			return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w: %s with the coupons used for %s", c.ID, ErrNotApplicable, ReasonNothingOff, o.ID)
 		}
 	}
 	c.Order, c.Store, c.AmountOff = o.ID, o.Store, a.AmountOff
 	c, err = b.markUsed(c, o.Time)
 	return c, a, err
+}
+
+// settled returns h, a coupon used for an order, as Combine counts it
+// with the order's other coupons: its state and validity were checked when
+// it was used, at the time of that request, and are not checked again at
+// a later redemption's (a coupon used at 23:50 counts for its order at
+// 00:10). Its store, scenario, products and minimum are checked on the
+// order, as for any combination.
+func settled(h Held) Held {
+	h.Coupon.State, h.Coupon.From, h.Coupon.Expires = Available, time.Time{}, time.Time{}
+	return h
 }
 
 // usedFor returns the coupons used for order o before, with their

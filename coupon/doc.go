@@ -179,11 +179,21 @@
 // the stacking rules keep apart, and an order is one member's. A
 // redemption by code ([Handle.Redeem]) is checked with the coupons used
 // for its order before (redeemed, or locked and used): the stacking rules
-// hold for them all ([ErrNotCombinable]), the coupon takes off at most
-// what they left of the order's total, and an order whose coupons are
-// locked, or that used another member's, takes none ([ErrState]); a Lock
-// of an order that used coupons is refused ([ErrState]). Orders whose
-// coupons were used before this check existed are not known to it.
+// hold for them all ([ErrNotCombinable]), and together they take off what
+// [Combine] gives them, as if locked in one checkout, whatever order they
+// were redeemed in. The earlier coupons keep the amounts they recorded
+// (used, published and counted, they are not rewritten); the new one
+// takes what Combine gives the whole set less those amounts. So on an
+// order of 100, a 10%-off coupon redeemed after a cash coupon of 30 takes
+// 7, and a cash coupon of 30 redeemed after the 10%-off one takes 27: 37
+// either way, as the two locked together. A coupon that adds nothing to
+// what the order's coupons take off, or that Combine refuses with them, is
+// refused ([ErrNotApplicable]); the state and validity of the coupons used
+// are not checked again (a redemption's time is its request's: a coupon
+// used at 23:50 still counts at 00:10). An order whose coupons are locked, or that used
+// another member's, takes none ([ErrState]); a Lock of an order that used
+// coupons is refused ([ErrState]). Orders whose coupons were used before
+// this check existed are not known to it.
 //
 // A coupon's states are available → locked (for an order, during
 // checkout) → used; locked → available (released); available → expired (by

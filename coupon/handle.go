@@ -550,17 +550,18 @@ type RedeemResult struct {
 
 // Redeem redeems a coupon by code at a store (核销): it checks the coupon
 // against the order and marks it used in one step. With the coupons used
-// for the order before, it is held to the stacking rules, and takes off
-// at most what they left of the order (see the package doc). It returns
-// an error wrapping ErrBadCode (a typo), ErrUnknownCode, ErrNotFound
-// (another member's coupon), ErrState (already used, locked, expired or
-// revoked; or the order has coupons locked, or used another member's),
-// ErrNotCombinable, ErrInvalidOrder or ErrNotApplicable (including nothing
-// left of the order to take off), and changes nothing then. An empty
-// code (ErrBadCode) and a malformed order (ErrInvalidOrder, see
-// Order.Check; the order's Member may be empty) also wrap
-// event.ErrInvalidArgument and are refused before the unit of work: the
-// audit trail does not record them. So is a Via other than ByCode and
+// for the order before, it is held to the stacking rules, and takes what
+// Combine gives them all less what they took, so that the order's coupons
+// take off what they would locked together (see the package doc). It
+// returns an error wrapping ErrBadCode (a typo), ErrUnknownCode,
+// ErrNotFound (another member's coupon), ErrState (already used, locked,
+// expired or revoked; or the order has coupons locked, or used another
+// member's), ErrNotCombinable, ErrInvalidOrder or ErrNotApplicable
+// (including a coupon that adds nothing to the order's), and changes
+// nothing then. An empty code (ErrBadCode) and a malformed order
+// (ErrInvalidOrder, see Order.Check; the order's Member may be empty) also
+// wrap event.ErrInvalidArgument and are refused before the unit of work:
+// the audit trail does not record them. So is a Via other than ByCode and
 // ByQR (event.ErrInvalidArgument, naming "via").
 func (h *Handle) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, error) {
 	if req.Via == "" {
