@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/rule"
@@ -31,6 +32,7 @@ const (
 	bMembers = "coupon.members" // member \0 id → state
 	bOrders  = "coupon.orders"  // order \0 id → the end of the lock's hold (holdValue)
 	bUsed    = "coupon.used"    // order \0 id → "": the coupons used for an order (Use, Redeem)
+	bIndexed = "coupon.indexed" // member → "": every coupon the member used is in bUsed (indexUsed)
 	bStock   = "coupon.stock"   // ("t\0"template / "p\0"pack, stripe) → issued
 	bLimits  = "coupon.limits"  // rule.Use counters per member and template or pack
 	bStats   = "coupon.stats"   // (day \0 template \0 store, stripe) → Stat
@@ -541,6 +543,9 @@ func (b *Book) lock(o Order, ids []string, until time.Time) ([]Applied, decimal.
 		return nil
 	})
 	if err == nil {
+		err = b.indexUsed(o.Member)
+	}
+	if err == nil {
 		err = b.tx.Scan(bUsed, prefix, store.PrefixEnd(prefix), false, func(k, _ []byte) error {
 			return fmt.Errorf("coupon: lock for %s: %w: the order used %s already", o.ID, ErrState, k[len(prefix):])
 		})
@@ -803,7 +808,8 @@ func settled(h Held) Held {
 // usedFor returns the coupons used for order o before, with their
 // templates. It returns an error wrapping ErrState when coupons are locked
 // for o (its checkout is under way: Use uses them), or when a coupon used
-// for it is another member's (an order is one member's).
+// for it is another member's (an order is one member's), and one wrapping
+// engine.ErrCorrupt when the index lists a coupon that was not used for o.
 func (b *Book) usedFor(o Order) ([]Held, error) {
 	prefix := sep(o.ID, "")
 	locked := false
@@ -816,6 +822,9 @@ func (b *Book) usedFor(o Order) ([]Held, error) {
 	}
 	if locked {
 		return nil, fmt.Errorf("%w: coupons are locked for order %s", ErrState, o.ID)
+	}
+	if err := b.indexUsed(o.Member); err != nil {
+		return nil, err
 	}
 	var ids []string
 	err = b.tx.Scan(bUsed, prefix, store.PrefixEnd(prefix), false, func(k, _ []byte) error {
@@ -831,6 +840,9 @@ func (b *Book) usedFor(o Order) ([]Held, error) {
 		if err != nil {
 			return nil, err
 		}
+		if c.State != Used || c.Order != o.ID {
+			return nil, fmt.Errorf("%w: %s lists %s for order %s, a coupon %s for order %q", engine.ErrCorrupt, bUsed, id, o.ID, c.State, c.Order)
+		}
 		if c.Member != o.Member {
 			return nil, fmt.Errorf("%w: order %s used %s, another member's coupon", ErrState, o.ID, id)
 		}
@@ -841,6 +853,33 @@ func (b *Book) usedFor(o Order) ([]Held, error) {
 		hs = append(hs, Held{Coupon: c, Template: t})
 	}
 	return hs, nil
+}
+
+// indexUsed makes sure that bUsed lists every coupon member used. A store
+// an earlier version of the library wrote holds used coupons (their
+// orders recorded) that bUsed, added later, does not list: the member's
+// first Redeem or Lock since lists them and marks the member in
+// bIndexed, so that it is done once per member, a scan of the member's
+// coupons. Coupons used after that are listed as they are used
+// (markUsed). An order another member used a coupon for before is known
+// once that member's coupons are listed.
+func (b *Book) indexUsed(member string) error {
+	if _, err := b.tx.Get(bIndexed, []byte(member)); err == nil || !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	cs, err := b.under(bMembers, member, func(v []byte) bool { return State(v) == Used })
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if c.Order == "" {
+			return fmt.Errorf("%w: coupon %s is used for no order", engine.ErrCorrupt, c.ID)
+		}
+		if err := b.tx.Put(bUsed, sep(c.Order, c.ID), nil); err != nil {
+			return err
+		}
+	}
+	return b.tx.Put(bIndexed, []byte(member), nil)
 }
 
 // expire expires the coupon at at if it is still available and its

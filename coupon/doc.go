@@ -54,8 +54,8 @@
 // the earlier lock's hold releases nothing of them.
 //
 // The store buckets are the package's: coupon.coupons, coupon.codes,
-// coupon.members, coupon.orders, coupon.used, coupon.stock, coupon.limits
-// and coupon.stats.
+// coupon.members, coupon.orders, coupon.used, coupon.indexed,
+// coupon.stock, coupon.limits and coupon.stats.
 //
 // # Templates and coupons
 //
@@ -192,8 +192,17 @@
 // are not checked again (a redemption's time is its request's: a coupon
 // used at 23:50 still counts at 00:10). An order whose coupons are locked, or that used
 // another member's, takes none ([ErrState]); a Lock of an order that used
-// coupons is refused ([ErrState]). Orders whose coupons were used before
-// this check existed are not known to it.
+// coupons is refused ([ErrState]).
+//
+// The coupons used for an order are indexed (coupon.used) as they are
+// used. A store an earlier version of the library wrote holds coupons
+// used before that index existed: a member's first Redeem or Lock since
+// indexes the coupons the member used (a scan of the member's coupons,
+// done once: coupon.indexed marks the member), so that their orders keep
+// these rules too. An order that another member's such coupon was used
+// for is known once that member has redeemed or locked a coupon. An index
+// entry for a coupon that was not used for its order is damage, an error
+// wrapping membership.ErrCorrupt.
 //
 // A coupon's states are available → locked (for an order, during
 // checkout) → used; locked → available (released); available → expired (by

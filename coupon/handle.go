@@ -558,7 +558,8 @@ type RedeemResult struct {
 // expired or revoked; or the order has coupons locked, or used another
 // member's), ErrNotCombinable, ErrInvalidOrder or ErrNotApplicable
 // (including a coupon that adds nothing to the order's), and changes
-// nothing then. An empty code (ErrBadCode) and a malformed order
+// nothing then; a damaged index of the order's coupons wraps
+// membership.ErrCorrupt. An empty code (ErrBadCode) and a malformed order
 // (ErrInvalidOrder, see Order.Check; the order's Member may be empty) also
 // wrap event.ErrInvalidArgument and are refused before the unit of work:
 // the audit trail does not record them. So is a Via other than ByCode and

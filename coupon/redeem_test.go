@@ -8,6 +8,7 @@ import (
 
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
@@ -197,6 +198,78 @@ func TestCouponRedeemAfterOthersRefused(t *testing.T) {
 	}
 }
 
+// A store an earlier version wrote holds used coupons that coupon.used,
+// added later, does not list. Redeem and Lock find them, listing the
+// member's used coupons at the member's first Redeem or Lock: a discount
+// redeemed for an order that used a cash coupon comes off what it left,
+// an order that used a coupon of a template takes no second one, and a
+// Lock of such an order is refused. Redeem and Lock used to see no coupon
+// used for such an order. The store is made as the earlier version left
+// it by removing coupon.used and coupon.indexed whole.
+func TestCouponRedeemSeesCouponsUsedBeforeTheIndex(t *testing.T) {
+	for name, open := range testkit.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := open()
+			p := openCouponsOn(t, st, stackDef())
+			ctx := context.Background()
+			h := p.Coupons()
+			next := stackWallet(t, p, 2)
+			if _, err := h.Redeem(ctx, coupon.RedeemRequest{RequestID: "a", Code: next("cash30").Code, Order: shoeAndBag(t, "o1", "2026-05-01 12:00")}); err != nil {
+				t.Fatal(err)
+			}
+			o2 := shoeAndBag(t, "o2", "2026-05-01 12:00")
+			c := next("shoe20")
+			if _, err := h.Lock(ctx, coupon.LockRequest{RequestID: "b", Order: o2, Coupons: []string{c.ID}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.Use(ctx, coupon.OrderRequest{RequestID: "c", Order: o2.ID, At: o2.Time}); err != nil {
+				t.Fatal(err)
+			}
+			if n := forget(t, st, "coupon.used", "coupon.indexed"); n["coupon.used"] != 2 {
+				t.Fatalf("coupon.used held %d coupons, want o1's and o2's", n["coupon.used"])
+			}
+
+			// o2 used shoe20: it takes no Lock. (Refused, the Lock writes
+			// nothing: the Redeem below lists the used coupons itself.)
+			if _, err := h.Lock(ctx, coupon.LockRequest{RequestID: "d", Order: o2, Coupons: []string{next("pct20").ID}}); !errors.Is(err, coupon.ErrState) {
+				t.Errorf("a Lock of o2: %v, want ErrState", err)
+			}
+			// o1 used cash30 (30): pct10 takes 10% of the 70 left.
+			res, err := h.Redeem(ctx, coupon.RedeemRequest{RequestID: "e", Code: next("pct10").Code, Order: shoeAndBag(t, "o1", "2026-05-01 12:30")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Coupon.AmountOff.Equal(dec("7")) {
+				t.Errorf("pct10 after cash30, used before the index, took %s off, want 7", res.Coupon.AmountOff)
+			}
+			// Nor a second shoe20.
+			if _, err := h.Redeem(ctx, coupon.RedeemRequest{RequestID: "f", Code: next("shoe20").Code, Order: o2}); !errors.Is(err, coupon.ErrNotCombinable) {
+				t.Errorf("a second shoe20 for o2: %v, want ErrNotCombinable", err)
+			}
+		})
+	}
+}
+
+// An index entry for a coupon not used for its order is damage, reported
+// as such (membership.ErrCorrupt), not read as a coupon of the order.
+func TestCouponRedeemDamagedIndex(t *testing.T) {
+	st := memory.New()
+	p := openCouponsOn(t, st, stackDef())
+	ctx := context.Background()
+	next := stackWallet(t, p, 1)
+	c := next("cash30")
+	err := st.Update(ctx, func(tx store.Tx) error {
+		return tx.Put("coupon.used", []byte("o1\x00"+c.ID), nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Coupons().Redeem(ctx, coupon.RedeemRequest{RequestID: "a", Code: next("pct10").Code, Order: shoeAndBag(t, "o1", "2026-05-01 12:00")})
+	if !errors.Is(err, membership.ErrCorrupt) {
+		t.Errorf("redeem for an order whose index lists an available coupon: %v, want ErrCorrupt", err)
+	}
+}
+
 func openCouponsWith(t *testing.T, def membership.Definition) *membership.Program {
 	t.Helper()
 	return openCouponsOn(t, memory.New(), def)
@@ -210,4 +283,33 @@ func openCouponsOn(t *testing.T, st store.Store, def membership.Definition) *mem
 	}
 	t.Cleanup(func() { st.Close() })
 	return p
+}
+
+// forget removes every key of the buckets from st, as a store written
+// before they existed holds none, and returns how many each held.
+func forget(t *testing.T, st store.Store, buckets ...string) map[string]int {
+	t.Helper()
+	n := map[string]int{}
+	err := st.Update(context.Background(), func(tx store.Tx) error {
+		for _, b := range buckets {
+			var keys [][]byte
+			if err := tx.Scan(b, nil, nil, false, func(k, _ []byte) error {
+				keys = append(keys, append([]byte(nil), k...))
+				return nil
+			}); err != nil {
+				return err
+			}
+			n[b] = len(keys)
+			for _, k := range keys {
+				if err := tx.Delete(b, k); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
