@@ -15,6 +15,7 @@ import (
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/tag"
 	"github.com/shopspring/decimal"
@@ -326,5 +327,49 @@ func TestErase(t *testing.T) {
 	}
 	if prof, _ := dst.Tags().Profile(ctx, "m1"); len(prof.Attributes) != 0 {
 		t.Errorf("replayed: profile %v", prof.Attributes)
+	}
+}
+
+// Neither Erase nor a retention pass removes a coupon or the index of the
+// coupons used for an order (coupon.used): they are kept together, so an
+// order m1 used a coupon for, m1 erased and the order's records pruned,
+// still takes no coupon of another member (coupon.ErrState, from the
+// index entry and the coupon it names; a coupon removed without its entry
+// would be coupon.ErrNotFound, both removed would let m2's coupon in).
+func TestEraseAndRetentionKeepTheCouponsUsedForAnOrder(t *testing.T) {
+	ctx := context.Background()
+	def := membership.Definition{Zone: "Asia/Shanghai", Coupons: &coupon.Definition{Templates: []coupon.Template{
+		{Name: "five", Type: coupon.Cash, Amount: decimal.NewFromInt(5), Group: "g", Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.Permanent}}},
+	}}}
+	day := 24 * time.Hour
+	p, err := membership.Open(memory.New(), def, membership.WithRetention(membership.Retention{Window: 30 * day, Feed: 30 * day}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, p.Location())
+	codes := map[string]string{}
+	for _, m := range []string{"m1", "m2"} {
+		res, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: "claim-" + m, Member: m, Template: "five", At: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes[m] = res.Coupons[0].Code
+	}
+	o := coupon.Order{ID: "o1", Store: "s1", Time: t0.Add(time.Hour), Lines: []coupon.Line{{Product: "tea", Amount: decimal.NewFromInt(50)}}}
+	if _, err := p.Coupons().Redeem(ctx, coupon.RedeemRequest{RequestID: "r1", Code: codes["m1"], Order: o}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Erase(ctx, membership.EraseRequest{RequestID: "e1", Member: "m1", Operator: "op", At: t0.Add(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Advance(ctx, t0.Add(60*day)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Coupons().Redeem(ctx, coupon.RedeemRequest{RequestID: "r1", Code: codes["m1"], Order: o}); !errors.Is(err, membership.ErrTooOld) {
+		t.Fatalf("a retry of m1's redemption after the retention pass: %v, want ErrTooOld (its record pruned)", err)
+	}
+	o.Time = t0.Add(60 * day)
+	if _, err := p.Coupons().Redeem(ctx, coupon.RedeemRequest{RequestID: "r2", Code: codes["m2"], Order: o}); !errors.Is(err, coupon.ErrState) {
+		t.Errorf("m2's coupon for o1, which m1 used a coupon for: %v, want coupon.ErrState", err)
 	}
 }
