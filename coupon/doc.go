@@ -190,9 +190,9 @@
 // what the order's coupons take off, or that Combine refuses with them, is
 // refused ([ErrNotApplicable]); the state and validity of the coupons used
 // are not checked again (a redemption's time is its request's: a coupon
-// used at 23:50 still counts at 00:10). An order whose coupons are locked, or that used
-// another member's, takes none ([ErrState]); a Lock of an order that used
-// coupons is refused ([ErrState]).
+// used at 23:50 still counts at 00:10). An order whose coupons are
+// locked, or that used another member's, takes none ([ErrState]); a Lock
+// of an order that used coupons is refused ([ErrState]).
 //
 // The coupons used for an order are indexed (coupon.used) as they are
 // used. A store an earlier version of the library wrote holds coupons
