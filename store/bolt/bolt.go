@@ -18,7 +18,30 @@
 // a file another DB holds, in this process or another, or of a file of the
 // same name in another directory whose log would be in the same LogDir as
 // an open DB's, waits for the lock for [Options.LockTimeout] and fails
-// with [ErrLocked], changing no file. The bbolt file
+// with [ErrLocked], changing no file.
+//
+// The file records an ID, 16 random bytes (given by the first Open of a
+// new file, or of one last opened by a version before IDs, before it
+// writes any log), and each segment begins with a header naming it (log
+// format 2): Open replays no segment another file wrote, such as the log
+// a crash left of another file of the same name sharing LogDir, or of a
+// store whose file was at this path before; it fails with an error
+// wrapping [ErrLogForeign] and changes no file. Segments without a
+// header (log format 1, written by a version before IDs) name no file
+// and are replayed as before; a segment of a later log format fails Open
+// with [ErrFormat]. A copy of the file ([DB.Backup], cp) has its
+// original's ID. At another path it keeps it until it is first closed
+// (so that a crash's file and log copied elsewhere together replay), and
+// Close then gives it one of its own: from then on the log its original's
+// crash leaves is not replayed into it, nor its own into its original. A
+// copy restored at the original's path keeps the ID, as it stands for
+// the original: segments the original's crash left replay into it when
+// they continue its checkpoint with no batch missing (no checkpoint ran
+// after the backup), which makes it the original as of the crash; else
+// Open fails with an error wrapping [ErrCorrupt] naming the batches
+// missing (see Recovery). Remove them to open the copy as backed up.
+//
+// The bbolt file
 // holds one reserved bucket, "\x00store/bolt", where checkpoints record the
 // log position they cover, and one for colocated buckets (below); [store.Tx]
 // refuses both names.
@@ -254,7 +277,14 @@
 // wrapping [ErrCorrupt] that names the segment and the offset, and changes
 // no file; an operator who keeps a copy and accepts losing the batches
 // from the damage on opens the store with [Options.AcceptLogLoss]. A
-// damaged last record cannot be told from a torn one, and is cut. What
+// damaged last record cannot be told from a torn one, and is cut; so is
+// the last segment's header (written with its first record, see Files)
+// cut short or with a bad checksum when no valid record follows it,
+// while any other damaged header is damage. A file's ID record whose
+// checksum does not hold fails Open with an error wrapping ErrCorrupt.
+// Batches missing between the file's checkpoint and the first segment
+// may mean a lost segment, or a file older than its log (a backup
+// restored over a store that crashed): the error says both. What
 // replay did (records replayed, bytes cut, damage accepted) goes to
 // [Options.Logger].
 //
@@ -401,6 +431,17 @@ var ErrCorrupt = fmt.Errorf("bolt: %w", store.ErrCorrupt)
 // them, and Close then leaves no log behind.
 var ErrLogElsewhere = errors.New("bolt: the log is in another directory")
 
+// ErrLogForeign is wrapped by the error of [Open] when the log's directory
+// holds log segments named after the file that another file wrote: each
+// segment names the file it belongs to (see Files), and theirs is not
+// this one, as when two files of the same name in different directories
+// share [Options.LogDir] and the other crashed, or another store's file
+// was at this path. Replaying them would apply another store's writes to
+// this file. Open replays none, removes none and changes no file (a new
+// file stays as bbolt makes it, empty): open the file they belong to with
+// that directory to replay them, or remove them if that store is gone.
+var ErrLogForeign = errors.New("bolt: the log holds another file's segments")
+
 // ErrLocked is wrapped by the error of [Open] when another DB, in this
 // process or another, holds the file open, or holds the log the file's
 // would be (a file of the same name in another directory, with the same
@@ -542,15 +583,17 @@ type Options struct {
 	// LogDir if their files' names differ: the log's files are named after
 	// the bbolt file. While a DB is open, Open of another file of the same
 	// name with the same LogDir fails with ErrLocked; the segments a crash
-	// left are not told apart, and the next file of that name opened with
-	// that LogDir replays them, so do not give two files one name. Open
-	// records the directory in the file; opened later with another one
-	// while the old one still holds log segments of the file (a crash, or
-	// a kill, left them), it fails with an error wrapping [ErrLogElsewhere]
-	// rather than leave them behind. A copy of the file
-	// at another path (a restored backup) is not held to its original's
-	// directory; it records its own when first closed (Open writes no more
-	// than recovery needs to a file it has not checked). Default: the
+	// left name their file (see Files), and Open of another file of that
+	// name with that LogDir fails with an error wrapping [ErrLogForeign]
+	// until the crashed file is opened and closed: do not give two files
+	// one name. Open records the directory in the file; opened later with
+	// another one while the old one still holds log segments of the file
+	// (a crash, or a kill, left them; another file's do not count), it
+	// fails with an error wrapping [ErrLogElsewhere] rather than leave
+	// them behind. A copy of the file at another path (a restored backup)
+	// is not held to its original's directory; it records its own, and an
+	// ID of its own, when first closed (Open writes no more than recovery
+	// needs to a file it has not checked). Default: the
 	// bbolt file's directory.
 	LogDir string
 	// AcceptLogLoss opens a store whose log is damaged before its end,
@@ -622,6 +665,9 @@ type DB struct {
 	log        *wal
 	logLock    *logLock // held from Open to Close (see lockName)
 	place      logPlace // where the log is kept, recorded in the file
+	// copied is set when the file was last opened at another path: a
+	// copy, which Close gives an ID of its own (see fileID).
+	copied bool
 	// nested lists, per bucket, the keys that hold nested buckets (made by
 	// other programs): a checkpoint could not write over them, so Put and
 	// Delete refuse them. Set by Open, nil when there are none.
@@ -755,7 +801,8 @@ var _ store.Store = (*DB)(nil)
 // A file already opened by another DB, in this process or another, or a
 // log another DB holds (a file of the same name sharing Options.LogDir),
 // makes Open fail after Options.LockTimeout with an error wrapping
-// [ErrLocked].
+// [ErrLocked]; a log holding segments another file wrote, with one
+// wrapping [ErrLogForeign], changing no file (see Files).
 func Open(path string, opts *Options) (*DB, error) {
 	var o Options
 	if opts != nil {
@@ -993,7 +1040,10 @@ func defaultCheckpointSize(maxMemory, fileSize int64) int64 {
 // The file records where its log is kept (place); when it was kept in
 // another directory at the file's own path, and that directory holds
 // segments of it, recover fails with ErrLogElsewhere before it changes
-// anything.
+// anything. It fails so too, with ErrLogForeign, when the log holds
+// segments whose header names another file than the file's ID (any file,
+// when it has none); segments of log format 1, without a header, name
+// none and are replayed as before.
 func (d *DB) recover(path string, place logPlace, salvage bool, logger *slog.Logger) error {
 	var (
 		m       meta
@@ -1003,6 +1053,8 @@ func (d *DB) recover(path string, place logPlace, salvage bool, logger *slog.Log
 		h       *held   // the writes the file holds back (see Held writes)
 		was     logPlace
 		placed  bool // the file records was
+		id      fileID
+		hasID   bool // the file records id
 	)
 	err := guard("read meta", "", func() error {
 		rtx, err := d.db.Begin(false)
@@ -1037,17 +1089,25 @@ func (d *DB) recover(path string, place logPlace, salvage bool, logger *slog.Log
 		if was, placed, err = readLogPlace(rtx); err != nil {
 			return err
 		}
+		if id, hasID, err = readFileID(rtx); err != nil {
+			return err
+		}
 		h, err = readHeld(rtx)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("read meta: %w", err)
 	}
+	var ownID *fileID // nil: the file has no ID, and no segment with one is its
+	if hasID {
+		ownID = &id
+	}
 	moved := placed && place.moved(was)
 	if moved {
 		// A directory gone is no log left behind; one that cannot be read
-		// may hold one.
-		segs, err := listSegments(filepath.Join(was.dir, filepath.Base(path)) + walInfix)
+		// may hold one. Segments of another file of the same name are not
+		// this one's.
+		segs, _, err := splitSegments(filepath.Join(was.dir, filepath.Base(path))+walInfix, ownID)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("%w: the log was kept in %s, which cannot be read: %w", ErrLogElsewhere, was.dir, err)
 		}
@@ -1055,6 +1115,13 @@ func (d *DB) recover(path string, place logPlace, salvage bool, logger *slog.Log
 			return fmt.Errorf("%w: %s holds %d log segments of this file (%s…) and LogDir is now %s: open with LogDir %s to replay them (Close then removes them), or remove them if they are not this store's",
 				ErrLogElsewhere, was.dir, len(segs), filepath.Base(segs[0].path), place.dir, was.dir)
 		}
+	}
+	// Before anything is replayed or removed: a segment another file
+	// wrote (of the same name, sharing the directory) is not this one's.
+	if _, foreign, err := splitSegments(d.log.prefix, ownID); err != nil {
+		return err
+	} else if len(foreign) > 0 {
+		return foreignLog(foreign, ownID, place.dir)
 	}
 	d.nested = m.nested
 	g := newGen(m.seq, lay)
@@ -1108,17 +1175,26 @@ func (d *DB) recover(path string, place logPlace, salvage bool, logger *slog.Log
 		g = nil
 	}
 	// The place is recorded before the log is written in a new directory,
-	// and in a file that has none (new, or of a version before it). A
-	// copy of the file at another path gets its own at Close: Open does
-	// not write to a file it has not checked, which may be damaged (a
-	// backup restored), more than it must.
+	// and in a file that has none (new, or of a version before it); so is
+	// the ID, in a file that has none, before a segment carries it. A
+	// copy of the file at another path gets its own place, and an ID of
+	// its own, at Close: Open does not write to a file it has not
+	// checked, which may be damaged (a backup restored), more than it
+	// must.
 	d.place = place
-	if !placed || moved {
-		err := guard("record the log's place", metaBucket, func() error {
-			return d.db.Update(func(btx *bbolt.Tx) error { return writeLogPlace(btx, place) })
+	d.copied = placed && was.file != place.file
+	if !hasID {
+		if id, err = newFileID(); err != nil {
+			return fmt.Errorf("make the file's ID: %w", err)
+		}
+	}
+	d.log.id = id
+	if !placed || moved || !hasID {
+		err := guard("record the log's place and the file's ID", metaBucket, func() error {
+			return d.db.Update(func(btx *bbolt.Tx) error { return writeLogPlace(btx, place, &id) })
 		})
 		if err != nil {
-			return fmt.Errorf("record the log's place: %w", err)
+			return fmt.Errorf("record the log's place and the file's ID: %w", err)
 		}
 	}
 	rtx, err := d.db.Begin(false)
@@ -1136,6 +1212,21 @@ func (d *DB) recover(path string, place logPlace, salvage bool, logger *slog.Log
 	}
 	d.noteSize()
 	return nil
+}
+
+// foreignLog is the error of recover when the log holds segments that
+// another file wrote: foreign, whose first names that file.
+func foreignLog(foreign []segment, own *fileID, dir string) error {
+	other, _, err := segOwner(foreign[0].path)
+	if err != nil {
+		return err
+	}
+	this := "none, as the file is new or was last opened by a version before file IDs"
+	if own != nil {
+		this = fmt.Sprintf("%x", own[:])
+	}
+	return fmt.Errorf("%w: %s holds %d log segments (%s…) of another file of this name, of ID %x (this file's: %s): open that file with LogDir %s to replay them (Close then removes them), or remove them if that store is gone",
+		ErrLogForeign, dir, len(foreign), filepath.Base(foreign[0].path), other[:], this, dir)
 }
 
 // migrate gives every record of the file its checksum, and the meta record
@@ -2029,9 +2120,18 @@ func (d *DB) shutdown() error {
 	// before the last checkpoint, which, once the log is gone, would lose
 	// that checkpoint's batches. One more transaction, which changes only
 	// the meta record, makes the two say the same.
+	//
+	// A copy keeps its original's place until it gets an ID of its own,
+	// once its log, whose segments carry the original's, is gone: a crash
+	// in between leaves no segment the file would refuse, and the next
+	// Open takes it for a copy again.
+	place := d.place
+	if d.copied {
+		place = logPlace{}
+	}
 	err := guard("close", "", func() error {
 		return d.db.Update(func(btx *bbolt.Tx) error {
-			return writeMeta(btx, meta{seq: d.ckptSeq, nested: d.nested, log: d.place})
+			return writeMeta(btx, meta{seq: d.ckptSeq, nested: d.nested, log: place})
 		})
 	})
 	if err != nil {
@@ -2039,6 +2139,19 @@ func (d *DB) shutdown() error {
 	}
 	if err := d.log.removeAll(); err != nil {
 		return fmt.Errorf("remove the log: %w", err)
+	}
+	if d.copied {
+		id, err := newFileID()
+		if err == nil {
+			err = guard("close", metaBucket, func() error {
+				return d.db.Update(func(btx *bbolt.Tx) error {
+					return writeMeta(btx, meta{seq: d.ckptSeq, nested: d.nested, log: d.place, id: &id})
+				})
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("give the copy an ID of its own: %w", err)
+		}
 	}
 	return nil
 }

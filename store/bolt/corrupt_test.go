@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -87,12 +88,43 @@ func (l logLayout) record(i int) (seg, from, to int) {
 	return seg, l.recs[seg][j], l.recs[seg][j+1]
 }
 
+// segHeader returns the header of a log segment of log format version
+// whose file's ID is id, as the package documents it: "bolt-wal", the
+// version (uint32, little-endian), the ID, and the CRC-32C (little-endian)
+// of the 28 bytes before. Written from the documentation, not from the
+// package's code.
+func segHeader(id []byte, version uint32) []byte {
+	h := []byte("bolt-wal")
+	h = binary.LittleEndian.AppendUint32(h, version)
+	h = append(h, id...)
+	return binary.LittleEndian.AppendUint32(h, crc32.Checksum(h, crc32.MakeTable(crc32.Castagnoli)))
+}
+
+// fileID returns the ID the bbolt file at path records: the value of key
+// "id" of the reserved bucket, 16 bytes, without its checksum.
+func fileID(t *testing.T, path string) []byte {
+	t.Helper()
+	v := rawValue(t, path, "\x00store/bolt", "id")
+	if len(v) != 16+4 {
+		t.Fatalf("the file's ID record = %x; want 16 bytes and a checksum", v)
+	}
+	return v[:16]
+}
+
 // makeLog makes, in a new directory, an empty store closed cleanly, then a
 // log of batches 1 to logBatches in segments of perSegment, as a crash
-// would leave them. With padded, each segment ends as one made from the
-// spare does: the first and the last in zeros, the second in a record of
-// batch 1, left over from a recycled segment, and zeros.
+// would leave them: each segment begins with the header naming the file.
+// With padded, each segment ends as one made from the spare does: the
+// first and the last in zeros, the second in a record of batch 1, left
+// over from a recycled segment, and zeros.
 func makeLog(t *testing.T, padded bool) logLayout {
+	t.Helper()
+	return makeLogFormat(t, padded, true)
+}
+
+// makeLogFormat is makeLog, whose segments have no header (log format 1,
+// before segments named their file) unless header is set.
+func makeLogFormat(t *testing.T, padded, header bool) logLayout {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "store.db")
 	// A small map keeps the file small (bbolt grows it by 16 MiB past its
@@ -107,6 +139,9 @@ func makeLog(t *testing.T, padded bool) logLayout {
 	l := logLayout{path: path}
 	for first := 1; first <= logBatches; first += perSegment {
 		var data []byte
+		if header {
+			data = segHeader(fileID(t, path), 2)
+		}
 		var offs []int
 		for i := first; i < first+perSegment; i++ {
 			offs = append(offs, len(data))
@@ -283,6 +318,14 @@ func TestLogDamageRefused(t *testing.T) {
 			}
 			return 0, l.recs[0][perSegment] // the first ends before batch 5
 		}},
+		{"HeaderOfNonLastSegment", func(t *testing.T, l logLayout) (int, int) {
+			changeFile(t, l.segs[1], flip(20, 0x01)) // in the file's ID
+			return 1, 0
+		}},
+		{"HeaderOfLastSegment", func(t *testing.T, l logLayout) (int, int) {
+			changeFile(t, l.segs[2], flip(29, 0x80)) // in its checksum
+			return 2, 0
+		}},
 		{"FirstSegmentMissing", func(t *testing.T, l logLayout) (int, int) {
 			if err := os.Remove(l.segs[0]); err != nil {
 				t.Fatal(err)
@@ -373,6 +416,199 @@ func TestLogTornTailCut(t *testing.T) {
 			}
 			if got := files(t, l.path); !slices.Equal(got, []string{l.path}) {
 				t.Errorf("files after Close = %q; want the bbolt file alone", got)
+			}
+		})
+	}
+}
+
+// TestLogTornSegmentHeader checks a last segment whose header, written
+// with its first record, a crash cut short or left with a bad checksum,
+// and no record after it: nothing of it was answered, and the log ends
+// there, the cut logged as a warning; with a valid record of the next
+// batch after the header, the header is damage.
+func TestLogTornSegmentHeader(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		seg    func(h []byte) []byte // the segment of batch 13, from a valid header
+		refuse bool
+	}{
+		{"CutShort", func(h []byte) []byte { return h[:20] }, false},
+		{"BadChecksum", func(h []byte) []byte { h[31] ^= 1; return h }, false},
+		{"BadChecksumIntoZeros", func(h []byte) []byte { h[31] ^= 1; return append(h, make([]byte, 4096)...) }, false},
+		{"BadChecksumThenRecord", func(h []byte) []byte {
+			h[31] ^= 1
+			return append(h, bolt.LogRecord(13, batchWrites(13))...)
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := makeLog(t, false)
+			seg := bolt.SegmentPath(l.path, 13)
+			if err := os.WriteFile(seg, tc.seg(segHeader(fileID(t, l.path), 2)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			before := readFiles(t, filepath.Dir(l.path))
+			opts, logged := logOptions()
+			db, err := bolt.Open(l.path, opts)
+			if tc.refuse {
+				if err == nil {
+					db.Close()
+				}
+				if !errors.Is(err, bolt.ErrCorrupt) || !strings.Contains(err.Error(), filepath.Base(seg)+", offset 0:") {
+					t.Errorf("Open = %v; want an error wrapping ErrCorrupt naming %s, offset 0", err, filepath.Base(seg))
+				}
+				if diff := diffFiles(before, readFiles(t, filepath.Dir(l.path))); diff != "" {
+					t.Errorf("a failed Open changed files: %s", diff)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if diff := cmp.Diff(wantState(logBatches), readState(t, db)); diff != "" {
+				t.Errorf("state after replay (-want +got):\n%s", diff)
+			}
+			if s := logged.String(); !strings.Contains(s, "level=WARN") || !strings.Contains(s, "segment="+filepath.Base(seg)) {
+				t.Errorf("log = %q; want a warning of the cut in %s", s, filepath.Base(seg))
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestLogLaterFormat checks that a segment whose header is of a later log
+// format makes Open fail with an error wrapping ErrFormat, changing no
+// file.
+func TestLogLaterFormat(t *testing.T) {
+	l := makeLog(t, false)
+	seg := bolt.SegmentPath(l.path, 13)
+	data := append(segHeader(fileID(t, l.path), 3), bolt.LogRecord(13, batchWrites(13))...)
+	if err := os.WriteFile(seg, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := readFiles(t, filepath.Dir(l.path))
+	db, err := bolt.Open(l.path, nil)
+	if err == nil {
+		db.Close()
+	}
+	if !errors.Is(err, bolt.ErrFormat) {
+		t.Errorf("Open = %v; want an error wrapping ErrFormat", err)
+	}
+	if diff := diffFiles(before, readFiles(t, filepath.Dir(l.path))); diff != "" {
+		t.Errorf("a failed Open changed files: %s", diff)
+	}
+}
+
+// TestLogFormat1Replays checks that segments without a header (log format
+// 1, written before segments named their file) replay as before, into a
+// file with an ID and into one without (last opened by a version before
+// IDs), which Open gives one; and that a log of both formats, the new
+// segment after the old ones, replays too.
+func TestLogFormat1Replays(t *testing.T) {
+	for _, withID := range []bool{true, false} {
+		t.Run(fmt.Sprintf("fileID=%v", withID), func(t *testing.T) {
+			l := makeLogFormat(t, true, false)
+			var id []byte
+			if withID {
+				id = fileID(t, l.path)
+			} else {
+				rawUpdate(t, l.path, func(tx *bbolt.Tx) error {
+					return tx.Bucket([]byte("\x00store/bolt")).Delete([]byte("id"))
+				})
+			}
+			began, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			db, err := bolt.OpenHooked(l.path, &bolt.Options{NoSync: true}, func(stage string) {
+				if stage == "begin" {
+					once.Do(func() { close(began); <-release })
+				}
+			})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if diff := cmp.Diff(wantState(logBatches), readState(t, db)); diff != "" {
+				t.Errorf("state after replay (-want +got):\n%s", diff)
+			}
+			// Batch 13 goes to a new segment, with a header, while the old
+			// ones wait for the checkpoint of what was replayed (of a file
+			// that had an ID; the other, which another program wrote last,
+			// was checkpointed by Open).
+			if withID {
+				<-began
+			}
+			err = db.Update(t.Context(), func(tx store.Tx) error {
+				for b, kv := range batchWrites(logBatches + 1) {
+					for k, v := range kv {
+						if err := tx.Put(b, []byte(k), []byte(v)); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cp := copyStore(t, l.path)
+			close(release)
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := files(t, l.path); !slices.Equal(got, []string{l.path}) {
+				t.Errorf("files after Close = %q; want the bbolt file alone", got)
+			}
+			if got := fileID(t, l.path); withID && !bytes.Equal(got, id) {
+				t.Errorf("the file's ID after Close = %x; want the one it had, %x", got, id)
+			} else {
+				id = got // given by Open
+			}
+			segs := logSegments(t, cp)
+			if want := map[bool]int{true: 4, false: 1}[withID]; len(segs) != want {
+				t.Fatalf("segments of the copy = %q; want %d", segs, want)
+			}
+			data, err := os.ReadFile(segs[len(segs)-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := segHeader(id, 2); !bytes.HasPrefix(data, want) {
+				t.Errorf("the new segment starts with %x; want the header %x", data[:min(len(data), len(want))], want)
+			}
+			db2 := openDB(t, cp, &bolt.Options{NoSync: true})
+			if diff := cmp.Diff(wantState(logBatches+1), readState(t, db2)); diff != "" {
+				t.Errorf("state of the copy (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestFileIDDamaged checks that a file whose ID record is damaged (a
+// flipped byte, or of the wrong length with a good checksum) fails Open
+// with an error wrapping ErrCorrupt, changing no file.
+func TestFileIDDamaged(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		harm func(v []byte) []byte // v: the record as stored
+	}{
+		{"Flipped", func(v []byte) []byte { v[3] ^= 0x20; return v }},
+		{"Short", func(v []byte) []byte { return sealed("\x00store/bolt", "id", string(v[:8])) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := makeLog(t, false)
+			rawUpdate(t, l.path, func(tx *bbolt.Tx) error {
+				b := tx.Bucket([]byte("\x00store/bolt"))
+				return b.Put([]byte("id"), tc.harm(bytes.Clone(b.Get([]byte("id")))))
+			})
+			before := readFiles(t, filepath.Dir(l.path))
+			db, err := bolt.Open(l.path, nil)
+			if err == nil {
+				db.Close()
+			}
+			if !errors.Is(err, bolt.ErrCorrupt) {
+				t.Errorf("Open = %v; want an error wrapping ErrCorrupt", err)
+			}
+			if diff := diffFiles(before, readFiles(t, filepath.Dir(l.path))); diff != "" {
+				t.Errorf("a failed Open changed files: %s", diff)
 			}
 		})
 	}

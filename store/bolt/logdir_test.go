@@ -1,14 +1,17 @@
 package bolt_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/memberkit/membership/store"
@@ -247,4 +250,235 @@ func TestCrashLogDirLink(t *testing.T) {
 	}
 	db := openDB(t, path, &bolt.Options{LogDir: target})
 	checkCounted(t, db, acked)
+}
+
+// TestCrashLogDirSameName runs the crash child on one of two files named
+// crash.db, in two directories, with one LogDir, and kills it: the log it
+// leaves names its file, so the other file, existing or new, fails to
+// open with ErrLogForeign, every file as it was (the log's segments
+// still there, none replayed into it); the crashed file then opens with
+// every acknowledged Update, and the other after it with its own.
+func TestCrashLogDirSameName(t *testing.T) {
+	logDir, dirA, dirB := t.TempDir(), t.TempDir(), t.TempDir()
+	a, b := filepath.Join(dirA, "crash.db"), filepath.Join(dirB, "crash.db")
+	dbB := openDB(t, b, &bolt.Options{LogDir: logDir})
+	if err := dbB.Update(t.Context(), counted("b0")); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if err := dbB.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	acked := runCrashChild(t, a, crashLogDirEnv+"="+logDir)
+	if segs := logSegments(t, filepath.Join(logDir, "crash.db")); len(segs) == 0 {
+		t.Fatalf("no log segment in LogDir after the crash: %q", names(t, logDir))
+	}
+	before := sums(t, dirB, logDir)
+	db, err := bolt.Open(b, &bolt.Options{LogDir: logDir})
+	if err == nil {
+		db.Close()
+	}
+	if !errors.Is(err, bolt.ErrLogForeign) {
+		t.Errorf("Open of the other crash.db = %v; want an error wrapping ErrLogForeign", err)
+	} else {
+		t.Log(err)
+	}
+	if after := sums(t, dirB, logDir); !maps.Equal(after, before) {
+		t.Errorf("the refused Open changed the files: %d before, %d after", len(before), len(after))
+	}
+	// A new file of that name: no segment is its.
+	dirC := t.TempDir()
+	db, err = bolt.Open(filepath.Join(dirC, "crash.db"), &bolt.Options{LogDir: logDir})
+	if err == nil {
+		db.Close()
+	}
+	if !errors.Is(err, bolt.ErrLogForeign) {
+		t.Errorf("Open of a new crash.db = %v; want an error wrapping ErrLogForeign", err)
+	}
+	if after := sums(t, dirB, logDir); !maps.Equal(after, before) {
+		t.Errorf("the refused Open of a new file changed the files: %d before, %d after", len(before), len(after))
+	}
+	dbA := openDB(t, a, &bolt.Options{LogDir: logDir})
+	checkCounted(t, dbA, acked)
+	if err := dbA.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := names(t, logDir); len(got) != 0 {
+		t.Errorf("LogDir after Close holds %q; want nothing", got)
+	}
+	if got := checkCounted(t, openDB(t, b, &bolt.Options{LogDir: logDir}), nil); !slices.Equal(got, []string{"b0"}) {
+		t.Errorf("the other store holds %q; want b0", got)
+	}
+}
+
+// TestCopyLogForeign checks a copy of a file (a backup) at another path,
+// of the same name and sharing its original's LogDir: it has its
+// original's ID until its first Close, and one of its own from then on,
+// so the log a crash of the original leaves is not replayed into it
+// (ErrLogForeign, no file changed); the original replays it.
+func TestCopyLogForeign(t *testing.T) {
+	logDir, dirA, dirB := t.TempDir(), t.TempDir(), t.TempDir()
+	a, b := filepath.Join(dirA, "crash.db"), filepath.Join(dirB, "crash.db")
+	dbA := openDB(t, a, &bolt.Options{LogDir: logDir})
+	if err := dbA.Update(t.Context(), counted("a0")); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if _, err := dbA.BackupFile(t.Context(), b); err != nil {
+		t.Fatalf("BackupFile: %v", err)
+	}
+	if err := dbA.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	idA := fileID(t, a)
+	if got := fileID(t, b); !bytes.Equal(got, idA) {
+		t.Errorf("the backup's ID = %x; want its original's, %x", got, idA)
+	}
+	dbB := openDB(t, b, &bolt.Options{LogDir: logDir})
+	if err := dbB.Update(t.Context(), counted("b0")); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if err := dbB.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := fileID(t, b); bytes.Equal(got, idA) {
+		t.Errorf("the copy's ID after its first Close = %x, its original's; want one of its own", got)
+	}
+	if got := fileID(t, a); !bytes.Equal(got, idA) {
+		t.Errorf("the original's ID = %x; want it unchanged, %x", got, idA)
+	}
+	acked := runCrashChild(t, a, crashLogDirEnv+"="+logDir)
+	before := sums(t, dirB, logDir)
+	db, err := bolt.Open(b, &bolt.Options{LogDir: logDir})
+	if err == nil {
+		db.Close()
+	}
+	if !errors.Is(err, bolt.ErrLogForeign) {
+		t.Errorf("Open of the copy = %v; want an error wrapping ErrLogForeign", err)
+	}
+	if after := sums(t, dirB, logDir); !maps.Equal(after, before) {
+		t.Errorf("the refused Open changed the files: %d before, %d after", len(before), len(after))
+	}
+	dbA = openDB(t, a, &bolt.Options{LogDir: logDir})
+	checkCounted(t, dbA, append(acked, "a0"))
+	if err := dbA.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := checkCounted(t, openDB(t, b, &bolt.Options{LogDir: logDir}), nil); !slices.Equal(got, []string{"a0", "b0"}) {
+		t.Errorf("the copy holds %q; want a0 and b0", got)
+	}
+}
+
+// TestRestoreOverCrash restores a backup at the path of a store that
+// crashed, leaving its log: the copy has the store's ID, and the segments
+// are the store's batches after the backup. When they continue the
+// copy's checkpoint (no checkpoint ran after the backup), Open replays
+// them: the store as it was at the crash, nothing missing. When one ran,
+// the batches it wrote to the file are in no segment: Open fails with an
+// error wrapping ErrCorrupt that says the file may be older than its
+// log, changing no file; without the segments, the copy opens as it was
+// backed up.
+func TestRestoreOverCrash(t *testing.T) {
+	for _, checkpointed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("checkpointed=%v", checkpointed), func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "store.db")
+			db := openDB(t, path, nil)
+			update := func(k string) {
+				t.Helper()
+				if err := db.Update(t.Context(), counted(k)); err != nil {
+					t.Fatalf("Update: %v", err)
+				}
+			}
+			update("k0") // batch 1
+			update("k1")
+			update("k2")
+			backup := filepath.Join(t.TempDir(), "backup.db")
+			if _, err := db.BackupFile(t.Context(), backup); err != nil { // checkpointed to batch 3
+				t.Fatalf("BackupFile: %v", err)
+			}
+			update("k3")
+			if checkpointed {
+				if _, err := db.Backup(t.Context(), io.Discard); err != nil { // to batch 4
+					t.Fatal(err)
+				}
+			}
+			update("k4")
+			// The store as a crash leaves it, put back at its path with
+			// the backup over its file.
+			crashed := copyStore(t, path)
+			if err := db.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			segs := slices.DeleteFunc(logSegments(t, crashed), func(s string) bool { return strings.HasSuffix(s, "-wal-spare") })
+			first := map[bool]uint64{false: 4, true: 5}[checkpointed]
+			if len(segs) != 1 || segs[0] != bolt.SegmentPath(crashed, first) {
+				t.Fatalf("log after the crash = %q; want one segment, from batch %d", segs, first)
+			}
+			seg := bolt.SegmentPath(path, first)
+			copyFile(t, segs[0], seg)
+			copyFile(t, backup, path)
+			if !checkpointed {
+				db := openDB(t, path, nil)
+				if got, want := checkCounted(t, db, nil), []string{"k0", "k1", "k2", "k3", "k4"}; !slices.Equal(got, want) {
+					t.Errorf("the restored copy holds %q; want %q", got, want)
+				}
+				return
+			}
+			before := sums(t, dir)
+			db, err := bolt.Open(path, nil)
+			if err == nil {
+				db.Close()
+			}
+			if !errors.Is(err, bolt.ErrCorrupt) || !strings.Contains(err.Error(), "older than its log") {
+				t.Errorf("Open of the restored copy = %v; want an error wrapping ErrCorrupt saying the file may be older than its log", err)
+			}
+			if after := sums(t, dir); !maps.Equal(after, before) {
+				t.Errorf("the refused Open changed the files: %d before, %d after", len(before), len(after))
+			}
+			if err := os.Remove(seg); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := checkCounted(t, openDB(t, path, nil), nil), []string{"k0", "k1", "k2"}; !slices.Equal(got, want) {
+				t.Errorf("the restored copy holds %q; want %q", got, want)
+			}
+		})
+	}
+}
+
+// copyFile copies the file at from to to.
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLogElsewhereForeign checks that the segments another file of the
+// same name left in the directory a file's log was last kept in are not
+// that file's log left behind: opened with another LogDir, the file opens
+// (where it failed with ErrLogElsewhere), leaving them as they were, and
+// the crashed file replays them.
+func TestLogElsewhereForeign(t *testing.T) {
+	oldDir, newDir := t.TempDir(), t.TempDir()
+	a, b := filepath.Join(t.TempDir(), "crash.db"), filepath.Join(t.TempDir(), "crash.db")
+	dbA := openDB(t, a, &bolt.Options{LogDir: oldDir})
+	if err := dbA.Update(t.Context(), counted("a0")); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if err := dbA.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	acked := runCrashChild(t, b, crashLogDirEnv+"="+oldDir)
+	before := sums(t, oldDir)
+	dbA = openDB(t, a, &bolt.Options{LogDir: newDir})
+	if got := checkCounted(t, dbA, nil); !slices.Equal(got, []string{"a0"}) {
+		t.Errorf("the store holds %q; want a0", got)
+	}
+	if after := sums(t, oldDir); !maps.Equal(after, before) {
+		t.Errorf("Open changed the other file's log: %d files before, %d after", len(before), len(after))
+	}
+	checkCounted(t, openDB(t, b, &bolt.Options{LogDir: oldDir}), acked)
 }

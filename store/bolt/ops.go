@@ -186,7 +186,9 @@ func checkRecords(ctx context.Context, btx *bbolt.Tx, nested map[string]map[stri
 // called among them, and possibly some answered while it runs. It needs no
 // log: Backup first has the writer checkpoint every batch answered into
 // the bbolt file (which a checkpoint does at once if none is running), then
-// copies the file as a bbolt read transaction sees it.
+// copies the file as a bbolt read transaction sees it. The copy has the
+// store's ID (see Files): restored at the store's path it stands for the
+// store; opened at another path, it gets one of its own when first closed.
 //
 // It returns ctx.Err() when ctx is done first (w may then hold part of a
 // copy), an error wrapping [store.ErrClosed], the checkpoint's error when

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"maps"
@@ -141,7 +142,41 @@ var (
 	// metaLog records where the log was kept when the file was last
 	// opened: the file's path and the log's directory (see logPlace).
 	metaLog = []byte("log")
+	// metaID holds the file's ID (see fileID).
+	metaID = []byte("id")
 )
+
+// fileID names a bbolt file, so that its log can be told from another
+// file's: 16 random bytes, recorded under metaID by the first Open (of a
+// new file, or of one last opened by a version before IDs) before it
+// writes any log, and in the header of every log segment. A copy of the
+// file (a backup, cp) has its original's ID: a copy at another path gets
+// one of its own when it is first closed (see DB.shutdown), a copy
+// restored at the original's path keeps it, as it stands for the
+// original.
+type fileID [16]byte
+
+// newFileID returns a new random ID.
+func newFileID() (fileID, error) {
+	var id fileID
+	_, err := rand.Read(id[:])
+	return id, err
+}
+
+// readFileID reads metaID; ok is false when the file has none. A record
+// whose checksum does not hold, or of another length, is an error wrapping
+// ErrCorrupt.
+func readFileID(btx *bbolt.Tx) (id fileID, ok bool, err error) {
+	v, ok, err := metaRecord(btx, metaID)
+	if !ok || err != nil {
+		return id, false, err
+	}
+	if len(v) != len(id) {
+		return id, false, fmt.Errorf("%w: bad file ID record %x", ErrCorrupt, v)
+	}
+	copy(id[:], v)
+	return id, true, nil
+}
 
 // logPlace is where a file's log is kept: the file's path and the log's
 // directory, both absolute with symbolic links resolved. Open records it
@@ -202,14 +237,15 @@ func readLogPlace(btx *bbolt.Tx) (p logPlace, ok bool, err error) {
 	return logPlace{string(file), string(dir)}, true, nil
 }
 
-// writeLogPlace records p in metaLog, and the meta record again, so that
-// it names btx as the file's last transaction (see recover).
-func writeLogPlace(btx *bbolt.Tx, p logPlace) error {
+// writeLogPlace records p in metaLog and id in metaID, and the meta
+// record again, so that it names btx as the file's last transaction (see
+// recover).
+func writeLogPlace(btx *bbolt.Tx, p logPlace, id *fileID) error {
 	m, _, err := readMeta(btx)
 	if err != nil {
 		return err
 	}
-	m.log = p
+	m.log, m.id = p, id
 	return writeMeta(btx, m)
 }
 
@@ -226,6 +262,9 @@ type meta struct {
 	// log, when set, is written to metaLog; writeMeta leaves the record
 	// as it is otherwise.
 	log logPlace
+	// id, when set, is written to metaID; writeMeta leaves the record as
+	// it is otherwise.
+	id *fileID
 }
 
 // readMeta reads metaBucket; ok is false when the file has none. The
@@ -392,6 +431,11 @@ func writeMeta(btx *bbolt.Tx, m meta, created ...string) error {
 		v = binary.AppendUvarint(v, uint64(len(m.log.dir)))
 		v = append(v, m.log.dir...)
 		if err := put(metaLog, v); err != nil {
+			return err
+		}
+	}
+	if m.id != nil {
+		if err := put(metaID, m.id[:]); err != nil {
 			return err
 		}
 	}

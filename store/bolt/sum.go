@@ -45,9 +45,9 @@ const (
 	formatUnversioned = 1
 )
 
-// ErrFormat is wrapped by the error of [Open] when the file was written by
-// a later version of this package, in a format it cannot read. The file is
-// left as it is.
+// ErrFormat is wrapped by the error of [Open] when the file, or a segment
+// of its log, was written by a later version of this package, in a format
+// it cannot read. The files are left as they are.
 var ErrFormat = errors.New("bolt: unknown file format")
 
 // bucketSum returns the checksum of a bucket's name, where the checksums of

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -20,9 +21,16 @@ import (
 
 // The log is a sequence of segment files next to the bbolt file, named
 // path + "-wal-" + the 16-hex-digit sequence number of the first batch the
-// segment holds. A segment is a sequence of records, one per committed
-// batch, their sequence numbers following each other from the one in its
-// name:
+// segment holds. A segment (log format 2) starts with a header naming the
+// file whose log it is:
+//
+//	magic   "bolt-wal" (8 bytes)
+//	version uint32 (little-endian), 2
+//	id      the file's ID (16 bytes, see fileID)
+//	crc     uint32 (little-endian), CRC-32C of the 28 bytes before
+//
+// then a sequence of records, one per committed batch, their sequence
+// numbers following each other from the one in its name:
 //
 //	length uint64 (little-endian) of the body
 //	crc    uint32 (little-endian), CRC-32C of the body
@@ -30,9 +38,20 @@ import (
 //	       uvarint name length, name, uvarint entry count, then per entry
 //	       a flag byte (0 put, 1 delete), uvarint key length, key and, for a
 //	       put, uvarint value length, value.
+//
+// A segment of log format 1, written before segments had a header, starts
+// with its first record. The two are told apart by the first 8 bytes: the
+// magic, read as a record's length, is more than 2^62, longer than any
+// segment.
 const (
 	walInfix  = "-wal-"
 	recHeader = 12
+	// segMagic starts the header of a segment of log format 2 or later.
+	segMagic = "bolt-wal"
+	// logFormat is the log format this package writes.
+	logFormat = 2
+	// segHeader is the length of a segment's header.
+	segHeader = len(segMagic) + 4 + len(fileID{}) + 4
 	// spareName is the suffix of the spare segment: a file whose blocks are
 	// already written, renamed to the next segment's name when one is
 	// needed. Syncing a write over written blocks flushes only the data,
@@ -52,6 +71,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // no batch is being committed.
 type wal struct {
 	prefix string   // path + walInfix
+	id     fileID   // the file's ID, in the header of every segment
 	f      *os.File // the current segment; nil until the first append after a rotation
 	size   int64    // bytes of valid records in f
 	closed []string // segments closed by rotate, not yet handed over
@@ -104,7 +124,15 @@ func (w *wal) append(b *batch) error {
 	if w.broken != nil {
 		return fmt.Errorf("log unusable after an earlier failure: %w", w.broken)
 	}
-	w.enc = encodeRecord(w.enc[:0], b.seq, b.buf)
+	// A segment's header goes with its first record, in one write and one
+	// sync (again after a failed first append, which cut the segment to
+	// nothing): a segment holds an answered batch only once both are on
+	// disk.
+	w.enc = w.enc[:0]
+	if w.f == nil || w.size == 0 {
+		w.enc = appendSegHeader(w.enc, w.id)
+	}
+	w.enc = encodeRecord(w.enc, b.seq, b.buf)
 	created := false
 	if w.f == nil {
 		f, err := w.create(w.segmentName(b.seq))
@@ -344,6 +372,84 @@ func (w *wal) removeAll() error {
 	return nil
 }
 
+// appendSegHeader appends the header of a segment of the file id to dst.
+func appendSegHeader(dst []byte, id fileID) []byte {
+	start := len(dst)
+	dst = append(dst, segMagic...)
+	dst = binary.LittleEndian.AppendUint32(dst, logFormat)
+	dst = append(dst, id[:]...)
+	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+}
+
+// segKind is what a segment's first bytes say it is.
+type segKind int
+
+const (
+	segNoHeader  segKind = iota // log format 1: records from the start
+	segOwned                    // a header, whole and valid: records follow it
+	segBadHeader                // the magic, then a header cut short or with a bad checksum
+	segLater                    // a header of a later log format
+)
+
+// readSegHeader tells what the segment starting with p is (p may be just
+// its first segHeader bytes), and, when it has a valid header, the ID of
+// the file it names and where its records start.
+func readSegHeader(p []byte) (kind segKind, id fileID, start int) {
+	if len(p) < len(segMagic) || string(p[:len(segMagic)]) != segMagic {
+		return segNoHeader, id, 0
+	}
+	if len(p) < segHeader || crc32.Checksum(p[:segHeader-4], castagnoli) != binary.LittleEndian.Uint32(p[segHeader-4:]) {
+		return segBadHeader, id, 0
+	}
+	if binary.LittleEndian.Uint32(p[len(segMagic):]) != logFormat {
+		return segLater, id, 0
+	}
+	copy(id[:], p[len(segMagic)+4:])
+	return segOwned, id, segHeader
+}
+
+// segOwner reads the header of the segment at path: ok is set when it
+// names a file, whose ID is id. A segment without a header (log format 1)
+// or whose header is damaged or cut short names none; replay judges it.
+func segOwner(path string) (id fileID, ok bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return id, false, fmt.Errorf("read log segment: %w", err)
+	}
+	defer f.Close()
+	p := make([]byte, segHeader)
+	n, err := io.ReadFull(f, p)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return id, false, fmt.Errorf("read log segment: %w", err)
+	}
+	kind, id, _ := readSegHeader(p[:n])
+	return id, kind == segOwned, nil
+}
+
+// splitSegments returns the segments of prefix, in order, split into
+// those of the file whose ID is id (or naming no file: see segOwner) and
+// the foreign ones, whose header names another file; every segment with a
+// header is foreign when id is nil, as a file without an ID (new, or last
+// opened by a version before IDs) wrote none.
+func splitSegments(prefix string, id *fileID) (own, foreign []segment, err error) {
+	segs, err := listSegments(prefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, s := range segs {
+		owner, ok, err := segOwner(s.path)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok && (id == nil || owner != *id) {
+			foreign = append(foreign, s)
+		} else {
+			own = append(own, s)
+		}
+	}
+	return own, foreign, nil
+}
+
 // encodeRecord appends the record of batch seq holding buf's writes to dst.
 func encodeRecord(dst []byte, seq uint64, buf *buffer) []byte {
 	dst = append(dst, make([]byte, recHeader)...)
@@ -403,6 +509,7 @@ var (
 	errLength   = errors.New("bad record length")
 	errChecksum = errors.New("checksum mismatch")
 	errBody     = errors.New("malformed record body")
+	errHeader   = errors.New("segment header cut short or with a bad checksum")
 )
 
 // minRecord is the length of the shortest record: a header, a seq and a
@@ -583,7 +690,12 @@ type replayed struct {
 // checkpointed batches is no loss and not reported.
 //
 // A damaged last record of the log cannot be told from a torn one: it is
-// cut too.
+// cut too. So is the header of the last segment, written with its first
+// record; any other segment's damaged header is damage. A segment's
+// records start after its header, or at its start when it has none (log
+// format 1); replay does not look at the file the header names (recover
+// did), and refuses a segment of a later log format with an error
+// wrapping ErrFormat.
 func replay(prefix string, from uint64, salvage bool, fn func(seq uint64, writes []walWrite)) (replayed, error) {
 	r := replayed{last: from}
 	segs, err := listSegments(prefix)
@@ -616,16 +728,32 @@ func replay(prefix string, from uint64, salvage bool, fn func(seq uint64, writes
 			}
 		}
 		if s.first > r.last+1 {
-			return stop(i, &logDamage{path: s.path, reason: fmt.Sprintf("batches %d to %d are in no segment", r.last+1, s.first-1)})
+			reason := fmt.Sprintf("batches %d to %d are in no segment", r.last+1, s.first-1)
+			if r.last == from {
+				// The file may be a copy older than the store that left
+				// the log: its batches between are in no segment either.
+				reason += fmt.Sprintf(" (the file is checkpointed to batch %d: a segment is missing, or the file is older than its log, such as a backup restored over a store that crashed)", from)
+			}
+			return stop(i, &logDamage{path: s.path, reason: reason})
 		}
 		data, err := os.ReadFile(s.path)
 		if err != nil {
 			return r, fmt.Errorf("read log segment: %w", err)
 		}
 		r.segments++
-		off, expect := 0, s.first
+		kind, _, off := readSegHeader(data)
+		if kind == segLater {
+			return r, fmt.Errorf("%w: log segment %s is of log format %d; this version reads formats 1 and %d",
+				ErrFormat, filepath.Base(s.path), binary.LittleEndian.Uint32(data[len(segMagic):]), logFormat)
+		}
+		expect := s.first
 		var bad error // why the record at off is not batch expect's
-		for expect < limit {
+		if kind == segBadHeader {
+			// Written with the segment's first record: torn with it when
+			// the segment is the log's last and nothing valid follows.
+			bad = errHeader
+		}
+		for bad == nil && expect < limit {
 			seq, n, writes, err := decodeRecord(data[off:])
 			if err == nil && seq != expect {
 				err = fmt.Errorf("a record of batch %d", seq)
@@ -656,7 +784,7 @@ func replay(prefix string, from uint64, salvage bool, fn func(seq uint64, writes
 		if len(bytes.TrimLeft(tail, "\x00")) > 0 {
 			// A record of batch expect was begun, or a piece too short to
 			// tell; else unused space, as far as can be told.
-			r.torn = len(tail) < recHeader+8 || binary.LittleEndian.Uint64(tail[recHeader:]) == expect
+			r.torn = kind == segBadHeader || len(tail) < recHeader+8 || binary.LittleEndian.Uint64(tail[recHeader:]) == expect
 			r.tornBatch = expect
 		}
 	}

@@ -425,7 +425,7 @@ func TestSpareFromCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no spare after the checkpoint: %v", err)
 	}
-	// The first generation's segment, which starts with a record, not a
+	// The first generation's segment, which starts with its header, not a
 	// spare of zeros.
 	if len(b) < ckpt/2 || binary.LittleEndian.Uint64(b) == 0 {
 		t.Errorf("spare of %d bytes starting with %x; want the recycled segment", len(b), b[:min(len(b), 8)])
