@@ -50,11 +50,43 @@
 // The CSV files have a header row and are written with encoding/csv
 // (RFC 4180 quoting). Amounts are decimals as written by
 // decimal.Decimal.String ("-12.5", never an exponent); times are RFC 3339
-// in the program's zone, empty for none. A text cell that a spreadsheet
-// would read as a formula (beginning with =, +, -, @, a tab or a carriage
-// return) is written after a single quote, the OWASP advice against CSV
-// injection: an operator's note or a tag name is never run as a formula
-// where the file is opened. Amount cells are numbers and are not changed.
+// in the program's zone, empty for none. Amount, number and time cells
+// are written as they are.
+//
+// A text cell (an ID, a name, an operator's note) is never run as a
+// formula where the file is opened: following OWASP's advice against CSV
+// injection, a single quote (') goes before whatever a spreadsheet would
+// read as the start of a formula. A text cell has a start at its
+// beginning and one just after each ';' in it, because a spreadsheet in a
+// locale whose list separator is ';' (much of Europe) splits the line
+// there, inside the file's quotes too. A ' is inserted at a start when
+// the text after it:
+//
+//   - begins with ' or " (so that an inserted quote is told from one of
+//     the text's, and no quoted cell opens after a ';'), a tab or a
+//     carriage return; or
+//   - has, as its first character other than white space (unicode.IsSpace:
+//     spaces, line breaks, the ideographic space U+3000), one of = + - @
+//     or their full-width forms ＝ ＋ － ＠ (U+FF1D, U+FF0B, U+FF0D,
+//     U+FF20), which spreadsheets in CJK locales read as formulas too.
+//
+// For example (text, then the cell written; the second begins with a
+// space):
+//
+//	=1+2        '=1+2
+//	 =1         ' =1
+//	＋86 138    '＋86 138
+//	x;=cmd      x;'=cmd
+//	'ok         ''ok
+//	a-b;a@b.cn  a-b;a@b.cn
+//
+// A ',' needs no such care: encoding/csv quotes a cell holding one, and a
+// spreadsheet that splits at ',' keeps a quoted cell whole.
+//
+// To get the text back, remove the ' at the beginning of the cell and the
+// one just after each ';', where there is one: every ' in those places
+// was inserted. A spreadsheet shows the cell without its leading ' (the
+// mark of a text cell).
 package export
 
 import (
@@ -64,6 +96,8 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/memberkit/membership/event"
 	"github.com/shopspring/decimal"
@@ -99,12 +133,48 @@ func nilArg(w, src, ids bool) error {
 const pageSize = 1000
 
 // text protects a text cell from being read as a formula (see the
-// package documentation).
+// package documentation): a ' goes before each start of the cell (its
+// beginning, and just after each ';') where formulaStart says.
 func text(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
+	if !formulaStart(s) && strings.IndexByte(s, ';') < 0 {
+		return s // most cells: no copy
 	}
-	return s
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	for {
+		if formulaStart(s) {
+			b.WriteByte('\'')
+		}
+		i := strings.IndexByte(s, ';')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i+1])
+		s = s[i+1:]
+	}
+}
+
+// formulaStart reports whether a ' goes before s, the rest of a cell from
+// one of its starts: s begins with a ' or a " (so that the quotes added
+// are told apart, and no quoted cell opens after a ';'), a tab or a
+// carriage return, or its first character after any white space starts a
+// formula (=, +, -, @, or their full-width forms, which spreadsheets in
+// CJK locales read as formulas too).
+func formulaStart(s string) bool {
+	if s == "" {
+		return false
+	}
+	switch s[0] {
+	case '\'', '"', '\t', '\r':
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(strings.TrimLeftFunc(s, unicode.IsSpace))
+	switch r {
+	case '=', '+', '-', '@', '＝', '＋', '－', '＠':
+		return true
+	}
+	return false
 }
 
 // amount writes an amount cell.

@@ -3,6 +3,7 @@ package export_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -523,5 +524,108 @@ func TestStatementResumesAfterAWriteError(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rows written, then resumed (-want +got):\n%s", diff)
+	}
+}
+
+// fixedStatement is a statement of the given entries, in one page.
+type fixedStatement []ledger.Entry
+
+func (s fixedStatement) Location() *time.Location { return time.UTC }
+
+func (s fixedStatement) Statement(context.Context, ledger.Query) (ledger.Page, error) {
+	return ledger.Page{Entries: s}, nil
+}
+
+// A text cell gets a ' before each of its starts (its beginning, and just
+// after each ';', where a spreadsheet in a ';' locale splits it) that a
+// spreadsheet would read as a formula: full-width ＝ ＋ － ＠ as well as
+// = + - @, after white space too, and a ' or " so that the quotes added
+// are told apart. Only a leading =, +, -, @, tab or CR used to be
+// caught. The text comes back by the package doc's rule.
+func TestTextCellsNeverStartAFormula(t *testing.T) {
+	notes := []string{
+		"=1+2",
+		"＝1+2",
+		"＋86 138 0000",
+		"－5",
+		"＠SUM(A1)",
+		" =1+2",
+		"\u3000＝1",
+		"\t=1",
+		"-5",
+		"x;=cmd",
+		"x; -1",
+		"x;＠y",
+		"=a;=b",
+		"a,=b",
+		"'ok",
+		"x;'y",
+		`x;"=cmd"`,
+		`"VIP" customer`,
+		"a-b;a@b.cn",
+		"x;",
+		"10-20 pcs, 3@5",
+	}
+	var entries fixedStatement
+	for _, n := range notes {
+		entries = append(entries, ledger.Entry{Txn: 1, Seq: 1, Time: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC),
+			Kind: "k", Account: ledger.MemberAccount("m", ledger.Value, ""), Amount: decimalOne, Balance: decimalOne,
+			Ref: ledger.Ref{Note: n}})
+	}
+	// A member whose ID holds ";=": the account's cell is text too.
+	entries = append(entries, ledger.Entry{Txn: 1, Seq: 1, Time: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC),
+		Kind: "k", Account: ledger.MemberAccount("a;=b", ledger.Value, ""), Amount: decimalOne, Balance: decimalOne})
+	var buf bytes.Buffer
+	if _, err := export.Statement(context.Background(), &buf, entries, ledger.Query{Account: ledger.MemberAccount("m", ledger.Value, "")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	row := "2026-03-01T10:00:00Z,member/m/value,1,1,k,1,1,,,,,"
+	want := strings.Join(export.StatementHeader, ",") + "\n" +
+		row + "'=1+2\n" +
+		row + "'＝1+2\n" +
+		row + "'＋86 138 0000\n" +
+		row + "'－5\n" +
+		row + "'＠SUM(A1)\n" +
+		row + "' =1+2\n" +
+		row + "'\u3000＝1\n" +
+		row + "'\t=1\n" +
+		row + "'-5\n" +
+		row + "x;'=cmd\n" +
+		row + "x;' -1\n" +
+		row + "x;'＠y\n" +
+		row + "'=a;'=b\n" +
+		row + `"a,=b"` + "\n" +
+		row + "''ok\n" +
+		row + "x;''y\n" +
+		row + `"x;'""=cmd"""` + "\n" +
+		row + `"'""VIP"" customer"` + "\n" +
+		row + "a-b;a@b.cn\n" +
+		row + "x;\n" +
+		row + `"10-20 pcs, 3@5"` + "\n" +
+		"2026-03-01T10:00:00Z,member/a;'=b/value,1,1,k,1,1,,,,,\n"
+	if diff := cmp.Diff(want, buf.String()); diff != "" {
+		t.Errorf("CSV (-want +got):\n%s", diff)
+	}
+
+	// The package doc's way back: drop the ' at the beginning and just
+	// after each ';'.
+	undo := func(cell string) string {
+		parts := strings.Split(cell, ";")
+		for i, p := range parts {
+			parts[i] = strings.TrimPrefix(p, "'")
+		}
+		return strings.Join(parts, ";")
+	}
+	records, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range notes {
+		if got := undo(records[i+1][11]); got != n {
+			t.Errorf("note %q read back as %q", n, got)
+		}
+	}
+	if got := undo(records[len(records)-1][1]); got != "member/a;=b/value" {
+		t.Errorf("account read back as %q", got)
 	}
 }
