@@ -80,7 +80,7 @@ func BenchmarkExportStatement(b *testing.B) {
 	p := benchProgram(b, b.N, 1)
 	q := ledger.Query{Account: ledger.MemberAccount("m0", ledger.Points("mall"), "")}
 	b.ResetTimer()
-	n, err := export.Statement(context.Background(), io.Discard, p, q, nil)
+	n, _, err := export.Statement(context.Background(), io.Discard, p, q, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func exampleProgram() *membership.Program {
 func ExampleStatement() {
 	p := exampleProgram()
 	q := ledger.Query{Account: ledger.MemberAccount("alice", ledger.Value, "")}
-	if _, err := export.Statement(context.Background(), os.Stdout, p, q, nil); err != nil {
+	if _, _, err := export.Statement(context.Background(), os.Stdout, p, q, nil); err != nil {
 		panic(err)
 	}
 	// Output:

@@ -20,14 +20,14 @@
 // argument (w, src, ids), before anything is read or written. A function
 // stops at the first error (of the reader, of the writer, or ctx's),
 // after the rows written so far: an export is resumed from the last row
-// written (Feed from its position; Statement from that row's time in
-// Query.From, dropping the rows of that instant whose seq is not above
-// its seq; Members and Openings by giving the IDs not yet written).
+// written (Feed from the position it returns; Statement from the cursor
+// it returns, in Query.Cursor, with no second header row; Members and
+// Openings by giving the IDs not yet written).
 //
 // Rows reach w a buffer at a time (32 KiB), and a row counts as written
 // once w has taken all of its bytes: when w fails, the count returned, the
-// last Progress call and Feed's position are those of the rows w took
-// whole, never of a row still buffered. A row w took in part (a short
+// last Progress call, Feed's position and Statement's cursor are those of
+// the rows w took whole, never of a row still buffered. A row w took in part (a short
 // write) is not counted: the host drops the incomplete line at the end of
 // what w kept before it resumes.
 //
@@ -195,9 +195,9 @@ func instant(t time.Time) string {
 type sink struct {
 	w        io.Writer
 	buf      []byte
-	marks    []mark // the rows in buf, in order
-	rows     int64  // rows w has taken whole
-	pos      uint64 // the position of the last of them (Feed's)
+	marks    []mark   // the rows in buf, in order
+	rows     int64    // rows w has taken whole
+	pos      position // the position of the last of them
 	progress Progress
 	err      error // w's first error; nothing is written after it
 }
@@ -205,7 +205,15 @@ type sink struct {
 // mark is the end in buf of a row and its position.
 type mark struct {
 	end int
-	pos uint64
+	pos position
+}
+
+// position is where a row is in what an export reads: Feed's change
+// number in seq; Statement's entry number and time, from which the
+// ledger's cursor after the entry is made; none for a member's row.
+type position struct {
+	seq uint64
+	at  time.Time
 }
 
 // sinkBuffer is how many bytes a sink gathers before handing them to w.
@@ -219,9 +227,8 @@ func (s *sink) Write(p []byte) (int, error) {
 }
 
 // end marks the bytes written since the last mark as one row, at
-// position pos (0 for a CSV row), and hands the buffer to w once it is
-// full.
-func (s *sink) end(pos uint64) error {
+// position pos, and hands the buffer to w once it is full.
+func (s *sink) end(pos position) error {
 	s.marks = append(s.marks, mark{end: len(s.buf), pos: pos})
 	if len(s.buf) < sinkBuffer {
 		return nil
@@ -279,13 +286,13 @@ func (r *rowWriter) header(cols []string) error {
 	return nil
 }
 
-// row writes one row.
-func (r *rowWriter) row(cells []string) error {
+// row writes one row, at position pos.
+func (r *rowWriter) row(cells []string, pos position) error {
 	if err := r.w.Write(cells); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	r.w.Flush() // into the sink's buffer, so that the row's end is known
-	return r.s.end(0)
+	return r.s.end(pos)
 }
 
 // rows is the count of rows w has taken whole.

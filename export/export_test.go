@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -132,7 +131,7 @@ func TestStatement(t *testing.T) {
 	fill(t, p)
 	acct := ledger.MemberAccount("alice", ledger.Value, "")
 	var buf bytes.Buffer
-	n, err := export.Statement(ctx, &buf, p, ledger.Query{Account: acct}, nil)
+	n, _, err := export.Statement(ctx, &buf, p, ledger.Query{Account: acct}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,11 +153,11 @@ func TestStatement(t *testing.T) {
 
 	// A period: only 4 March.
 	buf.Reset()
-	n, err = export.Statement(ctx, &buf, p, ledger.Query{Account: acct, From: day(p, 4), To: day(p, 5)}, nil)
+	n, _, err = export.Statement(ctx, &buf, p, ledger.Query{Account: acct, From: day(p, 4), To: day(p, 5)}, nil)
 	if err != nil || n != 1 || !strings.Contains(buf.String(), ",-30.25,169.75,") {
 		t.Errorf("4 March: %d rows, %v:\n%s", n, err, buf.String())
 	}
-	if _, err := export.Statement(ctx, &buf, p, ledger.Query{Account: acct, Newest: true}, nil); !errors.Is(err, export.ErrInvalidArgument) {
+	if _, _, err := export.Statement(ctx, &buf, p, ledger.Query{Account: acct, Newest: true}, nil); !errors.Is(err, export.ErrInvalidArgument) {
 		t.Errorf("newest first: %v, want ErrInvalidArgument", err)
 	}
 }
@@ -199,7 +198,7 @@ func (s *pagedStatement) Statement(_ context.Context, q ledger.Query) (ledger.Pa
 func TestStatementPages(t *testing.T) {
 	src := &pagedStatement{t: t, n: 2500}
 	var buf bytes.Buffer
-	n, err := export.Statement(context.Background(), &buf, src, ledger.Query{Account: ledger.MemberAccount("m", ledger.Points("mall"), "")}, nil)
+	n, _, err := export.Statement(context.Background(), &buf, src, ledger.Query{Account: ledger.MemberAccount("m", ledger.Points("mall"), "")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +278,7 @@ func TestExportErrors(t *testing.T) {
 		t.Errorf("Feed to a full disk: %v", err)
 	}
 	acct := ledger.MemberAccount("alice", ledger.Value, "")
-	if _, err := export.Statement(ctx, &failingWriter{max: 10}, p, ledger.Query{Account: acct}, nil); !errors.Is(err, errDisk) {
+	if _, _, err := export.Statement(ctx, &failingWriter{max: 10}, p, ledger.Query{Account: acct}, nil); !errors.Is(err, errDisk) {
 		t.Errorf("Statement to a full disk: %v", err)
 	}
 	done, cancel := context.WithCancel(ctx)
@@ -291,7 +290,7 @@ func TestExportErrors(t *testing.T) {
 	if n, _, err := export.Feed(done, &buf, p, 0, nil); !errors.Is(err, context.Canceled) || n != 0 {
 		t.Errorf("Feed cancelled: %d, %v", n, err)
 	}
-	if n, err := export.Statement(done, &buf, p, ledger.Query{Account: acct}, nil); !errors.Is(err, context.Canceled) || n != 0 {
+	if n, _, err := export.Statement(done, &buf, p, ledger.Query{Account: acct}, nil); !errors.Is(err, context.Canceled) || n != 0 {
 		t.Errorf("Statement cancelled: %d, %v", n, err)
 	}
 	if _, err := export.Members(ctx, &buf, p, slices.Values([]string{""}), day(p, 10), nil); !errors.Is(err, membership.ErrInvalidArgument) {
@@ -328,11 +327,11 @@ func TestExportNamesTheNilArgument(t *testing.T) {
 		{"Openings of nil", "src: nil reader", func() error { _, err := export.Openings(ctx, &buf, nil, ids, day(p, 10), nil); return err }},
 		{"Openings of nil IDs", "ids: nil sequence", func() error { _, err := export.Openings(ctx, &buf, p, nil, day(p, 10), nil); return err }},
 		{"Statement to nil", "w: nil writer", func() error {
-			_, err := export.Statement(ctx, nil, p, ledger.Query{Account: acct}, nil)
+			_, _, err := export.Statement(ctx, nil, p, ledger.Query{Account: acct}, nil)
 			return err
 		}},
 		{"Statement of nil", "src: nil reader", func() error {
-			_, err := export.Statement(ctx, &buf, nil, ledger.Query{Account: acct}, nil)
+			_, _, err := export.Statement(ctx, &buf, nil, ledger.Query{Account: acct}, nil)
 			return err
 		}},
 	} {
@@ -443,7 +442,7 @@ func TestExportCountsOnlyRowsTheWriterTook(t *testing.T) {
 
 			w = &cutWriter{max: max}
 			acct := ledger.MemberAccount("alice", ledger.Value, "")
-			n, err = export.Statement(ctx, w, p, ledger.Query{Account: acct}, nil)
+			n, _, err = export.Statement(ctx, w, p, ledger.Query{Account: acct}, nil)
 			if !errors.Is(err, errDisk) || n != rows(w) {
 				t.Errorf("Statement: %d rows, %v; the writer took %d whole", n, err, rows(w))
 			}
@@ -471,60 +470,78 @@ func TestExportCountsOnlyRowsTheWriterTook(t *testing.T) {
 
 func max64(a, b int64) int64 { return max(a, b) }
 
-// A statement cut short by its writer is resumed as the package doc
-// says: from the last row written's time in Query.From, dropping the rows
-// of that instant up to its entry number (seq). The doc used to say to
-// resume from the page cursor in Query.Cursor, which Statement does not
-// return. Here 300 recharges share one instant, so the skip by seq is
-// what keeps the rows once each.
-func TestStatementResumesAfterAWriteError(t *testing.T) {
+// A statement export that stops part way — its writer fails after some
+// rows, whole or in part, or ctx is cancelled between pages — returns the
+// cursor after the last row the writer took whole; the export resumed
+// from it writes the rest with no header, so that the whole lines of the
+// first file and the second file are the full export, byte for byte.
+// Statement used to return no cursor: the host re-derived one from the
+// last row's time and entry number. 1,100 recharges share one instant, so
+// the cursor's entry number is what keeps each row once, and there are
+// two pages.
+func TestStatementResumesFromItsCursor(t *testing.T) {
 	ctx := context.Background()
 	p := open(t)
-	for i := range 300 {
-		process(t, p, fmt.Sprintf("r%03d", i), "alice", "recharge", "1", 2)
+	for i := range 1100 {
+		process(t, p, fmt.Sprintf("r%04d", i), "alice", "recharge", "1", 2)
 	}
+	process(t, p, "p1", "alice", "pay", "0.5", 3)
 	q := ledger.Query{Account: ledger.MemberAccount("alice", ledger.Value, "")}
 	var whole bytes.Buffer
-	if _, err := export.Statement(ctx, &whole, p, q, nil); err != nil {
-		t.Fatal(err)
+	n, end, err := export.Statement(ctx, &whole, p, q, nil)
+	if err != nil || n != 1101 {
+		t.Fatalf("whole statement: %d rows, %v; want 1101", n, err)
 	}
-	want := strings.Split(strings.TrimSuffix(whole.String(), "\n"), "\n")[1:]
+	// The cursor after the last row: nothing follows it.
+	var none bytes.Buffer
+	if n, next, err := export.Statement(ctx, &none, p, ledger.Query{Account: q.Account, Cursor: end}, nil); n != 0 || next != end || err != nil || none.Len() != 0 {
+		t.Errorf("after the end: %d rows, cursor %q, %v, %q; want none, the same cursor", n, next, err, none.String())
+	}
 
-	cut := &cutWriter{max: 5000}
-	n, err := export.Statement(ctx, cut, p, q, nil)
-	if !errors.Is(err, errDisk) || n == 0 {
-		t.Fatalf("Statement to a full disk: %d rows, %v", n, err)
-	}
-	got := cut.complete()
-	got = got[1 : len(got)-1] // the header and the empty string after the last newline
-	if int64(len(got)) != n {
-		t.Fatalf("%d rows counted, %d whole in the file", n, len(got))
-	}
-	last := strings.Split(got[n-1], ",") // time, account, txn, seq, …
-	from, err := time.Parse(time.RFC3339Nano, last[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	q.From = from
-	var rest bytes.Buffer
-	if _, err := export.Statement(ctx, &rest, p, q, nil); err != nil {
-		t.Fatal(err)
-	}
-	lastSeq, _ := strconv.ParseUint(last[3], 10, 64)
-	for _, row := range strings.Split(strings.TrimSuffix(rest.String(), "\n"), "\n")[1:] {
-		cells := strings.Split(row, ",")
-		seq, err := strconv.ParseUint(cells[3], 10, 64)
-		if err != nil {
+	// resume exports again from next onto the whole lines of first and
+	// checks the file is the whole statement.
+	resume := func(t *testing.T, first string, rows int64, next string) {
+		t.Helper()
+		kept := first[:strings.LastIndexByte(first, '\n')+1]
+		if next == "" {
+			if rows != 0 || strings.Count(kept, "\n") > 1 {
+				t.Fatalf("no cursor after %d rows:\n%s", rows, kept)
+			}
+			kept = "" // no row yet: the file is written again
+		} else if int64(strings.Count(kept, "\n")) != rows+1 {
+			t.Fatalf("%d rows counted, %d whole lines after the header", rows, strings.Count(kept, "\n")-1)
+		}
+		var rest bytes.Buffer
+		if _, _, err := export.Statement(ctx, &rest, p, ledger.Query{Account: q.Account, Cursor: next}, nil); err != nil {
 			t.Fatal(err)
 		}
-		if cells[0] == last[0] && seq <= lastSeq {
-			continue // written before the error
+		if got := kept + rest.String(); got != whole.String() {
+			t.Errorf("resumed file differs from the whole one: %d bytes, want %d", len(got), whole.Len())
 		}
-		got = append(got, row)
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("rows written, then resumed (-want +got):\n%s", diff)
+	header := len(strings.Join(export.StatementHeader, ",")) + 1
+	for _, max := range []int{0, 10, header, header + 5, 5000, 40000, whole.Len() - 3} {
+		t.Run(fmt.Sprint("writer cut at ", max), func(t *testing.T) {
+			w := &cutWriter{max: max}
+			n, next, err := export.Statement(ctx, w, p, q, nil)
+			if !errors.Is(err, errDisk) {
+				t.Fatalf("%d rows, %v; want errDisk", n, err)
+			}
+			resume(t, w.buf.String(), n, next)
+		})
 	}
+	t.Run("cancelled", func(t *testing.T) {
+		done, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var buf bytes.Buffer
+		// The first flush (32 KiB, some 300 rows) cancels: the export
+		// stops before its second page.
+		n, next, err := export.Statement(done, &buf, p, q, func(int64) { cancel() })
+		if !errors.Is(err, context.Canceled) || n == 0 || n >= 1101 {
+			t.Fatalf("%d rows, %v; want Canceled part way", n, err)
+		}
+		resume(t, buf.String(), n, next)
+	})
 }
 
 // fixedStatement is a statement of the given entries, in one page.
@@ -576,7 +593,7 @@ func TestTextCellsNeverStartAFormula(t *testing.T) {
 	entries = append(entries, ledger.Entry{Txn: 1, Seq: 1, Time: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC),
 		Kind: "k", Account: ledger.MemberAccount("a;=b", ledger.Value, ""), Amount: decimalOne, Balance: decimalOne})
 	var buf bytes.Buffer
-	if _, err := export.Statement(context.Background(), &buf, entries, ledger.Query{Account: ledger.MemberAccount("m", ledger.Value, "")}, nil); err != nil {
+	if _, _, err := export.Statement(context.Background(), &buf, entries, ledger.Query{Account: ledger.MemberAccount("m", ledger.Value, "")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	row := "2026-03-01T10:00:00Z,member/m/value,1,1,k,1,1,,,,,"

@@ -26,12 +26,12 @@ func Feed(ctx context.Context, w io.Writer, src FeedReader, after uint64, progre
 	if err := nilArg(w == nil, src == nil, false); err != nil {
 		return 0, after, fmt.Errorf("export: feed: %w", err)
 	}
-	s := &sink{w: w, pos: after, progress: progress}
+	s := &sink{w: w, pos: position{seq: after}, progress: progress}
 	err = feed(ctx, s, src, after)
 	if ferr := s.flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("export: feed: %w", ferr)
 	}
-	return s.rows, s.pos, err
+	return s.rows, s.pos.seq, err
 }
 
 // feed writes the changes after position after to s.
@@ -54,7 +54,7 @@ func feed(ctx context.Context, s *sink, src FeedReader, after uint64) error {
 				return fmt.Errorf("export: feed: change %d: %w", c.Seq, err)
 			}
 			last = c.Seq
-			if err := s.end(c.Seq); err != nil {
+			if err := s.end(position{seq: c.Seq}); err != nil {
 				return fmt.Errorf("export: feed: %w", err)
 			}
 		}

@@ -70,7 +70,7 @@ func Members(ctx context.Context, w io.Writer, src MemberReader, ids iter.Seq[st
 				err = fmt.Errorf("member %q: %w", id, err)
 				break
 			}
-			if err = rw.row(memberRow(m, programs)); err != nil {
+			if err = rw.row(memberRow(m, programs), position{}); err != nil {
 				break
 			}
 		}

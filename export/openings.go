@@ -111,7 +111,7 @@ func Openings(ctx context.Context, w io.Writer, src OpeningReader, ids iter.Seq[
 				err = fmt.Errorf("member %q: %w", id, err)
 				break
 			}
-			if err = rw.row(row); err != nil {
+			if err = rw.row(row, position{}); err != nil {
 				break
 			}
 		}

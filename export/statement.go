@@ -27,28 +27,35 @@ var StatementHeader = []string{"time", "account", "txn", "seq", "kind", "amount"
 // account, the transaction and entry numbers, the kind, the amount (negative
 // for a debit), the member account's running balance after the entry, the
 // lot, and the reference (event, order, operator, note). A period's
-// statement is the entries of [q.From, q.To); q.Kinds keeps some kinds;
-// q.Cursor starts after a page of ledger.Query's paging (Page.Next). Rows
-// of one instant come in entry-number (seq) order, so an export cut short
-// is resumed with q.From at the last row written's time, dropping the
-// rows of that instant whose seq is not above that row's. A pool's entries
-// have no running balance (the ledger keeps a pool's balance, not its
-// history): the cell is empty.
+// statement is the entries of [q.From, q.To); q.Kinds keeps some kinds. A
+// pool's entries have no running balance (the ledger keeps a pool's
+// balance, not its history): the cell is empty.
 //
-// It returns the rows written, and an error wrapping ErrInvalidArgument for
-// a nil reader or writer or a query with Newest set (a running balance
-// reads oldest first), and the errors of the reader, of w and of ctx.
-func Statement(ctx context.Context, w io.Writer, src StatementReader, q ledger.Query, progress Progress) (int64, error) {
+// It returns the rows written and next, the cursor (ledger.Query.Cursor)
+// after the last of them: an export that stopped (w failed, ctx was
+// cancelled) goes on with q.Cursor set to next, after the lines w took
+// whole, and each row is written once. With q.Cursor set, Statement goes
+// on with a file: it writes no header row. next is q.Cursor when no row
+// was written, so an empty next means the file has no row yet: write it
+// again from its start.
+//
+// The errors are one wrapping ErrInvalidArgument for a nil reader or
+// writer or a query with Newest set (a running balance reads oldest
+// first), and the errors of the reader, of w and of ctx.
+func Statement(ctx context.Context, w io.Writer, src StatementReader, q ledger.Query, progress Progress) (rows int64, next string, err error) {
 	if err := nilArg(w == nil, src == nil, false); err != nil {
-		return 0, fmt.Errorf("export: statement: %w", err)
+		return 0, q.Cursor, fmt.Errorf("export: statement: %w", err)
 	}
 	if q.Newest {
-		return 0, fmt.Errorf("export: statement: %w: newest first", ErrInvalidArgument)
+		return 0, q.Cursor, fmt.Errorf("export: statement: %w: newest first", ErrInvalidArgument)
 	}
+	from := q.Cursor
 	q.Limit = pageSize
 	loc := src.Location()
 	rw := newRowWriter(w, progress)
-	err := rw.header(StatementHeader)
+	if from == "" {
+		err = rw.header(StatementHeader)
+	}
 	for err == nil {
 		if err = ctx.Err(); err != nil {
 			break
@@ -59,7 +66,7 @@ func Statement(ctx context.Context, w io.Writer, src StatementReader, q ledger.Q
 			break
 		}
 		for _, e := range page.Entries {
-			if err = rw.row(entryRow(e, loc)); err != nil {
+			if err = rw.row(entryRow(e, loc), position{seq: e.Seq, at: e.Time}); err != nil {
 				break
 			}
 		}
@@ -68,10 +75,16 @@ func Statement(ctx context.Context, w io.Writer, src StatementReader, q ledger.Q
 		}
 		q.Cursor = page.Next
 	}
-	if err = rw.flush(err); err != nil {
-		return rw.rows(), fmt.Errorf("export: %w", err)
+	err = rw.flush(err)
+	next = from
+	if rw.rows() > 0 {
+		last := rw.s.pos
+		next = ledger.Entry{Account: q.Account, Time: last.at, Seq: last.seq}.Cursor()
 	}
-	return rw.rows(), nil
+	if err != nil {
+		return rw.rows(), next, fmt.Errorf("export: %w", err)
+	}
+	return rw.rows(), next, nil
 }
 
 // entryRow is an entry's row.

@@ -1039,6 +1039,14 @@ func hasKind(ks []Kind, k Kind) bool {
 
 func encodeCursor(k []byte) string { return hex.EncodeToString(k) }
 
+// Cursor returns the cursor (Query.Cursor) of a statement of e.Account
+// that goes on after e, oldest or newest first: what Page.Next is when a
+// page ends at e. A reader that stopped part way through a page (an
+// export whose writer failed) resumes from the last entry it used.
+func (e Entry) Cursor() string {
+	return encodeCursor(accountKey(e.Account).Time(e.Time).U64(e.Seq))
+}
+
 func decodeCursor(s string) ([]byte, error) { return hex.DecodeString(s) }
 
 // RecordKeys returns the keys of the records that hold entries (as a

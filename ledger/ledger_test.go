@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -291,6 +292,51 @@ func TestStatementPaging(t *testing.T) {
 	})
 	if !errors.Is(err, ledger.ErrInvalid) {
 		t.Errorf("bad cursor: %v", err)
+	}
+}
+
+// An entry's Cursor goes on after it, in either order, as a page's Next
+// does after the page's last entry (the last page has none): a reader that stopped part way
+// through a page resumes from the last entry it used.
+func TestEntryCursor(t *testing.T) {
+	st := memory.New()
+	var txs []ledger.Transaction
+	for i := 0; i < 12; i++ {
+		// Two entries an instant: the cursor holds the entry number too.
+		txs = append(txs, earn("1", t0.Add(time.Duration(i/2)*time.Minute), time.Time{}))
+	}
+	mustPost(t, st, txs...)
+	statement := func(q ledger.Query) ledger.Page {
+		t.Helper()
+		var page ledger.Page
+		view(t, st, func(l *ledger.Ledger) error { var err error; page, err = l.Statement(q); return err })
+		return page
+	}
+	all := statement(ledger.Query{Account: alice}).Entries
+	if len(all) != 12 {
+		t.Fatalf("%d entries, want 12", len(all))
+	}
+	balances := func(es []ledger.Entry) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Balance.String())
+		}
+		return out
+	}
+	for i, e := range all {
+		if p := statement(ledger.Query{Account: alice, Limit: i + 1}); i < len(all)-1 && p.Next != e.Cursor() {
+			t.Errorf("entry %d: cursor %s, the page ending at it has Next %s", i, e.Cursor(), p.Next)
+		}
+		after := statement(ledger.Query{Account: alice, Cursor: e.Cursor()}).Entries
+		if diff := cmp.Diff(balances(all[i+1:]), balances(after)); diff != "" {
+			t.Errorf("after entry %d (-want +got):\n%s", i, diff)
+		}
+		before := statement(ledger.Query{Account: alice, Cursor: e.Cursor(), Newest: true}).Entries
+		want := balances(all[:i])
+		slices.Reverse(want)
+		if diff := cmp.Diff(want, balances(before)); diff != "" {
+			t.Errorf("before entry %d, newest first (-want +got):\n%s", i, diff)
+		}
 	}
 }
 
