@@ -105,7 +105,7 @@ func TestBoltColocatedMatchesMemory(t *testing.T) {
 		}
 		for id := range ids {
 			for _, asset := range []ledger.Asset{ledger.Growth, ledger.Points("mall"), ledger.Value} {
-				if _, err := export.Statement(ctx, &buf, p, ledger.Query{Account: ledger.MemberAccount(id, asset, "")}, nil); err != nil {
+				if _, _, err := export.Statement(ctx, &buf, p, ledger.Query{Account: ledger.MemberAccount(id, asset, "")}, nil); err != nil {
 					t.Fatal(err)
 				}
 			}
