@@ -29,8 +29,11 @@ const KindOpening = engine.KindOpening
 // and journaled as "member.open". Each domain sets its share (see the Open
 // of each domain's part: value, level, points, coupon, tag): the balances
 // are ledger entries of kind KindOpening, so the ledger balances and
-// Verify passes. The member must be new (else ErrKnownMember): one with a
-// ledger account, a level, a profile, a tag or a coupon is known. A
+// Verify passes. The member must be new (else ErrKnownMember, naming
+// where the member was found): one the program keeps any record of — a
+// ledger account, a level, a profile or a tag, a coupon held or a claim
+// counted, an achievement, a task's progress or completion, points' cap
+// counters — is known, whichever domain keeps it. A
 // malformed row — no time (naming "at"), an unknown level, template,
 // program, tag or attribute, an amount that is negative or has more
 // decimal places than its scale (the growth scale for growth), an expiry

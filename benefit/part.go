@@ -25,6 +25,7 @@ type part struct {
 var (
 	_ engine.Part     = (*part)(nil)
 	_ engine.Rewarder = (*part)(nil)
+	_ engine.Recorder = (*part)(nil)
 )
 
 // Process does nothing: no event grants a benefit or an achievement by
@@ -36,6 +37,11 @@ func (p *part) DueKinds() []string { return nil }
 
 // MemberBuckets implements engine.MemberKeyed.
 func (p *part) MemberBuckets() []string { return []string{bAchievements} }
+
+// MemberRecords implements engine.Recorder: the member's achievements.
+func (p *part) MemberRecords(dst []store.Read, member string) []store.Read {
+	return append(dst, engine.MemberRange(bAchievements, member))
+}
 
 // Due does nothing.
 func (p *part) Due(*engine.Unit, engine.Item) error { return nil }

@@ -11,7 +11,10 @@ import (
 	"github.com/memberkit/membership/store"
 )
 
-var _ engine.Opener = (*part)(nil)
+var (
+	_ engine.Opener   = (*part)(nil)
+	_ engine.Recorder = (*part)(nil)
+)
 
 // CheckOpen checks a member's opening coupons without the store: each
 // template is the definition's, an expiry is after the row's time and
@@ -53,20 +56,9 @@ func (c *part) CheckOpen(m *migrate.Member) error {
 // the coupon's Legacy, and ByCode finds the coupon by it; one another
 // coupon already has (as its old code, or as its code: ByCode would find
 // that coupon) is refused. Stock and per-member limits do not
-// apply: the coupons were issued before. A member who holds (or held) a
-// coupon already is refused (engine.ErrKnownMember).
+// apply: the coupons were issued before. The engine refuses a member who
+// holds (or held) a coupon already (MemberRecords) before Open runs.
 func (c *part) Open(u *engine.Unit, m *migrate.Member) error {
-	prefix := sep(m.Member, "")
-	held := false
-	if err := u.Tx().Scan(bMembers, prefix, store.PrefixEnd(prefix), false, func(_, _ []byte) error {
-		held = true
-		return store.StopScan
-	}); err != nil {
-		return err
-	}
-	if held {
-		return fmt.Errorf("%w: %q has coupons", engine.ErrKnownMember, m.Member)
-	}
 	if len(m.Coupons) == 0 {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
 )
 
 // Change kinds published by the coupon part. The data of the coupon.*
@@ -85,6 +86,17 @@ func (c *part) DueKinds() []string { return []string{dueExpire, dueRelease} }
 
 // MemberBuckets implements engine.MemberKeyed.
 func (c *part) MemberBuckets() []string { return []string{bMembers} }
+
+// MemberRecords implements engine.Recorder: the coupons the member holds
+// or held, and the claim limits' counters of templates and packs.
+func (c *part) MemberRecords(dst []store.Read, member string) []store.Read {
+	dst = append(dst, engine.MemberRange(bMembers, member))
+	for _, kind := range []string{"t", "p"} { // limitScope's
+		p := sep(kind, member, "")
+		dst = append(dst, store.Read{Bucket: bLimits, Start: p, End: store.PrefixEnd(p)})
+	}
+	return dst
+}
 
 // Due releases an order's coupons when its hold runs out (nothing when
 // they were used or released meanwhile, nor those locked again since with

@@ -61,7 +61,10 @@ func (p *part) CheckOpen(mm *migrate.Member) error {
 // (migrate.Member).
 const CauseOpening Cause = "opening"
 
-var _ engine.Opener = (*part)(nil)
+var (
+	_ engine.Opener   = (*part)(nil)
+	_ engine.Recorder = (*part)(nil)
+)
 
 // Open sets a member's opening level state: the growth, credited from the
 // growth pool "opening" (ledger kind engine.KindOpening) and counted as
@@ -71,18 +74,13 @@ var _ engine.Opener = (*part)(nil)
 // level the growth reaches, with a new term from the row's time that ends
 // at TermEnd or as the level's validity says. The levels up to it count
 // as gifted: their upgrade gifts were the old system's to give, and none
-// is granted. A member the part already has a state of is refused
-// (engine.ErrKnownMember).
+// is granted. The engine refuses a member the part has records of
+// (MemberRecords) before Open runs.
 func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 	member := mm.Member
 	g, life := mm.Growth, mm.Lifetime
 	if life.IsZero() {
 		life = g
-	}
-	if _, ok, err := p.load(u, member); err != nil {
-		return err
-	} else if ok {
-		return fmt.Errorf("%w: %q has a level", engine.ErrKnownMember, member)
 	}
 	to := -1
 	if len(p.def.Ladder) > 0 {

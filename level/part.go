@@ -58,6 +58,13 @@ func (p *part) DueKinds() []string { return []string{dueTerm, dueFreeze, duePlan
 // MemberBuckets implements engine.MemberKeyed.
 func (p *part) MemberBuckets() []string { return []string{bMember, bHistory, bOrder} }
 
+// MemberRecords implements engine.Recorder: the member's state, history
+// and orders.
+func (p *part) MemberRecords(dst []store.Read, member string) []store.Read {
+	return append(dst, store.Read{Bucket: bMember, Key: []byte(member)},
+		engine.MemberRange(bHistory, member), engine.MemberRange(bOrder, member))
+}
+
 // AppendReads names the member's level record, which every event reads
 // (engine.Preloader).
 func (p *part) AppendReads(dst []store.Read, member string) []store.Read {

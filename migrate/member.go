@@ -23,9 +23,9 @@
 // changes nothing: rows already applied come back as duplicates. A row
 // applies completely or not at all. A bad row (one that does not parse, or
 // that the program refuses: an unknown level, template or attribute, a
-// member already known) is reported with its line and field
-// ([RowError]), and the rest go on, or the run stops at the first
-// (Options.StopOnError). The opening balances are ledger entries of their
+// member already known, of whom any domain keeps a record) is reported
+// with its line and field ([RowError]), and the rest go on, or the run
+// stops at the first (Options.StopOnError). The opening balances are ledger entries of their
 // own kind ("opening"), from pool accounts of that name, so the ledger's
 // identity holds and Verify passes after an import.
 //

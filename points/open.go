@@ -10,7 +10,10 @@ import (
 	"github.com/memberkit/membership/rule"
 )
 
-var _ engine.Opener = (*part)(nil)
+var (
+	_ engine.Opener   = (*part)(nil)
+	_ engine.Recorder = (*part)(nil)
+)
 
 // CheckOpen checks a member's opening points without the store: each
 // program is the definition's, an amount passes the program's

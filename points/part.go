@@ -144,6 +144,20 @@ func (pt *part) DueKinds() []string { return []string{dueExpire, dueRelease} }
 // MemberBuckets implements engine.MemberKeyed.
 func (pt *part) MemberBuckets() []string { return []string{bCaps} }
 
+// MemberRecords implements engine.Recorder: the member's cap counters,
+// and per program the risk control's days and the pending lots' release
+// times. (A review, keyed by date first, comes with frozen points, in a
+// ledger account.)
+func (pt *part) MemberRecords(dst []store.Read, member string) []store.Read {
+	dst = append(dst, engine.MemberRange(bCaps, member))
+	for _, pr := range pt.def.Programs {
+		p := keys.New().Str(pr.Name).Str(member)
+		end := store.PrefixEnd(p)
+		dst = append(dst, store.Read{Bucket: bDay, Start: p, End: end}, store.Read{Bucket: bRelease, Start: p, End: end})
+	}
+	return dst
+}
+
 // RewardKinds says the part grants points rewards for the other parts.
 func (pt *part) RewardKinds() []rule.RewardKind { return []rule.RewardKind{rule.RewardPoints} }
 

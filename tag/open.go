@@ -11,11 +11,13 @@ import (
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/rule"
-	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
 
-var _ engine.Opener = (*part)(nil)
+var (
+	_ engine.Opener   = (*part)(nil)
+	_ engine.Recorder = (*part)(nil)
+)
 
 // CheckOpen checks a member's opening profile and tags without the store:
 // each attribute is declared, its text is valid text (event.CheckText),
@@ -75,15 +77,10 @@ func (p *part) openingAttrs(m *migrate.Member) (map[string]event.Value, error) {
 // member held, and adds the cumulative recharge brought with the stored
 // value to the statistics the tag rules read; the row passed CheckOpen.
 // The rules are evaluated after the opening, as after any operator call
-// (Follow). A member the part knows already (a profile, a tag, statistics:
-// see touch) is refused (engine.ErrKnownMember): the opening would
-// replace their profile.
+// (Follow). The engine refuses a member the part knows already (a
+// profile, a tag, statistics: MemberRecords) before Open runs: the
+// opening would replace their profile.
 func (p *part) Open(u *engine.Unit, m *migrate.Member) error {
-	if _, err := u.Tx().Get(bMembers, []byte(m.Member)); err == nil {
-		return fmt.Errorf("%w: %q has a profile or tags", engine.ErrKnownMember, m.Member)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
 	if err := u.Tx().Put(bMembers, []byte(m.Member), []byte{}); err != nil {
 		return err
 	}

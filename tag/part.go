@@ -45,6 +45,13 @@ func (p *part) Tags(u *engine.Unit, member string) ([]string, error) {
 // DueKinds lists the window edge's kinds.
 func (p *part) DueKinds() []string { return []string{dueWindow, dueWindowAt} }
 
+// MemberRecords implements engine.Recorder: the member's mark in
+// tag.members, written (touch, loadKnown) before any other record of
+// theirs, which a recompute reaches through it.
+func (p *part) MemberRecords(dst []store.Read, member string) []store.Read {
+	return append(dst, store.Read{Bucket: bMembers, Key: []byte(member)})
+}
+
 // MemberBuckets implements engine.MemberKeyed. bMembers is not among
 // them: listing members scans it across members, which in a colocated
 // bucket walks every member's other records too.

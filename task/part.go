@@ -30,7 +30,10 @@ type part struct {
 	byType map[string][]int
 }
 
-var _ engine.Part = (*part)(nil)
+var (
+	_ engine.Part     = (*part)(nil)
+	_ engine.Recorder = (*part)(nil)
+)
 
 func newPart(def Definition) *part {
 	p := &part{def: def, byType: map[string][]int{}}
@@ -47,6 +50,13 @@ func (p *part) DueKinds() []string { return nil }
 
 // MemberBuckets implements engine.MemberKeyed.
 func (p *part) MemberBuckets() []string { return []string{bProgress} }
+
+// MemberRecords implements engine.Recorder: the member's progress,
+// completions and completion limits' counters.
+func (p *part) MemberRecords(dst []store.Read, member string) []store.Read {
+	return append(dst, engine.MemberRange(bProgress, member), engine.MemberRange(bDone, member),
+		engine.MemberRange(bLimits, member))
+}
 
 // Due is never called.
 func (p *part) Due(*engine.Unit, engine.Item) error { return nil }

@@ -8,6 +8,7 @@ import (
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
 
@@ -15,7 +16,16 @@ import (
 // from another system (data: Change).
 const ChangeOpened = "value.opened"
 
-var _ engine.Opener = (*part)(nil)
+var (
+	_ engine.Opener   = (*part)(nil)
+	_ engine.Recorder = (*part)(nil)
+)
+
+// MemberRecords implements engine.Recorder: the member's cumulative
+// totals.
+func (p *part) MemberRecords(dst []store.Read, member string) []store.Read {
+	return append(dst, engine.MemberRange(bTotals, member))
+}
 
 // CheckOpen checks a member's opening stored value: amounts must not be
 // negative nor have more decimal places than the definition's scale, and

@@ -1,13 +1,16 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/migrate"
+	"github.com/memberkit/membership/store"
 )
 
 // KindOpening is the ledger kind of an opening balance (a member's points,
@@ -33,6 +36,24 @@ type Opener interface {
 	Open(u *Unit, m *migrate.Member) error
 }
 
+// Recorder is a part that keeps records of members: MemberRecords
+// appends to dst where the part keeps any of member's, a key or a range
+// of keys of each of its buckets that holds them (store.Read), outside the
+// ledger (Unit.Open reads the member's accounts itself). A member with a
+// record in one of them is known to the program: Unit.Open refuses their
+// opening state. A part lists every bucket it keeps a member's records
+// in, unless another record it lists is always written with them.
+type Recorder interface {
+	MemberRecords(dst []store.Read, member string) []store.Read
+}
+
+// MemberRange is the read (for a Recorder) of the keys of bucket that
+// begin with member's ID and a NUL, as keys.Builder.Str writes it.
+func MemberRange(bucket, member string) store.Read {
+	p := keys.New().Str(member)
+	return store.Read{Bucket: bucket, Start: p, End: store.PrefixEnd(p)}
+}
+
 // CheckOpening runs each Opener part's CheckOpen on m, in the order the
 // parts were added, and returns the first error.
 func (e *Engine) CheckOpening(m *migrate.Member) error {
@@ -48,14 +69,18 @@ func (e *Engine) CheckOpening(m *migrate.Member) error {
 
 // Open sets a member's opening state, each Opener part its share, in the
 // order the parts were added. The member must be new to the program: one
-// with a ledger account (or, for the level part, a level; for the tag
-// part, a profile, a tag or statistics; for the coupon part, a coupon),
-// or erased, is refused (ErrKnownMember, ErrErased).
+// with a ledger account or a record a part keeps (Recorder), or erased,
+// is refused (ErrKnownMember, ErrErased), before any part writes.
 func (u *Unit) Open(m *migrate.Member) error {
 	if accts, err := u.led.Accounts(m.Member); err != nil {
 		return err
 	} else if len(accts) > 0 {
 		return fmt.Errorf("%w: %q has ledger accounts", ErrKnownMember, m.Member)
+	}
+	if bucket, err := u.e.recordOf(u.tx, m.Member); err != nil {
+		return err
+	} else if bucket != "" {
+		return fmt.Errorf("%w: %q has records in %s", ErrKnownMember, m.Member, bucket)
 	}
 	for _, p := range u.e.parts {
 		if o, ok := p.(Opener); ok {
@@ -65,6 +90,40 @@ func (u *Unit) Open(m *migrate.Member) error {
 		}
 	}
 	return nil
+}
+
+// recordOf returns the bucket of a record the Recorder parts keep of
+// member, "" when there is none. On a store whose reads are round trips,
+// it reads them all in one first.
+func (e *Engine) recordOf(tx store.Tx, member string) (string, error) {
+	var reads []store.Read
+	for _, p := range e.parts {
+		if r, ok := p.(Recorder); ok {
+			reads = r.MemberRecords(reads, member)
+		}
+	}
+	if err := store.Preload(tx, reads...); err != nil {
+		return "", err
+	}
+	for _, r := range reads {
+		found := false
+		if r.Key != nil {
+			_, err := tx.Get(r.Bucket, r.Key)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return "", err
+			}
+			found = err == nil
+		} else if err := tx.Scan(r.Bucket, r.Start, r.End, false, func(_, _ []byte) error {
+			found = true
+			return store.StopScan
+		}); err != nil {
+			return "", err
+		}
+		if found {
+			return r.Bucket, nil
+		}
+	}
+	return "", nil
 }
 
 // MemberJSON returns m's JSON, byte for byte as json.Marshal writes it
