@@ -182,6 +182,25 @@ func readFiles(t *testing.T, dir string) map[string][]byte {
 	return m
 }
 
+// openRefused opens path with opts, which must fail with an error wrapping
+// want and leave every file of dir as it was; it returns the error for
+// the caller's further checks.
+func openRefused(t *testing.T, dir, path string, opts *bolt.Options, want error) error {
+	t.Helper()
+	before := readFiles(t, dir)
+	db, err := bolt.Open(path, opts)
+	if err == nil {
+		db.Close()
+	}
+	if !errors.Is(err, want) {
+		t.Errorf("Open = %v; want an error wrapping %v", err, want)
+	}
+	if diff := diffFiles(before, readFiles(t, dir)); diff != "" {
+		t.Errorf("a refused Open changed files: %s", diff)
+	}
+	return err
+}
+
 // diffFiles describes how the files after differ from before, "" when
 // they do not.
 func diffFiles(before, after map[string][]byte) string {
@@ -487,17 +506,7 @@ func TestLogLaterFormat(t *testing.T) {
 	if err := os.WriteFile(seg, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	before := readFiles(t, filepath.Dir(l.path))
-	db, err := bolt.Open(l.path, nil)
-	if err == nil {
-		db.Close()
-	}
-	if !errors.Is(err, bolt.ErrFormat) {
-		t.Errorf("Open = %v; want an error wrapping ErrFormat", err)
-	}
-	if diff := diffFiles(before, readFiles(t, filepath.Dir(l.path))); diff != "" {
-		t.Errorf("a failed Open changed files: %s", diff)
-	}
+	openRefused(t, filepath.Dir(l.path), l.path, nil, bolt.ErrFormat)
 }
 
 // TestLogFormat1Replays checks that segments without a header (log format
@@ -599,17 +608,7 @@ func TestFileIDDamaged(t *testing.T) {
 				b := tx.Bucket([]byte("\x00store/bolt"))
 				return b.Put([]byte("id"), tc.harm(bytes.Clone(b.Get([]byte("id")))))
 			})
-			before := readFiles(t, filepath.Dir(l.path))
-			db, err := bolt.Open(l.path, nil)
-			if err == nil {
-				db.Close()
-			}
-			if !errors.Is(err, bolt.ErrCorrupt) {
-				t.Errorf("Open = %v; want an error wrapping ErrCorrupt", err)
-			}
-			if diff := diffFiles(before, readFiles(t, filepath.Dir(l.path))); diff != "" {
-				t.Errorf("a failed Open changed files: %s", diff)
-			}
+			openRefused(t, filepath.Dir(l.path), l.path, nil, bolt.ErrCorrupt)
 		})
 	}
 }
