@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/csvsafe"
 	"github.com/memberkit/membership/internal/engine"
 )
 
@@ -108,10 +109,15 @@ var auditHeader = []string{"time", "operator", "action", "member", "request", "r
 
 // ExportAudit writes the entries q selects, from q.After to the end, to w
 // as CSV (RFC 4180) with a header row: time (RFC 3339, in the program's
-// zone), operator, action, member, request, result, error. It reads a
-// page at a time (q.Limit), so memory stays flat whatever the trail's
-// size, and returns how many entries it wrote. Its errors are Audit's and
-// w's; a nil w wraps ErrInvalidArgument, and nothing is read.
+// zone), operator, action, member, request, result, error. The text cells
+// (all but the time) are protected against spreadsheet formulas as package
+// export's are (a ' before =, +, -, @ and the like, at the cell's start
+// and after each ';'; see that package's documentation, "CSV"): an
+// operator or member ID, a request ID or an error quoting one is never
+// run where the file is opened. It reads a page at a time (q.Limit), so
+// memory stays flat whatever the trail's size, and returns how many
+// entries it wrote. Its errors are Audit's and w's; a nil w wraps
+// ErrInvalidArgument, and nothing is read.
 func (p *Program) ExportAudit(ctx context.Context, w io.Writer, q AuditQuery) (int, error) {
 	if w == nil {
 		return 0, fmt.Errorf("membership: export audit: %w: w: nil writer", ErrInvalidArgument)
@@ -127,7 +133,8 @@ func (p *Program) ExportAudit(ctx context.Context, w io.Writer, q AuditQuery) (i
 			return n, err
 		}
 		for _, e := range pg.Entries {
-			row := []string{e.Time.Format(time.RFC3339Nano), e.Operator, e.Action, e.Member, e.Request, e.Result, e.Error}
+			row := []string{e.Time.Format(time.RFC3339Nano), csvsafe.Text(e.Operator), csvsafe.Text(e.Action),
+				csvsafe.Text(e.Member), csvsafe.Text(e.Request), csvsafe.Text(e.Result), csvsafe.Text(e.Error)}
 			if err := cw.Write(row); err != nil {
 				return n, fmt.Errorf("membership: export audit: %w", err)
 			}

@@ -278,3 +278,34 @@ func TestAuditReplayOfOperatorCalls(t *testing.T) {
 		t.Errorf("audit trail of %d entries (-source +replay):\n%s", len(wa.Entries), d)
 	}
 }
+
+// ExportAudit's text cells (operator, member, request, error) are user
+// text: each start of one a spreadsheet would read a formula from gets a
+// ', as in package export; the time stays as it is. The cells used to be
+// written as they were.
+func TestExportAuditProtectsTextCells(t *testing.T) {
+	ctx := context.Background()
+	p, _ := openAudited(t)
+	at := time.Date(2025, 3, 1, 10, 0, 0, 0, p.Location())
+	pts, dec := p.Points(), decimal.RequireFromString
+	if _, err := pts.Adjust(ctx, points.AdjustRequest{RequestID: "a;=b", Member: "＝1+1", Operator: `=HYPERLINK("http://x","y")`,
+		Note: "n", At: at, Program: "mall", Amount: dec("50")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := pts.Adjust(ctx, points.AdjustRequest{RequestID: "-1", Member: " @x;-1", Operator: "op;+1",
+		Note: "n", At: at.Add(time.Hour), Program: "mall", Amount: dec("-10")})
+	if !errors.Is(err, ledger.ErrInsufficientBalance) {
+		t.Fatalf("debit beyond the balance: %v", err)
+	}
+	var buf bytes.Buffer
+	if _, err := p.ExportAudit(ctx, &buf, membership.AuditQuery{}); err != nil {
+		t.Fatal(err)
+	}
+	want := "time,operator,action,member,request,result,error\n" +
+		`2025-03-01T10:00:00+08:00,"'=HYPERLINK(""http://x"",""y"")",points.adjust,'＝1+1,a;'=b,accepted,` + "\n" +
+		`2025-03-01T11:00:00+08:00,op;'+1,points.adjust,' @x;'-1,'-1,refused,` +
+		`"ledger: insufficient balance: member/ @x;'-1/points:mall may spend 0 at 2025-03-01T11:00:00+08:00, debit 10"` + "\n"
+	if d := cmp.Diff(want, buf.String()); d != "" {
+		t.Errorf("export (-want +got):\n%s", d)
+	}
+}

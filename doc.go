@@ -129,7 +129,8 @@
 // call's own transaction (a refusal in one of its own; a retry answered
 // from the first outcome is not recorded again): [Program.Audit] pages
 // through it by operator, member and period, [Program.ExportAudit] writes
-// it as CSV. With [WithJournal] (off by default) every accepted input is also kept
+// it as CSV (its text cells protected against spreadsheet formulas, as
+// package export's are). With [WithJournal] (off by default) every accepted input is also kept
 // in processing order (on store/postgres per member, each member's inputs
 // in the order they committed, merged by time when read), and [Program.Replay] applies that journal to an empty store under the
 // same definition, reproducing the same state. [Program.ReplayWith]

@@ -87,6 +87,12 @@
 // one just after each ';', where there is one: every ' in those places
 // was inserted. A spreadsheet shows the cell without its leading ' (the
 // mark of a text cell).
+//
+// The module's other CSV files follow the same rule for their text cells:
+// the audit trail (membership.Program.ExportAudit: every cell but the
+// time) and the report (report.Report.WriteCSV: the period and the name).
+// Openings is the exception (see there): its file is read back by a
+// program, not a spreadsheet.
 package export
 
 import (
@@ -94,12 +100,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/csvsafe"
 	"github.com/shopspring/decimal"
 )
 
@@ -133,49 +137,8 @@ func nilArg(w, src, ids bool) error {
 const pageSize = 1000
 
 // text protects a text cell from being read as a formula (see the
-// package documentation): a ' goes before each start of the cell (its
-// beginning, and just after each ';') where formulaStart says.
-func text(s string) string {
-	if !formulaStart(s) && strings.IndexByte(s, ';') < 0 {
-		return s // most cells: no copy
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	for {
-		if formulaStart(s) {
-			b.WriteByte('\'')
-		}
-		i := strings.IndexByte(s, ';')
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		b.WriteString(s[:i+1])
-		s = s[i+1:]
-	}
-}
-
-// formulaStart reports whether a ' goes before s, the rest of a cell from
-// one of its starts: s begins with a ' or a " (so that the quotes added
-// are told apart, and no quoted cell opens after a ';'), a tab or a
-// carriage return, or its first character after any white space starts a
-// formula (=, +, -, @, or their full-width forms, which spreadsheets in
-// CJK locales read as formulas too).
-func formulaStart(s string) bool {
-	if s == "" {
-		return false
-	}
-	switch s[0] {
-	case '\'', '"', '\t', '\r':
-		return true
-	}
-	r, _ := utf8.DecodeRuneInString(strings.TrimLeftFunc(s, unicode.IsSpace))
-	switch r {
-	case '=', '+', '-', '@', '＝', '＋', '－', '＠':
-		return true
-	}
-	return false
-}
+// package documentation).
+func text(s string) string { return csvsafe.Text(s) }
 
 // amount writes an amount cell.
 func amount(d decimal.Decimal) string { return d.String() }

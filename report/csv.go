@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/memberkit/membership/internal/csvsafe"
 	"github.com/shopspring/decimal"
 )
 
@@ -18,7 +19,13 @@ var CSVHeader = []string{"period", "section", "name", "figure", "value"}
 // a template, a task; empty for a section's own figures), the figure and
 // its value (an integer, or a decimal as the ledger keeps it). Rows come
 // period by period, in the order of the Go values. A spreadsheet's pivot
-// table makes any wide view of it. A nil w (or a nil r) wraps
+// table makes any wide view of it.
+//
+// The name is the definition's text, and a spreadsheet must not run it:
+// the period and name cells are protected against spreadsheet formulas as
+// package export's text cells are (a ' before =, +, -, @ and the like, at
+// the cell's start and after each ';'; see that package's documentation,
+// "CSV"). The values are numbers, written as they are ("-5", never "'-5"). A nil w (or a nil r) wraps
 // ErrInvalidArgument, and nothing is written.
 func (r *Report) WriteCSV(w io.Writer) error {
 	switch {
@@ -33,7 +40,7 @@ func (r *Report) WriteCSV(w io.Writer) error {
 	}
 	for _, p := range r.Periods {
 		row := func(section, name, figure, v string) {
-			_ = cw.Write([]string{p.Name, section, name, figure, v}) // errors stay in cw, checked at Flush
+			_ = cw.Write([]string{csvsafe.Text(p.Name), section, csvsafe.Text(name), figure, v}) // errors stay in cw, checked at Flush
 		}
 		n := func(section, name, figure string, v int64) { row(section, name, figure, strconv.FormatInt(v, 10)) }
 		d := func(section, name, figure string, v decimal.Decimal) { row(section, name, figure, v.String()) }

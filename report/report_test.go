@@ -289,6 +289,57 @@ func TestCSV(t *testing.T) {
 	}
 }
 
+// The period and name cells are text (a name is the definition's): each
+// start of one a spreadsheet would read a formula from gets a ', as in
+// package export. The values are numbers the library writes, negative
+// ones too, and stay as they are. The cells used to be written as they
+// were.
+func TestCSVProtectsTextCells(t *testing.T) {
+	r := &report.Report{Grain: report.Month, Periods: []report.Period{{
+		Name:    "2025-04",
+		Levels:  &report.Levels{Members: []level.Count{{Name: `=HYPERLINK("http://x","y")`, Members: 3}}, Joins: 1, Downgrades: 2},
+		Points:  []report.Points{{Program: "＝1+1", Opening: d("10"), Other: d("-5.00"), Outstanding: d("5")}},
+		Coupons: []report.Coupons{{Template: " @x", Stat: coupon.Stat{Issued: 1, AmountOff: d("2.50")}}},
+		Value:   &report.Value{Other: d("-12.5"), Float: d("-12.5")},
+		Tasks:   []report.Tasks{{Task: "a;=b", Completions: 4}},
+	}, {
+		Name:  "=x",
+		Tasks: []report.Tasks{{Task: "-1", Completions: 0}},
+	}}}
+	var buf bytes.Buffer
+	if err := r.WriteCSV(&buf); err != nil {
+		t.Fatal(err)
+	}
+	want := `period,section,name,figure,value
+2025-04,levels,"'=HYPERLINK(""http://x"",""y"")",members,3
+2025-04,levels,,joins,1
+2025-04,levels,,upgrades,0
+2025-04,levels,,downgrades,2
+2025-04,points,'＝1+1,opening,10
+2025-04,points,'＝1+1,issued,0
+2025-04,points,'＝1+1,redeemed,0
+2025-04,points,'＝1+1,expired,0
+2025-04,points,'＝1+1,other,-5
+2025-04,points,'＝1+1,outstanding,5
+2025-04,coupons,' @x,issued,1
+2025-04,coupons,' @x,used,0
+2025-04,coupons,' @x,expired,0
+2025-04,coupons,' @x,revoked,0
+2025-04,coupons,' @x,amount_off,2.5
+2025-04,value,,opening,0
+2025-04,value,,recharged,0
+2025-04,value,,spent,0
+2025-04,value,,refunded,0
+2025-04,value,,other,-12.5
+2025-04,value,,float,-12.5
+2025-04,tasks,a;'=b,completions,4
+'=x,tasks,'-1,completions,0
+`
+	if diff := cmp.Diff(strings.Split(want, "\n"), strings.Split(buf.String(), "\n")); diff != "" {
+		t.Errorf("CSV (-want +got):\n%s", diff)
+	}
+}
+
 func TestInvalidQuery(t *testing.T) {
 	p := smallHistory(t)
 	for name, q := range map[string]report.Query{
