@@ -24,6 +24,12 @@
 // it returns, in Query.Cursor, with no second header row; Members and
 // Openings by giving the IDs not yet written).
 //
+// Members and Openings have no cursor: a call cannot tell a resumed
+// export from a new one, and each call writes its header row. The rest of
+// a stopped export is a file of its own, not lines to append to the first
+// (appended, its header would be read as a row; migrate.Run imports an
+// Openings file per run, each under an Options.Name of its own).
+//
 // Rows reach w a buffer at a time (32 KiB), and a row counts as written
 // once w has taken all of its bytes: when w fails, the count returned, the
 // last Progress call, Feed's position and Statement's cursor are those of
