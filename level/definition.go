@@ -2,6 +2,7 @@ package level
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/memberkit/membership/event"
@@ -288,6 +289,11 @@ func (d Definition) checkGrowth(ps *rule.Problems, env Env) {
 func (d Definition) checkRefunds(ps *rule.Problems, env Env) {
 	if len(d.Refunds) > 0 && len(d.Ladder) == 0 {
 		ps.Addf("refunds", "refund rules need a ladder")
+	}
+	// A refund reverses what a growth rule recorded for the order; with no
+	// rule recording orders it would reverse nothing, silently.
+	if len(d.Refunds) > 0 && !slices.ContainsFunc(d.Growth, func(g GrowthRule) bool { return g.Order != nil }) {
+		ps.Addf("refunds", "no growth rule records its orders (order), so a refund would reverse nothing")
 	}
 	ids := map[string]bool{}
 	for i, r := range d.Refunds {

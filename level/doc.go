@@ -84,7 +84,9 @@
 // grant matching everything refunded so far, rounded to the growth scale
 // ([Reversal]: rounding the cumulative share, not each refund, so that
 // partial refunds add up to the whole), and gives the amount back to the
-// rule's caps of the day it was granted.
+// rule's caps of the day it was granted. Refund rules need a growth rule
+// with an OrderRef: a definition with refunds and none is refused (path
+// "refunds"), as its refunds would reverse nothing.
 //
 // # Paid plans
 //

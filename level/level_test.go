@@ -407,6 +407,9 @@ func TestLevelCheck(t *testing.T) {
 		{"duplicate rule", func(d *level.Definition) { d.Growth = append(d.Growth, d.Growth[0]) }, `growth[1].id: duplicate rule "order"`},
 		{"refund amount attribute", func(d *level.Definition) { d.Refunds[0].Amount = "refunded" }, `refunds[0].amount: unknown attribute "refunded"`},
 		{"refund type", func(d *level.Definition) { d.Refunds[0].Event = "return" }, `refunds[0].event: unknown event type "return"`},
+		// A refund takes back what a rule recorded for the order: with
+		// none recording orders, refunds would reverse nothing.
+		{"refunds with no order recorded", func(d *level.Definition) { d.Growth[0].Order = nil }, "refunds: no growth rule records its orders (order)"},
 		{"plan period", func(d *level.Definition) { d.Plans[0].Period = "weekly" }, `plans[0].period: unknown period "weekly"`},
 		{"plan days", func(d *level.Definition) { d.Plans[0].Period = level.Days }, "plans[0].days: must be 1 to 36600"},
 		{"plan attr", func(d *level.Definition) { d.Plans[0].Attr = "" }, "plans[0].attr: required"},

@@ -2,6 +2,7 @@ package points
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/rule"
@@ -275,6 +276,11 @@ func (d Definition) Check(env Env) error {
 		if r.PendingDays < 0 || r.PendingDays > maxPendingDays {
 			ps.Addf(rule.Join(at, "pending_days"), "must be 0 to %d", maxPendingDays)
 		}
+	}
+	// A refund reverses what a rule recorded for the order; with no rule
+	// recording orders it would reverse nothing, silently.
+	if len(d.Refunds) > 0 && !slices.ContainsFunc(d.Rules, func(r Rule) bool { return r.Order != "" }) {
+		ps.Addf("refunds", "no earning rule records its orders (order), so a refund would reverse nothing")
 	}
 	for i, r := range d.Refunds {
 		at := rule.Index("refunds", i)

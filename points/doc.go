@@ -95,7 +95,10 @@
 //
 // An earning rule naming an Order attribute records what each order
 // earned (an order ID is one member's: another member's event naming it
-// is not tracked, and its refund reverses nothing). A [Refund] event reverses, for each grant, [Reversal]: granted ×
+// is not tracked, and its refund reverses nothing). Refund rules need such a
+// rule: a definition with refunds and no earning rule naming an Order is
+// refused (path "refunds"), as its refunds would reverse nothing. A
+// [Refund] event reverses, for each grant, [Reversal]: granted ×
 // refunded in all / order amount, computed exactly and rounded once with
 // the program's rounding, less what earlier refunds reversed, so partial
 // refunds add up to the whole order. That share is split by what became

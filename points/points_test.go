@@ -114,6 +114,14 @@ func TestCheck(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("problem paths (-want +got):\n%s\n%v", diff, err)
 	}
+	// A refund takes back what a rule recorded for the order: with none
+	// recording orders, refunds would reverse nothing.
+	untracked := validDef()
+	untracked.Rules[0].Order = ""
+	if err := untracked.Check(env{levels: []string{"gold"}}); !errors.Is(err, rule.ErrInvalidDefinition) ||
+		!strings.Contains(err.Error(), "refunds: no earning rule records its orders (order)") {
+		t.Errorf("refunds with no rule recording orders: %v", err)
+	}
 	if err := (points.Definition{}).Check(env{}); err == nil || !strings.Contains(err.Error(), "programs: at least one") {
 		t.Errorf("empty definition: %v", err)
 	}
