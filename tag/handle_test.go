@@ -170,6 +170,16 @@ func TestTagRulesFollowEventsAndProfile(t *testing.T) {
 	if _, err := p.Tags().SetProfile(ctx, tag.ProfileRequest{RequestID: "pf4", Member: "m", At: at, Attributes: map[string]event.Value{"gender": event.Int(1)}}); !errors.Is(err, tag.ErrAttributeType) {
 		t.Errorf("mistyped attribute: %v", err)
 	}
+	// Each attribute at fault is named on a line of its own, in name
+	// order, as an event's attributes are.
+	_, err = p.Tags().SetProfile(ctx, tag.ProfileRequest{RequestID: "pf5", Member: "m", At: at,
+		Attributes: map[string]event.Value{"shoe": event.Str("42"), "gender": event.Int(1), "age": event.Str("x")}})
+	want := "tag: set profile of \"m\": attributes.age: tag: unknown profile attribute\n" +
+		"attributes.gender: tag: profile attribute has the wrong type: got integer, want string\n" +
+		"attributes.shoe: tag: unknown profile attribute"
+	if err == nil || err.Error() != want {
+		t.Errorf("three attributes at fault: %v\nwant %s", err, want)
+	}
 	// "top category" follows the preference: toys overtake formula.
 	mustProcess(t, p, newOrder("o4", "m", "10", at.Add(4*time.Hour), "toys"), newOrder("o5", "m", "10", at.Add(5*time.Hour), "toys"))
 	if slices.Contains(tagsOf(t, p, "m"), "M") {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/memberkit/membership/event"
@@ -172,10 +174,12 @@ func saveAttrs(tx store.Tx, member string, attrs map[string]event.Value) error {
 
 // CheckAttrs checks attribute values against the declarations; the error
 // wraps ErrUnknownAttribute, ErrAttributeType or event.ErrOutOfRange (a
-// value below the declared minimum) and names the attribute.
+// value below the declared minimum) and names each attribute at fault
+// ("attributes.shoe: ..."), in name order, as an event's check does.
 func (d Definition) CheckAttrs(attrs map[string]event.Value) error {
 	var errs []error
-	for name, v := range attrs {
+	for _, name := range slices.Sorted(maps.Keys(attrs)) {
+		v := attrs[name]
 		var decl *event.Attr
 		for i := range d.Attributes {
 			if d.Attributes[i].Name == name {
@@ -184,12 +188,12 @@ func (d Definition) CheckAttrs(attrs map[string]event.Value) error {
 		}
 		switch {
 		case decl == nil:
-			errs = append(errs, errors.Join(ErrUnknownAttribute, errors.New("attribute "+name)))
+			errs = append(errs, fmt.Errorf("attributes.%s: %w", name, ErrUnknownAttribute))
 		case v.Kind != decl.Kind:
-			errs = append(errs, errors.Join(ErrAttributeType, errors.New("attribute "+name+": got "+string(v.Kind)+", want "+string(decl.Kind))))
+			errs = append(errs, fmt.Errorf("attributes.%s: %w: got %s, want %s", name, ErrAttributeType, v.Kind, decl.Kind))
 		default:
 			if err := decl.CheckValue(v); err != nil { // below its declared minimum
-				errs = append(errs, fmt.Errorf("attribute %s: %w", name, err))
+				errs = append(errs, fmt.Errorf("attributes.%s: %w", name, err))
 			}
 		}
 	}
