@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
@@ -35,6 +36,7 @@ func openAudited(t *testing.T) (*membership.Program, *memory.Store) {
 		t.Fatal(err)
 	}
 	m["points"].(map[string]any)["programs"].([]any)[0].(map[string]any)["approval_above"] = "100"
+	m["tags"].(map[string]any)["attributes"] = []any{map[string]any{"name": "city", "type": "string"}}
 	if raw, err = json.Marshal(m); err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +129,10 @@ func TestAuditTrail(t *testing.T) {
 		a4  = no(11, "op.li", "points.adjust", "m1", "adj-4")
 		all = []membership.AuditEntry{a1, a2, d1, d2, a3, d3, l1, t1, i1, i2, r1, r2, a4}
 	)
+	// A profile change records its operator when it names one.
+	must(p.Tags().SetProfile(ctx, tag.ProfileRequest{RequestID: "prof-1", Operator: "op.zhao", Member: "m3", At: at(13), Attributes: map[string]event.Value{"city": event.Str("Hangzhou")}}))
+	p1 := ok(13, "op.zhao", "tag.set_profile", "m3", "prof-1")
+	all = append(all, p1)
 	// The errors are the refusals' own; checked apart, then left out.
 	noErr := cmp.Transformer("noError", func(e membership.AuditEntry) membership.AuditEntry {
 		e.Error = ""
@@ -149,6 +155,8 @@ func TestAuditTrail(t *testing.T) {
 		{"period [3h, 8h), pages of 2", membership.AuditQuery{From: at(3), To: at(8), Limit: 2},
 			[][]membership.AuditEntry{{d2, a3}, {d3, l1}, {t1}}},
 		{"operator op.wang from 8h", membership.AuditQuery{Operator: "op.wang", From: at(8)}, [][]membership.AuditEntry{{i1, i2}}},
+		{"operator op.zhao", membership.AuditQuery{Operator: "op.zhao"}, [][]membership.AuditEntry{{l1, r1, r2, p1}}},
+		{"member m3", membership.AuditQuery{Member: "m3"}, [][]membership.AuditEntry{{t1, p1}}},
 		{"nobody", membership.AuditQuery{Operator: "op.nobody"}, [][]membership.AuditEntry{nil}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,7 +203,7 @@ func TestAuditTrail(t *testing.T) {
 	// The CSV export of op.zhao's calls, by hand (Shanghai is UTC+8).
 	var buf bytes.Buffer
 	n, err := p.ExportAudit(ctx, &buf, membership.AuditQuery{Operator: "op.zhao", Limit: 1})
-	if err != nil || n != 3 {
+	if err != nil || n != 4 {
 		t.Fatalf("export: %d rows, %v", n, err)
 	}
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
@@ -207,7 +215,8 @@ func TestAuditTrail(t *testing.T) {
 	if d := cmp.Diff(want, lines[:3]); d != "" {
 		t.Errorf("export (-want +got):\n%s", d)
 	}
-	if !strings.HasPrefix(lines[3], "2025-03-01T20:00:00+08:00,op.zhao,coupon.revoke,m1,rev-2,refused,") || len(lines) != 4 {
+	if !strings.HasPrefix(lines[3], "2025-03-01T20:00:00+08:00,op.zhao,coupon.revoke,m1,rev-2,refused,") || len(lines) != 5 ||
+		lines[4] != "2025-03-01T23:00:00+08:00,op.zhao,tag.set_profile,m3,prof-1,accepted," {
 		t.Errorf("export's last rows: %q", lines[3:])
 	}
 }

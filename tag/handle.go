@@ -65,9 +65,12 @@ type ManualRequest struct {
 // ProfileRequest sets a member's profile attributes.
 type ProfileRequest struct {
 	// RequestID is the idempotency key, as for ManualRequest.
-	RequestID string    `json:"request_id"`
-	Member    string    `json:"member"`
-	At        time.Time `json:"at"`
+	RequestID string `json:"request_id"`
+	// Operator is who asks, for the audit trail (optional: a member's own
+	// change from an app has none).
+	Operator string    `json:"operator,omitempty"`
+	Member   string    `json:"member"`
+	At       time.Time `json:"at"`
 	// Attributes replace the stored ones of the same name; a value of
 	// empty kind (event.Value{}) removes the attribute. Others are kept.
 	// At least one is required.
@@ -246,7 +249,7 @@ func (h *Handle) SetProfile(ctx context.Context, r ProfileRequest) (*change.Outc
 	body := r
 	body.At = r.At.UTC()
 	req := engine.Request{ID: r.RequestID, Body: opBody{Op: "tag.set_profile", Request: body}, At: r.At, Member: r.Member, Ref: ledger.Ref{Note: "profile"},
-		Action: "tag.set_profile", Input: r}
+		Action: "tag.set_profile", Operator: r.Operator, Input: r}
 	out, err := h.e.Apply(ctx, req, func(u *engine.Unit) error {
 		if err := touch(u.Tx(), r.Member); err != nil {
 			return err
