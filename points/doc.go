@@ -89,7 +89,9 @@
 // Pending lots of a frozen day go to frozen when released while the review
 // is open. An operator restores the frozen lots to the main account (same
 // lots and expiries; what expired meanwhile stays expired) or voids them;
-// a grant later the same day reopens the review for the new points only.
+// voiding also voids the day's lots still pending, which restoring leaves
+// to their release. A grant later the same day reopens the review for the
+// new points only.
 //
 // # Refunds
 //

@@ -379,7 +379,8 @@ type ReviewRequest struct {
 
 // Restore restores a frozen day's points to the member's spendable
 // account, in the same lots with the same expiries (what expired while
-// frozen stays expired). Errors wrap ErrNotDefined,
+// frozen stays expired); the day's lots still pending are released at
+// their time as usual. Errors wrap ErrNotDefined,
 // event.ErrInvalidArgument (a Date not of the form "2006-01-02" too),
 // ErrNoOperator, ErrUnknownProgram, ErrUnknownReview, ErrNotPending or
 // event.ErrConflict.
@@ -387,7 +388,9 @@ func (h *Handle) Restore(ctx context.Context, req ReviewRequest) (*change.Outcom
 	return h.review(ctx, req, true)
 }
 
-// Void voids a frozen day's points. Errors as Restore's.
+// Void voids a frozen day's points: the frozen lots and the day's lots
+// still pending (which would otherwise become spendable at their
+// release). Errors as Restore's.
 func (h *Handle) Void(ctx context.Context, req ReviewRequest) (*change.Outcome, error) {
 	return h.review(ctx, req, false)
 }

@@ -436,6 +436,99 @@ func TestRiskFreezeRestoreAndVoid(t *testing.T) {
 	})
 }
 
+// A frozen day's pending points are the day's points too: voiding the
+// day voids them where they wait, so that they never become spendable;
+// restoring it leaves them pending, to be released as usual.
+func TestRiskFreezePendingPoints(t *testing.T) {
+	def := ptsDef(func(d *points.Definition) {
+		d.Programs[0].Risk = &points.Risk{Daily: dec("100"), Policy: points.Freeze}
+		r := ptsBuy
+		r.PendingDays = 7
+		d.Rules = []points.Rule{r}
+	})
+	ctx := context.Background()
+	// Two orders of 60 the same day, each pending for 7 days: the second
+	// reaches the threshold of 100 and freezes the day, with nothing in
+	// the spendable account to move.
+	setup := func(t *testing.T) *membership.Program {
+		p := testkit.OpenMemory(t, def)
+		mustProcess(t, p, ptsOrder("1", "m", "60", ptsAt("2026-03-01 09:00")))
+		mustProcess(t, p, ptsOrder("2", "m", "60", ptsAt("2026-03-01 10:00")))
+		if b := ptsBalance(t, p, "mall", "m", ptsAt("2026-03-01 11:00")); !b.Pending.Equal(dec("120")) || !b.Available.IsZero() {
+			t.Fatalf("balance %+v, want 120 pending", b)
+		}
+		return p
+	}
+	review := points.ReviewRequest{RequestID: "rev", Program: "mall", Member: "m", Date: "2026-03-01", Operator: "bob", At: ptsAt("2026-03-02 10:00")}
+	t.Run("void", func(t *testing.T) {
+		p := setup(t)
+		out, err := p.Points().Void(ctx, review)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pc, _ := ptsChange(t, out, points.ChangeVoided); !pc.Amount.Equal(dec("120")) || len(pc.Lots) != 2 {
+			t.Errorf("voided %+v, want 120 in 2 lots", pc)
+		}
+		if _, err := p.Advance(ctx, ptsAt("2026-03-09")); err != nil {
+			t.Fatal(err)
+		}
+		if b := ptsBalance(t, p, "mall", "m", ptsAt("2026-03-09")); !b.Total().IsZero() {
+			t.Errorf("balance after the releases %+v, want 0", b)
+		}
+		// A refund of a voided order takes nothing and is no shortfall.
+		out = mustProcess(t, p, ptsRefund("rf", "m", "o-1", "60", ptsAt("2026-03-10 10:00")))[0]
+		if pc, _ := ptsChange(t, out, points.ChangeReversed); !pc.Amount.IsZero() || !pc.Shortfall.IsZero() || !pc.Lapsed.Equal(dec("60")) {
+			t.Errorf("refund of a voided order %+v, want 0 taken, 60 lapsed", pc)
+		}
+		r, err := p.Points().Reconciliation(ctx, points.ReconciliationQuery{Program: "mall"})
+		if err != nil || !r.Earned.Equal(dec("120")) || !r.Voided.Equal(dec("120")) || !r.Reversed.IsZero() {
+			t.Errorf("reconciliation %+v %v", r, err)
+		}
+		ptsCheckBooks(t, p)
+	})
+	t.Run("restore", func(t *testing.T) {
+		p := setup(t)
+		out, err := p.Points().Restore(ctx, review)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pc, _ := ptsChange(t, out, points.ChangeRestored); !pc.Amount.IsZero() {
+			t.Errorf("restored %+v, want nothing (the points are pending)", pc)
+		}
+		if b := ptsBalance(t, p, "mall", "m", ptsAt("2026-03-02 10:00")); !b.Pending.Equal(dec("120")) {
+			t.Errorf("balance after restore %+v, want 120 pending", b)
+		}
+		if _, err := p.Advance(ctx, ptsAt("2026-03-09")); err != nil {
+			t.Fatal(err)
+		}
+		ptsWantAvailable(t, p, "mall", "m", ptsAt("2026-03-09"), "120")
+		ptsCheckBooks(t, p)
+	})
+	t.Run("a void after a restore takes only the later grant", func(t *testing.T) {
+		p := setup(t)
+		req := review
+		req.At = ptsAt("2026-03-01 12:00")
+		if _, err := p.Points().Restore(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		// A pending grant later that day reopens the review for itself.
+		mustProcess(t, p, ptsOrder("3", "m", "30", ptsAt("2026-03-01 20:00")))
+		req.RequestID, req.At = "rev2", ptsAt("2026-03-02 10:00")
+		out, err := p.Points().Void(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pc, _ := ptsChange(t, out, points.ChangeVoided); !pc.Amount.Equal(dec("30")) || len(pc.Lots) != 1 {
+			t.Errorf("voided %+v, want the later 30 only", pc)
+		}
+		if _, err := p.Advance(ctx, ptsAt("2026-03-09")); err != nil {
+			t.Fatal(err)
+		}
+		ptsWantAvailable(t, p, "mall", "m", ptsAt("2026-03-09"), "120")
+		ptsCheckBooks(t, p)
+	})
+}
+
 func TestPendingReleaseAndRefund(t *testing.T) {
 	def := ptsDef(func(d *points.Definition) {
 		r := ptsBuy

@@ -216,17 +216,32 @@ func (pt *part) review(u *engine.Unit, req ReviewRequest, restore bool) error {
 			ids = append(ids, l.Lot)
 		}
 	}
+	dk := keys.New().Str(req.Program).Str(req.Member).Str(req.Date)
+	day, err := loadDay(u.Tx(), dk)
+	if err != nil {
+		return err
+	}
 	var lots []LotAmount
-	var err error
 	kind := ChangeRestored
 	if restore {
 		lots, err = pt.move(u, req.Program, req.Member, SubFrozen, "", KindRestored, ids)
 	} else {
+		// The day's points still pending are the day's too: they go with
+		// it, or they would become spendable at their release.
 		kind = ChangeVoided
-		lots, err = pt.voidLots(u, req.Program, req.Member, ids)
+		lots, err = pt.voidLots(u, req.Program, req.Member, ids, day.Lots)
 	}
 	if err != nil {
 		return err
+	}
+	// The decision covers the day's lots so far: a grant later that day
+	// reopens the review for its own lot only, so a later void does not
+	// reach the pending lots decided now.
+	if len(day.Lots) > 0 {
+		day.Lots = nil
+		if err := record.Put(u.Tx(), bDay, dk, day); err != nil {
+			return err
+		}
 	}
 	rv.State, rv.Operator, rv.Decided = ReviewVoided, req.Operator, u.At()
 	if restore {
@@ -246,22 +261,29 @@ func (pt *part) review(u *engine.Unit, req ReviewRequest, restore bool) error {
 		&rule.Reason{Rule: "points.risk", Note: withNote(fmt.Sprintf("review of %s by %s", req.Date, req.Operator), req.Note)})
 }
 
-func (pt *part) voidLots(u *engine.Unit, program, member string, ids []string) ([]LotAmount, error) {
-	src := acct(program, member, SubFrozen)
+// voidLots voids what remains of the frozen lots and of the pending ones
+// (a frozen day's lots not released yet), in one transaction.
+func (pt *part) voidLots(u *engine.Unit, program, member string, frozen, pending []string) ([]LotAmount, error) {
 	var legs []ledger.Leg
 	var out []LotAmount
 	total := decimal.Zero
-	for _, id := range ids {
-		lot, err := lotOf(u.Ledger(), src, id)
-		if err != nil {
-			return nil, err
+	for _, set := range [...]struct {
+		sub string
+		ids []string
+	}{{SubFrozen, frozen}, {SubPending, pending}} {
+		src := acct(program, member, set.sub)
+		for _, id := range set.ids {
+			lot, err := lotOf(u.Ledger(), src, id)
+			if err != nil {
+				return nil, err
+			}
+			if !lot.Amount.IsPositive() {
+				continue
+			}
+			legs = append(legs, ledger.Leg{Account: src, Amount: lot.Amount.Neg(), Lot: id})
+			out = append(out, LotAmount{Lot: id, Amount: lot.Amount, Expires: lot.Expires, Granted: lot.Granted})
+			total = total.Add(lot.Amount)
 		}
-		if !lot.Amount.IsPositive() {
-			continue
-		}
-		legs = append(legs, ledger.Leg{Account: src, Amount: lot.Amount.Neg(), Lot: id})
-		out = append(out, LotAmount{Lot: id, Amount: lot.Amount, Expires: lot.Expires, Granted: lot.Granted})
-		total = total.Add(lot.Amount)
 	}
 	if len(legs) == 0 {
 		return nil, nil

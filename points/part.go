@@ -405,10 +405,12 @@ func (pt *part) earn(u *engine.Unit, ev event.Event, r *earner) error {
 			if err := scheduleRelease(u, at, duePayload{Program: r.Program, Member: ev.Member, Lot: lot.ID, Date: date}); err != nil {
 				return err
 			}
-		} else if prog.Risk != nil && prog.Risk.Policy == Freeze {
+		}
+		if prog.Risk != nil && prog.Risk.Policy == Freeze {
 			// Only the freeze policy needs the day's lots (to freeze them
-			// all); keeping them otherwise would grow the record with
-			// every grant of a busy day.
+			// all, and to void those still pending with the day); keeping
+			// them otherwise would grow the record with every grant of a
+			// busy day.
 			day.Lots = append(day.Lots, lot.ID)
 		}
 		pc := Change{Program: r.Program, Amount: dec.Allowed, Lot: lot.ID, Expires: lot.Expires}
@@ -664,9 +666,10 @@ func live(lot ledger.Lot, at time.Time) bool { return lot.Expires.IsZero() || lo
 // statements of the member's accounts that held it (held, one per Subs,
 // as lotOf reads them; granted is the lot's grant time). An expiry is
 // posted at the lot's expiry or later (a return to an expired lot expires
-// again at once), so a spendable or pending account is read from the
-// lot's expiry on, and not at all for a lot that never expires; only
-// frozen lots are voided, so the frozen account is read from the grant on.
+// again at once), so the spendable account is read from the lot's expiry
+// on, and not at all for a lot that never expires; only frozen and pending
+// lots are voided (a voided day's), so those accounts are read from the
+// grant on.
 // It reads every entry of those accounts since then, so only a refund
 // whose share the lot no longer holds in full calls it.
 func lapsedOf(led *ledger.Ledger, held [len(Subs)]ledger.Lot, granted time.Time) (decimal.Decimal, error) {
@@ -677,7 +680,7 @@ func lapsedOf(led *ledger.Ledger, held [len(Subs)]ledger.Lot, granted time.Time)
 			continue // the account never held the lot
 		}
 		q := ledger.Query{Account: lot.Account, From: lot.Expires, Kinds: []ledger.Kind{KindExpired}, Limit: 1000}
-		if sub == SubFrozen {
+		if sub != "" {
 			q.From, q.Kinds = granted, []ledger.Kind{KindExpired, KindVoided}
 		} else if lot.Expires.IsZero() {
 			continue

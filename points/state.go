@@ -62,8 +62,10 @@ type Day struct {
 	Earned  decimal.Decimal `json:"earned"`
 	Blocked decimal.Decimal `json:"blocked,omitzero"`
 	Frozen  bool            `json:"frozen,omitempty"`
-	// Lots are the day's lots credited to the main account (frozen if the
-	// day freezes).
+	// Lots are, under the Freeze policy, the day's lots (spendable or
+	// pending) that no review decision has covered yet: the day's freeze
+	// moves the spendable ones to frozen, a void voids what remains of
+	// the pending ones.
 	Lots []string `json:"lots,omitempty"`
 }
 
