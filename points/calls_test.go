@@ -702,3 +702,34 @@ func TestReverseNotBeforeTheRedemption(t *testing.T) {
 		t.Errorf("m's balance after the reversal = %s, want 270", b.Available)
 	}
 }
+
+// TestDecisionNotBeforeTheRequest: an approval or a rejection at a time
+// before the adjustment's request ("big", 600 points asked by alice at
+// 2026-03-04 10:00) was applied, so the statement showed a credit on a
+// day before anyone asked for it. Both are refused naming "at", the
+// adjustment stays pending, m keeps 220 points and the feed is unchanged.
+// Approved at the request's own time, m has 220 + 600 = 820.
+func TestDecisionNotBeforeTheRequest(t *testing.T) {
+	ctx := context.Background()
+	p := callsSetup(t)
+	h := p.Points()
+	feed, _ := callsTrail(t, p)
+	early := ptsAt("2026-03-04 09:59")
+	_, err := h.Approve(ctx, points.DecideRequest{RequestID: "d1", Operator: "bob", At: early, Adjustment: "big"})
+	wantArgument(t, "Approve before the request", err, "at")
+	_, err = h.Reject(ctx, points.DecideRequest{RequestID: "d2", Operator: "bob", At: early, Adjustment: "big"})
+	wantArgument(t, "Reject before the request", err, "at")
+	if f, _ := callsTrail(t, p); f != feed {
+		t.Errorf("the refusals wrote: feed %d → %d", feed, f)
+	}
+	if adj, err := h.Adjustment(ctx, "big"); err != nil || adj.State != points.AdjustmentPending {
+		t.Errorf("adjustment after the refusals: %+v %v", adj, err)
+	}
+	at := ptsAt("2026-03-04 10:00")
+	if _, err := h.Approve(ctx, points.DecideRequest{RequestID: "d3", Operator: "bob", At: at, Adjustment: "big"}); err != nil {
+		t.Fatalf("Approve at the request's time: %v", err)
+	}
+	if b, _ := h.Balance(ctx, points.BalanceQuery{Program: "mall", Member: "m", At: at}); !b.Available.Equal(dec("820")) {
+		t.Errorf("m's balance after the approval = %s, want 820", b.Available)
+	}
+}

@@ -135,7 +135,7 @@
 // (latest expiry) first; points returned to a lot that has expired
 // meanwhile expire again at once. A manual adjustment whose absolute
 // amount is above the program's ApprovalAbove waits for another operator's
-// approval; a credit is a new lot of the program's validity and a debit
+// approval (or rejection, neither dated before the request); a credit is a new lot of the program's validity and a debit
 // takes spendable lots like a redemption. An exchange converts at the
 // configured rate, rounded down to the target program's scale ([Convert]),
 // in one transaction.

@@ -315,7 +315,9 @@ type DecideRequest struct {
 }
 
 // Approve approves a pending adjustment and applies it. The operator who
-// requested it cannot approve it. Errors wrap ErrNotDefined,
+// requested it cannot approve it. A decision cannot precede the request:
+// an At (of Approve or Reject) before the adjustment's Requested wraps
+// event.ErrInvalidArgument naming "at", and nothing is written. Errors wrap ErrNotDefined,
 // event.ErrInvalidArgument (an empty Adjustment too), ErrNoOperator,
 // ErrUnknownAdjustment,
 // ErrNotPending, ErrSelfApproval, ledger.ErrInsufficientBalance (a debit

@@ -178,6 +178,10 @@ func (pt *part) decide(u *engine.Unit, req DecideRequest, approve bool) error {
 	if adj.State != AdjustmentPending {
 		return fmt.Errorf("%w: adjustment %s is %s", ErrNotPending, adj.ID, adj.State)
 	}
+	if u.At().Before(adj.Requested) {
+		// A decision cannot precede the request it decides.
+		return argument("at", fmt.Errorf("%s is before the adjustment's request %s", u.At().Format(time.RFC3339), adj.Requested.In(u.Location()).Format(time.RFC3339)))
+	}
 	if approve {
 		if req.Operator == adj.Requester {
 			return fmt.Errorf("%w: %s requested %s", ErrSelfApproval, req.Operator, adj.ID)
