@@ -90,8 +90,10 @@
 // is open. An operator restores the frozen lots to the main account (same
 // lots and expiries; what expired meanwhile stays expired) or voids them;
 // voiding also voids the day's lots still pending, which restoring leaves
-// to their release. A grant later the same day reopens the review for the
-// new points only.
+// to their release. A redemption spent before the day froze and reversed
+// while its review is open returns its points of the day's lots to the
+// frozen account too, into the review. A grant later the same day reopens
+// the review for the new points only.
 //
 // # Refunds
 //

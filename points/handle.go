@@ -215,6 +215,8 @@ type ReverseRequest struct {
 // to the lots they came from, keeping their expiries: the lots taken last
 // (latest expiry) are refilled first. Points returned to a lot that has
 // expired meanwhile expire again at once, each as an entry of its own.
+// Points returned to a lot of a day frozen by risk control whose review
+// is still open go to the frozen account, into that review.
 // A reversal cannot precede what it reverses: an At before the
 // redemption's time wraps event.ErrInvalidArgument naming "at", and
 // nothing is written. Errors wrap ErrNotDefined,

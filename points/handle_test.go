@@ -529,6 +529,77 @@ func TestRiskFreezePendingPoints(t *testing.T) {
 	})
 }
 
+// A redemption made before the day froze and reversed while the day
+// awaits review returns its points into the frozen account, as the rest
+// of the day's points: they were spendable only because they had been
+// spent before the freeze.
+func TestRiskFreezeReversal(t *testing.T) {
+	ctx := context.Background()
+	// 60 earned (lot 1), all 60 redeemed, 60 more earned (lot 2): the
+	// day reaches 120 ≥ 100 and freezes lot 2's 60; lot 1 holds nothing.
+	setup := func(t *testing.T) *membership.Program {
+		p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) {
+			d.Programs[0].Risk = &points.Risk{Daily: dec("100"), Policy: points.Freeze}
+			d.Rules = []points.Rule{ptsBuy}
+		}))
+		mustProcess(t, p, ptsOrder("1", "m", "60", ptsAt("2026-03-01 09:00")))
+		if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "r", Program: "mall", Member: "m", Ref: "x", Amount: dec("60"), At: ptsAt("2026-03-01 09:30")}); err != nil {
+			t.Fatal(err)
+		}
+		mustProcess(t, p, ptsOrder("2", "m", "60", ptsAt("2026-03-01 10:00")))
+		out, err := p.Points().Reverse(ctx, points.ReverseRequest{RequestID: "v", Program: "mall", Ref: "x", At: ptsAt("2026-03-01 11:00")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pc, _ := ptsChange(t, out, points.ChangeReversed); !pc.Amount.Equal(dec("60")) {
+			t.Errorf("reversed %+v", pc)
+		}
+		if b := ptsBalance(t, p, "mall", "m", ptsAt("2026-03-01 12:00")); !b.Available.IsZero() || !b.Frozen.Equal(dec("120")) {
+			t.Fatalf("balance after the reversal %+v, want 0 available, 120 frozen", b)
+		}
+		rv, err := p.Points().Review(ctx, points.DayQuery{Program: "mall", Member: "m", Date: "2026-03-01"})
+		if err != nil || len(rv.Lots) != 2 {
+			t.Fatalf("review %+v %v, want lots 2.0 (frozen) and 1.0 (returned)", rv, err)
+		}
+		return p
+	}
+	review := points.ReviewRequest{RequestID: "rev", Program: "mall", Member: "m", Date: "2026-03-01", Operator: "alice", At: ptsAt("2026-03-02 10:00")}
+	t.Run("restore", func(t *testing.T) {
+		p := setup(t)
+		out, err := p.Points().Restore(ctx, review)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pc, _ := ptsChange(t, out, points.ChangeRestored); !pc.Amount.Equal(dec("120")) {
+			t.Errorf("restored %+v, want 120", pc)
+		}
+		// Once the day is decided, a reversal returns to the spendable
+		// account: 30 of lot 1 redeemed and given back leave 120.
+		if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "r2", Program: "mall", Member: "m", Ref: "y", Amount: dec("30"), At: ptsAt("2026-03-02 11:00")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Points().Reverse(ctx, points.ReverseRequest{RequestID: "v2", Program: "mall", Ref: "y", At: ptsAt("2026-03-02 12:00")}); err != nil {
+			t.Fatal(err)
+		}
+		ptsWantAvailable(t, p, "mall", "m", ptsAt("2026-03-02 12:00"), "120")
+		ptsCheckBooks(t, p)
+	})
+	t.Run("void", func(t *testing.T) {
+		p := setup(t)
+		out, err := p.Points().Void(ctx, review)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pc, _ := ptsChange(t, out, points.ChangeVoided); !pc.Amount.Equal(dec("120")) {
+			t.Errorf("voided %+v, want 120", pc)
+		}
+		if b := ptsBalance(t, p, "mall", "m", ptsAt("2026-03-02 10:00")); !b.Total().IsZero() {
+			t.Errorf("balance after the void %+v, want 0", b)
+		}
+		ptsCheckBooks(t, p)
+	})
+}
+
 func TestPendingReleaseAndRefund(t *testing.T) {
 	def := ptsDef(func(d *points.Definition) {
 		r := ptsBuy

@@ -2,6 +2,7 @@ package points
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -100,9 +101,11 @@ func (pt *part) reverse(u *engine.Unit, req ReverseRequest) error {
 		return fmt.Errorf("%w: %s asked, %s remains", ErrOverReversal, amount, rd.Remaining())
 	}
 	main := acct(req.Program, rd.Member, "")
+	frozen := frozenDays{pt: pt, u: u, prog: prog, member: rd.Member}
 	var legs []ledger.Leg
 	var lots []LotAmount
 	left := amount
+	note := "redemption " + req.Ref + " reversed"
 	for i := len(rd.Takes) - 1; i >= 0 && left.IsPositive(); i-- {
 		tk := rd.Takes[i]
 		x := decimal.Min(tk.Amount.Sub(rd.Returned[i]), left)
@@ -111,21 +114,98 @@ func (pt *part) reverse(u *engine.Unit, req ReverseRequest) error {
 		}
 		rd.Returned[i] = rd.Returned[i].Add(x)
 		left = left.Sub(x)
-		legs = append(legs, ledger.Leg{Account: main, Amount: x, Lot: tk.Lot, Expires: tk.Expires, Granted: tk.Granted})
-		lots = append(lots, LotAmount{Lot: tk.Lot, Amount: x, Expires: tk.Expires, Granted: tk.Granted})
+		la := LotAmount{Lot: tk.Lot, Amount: x, Expires: tk.Expires, Granted: tk.Granted}
+		to := main
+		if held, err := frozen.hold(la); err != nil {
+			return err
+		} else if held {
+			to, note = acct(req.Program, rd.Member, SubFrozen), note+" (into frozen: the points' day awaits review)"
+		}
+		legs = append(legs, ledger.Leg{Account: to, Amount: x, Lot: tk.Lot, Expires: tk.Expires, Granted: tk.Granted})
+		lots = append(lots, la)
 	}
 	legs = append(legs, ledger.Leg{Account: pool(req.Program, KindReversed), Amount: amount.Neg()})
 	rd.Reversed = rd.Reversed.Add(amount)
 	if err := record.Put(u.Tx(), bRedeem, rk, rd); err != nil {
 		return err
 	}
+	if err := frozen.save(); err != nil {
+		return err
+	}
 	// The change comes before the expiries the reversal may cause.
 	if err := u.Emit(ChangeReversed, rd.Member, Change{Program: req.Program, Amount: amount, Ref: req.Ref, Lots: lots, Operator: req.Operator},
-		&rule.Reason{Rule: "points.reverse", Note: withNote("redemption "+req.Ref+" reversed", req.Note)}); err != nil {
+		&rule.Reason{Rule: "points.reverse", Note: withNote(note, req.Note)}); err != nil {
 		return err
 	}
 	_, err = pt.post(u, ledger.Transaction{Kind: KindReversed, Legs: legs})
 	return err
+}
+
+// frozenDays finds, for a reversal, the lots of a member's days frozen
+// by risk control and waiting for review: points returned to such a lot
+// go back to the frozen account, as the rest of the day's points are,
+// not to the spendable one (they were spent before the day froze).
+type frozenDays struct {
+	pt     *part
+	u      *engine.Unit
+	prog   Program
+	member string
+	// days holds the reviews read, by date (nil: none pending).
+	days map[string]*heldReview
+}
+
+type heldReview struct {
+	key     []byte
+	rv      Review
+	lots    []string // the day's lots not yet decided (Day.Lots)
+	changed bool
+}
+
+// hold reports whether la's lot belongs to a day whose review is pending,
+// and then records la in the review.
+func (f *frozenDays) hold(la LotAmount) (bool, error) {
+	if f.prog.Risk == nil || f.prog.Risk.Policy != Freeze || la.Granted.IsZero() {
+		return false, nil
+	}
+	date := la.Granted.In(f.pt.loc).Format(time.DateOnly)
+	hr, seen := f.days[date]
+	if !seen {
+		rk := keys.New().Str(f.prog.Name).Str(date).Str(f.member)
+		var rv Review
+		found, err := record.Get(f.u.Tx(), bReview, rk, &rv)
+		if err != nil {
+			return false, err
+		}
+		if found && rv.State == ReviewPending {
+			day, err := loadDay(f.u.Tx(), keys.New().Str(f.prog.Name).Str(f.member).Str(date))
+			if err != nil {
+				return false, err
+			}
+			hr = &heldReview{key: rk, rv: rv, lots: day.Lots}
+		}
+		if f.days == nil {
+			f.days = map[string]*heldReview{}
+		}
+		f.days[date] = hr
+	}
+	if hr == nil || !slices.Contains(hr.lots, la.Lot) {
+		return false, nil
+	}
+	hr.rv.Lots = append(hr.rv.Lots, la)
+	hr.changed = true
+	return true, nil
+}
+
+// save writes the reviews hold changed.
+func (f *frozenDays) save() error {
+	for _, date := range slices.Sorted(maps.Keys(f.days)) {
+		if hr := f.days[date]; hr != nil && hr.changed {
+			if err := record.Put(f.u.Tx(), bReview, hr.key, hr.rv); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (pt *part) adjust(u *engine.Unit, req AdjustRequest) error {
