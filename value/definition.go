@@ -1,6 +1,8 @@
 package value
 
 import (
+	"slices"
+
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/rule"
 )
@@ -40,9 +42,9 @@ func (d *Definition) scale() int32 {
 }
 
 // Check returns nil, or a *rule.Problems listing every problem with its
-// path: an empty Amount, a Scale outside 0 to 8, and each operation's
-// event type that is not declared or does not declare Amount as a
-// required decimal attribute.
+// path: an empty Amount, a Scale outside 0 to 8, an event type named by
+// two operations, and each operation's event type that is not declared
+// or does not declare Amount as a required decimal attribute.
 func (d Definition) Check(env Env) error {
 	var ps rule.Problems
 	if d.Amount == "" {
@@ -51,8 +53,18 @@ func (d Definition) Check(env Env) error {
 	if d.Scale < 0 || d.Scale > 8 {
 		ps.Addf("scale", "must be 0 to 8")
 	}
-	for _, f := range []struct{ path, typ string }{{"recharge", d.Recharge}, {"spend", d.Spend}, {"refund", d.Refund}} {
-		if f.typ == "" || env == nil {
+	ops := []struct{ path, typ string }{{"recharge", d.Recharge}, {"spend", d.Spend}, {"refund", d.Refund}}
+	for i, f := range ops {
+		if f.typ == "" {
+			continue
+		}
+		// An event is one operation: with one type named twice, the
+		// first operation would take every such event.
+		if j := slices.IndexFunc(ops[:i], func(o struct{ path, typ string }) bool { return o.typ == f.typ }); j >= 0 {
+			ps.Addf(f.path, "event type %q is already the %s", f.typ, ops[j].path)
+			continue
+		}
+		if env == nil {
 			continue
 		}
 		t, ok := env.EventType(f.typ)

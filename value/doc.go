@@ -3,7 +3,8 @@
 // cumulative recharge, spend and refund kept for levels, tags and reports.
 //
 // A [Definition] (the "stored_value" slot of a program definition) names
-// the event types that recharge, spend and refund, and the decimal
+// the event types that recharge, spend and refund (a type names one
+// operation: Check refuses one named twice), and the decimal
 // attribute holding the amount. [New] registers the part with the
 // program's engine; the root package does it when it opens a program, and
 // hands out the [Handle] as Program.Value.

@@ -274,6 +274,12 @@ func TestDefinitionCheck(t *testing.T) {
 			`spend: attribute "amount" of "buy" is integer, want decimal`,
 			`refund: attribute "amount" of "back" must be required`,
 		}},
+		// One event type cannot both recharge and spend: the first
+		// operation named would take every such event.
+		{"one type for two operations", value.Definition{Recharge: "top-up", Spend: "top-up", Refund: "top-up", Amount: "amount"}, []string{
+			`spend: event type "top-up" is already the recharge`,
+			`refund: event type "top-up" is already the recharge`,
+		}},
 		{"no amount", value.Definition{Recharge: "ping", Scale: -1}, []string{
 			`amount: empty`,
 			`scale: must be 0 to 8`,
