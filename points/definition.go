@@ -282,8 +282,15 @@ func (d Definition) Check(env Env) error {
 	if len(d.Refunds) > 0 && !slices.ContainsFunc(d.Rules, func(r Rule) bool { return r.Order != "" }) {
 		ps.Addf("refunds", "no earning rule records its orders (order), so a refund would reverse nothing")
 	}
+	refunds := map[Refund]bool{}
 	for i, r := range d.Refunds {
 		at := rule.Index("refunds", i)
+		// Each refund rule adds its amount to the order's refunded total:
+		// the same rule twice would count every refund event twice.
+		if refunds[r] {
+			ps.Addf(at, "duplicate refund rule (event %q, order %q, amount %q)", r.Event, r.Order, r.Amount)
+		}
+		refunds[r] = true
 		t, ok := env.EventType(r.Event)
 		if !ok {
 			ps.Add(rule.Join(at, "event"), fmt.Errorf("%w %q", event.ErrUnknownType, r.Event))

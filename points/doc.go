@@ -101,7 +101,8 @@
 // earned (an order ID is one member's: another member's event naming it
 // is not tracked, and its refund reverses nothing). Refund rules need such a
 // rule: a definition with refunds and no earning rule naming an Order is
-// refused (path "refunds"), as its refunds would reverse nothing. A
+// refused (path "refunds"), as its refunds would reverse nothing, and so
+// is the same refund rule twice, which would count each refund twice. A
 // [Refund] event reverses, for each grant, [Reversal]: granted ×
 // refunded in all / order amount, computed exactly and rounded once with
 // the program's rounding, less what earlier refunds reversed, so partial

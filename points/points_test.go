@@ -89,7 +89,9 @@ func TestCheck(t *testing.T) {
 			Validity:    rule.Validity{Kind: rule.MonthEnds, N: -1},
 			Caps:        rule.Caps{{Period: rule.Week, Limit: d("-1")}},
 			PendingDays: -1, Order: "amount", OrderAmount: "nope"})
-	bad.Refunds = append(bad.Refunds, points.Refund{Event: "refund", Order: "amount", Amount: "order_id"}, points.Refund{Event: "gone"})
+	bad.Refunds = append(bad.Refunds, points.Refund{Event: "refund", Order: "amount", Amount: "order_id"}, points.Refund{Event: "gone"},
+		// The same refund twice would count each refund event twice.
+		points.Refund{Event: "refund", Order: "order_id", Amount: "amount"})
 	err := bad.Check(env{levels: []string{"gold"}})
 	if !errors.Is(err, rule.ErrInvalidDefinition) {
 		t.Fatalf("Check: %v, want ErrInvalidDefinition", err)
@@ -109,7 +111,7 @@ func TestCheck(t *testing.T) {
 		"rules[1].id", "rules[1].program", "rules[1].event", "rules[1].levels[0]",
 		"rules[2].conditions[0]", "rules[2].order", "rules[2].order_amount", "rules[2].formula", "rules[2].levels[0]",
 		"rules[2].window.to", "rules[2].validity.n", "rules[2].caps[0].limit", "rules[2].pending_days",
-		"refunds[1].order", "refunds[1].amount", "refunds[2].event",
+		"refunds[1].order", "refunds[1].amount", "refunds[2].event", "refunds[3]",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("problem paths (-want +got):\n%s\n%v", diff, err)
