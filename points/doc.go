@@ -122,7 +122,9 @@
 // partly spent and partly expired charges the spent part first. The parts
 // are amounts at the program's scale: nothing more is rounded. The balance
 // never goes below zero. The reversed share (lapsed and short parts
-// included) gives its cap room back. Growth is reversed by the level
+// included) gives its cap room back; it does not lower the day's earned
+// total of risk control, which counts what was granted that day, refunded
+// or not (a buy-and-refund loop still reaches the threshold). Growth is reversed by the level
 // package's own refund rules.
 //
 // # Operator calls

@@ -318,6 +318,15 @@ func TestRiskStop(t *testing.T) {
 	// Another member is not affected.
 	mustProcess(t, p, ptsOrder("5", "n", "90", ptsAt("2026-03-01 12:00")))
 	ptsWantAvailable(t, p, "mall", "n", ptsAt("2026-03-02 01:00"), "90")
+	// A refund takes the points back but not the day's earned total: k
+	// earns 100, is refunded all of it, and the next order that day is
+	// blocked whole.
+	mustProcess(t, p, ptsOrder("6", "k", "100", ptsAt("2026-03-03 09:00")), ptsRefund("6r", "k", "o-6", "100", ptsAt("2026-03-03 10:00")))
+	out = mustProcess(t, p, ptsOrder("7", "k", "10", ptsAt("2026-03-03 11:00")))[0]
+	if pc, _ := ptsChange(t, out, points.ChangeBlocked); !pc.Amount.Equal(dec("10")) {
+		t.Errorf("after a refund: blocked %+v, want 10", pc)
+	}
+	ptsWantAvailable(t, p, "mall", "k", ptsAt("2026-03-03 12:00"), "0")
 	ptsCheckBooks(t, p)
 }
 
