@@ -48,10 +48,15 @@
 //
 // A [Target] restricts a task to levels (any of), tags (any of) and a
 // segment (a tag expression of package tag); events of other members are
-// ignored. The part reads the member's level and tags through the engine.
-// Tasks run before the tag part in processing order, so a target reads
-// the member's tags as they stood before the event (an order that earns a
-// tag counts for tasks targeting that tag from the next event on).
+// ignored. The part reads the member's level and tags through the engine,
+// once per event, before any task counts it. The level is the one held
+// once the level part has processed the event (an order whose growth
+// upgrades the member counts for tasks of the new level); a task's own
+// growth reward that upgrades the member counts for tasks of the new level
+// from the next event on, whatever the order of the tasks. Tasks run
+// before the tag part in processing order, so a target reads the member's
+// tags as they stood before the event (an order that earns a tag counts
+// for tasks targeting that tag from the next event on).
 //
 // # Changes
 //

@@ -398,6 +398,45 @@ func TestTaskTargetsAndWindow(t *testing.T) {
 	}
 }
 
+// A level target reads the level the member holds when the event reaches
+// the tasks, whatever the tasks' order and targets: a task's growth
+// reward that upgrades the member to gold does not make the same event
+// count for a gold-only task. Before, it did when no earlier task had a
+// level target (the level was read after the reward), and did not when
+// one had.
+func TestTaskLevelTargetReadBeforeRewards(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	growth500 := []rule.Reward{{Kind: rule.RewardGrowth, Amount: dec("500")}}
+	for _, first := range [][]string{nil, {"bronze"}} {
+		t.Run(fmt.Sprint(first), func(t *testing.T) {
+			p := engOpen(t,
+				task.Task{Name: "upgrade", Kind: task.One, Steps: engSteps("share"), Rewards: growth500, Target: task.Target{Levels: first},
+					Limits: rule.Caps{{Period: rule.Total, Limit: dec("1")}}},
+				task.Task{Name: "gold-only", Kind: task.One, Steps: engSteps("share"), Rewards: engPts10, Target: task.Target{Levels: []string{"gold"}}},
+			)
+			outs := mustProcess(t, p, engEvent("s1", "m", "share", at, nil), engEvent("s2", "m", "share", at.Add(time.Minute), nil))
+			var got [][]string
+			for _, out := range outs {
+				fx, err := task.EffectsOf(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var names []string
+				for _, c := range fx.Completed {
+					names = append(names, c.Task)
+				}
+				got = append(got, names)
+			}
+			if diff := cmp.Diff([][]string{{"upgrade"}, {"gold-only"}}, got); diff != "" {
+				t.Errorf("completed (-want +got):\n%s", diff)
+			}
+			if bal := pointsOf(t, p, "m"); !bal.Equal(dec("10")) {
+				t.Errorf("points = %s, want 10 (gold-only once, on the second share)", bal)
+			}
+		})
+	}
+}
+
 func TestTaskDefinitionProblems(t *testing.T) {
 	def := engDef(
 		task.Task{Name: "a", Kind: task.One, Steps: engSteps("nope"), Rewards: []rule.Reward{{Kind: rule.RewardAchievement, Achievement: "ghost"}}},

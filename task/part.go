@@ -67,36 +67,43 @@ func key(member, task string) []byte { return []byte(member + "\x00" + task) }
 func scope(member, task string) string { return member + "\x00" + task }
 
 // Process counts ev towards every task in its window that listens to it
-// and targets the member.
+// and targets the member. Every target is checked against the member as
+// they stand when the event reaches the tasks (the level once the level
+// part has processed it, the tags from before it), read once before any
+// task runs: a task's growth reward that upgrades the member does not
+// make the same event count for a task of the new level, whatever the
+// tasks' order.
 func (p *part) Process(u *engine.Unit, ev event.Event) error {
 	idx := p.byType[ev.Type]
 	if len(idx) == 0 {
 		return nil
 	}
-	var (
-		level               string
-		tags                []string
-		haveLevel, haveTags bool
-		err                 error
-	)
+	var needLevel, needTags bool
 	for _, i := range idx {
 		tk := p.def.Tasks[i]
-		if !tk.Window.Contains(ev.Time) || !tk.Matches(ev) {
-			continue
+		if tk.Window.Contains(ev.Time) && tk.Matches(ev) {
+			needLevel = needLevel || len(tk.Target.Levels) > 0
+			needTags = needTags || tk.Target.UsesTags()
 		}
-		if len(tk.Target.Levels) > 0 && !haveLevel {
-			if level, err = u.MemberLevel(ev.Member); err != nil {
-				return err
-			}
-			haveLevel = true
+	}
+	var (
+		level string
+		tags  []string
+		err   error
+	)
+	if needLevel {
+		if level, err = u.MemberLevel(ev.Member); err != nil {
+			return err
 		}
-		if tk.Target.UsesTags() && !haveTags {
-			if tags, err = u.MemberTags(ev.Member); err != nil {
-				return err
-			}
-			haveTags = true
+	}
+	if needTags {
+		if tags, err = u.MemberTags(ev.Member); err != nil {
+			return err
 		}
-		if !tk.Target.Targets(level, tags) {
+	}
+	for _, i := range idx {
+		tk := p.def.Tasks[i]
+		if !tk.Window.Contains(ev.Time) || !tk.Matches(ev) || !tk.Target.Targets(level, tags) {
 			continue
 		}
 		if err := p.step(u, tk, ev); err != nil {
