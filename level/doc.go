@@ -46,7 +46,13 @@
 // the retention threshold keeps the level, otherwise the downgrade mode
 // picks the next lower, the matching or the lowest level. Either way growth
 // is re-based to G (plus anything already earned from T on) and the next
-// term starts at T, not when the due work runs. A term end that Advance
+// term starts at T, not when the due work runs. Its validity counts from
+// T's day, the day after the old term's last one, as for any term that
+// starts then: a months-after term kept again and again ends one day
+// later in the month each time (N = 1 reached on 10 January: 24:00 of 10
+// February, then of 11 March, of 12 April), and a month-ends term of N
+// kept at T, the first of a month, runs N + 1 whole months (N = 1: March
+// and April); an annual date does not move. A term end that Advance
 // has not performed yet is performed, at its own instant, before any later
 // event or request of the member, so that they apply to the level the
 // member holds at their time — a request of another domain that reads the
@@ -110,7 +116,9 @@
 //
 // [Handle.Set] moves a member to a level at a time, starting a new term
 // there; growth is left as it is and no gift is granted. The operator and
-// the note are required and kept in the member's history.
+// the note are required and kept in the member's history. A member set
+// below the level their growth reaches moves back up at their next growth
+// increase, as any member does (an upgrade never waits for a term end).
 //
 // # Stored-value membership
 //

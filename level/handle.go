@@ -61,11 +61,12 @@ type SetRequest struct {
 }
 
 // Set sets a member's level by hand, starting a new term at req.At; growth
-// is left as it is and no upgrade gift is granted. A term end due before
-// req.At is performed first. It returns errors wrapping
-// event.ErrInvalidArgument (no request ID, member, operator, note or
-// time), ErrNoLadder, ErrUnknownLevel, event.ErrConflict (the request ID
-// reused with another request) or ErrNotDefined.
+// is left as it is and no upgrade gift is granted (a member set below the
+// level their growth reaches moves back up at their next growth
+// increase). A term end due before req.At is performed first. It returns
+// errors wrapping event.ErrInvalidArgument (no request ID, member,
+// operator, note or time), ErrNoLadder, ErrUnknownLevel, event.ErrConflict
+// (the request ID reused with another request) or ErrNotDefined.
 func (h *Handle) Set(ctx context.Context, req SetRequest) (*change.Outcome, error) {
 	fail := func(err error) (*change.Outcome, error) {
 		return nil, fmt.Errorf("level: set level of %q: %w", req.Member, err)
