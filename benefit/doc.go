@@ -21,7 +21,9 @@
 // member's discount benefits, the earlier benefit of the catalog on a tie.
 // Benefits are not granted or stored: they follow the level and the plans
 // as they change, and a plan counts until its expiry instant, even before
-// Advance has performed the expiry.
+// Advance has performed the expiry. Nor is their past kept: a query for a
+// time before the member's latest level change or plan purchase answers
+// with the current level and plans ([Handle.Of]).
 //
 // # Achievements
 //

@@ -124,12 +124,17 @@ func (h *Handle) Achievements(ctx context.Context, member string) ([]Grant, erro
 // the engine: a term end due by at that Advance has not performed yet
 // counts, as it would for an event at that time, without being written
 // (the level's status shows it once Advance or the member's next event or
-// request performs it). A program without benefits gives an empty list.
+// request performs it). No history of benefits is kept: the level and
+// plans are the member's current ones carried forward to at, so at is
+// meant to be now or later (a checkout, a forecast); for a time before
+// the member's latest level change or plan purchase, Of answers with the
+// current level and plans, not those held then (level History says what
+// the member held when). A program without benefits gives an empty list.
 // A member that is not an ID, or an at that is zero or outside the years
 // 1900 to 2099, wraps event.ErrInvalidArgument and names the field, with
-// or without benefits. Else the
-// error is the store's, or the level domain's (level.ErrCatchUpLimit for
-// a member with more term ends due than an event performs).
+// or without benefits. Else the error is the store's, or the level
+// domain's (level.ErrCatchUpLimit for a member with more term ends due
+// than an event performs).
 func (h *Handle) Of(ctx context.Context, member string, at time.Time) ([]Benefit, error) {
 	if err := event.CheckQuery(member, at); err != nil {
 		return nil, fmt.Errorf("benefit: benefits: %w", err)
