@@ -107,10 +107,12 @@
 // attribute and the value, before anything is written (its points,
 // growth and tags included), and its ID stays free. An event of that type
 // without the attribute (an optional one) buys nothing and is processed
-// as usual. For the other domains a plan counts
-// until its expiry instant; [Handle.Status] lists it until Advance has
-// performed the expiry. Benefits bind to level and plan names in package
-// benefit.
+// as usual. For the other domains a plan counts until its expiry instant;
+// [Handle.Status] lists it until Advance has performed the expiry. A
+// purchase of a plan that ran out before it, whose expiry Advance has not
+// performed, performs that expiry first, at its own instant (the history
+// and the feed show the lapse), and buys the plan anew from the purchase.
+// Benefits bind to level and plan names in package benefit.
 //
 // # Manual sets
 //

@@ -581,21 +581,30 @@ func (p *part) purchase(u *engine.Unit, ev event.Event) error {
 			return err
 		}
 		held, i := m.held(pl.Name)
-		base := u.At()
-		renewed := i >= 0 && held.Expires.After(u.At())
-		if renewed {
-			base = held.Expires
-		}
-		exp := pl.Extend(base, u.Location())
 		id := pl.Name + "|" + ev.Member
 		if i >= 0 {
 			if err := u.Unschedule(held.Expires, duePlan, id); err != nil {
 				return err
 			}
-			m.Plans[i].Expires = exp
-			if !renewed {
-				m.Plans[i].Since = u.At()
+		}
+		if i >= 0 && !held.Expires.After(u.At()) {
+			// The plan ran out before this purchase and Advance has not
+			// performed its expiry: perform it at its own instant, so that
+			// the history and the feed show the lapse before the new
+			// purchase, as they would had Advance run.
+			if err := p.expire(u.As(held.Expires, ledger.Ref{Note: "due " + duePlan}), ev.Member, &m, i); err != nil {
+				return err
 			}
+			i = -1
+		}
+		base := u.At()
+		renewed := i >= 0
+		if renewed {
+			base = held.Expires
+		}
+		exp := pl.Extend(base, u.Location())
+		if renewed {
+			m.Plans[i].Expires = exp
 			held = m.Plans[i]
 		} else {
 			held = Held{Plan: pl.Name, Since: u.At(), Expires: exp}
@@ -682,17 +691,24 @@ func (p *part) planExpiry(u *engine.Unit, it engine.Item) error {
 	if i < 0 || !held.Expires.Equal(it.At) {
 		return nil
 	}
+	return p.expire(u, pd.Member, &m, i)
+}
+
+// expire ends the member's plan m.Plans[i] at u.At(), its expiry: the
+// count, the history record, the change. It saves *m.
+func (p *part) expire(u *engine.Unit, member string, m *memberState, i int) error {
+	held := m.Plans[i]
 	m.Plans = append(m.Plans[:i:i], m.Plans[i+1:]...)
-	if err := addCount(u, pd.Member, pd.Plan, -1); err != nil {
+	if err := addCount(u, member, held.Plan, -1); err != nil {
 		return err
 	}
-	if err := appendHistory(u.Tx(), pd.Member, &m, &Record{Time: u.At(), Cause: CauseExpiry, Plan: pd.Plan, Expires: held.Expires}); err != nil {
+	if err := appendHistory(u.Tx(), member, m, &Record{Time: u.At(), Cause: CauseExpiry, Plan: held.Plan, Expires: held.Expires}); err != nil {
 		return err
 	}
-	if err := p.save(u, pd.Member, &m); err != nil {
+	if err := p.save(u, member, m); err != nil {
 		return err
 	}
-	return u.Emit(ChangePlanExpired, pd.Member, PlanChange{Plan: pd.Plan, Since: held.Since, Expires: held.Expires}, &rule.Reason{Rule: "plan." + pd.Plan, Note: "expired"})
+	return u.Emit(ChangePlanExpired, member, PlanChange{Plan: held.Plan, Since: held.Since, Expires: held.Expires}, &rule.Reason{Rule: "plan." + held.Plan, Note: "expired"})
 }
 
 // setLevel sets the member's level by hand at u.At(): a new term starts,

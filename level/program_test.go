@@ -531,6 +531,56 @@ func TestLevelPaidPlan(t *testing.T) {
 	}
 }
 
+// A plan bought again after it ran out, before Advance performed its
+// expiry, records the expiry at its own instant first: the history and
+// the feed show the lapse, as they do when Advance ran. Before, the
+// history went purchase, purchase with no expiry between.
+func TestLevelPlanLapsedBeforeAdvance(t *testing.T) {
+	p := testkit.OpenMemory(t, lvlDef(""))
+	buy := func(id string, at time.Time) event.Event {
+		return lvlEvent(id, "kai", "buy", at, event.Attrs{"plan": event.Str("Plus")})
+	}
+	mustProcess(t, p, buy("b1", lvlAt("2026-01-31 10:00"))) // monthly: to 2026-02-28 10:00
+	out := mustProcess(t, p, buy("b2", lvlAt("2026-04-05 08:00")))[0]
+	var got []string
+	for _, c := range out.Changes {
+		if c.Kind != level.ChangePlanExpired && c.Kind != level.ChangePlanPurchased {
+			continue
+		}
+		var pc level.PlanChange
+		if err := c.Decode(&pc); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s at %s: since %s, expires %s, renewed %v", c.Kind, c.Time.In(zone).Format("01-02 15:04"),
+			pc.Since.In(zone).Format("01-02 15:04"), pc.Expires.In(zone).Format("01-02 15:04"), pc.Renewed))
+	}
+	want := []string{
+		"plan.expired at 02-28 10:00: since 01-31 10:00, expires 02-28 10:00, renewed false",
+		"plan.purchased at 04-05 08:00: since 04-05 08:00, expires 05-05 08:00, renewed false",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("plan changes (-want +got):\n%s", diff)
+	}
+	h := lvlHistory(t, p, "kai")
+	if diff := cmp.Diff([]string{"join →Entry", "purchase Plus", "expiry Plus", "purchase Plus"}, lvlCauses(h)); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+	if r := h[2]; !r.Time.Equal(lvlAt("2026-02-28 10:00")) || !r.Expires.Equal(lvlAt("2026-02-28 10:00")) {
+		t.Errorf("expiry record = %+v, want at 2026-02-28 10:00", r)
+	}
+	counts, err := p.Levels().Counts(context.Background())
+	if err != nil || counts[len(counts)-1].Members != 1 {
+		t.Errorf("plan count = %+v, %v; want 1", counts, err)
+	}
+	// Only the new expiry is due.
+	if n := lvlAdvance(t, p, lvlAt("2026-06-01")); n != 1 {
+		t.Errorf("Advance performed %d items, want 1 (the plan bought on 5 April)", n)
+	}
+	if err := p.Verify(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLevelStoredValueMembership(t *testing.T) {
 	// A stored-value membership: the ladder's growth comes from recharges.
 	def := valueDef()
