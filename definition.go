@@ -195,7 +195,9 @@ func (e defEnv) checkReward(r rule.Reward, from rule.SourceKind) error {
 			missing = "achievement " + r.Achievement
 		}
 	case rule.RewardGrowth:
-		if e.d.Levels == nil {
+		// Growth feeds the ladder: a level definition of paid plans alone
+		// has none, and the growth would count towards nothing.
+		if e.d.Levels == nil || len(e.d.Levels.Ladder) == 0 {
 			missing = "level ladder (growth reward)"
 		}
 	}

@@ -128,6 +128,31 @@ func TestValidateRefusesRewardsTheirCouponRefuses(t *testing.T) {
 	}
 }
 
+// A growth reward needs a ladder, as growth rules do: a level definition
+// of paid plans alone has none. Before, the reward was accepted and posted
+// growth that counted towards nothing.
+func TestValidateRefusesGrowthRewardWithoutLadder(t *testing.T) {
+	def := sourceDef()
+	def.Levels = &level.Definition{Plans: []level.Plan{{Name: "plus", Period: level.Monthly, Event: "order", Attr: "plan"}}}
+	def.Events[0].Attributes = append(def.Events[0].Attributes, event.Attr{Name: "plan", Kind: event.String})
+	def.Tasks.Tasks = def.Tasks.Tasks[:1] // small-order: a growth reward
+	def.Coupons = nil
+	def.Benefits = nil
+	err := def.Validate()
+	var ps *rule.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("Validate = %v, want problems", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Path+": "+p.Err.Error())
+	}
+	want := []string{"tasks.tasks[0].rewards[0]: unknown level ladder (growth reward)"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
+
 // A program that leaves a domain out lists none of a member's items of
 // that domain; its other calls say the domain is not defined.
 func TestListsOfUndefinedDomainsAreEmpty(t *testing.T) {

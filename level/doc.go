@@ -18,9 +18,11 @@
 // is). Growth is the member's ledger account of asset growth, a plain
 // balance without lots (ledger.Asset.HasLots); growth rules earn it (event
 // type, attribute conditions, applicable levels, effective period,
-// formula, caps per day, week, month, year and in total). The amount is
-// the formula's result rounded to the growth scale (Definition.Rounding;
-// by default whole units, rounded down), then cut by the caps. An event
+// formula, caps per day, week, month, year and in total). Growth rules,
+// refund rules and growth rewards (a task's) need a ladder: a definition
+// with them and none (paid plans alone) is refused. The amount is the
+// formula's result rounded to the growth scale (Definition.Rounding; by
+// default whole units, rounded down), then cut by the caps. An event
 // without the formula's base attribute (an optional one) earns nothing
 // from that rule, which is skipped: the outcome has a change.RuleSkipped
 // change naming the rule and the attribute, and the event's other rules
