@@ -50,20 +50,25 @@
 // is re-based to G (plus anything already earned from T on) and the next
 // term starts at T, not when the due work runs. Its validity counts from
 // T's day, the day after the old term's last one, as for any term that
-// starts then: a months-after term kept again and again ends one day
-// later in the month each time (N = 1 reached on 10 January: 24:00 of 10
-// February, then of 11 March, of 12 April), and a month-ends term of N
-// kept at T, the first of a month, runs N + 1 whole months (N = 1: March
-// and April); an annual date does not move. A term end that Advance
-// has not performed yet is performed, at its own instant, before any later
-// event or request of the member, so that they apply to the level the
-// member holds at their time — a request of another domain that reads the
-// member's level (a coupon's claim condition) included — up to
-// [MaxCatchUp] of them: an event or request with more due before it fails
-// with [ErrCatchUpLimit] and writes nothing, rather than being applied to
-// a level the member would not hold. Queries read the stored state
-// ([Handle.Status], History), except those that answer for a time: the
-// benefits a member holds at a time (package benefit) count such a term
+// starts then: a months-after term kept again and again ends one day later
+// in the month each time (N = 1 reached on 10 January: 24:00 of 10
+// February, then of 11 March, of 12 April), and a month-ends term of N kept
+// at T, the first of a month, runs N + 1 whole months (N = 1: March and
+// April); an annual date does not move. The re-based growth may reach a
+// level above the one the term end leaves the member at (under the lowest
+// mode, or with a window longer than the term): the member moves up at
+// their next growth increase, as the upgrade rule says, not at the term end
+// itself (a Platinum member downgraded to the entry level with 150 in the
+// window reaches a level of threshold 100 with their next check-in). A term
+// end that Advance has not performed yet is performed, at its own instant,
+// before any later event or request of the member, so that they apply to
+// the level the member holds at their time — a request of another domain
+// that reads the member's level (a coupon's claim condition) included — up
+// to [MaxCatchUp] of them: an event or request with more due before it
+// fails with [ErrCatchUpLimit] and writes nothing, rather than being
+// applied to a level the member would not hold. Queries read the stored
+// state ([Handle.Status], History), except those that answer for a time:
+// the benefits a member holds at a time (package benefit) count such a term
 // end without writing it.
 //
 // The window's growth is read from per-member daily buckets kept in the
