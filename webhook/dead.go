@@ -130,7 +130,7 @@ func (d *Deliverer) Replay(ctx context.Context, seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("webhook: %s: replay: %w", d.name, err)
 	}
-	f, err := d.send(ctx, dl.ID, dl.Change)
+	f, err := d.send(ctx, nil, dl.ID, dl.Change)
 	if err != nil {
 		return fmt.Errorf("webhook: %s: replay %d: %w", d.name, seq, err)
 	}

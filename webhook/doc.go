@@ -10,8 +10,10 @@
 // deliverers, to several endpoints, read one feed each with its cursor.
 // It keeps its dead letters in a store.Store given to New — the program's
 // own store or another — in the bucket "webhook.dead.<name>", keyed by
-// feed position, so they survive a restart. The package imports no
-// domain package and the root package does not import it.
+// feed position, so they survive a restart, and there too, in the bucket
+// "webhook.lease.<name>", the lease that lets one Deliverer of a name
+// send at a time. The package imports no domain package and the root
+// package does not import it.
 //
 // # Requests
 //
@@ -37,8 +39,9 @@
 //   - At least once: a change is sent until a 2xx answers or the attempts
 //     are spent (it is then a dead letter), and the cursor moves only
 //     over changes that are one or the other. A crash or a stop sends
-//     again what the cursor had not passed, with the same delivery IDs:
-//     a receiver keeps the IDs it has acted on and drops repeats.
+//     again what the cursor had not passed, and so does a takeover of the
+//     name (see "One Deliverer per name"), with the same delivery IDs: a
+//     receiver keeps the IDs it has acted on and drops repeats.
 //   - Order per member: a member's changes are sent one at a time in feed
 //     order, the next only once the one before is acknowledged or
 //     dead-lettered. Different members' changes are sent in parallel
@@ -58,10 +61,51 @@
 // stores it; a host that needs members isolated from each other's
 // failures runs a lower attempts count, and replays dead letters.
 //
+// # One Deliverer per name
+//
+// Each instance of an application may start the Deliverer of a consumer
+// name: a lease lets one of them send at a time. It is one record in the
+// store given to New, holding the token of its holder (random, one per
+// Deliverer) and when its hold ends, by the holder's clock (WithClock).
+// Run and Flush take it, in a transaction of that store, before they read
+// the feed: when no one holds it or the hold has ended. The store's
+// Updates are serializable (store/postgres runs again the one that lost
+// a conflict), so of two instances taking it at once one is the holder
+// and the other finds it held. The holder keeps it as it goes: before
+// each batch, each attempt and each wait (a backoff, a poll) it makes
+// sure the hold covers what it starts and half a lease after, writing it
+// only when it would not, and before each move of the cursor it reads
+// the lease in the store and renews it for the attempt timeout and a
+// lease. A stop (Run's ctx cancelled) and the end of a Flush release it.
+// Meanwhile another Deliverer of the name polls for it (Run, at the poll
+// interval, through WithWait) or returns an error wrapping ErrBusy
+// (Flush); it takes over once the lease is released or, when the holder
+// died, once its hold has ended: a lease (WithLease, 30s by default)
+// after the span the holder last announced. The instances must give New
+// the store they share (the program's, on PostgreSQL): Deliverers on
+// stores of their own (a bolt file each) do not see each other's lease.
+//
+// What the lease leaves possible: the cursor is the feed's, written
+// through Feed.SetCursor, which cannot join the lease's transaction (it
+// may be in another store). A holder that stops renewing its lease for a
+// lease's time (a process paused, cut off from the store, or a clock
+// behind the others' by that much) may be taken over. When it finds out
+// it stops before it moves the cursor again: its Run polls for the lease
+// anew, its Flush returns an error wrapping ErrBusy. Until then both
+// send: the attempts it had under way and, if its clock is behind, those
+// it starts before its next cursor move, where it reads the lease in the
+// store. And a cursor write delayed past the renewal just before it, by
+// more than the attempt timeout and a lease (a process paused between the
+// two, a store that slow), lands after the new holder's writes: the
+// cursor moves back, and the new holder sends the changes in between
+// again. The cursor never skips a change: whoever writes it, each change
+// up to it was acknowledged or dead-lettered. So delivery is at least
+// once, whatever happens, and repeats carry the same delivery IDs.
+//
 // # Time
 //
-// Time is given: the clock (WithClock) stamps signatures and dead letters,
-// and the waits — between attempts and between polls of an empty feed —
+// Time is given: the clock (WithClock) stamps signatures and dead letters
+// and dates the lease, and the waits — between attempts and between polls of an empty feed —
 // go through WithWait, so tests run backoffs without sleeping. Only the
 // timeout of one attempt (WithTimeout), which bounds real I/O, runs on
 // real timers; it also bounds how long a stopped Deliverer waits for the
@@ -78,11 +122,11 @@
 //
 // # Caveats
 //
-// Run one Deliverer per consumer name at a time, across processes too: two
-// would send the same changes and race on the cursor (a Deliverer refuses
-// a second Run or Flush of its own with ErrBusy, but cannot see another
-// process's). Counts (Stats) are kept in memory and start at zero in each
-// process.
+// The lease is only as good as the clocks that date it: keep the
+// instances' clocks within a small part of the lease (NTP does). Replay
+// and Discard take no lease: an operator's replay may run beside a
+// Deliverer, and two replays of one dead letter at once send it twice.
+// Counts (Stats) are kept in memory and start at zero in each process.
 //
 // # Operating
 //
@@ -92,7 +136,8 @@
 // returns the counts (delivered, retried, dead, replayed);
 // [Deliverer.DeadLetters] pages the dead letters, [Deliverer.Replay] sends
 // one again and [Deliverer.Discard] drops one. Logs go to the
-// *slog.Logger of WithLogger.
+// *slog.Logger of WithLogger; taking the lease is logged at Info, losing
+// it to a takeover at Warn.
 //
 // [New] refuses what it cannot use — a nil feed or store, a name that is
 // not an ID, an endpoint that is not http or https, a short secret, an

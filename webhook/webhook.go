@@ -40,7 +40,11 @@ type Feed interface {
 // Errors of the Deliverer.
 var (
 	// ErrBusy is returned by Run and Flush while another Run or Flush of
-	// the same Deliverer is under way: two would send the same changes.
+	// the same Deliverer is under way, and wrapped by Flush's error while
+	// another Deliverer of the same consumer name holds its lease, in this
+	// process or another (see the package documentation): two would send
+	// the same changes. A Run or Flush that finds its lease taken over
+	// stops with an error wrapping it too.
 	ErrBusy = errors.New("webhook: deliverer already running")
 	// ErrUndelivered is wrapped by Replay's error when the endpoint did
 	// not acknowledge the change in the attempts allowed; the dead letter
@@ -102,12 +106,14 @@ type Stats struct {
 // Run; see the package documentation for what it guarantees. It is safe
 // for concurrent use.
 type Deliverer struct {
-	feed     Feed
-	st       store.Store
-	name     string
-	bucket   string
-	endpoint string
-	secret   []byte
+	feed        Feed
+	st          store.Store
+	name        string
+	bucket      string // the dead letters'
+	leaseBucket string
+	token       string // this Deliverer's, in the lease it holds
+	endpoint    string
+	secret      []byte
 
 	client    *http.Client
 	now       func() time.Time
@@ -117,6 +123,7 @@ type Deliverer struct {
 	base, max time.Duration
 	poll      time.Duration
 	timeout   time.Duration
+	lease     time.Duration
 	parallel  int
 	batch     int
 
@@ -138,8 +145,8 @@ type Option func(*Deliverer)
 // 302 or 303, is a GET without the body); c itself is not changed.
 func WithClient(c *http.Client) Option { return func(d *Deliverer) { d.client = c } }
 
-// WithClock sets the clock that stamps signatures and dead letters
-// (default time.Now).
+// WithClock sets the clock that stamps signatures and dead letters and
+// dates the lease (default time.Now).
 func WithClock(now func() time.Time) Option { return func(d *Deliverer) { d.now = now } }
 
 // WithWait sets how the Deliverer waits between attempts and between
@@ -180,6 +187,17 @@ func WithPoll(every time.Duration) Option { return func(d *Deliverer) { d.poll =
 // WithClock.
 func WithTimeout(t time.Duration) Option { return func(d *Deliverer) { d.timeout = t } }
 
+// WithLease sets how long the lease on the consumer name lasts (default
+// 30s, at least 1s): a Deliverer renews it as it goes, over each attempt
+// and each wait it starts, and another Deliverer of the name takes over
+// once it has not been renewed for that long by its clock — after a
+// crash, a lease and the span the holder last announced (an attempt's
+// timeout, a backoff, a poll). It is also the margin for the clocks of
+// the instances apart and for the write of the cursor (see the package
+// documentation, "One Deliverer per name"): a shorter lease takes over
+// sooner from a dead holder and sooner from a slow one.
+func WithLease(d time.Duration) Option { return func(dl *Deliverer) { dl.lease = d } }
+
 // WithParallel sets how many members' changes are sent at once (default
 // 4, 1 to MaxParallel); 1 sends every change in feed order.
 func WithParallel(n int) Option { return func(d *Deliverer) { d.parallel = n } }
@@ -192,18 +210,21 @@ func WithBatch(n int) Option { return func(d *Deliverer) { d.batch = n } }
 // of consumer name to endpoint (an http or https URL), signed with secret
 // (at least MinSecretBytes bytes), and keeps its dead letters in st, in
 // the bucket "webhook.dead.<name>" (st may be the store of the program
-// whose feed it reads, or another). It returns an error wrapping
-// ErrInvalidArgument for a nil feed or store, a name that is not an ID
-// (1 to 256 bytes of UTF-8 without NUL), an unusable endpoint or secret,
-// or an option out of range or given nil; the error names the argument or
-// the option (WithClient(nil) names "client").
+// whose feed it reads, or another), and its lease on the name in the
+// bucket "webhook.lease.<name>": the instances of an application that
+// each run a Deliverer of the name give New the store they share. It
+// returns an error wrapping ErrInvalidArgument for a nil feed or store, a
+// name that is not an ID (1 to 256 bytes of UTF-8 without NUL), an
+// unusable endpoint or secret, or an option out of range or given nil;
+// the error names the argument or the option (WithClient(nil) names
+// "client").
 func New(feed Feed, st store.Store, name, endpoint string, secret []byte, opts ...Option) (*Deliverer, error) {
 	d := &Deliverer{
-		feed: feed, st: st, name: name, bucket: "webhook.dead." + name, endpoint: endpoint,
-		secret: bytes.Clone(secret), client: &http.Client{},
+		feed: feed, st: st, name: name, bucket: "webhook.dead." + name, leaseBucket: "webhook.lease." + name,
+		token: newToken(), endpoint: endpoint, secret: bytes.Clone(secret), client: &http.Client{},
 		now: time.Now, wait: sleep, rand: rand.Reader, log: slog.New(slog.DiscardHandler),
 		attempts: 8, base: time.Second, max: 5 * time.Minute, poll: time.Second,
-		timeout: 10 * time.Second, parallel: 4, batch: 100,
+		timeout: 10 * time.Second, lease: defaultLease, parallel: 4, batch: 100,
 	}
 	for _, o := range opts {
 		o(d)
@@ -246,6 +267,10 @@ func (d *Deliverer) check() error {
 		return fmt.Errorf("backoff %v to %v", d.base, d.max)
 	case d.poll <= 0 || d.timeout <= 0:
 		return fmt.Errorf("poll %v, timeout %v: not positive", d.poll, d.timeout)
+	case d.lease < time.Second:
+		// Shorter, it is within what the clocks of two machines and
+		// their scheduling put between them.
+		return fmt.Errorf("lease %v, at least 1s (WithLease)", d.lease)
 	case d.parallel < 1 || d.parallel > MaxParallel:
 		return fmt.Errorf("parallel %d, 1 to %d", d.parallel, MaxParallel)
 	case d.batch < 1 || d.batch > 10000:
@@ -284,25 +309,49 @@ func (d *Deliverer) Stats() Stats {
 
 // Run delivers the feed's changes until ctx is done, then returns ctx's
 // error; the host starts it in a goroutine and stops it by cancelling ctx.
-// It stores the cursor over what was delivered before it returns, giving
-// the store at most the attempt timeout (WithTimeout) after ctx is done.
-// When the feed has nothing new it waits for the poll interval. An error
-// reading the feed or the cursor, storing the cursor or a dead letter is
-// logged and tried again after a backoff, up to the attempts allowed in a
-// row, and then returned, as is at once an error wrapping store.ErrClosed.
-// It returns ErrBusy while another Run or Flush is under way.
+// It first takes the lease on the consumer name; while another Deliverer
+// of the name holds it, Run polls for it at the poll interval, and takes
+// over once that one releases it or stops renewing it. It stores the
+// cursor over what was delivered and releases the lease before it
+// returns, giving the store at most the attempt timeout (WithTimeout)
+// after ctx is done for each. When the feed has nothing new it waits for
+// the poll interval, keeping the lease. When it finds the lease taken
+// over it stops sending, leaves the cursor as it is, and polls for the
+// lease again. An error reading the feed or the cursor, storing the
+// cursor, a dead letter or the lease is logged and tried again after a
+// backoff, up to the attempts allowed in a row, and then returned, as is
+// at once an error wrapping store.ErrClosed. It returns ErrBusy while
+// another Run or Flush of this Deliverer is under way.
 func (d *Deliverer) Run(ctx context.Context) error {
 	if !d.busy.CompareAndSwap(false, true) {
 		return fmt.Errorf("webhook: %s: run: %w", d.name, ErrBusy)
 	}
 	defer d.busy.Store(false)
+	var l *lease
+	defer func() {
+		if l != nil {
+			l.release(ctx)
+		}
+	}()
 	fails := 0
 	for {
-		_, err := d.flush(ctx)
+		var err error
+		if l == nil {
+			l, err = d.acquire(ctx)
+		}
+		if l != nil {
+			if _, err = d.flush(ctx, l); err == nil {
+				err = l.keep(ctx, d.poll, false) // over the poll's wait
+			}
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		pause := d.poll
+		if errors.Is(err, ErrBusy) { // held by another, or taken over: poll for it
+			d.log.Debug("webhook: lease held by another", "consumer", d.name, "err", err)
+			l, err = nil, nil
+		}
 		if err != nil {
 			fails++
 			if fails >= d.attempts || errors.Is(err, store.ErrClosed) {
@@ -322,21 +371,30 @@ func (d *Deliverer) Run(ctx context.Context) error {
 // Flush delivers (or dead-letters) every change after the cursor, a batch
 // at a time, until the feed has no more, and returns how many changes it
 // moved the cursor over. It is Run without the polling, for a host that
-// drives delivery itself (from a cron job, or in tests). It returns
-// ErrBusy while another Run or Flush is under way, ctx's error once ctx
-// is done, and the errors of the feed and the store.
+// drives delivery itself (from a cron job, or in tests): it takes the
+// lease on the consumer name first and releases it before it returns. It
+// returns an error wrapping ErrBusy while another Run or Flush of this
+// Deliverer is under way, while another Deliverer of the name holds the
+// lease, or when it finds its lease taken over (it then stops before
+// moving the cursor further); ctx's error once ctx is done, and the
+// errors of the feed and the store.
 func (d *Deliverer) Flush(ctx context.Context) (int, error) {
 	if !d.busy.CompareAndSwap(false, true) {
 		return 0, fmt.Errorf("webhook: %s: flush: %w", d.name, ErrBusy)
 	}
 	defer d.busy.Store(false)
-	return d.flush(ctx)
+	l, err := d.acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer l.release(ctx)
+	return d.flush(ctx, l)
 }
 
-func (d *Deliverer) flush(ctx context.Context) (int, error) {
+func (d *Deliverer) flush(ctx context.Context, l *lease) (int, error) {
 	total := 0
 	for {
-		n, more, err := d.flushBatch(ctx)
+		n, more, err := d.flushBatch(ctx, l)
 		total += n
 		if err != nil || !more {
 			return total, err
@@ -348,8 +406,12 @@ func (d *Deliverer) flush(ctx context.Context) (int, error) {
 // up to d.parallel members at once. It then moves the cursor over the
 // longest prefix of the batch that is delivered or dead-lettered (all of
 // it, unless ctx ended or a dead letter could not be stored), so the
-// cursor never passes a change that is neither. more reports a full batch.
-func (d *Deliverer) flushBatch(ctx context.Context) (n int, more bool, err error) {
+// cursor never passes a change that is neither, and only while it holds
+// the lease l. more reports a full batch.
+func (d *Deliverer) flushBatch(ctx context.Context, l *lease) (n int, more bool, err error) {
+	if err := l.keep(ctx, d.timeout, false); err != nil { // before reading the feed
+		return 0, false, err
+	}
 	cur, err := d.feed.Cursor(ctx, d.name)
 	if err != nil {
 		return 0, false, fmt.Errorf("webhook: %s: read cursor: %w", d.name, err)
@@ -376,12 +438,16 @@ func (d *Deliverer) flushBatch(ctx context.Context) (n int, more bool, err error
 		lanes[c.Member] = append(lanes[c.Member], i)
 	}
 	done := make([]bool, len(chs)) // each lane writes its own indexes; read after Wait
+	// A lane that finds the lease taken over stops the others, in their
+	// waits too, through lctx.
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
 	var (
 		wg       sync.WaitGroup
 		errMu    sync.Mutex
 		laneErr  error
 		sem      = make(chan struct{}, d.parallel)
-		stopping = ctx.Done()
+		stopping = lctx.Done()
 	)
 	for _, m := range order {
 		select {
@@ -391,7 +457,10 @@ func (d *Deliverer) flushBatch(ctx context.Context) (n int, more bool, err error
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if err := d.lane(ctx, chs, lanes[m], done); err != nil {
+			if err := d.lane(lctx, l, chs, lanes[m], done); err != nil {
+				if errors.Is(err, ErrBusy) {
+					stop()
+				}
 				errMu.Lock()
 				laneErr = cmpErr(laneErr, err)
 				errMu.Unlock()
@@ -399,11 +468,14 @@ func (d *Deliverer) flushBatch(ctx context.Context) (n int, more bool, err error
 		})
 	}
 	wg.Wait()
+	if errors.Is(laneErr, ErrBusy) {
+		return 0, false, laneErr // taken over: the cursor is the new holder's
+	}
 	for n < len(done) && done[n] {
 		n++
 	}
 	if n > 0 {
-		if err := d.saveCursor(ctx, chs[n-1].Seq); err != nil {
+		if err := d.saveCursor(ctx, l, chs[n-1].Seq); err != nil {
 			return 0, false, fmt.Errorf("webhook: %s: store cursor %d: %w", d.name, chs[n-1].Seq, err)
 		}
 	}
@@ -413,24 +485,41 @@ func (d *Deliverer) flushBatch(ctx context.Context) (n int, more bool, err error
 	return n, laneErr == nil && len(chs) == d.batch, laneErr
 }
 
-// saveCursor stores the cursor at seq. The write outlives ctx, so that a
-// stop does not send the delivered prefix again after a restart, but by
-// at most the attempt timeout: a store that does not answer does not keep
-// Run from returning once ctx is done.
-func (d *Deliverer) saveCursor(ctx context.Context, seq uint64) error {
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+// saveCursor stores the cursor at seq, once a read of the lease in the
+// store has found it still held by d, and renewed it for the attempt
+// timeout and a lease: the cursor is the feed's (another store, maybe),
+// so its write cannot join the lease's transaction; the renewal leaves it
+// that long before another Deliverer may take over. The write outlives
+// ctx, so that a stop does not send the delivered prefix again after a
+// restart, but by at most the attempt timeout.
+func (d *Deliverer) saveCursor(ctx context.Context, l *lease, seq uint64) error {
+	sctx, cancel := d.outlive(ctx)
 	defer cancel()
+	if err := l.keep(sctx, d.timeout, true); err != nil {
+		return err
+	}
+	return d.feed.SetCursor(sctx, d.name, seq)
+}
+
+// outlive returns a context for the writes that keep what a stopped Run
+// did (the cursor, the lease's release): it ends with ctx's values, but
+// only the attempt timeout after ctx is done, so that a store that does
+// not answer does not keep Run from returning.
+func (d *Deliverer) outlive(ctx context.Context) (context.Context, context.CancelFunc) {
+	octx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, func() {
 		t := time.NewTimer(d.timeout)
 		defer t.Stop()
 		select {
 		case <-t.C:
 			cancel()
-		case <-sctx.Done(): // the write is over
+		case <-octx.Done(): // the writes are over
 		}
 	})
-	defer stop()
-	return d.feed.SetCursor(sctx, d.name, seq)
+	return octx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // cmpErr keeps the first error, unless it is ctx's and the next is not.
@@ -447,12 +536,12 @@ func isCtxErr(err error) bool {
 
 // lane sends the changes chs[idx...] in order, dead-lettering those the
 // endpoint never acknowledged, and marks each in done. It stops at ctx's
-// end or at a dead letter it could not store.
-func (d *Deliverer) lane(ctx context.Context, chs []change.Change, idx []int, done []bool) error {
+// end, at a dead letter it could not store, or when l is lost.
+func (d *Deliverer) lane(ctx context.Context, l *lease, chs []change.Change, idx []int, done []bool) error {
 	for _, i := range idx {
 		c := chs[i]
 		id := DeliveryID(d.name, c.Seq)
-		f, err := d.send(ctx, id, c)
+		f, err := d.send(ctx, l, id, c)
 		if err != nil {
 			return err
 		}
@@ -482,15 +571,22 @@ type failure struct {
 }
 
 // send posts the change until a 2xx answers or the attempts are spent,
-// waiting a backoff between attempts. It returns (nil, nil) when the
+// waiting a backoff between attempts. With a lease l (nil for Replay) it
+// keeps l over each attempt and each wait. It returns (nil, nil) when the
 // change is delivered, a failure when the attempts are spent, and an
-// error, with no failure, when ctx ended or the change does not encode.
-func (d *Deliverer) send(ctx context.Context, id string, c change.Change) (*failure, error) {
+// error, with no failure, when ctx ended, l was lost or the change does
+// not encode.
+func (d *Deliverer) send(ctx context.Context, l *lease, id string, c change.Change) (*failure, error) {
 	body, err := json.Marshal(Delivery{ID: id, Change: c})
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %s: encode change %d: %w: %w", d.name, c.Seq, ErrCorrupt, err)
 	}
 	for attempt := 1; ; attempt++ {
+		if l != nil {
+			if err := l.keep(ctx, d.timeout, false); err != nil {
+				return nil, err
+			}
+		}
 		status, err := d.post(ctx, id, attempt, body)
 		if err == nil {
 			return nil, nil
@@ -504,6 +600,11 @@ func (d *Deliverer) send(ctx context.Context, id string, c change.Change) (*fail
 		pause := d.backoff(attempt)
 		d.log.Warn("webhook: attempt failed", "consumer", d.name, "id", id, "seq", c.Seq, "member", c.Member,
 			"attempt", attempt, "status", status, "wait", pause, "err", err)
+		if l != nil {
+			if err := l.keep(ctx, addSat(pause, d.timeout), false); err != nil { // the wait and the next attempt
+				return nil, err
+			}
+		}
 		if err := d.wait(ctx, pause); err != nil {
 			return nil, err
 		}

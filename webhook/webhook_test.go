@@ -631,6 +631,8 @@ func TestNewRejects(t *testing.T) {
 		{"max below base", p, consumer, ok, secret, []webhook.Option{webhook.WithBackoff(time.Minute, time.Second)}, "backoff"},
 		{"zero poll", p, consumer, ok, secret, []webhook.Option{webhook.WithPoll(0)}, "poll"},
 		{"negative timeout", p, consumer, ok, secret, []webhook.Option{webhook.WithTimeout(-time.Second)}, "timeout"},
+		{"zero lease", p, consumer, ok, secret, []webhook.Option{webhook.WithLease(0)}, "lease 0s, at least 1s (WithLease)"},
+		{"lease under a second", p, consumer, ok, secret, []webhook.Option{webhook.WithLease(999 * time.Millisecond)}, "lease 999ms"},
 		{"zero parallel", p, consumer, ok, secret, []webhook.Option{webhook.WithParallel(0)}, "parallel 0"},
 		{"parallel above the maximum", p, consumer, ok, secret, []webhook.Option{webhook.WithParallel(webhook.MaxParallel + 1)}, "parallel 1025, 1 to 1024"},
 		{"parallel of 1<<30", p, consumer, ok, secret, []webhook.Option{webhook.WithParallel(1 << 30)}, "parallel 1073741824"},
