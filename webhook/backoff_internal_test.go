@@ -34,3 +34,49 @@ func TestBackoff(t *testing.T) {
 		})
 	}
 }
+
+// A 429 or 503 answer's Retry-After sets the next wait, in either form of
+// RFC 9110 §10.2.3, at most the backoff's longest; anything else leaves
+// the backoff.
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC) // a Sunday
+	const longest = 5 * time.Minute
+	tests := []struct {
+		name   string
+		status int
+		header string
+		want   time.Duration
+		asked  bool
+	}{
+		{"delay-seconds", 503, "120", 2 * time.Minute, true},
+		{"429 too", 429, "7", 7 * time.Second, true},
+		{"zero: at once", 429, "0", 0, true},
+		{"spaces around", 503, " 7 ", 7 * time.Second, true},
+		{"IMF-fixdate", 503, "Sun, 01 Mar 2026 10:00:30 GMT", 30 * time.Second, true},
+		{"RFC 850 date", 503, "Sunday, 01-Mar-26 10:01:00 GMT", time.Minute, true},
+		{"asctime date", 429, "Sun Mar  1 10:02:00 2026", 2 * time.Minute, true},
+		{"a date past: at once", 503, "Sun, 01 Mar 2026 09:00:00 GMT", 0, true},
+		{"the longest to the second", 503, "300", longest, true},
+		{"a thousand days: capped", 503, "86400000", longest, true},
+		{"more digits than a uint64: capped", 429, "99999999999999999999999", longest, true},
+		{"a date in 9999: capped", 503, "Fri, 31 Dec 9999 23:59:59 GMT", longest, true},
+		{"not a number or a date", 503, "soon", 0, false},
+		{"negative", 503, "-5", 0, false},
+		{"a fraction", 429, "1.5", 0, false},
+		{"a sign", 429, "+5", 0, false},
+		{"empty", 503, "", 0, false},
+		{"another status", 500, "120", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, asked := retryAfter(tt.status, tt.header, now, longest)
+			if got != tt.want || asked != tt.asked {
+				t.Errorf("retryAfter(%d, %q) = %v, %v; want %v, %v", tt.status, tt.header, got, asked, tt.want, tt.asked)
+			}
+		})
+	}
+	// Below a second, the cap still holds.
+	if got, _ := retryAfter(503, "1", now, 500*time.Millisecond); got != 500*time.Millisecond {
+		t.Errorf("retryAfter(503, 1) with a longest of 500ms = %v, want 500ms", got)
+	}
+}

@@ -51,7 +51,13 @@
 //     compares positions (change.seq) where that matters.
 //   - Backoff: after failed attempt n the deliverer waits base·2^(n-1),
 //     at most max, jittered down by up to half, so deliverers that failed
-//     together do not retry together.
+//     together do not retry together. An answer 429 (Too Many Requests)
+//     or 503 (Service Unavailable) with a Retry-After header, in seconds
+//     or an HTTP-date (RFC 9110 §10.2.3), sets the wait instead: what it
+//     asks for, from the clock of WithClock (none for a date past), at
+//     most max, so that a header asking for days does not hold up the
+//     member's lane, and the batch, that long. A header of neither form
+//     leaves the backoff.
 //
 // The feed is read a batch at a time (WithBatch). A batch's lanes run in
 // parallel and the next batch starts when all are done, when the cursor

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -171,7 +172,8 @@ func WithAttempts(n int) Option { return func(d *Deliverer) { d.attempts = n } }
 
 // WithBackoff sets the wait after a failed attempt: base after the first,
 // doubling after each next one up to max, each jittered down by up to half
-// (default 1s and 5m: eight attempts span about four minutes).
+// (default 1s and 5m: eight attempts span about four minutes). A 429 or
+// 503 answer's Retry-After sets the wait instead, at most max.
 func WithBackoff(base, max time.Duration) Option {
 	return func(d *Deliverer) { d.base, d.max = base, max }
 }
@@ -587,7 +589,7 @@ func (d *Deliverer) send(ctx context.Context, l *lease, id string, c change.Chan
 				return nil, err
 			}
 		}
-		status, err := d.post(ctx, id, attempt, body)
+		status, retry, err := d.post(ctx, id, attempt, body)
 		if err == nil {
 			return nil, nil
 		}
@@ -597,7 +599,10 @@ func (d *Deliverer) send(ctx context.Context, l *lease, id string, c change.Chan
 		if attempt == d.attempts {
 			return &failure{attempts: attempt, status: status, err: err}, nil
 		}
-		pause := d.backoff(attempt)
+		pause, asked := retryAfter(status, retry, d.now(), d.max)
+		if !asked {
+			pause = d.backoff(attempt)
+		}
 		d.log.Warn("webhook: attempt failed", "consumer", d.name, "id", id, "seq", c.Seq, "member", c.Member,
 			"attempt", attempt, "status", status, "wait", pause, "err", err)
 		if l != nil {
@@ -612,13 +617,14 @@ func (d *Deliverer) send(ctx context.Context, l *lease, id string, c change.Chan
 	}
 }
 
-// post makes one attempt; a nil error means a 2xx answered.
-func (d *Deliverer) post(ctx context.Context, id string, attempt int, body []byte) (status int, err error) {
+// post makes one attempt; a nil error means a 2xx answered. retry is
+// the response's Retry-After header.
+func (d *Deliverer) post(ctx context.Context, id string, attempt int, body []byte) (status int, retry string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.endpoint, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderDelivery, id)
@@ -626,7 +632,7 @@ func (d *Deliverer) post(ctx context.Context, id string, attempt int, body []byt
 	req.Header.Set(HeaderSignature, Sign(d.secret, d.now(), body))
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	// Read some of the body, so that the connection can be reused. The
 	// status is the answer: a 2xx whose body breaks off is still an
@@ -634,10 +640,40 @@ func (d *Deliverer) post(ctx context.Context, id string, attempt int, body []byt
 	// be with a body longer than what is read here.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+	retry = resp.Header.Get("Retry-After")
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, fmt.Errorf("status %s", resp.Status)
+		return resp.StatusCode, retry, fmt.Errorf("status %s", resp.Status)
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, retry, nil
+}
+
+// retryAfter returns the wait that a 429 (Too Many Requests) or 503
+// (Service Unavailable) answer asks for in its Retry-After header (RFC
+// 9110 §10.2.3): delay-seconds, or an HTTP-date, less now (no wait for a
+// date past). The wait is at most longest, the backoff's, so that a
+// header asking for days does not hold up a member's lane, and the batch,
+// for days. asked is false for another status, no header, or a value of
+// neither form: the backoff applies.
+func retryAfter(status int, header string, now time.Time, longest time.Duration) (wait time.Duration, asked bool) {
+	if status != http.StatusTooManyRequests && status != http.StatusServiceUnavailable {
+		return 0, false
+	}
+	v := strings.TrimSpace(header)
+	if v == "" {
+		return 0, false
+	}
+	if strings.Trim(v, "0123456789") == "" { // delay-seconds: 1*DIGIT
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n > uint64(longest/time.Second) { // too many digits for a uint64 is huge too
+			return longest, true
+		}
+		return min(time.Duration(n)*time.Second, longest), true
+	}
+	at, err := http.ParseTime(v) // IMF-fixdate, RFC 850 or asctime
+	if err != nil {
+		return 0, false
+	}
+	return min(max(at.Sub(now), 0), longest), true
 }
 
 // backoff is the wait after failed attempt n, jittered with d.rand.

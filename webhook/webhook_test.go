@@ -815,3 +815,53 @@ func TestRunReturnsWhenTheCursorStoreHangs(t *testing.T) {
 		t.Fatal("Run did not return after ctx was cancelled")
 	}
 }
+
+// An endpoint that answers 429 or 503 with a Retry-After header gets the
+// next attempt after the wait it asks for, in seconds or as a date, at
+// most the backoff's longest; a header that is neither, or another
+// status, leaves the backoff. It used to be ignored: the endpoint got the
+// backoff's schedule whatever it asked.
+func TestRetryAfterSetsTheWait(t *testing.T) {
+	answers := []struct {
+		status int
+		header string
+	}{
+		{429, "2"},                             // 2s
+		{503, "Sun, 01 Mar 2026 10:00:20 GMT"}, // 20s after the clock's now
+		{429, "soon"},                          // bad: the third backoff, 4s less a quarter
+		{503, "86400"},                         // a day: the backoff's longest, a minute
+		{500, "30"},                            // another status: the fifth backoff, 16s less a quarter
+		{200, ""},
+	}
+	var mu sync.Mutex
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		a := answers[min(calls, len(answers)-1)]
+		calls++
+		mu.Unlock()
+		if a.header != "" {
+			w.Header().Set("Retry-After", a.header)
+		}
+		w.WriteHeader(a.status)
+	}))
+	t.Cleanup(srv.Close)
+	feed := &staticFeed{chs: []change.Change{{Seq: 1, Kind: "points.earned", Member: "alice", Time: now}}}
+	w := &waits{}
+	d, err := webhook.New(feed, memory.New(), consumer, srv.URL, []byte(secret), webhook.WithClock(clock),
+		webhook.WithWait(w.wait), webhook.WithRand(halves{}), webhook.WithAttempts(len(answers)),
+		webhook.WithBackoff(time.Second, time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.Flush(context.Background()); err != nil || n != 1 {
+		t.Fatalf("Flush = %d, %v; want 1", n, err)
+	}
+	want := []time.Duration{2 * time.Second, 20 * time.Second, 3 * time.Second, time.Minute, 12 * time.Second}
+	if got := w.list(); !equalDurations(got, want) {
+		t.Errorf("waits %v, want %v", got, want)
+	}
+	if s := d.Stats(); s != (webhook.Stats{Delivered: 1, Retried: 5}) {
+		t.Errorf("Stats = %+v, want delivered after 5 retries", s)
+	}
+}
