@@ -26,7 +26,8 @@
 //     attempt, after a restart and in a replay.
 //   - Membership-Signature: "t=<unix seconds>,v1=<hex HMAC-SHA256 of
 //     "<t>.<body>" under the secret>", the scheme Stripe documents (see
-//     [Sign]); the receiver checks it with [Verify].
+//     [Sign]), with one v1 more for each secret of WithExtraSecrets; the
+//     receiver checks it with [Verify], which accepts any v1 that matches.
 //   - Membership-Attempt: the attempt's number, for logs only (unsigned).
 //
 // Any 2xx acknowledges the change, whatever its body (which is read up to
@@ -119,12 +120,21 @@
 //
 // # Rotating the secret
 //
-// A Deliverer signs with one secret. To change it without refusing a
-// delivery, the receiver first accepts both: Verify with the new secret
-// and, on ErrSignatureMismatch, with the old one. The host then restarts
-// its Deliverer with the new secret (every attempt is signed when it is
-// sent, retries included), and once the last request signed with the old
-// one is older than the tolerance, the receiver drops the old secret.
+// A Deliverer signs each attempt when it sends it (retries included),
+// under the secret given to New and each of WithExtraSecrets, one v1
+// signature each, and Verify accepts a header where any of them matches.
+// So a secret changes without a refused delivery, and without the
+// receiver trying two secrets:
+//
+//  1. The host restarts its Deliverers (every instance) with the new
+//     secret given to New and the old one in WithExtraSecrets: every
+//     request now verifies under either.
+//  2. The receiver switches to the new secret.
+//  3. The host restarts its Deliverers without WithExtraSecrets.
+//
+// A receiver that cannot wait for the host may instead Verify with the
+// new secret and, on ErrSignatureMismatch, with the old one, until the
+// last request signed with the old one only is older than the tolerance.
 //
 // # Caveats
 //

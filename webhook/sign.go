@@ -16,7 +16,7 @@ import (
 // The headers of every delivery.
 const (
 	// HeaderSignature carries the signature, "t=<unix seconds>,v1=<hex>"
-	// (see Sign).
+	// (see Sign), with a v1 more for each secret of WithExtraSecrets.
 	HeaderSignature = "Membership-Signature"
 	// HeaderDelivery carries the delivery ID (see DeliveryID), the same
 	// in every attempt and in the body.
@@ -55,8 +55,18 @@ var (
 // "<t>.<body>">", the scheme Stripe documents. Signing the timestamp with
 // the body lets a receiver refuse a captured request replayed later.
 func Sign(secret []byte, t time.Time, body []byte) string {
+	return sign(t, body, secret)
+}
+
+// sign is Sign with a v1 signature under each of secret and more, in
+// that order, as a Deliverer sends it during a rotation.
+func sign(t time.Time, body []byte, secret []byte, more ...[]byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, body))
+	h := "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, body))
+	for _, s := range more {
+		h += ",v1=" + hex.EncodeToString(mac(s, ts, body))
+	}
+	return h
 }
 
 // mac is HMAC-SHA256 under secret of "<ts>.<body>".

@@ -115,6 +115,7 @@ type Deliverer struct {
 	token       string // this Deliverer's, in the lease it holds
 	endpoint    string
 	secret      []byte
+	extra       [][]byte // also signed with (WithExtraSecrets)
 
 	client    *http.Client
 	now       func() time.Time
@@ -161,6 +162,21 @@ func WithWait(wait func(ctx context.Context, d time.Duration) error) Option {
 // WithRand sets the source of the backoff's jitter (default crypto/rand):
 // each wait reads 8 bytes of it, one wait at a time.
 func WithRand(r io.Reader) Option { return func(d *Deliverer) { d.rand = r } }
+
+// WithExtraSecrets sets secrets the Deliverer signs with besides the
+// one given to New, for a rotation (see the package documentation): each
+// request's signature header then carries a v1 signature under each, the
+// secret given to New's first, "t=…,v1=<new>,v1=<old>", and a receiver
+// verifies it with any of them. Each must be at least MinSecretBytes
+// bytes; New copies them.
+func WithExtraSecrets(secrets ...[]byte) Option {
+	return func(d *Deliverer) {
+		d.extra = make([][]byte, len(secrets))
+		for i, s := range secrets {
+			d.extra[i] = bytes.Clone(s)
+		}
+	}
+}
 
 // WithLogger sets the logger (default: discard). Failed attempts are
 // logged at Warn, dead letters at Error, deliveries at Debug.
@@ -277,6 +293,11 @@ func (d *Deliverer) check() error {
 		return fmt.Errorf("parallel %d, 1 to %d", d.parallel, MaxParallel)
 	case d.batch < 1 || d.batch > 10000:
 		return fmt.Errorf("batch %d, 1 to 10000", d.batch)
+	}
+	for i, s := range d.extra {
+		if len(s) < MinSecretBytes {
+			return fmt.Errorf("extra secret %d of %d bytes, at least %d (WithExtraSecrets)", i+1, len(s), MinSecretBytes)
+		}
 	}
 	if err := event.CheckID(d.name); err != nil {
 		return fmt.Errorf("name: %w", err)
@@ -629,7 +650,7 @@ func (d *Deliverer) post(ctx context.Context, id string, attempt int, body []byt
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderDelivery, id)
 	req.Header.Set(HeaderAttempt, strconv.Itoa(attempt))
-	req.Header.Set(HeaderSignature, Sign(d.secret, d.now(), body))
+	req.Header.Set(HeaderSignature, sign(d.now(), body, d.secret, d.extra...))
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return 0, "", err

@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -631,6 +632,7 @@ func TestNewRejects(t *testing.T) {
 		{"max below base", p, consumer, ok, secret, []webhook.Option{webhook.WithBackoff(time.Minute, time.Second)}, "backoff"},
 		{"zero poll", p, consumer, ok, secret, []webhook.Option{webhook.WithPoll(0)}, "poll"},
 		{"negative timeout", p, consumer, ok, secret, []webhook.Option{webhook.WithTimeout(-time.Second)}, "timeout"},
+		{"short extra secret", p, consumer, ok, secret, []webhook.Option{webhook.WithExtraSecrets([]byte(secret), []byte("short"))}, "extra secret 2 of 5 bytes, at least 16 (WithExtraSecrets)"},
 		{"zero lease", p, consumer, ok, secret, []webhook.Option{webhook.WithLease(0)}, "lease 0s, at least 1s (WithLease)"},
 		{"lease under a second", p, consumer, ok, secret, []webhook.Option{webhook.WithLease(999 * time.Millisecond)}, "lease 999ms"},
 		{"zero parallel", p, consumer, ok, secret, []webhook.Option{webhook.WithParallel(0)}, "parallel 0"},
@@ -863,5 +865,59 @@ func TestRetryAfterSetsTheWait(t *testing.T) {
 	}
 	if s := d.Stats(); s != (webhook.Stats{Delivered: 1, Retried: 5}) {
 		t.Errorf("Stats = %+v, want delivered after 5 retries", s)
+	}
+}
+
+// During a rotation a Deliverer signs with the new secret and the old
+// (WithExtraSecrets): the header carries a v1 signature under each, the
+// new one's first, so that a receiver on either secret verifies every
+// request; one on a third secret does not.
+func TestExtraSecretsSign(t *testing.T) {
+	newSecret, oldSecret := []byte("whsec_new_0123456789"), []byte(secret)
+	var (
+		mu      sync.Mutex
+		headers []string
+		bodies  [][]byte
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		headers = append(headers, r.Header.Get(webhook.HeaderSignature))
+		bodies = append(bodies, body)
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	feed := &staticFeed{chs: []change.Change{{Seq: 1, Kind: "points.earned", Member: "alice", Time: now}}}
+	given := bytes.Clone(oldSecret)
+	d, err := webhook.New(feed, memory.New(), consumer, srv.URL, newSecret, webhook.WithClock(clock),
+		webhook.WithExtraSecrets(given))
+	if err != nil {
+		t.Fatal(err)
+	}
+	given[0] ^= 0xff // New copied it
+	if _, err := d.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(headers) != 1 {
+		t.Fatalf("%d requests, want 1", len(headers))
+	}
+	h, body := headers[0], bodies[0]
+	_, oldV1, _ := strings.Cut(webhook.Sign(oldSecret, now, body), ",")
+	if want := webhook.Sign(newSecret, now, body) + "," + oldV1; h != want {
+		t.Errorf("signature header %q, want %q", h, want)
+	}
+	for _, s := range [][]byte{newSecret, oldSecret} {
+		if err := webhook.Verify(body, h, s, now, webhook.DefaultTolerance); err != nil {
+			t.Errorf("Verify with %q: %v", s, err)
+		}
+	}
+	if err := webhook.Verify(body, h, []byte("whsec_a_third_secret"), now, webhook.DefaultTolerance); !errors.Is(err, webhook.ErrSignatureMismatch) {
+		t.Errorf("Verify with a third secret = %v, want ErrSignatureMismatch", err)
 	}
 }
