@@ -116,7 +116,8 @@
 // go through WithWait, so tests run backoffs without sleeping. Only the
 // timeout of one attempt (WithTimeout), which bounds real I/O, runs on
 // real timers; it also bounds how long a stopped Deliverer waits for the
-// store to take the cursor over what it delivered.
+// store to take the cursor over what it delivered, and to release the
+// lease.
 //
 // # Rotating the secret
 //
