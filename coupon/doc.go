@@ -45,7 +45,10 @@
 // Due work: an issued coupon's expiry, and an order's hold (LockRequest.Hold)
 // running out, which releases its coupons at the order's time plus Hold; a
 // coupon whose validity ended while it was locked becomes expired when it
-// is released rather than available. A zero Hold schedules nothing (the
+// is released rather than available (its expiry, falling due while it was
+// locked, left it alone). A coupon released available has its expiry due
+// again, so that a release dated before the expiry but made after Advance
+// performed it leaves a coupon the next Advance expires. A zero Hold schedules nothing (the
 // coupons stay locked until Use, Release or a revocation); a negative one,
 // or one that ends past the years a program takes (event.MaxYear), is
 // refused with event.ErrInvalidArgument naming the hold. A hold is its lock's:

@@ -735,6 +735,54 @@ func TestCouponLockHoldRunsOut(t *testing.T) {
 	}
 }
 
+// A coupon locked when its expiry falls due is left alone by it. A
+// release dated before the expiry that arrives after Advance performed it
+// gives the coupon back available: its expiry is due again, and the next
+// Advance expires it. It used to stay available for good, never counted
+// as expired.
+func TestCouponReleasedLateExpiresStill(t *testing.T) {
+	p := openCoupons(t, memory.New())
+	ctx := context.Background()
+	c := couponClaim(t, p, "c", "m1", "flash", "2026-05-01 10:00") // valid until 24:00 on 1 May
+	o := coupon.Order{ID: "o1", Member: "m1", Time: at(t, "2026-05-01 23:00"), Lines: []coupon.Line{line("p", "", "20")}}
+	if _, err := p.Coupons().Lock(ctx, coupon.LockRequest{RequestID: "l", Order: o, Coupons: []string{c.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Advance(ctx, at(t, "2026-05-02 00:05")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Coupons().Release(ctx, coupon.OrderRequest{RequestID: "r", At: at(t, "2026-05-01 23:59"), Order: "o1"}); err != nil {
+		t.Fatal(err)
+	}
+	state := func() coupon.State {
+		t.Helper()
+		cs, err := p.Coupons().List(ctx, "m1")
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("List = %+v, %v", cs, err)
+		}
+		return cs[0].State
+	}
+	if s := state(); s != coupon.Available {
+		t.Fatalf("released at 23:59: %s, want available", s)
+	}
+	n := couponFeedLen(t, p)
+	if _, err := p.Advance(ctx, at(t, "2026-05-02 00:10")); err != nil {
+		t.Fatal(err)
+	}
+	if s := state(); s != coupon.Expired {
+		t.Errorf("after the next Advance: %s, want expired", s)
+	}
+	f, _ := p.Feed(ctx, uint64(n), 10)
+	if len(f) != 1 || f[0].Kind != coupon.ChangeExpired || !f[0].Time.Equal(at(t, "2026-05-02 00:00")) {
+		t.Errorf("feed %+v, want one coupon.expired at 24:00 on 1 May", f)
+	}
+	day := rule.Date{Year: 2026, Month: 5, Day: 2}
+	r, err := p.Coupons().Stats(ctx, coupon.StatsQuery{From: day, To: day})
+	if err != nil || r.Total.Expired != 1 || r.Total.Issued+r.Total.Used+r.Total.Revoked != 0 {
+		t.Errorf("2 May statistics %+v, %v; want one expired", r.Total, err)
+	}
+}
+
 // A hold belongs to the lock that set it: an order locked again (after a
 // release, or to lock its coupons anew) keeps its coupons until the new
 // lock's hold runs out, and a lock without a hold keeps them for good. The

@@ -286,12 +286,21 @@ func joinNote(a, b string) string {
 }
 
 // emitOrder emits kind (coupon.expired for a coupon that expired while
-// locked) for each coupon of an order.
+// locked) for each coupon of an order. A coupon released to available
+// has its expiry scheduled again: a release dated before the expiry may
+// come after Advance performed it, which leaves a locked coupon alone,
+// and the coupon would then never expire. The due item's key is its time,
+// kind and coupon, so an expiry still pending is written again unchanged.
 func (c *part) emitOrder(u *engine.Unit, cs []Coupon, order, kind, note string) error {
 	for _, cp := range cs {
 		k := kind
-		if cp.State == Expired {
+		switch {
+		case cp.State == Expired:
 			k = ChangeExpired
+		case cp.State == Available && !cp.Expires.IsZero():
+			if err := u.Schedule(cp.Expires, dueExpire, cp.ID, nil); err != nil {
+				return err
+			}
 		}
 		u.Outcome().Member = cp.Member
 		if err := u.Emit(k, cp.Member, cp, &rule.Reason{Rule: "coupon." + cp.Template, Inputs: map[string]string{"order": order}, Note: note}); err != nil {
