@@ -75,8 +75,14 @@ func (c ClaimRule) Room(total, today int) (room int, limit string) {
 }
 
 // Draw draws an amount in [lo, hi] to the cent, uniformly, from r (read
-// as random bytes, without modulo bias). It returns r's error.
+// as random bytes, without modulo bias). It returns r's error, and an
+// error for hi below lo or a bound beyond ±MaxDraw (the draw counts cents
+// in 64 bits; a bound beyond used to be misread: the draw failed, or came
+// from another range).
 func Draw(r io.Reader, lo, hi decimal.Decimal) (decimal.Decimal, error) {
+	if !drawable(lo) || !drawable(hi) {
+		return decimal.Decimal{}, fmt.Errorf("coupon: draw: [%s, %s] is beyond %s", lo, hi, MaxDraw)
+	}
 	a, b := lo.Shift(Scale).IntPart(), hi.Shift(Scale).IntPart()
 	if b < a {
 		return decimal.Decimal{}, fmt.Errorf("coupon: draw: max %s below min %s", hi, lo)
@@ -92,6 +98,16 @@ func Draw(r io.Reader, lo, hi decimal.Decimal) (decimal.Decimal, error) {
 			return decimal.New(a+int64(v%n), -Scale), nil
 		}
 	}
+}
+
+// MaxDraw is the largest bound of a random coupon's amount (Template.Max):
+// the most cents a signed 64-bit count holds.
+const MaxDraw = "92233720368547758.07"
+
+// drawable reports whether d is within ±MaxDraw, so Draw counts its cents
+// in an int64.
+func drawable(d decimal.Decimal) bool {
+	return d.Shift(Scale).Truncate(0).BigInt().IsInt64()
 }
 
 // PlanPack decides which coupons a pack gives now, from left, the number

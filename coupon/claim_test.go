@@ -103,6 +103,37 @@ func TestDraw(t *testing.T) {
 	}
 }
 
+// A random coupon's bounds are counted in cents in 64 bits: up to
+// MaxDraw, 92,233,720,368,547,758.07. A definition with a max beyond is
+// refused, and so is a draw. Both were taken: the draw misread the bound
+// (2e17 drew from [1, 15,532,559,262,904,483.84], wrapped around 2^64
+// cents).
+func TestDrawBeyondMaxDraw(t *testing.T) {
+	zeros := func() *bytes.Reader { return bytes.NewReader(make([]byte, 8)) }
+	if d, err := coupon.Draw(zeros(), dec("1"), dec(coupon.MaxDraw)); err != nil || !d.Equal(dec("1")) {
+		t.Errorf("Draw(zeros, 1, MaxDraw) = %s, %v; want 1", d, err)
+	}
+	for _, hi := range []string{"92233720368547758.08", "200000000000000000"} {
+		if d, err := coupon.Draw(zeros(), dec("1"), dec(hi)); err == nil {
+			t.Errorf("Draw(1, %s) = %s, want an error", hi, d)
+		}
+		if d, err := coupon.Draw(zeros(), dec(hi), dec(hi)); err == nil {
+			t.Errorf("Draw(%s, %s) = %s, want an error", hi, hi, d)
+		}
+	}
+	def := func(max string) coupon.Definition {
+		return coupon.Definition{Templates: []coupon.Template{{Name: "r", Type: coupon.Random, Min: dec("1"), Max: dec(max), Use: days(1)}}}
+	}
+	if err := def(coupon.MaxDraw).Check(nil); err != nil {
+		t.Errorf("max MaxDraw: %v", err)
+	}
+	err := def("92233720368547758.08").Check(nil)
+	var ps *rule.Problems
+	if !errors.As(err, &ps) || len(ps.List) != 1 || ps.List[0].Path != "templates[0].max" {
+		t.Errorf("max beyond MaxDraw: %v, want one problem at templates[0].max", err)
+	}
+}
+
 // The article's pack example (券包): a pack of A, B and C, while A and then
 // B run out.
 func TestPlanPackArticleExample(t *testing.T) {

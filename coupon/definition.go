@@ -295,7 +295,8 @@ func (d *Definition) CheckReward(r rule.Reward, from rule.SourceKind) error {
 
 // Check returns nil, or a *rule.Problems listing every problem with its
 // path: duplicate or empty names, a type's missing or out-of-range amount
-// (a rate not in (0, 1), min > max, amounts finer than a cent), negative
+// (a rate not in (0, 1), min > max, a random max above MaxDraw, amounts
+// finer than a cent), negative
 // stock or limits, unknown methods, an invalid validity or period, the
 // same product both included and excluded, packs naming missing templates
 // or with an unknown mode, gifts naming a template or pack whose claim
@@ -413,7 +414,10 @@ func (t Template) check(ps *rule.Problems, p string) {
 	case Random:
 		positiveCents(ps, at("min"), t.Min)
 		positiveCents(ps, at("max"), t.Max)
-		if t.Min.GreaterThan(t.Max) {
+		switch {
+		case !drawable(t.Max):
+			ps.Addf(at("max"), "%s is above %s, the largest amount a random coupon draws", t.Max, MaxDraw)
+		case t.Min.GreaterThan(t.Max):
 			ps.Addf(at("max"), "%s is below min %s", t.Max, t.Min)
 		}
 	default:
