@@ -87,7 +87,8 @@ type Gift struct {
 	Event    string `json:"event"`
 	Template string `json:"template,omitempty"`
 	Pack     string `json:"pack,omitempty"`
-	// Count is the number of coupons of Template; 0 means 1.
+	// Count is the number of coupons of Template, at most MaxCount; 0
+	// means 1.
 	Count int `json:"count,omitempty"`
 }
 
@@ -207,7 +208,7 @@ type Pack struct {
 	Claim ClaimRule `json:"claim,omitzero"`
 }
 
-// PackItem is count coupons of a template in a pack.
+// PackItem is count coupons of a template in a pack, 1 to MaxCount.
 type PackItem struct {
 	Template string `json:"template"`
 	Count    int    `json:"count"`
@@ -268,8 +269,10 @@ func (c ClaimRule) allowsMethod(m Method) error {
 // (MethodOf). An upgrade gift naming a template whose claim methods leave
 // out "system", or a task reward naming one whose methods leave out
 // "task", would be refused on every grant, so the definition is refused
-// instead. The error wraps ErrUnknownTemplate or ErrNotEligible; rewards
-// of other kinds return nil.
+// instead. The error wraps ErrUnknownTemplate or ErrNotEligible, or names
+// a coupon count above MaxCount (as a claim's: the coupons are issued in
+// the transaction of the event that earns them); rewards of other kinds
+// return nil.
 func (d *Definition) CheckReward(r rule.Reward, from rule.SourceKind) error {
 	m := MethodOf(from)
 	switch r.Kind {
@@ -277,6 +280,9 @@ func (d *Definition) CheckReward(r rule.Reward, from rule.SourceKind) error {
 		t, ok := d.Template(r.Template)
 		if !ok {
 			return fmt.Errorf("%w %q", ErrUnknownTemplate, r.Template)
+		}
+		if r.Count > MaxCount {
+			return fmt.Errorf("count %d is above %d (MaxCount): a reward is issued in its event's transaction", r.Count, MaxCount)
 		}
 		if err := t.Claim.allowsMethod(m); err != nil {
 			return fmt.Errorf("template %q cannot be a %s's reward: %w", r.Template, from, err)
@@ -299,8 +305,10 @@ func (d *Definition) CheckReward(r rule.Reward, from rule.SourceKind) error {
 // finer than a cent), negative
 // stock or limits, unknown methods, an invalid validity or period, the
 // same product both included and excluded, packs naming missing templates
-// or with an unknown mode, gifts naming a template or pack whose claim
-// methods leave out "system" (the method gifts are issued by), and claim
+// or with an unknown mode, a pack item's or a gift's count above MaxCount
+// (the coupons of one claim, issued in one transaction), gifts naming a
+// template or pack whose claim methods leave out "system" (the method
+// gifts are issued by), and claim
 // conditions naming an unknown level or tag or with a segment that does
 // not parse (claim.segment: each unknown tag of the expression is one
 // problem). Levels and tags are looked up in env; a nil env skips those
@@ -341,8 +349,8 @@ func (d Definition) Check(env Env) error {
 				ps.Addf(rule.Join(ip, "template"), "template %q listed twice", it.Template)
 			}
 			seen[it.Template] = true
-			if it.Count < 1 {
-				ps.Addf(rule.Join(ip, "count"), "must be >= 1")
+			if it.Count < 1 || it.Count > MaxCount {
+				ps.Addf(rule.Join(ip, "count"), "%d is not from 1 to %d (MaxCount)", it.Count, MaxCount)
 			}
 		}
 		if k.Stock < 0 {
@@ -377,8 +385,8 @@ func (d Definition) Check(env Env) error {
 				ps.Add(rule.Join(p, "pack"), k.Claim.allowsMethod(System))
 			}
 		}
-		if g.Count < 0 {
-			ps.Addf(rule.Join(p, "count"), "must not be negative")
+		if g.Count < 0 || g.Count > MaxCount {
+			ps.Addf(rule.Join(p, "count"), "%d is not from 0 (1 coupon) to %d (MaxCount)", g.Count, MaxCount)
 		}
 	}
 	return ps.Err()

@@ -88,7 +88,10 @@ type ClaimRequest struct {
 // MaxCount is the most coupons one claim issues (ClaimRequest.Count), and
 // one member of a bulk issue (IssueRequest.Count): a claim is one
 // transaction, and a request beyond it is refused rather than left to
-// run for minutes.
+// run for minutes. A definition's counts keep to it too — a gift's, a
+// pack item's, a level gift's or a task reward's — or the definition is
+// refused: their coupons are issued in the transaction of the event that
+// earns them.
 const MaxCount = 100
 
 // checkCount returns an error wrapping event.ErrInvalidArgument for a

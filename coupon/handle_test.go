@@ -675,6 +675,42 @@ func TestCouponTaskRewardUsesTheTaskMethod(t *testing.T) {
 	}
 }
 
+// Coupons given by a definition — a gift, a pack's item, a level gift, a
+// task reward — are issued in the transaction of the event that earns
+// them, as a claim's are: a count above MaxCount is refused as a claim's
+// is, rather than issuing, say, a million coupons on every registration.
+// MaxCount itself is taken.
+func TestCouponDefinitionCountsUpToMaxCount(t *testing.T) {
+	def := func(n int) membership.Definition {
+		d := couponDef()
+		d.Coupons.Gifts[0].Count = n
+		d.Coupons.Packs[0].Items[1].Count = n
+		d.Levels.Ladder[1].Gifts[0].Count = n
+		d.Tasks = &task.Definition{Tasks: []task.Task{{
+			Name: "first-order", Kind: task.One, Steps: []task.Step{{Event: "order"}},
+			Rewards: []rule.Reward{{Kind: rule.RewardCoupon, Template: "flash", Count: n}},
+		}}}
+		return d
+	}
+	if err := def(coupon.MaxCount).Validate(); err != nil {
+		t.Fatalf("counts of MaxCount: %v", err)
+	}
+	err := def(coupon.MaxCount + 1).Validate()
+	var ps *rule.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("counts of MaxCount+1: %v, want problems", err)
+	}
+	var paths []string
+	for _, p := range ps.List {
+		paths = append(paths, p.Path)
+	}
+	slices.Sort(paths)
+	want := []string{"coupons.gifts[0].count", "coupons.packs[0].items[1].count", "levels.ladder[1].gifts[0]", "tasks.tasks[0].rewards[0]"}
+	if diff := cmp.Diff(want, paths); diff != "" {
+		t.Errorf("problem paths (-want +got):\n%s\n%v", diff, err)
+	}
+}
+
 func TestCouponLockHoldRunsOut(t *testing.T) {
 	p := openCoupons(t, memory.New())
 	ctx := context.Background()
