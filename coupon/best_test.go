@@ -3,12 +3,15 @@ package coupon_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/internal/testkit"
+	"github.com/shopspring/decimal"
 )
 
 type pick struct {
@@ -212,5 +215,79 @@ func TestCheckoutLockTakesTheProposal(t *testing.T) {
 	}
 	if couponFeedLen(t, p) != n {
 		t.Error("a refused lock or redemption published changes")
+	}
+}
+
+// Best's proposal against the public rules alone: every subset of a
+// member's coupons that Combine accepts (the stacking rules, and no coupon
+// that adds nothing), the largest total with the fewest coupons. Small
+// random cases with several groups, exclusive coupons, two coupons of a
+// template, product lists and minimums.
+func TestBestAgainstCombineOfEverySubset(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 9))
+	cents := func(n int) decimal.Decimal { return decimal.New(int64(r.IntN(n+1)), -2) }
+	products := []string{"x", "y", "z"}
+	for n := range 1000 {
+		o := order(t)
+		for i := range 1 + r.IntN(3) {
+			o.Lines = append(o.Lines, coupon.Line{Product: products[i], Quantity: 1 + r.IntN(3), Amount: cents(5000)})
+		}
+		var hs []coupon.Held
+		for ti := range 1 + r.IntN(4) {
+			tp := &coupon.Template{Name: fmt.Sprint("t", ti), Group: []string{"", "g", "g", "h"}[r.IntN(4)]}
+			switch r.IntN(4) {
+			case 0:
+				tp.Type, tp.Amount = coupon.Cash, cents(3000).Add(dec("0.01"))
+			case 1:
+				tp.Type, tp.Rate = coupon.Discount, decimal.New(int64(50+r.IntN(49)), -2)
+				if r.IntN(2) == 0 {
+					tp.Cap = cents(1000).Add(dec("0.01"))
+				}
+			case 2:
+				tp.Type, tp.Item = coupon.Exchange, products[r.IntN(3)]
+			case 3:
+				tp.Type = coupon.Random
+			}
+			if r.IntN(3) == 0 {
+				tp.Products.Include = []string{products[r.IntN(3)]}
+			}
+			if r.IntN(3) == 0 {
+				tp.Products.Exclude = []string{products[r.IntN(3)]}
+				if len(tp.Products.Include) > 0 && tp.Products.Include[0] == tp.Products.Exclude[0] {
+					tp.Products.Exclude = nil
+				}
+			}
+			if r.IntN(4) == 0 {
+				tp.MinOrder = cents(4000)
+			}
+			for range 1 + r.IntN(2) {
+				h := held(t, fmt.Sprint("c", len(hs)+1, ".m1"), tp)
+				if tp.Type == coupon.Random {
+					h.Coupon.Amount = cents(3000).Add(dec("0.01"))
+				}
+				hs = append(hs, h)
+			}
+		}
+		best := decimal.Zero
+		size := 0
+		for mask := 1; mask < 1<<len(hs); mask++ {
+			var set []coupon.Held
+			for i := range hs {
+				if mask&(1<<i) != 0 {
+					set = append(set, hs[i])
+				}
+			}
+			_, total, err := coupon.Combine(o, set)
+			if err != nil {
+				continue
+			}
+			if c := total.Cmp(best); c > 0 || c == 0 && len(set) < size {
+				best, size = total, len(set)
+			}
+		}
+		p := coupon.Best(o, hs)
+		if !p.AmountOff.Equal(best) || len(p.Coupons) != size {
+			t.Fatalf("case %d: Best %s (%d), subsets %s (%d)\n%+v\n%+v", n, p.AmountOff, len(p.Coupons), best, size, o.Lines, p.Coupons)
+		}
 	}
 }
