@@ -20,7 +20,8 @@ const (
 	Cash Type = "cash"
 	// Discount takes (1 − Rate) of the applicable amount off, at most Cap.
 	Discount Type = "discount"
-	// Exchange gives the named Item: the unit price of its order line off.
+	// Exchange gives the named Item: the unit price of its order line
+	// off (the line's amount over its quantity, to the cent, half up).
 	Exchange Type = "exchange"
 	// Random is a cash coupon whose amount is drawn in [Min, Max], to the
 	// cent, when it is issued.
@@ -113,8 +114,8 @@ type Template struct {
 	// Min and Max bound a random coupon's amount (0 < Min ≤ Max).
 	Min decimal.Decimal `json:"min,omitzero"`
 	Max decimal.Decimal `json:"max,omitzero"`
-	// MinOrder is the least applicable amount the order must reach (使用门槛);
-	// zero: none.
+	// MinOrder is the least applicable amount the order must reach (使用门槛),
+	// before any coupon takes anything off; zero: none.
 	MinOrder decimal.Decimal `json:"min_order,omitzero"`
 	// Scenarios are the order scenarios (channels) it applies in, such as
 	// "online" or "offline"; empty: all.

@@ -143,13 +143,20 @@
 // [Evaluate] says, for each coupon a member holds, whether it applies to an
 // [Order] and its amount off, or why not (a [Reason]: expired, wrong store,
 // below the minimum, products excluded, …). A [Held] without its Template
-// does not apply ([ReasonNoTemplate]), and [Combine] and
-// [CheckCombination] refuse it: the rules never panic on one. The minimum
-// order amount is compared with the amount of the order lines the coupon
-// applies to, and the amount off never exceeds that amount. A discount's
-// amount off is rounded down to the cent; a coupon that would take
-// nothing off does not apply ([ReasonNothingOff]). A template with no stacking group is
-// exclusive; coupons of one group combine, at most one per template.
+// does not apply ([ReasonNoTemplate]), and [Combine] and [CheckCombination]
+// refuse it: the rules never panic on one. The minimum order amount is
+// compared with the amount of the order lines the coupon applies to, as
+// ordered: in a combination too, what the other coupons take off does not
+// count against it (a cash coupon of 10 with a minimum of 80 combines with
+// one of 30 on an order of 100). The amount off never exceeds the lines'
+// amount. A discount's amount off is rounded down to the cent. An exchange
+// coupon takes off the unit price of its item (the line's amount over its
+// quantity, rounded to the cent, half up), from the first line of the item
+// among those it applies to, and never more than is left of that line; an
+// item its products leave out is not in the order for it ([ReasonItem]). A
+// coupon that would take nothing off does not apply ([ReasonNothingOff]). A
+// template with no stacking group is exclusive; coupons of one group
+// combine, at most one per template.
 // Combined coupons apply one after the other — exchange, then cash and
 // random, then discounts on what is left — each on the line amounts the
 // previous left, so a combination never takes off more than the order.
