@@ -177,7 +177,8 @@ type ClaimRule struct {
 	// staff", "M and not blocked") the member's tags must match, as a
 	// task's Target.Segment is matched.
 	Segment string `json:"segment,omitempty"`
-	// Period is when it may be claimed; open bounds are unbounded.
+	// Period is when it may be claimed: from From up to, not including,
+	// To (a rule.Window); a zero bound is open.
 	Period rule.Window `json:"period,omitzero"`
 	// PerMember and PerDay limit how many one member gets, in total and
 	// per day of the program's zone; 0: no limit.
