@@ -620,7 +620,12 @@ type RevokeRequest struct {
 
 // Revoke revokes an available or locked coupon. It returns an error
 // wrapping ErrNotFound or ErrState (used, expired or already revoked), and
-// event.ErrInvalidArgument without a coupon, an operator or a time.
+// event.ErrInvalidArgument without a coupon, an operator or a time. A
+// locked coupon leaves its order: the order's other coupons stay locked
+// with the amounts they took off beside it (a 10%-off coupon locked after
+// a cash coupon of 30 on an order of 100 keeps 7), and Use records those;
+// a Lock of the order naming them again gives what they take without it
+// (10).
 func (h *Handle) Revoke(ctx context.Context, req RevokeRequest) (*change.Outcome, error) {
 	err := h.defined()
 	if err == nil && (req.Coupon == "" || req.Operator == "" || req.At.IsZero()) {
