@@ -1,6 +1,7 @@
 package coupon_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -603,6 +604,46 @@ func TestCouponRandomSourceIsInjected(t *testing.T) {
 	if a[0].Code == a[1].Code || a[0].Amount.Equal(a[1].Amount) && a[1].Amount.Equal(a[2].Amount) {
 		t.Errorf("codes or amounts repeat: %+v", a)
 	}
+}
+
+// A code another coupon has is drawn again: the second claim's source
+// gives the first coupon's code, then another. A source that gives codes
+// in use over and over fails the claim, which changes nothing.
+func TestCouponCodeInUseDrawnAgain(t *testing.T) {
+	a, b := bytes.Repeat([]byte{0}, 10), bytes.Repeat([]byte{0xa5}, 10)
+	codeOf := func(raw []byte) string {
+		c, err := coupon.NewCode(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	src := bytes.NewReader(slices.Concat(a, a, b, bytes.Repeat(a, 9)))
+	p := openCoupons(t, memory.New(), membership.WithRand(src))
+	ctx := context.Background()
+	first := couponClaim(t, p, "c1", "m1", "flash", "2026-05-01 10:00")
+	second := couponClaim(t, p, "c2", "m2", "flash", "2026-05-01 10:00")
+	if first.Code != codeOf(a) || second.Code != codeOf(b) {
+		t.Errorf("codes %s, %s; want %s, then %s drawn again", first.Code, second.Code, codeOf(a), codeOf(b))
+	}
+	n := couponFeedLen(t, p)
+	_, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: "c3", Member: "m3", Template: "flash", At: at(t, "2026-05-01 10:00")})
+	if err == nil || refusedClaim(err) {
+		t.Fatalf("nine codes in use: %v, want a failure that is not a refusal", err)
+	}
+	if cs, _ := p.Coupons().List(ctx, "m3"); len(cs) != 0 || couponFeedLen(t, p) != n {
+		t.Errorf("a failed claim left %+v and %d changes", cs, couponFeedLen(t, p)-n)
+	}
+}
+
+// refusedClaim reports whether err is one of a claim's refusals.
+func refusedClaim(err error) bool {
+	for _, r := range []error{coupon.ErrOutOfStock, coupon.ErrLimitReached, coupon.ErrNotEligible, coupon.ErrOutsidePeriod} {
+		if errors.Is(err, r) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestCouponDefinitionProblems(t *testing.T) {
