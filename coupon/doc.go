@@ -127,7 +127,7 @@
 // is ErrBadCode and event.ErrInvalidArgument. Input is read the Crockford
 // way (case-insensitive, O as 0, I and L as 1, hyphens ignored). [QR]
 // gives the QR payload. A code another coupon has is drawn again; a source
-// that gives nine codes in use in a row (an injected one: program.WithRand)
+// that gives nine codes in use in a row (an injected one: membership.WithRand)
 // fails the claim with an error that is no refusal, and nothing changes.
 //
 // # Checkout and stacking
