@@ -202,10 +202,10 @@ func validName(s string) bool {
 func (d Definition) Check(env Env) error {
 	var ps rule.Problems
 	if o := d.Orders; o != nil {
-		d.checkEvent(&ps, env, "orders", o.Event, map[string]string{"amount": o.Amount, "brand": o.Brand, "category": o.Category, "product": o.Product})
+		d.checkEvent(&ps, env, "orders", o.Event, []eventAttr{{"amount", o.Amount}, {"brand", o.Brand}, {"category", o.Category}, {"product", o.Product}})
 	}
 	if r := d.Recharge; r != nil {
-		d.checkEvent(&ps, env, "recharge", r.Event, map[string]string{"amount": r.Amount})
+		d.checkEvent(&ps, env, "recharge", r.Event, []eventAttr{{"amount", r.Amount}})
 	}
 	if d.Top < 0 {
 		ps.Addf("top", "must not be negative")
@@ -249,13 +249,21 @@ func (d Definition) Check(env Env) error {
 	return ps.Err()
 }
 
-func (d Definition) checkEvent(ps *rule.Problems, env Env, path, typ string, attrs map[string]string) {
+// eventAttr is a field of Orders or Recharge naming an attribute of the
+// event type.
+type eventAttr struct{ field, name string }
+
+// checkEvent checks the event type and the attributes Orders or Recharge
+// name, in field order: a list, not a map, so the problems come in the
+// same order every time.
+func (d Definition) checkEvent(ps *rule.Problems, env Env, path, typ string, attrs []eventAttr) {
 	t, ok := env.EventType(typ)
 	if !ok {
 		ps.Addf(rule.Join(path, "event"), "%v %q", event.ErrUnknownType, typ)
 		return
 	}
-	for field, name := range attrs {
+	for _, fa := range attrs {
+		field, name := fa.field, fa.name
 		if name == "" {
 			if field == "amount" {
 				ps.Addf(rule.Join(path, field), "required")
@@ -302,13 +310,16 @@ func (d Definition) checkCond(ps *rule.Problems, env Env, path string, c Cond) {
 		ps.Add(path, err)
 	}
 	if c.Fact == FactLevel && env != nil {
-		vals := c.Values
-		if c.Op == event.Eq || c.Op == event.Ne {
-			vals = []event.Value{c.Value}
-		}
-		for _, v := range vals {
+		unknown := func(p string, v event.Value) {
 			if v.Kind == event.String && v.Str != "" && !env.LevelExists(v.Str) {
-				ps.Addf(rule.Join(path, "value"), "unknown level %q", v.Str)
+				ps.Addf(rule.Join(path, p), "unknown level %q", v.Str)
+			}
+		}
+		if c.Op == event.Eq || c.Op == event.Ne {
+			unknown("value", c.Value)
+		} else {
+			for i, v := range c.Values {
+				unknown(rule.Index("values", i), v)
 			}
 		}
 	}

@@ -269,6 +269,41 @@ func TestTagCheck(t *testing.T) {
 	}
 }
 
+// Check names every attribute of Orders at fault in field order, every
+// time (they were kept in a map, and came in a new order each run), and
+// an unknown level among the values of "in" at its index.
+func TestTagCheckPathsInOrder(t *testing.T) {
+	d := tag.Definition{
+		// The env's order type: amount is a decimal, category a list and
+		// paid a bool; "code" is not declared.
+		Orders: &tag.Orders{Event: "order", Amount: "category", Brand: "paid", Category: "amount", Product: "code"},
+		Rules: []tag.Rule{{Tag: "ok", All: []tag.Cond{
+			{Fact: tag.FactLevel, Op: event.In, Values: []event.Value{event.Str("gold"), event.Str("platinum"), event.Str("iron")}},
+		}}},
+	}
+	want := []string{
+		`orders.amount: attribute "category" is strings, want decimal or integer`,
+		`orders.brand: attribute "paid" is bool, want string or strings`,
+		`orders.category: attribute "amount" is decimal, want string or strings`,
+		`orders.product: event type "order" has no attribute "code"`,
+		`rules[0].all[0].values[1]: unknown level "platinum"`,
+		`rules[0].all[0].values[2]: unknown level "iron"`,
+	}
+	for range 20 {
+		var ps *rule.Problems
+		if err := d.Check(env{}); !errors.As(err, &ps) {
+			t.Fatalf("Check = %v", err)
+		}
+		var got []string
+		for _, p := range ps.List {
+			got = append(got, p.Error())
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("problems (-want +got):\n%s", diff)
+		}
+	}
+}
+
 func TestTagDefinitionJSON(t *testing.T) {
 	d := tag.Definition{
 		Orders: &tag.Orders{Event: "order", Amount: "amount"}, Top: 3,
