@@ -70,7 +70,7 @@ const (
 	FactLevel         Fact = "level"          // string: the member's level ("" without one)
 	FactOrderCount    Fact = "order_count"    // integer; windowable
 	FactOrderAmount   Fact = "order_amount"   // decimal; windowable
-	FactAverageOrder  Fact = "average_order"  // decimal, rounded to the cent half-up; windowable
+	FactAverageOrder  Fact = "average_order"  // decimal, rounded to the cent half-up; windowable; absent without an order (in the window)
 	FactRechargeTotal Fact = "recharge_total" // decimal
 	FactFirstOrder    Fact = "first_order"    // time; absent before the first order
 	FactLastOrder     Fact = "last_order"     // time; absent before the first order

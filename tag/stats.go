@@ -354,7 +354,9 @@ func (d Definition) fact(c Cond, m Member, now time.Time, loc *time.Location) (e
 	case FactOrderAmount:
 		return event.Dec(amount), true
 	case FactAverageOrder:
-		return event.Dec(AverageOrder(count, amount)), true
+		// No order (in the window): no average, rather than 0, which
+		// "average_order < 50" would take for a small spender.
+		return event.Dec(AverageOrder(count, amount)), count > 0
 	case FactRechargeTotal:
 		return event.Dec(m.Stats.Recharged), true
 	case FactFirstOrder:

@@ -185,6 +185,9 @@ func TestTagRuleMatch(t *testing.T) {
 		{"3 orders in the last 90 days on day 91", c(tag.FactOrderCount, 90, event.Gte, event.Int(3)), day91, false},
 		{"amount in 90 days on day 91", c(tag.FactOrderAmount, 90, event.Eq, event.DecString("40")), day91, true},
 		{"average order", c(tag.FactAverageOrder, 0, event.Gt, event.DecString("46.66")), day90, true},
+		// 2026-03-26..2026-04-01 holds no order: no average, not 0.
+		{"average order of a week without orders", c(tag.FactAverageOrder, 7, event.Lt, event.DecString("50")), day91, false},
+		{"average order of 90 days on day 91", c(tag.FactAverageOrder, 90, event.Eq, event.DecString("20")), day91, true},
 		{"top category", c(tag.FactTopCategory, 0, event.Eq, event.Str("formula")), day90, true},
 		{"categories contain", c(tag.FactCategories, 0, event.Contains, event.Str("toys")), day90, true},
 		{"missing attribute", c(tag.AttrFact("birthday"), 0, event.Ne, event.Str("x")), day90, false},
