@@ -73,7 +73,9 @@ type ProfileRequest struct {
 	At       time.Time `json:"at"`
 	// Attributes replace the stored ones of the same name; a value of
 	// empty kind (event.Value{}) removes the attribute. Others are kept.
-	// At least one is required.
+	// At least one is required, and each must be declared, the ones to
+	// remove too (a misspelt name is refused, not taken for a removal
+	// that did nothing).
 	Attributes map[string]event.Value `json:"attributes"`
 }
 
@@ -243,7 +245,7 @@ func (h *Handle) SetProfile(ctx context.Context, r ProfileRequest) (*change.Outc
 			set[k] = v
 		}
 	}
-	if err := h.p.def.CheckAttrs(set); err != nil {
+	if err := h.p.def.CheckAttrs(r.Attributes); err != nil {
 		return fail(err)
 	}
 	body := r

@@ -396,6 +396,44 @@ func TestSetProfileWithoutAttributes(t *testing.T) {
 	}
 }
 
+// Removing an attribute the definition does not declare (a misspelt
+// "gendr") is refused as setting one is, naming it, and writes nothing:
+// the member's gender stays, and the request ID stays free. Removing a
+// declared one removes it.
+func TestSetProfileRemovesOnlyDeclaredAttributes(t *testing.T) {
+	ctx := context.Background()
+	p := openTags(t)
+	h := p.Tags()
+	if _, err := h.SetProfile(ctx, tag.ProfileRequest{RequestID: "set", Member: "m", At: shanghaiAt,
+		Attributes: map[string]event.Value{"gender": event.Str("f")}}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := p.Feed(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.SetProfile(ctx, tag.ProfileRequest{RequestID: "del", Member: "m", At: shanghaiAt.Add(time.Hour),
+		Attributes: map[string]event.Value{"gendr": {}, "source": {}}})
+	if !errors.Is(err, tag.ErrUnknownAttribute) || !strings.Contains(err.Error(), "attributes.gendr") || strings.Contains(err.Error(), "attributes.source") {
+		t.Fatalf("removing gendr and source = %v; want ErrUnknownAttribute naming attributes.gendr alone", err)
+	}
+	if after, err := p.Feed(ctx, 0, 0); err != nil || len(after) != len(before) {
+		t.Errorf("feed after the refusal: %d changes (%v), want %d", len(after), err, len(before))
+	}
+	pr, err := h.Profile(ctx, "m")
+	if err != nil || !pr.Attributes["gender"].Equal(event.Str("f")) {
+		t.Errorf("profile after the refusal = %+v, %v; want gender f", pr.Attributes, err)
+	}
+	out, err := h.SetProfile(ctx, tag.ProfileRequest{RequestID: "del", Member: "m", At: shanghaiAt.Add(time.Hour),
+		Attributes: map[string]event.Value{"gender": {}}})
+	if err != nil || out.Duplicate {
+		t.Fatalf("removing gender under the refused request's ID = %+v, %v", out, err)
+	}
+	if pr, err := h.Profile(ctx, "m"); err != nil || pr.Attributes != nil {
+		t.Errorf("profile after removing gender = %+v, %v; want no attribute", pr.Attributes, err)
+	}
+}
+
 // Without tags in the definition, every call of the handle says so, but
 // the list of a member's tags, which is empty.
 func TestTagNotDefined(t *testing.T) {

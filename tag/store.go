@@ -172,10 +172,12 @@ func saveAttrs(tx store.Tx, member string, attrs map[string]event.Value) error {
 	return record.Put(tx, bAttrs, []byte(member), attrs)
 }
 
-// CheckAttrs checks attribute values against the declarations; the error
-// wraps ErrUnknownAttribute, ErrAttributeType or event.ErrOutOfRange (a
-// value below the declared minimum) and names each attribute at fault
-// ("attributes.shoe: ..."), in name order, as an event's check does.
+// CheckAttrs checks attribute values against the declarations, as
+// SetProfile takes them: a value of empty kind removes the attribute and
+// needs only be declared. The error wraps ErrUnknownAttribute,
+// ErrAttributeType or event.ErrOutOfRange (a value below the declared
+// minimum) and names each attribute at fault ("attributes.shoe: ..."), in
+// name order, as an event's check does.
 func (d Definition) CheckAttrs(attrs map[string]event.Value) error {
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(attrs)) {
@@ -189,6 +191,7 @@ func (d Definition) CheckAttrs(attrs map[string]event.Value) error {
 		switch {
 		case decl == nil:
 			errs = append(errs, fmt.Errorf("attributes.%s: %w", name, ErrUnknownAttribute))
+		case v.Kind == "": // a removal
 		case v.Kind != decl.Kind:
 			errs = append(errs, fmt.Errorf("attributes.%s: %w: got %s, want %s", name, ErrAttributeType, v.Kind, decl.Kind))
 		default:
