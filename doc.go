@@ -71,17 +71,17 @@
 //     for the idempotency window ([Retention], 35 days by default); an
 //     event or request older than it is refused with [ErrTooOld], never
 //     applied twice.
-//   - Invalid input changes nothing: an unknown event type, a missing or
-//     mistyped attribute, an attribute below the minimum its declaration
-//     sets (event.Attr.Min: declare an order amount with a minimum of 0 and
-//     a negative one is refused), a stored-value amount that is not
-//     positive, a plan purchase naming no plan of the definition
-//     (level.ErrUnknownPlan), or an overspend returns an error that wraps
-//     a sentinel (test with errors.Is) and names the field. An amount declared
-//     without a minimum may be negative: the library cannot tell an order
-//     from an adjustment, so the declaration says which. An argument a
-//     call cannot use — a nil writer ([Program.ExportAudit]), a nil source
-//     store ([Program.Replay]), a cron spec that does not parse
+//   - Invalid input changes nothing: an unknown event type, a missing,
+//     mistyped or undeclared attribute, an attribute below the minimum its
+//     declaration sets (event.Attr.Min: declare an order amount with a
+//     minimum of 0 and a negative one is refused), a stored-value amount
+//     that is not positive, a plan purchase naming no plan of the
+//     definition (level.ErrUnknownPlan), or an overspend returns an error
+//     that wraps a sentinel (test with errors.Is) and names the field. An
+//     amount declared without a minimum may be negative: the library cannot
+//     tell an order from an adjustment, so the declaration says which. An
+//     argument a call cannot use — a nil writer ([Program.ExportAudit]), a
+//     nil source store ([Program.Replay]), a cron spec that does not parse
 //     ([Program.Schedule]), an empty feed consumer ([Program.Cursor],
 //     [Program.SetCursor]) — is refused with [ErrInvalidArgument], naming
 //     it, before anything is read or written; so are nil arguments in

@@ -204,20 +204,21 @@ func (p *Program) check(ev event.Event) error {
 
 // Process validates ev and applies every rule it triggers in one store
 // transaction, returning what changed. An invalid event (unknown type,
-// missing or mistyped attribute, an attribute below its declared minimum
-// (event.Attr.Min), no ID, member or time, or one beyond the limits of
-// event.MaxIDBytes: an ID, a string or a list too long, text that is not
-// UTF-8, a time outside the years event.MinYear to event.MaxYear, a
-// derived expiry the store cannot hold) returns an error wrapping
-// ErrInvalidEvent and the cause, naming the field, and writes nothing. A
-// rule that reads an optional attribute the event lacks is skipped, and
-// the outcome says so (change.RuleSkipped); the event's other rules
-// apply. The same event ID again returns the first outcome with
+// missing, mistyped or undeclared attribute, an attribute below its
+// declared minimum (event.Attr.Min), no ID, member or time, or one beyond
+// the limits of event.MaxIDBytes: an ID, a string or a list too long, text
+// that is not UTF-8, a time outside the years event.MinYear to
+// event.MaxYear, a derived expiry the store cannot hold) returns an error
+// wrapping ErrInvalidEvent and the cause, naming the field, and writes
+// nothing. A rule that reads an optional attribute the event lacks is
+// skipped, and the outcome says so (change.RuleSkipped); the event's other
+// rules apply. The same event ID again returns the first outcome with
 // Duplicate set and changes nothing; the same ID with different content
-// returns ErrEventConflict. A rule that refuses the event (a stored-value
-// spend beyond the balance) returns its error and writes nothing. A
-// Program whose definition another instance has replaced with a newer
-// version returns ErrDefinitionSuperseded (see Definition.Version).
+// (event.Event.Same) returns ErrEventConflict. A rule that refuses the
+// event (a stored-value spend beyond the balance) returns its error and
+// writes nothing. A Program whose definition another instance has replaced
+// with a newer version returns ErrDefinitionSuperseded (see
+// Definition.Version).
 func (p *Program) Process(ctx context.Context, ev event.Event) (*change.Outcome, error) {
 	if err := p.check(ev); err != nil {
 		return nil, fmt.Errorf("membership: process %q: %w", ev.ID, err)

@@ -10,7 +10,15 @@
 // attributes, kinds, and the minimum an attribute's declaration may set
 // ([Attr].Min; 0 for an amount that must not be negative). An attribute
 // not declared Required may be left out: a rule that reads it is then
-// skipped for that event, and only that rule.
+// skipped for that event, and only that rule. An attribute the type does
+// not declare is refused ([ErrUnknownAttribute]), not ignored: a misspelt
+// name would otherwise pass as an absent optional attribute. Kinds are
+// strict: an integer value for a decimal attribute is refused, though a
+// [Condition] compares integers and decimals alike.
+//
+// [Event.Same] decides whether a repeated event ID is a retry: the same
+// member, type, instant (in any zone) and attributes, numbers compared by
+// value ("10" and "10.00" are the same amount).
 package event
 
 import (
