@@ -39,6 +39,12 @@
 // member (in the program's zone), so windowed statistics ("order count in
 // the last 90 days") read only that member's days (see Storage).
 //
+// The statistics count orders as placed: a refund does not lower the
+// order count or amounts (the refund rules of points and growth reverse
+// what an order earned, not the profile's figures), so a rule over them
+// reads gross spending. An order whose amount attribute is optional and
+// absent counts as an order of amount 0.
+//
 // A [Profile] is this package's view of a member: attributes, tags and
 // statistics. The member's level, balances, coupons and achievements
 // belong to their own domains; the root package composes the whole
