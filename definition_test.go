@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/memory"
@@ -91,5 +92,38 @@ func TestParseDefinitionNeedsOneObject(t *testing.T) {
 		if d, err := membership.ParseDefinition([]byte(doc)); err != nil || d.Zone != "UTC" {
 			t.Errorf("ParseDefinition(%q) = %q, %v; want zone UTC", doc, d.Zone, err)
 		}
+	}
+}
+
+// ParseDefinition names every field the definition does not have, each
+// with its path, where encoding/json stopped at the first and named it
+// alone; and a field name in other case ("Top" for "top"), which
+// encoding/json takes for the field, is one of them.
+func TestParseDefinitionNamesEveryUnknownField(t *testing.T) {
+	doc := `{"zone": "UTC", "colour": "red",
+		"events": [{"name": "order", "attributes": [
+			{"name": "amount", "type": "decimal", "requird": true},
+			{"name": "brand", "type": "string"}]}],
+		"tags": {"Top": 3, "orders": {"event": "order", "amount": "amount", "brnd": "brand"},
+			"rules": [{"tag": "buyer", "all": [{"fact": "order_count", "op": "gte",
+				"value": {"kind": "integer", "int": 1, "unit": "orders"}}]}]}}`
+	_, err := membership.ParseDefinition([]byte(doc))
+	var ps *rule.Problems
+	if !errors.Is(err, rule.ErrInvalidDefinition) || !errors.As(err, &ps) {
+		t.Fatalf("ParseDefinition = %v, want the *rule.Problems of an invalid definition", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Error())
+	}
+	want := []string{
+		"colour: unknown field",
+		"events[0].attributes[0].requird: unknown field",
+		"tags.Top: unknown field",
+		"tags.orders.brnd: unknown field",
+		"tags.rules[0].all[0].value.unit: unknown field",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
 	}
 }
