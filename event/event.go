@@ -236,11 +236,16 @@ type Attr struct {
 	Min *decimal.Decimal `json:"min,omitempty"`
 }
 
-// CheckValue returns nil when v fits the declaration: of its kind and not
-// below its minimum. The error wraps ErrAttributeType or ErrOutOfRange.
+// CheckValue returns nil when v fits the declaration: of its kind, not
+// below its minimum, and for a time not the zero time (the year 1, which
+// the limits do not take: an attribute with no time is left out). The
+// error wraps ErrAttributeType, ErrOutOfRange or ErrTimeRange.
 func (a Attr) CheckValue(v Value) error {
 	if v.Kind != a.Kind {
 		return fmt.Errorf("%w: got %s, want %s", ErrAttributeType, v.Kind, a.Kind)
+	}
+	if v.Kind == Time && v.Time.IsZero() {
+		return fmt.Errorf("%w: the zero time; leave the attribute out instead", ErrTimeRange)
 	}
 	if a.Min != nil {
 		if n, ok := v.Number(); ok && n.LessThan(*a.Min) {

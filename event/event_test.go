@@ -185,3 +185,19 @@ func TestValueString(t *testing.T) {
 		}
 	}
 }
+
+// A time attribute holding the zero time (the year 1, or a JSON value
+// {"kind": "time"} with no time) is refused, naming it, as any time outside
+// the years event.MinYear to event.MaxYear is: the limits name time
+// attributes, and a rule comparing it would take it for a real date.
+func TestTypeCheckZeroTimeAttribute(t *testing.T) {
+	e := ev
+	e.Attrs = event.Attrs{"amount": ev.Attrs["amount"], "at": event.At(time.Time{})}
+	err := order.Check(e)
+	if !errors.Is(err, event.ErrTimeRange) || !strings.Contains(err.Error(), "attrs.at:") {
+		t.Errorf("Check with a zero time attribute = %v; want ErrTimeRange naming attrs.at", err)
+	}
+	if err := (event.Attr{Name: "at", Kind: event.Time}).CheckValue(event.At(time.Time{})); !errors.Is(err, event.ErrTimeRange) {
+		t.Errorf("Attr.CheckValue of the zero time = %v; want ErrTimeRange", err)
+	}
+}
