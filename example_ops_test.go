@@ -59,13 +59,20 @@ func ExampleParseDefinition() {
 			fmt.Println(p.Path)
 		}
 	}
-	_, err = membership.ParseDefinition([]byte(`{"zone": "UTC", "events": [], "colour": "red"}`))
-	fmt.Println(errors.Is(err, rule.ErrInvalidDefinition), err)
+	// A field the definition does not have is named with its path.
+	_, err = membership.ParseDefinition([]byte(`{"zone": "UTC", "events": [{"name": "order", "colour": "red"}]}`))
+	fmt.Println(errors.Is(err, rule.ErrInvalidDefinition))
+	if errors.As(err, &ps) {
+		for _, p := range ps.List {
+			fmt.Println(p)
+		}
+	}
 	// Output:
 	// true
 	// zone
 	// events[0].attributes[0].type
-	// true membership: parse definition: invalid definition: json: unknown field "colour"
+	// true
+	// events[0].colour: unknown field
 }
 
 // A webhook sender reads the change feed from its stored cursor, sends each
