@@ -9,7 +9,10 @@
 // *pgxpool.Pool the application already has. Both create the store's
 // tables in [Options.Schema] (by default "membership") or migrate them,
 // once however many processes start at once; a database migrated by a
-// newer release is refused with [ErrSchemaTooNew].
+// newer release is refused with [ErrSchemaTooNew]. The schema is created
+// when missing, which needs the CREATE privilege on the database; a role
+// without it opens a schema made for it beforehand (CREATE SCHEMA ...
+// AUTHORIZATION the role), where it makes its tables.
 //
 // The data is one table, kv (bucket, key and value bytea, primary key
 // (bucket, key)), beside schema_version (one row per migration applied).

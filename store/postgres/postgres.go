@@ -22,8 +22,10 @@ import (
 // Options configures a [Store]; a nil *Options means the defaults.
 type Options struct {
 	// Schema is the PostgreSQL schema that holds the store's tables,
-	// created when missing. Stores in different schemas of one database
-	// are independent. Empty means "membership".
+	// created when missing (which needs the CREATE privilege on the
+	// database; a schema that exists needs only the privilege to create
+	// tables in it, until they are made). Stores in different schemas of
+	// one database are independent. Empty means "membership".
 	Schema string
 	// MaxAttempts is how many times Update runs a function whose
 	// transaction keeps losing conflicts before it gives up with an error
@@ -496,8 +498,17 @@ func (s *Store) migrate(ctx context.Context, schema string) error {
 		}
 	}()
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE SCHEMA IF NOT EXISTS %s`, q)); err != nil {
+		// Created only when missing: CREATE SCHEMA IF NOT EXISTS needs
+		// the CREATE privilege on the database even when the schema
+		// exists, which a role given a schema of its own need not have.
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, schema).Scan(&exists); err != nil {
 			return err
+		}
+		if !exists {
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE SCHEMA %s`, q)); err != nil {
+				return fmt.Errorf("creating schema %s: %w", q, err)
+			}
 		}
 		_, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.schema_version (
 			version integer PRIMARY KEY,

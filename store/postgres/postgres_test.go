@@ -187,6 +187,62 @@ func TestSchema(t *testing.T) {
 	}
 }
 
+// TestSchemaOwnedByAnotherRole opens the store as a role that may not
+// create schemas in the database (it has no CREATE on it, as roles but
+// its owner have none by default) in a schema made for it beforehand and
+// owned by it: the store makes its tables there. In a schema that does
+// not exist, New fails naming the schema it could not create.
+func TestSchemaOwnedByAnotherRole(t *testing.T) {
+	admin := testPool(t)
+	ctx := t.Context()
+	role := fmt.Sprintf("membership_test_%d", os.Getpid())
+	if _, err := admin.Exec(ctx, "CREATE ROLE "+role+" NOLOGIN"); err != nil {
+		t.Fatalf("creating a role (the tests' user must be allowed to, see README.md): %v", err)
+	}
+	t.Cleanup(func() {
+		// After the schema's cleanup, registered later, which runs first.
+		if _, err := admin.Exec(context.Background(), "DROP ROLE "+role); err != nil {
+			t.Errorf("dropping role %s: %v", role, err)
+		}
+	})
+	schema := newSchema(t, admin)
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema+" AUTHORIZATION "+role); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "SET ROLE "+role)
+		return err
+	}
+	p, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var mayCreate bool
+	if err := p.QueryRow(ctx, "SELECT has_database_privilege(current_database(), 'CREATE')").Scan(&mayCreate); err != nil || mayCreate {
+		t.Fatalf("the role may create schemas (%v, %v): the test needs one that may not", mayCreate, err)
+	}
+
+	s, err := postgres.New(ctx, p, &postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatalf("New in a schema of the role's own, as a role that may not create schemas: %v", err)
+	}
+	defer s.Close()
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) }); err != nil {
+		t.Errorf("Update: %v", err)
+	}
+
+	missing := schema + "_missing"
+	_, err = postgres.New(ctx, p, &postgres.Options{Schema: missing})
+	if err == nil || !strings.Contains(err.Error(), "creating schema \""+missing+"\"") || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("New in a schema the role may not create = %v; want an error naming the schema and the refusal", err)
+	}
+}
+
 func TestOpen(t *testing.T) {
 	p := testPool(t)
 	schema := newSchema(t, p)
