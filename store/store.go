@@ -103,9 +103,11 @@ var (
 	// was asked for a reason of its own rather than the call's: a write to
 	// its files that failed (a full disk, an I/O error), a lost
 	// connection, an error of the database server. The call's writes were
-	// not applied, unless the connection was lost at the commit, when the
-	// store cannot know. Retrying the call later is the remedy; the
-	// library's events and requests carry IDs that make a retry safe.
+	// not applied, unless the connection was lost at the commit (or the
+	// call's context ended there, which closes it: the error then wraps
+	// the context's too), when the store cannot know. Retrying the call
+	// later is the remedy; the library's events and requests carry IDs
+	// that make a retry safe.
 	ErrFailed = errors.New("store: failed")
 )
 

@@ -56,7 +56,10 @@
 // as the store contract allows; after [Options.MaxAttempts] runs Update
 // returns an error wrapping store.ErrConflict. Any other error of the
 // server or of the connection (one ended, none to be had) wraps
-// store.ErrFailed, unless it is the caller's context's. So an Update
+// store.ErrFailed, unless it is the caller's context's; a context that
+// ends once the COMMIT was sent closes the connection with the outcome
+// unknown (the server may have committed), and that error wraps both.
+// So an Update
 // costs one round trip per read that is not preloaded, plus the commit:
 // with its reads preloaded in one [store.Preload], two. A View is a
 // REPEATABLE READ READ ONLY transaction: one snapshot, no conflicts, a

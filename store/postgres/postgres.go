@@ -277,6 +277,8 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 // the error is returned only if what fn read still holds; when the commit
 // fails on a conflict fn runs again. Update returns ctx.Err() if ctx is
 // done before fn runs and an error wrapping store.ErrClosed after Close.
+// When ctx ends during the commit of fn's writes, whether they were
+// committed is unknown: the error wraps store.ErrFailed and ctx's error.
 //
 // Updates called while every connection of the pool is busy with others
 // are run in groups of up to Options.Group in one transaction, one
@@ -417,9 +419,20 @@ func (s *Store) run(ctx context.Context, fn func(store.Tx) error, writable bool,
 		if ferr != nil {
 			return ferr, nil
 		}
-		return fmt.Errorf("postgres: commit: %w", failed(err)), nil
+		return fmt.Errorf("postgres: commit: %w", failedCommit(err)), nil
 	}
 	return ferr, nil
+}
+
+// failedCommit is failed for the error of a commit: the caller's context
+// that ended once the COMMIT was sent (pgx then closes the connection)
+// leaves the outcome unknown, as a connection lost there does, so the
+// error wraps store.ErrFailed as well as the context's.
+func failedCommit(err error) error {
+	if (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) && !pgconn.SafeToRetry(err) {
+		return fmt.Errorf("%w: the context ended during the commit, whose outcome is unknown: %w", store.ErrFailed, err)
+	}
+	return failed(err)
 }
 
 // acquireError is the error of a run that got no connection. A pool

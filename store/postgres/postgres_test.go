@@ -652,3 +652,75 @@ func TestServerFailureWrapsErrFailed(t *testing.T) {
 		t.Errorf("View after the connection ended = %v; want nil", err)
 	}
 }
+
+// TestContextEndsDuringCommit cancels an Update's context while its
+// commit waits for a row another transaction locked: the connection is
+// closed with the COMMIT sent, and whether the server ran it is unknown.
+// Update's error says so by wrapping store.ErrFailed (whose doc says a
+// lost commit may have been applied), besides context.Canceled, rather
+// than being the bare context error of an Update that wrote nothing.
+// Either way, the two keys it wrote are both there or neither, and the
+// store works on.
+func TestContextEndsDuringCommit(t *testing.T) {
+	p := testPool(t)
+	ctx := t.Context()
+	schema := newSchema(t, p)
+	s := openStore(t, &postgres.Options{Schema: schema, Group: 1})
+	put := func(v string) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			if err := tx.Put("b", []byte("k1"), []byte(v)); err != nil {
+				return err
+			}
+			return tx.Put("b", []byte("k2"), []byte(v))
+		}
+	}
+	if err := s.Update(ctx, put("old")); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	locker, err := p.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Release()
+	lock, err := locker.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback(context.Background())
+	kv := pgx.Identifier{schema, "kv"}.Sanitize()
+	if _, err := lock.Exec(ctx, "SELECT 1 FROM "+kv+" WHERE bucket = 'b' AND key = 'k2' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+
+	uctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Update(uctx, put("new")) }()
+	// Wait until the commit's writes wait for the lock.
+	for waiting := false; !waiting; {
+		err := p.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)))`,
+			locker.Conn().PgConn().PID()).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	err = <-done
+	if !errors.Is(err, store.ErrFailed) || !errors.Is(err, context.Canceled) {
+		t.Errorf("Update whose context ended during its commit = %v; want an error wrapping store.ErrFailed and context.Canceled", err)
+	}
+	if err := lock.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err = s.View(ctx, func(tx store.Tx) error {
+		v1, err1 := tx.Get("b", []byte("k1"))
+		v2, err2 := tx.Get("b", []byte("k2"))
+		if err1 != nil || err2 != nil || string(v1) != string(v2) {
+			t.Errorf("after the commit whose context ended: k1 = %q, %v; k2 = %q, %v; want both old or both new", v1, err1, v2, err2)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("View after the commit whose context ended = %v; want nil", err)
+	}
+}
