@@ -250,8 +250,11 @@ func (s *Store) Close() error {
 
 // View runs fn once in a REPEATABLE READ READ ONLY transaction: one
 // snapshot of the database. It returns fn's error, ctx.Err() if ctx is
-// done before fn runs, an error wrapping store.ErrClosed, or the error of
-// a connection that fails.
+// done before fn runs, an error wrapping store.ErrClosed, or, when a read
+// failed and fn returned nil all the same, that failure's error: wrapping
+// store.ErrConflict for a serialization failure or a deadlock (a hot
+// standby's recovery conflict, say; fn is not run again), else
+// store.ErrFailed.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 	if err := s.enter("view"); err != nil {
 		return err
@@ -402,12 +405,13 @@ func (s *Store) run(ctx context.Context, fn func(store.Tx) error, writable bool,
 	t.done = true
 	if t.err != nil { // the transaction failed on the server
 		switch {
-		case isConflict(t.err):
+		case writable && isConflict(t.err):
 			return nil, t.err
 		case ferr != nil:
 			return ferr, nil
 		}
-		return fmt.Errorf("postgres: function returned nil after an error: %w", failed(t.err)), nil
+		// A View's conflict too: its function runs once.
+		return fmt.Errorf("postgres: function returned nil after an error: %w", serverError(t.err)), nil
 	}
 	if !writable || (ferr != nil && !t.begun) {
 		return ferr, nil
@@ -444,6 +448,15 @@ func acquireError(err error) error {
 		return fmt.Errorf("postgres: acquire a connection: the pool was closed: %w: %w", store.ErrClosed, err)
 	}
 	return fmt.Errorf("postgres: acquire a connection: %w", failed(err))
+}
+
+// serverError wraps err, an error of the server or of the connection, in
+// store.ErrConflict when it is a conflict, else as failed does.
+func serverError(err error) error {
+	if isConflict(err) {
+		return fmt.Errorf("%w: %w", store.ErrConflict, err)
+	}
+	return failed(err)
 }
 
 // failed wraps err, an error of the server or of the connection, in

@@ -724,3 +724,33 @@ func TestContextEndsDuringCommit(t *testing.T) {
 		t.Errorf("View after the commit whose context ended = %v; want nil", err)
 	}
 }
+
+// TestViewConflictIsAnError fails a View's transaction with a
+// serialization failure and with a deadlock, as a server may answer any
+// read (a hot standby's recovery conflict is a 40001): a View runs its
+// function once, so it returns an error wrapping store.ErrConflict,
+// whether the function returned the failed read's error or dropped it,
+// rather than nil, which read as a View that went well.
+func TestViewConflictIsAnError(t *testing.T) {
+	s := openStore(t, nil)
+	for _, code := range []string{"40001", "40P01"} {
+		for _, returned := range []bool{true, false} {
+			runs := 0
+			err := s.View(t.Context(), func(tx store.Tx) error {
+				runs++
+				if _, err := tx.Get("b", []byte("k")); !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				ferr := postgres.FailTx(tx, &pgconn.PgError{Code: code, Message: "injected"})
+				if returned {
+					return ferr
+				}
+				return nil
+			})
+			if !errors.Is(err, store.ErrConflict) || runs != 1 {
+				t.Errorf("View whose transaction failed with %s (the error returned: %v) = %v after %d runs; want an error wrapping store.ErrConflict after 1",
+					code, returned, err, runs)
+			}
+		}
+	}
+}

@@ -192,10 +192,7 @@ func (t *tx) fail(err error) error {
 }
 
 func (t *tx) failure() error {
-	if isConflict(t.err) {
-		return fmt.Errorf("postgres: %w: %w", store.ErrConflict, t.err)
-	}
-	return fmt.Errorf("postgres: %w", failed(t.err))
+	return fmt.Errorf("postgres: %w", serverError(t.err))
 }
 
 func (t *tx) check(op, bucket string, key []byte, needKey, write bool) error {
