@@ -12,7 +12,9 @@
 // newer release is refused with [ErrSchemaTooNew]. The schema is created
 // when missing, which needs the CREATE privilege on the database; a role
 // without it opens a schema made for it beforehand (CREATE SCHEMA ...
-// AUTHORIZATION the role), where it makes its tables.
+// AUTHORIZATION the role), where it makes its tables. An option out of
+// its range (see [Options]) is refused with store.ErrInvalid before
+// anything is read or created.
 //
 // The data is one table, kv (bucket, key and value bytea, primary key
 // (bucket, key)), beside schema_version (one row per migration applied).

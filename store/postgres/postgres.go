@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,10 +17,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/puddle/v2"
 
+	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/store"
 )
 
-// Options configures a [Store]; a nil *Options means the defaults.
+// Options configures a [Store]; a nil *Options means the defaults. New
+// refuses, with an error wrapping store.ErrInvalid that names it, a
+// negative count, Stripes above 65,536 and a Schema of more than 63
+// bytes (PostgreSQL would cut it) or with a NUL.
 type Options struct {
 	// Schema is the PostgreSQL schema that holds the store's tables,
 	// created when missing (which needs the CREATE privilege on the
@@ -50,6 +55,36 @@ type Options struct {
 	// 20% and of 8 a third, and were slower than no groups (see the
 	// package documentation, Groups).
 	Group int
+}
+
+// maxSchemaLen is the longest name PostgreSQL keeps whole (NAMEDATALEN
+// 64, less its NUL): it cuts a longer one, so two names alike in their
+// first 63 bytes would name one schema.
+const maxSchemaLen = 63
+
+// check refuses, with an error wrapping store.ErrInvalid that names it,
+// an option out of its range, before New reads or creates anything: a
+// negative count, more Stripes than a total has (total.MaxStripes: a
+// stripe's number is two bytes), a Schema of more than 63 bytes or with
+// a NUL.
+func (o *Options) check() error {
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"MaxAttempts", o.MaxAttempts}, {"Stripes", o.Stripes}, {"Group", o.Group}} {
+		if c.v < 0 {
+			return fmt.Errorf("negative %s %d: %w", c.name, c.v, store.ErrInvalid)
+		}
+	}
+	switch {
+	case o.Stripes > total.MaxStripes:
+		return fmt.Errorf("Stripes %d is above %d: %w", o.Stripes, total.MaxStripes, store.ErrInvalid)
+	case len(o.Schema) > maxSchemaLen:
+		return fmt.Errorf("Schema %q is longer than %d bytes: %w", o.Schema, maxSchemaLen, store.ErrInvalid)
+	case strings.ContainsRune(o.Schema, 0):
+		return fmt.Errorf("Schema %q holds a NUL: %w", o.Schema, store.ErrInvalid)
+	}
+	return nil
 }
 
 // Stats counts what a [Store] did since it was opened.
@@ -160,6 +195,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 	var o Options
 	if opts != nil {
 		o = *opts
+	}
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	if o.Schema == "" {
 		o.Schema = "membership"

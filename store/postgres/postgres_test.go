@@ -754,3 +754,53 @@ func TestViewConflictIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// TestOptionsRefused checks that New and Open refuse an option out of
+// its range with an error wrapping store.ErrInvalid that names it, and
+// create nothing: a negative count, which they once took as the default,
+// more stripes than a total has (a stripe's number is two bytes), and a
+// schema name PostgreSQL would cut to its first 63 bytes (two names alike
+// in those would name one schema).
+func TestOptionsRefused(t *testing.T) {
+	p := testPool(t)
+	ctx := t.Context()
+	long := strings.Repeat("s", 64)
+	for _, c := range []struct {
+		opts postgres.Options
+		name string
+	}{
+		{postgres.Options{MaxAttempts: -1}, "MaxAttempts"},
+		{postgres.Options{Stripes: -1}, "Stripes"},
+		{postgres.Options{Stripes: 1<<16 + 1}, "Stripes"},
+		{postgres.Options{Group: -4}, "Group"},
+		{postgres.Options{Schema: long}, "Schema"},
+		{postgres.Options{Schema: "a\x00b"}, "Schema"},
+	} {
+		o := c.opts
+		if o.Schema == "" {
+			o.Schema = newSchema(t, p)
+		} else if o.Schema == long {
+			t.Cleanup(func() { _, _ = p.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+long+" CASCADE") })
+		}
+		s, err := postgres.New(ctx, p, &o)
+		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.name) {
+			t.Errorf("New with %+v = %v; want an error wrapping store.ErrInvalid naming %s", c.opts, err, c.name)
+		}
+		if err == nil {
+			_ = s.Close()
+		}
+		if s, err := postgres.Open(ctx, dsn(t), &o); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("Open with %+v = %v; want an error wrapping store.ErrInvalid", c.opts, err)
+			if err == nil {
+				_ = s.Close()
+			}
+		}
+		var exists bool
+		if err := p.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, o.Schema).Scan(&exists); err != nil && !strings.Contains(o.Schema, "\x00") {
+			t.Fatal(err)
+		}
+		if exists {
+			t.Errorf("New with %+v created schema %q", c.opts, o.Schema)
+		}
+	}
+}
