@@ -61,6 +61,7 @@ type tx struct {
 	begun      bool // BEGIN sent
 	done       bool // the function returned: calls fail with ErrTxDone
 	scanning   int  // Scan callbacks running: writes fail
+	settling   bool // a read settles a pending Add or Ensure (settle): its write is no callback's
 	err        error
 	roundTrips int64
 	writes     map[string]map[string]entry
@@ -205,7 +206,7 @@ func (t *tx) check(op, bucket string, key []byte, needKey, write bool) error {
 		return fmt.Errorf("postgres: %s: empty bucket name: %w", op, store.ErrInvalid)
 	case needKey && len(key) == 0:
 		return fmt.Errorf("postgres: %s: empty key: %w", op, store.ErrInvalid)
-	case write && t.scanning > 0:
+	case write && t.scanning > 0 && !t.settling:
 		return fmt.Errorf("postgres: %s inside a Scan callback: %w", op, store.ErrInvalid)
 	case t.err != nil:
 		return t.failure()
@@ -495,8 +496,12 @@ func (t *tx) addTo(bucket string, key []byte, delta decimal.Decimal) error {
 }
 
 // settle turns the pending addition to key into a write, for a read of
-// it: one round trip, unless the key was read before.
+// it: one round trip, unless the key was read before. The read may be a
+// Scan callback's, which may not write: the write is of what the
+// function wrote before.
 func (t *tx) settle(bucket string, key []byte) error {
+	t.settling = true
+	defer func() { t.settling = false }()
 	ks := string(key)
 	d := t.adds[bucket][ks]
 	t.dropAdd(bucket, ks)
@@ -550,8 +555,11 @@ func (t *tx) Ensure(bucket string, key, value []byte) error {
 
 // settleEnsure turns the pending Ensure of key into what a read of it
 // needs: nothing when the store has the key, a write of the ensured value
-// when it has not. One round trip, unless the key was read before.
+// when it has not. One round trip, unless the key was read before. As
+// settle, it may run in a Scan callback.
 func (t *tx) settleEnsure(bucket string, key []byte) error {
+	t.settling = true
+	defer func() { t.settling = false }()
 	ks := string(key)
 	v := t.ensures[bucket][ks]
 	t.dropEnsure(bucket, ks)

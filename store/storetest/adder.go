@@ -30,8 +30,9 @@ func wantAmount(t *testing.T, tx store.Tx, bucket, key, want string) {
 
 // testAdder checks store.Adder, for a store whose transactions have it
 // (the capability is optional; other stores have nothing to check): an
-// addition is seen by the transaction's reads, follows its Put and Delete
-// of the key, and additions from many goroutines to one key are all kept.
+// addition is seen by the transaction's reads (a Get in a Scan callback
+// too), follows its Put and Delete of the key, and additions from many
+// goroutines to one key are all kept.
 func testAdder(t *testing.T, s store.Store) {
 	isAdder := false
 	view(t, s, func(tx store.Tx) error { _, isAdder = tx.(store.Adder); return nil })
@@ -42,6 +43,7 @@ func testAdder(t *testing.T, s store.Store) {
 		return
 	}
 	put(t, s, "t", "put", "5", "del", "7", "read", "1.5")
+	put(t, s, "t2", "k", "v")
 	update(t, s, func(tx store.Tx) error {
 		a := tx.(store.Adder)
 		for _, step := range []struct {
@@ -78,6 +80,18 @@ func testAdder(t *testing.T, s store.Store) {
 		wantAmount(t, tx, "t", "read", "2.5")
 		return nil
 	})
+	// A Get inside a Scan callback (of another bucket) reads an addition
+	// made before the Scan: a read, which the callback may make.
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.(store.Adder).Add("t", bs("inscan"), decimal.NewFromInt(4)); err != nil {
+			return err
+		}
+		return tx.Scan("t2", nil, nil, false, func(_, _ []byte) error {
+			wantAmount(t, tx, "t", "inscan", "4")
+			return nil
+		})
+	})
+	view(t, s, func(tx store.Tx) error { wantAmount(t, tx, "t", "inscan", "4"); return nil })
 	// 16 goroutines add 0.01 twenty-five times each to one key and 1 to a
 	// key of their own: 16 × 25 × 0.01 = 4.00, and 25 each.
 	var wg sync.WaitGroup

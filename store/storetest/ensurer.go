@@ -12,9 +12,10 @@ import (
 // testEnsurer checks store.Ensurer, for a store whose transactions have it
 // (the capability is optional): an ensured key is written when absent and
 // kept when present, whether or not the transaction reads it afterwards
-// (a Get, a Scan), read it before, or wrote it; a Put or Delete after the
-// Ensure replaces it; a failed Update leaves nothing; of 8 goroutines
-// ensuring one key at once, all succeed and one value is kept.
+// (a Get, in a Scan callback too; a Scan), read it before, or wrote it; a
+// Put or Delete after the Ensure replaces it; a failed Update leaves
+// nothing; of 8 goroutines ensuring one key at once, all succeed and one
+// value is kept.
 func testEnsurer(t *testing.T, s store.Store) {
 	isEnsurer := false
 	update(t, s, func(tx store.Tx) error { _, isEnsurer = tx.(store.Ensurer); return nil })
@@ -25,6 +26,7 @@ func testEnsurer(t *testing.T, s store.Store) {
 		return tx.(store.Ensurer).Ensure("e", bs(key), bs(value))
 	}
 	put(t, s, "e", "old", "1", "oldread", "1", "oldget", "1", "oldscan", "1", "deleted", "1", "putover", "1")
+	put(t, s, "e2", "k", "v")
 	update(t, s, func(tx store.Tx) error {
 		wantValue(t, tx, "e", "oldread", "1", false) // read before: known present
 		wantValue(t, tx, "e", "newread", "", true)   // read before: known absent
@@ -60,6 +62,19 @@ func testEnsurer(t *testing.T, s store.Store) {
 			"old=1", "oldget=1", "oldread=1", "oldscan=1", "putover=3", "written=1")
 		return nil
 	})
+
+	// A Get inside a Scan callback (of another bucket) reads an Ensure
+	// made before the Scan: a read, which the callback may make.
+	update(t, s, func(tx store.Tx) error {
+		if err := ensure(tx, "inscan", "4"); err != nil {
+			return err
+		}
+		return tx.Scan("e2", nil, nil, false, func(_, _ []byte) error {
+			wantValue(t, tx, "e", "inscan", "4", false)
+			return nil
+		})
+	})
+	view(t, s, func(tx store.Tx) error { wantValue(t, tx, "e", "inscan", "4", false); return nil })
 
 	err := s.Update(t.Context(), func(tx store.Tx) error {
 		if err := ensure(tx, "failed", "1"); err != nil {
