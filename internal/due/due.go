@@ -10,6 +10,7 @@ package due
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -27,6 +28,21 @@ type Item struct {
 	Kind    string
 	ID      string
 	Payload []byte
+}
+
+// Decode decodes the item's JSON payload into v. The payload is what the
+// part scheduled, read back from the store: one that does not decode is
+// an error wrapping store.ErrCorrupt.
+func (it Item) Decode(v any) error {
+	if err := json.Unmarshal(it.Payload, v); err != nil {
+		return fmt.Errorf("%w: due item's payload: %w", store.ErrCorrupt, err) // the engine names the item
+	}
+	return nil
+}
+
+// errKey is the error of an item whose key or value is damaged.
+func errKey(k []byte) error {
+	return fmt.Errorf("%w: due: malformed item %q", store.ErrCorrupt, k)
 }
 
 func key(at time.Time, kind, id string) []byte {
@@ -123,9 +139,12 @@ func Next(tx store.Tx, now time.Time, limit int) ([]Item, error) {
 		if len(out) == limit {
 			return store.StopScan
 		}
+		if len(k) < 8 || len(v) == 0 {
+			return errKey(k)
+		}
 		parts := bytes.SplitN(k[8:], []byte{keys.Sep}, 3)
 		if len(parts) < 2 {
-			return errors.New("due: malformed key")
+			return errKey(k)
 		}
 		out = append(out, Item{
 			At:      keys.U64Time(keys.U64(k, 0)),

@@ -2,6 +2,7 @@ package due_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -138,5 +139,66 @@ func TestEnsurePeeker(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A damaged item (a value without its version byte, a key too short to
+// hold a time) is an error wrapping store.ErrCorrupt from Next and Range,
+// never a panic; so is a payload that does not decode, from Item.Decode.
+func TestDamagedItem(t *testing.T) {
+	at := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name   string
+		short  bool // damage: a short key, else the item's value emptied
+		ranged bool // Range reads the damage too (a short key is before its range)
+	}{
+		{name: "empty value", ranged: true},
+		{name: "short key", short: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := memory.New()
+			t.Cleanup(func() { st.Close() })
+			err := st.Update(ctx, func(tx store.Tx) error {
+				if err := due.Schedule(tx, due.Item{At: at, Kind: "k", ID: "i", Payload: []byte("{}")}); err != nil {
+					return err
+				}
+				if c.short {
+					return tx.Put("due", []byte("\x00\x01"), []byte("\x01"))
+				}
+				var k []byte
+				err := tx.Scan("due", nil, nil, false, func(key, _ []byte) error {
+					k = append([]byte(nil), key...)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				return tx.Put("due", k, nil)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = st.View(ctx, func(tx store.Tx) error {
+				if _, err := due.Next(tx, at, 10); !errors.Is(err, store.ErrCorrupt) {
+					t.Errorf("Next = %v; want an error wrapping store.ErrCorrupt", err)
+				}
+				err := due.Range(tx, at, at.Add(time.Second), func(due.Item) error { return nil })
+				if c.ranged && !errors.Is(err, store.ErrCorrupt) {
+					t.Errorf("Range = %v; want an error wrapping store.ErrCorrupt", err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	var v struct{ N int }
+	if err := (due.Item{Kind: "k", ID: "i", Payload: []byte("{")}).Decode(&v); !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("Decode of a damaged payload = %v; want an error wrapping store.ErrCorrupt", err)
+	}
+	if err := (due.Item{Kind: "k", ID: "i", Payload: []byte(`{"N":2}`)}).Decode(&v); err != nil || v.N != 2 {
+		t.Errorf("Decode = %+v, %v; want N 2", v, err)
 	}
 }

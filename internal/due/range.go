@@ -2,7 +2,6 @@ package due
 
 import (
 	"bytes"
-	"errors"
 	"time"
 
 	"github.com/memberkit/membership/internal/keys"
@@ -17,9 +16,12 @@ func Range(tx store.Tx, from, to time.Time, fn func(Item) error) error {
 	start := keys.New().Time(from)
 	end := keys.New().Time(to)
 	return tx.Scan(bucket, start, end, false, func(k, v []byte) error {
+		if len(k) < 8 || len(v) == 0 {
+			return errKey(k)
+		}
 		parts := bytes.SplitN(k[8:], []byte{keys.Sep}, 3)
-		if len(parts) < 2 || len(v) == 0 {
-			return errors.New("due: malformed key")
+		if len(parts) < 2 {
+			return errKey(k)
 		}
 		return fn(Item{
 			At:      keys.U64Time(keys.U64(k, 0)),
