@@ -7,6 +7,7 @@ import (
 
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 )
@@ -90,9 +91,9 @@ func (p *part) grant(u *engine.Unit, member string, g Grant, why *rule.Reason) (
 func Granted(tx store.Tx, member string) ([]Grant, error) {
 	var out []Grant
 	prefix := []byte(member + "\x00")
-	err := tx.Scan(bAchievements, prefix, store.PrefixEnd(prefix), false, func(_, v []byte) error {
+	err := tx.Scan(bAchievements, prefix, store.PrefixEnd(prefix), false, func(k, v []byte) error {
 		var g Grant
-		if err := json.Unmarshal(v, &g); err != nil {
+		if err := record.Decode(bAchievements, k, v, &g); err != nil {
 			return err
 		}
 		out = append(out, g)

@@ -14,6 +14,7 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
@@ -436,7 +437,10 @@ func (b *Book) Get(id string) (Coupon, error) {
 	if err != nil {
 		return c, err
 	}
-	return c, json.Unmarshal(v, &c)
+	if err := json.Unmarshal(v, &c); err != nil { // the key's bytes only on this path
+		return c, record.Corrupt(bCoupons, []byte(id), err)
+	}
+	return c, nil
 }
 
 // ByCode returns the coupon with a code as typed or scanned (see
@@ -950,7 +954,7 @@ func (b *Book) count(at time.Time, template, storeID, member string, f func(*Sta
 	v, err := b.tx.Get(bStats, k)
 	switch {
 	case err == nil:
-		if err := json.Unmarshal(v, &s); err != nil {
+		if err := record.Decode(bStats, k, v, &s); err != nil {
 			return err
 		}
 	case !errors.Is(err, store.ErrNotFound):
@@ -1031,7 +1035,7 @@ func (b *Book) Stats(q StatsQuery) (Report, error) {
 		base, ok := total.Base(k)
 		parts := bytes.SplitN(base, []byte{0}, 3)
 		if !ok || len(parts) != 3 {
-			return fmt.Errorf("coupon: malformed stats key %q", k)
+			return fmt.Errorf("%w: coupon: malformed stats key %q", engine.ErrCorrupt, k)
 		}
 		tpl, st := string(parts[1]), string(parts[2])
 		cc := ""
@@ -1042,7 +1046,7 @@ func (b *Book) Stats(q StatsQuery) (Report, error) {
 			return nil
 		}
 		var s Stat
-		if err := json.Unmarshal(v, &s); err != nil {
+		if err := record.Decode(bStats, k, v, &s); err != nil {
 			return err
 		}
 		row := rows[[2]string{tpl, st}]

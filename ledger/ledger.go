@@ -73,6 +73,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
 
@@ -89,8 +90,10 @@ var (
 	// ErrUnknownLot is returned for a debit naming a lot the account does
 	// not hold.
 	ErrUnknownLot = errors.New("ledger: unknown lot")
-	// ErrCorrupt is wrapped by each problem Verify reports.
-	ErrCorrupt = errors.New("ledger: invariant violated")
+	// ErrCorrupt is wrapped by each problem Verify reports and by the
+	// error of a read that finds a ledger record that does not decode. It
+	// wraps store.ErrCorrupt: the ledger's records are damaged.
+	ErrCorrupt = fmt.Errorf("ledger: invariant violated: %w", store.ErrCorrupt)
 )
 
 // Asset is what an account holds: points of one point program, growth, or

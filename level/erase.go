@@ -1,10 +1,9 @@
 package level
 
 import (
-	"fmt"
-
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/store"
 )
 
@@ -25,7 +24,7 @@ func (p *part) Erase(u *engine.Unit, member string) error {
 	err := tx.Scan(bHistory, pre, store.PrefixEnd(pre), false, func(k, v []byte) error {
 		r, err := decodeRecord(v)
 		if err != nil {
-			return fmt.Errorf("record %s %q: %w", bHistory, k, err)
+			return record.Corrupt(bHistory, k, err)
 		}
 		if r.Note != "" {
 			r.Note = ""

@@ -1,7 +1,6 @@
 package level
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -656,7 +655,7 @@ func (p *part) Due(u *engine.Unit, it engine.Item) error {
 // freezeDeadline releases a fixed-duration freeze whose deadline is it.At.
 func (p *part) freezeDeadline(u *engine.Unit, it engine.Item) error {
 	var fd freezeDue
-	if err := json.Unmarshal(it.Payload, &fd); err != nil {
+	if err := it.Decode(&fd); err != nil {
 		return err
 	}
 	m, ok, err := p.load(u, fd.Member)
@@ -680,7 +679,7 @@ func (p *part) freezeDeadline(u *engine.Unit, it engine.Item) error {
 // planExpiry ends a plan whose expiry is it.At.
 func (p *part) planExpiry(u *engine.Unit, it engine.Item) error {
 	var pd planDue
-	if err := json.Unmarshal(it.Payload, &pd); err != nil {
+	if err := it.Decode(&pd); err != nil {
 		return err
 	}
 	m, ok, err := p.load(u, pd.Member)

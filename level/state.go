@@ -3,7 +3,6 @@ package level
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/memberkit/membership/internal/codec"
@@ -192,8 +191,10 @@ func (s *scratch) load(tx store.Tx, member string) (m memberState, ok bool, err 
 	if err != nil {
 		return m, false, err
 	}
-	m, err = decodeMember(raw)
-	return m, err == nil, err
+	if m, err = decodeMember(raw); err != nil {
+		return m, false, record.Corrupt(bMember, s.key, err)
+	}
+	return m, true, nil
 }
 
 // save stores a member's state.
@@ -256,8 +257,8 @@ func addDayRecord(tx store.Tx, member string, d rule.Date, amount decimal.Decima
 	}
 	var buf [16]byte
 	rec, zero, err := codec.AddAmount(buf[:0], raw, amount)
-	if err != nil {
-		return fmt.Errorf("level: day growth %q: %w", k, err)
+	if err != nil { // raw is no amount record
+		return record.Corrupt(bDay, k, err)
 	}
 	if zero {
 		return tx.Delete(bDay, k)
@@ -279,7 +280,7 @@ func earned(tx store.Tx, member string, m *memberState, from, to time.Time, loc 
 	err := tx.Scan(bDay, start, end, false, func(k, v []byte) error {
 		d, err := codec.ParseAmount(v)
 		if err != nil {
-			return fmt.Errorf("level: day growth %q: %w", k, err)
+			return record.Corrupt(bDay, k, err)
 		}
 		sum = sum.Add(d)
 		return nil
@@ -303,13 +304,13 @@ func appendHistory(tx store.Tx, member string, m *memberState, r *Record) error 
 func history(tx store.Tx, member string, after uint64, limit int) ([]Record, error) {
 	p := keys.New().Str(member)
 	var out []Record
-	err := tx.Scan(bHistory, p.U64(after+1), store.PrefixEnd(p), false, func(_, v []byte) error {
+	err := tx.Scan(bHistory, p.U64(after+1), store.PrefixEnd(p), false, func(k, v []byte) error {
 		if len(out) == limit {
 			return store.StopScan
 		}
 		r, err := decodeRecord(v)
 		if err != nil {
-			return err
+			return record.Corrupt(bHistory, k, err)
 		}
 		out = append(out, r)
 		return nil

@@ -2,7 +2,6 @@ package points
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -710,9 +709,9 @@ func (pt *part) Due(u *engine.Unit, it engine.Item) error {
 	if len(it.Payload) == 0 {
 		var ok bool
 		if d, ok = parseDueID(it.ID); !ok {
-			return fmt.Errorf("points: malformed due item id %q", it.ID)
+			return fmt.Errorf("%w: points: malformed due item id %q", engine.ErrCorrupt, it.ID)
 		}
-	} else if err := json.Unmarshal(it.Payload, &d); err != nil {
+	} else if err := it.Decode(&d); err != nil {
 		return err
 	}
 	switch it.Kind {

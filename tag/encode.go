@@ -3,13 +3,13 @@ package tag
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"time"
 
 	"github.com/memberkit/membership/internal/codec"
+	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/rule"
 )
 
@@ -22,8 +22,10 @@ const (
 	dayV1   = 1
 )
 
-// errRecord is what a record that does not decode wraps: damaged data.
-var errRecord = errors.New("damaged record")
+// errRecord is what a record that does not decode wraps: damaged data,
+// engine.ErrCorrupt, so that the event reading it fails as damaged rather
+// than refused.
+var errRecord = engine.ErrCorrupt
 
 // The last order's time follows the first's as one of these forms: a
 // member's orders are most often one, or days apart, so the difference

@@ -207,9 +207,9 @@ func (d Definition) CheckAttrs(attrs map[string]event.Value) error {
 func loadTags(tx store.Tx, member string) ([]Assigned, error) {
 	var out []Assigned
 	p := pair(member, "")
-	err := tx.Scan(bAssigned, p, store.PrefixEnd(p), false, func(_, v []byte) error {
+	err := tx.Scan(bAssigned, p, store.PrefixEnd(p), false, func(k, v []byte) error {
 		var a Assigned
-		if err := json.Unmarshal(v, &a); err != nil {
+		if err := record.Decode(bAssigned, k, v, &a); err != nil {
 			return err
 		}
 		out = append(out, a)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
@@ -192,7 +193,7 @@ func loadProgress(tx store.Tx, k []byte) (Progress, error) {
 	case err != nil:
 		return prog, err
 	}
-	return prog, json.Unmarshal(raw, &prog)
+	return prog, record.Decode(bProgress, k, raw, &prog)
 }
 
 // completions returns a member's completions of a task, ever.

@@ -155,7 +155,7 @@ func (e *Engine) auditRefusal(ctx context.Context, req Request, member string, e
 // goes on only past them.
 func IsRefusal(err error) bool {
 	for _, f := range []error{context.Canceled, context.DeadlineExceeded, store.ErrClosed, store.ErrConflict,
-		store.ErrCorrupt, store.ErrFailed, store.ErrTxDone, store.ErrReadOnly, store.ErrInvalid, ErrCorrupt, ErrDefinitionSuperseded} {
+		store.ErrCorrupt, store.ErrFailed, store.ErrTxDone, store.ErrReadOnly, store.ErrInvalid, ErrDefinitionSuperseded} {
 		if errors.Is(err, f) {
 			return false
 		}

@@ -43,9 +43,13 @@ import (
 	"github.com/memberkit/membership/store"
 )
 
-// ErrCorrupt is wrapped when a stored event, request or feed record cannot
-// be read.
-var ErrCorrupt = errors.New("corrupt record")
+// ErrCorrupt is wrapped when a stored record cannot be read: an event's,
+// a request's, a feed record, a domain's state. It is store.ErrCorrupt, so
+// that one sentinel covers a record that does not decode, whichever
+// package reads it (those below the engine, the ledger and
+// internal/record, cannot name this one), and the damage a store's own
+// checks find.
+var ErrCorrupt = store.ErrCorrupt
 
 // Item is a due item: work that falls due at a time (an expiry, a term end).
 type Item = due.Item

@@ -1,6 +1,10 @@
 // Package record reads and writes JSON records in a store transaction, for
 // the domain packages' small state records (counters, days, orders): the
 // one place that maps an absent key to "not found" and wraps decode errors.
+// A stored record that does not decode is damage (a value edited by hand,
+// a bug, a partial migration: store/memory and store/postgres keep no
+// checksum), so its error wraps store.ErrCorrupt (Decode, Corrupt), never
+// a bare decoding error that a caller would take for the input's refusal.
 package record
 
 import (
@@ -21,10 +25,31 @@ func Get(tx store.Tx, bucket string, key []byte, v any) (found bool, err error) 
 	if err != nil {
 		return false, err
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("record %s %q: %w", bucket, key, err)
+	if err := Decode(bucket, key, raw, v); err != nil {
+		return false, err
 	}
 	return true, nil
+}
+
+// Decode decodes raw, the JSON record stored at bucket/key, into v; a
+// record that does not decode is an error wrapping store.ErrCorrupt that
+// names it.
+func Decode(bucket string, key, raw []byte, v any) error {
+	if err := json.Unmarshal(raw, v); err != nil {
+		return Corrupt(bucket, key, err)
+	}
+	return nil
+}
+
+// Corrupt returns err, met decoding the record stored at bucket/key, as
+// an error wrapping store.ErrCorrupt that names the record. It is for the
+// records a package decodes itself (binary ones); it allocates only on
+// this error path.
+func Corrupt(bucket string, key []byte, err error) error {
+	if errors.Is(err, store.ErrCorrupt) { // the decoder said so already
+		return fmt.Errorf("record %s %q: %w", bucket, key, err)
+	}
+	return fmt.Errorf("%w: record %s %q: %w", store.ErrCorrupt, bucket, key, err)
 }
 
 // Appender is a record that writes its own JSON, as json.Marshal would
@@ -62,8 +87,8 @@ func Rewrite[T any](tx store.Tx, bucket string, start, end []byte, fn func(*T) b
 	var recs []rec
 	err := tx.Scan(bucket, start, end, false, func(k, raw []byte) error {
 		var v T
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return fmt.Errorf("record %s %q: %w", bucket, k, err)
+		if err := Decode(bucket, k, raw, &v); err != nil {
+			return err
 		}
 		if fn(&v) {
 			recs = append(recs, rec{k: append([]byte(nil), k...), v: v})

@@ -2,6 +2,7 @@ package record_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -27,8 +28,13 @@ func TestGetPut(t *testing.T) {
 		if err := tx.Put("b", []byte("bad"), []byte("{")); err != nil {
 			return err
 		}
-		if _, err := record.Get(tx, "b", []byte("bad"), &d); err == nil {
-			t.Error("a malformed record decoded")
+		// A malformed record is damage: store.ErrCorrupt, from Get and
+		// from Rewrite alike.
+		if _, err := record.Get(tx, "b", []byte("bad"), &d); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("Get of a malformed record = %v; want an error wrapping store.ErrCorrupt", err)
+		}
+		if _, err := record.Rewrite(tx, "b", nil, nil, func(*day) bool { return false }); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("Rewrite over a malformed record = %v; want an error wrapping store.ErrCorrupt", err)
 		}
 		return nil
 	})

@@ -25,8 +25,9 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// ErrCorrupt is wrapped when a stripe's key or amount cannot be read.
-var ErrCorrupt = errors.New("total: corrupt stripe")
+// ErrCorrupt is wrapped when a stripe's key or amount cannot be read. It
+// wraps store.ErrCorrupt: the stripe is damaged.
+var ErrCorrupt = fmt.Errorf("total: corrupt stripe: %w", store.ErrCorrupt)
 
 // MaxStripes is the most stripes a total is split into.
 const MaxStripes = 1 << 16
@@ -115,8 +116,8 @@ func Add(tx store.Tx, bucket string, key []byte, s uint16, delta decimal.Decimal
 		old = codec.Amount(d) // written by an Adder; rewritten in binary
 	}
 	rec, zero, err := codec.AddAmount(k[len(k):], old, delta)
-	if err != nil {
-		return fmt.Errorf("%s %x: %w", bucket, key, err)
+	if err != nil { // old is no amount record
+		return fmt.Errorf("%w: %s %x: %w", ErrCorrupt, bucket, key, err)
 	}
 	if zero {
 		return tx.Delete(bucket, k)
