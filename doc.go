@@ -121,6 +121,15 @@
 //     crash between commit and notification loses nothing.
 //   - Balances are decimals and never go negative; [Program.Verify] checks
 //     the ledger's invariants.
+//   - Damaged data is an error wrapping [ErrCorrupt], never a panic nor a
+//     misread: a stored record of any package that does not decode (an
+//     event's, a request's, an audit entry, a coupon, a level, points,
+//     tag, task, benefit or stored-value record, a ledger entry, a due
+//     item), on every store, and the damage a store's own checks find
+//     (store/bolt's checksums). store/memory and store/postgres keep no
+//     checksum, so a value edited by hand or a partial migration is found
+//     only when it does not decode. The call fails; the audit trail does
+//     not record it as refused, and [Program.ReplayWith] stops there.
 //
 // # Audit and replay
 //

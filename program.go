@@ -58,10 +58,12 @@ var (
 	ErrFeedPruned = engine.ErrPruned
 	// ErrCorrupt is wrapped by the error of a read that finds a record of
 	// the program's own that does not decode (an input journal's record,
-	// an event's or a change's record, a counter): damage, or data another
-	// program wrote. Damage the store's own checks find (store/bolt's
-	// checksums) wraps store.ErrCorrupt; a ledger record that does not
-	// decode, ledger.ErrCorrupt.
+	// an event's or a change's record, a counter, a domain's record such
+	// as a coupon or a member's level): damage, or data another program
+	// wrote. It is store.ErrCorrupt, so it covers the damage the store's
+	// own checks find (store/bolt's checksums) too, and ledger.ErrCorrupt
+	// (a ledger record that does not decode, an invariant violated) wraps
+	// it.
 	ErrCorrupt = engine.ErrCorrupt
 )
 
@@ -328,7 +330,8 @@ func (p *Program) Verify(ctx context.Context) error {
 // [Program.Verify]. The store's problems come first, as Verify would only
 // meet them again. It returns nil when both pass, or an error wrapping
 // [store.ErrCorrupt] (damage the store found) or [ledger.ErrCorrupt] (an
-// invariant violated), or ctx's error or the store's.
+// invariant violated; it wraps store.ErrCorrupt too), or ctx's error or
+// the store's.
 func (p *Program) Check(ctx context.Context) error {
 	if c, ok := p.eng.Store().(store.Checker); ok {
 		if err := c.Check(ctx); err != nil {

@@ -142,8 +142,8 @@ const replayBatch = 256
 // totals; the feed's positions may differ). An input that does not do on
 // p what it did on from returns an error wrapping ErrReplayDiverged and
 // naming its sequence number; inputs before it stay applied. A journal
-// record that does not decode wraps ErrCorrupt, and damage the store's
-// own checks find (store/bolt's checksums) store.ErrCorrupt; the records
+// record that does not decode, and damage the store's own checks find
+// (store/bolt's checksums), wrap ErrCorrupt (store.ErrCorrupt); the records
 // carry no checksum of their own, so a record changed into another that
 // decodes (through the store's API, or on a store without checksums) is
 // replayed as it reads: its input then diverges, is refused, or draws
