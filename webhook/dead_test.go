@@ -190,7 +190,7 @@ func TestDamagedDeadLetters(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := d.DeadLetters(ctx, 0, 0); !errors.Is(err, webhook.ErrCorrupt) {
+			if _, err := d.DeadLetters(ctx, 0, 0); !errors.Is(err, webhook.ErrCorrupt) || !errors.Is(err, store.ErrCorrupt) {
 				t.Errorf("DeadLetters = %v, want ErrCorrupt", err)
 			}
 			if len(tt.key) == 8 {

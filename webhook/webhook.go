@@ -56,8 +56,9 @@ var (
 	ErrNoDeadLetter = errors.New("webhook: no dead letter")
 	// ErrCorrupt is returned for damaged data: a dead letter that does not
 	// decode or names another position, or a feed whose positions do not
-	// increase after the cursor.
-	ErrCorrupt = errors.New("webhook: damaged data")
+	// increase after the cursor. It wraps store.ErrCorrupt, which a host
+	// already tests for damaged data from the store and the program.
+	ErrCorrupt = fmt.Errorf("webhook: %w", store.ErrCorrupt)
 )
 
 // Delivery is the JSON body of every request: one change of the feed and
