@@ -72,7 +72,13 @@
 // store/bolt of kind "tag.at", stamped with the time it was scheduled so
 // that a day's edges are appended to their instant's items; elsewhere,
 // and in files written before stamps, of kind "tag.window"), so members
-// drop out when Program.Advance passes it, without a scan.
+// drop out when Program.Advance passes it, without a scan. Another
+// domain that reads a member's tags in a unit of work (a coupon claim's
+// tag condition, a task's target) first has the member's edges due by
+// its time performed, at their own instants, when Advance has not
+// performed them yet: it reads the tags the member holds at its time,
+// whether or not Advance ran. [Handle.Of] and the segment queries read
+// the tags as stored.
 //
 // A changed rule is applied to the members already seen by
 // [Handle.Recompute], page by page from a cursor. It is not idempotent by

@@ -7,6 +7,7 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 )
@@ -37,9 +38,44 @@ var (
 	_ engine.Tags     = (*part)(nil)
 )
 
-// Tags returns the member's tags, for the other domains.
+// Tags returns the member's tags, for the other domains. In a unit that
+// may write it first performs the member's window edges due by the unit's
+// time that Advance has not performed, as the level part performs term
+// ends, so that a request (a coupon claim's tag condition) or an event (a
+// task's target) reads the tags the member holds at its time whether or
+// not Advance ran; in a view it reads the tags as stored.
 func (p *part) Tags(u *engine.Unit, member string) ([]string, error) {
+	if !u.ReadOnly() {
+		if err := p.catchUp(u, member); err != nil {
+			return nil, err
+		}
+	}
 	return tagNames(u.Tx(), member)
+}
+
+// catchUp performs, at their own instants, the member's window edges that
+// fell due at or before u.At() but that Advance has not performed yet.
+// Each evaluation schedules the next edge strictly after its own, so the
+// loop ends; the item of an edge performed here is cancelled.
+func (p *part) catchUp(u *engine.Unit, member string) error {
+	if p.def.MaxDays() == 0 {
+		return nil
+	}
+	for {
+		s, err := loadState(u.Tx(), member)
+		if err != nil || s.edge.At.IsZero() || u.At().Before(s.edge.At) {
+			return err
+		}
+		kind, id := s.edge.item(member)
+		if err := u.Unschedule(s.edge.At, kind, id); err != nil {
+			return err
+		}
+		at := s.edge.At
+		s.edge, s.changed = edge{}, true
+		if _, _, err := p.evaluate(u.As(at, ledger.Ref{Note: "due " + kind}), member, nil, &s); err != nil {
+			return err
+		}
+	}
 }
 
 // DueKinds lists the window edge's kinds.
