@@ -54,7 +54,12 @@
 // refused with event.ErrInvalidArgument naming the hold. A hold is its lock's:
 // an order locked again (after a Release, or its coupons locked anew) keeps
 // them until the new lock's hold runs out, or for good when it has none, and
-// the earlier lock's hold releases nothing of them.
+// the earlier lock's hold releases nothing of them. A Lock, Use, Release
+// or Redeem dated after a hold ran out finds its coupons released, at the
+// hold's end, whether or not Advance performed it yet: the request
+// performs it first (a Use at 12:20 of an order whose hold ran out at
+// 12:15 is refused with ErrNotFound, and the coupon may be locked for
+// another order).
 //
 // The store buckets are the package's: coupon.coupons, coupon.codes,
 // coupon.members, coupon.orders, coupon.used, coupon.indexed,

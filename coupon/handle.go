@@ -446,6 +446,16 @@ func (h *Handle) Lock(ctx context.Context, req LockRequest) (LockResult, error) 
 	}
 	o := req.Order
 	out, err := h.apply(ctx, "coupon.lock", "", req.RequestID, req, o.Time, o.Member, "order "+o.ID, func(u *engine.Unit) error {
+		// Holds that ran out by the order's time release their coupons
+		// first, as Advance would have.
+		if err := h.p.holdsRanOut(u, o.ID); err != nil {
+			return err
+		}
+		for _, id := range req.Coupons {
+			if err := h.p.holdOfRanOut(u, id, o.Member); err != nil {
+				return err
+			}
+		}
 		b := h.p.book(u)
 		var until time.Time // when the hold runs out; zero: no hold
 		if req.Hold > 0 {
@@ -520,6 +530,9 @@ func (h *Handle) order(ctx context.Context, req OrderRequest, verb, kind string,
 	if err == nil {
 		var out *change.Outcome
 		out, err = h.apply(ctx, "coupon."+verb, "", req.RequestID, req, req.At, "", "order "+req.Order, func(u *engine.Unit) error {
+			if err := h.p.holdsRanOut(u, req.Order); err != nil {
+				return err
+			}
 			cs, err := f(h.p.book(u), req.Order, u.At())
 			if err != nil {
 				return err
@@ -586,6 +599,14 @@ func (h *Handle) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, e
 	}
 	o := req.Order
 	out, err := h.apply(ctx, "coupon.redeem", "", req.RequestID, req, o.Time, o.Member, "order "+o.ID, func(u *engine.Unit) error {
+		if err := h.p.holdsRanOut(u, o.ID); err != nil {
+			return err
+		}
+		if cp, err := h.p.book(u).ByCode(req.Code); err == nil {
+			if err := h.p.holdOfRanOut(u, cp.ID, o.Member); err != nil {
+				return err
+			}
+		}
 		cp, a, err := h.p.book(u).redeem(req.Code, req.Via, o)
 		if err != nil {
 			return err

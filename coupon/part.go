@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 )
@@ -116,6 +119,52 @@ func (c *part) Due(u *engine.Unit, it engine.Item) error {
 	return u.Emit(ChangeExpired, cp.Member, cp, &rule.Reason{
 		Rule: "coupon." + cp.Template, Note: "validity ended " + cp.Expires.In(c.loc).Format(time.RFC3339),
 	})
+}
+
+// holdsRanOut performs, at their own instants, the holds of an order's
+// locks that ran out by u.At() but that Advance has not performed yet, as
+// Advance would (Due), and cancels their due items: a request dated after
+// a hold ran out (a Use, a lock of the coupon for another order) finds the
+// order's coupons released whether or not Advance ran. A lock made before
+// the order index kept holds (an empty value) is left to Advance.
+func (c *part) holdsRanOut(u *engine.Unit, order string) error {
+	var untils []time.Time
+	prefix := sep(order, "")
+	err := u.Tx().Scan(bOrders, prefix, store.PrefixEnd(prefix), false, func(_, v []byte) error {
+		if len(v) != 8 {
+			return nil
+		}
+		until := keys.U64Time(keys.U64(v, 0))
+		if !until.IsZero() && !until.After(u.At()) && !slices.ContainsFunc(untils, until.Equal) {
+			untils = append(untils, until)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(untils, time.Time.Compare)
+	for _, until := range untils {
+		it := engine.Item{At: until, Kind: dueRelease, ID: order}
+		if err := c.Due(u.As(until, ledger.Ref{Note: "due " + dueRelease}), it); err != nil {
+			return err
+		}
+		if err := u.Unschedule(until, dueRelease, order); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// holdOfRanOut is holdsRanOut for the order a coupon of member is locked
+// for, if it is; a coupon that is not there, or another member's, is left
+// to the caller to refuse.
+func (c *part) holdOfRanOut(u *engine.Unit, id, member string) error {
+	cp, err := c.book(u).Get(id)
+	if err != nil || cp.State != Locked || (member != "" && cp.Member != member) {
+		return nil
+	}
+	return c.holdsRanOut(u, cp.Order)
 }
 
 // Process issues the definition's gifts for the event's type.

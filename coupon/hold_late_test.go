@@ -1,0 +1,98 @@
+package coupon_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/store/memory"
+)
+
+// A request dated after an order's hold ran out, made before Advance
+// performed it, finds what it would find after Advance: the coupons
+// released at 12:15, the end of a 15-minute hold from 12:00. A Use at
+// 12:20 used to succeed before Advance (and fail after it); a lock of
+// another order at 12:20 used to be refused (ErrState: locked) before
+// Advance (and accepted after it).
+func TestCouponRequestAfterUnperformedHold(t *testing.T) {
+	ctx := context.Background()
+	for _, advanced := range []bool{true, false} {
+		p := openCoupons(t, memory.New())
+		c := couponClaim(t, p, "c", "m1", "ten-off", "2026-05-01 10:00")
+		lock := func(id, order, when string) error {
+			o := coupon.Order{ID: order, Member: "m1", Time: at(t, when), Lines: []coupon.Line{{Product: "p", Amount: dec("50")}}}
+			_, err := p.Coupons().Lock(ctx, coupon.LockRequest{RequestID: id, Order: o, Coupons: []string{c.ID}, Hold: 15 * time.Minute})
+			return err
+		}
+		if err := lock("l1", "o1", "2026-05-01 12:00"); err != nil {
+			t.Fatal(err)
+		}
+		if advanced {
+			if _, err := p.Advance(ctx, at(t, "2026-05-01 12:15")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := p.Coupons().Use(ctx, coupon.OrderRequest{RequestID: "u1", Order: "o1", At: at(t, "2026-05-01 12:20")})
+		if !errors.Is(err, coupon.ErrNotFound) {
+			t.Errorf("advanced %v: Use at 12:20 = %v, want coupon.ErrNotFound (the hold ran out at 12:15)", advanced, err)
+		}
+		n := couponFeedLen(t, p)
+		if err := lock("l2", "o2", "2026-05-01 12:20"); err != nil {
+			t.Fatalf("advanced %v: lock for o2 at 12:20: %v", advanced, err)
+		}
+		f, err := p.Feed(ctx, uint64(n), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ch := range f {
+			got = append(got, ch.Kind+"@"+ch.Time.In(shanghai(t)).Format("15:04"))
+		}
+		want := []string{coupon.ChangeLocked + "@12:20"}
+		if !advanced { // the release, at its own time, is the lock's
+			want = []string{coupon.ChangeReleased + "@12:15", coupon.ChangeLocked + "@12:20"}
+		}
+		if len(got) != len(want) || got[0] != want[0] || got[len(got)-1] != want[len(want)-1] {
+			t.Errorf("advanced %v: changes %v, want %v", advanced, got, want)
+		}
+		if k, err := p.Advance(ctx, at(t, "2026-05-01 12:30")); err != nil || k != 0 {
+			t.Errorf("advanced %v: Advance to 12:30 performed %d, %v; want nothing left", advanced, k, err)
+		}
+	}
+}
+
+// A redemption by code dated after the hold of the order its coupon is
+// locked for ran out, made before Advance performed it, finds the coupon
+// released at the hold's end, and uses it.
+func TestCouponRedeemAfterUnperformedHold(t *testing.T) {
+	ctx := context.Background()
+	p := openCoupons(t, memory.New())
+	c := couponClaim(t, p, "c", "m1", "ten-off", "2026-05-01 10:00")
+	o := coupon.Order{ID: "o1", Member: "m1", Time: at(t, "2026-05-01 12:00"), Lines: []coupon.Line{{Product: "p", Amount: dec("50")}}}
+	if _, err := p.Coupons().Lock(ctx, coupon.LockRequest{RequestID: "l1", Order: o, Coupons: []string{c.ID}, Hold: 15 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	n := couponFeedLen(t, p)
+	o.ID, o.Time = "o2", at(t, "2026-05-01 12:20")
+	res, err := p.Coupons().Redeem(ctx, coupon.RedeemRequest{RequestID: "r1", Code: c.Code, Order: o})
+	if err != nil {
+		t.Fatalf("Redeem at 12:20: %v", err)
+	}
+	// 10% off 50 is 5, under the cap of 20.
+	if !res.Coupon.AmountOff.Equal(dec("5")) {
+		t.Errorf("amount off %s, want 5", res.Coupon.AmountOff)
+	}
+	f, err := p.Feed(ctx, uint64(n), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ch := range f {
+		got = append(got, ch.Kind+"@"+ch.Time.In(shanghai(t)).Format("15:04"))
+	}
+	if len(got) != 2 || got[0] != coupon.ChangeReleased+"@12:15" || got[1] != coupon.ChangeUsed+"@12:20" {
+		t.Errorf("changes %v, want released at 12:15 and used at 12:20", got)
+	}
+}
