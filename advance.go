@@ -24,7 +24,25 @@ const advancePage = 256
 // they changed (expired points, level changes, released coupons) is on the
 // change feed (Feed), like the effects of events.
 //
-// Advance works in pages of up to 256 items, each one store transaction.
+// An item due at now is performed: an expiry at 24:00 of day D, the
+// instant D+1 00:00, by Advance to exactly D+1 00:00. Items due at the
+// same instant are performed in the order of their kind's name (coupon,
+// level, points, tag), then of their ID; no result depends on that order:
+// a term end at T counts the growth of [T − W months, T), so an order at
+// exactly T counts toward the next term whichever comes first.
+//
+// An event or request dated after an item that Advance has not performed
+// yet sees the state after it where the item decides what the event may
+// do: the member's term ends, tag window edges and the holds of the
+// orders it names are performed first, at their own instants; a lot past
+// its expiry is not spent, a plan past its expiry is not held, a
+// fixed-duration freeze past its deadline does not unfreeze. Pending
+// points are released only by Advance (see package points). An event
+// dated before the watermark (a late event) may schedule items in the
+// past: the next Advance performs them, at their own instants.
+//
+// Advance to a time before the watermark performs what is due by then
+// and leaves the watermark where it is. Advance works in pages of up to 256 items, each one store transaction.
 // When ctx is done or the store fails (store.ErrClosed) during a call, it
 // returns the error with the number of items the pages committed before
 // it performed: each page is whole or absent, the rest stays due for the

@@ -256,3 +256,31 @@ func decodeU64(b []byte) uint64 {
 	}
 	return v
 }
+
+// The horizon's own instant is inside the window: with a window of 30
+// days, Advance to 10 July 10:00 puts the horizon at 10 June 10:00; an
+// event at exactly that instant keeps its record (its retry is a
+// duplicate) and a new one is accepted, while one a nanosecond earlier is
+// refused.
+func TestRetentionHorizonInstant(t *testing.T) {
+	ctx := context.Background()
+	const day = 24 * time.Hour
+	p := testkit.OpenMemory(t, testkit.OrderDef(), membership.WithRetention(membership.Retention{Window: 30 * day, Feed: 30 * day}))
+	h := time.Date(2026, 6, 10, 10, 0, 0, 0, testkit.Shanghai)
+	order := func(id string, at time.Time) event.Event {
+		return event.Event{ID: id, Member: "m", Type: "order", Time: at, Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("10"))}}
+	}
+	testkit.MustProcess(t, p, order("edge", h))
+	if _, err := p.Advance(ctx, time.Date(2026, 7, 10, 10, 0, 0, 0, testkit.Shanghai)); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := p.Process(ctx, order("edge", h)); err != nil || !out.Duplicate {
+		t.Errorf("retry of the event at the horizon: %+v, %v; want a duplicate", out, err)
+	}
+	if out, err := p.Process(ctx, order("edge2", h)); err != nil || out.Duplicate {
+		t.Errorf("new event at the horizon: %+v, %v; want it processed", out, err)
+	}
+	if _, err := p.Process(ctx, order("edge3", h.Add(-time.Nanosecond))); !errors.Is(err, membership.ErrTooOld) {
+		t.Errorf("event a nanosecond before the horizon: %v, want ErrTooOld", err)
+	}
+}

@@ -76,7 +76,11 @@
 // A rule with PendingDays holds its points in the pending account; they
 // are released (points.released) when Advance reaches the grant's time
 // plus that many calendar days in the program's zone, at the same
-// wall-clock time. Rewards, credit adjustments and exchanges credit lots of
+// wall-clock time. Until Advance performs a release its points stay
+// pending, even for a spend dated after the release time: a host that
+// spends points at the time they are released advances the program to
+// that time first. (Expiry is the other way round: a lot past its
+// expiry is never spent, whether or not Advance expired it.) Rewards, credit adjustments and exchanges credit lots of
 // the program's Validity; earning rules of their own.
 //
 // # Risk control
