@@ -43,9 +43,11 @@ type EraseRequest struct {
 // about the member (a call that names the member, or one that finds the
 // member, as a coupon's code or an adjustment's ID does), is refused with
 // an error wrapping ErrErased and ErrInvalidEvent or ErrInvalidArgument,
-// and changes nothing; a retry of an event the member had before is
-// refused too. Due work for the member goes on: points and coupons still
-// expire and terms still end, so the ledger keeps balancing. Erase
+// and changes nothing; a retry of an event or a request the member had
+// before is refused too (its first outcome would hand out what Erase
+// removed), but for the erasure's own, which returns its outcome. Due
+// work for the member goes on: points and coupons still expire and terms
+// still end, so the ledger keeps balancing. Erase
 // publishes a change of kind ChangeErased.
 //
 // Removed:
@@ -69,15 +71,16 @@ type EraseRequest struct {
 //
 // Not rewritten, and why:
 //
-//   - The records of events and requests within the idempotency window
-//     (Retention.Window) hold the event's attributes and the request as
-//     sent, and the change feed (Retention.Feed) the changes with their
-//     reasons and notes. They are keyed by event ID and feed position, not
-//     by member, so finding the member's would read the whole window;
-//     instead Advance prunes them once they leave the window (35 days by
-//     default), and an erased member's events are refused before their
-//     record is read. A host bound to erase sooner sets a shorter
-//     Retention.
+//   - The records of events within the idempotency window
+//     (Retention.Window) hold the event's attributes (a request's record
+//     holds a hash of the request, but one an earlier release wrote holds
+//     the request as sent), and the change feed (Retention.Feed) the
+//     changes with their reasons and notes. They are keyed by event ID
+//     and feed position, not by member, so finding the member's would
+//     read the whole window; instead Advance prunes them once they leave
+//     the window (35 days by default), and a retry of an erased member's
+//     event or request is refused rather than answered from its record.
+//     A host bound to erase sooner sets a shorter Retention.
 //   - The input journal (WithJournal) keeps every input in full for ever,
 //     by design (Replay reproduces the store from it), erasure included;
 //     a host that must honour erasure keeps it off (the default) or
@@ -103,7 +106,7 @@ func (p *Program) Erase(ctx context.Context, req EraseRequest) (*change.Outcome,
 	body := req
 	body.At = body.At.UTC() // the same instant in any zone is the same request
 	out, err := p.eng.Apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member,
-		Action: "member.erase", Operator: req.Operator}, func(u *engine.Unit) error {
+		Action: "member.erase", Operator: req.Operator, Erasure: true}, func(u *engine.Unit) error {
 		if err := u.Erase(req.Member); err != nil {
 			return err
 		}

@@ -241,6 +241,12 @@ func TestErase(t *testing.T) {
 	refused("a retry of an event from before", err, membership.ErrInvalidEvent)
 	_, err = pts.Adjust(ctx, points.AdjustRequest{RequestID: "adj-4", Member: "m1", Operator: "op.li", Note: "x", At: at(6), Program: "mall", Amount: dec("5")})
 	refused("an adjustment", err, membership.ErrInvalidArgument)
+	// A retry of a request from before is refused too: its first outcome
+	// would hand out the reason the erasure removed.
+	_, err = pts.Adjust(ctx, points.AdjustRequest{RequestID: "adj-1", Member: "m1", Operator: "op.li", Note: "goodwill, called from 13800001111", At: at(1), Program: "mall", Amount: dec("50")})
+	refused("a retry of an adjustment from before", err, membership.ErrInvalidArgument)
+	_, err = p.Coupons().Revoke(ctx, coupon.RevokeRequest{RequestID: "rev-1", Operator: "op.zhao", Note: "Mr Zhang complained", At: at(3), Coupon: c1})
+	refused("a retry of a revocation from before, which finds m1 by the coupon", err, membership.ErrInvalidArgument)
 	_, err = pts.Approve(ctx, points.DecideRequest{RequestID: "dec-1", Operator: "op.wang", At: at(6), Adjustment: "adj-2"})
 	refused("approving m1's pending adjustment", err, membership.ErrInvalidArgument)
 	_, err = p.Coupons().Revoke(ctx, coupon.RevokeRequest{RequestID: "rev-3", Operator: "op.zhao", At: at(6), Coupon: c3})

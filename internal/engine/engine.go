@@ -513,6 +513,10 @@ type Request struct {
 	// again (the handle's request), where Body is another shape; the
 	// journal keeps Body otherwise.
 	Input any
+	// Erasure marks the request that erases Member (Unit.Erase): its
+	// retry answers from its record, where the retry of any other
+	// request about a member since erased is refused with ErrErased.
+	Erasure bool
 }
 
 // opRecord is what was kept of an applied request, as JSON, before
@@ -617,6 +621,15 @@ func (e *Engine) applyTx(tx store.Tx, pr prepared) (out *change.Outcome, refusal
 		}
 		if hashed && string(fp) != string(pr.sum[:]) || !hashed && string(fp) != string(pr.fp) {
 			return nil, event.ErrConflict, event.ErrConflict
+		}
+		// A retry about a member erased since is refused, as a new
+		// request is: its outcome, read back from the feed, would hand
+		// out what the erasure removed (an adjustment's reason).
+		if first.Member != "" && !req.Erasure {
+			if err := checkErased(tx, first.Member); err != nil {
+				refusal := fmt.Errorf("%w: request %q: %w", event.ErrInvalidArgument, req.ID, err)
+				return nil, refusal, refusal
+			}
 		}
 		first.Duplicate = true
 		return first, nil, nil
