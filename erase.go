@@ -18,7 +18,7 @@ var ErrErased = engine.ErrErased
 
 // ChangeErased is the kind of the change Erase publishes in the feed (no
 // data), so that the systems the feed reaches erase the member too.
-const ChangeErased = "member.erased"
+const ChangeErased = change.MemberErased
 
 // EraseRequest asks to erase a member's personal data (see Erase).
 type EraseRequest struct {
@@ -85,6 +85,10 @@ type EraseRequest struct {
 //     by design (Replay reproduces the store from it), erasure included;
 //     a host that must honour erasure keeps it off (the default) or
 //     deletes the journal's store.
+//   - Package webhook's dead letters hold changes as the feed had them;
+//     a Deliverer drops the member's once the erasure's change
+//     (ChangeErased) is delivered or dead-lettered (see its package doc,
+//     Erasure).
 //   - The audit trail holds the operator, action, member ID, request ID,
 //     time and result of each call: no personal data beyond the member ID.
 //

@@ -72,6 +72,12 @@ func (c Change) Decode(v any) error { return json.Unmarshal(c.Data, v) }
 // the rule, its formula and, in Note, why.
 const RuleSkipped = "rule.skipped"
 
+// MemberErased is the kind of the change membership.Program.Erase
+// publishes when it erases a member's personal data (no payload): the
+// systems the feed reaches erase the member too, and package webhook drops
+// the member's dead letters, which hold the member's earlier changes.
+const MemberErased = "member.erased"
+
 // Skip is the payload of a RuleSkipped change.
 type Skip struct {
 	// Part is the domain whose rule was skipped: "growth" or "points".

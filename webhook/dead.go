@@ -15,7 +15,8 @@ import (
 
 // A DeadLetter is a change the endpoint did not acknowledge in the
 // attempts allowed. It is kept, under its feed position, in the store
-// given to New until Replay delivers it or Discard drops it.
+// given to New until Replay delivers it or Discard drops it, or the
+// member's erasure does (see the package doc, Erasure).
 type DeadLetter struct {
 	// ID is the delivery ID, the same Replay sends.
 	ID string `json:"id"`
@@ -172,4 +173,46 @@ func (d *Deliverer) deleteDead(ctx context.Context, seq uint64) error {
 		}
 		return tx.Delete(d.bucket, k)
 	})
+}
+
+// dropErased removes the dead letters of member before feed position seq,
+// that of the member's erasure (change.MemberErased): they hold the
+// member's changes as they were, personal data included (an operator's
+// note, a profile), which the erasure must not leave behind; the receiver
+// erases the member on the erasure's change. The dead letters are keyed
+// by position, so it reads those before seq: there are few (only what the
+// endpoint never took). One that does not decode is an error wrapping
+// ErrCorrupt, and none is removed.
+func (d *Deliverer) dropErased(ctx context.Context, member string, seq uint64) error {
+	n := 0
+	err := d.st.Update(ctx, func(tx store.Tx) error {
+		var ks [][]byte
+		err := tx.Scan(d.bucket, nil, keys.New().U64(seq), false, func(k, v []byte) error {
+			dl, err := d.decodeDead(k, v)
+			if err != nil {
+				return err
+			}
+			if dl.Change.Member == member {
+				ks = append(ks, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		n = len(ks) // a store may run the function again
+		for _, k := range ks {
+			if err := tx.Delete(d.bucket, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("webhook: %s: drop the dead letters of erased member %q: %w", d.name, member, err)
+	}
+	if n > 0 {
+		d.log.Info("webhook: dropped an erased member's dead letters", "consumer", d.name, "member", member, "dropped", n)
+	}
+	return nil
 }

@@ -8,7 +8,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/store"
@@ -199,5 +202,67 @@ func TestDamagedDeadLetters(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A member's erasure (membership.Program.Erase) drops the member's dead
+// letters, which hold the member's changes as they were, once its change
+// is delivered or dead-lettered; another member's stay, and so does the
+// erasure's own, which holds no personal data.
+func TestErasureDropsTheMembersDeadLetters(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	p := openProgram(t, st)
+	orders(t, p, "a", 2, "alice", "bob", "carol")
+	// alice's first change, bob's changes but his erasure, and all of
+	// carol's fail.
+	rc := newReceiver(t, func(r request) action {
+		erasure := strings.Contains(string(r.Change), `"kind":"`+change.MemberErased+`"`)
+		if r.Member == "alice" && r.Seq == 1 || r.Member == "bob" && !erasure || r.Member == "carol" {
+			return fail
+		}
+		return ack
+	})
+	d, err := webhook.New(p, st, consumer, rc.srv.URL, []byte(secret), webhook.WithClock(clock),
+		webhook.WithWait((&waits{}).wait), webhook.WithAttempts(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// dead counts the dead letters by member, and the erasures apart.
+	dead := func() map[string]int {
+		t.Helper()
+		dls, err := d.DeadLetters(ctx, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := map[string]int{}
+		for _, dl := range dls {
+			k := dl.Change.Member
+			if dl.Change.Kind == change.MemberErased {
+				k += " erased"
+			}
+			n[k]++
+		}
+		return n
+	}
+	if _, err := d.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := dead()
+	if before["alice"] != 1 || before["bob"] == 0 || before["carol"] != before["bob"] {
+		t.Fatalf("dead letters before the erasures: %v; the test needs alice's one, and bob's and carol's", before)
+	}
+	for _, m := range []string{"bob", "carol"} {
+		if _, err := p.Erase(ctx, membership.EraseRequest{RequestID: "erase-" + m, Member: m, Operator: "dpo",
+			At: time.Date(2026, 2, 2, 10, 0, 0, 0, p.Location())}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"alice": 1, "carol erased": 1}
+	if diff := cmp.Diff(want, dead()); diff != "" {
+		t.Errorf("dead letters after bob's and carol's erasures (-want +got):\n%s", diff)
 	}
 }

@@ -109,6 +109,21 @@
 // up to it was acknowledged or dead-lettered. So delivery is at least
 // once, whatever happens, and repeats carry the same delivery IDs.
 //
+// # Erasure
+//
+// A dead letter holds its change as the feed had it: the member's
+// personal data too, an operator's note say. When a member is erased
+// (membership.Program.Erase), its change, of kind change.MemberErased,
+// reaches the Deliverer in the member's lane, after the member's earlier
+// changes; once it is delivered or dead-lettered, the Deliverer drops the
+// member's dead letters before it (the receiver erases the member on that
+// change, so it has no use for them) and logs how many at Info. The
+// erasure's own dead letter, which holds no personal data, is kept. The
+// cursor passes the erasure only once they are gone: a store that fails
+// meanwhile makes the Deliverer send the erasure again, and drop them then.
+// A Deliverer not run again after an erasure keeps them: a host that
+// retires a consumer name discards its dead letters.
+//
 // # Time
 //
 // Time is given: the clock (WithClock) stamps signatures and dead letters

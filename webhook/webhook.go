@@ -569,19 +569,25 @@ func (d *Deliverer) lane(ctx context.Context, l *lease, chs []change.Change, idx
 		if err != nil {
 			return err
 		}
-		if f == nil {
+		if f != nil {
+			dl := DeadLetter{ID: id, Change: c, Attempts: f.attempts, Status: f.status, Error: f.err.Error(), At: d.now()}
+			if err := d.putDead(ctx, dl); err != nil {
+				return err
+			}
+			d.dead.Add(1)
+			d.log.Error("webhook: dead-lettered", "consumer", d.name, "id", id, "seq", c.Seq, "member", c.Member,
+				"attempts", f.attempts, "status", f.status, "err", f.err)
+		} else {
 			d.delivered.Add(1)
 			d.log.Debug("webhook: delivered", "consumer", d.name, "id", id, "seq", c.Seq, "member", c.Member)
-			done[i] = true
-			continue
 		}
-		dl := DeadLetter{ID: id, Change: c, Attempts: f.attempts, Status: f.status, Error: f.err.Error(), At: d.now()}
-		if err := d.putDead(ctx, dl); err != nil {
-			return err
+		// Done only once the member's dead letters are gone: a failure
+		// sends the erasure again, and drops them again.
+		if c.Kind == change.MemberErased && c.Member != "" {
+			if err := d.dropErased(ctx, c.Member, c.Seq); err != nil {
+				return err
+			}
 		}
-		d.dead.Add(1)
-		d.log.Error("webhook: dead-lettered", "consumer", d.name, "id", id, "seq", c.Seq, "member", c.Member,
-			"attempts", f.attempts, "status", f.status, "err", f.err)
 		done[i] = true
 	}
 	return nil
