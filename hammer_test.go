@@ -1295,6 +1295,22 @@ func TestHammerEraseRacesWrites(t *testing.T) {
 				t.Errorf("program %d: %+v, %v; accepted credits add up to %d", i, b, err, credited.Load())
 			}
 		}
+		// Every adjustment accepted came before the erasure, which blanked
+		// its reason and its ledger entry's note.
+		for g := 1; g < hammerCallers; g += 2 {
+			if a, err := ps[0].Points().Adjustment(ctx, fmt.Sprint("a", g)); err == nil && a.Reason != "" {
+				t.Errorf("adjustment a%d keeps its reason %q after the erasure", g, a.Reason)
+			}
+		}
+		pg, err := ps[1].Statement(ctx, ledger.Query{Account: ledger.MemberAccount("alice", ledger.Points("mall"), ""), Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range pg.Entries {
+			if e.Ref.Note != "" {
+				t.Errorf("a ledger entry of alice keeps its note after the erasure: %+v", e.Ref)
+			}
+		}
 		checkLedgerAndFeed(t, ps)
 	})
 }

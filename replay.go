@@ -151,6 +151,12 @@ const replayBatch = 256
 // ErrInvalidArgument, and nothing is read or written. progress, when not
 // nil, is called after each input. ReplayWith replays a part of the journal, or under a
 // changed definition.
+//
+// Replay runs no retention pass (package whatif reads the whole feed of a
+// replay): the event records and the feed changes that the source's
+// Advance pruned are on p until p's first Advance prunes them, an erased
+// member's notes in the feed among them. A host that restores a store
+// from a journal calls Advance once the replay is done.
 func (p *Program) Replay(ctx context.Context, from store.Store, progress ReplayProgress) (uint64, error) {
 	res, err := p.ReplayWith(ctx, from, ReplayOptions{Progress: progress})
 	return res.Applied, err
