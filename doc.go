@@ -10,7 +10,9 @@
 // by every rule it triggers; the outcome says what changed and why. Work
 // that falls due later (points expiry, level term ends, coupon expiry,
 // freeze deadlines) is performed by [Program.Advance], which a [Scheduler]
-// can call on a cron schedule. [Program.Quote] evaluates an event as
+// can call on a cron schedule; an event or request dated after a term
+// end, a tag window's edge or an order's coupon hold that Advance has not
+// reached yet performs it first (see [Program.Advance]). [Program.Quote] evaluates an event as
 // Process would and writes nothing (what an order would earn, shown before
 // it is placed). Each domain's operator calls and queries
 // are on its handle: [Program.Points], [Program.Coupons], [Program.Levels],
@@ -51,9 +53,12 @@
 //     read from the daily totals the ledger and the domains keep.
 //   - migrate: importing members with their opening state from another
 //     system, from CSV or JSON lines ([Program.OpenMembers] applies them).
+//   - whatif: what a changed definition would have done with the same
+//     history, month by month, from the input journal ([WithJournal]).
 //   - store: the storage contract, with store/memory, store/bolt (the
-//     default: one bbolt file, group commit through a write-ahead log) and
-//     the conformance suite store/storetest.
+//     default: one bbolt file, group commit through a write-ahead log),
+//     store/postgres (one PostgreSQL database that several instances
+//     share) and the conformance suite store/storetest.
 //
 // The domain packages never import one another's parts. An internal engine
 // owns the unit of work (the store transaction, idempotency, the outcome,
@@ -115,7 +120,11 @@
 //   - Time is given, never taken: rules read the event's time, operator
 //     calls the time in their request, and Advance the time it is given;
 //     every day, week (from Monday), month and year boundary is in the
-//     program's zone, and every time a call returns is in that zone.
+//     program's zone, and every time a call returns is in that zone. An
+//     event or request dated after a member's term end, tag window edge
+//     or order hold that Advance has not performed performs it first, at
+//     its own instant, so that its result does not depend on when Advance
+//     ran; pending points are released by Advance only (package points).
 //   - Every committed change is appended, in the same transaction, to a
 //     change feed that a host reads from a cursor ([Program.Feed]), so a
 //     crash between commit and notification loses nothing.
@@ -139,14 +148,15 @@
 // from the first outcome is not recorded again): [Program.Audit] pages
 // through it by operator, member and period, [Program.ExportAudit] writes
 // it as CSV (its text cells protected against spreadsheet formulas, as
-// package export's are). With [WithJournal] (off by default) every accepted input is also kept
-// in processing order (on store/postgres per member, each member's inputs
-// in the order they committed, merged by time when read), and [Program.Replay] applies that journal to an empty store under the
-// same definition, reproducing the same state. [Program.ReplayWith]
-// applies a part of it, or replays it under a changed definition,
-// recording the inputs the changed program refuses: package whatif builds
-// on it to report, month by month, what a changed program would have done
-// with the same history. [Program.Audit] and [WithJournal] say what is
+// package export's are). With [WithJournal] (off by default) every
+// accepted input is also kept in processing order (on store/postgres per
+// member, each member's inputs in the order they committed, merged by
+// time when read), and [Program.Replay] applies that journal to an empty
+// store under the same definition, reproducing the same state.
+// [Program.ReplayWith] applies a part of it, or replays it under a changed
+// definition, recording the inputs the changed program refuses: package
+// whatif builds on it to report, month by month, what a changed program
+// would have done with the same history. [Program.Audit] and [WithJournal] say what is
 // recorded and what is not.
 //
 // # Migration and erasure
