@@ -15,15 +15,16 @@
 // # How it relates to the other domains
 //
 // Through the engine only. Claim conditions read the member's level and
-// tags (for ClaimRule.Tags and ClaimRule.Segment) from the readers the level
-// and tag domains register (engine.Unit.MemberLevel, MemberTags); of package
-// tag only the expressions are used ([tag.Parse], [tag.Expr.Match]); level gifts and task rewards reach
-// the part as engine rewards of kinds rule.RewardCoupon and
-// rule.RewardPack; coupon IDs are numbered by the engine, per member
-// (engine.Unit.NextID, scope "coupon"), and the stripes of the totals
-// members share are the engine's too (engine.Unit.Stripe). Another domain's part may read a member's coupons with
-// [NewBook] (a member profile counts them by state). Coupons post nothing
-// to the ledger: they are not an asset with a balance.
+// tags (for ClaimRule.Tags and ClaimRule.Segment) from the readers the
+// level and tag domains register (engine.Unit.MemberLevel, MemberTags); of
+// package tag only the expressions are used ([tag.Parse],
+// [tag.Expr.Match]); level gifts and task rewards reach the part as engine
+// rewards of kinds rule.RewardCoupon and rule.RewardPack; coupon IDs are
+// numbered by the engine, per member (engine.Unit.NextID, scope "coupon"),
+// and the stripes of the totals members share are the engine's too
+// (engine.Unit.Stripe). Another domain's part may read a member's coupons
+// with [NewBook] (a member profile counts them by state). Coupons post
+// nothing to the ledger: they are not an asset with a balance.
 //
 // # What it publishes
 //
@@ -42,24 +43,24 @@
 //     and the event's other effects stand. A claim through the Handle that
 //     is refused fails and changes nothing.
 //
-// Due work: an issued coupon's expiry, and an order's hold (LockRequest.Hold)
-// running out, which releases its coupons at the order's time plus Hold; a
-// coupon whose validity ended while it was locked becomes expired when it
-// is released rather than available (its expiry, falling due while it was
-// locked, left it alone). A coupon released available has its expiry due
-// again, so that a release dated before the expiry but made after Advance
-// performed it leaves a coupon the next Advance expires. A zero Hold schedules nothing (the
-// coupons stay locked until Use, Release or a revocation); a negative one,
-// or one that ends past the years a program takes (event.MaxYear), is
-// refused with event.ErrInvalidArgument naming the hold. A hold is its lock's:
-// an order locked again (after a Release, or its coupons locked anew) keeps
-// them until the new lock's hold runs out, or for good when it has none, and
-// the earlier lock's hold releases nothing of them. A Lock, Use, Release
-// or Redeem dated after a hold ran out finds its coupons released, at the
-// hold's end, whether or not Advance performed it yet: the request
-// performs it first (a Use at 12:20 of an order whose hold ran out at
-// 12:15 is refused with ErrNotFound, and the coupon may be locked for
-// another order).
+// Due work: an issued coupon's expiry, and an order's hold
+// (LockRequest.Hold) running out, which releases its coupons at the order's
+// time plus Hold; a coupon whose validity ended while it was locked becomes
+// expired when it is released rather than available (its expiry, falling
+// due while it was locked, left it alone). A coupon released available has
+// its expiry due again, so that a release dated before the expiry but made
+// after Advance performed it leaves a coupon the next Advance expires. A
+// zero Hold schedules nothing (the coupons stay locked until Use, Release
+// or a revocation); a negative one, or one that ends past the years a
+// program takes (event.MaxYear), is refused with event.ErrInvalidArgument
+// naming the hold. A hold is its lock's: an order locked again (after a
+// Release, or its coupons locked anew) keeps them until the new lock's hold
+// runs out, or for good when it has none, and the earlier lock's hold
+// releases nothing of them. A Lock, Use, Release or Redeem dated after a
+// hold ran out finds its coupons released, at the hold's end, whether or
+// not Advance performed it yet: the request performs it first (a Use at
+// 12:20 of an order whose hold ran out at 12:15 is refused with
+// ErrNotFound, and the coupon may be locked for another order).
 //
 // The store buckets are the package's: coupon.coupons, coupon.codes,
 // coupon.members, coupon.orders, coupon.used, coupon.indexed,
@@ -179,37 +180,38 @@
 // every exclusive coupon alone, and every subset of each group's best
 // coupon per template in its best order. None of its coupons takes nothing
 // off; ties go to fewer coupons, then to the coupons first applied and
-// first issued. Its search skips what a bound shows cannot win (the
-// coupons left competing, as a flow, for what is left of the lines each
-// applies to) and stops after a bounded number of steps, keeping the best
-// found: tests find it exact for random groups of up to ten coupons and
-// for forty that compete for their products' lines, but a larger group of
-// cash coupons and discounts on overlapping products can reach the bound
-// first (twelve over twenty lines: 565.13 off where the best is 565.27). Locking a proposal ([Handle.Lock]) takes off exactly what
-// it proposed; a combination holding a coupon that adds nothing to what
-// the others take off is refused, so such a coupon is never used up.
-// [CheckCombination] refuses a combination the stacking rules forbid. An
-// order's coupons are locked together, in one Lock: a Lock of an order
-// that holds coupons locked before must name them again (it locks them
-// anew, with the others, as one combination), else it is refused with
-// [ErrState]; so two checkouts of one order at once cannot lock coupons
-// the stacking rules keep apart, and an order is one member's. A
-// redemption by code ([Handle.Redeem]) is checked with the coupons used
+// first issued. Its search skips what a bound shows cannot win (the coupons
+// left competing, as a flow, for what is left of the lines each applies to)
+// and stops after a bounded number of steps, keeping the best found: tests
+// find it exact for random groups of up to ten coupons and for forty that
+// compete for their products' lines, but a larger group of cash coupons and
+// discounts on overlapping products can reach the bound first (twelve over
+// twenty lines: 565.13 off where the best is 565.27). Locking a proposal
+// ([Handle.Lock]) takes off exactly what it proposed; a combination holding
+// a coupon that adds nothing to what the others take off is refused, so
+// such a coupon is never used up. [CheckCombination] refuses a combination
+// the stacking rules forbid. An order's coupons are locked together, in one
+// Lock: a Lock of an order that holds coupons locked before must name them
+// again (it locks them anew, with the others, as one combination), else it
+// is refused with [ErrState]; so two checkouts of one order at once cannot
+// lock coupons the stacking rules keep apart, and an order is one member's.
+//
+// A redemption by code ([Handle.Redeem]) is checked with the coupons used
 // for its order before (redeemed, or locked and used): the stacking rules
 // hold for them all ([ErrNotCombinable]), and together they take off what
 // [Combine] gives them, as if locked in one checkout, whatever order they
 // were redeemed in. The earlier coupons keep the amounts they recorded
-// (used, published and counted, they are not rewritten); the new one
-// takes what Combine gives the whole set less those amounts. So on an
-// order of 100, a 10%-off coupon redeemed after a cash coupon of 30 takes
-// 7, and a cash coupon of 30 redeemed after the 10%-off one takes 27: 37
-// either way, as the two locked together. A coupon that adds nothing to
-// what the order's coupons take off, or that Combine refuses with them, is
-// refused ([ErrNotApplicable]); the state and validity of the coupons used
-// are not checked again (a redemption's time is its request's: a coupon
-// used at 23:50 still counts at 00:10). An order whose coupons are
-// locked, or that used another member's, takes none ([ErrState]); a Lock
-// of an order that used coupons is refused ([ErrState]).
+// (used, published and counted, they are not rewritten); the new one takes
+// what Combine gives the whole set less those amounts. So on an order of
+// 100, a 10%-off coupon redeemed after a cash coupon of 30 takes 7, and a
+// cash coupon of 30 redeemed after the 10%-off one takes 27: 37 either way,
+// as the two locked together. A coupon that adds nothing to what the
+// order's coupons take off, or that Combine refuses with them, is refused
+// ([ErrNotApplicable]); the state and validity of the coupons used are not
+// checked again (a redemption's time is its request's: a coupon used at
+// 23:50 still counts at 00:10). An order whose coupons are locked, or that
+// used another member's, takes none ([ErrState]); a Lock of an order that
+// used coupons is refused ([ErrState]).
 //
 // The coupons used for an order are indexed (coupon.used) as they are
 // used. A store an earlier version of the library wrote holds coupons
@@ -240,7 +242,7 @@
 // into stripes by member (or as the transaction chooses,
 // store.StripeChooser), as many as the store asks for (store.Striper), so
 // that the transactions of different members rarely write the same one;
-// Stats merges the stripes. So is the
-// count of coupons issued of a template without stock; a template's (or
-// pack's) stock, which every claim reads whole, is one counter.
+// Stats merges the stripes. The count of coupons issued of a template
+// without stock is split the same way; a template's (or pack's) stock,
+// which every claim reads whole, is one counter.
 package coupon

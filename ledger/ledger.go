@@ -16,11 +16,11 @@
 //
 // # One member per transaction
 //
-// A transaction holds the accounts of one member at most, plus pools, and
-// a posting writes only that member's keys and the shared totals, which
-// are split into stripes by member. So postings for different members do
-// not write the same keys, and a store that runs them concurrently rarely
-// sees them conflict:
+// A transaction holds the accounts of one member at most, plus pools, and a
+// posting writes only that member's keys and the shared totals, which are
+// split into stripes. So postings for different members do not write the
+// same keys, and a store that runs them concurrently rarely sees them
+// conflict:
 //
 //   - Transaction numbers are per member: each member's transactions are
 //     numbered 1, 2, 3, … by a counter of the member's own, and those
@@ -29,8 +29,10 @@
 //     sequence numbers, generated lot IDs, record keys) belongs to one
 //     account and needs no more.
 //   - A pool's balance and the daily totals are kept in stripes, the one a
-//     posting adds to chosen by its member's hash ([Ledger.SetStripes]),
-//     and their readers sum every stripe.
+//     posting adds to chosen by its member's hash or by the store's
+//     transaction (store.StripeChooser: store/postgres picks its
+//     connection's, see [Ledger.SetStripes]), and their readers sum every
+//     stripe.
 //   - A pool's entries carry no running balance (their [Entry].Balance is
 //     zero): it would need the pool's whole balance.
 //
@@ -38,11 +40,12 @@
 //
 // Every credit to a member account of an asset that keeps lots
 // ([Asset.HasLots]: points and stored value) is a [Lot] with a grant time
-// and an optional expiry. A debit takes the unexpired lots by earliest expiry, then
-// earliest grant, and reports what it took from each ([Take]), so a reversal
-// can return the amounts to the lots they came from. A debit may also name
-// one lot (an expiry, a restore). A lot's identity survives a move between
-// a member's accounts (pending → available, available → frozen).
+// and an optional expiry. A debit takes the unexpired lots by earliest
+// expiry, then earliest grant, and reports what it took from each ([Take]),
+// so a reversal can return the amounts to the lots they came from. A debit
+// may also name one lot (an expiry, a restore). A lot's identity survives a
+// move between a member's accounts (pending → available, available →
+// frozen).
 //
 // # Records
 //

@@ -18,16 +18,17 @@
 //
 // # Guarantees
 //
-// Each row has its own request ID, given in the row or derived from the
-// file's name and the row's line ("members.csv:17"), so re-running a file
-// changes nothing: rows already applied come back as duplicates. A row
-// applies completely or not at all. A bad row (one that does not parse, or
-// that the program refuses: an unknown level, template or attribute, a
-// member already known, of whom any domain keeps a record) is reported
-// with its line and field ([RowError]), and the rest go on, or the run
-// stops at the first (Options.StopOnError). The opening balances are ledger entries of their
-// own kind ("opening"), from pool accounts of that name, so the ledger's
-// identity holds and Verify passes after an import.
+// Each row has its own request ID, given in the row or derived from
+// Options.Name (the file's name, say) and the row's line
+// ("members.csv:17"), so re-running a file changes nothing: rows already
+// applied come back as duplicates. A row applies completely or not at all.
+// A bad row (one that does not parse, or that the program refuses: an
+// unknown level, template or attribute, a member already known, of whom any
+// domain keeps a record) is reported with its line and field ([RowError]),
+// and the rest go on, or the run stops at the first (Options.StopOnError).
+// The opening balances are ledger entries of their own kind ("opening"),
+// from pool accounts of that name, so the ledger's identity holds and
+// Verify passes after an import.
 //
 // [Run] reads one batch of rows at a time (Options.Batch) and hands it to
 // the Target, which applies it in one store transaction: memory stays flat

@@ -36,36 +36,38 @@
 //
 // # Transactions
 //
-// An Update is a SERIALIZABLE transaction. Its reads go to the server
-// (Get, Scan in chunks, [store.Preload]); its writes stay in the transaction
+// An Update is a SERIALIZABLE transaction. Its reads go to the server (Get,
+// Scan in chunks, [store.Preload]); its writes stay in the transaction
 // (reads see them, Scan included) until the function returns nil, then go
 // to the server with the COMMIT in one batch (one round trip), one
 // statement per kind of write, each in key order: an INSERT of every
 // [store.Inserter] key and of every Put of a key the transaction read and
 // did not find, an UPDATE of every Put of a key it read and found, an
-// upsert (INSERT ... ON CONFLICT) of every other Put, a DELETE of every Delete, an INSERT ...
-// ON CONFLICT DO NOTHING of every [store.Ensurer] key it did not read
-// (which neither writes nor locks a row that is there), and the
-// additions of [store.Adder], made on the server to what is there
-// (decimal text, numeric arithmetic): a total that many transactions add
-// to is never read by them. (An upsert costs the server a speculative
+// upsert (INSERT ... ON CONFLICT) of every other Put, a DELETE of every
+// Delete, an INSERT ... ON CONFLICT DO NOTHING of every [store.Ensurer] key
+// it did not read (which neither writes nor locks a row that is there), and
+// the additions of [store.Adder], made on the server to what is there
+// (decimal text, numeric arithmetic): a total that many transactions add to
+// is never read by them. (An upsert costs the server a speculative
 // insertion for a new key and a row lock, with its own record in the
 // write-ahead log, for an old one; the library inserts the records it
-// numbers itself, a ledger entry or a lot, as new.) When the server
-// reports a serialization failure (SQLSTATE 40001) or a deadlock (40P01),
-// on a read or at the commit, or a key written as new exists (23505), or
-// a key read has gone, the run is discarded and the function runs again,
-// as the store contract allows; after [Options.MaxAttempts] runs Update
-// returns an error wrapping store.ErrConflict. Any other error of the
-// server or of the connection (one ended, none to be had) wraps
-// store.ErrFailed, unless it is the caller's context's; a context that
-// ends once the COMMIT was sent closes the connection with the outcome
-// unknown (the server may have committed), and that error wraps both.
-// So an Update
-// costs one round trip per read that is not preloaded, plus the commit:
-// with its reads preloaded in one [store.Preload], two. A View is a
-// REPEATABLE READ READ ONLY transaction: one snapshot, no conflicts, a
-// function run once.
+// numbers itself, a ledger entry or a lot, as new.) When the server reports
+// a serialization failure (SQLSTATE 40001) or a deadlock (40P01), on a read
+// or at the commit, or a key written as new exists (23505), or a key read
+// has gone, the run is discarded and the function runs again, as the store
+// contract allows; after [Options.MaxAttempts] runs Update returns an error
+// wrapping store.ErrConflict. Any other error of the server or of the
+// connection (one ended, none to be had) wraps store.ErrFailed, unless it
+// is the caller's context's; a context that ends once the COMMIT was sent
+// closes the connection with the outcome unknown (the server may have
+// committed), and that error wraps both. So an Update costs one round trip
+// per read that is not preloaded, plus the commit: with its reads preloaded
+// in one [store.Preload], two. A View is a REPEATABLE READ READ ONLY
+// transaction: one snapshot, a function run once. It meets no conflict on a
+// primary in ordinary use; should a read fail with one all the same (a hot
+// standby's recovery conflict), the function is not run again: the View
+// returns its error, or one wrapping store.ErrConflict when it returned nil
+// ([Store.View]).
 //
 // The store asks the library for [Options.Stripes] stripes of each shared
 // total ([store.Striper]): a pool's balance, a day's earnings, the points
@@ -79,30 +81,29 @@
 //
 // # Groups
 //
-// Updates that arrive while every connection of the pool is busy queue,
-// and the next connection free runs up to [Options.Group] of them (4 by
+// Updates that arrive while every connection of the pool is busy queue, and
+// the next connection free runs up to [Options.Group] of them (4 by
 // default) in one transaction, one function after the other, each seeing
-// the writes of those before it: BEGIN, the commit's statements and
-// COMMIT are sent once a group, and its totals are added to once. What
-// the group's Updates said they read first ([Store.UpdatePrefetch], which
-// the library's Process calls with an event's reads) is read in one round
-// trip before their functions run, so that a group of events costs two
-// round trips; a function sees the writes of those before it over what
-// was read early. A
-// function that returns an error has its writes undone (the others go
-// on); when the group's transaction fails (a conflict, or a panic of one
-// of its functions, raised again in that function's Update), each of its
-// functions runs again alone, as above. No timer: a group is what queued
-// while the connections were busy, so a store that is not busy runs each
-// Update alone, with no wait. Groups are kept small because PostgreSQL
-// turns a transaction's predicate locks on one relation into a lock of the
-// whole relation past max_pred_locks_per_relation (by default half of
+// the writes of those before it: BEGIN, the commit's statements and COMMIT
+// are sent once a group, and its totals are added to once. What the group's
+// Updates said they read first ([Store.UpdatePrefetch], which the library's
+// Process calls with an event's reads) is read in one round trip before
+// their functions run, so that a group of events costs two round trips; a
+// function sees the writes of those before it over what was read early. A
+// function that returns an error has its writes undone (the others go on);
+// when the group's transaction fails (a conflict, or a panic of one of its
+// functions, raised again in that function's Update), each of its functions
+// runs again alone, as above. No timer: a group is what queued while the
+// connections were busy, so a store that is not busy runs each Update
+// alone, with no wait. Groups are kept small because PostgreSQL turns a
+// transaction's predicate locks on one relation into a lock of the whole
+// relation past max_pred_locks_per_relation (by default half of
 // max_pred_locks_per_transaction, 64): with the store's one table, a
-// transaction that read more than about 32 pages and tuples then
-// conflicts with every writer. In BenchmarkProgram64 groups of 4 ran 0.1
-// to 0.4% of the events again, groups of 6 20% and of 8 a third; with
-// max_pred_locks_per_relation raised to 1,000, groups of 8 ran 0.6%
-// again, and were no faster than groups of 4.
+// transaction that read more than about 32 pages and tuples then conflicts
+// with every writer. In BenchmarkProgram64 groups of 4 ran 0.1 to 0.4% of
+// the events again, groups of 6 20% and of 8 a third; with
+// max_pred_locks_per_relation raised to 1,000, groups of 8 ran 0.6% again,
+// and were no faster than groups of 4.
 //
 // The transaction starts with the first read (BEGIN travels in the same
 // batch), and a transaction reads one snapshot, so what it read once it
@@ -111,45 +112,48 @@
 //
 // # Caveats
 //
-// In pgx's default query mode the store prepares its statements itself,
-// by names of its own, once on each connection it uses: pgx drops the
+// In pgx's default query mode the store prepares its statements itself, by
+// names of its own, once on each connection it uses: pgx drops the
 // statements it prepared whenever a batch fails (a serialization failure
 // included) and prepares them again in round trips of their own, while
 // these stay prepared. They stay on the pool's connections after Close.
 // Behind a pooler in transaction mode set default_query_exec_mode in the
-// DSN: in any other mode the statements go unnamed (the extended
-// protocol's unnamed statement, prepared for one run), which poolers in
-// transaction mode pass on. The statements go through pgconn, pgx's
-// connection layer, with their parameters in the binary format; a tracer
-// on the pool's ConnConfig that is a pgx.BatchTracer sees each round
-// trip. Every transaction sets plan_cache_mode to force_generic_plan for itself: PostgreSQL would
-// plan a statement again at each run (its custom plans), which cost the
-// server more than the run, while every statement here has one best plan
-// whatever its parameters. A SERIALIZABLE transaction takes
-// predicate locks: a sequential scan would lock the whole table, so every
-// transaction sets enable_seqscan (and enable_bitmapscan) off for itself. B-tree predicate locks
-// cover index pages, not keys: two transactions conflict when each reads
-// an index page (a range, or the gap where an absent key would be) that
-// the other inserts into, although their keys differ. The library keeps
-// out of this on an event's path: it inserts an event's record without
-// reading its absence (store.Inserter), reads only keys of the event's
-// member, and adds to shared totals without reading them; updates stay
-// in their page (fillfactor), so only new keys enter index pages.
-// So that the erasure check (every event reads its member's key in the
-// "erased" bucket) reads a key of its own rather than the gap of an empty
-// bucket, on the page where the first keys of "events" are inserted, a
-// member's first event or request writes its "not erased" record there.
-// BenchmarkProgram64 (64 callers, 4 Programs, sequential event IDs) ran
-// about 0.003 retries an event (0.06 before that record), and with groups
-// and stripes by connection 0.001 to 0.004. A member's
-// first event inserts its first records next to other new members' and
-// conflicts more often. So does every event on a new database, whose
-// table is a few index pages that hold every member's keys: two
-// instances processing 8 members' events, each member's on one of them,
-// ran the first 800 events again 0.3 to 1.3 times each, and none of
-// those after the first 2,400 (the members' keys had pages of their
-// own). A load test on an empty database overstates conflicts. An
-// Update or View function must not call Update or View on the same
+// DSN: in any other mode the statements go unnamed (the extended protocol's
+// unnamed statement, prepared for one run), which poolers in transaction
+// mode pass on. The statements go through pgconn, pgx's connection layer,
+// with their parameters in the binary format; a tracer on the pool's
+// ConnConfig that is a pgx.BatchTracer sees each round trip. Every
+// transaction sets plan_cache_mode to force_generic_plan for itself:
+// PostgreSQL would plan a statement again at each run (its custom plans),
+// which cost the server more than the run, while every statement here has
+// one best plan whatever its parameters.
+//
+// A SERIALIZABLE transaction takes predicate locks: a sequential scan would
+// lock the whole table, so every transaction sets enable_seqscan (and
+// enable_bitmapscan) off for itself. B-tree predicate locks cover index
+// pages, not keys: two transactions conflict when each reads an index page
+// (a range, or the gap where an absent key would be) that the other inserts
+// into, although their keys differ. The library keeps out of this on an
+// event's path: it inserts an event's record without reading its absence
+// (store.Inserter), reads only keys of the event's member, and adds to
+// shared totals without reading them; updates stay in their page
+// (fillfactor), so only new keys enter index pages. So that the erasure
+// check (every event reads its member's key in the "erased" bucket) reads a
+// key of its own rather than the gap of an empty bucket, on the page where
+// the first keys of "events" are inserted, a member's first event or
+// request writes its "not erased" record there. BenchmarkProgram64 (64
+// callers, 4 Programs, sequential event IDs) ran about 0.003 retries an
+// event (0.06 before that record), and with groups and stripes by
+// connection 0.001 to 0.004. A member's first event inserts its first
+// records next to other new members' and conflicts more often. So does
+// every event on a new database, whose table is a few index pages that hold
+// every member's keys: two instances processing 8 members' events, each
+// member's on one of them, ran the first 800 events again 0.3 to 1.3 times
+// each, and none of those after the first 2,400 (the members' keys had
+// pages of their own). A load test on an empty database overstates
+// conflicts.
+//
+// An Update or View function must not call Update or View on the same
 // store: it holds a connection (or the lead of a group) and waits for
 // another.
 //
