@@ -25,30 +25,29 @@ const KindOpening = engine.KindOpening
 
 // OpenMember sets the opening state of a member migrated from another
 // system (see package migrate, whose Run streams a file of them through
-// OpenMembers): one unit of work, idempotent under m.RequestID, audited
-// and journaled as "member.open". Each domain sets its share (see the Open
-// of each domain's part: value, level, points, coupon, tag): the balances
-// are ledger entries of kind KindOpening, so the ledger balances and
-// Verify passes. The member must be new (else ErrKnownMember, naming
-// where the member was found): one the program keeps any record of — a
-// ledger account, a level, a profile or a tag, a coupon held or a claim
-// counted, an achievement, a task's progress or completion, points' cap
-// counters — is known, whichever domain keeps it. A
-// malformed row — no time (naming "at"), an unknown level, template,
-// program, tag or attribute, an amount that is negative or has more
-// decimal places than its scale (the growth scale for growth), an expiry
-// or a term end not after the row's time, an old coupon code twice in the
-// row, an ID, text, amount or time beyond the limits every request keeps
-// to (event.ErrTooLarge, event.ErrInvalidText, event.ErrTimeRange) —
-// wraps ErrInvalidArgument (and, for
-// an unknown name, the domain's sentinel too: level.ErrUnknownLevel,
+// OpenMembers): one unit of work, idempotent under m.RequestID, audited and
+// journaled as "member.open". Each domain sets its share (see the Open of
+// each domain's part: value, level, points, coupon, tag): the balances are
+// ledger entries of kind KindOpening, so the ledger balances and Verify
+// passes. The member must be new (else ErrKnownMember, naming where the
+// member was found): one the program keeps any record of — a ledger
+// account, a level, a profile or a tag, a coupon held or a claim counted,
+// an achievement, a task's progress or completion, points' cap counters —
+// is known, whichever domain keeps it. A malformed row — no time (naming
+// "at"), an unknown level, template, program, tag or attribute, an amount
+// that is negative or has more decimal places than its scale (the growth
+// scale for growth), an expiry or a term end not after the row's time, an
+// old coupon code twice in the row, an ID, text, amount or time beyond the
+// limits every request keeps to (event.ErrTooLarge, event.ErrInvalidText,
+// event.ErrTimeRange) — wraps ErrInvalidArgument (and, for an unknown name,
+// the domain's sentinel too: level.ErrUnknownLevel,
 // coupon.ErrUnknownTemplate, points.ErrUnknownProgram, tag.ErrUnknownTag,
 // …), in a migrate.FieldError naming the field; a field of a domain the
 // definition leaves out wraps that domain's ErrNotDefined. Such a row is
-// checked before the unit of work and writes nothing, not even a refusal
-// in the audit trail. What only the store can tell — a member already
-// known (ErrKnownMember), an old coupon code another coupon has — is a
-// refusal the audit trail records, as a domain's business rejections are.
+// checked before the unit of work and writes nothing, not even a refusal in
+// the audit trail. What only the store can tell — a member already known
+// (ErrKnownMember), an old coupon code another coupon has — is a refusal
+// the audit trail records, as a domain's business rejections are.
 func (p *Program) OpenMember(ctx context.Context, m migrate.Member) (*change.Outcome, error) {
 	outs, errs, err := p.OpenMembers(ctx, []migrate.Member{m}, false)
 	if err != nil {

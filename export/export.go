@@ -33,9 +33,9 @@
 // Rows reach w a buffer at a time (32 KiB), and a row counts as written
 // once w has taken all of its bytes: when w fails, the count returned, the
 // last Progress call, Feed's position and Statement's cursor are those of
-// the rows w took whole, never of a row still buffered. A row w took in part (a short
-// write) is not counted: the host drops the incomplete line at the end of
-// what w kept before it resumes.
+// the rows w took whole, never of a row still buffered. A row w took in
+// part (a short write) is not counted: the host drops the incomplete line
+// at the end of what w kept before it resumes.
 //
 // # Consistency
 //

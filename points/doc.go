@@ -73,15 +73,15 @@
 // adjustments or exchanges; what it blocks is published as points.blocked
 // (with the amount wanted) and gives its cap room back.
 //
-// A rule with PendingDays holds its points in the pending account; they
-// are released (points.released) when Advance reaches the grant's time
-// plus that many calendar days in the program's zone, at the same
-// wall-clock time. Until Advance performs a release its points stay
-// pending, even for a spend dated after the release time: a host that
-// spends points at the time they are released advances the program to
-// that time first. (Expiry is the other way round: a lot past its
-// expiry is never spent, whether or not Advance expired it.) Rewards, credit adjustments and exchanges credit lots of
-// the program's Validity; earning rules of their own.
+// A rule with PendingDays holds its points in the pending account; they are
+// released (points.released) when Advance reaches the grant's time plus
+// that many calendar days in the program's zone, at the same wall-clock
+// time. Until Advance performs a release its points stay pending, even for
+// a spend dated after the release time: a host that spends points at the
+// time they are released advances the program to that time first. (Expiry
+// is the other way round: a lot past its expiry is never spent, whether or
+// not Advance expired it.) Rewards, credit adjustments and exchanges credit
+// lots of the program's Validity; earning rules of their own.
 //
 // # Risk control
 //
@@ -101,53 +101,53 @@
 //
 // # Refunds
 //
-// An earning rule naming an Order attribute records what each order
-// earned (an order ID is one member's: another member's event naming it
-// is not tracked, and its refund reverses nothing). Refund rules need such a
-// rule: a definition with refunds and no earning rule naming an Order is
-// refused (path "refunds"), as its refunds would reverse nothing, and so
-// is the same refund rule twice, which would count each refund twice. A
-// [Refund] event reverses, for each grant, [Reversal]: granted ×
-// refunded in all / order amount, computed exactly and rounded once with
-// the program's rounding, less what earlier refunds reversed, so partial
-// refunds add up to the whole order. That share is split by what became
-// of the grant's points, in this order: what the order's own lot still
-// holds (pending, spendable or frozen) is taken from it; then what was
-// spent of the grant (redeemed, debited, exchanged) and not charged by an
-// earlier refund is taken from the member's other spendable points, down
-// to zero, and what they cannot cover is the order's shortfall; last, what
-// had lapsed (expired, or been voided after a review) is not taken again:
-// the member lost those points already, so it is neither taken from other
-// points nor a shortfall, and is recorded as lapsed (Order.Lapsed,
-// Change.Lapsed). A lot past its expiry has lapsed even before Advance
-// expires its remainder, so a refund comes to the same whether Advance ran
-// first or not. So a full refund of an order whose points all expired
-// takes nothing and records no shortfall, and a partial refund of an order
-// partly spent and partly expired charges the spent part first. The parts
-// are amounts at the program's scale: nothing more is rounded. The balance
-// never goes below zero. The reversed share (lapsed and short parts
-// included) gives its cap room back; it does not lower the day's earned
-// total of risk control, which counts what was granted that day, refunded
-// or not (a buy-and-refund loop still reaches the threshold). Growth is reversed by the level
+// An earning rule naming an Order attribute records what each order earned
+// (an order ID is one member's: another member's event naming it is not
+// tracked, and its refund reverses nothing). Refund rules need such a rule:
+// a definition with refunds and no earning rule naming an Order is refused
+// (path "refunds"), as its refunds would reverse nothing, and so is the
+// same refund rule twice, which would count each refund twice. A [Refund]
+// event reverses, for each grant, [Reversal]: granted × refunded in all /
+// order amount, computed exactly and rounded once with the program's
+// rounding, less what earlier refunds reversed, so partial refunds add up
+// to the whole order. That share is split by what became of the grant's
+// points, in this order: what the order's own lot still holds (pending,
+// spendable or frozen) is taken from it; then what was spent of the grant
+// (redeemed, debited, exchanged) and not charged by an earlier refund is
+// taken from the member's other spendable points, down to zero, and what
+// they cannot cover is the order's shortfall; last, what had lapsed
+// (expired, or been voided after a review) is not taken again: the member
+// lost those points already, so it is neither taken from other points nor a
+// shortfall, and is recorded as lapsed (Order.Lapsed, Change.Lapsed). A lot
+// past its expiry has lapsed even before Advance expires its remainder, so
+// a refund comes to the same whether Advance ran first or not. So a full
+// refund of an order whose points all expired takes nothing and records no
+// shortfall, and a partial refund of an order partly spent and partly
+// expired charges the spent part first. The parts are amounts at the
+// program's scale: nothing more is rounded. The balance never goes below
+// zero. The reversed share (lapsed and short parts included) gives its cap
+// room back; it does not lower the day's earned total of risk control,
+// which counts what was granted that day, refunded or not (a buy-and-refund
+// loop still reaches the threshold). Growth is reversed by the level
 // package's own refund rules.
 //
 // # Operator calls
 //
 // Every write of the Handle takes a request whose RequestID is its
 // idempotency key (see [Handle]); its Operator and Note are recorded with
-// what it does (the ledger reference, the change's reason, the
-// adjustment). A redemption (one per reference and
-// program) spends points, or with an order amount the points + cash split
-// of [SplitOrder]: the money paid in points is rounded down to the money
-// scale and the points charged are the fewest worth it, so rounding never
-// gives a fraction of a point away. A reversal refills the lots taken last
-// (latest expiry) first; points returned to a lot that has expired
-// meanwhile expire again at once. A manual adjustment whose absolute
-// amount is above the program's ApprovalAbove waits for another operator's
-// approval (or rejection, neither dated before the request); a credit is a new lot of the program's validity and a debit
-// takes spendable lots like a redemption. An exchange converts at the
-// configured rate, rounded down to the target program's scale ([Convert]),
-// in one transaction.
+// what it does (the ledger reference, the change's reason, the adjustment).
+// A redemption (one per reference and program) spends points, or with an
+// order amount the points + cash split of [SplitOrder]: the money paid in
+// points is rounded down to the money scale and the points charged are the
+// fewest worth it, so rounding never gives a fraction of a point away. A
+// reversal refills the lots taken last (latest expiry) first; points
+// returned to a lot that has expired meanwhile expire again at once. A
+// manual adjustment whose absolute amount is above the program's
+// ApprovalAbove waits for another operator's approval (or rejection,
+// neither dated before the request); a credit is a new lot of the program's
+// validity and a debit takes spendable lots like a redemption. An exchange
+// converts at the configured rate, rounded down to the target program's
+// scale ([Convert]), in one transaction.
 //
 // Every time the Handle returns is in the program's zone.
 //

@@ -21,12 +21,12 @@ var CSVHeader = []string{"period", "section", "name", "figure", "value"}
 // period by period, in the order of the Go values. A spreadsheet's pivot
 // table makes any wide view of it.
 //
-// The name is the definition's text, and a spreadsheet must not run it:
-// the period and name cells are protected against spreadsheet formulas as
+// The name is the definition's text, and a spreadsheet must not run it: the
+// period and name cells are protected against spreadsheet formulas as
 // package export's text cells are (a ' before =, +, -, @ and the like, at
 // the cell's start and after each ';'; see that package's documentation,
-// "CSV"). The values are numbers, written as they are ("-5", never "'-5"). A nil w (or a nil r) wraps
-// ErrInvalidArgument, and nothing is written.
+// "CSV"). The values are numbers, written as they are ("-5", never "'-5").
+// A nil w (or a nil r) wraps ErrInvalidArgument, and nothing is written.
 func (r *Report) WriteCSV(w io.Writer) error {
 	switch {
 	case w == nil:

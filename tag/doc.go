@@ -33,9 +33,9 @@
 // values of one dimension (a list attribute) counts one order and the full
 // order amount for each distinct value, so amounts per value of one order
 // overlap: they read "orders containing X". The average order value is
-// rounded half-up to the cent; a rule finds none without an order (in
-// its window), so "average order < 50" tags no member who has not
-// ordered (the profile's Summary shows 0). Orders are also kept in daily buckets per
+// rounded half-up to the cent; a rule finds none without an order (in its
+// window), so "average order < 50" tags no member who has not ordered (the
+// profile's Summary shows 0). Orders are also kept in daily buckets per
 // member (in the program's zone), so windowed statistics ("order count in
 // the last 90 days") read only that member's days (see Storage).
 //

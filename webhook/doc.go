@@ -127,12 +127,12 @@
 // # Time
 //
 // Time is given: the clock (WithClock) stamps signatures and dead letters
-// and dates the lease, and the waits — between attempts and between polls of an empty feed —
-// go through WithWait, so tests run backoffs without sleeping. Only the
-// timeout of one attempt (WithTimeout), which bounds real I/O, runs on
-// real timers; it also bounds how long a stopped Deliverer waits for the
-// store to take the cursor over what it delivered, and to release the
-// lease.
+// and dates the lease, and the waits — between attempts and between polls
+// of an empty feed — go through WithWait, so tests run backoffs without
+// sleeping. Only the timeout of one attempt (WithTimeout), which bounds
+// real I/O, runs on real timers; it also bounds how long a stopped
+// Deliverer waits for the store to take the cursor over what it delivered,
+// and to release the lease.
 //
 // # Rotating the secret
 //

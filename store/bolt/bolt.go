@@ -4,21 +4,21 @@
 //
 // # Files
 //
-// At rest the store is the one bbolt file at the path given to [Open]. While
-// it is open, committed writes also live in a log next to it, or in
+// At rest the store is the one bbolt file at the path given to [Open].
+// While it is open, committed writes also live in a log next to it, or in
 // [Options.LogDir]: segment files named after the bbolt file, its name +
 // "-wal-" + 16 hex digits (the sequence number of the first batch in the
-// segment), its name + "-wal-spare", a segment to be reused, and its
-// name + "-wal-lock", which the open DB holds locked (flock, on Unix).
-// [DB.Close] writes everything to the bbolt file and removes the log; after
-// a crash, the next Open replays it (a lock file a crash left is no log,
-// and is taken over). The file records the log's directory,
-// so that an Open told another one does not leave a log behind (see
-// [ErrLogElsewhere]). One DB at a time has a file open, and a log: Open of
-// a file another DB holds, in this process or another, or of a file of the
-// same name in another directory whose log would be in the same LogDir as
-// an open DB's, waits for the lock for [Options.LockTimeout] and fails
-// with [ErrLocked], changing no file.
+// segment), its name + "-wal-spare", a segment to be reused, and its name +
+// "-wal-lock", which the open DB holds locked (flock, on Unix). [DB.Close]
+// writes everything to the bbolt file and removes the log; after a crash,
+// the next Open replays it (a lock file a crash left is no log, and is
+// taken over). The file records the log's directory, so that an Open told
+// another one does not leave a log behind (see [ErrLogElsewhere]). One DB
+// at a time has a file open, and a log: Open of a file another DB holds, in
+// this process or another, or of a file of the same name in another
+// directory whose log would be in the same LogDir as an open DB's, waits
+// for the lock for [Options.LockTimeout] and fails with [ErrLocked],
+// changing no file.
 //
 // The file records an ID, 16 random bytes (given by the first Open of a
 // new file, or of one last opened by a version before IDs, before it
@@ -41,10 +41,9 @@
 // Open fails with an error wrapping [ErrCorrupt] naming the batches
 // missing (see Recovery). Remove them to open the copy as backed up.
 //
-// The bbolt file
-// holds one reserved bucket, "\x00store/bolt", where checkpoints record the
-// log position they cover, and one for colocated buckets (below); [store.Tx]
-// refuses both names.
+// The bbolt file holds one reserved bucket, "\x00store/bolt", where
+// checkpoints record the log position they cover, and one for colocated
+// buckets (below); [store.Tx] refuses both names.
 //
 // # Colocated buckets
 //
@@ -99,13 +98,13 @@
 //
 // Put copies its key and value, and makes the entry holding them, in chunks
 // of a slab the writer allocates (keys and values of 2 KiB or more get an
-// allocation of their own), so that a write allocates nothing of its own.
-// A chunk is never reused: a slice that Get returned stays as it is, and
-// the garbage collector frees a chunk once the batches whose entries it
-// holds are done and no such slice refers to it (the overlay keeps copies
-// of its own). A batch's maps are reused by a later batch once it is
-// done. Each batch finds a bucket's levels (its
-// buffers, trees and bbolt bucket) once, not on every call.
+// allocation of their own), so that a write allocates nothing of its own. A
+// chunk is never reused: a slice that Get returned stays as it is, and the
+// garbage collector frees a chunk once the batches whose entries it holds
+// are done and no such slice refers to it (the overlay keeps copies of its
+// own). A batch's maps are reused by a later batch once it is done. Each
+// batch finds a bucket's levels (its buffers, trees and bbolt bucket) once,
+// not on every call.
 //
 // # Log
 //
@@ -119,64 +118,63 @@
 // a checkpointed segment kept for reuse, or a file of zeros written in the
 // background once the log is busy. Close, which removes the log, prepares
 // none: it stops a spare being filled and keeps no checkpointed segment.
-// Syncing a write over blocks already written flushes only the data,
-// where an append must also journal the file's new size; the stale contents after the last record end the
-// segment on replay, as no stale record has the next sequence number. If the append fails, the segment is cut back to its
+// Syncing a write over blocks already written flushes only the data, where
+// an append must also journal the file's new size; the stale contents after
+// the last record end the segment on replay, as no stale record has the
+// next sequence number. If the append fails, the segment is cut back to its
 // last record, and every request of the batch whose function succeeded gets
-// an error wrapping [ErrCommitFailed] and the cause; when even the cut fails,
-// every later commit fails too, until the store is reopened.
+// an error wrapping [ErrCommitFailed] and the cause; when even the cut
+// fails, every later commit fails too, until the store is reopened.
 //
 // # Overlay
 //
 // Logged writes that are not yet in bbolt form the overlay: a B+tree per
 // bucket (internal/cowtree, copy-on-write, the trees store/memory uses),
-// but one for all the buckets the file colocates, keyed by member first
-// as the file keys them (a batch then copies a leaf or two a member, not
-// one in each of a dozen trees), in
-// up to two generations, the active one, which receives each logged batch,
-// and the one a checkpoint is writing to bbolt. A tree holds copies of the
-// keys and values, a tombstone marked, in arenas of its leaves that are
-// only appended to, so a slice a read returned never changes; its nodes
-// keep the prefix their keys share and the next 8 bytes of each key, so
-// that a search over keys with long shared prefixes compares integers.
-// Reads look, from the top: the
-// batch's own buffer, the buffer of the batch being committed (see
-// Pipelined commits), the active generation, the generation being
-// checkpointed, the writes checkpoints held back (see Held writes), then a
-// bbolt read-only transaction; a Get makes at most three tree lookups,
-// however many batches the overlay holds. Scan merges the
-// same levels in key order, in either direction, the upper level winning on
-// equal keys and its tombstones hiding keys; each level is walked lazily
-// (the trees in chunks that grow), so a Scan that stops early reads little.
-// The functions of a batch (or a View) share what they learnt of the bbolt
-// transaction, which does not change under them: per bucket, the records
-// on either side of the last key found absent, and the last two records
-// found; and the members of which the colocated records hold nothing
-// (found with a miss whose neighbours are other members'). So a run of new
-// keys, the keys every function reads (the program's definition), and a
-// new member's dozen absent keys cost a seek each once a read transaction,
-// not once a read.
+// but one for all the buckets the file colocates, keyed by member first as
+// the file keys them (a batch then copies a leaf or two a member, not one
+// in each of a dozen trees), in up to two generations, the active one,
+// which receives each logged batch, and the one a checkpoint is writing to
+// bbolt. A tree holds copies of the keys and values, a tombstone marked, in
+// arenas of its leaves that are only appended to, so a slice a read
+// returned never changes; its nodes keep the prefix their keys share and
+// the next 8 bytes of each key, so that a search over keys with long shared
+// prefixes compares integers. Reads look, from the top: the batch's own
+// buffer, the buffer of the batch being committed (see Pipelined commits),
+// the active generation, the generation being checkpointed, the writes
+// checkpoints held back (see Held writes), then a bbolt read-only
+// transaction; a Get makes at most three tree lookups, however many batches
+// the overlay holds. Scan merges the same levels in key order, in either
+// direction, the upper level winning on equal keys and its tombstones
+// hiding keys; each level is walked lazily (the trees in chunks that grow),
+// so a Scan that stops early reads little. The functions of a batch (or a
+// View) share what they learnt of the bbolt transaction, which does not
+// change under them: per bucket, the records on either side of the last key
+// found absent, and the last two records found; and the members of which
+// the colocated records hold nothing (found with a miss whose neighbours
+// are other members'). So a run of new keys, the keys every function reads
+// (the program's definition), and a new member's dozen absent keys cost a
+// seek each once a read transaction, not once a read.
 //
 // # Checkpoints
 //
 // When the log written since the last checkpoint, or the estimated memory
 // of the active generation, reaches [Options.CheckpointSize], and no batch
-// is being committed, the writer freezes the active generation, starts a new
-// one and a new log segment, and a goroutine writes the frozen generation to
-// bbolt in one read-write transaction, bucket by bucket and key by key in
-// order, recording in the same transaction the sequence number of its last
-// batch. Keys that every Update rewrites (counters, balances, daily totals)
-// thus reach bbolt once per checkpoint, and each bbolt page is written once
-// per checkpoint rather than once per commit; buckets whose new keys all
-// follow their last one (appended records) are filled to 95% instead of
-// half. Once that transaction commits, the segments it covers are removed
-// (the last one kept as the spare) and the generation is dropped. The writer is not stopped meanwhile:
-// functions keep running and committing to the new segment. One checkpoint
-// runs at a time; a batch that would be committed while the overlay is
-// larger than [Options.MaxOverlaySize] waits for it. A checkpoint that
-// fails is retried a second later, or at once by a batch waiting for room;
-// if that attempt fails too, the batch's requests get an error wrapping
-// [ErrCommitFailed].
+// is being committed, the writer freezes the active generation, starts a
+// new one and a new log segment, and a goroutine writes the frozen
+// generation to bbolt in one read-write transaction, bucket by bucket and
+// key by key in order, recording in the same transaction the sequence
+// number of its last batch. Keys that every Update rewrites (counters,
+// balances, daily totals) thus reach bbolt once per checkpoint, and each
+// bbolt page is written once per checkpoint rather than once per commit;
+// buckets whose new keys all follow their last one (appended records) are
+// filled to 95% instead of half. Once that transaction commits, the
+// segments it covers are removed (the last one kept as the spare) and the
+// generation is dropped. The writer is not stopped meanwhile: functions
+// keep running and committing to the new segment. One checkpoint runs at a
+// time; a batch that would be committed while the overlay is larger than
+// [Options.MaxOverlaySize] waits for it. A checkpoint that fails is retried
+// a second later, or at once by a batch waiting for room; if that attempt
+// fails too, the batch's requests get an error wrapping [ErrCommitFailed].
 //
 // # Held writes
 //
@@ -211,27 +209,26 @@
 // being committed between their own and the overlay. While the record is
 // written and synced, another goroutine sorts the batch's writes per bucket
 // and puts them, in key order, into a tree of its own per bucket of the
-// active generation (the bucket with the most writes on a goroutine of
-// its own, beside the others), which copies a node before its first
-// change after a clone and only appends to arenas, and then clones those
-// trees in O(1):
-// the writer and Views keep reading the clones made for the batch before,
-// unchanged. If the append fails, the committer drops its trees, and the
-// next batch starts from clones of the active generation's. Once the
-// record is synced, the committer answers the batch's callers,
-// then swaps its trees into the active generation; a View begun in between
-// waits for that, so that it sees the writes of every Update answered
-// before it began, and an Update reads the batch's buffer as above. A
-// batch of 1,000 events thus spends the sync building its overlay, and its
-// caller's next batch runs while that ends. Pipelining goes one batch deep:
-// when the commit of batch N ends, the writer closes batch N+1 and hands it
-// to the committer. If N's commit failed, nothing of N is in the log or
-// the overlay, and every request of N+1 whose function succeeded gets an
-// error wrapping [ErrCommitFailed] too, read-only functions included, since
-// what they read never became durable; nothing of N+1 is committed either,
-// and the batch after starts from the committed state again. A function
-// that failed on its own is answered with its own error, as is, without
-// waiting for the commit before it.
+// active generation (the bucket with the most writes on a goroutine of its
+// own, beside the others), which copies a node before its first change
+// after a clone and only appends to arenas, and then clones those trees in
+// O(1): the writer and Views keep reading the clones made for the batch
+// before, unchanged. If the append fails, the committer drops its trees,
+// and the next batch starts from clones of the active generation's. Once
+// the record is synced, the committer answers the batch's callers, then
+// swaps its trees into the active generation; a View begun in between waits
+// for that, so that it sees the writes of every Update answered before it
+// began, and an Update reads the batch's buffer as above. A batch of 1,000
+// events thus spends the sync building its overlay, and its caller's next
+// batch runs while that ends. Pipelining goes one batch deep: when the
+// commit of batch N ends, the writer closes batch N+1 and hands it to the
+// committer. If N's commit failed, nothing of N is in the log or the
+// overlay, and every request of N+1 whose function succeeded gets an error
+// wrapping [ErrCommitFailed] too, read-only functions included, since what
+// they read never became durable; nothing of N+1 is committed either, and
+// the batch after starts from the committed state again. A function that
+// failed on its own is answered with its own error, as is, without waiting
+// for the commit before it.
 //
 // # Views
 //
@@ -239,29 +236,28 @@
 // and a bbolt read-only transaction. Once in a generation, a tree is never
 // changed (each batch goes into the committer's own trees, cloned for it,
 // and into a new map of trees, see Pipelined commits), so the snapshot is
-// the active
-// generation's map of trees, taken by the first View after a batch and
-// shared by the Views after it until the next batch, and a View never
-// blocks a commit. The bbolt transaction holds
-// the state of the last finished checkpoint, or of the one running, whose
-// batches the snapshot holds as well; if a later checkpoint committed
-// between taking the snapshot and beginning the transaction, the View takes
-// both again.
+// the active generation's map of trees, taken by the first View after a
+// batch and shared by the Views after it until the next batch, and a View
+// never blocks a commit. The bbolt transaction holds the state of the last
+// finished checkpoint, or of the one running, whose batches the snapshot
+// holds as well; if a later checkpoint committed between taking the
+// snapshot and beginning the transaction, the View takes both again.
 //
 // # Recovery
 //
 // [Open] reads the checkpointed position from the bbolt file and replays
-// the log records after it in order into a generation of the overlay,
-// which it checkpoints after it returns, as the checkpoint a crash
-// interrupted would have: Open takes the time to read the log, not to
-// write the file, and reads and writes go on meanwhile. The segments it
-// replayed stay until that checkpoint is done, and the log goes on in a
-// new segment: a crash before then replays them again, passing over the
-// record the first crash cut short. (A store opened with AcceptLogLoss, or
-// whose file another program wrote, is checkpointed before Open returns,
-// its held writes put into their buckets, and its log removed.) Records already checkpointed (a crash between a
-// checkpoint's commit and the removal of its segments) are skipped. Every Update that was answered survives a
-// crash of the process or the machine.
+// the log records after it in order into a generation of the overlay, which
+// it checkpoints after it returns, as the checkpoint a crash interrupted
+// would have: Open takes the time to read the log, not to write the file,
+// and reads and writes go on meanwhile. The segments it replayed stay until
+// that checkpoint is done, and the log goes on in a new segment: a crash
+// before then replays them again, passing over the record the first crash
+// cut short. (A store opened with AcceptLogLoss, or whose file another
+// program wrote, is checkpointed before Open returns, its held writes put
+// into their buckets, and its log removed.) Records already checkpointed (a
+// crash between a checkpoint's commit and the removal of its segments) are
+// skipped. Every Update that was answered survives a crash of the process
+// or the machine.
 //
 // The log ends after the last record of its last segment that is whole,
 // has a valid checksum and holds the next batch. What follows is cut: the
@@ -297,24 +293,24 @@
 // Open keeps neither the file's lock nor a descriptor of it: a good copy
 // written over the path opens at once. Reads guard their bbolt calls: a
 // panic there, a memory fault (debug.SetPanicOnFault, set around bbolt's
-// reads and the functions of Update and View) or a key or value that lies outside the file is
-// returned as an error wrapping [ErrCorrupt], never a crash; so is such a
-// failure of a checkpoint, which then keeps the log. Before it reads a
-// bucket, Open checks the pages bbolt reads without checking them (the
-// root bucket's, the buckets kept inline in it, the freelist's ids), and
-// refuses a file whose are damaged with an error wrapping ErrCorrupt: an
-// inline bucket's page turned into a branch page sent bbolt's cursor
-// down the same page until memory ran out, and a free page outside the
-// file made a checkpoint write there. It also reads the branch pages of
-// every bucket, not their leaves (5 ms more for a file of a million
-// members), and refuses a tree whose branch pages are damaged or whose
-// child pointers lead back up it, to a free page or to a page another
-// pointer leads to: a page made its own child sent bbolt's cursor round
-// the same pages for ever, and a free page may hold an older copy of a
-// leaf, whose records' checksums hold. A Scan that meets a key at or
-// behind the one before (two children swapped) fails with an error
-// wrapping ErrCorrupt. Buckets nested in a bucket, which only other
-// programs make, are left to Check.
+// reads and the functions of Update and View) or a key or value that lies
+// outside the file is returned as an error wrapping [ErrCorrupt], never a
+// crash; so is such a failure of a checkpoint, which then keeps the log.
+// Before it reads a bucket, Open checks the pages bbolt reads without
+// checking them (the root bucket's, the buckets kept inline in it, the
+// freelist's ids), and refuses a file whose are damaged with an error
+// wrapping ErrCorrupt: an inline bucket's page turned into a branch page
+// sent bbolt's cursor down the same page until memory ran out, and a free
+// page outside the file made a checkpoint write there. It also reads the
+// branch pages of every bucket, not their leaves (5 ms more for a file of a
+// million members), and refuses a tree whose branch pages are damaged or
+// whose child pointers lead back up it, to a free page or to a page another
+// pointer leads to: a page made its own child sent bbolt's cursor round the
+// same pages for ever, and a free page may hold an older copy of a leaf,
+// whose records' checksums hold. A Scan that meets a key at or behind the
+// one before (two children swapped) fails with an error wrapping
+// ErrCorrupt. Buckets nested in a bucket, which only other programs make,
+// are left to Check.
 //
 // Every value the file holds is followed by a CRC-32C of its bucket's
 // name, its key and itself (file format 2; a colocated record's are its
@@ -335,16 +331,16 @@
 //
 // Open migrates a file of format 1 (written before checksums, with no
 // format record) or made by another program: in one transaction, once the
-// log was read, every record gets its checksum, and the Info log says so.
-// A file that looks so but whose records have their checksums (a bucket
-// of a later format, or a checksum that holds) has a damaged meta record:
-// Open refuses it with an error wrapping ErrCorrupt.
-// A file of format 2, 3 or 4 is read as it is and becomes format 5 at its
-// next checkpoint (older versions of this package then refuse it); the
-// members of a file of format 3 are packed as checkpoints write them. A file of a
-// later format is refused with an error wrapping [ErrFormat],
-// unchanged. A file that other programs write to while this package is
-// not using it is read as damaged where they wrote.
+// log was read, every record gets its checksum, and the Info log says so. A
+// file that looks so but whose records have their checksums (a bucket of a
+// later format, or a checksum that holds) has a damaged meta record: Open
+// refuses it with an error wrapping ErrCorrupt. A file of format 2, 3 or 4
+// is read as it is and becomes format 5 at its next checkpoint (older
+// versions of this package then refuse it); the members of a file of format
+// 3 are packed as checkpoints write them. A file of a later format is
+// refused with an error wrapping [ErrFormat], unchanged. A file that other
+// programs write to while this package is not using it is read as damaged
+// where they wrote.
 //
 // # Check and backup
 //
