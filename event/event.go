@@ -14,7 +14,10 @@
 // not declare is refused ([ErrUnknownAttribute]), not ignored: a misspelt
 // name would otherwise pass as an absent optional attribute. Kinds are
 // strict: an integer value for a decimal attribute is refused, though a
-// [Condition] compares integers and decimals alike.
+// [Condition] compares integers and decimals alike. A time attribute
+// holding the zero time (a time left unset) is refused with
+// [ErrTimeRange], as a time outside the limits is: an attribute with no
+// time is left out.
 //
 // [Event.Same] decides whether a repeated event ID is a retry: the same
 // member, type, instant (in any zone) and attributes, numbers compared by
