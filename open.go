@@ -36,7 +36,8 @@ const KindOpening = engine.KindOpening
 // is known, whichever domain keeps it. A malformed row — no time (naming
 // "at"), an unknown level, template, program, tag or attribute, an amount
 // that is negative or has more decimal places than its scale (the growth
-// scale for growth), an expiry or a term end not after the row's time, an
+// scale for growth), an expiry or a term end not after the row's time, a
+// pending lot without a release or a spendable lot with one, an
 // old coupon code twice in the row, an ID, text, amount or time beyond the
 // limits every request keeps to (event.ErrTooLarge, event.ErrInvalidText,
 // event.ErrTimeRange) — wraps ErrInvalidArgument (and, for an unknown name,

@@ -100,7 +100,8 @@ type Points struct {
 }
 
 // Lot is an amount of points with its expiry (zero: never) and, for
-// pending points, its release.
+// pending points, its release (required there; refused on a spendable
+// lot, which would otherwise be spendable at once).
 type Lot struct {
 	Amount  decimal.Decimal `json:"amount"`
 	Expires time.Time       `json:"expires,omitzero"`

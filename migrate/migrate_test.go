@@ -470,6 +470,9 @@ func TestOpenMemberMalformedRows(t *testing.T) {
 		{"negative lot", migrate.Member{Points: []migrate.Points{{Program: "mall", Lots: []migrate.Lot{{Amount: dec("-5")}}}}}, "points[0].lots[0].amount", points.ErrInvalidAmount},
 		{"fractional lot", migrate.Member{Points: []migrate.Points{{Program: "mall", Lots: []migrate.Lot{{Amount: dec("5.5")}}}}}, "points[0].lots[0].amount", points.ErrInvalidAmount},
 		{"expired lot", migrate.Member{Points: []migrate.Points{{Program: "mall", Lots: []migrate.Lot{{Amount: dec("5"), Expires: at.Add(-time.Hour)}}}}}, "points[0].lots[0].expires", nil},
+		// A release belongs to a pending lot: on a spendable one it was
+		// dropped, and the points were spendable at once.
+		{"spendable lot with a release", migrate.Member{Points: []migrate.Points{{Program: "mall", Lots: []migrate.Lot{{Amount: dec("5"), Release: at.AddDate(0, 1, 0)}}}}}, "points[0].lots[0].release", nil},
 		{"unknown template", migrate.Member{Coupons: []migrate.Coupon{{Template: "zzz"}}}, "coupons[0].template", coupon.ErrUnknownTemplate},
 		{"code twice", migrate.Member{Coupons: []migrate.Coupon{{Template: "welcome-10", Code: "LEG1"}, {Template: "welcome-10", Code: "LEG1"}}}, "coupons[1].code", nil},
 		{"code with a NUL", migrate.Member{Coupons: []migrate.Coupon{{Template: "welcome-10", Code: "L\x00"}}}, "coupons[0].code", event.ErrInvalidText},

@@ -19,7 +19,8 @@ var (
 // program is the definition's, an amount passes the program's
 // CheckAmount and keeps to the limit on decimals (event.CheckDecimal), an
 // expiry or a release is after the row's time and within the supported
-// range (event.CheckTime), and a pending lot has a release.
+// range (event.CheckTime), a pending lot has a release and a spendable
+// lot none.
 func (pt *part) CheckOpen(m *migrate.Member) error {
 	field := func(i int, rest string) string { return fmt.Sprintf("points[%d]", i) + rest }
 	for i, pp := range m.Points {
@@ -53,6 +54,10 @@ func (pt *part) CheckOpen(m *migrate.Member) error {
 				}
 				if set.pending && !l.Release.After(m.At) {
 					return migrate.Field(f("release"), fmt.Errorf("%w: a pending lot needs a release after the row's time", event.ErrInvalidArgument))
+				}
+				if !set.pending && !l.Release.IsZero() {
+					// Taken as spendable, the lot would drop it silently.
+					return migrate.Field(f("release"), fmt.Errorf("%w: a spendable lot has no release (a pending lot goes in pending)", event.ErrInvalidArgument))
 				}
 			}
 		}
