@@ -29,8 +29,9 @@ const KindOpening = engine.KindOpening
 // journaled as "member.open". Each domain sets its share (see the Open of
 // each domain's part: value, level, points, coupon, tag): the balances are
 // ledger entries of kind KindOpening, so the ledger balances and Verify
-// passes. The member must be new (else ErrKnownMember, naming where the
-// member was found): one the program keeps any record of — a ledger
+// passes. The member must be new (else ErrKnownMember, in a
+// migrate.FieldError naming "member", saying where the member was found,
+// so that a file's second row of a member is reported at that field): one the program keeps any record of — a ledger
 // account, a level, a profile or a tag, a coupon held or a claim counted,
 // an achievement, a task's progress or completion, points' cap counters —
 // is known, whichever domain keeps it. A malformed row — no time (naming

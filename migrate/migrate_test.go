@@ -531,8 +531,12 @@ func TestOpenMemberMalformedRows(t *testing.T) {
 	}
 	// The member is known now: the store tells, and the audit trail keeps
 	// the refusal (with the accepted opening before it).
-	if _, err := p.OpenMember(ctx, migrate.Member{RequestID: "again", Member: "new", Operator: "op", At: at, Growth: dec("5")}); !errors.Is(err, membership.ErrKnownMember) {
-		t.Errorf("opening a known member: %v; want ErrKnownMember", err)
+	// The refusal names the field, as a malformed row's does (a file's
+	// second row of a member is reported at field member).
+	_, err = p.OpenMember(ctx, migrate.Member{RequestID: "again", Member: "new", Operator: "op", At: at, Growth: dec("5")})
+	var fe *migrate.FieldError
+	if !errors.Is(err, membership.ErrKnownMember) || !errors.As(err, &fe) || fe.Field != "member" {
+		t.Errorf("opening a known member: %v; want ErrKnownMember in a FieldError of member", err)
 	}
 	pg, err := p.Audit(ctx, membership.AuditQuery{})
 	results := map[string]string{}

@@ -70,17 +70,18 @@ func (e *Engine) CheckOpening(m *migrate.Member) error {
 // Open sets a member's opening state, each Opener part its share, in the
 // order the parts were added. The member must be new to the program: one
 // with a ledger account or a record a part keeps (Recorder), or erased,
-// is refused (ErrKnownMember, ErrErased), before any part writes.
+// is refused (ErrKnownMember in a migrate.FieldError naming "member",
+// ErrErased), before any part writes.
 func (u *Unit) Open(m *migrate.Member) error {
 	if accts, err := u.led.Accounts(m.Member); err != nil {
 		return err
 	} else if len(accts) > 0 {
-		return fmt.Errorf("%w: %q has ledger accounts", ErrKnownMember, m.Member)
+		return migrate.Fieldf("member", "%w: %q has ledger accounts", ErrKnownMember, m.Member)
 	}
 	if bucket, err := u.e.recordOf(u.tx, m.Member); err != nil {
 		return err
 	} else if bucket != "" {
-		return fmt.Errorf("%w: %q has records in %s", ErrKnownMember, m.Member, bucket)
+		return migrate.Fieldf("member", "%w: %q has records in %s", ErrKnownMember, m.Member, bucket)
 	}
 	for _, p := range u.e.parts {
 		if o, ok := p.(Opener); ok {
