@@ -23,13 +23,15 @@ import (
 // format cannot carry, so that an import would not give it back: frozen
 // points, a text holding one of the format's separators, a term end or a
 // pending release already due at the export's time (Advance the program
-// to that time first).
+// to that time first), an erased member (the format has no erasure mark:
+// the import would make them a member again, whose events are taken).
 var ErrNotPortable = errors.New("export: state the import format cannot carry")
 
 // OpeningReader reads what Openings writes; *membership.Program
 // satisfies it.
 type OpeningReader interface {
 	Definition() membership.Definition
+	Erased(ctx context.Context, member string) (at time.Time, erased bool, err error)
 	Levels() *level.Handle
 	Points() *points.Handle
 	Value() *value.Handle
@@ -83,9 +85,14 @@ func OpeningsHeader(def membership.Definition) []string {
 // start and freezes, paid plans, the refunded stored value, statistics
 // other than the recharge, tags kept by rules (the rules give them again),
 // lots and coupons expired at at (Advance would expire them), coupons
-// used or revoked, achievements, tasks and the history itself. The cells
-// are not protected against spreadsheet formulas as Members' are: the
-// file is for a program to read back, byte for byte.
+// used or revoked, achievements, tasks and the history itself — the days
+// the growth was earned on among it: the import counts all of the growth
+// as earned on at's day, so the retention at the next term end may differ
+// (growth the source earned before the window counts in the import's).
+// An erased member is refused (ErrNotPortable): leave them out of ids,
+// knowing that their balances, which Erase keeps, then stay behind. The
+// cells are not protected against spreadsheet formulas as Members' are:
+// the file is for a program to read back, byte for byte.
 //
 // It returns the rows written; an error wrapping ErrInvalidArgument for a
 // nil reader, writer or ids; one wrapping ErrNotPortable (naming the
@@ -126,6 +133,11 @@ func Openings(ctx context.Context, w io.Writer, src OpeningReader, ids iter.Seq[
 func openingRow(ctx context.Context, src OpeningReader, def membership.Definition, id string, at time.Time) ([]string, error) {
 	if err := event.CheckQuery(id, at); err != nil {
 		return nil, err
+	}
+	if when, erased, err := src.Erased(ctx, id); err != nil {
+		return nil, err
+	} else if erased {
+		return nil, fmt.Errorf("%w: the member was erased at %s", ErrNotPortable, instant(when))
 	}
 	row := []string{id, instant(at)}
 	if def.Levels != nil {

@@ -359,6 +359,17 @@ func TestOpeningsRefuses(t *testing.T) {
 		t.Errorf("a release due: %d rows, %v; want 1 (carol), ErrNotPortable naming alice", n, err)
 	}
 
+	// An erased member: the import format has no erasure mark, and the
+	// import would make them a member again, whose events are taken.
+	if _, err := p.Erase(ctx, membership.EraseRequest{RequestID: "x1", Member: "carol", Operator: "op", At: march(p, 12, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	n, err = export.Openings(ctx, &buf, p, slices.Values([]string{"bob", "carol"}), at, nil)
+	if !errors.Is(err, export.ErrNotPortable) || n != 1 || !strings.Contains(err.Error(), `"carol"`) {
+		t.Errorf("an erased member: %d rows, %v; want 1 (bob), ErrNotPortable naming carol", n, err)
+	}
+
 	// A list attribute whose item holds the list's separator.
 	if _, err := p.Tags().SetProfile(ctx, tag.ProfileRequest{RequestID: "p3", Member: "bob", At: march(p, 12, 0),
 		Attributes: map[string]event.Value{"interests": event.List("wine, red")}}); err != nil {
