@@ -68,8 +68,13 @@ var (
 
 // Open sets a member's opening level state: the growth, credited from the
 // growth pool "opening" (ledger kind engine.KindOpening) and counted as
-// earned at the row's time (so it counts in the retention window of the
-// first term end); the lifetime growth (the growth when zero; never
+// earned on the row's day, so the retention window of a term end counts
+// all of it when it holds that day: one given (TermEnd) less than the
+// level's window after it. A term of the level's own validity from the
+// row's time (TermEnd zero) with a window no longer than the term, such
+// as 12 months of both, starts its window the day after: as for a member
+// who reached the level by an event that day, the level is kept at that
+// term end only by growth earned after the opening; the lifetime growth (the growth when zero; never
 // below it); and, with a ladder, the level given, or else the highest
 // level the growth reaches, with a new term from the row's time that ends
 // at TermEnd or as the level's validity says. The levels up to it count
