@@ -23,7 +23,8 @@ import (
 // format cannot carry, so that an import would not give it back: frozen
 // points, a text holding one of the format's separators, a term end or a
 // pending release already due at the export's time (Advance the program
-// to that time first), an erased member (the format has no erasure mark:
+// to that time first), a profile attribute set to an empty text or list
+// (its empty cell reads back as not set), an erased member (the format has no erasure mark:
 // the import would make them a member again, whose events are taken).
 var ErrNotPortable = errors.New("export: state the import format cannot carry")
 
@@ -247,10 +248,14 @@ func openingRow(ctx context.Context, src OpeningReader, def membership.Definitio
 }
 
 // attrText writes an attribute's value as migrate's import reads it back
-// for its kind.
+// for its kind. An empty text or list has no cell: the import reads an
+// empty cell as an attribute not set, which a rule tells apart.
 func attrText(v event.Value) (string, error) {
 	switch v.Kind {
 	case event.String:
+		if v.Str == "" {
+			return "", fmt.Errorf("%w: an empty text, which the import reads as not set", ErrNotPortable)
+		}
 		return v.Str, nil
 	case event.Decimal:
 		return v.Dec.String(), nil
@@ -266,7 +271,10 @@ func attrText(v event.Value) (string, error) {
 				return "", err
 			}
 		}
-		return strings.Join(v.Strings, ","), nil
+		if s := strings.Join(v.Strings, ","); s != "" {
+			return s, nil
+		}
+		return "", fmt.Errorf("%w: an empty list, which the import reads as not set", ErrNotPortable)
 	}
 	return "", fmt.Errorf("%w: a value of kind %q", ErrNotPortable, v.Kind)
 }

@@ -370,6 +370,26 @@ func TestOpeningsRefuses(t *testing.T) {
 		t.Errorf("an erased member: %d rows, %v; want 1 (bob), ErrNotPortable naming carol", n, err)
 	}
 
+	// An empty text or list: its cell would be empty, which the import
+	// reads as not set, and a rule on the attribute (eq "") would then
+	// find it absent.
+	for i, v := range []event.Value{event.Str(""), event.List()} {
+		name := map[event.Kind]string{event.String: "phone", event.Strings: "interests"}[v.Kind]
+		if _, err := p.Tags().SetProfile(ctx, tag.ProfileRequest{RequestID: "pe" + name, Member: "dan", At: march(p, 12, i),
+			Attributes: map[string]event.Value{name: v}}); err != nil {
+			t.Fatal(err)
+		}
+		buf.Reset()
+		n, err := export.Openings(ctx, &buf, p, slices.Values([]string{"dan"}), at, nil)
+		if !errors.Is(err, export.ErrNotPortable) || n != 0 || !strings.Contains(err.Error(), name) {
+			t.Errorf("an empty %s: %d rows, %v; want 0, ErrNotPortable naming the attribute", v.Kind, n, err)
+		}
+		if _, err := p.Tags().SetProfile(ctx, tag.ProfileRequest{RequestID: "pr" + name, Member: "dan", At: march(p, 12, i),
+			Attributes: map[string]event.Value{name: {}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	// A list attribute whose item holds the list's separator.
 	if _, err := p.Tags().SetProfile(ctx, tag.ProfileRequest{RequestID: "p3", Member: "bob", At: march(p, 12, 0),
 		Attributes: map[string]event.Value{"interests": event.List("wine, red")}}); err != nil {
