@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -2248,6 +2249,57 @@ func TestHammerOneOrderManyRedemptions(t *testing.T) {
 		}
 		if rep.Total.Used != 3 || !rep.Total.AmountOff.Equal(testkit.Dec("55")) {
 			t.Errorf("stats: %+v; want 3 used, 55 off", rep.Total)
+		}
+		checkLedgerAndFeed(t, ps)
+	})
+}
+
+// One import file run twice at once under the same Name, on both
+// programs (two instances of an application, each told to import it):
+// every good row is applied by one run and a duplicate in the other, the
+// second row of a member is refused by both (the first of them is applied
+// first in each run), the row that does not parse is reported by both,
+// and each member holds the balance of their first row.
+func TestHammerImportTwiceAtOnce(t *testing.T) {
+	onEveryStore(t, testkit.ValueDef(), func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		const members = 120
+		var file strings.Builder
+		file.WriteString("member,value_balance\n")
+		for i := range members {
+			fmt.Fprintf(&file, "m%d,%d\n", i, i+1)
+			if i == 50 {
+				file.WriteString("m7,1000\n")  // line 53: m7 again
+				file.WriteString("m200,abc\n") // line 54: does not parse
+			}
+		}
+		var res [2]migrate.Result
+		atOnce(2, func(g int) {
+			var err error
+			res[g], err = migrate.Run(ctx, ps[g], migrate.CSV(strings.NewReader(file.String()), nil),
+				migrate.Options{Name: "members.csv", At: hammerAt, Batch: 8, Workers: 3})
+			if err != nil {
+				t.Errorf("run %d: %v", g, err)
+			}
+		})
+		for g, r := range res {
+			if r.Rows != members+2 || r.Failed != 2 || r.Applied+r.Duplicates != members {
+				t.Errorf("run %d: %+v, want %d rows, %d applied or duplicates, 2 failed", g, r.Progress, members+2, members)
+			}
+			if len(r.Errors) != 2 || r.Errors[0].Line != 53 || r.Errors[0].Field != "member" || !errors.Is(r.Errors[0].Err, membership.ErrKnownMember) ||
+				r.Errors[1].Line != 54 || r.Errors[1].Field != "value_balance" {
+				t.Errorf("run %d: errors %v, want line 53 (member, known) and 54 (value_balance)", g, r.Errors)
+			}
+		}
+		if got := res[0].Applied + res[1].Applied; got != members {
+			t.Errorf("applied %d + %d, want %d in all", res[0].Applied, res[1].Applied, members)
+		}
+		for i := range members {
+			m := fmt.Sprint("m", i)
+			va, err := ps[i%2].Value().Account(ctx, m)
+			if want := decimal.NewFromInt(int64(i + 1)); err != nil || !va.Balance.Equal(want) {
+				t.Errorf("%s: %+v, %v; want %s", m, va, err, want)
+			}
 		}
 		checkLedgerAndFeed(t, ps)
 	})
