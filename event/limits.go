@@ -78,16 +78,26 @@ var (
 
 // CheckID checks an ID (an event, member or request ID) against the
 // limits: not empty, at most MaxIDBytes bytes, valid UTF-8 without NUL.
-// The error wraps ErrTooLarge or ErrInvalidText (for an empty ID, neither).
+// The error wraps ErrTooLarge or ErrInvalidText, or for an empty ID
+// ErrInvalidArgument.
 func CheckID(id string) error {
 	switch {
 	case id == "":
-		return errors.New("empty")
+		return errEmpty{}
 	case len(id) > MaxIDBytes:
 		return fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(id), MaxIDBytes)
 	}
 	return checkUTF8(id)
 }
+
+// errEmpty is CheckID's error for an empty ID. It wraps
+// ErrInvalidArgument, as no limit's sentinel fits, yet reads "empty" alone:
+// its callers wrap ErrInvalidArgument too, after the field they name
+// ("member: empty").
+type errEmpty struct{}
+
+func (errEmpty) Error() string { return "empty" }
+func (errEmpty) Unwrap() error { return ErrInvalidArgument }
 
 // CheckText checks a string other than an ID: at most MaxTextBytes bytes,
 // valid UTF-8 without NUL. The error wraps ErrTooLarge or ErrInvalidText.

@@ -37,8 +37,10 @@ func TestCheckIDAndText(t *testing.T) {
 			}
 		})
 	}
-	if err := event.CheckID(""); err == nil {
-		t.Error("CheckID(\"\") = nil")
+	// An empty ID is no limit's, but it is refused all the same: the
+	// error wraps ErrInvalidArgument, which a host calling CheckID tests.
+	if err := event.CheckID(""); !errors.Is(err, event.ErrInvalidArgument) || err.Error() != "empty" {
+		t.Errorf("CheckID(\"\") = %v; want \"empty\", wrapping ErrInvalidArgument", err)
 	}
 	if err := event.CheckText(""); err != nil {
 		t.Errorf("CheckText(\"\") = %v", err)
