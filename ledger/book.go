@@ -903,7 +903,7 @@ func (l *Ledger) Totals(asset Asset, from, to string) (map[Kind]decimal.Decimal,
 	// ("2025-3-1") would select the wrong days, or none, without a word.
 	for _, d := range []struct{ name, s string }{{"from", from}, {"to", to}} {
 		if err := CheckDate(d.s); err != nil {
-			return nil, errf(ErrInvalid, "totals: %s: %v", d.name, err)
+			return nil, fmt.Errorf("ledger: totals: %s: %w", d.name, err)
 		}
 	}
 	if from != "" && to != "" && to < from {

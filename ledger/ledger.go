@@ -176,13 +176,13 @@ func (a Account) check() error {
 
 // CheckDate checks a day a query takes ([Ledger.Totals]): empty, or an
 // existing date of the form "2006-01-02" ("2025-3-1" and "2025-13-01" are
-// not). The error names the form.
+// not). The error wraps ErrInvalid and names the form.
 func CheckDate(s string) error {
 	if s == "" {
 		return nil
 	}
 	if _, err := time.Parse(time.DateOnly, s); err != nil {
-		return fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
+		return errf(ErrInvalid, "%q is not a date (YYYY-MM-DD)", s)
 	}
 	return nil
 }

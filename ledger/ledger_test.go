@@ -800,3 +800,19 @@ func TestQueriesRefuseAnAccountOfNoOne(t *testing.T) {
 		return nil
 	})
 }
+
+// CheckDate, which a caller runs on a day before it queries, refuses a
+// day not of the form YYYY-MM-DD with an error wrapping ErrInvalid, as
+// Totals refuses it.
+func TestCheckDate(t *testing.T) {
+	for _, s := range []string{"", "2025-03-01", "2024-02-29"} {
+		if err := ledger.CheckDate(s); err != nil {
+			t.Errorf("CheckDate(%q) = %v, want nil", s, err)
+		}
+	}
+	for _, s := range []string{"2025-3-1", "2025-13-01", "2025-02-29", "junk"} {
+		if err := ledger.CheckDate(s); !errors.Is(err, ledger.ErrInvalid) || !strings.Contains(err.Error(), s) {
+			t.Errorf("CheckDate(%q) = %v, want an error wrapping ErrInvalid naming the day", s, err)
+		}
+	}
+}
