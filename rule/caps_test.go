@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
@@ -220,14 +221,14 @@ func TestUseErrors(t *testing.T) {
 		{"used unknown period", func(tx store.Tx) error {
 			_, err := rule.Used(tx, capBucket, "m1", "hour", at, loc)
 			return err
-		}, nil},
+		}, event.ErrInvalidArgument},
 		{"corrupt counter", func(tx store.Tx) error {
 			if err := tx.Put(capBucket, []byte("m1\x00d2026-11-24"), []byte("x")); err != nil {
 				return err
 			}
 			_, _, err := rule.Use(tx, capBucket, "m1", good, at, loc, one)
 			return err
-		}, nil},
+		}, store.ErrCorrupt},
 	}
 	s := memory.New()
 	defer s.Close()

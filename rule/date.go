@@ -3,6 +3,8 @@ package rule
 import (
 	"fmt"
 	"time"
+
+	"github.com/memberkit/membership/event"
 )
 
 // Date is a civil date, without a time or a zone. Its JSON form is
@@ -34,14 +36,24 @@ func DateOf(t time.Time, loc *time.Location) Date {
 	return Date{y, m, d}
 }
 
-// ParseDate parses a date in the form "2006-01-02".
+// ParseDate parses a date in the form "2006-01-02"; the error for any other
+// text wraps event.ErrInvalidArgument.
 func ParseDate(s string) (Date, error) {
+	d, ok := parseDate(s)
+	if !ok {
+		return Date{}, fmt.Errorf("rule: %w: date %q: want YYYY-MM-DD", event.ErrInvalidArgument, s)
+	}
+	return d, nil
+}
+
+// parseDate parses a date in the form "2006-01-02".
+func parseDate(s string) (Date, bool) {
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		return Date{}, fmt.Errorf("rule: date %q: want YYYY-MM-DD", s)
+		return Date{}, false
 	}
 	y, m, d := t.Date()
-	return Date{y, m, d}, nil
+	return Date{y, m, d}, true
 }
 
 // IsZero reports whether d is the zero Date.
@@ -133,9 +145,9 @@ func (d *Date) UnmarshalText(b []byte) error {
 		*d = Date{}
 		return nil
 	}
-	v, err := ParseDate(string(b))
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidDefinition, err)
+	v, ok := parseDate(string(b))
+	if !ok {
+		return fmt.Errorf("%w: date %q: want YYYY-MM-DD", ErrInvalidDefinition, b)
 	}
 	*d = v
 	return nil

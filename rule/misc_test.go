@@ -2,6 +2,7 @@ package rule_test
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -259,4 +260,26 @@ func TestOddInputs(t *testing.T) {
 	_ = rule.Rounding{Scale: 1 << 30}.Round(decimal.New(1, -1<<20))
 	_, _, _ = rule.Formula{}.Apply(event.Event{})
 	_ = rule.Reward{}.Target()
+}
+
+// ParseDate refuses text not of the form YYYY-MM-DD with an error wrapping
+// event.ErrInvalidArgument; a Date in a definition, read by UnmarshalText,
+// with one wrapping ErrInvalidDefinition alone.
+func TestParseDateRefusals(t *testing.T) {
+	if d, err := rule.ParseDate("2024-02-29"); err != nil || d != (rule.Date{Year: 2024, Month: time.February, Day: 29}) {
+		t.Errorf("ParseDate(2024-02-29) = %v, %v", d, err)
+	}
+	for _, s := range []string{"", "2025-3-1", "2025-02-29", "2025-13-01", "junk"} {
+		if _, err := rule.ParseDate(s); !errors.Is(err, event.ErrInvalidArgument) {
+			t.Errorf("ParseDate(%q) = %v, want an error wrapping ErrInvalidArgument", s, err)
+		}
+		var d rule.Date
+		err := json.Unmarshal([]byte(`"`+s+`"`), &d)
+		if s == "" {
+			continue // the zero Date
+		}
+		if !errors.Is(err, rule.ErrInvalidDefinition) || errors.Is(err, event.ErrInvalidArgument) {
+			t.Errorf("Date %q from JSON: %v, want an error wrapping ErrInvalidDefinition only", s, err)
+		}
+	}
 }
