@@ -134,7 +134,11 @@ const Rule = "migrate.opening"
 
 // Sentinel errors.
 var (
-	// ErrBadRow is wrapped by the error of a row that does not parse.
+	// ErrBadRow is wrapped by the error of a row that does not parse,
+	// and by the error of a source's Next that stops the run on input
+	// past reading: a CSV header that does not parse or names an unknown
+	// column, a record longer than MaxRecord, a quoted field left open to
+	// the end of the file.
 	ErrBadRow = errors.New("migrate: bad row")
 	// ErrInvalidArgument is wrapped by Run's error for an argument it
 	// cannot use (a nil target or source), and by the first Next of a

@@ -122,11 +122,12 @@ type Options struct {
 // Bad rows are reported (Result.Errors, Options.OnError) and skipped, or
 // stop the run (Options.StopOnError). It returns early with ctx's error
 // when ctx is done (between batches, or inside one, which then writes
-// nothing), with a source's read error, or with dst's failure: running
-// the same source again under the same Name then resumes, the rows
-// already applied counting as duplicates. A nil dst or src is refused with
-// an error wrapping ErrInvalidArgument that names it, before anything is
-// read.
+// nothing), with a source's read error (for input past reading, such as
+// a record longer than MaxRecord, one wrapping ErrBadRow), or with dst's
+// failure: running the same source again under the same Name then
+// resumes, the rows already applied counting as duplicates. A nil dst or
+// src is refused with an error wrapping ErrInvalidArgument that names it,
+// before anything is read.
 func Run(ctx context.Context, dst Target, src Source, o Options) (Result, error) {
 	switch {
 	case dst == nil:

@@ -38,13 +38,14 @@ import (
 // at and release, and for an expires or a term_end its end, 24:00 (the
 // next day's start), as the program's own validities end: a coupon that
 // "expires 2026-12-31" is valid all that day. A
-// byte order mark before the header is skipped. An unknown column, or one
-// named twice, fails the first Next (with ErrBadRow); so does a nil r,
-// with an error wrapping ErrInvalidArgument. A malformed record (a stray
-// quote) is a bad row, and the next records are read; but a record longer
-// than MaxRecord, or a quoted field left open to the end of the file,
-// fails Next with an error naming its line, which stops the run: the rows
-// after it cannot be read. Memory stays within a record's size.
+// byte order mark before the header is skipped. An unknown column, one
+// named twice, or a header that does not parse fails the first Next (with
+// ErrBadRow); so does a nil r, with an error wrapping ErrInvalidArgument.
+// A malformed record (a stray quote) is a bad row, and the next records
+// are read; but a record longer than MaxRecord, or a quoted field left
+// open to the end of the file, fails Next with an error wrapping ErrBadRow
+// that names its line, which stops the run: the rows after it cannot be
+// read. Memory stays within a record's size.
 func CSV(r io.Reader, loc *time.Location) Source {
 	if r == nil {
 		return nilReader("csv")
@@ -122,6 +123,10 @@ func (s *csvSource) Next() (Row, error) {
 			if errors.Is(err, io.EOF) {
 				return Row{}, io.EOF
 			}
+			var pe *csv.ParseError
+			if errors.As(err, &pe) || errors.Is(err, errTooLong) {
+				return Row{}, fmt.Errorf("%w: header: %w", ErrBadRow, err)
+			}
 			return Row{}, fmt.Errorf("header: %w", err)
 		}
 		if len(h) > 0 { // a spreadsheet's byte order mark is not the column's
@@ -146,14 +151,14 @@ func (s *csvSource) Next() (Row, error) {
 			return Row{}, err
 		}
 		if errors.Is(err, errTooLong) {
-			return Row{}, fmt.Errorf("after line %d: %w", s.line, err)
+			return Row{}, fmt.Errorf("%w: after line %d: %w", ErrBadRow, s.line, err)
 		}
 		if pe != nil { // a malformed record: the reader goes on after it
 			s.lr.base, s.line = s.r.InputOffset(), pe.Line
 			if pe.Line > pe.StartLine && s.atEOF() {
 				// A quote opened and never closed: the rows after it
 				// are in its field, and cannot be read.
-				return Row{}, fmt.Errorf("line %d: a quoted field runs to the end of the file: %w", pe.StartLine, err)
+				return Row{}, fmt.Errorf("%w: line %d: a quoted field runs to the end of the file: %w", ErrBadRow, pe.StartLine, err)
 			}
 			return Row{Line: pe.StartLine, Err: fmt.Errorf("%w: %w", ErrBadRow, err)}, nil
 		}
@@ -341,7 +346,8 @@ func (p *cellParser) coupons(v string) []Coupon {
 // holds a field the Member has not, a name twice in one object, or a
 // value that does not parse is a bad row; where a field is at fault, its
 // FieldError names it by its path ("points[0].lots[1].amount"). A line may
-// be up to MaxRecord bytes; a longer one fails Next, which stops the run.
+// be up to MaxRecord bytes; a longer one fails Next with an error wrapping
+// ErrBadRow, which stops the run.
 // A nil r fails the first Next with an error wrapping ErrInvalidArgument.
 func JSONL(r io.Reader) Source {
 	if r == nil {
@@ -374,7 +380,9 @@ func (s *jsonlSource) Next() (Row, error) {
 		}
 		return row, nil
 	}
-	if err := s.sc.Err(); err != nil {
+	if err := s.sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return Row{}, fmt.Errorf("%w: line %d: more than %d bytes", ErrBadRow, s.line+1, MaxRecord)
+	} else if err != nil {
 		return Row{}, fmt.Errorf("line %d: %w", s.line+1, err)
 	}
 	return Row{}, io.EOF

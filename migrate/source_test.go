@@ -94,8 +94,8 @@ func TestCSVQuoteToTheEnd(t *testing.T) {
 		t.Fatalf("first row %+v %v, want a", r, err)
 	}
 	r, err = src.Next()
-	if err == nil || errors.Is(err, io.EOF) || !strings.Contains(err.Error(), "line 3") {
-		t.Fatalf("second Next: %+v %v, want an error naming line 3", r, err)
+	if !errors.Is(err, migrate.ErrBadRow) || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("second Next: %+v %v, want an error wrapping ErrBadRow naming line 3", r, err)
 	}
 	// A malformed quoted field closed before the end is one bad row; the
 	// next rows are read.
@@ -137,11 +137,28 @@ func TestCSVRecordLimit(t *testing.T) {
 		t.Fatalf("first row %+v %v, want a", row, err)
 	}
 	_, err := src.Next()
-	if err == nil || !strings.Contains(err.Error(), "after line 2") {
-		t.Fatalf("huge record: %v, want an error naming line 2", err)
+	if !errors.Is(err, migrate.ErrBadRow) || !strings.Contains(err.Error(), "after line 2") {
+		t.Fatalf("huge record: %v, want an error wrapping ErrBadRow naming line 2", err)
 	}
 	if r.read > len(r.head)+1<<20+64<<10 {
 		t.Errorf("read %d bytes, want at most 1 MiB and a buffer", r.read)
+	}
+}
+
+// A JSON line longer than MaxRecord stops the run, as a CSV record does,
+// with an error wrapping ErrBadRow that names its line; a CSV header
+// that does not parse (a stray quote) fails the first Next so too.
+func TestSourceUnreadableInput(t *testing.T) {
+	long := `{"member":"a"}` + "\n" + `{"member":"` + strings.Repeat("b", migrate.MaxRecord) + `"}` + "\n"
+	src := migrate.JSONL(strings.NewReader(long))
+	if row, err := src.Next(); err != nil || row.Member.Member != "a" {
+		t.Fatalf("first line %+v %v, want a", row, err)
+	}
+	if _, err := src.Next(); !errors.Is(err, migrate.ErrBadRow) || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("long line: %v, want an error wrapping ErrBadRow naming line 2", err)
+	}
+	if _, err := migrate.CSV(strings.NewReader("member,gro\"wth\na,5\n"), shanghai).Next(); !errors.Is(err, migrate.ErrBadRow) {
+		t.Errorf("header with a stray quote: %v, want an error wrapping ErrBadRow", err)
 	}
 }
 
