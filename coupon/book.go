@@ -390,7 +390,7 @@ func (b *Book) create(t *Template, member string, m Method, pack string, at time
 			return Coupon{}, err
 		}
 		if try == 8 {
-			return Coupon{}, errors.New("coupon: random source keeps giving codes in use")
+			return Coupon{}, fmt.Errorf("%w: %d draws", ErrRandomSource, try+1)
 		}
 	}
 	switch t.Type {

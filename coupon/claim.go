@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/tag"
 	"github.com/shopspring/decimal"
 )
@@ -76,16 +77,16 @@ func (c ClaimRule) Room(total, today int) (room int, limit string) {
 
 // Draw draws an amount in [lo, hi] to the cent, uniformly, from r (read
 // as random bytes, without modulo bias). It returns r's error, and an
-// error for hi below lo or a bound beyond ±MaxDraw (the draw counts cents
-// in 64 bits; a bound beyond used to be misread: the draw failed, or came
-// from another range).
+// error wrapping event.ErrInvalidArgument for hi below lo or a bound
+// beyond ±MaxDraw (the draw counts cents in 64 bits; a bound beyond used
+// to be misread: the draw failed, or came from another range).
 func Draw(r io.Reader, lo, hi decimal.Decimal) (decimal.Decimal, error) {
 	if !drawable(lo) || !drawable(hi) {
-		return decimal.Decimal{}, fmt.Errorf("coupon: draw: [%s, %s] is beyond %s", lo, hi, MaxDraw)
+		return decimal.Decimal{}, fmt.Errorf("coupon: draw: %w: [%s, %s] is beyond %s", event.ErrInvalidArgument, lo, hi, MaxDraw)
 	}
 	a, b := lo.Shift(Scale).IntPart(), hi.Shift(Scale).IntPart()
 	if b < a {
-		return decimal.Decimal{}, fmt.Errorf("coupon: draw: max %s below min %s", hi, lo)
+		return decimal.Decimal{}, fmt.Errorf("coupon: draw: %w: max %s below min %s", event.ErrInvalidArgument, hi, lo)
 	}
 	n := uint64(b-a) + 1
 	limit := ^uint64(0) - (^uint64(0)%n+1)%n // largest multiple of n, minus 1

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/tag"
 )
@@ -98,8 +99,8 @@ func TestDraw(t *testing.T) {
 	if _, err := coupon.Draw(bytes.NewReader(nil), dec("1"), dec("2")); err == nil {
 		t.Error("Draw from an empty source: no error")
 	}
-	if _, err := coupon.Draw(rand.Reader, dec("2"), dec("1")); err == nil {
-		t.Error("Draw(2, 1): no error")
+	if _, err := coupon.Draw(rand.Reader, dec("2"), dec("1")); !errors.Is(err, event.ErrInvalidArgument) {
+		t.Errorf("Draw(2, 1): %v, want an error wrapping ErrInvalidArgument", err)
 	}
 }
 
@@ -114,11 +115,11 @@ func TestDrawBeyondMaxDraw(t *testing.T) {
 		t.Errorf("Draw(zeros, 1, MaxDraw) = %s, %v; want 1", d, err)
 	}
 	for _, hi := range []string{"92233720368547758.08", "200000000000000000"} {
-		if d, err := coupon.Draw(zeros(), dec("1"), dec(hi)); err == nil {
-			t.Errorf("Draw(1, %s) = %s, want an error", hi, d)
+		if d, err := coupon.Draw(zeros(), dec("1"), dec(hi)); !errors.Is(err, event.ErrInvalidArgument) {
+			t.Errorf("Draw(1, %s) = %s, %v; want an error wrapping ErrInvalidArgument", hi, d, err)
 		}
-		if d, err := coupon.Draw(zeros(), dec(hi), dec(hi)); err == nil {
-			t.Errorf("Draw(%s, %s) = %s, want an error", hi, hi, d)
+		if d, err := coupon.Draw(zeros(), dec(hi), dec(hi)); !errors.Is(err, event.ErrInvalidArgument) {
+			t.Errorf("Draw(%s, %s) = %s, %v; want an error wrapping ErrInvalidArgument", hi, hi, d, err)
 		}
 	}
 	def := func(max string) coupon.Definition {

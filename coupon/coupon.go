@@ -44,6 +44,11 @@ var (
 	// line amount, too many lines, …: see Order.Check), with
 	// event.ErrInvalidArgument.
 	ErrInvalidOrder = errors.New("coupon: invalid order")
+	// ErrRandomSource is wrapped by the error of an issue whose random
+	// source (membership.WithRand) gave nine codes in a row that other
+	// coupons have: no refusal of the request, but a source that is not
+	// random. Nothing changes.
+	ErrRandomSource = errors.New("coupon: random source keeps giving codes in use")
 )
 
 // State is where a coupon is in its life.

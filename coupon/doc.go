@@ -134,7 +134,8 @@
 // way (case-insensitive, O as 0, I and L as 1, hyphens ignored). [QR]
 // gives the QR payload. A code another coupon has is drawn again; a source
 // that gives nine codes in use in a row (an injected one: membership.WithRand)
-// fails the claim with an error that is no refusal, and nothing changes.
+// fails the claim with an error wrapping [ErrRandomSource], which is no
+// refusal, and nothing changes.
 //
 // # Checkout and stacking
 //

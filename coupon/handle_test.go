@@ -628,8 +628,8 @@ func TestCouponCodeInUseDrawnAgain(t *testing.T) {
 	}
 	n := couponFeedLen(t, p)
 	_, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: "c3", Member: "m3", Template: "flash", At: at(t, "2026-05-01 10:00")})
-	if err == nil || refusedClaim(err) {
-		t.Fatalf("nine codes in use: %v, want a failure that is not a refusal", err)
+	if !errors.Is(err, coupon.ErrRandomSource) || refusedClaim(err) {
+		t.Fatalf("nine codes in use: %v, want a failure wrapping ErrRandomSource that is not a refusal", err)
 	}
 	if cs, _ := p.Coupons().List(ctx, "m3"); len(cs) != 0 || couponFeedLen(t, p) != n {
 		t.Errorf("a failed claim left %+v and %d changes", cs, couponFeedLen(t, p)-n)
