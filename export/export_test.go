@@ -19,6 +19,7 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/export"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/tag"
 )
@@ -357,6 +358,32 @@ func (f *pagedFeed) Feed(_ context.Context, after uint64, limit int) ([]change.C
 		out = append(out, change.Change{Seq: s, Kind: "k", Member: "m"})
 	}
 	return out, nil
+}
+
+// damagedFeed gives its changes once, whatever the position asked.
+type damagedFeed []change.Change
+
+func (f damagedFeed) Feed(_ context.Context, after uint64, _ int) ([]change.Change, error) {
+	if after > 0 {
+		return nil, nil
+	}
+	return f, nil
+}
+
+// A feed whose positions do not increase, or a change whose data is no
+// JSON, is damaged data: Feed stops with an error wrapping
+// store.ErrCorrupt, the changes before it written.
+func TestFeedDamaged(t *testing.T) {
+	for name, src := range map[string]damagedFeed{
+		"out of order": {{Seq: 1, Kind: "k"}, {Seq: 3, Kind: "k"}, {Seq: 2, Kind: "k"}},
+		"data no JSON": {{Seq: 1, Kind: "k"}, {Seq: 3, Kind: "k"}, {Seq: 4, Kind: "k", Data: json.RawMessage("{")}},
+	} {
+		var buf bytes.Buffer
+		n, last, err := export.Feed(context.Background(), &buf, src, 0, nil)
+		if !errors.Is(err, store.ErrCorrupt) || n != 2 || last != 3 || strings.Count(buf.String(), "\n") != 2 {
+			t.Errorf("%s: %d rows to %d, %v, %q; want 2 rows to 3 and an error wrapping store.ErrCorrupt", name, n, last, err, buf.String())
+		}
+	}
 }
 
 // A feed longer than a page is read a page of 1000 at a time, and a full

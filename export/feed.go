@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/store"
 )
 
 // FeedReader is the change feed; *membership.Program satisfies it.
@@ -20,8 +21,10 @@ type FeedReader interface {
 // more. It returns the rows written and the position of the last one
 // (after when none), from which a later export goes on: when w fails,
 // the last line w took whole (see the package documentation). It returns an
-// error wrapping ErrInvalidArgument for a nil reader or writer, and the
-// errors of the feed, of w and of ctx.
+// error wrapping ErrInvalidArgument for a nil reader or writer, one
+// wrapping store.ErrCorrupt for a feed whose positions do not increase or
+// a change whose data is no JSON (damaged data: the lines before it are
+// written), and the errors of the feed, of w and of ctx.
 func Feed(ctx context.Context, w io.Writer, src FeedReader, after uint64, progress Progress) (rows int64, last uint64, err error) {
 	if err := nilArg(w == nil, src == nil, false); err != nil {
 		return 0, after, fmt.Errorf("export: feed: %w", err)
@@ -48,10 +51,11 @@ func feed(ctx context.Context, s *sink, src FeedReader, after uint64) error {
 		}
 		for _, c := range chs {
 			if c.Seq <= last {
-				return fmt.Errorf("export: feed: position %d after %d: out of order", c.Seq, last)
+				return fmt.Errorf("export: feed: %w: position %d after %d: out of order", store.ErrCorrupt, c.Seq, last)
 			}
 			if err := enc.Encode(c); err != nil {
-				return fmt.Errorf("export: feed: change %d: %w", c.Seq, err)
+				// A change's data that is no JSON: enc wrote nothing of it.
+				return fmt.Errorf("export: feed: change %d: %w: %w", c.Seq, store.ErrCorrupt, err)
 			}
 			last = c.Seq
 			if err := s.end(position{seq: c.Seq}); err != nil {
