@@ -20,7 +20,8 @@ type Effects struct {
 // EffectsOf reads what out (an event's, an operator request's) did in the
 // benefit domain into typed values, so that a host need not decode the
 // feed's payloads itself. A nil outcome has no effects. A payload that
-// does not decode returns its JSON error, wrapped, naming the change.
+// does not decode returns an error wrapping store.ErrCorrupt
+// (change.Change.Decode's), naming the change.
 func EffectsOf(out *change.Outcome) (Effects, error) {
 	var e Effects
 	if out == nil {

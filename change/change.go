@@ -8,10 +8,14 @@ package change
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
 )
 
 // Outcome says what one event (or operator request, or due item) changed
@@ -61,8 +65,22 @@ type Change struct {
 	Reason *rule.Reason `json:"reason,omitempty"`
 }
 
-// Decode unmarshals the change's data into v.
-func (c Change) Decode(v any) error { return json.Unmarshal(c.Data, v) }
+// Decode unmarshals the change's data into v. Data that is no JSON, or
+// does not fit v (a change of another kind, damaged, or written by another
+// version of the library), is an error wrapping store.ErrCorrupt; a v that
+// is not a non-nil pointer, one wrapping event.ErrInvalidArgument. The
+// domains' EffectsOf return these errors, wrapped.
+func (c Change) Decode(v any) error {
+	err := json.Unmarshal(c.Data, v)
+	var iu *json.InvalidUnmarshalError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &iu):
+		return fmt.Errorf("change: decode: %w: %w", event.ErrInvalidArgument, err)
+	}
+	return fmt.Errorf("change: decode data: %w: %w", store.ErrCorrupt, err)
+}
 
 // RuleSkipped is the kind of the change a part publishes for a rule that
 // applies to an event but did not run because the event lacks an

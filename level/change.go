@@ -189,7 +189,8 @@ func (e Effects) Reached() (string, bool) {
 // level domain into typed values, so that a host need not decode the
 // feed's payloads itself. A nil outcome has no effects. A payload that
 // does not decode (a change written by another version of the library)
-// returns its JSON error, wrapped, naming the change.
+// returns an error wrapping store.ErrCorrupt (change.Change.Decode's),
+// naming the change.
 func EffectsOf(out *change.Outcome) (Effects, error) {
 	var e Effects
 	if out == nil {

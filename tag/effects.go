@@ -52,7 +52,8 @@ type Effects struct {
 // EffectsOf reads the tags an outcome (of an event, a request of any
 // domain, a recompute) gave and took, so that a host does not decode the
 // feed's tag changes itself. A nil outcome has no effects. The error
-// wraps the JSON error of a change whose data does not decode.
+// of a change whose data does not decode wraps store.ErrCorrupt and the
+// JSON error (change.Change.Decode's).
 func EffectsOf(out *change.Outcome) (Effects, error) {
 	var fx Effects
 	if out == nil {
