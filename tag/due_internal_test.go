@@ -2,6 +2,7 @@ package tag
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -240,4 +241,21 @@ func TestWindowEdgeByMember(t *testing.T) {
 		t.Errorf("tags of m9|m10 on 5 April: %q, want recent|", got)
 	}
 	wantItems(t, st, sh, "after 5 April", "2026-04-20 tag.window m9")
+}
+
+// A window item whose ID carries no stamp (damaged data: the part
+// schedules them stamped) fails Advance with an error wrapping
+// store.ErrCorrupt, as a damaged payload does, not a bare error.
+func TestDueWindowItemUnstamped(t *testing.T) {
+	e, _, st := openWindow(t, false)
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	err := st.Update(context.Background(), func(tx store.Tx) error {
+		return due.Schedule(tx, due.Item{At: at, Kind: dueWindowAt, ID: "m1"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Advance(context.Background(), at.Add(time.Hour)); !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("Advance over an unstamped window item = %v, want an error wrapping store.ErrCorrupt", err)
+	}
 }

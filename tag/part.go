@@ -102,7 +102,7 @@ func (p *part) Due(u *engine.Unit, it engine.Item) error {
 	if it.Kind == dueWindowAt {
 		var ok bool
 		if member, ok = due.Unstamp(it.ID); !ok {
-			return fmt.Errorf("tag: malformed due item id %q", it.ID)
+			return fmt.Errorf("tag: %w: due item id %q has no stamp", errRecord, it.ID)
 		}
 	}
 	s, err := loadState(u.Tx(), member)
