@@ -123,7 +123,7 @@ func decodeRecord(b []byte) (eventRecord, error) {
 	r := codec.Reader{B: b[1:]}
 	var rec eventRecord
 	ev := event.Event{ID: r.String(), Member: r.String(), Type: r.String(), Time: r.Time()}
-	if n := r.Uint(); n > 0 && r.Err() == nil {
+	if n := r.Count(2); n > 0 { // an attribute is a name and a value, a byte each at least
 		ev.Attrs = make(event.Attrs, n)
 		for i := uint64(0); i < n && r.Err() == nil; i++ {
 			name := r.String()

@@ -2,11 +2,13 @@ package engine
 
 import (
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/codec"
 	"github.com/shopspring/decimal"
 )
 
@@ -53,5 +55,28 @@ func TestEventRecordCorrupt(t *testing.T) {
 		if _, err := decodeRecord(bad); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("decodeRecord(%x) = %v, want ErrCorrupt", bad, err)
 		}
+	}
+}
+
+// A damaged count of attributes is an error, and nothing is allocated for
+// it: an event record (and a journal's, which holds one) used to make a
+// map of the count it read, a million attributes for the record below, and
+// a count a bit larger ran the process out of memory.
+func TestEventRecordDamagedCount(t *testing.T) {
+	w := codec.Writer{B: []byte{eventRecordV2}}
+	w.String("e1")
+	w.String("m1")
+	w.String("order")
+	w.Time(time.Unix(1, 0))
+	w.Uint(1 << 20) // attributes; none follows
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := decodeRecord(w.B)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrCorrupt) {
+		t.Errorf("decodeRecord = %v, want ErrCorrupt", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<16 {
+		t.Errorf("decodeRecord allocated %d bytes for a record of %d", n, len(w.B))
 	}
 }
