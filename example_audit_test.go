@@ -302,3 +302,44 @@ func TestReplayRefusesAnotherDefinition(t *testing.T) {
 		t.Fatalf("got %v, want ErrDefinitionConflict", err)
 	}
 }
+
+// TestReplayWithoutJournal checks that a store whose program ran without
+// WithJournal is refused as a source, naming WithJournal, by Replay and by
+// a replay under a changed definition: they used to apply its empty
+// journal and report success with nothing replayed. An empty store is no
+// error (nothing to replay).
+func TestReplayWithoutJournal(t *testing.T) {
+	ctx := context.Background()
+	def, err := membership.ParseDefinition([]byte(opsDef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := memory.New()
+	src, err := membership.Open(from, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := empty.Replay(ctx, from, nil); n != 0 || err != nil {
+		t.Errorf("replay of an unused store: %d, %v; want 0, nil", n, err)
+	}
+	if _, err := src.Process(ctx, order(src, "o1", "alice", "10", 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []membership.ReplayOptions{{}, {Changed: true}} {
+		dst, err := membership.Open(memory.New(), def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := dst.ReplayWith(ctx, from, o)
+		if !errors.Is(err, membership.ErrInvalidArgument) || !strings.Contains(err.Error(), "WithJournal") || res.Applied != 0 {
+			t.Errorf("Changed %v: %+v, %v; want ErrInvalidArgument naming WithJournal", o.Changed, res, err)
+		}
+		if b, err := dst.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: "alice"}); err != nil || !b.Available.IsZero() {
+			t.Errorf("Changed %v: the target holds %v, %v", o.Changed, b.Available, err)
+		}
+	}
+}

@@ -67,7 +67,8 @@ var ErrReplayDiverged = engine.ErrReplayDiverged
 // ever (about the size of the event records, which are kept for ever too
 // to answer retries). The library deletes nothing from it; a journal
 // missing its start cannot be replayed into an empty store, so keep it
-// whole, or leave it off (the default). Turned on for a store that
+// whole, or leave it off (the default: Replay and package whatif then
+// refuse the store as a source, ErrInvalidArgument). Turned on for a store that
 // already has a history, it holds the inputs from then on only, and a
 // replay of it does not reproduce that store.
 func WithJournal() Option { return func(p *Program) { p.journal = true } }
@@ -148,8 +149,10 @@ const replayBatch = 256
 // decodes (through the store's API, or on a store without checksums) is
 // replayed as it reads: its input then diverges, is refused, or draws
 // other random bytes (another coupon code). A nil from wraps
-// ErrInvalidArgument, and nothing is read or written. progress, when not
-// nil, is called after each input. ReplayWith replays a part of the journal, or under a
+// ErrInvalidArgument, and so does a from that holds a history but no
+// journal (its program ran without WithJournal), rather than replaying
+// nothing: nothing is written then. progress, when not nil, is called
+// after each input. ReplayWith replays a part of the journal, or under a
 // changed definition.
 //
 // Replay runs no retention pass (package whatif reads the whole feed of a
@@ -271,6 +274,15 @@ func (p *Program) ReplayWith(ctx context.Context, from store.Store, o ReplayOpti
 	total, err := engine.JournalLength(ctx, from)
 	if err != nil {
 		return fail(err)
+	}
+	if total == 0 {
+		// A program that ran without WithJournal left a history and no
+		// journal: replaying nothing would look like a replay of it.
+		if used, err := engine.Used(ctx, from); err != nil {
+			return fail(err)
+		} else if used {
+			return fail(fmt.Errorf("%w: from: the source store holds no input journal (its program ran without WithJournal)", ErrInvalidArgument))
+		}
 	}
 	_, split := from.(store.Striper)
 	r := replay{p: p, ops: p.replay, progress: progress(o.Progress), total: total, res: &res, split: split}

@@ -68,8 +68,8 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// ErrInvalidArgument is wrapped by Run for a nil source or a period that
-// ends before it starts.
+// ErrInvalidArgument is wrapped by Run for a nil source, a source whose
+// program ran without the journal, or a period that ends before it starts.
 var ErrInvalidArgument = event.ErrInvalidArgument
 
 // Options says which part of the journal a what-if replays and reports.
@@ -191,8 +191,9 @@ func (r *Report) Members(after string, limit int) (page []MemberDiff, next strin
 // Run replays the journal of source under actual (the definition source
 // ran) and under changed, each in a memory store, and reports the
 // difference (see the package documentation). It never writes to source.
-// Errors wrap ErrInvalidArgument (a nil source, Until before From, a From
-// or Until outside the years 1900 to 2099, each named), the
+// Errors wrap ErrInvalidArgument (a nil source, a source that holds a
+// history but no journal, Until before From, a From or Until outside the
+// years 1900 to 2099, each named), the
 // definitions' validation errors, membership.ErrDefinitionConflict and
 // membership.ErrReplayDiverged (the journal did not run under actual),
 // or ctx's error.

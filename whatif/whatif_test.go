@@ -316,8 +316,8 @@ func TestRunUntil(t *testing.T) {
 }
 
 // TestRunRefuses checks the errors: a nil source, a period that ends
-// before it starts, a definition the journal did not run under, a
-// context cancelled; the source is never written.
+// before it starts, a definition the journal did not run under, a source
+// without a journal, a context cancelled; the source is never written.
 func TestRunRefuses(t *testing.T) {
 	ctx := context.Background()
 	actual, changed := definitions(t)
@@ -343,9 +343,23 @@ func TestRunRefuses(t *testing.T) {
 	if _, err := whatif.Run(ctx, src, changed, actual, whatif.Options{}); !errors.Is(err, membership.ErrDefinitionConflict) {
 		t.Errorf("the changed definition as the actual one: %v", err)
 	}
+	// A store whose program ran without the journal used to give a report
+	// of nothing.
+	bare := memory.New()
+	t.Cleanup(func() { bare.Close() })
+	bp, err := membership.Open(bare, actual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bp.Process(ctx, event.Event{ID: "o1", Member: "alice", Type: "order", Time: feb, Attrs: event.Attrs{"amount": event.DecString("60")}}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := whatif.Run(ctx, bare, actual, changed, whatif.Options{}); !errors.Is(err, whatif.ErrInvalidArgument) || !strings.Contains(err.Error(), "WithJournal") {
+		t.Errorf("a source without a journal: %+v, %v; want ErrInvalidArgument naming WithJournal", rep, err)
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	n := 0
-	_, err := whatif.Run(cctx, src, actual, changed, whatif.Options{Progress: func(done, total uint64) {
+	_, err = whatif.Run(cctx, src, actual, changed, whatif.Options{Progress: func(done, total uint64) {
 		if n++; n == 3 {
 			cancel()
 		}
