@@ -221,9 +221,10 @@ func TestAuditTrail(t *testing.T) {
 	}
 }
 
-// TestAuditReplayOfOperatorCalls replays the journal of the audit test's
-// calls (refusals and retries included) into an empty store: the same
-// balances, levels, tags, coupons and audit trail.
+// TestAuditReplayOfOperatorCalls replays the journal of operator calls,
+// a retry and a refusal among them, into an empty store: the same
+// balances, levels, tags, coupons and audit trail, but for the refusal,
+// which the journal does not keep (see WithJournal).
 func TestAuditReplayOfOperatorCalls(t *testing.T) {
 	ctx := context.Background()
 	src, from := openAudited(t)
@@ -232,6 +233,10 @@ func TestAuditReplayOfOperatorCalls(t *testing.T) {
 	pts, dec := src.Points(), decimal.RequireFromString
 	calls := []func() error{
 		func() error {
+			_, err := pts.Adjust(ctx, points.AdjustRequest{RequestID: "adj-1", Member: "m1", Operator: "op.li", Note: "n", At: at(0), Program: "mall", Amount: dec("50")})
+			return err
+		},
+		func() error { // a retry of adj-1: answered, not recorded again
 			_, err := pts.Adjust(ctx, points.AdjustRequest{RequestID: "adj-1", Member: "m1", Operator: "op.li", Note: "n", At: at(0), Program: "mall", Amount: dec("50")})
 			return err
 		},
@@ -265,6 +270,10 @@ func TestAuditReplayOfOperatorCalls(t *testing.T) {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
+	if _, err := pts.Redeem(ctx, points.RedeemRequest{RequestID: "red-1", Member: "m1", Operator: "op.li", At: at(24 * 40),
+		Program: "mall", Ref: "r", Amount: dec("5000")}); !errors.Is(err, membership.ErrInsufficientBalance) {
+		t.Fatalf("redeeming more than m1 holds: %v", err)
+	}
 	dst, _ := openAudited(t)
 	if _, err := dst.Replay(ctx, from, nil); err != nil {
 		t.Fatal(err)
@@ -283,8 +292,12 @@ func TestAuditReplayOfOperatorCalls(t *testing.T) {
 	}
 	wa, _ := src.Audit(ctx, membership.AuditQuery{})
 	wb, _ := dst.Audit(ctx, membership.AuditQuery{})
-	if d := cmp.Diff(wa, wb); d != "" || len(wa.Entries) != 7 {
-		t.Errorf("audit trail of %d entries (-source +replay):\n%s", len(wa.Entries), d)
+	if n := len(wa.Entries); n != 8 || wa.Entries[n-1].Request != "red-1" || wa.Entries[n-1].Result != "refused" {
+		t.Fatalf("the source's audit trail: %+v; want 8 entries, the refusal last", wa.Entries)
+	}
+	wa.Entries = wa.Entries[:7]
+	if d := cmp.Diff(wa, wb); d != "" {
+		t.Errorf("audit trail (-source without the refusal +replay):\n%s", d)
 	}
 }
 

@@ -152,7 +152,9 @@
 // accepted input is also kept in processing order (on store/postgres per
 // member, each member's inputs in the order they committed, merged by
 // time when read), and [Program.Replay] applies that journal to an empty
-// store under the same definition, reproducing the same state.
+// store under the same definition, reproducing the same state (the audit
+// trail's refusals aside; on store/postgres, an event processed after an
+// Advance to its time may replay before it: see [WithJournal]).
 // [Program.ReplayWith] applies a part of it, or replays it under a changed
 // definition, recording the inputs the changed program refuses: package
 // whatif builds on it to report, month by month, what a changed program

@@ -31,7 +31,9 @@ var ErrReplayDiverged = engine.ErrReplayDiverged
 // each page of a tag recompute, and the random bytes each drew (coupon
 // codes). Duplicates and refused inputs change nothing and are not kept.
 // Replay applies a journal to another store and reproduces the same state:
-// balances, levels, coupons (codes included), tags, ledger totals.
+// balances, levels, coupons (codes included), tags, ledger totals, and the
+// audit trail's accepted calls; the refused calls the source's audit trail
+// records (Program.Audit) are not in the journal, nor in the replay's trail.
 //
 // On the stores that run updates one at a time (store/memory, store/bolt)
 // the journal is one global sequence, in the order the inputs committed,
@@ -52,13 +54,21 @@ var ErrReplayDiverged = engine.ErrReplayDiverged
 // others find none), checking that they perform as many items in all. It
 // does not reproduce the order in which inputs of different members
 // committed: two members competing for the last coupons of a stock at the
-// same time, or an Advance that ran before an earlier-dated event was
-// processed, may replay the other way round. Replay then finds an input
-// that does not do what it did on the source and returns
-// ErrReplayDiverged naming it (ReplayWith under ReplayOptions.Changed
-// records a refused input as a refusal and goes on); feed each member's
-// events in time order and Advance after the events it covers, and the
-// merged order does what the committed one did. Reading a per-member journal
+// same time, or an Advance that ran before a late event was processed
+// (one dated at or before the time Advance ran to), replay the other way
+// round. Where that changes what an input does in a way Replay checks (an
+// input refused, a page of due work performing another number of items,
+// random bytes left over or missing), Replay returns ErrReplayDiverged
+// naming it (ReplayWith under ReplayOptions.Changed records a refused
+// input as a refusal and goes on); where it does not, the replay ends in
+// another state without an error. A late event's points that the source's
+// Advance left for its next call (they were earned after it) are expired
+// by that Advance's page in the replay, one expiry of the member's points
+// either way: the replay ends with fewer points and no error, and a level
+// review that ran before a late event's growth on the source runs after it
+// in the replay. Feed each member's events in time order and Advance only
+// to a time whose events are all processed, and the merged order does
+// what the committed one did. Reading a per-member journal
 // holds it whole in memory, and its sequence numbers are places in the
 // merged order: ReplayOptions.After and Through continue a replay of a
 // journal that no input was added to since.
@@ -140,7 +150,8 @@ const replayBatch = 256
 // through their handle calls, due work page for page as Advance performed
 // it, each drawing the random bytes it drew on from: p's state ends as
 // from's (balances, lots, levels, coupons and their codes, tags, ledger
-// totals; the feed's positions may differ). An input that does not do on
+// totals, the audit trail's accepted calls; the feed's positions may
+// differ, and the trail's refusals are not replayed). An input that does not do on
 // p what it did on from returns an error wrapping ErrReplayDiverged and
 // naming its sequence number; inputs before it stay applied. A journal
 // record that does not decode, and damage the store's own checks find

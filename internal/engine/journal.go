@@ -369,9 +369,11 @@ type journalStream struct {
 // different members in: two members' inputs made at the same time, or
 // whose times are out of step with their commits, may run the other way
 // round. Where that order mattered (two members competing for the last
-// coupons of a stock, an Advance that ran before a member's earlier-dated
-// event), a replay finds an input that does not do what it did on the
-// source, and Replay returns ErrReplayDiverged naming it.
+// coupons of a stock, an Advance that ran before a member's event dated at
+// or before its time), a replay returns ErrReplayDiverged only when an
+// input is refused, a page performs another number of items or random
+// bytes differ; otherwise it ends in another state without an error (the
+// event's points expired by the Advance's page, one expiry either way).
 func mergeJournal(ctx context.Context, st store.Store, page int) ([]Input, error) {
 	var streams []*journalStream
 	var start, next []byte
