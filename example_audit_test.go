@@ -343,3 +343,41 @@ func TestReplayWithoutJournal(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayJournalMissingItsEnd checks that a journal whose last records
+// are gone (store/memory and store/bolt keep one sequence) is damage,
+// wrapping ErrCorrupt and naming the first missing record: the replay
+// used to end at the last record left and report success, with fewer
+// inputs than the journal holds. Records missing in the middle were
+// found already.
+func TestReplayJournalMissingItsEnd(t *testing.T) {
+	ctx := context.Background()
+	def, err := membership.ParseDefinition([]byte(opsDef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := memory.New()
+	src, err := membership.Open(from, def, membership.WithJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range []string{"alice", "bob", "carol"} {
+		if _, err := src.Process(ctx, order(src, "o"+m, m, "10", i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Journal records 1 to 3, one for each event; the third goes.
+	if err := from.Update(ctx, func(tx store.Tx) error {
+		return tx.Delete("journal", []byte{0, 0, 0, 0, 0, 0, 0, 3})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dst, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := dst.Replay(ctx, from, nil)
+	if !errors.Is(err, membership.ErrCorrupt) || !strings.Contains(err.Error(), "journal record 3 missing") {
+		t.Errorf("Replay = %d, %v; want ErrCorrupt naming record 3", n, err)
+	}
+}

@@ -290,7 +290,9 @@ func (e *Engine) journalKey(tx store.Tx, led *ledger.Ledger, member string, in I
 
 // Journal calls fn for each journal record of st after sequence after, in
 // order, reading pages of up to page records in read-only transactions.
-// fn's error stops the scan and is returned. A store.Striper's journal is
+// fn's error stops the scan and is returned; a record that does not
+// decode, or is missing (a gap, or the end short of the journal's
+// sequence), is ErrCorrupt. A store.Striper's journal is
 // per member: it is read whole and merged (mergeJournal) before fn is
 // called, and its sequence numbers are places in the merged order.
 func Journal(ctx context.Context, st store.Store, after uint64, page int, fn func(Input) error) error {
@@ -314,7 +316,7 @@ func Journal(ctx context.Context, st store.Store, after uint64, page int, fn fun
 		err := st.View(ctx, func(tx store.Tx) error {
 			ins = ins[:0]
 			start := binary.BigEndian.AppendUint64(nil, after+1)
-			return tx.Scan(bJournal, start, nil, false, func(k, v []byte) error {
+			err := tx.Scan(bJournal, start, nil, false, func(k, v []byte) error {
 				if len(k) != 8 {
 					return fmt.Errorf("%w: journal key %x", ErrCorrupt, k)
 				}
@@ -332,6 +334,21 @@ func Journal(ctx context.Context, st store.Store, after uint64, page int, fn fun
 				}
 				return nil
 			})
+			if err != nil || len(ins) == page {
+				return err
+			}
+			// The last page: the records up to the sequence, read in the
+			// same transaction, are all there (records missing at the end
+			// would otherwise end the journal early, unnoticed).
+			n, err := journalSeq(tx)
+			switch last := after + uint64(len(ins)); {
+			case err != nil:
+			case last < n:
+				err = fmt.Errorf("%w: journal record %d missing (the journal holds %d)", ErrCorrupt, last+1, n)
+			case len(ins) > 0 && last > n:
+				err = fmt.Errorf("%w: journal record %d beyond the journal's sequence %d", ErrCorrupt, last, n)
+			}
+			return err
 		})
 		if err != nil {
 			return err
@@ -483,20 +500,26 @@ func JournalLength(ctx context.Context, st store.Store) (uint64, error) {
 		})
 		return n, err
 	}
-	err := st.View(ctx, func(tx store.Tx) error {
-		v, err := tx.Get(bMeta, journalSeqKey)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return nil
-		case err != nil:
-			return err
-		case len(v) != 8:
-			return fmt.Errorf("%w: journal sequence", ErrCorrupt)
-		}
-		n = binary.BigEndian.Uint64(v)
-		return nil
+	err := st.View(ctx, func(tx store.Tx) (err error) {
+		n, err = journalSeq(tx)
+		return err
 	})
 	return n, err
+}
+
+// journalSeq returns the sequence number of the last record of a global
+// journal (0: none).
+func journalSeq(tx store.Tx) (uint64, error) {
+	v, err := tx.Get(bMeta, journalSeqKey)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	case len(v) != 8:
+		return 0, fmt.Errorf("%w: journal sequence", ErrCorrupt)
+	}
+	return binary.BigEndian.Uint64(v), nil
 }
 
 // DefinitionRecord returns the definition record of st (its version and
