@@ -151,21 +151,23 @@ const replayBatch = 256
 // performed it, each drawing the random bytes it drew on from: p's state
 // ends as from's (balances, lots, levels, coupons and their codes, tags,
 // ledger totals, the audit trail's accepted calls; the feed's positions may
-// differ, and the trail's refusals are not replayed). An input that does
-// not do on p what it did on from returns an error wrapping
-// ErrReplayDiverged and naming its sequence number; inputs before it stay
-// applied. A journal record that does not decode or is missing (on
-// store/memory and store/bolt, whose journal is one numbered sequence), and
-// damage the store's own checks find (store/bolt's checksums), wrap
-// ErrCorrupt (store.ErrCorrupt); the records carry no checksum of their
-// own, so a record changed into another that decodes (through the store's
-// API, or on a store without checksums) is replayed as it reads: its input
-// then diverges, is refused, or draws other random bytes (another coupon
-// code). A nil from wraps ErrInvalidArgument, and so does a from that holds
-// a history but no journal (its program ran without WithJournal), rather
-// than replaying nothing: nothing is written then. progress, when not nil,
-// is called after each input. ReplayWith replays a part of the journal, or
-// under a changed definition.
+// differ, and the trail's refusals are not replayed; from a per-member
+// journal (store/postgres), whose records take numbers from each member's
+// ledger counter, the ledger entries' sequence and transaction numbers and
+// the lots' IDs differ too). An input that does not do on p what it did on
+// from returns an error wrapping ErrReplayDiverged and naming its sequence
+// number; inputs before it stay applied. A journal record that does not
+// decode or is missing (on store/memory and store/bolt, whose journal is
+// one numbered sequence), and damage the store's own checks find
+// (store/bolt's checksums), wrap ErrCorrupt (store.ErrCorrupt); the records
+// carry no checksum of their own, so a record changed into another that
+// decodes (through the store's API, or on a store without checksums) is
+// replayed as it reads: its input then diverges, is refused, or draws other
+// random bytes (another coupon code). A nil from wraps ErrInvalidArgument,
+// and so does a from that holds a history but no journal (its program ran
+// without WithJournal), rather than replaying nothing: nothing is written
+// then. progress, when not nil, is called after each input. ReplayWith
+// replays a part of the journal, or under a changed definition.
 //
 // Replay runs no retention pass (package whatif reads the whole feed of a
 // replay): the event records and the feed changes that the source's
