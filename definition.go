@@ -2,20 +2,17 @@ package membership
 
 import (
 	"bytes"
-	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"reflect"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/memberkit/membership/benefit"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/jsonfields"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
@@ -91,7 +88,7 @@ func ParseDefinition(data []byte) (Definition, error) {
 	var doc any
 	if json.Unmarshal(data, &doc) == nil {
 		var ps rule.Problems
-		unknownFields(&ps, "", reflect.TypeFor[Definition](), doc)
+		jsonfields.Unknown(&ps, "", reflect.TypeFor[Definition](), doc)
 		if ps.Err() != nil {
 			return fail(&ps)
 		}
@@ -100,83 +97,6 @@ func ParseDefinition(data []byte) (Definition, error) {
 		return fail(err)
 	}
 	return d, d.Validate()
-}
-
-var (
-	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
-	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
-)
-
-// unknownFields adds to ps, in key order, a problem for each key of the
-// decoded JSON value v that is not exactly the JSON name of a field of t,
-// and goes into the fields it names, slices and maps; a type that decodes
-// itself (a decimal, a time, a date) is its own business.
-func unknownFields(ps *rule.Problems, path string, t reflect.Type, v any) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if pt := reflect.PointerTo(t); pt.Implements(jsonUnmarshaler) || pt.Implements(textUnmarshaler) {
-		return
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		var fields map[string]reflect.Type
-		switch t.Kind() {
-		case reflect.Struct:
-			fields = jsonFields(t)
-		case reflect.Map:
-		default:
-			return
-		}
-		for _, k := range slices.Sorted(maps.Keys(x)) {
-			ft := t
-			if fields == nil {
-				ft = t.Elem()
-			} else if ft = fields[k]; ft == nil {
-				ps.Addf(rule.Join(path, k), "unknown field")
-				continue
-			}
-			unknownFields(ps, rule.Join(path, k), ft, x[k])
-		}
-	case []any:
-		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
-			for i, e := range x {
-				unknownFields(ps, rule.Join(path, fmt.Sprintf("[%d]", i)), t.Elem(), e)
-			}
-		}
-	}
-}
-
-// jsonFields returns the fields of struct type t by the names
-// encoding/json writes them under.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	out := map[string]reflect.Type{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		name, _, _ := strings.Cut(tag, ",")
-		switch {
-		case tag == "-":
-			continue
-		case f.Anonymous && tag == "":
-			ft := f.Type
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				maps.Copy(out, jsonFields(ft)) // promoted fields
-				continue
-			}
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		out[name] = f.Type
-	}
-	return out
 }
 
 // Validate reports every problem of the definition at once, each with its
