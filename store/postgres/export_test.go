@@ -12,3 +12,11 @@ func Queued(s *Store) int {
 func FailTx(t any, err error) error {
 	return t.(*tx).fail(err)
 }
+
+// ChangeInsert replaces the statement s's commits insert new keys with
+// sql, under the same prepared name: a store whose statement no longer
+// takes the parameters the commit queues.
+func ChangeInsert(s *Store, sql string) {
+	s.sql.names[sql] = s.sql.names[s.sql.insert]
+	s.sql.insert = sql
+}

@@ -804,3 +804,37 @@ func TestOptionsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitThatCannotBeQueued makes the statement a commit inserts new
+// keys with take one parameter where the commit queues three (a store
+// whose statement changed under it): the commit is never sent, so Update
+// must fail, wrapping store.ErrFailed, and leave the key unwritten.
+// Before, the queuing error left the transaction's error unset and the
+// commit reported success.
+func TestCommitThatCannotBeQueued(t *testing.T) {
+	// A pool that prepares statements: the store then checks a statement's
+	// parameters against what it queues, on the client.
+	p := poolOf(t, pgx.QueryExecModeCacheStatement, 1)
+	s, err := postgres.New(t.Context(), p, &postgres.Options{Schema: newSchema(t, testPool(t)), Group: 1})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer s.Close()
+	postgres.ChangeInsert(s, `SELECT $1::bytea[]`)
+	err = s.Update(t.Context(), func(tx store.Tx) error {
+		if _, err := tx.Get("b", []byte("k")); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("Get before the Put = %v; want ErrNotFound", err)
+		}
+		return tx.Put("b", []byte("k"), []byte("v")) // a known-absent key: the commit inserts it
+	})
+	if !errors.Is(err, store.ErrFailed) {
+		t.Errorf("Update whose commit cannot be queued = %v; want an error wrapping store.ErrFailed", err)
+	}
+	err = s.View(t.Context(), func(tx store.Tx) error {
+		_, err := tx.Get("b", []byte("k"))
+		return err
+	})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get after the failed Update = %v; want ErrNotFound", err)
+	}
+}

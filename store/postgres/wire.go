@@ -55,7 +55,7 @@ func (e *encoder) encode(args []any) error {
 	// Offsets first: buf may move while it grows.
 	var offs [8][2]int
 	if len(args) > len(offs) {
-		return fmt.Errorf("postgres: %d parameters", len(args))
+		return fmt.Errorf("%d parameters", len(args))
 	}
 	for i, a := range args {
 		start := len(e.buf)
@@ -74,7 +74,7 @@ func (e *encoder) encode(args []any) error {
 		case int:
 			e.buf, oid = binary.BigEndian.AppendUint64(e.buf, uint64(int64(v))), oidInt8
 		default:
-			return fmt.Errorf("postgres: a parameter of type %T", a)
+			return fmt.Errorf("a parameter of type %T", a)
 		}
 		offs[i] = [2]int{start, len(e.buf)}
 		e.oids = append(e.oids, oid)
@@ -116,8 +116,11 @@ func appendArray[E string | []byte](buf []byte, elemOID uint32, elems []E) []byt
 func (t *tx) queueStatement(b *batch, sql, name string, args []any) error {
 	e := t.s.encoders.Get().(*encoder)
 	defer t.s.encoders.Put(e)
+	// Every error here fails the transaction (t.fail), not just the
+	// caller's statement: commit returns t.err when queuing fails, and a
+	// nil t.err there would report a commit that was never sent.
 	if err := e.encode(args); err != nil {
-		return err
+		return t.fail(err)
 	}
 	formats := binaryFormat
 	if len(args) == 0 {
@@ -129,11 +132,11 @@ func (t *tx) queueStatement(b *batch, sql, name string, args []any) error {
 			return t.fail(err)
 		}
 		if len(sd.ParamOIDs) != len(args) {
-			return fmt.Errorf("postgres: statement %s takes %d parameters, given %d", name, len(sd.ParamOIDs), len(args))
+			return t.fail(fmt.Errorf("statement %s takes %d parameters, given %d", name, len(sd.ParamOIDs), len(args)))
 		}
 		for i, oid := range sd.ParamOIDs {
 			if e.oids[i] != 0 && e.oids[i] != oid {
-				return fmt.Errorf("postgres: statement %s: parameter %d is of type %d, given %d", name, i+1, oid, e.oids[i])
+				return t.fail(fmt.Errorf("statement %s: parameter %d is of type %d, given %d", name, i+1, oid, e.oids[i]))
 			}
 		}
 		b.pb.ExecStatement(sd, e.params, formats, binaryFormat)
