@@ -16,6 +16,7 @@ import (
 	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/total"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
@@ -878,11 +879,12 @@ func (l *Ledger) add(bucket string, key []byte, delta decimal.Decimal) ([]byte, 
 // day and kind.
 func (l *Ledger) addDay(asset Asset, at time.Time, kind Kind, amt decimal.Decimal, stripe uint16) error {
 	if ns := at.UnixNano(); l.day == "" || ns < l.dayFrom || ns >= l.dayTo {
-		local := at.In(l.loc)
-		y, m, d := local.Date()
-		l.day = local.Format(time.DateOnly)
-		l.dayFrom = time.Date(y, m, d, 0, 0, 0, 0, l.loc).UnixNano()
-		l.dayTo = time.Date(y, m, d+1, 0, 0, 0, 0, l.loc).UnixNano()
+		// The day's first instant, not time.Date's 00:00: where a zone
+		// skips midnight, that is the previous day's last hour.
+		d := rule.DateOf(at, l.loc)
+		l.day = at.In(l.loc).Format(time.DateOnly)
+		l.dayFrom = d.Start(l.loc).UnixNano()
+		l.dayTo = d.AddDays(1).Start(l.loc).UnixNano()
 	}
 	l.lb = keys.Builder(l.lb[:0]).Str(string(asset)).Str(l.day).Str(string(kind))
 	return addStripe(l.tx, bDay, l.lb, stripe, amt, l.vb)

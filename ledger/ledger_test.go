@@ -816,3 +816,44 @@ func TestCheckDate(t *testing.T) {
 		}
 	}
 }
+
+// In a zone whose midnight does not exist (Santiago: on 2026-09-06 the
+// clocks go from 00:00 to 01:00), a day starts at its first instant, not
+// at the hour before that time.Date gives for the missing midnight: a
+// posting at 23:30 of the 5th, after one on the 6th, counts for the 5th.
+func TestTotalsByDayWhereMidnightIsSkipped(t *testing.T) {
+	santiago, err := time.LoadLocation("America/Santiago")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memory.New()
+	sunday := time.Date(2026, 9, 6, 10, 0, 0, 0, santiago)
+	saturday := time.Date(2026, 9, 5, 23, 30, 0, 0, santiago) // 03:30 UTC on the 6th
+	err = st.Update(context.Background(), func(tx store.Tx) error {
+		l := ledger.New(tx, santiago)
+		if _, err := l.Post(earn("10", sunday, time.Time{})); err != nil {
+			return err
+		}
+		_, err := l.Post(earn("5", saturday, time.Time{}))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.View(context.Background(), func(tx store.Tx) error {
+		l := ledger.New(tx, santiago)
+		for day, want := range map[string]string{"2026-09-05": "5", "2026-09-06": "10"} {
+			got, err := l.Totals(pts, day, day)
+			if err != nil {
+				return err
+			}
+			if got["earned"].String() != want {
+				t.Errorf("earned on %s = %s, want %s", day, got["earned"], want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
