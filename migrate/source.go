@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/memberkit/membership/rule"
 	"github.com/shopspring/decimal"
 )
 
@@ -37,7 +38,8 @@ import (
 // or a date ("2026-12-31") in loc (UTC if nil): the start of that day for
 // at and release, and for an expires or a term_end its end, 24:00 (the
 // next day's start), as the program's own validities end: a coupon that
-// "expires 2026-12-31" is valid all that day. A
+// "expires 2026-12-31" is valid all that day. Where loc skips a midnight
+// (America/Santiago), that day starts at its first instant (01:00). A
 // byte order mark before the header is skipped. An unknown column, one
 // named twice, or a header that does not parse fails the first Next (with
 // ErrBadRow); so does a nil r, with an error wrapping ErrInvalidArgument.
@@ -248,13 +250,14 @@ func (p *cellParser) time(field, v string) time.Time {
 func (p *cellParser) end(field, v string) time.Time {
 	t, date := p.dated(field, v)
 	if date {
-		t = t.AddDate(0, 0, 1)
+		t = rule.DateOf(t, p.loc).AddDays(1).Start(p.loc)
 	}
 	return t
 }
 
 // dated parses v as an RFC 3339 time or a date (the start of that day in
-// p.loc; date is true then).
+// p.loc, its first instant where the zone skips midnight; date is true
+// then).
 func (p *cellParser) dated(field, v string) (t time.Time, date bool) {
 	if v == "" {
 		return time.Time{}, false
@@ -262,12 +265,12 @@ func (p *cellParser) dated(field, v string) (t time.Time, date bool) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t, false
 	}
-	t, err := time.ParseInLocation(time.DateOnly, v, p.loc)
+	d, err := rule.ParseDate(v)
 	if err != nil {
 		p.fail(field, "%q is neither an RFC 3339 time nor a date", v)
 		return time.Time{}, false
 	}
-	return t, true
+	return d.Start(p.loc), true
 }
 
 func (p *cellParser) dec(field, v string) decimal.Decimal {

@@ -226,3 +226,27 @@ func TestCSVDatesEndAtMidnight(t *testing.T) {
 		}
 	}
 }
+
+// In a zone whose midnight does not exist (Santiago: on 2026-09-06 the
+// clocks go from 00:00 to 01:00), a date's day starts at 01:00: "at
+// 2026-09-06" is not 23:00 of the 5th, and an expiry "2026-09-05" ends
+// at 24:00 of the 5th, which is 01:00 of the 6th, not an hour early.
+func TestCSVDatesWhereMidnightIsSkipped(t *testing.T) {
+	santiago, err := time.LoadLocation("America/Santiago")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := rowsOf(t, migrate.CSV(strings.NewReader("member,at,points\n"+
+		"ana,2026-09-06,mall|300|2026-09-05\n"), santiago))
+	if len(rows) != 1 || rows[0].Err != nil {
+		t.Fatalf("rows %+v, want one good row", rows)
+	}
+	m := rows[0].Member
+	first := time.Date(2026, 9, 6, 1, 0, 0, 0, santiago) // 04:00 UTC
+	if !m.At.Equal(first) {
+		t.Errorf("at = %v, want %v", m.At, first)
+	}
+	if got := m.Points[0].Lots[0].Expires; !got.Equal(first) {
+		t.Errorf("points[0].expires = %v, want %v", got, first)
+	}
+}
