@@ -106,14 +106,28 @@ func (d Date) Weekday() time.Weekday {
 }
 
 // Start returns the first instant of d in loc: 00:00, or the first instant
-// that exists where a daylight-saving change skips midnight.
+// that exists where a daylight-saving change skips midnight, or the first
+// of the two midnights where the clocks go back across it.
 func (d Date) Start(loc *time.Location) time.Time {
 	t := time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, zone(loc))
+	start, end := t.ZoneBounds()
 	if DateOf(t, loc).Compare(civil(d.Year, d.Month, d.Day)) < 0 {
 		// Midnight falls in a gap and time.Date went back to the previous
 		// day; the day begins where that zone period ends.
-		if _, end := t.ZoneBounds(); !end.IsZero() {
+		if !end.IsZero() {
 			return end
+		}
+		return t
+	}
+	if !start.IsZero() {
+		// Where the clocks went back from 01:00 to 00:00 (Asia/Gaza,
+		// 2021-10-29), time.Date may give the second midnight; the day
+		// began an hour earlier, at the same wall clock in the period
+		// before.
+		_, cur := t.Zone()
+		_, prev := start.Add(-time.Nanosecond).Zone()
+		if first := t.Add(-time.Duration(prev-cur) * time.Second); prev > cur && first.Before(start) {
+			return first
 		}
 	}
 	return t

@@ -78,6 +78,32 @@ func TestPeriodDST(t *testing.T) {
 	}
 }
 
+// Where the clocks go back across midnight (Asia/Gaza, 2021-10-29: 01:00
+// back to 00:00), the day starts at the first 00:00: an instant in the
+// hour between the two midnights is in the day, and after its start.
+func TestPeriodMidnightTwice(t *testing.T) {
+	loc := loadZone(t, "Asia/Gaza")
+	at := time.Date(2021, 10, 28, 21, 30, 0, 0, time.UTC) // 00:30 +03:00, before the second midnight
+	tests := []struct {
+		p    rule.Period
+		want bucket
+	}{
+		{rule.Day, bucket{"2021-10-29T00:00:00+03:00", "2021-10-30T00:00:00+02:00", "d2021-10-29"}},
+		{rule.Week, bucket{"2021-10-25T00:00:00+03:00", "2021-11-01T00:00:00+02:00", "w2021-10-25"}},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.p), func(t *testing.T) {
+			got := bucketOf(tt.p, at, loc, time.RFC3339)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("bucket (-want +got):\n%s", diff)
+			}
+			if start := tt.p.Start(at, loc); start.After(at) {
+				t.Errorf("Start %v is after %v, an instant of its period", start, at)
+			}
+		})
+	}
+}
+
 func TestPeriodValid(t *testing.T) {
 	got := map[rule.Period]bool{}
 	for _, p := range []rule.Period{rule.Day, rule.Week, rule.Month, rule.Year, rule.Total, "", "Day"} {

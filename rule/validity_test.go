@@ -103,6 +103,10 @@ func TestValidityExpiryDST(t *testing.T) {
 		{"Europe/Berlin", "2026-10-24 12:00", rule.Validity{Kind: rule.DaysAfter, N: 1}, "2026-10-25T00:00:00+02:00"},
 		// Santiago skips midnight when summer time starts: the day begins at 01:00.
 		{"America/Santiago", "2026-09-05 12:00", rule.Validity{Kind: rule.DaysAfter, N: 1}, "2026-09-06T01:00:00-03:00"},
+		// Gaza put the clocks back from 01:00 to 00:00 on 2021-10-29, so that
+		// midnight came twice: 24:00 of the 28th is the first of them.
+		{"Asia/Gaza", "2021-10-28 12:00", rule.Validity{Kind: rule.DaysAfter, N: 1}, "2021-10-29T00:00:00+03:00"},
+		{"Asia/Gaza", "2021-09-10 12:00", rule.Validity{Kind: rule.MonthsAfter, N: 1}, "2021-10-11T00:00:00+03:00"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.zone+"/"+tt.start+"/"+string(tt.v.Kind), func(t *testing.T) {
