@@ -1339,3 +1339,30 @@ func TestLotsWithoutReleaseRecord(t *testing.T) {
 		t.Fatalf("lots after the release = %+v, %v; want 5 spendable", lots, err)
 	}
 }
+
+// Expiring's Days are days of the program's zone, whatever the zone of
+// From, as level.Forecast's are: from 23:30 on 28 March in Berlin, one
+// day later is 23:30 on the 29th, summer time (21:30 UTC), so a lot
+// expiring at 24:00 of the 29th (22:00 UTC) is not in the window; in
+// UTC, one day later would have been 22:30 UTC.
+func TestExpiringDaysInProgramZone(t *testing.T) {
+	ctx := context.Background()
+	def := ptsDef(func(d *points.Definition) {
+		r := ptsBuy
+		r.Validity = rule.Validity{Kind: rule.DaysAfter, N: 1}
+		d.Rules = []points.Rule{r}
+	})
+	def.Zone = "Europe/Berlin"
+	p := testkit.OpenMemory(t, def)
+	berlin := testkit.Zone("Europe/Berlin")
+	mustProcess(t, p, ptsOrder("1", "m", "10", time.Date(2026, 3, 29, 10, 0, 0, 0, berlin)))
+	from := time.Date(2026, 3, 28, 22, 30, 0, 0, time.UTC) // 23:30 in Berlin
+	for days, want := range map[int]int{1: 0, 2: 1} {
+		for _, f := range []time.Time{from, from.In(berlin)} {
+			lots, err := p.Points().Expiring(ctx, points.ExpiringQuery{Program: "mall", Member: "m", From: f, Days: days})
+			if err != nil || len(lots) != want {
+				t.Errorf("Expiring from %v, %d days = %+v, %v; want %d lots", f, days, lots, err, want)
+			}
+		}
+	}
+}

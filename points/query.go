@@ -200,8 +200,9 @@ type ExpiringQuery struct {
 	Program string
 	Member  string
 	// From and Days: lots that expire after From and no later than Days
-	// days after it. From is required (a time in the years 1900 to 2099),
-	// Days is 1 to MaxExpiringDays.
+	// days after it, counted in the program's zone (the same wall-clock
+	// time Days dates later, whatever From's zone). From is required (a
+	// time in the years 1900 to 2099), Days is 1 to MaxExpiringDays.
 	From time.Time
 	Days int
 }
@@ -229,7 +230,7 @@ func (h *Handle) Expiring(ctx context.Context, q ExpiringQuery) ([]ExpiringLot, 
 	}
 	var end time.Time
 	if bad == nil {
-		end = q.From.AddDate(0, 0, q.Days)
+		end = q.From.In(h.zone()).AddDate(0, 0, q.Days) // days of the program's zone, whatever From's
 	}
 	var out []ExpiringLot
 	err := h.viewProgram(ctx, "expiring points of "+q.Member, q.Program, bad, q, func(u *engine.Unit) error {
