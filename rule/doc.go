@@ -11,7 +11,9 @@
 // computed with [time.Date] so that days of 23 or 25 hours (daylight saving
 // changes) are handled. In the rare zones where midnight itself is skipped
 // (a change at 00:00), a day starts at the first instant that exists, for
-// example 01:00. A nil *time.Location is read as UTC.
+// example 01:00; where the clocks go back from 01:00 to 00:00, so that
+// midnight comes twice, a day starts at the first of them. A nil
+// *time.Location is read as UTC.
 //
 // # Validity
 //
