@@ -26,6 +26,12 @@ func TestBenefitPrice(t *testing.T) {
 		{"explicit rounding down to the yuan", benefit.Discount{Rate: dec("0.95"), Rounding: &rule.Rounding{Scale: 0, Mode: rule.RoundDown}}, "99", "94"},
 		{"rate 1", benefit.Discount{Rate: dec("1")}, "12.34", "12.34"},
 		{"zero amount", benefit.Discount{Rate: dec("0.9")}, "0", "0"},
+		// Rounding never takes the member price above the amount asked:
+		// 9.5 × 0.99 = 9.405, rounded up to the yuan 10, is 9.5; 10.005
+		// at rate 1, half up to the cent 10.01, is 10.005.
+		{"rounding up stops at the amount", benefit.Discount{Rate: dec("0.99"), Rounding: &rule.Rounding{Scale: 0, Mode: rule.RoundUp}}, "9.5", "9.5"},
+		{"half up stops at the amount", benefit.Discount{Rate: dec("1")}, "10.005", "10.005"},
+		{"rounding up below the amount", benefit.Discount{Rate: dec("0.9"), Rounding: &rule.Rounding{Scale: 0, Mode: rule.RoundUp}}, "9.5", "9"}, // 8.55
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -68,7 +68,9 @@ type Discount struct {
 	Rounding *rule.Rounding `json:"rounding,omitempty"`
 }
 
-// Price returns the member price of amount: amount × Rate, rounded. It
+// Price returns the member price of amount: amount × Rate, rounded, and
+// never above amount (rounding up, or an amount finer than the rounding's
+// scale, could otherwise make a member pay more than the price asked). It
 // returns ErrNegativeAmount for a negative amount.
 func (d Discount) Price(amount decimal.Decimal) (decimal.Decimal, error) {
 	if amount.IsNegative() {
@@ -78,7 +80,7 @@ func (d Discount) Price(amount decimal.Decimal) (decimal.Decimal, error) {
 	if d.Rounding != nil {
 		r = *d.Rounding
 	}
-	return r.Round(amount.Mul(d.Rate)), nil
+	return decimal.Min(r.Round(amount.Mul(d.Rate)), amount), nil
 }
 
 // Achievement is one entry of the achievement catalog.

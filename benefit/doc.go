@@ -17,7 +17,8 @@
 // level they hold or to a plan they hold at that time ([Definition.For],
 // [Handle.Of]). A discount benefit carries a [Discount]: [Discount.Price]
 // gives the member price of an amount, rounded explicitly (by default to
-// the cent, half up); [Handle.MemberPrice] picks the lowest price among a
+// the cent, half up) and never above the amount (9.5 at 0.99 rounded up
+// to the yuan is 9.5, not 10); [Handle.MemberPrice] picks the lowest price among a
 // member's discount benefits, the earlier benefit of the catalog on a tie.
 // Benefits are not granted or stored: they follow the level and the plans
 // as they change, and a plan counts until its expiry instant, even before
