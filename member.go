@@ -22,7 +22,8 @@ import (
 // out is empty.
 type Member struct {
 	ID string `json:"id"`
-	// Level is the member's level, term and growth.
+	// Level is the member's level, term and growth, and the paid plans
+	// held (a program of plans without a ladder has these alone).
 	Level level.Status `json:"level,omitzero"`
 	// Points is the balance in each point program.
 	Points map[string]points.Balance `json:"points,omitempty"`
@@ -55,7 +56,9 @@ func (p *Program) Member(ctx context.Context, id string, at time.Time) (Member, 
 	}
 	m := Member{ID: id}
 	var err error
-	if p.def.Levels != nil && len(p.def.Levels.Ladder) > 0 {
+	// The level domain answers for paid plans too, with or without a
+	// ladder.
+	if p.def.Levels != nil {
 		if m.Level, err = p.Levels().Status(ctx, id); err != nil {
 			return fail(err)
 		}

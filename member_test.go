@@ -143,3 +143,29 @@ func TestMemberGathersEveryDomain(t *testing.T) {
 		t.Errorf("an unknown member = %+v, %v", empty, err)
 	}
 }
+
+// A program of paid plans without a ladder (付费会员 alone) shows the plans
+// a member holds: Member used to read the level domain only with a
+// ladder, so the plans bought were missing.
+func TestMemberShowsPlansWithoutALadder(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	p := openMemory(t, membership.Definition{
+		Zone:   "Asia/Shanghai",
+		Events: []event.Type{{Name: "buy", Attributes: []event.Attr{{Name: "plan", Kind: event.String, Required: true}}}},
+		Levels: &level.Definition{Plans: []level.Plan{{Name: "plus", Period: level.Yearly, Event: "buy", Attr: "plan"}}},
+	})
+	mustProcess(t, p, event.Event{ID: "b1", Member: "ann", Type: "buy", Time: at, Attrs: event.Attrs{"plan": event.Str("plus")}})
+	got, err := p.Member(ctx, "ann", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bought on 2 March 2026 10:00, yearly: held to 2 March 2027 10:00.
+	want := []level.Held{{Plan: "plus", Since: at, Expires: time.Date(2027, 3, 2, 10, 0, 0, 0, shanghai)}}
+	if diff := cmp.Diff(want, got.Level.Plans); diff != "" {
+		t.Errorf("plans (-want +got):\n%s", diff)
+	}
+	if got.Level.Level != "" {
+		t.Errorf("level %q without a ladder, want none", got.Level.Level)
+	}
+}
