@@ -4,10 +4,10 @@
 // price. A program hands out its [Handle] (membership.Program.Benefits).
 // Its queries check the member they take as an ID (1 to event.MaxIDBytes
 // bytes of valid UTF-8 without NUL) and the time as every query time (the
-// years 1900 to 2099), and [Handle.MemberPrice] the amount against the
-// limits of a decimal (event.CheckDecimal), with or without benefits in
-// the definition: beyond that the error wraps event.ErrInvalidArgument and
-// names the field.
+// years 1900 to 2099), and [Handle.MemberPrice] the amount, which must not
+// be negative ([ErrNegativeAmount]) nor beyond the limits of a decimal
+// (event.CheckDecimal), with or without benefits in the definition: beyond
+// that the error wraps event.ErrInvalidArgument and names the field.
 //
 // # Benefits
 //

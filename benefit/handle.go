@@ -181,13 +181,17 @@ type Price struct {
 // price any of the member's discount benefits at that time gives (ties go
 // to the earlier benefit of the catalog), or the amount itself when the
 // member has no discount benefit (as on a program without benefits). It
-// returns errors wrapping ErrNegativeAmount; event.ErrInvalidArgument
-// (with event.ErrTooLarge) naming "amount" for an amount beyond the
-// limits of a decimal (event.CheckDecimal: event.MaxDecimalDigits
-// digits), and as Of for the member and the time; or the store's.
+// returns errors wrapping event.ErrInvalidArgument and naming "amount"
+// for a negative amount (with ErrNegativeAmount) and for one beyond the
+// limits of a decimal (with event.ErrTooLarge; event.CheckDecimal:
+// event.MaxDecimalDigits digits), before anything is read; as Of for the
+// member and the time; or the store's.
 func (h *Handle) MemberPrice(ctx context.Context, member string, amount decimal.Decimal, at time.Time) (Price, error) {
 	if err := event.CheckDecimal(amount); err != nil {
 		return Price{}, fmt.Errorf("benefit: member price for %q: %w: amount: %w", member, event.ErrInvalidArgument, err)
+	}
+	if amount.IsNegative() {
+		return Price{}, fmt.Errorf("benefit: member price for %q: %w: amount: %s: %w", member, event.ErrInvalidArgument, amount, ErrNegativeAmount)
 	}
 	bs, err := h.Of(ctx, member, at)
 	if err != nil {
@@ -198,9 +202,6 @@ func (h *Handle) MemberPrice(ctx context.Context, member string, amount decimal.
 		return Price{}, fmt.Errorf("benefit: member price for %q: %w", member, err)
 	}
 	if !ok {
-		if amount.IsNegative() {
-			return Price{}, fmt.Errorf("benefit: member price for %q: price of %s: %w", member, amount, ErrNegativeAmount)
-		}
 		return Price{Amount: amount}, nil
 	}
 	return Price{Amount: price, By: &by}, nil

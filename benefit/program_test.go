@@ -119,11 +119,13 @@ func TestBenefitsFollowLevelAndPlan(t *testing.T) {
 	if err != nil || price.By != nil || !price.Amount.Equal(dec("50")) {
 		t.Errorf("MemberPrice without benefits = %+v, %v; want 50 by none", price, err)
 	}
-	if _, err := p.Benefits().MemberPrice(ctx, "m", dec("-1"), at); !errors.Is(err, benefit.ErrNegativeAmount) {
-		t.Errorf("negative amount: %v", err)
-	}
-	if _, err := p.Benefits().MemberPrice(ctx, "nobody", dec("-1"), at); !errors.Is(err, benefit.ErrNegativeAmount) {
-		t.Errorf("negative amount without a discount: %v", err)
+	// A negative amount is a malformed query, as an amount too large is:
+	// ErrNegativeAmount and ErrInvalidArgument, naming the field.
+	for _, member := range []string{"m", "nobody"} {
+		_, err := p.Benefits().MemberPrice(ctx, member, dec("-1"), at)
+		if !errors.Is(err, benefit.ErrNegativeAmount) || !errors.Is(err, event.ErrInvalidArgument) || !strings.Contains(err.Error(), "amount: ") {
+			t.Errorf("MemberPrice(%s, -1) = %v; want ErrNegativeAmount and ErrInvalidArgument naming amount", member, err)
+		}
 	}
 	// An amount beyond the 40 digits of a decimal is refused, as the
 	// points calls refuse one, naming the field; one of 40 digits is
