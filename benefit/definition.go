@@ -170,6 +170,27 @@ func (d Definition) Check(env Env) error {
 	return ps.Err()
 }
 
+// clone returns a copy of d sharing nothing with it, so that a program's
+// catalog is its own: a host editing the definition it opened the program
+// with (or Program.Definition's) would otherwise change members' benefits
+// and prices without validation.
+func (d Definition) clone() Definition {
+	c := Definition{Benefits: slices.Clone(d.Benefits), Achievements: slices.Clone(d.Achievements)}
+	for i := range c.Benefits {
+		b := &c.Benefits[i]
+		b.Levels, b.Plans = slices.Clone(b.Levels), slices.Clone(b.Plans)
+		if b.Discount != nil {
+			dc := *b.Discount
+			if dc.Rounding != nil {
+				r := *dc.Rounding
+				dc.Rounding = &r
+			}
+			b.Discount = &dc
+		}
+	}
+	return c
+}
+
 // Achievement returns the named achievement.
 func (d Definition) Achievement(name string) (Achievement, bool) {
 	for _, a := range d.Achievements {

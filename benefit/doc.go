@@ -20,6 +20,9 @@
 // the cent, half up) and never above the amount (9.5 at 0.99 rounded up
 // to the yuan is 9.5, not 10); [Handle.MemberPrice] picks the lowest price among a
 // member's discount benefits, the earlier benefit of the catalog on a tie.
+// The part keeps its own copy of the catalog, and the queries return
+// copies: editing the definition after the program opened, or what a
+// query returned, changes no member's benefits or price.
 // Benefits are not granted or stored: they follow the level and the plans
 // as they change, and a plan counts until its expiry instant, even before
 // Advance has performed the expiry. Nor is their past kept: a query for a

@@ -25,13 +25,14 @@ type Handle struct {
 // achievement rewards) and returns its handle. With a nil def it registers
 // nothing: the lists of a member's benefits and achievements are empty,
 // MemberPrice is the amount itself, and GrantAchievement returns an error
-// wrapping ErrNotDefined.
+// wrapping ErrNotDefined. The part keeps a copy of def: what the caller
+// does with def later changes nothing.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
 	if def == nil {
 		return h
 	}
-	h.p = &part{def: *def}
+	h.p = &part{def: def.clone()}
 	e.Add(h.p)
 	return h
 }
@@ -129,7 +130,9 @@ func (h *Handle) Achievements(ctx context.Context, member string) ([]Grant, erro
 // meant to be now or later (a checkout, a forecast); for a time before
 // the member's latest level change or plan purchase, Of answers with the
 // current level and plans, not those held then (level History says what
-// the member held when). A program without benefits gives an empty list.
+// the member held when). The benefits are the caller's to keep: editing
+// them changes nothing in the program. A program without benefits gives
+// an empty list.
 // A member that is not an ID, or an at that is zero or outside the years
 // 1900 to 2099, wraps event.ErrInvalidArgument and names the field, with
 // or without benefits. Else the error is the store's, or the level
@@ -158,7 +161,8 @@ func (h *Handle) Of(ctx context.Context, member string, at time.Time) ([]Benefit
 		if err != nil {
 			return err
 		}
-		out = h.p.def.For(level, plans)
+		// Copies: the caller's edits must not reach the catalog.
+		out = Definition{Benefits: h.p.def.For(level, plans)}.clone().Benefits
 		return nil
 	})
 	if err != nil {

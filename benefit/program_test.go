@@ -354,3 +354,51 @@ func TestQueriesCheckTheMember(t *testing.T) {
 		}
 	}
 }
+
+// The program keeps its own catalog: a host editing the definition it
+// opened the program with, or the one Program.Definition returns, changes
+// no member's benefits or price (the part shared the caller's slices and
+// discounts, so a rate edited to 0.01 after Open priced gold at 1 per 100,
+// unvalidated).
+func TestCatalogIsTheProgramsOwn(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, zone)
+	def := progDef()
+	p := testkit.OpenMemory(t, def)
+	if _, err := p.Levels().Set(ctx, level.SetRequest{RequestID: "lv", Member: "m", Operator: "bob", Note: "test", At: at, Level: "gold"}); err != nil {
+		t.Fatal(err)
+	}
+	edit := func(d *benefit.Definition) {
+		d.Benefits[1].Discount.Rate = dec("0.01")
+		d.Benefits[1].Discount.Rounding = &rule.Rounding{Scale: 0, Mode: rule.RoundUp}
+		d.Benefits[2].Name = "renamed"
+		d.Benefits[2].Levels[1] = "silver"
+		d.Achievements[0].Name = "renamed"
+	}
+	edit(def.Benefits)
+	edit(p.Definition().Benefits)
+	// Nor does editing what the queries return.
+	if bs, err := p.Benefits().Of(ctx, "m", at); err != nil || len(bs) == 0 || bs[0].Discount == nil {
+		t.Fatalf("Of = %v, %v", bs, err)
+	} else {
+		bs[0].Discount.Rate = dec("0.01")
+		bs[0].Levels[0] = "silver"
+	}
+	if pr, err := p.Benefits().MemberPrice(ctx, "m", dec("100"), at); err != nil || pr.By == nil {
+		t.Fatalf("MemberPrice = %+v, %v", pr, err)
+	} else {
+		pr.By.Discount.Rate = dec("0.01")
+	}
+	// Gold: 100 × 0.88 = 88 by gold-discount; gold-discount and birthday-care.
+	price, err := p.Benefits().MemberPrice(ctx, "m", dec("100"), at)
+	if err != nil || price.By == nil || price.By.Name != "gold-discount" || !price.Amount.Equal(dec("88")) {
+		t.Errorf("MemberPrice = %+v, %v; want 88 by gold-discount", price, err)
+	}
+	bs, err := p.Benefits().Of(ctx, "m", at)
+	if diff := cmp.Diff([]string{"gold-discount", "birthday-care"}, names(bs)); err != nil || diff != "" {
+		t.Errorf("Of (-want +got):\n%s%v", diff, err)
+	}
+	if _, err := p.Benefits().GrantAchievement(ctx, benefit.GrantRequest{RequestID: "g", Member: "m", Operator: "bob", At: at, Achievement: "first-order"}); err != nil {
+		t.Errorf("GrantAchievement of the catalog's first-order: %v", err)
+	}
+}
