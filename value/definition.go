@@ -22,8 +22,10 @@ type Definition struct {
 	Refund string `json:"refund,omitempty"`
 	// Amount names the decimal attribute holding the amount.
 	Amount string `json:"amount"`
-	// Scale is the number of decimal places kept (default 2); amounts with
-	// more are rejected rather than rounded, since money must not drift.
+	// Scale is the number of decimal places kept, 1 to 8; 0 (unset) means
+	// the default, 2, so whole units alone cannot be required. Amounts
+	// with more places are rejected rather than rounded, since money must
+	// not drift.
 	Scale int32 `json:"scale,omitempty"`
 }
 
@@ -42,9 +44,10 @@ func (d *Definition) scale() int32 {
 }
 
 // Check returns nil, or a *rule.Problems listing every problem with its
-// path: an empty Amount, a Scale outside 0 to 8, an event type named by
-// two operations, and each operation's event type that is not declared
-// or does not declare Amount as a required decimal attribute.
+// path: an empty Amount, a Scale outside 0 (the default, 2) to 8, an
+// event type named by two operations, and each operation's event type
+// that is not declared or does not declare Amount as a required decimal
+// attribute.
 func (d Definition) Check(env Env) error {
 	var ps rule.Problems
 	if d.Amount == "" {

@@ -59,7 +59,8 @@ type Account struct {
 
 // Account returns a member's balance and cumulative recharge, spend and
 // refund (all zero for a member never seen). It returns ErrNotDefined
-// without stored value, and the store's errors.
+// without stored value, an error wrapping event.ErrInvalidArgument for a
+// member that is not an ID (event.CheckMember), and the store's errors.
 func (h *Handle) Account(ctx context.Context, member string) (Account, error) {
 	var a Account
 	if h.def == nil {
