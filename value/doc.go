@@ -43,8 +43,9 @@
 // [KindSpend] or [KindRefund] between the member's account of asset
 // ledger.Value and the pool of its kind, and publishes one change —
 // [ChangeRecharged], [ChangeSpent], [ChangeRefunded] — whose data is a
-// [Change]: the amount and the balance after it. [EffectsOf] reads them
-// from an outcome. The cumulative totals are engine totals in the
+// [Change]: the amount and the balance after it. A member migrated in
+// (Program.OpenMember) publishes [ChangeOpened], its opening balance, which
+// is no recharge. [EffectsOf] reads them from an outcome. The cumulative totals are engine totals in the
 // package's bucket "value.totals"; [Handle.Account] reads them with the
 // ledger balance.
 //

@@ -13,15 +13,20 @@ type Effects struct {
 	Recharged decimal.Decimal
 	Spent     decimal.Decimal
 	Refunded  decimal.Decimal
-	// Changed reports whether the outcome moved any stored value; Balance
-	// is then the member's balance after its last movement.
+	// Opened is the opening balance a member migrated in brings
+	// (Program.OpenMember, ChangeOpened): not a recharge.
+	Opened decimal.Decimal
+	// Changed reports whether the outcome moved any stored value or
+	// opened a member's; Balance is then the member's balance after its
+	// last movement.
 	Changed bool
 	Balance decimal.Decimal
 }
 
-// EffectsOf reads what an outcome (of Program.Process or any other call)
-// did to stored value from its value.* changes, so a host need not decode
-// them. It returns an error only for a change whose data does not decode.
+// EffectsOf reads what an outcome (of Program.Process or any other call,
+// Program.OpenMember's included) did to stored value from its value.*
+// changes, so a host need not decode them. It returns an error only for a
+// change whose data does not decode.
 func EffectsOf(out *change.Outcome) (Effects, error) {
 	var ef Effects
 	if out == nil {
@@ -36,6 +41,8 @@ func EffectsOf(out *change.Outcome) (Effects, error) {
 			to = &ef.Spent
 		case ChangeRefunded:
 			to = &ef.Refunded
+		case ChangeOpened:
+			to = &ef.Opened
 		default:
 			continue
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/value"
 	"github.com/shopspring/decimal"
@@ -172,6 +173,21 @@ func TestEffectsOf(t *testing.T) {
 	}
 	if diff := cmp.Diff(value.Account{Balance: dec("55"), Recharged: dec("80.25"), Spent: dec("30.25"), Refunded: dec("5")}, va, equateDecimals); diff != "" {
 		t.Errorf("account (-want +got):\n%s", diff)
+	}
+	// An opening (Program.OpenMember) sets the balance: it is a change of
+	// stored value, though not a recharge. EffectsOf used to read it as
+	// no change at all.
+	out, err := p.OpenMember(ctx, migrate.Member{RequestID: "o", Member: "bob", Operator: "ops", At: t0,
+		Value: &migrate.Value{Balance: dec("12.5"), Recharged: dec("40"), Spent: dec("27.5")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := value.EffectsOf(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(value.Effects{Opened: dec("12.5"), Changed: true, Balance: dec("12.5")}, got, equateDecimals); diff != "" {
+		t.Errorf("effects of an opening (-want +got):\n%s", diff)
 	}
 	if ef, err := value.EffectsOf(nil); err != nil || ef.Changed {
 		t.Errorf("EffectsOf(nil) = %+v, %v", ef, err)
