@@ -112,6 +112,9 @@ func (c Condition) Check(t Type) []error {
 		want = "" // numbers compare with integers or decimals alike
 	}
 	check := func(path string, v Value) error {
+		if f := v.Stray(); f != "" {
+			return fmt.Errorf("%s: %w: a %s value with %s set", path, ErrAttributeType, v.Kind, f)
+		}
 		if want == "" && (v.Kind == Integer || v.Kind == Decimal) || v.Kind == want {
 			return nil
 		}
@@ -143,8 +146,11 @@ func (c Condition) Check(t Type) []error {
 	case Contains:
 		if a.Kind != Strings {
 			errs = append(errs, fmt.Errorf("op: %q applies only to a list of strings", c.Op))
-		} else if c.Value.Kind != String {
-			errs = append(errs, fmt.Errorf("value: %w: got %s, want string", ErrAttributeType, c.Value.Kind))
+		} else if err := check("value", c.Value); c.Value.Kind != String || err != nil {
+			if err == nil {
+				err = fmt.Errorf("value: %w: got %s, want string", ErrAttributeType, c.Value.Kind)
+			}
+			errs = append(errs, err)
 		}
 	default:
 		errs = append(errs, fmt.Errorf("op: unknown operator %q", c.Op))

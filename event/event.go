@@ -87,6 +87,33 @@ type Value struct {
 	Strings []string        `json:"strings,omitempty"`
 }
 
+// Stray returns the JSON name of a field of v that its kind does not
+// read ("str" of a decimal, say), or "" when there is none. Only the
+// field of its kind is v's value: {"kind": "decimal", "str": "10"} is
+// the decimal 0, so Attr.CheckValue and Condition.Check refuse a value
+// with a stray field rather than read it as something the sender did not
+// mean.
+func (v Value) Stray() string {
+	set := []struct {
+		name string
+		kind Kind
+		set  bool
+	}{
+		{"str", String, v.Str != ""},
+		{"dec", Decimal, !v.Dec.IsZero()},
+		{"int", Integer, v.Int != 0},
+		{"bool", Bool, v.Bool},
+		{"time", Time, !v.Time.IsZero()},
+		{"strings", Strings, len(v.Strings) > 0},
+	}
+	for _, f := range set {
+		if f.set && f.kind != v.Kind {
+			return f.name
+		}
+	}
+	return ""
+}
+
 // Str returns a string value.
 func Str(s string) Value { return Value{Kind: String, Str: s} }
 
@@ -239,13 +266,17 @@ type Attr struct {
 	Min *decimal.Decimal `json:"min,omitempty"`
 }
 
-// CheckValue returns nil when v fits the declaration: of its kind, not
-// below its minimum, and for a time not the zero time (the year 1, which
-// the limits do not take: an attribute with no time is left out). The
-// error wraps ErrAttributeType, ErrOutOfRange or ErrTimeRange.
+// CheckValue returns nil when v fits the declaration: of its kind with
+// no field of another kind set (see Value.Stray), not below its minimum,
+// and for a time not the zero time (the year 1, which the limits do not
+// take: an attribute with no time is left out). The error wraps
+// ErrAttributeType, ErrOutOfRange or ErrTimeRange.
 func (a Attr) CheckValue(v Value) error {
 	if v.Kind != a.Kind {
 		return fmt.Errorf("%w: got %s, want %s", ErrAttributeType, v.Kind, a.Kind)
+	}
+	if f := v.Stray(); f != "" {
+		return fmt.Errorf("%w: a %s value with %s set", ErrAttributeType, v.Kind, f)
 	}
 	if v.Kind == Time && v.Time.IsZero() {
 		return fmt.Errorf("%w: the zero time; leave the attribute out instead", ErrTimeRange)

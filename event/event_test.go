@@ -1,7 +1,9 @@
 package event_test
 
 import (
+	"encoding/json"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -199,5 +201,55 @@ func TestTypeCheckZeroTimeAttribute(t *testing.T) {
 	}
 	if err := (event.Attr{Name: "at", Kind: event.Time}).CheckValue(event.At(time.Time{})); !errors.Is(err, event.ErrTimeRange) {
 		t.Errorf("Attr.CheckValue of the zero time = %v; want ErrTimeRange", err)
+	}
+}
+
+// TestStrayFieldRefused sends values whose kind does not read a field
+// that is set: {"kind": "decimal", "str": "10"} is the decimal 0, not 10.
+// An event attribute and a condition's value with such a field are
+// refused with ErrAttributeType naming the attribute and the field, and
+// a value of its kind alone still passes.
+func TestStrayFieldRefused(t *testing.T) {
+	for _, c := range []struct {
+		attr, js, stray string
+	}{
+		{"amount", `{"kind":"decimal","str":"10"}`, "str"},
+		{"amount", `{"kind":"decimal","dec":"10","int":10}`, "int"},
+		{"items", `{"kind":"integer","dec":"3"}`, "dec"},
+		{"store", `{"kind":"string","strings":["s1"]}`, "strings"},
+		{"paid", `{"kind":"bool","str":"true"}`, "str"},
+		{"at", `{"kind":"time","time":"2026-11-24T10:00:00Z","bool":true}`, "bool"},
+		{"tags", `{"kind":"strings","str":"infant"}`, "str"},
+	} {
+		var v event.Value
+		if err := json.Unmarshal([]byte(c.js), &v); err != nil {
+			t.Fatal(err)
+		}
+		if got := v.Stray(); got != c.stray {
+			t.Errorf("%s.Stray() = %q; want %q", c.js, got, c.stray)
+		}
+		e := ev
+		e.Attrs = maps.Clone(ev.Attrs)
+		e.Attrs[c.attr] = v
+		err := order.Check(e)
+		if !errors.Is(err, event.ErrAttributeType) || !strings.Contains(err.Error(), "attrs."+c.attr+":") || !strings.Contains(err.Error(), c.stray+" set") {
+			t.Errorf("Check with %s = %v; want ErrAttributeType naming attrs.%s and %s", c.js, err, c.attr, c.stray)
+		}
+	}
+	cond := event.Condition{Attr: "amount", Op: event.Gte, Value: event.Value{Kind: event.Decimal, Str: "100"}}
+	if errs := cond.Check(order); len(errs) != 1 || !errors.Is(errs[0], event.ErrAttributeType) || !strings.Contains(errs[0].Error(), "str set") {
+		t.Errorf("Check of a condition whose decimal has str = %v; want one ErrAttributeType naming str", errs)
+	}
+	contains := event.Condition{Attr: "tags", Op: event.Contains, Value: event.Value{Kind: event.String, Str: "infant", Int: 1}}
+	if errs := contains.Check(order); len(errs) != 1 || !errors.Is(errs[0], event.ErrAttributeType) {
+		t.Errorf("Check of a contains condition whose string has int = %v; want one ErrAttributeType", errs)
+	}
+	for name, v := range ev.Attrs {
+		if f := v.Stray(); f != "" {
+			t.Errorf("attrs.%s (%v).Stray() = %q; want none", name, v, f)
+		}
+	}
+	if f := (event.Value{Kind: event.Bool}).Stray(); f != "" {
+		t.Errorf("false's Stray() = %q; want none", f)
 	}
 }
