@@ -121,6 +121,7 @@ func WithRetention(r Retention) Option { return func(p *Program) { p.retention =
 type Program struct {
 	eng       *engine.Engine
 	def       Definition
+	defJSON   []byte // def as Open recorded it: Definition decodes a copy
 	loc       *time.Location
 	types     map[string]event.Type
 	clock     func() time.Time
@@ -135,7 +136,9 @@ type Program struct {
 }
 
 // Open validates def, records it in st as the definition in force (see
-// Definition.Version) and returns a program on st. The store holds all
+// Definition.Version) and returns a program on st. The program keeps a
+// copy of def: editing def, or what Definition returns, after Open
+// changes none of its rules. The store holds all
 // state. Several Programs may share a store that runs concurrent writers
 // (store/postgres: one Program per application instance); store/memory
 // and store/bolt belong to one process. Errors wrap ErrInvalidArgument,
@@ -145,17 +148,28 @@ func Open(st store.Store, def Definition, opts ...Option) (*Program, error) {
 	if st == nil {
 		return nil, fmt.Errorf("membership: open: %w: nil store", ErrInvalidArgument)
 	}
+	// The program keeps a copy of its own: the caller's definition shares
+	// slices, maps and pointers with it, and an edit made after Open would
+	// reach the rules unvalidated.
+	raw, err := json.Marshal(def)
+	if err != nil {
+		return nil, fmt.Errorf("membership: open: %w: %w", rule.ErrInvalidDefinition, err)
+	}
+	if def, err = copyDefinition(raw); err != nil {
+		return nil, fmt.Errorf("membership: open: %w", err)
+	}
 	if err := def.Validate(); err != nil {
 		return nil, fmt.Errorf("membership: open: %w", err)
 	}
 	loc, _ := time.LoadLocation(def.Zone)
 	p := &Program{
-		def:   def,
-		loc:   loc,
-		types: map[string]event.Type{},
-		clock: time.Now,
-		log:   slog.New(slog.DiscardHandler),
-		rand:  rand.Reader,
+		def:     def,
+		defJSON: raw,
+		loc:     loc,
+		types:   map[string]event.Type{},
+		clock:   time.Now,
+		log:     slog.New(slog.DiscardHandler),
+		rand:    rand.Reader,
 	}
 	for _, o := range opts {
 		o(p)
@@ -172,10 +186,6 @@ func Open(st store.Store, def Definition, opts ...Option) (*Program, error) {
 	}
 	p.compose()
 	p.replay = p.replayers()
-	raw, err := json.Marshal(def)
-	if err != nil {
-		return nil, fmt.Errorf("membership: open: %w: %w", rule.ErrInvalidDefinition, err)
-	}
 	// Open has no context of its own: recording the definition is one
 	// short transaction.
 	if err := p.eng.Install(context.Background(), def.Version, raw); err != nil {
@@ -184,8 +194,26 @@ func Open(st store.Store, def Definition, opts ...Option) (*Program, error) {
 	return p, nil
 }
 
-// Definition returns the program's definition.
-func (p *Program) Definition() Definition { return p.def }
+// Definition returns a copy of the program's definition: editing it
+// changes nothing of the program's (open another Program with the edited
+// definition to change the rules).
+func (p *Program) Definition() Definition {
+	d, err := copyDefinition(p.defJSON)
+	if err != nil {
+		return p.def // not reached: Open decoded these very bytes
+	}
+	return d
+}
+
+// copyDefinition decodes raw, a definition json.Marshal wrote, into a
+// Definition that shares nothing with the one it was written from.
+func copyDefinition(raw []byte) (Definition, error) {
+	var d Definition
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return Definition{}, fmt.Errorf("%w: the definition does not decode as it encodes: %w", rule.ErrInvalidDefinition, err)
+	}
+	return d, nil
+}
 
 // Location returns the program's time zone: every day, week, month and
 // year boundary is computed in it, and every time the program returns is

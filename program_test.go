@@ -11,6 +11,7 @@ import (
 
 	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/value"
 
 	"github.com/google/go-cmp/cmp"
@@ -406,5 +407,40 @@ func TestSetCursorPastHead(t *testing.T) {
 				t.Errorf("cursor = %d, %v; want 3", n, err)
 			}
 		})
+	}
+}
+
+// TestDefinitionIsTheProgramsOwn edits, after Open, the definition the
+// program was opened with and the one Definition returns: the gold
+// threshold down from 1,000 to 1, the points rate up from 1 to 100, an
+// event attribute's kind. The program keeps the rules it validated:
+// an order of 50 earns 50 growth and 50 points (50 × 1) and leaves the
+// member at the entry level, and the order is still checked as declared.
+func TestDefinitionIsTheProgramsOwn(t *testing.T) {
+	ctx := context.Background()
+	def := testkit.OrderDef()
+	p := openMemory(t, def)
+	edit := func(d membership.Definition) {
+		d.Levels.Ladder[1].Upgrade = dec("1")
+		d.Points.Rules[0].Formula.Rate = dec("100")
+		d.Events[0].Attributes[0].Kind = event.String
+	}
+	edit(def)
+	edit(p.Definition())
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	if _, err := p.Process(ctx, event.Event{ID: "o1", Member: "m", Type: "order", Time: at,
+		Attrs: event.Attrs{"amount": event.Dec(dec("50"))}}); err != nil {
+		t.Fatalf("Process of an order as declared at Open: %v", err)
+	}
+	st, err := p.Levels().Status(ctx, "m")
+	if err != nil || st.Level != "member" || !st.Growth.Equal(dec("50")) {
+		t.Errorf("Status = %+v, %v; want the entry level member with growth 50", st, err)
+	}
+	b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: "m", At: at})
+	if err != nil || !b.Available.Equal(dec("50")) {
+		t.Errorf("Balance = %+v, %v; want 50 available", b, err)
+	}
+	if got := p.Definition(); !got.Levels.Ladder[1].Upgrade.Equal(dec("1000")) || got.Events[0].Attributes[0].Kind != event.Decimal {
+		t.Errorf("Definition after the edits: gold at %s, amount a %s; want 1000 and decimal", got.Levels.Ladder[1].Upgrade, got.Events[0].Attributes[0].Kind)
 	}
 }
