@@ -36,8 +36,10 @@ const KindOpening = engine.KindOpening
 // an achievement, a task's progress or completion, points' cap counters —
 // is known, whichever domain keeps it. A malformed row — no time (naming
 // "at"), an unknown level, template, program, tag or attribute, an amount
-// that is negative or has more decimal places than its scale (the growth
-// scale for growth), an expiry or a term end not after the row's time, a
+// that is negative (a growth day's may be: it is a net) or has more
+// decimal places than its scale (the growth scale for growth and growth
+// days), an expiry or a term end not after the row's time, a growth day
+// that is no date, is after the row's day or is given twice, a
 // pending lot without a release or a spendable lot with one, an
 // old coupon code twice in the row, an ID, text, amount or time beyond the
 // limits every request keeps to (event.ErrTooLarge, event.ErrInvalidText,
@@ -136,6 +138,8 @@ func (p *Program) checkOpening(m migrate.Member) error {
 		return migrate.Field("tags", tag.ErrNotDefined)
 	case (m.Level != "" || !m.Growth.IsZero() || !m.Lifetime.IsZero()) && p.def.Levels == nil:
 		return migrate.Field("level", level.ErrNotDefined)
+	case len(m.GrowthDays) > 0 && p.def.Levels == nil:
+		return migrate.Field("growth_days", level.ErrNotDefined)
 	}
 	return p.eng.CheckOpening(&m)
 }

@@ -78,6 +78,10 @@
 // range scan of the days with growth in the window. The latest day's
 // bucket is kept in the member's record, which every event writes anyway;
 // it moves to a record of its own when a later day starts.
+// A member migrated in (package migrate) brings their days: with
+// migrate.Member.GrowthDays the buckets are exactly those days; without
+// them (an import file from before the field) all of the opening growth
+// counts as earned on the row's day.
 //
 // # Freezes
 //

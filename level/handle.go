@@ -37,7 +37,7 @@ func New(e *engine.Engine, def *Definition) *Handle {
 	if def == nil {
 		return h
 	}
-	h.p = newPart(*def, e.Log())
+	h.p = newPart(*def, e.Log(), e.Location())
 	e.Add(h.p)
 	e.SetLevels(h.p)
 	return h

@@ -2,6 +2,7 @@ package level
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/memberkit/membership/event"
@@ -15,21 +16,22 @@ import (
 // CheckOpen checks a member's opening level state without the store: the
 // growth is not negative and the lifetime growth (when given) not below
 // it; both keep to the growth scale (Definition.Rounding) and to the
-// limit on decimals (event.CheckDecimal); the level, if any, is one of
-// the ladder's, and a level or a term end needs a ladder; a term end is
-// after the row's time and within the supported range.
+// limit on decimals (event.CheckDecimal); each growth day is a valid
+// date within the supported range, not after the row's day (in the
+// program's zone), not given twice, and its amount keeps to the same
+// scale and limit; the level, if any, is one of the ladder's, and a
+// level or a term end needs a ladder; a term end is after the row's time
+// and within the supported range.
 func (p *part) CheckOpen(mm *migrate.Member) error {
 	g, life := mm.Growth, mm.Lifetime
-	for _, a := range []struct {
-		name string
-		amt  decimal.Decimal
-	}{{"growth", g}, {"lifetime", life}} {
-		if err := event.CheckDecimal(a.amt); err != nil {
-			return migrate.Field(a.name, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
-		}
-		if !a.amt.Equal(p.def.Rounding.Round(a.amt)) {
-			return migrate.Field(a.name, fmt.Errorf("%w: %s has more decimal places than the growth scale", event.ErrInvalidArgument, a.amt))
-		}
+	if err := p.checkGrowth("growth", g); err != nil {
+		return err
+	}
+	if err := p.checkGrowth("lifetime", life); err != nil {
+		return err
+	}
+	if err := p.checkDays(mm); err != nil {
+		return err
 	}
 	switch {
 	case g.IsNegative():
@@ -57,6 +59,61 @@ func (p *part) CheckOpen(mm *migrate.Member) error {
 	return nil
 }
 
+// checkGrowth checks an amount of growth of the field named against the
+// limit on decimals and the growth scale.
+func (p *part) checkGrowth(field string, amt decimal.Decimal) error {
+	if err := event.CheckDecimal(amt); err != nil {
+		return migrate.Field(field, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
+	}
+	if !amt.Equal(p.def.Rounding.Round(amt)) {
+		return migrate.Field(field, fmt.Errorf("%w: %s has more decimal places than the growth scale", event.ErrInvalidArgument, amt))
+	}
+	return nil
+}
+
+// checkDays checks the growth days of an opening state (CheckOpen).
+func (p *part) checkDays(mm *migrate.Member) error {
+	last := rule.DateOf(mm.At, p.loc)
+	seen := make(map[rule.Date]int, len(mm.GrowthDays))
+	for i, gd := range mm.GrowthDays {
+		f := fmt.Sprintf("growth_days[%d]", i)
+		if !gd.Day.Valid() {
+			return migrate.Fieldf(f+".day", "%w: %q is not a date", event.ErrInvalidArgument, gd.Day)
+		}
+		if err := event.CheckTime(gd.Day.Start(p.loc)); err != nil {
+			return migrate.Field(f+".day", fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
+		}
+		if gd.Day.Compare(last) > 0 {
+			return migrate.Fieldf(f+".day", "%w: %s is after the row's day %s", event.ErrInvalidArgument, gd.Day, last)
+		}
+		if j, ok := seen[gd.Day]; ok {
+			return migrate.Fieldf(f+".day", "%w: %s is given twice (growth_days[%d])", event.ErrInvalidArgument, gd.Day, j)
+		}
+		seen[gd.Day] = i
+		if err := p.checkGrowth(f+".growth", gd.Growth); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openDays sets the member's daily growth to days (checked by CheckOpen),
+// oldest first, as addDay keeps it: the latest in m, the others in day
+// records. Days of zero growth have no record, as addDay leaves none.
+func openDays(u *engine.Unit, member string, m *memberState, days []migrate.GrowthDay) error {
+	days = slices.Clone(days)
+	slices.SortFunc(days, func(a, b migrate.GrowthDay) int { return a.Day.Compare(b.Day) })
+	for _, gd := range days {
+		if gd.Growth.IsZero() {
+			continue
+		}
+		if err := addDay(u.Tx(), member, m, gd.Day.Start(u.Location()), u.Location(), gd.Growth); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // CauseOpening is a level a member brought from another system
 // (migrate.Member).
 const CauseOpening Cause = "opening"
@@ -67,20 +124,26 @@ var (
 )
 
 // Open sets a member's opening level state: the growth, credited from the
-// growth pool "opening" (ledger kind engine.KindOpening) and counted as
-// earned on the row's day, so the retention window of a term end counts
-// all of it when it holds that day: one given (TermEnd) less than the
-// level's window after it. A term of the level's own validity from the
-// row's time (TermEnd zero) with a window no longer than the term, such
-// as 12 months of both, starts its window the day after: as for a member
-// who reached the level by an event that day, the level is kept at that
-// term end only by growth earned after the opening; the lifetime growth (the growth when zero; never
-// below it); and, with a ladder, the level given, or else the highest
+// growth pool "opening" (ledger kind engine.KindOpening); the days it was
+// earned on; the lifetime growth (the growth when zero; never below it);
+// and, with a ladder, the level given, or else the highest
 // level the growth reaches, with a new term from the row's time that ends
 // at TermEnd or as the level's validity says. The levels up to it count
 // as gifted: their upgrade gifts were the old system's to give, and none
 // is granted. The engine refuses a member the part has records of
 // (MemberRecords) before Open runs.
+//
+// The retention window of a term end counts the growth of the days it
+// holds. With GrowthDays given, the member's daily growth is exactly
+// those days, as if earned by events then (an exported member's days,
+// export.Openings, give back the retention of the source). Without them,
+// all of the growth counts as earned on the row's day, so a window
+// counts all of it when it holds that day: a term end given (TermEnd)
+// less than the level's window after it. A term of the level's own
+// validity from the row's time (TermEnd zero) with a window no longer
+// than the term, such as 12 months of both, starts its window the day
+// after: as for a member who reached the level by an event that day, the
+// level is kept at that term end only by growth earned after the opening.
 func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 	member := mm.Member
 	g, life := mm.Growth, mm.Lifetime
@@ -95,6 +158,9 @@ func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 		}
 	}
 	m := memberState{Lifetime: life}
+	if err := openDays(u, member, &m, mm.GrowthDays); err != nil {
+		return err
+	}
 	if g.IsPositive() {
 		posted, err := u.Transfer(engine.KindOpening,
 			ledger.Leg{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: g},
@@ -102,8 +168,10 @@ func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 		if err != nil {
 			return err
 		}
-		if err := addDay(u.Tx(), member, &m, u.At(), u.Location(), g); err != nil {
-			return err
+		if len(mm.GrowthDays) == 0 {
+			if err := addDay(u.Tx(), member, &m, u.At(), u.Location(), g); err != nil {
+				return err
+			}
 		}
 		gc := GrowthChange{Amount: g, Balance: posted.Entries[0].Balance, Lifetime: life, Kind: engine.KindOpening, Rule: migrate.Rule}
 		if err := u.EmitWith(ChangeGrowth, member, &rule.Reason{Rule: migrate.Rule}, gc.encode); err != nil {

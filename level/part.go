@@ -30,6 +30,7 @@ const (
 type part struct {
 	def Definition
 	log *slog.Logger
+	loc *time.Location // the program's zone, for CheckOpen's days
 	// formulas holds the text of each growth rule's formula, made once.
 	formulas []string
 }
@@ -42,8 +43,8 @@ var (
 	_ engine.Checker  = (*part)(nil)
 )
 
-func newPart(def Definition, log *slog.Logger) *part {
-	p := &part{def: def, log: log}
+func newPart(def Definition, log *slog.Logger, loc *time.Location) *part {
+	p := &part{def: def, log: log, loc: loc}
 	for _, g := range def.Growth {
 		p.formulas = append(p.formulas, g.Formula.String())
 	}

@@ -7,7 +7,8 @@
 //
 // A row is a [Member]: the member ID, profile attributes, manual tags, the
 // level (with its term end, or placed by the ladder from the growth),
-// lifetime and current growth, points lots per point program (amount and
+// lifetime and current growth with the days it was earned on (for the
+// retention windows of later term ends), points lots per point program (amount and
 // expiry) and pending points (with the time they become spendable), the
 // stored-value balance with the cumulative recharge and spend, and the
 // coupons held (template, expiry, and the old system's code). [CSV] and
@@ -47,6 +48,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/rule"
 	"github.com/shopspring/decimal"
 )
 
@@ -82,12 +84,31 @@ type Member struct {
 	// (Growth when zero).
 	Growth   decimal.Decimal `json:"growth,omitzero"`
 	Lifetime decimal.Decimal `json:"lifetime,omitzero"`
+	// GrowthDays is the net growth earned on each day (a date in the
+	// program's zone; none after the row's day, no day twice), as the
+	// level domain keeps it for the retention windows of term ends. Given,
+	// the level's daily growth is exactly these days: a term end's window
+	// counts the days it holds, and Growth is not also counted on the
+	// row's day. Empty (as in a file from before the field): all of Growth
+	// counts as earned on the row's day. A day of zero growth counts
+	// nothing: given alone, it says that no window counts any of Growth.
+	// The days need not add up to Growth (a term end re-bases growth, and
+	// the days before the longest window are no longer read).
+	GrowthDays []GrowthDay `json:"growth_days,omitempty"`
 	// Points are the points held, per point program.
 	Points []Points `json:"points,omitempty"`
 	// Value is the stored value, if any.
 	Value *Value `json:"value,omitempty"`
 	// Coupons are the coupons held, all available.
 	Coupons []Coupon `json:"coupons,omitempty"`
+}
+
+// GrowthDay is the net growth a member earned on one day: positive, or
+// negative on a day whose refunds took more than it earned. It keeps to
+// the growth scale (level.Definition.Rounding).
+type GrowthDay struct {
+	Day    rule.Date       `json:"day"`
+	Growth decimal.Decimal `json:"growth"`
 }
 
 // Points are the points of one point program a member holds.

@@ -15,10 +15,12 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/tag"
@@ -73,6 +75,15 @@ var shanghai, _ = time.LoadLocation("Asia/Shanghai")
 var at = time.Date(2025, 6, 1, 0, 0, 0, 0, shanghai)
 
 func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+func date(t testing.TB, s string) rule.Date {
+	t.Helper()
+	d, err := rule.ParseDate(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
 
 func source(t testing.TB, name string) migrate.Source {
 	t.Helper()
@@ -484,6 +495,15 @@ func TestOpenMemberMalformedRows(t *testing.T) {
 		// The growth scale is whole units (the retail ladder's default).
 		{"growth of 1 place", migrate.Member{Growth: dec("100.5")}, "growth", nil},
 		{"lifetime of 2 places", migrate.Member{Growth: dec("5"), Lifetime: dec("5.25")}, "lifetime", nil},
+		// Growth days: dates, none after the row's day (2025-06-01 in
+		// the program's zone), none twice, amounts of the growth scale.
+		{"growth day not a date", migrate.Member{Growth: dec("5"), GrowthDays: []migrate.GrowthDay{{Day: rule.Date{Year: 2025, Month: 2, Day: 30}, Growth: dec("5")}}}, "growth_days[0].day", nil},
+		{"growth day zero", migrate.Member{Growth: dec("5"), GrowthDays: []migrate.GrowthDay{{Growth: dec("5")}}}, "growth_days[0].day", nil},
+		{"growth day after the row's", migrate.Member{Growth: dec("5"), GrowthDays: []migrate.GrowthDay{{Day: date(t, "2025-05-31"), Growth: dec("1")}, {Day: date(t, "2025-06-02"), Growth: dec("4")}}}, "growth_days[1].day", nil},
+		{"growth day before 1900", migrate.Member{Growth: dec("5"), GrowthDays: []migrate.GrowthDay{{Day: date(t, "1899-12-31"), Growth: dec("5")}}}, "growth_days[0].day", event.ErrTimeRange},
+		{"growth day twice", migrate.Member{Growth: dec("5"), GrowthDays: []migrate.GrowthDay{{Day: date(t, "2025-05-01"), Growth: dec("2")}, {Day: date(t, "2025-04-01"), Growth: dec("1")}, {Day: date(t, "2025-05-01"), Growth: dec("2")}}}, "growth_days[2].day", nil},
+		{"growth day of 1 place", migrate.Member{Growth: dec("5"), GrowthDays: []migrate.GrowthDay{{Day: date(t, "2025-05-01"), Growth: dec("-0.5")}}}, "growth_days[0].growth", nil},
+		{"growth day of 46 digits", migrate.Member{Growth: dec("5"), GrowthDays: []migrate.GrowthDay{{Day: date(t, "2025-05-01"), Growth: dec("1e45")}}}, "growth_days[0].growth", event.ErrTooLarge},
 		// Amounts keep to the limit every amount of the library keeps to:
 		// 10^45 has 46 digits before the point, the limit is 40.
 		{"growth of 46 digits", migrate.Member{Growth: dec("1e45")}, "growth", event.ErrTooLarge},
@@ -618,5 +638,25 @@ func TestImportRefusesACodeOfOurs(t *testing.T) {
 	}
 	if got, err := p.Coupons().ByCode(ctx, code); err != nil || got.Member != "x" {
 		t.Errorf("ByCode(%s): %+v %v, want x's", code, got, err)
+	}
+}
+
+// TestOpenGrowthDaysWithoutLevels: growth days are the level domain's; a
+// program without levels refuses them, naming the field, and writes
+// nothing.
+func TestOpenGrowthDaysWithoutLevels(t *testing.T) {
+	ctx := context.Background()
+	p, err := membership.Open(memory.New(), testkit.ValueDef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.OpenMember(ctx, migrate.Member{RequestID: "r1", Member: "m1", Operator: "op", At: at,
+		GrowthDays: []migrate.GrowthDay{{Day: date(t, "2025-05-01"), Growth: dec("5")}}})
+	var fe *migrate.FieldError
+	if !errors.Is(err, level.ErrNotDefined) || !errors.As(err, &fe) || fe.Field != "growth_days" {
+		t.Errorf("growth days without levels: %v; want level.ErrNotDefined in a FieldError of growth_days", err)
+	}
+	if pg, err := p.Audit(ctx, membership.AuditQuery{}); err != nil || len(pg.Entries) != 0 {
+		t.Errorf("audit after the refusal: %+v, %v; want no entry", pg.Entries, err)
 	}
 }

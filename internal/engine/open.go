@@ -157,6 +157,17 @@ func MemberJSON(m *migrate.Member) (b []byte, ok bool) {
 	o.time("term_end", m.TermEnd, true)
 	o.Dec("growth", m.Growth, true)
 	o.Dec("lifetime", m.Lifetime, true)
+	o.array("growth_days", len(m.GrowthDays), func(i int) {
+		gd := &m.GrowthDays[i]
+		if !gd.Day.Valid() {
+			o.ok = false // json.Marshal refuses it, or writes "" for the zero date
+			return
+		}
+		o.object(func() {
+			o.Str("day", gd.Day.String(), false)
+			o.Dec("growth", gd.Growth, false)
+		})
+	})
 	o.array("points", len(m.Points), func(i int) {
 		p := &m.Points[i]
 		o.object(func() {

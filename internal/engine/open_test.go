@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/migrate"
+	"github.com/memberkit/membership/rule"
 	"github.com/shopspring/decimal"
 )
 
@@ -36,6 +37,7 @@ func TestMemberJSONMatchesMarshal(t *testing.T) {
 	full := migrate.Member{RequestID: "members.csv:2", Member: "m1", Operator: "op.migrate", At: at,
 		Profile: map[string]string{"phone": "13800000000", "city": "Hangzhou", "a": ""}, Tags: []string{"staff", "vip"},
 		Level: "Gold", TermEnd: time.Date(2026, 6, 1, 0, 0, 0, 5, sh), Growth: d("1200.50"), Lifetime: d("3000"),
+		GrowthDays: []migrate.GrowthDay{{Day: rule.Date{Year: 2025, Month: 5, Day: 31}, Growth: d("-20.50")}, {Day: rule.Date{Year: 2025, Month: 1, Day: 2}, Growth: d("0")}},
 		Points: []migrate.Points{
 			{Program: "mall", Lots: []migrate.Lot{{Amount: d("100"), Expires: time.Date(2026, 1, 1, 0, 0, 0, 0, sh), Release: at}, {Amount: d("0.5")}},
 				Pending: []migrate.Lot{{Amount: d("7"), Release: at.Add(time.Hour), Expires: at.AddDate(1, 0, 0)}}},
@@ -69,6 +71,8 @@ func TestMemberJSONMatchesMarshal(t *testing.T) {
 		{Member: "m1", At: at, Coupons: []migrate.Coupon{{Template: "t", Code: "a\nb"}}},
 		{Member: "m1", At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
 		{Member: "m1", At: time.Date(2025, 1, 1, 0, 0, 0, 0, time.FixedZone("", 30))},
+		{Member: "m1", At: at, GrowthDays: []migrate.GrowthDay{{Growth: d("5")}}},
+		{Member: "m1", At: at, GrowthDays: []migrate.GrowthDay{{Day: rule.Date{Year: 2025, Month: 2, Day: 30}, Growth: d("5")}}},
 	} {
 		sameAsMarshal(t, m, false)
 	}
