@@ -660,3 +660,56 @@ func TestOpenGrowthDaysWithoutLevels(t *testing.T) {
 		t.Errorf("audit after the refusal: %+v, %v; want no entry", pg.Entries, err)
 	}
 }
+
+// TestImportGrowthDaysRefused: a growth_days cell that does not parse,
+// and days the program refuses (one after the row's day 2025-06-01, one
+// given twice), are bad rows naming the field; they write nothing, and
+// the good row is applied.
+func TestImportGrowthDaysRefused(t *testing.T) {
+	ctx := context.Background()
+	p := open(t, memory.New())
+	file := "member,growth,growth_days\n" +
+		"m1,100,2025-05-02|120;2025-05-20|-20\n" +
+		"m2,100,2025-13-01|5\n" +
+		"m3,100,2025-05-02|5;2025-06-02|5\n" +
+		"m4,100,2025-05-02|5;2025-05-02|6\n"
+	res, err := migrate.Run(ctx, p, migrate.CSV(strings.NewReader(file), shanghai), migrate.Options{Name: "days.csv", At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (migrate.Progress{Rows: 4, Applied: 1, Failed: 3}); res.Progress != want {
+		t.Errorf("progress %+v, want %+v", res.Progress, want)
+	}
+	type bad struct {
+		Line          int
+		Member, Field string
+		Sentinel      error
+	}
+	want := []bad{{3, "m2", "growth_days[0].day", migrate.ErrBadRow}, {4, "m3", "growth_days[1].day", event.ErrInvalidArgument}, {5, "m4", "growth_days[1].day", event.ErrInvalidArgument}}
+	var got []bad
+	for _, e := range res.Errors {
+		b := bad{Line: e.Line, Member: e.Member, Field: e.Field}
+		for _, s := range []error{migrate.ErrBadRow, event.ErrInvalidArgument} {
+			if errors.Is(e.Err, s) {
+				b.Sentinel = s
+			}
+		}
+		got = append(got, b)
+	}
+	if d := cmp.Diff(want, got, cmp.Comparer(func(a, b error) bool { return a == b })); d != "" {
+		t.Errorf("bad rows (-want +got):\n%s", d)
+	}
+	pg, err := p.Audit(ctx, membership.AuditQuery{})
+	if err != nil || len(pg.Entries) != 1 || pg.Entries[0].Member != "m1" {
+		t.Errorf("audit %+v, %v; want m1's opening alone", pg.Entries, err)
+	}
+	cs, err := p.Feed(ctx, 0, 0)
+	if err != nil || len(cs) == 0 {
+		t.Fatalf("feed: %d changes, %v", len(cs), err)
+	}
+	for _, c := range cs {
+		if c.Member != "m1" {
+			t.Errorf("a change of %s (%s): a refused row wrote it", c.Member, c.Kind)
+		}
+	}
+}

@@ -25,6 +25,8 @@ import (
 //	at               the opening time (default Options.At)
 //	level, term_end  the level and its term end
 //	growth, lifetime the current and lifetime growth
+//	growth_days      the net growth earned per day: date|growth, ";" between
+//	                 days ("2025-05-02|120;2025-05-20|-20"; see Member.GrowthDays)
 //	points           spendable lots: program|amount|expires, ";" between lots
 //	pending          pending lots: program|amount|expires|release
 //	value_balance, value_recharged, value_spent
@@ -33,7 +35,9 @@ import (
 //	tags             manual tags, ";" between them
 //	profile.NAME     the profile attribute NAME, as text
 //
-// An empty expires is no expiry (for a coupon: the template's validity);
+// A growth day's date is a date only (YYYY-MM-DD, in the program's zone);
+// an empty growth_days cell gives no days, so that the growth counts as
+// earned on the row's day. An empty expires is no expiry (for a coupon: the template's validity);
 // an empty code is none. A time is RFC 3339 ("2026-12-31T23:59:59+08:00")
 // or a date ("2026-12-31") in loc (UTC if nil): the start of that day for
 // at and release, and for an expires or a term_end its end, 24:00 (the
@@ -113,7 +117,7 @@ func (s *csvSource) read() ([]string, error) {
 }
 
 var csvColumns = map[string]bool{
-	"request_id": true, "member": true, "at": true, "level": true, "term_end": true, "growth": true, "lifetime": true,
+	"request_id": true, "member": true, "at": true, "level": true, "term_end": true, "growth": true, "lifetime": true, "growth_days": true,
 	"points": true, "pending": true, "value_balance": true, "value_recharged": true, "value_spent": true,
 	"coupons": true, "tags": true,
 }
@@ -196,6 +200,8 @@ func (s *csvSource) Next() (Row, error) {
 			m.Growth = p.dec(col, v)
 		case "lifetime":
 			m.Lifetime = p.dec(col, v)
+		case "growth_days":
+			m.GrowthDays = p.growthDays(v)
 		case "points", "pending":
 			m.Points = p.points(m.Points, col, v)
 		case "value_balance":
@@ -318,6 +324,26 @@ func (p *cellParser) points(ps []Points, col, v string) []Points {
 	return ps
 }
 
+// growthDays parses a growth_days cell: date|growth, ";" between days.
+func (p *cellParser) growthDays(v string) []GrowthDay {
+	var out []GrowthDay
+	for i, item := range strings.Split(v, ";") {
+		f := fmt.Sprintf("growth_days[%d]", i)
+		day, growth, ok := strings.Cut(item, "|")
+		if !ok || day == "" || strings.Contains(growth, "|") {
+			p.fail(f, "%q: want date|growth", item)
+			return out
+		}
+		d, err := rule.ParseDate(day)
+		if err != nil {
+			p.fail(f+".day", "%q is not a date (YYYY-MM-DD)", day)
+			return out
+		}
+		out = append(out, GrowthDay{Day: d, Growth: p.dec(f+".growth", growth)})
+	}
+	return out
+}
+
 func (p *cellParser) coupons(v string) []Coupon {
 	var out []Coupon
 	for i, item := range strings.Split(v, ";") {
@@ -340,7 +366,8 @@ func (p *cellParser) coupons(v string) []Coupon {
 }
 
 // JSONL returns a source reading JSON lines from r: one Member object a
-// line (its JSON form: "member", "level", "points": [{"program", "lots":
+// line (its JSON form: "member", "level", "growth", "growth_days":
+// [{"day": "2025-05-02", "growth"}], "points": [{"program", "lots":
 // [{"amount", "expires"}], "pending": […]}], "value": {"balance", …},
 // "coupons": [{"template", "expires", "code"}], "tags", "profile": {name:
 // text}, …), times in RFC 3339, amounts as strings or numbers. Blank lines
@@ -397,19 +424,24 @@ func (s *jsonlSource) Next() (Row, error) {
 // cell's and the program's refusals do.
 type (
 	jsonMember struct {
-		RequestID string            `json:"request_id"`
-		Member    string            `json:"member"`
-		Operator  string            `json:"operator"`
-		At        json.RawMessage   `json:"at"`
-		Profile   map[string]string `json:"profile"`
-		Tags      []string          `json:"tags"`
-		Level     string            `json:"level"`
-		TermEnd   json.RawMessage   `json:"term_end"`
-		Growth    json.RawMessage   `json:"growth"`
-		Lifetime  json.RawMessage   `json:"lifetime"`
-		Points    []json.RawMessage `json:"points"`
-		Value     json.RawMessage   `json:"value"`
-		Coupons   []json.RawMessage `json:"coupons"`
+		RequestID  string            `json:"request_id"`
+		Member     string            `json:"member"`
+		Operator   string            `json:"operator"`
+		At         json.RawMessage   `json:"at"`
+		Profile    map[string]string `json:"profile"`
+		Tags       []string          `json:"tags"`
+		Level      string            `json:"level"`
+		TermEnd    json.RawMessage   `json:"term_end"`
+		Growth     json.RawMessage   `json:"growth"`
+		Lifetime   json.RawMessage   `json:"lifetime"`
+		GrowthDays []json.RawMessage `json:"growth_days"`
+		Points     []json.RawMessage `json:"points"`
+		Value      json.RawMessage   `json:"value"`
+		Coupons    []json.RawMessage `json:"coupons"`
+	}
+	jsonGrowthDay struct {
+		Day    json.RawMessage `json:"day"`
+		Growth json.RawMessage `json:"growth"`
 	}
 	jsonPoints struct {
 		Program string            `json:"program"`
@@ -452,6 +484,12 @@ func decodeMember(b []byte, m *Member) error {
 	m.TermEnd = d.time("term_end", jm.TermEnd)
 	m.Growth = d.dec("growth", jm.Growth)
 	m.Lifetime = d.dec("lifetime", jm.Lifetime)
+	for i, raw := range jm.GrowthDays {
+		f := fmt.Sprintf("growth_days[%d]", i)
+		var jd jsonGrowthDay
+		d.strict(raw, f, &jd)
+		m.GrowthDays = append(m.GrowthDays, GrowthDay{Day: d.date(f+".day", jd.Day), Growth: d.dec(f+".growth", jd.Growth)})
+	}
 	for i, raw := range jm.Points {
 		f := fmt.Sprintf("points[%d]", i)
 		var jp jsonPoints
@@ -503,6 +541,25 @@ func (d *jsonDecoder) dec(field string, raw json.RawMessage) decimal.Decimal {
 		}
 	}
 	return v
+}
+
+// date decodes a date, a JSON string "2025-05-02" (required).
+func (d *jsonDecoder) date(field string, raw json.RawMessage) rule.Date {
+	if d.err != nil {
+		return rule.Date{}
+	}
+	if null(raw) {
+		d.err = Fieldf(field, "a date is required")
+		return rule.Date{}
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		if v, err := rule.ParseDate(s); err == nil {
+			return v
+		}
+	}
+	d.err = Fieldf(field, "%s is not a date (YYYY-MM-DD)", raw)
+	return rule.Date{}
 }
 
 // time decodes an RFC 3339 time, a JSON string (null: zero).

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership/migrate"
+	"github.com/shopspring/decimal"
 )
 
 // rowsOf reads every row of src until io.EOF; it fails the test on any
@@ -248,5 +250,51 @@ func TestCSVDatesWhereMidnightIsSkipped(t *testing.T) {
 	}
 	if got := m.Points[0].Lots[0].Expires; !got.Equal(first) {
 		t.Errorf("points[0].expires = %v, want %v", got, first)
+	}
+}
+
+// The growth days read the same from a CSV cell (date|growth, ";"
+// between days) and from JSON (objects of day and growth); a value that
+// does not parse names its field.
+func TestGrowthDaysSources(t *testing.T) {
+	want := []migrate.GrowthDay{{Day: date(t, "2025-05-02"), Growth: dec("120")}, {Day: date(t, "2025-05-20"), Growth: dec("-20")}}
+	for name, src := range map[string]migrate.Source{
+		"csv":   migrate.CSV(strings.NewReader("member,growth,growth_days\nana,100,2025-05-02|120;2025-05-20|-20\n"), shanghai),
+		"jsonl": migrate.JSONL(strings.NewReader(`{"member":"ana","growth":"100","growth_days":[{"day":"2025-05-02","growth":"120"},{"day":"2025-05-20","growth":-20}]}`)),
+	} {
+		rows := rowsOf(t, src)
+		if len(rows) != 1 || rows[0].Err != nil {
+			t.Fatalf("%s: rows %+v, want one good row", name, rows)
+		}
+		if d := cmp.Diff(want, rows[0].Member.GrowthDays, cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })); d != "" {
+			t.Errorf("%s: growth days (-want +got):\n%s", name, d)
+		}
+	}
+	// An empty cell, or no column, gives no days.
+	for _, text := range []string{"member,growth,growth_days\nana,100,\n", "member,growth\nana,100\n"} {
+		if rows := rowsOf(t, migrate.CSV(strings.NewReader(text), shanghai)); len(rows) != 1 || rows[0].Err != nil || rows[0].Member.GrowthDays != nil {
+			t.Errorf("%q: rows %+v, want one row without growth days", text, rows)
+		}
+	}
+
+	for _, c := range []struct {
+		name, cell, csvField, line, jsonField string
+	}{
+		{"no growth", "2025-05-02", "growth_days[0]", `[{"day":"2025-05-02"},{}]`, "growth_days[1].day"},
+		{"no date", "|5", "growth_days[0]", `[{"growth":5}]`, "growth_days[0].day"},
+		{"not a date", "2025-05-02|5;2025-13-01|5", "growth_days[1].day", `[{"day":"2025-05-02","growth":5},{"day":"2025-13-01","growth":5}]`, "growth_days[1].day"},
+		{"a time, not a date", "2025-05-02T00:00:00+08:00|5", "growth_days[0].day", `[{"day":"2025-05-02T00:00:00+08:00","growth":5}]`, "growth_days[0].day"},
+		{"not a decimal", "2025-05-02|5;2025-05-03|x", "growth_days[1].growth", `[{"day":"2025-05-02","growth":5},{"day":"2025-05-03","growth":"x"}]`, "growth_days[1].growth"},
+		{"more", "2025-05-02|5|6", "growth_days[0]", `[{"day":"2025-05-02","growth":5,"note":"x"}]`, "growth_days[0].note"},
+	} {
+		rows := rowsOf(t, migrate.CSV(strings.NewReader("member,growth_days\nana,"+c.cell+"\n"), shanghai))
+		var fe *migrate.FieldError
+		if len(rows) != 1 || !errors.As(rows[0].Err, &fe) || fe.Field != c.csvField || !errors.Is(rows[0].Err, migrate.ErrBadRow) {
+			t.Errorf("csv %s: rows %+v, want a bad row naming %s", c.name, rows, c.csvField)
+		}
+		rows = rowsOf(t, migrate.JSONL(strings.NewReader(`{"member":"ana","growth_days":`+c.line+`}`)))
+		if len(rows) != 1 || !errors.As(rows[0].Err, &fe) || fe.Field != c.jsonField || !errors.Is(rows[0].Err, migrate.ErrBadRow) {
+			t.Errorf("jsonl %s: rows %+v, want a bad row naming %s", c.name, rows, c.jsonField)
+		}
 	}
 }
