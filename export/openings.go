@@ -15,15 +15,18 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/tag"
 	"github.com/memberkit/membership/value"
+	"github.com/shopspring/decimal"
 )
 
 // ErrNotPortable is returned by Openings for a member state the import
 // format cannot carry, so that an import would not give it back: frozen
 // points, a text holding one of the format's separators, a term end or a
 // pending release already due at the export's time (Advance the program
-// to that time first), a profile attribute set to an empty text or list
+// to that time first), growth earned on a day after the export's, a
+// profile attribute set to an empty text or list
 // (its empty cell reads back as not set), an erased member (the format has no erasure mark:
 // the import would make them a member again, whose events are taken).
 var ErrNotPortable = errors.New("export: state the import format cannot carry")
@@ -32,6 +35,8 @@ var ErrNotPortable = errors.New("export: state the import format cannot carry")
 // satisfies it.
 type OpeningReader interface {
 	Definition() membership.Definition
+	// Location is the program's zone, the growth days' dates are in.
+	Location() *time.Location
 	Erased(ctx context.Context, member string) (at time.Time, erased bool, err error)
 	Levels() *level.Handle
 	Points() *points.Handle
@@ -41,8 +46,8 @@ type OpeningReader interface {
 }
 
 // OpeningsHeader returns the header row of Openings' CSV for a
-// definition: member and at; level, term_end, growth and lifetime with
-// levels; points and pending with points; value_balance, value_recharged
+// definition: member and at; level, term_end, growth, lifetime and
+// growth_days with levels; points and pending with points; value_balance, value_recharged
 // and value_spent with stored value; coupons with coupons; tags and one
 // profile.NAME column per declared attribute with tags. These are
 // migrate.CSV's columns, each only when the definition has its domain (an
@@ -50,7 +55,7 @@ type OpeningReader interface {
 func OpeningsHeader(def membership.Definition) []string {
 	h := []string{"member", "at"}
 	if def.Levels != nil {
-		h = append(h, "level", "term_end", "growth", "lifetime")
+		h = append(h, "level", "term_end", "growth", "lifetime", "growth_days")
 	}
 	if def.Points != nil {
 		h = append(h, "points", "pending")
@@ -74,7 +79,8 @@ func OpeningsHeader(def membership.Definition) []string {
 // the CSV that migrate.CSV reads (OpeningsHeader), one row per member, so
 // that migrate.Run of the file into an empty program with the same
 // definition gives each member the same state: the level with its term
-// end, the growth and lifetime growth; every lot of points still held per
+// end, the growth and lifetime growth, and the days the growth was earned
+// on that a retention window can still read (below); every lot of points still held per
 // program with its expiry, and each pending lot with its release; the
 // stored-value balance with the cumulative recharge and spend; the coupons
 // held (available or locked in a checkout, both imported as available)
@@ -86,10 +92,18 @@ func OpeningsHeader(def membership.Definition) []string {
 // start and freezes, paid plans, the refunded stored value, statistics
 // other than the recharge, tags kept by rules (the rules give them again),
 // lots and coupons expired at at (Advance would expire them), coupons
-// used or revoked, achievements, tasks and the history itself — the days
-// the growth was earned on among it: the import counts all of the growth
-// as earned on at's day, so the retention at the next term end may differ
-// (growth the source earned before the window counts in the import's).
+// used or revoked, achievements, tasks and the history itself.
+//
+// The growth days are the member's net growth per day (level.Handle's
+// GrowthDays) from the first day that the retention window of a term end
+// at or after at can read (level.Definition.FirstWindowDay: the longest
+// window of the ladder ending at at's day) on, so that the import's term
+// ends keep or downgrade the member as the source's would, and re-base
+// the growth alike. A member with growth and no such day gets one day of
+// zero growth, at's day, which says that no window counts any of it (an
+// empty cell would count all of it as earned on at's day). Growth earned
+// on a day after at's (an event dated after the export's time) is refused
+// (ErrNotPortable): the import cannot place it after its opening time.
 // An erased member is refused (ErrNotPortable): leave them out of ids,
 // knowing that their balances, which Erase keeps, then stay behind. The
 // cells are not protected against spreadsheet formulas as Members' are:
@@ -149,7 +163,11 @@ func openingRow(ctx context.Context, src OpeningReader, def membership.Definitio
 		if !st.TermEnd.IsZero() && !st.TermEnd.After(at) {
 			return nil, fmt.Errorf("%w: the term of level %q ended at %s", ErrNotPortable, st.Level, instant(st.TermEnd))
 		}
-		row = append(row, st.Level, instant(st.TermEnd), amount(st.Growth), amount(st.Lifetime))
+		days, err := growthDays(ctx, src, def, id, st.Growth, at)
+		if err != nil {
+			return nil, err
+		}
+		row = append(row, st.Level, instant(st.TermEnd), amount(st.Growth), amount(st.Lifetime), days)
 	}
 	if def.Points != nil {
 		var held, pending []string
@@ -245,6 +263,28 @@ func openingRow(ctx context.Context, src OpeningReader, def membership.Definitio
 		}
 	}
 	return row, nil
+}
+
+// growthDays writes the growth_days cell of a member of growth g (see
+// Openings).
+func growthDays(ctx context.Context, src OpeningReader, def membership.Definition, id string, g decimal.Decimal, at time.Time) (string, error) {
+	loc := src.Location()
+	last := rule.DateOf(at, loc)
+	days, err := src.Levels().GrowthDays(ctx, id, def.Levels.FirstWindowDay(at, loc))
+	if err != nil {
+		return "", err
+	}
+	cells := make([]string, 0, len(days))
+	for _, d := range days {
+		if d.Day.Compare(last) > 0 {
+			return "", fmt.Errorf("%w: growth earned on %s, after the export's day %s", ErrNotPortable, d.Day, last)
+		}
+		cells = append(cells, d.Day.String()+"|"+amount(d.Growth))
+	}
+	if len(cells) == 0 && !g.IsZero() {
+		cells = append(cells, last.String()+"|0")
+	}
+	return strings.Join(cells, ";"), nil
 }
 
 // attrText writes an attribute's value as migrate's import reads it back

@@ -16,6 +16,8 @@ import (
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/export"
+	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/store/memory"
@@ -359,6 +361,15 @@ func TestOpeningsRefuses(t *testing.T) {
 		t.Errorf("a release due: %d rows, %v; want 1 (carol), ErrNotPortable naming alice", n, err)
 	}
 
+	// Growth earned on a day after the export's (alice's orders of 5
+	// March, exported on the 4th): the import cannot place it after its
+	// opening time.
+	buf.Reset()
+	n, err = export.Openings(ctx, &buf, p, slices.Values([]string{"carol", "alice"}), march(p, 4, 0), nil)
+	if !errors.Is(err, export.ErrNotPortable) || n != 1 || !strings.Contains(err.Error(), `"alice"`) || !strings.Contains(err.Error(), "2026-03-05") {
+		t.Errorf("growth after the export's day: %d rows, %v; want 1 (carol), ErrNotPortable naming alice and 2026-03-05", n, err)
+	}
+
 	// An erased member: the import format has no erasure mark, and the
 	// import would make them a member again, whose events are taken.
 	if _, err := p.Erase(ctx, membership.EraseRequest{RequestID: "x1", Member: "carol", Operator: "op", At: march(p, 12, 0)}); err != nil {
@@ -398,5 +409,159 @@ func TestOpeningsRefuses(t *testing.T) {
 	buf.Reset()
 	if n, err := export.Openings(ctx, &buf, p, slices.Values([]string{"bob"}), at, nil); !errors.Is(err, export.ErrNotPortable) || n != 0 {
 		t.Errorf("a list item with a comma: %d rows, %v; want 0, ErrNotPortable", n, err)
+	}
+}
+
+// TestOpeningsRoundTripRetention builds members by events on a ladder
+// (Gold: retention 300 over 12 months, 12-month terms), exports them on
+// 2025-12-01 12:00, imports the file into an empty program and performs
+// the next term ends on both: each imported member is kept or downgraded
+// as the source member is, with the same growth, since the file carries
+// the days the growth was earned on. The same file without its
+// growth_days column (an import file from before it) counts all of the
+// growth as earned on the row's day, as before.
+func TestOpeningsRoundTripRetention(t *testing.T) {
+	ctx := context.Background()
+	def := testkit.LadderDef(level.NextLower)
+	open := func() *membership.Program {
+		p, err := membership.Open(memory.New(), def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	wall := func(s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04", s, testkit.Shanghai)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	src := open()
+	for _, o := range []struct{ id, member, amount, at string }{
+		// idle: Gold on 2024-03-01 (600, gifts 30 + 50: 680), 300 more on
+		// 2024-10-01; its term end on 2025-03-02 finds 300 in the window:
+		// kept, re-based to 300, the next term to 2026-03-03.
+		{"i1", "idle", "600", "2024-03-01 10:00"},
+		{"i2", "idle", "300", "2024-10-01 10:00"},
+		// keep and down: Gold on 2025-01-10 (680), the term to
+		// 2026-01-11, its window from 2025-01-11; then 310 or 100 in it.
+		{"k1", "keep", "600", "2025-01-10 10:00"},
+		{"k2", "keep", "310", "2025-06-15 10:00"},
+		{"d1", "down", "600", "2025-01-10 10:00"},
+		{"d2", "down", "100", "2025-06-15 10:00"},
+	} {
+		if _, err := src.Process(ctx, event.Event{ID: o.id, Member: o.member, Type: "order", Time: wall(o.at),
+			Attrs: event.Attrs{"amount": event.DecString(o.amount), "order_id": event.Str(o.id)}}); err != nil {
+			t.Fatalf("%s: %v", o.id, err)
+		}
+	}
+	at := wall("2025-12-01 12:00")
+	if _, err := src.Advance(ctx, at); err != nil {
+		t.Fatal(err)
+	}
+	members := []string{"keep", "down", "idle"}
+	var buf bytes.Buffer
+	if _, err := export.Openings(ctx, &buf, src, slices.Values(members), at, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The days from 2024-12-01 on (12 months before at's day, the longest
+	// window): keep's and down's two days each; none of idle's, whose 300
+	// no later window counts: one day of zero.
+	want := "member,at,level,term_end,growth,lifetime,growth_days\n" +
+		"keep,2025-12-01T12:00:00+08:00,Gold,2026-01-11T00:00:00+08:00,990,990,2025-01-10|680;2025-06-15|310\n" +
+		"down,2025-12-01T12:00:00+08:00,Gold,2026-01-11T00:00:00+08:00,780,780,2025-01-10|680;2025-06-15|100\n" +
+		"idle,2025-12-01T12:00:00+08:00,Gold,2026-03-03T00:00:00+08:00,300,980,2025-12-01|0\n"
+	file := buf.String()
+	if d := cmp.Diff(want, file); d != "" {
+		t.Fatalf("the file (-want +got):\n%s", d)
+	}
+
+	// The file without its growth_days column: what an older export wrote.
+	var old strings.Builder
+	for _, line := range strings.SplitAfter(file, "\n") {
+		if i := strings.LastIndex(line, ","); i >= 0 {
+			old.WriteString(line[:i] + "\n")
+		}
+	}
+	imported, older := open(), open()
+	for p, text := range map[*membership.Program]string{imported: file, older: old.String()} {
+		res, err := migrate.Run(ctx, p, migrate.CSV(strings.NewReader(text), p.Location()), migrate.Options{Name: "export.csv"})
+		if err != nil || res.Progress != (migrate.Progress{Rows: 3, Applied: 3}) {
+			t.Fatalf("import: %+v %v\n%s", res, err, text)
+		}
+	}
+	// The imported program exports the same file back.
+	var again bytes.Buffer
+	if _, err := export.Openings(ctx, &again, imported, slices.Values(members), at, nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(file, again.String()); d != "" {
+		t.Errorf("the imported program's export (-first +second):\n%s", d)
+	}
+
+	type status struct {
+		Level            string
+		TermEnd          time.Time
+		Growth, Lifetime string
+	}
+	statuses := func(p *membership.Program) map[string]status {
+		t.Helper()
+		out := map[string]status{}
+		for _, m := range members {
+			s, err := p.Levels().Status(ctx, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[m] = status{s.Level, s.TermEnd.In(testkit.Shanghai), s.Growth.String(), s.Lifetime.String()}
+		}
+		return out
+	}
+	for _, step := range []struct {
+		to        string
+		want, old map[string]status
+	}{
+		// keep's and down's term end on 2026-01-11: keep has 310 in its
+		// window [2025-01-11, 2026-01-11): Gold kept, re-based to 310, the
+		// next term to 24:00 of 2027-01-11; down has 100: Silver, 100, a
+		// month's term to 24:00 of 2026-02-11. Without the days, all of
+		// the growth is in the window (earned on 2025-12-01): both kept,
+		// at 990 and 780.
+		{"2026-01-12 00:00",
+			map[string]status{"keep": {"Gold", wall("2027-01-12 00:00"), "310", "990"}, "down": {"Silver", wall("2026-02-12 00:00"), "100", "780"},
+				"idle": {"Gold", wall("2026-03-03 00:00"), "300", "980"}},
+			map[string]status{"keep": {"Gold", wall("2027-01-12 00:00"), "990", "990"}, "down": {"Gold", wall("2027-01-12 00:00"), "780", "780"},
+				"idle": {"Gold", wall("2026-03-03 00:00"), "300", "980"}}},
+		// idle's term end on 2026-03-03: nothing in its window
+		// [2025-03-03, 2026-03-03): Silver, 0, to 24:00 of 2026-04-03.
+		// Without the days, its 300 is in the window: kept. (down, Silver
+		// since 2026-01-11 with no growth in its month, went down to
+		// Bronze on 2026-02-12 on both.)
+		{"2026-03-04 00:00",
+			map[string]status{"keep": {"Gold", wall("2027-01-12 00:00"), "310", "990"}, "idle": {"Silver", wall("2026-04-04 00:00"), "0", "980"}},
+			map[string]status{"keep": {"Gold", wall("2027-01-12 00:00"), "990", "990"}, "idle": {"Gold", wall("2027-03-04 00:00"), "300", "980"}}},
+	} {
+		for _, p := range []*membership.Program{src, imported, older} {
+			if _, err := p.Advance(ctx, wall(step.to)); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Verify(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, gotImported, gotOlder := statuses(src), statuses(imported), statuses(older)
+		if d := cmp.Diff(got, gotImported); d != "" {
+			t.Errorf("at %s, the imported members (-source +imported):\n%s", step.to, d)
+		}
+		for m, w := range step.want {
+			if d := cmp.Diff(w, got[m]); d != "" {
+				t.Errorf("at %s, source's %s (-want +got):\n%s", step.to, m, d)
+			}
+		}
+		for m, w := range step.old {
+			if d := cmp.Diff(w, gotOlder[m]); d != "" {
+				t.Errorf("at %s, %s imported without the days (-want +got):\n%s", step.to, m, d)
+			}
+		}
 	}
 }

@@ -9,7 +9,8 @@
 // program's events and due work, which runs exactly those functions. A
 // program hands out the package's [Handle] (membership.Program.Levels):
 // the operator's manual level set and the queries of a member's status,
-// history, the counts per level and the term-end forecast.
+// history, days of growth, the counts per level and the term-end
+// forecast.
 //
 // # Ladder and growth
 //
@@ -81,7 +82,9 @@
 // A member migrated in (package migrate) brings their days: with
 // migrate.Member.GrowthDays the buckets are exactly those days; without
 // them (an import file from before the field) all of the opening growth
-// counts as earned on the row's day.
+// counts as earned on the row's day. [Handle.GrowthDays] reads a
+// member's days back; export.Openings writes those that a later window
+// can read ([Definition.FirstWindowDay]) into the import format.
 //
 // # Freezes
 //

@@ -11,6 +11,7 @@ import (
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
@@ -192,6 +193,45 @@ func (h *Handle) History(ctx context.Context, member string, after uint64, limit
 	for i := range out {
 		r := &out[i]
 		r.Time, r.TermEnd, r.Expires = inZone(r.Time, loc), inZone(r.TermEnd, loc), inZone(r.Expires, loc)
+	}
+	return out, nil
+}
+
+// GrowthDay is the net growth a member earned on one day (a date in the
+// program's zone): what the retention window of a term end counts.
+type GrowthDay struct {
+	Day    rule.Date       `json:"day"`
+	Growth decimal.Decimal `json:"growth"`
+}
+
+// GrowthDays returns the net growth member earned on each day from from
+// on, oldest first, the days of no net growth left out: the daily
+// buckets the retention windows read (a re-base is not earned, and is not
+// among them). Its cost is one range scan of the member's days from
+// from. It returns errors wrapping ErrNotDefined, event.ErrInvalidArgument
+// (a member that is not an ID, a from that is not a valid date), or the
+// store's (store.ErrCorrupt for a damaged day record).
+func (h *Handle) GrowthDays(ctx context.Context, member string, from rule.Date) ([]GrowthDay, error) {
+	switch {
+	case h.p == nil:
+		return nil, fmt.Errorf("level: growth days of %q: %w", member, ErrNotDefined)
+	case !from.Valid():
+		return nil, fmt.Errorf("level: growth days of %q: %w: from: %q is not a date", member, event.ErrInvalidArgument, from)
+	}
+	if err := event.CheckMember(member); err != nil {
+		return nil, fmt.Errorf("level: growth days: %w", err)
+	}
+	var out []GrowthDay
+	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
+		m, ok, err := loadMember(u.Tx(), member)
+		if err != nil || !ok {
+			return err
+		}
+		out, err = growthDays(u.Tx(), member, &m, from)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("level: growth days of %q: %w", member, err)
 	}
 	return out, nil
 }

@@ -2,13 +2,19 @@ package level_test
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/event"
 
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/memory"
+	"github.com/shopspring/decimal"
 )
 
 // TestLevelOpeningGrowthDays opens Gold members (retention 300 over 12
@@ -21,13 +27,14 @@ func TestLevelOpeningGrowthDays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	day := func(s, growth string) migrate.GrowthDay {
+	date := func(s string) rule.Date {
 		v, err := rule.ParseDate(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return migrate.GrowthDay{Day: v, Growth: d(growth)}
+		return v
 	}
+	day := func(s, growth string) migrate.GrowthDay { return migrate.GrowthDay{Day: date(s), Growth: d(growth)} }
 	for _, m := range []migrate.Member{
 		// 680 before the window, 310 in it: kept, re-based to 310.
 		{Member: "inside", Growth: d("990"), GrowthDays: []migrate.GrowthDay{day("2025-06-15", "310"), day("2025-01-10", "680")}},
@@ -63,6 +70,22 @@ func TestLevelOpeningGrowthDays(t *testing.T) {
 		}
 	}
 
+	// The days read back as given, oldest first; a day of zero is none.
+	for m, want := range map[string][]level.GrowthDay{
+		"inside": {{Day: date("2025-01-10"), Growth: d("680")}, {Day: date("2025-06-15"), Growth: d("310")}},
+		"net":    {{Day: date("2025-05-01"), Growth: d("350")}, {Day: date("2025-05-02"), Growth: d("-60")}},
+		"none":   nil,
+		"old":    {{Day: date("2025-12-01"), Growth: d("780")}},
+	} {
+		got, err := p.Levels().GrowthDays(ctx, m, date("2025-01-06"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })); diff != "" {
+			t.Errorf("growth days of %s from 2025-01-06 (-want +got):\n%s", m, diff)
+		}
+	}
+
 	lvlAdvance(t, p, lvlAt("2026-01-12"))
 	// Gold kept from 2026-01-11: 12 months, to 24:00 of 2027-01-11;
 	// Silver from then: a month, to 24:00 of 2026-02-11.
@@ -73,5 +96,59 @@ func TestLevelOpeningGrowthDays(t *testing.T) {
 	lvlWant(t, p, "old", "Gold", "780", "2027-01-12")
 	if err := p.Verify(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// GrowthDays refuses what it cannot read, and answers ErrNotDefined
+// without levels.
+func TestLevelGrowthDaysArguments(t *testing.T) {
+	ctx := context.Background()
+	p, err := membership.Open(memory.New(), lvlDef(level.NextLower))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		member string
+		from   rule.Date
+	}{
+		"no member": {"", rule.Date{Year: 2025, Month: 1, Day: 1}},
+		"zero from": {"m1", rule.Date{}},
+		"bad from":  {"m1", rule.Date{Year: 2025, Month: 2, Day: 30}},
+	} {
+		if _, err := p.Levels().GrowthDays(ctx, c.member, c.from); !errors.Is(err, event.ErrInvalidArgument) {
+			t.Errorf("%s: %v, want event.ErrInvalidArgument", name, err)
+		}
+	}
+	if days, err := p.Levels().GrowthDays(ctx, "unknown", rule.Date{Year: 2025, Month: 1, Day: 1}); err != nil || days != nil {
+		t.Errorf("a member never seen: %v, %v; want no day", days, err)
+	}
+	q, err := membership.Open(memory.New(), valueDef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Levels().GrowthDays(ctx, "m1", rule.Date{Year: 2025, Month: 1, Day: 1}); !errors.Is(err, level.ErrNotDefined) {
+		t.Errorf("without levels: %v, want ErrNotDefined", err)
+	}
+}
+
+// FirstWindowDay is the start of the ladder's longest window (Gold's 12
+// months here) ending at the day of at in the zone; a month's last day
+// where the day does not exist; at's day without a ladder.
+func TestFirstWindowDay(t *testing.T) {
+	ladder := lvlDef(level.NextLower).Levels
+	short := level.Definition{Ladder: []level.Level{{Name: "Entry"}, {Name: "Silver", Window: 1}}}
+	for _, c := range []struct {
+		def  *level.Definition
+		at   time.Time
+		want rule.Date
+	}{
+		{ladder, lvlAt("2025-12-01 12:00"), rule.Date{Year: 2024, Month: 12, Day: 1}},
+		{ladder, time.Date(2025, 11, 30, 20, 0, 0, 0, time.UTC), rule.Date{Year: 2024, Month: 12, Day: 1}}, // 04:00 on 1 December in Shanghai
+		{&short, lvlAt("2025-03-31 09:00"), rule.Date{Year: 2025, Month: 2, Day: 28}},
+		{&level.Definition{}, lvlAt("2025-03-31 09:00"), rule.Date{Year: 2025, Month: 3, Day: 31}},
+	} {
+		if got := c.def.FirstWindowDay(c.at, zone); got != c.want {
+			t.Errorf("FirstWindowDay(%s) = %s, want %s", c.at, got, c.want)
+		}
 	}
 }

@@ -55,6 +55,20 @@ func WindowStart(end time.Time, months int, loc *time.Location) time.Time {
 	return d.Start(loc)
 }
 
+// FirstWindowDay returns the first day (in loc) that the retention window
+// of a term end at or after at can read, whichever level ends its term
+// there: the start of the longest window of the ladder (at least a
+// month, as term ends read) ending at at's day. The growth of the days
+// before it counts in no such window; without a ladder, no window reads
+// any day, and it returns at's day.
+func (d Definition) FirstWindowDay(at time.Time, loc *time.Location) rule.Date {
+	months := 0
+	for _, l := range d.Ladder {
+		months = max(months, l.Window, 1)
+	}
+	return rule.DateOf(at, loc).AddMonths(-months)
+}
+
 // Retain decides a term end of level cur given the net growth g of the
 // retention window: kept when g reaches the level's retention threshold,
 // otherwise the level the downgrade mode gives. The entry level is always

@@ -3,6 +3,7 @@ package level
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/memberkit/membership/internal/codec"
@@ -289,6 +290,47 @@ func earned(tx store.Tx, member string, m *memberState, from, to time.Time, loc 
 		sum = sum.Add(m.DayGrowth)
 	}
 	return sum, err
+}
+
+// growthDays returns member m's net growth per day from from on, oldest
+// first, days of no growth left out. Its cost is the number of days with
+// growth from from on.
+func growthDays(tx store.Tx, member string, m *memberState, from rule.Date) ([]GrowthDay, error) {
+	prefix := keys.New().Str(member)
+	var out []GrowthDay
+	err := tx.Scan(bDay, prefix, store.PrefixEnd(dayKey(member, from)), false, func(k, v []byte) error {
+		d, ok := dayOfKey(k, len(prefix))
+		if !ok {
+			return record.Corrupt(bDay, k, errors.New("not a day's key"))
+		}
+		amt, err := codec.ParseAmount(v)
+		if err != nil {
+			return record.Corrupt(bDay, k, err)
+		}
+		if !amt.IsZero() {
+			out = append(out, GrowthDay{Day: d, Growth: amt})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(out) // the keys run newest first
+	if !m.Day.IsZero() && m.Day.Compare(from) >= 0 && !m.DayGrowth.IsZero() {
+		out = append(out, GrowthDay{Day: m.Day, Growth: m.DayGrowth}) // the latest day
+	}
+	return out, nil
+}
+
+// dayOfKey returns the date of a day key (dayKey) whose member prefix is
+// n bytes long; ok is false for a key that is not one.
+func dayOfKey(k []byte, n int) (d rule.Date, ok bool) {
+	if len(k) != n+4 {
+		return d, false
+	}
+	v := ^binary.BigEndian.Uint32(k[n:])
+	d = rule.Date{Year: int(v >> 9), Month: time.Month(v >> 5 & 0xF), Day: int(v & 0x1F)}
+	return d, d.Valid()
 }
 
 // appendHistory stores r as the member's next history record, setting

@@ -2,10 +2,13 @@ package level
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
@@ -129,5 +132,79 @@ func TestMemberState(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGrowthDays reads a member's days back, oldest first, from a day on:
+// the day records and the latest day in the member's record; another
+// member's (m10, whose ID starts with m1's) are not among them. A damaged
+// day key or amount is store.ErrCorrupt.
+func TestGrowthDays(t *testing.T) {
+	loc := zone(t)
+	st := memory.New()
+	t.Cleanup(func() { st.Close() })
+	var m memberState
+	updateStore(t, st, func(tx store.Tx) error {
+		for _, g := range []struct {
+			member, at, amount string
+		}{{"m1", "2026-03-15 23:59", "10"}, {"m1", "2026-03-16", "5"}, {"m1", "2026-04-01", "7"}, {"m1", "2026-04-01 12:00", "-2"},
+			{"m1", "2027-03-16", "100"}, {"m1", "2026-05-01", "3"}, {"m1", "2026-06-01", "4"}, {"m1", "2026-06-01", "-4"}} {
+			if err := addDay(tx, g.member, &m, at(t, g.at), loc, dec(g.amount)); err != nil {
+				return err
+			}
+		}
+		var m10 memberState
+		return addDay(tx, "m10", &m10, at(t, "2026-03-01"), loc, dec("1"))
+	})
+	day := func(s string) rule.Date {
+		d, err := rule.ParseDate(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	read := func(from string) (got []string, err error) {
+		err = st.View(context.Background(), func(tx store.Tx) error {
+			days, err := growthDays(tx, "m1", &m, day(from))
+			for _, d := range days {
+				got = append(got, d.Day.String()+" "+d.Growth.String())
+			}
+			return err
+		})
+		return got, err
+	}
+	// 2026-06-01 nets to zero: its record is gone, and no day is listed.
+	for from, want := range map[string][]string{
+		"2026-01-01": {"2026-03-15 10", "2026-03-16 5", "2026-04-01 5", "2026-05-01 3", "2027-03-16 100"},
+		"2026-04-01": {"2026-04-01 5", "2026-05-01 3", "2027-03-16 100"},
+		"2027-03-16": {"2027-03-16 100"},
+		"2027-03-17": nil,
+	} {
+		got, err := read(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("from %s (-want +got):\n%s", from, d)
+		}
+	}
+	for _, c := range []struct {
+		name       string
+		key, value []byte
+		was        string // the record's amount before, "" for none
+	}{
+		{"short key", append(keys.New().Str("m1"), 1), []byte("5"), ""},
+		{"bad amount", dayKey("m1", day("2026-04-01")), []byte{0xff}, "5"},
+	} {
+		updateStore(t, st, func(tx store.Tx) error { return tx.Put(bDay, c.key, c.value) })
+		if _, err := read("2026-01-01"); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("%s: %v, want store.ErrCorrupt", c.name, err)
+		}
+		updateStore(t, st, func(tx store.Tx) error {
+			if err := tx.Delete(bDay, c.key); err != nil || c.was == "" {
+				return err
+			}
+			return addDayRecord(tx, "m1", day("2026-04-01"), dec(c.was))
+		})
 	}
 }
