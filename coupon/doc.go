@@ -107,10 +107,12 @@
 // coupons held in the system migrated from, and any other method is
 // malformed. A claim issues from 1 (Count 0) to [MaxCount] coupons in one
 // transaction, and [Handle.Issue] takes 1 to [MaxIssueMembers] members
-// (a tag segment's page), each an ID. A method, a count or a member list
-// outside those is refused with an error wrapping event.ErrInvalidArgument
-// that names the field ("method", "count", "members", "members[3]"),
-// before the unit of work: nothing is written, the audit trail included.
+// (a tag segment's page), each an ID that makes an ID with the request's
+// (a member's claim is RequestID + "/" + member, at most
+// event.MaxIDBytes). A method, a count or a member list outside those is
+// refused with an error wrapping event.ErrInvalidArgument that names the
+// field ("method", "count", "members", "members[3]"), before the unit of
+// work: nothing is written, the audit trail included.
 // So is a [RedeemRequest] Via other than [ByCode] and [ByQR] ("via"), and
 // a Lock of no coupons ("coupons"); [Handle.Stats] of a template the
 // definition does not have is [ErrUnknownTemplate].

@@ -228,7 +228,9 @@ func (h *Handle) ClaimPack(ctx context.Context, req PackRequest) (PackResult, er
 type IssueRequest struct {
 	// RequestID identifies the bulk issue; each member's issue is a Claim
 	// under RequestID + "/" + member, so a retry after a failure completes
-	// the rest and gives no one a second coupon.
+	// the rest and gives no one a second coupon. Both are IDs
+	// (event.CheckID), so RequestID + "/" + member keeps to
+	// event.MaxIDBytes for every member.
 	RequestID string    `json:"request_id"`
 	Operator  string    `json:"operator,omitempty"`
 	Note      string    `json:"note,omitempty"`
@@ -263,22 +265,20 @@ type IssueResult struct {
 // Issue issues a template to each listed member by the Operator method,
 // each member in its own transaction (see IssueRequest). A member refused
 // is listed in Refused and the rest go on; any other error stops the
-// issue and is returned with what was done so far. An empty RequestID; no
-// members, more than MaxIssueMembers, or a member that is not an ID
-// (event.CheckID: an empty one too), each named ("members",
-// "members[3]"); or a Count below 0 or above MaxCount, is
-// event.ErrInvalidArgument, and nothing is issued.
+// issue and is returned with what was done so far. A RequestID that is
+// not an ID (event.CheckID: an empty one too); no members, more than
+// MaxIssueMembers, a member that is not an ID, or one whose claim's
+// request ID (RequestID + "/" + member) is longer than event.MaxIDBytes,
+// each named ("members", "members[3]"); or a Count below 0 or above
+// MaxCount, is event.ErrInvalidArgument, and nothing is issued.
 func (h *Handle) Issue(ctx context.Context, req IssueRequest) (IssueResult, error) {
 	res := IssueResult{Issued: map[string][]Coupon{}, Outcomes: map[string]*change.Outcome{}, Refused: map[string]error{}}
 	err := h.defined()
-	if err == nil && req.RequestID == "" {
-		err = fmt.Errorf("%w: empty request ID", event.ErrInvalidArgument)
+	if err == nil {
+		err = checkIssueIDs(req.RequestID, req.Members)
 	}
 	if err == nil {
 		err = checkCount(req.Count)
-	}
-	if err == nil {
-		err = checkMembers(req.Members)
 	}
 	if err != nil {
 		return res, fmt.Errorf("coupon: issue %s: %w", req.Template, err)
@@ -716,6 +716,27 @@ func checkMembers(members []string) error {
 	for i, m := range members {
 		if err := event.CheckID(m); err != nil {
 			return fmt.Errorf("%w: members[%d]: %w", event.ErrInvalidArgument, i, err)
+		}
+	}
+	return nil
+}
+
+// checkIssueIDs returns an error wrapping event.ErrInvalidArgument,
+// naming the field, for a bulk issue's request ID that is not an ID, its
+// members (checkMembers), or a member whose claim's request ID
+// (RequestID + "/" + member) is not one: too long, refused before
+// anything is issued rather than at that member's claim, after the
+// claims of the members before it.
+func checkIssueIDs(id string, members []string) error {
+	if err := event.CheckID(id); err != nil {
+		return fmt.Errorf("%w: request ID: %w", event.ErrInvalidArgument, err)
+	}
+	if err := checkMembers(members); err != nil {
+		return err
+	}
+	for i, m := range members {
+		if err := event.CheckID(id + "/" + m); err != nil {
+			return fmt.Errorf("%w: members[%d]: its claim's request ID (request ID/member): %w", event.ErrInvalidArgument, i, err)
 		}
 	}
 	return nil

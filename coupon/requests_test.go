@@ -542,3 +542,33 @@ func TestMalformedBulkRedeemLockStats(t *testing.T) {
 		t.Errorf("Stats of flash = %+v, %v; want 1 used", r.ByTemplate["flash"], err)
 	}
 }
+
+// A bulk issue claims for each member under RequestID + "/" + member, an
+// ID held to event.MaxIDBytes like any request ID. One too long for a
+// member is malformed: refused before anything is issued, naming the
+// member. It used to issue to the members before it (m2 here got a coupon)
+// and then fail with event.ErrInvalidArgument.
+func TestIssueClaimIDTooLong(t *testing.T) {
+	ctx := context.Background()
+	p := openCoupons(t, memory.New())
+	h := p.Coupons()
+	id := strings.Repeat("r", 200)
+	long := strings.Repeat("m", 60) // 200 + 1 + 60 = 261 bytes
+	issue := func(id string, members ...string) func() error {
+		return func() error {
+			_, err := h.Issue(ctx, coupon.IssueRequest{RequestID: id, Operator: "ops", At: at(t, "2026-05-01 10:00"), Members: members, Template: "ten-off"})
+			return err
+		}
+	}
+	ia := []error{event.ErrInvalidArgument, event.ErrTooLarge}
+	checkMalformed(t, p, []malformed{
+		{"a member's claim ID too long", ia, "members[1]", issue(id, "m2", long)},
+		{"the request ID too long", ia, "request ID", issue(strings.Repeat("r", event.MaxIDBytes+1), "m1")},
+		{"a NUL in the request ID", []error{event.ErrInvalidArgument, event.ErrInvalidText}, "request ID", issue("r\x00", "m1")},
+	})
+	// At the limit: 200 + 1 + 55 bytes is a claim ID of 256 bytes.
+	res, err := h.Issue(ctx, coupon.IssueRequest{RequestID: id, At: at(t, "2026-05-01 10:00"), Members: []string{"m2", strings.Repeat("m", 55)}, Template: "ten-off"})
+	if err != nil || len(res.Issued) != 2 {
+		t.Errorf("Issue at the limit: issued to %d members, %v; want 2", len(res.Issued), err)
+	}
+}
