@@ -89,7 +89,7 @@ type Gift struct {
 	Template string `json:"template,omitempty"`
 	Pack     string `json:"pack,omitempty"`
 	// Count is the number of coupons of Template, at most MaxCount; 0
-	// means 1.
+	// means 1. A gift of a Pack gives one pack: its Count is 0 or 1.
 	Count int `json:"count,omitempty"`
 }
 
@@ -273,8 +273,9 @@ func (c ClaimRule) allowsMethod(m Method) error {
 // "task", would be refused on every grant, so the definition is refused
 // instead. The error wraps ErrUnknownTemplate or ErrNotEligible, or names
 // a coupon count above MaxCount (as a claim's: the coupons are issued in
-// the transaction of the event that earns them); rewards of other kinds
-// return nil.
+// the transaction of the event that earns them) or a pack's count other
+// than 0 or 1 (a pack reward gives one pack; a larger count was ignored);
+// rewards of other kinds return nil.
 func (d *Definition) CheckReward(r rule.Reward, from rule.SourceKind) error {
 	m := MethodOf(from)
 	switch r.Kind {
@@ -294,6 +295,9 @@ func (d *Definition) CheckReward(r rule.Reward, from rule.SourceKind) error {
 		if !ok {
 			return fmt.Errorf("%w: pack %q", ErrUnknownTemplate, r.Pack)
 		}
+		if r.Count < 0 || r.Count > 1 {
+			return fmt.Errorf("count %d: a pack reward gives one pack (count 0 or 1)", r.Count)
+		}
 		if err := k.Claim.allowsMethod(m); err != nil {
 			return fmt.Errorf("pack %q cannot be a %s's reward: %w", r.Pack, from, err)
 		}
@@ -304,17 +308,16 @@ func (d *Definition) CheckReward(r rule.Reward, from rule.SourceKind) error {
 // Check returns nil, or a *rule.Problems listing every problem with its
 // path: duplicate or empty names, a type's missing or out-of-range amount
 // (a rate not in (0, 1), min > max, a random max above MaxDraw, amounts
-// finer than a cent), negative
-// stock or limits, unknown methods, an invalid validity or period, the
-// same product both included and excluded, packs naming missing templates
-// or with an unknown mode, a pack item's or a gift's count above MaxCount
-// (the coupons of one claim, issued in one transaction), gifts naming a
-// template or pack whose claim methods leave out "system" (the method
-// gifts are issued by), and claim
-// conditions naming an unknown level or tag or with a segment that does
-// not parse (claim.segment: each unknown tag of the expression is one
-// problem). Levels and tags are looked up in env; a nil env skips those
-// lookups.
+// finer than a cent), negative stock or limits, unknown methods, an
+// invalid validity or period, the same product both included and
+// excluded, packs naming missing templates or with an unknown mode, a
+// pack item's or a gift's count above MaxCount (the coupons of one claim,
+// issued in one transaction), a pack gift's count above 1 (it gives one
+// pack), gifts naming a template or pack whose claim methods leave out
+// "system" (the method gifts are issued by), and claim conditions naming
+// an unknown level or tag or with a segment that does not parse
+// (claim.segment: each unknown tag of the expression is one problem).
+// Levels and tags are looked up in env; a nil env skips those lookups.
 func (d Definition) Check(env Env) error {
 	var ps rule.Problems
 	names := map[string]bool{}
@@ -387,7 +390,10 @@ func (d Definition) Check(env Env) error {
 				ps.Add(rule.Join(p, "pack"), k.Claim.allowsMethod(System))
 			}
 		}
-		if g.Count < 0 || g.Count > MaxCount {
+		switch {
+		case g.Pack != "" && g.Template == "" && (g.Count < 0 || g.Count > 1):
+			ps.Addf(rule.Join(p, "count"), "%d: a pack gift gives one pack (count 0 or 1)", g.Count)
+		case g.Count < 0 || g.Count > MaxCount:
 			ps.Addf(rule.Join(p, "count"), "%d is not from 0 (1 coupon) to %d (MaxCount)", g.Count, MaxCount)
 		}
 	}

@@ -752,6 +752,42 @@ func TestCouponDefinitionCountsUpToMaxCount(t *testing.T) {
 	}
 }
 
+// A gift, level gift or task reward of a pack gives one pack: a count
+// above 1 on it was taken and ignored (a registration gift of "count": 3
+// of a pack gave one), so it is refused where it is, as counts above
+// MaxCount are. A count of 0 or 1 is one pack.
+func TestCouponPackGiftCount(t *testing.T) {
+	def := func(n int) membership.Definition {
+		d := couponDef()
+		d.Coupons.Gifts = append(d.Coupons.Gifts, coupon.Gift{Event: "register", Pack: "starter", Count: n})
+		d.Levels.Ladder[1].Gifts = append(d.Levels.Ladder[1].Gifts, rule.Reward{Kind: rule.RewardPack, Pack: "starter", Count: n})
+		d.Tasks = &task.Definition{Tasks: []task.Task{{
+			Name: "first-order", Kind: task.One, Steps: []task.Step{{Event: "order"}},
+			Rewards: []rule.Reward{{Kind: rule.RewardPack, Pack: "starter", Count: n}},
+		}}}
+		return d
+	}
+	for _, n := range []int{0, 1} {
+		if err := def(n).Validate(); err != nil {
+			t.Errorf("pack gifts of count %d: %v", n, err)
+		}
+	}
+	err := def(3).Validate()
+	var ps *rule.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("pack gifts of count 3: %v, want problems", err)
+	}
+	var paths []string
+	for _, p := range ps.List {
+		paths = append(paths, p.Path)
+	}
+	slices.Sort(paths)
+	want := []string{"coupons.gifts[1].count", "levels.ladder[1].gifts[1]", "tasks.tasks[0].rewards[0]"}
+	if diff := cmp.Diff(want, paths); diff != "" {
+		t.Errorf("problem paths (-want +got):\n%s\n%v", diff, err)
+	}
+}
+
 func TestCouponLockHoldRunsOut(t *testing.T) {
 	p := openCoupons(t, memory.New())
 	ctx := context.Background()

@@ -29,7 +29,8 @@ type Reward struct {
 	Template    string          `json:"template,omitempty"`
 	Pack        string          `json:"pack,omitempty"`
 	Achievement string          `json:"achievement,omitempty"`
-	// Count is the number of coupons; 0 means 1.
+	// Count is the number of coupons; 0 means 1. A pack reward gives
+	// one pack: package coupon refuses a Count above 1 on it.
 	Count int `json:"count,omitempty"`
 }
 
