@@ -905,7 +905,10 @@ func (b *Book) expire(id string, at time.Time) (c Coupon, changed bool, err erro
 }
 
 // revoke revokes an available or locked coupon (an operator's action),
-// with a note. It returns an error wrapping ErrNotFound or ErrState.
+// with a note. It returns an error wrapping ErrNotFound or ErrState. An
+// available coupon whose validity ended by at is expired, whether or not
+// its expiry was performed yet (Advance), so that the answer does not
+// depend on when Advance ran.
 func (b *Book) revoke(id string, at time.Time, note string) (Coupon, error) {
 	c, err := b.Get(id)
 	if err != nil {
@@ -913,6 +916,9 @@ func (b *Book) revoke(id string, at time.Time, note string) (Coupon, error) {
 	}
 	if c.State != Available && c.State != Locked {
 		return c, fmt.Errorf("coupon: revoke %s: %w: %s", id, ErrState, c.State)
+	}
+	if c.State == Available && !c.Expires.IsZero() && !at.Before(c.Expires) {
+		return c, fmt.Errorf("coupon: revoke %s: %w: %s at %s", id, ErrState, Expired, c.Expires.In(b.loc).Format(time.RFC3339))
 	}
 	if c.State == Locked {
 		if err := b.tx.Delete(bOrders, sep(c.Order, c.ID)); err != nil {

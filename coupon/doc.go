@@ -56,11 +56,13 @@
 // naming the hold. A hold is its lock's: an order locked again (after a
 // Release, or its coupons locked anew) keeps them until the new lock's hold
 // runs out, or for good when it has none, and the earlier lock's hold
-// releases nothing of them. A Lock, Use, Release or Redeem dated after a
-// hold ran out finds its coupons released, at the hold's end, whether or
-// not Advance performed it yet: the request performs it first (a Use at
-// 12:20 of an order whose hold ran out at 12:15 is refused with
-// ErrNotFound, and the coupon may be locked for another order).
+// releases nothing of them. A Lock, Use, Release, Redeem or Revoke dated
+// after a hold ran out finds its coupons released, at the hold's end,
+// whether or not Advance performed it yet: the request performs it first
+// (a Use at 12:20 of an order whose hold ran out at 12:15 is refused with
+// ErrNotFound, and the coupon may be locked for another order). Likewise
+// a request dated after a coupon's validity ended finds it expired: Lock
+// and Redeem refuse it as not applicable, Revoke with ErrState.
 //
 // The store buckets are the package's: coupon.coupons, coupon.codes,
 // coupon.members, coupon.orders, coupon.used, coupon.indexed,

@@ -642,6 +642,10 @@ type RevokeRequest struct {
 // Revoke revokes an available or locked coupon. It returns an error
 // wrapping ErrNotFound or ErrState (used, expired or already revoked), and
 // event.ErrInvalidArgument without a coupon, an operator or a time. A
+// revocation dated after the coupon's validity ended, or after the hold
+// of the order it is locked for ran out, finds it expired or released,
+// whether or not Advance performed that yet (as Lock, Use and Redeem do).
+// A
 // locked coupon leaves its order: the order's other coupons stay locked
 // with the amounts they took off beside it (a 10%-off coupon locked after
 // a cash coupon of 30 on an order of 100 keeps 7), and Use records those;
@@ -659,6 +663,11 @@ func (h *Handle) Revoke(ctx context.Context, req RevokeRequest) (*change.Outcome
 		b := h.p.book(u)
 		if cp, err := b.Get(req.Coupon); err == nil {
 			u.Outcome().Member = cp.Member // the audit names the owner of a coupon refused too
+		}
+		// The hold of the order it is locked for that ran out by now
+		// releases it first, as Advance would have.
+		if err := h.p.holdOfRanOut(u, req.Coupon, ""); err != nil {
+			return err
 		}
 		cp, err := b.revoke(req.Coupon, u.At(), req.Note)
 		if err != nil {

@@ -96,3 +96,54 @@ func TestCouponRedeemAfterUnperformedHold(t *testing.T) {
 		t.Errorf("changes %v, want released at 12:15 and used at 12:20", got)
 	}
 }
+
+// A revocation dated after a coupon's validity ended, or after the hold
+// of the order it is locked for ran out, made before Advance performed
+// the expiry or the release, finds what it would find after Advance. flash
+// claimed at 10:00 on 1 May is valid until 24:00: a Revoke at 09:00 on 2
+// May is refused with ErrState (expired), and the statistics count it
+// expired, not revoked. Locked at 23:50 with a 30-minute hold, it is
+// released at 00:20 on 2 May, expired (its validity ended while it was
+// locked): a Revoke at 00:30 is refused too. Both used to revoke the
+// coupon before Advance (and be refused after it), leaving the
+// statistics to depend on when Advance ran.
+func TestCouponRevokeAfterUnperformedExpiry(t *testing.T) {
+	ctx := context.Background()
+	for _, locked := range []bool{false, true} {
+		for _, advanced := range []bool{true, false} {
+			p := openCoupons(t, memory.New())
+			c := couponClaim(t, p, "c", "m1", "flash", "2026-05-01 10:00")
+			when := at(t, "2026-05-02 09:00")
+			if locked {
+				o := coupon.Order{ID: "o1", Member: "m1", Time: at(t, "2026-05-01 23:50"), Lines: []coupon.Line{{Product: "p", Amount: dec("50")}}}
+				if _, err := p.Coupons().Lock(ctx, coupon.LockRequest{RequestID: "l1", Order: o, Coupons: []string{c.ID}, Hold: 30 * time.Minute}); err != nil {
+					t.Fatal(err)
+				}
+				when = at(t, "2026-05-02 00:30")
+			}
+			if advanced {
+				if _, err := p.Advance(ctx, when); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := p.Coupons().Revoke(ctx, coupon.RevokeRequest{RequestID: "r1", Operator: "ops", Coupon: c.ID, At: when})
+			if !errors.Is(err, coupon.ErrState) {
+				t.Errorf("locked %v, advanced %v: Revoke = %v, want coupon.ErrState (expired)", locked, advanced, err)
+			}
+			if _, err := p.Advance(ctx, when); err != nil {
+				t.Fatal(err)
+			}
+			cs, err := p.Coupons().List(ctx, "m1")
+			if err != nil || len(cs) != 1 || cs[0].State != coupon.Expired {
+				t.Errorf("locked %v, advanced %v: coupons %+v, %v; want one expired", locked, advanced, cs, err)
+			}
+			r, err := p.Coupons().Stats(ctx, coupon.StatsQuery{Template: "flash"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (coupon.Stat{Issued: 1, Expired: 1}); r.Total.Issued != want.Issued || r.Total.Expired != want.Expired || r.Total.Revoked != 0 {
+				t.Errorf("locked %v, advanced %v: statistics %+v, want %+v", locked, advanced, r.Total, want)
+			}
+		}
+	}
+}
