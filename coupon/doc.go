@@ -98,7 +98,9 @@
 // member's tags as they stand at the claim, so a member given a tag later
 // may claim from then on. Stock is a counter kept in the same store
 // transaction as the coupons, and the store serializes writers, so no
-// concurrency can issue past it. A refusal wraps [ErrOutOfStock],
+// concurrency can issue past it. Stock and limits count coupons issued:
+// a coupon revoked, expired or used gives back neither (a pack's stock
+// and limits count packs alike). A refusal wraps [ErrOutOfStock],
 // [ErrLimitReached], [ErrNotEligible] (a member outside the segment
 // included) or [ErrOutsidePeriod] and is decided before anything is
 // written.

@@ -645,7 +645,10 @@ type RevokeRequest struct {
 // revocation dated after the coupon's validity ended, or after the hold
 // of the order it is locked for ran out, finds it expired or released,
 // whether or not Advance performed that yet (as Lock, Use and Redeem do).
-// A
+// Revoking gives nothing back: the template's stock counts the coupons
+// issued and the member's claim limits the coupons the member got, a
+// revoked one included (to give a member another, an operator claims
+// one of a template with room). A
 // locked coupon leaves its order: the order's other coupons stay locked
 // with the amounts they took off beside it (a 10%-off coupon locked after
 // a cash coupon of 30 on an order of 100 keeps 7), and Use records those;

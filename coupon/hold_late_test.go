@@ -3,6 +3,7 @@ package coupon_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -145,5 +146,27 @@ func TestCouponRevokeAfterUnperformedExpiry(t *testing.T) {
 				t.Errorf("locked %v, advanced %v: statistics %+v, want %+v", locked, advanced, r.Total, want)
 			}
 		}
+	}
+}
+
+// Revoking gives nothing back: welcome's stock of 1 stays used and
+// lucky's limit of 2 a member stays reached after their coupons are
+// revoked.
+func TestCouponRevokeReturnsNoStockNorLimit(t *testing.T) {
+	ctx := context.Background()
+	p := openCoupons(t, memory.New())
+	w := couponClaim(t, p, "w", "m1", "welcome", "2026-05-01 10:00")
+	l1 := couponClaim(t, p, "l1", "m1", "lucky", "2026-05-01 10:00")
+	l2 := couponClaim(t, p, "l2", "m1", "lucky", "2026-05-02 10:00")
+	for i, c := range []coupon.Coupon{w, l1, l2} {
+		if _, err := p.Coupons().Revoke(ctx, coupon.RevokeRequest{RequestID: fmt.Sprint("r", i), Operator: "ops", Coupon: c.ID, At: at(t, "2026-05-02 11:00")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: "w2", Member: "m2", Template: "welcome", At: at(t, "2026-05-03 10:00")}); !errors.Is(err, coupon.ErrOutOfStock) {
+		t.Errorf("welcome after its one coupon was revoked: %v, want ErrOutOfStock", err)
+	}
+	if _, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: "l3", Member: "m1", Template: "lucky", At: at(t, "2026-05-03 10:00")}); !errors.Is(err, coupon.ErrLimitReached) {
+		t.Errorf("lucky after m1's two were revoked: %v, want ErrLimitReached", err)
 	}
 }
