@@ -2,6 +2,7 @@ package coupon
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -119,7 +120,14 @@ func drawable(d decimal.Decimal) bool {
 // and the pack is out of stock only when nothing at all is left. It
 // returns the items to issue and those cut short (with the count
 // missing), or an error wrapping ErrOutOfStock that names the template.
+// What no checked definition holds — a nil p or left, an unknown mode, no
+// items, an item count outside 1 to MaxCount — is an error wrapping
+// event.ErrInvalidArgument that names the field, rather than a panic or a
+// plan misread from it.
 func PlanPack(p *Pack, left func(template string) int64) (give, short []PackItem, err error) {
+	if err := checkPlan(p, left); err != nil {
+		return nil, nil, fmt.Errorf("coupon: plan pack: %w: %w", event.ErrInvalidArgument, err)
+	}
 	for _, it := range p.Items {
 		l := left(it.Template)
 		n := it.Count
@@ -140,4 +148,25 @@ func PlanPack(p *Pack, left func(template string) int64) (give, short []PackItem
 		return nil, nil, fmt.Errorf("%w: pack %s: no template has any left", ErrOutOfStock, p.Name)
 	}
 	return give, short, nil
+}
+
+// checkPlan returns an error naming the field of what PlanPack cannot
+// plan from.
+func checkPlan(p *Pack, left func(string) int64) error {
+	switch {
+	case p == nil:
+		return errors.New("pack: nil")
+	case left == nil:
+		return errors.New("left: nil")
+	case p.Mode != AnyInvalid && p.Mode != AllInvalid:
+		return fmt.Errorf("mode: %q, want %s or %s", p.Mode, AnyInvalid, AllInvalid)
+	case len(p.Items) == 0:
+		return errors.New("items: empty")
+	}
+	for i, it := range p.Items {
+		if it.Count < 1 || it.Count > MaxCount {
+			return fmt.Errorf("items[%d].count: %d is not from 1 to %d (MaxCount)", i, it.Count, MaxCount)
+		}
+	}
+	return nil
 }

@@ -211,6 +211,43 @@ func TestPlanPackPartialCounts(t *testing.T) {
 	}
 }
 
+// PlanPack refuses what no checked definition holds with an error
+// wrapping event.ErrInvalidArgument, and never ErrOutOfStock: a nil pack
+// or left function (it panicked), an unknown mode (it was taken as
+// all_invalid), an item count outside 1 to MaxCount (0 said the pack was
+// out of stock, a negative one was skipped), no items.
+func TestPlanPackMalformed(t *testing.T) {
+	left := func(string) int64 { return 5 }
+	pack := func(mode coupon.PackMode, counts ...int) *coupon.Pack {
+		p := &coupon.Pack{Name: "p", Mode: mode}
+		for i, n := range counts {
+			p.Items = append(p.Items, coupon.PackItem{Template: string(rune('A' + i)), Count: n})
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name, field string
+		p           *coupon.Pack
+		left        func(string) int64
+	}{
+		{"nil pack", "pack", nil, left},
+		{"nil left", "left", pack(coupon.AnyInvalid, 1), nil},
+		{"unknown mode", "mode", pack("some", 1), left},
+		{"no items", "items", pack(coupon.AllInvalid), left},
+		{"count 0", "items[0].count", pack(coupon.AnyInvalid, 0), left},
+		{"negative count", "items[0].count", pack(coupon.AllInvalid, -3, 1), left},
+		{"count above MaxCount", "items[1].count", pack(coupon.AllInvalid, 1, coupon.MaxCount+1), left},
+	} {
+		give, short, err := coupon.PlanPack(tc.p, tc.left)
+		if !errors.Is(err, event.ErrInvalidArgument) || errors.Is(err, coupon.ErrOutOfStock) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: %v; want event.ErrInvalidArgument naming %q", tc.name, err, tc.field)
+		}
+		if give != nil || short != nil {
+			t.Errorf("%s: gives %v, short %v; want nothing", tc.name, give, short)
+		}
+	}
+}
+
 // A segment is a tag expression the member's tags must match; a member
 // outside it is refused as a missing tag is, with ErrNotEligible and a
 // message naming the segment.
