@@ -271,7 +271,9 @@ func (c ClaimRule) allowsMethod(m Method) error {
 // (MethodOf). An upgrade gift naming a template whose claim methods leave
 // out "system", or a task reward naming one whose methods leave out
 // "task", would be refused on every grant, so the definition is refused
-// instead. The error wraps ErrUnknownTemplate or ErrNotEligible, or names
+// instead; so is a reward of more coupons than the template's stock,
+// per_member or per_day limit allows. The error wraps ErrUnknownTemplate
+// or ErrNotEligible, or names
 // a coupon count above MaxCount (as a claim's: the coupons are issued in
 // the transaction of the event that earns them) or a pack's count other
 // than 0 or 1 (a pack reward gives one pack; a larger count was ignored);
@@ -288,6 +290,9 @@ func (d *Definition) CheckReward(r rule.Reward, from rule.SourceKind) error {
 			return fmt.Errorf("count %d is above %d (MaxCount): a reward is issued in its event's transaction", r.Count, MaxCount)
 		}
 		if err := t.Claim.allowsMethod(m); err != nil {
+			return fmt.Errorf("template %q cannot be a %s's reward: %w", r.Template, from, err)
+		}
+		if err := t.beyond(r.Coupons(), true); err != nil {
 			return fmt.Errorf("template %q cannot be a %s's reward: %w", r.Template, from, err)
 		}
 	case rule.RewardPack:
@@ -314,10 +319,13 @@ func (d *Definition) CheckReward(r rule.Reward, from rule.SourceKind) error {
 // pack item's or a gift's count above MaxCount (the coupons of one claim,
 // issued in one transaction), a pack gift's count above 1 (it gives one
 // pack), gifts naming a template or pack whose claim methods leave out
-// "system" (the method gifts are issued by), and claim conditions naming
-// an unknown level or tag or with a segment that does not parse
-// (claim.segment: each unknown tag of the expression is one problem).
-// Levels and tags are looked up in env; a nil env skips those lookups.
+// "system" (the method gifts are issued by), a gift's count above its
+// template's stock, per_member or per_day limit and an any_invalid pack
+// item's above its template's stock (each refused on every grant, the
+// pack never given), and claim conditions naming an unknown level or
+// tag or with a segment that does not parse (claim.segment: each unknown
+// tag of the expression is one problem). Levels and tags are looked up
+// in env; a nil env skips those lookups.
 func (d Definition) Check(env Env) error {
 	var ps rule.Problems
 	names := map[string]bool{}
@@ -356,6 +364,8 @@ func (d Definition) Check(env Env) error {
 			seen[it.Template] = true
 			if it.Count < 1 || it.Count > MaxCount {
 				ps.Addf(rule.Join(ip, "count"), "%d is not from 1 to %d (MaxCount)", it.Count, MaxCount)
+			} else if t, ok := d.Template(it.Template); ok && k.Mode == AnyInvalid {
+				ps.Add(rule.Join(ip, "count"), t.beyond(it.Count, false))
 			}
 		}
 		if k.Stock < 0 {
@@ -384,6 +394,9 @@ func (d Definition) Check(env Env) error {
 		case g.Template != "":
 			if t, ok := d.Template(g.Template); ok {
 				ps.Add(rule.Join(p, "template"), t.Claim.allowsMethod(System))
+				if g.Count <= MaxCount {
+					ps.Add(rule.Join(p, "count"), t.beyond(max(g.Count, 1), true))
+				}
 			}
 		default:
 			if k, ok := d.Pack(g.Pack); ok {
@@ -398,6 +411,26 @@ func (d Definition) Check(env Env) error {
 		}
 	}
 	return ps.Err()
+}
+
+// beyond returns an error when n coupons of t in one grant would be
+// refused every time: more than its stock, or with limits (a gift's or a
+// reward's coupons are held to them; a pack's are not) more than its
+// per-member or per-day limit. The definition is refused rather than
+// publishing a refusal on every grant.
+func (t *Template) beyond(n int, limits bool) error {
+	bound := func(name string, v int64) error {
+		return fmt.Errorf("%d coupons are more than the template's %s of %d: every grant would be refused", n, name, v)
+	}
+	switch {
+	case t.Stock > 0 && int64(n) > t.Stock:
+		return bound("stock", t.Stock)
+	case limits && t.Claim.PerMember > 0 && n > t.Claim.PerMember:
+		return bound("claim.per_member", int64(t.Claim.PerMember))
+	case limits && t.Claim.PerDay > 0 && n > t.Claim.PerDay:
+		return bound("claim.per_day", int64(t.Claim.PerDay))
+	}
+	return nil
 }
 
 func positiveCents(ps *rule.Problems, path string, d decimal.Decimal) {

@@ -724,12 +724,13 @@ func TestCouponTaskRewardUsesTheTaskMethod(t *testing.T) {
 func TestCouponDefinitionCountsUpToMaxCount(t *testing.T) {
 	def := func(n int) membership.Definition {
 		d := couponDef()
-		d.Coupons.Gifts[0].Count = n
+		// ten-off has no stock and no limits: MaxCount of it may be given.
+		d.Coupons.Gifts[0].Template, d.Coupons.Gifts[0].Count = "ten-off", n
 		d.Coupons.Packs[0].Items[1].Count = n
-		d.Levels.Ladder[1].Gifts[0].Count = n
+		d.Levels.Ladder[1].Gifts[0].Template, d.Levels.Ladder[1].Gifts[0].Count = "ten-off", n
 		d.Tasks = &task.Definition{Tasks: []task.Task{{
 			Name: "first-order", Kind: task.One, Steps: []task.Step{{Event: "order"}},
-			Rewards: []rule.Reward{{Kind: rule.RewardCoupon, Template: "flash", Count: n}},
+			Rewards: []rule.Reward{{Kind: rule.RewardCoupon, Template: "ten-off", Count: n}},
 		}}}
 		return d
 	}
@@ -785,6 +786,53 @@ func TestCouponPackGiftCount(t *testing.T) {
 	want := []string{"coupons.gifts[1].count", "levels.ladder[1].gifts[1]", "tasks.tasks[0].rewards[0]"}
 	if diff := cmp.Diff(want, paths); diff != "" {
 		t.Errorf("problem paths (-want +got):\n%s\n%v", diff, err)
+	}
+}
+
+// A gift, level gift or task reward of more coupons than its template's
+// stock or per-member limits allow would be refused on every grant (a
+// refusal published, the coupons never issued), as one naming a template
+// its method may not issue would: the definition is refused instead,
+// naming the count. So is an any_invalid pack item of more coupons than
+// its template's stock: the pack could never be given. lucky allows 2 a
+// member and 1 a day; flash has a stock of 50.
+func TestCouponDefinitionCountsNeverIssuable(t *testing.T) {
+	def := func(perDay, perMember, stock int) membership.Definition {
+		d := couponDef()
+		d.Coupons.Gifts = append(d.Coupons.Gifts, coupon.Gift{Event: "register", Template: "lucky", Count: perDay})
+		d.Levels.Ladder[1].Gifts = append(d.Levels.Ladder[1].Gifts, rule.Reward{Kind: rule.RewardCoupon, Template: "lucky", Count: perMember})
+		d.Coupons.Packs = append(d.Coupons.Packs, coupon.Pack{Name: "flash-pack", Mode: coupon.AnyInvalid,
+			Items: []coupon.PackItem{{Template: "flash", Count: stock}}})
+		d.Tasks = &task.Definition{Tasks: []task.Task{{
+			Name: "first-order", Kind: task.One, Steps: []task.Step{{Event: "order"}},
+			Rewards: []rule.Reward{{Kind: rule.RewardCoupon, Template: "welcome", Count: 1}},
+		}}}
+		return d
+	}
+	if err := def(1, 1, 50).Validate(); err != nil {
+		t.Fatalf("counts within the limits and stock: %v", err)
+	}
+	d := def(2, 3, 51)
+	d.Tasks.Tasks[0].Rewards[0].Count = 2 // welcome has a stock of 1
+	err := d.Validate()
+	var ps *rule.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("counts beyond: %v, want problems", err)
+	}
+	var paths []string
+	for _, p := range ps.List {
+		paths = append(paths, p.Path)
+	}
+	slices.Sort(paths)
+	want := []string{"coupons.gifts[1].count", "coupons.packs[1].items[0].count", "levels.ladder[1].gifts[1]", "tasks.tasks[0].rewards[0]"}
+	if diff := cmp.Diff(want, paths); diff != "" {
+		t.Errorf("problem paths (-want +got):\n%s\n%v", diff, err)
+	}
+	// An all_invalid pack gives what is left: its count may pass the stock.
+	d = def(1, 1, 51)
+	d.Coupons.Packs[1].Mode = coupon.AllInvalid
+	if err := d.Validate(); err != nil {
+		t.Errorf("an all_invalid pack item beyond its template's stock: %v", err)
 	}
 }
 
