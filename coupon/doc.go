@@ -117,7 +117,9 @@
 // refused with an error wrapping event.ErrInvalidArgument that names the
 // field ("method", "count", "members", "members[3]"), before the unit of
 // work: nothing is written, the audit trail included.
-// So is a [RedeemRequest] Via other than [ByCode] and [ByQR] ("via"), and
+// So is a claim by the Operator method, or an Issue, that names no
+// Operator ("operator": the audit trail says who issued by hand), a
+// [RedeemRequest] Via other than [ByCode] and [ByQR] ("via"), and
 // a Lock of no coupons ("coupons"); [Handle.Stats] of a template the
 // definition does not have is [ErrUnknownTemplate].
 //

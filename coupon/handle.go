@@ -73,7 +73,8 @@ type ClaimRequest struct {
 	RequestID string `json:"request_id"`
 	Member    string `json:"member"`
 	// Operator and Note, when set, are recorded in the reason of each
-	// coupon.issued change (an operator issuing by hand).
+	// coupon.issued change (an operator issuing by hand). Operator is
+	// required with Method Operator.
 	Operator string    `json:"operator,omitempty"`
 	Note     string    `json:"note,omitempty"`
 	At       time.Time `json:"at"`
@@ -83,6 +84,16 @@ type ClaimRequest struct {
 	Method Method `json:"method,omitempty"`
 	// Count is the number of coupons, at most MaxCount; 0 means 1.
 	Count int `json:"count,omitempty"`
+}
+
+// checkOperator returns an error wrapping event.ErrInvalidArgument when
+// method is Operator and no operator is named: the audit trail says who
+// issued by hand, as it does for every other operator call.
+func checkOperator(method Method, operator string) error {
+	if method == Operator && operator == "" {
+		return fmt.Errorf("%w: operator: empty; the operator method needs the operator who issues", event.ErrInvalidArgument)
+	}
+	return nil
 }
 
 // MaxCount is the most coupons one claim issues (ClaimRequest.Count), and
@@ -127,9 +138,10 @@ type ClaimResult struct {
 // and stock, all or none, and returns them. A refusal changes nothing and
 // returns an error wrapping ErrOutOfStock, ErrLimitReached, ErrNotEligible
 // or ErrOutsidePeriod; an unknown template wraps ErrUnknownTemplate; a
-// missing member or time, a Count below 0 or above MaxCount, or a Method a
-// claim cannot ask for (see ClaimRequest.Method) event.ErrInvalidArgument,
-// naming the field; a program without coupons ErrNotDefined.
+// missing member or time, a Count below 0 or above MaxCount, a Method a
+// claim cannot ask for (see ClaimRequest.Method), or the Operator method
+// with no Operator, event.ErrInvalidArgument, naming the field; a program
+// without coupons ErrNotDefined.
 func (h *Handle) Claim(ctx context.Context, req ClaimRequest) (ClaimResult, error) {
 	if req.Method == "" {
 		req.Method = Self
@@ -143,6 +155,9 @@ func (h *Handle) Claim(ctx context.Context, req ClaimRequest) (ClaimResult, erro
 	}
 	if err == nil {
 		err = checkMethod(req.Method)
+	}
+	if err == nil {
+		err = checkOperator(req.Method, req.Operator)
 	}
 	if err != nil {
 		return ClaimResult{}, fmt.Errorf("coupon: claim %s: %w", req.Template, err)
@@ -203,6 +218,9 @@ func (h *Handle) ClaimPack(ctx context.Context, req PackRequest) (PackResult, er
 	if err == nil {
 		err = checkMethod(req.Method)
 	}
+	if err == nil {
+		err = checkOperator(req.Method, req.Operator)
+	}
 	if err != nil {
 		return PackResult{}, fmt.Errorf("coupon: claim pack %s: %w", req.Pack, err)
 	}
@@ -231,10 +249,11 @@ type IssueRequest struct {
 	// the rest and gives no one a second coupon. Both are IDs
 	// (event.CheckID), so RequestID + "/" + member keeps to
 	// event.MaxIDBytes for every member.
-	RequestID string    `json:"request_id"`
-	Operator  string    `json:"operator,omitempty"`
-	Note      string    `json:"note,omitempty"`
-	At        time.Time `json:"at"`
+	RequestID string `json:"request_id"`
+	// Operator is who issues (required): the audit trail records it.
+	Operator string    `json:"operator,omitempty"`
+	Note     string    `json:"note,omitempty"`
+	At       time.Time `json:"at"`
 	// Members are the members to issue to: 1 to MaxIssueMembers member
 	// IDs.
 	Members  []string `json:"members"`
@@ -269,13 +288,16 @@ type IssueResult struct {
 // not an ID (event.CheckID: an empty one too); no members, more than
 // MaxIssueMembers, a member that is not an ID, or one whose claim's
 // request ID (RequestID + "/" + member) is longer than event.MaxIDBytes,
-// each named ("members", "members[3]"); or a Count below 0 or above
-// MaxCount, is event.ErrInvalidArgument, and nothing is issued.
+// each named ("members", "members[3]"); no Operator; or a Count below 0
+// or above MaxCount, is event.ErrInvalidArgument, and nothing is issued.
 func (h *Handle) Issue(ctx context.Context, req IssueRequest) (IssueResult, error) {
 	res := IssueResult{Issued: map[string][]Coupon{}, Outcomes: map[string]*change.Outcome{}, Refused: map[string]error{}}
 	err := h.defined()
 	if err == nil {
 		err = checkIssueIDs(req.RequestID, req.Members)
+	}
+	if err == nil {
+		err = checkOperator(Operator, req.Operator)
 	}
 	if err == nil {
 		err = checkCount(req.Count)

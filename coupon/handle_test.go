@@ -166,8 +166,12 @@ func TestCouponClaimRefusalsChangeNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			n := couponFeedLen(t, p)
 			before, _ := p.Coupons().List(ctx, tt.member)
-			res, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: fmt.Sprint("t", i), Member: tt.member, Template: tt.template,
-				Method: tt.method, At: at(t, tt.when)})
+			req := coupon.ClaimRequest{RequestID: fmt.Sprint("t", i), Member: tt.member, Template: tt.template,
+				Method: tt.method, At: at(t, tt.when)}
+			if tt.method == coupon.Operator {
+				req.Operator = "ops"
+			}
+			res, err := p.Coupons().Claim(ctx, req)
 			out := res.Outcome
 			if !errors.Is(err, tt.err) || (err == nil) != (tt.err == nil) {
 				t.Fatalf("Claim: %v, want %v", err, tt.err)
@@ -565,7 +569,7 @@ func TestCouponIssueToMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	req := coupon.IssueRequest{RequestID: "b1", Members: []string{"m1", "m2", "m3"}, Template: "flash", At: at(t, "2026-05-01 10:00")}
+	req := coupon.IssueRequest{RequestID: "b1", Operator: "ops", Members: []string{"m1", "m2", "m3"}, Template: "flash", At: at(t, "2026-05-01 10:00")}
 	res, err := p.Coupons().Issue(ctx, req)
 	if err != nil {
 		t.Fatal(err)

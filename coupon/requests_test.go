@@ -205,7 +205,7 @@ func TestWriteNeedsTimeAndRequestID(t *testing.T) {
 			return err
 		},
 		"Issue": func(id string, at time.Time) error {
-			_, err := h.Issue(ctx, coupon.IssueRequest{RequestID: id, At: at, Members: []string{"m1"}, Template: "flash"})
+			_, err := h.Issue(ctx, coupon.IssueRequest{RequestID: id, Operator: "ops", At: at, Members: []string{"m1"}, Template: "flash"})
 			return err
 		},
 		"Lock": func(id string, at time.Time) error {
@@ -256,7 +256,7 @@ func TestNotDefined(t *testing.T) {
 	errs := map[string]error{}
 	_, errs["Claim"] = h.Claim(ctx, coupon.ClaimRequest{RequestID: "r", Member: "m1", At: when, Template: "t"})
 	_, errs["ClaimPack"] = h.ClaimPack(ctx, coupon.PackRequest{RequestID: "r", Member: "m1", At: when, Pack: "p"})
-	_, errs["Issue"] = h.Issue(ctx, coupon.IssueRequest{RequestID: "r", At: when, Members: []string{"m1"}, Template: "t"})
+	_, errs["Issue"] = h.Issue(ctx, coupon.IssueRequest{RequestID: "r", Operator: "ops", At: when, Members: []string{"m1"}, Template: "t"})
 	_, errs["ByCode"] = h.ByCode(ctx, "X")
 	_, errs["Checkout"] = h.Checkout(ctx, o)
 	_, errs["Lock"] = h.Lock(ctx, coupon.LockRequest{RequestID: "r", Order: o, Coupons: []string{"c1.m1"}})
@@ -374,7 +374,11 @@ func TestClaimMalformed(t *testing.T) {
 		t.Fatalf("Claim of MaxCount: %d coupons, %v; want %d", len(res.Coupons), err, coupon.MaxCount)
 	}
 	for _, m := range []coupon.Method{coupon.Self, coupon.Operator, coupon.Task, coupon.System} {
-		res, err := h.Claim(ctx, coupon.ClaimRequest{RequestID: "m-" + string(m), Member: "m2", At: when, Template: "ten-off", Method: m})
+		req := coupon.ClaimRequest{RequestID: "m-" + string(m), Member: "m2", At: when, Template: "ten-off", Method: m}
+		if m == coupon.Operator {
+			req.Operator = "ops"
+		}
+		res, err := h.Claim(ctx, req)
 		if err != nil || len(res.Coupons) != 1 || res.Coupons[0].Method != m {
 			t.Errorf("Claim by %s: %+v, %v; want one coupon of that method", m, res.Coupons, err)
 		}
@@ -567,8 +571,41 @@ func TestIssueClaimIDTooLong(t *testing.T) {
 		{"a NUL in the request ID", []error{event.ErrInvalidArgument, event.ErrInvalidText}, "request ID", issue("r\x00", "m1")},
 	})
 	// At the limit: 200 + 1 + 55 bytes is a claim ID of 256 bytes.
-	res, err := h.Issue(ctx, coupon.IssueRequest{RequestID: id, At: at(t, "2026-05-01 10:00"), Members: []string{"m2", strings.Repeat("m", 55)}, Template: "ten-off"})
+	res, err := h.Issue(ctx, coupon.IssueRequest{RequestID: id, Operator: "ops", At: at(t, "2026-05-01 10:00"), Members: []string{"m2", strings.Repeat("m", 55)}, Template: "ten-off"})
 	if err != nil || len(res.Issued) != 2 {
 		t.Errorf("Issue at the limit: issued to %d members, %v; want 2", len(res.Issued), err)
+	}
+}
+
+// An operator issuing by hand is named, as in every other operator call:
+// a Claim or ClaimPack by the Operator method, or an Issue, with no
+// Operator is malformed, refused naming the field, and changes nothing
+// (it used to issue, with an empty operator in the audit trail).
+func TestOperatorMethodNeedsOperator(t *testing.T) {
+	ctx := context.Background()
+	p := openCoupons(t, memory.New())
+	h := p.Coupons()
+	when := at(t, "2026-05-01 10:00")
+	ia := []error{event.ErrInvalidArgument}
+	checkMalformed(t, p, []malformed{
+		{"claim", ia, "operator", func() error {
+			_, err := h.Claim(ctx, coupon.ClaimRequest{RequestID: "c", Member: "m1", At: when, Template: "ten-off", Method: coupon.Operator})
+			return err
+		}},
+		{"claim pack", ia, "operator", func() error {
+			_, err := h.ClaimPack(ctx, coupon.PackRequest{RequestID: "p", Member: "m1", At: when, Pack: "starter", Method: coupon.Operator})
+			return err
+		}},
+		{"issue", ia, "operator", func() error {
+			_, err := h.Issue(ctx, coupon.IssueRequest{RequestID: "i", At: when, Members: []string{"m1"}, Template: "ten-off"})
+			return err
+		}},
+	})
+	// Named, the same calls issue.
+	if _, err := h.Claim(ctx, coupon.ClaimRequest{RequestID: "c", Member: "m1", Operator: "ops", At: when, Template: "ten-off", Method: coupon.Operator}); err != nil {
+		t.Errorf("Claim by a named operator: %v", err)
+	}
+	if res, err := h.Issue(ctx, coupon.IssueRequest{RequestID: "i", Operator: "ops", At: when, Members: []string{"m1"}, Template: "ten-off"}); err != nil || len(res.Issued) != 1 {
+		t.Errorf("Issue by a named operator: %+v, %v; want one member issued", res, err)
 	}
 }

@@ -36,7 +36,7 @@ func levelOf(t *testing.T, p *membership.Program, member string) (string, decima
 // how many were issued and refused.
 func issueToMembers(t *testing.T, p *membership.Program, requestID string, members []string, template string, at time.Time) (issued, refused int) {
 	t.Helper()
-	res, err := p.Coupons().Issue(context.Background(), coupon.IssueRequest{RequestID: requestID, Members: members, Template: template, At: at})
+	res, err := p.Coupons().Issue(context.Background(), coupon.IssueRequest{RequestID: requestID, Operator: "ops", Members: members, Template: template, At: at})
 	if err != nil {
 		t.Fatal(err)
 	}

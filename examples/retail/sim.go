@@ -495,7 +495,7 @@ func (s *sim) campaign(ctx context.Context, at time.Time) error {
 		err := tally.Parallel(chunks, func(chunk []string) error {
 			// Each member's issue is idempotent under the request ID and
 			// the member, so the chunks share one request ID.
-			res, err := s.p.Coupons().Issue(ctx, coupon.IssueRequest{RequestID: req, Members: chunk, Template: template, At: at})
+			res, err := s.p.Coupons().Issue(ctx, coupon.IssueRequest{RequestID: req, Operator: "crm", Members: chunk, Template: template, At: at})
 			if err != nil {
 				return err
 			}
