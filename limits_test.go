@@ -214,10 +214,12 @@ func TestRequestDerivedTimeBeyondTheStoreIsRefused(t *testing.T) {
 // rule.ErrInvalidDefinition.
 func TestDefinitionFarDatesAreInvalid(t *testing.T) {
 	const head = `{"events":[{"name":"order"}],"points":{"programs":[{"name":"mall"}],"rules":[{"id":"r","program":"mall","event":"order","formula":{"kind":"fixed","fixed":"1"},`
+	// A fixed range is a coupon's validity (points refuse it).
+	const tmpl = `{"coupons":{"templates":[{"name":"t","type":"cash","amount":"10","use":{`
 	for name, doc := range map[string]string{
-		"date of 5 digits":     head + `"validity":{"kind":"fixed_range","from":"2026-01-01","to":"10000-01-01"}}]}}`,
-		"date past the range":  head + `"validity":{"kind":"fixed_range","from":"2026-01-01","to":"2150-01-01"}}]}}`,
-		"date before 1900":     head + `"validity":{"kind":"fixed_range","from":"1850-01-01","to":"2026-01-01"}}]}}`,
+		"date of 5 digits":     tmpl + `"validity":{"kind":"fixed_range","from":"2026-01-01","to":"10000-01-01"}}}]}}`,
+		"date past the range":  tmpl + `"validity":{"kind":"fixed_range","from":"2026-01-01","to":"2150-01-01"}}}]}}`,
+		"date before 1900":     tmpl + `"validity":{"kind":"fixed_range","from":"1850-01-01","to":"2026-01-01"}}}]}}`,
 		"window of year 10000": head + `"window":{"to":"10000-01-01T00:00:00Z"}}]}}`,
 		"window of year 3026":  head + `"window":{"to":"3026-01-01T00:00:00Z"}}]}}`,
 	} {
@@ -229,12 +231,17 @@ func TestDefinitionFarDatesAreInvalid(t *testing.T) {
 	}
 	// The bounds themselves are fine: a window ending at 2100-01-01 (it
 	// excludes its end) and a range to 2099-12-31.
-	ok := head + `"window":{"from":"1900-01-01T00:00:00Z","to":"2100-01-01T00:00:00Z"},"validity":{"kind":"fixed_range","from":"1900-01-01","to":"2099-12-31"}}]}}`
-	if _, err := membership.ParseDefinition([]byte(ok)); err != nil {
-		t.Errorf("ParseDefinition of the range's bounds: %v", err)
+	for _, ok := range []string{
+		head + `"window":{"from":"1900-01-01T00:00:00Z","to":"2100-01-01T00:00:00Z"}}]}}`,
+		tmpl + `"validity":{"kind":"fixed_range","from":"1900-01-01","to":"2099-12-31"}}}]}}`,
+	} {
+		if _, err := membership.ParseDefinition([]byte(ok)); err != nil {
+			t.Errorf("ParseDefinition of the range's bounds: %v", err)
+		}
 	}
 	def := centuryDef()
-	def.Points.Rules[0].Validity = rule.Validity{Kind: rule.FixedRange, From: rule.Date{Year: 2026, Month: 1, Day: 1}, To: rule.Date{Year: 10000, Month: 1, Day: 1}}
+	def.Coupons = &coupon.Definition{Templates: []coupon.Template{{Name: "t", Type: coupon.Cash, Amount: dec("10"),
+		Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.FixedRange, From: rule.Date{Year: 2026, Month: 1, Day: 1}, To: rule.Date{Year: 10000, Month: 1, Day: 1}}}}}}
 	if _, err := membership.Open(nil, def); !errors.Is(err, membership.ErrInvalidArgument) {
 		t.Errorf("Open(nil store) = %v", err)
 	}

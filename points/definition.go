@@ -29,7 +29,8 @@ type Program struct {
 	Rounding rule.Rounding `json:"rounding,omitzero"`
 	// Validity is the validity of points granted otherwise than by an
 	// earning rule: rewards (level gifts, tasks), credit adjustments and
-	// exchanges into this program. Empty means permanent.
+	// exchanges into this program. Empty means permanent; a fixed range
+	// is refused (see Rule.Validity).
 	Validity rule.Validity `json:"validity,omitzero"`
 	// Risk, when set, is the program's daily risk control.
 	Risk *Risk `json:"risk,omitempty"`
@@ -102,7 +103,10 @@ type Rule struct {
 	// Formula computes the points from the event; the result is rounded
 	// with the program's Rounding.
 	Formula rule.Formula `json:"formula"`
-	// Validity is the validity of the points granted (empty: permanent).
+	// Validity is the validity of the points granted (empty: permanent):
+	// permanent, an annual date, month ends, months or days after the
+	// grant. A fixed range is refused: points are spendable when granted,
+	// so its first day would not be kept.
 	Validity rule.Validity `json:"validity,omitzero"`
 	// Caps limit the points the rule grants per member per period.
 	Caps rule.Caps `json:"caps,omitempty"`
@@ -185,9 +189,7 @@ func (d Definition) Check(env Env) error {
 		}
 		names[p.Name] = true
 		ps.Add(rule.Join(at, "rounding"), p.Rounding.Check())
-		if p.Validity.Kind != "" {
-			ps.Add(rule.Join(at, "validity"), p.Validity.Check())
-		}
+		checkValidity(&ps, rule.Join(at, "validity"), p.Validity)
 		if r := p.Risk; r != nil {
 			if !r.Daily.IsPositive() {
 				ps.Addf(rule.Join(at, "risk.daily"), "must be > 0")
@@ -269,9 +271,7 @@ func (d Definition) Check(env Env) error {
 			}
 		}
 		ps.Add(rule.Join(at, "window"), r.Window.Check())
-		if r.Validity.Kind != "" {
-			ps.Add(rule.Join(at, "validity"), r.Validity.Check())
-		}
+		checkValidity(&ps, rule.Join(at, "validity"), r.Validity)
 		ps.Add(rule.Join(at, "caps"), r.Caps.Check())
 		if r.PendingDays < 0 || r.PendingDays > maxPendingDays {
 			ps.Addf(rule.Join(at, "pending_days"), "must be 0 to %d", maxPendingDays)
@@ -320,5 +320,19 @@ func checkAttr(ps *rule.Problems, path string, t event.Type, attr string, k even
 		ps.Add(path, fmt.Errorf("%w %q in type %q", event.ErrUnknownAttribute, attr, t.Name))
 	case a.Kind != k && !(k == event.Decimal && a.Kind == event.Integer):
 		ps.Add(path, fmt.Errorf("%w: %q is %s, want %s", event.ErrAttributeType, attr, a.Kind, k))
+	}
+}
+
+// checkValidity adds the problems of a points validity (empty: permanent)
+// at path. A fixed range is refused: a lot is spendable from its grant
+// (or its release), so the range's first day could not be kept, and
+// points granted after its last day would expire as they are granted.
+func checkValidity(ps *rule.Problems, path string, v rule.Validity) {
+	if v.Kind == "" {
+		return
+	}
+	ps.Add(path, v.Check())
+	if v.Kind == rule.FixedRange {
+		ps.Addf(rule.Join(path, "kind"), "%s is not a points validity (permanent, annual_date, month_ends, months_after, days_after)", v.Kind)
 	}
 }

@@ -81,7 +81,10 @@
 // time they are released advances the program to that time first. (Expiry
 // is the other way round: a lot past its expiry is never spent, whether or
 // not Advance expired it.) Rewards, credit adjustments and exchanges credit
-// lots of the program's Validity; earning rules of their own.
+// lots of the program's Validity; earning rules of their own. A validity
+// is permanent, an annual date, month ends, or months or days after the
+// grant; a fixed range, a coupon's, is refused: a lot is spendable from its
+// grant, so the range's first day could not be kept.
 //
 // # Risk control
 //

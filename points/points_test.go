@@ -469,3 +469,26 @@ func TestProgramAmounts(t *testing.T) {
 		t.Errorf("annual 01-10: %s, want %s", got, want)
 	}
 }
+
+// A fixed range is not a points validity: a lot is spendable when granted
+// (or released), so the range's first day could not be kept, and a lot
+// granted after its last day would expire as it is granted. It is refused
+// on a rule and on a program, naming the kind; days after the grant, which
+// has no start of its own, is kept.
+func TestFixedRangeIsNotAPointsValidity(t *testing.T) {
+	fixed := rule.Validity{Kind: rule.FixedRange, From: rule.Date{Year: 2026, Month: 6, Day: 1}, To: rule.Date{Year: 2026, Month: 12, Day: 31}}
+	d := validDef()
+	d.Rules[0].Validity = fixed
+	d.Programs[0].Validity = fixed
+	err := d.Check(env{levels: []string{"gold"}})
+	for _, path := range []string{"rules[0].validity.kind: fixed_range is not a points validity", "programs[0].validity.kind: fixed_range is not a points validity"} {
+		if !errors.Is(err, rule.ErrInvalidDefinition) || !strings.Contains(err.Error(), path) {
+			t.Errorf("Check = %v; want rule.ErrInvalidDefinition naming %q", err, path)
+		}
+	}
+	d = validDef()
+	d.Rules[0].Validity = rule.Validity{Kind: rule.DaysAfter, N: 30}
+	if err := d.Check(env{levels: []string{"gold"}}); err != nil {
+		t.Errorf("Check with days after = %v; want nil", err)
+	}
+}
