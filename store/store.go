@@ -62,7 +62,12 @@
 //
 // Byte slices returned by Get and passed to Scan callbacks belong to the
 // store and are valid only until the transaction ends; copy them to keep them
-// and never modify them. An Update or View function must not call Update or
+// and never modify them. Until then they keep their bytes, whatever the
+// transaction writes after (a Put over their key, its Delete), and
+// appending to one changes nothing the store holds. Every call copies
+// what it keeps of the keys, values and reads it is given (Put, Delete,
+// the optional Insert, Ensure and Add, Preload): the caller may reuse
+// them once it returns. An Update or View function must not call Update or
 // View on the same store: a store that serializes Updates deadlocks, and one
 // with a pool of connections may.
 package store

@@ -24,10 +24,13 @@
 // Every case runs as its own subtest on its own store: not-found errors,
 // read-your-writes inside a transaction, atomicity of failed Updates,
 // snapshot isolation of View, ordered and bounded scans in both directions,
-// buckets sharing a prefix, StopScan, the sentinel errors (ErrReadOnly,
-// ErrTxDone, ErrInvalid, ErrClosed), context cancellation,
-// [store.Preload], and the optional capabilities a store's transactions
-// have ([store.Adder], [store.Inserter], [store.Ensurer]).
+// buckets sharing a prefix, StopScan, the bytes a transaction is given
+// (copied by every call that keeps them) and hands out (unchanged until
+// it ends, by its own writes too, and safe to append to), the sentinel
+// errors (ErrReadOnly, ErrTxDone, ErrInvalid, ErrClosed), context
+// cancellation, [store.Preload], and the optional capabilities a
+// store's transactions have ([store.Adder], [store.Inserter],
+// [store.Ensurer]).
 //
 // Then the concurrent writers of the contract (see [store]): whether a
 // store runs Updates one at a time or concurrently and runs a function
@@ -85,6 +88,8 @@ var cases = []struct {
 	{"FailedUpdateLeavesNothing", testFailedUpdateLeavesNothing},
 	{"ReadYourWrites", testReadYourWrites},
 	{"PutCopies", testPutCopies},
+	{"WritesCopy", testWritesCopy},
+	{"ValuesStay", testValuesStay},
 	{"EmptyValue", testEmptyValue},
 	{"DeleteAbsent", testDeleteAbsent},
 	{"ScanOrder", testScanOrder},

@@ -18,7 +18,8 @@ import (
 )
 
 // isolation is how an occ store validates a run of an Update function
-// before it commits.
+// before it commits; the last three validate as serializable does and
+// break a rule of the bytes a transaction is given or hands out instead.
 type isolation int
 
 const (
@@ -37,6 +38,15 @@ const (
 	// writes of the first run of each Update that it discards and runs
 	// again.
 	keepDiscarded
+	// keepsBuffers keeps the value a Put is given, not a copy.
+	keepsBuffers
+	// reusesValues writes a Put of a key the transaction wrote before
+	// into the bytes of the value it replaces, when it fits.
+	reusesValues
+	// uncappedValues copies the values Put is given one after the
+	// other into an arena of the transaction, and hands them out with
+	// the arena's room after them.
+	uncappedValues
 )
 
 var isolations = map[string]isolation{
@@ -45,6 +55,9 @@ var isolations = map[string]isolation{
 	"NoIsolation":       noIsolation,
 	"ReadLatest":        readLatest,
 	"KeepDiscarded":     keepDiscarded,
+	"KeepsBuffers":      keepsBuffers,
+	"ReusesValues":      reusesValues,
+	"UncappedValues":    uncappedValues,
 }
 
 // occ is an in-memory store with optimistic transactions, the suite's
@@ -208,6 +221,7 @@ type occTx struct {
 	scanning int
 	writes   map[string]map[string]version
 	reads    []occRead
+	arena    []byte // uncappedValues: the values Put copied
 }
 
 func (t *occTx) check(bucket string, key []byte, write bool) error {
@@ -255,6 +269,21 @@ func (t *occTx) write(bucket string, key []byte, v version) error {
 }
 
 func (t *occTx) Put(bucket string, key, value []byte) error {
+	switch t.s.iso {
+	case keepsBuffers:
+		return t.write(bucket, key, version{val: value})
+	case reusesValues:
+		if w, ok := t.writes[bucket][string(key)]; ok && !w.del && cap(w.val) >= len(value) {
+			return t.write(bucket, key, version{val: append(w.val[:0], value...)})
+		}
+	case uncappedValues:
+		if t.arena == nil {
+			t.arena = make([]byte, 0, 1<<16) // never regrown in the suite's cases
+		}
+		n := len(t.arena)
+		t.arena = append(t.arena, value...)
+		return t.write(bucket, key, version{val: t.arena[n:len(t.arena)]})
+	}
 	return t.write(bucket, key, version{val: append([]byte{}, value...)})
 }
 
@@ -375,6 +404,9 @@ func TestSuiteCatches(t *testing.T) {
 		{"SnapshotIsolation", []string{"WriteSkewOnRange"}},
 		{"ReadLatest", []string{"ViewSnapshot", "ViewSeesOneSnapshot"}},
 		{"KeepDiscarded", []string{"ConcurrentIncrements", "RerunLeavesOneResult"}},
+		{"KeepsBuffers", []string{"PutCopies"}},
+		{"ReusesValues", []string{"ValuesStay"}},
+		{"UncappedValues", []string{"ValuesStay"}},
 	} {
 		t.Run(c.isolation, func(t *testing.T) {
 			t.Parallel()
