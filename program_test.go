@@ -444,3 +444,74 @@ func TestDefinitionIsTheProgramsOwn(t *testing.T) {
 		t.Errorf("Definition after the edits: gold at %s, amount a %s; want 1000 and decimal", got.Levels.Ladder[1].Upgrade, got.Events[0].Attributes[0].Kind)
 	}
 }
+
+// TestOutcomeIsTheCallersOwn edits everything the outcome of an order
+// holds once Process returns it: its entries, the bytes of its changes'
+// payloads and their reasons. The program keeps none of it: a retry of
+// the order returns the first outcome as it was returned (Duplicate
+// set), and the feed holds the changes as they were published.
+func TestOutcomeIsTheCallersOwn(t *testing.T) {
+	ctx := context.Background()
+	for name, newStore := range testkit.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			p, err := membership.Open(newStore(), testkit.OrderDef())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := event.Event{ID: "o1", Member: "m", Type: "order", Time: time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai),
+				Attrs: event.Attrs{"amount": event.Dec(dec("50"))}}
+			out, err := p.Process(ctx, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Entries) == 0 || len(out.Changes) == 0 {
+				t.Fatalf("an order of 50 has %d entries and %d changes; want some of each", len(out.Entries), len(out.Changes))
+			}
+			want, err := json.Marshal(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range out.Entries {
+				out.Entries[i].Amount, out.Entries[i].Lot = dec("999"), "edited"
+			}
+			for _, c := range out.Changes {
+				for i := range c.Data {
+					c.Data[i] = ' '
+				}
+				if c.Reason != nil {
+					c.Reason.Rule = "edited"
+					for k := range c.Reason.Inputs {
+						c.Reason.Inputs[k] = "edited"
+					}
+				}
+			}
+
+			again, err := p.Process(ctx, ev)
+			if err != nil || !again.Duplicate {
+				t.Fatalf("retry: %+v, %v; want the first outcome with Duplicate set", again, err)
+			}
+			again.Duplicate = false
+			got, err := json.Marshal(again)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("the retry's outcome after edits to the first (-want +got):\n%s", diff)
+			}
+			var first change.Outcome
+			if err := json.Unmarshal(want, &first); err != nil {
+				t.Fatal(err)
+			}
+			feed, err := p.Feed(ctx, 0, 0)
+			if err != nil || len(feed) != len(first.Changes) {
+				t.Fatalf("Feed = %d changes, %v; want %d", len(feed), err, len(first.Changes))
+			}
+			for i, c := range feed {
+				w := first.Changes[i]
+				if diff := cmp.Diff([]any{w.Kind, string(w.Data), w.Reason}, []any{c.Kind, string(c.Data), c.Reason}); diff != "" {
+					t.Errorf("feed change %d after edits to the outcome (-want +got):\n%s", i, diff)
+				}
+			}
+		})
+	}
+}

@@ -19,7 +19,10 @@ import (
 )
 
 // Outcome says what one event (or operator request, or due item) changed
-// and why.
+// and why. An outcome a call returns is the caller's: the program keeps
+// nothing of it (a retry's outcome is read back from the store), so
+// editing it, its entries or its changes' Data and Reason changes nothing
+// a retry or the change feed returns.
 type Outcome struct {
 	// Event is the event's ID or the operator request's RequestID.
 	Event  string    `json:"event"`
