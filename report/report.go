@@ -240,16 +240,17 @@ func Build(ctx context.Context, p *membership.Program, q Query) (*Report, error)
 	if p == nil {
 		return nil, fmt.Errorf("report: build: %w: p: nil program", ErrInvalidArgument)
 	}
-	if err := check(q, p.Definition()); err != nil {
+	full := p.Definition() // a copy, decoded once for the steps
+	if err := check(q, full); err != nil {
 		return nil, err
 	}
 	r := &Report{Grain: q.Grain, Periods: periods(q)}
 	steps := []func() error{
-		func() error { return addLevels(ctx, p, q, r) },
-		func() error { return addPoints(ctx, p, q, r) },
-		func() error { return addCoupons(ctx, p, r) },
-		func() error { return addValue(ctx, p, q, r) },
-		func() error { return addTasks(ctx, p, q, r) },
+		func() error { return addLevels(ctx, p, full, q, r) },
+		func() error { return addPoints(ctx, p, full, q, r) },
+		func() error { return addCoupons(ctx, p, full, r) },
+		func() error { return addValue(ctx, p, full, q, r) },
+		func() error { return addTasks(ctx, p, full, q, r) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -276,8 +277,8 @@ func (r *Report) index(d rule.Date) int {
 	return i
 }
 
-func addLevels(ctx context.Context, p *membership.Program, q Query, r *Report) error {
-	if p.Definition().Levels == nil || len(p.Definition().Levels.Ladder) == 0 {
+func addLevels(ctx context.Context, p *membership.Program, full membership.Definition, q Query, r *Report) error {
+	if full.Levels == nil || len(full.Levels.Ladder) == 0 {
 		return nil
 	}
 	days, err := p.Levels().Days(ctx, q.From, q.To)
@@ -324,8 +325,8 @@ func flows(ctx context.Context, p *membership.Program, asset ledger.Asset, r *Re
 	return opening, per, nil
 }
 
-func addPoints(ctx context.Context, p *membership.Program, q Query, r *Report) error {
-	def := p.Definition().Points
+func addPoints(ctx context.Context, p *membership.Program, full membership.Definition, q Query, r *Report) error {
+	def := full.Points
 	if def == nil {
 		return nil
 	}
@@ -364,8 +365,8 @@ func addPoints(ctx context.Context, p *membership.Program, q Query, r *Report) e
 	return nil
 }
 
-func addCoupons(ctx context.Context, p *membership.Program, r *Report) error {
-	def := p.Definition().Coupons
+func addCoupons(ctx context.Context, p *membership.Program, full membership.Definition, r *Report) error {
+	def := full.Coupons
 	if def == nil || len(def.Templates) == 0 {
 		return nil
 	}
@@ -385,8 +386,8 @@ func addCoupons(ctx context.Context, p *membership.Program, r *Report) error {
 	return nil
 }
 
-func addValue(ctx context.Context, p *membership.Program, q Query, r *Report) error {
-	if p.Definition().StoredValue == nil {
+func addValue(ctx context.Context, p *membership.Program, full membership.Definition, q Query, r *Report) error {
+	if full.StoredValue == nil {
 		return nil
 	}
 	bal, per, err := flows(ctx, p, ledger.Value, r)
@@ -415,8 +416,8 @@ func addValue(ctx context.Context, p *membership.Program, q Query, r *Report) er
 	return nil
 }
 
-func addTasks(ctx context.Context, p *membership.Program, q Query, r *Report) error {
-	def := p.Definition().Tasks
+func addTasks(ctx context.Context, p *membership.Program, full membership.Definition, q Query, r *Report) error {
+	def := full.Tasks
 	if def == nil || len(def.Tasks) == 0 {
 		return nil
 	}
