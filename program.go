@@ -46,6 +46,13 @@ var (
 	// ErrDefinitionConflict is returned by Open for a definition whose
 	// version the store runs with other content.
 	ErrDefinitionConflict = engine.ErrDefinitionConflict
+	// ErrDefinitionInUse is returned by Open for a definition that would
+	// replace the one the store runs but leaves out what members or the
+	// ledger still hold: a level or paid plan a member holds, a point
+	// program with ledger entries, a coupon template or pack issued (see
+	// Definition.Version). It wraps rule.ErrInvalidDefinition too, in a
+	// *rule.Problems naming each with its path.
+	ErrDefinitionInUse = engine.ErrDefinitionInUse
 	// ErrStoreLayout is returned by Open for a store whose data is laid
 	// out as another version of the library lays it out.
 	ErrStoreLayout = engine.ErrLayout
@@ -143,7 +150,8 @@ type Program struct {
 // (store/postgres: one Program per application instance); store/memory
 // and store/bolt belong to one process. Errors wrap ErrInvalidArgument,
 // rule.ErrInvalidDefinition, ErrDefinitionSuperseded,
-// ErrDefinitionConflict, ErrStoreLayout or the store's.
+// ErrDefinitionConflict, ErrDefinitionInUse, ErrStoreLayout or the
+// store's.
 func Open(st store.Store, def Definition, opts ...Option) (*Program, error) {
 	if st == nil {
 		return nil, fmt.Errorf("membership: open: %w: nil store", ErrInvalidArgument)

@@ -141,6 +141,19 @@
 // A ladder fed by recharge events is an ordinary ladder whose growth rule
 // names the recharge event type with a multiplier on its amount.
 //
+// # A new version of the definition
+//
+// Levels and plans are known by their names. A definition that replaces
+// the one the store runs (membership.Definition.Version) may change a
+// level's thresholds, validity, mode, window, freeze and gifts: members
+// keep their level, and its new rules apply from their next event or term
+// end. It may not leave out a level or plan that members hold: Open
+// refuses it with membership.ErrDefinitionInUse, naming each with the
+// number of its members. Renaming one leaves its old name out. Move the
+// members first ([Handle.Set], under the definition in force), or keep
+// the level. A member left at a level the ladder lacks would keep it for
+// ever and could not catch up with its term end.
+//
 // # Changes, ledger and storage
 //
 // The part publishes [ChangeLevel] ([LevelChange]), [ChangeGrowth]

@@ -35,6 +35,7 @@ type Handle struct {
 // the other calls an error wrapping ErrNotDefined.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
+	e.CheckInUse(func(tx store.Tx) error { return inUse(tx, def) })
 	if def == nil {
 		return h
 	}

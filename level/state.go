@@ -3,6 +3,7 @@ package level
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/record"
+	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
@@ -215,6 +217,46 @@ func addCount(u *engine.Unit, member, name string, delta int64) error {
 func count(tx store.Tx, name string) (int64, error) {
 	n, err := engine.Total(tx, bCount, []byte(name))
 	return n.IntPart(), err
+}
+
+// inUse is the level domain's engine.InUse check of a definition about to
+// replace the one the store runs: a level or paid plan it leaves out (def
+// nil: every one) that members hold is a problem at "levels". A level is
+// known by its name: renaming one leaves out the old name. Members at a
+// level the ladder no longer has would keep it for ever (no retention
+// threshold, mode or validity to end its term by), and every later event
+// of theirs would fail to catch up with its term end.
+func inUse(tx store.Tx, def *Definition) error {
+	var names []string
+	err := tx.Scan(bCount, nil, nil, false, func(k, _ []byte) error {
+		base, ok := total.Base(k)
+		if !ok {
+			return fmt.Errorf("%w: %s key %q", engine.ErrCorrupt, bCount, k)
+		}
+		if n := string(base); !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var ps rule.Problems
+	for _, name := range names {
+		if def != nil {
+			if _, ok := def.Plan(name); ok || def.Index(name) >= 0 {
+				continue
+			}
+		}
+		n, err := count(tx, name)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			ps.Addf("levels", "%q is held by %d member(s): move them to a level the definition keeps first (Handle.Set), or keep it", name, n)
+		}
+	}
+	return ps.Err()
 }
 
 // dayKey orders a member's days newest first, so today's key sits next

@@ -11,6 +11,7 @@ import (
 
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 )
 
@@ -24,6 +25,12 @@ var (
 	// ErrDefinitionConflict is returned by Open for a definition whose
 	// version the store records with other content.
 	ErrDefinitionConflict = errors.New("the store runs another definition of the same version")
+	// ErrDefinitionInUse is returned by Install for a definition that
+	// leaves out what the store holds state of (a level members hold, a
+	// point program with ledger entries, a coupon template or pack
+	// issued): it wraps rule.ErrInvalidDefinition too, in a
+	// *rule.Problems naming each.
+	ErrDefinitionInUse = errors.New("the definition leaves out what the store holds state of")
 	// ErrLayout is returned by Install for a store whose data another
 	// version of the engine laid out.
 	ErrLayout = errors.New("the store's data is laid out by another version of the library")
@@ -73,12 +80,25 @@ type definition struct {
 	set    bool
 }
 
+// InUse checks, in the transaction of Install, a definition about to
+// replace the one the store runs against the state the store holds: it
+// returns the problems of what the definition leaves out that members or
+// the ledger still hold, each with its path (a *rule.Problems), or nil.
+// Each domain adds one, with or without a definition of its own (a
+// definition that drops the whole domain leaves out all of it).
+type InUse func(tx store.Tx) error
+
+// CheckInUse adds a check that Install runs before it replaces the
+// definition the store runs.
+func (e *Engine) CheckInUse(c InUse) { e.inUse = append(e.inUse, c) }
+
 // Install makes the definition of the given version and JSON the one in
 // force in the store, and the engine's: a newer version replaces the
 // recorded one, the same one is kept; an older version is
 // ErrDefinitionSuperseded, and the same version with other content
 // ErrDefinitionConflict, except version 0 (unversioned), where the last
-// opened wins. From then on every unit of work checks that the store still
+// opened wins. A definition that replaces another must pass every InUse
+// check (else ErrDefinitionInUse, and nothing changes). From then on every unit of work checks that the store still
 // records this definition, and fails with ErrDefinitionSuperseded once
 // another instance has installed a newer one.
 func (e *Engine) Install(ctx context.Context, version uint64, def []byte) error {
@@ -130,6 +150,15 @@ func (e *Engine) Install(ctx context.Context, version uint64, def []byte) error 
 			return fmt.Errorf("%w: version %d, the store runs %d", ErrDefinitionSuperseded, version, in)
 		case version == in && version != 0:
 			return fmt.Errorf("%w: version %d", ErrDefinitionConflict, version)
+		}
+		// Checked in this transaction: an instance still on the old
+		// definition cannot add state the check did not see.
+		var ps rule.Problems
+		for _, c := range e.inUse {
+			ps.Add("", c(tx))
+		}
+		if err := ps.Err(); err != nil {
+			return fmt.Errorf("%w: %w", ErrDefinitionInUse, err)
 		}
 		return tx.Put(bMeta, defKey, d.record[:])
 	})

@@ -155,6 +155,7 @@ type Engine struct {
 	levels    Levels
 	tags      Tags
 	def       definition   // the definition in force (Install)
+	inUse     []InUse      // the checks Install runs on a new definition
 	stripes   int          // the stripes of shared totals (internal/total)
 	split     bool         // the store asks for shared keys split (store.Striper): the feed goes per member
 	stamp     bool         // the store keeps keys in pages (store.Colocator): see Unit.StampDue
