@@ -167,3 +167,65 @@ func TestDefinitionLeavesOutHeldLevel(t *testing.T) {
 		})
 	}
 }
+
+// TestDefinitionLeavesOutPointProgram: a definition that drops or renames
+// a point program the ledger has postings of is refused at Open. Before,
+// it was installed: the members' park points (pending for 7 days) left
+// Member's balances, and their statement, lots and balance were refused
+// as of an unknown program. A program without postings may go.
+func TestDefinitionLeavesOutPointProgram(t *testing.T) {
+	programs := func(m map[string]any) []any { return m["points"].(map[string]any)["programs"].([]any) }
+	dropParkRule := func(m map[string]any) {
+		rules := m["points"].(map[string]any)["rules"].([]any)
+		m["points"].(map[string]any)["rules"] = rules[:len(rules)-1]
+	}
+	for _, c := range []struct {
+		name string
+		edit func(m map[string]any)
+		want []string // nil: accepted
+	}{
+		{"remove park", func(m map[string]any) {
+			m["points"].(map[string]any)["programs"] = programs(m)[:1]
+			dropParkRule(m)
+		}, []string{`points.programs: point program "park" has ledger entries`}},
+		{"rename park", func(m map[string]any) {
+			programs(m)[1].(map[string]any)["name"] = "theme-park"
+			rules := m["points"].(map[string]any)["rules"].([]any)
+			rules[len(rules)-1].(map[string]any)["program"] = "theme-park"
+		}, []string{`point program "park" has ledger entries`}},
+		{"park kept without rules", dropParkRule, nil},
+		{"a new program beside", func(m map[string]any) {
+			m["points"].(map[string]any)["programs"] = append(programs(m), map[string]any{"name": "cafe"})
+		}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, v1, at := liveStore(t)
+			_, err := membership.Open(st, lifeV2(t, c.edit))
+			if c.want != nil {
+				wantInUse(t, err, v1, at, c.want...)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open v2: %v", err)
+			}
+		})
+	}
+	t.Run("remove a program without postings", func(t *testing.T) {
+		st := memory.New()
+		v1 := lifeDef(t, func(m map[string]any) {
+			pts := m["points"].(map[string]any)
+			pts["programs"] = append(pts["programs"].([]any), map[string]any{"name": "cafe"})
+		})
+		p, err := membership.Open(st, v1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Process(context.Background(), event.Event{ID: "e1", Member: "m1", Type: "order", Time: time.Date(2025, 3, 1, 10, 0, 0, 0, p.Location()),
+			Attrs: map[string]event.Value{"amount": event.DecString("10"), "order_id": event.Str("o1")}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := membership.Open(st, lifeV2(t, func(map[string]any) {})); err != nil {
+			t.Fatalf("Open v2 without cafe, which has no postings: %v", err)
+		}
+	})
+}

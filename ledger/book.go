@@ -123,6 +123,31 @@ func appendAccount(b keys.Builder, a Account) keys.Builder {
 	return b.Str(a.Member).Str(string(a.Asset)).Str(a.Sub)
 }
 
+// Assets returns the assets whose pools hold a balance, in key order:
+// every asset the ledger has postings of, unless all of them were undone
+// (a stripe is deleted at zero). It reads one key per asset.
+func Assets(tx store.Tx) ([]Asset, error) {
+	pools := keys.New().Str("") // pool accounts have no member
+	end := store.PrefixEnd(pools)
+	var out []Asset
+	for start := pools; ; {
+		var asset []byte
+		err := tx.Scan(bBal, start, end, false, func(k, _ []byte) error {
+			rest := k[len(pools):]
+			if i := bytes.IndexByte(rest, keys.Sep); i > 0 {
+				asset = bytes.Clone(rest[:i]) // k is the store's
+				return store.StopScan
+			}
+			return errf(ErrCorrupt, "pool balance key %q", k)
+		})
+		if err != nil || asset == nil {
+			return out, err
+		}
+		out = append(out, Asset(asset))
+		start = store.PrefixEnd(keys.New().Str("").Str(string(asset)))
+	}
+}
+
 // AppendMemberReads appends to dst the reads (store.Preload) of what a
 // posting for member reads: its transaction counter and the balances of
 // its accounts. A caller on a store whose reads are round trips preloads

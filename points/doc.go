@@ -52,6 +52,16 @@
 // performed by the program's Advance). Spending takes the main account's
 // unexpired lots by earliest expiry, then earliest grant.
 //
+// A program is known by its name. A definition that replaces the one the
+// store runs (membership.Definition.Version) may change a program's
+// rules, validity (for lots granted from then on), risk control and
+// payment, but may not leave out a program the ledger has postings of:
+// Open refuses it with membership.ErrDefinitionInUse naming the program
+// (renaming one leaves its old name out). Its balances, pending and
+// frozen points, lots, statements and due expiries stay readable only
+// under a program the definition has; to retire a program, keep it
+// without earning rules.
+//
 // # Earning
 //
 // An earning [Rule] applies to an event of its type inside its window

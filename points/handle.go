@@ -11,6 +11,8 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
 
@@ -50,12 +52,43 @@ type Handle struct {
 // ErrNotDefined. def must have passed Definition.Check.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
+	e.CheckInUse(func(tx store.Tx) error { return inUse(tx, def) })
 	if def == nil {
 		return h
 	}
 	h.pt = newPart(*def, e.Location())
 	e.Add(h.pt)
 	return h
+}
+
+// inUse is the points domain's engine.InUse check of a definition about
+// to replace the one the store runs: a point program it leaves out (def
+// nil: every one) that the ledger has postings of is a problem at
+// "points.programs". A program is known by its name: renaming one leaves
+// out the old name. Its balances, pending and frozen points, lots and
+// statements would no longer be read (a program the definition lacks is
+// ErrUnknownProgram to every query), and its due releases and expiries
+// would find no program. A program retired from earning keeps its
+// definition without rules.
+func inUse(tx store.Tx, def *Definition) error {
+	assets, err := ledger.Assets(tx)
+	if err != nil {
+		return err
+	}
+	var ps rule.Problems
+	for _, a := range assets {
+		prog, ok := a.PointsProgram()
+		if !ok {
+			continue
+		}
+		if def != nil {
+			if _, ok := def.Program(prog); ok {
+				continue
+			}
+		}
+		ps.Addf("points.programs", "point program %q has ledger entries (balances, lots, statements): keep it, without earning rules to retire it", prog)
+	}
+	return ps.Err()
 }
 
 // apply runs one operator request through the engine, after the handle's
