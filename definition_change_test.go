@@ -55,7 +55,9 @@ func liveStore(t *testing.T) (*memory.Store, *membership.Program, func(h int) ti
 		t.Fatal(err)
 	}
 	loc := p.Location()
-	at := func(h int) time.Time { return time.Date(2025, 3, 1, 10, 0, 0, 0, loc).Add(time.Duration(h) * time.Hour) }
+	at := func(h int) time.Time {
+		return time.Date(2025, 3, 1, 10, 0, 0, 0, loc).Add(time.Duration(h) * time.Hour)
+	}
 	must := func(_ any, err error) {
 		t.Helper()
 		if err != nil {
@@ -226,6 +228,84 @@ func TestDefinitionLeavesOutPointProgram(t *testing.T) {
 		}
 		if _, err := membership.Open(st, lifeV2(t, func(map[string]any) {})); err != nil {
 			t.Fatalf("Open v2 without cafe, which has no postings: %v", err)
+		}
+	})
+}
+
+// TestDefinitionLeavesOutIssuedCoupons: a definition that drops or
+// renames a coupon template or pack of which coupons were issued is
+// refused at Open. Before, it was installed: the members' welcome-10
+// coupons still counted as available but could not be redeemed
+// (coupon.ErrUnknownTemplate), checkout left them out without a word, and
+// their statistics lost their cost centre. Lowering a template's stock
+// below what was issued is accepted: it only stops issuing.
+func TestDefinitionLeavesOutIssuedCoupons(t *testing.T) {
+	ctx := context.Background()
+	templates := func(m map[string]any) []any { return m["coupons"].(map[string]any)["templates"].([]any) }
+	pack := func(m map[string]any) map[string]any { return m["coupons"].(map[string]any)["packs"].([]any)[0].(map[string]any) }
+	for _, c := range []struct {
+		name string
+		edit func(m map[string]any)
+		want []string // nil: accepted
+	}{
+		{"remove welcome-10", func(m map[string]any) {
+			m["coupons"].(map[string]any)["templates"] = templates(m)[1:]
+			pack(m)["items"] = pack(m)["items"].([]any)[1:]
+		}, []string{`coupons.templates: template "welcome-10" has coupons issued`}},
+		{"rename the newcomer pack", func(m map[string]any) {
+			pack(m)["name"] = "welcome"
+			m["coupons"].(map[string]any)["gifts"].([]any)[0].(map[string]any)["pack"] = "welcome"
+		}, []string{`coupons.packs: pack "newcomer" has coupons issued`}},
+		{"no coupons at all", func(m map[string]any) {
+			delete(m, "coupons")
+			for _, l := range m["levels"].(map[string]any)["ladder"].([]any) {
+				delete(l.(map[string]any), "gifts")
+			}
+			tk := m["tasks"].(map[string]any)["tasks"].([]any)[0].(map[string]any)
+			tk["rewards"] = tk["rewards"].([]any)[:1]
+		}, []string{`template "welcome-10"`, `template "welcome-fresh"`, `template "gold-gift"`,
+			`template "platinum-gift"`, `template "winback-30"`, `pack "newcomer"`}},
+		{"remove monthly-5, never issued", func(m map[string]any) {
+			m["coupons"].(map[string]any)["templates"] = append(templates(m)[:5:5], templates(m)[6:]...)
+			tk := m["tasks"].(map[string]any)["tasks"].([]any)[0].(map[string]any)
+			tk["rewards"] = tk["rewards"].([]any)[:1]
+		}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, v1, at := liveStore(t)
+			_, err := membership.Open(st, lifeV2(t, c.edit))
+			if c.want != nil {
+				wantInUse(t, err, v1, at, c.want...)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open v2: %v", err)
+			}
+		})
+	}
+	t.Run("stock below issued", func(t *testing.T) {
+		st, _, at := liveStore(t)
+		p, err := membership.Open(st, lifeV2(t, func(m map[string]any) {
+			templates(m)[6].(map[string]any)["stock"] = 1 // one winback-30 was issued
+		}))
+		if err != nil {
+			t.Fatalf("Open v2: %v", err)
+		}
+		res, err := p.Coupons().Issue(ctx, coupon.IssueRequest{RequestID: "i2", Operator: "op", At: at(8), Members: []string{"m1"}, Template: "winback-30"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(res.Refused["m1"], coupon.ErrOutOfStock) {
+			t.Errorf("Issue beyond the lowered stock: %v, want coupon.ErrOutOfStock", res.Refused["m1"])
+		}
+		cs, err := p.Coupons().List(ctx, "m2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			if c.Template == "winback-30" && c.State != coupon.Available {
+				t.Errorf("m2's winback-30 is %s, want it still available", c.State)
+			}
 		}
 	})
 }

@@ -111,6 +111,55 @@ func (b *Book) Issued(name string, pack bool) (int64, error) {
 	return n.IntPart(), nil
 }
 
+// inUse is the coupon domain's engine.InUse check of a definition about
+// to replace the one the store runs: a template or pack it leaves out
+// (def nil: every one) of which coupons were issued (claimed, issued,
+// given as gifts or rewards; a pack given out) is a problem at
+// "coupons.templates" or "coupons.packs". A template or pack is known by
+// its name: renaming one leaves out the old name. Its coupons would still
+// show as available, but could be neither redeemed, locked, refunded nor
+// proposed at checkout, and its statistics would lose their cost centre.
+// Coupons imported by OpenMember are not counted as issued (stock), so
+// this check does not see a template only imported coupons have.
+func inUse(tx store.Tx, def *Definition) error {
+	var ps rule.Problems
+	named := map[string]bool{} // a count's base key, named once whatever its stripes
+	err := tx.Scan(bStock, nil, nil, false, func(k, v []byte) error {
+		base, ok := total.Base(k)
+		kind, name, cut := bytes.Cut(base, []byte{0})
+		if !ok || !cut || len(kind) != 1 {
+			return fmt.Errorf("%w: %s key %q", engine.ErrCorrupt, bStock, k)
+		}
+		path, what := "coupons.templates", "template"
+		if kind[0] == 'p' {
+			path, what = "coupons.packs", "pack"
+		}
+		if named[string(base)] || def != nil && defines(def, string(name), what == "pack") {
+			return nil
+		}
+		if n, err := total.Parse(v); err != nil || !n.IsPositive() {
+			return err
+		}
+		named[string(base)] = true
+		ps.Addf(path, "%s %q has coupons issued: keep it (stock lowered to what was issued, or a claim period that has ended, stops issuing it)", what, name)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return ps.Err()
+}
+
+// defines reports whether def has the template (or pack) name.
+func defines(def *Definition, name string, pack bool) bool {
+	if pack {
+		_, ok := def.Pack(name)
+		return ok
+	}
+	_, ok := def.Template(name)
+	return ok
+}
+
 func stockKey(name string, pack bool) []byte {
 	if pack {
 		return sep("p", name)

@@ -86,6 +86,19 @@
 // the claim day; fixed_range from 00:00 of its first day to 24:00 of its
 // last. A coupon is not issued once its fixed range has ended.
 //
+// Templates and packs are known by their names, and an issued coupon
+// reads its template's rules (amount, minimum order, products, stores,
+// stacking) when it is locked, redeemed or refunded. A definition that
+// replaces the one the store runs (membership.Definition.Version) may
+// change a template's rules (its coupons follow them from then on) or
+// lower its stock, even below what was issued (nothing more is issued),
+// but may not leave out a template or pack of which coupons were issued
+// or packs given out: Open refuses it with membership.ErrDefinitionInUse
+// naming each (renaming one leaves its old name out). To retire one,
+// lower its stock to what was issued or end its claim period. Coupons
+// imported by OpenMember do not count against stock, so this check does
+// not see a template only imported coupons have.
+//
 // # Issuing
 //
 // Coupons are issued by self-claim, by an operator, as a task reward or by

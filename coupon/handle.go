@@ -11,6 +11,7 @@ import (
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
 
@@ -37,6 +38,7 @@ type Handle struct {
 // the other calls ErrNotDefined.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
+	e.CheckInUse(func(tx store.Tx) error { return inUse(tx, def) })
 	if def != nil {
 		h.p = &part{def: def, loc: e.Location()}
 		e.Add(h.p)
