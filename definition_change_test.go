@@ -242,7 +242,9 @@ func TestDefinitionLeavesOutPointProgram(t *testing.T) {
 func TestDefinitionLeavesOutIssuedCoupons(t *testing.T) {
 	ctx := context.Background()
 	templates := func(m map[string]any) []any { return m["coupons"].(map[string]any)["templates"].([]any) }
-	pack := func(m map[string]any) map[string]any { return m["coupons"].(map[string]any)["packs"].([]any)[0].(map[string]any) }
+	pack := func(m map[string]any) map[string]any {
+		return m["coupons"].(map[string]any)["packs"].([]any)[0].(map[string]any)
+	}
 	for _, c := range []struct {
 		name string
 		edit func(m map[string]any)
