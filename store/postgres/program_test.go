@@ -291,6 +291,59 @@ func TestRollingDeployOnSeveralInstances(t *testing.T) {
 	}
 }
 
+// A rolling deploy of a definition that leaves out a point program with
+// balances: the new instance's Open is refused with ErrDefinitionInUse,
+// the old instance goes on writing under the definition in force; a
+// version that keeps the program replaces it, and the old instance then
+// refuses to write.
+func TestRollingDeployRefusedInUse(t *testing.T) {
+	ctx := context.Background()
+	def := membership.Definition{
+		Version: 1,
+		Zone:    "Asia/Shanghai",
+		Events:  []mevent.Type{{Name: "visit"}},
+		Points: &points.Definition{
+			Programs: []points.Program{{Name: "mall"}, {Name: "park"}},
+			Rules: []points.Rule{{ID: "visit", Program: "park", Event: "visit",
+				Formula: rule.Formula{Kind: rule.Fixed, Fixed: testkit.Dec("10")}}},
+		},
+	}
+	programs, stores := openPrograms(t, 1, def)
+	old := programs[0]
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, old.Location())
+	visit := func(p *membership.Program, id string) error {
+		_, err := p.Process(ctx, mevent.Event{ID: id, Member: "alice", Type: "visit", Time: at})
+		return err
+	}
+	if err := visit(old, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	v2 := def
+	v2.Version = 2
+	v2.Points = &points.Definition{Programs: []points.Program{{Name: "mall"}}}
+	if _, err := membership.Open(stores[0], v2); !errors.Is(err, membership.ErrDefinitionInUse) {
+		t.Fatalf("Open of a version without park: %v, want ErrDefinitionInUse", err)
+	}
+	if err := visit(old, "v2"); err != nil {
+		t.Errorf("the instance on version 1 after a refused version 2: %v", err)
+	}
+	v2.Points = &points.Definition{Programs: []points.Program{{Name: "mall"}, {Name: "park"}}} // park kept, without rules
+	newer, err := membership.Open(stores[0], v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := visit(old, "v3"); !errors.Is(err, membership.ErrDefinitionSuperseded) {
+		t.Errorf("the instance on version 1 after version 2: %v", err)
+	}
+	b, err := newer.Points().Balance(ctx, points.BalanceQuery{Program: "park", Member: "alice", At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := testkit.Dec("20"); !b.Available.Equal(want) { // v1 and v2 under version 1
+		t.Errorf("alice's park points: %s, want %s", b.Available, want)
+	}
+}
+
 // 200 members claim a coupon of a stock of 50 at once, through four
 // instances: exactly 50 get one, the other 150 are refused with
 // coupon.ErrOutOfStock, and the stock's count says 50.
