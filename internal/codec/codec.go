@@ -212,7 +212,12 @@ func (r *Reader) InOffset(t time.Time) time.Time {
 	return t.In(time.FixedZone("", int(off)))
 }
 
-// Decimal reads a decimal.
+// Decimal reads a decimal written by Writer.Decimal. A form it does not
+// write is an error: a form byte other than 0 and 1, a coefficient of
+// more than 18 digits in form 0, or in form 1 a text that is not a
+// decimal's String. (Any byte but 0 used to be read as form 1: a damaged
+// record read as some amount.) Form 1 may hold 18 digits or fewer: the
+// String of a longer coefficient that ends in zeros.
 func (r *Reader) Decimal() decimal.Decimal {
 	if r.err != nil {
 		return decimal.Decimal{}
@@ -223,24 +228,36 @@ func (r *Reader) Decimal() decimal.Decimal {
 	}
 	form := r.B[0]
 	r.B = r.B[1:]
-	if form == 0 {
+	switch form {
+	case 0:
 		coef, exp := r.Int(), r.Int()
-		if r.err != nil {
+		switch {
+		case r.err != nil:
 			return decimal.Decimal{}
-		}
-		if exp < math.MinInt32 || exp > math.MaxInt32 {
+		case exp < math.MinInt32 || exp > math.MaxInt32:
 			r.err = fmt.Errorf("codec: decimal exponent %d out of range", exp)
+			return decimal.Decimal{}
+		case coef > maxFixed || coef < -maxFixed:
+			r.err = fmt.Errorf("codec: decimal coefficient %d of more than 18 digits", coef)
 			return decimal.Decimal{}
 		}
 		return Fixed{C: coef, E: int32(exp)}.Decimal()
+	case 1:
+	default:
+		r.err = fmt.Errorf("codec: decimal of form %d", form)
+		return decimal.Decimal{}
 	}
 	s := r.String()
 	if r.err != nil {
 		return decimal.Decimal{}
 	}
 	d, err := decimal.NewFromString(s)
-	if err != nil {
+	switch {
+	case err != nil:
 		r.err = err
+	case d.String() != s:
+		r.err = fmt.Errorf("codec: decimal text %q not in the form written", s)
+		return decimal.Decimal{}
 	}
 	return d
 }

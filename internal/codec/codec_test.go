@@ -153,6 +153,46 @@ func TestAddAmountMatchesDecimalAdd(t *testing.T) {
 	}
 }
 
+// A decimal in a form Writer never writes is damage, not a value: a form
+// byte other than 0 and 1 (every other byte was read as form 1, the text
+// form), a coefficient of more than 18 digits in form 0, or in form 1 a
+// text that is not a decimal's String (the digits of a damaged length or
+// string read as some amount).
+func TestDecimalFormsNotWritten(t *testing.T) {
+	text := func(form byte, s string) []byte {
+		w := codec.Writer{B: []byte{form}}
+		w.String(s)
+		return w.B
+	}
+	fixed := func(c int64) []byte {
+		b := binary.AppendVarint([]byte{0}, c)
+		return binary.AppendVarint(b, 0)
+	}
+	big := "1234567890123456789012"
+	for name, b := range map[string][]byte{
+		"form 2":                      text(2, big),
+		"form 0x31":                   text('1', big),
+		"form 1, not its String":      text(1, "+"+big),
+		"form 1, an exponent":         text(1, "1e30"),
+		"form 0, 19 digits":           fixed(1_000_000_000_000_000_000),
+		"form 0, 19 digits, negative": fixed(-1_000_000_000_000_000_000),
+	} {
+		if d, err := codec.ParseAmount(b); !errors.Is(err, codec.ErrAmount) {
+			t.Errorf("%s: ParseAmount(%x) = %s, %v; want ErrAmount", name, b, d, err)
+		}
+		r := codec.Reader{B: b}
+		if d := r.Decimal(); r.Err() == nil {
+			t.Errorf("%s: Decimal(%x) = %s; want an error", name, b, d)
+		}
+	}
+	for _, s := range []string{big, "-" + big, "0.0000000000000000001", "999999999999999999", "-999999999999999999"} {
+		d := decimal.RequireFromString(s)
+		if got, err := codec.ParseAmount(codec.Amount(d)); err != nil || !got.Equal(d) {
+			t.Errorf("ParseAmount(Amount(%s)) = %s, %v", s, got, err)
+		}
+	}
+}
+
 // Count refuses a count that the rest of the record cannot hold.
 func TestCount(t *testing.T) {
 	var w codec.Writer
