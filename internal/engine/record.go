@@ -89,8 +89,11 @@ func encodeValue(w *codec.Writer, v event.Value) {
 	}
 }
 
-func decodeValue(r *codec.Reader) event.Value {
-	v := event.Value{Kind: event.Kind(r.String())}
+// decodeValue reads a value encodeValue wrote; a kind no value has, or a
+// flag other than 0 or 1, is damage (ok false): read on, it would be a
+// value the event did not hold.
+func decodeValue(r *codec.Reader) (v event.Value, ok bool) {
+	v = event.Value{Kind: event.Kind(r.String())}
 	switch v.Kind {
 	case event.String:
 		v.Str = r.String()
@@ -99,7 +102,9 @@ func decodeValue(r *codec.Reader) event.Value {
 	case event.Integer:
 		v.Int = int64(r.Uint())
 	case event.Bool:
-		v.Bool = r.Uint() == 1
+		b := r.Uint()
+		v.Bool = b == 1
+		return v, b <= 1
 	case event.Time:
 		v.Time = r.Time()
 	case event.Strings:
@@ -107,8 +112,10 @@ func decodeValue(r *codec.Reader) event.Value {
 		for i := uint64(0); i < n && r.Err() == nil; i++ {
 			v.Strings = append(v.Strings, r.String())
 		}
+	default:
+		return v, false
 	}
-	return v
+	return v, true
 }
 
 // bytesField reads a length-prefixed byte string, copied.
@@ -127,7 +134,14 @@ func decodeRecord(b []byte) (eventRecord, error) {
 		ev.Attrs = make(event.Attrs, n)
 		for i := uint64(0); i < n && r.Err() == nil; i++ {
 			name := r.String()
-			ev.Attrs[name] = decodeValue(&r)
+			v, ok := decodeValue(&r)
+			if r.Err() != nil {
+				break
+			}
+			if _, twice := ev.Attrs[name]; twice || !ok {
+				return eventRecord{}, fmt.Errorf("%w: attribute %q", ErrCorrupt, name)
+			}
+			ev.Attrs[name] = v
 		}
 	}
 	rec.Event = ev
@@ -139,6 +153,9 @@ func decodeRecord(b []byte) (eventRecord, error) {
 	}
 	if err := r.Err(); err != nil {
 		return eventRecord{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if len(r.B) != 0 {
+		return eventRecord{}, fmt.Errorf("%w: %d bytes after the record", ErrCorrupt, len(r.B))
 	}
 	return rec, nil
 }

@@ -80,3 +80,48 @@ func TestEventRecordDamagedCount(t *testing.T) {
 		t.Errorf("decodeRecord allocated %d bytes for a record of %d", n, len(w.B))
 	}
 }
+
+// An event record whose bytes do not all belong to it is damaged, not
+// read as some other event: bytes after the record, an attribute of a
+// kind no event holds (whose value would be skipped, the rest read out of
+// step), a flag other than 0 or 1 (read as false), or a name twice (the
+// second value replacing the first).
+func TestEventRecordMisreadRefused(t *testing.T) {
+	head := func(attrs uint64) codec.Writer {
+		w := codec.Writer{B: []byte{eventRecordV2}}
+		w.String("e1")
+		w.String("m1")
+		w.String("order")
+		w.Time(time.Unix(1, 0))
+		w.Uint(attrs)
+		return w
+	}
+	trailing := head(0)
+	trailing.Uint(0) // entries
+	trailing.Uint(0) // feed keys
+	trailing.B = append(trailing.B, 0)
+	unknown := head(1)
+	unknown.String("a")
+	unknown.String("money") // a kind no value has, read as no value
+	unknown.Uint(0)
+	unknown.Uint(0)
+	flag := head(1)
+	flag.String("vip")
+	flag.String(string(event.Bool))
+	flag.Uint(2)
+	flag.Uint(0)
+	flag.Uint(0)
+	twice := head(2)
+	for _, s := range []string{"1", "2"} {
+		twice.String("a")
+		twice.String(string(event.String))
+		twice.String(s)
+	}
+	twice.Uint(0)
+	twice.Uint(0)
+	for name, b := range map[string][]byte{"trailing": trailing.B, "unknown kind": unknown.B, "flag 2": flag.B, "name twice": twice.B} {
+		if rec, err := decodeRecord(b); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: decodeRecord(%x) = %+v, %v; want ErrCorrupt", name, b, rec.Event, err)
+		}
+	}
+}
