@@ -127,8 +127,14 @@ func decodeChange(b []byte) (change.Change, error) {
 	if r.Err() == nil {
 		flags := r.B[0]
 		r.B = r.B[1:]
-		if flags&reasonSet != 0 {
-			c.Reason = decodeReasonRecord(&r, flags)
+		switch {
+		case flags&reasonSet != 0 && flags&^(reasonSet|reasonRaw|reasonCut) == 0:
+			var err error
+			if c.Reason, err = decodeReasonRecord(&r, flags); err != nil {
+				return change.Change{}, err
+			}
+		case flags != 0: // not written: the reason's bytes would read as the payload
+			return change.Change{}, fmt.Errorf("%w: change record: reason flags %#x", ErrCorrupt, flags)
 		}
 	}
 	if err := r.Err(); err != nil {
@@ -140,12 +146,17 @@ func decodeChange(b []byte) (change.Change, error) {
 	return c, nil
 }
 
-func decodeReasonRecord(r *codec.Reader, flags byte) *rule.Reason {
+// decodeReasonRecord reads a reason; an input named twice is damage
+// (appendReasonRecord writes a map's inputs).
+func decodeReasonRecord(r *codec.Reader, flags byte) (*rule.Reason, error) {
 	why := &rule.Reason{Rule: r.String(), Formula: r.String()}
 	if n := r.Count(2); n > 0 { // an input is two strings, a byte each at least
 		why.Inputs = make(map[string]string, n)
 		for range n {
 			k := r.String()
+			if _, twice := why.Inputs[k]; twice && r.Err() == nil {
+				return nil, fmt.Errorf("%w: change record: reason input %q twice", ErrCorrupt, k)
+			}
 			why.Inputs[k] = r.String()
 		}
 	}
@@ -156,5 +167,5 @@ func decodeReasonRecord(r *codec.Reader, flags byte) *rule.Reason {
 		why.Cut = &rule.Cut{Period: rule.Period(r.String()), Limit: r.Decimal(), Used: r.Decimal(), Wanted: r.Decimal(), Granted: r.Decimal()}
 	}
 	why.Note = r.String()
-	return why
+	return why, nil
 }

@@ -176,3 +176,41 @@ func TestAuditEntryJSONMatchesMarshal(t *testing.T) {
 		}
 	}
 }
+
+// A change record is damaged, not misread, when its reason's flags hold
+// a bit appendChange never sets (a reason's bits without its own: the
+// reason's fields were read as the payload), or its inputs name one
+// input twice (the second replaced the first).
+func TestChangeRecordMisreadRefused(t *testing.T) {
+	head := func(flags byte) codec.Writer {
+		w := codec.Writer{B: []byte{changeV1}}
+		w.Uint(1)
+		w.String("points.earned")
+		w.String("m1")
+		w.Time(time.Unix(1, 0))
+		w.String("e1")
+		w.B = append(w.B, flags)
+		return w
+	}
+	unknown := head(reasonSet | 1<<5)
+	unknown.String("rule")
+	unknown.String("formula")
+	unknown.Uint(0)          // inputs
+	unknown.String("")       // note
+	noSet := head(reasonRaw) // raw without the reason
+	noSet.B = append(noSet.B, `{"a":1}`...)
+	twice := head(reasonSet)
+	twice.String("rule")
+	twice.String("formula")
+	twice.Uint(2)
+	twice.String("a")
+	twice.String("1")
+	twice.String("a")
+	twice.String("2")
+	twice.String("") // note
+	for name, b := range map[string][]byte{"unknown flag": unknown.B, "raw without reason": noSet.B, "input twice": twice.B} {
+		if c, err := decodeChange(b); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: decodeChange(%x) = %+v, %v; want ErrCorrupt", name, b, c, err)
+		}
+	}
+}
