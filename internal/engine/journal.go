@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -136,7 +137,11 @@ func decodeInput(seq uint64, b []byte) (Input, error) {
 		in.Action = r.String()
 		in.Body = []byte(r.String())
 	case InputAdvance:
-		in.Items = int(r.Uint())
+		n := r.Uint()
+		if n > math.MaxInt {
+			return Input{}, fmt.Errorf("%w: journal record %d: %d items", ErrCorrupt, seq, n)
+		}
+		in.Items = int(n)
 	default:
 		return Input{}, fmt.Errorf("%w: journal record %d: kind %q", ErrCorrupt, seq, in.Kind)
 	}
@@ -145,6 +150,9 @@ func decodeInput(seq uint64, b []byte) (Input, error) {
 	}
 	if err := r.Err(); err != nil {
 		return Input{}, fmt.Errorf("%w: journal record %d: %v", ErrCorrupt, seq, err)
+	}
+	if len(r.B) != 0 {
+		return Input{}, fmt.Errorf("%w: journal record %d: %d bytes after the record", ErrCorrupt, seq, len(r.B))
 	}
 	return in, nil
 }
