@@ -80,6 +80,9 @@ func decodeMember(b []byte) (memberState, error) {
 	if err := r.Err(); err != nil {
 		return memberState{}, fmt.Errorf("level: member record: %w", err)
 	}
+	if len(r.B) != 0 { // a byte flipped or appended: a version 2 read as 1 would lose its day
+		return memberState{}, fmt.Errorf("level: member record: %d bytes after the record", len(r.B))
+	}
 	return m, nil
 }
 

@@ -100,3 +100,18 @@ func TestHistoryRecordRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A member record with bytes after it is damaged, not read: a record of
+// the second version whose version byte reads 1 lost its latest day's
+// growth, and any record took bytes appended to it.
+func TestMemberRecordTrailingBytes(t *testing.T) {
+	m := memberState{Level: "Gold", Lifetime: decimal.RequireFromString("30"), Seq: 2,
+		Day: rule.Date{Year: 2026, Month: 3, Day: 1}, DayGrowth: decimal.RequireFromString("30")}
+	v2 := appendMember(nil, &m)
+	asV1 := append([]byte{memberV1}, v2[1:]...)
+	for name, b := range map[string][]byte{"a byte appended": append(v2[:len(v2):len(v2)], 0), "version 2 read as 1": asV1} {
+		if got, err := decodeMember(b); err == nil {
+			t.Errorf("%s: decodeMember(%x) = %+v; want an error", name, b, got)
+		}
+	}
+}
