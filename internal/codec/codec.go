@@ -212,8 +212,8 @@ func (r *Reader) InOffset(t time.Time) time.Time {
 	return t.In(time.FixedZone("", int(off)))
 }
 
-// Decimal reads a decimal written by Writer.Decimal. A form it does not
-// write is an error: a form byte other than 0 and 1, a coefficient of
+// Decimal reads a decimal written by Writer.Decimal. An exponent beyond
+// ±maxExponent, or a form it does not write, is an error: a form byte other than 0 and 1, a coefficient of
 // more than 18 digits in form 0, or in form 1 a text that is not a
 // decimal's String. (Any byte but 0 used to be read as form 1: a damaged
 // record read as some amount.) Form 1 may hold 18 digits or fewer: the
@@ -234,7 +234,7 @@ func (r *Reader) Decimal() decimal.Decimal {
 		switch {
 		case r.err != nil:
 			return decimal.Decimal{}
-		case exp < math.MinInt32 || exp > math.MaxInt32:
+		case exp < -maxExponent || exp > maxExponent:
 			r.err = fmt.Errorf("codec: decimal exponent %d out of range", exp)
 			return decimal.Decimal{}
 		case coef > maxFixed || coef < -maxFixed:
@@ -258,9 +258,20 @@ func (r *Reader) Decimal() decimal.Decimal {
 	case d.String() != s:
 		r.err = fmt.Errorf("codec: decimal text %q not in the form written", s)
 		return decimal.Decimal{}
+	case d.Exponent() < -maxExponent || d.Exponent() > maxExponent:
+		r.err = fmt.Errorf("codec: decimal exponent %d out of range", d.Exponent())
+		return decimal.Decimal{}
 	}
 	return d
 }
+
+// maxExponent bounds the exponent of a decimal a Reader reads, far beyond
+// any amount's (an event's decimals have at most 40 digits each side of
+// the point; a formula's rate of 1e5000 is absurd but accepted): a
+// damaged exponent of 10^8 read as such made the first sum with it build
+// a number of as many digits, and hang. A sum at this bound takes
+// milliseconds.
+const maxExponent = 1 << 16
 
 // Amount returns d alone in its binary form: the stored form of balances,
 // counters and daily totals, cheaper to read and write than text.
@@ -509,7 +520,7 @@ func parseFixed(b []byte) (Fixed, bool) {
 		return Fixed{}, false
 	}
 	e, m := binary.Varint(b[1+n:])
-	if m <= 0 || 1+n+m != len(b) || e < math.MinInt32 || e > math.MaxInt32 || c > maxFixed || c < -maxFixed {
+	if m <= 0 || 1+n+m != len(b) || e < -maxExponent || e > maxExponent || c > maxFixed || c < -maxFixed {
 		return Fixed{}, false
 	}
 	return Fixed{C: c, E: int32(e)}, true

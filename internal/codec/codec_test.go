@@ -3,6 +3,7 @@ package codec_test
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -193,6 +194,31 @@ func TestDecimalFormsNotWritten(t *testing.T) {
 	}
 }
 
+// A decimal whose exponent no amount has (a damaged varint: 4 × 10^106
+// million) is damage: read, the first sum with it built a number of a
+// hundred million digits, and the process hung; a zero with such an
+// exponent looped as many times in Fixed.Add.
+func TestDecimalExponentBounded(t *testing.T) {
+	fixed := func(c, e int64) []byte {
+		b := binary.AppendVarint([]byte{0}, c)
+		return binary.AppendVarint(b, e)
+	}
+	for _, b := range [][]byte{fixed(4, 106_000_000), fixed(4, -106_000_000), fixed(0, math.MaxInt32), fixed(1, 1<<16+1), fixed(1, -1<<16-1)} {
+		if d, err := codec.ParseAmount(b); !errors.Is(err, codec.ErrAmount) {
+			t.Errorf("ParseAmount(%x) = exponent %d, %v; want ErrAmount", b, d.Exponent(), err)
+		}
+		if _, _, err := codec.AddAmount(nil, b, decimal.New(15, -1)); !errors.Is(err, codec.ErrAmount) {
+			t.Errorf("AddAmount over %x = %v; want ErrAmount", b, err)
+		}
+	}
+	for _, e := range []int64{1 << 16, -1 << 16} {
+		b := fixed(1, e)
+		if d, err := codec.ParseAmount(b); err != nil || !d.Equal(decimal.New(1, int32(e))) {
+			t.Errorf("ParseAmount(1e%d) = %v", e, err)
+		}
+	}
+}
+
 // Count refuses a count that the rest of the record cannot hold.
 func TestCount(t *testing.T) {
 	var w codec.Writer
@@ -372,4 +398,35 @@ func TestZonedTime(t *testing.T) {
 	if got := r.ZonedTime(); r.Err() == nil {
 		t.Errorf("offset of a day and a second read as %v", got)
 	}
+}
+
+// FuzzAmount: any bytes are one amount record or ErrAmount, never a
+// panic; an amount read writes back to a record no longer than the bytes
+// (no field read from nothing) that reads as the same amount, and adding
+// to the record gives what decimal's Add gives.
+func FuzzAmount(f *testing.F) {
+	for _, s := range []string{"0", "-0.5", "12.50", "123456789012345678901234567890.000000001"} {
+		f.Add(codec.Amount(decimal.RequireFromString(s)))
+	}
+	f.Add([]byte{1, 3, '1', 'e', '9'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := codec.ParseAmount(b)
+		if err != nil {
+			if !errors.Is(err, codec.ErrAmount) {
+				t.Fatalf("ParseAmount(%x) = %v; want ErrAmount", b, err)
+			}
+			if _, _, err := codec.AddAmount(nil, b, decimal.New(1, 0)); !errors.Is(err, codec.ErrAmount) {
+				t.Fatalf("AddAmount over %x = %v; want ErrAmount", b, err)
+			}
+			return
+		}
+		again := codec.Amount(d)
+		if got, err := codec.ParseAmount(again); len(again) > len(b) || err != nil || !got.Equal(d) || got.Exponent() != d.Exponent() && d.NumDigits() <= 18 {
+			t.Fatalf("ParseAmount(%x) = %s; written again %x, read %s, %v", b, d, again, got, err)
+		}
+		one := decimal.New(15, -1)
+		if _, sum, err := codec.SumAmount(nil, b, one); err != nil || !sum.Equal(d.Add(one)) {
+			t.Fatalf("SumAmount(%x = %s, 1.5) = %s, %v", b, d, sum, err)
+		}
+	})
 }
