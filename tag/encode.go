@@ -184,6 +184,9 @@ func decodeDay(b []byte) (Day, error) {
 		if err := json.Unmarshal(b, &d); err != nil {
 			return Day{}, fmt.Errorf("%w: %w", errRecord, err)
 		}
+		if !d.Date.Valid() { // every order day has its date
+			return Day{}, fmt.Errorf("%w: order day without a date", errRecord)
+		}
 		return d, nil
 	}
 	if len(b) == 0 || b[0] != dayV1 {

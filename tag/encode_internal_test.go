@@ -231,3 +231,14 @@ func TestEdgeRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An order day written as JSON without a date (or with the zero date) is
+// damaged: it read as a day of no date, which addDay then wrote back as
+// a record that no longer read.
+func TestDayRecordJSONWithoutDate(t *testing.T) {
+	for _, js := range []string{`{}`, `{"orders":2,"amount":"10"}`, `{"date":null,"orders":1}`} {
+		if d, err := decodeDay([]byte(js)); !errors.Is(err, errRecord) {
+			t.Errorf("decodeDay(%s) = %+v, %v; want errRecord", js, d, err)
+		}
+	}
+}
