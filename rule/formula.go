@@ -179,5 +179,15 @@ func (f Formula) Check(t event.Type) error {
 	default:
 		ps.Addf("kind", "unknown formula kind %q", f.Kind)
 	}
+	// Within the limits every amount keeps to: a rate of 1e70000 would
+	// make amounts the stored records cannot hold.
+	for _, c := range []struct {
+		name string
+		d    decimal.Decimal
+	}{{"rate", f.Rate}, {"fixed", f.Fixed}} {
+		if err := event.CheckDecimal(c.d); err != nil {
+			ps.Add(c.name, err)
+		}
+	}
 	return ps.Err()
 }

@@ -83,6 +83,13 @@ func TestFormulaCheck(t *testing.T) {
 		{"fixed zero", rule.Formula{Kind: rule.Fixed}, []string{"fixed: must not be zero for fixed"}},
 		{"count", rule.Formula{Kind: rule.Count}, nil},
 		{"unknown", rule.Formula{Kind: "square"}, []string{`kind: unknown formula kind "square"`}},
+		// Amounts keep to 40 digits before and after the point: a rate of
+		// 1e70000 made amounts no stored record holds.
+		{"rate past the limits", rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: decimal.New(1, 70000)},
+			[]string{"rate: beyond the program's size limit: a decimal of 1 digits with exponent 70000, at most 40 digits before and after the point"}},
+		{"fixed past the limits", rule.Formula{Kind: rule.Fixed, Fixed: decimal.New(1, -41)},
+			[]string{"fixed: beyond the program's size limit: a decimal of 1 digits with exponent -41, at most 40 digits before and after the point"}},
+		{"rate at the limits", rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("0.0000000000000000000000000000000000000001")}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
