@@ -146,11 +146,12 @@ func (c Condition) Check(t Type) []error {
 	case Contains:
 		if a.Kind != Strings {
 			errs = append(errs, fmt.Errorf("op: %q applies only to a list of strings", c.Op))
-		} else if err := check("value", c.Value); c.Value.Kind != String || err != nil {
-			if err == nil {
-				err = fmt.Errorf("value: %w: got %s, want string", ErrAttributeType, c.Value.Kind)
-			}
-			errs = append(errs, err)
+		} else if f := c.Value.Stray(); f != "" {
+			errs = append(errs, fmt.Errorf("value: %w: a %s value with %s set", ErrAttributeType, c.Value.Kind, f))
+		} else if c.Value.Kind != String {
+			// The value is one element of the list, not a list: check,
+			// which wants the attribute's kind, does not apply.
+			errs = append(errs, fmt.Errorf("value: %w: got %s, want string", ErrAttributeType, c.Value.Kind))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("op: unknown operator %q", c.Op))

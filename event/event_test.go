@@ -82,6 +82,8 @@ func TestConditionCheck(t *testing.T) {
 		{event.Condition{Attr: "store", Op: event.In, Values: []event.Value{event.Int(1)}}, "values[0]: attribute has the wrong type"},
 		{event.Condition{Attr: "tags", Op: event.Eq, Value: event.Str("x")}, "does not apply to a list"},
 		{event.Condition{Attr: "store", Op: event.Contains, Value: event.Str("x")}, "applies only to a list"},
+		{event.Condition{Attr: "tags", Op: event.Contains, Value: event.Str("infant")}, ""},
+		{event.Condition{Attr: "tags", Op: event.Contains, Value: event.List("infant")}, "value: attribute has the wrong type: got strings, want string"},
 		{event.Condition{Attr: "store", Op: "like"}, `unknown operator "like"`},
 	}
 	for _, tt := range tests {

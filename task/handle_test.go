@@ -586,3 +586,19 @@ func TestTaskConcurrentEventsCountOnce(t *testing.T) {
 		t.Errorf("points = %s, want 80", bal)
 	}
 }
+
+// A step may test a list attribute with contains. Before, the definition
+// was refused ("got string, want strings"): the value of a contains
+// condition, one element, was checked as if it were the list.
+func TestTaskStepContainsCondition(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	p := engOpen(t, task.Task{Name: "formula", Kind: task.One, Rewards: engPts10,
+		Steps: []task.Step{{Event: "order", Conditions: []event.Condition{{Attr: "category", Op: event.Contains, Value: event.Str("formula")}}}}})
+	var got [][]string
+	for _, out := range mustProcess(t, p, engOrder("o1", "m", "50", at, "toys"), engOrder("o2", "m", "50", at, "toys", "formula")) {
+		got = append(got, engKinds(out, "task."))
+	}
+	if diff := cmp.Diff([][]string{nil, {"task.completed"}}, got); diff != "" {
+		t.Errorf("task changes per order (-want +got):\n%s", diff)
+	}
+}
