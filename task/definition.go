@@ -224,6 +224,12 @@ type Progress struct {
 	Started time.Time `json:"started,omitzero"`
 	// Updated is when the last counted event happened.
 	Updated time.Time `json:"updated,omitzero"`
+	// Fits is kept for All: for each step done by an event that fits
+	// more than one step, the steps that event fits, so that a later
+	// event fitting only a step done can take it while the earlier event
+	// moves to another step it fits (nil entries: the event fits its
+	// step alone).
+	Fits [][]int `json:"fits,omitempty"`
 }
 
 // Done returns how many units of the task are done.
@@ -248,13 +254,21 @@ func (t Task) Need() int {
 
 // Step applies one event to the progress. It returns the new progress, the
 // index of the step the event counted for (-1 when it did not count: no
-// step matches, a step already done for All, a step out of order for
-// Sequence) and whether the task is now complete. A completed task's
-// progress is returned as it stood at completion; the caller restarts it.
+// step matches, a step out of order for Sequence, for All only steps
+// already done whose events fit no other step left) and whether the task
+// is now complete. For All an event counts for one step at most: the
+// first step it fits that is not done, else a step done whose event can
+// move to another step it fits (so a member completes the task once their
+// events can be given a step each, in whatever order they come). A
+// completed task's progress is returned as it stood at completion; the
+// caller restarts it.
 func (t Task) Step(p Progress, ev event.Event) (next Progress, step int, complete bool) {
-	next = Progress{Steps: slices.Clone(p.Steps), Started: p.Started, Updated: p.Updated}
+	next = Progress{Steps: slices.Clone(p.Steps), Started: p.Started, Updated: p.Updated, Fits: slices.Clone(p.Fits)}
 	if len(next.Steps) != len(t.Steps) {
 		next.Steps = make([]int, len(t.Steps))
+	}
+	if len(next.Fits) != len(next.Steps) {
+		next.Fits = nil // kept by an older definition: no event moves
 	}
 	step = -1
 	switch t.Kind {
@@ -263,12 +277,7 @@ func (t Task) Step(p Progress, ev event.Event) (next Progress, step int, complet
 			step = 0
 		}
 	case All:
-		for i, s := range t.Steps {
-			if next.Steps[i] == 0 && s.Match(ev) {
-				step = i
-				break
-			}
-		}
+		step = t.take(&next, ev)
 	case Sequence:
 		i := 0
 		for i < len(next.Steps) && next.Steps[i] > 0 {
@@ -287,6 +296,72 @@ func (t Task) Step(p Progress, ev event.Event) (next Progress, step int, complet
 	}
 	next.Updated = ev.Time
 	return next, step, next.Done() >= t.Need()
+}
+
+// take finds the step of an All task that ev counts for in next (-1:
+// none) and records the steps ev fits in next.Fits, moving the events of
+// steps done as it needs (an augmenting path of a bipartite matching of
+// events to steps); the caller marks the step done.
+func (t Task) take(next *Progress, ev event.Event) int {
+	var fits []int
+	for i, s := range t.Steps {
+		if s.Match(ev) {
+			fits = append(fits, i)
+		}
+	}
+	step := -1
+	for _, i := range fits {
+		if next.Steps[i] == 0 {
+			step = i
+			break
+		}
+	}
+	if step < 0 {
+		seen := make([]bool, len(t.Steps))
+		for _, i := range fits {
+			seen[i] = true
+			if next.free(i, seen) {
+				step = i
+				// free counted the step the event moved to; this one
+				// is counted again by the caller.
+				next.Steps[i] = 0
+				break
+			}
+		}
+	}
+	switch {
+	case step < 0:
+	case len(fits) > 1:
+		if next.Fits == nil {
+			next.Fits = make([][]int, len(t.Steps))
+		}
+		next.Fits[step] = fits
+	case next.Fits != nil:
+		next.Fits[step] = nil
+	}
+	return step
+}
+
+// free moves the event counted for step s to another step it fits, not
+// yet seen on this path: a step not done, or one whose own event can move
+// on. It reports whether it did.
+func (p *Progress) free(s int, seen []bool) bool {
+	if s >= len(p.Fits) {
+		return false
+	}
+	for _, u := range p.Fits[s] {
+		// Fits from an older definition may name steps no longer there.
+		if u < 0 || u >= len(p.Steps) || seen[u] {
+			continue
+		}
+		seen[u] = true
+		if p.Steps[u] == 0 || p.free(u, seen) {
+			p.Steps[u] = 1
+			p.Fits[u] = p.Fits[s]
+			return true
+		}
+	}
+	return false
 }
 
 // Types returns the event types the task's steps listen to.

@@ -19,8 +19,13 @@
 //
 //   - [One] (one action): one qualifying event completes the task.
 //   - [Repeat] (repeated action): Times qualifying events of the one step.
-//   - [All] (several actions): every step occurs, in any order; an event
-//     matching a step already done does not count again.
+//   - [All] (several actions): every step occurs, in any order. One event
+//     counts for one step at most (an order of 150 of the brand does not
+//     do both "an order of 100 or more" and "an order of the brand"), and
+//     the task completes once the member's events can be given a step
+//     each: an event that fits only steps already done takes one whose
+//     event also fits a step not done, which that event moves to
+//     ([Progress].Fits keeps what each event fits); else it does not count.
 //   - [Sequence] (ordered actions): the steps occur in the configured order.
 //     An event matching a step other than the next one is ignored: progress
 //     neither advances nor resets. The task completes when the member has

@@ -602,3 +602,36 @@ func TestTaskStepContainsCondition(t *testing.T) {
 		t.Errorf("task changes per order (-want +got):\n%s", diff)
 	}
 }
+
+// Several actions: an order that fits both steps counts for one, and a
+// later order that fits only that step takes it, the first order moving
+// to the step it also fits. Before, the second order did not count: the
+// member had placed an order of 100 or more and an order of the brand,
+// and the task stayed at 1 of 2.
+func TestTaskAllEventMovesToTheStepItAlsoFits(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	p := engOpen(t, task.Task{Name: "both", Kind: task.All, Rewards: engPts10, Steps: []task.Step{
+		{Event: "order", Conditions: []event.Condition{{Attr: "amount", Op: event.Gte, Value: event.DecString("100")}}},
+		{Event: "order", Conditions: []event.Condition{{Attr: "brand", Op: event.Eq, Value: event.Str("acme")}}},
+	}})
+	buy := func(id, amount, brand string, at time.Time) event.Event {
+		return engEvent(id, "m", "order", at, event.Attrs{"amount": event.DecString(amount), "brand": event.Str(brand)})
+	}
+	first := mustProcess(t, p, buy("o1", "150", "acme", at))[0]
+	st, err := p.Tasks().Progress(context.Background(), "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := task.Progress{Steps: []int{1, 0}, Started: at, Updated: at, Fits: [][]int{{0, 1}, nil}}
+	if diff := cmp.Diff(want, st[0].Progress); diff != "" {
+		t.Errorf("progress after an order fitting both steps (-want +got):\n%s", diff)
+	}
+	second := mustProcess(t, p, buy("o2", "120", "other", at.Add(time.Hour)))[0]
+	got := [][]string{engKinds(first, "task."), engKinds(second, "task.")}
+	if diff := cmp.Diff([][]string{{"task.progressed"}, {"task.completed"}}, got); diff != "" {
+		t.Errorf("task changes per order (-want +got):\n%s", diff)
+	}
+	if bal := pointsOf(t, p, "m"); !bal.Equal(dec("10")) {
+		t.Errorf("points = %s, want the reward of 10", bal)
+	}
+}

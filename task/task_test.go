@@ -48,6 +48,11 @@ func run(tk task.Task, evs ...event.Event) (counted []int, completed []bool) {
 func TestTaskStep(t *testing.T) {
 	big := []event.Condition{{Attr: "amount", Op: event.Gte, Value: event.DecString("100")}}
 	order := func(amt string) event.Event { return ev("order", event.Attrs{"amount": event.DecString(amt)}) }
+	formula := []event.Condition{{Attr: "brand", Op: event.Eq, Value: event.Str("formula")}}
+	app := []event.Condition{{Attr: "channel", Op: event.Eq, Value: event.Str("app")}}
+	buy := func(amt, brand, channel string) event.Event {
+		return ev("order", event.Attrs{"amount": event.DecString(amt), "brand": event.Str(brand), "channel": event.Str(channel)})
+	}
 	tests := []struct {
 		name      string
 		task      task.Task
@@ -67,6 +72,32 @@ func TestTaskStep(t *testing.T) {
 			task.Task{Kind: task.All, Steps: steps("a", "b", "c")},
 			[]event.Event{ev("c", nil), ev("c", nil), ev("a", nil), ev("b", nil)},
 			[]int{2, -1, 0, 1}, []bool{false, false, false, true}},
+		{"several actions: an event fitting two steps counts for one",
+			task.Task{Kind: task.All, Steps: []task.Step{{Event: "order", Conditions: big}, {Event: "order", Conditions: formula}}},
+			[]event.Event{buy("150", "formula", "web"), buy("50", "formula", "web")},
+			[]int{0, 1}, []bool{false, true}},
+		// The first order fits both steps and counts for the first; the
+		// second fits only the first step: the first order moves to the
+		// step it also fits. Before, the second order did not count and
+		// the member, who did both actions, never completed the task.
+		{"several actions: a later event takes the step an earlier one can leave",
+			task.Task{Kind: task.All, Steps: []task.Step{{Event: "order", Conditions: big}, {Event: "order", Conditions: formula}}},
+			[]event.Event{buy("150", "formula", "web"), buy("150", "other", "web")},
+			[]int{0, 0}, []bool{false, true}},
+		// e1 fits {0, 1} and takes 0; e2 fits {1, 2} and takes 1; e3 fits
+		// {0} only: e1 moves to 1, e2 to 2, and e3 takes 0.
+		{"several actions: events move along a chain of steps",
+			task.Task{Kind: task.All, Steps: []task.Step{{Event: "order", Conditions: big}, {Event: "order", Conditions: formula}, {Event: "order", Conditions: app}}},
+			[]event.Event{buy("150", "formula", "web"), buy("50", "formula", "app"), buy("150", "other", "web")},
+			[]int{0, 1, 0}, []bool{false, false, true}},
+		{"several actions: no step left to move to",
+			task.Task{Kind: task.All, Steps: []task.Step{{Event: "order", Conditions: big}, {Event: "order", Conditions: formula}, {Event: "share"}}},
+			[]event.Event{buy("150", "formula", "web"), buy("50", "formula", "web"), buy("150", "other", "web"), ev("share", nil)},
+			[]int{0, 1, -1, 2}, []bool{false, false, false, true}},
+		{"several actions: the same step twice takes two events",
+			task.Task{Kind: task.All, Steps: steps("share", "share")},
+			[]event.Event{ev("share", nil), ev("share", nil)},
+			[]int{0, 1}, []bool{false, true}},
 		{"ordered actions in order",
 			task.Task{Kind: task.Sequence, Steps: steps("a", "b", "c")},
 			[]event.Event{ev("a", nil), ev("b", nil), ev("c", nil)},
