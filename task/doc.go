@@ -5,7 +5,9 @@
 // A program's task domain is its [Handle] (Program.Tasks in the root
 // package). Tasks progress as events arrive, in Program.Process; there is
 // no operator call. The handle reads a member's standing
-// ([Handle.Progress]) and completions per period ([Handle.Completions]).
+// ([Handle.Progress]) and completions per period ([Handle.Completions]:
+// in total, and per day, week, month or year for the periods the task
+// limits; another period wraps [ErrNotCounted]).
 // Without a task definition Progress returns an empty list (the member has
 // progress on no task) and Completions an error wrapping [ErrNotDefined].
 // Both check the member they take as an ID (1 to event.MaxIDBytes bytes

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/memberkit/membership/event"
@@ -15,6 +16,11 @@ import (
 // ErrNotDefined is wrapped by the calls of a Handle whose program defines
 // no tasks, but Progress, which lists the member's standing on no task.
 var ErrNotDefined = errors.New("task: the program defines no tasks")
+
+// ErrNotCounted is wrapped by Completions for a day, week, month or year
+// the task does not limit: completions are counted per member only for
+// the periods of the task's limits.
+var ErrNotCounted = errors.New("task: completions not counted for the period")
 
 // Handle is a program's task domain: what members have done towards each
 // task. Tasks progress and complete as events arrive (Program.Process);
@@ -109,11 +115,14 @@ func (h *Handle) Progress(ctx context.Context, member string) ([]Status, error) 
 }
 
 // Completions returns how many times q.Member completed q.Task in the
-// period q.Period containing q.At, as counted for the task's limits: a
-// period the task does not limit is not counted and returns 0. The error
-// wraps ErrNotDefined, ErrUnknownTask or event.ErrInvalidArgument (a
-// member that is not an ID, an unknown period, no time or one outside the
-// years 1900 to 2099).
+// period q.Period containing q.At, as counted for the task's limits. A
+// task without a total limit is counted in total all the same: rule.Total
+// gives its completions ever, as Progress and the task.completed changes
+// do. A day, week, month or year the task does not limit is not counted:
+// the error wraps ErrNotCounted (before, it was 0 with no error). The
+// error wraps ErrNotDefined, ErrUnknownTask or event.ErrInvalidArgument
+// (a member that is not an ID, an unknown period, no time or one outside
+// the years 1900 to 2099).
 func (h *Handle) Completions(ctx context.Context, q CompletionsQuery) (int64, error) {
 	fail := func(err error) (int64, error) {
 		return 0, fmt.Errorf("task: completions of %q by %q: %w", q.Task, q.Member, err)
@@ -129,11 +138,21 @@ func (h *Handle) Completions(ctx context.Context, q CompletionsQuery) (int64, er
 	case q.At.IsZero():
 		return fail(fmt.Errorf("%w: at: zero time", event.ErrInvalidArgument))
 	}
-	if _, ok := h.p.def.Task(q.Task); !ok {
+	tk, ok := h.p.def.Task(q.Task)
+	if !ok {
 		return fail(ErrUnknownTask)
+	}
+	limited := slices.ContainsFunc(tk.Limits, func(c rule.Cap) bool { return c.Period == q.Period })
+	if !limited && q.Period != rule.Total {
+		return fail(fmt.Errorf("%w: the task has no %s limit", ErrNotCounted, q.Period))
 	}
 	var n int64
 	err := h.e.Store().View(ctx, func(tx store.Tx) error {
+		if !limited {
+			var err error
+			n, err = completions(tx, key(q.Member, q.Task))
+			return err
+		}
 		used, err := rule.Used(tx, bLimits, scope(q.Member, q.Task), q.Period, q.At, h.e.Location())
 		n = used.IntPart()
 		return err

@@ -472,10 +472,48 @@ func TestTaskUnknown(t *testing.T) {
 			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)
 		}
 	}
-	// A period the task does not limit is not counted.
-	mustProcess(t, p, engEvent("s1", "m", "share", time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai), nil))
-	if n, err := p.Tasks().Completions(ctx, task.CompletionsQuery{Member: "m", Task: "share", Period: rule.Total, At: time.Now()}); err != nil || n != 0 {
-		t.Errorf("completions of an unlimited task = %d, %v; want 0", n, err)
+}
+
+// Completions of a task without limits: in total, its completions ever,
+// as Progress and the feed say; a calendar period it does not limit is
+// not counted, an error wrapping ErrNotCounted. Before, both were 0 with
+// no error, while Progress said 2 and the last task.completed "completion
+// 2".
+func TestTaskCompletionsOfPeriodsNotLimited(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	p := engOpen(t,
+		task.Task{Name: "share", Kind: task.One, Steps: engSteps("share"), Rewards: engPts10},
+		task.Task{Name: "daily", Kind: task.One, Steps: engSteps("share"), Rewards: engPts10, Limits: rule.Caps{{Period: rule.Day, Limit: dec("1")}}},
+	)
+	outs := mustProcess(t, p, engEvent("s1", "m", "share", at, nil), engEvent("s2", "m", "share", at.AddDate(0, 0, 1), nil))
+	fx, err := task.EffectsOf(outs[1])
+	if err != nil || len(fx.Completed) != 2 || fx.Completed[0].Completions != 2 {
+		t.Fatalf("effects of the second share = %+v, %v; want completion 2 of share", fx, err)
+	}
+	count := func(name string, period rule.Period) (int64, error) {
+		return p.Tasks().Completions(ctx, task.CompletionsQuery{Member: "m", Task: name, Period: period, At: at})
+	}
+	for _, c := range []struct {
+		task   string
+		period rule.Period
+		want   int64
+	}{
+		{"share", rule.Total, 2},
+		{"daily", rule.Total, 2},
+		{"daily", rule.Day, 1},
+	} {
+		if n, err := count(c.task, c.period); err != nil || n != c.want {
+			t.Errorf("completions of %s per %s = %d, %v; want %d", c.task, c.period, n, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		task   string
+		period rule.Period
+	}{{"share", rule.Day}, {"share", rule.Year}, {"daily", rule.Week}} {
+		if n, err := count(c.task, c.period); !errors.Is(err, task.ErrNotCounted) || !strings.Contains(err.Error(), string(c.period)) {
+			t.Errorf("completions of %s per %s = %d, %v; want ErrNotCounted naming the period", c.task, c.period, n, err)
+		}
 	}
 }
 
