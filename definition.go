@@ -223,10 +223,22 @@ func (e defEnv) checkReward(r rule.Reward, from rule.SourceKind) error {
 	if missing != "" {
 		return fmt.Errorf("unknown %s", missing)
 	}
-	if r.Kind == rule.RewardCoupon || r.Kind == rule.RewardPack {
+	// A reward is granted on its domain's scale: growth as it is, points
+	// rounded by their program.
+	var ps rule.Problems
+	switch r.Kind {
+	case rule.RewardCoupon, rule.RewardPack:
 		return e.d.Coupons.CheckReward(r, from)
+	case rule.RewardGrowth:
+		if !r.Amount.Equal(e.d.Levels.Rounding.Round(r.Amount)) {
+			ps.Addf("amount", "%s has more decimal places than the growth scale", r.Amount)
+		}
+	case rule.RewardPoints:
+		if pr, _ := e.d.Points.Program(r.Program); !pr.Rounding.Round(r.Amount).IsPositive() {
+			ps.Addf("amount", "%s rounds to nothing on the scale of point program %s", r.Amount, r.Program)
+		}
 	}
-	return nil
+	return ps.Err()
 }
 
 // hasAchievement reports whether the definition has the achievement.

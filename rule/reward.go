@@ -21,7 +21,10 @@ const (
 // Reward is what a level's upgrade gift or a task grants; the domain
 // package of its kind fulfils it. Which fields count depends on Kind:
 // Program and Amount for points, Amount for growth, Template and Count for
-// coupons, Pack for a coupon pack, Achievement for an achievement.
+// coupons, Pack for a coupon pack, Achievement for an achievement. A
+// program's definition refuses a growth amount with more decimals than
+// the growth scale, and a points amount that the program's rounding takes
+// to 0 (it would grant nothing); a points amount is granted rounded.
 type Reward struct {
 	Kind        RewardKind      `json:"kind"`
 	Program     string          `json:"program,omitempty"`

@@ -673,3 +673,30 @@ func TestTaskAllEventMovesToTheStepItAlsoFits(t *testing.T) {
 		t.Errorf("points = %s, want the reward of 10", bal)
 	}
 }
+
+// A task's growth reward with more decimals than the growth scale (whole
+// units here), or a points reward that its program's rounding (whole
+// points, rounding down) takes to 0, is a definition problem. Before, the
+// growth reward of 12.5 gave 12.5 growth off the scale, and the points
+// reward of 0.4 granted nothing and said nothing while task.completed
+// listed it.
+func TestTaskRewardOffScaleRefused(t *testing.T) {
+	def := engDef(task.Task{Name: "t", Kind: task.One, Steps: engSteps("share"), Rewards: []rule.Reward{
+		{Kind: rule.RewardGrowth, Amount: dec("12.5")},
+		{Kind: rule.RewardPoints, Program: "mall", Amount: dec("0.4")},
+		{Kind: rule.RewardGrowth, Amount: dec("12")},
+		{Kind: rule.RewardPoints, Program: "mall", Amount: dec("1.4")}, // rounds to 1
+	}})
+	var ps *rule.Problems
+	if err := def.Validate(); !errors.As(err, &ps) {
+		t.Fatalf("Validate = %v; want problems", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Path)
+	}
+	want := []string{"tasks.tasks[0].rewards[0].amount", "tasks.tasks[0].rewards[1].amount"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problem paths (-want +got):\n%s\n%v", diff, ps)
+	}
+}
