@@ -36,7 +36,10 @@
 //     Operators expect a stray action not to wipe out what was already done.
 //
 // Each step is an event type with attribute conditions (package event).
-// [Task.Step] is the rule that counts an event; the part calls it.
+// [Task.Step] is the rule that counts an event; the part calls it. Events
+// count in the order Process receives them, not by their times: a late
+// event for A processed after B does not complete "A then B" (send a
+// member's events in order).
 //
 // # Progress, limits and rewards
 //
@@ -49,7 +52,22 @@
 // growth, an achievement, a coupon or a coupon pack) through the engine
 // (engine.Unit.Reward), which hands each to the domain that grants its
 // kind, inside the event's transaction: the package imports no other
-// domain's part.
+// domain's part. A completion, with its limits' counters, is published
+// before its rewards and stands whatever they do: a coupon or pack that
+// package coupon refuses (out of stock, its claim rules or limits) is
+// recorded as coupon.claim_refused with the task's reason, the other
+// rewards being granted; an achievement the member holds is not granted
+// again and nothing is published for it. Any other error of a reward fails
+// the event, which then changes nothing.
+//
+// Nothing takes a count back. An event that refunds an order (points' and
+// level's refund rules) undoes neither the order's count towards a task
+// nor a completion nor its rewards (an operator adjusts or revokes them),
+// and an event of a type a step listens to counts whatever it does in
+// other domains. Progress made before a task's effective period (Window)
+// ends stays as it was: events from its end on (the end is excluded, the
+// start included) do not count. Erasing a member keeps their progress and
+// completions.
 //
 // # Targets
 //

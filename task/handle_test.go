@@ -700,3 +700,65 @@ func TestTaskRewardOffScaleRefused(t *testing.T) {
 		t.Errorf("problem paths (-want +got):\n%s\n%v", diff, ps)
 	}
 }
+
+// A completion stands whatever its rewards do: a coupon out of stock is
+// recorded as coupon.claim_refused with the task's reason, the other
+// rewards are granted, and an achievement already held is not granted
+// again (nothing is published for it).
+func TestTaskCompletionWithRefusedRewards(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	def := engDef(task.Task{Name: "share", Kind: task.One, Steps: engSteps("share"), Rewards: []rule.Reward{
+		{Kind: rule.RewardCoupon, Template: "formula-30"},
+		{Kind: rule.RewardAchievement, Achievement: "explorer"},
+		{Kind: rule.RewardPoints, Program: "mall", Amount: dec("10")},
+	}})
+	def.Coupons.Templates[1].Stock = 1
+	def.Coupons.Templates[1].Claim = coupon.ClaimRule{}
+	p := testkit.OpenMemory(t, def)
+	outs := mustProcess(t, p, engEvent("s1", "m", "share", at, nil), engEvent("s2", "m", "share", at.Add(time.Minute), nil))
+	got := [][]string{engKinds(outs[0], ""), engKinds(outs[1], "")}
+	want := [][]string{
+		{"level.changed", "task.completed", "coupon.issued", kindAchievementGranted, "points.earned"},
+		{"task.completed", "coupon.claim_refused", "points.earned"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("changes per share (-want +got):\n%s", diff)
+	}
+	refused := outs[1].ChangesOf(coupon.ChangeClaimRefused)
+	var r coupon.Refusal
+	if len(refused) != 1 || refused[0].Decode(&r) != nil || r.Cause != "out_of_stock" || refused[0].Reason.Rule != "task.share" {
+		t.Errorf("refusal = %+v, reason %+v; want out of stock, by task.share", r, refused)
+	}
+	st, err := p.Tasks().Progress(context.Background(), "m")
+	if err != nil || st[0].Completions != 2 {
+		t.Errorf("status = %+v, %v; want 2 completions", st, err)
+	}
+	if bal := pointsOf(t, p, "m"); !bal.Equal(dec("20")) {
+		t.Errorf("points = %s, want 2 rewards of 10", bal)
+	}
+	if cs, gs := couponsOf(t, p, "m"), achievementsOf(t, p, "m"); len(cs) != 1 || len(gs) != 1 || gs[0].Event != "s1" {
+		t.Errorf("coupons %d, achievements %+v; want the one coupon in stock and explorer from s1", len(cs), gs)
+	}
+}
+
+// The effective period includes its start and excludes its end; progress
+// made before the end stays, and events from the end on do not count.
+func TestTaskWindowEdges(t *testing.T) {
+	from := time.Date(2026, 3, 1, 0, 0, 0, 0, shanghai)
+	to := time.Date(2026, 3, 8, 0, 0, 0, 0, shanghai)
+	p := engOpen(t, task.Task{Name: "week", Kind: task.Repeat, Times: 2, Steps: engSteps("share"), Rewards: engPts10, Window: rule.Window{From: from, To: to}})
+	var got [][]string
+	for _, out := range mustProcess(t, p,
+		engEvent("s0", "m", "share", from.Add(-time.Nanosecond), nil),
+		engEvent("s1", "m", "share", from, nil),
+		engEvent("s2", "m", "share", to, nil)) {
+		got = append(got, engKinds(out, "task."))
+	}
+	if diff := cmp.Diff([][]string{nil, {"task.progressed"}, nil}, got); diff != "" {
+		t.Errorf("task changes per share (-want +got):\n%s", diff)
+	}
+	st, err := p.Tasks().Progress(context.Background(), "m")
+	if err != nil || st[0].Done != 1 || st[0].Completions != 0 || !st[0].Progress.Updated.Equal(from) {
+		t.Errorf("status = %+v, %v; want 1 of 2 done at the start", st, err)
+	}
+}
