@@ -261,7 +261,8 @@ func (t Task) Need() int {
 // move to another step it fits (so a member completes the task once their
 // events can be given a step each, in whatever order they come). A
 // completed task's progress is returned as it stood at completion; the
-// caller restarts it.
+// caller restarts it. A task without steps, or of an unknown kind (which
+// Check refuses), counts no event.
 func (t Task) Step(p Progress, ev event.Event) (next Progress, step int, complete bool) {
 	next = Progress{Steps: slices.Clone(p.Steps), Started: p.Started, Updated: p.Updated, Fits: slices.Clone(p.Fits)}
 	if len(next.Steps) != len(t.Steps) {
@@ -273,7 +274,8 @@ func (t Task) Step(p Progress, ev event.Event) (next Progress, step int, complet
 	step = -1
 	switch t.Kind {
 	case One, Repeat:
-		if t.Steps[0].Match(ev) {
+		// Check requires the one step; an unchecked task has none to count.
+		if len(t.Steps) > 0 && t.Steps[0].Match(ev) {
 			step = 0
 		}
 	case All:

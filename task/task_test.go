@@ -265,3 +265,21 @@ func TestTaskMatches(t *testing.T) {
 		}
 	}
 }
+
+// Step on a task that Check would refuse (no step, an unknown kind)
+// counts nothing. Before, a one action or repeated action task without a
+// step panicked with an index out of range.
+func TestTaskStepOfAnUncheckedTask(t *testing.T) {
+	for _, tk := range []task.Task{
+		{Kind: task.One},
+		{Kind: task.Repeat, Times: 2},
+		{Kind: task.All},
+		{Kind: task.Sequence},
+		{Kind: "daily", Steps: steps("checkin")},
+	} {
+		next, step, done := tk.Step(task.Progress{}, ev("checkin", nil))
+		if step != -1 || done || next.Done() != 0 {
+			t.Errorf("%+v: Step = %+v, %d, %v; want nothing counted", tk, next, step, done)
+		}
+	}
+}
