@@ -762,3 +762,33 @@ func TestTaskWindowEdges(t *testing.T) {
 		t.Errorf("status = %+v, %v; want 1 of 2 done at the start", st, err)
 	}
 }
+
+// A level target reads the level the event itself reached (the level part
+// runs first), and a tag target the tags from before the event: an order
+// of 150 growth takes a bronze member to silver and counts for a
+// silver-only task, and gives the tag "recent", which a recent-only task
+// reads from the next order on.
+func TestTaskTargetsAtTheEvent(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	def := engDef(
+		task.Task{Name: "silver-order", Kind: task.One, Steps: engSteps("order"), Rewards: engPts10, Target: task.Target{Levels: []string{"silver"}}},
+		task.Task{Name: "recent-order", Kind: task.One, Steps: engSteps("order"), Rewards: engPts10, Target: task.Target{Tags: []string{"recent"}}},
+	)
+	def.Levels.Growth = []level.GrowthRule{{ID: "g", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}}}
+	p := testkit.OpenMemory(t, def)
+	var got [][]string
+	for _, out := range mustProcess(t, p, engOrder("o1", "m", "150", at), engOrder("o2", "m", "1", at.Add(time.Minute))) {
+		fx, err := task.EffectsOf(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, c := range fx.Completed {
+			names = append(names, c.Task)
+		}
+		got = append(got, names)
+	}
+	if diff := cmp.Diff([][]string{{"silver-order"}, {"silver-order", "recent-order"}}, got); diff != "" {
+		t.Errorf("completed per order (-want +got):\n%s", diff)
+	}
+}
