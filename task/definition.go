@@ -48,7 +48,8 @@ type Task struct {
 	Target Target `json:"target,omitzero"`
 	// Rewards are granted on each completion.
 	Rewards []rule.Reward `json:"rewards"`
-	// Limits caps the completions per period (limits are counts).
+	// Limits caps the completions per period (limits are whole counts of
+	// at least 1; a period left out has no limit).
 	Limits rule.Caps `json:"limits,omitempty"`
 }
 
@@ -197,8 +198,13 @@ func (d Definition) Check(env Env) error {
 		}
 		ps.Add(rule.Join(p, "limits"), t.Limits.Check())
 		for j, c := range t.Limits {
-			if !c.Limit.IsInteger() {
+			switch {
+			case !c.Limit.IsInteger():
 				ps.Addf(rule.Join(p, rule.Index("limits", j), "limit"), "must be a whole number of completions")
+			case c.Limit.IsZero():
+				// Zero would make the task impossible to complete, which
+				// a host that meant "no limit" would not see.
+				ps.Addf(rule.Join(p, rule.Index("limits", j), "limit"), "must be at least 1 (leave the period out for no limit)")
 			}
 		}
 	}

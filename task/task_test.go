@@ -196,6 +196,9 @@ func TestTaskCheck(t *testing.T) {
 			Limits: rule.Caps{{Period: rule.Day, Limit: decimal.RequireFromString("1.5")}},
 			Window: rule.Window{From: t0, To: t0}},
 		{Name: "seq", Kind: task.Sequence, Steps: steps("order"), Rewards: []rule.Reward{{Kind: rule.RewardAchievement, Achievement: "first"}}},
+		// A limit of 0 would make the task impossible to complete.
+		{Name: "never", Kind: task.One, Steps: steps("order"), Rewards: []rule.Reward{{Kind: rule.RewardAchievement, Achievement: "first"}},
+			Limits: rule.Caps{{Period: rule.Total, Limit: decimal.Zero}}},
 	}}
 	err := bad.Check(env{})
 	var ps *rule.Problems
@@ -212,6 +215,7 @@ func TestTaskCheck(t *testing.T) {
 		"tasks[2].target.levels[0]", "tasks[2].target.tags[0]", "tasks[2].target.segment",
 		"tasks[2].rewards[0]", "tasks[2].limits[0].limit",
 		"tasks[3].steps",
+		"tasks[4].limits[0].limit",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("problem paths (-want +got):\n%s\n%v", diff, err)
