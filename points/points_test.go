@@ -280,6 +280,11 @@ func TestSplitOrder(t *testing.T) {
 	prog := points.Program{Name: "mall", Payment: &points.Payment{Rate: d("0.01"), MaxShare: d("0.5")}}
 	odd := points.Program{Name: "odd", Payment: &points.Payment{Rate: d("0.03"), MaxShare: d("1")}}
 	tenth := points.Program{Name: "tenth", Rounding: rule.Rounding{Scale: 1}, Payment: &points.Payment{Rate: d("0.07"), MaxShare: d("0.3")}}
+	// A rate of many digits: 1.00 / 0.333333333333333333 is
+	// 3.000000000000000003…, so 3 points (worth 0.999999999999999999)
+	// do not pay 1.00; 4 do, and at one decimal 3.1 do.
+	third := points.Program{Name: "third", Payment: &points.Payment{Rate: d("0.333333333333333333"), MaxShare: d("1")}}
+	thirdTenth := points.Program{Name: "third", Rounding: rule.Rounding{Scale: 1}, Payment: third.Payment}
 	for _, tc := range []struct {
 		name                string
 		prog                points.Program
@@ -298,6 +303,8 @@ func TestSplitOrder(t *testing.T) {
 		{"odd rate short balance", odd, "1.00", "10", "0", "10", "0.30", "0.70"},
 		{"odd rate one point below a cent", odd, "1.00", "1", "0", "1", "0.03", "0.97"},
 		{"scale 1", tenth, "10.00", "1000", "0", "42.9", "3.00", "7.00"},
+		{"long rate: the exact quotient is rounded up", third, "1.00", "1000", "0", "4", "1.00", "0.00"},
+		{"long rate at scale 1", thirdTenth, "1.00", "1000", "0", "3.1", "1.00", "0.00"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := points.SplitOrder(tc.prog, d(tc.order), d(tc.avail), d(tc.limit))

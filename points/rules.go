@@ -214,7 +214,13 @@ func SplitOrder(p Program, order, available, limit decimal.Decimal) (Split, erro
 		usable = decimal.Min(usable, limit.Truncate(p.Scale()))
 	}
 	money := decimal.Min(order.Mul(pay.MaxShare), usable.Mul(pay.Rate)).RoundDown(ms)
-	pts := money.DivRound(pay.Rate, 16).RoundUp(p.Scale())
+	// Rounded up from the exact quotient: a quotient rounded first (to 16
+	// places, say) loses what a rate of many digits leaves beyond them,
+	// and the points would then pay more than they are worth.
+	pts := decimal.Zero
+	if money.IsPositive() {
+		pts = roundQuo(money, pay.Rate, rule.Rounding{Scale: p.Scale(), Mode: rule.RoundUp})
+	}
 	if pts.GreaterThan(usable) {
 		// Cannot happen with usable × Rate ≥ money, but never overspend.
 		pts = usable
