@@ -332,6 +332,14 @@ func TestSplitOrder(t *testing.T) {
 		{"zero order", prog, "0", points.ErrInvalidAmount},
 		{"sub-cent order", prog, "1.001", points.ErrInvalidAmount},
 		{"negative order", prog, "-1", points.ErrInvalidAmount},
+		// A payment Definition.Check refuses: SplitOrder is a function a
+		// host may call with any Program, and a zero rate would divide
+		// by zero.
+		{"zero rate", points.Program{Name: "x", Payment: &points.Payment{MaxShare: d("1")}}, "1", rule.ErrInvalidDefinition},
+		{"negative rate", points.Program{Name: "x", Payment: &points.Payment{Rate: d("-0.01"), MaxShare: d("1")}}, "1", rule.ErrInvalidDefinition},
+		{"negative share", points.Program{Name: "x", Payment: &points.Payment{Rate: d("0.01"), MaxShare: d("-0.5")}}, "1", rule.ErrInvalidDefinition},
+		{"share above 1", points.Program{Name: "x", Payment: &points.Payment{Rate: d("0.01"), MaxShare: d("1.5")}}, "1", rule.ErrInvalidDefinition},
+		{"negative money scale", points.Program{Name: "x", Payment: &points.Payment{Rate: d("0.01"), MaxShare: d("1"), MoneyScale: -1}}, "1", rule.ErrInvalidDefinition},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := points.SplitOrder(tc.prog, d(tc.order), d("100"), decimal.Zero); !errors.Is(err, tc.want) {

@@ -193,11 +193,18 @@ type Split struct {
 // charged are the fewest whole units of the program's scale worth at least
 // that money, never more than available. Rounding never gives away a
 // fraction of a point: PointsMoney ≤ Points × Rate. It returns an error
-// wrapping ErrNoPayment or ErrInvalidAmount.
+// wrapping ErrNoPayment or ErrInvalidAmount, or rule.ErrInvalidDefinition
+// for a payment Definition.Check refuses (a rate that is not positive, a
+// MaxShare not above 0 and at most 1, a MoneyScale out of 0 to
+// rule.MaxScale).
 func SplitOrder(p Program, order, available, limit decimal.Decimal) (Split, error) {
 	pay := p.Payment
 	if pay == nil {
 		return Split{}, ErrNoPayment
+	}
+	if !pay.Rate.IsPositive() || !pay.MaxShare.IsPositive() || pay.MaxShare.GreaterThan(decimal.NewFromInt(1)) ||
+		pay.MoneyScale < 0 || pay.MoneyScale > rule.MaxScale {
+		return Split{}, fmt.Errorf("%w: points payment of %s: rate %s, max share %s, money scale %d", rule.ErrInvalidDefinition, p.Name, pay.Rate, pay.MaxShare, pay.MoneyScale)
 	}
 	ms := pay.MoneyScale
 	if ms == 0 {
