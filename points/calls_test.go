@@ -733,3 +733,36 @@ func TestDecisionNotBeforeTheRequest(t *testing.T) {
 		t.Errorf("m's balance after the approval = %s, want 820", b.Available)
 	}
 }
+
+// TestStatementOfNoAccountOrKind: a statement of a sub-account the points
+// have not ("Frozen", "bogus") or of a kind they never post ("expire")
+// came back empty, as if nothing had happened; it is refused naming the
+// field. The accounts and kinds that exist are read as before: m has 3
+// earned and 1 redeemed entries in the main account, none frozen.
+func TestStatementOfNoAccountOrKind(t *testing.T) {
+	ctx := context.Background()
+	p := callsSetup(t)
+	h := p.Points()
+	for _, sub := range []string{"Frozen", "bogus", "pending "} {
+		_, err := h.Statement(ctx, points.StatementQuery{Program: "mall", Member: "m", Sub: sub})
+		wantArgument(t, fmt.Sprintf("Statement of sub %q", sub), err, "sub")
+	}
+	_, err := h.Statement(ctx, points.StatementQuery{Program: "mall", Member: "m", Kinds: []ledger.Kind{points.KindEarned, "expire"}})
+	wantArgument(t, `Statement of kind "expire"`, err, "kinds")
+	for _, tc := range []struct {
+		sub   string
+		kinds []ledger.Kind
+		want  int
+	}{
+		{"", nil, 4},
+		{"", []ledger.Kind{points.KindEarned}, 3},
+		{"", []ledger.Kind{points.KindRedeemed, points.KindExpired}, 1},
+		{points.SubFrozen, nil, 0},
+		{points.SubPending, []ledger.Kind{points.KindReleased, points.KindOpening}, 0},
+	} {
+		pg, err := h.Statement(ctx, points.StatementQuery{Program: "mall", Member: "m", Sub: tc.sub, Kinds: tc.kinds})
+		if err != nil || len(pg.Entries) != tc.want {
+			t.Errorf("Statement of sub %q kinds %v: %d entries, %v; want %d", tc.sub, tc.kinds, len(pg.Entries), err, tc.want)
+		}
+	}
+}

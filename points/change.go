@@ -78,6 +78,10 @@ const (
 // accounts, each through a pool of its name.
 var poolKinds = [...]ledger.Kind{KindOpening, KindEarned, KindRedeemed, KindReversed, KindExpired, KindVoided, KindAdjusted, KindExchanged}
 
+// kinds are every kind a points account has entries of: the pool kinds
+// and the moves between a member's accounts.
+var kinds = append(poolKinds[:], KindReleased, KindFrozen, KindRestored)
+
 // Change is the data of every points.* change; the fields a kind does not
 // use are empty.
 type Change struct {

@@ -173,7 +173,9 @@
 // as an ID (1 to event.MaxIDBytes bytes: an empty member is refused, not
 // answered with zeros); a day ("2006-01-02" in DayQuery, ReviewRequest and
 // ReconciliationQuery) must be an existing date of that form ("2025-3-1"
-// would otherwise match no day); an amount (of Redeem, Reverse, Adjust,
+// would otherwise match no day); a Statement's Sub must be one of [Subs]
+// and its kinds points kinds (KindEarned, …), or the page would be empty
+// for a typo; an amount (of Redeem, Reverse, Adjust,
 // Exchange, and the order amount of Redeem and Split) must keep to the
 // limit on decimals every event attribute keeps to (event.MaxDecimalDigits
 // digits; the error also wraps event.ErrTooLarge); an adjustment or order

@@ -94,7 +94,8 @@ type StatementQuery struct {
 	Member  string
 	// Sub is "" for the main account, SubPending or SubFrozen.
 	Sub string
-	// Kinds keeps only entries of these kinds when not empty.
+	// Kinds keeps only entries of these kinds (KindEarned, …) when not
+	// empty.
 	Kinds []ledger.Kind
 	// From and To bound the entries' time (From ≤ time < To; zero: open).
 	From, To time.Time
@@ -109,13 +110,23 @@ type StatementQuery struct {
 // Statement returns a page of a member's points entries with their
 // running balance; it reads only the page's entries (and those the kind
 // filter skips). Errors wrap ErrNotDefined, ErrUnknownProgram,
-// event.ErrInvalidArgument (a malformed member, an empty one too, a time
-// outside the years 1900 to 2099, or — also wrapping ledger.ErrInvalid —
-// a malformed cursor, a negative Limit or a To before From, each named)
-// or the ledger's errors.
+// event.ErrInvalidArgument (a malformed member, an empty one too, a Sub
+// not of Subs or a kind no points entry has, which would otherwise read
+// an empty page, a time outside the years 1900 to 2099, or — also
+// wrapping ledger.ErrInvalid — a malformed cursor, a negative Limit or a
+// To before From, each named) or the ledger's errors.
 func (h *Handle) Statement(ctx context.Context, q StatementQuery) (ledger.Page, error) {
 	var page ledger.Page
-	err := h.viewProgram(ctx, "statement of "+q.Member, q.Program, checkMember(q.Member), q, func(u *engine.Unit) error {
+	bad := checkMember(q.Member)
+	if bad == nil && !slices.Contains(Subs[:], q.Sub) {
+		bad = argument("sub", fmt.Errorf("%q, want one of %q", q.Sub, Subs))
+	}
+	for _, k := range q.Kinds {
+		if bad == nil && !slices.Contains(kinds, k) {
+			bad = argument("kinds", fmt.Errorf("%q, want one of %q", k, kinds))
+		}
+	}
+	err := h.viewProgram(ctx, "statement of "+q.Member, q.Program, bad, q, func(u *engine.Unit) error {
 		var err error
 		page, err = u.Ledger().Statement(ledger.Query{Account: acct(q.Program, q.Member, q.Sub), From: q.From, To: q.To,
 			Kinds: q.Kinds, Limit: q.Limit, Cursor: q.Cursor, Newest: q.Newest})
