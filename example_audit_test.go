@@ -338,7 +338,7 @@ func TestReplayWithoutJournal(t *testing.T) {
 		if !errors.Is(err, membership.ErrInvalidArgument) || !strings.Contains(err.Error(), "WithJournal") || res.Applied != 0 {
 			t.Errorf("Changed %v: %+v, %v; want ErrInvalidArgument naming WithJournal", o.Changed, res, err)
 		}
-		if b, err := dst.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: "alice"}); err != nil || !b.Available.IsZero() {
+		if b, err := dst.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: "alice", At: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}); err != nil || !b.Available.IsZero() {
 			t.Errorf("Changed %v: the target holds %v, %v", o.Changed, b.Available, err)
 		}
 	}

@@ -42,7 +42,8 @@ type Member struct {
 }
 
 // Member returns what every domain knows of a member, points counted as
-// available at time at. Each domain is read through its handle in a
+// available at time at (required when the program has points: a zero at
+// is refused, as points.Handle.Balance refuses it). Each domain is read through its handle in a
 // transaction of its own, so under concurrent writes two domains may be
 // read at different instants; each domain's part is consistent. A member
 // the program has never seen comes back with an empty profile and zero

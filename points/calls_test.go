@@ -766,3 +766,27 @@ func TestStatementOfNoAccountOrKind(t *testing.T) {
 		}
 	}
 }
+
+// TestBalanceAndSplitNeedATime: a Balance or Split with a zero At counted
+// every lot as available, expired or not: m's 220 points (270 earned in
+// March, 50 redeemed) expire at 24:00 of 30 April (month ends, N = 1), yet
+// a zero At gave 220 available, and a split of 10.00 paid 2.20 of it with
+// all 220 (at 0.01 a point, below the half of 10.00). Both are refused
+// naming "at"; at 1 May nothing is available, and the split pays nothing
+// in points.
+func TestBalanceAndSplitNeedATime(t *testing.T) {
+	ctx := context.Background()
+	p := callsSetup(t)
+	h := p.Points()
+	_, err := h.Balance(ctx, points.BalanceQuery{Program: "mall", Member: "m"})
+	wantArgument(t, "Balance at a zero time", err, "at")
+	_, err = h.Split(ctx, points.SplitQuery{Program: "mall", Member: "m", Order: dec("10.00")})
+	wantArgument(t, "Split at a zero time", err, "at")
+	may := ptsAt("2026-05-01")
+	if b, err := h.Balance(ctx, points.BalanceQuery{Program: "mall", Member: "m", At: may}); err != nil || !b.Available.IsZero() || !b.Main.Equal(dec("220")) {
+		t.Errorf("balance on 1 May: %+v, %v; want 0 available of 220", b, err)
+	}
+	if s, err := h.Split(ctx, points.SplitQuery{Program: "mall", Member: "m", Order: dec("10.00"), At: may}); err != nil || !s.Points.IsZero() || !s.Cash.Equal(dec("10")) {
+		t.Errorf("split on 1 May: %+v, %v; want 10.00 in cash", s, err)
+	}
+}

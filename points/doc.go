@@ -175,7 +175,8 @@
 // ReconciliationQuery) must be an existing date of that form ("2025-3-1"
 // would otherwise match no day); a Statement's Sub must be one of [Subs]
 // and its kinds points kinds (KindEarned, …), or the page would be empty
-// for a typo; an amount (of Redeem, Reverse, Adjust,
+// for a typo; Balance and Split need an At (at the zero time every lot,
+// expired or not, would count as available); an amount (of Redeem, Reverse, Adjust,
 // Exchange, and the order amount of Redeem and Split) must keep to the
 // limit on decimals every event attribute keeps to (event.MaxDecimalDigits
 // digits; the error also wraps event.ErrTooLarge); an adjustment or order

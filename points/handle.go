@@ -38,7 +38,7 @@ import (
 // query that takes a member checks it as an ID, event.CheckID), a date
 // not of the form "2006-01-02" (DayQuery, ReviewRequest,
 // ReconciliationQuery), a statement's Sub or kind that no points account
-// has, an amount or order amount beyond the limits on decimals (event.MaxDecimalDigits; the error also wraps
+// has, a zero At of Balance or Split (every lot would count as available), an amount or order amount beyond the limits on decimals (event.MaxDecimalDigits; the error also wraps
 // event.ErrTooLarge), an empty adjustment or order ID, and an
 // ExpiryForecast of more than MaxForecastMonths months or from a time
 // outside the limits.

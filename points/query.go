@@ -60,16 +60,26 @@ type BalanceQuery struct {
 	Program string
 	Member  string
 	// At is the time the available points are counted at (lots expiring
-	// at or before it are not available).
+	// at or before it are not available); it is required.
 	At time.Time
+}
+
+// checkAt checks the time a query counts available points at: a zero
+// time is before every expiry, so every lot would count.
+func checkAt(at time.Time) error {
+	if at.IsZero() {
+		return argument("at", errors.New("zero time"))
+	}
+	return nil
 }
 
 // Balance returns a member's points in a program. Errors wrap
 // ErrNotDefined, ErrUnknownProgram or event.ErrInvalidArgument (a
-// malformed member: an empty one too).
+// malformed member: an empty one too; a zero At, at which every lot,
+// expired or not, would count as available).
 func (h *Handle) Balance(ctx context.Context, q BalanceQuery) (Balance, error) {
 	var b Balance
-	err := h.viewProgram(ctx, "balance of "+q.Member, q.Program, checkMember(q.Member), q, func(u *engine.Unit) error {
+	err := h.viewProgram(ctx, "balance of "+q.Member, q.Program, cmp.Or(checkMember(q.Member), checkAt(q.At)), q, func(u *engine.Unit) error {
 		led := u.Ledger()
 		var err error
 		if b.Available, err = led.Available(acct(q.Program, q.Member, ""), q.At); err != nil {
@@ -464,7 +474,7 @@ type SplitQuery struct {
 	Program string
 	Member  string
 	// Order is the order amount; At the time the member's available
-	// points are counted at.
+	// points are counted at (required).
 	Order decimal.Decimal
 	At    time.Time
 }
@@ -472,11 +482,11 @@ type SplitQuery struct {
 // Split computes, without spending, the points + cash split of an order
 // amount for a member (see [SplitOrder]). Errors wrap ErrNotDefined,
 // ErrUnknownProgram, event.ErrInvalidArgument (a malformed member, an
-// empty one too, or an order amount beyond the limits on decimals),
-// ErrNoPayment or ErrInvalidAmount.
+// empty one too, an order amount beyond the limits on decimals, or a zero
+// At), ErrNoPayment or ErrInvalidAmount.
 func (h *Handle) Split(ctx context.Context, q SplitQuery) (Split, error) {
 	var s Split
-	bad := cmp.Or(checkMember(q.Member), checkAmount("order", q.Order))
+	bad := cmp.Or(checkMember(q.Member), checkAmount("order", q.Order), checkAt(q.At))
 	err := h.viewProgram(ctx, "split for "+q.Member, q.Program, bad, q, func(u *engine.Unit) error {
 		avail, err := u.Ledger().Available(acct(q.Program, q.Member, ""), q.At)
 		if err != nil {
