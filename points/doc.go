@@ -155,7 +155,10 @@
 // fewest worth it, so rounding never gives a fraction of a point away. A
 // reversal refills the lots taken last (latest expiry) first; points
 // returned to a lot that has expired meanwhile expire again at once. A
-// manual adjustment whose absolute amount is above the program's
+// reversal is in points: what a partial refund of a points + cash order
+// gives back in points and what in cash is the host's choice (the
+// redemption's Split says what each paid), and the library refunds no
+// cash. A manual adjustment whose absolute amount is above the program's
 // ApprovalAbove waits for another operator's approval (or rejection,
 // neither dated before the request); a credit is a new lot of the program's
 // validity and a debit takes spendable lots like a redemption. An exchange

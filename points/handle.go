@@ -250,6 +250,12 @@ type ReverseRequest struct {
 // expired meanwhile expire again at once, each as an entry of its own.
 // Points returned to a lot of a day frozen by risk control whose review
 // is still open go to the frozen account, into that review.
+// A reversal returns points, never money: of a points + cash redemption
+// (Redemption.Split says what the points and the cash paid), the host
+// decides what a partial refund of the order gives back in points and
+// in cash (points first, cash first or in proportion) and reverses that
+// many points; the library neither refunds the cash nor changes the
+// recorded Split.
 // A reversal cannot precede what it reverses: an At before the
 // redemption's time wraps event.ErrInvalidArgument naming "at", and
 // nothing is written. Errors wrap ErrNotDefined,

@@ -1366,3 +1366,41 @@ func TestExpiringDaysInProgramZone(t *testing.T) {
 		}
 	}
 }
+
+// TestStatementOfLateEntries holds Statement to its doc: entries in time
+// order with the balance each had once posted. m earns 100 at 10:00, 50
+// at 13:00, then a late order of 11:00 earns 7: posted third, its balance
+// is 157, and the page reads 100 → 100, 7 → 157, 50 → 150. A reader who
+// read the first two entries and goes on with the page's cursor gets the
+// 13:00 entry, not a later one dated 10:30 (3 points, balance 160).
+func TestStatementOfLateEntries(t *testing.T) {
+	ctx := context.Background()
+	p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{ptsBuy} }))
+	mustProcess(t, p,
+		ptsOrder("1", "m", "100", ptsAt("2026-03-01 10:00")),
+		ptsOrder("2", "m", "50", ptsAt("2026-03-01 13:00")),
+		ptsOrder("3", "m", "7", ptsAt("2026-03-01 11:00")))
+	read := func(q points.StatementQuery) ([]string, string) {
+		t.Helper()
+		page, err := p.Points().Statement(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range page.Entries {
+			got = append(got, fmt.Sprintf("%s %s → %s", e.Time.Format("15:04"), e.Amount, e.Balance))
+		}
+		return got, page.Next
+	}
+	got, _ := read(points.StatementQuery{Program: "mall", Member: "m"})
+	if diff := cmp.Diff([]string{"10:00 100 → 100", "11:00 7 → 157", "13:00 50 → 150"}, got); diff != "" {
+		t.Errorf("statement (-want +got):\n%s", diff)
+	}
+	first, next := read(points.StatementQuery{Program: "mall", Member: "m", Limit: 2})
+	mustProcess(t, p, ptsOrder("4", "m", "3", ptsAt("2026-03-01 10:30")))
+	rest, _ := read(points.StatementQuery{Program: "mall", Member: "m", Limit: 2, Cursor: next})
+	if diff := cmp.Diff([]string{"10:00 100 → 100", "11:00 7 → 157", "13:00 50 → 150"}, append(first, rest...)); diff != "" {
+		t.Errorf("paged statement (-want +got):\n%s", diff)
+	}
+	ptsCheckBooks(t, p)
+}

@@ -119,7 +119,14 @@ type StatementQuery struct {
 
 // Statement returns a page of a member's points entries with their
 // running balance; it reads only the page's entries (and those the kind
-// filter skips). Errors wrap ErrNotDefined, ErrUnknownProgram,
+// filter skips). Entries come in time order, then posting order, and an
+// entry's Balance is the account's balance once it was posted: an entry
+// dated before others posted earlier (a late event, a call with an
+// earlier At) sorts at its time, so there the balances do not add up
+// along the page (Verify checks them in posting order). A Cursor goes on
+// after the entry it came from: entries posted since come in the pages
+// after it when dated after that entry, and not when dated before it.
+// Errors wrap ErrNotDefined, ErrUnknownProgram,
 // event.ErrInvalidArgument (a malformed member, an empty one too, a Sub
 // not of Subs or a kind no points entry has, which would otherwise read
 // an empty page, a time outside the years 1900 to 2099, or — also
