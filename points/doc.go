@@ -163,7 +163,12 @@
 // neither dated before the request); a credit is a new lot of the program's
 // validity and a debit takes spendable lots like a redemption. An exchange
 // converts at the configured rate, rounded down to the target program's
-// scale ([Convert]), in one transaction.
+// scale ([Convert]), in one transaction. The source's points are all
+// debited: the fraction rounding down cuts from the target's (10 points at
+// a rate of 0.15 give 1, not 1.5, of a whole-point program) is not kept
+// anywhere, as the spec's rounding down says; a host that wants no such
+// loss exchanges amounts that convert exactly (Convert says what they
+// give before the call).
 //
 // Every time the Handle returns is in the program's zone.
 //
