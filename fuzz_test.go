@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -24,6 +26,14 @@ func FuzzParseDefinition(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(seed)
+	// The examples' programs: every domain, as hosts write them.
+	for _, name := range []string{"retail", "tourism", "import"} {
+		doc, err := os.ReadFile(filepath.Join("examples", name, "program.json"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(doc)
+	}
 	f.Add([]byte(`{"zone": "UTC", "events": []}`))
 	f.Add([]byte(`{"zone": "Mars/Olympus", "events": [{"name": "order", "attributes": [{"name": "amount", "type": "money"}]}]}`))
 	f.Add([]byte(`{"zone": "UTC", "events": [{"name": "o", "attributes": [{"name": "a", "type": "decimal", "min": "0"}]}],
