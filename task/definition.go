@@ -1,6 +1,9 @@
 package task
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"slices"
 	"time"
@@ -370,6 +373,25 @@ func (p *Progress) free(s int, seen []bool) bool {
 		}
 	}
 	return false
+}
+
+// fingerprint identifies what the task's progress counts: its kind and
+// steps (event types and conditions, in order), encoded as a definition
+// encodes them (JSON) and hashed. Progress recorded under another
+// fingerprint is not progress on these steps. Times, the window, the
+// target, the rewards and the limits are not in it: progress keeps its
+// meaning when they change.
+func (t Task) fingerprint() string {
+	raw, err := json.Marshal(struct {
+		Kind  Kind   `json:"kind"`
+		Steps []Step `json:"steps"`
+	}{t.Kind, t.Steps})
+	if err != nil {
+		// Not reached: Open encoded the whole definition.
+		return "unencodable: " + err.Error()
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:16])
 }
 
 // Types returns the event types the task's steps listen to.

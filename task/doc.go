@@ -83,6 +83,39 @@
 // tags as they stood before the event (an order that earns a tag counts
 // for tasks targeting that tag from the next event on).
 //
+// # A new definition version
+//
+// Progress is kept by task name and counts the task's steps. Each record
+// carries a fingerprint of the steps it counts (the task's kind and
+// steps, their event types and conditions in order, encoded as in the
+// definition and hashed). A version that edits a task's steps, even
+// keeping their number (steps reordered, an event type swapped, a
+// condition changed), or its kind, restarts the members' progress on it,
+// as it always did when the number of steps changed: progress on "order,
+// then recharge" is never read as progress on "recharge, then order".
+// Completions already counted, and the rewards they granted, stay.
+// Progress restarts when it is next read; a member's stale record is
+// replaced at the member's next counted event.
+//
+// The other fields leave progress as it is: a version that changes Times
+// keeps the count (two of three check-ins are two of four; a count at or
+// above a lowered Times completes at the member's next qualifying
+// event), and one that changes the window or the target changes which
+// events count from then on. A lowered limit keeps the completions
+// already counted in the period: while they reach the new limit,
+// qualifying events do not count (task.limit_reached).
+//
+// Progress recorded by an earlier release has no fingerprint. The first
+// time this release opens the store, it records the steps of each task of
+// the definition in force, in the transaction that installs it, and such
+// progress counts those steps: it is kept while a version keeps them and
+// restarts when one changes them. When that first open also installs a
+// new definition version, the steps the records counted are not known
+// and all of it restarts; to keep it, open the new release with the
+// definition in force first. A record with its task's fingerprint but
+// another number of steps is damage: reading it fails with an error
+// wrapping store.ErrCorrupt.
+//
 // # Changes
 //
 // The package publishes [ChangeProgressed] ("task.progressed", payload

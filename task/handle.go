@@ -44,6 +44,7 @@ func New(e *engine.Engine, def *Definition) *Handle {
 	}
 	h.p = newPart(*def)
 	e.Add(h.p)
+	e.OnInstall(h.p.installed)
 	return h
 }
 
@@ -90,7 +91,7 @@ func (h *Handle) Progress(ctx context.Context, member string) ([]Status, error) 
 		out = out[:0] // a store may run the function again
 		for _, tk := range h.p.def.Tasks {
 			k := key(member, tk.Name)
-			prog, err := loadProgress(tx, k)
+			prog, err := h.p.progress(tx, tk, k)
 			if err != nil {
 				return err
 			}

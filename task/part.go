@@ -2,8 +2,8 @@ package task
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
@@ -18,7 +18,12 @@ const (
 	bProgress = "task.progress" // member \0 task → Progress
 	bLimits   = "task.limits"   // rule.Use counters of completions
 	bDone     = "task.done"     // member \0 task → completions (an engine total)
+	bSteps    = "task.steps"    // "legacy" → the steps progress without a fingerprint counts (see installed)
 )
+
+// legacyKey is the key, in bSteps, of the fingerprints of the steps that
+// progress recorded without a fingerprint counts, by task.
+var legacyKey = []byte("legacy")
 
 var one = decimal.NewFromInt(1)
 
@@ -29,6 +34,12 @@ type part struct {
 	def Definition
 	// byType lists the indexes of the tasks listening to each event type.
 	byType map[string][]int
+	// fps is each task's fingerprint (Task.fingerprint), by name: its
+	// progress records carry it.
+	fps map[string]string
+	// legacy is, by task, the fingerprint of the steps that progress
+	// recorded without one counts (see installed).
+	legacy map[string]string
 }
 
 var (
@@ -37,13 +48,41 @@ var (
 )
 
 func newPart(def Definition) *part {
-	p := &part{def: def, byType: map[string][]int{}}
+	p := &part{def: def, byType: map[string][]int{}, fps: map[string]string{}}
 	for i, t := range def.Tasks {
 		for _, typ := range t.Types() {
 			p.byType[typ] = append(p.byType[typ], i)
 		}
+		p.fps[t.Name] = t.fingerprint()
 	}
 	return p
+}
+
+// installed is the part's engine.Installed: the first time a release
+// that fingerprints progress opens the store, it records the steps that
+// progress recorded without a fingerprint (by an earlier release)
+// counts. They are the steps of the definition in force when this open
+// keeps it; when it replaces it, the steps the replaced one had are not
+// known here, and none are recorded, so that all such progress restarts.
+// The record never changes after that: progress written since carries
+// its fingerprint.
+func (p *part) installed(tx store.Tx, replaced bool) error {
+	var legacy map[string]string
+	found, err := record.Get(tx, bSteps, legacyKey, &legacy)
+	if err != nil {
+		return err
+	}
+	if !found {
+		legacy = map[string]string{}
+		if !replaced {
+			legacy = maps.Clone(p.fps)
+		}
+		if err := record.Put(tx, bSteps, legacyKey, legacy); err != nil {
+			return err
+		}
+	}
+	p.legacy = legacy
+	return nil
 }
 
 // DueKinds is empty: tasks have no due work.
@@ -135,7 +174,7 @@ func (p *part) step(u *engine.Unit, tk Task, ev event.Event) error {
 		}
 	}
 	k := key(member, tk.Name)
-	prog, err := loadProgress(tx, k)
+	prog, err := p.progress(tx, tk, k)
 	if err != nil {
 		return err
 	}
@@ -145,7 +184,7 @@ func (p *part) step(u *engine.Unit, tk Task, ev event.Event) error {
 	}
 	why := &rule.Reason{Rule: ruleID, Inputs: map[string]string{"event": ev.ID, "type": ev.Type, "step": fmt.Sprint(step)}}
 	if !complete {
-		raw, err := json.Marshal(next)
+		raw, err := json.Marshal(progressRecord{Progress: next, Fingerprint: p.fps[tk.Name]})
 		if err != nil {
 			return err
 		}
@@ -183,17 +222,37 @@ func (p *part) step(u *engine.Unit, tk Task, ev event.Event) error {
 	return nil
 }
 
-// loadProgress returns the progress stored under k (none: zero).
-func loadProgress(tx store.Tx, k []byte) (Progress, error) {
-	var prog Progress
-	raw, err := tx.Get(bProgress, k)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return prog, nil
-	case err != nil:
-		return prog, err
+// progressRecord is a member's progress on a task as stored: with the
+// fingerprint of the steps it counts (Task.fingerprint). Records an
+// earlier release wrote have none.
+type progressRecord struct {
+	Progress
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// progress returns the progress on task tk stored under k. It is zero
+// when there is none, and when it counts other steps than tk's (an
+// earlier definition's), so that it restarts: see the package comment.
+func (p *part) progress(tx store.Tx, tk Task, k []byte) (Progress, error) {
+	var r progressRecord
+	if found, err := record.Get(tx, bProgress, k, &r); err != nil || !found {
+		return Progress{}, err
 	}
-	return prog, record.Decode(bProgress, k, raw, &prog)
+	fp, legacy := r.Fingerprint, r.Fingerprint == ""
+	if legacy {
+		fp = p.legacy[tk.Name]
+	}
+	switch {
+	case fp != p.fps[tk.Name]:
+		return Progress{}, nil
+	case len(r.Steps) == len(tk.Steps):
+		return r.Progress, nil
+	case legacy:
+		// Written before fingerprints, under a definition older than the
+		// one they were recorded for: restarts, as it always did.
+		return Progress{}, nil
+	}
+	return Progress{}, record.Corrupt(bProgress, k, fmt.Errorf("%d steps counted, the steps it was recorded for are %d", len(r.Steps), len(tk.Steps)))
 }
 
 // completions returns a member's completions of a task, ever.

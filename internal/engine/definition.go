@@ -92,13 +92,35 @@ type InUse func(tx store.Tx) error
 // definition the store runs.
 func (e *Engine) CheckInUse(c InUse) { e.inUse = append(e.inUse, c) }
 
+// Installed is run by Install in its transaction once the definition is
+// accepted, whether or not it changes the one the store runs: replaced is
+// true when it replaces another definition, false when the store ran this
+// very one, or none (a new store). A domain records there what it must
+// know of the definition its records were written under.
+type Installed func(tx store.Tx, replaced bool) error
+
+// OnInstall adds a function Install runs (see Installed).
+func (e *Engine) OnInstall(f Installed) { e.installed = append(e.installed, f) }
+
+// runInstalled runs the Installed functions.
+func (e *Engine) runInstalled(tx store.Tx, replaced bool) error {
+	for _, f := range e.installed {
+		if err := f(tx, replaced); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Install makes the definition of the given version and JSON the one in
 // force in the store, and the engine's: a newer version replaces the
 // recorded one, the same one is kept; an older version is
 // ErrDefinitionSuperseded, and the same version with other content
 // ErrDefinitionConflict, except version 0 (unversioned), where the last
 // opened wins. A definition that replaces another must pass every InUse
-// check (else ErrDefinitionInUse, and nothing changes). From then on every unit of work checks that the store still
+// check (else ErrDefinitionInUse, and nothing changes). Once the
+// definition is accepted, the Installed functions run in the same
+// transaction. From then on every unit of work checks that the store still
 // records this definition, and fails with ErrDefinitionSuperseded once
 // another instance has installed a newer one.
 func (e *Engine) Install(ctx context.Context, version uint64, def []byte) error {
@@ -136,6 +158,9 @@ func (e *Engine) Install(ctx context.Context, version uint64, def []byte) error 
 		v, err := tx.Get(bMeta, defKey)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
+			if err := e.runInstalled(tx, false); err != nil {
+				return err
+			}
 			return tx.Put(bMeta, defKey, d.record[:])
 		case err != nil:
 			return err
@@ -145,7 +170,7 @@ func (e *Engine) Install(ctx context.Context, version uint64, def []byte) error 
 		in := binary.BigEndian.Uint64(v[:8])
 		switch {
 		case bytes.Equal(v, d.record[:]):
-			return nil
+			return e.runInstalled(tx, false)
 		case version < in:
 			return fmt.Errorf("%w: version %d, the store runs %d", ErrDefinitionSuperseded, version, in)
 		case version == in && version != 0:
@@ -159,6 +184,9 @@ func (e *Engine) Install(ctx context.Context, version uint64, def []byte) error 
 		}
 		if err := ps.Err(); err != nil {
 			return fmt.Errorf("%w: %w", ErrDefinitionInUse, err)
+		}
+		if err := e.runInstalled(tx, true); err != nil {
+			return err
 		}
 		return tx.Put(bMeta, defKey, d.record[:])
 	})

@@ -156,6 +156,7 @@ type Engine struct {
 	tags      Tags
 	def       definition   // the definition in force (Install)
 	inUse     []InUse      // the checks Install runs on a new definition
+	installed []Installed  // what Install runs once a definition is accepted
 	stripes   int          // the stripes of shared totals (internal/total)
 	split     bool         // the store asks for shared keys split (store.Striper): the feed goes per member
 	stamp     bool         // the store keeps keys in pages (store.Colocator): see Unit.StampDue
