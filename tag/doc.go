@@ -7,7 +7,8 @@
 // A program's tag domain is its [Handle] (Program.Tags in the root
 // package): [Handle.Add] and [Handle.Remove] for manual tags,
 // [Handle.SetProfile] for attributes, [Handle.Recompute] after a rule
-// changed, and the reads [Handle.Of], [Handle.Profile], [Handle.Segment],
+// changed (or to clear a tag a new version left out), and the reads
+// [Handle.Of], [Handle.Profile], [Handle.Segment],
 // [Handle.InSegment] and [Handle.Counts]. Without a tag definition Of
 // returns an empty list (the member has no tag) and every other call an
 // error wrapping [ErrNotDefined].
@@ -92,6 +93,24 @@
 // name is either a manual tag or a rule's tag, never both: adding a
 // rule's tag by hand is [ErrNotManual]. Adding a tag the member has, or
 // removing one the member lacks, succeeds and changes nothing.
+//
+// # A new definition version
+//
+// A version may leave out a rule's tag or a manual tag that members hold:
+// Open accepts it (refusing it would leave no way to clear an automatic
+// tag first), and the members keep the tag until an operator clears it.
+// No rule gives or takes it any more, and no expression may name it
+// (Segment, a claim rule's or a task target's segment), but the reads
+// show it as held: [Handle.Of] and [Handle.Profile] list it, and
+// [Handle.Counts] counts it beside the declared tags while members hold
+// it. [Handle.Remove] takes it from a member who holds it (a manual
+// removal, audited, its reason "tags.manual"), and [Handle.Recompute]
+// of it takes it, page by page, from every member who holds it (By
+// "rule", reason "tags.undeclared"); both keep the index and the counts
+// and publish tag.removed. Adding it stays [ErrUnknownTag], as do a
+// Remove from a member who does not hold it and a Recompute once no
+// member holds it. A later version that declares the name again finds
+// the members who still hold it with it.
 //
 // # Segments
 //

@@ -19,7 +19,8 @@ const (
 type Change struct {
 	Tag string `json:"tag"`
 	// Manual is set for an operator's change; By is then the operator. A
-	// rule's change has By "rule".
+	// rule's change has By "rule", as has Recompute's removal of a tag
+	// the definition no longer declares.
 	Manual bool   `json:"manual,omitempty"`
 	By     string `json:"by"`
 	Note   string `json:"note,omitempty"`

@@ -1,6 +1,7 @@
 package tag
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -155,7 +156,10 @@ func (h *Handle) Add(ctx context.Context, r ManualRequest) (*change.Outcome, err
 }
 
 // Remove takes a manual tag from a member. Removing a tag the member does
-// not have changes nothing. Errors as for Add.
+// not have changes nothing. It also takes a tag the definition no longer
+// declares (a manual tag or a rule's tag a new version left out) from a
+// member who holds it; removing such a tag from a member who does not hold
+// it is ErrUnknownTag. Errors as for Add.
 func (h *Handle) Remove(ctx context.Context, r ManualRequest) (*change.Outcome, error) {
 	return h.manual(ctx, r, false)
 }
@@ -177,10 +181,13 @@ func (h *Handle) manual(ctx context.Context, r ManualRequest, add bool) (*change
 	if r.Operator == "" || r.At.IsZero() {
 		return fail(fmt.Errorf("%w: an operator and a time are required", event.ErrInvalidArgument))
 	}
+	// A tag the definition no longer declares can only be removed, from
+	// a member who holds it: no rule takes it any more.
+	undeclared := !h.p.def.Declared(r.Tag)
 	switch {
 	case h.p.def.RuleFor(r.Tag) != nil:
 		return fail(fmt.Errorf("%w: %q is kept by a rule", ErrNotManual, r.Tag))
-	case !h.p.def.IsManual(r.Tag):
+	case undeclared && (add || !validName(r.Tag)):
 		return fail(fmt.Errorf("%w %q", ErrUnknownTag, r.Tag))
 	}
 	body := r
@@ -201,8 +208,13 @@ func (h *Handle) manual(ctx context.Context, r ManualRequest, add bool) (*change
 			return u.Emit(ChangeAdded, r.Member, data, why)
 		}
 		ok, err := unassign(u, r.Member, r.Tag)
-		if err != nil || !ok {
+		switch {
+		case err != nil:
 			return err
+		case !ok && undeclared:
+			return fmt.Errorf("%w %q: declared by no rule nor as manual, and the member does not hold it", ErrUnknownTag, r.Tag)
+		case !ok:
+			return nil
 		}
 		return u.Emit(ChangeRemoved, r.Member, data, why)
 	})
@@ -285,8 +297,18 @@ func (h *Handle) SetProfile(ctx context.Context, r ProfileRequest) (*change.Outc
 // changing the rule; a crash between pages loses nothing, since the host
 // resumes from the last Next, and a page run twice changes nothing the
 // second time (the rule is evaluated, not applied: there is no request
-// ID). The changes go to the feed. The error wraps ErrNotDefined,
-// ErrUnknownTag (no rule gives the tag) or event.ErrInvalidArgument (no
+// ID). The changes go to the feed.
+//
+// Given a tag the definition no longer declares (a rule's tag or a manual
+// tag a new version left out) that members still hold, it takes the tag
+// from each member of the page who holds it, as a rule that no longer
+// gives it (the changes' By is "rule", their reason's rule
+// "tags.undeclared"); the pages run to the end clear it from every
+// member. Such a tag that no member holds any more is unknown again.
+//
+// The error wraps ErrNotDefined, ErrUnknownTag (no rule gives the tag: a
+// manual tag, or one neither declared nor held by any member when the
+// first page starts) or event.ErrInvalidArgument (no
 // time, a negative limit, or a string or a time beyond the limits: a
 // cursor that is not a member ID as checkCursor says, a time outside the
 // years 1900 to 2099).
@@ -304,7 +326,8 @@ func (h *Handle) Recompute(ctx context.Context, r RecomputeRequest) (RecomputeRe
 		return fail(err)
 	}
 	only := h.p.def.RuleFor(r.Tag)
-	if only == nil {
+	undeclared := !h.p.def.Declared(r.Tag) && validName(r.Tag)
+	if only == nil && !undeclared {
 		return fail(fmt.Errorf("%w %q: no rule gives it", ErrUnknownTag, r.Tag))
 	}
 	if r.At.IsZero() {
@@ -321,12 +344,22 @@ func (h *Handle) Recompute(ctx context.Context, r RecomputeRequest) (RecomputeRe
 		Action: "tag.recompute", Operator: r.Operator, Input: r}
 	out, err := h.e.Update(ctx, req, func(u *engine.Unit) error {
 		res = RecomputeResult{} // a store may run the function again
+		if undeclared && r.After == "" {
+			if n, err := count(u.Tx(), r.Tag); err != nil || n == 0 {
+				return cmp.Or(err, fmt.Errorf("%w %q: declared by no rule nor as manual, and no member holds it", ErrUnknownTag, r.Tag))
+			}
+		}
 		members, err := knownMembers(u.Tx(), r.After, limit)
 		if err != nil {
 			return err
 		}
 		for _, m := range members {
-			a, d, err := h.p.evaluate(u, m, only, nil)
+			var a, d int
+			if undeclared {
+				d, err = h.p.clear(u, m, r.Tag)
+			} else {
+				a, d, err = h.p.evaluate(u, m, only, nil)
+			}
 			if err != nil {
 				return err
 			}
@@ -363,8 +396,9 @@ func (h *Handle) local(as []Assigned) []Assigned {
 }
 
 // Of returns a member's tags in name order, each with who gave it and
-// when; an empty list on a program without tags. The error is the
-// store's.
+// when; an empty list on a program without tags. It lists every tag the
+// member holds, one the definition no longer declares too (see Remove and
+// Recompute to clear it). The error is the store's.
 func (h *Handle) Of(ctx context.Context, member string) ([]Assigned, error) {
 	if err := event.CheckMember(member); err != nil {
 		return nil, fmt.Errorf("tag: tags: %w", err)
@@ -512,33 +546,32 @@ func (h *Handle) InSegment(ctx context.Context, member string, e Expr) (bool, er
 }
 
 // Counts returns how many members hold each declared tag (manual tags and
-// rules' tags), read from counters kept as tags change: its cost does not
-// depend on the number of members. The error wraps ErrNotDefined or the
-// store's error.
+// rules' tags), and each tag the definition no longer declares that
+// members still hold (see Recompute to clear it), read from counters kept
+// as tags change: its cost does not depend on the number of members. The
+// error wraps ErrNotDefined or the store's error.
 func (h *Handle) Counts(ctx context.Context) (map[string]int64, error) {
 	if h.p == nil {
 		return nil, fmt.Errorf("tag: counts: %w", ErrNotDefined)
 	}
-	var names []string
-	for _, m := range h.p.def.Manual {
-		names = append(names, m.Name)
-	}
-	for _, r := range h.p.def.Rules {
-		names = append(names, r.Tag)
-	}
-	out := make(map[string]int64, len(names))
+	var out map[string]int64
 	err := h.view(ctx, func(tx store.Tx) error {
-		for _, n := range names {
-			c, err := count(tx, n)
-			if err != nil {
-				return err
-			}
-			out[n] = c
+		out = map[string]int64{} // a store may run the function again
+		for _, m := range h.p.def.Manual {
+			out[m.Name] = 0
 		}
-		return nil
+		for _, r := range h.p.def.Rules {
+			out[r.Tag] = 0
+		}
+		return counts(tx, out)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tag: counts: %w", err)
+	}
+	for n, c := range out {
+		if c == 0 && !h.p.def.Declared(n) {
+			delete(out, n)
+		}
 	}
 	return out, nil
 }

@@ -241,6 +241,18 @@ func (p *part) evaluate(u *engine.Unit, member string, only *Rule, s *state) (ad
 	return added, removed, s.save(u.Tx(), member)
 }
 
+// clear takes from a member a tag the definition no longer declares, when
+// the member holds it (Handle.Recompute of such a tag), and returns how
+// many tags it removed (0 or 1).
+func (p *part) clear(u *engine.Unit, member, tag string) (int, error) {
+	ok, err := unassign(u, member, tag)
+	if err != nil || !ok {
+		return 0, err
+	}
+	why := &rule.Reason{Rule: "tags.undeclared", Note: "tag " + tag + ": declared by no rule nor as manual"}
+	return 1, u.Emit(ChangeRemoved, member, Change{Tag: tag, By: "rule"}, why)
+}
+
 // reschedule keeps one due item per member at its next window edge.
 func (p *part) reschedule(u *engine.Unit, member string, m Member, s *state) error {
 	if p.def.MaxDays() == 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/record"
+	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
@@ -264,6 +265,23 @@ func take(u *engine.Unit, member, tag string) error {
 func count(tx store.Tx, tag string) (int64, error) {
 	n, err := engine.Total(tx, bCount, []byte(tag))
 	return n.IntPart(), err
+}
+
+// counts adds to out the number of members holding each tag counted in
+// bCount: every tag a member ever held, declared or not.
+func counts(tx store.Tx, out map[string]int64) error {
+	return tx.Scan(bCount, nil, nil, false, func(k, v []byte) error {
+		name, ok := total.Base(k)
+		if !ok {
+			return fmt.Errorf("%w: tag count key %q", errRecord, k)
+		}
+		n, err := total.Parse(v)
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", bCount, k, err)
+		}
+		out[string(name)] += n.IntPart()
+		return nil
+	})
 }
 
 // tagged returns up to n members with the tag after the member after, in
