@@ -30,7 +30,7 @@ func TestDefinitionInForce(t *testing.T) {
 	}
 	v2 := valueDef()
 	v2.Version = 2
-	v2.StoredValue.Scale = 4
+	v2.StoredValue.Scale = new(int32(4))
 	p2, err := open(v2)
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestUnversionedDefinitionLastOpenWins(t *testing.T) {
 		t.Fatal(err)
 	}
 	changed := valueDef()
-	changed.StoredValue.Scale = 3
+	changed.StoredValue.Scale = new(int32(3))
 	p2, err := membership.Open(st, changed)
 	if err != nil {
 		t.Fatalf("reopening with a changed unversioned definition: %v", err)

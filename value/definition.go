@@ -22,12 +22,22 @@ type Definition struct {
 	Refund string `json:"refund,omitempty"`
 	// Amount names the decimal attribute holding the amount.
 	Amount string `json:"amount"`
-	// Scale is the number of decimal places kept, 1 to 8; 0 (unset) means
-	// the default, 2, so whole units alone cannot be required. Amounts
-	// with more places are rejected rather than rounded, since money must
-	// not drift.
-	Scale int32 `json:"scale,omitempty"`
+	// Scale is the number of decimal places amounts may have, 0 to 8:
+	// nil (unset, "scale" absent from the JSON) means the default, 2;
+	// new(int32(0)) ("scale": 0) means whole units, for a currency with
+	// no minor unit (yen, won). Amounts with more places are refused
+	// rather than rounded, since money must not drift.
+	//
+	// It is a pointer so that 0 can mean whole units while an unset
+	// Scale keeps meaning 2, as it did when the field was an int32 whose
+	// 0 stood for the default: a definition that left it out encodes and
+	// behaves as before. [Definition.Places] gives the scale in force.
+	Scale *int32 `json:"scale,omitempty"`
 }
+
+// DefaultScale is the number of decimal places of stored value when
+// Definition.Scale is nil.
+const DefaultScale = 2
 
 // Env is what validating a stored-value definition needs from the rest of
 // the program: the declared event types.
@@ -35,16 +45,17 @@ type Env interface {
 	EventType(name string) (event.Type, bool)
 }
 
-// scale returns the number of decimal places amounts may have.
-func (d *Definition) scale() int32 {
-	if d.Scale == 0 {
-		return 2
+// Places returns the number of decimal places amounts may have: Scale,
+// or DefaultScale when Scale is nil.
+func (d Definition) Places() int32 {
+	if d.Scale == nil {
+		return DefaultScale
 	}
-	return d.Scale
+	return *d.Scale
 }
 
 // Check returns nil, or a *rule.Problems listing every problem with its
-// path: an empty Amount, a Scale outside 0 (the default, 2) to 8, an
+// path: an empty Amount, a Scale outside 0 to 8, an
 // event type named by two operations, and each operation's event type
 // that is not declared or does not declare Amount as a required decimal
 // attribute.
@@ -53,8 +64,8 @@ func (d Definition) Check(env Env) error {
 	if d.Amount == "" {
 		ps.Addf("amount", "empty")
 	}
-	if d.Scale < 0 || d.Scale > 8 {
-		ps.Addf("scale", "must be 0 to 8")
+	if sc := d.Places(); sc < 0 || sc > rule.MaxScale {
+		ps.Addf("scale", "must be 0 to %d", rule.MaxScale)
 	}
 	ops := []struct{ path, typ string }{{"recharge", d.Recharge}, {"spend", d.Spend}, {"refund", d.Refund}}
 	for i, f := range ops {

@@ -14,9 +14,14 @@
 // Recharges, spends and refunds are events, processed by Program.Process
 // like any other: there is no operator call. Before the transaction, an
 // event whose amount is not positive, or has more decimal places than the
-// definition's Scale (default 2), is refused with an error wrapping
+// definition's scale, is refused with an error wrapping
 // event.ErrInvalidEvent that names the attribute: amounts are never
-// rounded. A spend beyond the balance fails its event with
+// rounded. The scale is Definition.Scale: 2 decimal places when it is nil
+// (unset), 0 (whole units, for yen or won: 10.5 is refused, 10 taken) to
+// 8 when set. It is a pointer so that an explicit 0 means whole units
+// while a definition that leaves it out keeps the default of 2 it always
+// had, and encodes as before. A migrated member's opening amounts
+// (Program.OpenMember) keep to the same scale. A spend beyond the balance fails its event with
 // ledger.ErrInsufficientBalance and changes nothing, whatever the
 // concurrency: the store serializes writers and the ledger refuses a
 // member account going below zero.

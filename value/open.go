@@ -35,7 +35,6 @@ func (p *part) CheckOpen(m *migrate.Member) error {
 	if v == nil {
 		return nil
 	}
-	sc := p.def.scale()
 	for _, a := range []struct {
 		name string
 		amt  decimal.Decimal
@@ -46,8 +45,8 @@ func (p *part) CheckOpen(m *migrate.Member) error {
 		if a.amt.IsNegative() {
 			return migrate.Field("value."+a.name, fmt.Errorf("%w: %s is negative", event.ErrInvalidArgument, a.amt))
 		}
-		if !a.amt.Equal(a.amt.Truncate(sc)) {
-			return migrate.Field("value."+a.name, fmt.Errorf("%w: more than %d decimal places", event.ErrInvalidArgument, sc))
+		if err := p.checkPlaces(a.amt); err != nil {
+			return migrate.Field("value."+a.name, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
 		}
 	}
 	return nil

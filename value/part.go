@@ -105,10 +105,23 @@ func (p *part) CheckEvent(ev event.Event) error {
 	if !amt.IsPositive() {
 		return fmt.Errorf("attrs.%s: amount must be positive, got %s", p.def.Amount, amt)
 	}
-	if sc := p.def.scale(); !amt.Equal(amt.Truncate(sc)) {
-		return fmt.Errorf("attrs.%s: more than %d decimal places", p.def.Amount, sc)
+	if err := p.checkPlaces(amt); err != nil {
+		return fmt.Errorf("attrs.%s: %w", p.def.Amount, err)
 	}
 	return nil
+}
+
+// checkPlaces returns an error when amt has more decimal places than the
+// definition's scale: amounts are refused, never rounded.
+func (p *part) checkPlaces(amt decimal.Decimal) error {
+	sc := p.def.Places()
+	switch {
+	case amt.Equal(amt.Truncate(sc)):
+		return nil
+	case sc == 0:
+		return fmt.Errorf("%s is not a whole amount (stored-value scale 0)", amt)
+	}
+	return fmt.Errorf("%s has more than %d decimal places (stored-value scale)", amt, sc)
 }
 
 // Process posts a recharge, spend or refund: a spend beyond the balance

@@ -203,7 +203,7 @@ func TestEffectsOf(t *testing.T) {
 // nothing: no ledger entry, no total, no change.
 func TestRefusedEventsWriteNothing(t *testing.T) {
 	def := valueDef()
-	def.StoredValue.Scale = 1
+	def.StoredValue.Scale = new(int32(1))
 	tests := []struct {
 		name string
 		ev   event.Event
@@ -283,8 +283,9 @@ func TestDefinitionCheck(t *testing.T) {
 		def  value.Definition
 		want []string
 	}{
-		{"valid", value.Definition{Recharge: "top-up", Amount: "amount", Scale: 8}, nil},
-		{"every problem", value.Definition{Recharge: "nope", Spend: "buy", Refund: "back", Scale: 9, Amount: "amount"}, []string{
+		{"valid", value.Definition{Recharge: "top-up", Amount: "amount", Scale: new(int32(8))}, nil},
+		{"whole units", value.Definition{Recharge: "top-up", Amount: "amount", Scale: new(int32(0))}, nil},
+		{"every problem", value.Definition{Recharge: "nope", Spend: "buy", Refund: "back", Scale: new(int32(9)), Amount: "amount"}, []string{
 			`scale: must be 0 to 8`,
 			`recharge: unknown event type "nope"`,
 			`spend: attribute "amount" of "buy" is integer, want decimal`,
@@ -296,7 +297,7 @@ func TestDefinitionCheck(t *testing.T) {
 			`spend: event type "top-up" is already the recharge`,
 			`refund: event type "top-up" is already the recharge`,
 		}},
-		{"no amount", value.Definition{Recharge: "ping", Scale: -1}, []string{
+		{"no amount", value.Definition{Recharge: "ping", Scale: new(int32(-1))}, []string{
 			`amount: empty`,
 			`scale: must be 0 to 8`,
 			`recharge: event type "ping" has no attribute ""`,
