@@ -2,6 +2,7 @@ package membership_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -55,6 +56,39 @@ func TestDefinitionInForce(t *testing.T) {
 	}
 	if va, _ := p2.Value().Account(ctx, "alice"); !va.Balance.Equal(dec("10.0005")) {
 		t.Errorf("balance %s, want 10.0005", va.Balance)
+	}
+}
+
+// A definition that leaves out the stored-value scale and the points +
+// cash money scale (as every one written while they were int32s whose 0
+// meant the default did, by omitempty) encodes byte for byte as it did
+// then: the store compares the encoding with the one it recorded, so a
+// host that opens it again under the same version is not refused with
+// ErrDefinitionConflict. The document is what the int32 fields wrote.
+func TestDefinitionWithoutScalesEncodesAsBefore(t *testing.T) {
+	const doc = `{"version":1,"zone":"Asia/Tokyo","events":[{"name":"recharge","attributes":[{"name":"amount","type":"decimal","required":true}]}],` +
+		`"stored_value":{"recharge":"recharge","amount":"amount"},` +
+		`"points":{"programs":[{"name":"mall","payment":{"rate":"0.07","max_share":"0.33"}}]}}`
+	def, err := membership.ParseDefinition([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.StoredValue.Scale != nil || def.StoredValue.Places() != 2 || def.Points.Programs[0].Payment.MoneyPlaces() != 2 {
+		t.Errorf("scales %v, %v: want unset, 2 places", def.StoredValue.Scale, def.Points.Programs[0].Payment.MoneyScale)
+	}
+	if b, err := json.Marshal(def); err != nil || string(b) != doc {
+		t.Errorf("Marshal = %s, %v; want\n%s", b, err, doc)
+	}
+	st := memory.New()
+	p, err := membership.Open(st, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(p.Definition()); string(b) != doc {
+		t.Errorf("the program's definition encodes as %s", b)
+	}
+	if _, err := membership.Open(st, def); err != nil {
+		t.Errorf("the same definition again: %v", err)
 	}
 }
 

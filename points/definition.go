@@ -67,12 +67,35 @@ type Risk struct {
 
 // Payment configures points + cash: Rate is the money one point is worth
 // (0.01: 100 points pay 1.00), MaxShare the largest part of an order
-// amount payable in points (0 < MaxShare ≤ 1), MoneyScale the decimal places
-// of money (default 2).
+// amount payable in points (0 < MaxShare ≤ 1).
 type Payment struct {
-	Rate       decimal.Decimal `json:"rate"`
-	MaxShare   decimal.Decimal `json:"max_share"`
-	MoneyScale int32           `json:"money_scale,omitempty"`
+	Rate     decimal.Decimal `json:"rate"`
+	MaxShare decimal.Decimal `json:"max_share"`
+	// MoneyScale is the number of decimal places of money, 0 to 8: of
+	// the order amount (finer ones are refused) and of the money paid in
+	// points (rounded down to it). nil (unset, "money_scale" absent from
+	// the JSON) means the default, 2; new(int32(0)) ("money_scale": 0)
+	// means whole units, for a currency with no minor unit (yen, won).
+	//
+	// It is a pointer so that 0 can mean whole units while an unset
+	// MoneyScale keeps meaning 2, as it did when the field was an int32
+	// whose 0 stood for the default: a definition that left it out
+	// encodes and behaves as before. [Payment.MoneyPlaces] gives the
+	// scale in force.
+	MoneyScale *int32 `json:"money_scale,omitempty"`
+}
+
+// DefaultMoneyScale is the number of decimal places of money when
+// Payment.MoneyScale is nil.
+const DefaultMoneyScale = 2
+
+// MoneyPlaces returns the number of decimal places of money: MoneyScale,
+// or DefaultMoneyScale when MoneyScale is nil.
+func (p Payment) MoneyPlaces() int32 {
+	if p.MoneyScale == nil {
+		return DefaultMoneyScale
+	}
+	return *p.MoneyScale
 }
 
 // Exchange is the rate at which points of program From convert into
@@ -208,7 +231,7 @@ func (d Definition) Check(env Env) error {
 			if !pay.MaxShare.IsPositive() || pay.MaxShare.GreaterThan(decimal.NewFromInt(1)) {
 				ps.Addf(rule.Join(at, "payment.max_share"), "must be > 0 and <= 1")
 			}
-			if pay.MoneyScale < 0 || pay.MoneyScale > rule.MaxScale {
+			if ms := pay.MoneyPlaces(); ms < 0 || ms > rule.MaxScale {
 				ps.Addf(rule.Join(at, "payment.money_scale"), "must be 0 to %d", rule.MaxScale)
 			}
 		}

@@ -151,7 +151,9 @@
 // what it does (the ledger reference, the change's reason, the adjustment).
 // A redemption (one per reference and program) spends points, or with an
 // order amount the points + cash split of [SplitOrder]: the money paid in
-// points is rounded down to the money scale and the points charged are the
+// points is rounded down to the money scale (Payment.MoneyScale: 2
+// decimal places when unset, 0 for whole units such as yen), so what the
+// member pays in cash is rounded up, and the points charged are the
 // fewest worth it, so rounding never gives a fraction of a point away. A
 // reversal refills the lots taken last (latest expiry) first; points
 // returned to a lot that has expired meanwhile expire again at once. A

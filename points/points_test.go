@@ -79,7 +79,7 @@ func TestCheck(t *testing.T) {
 	bad := validDef()
 	bad.Programs = append(bad.Programs, points.Program{Name: "mall", Rounding: rule.Rounding{Scale: 9},
 		Risk: &points.Risk{Daily: d("0"), Policy: "pause"}, ApprovalAbove: dp("-1"),
-		Payment: &points.Payment{Rate: d("0"), MaxShare: d("1.5"), MoneyScale: -1}})
+		Payment: &points.Payment{Rate: d("0"), MaxShare: d("1.5"), MoneyScale: new(int32(-1))}})
 	bad.Exchanges = append(bad.Exchanges, points.Exchange{From: "mall", To: "zoo", Rate: d("0")}, points.Exchange{From: "mall", To: "park", Rate: d("1")})
 	bad.Rules = append(bad.Rules, points.Rule{ID: "buy", Program: "zoo", Event: "visit", Levels: []string{"x"}},
 		points.Rule{ID: "neg", Program: "park", Event: "order", Levels: []string{"platinum"},
@@ -339,7 +339,7 @@ func TestSplitOrder(t *testing.T) {
 		{"negative rate", points.Program{Name: "x", Payment: &points.Payment{Rate: d("-0.01"), MaxShare: d("1")}}, "1", rule.ErrInvalidDefinition},
 		{"negative share", points.Program{Name: "x", Payment: &points.Payment{Rate: d("0.01"), MaxShare: d("-0.5")}}, "1", rule.ErrInvalidDefinition},
 		{"share above 1", points.Program{Name: "x", Payment: &points.Payment{Rate: d("0.01"), MaxShare: d("1.5")}}, "1", rule.ErrInvalidDefinition},
-		{"negative money scale", points.Program{Name: "x", Payment: &points.Payment{Rate: d("0.01"), MaxShare: d("1"), MoneyScale: -1}}, "1", rule.ErrInvalidDefinition},
+		{"negative money scale", points.Program{Name: "x", Payment: &points.Payment{Rate: d("0.01"), MaxShare: d("1"), MoneyScale: new(int32(-1))}}, "1", rule.ErrInvalidDefinition},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := points.SplitOrder(tc.prog, d(tc.order), d("100"), decimal.Zero); !errors.Is(err, tc.want) {

@@ -40,7 +40,7 @@ func reconDef() membership.Definition {
 		d.Programs[0].Payment = &points.Payment{Rate: dec("0.03"), MaxShare: dec("0.7")}
 		d.Programs[1].Validity = rule.Validity{Kind: rule.MonthEnds, N: 0}
 		d.Programs[1].Risk = &points.Risk{Daily: dec("25"), Policy: points.Freeze}
-		d.Programs[1].Payment = &points.Payment{Rate: dec("0.07"), MaxShare: dec("0.33"), MoneyScale: 1}
+		d.Programs[1].Payment = &points.Payment{Rate: dec("0.07"), MaxShare: dec("0.33"), MoneyScale: new(int32(1))}
 		d.Exchanges = []points.Exchange{{From: "mall", To: "park", Rate: dec("0.37")}, {From: "park", To: "mall", Rate: dec("2.6")}}
 		buy := ptsBuy
 		buy.Validity = rule.Validity{Kind: rule.DaysAfter, N: 5}

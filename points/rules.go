@@ -189,10 +189,14 @@ type Split struct {
 // SplitOrder computes the points + cash split of order in program p for a
 // member who may spend available points (and wants to spend at most
 // limit, when limit is positive). The money paid in points is at most
-// order × MaxShare and is rounded down to the money scale; the points
+// order × MaxShare and is rounded down to the money scale
+// (Payment.MoneyPlaces), so Cash, the rest of the order, is rounded up:
+// with whole units (MoneyScale 0) an order of 1001 with a MaxShare of 0.33
+// pays 330 in points and 671 in cash, not 330.33 and 670.67. The points
 // charged are the fewest whole units of the program's scale worth at least
 // that money, never more than available. Rounding never gives away a
-// fraction of a point: PointsMoney ≤ Points × Rate. It returns an error
+// fraction of a point: PointsMoney ≤ Points × Rate. The order must have
+// at most the money scale's decimal places. It returns an error
 // wrapping ErrNoPayment or ErrInvalidAmount, or rule.ErrInvalidDefinition
 // for a payment Definition.Check refuses (a rate that is not positive, a
 // MaxShare not above 0 and at most 1, a MoneyScale out of 0 to
@@ -202,13 +206,10 @@ func SplitOrder(p Program, order, available, limit decimal.Decimal) (Split, erro
 	if pay == nil {
 		return Split{}, ErrNoPayment
 	}
+	ms := pay.MoneyPlaces()
 	if !pay.Rate.IsPositive() || !pay.MaxShare.IsPositive() || pay.MaxShare.GreaterThan(decimal.NewFromInt(1)) ||
-		pay.MoneyScale < 0 || pay.MoneyScale > rule.MaxScale {
-		return Split{}, fmt.Errorf("%w: points payment of %s: rate %s, max share %s, money scale %d", rule.ErrInvalidDefinition, p.Name, pay.Rate, pay.MaxShare, pay.MoneyScale)
-	}
-	ms := pay.MoneyScale
-	if ms == 0 {
-		ms = 2
+		ms < 0 || ms > rule.MaxScale {
+		return Split{}, fmt.Errorf("%w: points payment of %s: rate %s, max share %s, money scale %d", rule.ErrInvalidDefinition, p.Name, pay.Rate, pay.MaxShare, ms)
 	}
 	if !order.IsPositive() || !order.Equal(order.Truncate(ms)) {
 		return Split{}, fmt.Errorf("%w: order amount %s (must be positive with at most %d decimal places)", ErrInvalidAmount, order, ms)
