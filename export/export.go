@@ -55,7 +55,9 @@
 //
 // The CSV files have a header row and are written with encoding/csv
 // (RFC 4180 quoting). Amounts are decimals as written by
-// decimal.Decimal.String ("-12.5", never an exponent); times are RFC 3339
+// decimal.Decimal.String ("-12.5", never an exponent; a whole amount as
+// "700", whatever the scale, so stored value in whole units —
+// value.Definition.Scale 0 — reads as it is kept); times are RFC 3339
 // in the program's zone, empty for none. Amount, number and time cells
 // are written as they are.
 //

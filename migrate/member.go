@@ -130,7 +130,9 @@ type Lot struct {
 }
 
 // Value is a member's stored value: the balance, and the cumulative
-// recharge and spend the statistics and tag rules read.
+// recharge and spend the statistics and tag rules read. Each keeps to the
+// stored-value scale (value.Definition.Places: whole units when Scale is
+// 0, where 10.5 is refused).
 type Value struct {
 	Balance   decimal.Decimal `json:"balance"`
 	Recharged decimal.Decimal `json:"recharged,omitzero"`

@@ -38,8 +38,12 @@
 // The liability is that product exactly, not rounded: 333 points at
 // 0.013 are 4.329. Rounded per member or per period, the liabilities of
 // a report would no longer add up to the rate times the points; a reader
-// shows it at its money's scale (points.Payment.MoneyScale), rounding
-// once, when it displays the figure.
+// shows it at its money's scale (points.Payment.MoneyPlaces: 2 places
+// unless the definition sets MoneyScale, 0 for whole units such as yen,
+// where 1069.95 shows as 1070), rounding once, when it displays the
+// figure. Every other money figure is an amount the program took, so it
+// is at the scale already; the CSV writes it as decimal.Decimal.String
+// does, a whole amount as "700", never "700.00".
 //
 // # Errors
 //
