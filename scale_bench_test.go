@@ -1006,6 +1006,29 @@ func BenchmarkScaleBboltBatch64(b *testing.B) {
 	})
 }
 
+// BenchmarkScaleBboltRecord64 is the floor under the baselines: DB.Batch
+// with MaxBatchSize 64 where a call reads and rewrites one member's
+// record and nothing else (no event ID, ledger row or lot). It is not a
+// member program; it says what one synced bbolt batch of random pages
+// costs on the host, which an order cannot beat.
+func BenchmarkScaleBboltRecord64(b *testing.B) {
+	db := baselineDB(b)
+	db.MaxBatchSize = 64
+	runScale64(b, nil, func(r *rand.Rand) error {
+		member := []byte(scaleMember(r.IntN(scaleMembers())))
+		return db.Batch(func(tx *bbolt.Tx) error {
+			bk := tx.Bucket([]byte("members"))
+			v := bk.Get(member)
+			if len(v) < 8 {
+				return fmt.Errorf("baseline member %s: record of %d bytes", member, len(v))
+			}
+			rec := bytes.Clone(v)
+			binary.BigEndian.PutUint64(rec, binary.BigEndian.Uint64(rec)+1)
+			return bk.Put(member, rec)
+		})
+	})
+}
+
 // BenchmarkScaleBboltGroup64 is a plain group commit on bbolt's own
 // transactions: one goroutine takes what the callers queued and runs it
 // in one Update, with no timer (what store/bolt did before its log).
