@@ -61,20 +61,23 @@ func TestDefinitionInForce(t *testing.T) {
 
 // A definition that leaves out the stored-value scale and the points +
 // cash money scale (as every one written while they were int32s whose 0
-// meant the default did, by omitempty) encodes byte for byte as it did
+// meant the default did, by omitempty) and the coupons' money scale (as
+// every one written before the field) encodes byte for byte as it did
 // then: the store compares the encoding with the one it recorded, so a
 // host that opens it again under the same version is not refused with
-// ErrDefinitionConflict. The document is what the int32 fields wrote.
+// ErrDefinitionConflict. The document is what the earlier fields wrote.
 func TestDefinitionWithoutScalesEncodesAsBefore(t *testing.T) {
 	const doc = `{"version":1,"zone":"Asia/Tokyo","events":[{"name":"recharge","attributes":[{"name":"amount","type":"decimal","required":true}]}],` +
 		`"stored_value":{"recharge":"recharge","amount":"amount"},` +
-		`"points":{"programs":[{"name":"mall","payment":{"rate":"0.07","max_share":"0.33"}}]}}`
+		`"points":{"programs":[{"name":"mall","payment":{"rate":"0.07","max_share":"0.33"}}]},` +
+		`"coupons":{"templates":[{"name":"ten-off","type":"discount","rate":"0.9","cap":"20.5","use":{"validity":{"kind":"days_after","n":7}}}]}}`
 	def, err := membership.ParseDefinition([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if def.StoredValue.Scale != nil || def.StoredValue.Places() != 2 || def.Points.Programs[0].Payment.MoneyPlaces() != 2 {
-		t.Errorf("scales %v, %v: want unset, 2 places", def.StoredValue.Scale, def.Points.Programs[0].Payment.MoneyScale)
+	if def.StoredValue.Scale != nil || def.StoredValue.Places() != 2 || def.Points.Programs[0].Payment.MoneyPlaces() != 2 ||
+		def.Coupons.MoneyScale != nil || def.Coupons.MoneyPlaces() != 2 {
+		t.Errorf("scales %v, %v, %v: want unset, 2 places", def.StoredValue.Scale, def.Points.Programs[0].Payment.MoneyScale, def.Coupons.MoneyScale)
 	}
 	if b, err := json.Marshal(def); err != nil || string(b) != doc {
 		t.Errorf("Marshal = %s, %v; want\n%s", b, err, doc)

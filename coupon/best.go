@@ -101,6 +101,7 @@ type step struct {
 // order.
 type planner struct {
 	o      Order
+	dp     int32 // the money scale amounts are rounded to
 	hs     []Held
 	sc     []scope
 	ranks  []int
@@ -124,9 +125,10 @@ type planner struct {
 
 // plan returns the best sequence of hs (sorted by compareHeld) for o, with
 // every coupon when all is set (some may take nothing then), or else the
-// best subset, whose every coupon takes something off.
-func plan(o Order, hs []Held, sc scopes, solo []decimal.Decimal, all bool) ([]step, decimal.Decimal) {
-	p := &planner{o: o, hs: hs, sc: make([]scope, len(hs)), ranks: make([]int, len(hs)), solo: solo, all: all, seen: map[string]bool{}}
+// best subset, whose every coupon takes something off, its amounts at dp
+// decimal places.
+func plan(o Order, hs []Held, sc scopes, solo []decimal.Decimal, all bool, dp int32) ([]step, decimal.Decimal) {
+	p := &planner{o: o, dp: dp, hs: hs, sc: make([]scope, len(hs)), ranks: make([]int, len(hs)), solo: solo, all: all, seen: map[string]bool{}}
 	in := make([]bool, len(o.Lines))
 	for j, h := range hs {
 		p.sc[j] = sc.of(h.Template, o)
@@ -203,7 +205,7 @@ func (p *planner) dive(rem []decimal.Decimal) {
 				continue
 			}
 			copy(after, rem)
-			amt, _ := off(h, p.o, p.sc[j], after)
+			amt, _ := off(h, p.o, p.sc[j], after, p.dp)
 			if !p.all && !amt.IsPositive() {
 				continue
 			}
@@ -252,7 +254,7 @@ func (p *planner) flowBound(rem []decimal.Decimal, used uint64, rk int) decimal.
 		if used&(1<<j) != 0 || p.ranks[j] < rk || len(p.reach[j]) == 0 {
 			continue
 		}
-		if now, _, _, _ := amountOff(p.hs[j], p.o, p.sc[j], rem); now.IsPositive() {
+		if now, _, _, _ := amountOff(p.hs[j], p.o, p.sc[j], rem, p.dp); now.IsPositive() {
 			js, give = append(js, j), append(give, now)
 		}
 	}
@@ -387,7 +389,7 @@ func (p *planner) search(rem []decimal.Decimal, taken decimal.Decimal, used uint
 		}
 		after := p.rems[n]
 		copy(after, rem)
-		amt, _ := off(h, p.o, p.sc[j], after)
+		amt, _ := off(h, p.o, p.sc[j], after, p.dp)
 		if !p.all && !amt.IsPositive() {
 			continue // the sequence without it takes as much, with fewer coupons
 		}
@@ -470,8 +472,14 @@ func applied(hs []Held, steps []step, sc scopes, o Order) []Applied {
 // a coupon that adds nothing to what the others take off
 // (ReasonNothingOff): the coupons of a proposal (Best) combine as
 // proposed. A Held without its Template is refused as CheckCombination
-// says.
+// says. Amounts are rounded to Scale, two places; the Handle combines at
+// its definition's money scale (Definition.MoneyPlaces).
 func Combine(o Order, held []Held) ([]Applied, decimal.Decimal, error) {
+	return combine(o, held, Scale)
+}
+
+// combine is Combine at dp decimal places, the money scale.
+func combine(o Order, held []Held, dp int32) ([]Applied, decimal.Decimal, error) {
 	if err := CheckCombination(held); err != nil {
 		return nil, decimal.Zero, err
 	}
@@ -481,7 +489,7 @@ func Combine(o Order, held []Held) ([]Applied, decimal.Decimal, error) {
 	sc := scopes{}
 	hs := slices.Clone(held)
 	slices.SortFunc(hs, compareHeld)
-	ev := evaluate(o, hs, sc)
+	ev := evaluate(o, hs, sc, dp)
 	solo := make([]decimal.Decimal, len(hs))
 	for j, a := range ev {
 		if !a.OK() {
@@ -489,13 +497,13 @@ func Combine(o Order, held []Held) ([]Applied, decimal.Decimal, error) {
 		}
 		solo[j] = a.AmountOff
 	}
-	steps, total := plan(o, hs, sc, solo, true)
+	steps, total := plan(o, hs, sc, solo, true, dp)
 	if len(hs) > 1 {
 		// A coupon adds nothing when the others take as much without it.
 		for j := range hs {
 			rest := slices.Delete(slices.Clone(hs), j, j+1)
 			restSolo := slices.Delete(slices.Clone(solo), j, j+1)
-			if _, t := plan(o, rest, sc, restSolo, true); t.Equal(total) {
+			if _, t := plan(o, rest, sc, restSolo, true, dp); t.Equal(total) {
 				return nil, decimal.Zero, fmt.Errorf("coupon: %s: %w: %s in this combination", hs[j].Coupon.ID, ErrNotApplicable, ReasonNothingOff)
 			}
 		}
@@ -513,10 +521,17 @@ func Combine(o Order, held []Held) ([]Applied, decimal.Decimal, error) {
 // names never decide. A proposal with no coupons means none applies.
 //
 // The search stops after planVisits steps, keeping the best found (see
-// the package doc, Checkout and stacking).
+// the package doc, Checkout and stacking). Amounts are rounded to Scale,
+// two places; Handle.Checkout proposes at its definition's money scale
+// (Definition.MoneyPlaces).
 func Best(o Order, held []Held) Proposal {
+	return best(o, held, Scale)
+}
+
+// best is Best at dp decimal places, the money scale.
+func best(o Order, held []Held, dp int32) Proposal {
 	sc := scopes{}
-	ev := evaluate(o, held, sc)
+	ev := evaluate(o, held, sc, dp)
 	p := Proposal{Evaluated: ev, AmountOff: decimal.Zero}
 	bestOf := map[string]int{} // group\x00template → index in held
 	var pick []Held            // the best coupons, in application order
@@ -561,7 +576,7 @@ func Best(o Order, held []Held) Proposal {
 		for j, i := range is {
 			hs[j], solo[j] = held[i], ev[i].AmountOff
 		}
-		steps, total := plan(o, hs, sc, solo, false)
+		steps, total := plan(o, hs, sc, solo, false, dp)
 		seq := make([]Held, len(steps))
 		for j, st := range steps {
 			seq[j] = hs[st.i]

@@ -16,7 +16,7 @@ import (
 // Unlike Best, it tries every coupon of a template, not only the best one.
 func bruteBest(o Order, held []Held) (decimal.Decimal, int) {
 	sc := scopes{}
-	ev := evaluate(o, held, sc)
+	ev := evaluate(o, held, sc, Scale)
 	best, size := decimal.Zero, 0
 	consider := func(total decimal.Decimal, n int) {
 		if c := total.Cmp(best); c > 0 || c == 0 && total.IsPositive() && n < size {
@@ -31,7 +31,7 @@ func bruteBest(o Order, held []Held) (decimal.Decimal, int) {
 	}
 	for _, h := range ok {
 		if h.Template.Group == "" {
-			total, _ := off(h, o, sc.of(h.Template, o), nil)
+			total, _ := off(h, o, sc.of(h.Template, o), nil, Scale)
 			consider(total, 1)
 		}
 	}
@@ -61,7 +61,7 @@ func bruteBest(o Order, held []Held) (decimal.Decimal, int) {
 				rem := remaining(o)
 				total := decimal.Zero
 				for _, h := range seq {
-					amt, _ := off(h, o, sc.of(h.Template, o), rem)
+					amt, _ := off(h, o, sc.of(h.Template, o), rem, Scale)
 					total = total.Add(amt)
 				}
 				consider(total, len(seq))
@@ -189,7 +189,7 @@ func exhaustiveBest(o Order, held []Held) (decimal.Decimal, int) {
 		return c > 0 || c == 0 && a.total.IsPositive() && a.n < b.n
 	}
 	sc := scopes{}
-	ev := evaluate(o, held, sc)
+	ev := evaluate(o, held, sc, Scale)
 	best := result{decimal.Zero, 0}
 	groups := map[string][]Held{}
 	for i, a := range ev {
@@ -223,7 +223,7 @@ func exhaustiveBest(o Order, held []Held) (decimal.Decimal, int) {
 					}
 				}
 				after := slices.Clone(rem)
-				amt, _ := off(h, o, sc.of(h.Template, o), after)
+				amt, _ := off(h, o, sc.of(h.Template, o), after, Scale)
 				if !amt.IsPositive() {
 					continue // the sequence without it takes as much with fewer
 				}

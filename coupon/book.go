@@ -446,7 +446,7 @@ func (b *Book) create(t *Template, member string, m Method, pack string, at time
 	case Cash:
 		c.Amount = t.Amount
 	case Random:
-		if c.Amount, err = Draw(r, t.Min, t.Max); err != nil {
+		if c.Amount, err = draw(r, t.Min, t.Max, b.def.MoneyPlaces()); err != nil {
 			return Coupon{}, err
 		}
 	}
@@ -578,7 +578,8 @@ func (b *Book) held(member, id string) (Held, error) {
 // locked for the order before that ids leaves out), ErrNotCombinable or
 // ErrNotApplicable (with the reason).
 func (b *Book) lock(o Order, ids []string, until time.Time) ([]Applied, decimal.Decimal, error) {
-	if err := o.Check(); err != nil {
+	dp := b.def.MoneyPlaces()
+	if err := o.check(true, dp); err != nil {
 		return nil, decimal.Zero, err
 	}
 	if len(ids) == 0 {
@@ -617,7 +618,7 @@ func (b *Book) lock(o Order, ids []string, until time.Time) ([]Applied, decimal.
 		}
 		hs = append(hs, h)
 	}
-	applied, total, err := Combine(o, hs)
+	applied, total, err := combine(o, hs, dp)
 	if err != nil {
 		return nil, decimal.Zero, fmt.Errorf("coupon: lock for %s: %w", o.ID, err)
 	}
@@ -801,7 +802,8 @@ func (b *Book) redeem(code string, via Redemption, o Order) (Coupon, Applied, er
 	if o.Member == "" {
 		o.Member = c.Member
 	}
-	if err := o.Check(); err != nil {
+	dp := b.def.MoneyPlaces()
+	if err := o.check(true, dp); err != nil {
 		return Coupon{}, Applied{}, err
 	}
 	h, err := b.held(o.Member, c.ID)
@@ -814,7 +816,7 @@ func (b *Book) redeem(code string, via Redemption, o Order) (Coupon, Applied, er
 	if rs := h.Template.Redemption; len(rs) > 0 && !slices.Contains(rs, via) {
 		return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w: %s (%s)", c.ID, ErrNotApplicable, ReasonRedemption, via)
 	}
-	a := Evaluate(o, []Held{h})[0]
+	a := evaluate(o, []Held{h}, scopes{}, dp)[0]
 	if !a.OK() {
 		return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w: %s", c.ID, ErrNotApplicable, a.Reasons[0])
 	}
@@ -832,7 +834,7 @@ func (b *Book) redeem(code string, via Redemption, o Order) (Coupon, Applied, er
 			all = append(all, settled(p))
 			recorded = recorded.Add(p.Coupon.AmountOff)
 		}
-		_, total, err := Combine(o, append(all, h))
+		_, total, err := combine(o, append(all, h), dp)
 		if err != nil {
 			return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s for %s with the coupons used for it: %w", c.ID, o.ID, err)
 		}

@@ -49,12 +49,15 @@ const (
 // limits of a decimal (event.CheckDecimal: MaxDecimalDigits digits). The
 // error names the field, and the line by its index ("lines[3].amount").
 // An order beyond a limit (too many lines, a quantity or an amount too
-// large) wraps event.ErrTooLarge too.
-func (o Order) Check() error { return o.check(true) }
+// large) wraps event.ErrTooLarge too. The Handle checks an order at its
+// definition's money scale (Definition.MoneyPlaces) rather than Scale: in
+// whole units a line of 10.5 is refused.
+func (o Order) Check() error { return o.check(true, Scale) }
 
-// check is Check; without member set, an order without a member passes
-// (Redeem takes the coupon's owner).
-func (o Order) check(member bool) error {
+// check is Check at dp decimal places (0 to rule.MaxScale, the money
+// scale); without member set, an order without a member passes (Redeem
+// takes the coupon's owner).
+func (o Order) check(member bool, dp int32) error {
 	bad := func(err error) error {
 		return fmt.Errorf("coupon: order %q: %w (%w): %w", o.ID, ErrInvalidOrder, event.ErrInvalidArgument, err)
 	}
@@ -84,8 +87,12 @@ func (o Order) check(member bool) error {
 		if err := event.CheckDecimal(l.Amount); err != nil {
 			return bad(fmt.Errorf("lines[%d].amount: %w", i, err))
 		}
-		if !l.Amount.Equal(l.Amount.Truncate(Scale)) {
-			return bad(fmt.Errorf("lines[%d].amount: %s has more than %d decimal places", i, l.Amount, Scale))
+		switch {
+		case l.Amount.Equal(l.Amount.Truncate(dp)):
+		case dp == 0:
+			return bad(fmt.Errorf("lines[%d].amount: %s is not a whole amount (money scale 0)", i, l.Amount))
+		default:
+			return bad(fmt.Errorf("lines[%d].amount: %s has more than %d decimal places", i, l.Amount, dp))
 		}
 	}
 	return nil
@@ -213,16 +220,17 @@ func (sc scopes) of(t *Template, o Order) scope {
 
 // off computes h's amount off on the lines of scope s. With rem nil it
 // works on the order's amounts; otherwise on the remaining line amounts
-// rem, which it reduces by what it takes (see share). It
-// returns a reason when the coupon does not apply.
-func off(h Held, o Order, s scope, rem []decimal.Decimal) (decimal.Decimal, Reason) {
-	amount, base, at, why := amountOff(h, o, s, rem)
+// rem, which it reduces by what it takes (see share). Amounts are
+// rounded to dp decimal places, the money scale. It returns a reason
+// when the coupon does not apply.
+func off(h Held, o Order, s scope, rem []decimal.Decimal, dp int32) (decimal.Decimal, Reason) {
+	amount, base, at, why := amountOff(h, o, s, rem, dp)
 	switch {
 	case why != "" || rem == nil:
 	case at >= 0:
 		rem[at] = rem[at].Sub(amount)
 	default:
-		share(amount, base, s.lines, rem)
+		share(amount, base, s.lines, rem, dp)
 	}
 	return amount, why
 }
@@ -231,7 +239,7 @@ func off(h Held, o Order, s scope, rem []decimal.Decimal) (decimal.Decimal, Reas
 // order's amounts when nil), the amount of its lines it would share that
 // over, and for an exchange coupon the line it would take it from (-1
 // for the others).
-func amountOff(h Held, o Order, s scope, rem []decimal.Decimal) (amount, base decimal.Decimal, at int, why Reason) {
+func amountOff(h Held, o Order, s scope, rem []decimal.Decimal, dp int32) (amount, base decimal.Decimal, at int, why Reason) {
 	t := h.Template
 	at = -1
 	if len(s.lines) == 0 {
@@ -251,7 +259,7 @@ func amountOff(h Held, o Order, s scope, rem []decimal.Decimal) (amount, base de
 	case Cash, Random:
 		amount = decimal.Min(h.Coupon.Amount, base)
 	case Discount:
-		amount = base.Sub(base.Mul(t.Rate)).RoundDown(Scale)
+		amount = base.Sub(base.Mul(t.Rate)).RoundDown(dp)
 		if t.Cap.IsPositive() {
 			amount = decimal.Min(amount, t.Cap)
 		}
@@ -266,7 +274,7 @@ func amountOff(h Held, o Order, s scope, rem []decimal.Decimal) (amount, base de
 			return amount, base, at, ReasonItem
 		}
 		l := o.Lines[at]
-		unit := l.Amount.DivRound(decimal.NewFromInt(lineQty(l)), Scale)
+		unit := l.Amount.DivRound(decimal.NewFromInt(lineQty(l)), dp)
 		left := l.Amount
 		if rem != nil {
 			left = rem[at]
@@ -277,16 +285,17 @@ func amountOff(h Held, o Order, s scope, rem []decimal.Decimal) (amount, base de
 }
 
 // share takes amount (at most base, the sum of rem over lines) off the
-// lines in proportion to their remaining amounts, to the cent rounded
-// down, the cents left over going to the lines in order (优惠分摊).
-func share(amount, base decimal.Decimal, lines []int, rem []decimal.Decimal) {
+// lines in proportion to their remaining amounts, to the money scale dp
+// (the cent by default) rounded down, the units left over going to the
+// lines in order (优惠分摊).
+func share(amount, base decimal.Decimal, lines []int, rem []decimal.Decimal, dp int32) {
 	if !amount.IsPositive() || !base.IsPositive() {
 		return
 	}
 	takes := make([]decimal.Decimal, len(lines))
 	rest := amount
 	for k, i := range lines {
-		takes[k] = amount.Mul(rem[i]).DivRound(base, Scale+4).RoundDown(Scale)
+		takes[k] = amount.Mul(rem[i]).DivRound(base, dp+4).RoundDown(dp)
 		rest = rest.Sub(takes[k])
 	}
 	for k, i := range lines {
@@ -307,11 +316,14 @@ func share(amount, base decimal.Decimal, lines []int, rem []decimal.Decimal) {
 // (the applicable lines amount to nothing). The minimum is compared with
 // the amount of the applicable lines; the amount off never exceeds it.
 // A Held without its Template does not apply, for ReasonNoTemplate alone.
+// Amounts are rounded to Scale, two places; the Handle evaluates at its
+// definition's money scale (Definition.MoneyPlaces).
 func Evaluate(o Order, held []Held) []Applied {
-	return evaluate(o, held, scopes{})
+	return evaluate(o, held, scopes{}, Scale)
 }
 
-func evaluate(o Order, held []Held, sc scopes) []Applied {
+// evaluate is Evaluate at dp decimal places, the money scale.
+func evaluate(o Order, held []Held, sc scopes, dp int32) []Applied {
 	out := make([]Applied, len(held))
 	for i, h := range held {
 		if h.Template == nil {
@@ -326,7 +338,7 @@ func evaluate(o Order, held []Held, sc scopes) []Applied {
 		s := sc.of(h.Template, o)
 		a.Applicable = s.applicable
 		var why Reason
-		a.AmountOff, why = off(h, o, s, nil)
+		a.AmountOff, why = off(h, o, s, nil, dp)
 		if why == "" && !a.AmountOff.IsPositive() {
 			why = ReasonNothingOff
 		}

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"time"
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/tag"
 	"github.com/shopspring/decimal"
 )
@@ -80,12 +82,23 @@ func (c ClaimRule) Room(total, today int) (room int, limit string) {
 // as random bytes, without modulo bias). It returns r's error, and an
 // error wrapping event.ErrInvalidArgument for hi below lo or a bound
 // beyond ±MaxDraw (the draw counts cents in 64 bits; a bound beyond used
-// to be misread: the draw failed, or came from another range).
+// to be misread: the draw failed, or came from another range). A
+// program's random coupons are drawn at its Definition.MoneyPlaces
+// instead: in whole units at scale 0.
 func Draw(r io.Reader, lo, hi decimal.Decimal) (decimal.Decimal, error) {
-	if !drawable(lo) || !drawable(hi) {
-		return decimal.Decimal{}, fmt.Errorf("coupon: draw: %w: [%s, %s] is beyond %s", event.ErrInvalidArgument, lo, hi, MaxDraw)
+	return draw(r, lo, hi, Scale)
+}
+
+// draw is Draw at dp decimal places (0 to rule.MaxScale): it counts
+// units of 10^-dp, so its bounds are ±maxDraw(dp).
+func draw(r io.Reader, lo, hi decimal.Decimal, dp int32) (decimal.Decimal, error) {
+	if dp < 0 || dp > rule.MaxScale {
+		return decimal.Decimal{}, fmt.Errorf("coupon: draw: %w: money scale %d is not 0 to %d", event.ErrInvalidArgument, dp, rule.MaxScale)
 	}
-	a, b := lo.Shift(Scale).IntPart(), hi.Shift(Scale).IntPart()
+	if !drawable(lo, dp) || !drawable(hi, dp) {
+		return decimal.Decimal{}, fmt.Errorf("coupon: draw: %w: [%s, %s] is beyond %s", event.ErrInvalidArgument, lo, hi, maxDraw(dp))
+	}
+	a, b := lo.Shift(dp).IntPart(), hi.Shift(dp).IntPart()
 	if b < a {
 		return decimal.Decimal{}, fmt.Errorf("coupon: draw: %w: max %s below min %s", event.ErrInvalidArgument, hi, lo)
 	}
@@ -97,19 +110,25 @@ func Draw(r io.Reader, lo, hi decimal.Decimal) (decimal.Decimal, error) {
 			return decimal.Decimal{}, fmt.Errorf("coupon: draw: %w", err)
 		}
 		if v := binary.BigEndian.Uint64(buf[:]); v <= limit {
-			return decimal.New(a+int64(v%n), -Scale), nil
+			return decimal.New(a+int64(v%n), -dp), nil
 		}
 	}
 }
 
-// MaxDraw is the largest bound of a random coupon's amount (Template.Max):
-// the most cents a signed 64-bit count holds.
+// MaxDraw is the largest bound of a random coupon's amount (Template.Max)
+// at the default scale: the most cents a signed 64-bit count holds. At a
+// Definition.MoneyScale of dp it is the most units of 10^-dp the count
+// holds: 9223372036854775807 in whole units, 92233720368.54775807 at 8.
 const MaxDraw = "92233720368547758.07"
 
-// drawable reports whether d is within ±MaxDraw, so Draw counts its cents
-// in an int64.
-func drawable(d decimal.Decimal) bool {
-	return d.Shift(Scale).Truncate(0).BigInt().IsInt64()
+// maxDraw returns the largest bound a draw at dp decimal places counts:
+// MaxDraw at Scale.
+func maxDraw(dp int32) decimal.Decimal { return decimal.New(math.MaxInt64, -dp) }
+
+// drawable reports whether d is within ±maxDraw(dp), so a draw counts its
+// units of 10^-dp in an int64.
+func drawable(d decimal.Decimal, dp int32) bool {
+	return d.Shift(dp).Truncate(0).BigInt().IsInt64()
 }
 
 // PlanPack decides which coupons a pack gives now, from left, the number

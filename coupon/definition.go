@@ -21,10 +21,12 @@ const (
 	// Discount takes (1 − Rate) of the applicable amount off, at most Cap.
 	Discount Type = "discount"
 	// Exchange gives the named Item: the unit price of its order line
-	// off (the line's amount over its quantity, to the cent, half up).
+	// off (the line's amount over its quantity, to the money scale, half
+	// up).
 	Exchange Type = "exchange"
 	// Random is a cash coupon whose amount is drawn in [Min, Max], to the
-	// cent, when it is issued.
+	// money scale (Definition.MoneyPlaces: the cent by default), when it
+	// is issued.
 	Random Type = "random"
 )
 
@@ -68,7 +70,9 @@ const (
 	AllInvalid PackMode = "all_invalid"
 )
 
-// Scale is the number of decimal places of every coupon amount: cents.
+// Scale is the default number of decimal places of coupon amounts,
+// cents, when Definition.MoneyScale is nil; the package-level rules
+// ([Order.Check], [Evaluate], [Combine], [Best], [Draw]) work at it.
 const Scale = 2
 
 // Definition is the coupon part of a program definition: the templates
@@ -79,6 +83,29 @@ type Definition struct {
 	// Gifts issue coupons or packs when an event arrives (a registration
 	// gift), by the System method.
 	Gifts []Gift `json:"gifts,omitempty"`
+	// MoneyScale is the number of decimal places of coupon money, 0 to
+	// 8: of a cash coupon's amount, a discount's cap and a random
+	// coupon's bounds (finer ones are refused), of order lines (finer
+	// ones are refused), of a random coupon's draw, and of what a
+	// discount or an exchange coupon takes off and how an amount off is
+	// shared over the lines (rounded to it). nil (unset, "money_scale"
+	// absent from the JSON) means the default, Scale (2); new(int32(0))
+	// ("money_scale": 0) means whole units, for a currency with no minor
+	// unit (yen, won).
+	//
+	// It is a pointer so that 0 can mean whole units while a definition
+	// that leaves it out keeps the two places it always had and encodes
+	// as before. [Definition.MoneyPlaces] gives the scale in force.
+	MoneyScale *int32 `json:"money_scale,omitempty"`
+}
+
+// MoneyPlaces returns the number of decimal places of coupon money:
+// MoneyScale, or Scale when MoneyScale is nil.
+func (d *Definition) MoneyPlaces() int32 {
+	if d.MoneyScale == nil {
+		return Scale
+	}
+	return *d.MoneyScale
 }
 
 // Gift issues Count coupons of Template, or Pack, to the member of every
@@ -312,8 +339,11 @@ func (d *Definition) CheckReward(r rule.Reward, from rule.SourceKind) error {
 
 // Check returns nil, or a *rule.Problems listing every problem with its
 // path: duplicate or empty names, a type's missing or out-of-range amount
-// (a rate not in (0, 1), min > max, a random max above MaxDraw, amounts
-// finer than a cent), negative stock or limits, unknown methods, an
+// (a rate not in (0, 1), min > max, a random max above what a draw at
+// the money scale counts (MaxDraw at the default scale), a cash amount,
+// cap or random bound with more decimal places than the money scale:
+// finer than a cent by default, not whole at scale 0), a MoneyScale
+// outside 0 to 8, negative stock or limits, unknown methods, an
 // invalid validity or period, the same product both included and
 // excluded, packs naming missing templates or with an unknown mode, a
 // pack item's or a gift's count above MaxCount (the coupons of one claim,
@@ -328,6 +358,11 @@ func (d *Definition) CheckReward(r rule.Reward, from rule.SourceKind) error {
 // in env; a nil env skips those lookups.
 func (d Definition) Check(env Env) error {
 	var ps rule.Problems
+	dp := d.MoneyPlaces()
+	if dp < 0 || dp > rule.MaxScale {
+		ps.Addf("money_scale", "must be 0 to %d", rule.MaxScale)
+		dp = Scale // the templates' amounts are checked at the default
+	}
 	names := map[string]bool{}
 	for i, t := range d.Templates {
 		p := rule.Index("templates", i)
@@ -337,7 +372,7 @@ func (d Definition) Check(env Env) error {
 			ps.Addf(rule.Join(p, "name"), "duplicate template %q", t.Name)
 		}
 		names[t.Name] = true
-		t.check(&ps, p)
+		t.check(&ps, p, dp)
 		t.Claim.checkNames(&ps, rule.Join(p, "claim"), env)
 	}
 	packs := map[string]bool{}
@@ -433,20 +468,28 @@ func (t *Template) beyond(n int, limits bool) error {
 	return nil
 }
 
-func positiveCents(ps *rule.Problems, path string, d decimal.Decimal) {
+// positiveMoney adds a problem when d is not positive or has more
+// decimal places than dp, the money scale.
+func positiveMoney(ps *rule.Problems, path string, d decimal.Decimal, dp int32) {
 	switch {
 	case !d.IsPositive():
 		ps.Addf(path, "must be > 0")
-	case !d.Equal(d.Truncate(Scale)):
+	case d.Equal(d.Truncate(dp)):
+	case dp == Scale:
 		ps.Addf(path, "finer than a cent: %s", d)
+	case dp == 0:
+		ps.Addf(path, "not a whole amount (money_scale 0): %s", d)
+	default:
+		ps.Addf(path, "more than %d decimal places (money_scale): %s", dp, d)
 	}
 }
 
-func (t Template) check(ps *rule.Problems, p string) {
+// check adds t's problems, its amounts held to the money scale dp.
+func (t Template) check(ps *rule.Problems, p string, dp int32) {
 	at := func(f string) string { return rule.Join(p, f) }
 	switch t.Type {
 	case Cash:
-		positiveCents(ps, at("amount"), t.Amount)
+		positiveMoney(ps, at("amount"), t.Amount, dp)
 	case Discount:
 		if !t.Rate.IsPositive() || t.Rate.Cmp(decimal.NewFromInt(1)) >= 0 {
 			ps.Addf(at("rate"), "must be between 0 and 1 (exclusive), got %s", t.Rate)
@@ -454,18 +497,18 @@ func (t Template) check(ps *rule.Problems, p string) {
 		if t.Cap.IsNegative() {
 			ps.Addf(at("cap"), "must not be negative")
 		} else if !t.Cap.IsZero() {
-			positiveCents(ps, at("cap"), t.Cap)
+			positiveMoney(ps, at("cap"), t.Cap, dp)
 		}
 	case Exchange:
 		if t.Item == "" {
 			ps.Addf(at("item"), "required for an exchange coupon")
 		}
 	case Random:
-		positiveCents(ps, at("min"), t.Min)
-		positiveCents(ps, at("max"), t.Max)
+		positiveMoney(ps, at("min"), t.Min, dp)
+		positiveMoney(ps, at("max"), t.Max, dp)
 		switch {
-		case !drawable(t.Max):
-			ps.Addf(at("max"), "%s is above %s, the largest amount a random coupon draws", t.Max, MaxDraw)
+		case !drawable(t.Max, dp):
+			ps.Addf(at("max"), "%s is above %s, the largest amount a random coupon draws", t.Max, maxDraw(dp))
 		case t.Min.GreaterThan(t.Max):
 			ps.Addf(at("max"), "%s is below min %s", t.Max, t.Min)
 		}

@@ -72,14 +72,34 @@
 //
 // A [Template] is what the operator designs (制券): its [Type] — cash, a
 // discount with an optional cap, an exchange item, or a random amount
-// drawn in [min, max] to the cent at issue — the minimum order amount,
-// scenarios, stock, redemption methods, applicable products and stores,
-// cost centre, stacking group, claim rule and use rule. An issued [Coupon]
+// drawn in [min, max] at issue, to the money scale — the minimum order
+// amount, scenarios, stock, redemption methods, applicable products and
+// stores, cost centre, stacking group, claim rule and use rule. An issued [Coupon]
 // carries its own code, amount (for cash and random coupons), validity and
-// state. Every amount has two decimal places ([Scale]). Its ID is
-// "c<n>.<member>", its member's n-th coupon: issuing to one member counts
-// nothing another member's issue counts, and a member's coupons are
-// listed in issue order (c9 before c10).
+// state. Its ID is "c<n>.<member>", its member's n-th coupon: issuing to
+// one member counts nothing another member's issue counts, and a member's
+// coupons are listed in issue order (c9 before c10).
+//
+// # Money scale
+//
+// Coupon money keeps to [Definition.MoneyScale] decimal places: two (the
+// cent, [Scale]) when it is nil, as every definition had before the
+// field, or 0 (whole units, for yen or won) to 8 when set. It is a
+// pointer so that 0 means whole units while a definition that leaves it
+// out keeps two places and encodes as before. [Definition.Check] refuses
+// a cash amount, a cap or a random bound with more places (in whole
+// units, a cash coupon of 10.5); the Handle refuses an order line with
+// more ([ErrInvalidOrder]); a random coupon is drawn in units of the
+// scale (whole units at 0), its max at most 2^63 − 1 of them ([MaxDraw]
+// at two places); what a discount takes off, an exchange coupon's unit
+// price and the shares of an amount off over the lines are rounded to
+// it, as described below. A minimum order amount is only compared, and
+// is not held to the scale. The package-level rules ([Order.Check],
+// [Evaluate], [Combine], [Best], [Draw]) work at two places; the Handle's
+// Checkout, Lock and Redeem and its issues use the definition's scale.
+// Coupons issued before a definition changed the scale keep their
+// amounts: a cash coupon of 10.50 issued at two places still takes 10.50
+// off in whole units.
 //
 // Validity is a rule.Validity taken from the claim instant: days_after N
 // is valid until 24:00 (in the program's zone) of the (N−1)th day after
@@ -163,8 +183,9 @@
 // An [Order] the Handle takes (Checkout, Lock, Redeem) is checked first
 // ([Order.Check]): an ID, a member (Redeem takes the coupon's owner), a
 // time, 1 to [MaxLines] lines, each with a product, a quantity from 0 to
-// [MaxQuantity], and an amount that is not negative, has at most [Scale]
-// decimal places and keeps to the library's decimal limit
+// [MaxQuantity], and an amount that is not negative, has at most the
+// money scale's decimal places (at 0, a line of 10.5 is refused) and
+// keeps to the library's decimal limit
 // (event.MaxDecimalDigits digits). A malformed order is refused with an
 // error wrapping [ErrInvalidOrder] and event.ErrInvalidArgument that names
 // the line and the field, before the unit of work: nothing is written,
@@ -179,9 +200,11 @@
 // ordered: in a combination too, what the other coupons take off does not
 // count against it (a cash coupon of 10 with a minimum of 80 combines with
 // one of 30 on an order of 100). The amount off never exceeds the lines'
-// amount. A discount's amount off is rounded down to the cent. An exchange
-// coupon takes off the unit price of its item (the line's amount over its
-// quantity, rounded to the cent, half up), from the first line of the item
+// amount. A discount's amount off is rounded down to the money scale, in
+// the customer's disfavour by less than one unit of it: 10% off 1,501 is
+// 150.10 at two places and 150 in whole units. An exchange coupon takes
+// off the unit price of its item (the line's amount over its quantity,
+// rounded to the money scale, half up), from the first line of the item
 // among those it applies to, and never more than is left of that line; an
 // item its products leave out is not in the order for it ([ReasonItem]). A
 // coupon that would take nothing off does not apply ([ReasonNothingOff]). A
@@ -196,7 +219,8 @@
 // anything; a capped discount after an uncapped one), found by [Combine]
 // whatever the templates are named. A coupon's amount off is shared over
 // the lines it applies to in proportion to their amounts (优惠分摊), to the
-// cent rounded down, the cents left over going to the lines in order.
+// money scale rounded down, the units left over (cents by default) going
+// to the lines in order.
 //
 // [Best] proposes the allowed combination with the largest amount off:
 // every exclusive coupon alone, and every subset of each group's best

@@ -394,7 +394,7 @@ func (h *Handle) Checkout(ctx context.Context, o Order) (Proposal, error) {
 	var pr Proposal
 	err := h.defined()
 	if err == nil {
-		err = o.Check()
+		err = o.check(true, h.p.def.MoneyPlaces())
 	}
 	if err == nil {
 		err = event.CheckRequest(o)
@@ -405,7 +405,7 @@ func (h *Handle) Checkout(ctx context.Context, o Order) (Proposal, error) {
 			if err != nil {
 				return err
 			}
-			pr = Best(o, held)
+			pr = best(o, held, h.p.def.MoneyPlaces())
 			return nil
 		})
 	}
@@ -460,7 +460,7 @@ func (h *Handle) Lock(ctx context.Context, req LockRequest) (LockResult, error) 
 		err = fmt.Errorf("%w: coupons: empty (%w)", event.ErrInvalidArgument, ErrNotFound)
 	}
 	if err == nil {
-		err = req.Order.Check()
+		err = req.Order.check(true, h.p.def.MoneyPlaces())
 	}
 	if err == nil {
 		err = checkHold(req.Order.Time, req.Hold)
@@ -616,7 +616,7 @@ func (h *Handle) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, e
 		err = checkCode(req.Code)
 	}
 	if err == nil {
-		err = req.Order.check(false)
+		err = req.Order.check(false, h.p.def.MoneyPlaces())
 	}
 	if err != nil {
 		return RedeemResult{}, fmt.Errorf("coupon: redeem: %w", err)
