@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -730,6 +731,14 @@ func TestLevelHistoryAndForecastLimits(t *testing.T) {
 		h, err := p.Levels().History(ctx, "ann", 0, tc.limit)
 		if err != nil || len(h) != tc.want {
 			t.Errorf("History limit %d: %d records, %v; want %d", tc.limit, len(h), err, tc.want)
+		}
+	}
+	// Paging after the last record, or after the greatest Seq there can
+	// be, lists nothing (the latter wrapped round to Seq 0 and listed
+	// everything from the start).
+	for _, after := range []uint64{131, math.MaxUint64} {
+		if h, err := p.Levels().History(ctx, "ann", after, 10); err != nil || len(h) != 0 {
+			t.Errorf("History after %d: %d records, %v; want none", after, len(h), err)
 		}
 	}
 	_, err := p.Levels().History(ctx, "ann", 0, -1)

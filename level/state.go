@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -386,6 +387,9 @@ func appendHistory(tx store.Tx, member string, m *memberState, r *Record) error 
 // history returns up to limit of the member's history records after seq
 // after, oldest first.
 func history(tx store.Tx, member string, after uint64, limit int) ([]Record, error) {
+	if after == math.MaxUint64 {
+		return nil, nil // no Seq comes after it (and after+1 wraps to 0)
+	}
 	p := keys.New().Str(member)
 	var out []Record
 	err := tx.Scan(bHistory, p.U64(after+1), store.PrefixEnd(p), false, func(k, v []byte) error {
