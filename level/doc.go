@@ -152,7 +152,11 @@
 // number of its members. Renaming one leaves its old name out. Move the
 // members first ([Handle.Set], under the definition in force), or keep
 // the level. A member left at a level the ladder lacks would keep it for
-// ever and could not catch up with its term end.
+// ever and could not catch up with its term end. A version that adds a
+// ladder to paid plans alone places the plans' members at its entry level
+// (Status shows it, and the other domains read it); their next event or
+// request joins them there, as a member's first does (a join in the
+// history and in Days, the entry level's growth rules applying to it).
 //
 // # Changes, ledger and storage
 //

@@ -104,7 +104,8 @@ func (h *Handle) Set(ctx context.Context, req SetRequest) (*change.Outcome, erro
 // in the program's zone.
 type Status struct {
 	Member string `json:"member"`
-	// Level is the ladder level (the entry level for a member never seen;
+	// Level is the ladder level (the entry level for a member never seen,
+	// or known only for plans bought before the definition had a ladder;
 	// "" without a ladder).
 	Level string `json:"level,omitempty"`
 	// Since and TermEnd bound the current term (TermEnd zero: permanent).
@@ -144,6 +145,12 @@ func (h *Handle) Status(ctx context.Context, member string) (Status, error) {
 			return nil
 		}
 		s.Level, s.Since, s.TermEnd, s.Lifetime, s.Frozen, s.Plans = m.Level, m.Since, m.TermEnd, m.Lifetime, m.Frozen, m.Plans
+		if s.Level == "" && len(h.p.def.Ladder) > 0 {
+			// Known only for plans bought before the definition had a
+			// ladder: the member joins its entry level with their next
+			// event or request.
+			s.Level = h.p.def.Ladder[0].Name
+		}
 		s.Growth, err = balance(u, member)
 		return err
 	})

@@ -113,7 +113,7 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 	// The level the growth rules check is the one held before the event's
 	// purchase or refunds; a member first seen joins the entry level.
 	m, ok, err := p.view(u, ev.Member)
-	if err == nil && !ok {
+	if err == nil && !p.joined(m, ok) {
 		m, err = p.member(u, ev.Member)
 	}
 	if err != nil {
@@ -141,15 +141,27 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 	return nil
 }
 
+// joined reports whether a member's state as read (ok: the member has a
+// record) needs no join: the member holds a ladder level, or the program
+// has no ladder.
+func (p *part) joined(m memberState, ok bool) bool {
+	return ok && (m.Level != "" || len(p.def.Ladder) == 0)
+}
+
 // member returns a member's state to change, making a member first seen
-// join the entry level at u.At().
+// join the entry level at u.At(). So does a member known only for the
+// paid plans they bought while the definition had no ladder (a later
+// version added one): their record, plans and history are kept.
 func (p *part) member(u *engine.Unit, member string) (memberState, error) {
 	m, ok, err := p.load(u, member)
-	if err != nil || ok || len(p.def.Ladder) == 0 {
+	if err != nil || p.joined(m, ok) || len(p.def.Ladder) == 0 {
 		return m, err
 	}
 	entry := p.def.Ladder[0]
-	m = memberState{Level: entry.Name, Since: u.At(), TermEnd: entry.TermEnd(u.At(), u.Location()), Lifetime: decimal.Zero}
+	m.Level, m.Since, m.TermEnd = entry.Name, u.At(), entry.TermEnd(u.At(), u.Location())
+	if !ok {
+		m.Lifetime = decimal.Zero
+	}
 	if err := p.scheduleTerm(u, member, time.Time{}, m.TermEnd); err != nil {
 		return m, err
 	}
@@ -371,7 +383,7 @@ func (p *part) settle(u *engine.Unit, member string, bal decimal.Decimal) error 
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if !p.joined(vm, ok) {
 		if vm, err = p.member(u, member); err != nil {
 			return err
 		}
@@ -813,8 +825,9 @@ func (p *part) Level(u *engine.Unit, member string) (string, error) {
 			return "", err
 		}
 	}
-	m, ok, err := p.view(u, member)
-	if err != nil || !ok {
+	m, _, err := p.view(u, member)
+	if err != nil || m.Level == "" {
+		// Never seen, or known only for plans bought before the ladder.
 		return p.def.Ladder[0].Name, err
 	}
 	return m.Level, nil

@@ -21,6 +21,7 @@ import (
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/value"
 	"github.com/shopspring/decimal"
 )
@@ -963,5 +964,56 @@ func TestLevelPlansWithoutLadder(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"plan.purchased", "plan.expired", "plan.purchased"}, kinds); diff != "" {
 		t.Errorf("feed (-want +got):\n%s", diff)
+	}
+}
+
+// A member known for a paid plan bought while the definition had no
+// ladder joins the entry level when a later version adds one: their level
+// is the entry level, their first event joins them there (the rules bound
+// to it apply) and the join is counted. Before, the member kept the level
+// "": the entry level's rules skipped them, their first upgrade counted
+// as an upgrade from "" and not as a join, and Status showed no level.
+func TestLevelLadderAddedAfterPlans(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	v1 := lvlDef("")
+	v1.Version = 1
+	v1.Levels = &level.Definition{Plans: v1.Levels.Plans}
+	p, err := membership.Open(st, v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustProcess(t, p, lvlEvent("b1", "max", "buy", lvlAt("2026-03-01 20:00"), event.Attrs{"plan": event.Str("Plus")}))
+	v2 := lvlDef("")
+	v2.Version = 2
+	v2.Levels.Growth[0].Levels = []string{"Entry"} // check-ins earn at the entry level only
+	if p, err = membership.Open(st, v2); err != nil {
+		t.Fatal(err)
+	}
+	if s := lvlStatus(t, p, "max"); s.Level != "Entry" || len(s.Plans) != 1 {
+		t.Errorf("before any event: level %q, plans %+v; want Entry, Plus", s.Level, s.Plans)
+	}
+	mustProcess(t, p, lvlEvent("c1", "max", "check_in", lvlAt("2026-03-02 20:00"), nil))
+	s := lvlWant(t, p, "max", "Entry", "12", "")
+	if !s.Since.Equal(lvlAt("2026-03-02 20:00")) {
+		t.Errorf("since %v, want the first event's time", s.Since)
+	}
+	if diff := cmp.Diff([]string{"purchase Plus", "join →Entry"}, lvlCauses(lvlHistory(t, p, "max"))); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+	counts, err := p.Levels().Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCounts := []level.Count{{Name: "Entry", Members: 1}, {Name: "Bronze"}, {Name: "Silver"}, {Name: "Gold"}, {Name: "Platinum"}, {Name: "Plus", Plan: true, Members: 1}}
+	if diff := cmp.Diff(wantCounts, counts); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+	days, err := p.Levels().Days(ctx, rule.Date{Year: 2026, Month: 3, Day: 2}, rule.Date{Year: 2026, Month: 3, Day: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dd := days[0]; dd.Joins != 1 || dd.Upgrades != 0 || dd.Members[0].Members != 1 {
+		t.Errorf("day = %+v; want one join, no upgrade, one member at Entry", dd)
 	}
 }
