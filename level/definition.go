@@ -65,7 +65,8 @@ type Level struct {
 	// GiftEveryTime grants the gifts on every upgrade to the level, not
 	// only the first.
 	GiftEveryTime bool `json:"gift_every_time,omitempty"`
-	// Freeze, when set, freezes the level for a member downgraded from it.
+	// Freeze, when set, freezes the level for a member downgraded from it
+	// at a term end.
 	Freeze *Freeze `json:"freeze,omitempty"`
 }
 

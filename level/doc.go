@@ -89,13 +89,14 @@
 // # Freezes
 //
 // A level with a freeze strategy is frozen for a member downgraded from
-// it; growth earned from then on is counted, and once it reaches the
-// level's unfreeze threshold the member returns to it at once (the highest
-// such level when several are frozen) with a new term, and no gift. A
-// long-term freeze has no deadline and survives any number of further
+// it at a term end (the risk control after expiry: an operator's manual
+// set below it freezes nothing); growth earned from then on is counted,
+// and once it reaches the level's unfreeze threshold the member returns
+// to it at once (the highest such level when several are frozen) with a
+// new term, and no gift. A long-term freeze has no deadline and survives any number of further
 // downgrades; a fixed-duration freeze ends at the deadline given by its
 // duration applied to the downgrade. Reaching a frozen level by ordinary
-// growth ends its freeze too.
+// growth, or being set to it or above by hand, ends its freeze too.
 //
 // # Refunds
 //

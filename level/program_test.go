@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/benefit"
+	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
@@ -1015,5 +1016,41 @@ func TestLevelLadderAddedAfterPlans(t *testing.T) {
 	}
 	if dd := days[0]; dd.Joins != 1 || dd.Upgrades != 0 || dd.Members[0].Members != 1 {
 		t.Errorf("day = %+v; want one join, no upgrade, one member at Entry", dd)
+	}
+}
+
+// Freezes are the risk control after a term's expiry: an operator's set
+// below a level with a freeze strategy freezes nothing, and a set to a
+// frozen level ends its freeze (not a return: no threshold was reached).
+func TestLevelManualSetsAndFreezes(t *testing.T) {
+	p := testkit.OpenMemory(t, lvlFreezeDef(&level.Freeze{Kind: level.LongTerm, Unfreeze: d("200")}))
+	ctx := context.Background()
+	set := func(id, lvl string, at time.Time) *change.Outcome {
+		t.Helper()
+		out, err := p.Levels().Set(ctx, level.SetRequest{RequestID: id, Member: "ned", Level: lvl, Operator: "ops", Note: "test", At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	mustProcess(t, p, lvlOrder("o1", "ned", "500", "", lvlAt("2026-01-10 09:00")))
+	set("s1", "Bronze", lvlAt("2026-01-12 09:00"))
+	if s := lvlStatus(t, p, "ned"); len(s.Frozen) != 0 {
+		t.Fatalf("a manual set below Gold froze %+v", s.Frozen)
+	}
+	// 500 + 200 = 700 reaches Gold by growth; nothing returns the member.
+	mustProcess(t, p, lvlOrder("o2", "ned", "200", "", lvlAt("2026-01-13 09:00")))
+	lvlWant(t, p, "ned", "Gold", "700", "2026-02-14")
+
+	// Gold's term ends with nothing in its window: Silver, Gold frozen.
+	lvlAdvance(t, p, lvlAt("2026-02-14"))
+	lvlWant(t, p, "ned", "Silver", "0", "2026-03-15")
+	out := set("s2", "Gold", lvlAt("2026-02-20 09:00"))
+	var fc level.FreezeChange
+	if got := out.ChangesOf(level.ChangeUnfrozen); len(got) != 1 || got[0].Decode(&fc) != nil || fc.Level != "Gold" || fc.Returned {
+		t.Errorf("set to the frozen level: unfrozen %+v (%+v); want Gold's freeze ended, not a return", got, fc)
+	}
+	if s := lvlStatus(t, p, "ned"); len(s.Frozen) != 0 {
+		t.Errorf("frozen after the set = %+v", s.Frozen)
 	}
 }
