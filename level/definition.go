@@ -86,7 +86,7 @@ const (
 // Unfreeze, the member returns to the level.
 type Freeze struct {
 	Kind FreezeKind `json:"kind"`
-	// Duration, for FixedDuration, is how long the freeze lasts from the
+	// Duration, for FixedDuration (and refused with LongTerm), is how long the freeze lasts from the
 	// downgrade: a validity of kind days_after, months_after or
 	// month_ends, applied to the downgrade instant.
 	Duration rule.Validity `json:"duration,omitzero"`
@@ -231,6 +231,11 @@ func (d Definition) checkLadder(ps *rule.Problems, env Env) {
 			}
 			switch f.Kind {
 			case LongTerm:
+				if f.Duration.Kind != "" {
+					// A long-term freeze has no deadline: a duration given
+					// with it would be ignored without a word.
+					ps.Addf(rule.Join(fp, "duration"), "a long_term freeze has no duration (use kind fixed for one)")
+				}
 			case FixedDuration:
 				switch f.Duration.Kind {
 				case rule.DaysAfter, rule.MonthsAfter, rule.MonthEnds:

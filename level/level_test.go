@@ -390,6 +390,8 @@ func TestLevelCheck(t *testing.T) {
 		{"freeze kind", func(d *level.Definition) { d.Ladder[3].Freeze.Kind = "forever" }, `ladder[3].freeze.kind: unknown freeze kind "forever"`},
 		{"freeze duration", func(d *level.Definition) { d.Ladder[3].Freeze.Duration = rule.Validity{Kind: rule.Permanent} }, "ladder[3].freeze.duration.kind: must be days_after"},
 		{"freeze threshold", func(d *level.Definition) { d.Ladder[3].Freeze.Unfreeze = decimal.Zero }, "ladder[3].freeze.unfreeze: must be > 0"},
+		// A long-term freeze has no deadline: a duration would be ignored.
+		{"long-term freeze with a duration", func(d *level.Definition) { d.Ladder[3].Freeze.Kind = level.LongTerm }, "ladder[3].freeze.duration: a long_term freeze has no duration"},
 		{"entry freeze", func(d *level.Definition) {
 			d.Ladder[0].Freeze = &level.Freeze{Kind: level.LongTerm, Unfreeze: decimal.NewFromInt(1)}
 		}, "ladder[0].freeze: the entry level cannot be frozen"},
