@@ -184,8 +184,10 @@
 // writers (store/postgres); store/memory and store/bolt belong to one
 // process. The store records the definition in force: a Program opened with
 // a newer Definition.Version replaces it, and the Programs still running an
-// older one refuse to write. Definitions may change between opens, but state
-// written under an old definition (a level a member holds, a coupon
-// template) is interpreted under the new one: remove nothing that members
-// still hold.
+// older one refuse to write. Definitions may change between opens: state
+// written under an old definition is read under the new one, so Open
+// refuses one that leaves out a level or plan members hold, a point program
+// with postings, or a coupon template or pack that was issued
+// (ErrDefinitionInUse, naming each); a tag members hold may go, and can be
+// cleared (package tag).
 package membership

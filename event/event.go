@@ -13,11 +13,13 @@
 // skipped for that event, and only that rule. An attribute the type does
 // not declare is refused ([ErrUnknownAttribute]), not ignored: a misspelt
 // name would otherwise pass as an absent optional attribute. Kinds are
-// strict: an integer value for a decimal attribute is refused, though a
-// [Condition] compares integers and decimals alike. A time attribute
-// holding the zero time (a time left unset) is refused with
-// [ErrTimeRange], as a time outside the limits is: an attribute with no
-// time is left out.
+// strict: an integer value for a decimal attribute is refused (though a
+// [Condition] compares integers and decimals alike), and so is a value
+// with a field its kind does not read ([Value.Stray]: {"kind": "decimal",
+// "str": "10"} would be the decimal 0), in an event, a profile or a
+// condition, both with [ErrAttributeType]. A time attribute holding the
+// zero time (a time left unset) is refused with [ErrTimeRange], as a time
+// outside the limits is: an attribute with no time is left out.
 //
 // [Event.Same] decides whether a repeated event ID is a retry: the same
 // member, type, instant (in any zone) and attributes, numbers compared by

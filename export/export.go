@@ -6,8 +6,10 @@
 // [Openings] writes the members' state as the file package migrate
 // imports (migrate.CSV's columns): an export of a program imported into an
 // empty program with the same definition gives every member the same
-// level and term end, growth, points lots with their expiries and
-// releases, stored value, coupons held, manual tags and profile. Members
+// level and term end, growth (with the days it was earned on that a later
+// retention window reads, so its term ends keep or downgrade it alike),
+// points lots with their expiries and releases, stored value, coupons
+// held, manual tags and profile. Members
 // is a report for people; Openings is the one format a program reads
 // back.
 //

@@ -22,7 +22,10 @@
 // on, N months later to the day, N days on, or at the end of a fixed range.
 // [Validity.Check] rejects what does not make sense, and bounds N to 100
 // years; [Validity.Expiry] reports no expiry for a validity that fails
-// Check, so definitions must be checked before they run.
+// Check, so definitions must be checked before they run. Each domain takes
+// the kinds that fit it: a fixed range, which has a first day, is a
+// coupon's (points and levels refuse it, as what they grant counts at once),
+// and N days on is not a level term.
 //
 // # Periods and caps
 //
