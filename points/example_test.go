@@ -1,6 +1,7 @@
 package points_test
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/memberkit/membership/points"
@@ -24,6 +25,28 @@ func ExampleSplitOrder() {
 	// Output:
 	// holding 100000: 4999 points pay 49.99, cash 50.00
 	// holding 1234: 1234 points pay 12.34, cash 87.65
+}
+
+// Points + cash in whole units (MoneyScale 0, for yen or won): the money
+// paid in points is rounded down to a whole unit, so the cash is rounded
+// up, and an order with a fraction is refused.
+func ExampleSplitOrder_wholeUnits() {
+	mall := points.Program{Name: "mall", Payment: &points.Payment{
+		Rate: decimal.RequireFromString("0.01"), MaxShare: decimal.RequireFromString("0.33"),
+		MoneyScale: new(int32(0)),
+	}}
+	held := decimal.NewFromInt(100000)
+	s, err := points.SplitOrder(mall, decimal.NewFromInt(1001), held, decimal.Zero)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%s points pay %s, cash %s\n", s.Points, s.PointsMoney, s.Cash)
+	_, err = points.SplitOrder(mall, decimal.RequireFromString("1001.5"), held, decimal.Zero)
+	fmt.Println(errors.Is(err, points.ErrInvalidAmount))
+	// Output:
+	// 33000 points pay 330, cash 671
+	// true
 }
 
 // Daily risk control with the stop policy: what passes the threshold is

@@ -62,3 +62,38 @@ func ExampleHandle_Account() {
 	// e3 refused: insufficient balance
 	// balance 69.5, recharged 100, spent 30.5
 }
+
+// A currency with no minor unit (yen, won) keeps stored value in whole
+// units: Scale 0, which a nil Scale is not (nil is the default, 2). A
+// recharge of 10.5 is refused, naming the attribute, and changes nothing;
+// one of 10 is taken.
+func ExampleDefinition_wholeUnits() {
+	ctx := context.Background()
+	amount := []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}
+	def := membership.Definition{
+		Zone:        "Asia/Tokyo",
+		Events:      []event.Type{{Name: "recharge", Attributes: amount}},
+		StoredValue: &value.Definition{Recharge: "recharge", Amount: "amount", Scale: new(int32(0))},
+	}
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, p.Location())
+	for i, amt := range []string{"10.5", "10"} {
+		_, err := p.Process(ctx, event.Event{ID: fmt.Sprint("r", i), Member: "kenji", Type: "recharge", Time: at,
+			Attrs: event.Attrs{"amount": event.DecString(amt)}})
+		fmt.Println(amt, errors.Is(err, event.ErrInvalidEvent), err)
+	}
+	a, err := p.Value().Account(ctx, "kenji")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("balance", a.Balance, "places", def.StoredValue.Places())
+	// Output:
+	// 10.5 true membership: process "r0": invalid event: attrs.amount: 10.5 is not a whole amount (stored-value scale 0)
+	// 10 false <nil>
+	// balance 10 places 0
+}
