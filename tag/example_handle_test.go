@@ -2,6 +2,7 @@ package tag_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -113,4 +114,91 @@ func ExampleEffectsOf() {
 	// Output:
 	// ann + buyer by rule
 	// ann + big-spender by rule
+}
+
+// A new version may leave out tags members hold: they keep them until
+// they are cleared. Remove takes a manual one from a member, Recompute a
+// rule's one from every member who holds it, page by page; adding either
+// is refused, as the definition no longer declares it.
+func ExampleHandle_Remove_undeclared() {
+	ctx := context.Background()
+	v1 := membership.Definition{
+		Version: 1,
+		Zone:    "Asia/Shanghai",
+		Events: []event.Type{{Name: "order", Attributes: []event.Attr{
+			{Name: "amount", Kind: event.Decimal, Required: true}}}},
+		Tags: &tag.Definition{
+			Orders: &tag.Orders{Event: "order", Amount: "amount"},
+			Manual: []tag.Manual{{Name: "vip"}},
+			Rules: []tag.Rule{{Tag: "buyer", All: []tag.Cond{
+				{Fact: tag.FactOrderCount, Op: event.Gte, Value: event.Int(1)},
+			}}},
+		},
+	}
+	st := memory.New()
+	p, err := membership.Open(st, v1)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, p.Location())
+	if _, err := p.Process(ctx, event.Event{ID: "o1", Member: "ann", Type: "order", Time: at,
+		Attrs: event.Attrs{"amount": event.DecString("80")}}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	vip := tag.ManualRequest{RequestID: "t1", Member: "ann", Operator: "alice", At: at, Tag: "vip"}
+	if _, err := p.Tags().Add(ctx, vip); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	v2 := v1
+	v2.Version = 2
+	v2.Tags = &tag.Definition{Orders: v1.Tags.Orders}
+	p, err = membership.Open(st, v2)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	show := func() {
+		held, err := p.Tags().Of(ctx, "ann")
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		var names []string
+		for _, a := range held {
+			names = append(names, a.Tag)
+		}
+		fmt.Println("ann holds", names)
+	}
+	show()
+	vip.RequestID, vip.At = "t2", at.Add(time.Hour)
+	_, err = p.Tags().Add(ctx, vip)
+	fmt.Println("add vip:", errors.Is(err, tag.ErrUnknownTag))
+	vip.RequestID = "t3"
+	if _, err := p.Tags().Remove(ctx, vip); err != nil {
+		fmt.Println(err)
+		return
+	}
+	q := tag.RecomputeRequest{Operator: "alice", At: at.Add(time.Hour), Tag: "buyer"}
+	for {
+		res, err := p.Tags().Recompute(ctx, q)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println("recompute buyer: removed", res.Removed)
+		if res.Next == "" {
+			break
+		}
+		q.After = res.Next
+	}
+	show()
+	// Output:
+	// ann holds [buyer vip]
+	// add vip: true
+	// recompute buyer: removed 1
+	// ann holds []
 }
