@@ -2,12 +2,14 @@ package task_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/benefit"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/task"
@@ -106,4 +108,49 @@ func ExampleEffectsOf() {
 	// three-checkins: 1 of 3
 	// three-checkins: 2 of 3
 	// three-checkins completed (1), reward: regular
+}
+
+// A daily check-in task, once a day: Completions counts it per day, as
+// its limit does, and in total; a period the task does not limit (a week)
+// is not counted, and says so rather than answer 0.
+func ExampleHandle_Completions() {
+	def := membership.Definition{
+		Zone:   "Asia/Shanghai",
+		Events: []event.Type{{Name: "checkin"}},
+		Points: &points.Definition{Programs: []points.Program{{Name: "mall"}}},
+		Tasks: &task.Definition{Tasks: []task.Task{{
+			Name: "daily-checkin", Kind: task.One,
+			Steps:   []task.Step{{Event: "checkin"}},
+			Rewards: []rule.Reward{{Kind: rule.RewardPoints, Program: "mall", Amount: decimal.NewFromInt(5)}},
+			Limits:  rule.Caps{{Period: rule.Day, Limit: decimal.NewFromInt(1)}},
+		}}},
+	}
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, p.Location())
+	for i, t := range []time.Time{at, at.Add(8 * time.Hour), at.AddDate(0, 0, 1)} {
+		if _, err := p.Process(ctx, event.Event{ID: fmt.Sprint("c", i), Member: "ann", Type: "checkin", Time: t}); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	for _, period := range []rule.Period{rule.Day, rule.Total, rule.Week} {
+		n, err := p.Tasks().Completions(ctx, task.CompletionsQuery{Member: "ann", Task: "daily-checkin", Period: period, At: at})
+		if errors.Is(err, task.ErrNotCounted) {
+			fmt.Println(period, "not counted")
+			continue
+		} else if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(period, n)
+	}
+	// Output:
+	// day 1
+	// total 2
+	// week not counted
 }
