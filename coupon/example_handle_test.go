@@ -8,6 +8,7 @@ import (
 
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
@@ -131,4 +132,47 @@ func ExampleHandle_Release() {
 	// Output:
 	// locked locked taking off 10
 	// after release: available
+}
+
+// An operator issues a template to a page of members: the request names
+// the operator, whom the audit trail records (without one it is refused
+// and nothing is issued), and a member the template refuses is listed
+// while the others get theirs.
+func ExampleHandle_Issue() {
+	ctx := context.Background()
+	def := membership.Definition{
+		Zone: "Asia/Shanghai",
+		Coupons: &coupon.Definition{Templates: []coupon.Template{
+			{Name: "winback-30", Type: coupon.Cash, Amount: decimal.NewFromInt(30), Stock: 2,
+				Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 14}}},
+		}},
+	}
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	req := coupon.IssueRequest{RequestID: "winback-may", At: time.Date(2026, 5, 1, 9, 0, 0, 0, p.Location()),
+		Members: []string{"ann", "bo", "cy"}, Template: "winback-30"}
+	_, err = p.Coupons().Issue(ctx, req)
+	fmt.Println("no operator:", errors.Is(err, event.ErrInvalidArgument))
+	req.Operator = "crm-team"
+	res, err := p.Coupons().Issue(ctx, req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, m := range req.Members {
+		if err := res.Refused[m]; err != nil {
+			fmt.Println(m, "refused, out of stock:", errors.Is(err, coupon.ErrOutOfStock))
+			continue
+		}
+		c := res.Issued[m][0]
+		fmt.Println(m, c.Template, c.Amount, "until", c.Expires.Format(time.DateTime))
+	}
+	// Output:
+	// no operator: true
+	// ann winback-30 30 until 2026-05-15 00:00:00
+	// bo winback-30 30 until 2026-05-15 00:00:00
+	// cy refused, out of stock: true
 }
