@@ -32,7 +32,10 @@ type Definition struct {
 	// refuse to write: several instances never apply two rule sets at
 	// once during a rolling deploy. Two definitions with the same version
 	// and other content are refused (ErrDefinitionConflict). Version 0 is
-	// unversioned: the Program opened last wins.
+	// unversioned: the Program opened last wins. Any definition that
+	// replaces the one in force, versioned or not, may change rules but
+	// not leave out a level, plan, point program, coupon template or pack
+	// the store holds state of (ErrDefinitionInUse): see Open.
 	Version uint64 `json:"version,omitempty"`
 	// Zone is the IANA time zone every day, week, month and year boundary
 	// is computed in (e.g. "Asia/Shanghai"). Empty means UTC.
