@@ -25,7 +25,7 @@ import (
 // event's read of its member's absent key would land in the one gap where
 // the next bucket's keys begin (PostgreSQL guards the index page a read
 // looked at), and the events inserted there would conflict with all.
-const bErased = "erased" // member → time of the erasure (8 bytes, keys.Time), or empty: not erased
+const bErased = "erased" // member → time of the erasure (8 bytes, keys.Builder.Time), or empty: not erased
 
 // ErrErased is wrapped by the refusal of an event or a request for a
 // member whose personal data was erased.

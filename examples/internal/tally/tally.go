@@ -38,7 +38,7 @@ type Tally struct {
 	// Kinds counts the changes per kind.
 	Kinds map[string]int64
 	// Points sums, per point program, the change into members' accounts
-	// per ledger kind, signed as ledger.Totals gives it.
+	// per ledger kind, signed as Ledger.Totals gives it.
 	Points map[string]map[ledger.Kind]decimal.Decimal
 	// Growth and Value sum growth and stored value the same way.
 	Growth map[ledger.Kind]decimal.Decimal
