@@ -118,7 +118,7 @@ func BenchmarkCouponRedeemByCode(b *testing.B) {
 			// Issue enough coupons, a claim's most at a time, before timing.
 			var codes []string
 			for i := 0; len(codes) < max(b.N, 1); i++ {
-				res, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: fmt.Sprint("r", i), Member: fmt.Sprint("m", i), Template: "pos",
+				res, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: fmt.Sprint("r", i), Member: fmt.Sprint("m", i), Operator: "ops", Template: "pos",
 					Method: coupon.Operator, Count: min(coupon.MaxCount, b.N-len(codes)), At: when})
 				if err != nil {
 					b.Fatal(err)
