@@ -99,7 +99,12 @@ func ParseDefinition(data []byte) (Definition, error) {
 	if err != nil {
 		return fail(err)
 	}
-	return d, d.Validate()
+	if err := d.Validate(); err != nil {
+		// The same prefix as a document's problems; d is returned as
+		// decoded, for a host that shows what it read beside the problems.
+		return d, fmt.Errorf("membership: parse definition: %w", err)
+	}
+	return d, nil
 }
 
 // Validate reports every problem of the definition at once, each with its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -162,5 +163,19 @@ func TestParseDefinitionNamesEveryUnknownField(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
+
+// A definition that decodes but does not validate is reported as a
+// malformed one is: under ParseDefinition's prefix, wrapping
+// rule.ErrInvalidDefinition, its problems a *rule.Problems with paths.
+func TestParseDefinitionValidationProblems(t *testing.T) {
+	_, err := membership.ParseDefinition([]byte(`{"events": [{"name": "order"}, {"name": "order"}]}`))
+	var ps *rule.Problems
+	if !errors.Is(err, rule.ErrInvalidDefinition) || !errors.As(err, &ps) || len(ps.List) != 1 || ps.List[0].Path != "events[1].name" {
+		t.Fatalf("ParseDefinition of two event types of one name = %v; want one problem at events[1].name", err)
+	}
+	if !strings.HasPrefix(err.Error(), "membership: parse definition: ") {
+		t.Errorf("error %q; want the prefix membership: parse definition:", err)
 	}
 }
