@@ -59,22 +59,43 @@ func memberOf(key []byte) (member, rest []byte, ok bool) {
 // eachPacked calls fn with the records of a packed row, in (bucket,
 // rest) order, until fn returns false; their slices are of raw. It reads
 // the row as it goes, allocating nothing: an event reads a row's records
-// one Get at a time.
+// one Get at a time. A row is damaged (an error wrapping store.ErrCorrupt)
+// when it is not what writePacked writes: of another version, cut short,
+// with no record (the row goes with its last), with a key that is not of
+// the row's member (a rest that does not begin with 0x00), or with a
+// record not past the one before it. Each record is checked as it is
+// read, against the one before: the order the reads rely on costs a
+// comparison a record.
 func eachPacked(raw []byte, fn func(r packRecord) bool) error {
 	if len(raw) == 0 || raw[0] != packVersion {
 		return fmt.Errorf("postgres: a packed row of version %v: %w", raw[:min(len(raw), 1)], store.ErrCorrupt)
 	}
+	bad := func(why string) error {
+		return fmt.Errorf("postgres: a packed row %s: %w", why, store.ErrCorrupt)
+	}
 	b := raw[1:]
-	for len(b) > 0 {
+	if len(b) == 0 {
+		return bad("with no record")
+	}
+	var prev packRecord
+	for first := true; len(b) > 0; first = false {
 		var parts [3][]byte
 		for i := range parts {
 			n, w := binary.Uvarint(b)
 			if w <= 0 || uint64(len(b)-w) < n {
-				return fmt.Errorf("postgres: a packed row cut short: %w", store.ErrCorrupt)
+				return bad("cut short")
 			}
 			parts[i], b = b[w:w+int(n):w+int(n)], b[w+int(n):]
 		}
-		if !fn(packRecord{bucket: parts[0], rest: parts[1], val: parts[2]}) {
+		r := packRecord{bucket: parts[0], rest: parts[1], val: parts[2]}
+		switch {
+		case len(r.rest) > 0 && r.rest[0] != 0:
+			return bad(fmt.Sprintf("with a key of another member (%q past the member ID)", r.rest))
+		case !first && cmpRecord(r, prev.bucket, prev.rest) <= 0:
+			return bad(fmt.Sprintf("with records out of order (%q %q after %q %q)", r.bucket, r.rest, prev.bucket, prev.rest))
+		}
+		prev = r
+		if !fn(r) {
 			return nil
 		}
 	}
@@ -100,8 +121,10 @@ func appendRecord(dst []byte, r packRecord) []byte {
 	return dst
 }
 
-func cmpRecord(r packRecord, bucket string, rest []byte) int {
-	if c := strings.Compare(string(r.bucket), bucket); c != 0 {
+// cmpRecord compares r with the record (bucket, rest): the order of a
+// packed row.
+func cmpRecord(r packRecord, bucket, rest []byte) int {
+	if c := bytes.Compare(r.bucket, bucket); c != 0 {
 		return c
 	}
 	return bytes.Compare(r.rest, rest)
@@ -142,22 +165,28 @@ func (t *tx) getPacked(bucket string, key, member, rest []byte) ([]byte, error) 
 		}
 		return nil, err
 	}
-	var val []byte
-	found := false
-	err = eachPacked(raw, func(r packRecord) bool {
-		c := cmpRecord(r, bucket, rest)
-		if c == 0 {
-			val, found = r.val, true
-		}
-		return c < 0
-	})
+	val, found, err := findPacked(raw, bucket, rest)
 	switch {
 	case err != nil:
-		return nil, err
+		return nil, fmt.Errorf("postgres: get %q in %q: %w", key, bucket, err)
 	case !found:
 		return nil, notFound(bucket, key)
 	}
 	return val, nil
+}
+
+// findPacked returns the value of the record (bucket, rest) of raw, a
+// packed row. It reads the whole row: in a row out of order the record
+// asked for may come past one that sorts after it, so stopping there
+// would answer "not found" where the answer is "damaged".
+func findPacked(raw []byte, bucket string, rest []byte) (val []byte, found bool, err error) {
+	err = eachPacked(raw, func(r packRecord) bool {
+		if !found && string(r.bucket) == bucket && bytes.Equal(r.rest, rest) {
+			val, found = r.val, true
+		}
+		return true
+	})
+	return val, found, err
 }
 
 // writePacked is write of a packed key: the member's row written again
@@ -175,7 +204,7 @@ func (t *tx) writePacked(op, bucket string, key, member, rest []byte, e entry) e
 	found, placed, n := false, false, 0
 	if raw != nil {
 		err = eachPacked(raw, func(r packRecord) bool {
-			c := cmpRecord(r, bucket, rest)
+			c := cmpRecord(r, rec.bucket, rest)
 			switch {
 			case c == 0:
 				found = true
@@ -190,7 +219,7 @@ func (t *tx) writePacked(op, bucket string, key, member, rest []byte, e entry) e
 			return true
 		})
 		if err != nil {
-			return err
+			return fmt.Errorf("postgres: %s %q in %q: %w", op, key, bucket, err)
 		}
 	}
 	switch {
@@ -257,7 +286,7 @@ func (t *tx) scanPacked(bucket string, start, end []byte, reverse bool, fn func(
 		each := func(member, raw []byte) error {
 			recs, err := decodePack(raw)
 			if err != nil {
-				return err
+				return fmt.Errorf("postgres: scan %q: member %q: %w", bucket, member, err)
 			}
 			for j := range recs {
 				r := recs[j]

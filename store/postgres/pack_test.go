@@ -334,3 +334,94 @@ func TestPackedRowKeepsEveryWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A packed row damaged in the table (here by SQL) is an error wrapping
+// store.ErrCorrupt for every read and write of its records, whichever
+// record is asked for, never "not found" or a record out of place; the
+// other members' rows read as before, and a write to the damaged row
+// leaves it as it is.
+func TestDamagedPackedRow(t *testing.T) {
+	p := testPool(t)
+	schema := newSchema(t, p)
+	s, err := postgres.New(t.Context(), p, &postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Pack("bal"); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(t.Context(), func(tx store.Tx) error {
+		for _, kv := range [][2]string{{"m1\x00a", "1"}, {"m1\x00b", "2"}, {"m2\x00a", "3"}} {
+			if err := tx.Put("bal", []byte(kv[0]), []byte(kv[1])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := pgx.Identifier{schema, "kv"}.Sanitize()
+	row := func() string {
+		t.Helper()
+		var v []byte
+		err := p.QueryRow(t.Context(), `SELECT value FROM `+kv+` WHERE bucket = $1 AND key = $2`, []byte("\x00pack"), []byte("m1")).Scan(&v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(v)
+	}
+	// A record is three lengths, each before its bytes: the bucket, the
+	// key past the member ID, the value; the row is a version byte (1)
+	// and its records in order.
+	const recA, recB = "\x03bal\x02\x00a\x011", "\x03bal\x02\x00b\x012"
+	if got, want := row(), "\x01"+recA+recB; got != want {
+		t.Fatalf("m1's row %q; want %q", got, want)
+	}
+	for _, c := range []struct{ name, row string }{
+		{"out of order", "\x01" + recB + recA},
+		{"the same record twice", "\x01" + recA + recA},
+		{"a key of another member", "\x01" + recB + "\x03bal\x01x\x011"}, // m1 + "x" is member m1x's
+		{"no record", "\x01"},
+		{"cut short", "\x01" + recA + recB[:len(recB)-1]},
+		{"another version", "\x02" + recA + recB},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tag, err := p.Exec(t.Context(), `UPDATE `+kv+` SET value = $1 WHERE bucket = $2 AND key = $3`, []byte(c.row), []byte("\x00pack"), []byte("m1"))
+			if err != nil || tag.RowsAffected() != 1 {
+				t.Fatalf("UPDATE: %v, %d rows", err, tag.RowsAffected())
+			}
+			corrupt := func(what string, err error) {
+				t.Helper()
+				if !errors.Is(err, store.ErrCorrupt) {
+					t.Errorf("%s: %v; want an error wrapping ErrCorrupt", what, err)
+				}
+			}
+			scan := func(tx store.Tx, start, end []byte, reverse bool) error {
+				return tx.Scan("bal", start, end, reverse, func(_, _ []byte) error { return nil })
+			}
+			err = s.View(t.Context(), func(tx store.Tx) error {
+				for _, k := range []string{"m1\x00a", "m1\x00b", "m1\x00c"} {
+					v, err := tx.Get("bal", []byte(k))
+					corrupt(fmt.Sprintf("Get %q = %q", k, v), err)
+				}
+				corrupt("Scan of the bucket", scan(tx, nil, nil, false))
+				corrupt("Scan of the bucket in reverse", scan(tx, nil, nil, true))
+				corrupt("Scan of m1's keys", scan(tx, []byte("m1\x00"), []byte("m1\x01"), false))
+				if v, err := tx.Get("bal", []byte("m2\x00a")); err != nil || string(v) != "3" {
+					t.Errorf("Get of m2's key = %q, %v; want 3", v, err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.Update(t.Context(), func(tx store.Tx) error { return tx.Put("bal", []byte("m1\x00c"), []byte("4")) })
+			corrupt("Put to the damaged row", err)
+			if got := row(); got != c.row {
+				t.Errorf("after the Put, m1's row %q; want %q as it was", got, c.row)
+			}
+		})
+	}
+}
