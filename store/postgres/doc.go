@@ -34,6 +34,18 @@
 // schema made before keeps its layout. Bucket names that begin with 0x00
 // are the store's own.
 //
+// The store keeps no checksum: a value damaged in the table (edited by
+// hand, a partial migration) is found when it is read and does not
+// decode. A member's packed row is checked whole at each read of one of
+// its records (Get, Scan, and the read before a Put or Delete), as it is
+// decoded and at no other cost: a row of another version, cut short,
+// with no record, with a key that is not the member's (one that does not
+// go on from the member ID with 0x00), or with a record not past the one
+// before it (out of order, or twice) is an error wrapping
+// store.ErrCorrupt for every record of it, never "not found" or a record
+// out of its place; the row is left as it is, and other members' rows
+// read as before.
+//
 // # Transactions
 //
 // An Update is a SERIALIZABLE transaction. Its reads go to the server (Get,
