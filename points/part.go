@@ -773,7 +773,7 @@ func scheduleRelease(u *engine.Unit, at time.Time, d duePayload) error {
 	// grant (BenchmarkEarnPending).
 	var v [8]byte
 	binary.BigEndian.PutUint64(v[:], keys.TimeU64(at))
-	return u.Tx().Put(bRelease, releaseKey(d.Program, d.Member, d.Lot), v[:])
+	return u.Tx().Put(bRelease, lotKey(d.Program, d.Member, d.Lot), v[:])
 }
 
 // releaseAt decodes a release record.
@@ -784,14 +784,15 @@ func releaseAt(v []byte) (time.Time, error) {
 	return keys.U64Time(binary.BigEndian.Uint64(v)), nil
 }
 
-func releaseKey(program, member, lot string) []byte {
+// lotKey is the key of a record of one member's lot (bRelease).
+func lotKey(program, member, lot string) []byte {
 	return keys.New().Str(program).Str(member).Str(lot)
 }
 
 // release makes a pending lot spendable, or frozen when its day is frozen
 // and its review still open.
 func (pt *part) release(u *engine.Unit, d duePayload) error {
-	if err := u.Tx().Delete(bRelease, releaseKey(d.Program, d.Member, d.Lot)); err != nil {
+	if err := u.Tx().Delete(bRelease, lotKey(d.Program, d.Member, d.Lot)); err != nil {
 		return err
 	}
 	to, kind := "", KindReleased

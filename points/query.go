@@ -555,7 +555,7 @@ func (h *Handle) Lots(ctx context.Context, q LotsQuery) ([]Lot, error) {
 					lot.Expires = l.Expires.In(h.zone())
 				}
 				if sub == SubPending {
-					v, err := u.Tx().Get(bRelease, releaseKey(q.Program, q.Member, l.ID))
+					v, err := u.Tx().Get(bRelease, lotKey(q.Program, q.Member, l.ID))
 					switch {
 					case errors.Is(err, store.ErrNotFound):
 						// Granted before release times were recorded: its
