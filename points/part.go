@@ -33,6 +33,10 @@ const (
 	// released, so that Lots can say when (the due index is keyed by
 	// time, not by lot).
 	bRelease = "points.release" // program, member, lot → time
+	// bShort names, for a lot whose grant a refund left short, the
+	// order, so that what comes back to the lot can find the shortfall.
+	// It is written by refunds only: the earn path writes nothing more.
+	bShort = "points.short" // program, member, lot → order ID
 )
 
 // Due kinds of the points part.
@@ -633,6 +637,12 @@ func (pt *part) refund(u *engine.Unit, ev event.Event, rf Refund) error {
 		}
 		taken := delta.Sub(short).Sub(gone)
 		ord.Shortfall = ord.Shortfall.Add(short)
+		if short.IsPositive() {
+			g.Shortfall = g.Shortfall.Add(short)
+			if err := u.Tx().Put(bShort, lotKey(g.Program, ev.Member, g.Lot), k); err != nil {
+				return err
+			}
+		}
 		if taken.IsPositive() {
 			legs = append(legs, ledger.Leg{Account: pool(g.Program, KindReversed), Amount: taken})
 			if _, err := pt.post(u, ledger.Transaction{Kind: KindReversed, Ref: ledger.Ref{Event: ev.ID, Order: id}, Legs: legs}); err != nil {
@@ -784,7 +794,7 @@ func releaseAt(v []byte) (time.Time, error) {
 	return keys.U64Time(binary.BigEndian.Uint64(v)), nil
 }
 
-// lotKey is the key of a record of one member's lot (bRelease).
+// lotKey is the key of a record of one member's lot (bRelease, bShort).
 func lotKey(program, member, lot string) []byte {
 	return keys.New().Str(program).Str(member).Str(lot)
 }

@@ -63,9 +63,10 @@ func refundOrder(t *testing.T, p *membership.Program, reversed, shortfall, lapse
 	if err != nil || !found {
 		t.Fatalf("order o-1: %v %v", found, err)
 	}
-	if !o.Grants[0].Reversed.Equal(dec(reversed)) || !o.Shortfall.Equal(dec(shortfall)) || !o.Lapsed.Equal(dec(lapsed)) || !o.Grants[0].Lapsed.Equal(dec(lapsed)) {
-		t.Errorf("order o-1: reversed %s, shortfall %s, lapsed %s (grant %s); want %s, %s, %s",
-			o.Grants[0].Reversed, o.Shortfall, o.Lapsed, o.Grants[0].Lapsed, reversed, shortfall, lapsed)
+	g := o.Grants[0]
+	if !g.Reversed.Equal(dec(reversed)) || !o.Shortfall.Equal(dec(shortfall)) || !g.Shortfall.Equal(dec(shortfall)) || !o.Lapsed.Equal(dec(lapsed)) || !g.Lapsed.Equal(dec(lapsed)) {
+		t.Errorf("order o-1: reversed %s, shortfall %s (grant %s), lapsed %s (grant %s); want %s, %s, %s",
+			g.Reversed, o.Shortfall, g.Shortfall, o.Lapsed, g.Lapsed, reversed, shortfall, lapsed)
 	}
 }
 

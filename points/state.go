@@ -126,6 +126,9 @@ type Grant struct {
 	// Lapsed is what of Reversed refunds did not take back because it had
 	// expired or been voided.
 	Lapsed decimal.Decimal `json:"lapsed,omitzero"`
+	// Shortfall is what of Reversed refunds could not take back because
+	// it was spent (the grant's share of Order.Shortfall).
+	Shortfall decimal.Decimal `json:"shortfall,omitzero"`
 }
 
 // Order is what an order earned, for the return policy.
