@@ -104,6 +104,11 @@ type Change struct {
 	// Lapsed is what a refund did not take back because it had expired or
 	// been voided (the member had lost it already; it is no shortfall).
 	Lapsed decimal.Decimal `json:"lapsed,omitzero"`
+	// Settled is what of an order's shortfall a redemption's reversal
+	// settled, by returning points to the order's lots: taken back at
+	// once (-Amount), or lapsed (Lapsed) when the lot had expired. Ref is
+	// then the order.
+	Settled decimal.Decimal `json:"settled,omitzero"`
 	// Split is a points + cash payment's split.
 	Split *Split `json:"split,omitempty"`
 	// Adjustment is the adjustment requested, applied or rejected.
@@ -131,6 +136,7 @@ func (c Change) AppendJSON(b []byte) ([]byte, bool) {
 	o.Dec("wanted", c.Wanted, true)
 	o.Dec("shortfall", c.Shortfall, true)
 	o.Dec("lapsed", c.Lapsed, true)
+	o.Dec("settled", c.Settled, true)
 	o.Str("to", c.To, true)
 	o.Dec("to_amount", c.ToAmount, true)
 	o.Str("operator", c.Operator, true)
@@ -182,6 +188,10 @@ type Effects struct {
 	Reversed  []ProgramAmount
 	Shortfall []ProgramAmount
 	Lapsed    []ProgramAmount
+	// Settled is what of earlier refunds' shortfalls reversals of
+	// redemptions settled (see Change.Settled; what they took back is in
+	// Reversed): a host that adds up Shortfall subtracts it.
+	Settled []ProgramAmount
 }
 
 // EffectsOf reads what out did to points into typed values: every points
@@ -211,8 +221,9 @@ func EffectsOf(out *change.Outcome) (Effects, error) {
 			(c.Reason == nil || c.Reason.Rule != migrate.Rule): // a pending lot migrated in was not earned
 			fx.Earned = addTo(fx.Earned, e.Program, e.Amount)
 		case c.Kind == ChangeReversed && !e.Amount.IsPositive():
-			// A refund's reversal (a redemption's reversal returns points:
-			// its Amount is positive).
+			// A refund's reversal, or the settling of its shortfall (a
+			// redemption's reversal returns points: its Amount is
+			// positive).
 			if e.Amount.IsNegative() {
 				fx.Reversed = addTo(fx.Reversed, e.Program, e.Amount.Neg())
 			}
@@ -221,6 +232,9 @@ func EffectsOf(out *change.Outcome) (Effects, error) {
 			}
 			if e.Lapsed.IsPositive() {
 				fx.Lapsed = addTo(fx.Lapsed, e.Program, e.Lapsed)
+			}
+			if e.Settled.IsPositive() {
+				fx.Settled = addTo(fx.Settled, e.Program, e.Settled)
 			}
 		}
 	}

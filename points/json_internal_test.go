@@ -19,7 +19,7 @@ func TestPayloadJSONMatchesMarshal(t *testing.T) {
 	for _, data := range []any{
 		Change{Program: "mall", Amount: d("0")},
 		Change{Program: "m\\", Amount: d("12"), Lot: "2.0", Expires: at, Ref: "o1", Date: "2026-11-24", Wanted: d("5"),
-			Shortfall: d("1"), Lapsed: d("2"), To: "air", ToAmount: d("3.25"), Operator: "ops"},
+			Shortfall: d("1"), Lapsed: d("2"), Settled: d("4"), To: "air", ToAmount: d("3.25"), Operator: "ops"},
 		Change{Program: "mall", Amount: d("-3"), Lots: []LotAmount{{Lot: "1.0", Amount: d("3"), Expires: at}}, Ref: "o\"2"},
 		Change{Program: "mall", Amount: d("100"), Split: &Split{Order: d("2"), Points: d("100"), PointsMoney: d("1"), Cash: d("1")}},
 		Change{Program: "mall", Amount: d("-7"), Adjustment: &Adjustment{ID: "a", Amount: d("-7"), State: AdjustmentPending, Requested: at}},

@@ -1,6 +1,7 @@
 package points
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
 
@@ -104,6 +106,7 @@ func (pt *part) reverse(u *engine.Unit, req ReverseRequest) error {
 	frozen := frozenDays{pt: pt, u: u, prog: prog, member: rd.Member}
 	var legs []ledger.Leg
 	var lots []LotAmount
+	var rets []returned
 	left := amount
 	note := "redemption " + req.Ref + " reversed"
 	for i := len(rd.Takes) - 1; i >= 0 && left.IsPositive(); i-- {
@@ -123,6 +126,7 @@ func (pt *part) reverse(u *engine.Unit, req ReverseRequest) error {
 		}
 		legs = append(legs, ledger.Leg{Account: to, Amount: x, Lot: tk.Lot, Expires: tk.Expires, Granted: tk.Granted})
 		lots = append(lots, la)
+		rets = append(rets, returned{to: to, LotAmount: la})
 	}
 	legs = append(legs, ledger.Leg{Account: pool(req.Program, KindReversed), Amount: amount.Neg()})
 	rd.Reversed = rd.Reversed.Add(amount)
@@ -137,8 +141,107 @@ func (pt *part) reverse(u *engine.Unit, req ReverseRequest) error {
 		&rule.Reason{Rule: "points.reverse", Note: withNote(note, req.Note)}); err != nil {
 		return err
 	}
-	_, err = pt.post(u, ledger.Transaction{Kind: KindReversed, Legs: legs})
-	return err
+	if _, err := pt.post(u, ledger.Transaction{Kind: KindReversed, Legs: legs}); err != nil {
+		return err
+	}
+	return pt.settle(u, req.Program, rd.Member, req.Ref, rets)
+}
+
+// returned is what a redemption's reversal returned to one lot, and to
+// which of the member's accounts.
+type returned struct {
+	to ledger.Account
+	LotAmount
+}
+
+// settle settles the shortfalls refunds left on the orders whose lots a
+// redemption's reversal (of ref) returned points to. The refund could not
+// take those points back because they were spent; the reversal gives
+// them back, so up to the grant's shortfall they are taken back at once,
+// in a transaction of KindReversed referring to the order, as the refund
+// would have taken them had the reversal come first. Points returned to a
+// lot past its expiry have expired again at once: up to the shortfall
+// they count as lapsed instead, as a refund after the reversal would have
+// counted them. Either way the shortfall goes down by as much. Points
+// returned to other lots settle nothing.
+func (pt *part) settle(u *engine.Unit, program, member, ref string, rets []returned) error {
+	type settling struct {
+		ord           Order
+		legs          []ledger.Leg
+		lots          []LotAmount
+		taken, lapsed decimal.Decimal
+	}
+	var ids []string // in the order first returned to, for one order of postings
+	byID := map[string]*settling{}
+	for _, r := range rets {
+		lk := lotKey(program, member, r.Lot)
+		v, err := u.Tx().Get(bShort, lk)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // the common case: the lot's order, if any, is not short
+		} else if err != nil {
+			return err
+		}
+		id := string(v)
+		st := byID[id]
+		if st == nil {
+			st = &settling{taken: decimal.Zero, lapsed: decimal.Zero}
+			found, err := record.Get(u.Tx(), bOrder, v, &st.ord)
+			if err != nil {
+				return err
+			}
+			if !found || st.ord.Member != member {
+				return fmt.Errorf("%w: points: lot %s of %s names order %q, which is not the member's", ledger.ErrCorrupt, r.Lot, member, id)
+			}
+			byID[id] = st
+			ids = append(ids, id)
+		}
+		i := slices.IndexFunc(st.ord.Grants, func(g Grant) bool { return g.Program == program && g.Lot == r.Lot })
+		if i < 0 {
+			return fmt.Errorf("%w: points: lot %s of %s names order %q, which has no grant of it", ledger.ErrCorrupt, r.Lot, member, id)
+		}
+		g := &st.ord.Grants[i]
+		x := decimal.Min(r.Amount, g.Shortfall)
+		if x.IsPositive() {
+			g.Shortfall = g.Shortfall.Sub(x)
+			st.ord.Shortfall = st.ord.Shortfall.Sub(x)
+			if live(ledger.Lot{Expires: r.Expires}, u.At()) {
+				st.legs = append(st.legs, ledger.Leg{Account: r.to, Amount: x.Neg(), Lot: r.Lot})
+				st.lots = append(st.lots, LotAmount{Lot: r.Lot, Amount: x, Expires: r.Expires, Granted: r.Granted})
+				st.taken = st.taken.Add(x)
+			} else {
+				g.Lapsed = g.Lapsed.Add(x)
+				st.ord.Lapsed = st.ord.Lapsed.Add(x)
+				st.lapsed = st.lapsed.Add(x)
+			}
+		}
+		if !g.Shortfall.IsPositive() {
+			if err := u.Tx().Delete(bShort, lk); err != nil {
+				return err
+			}
+		}
+	}
+	for _, id := range ids {
+		st := byID[id]
+		note := fmt.Sprintf("redemption %s reversed: %s of order %s's shortfall settled", ref, st.taken.Add(st.lapsed), id)
+		if st.taken.IsPositive() {
+			legs := append(st.legs, ledger.Leg{Account: pool(program, KindReversed), Amount: st.taken})
+			lref := ledger.Ref{Event: u.Ref().Event, Order: id, Operator: u.Ref().Operator, Note: note}
+			if _, err := pt.post(u, ledger.Transaction{Kind: KindReversed, Ref: lref, Legs: legs}); err != nil {
+				return err
+			}
+		}
+		if st.lapsed.IsPositive() {
+			note += fmt.Sprintf(" (%s returned to an expired lot, expired again: lapsed)", st.lapsed)
+		}
+		if err := record.Put(u.Tx(), bOrder, []byte(id), st.ord); err != nil {
+			return err
+		}
+		if err := u.Emit(ChangeReversed, member, Change{Program: program, Amount: st.taken.Neg(), Lots: st.lots, Ref: id,
+			Settled: st.taken.Add(st.lapsed), Lapsed: st.lapsed, Operator: u.Ref().Operator}, &rule.Reason{Rule: "points.reverse", Note: note}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // frozenDays finds, for a reversal, the lots of a member's days frozen

@@ -34,8 +34,9 @@ const (
 	// time, not by lot).
 	bRelease = "points.release" // program, member, lot → time
 	// bShort names, for a lot whose grant a refund left short, the
-	// order, so that what comes back to the lot can find the shortfall.
-	// It is written by refunds only: the earn path writes nothing more.
+	// order, so that a redemption's reversal returning points to the lot
+	// finds the shortfall to settle (see settle). It is written by
+	// refunds only: the earn path writes nothing more.
 	bShort = "points.short" // program, member, lot → order ID
 )
 

@@ -126,8 +126,9 @@ type Grant struct {
 	// Lapsed is what of Reversed refunds did not take back because it had
 	// expired or been voided.
 	Lapsed decimal.Decimal `json:"lapsed,omitzero"`
-	// Shortfall is what of Reversed refunds could not take back because
-	// it was spent (the grant's share of Order.Shortfall).
+	// Shortfall is what of Reversed is still short: refunds could not
+	// take it back (it was spent), and no reversal of a redemption has
+	// returned it to the lot since (see the package doc, Refunds).
 	Shortfall decimal.Decimal `json:"shortfall,omitzero"`
 }
 
@@ -138,7 +139,9 @@ type Order struct {
 	Amount   decimal.Decimal `json:"amount"`
 	Refunded decimal.Decimal `json:"refunded,omitzero"`
 	Grants   []Grant         `json:"grants"`
-	// Shortfall is what could not be taken back because it was spent.
+	// Shortfall is what could not be taken back because it was spent,
+	// less what reversals of redemptions have since returned to the
+	// order's lots and settled.
 	Shortfall decimal.Decimal `json:"shortfall,omitzero"`
 	// Lapsed is what refunds did not take back because it had expired or
 	// been voided: the member had lost it already, so it is no shortfall.
