@@ -9,8 +9,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/benefit"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/memory"
+	"github.com/memberkit/membership/tag"
+	"github.com/memberkit/membership/task"
 )
 
 // The store records the definition in force: a newer version replaces it
@@ -177,5 +182,22 @@ func TestParseDefinitionValidationProblems(t *testing.T) {
 	}
 	if !strings.HasPrefix(err.Error(), "membership: parse definition: ") {
 		t.Errorf("error %q; want the prefix membership: parse definition:", err)
+	}
+}
+
+// The domains whose checks look up event types and other domains refuse a
+// nil Env with rule.ErrInvalidDefinition rather than panic (value's and
+// coupon's skip their optional lookups).
+func TestDomainCheckWithoutEnv(t *testing.T) {
+	for name, check := range map[string]func() error{
+		"level":   func() error { return level.Definition{}.Check(nil) },
+		"points":  func() error { return points.Definition{}.Check(nil) },
+		"task":    func() error { return task.Definition{}.Check(nil) },
+		"tag":     func() error { return tag.Definition{}.Check(nil) },
+		"benefit": func() error { return benefit.Definition{}.Check(nil) },
+	} {
+		if err := check(); !errors.Is(err, rule.ErrInvalidDefinition) {
+			t.Errorf("%s.Definition{}.Check(nil) = %v; want rule.ErrInvalidDefinition", name, err)
+		}
 	}
 }

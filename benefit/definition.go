@@ -117,7 +117,12 @@ type Env interface {
 // Check reports every problem of the catalogs: empty or duplicate names,
 // unknown levels and plans, a discount benefit without a valid discount,
 // a discount on another type.
+// A nil env is refused with an error wrapping rule.ErrInvalidDefinition.
 func (d Definition) Check(env Env) error {
+	if env == nil {
+		// The lookups are not optional here: refused rather than a panic.
+		return fmt.Errorf("%w: Check needs an Env (the program's event types and other domains); nil given", rule.ErrInvalidDefinition)
+	}
 	var ps rule.Problems
 	seen := map[string]bool{}
 	for i, b := range d.Benefits {

@@ -176,7 +176,12 @@ type Env interface {
 // Check reports every problem of the definition, each with its path
 // relative to the definition ("ladder[2].upgrade: …"). The error is a
 // *rule.Problems wrapping rule.ErrInvalidDefinition; nil when valid.
+// A nil env is refused with an error wrapping rule.ErrInvalidDefinition.
 func (d Definition) Check(env Env) error {
+	if env == nil {
+		// The lookups are not optional here: refused rather than a panic.
+		return fmt.Errorf("%w: Check needs an Env (the program's event types and other domains); nil given", rule.ErrInvalidDefinition)
+	}
 	var ps rule.Problems
 	d.checkLadder(&ps, env)
 	d.checkGrowth(&ps, env)

@@ -199,7 +199,12 @@ func (d Definition) ExchangeRate(from, to string) (decimal.Decimal, bool) {
 
 // Check reports every problem of the definition, with paths such as
 // "rules[2].caps[0].limit".
+// A nil env is refused with an error wrapping rule.ErrInvalidDefinition.
 func (d Definition) Check(env Env) error {
+	if env == nil {
+		// The lookups are not optional here: refused rather than a panic.
+		return fmt.Errorf("%w: Check needs an Env (the program's event types and other domains); nil given", rule.ErrInvalidDefinition)
+	}
 	var ps rule.Problems
 	names := map[string]bool{}
 	for i, p := range d.Programs {

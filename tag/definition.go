@@ -199,7 +199,12 @@ func validName(s string) bool {
 // tags slot: unknown event types or attributes, attributes of the wrong
 // kind, duplicate or malformed tag names, unknown facts, conditions that do
 // not fit their fact, windows on facts that have none, unknown levels.
+// A nil env is refused with an error wrapping rule.ErrInvalidDefinition.
 func (d Definition) Check(env Env) error {
+	if env == nil {
+		// The lookups are not optional here: refused rather than a panic.
+		return fmt.Errorf("%w: Check needs an Env (the program's event types and other domains); nil given", rule.ErrInvalidDefinition)
+	}
 	var ps rule.Problems
 	if o := d.Orders; o != nil {
 		d.checkEvent(&ps, env, "orders", o.Event, []eventAttr{{"amount", o.Amount}, {"brand", o.Brand}, {"category", o.Category}, {"product", o.Product}})

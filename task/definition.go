@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -124,7 +125,12 @@ type Env interface {
 
 // Check reports every problem of the definition, with paths relative to the
 // tasks slot (tasks[1].steps[0].event: unknown event type "x").
+// A nil env is refused with an error wrapping rule.ErrInvalidDefinition.
 func (d Definition) Check(env Env) error {
+	if env == nil {
+		// The lookups are not optional here: refused rather than a panic.
+		return fmt.Errorf("%w: Check needs an Env (the program's event types and other domains); nil given", rule.ErrInvalidDefinition)
+	}
 	var ps rule.Problems
 	seen := map[string]bool{}
 	for i, t := range d.Tasks {
