@@ -787,12 +787,18 @@ func scheduleRelease(u *engine.Unit, at time.Time, d duePayload) error {
 	return u.Tx().Put(bRelease, lotKey(d.Program, d.Member, d.Lot), v[:])
 }
 
-// releaseAt decodes a release record.
+// releaseAt decodes a release record. An instant out of the range a
+// record holds (keys.InRange) was never written: it is damage, not read
+// as some time before 1678 or after 2261.
 func releaseAt(v []byte) (time.Time, error) {
 	if len(v) != 8 {
 		return time.Time{}, fmt.Errorf("%w: a release time of %d bytes", ledger.ErrCorrupt, len(v))
 	}
-	return keys.U64Time(binary.BigEndian.Uint64(v)), nil
+	at := keys.U64Time(binary.BigEndian.Uint64(v))
+	if !at.IsZero() && !keys.InRange(at) {
+		return time.Time{}, fmt.Errorf("%w: a release time %x out of range", ledger.ErrCorrupt, v)
+	}
+	return at, nil
 }
 
 // lotKey is the key of a record of one member's lot (bRelease, bShort).
