@@ -102,13 +102,19 @@ func sep(parts ...string) []byte {
 }
 
 // Issued returns how many coupons of template (or packs, with pack set)
-// have been issued: the sum of the count's stripes.
+// have been issued: the sum of the count's stripes. A sum that is not a
+// whole number an int64 holds is damage (engine.ErrCorrupt), not cut to
+// some count.
 func (b *Book) Issued(name string, pack bool) (int64, error) {
 	n, err := total.Sum(b.tx, bStock, stockKey(name, pack))
 	if err != nil {
 		return 0, fmt.Errorf("coupon: issued %s: %w", name, err)
 	}
-	return n.IntPart(), nil
+	c := n.IntPart() // truncated, or wrapped past an int64
+	if !decimal.NewFromInt(c).Equal(n) {
+		return 0, fmt.Errorf("%w: coupon: issued %s: a count of %v", engine.ErrCorrupt, name, n)
+	}
+	return c, nil
 }
 
 // inUse is the coupon domain's engine.InUse check of a definition about
