@@ -537,8 +537,8 @@ func (b *Book) ByCode(code string) (Coupon, error) {
 // Coupons returns a member's coupons in issue order; with live set, only
 // those available or locked.
 func (b *Book) Coupons(member string, live bool) ([]Coupon, error) {
-	return b.under(bMembers, member, func(v []byte) bool {
-		return !live || State(v) == Available || State(v) == Locked
+	return b.under(bMembers, member, func(v []byte) (bool, error) {
+		return !live || State(v) == Available || State(v) == Locked, nil
 	})
 }
 
@@ -658,32 +658,51 @@ func holdValue(until time.Time) []byte {
 // A hold that ran out before a later lock of the same order (after a
 // release, or locking the coupons anew) releases nothing of it. An empty
 // value is a lock made before the index kept holds: any hold of its order
-// releases it, as it did then.
-func holdRanOut(v []byte, at time.Time) bool {
-	if len(v) == 0 {
-		return true
+// releases it, as it did then. A value holdEnd does not read is an error.
+func holdRanOut(v []byte, at time.Time) (bool, error) {
+	until, legacy, err := holdEnd(v)
+	if legacy || err != nil {
+		return legacy, err
 	}
-	until := keys.U64Time(keys.U64(v, 0))
-	return !until.IsZero() && !until.After(at)
+	return !until.IsZero() && !until.After(at), nil
+}
+
+// holdEnd reads an order index value (holdValue): the end of the lock's
+// hold (zero: none), or legacy for an empty value, a lock made before
+// the index kept holds. A value of another length, or an instant
+// holdValue does not write (keys.InRange), is engine.ErrCorrupt, not
+// read as a hold that ended in 1677 or by its first eight bytes.
+func holdEnd(v []byte) (until time.Time, legacy bool, err error) {
+	switch len(v) {
+	case 0:
+		return time.Time{}, true, nil
+	case 8:
+		until = keys.U64Time(keys.U64(v, 0))
+		if until.IsZero() || keys.InRange(until) {
+			return until, false, nil
+		}
+	}
+	return time.Time{}, false, fmt.Errorf("%w: %s value %x is no hold's end", engine.ErrCorrupt, bOrders, v)
 }
 
 // locked returns the coupons locked for an order, in issue order.
 func (b *Book) locked(order string) ([]Coupon, error) {
-	return b.under(bOrders, order, func([]byte) bool { return true })
+	return b.under(bOrders, order, func([]byte) (bool, error) { return true, nil })
 }
 
 // under loads the coupons indexed in bucket under owner (keys owner, NUL,
 // coupon ID) whose index value passes keep, in issue order (compareIDs:
 // the index holds them in byte order, "c10.m" before "c2.m"). IDs are
 // collected first: the scan must not read other records while it runs.
-func (b *Book) under(bucket, owner string, keep func(v []byte) bool) ([]Coupon, error) {
+func (b *Book) under(bucket, owner string, keep func(v []byte) (bool, error)) ([]Coupon, error) {
 	var ids []string
 	prefix := sep(owner, "")
 	err := b.tx.Scan(bucket, prefix, store.PrefixEnd(prefix), false, func(k, v []byte) error {
-		if keep(v) {
+		ok, err := keep(v)
+		if ok {
 			ids = append(ids, string(k[len(prefix):]))
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -751,7 +770,7 @@ func (b *Book) release(order string, at time.Time) ([]Coupon, error) {
 // at (holdRanOut), as release does, and returns them; none is not an
 // error.
 func (b *Book) holdRunsOut(order string, at time.Time) ([]Coupon, error) {
-	cs, err := b.under(bOrders, order, func(v []byte) bool { return holdRanOut(v, at) })
+	cs, err := b.under(bOrders, order, func(v []byte) (bool, error) { return holdRanOut(v, at) })
 	if err != nil || len(cs) == 0 {
 		return nil, err
 	}
@@ -928,7 +947,7 @@ func (b *Book) indexUsed(member string) error {
 	if _, err := b.tx.Get(bIndexed, []byte(member)); err == nil || !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	cs, err := b.under(bMembers, member, func(v []byte) bool { return State(v) == Used })
+	cs, err := b.under(bMembers, member, func(v []byte) (bool, error) { return State(v) == Used, nil })
 	if err != nil {
 		return err
 	}

@@ -596,8 +596,28 @@ func TestHoldRanOut(t *testing.T) {
 		{"a lock without a hold", holdValue(time.Time{}), false},
 		{"a lock of an earlier release", nil, true},
 	} {
-		if got := holdRanOut(tc.v, at); got != tc.want {
-			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		if got, err := holdRanOut(tc.v, at); got != tc.want || err != nil {
+			t.Errorf("%s: %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+// A damaged value in the order index is engine.ErrCorrupt when a hold of
+// its order runs out, not read as a hold that ended (in 1677, or at the
+// time its first eight bytes hold).
+func TestHoldRunsOutDamaged(t *testing.T) {
+	b := newBooks(t, Definition{})
+	at := time.Date(2026, 5, 1, 12, 15, 0, 0, time.UTC)
+	for _, v := range [][]byte{{1, 2, 3}, append(holdValue(at), 0)} {
+		err := b.update(func(bk *Book) error {
+			if err := bk.tx.Put(bOrders, sep("o1", "c1.m1"), v); err != nil {
+				return err
+			}
+			_, err := bk.holdRunsOut("o1", at)
+			return err
+		})
+		if !errors.Is(err, engine.ErrCorrupt) {
+			t.Errorf("value %x: %v; want ErrCorrupt", v, err)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package coupon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -150,6 +151,33 @@ func FuzzStockRecord(f *testing.F) {
 		}
 		if got, err := issued(t, codec.Amount(d)); err != nil || got != n {
 			t.Fatalf("stock record %x reads as %d issued; its record %x as %d, %v", b, n, codec.Amount(d), got, err)
+		}
+	})
+}
+
+// A lock's value in the order index (holdValue, or empty for a lock made
+// before the index kept holds) reads as the end of its hold, which
+// holdValue writes as the same bytes, or fails with engine.ErrCorrupt.
+func FuzzHoldRecord(f *testing.F) {
+	f.Add(holdValue(time.Date(2026, 5, 1, 12, 15, 0, 0, time.UTC)))
+	f.Add(holdValue(time.Time{}))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		until, legacy, err := holdEnd(b)
+		switch {
+		case err != nil:
+			if !errors.Is(err, store.ErrCorrupt) {
+				t.Fatalf("holdEnd(%x) = %v; want store.ErrCorrupt", b, err)
+			}
+		case legacy:
+			if len(b) != 0 {
+				t.Fatalf("holdEnd(%x) reads as a lock without a recorded hold", b)
+			}
+		case !bytes.Equal(holdValue(until), b):
+			t.Fatalf("holdEnd(%x) = %v, which holdValue writes as %x", b, until, holdValue(until))
+		}
+		if _, rerr := holdRanOut(b, time.Unix(0, 0)); (rerr != nil) != (err != nil) {
+			t.Fatalf("holdRanOut(%x): %v; holdEnd: %v", b, rerr, err)
 		}
 	})
 }

@@ -267,7 +267,9 @@
 // these rules too. An order that another member's such coupon was used
 // for is known once that member has redeemed or locked a coupon. An index
 // entry for a coupon that was not used for its order is damage, an error
-// wrapping membership.ErrCorrupt.
+// wrapping membership.ErrCorrupt; so is a lock's entry in the order index
+// (coupon.orders) that is not the end of a hold, and a stock count that
+// is not a whole number.
 //
 // A coupon's states are available → locked (for an order, during
 // checkout) → used; locked → available (released); available → expired (by

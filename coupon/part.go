@@ -9,7 +9,6 @@ import (
 
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
-	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
@@ -131,10 +130,10 @@ func (c *part) holdsRanOut(u *engine.Unit, order string) error {
 	var untils []time.Time
 	prefix := sep(order, "")
 	err := u.Tx().Scan(bOrders, prefix, store.PrefixEnd(prefix), false, func(_, v []byte) error {
-		if len(v) != 8 {
-			return nil
+		until, legacy, err := holdEnd(v)
+		if legacy || err != nil {
+			return err
 		}
-		until := keys.U64Time(keys.U64(v, 0))
 		if !until.IsZero() && !until.After(u.At()) && !slices.ContainsFunc(untils, until.Equal) {
 			untils = append(untils, until)
 		}
