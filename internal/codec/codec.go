@@ -270,8 +270,11 @@ func (r *Reader) Decimal() decimal.Decimal {
 // the point; a formula's rate of 1e5000 is absurd but accepted): a
 // damaged exponent of 10^8 read as such made the first sum with it build
 // a number of as many digits, and hang. A sum at this bound takes
-// milliseconds.
-const maxExponent = 1 << 16
+// milliseconds. It is the bound decimal.NewFromString reads (its
+// MaxDecodeExponent): a sum of more than 18 digits is written as text, and
+// with a greater bound 10 plus 24e-40960 was written as a record that
+// could not be read back.
+const maxExponent = 10_000
 
 // Amount returns d alone in its binary form: the stored form of balances,
 // counters and daily totals, cheaper to read and write than text.
