@@ -1,6 +1,7 @@
 package points
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -9,10 +10,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
 )
 
@@ -135,6 +140,60 @@ func FuzzReleaseRecord(f *testing.F) {
 		binary.BigEndian.PutUint64(v[:], keys.TimeU64(at))
 		if got, err := releaseAt(v[:]); err != nil || !got.Equal(at) {
 			t.Fatalf("releaseAt(%x) = %v; its record %x reads as %v, %v", b, at, v, got, err)
+		}
+	})
+}
+
+// A points.short record names the order whose grant of the lot a refund
+// left short; any bytes are an order ID. A reversal returning points to
+// the lot settles that order's shortfall: a record naming no order of
+// the member's, or one without a grant of the lot, is store.ErrCorrupt;
+// naming the order (which has no shortfall left), it settles nothing and
+// is deleted. Never a panic.
+func FuzzShortRecord(f *testing.F) {
+	st := memory.New()
+	e := engine.New(st, time.UTC, engine.Options{})
+	h := New(e, &Definition{Programs: []Program{{Name: "mall"}}, Rules: []Rule{{ID: "buy", Program: "mall", Event: "order", Order: "order",
+		Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: decimal.NewFromInt(1)}}}})
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	if _, err := e.Process(ctx, event.Event{ID: "e1", Member: "m1", Type: "order", Time: at,
+		Attrs: event.Attrs{"amount": event.DecString("100"), "order": event.Str("o1")}}); err != nil {
+		f.Fatal(err)
+	}
+	var ord Order
+	if err := st.View(ctx, func(tx store.Tx) error {
+		_, err := record.Get(tx, bOrder, []byte("o1"), &ord)
+		return err
+	}); err != nil || len(ord.Grants) != 1 {
+		f.Fatalf("order o1: %+v, %v", ord, err)
+	}
+	lot := ord.Grants[0].Lot
+	f.Add([]byte("o1"))
+	f.Add([]byte("o2"))
+	errRollBack := errors.New("rolled back") // each input starts from the same store
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var kept bool
+		_, err := e.Update(ctx, engine.Request{}, func(u *engine.Unit) error {
+			k := lotKey("mall", "m1", lot)
+			if err := u.Tx().Put(bShort, k, b); err != nil {
+				return err
+			}
+			rets := []returned{{to: acct("mall", "m1", ""), LotAmount: LotAmount{Lot: lot, Amount: decimal.NewFromInt(1)}}}
+			if err := h.pt.settle(u, "mall", "m1", "r1", rets); err != nil {
+				return err
+			}
+			_, err := u.Tx().Get(bShort, k)
+			kept = err == nil
+			return errRollBack
+		})
+		switch {
+		case string(b) == "o1":
+			if !errors.Is(err, errRollBack) || kept {
+				t.Fatalf("short record naming o1: %v, kept %v; want it settled and deleted", err, kept)
+			}
+		case !errors.Is(err, store.ErrCorrupt):
+			t.Fatalf("short record %q: %v; want store.ErrCorrupt", b, err)
 		}
 	})
 }
