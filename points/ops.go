@@ -182,6 +182,9 @@ func (pt *part) settle(u *engine.Unit, program, member, ref string, rets []retur
 			return err
 		}
 		id := string(v)
+		if id == "" { // no key a store holds: it would be a store error, not damage
+			return fmt.Errorf("%w: points: lot %s of %s names no order", ledger.ErrCorrupt, r.Lot, member)
+		}
 		st := byID[id]
 		if st == nil {
 			st = &settling{taken: decimal.Zero, lapsed: decimal.Zero}
