@@ -267,7 +267,7 @@ func (r *Reader) Decimal() decimal.Decimal {
 
 // maxExponent bounds the exponent of a decimal a Reader reads, far beyond
 // any amount's (an event's decimals have at most 40 digits each side of
-// the point; a formula's rate of 1e5000 is absurd but accepted): a
+// the point, and so do a formula's rate and fixed amount): a
 // damaged exponent of 10^8 read as such made the first sum with it build
 // a number of as many digits, and hang. A sum at this bound takes
 // milliseconds. It is the bound decimal.NewFromString reads (its
