@@ -216,8 +216,7 @@ func addCount(u *engine.Unit, member, name string, delta int64) error {
 
 // count returns the number of members holding name (a level or a plan).
 func count(tx store.Tx, name string) (int64, error) {
-	n, err := engine.Total(tx, bCount, []byte(name))
-	return n.IntPart(), err
+	return engine.Count(tx, bCount, []byte(name))
 }
 
 // inUse is the level domain's engine.InUse check of a definition about to

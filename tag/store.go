@@ -263,8 +263,7 @@ func take(u *engine.Unit, member, tag string) error {
 
 // count returns the number of members with the tag.
 func count(tx store.Tx, tag string) (int64, error) {
-	n, err := engine.Total(tx, bCount, []byte(tag))
-	return n.IntPart(), err
+	return engine.Count(tx, bCount, []byte(tag))
 }
 
 // counts adds to out the number of members holding each tag counted in

@@ -257,6 +257,5 @@ func (p *part) progress(tx store.Tx, tk Task, k []byte) (Progress, error) {
 
 // completions returns a member's completions of a task, ever.
 func completions(tx store.Tx, k []byte) (int64, error) {
-	n, err := engine.Total(tx, bDone, k)
-	return n.IntPart(), err
+	return engine.Count(tx, bDone, k)
 }

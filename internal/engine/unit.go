@@ -276,6 +276,12 @@ func Total(tx store.Tx, bucket string, key []byte) (decimal.Decimal, error) {
 	return total.Sum(tx, bucket, key)
 }
 
+// Count reads a total kept by AddTotal as a count: one that is not a
+// whole number an int64 holds is ErrCorrupt.
+func Count(tx store.Tx, bucket string, key []byte) (int64, error) {
+	return total.Count(tx, bucket, key)
+}
+
 // SkipRule publishes change.RuleSkipped for the rule ruleID of part
 // ("growth", "points"), which applies to the unit's event but did not run
 // because the event lacks attr, an optional attribute its formula (whose

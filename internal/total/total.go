@@ -144,6 +144,21 @@ func Sum(tx store.Tx, bucket string, key []byte) (decimal.Decimal, error) {
 	return sum, err
 }
 
+// Count returns the total under key in bucket as a count (Sum's): a sum
+// that is not a whole number an int64 holds is damage (ErrCorrupt), not
+// truncated or wrapped to some count.
+func Count(tx store.Tx, bucket string, key []byte) (int64, error) {
+	n, err := Sum(tx, bucket, key)
+	if err != nil {
+		return 0, err
+	}
+	c := n.IntPart()
+	if !decimal.NewFromInt(c).Equal(n) {
+		return 0, fmt.Errorf("%w: %s %x: a count of %v", ErrCorrupt, bucket, key, n)
+	}
+	return c, nil
+}
+
 // Parse reads the amount of a stripe: the binary record internal/codec
 // writes, or the decimal text a store.Adder writes. Its error wraps
 // ErrCorrupt.

@@ -180,3 +180,33 @@ func TestStripeOf(t *testing.T) {
 		return nil
 	})
 }
+
+// A count is a whole number an int64 holds: stripes summing to 2.5, or
+// to 24e24 (which IntPart wraps to a negative count), are damage, and
+// stripes of 2 and 3 count 5.
+func TestCount(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	key := []byte("k\x00")
+	_ = st.Update(ctx, func(tx store.Tx) error {
+		for b, stripes := range map[string][]string{"ok": {"2", "3"}, "fraction": {"2", "0.5"}, "huge": {"24e24"}} {
+			for i, v := range stripes {
+				if err := tx.Put(b, total.Key(nil, key, uint16(i)), []byte(v)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return nil
+	})
+	_ = st.View(ctx, func(tx store.Tx) error {
+		if n, err := total.Count(tx, "ok", key); n != 5 || err != nil {
+			t.Errorf("Count of 2 and 3 = %d, %v; want 5", n, err)
+		}
+		for _, b := range []string{"fraction", "huge"} {
+			if n, err := total.Count(tx, b, key); !errors.Is(err, total.ErrCorrupt) {
+				t.Errorf("Count of %s = %d, %v; want ErrCorrupt", b, n, err)
+			}
+		}
+		return nil
+	})
+}
