@@ -48,7 +48,10 @@
 // year and in total (rule.Caps counted in the program's zone). While a
 // limit is reached, qualifying events do not count at all — progress does
 // not build up for the next period — and the part publishes
-// task.limit_reached. Completing grants the task's rewards (points,
+// task.limit_reached for each event that would have counted had the limit
+// not been reached, and for no other (not for a step out of order, a step
+// done, an event outside the effective period or of a member the task
+// does not target). Completing grants the task's rewards (points,
 // growth, an achievement, a coupon or a coupon pack) through the engine
 // (engine.Unit.Reward), which hands each to the domain that grants its
 // kind, inside the event's transaction: the package imports no other

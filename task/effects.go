@@ -17,9 +17,13 @@ const (
 	// ChangeCompleted is published when a member completes a task; the
 	// rewards' own changes follow it (data: Completed).
 	ChangeCompleted = "task.completed"
-	// ChangeLimitReached is published when a qualifying event does not
-	// count because the task's completion limit for the period is reached
-	// (data: LimitReached; the reason's Cut names the period).
+	// ChangeLimitReached is published when an event does not count
+	// because the task's completion limit for the period is reached: only
+	// for an event that would have counted had the limit not been reached
+	// (of the member the task targets, in its effective period, for the
+	// step that is next in an ordered task or one that is not done in a
+	// task of several actions). Data: LimitReached; the reason's Cut
+	// names the period.
 	ChangeLimitReached = "task.limit_reached"
 )
 

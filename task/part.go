@@ -157,6 +157,18 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 // when it is done, unless a completion limit is reached.
 func (p *part) step(u *engine.Unit, tk Task, ev event.Event) error {
 	member, tx := ev.Member, u.Tx()
+	k := key(member, tk.Name)
+	prog, err := p.progress(tx, tk, k)
+	if err != nil {
+		return err
+	}
+	// The limits are read only for an event that counts: one that would
+	// not count anyway (a step out of order, a step done) says nothing
+	// of a limit.
+	next, step, complete := tk.Step(prog, ev)
+	if step < 0 {
+		return nil
+	}
 	sc := scope(member, tk.Name)
 	// The reasons name the task, not its index: an index changes when the
 	// tasks are reordered.
@@ -172,15 +184,6 @@ func (p *part) step(u *engine.Unit, tk Task, ev event.Event) error {
 				Cut: &rule.Cut{Period: c.Period, Limit: c.Limit, Used: used, Wanted: one, Granted: decimal.Zero},
 			})
 		}
-	}
-	k := key(member, tk.Name)
-	prog, err := p.progress(tx, tk, k)
-	if err != nil {
-		return err
-	}
-	next, step, complete := tk.Step(prog, ev)
-	if step < 0 {
-		return nil
 	}
 	why := &rule.Reason{Rule: ruleID, Inputs: map[string]string{"event": ev.ID, "type": ev.Type, "step": fmt.Sprint(step)}}
 	if !complete {
