@@ -237,7 +237,9 @@ type Progress struct {
 	Steps []int `json:"steps"`
 	// Started is when the first counted event happened (zero before).
 	Started time.Time `json:"started,omitzero"`
-	// Updated is when the last counted event happened.
+	// Updated is when the last counted event happened. For Sequence it
+	// is the time of the last step done, which the next step's event must
+	// not be before.
 	Updated time.Time `json:"updated,omitzero"`
 	// Fits is kept for All: for each step done by an event that fits
 	// more than one step, the steps that event fits, so that a later
@@ -269,7 +271,8 @@ func (t Task) Need() int {
 
 // Step applies one event to the progress. It returns the new progress, the
 // index of the step the event counted for (-1 when it did not count: no
-// step matches, a step out of order for Sequence, for All only steps
+// step matches, for Sequence a step out of order or an event before the
+// previous step's (p.Updated), for All only steps
 // already done whose events fit no other step left) and whether the task
 // is now complete. For All an event counts for one step at most: the
 // first step it fits that is not done, else a step done whose event can
@@ -300,7 +303,11 @@ func (t Task) Step(p Progress, ev event.Event) (next Progress, step int, complet
 		for i < len(next.Steps) && next.Steps[i] > 0 {
 			i++
 		}
-		if i < len(t.Steps) && t.Steps[i].Match(ev) {
+		// The steps occur in order in time: the next one counts only for
+		// an event not before the previous step's, the last counted
+		// (Updated; zero in a record without times, which then counts
+		// the next step at any time).
+		if i < len(t.Steps) && t.Steps[i].Match(ev) && (i == 0 || !ev.Time.Before(next.Updated)) {
 			step = i
 		}
 	}

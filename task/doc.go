@@ -34,12 +34,20 @@
 //     done the steps as an ordered subsequence of their events, so B then A
 //     never completes "A then B", while A, C, B, C does complete "A, B, C".
 //     Operators expect a stray action not to wipe out what was already done.
+//     The order is that of the events' times, as the types are to "occur"
+//     in order: a step counts only for an event whose time is not before
+//     the time of the previous step's event (an equal time counts), so a
+//     cart of 09:00 processed after a browse of 10:00 does not do "browse,
+//     then cart". Before, the order was the one Process received the events
+//     in, whatever their times. The previous step's time is the progress's
+//     Updated, which progress recorded by earlier releases carries too.
 //
 // Each step is an event type with attribute conditions (package event).
 // [Task.Step] is the rule that counts an event; the part calls it. Events
-// count in the order Process receives them, not by their times: a late
-// event for A processed after B does not complete "A then B" (send a
-// member's events in order).
+// count as Process receives them, and what did not count is not looked at
+// again: a late event for A processed after B does not complete "A then
+// B" (B did not count, having no A before it), and a late A does not move
+// the time of an A already counted back. Send a member's events in order.
 //
 // # Progress, limits and rewards
 //

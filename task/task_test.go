@@ -20,6 +20,12 @@ func ev(typ string, attrs event.Attrs) event.Event {
 	return event.Event{ID: typ, Member: "m", Type: typ, Time: t0, Attrs: attrs}
 }
 
+// after returns e happening d after its time.
+func after(e event.Event, d time.Duration) event.Event {
+	e.Time = e.Time.Add(d)
+	return e
+}
+
 func steps(types ...string) []task.Step {
 	var out []task.Step
 	for _, t := range types {
@@ -106,6 +112,14 @@ func TestTaskStep(t *testing.T) {
 			task.Task{Kind: task.Sequence, Steps: steps("a", "b")},
 			[]event.Event{ev("b", nil), ev("a", nil)},
 			[]int{-1, 0}, []bool{false, false}},
+		{"ordered actions: a step before the previous step's time does not count",
+			task.Task{Kind: task.Sequence, Steps: steps("a", "b", "c")},
+			[]event.Event{after(ev("a", nil), time.Hour), ev("b", nil), after(ev("b", nil), time.Hour), after(ev("c", nil), time.Hour-time.Nanosecond), after(ev("c", nil), 2*time.Hour)},
+			[]int{0, -1, 1, -1, 2}, []bool{false, false, false, false, true}},
+		{"ordered actions: a step done keeps its event's time",
+			task.Task{Kind: task.Sequence, Steps: steps("a", "b")},
+			[]event.Event{after(ev("a", nil), time.Hour), ev("b", nil), ev("a", nil), ev("b", nil)},
+			[]int{0, -1, -1, -1}, []bool{false, false, false, false}},
 		{"ordered actions: a stray step keeps progress",
 			task.Task{Kind: task.Sequence, Steps: steps("a", "b", "c")},
 			[]event.Event{ev("a", nil), ev("c", nil), ev("b", nil), ev("c", nil)},
