@@ -53,7 +53,11 @@
 //
 // Progress is kept per member and task and restarts after each completion.
 // A task may be limited to a number of completions per day, week, month,
-// year and in total (rule.Caps counted in the program's zone). While a
+// year and in total (rule.Caps counted in the program's zone). The total
+// is the member's completions ever, also those made before a version
+// added the limit; a day, week, month or year limit counts the
+// completions from the version that adds it on (completions are counted
+// per member and period only for the periods limited). While a
 // limit is reached, qualifying events do not count at all — progress does
 // not build up for the next period — and the part publishes
 // task.limit_reached for each event that would have counted had the limit
@@ -114,7 +118,10 @@
 // event), and one that changes the window or the target changes which
 // events count from then on. A lowered limit keeps the completions
 // already counted in the period: while they reach the new limit,
-// qualifying events do not count (task.limit_reached).
+// qualifying events do not count (task.limit_reached). An added total
+// limit counts the completions ever; an added day, week, month or year
+// limit the completions from then on. Stores of earlier releases keep a
+// counter of total completions per limited task, which is no longer read.
 //
 // Progress recorded by an earlier release has no fingerprint. The first
 // time this release opens the store, it records the steps of each task of

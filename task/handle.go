@@ -116,10 +116,10 @@ func (h *Handle) Progress(ctx context.Context, member string) ([]Status, error) 
 }
 
 // Completions returns how many times q.Member completed q.Task in the
-// period q.Period containing q.At, as counted for the task's limits. A
-// task without a total limit is counted in total all the same: rule.Total
-// gives its completions ever, as Progress and the task.completed changes
-// do. A day, week, month or year the task does not limit is not counted:
+// period q.Period containing q.At, as counted for the task's limits.
+// rule.Total gives the completions ever, with or without a total limit,
+// as Progress and the task.completed changes do (a total limit a version
+// added counts the completions before it too). A day, week, month or year the task does not limit is not counted:
 // the error wraps ErrNotCounted (before, it was 0 with no error). The
 // error wraps ErrNotDefined, ErrUnknownTask or event.ErrInvalidArgument
 // (a member that is not an ID, an unknown period, no time or one outside
@@ -149,12 +149,7 @@ func (h *Handle) Completions(ctx context.Context, q CompletionsQuery) (int64, er
 	}
 	var n int64
 	err := h.e.Store().View(ctx, func(tx store.Tx) error {
-		if !limited {
-			var err error
-			n, err = completions(tx, key(q.Member, q.Task))
-			return err
-		}
-		used, err := rule.Used(tx, bLimits, scope(q.Member, q.Task), q.Period, q.At, h.e.Location())
+		used, err := limitUsed(tx, key(q.Member, q.Task), scope(q.Member, q.Task), q.Period, q.At, h.e.Location())
 		n = used.IntPart()
 		return err
 	})

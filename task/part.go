@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
+	"time"
 
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
@@ -16,7 +18,7 @@ import (
 // Buckets the package keeps its state in.
 const (
 	bProgress = "task.progress" // member \0 task → Progress
-	bLimits   = "task.limits"   // rule.Use counters of completions
+	bLimits   = "task.limits"   // rule.Use counters of completions per limited calendar period
 	bDone     = "task.done"     // member \0 task → completions (an engine total)
 	bSteps    = "task.steps"    // "legacy" → the steps progress without a fingerprint counts (see installed)
 )
@@ -174,7 +176,7 @@ func (p *part) step(u *engine.Unit, tk Task, ev event.Event) error {
 	// tasks are reordered.
 	ruleID := "task." + tk.Name
 	for _, c := range tk.Limits {
-		used, err := rule.Used(tx, bLimits, sc, c.Period, u.At(), u.Location())
+		used, err := limitUsed(tx, k, sc, c.Period, u.At(), u.Location())
 		if err != nil {
 			return err
 		}
@@ -196,7 +198,7 @@ func (p *part) step(u *engine.Unit, tk Task, ev event.Event) error {
 		}
 		return u.Emit(ChangeProgressed, member, Progressed{Task: tk.Name, Step: step, Done: next.Done(), Need: tk.Need()}, why)
 	}
-	if _, _, err := rule.Use(tx, bLimits, sc, tk.Limits, u.At(), u.Location(), one); err != nil {
+	if _, _, err := rule.Use(tx, bLimits, sc, calendar(tk.Limits), u.At(), u.Location(), one); err != nil {
 		return err
 	}
 	if err := tx.Delete(bProgress, k); err != nil {
@@ -256,6 +258,25 @@ func (p *part) progress(tx store.Tx, tk Task, k []byte) (Progress, error) {
 		return Progress{}, nil
 	}
 	return Progress{}, record.Corrupt(bProgress, k, fmt.Errorf("%d steps counted, the steps it was recorded for are %d", len(r.Steps), len(tk.Steps)))
+}
+
+// limitUsed returns the completions counted against a limit of period pd at
+// t: for rule.Total the completions ever (k's), so that a total limit a
+// version adds counts those made before it; for a calendar period the
+// counter of the period containing t (sc's in bLimits), which starts when
+// the period is first limited.
+func limitUsed(tx store.Tx, k []byte, sc string, pd rule.Period, t time.Time, loc *time.Location) (decimal.Decimal, error) {
+	if pd == rule.Total {
+		n, err := completions(tx, k)
+		return decimal.NewFromInt(n), err
+	}
+	return rule.Used(tx, bLimits, sc, pd, t, loc)
+}
+
+// calendar returns the limits that keep a counter in bLimits: all but the
+// total, which reads the completions ever (limitUsed).
+func calendar(limits rule.Caps) rule.Caps {
+	return slices.DeleteFunc(slices.Clone(limits), func(c rule.Cap) bool { return c.Period == rule.Total })
 }
 
 // completions returns a member's completions of a task, ever.
