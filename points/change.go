@@ -33,7 +33,9 @@ const (
 	ChangeFrozen = "points.frozen"
 	// ChangeRestored: an operator restored frozen points.
 	ChangeRestored = "points.restored"
-	// ChangeVoided: an operator voided frozen points.
+	// ChangeVoided: an operator voided frozen points, or a reversal
+	// returned points to lots of a day a review voided (Ref the
+	// redemption), which are voided again at once.
 	ChangeVoided = "points.voided"
 	// ChangeRedeemed: points were spent against a reference.
 	ChangeRedeemed = "points.redeemed"
@@ -106,7 +108,8 @@ type Change struct {
 	Lapsed decimal.Decimal `json:"lapsed,omitzero"`
 	// Settled is what of an order's shortfall a redemption's reversal
 	// settled, by returning points to the order's lots: taken back at
-	// once (-Amount), or lapsed (Lapsed) when the lot had expired. Ref is
+	// once (-Amount), or lapsed (Lapsed) when the lot had expired or its
+	// day had been voided by review. Ref is
 	// then the order.
 	Settled decimal.Decimal `json:"settled,omitzero"`
 	// Split is a points + cash payment's split.

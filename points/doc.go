@@ -109,8 +109,17 @@
 // voiding also voids the day's lots still pending, which restoring leaves
 // to their release. A redemption spent before the day froze and reversed
 // while its review is open returns its points of the day's lots to the
-// frozen account too, into the review. A grant later the same day reopens
-// the review for the new points only.
+// frozen account too, into the review. One reversed after the day was
+// voided returns them to the frozen account and voids them again at once
+// (a points.voided change with the day's Date and the redemption's Ref),
+// as points returned to an expired lot expire again: the void would have
+// taken them had they not been spent, so they never reach the balance
+// (Day.Voided lists the lots voids decided; a void recorded by an
+// earlier version lists none, and reversals into it return points to the
+// spendable account, as before). Into a lot past its expiry they expire
+// again instead. A grant later the same day reopens the review for the
+// new points only; a reversal into the lots voided earlier that day still
+// voids them again, outside the reopened review.
 //
 // # Refunds
 //
@@ -154,7 +163,9 @@
 // points.reversed change: Ref the order, Amount what was taken back
 // (negative), Settled what of the shortfall it settled
 // ([Effects].Settled). Points returned to a lot past its expiry expire
-// again at once; up to the shortfall they count as lapsed instead. Either
+// again at once, and points returned to a lot of a day voided by review
+// are voided again (see Risk control); up to the shortfall they count as
+// lapsed instead. Either
 // way the grant's and the order's Shortfall go down by as much. So an
 // order that earned 100 points, all redeemed, ends at 0 whether it is
 // refunded and the redemption then reversed, or the other way round; a

@@ -249,7 +249,10 @@ type ReverseRequest struct {
 // (latest expiry) are refilled first. Points returned to a lot that has
 // expired meanwhile expire again at once, each as an entry of its own.
 // Points returned to a lot of a day frozen by risk control whose review
-// is still open go to the frozen account, into that review.
+// is still open go to the frozen account, into that review; points
+// returned to a lot of a day a review voided are voided again at once
+// (a points.voided change naming the day), as the void would have taken
+// them had they not been spent.
 // A reversal returns points, never money: of a points + cash redemption
 // (Redemption.Split says what the points and the cash paid), the host
 // decides what a partial refund of the order gives back in points and

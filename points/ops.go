@@ -102,13 +102,13 @@ func (pt *part) reverse(u *engine.Unit, req ReverseRequest) error {
 	if amount.GreaterThan(rd.Remaining()) {
 		return fmt.Errorf("%w: %s asked, %s remains", ErrOverReversal, amount, rd.Remaining())
 	}
-	main := acct(req.Program, rd.Member, "")
+	main, frozenAcct := acct(req.Program, rd.Member, ""), acct(req.Program, rd.Member, SubFrozen)
 	frozen := frozenDays{pt: pt, u: u, prog: prog, member: rd.Member}
 	var legs []ledger.Leg
 	var lots []LotAmount
 	var rets []returned
+	var held, voided bool
 	left := amount
-	note := "redemption " + req.Ref + " reversed"
 	for i := len(rd.Takes) - 1; i >= 0 && left.IsPositive(); i-- {
 		tk := rd.Takes[i]
 		x := decimal.Min(tk.Amount.Sub(rd.Returned[i]), left)
@@ -118,15 +118,22 @@ func (pt *part) reverse(u *engine.Unit, req ReverseRequest) error {
 		rd.Returned[i] = rd.Returned[i].Add(x)
 		left = left.Sub(x)
 		la := LotAmount{Lot: tk.Lot, Amount: x, Expires: tk.Expires, Granted: tk.Granted}
-		to := main
-		if held, err := frozen.hold(la); err != nil {
+		day, err := frozen.state(la)
+		if err != nil {
 			return err
-		} else if held {
-			to, note = acct(req.Program, rd.Member, SubFrozen), note+" (into frozen: the points' day awaits review)"
+		}
+		to := main
+		switch day {
+		case dayHeld:
+			to, held = frozenAcct, true
+		case dayVoided:
+			// Into frozen, whence the day's points were voided: a refund
+			// reads a lot's voided points there (lapsedOf).
+			to, voided = frozenAcct, true
 		}
 		legs = append(legs, ledger.Leg{Account: to, Amount: x, Lot: tk.Lot, Expires: tk.Expires, Granted: tk.Granted})
 		lots = append(lots, la)
-		rets = append(rets, returned{to: to, LotAmount: la})
+		rets = append(rets, returned{to: to, voided: day == dayVoided, LotAmount: la})
 	}
 	legs = append(legs, ledger.Leg{Account: pool(req.Program, KindReversed), Amount: amount.Neg()})
 	rd.Reversed = rd.Reversed.Add(amount)
@@ -136,7 +143,15 @@ func (pt *part) reverse(u *engine.Unit, req ReverseRequest) error {
 	if err := frozen.save(); err != nil {
 		return err
 	}
-	// The change comes before the expiries the reversal may cause.
+	note := "redemption " + req.Ref + " reversed"
+	if held {
+		note += " (into frozen: the points' day awaits review)"
+	}
+	if voided {
+		note += " (voided again: the points' day was voided by review)"
+	}
+	// The change comes before the expiries and voids the reversal may
+	// cause.
 	if err := u.Emit(ChangeReversed, rd.Member, Change{Program: req.Program, Amount: amount, Ref: req.Ref, Lots: lots, Operator: req.Operator},
 		&rule.Reason{Rule: "points.reverse", Note: withNote(note, req.Note)}); err != nil {
 		return err
@@ -144,14 +159,57 @@ func (pt *part) reverse(u *engine.Unit, req ReverseRequest) error {
 	if _, err := pt.post(u, ledger.Transaction{Kind: KindReversed, Legs: legs}); err != nil {
 		return err
 	}
+	if err := pt.voidAgain(u, req.Program, rd.Member, req.Ref, req.Operator, rets); err != nil {
+		return err
+	}
 	return pt.settle(u, req.Program, rd.Member, req.Ref, rets)
 }
 
 // returned is what a redemption's reversal returned to one lot, and to
-// which of the member's accounts.
+// which of the member's accounts; voided when the lot's day was voided
+// by review (the points are voided again at once, see voidAgain).
 type returned struct {
-	to ledger.Account
+	to     ledger.Account
+	voided bool
 	LotAmount
+}
+
+// voidAgain voids at once what a reversal (of ref) returned to lots of
+// days voided by review, as points returned to an expired lot expire
+// again at once: the void took the day's points, and these escaped it
+// only because they had been spent before. Points returned to such a lot
+// past its expiry have expired again already (post), so they are not
+// voided too. One transaction and one points.voided change per day.
+func (pt *part) voidAgain(u *engine.Unit, program, member, ref, operator string, rets []returned) error {
+	var byDay map[string][]LotAmount
+	for _, r := range rets {
+		if !r.voided || !live(ledger.Lot{Expires: r.Expires}, u.At()) {
+			continue
+		}
+		if byDay == nil {
+			byDay = map[string][]LotAmount{}
+		}
+		date := r.Granted.In(pt.loc).Format(time.DateOnly)
+		byDay[date] = append(byDay[date], r.LotAmount)
+	}
+	for _, date := range slices.Sorted(maps.Keys(byDay)) {
+		lots := byDay[date]
+		var legs []ledger.Leg
+		total := decimal.Zero
+		for _, l := range lots {
+			legs = append(legs, ledger.Leg{Account: acct(program, member, SubFrozen), Amount: l.Amount.Neg(), Lot: l.Lot})
+			total = total.Add(l.Amount)
+		}
+		legs = append(legs, ledger.Leg{Account: pool(program, KindVoided), Amount: total})
+		if _, err := pt.post(u, ledger.Transaction{Kind: KindVoided, Legs: legs}); err != nil {
+			return err
+		}
+		if err := u.Emit(ChangeVoided, member, Change{Program: program, Amount: total, Lots: lots, Date: date, Ref: ref, Operator: operator},
+			&rule.Reason{Rule: "points.risk", Note: fmt.Sprintf("redemption %s reversed into lots of %s, which a review voided: voided again", ref, date)}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // settle settles the shortfalls refunds left on the orders whose lots a
@@ -160,9 +218,10 @@ type returned struct {
 // them back, so up to the grant's shortfall they are taken back at once,
 // in a transaction of KindReversed referring to the order, as the refund
 // would have taken them had the reversal come first. Points returned to a
-// lot past its expiry have expired again at once: up to the shortfall
-// they count as lapsed instead, as a refund after the reversal would have
-// counted them. Either way the shortfall goes down by as much. Points
+// lot past its expiry have expired again at once, and points returned to
+// a lot of a day voided by review have been voided again (voidAgain): up
+// to the shortfall they count as lapsed instead, as a refund after the
+// reversal would have counted them. Either way the shortfall goes down by as much. Points
 // returned to other lots settle nothing.
 func (pt *part) settle(u *engine.Unit, program, member, ref string, rets []returned) error {
 	type settling struct {
@@ -207,7 +266,7 @@ func (pt *part) settle(u *engine.Unit, program, member, ref string, rets []retur
 		if x.IsPositive() {
 			g.Shortfall = g.Shortfall.Sub(x)
 			st.ord.Shortfall = st.ord.Shortfall.Sub(x)
-			if live(ledger.Lot{Expires: r.Expires}, u.At()) {
+			if live(ledger.Lot{Expires: r.Expires}, u.At()) && !r.voided {
 				st.legs = append(st.legs, ledger.Leg{Account: r.to, Amount: x.Neg(), Lot: r.Lot})
 				st.lots = append(st.lots, LotAmount{Lot: r.Lot, Amount: x, Expires: r.Expires, Granted: r.Granted})
 				st.taken = st.taken.Add(x)
@@ -234,7 +293,7 @@ func (pt *part) settle(u *engine.Unit, program, member, ref string, rets []retur
 			}
 		}
 		if st.lapsed.IsPositive() {
-			note += fmt.Sprintf(" (%s returned to an expired lot, expired again: lapsed)", st.lapsed)
+			note += fmt.Sprintf(" (%s returned to an expired or voided lot, expired or voided again: lapsed)", st.lapsed)
 		}
 		if err := record.Put(u.Tx(), bOrder, []byte(id), st.ord); err != nil {
 			return err
@@ -247,16 +306,18 @@ func (pt *part) settle(u *engine.Unit, program, member, ref string, rets []retur
 	return nil
 }
 
-// frozenDays finds, for a reversal, the lots of a member's days frozen
-// by risk control and waiting for review: points returned to such a lot
-// go back to the frozen account, as the rest of the day's points are,
-// not to the spendable one (they were spent before the day froze).
+// frozenDays finds, for a reversal, what risk control decided of the
+// days of the lots it returns points to: points returned to the lot of a
+// day frozen and waiting for review go back to the frozen account, into
+// the review, as the rest of the day's points are, not to the spendable
+// one (they were spent before the day froze); points returned to the lot
+// of a day a review voided are voided again.
 type frozenDays struct {
 	pt     *part
 	u      *engine.Unit
 	prog   Program
 	member string
-	// days holds the reviews read, by date (nil: none pending).
+	// days holds the reviews read, by date (nil: the day has none).
 	days map[string]*heldReview
 }
 
@@ -264,14 +325,29 @@ type heldReview struct {
 	key     []byte
 	rv      Review
 	lots    []string // the day's lots not yet decided (Day.Lots)
+	voided  []string // the day's lots a void decided (Day.Voided)
 	changed bool
 }
 
-// hold reports whether la's lot belongs to a day whose review is pending,
-// and then records la in the review.
-func (f *frozenDays) hold(la LotAmount) (bool, error) {
+// dayState is what risk control decided of a lot's day, for a reversal
+// returning points to the lot.
+type dayState int
+
+const (
+	// dayOpen: no review holds or voided the lot (none, or a restore):
+	// the points are spendable again.
+	dayOpen dayState = iota
+	// dayHeld: the lot's day awaits review.
+	dayHeld
+	// dayVoided: a review voided the lot's day.
+	dayVoided
+)
+
+// state says what risk control decided of la's lot's day, and records la
+// in the day's review when the review is pending.
+func (f *frozenDays) state(la LotAmount) (dayState, error) {
 	if f.prog.Risk == nil || f.prog.Risk.Policy != Freeze || la.Granted.IsZero() {
-		return false, nil
+		return dayOpen, nil
 	}
 	date := la.Granted.In(f.pt.loc).Format(time.DateOnly)
 	hr, seen := f.days[date]
@@ -280,29 +356,34 @@ func (f *frozenDays) hold(la LotAmount) (bool, error) {
 		var rv Review
 		found, err := record.Get(f.u.Tx(), bReview, rk, &rv)
 		if err != nil {
-			return false, err
+			return dayOpen, err
 		}
-		if found && rv.State == ReviewPending {
+		if found {
 			day, err := loadDay(f.u.Tx(), keys.New().Str(f.prog.Name).Str(f.member).Str(date))
 			if err != nil {
-				return false, err
+				return dayOpen, err
 			}
-			hr = &heldReview{key: rk, rv: rv, lots: day.Lots}
+			hr = &heldReview{key: rk, rv: rv, lots: day.Lots, voided: day.Voided}
 		}
 		if f.days == nil {
 			f.days = map[string]*heldReview{}
 		}
 		f.days[date] = hr
 	}
-	if hr == nil || !slices.Contains(hr.lots, la.Lot) {
-		return false, nil
+	switch {
+	case hr == nil:
+		return dayOpen, nil
+	case slices.Contains(hr.voided, la.Lot):
+		return dayVoided, nil
+	case hr.rv.State == ReviewPending && slices.Contains(hr.lots, la.Lot):
+		hr.rv.Lots = append(hr.rv.Lots, la)
+		hr.changed = true
+		return dayHeld, nil
 	}
-	hr.rv.Lots = append(hr.rv.Lots, la)
-	hr.changed = true
-	return true, nil
+	return dayOpen, nil
 }
 
-// save writes the reviews hold changed.
+// save writes the reviews state changed.
 func (f *frozenDays) save() error {
 	for _, date := range slices.Sorted(maps.Keys(f.days)) {
 		if hr := f.days[date]; hr != nil && hr.changed {
@@ -426,8 +507,12 @@ func (pt *part) review(u *engine.Unit, req ReviewRequest, restore bool) error {
 	}
 	// The decision covers the day's lots so far: a grant later that day
 	// reopens the review for its own lot only, so a later void does not
-	// reach the pending lots decided now.
+	// reach the pending lots decided now. A void's lots are kept: points a
+	// reversal returns to them later are voided again (see reverse).
 	if len(day.Lots) > 0 {
+		if !restore {
+			day.Voided = append(day.Voided, day.Lots...)
+		}
 		day.Lots = nil
 		if err := record.Put(u.Tx(), bDay, dk, day); err != nil {
 			return err

@@ -67,6 +67,10 @@ type Day struct {
 	// moves the spendable ones to frozen, a void voids what remains of
 	// the pending ones.
 	Lots []string `json:"lots,omitempty"`
+	// Voided are the day's lots a void decided: points a redemption's
+	// reversal returns to them later are voided again at once, as the day's
+	// other points were (see the package doc, Risk control).
+	Voided []string `json:"voided,omitempty"`
 }
 
 // AdjustmentState is the state of a manual adjustment.
