@@ -107,10 +107,10 @@ type Change struct {
 	// been voided (the member had lost it already; it is no shortfall).
 	Lapsed decimal.Decimal `json:"lapsed,omitzero"`
 	// Settled is what of an order's shortfall a redemption's reversal
-	// settled, by returning points to the order's lots: taken back at
-	// once (-Amount), or lapsed (Lapsed) when the lot had expired or its
-	// day had been voided by review. Ref is
-	// then the order.
+	// settled with points it returned (to the order's lots, or spendable
+	// to any lot): taken back at once (-Amount), or lapsed (Lapsed) when
+	// the order's lot had expired or its day had been voided by review.
+	// Ref is then the order.
 	Settled decimal.Decimal `json:"settled,omitzero"`
 	// Split is a points + cash payment's split.
 	Split *Split `json:"split,omitempty"`

@@ -153,26 +153,32 @@
 // loop still reaches the threshold). Growth is reversed by the level
 // package's own refund rules.
 //
-// A shortfall is settled by the points that come back to the order's own
-// lot: a redemption's reversal ([Handle.Reverse]) returning points to the
-// lot of a grant a refund left short (Grant.Shortfall) takes them back at
-// once, up to that shortfall, as the refund would have taken them had the
-// reversal come first. It is a ledger transaction of [KindReversed] whose
+// A shortfall is settled by the points a redemption's reversal
+// ([Handle.Reverse]) gives back, as the refund would have taken them had
+// the reversal come first: what the reversal returns to the lot of a
+// grant a refund left short (Grant.Shortfall) is taken back at once, up to
+// that shortfall, from the account it went to (the frozen one for a day
+// awaiting review); then what it returns spendable (to the main account,
+// to a lot not expired), to whichever lot, is taken back up to the
+// member's other short grants of the program, earliest granted first, as
+// a refund takes what was spent from the member's other spendable points.
+// So a partial reversal refilling another order's lot settles too. Each
+// order settled is a ledger transaction of [KindReversed] whose
 // reference is the order (ledger.Ref.Order, with the reversal's operator
 // and a note naming the redemption), published as a second
 // points.reversed change: Ref the order, Amount what was taken back
 // (negative), Settled what of the shortfall it settled
 // ([Effects].Settled). Points returned to a lot past its expiry expire
 // again at once, and points returned to a lot of a day voided by review
-// are voided again (see Risk control); up to the shortfall they count as
-// lapsed instead. Either
-// way the grant's and the order's Shortfall go down by as much. So an
-// order that earned 100 points, all redeemed, ends at 0 whether it is
-// refunded and the redemption then reversed, or the other way round; a
-// refund of 30% after redeeming all ends at 70 either way. Points
-// returned to other lots, or earned later, settle nothing, and neither
-// does a shortfall recorded by a version before this rule (its grants
-// have no Shortfall).
+// are voided again (see Risk control); up to their own grant's shortfall
+// they count as lapsed instead, and they settle no other grant's; nor do
+// points returned into a frozen day awaiting review, which are not
+// spendable. Either way the grant's and the order's Shortfall go down by
+// as much. So an order that earned 100 points, all redeemed, ends at 0
+// whether it is refunded and the redemption then reversed, or the other
+// way round; a refund of 30% after redeeming all ends at 70 either way.
+// Points earned later settle nothing, and neither does a shortfall
+// recorded by a version before this rule (its grants have no Shortfall).
 //
 // # Operator calls
 //
@@ -187,8 +193,8 @@
 // fewest worth it, so rounding never gives a fraction of a point away. A
 // reversal refills the lots taken last (latest expiry) first; points
 // returned to a lot that has expired meanwhile expire again at once, and
-// points returned to the lot of an order a refund left short settle the
-// shortfall first (see Refunds). A
+// points it returns settle the shortfalls refunds left first (see
+// Refunds). A
 // reversal is in points: what a partial refund of a points + cash order
 // gives back in points and what in cash is the host's choice (the
 // redemption's Split says what each paid), and the library refunds no

@@ -1,10 +1,12 @@
 package points
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/memberkit/membership/internal/engine"
@@ -212,68 +214,61 @@ func (pt *part) voidAgain(u *engine.Unit, program, member, ref, operator string,
 	return nil
 }
 
-// settle settles the shortfalls refunds left on the orders whose lots a
-// redemption's reversal (of ref) returned points to. The refund could not
+// settle settles the shortfalls refunds left on a member's orders with
+// what a redemption's reversal (of ref) returned. The refund could not
 // take those points back because they were spent; the reversal gives
-// them back, so up to the grant's shortfall they are taken back at once,
-// in a transaction of KindReversed referring to the order, as the refund
-// would have taken them had the reversal come first. Points returned to a
-// lot past its expiry have expired again at once, and points returned to
-// a lot of a day voided by review have been voided again (voidAgain): up
-// to the shortfall they count as lapsed instead, as a refund after the
-// reversal would have counted them. Either way the shortfall goes down by as much. Points
-// returned to other lots settle nothing.
+// points back, so they are taken back at once, in a transaction of
+// KindReversed per order referring to it, as the refund would have taken
+// them had the reversal come first: first, what was returned to the lot
+// of a short grant, up to that grant's shortfall (from the account it
+// went to, frozen included); then what stays spendable of the return
+// (main account, not expired), up to the shortfalls of the member's other
+// short grants, earliest granted first, as a refund takes a spent share
+// from the member's other spendable points. Points returned to a lot past
+// its expiry have expired again at once, and points returned to a lot of
+// a day voided by review have been voided again (voidAgain): up to their
+// own grant's shortfall they count as lapsed instead, as a refund after
+// the reversal would have counted them, and they settle no other grant's.
+// Either way the shortfall goes down by as much. Points returned into a
+// frozen day awaiting review settle only their own grant's shortfall:
+// they are not spendable.
 func (pt *part) settle(u *engine.Unit, program, member, ref string, rets []returned) error {
-	type settling struct {
-		ord           Order
-		legs          []ledger.Leg
-		lots          []LotAmount
-		taken, lapsed decimal.Decimal
-	}
-	var ids []string // in the order first returned to, for one order of postings
-	byID := map[string]*settling{}
-	for _, r := range rets {
+	s := settler{u: u, program: program, member: member, byID: map[string]*settling{}}
+	main := acct(program, member, "")
+	// left is what of each return stays spendable once its own grant's
+	// shortfall is settled: what other grants' shortfalls may take.
+	left := make([]decimal.Decimal, len(rets))
+	anyLeft := false
+	for i, r := range rets {
+		// back: the returned points are in the lot (not expired or voided
+		// again at once).
+		back := !r.voided && live(ledger.Lot{Expires: r.Expires}, u.At())
+		spendable := back && r.to == main
+		left[i] = decimal.Zero
+		if spendable {
+			left[i] = r.Amount
+		}
 		lk := lotKey(program, member, r.Lot)
 		v, err := u.Tx().Get(bShort, lk)
 		if errors.Is(err, store.ErrNotFound) {
+			anyLeft = anyLeft || left[i].IsPositive()
 			continue // the common case: the lot's order, if any, is not short
 		} else if err != nil {
 			return err
 		}
-		id := string(v)
-		if id == "" { // no key a store holds: it would be a store error, not damage
-			return fmt.Errorf("%w: points: lot %s of %s names no order", ledger.ErrCorrupt, r.Lot, member)
+		st, gi, err := s.grant(r.Lot, v)
+		if err != nil {
+			return err
 		}
-		st := byID[id]
-		if st == nil {
-			st = &settling{taken: decimal.Zero, lapsed: decimal.Zero}
-			found, err := record.Get(u.Tx(), bOrder, v, &st.ord)
-			if err != nil {
-				return err
-			}
-			if !found || st.ord.Member != member {
-				return fmt.Errorf("%w: points: lot %s of %s names order %q, which is not the member's", ledger.ErrCorrupt, r.Lot, member, id)
-			}
-			byID[id] = st
-			ids = append(ids, id)
-		}
-		i := slices.IndexFunc(st.ord.Grants, func(g Grant) bool { return g.Program == program && g.Lot == r.Lot })
-		if i < 0 {
-			return fmt.Errorf("%w: points: lot %s of %s names order %q, which has no grant of it", ledger.ErrCorrupt, r.Lot, member, id)
-		}
-		g := &st.ord.Grants[i]
-		x := decimal.Min(r.Amount, g.Shortfall)
-		if x.IsPositive() {
-			g.Shortfall = g.Shortfall.Sub(x)
-			st.ord.Shortfall = st.ord.Shortfall.Sub(x)
-			if live(ledger.Lot{Expires: r.Expires}, u.At()) && !r.voided {
-				st.legs = append(st.legs, ledger.Leg{Account: r.to, Amount: x.Neg(), Lot: r.Lot})
-				st.lots = append(st.lots, LotAmount{Lot: r.Lot, Amount: x, Expires: r.Expires, Granted: r.Granted})
-				st.taken = st.taken.Add(x)
+		g := &st.ord.Grants[gi]
+		if x := decimal.Min(r.Amount, g.Shortfall); x.IsPositive() {
+			if back {
+				st.take(g, r.to, r.LotAmount, x)
+				if spendable {
+					left[i] = left[i].Sub(x)
+				}
 			} else {
-				g.Lapsed = g.Lapsed.Add(x)
-				st.ord.Lapsed = st.ord.Lapsed.Add(x)
-				st.lapsed = st.lapsed.Add(x)
+				st.lapse(g, x)
 			}
 		}
 		if !g.Shortfall.IsPositive() {
@@ -281,9 +276,19 @@ func (pt *part) settle(u *engine.Unit, program, member, ref string, rets []retur
 				return err
 			}
 		}
+		anyLeft = anyLeft || left[i].IsPositive()
 	}
-	for _, id := range ids {
-		st := byID[id]
+	if anyLeft {
+		if err := s.others(rets, left); err != nil {
+			return err
+		}
+	}
+	for _, id := range s.ids {
+		st := s.byID[id]
+		if st.taken.IsZero() && st.lapsed.IsZero() {
+			// A record of a grant no longer short (deleted above).
+			continue
+		}
 		note := fmt.Sprintf("redemption %s reversed: %s of order %s's shortfall settled", ref, st.taken.Add(st.lapsed), id)
 		if st.taken.IsPositive() {
 			legs := append(st.legs, ledger.Leg{Account: pool(program, KindReversed), Amount: st.taken})
@@ -301,6 +306,132 @@ func (pt *part) settle(u *engine.Unit, program, member, ref string, rets []retur
 		if err := u.Emit(ChangeReversed, member, Change{Program: program, Amount: st.taken.Neg(), Lots: st.lots, Ref: id,
 			Settled: st.taken.Add(st.lapsed), Lapsed: st.lapsed, Operator: u.Ref().Operator}, &rule.Reason{Rule: "points.reverse", Note: note}); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// settler holds the orders a reversal's settling reads, each once.
+type settler struct {
+	u               *engine.Unit
+	program, member string
+	ids             []string // in the order first read, for one order of postings
+	byID            map[string]*settling
+}
+
+// settling is what a reversal settles of one order's shortfall.
+type settling struct {
+	ord           Order
+	legs          []ledger.Leg
+	lots          []LotAmount
+	taken, lapsed decimal.Decimal
+}
+
+// grant returns the order a shortfall record (v, the record of lot) names
+// and the index of its grant of the lot. A record that names no order of
+// the member's with a grant of the lot is damage (ledger.ErrCorrupt).
+func (s *settler) grant(lot string, v []byte) (*settling, int, error) {
+	id := string(v)
+	if id == "" { // no key a store holds: it would be a store error, not damage
+		return nil, 0, fmt.Errorf("%w: points: lot %s of %s names no order", ledger.ErrCorrupt, lot, s.member)
+	}
+	st := s.byID[id]
+	if st == nil {
+		st = &settling{taken: decimal.Zero, lapsed: decimal.Zero}
+		found, err := record.Get(s.u.Tx(), bOrder, v, &st.ord)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !found || st.ord.Member != s.member {
+			return nil, 0, fmt.Errorf("%w: points: lot %s of %s names order %q, which is not the member's", ledger.ErrCorrupt, lot, s.member, id)
+		}
+		s.byID[id] = st
+		s.ids = append(s.ids, id)
+	}
+	i := slices.IndexFunc(st.ord.Grants, func(g Grant) bool { return g.Program == s.program && g.Lot == lot })
+	if i < 0 {
+		return nil, 0, fmt.Errorf("%w: points: lot %s of %s names order %q, which has no grant of it", ledger.ErrCorrupt, lot, s.member, id)
+	}
+	return st, i, nil
+}
+
+// take settles x of g's shortfall by taking x back from la's lot in
+// account a, where the reversal returned it.
+func (st *settling) take(g *Grant, a ledger.Account, la LotAmount, x decimal.Decimal) {
+	g.Shortfall = g.Shortfall.Sub(x)
+	st.ord.Shortfall = st.ord.Shortfall.Sub(x)
+	st.taken = st.taken.Add(x)
+	if i := slices.IndexFunc(st.legs, func(l ledger.Leg) bool { return l.Account == a && l.Lot == la.Lot }); i >= 0 {
+		st.legs[i].Amount = st.legs[i].Amount.Sub(x)
+	} else {
+		st.legs = append(st.legs, ledger.Leg{Account: a, Amount: x.Neg(), Lot: la.Lot})
+	}
+	if i := slices.IndexFunc(st.lots, func(l LotAmount) bool { return l.Lot == la.Lot }); i >= 0 {
+		st.lots[i].Amount = st.lots[i].Amount.Add(x)
+	} else {
+		st.lots = append(st.lots, LotAmount{Lot: la.Lot, Amount: x, Expires: la.Expires, Granted: la.Granted})
+	}
+}
+
+// lapse settles x of g's shortfall as lapsed: the points returned to
+// its lot expired or were voided again at once.
+func (st *settling) lapse(g *Grant, x decimal.Decimal) {
+	g.Shortfall = g.Shortfall.Sub(x)
+	st.ord.Shortfall = st.ord.Shortfall.Sub(x)
+	g.Lapsed = g.Lapsed.Add(x)
+	st.ord.Lapsed = st.ord.Lapsed.Add(x)
+	st.lapsed = st.lapsed.Add(x)
+}
+
+// others settles the member's short grants (their points.short records)
+// with what stays spendable of the returns (left, by return), earliest
+// granted first, each return in the order the reversal made them.
+func (s *settler) others(rets []returned, left []decimal.Decimal) error {
+	prefix := keys.New().Str(s.program).Str(s.member)
+	type short struct {
+		key []byte
+		st  *settling
+		g   int // the grant's index in st.ord.Grants
+	}
+	type rec struct{ key, v []byte }
+	var recs []rec
+	err := s.u.Tx().Scan(bShort, prefix, store.PrefixEnd(prefix), false, func(k, v []byte) error {
+		recs = append(recs, rec{bytes.Clone(k), bytes.Clone(v)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	shorts := make([]short, 0, len(recs))
+	for _, r := range recs {
+		// The key is the prefix and one part: the lot and its separator.
+		lot, ok := strings.CutSuffix(string(r.key[len(prefix):]), string(rune(keys.Sep)))
+		if !ok || strings.IndexByte(lot, keys.Sep) >= 0 {
+			return fmt.Errorf("%w: points: shortfall record key %q of %s is not a lot's", ledger.ErrCorrupt, r.key, s.member)
+		}
+		st, gi, err := s.grant(lot, r.v)
+		if err != nil {
+			return err
+		}
+		shorts = append(shorts, short{key: r.key, st: st, g: gi})
+	}
+	slices.SortStableFunc(shorts, func(a, b short) int {
+		return a.st.ord.Grants[a.g].Time.Compare(b.st.ord.Grants[b.g].Time)
+	})
+	for _, sh := range shorts {
+		g := &sh.st.ord.Grants[sh.g]
+		for i, r := range rets {
+			x := decimal.Min(left[i], g.Shortfall)
+			if !x.IsPositive() {
+				continue
+			}
+			sh.st.take(g, r.to, r.LotAmount, x)
+			left[i] = left[i].Sub(x)
+		}
+		if !g.Shortfall.IsPositive() {
+			if err := s.u.Tx().Delete(bShort, sh.key); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -34,8 +34,10 @@ const (
 	// time, not by lot).
 	bRelease = "points.release" // program, member, lot → time
 	// bShort names, for a lot whose grant a refund left short, the
-	// order, so that a redemption's reversal returning points to the lot
-	// finds the shortfall to settle (see settle). It is written by
+	// order, so that a redemption's reversal finds the shortfalls to
+	// settle (see settle): the lot's own, by key, for points returned to
+	// the lot, and the member's others, by a scan of the member's
+	// records, for points returned spendable to any lot. It is written by
 	// refunds only: the earn path writes nothing more.
 	bShort = "points.short" // program, member, lot → order ID
 )

@@ -176,6 +176,61 @@ func TestReversalSettlesShortfall(t *testing.T) {
 			recon:   [4]string{"190", "190", "60", "0"},
 		},
 		{
+			// A partial reversal refilling another order's lot. o-1 earns
+			// 100 permanent (L1), o-2 50 expiring at the end of March
+			// (L2); 150 redeemed (L2 first, earliest expiry, then L1).
+			// o-2 refunded in full. Refund first: 50 short (balance 0);
+			// reversing 40 refills L1, whose order is not short, and those
+			// 40 spendable points settle 40 of o-2's 50: balance 0, 10
+			// short. Reversal first: L1 holds 40, which the refund takes
+			// from the member's other points: balance 0, 10 short.
+			// Reversed net: 40 − 40 = 0.
+			name: "partial reversal refilling another order's lot",
+			before: []settleStep{buy("1", "forever", "100", "2026-03-10 10:00"), buy("2", "short", "50", "2026-03-10 11:00"),
+				settleRedeem("150", "2026-03-10 12:00")},
+			refundFirst:   []settleStep{settleRefund("rf", "o-2", "50", "2026-03-11 10:00"), settleReverse("v", "40", "2026-03-11 11:00")},
+			reversalFirst: []settleStep{settleReverse("v", "40", "2026-03-11 10:00"), settleRefund("rf", "o-2", "50", "2026-03-11 11:00")},
+			at:            "2026-03-11 12:00",
+			balance:       "0",
+			orders:        map[string]settleOrder{"o-1": {"0", "0", "0"}, "o-2": {"10", "10", "0"}},
+			recon:         [4]string{"150", "150", "0", "0"},
+		},
+		{
+			// As above, then the other 110 reversed: 60 to L1, 50 to L2,
+			// o-2's own lot, which settle its last 10 (the rest kept):
+			// balance 100 either way. Reversed net: 150 − 50 = 100.
+			name: "partial reversal refilling another order's lot, then the rest",
+			before: []settleStep{buy("1", "forever", "100", "2026-03-10 10:00"), buy("2", "short", "50", "2026-03-10 11:00"),
+				settleRedeem("150", "2026-03-10 12:00")},
+			refundFirst: []settleStep{settleRefund("rf", "o-2", "50", "2026-03-11 10:00"), settleReverse("v", "40", "2026-03-11 11:00"),
+				settleReverse("v2", "", "2026-03-11 11:30")},
+			reversalFirst: []settleStep{settleReverse("v", "40", "2026-03-11 10:00"), settleRefund("rf", "o-2", "50", "2026-03-11 11:00"),
+				settleReverse("v2", "", "2026-03-11 11:30")},
+			at:      "2026-03-11 12:00",
+			balance: "100",
+			orders:  map[string]settleOrder{"o-1": {"0", "0", "0"}, "o-2": {"0", "0", "0"}},
+			recon:   [4]string{"150", "150", "100", "0"},
+		},
+		{
+			// Points returned to another order's expired lot settle
+			// nothing: they are not the member's to spend. o-1 earns 100
+			// (L1) on 10 March, o-2 50 (L2) on 11 March, both expiring at
+			// 24:00 on 31 March; 150 redeemed (L1, then L2 by grant); o-1
+			// refunded in full: 100 short. On 1 April reversing 50 refills
+			// L2, where they expire again at once. Reversal first: the
+			// same 50 expire; the refund finds L1 spent, not expired, and
+			// the member with nothing: 100 short either way.
+			name: "reversal into another order's expired lot",
+			before: []settleStep{buy("1", "short", "100", "2026-03-10 10:00"), buy("2", "short", "50", "2026-03-11 10:00"),
+				settleRedeem("150", "2026-03-12 10:00")},
+			refundFirst:   []settleStep{settleRefund("rf", "o-1", "100", "2026-03-13 10:00"), settleReverse("v", "50", "2026-04-01 10:00")},
+			reversalFirst: []settleStep{settleReverse("v", "50", "2026-04-01 10:00"), settleRefund("rf", "o-1", "100", "2026-04-01 10:30")},
+			at:            "2026-04-01 11:00",
+			balance:       "0",
+			orders:        map[string]settleOrder{"o-1": {"100", "100", "0"}, "o-2": {"0", "0", "0"}},
+			recon:         [4]string{"150", "150", "50", "50"},
+		},
+		{
 			// Points returned to an expired lot. o-1 earns 100 expiring at
 			// 24:00 on 31 March, all redeemed. Refund first (31 March):
 			// 100 short; at 1 April the reversal returns 100 to the
@@ -222,6 +277,86 @@ func TestReversalSettlesShortfall(t *testing.T) {
 				ptsCheckBooks(t, p)
 			})
 		}
+	}
+}
+
+// TestSettleIntoFrozen: a reversal returning points to the lot of a
+// short order whose day awaits review returns them to the frozen account,
+// and the shortfall is taken back from there. Risk control freezes a day
+// at 100 earned. On 10 March o-1 earns 60 (lot L1), all redeemed, then
+// o-2 earns 50 (L2): the day reaches 110 and freezes L2's 50 (L1 holds
+// nothing). Refund first: o-1 refunded in full, L1 holds nothing and the
+// member nothing spendable: 60 short; the reversal returns 60 to L1 in
+// the frozen account, the day's, and takes them back from there at once,
+// settling the 60. Reversal first: L1 holds 60 frozen, which the refund
+// takes. Either way 50 stay frozen (L2's), nothing is short, and
+// restoring the day gives back L2's 50 alone.
+func TestSettleIntoFrozen(t *testing.T) {
+	ctx := context.Background()
+	for _, order := range []string{"refund first", "reversal first"} {
+		t.Run(order, func(t *testing.T) {
+			p := testkit.OpenMemory(t, refundDef(func(d *points.Definition) {
+				d.Programs[0].Risk = &points.Risk{Daily: dec("100"), Policy: points.Freeze}
+			}))
+			out := mustProcess(t, p, refundBuy("1", "forever", "60", "2026-03-10 09:00"))[0]
+			pc, _ := ptsChange(t, out, points.ChangeEarned)
+			settleRedeem("60", "2026-03-10 09:30")(t, p)
+			mustProcess(t, p, refundBuy("2", "forever", "50", "2026-03-10 10:00"))
+			if order == "refund first" {
+				settleRefund("rf", "o-1", "60", "2026-03-10 11:00")(t, p)
+				out = settleReverse("v", "", "2026-03-10 12:00")(t, p)
+				fx, err := points.EffectsOf(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var settled []string
+				for _, c := range fx.Changes {
+					if c.Kind == points.ChangeReversed && c.Ref == "o-1" {
+						settled = append(settled, c.Amount.String(), c.Settled.String())
+						for _, l := range c.Lots {
+							settled = append(settled, l.Lot+":"+l.Amount.String())
+						}
+					}
+				}
+				if diff := cmp.Diff([]string{"-60", "60", pc.Lot + ":60"}, settled); diff != "" {
+					t.Errorf("settling of o-1: amount, settled, lots (-want +got):\n%s", diff)
+				}
+				page, err := p.Points().Statement(ctx, points.StatementQuery{Program: "mall", Member: "m", Sub: points.SubFrozen, Kinds: []ledger.Kind{points.KindReversed}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var entries []string
+				for _, e := range page.Entries {
+					entries = append(entries, e.Amount.String()+" "+e.Lot+" "+e.Ref.Order)
+				}
+				if diff := cmp.Diff([]string{"60 " + pc.Lot + " x", "-60 " + pc.Lot + " o-1"}, entries); diff != "" {
+					t.Errorf("frozen account's reversed entries (-want +got):\n%s", diff)
+				}
+			} else {
+				settleReverse("v", "", "2026-03-10 11:00")(t, p)
+				settleRefund("rf", "o-1", "60", "2026-03-10 12:00")(t, p)
+			}
+			if b := ptsBalance(t, p, "mall", "m", ptsAt("2026-03-10 13:00")); !b.Frozen.Equal(dec("50")) || !b.Total().Equal(dec("50")) {
+				t.Errorf("balance %+v, want 50 frozen, nothing else", b)
+			}
+			if diff := cmp.Diff(settleOrder{"0", "0", "0"}, settleOrderOf(t, p, "o-1")); diff != "" {
+				t.Errorf("order o-1 (-want +got):\n%s", diff)
+			}
+			out, err := p.Points().Restore(ctx, points.ReviewRequest{RequestID: "restore", Program: "mall", Member: "m", Date: "2026-03-10", Operator: "bob", At: ptsAt("2026-03-11 10:00")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rc, _ := ptsChange(t, out, points.ChangeRestored); !rc.Amount.Equal(dec("50")) {
+				t.Errorf("restored %s, want 50", rc.Amount)
+			}
+			ptsWantAvailable(t, p, "mall", "m", ptsAt("2026-03-11 10:00"), "50")
+			// Reversed net: 60 returned − 60 taken back.
+			r, err := p.Points().Reconciliation(ctx, points.ReconciliationQuery{Program: "mall"})
+			if err != nil || !r.Earned.Equal(dec("110")) || !r.Redeemed.Equal(dec("60")) || !r.Reversed.IsZero() {
+				t.Errorf("reconciliation %+v %v, want earned 110, redeemed 60, reversed 0", r, err)
+			}
+			ptsCheckBooks(t, p)
+		})
 	}
 }
 
@@ -330,5 +465,62 @@ func TestSettleDamagedRecord(t *testing.T) {
 	ptsWantAvailable(t, p, "mall", "m", ptsAt("2026-03-10 13:00"), "0")
 	if rd, err := p.Points().Redemption(ctx, points.RedemptionQuery{Program: "mall", Ref: "x"}); err != nil || !rd.Reversed.IsZero() {
 		t.Errorf("redemption after the refused reversal: %+v, %v", rd, err)
+	}
+}
+
+// TestSettleDamagedOtherRecord: a reversal whose points stay spendable
+// reads the member's other shortfall records; one naming no order of the
+// member's, or under a key that is no lot's, is reported as
+// ledger.ErrCorrupt, and the reversal changes nothing. o-1 earns 100
+// permanent (L1), o-2 50 expiring at the end of March (L2), 150 are
+// redeemed, o-2 is refunded in full (50 short); reversing 40 refills L1,
+// whose order is not short, so only the other-shortfall path reads o-2's
+// record.
+func TestSettleDamagedOtherRecord(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		// damage rewrites the one shortfall record (key k, value v).
+		damage func(tx store.Tx, k, v []byte) error
+	}{
+		{"no such order", func(tx store.Tx, k, _ []byte) error { return tx.Put("points.short", k, []byte("o-nowhere")) }},
+		{"empty order", func(tx store.Tx, k, _ []byte) error { return tx.Put("points.short", k, []byte{}) }},
+		{"key of no lot", func(tx store.Tx, k, v []byte) error {
+			// The lot part followed by one more part: two separators.
+			return tx.Put("points.short", append(append([]byte(nil), k...), "x\x00"...), v)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := memory.New()
+			p, err := membership.Open(st, refundDef(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustProcess(t, p, refundBuy("1", "forever", "100", "2026-03-10 10:00"), refundBuy("2", "short", "50", "2026-03-10 11:00"))
+			settleRedeem("150", "2026-03-10 12:00")(t, p)
+			settleRefund("rf", "o-2", "50", "2026-03-11 10:00")(t, p)
+			err = st.Update(ctx, func(tx store.Tx) error {
+				var ks, vs [][]byte
+				err := tx.Scan("points.short", nil, nil, false, func(k, v []byte) error {
+					ks, vs = append(ks, append([]byte(nil), k...)), append(vs, append([]byte(nil), v...))
+					return nil
+				})
+				if len(ks) != 1 {
+					return fmt.Errorf("%d shortfall records, want 1 (%v)", len(ks), err)
+				}
+				return tc.damage(tx, ks[0], vs[0])
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Points().Reverse(ctx, points.ReverseRequest{RequestID: "v", Program: "mall", Ref: "x", Amount: dec("40"), At: ptsAt("2026-03-11 11:00")})
+			if !errors.Is(err, ledger.ErrCorrupt) {
+				t.Fatalf("reverse: %v, want ledger.ErrCorrupt", err)
+			}
+			ptsWantAvailable(t, p, "mall", "m", ptsAt("2026-03-11 11:00"), "0")
+			if rd, err := p.Points().Redemption(ctx, points.RedemptionQuery{Program: "mall", Ref: "x"}); err != nil || !rd.Reversed.IsZero() {
+				t.Errorf("redemption after the refused reversal: %+v, %v", rd, err)
+			}
+		})
 	}
 }
