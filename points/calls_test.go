@@ -441,6 +441,36 @@ func wantArgument(t *testing.T, what string, err error, field string, also ...er
 	}
 }
 
+// TestInvalidAmountIsInvalidArgument: an amount that is not positive or
+// has more decimal places than the program's scale (ErrInvalidAmount) is
+// a malformed argument too: every call refusing one, and SplitOrder and
+// CheckAmount, return an error wrapping both ErrInvalidAmount and
+// event.ErrInvalidArgument (it wrapped the first alone). mall keeps whole
+// points and money to 2 places; nothing is spent.
+func TestInvalidAmountIsInvalidArgument(t *testing.T) {
+	ctx := context.Background()
+	p := callsSetup(t)
+	h := p.Points()
+	at := ptsAt("2026-03-05 10:00")
+	mall := p.Definition().Points.Programs[0]
+	errs := map[string]error{}
+	_, errs["redeem of a fraction"] = h.Redeem(ctx, points.RedeemRequest{RequestID: "a1", Member: "m", At: at, Program: "mall", Ref: "a", Amount: dec("0.5")})
+	_, errs["redeem of a negative amount"] = h.Redeem(ctx, points.RedeemRequest{RequestID: "a2", Member: "m", At: at, Program: "mall", Ref: "b", Amount: dec("-5")})
+	_, errs["redeem of an order of a tenth of a cent"] = h.Redeem(ctx, points.RedeemRequest{RequestID: "a3", Member: "m", At: at, Program: "mall", Ref: "c", Order: dec("10.001")})
+	_, errs["reverse of a fraction"] = h.Reverse(ctx, points.ReverseRequest{RequestID: "a4", At: at, Program: "mall", Ref: "ref-1", Amount: dec("1.5")})
+	_, errs["adjust of nothing"] = h.Adjust(ctx, points.AdjustRequest{RequestID: "a5", Member: "m", Operator: "bob", Note: "n", At: at, Program: "mall"})
+	_, errs["exchange of a fraction"] = h.Exchange(ctx, points.ExchangeRequest{RequestID: "a6", Member: "m", At: at, From: "mall", To: "park", Amount: dec("2.5")})
+	_, errs["split of an order of a tenth of a cent"] = h.Split(ctx, points.SplitQuery{Program: "mall", Member: "m", Order: dec("10.001"), At: at})
+	_, errs["SplitOrder of a negative order"] = points.SplitOrder(mall, dec("-1"), dec("100"), decimal.Zero)
+	errs["CheckAmount of zero"] = mall.CheckAmount(decimal.Zero)
+	for name, err := range errs {
+		if !errors.Is(err, points.ErrInvalidAmount) || !errors.Is(err, event.ErrInvalidArgument) {
+			t.Errorf("%s: %v, want one wrapping ErrInvalidAmount and event.ErrInvalidArgument", name, err)
+		}
+	}
+	ptsWantAvailable(t, p, "mall", "m", at, "220")
+}
+
 // TestAmountsBeyondTheDecimalLimit: an amount of 81 digits (1e80) or of
 // 41 (1e40) was applied by Adjust (or left pending and later approved),
 // after which Redeem and Exchange spent like amounts; every amount a call

@@ -230,6 +230,12 @@
 // digits; the error also wraps event.ErrTooLarge); an adjustment or order
 // ID must not be empty; and [Handle.ExpiryForecast] covers 1 to
 // [MaxForecastMonths] months from a time within the limits on input.
+// [ErrInvalidAmount] (an amount not positive, or finer than the program's
+// scale or the order amount's money scale) wraps event.ErrInvalidArgument
+// too, wherever it comes from (the Handle, [SplitOrder],
+// [Program.CheckAmount], a migrated member's opening lots); the Handle's
+// writes check it against the program inside the unit of work, so the
+// audit trail records that refusal.
 //
 // # Reconciliation
 //

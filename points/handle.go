@@ -41,7 +41,13 @@ import (
 // has, a zero At of Balance or Split (every lot would count as available), an amount or order amount beyond the limits on decimals (event.MaxDecimalDigits; the error also wraps
 // event.ErrTooLarge), an empty adjustment or order ID, and an
 // ExpiryForecast of more than MaxForecastMonths months or from a time
-// outside the limits.
+// outside the limits. An amount that is not positive or has more decimal
+// places than its program's scale (a fraction of a whole point, an order
+// amount finer than the money scale, a reversal of a redemption with
+// nothing left) wraps [ErrInvalidAmount], which wraps
+// event.ErrInvalidArgument too; a write checks it against the program
+// inside the unit of work, so, like ErrUnknownProgram, the audit trail
+// records that refusal.
 type Handle struct {
 	e  *engine.Engine
 	pt *part // nil when the program defines no points

@@ -39,7 +39,7 @@ func (pt *part) CheckOpen(m *migrate.Member) error {
 					return migrate.Field(f("amount"), fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
 				}
 				if err := prog.CheckAmount(l.Amount); err != nil {
-					return migrate.Field(f("amount"), fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
+					return migrate.Field(f("amount"), err) // ErrInvalidAmount wraps event.ErrInvalidArgument
 				}
 				for _, t := range []struct {
 					name string

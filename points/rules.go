@@ -22,8 +22,11 @@ var (
 	// does not have.
 	ErrUnknownProgram = errors.New("points: unknown point program")
 	// ErrInvalidAmount is returned for an amount that is not positive or
-	// has more decimal places than the program's scale.
-	ErrInvalidAmount = errors.New("points: invalid amount")
+	// has more decimal places than the program's scale. It wraps
+	// event.ErrInvalidArgument, as ledger.ErrCorrupt wraps
+	// store.ErrCorrupt: a host that tests for malformed requests catches
+	// it too.
+	ErrInvalidAmount = fmt.Errorf("points: invalid amount: %w", event.ErrInvalidArgument)
 	// ErrNoPayment is returned for points + cash in a program without a
 	// payment configuration.
 	ErrNoPayment = errors.New("points: program has no points payment")
@@ -61,8 +64,9 @@ var (
 // Scale returns the program's decimal places.
 func (p Program) Scale() int32 { return min(max(p.Rounding.Scale, 0), rule.MaxScale) }
 
-// CheckAmount returns an error wrapping ErrInvalidAmount unless amount is
-// positive and has at most the program's decimal places.
+// CheckAmount returns an error wrapping ErrInvalidAmount (and so
+// event.ErrInvalidArgument) unless amount is positive and has at most the
+// program's decimal places.
 func (p Program) CheckAmount(amount decimal.Decimal) error {
 	if !amount.IsPositive() {
 		return fmt.Errorf("%w: %s is not positive", ErrInvalidAmount, amount)
