@@ -286,7 +286,8 @@ func (pt *part) settle(u *engine.Unit, program, member, ref string, rets []retur
 	for _, id := range s.ids {
 		st := s.byID[id]
 		if st.taken.IsZero() && st.lapsed.IsZero() {
-			// A record of a grant no longer short (deleted above).
+			// Read, but nothing settled: a record of a grant no longer
+			// short (deleted above), or a short grant no return reached.
 			continue
 		}
 		note := fmt.Sprintf("redemption %s reversed: %s of order %s's shortfall settled", ref, st.taken.Add(st.lapsed), id)
