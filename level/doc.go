@@ -114,7 +114,10 @@
 // A plan is bought or renewed by a purchase event whose attribute names
 // it; the expiry becomes the later of the purchase time and the current
 // expiry plus the period in calendar months or days, at the same wall-clock
-// time ([Plan.Extend]). Plans are independent of the ladder: a member can
+// time ([Plan.Extend]); where a daylight-saving change skips that time on
+// the last day, at the end of the gap (bought at 02:30 the day before the
+// clocks go from 02:00 to 03:00, a one-day plan ends at 03:00, not an hour
+// early), and a renewal extends from that expiry as it stands. Plans are independent of the ladder: a member can
 // hold a plan and a level at once. A purchase event whose attribute names
 // no plan of the definition bought by that event type and attribute
 // ("Nope", a mistyped "plus") is bad input: it is refused with an error

@@ -326,6 +326,47 @@ func TestLevelPlanExtend(t *testing.T) {
 	}
 }
 
+// A period ends at the same wall-clock time in the program's zone, or,
+// where the clocks skip that time on the last day, at the end of the gap:
+// in New York the clocks went from 02:00 EST to 03:00 EDT on 8 March 2026
+// and back from 02:00 EDT to 01:00 EST on 1 November. Before, time.Date
+// ended a period meant to end at 02:30 on 8 March at 01:30 EST, an hour
+// early, and the renewals from there went on at 01:30.
+func TestLevelPlanExtendAcrossDST(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(s string) time.Time {
+		v, err := time.ParseInLocation(time.DateTime, s, ny)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tests := []struct {
+		plan level.Plan
+		from time.Time
+		want string // RFC 3339, with the offset the end has in New York
+	}{
+		{level.Plan{Period: level.Days, Days: 1}, at("2026-03-07 02:30:00"), "2026-03-08T03:00:00-04:00"},
+		{level.Plan{Period: level.Days, Days: 1}, at("2026-03-07 01:30:00"), "2026-03-08T01:30:00-05:00"},
+		{level.Plan{Period: level.Days, Days: 2}, at("2026-03-07 02:30:00"), "2026-03-09T02:30:00-04:00"},
+		{level.Plan{Period: level.Days, Days: 1}, at("2026-03-07 23:00:00"), "2026-03-08T23:00:00-04:00"},
+		{level.Plan{Period: level.Days, Days: 1}, at("2026-10-31 01:30:00"), "2026-11-01T01:30:00-04:00"},
+		{level.Plan{Period: level.Days, Days: 1}, at("2026-10-31 12:00:00"), "2026-11-01T12:00:00-05:00"},
+		{level.Plan{Period: level.Monthly}, at("2026-02-08 02:30:00"), "2026-03-08T03:00:00-04:00"},
+		{level.Plan{Period: level.Monthly}, at("2026-03-08 03:30:00"), "2026-04-08T03:30:00-04:00"},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.plan.Period)+"/"+tc.from.Format(time.RFC3339), func(t *testing.T) {
+			if got := tc.plan.Extend(tc.from, ny).In(ny).Format(time.RFC3339); got != tc.want {
+				t.Errorf("Extend = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
 type env struct{ types []event.Type }
 
 func (e env) EventType(name string) (event.Type, bool) {

@@ -584,6 +584,45 @@ func TestLevelPlanLapsedBeforeAdvance(t *testing.T) {
 	}
 }
 
+// A days plan of a program in New York bought at 02:30 on 7 March 2026,
+// for a day, ends at 03:00 EDT on the 8th: the clocks skip from 02:00
+// EST to 03:00 EDT that night, and the plan is held until a clock there
+// could read 02:30. Before, it ended at 01:30 EST, an hour early. A
+// renewal extends from the expiry as it stands: to 03:00 on the 9th.
+func TestLevelDaysPlanAcrossDST(t *testing.T) {
+	def := lvlDef("")
+	def.Zone = "America/New_York"
+	def.Levels.Plans = []level.Plan{{Name: "Day", Period: level.Days, Days: 1, Event: "buy", Attr: "plan"}}
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testkit.OpenMemory(t, def)
+	buy := func(id string, at time.Time) event.Event {
+		return lvlEvent(id, "lee", "buy", at, event.Attrs{"plan": event.Str("Day")})
+	}
+	expires := func() string {
+		t.Helper()
+		s := lvlStatus(t, p, "lee")
+		if len(s.Plans) != 1 {
+			return fmt.Sprintf("%d plans", len(s.Plans))
+		}
+		return s.Plans[0].Expires.Format(time.RFC3339)
+	}
+	mustProcess(t, p, buy("b1", time.Date(2026, 3, 7, 2, 30, 0, 0, ny)))
+	if got := expires(); got != "2026-03-08T03:00:00-04:00" {
+		t.Errorf("expires %s, want 2026-03-08T03:00:00-04:00", got)
+	}
+	lvlAdvance(t, p, time.Date(2026, 3, 8, 1, 59, 0, 0, ny)) // EST
+	if got := expires(); got != "2026-03-08T03:00:00-04:00" {
+		t.Errorf("after Advance to 01:59 EST: %s, want the plan held to 03:00 EDT", got)
+	}
+	mustProcess(t, p, buy("b2", time.Date(2026, 3, 8, 1, 59, 0, 0, ny)))
+	if got := expires(); got != "2026-03-09T03:00:00-04:00" {
+		t.Errorf("renewed: expires %s, want 2026-03-09T03:00:00-04:00", got)
+	}
+}
+
 func TestLevelStoredValueMembership(t *testing.T) {
 	// A stored-value membership: the ladder's growth comes from recharges.
 	def := valueDef()

@@ -238,23 +238,26 @@ func Reversal(granted, orderAmount, refundedBefore, refund, reversedBefore decim
 // later of the purchase time and the current expiry): from plus the period
 // in calendar months or days in loc, at the same wall-clock time. Where the
 // day does not exist in the target month (31 January + 1 month) it is the
-// month's last day.
+// month's last day; where a daylight-saving change skips that wall time on
+// the last day, the end of the gap (rule.Date.At: 02:30 on a day the
+// clocks go from 02:00 to 03:00 is 03:00, never an hour early). A renewal
+// extends from the expiry as it stands, so it keeps such a day or time
+// (the 28th, 03:00) as its own.
 func (p Plan) Extend(from time.Time, loc *time.Location) time.Time {
 	if loc == nil {
 		loc = time.UTC
 	}
 	w := from.In(loc)
-	months := 0
+	d := rule.DateOf(w, loc)
 	switch p.Period {
 	case Monthly:
-		months = 1
+		d = d.AddMonths(1)
 	case Quarterly:
-		months = 3
+		d = d.AddMonths(3)
 	case Yearly:
-		months = 12
+		d = d.AddMonths(12)
 	case Days:
-		return time.Date(w.Year(), w.Month(), w.Day()+p.Days, w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), loc)
+		d = d.AddDays(p.Days)
 	}
-	d := rule.DateOf(w, loc).AddMonths(months)
-	return time.Date(d.Year, d.Month, d.Day, w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), loc)
+	return d.At(w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), loc)
 }

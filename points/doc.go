@@ -86,7 +86,9 @@
 // A rule with PendingDays holds its points in the pending account; they are
 // released (points.released) when Advance reaches the grant's time plus
 // that many calendar days in the program's zone, at the same wall-clock
-// time. Until Advance performs a release its points stay pending, even for
+// time (at the end of the gap where a daylight-saving change skips that
+// time on the release day: 03:00 for 02:30 where the clocks go from 02:00
+// to 03:00, not an hour early). Until Advance performs a release its points stay pending, even for
 // a spend dated after the release time: a host that spends points at the
 // time they are released advances the program to that time first. (Expiry
 // is the other way round: a lot past its expiry is never spent, whether or

@@ -1404,3 +1404,39 @@ func TestStatementOfLateEntries(t *testing.T) {
 	}
 	ptsCheckBooks(t, p)
 }
+
+// A pending lot is released the given number of days later at the same
+// wall-clock time in the program's zone; where the clocks skip that time
+// on the release day, at the end of the gap. In New York the clocks went
+// from 02:00 EST to 03:00 EDT on 8 March 2026: points of 02:30 on the
+// 7th held for a day are released at 03:00 on the 8th, not at 01:30 EST
+// (time.Date's pick, an hour before 02:30 could be read on a clock).
+func TestPendingReleaseAcrossDST(t *testing.T) {
+	pending := ptsBuy
+	pending.ID, pending.Event, pending.Order = "visit", "visit", ""
+	pending.Formula = rule.Formula{Kind: rule.Fixed, Fixed: dec("5")}
+	pending.PendingDays = 1
+	def := ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{pending} })
+	def.Zone = "America/New_York"
+	ny := testkit.Zone("America/New_York")
+	ctx := context.Background()
+	p := testkit.OpenMemory(t, def)
+	mustProcess(t, p, ptsVisit("1", "m", time.Date(2026, 3, 7, 2, 30, 0, 0, ny)))
+	want := time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC) // 03:00 EDT
+	lots, err := p.Points().Lots(ctx, points.LotsQuery{Program: "mall", Member: "m"})
+	if err != nil || len(lots) != 1 || !lots[0].Release.Equal(want) {
+		t.Fatalf("lots = %+v, %v; want one pending lot released at %v", lots, err, want.In(ny))
+	}
+	if _, err := p.Advance(ctx, want.Add(-time.Nanosecond)); err != nil {
+		t.Fatal(err)
+	}
+	if b := ptsBalance(t, p, "mall", "m", want); !b.Available.IsZero() || !b.Pending.Equal(dec("5")) {
+		t.Errorf("before 03:00 EDT: %+v, want 5 pending", b)
+	}
+	if _, err := p.Advance(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if b := ptsBalance(t, p, "mall", "m", want); !b.Available.Equal(dec("5")) || !b.Pending.IsZero() {
+		t.Errorf("at 03:00 EDT: %+v, want 5 available", b)
+	}
+}

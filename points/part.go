@@ -407,7 +407,10 @@ func (pt *part) earn(u *engine.Unit, ev event.Event, r *earner) error {
 			return err
 		}
 		if r.PendingDays > 0 {
-			at := ev.Time.In(loc).AddDate(0, 0, r.PendingDays)
+			// The same wall clock that many days later (the end of the gap
+			// where a daylight-saving change skips it: rule.Date.At).
+			w := ev.Time.In(loc)
+			at := rule.DateOf(w, loc).AddDays(r.PendingDays).At(w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), loc)
 			if err := scheduleRelease(u, at, duePayload{Program: r.Program, Member: ev.Member, Lot: lot.ID, Date: date}); err != nil {
 				return err
 			}

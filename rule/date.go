@@ -108,22 +108,34 @@ func (d Date) Weekday() time.Weekday {
 // Start returns the first instant of d in loc: 00:00, or the first instant
 // that exists where a daylight-saving change skips midnight, or the first
 // of the two midnights where the clocks go back across it.
-func (d Date) Start(loc *time.Location) time.Time {
-	t := time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, zone(loc))
+func (d Date) Start(loc *time.Location) time.Time { return d.At(0, 0, 0, 0, loc) }
+
+// At returns the instant of d in loc whose wall clock reads
+// hour:min:sec.nsec; where the clocks go back across that wall time, the
+// first of its two instants; where a daylight-saving change skips it, the
+// end of the gap, the first instant whose wall clock reads it or later
+// (02:30 on a day the clocks go from 02:00 to 03:00 is 03:00). time.Date
+// leaves both cases to chance: it may give 01:30 there, an hour early.
+func (d Date) At(hour, min, sec, nsec int, loc *time.Location) time.Time {
+	loc = zone(loc)
+	t := time.Date(d.Year, d.Month, d.Day, hour, min, sec, nsec, loc)
+	want := time.Date(d.Year, d.Month, d.Day, hour, min, sec, nsec, time.UTC)
+	got := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
 	start, end := t.ZoneBounds()
-	if DateOf(t, loc).Compare(civil(d.Year, d.Month, d.Day)) < 0 {
-		// Midnight falls in a gap and time.Date went back to the previous
-		// day; the day begins where that zone period ends.
-		if !end.IsZero() {
-			return end
-		}
-		return t
-	}
-	if !start.IsZero() {
-		// Where the clocks went back from 01:00 to 00:00 (Asia/Gaza,
-		// 2021-10-29), time.Date may give the second midnight; the day
-		// began an hour earlier, at the same wall clock in the period
-		// before.
+	switch {
+	case got.Before(want) && !end.IsZero():
+		// In a gap, and time.Date took the zone period before it: the
+		// wall time is first reached where that period ends.
+		return end
+	case got.After(want) && !start.IsZero():
+		// In a gap, and time.Date took the period after it, which starts
+		// where the gap ends.
+		return start
+	case !start.IsZero():
+		// Where the clocks went back (Asia/Gaza, 2021-10-29, from 01:00
+		// to 00:00), time.Date may give the second of two instants of the
+		// wall time: the first is as far before it as the clocks went
+		// back, in the period before.
 		_, cur := t.Zone()
 		_, prev := start.Add(-time.Nanosecond).Zone()
 		if first := t.Add(-time.Duration(prev-cur) * time.Second); prev > cur && first.Before(start) {

@@ -283,3 +283,44 @@ func TestParseDateRefusals(t *testing.T) {
 		}
 	}
 }
+
+// Date.At is the day's instant at a wall clock: the wall time itself,
+// the first of the two where the clocks go back across it, and the end
+// of the gap where the clocks skip it (New York, 8 March 2026: from 02:00
+// EST to 03:00 EDT; 1 November 2026: from 02:00 EDT back to 01:00 EST).
+// time.Date gives 01:30 EST for 02:30 on 8 March, an hour before any
+// instant whose wall clock reads 02:30 or later.
+func TestDateAt(t *testing.T) {
+	ny := loadZone(t, "America/New_York")
+	tests := []struct {
+		name                 string
+		d                    rule.Date
+		hour, min, sec, nsec int
+		loc                  *time.Location
+		want                 string
+	}{
+		{"before the gap", rule.Date{2026, 3, 8}, 1, 30, 0, 0, ny, "2026-03-08T01:30:00-05:00"},
+		{"in the gap", rule.Date{2026, 3, 8}, 2, 30, 0, 0, ny, "2026-03-08T03:00:00-04:00"},
+		{"gap start", rule.Date{2026, 3, 8}, 2, 0, 0, 0, ny, "2026-03-08T03:00:00-04:00"},
+		{"last nanosecond of the gap", rule.Date{2026, 3, 8}, 2, 59, 59, 999999999, ny, "2026-03-08T03:00:00-04:00"},
+		{"gap end", rule.Date{2026, 3, 8}, 3, 0, 0, 0, ny, "2026-03-08T03:00:00-04:00"},
+		{"after the gap", rule.Date{2026, 3, 8}, 3, 30, 0, 0, ny, "2026-03-08T03:30:00-04:00"},
+		{"twice: the first", rule.Date{2026, 11, 1}, 1, 30, 0, 0, ny, "2026-11-01T01:30:00-04:00"},
+		{"after the repeat", rule.Date{2026, 11, 1}, 2, 30, 0, 0, ny, "2026-11-01T02:30:00-05:00"},
+		{"an ordinary day", rule.Date{2026, 3, 9}, 2, 30, 0, 0, ny, "2026-03-09T02:30:00-04:00"},
+		{"nil is UTC", rule.Date{2026, 3, 8}, 2, 30, 0, 0, nil, "2026-03-08T02:30:00Z"},
+		{"midnight skipped", rule.Date{2026, 9, 6}, 0, 0, 0, 0, loadZone(t, "America/Santiago"), "2026-09-06T01:00:00-03:00"},
+		{"midnight twice", rule.Date{2021, 10, 29}, 0, 0, 0, 0, loadZone(t, "Asia/Gaza"), "2021-10-29T00:00:00+03:00"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.d.At(tt.hour, tt.min, tt.sec, tt.nsec, tt.loc)
+			if s := got.Format(time.RFC3339Nano); s != tt.want {
+				t.Errorf("%v.At(%02d:%02d:%02d.%09d) = %s, want %s", tt.d, tt.hour, tt.min, tt.sec, tt.nsec, s, tt.want)
+			}
+			if tt.hour == 0 && tt.min == 0 && !got.Equal(tt.d.Start(tt.loc)) {
+				t.Errorf("At(00:00) = %v, Start = %v", got, tt.d.Start(tt.loc))
+			}
+		})
+	}
+}
