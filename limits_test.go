@@ -341,8 +341,9 @@ func TestInvalidTextIsRefusedEverywhere(t *testing.T) {
 					_, err := p.Levels().Set(ctx, level.SetRequest{RequestID: "s1", Member: bad, Operator: "op", Note: "n", At: t0, Level: "gold"})
 					return err
 				},
-				"Levels.Status":  func() error { _, err := p.Levels().Status(ctx, bad); return err },
-				"Levels.History": func() error { _, err := p.Levels().History(ctx, bad, 0, 10); return err },
+				"Levels.Status":   func() error { _, err := p.Levels().Status(ctx, bad); return err },
+				"Levels.StatusAt": func() error { _, err := p.Levels().StatusAt(ctx, bad, t0); return err },
+				"Levels.History":  func() error { _, err := p.Levels().History(ctx, bad, 0, 10); return err },
 				"Tags.Add": func() error {
 					_, err := p.Tags().Add(ctx, tag.ManualRequest{RequestID: "t1", Member: bad, Operator: "op", At: t0, Tag: "staff"})
 					return err

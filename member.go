@@ -23,7 +23,9 @@ import (
 type Member struct {
 	ID string `json:"id"`
 	// Level is the member's level, term and growth, and the paid plans
-	// held (a program of plans without a ladder has these alone).
+	// held (a program of plans without a ladder has these alone), at the
+	// time Member is asked for (level.Handle.StatusAt); as stored for a
+	// zero time.
 	Level level.Status `json:"level,omitzero"`
 	// Points is the balance in each point program.
 	Points map[string]points.Balance `json:"points,omitempty"`
@@ -43,7 +45,10 @@ type Member struct {
 
 // Member returns what every domain knows of a member, points counted as
 // available at time at (required when the program has points: a zero at
-// is refused, as points.Handle.Balance refuses it). Each domain is read through its handle in a
+// is refused, as points.Handle.Balance refuses it) and the level status at
+// at: a term end, a fixed-duration freeze's deadline or a plan's expiry
+// due by then counts, as it would for an event at that time, without
+// being written (a zero at, without points, reads the status as stored). Each domain is read through its handle in a
 // transaction of its own, so under concurrent writes two domains may be
 // read at different instants; each domain's part is consistent. A member
 // the program has never seen comes back with an empty profile and zero
@@ -60,7 +65,12 @@ func (p *Program) Member(ctx context.Context, id string, at time.Time) (Member, 
 	// The level domain answers for paid plans too, with or without a
 	// ladder.
 	if p.def.Levels != nil {
-		if m.Level, err = p.Levels().Status(ctx, id); err != nil {
+		if at.IsZero() {
+			m.Level, err = p.Levels().Status(ctx, id)
+		} else {
+			m.Level, err = p.Levels().StatusAt(ctx, id, at)
+		}
+		if err != nil {
 			return fail(err)
 		}
 	}

@@ -168,4 +168,13 @@ func TestMemberShowsPlansWithoutALadder(t *testing.T) {
 	if got.Level.Level != "" {
 		t.Errorf("level %q without a ladder, want none", got.Level.Level)
 	}
+	// A year on, the plan has run out: Member at that time shows none,
+	// Advance run or not (before, it listed the plan until Advance).
+	got, err = p.Member(ctx, "ann", want[0].Expires)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Level.Plans) != 0 {
+		t.Errorf("plans at their expiry = %+v, want none", got.Level.Plans)
+	}
 }

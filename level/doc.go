@@ -69,7 +69,8 @@
 // fails with [ErrCatchUpLimit] and writes nothing, rather than being
 // applied to a level the member would not hold. Queries read the stored
 // state ([Handle.Status], History), except those that answer for a time:
-// the benefits a member holds at a time (package benefit) count such a term
+// [Handle.StatusAt] (and membership.Program.Member, which uses it) and the
+// benefits a member holds at a time (package benefit) count such a term
 // end without writing it.
 //
 // The window's growth is read from per-member daily buckets kept in the
@@ -95,7 +96,11 @@
 // to it at once (the highest such level when several are frozen) with a
 // new term, and no gift. A long-term freeze has no deadline and survives any number of further
 // downgrades; a fixed-duration freeze ends at the deadline given by its
-// duration applied to the downgrade. Reaching a frozen level by ordinary
+// duration applied to the downgrade. A deadline that Advance has not
+// performed is performed as a term end is: at its own instant, before any
+// later event or request of the member (in time order with their term
+// ends), so that neither the status nor the feed shows the freeze past it;
+// [Handle.StatusAt] counts it without writing it. Reaching a frozen level by ordinary
 // growth, or being set to it or above by hand, ends its freeze too.
 //
 // # Refunds
@@ -126,7 +131,8 @@
 // growth and tags included), and its ID stays free. An event of that type
 // without the attribute (an optional one) buys nothing and is processed
 // as usual. For the other domains a plan counts until its expiry instant;
-// [Handle.Status] lists it until Advance has performed the expiry. A
+// [Handle.Status] lists it until Advance has performed the expiry,
+// [Handle.StatusAt] until the expiry instant. A
 // purchase of a plan that ran out before it, whose expiry Advance has not
 // performed, performs that expiry first, at its own instant (the history
 // and the feed show the lapse), and buys the plan anew from the purchase.

@@ -117,14 +117,16 @@ type Status struct {
 	// Frozen lists the frozen levels with their deadlines (zero: long-term)
 	// and the growth earned since each downgrade.
 	Frozen []Frozen `json:"frozen,omitempty"`
-	// Plans lists the paid plans held; a plan is held until Advance
-	// performs its expiry.
+	// Plans lists the paid plans held: until Advance performs a plan's
+	// expiry for Status, until the expiry instant for StatusAt.
 	Plans []Held `json:"plans,omitempty"`
 }
 
-// Status returns a member's level status. It performs no due work: a term
-// end not yet performed by Advance shows as the current term. It returns
-// errors wrapping ErrNotDefined, or the store's.
+// Status returns a member's level status as stored. It performs no due
+// work: a term end or a fixed-duration freeze's deadline that neither
+// Advance nor the member's later events or requests have performed shows
+// as if it were still to come (StatusAt counts them). It returns errors
+// wrapping ErrNotDefined, or the store's.
 func (h *Handle) Status(ctx context.Context, member string) (Status, error) {
 	s := Status{Member: member, Growth: decimal.Zero, Lifetime: decimal.Zero}
 	if h.p == nil {
@@ -133,29 +135,81 @@ func (h *Handle) Status(ctx context.Context, member string) (Status, error) {
 	if err := event.CheckMember(member); err != nil {
 		return s, fmt.Errorf("level: status: %w", err)
 	}
-	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
-		m, ok, err := loadMember(u.Tx(), member)
-		if err != nil {
+	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error { return h.status(u, member, &s) })
+	if err != nil {
+		return s, fmt.Errorf("level: status of %q: %w", member, err)
+	}
+	return s, nil
+}
+
+// StatusAt returns a member's level status at time at: as Status, with
+// the term ends and fixed-duration freeze deadlines due by at that Advance
+// has not performed counted, as an event of the member at that time
+// performs them first, without writing them; and the paid plans held at
+// at (those expiring after it). It carries the member's current state
+// forward, so at is meant to be now or later; for a time before the
+// member's latest level change it answers with the current state, not the
+// one held then (History says what the member held when). A member that
+// is not an ID, or an at that is zero or outside the years 1900 to 2099,
+// wraps event.ErrInvalidArgument and names the field; else the error
+// wraps ErrNotDefined, ErrCatchUpLimit (more term ends due than an event
+// performs), or is the store's.
+func (h *Handle) StatusAt(ctx context.Context, member string, at time.Time) (Status, error) {
+	s := Status{Member: member, Growth: decimal.Zero, Lifetime: decimal.Zero}
+	if err := event.CheckQuery(member, at); err != nil {
+		return s, fmt.Errorf("level: status: %w", err)
+	}
+	if at.IsZero() {
+		return s, fmt.Errorf("level: status: %w: at: zero time", event.ErrInvalidArgument)
+	}
+	if h.p == nil {
+		return s, fmt.Errorf("level: status of %q: %w", member, ErrNotDefined)
+	}
+	// A dry view: what the catch-up performs, the reads below see, and
+	// nothing of it is kept.
+	err := h.e.DryView(ctx, at, func(u *engine.Unit) error {
+		if err := h.p.catchUp(u, member); err != nil {
 			return err
 		}
-		if !ok {
-			if len(h.p.def.Ladder) > 0 {
-				s.Level = h.p.def.Ladder[0].Name
-			}
-			return nil
-		}
-		s.Level, s.Since, s.TermEnd, s.Lifetime, s.Frozen, s.Plans = m.Level, m.Since, m.TermEnd, m.Lifetime, m.Frozen, m.Plans
-		if s.Level == "" && len(h.p.def.Ladder) > 0 {
-			// Known only for plans bought before the definition had a
-			// ladder: the member joins its entry level with their next
-			// event or request.
-			s.Level = h.p.def.Ladder[0].Name
-		}
-		s.Growth, err = balance(u, member)
-		return err
+		return h.status(u, member, &s)
 	})
 	if err != nil {
 		return s, fmt.Errorf("level: status of %q: %w", member, err)
+	}
+	held := s.Plans[:0]
+	for _, pl := range s.Plans {
+		if pl.Expires.IsZero() || at.Before(pl.Expires) {
+			held = append(held, pl)
+		}
+	}
+	if s.Plans = held; len(held) == 0 {
+		s.Plans = nil
+	}
+	return s, nil
+}
+
+// status reads member's status in u into *s, with times in the program's
+// zone.
+func (h *Handle) status(u *engine.Unit, member string, s *Status) error {
+	m, ok, err := loadMember(u.Tx(), member)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if len(h.p.def.Ladder) > 0 {
+			s.Level = h.p.def.Ladder[0].Name
+		}
+		return nil
+	}
+	s.Level, s.Since, s.TermEnd, s.Lifetime, s.Frozen, s.Plans = m.Level, m.Since, m.TermEnd, m.Lifetime, m.Frozen, m.Plans
+	if s.Level == "" && len(h.p.def.Ladder) > 0 {
+		// Known only for plans bought before the definition had a
+		// ladder: the member joins its entry level with their next
+		// event or request.
+		s.Level = h.p.def.Ladder[0].Name
+	}
+	if s.Growth, err = balance(u, member); err != nil {
+		return err
 	}
 	loc := h.e.Location()
 	s.Since, s.TermEnd = inZone(s.Since, loc), inZone(s.TermEnd, loc)
@@ -167,7 +221,7 @@ func (h *Handle) Status(ctx context.Context, member string) (Status, error) {
 		p := &s.Plans[i]
 		p.Since, p.Expires = inZone(p.Since, loc), inZone(p.Expires, loc)
 	}
-	return s, nil
+	return nil
 }
 
 // History returns up to limit (0: 100; above 1,000: 1,000) of a

@@ -181,24 +181,47 @@ func (p *part) member(u *engine.Unit, member string) (memberState, error) {
 		&rule.Reason{Rule: "level.join", Note: "first seen; entry level"})
 }
 
-// catchUp performs, at their own instants, the member's term ends that
-// fell due at or before u.At() but that Advance has not performed yet, so
-// an event is always applied to the level the member holds at its time.
-// More than MaxCatchUp of them is ErrCatchUpLimit: the event is not
-// applied to a level the member would not hold at its time.
+// catchUp performs, at their own instants and in time order, the
+// member's term ends and fixed-duration freeze deadlines that fell due at
+// or before u.At() but that Advance has not performed yet, so an event is
+// always applied to the level and freezes the member holds at its time.
+// More than MaxCatchUp term ends is ErrCatchUpLimit: the event is not
+// applied to a level the member would not hold at its time. (A member has
+// a freeze deadline per frozen level at most: they need no limit.)
 func (p *part) catchUp(u *engine.Unit, member string) error {
-	for n := 0; ; n++ {
+	for terms := 0; ; {
 		m, ok, err := p.view(u, member)
-		if err != nil || !ok || m.TermEnd.IsZero() || u.At().Before(m.TermEnd) {
+		if err != nil || !ok {
 			return err
 		}
-		if n == MaxCatchUp {
+		// The earliest deadline due, if it comes before the term end (or
+		// with it: a freeze holds only before its deadline).
+		var ranOut *Frozen
+		for i, f := range m.Frozen {
+			if !f.Deadline.IsZero() && !u.At().Before(f.Deadline) && (ranOut == nil || f.Deadline.Before(ranOut.Deadline)) {
+				ranOut = &m.Frozen[i]
+			}
+		}
+		if ranOut != nil && (m.TermEnd.IsZero() || !m.TermEnd.Before(ranOut.Deadline)) {
+			if err := u.Unschedule(ranOut.Deadline, dueFreeze, member+"|"+ranOut.Level); err != nil {
+				return err
+			}
+			if err := p.thaw(u.As(ranOut.Deadline, ledger.Ref{Note: "due " + dueFreeze}), member, ranOut.Level, ranOut.Deadline); err != nil {
+				return err
+			}
+			continue
+		}
+		if m.TermEnd.IsZero() || u.At().Before(m.TermEnd) {
+			return nil
+		}
+		if terms == MaxCatchUp {
 			return fmt.Errorf("%w: member %q has more than %d term ends due before %s; advance the program to that time first",
 				ErrCatchUpLimit, member, MaxCatchUp, u.At().In(u.Location()).Format(time.RFC3339))
 		}
 		if err := p.termEnd(u.As(m.TermEnd, ledger.Ref{Note: "due " + dueTerm}), member, m.TermEnd); err != nil {
 			return err
 		}
+		terms++
 	}
 }
 
@@ -671,19 +694,25 @@ func (p *part) freezeDeadline(u *engine.Unit, it engine.Item) error {
 	if err := it.Decode(&fd); err != nil {
 		return err
 	}
-	m, ok, err := p.load(u, fd.Member)
+	return p.thaw(u, fd.Member, fd.Level, it.At)
+}
+
+// thaw releases, at u.At(), the member's freeze of level whose deadline is
+// deadline; one that ended otherwise (stale) is left alone.
+func (p *part) thaw(u *engine.Unit, member, level string, deadline time.Time) error {
+	m, ok, err := p.load(u, member)
 	if err != nil || !ok {
 		return err
 	}
 	for j, f := range m.Frozen {
-		if f.Level != fd.Level || !f.Deadline.Equal(it.At) {
+		if f.Level != level || !f.Deadline.Equal(deadline) {
 			continue
 		}
 		m.Frozen = append(m.Frozen[:j:j], m.Frozen[j+1:]...)
-		if err := p.save(u, fd.Member, &m); err != nil {
+		if err := p.save(u, member, &m); err != nil {
 			return err
 		}
-		return u.Emit(ChangeUnfrozen, fd.Member, FreezeChange{Level: f.Level, Since: f.Since, Deadline: f.Deadline, Earned: f.Earned},
+		return u.Emit(ChangeUnfrozen, member, FreezeChange{Level: f.Level, Since: f.Since, Deadline: f.Deadline, Earned: f.Earned},
 			&rule.Reason{Rule: "level.freeze", Note: "fixed-duration freeze ran out"})
 	}
 	return nil // stale: the freeze ended otherwise

@@ -491,6 +491,76 @@ func TestLevelFixedFreezeRunsOut(t *testing.T) {
 	}
 }
 
+// A fixed-duration freeze past its deadline is released by the member's
+// next event or request, at the deadline's own instant and before what
+// the event does, as a term end due before it is performed; and
+// StatusAt reads the status at a time, such a freeze released and term
+// ends performed, writing nothing. Before, the event left the freeze in
+// the status (and its release came in the feed after the event's
+// changes, when Advance ran), and no query gave the status at a time.
+func TestLevelFixedFreezeReleasedBeforeEvent(t *testing.T) {
+	ctx := context.Background()
+	p := testkit.OpenMemory(t, lvlFreezeDef(&level.Freeze{Kind: level.FixedDuration, Duration: rule.Validity{Kind: rule.DaysAfter, N: 30}, Unfreeze: d("200")}))
+	if err := p.SetCursor(ctx, "test", 0); err != nil {
+		t.Fatal(err)
+	}
+	// Gold from 10 January: its term ends at 24:00 on 10 February with
+	// nothing in the window, down to Silver, Gold frozen for 30 days: to
+	// 24:00 on 12 March (30 days from 11 February, that day the first).
+	mustProcess(t, p, lvlOrder("o1", "ivy", "500", "", lvlAt("2026-01-10 09:00")))
+	lvlAdvance(t, p, lvlAt("2026-02-11"))
+	s := lvlWant(t, p, "ivy", "Silver", "0", "2026-03-12")
+	if len(s.Frozen) != 1 || !s.Frozen[0].Deadline.Equal(lvlAt("2026-03-13")) {
+		t.Fatalf("frozen = %+v", s.Frozen)
+	}
+
+	statusAt := func(at time.Time) level.Status {
+		t.Helper()
+		s, err := p.Levels().StatusAt(ctx, "ivy", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// At 23:59 on 12 March the freeze still holds; Silver's term ended at
+	// 24:00 on 11 March (nothing in its window: down to Bronze, growth 0,
+	// Bronze's one-month term to 24:00 on 12 April).
+	if s := statusAt(lvlAt("2026-03-12 23:59")); s.Level != "Bronze" || !s.TermEnd.Equal(lvlAt("2026-04-13")) || len(s.Frozen) != 1 {
+		t.Errorf("StatusAt 12 March 23:59 = %+v, want Bronze to 13 April, Gold frozen", s)
+	}
+	if s := statusAt(lvlAt("2026-03-13")); len(s.Frozen) != 0 || s.Level != "Bronze" {
+		t.Errorf("StatusAt 13 March = %+v, want Bronze and no freeze", s)
+	}
+	// A query writes nothing: the stored status is as it was.
+	if s := lvlWant(t, p, "ivy", "Silver", "0", "2026-03-12"); len(s.Frozen) != 1 {
+		t.Errorf("status after StatusAt: frozen = %+v", s.Frozen)
+	}
+	if _, err := p.Levels().StatusAt(ctx, "ivy", time.Time{}); !errors.Is(err, event.ErrInvalidArgument) {
+		t.Errorf("StatusAt of the zero time: %v, want ErrInvalidArgument", err)
+	}
+
+	// An event after the deadline, Advance not run: the term end and the
+	// deadline are performed at their instants, before the event.
+	out := mustProcess(t, p, lvlOrder("o2", "ivy", "150", "", lvlAt("2026-03-20 10:00")))[0]
+	s = lvlWant(t, p, "ivy", "Silver", "150", "2026-04-21")
+	if len(s.Frozen) != 0 {
+		t.Errorf("status after the event: frozen = %+v, want none", s.Frozen)
+	}
+	var got []string
+	for _, c := range out.Changes {
+		if c.Kind == level.ChangeLevel || c.Kind == level.ChangeUnfrozen {
+			got = append(got, c.Kind+" "+c.Time.In(zone).Format("01-02 15:04"))
+		}
+	}
+	want := []string{"level.changed 03-12 00:00", "level.unfrozen 03-13 00:00", "level.changed 03-20 10:00"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+	if n := lvlAdvance(t, p, lvlAt("2026-03-20 10:00")); n != 0 {
+		t.Errorf("Advance performed %d items the event had performed", n)
+	}
+}
+
 func TestLevelPaidPlan(t *testing.T) {
 	p := testkit.OpenMemory(t, lvlDef(""))
 	buy := func(id string, at time.Time) event.Event {
