@@ -40,8 +40,10 @@
 //   - [ChangeClaimRefused]: a [Refusal]. A gift or a reward that cannot be
 //     issued (out of stock, a limit, not eligible, outside the claim
 //     period) does not fail its event: the refusal is published instead,
-//     and the event's other effects stand. A claim through the Handle that
-//     is refused fails and changes nothing.
+//     and the event's other effects stand (a level's upgrade gift refused
+//     stays owed to the member, and the level's next reach grants it: see
+//     package level). A claim through the Handle that is refused fails and
+//     changes nothing.
 //
 // Due work: an issued coupon's expiry, and an order's hold
 // (LockRequest.Hold) running out, which releases its coupons at the order's

@@ -177,7 +177,8 @@ func (c *part) Process(u *engine.Unit, ev event.Event) error {
 		if g.Pack != "" {
 			r = rule.Reward{Kind: rule.RewardPack, Pack: g.Pack}
 		}
-		if err := c.grant(u, ev.Member, r, System, why); err != nil {
+		// A gift refused (out of stock) is published; the event goes on.
+		if err := c.grant(u, ev.Member, r, System, why); err != nil && !errors.Is(err, engine.ErrRewardRefused) {
 			return err
 		}
 	}
@@ -190,12 +191,16 @@ func (c *part) RewardKinds() []rule.RewardKind {
 
 // Reward issues a level gift or a task reward by the claim method of its
 // source (MethodOf: Task for a task's reward, System for a level's gift).
-// A refusal is recorded as a coupon.claim_refused change and does not fail
-// the event.
+// A refusal is recorded as a coupon.claim_refused change and returned
+// wrapping engine.ErrRewardRefused, which does not fail the event: the
+// level part keeps a refused gift owed, the task part goes on.
 func (c *part) Reward(u *engine.Unit, member string, r rule.Reward, from rule.Source, why rule.Reason) error {
 	return c.grant(u, member, r, MethodOf(from.Kind), why)
 }
 
+// grant issues r to member by method m. A refusal (out of stock, a limit
+// reached, not eligible, outside the claim period) is published as
+// ChangeClaimRefused and returned wrapping engine.ErrRewardRefused.
 func (c *part) grant(u *engine.Unit, member string, r rule.Reward, m Method, why rule.Reason) error {
 	var err error
 	if r.Kind == rule.RewardPack {
@@ -208,9 +213,12 @@ func (c *part) grant(u *engine.Unit, member string, r rule.Reward, m Method, why
 		return err
 	}
 	why.Note = err.Error()
-	return u.Emit(ChangeClaimRefused, member, Refusal{
+	if eerr := u.Emit(ChangeClaimRefused, member, Refusal{
 		Template: r.Template, Pack: r.Pack, Count: r.Count, Method: m, Cause: cause, Error: err.Error(),
-	}, &why)
+	}, &why); eerr != nil {
+		return eerr
+	}
+	return fmt.Errorf("%w: %w", engine.ErrRewardRefused, err)
 }
 
 // facts reads the member's level and tags when the rule has conditions.

@@ -19,8 +19,9 @@ const (
 	ChangeLevel = "level.changed"
 	// ChangeGrowth is a member's growth changing (payload [GrowthChange]).
 	ChangeGrowth = "growth.changed"
-	// ChangeGift is an upgrade gift granted (payload [Gift]); the reward
-	// itself is published by the part that grants its kind.
+	// ChangeGift is an upgrade gift's reward granted (payload [Gift]),
+	// after the changes of the part that grants its kind; a reward that
+	// part refused is not published as a gift but owed (Status.Owed).
 	ChangeGift = "level.gift"
 	// ChangeFrozen is a level frozen after a downgrade (payload
 	// [FreezeChange]).

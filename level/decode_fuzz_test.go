@@ -23,7 +23,7 @@ func FuzzMemberRecord(f *testing.F) {
 		{},
 		{Level: "Gold", Since: at, TermEnd: at.AddDate(1, 0, 0), Lifetime: decimal.RequireFromString("1234.5"),
 			Frozen: []Frozen{{Level: "Platinum", Since: at, Deadline: at.AddDate(0, 3, 0), Earned: decimal.RequireFromString("12")}},
-			Gifted: []string{"Silver"}, Plans: []Held{{Plan: "plus", Since: at, Expires: at.AddDate(0, 1, 0)}}, Seq: 7,
+			Gifted: []string{"Silver"}, Owed: []owed{{Level: "Silver", Reward: "coupon:cash"}}, Plans: []Held{{Plan: "plus", Since: at, Expires: at.AddDate(0, 1, 0)}}, Seq: 7,
 			Day: rule.Date{Year: 2026, Month: 3, Day: 1}, DayGrowth: decimal.RequireFromString("-2.5")},
 	} {
 		f.Add(appendMember(nil, &m))
@@ -38,7 +38,7 @@ func FuzzMemberRecord(f *testing.F) {
 			t.Fatalf("decodeMember(%x) decodes with a byte more", b)
 		}
 		again := appendMember(nil, &m)
-		if b[0] == memberV2 && len(again) > len(b) { // (version 1 is written as 2, with a day)
+		if b[0] == memberV3 && len(again) > len(b) { // (versions 1 and 2 are written as 3, with a day and the gifts owed)
 			t.Fatalf("decodeMember(%x) = %+v, which encodes longer: %x", b, m, again)
 		}
 		got, err := decodeMember(again)

@@ -31,7 +31,15 @@
 // Whenever growth increases the member moves to the highest level it
 // reaches, crossing several levels at once if need be, and gets each
 // crossed level's gifts — once per member per level unless the level
-// grants them every time. A decrease (a refund rule, a negative growth
+// grants them every time. A gift's reward that its part refuses (a coupon
+// or pack out of stock, a claim limit reached, outside the claim period:
+// published as coupon.claim_refused) is not marked given: the member is
+// owed it ([Status].Owed), and the level's next reach grants it (only it:
+// the gift's other rewards stay given; a level that grants its gifts
+// every time grants them all then anyway). A member who stays at the level
+// waits for that reach; an operator who makes it good by hand (a coupon
+// claimed for them) leaves it owed all the same. [ChangeGift] is published
+// for each reward given, after the changes of its grant. A decrease (a refund rule, a negative growth
 // rule) never goes below zero — the shortfall is recorded in the change's
 // payload and reason — and never downgrades before the term ends.
 // Lifetime growth, the net growth ever earned, is kept beside the balance

@@ -14,12 +14,13 @@ import (
 const (
 	memberV1 = 1
 	memberV2 = 2 // V1 and the latest day's growth
+	memberV3 = 3 // V2 and the rewards of gifts owed
 )
 
 // appendMember appends m's record to b.
 func appendMember(b []byte, m *memberState) []byte {
 	w := codec.Writer{B: b}
-	w.B = append(w.B, memberV2)
+	w.B = append(w.B, memberV3)
 	w.String(m.Level)
 	w.Time(m.Since)
 	w.Time(m.TermEnd)
@@ -46,6 +47,11 @@ func appendMember(b []byte, m *memberState) []byte {
 	w.Uint(uint64(m.Day.Month))
 	w.Uint(uint64(m.Day.Day))
 	w.Decimal(m.DayGrowth)
+	w.Uint(uint64(len(m.Owed)))
+	for _, o := range m.Owed {
+		w.String(o.Level)
+		w.String(o.Reward)
+	}
 	return w.B
 }
 
@@ -54,7 +60,7 @@ func decodeMember(b []byte) (memberState, error) {
 		return decodeMemberJSON(b)
 	}
 	var m memberState // apart from the JSON one, whose address escapes
-	if len(b) == 0 || (b[0] != memberV1 && b[0] != memberV2) {
+	if len(b) == 0 || b[0] < memberV1 || b[0] > memberV3 {
 		return m, fmt.Errorf("level: member record of unknown version")
 	}
 	r := codec.Reader{B: b[1:]}
@@ -69,13 +75,18 @@ func decodeMember(b []byte) (memberState, error) {
 		m.Plans = append(m.Plans, Held{Plan: r.String(), Since: r.Time(), Expires: r.Time()})
 	}
 	m.Seq = r.Uint()
-	if b[0] == memberV2 {
+	if b[0] >= memberV2 {
 		y, mo, d := r.Uint(), r.Uint(), r.Uint()
 		if y > 1<<20 || mo > 12 || d > 31 {
 			return memberState{}, fmt.Errorf("level: member record: bad day %d-%d-%d", y, mo, d)
 		}
 		m.Day = rule.Date{Year: int(y), Month: time.Month(mo), Day: int(d)}
 		m.DayGrowth = r.Decimal()
+	}
+	if b[0] >= memberV3 {
+		for n := r.Uint(); n > 0 && r.Err() == nil; n-- {
+			m.Owed = append(m.Owed, owed{Level: r.String(), Reward: r.String()})
+		}
 	}
 	if err := r.Err(); err != nil {
 		return memberState{}, fmt.Errorf("level: member record: %w", err)

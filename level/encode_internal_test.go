@@ -17,7 +17,7 @@ func TestMemberRecordRoundTrip(t *testing.T) {
 		{},
 		{Level: "Gold", Since: at, TermEnd: at.AddDate(1, 0, 0), Lifetime: decimal.RequireFromString("1234.5"),
 			Frozen: []Frozen{{Level: "Platinum", Since: at, Deadline: at.AddDate(0, 3, 0), Earned: decimal.RequireFromString("12")}, {Level: "Diamond", Since: at}},
-			Gifted: []string{"Silver", "Gold"}, Plans: []Held{{Plan: "plus", Since: at, Expires: at.AddDate(0, 1, 0)}}, Seq: 7,
+			Gifted: []string{"Silver", "Gold"}, Owed: []owed{{Level: "Gold", Reward: "coupon:cash"}, {Level: "Gold", Reward: "pack:spring"}}, Plans: []Held{{Plan: "plus", Since: at, Expires: at.AddDate(0, 1, 0)}}, Seq: 7,
 			Day: rule.Date{Year: 2026, Month: 3, Day: 1}, DayGrowth: decimal.RequireFromString("-2.5")},
 	} {
 		got, err := decodeMember(appendMember(nil, &m))
@@ -31,6 +31,16 @@ func TestMemberRecordRoundTrip(t *testing.T) {
 		if got, err := decodeMember(raw); err != nil || !cmp.Equal(m, got) {
 			t.Errorf("JSON record: %v, %+v", err, got)
 		}
+	}
+	// A record of the second version has no gifts owed: it is the third
+	// without their count.
+	m := memberState{Level: "Gold", Lifetime: decimal.RequireFromString("3"), Gifted: []string{"Silver"}, Seq: 2,
+		Day: rule.Date{Year: 2026, Month: 3, Day: 1}, DayGrowth: decimal.RequireFromString("3")}
+	v2 := appendMember(nil, &m)
+	v2 = v2[:len(v2)-1]
+	v2[0] = memberV2
+	if got, err := decodeMember(v2); err != nil || !cmp.Equal(m, got) {
+		t.Errorf("V2 record: %+v, %v; want %+v", got, err, m)
 	}
 	if _, err := decodeMember([]byte{memberV1, 5}); err == nil {
 		t.Error("truncated record decoded")

@@ -117,6 +117,10 @@ type Status struct {
 	// Frozen lists the frozen levels with their deadlines (zero: long-term)
 	// and the growth earned since each downgrade.
 	Frozen []Frozen `json:"frozen,omitempty"`
+	// Owed lists the rewards of upgrade gifts refused when the member
+	// reached their level (a coupon out of stock): the level's next reach
+	// grants them.
+	Owed []Gift `json:"owed,omitempty"`
 	// Plans lists the paid plans held: until Advance performs a plan's
 	// expiry for Status, until the expiry instant for StatusAt.
 	Plans []Held `json:"plans,omitempty"`
@@ -207,6 +211,11 @@ func (h *Handle) status(u *engine.Unit, member string, s *Status) error {
 		// ladder: the member joins its entry level with their next
 		// event or request.
 		s.Level = h.p.def.Ladder[0].Name
+	}
+	for _, o := range m.Owed {
+		if g, ok := h.p.def.owedGift(o); ok {
+			s.Owed = append(s.Owed, g)
+		}
 	}
 	if s.Growth, err = balance(u, member); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package level
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -446,33 +447,48 @@ func (p *part) settle(u *engine.Unit, member string, bal decimal.Decimal) error 
 	}
 	// Mark the gifts before granting them: a growth gift may upgrade again
 	// and must see them as granted.
-	var gifts []int
+	var gifts []Gift
 	for _, i := range crossed {
-		l := p.def.Ladder[i]
-		if len(l.Gifts) == 0 || (!l.GiftEveryTime && m.hasGift(l.Name)) {
-			continue
-		}
-		if !m.hasGift(l.Name) {
-			m.Gifted = append(m.Gifted, l.Name)
-		}
-		gifts = append(gifts, i)
+		gifts = m.gifts(p.def.Ladder[i], gifts)
 	}
 	if err := p.save(u, member, &m); err != nil {
 		return err
 	}
-	for _, i := range gifts {
-		l := p.def.Ladder[i]
-		for _, g := range l.Gifts {
-			gwhy := rule.Reason{Rule: "level." + l.Name + ".gift", Note: "upgrade gift of " + l.Name}
-			if err := u.Emit(ChangeGift, member, Gift{Level: l.Name, Reward: g}, &gwhy); err != nil {
-				return err
-			}
-			if err := u.Reward(member, g, rule.Source{Kind: rule.FromLevel, Name: l.Name}, gwhy); err != nil {
-				return fmt.Errorf("level: gift of %q: %w", l.Name, err)
-			}
+	var refused []Gift
+	for _, g := range gifts {
+		gwhy := rule.Reason{Rule: "level." + g.Level + ".gift", Note: "upgrade gift of " + g.Level}
+		err := u.Reward(member, g.Reward, rule.Source{Kind: rule.FromLevel, Name: g.Level}, gwhy)
+		if errors.Is(err, engine.ErrRewardRefused) {
+			refused = append(refused, g) // its part published the refusal
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("level: gift of %q: %w", g.Level, err)
+		}
+		if err := u.Emit(ChangeGift, member, g, &gwhy); err != nil {
+			return err
 		}
 	}
-	return nil
+	return p.owe(u, member, refused)
+}
+
+// owe keeps the refused rewards of upgrade gifts owed to the member, for
+// their level's next reach; a level that grants its gifts every time
+// grants them all then anyway.
+func (p *part) owe(u *engine.Unit, member string, refused []Gift) error {
+	if len(refused) == 0 {
+		return nil
+	}
+	m, err := p.member(u, member) // as the gifts left it
+	if err != nil {
+		return err
+	}
+	for _, g := range refused {
+		if i := p.def.Index(g.Level); i >= 0 && !p.def.Ladder[i].GiftEveryTime {
+			m.Owed = append(m.Owed, owed{Level: g.Level, Reward: g.Reward.Target()})
+		}
+	}
+	return p.save(u, member, &m)
 }
 
 // change moves the member (whose state is *m) to ladder level to at
@@ -835,6 +851,7 @@ func (p *part) save(u *engine.Unit, member string, m *memberState) error {
 func cloneMember(m memberState) memberState {
 	m.Frozen = slices.Clone(m.Frozen)
 	m.Gifted = slices.Clone(m.Gifted)
+	m.Owed = slices.Clone(m.Owed)
 	m.Plans = slices.Clone(m.Plans)
 	return m
 }

@@ -561,6 +561,85 @@ func TestLevelFixedFreezeReleasedBeforeEvent(t *testing.T) {
 	}
 }
 
+// An upgrade gift's reward that is refused (its coupon out of stock) is
+// not marked given: the member is owed it (Status.Owed), and the level's
+// next reach grants it, and only it, once-per-member gifts already given
+// staying given. Before, the level was marked gifted whole, so the member
+// never had the coupon, and the outcome listed it among the gifts granted.
+func TestLevelGiftRefusedIsOwed(t *testing.T) {
+	ctx := context.Background()
+	def := lvlDef("")
+	def.Levels.Ladder[2].Gifts = append(def.Levels.Ladder[2].Gifts, rule.Reward{Kind: rule.RewardCoupon, Template: "silver-cash"})
+	tpl := coupon.Template{Name: "silver-cash", Type: coupon.Cash, Amount: d("20"), Stock: 1, Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 30}}}
+	def.Coupons = &coupon.Definition{Templates: []coupon.Template{tpl}}
+	st := memory.New()
+	p, err := membership.Open(st, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	giftsOf := func(out *change.Outcome) []string {
+		t.Helper()
+		e, err := level.EffectsOf(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, g := range e.Gifts {
+			got = append(got, g.Level+" "+g.Reward.Target())
+		}
+		return got
+	}
+	coupons := func(member string) int {
+		t.Helper()
+		cs, err := p.Coupons().List(ctx, member)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(cs)
+	}
+	// ann takes the one coupon in stock; bob reaches Silver an hour later:
+	// his 30 of growth is given, the coupon refused.
+	mustProcess(t, p, lvlOrder("o1", "ann", "100", "", lvlAt("2026-01-15 10:00")))
+	out := mustProcess(t, p, lvlOrder("o2", "bob", "100", "", lvlAt("2026-01-15 11:00")))[0]
+	if n := len(out.ChangesOf(coupon.ChangeClaimRefused)); n != 1 {
+		t.Errorf("%d claims refused, want 1", n)
+	}
+	if diff := cmp.Diff([]string{"Silver growth"}, giftsOf(out)); diff != "" {
+		t.Errorf("gifts granted (-want +got):\n%s", diff)
+	}
+	s := lvlWant(t, p, "bob", "Silver", "130", "2026-02-16")
+	want := []level.Gift{{Level: "Silver", Reward: rule.Reward{Kind: rule.RewardCoupon, Template: "silver-cash"}}}
+	if diff := cmp.Diff(want, s.Owed); diff != "" {
+		t.Errorf("owed (-want +got):\n%s", diff)
+	}
+	if n := coupons("bob"); n != 0 {
+		t.Fatalf("bob holds %d coupons", n)
+	}
+
+	// The operator restocks (version 2). Silver's term ends at 24:00 on
+	// 15 February with nothing in its window: bob goes down to Bronze,
+	// growth 0. His order of 100 on 1 March reaches Silver again: the
+	// coupon owed is issued, Silver's growth gift not given twice.
+	def.Version = 2
+	def.Coupons.Templates[0].Stock = 2
+	if p, err = membership.Open(st, def); err != nil {
+		t.Fatal(err)
+	}
+	out = mustProcess(t, p, lvlOrder("o3", "bob", "100", "", lvlAt("2026-03-01 10:00")))[0]
+	if diff := cmp.Diff([]string{"Silver coupon:silver-cash"}, giftsOf(out)); diff != "" {
+		t.Errorf("gifts granted at the second reach (-want +got):\n%s", diff)
+	}
+	if s := lvlWant(t, p, "bob", "Silver", "100", "2026-04-02"); len(s.Owed) != 0 {
+		t.Errorf("owed after the second reach: %+v", s.Owed)
+	}
+	if n := coupons("bob"); n != 1 {
+		t.Errorf("bob holds %d coupons, want 1", n)
+	}
+	if err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLevelPaidPlan(t *testing.T) {
 	p := testkit.OpenMemory(t, lvlDef(""))
 	buy := func(id string, at time.Time) event.Event {

@@ -48,6 +48,9 @@ type memberState struct {
 	Frozen []Frozen `json:"frozen,omitempty"`
 	// Gifted lists the levels whose gifts the member has had.
 	Gifted []string `json:"gifted,omitempty"`
+	// Owed lists the rewards of those gifts that were refused (a coupon
+	// out of stock): the level's next reach grants them.
+	Owed []owed `json:"owed,omitempty"`
 	// Plans lists the paid plans the member holds.
 	Plans []Held `json:"plans,omitempty"`
 	// Seq is the number of history records.
@@ -76,6 +79,64 @@ func (m *memberState) hasGift(level string) bool {
 		}
 	}
 	return false
+}
+
+// owed is a reward of a level's upgrade gift refused when the member
+// reached the level, known by its target (rule.Reward.Target).
+type owed struct {
+	Level  string `json:"level"`
+	Reward string `json:"reward"`
+}
+
+// owedGift returns the reward of the level's gifts that o names; ok is
+// false when the definition no longer gives it (the level's next reach
+// drops it).
+func (d Definition) owedGift(o owed) (Gift, bool) {
+	if i := d.Index(o.Level); i >= 0 {
+		for _, r := range d.Ladder[i].Gifts {
+			if r.Target() == o.Reward {
+				return Gift{Level: o.Level, Reward: r}, true
+			}
+		}
+	}
+	return Gift{}, false
+}
+
+// gifts appends to dst the rewards that reaching l grants, and marks them
+// granted: all of l's gifts the first time, or every time for a level
+// that grants them every time; else only those refused before (owed),
+// matched with l's gifts by target (one the definition no longer gives is
+// dropped).
+func (m *memberState) gifts(l Level, dst []Gift) []Gift {
+	if len(l.Gifts) == 0 {
+		return dst
+	}
+	var due []string // l's rewards owed, taken out of m.Owed
+	var kept []owed
+	for _, o := range m.Owed {
+		if o.Level == l.Name {
+			due = append(due, o.Reward)
+		} else {
+			kept = append(kept, o)
+		}
+	}
+	m.Owed = kept
+	if first := !m.hasGift(l.Name); first || l.GiftEveryTime {
+		if first {
+			m.Gifted = append(m.Gifted, l.Name)
+		}
+		for _, r := range l.Gifts {
+			dst = append(dst, Gift{Level: l.Name, Reward: r})
+		}
+		return dst
+	}
+	for _, r := range l.Gifts {
+		if i := slices.Index(due, r.Target()); i >= 0 {
+			due = slices.Delete(due, i, i+1)
+			dst = append(dst, Gift{Level: l.Name, Reward: r})
+		}
+	}
+	return dst
 }
 
 // held returns the plan the member holds and its index, or -1.

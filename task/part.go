@@ -2,6 +2,7 @@ package task
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -220,7 +221,10 @@ func (p *part) step(u *engine.Unit, tk Task, ev event.Event) error {
 		return err
 	}
 	for _, r := range tk.Rewards {
-		if err := u.Reward(member, r, rule.Source{Kind: rule.FromTask, Name: tk.Name}, rule.Reason{Rule: ruleID, Note: "task " + tk.Name, Inputs: why.Inputs}); err != nil {
+		// A reward refused (a coupon out of stock) is published by its
+		// part; the completion stands.
+		err := u.Reward(member, r, rule.Source{Kind: rule.FromTask, Name: tk.Name}, rule.Reason{Rule: ruleID, Note: "task " + tk.Name, Inputs: why.Inputs})
+		if err != nil && !errors.Is(err, engine.ErrRewardRefused) {
 			return fmt.Errorf("reward %s: %w", r.Target(), err)
 		}
 	}

@@ -51,6 +51,13 @@ import (
 // checks find.
 var ErrCorrupt = store.ErrCorrupt
 
+// ErrRewardRefused is wrapped by the error of Unit.Reward when the
+// rewarder refused the reward for a business reason (a coupon out of
+// stock, a claim limit reached) and published the refusal: the unit goes
+// on, and the caller decides what the refusal means to it (a level's
+// gift stays owed to the member; a task's completion stands).
+var ErrRewardRefused = errors.New("reward refused")
+
 // Item is a due item: work that falls due at a time (an expiry, a term end).
 type Item = due.Item
 
@@ -79,7 +86,9 @@ type Follower interface {
 // Rewarder is a part that grants rewards of some kinds (points, growth,
 // coupons, packs, achievements) on behalf of another part. from names what
 // grants the reward (a task, a level's upgrade gift), so that the rewarder
-// need not read it from the reason's text.
+// need not read it from the reason's text. A reward it refuses for a
+// business reason (a coupon out of stock) it publishes as such and
+// reports with an error wrapping ErrRewardRefused.
 type Rewarder interface {
 	RewardKinds() []rule.RewardKind
 	Reward(u *Unit, member string, r rule.Reward, from rule.Source, why rule.Reason) error

@@ -193,7 +193,9 @@ func (u *Unit) Unschedule(at time.Time, kind, id string) error {
 }
 
 // Reward fulfils r, granted by from, for member through the part that
-// grants its kind.
+// grants its kind. A refusal the rewarder published (a coupon out of
+// stock) is an error wrapping ErrRewardRefused, which the caller may
+// take as an answer rather than a failure of the unit.
 func (u *Unit) Reward(member string, r rule.Reward, from rule.Source, why rule.Reason) error {
 	for _, rw := range u.e.rewarders {
 		for _, k := range rw.RewardKinds() {
