@@ -102,14 +102,23 @@
 // set below it freezes nothing); growth earned from then on is counted,
 // and once it reaches the level's unfreeze threshold the member returns
 // to it at once (the highest such level when several are frozen) with a
-// new term, and no gift. A long-term freeze has no deadline and survives any number of further
-// downgrades; a fixed-duration freeze ends at the deadline given by its
-// duration applied to the downgrade. A deadline that Advance has not
-// performed is performed as a term end is: at its own instant, before any
-// later event or request of the member (in time order with their term
-// ends), so that neither the status nor the feed shows the freeze past it;
-// [Handle.StatusAt] counts it without writing it. Reaching a frozen level by ordinary
-// growth, or being set to it or above by hand, ends its freeze too.
+// new term. The return moves up as an upgrade does: each level it
+// crosses, the frozen one included, grants its gifts by the usual rule —
+// once per member per level, so a level whose gifts the member had (the
+// frozen one, if reached by growth before) grants nothing again, one
+// whose gifts they never had (passed over or reached by a manual set)
+// grants them, and one whose reward was refused grants what is owed; a
+// level that grants its gifts every time grants them again, as at any
+// upgrade. (Before, a return granted no gift, not even those of a level
+// the growth reached by itself.) A long-term freeze has no deadline and
+// survives any number of further downgrades; a fixed-duration freeze ends
+// at the deadline given by its duration applied to the downgrade. A
+// deadline that Advance has not performed is performed as a term end is:
+// at its own instant, before any later event or request of the member (in
+// time order with their term ends), so that neither the status nor the
+// feed shows the freeze past it; [Handle.StatusAt] counts it without
+// writing it. Reaching a frozen level by ordinary growth, or being set to
+// it or above by hand, ends its freeze too.
 //
 // # Refunds
 //

@@ -396,7 +396,8 @@ func (p *part) decrease(u *engine.Unit, member string, amount decimal.Decimal, r
 
 // settle moves the member up after a growth increase: to a frozen level
 // whose unfreeze threshold is reached, or to the highest level the growth
-// reaches, granting the gifts of each level crossed. bal is the member's
+// reaches, granting the gifts of each level crossed (memberState.gifts:
+// those of a level had before are not granted again). bal is the member's
 // growth balance after the increase.
 func (p *part) settle(u *engine.Unit, member string, bal decimal.Decimal) error {
 	if len(p.def.Ladder) == 0 {
@@ -421,7 +422,13 @@ func (p *part) settle(u *engine.Unit, member string, bal decimal.Decimal) error 
 	cause := CauseEvent
 	var why *rule.Reason
 	if to, ok := p.def.Unfreeze(vm.Frozen, cur, u.At()); ok && to > top {
-		top, cause, crossed = to, CauseUnfreeze, nil
+		// A return moves up as an upgrade does: every level it crosses
+		// grants its gifts by the usual rule (once per member: a level
+		// reached before has had them, unless they were refused).
+		top, cause = to, CauseUnfreeze
+		for i := cur + 1 + len(crossed); i <= to; i++ {
+			crossed = append(crossed, i)
+		}
 		for _, f := range vm.Frozen {
 			if f.Level == p.def.Ladder[to].Name {
 				why = &rule.Reason{Rule: "level.unfreeze", Inputs: map[string]string{

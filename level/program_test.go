@@ -455,6 +455,68 @@ func TestLevelLongTermFreezeReturnsAfterTwoDowngrades(t *testing.T) {
 	}
 }
 
+// A return to a frozen level moves the member up as an upgrade does:
+// each level it crosses grants its gifts by the usual rule. In this
+// ladder Silver gives 30 once per member and Gold 50 every time; Gold
+// has a long-term freeze. max was set to Gold by hand (no gift), ned
+// reached it with an order (Silver's and Gold's gifts); both went down to
+// Silver, then Bronze, and return with 200 of growth, which reaches
+// Silver by itself. max gets Silver's gift, which he never had, and
+// Gold's; ned only Gold's, Silver's being once per member. Before, a
+// return granted no gift at all, not even that of Silver, which the
+// growth reached.
+func TestLevelUnfreezeGrantsCrossedGifts(t *testing.T) {
+	ctx := context.Background()
+	def := lvlDef(level.NextLower)
+	for i := 1; i < len(def.Levels.Ladder); i++ {
+		l := &def.Levels.Ladder[i]
+		l.Validity, l.Window = rule.Validity{Kind: rule.MonthsAfter, N: 1}, 1
+	}
+	def.Levels.Ladder[3].Freeze = &level.Freeze{Kind: level.LongTerm, Unfreeze: d("200")}
+	p := testkit.OpenMemory(t, def)
+	if _, err := p.Levels().Set(ctx, level.SetRequest{RequestID: "set-max", Member: "max", Level: "Gold", Operator: "op", Note: "vip", At: lvlAt("2026-01-10 09:00")}); err != nil {
+		t.Fatal(err)
+	}
+	mustProcess(t, p, lvlOrder("o1", "ned", "500", "", lvlAt("2026-01-10 09:00"))) // 500 + 30 + 50
+	lvlWant(t, p, "ned", "Gold", "580", "2026-02-11")
+	// Gold's terms end at 24:00 on 10 February with nothing in the window:
+	// down to Silver, Gold frozen; Silver's at 24:00 on 11 March: Bronze.
+	lvlAdvance(t, p, lvlAt("2026-03-12"))
+	for _, m := range []string{"max", "ned"} {
+		if s := lvlWant(t, p, m, "Bronze", "0", "2026-04-13"); len(s.Frozen) != 1 || s.Frozen[0].Level != "Gold" {
+			t.Fatalf("%s: frozen = %+v", m, s.Frozen)
+		}
+	}
+	for _, tc := range []struct {
+		member, growth string
+		gifts          []string
+	}{
+		{"max", "280", []string{"Silver", "Gold"}}, // 200 + 30 + 50
+		{"ned", "250", []string{"Gold"}},           // 200 + 50
+	} {
+		out := mustProcess(t, p, lvlOrder("o2-"+tc.member, tc.member, "200", "", lvlAt("2026-03-20 10:00")))[0]
+		e, err := level.EffectsOf(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gifts []string
+		for _, g := range e.Gifts {
+			gifts = append(gifts, g.Level)
+		}
+		if diff := cmp.Diff(tc.gifts, gifts); diff != "" {
+			t.Errorf("%s: gifts (-want +got):\n%s", tc.member, diff)
+		}
+		lvlWant(t, p, tc.member, "Gold", tc.growth, "2026-04-21")
+		h := lvlHistory(t, p, tc.member)
+		if last := h[len(h)-1]; last.Cause != level.CauseUnfreeze || last.From != "Bronze" || last.To != "Gold" {
+			t.Errorf("%s: last history record = %+v, want the return Bronze→Gold", tc.member, last)
+		}
+	}
+	if err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLevelFixedFreezeRunsOut(t *testing.T) {
 	p := testkit.OpenMemory(t, lvlFreezeDef(&level.Freeze{Kind: level.FixedDuration, Duration: rule.Validity{Kind: rule.DaysAfter, N: 30}, Unfreeze: d("200")}))
 	// A consumer that has read nothing keeps the whole feed from retention.
