@@ -108,19 +108,21 @@ func (d Definition) owedGift(o owed) (Gift, bool) {
 // matched with l's gifts by target (one the definition no longer gives is
 // dropped).
 func (m *memberState) gifts(l Level, dst []Gift) []Gift {
+	var due []string // l's rewards owed, taken out of m.Owed
+	if len(m.Owed) > 0 {
+		var kept []owed
+		for _, o := range m.Owed {
+			if o.Level == l.Name {
+				due = append(due, o.Reward)
+			} else {
+				kept = append(kept, o)
+			}
+		}
+		m.Owed = kept
+	}
 	if len(l.Gifts) == 0 {
 		return dst
 	}
-	var due []string // l's rewards owed, taken out of m.Owed
-	var kept []owed
-	for _, o := range m.Owed {
-		if o.Level == l.Name {
-			due = append(due, o.Reward)
-		} else {
-			kept = append(kept, o)
-		}
-	}
-	m.Owed = kept
 	if first := !m.hasGift(l.Name); first || l.GiftEveryTime {
 		if first {
 			m.Gifted = append(m.Gifted, l.Name)

@@ -208,3 +208,47 @@ func TestGrowthDays(t *testing.T) {
 		})
 	}
 }
+
+// The gifts a reach of a level grants: all of them the first time or, for
+// a level that grants them every time, each time; after that only those
+// owed (refused before), matched by target, the others of the level
+// staying given. An owed reward the level no longer gives is dropped.
+func TestMemberGifts(t *testing.T) {
+	cash := rule.Reward{Kind: rule.RewardCoupon, Template: "cash"}
+	pts := rule.Reward{Kind: rule.RewardPoints, Program: "mall", Amount: dec("10")}
+	gold := Level{Name: "Gold", Gifts: []rule.Reward{pts, cash}}
+	every := Level{Name: "Gold", Gifts: []rule.Reward{pts, cash}, GiftEveryTime: true}
+	none := Level{Name: "Gold"}
+	tests := []struct {
+		name       string
+		m          memberState
+		l          Level
+		want       []Gift
+		wantGifted []string
+		wantOwed   []owed
+	}{
+		{"first reach", memberState{}, gold, []Gift{{"Gold", pts}, {"Gold", cash}}, []string{"Gold"}, nil},
+		{"had them", memberState{Gifted: []string{"Gold"}}, gold, nil, []string{"Gold"}, nil},
+		{"one owed", memberState{Gifted: []string{"Gold"}, Owed: []owed{{"Silver", "pack:p"}, {"Gold", "coupon:cash"}}}, gold,
+			[]Gift{{"Gold", cash}}, []string{"Gold"}, []owed{{"Silver", "pack:p"}}},
+		{"owed no longer given", memberState{Gifted: []string{"Gold"}, Owed: []owed{{"Gold", "coupon:old"}}}, gold, nil, []string{"Gold"}, nil},
+		{"owed, gifts gone", memberState{Gifted: []string{"Gold"}, Owed: []owed{{"Gold", "coupon:cash"}}}, none, nil, []string{"Gold"}, nil},
+		{"every time", memberState{Gifted: []string{"Gold"}, Owed: []owed{{"Gold", "coupon:cash"}}}, every,
+			[]Gift{{"Gold", pts}, {"Gold", cash}}, []string{"Gold"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := tt.m
+			got := m.gifts(tt.l, nil)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("gifts (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantGifted, m.Gifted); diff != "" {
+				t.Errorf("gifted (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantOwed, m.Owed); diff != "" {
+				t.Errorf("owed (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
