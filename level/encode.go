@@ -20,7 +20,13 @@ const (
 // appendMember appends m's record to b.
 func appendMember(b []byte, m *memberState) []byte {
 	w := codec.Writer{B: b}
-	w.B = append(w.B, memberV3)
+	// Version 2 while no gift is owed: the record of nearly every member
+	// stays as an earlier release wrote and reads it.
+	v := byte(memberV2)
+	if len(m.Owed) > 0 {
+		v = memberV3
+	}
+	w.B = append(w.B, v)
 	w.String(m.Level)
 	w.Time(m.Since)
 	w.Time(m.TermEnd)
@@ -47,10 +53,12 @@ func appendMember(b []byte, m *memberState) []byte {
 	w.Uint(uint64(m.Day.Month))
 	w.Uint(uint64(m.Day.Day))
 	w.Decimal(m.DayGrowth)
-	w.Uint(uint64(len(m.Owed)))
-	for _, o := range m.Owed {
-		w.String(o.Level)
-		w.String(o.Reward)
+	if v == memberV3 {
+		w.Uint(uint64(len(m.Owed)))
+		for _, o := range m.Owed {
+			w.String(o.Level)
+			w.String(o.Reward)
+		}
 	}
 	return w.B
 }
