@@ -34,7 +34,7 @@
 // grants them every time. A gift's reward that its part refuses (a coupon
 // or pack out of stock, a claim limit reached, outside the claim period:
 // published as coupon.claim_refused) is not marked given: the member is
-// owed it ([Status].Owed), and the level's next reach grants it (only it:
+// owed it ([Status.Owed]), and the level's next reach grants it (only it:
 // the gift's other rewards stay given; a level that grants its gifts
 // every time grants them all then anyway). A member who stays at the level
 // waits for that reach; an operator who makes it good by hand (a coupon
