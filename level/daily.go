@@ -76,7 +76,8 @@ type Day struct {
 // days before show none, and the members at their ends are not known (an
 // operator reads a period after the upgrade). Errors wrap ErrNotDefined,
 // event.ErrInvalidArgument for a period whose to is before from or that
-// is longer than MaxDays, or are the store's.
+// is longer than MaxDays, store.ErrCorrupt for a damaged count (its
+// stripes sum to no whole number an int64 holds), or are the store's.
 func (h *Handle) Days(ctx context.Context, from, to rule.Date) ([]Day, error) {
 	if h.p == nil {
 		return nil, fmt.Errorf("level: days: %w", ErrNotDefined)
@@ -105,21 +106,15 @@ func (h *Handle) Days(ctx context.Context, from, to rule.Date) ([]Day, error) {
 		for i := range days {
 			days[i] = Day{Day: from.AddDays(i)}
 		}
-		return u.Tx().Scan(bMoves, []byte(from.String()), nil, false, func(k, v []byte) error {
-			base, ok := total.Base(k)
-			parts := bytes.Split(base, []byte{0})
-			if !ok || len(parts) != 4 {
+		return total.Counts(u.Tx(), bMoves, []byte(from.String()), nil, func(k []byte, c int64) error {
+			parts := bytes.Split(k, []byte{0})
+			if len(parts) != 4 {
 				return fmt.Errorf("%w: level move key %q", engine.ErrCorrupt, k)
 			}
 			day, err := rule.ParseDate(string(parts[0]))
 			if err != nil {
 				return fmt.Errorf("%w: level move key %q", engine.ErrCorrupt, k)
 			}
-			amt, err := total.Parse(v)
-			if err != nil {
-				return err
-			}
-			c := amt.IntPart()
 			i := min(daysBetween(from, day), n)
 			if i < n {
 				switch Move(parts[1]) {

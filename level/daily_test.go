@@ -7,10 +7,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
 )
 
 // TestDays: on 10 January m1 joins and orders 600, crossing Bronze and
@@ -62,5 +65,33 @@ func TestDays(t *testing.T) {
 	none := testkit.OpenMemory(t, testkit.ValueDef())
 	if _, err := none.Levels().Days(ctx, date(1), date(2)); !errors.Is(err, level.ErrNotDefined) {
 		t.Errorf("Days without levels = %v; want ErrNotDefined", err)
+	}
+}
+
+// TestDaysDamagedCount: a day's move count is a total whose stripes are
+// summed; a sum that is not a whole number an int64 holds (a fraction,
+// 2^63, which an int64 wraps to -2^63, 24e24) is damage, reported as
+// store.ErrCorrupt rather than cut to a count. A count of 3 written the
+// same way reads as 3 (m1's join and upgrade of 10 January).
+func TestDaysDamagedCount(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	p, err := membership.Open(st, testkit.LadderDef(level.Matching))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustProcess(t, p, event.Event{ID: "o1", Member: "m1", Type: "order", Time: time.Date(2025, 1, 10, 9, 0, 0, 0, zone),
+		Attrs: event.Attrs{"amount": event.DecString("600")}})
+	day := rule.Date{Year: 2025, Month: 1, Day: 10}
+	testkit.Overwrite(t, st, "level.moves", []byte("3"))
+	days, err := p.Levels().Days(ctx, day, day)
+	if err != nil || len(days) != 1 || days[0].Joins != 3 || days[0].Upgrades != 3 {
+		t.Fatalf("Days with counts of 3 = %+v, %v; want 3 joins and 3 upgrades", days, err)
+	}
+	for _, v := range []string{"1.5", "9223372036854775808", "24e24"} {
+		testkit.Overwrite(t, st, "level.moves", []byte(v))
+		if days, err := p.Levels().Days(ctx, day, day); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("Days with a count of %s = %+v, %v; want store.ErrCorrupt", v, days, err)
+		}
 	}
 }

@@ -549,7 +549,8 @@ func (h *Handle) InSegment(ctx context.Context, member string, e Expr) (bool, er
 // rules' tags), and each tag the definition no longer declares that
 // members still hold (see Recompute to clear it), read from counters kept
 // as tags change: its cost does not depend on the number of members. The
-// error wraps ErrNotDefined or the store's error.
+// error wraps ErrNotDefined, store.ErrCorrupt for a damaged count (its
+// stripes sum to no whole number an int64 holds), or the store's error.
 func (h *Handle) Counts(ctx context.Context) (map[string]int64, error) {
 	if h.p == nil {
 		return nil, fmt.Errorf("tag: counts: %w", ErrNotDefined)

@@ -958,3 +958,30 @@ func TestTagReadsJSONRecordsOfOlderStores(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTagCountsDamaged: a tag's member count is a total whose stripes are
+// summed; Counts lists them all, and a sum that is not a whole number an
+// int64 holds (a fraction, 2^63, which an int64 wraps to -2^63, 24e24)
+// is damage, reported as store.ErrCorrupt rather than cut to a count. A
+// count of 3 written the same way reads as 3.
+func TestTagCountsDamaged(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	p, err := membership.Open(st, tagDef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Tags().Add(ctx, tag.ManualRequest{RequestID: "t1", Member: "m1", Operator: "op", At: shanghaiAt, Tag: "staff"}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Overwrite(t, st, "tag.count", []byte("3"))
+	if counts, err := p.Tags().Counts(ctx); err != nil || counts["staff"] != 3 {
+		t.Fatalf("Counts with a count of 3 = %v, %v; want staff 3", counts, err)
+	}
+	for _, v := range []string{"1.5", "9223372036854775808", "24e24"} {
+		testkit.Overwrite(t, st, "tag.count", []byte(v))
+		if counts, err := p.Tags().Counts(ctx); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("Counts with a count of %s = %v, %v; want store.ErrCorrupt", v, counts, err)
+		}
+	}
+}

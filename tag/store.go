@@ -269,16 +269,8 @@ func count(tx store.Tx, tag string) (int64, error) {
 // counts adds to out the number of members holding each tag counted in
 // bCount: every tag a member ever held, declared or not.
 func counts(tx store.Tx, out map[string]int64) error {
-	return tx.Scan(bCount, nil, nil, false, func(k, v []byte) error {
-		name, ok := total.Base(k)
-		if !ok {
-			return fmt.Errorf("%w: tag count key %q", errRecord, k)
-		}
-		n, err := total.Parse(v)
-		if err != nil {
-			return fmt.Errorf("%s %q: %w", bCount, k, err)
-		}
-		out[string(name)] += n.IntPart()
+	return total.Counts(tx, bCount, nil, nil, func(name []byte, n int64) error {
+		out[string(name)] += n
 		return nil
 	})
 }

@@ -43,7 +43,8 @@ const MaxDays = 36600
 // version of the library that added the count (earlier days show none).
 // Errors wrap ErrNotDefined, event.ErrInvalidArgument naming the field (a
 // from or to that is not a date; to before from, or a period of more than
-// MaxDays days, naming "to") or are the store's.
+// MaxDays days, naming "to"), store.ErrCorrupt for a damaged count (its
+// stripes sum to no whole number an int64 holds), or are the store's.
 func (h *Handle) Daily(ctx context.Context, from, to rule.Date) ([]DayCompletions, error) {
 	fail := func(err error) ([]DayCompletions, error) {
 		return nil, fmt.Errorf("task: completions %s..%s: %w", from, to, err)
@@ -63,23 +64,13 @@ func (h *Handle) Daily(ctx context.Context, from, to rule.Date) ([]DayCompletion
 	var out []DayCompletions
 	err := h.e.Store().View(ctx, func(tx store.Tx) error {
 		out = out[:0]
-		return tx.Scan(bDaily, []byte(from.String()), []byte(to.AddDays(1).String()), false, func(k, v []byte) error {
-			base, ok := total.Base(k)
-			day, name, found := bytes.Cut(base, []byte{0})
+		return total.Counts(tx, bDaily, []byte(from.String()), []byte(to.AddDays(1).String()), func(k []byte, n int64) error {
+			day, name, found := bytes.Cut(k, []byte{0})
 			d, err := rule.ParseDate(string(day))
-			if !ok || !found || err != nil {
+			if !found || err != nil {
 				return fmt.Errorf("%w: task day key %q", engine.ErrCorrupt, k)
 			}
-			n, err := total.Parse(v)
-			if err != nil {
-				return err
-			}
-			// The stripes of one (day, task) are adjacent.
-			if last := len(out) - 1; last >= 0 && out[last].Day == d && out[last].Task == string(name) {
-				out[last].Completions += n.IntPart()
-				return nil
-			}
-			out = append(out, DayCompletions{Day: d, Task: string(name), Completions: n.IntPart()})
+			out = append(out, DayCompletions{Day: d, Task: string(name), Completions: n})
 			return nil
 		})
 	})

@@ -8,9 +8,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/task"
 )
 
@@ -75,5 +78,32 @@ func TestDaily(t *testing.T) {
 	none := testkit.OpenMemory(t, testkit.ValueDef())
 	if _, err := none.Tasks().Daily(ctx, date(1), date(2)); !errors.Is(err, task.ErrNotDefined) {
 		t.Errorf("Daily without tasks = %v; want ErrNotDefined", err)
+	}
+}
+
+// TestDailyDamagedCount: a day's completions are a total whose stripes
+// are summed; a sum that is not a whole number an int64 holds (a
+// fraction, 2^63, which an int64 wraps to -2^63, 24e24) is damage,
+// reported as store.ErrCorrupt rather than cut to a count. A count of 3
+// written the same way reads as 3.
+func TestDailyDamagedCount(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	p, err := membership.Open(st, engDef(task.Task{Name: "checkin", Kind: task.One, Steps: engSteps("checkin"), Rewards: engPts10}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustProcess(t, p, engEvent("c1", "m1", "checkin", time.Date(2026, 3, 2, 9, 0, 0, 0, shanghai), nil))
+	day := rule.Date{Year: 2026, Month: 3, Day: 2}
+	testkit.Overwrite(t, st, "task.daily", []byte("3"))
+	got, err := p.Tasks().Daily(ctx, day, day)
+	if want := []task.DayCompletions{{Day: day, Task: "checkin", Completions: 3}}; err != nil || !cmp.Equal(want, got) {
+		t.Fatalf("Daily with a count of 3 = %+v, %v; want %+v", got, err, want)
+	}
+	for _, v := range []string{"1.5", "9223372036854775808", "24e24"} {
+		testkit.Overwrite(t, st, "task.daily", []byte(v))
+		if got, err := p.Tasks().Daily(ctx, day, day); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("Daily with a count of %s = %+v, %v; want store.ErrCorrupt", v, got, err)
+		}
 	}
 }

@@ -296,3 +296,32 @@ func Dump(tb testing.TB, st store.Store, buckets ...string) []string {
 	}
 	return out
 }
+
+// Overwrite sets every record of bucket in st to value, as damage would
+// (store/memory keeps no checksum), failing tb when the bucket has none.
+func Overwrite(tb testing.TB, st store.Store, bucket string, value []byte) {
+	tb.Helper()
+	var ks [][]byte
+	err := st.Update(context.Background(), func(tx store.Tx) error {
+		ks = ks[:0] // a store may run the function again
+		err := tx.Scan(bucket, nil, nil, false, func(k, _ []byte) error {
+			ks = append(ks, append([]byte(nil), k...))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range ks {
+			if err := tx.Put(bucket, k, value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(ks) == 0 {
+		tb.Fatalf("no record in %s to overwrite", bucket)
+	}
+}

@@ -15,6 +15,7 @@
 package total
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -152,11 +153,64 @@ func Count(tx store.Tx, bucket string, key []byte) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	c := n.IntPart()
+	return asCount(bucket, key, n)
+}
+
+// asCount returns n, the sum of the total under key in bucket, as a
+// count: a sum that is not a whole number an int64 holds is ErrCorrupt.
+func asCount(bucket string, key []byte, n decimal.Decimal) (int64, error) {
+	c := n.IntPart() // truncated, or wrapped past an int64
 	if !decimal.NewFromInt(c).Equal(n) {
 		return 0, fmt.Errorf("%w: %s %x: a count of %v", ErrCorrupt, bucket, key, n)
 	}
 	return c, nil
+}
+
+// Counts calls fn with each total of bucket whose stripes are in [start,
+// end) (nil: unbounded, as for store.Tx.Scan), in key order, as a count
+// (Count's: its stripes summed, and a sum that is not a whole number an
+// int64 holds is ErrCorrupt). A key in the range that is no stripe's is
+// ErrCorrupt too. key is valid until fn returns; fn's error ends the scan
+// and is returned. It relies on the stripes of one total being adjacent
+// (see the package comment).
+func Counts(tx store.Tx, bucket string, start, end []byte, fn func(key []byte, n int64) error) error {
+	var key []byte
+	var sum decimal.Decimal
+	held := false // key and sum hold a total not yet given to fn
+	flush := func() error {
+		if !held {
+			return nil
+		}
+		held = false
+		n, err := asCount(bucket, key, sum)
+		if err != nil {
+			return err
+		}
+		return fn(key, n)
+	}
+	err := tx.Scan(bucket, start, end, false, func(k, v []byte) error {
+		base, ok := Base(k)
+		if !ok {
+			return fmt.Errorf("%w: %s %x: not a stripe's key", ErrCorrupt, bucket, k)
+		}
+		d, err := Parse(v)
+		if err != nil {
+			return fmt.Errorf("%s %x: %w", bucket, k, err)
+		}
+		if held && bytes.Equal(base, key) {
+			sum = sum.Add(d)
+			return nil
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		key, sum, held = append(key[:0], base...), d, true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
 }
 
 // Parse reads the amount of a stripe: the binary record internal/codec

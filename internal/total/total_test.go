@@ -3,8 +3,10 @@ package total_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
@@ -209,4 +211,56 @@ func TestCount(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Counts gives each total of a range once, its stripes summed, in key
+// order: "a" (stripes 2 and 3) counts 5 and "b" (one stripe, 4) 4; "c",
+// past the range's end, is not read. A sum that is no count (1 and 0.5)
+// and a key that is no stripe's are ErrCorrupt, and fn's error ends the
+// scan.
+func TestCounts(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	put := func(bucket string, kvs ...string) {
+		t.Helper()
+		err := st.Update(ctx, func(tx store.Tx) error {
+			for i := 0; i < len(kvs); i += 2 {
+				if err := tx.Put(bucket, []byte(kvs[i]), []byte(kvs[i+1])); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	k := func(key string, s uint16) string { return string(total.Key(nil, []byte(key), s)) }
+	put("ok", k("a", 0), "2", k("a", 3), "3", k("b", 1), "4", k("c", 0), "1")
+	put("fraction", k("a", 0), "1", k("a", 1), "0.5")
+	put("not a stripe", "a", "1")
+	counts := func(bucket string, end []byte, fn func(k []byte, n int64) error) (got []string, err error) {
+		err = st.View(ctx, func(tx store.Tx) error {
+			return total.Counts(tx, bucket, nil, end, func(k []byte, n int64) error {
+				got = append(got, fmt.Sprintf("%s %d", k, n))
+				return fn(k, n)
+			})
+		})
+		return got, err
+	}
+	none := func([]byte, int64) error { return nil }
+	got, err := counts("ok", []byte("c"), none)
+	if diff := cmp.Diff([]string{"a 5", "b 4"}, got); err != nil || diff != "" {
+		t.Errorf("Counts: %v (-want +got):\n%s", err, diff)
+	}
+	for _, b := range []string{"fraction", "not a stripe"} {
+		if got, err := counts(b, nil, none); !errors.Is(err, total.ErrCorrupt) {
+			t.Errorf("Counts of %s = %v, %v; want ErrCorrupt", b, got, err)
+		}
+	}
+	stop := errors.New("stop")
+	got, err = counts("ok", nil, func([]byte, int64) error { return stop })
+	if !errors.Is(err, stop) || len(got) != 1 {
+		t.Errorf("Counts whose fn fails at once = %v, %v; want one total and its error", got, err)
+	}
 }
