@@ -103,14 +103,27 @@ func sep(parts ...string) []byte {
 
 // Issued returns how many coupons of template (or packs, with pack set)
 // have been issued: the sum of the count's stripes. A sum that is not a
-// whole number an int64 holds is damage (engine.ErrCorrupt), not cut to
-// some count.
+// whole number an int64 holds, or is negative, is damage
+// (engine.ErrCorrupt), not cut to some count.
 func (b *Book) Issued(name string, pack bool) (int64, error) {
 	c, err := total.Count(b.tx, bStock, stockKey(name, pack))
+	if err == nil {
+		err = checkIssued(c)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("coupon: issued %s: %w", name, err)
 	}
 	return c, nil
+}
+
+// checkIssued returns an error wrapping engine.ErrCorrupt for a negative
+// issued count: issuing only adds to it, so such a count is damage, which
+// would leave more stock than the template has.
+func checkIssued(n int64) error {
+	if n < 0 {
+		return fmt.Errorf("%w: %s: a negative count, %d", engine.ErrCorrupt, bStock, n)
+	}
+	return nil
 }
 
 // inUse is the coupon domain's engine.InUse check of a definition about
@@ -125,24 +138,21 @@ func (b *Book) Issued(name string, pack bool) (int64, error) {
 // this check does not see a template only imported coupons have.
 func inUse(tx store.Tx, def *Definition) error {
 	var ps rule.Problems
-	named := map[string]bool{} // a count's base key, named once whatever its stripes
-	err := tx.Scan(bStock, nil, nil, false, func(k, v []byte) error {
-		base, ok := total.Base(k)
-		kind, name, cut := bytes.Cut(base, []byte{0})
-		if !ok || !cut || len(kind) != 1 {
+	err := total.Counts(tx, bStock, nil, nil, func(k []byte, n int64) error {
+		kind, name, cut := bytes.Cut(k, []byte{0})
+		if !cut || len(kind) != 1 {
 			return fmt.Errorf("%w: %s key %q", engine.ErrCorrupt, bStock, k)
+		}
+		if err := checkIssued(n); err != nil || n == 0 {
+			return err
 		}
 		path, what := "coupons.templates", "template"
 		if kind[0] == 'p' {
 			path, what = "coupons.packs", "pack"
 		}
-		if named[string(base)] || def != nil && defines(def, string(name), what == "pack") {
+		if def != nil && defines(def, string(name), what == "pack") {
 			return nil
 		}
-		if n, err := total.Parse(v); err != nil || !n.IsPositive() {
-			return err
-		}
-		named[string(base)] = true
 		ps.Addf(path, "%s %q has coupons issued: keep it (stock lowered to what was issued, or a claim period that has ended, stops issuing it)", what, name)
 		return nil
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -618,6 +619,30 @@ func TestHoldRunsOutDamaged(t *testing.T) {
 		})
 		if !errors.Is(err, engine.ErrCorrupt) {
 			t.Errorf("value %x: %v; want ErrCorrupt", v, err)
+		}
+	}
+}
+
+// TestInUseDamagedStock: a definition that leaves out a template of which
+// coupons were issued is refused; an issued count is never negative, so a
+// negative one is damage (store.ErrCorrupt), not a template never issued.
+func TestInUseDamagedStock(t *testing.T) {
+	for _, c := range []struct {
+		count string
+		want  error // nil: a problem naming the template
+	}{{"2", nil}, {"-3", store.ErrCorrupt}} {
+		st := memory.New()
+		err := st.Update(context.Background(), func(tx store.Tx) error {
+			if err := tx.Put(bStock, total.Key(nil, stockKey("gone", false), 0), []byte(c.count)); err != nil {
+				return err
+			}
+			return inUse(tx, &Definition{})
+		})
+		switch {
+		case c.want != nil && !errors.Is(err, c.want):
+			t.Errorf("inUse with %s issued = %v; want %v", c.count, err, c.want)
+		case c.want == nil && (errors.Is(err, store.ErrCorrupt) || err == nil || !strings.Contains(err.Error(), `template "gone" has coupons issued`)):
+			t.Errorf("inUse with %s issued = %v; want a problem naming the template", c.count, err)
 		}
 	}
 }

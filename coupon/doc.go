@@ -271,7 +271,8 @@
 // entry for a coupon that was not used for its order is damage, an error
 // wrapping membership.ErrCorrupt; so is a lock's entry in the order index
 // (coupon.orders) that is not the end of a hold, and a stock count that
-// is not a whole number.
+// is not a whole number an int64 holds, or is negative (issuing only adds
+// to it: a negative count would leave more stock than the template has).
 //
 // A coupon's states are available → locked (for an order, during
 // checkout) → used; locked → available (released); available → expired (by
