@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -222,18 +223,19 @@ func limitCaps(c ClaimRule) rule.Caps {
 }
 
 // checkLimits returns an error wrapping ErrLimitReached when the member
-// may not get n more under c; it writes nothing.
+// may not get n more under c, or engine.ErrCorrupt for a damaged counter
+// (rule.UsedCount); it writes nothing.
 func (b *Book) checkLimits(c ClaimRule, scope string, at time.Time, n int) error {
 	var used [2]int
 	for i, p := range []rule.Period{rule.Total, rule.Day} {
 		if (p == rule.Total && c.PerMember == 0) || (p == rule.Day && c.PerDay == 0) {
 			continue
 		}
-		u, err := rule.Used(b.tx, bLimits, scope, p, at, b.loc)
+		u, err := rule.UsedCount(b.tx, bLimits, scope, p, at, b.loc)
 		if err != nil {
 			return err
 		}
-		used[i] = int(u.IntPart())
+		used[i] = int(min(u, math.MaxInt)) // past any limit, wherever an int is 32 bits
 	}
 	if room, limit := c.Room(used[0], used[1]); room >= 0 && room < n {
 		return fmt.Errorf("%w: %s %d", ErrLimitReached, limit, map[string]int{"per_member": c.PerMember, "per_day": c.PerDay}[limit])

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/total"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
@@ -179,6 +180,61 @@ func FuzzHoldRecord(f *testing.F) {
 		}
 		if _, rerr := holdRanOut(b, time.Unix(0, 0)); (rerr != nil) != (err != nil) {
 			t.Fatalf("holdRanOut(%x): %v; holdEnd: %v", b, rerr, err)
+		}
+	})
+}
+
+// A member's claim counter of a template (per member, in total), as
+// rule.Use writes it (decimal text): it reads as the number of claims it
+// holds, a whole number, not negative, against which a limit of 3 takes
+// one more claim or refuses it (ErrLimitReached), and the claim counted
+// makes it one more; or the claim fails with an error wrapping
+// store.ErrCorrupt.
+func FuzzLimitRecord(f *testing.F) {
+	f.Add([]byte("1"))
+	f.Add([]byte("3"))
+	f.Add([]byte("12"))
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	c := ClaimRule{PerMember: 3}
+	scope := limitScope("m1", "ten", false)
+	k := []byte(scope + "\x00" + rule.Total.Key(at, time.UTC))
+	type claimed struct {
+		refused error
+		after   decimal.Decimal // the counter after a claim taken
+	}
+	claim := func(t *testing.T, b []byte) (claimed, error) {
+		return readStored(t, bLimits, k, b, func(bk *Book) (claimed, error) {
+			var out claimed
+			err := bk.checkLimits(c, scope, at, 1)
+			if errors.Is(err, ErrLimitReached) {
+				out.refused = err
+				return out, nil
+			}
+			if err == nil {
+				err = bk.recordLimits(c, scope, at, 1)
+			}
+			if err == nil {
+				out.after, err = rule.Used(bk.tx, bLimits, scope, rule.Total, at, time.UTC)
+			}
+			return out, err
+		})
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := claim(t, b)
+		if err != nil {
+			if !errors.Is(err, store.ErrCorrupt) {
+				t.Fatalf("claim counter %q: %v; want store.ErrCorrupt", b, err)
+			}
+			return
+		}
+		n, perr := decimal.NewFromString(string(b))
+		switch {
+		case perr != nil || !n.IsInteger() || n.IsNegative():
+			t.Fatalf("claim counter %q is no count (%v, %v), read as one: refused %v, then %v", b, n, perr, got.refused, got.after)
+		case (got.refused != nil) != n.GreaterThanOrEqual(decimal.NewFromInt(3)):
+			t.Fatalf("claim counter %q: a claim under a limit of 3 refused: %v; want refused once the counter holds 3 or more", b, got.refused)
+		case got.refused == nil && !got.after.Equal(n.Add(decimal.NewFromInt(1))):
+			t.Fatalf("claim counter %q holds %v after a claim, want %v", b, got.after, n.Add(decimal.NewFromInt(1)))
 		}
 	})
 }

@@ -272,7 +272,9 @@
 // wrapping membership.ErrCorrupt; so is a lock's entry in the order index
 // (coupon.orders) that is not the end of a hold, and a stock count that
 // is not a whole number an int64 holds, or is negative (issuing only adds
-// to it: a negative count would leave more stock than the template has).
+// to it: a negative count would leave more stock than the template has);
+// so is a member's claim counter (coupon.limits) that is not such a
+// count: a claim fails rather than count on from a made-up number.
 //
 // A coupon's states are available → locked (for an order, during
 // checkout) → used; locked → available (released); available → expired (by

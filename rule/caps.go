@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
@@ -83,6 +84,22 @@ func Used(tx store.Tx, bucket, scope string, p Period, t time.Time, loc *time.Lo
 		return decimal.Decimal{}, fmt.Errorf("rule: %w: unknown period %q", event.ErrInvalidArgument, p)
 	}
 	return readCounter(tx, bucket, counterKey(scope, p, t, loc))
+}
+
+// UsedCount returns Used as a count, for counters of whole things (a
+// member's claims of a coupon, completions of a task): Use only adds
+// whole numbers to them and Release never takes them below 0, so a
+// counter that is not a whole number an int64 holds, or is negative, is
+// damage (an error wrapping store.ErrCorrupt), not read as some count.
+func UsedCount(tx store.Tx, bucket, scope string, p Period, t time.Time, loc *time.Location) (int64, error) {
+	used, err := Used(tx, bucket, scope, p, t, loc)
+	if err != nil {
+		return 0, err
+	}
+	if n, ok := total.CountOf(used); ok && n >= 0 {
+		return n, nil
+	}
+	return 0, fmt.Errorf("rule: counter %q in %s: %w: a count of %v", counterKey(scope, p, t, loc), bucket, store.ErrCorrupt, used)
 }
 
 // Use grants as much of want as caps allow for scope at t and records the

@@ -193,6 +193,42 @@ func TestUsedAndRelease(t *testing.T) {
 	})
 }
 
+// UsedCount reads a counter of whole things: none is 0, 3 is 3, and a
+// counter that is no whole number an int64 holds, or is negative, is
+// store.ErrCorrupt.
+func TestUsedCount(t *testing.T) {
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		counter string // "" for none
+		want    int64
+		err     error
+	}{
+		{"", 0, nil}, {"3", 3, nil}, {"3.0", 3, nil},
+		{"2.5", 0, store.ErrCorrupt}, {"-1", 0, store.ErrCorrupt}, {"18446744073709551616", 0, store.ErrCorrupt}, {"x", 0, store.ErrCorrupt},
+	} {
+		s := memory.New()
+		update(t, s, func(tx store.Tx) error {
+			if c.counter != "" {
+				if _, _, err := rule.Use(tx, capBucket, "m1", rule.Caps{{Period: rule.Total, Limit: decimal.NewFromInt(100)}}, at, time.UTC, decimal.NewFromInt(1)); err != nil {
+					return err
+				}
+				var ks [][]byte // the counter Use wrote
+				if err := tx.Scan(capBucket, nil, nil, false, func(k, _ []byte) error { ks = append(ks, append([]byte(nil), k...)); return nil }); err != nil || len(ks) != 1 {
+					t.Fatalf("the counter Use wrote: %q, %v", ks, err)
+				}
+				if err := tx.Put(capBucket, ks[0], []byte(c.counter)); err != nil {
+					return err
+				}
+			}
+			n, err := rule.UsedCount(tx, capBucket, "m1", rule.Total, at, time.UTC)
+			if n != c.want || !errors.Is(err, c.err) || (c.err == nil) != (err == nil) {
+				t.Errorf("UsedCount of %q = %d, %v; want %d, %v", c.counter, n, err, c.want, c.err)
+			}
+			return nil
+		})
+	}
+}
+
 func TestUseErrors(t *testing.T) {
 	loc := loadZone(t, "Asia/Shanghai")
 	at := wall(t, "2026-11-24 10:00", loc)

@@ -123,7 +123,8 @@ func (h *Handle) Progress(ctx context.Context, member string) ([]Status, error) 
 // the error wraps ErrNotCounted (before, it was 0 with no error). The
 // error wraps ErrNotDefined, ErrUnknownTask or event.ErrInvalidArgument
 // (a member that is not an ID, an unknown period, no time or one outside
-// the years 1900 to 2099).
+// the years 1900 to 2099), or store.ErrCorrupt for a damaged count (not
+// a whole number an int64 holds, or negative).
 func (h *Handle) Completions(ctx context.Context, q CompletionsQuery) (int64, error) {
 	fail := func(err error) (int64, error) {
 		return 0, fmt.Errorf("task: completions of %q by %q: %w", q.Task, q.Member, err)
@@ -149,8 +150,8 @@ func (h *Handle) Completions(ctx context.Context, q CompletionsQuery) (int64, er
 	}
 	var n int64
 	err := h.e.Store().View(ctx, func(tx store.Tx) error {
-		used, err := limitUsed(tx, key(q.Member, q.Task), scope(q.Member, q.Task), q.Period, q.At, h.e.Location())
-		n = used.IntPart()
+		var err error
+		n, err = limitUsed(tx, key(q.Member, q.Task), scope(q.Member, q.Task), q.Period, q.At, h.e.Location())
 		return err
 	})
 	if err != nil {

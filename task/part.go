@@ -177,11 +177,11 @@ func (p *part) step(u *engine.Unit, tk Task, ev event.Event) error {
 	// tasks are reordered.
 	ruleID := "task." + tk.Name
 	for _, c := range tk.Limits {
-		used, err := limitUsed(tx, k, sc, c.Period, u.At(), u.Location())
+		n, err := limitUsed(tx, k, sc, c.Period, u.At(), u.Location())
 		if err != nil {
 			return err
 		}
-		if used.GreaterThanOrEqual(c.Limit) {
+		if used := decimal.NewFromInt(n); used.GreaterThanOrEqual(c.Limit) {
 			return u.Emit(ChangeLimitReached, member, LimitReached{Task: tk.Name, Period: c.Period, Limit: c.Limit}, &rule.Reason{
 				Rule: ruleID, Note: "completion limit reached; the event does not count",
 				Cut: &rule.Cut{Period: c.Period, Limit: c.Limit, Used: used, Wanted: one, Granted: decimal.Zero},
@@ -269,12 +269,11 @@ func (p *part) progress(tx store.Tx, tk Task, k []byte) (Progress, error) {
 // version adds counts those made before it; for a calendar period the
 // counter of the period containing t (sc's in bLimits), which starts when
 // the period is first limited.
-func limitUsed(tx store.Tx, k []byte, sc string, pd rule.Period, t time.Time, loc *time.Location) (decimal.Decimal, error) {
+func limitUsed(tx store.Tx, k []byte, sc string, pd rule.Period, t time.Time, loc *time.Location) (int64, error) {
 	if pd == rule.Total {
-		n, err := completions(tx, k)
-		return decimal.NewFromInt(n), err
+		return completions(tx, k)
 	}
-	return rule.Used(tx, bLimits, sc, pd, t, loc)
+	return rule.UsedCount(tx, bLimits, sc, pd, t, loc)
 }
 
 // calendar returns the limits that keep a counter in bLimits: all but the

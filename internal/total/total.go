@@ -159,11 +159,18 @@ func Count(tx store.Tx, bucket string, key []byte) (int64, error) {
 // asCount returns n, the sum of the total under key in bucket, as a
 // count: a sum that is not a whole number an int64 holds is ErrCorrupt.
 func asCount(bucket string, key []byte, n decimal.Decimal) (int64, error) {
-	c := n.IntPart() // truncated, or wrapped past an int64
-	if !decimal.NewFromInt(c).Equal(n) {
+	c, ok := CountOf(n)
+	if !ok {
 		return 0, fmt.Errorf("%w: %s %x: a count of %v", ErrCorrupt, bucket, key, n)
 	}
 	return c, nil
+}
+
+// CountOf returns n as a count; ok is false when n is not a whole number
+// an int64 holds (IntPart would truncate it, or wrap it past an int64).
+func CountOf(n decimal.Decimal) (c int64, ok bool) {
+	c = n.IntPart()
+	return c, decimal.NewFromInt(c).Equal(n)
 }
 
 // Counts calls fn with each total of bucket whose stripes are in [start,
