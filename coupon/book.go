@@ -545,9 +545,42 @@ func (b *Book) ByCode(code string) (Coupon, error) {
 // Coupons returns a member's coupons in issue order; with live set, only
 // those available or locked.
 func (b *Book) Coupons(member string, live bool) ([]Coupon, error) {
-	return b.under(bMembers, member, func(v []byte) (bool, error) {
-		return !live || State(v) == Available || State(v) == Locked, nil
+	return b.ofMember(member, func(s State) bool { return !live || s == Available || s == Locked })
+}
+
+// ofMember returns the member's coupons whose state, as the index of
+// members' coupons (bMembers) holds it, keep selects, in issue order.
+// The index is written with each coupon (save), so an entry that holds no
+// state, or that names no coupon, another member's or one in another state,
+// is damage (engine.ErrCorrupt), not a coupon listed under the wrong
+// owner or state. Only the coupons keep selects are read: a member's live
+// coupons are read at every checkout, and the used ones they leave out
+// grow without bound.
+func (b *Book) ofMember(member string, keep func(State) bool) ([]Coupon, error) {
+	var states map[string]State // of the coupons kept
+	cs, err := b.under(bMembers, member, func(id, v []byte) (bool, error) {
+		s := State(v)
+		if !s.valid() {
+			return false, fmt.Errorf("%w: %s of %q: coupon %q in state %q", engine.ErrCorrupt, bMembers, member, id, v)
+		}
+		if !keep(s) {
+			return false, nil
+		}
+		if states == nil {
+			states = map[string]State{}
+		}
+		states[string(id)] = s
+		return true, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		if c.Member != member || c.State != states[c.ID] {
+			return nil, fmt.Errorf("%w: %s: member %q's coupon %s, %s, is %q's, %s", engine.ErrCorrupt, bMembers, member, c.ID, states[c.ID], c.Member, c.State)
+		}
+	}
+	return cs, nil
 }
 
 // Held returns a member's live coupons with their templates, for
@@ -695,18 +728,20 @@ func holdEnd(v []byte) (until time.Time, legacy bool, err error) {
 
 // locked returns the coupons locked for an order, in issue order.
 func (b *Book) locked(order string) ([]Coupon, error) {
-	return b.under(bOrders, order, func([]byte) (bool, error) { return true, nil })
+	return b.under(bOrders, order, func(_, _ []byte) (bool, error) { return true, nil })
 }
 
 // under loads the coupons indexed in bucket under owner (keys owner, NUL,
-// coupon ID) whose index value passes keep, in issue order (compareIDs:
-// the index holds them in byte order, "c10.m" before "c2.m"). IDs are
-// collected first: the scan must not read other records while it runs.
-func (b *Book) under(bucket, owner string, keep func(v []byte) (bool, error)) ([]Coupon, error) {
+// coupon ID) whose entry (ID and index value) passes keep, in issue order
+// (compareIDs: the index holds them in byte order, "c10.m" before
+// "c2.m"). IDs are collected first: the scan must not read other records
+// while it runs. An entry naming no coupon is damage (engine.ErrCorrupt):
+// the indexes are written with the coupons, which are never deleted.
+func (b *Book) under(bucket, owner string, keep func(id, v []byte) (bool, error)) ([]Coupon, error) {
 	var ids []string
 	prefix := sep(owner, "")
 	err := b.tx.Scan(bucket, prefix, store.PrefixEnd(prefix), false, func(k, v []byte) error {
-		ok, err := keep(v)
+		ok, err := keep(k[len(prefix):], v)
 		if ok {
 			ids = append(ids, string(k[len(prefix):]))
 		}
@@ -719,6 +754,9 @@ func (b *Book) under(bucket, owner string, keep func(v []byte) (bool, error)) ([
 	out := make([]Coupon, 0, len(ids))
 	for _, id := range ids {
 		c, err := b.Get(id)
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s %q names no coupon: %v", engine.ErrCorrupt, bucket, sep(owner, id), err)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -778,7 +816,7 @@ func (b *Book) release(order string, at time.Time) ([]Coupon, error) {
 // at (holdRanOut), as release does, and returns them; none is not an
 // error.
 func (b *Book) holdRunsOut(order string, at time.Time) ([]Coupon, error) {
-	cs, err := b.under(bOrders, order, func(v []byte) (bool, error) { return holdRanOut(v, at) })
+	cs, err := b.under(bOrders, order, func(_, v []byte) (bool, error) { return holdRanOut(v, at) })
 	if err != nil || len(cs) == 0 {
 		return nil, err
 	}
@@ -955,7 +993,7 @@ func (b *Book) indexUsed(member string) error {
 	if _, err := b.tx.Get(bIndexed, []byte(member)); err == nil || !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	cs, err := b.under(bMembers, member, func(v []byte) (bool, error) { return State(v) == Used, nil })
+	cs, err := b.ofMember(member, func(s State) bool { return s == Used })
 	if err != nil {
 		return err
 	}

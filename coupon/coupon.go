@@ -65,6 +65,15 @@ const (
 	Revoked   State = "revoked"
 )
 
+// valid reports whether s is one of the states.
+func (s State) valid() bool {
+	switch s {
+	case Available, Locked, Used, Expired, Revoked:
+		return true
+	}
+	return false
+}
+
 // Coupon is an issued coupon.
 type Coupon struct {
 	// ID is "c<n>.<member>": the member's n-th coupon, n from 1.

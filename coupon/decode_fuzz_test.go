@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/rule"
@@ -235,6 +236,76 @@ func FuzzLimitRecord(f *testing.F) {
 			t.Fatalf("claim counter %q: a claim under a limit of 3 refused: %v; want refused once the counter holds 3 or more", b, got.refused)
 		case got.refused == nil && !got.after.Equal(n.Add(decimal.NewFromInt(1))):
 			t.Fatalf("claim counter %q holds %v after a claim, want %v", b, got.after, n.Add(decimal.NewFromInt(1)))
+		}
+	})
+}
+
+// A member's entry in the index of members' coupons (coupon.members:
+// member, NUL, coupon ID → the coupon's state), on an arbitrary ID and
+// state: m1 holds coupon c1.m1, available, and m2 holds c1.m2, used. The
+// index is written with each coupon, so m1's coupons list without error
+// only when the entry is c1.m1's own, "available": an entry naming no
+// coupon, another member's, or a state that is not the coupon's (or no
+// state) is damage, an error wrapping store.ErrCorrupt, not a coupon
+// listed under the wrong owner or state. m1's live coupons (available or
+// locked) are read alone, so an entry in another state is not read: it
+// leaves c1.m1 out if it is c1.m1's own, and changes nothing else.
+func FuzzMemberRecord(f *testing.F) {
+	f.Add("c1.m1", []byte(Available))
+	f.Add("c1.m1", []byte(Used))
+	f.Add("c1.m1", []byte("availablex"))
+	f.Add("c1.m2", []byte(Used))
+	f.Add("c9.m1", []byte(Available))
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	mine := Coupon{ID: "c1.m1", Code: "ABCD2345", Template: "ten", Member: "m1", Type: Cash, Amount: decimal.RequireFromString("10"),
+		State: Available, Method: Self, IssuedAt: at, Changed: at}
+	theirs := Coupon{ID: "c1.m2", Code: "WXYZ6789", Template: "ten", Member: "m2", Type: Cash, Amount: decimal.RequireFromString("10"),
+		State: Used, Method: Self, IssuedAt: at, Order: "o1", Changed: at}
+	f.Fuzz(func(t *testing.T, id string, state []byte) {
+		st := memory.New()
+		defer st.Close()
+		ctx := context.Background()
+		err := st.Update(ctx, func(tx store.Tx) error {
+			b := newBook(tx, nil, time.UTC, nil)
+			if err := b.save(mine); err != nil {
+				return err
+			}
+			if err := b.save(theirs); err != nil {
+				return err
+			}
+			return tx.Put(bMembers, sep("m1", id), state)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, live := range []bool{false, true} {
+			var cs []Coupon
+			err := st.View(ctx, func(tx store.Tx) error {
+				var err error
+				cs, err = newBook(tx, nil, time.UTC, nil).Coupons("m1", live)
+				return err
+			})
+			ok := id == mine.ID && string(state) == string(Available)
+			var want []Coupon // when ok
+			if ok {
+				want = []Coupon{mine}
+			}
+			switch s := State(state); {
+			case !live:
+			case s == Used || s == Expired || s == Revoked: // not read
+				ok = true
+				if id != mine.ID {
+					want = []Coupon{mine}
+				}
+			}
+			switch {
+			case err != nil && (ok || !errors.Is(err, store.ErrCorrupt)):
+				t.Fatalf("m1's coupons (live %v) with entry %q → %q: %v", live, id, state, err)
+			case err == nil && !ok:
+				t.Fatalf("m1's coupons (live %v) with entry %q → %q = %+v; want store.ErrCorrupt", live, id, state, cs)
+			case err == nil && !cmp.Equal(cs, want, append(recordOpts, cmpopts.EquateEmpty())...):
+				t.Fatalf("m1's coupons (live %v) with entry %q → %q = %+v; want %+v", live, id, state, cs, want)
+			}
 		}
 	})
 }

@@ -274,7 +274,12 @@
 // is not a whole number an int64 holds, or is negative (issuing only adds
 // to it: a negative count would leave more stock than the template has);
 // so is a member's claim counter (coupon.limits) that is not such a
-// count: a claim fails rather than count on from a made-up number.
+// count: a claim fails rather than count on from a made-up number. The
+// index of members' coupons (coupon.members) is written with each
+// coupon: an entry that holds no coupon state, names no coupon, another
+// member's coupon or one in another state is damage too, found by the
+// listings that read the coupon (a member's live coupons read only the
+// available and locked ones).
 //
 // A coupon's states are available → locked (for an order, during
 // checkout) → used; locked → available (released); available → expired (by
