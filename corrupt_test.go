@@ -158,6 +158,44 @@ func TestDamagedRecord(t *testing.T) {
 			_, err := p.Audit(ctx, membership.AuditQuery{})
 			return err
 		}},
+		// Records that decode, holding a value of an enumeration that is
+		// none of its values: damage too, not a record some rule reads
+		// as it happens (a coupon in no state, a decision taken).
+		{name: "coupon in an unknown state", bucket: "coupon.coupons",
+			value: `{"id":"c1.m1","code":"ABCD2345","template":"t","member":"m1","type":"cash","amount":"10","state":"gone","method":"self","issued_at":"2026-01-01T00:00:00Z","changed":"2026-01-01T00:00:00Z"}`,
+			call: func(p *membership.Program, c string) error {
+				_, err := p.Coupons().Revoke(ctx, coupon.RevokeRequest{RequestID: "x", Operator: "op.wu", At: at(9), Coupon: c})
+				return err
+			}},
+		{name: "coupon of an unknown type", bucket: "coupon.coupons",
+			value: `{"id":"c1.m1","code":"ABCD2345","template":"t","member":"m1","type":"voucher","amount":"10","state":"available","method":"self","issued_at":"2026-01-01T00:00:00Z","changed":"2026-01-01T00:00:00Z"}`,
+			call: func(p *membership.Program, c string) error {
+				_, err := p.Coupons().Revoke(ctx, coupon.RevokeRequest{RequestID: "x", Operator: "op.wu", At: at(9), Coupon: c})
+				return err
+			}},
+		{name: "points adjustment in an unknown state", bucket: "points.adjust",
+			value: `{"id":"adj","program":"mall","member":"m1","amount":"500","reason":"r","state":"approved","requester":"op.li","requested":"2026-01-01T00:00:00Z"}`,
+			call: func(p *membership.Program, _ string) error {
+				_, err := p.Points().Approve(ctx, points.DecideRequest{RequestID: "x", Operator: "op.wu", At: at(9), Adjustment: "adj"})
+				return err
+			}},
+		{name: "level history of an unknown cause", bucket: "level.history", value: `{"seq":1,"cause":"promoted","to":"Gold"}`,
+			call: func(p *membership.Program, _ string) error {
+				_, err := p.Levels().History(ctx, "m1", 0, 10)
+				return err
+			}},
+		{name: "achievement of an unknown source", bucket: "benefit.achievements",
+			value: `{"achievement":"helper","at":"2026-01-01T00:00:00Z","source":"gift","by":"op.li"}`,
+			call: func(p *membership.Program, _ string) error {
+				_, err := p.Benefits().Achievements(ctx, "m1")
+				return err
+			}},
+		{name: "audit entry of an unknown result", bucket: "audit.time",
+			value: `{"time":"2026-01-01T00:00:00Z","action":"points.adjust","request":"adj","result":"maybe"}`,
+			call: func(p *membership.Program, _ string) error {
+				_, err := p.Audit(ctx, membership.AuditQuery{})
+				return err
+			}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

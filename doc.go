@@ -135,9 +135,14 @@
 //     event's, a request's, an audit entry, a coupon, a level, points,
 //     tag, task, benefit or stored-value record, a ledger entry, a due
 //     item), on every store, and the damage a store's own checks find
-//     (store/bolt's checksums). store/memory and store/postgres keep no
-//     checksum, so a value edited by hand or a partial migration is found
-//     only when it does not decode. The call fails; the audit trail does
+//     (store/bolt's checksums). So is a record that decodes but holds
+//     what no writer writes: an enumeration's value that is none of its
+//     values (a coupon's state, a review's state, a level's cause…), a
+//     count that is not a whole number an int64 holds, or a negative one
+//     where counting only adds (issued coupons, claims, completions).
+//     store/memory and store/postgres keep no checksum, so a value edited
+//     by hand or a partial migration is found only when it is read. The
+//     call fails; the audit trail does
 //     not record it as refused, and [Program.ReplayWith] stops there.
 //
 // # Audit and replay

@@ -96,6 +96,11 @@ func Granted(tx store.Tx, member string) ([]Grant, error) {
 		if err := record.Decode(bAchievements, k, v, &g); err != nil {
 			return err
 		}
+		switch rule.SourceKind(g.Source) {
+		case rule.FromTask, rule.FromLevel, "operator":
+		default: // damage, not an achievement granted by no one known
+			return record.Corrupt(bAchievements, k, fmt.Errorf("an achievement of source %q", g.Source))
+		}
 		out = append(out, g)
 		return nil
 	})

@@ -503,6 +503,11 @@ func (b *Book) Get(id string) (Coupon, error) {
 	if err := json.Unmarshal(v, &c); err != nil { // the key's bytes only on this path
 		return c, record.Corrupt(bCoupons, []byte(id), err)
 	}
+	// A state, type or method no rule knows (or none) is damage, not a
+	// coupon that no rule would ever use, expire or count right.
+	if !c.State.valid() || !c.Type.valid() || !c.Method.valid() {
+		return Coupon{}, record.Corrupt(bCoupons, []byte(id), fmt.Errorf("a coupon in state %q, of type %q, by method %q", c.State, c.Type, c.Method))
+	}
 	return c, nil
 }
 

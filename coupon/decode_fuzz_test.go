@@ -21,7 +21,7 @@ import (
 // The book's stored records, on arbitrary bytes: a coupon and a day's
 // statistics (JSON records) decode to a value whose record decodes to it
 // again, and the bytes followed by one more do not decode (none is
-// ignored); a stock count's stripe reads as the count it holds, exactly,
+// ignored); a coupon's state, type and method are ones the package has; a stock count's stripe reads as the count it holds, exactly,
 // which is not negative.
 // Or they fail with an error wrapping store.ErrCorrupt; never panic. A
 // JSON record may encode longer than the bytes read: a field it lacks
@@ -80,6 +80,9 @@ func FuzzCouponRecord(f *testing.F) {
 		}
 		if _, err := get(t, append(b[:len(b):len(b)], 0)); err == nil {
 			t.Fatalf("coupon record %q decodes with a byte more", b)
+		}
+		if !c.State.valid() || !c.Type.valid() || !c.Method.valid() {
+			t.Fatalf("coupon record %q decodes in state %q, of type %q, by method %q", b, c.State, c.Type, c.Method)
 		}
 		again, err := json.Marshal(c)
 		if err != nil {

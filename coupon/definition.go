@@ -30,8 +30,26 @@ const (
 	Random Type = "random"
 )
 
+// valid reports whether t is one of the coupon types.
+func (t Type) valid() bool {
+	switch t {
+	case Cash, Discount, Exchange, Random:
+		return true
+	}
+	return false
+}
+
 // Method is how a coupon reaches a member.
 type Method string
+
+// valid reports whether m is one of the methods (Migrated included).
+func (m Method) valid() bool {
+	switch m {
+	case Self, Operator, Task, System, Migrated:
+		return true
+	}
+	return false
+}
 
 // The claim methods (领取方式 and 发放场景).
 const (

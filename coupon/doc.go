@@ -279,7 +279,8 @@
 // coupon: an entry that holds no coupon state, names no coupon, another
 // member's coupon or one in another state is damage too, found by the
 // listings that read the coupon (a member's live coupons read only the
-// available and locked ones).
+// available and locked ones). So is a coupon record in a state, of a
+// type or by a method that is none the package has (or none).
 //
 // A coupon's states are available → locked (for an order, during
 // checkout) → used; locked → available (released); available → expired (by

@@ -29,6 +29,9 @@ const (
 	MoveDowngrade Move = "downgrade" // to a lower ladder level (a term end, a manual set)
 )
 
+// valid reports whether m is one of the moves.
+func (m Move) valid() bool { return m == MoveJoin || m == MoveUpgrade || m == MoveDowngrade }
+
 // countMove adds member's move from → to (from is "" for a join) to the
 // day of u.At(). Every change of a member's ladder level passes here, as
 // it passes addCount, so the counts of a day's end follow from today's
@@ -112,12 +115,13 @@ func (h *Handle) Days(ctx context.Context, from, to rule.Date) ([]Day, error) {
 				return fmt.Errorf("%w: level move key %q", engine.ErrCorrupt, k)
 			}
 			day, err := rule.ParseDate(string(parts[0]))
-			if err != nil {
+			mv := Move(parts[1])
+			if err != nil || !mv.valid() {
 				return fmt.Errorf("%w: level move key %q", engine.ErrCorrupt, k)
 			}
 			i := min(daysBetween(from, day), n)
 			if i < n {
-				switch Move(parts[1]) {
+				switch mv {
 				case MoveJoin:
 					days[i].Joins += c
 				case MoveUpgrade:

@@ -10,6 +10,7 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
@@ -93,5 +94,17 @@ func TestDaysDamagedCount(t *testing.T) {
 		if days, err := p.Levels().Days(ctx, day, day); !errors.Is(err, store.ErrCorrupt) {
 			t.Errorf("Days with a count of %s = %+v, %v; want store.ErrCorrupt", v, days, err)
 		}
+	}
+	// A count of a move that is none of the moves is damage too, not a
+	// move left out of the day's figures.
+	testkit.Overwrite(t, st, "level.moves", []byte("1"))
+	err = st.Update(ctx, func(tx store.Tx) error {
+		return tx.Put("level.moves", total.Key(nil, []byte("2025-01-10\x00jump\x00Entry\x00Gold"), 0), []byte("1"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if days, err := p.Levels().Days(ctx, day, day); !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("Days with a move \"jump\" = %+v, %v; want store.ErrCorrupt", days, err)
 	}
 }

@@ -13,7 +13,8 @@ import (
 // history record decode to a value whose binary record decodes to it
 // again and is no longer than the bytes read (no field read from
 // nothing), and the bytes followed by one more do not decode (none is
-// ignored); or fail; never panic. (The caller wraps the error in
+// ignored), and a history record has one of the causes; or fail; never
+// panic. (The caller wraps the error in
 // store.ErrCorrupt, naming the record.) CI runs the seeds and
 // testdata/fuzz; go test -fuzz=FuzzMemberRecord looks further.
 
@@ -66,6 +67,9 @@ func FuzzHistoryRecord(f *testing.F) {
 		}
 		if _, err := decodeRecord(append(b[:len(b):len(b)], 0)); err == nil {
 			t.Fatalf("decodeRecord(%x) decodes with a byte more", b)
+		}
+		if !r.Cause.valid() {
+			t.Fatalf("decodeRecord(%x) = %+v, of no cause the package has", b, r)
 		}
 		again := appendRecord(nil, &r)
 		if b[0] != '{' && len(again) > len(b) {

@@ -142,8 +142,18 @@ func appendRecord(b []byte, r *Record) []byte {
 }
 
 // decodeRecord reads a history record written by appendRecord or, as
-// JSON, by an older version.
+// JSON, by an older version. A record of a cause that is none of the
+// causes (or of none) is refused: it is damaged.
 func decodeRecord(b []byte) (Record, error) {
+	rec, err := decodeAnyRecord(b)
+	if err == nil && !rec.Cause.valid() {
+		return Record{}, fmt.Errorf("level: history record: unknown cause %q", rec.Cause)
+	}
+	return rec, err
+}
+
+// decodeAnyRecord is decodeRecord, whatever the record's cause.
+func decodeAnyRecord(b []byte) (Record, error) {
 	var rec Record
 	if len(b) > 0 && b[0] == '{' {
 		err := json.Unmarshal(b, &rec)

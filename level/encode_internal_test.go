@@ -71,7 +71,7 @@ func TestHistoryRecordRoundTrip(t *testing.T) {
 		{Seq: 3, Time: at, Cause: CauseManual, From: "gold", To: "silver", Operator: "ops", Note: "asked for it"},
 		{Seq: 4, Time: at, Cause: CauseTermEnd, From: "gold", To: "gold", Window: &window},
 		{Seq: 5, Time: at, Cause: CausePurchase, Event: "buy", Plan: "plus", Expires: at.AddDate(0, 1, 0)},
-		{},
+		{Cause: CauseExpiry}, // all else zero
 	} {
 		raw := appendRecord(nil, &r)
 		got, err := decodeRecord(raw)
@@ -108,6 +108,10 @@ func TestHistoryRecordRoundTrip(t *testing.T) {
 		if _, err := decodeRecord(b); err == nil {
 			t.Errorf("%s: decoded", name)
 		}
+	}
+	// Every record has a cause: one without is damaged.
+	if r, err := decodeRecord(appendRecord(nil, &Record{Seq: 6})); err == nil {
+		t.Errorf("a record without a cause reads as %+v", r)
 	}
 }
 

@@ -172,6 +172,15 @@ const (
 	CauseManual Cause = "manual"
 )
 
+// valid reports whether c is one of the causes (CauseOpening included).
+func (c Cause) valid() bool {
+	switch c {
+	case CauseJoin, CauseEvent, CauseTermEnd, CauseUnfreeze, CausePurchase, CauseExpiry, CauseManual, CauseOpening:
+		return true
+	}
+	return false
+}
+
 // Record is one entry of a member's level history.
 type Record struct {
 	Seq   uint64    `json:"seq"`

@@ -2,6 +2,7 @@ package points_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,10 +14,13 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
 )
 
@@ -39,8 +43,17 @@ func callsDef() membership.Definition {
 // "big2", requested by alice.
 func callsSetup(t *testing.T) *membership.Program {
 	t.Helper()
+	return callsSetupOn(t, memory.New())
+}
+
+// callsSetupOn is callsSetup on the store st.
+func callsSetupOn(t *testing.T, st store.Store) *membership.Program {
+	t.Helper()
 	ctx := context.Background()
-	p := testkit.OpenMemory(t, callsDef())
+	p, err := membership.Open(st, callsDef())
+	if err != nil {
+		t.Fatal(err)
+	}
 	mustProcess(t, p,
 		ptsOrder("1", "m", "90", ptsAt("2026-03-01 10:00")),
 		ptsOrder("2", "m", "90", ptsAt("2026-03-02 10:00")),
@@ -818,5 +831,93 @@ func TestBalanceAndSplitNeedATime(t *testing.T) {
 	}
 	if s, err := h.Split(ctx, points.SplitQuery{Program: "mall", Member: "m", Order: dec("10.00"), At: may}); err != nil || !s.Points.IsZero() || !s.Cash.Equal(dec("10")) {
 		t.Errorf("split on 1 May: %+v, %v; want 10.00 in cash", s, err)
+	}
+}
+
+// TestDamagedState: a review or an adjustment is in one of its states; a
+// record in another ("approved") or in none is damage, store.ErrCorrupt,
+// for every call that reads it, not a review or adjustment taken as
+// decided (which Restore and Approve would refuse as not pending).
+func TestDamagedState(t *testing.T) {
+	ctx := context.Background()
+	at := ptsAt("2026-03-05 10:00")
+	for _, state := range []any{"approved", nil} {
+		st := memory.New()
+		p := callsSetupOn(t, st)
+		h := p.Points()
+		for _, bucket := range []string{"points.review", "points.adjust"} {
+			setState(t, st, bucket, state)
+		}
+		for name, call := range map[string]func() error{
+			"Review": func() error {
+				_, err := h.Review(ctx, points.DayQuery{Program: "mall", Member: "f", Date: "2026-03-01"})
+				return err
+			},
+			"Reviews": func() error { _, err := h.Reviews(ctx, "mall", 0); return err },
+			"Restore": func() error {
+				_, err := h.Restore(ctx, points.ReviewRequest{RequestID: "rv", Member: "f", Operator: "bob", At: at, Program: "mall", Date: "2026-03-01"})
+				return err
+			},
+			"Adjustment": func() error { _, err := h.Adjustment(ctx, "big"); return err },
+			"Approve": func() error {
+				_, err := h.Approve(ctx, points.DecideRequest{RequestID: "ap", Operator: "bob", At: at, Adjustment: "big"})
+				return err
+			},
+		} {
+			if err := call(); !errors.Is(err, store.ErrCorrupt) {
+				t.Errorf("%s with state %v: %v; want store.ErrCorrupt", name, state, err)
+			}
+		}
+	}
+	// The index of open reviews names f's day: without its review, that
+	// is damage too, not a review of nothing.
+	st := memory.New()
+	h := callsSetupOn(t, st).Points()
+	err := st.Update(ctx, func(tx store.Tx) error {
+		return tx.Delete("points.review", keys.New().Str("mall").Str("2026-03-01").Str("f"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rvs, err := h.Reviews(ctx, "mall", 0); !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("Reviews of an open review not there = %+v, %v; want store.ErrCorrupt", rvs, err)
+	}
+}
+
+// setState sets the "state" of every JSON record of bucket in st (nil:
+// removes it).
+func setState(t *testing.T, st store.Store, bucket string, state any) {
+	t.Helper()
+	err := st.Update(context.Background(), func(tx store.Tx) error {
+		recs := map[string]map[string]any{}
+		err := tx.Scan(bucket, nil, nil, false, func(k, v []byte) error {
+			var m map[string]any
+			err := json.Unmarshal(v, &m)
+			recs[string(k)] = m
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 {
+			t.Fatalf("no record in %s", bucket)
+		}
+		for k, m := range recs {
+			delete(m, "state")
+			if state != nil {
+				m["state"] = state
+			}
+			b, err := json.Marshal(m)
+			if err != nil {
+				return err
+			}
+			if err := tx.Put(bucket, []byte(k), b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

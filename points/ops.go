@@ -486,7 +486,7 @@ func (f *frozenDays) state(la LotAmount) (dayState, error) {
 	if !seen {
 		rk := keys.New().Str(f.prog.Name).Str(date).Str(f.member)
 		var rv Review
-		found, err := record.Get(f.u.Tx(), bReview, rk, &rv)
+		found, err := getReview(f.u.Tx(), rk, &rv)
 		if err != nil {
 			return dayOpen, err
 		}
@@ -568,7 +568,7 @@ func (pt *part) applyAdjustment(u *engine.Unit, prog Program, adj Adjustment, de
 
 func (pt *part) decide(u *engine.Unit, req DecideRequest, approve bool) error {
 	var adj Adjustment
-	if found, err := record.Get(u.Tx(), bAdjust, []byte(req.Adjustment), &adj); err != nil {
+	if found, err := getAdjustment(u.Tx(), req.Adjustment, &adj); err != nil {
 		return err
 	} else if !found {
 		return fmt.Errorf("%w: %s", ErrUnknownAdjustment, req.Adjustment)
@@ -605,7 +605,7 @@ func (pt *part) review(u *engine.Unit, req ReviewRequest, restore bool) error {
 	}
 	rk := keys.New().Str(req.Program).Str(req.Date).Str(req.Member)
 	var rv Review
-	if found, err := record.Get(u.Tx(), bReview, rk, &rv); err != nil {
+	if found, err := getReview(u.Tx(), rk, &rv); err != nil {
 		return err
 	} else if !found {
 		return fmt.Errorf("%w: %s %s %s", ErrUnknownReview, req.Program, req.Member, req.Date)

@@ -462,9 +462,11 @@ func loadDay(tx store.Tx, key []byte) (Day, error) {
 // it opens (or reopens after a decision).
 func (pt *part) freeze(u *engine.Unit, prog Program, member, date string, earned decimal.Decimal, lotIDs []string) error {
 	rk := keys.New().Str(prog.Name).Str(date).Str(member)
-	rv := Review{Program: prog.Name, Member: member, Date: date, State: ReviewPending}
-	if _, err := record.Get(u.Tx(), bReview, rk, &rv); err != nil {
+	var rv Review
+	if found, err := getReview(u.Tx(), rk, &rv); err != nil {
 		return err
+	} else if !found {
+		rv = Review{Program: prog.Name, Member: member, Date: date, State: ReviewPending}
 	}
 	if rv.State != ReviewPending {
 		rv.State, rv.Lots, rv.Round, rv.Operator, rv.Decided = ReviewPending, nil, rv.Round+1, "", time.Time{}
@@ -820,7 +822,7 @@ func (pt *part) release(u *engine.Unit, d duePayload) error {
 	to, kind := "", KindReleased
 	rk := keys.New().Str(d.Program).Str(d.Date).Str(d.Member)
 	var rv Review
-	found, err := record.Get(u.Tx(), bReview, rk, &rv)
+	found, err := getReview(u.Tx(), rk, &rv)
 	if err != nil {
 		return err
 	}

@@ -345,8 +345,8 @@ func (h *Handle) Reviews(ctx context.Context, program string, limit int) ([]Revi
 				return store.StopScan
 			}
 			var rv Review
-			if _, err := record.Get(tx, bReview, k, &rv); err != nil {
-				return err
+			if found, err := getReview(tx, k, &rv); err != nil || !found {
+				return cmp.Or(err, record.Corrupt(bOpen, k, errors.New("an open review that is not there")))
 			}
 			rv.inZone(h.zone())
 			out = append(out, rv)
@@ -379,7 +379,7 @@ func (q DayQuery) check() error {
 func (h *Handle) Review(ctx context.Context, q DayQuery) (Review, error) {
 	var rv Review
 	err := h.viewProgram(ctx, fmt.Sprintf("review of %s on %s", q.Member, q.Date), q.Program, q.check(), q, func(u *engine.Unit) error {
-		found, err := record.Get(u.Tx(), bReview, keys.New().Str(q.Program).Str(q.Date).Str(q.Member), &rv)
+		found, err := getReview(u.Tx(), keys.New().Str(q.Program).Str(q.Date).Str(q.Member), &rv)
 		if err == nil && !found {
 			err = ErrUnknownReview
 		}
@@ -416,7 +416,7 @@ func (h *Handle) Adjustment(ctx context.Context, id string) (Adjustment, error) 
 		return a, fmt.Errorf("points: %s: %w", what, err)
 	}
 	err := h.view(ctx, what, func(u *engine.Unit) error {
-		found, err := record.Get(u.Tx(), bAdjust, []byte(id), &a)
+		found, err := getAdjustment(u.Tx(), id, &a)
 		if err == nil && !found {
 			err = ErrUnknownAdjustment
 		}

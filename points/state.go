@@ -1,9 +1,12 @@
 package points
 
 import (
+	"fmt"
 	"time"
 
+	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
 
@@ -265,4 +268,50 @@ func inLoc(t time.Time, loc *time.Location) time.Time {
 		return t
 	}
 	return t.In(loc)
+}
+
+// getReview reads the review at key into rv, as record.Get does. A review
+// in a state no rule knows (or none) is damage, an error wrapping
+// store.ErrCorrupt, not a review read as decided.
+func getReview(tx store.Tx, key []byte, rv *Review) (found bool, err error) {
+	if found, err = record.Get(tx, bReview, key, rv); err == nil && found {
+		err = checked(bReview, key, rv.check())
+	}
+	return found, err
+}
+
+// getAdjustment reads the adjustment at id into a, as getReview does.
+func getAdjustment(tx store.Tx, id string, a *Adjustment) (found bool, err error) {
+	if found, err = record.Get(tx, bAdjust, []byte(id), a); err == nil && found {
+		err = checked(bAdjust, []byte(id), a.check())
+	}
+	return found, err
+}
+
+// check returns an error for a review in a state that is none of the
+// review states.
+func (r *Review) check() error {
+	switch r.State {
+	case ReviewPending, ReviewRestored, ReviewVoided:
+		return nil
+	}
+	return fmt.Errorf("a review in state %q", r.State)
+}
+
+// check returns an error for an adjustment in a state that is none of
+// the adjustment states.
+func (a *Adjustment) check() error {
+	switch a.State {
+	case AdjustmentPending, AdjustmentApplied, AdjustmentRejected:
+		return nil
+	}
+	return fmt.Errorf("an adjustment in state %q", a.State)
+}
+
+// checked returns err, a check of the record at bucket/key, as damage.
+func checked(bucket string, key []byte, err error) error {
+	if err != nil {
+		return record.Corrupt(bucket, key, err)
+	}
+	return nil
 }

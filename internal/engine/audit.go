@@ -239,6 +239,9 @@ func (e *Engine) Audit(ctx context.Context, q AuditQuery) (AuditPage, error) {
 				if err := json.Unmarshal(v, &ent); err != nil {
 					return fmt.Errorf("%w: audit entry %x: %v", ErrCorrupt, k, err)
 				}
+				if ent.Result != AuditAccepted && ent.Result != AuditRefused {
+					return fmt.Errorf("%w: audit entry %x: result %q", ErrCorrupt, k, ent.Result)
+				}
 				if q.Operator != "" && ent.Operator != q.Operator {
 					continue
 				}
