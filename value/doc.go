@@ -26,6 +26,14 @@
 // concurrency: the store serializes writers and the ledger refuses a
 // member account going below zero.
 //
+// A member's balance and cumulative recharge, spend and refund keep to
+// the limit on decimals every amount keeps to (event.CheckDecimal: 40
+// digits): an event that would take one past it fails with an error
+// wrapping [ErrInvalidAmount] and event.ErrTooLarge, and, like a refund
+// past the spend, changes nothing and leaves its event ID free. An
+// opening (Program.OpenMember) cannot pass it: its amounts each keep to
+// the limit, and the member is new.
+//
 // A refund credits back money the member spent: a refund whose amount
 // would take the member's cumulative refunds past the member's cumulative
 // spend (what is refundable is [Account]'s Spent less its Refunded) fails

@@ -23,6 +23,15 @@ var (
 	// gives the amount and what is still refundable (Account's Spent less
 	// its Refunded).
 	ErrRefundExceedsSpend = errors.New("value: refund exceeds the member's spend")
+	// ErrInvalidAmount is wrapped in the error of a stored-value event
+	// that would take the member's balance or cumulative recharge, spend
+	// or refund past the limit on decimals each amount keeps to
+	// (event.CheckDecimal: event.MaxDecimalDigits digits; the error also
+	// wraps event.ErrTooLarge). Like a refund past the spend, the event
+	// changes nothing, and its ID is not taken. (An amount that is not
+	// positive, or finer than the scale, is refused before, with
+	// event.ErrInvalidEvent naming the attribute.)
+	ErrInvalidAmount = errors.New("value: invalid amount")
 )
 
 // Handle reads members' stored value. Recharges, spends and refunds are

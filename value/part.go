@@ -148,18 +148,42 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 	if err != nil {
 		return err
 	}
-	if err := u.AddTotal(bTotals, totalKey(ev.Member, kind), ev.Member, amt); err != nil {
-		return err
-	}
 	var bal decimal.Decimal
 	for _, e := range posted.Entries {
 		if e.Account == member {
 			bal = e.Balance
 		}
 	}
+	// The error undoes the posting with the rest of the unit.
+	if err := checkLimit(ev.Member, "balance", bal); err != nil {
+		return err
+	}
+	key := totalKey(ev.Member, kind)
+	sum, err := engine.Total(u.Tx(), bTotals, key)
+	if err != nil {
+		return err
+	}
+	if err := checkLimit(ev.Member, "cumulative "+string(kind), sum.Add(amt)); err != nil {
+		return err
+	}
+	if err := u.AddTotal(bTotals, key, ev.Member, amt); err != nil {
+		return err
+	}
 	return u.Emit(change, ev.Member, Change{Amount: amt, Balance: bal}, &rule.Reason{
 		Rule: "stored_value." + string(kind), Inputs: map[string]string{p.def.Amount: amt.String()},
 	})
+}
+
+// checkLimit returns an error wrapping ErrInvalidAmount and
+// event.ErrTooLarge when what, an amount of member's that an event would
+// leave (its balance, a cumulative total), is beyond the limit on
+// decimals every amount keeps to: a balance made of amounts that each
+// keep to it may not.
+func checkLimit(member, what string, d decimal.Decimal) error {
+	if err := event.CheckDecimal(d); err != nil {
+		return fmt.Errorf("%w: member %q's %s would be %s: %w", ErrInvalidAmount, member, what, d, err)
+	}
+	return nil
 }
 
 // checkRefund returns an error wrapping ErrRefundExceedsSpend when a

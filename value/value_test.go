@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -319,5 +320,73 @@ func TestDefinitionCheck(t *testing.T) {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// A balance or a cumulative total keeps to the limit on decimals each
+// amount keeps to (40 digits): an event that would take one past it is
+// refused with ErrInvalidAmount (and event.ErrTooLarge), writes nothing
+// and leaves its ID free. 9e39 has 40 digits, 1.8e40 41; 1e39 + 0.01 has
+// 42 significant digits. Two recharges of 4.5e39 make 9e39, accepted.
+func TestAmountsKeepToTheLimit(t *testing.T) {
+	big := "9" + strings.Repeat("0", 39) // 9e39
+	for _, tc := range []struct {
+		name    string
+		opening *migrate.Value
+		before  []event.Event
+		refused event.Event
+		want    value.Account // after the refusal
+	}{
+		{name: "balance", before: []event.Event{recharge("r1", "m", big, t0)}, refused: recharge("x", "m", big, t0),
+			want: value.Account{Balance: dec(big), Recharged: dec(big)}},
+		{name: "balance's significant digits", before: []event.Event{recharge("r1", "m", "1e39", t0)}, refused: recharge("x", "m", "0.01", t0),
+			want: value.Account{Balance: dec("1e39"), Recharged: dec("1e39")}},
+		{name: "cumulative recharge", before: []event.Event{recharge("r1", "m", big, t0), pay("p1", "m", big, t0)}, refused: recharge("x", "m", big, t0),
+			want: value.Account{Recharged: dec(big), Spent: dec(big)}},
+		{name: "cumulative spend", opening: &migrate.Value{Balance: dec(big), Spent: dec(big)}, refused: pay("x", "m", big, t0),
+			want: value.Account{Balance: dec(big), Spent: dec(big)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			p := testkit.OpenMemory(t, valueDef())
+			if tc.opening != nil {
+				if _, err := p.OpenMember(ctx, migrate.Member{RequestID: "open", Member: "m", Operator: "ops", At: t0.Add(-time.Hour), Value: tc.opening}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mustProcess(t, p, tc.before...)
+			feed, err := p.Feed(ctx, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Process(ctx, tc.refused)
+			if !errors.Is(err, value.ErrInvalidAmount) || !errors.Is(err, event.ErrTooLarge) {
+				t.Fatalf("Process: %v; want value.ErrInvalidAmount and event.ErrTooLarge", err)
+			}
+			va, err := p.Value().Account(ctx, "m")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, va, equateDecimals); diff != "" {
+				t.Errorf("account after the refusal (-want +got):\n%s", diff)
+			}
+			if f, _ := p.Feed(ctx, 0, 100); len(f) != len(feed) {
+				t.Errorf("feed has %d changes after the refusal, want %d", len(f), len(feed))
+			}
+			if err := p.Verify(ctx); err != nil {
+				t.Error(err)
+			}
+			// The ID is free: the same ID with an amount that fits.
+			ev := recharge("x", "m", "1", t0)
+			if _, err := p.Process(ctx, ev); err != nil {
+				t.Errorf("a recharge of 1 under the refused event's ID: %v", err)
+			}
+		})
+	}
+	p := testkit.OpenMemory(t, valueDef())
+	half := "45" + strings.Repeat("0", 38) // 4.5e39
+	mustProcess(t, p, recharge("r1", "m", half, t0), recharge("r2", "m", half, t0))
+	if va, err := p.Value().Account(context.Background(), "m"); err != nil || !va.Balance.Equal(dec(big)) {
+		t.Errorf("two recharges of 4.5e39: %+v, %v; want a balance of 9e39", va, err)
 	}
 }
