@@ -8,6 +8,7 @@ import (
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/points"
@@ -29,7 +30,9 @@ const KindOpening = engine.KindOpening
 // journaled as "member.open". Each domain sets its share (see the Open of
 // each domain's part: value, level, points, coupon, tag): the balances are
 // ledger entries of kind KindOpening, so the ledger balances and Verify
-// passes. The member must be new (else ErrKnownMember, in a
+// passes; their reference (ledger.Ref) names the request ID and
+// m.Operator, as every operator request's entries do (entries of an
+// earlier release name no operator). The member must be new (else ErrKnownMember, in a
 // migrate.FieldError naming "member", saying where the member was found,
 // so that a file's second row of a member is reported at that field): one the program keeps any record of — a ledger
 // account, a level, a profile or a tag, a coupon held or a claim counted,
@@ -82,7 +85,9 @@ func (p *Program) OpenMembers(ctx context.Context, ms []migrate.Member, stop boo
 		}
 		body := m
 		body.At = body.At.UTC()
-		reqs[i] = engine.Request{ID: m.RequestID, Body: body, At: m.At, Member: m.Member, Action: "member.open", Operator: m.Operator}
+		// The entries name the operator, as every operator request's do.
+		reqs[i] = engine.Request{ID: m.RequestID, Body: body, At: m.At, Member: m.Member, Action: "member.open", Operator: m.Operator,
+			Ref: ledger.Ref{Operator: m.Operator}}
 		if raw, ok := engine.MemberJSON(&body); ok {
 			reqs[i].BodyJSON = raw
 		}

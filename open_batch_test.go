@@ -9,6 +9,7 @@ import (
 
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
@@ -105,5 +106,31 @@ func TestOpenMembersRefusalsInOneRun(t *testing.T) {
 	}
 	if a, err := p.Value().Account(ctx, "m15"); err != nil || !a.Balance.IsZero() {
 		t.Errorf("m15 after a stopped batch: %v, %v; want nothing", a.Balance, err)
+	}
+}
+
+// TestOpeningEntriesNameTheOperator: an opening's ledger entries (points,
+// growth, stored value, each against its pool) refer to the request and
+// name its operator, as the entries of every other operator request do
+// (an adjustment's, a level set's).
+func TestOpeningEntriesNameTheOperator(t *testing.T) {
+	ctx := context.Background()
+	p, _ := openDamageable(t)
+	out, err := p.OpenMember(ctx, migrate.Member{RequestID: "open-m9", Member: "m9", Operator: "import.li", At: t0,
+		Level: "Silver", Growth: testkit.Dec("50"),
+		Points: []migrate.Points{{Program: "mall", Lots: []migrate.Lot{{Amount: testkit.Dec("100")}}}},
+		Value:  &migrate.Value{Balance: testkit.Dec("20")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assets := map[ledger.Asset]bool{}
+	for _, e := range out.Entries {
+		assets[e.Account.Asset] = true
+		if want := (ledger.Ref{Event: "open-m9", Operator: "import.li"}); e.Ref != want {
+			t.Errorf("%s entry of %s refers to %+v; want %+v", e.Kind, e.Account, e.Ref, want)
+		}
+	}
+	if len(assets) != 3 {
+		t.Errorf("the opening posted to %v; want points, growth and stored value", assets)
 	}
 }
