@@ -109,7 +109,7 @@ func TestDailyDamagedCount(t *testing.T) {
 }
 
 // TestLimitCounterDamaged: a task's completion counter (rule.Use's, for
-// its limits) only ever holds a whole number of completions, not
+// its calendar limits; a total limit reads the completions ever) only ever holds a whole number of completions, not
 // negative; one that does not (1.5, -1, 2^64, which an int64 wraps to 0)
 // is damage: Completions and the next qualifying event fail with
 // store.ErrCorrupt instead of reading it as some count and counting on
@@ -118,13 +118,13 @@ func TestLimitCounterDamaged(t *testing.T) {
 	ctx := context.Background()
 	st := memory.New()
 	p, err := membership.Open(st, engDef(task.Task{Name: "checkin", Kind: task.One, Steps: engSteps("checkin"), Rewards: engPts10,
-		Limits: rule.Caps{{Period: rule.Total, Limit: testkit.Dec("3")}}}))
+		Limits: rule.Caps{{Period: rule.Day, Limit: testkit.Dec("3")}}}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, shanghai)
 	mustProcess(t, p, engEvent("c1", "m1", "checkin", at, nil))
-	q := task.CompletionsQuery{Member: "m1", Task: "checkin", Period: rule.Total, At: at}
+	q := task.CompletionsQuery{Member: "m1", Task: "checkin", Period: rule.Day, At: at}
 	testkit.Overwrite(t, st, "task.limits", []byte("2"))
 	if n, err := p.Tasks().Completions(ctx, q); n != 2 || err != nil {
 		t.Fatalf("Completions with a counter of 2 = %d, %v; want 2", n, err)
