@@ -359,9 +359,9 @@ func (d *Definition) CheckReward(r rule.Reward, from rule.SourceKind) error {
 // path: duplicate or empty names, a type's missing or out-of-range amount
 // (a rate not in (0, 1), min > max, a random max above what a draw at
 // the money scale counts (MaxDraw at the default scale), a cash amount,
-// cap or random bound with more decimal places than the money scale:
-// finer than a cent by default, not whole at scale 0), a MoneyScale
-// outside 0 to 8, negative stock or limits, unknown methods, an
+// cap, random bound or minimum order with more decimal places than the
+// money scale: finer than a cent by default, not whole at scale 0), a
+// MoneyScale outside 0 to 8, negative stock or limits, unknown methods, an
 // invalid validity or period, the same product both included and
 // excluded, packs naming missing templates or with an unknown mode, a
 // pack item's or a gift's count above MaxCount (the coupons of one claim,
@@ -489,9 +489,17 @@ func (t *Template) beyond(n int, limits bool) error {
 // positiveMoney adds a problem when d is not positive or has more
 // decimal places than dp, the money scale.
 func positiveMoney(ps *rule.Problems, path string, d decimal.Decimal, dp int32) {
-	switch {
-	case !d.IsPositive():
+	if !d.IsPositive() {
 		ps.Addf(path, "must be > 0")
+		return
+	}
+	scaledMoney(ps, path, d, dp)
+}
+
+// scaledMoney adds a problem when d has more decimal places than dp, the
+// money scale.
+func scaledMoney(ps *rule.Problems, path string, d decimal.Decimal, dp int32) {
+	switch {
 	case d.Equal(d.Truncate(dp)):
 	case dp == Scale:
 		ps.Addf(path, "finer than a cent: %s", d)
@@ -535,6 +543,10 @@ func (t Template) check(ps *rule.Problems, p string, dp int32) {
 	}
 	if t.MinOrder.IsNegative() {
 		ps.Addf(at("min_order"), "must not be negative")
+	} else {
+		// Held to the scale as the order lines it is compared with are:
+		// a finer minimum (99.999 at two places) is a typo.
+		scaledMoney(ps, at("min_order"), t.MinOrder, dp)
 	}
 	if t.Stock < 0 {
 		ps.Addf(at("stock"), "must not be negative")

@@ -89,14 +89,15 @@
 // field, or 0 (whole units, for yen or won) to 8 when set. It is a
 // pointer so that 0 means whole units while a definition that leaves it
 // out keeps two places and encodes as before. [Definition.Check] refuses
-// a cash amount, a cap or a random bound with more places (in whole
-// units, a cash coupon of 10.5); the Handle refuses an order line with
+// a cash amount, a cap, a random bound or a minimum order amount with
+// more places (in whole units, a cash coupon of 10.5 or a minimum of
+// 99.5; a definition that had one is refused by Open from this release
+// on); the Handle refuses an order line with
 // more ([ErrInvalidOrder]); a random coupon is drawn in units of the
 // scale (whole units at 0), its max at most 2^63 − 1 of them ([MaxDraw]
 // at two places); what a discount takes off, an exchange coupon's unit
 // price and the shares of an amount off over the lines are rounded to
-// it, as described below. A minimum order amount is only compared, and
-// is not held to the scale. The package-level rules ([Order.Check],
+// it, as described below. The package-level rules ([Order.Check],
 // [Evaluate], [Combine], [Best], [Draw]) work at two places; the Handle's
 // Checkout, Lock and Redeem and its issues use the definition's scale.
 // Coupons issued before a definition changed the scale keep their

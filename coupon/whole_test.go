@@ -197,7 +197,8 @@ func TestWholeUnitsOrderLines(t *testing.T) {
 }
 
 // Definition.Check holds a template's money to the money scale: in whole
-// units a cash amount, a cap or a random bound of 10.5 is refused; unset,
+// units a cash amount, a cap, a random bound or a minimum order of 10.5 is
+// refused (a zero minimum is none, and a negative one is refused alone); unset,
 // cents are taken as before; a scale outside 0 to 8 is refused (the
 // amounts are then checked at two places). A random coupon's max is
 // bounded by what a draw counts in 64 bits at the scale.
@@ -209,6 +210,9 @@ func TestWholeUnitsDefinitionCheck(t *testing.T) {
 	}
 	cash := func(amount string) coupon.Template {
 		return tpl(coupon.Cash, func(t *coupon.Template) { t.Amount = dec(amount) })
+	}
+	minOrder := func(amount string) coupon.Template {
+		return tpl(coupon.Cash, func(t *coupon.Template) { t.Amount, t.MinOrder = dec("10"), dec(amount) })
 	}
 	random := func(lo, hi string) coupon.Template {
 		return tpl(coupon.Random, func(t *coupon.Template) { t.Min, t.Max = dec(lo), dec(hi) })
@@ -231,6 +235,12 @@ func TestWholeUnitsDefinitionCheck(t *testing.T) {
 		{"unset: finer than a cent", nil, cash("10.505"), []string{"templates[0].amount: finer than a cent: 10.505"}},
 		{"scale 3", new(int32(3)), cash("10.505"), nil},
 		{"finer than scale 3", new(int32(3)), cash("10.5055"), []string{"templates[0].amount: more than 3 decimal places (money_scale): 10.5055"}},
+		{"whole min order", whole(), minOrder("100"), nil},
+		{"min order of 99.5", whole(), minOrder("99.5"), []string{"templates[0].min_order: not a whole amount (money_scale 0): 99.5"}},
+		{"unset: min order in cents", nil, minOrder("99.99"), nil},
+		{"unset: min order finer than a cent", nil, minOrder("99.999"), []string{"templates[0].min_order: finer than a cent: 99.999"}},
+		{"finer than scale 3: min order", new(int32(3)), minOrder("99.9999"), []string{"templates[0].min_order: more than 3 decimal places (money_scale): 99.9999"}},
+		{"negative min order", nil, minOrder("-0.001"), []string{"templates[0].min_order: must not be negative"}},
 		{"scale 9", new(int32(9)), cash("10.5"), []string{"money_scale: must be 0 to 8"}},
 		{"scale -1", new(int32(-1)), cash("10.505"), []string{"money_scale: must be 0 to 8", "templates[0].amount: finer than a cent: 10.505"}},
 		// 2^63 − 1 units of the scale: 9223372036854775807 × 10^-8.
@@ -257,6 +267,9 @@ func TestWholeUnitsDefinitionCheck(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+			if (err != nil) != errors.Is(err, rule.ErrInvalidDefinition) {
+				t.Errorf("Check = %v, not rule.ErrInvalidDefinition", err)
 			}
 		})
 	}
