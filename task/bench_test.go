@@ -81,3 +81,33 @@ func BenchmarkEngageProcess20Tasks20Rules(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkProcessSegmentTargets processes check-ins of 1,000 members
+// through 10 tasks whose targets are a tag segment: every event reads the
+// member's tags and matches each task's segment. A tenth of the members
+// are staff, and so in the segment; a task completes once a member.
+func BenchmarkProcessSegmentTargets(b *testing.B) {
+	var tasks []task.Task
+	for i := range 10 {
+		tasks = append(tasks, task.Task{Name: fmt.Sprintf("task%02d", i), Kind: task.One, Steps: engSteps("checkin"),
+			Target:  task.Target{Segment: "(staff or frequent) and not complained and not (women and big-spender)"},
+			Rewards: engPts10})
+	}
+	p := testkit.OpenMemory(b, engDef(tasks...))
+	ctx := context.Background()
+	start := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	for m := 0; m < 1000; m += 10 {
+		if _, err := p.Tags().Add(ctx, tag.ManualRequest{RequestID: fmt.Sprint("tag", m), Member: fmt.Sprintf("m%04d", m),
+			Operator: "ops", Tag: "staff", At: start}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		ev := engEvent(fmt.Sprint("c", i), fmt.Sprintf("m%04d", i%1000), "checkin", start.Add(time.Duration(i+1)*time.Second), nil)
+		if _, err := p.Process(ctx, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -90,20 +90,34 @@ type Target struct {
 }
 
 // Targets reports whether a member with this level and tags may take part.
+// A Segment that does not parse targets no one.
 func (t Target) Targets(level string, tags []string) bool {
+	return t.targets(t.segment(), level, tags)
+}
+
+// segment returns the Segment parsed, or the zero Expr, which matches
+// nothing, when it does not parse (Definition.Check refuses it).
+func (t Target) segment() tag.Expr {
+	if t.Segment == "" {
+		return tag.Expr{}
+	}
+	e, err := tag.Parse(t.Segment)
+	if err != nil {
+		return tag.Expr{}
+	}
+	return e
+}
+
+// targets is Targets with the Segment parsed as seg: the part parses each
+// task's segment once, not on every event.
+func (t Target) targets(seg tag.Expr, level string, tags []string) bool {
 	if len(t.Levels) > 0 && !slices.Contains(t.Levels, level) {
 		return false
 	}
 	if len(t.Tags) > 0 && !slices.ContainsFunc(t.Tags, func(x string) bool { return slices.Contains(tags, x) }) {
 		return false
 	}
-	if t.Segment != "" {
-		e, err := tag.Parse(t.Segment)
-		if err != nil || !e.Match(tags) {
-			return false
-		}
-	}
-	return true
+	return t.Segment == "" || seg.Match(tags)
 }
 
 // UsesTags reports whether the target reads the member's tags.

@@ -13,6 +13,7 @@ import (
 	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/tag"
 	"github.com/shopspring/decimal"
 )
 
@@ -43,6 +44,9 @@ type part struct {
 	// legacy is, by task, the fingerprint of the steps that progress
 	// recorded without one counts (see installed).
 	legacy map[string]string
+	// segments is each task's Target.Segment parsed (Target.segment), by
+	// index: Process matches it on every event.
+	segments []tag.Expr
 }
 
 var (
@@ -57,6 +61,7 @@ func newPart(def Definition) *part {
 			p.byType[typ] = append(p.byType[typ], i)
 		}
 		p.fps[t.Name] = t.fingerprint()
+		p.segments = append(p.segments, t.Target.segment())
 	}
 	return p
 }
@@ -146,7 +151,7 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 	}
 	for _, i := range idx {
 		tk := p.def.Tasks[i]
-		if !tk.Window.Contains(ev.Time) || !tk.Matches(ev) || !tk.Target.Targets(level, tags) {
+		if !tk.Window.Contains(ev.Time) || !tk.Matches(ev) || !p.targets(i, level, tags) {
 			continue
 		}
 		if err := p.step(u, tk, ev); err != nil {
@@ -154,6 +159,12 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 		}
 	}
 	return nil
+}
+
+// targets is Target.Targets of the i-th task, with its segment parsed
+// once, in newPart.
+func (p *part) targets(i int, level string, tags []string) bool {
+	return p.def.Tasks[i].Target.targets(p.segments[i], level, tags)
 }
 
 // step counts ev towards task tk, completing it (and granting its rewards)
