@@ -97,15 +97,15 @@ func WithRand(r io.Reader) Option { return func(p *Program) { p.rand = r } }
 // A zero field takes its default; a negative one keeps those records for
 // ever.
 type Retention struct {
-	// Window is the idempotency window (default 35 days). Advance keeps
-	// the record of each event and operator request whose time is within
-	// Window of the time Advance was last given, and prunes the older
-	// ones. An event or request whose time is before that horizon is
-	// refused with an error wrapping ErrTooOld (and ErrInvalidEvent or
-	// ErrInvalidArgument), whether or not it was processed before: a
-	// retry of a pruned event is refused, never applied twice. A host
-	// that may deliver an event later than Window after the last Advance
-	// sets a longer Window. A negative Window keeps every record, and
+	// Window is the idempotency window (default 35 days). Each retention
+	// pass of Advance (once a day of the time it is given) moves the
+	// horizon to Window before the pass's time, and prunes the records of
+	// the events and operator requests whose time is before it. An event
+	// or request whose time is before the horizon is refused with an error
+	// wrapping ErrTooOld (and ErrInvalidEvent or ErrInvalidArgument),
+	// whether or not it was processed before: a retry of a pruned event is
+	// refused, never applied twice. A host that may deliver an event later
+	// than Window after the last Advance sets a longer Window. A negative Window keeps every record, and
 	// then every feed record too (a repeated event's outcome names them).
 	Window time.Duration
 	// Feed is how long the change feed keeps changes (default 35 days,

@@ -284,3 +284,35 @@ func TestRetentionHorizonInstant(t *testing.T) {
 		t.Errorf("event a nanosecond before the horizon: %v, want ErrTooOld", err)
 	}
 }
+
+// The horizon moves with the retention passes, once a day of Advance's
+// time, not with every Advance: with a window of 30 days, a pass at 10
+// July 10:00 puts it at 10 June 10:00, and an Advance to 20:00 the same
+// day runs no pass, so an event of 10 June 15:00 (more than 30 days
+// before 20:00) is still taken; the pass of 11 July 10:00 moves the
+// horizon to 11 June 10:00, and then it is refused.
+func TestRetentionHorizonMovesWithPasses(t *testing.T) {
+	ctx := context.Background()
+	const day = 24 * time.Hour
+	p := testkit.OpenMemory(t, testkit.OrderDef(), membership.WithRetention(membership.Retention{Window: 30 * day, Feed: 30 * day}))
+	order := func(id string, at time.Time) event.Event {
+		return event.Event{ID: id, Member: "m", Type: "order", Time: at, Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("10"))}}
+	}
+	at := func(month time.Month, d, hour int) time.Time {
+		return time.Date(2026, month, d, hour, 0, 0, 0, testkit.Shanghai)
+	}
+	for _, now := range []time.Time{at(7, 10, 10), at(7, 10, 20)} {
+		if _, err := p.Advance(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.Process(ctx, order("late", at(6, 10, 15))); err != nil {
+		t.Errorf("event of 10 June 15:00 after the pass of 10 July 10:00: %v, want it processed", err)
+	}
+	if _, err := p.Advance(ctx, at(7, 11, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Process(ctx, order("later", at(6, 10, 15))); !errors.Is(err, membership.ErrTooOld) {
+		t.Errorf("event of 10 June 15:00 after the pass of 11 July 10:00: %v, want ErrTooOld", err)
+	}
+}
