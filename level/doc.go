@@ -9,8 +9,8 @@
 // program's events and due work, which runs exactly those functions. A
 // program hands out the package's [Handle] (membership.Program.Levels):
 // the operator's manual level set and the queries of a member's status,
-// history, days of growth, the counts per level and the term-end
-// forecast.
+// history, days of growth, the counts per level, the level figures of
+// each day ([Handle.Days]) and the term-end forecast.
 //
 // # Ladder and growth
 //

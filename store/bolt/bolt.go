@@ -500,9 +500,10 @@ const checkpointRetry = time.Second
 // Options configures [Open]. A nil *Options or a zero field means the
 // default. Open refuses, with an error wrapping [store.ErrInvalid] that
 // names the option, and before it creates or changes any file, a negative
-// value, MaxBatch above [MaxBatchLimit], MaxMemory above
-// [MaxMemoryLimit], and CheckpointSize or MaxOverlaySize above MaxMemory
-// (as given or its default).
+// value, MaxBatch above [MaxBatchLimit], InitialMmapSize above
+// [MaxInitialMmapSizeLimit], MaxMemory above [MaxMemoryLimit], and
+// CheckpointSize or MaxOverlaySize above MaxMemory (as given or its
+// default).
 type Options struct {
 	// MaxBatch is the largest number of Update functions committed together
 	// in one log record, at most MaxBatchLimit. Default DefaultMaxBatch.
