@@ -325,7 +325,10 @@ func (h *Handle) Issue(ctx context.Context, req IssueRequest) (IssueResult, erro
 }
 
 // List returns a member's coupons, in issue order; an empty list on a
-// program without coupons.
+// program without coupons. A member that is not an ID (1 to
+// event.MaxIDBytes bytes of valid UTF-8 without NUL) is refused, with or
+// without coupons, with an error wrapping event.ErrInvalidArgument that
+// names it.
 func (h *Handle) List(ctx context.Context, member string) ([]Coupon, error) {
 	cs, err := h.coupons(ctx, member, false)
 	if err != nil {
@@ -335,7 +338,8 @@ func (h *Handle) List(ctx context.Context, member string) ([]Coupon, error) {
 }
 
 // Live returns a member's coupons that are available or locked, in issue
-// order; an empty list on a program without coupons.
+// order; an empty list on a program without coupons. It checks the member
+// as List does.
 func (h *Handle) Live(ctx context.Context, member string) ([]Coupon, error) {
 	cs, err := h.coupons(ctx, member, true)
 	if err != nil {
@@ -345,11 +349,13 @@ func (h *Handle) Live(ctx context.Context, member string) ([]Coupon, error) {
 }
 
 func (h *Handle) coupons(ctx context.Context, member string, live bool) ([]Coupon, error) {
-	if h.p == nil {
-		return nil, nil // the member has no coupon of a program without coupons
-	}
+	// The member is checked with or without coupons, as the other
+	// domains' queries check theirs: a malformed one is bad input either way.
 	if err := event.CheckMember(member); err != nil {
 		return nil, err
+	}
+	if h.p == nil {
+		return nil, nil // the member has no coupon of a program without coupons
 	}
 	var cs []Coupon
 	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {

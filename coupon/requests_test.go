@@ -247,7 +247,9 @@ func TestWriteNeedsTimeAndRequestID(t *testing.T) {
 }
 
 // A program without coupons answers every call with ErrNotDefined, but the
-// lists of a member's coupons, which are empty.
+// lists of a member's coupons, which are empty; the lists check the
+// member as an ID all the same, as they do with coupons (an empty member
+// got an empty list).
 func TestNotDefined(t *testing.T) {
 	ctx := context.Background()
 	h := testkit.OpenMemory(t, membership.Definition{Zone: "Asia/Shanghai"}).Coupons()
@@ -275,6 +277,14 @@ func TestNotDefined(t *testing.T) {
 	}
 	if cs, err := h.Live(ctx, "m1"); err != nil || len(cs) != 0 {
 		t.Errorf("Live: %v, %v; want an empty list", cs, err)
+	}
+	for _, member := range []string{"", "m\x00", strings.Repeat("m", 257)} {
+		if _, err := h.List(ctx, member); !errors.Is(err, event.ErrInvalidArgument) || !strings.Contains(err.Error(), "member") {
+			t.Errorf("List(%q): %v, want event.ErrInvalidArgument naming member", member, err)
+		}
+		if _, err := h.Live(ctx, member); !errors.Is(err, event.ErrInvalidArgument) || !strings.Contains(err.Error(), "member") {
+			t.Errorf("Live(%q): %v, want event.ErrInvalidArgument naming member", member, err)
+		}
 	}
 }
 
