@@ -20,6 +20,7 @@ import (
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/tag"
 	"github.com/shopspring/decimal"
@@ -467,21 +468,22 @@ func TestOpeningsRoundTripRetention(t *testing.T) {
 	}
 	// The days from 2024-12-01 on (12 months before at's day, the longest
 	// window): keep's and down's two days each; none of idle's, whose 300
-	// no later window counts: one day of zero.
-	want := "member,at,level,term_end,growth,lifetime,growth_days\n" +
-		"keep,2025-12-01T12:00:00+08:00,Gold,2026-01-11T00:00:00+08:00,990,990,2025-01-10|680;2025-06-15|310\n" +
-		"down,2025-12-01T12:00:00+08:00,Gold,2026-01-11T00:00:00+08:00,780,780,2025-01-10|680;2025-06-15|100\n" +
-		"idle,2025-12-01T12:00:00+08:00,Gold,2026-03-03T00:00:00+08:00,300,980,2025-12-01|0\n"
+	// no later window counts: one day of zero. No gift is owed.
+	want := "member,at,level,term_end,growth,lifetime,growth_days,owed_gifts\n" +
+		"keep,2025-12-01T12:00:00+08:00,Gold,2026-01-11T00:00:00+08:00,990,990,2025-01-10|680;2025-06-15|310,\n" +
+		"down,2025-12-01T12:00:00+08:00,Gold,2026-01-11T00:00:00+08:00,780,780,2025-01-10|680;2025-06-15|100,\n" +
+		"idle,2025-12-01T12:00:00+08:00,Gold,2026-03-03T00:00:00+08:00,300,980,2025-12-01|0,\n"
 	file := buf.String()
 	if d := cmp.Diff(want, file); d != "" {
 		t.Fatalf("the file (-want +got):\n%s", d)
 	}
 
-	// The file without its growth_days column: what an older export wrote.
+	// The file without its growth_days and owed_gifts columns: what an
+	// older export wrote.
 	var old strings.Builder
 	for _, line := range strings.SplitAfter(file, "\n") {
-		if i := strings.LastIndex(line, ","); i >= 0 {
-			old.WriteString(line[:i] + "\n")
+		if cells := strings.Split(line, ","); len(cells) == 8 {
+			old.WriteString(strings.Join(cells[:6], ",") + "\n")
 		}
 	}
 	imported, older := open(), open()
@@ -562,6 +564,140 @@ func TestOpeningsRoundTripRetention(t *testing.T) {
 			if d := cmp.Diff(w, gotOlder[m]); d != "" {
 				t.Errorf("at %s, %s imported without the days (-want +got):\n%s", step.to, m, d)
 			}
+		}
+	}
+}
+
+// TestOpeningsRoundTripOwedGifts exports members owed an upgrade gift's
+// coupon (refused when they reached Silver: out of stock), imports the
+// file into an empty program and finds the same rewards owed; once the
+// coupon is restocked, the next reach of Silver grants the coupon owed,
+// and only it (not Silver's growth gift again), on both. A file without
+// the owed_gifts column (an older export) imports with none owed.
+func TestOpeningsRoundTripOwedGifts(t *testing.T) {
+	ctx := context.Background()
+	def := testkit.LadderDef(level.NextLower)
+	def.Levels.Ladder[2].Gifts = append(def.Levels.Ladder[2].Gifts, rule.Reward{Kind: rule.RewardCoupon, Template: "silver-cash"})
+	def.Coupons = &coupon.Definition{Templates: []coupon.Template{{Name: "silver-cash", Type: coupon.Cash, Amount: dec("20"), Stock: 1,
+		Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 30}}}}}
+	wall := func(s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04", s, testkit.Shanghai)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	order := func(p *membership.Program, id, member, at string) {
+		t.Helper()
+		if _, err := p.Process(ctx, event.Event{ID: id, Member: member, Type: "order", Time: wall(at),
+			Attrs: event.Attrs{"amount": event.DecString("100"), "order_id": event.Str(id)}}); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+	}
+	srcStore, dstStore := memory.New(), memory.New()
+	src, err := membership.Open(srcStore, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ann reaches Silver first and takes the one coupon; bob and cy reach
+	// it after: Silver's 30 of growth given, the coupon owed. bob's term
+	// ends on 2026-02-16 with nothing in its month's window: down to
+	// Bronze (growth 0, its term to 24:00 of 31 March), owed still.
+	order(src, "o1", "ann", "2026-01-15 10:00")
+	order(src, "o2", "bob", "2026-01-15 11:00")
+	order(src, "o3", "cy", "2026-02-10 10:00")
+	at := wall("2026-02-20 12:00")
+	if _, err := src.Advance(ctx, at); err != nil {
+		t.Fatal(err)
+	}
+	members := []string{"ann", "bob", "cy"}
+	var buf bytes.Buffer
+	if _, err := export.Openings(ctx, &buf, src, slices.Values(members), at, nil); err != nil {
+		t.Fatal(err)
+	}
+	// ann's coupon (valid 30 days from 15 January) has expired: no cell.
+	want := "member,at,level,term_end,growth,lifetime,growth_days,owed_gifts,coupons\n" +
+		"ann,2026-02-20T12:00:00+08:00,Bronze,2026-04-01T00:00:00+08:00,0,130,2026-01-15|130,,\n" +
+		"bob,2026-02-20T12:00:00+08:00,Bronze,2026-04-01T00:00:00+08:00,0,130,2026-01-15|130,Silver|coupon:silver-cash,\n" +
+		"cy,2026-02-20T12:00:00+08:00,Silver,2026-03-11T00:00:00+08:00,130,130,2026-02-10|130,Silver|coupon:silver-cash,\n"
+	file := buf.String()
+	if d := cmp.Diff(want, file); d != "" {
+		t.Fatalf("the file (-want +got):\n%s", d)
+	}
+	dst, err := membership.Open(dstStore, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	older, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file without its owed_gifts column: what an older export wrote.
+	var old strings.Builder
+	for _, line := range strings.SplitAfter(file, "\n") {
+		if cells := strings.Split(line, ","); len(cells) == 9 {
+			old.WriteString(strings.Join(slices.Delete(cells, 7, 8), ","))
+		}
+	}
+	for p, text := range map[*membership.Program]string{dst: file, older: old.String()} {
+		res, err := migrate.Run(ctx, p, migrate.CSV(strings.NewReader(text), p.Location()), migrate.Options{Name: "export.csv"})
+		if err != nil || res.Progress != (migrate.Progress{Rows: 3, Applied: 3}) {
+			t.Fatalf("import: %+v %v\n%s", res, err, text)
+		}
+	}
+	statuses := func(p *membership.Program) map[string]level.Status {
+		t.Helper()
+		out := map[string]level.Status{}
+		for _, m := range members {
+			s, err := p.Levels().Status(ctx, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Since = time.Time{} // the import's time: the format has no place for the level's start
+			out[m] = s
+		}
+		return out
+	}
+	if d := cmp.Diff(statuses(src), statuses(dst), stateCmp...); d != "" {
+		t.Errorf("the imported members' levels (-source +imported):\n%s", d)
+	}
+	for _, m := range members {
+		if s := statuses(older)[m]; len(s.Owed) != 0 {
+			t.Errorf("%s imported from a file without owed_gifts: owed %+v, want none", m, s.Owed)
+		}
+	}
+	var again bytes.Buffer
+	if _, err := export.Openings(ctx, &again, dst, slices.Values(members), at, nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(file, again.String()); d != "" {
+		t.Errorf("the imported program's export (-first +second):\n%s", d)
+	}
+
+	// The coupon restocked, bob's order of 100 on 1 March reaches Silver
+	// again: the coupon owed is issued, Silver's growth gift not given
+	// twice (growth 100, not 130), and nothing is owed any more.
+	def.Version = 2
+	def.Coupons.Templates[0].Stock = 5
+	for name, st := range map[string]*memory.Store{"source": srcStore, "imported": dstStore} {
+		p, err := membership.Open(st, def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		order(p, "o4", "bob", "2026-03-01 10:00")
+		s, err := p.Levels().Status(ctx, "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := p.Coupons().List(ctx, "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Level != "Silver" || !s.Growth.Equal(dec("100")) || len(s.Owed) != 0 || len(cs) != 1 || cs[0].Template != "silver-cash" {
+			t.Errorf("%s: bob at %s with %s growth, owed %+v, coupons %+v; want Silver, 100, none owed, one silver-cash", name, s.Level, s.Growth, s.Owed, cs)
+		}
+		if err := p.Verify(ctx); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -20,8 +20,9 @@ import (
 // date within the supported range, not after the row's day (in the
 // program's zone), not given twice, and its amount keeps to the same
 // scale and limit; the level, if any, is one of the ladder's, and a
-// level or a term end needs a ladder; a term end is after the row's time
-// and within the supported range.
+// level, a term end or a gift owed needs a ladder; a term end is after
+// the row's time and within the supported range; each gift owed names a
+// level of the ladder and one of that level's gifts.
 func (p *part) CheckOpen(mm *migrate.Member) error {
 	g, life := mm.Growth, mm.Lifetime
 	if err := p.checkGrowth("growth", g); err != nil {
@@ -43,7 +44,19 @@ func (p *part) CheckOpen(mm *migrate.Member) error {
 		if mm.Level != "" || !mm.TermEnd.IsZero() {
 			return migrate.Field("level", fmt.Errorf("%w: %w", event.ErrInvalidArgument, ErrNoLadder))
 		}
+		if len(mm.OwedGifts) > 0 {
+			return migrate.Field("owed_gifts", fmt.Errorf("%w: %w", event.ErrInvalidArgument, ErrNoLadder))
+		}
 		return nil
+	}
+	for i, g := range mm.OwedGifts {
+		f := fmt.Sprintf("owed_gifts[%d]", i)
+		if p.def.Index(g.Level) < 0 {
+			return migrate.Field(f+".level", fmt.Errorf("%w: %w %q", event.ErrInvalidArgument, ErrUnknownLevel, g.Level))
+		}
+		if _, ok := p.def.owedGift(owed{Level: g.Level, Reward: g.Reward}); !ok {
+			return migrate.Fieldf(f+".reward", "%w: level %q gives no %q", event.ErrInvalidArgument, g.Level, g.Reward)
+		}
 	}
 	if mm.Level != "" && p.def.Index(mm.Level) < 0 {
 		return migrate.Field("level", fmt.Errorf("%w: %w %q", event.ErrInvalidArgument, ErrUnknownLevel, mm.Level))
@@ -130,7 +143,8 @@ var (
 // level the growth reaches, with a new term from the row's time that ends
 // at TermEnd or as the level's validity says. The levels up to it count
 // as gifted: their upgrade gifts were the old system's to give, and none
-// is granted. The engine refuses a member the part has records of
+// is granted. So does the level of each gift owed (OwedGifts), whose
+// rewards owed its next reach grants, and only them. The engine refuses a member the part has records of
 // (MemberRecords) before Open runs.
 //
 // The retention window of a term end counts the growth of the days it
@@ -196,6 +210,14 @@ func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 		if len(below.Gifts) > 0 {
 			m.Gifted = append(m.Gifted, below.Name)
 		}
+	}
+	// A gift owed is one of a level whose other rewards were given (gifts
+	// marks them), above the member's level too (reached, then left).
+	for _, g := range mm.OwedGifts {
+		if !m.hasGift(g.Level) {
+			m.Gifted = append(m.Gifted, g.Level)
+		}
+		m.Owed = append(m.Owed, owed{Level: g.Level, Reward: g.Reward})
 	}
 	if err := p.scheduleTerm(u, member, time.Time{}, end); err != nil {
 		return err

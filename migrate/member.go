@@ -8,14 +8,15 @@
 // A row is a [Member]: the member ID, profile attributes, manual tags, the
 // level (with its term end, or placed by the ladder from the growth),
 // lifetime and current growth with the days it was earned on (for the
-// retention windows of later term ends), points lots per point program (amount and
-// expiry) and pending points (with the time they become spendable), the
-// stored-value balance with the cumulative recharge and spend, and the
-// coupons held (template, expiry, and the old system's code). [CSV] and
-// [JSONL] read them; their formats are documented there. Package export's
-// Openings writes a program's members in the CSV format, so that a
-// program's members move to another store (or deployment) by an export
-// and an import.
+// retention windows of later term ends), the rewards of upgrade gifts
+// owed (refused when the member reached their level, granted by its next
+// reach), points lots per point program (amount and expiry) and pending
+// points (with the time they become spendable), the stored-value balance
+// with the cumulative recharge and spend, and the coupons held (template,
+// expiry, and the old system's code). [CSV] and [JSONL] read them; their
+// formats are documented there. Package export's Openings writes a
+// program's members in the CSV format, so that a program's members move
+// to another store (or deployment) by an export and an import.
 //
 // # Guarantees
 //
@@ -95,6 +96,14 @@ type Member struct {
 	// The days need not add up to Growth (a term end re-bases growth, and
 	// the days before the longest window are no longer read).
 	GrowthDays []GrowthDay `json:"growth_days,omitempty"`
+	// OwedGifts are the rewards of upgrade gifts the member is owed
+	// (level.Status.Owed): refused when the member reached their level (a
+	// coupon out of stock), granted by the level's next reach. Each names
+	// one of the level's gifts. Its level counts as one whose gifts the
+	// member had, whatever the member's level now: its next reach grants
+	// the rewards owed, and only them. Empty (as in a file from before
+	// the field): none owed.
+	OwedGifts []OwedGift `json:"owed_gifts,omitempty"`
 	// Points are the points held, per point program.
 	Points []Points `json:"points,omitempty"`
 	// Value is the stored value, if any.
@@ -109,6 +118,14 @@ type Member struct {
 type GrowthDay struct {
 	Day    rule.Date       `json:"day"`
 	Growth decimal.Decimal `json:"growth"`
+}
+
+// OwedGift is a reward of a level's upgrade gift owed to a member: the
+// level, and the reward by its target (rule.Reward.Target: "coupon:welcome",
+// "pack:spring"), as level.Gift names it.
+type OwedGift struct {
+	Level  string `json:"level"`
+	Reward string `json:"reward"`
 }
 
 // Points are the points of one point program a member holds.

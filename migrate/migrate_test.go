@@ -713,3 +713,116 @@ func TestImportGrowthDaysRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestImportOwedGifts imports members owed a reward of Gold's upgrade
+// gift (its coupon, refused when the old system's member reached Gold)
+// while at Silver: Status lists it, and the member's next reach of Gold
+// grants the coupon owed and not Gold's 200 points, which were given.
+// A member owed nothing gets both gifts at that reach, as before. A gift
+// of a level the ladder has not, a reward the level does not give, and a
+// cell that does not parse are bad rows naming the field, writing nothing.
+func TestImportOwedGifts(t *testing.T) {
+	ctx := context.Background()
+	p := open(t, memory.New())
+	file := "member,growth,owed_gifts\n" +
+		"m1,1000,Gold|coupon:gold-gift\n" +
+		"m2,1000,Nope|coupon:gold-gift\n" +
+		"m3,1000,Gold|coupon:platinum-gift\n" +
+		"m4,1000,Gold\n" +
+		"m5,1000,\n"
+	res, err := migrate.Run(ctx, p, migrate.CSV(strings.NewReader(file), shanghai), migrate.Options{Name: "owed.csv", At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (migrate.Progress{Rows: 5, Applied: 2, Failed: 3}); res.Progress != want {
+		t.Errorf("progress %+v, want %+v", res.Progress, want)
+	}
+	type bad struct {
+		Line          int
+		Member, Field string
+		Sentinel      error
+	}
+	want := []bad{{3, "m2", "owed_gifts[0].level", level.ErrUnknownLevel}, {4, "m3", "owed_gifts[0].reward", event.ErrInvalidArgument}, {5, "m4", "owed_gifts[0]", migrate.ErrBadRow}}
+	var got []bad
+	for _, e := range res.Errors {
+		b := bad{Line: e.Line, Member: e.Member, Field: e.Field}
+		for _, s := range []error{migrate.ErrBadRow, event.ErrInvalidArgument, level.ErrUnknownLevel} {
+			if errors.Is(e.Err, s) {
+				b.Sentinel = s
+			}
+		}
+		got = append(got, b)
+	}
+	if d := cmp.Diff(want, got, cmp.Comparer(func(a, b error) bool { return a == b })); d != "" {
+		t.Errorf("bad rows (-want +got):\n%s", d)
+	}
+	for _, m := range []string{"m2", "m3", "m4"} {
+		if s, err := p.Levels().Status(ctx, m); err != nil || !s.Growth.IsZero() {
+			t.Errorf("%s refused: %+v %v, want no growth", m, s, err)
+		}
+	}
+	s, err := p.Levels().Status(ctx, "m1")
+	gift := []level.Gift{{Level: "Gold", Reward: rule.Reward{Kind: rule.RewardCoupon, Template: "gold-gift"}}}
+	if d := cmp.Diff(gift, s.Owed); err != nil || s.Level != "Silver" || d != "" {
+		t.Fatalf("m1: %s, %v; owed (-want +got):\n%s", s.Level, err, d)
+	}
+
+	// An order of 500 takes each to 1,500: Gold, whose rule earns 500 ×
+	// 1.2 = 600 points. m1 gets the coupon owed and no gift points; m5
+	// Gold's 200 points and its coupon.
+	for i, c := range []struct {
+		member, points string
+	}{{"m1", "600"}, {"m5", "800"}} {
+		when := at.Add(time.Duration(10+i) * time.Hour)
+		if _, err := p.Process(ctx, event.Event{ID: "o-" + c.member, Member: c.member, Type: "order", Time: when,
+			Attrs: event.Attrs{"amount": event.DecString("500"), "order_id": event.Str("o-" + c.member)}}); err != nil {
+			t.Fatal(err)
+		}
+		s, err := p.Levels().Status(ctx, c.member)
+		if err != nil || s.Level != "Gold" || len(s.Owed) != 0 {
+			t.Errorf("%s after the order: %+v %v, want Gold, none owed", c.member, s, err)
+		}
+		b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: c.member, At: when})
+		if err != nil || !b.Available.Equal(dec(c.points)) {
+			t.Errorf("%s after the order: %+v %v, want %s points", c.member, b, err, c.points)
+		}
+		cs, err := p.Coupons().List(ctx, c.member)
+		if err != nil || len(cs) != 1 || cs[0].Template != "gold-gift" {
+			t.Errorf("%s after the order: coupons %+v %v, want one gold-gift", c.member, cs, err)
+		}
+	}
+	if err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOpenOwedGiftsWithoutLadder: gifts owed are the ladder's; a program
+// without levels, or with paid plans and no ladder, refuses them, naming
+// the field, and writes nothing.
+func TestOpenOwedGiftsWithoutLadder(t *testing.T) {
+	ctx := context.Background()
+	plans := testkit.LadderDef(level.NextLower)
+	plans.Levels.Ladder, plans.Levels.Growth, plans.Levels.Refunds = nil, nil, nil
+	for _, c := range []struct {
+		name string
+		def  membership.Definition
+		want error
+	}{
+		{"no levels", testkit.ValueDef(), level.ErrNotDefined},
+		{"plans only", plans, level.ErrNoLadder},
+	} {
+		p, err := membership.Open(memory.New(), c.def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = p.OpenMember(ctx, migrate.Member{RequestID: "r1", Member: "m1", Operator: "op", At: at,
+			OwedGifts: []migrate.OwedGift{{Level: "Silver", Reward: "growth"}}})
+		var fe *migrate.FieldError
+		if !errors.Is(err, c.want) || !errors.As(err, &fe) || fe.Field != "owed_gifts" {
+			t.Errorf("%s: %v; want %v in a FieldError of owed_gifts", c.name, err, c.want)
+		}
+		if pg, err := p.Audit(ctx, membership.AuditQuery{}); err != nil || len(pg.Entries) != 0 {
+			t.Errorf("%s: audit after the refusal: %+v, %v; want no entry", c.name, pg.Entries, err)
+		}
+	}
+}

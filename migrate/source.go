@@ -27,6 +27,8 @@ import (
 //	growth, lifetime the current and lifetime growth
 //	growth_days      the net growth earned per day: date|growth, ";" between
 //	                 days ("2025-05-02|120;2025-05-20|-20"; see Member.GrowthDays)
+//	owed_gifts       upgrade gifts' rewards owed: level|reward, ";" between
+//	                 them ("Silver|coupon:silver-cash"; see Member.OwedGifts)
 //	points           spendable lots: program|amount|expires, ";" between lots
 //	pending          pending lots: program|amount|expires|release
 //	value_balance, value_recharged, value_spent
@@ -37,8 +39,9 @@ import (
 //
 // A growth day's date is a date only (YYYY-MM-DD, in the program's zone);
 // an empty growth_days cell gives no days, so that the growth counts as
-// earned on the row's day. An empty expires is no expiry (for a coupon: the template's validity);
-// an empty code is none. A time is RFC 3339 ("2026-12-31T23:59:59+08:00")
+// earned on the row's day; an empty owed_gifts cell, or no column (a file
+// from before it), owes none. An empty expires is no expiry (for a
+// coupon: the template's validity); an empty code is none. A time is RFC 3339 ("2026-12-31T23:59:59+08:00")
 // or a date ("2026-12-31") in loc (UTC if nil): the start of that day for
 // at and release, and for an expires or a term_end its end, 24:00 (the
 // next day's start), as the program's own validities end: a coupon that
@@ -117,7 +120,7 @@ func (s *csvSource) read() ([]string, error) {
 }
 
 var csvColumns = map[string]bool{
-	"request_id": true, "member": true, "at": true, "level": true, "term_end": true, "growth": true, "lifetime": true, "growth_days": true,
+	"request_id": true, "member": true, "at": true, "level": true, "term_end": true, "growth": true, "lifetime": true, "growth_days": true, "owed_gifts": true,
 	"points": true, "pending": true, "value_balance": true, "value_recharged": true, "value_spent": true,
 	"coupons": true, "tags": true,
 }
@@ -202,6 +205,8 @@ func (s *csvSource) Next() (Row, error) {
 			m.Lifetime = p.dec(col, v)
 		case "growth_days":
 			m.GrowthDays = p.growthDays(v)
+		case "owed_gifts":
+			m.OwedGifts = p.owedGifts(v)
 		case "points", "pending":
 			m.Points = p.points(m.Points, col, v)
 		case "value_balance":
@@ -344,6 +349,20 @@ func (p *cellParser) growthDays(v string) []GrowthDay {
 	return out
 }
 
+// owedGifts parses an owed_gifts cell: level|reward, ";" between gifts.
+func (p *cellParser) owedGifts(v string) []OwedGift {
+	var out []OwedGift
+	for i, item := range strings.Split(v, ";") {
+		lvl, reward, ok := strings.Cut(item, "|")
+		if !ok || lvl == "" || reward == "" || strings.Contains(reward, "|") {
+			p.fail(fmt.Sprintf("owed_gifts[%d]", i), "%q: want level|reward", item)
+			return out
+		}
+		out = append(out, OwedGift{Level: lvl, Reward: reward})
+	}
+	return out
+}
+
 func (p *cellParser) coupons(v string) []Coupon {
 	var out []Coupon
 	for i, item := range strings.Split(v, ";") {
@@ -367,7 +386,8 @@ func (p *cellParser) coupons(v string) []Coupon {
 
 // JSONL returns a source reading JSON lines from r: one Member object a
 // line (its JSON form: "member", "level", "growth", "growth_days":
-// [{"day": "2025-05-02", "growth"}], "points": [{"program", "lots":
+// [{"day": "2025-05-02", "growth"}], "owed_gifts": [{"level", "reward"}],
+// "points": [{"program", "lots":
 // [{"amount", "expires"}], "pending": […]}], "value": {"balance", …},
 // "coupons": [{"template", "expires", "code"}], "tags", "profile": {name:
 // text}, …), times in RFC 3339, amounts as strings or numbers. Blank lines
@@ -435,6 +455,7 @@ type (
 		Growth     json.RawMessage   `json:"growth"`
 		Lifetime   json.RawMessage   `json:"lifetime"`
 		GrowthDays []json.RawMessage `json:"growth_days"`
+		OwedGifts  []json.RawMessage `json:"owed_gifts"`
 		Points     []json.RawMessage `json:"points"`
 		Value      json.RawMessage   `json:"value"`
 		Coupons    []json.RawMessage `json:"coupons"`
@@ -489,6 +510,11 @@ func decodeMember(b []byte, m *Member) error {
 		var jd jsonGrowthDay
 		d.strict(raw, f, &jd)
 		m.GrowthDays = append(m.GrowthDays, GrowthDay{Day: d.date(f+".day", jd.Day), Growth: d.dec(f+".growth", jd.Growth)})
+	}
+	for i, raw := range jm.OwedGifts {
+		var g OwedGift
+		d.strict(raw, fmt.Sprintf("owed_gifts[%d]", i), &g)
+		m.OwedGifts = append(m.OwedGifts, g)
 	}
 	for i, raw := range jm.Points {
 		f := fmt.Sprintf("points[%d]", i)

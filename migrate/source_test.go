@@ -298,3 +298,52 @@ func TestGrowthDaysSources(t *testing.T) {
 		}
 	}
 }
+
+// The rewards of upgrade gifts owed read the same from a CSV cell
+// (level|reward, ";" between them) and from JSON (objects of level and
+// reward); an empty cell, or no column, owes none; a cell or value that
+// does not parse names its field.
+func TestOwedGiftsSources(t *testing.T) {
+	want := []migrate.OwedGift{{Level: "Gold", Reward: "coupon:gold-gift"}, {Level: "Platinum", Reward: "pack:spring"}}
+	for name, src := range map[string]migrate.Source{
+		"csv":   migrate.CSV(strings.NewReader("member,owed_gifts\nana,Gold|coupon:gold-gift;Platinum|pack:spring\n"), shanghai),
+		"jsonl": migrate.JSONL(strings.NewReader(`{"member":"ana","owed_gifts":[{"level":"Gold","reward":"coupon:gold-gift"},{"level":"Platinum","reward":"pack:spring"}]}`)),
+	} {
+		rows := rowsOf(t, src)
+		if len(rows) != 1 || rows[0].Err != nil {
+			t.Fatalf("%s: rows %+v, want one good row", name, rows)
+		}
+		if d := cmp.Diff(want, rows[0].Member.OwedGifts); d != "" {
+			t.Errorf("%s: owed gifts (-want +got):\n%s", name, d)
+		}
+	}
+	for _, text := range []string{"member,growth,owed_gifts\nana,100,\n", "member,growth\nana,100\n"} {
+		if rows := rowsOf(t, migrate.CSV(strings.NewReader(text), shanghai)); len(rows) != 1 || rows[0].Err != nil || rows[0].Member.OwedGifts != nil {
+			t.Errorf("%q: rows %+v, want one row owing nothing", text, rows)
+		}
+	}
+	for _, c := range []struct{ cell, field string }{
+		{"Gold", "owed_gifts[0]"},
+		{"Gold|coupon:gold-gift;|coupon:x", "owed_gifts[1]"},
+		{"Gold|", "owed_gifts[0]"},
+		{"Gold|coupon:gold-gift|x", "owed_gifts[0]"},
+	} {
+		rows := rowsOf(t, migrate.CSV(strings.NewReader("member,owed_gifts\nana,"+c.cell+"\n"), shanghai))
+		var fe *migrate.FieldError
+		if len(rows) != 1 || !errors.As(rows[0].Err, &fe) || fe.Field != c.field || !errors.Is(rows[0].Err, migrate.ErrBadRow) || rows[0].Line != 2 {
+			t.Errorf("csv %q: rows %+v, want a bad row on line 2 naming %s", c.cell, rows, c.field)
+		}
+	}
+	for _, c := range []struct{ value, field string }{
+		{`["Gold"]`, "owed_gifts[0]"},
+		{`[{"level":"Gold","reward":"coupon:gold-gift"},{"level":5}]`, "owed_gifts[1].level"},
+		{`[{"level":"Gold","reward":"coupon:gold-gift","count":2}]`, "owed_gifts[0].count"},
+		{`{"level":"Gold"}`, "owed_gifts"},
+	} {
+		rows := rowsOf(t, migrate.JSONL(strings.NewReader(`{"member":"ana","owed_gifts":`+c.value+`}`)))
+		var fe *migrate.FieldError
+		if len(rows) != 1 || !errors.As(rows[0].Err, &fe) || fe.Field != c.field || !errors.Is(rows[0].Err, migrate.ErrBadRow) {
+			t.Errorf("jsonl %s: rows %+v, want a bad row naming %s", c.value, rows, c.field)
+		}
+	}
+}

@@ -168,6 +168,13 @@ func MemberJSON(m *migrate.Member) (b []byte, ok bool) {
 			o.Dec("growth", gd.Growth, false)
 		})
 	})
+	o.array("owed_gifts", len(m.OwedGifts), func(i int) {
+		g := &m.OwedGifts[i]
+		o.object(func() {
+			o.str("level", g.Level, false)
+			o.str("reward", g.Reward, false)
+		})
+	})
 	o.array("points", len(m.Points), func(i int) {
 		p := &m.Points[i]
 		o.object(func() {
