@@ -23,7 +23,8 @@ import (
 
 // ErrNotPortable is returned by Openings for a member state the import
 // format cannot carry, so that an import would not give it back: frozen
-// points, a text holding one of the format's separators, a term end or a
+// points, pending points of a day awaiting review (released, they would
+// go into the review; the import would release them spendable), a text holding one of the format's separators, a term end or a
 // pending release already due at the export's time (Advance the program
 // to that time first), growth earned on a day after the export's, a
 // profile attribute set to an empty text or list
@@ -100,6 +101,23 @@ func OpeningsHeader(def membership.Definition) []string {
 // other than the recharge, tags kept by rules (the rules give them again),
 // lots and coupons expired at at (Advance would expire them), coupons
 // used or revoked, achievements, tasks and the history itself.
+//
+// Of points, the file carries the lots, not what they came from or went
+// to. Not the orders that earned them: a refund of an order earned before
+// the export reverses nothing in the imported program, points or growth,
+// and the shortfall a refund recorded (points it could not take back as
+// they were spent, which the source takes back from what a later
+// reversal of a redemption returns) is not carried, so no reversal in the
+// imported program settles it and the member keeps those points. Not the
+// redemptions: none made before the export can be reversed in the
+// imported program, so the points of a day that a review voided
+// (points.Day.Voided, which such a reversal voids again) cannot come back
+// there either. Not risk control's days (what the member earned on the
+// export's day counts toward the daily threshold from zero again, and the
+// reviews decided) nor the earning rules' cap counters. A day awaiting
+// review is refused: its frozen points, and its pending points, whose
+// release goes into the review (ErrNotPortable); the import has no
+// review to put them in.
 //
 // The growth days are the member's net growth per day (level.Handle's
 // GrowthDays) from the first day that the retention window of a term end
@@ -209,6 +227,9 @@ func openingRow(ctx context.Context, src OpeningReader, def membership.Definitio
 					if !l.Release.After(at) {
 						return nil, fmt.Errorf("%w: pending lot %s of %q was due for release at %s", ErrNotPortable, l.ID, p.Name, instant(l.Release))
 					}
+					if err := underReview(ctx, src, p.Name, id, l); err != nil {
+						return nil, err
+					}
 					pending = append(pending, strings.Join(append(cells, instant(l.Release)), "|"))
 				default:
 					return nil, fmt.Errorf("%w: %s %q points in the %s account (lot %s)", ErrNotPortable, l.Amount, p.Name, l.Sub, l.ID)
@@ -281,6 +302,26 @@ func openingRow(ctx context.Context, src OpeningReader, def membership.Definitio
 		}
 	}
 	return row, nil
+}
+
+// underReview refuses a pending lot of a day that risk control froze and
+// whose review is open: its release goes into that review (the frozen
+// account), which the import format has no place for, so the import
+// would release it spendable. The day is looked up whatever the program's
+// risk control now: a review opened under an earlier definition still
+// takes the release.
+func underReview(ctx context.Context, src OpeningReader, program, member string, l points.Lot) error {
+	date := l.Granted.In(src.Location()).Format(time.DateOnly)
+	rv, err := src.Points().Review(ctx, points.DayQuery{Program: program, Member: member, Date: date})
+	switch {
+	case errors.Is(err, points.ErrUnknownReview):
+		return nil
+	case err != nil:
+		return err
+	case rv.State == points.ReviewPending:
+		return fmt.Errorf("%w: pending lot %s of %q was earned on %s, a day awaiting review, which its release would go into", ErrNotPortable, l.ID, program, date)
+	}
+	return nil
 }
 
 // growthDays writes the growth_days cell of a member of growth g (see

@@ -701,3 +701,49 @@ func TestOpeningsRoundTripOwedGifts(t *testing.T) {
 		}
 	}
 }
+
+// TestOpeningsPendingOfADayUnderReview: points pending from a day that
+// risk control froze, whose review is open, go to the frozen account when
+// released, into the review; the import format has no review, so the
+// import would release them spendable. Openings refuses them
+// (ErrNotPortable, naming the member and the day), as it refuses frozen
+// points; once the review restores the day, the lot is written.
+func TestOpeningsPendingOfADayUnderReview(t *testing.T) {
+	ctx := context.Background()
+	def := retailDef(t)
+	for i := range def.Points.Programs {
+		if def.Points.Programs[i].Name == "mall" {
+			def.Points.Programs[i].Risk = &points.Risk{Daily: dec("50"), Policy: points.Freeze}
+		}
+	}
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A recharge of 800 on 10 March earns 80 points, pending for 7 days
+	// (to 17 March 10:00) and valid 90 (to 24:00 of 7 June): they pass
+	// the daily 50, and the day freezes with nothing spendable to move.
+	if _, err := p.Process(ctx, event.Event{ID: "e1", Member: "dan", Type: "recharge", Time: march(p, 10, 10),
+		Attrs: event.Attrs{"amount": event.DecString("800")}}); err != nil {
+		t.Fatal(err)
+	}
+	rv, err := p.Points().Review(ctx, points.DayQuery{Program: "mall", Member: "dan", Date: "2026-03-10"})
+	if err != nil || rv.State != points.ReviewPending || len(rv.Lots) != 0 {
+		t.Fatalf("review %+v %v, want one pending with no lot frozen", rv, err)
+	}
+	at := march(p, 12, 12)
+	var buf bytes.Buffer
+	n, err := export.Openings(ctx, &buf, p, slices.Values([]string{"dan"}), at, nil)
+	if !errors.Is(err, export.ErrNotPortable) || n != 0 || !strings.Contains(err.Error(), `"dan"`) || !strings.Contains(err.Error(), "2026-03-10") {
+		t.Errorf("a pending lot of a day under review: %d rows, %v; want 0, ErrNotPortable naming dan and 2026-03-10", n, err)
+	}
+
+	if _, err := p.Points().Restore(ctx, points.ReviewRequest{RequestID: "rs1", Member: "dan", Operator: "op", At: march(p, 11, 9),
+		Program: "mall", Date: "2026-03-10"}); err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if n, err := export.Openings(ctx, &buf, p, slices.Values([]string{"dan"}), at, nil); err != nil || n != 1 || !strings.Contains(buf.String(), "mall|80|2026-06-08T00:00:00+08:00|2026-03-17T10:00:00+08:00") {
+		t.Errorf("after the restore: %d rows, %v; want dan's pending lot written\n%s", n, err, buf.String())
+	}
+}
