@@ -239,6 +239,18 @@
 // writes check it against the program inside the unit of work, so the
 // audit trail records that refusal.
 //
+// A refusal that comes from the member's state, not from the request,
+// wraps neither ErrInvalidAmount nor event.ErrInvalidArgument, so a host
+// does not take it for a malformed call: a whole reversal (Amount zero)
+// of a redemption with nothing left is [ErrOverReversal], as a reversal
+// of more than remains is; a points + cash redemption whose split spends
+// no points because the member's spendable points pay none of the order
+// is ledger.ErrInsufficientBalance, as a redemption of more than the
+// balance is. (Before, both were ErrInvalidAmount, for the zero points
+// they came to.) A split that spends none because the order's share
+// payable in points, or the Amount capping it, is worth less than the
+// money scale's unit is still ErrInvalidAmount: no balance would pay it.
+//
 // # Reconciliation
 //
 // Since only earned, redeemed, reversed, expired, voided, adjusted and

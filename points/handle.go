@@ -43,11 +43,16 @@ import (
 // ExpiryForecast of more than MaxForecastMonths months or from a time
 // outside the limits. An amount that is not positive or has more decimal
 // places than its program's scale (a fraction of a whole point, an order
-// amount finer than the money scale, a reversal of a redemption with
-// nothing left) wraps [ErrInvalidAmount], which wraps
-// event.ErrInvalidArgument too; a write checks it against the program
-// inside the unit of work, so, like ErrUnknownProgram, the audit trail
-// records that refusal.
+// amount finer than the money scale, an order whose share payable in
+// points is worth less than the money scale's unit) wraps
+// [ErrInvalidAmount], which wraps event.ErrInvalidArgument too; a write
+// checks it against the program inside the unit of work, so, like
+// ErrUnknownProgram, the audit trail records that refusal. A refusal
+// that comes from the member's state, not from the request, wraps
+// neither: a whole reversal of a redemption with nothing left is
+// [ErrOverReversal], and a points + cash redemption whose split spends
+// no points because the member's spendable points pay none of it is
+// ledger.ErrInsufficientBalance.
 type Handle struct {
 	e  *engine.Engine
 	pt *part // nil when the program defines no points
@@ -191,10 +196,13 @@ type RedeemResult struct {
 // Redeem spends points against req.Ref, taking the member's spendable
 // lots by earliest expiry, then earliest grant (pending and frozen points
 // are not spendable). With req.Order it computes the points + cash split
-// (see [SplitOrder]) and spends its points. Errors wrap ErrNotDefined,
-// event.ErrInvalidArgument, ErrUnknownProgram, ErrInvalidAmount,
-// ErrNoPayment, ErrRedemptionExists, ledger.ErrInsufficientBalance or
-// event.ErrConflict.
+// (see [SplitOrder]) and spends its points; a split that spends none is
+// refused: with ErrInvalidAmount when the order's share (or the Amount
+// capping it) pays nothing at the money scale, with
+// ledger.ErrInsufficientBalance when the member's spendable points pay
+// none of it. Errors wrap ErrNotDefined, event.ErrInvalidArgument,
+// ErrUnknownProgram, ErrInvalidAmount, ErrNoPayment, ErrRedemptionExists,
+// ledger.ErrInsufficientBalance or event.ErrConflict.
 func (h *Handle) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, error) {
 	if err := h.undefined("redeem"); err != nil {
 		return RedeemResult{}, err
@@ -267,7 +275,8 @@ type ReverseRequest struct {
 // recorded Split.
 // A reversal cannot precede what it reverses: an At before the
 // redemption's time wraps event.ErrInvalidArgument naming "at", and
-// nothing is written. Errors wrap ErrNotDefined,
+// nothing is written. A reversal of more than remains, or of all of it
+// when nothing remains, is ErrOverReversal. Errors wrap ErrNotDefined,
 // event.ErrInvalidArgument, ErrUnknownProgram, ErrUnknownRedemption,
 // ErrInvalidAmount, ErrOverReversal or event.ErrConflict.
 func (h *Handle) Reverse(ctx context.Context, req ReverseRequest) (*change.Outcome, error) {

@@ -733,23 +733,40 @@ func TestRedeemAndSplit(t *testing.T) {
 		t.Errorf("result %+v split %+v", res, res.Split)
 	}
 	ptsWantAvailable(t, p, "mall", "m", at, "1000")
+	// A state error (of the member's points) wraps neither ErrInvalidAmount
+	// nor event.ErrInvalidArgument: the request was well formed.
+	state := []error{points.ErrInvalidAmount, event.ErrInvalidArgument}
 	for _, tc := range []struct {
 		name string
 		req  points.RedeemRequest
 		want error
+		not  []error
 	}{
-		{"same ref", points.RedeemRequest{RequestID: "r2", Program: "mall", Member: "m", Ref: "order-9", Amount: dec("1"), At: at}, points.ErrRedemptionExists},
-		{"too much", points.RedeemRequest{RequestID: "r3", Program: "mall", Member: "m", Ref: "a", Amount: dec("1001"), At: at}, ledger.ErrInsufficientBalance},
-		{"fraction", points.RedeemRequest{RequestID: "r4", Program: "mall", Member: "m", Ref: "b", Amount: dec("0.5"), At: at}, points.ErrInvalidAmount},
-		{"unknown program", points.RedeemRequest{RequestID: "r5", Program: "zoo", Member: "m", Ref: "c", Amount: dec("1"), At: at}, points.ErrUnknownProgram},
-		{"no payment config", points.RedeemRequest{RequestID: "r6", Program: "park", Member: "m", Ref: "d", Order: dec("1"), At: at}, points.ErrNoPayment},
-		{"split gives no points", points.RedeemRequest{RequestID: "r7", Program: "mall", Member: "m", Ref: "e", Order: dec("0.01"), At: at}, points.ErrInvalidAmount},
-		{"no request id", points.RedeemRequest{Program: "mall", Member: "m", Ref: "f", Amount: dec("1"), At: at}, event.ErrInvalidArgument},
-		{"request id reused", points.RedeemRequest{RequestID: "r1", Program: "mall", Member: "m", Ref: "g", Amount: dec("1"), At: at}, event.ErrConflict},
+		{"same ref", points.RedeemRequest{RequestID: "r2", Program: "mall", Member: "m", Ref: "order-9", Amount: dec("1"), At: at}, points.ErrRedemptionExists, state},
+		{"too much", points.RedeemRequest{RequestID: "r3", Program: "mall", Member: "m", Ref: "a", Amount: dec("1001"), At: at}, ledger.ErrInsufficientBalance, state},
+		{"fraction", points.RedeemRequest{RequestID: "r4", Program: "mall", Member: "m", Ref: "b", Amount: dec("0.5"), At: at}, points.ErrInvalidAmount, nil},
+		{"unknown program", points.RedeemRequest{RequestID: "r5", Program: "zoo", Member: "m", Ref: "c", Amount: dec("1"), At: at}, points.ErrUnknownProgram, nil},
+		{"no payment config", points.RedeemRequest{RequestID: "r6", Program: "park", Member: "m", Ref: "d", Order: dec("1"), At: at}, points.ErrNoPayment, nil},
+		// 0.01 × 0.5 = 0.005 rounds down to 0.00: the order's share pays
+		// nothing in points, whatever the member holds.
+		{"split gives no points", points.RedeemRequest{RequestID: "r7", Program: "mall", Member: "m", Ref: "e", Order: dec("0.01"), At: at}, points.ErrInvalidAmount, nil},
+		// A limit of half a point truncates to none: the request's fault too.
+		{"split under a limit of a fraction", points.RedeemRequest{RequestID: "r8", Program: "mall", Member: "m", Ref: "h", Order: dec("40"), Amount: dec("0.5"), At: at}, points.ErrInvalidAmount, nil},
+		// n holds no points: the order's share of 20.00 is payable, but
+		// nothing pays it (before, ErrInvalidAmount: 0 is not positive).
+		{"split with no points held", points.RedeemRequest{RequestID: "r9", Program: "mall", Member: "n", Ref: "i", Order: dec("40"), At: at}, ledger.ErrInsufficientBalance, state},
+		{"no request id", points.RedeemRequest{Program: "mall", Member: "m", Ref: "f", Amount: dec("1"), At: at}, event.ErrInvalidArgument, nil},
+		{"request id reused", points.RedeemRequest{RequestID: "r1", Program: "mall", Member: "m", Ref: "g", Amount: dec("1"), At: at}, event.ErrConflict, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := p.Points().Redeem(ctx, tc.req); !errors.Is(err, tc.want) {
+			_, err := p.Points().Redeem(ctx, tc.req)
+			if !errors.Is(err, tc.want) {
 				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+			for _, not := range tc.not {
+				if errors.Is(err, not) {
+					t.Errorf("err = %v wraps %v: the request was well formed", err, not)
+				}
 			}
 		})
 	}
@@ -827,8 +844,11 @@ func TestLotOrderAndReversal(t *testing.T) {
 	}
 	// The rest goes back to the short lots, which expire again at once.
 	ptsWantAvailable(t, p, "mall", "m", ptsAt("2026-02-03"), "200")
-	if _, err := p.Points().Reverse(ctx, points.ReverseRequest{RequestID: "v4", Program: "mall", Ref: "x", At: ptsAt("2026-02-03")}); !errors.Is(err, points.ErrInvalidAmount) {
-		t.Errorf("reversal of nothing left: %v", err)
+	// Nothing is left: the redemption's state, not a bad amount (before,
+	// ErrInvalidAmount, as the whole of nothing is not positive).
+	if _, err := p.Points().Reverse(ctx, points.ReverseRequest{RequestID: "v4", Program: "mall", Ref: "x", At: ptsAt("2026-02-03")}); !errors.Is(err, points.ErrOverReversal) ||
+		errors.Is(err, points.ErrInvalidAmount) || errors.Is(err, event.ErrInvalidArgument) {
+		t.Errorf("reversal of nothing left: %v, want ErrOverReversal alone", err)
 	}
 	if _, err := p.Points().Reverse(ctx, points.ReverseRequest{RequestID: "v5", Program: "mall", Ref: "nope", At: ptsAt("2026-02-03")}); !errors.Is(err, points.ErrUnknownRedemption) {
 		t.Errorf("unknown ref: %v", err)

@@ -45,6 +45,9 @@ func (pt *part) redeem(u *engine.Unit, req RedeemRequest) error {
 		if err != nil {
 			return err
 		}
+		if s.Points.IsZero() {
+			return noPointsPaid(prog, req.Order, req.Amount, avail)
+		}
 		split, amount = &s, s.Points
 	}
 	if err := prog.CheckAmount(amount); err != nil {
@@ -67,6 +70,23 @@ func (pt *part) redeem(u *engine.Unit, req RedeemRequest) error {
 	}
 	return u.Emit(ChangeRedeemed, req.Member, Change{Program: req.Program, Amount: amount, Ref: req.Ref, Split: split, Lots: rd.Takes, Operator: req.Operator},
 		&rule.Reason{Rule: "points.redeem", Note: withNote("redeemed against "+req.Ref, req.Note)})
+}
+
+// noPointsPaid is the error of a points + cash redemption whose split
+// (SplitOrder) spends no points. It is the request's (ErrInvalidAmount)
+// when the order's share payable in points, or the points limit, is worth
+// less than the money scale's unit whatever the member holds; else the
+// member's spendable points are too few to pay any of it
+// (ledger.ErrInsufficientBalance), a state of theirs, not a bad amount.
+func noPointsPaid(p Program, order, limit, avail decimal.Decimal) error {
+	pay, ms := p.Payment, p.Payment.MoneyPlaces()
+	if order.Mul(pay.MaxShare).RoundDown(ms).IsZero() {
+		return fmt.Errorf("%w: order amount %s: its share of %s payable in points is below the money scale", ErrInvalidAmount, order, pay.MaxShare)
+	}
+	if limit.IsPositive() && limit.Truncate(p.Scale()).Mul(pay.Rate).RoundDown(ms).IsZero() {
+		return fmt.Errorf("%w: points limit %s pays nothing at the money scale", ErrInvalidAmount, limit)
+	}
+	return fmt.Errorf("%w: %s points available pay nothing of order amount %s", ledger.ErrInsufficientBalance, avail, order)
 }
 
 // withNote appends an operator's note to a reason's note.
@@ -97,6 +117,10 @@ func (pt *part) reverse(u *engine.Unit, req ReverseRequest) error {
 	amount := req.Amount
 	if amount.IsZero() {
 		amount = rd.Remaining()
+		if !amount.IsPositive() {
+			// The redemption's state, not a bad amount: all of it is back.
+			return fmt.Errorf("%w: nothing remains of %s (%s reversed)", ErrOverReversal, req.Ref, rd.Reversed)
+		}
 	}
 	if err := prog.CheckAmount(amount); err != nil {
 		return err

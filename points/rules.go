@@ -43,7 +43,9 @@ var (
 	// redeemed.
 	ErrUnknownRedemption = errors.New("points: unknown redemption")
 	// ErrOverReversal is returned for a reversal of more than what remains
-	// of a redemption.
+	// of a redemption, and for a reversal of all of it (Amount zero) when
+	// nothing remains: the redemption's state, not a bad amount (it wraps
+	// no event.ErrInvalidArgument).
 	ErrOverReversal = errors.New("points: reversal exceeds the redemption")
 	// ErrUnknownAdjustment is returned for an approval or rejection of an
 	// adjustment never requested.
