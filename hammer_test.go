@@ -55,13 +55,28 @@ func onEveryStore(t *testing.T, def membership.Definition, f func(t *testing.T, 
 // onEveryStoreWith is onEveryStore with options for the Programs.
 func onEveryStoreWith(t *testing.T, def membership.Definition, opts []membership.Option, f func(t *testing.T, ps [2]*membership.Program)) {
 	t.Helper()
-	for name, open := range testkit.Stores(t) {
+	onEveryStoreVersions(t, def, opts, func(t *testing.T, ps [2]*membership.Program, _ func(membership.Definition) [2]*membership.Program) {
+		f(t, ps)
+	})
+}
+
+// onEveryStoreVersions is onEveryStoreWith, with open: it opens two
+// Programs of another version of the definition over the same stores, as
+// the instances of an application deploying that version would.
+func onEveryStoreVersions(t *testing.T, def membership.Definition, opts []membership.Option, f func(t *testing.T, ps [2]*membership.Program, open func(membership.Definition) [2]*membership.Program)) {
+	t.Helper()
+	for name, newStore := range testkit.Stores(t) {
 		t.Run(name, func(t *testing.T) {
-			p, err := membership.Open(open(), def, opts...)
-			if err != nil {
-				t.Fatal(err)
+			st := newStore()
+			open := func(def membership.Definition) [2]*membership.Program {
+				t.Helper()
+				p, err := membership.Open(st, def, opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return [2]*membership.Program{p, p}
 			}
-			f(t, [2]*membership.Program{p, p})
+			f(t, open(def), open)
 		})
 	}
 	dsn := os.Getenv("MEMBERSHIP_PG_DSN")
@@ -82,18 +97,27 @@ func onEveryStoreWith(t *testing.T, def membership.Definition, opts []membership
 				t.Errorf("dropping schema %s: %v", schema, err)
 			}
 		})
-		var ps [2]*membership.Program
-		for i := range ps {
+		var sts [2]*postgres.Store
+		for i := range sts {
 			st, err := postgres.Open(ctx, dsn, &postgres.Options{Schema: schema})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { st.Close() })
-			if ps[i], err = membership.Open(st, def, opts...); err != nil {
-				t.Fatal(err)
-			}
+			sts[i] = st
 		}
-		f(t, ps)
+		open := func(def membership.Definition) [2]*membership.Program {
+			t.Helper()
+			var ps [2]*membership.Program
+			for i, st := range sts {
+				var err error
+				if ps[i], err = membership.Open(st, def, opts...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return ps
+		}
+		f(t, open(def), open)
 	})
 }
 
@@ -2302,5 +2326,168 @@ func TestHammerImportTwiceAtOnce(t *testing.T) {
 			}
 		}
 		checkLedgerAndFeed(t, ps)
+	})
+}
+
+// Sixteen members reach Gold at once, each event sent to both programs,
+// where Gold's upgrade gift is 10 points and a coupon of a template with a
+// stock of 5: the points go to every member once, exactly 5 coupons are
+// issued, and each of the 11 members refused is owed the coupon once
+// (one coupon.claim_refused, Status.Owed). Version 2 restocks the template
+// (21, room to give twice); then each member, on both programs at once,
+// retries their first event, is set down to Entry and reaches Gold again,
+// twice over: every owed member gets one coupon at the first reach, no
+// member gets a second, the points are not given again, and the ledger,
+// the feed, the coupon statistics and the status agree.
+func TestHammerOwedGiftRestocked(t *testing.T) {
+	gift := rule.Reward{Kind: rule.RewardCoupon, Template: "gold-gift"}
+	def := membership.Definition{
+		Version: 1,
+		Zone:    "Asia/Shanghai",
+		Events:  []event.Type{{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}}},
+		Levels: &level.Definition{
+			Ladder: []level.Level{
+				{Name: "Entry", Validity: rule.Validity{Kind: rule.Permanent}},
+				{Name: "Gold", Upgrade: testkit.Dec("100"), Validity: rule.Validity{Kind: rule.Permanent},
+					Gifts: []rule.Reward{{Kind: rule.RewardPoints, Program: "mall", Amount: testkit.Dec("10")}, gift}},
+			},
+			Growth: []level.GrowthRule{{ID: "spend", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: testkit.Dec("1")}}},
+		},
+		Points: &points.Definition{Programs: []points.Program{{Name: "mall"}}},
+		Coupons: &coupon.Definition{Templates: []coupon.Template{{Name: "gold-gift", Type: coupon.Cash, Amount: testkit.Dec("20"), Stock: 5,
+			Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 30}}}}},
+	}
+	onEveryStoreVersions(t, def, nil, func(t *testing.T, ps [2]*membership.Program, open func(membership.Definition) [2]*membership.Program) {
+		ctx := context.Background()
+		const members, stock = 16, 5
+		member := func(i int) string { return fmt.Sprint("m", i) }
+		order := func(id string, i int, amount string, at time.Time) event.Event {
+			return event.Event{ID: fmt.Sprintf("%s-%s", id, member(i)), Member: member(i), Type: "order", Time: at,
+				Attrs: event.Attrs{"amount": event.Dec(testkit.Dec(amount))}}
+		}
+		coupons := func(ps [2]*membership.Program, i int) int {
+			t.Helper()
+			list, err := ps[i%2].Coupons().List(ctx, member(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(list)
+		}
+		// gifts counts, by member, the feed's level.gift changes of
+		// reward kind k.
+		gifts := func(feed []change.Change, k rule.RewardKind) map[string]int {
+			t.Helper()
+			n := map[string]int{}
+			for _, c := range feed {
+				if c.Kind != level.ChangeGift {
+					continue
+				}
+				var g level.Gift
+				if err := c.Decode(&g); err != nil {
+					t.Fatal(err)
+				}
+				if g.Reward.Kind == k {
+					n[c.Member]++
+				}
+			}
+			return n
+		}
+
+		// Round one: each member's order of 100 on both programs at once.
+		var dups [members]atomic.Int32
+		atOnce(2*members, func(g int) {
+			out, err := ps[g%2].Process(ctx, order("o1", g/2, "100", hammerAt))
+			if err != nil {
+				t.Errorf("o1 of %s: %v", member(g/2), err)
+				return
+			}
+			if out.Duplicate {
+				dups[g/2].Add(1)
+			}
+		})
+		owed := map[string]bool{}
+		for i := range members {
+			if n := dups[i].Load(); n != 1 {
+				t.Errorf("%s: %d of the two calls of o1 were duplicates, want 1", member(i), n)
+			}
+			st, err := ps[i%2].Levels().Status(ctx, member(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch n := coupons(ps, i); {
+			case n == 0 && st.Level == "Gold" && len(st.Owed) == 1 && st.Owed[0].Level == "Gold" && st.Owed[0].Reward.Target() == gift.Target():
+				owed[member(i)] = true
+			case n == 1 && st.Level == "Gold" && len(st.Owed) == 0:
+			default:
+				t.Errorf("%s: %d coupons, %s, owed %v; want Gold with the coupon or owed it", member(i), n, st.Level, st.Owed)
+			}
+		}
+		if len(owed) != members-stock {
+			t.Fatalf("%d members owed the coupon, want %d of %d (a stock of %d)", len(owed), members-stock, members, stock)
+		}
+		feed := checkLedgerAndFeed(t, ps)
+		refused := countKinds(feed, coupon.ChangeClaimRefused)
+		for i := range members {
+			if m := member(i); refused[m] != map[bool]int{true: 1}[owed[m]] {
+				t.Errorf("%s (owed %v): %d claims refused in the feed", m, owed[m], refused[m])
+			}
+		}
+
+		// Version 2 restocks. Round two, on both programs at once: o1
+		// again, then down to Entry and up to Gold twice.
+		v2 := def
+		v2.Version = 2
+		v2.Coupons = &coupon.Definition{Templates: slices.Clone(def.Coupons.Templates)}
+		v2.Coupons.Templates[0].Stock = stock + members
+		ps = open(v2)
+		atOnce(2*members, func(g int) {
+			i, p := g/2, ps[g%2]
+			if out, err := p.Process(ctx, order("o1", i, "100", hammerAt)); err != nil || !out.Duplicate {
+				t.Errorf("o1 of %s again: %v, %+v; want a duplicate", member(i), err, out)
+			}
+			for round := 1; round <= 2; round++ {
+				at := hammerAt.Add(time.Duration(2*round) * time.Hour)
+				if _, err := p.Levels().Set(ctx, level.SetRequest{RequestID: fmt.Sprintf("down%d-%s", round, member(i)), Member: member(i),
+					Operator: "ops", Note: "test", At: at.Add(-time.Hour), Level: "Entry"}); err != nil {
+					t.Errorf("set %s down: %v", member(i), err)
+				}
+				if _, err := p.Process(ctx, order(fmt.Sprint("up", round), i, "1", at)); err != nil {
+					t.Errorf("%s up: %v", member(i), err)
+				}
+			}
+		})
+		for i := range members {
+			m := member(i)
+			if n := coupons(ps, i); n != 1 {
+				t.Errorf("%s (owed %v) holds %d coupons, want 1", m, owed[m], n)
+			}
+			st, err := ps[i%2].Levels().Status(ctx, m)
+			if err != nil || st.Level != "Gold" || len(st.Owed) != 0 || !st.Growth.Equal(testkit.Dec("102")) {
+				t.Errorf("%s: %+v, %v; want Gold, 102 growth, nothing owed", m, st, err)
+			}
+			b, err := ps[i%2].Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: m, At: hammerAt.Add(5 * time.Hour)})
+			if err != nil || !b.Available.Equal(testkit.Dec("10")) {
+				t.Errorf("%s: %+v points, %v; want the gift's 10 once", m, b, err)
+			}
+		}
+		for i, p := range ps {
+			rep, err := p.Coupons().Stats(ctx, coupon.StatsQuery{Template: "gold-gift"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rep.ByTemplate["gold-gift"].Issued; got != members {
+				t.Errorf("program %d: stats say %d issued, want %d", i, got, members)
+			}
+		}
+		feed = checkLedgerAndFeed(t, ps)
+		issued, refused := countKinds(feed, coupon.ChangeIssued), countKinds(feed, coupon.ChangeClaimRefused)
+		couponGifts, pointGifts := gifts(feed, rule.RewardCoupon), gifts(feed, rule.RewardPoints)
+		for i := range members {
+			m := member(i)
+			if issued[m] != 1 || couponGifts[m] != 1 || pointGifts[m] != 1 || refused[m] != map[bool]int{true: 1}[owed[m]] {
+				t.Errorf("%s (owed %v): the feed has %d coupons issued, %d coupon gifts, %d points gifts, %d claims refused; want 1, 1, 1 and 1 if owed",
+					m, owed[m], issued[m], couponGifts[m], pointGifts[m], refused[m])
+			}
+		}
 	})
 }
