@@ -1,6 +1,7 @@
 package membership_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -2488,6 +2489,192 @@ func TestHammerOwedGiftRestocked(t *testing.T) {
 				t.Errorf("%s (owed %v): the feed has %d coupons issued, %d coupon gifts, %d points gifts, %d claims refused; want 1, 1, 1 and 1 if owed",
 					m, owed[m], issued[m], couponGifts[m], pointGifts[m], refused[m])
 			}
+		}
+	})
+}
+
+// One member's voided day, hammered. Risk control freezes a day at 100
+// earned. On 24 November a-1 earns 60 (lot L1), four redemptions of 10
+// spend 40 of it, and a-2 earns 60 (L2): the day reaches 120 and L1's 20
+// and L2's 60 are frozen. The next day, all at once on both programs:
+// four reviews void the day (one is applied), the four redemptions are
+// reversed in halves of 5, each reversal sent twice, eight orders earn 7
+// each and eight redemptions of 5 spend them, each sent twice. Whether a
+// reversal comes before the void (into the review, voided with the day)
+// or after it (voided again at once), none of the day's 120 points comes
+// back to the balance: it ends at the next day's 56 less what was
+// redeemed of them; every request is applied once, and the books, the
+// statements and the reconciliation agree.
+func TestHammerReversalsAroundVoidedDay(t *testing.T) {
+	def := membership.Definition{
+		Zone:   "Asia/Shanghai",
+		Events: []event.Type{{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}}},
+		Points: &points.Definition{
+			Programs: []points.Program{{Name: "mall", Risk: &points.Risk{Daily: testkit.Dec("100"), Policy: points.Freeze}}},
+			Rules: []points.Rule{{ID: "buy", Program: "mall", Event: "order",
+				Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: testkit.Dec("1")}}},
+		},
+	}
+	onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		day := hammerAt.Add(-time.Hour) // 24 November, 09:00
+		buy := func(id string, amount string, at time.Time) event.Event {
+			return event.Event{ID: id, Member: "alice", Type: "order", Time: at, Attrs: event.Attrs{"amount": event.Dec(testkit.Dec(amount))}}
+		}
+		redeem := func(p *membership.Program, id, amount string, at time.Time) (points.RedeemResult, error) {
+			return p.Points().Redeem(ctx, points.RedeemRequest{RequestID: id, Member: "alice", At: at, Program: "mall", Ref: "ref-" + id, Amount: testkit.Dec(amount)})
+		}
+		var lots []string // L1, L2
+		for _, ev := range []event.Event{buy("a-1", "60", day), buy("a-2", "60", day.Add(30*time.Minute))} {
+			out := testkit.MustProcess(t, ps[0], ev)[0]
+			if ev.ID == "a-1" {
+				for i := range 4 {
+					if _, err := redeem(ps[i%2], fmt.Sprint("x", i), "10", day.Add(10*time.Minute)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			for _, c := range out.ChangesOf(points.ChangeEarned) {
+				var pc points.Change
+				if err := c.Decode(&pc); err != nil {
+					t.Fatal(err)
+				}
+				lots = append(lots, pc.Lot)
+			}
+		}
+		b, err := ps[1].Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: "alice", At: hammerAt})
+		if err != nil || len(lots) != 2 || !b.Frozen.Equal(testkit.Dec("80")) || !b.Available.IsZero() {
+			t.Fatalf("before: %+v, %v, lots %v; want 80 frozen, none available", b, err, lots)
+		}
+
+		next := hammerAt.Add(24 * time.Hour)
+		const voids, reversals, orders, redeems = 4, 8, 8, 8
+		type result struct {
+			dup bool
+			err error
+		}
+		var voided atomic.Int32
+		results := make([][2]result, reversals+orders+redeems)
+		atOnce(voids+2*len(results), func(g int) {
+			if g < voids {
+				_, err := ps[g%2].Points().Void(ctx, points.ReviewRequest{RequestID: fmt.Sprint("void", g), Member: "alice", Operator: fmt.Sprint("op", g),
+					At: next, Program: "mall", Date: day.Format(time.DateOnly)})
+				if err == nil {
+					voided.Add(1)
+				} else if !errors.Is(err, points.ErrNotPending) {
+					t.Errorf("void %d: %v", g, err)
+				}
+				return
+			}
+			r, side := (g-voids)/2, (g-voids)%2
+			p := ps[side]
+			var res result
+			switch {
+			case r < reversals:
+				var out *change.Outcome
+				out, res.err = p.Points().Reverse(ctx, points.ReverseRequest{RequestID: fmt.Sprint("rev", r), At: next, Program: "mall",
+					Ref: fmt.Sprint("ref-x", r/2), Amount: testkit.Dec("5")})
+				res.dup = res.err == nil && out.Duplicate
+			case r < reversals+orders:
+				var out *change.Outcome
+				out, res.err = p.Process(ctx, buy(fmt.Sprint("b-", r), "7", next))
+				res.dup = res.err == nil && out.Duplicate
+			default:
+				var rr points.RedeemResult
+				rr, res.err = redeem(p, fmt.Sprint("y", r), "5", next)
+				res.dup = res.err == nil && rr.Outcome.Duplicate
+			}
+			results[r][side] = res
+		})
+		if voided.Load() != 1 {
+			t.Fatalf("the day was voided %d times, want once", voided.Load())
+		}
+		redeemed := int64(0)
+		for r, pair := range results {
+			a, b := pair[0], pair[1]
+			switch {
+			case a.err == nil && b.err == nil:
+				if a.dup == b.dup {
+					t.Errorf("request %d: both calls succeeded with Duplicate %v", r, a.dup)
+				}
+				if r >= reversals+orders {
+					redeemed += 5
+				}
+			case r >= reversals+orders && a.err != nil && b.err != nil:
+				for _, err := range []error{a.err, b.err} {
+					if !errors.Is(err, membership.ErrInsufficientBalance) {
+						t.Errorf("request %d: %v", r, err)
+					}
+				}
+			case r >= reversals+orders:
+				// Refused, then applied once points came in: no duplicate.
+				ok, refused := a, b
+				if a.err != nil {
+					ok, refused = b, a
+				}
+				if ok.dup || !errors.Is(refused.err, membership.ErrInsufficientBalance) {
+					t.Errorf("request %d: one call got %v (duplicate %v), the other %v", r, ok.err, ok.dup, refused.err)
+				}
+				redeemed += 5
+			default:
+				t.Errorf("request %d: %v, %v", r, a.err, b.err)
+			}
+		}
+		if redeemed == 0 {
+			t.Errorf("no redemption of the next day's points was applied")
+		}
+		want := decimal.NewFromInt(7*orders - redeemed)
+		for i, p := range ps {
+			b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: "alice", At: next})
+			if err != nil || !b.Available.Equal(want) || !b.Main.Equal(want) || !b.Frozen.IsZero() || !b.Pending.IsZero() {
+				t.Errorf("program %d: %+v, %v; want %s, the next day's 56 less %d redeemed", i, b, err, want, redeemed)
+			}
+			r, err := p.Points().Reconciliation(ctx, points.ReconciliationQuery{Program: "mall"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := []string{r.Earned.String(), r.Redeemed.String(), r.Reversed.String(), r.Voided.String(), r.Expired.String(), r.Change.String()}
+			wantR := []string{"176", fmt.Sprint(40 + redeemed), "40", "120", "0", want.String()}
+			if !r.Holds() || !slices.Equal(got, wantR) {
+				t.Errorf("program %d: earned, redeemed, reversed, voided, expired, change %v, want %v (holds %v)", i, got, wantR, r.Holds())
+			}
+		}
+		// Each account's statement, in posting order, adds up to its
+		// balance, and no entry gives back to the main account the day's
+		// lots after they froze.
+		for _, sub := range []string{"", points.SubFrozen} {
+			page, err := ps[0].Points().Statement(ctx, points.StatementQuery{Program: "mall", Member: "alice", Sub: sub, Limit: 1000})
+			if err != nil || page.Next != "" {
+				t.Fatalf("statement %q: %v (next %q)", sub, err, page.Next)
+			}
+			es := page.Entries
+			slices.SortFunc(es, func(a, b ledger.Entry) int { return cmp.Compare(a.Seq, b.Seq) })
+			bal := decimal.Zero
+			for _, e := range es {
+				if bal = bal.Add(e.Amount); !bal.Equal(e.Balance) {
+					t.Errorf("statement %q: entry %d (%s %s) has balance %s, the entries add up to %s", sub, e.Seq, e.Kind, e.Amount, e.Balance, bal)
+				}
+				if sub == "" && e.Amount.IsPositive() && slices.Contains(lots, e.Lot) && e.Kind != points.KindEarned {
+					t.Errorf("the main account got %s of the voided day's lot %s back (%s at %s)", e.Amount, e.Lot, e.Kind, e.Time)
+				}
+			}
+			if wantSub := map[string]decimal.Decimal{"": want, points.SubFrozen: decimal.Zero}[sub]; !bal.Equal(wantSub) {
+				t.Errorf("statement %q adds up to %s, want %s", sub, bal, wantSub)
+			}
+		}
+		feed := checkLedgerAndFeed(t, ps)
+		voidedInFeed := decimal.Zero
+		for _, c := range feed {
+			if c.Kind == points.ChangeVoided {
+				var pc points.Change
+				if err := c.Decode(&pc); err != nil {
+					t.Fatal(err)
+				}
+				voidedInFeed = voidedInFeed.Add(pc.Amount)
+			}
+		}
+		if !voidedInFeed.Equal(testkit.Dec("120")) {
+			t.Errorf("the feed's points.voided changes add up to %s, want the day's 120", voidedInFeed)
 		}
 	})
 }
