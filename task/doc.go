@@ -120,8 +120,11 @@
 // already counted in the period: while they reach the new limit,
 // qualifying events do not count (task.limit_reached). An added total
 // limit counts the completions ever; an added day, week, month or year
-// limit the completions from then on. Stores of earlier releases keep a
-// counter of total completions per limited task, which is no longer read.
+// limit the completions from then on. The counter of total completions
+// per limited task that earlier releases read is still kept, though not
+// read: an instance of an earlier release reads it while a deploy rolls,
+// and would let a member past the limit were the completions of this
+// release left out of it.
 //
 // Progress recorded by an earlier release has no fingerprint. The first
 // time this release opens the store, it records the steps of each task of

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"time"
 
 	"github.com/memberkit/membership/event"
@@ -20,7 +19,7 @@ import (
 // Buckets the package keeps its state in.
 const (
 	bProgress = "task.progress" // member \0 task → Progress
-	bLimits   = "task.limits"   // rule.Use counters of completions per limited calendar period
+	bLimits   = "task.limits"   // rule.Use counters of completions per limited period (the total's is read by earlier releases only)
 	bDone     = "task.done"     // member \0 task → completions (an engine total)
 	bSteps    = "task.steps"    // "legacy" → the steps progress without a fingerprint counts (see installed)
 )
@@ -210,7 +209,10 @@ func (p *part) step(u *engine.Unit, tk Task, ev event.Event) error {
 		}
 		return u.Emit(ChangeProgressed, member, Progressed{Task: tk.Name, Step: step, Done: next.Done(), Need: tk.Need()}, why)
 	}
-	if _, _, err := rule.Use(tx, bLimits, sc, calendar(tk.Limits), u.At(), u.Location(), one); err != nil {
+	// Every limit's counter is written, the total's too though limitUsed
+	// reads the completions ever for it: an instance of an earlier
+	// release reads that counter while a deploy rolls.
+	if _, _, err := rule.Use(tx, bLimits, sc, tk.Limits, u.At(), u.Location(), one); err != nil {
 		return err
 	}
 	if err := tx.Delete(bProgress, k); err != nil {
@@ -285,12 +287,6 @@ func limitUsed(tx store.Tx, k []byte, sc string, pd rule.Period, t time.Time, lo
 		return completions(tx, k)
 	}
 	return rule.UsedCount(tx, bLimits, sc, pd, t, loc)
-}
-
-// calendar returns the limits that keep a counter in bLimits: all but the
-// total, which reads the completions ever (limitUsed).
-func calendar(limits rule.Caps) rule.Caps {
-	return slices.DeleteFunc(slices.Clone(limits), func(c rule.Cap) bool { return c.Period == rule.Total })
 }
 
 // completions returns a member's completions of a task, ever.

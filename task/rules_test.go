@@ -9,6 +9,7 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/tag"
 	"github.com/memberkit/membership/task"
@@ -144,5 +145,32 @@ func TestTaskTotalLimitCountsCompletionsBeforeIt(t *testing.T) {
 	}
 	if bal := pointsOf(t, v3, "m"); !bal.Equal(dec("20")) {
 		t.Errorf("points = %s, want two rewards of 10", bal)
+	}
+}
+
+// An instance of an earlier release, while a deploy rolls, reads a total
+// limit from the counter kept in the task.limits bucket (member \0 task,
+// rule.Total). This release reads the completions ever instead, but keeps
+// writing that counter: were it left out, the earlier instance would read
+// 0 after two completions here and let a member past a limit of two.
+func TestTaskTotalCounterKeptForEarlierReleases(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	p, err := membership.Open(st, engDef(task.Task{Name: "share", Kind: task.One, Steps: engSteps("share"), Rewards: engPts10,
+		Limits: rule.Caps{{Period: rule.Total, Limit: dec("2")}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	mustProcess(t, p, engEvent("s1", "m", "share", at, nil), engEvent("s2", "m", "share", at.Add(time.Hour), nil))
+	err = st.View(ctx, func(tx store.Tx) error {
+		n, err := rule.Used(tx, "task.limits", "m\x00share", rule.Total, at, shanghai)
+		if err == nil && !n.Equal(dec("2")) {
+			t.Errorf("the total counter an earlier release reads says %s, want the 2 completions", n)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
