@@ -112,6 +112,11 @@ type Change struct {
 	// the order's lot had expired or its day had been voided by review.
 	// Ref is then the order.
 	Settled decimal.Decimal `json:"settled,omitzero"`
+	// GivenBack is, for the same reversal, what a refund of the order
+	// (Ref) had charged to the member's other lots for points spent and
+	// is given back to them, by lot, as the reversal returned the spent
+	// points to the order's lot: Amount counts it.
+	GivenBack []LotAmount `json:"given_back,omitempty"`
 	// Split is a points + cash payment's split.
 	Split *Split `json:"split,omitempty"`
 	// Adjustment is the adjustment requested, applied or rejected.
@@ -124,9 +129,10 @@ type Change struct {
 
 // AppendJSON implements engine.JSONAppender: the changes every event
 // publishes (points.earned, points.pending) skip reflection. The kinds
-// that carry lots, a split or an adjustment are left to encoding/json.
+// that carry lots (given back too), a split or an adjustment are left to
+// encoding/json.
 func (c Change) AppendJSON(b []byte) ([]byte, bool) {
-	if c.Lots != nil || c.Split != nil || c.Adjustment != nil {
+	if c.Lots != nil || c.GivenBack != nil || c.Split != nil || c.Adjustment != nil {
 		return nil, false
 	}
 	o := engine.JSONObject{B: append(b, '{')}
@@ -195,6 +201,10 @@ type Effects struct {
 	// redemptions settled (see Change.Settled; what they took back is in
 	// Reversed): a host that adds up Shortfall subtracts it.
 	Settled []ProgramAmount
+	// GivenBack is what reversals of redemptions gave back of what earlier
+	// refunds had taken from the members' other points (see
+	// Change.GivenBack): a host that adds up Reversed subtracts it.
+	GivenBack []ProgramAmount
 }
 
 // EffectsOf reads what out did to points into typed values: every points
@@ -223,12 +233,20 @@ func EffectsOf(out *change.Outcome) (Effects, error) {
 		case (c.Kind == ChangeEarned || c.Kind == ChangePending) && e.Amount.IsPositive() &&
 			(c.Reason == nil || c.Reason.Rule != migrate.Rule): // a pending lot migrated in was not earned
 			fx.Earned = addTo(fx.Earned, e.Program, e.Amount)
-		case c.Kind == ChangeReversed && !e.Amount.IsPositive():
-			// A refund's reversal, or the settling of its shortfall (a
-			// redemption's reversal returns points: its Amount is
-			// positive).
-			if e.Amount.IsNegative() {
-				fx.Reversed = addTo(fx.Reversed, e.Program, e.Amount.Neg())
+		case c.Kind == ChangeReversed && (!e.Amount.IsPositive() || len(e.GivenBack) > 0):
+			// A refund's reversal, or the settling of what it did (a
+			// redemption's reversal returns points and gives nothing
+			// back: its Amount is positive). Amount is what was given
+			// back less what was taken.
+			back := decimal.Zero
+			for _, l := range e.GivenBack {
+				back = back.Add(l.Amount)
+			}
+			if taken := back.Sub(e.Amount); taken.IsPositive() {
+				fx.Reversed = addTo(fx.Reversed, e.Program, taken)
+			}
+			if back.IsPositive() {
+				fx.GivenBack = addTo(fx.GivenBack, e.Program, back)
 			}
 			if e.Shortfall.IsPositive() {
 				fx.Shortfall = addTo(fx.Shortfall, e.Program, e.Shortfall)

@@ -185,7 +185,7 @@ func FuzzShortRecord(f *testing.F) {
 				return err
 			}
 			rets := []returned{{to: acct("mall", "m1", ""), LotAmount: LotAmount{Lot: lot, Amount: decimal.NewFromInt(1)}}}
-			if err := h.pt.settle(u, "mall", "m1", "r1", rets); err != nil {
+			if err := h.pt.settle(u, &frozenDays{pt: h.pt, u: u, member: "m1"}, "mall", "m1", "r1", rets); err != nil {
 				return err
 			}
 			_, err := u.Tx().Get(bShort, k)

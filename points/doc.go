@@ -176,11 +176,31 @@
 // they count as lapsed instead, and they settle no other grant's; nor do
 // points returned into a frozen day awaiting review, which are not
 // spendable. Either way the grant's and the order's Shortfall go down by
-// as much. So an order that earned 100 points, all redeemed, ends at 0
-// whether it is refunded and the redemption then reversed, or the other
-// way round; a refund of 30% after redeeming all ends at 70 either way.
-// Points earned later settle nothing, and neither does a shortfall
-// recorded by a version before this rule (its grants have no Shortfall).
+// as much.
+//
+// What a refund took from the member's other spendable points for a
+// grant's spent share (Grant.Charged, by lot) is given back the same way:
+// had the reversal come first, the refund would have taken the returned
+// points from the grant's lot, or found them lapsed, and left the
+// member's other lots alone. So what a reversal returns to the grant's
+// lot beyond its shortfall, up to that charge, is taken back from the
+// lot (or, expired or voided again, counts as lapsed) and the charge goes
+// back to the lots it came from, the lots charged last first, in the same
+// transaction and change: Amount is then what was given back less what
+// was taken, GivenBack the lots given back ([Effects].GivenBack). A lot
+// given back that has expired meanwhile expires again, and one whose day
+// froze since goes to the frozen account, into the review, or is voided
+// again if the review voided the day. Before, the charge stayed: a refund
+// then a reversal into a lot that had expired, or whose day a review had
+// voided, took the spent points from the member's other lots while the
+// points returned lapsed, where the other way round took nothing.
+//
+// So an order that earned 100 points, all redeemed, ends at 0 whether it
+// is refunded and the redemption then reversed, or the other way round,
+// and whatever else the member holds ends as it would have; a refund of
+// 30% after redeeming all ends at 70 either way. Points earned later
+// settle nothing, and neither does a shortfall or a charge recorded by a
+// version before these rules (its grants have no Shortfall, no Charged).
 //
 // # Operator calls
 //
@@ -195,10 +215,10 @@
 // fewest worth it, so rounding never gives a fraction of a point away. A
 // reversal refills the lots taken last (latest expiry) first; points
 // returned to a lot that has expired meanwhile expire again at once, and
-// points it returns settle the shortfalls refunds left first (see
-// Refunds). A
-// reversal is in points: what a partial refund of a points + cash order
-// gives back in points and what in cash is the host's choice (the
+// points it returns settle the shortfalls and charges refunds left first
+// (see Refunds). A reversal is in points: what a partial refund of a
+// points + cash order gives back in points and what in cash is the
+// host's choice (the
 // redemption's Split says what each paid), and the library refunds no
 // cash. A manual adjustment whose absolute amount is above the program's
 // ApprovalAbove waits for another operator's approval (or rejection,

@@ -266,7 +266,11 @@ type ReverseRequest struct {
 // is still open go to the frozen account, into that review; points
 // returned to a lot of a day a review voided are voided again at once
 // (a points.voided change naming the day), as the void would have taken
-// them had they not been spent.
+// them had they not been spent. Points returned to the lot of an order a
+// refund left short, or whose spent share a refund took from the
+// member's other points, are taken back and that charge given back (see
+// the package doc, Refunds), so refund and reversal end the same in
+// either order.
 // A reversal returns points, never money: of a points + cash redemption
 // (Redemption.Split says what the points and the cash paid), the host
 // decides what a partial refund of the order gives back in points and

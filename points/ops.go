@@ -166,9 +166,6 @@ func (pt *part) reverse(u *engine.Unit, req ReverseRequest) error {
 	if err := record.Put(u.Tx(), bRedeem, rk, rd); err != nil {
 		return err
 	}
-	if err := frozen.save(); err != nil {
-		return err
-	}
 	note := "redemption " + req.Ref + " reversed"
 	if held {
 		note += " (into frozen: the points' day awaits review)"
@@ -188,7 +185,10 @@ func (pt *part) reverse(u *engine.Unit, req ReverseRequest) error {
 	if err := pt.voidAgain(u, req.Program, rd.Member, req.Ref, req.Operator, rets); err != nil {
 		return err
 	}
-	return pt.settle(u, req.Program, rd.Member, req.Ref, rets)
+	if err := pt.settle(u, &frozen, req.Program, rd.Member, req.Ref, rets); err != nil {
+		return err
+	}
+	return frozen.save() // after settle, which may give a charge back into a review
 }
 
 // returned is what a redemption's reversal returned to one lot, and to
@@ -238,29 +238,37 @@ func (pt *part) voidAgain(u *engine.Unit, program, member, ref, operator string,
 	return nil
 }
 
-// settle settles the shortfalls refunds left on a member's orders with
-// what a redemption's reversal (of ref) returned. The refund could not
-// take those points back because they were spent; the reversal gives
-// points back, so they are taken back at once, in a transaction of
-// KindReversed per order referring to it, as the refund would have taken
-// them had the reversal come first: first, what was returned to the lot
-// of a short grant, up to that grant's shortfall (from the account it
-// went to, frozen included); then what stays spendable of the return
-// (main account, not expired), up to the shortfalls of the member's other
-// short grants, earliest granted first, as a refund takes a spent share
-// from the member's other spendable points. Points returned to a lot past
-// its expiry have expired again at once, and points returned to a lot of
-// a day voided by review have been voided again (voidAgain): up to their
-// own grant's shortfall they count as lapsed instead, as a refund after
-// the reversal would have counted them, and they settle no other grant's.
-// Either way the shortfall goes down by as much. Points returned into a
-// frozen day awaiting review settle only their own grant's shortfall:
-// they are not spendable.
-func (pt *part) settle(u *engine.Unit, program, member, ref string, rets []returned) error {
+// settle undoes, with what a redemption's reversal (of ref) returned,
+// what refunds of a member's orders did because points were spent, as
+// the refunds would have done had the reversal come first, in a
+// transaction of KindReversed per order referring to it.
+//
+// A refund could not take spent points back: what it could not cover is
+// the grant's shortfall, the rest it charged to the member's other
+// spendable lots (Grant.Charged). For each return to a grant's lot, up to
+// the grant's shortfall, the points are taken back at once (from the
+// account they went to, frozen included); then, up to what was charged,
+// they are taken back as well and the charge is given back to the lots it
+// came from (the refund would have taken the returned points from the
+// lot, not the member's others). Points returned to a lot past its expiry
+// have expired again at once, and points returned to a lot of a day
+// voided by review have been voided again (voidAgain): they count as
+// lapsed instead, as a refund after the reversal would have counted them,
+// and the charge is given back all the same. Last, what stays spendable
+// of the returns (main account, not expired) is taken back up to the
+// shortfalls of the member's other short grants, earliest granted first,
+// as a refund takes a spent share from the member's other spendable
+// points; points returned into a frozen day awaiting review, or lapsed,
+// settle no other grant's. A charge given back to a lot past its expiry
+// expires again, and one to a lot of a day awaiting review or voided
+// goes to the frozen account, into the review, or is voided again
+// (frozen: the days of the reversal's lots, for those of the charge).
+func (pt *part) settle(u *engine.Unit, frozen *frozenDays, program, member, ref string, rets []returned) error {
 	s := settler{u: u, program: program, member: member, byID: map[string]*settling{}}
 	main := acct(program, member, "")
 	// left is what of each return stays spendable once its own grant's
-	// shortfall is settled: what other grants' shortfalls may take.
+	// shortfall and charge are settled: what other grants' shortfalls may
+	// take.
 	left := make([]decimal.Decimal, len(rets))
 	anyLeft := false
 	for i, r := range rets {
@@ -273,31 +281,56 @@ func (pt *part) settle(u *engine.Unit, program, member, ref string, rets []retur
 			left[i] = r.Amount
 		}
 		lk := lotKey(program, member, r.Lot)
-		v, err := u.Tx().Get(bShort, lk)
-		if errors.Is(err, store.ErrNotFound) {
-			anyLeft = anyLeft || left[i].IsPositive()
-			continue // the common case: the lot's order, if any, is not short
-		} else if err != nil {
-			return err
-		}
-		st, gi, err := s.grant(r.Lot, v)
-		if err != nil {
-			return err
-		}
-		g := &st.ord.Grants[gi]
-		if x := decimal.Min(r.Amount, g.Shortfall); x.IsPositive() {
-			if back {
-				st.take(g, r.to, r.LotAmount, x)
-				if spendable {
-					left[i] = left[i].Sub(x)
+		rest := r.Amount // what of the return its own grant has not used
+		for _, bucket := range [...]string{bShort, bCharged} {
+			if !rest.IsPositive() {
+				break
+			}
+			v, err := u.Tx().Get(bucket, lk)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // the common case: the lot's order, if any, has nothing to settle
+			} else if err != nil {
+				return err
+			}
+			st, gi, err := s.grant(r.Lot, v)
+			if err != nil {
+				return err
+			}
+			g := &st.ord.Grants[gi]
+			var x decimal.Decimal
+			if bucket == bShort {
+				x = decimal.Min(rest, g.Shortfall)
+				if x.IsPositive() {
+					g.Shortfall = g.Shortfall.Sub(x)
+					st.ord.Shortfall = st.ord.Shortfall.Sub(x)
+					st.settled = st.settled.Add(x)
 				}
 			} else {
-				st.lapse(g, x)
+				if i := slices.IndexFunc(g.Charged, func(c LotAmount) bool { return !c.Amount.IsPositive() }); i >= 0 {
+					return fmt.Errorf("%w: points: order %q charges %s to lot %s", ledger.ErrCorrupt, st.ord.ID, g.Charged[i].Amount, g.Charged[i].Lot)
+				}
+				x = decimal.Min(rest, charged(g.Charged))
+				if x.IsPositive() {
+					st.giveBack(g, x)
+				}
 			}
-		}
-		if !g.Shortfall.IsPositive() {
-			if err := u.Tx().Delete(bShort, lk); err != nil {
-				return err
+			if x.IsPositive() {
+				rest = rest.Sub(x)
+				if back {
+					st.take(r.to, r.LotAmount, x)
+					if spendable {
+						left[i] = left[i].Sub(x)
+					}
+				} else {
+					g.Lapsed = g.Lapsed.Add(x)
+					st.ord.Lapsed = st.ord.Lapsed.Add(x)
+					st.lapsed = st.lapsed.Add(x)
+				}
+			}
+			if done := (bucket == bShort && !g.Shortfall.IsPositive()) || (bucket == bCharged && len(g.Charged) == 0); done {
+				if err := u.Tx().Delete(bucket, lk); err != nil {
+					return err
+				}
 			}
 		}
 		anyLeft = anyLeft || left[i].IsPositive()
@@ -314,13 +347,12 @@ func (pt *part) settle(u *engine.Unit, program, member, ref string, rets []retur
 			// short (deleted above), or a short grant no return reached.
 			continue
 		}
-		note := fmt.Sprintf("redemption %s reversed: %s of order %s's shortfall settled", ref, st.taken.Add(st.lapsed), id)
-		if st.taken.IsPositive() {
-			legs := append(st.legs, ledger.Leg{Account: pool(program, KindReversed), Amount: st.taken})
-			lref := ledger.Ref{Event: u.Ref().Event, Order: id, Operator: u.Ref().Operator, Note: note}
-			if _, err := pt.post(u, ledger.Transaction{Kind: KindReversed, Ref: lref, Legs: legs}); err != nil {
-				return err
-			}
+		note := fmt.Sprintf("redemption %s reversed: %s of order %s's shortfall settled", ref, st.settled, id)
+		if back := st.givenBack(); back.IsPositive() {
+			note += fmt.Sprintf(", %s its refund charged to other lots given back", back)
+		}
+		if err := pt.postSettling(u, frozen, program, member, ref, id, note, st); err != nil {
+			return err
 		}
 		if st.lapsed.IsPositive() {
 			note += fmt.Sprintf(" (%s returned to an expired or voided lot, expired or voided again: lapsed)", st.lapsed)
@@ -328,12 +360,53 @@ func (pt *part) settle(u *engine.Unit, program, member, ref string, rets []retur
 		if err := record.Put(u.Tx(), bOrder, []byte(id), st.ord); err != nil {
 			return err
 		}
-		if err := u.Emit(ChangeReversed, member, Change{Program: program, Amount: st.taken.Neg(), Lots: st.lots, Ref: id,
-			Settled: st.taken.Add(st.lapsed), Lapsed: st.lapsed, Operator: u.Ref().Operator}, &rule.Reason{Rule: "points.reverse", Note: note}); err != nil {
+		if err := u.Emit(ChangeReversed, member, Change{Program: program, Amount: st.givenBack().Sub(st.taken), Lots: st.lots, Ref: id,
+			Settled: st.settled, Lapsed: st.lapsed, GivenBack: st.back, Operator: u.Ref().Operator}, &rule.Reason{Rule: "points.reverse", Note: note}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// postSettling posts what settle took back for an order (st.legs) and
+// the charge it gave back (st.back), each lot of the charge to the
+// account its day's review decides (frozen), and voids again at once
+// what it gave back to lots of days voided by review.
+func (pt *part) postSettling(u *engine.Unit, frozen *frozenDays, program, member, ref, order, note string, st *settling) error {
+	legs := st.legs
+	var rets []returned
+	for _, la := range st.back {
+		to := acct(program, member, "")
+		day, err := frozen.state(la)
+		if err != nil {
+			return err
+		}
+		if day != dayOpen {
+			to = acct(program, member, SubFrozen)
+		}
+		legs = append(legs, ledger.Leg{Account: to, Amount: la.Amount, Lot: la.Lot, Expires: la.Expires, Granted: la.Granted})
+		rets = append(rets, returned{to: to, voided: day == dayVoided, LotAmount: la})
+	}
+	if net := st.taken.Sub(st.givenBack()); !net.IsZero() {
+		legs = append(legs, ledger.Leg{Account: pool(program, KindReversed), Amount: net})
+	}
+	if len(legs) == 0 {
+		return nil
+	}
+	lref := ledger.Ref{Event: u.Ref().Event, Order: order, Operator: u.Ref().Operator, Note: note}
+	if _, err := pt.post(u, ledger.Transaction{Kind: KindReversed, Ref: lref, Legs: legs}); err != nil {
+		return err
+	}
+	return pt.voidAgain(u, program, member, ref, u.Ref().Operator, rets)
+}
+
+// charged returns what a grant's charge holds.
+func charged(c []LotAmount) decimal.Decimal {
+	sum := decimal.Zero
+	for _, l := range c {
+		sum = sum.Add(l.Amount)
+	}
+	return sum
 }
 
 // settler holds the orders a reversal's settling reads, each once.
@@ -344,17 +417,22 @@ type settler struct {
 	byID            map[string]*settling
 }
 
-// settling is what a reversal settles of one order's shortfall.
+// settling is what a reversal settles of one order: the points taken
+// back from the lots it returned to (legs, lots, taken), what of them
+// lapsed instead, what of both settled a shortfall, and the charge given
+// back (back, by lot).
 type settling struct {
-	ord           Order
-	legs          []ledger.Leg
-	lots          []LotAmount
-	taken, lapsed decimal.Decimal
+	ord                    Order
+	legs                   []ledger.Leg
+	lots                   []LotAmount
+	taken, lapsed, settled decimal.Decimal
+	back                   []LotAmount
 }
 
-// grant returns the order a shortfall record (v, the record of lot) names
-// and the index of its grant of the lot. A record that names no order of
-// the member's with a grant of the lot is damage (ledger.ErrCorrupt).
+// grant returns the order a shortfall or charge record (v, the record of
+// lot) names and the index of its grant of the lot. A record that names
+// no order of the member's with a grant of the lot is damage
+// (ledger.ErrCorrupt).
 func (s *settler) grant(lot string, v []byte) (*settling, int, error) {
 	id := string(v)
 	if id == "" { // no key a store holds: it would be a store error, not damage
@@ -362,7 +440,7 @@ func (s *settler) grant(lot string, v []byte) (*settling, int, error) {
 	}
 	st := s.byID[id]
 	if st == nil {
-		st = &settling{taken: decimal.Zero, lapsed: decimal.Zero}
+		st = &settling{taken: decimal.Zero, lapsed: decimal.Zero, settled: decimal.Zero}
 		found, err := record.Get(s.u.Tx(), bOrder, v, &st.ord)
 		if err != nil {
 			return nil, 0, err
@@ -380,11 +458,9 @@ func (s *settler) grant(lot string, v []byte) (*settling, int, error) {
 	return st, i, nil
 }
 
-// take settles x of g's shortfall by taking x back from la's lot in
-// account a, where the reversal returned it.
-func (st *settling) take(g *Grant, a ledger.Account, la LotAmount, x decimal.Decimal) {
-	g.Shortfall = g.Shortfall.Sub(x)
-	st.ord.Shortfall = st.ord.Shortfall.Sub(x)
+// take takes x back from la's lot in account a, where the reversal
+// returned it.
+func (st *settling) take(a ledger.Account, la LotAmount, x decimal.Decimal) {
 	st.taken = st.taken.Add(x)
 	if i := slices.IndexFunc(st.legs, func(l ledger.Leg) bool { return l.Account == a && l.Lot == la.Lot }); i >= 0 {
 		st.legs[i].Amount = st.legs[i].Amount.Sub(x)
@@ -398,15 +474,26 @@ func (st *settling) take(g *Grant, a ledger.Account, la LotAmount, x decimal.Dec
 	}
 }
 
-// lapse settles x of g's shortfall as lapsed: the points returned to
-// its lot expired or were voided again at once.
-func (st *settling) lapse(g *Grant, x decimal.Decimal) {
-	g.Shortfall = g.Shortfall.Sub(x)
-	st.ord.Shortfall = st.ord.Shortfall.Sub(x)
-	g.Lapsed = g.Lapsed.Add(x)
-	st.ord.Lapsed = st.ord.Lapsed.Add(x)
-	st.lapsed = st.lapsed.Add(x)
+// giveBack gives back x of g's charge, the lots charged last first (as a
+// reversal refills the lots taken last first), and takes it off g.Charged.
+func (st *settling) giveBack(g *Grant, x decimal.Decimal) {
+	for x.IsPositive() && len(g.Charged) > 0 {
+		c := &g.Charged[len(g.Charged)-1]
+		y := decimal.Min(x, c.Amount)
+		if i := slices.IndexFunc(st.back, func(l LotAmount) bool { return l.Lot == c.Lot }); i >= 0 {
+			st.back[i].Amount = st.back[i].Amount.Add(y)
+		} else {
+			st.back = append(st.back, LotAmount{Lot: c.Lot, Amount: y, Expires: c.Expires, Granted: c.Granted})
+		}
+		if c.Amount = c.Amount.Sub(y); !c.Amount.IsPositive() {
+			g.Charged = g.Charged[:len(g.Charged)-1]
+		}
+		x = x.Sub(y)
+	}
 }
+
+// givenBack returns what of charges st gives back.
+func (st *settling) givenBack() decimal.Decimal { return charged(st.back) }
 
 // others settles the member's short grants (their points.short records)
 // with what stays spendable of the returns (left, by return), earliest
@@ -450,7 +537,10 @@ func (s *settler) others(rets []returned, left []decimal.Decimal) error {
 			if !x.IsPositive() {
 				continue
 			}
-			sh.st.take(g, r.to, r.LotAmount, x)
+			g.Shortfall = g.Shortfall.Sub(x)
+			sh.st.ord.Shortfall = sh.st.ord.Shortfall.Sub(x)
+			sh.st.settled = sh.st.settled.Add(x)
+			sh.st.take(r.to, r.LotAmount, x)
 			left[i] = left[i].Sub(x)
 		}
 		if !g.Shortfall.IsPositive() {

@@ -40,6 +40,11 @@ const (
 	// records, for points returned spendable to any lot. It is written by
 	// refunds only: the earn path writes nothing more.
 	bShort = "points.short" // program, member, lot → order ID
+	// bCharged names, for a lot whose grant's spent share a refund took
+	// from the member's other points (Grant.Charged), the order, so that
+	// a redemption's reversal returning points to the lot finds the
+	// charge to give back (see settle). It is written by refunds only.
+	bCharged = "points.charged" // program, member, lot → order ID
 )
 
 // Due kinds of the points part.
@@ -631,7 +636,7 @@ func (pt *part) refund(u *engine.Unit, ev event.Event, rf Refund) error {
 				fromMainLot = fromMainLot.Add(x)
 			}
 		}
-		short := spent
+		short, charged := spent, false
 		if short.IsPositive() {
 			avail, err := u.Ledger().Available(main, u.At())
 			if err != nil {
@@ -640,7 +645,7 @@ func (pt *part) refund(u *engine.Unit, ev event.Event, rf Refund) error {
 			x := decimal.Min(short, decimal.Max(avail.Sub(fromMainLot), decimal.Zero))
 			if x.IsPositive() {
 				legs = append(legs, ledger.Leg{Account: main, Amount: x.Neg()})
-				short = short.Sub(x)
+				short, charged = short.Sub(x), true
 			}
 		}
 		taken := delta.Sub(short).Sub(gone)
@@ -653,8 +658,22 @@ func (pt *part) refund(u *engine.Unit, ev event.Event, rf Refund) error {
 		}
 		if taken.IsPositive() {
 			legs = append(legs, ledger.Leg{Account: pool(g.Program, KindReversed), Amount: taken})
-			if _, err := pt.post(u, ledger.Transaction{Kind: KindReversed, Ref: ledger.Ref{Event: ev.ID, Order: id}, Legs: legs}); err != nil {
+			posted, err := pt.post(u, ledger.Transaction{Kind: KindReversed, Ref: ledger.Ref{Event: ev.ID, Order: id}, Legs: legs})
+			if err != nil {
 				return err
+			}
+			if charged {
+				// The lots the spent share was charged to: the order's own
+				// lot was emptied before (fromLot), so the other takes of
+				// the main account are the charge's.
+				for _, tk := range posted.Takes {
+					if tk.Account == main && tk.Lot != g.Lot {
+						g.Charged = append(g.Charged, LotAmount{Lot: tk.Lot, Amount: tk.Amount, Expires: tk.Expires, Granted: tk.Granted})
+					}
+				}
+				if err := u.Tx().Put(bCharged, lotKey(g.Program, ev.Member, g.Lot), k); err != nil {
+					return err
+				}
 			}
 		}
 		if r, ok := pt.def.Rule(g.Rule); ok {
@@ -808,7 +827,8 @@ func releaseAt(v []byte) (time.Time, error) {
 	return at, nil
 }
 
-// lotKey is the key of a record of one member's lot (bRelease, bShort).
+// lotKey is the key of a record of one member's lot (bRelease, bShort,
+// bCharged).
 func lotKey(program, member, lot string) []byte {
 	return keys.New().Str(program).Str(member).Str(lot)
 }

@@ -137,6 +137,12 @@ type Grant struct {
 	// take it back (it was spent), and no reversal of a redemption has
 	// returned it to the lot since (see the package doc, Refunds).
 	Shortfall decimal.Decimal `json:"shortfall,omitzero"`
+	// Charged lists what of Reversed refunds took from the member's other
+	// spendable lots, by lot, because it was spent, less what reversals
+	// of redemptions have since given back to those lots, having
+	// returned the spent points to the grant's lot (see the package doc,
+	// Refunds). Orders refunded by a version before this rule have none.
+	Charged []LotAmount `json:"charged,omitempty"`
 }
 
 // Order is what an order earned, for the return policy.
