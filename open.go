@@ -145,6 +145,8 @@ func (p *Program) checkOpening(m migrate.Member) error {
 		return migrate.Field("level", level.ErrNotDefined)
 	case len(m.GrowthDays) > 0 && p.def.Levels == nil:
 		return migrate.Field("growth_days", level.ErrNotDefined)
+	case len(m.GiftedLevels) > 0 && p.def.Levels == nil:
+		return migrate.Field("gifted_levels", level.ErrNotDefined)
 	case len(m.OwedGifts) > 0 && p.def.Levels == nil:
 		return migrate.Field("owed_gifts", level.ErrNotDefined)
 	}

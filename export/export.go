@@ -8,8 +8,9 @@
 // empty program with the same definition gives every member the same
 // level and term end, growth (with the days it was earned on that a later
 // retention window reads, so its term ends keep or downgrade it alike),
-// the rewards of upgrade gifts owed (its next reach of their level grants
-// them, and only them, alike), points lots with their expiries and
+// the levels whose upgrade gifts it had and the rewards of those owed (the
+// next reach of a level grants its gifts, none, or the rewards owed
+// alike), points lots with their expiries and
 // releases, stored value, coupons
 // held, manual tags and profile. Members
 // is a report for people; Openings is the one format a program reads

@@ -48,7 +48,7 @@ type OpeningReader interface {
 
 // OpeningsHeader returns the header row of Openings' CSV for a
 // definition: member and at; level, term_end, growth, lifetime,
-// growth_days and owed_gifts with levels; points and pending with points; value_balance, value_recharged
+// growth_days, gifted_levels and owed_gifts with levels; points and pending with points; value_balance, value_recharged
 // and value_spent with stored value; coupons with coupons; tags and one
 // profile.NAME column per declared attribute with tags. These are
 // migrate.CSV's columns, each only when the definition has its domain (an
@@ -56,7 +56,7 @@ type OpeningReader interface {
 func OpeningsHeader(def membership.Definition) []string {
 	h := []string{"member", "at"}
 	if def.Levels != nil {
-		h = append(h, "level", "term_end", "growth", "lifetime", "growth_days", "owed_gifts")
+		h = append(h, "level", "term_end", "growth", "lifetime", "growth_days", "gifted_levels", "owed_gifts")
 	}
 	if def.Points != nil {
 		h = append(h, "points", "pending")
@@ -81,10 +81,15 @@ func OpeningsHeader(def membership.Definition) []string {
 // that migrate.Run of the file into an empty program with the same
 // definition gives each member the same state: the level with its term
 // end, the growth and lifetime growth, and the days the growth was earned
-// on that a retention window can still read (below); the rewards of
-// upgrade gifts owed (level.Status.Owed, as level|reward with the
-// reward's target: "Silver|coupon:silver-cash"), which the level's next
-// reach grants, and only them, after the import as before it; every lot of points still held per
+// on that a retention window can still read (below); the levels whose
+// upgrade gifts the member had (level.Status.Gifted, "Silver;Gold"), so
+// that each level's next reach grants its gifts again or not after the
+// import as before it (a level above the member's, gifted before a
+// downgrade, grants nothing; one a manual set passed over grants them);
+// the rewards of upgrade gifts owed (level.Status.Owed, as level|reward
+// with the reward's target: "Silver|coupon:silver-cash"), which the
+// level's next reach grants, and only them, after the import as before
+// it; every lot of points still held per
 // program with its expiry, and each pending lot with its release; the
 // stored-value balance with the cumulative recharge and spend; the coupons
 // held (available or locked in a checkout, both imported as available)
@@ -93,11 +98,7 @@ func OpeningsHeader(def membership.Definition) []string {
 // Each row's at is the export's time, the opening time of the import.
 //
 // What the import format has no place for is not written: the level's
-// start and freezes, the levels whose gifts the member had (the import
-// takes them to be the levels up to the member's and those of the gifts
-// owed: a level above, gifted before a downgrade, gives its gifts again
-// at its next reach, and one below passed over by a manual set gives
-// none), paid plans, the refunded stored value, statistics
+// start and freezes, paid plans, the refunded stored value, statistics
 // other than the recharge, tags kept by rules (the rules give them again),
 // lots and coupons expired at at (Advance would expire them), coupons
 // used or revoked, achievements, tasks and the history itself.
@@ -192,6 +193,11 @@ func openingRow(ctx context.Context, src OpeningReader, def membership.Definitio
 		if err != nil {
 			return nil, err
 		}
+		for _, l := range st.Gifted {
+			if err := portable("level", l, ";"); err != nil {
+				return nil, err
+			}
+		}
 		owed := make([]string, 0, len(st.Owed))
 		for _, g := range st.Owed {
 			target := g.Reward.Target()
@@ -203,7 +209,8 @@ func openingRow(ctx context.Context, src OpeningReader, def membership.Definitio
 			}
 			owed = append(owed, g.Level+"|"+target)
 		}
-		row = append(row, st.Level, instant(st.TermEnd), amount(st.Growth), amount(st.Lifetime), days, strings.Join(owed, ";"))
+		row = append(row, st.Level, instant(st.TermEnd), amount(st.Growth), amount(st.Lifetime), days,
+			strings.Join(st.Gifted, ";"), strings.Join(owed, ";"))
 	}
 	if def.Points != nil {
 		var held, pending []string

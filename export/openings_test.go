@@ -3,6 +3,7 @@ package export_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"os"
@@ -468,21 +469,22 @@ func TestOpeningsRoundTripRetention(t *testing.T) {
 	}
 	// The days from 2024-12-01 on (12 months before at's day, the longest
 	// window): keep's and down's two days each; none of idle's, whose 300
-	// no later window counts: one day of zero. No gift is owed.
-	want := "member,at,level,term_end,growth,lifetime,growth_days,owed_gifts\n" +
-		"keep,2025-12-01T12:00:00+08:00,Gold,2026-01-11T00:00:00+08:00,990,990,2025-01-10|680;2025-06-15|310,\n" +
-		"down,2025-12-01T12:00:00+08:00,Gold,2026-01-11T00:00:00+08:00,780,780,2025-01-10|680;2025-06-15|100,\n" +
-		"idle,2025-12-01T12:00:00+08:00,Gold,2026-03-03T00:00:00+08:00,300,980,2025-12-01|0,\n"
+	// no later window counts: one day of zero. Each had the gifts of
+	// Silver and Gold (Bronze gives none); no gift is owed.
+	want := "member,at,level,term_end,growth,lifetime,growth_days,gifted_levels,owed_gifts\n" +
+		"keep,2025-12-01T12:00:00+08:00,Gold,2026-01-11T00:00:00+08:00,990,990,2025-01-10|680;2025-06-15|310,Silver;Gold,\n" +
+		"down,2025-12-01T12:00:00+08:00,Gold,2026-01-11T00:00:00+08:00,780,780,2025-01-10|680;2025-06-15|100,Silver;Gold,\n" +
+		"idle,2025-12-01T12:00:00+08:00,Gold,2026-03-03T00:00:00+08:00,300,980,2025-12-01|0,Silver;Gold,\n"
 	file := buf.String()
 	if d := cmp.Diff(want, file); d != "" {
 		t.Fatalf("the file (-want +got):\n%s", d)
 	}
 
-	// The file without its growth_days and owed_gifts columns: what an
-	// older export wrote.
+	// The file without its growth_days, gifted_levels and owed_gifts
+	// columns: what an older export wrote.
 	var old strings.Builder
 	for _, line := range strings.SplitAfter(file, "\n") {
-		if cells := strings.Split(line, ","); len(cells) == 8 {
+		if cells := strings.Split(line, ","); len(cells) == 9 {
 			old.WriteString(strings.Join(cells[:6], ",") + "\n")
 		}
 	}
@@ -573,7 +575,8 @@ func TestOpeningsRoundTripRetention(t *testing.T) {
 // file into an empty program and finds the same rewards owed; once the
 // coupon is restocked, the next reach of Silver grants the coupon owed,
 // and only it (not Silver's growth gift again), on both. A file without
-// the owed_gifts column (an older export) imports with none owed.
+// the gifted_levels and owed_gifts columns (an older export) imports with
+// none owed.
 func TestOpeningsRoundTripOwedGifts(t *testing.T) {
 	ctx := context.Background()
 	def := testkit.LadderDef(level.NextLower)
@@ -616,10 +619,10 @@ func TestOpeningsRoundTripOwedGifts(t *testing.T) {
 		t.Fatal(err)
 	}
 	// ann's coupon (valid 30 days from 15 January) has expired: no cell.
-	want := "member,at,level,term_end,growth,lifetime,growth_days,owed_gifts,coupons\n" +
-		"ann,2026-02-20T12:00:00+08:00,Bronze,2026-04-01T00:00:00+08:00,0,130,2026-01-15|130,,\n" +
-		"bob,2026-02-20T12:00:00+08:00,Bronze,2026-04-01T00:00:00+08:00,0,130,2026-01-15|130,Silver|coupon:silver-cash,\n" +
-		"cy,2026-02-20T12:00:00+08:00,Silver,2026-03-11T00:00:00+08:00,130,130,2026-02-10|130,Silver|coupon:silver-cash,\n"
+	want := "member,at,level,term_end,growth,lifetime,growth_days,gifted_levels,owed_gifts,coupons\n" +
+		"ann,2026-02-20T12:00:00+08:00,Bronze,2026-04-01T00:00:00+08:00,0,130,2026-01-15|130,Silver,,\n" +
+		"bob,2026-02-20T12:00:00+08:00,Bronze,2026-04-01T00:00:00+08:00,0,130,2026-01-15|130,Silver,Silver|coupon:silver-cash,\n" +
+		"cy,2026-02-20T12:00:00+08:00,Silver,2026-03-11T00:00:00+08:00,130,130,2026-02-10|130,Silver,Silver|coupon:silver-cash,\n"
 	file := buf.String()
 	if d := cmp.Diff(want, file); d != "" {
 		t.Fatalf("the file (-want +got):\n%s", d)
@@ -632,11 +635,12 @@ func TestOpeningsRoundTripOwedGifts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The file without its owed_gifts column: what an older export wrote.
+	// The file without its gifted_levels and owed_gifts columns: what an
+	// older export wrote.
 	var old strings.Builder
 	for _, line := range strings.SplitAfter(file, "\n") {
-		if cells := strings.Split(line, ","); len(cells) == 9 {
-			old.WriteString(strings.Join(slices.Delete(cells, 7, 8), ","))
+		if cells := strings.Split(line, ","); len(cells) == 10 {
+			old.WriteString(strings.Join(slices.Delete(cells, 7, 9), ","))
 		}
 	}
 	for p, text := range map[*membership.Program]string{dst: file, older: old.String()} {
@@ -745,5 +749,151 @@ func TestOpeningsPendingOfADayUnderReview(t *testing.T) {
 	buf.Reset()
 	if n, err := export.Openings(ctx, &buf, p, slices.Values([]string{"dan"}), at, nil); err != nil || n != 1 || !strings.Contains(buf.String(), "mall|80|2026-06-08T00:00:00+08:00|2026-03-17T10:00:00+08:00") {
 		t.Errorf("after the restore: %d rows, %v; want dan's pending lot written\n%s", n, err, buf.String())
+	}
+}
+
+// TestOpeningsRoundTripGiftedLevels exports the levels whose upgrade
+// gifts each member had (gifted_levels) and imports them exactly: dee,
+// gifted Silver and Gold and downgraded to Silver at Gold's term end, does
+// not get Gold's gift again when an order takes her back to Gold; eve, set
+// by hand from Bronze to Gold (no gift: Silver passed over), gets Silver's
+// gift when, set back to Bronze, her growth reaches Silver, as the level
+// doc says of a level whose gifts the member never had. A file without
+// the column (an older export) imports as before: the levels up to the
+// member's counted as gifted, so dee gets Gold's gift again and eve not
+// Silver's.
+func TestOpeningsRoundTripGiftedLevels(t *testing.T) {
+	ctx := context.Background()
+	def := testkit.LadderDef(level.NextLower)
+	def.Levels.Ladder[3].GiftEveryTime = false // Gold: 50 of growth, once
+	wall := func(s string) time.Time {
+		t.Helper()
+		v, err := time.ParseInLocation("2006-01-02 15:04", s, testkit.Shanghai)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	order := func(p *membership.Program, id, member, amount, at string) {
+		t.Helper()
+		if _, err := p.Process(ctx, event.Event{ID: id, Member: member, Type: "order", Time: wall(at),
+			Attrs: event.Attrs{"amount": event.DecString(amount), "order_id": event.Str(id)}}); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+	}
+	set := func(p *membership.Program, id, member, lvl, at string) {
+		t.Helper()
+		if _, err := p.Levels().Set(ctx, level.SetRequest{RequestID: id, Member: member, Operator: "op", Note: "by hand",
+			At: wall(at), Level: lvl}); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+	}
+	src, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// dee's order of 500 crosses Bronze, Silver and Gold: Silver's 30 and
+	// Gold's 50, 580. Gold's term ends at 24:00 of 10 March 2026 with none
+	// of it in the 12 months' window: down to Silver, re-based to 0.
+	order(src, "o1", "dee", "500", "2025-03-10 10:00")
+	// eve's 50 reach Bronze (no gift); the set to Gold grants none.
+	order(src, "o2", "eve", "50", "2026-03-01 10:00")
+	set(src, "s1", "eve", "Gold", "2026-03-02 10:00")
+	at := wall("2026-03-20 12:00")
+	if _, err := src.Advance(ctx, at); err != nil {
+		t.Fatal(err)
+	}
+	members := []string{"dee", "eve"}
+	var buf bytes.Buffer
+	if _, err := export.Openings(ctx, &buf, src, slices.Values(members), at, nil); err != nil {
+		t.Fatal(err)
+	}
+	file := buf.String()
+	rows, err := csv.NewReader(strings.NewReader(file)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := slices.Index(rows[0], "gifted_levels")
+	if col < 0 || rows[0][col+1] != "owed_gifts" {
+		t.Fatalf("header %v: want gifted_levels before owed_gifts", rows[0])
+	}
+	lvl := slices.Index(rows[0], "level")
+	got := map[string][2]string{}
+	for _, r := range rows[1:] {
+		got[r[0]] = [2]string{r[lvl], r[col]}
+	}
+	if d := cmp.Diff(map[string][2]string{"dee": {"Silver", "Silver;Gold"}, "eve": {"Gold", ""}}, got); d != "" {
+		t.Fatalf("level and gifted_levels (-want +got):\n%s\n%s", d, file)
+	}
+
+	// The file without its gifted_levels column: what an older export
+	// wrote.
+	var old strings.Builder
+	w := csv.NewWriter(&old)
+	for _, r := range rows {
+		if err := w.Write(slices.Delete(slices.Clone(r), col, col+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Flush()
+	dst, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	older, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, text := range map[*membership.Program]string{dst: file, older: old.String()} {
+		res, err := migrate.Run(ctx, p, migrate.CSV(strings.NewReader(text), p.Location()), migrate.Options{Name: "export.csv"})
+		if err != nil || res.Progress != (migrate.Progress{Rows: 2, Applied: 2}) {
+			t.Fatalf("import: %+v %v\n%s", res, err, text)
+		}
+	}
+	statuses := func(p *membership.Program) map[string]level.Status {
+		t.Helper()
+		out := map[string]level.Status{}
+		for _, m := range members {
+			s, err := p.Levels().Status(ctx, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Since = time.Time{} // the import's time: the format has no place for the level's start
+			out[m] = s
+		}
+		return out
+	}
+	if d := cmp.Diff(statuses(src), statuses(dst), stateCmp...); d != "" {
+		t.Errorf("the imported members' levels (-source +imported):\n%s", d)
+	}
+	var again bytes.Buffer
+	if _, err := export.Openings(ctx, &again, dst, slices.Values(members), at, nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(file, again.String()); d != "" {
+		t.Errorf("the imported program's export (-first +second):\n%s", d)
+	}
+
+	// dee's order of 500 on 25 March takes her from 0 to 500, Gold: no
+	// gift on the source and the import (500), Gold's 50 again on the
+	// older one (550). eve, set back to Bronze, reaches Silver with an
+	// order of 50 (100): Silver's 30 on the source and the import (130),
+	// none on the older one (100).
+	for name, c := range map[string]struct {
+		p        *membership.Program
+		dee, eve string
+	}{"source": {src, "500", "130"}, "imported": {dst, "500", "130"}, "older file": {older, "550", "100"}} {
+		order(c.p, "o3", "dee", "500", "2026-03-25 10:00")
+		set(c.p, "s2", "eve", "Bronze", "2026-03-25 09:00")
+		order(c.p, "o4", "eve", "50", "2026-03-25 10:00")
+		for _, want := range []struct{ member, level, growth string }{{"dee", "Gold", c.dee}, {"eve", "Silver", c.eve}} {
+			s, err := c.p.Levels().Status(ctx, want.member)
+			if err != nil || s.Level != want.level || !s.Growth.Equal(dec(want.growth)) {
+				t.Errorf("%s: %s at %s with %s growth (%v), want %s with %s", name, want.member, s.Level, s.Growth, err, want.level, want.growth)
+			}
+		}
+		if err := c.p.Verify(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

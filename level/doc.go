@@ -38,10 +38,13 @@
 // the gift's other rewards stay given; a level that grants its gifts
 // every time grants them all then anyway). A member who stays at the level
 // waits for that reach; an operator who makes it good by hand (a coupon
-// claimed for them) leaves it owed all the same. The rewards owed move
-// with the member: export.Openings writes them, and a member migrated in
-// with them (migrate.Member.OwedGifts) is owed them, their levels counted
-// as gifted. [ChangeGift] is published
+// claimed for them) leaves it owed all the same. [Status.Gifted] lists
+// the levels whose gifts the member had, and Owed the rewards owed; both
+// move with the member: export.Openings writes them, and a member
+// migrated in with them (migrate.Member.GiftedLevels, OwedGifts) has
+// exactly those levels gifted and is owed those rewards (without the
+// levels, as from a file before them, the levels up to the member's and
+// those of the gifts owed count as gifted). [ChangeGift] is published
 // for each reward given, after the changes of its grant. A decrease (a refund rule, a negative growth
 // rule) never goes below zero — the shortfall is recorded in the change's
 // payload and reason — and never downgrades before the term ends.

@@ -117,6 +117,14 @@ type Status struct {
 	// Frozen lists the frozen levels with their deadlines (zero: long-term)
 	// and the growth earned since each downgrade.
 	Frozen []Frozen `json:"frozen,omitempty"`
+	// Gifted lists the ladder's levels whose upgrade gifts the member has
+	// had, in ladder order: an upgrade (or a return from a freeze) marks
+	// each level with gifts that it crosses the first time, a manual set
+	// marks none, and an opening (package migrate) marks those it is
+	// given. At its next reach a level listed grants only the rewards
+	// owed of it (all its gifts if it grants them every time). A level
+	// the ladder no longer has is left out.
+	Gifted []string `json:"gifted,omitempty"`
 	// Owed lists the rewards of upgrade gifts refused when the member
 	// reached their level (a coupon out of stock): the level's next reach
 	// grants them.
@@ -211,6 +219,11 @@ func (h *Handle) status(u *engine.Unit, member string, s *Status) error {
 		// ladder: the member joins its entry level with their next
 		// event or request.
 		s.Level = h.p.def.Ladder[0].Name
+	}
+	for _, l := range h.p.def.Ladder {
+		if m.hasGift(l.Name) {
+			s.Gifted = append(s.Gifted, l.Name)
+		}
 	}
 	for _, o := range m.Owed {
 		if g, ok := h.p.def.owedGift(o); ok {

@@ -20,9 +20,11 @@ import (
 // date within the supported range, not after the row's day (in the
 // program's zone), not given twice, and its amount keeps to the same
 // scale and limit; the level, if any, is one of the ladder's, and a
-// level, a term end or a gift owed needs a ladder; a term end is after
-// the row's time and within the supported range; each gift owed names a
-// level of the ladder and one of that level's gifts.
+// level, a term end, a level gifted or a gift owed needs a ladder; a term
+// end is after the row's time and within the supported range; each level
+// gifted is one of the ladder's, given once; each gift owed names a level
+// of the ladder, among those gifted when they are given, and one of that
+// level's gifts.
 func (p *part) CheckOpen(mm *migrate.Member) error {
 	g, life := mm.Growth, mm.Lifetime
 	if err := p.checkGrowth("growth", g); err != nil {
@@ -44,15 +46,32 @@ func (p *part) CheckOpen(mm *migrate.Member) error {
 		if mm.Level != "" || !mm.TermEnd.IsZero() {
 			return migrate.Field("level", fmt.Errorf("%w: %w", event.ErrInvalidArgument, ErrNoLadder))
 		}
+		if len(mm.GiftedLevels) > 0 {
+			return migrate.Field("gifted_levels", fmt.Errorf("%w: %w", event.ErrInvalidArgument, ErrNoLadder))
+		}
 		if len(mm.OwedGifts) > 0 {
 			return migrate.Field("owed_gifts", fmt.Errorf("%w: %w", event.ErrInvalidArgument, ErrNoLadder))
 		}
 		return nil
 	}
+	for i, l := range mm.GiftedLevels {
+		f := fmt.Sprintf("gifted_levels[%d]", i)
+		if p.def.Index(l) < 0 {
+			return migrate.Field(f, fmt.Errorf("%w: %w %q", event.ErrInvalidArgument, ErrUnknownLevel, l))
+		}
+		if j := slices.Index(mm.GiftedLevels[:i], l); j >= 0 {
+			return migrate.Fieldf(f, "%w: %q is given twice (gifted_levels[%d])", event.ErrInvalidArgument, l, j)
+		}
+	}
 	for i, g := range mm.OwedGifts {
 		f := fmt.Sprintf("owed_gifts[%d]", i)
 		if p.def.Index(g.Level) < 0 {
 			return migrate.Field(f+".level", fmt.Errorf("%w: %w %q", event.ErrInvalidArgument, ErrUnknownLevel, g.Level))
+		}
+		// A reward owed is one of a gift the member had: its level's
+		// other rewards were given.
+		if mm.GiftedLevels != nil && !slices.Contains(mm.GiftedLevels, g.Level) {
+			return migrate.Fieldf(f+".level", "%w: %q is not among gifted_levels", event.ErrInvalidArgument, g.Level)
 		}
 		if _, ok := p.def.owedGift(owed{Level: g.Level, Reward: g.Reward}); !ok {
 			return migrate.Fieldf(f+".reward", "%w: level %q gives no %q", event.ErrInvalidArgument, g.Level, g.Reward)
@@ -141,10 +160,13 @@ var (
 // earned on; the lifetime growth (the growth when zero; never below it);
 // and, with a ladder, the level given, or else the highest
 // level the growth reaches, with a new term from the row's time that ends
-// at TermEnd or as the level's validity says. The levels up to it count
-// as gifted: their upgrade gifts were the old system's to give, and none
-// is granted. So does the level of each gift owed (OwedGifts), whose
-// rewards owed its next reach grants, and only them. The engine refuses a member the part has records of
+// at TermEnd or as the level's validity says. No upgrade gift is granted:
+// they were the old system's to give. The levels whose gifts the member
+// had are exactly GiftedLevels when given; without them (a file from
+// before the field), the levels up to the member's count as gifted, and
+// so does the level of each gift owed (OwedGifts). At its next reach a
+// level gifted grants only the rewards owed of it (or, granting its gifts
+// every time, all of them); one not gifted grants its gifts. The engine refuses a member the part has records of
 // (MemberRecords) before Open runs.
 //
 // The retention window of a term end counts the growth of the days it
@@ -206,13 +228,18 @@ func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 		}
 	}
 	m.Level, m.Since, m.TermEnd = l.Name, u.At(), end
-	for _, below := range p.def.Ladder[1 : to+1] {
-		if len(below.Gifts) > 0 {
-			m.Gifted = append(m.Gifted, below.Name)
+	if mm.GiftedLevels != nil {
+		m.Gifted = slices.Clone(mm.GiftedLevels) // each of the ladder, once (CheckOpen)
+	} else {
+		for _, below := range p.def.Ladder[1 : to+1] {
+			if len(below.Gifts) > 0 {
+				m.Gifted = append(m.Gifted, below.Name)
+			}
 		}
 	}
 	// A gift owed is one of a level whose other rewards were given (gifts
-	// marks them), above the member's level too (reached, then left).
+	// marks them), above the member's level too (reached, then left);
+	// given GiftedLevels hold its level already (CheckOpen).
 	for _, g := range mm.OwedGifts {
 		if !m.hasGift(g.Level) {
 			m.Gifted = append(m.Gifted, g.Level)

@@ -152,3 +152,51 @@ func TestFirstWindowDay(t *testing.T) {
 		}
 	}
 }
+
+// Status.Gifted lists the levels whose gifts a member had, in ladder
+// order: an opening's GiftedLevels exactly (given in any order), or
+// without them the levels up to the member's that have gifts (Silver and
+// Gold; Bronze and Platinum have none). A level the ladder no longer has
+// is left out.
+func TestStatusGifted(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	def := lvlDef(level.NextLower)
+	p, err := membership.Open(st, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []migrate.Member{
+		{Member: "given", Growth: d("100"), GiftedLevels: []string{"Platinum", "Gold", "Silver"}},
+		{Member: "none", Level: "Platinum", Growth: d("100"), GiftedLevels: []string{}},
+		{Member: "older", Level: "Platinum", Growth: d("100")},
+	} {
+		m.RequestID, m.Operator, m.At = "open-"+m.Member, "op", lvlAt("2025-12-01")
+		if _, err := p.OpenMember(ctx, m); err != nil {
+			t.Fatalf("%s: %v", m.Member, err)
+		}
+	}
+	want := map[string][]string{"given": {"Silver", "Gold", "Platinum"}, "none": nil, "older": {"Silver", "Gold"}}
+	for m, w := range want {
+		if d := cmp.Diff(w, lvlStatus(t, p, m).Gifted); d != "" {
+			t.Errorf("%s: gifted (-want +got):\n%s", m, d)
+		}
+	}
+
+	// A version without Platinum (given holds Silver; the others move to
+	// Gold first).
+	for _, m := range []string{"none", "older"} {
+		if _, err := p.Levels().Set(ctx, level.SetRequest{RequestID: "set-" + m, Member: m, Operator: "op", Note: "before v2",
+			At: lvlAt("2025-12-02"), Level: "Gold"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	def.Version = 2
+	def.Levels.Ladder = def.Levels.Ladder[:4]
+	if p, err = membership.Open(st, def); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"Silver", "Gold"}, lvlStatus(t, p, "given").Gifted); d != "" {
+		t.Errorf("given, under a ladder without Platinum: gifted (-want +got):\n%s", d)
+	}
+}

@@ -8,9 +8,10 @@
 // A row is a [Member]: the member ID, profile attributes, manual tags, the
 // level (with its term end, or placed by the ladder from the growth),
 // lifetime and current growth with the days it was earned on (for the
-// retention windows of later term ends), the rewards of upgrade gifts
-// owed (refused when the member reached their level, granted by its next
-// reach), points lots per point program (amount and expiry) and pending
+// retention windows of later term ends), the levels whose upgrade gifts
+// the member had (their next reach grants nothing again) and the rewards
+// of upgrade gifts owed (refused when the member reached their level,
+// granted by its next reach), points lots per point program (amount and expiry) and pending
 // points (with the time they become spendable), the stored-value balance
 // with the cumulative recharge and spend, and the coupons held (template,
 // expiry, and the old system's code). [CSV] and [JSONL] read them; their
@@ -96,13 +97,25 @@ type Member struct {
 	// The days need not add up to Growth (a term end re-bases growth, and
 	// the days before the longest window are no longer read).
 	GrowthDays []GrowthDay `json:"growth_days,omitempty"`
+	// GiftedLevels are the ladder's levels whose upgrade gifts the member
+	// has had (level.Status.Gifted), whatever the member's level now: at
+	// its next reach a level listed grants only its rewards owed (all its
+	// gifts if it grants them every time), and one left out grants its
+	// gifts, as a level a manual set passed over does.
+	// Given, they are exactly the levels gifted, each once, and each level
+	// of a gift owed among them; an empty list, not nil, says that the
+	// member had none. Nil (as in a file from before the field): the
+	// levels up to the member's, and those of the gifts owed, count as
+	// gifted.
+	GiftedLevels []string `json:"gifted_levels,omitzero"`
 	// OwedGifts are the rewards of upgrade gifts the member is owed
 	// (level.Status.Owed): refused when the member reached their level (a
 	// coupon out of stock), granted by the level's next reach. Each names
 	// one of the level's gifts. Its level counts as one whose gifts the
-	// member had, whatever the member's level now: its next reach grants
-	// the rewards owed, and only them. Empty (as in a file from before
-	// the field): none owed.
+	// member had, whatever the member's level now (with GiftedLevels
+	// given, it must be among them): its next reach grants the rewards
+	// owed, and only them. Empty (as in a file from before the field):
+	// none owed.
 	OwedGifts []OwedGift `json:"owed_gifts,omitempty"`
 	// Points are the points held, per point program.
 	Points []Points `json:"points,omitempty"`

@@ -826,3 +826,127 @@ func TestOpenOwedGiftsWithoutLadder(t *testing.T) {
 		}
 	}
 }
+
+// TestImportGiftedLevels imports members with the levels whose upgrade
+// gifts they had. m1, at Silver (growth 1000) with Gold gifted (reached,
+// then left), gets no gift at the next reach of Gold: an order of 500
+// earns its 500 × 1.2 = 600 points and nothing more, no gold-gift coupon.
+// m2, a Platinum member with none gifted, has none listed; m7's gift owed
+// is of a level gifted. A level the ladder has not, a level given twice,
+// a cell that does not parse and a gift owed of a level not gifted are
+// bad rows naming their line and field, writing nothing.
+func TestImportGiftedLevels(t *testing.T) {
+	ctx := context.Background()
+	p := open(t, memory.New())
+	file := "member,level,growth,gifted_levels,owed_gifts\n" +
+		"m1,,1000,Gold,\n" +
+		"m2,Platinum,7000,,\n" +
+		"m3,,1000,Nope,\n" +
+		"m4,,1000,Gold;Platinum;Gold,\n" +
+		"m5,,1000,Gold;,\n" +
+		"m6,,1000,Platinum,Gold|coupon:gold-gift\n" +
+		"m7,,1000,Gold,Gold|coupon:gold-gift\n"
+	res, err := migrate.Run(ctx, p, migrate.CSV(strings.NewReader(file), shanghai), migrate.Options{Name: "gifted.csv", At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (migrate.Progress{Rows: 7, Applied: 3, Failed: 4}); res.Progress != want {
+		t.Errorf("progress %+v, want %+v", res.Progress, want)
+	}
+	type bad struct {
+		Line          int
+		Member, Field string
+		Sentinel      error
+	}
+	want := []bad{
+		{4, "m3", "gifted_levels[0]", level.ErrUnknownLevel},
+		{5, "m4", "gifted_levels[2]", event.ErrInvalidArgument},
+		{6, "m5", "gifted_levels[1]", migrate.ErrBadRow},
+		{7, "m6", "owed_gifts[0].level", event.ErrInvalidArgument},
+	}
+	var got []bad
+	for _, e := range res.Errors {
+		b := bad{Line: e.Line, Member: e.Member, Field: e.Field}
+		for _, s := range []error{migrate.ErrBadRow, event.ErrInvalidArgument, level.ErrUnknownLevel} {
+			if errors.Is(e.Err, s) {
+				b.Sentinel = s
+			}
+		}
+		got = append(got, b)
+	}
+	if d := cmp.Diff(want, got, cmp.Comparer(func(a, b error) bool { return a == b })); d != "" {
+		t.Errorf("bad rows (-want +got):\n%s", d)
+	}
+	for _, m := range []string{"m3", "m4", "m5", "m6"} {
+		if s, err := p.Levels().Status(ctx, m); err != nil || !s.Growth.IsZero() || s.Gifted != nil {
+			t.Errorf("%s refused: %+v %v, want no growth, none gifted", m, s, err)
+		}
+	}
+	for m, w := range map[string]struct {
+		level  string
+		gifted []string
+		owed   int
+	}{"m1": {"Silver", []string{"Gold"}, 0}, "m2": {"Platinum", nil, 0}, "m7": {"Silver", []string{"Gold"}, 1}} {
+		s, err := p.Levels().Status(ctx, m)
+		if err != nil || s.Level != w.level || len(s.Owed) != w.owed {
+			t.Errorf("%s: %+v %v, want %s owing %d", m, s, err, w.level, w.owed)
+		}
+		if d := cmp.Diff(w.gifted, s.Gifted); d != "" {
+			t.Errorf("%s: gifted (-want +got):\n%s", m, d)
+		}
+	}
+
+	when := at.Add(10 * time.Hour)
+	if _, err := p.Process(ctx, event.Event{ID: "o-m1", Member: "m1", Type: "order", Time: when,
+		Attrs: event.Attrs{"amount": event.DecString("500"), "order_id": event.Str("o-m1")}}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Levels().Status(ctx, "m1")
+	if err != nil || s.Level != "Gold" {
+		t.Errorf("m1 after the order: %+v %v, want Gold", s, err)
+	}
+	b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: "m1", At: when})
+	if err != nil || !b.Available.Equal(dec("600")) {
+		t.Errorf("m1 after the order: %+v %v, want 600 points", b, err)
+	}
+	if cs, err := p.Coupons().List(ctx, "m1"); err != nil || len(cs) != 0 {
+		t.Errorf("m1 after the order: coupons %+v %v, want none", cs, err)
+	}
+	if err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOpenGiftedLevelsWithoutLadder: the levels gifted are the ladder's;
+// a program without levels, or with paid plans and no ladder, refuses
+// any, naming the field, and writes nothing; an empty list (none gifted)
+// is taken.
+func TestOpenGiftedLevelsWithoutLadder(t *testing.T) {
+	ctx := context.Background()
+	plans := testkit.LadderDef(level.NextLower)
+	plans.Levels.Ladder, plans.Levels.Growth, plans.Levels.Refunds = nil, nil, nil
+	for _, c := range []struct {
+		name string
+		def  membership.Definition
+		want error
+	}{
+		{"no levels", testkit.ValueDef(), level.ErrNotDefined},
+		{"plans only", plans, level.ErrNoLadder},
+	} {
+		p, err := membership.Open(memory.New(), c.def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = p.OpenMember(ctx, migrate.Member{RequestID: "r1", Member: "m1", Operator: "op", At: at, GiftedLevels: []string{"Silver"}})
+		var fe *migrate.FieldError
+		if !errors.Is(err, c.want) || !errors.As(err, &fe) || fe.Field != "gifted_levels" {
+			t.Errorf("%s: %v; want %v in a FieldError of gifted_levels", c.name, err, c.want)
+		}
+		if pg, err := p.Audit(ctx, membership.AuditQuery{}); err != nil || len(pg.Entries) != 0 {
+			t.Errorf("%s: audit after the refusal: %+v, %v; want no entry", c.name, pg.Entries, err)
+		}
+		if _, err := p.OpenMember(ctx, migrate.Member{RequestID: "r2", Member: "m2", Operator: "op", At: at, GiftedLevels: []string{}}); err != nil {
+			t.Errorf("%s: none gifted: %v", c.name, err)
+		}
+	}
+}

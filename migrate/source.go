@@ -27,6 +27,8 @@ import (
 //	growth, lifetime the current and lifetime growth
 //	growth_days      the net growth earned per day: date|growth, ";" between
 //	                 days ("2025-05-02|120;2025-05-20|-20"; see Member.GrowthDays)
+//	gifted_levels    the levels whose upgrade gifts the member had, ";" between
+//	                 them ("Silver;Gold"; see Member.GiftedLevels)
 //	owed_gifts       upgrade gifts' rewards owed: level|reward, ";" between
 //	                 them ("Silver|coupon:silver-cash"; see Member.OwedGifts)
 //	points           spendable lots: program|amount|expires, ";" between lots
@@ -39,8 +41,10 @@ import (
 //
 // A growth day's date is a date only (YYYY-MM-DD, in the program's zone);
 // an empty growth_days cell gives no days, so that the growth counts as
-// earned on the row's day; an empty owed_gifts cell, or no column (a file
-// from before it), owes none. An empty expires is no expiry (for a
+// earned on the row's day. An empty gifted_levels cell says that the
+// member had no level's gifts; no column (a file from before it) counts
+// the levels up to the member's, and those of the gifts owed, as gifted.
+// An empty owed_gifts cell, or no column, owes none. An empty expires is no expiry (for a
 // coupon: the template's validity); an empty code is none. A time is RFC 3339 ("2026-12-31T23:59:59+08:00")
 // or a date ("2026-12-31") in loc (UTC if nil): the start of that day for
 // at and release, and for an expires or a term_end its end, 24:00 (the
@@ -120,7 +124,7 @@ func (s *csvSource) read() ([]string, error) {
 }
 
 var csvColumns = map[string]bool{
-	"request_id": true, "member": true, "at": true, "level": true, "term_end": true, "growth": true, "lifetime": true, "growth_days": true, "owed_gifts": true,
+	"request_id": true, "member": true, "at": true, "level": true, "term_end": true, "growth": true, "lifetime": true, "growth_days": true, "gifted_levels": true, "owed_gifts": true,
 	"points": true, "pending": true, "value_balance": true, "value_recharged": true, "value_spent": true,
 	"coupons": true, "tags": true,
 }
@@ -186,6 +190,9 @@ func (s *csvSource) Next() (Row, error) {
 	for i, col := range s.header {
 		v := rec[i]
 		if v == "" {
+			if col == "gifted_levels" {
+				m.GiftedLevels = []string{} // none gifted, not none given
+			}
 			continue
 		}
 		switch col {
@@ -205,6 +212,8 @@ func (s *csvSource) Next() (Row, error) {
 			m.Lifetime = p.dec(col, v)
 		case "growth_days":
 			m.GrowthDays = p.growthDays(v)
+		case "gifted_levels":
+			m.GiftedLevels = p.giftedLevels(v)
 		case "owed_gifts":
 			m.OwedGifts = p.owedGifts(v)
 		case "points", "pending":
@@ -349,6 +358,18 @@ func (p *cellParser) growthDays(v string) []GrowthDay {
 	return out
 }
 
+// giftedLevels parses a gifted_levels cell: levels, ";" between them.
+func (p *cellParser) giftedLevels(v string) []string {
+	out := strings.Split(v, ";")
+	for i, l := range out {
+		if l == "" {
+			p.fail(fmt.Sprintf("gifted_levels[%d]", i), "empty: want a level")
+			return nil
+		}
+	}
+	return out
+}
+
 // owedGifts parses an owed_gifts cell: level|reward, ";" between gifts.
 func (p *cellParser) owedGifts(v string) []OwedGift {
 	var out []OwedGift
@@ -386,11 +407,13 @@ func (p *cellParser) coupons(v string) []Coupon {
 
 // JSONL returns a source reading JSON lines from r: one Member object a
 // line (its JSON form: "member", "level", "growth", "growth_days":
-// [{"day": "2025-05-02", "growth"}], "owed_gifts": [{"level", "reward"}],
-// "points": [{"program", "lots":
+// [{"day": "2025-05-02", "growth"}], "gifted_levels": ["Silver"],
+// "owed_gifts": [{"level", "reward"}], "points": [{"program", "lots":
 // [{"amount", "expires"}], "pending": […]}], "value": {"balance", …},
 // "coupons": [{"template", "expires", "code"}], "tags", "profile": {name:
-// text}, …), times in RFC 3339, amounts as strings or numbers. Blank lines
+// text}, …), times in RFC 3339, amounts as strings or numbers;
+// "gifted_levels": [] says that the member had no level's gifts, and
+// leaving it out (or null) counts them as Member.GiftedLevels says. Blank lines
 // are skipped. A line that is not valid UTF-8 (encoding/json would replace
 // each invalid byte silently), is not one object, has text after it,
 // holds a field the Member has not, a name twice in one object, or a
@@ -455,6 +478,7 @@ type (
 		Growth     json.RawMessage   `json:"growth"`
 		Lifetime   json.RawMessage   `json:"lifetime"`
 		GrowthDays []json.RawMessage `json:"growth_days"`
+		Gifted     []string          `json:"gifted_levels"` // nil when absent or null, [] when empty
 		OwedGifts  []json.RawMessage `json:"owed_gifts"`
 		Points     []json.RawMessage `json:"points"`
 		Value      json.RawMessage   `json:"value"`
@@ -501,7 +525,7 @@ func decodeMember(b []byte, m *Member) error {
 	}
 	d := jsonDecoder{}
 	m.At = d.time("at", jm.At)
-	m.Profile, m.Tags, m.Level = jm.Profile, jm.Tags, jm.Level
+	m.Profile, m.Tags, m.Level, m.GiftedLevels = jm.Profile, jm.Tags, jm.Level, jm.Gifted
 	m.TermEnd = d.time("term_end", jm.TermEnd)
 	m.Growth = d.dec("growth", jm.Growth)
 	m.Lifetime = d.dec("lifetime", jm.Lifetime)

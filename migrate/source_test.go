@@ -347,3 +347,54 @@ func TestOwedGiftsSources(t *testing.T) {
 		}
 	}
 }
+
+// The levels gifted read the same from a CSV cell (";" between them) and
+// from JSON (a list); an empty cell or list gives an empty list (the
+// member had no level's gifts), no column, no field or null gives nil
+// (the levels up to the member's count as gifted); a cell or value that
+// does not parse is a bad row naming its field (and, in CSV, its line).
+func TestGiftedLevelsSources(t *testing.T) {
+	for name, c := range map[string]struct {
+		src  migrate.Source
+		want []string
+	}{
+		"csv":              {migrate.CSV(strings.NewReader("member,gifted_levels\nana,Gold;Platinum\n"), shanghai), []string{"Gold", "Platinum"}},
+		"jsonl":            {migrate.JSONL(strings.NewReader(`{"member":"ana","gifted_levels":["Gold","Platinum"]}`)), []string{"Gold", "Platinum"}},
+		"csv empty":        {migrate.CSV(strings.NewReader("member,growth,gifted_levels\nana,100,\n"), shanghai), []string{}},
+		"jsonl empty":      {migrate.JSONL(strings.NewReader(`{"member":"ana","gifted_levels":[]}`)), []string{}},
+		"csv no column":    {migrate.CSV(strings.NewReader("member,growth\nana,100\n"), shanghai), nil},
+		"jsonl no field":   {migrate.JSONL(strings.NewReader(`{"member":"ana"}`)), nil},
+		"jsonl null":       {migrate.JSONL(strings.NewReader(`{"member":"ana","gifted_levels":null}`)), nil},
+		"csv growth empty": {migrate.CSV(strings.NewReader("member,growth,gifted_levels\nana,,Gold\n"), shanghai), []string{"Gold"}},
+	} {
+		rows := rowsOf(t, c.src)
+		if len(rows) != 1 || rows[0].Err != nil {
+			t.Fatalf("%s: rows %+v, want one good row", name, rows)
+		}
+		got := rows[0].Member.GiftedLevels
+		if (got == nil) != (c.want == nil) {
+			t.Errorf("%s: gifted levels %#v, want %#v", name, got, c.want)
+		}
+		if d := cmp.Diff(c.want, got); d != "" {
+			t.Errorf("%s: gifted levels (-want +got):\n%s", name, d)
+		}
+	}
+	for _, c := range []struct{ cell, field string }{
+		{"Gold;", "gifted_levels[1]"},
+		{";Gold", "gifted_levels[0]"},
+		{"Gold;;Platinum", "gifted_levels[1]"},
+	} {
+		rows := rowsOf(t, migrate.CSV(strings.NewReader("member,gifted_levels\nana,Gold\nbob,"+c.cell+"\n"), shanghai))
+		var fe *migrate.FieldError
+		if len(rows) != 2 || rows[0].Err != nil || !errors.As(rows[1].Err, &fe) || fe.Field != c.field || !errors.Is(rows[1].Err, migrate.ErrBadRow) || rows[1].Line != 3 {
+			t.Errorf("csv %q: rows %+v, want a bad row on line 3 naming %s", c.cell, rows, c.field)
+		}
+	}
+	for _, value := range []string{`"Gold"`, `[5]`, `{"level":"Gold"}`} {
+		rows := rowsOf(t, migrate.JSONL(strings.NewReader(`{"member":"ana","gifted_levels":`+value+`}`)))
+		var fe *migrate.FieldError
+		if len(rows) != 1 || !errors.As(rows[0].Err, &fe) || fe.Field != "gifted_levels" || !errors.Is(rows[0].Err, migrate.ErrBadRow) {
+			t.Errorf("jsonl %s: rows %+v, want a bad row naming gifted_levels", value, rows)
+		}
+	}
+}

@@ -168,6 +168,9 @@ func MemberJSON(m *migrate.Member) (b []byte, ok bool) {
 			o.Dec("growth", gd.Growth, false)
 		})
 	})
+	if m.GiftedLevels != nil { // omitzero: an empty list is written
+		o.list("gifted_levels", len(m.GiftedLevels), func(i int) { o.text(m.GiftedLevels[i]) })
+	}
 	o.array("owed_gifts", len(m.OwedGifts), func(i int) {
 		g := &m.OwedGifts[i]
 		o.object(func() {
@@ -278,6 +281,12 @@ func (o *memberJSON) array(name string, n int, elem func(i int)) {
 	if n == 0 {
 		return
 	}
+	o.list(name, n, elem)
+}
+
+// list writes the field name and an array of n elements, each written by
+// elem; "[]" when n is 0.
+func (o *memberJSON) list(name string, n int, elem func(i int)) {
 	o.field(name)
 	o.B = append(o.B, '[')
 	for i := range n {

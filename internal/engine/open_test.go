@@ -37,8 +37,9 @@ func TestMemberJSONMatchesMarshal(t *testing.T) {
 	full := migrate.Member{RequestID: "members.csv:2", Member: "m1", Operator: "op.migrate", At: at,
 		Profile: map[string]string{"phone": "13800000000", "city": "Hangzhou", "a": ""}, Tags: []string{"staff", "vip"},
 		Level: "Gold", TermEnd: time.Date(2026, 6, 1, 0, 0, 0, 5, sh), Growth: d("1200.50"), Lifetime: d("3000"),
-		GrowthDays: []migrate.GrowthDay{{Day: rule.Date{Year: 2025, Month: 5, Day: 31}, Growth: d("-20.50")}, {Day: rule.Date{Year: 2025, Month: 1, Day: 2}, Growth: d("0")}},
-		OwedGifts:  []migrate.OwedGift{{Level: "Silver", Reward: "coupon:silver-cash"}, {Level: "Gold", Reward: "pack:gold"}},
+		GrowthDays:   []migrate.GrowthDay{{Day: rule.Date{Year: 2025, Month: 5, Day: 31}, Growth: d("-20.50")}, {Day: rule.Date{Year: 2025, Month: 1, Day: 2}, Growth: d("0")}},
+		GiftedLevels: []string{"Silver", "Gold"},
+		OwedGifts:    []migrate.OwedGift{{Level: "Silver", Reward: "coupon:silver-cash"}, {Level: "Gold", Reward: "pack:gold"}},
 		Points: []migrate.Points{
 			{Program: "mall", Lots: []migrate.Lot{{Amount: d("100"), Expires: time.Date(2026, 1, 1, 0, 0, 0, 0, sh), Release: at}, {Amount: d("0.5")}},
 				Pending: []migrate.Lot{{Amount: d("7"), Release: at.Add(time.Hour), Expires: at.AddDate(1, 0, 0)}}},
@@ -57,6 +58,7 @@ func TestMemberJSONMatchesMarshal(t *testing.T) {
 		{Member: "m1", At: at},
 		{},
 		{Member: "m1", At: at, Growth: d("0.00"), Lifetime: d("-0"), Value: &migrate.Value{}},
+		{Member: "m1", At: at, GiftedLevels: []string{}}, // none gifted: "[]", not left out
 		{Member: "m1", At: at, Growth: d("1e-3"), Lifetime: d("12345678901234567890.123")},
 		{Member: "m1", At: time.Date(2025, 6, 1, 8, 30, 0, 120000000, time.FixedZone("", -(3*3600+30*60)))},
 		full,
@@ -71,6 +73,7 @@ func TestMemberJSONMatchesMarshal(t *testing.T) {
 		{Member: "m1", At: at, Tags: []string{"a\\b"}},
 		{Member: "m1", At: at, Coupons: []migrate.Coupon{{Template: "t", Code: "a\nb"}}},
 		{Member: "m1", At: at, OwedGifts: []migrate.OwedGift{{Level: "金", Reward: "coupon:t"}}},
+		{Member: "m1", At: at, GiftedLevels: []string{"Gold", "金"}},
 		{Member: "m1", At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
 		{Member: "m1", At: time.Date(2025, 1, 1, 0, 0, 0, 0, time.FixedZone("", 30))},
 		{Member: "m1", At: at, GrowthDays: []migrate.GrowthDay{{Growth: d("5")}}},
