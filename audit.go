@@ -65,10 +65,10 @@ type AuditPage struct {
 // The audit trail records every call a handle makes through the engine's
 // unit of work for a request (every write of Points, Coupons, Levels,
 // Benefits and Tags: the operator calls — adjustments, approvals,
-// rejections, reviews, manual tags, level sets, coupon revocations, each
-// member of a bulk issue — and the member's and the host's own calls such
-// as a claim or a checkout lock, with no operator), and each page of a
-// tag recompute.
+// rejections, reviews, manual tags, level sets and grants of the gifts
+// owed, coupon revocations, each member of a bulk issue — and the
+// member's and the host's own calls such as a claim or a checkout lock,
+// with no operator), and each page of a tag recompute.
 //
 // What is recorded:
 //

@@ -122,6 +122,7 @@ func (p *Program) replayers() map[string]replayer {
 		"coupon.redeem":             call(cps.Redeem),
 		"coupon.revoke":             call(cps.Revoke),
 		"level.set":                 call(p.Levels().Set),
+		"level.grant_owed":          call(p.Levels().GrantOwed),
 		"benefit.grant_achievement": call(p.Benefits().GrantAchievement),
 		"tag.add":                   call(tgs.Add),
 		"tag.remove":                call(tgs.Remove),

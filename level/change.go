@@ -21,8 +21,14 @@ const (
 	ChangeGrowth = "growth.changed"
 	// ChangeGift is an upgrade gift's reward granted (payload [Gift]),
 	// after the changes of the part that grants its kind; a reward that
-	// part refused is not published as a gift but owed (Status.Owed).
+	// part refused is not published as a gift but as ChangeOwed. A late
+	// one (owed since an earlier reach, granted at a later event or by
+	// GrantOwed) has a reason whose note starts "late upgrade gift".
 	ChangeGift = "level.gift"
+	// ChangeOwed is an upgrade gift's reward refused and kept owed to the
+	// member (payload [Gift]), after the refusal its part published: at
+	// the level's reach, or again at a later event or GrantOwed.
+	ChangeOwed = "level.gift_owed"
 	// ChangeFrozen is a level frozen after a downgrade (payload
 	// [FreezeChange]).
 	ChangeFrozen = "level.frozen"
@@ -158,8 +164,10 @@ type Effects struct {
 	// Levels lists the level changes: joining, upgrades, term ends,
 	// returns from a freeze, manual sets.
 	Levels []LevelChange
-	// Gifts lists the upgrade gifts granted.
-	Gifts []Gift
+	// Gifts lists the upgrade gifts' rewards granted (late ones, owed
+	// since an earlier reach, included); Owed those refused and still
+	// owed.
+	Gifts, Owed []Gift
 	// Frozen and Unfrozen list the freezes that started and ended.
 	Frozen, Unfrozen []FreezeChange
 	// Purchased and Expired list the paid plans bought or renewed and
@@ -212,10 +220,14 @@ func EffectsOf(out *change.Outcome) (Effects, error) {
 				v.TermEnd = inZone(v.TermEnd, loc)
 				e.Levels = append(e.Levels, v)
 			}
-		case ChangeGift:
+		case ChangeGift, ChangeOwed:
 			var v Gift
 			if err = c.Decode(&v); err == nil {
-				e.Gifts = append(e.Gifts, v)
+				if c.Kind == ChangeGift {
+					e.Gifts = append(e.Gifts, v)
+				} else {
+					e.Owed = append(e.Owed, v)
+				}
 			}
 		case ChangeFrozen, ChangeUnfrozen:
 			var v FreezeChange

@@ -8,7 +8,8 @@
 // [Reversal], [Plan.Extend], …), and the part that applies them to a
 // program's events and due work, which runs exactly those functions. A
 // program hands out the package's [Handle] (membership.Program.Levels):
-// the operator's manual level set and the queries of a member's status,
+// the operator's manual level set and grant of the gifts owed
+// ([Handle.GrantOwed]), and the queries of a member's status,
 // history, days of growth, the counts per level, the level figures of
 // each day ([Handle.Days]) and the term-end forecast.
 //
@@ -31,29 +32,52 @@
 // Whenever growth increases the member moves to the highest level it
 // reaches, crossing several levels at once if need be, and gets each
 // crossed level's gifts — once per member per level unless the level
-// grants them every time. A gift's reward that its part refuses (a coupon
-// or pack out of stock, a claim limit reached, outside the claim period:
-// published as coupon.claim_refused) is not marked given: the member is
-// owed it ([Status.Owed]), and the level's next reach grants it (only it:
-// the gift's other rewards stay given; a level that grants its gifts
-// every time grants them all then anyway). A member who stays at the level
-// waits for that reach; an operator who makes it good by hand (a coupon
-// claimed for them) leaves it owed all the same. [Status.Gifted] lists
-// the levels whose gifts the member had, and Owed the rewards owed; both
-// move with the member: export.Openings writes them, and a member
-// migrated in with them (migrate.Member.GiftedLevels, OwedGifts) has
-// exactly those levels gifted and is owed those rewards (without the
-// levels, as from a file before them, the levels up to the member's and
-// those of the gifts owed count as gifted). [ChangeGift] is published
-// for each reward given, after the changes of its grant. A decrease (a refund rule, a negative growth
-// rule) never goes below zero — the shortfall is recorded in the change's
-// payload and reason — and never downgrades before the term ends.
+// grants them every time. [ChangeGift] is published for each reward
+// given, after the changes of its grant. A decrease (a refund rule, a
+// negative growth rule) never goes below zero — the shortfall is recorded
+// in the change's payload and reason — and never downgrades before the
+// term ends.
 // Lifetime growth, the net growth ever earned, is kept beside the balance
 // and is never re-based.
 //
 // A cap that cuts a grant publishes the growth change of what is left,
 // with the cut in the change's reason (rule.Reason.Cut); a grant cut to
 // nothing publishes nothing.
+//
+// # Gifts owed
+//
+// A gift's reward that its part refuses (a coupon or pack out of stock, a
+// claim limit reached, outside the claim period: published as
+// coupon.claim_refused) is not marked given: the member is owed it
+// ([Status.Owed]; [ChangeOwed] follows the refusal). Each later event of
+// the member tries what they are owed again, first, in the event's unit
+// of work, and so does [Handle.GrantOwed] at an operator's request: a
+// reward granted leaves what is owed in the same unit, so it is granted
+// once however many of the member's events run at once, and its
+// [ChangeGift] has a reason whose note starts "late upgrade gift". One
+// refused again stays owed (its refusal and [ChangeOwed] are published
+// again, at each event until it is granted), and an event whose growth
+// reaches its level again does not ask for it a second time. A reach of
+// the level grants what is owed of it too (only that: the gift's other
+// rewards stay given; a level that grants its gifts every time owes
+// nothing, and grants them all at each reach). A reward that the
+// definition no longer gives (a version took it from the level's gifts)
+// is not listed as owed, and the member's next event or GrantOwed drops
+// it for good. A member owed nothing costs no extra read: what is owed is
+// in the level record every event reads. Before, only the level's next
+// reach granted it, so a member who stayed at the level (always one at
+// the top level) never had it. An operator who makes it good by hand (a
+// coupon claimed for the member) leaves it owed all the same, and the
+// member's next event would grant it again: settle it with GrantOwed
+// (after a restock, or once the claim period is open), or let the next
+// event do it.
+//
+// [Status.Gifted] lists the levels whose gifts the member had, and Owed
+// the rewards owed; both move with the member: export.Openings writes
+// them, and a member migrated in with them (migrate.Member.GiftedLevels,
+// OwedGifts) has exactly those levels gifted and is owed those rewards
+// (without the levels, as from a file before them, the levels up to the
+// member's and those of the gifts owed count as gifted).
 //
 // # Terms and retention
 //
@@ -194,7 +218,7 @@
 // # Changes, ledger and storage
 //
 // The part publishes [ChangeLevel] ([LevelChange]), [ChangeGrowth]
-// ([GrowthChange]), [ChangeGift] ([Gift]), [ChangeFrozen] and
+// ([GrowthChange]), [ChangeGift] and [ChangeOwed] ([Gift]), [ChangeFrozen] and
 // [ChangeUnfrozen] ([FreezeChange]), [ChangePlanPurchased] and
 // [ChangePlanExpired] ([PlanChange]); [EffectsOf] reads them back from an
 // outcome as values. Growth is posted to the ledger under the kinds

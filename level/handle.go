@@ -21,7 +21,8 @@ import (
 var ErrNotDefined = errors.New("level: the program defines no levels")
 
 // Handle is the level domain of a program: the operator's manual level
-// set and the queries of members' levels, growth, history and term ends.
+// set and grant of the gifts owed, and the queries of members' levels,
+// growth, history and term ends.
 // A program hands out one (membership.Program.Levels); it is safe for
 // concurrent use.
 type Handle struct {
@@ -100,6 +101,85 @@ func (h *Handle) Set(ctx context.Context, req SetRequest) (*change.Outcome, erro
 	return out, nil
 }
 
+// GrantOwedRequest asks to grant a member the rewards of upgrade gifts
+// they are owed (Status.Owed) now, as their next event would.
+type GrantOwedRequest struct {
+	// RequestID is the idempotency key: the same ID with the same request
+	// returns the first result; with another request, an error wrapping
+	// event.ErrConflict.
+	RequestID string `json:"request_id"`
+	// Member is whose gifts are granted.
+	Member string `json:"member"`
+	// Operator says who asked (required); Note why (optional). Both are
+	// kept in the ledger entries and the gifts' reasons.
+	Operator string `json:"operator"`
+	Note     string `json:"note,omitempty"`
+	// At is when the gifts are granted (a coupon's validity counts from
+	// it).
+	At time.Time `json:"at"`
+}
+
+// GrantOwedResult is what GrantOwed did, read from its outcome.
+type GrantOwedResult struct {
+	// Granted lists the rewards given (each published as ChangeGift);
+	// Owed those refused again, still owed (ChangeOwed).
+	Granted, Owed []Gift
+	Outcome       *change.Outcome
+}
+
+// GrantOwed grants a member the rewards of upgrade gifts owed to them
+// (refused when they reached the level: a coupon out of stock), each at
+// most once, as the member's next event would: after a restock, or once
+// the claim period is open, an operator settles what is owed without
+// waiting for the member. A reward refused again stays owed; one the
+// definition no longer gives is dropped. A member owed nothing gets
+// nothing, and the call is accepted. A term end due before req.At is
+// performed first. It returns errors wrapping event.ErrInvalidArgument
+// (no request ID, operator or time; a member that is not an ID),
+// ErrNoLadder, event.ErrConflict (the request ID reused with another
+// request) or ErrNotDefined; nothing is written then.
+func (h *Handle) GrantOwed(ctx context.Context, req GrantOwedRequest) (GrantOwedResult, error) {
+	fail := func(err error) (GrantOwedResult, error) {
+		return GrantOwedResult{}, fmt.Errorf("level: grant owed gifts of %q: %w", req.Member, err)
+	}
+	switch {
+	case h.p == nil:
+		return fail(ErrNotDefined)
+	case len(h.p.def.Ladder) == 0:
+		return fail(ErrNoLadder)
+	case req.RequestID == "" || req.Operator == "" || req.At.IsZero():
+		return fail(fmt.Errorf("%w: request ID, operator and time are required", event.ErrInvalidArgument))
+	}
+	if err := event.CheckMember(req.Member); err != nil {
+		return fail(err)
+	}
+	inputs := map[string]string{"operator": req.Operator}
+	if req.Note != "" {
+		inputs["note"] = req.Note
+	}
+	body := req
+	body.At = body.At.UTC() // the same instant in any zone is the same request
+	out, err := h.e.Apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member, Action: "level.grant_owed", Operator: req.Operator,
+		Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}}, func(u *engine.Unit) error {
+		if err := h.p.catchUp(u, req.Member); err != nil {
+			return err
+		}
+		refused, err := h.p.payOwed(u, req.Member, inputs)
+		if err != nil {
+			return err
+		}
+		return h.p.owe(u, req.Member, refused)
+	})
+	if err != nil {
+		return fail(err)
+	}
+	e, err := EffectsOf(out)
+	if err != nil {
+		return GrantOwedResult{Outcome: out}, fmt.Errorf("level: grant owed gifts of %q: %w", req.Member, err)
+	}
+	return GrantOwedResult{Granted: e.Gifts, Owed: e.Owed, Outcome: out}, nil
+}
+
 // Status is a member's level, term, growth, freezes and plans, with times
 // in the program's zone.
 type Status struct {
@@ -126,8 +206,8 @@ type Status struct {
 	// the ladder no longer has is left out.
 	Gifted []string `json:"gifted,omitempty"`
 	// Owed lists the rewards of upgrade gifts refused when the member
-	// reached their level (a coupon out of stock): the level's next reach
-	// grants them.
+	// reached their level (a coupon out of stock): the member's next event
+	// tries them again, as GrantOwed does.
 	Owed []Gift `json:"owed,omitempty"`
 	// Plans lists the paid plans held: until Advance performs a plan's
 	// expiry for Status, until the expiry instant for StatusAt.

@@ -121,6 +121,13 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 		return err
 	}
 	held := m.Level
+	// What the member is owed of upgrade gifts is tried again first; what
+	// is refused again is owed again after the event's rules, so that a
+	// reach of its level by this event's growth does not ask for it twice.
+	refused, err := p.payOwed(u, ev.Member, nil)
+	if err != nil {
+		return err
+	}
 	if err := p.purchase(u, ev); err != nil {
 		return err
 	}
@@ -139,7 +146,7 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 			return fmt.Errorf("level: growth rule %q: %w", g.ID, err)
 		}
 	}
-	return nil
+	return p.owe(u, ev.Member, refused)
 }
 
 // joined reports whether a member's state as read (ok: the member has a
@@ -461,27 +468,68 @@ func (p *part) settle(u *engine.Unit, member string, bal decimal.Decimal) error 
 	if err := p.save(u, member, &m); err != nil {
 		return err
 	}
+	refused, err := p.give(u, member, gifts, false, nil)
+	if err != nil {
+		return err
+	}
+	return p.owe(u, member, refused)
+}
+
+// give grants gifts to member, each published as ChangeGift after the
+// changes of its grant, and returns those whose part refused them (it
+// published the refusal). The reasons of late ones (owed since an earlier
+// reach) say so, with inputs (GrantOwed's operator).
+func (p *part) give(u *engine.Unit, member string, gifts []Gift, late bool, inputs map[string]string) ([]Gift, error) {
 	var refused []Gift
 	for _, g := range gifts {
-		gwhy := rule.Reason{Rule: "level." + g.Level + ".gift", Note: "upgrade gift of " + g.Level}
-		err := u.Reward(member, g.Reward, rule.Source{Kind: rule.FromLevel, Name: g.Level}, gwhy)
+		why := rule.Reason{Rule: "level." + g.Level + ".gift", Note: "upgrade gift of " + g.Level, Inputs: inputs}
+		if late {
+			why.Note = "late upgrade gift of " + g.Level + ": refused when the level was reached, owed since"
+		}
+		err := u.Reward(member, g.Reward, rule.Source{Kind: rule.FromLevel, Name: g.Level}, why)
 		if errors.Is(err, engine.ErrRewardRefused) {
 			refused = append(refused, g) // its part published the refusal
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("level: gift of %q: %w", g.Level, err)
+			return nil, fmt.Errorf("level: gift of %q: %w", g.Level, err)
 		}
-		if err := u.Emit(ChangeGift, member, g, &gwhy); err != nil {
-			return err
+		if err := u.Emit(ChangeGift, member, g, &why); err != nil {
+			return nil, err
 		}
 	}
-	return p.owe(u, member, refused)
+	return refused, nil
+}
+
+// payOwed grants the rewards of upgrade gifts owed to member
+// (Status.Owed), each at most once: they leave the member's record before
+// they are granted, and those refused again are returned for the caller
+// to owe again (owe) once nothing else in the unit may ask for them. One
+// that the definition no longer gives is dropped. A member owed nothing
+// costs nothing: the record is the one the unit has read already.
+func (p *part) payOwed(u *engine.Unit, member string, inputs map[string]string) ([]Gift, error) {
+	vm, _, err := p.view(u, member)
+	if err != nil || len(vm.Owed) == 0 {
+		return nil, err
+	}
+	m := cloneMember(vm)
+	var gifts []Gift
+	for _, o := range m.Owed {
+		if g, ok := p.def.owedGift(o); ok {
+			gifts = append(gifts, g)
+		}
+	}
+	m.Owed = nil
+	if err := p.save(u, member, &m); err != nil {
+		return nil, err
+	}
+	return p.give(u, member, gifts, true, inputs)
 }
 
 // owe keeps the refused rewards of upgrade gifts owed to the member, for
-// their level's next reach; a level that grants its gifts every time
-// grants them all then anyway.
+// their next event, GrantOwed or their level's next reach, each published
+// as ChangeOwed; a level that grants its gifts every time grants them all
+// at its next reach anyway.
 func (p *part) owe(u *engine.Unit, member string, refused []Gift) error {
 	if len(refused) == 0 {
 		return nil
@@ -490,12 +538,22 @@ func (p *part) owe(u *engine.Unit, member string, refused []Gift) error {
 	if err != nil {
 		return err
 	}
+	var kept []Gift
 	for _, g := range refused {
 		if i := p.def.Index(g.Level); i >= 0 && !p.def.Ladder[i].GiftEveryTime {
 			m.Owed = append(m.Owed, owed{Level: g.Level, Reward: g.Reward.Target()})
+			kept = append(kept, g)
 		}
 	}
-	return p.save(u, member, &m)
+	if err := p.save(u, member, &m); err != nil {
+		return err
+	}
+	for _, g := range kept {
+		if err := u.Emit(ChangeOwed, member, g, &rule.Reason{Rule: "level." + g.Level + ".gift", Note: "refused: owed to the member"}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // change moves the member (whose state is *m) to ladder level to at

@@ -49,7 +49,7 @@ type memberState struct {
 	// Gifted lists the levels whose gifts the member has had.
 	Gifted []string `json:"gifted,omitempty"`
 	// Owed lists the rewards of those gifts that were refused (a coupon
-	// out of stock): the level's next reach grants them.
+	// out of stock): the member's next event (payOwed) tries them again.
 	Owed []owed `json:"owed,omitempty"`
 	// Plans lists the paid plans the member holds.
 	Plans []Held `json:"plans,omitempty"`
@@ -89,7 +89,7 @@ type owed struct {
 }
 
 // owedGift returns the reward of the level's gifts that o names; ok is
-// false when the definition no longer gives it (the level's next reach
+// false when the definition no longer gives it (the member's next event
 // drops it).
 func (d Definition) owedGift(o owed) (Gift, bool) {
 	if i := d.Index(o.Level); i >= 0 {
