@@ -49,28 +49,42 @@
 // A gift's reward that its part refuses (a coupon or pack out of stock, a
 // claim limit reached, outside the claim period: published as
 // coupon.claim_refused) is not marked given: the member is owed it
-// ([Status.Owed]; [ChangeOwed] follows the refusal). Each later event of
-// the member tries what they are owed again, first, in the event's unit
-// of work, and so does [Handle.GrantOwed] at an operator's request: a
-// reward granted leaves what is owed in the same unit, so it is granted
-// once however many of the member's events run at once, and its
-// [ChangeGift] has a reason whose note starts "late upgrade gift". One
-// refused again stays owed (its refusal and [ChangeOwed] are published
-// again, at each event until it is granted), and an event whose growth
-// reaches its level again does not ask for it a second time. A reach of
-// the level grants what is owed of it too (only that: the gift's other
-// rewards stay given; a level that grants its gifts every time owes
-// nothing, and grants them all at each reach). A reward that the
-// definition no longer gives (a version took it from the level's gifts)
-// is not listed as owed, and the member's next event or GrantOwed drops
-// it for good. A member owed nothing costs no extra read: what is owed is
-// in the level record every event reads. Before, only the level's next
-// reach granted it, so a member who stayed at the level (always one at
-// the top level) never had it. An operator who makes it good by hand (a
-// coupon claimed for the member) leaves it owed all the same, and the
-// member's next event would grant it again: settle it with GrantOwed
-// (after a restock, or once the claim period is open), or let the next
-// event do it.
+// ([Status.Owed]; [ChangeOwed] follows the refusal). A later event of
+// the member tries it again, first, in the event's unit of work, when
+// something may have changed since its last refusal: another definition
+// is in force (a new Definition.Version, or an unversioned definition of
+// other content: a restock, a changed claim rule), or the event falls on
+// a later day, in the program's zone, than that refusal (a claim period
+// opens, a per-period claim limit starts afresh). Otherwise the event
+// leaves it owed without asking: nothing is published or written for it.
+// A reward owed is so asked for automatically at most once a day and once
+// per definition, however many events the member has. [Handle.GrantOwed],
+// an operator's request, tries every reward owed, whatever the day and
+// definition. A reward granted leaves what is owed in the same unit, so
+// it is granted once however many of the member's events run at once,
+// and its [ChangeGift] has a reason whose note starts "late upgrade
+// gift". One refused again stays owed, its refusal and [ChangeOwed]
+// published again, and that refusal (its time, the definition in force)
+// is the one the next events compare with; an event whose growth reaches
+// its level again does not ask for it a second time. A reach of the level
+// grants what is owed of it too (only that: the gift's other rewards stay
+// given; a level that grants its gifts every time owes nothing, and
+// grants them all at each reach). A reward that the definition no longer
+// gives (a version took it from the level's gifts) is not listed as owed,
+// and the member's next event (another definition is in force) or
+// GrantOwed drops it for good. A reward owed in a record of the release
+// before this rule (or opened by migrate, whose file carries no refusal)
+// has no refusal recorded: the member's next event tries it. A member owed
+// nothing costs no extra read: what is owed is in the level record every
+// event reads. Before, each of the member's events asked for every reward
+// owed and published its refusal again, for as long as it stayed refused
+// (a claim limit used up for good, stock never restocked); and before
+// that, only the level's next reach granted it, so a member who stayed at
+// the level (always one at the top level) never had it. An operator who
+// makes it good by hand (a coupon claimed for the member) leaves it owed
+// all the same, and a later event would grant it again: settle it with
+// GrantOwed (after a restock, or once the claim period is open), or let a
+// later event do it.
 //
 // [Status.Gifted] lists the levels whose gifts the member had, and Owed
 // the rewards owed; both move with the member: export.Openings writes
@@ -228,7 +242,12 @@
 // store buckets whose names start with "level."; term ends, freeze
 // deadlines and plan expiries are due items of kinds "level.term",
 // "level.freeze" and "level.plan". Times the handle returns are in the
-// program's zone.
+// program's zone. A member's level record is written in the form earlier
+// releases read unless the member is owed a gift's reward: then in a form
+// with each reward's last refusal (time and definition), which the
+// release before this rule does not read (store.ErrCorrupt on its
+// instances while a deploy rolls); the form before it, rewards owed
+// without their refusal, is still read.
 //
 // # Relation to the other packages
 //

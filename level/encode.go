@@ -15,6 +15,7 @@ const (
 	memberV1 = 1
 	memberV2 = 2 // V1 and the latest day's growth
 	memberV3 = 3 // V2 and the rewards of gifts owed
+	memberV4 = 4 // V2 and the rewards of gifts owed, each with its last refusal
 )
 
 // appendMember appends m's record to b.
@@ -24,7 +25,7 @@ func appendMember(b []byte, m *memberState) []byte {
 	// stays as an earlier release wrote and reads it.
 	v := byte(memberV2)
 	if len(m.Owed) > 0 {
-		v = memberV3
+		v = memberV4
 	}
 	w.B = append(w.B, v)
 	w.String(m.Level)
@@ -53,11 +54,14 @@ func appendMember(b []byte, m *memberState) []byte {
 	w.Uint(uint64(m.Day.Month))
 	w.Uint(uint64(m.Day.Day))
 	w.Decimal(m.DayGrowth)
-	if v == memberV3 {
+	if v == memberV4 {
 		w.Uint(uint64(len(m.Owed)))
 		for _, o := range m.Owed {
 			w.String(o.Level)
 			w.String(o.Reward)
+			w.Time(o.Refused)
+			w.Uint(o.Version)
+			w.Uint(o.Fingerprint)
 		}
 	}
 	return w.B
@@ -68,7 +72,7 @@ func decodeMember(b []byte) (memberState, error) {
 		return decodeMemberJSON(b)
 	}
 	var m memberState // apart from the JSON one, whose address escapes
-	if len(b) == 0 || b[0] < memberV1 || b[0] > memberV3 {
+	if len(b) == 0 || b[0] < memberV1 || b[0] > memberV4 {
 		return m, fmt.Errorf("level: member record of unknown version")
 	}
 	r := codec.Reader{B: b[1:]}
@@ -91,9 +95,13 @@ func decodeMember(b []byte) (memberState, error) {
 		m.Day = rule.Date{Year: int(y), Month: time.Month(mo), Day: int(d)}
 		m.DayGrowth = r.Decimal()
 	}
-	if b[0] >= memberV3 {
+	if b[0] >= memberV3 { // version 3's have no last refusal: the next event asks for them
 		for n := r.Uint(); n > 0 && r.Err() == nil; n-- {
-			m.Owed = append(m.Owed, owed{Level: r.String(), Reward: r.String()})
+			o := owed{Level: r.String(), Reward: r.String()}
+			if b[0] == memberV4 {
+				o.Refused, o.Version, o.Fingerprint = r.Time(), r.Uint(), r.Uint()
+			}
+			m.Owed = append(m.Owed, o)
 		}
 	}
 	if err := r.Err(); err != nil {
@@ -102,13 +110,31 @@ func decodeMember(b []byte) (memberState, error) {
 	if len(r.B) != 0 { // a byte flipped or appended: a version 2 read as 1 would lose its day
 		return memberState{}, fmt.Errorf("level: member record: %d bytes after the record", len(r.B))
 	}
+	if err := checkOwed(m.Owed); err != nil {
+		return memberState{}, err
+	}
 	return m, nil
 }
 
 func decodeMemberJSON(b []byte) (memberState, error) {
 	var m memberState
-	err := json.Unmarshal(b, &m)
-	return m, err
+	if err := json.Unmarshal(b, &m); err != nil {
+		return memberState{}, err
+	}
+	if err := checkOwed(m.Owed); err != nil {
+		return memberState{}, err
+	}
+	return m, nil
+}
+
+// checkOwed refuses the gifts owed of a damaged record (owed.check).
+func checkOwed(os []owed) error {
+	for _, o := range os {
+		if err := o.check(); err != nil {
+			return fmt.Errorf("level: member record: %w", err)
+		}
+	}
+	return nil
 }
 
 // A member's level history grows by a record for every change of level,

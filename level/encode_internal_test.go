@@ -1,13 +1,17 @@
 package level
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
 )
 
@@ -17,7 +21,8 @@ func TestMemberRecordRoundTrip(t *testing.T) {
 		{},
 		{Level: "Gold", Since: at, TermEnd: at.AddDate(1, 0, 0), Lifetime: decimal.RequireFromString("1234.5"),
 			Frozen: []Frozen{{Level: "Platinum", Since: at, Deadline: at.AddDate(0, 3, 0), Earned: decimal.RequireFromString("12")}, {Level: "Diamond", Since: at}},
-			Gifted: []string{"Silver", "Gold"}, Owed: []owed{{Level: "Gold", Reward: "coupon:cash"}, {Level: "Gold", Reward: "pack:spring"}}, Plans: []Held{{Plan: "plus", Since: at, Expires: at.AddDate(0, 1, 0)}}, Seq: 7,
+			Gifted: []string{"Silver", "Gold"}, Owed: []owed{{Level: "Gold", Reward: "coupon:cash", Refused: at.Add(time.Hour), Version: 3, Fingerprint: 0x44136fa355b3678a},
+				{Level: "Gold", Reward: "pack:spring"}}, Plans: []Held{{Plan: "plus", Since: at, Expires: at.AddDate(0, 1, 0)}}, Seq: 7,
 			Day: rule.Date{Year: 2026, Month: 3, Day: 1}, DayGrowth: decimal.RequireFromString("-2.5")},
 	} {
 		got, err := decodeMember(appendMember(nil, &m))
@@ -33,14 +38,32 @@ func TestMemberRecordRoundTrip(t *testing.T) {
 		}
 	}
 	// A member owed no gift is written in the second version, as earlier
-	// releases wrote it; the third is the second with the gifts owed.
+	// releases wrote it; the fourth is the second with the gifts owed,
+	// each with its last refusal: its time, and its definition's version
+	// and fingerprint.
 	m := memberState{Level: "Gold", Lifetime: decimal.RequireFromString("3"), Gifted: []string{"Silver"}, Seq: 2,
 		Day: rule.Date{Year: 2026, Month: 3, Day: 1}, DayGrowth: decimal.RequireFromString("3")}
 	v2 := appendMember(nil, &m)
-	m.Owed = []owed{{Level: "Silver", Reward: "coupon:cash"}}
-	v3 := appendMember(nil, &m)
-	if v2[0] != memberV2 || v3[0] != memberV3 || string(v3[1:len(v2)]) != string(v2[1:]) {
-		t.Errorf("records %x and %x: want version 2, and 3 with the gifts owed after the rest", v2, v3)
+	m.Owed = []owed{{Level: "Silver", Reward: "coupon:cash", Refused: at, Version: 2, Fingerprint: 300}}
+	v4 := appendMember(nil, &m)
+	owedV4 := codec.Writer{B: []byte{1}} // one gift owed
+	owedV4.String("Silver")
+	owedV4.String("coupon:cash")
+	owedV4.Time(at)
+	owedV4.Uint(2)
+	owedV4.Uint(300)
+	if v2[0] != memberV2 || v4[0] != memberV4 || string(v4[1:]) != string(v2[1:])+string(owedV4.B) {
+		t.Errorf("records %x and %x: want version 2, and 4 with the gifts owed after the rest", v2, v4)
+	}
+	// A record of the third version, written earlier, is read: its gifts
+	// owed have no last refusal (the next event asks for them).
+	v3 := append(append([]byte{memberV3}, v2[1:]...), 1, 6)
+	v3 = append(append(v3, "Silver"...), 11)
+	v3 = append(v3, "coupon:cash"...)
+	want := m
+	want.Owed = []owed{{Level: "Silver", Reward: "coupon:cash"}}
+	if got, err := decodeMember(v3); err != nil || !cmp.Equal(want, got) {
+		t.Errorf("V3 record: %+v, %v; want %+v", got, err, want)
 	}
 	if _, err := decodeMember([]byte{memberV1, 5}); err == nil {
 		t.Error("truncated record decoded")
@@ -126,6 +149,33 @@ func TestMemberRecordTrailingBytes(t *testing.T) {
 	for name, b := range map[string][]byte{"a byte appended": append(v2[:len(v2):len(v2)], 0), "version 2 read as 1": asV1} {
 		if got, err := decodeMember(b); err == nil {
 			t.Errorf("%s: decodeMember(%x) = %+v; want an error", name, b, got)
+		}
+	}
+}
+
+// A gift owed whose definition is recorded without a time of refusal is
+// damaged, in a binary record as in a JSON one: the member's record is
+// store.ErrCorrupt, not read as owed since for ever nor as never
+// refused.
+func TestMemberRecordOwedDamaged(t *testing.T) {
+	m := memberState{Level: "Gold", Lifetime: decimal.RequireFromString("3"), Seq: 2,
+		Owed: []owed{{Level: "Gold", Reward: "coupon:cash", Version: 2, Fingerprint: 300}}}
+	js, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"binary": appendMember(nil, &m), "json": js} {
+		st := memory.New()
+		t.Cleanup(func() { st.Close() })
+		err := st.Update(context.Background(), func(tx store.Tx) error {
+			if err := tx.Put(bMember, []byte("bob"), b); err != nil {
+				return err
+			}
+			_, _, err := loadMember(tx, "bob")
+			return err
+		})
+		if !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("%s: loadMember = %v, want store.ErrCorrupt", name, err)
 		}
 	}
 }

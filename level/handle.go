@@ -102,7 +102,8 @@ func (h *Handle) Set(ctx context.Context, req SetRequest) (*change.Outcome, erro
 }
 
 // GrantOwedRequest asks to grant a member the rewards of upgrade gifts
-// they are owed (Status.Owed) now, as their next event would.
+// they are owed (Status.Owed) now, each tried whatever the day and
+// definition of its last refusal.
 type GrantOwedRequest struct {
 	// RequestID is the idempotency key: the same ID with the same request
 	// returns the first result; with another request, an error wrapping
@@ -129,11 +130,13 @@ type GrantOwedResult struct {
 
 // GrantOwed grants a member the rewards of upgrade gifts owed to them
 // (refused when they reached the level: a coupon out of stock), each at
-// most once, as the member's next event would: after a restock, or once
-// the claim period is open, an operator settles what is owed without
-// waiting for the member. A reward refused again stays owed; one the
-// definition no longer gives is dropped. A member owed nothing gets
-// nothing, and the call is accepted. A term end due before req.At is
+// most once, as a later event of the member would: after a restock, or
+// once the claim period is open, an operator settles what is owed without
+// waiting for the member. It tries every reward owed, where an event
+// tries only those refused under another definition or on an earlier day
+// (see the package doc, Gifts owed). A reward refused again stays owed;
+// one the definition no longer gives is dropped. A member owed nothing
+// gets nothing, and the call is accepted. A term end due before req.At is
 // performed first. It returns errors wrapping event.ErrInvalidArgument
 // (no request ID, operator or time; a member that is not an ID),
 // ErrNoLadder, event.ErrConflict (the request ID reused with another
@@ -164,7 +167,7 @@ func (h *Handle) GrantOwed(ctx context.Context, req GrantOwedRequest) (GrantOwed
 		if err := h.p.catchUp(u, req.Member); err != nil {
 			return err
 		}
-		refused, err := h.p.payOwed(u, req.Member, inputs)
+		refused, err := h.p.payOwed(u, req.Member, inputs, true)
 		if err != nil {
 			return err
 		}
@@ -206,8 +209,9 @@ type Status struct {
 	// the ladder no longer has is left out.
 	Gifted []string `json:"gifted,omitempty"`
 	// Owed lists the rewards of upgrade gifts refused when the member
-	// reached their level (a coupon out of stock): the member's next event
-	// tries them again, as GrantOwed does.
+	// reached their level (a coupon out of stock): a later event of the
+	// member tries each again once another definition is in force or on
+	// a later day than its last refusal; GrantOwed tries them all.
 	Owed []Gift `json:"owed,omitempty"`
 	// Plans lists the paid plans held: until Advance performs a plan's
 	// expiry for Status, until the expiry instant for StatusAt.

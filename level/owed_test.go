@@ -295,6 +295,124 @@ func TestLevelGrantOwed(t *testing.T) {
 	}
 }
 
+// refusals counts what out published of a refused gift: claims refused
+// and gifts owed.
+func refusals(t *testing.T, out *change.Outcome) (claims, owed int) {
+	t.Helper()
+	_, o := owedEffects(t, out)
+	return len(out.ChangesOf(coupon.ChangeClaimRefused)), len(o)
+}
+
+// kinds lists the kinds of out's changes.
+func kinds(out *change.Outcome) []string {
+	var ks []string
+	for _, c := range out.Changes {
+		ks = append(ks, c.Kind)
+	}
+	return ks
+}
+
+// An owed reward is asked for again at an event only when something may
+// have changed since its last refusal: another definition in force, or a
+// later day in the program's zone. bob is refused the coupon (out of
+// stock) at his reach at 11:00 on 15 January: his three orders later that
+// day ask for nothing (no refusal published, nothing granted, still
+// owed); his first order on the 16th asks again, refused once (one
+// claim_refused, one gift_owed), and his next that day asks for nothing.
+// GrantOwed asks regardless, the same day and definition: refused again.
+// Version 2 restocks: his next order, still on the 16th, grants the
+// coupon once, and the one after it grants nothing. Before, each of his
+// orders asked for it and published its refusal again.
+func TestLevelOwedGiftRetriedWhenSomethingChanged(t *testing.T) {
+	for name, open := range testkit.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := open()
+			p := owedBob(t, st)
+			quiet := func(id, at string) {
+				t.Helper()
+				out := mustProcess(t, p, lvlOrder(id, "bob", "1", "", lvlAt(at)))[0]
+				if c, o := refusals(t, out); c+o+len(out.ChangesOf(level.ChangeGift))+len(out.ChangesOf(coupon.ChangeIssued)) != 0 {
+					t.Errorf("%s at %s: %d claims refused, %d owed, changes %v; want nothing of the gift", id, at, c, o, kinds(out))
+				}
+			}
+			for i, at := range []string{"2026-01-15 12:00", "2026-01-15 18:00", "2026-01-15 23:59"} {
+				quiet(fmt.Sprint("same", i), at)
+			}
+			if s := lvlWant(t, p, "bob", "Silver", "133", "2026-02-16"); !cmp.Equal([]level.Gift{silverCash}, s.Owed) || couponsOf(t, p, "bob") != 0 {
+				t.Errorf("after the same day's orders: owed %+v, %d coupons; want the coupon owed, none held", s.Owed, couponsOf(t, p, "bob"))
+			}
+
+			out := mustProcess(t, p, lvlOrder("next", "bob", "1", "", lvlAt("2026-01-16 00:00")))[0]
+			if c, o := refusals(t, out); c != 1 || o != 1 {
+				t.Errorf("the next day: %d claims refused, %d owed; want 1 and 1", c, o)
+			}
+			quiet("next2", "2026-01-16 09:00")
+
+			res, err := p.Levels().GrantOwed(ctx, level.GrantOwedRequest{RequestID: "g1", Member: "bob", Operator: "op.li", At: lvlAt("2026-01-16 09:30")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c, o := refusals(t, res.Outcome); c != 1 || o != 1 || len(res.Granted) != 0 {
+				t.Errorf("GrantOwed: %d claims refused, %d owed, granted %+v; want 1, 1 and none", c, o, res.Granted)
+			}
+
+			p = restock(t, st)
+			out = mustProcess(t, p, lvlOrder("restocked", "bob", "1", "", lvlAt("2026-01-16 10:00")))[0]
+			if gifts, owed := owedEffects(t, out); !cmp.Equal([]level.Gift{silverCash}, gifts) || len(owed) != 0 || len(out.ChangesOf(coupon.ChangeIssued)) != 1 {
+				t.Errorf("after the restock: gifts %+v, owed %+v, changes %v; want the coupon issued once", gifts, owed, kinds(out))
+			}
+			quiet("after", "2026-01-16 11:00")
+			// 130 at the reach, and 7 orders of 1.
+			if s := lvlWant(t, p, "bob", "Silver", "137", "2026-02-16"); len(s.Owed) != 0 || couponsOf(t, p, "bob") != 1 {
+				t.Errorf("at the end: owed %+v, %d coupons; want none owed, 1 held", s.Owed, couponsOf(t, p, "bob"))
+			}
+			if err := p.Verify(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// An owed reward refused because its claim period had not opened is
+// asked for at the first event of a later day: bob reaches Silver on 15
+// January, the coupon claimable from 1 February; his order at 23:00 on
+// 31 January is refused it, his order at 00:30 on 1 February (the same
+// definition) is granted it.
+func TestLevelOwedGiftClaimPeriodOpens(t *testing.T) {
+	def := owedDef()
+	def.Coupons.Templates[0].Claim.Period = rule.Window{From: lvlAt("2026-02-01")}
+	p := testkit.OpenMemory(t, def)
+	mustProcess(t, p, lvlOrder("o1", "bob", "100", "", lvlAt("2026-01-15 11:00")))
+	out := mustProcess(t, p, lvlOrder("o2", "bob", "1", "", lvlAt("2026-01-31 23:00")))[0]
+	if c, o := refusals(t, out); c != 1 || o != 1 {
+		t.Errorf("31 January: %d claims refused, %d owed; want 1 and 1", c, o)
+	}
+	out = mustProcess(t, p, lvlOrder("o3", "bob", "1", "", lvlAt("2026-02-01 00:30")))[0]
+	if gifts, _ := owedEffects(t, out); !cmp.Equal([]level.Gift{silverCash}, gifts) || couponsOf(t, p, "bob") != 1 {
+		t.Errorf("1 February: gifts %+v, %d coupons; want the coupon", gifts, couponsOf(t, p, "bob"))
+	}
+}
+
+// An unversioned definition (version 0) that restocks is another
+// definition all the same: bob, refused the coupon at his reach at 11:00
+// on 15 January, is granted it at his next order that day once a
+// definition of stock 2, still unversioned, is opened.
+func TestLevelOwedGiftUnversionedRestock(t *testing.T) {
+	st := memory.New()
+	owedBob(t, st)
+	def := owedDef()
+	def.Coupons.Templates[0].Stock = 2
+	p, err := membership.Open(st, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := mustProcess(t, p, lvlOrder("o3", "bob", "1", "", lvlAt("2026-01-15 12:00")))[0]
+	if gifts, _ := owedEffects(t, out); !cmp.Equal([]level.Gift{silverCash}, gifts) || couponsOf(t, p, "bob") != 1 {
+		t.Errorf("gifts %+v, %d coupons; want the coupon", gifts, couponsOf(t, p, "bob"))
+	}
+}
+
 // GrantOwed on a program without levels, or without a ladder.
 func TestLevelGrantOwedNotDefined(t *testing.T) {
 	ctx := context.Background()

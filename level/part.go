@@ -121,10 +121,11 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 		return err
 	}
 	held := m.Level
-	// What the member is owed of upgrade gifts is tried again first; what
-	// is refused again is owed again after the event's rules, so that a
-	// reach of its level by this event's growth does not ask for it twice.
-	refused, err := p.payOwed(u, ev.Member, nil)
+	// What the member is owed of upgrade gifts is tried again first, when
+	// something may have changed since its refusal; what is refused again
+	// is owed again after the event's rules, so that a reach of its level
+	// by this event's growth does not ask for it twice.
+	refused, err := p.payOwed(u, ev.Member, nil, false)
 	if err != nil {
 		return err
 	}
@@ -505,29 +506,39 @@ func (p *part) give(u *engine.Unit, member string, gifts []Gift, late bool, inpu
 // (Status.Owed), each at most once: they leave the member's record before
 // they are granted, and those refused again are returned for the caller
 // to owe again (owe) once nothing else in the unit may ask for them. One
-// that the definition no longer gives is dropped. A member owed nothing
-// costs nothing: the record is the one the unit has read already.
-func (p *part) payOwed(u *engine.Unit, member string, inputs map[string]string) ([]Gift, error) {
+// that the definition no longer gives is dropped. An event (all false)
+// asks only for those due (owed.due): a reward whose refusal nothing has
+// changed since stays owed, unasked, and a member with none due has
+// nothing written. GrantOwed (all true) asks for every one. A member owed
+// nothing costs nothing: the record is the one the unit has read already.
+func (p *part) payOwed(u *engine.Unit, member string, inputs map[string]string, all bool) ([]Gift, error) {
 	vm, _, err := p.view(u, member)
 	if err != nil || len(vm.Owed) == 0 {
 		return nil, err
 	}
-	m := cloneMember(vm)
+	version, fingerprint := u.Definition()
 	var gifts []Gift
-	for _, o := range m.Owed {
-		if g, ok := p.def.owedGift(o); ok {
+	var kept []owed
+	for _, o := range vm.Owed {
+		if !all && !o.due(u.At(), u.Location(), version, fingerprint) {
+			kept = append(kept, o)
+		} else if g, ok := p.def.owedGift(o); ok {
 			gifts = append(gifts, g)
 		}
 	}
-	m.Owed = nil
+	if len(kept) == len(vm.Owed) {
+		return nil, nil
+	}
+	m := cloneMember(vm)
+	m.Owed = kept
 	if err := p.save(u, member, &m); err != nil {
 		return nil, err
 	}
 	return p.give(u, member, gifts, true, inputs)
 }
 
-// owe keeps the refused rewards of upgrade gifts owed to the member, for
-// their next event, GrantOwed or their level's next reach, each published
+// owe keeps the refused rewards of upgrade gifts owed to the member, with
+// the time and definition of this refusal (for payOwed), each published
 // as ChangeOwed; a level that grants its gifts every time grants them all
 // at its next reach anyway.
 func (p *part) owe(u *engine.Unit, member string, refused []Gift) error {
@@ -538,10 +549,11 @@ func (p *part) owe(u *engine.Unit, member string, refused []Gift) error {
 	if err != nil {
 		return err
 	}
+	version, fingerprint := u.Definition()
 	var kept []Gift
 	for _, g := range refused {
 		if i := p.def.Index(g.Level); i >= 0 && !p.def.Ladder[i].GiftEveryTime {
-			m.Owed = append(m.Owed, owed{Level: g.Level, Reward: g.Reward.Target()})
+			m.Owed = append(m.Owed, owed{Level: g.Level, Reward: g.Reward.Target(), Refused: u.At(), Version: version, Fingerprint: fingerprint})
 			kept = append(kept, g)
 		}
 	}

@@ -49,7 +49,8 @@ type memberState struct {
 	// Gifted lists the levels whose gifts the member has had.
 	Gifted []string `json:"gifted,omitempty"`
 	// Owed lists the rewards of those gifts that were refused (a coupon
-	// out of stock): the member's next event (payOwed) tries them again.
+	// out of stock): the member's events (payOwed) try them again when
+	// something may have changed since (owed.due).
 	Owed []owed `json:"owed,omitempty"`
 	// Plans lists the paid plans the member holds.
 	Plans []Held `json:"plans,omitempty"`
@@ -86,6 +87,35 @@ func (m *memberState) hasGift(level string) bool {
 type owed struct {
 	Level  string `json:"level"`
 	Reward string `json:"reward"`
+	// Refused is when it was last refused, and Version and Fingerprint
+	// the definition in force then (engine.Unit.Definition): an event
+	// asks for it again only once another definition is in force or on a
+	// later day (due). All are zero for one owed by a record that had
+	// them not (before this release, or opened by migrate): the next
+	// event asks for it.
+	Refused     time.Time `json:"refused,omitzero"`
+	Version     uint64    `json:"version,omitempty"`
+	Fingerprint uint64    `json:"fingerprint,omitempty"`
+}
+
+// check refuses a damaged entry: one with a definition but no time of
+// refusal.
+func (o owed) check() error {
+	if o.Refused.IsZero() && (o.Version != 0 || o.Fingerprint != 0) {
+		return fmt.Errorf("gift owed %s of %s: definition %d (%x) without a time of refusal", o.Reward, o.Level, o.Version, o.Fingerprint)
+	}
+	return nil
+}
+
+// due reports whether an event at at, under the definition of version
+// and fingerprint, asks again for o: when something may have changed
+// since its last refusal. Another definition may have restocked the
+// coupon or changed its claim rule, and a later day (in loc, the
+// program's zone) may open its claim period or a new period of its claim
+// limit. One with no refusal recorded is due.
+func (o owed) due(at time.Time, loc *time.Location, version, fingerprint uint64) bool {
+	return o.Refused.IsZero() || o.Version != version || o.Fingerprint != fingerprint ||
+		rule.DateOf(at, loc).Compare(rule.DateOf(o.Refused, loc)) > 0
 }
 
 // owedGift returns the reward of the level's gifts that o names; ok is

@@ -229,11 +229,11 @@ func TestMemberGifts(t *testing.T) {
 	}{
 		{"first reach", memberState{}, gold, []Gift{{"Gold", pts}, {"Gold", cash}}, []string{"Gold"}, nil},
 		{"had them", memberState{Gifted: []string{"Gold"}}, gold, nil, []string{"Gold"}, nil},
-		{"one owed", memberState{Gifted: []string{"Gold"}, Owed: []owed{{"Silver", "pack:p"}, {"Gold", "coupon:cash"}}}, gold,
-			[]Gift{{"Gold", cash}}, []string{"Gold"}, []owed{{"Silver", "pack:p"}}},
-		{"owed no longer given", memberState{Gifted: []string{"Gold"}, Owed: []owed{{"Gold", "coupon:old"}}}, gold, nil, []string{"Gold"}, nil},
-		{"owed, gifts gone", memberState{Gifted: []string{"Gold"}, Owed: []owed{{"Gold", "coupon:cash"}}}, none, nil, []string{"Gold"}, nil},
-		{"every time", memberState{Gifted: []string{"Gold"}, Owed: []owed{{"Gold", "coupon:cash"}}}, every,
+		{"one owed", memberState{Gifted: []string{"Gold"}, Owed: []owed{{Level: "Silver", Reward: "pack:p"}, {Level: "Gold", Reward: "coupon:cash"}}}, gold,
+			[]Gift{{"Gold", cash}}, []string{"Gold"}, []owed{{Level: "Silver", Reward: "pack:p"}}},
+		{"owed no longer given", memberState{Gifted: []string{"Gold"}, Owed: []owed{{Level: "Gold", Reward: "coupon:old"}}}, gold, nil, []string{"Gold"}, nil},
+		{"owed, gifts gone", memberState{Gifted: []string{"Gold"}, Owed: []owed{{Level: "Gold", Reward: "coupon:cash"}}}, none, nil, []string{"Gold"}, nil},
+		{"every time", memberState{Gifted: []string{"Gold"}, Owed: []owed{{Level: "Gold", Reward: "coupon:cash"}}}, every,
 			[]Gift{{"Gold", pts}, {"Gold", cash}}, []string{"Gold"}, nil},
 	}
 	for _, tt := range tests {
@@ -250,5 +250,42 @@ func TestMemberGifts(t *testing.T) {
 				t.Errorf("owed (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// An event asks again for a gift owed only when something may have
+// changed since its last refusal, at 23:30 on 15 January in Shanghai
+// under version 2 (fingerprint 0xab): another definition in force, or a
+// later day in the program's zone. One with no refusal recorded (a
+// record of an earlier release, an opening) is asked for at once.
+func TestOwedDue(t *testing.T) {
+	loc := zone(t)
+	last := owed{Level: "Gold", Reward: "coupon:cash", Refused: at(t, "2026-01-15 23:30"), Version: 2, Fingerprint: 0xab}
+	for _, c := range []struct {
+		name        string
+		o           owed
+		at          string
+		version, fp uint64
+		want        bool
+	}{
+		{"same day, same definition", last, "2026-01-15 23:59", 2, 0xab, false},
+		{"same instant", last, "2026-01-15 23:30", 2, 0xab, false},
+		{"an earlier day (a late event)", last, "2026-01-14 12:00", 2, 0xab, false},
+		{"the next day in the zone", last, "2026-01-16 00:00", 2, 0xab, true},
+		{"another version", last, "2026-01-15 23:40", 3, 0xcd, true},
+		{"another unversioned content", owed{Level: "Gold", Reward: "coupon:cash", Refused: at(t, "2026-01-15 23:30"), Fingerprint: 0xab},
+			"2026-01-15 23:40", 0, 0xcd, true},
+		{"no refusal recorded", owed{Level: "Gold", Reward: "coupon:cash"}, "2026-01-15 23:40", 2, 0xab, true},
+	} {
+		if got := c.o.due(at(t, c.at), loc, c.version, c.fp); got != c.want {
+			t.Errorf("%s: due = %v, want %v", c.name, got, c.want)
+		}
+	}
+	// The day is the zone's: refused at 07:00 on the 15th in Shanghai
+	// (23:00 UTC on the 14th), an event at 09:00 there (01:00 UTC on the
+	// 15th, a later day in UTC) falls on the same day.
+	early := owed{Level: "Gold", Reward: "coupon:cash", Refused: at(t, "2026-01-15 07:00"), Version: 2, Fingerprint: 0xab}
+	if early.due(at(t, "2026-01-15 09:00"), loc, 2, 0xab) {
+		t.Error("09:00 on the day of a refusal at 07:00 in Shanghai: due, want not")
 	}
 }

@@ -110,12 +110,13 @@ type Member struct {
 	GiftedLevels []string `json:"gifted_levels,omitzero"`
 	// OwedGifts are the rewards of upgrade gifts the member is owed
 	// (level.Status.Owed): refused when the member reached their level (a
-	// coupon out of stock), granted by the level's next reach. Each names
-	// one of the level's gifts. Its level counts as one whose gifts the
-	// member had, whatever the member's level now (with GiftedLevels
-	// given, it must be among them): its next reach grants the rewards
-	// owed, and only them. Empty (as in a file from before the field):
-	// none owed.
+	// coupon out of stock). The file carries no time of refusal, so the
+	// member's first event after the import tries them again (see the
+	// level package doc, Gifts owed). Each names one of the level's
+	// gifts. Its level counts as one whose gifts the member had, whatever
+	// the member's level now (with GiftedLevels given, it must be among
+	// them): its next reach grants the rewards owed, and only them. Empty
+	// (as in a file from before the field): none owed.
 	OwedGifts []OwedGift `json:"owed_gifts,omitempty"`
 	// Points are the points held, per point program.
 	Points []Points `json:"points,omitempty"`

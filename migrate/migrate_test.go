@@ -796,6 +796,31 @@ func TestImportOwedGifts(t *testing.T) {
 	}
 }
 
+// A reward owed imported carries no refusal: the member's first event,
+// the same day as the import and reaching no level, tries it, and grants
+// it.
+func TestImportOwedGiftTriedAtFirstEvent(t *testing.T) {
+	ctx := context.Background()
+	p := open(t, memory.New())
+	file := "member,growth,owed_gifts\nm1,1500,Gold|coupon:gold-gift\n"
+	if res, err := migrate.Run(ctx, p, migrate.CSV(strings.NewReader(file), shanghai), migrate.Options{Name: "owed.csv", At: at}); err != nil || res.Progress.Applied != 1 {
+		t.Fatalf("import: %+v, %v", res, err)
+	}
+	if s, err := p.Levels().Status(ctx, "m1"); err != nil || s.Level != "Gold" || len(s.Owed) != 1 {
+		t.Fatalf("m1 imported: %+v, %v; want Gold, the coupon owed", s, err)
+	}
+	out, err := p.Process(ctx, event.Event{ID: "o1", Member: "m1", Type: "order", Time: at.Add(time.Hour),
+		Attrs: event.Attrs{"amount": event.DecString("1"), "order_id": event.Str("o1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := level.EffectsOf(out)
+	gift := []level.Gift{{Level: "Gold", Reward: rule.Reward{Kind: rule.RewardCoupon, Template: "gold-gift"}}}
+	if d := cmp.Diff(gift, e.Gifts); err != nil || d != "" {
+		t.Errorf("the first event: %v; gifts (-want +got):\n%s", err, d)
+	}
+}
+
 // TestOpenOwedGiftsWithoutLadder: gifts owed are the ladder's; a program
 // without levels, or with paid plans and no ladder, refuses them, naming
 // the field, and writes nothing.

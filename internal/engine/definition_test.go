@@ -44,3 +44,40 @@ func TestInstallChecksTheLayout(t *testing.T) {
 		})
 	}
 }
+
+// A unit tells the definition it runs under: its version and the first 8
+// bytes of the SHA-256 of its JSON, which tell two unversioned
+// definitions apart.
+func TestUnitDefinition(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	unit := func(e *Engine) (v, fp uint64) {
+		t.Helper()
+		if err := e.View(ctx, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), func(u *Unit) error {
+			v, fp = u.Definition()
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return v, fp
+	}
+	if v, fp := unit(New(st, time.UTC, Options{})); v != 0 || fp != 0 {
+		t.Errorf("none installed: %d, %x; want 0, 0", v, fp)
+	}
+	for _, c := range []struct {
+		version uint64
+		json    string
+		fp      uint64 // the first 8 bytes of sha256sum's of json
+	}{
+		{3, `{}`, 0x44136fa355b3678a},
+		{0, `{"zone":"UTC"}`, 0x025a9d33d6270f81},
+	} {
+		e := New(memory.New(), time.UTC, Options{})
+		if err := e.Install(ctx, c.version, []byte(c.json)); err != nil {
+			t.Fatal(err)
+		}
+		if v, fp := unit(e); v != c.version || fp != c.fp {
+			t.Errorf("%d %s: %d, %x; want %d, %x", c.version, c.json, v, fp, c.version, c.fp)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -83,6 +84,16 @@ func (u *Unit) ReadOnly() bool { return u.feed == nil }
 
 // Location returns the program's time zone.
 func (u *Unit) Location() *time.Location { return u.e.loc }
+
+// Definition returns the version of the definition the unit runs under
+// (the one in force: a unit fails once another is installed) and a
+// fingerprint of it, the first 8 bytes of the SHA-256 of its JSON that
+// Install records: two unversioned definitions (version 0) differ by it
+// only. Both are 0 for an engine that installed none.
+func (u *Unit) Definition() (version, fingerprint uint64) {
+	r := &u.e.def.record
+	return binary.BigEndian.Uint64(r[:8]), binary.BigEndian.Uint64(r[8:16])
+}
 
 // Ref returns the ledger reference of the unit's postings (Event is the
 // event or request ID, empty for due work).
