@@ -2,6 +2,7 @@ package coupon_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/memory"
+	"github.com/memberkit/membership/tag"
 )
 
 // couponBenchDef has ten templates of every type, in two stacking groups
@@ -136,5 +138,37 @@ func BenchmarkCouponRedeemByCode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkCouponClaimSegment claims a coupon whose claim rule is a tag
+// segment for 1,000 members, a tenth of them staff and so in the segment:
+// every claim reads the member's tags and matches the segment, and the
+// others are refused as not eligible.
+func BenchmarkCouponClaimSegment(b *testing.B) {
+	def := couponBenchDef()
+	def.Tags = &tag.Definition{Manual: []tag.Manual{{Name: "staff"}, {Name: "frequent"}, {Name: "complained"}, {Name: "women"}, {Name: "big-spender"}}}
+	def.Coupons.Templates = append(def.Coupons.Templates, coupon.Template{Name: "crew", Type: coupon.Cash, Amount: dec("5"), Use: days(30),
+		Claim: coupon.ClaimRule{Segment: "(staff or frequent) and not complained and not (women and big-spender)"}})
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	when := at(b, "2026-05-01 10:00")
+	for m := 0; m < 1000; m += 10 {
+		if _, err := p.Tags().Add(ctx, tag.ManualRequest{RequestID: fmt.Sprint("tag", m), Member: fmt.Sprint("m", m),
+			Operator: "ops", Tag: "staff", At: when}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		_, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: fmt.Sprint("r", i), Member: fmt.Sprint("m", i%1000),
+			Template: "crew", At: when})
+		if err != nil && !errors.Is(err, coupon.ErrNotEligible) {
+			b.Fatal(err)
+		}
 	}
 }

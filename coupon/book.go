@@ -57,6 +57,9 @@ type Book struct {
 	// stripes gives the stripe of the shared totals for a member's
 	// coupon; nil: stripe 0.
 	stripes striper
+	// segs are the claim segments the part parsed; a book without them
+	// parses a claim rule's segment at each issue.
+	segs segments
 }
 
 // striper gives the stripe of the totals the book shares between members
@@ -298,7 +301,7 @@ func (b *Book) issue(in issueReq) ([]Coupon, error) {
 	if in.Member == "" {
 		return fail(fmt.Errorf("%w: no member", ErrNotEligible))
 	}
-	if err := t.Claim.Allows(in.Method, in.At, in.Facts); err != nil {
+	if err := t.Claim.allows(b.segs.of(t.Name, false, t.Claim), in.Method, in.At, in.Facts); err != nil {
 		return fail(err)
 	}
 	if err := b.issuable(t, in.At); err != nil {
@@ -378,7 +381,7 @@ func (b *Book) issuePack(in packReq) (PackIssued, error) {
 	if in.Member == "" {
 		return fail(fmt.Errorf("%w: no member", ErrNotEligible))
 	}
-	if err := p.Claim.Allows(in.Method, in.At, in.Facts); err != nil {
+	if err := p.Claim.allows(b.segs.of(p.Name, true, p.Claim), in.Method, in.At, in.Facts); err != nil {
 		return fail(err)
 	}
 	left, err := b.left(p.Name, p.Stock, true)

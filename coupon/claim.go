@@ -36,6 +36,66 @@ func (c ClaimRule) NeedsFacts() bool {
 // as a task's target segment is; a segment that does not parse (a rule
 // no checked definition holds) admits no member.
 func (c ClaimRule) Allows(m Method, t time.Time, f Facts) error {
+	return c.allows(c.segment(), m, t, f)
+}
+
+// segment is a claim rule's Segment, src, parsed: expr, or err (wrapping
+// tag.ErrSyntax) when it does not parse.
+type segment struct {
+	src  string
+	expr tag.Expr
+	err  error
+}
+
+// segment parses the Segment; the zero segment when there is none.
+func (c ClaimRule) segment() segment {
+	if c.Segment == "" {
+		return segment{}
+	}
+	e, err := tag.Parse(c.Segment)
+	return segment{src: c.Segment, expr: e, err: err}
+}
+
+// segments are the claim segments of a definition's templates and packs,
+// by name, parsed once when the part is made; a rule without a segment
+// has none here.
+type segments struct {
+	templates, packs map[string]segment
+}
+
+// parseSegments parses the claim segments of def's templates and packs.
+func parseSegments(def *Definition) segments {
+	s := segments{templates: map[string]segment{}, packs: map[string]segment{}}
+	for _, t := range def.Templates {
+		if t.Claim.Segment != "" {
+			s.templates[t.Name] = t.Claim.segment()
+		}
+	}
+	for _, k := range def.Packs {
+		if k.Claim.Segment != "" {
+			s.packs[k.Name] = k.Claim.segment()
+		}
+	}
+	return s
+}
+
+// of returns the segment of c, the claim rule of template (or pack) name,
+// as parsed in s, or parsed now when s has not got that segment (the zero
+// segments of a book made without the part's).
+func (s segments) of(name string, pack bool, c ClaimRule) segment {
+	m := s.templates
+	if pack {
+		m = s.packs
+	}
+	if seg, ok := m[name]; ok && seg.src == c.Segment {
+		return seg
+	}
+	return c.segment()
+}
+
+// allows is Allows with the Segment parsed as seg: the part parses each
+// template's and pack's segment once (newPart), not on every claim.
+func (c ClaimRule) allows(seg segment, m Method, t time.Time, f Facts) error {
 	if !c.Period.Contains(t) {
 		return fmt.Errorf("%w: %s", ErrOutsidePeriod, t.Format(time.RFC3339))
 	}
@@ -51,11 +111,10 @@ func (c ClaimRule) Allows(m Method, t time.Time, f Facts) error {
 		}
 	}
 	if c.Segment != "" {
-		e, err := tag.Parse(c.Segment)
-		if err != nil {
-			return fmt.Errorf("%w: segment %q: %w", ErrNotEligible, c.Segment, err)
+		if seg.err != nil {
+			return fmt.Errorf("%w: segment %q: %w", ErrNotEligible, c.Segment, seg.err)
 		}
-		if !e.Match(f.Tags) {
+		if !seg.expr.Match(f.Tags) {
 			return fmt.Errorf("%w: not in segment %q", ErrNotEligible, c.Segment)
 		}
 	}

@@ -40,7 +40,7 @@ func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
 	e.CheckInUse(func(tx store.Tx) error { return inUse(tx, def) })
 	if def != nil {
-		h.p = &part{def: def, loc: e.Location()}
+		h.p = &part{def: def, loc: e.Location(), segs: parseSegments(def)}
 		e.Add(h.p)
 	}
 	return h

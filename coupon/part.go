@@ -71,6 +71,9 @@ func refusalCause(err error) string {
 type part struct {
 	def *Definition
 	loc *time.Location
+	// segs are the claim segments of def's templates and packs, parsed
+	// once here rather than on every claim.
+	segs segments
 	// codes and random amounts are drawn from the unit's source
 	// (engine.Unit.Rand), which the input journal records
 }
@@ -82,7 +85,11 @@ var (
 
 // book returns the book over u's transaction, keeping the shared totals
 // in the stripes of u's engine.
-func (c *part) book(u *engine.Unit) *Book { return newBook(u.Tx(), c.def, c.loc, u) }
+func (c *part) book(u *engine.Unit) *Book {
+	b := newBook(u.Tx(), c.def, c.loc, u)
+	b.segs = c.segs
+	return b
+}
 
 func (c *part) DueKinds() []string { return []string{dueExpire, dueRelease} }
 
