@@ -80,7 +80,8 @@ type Day struct {
 // operator reads a period after the upgrade). Errors wrap ErrNotDefined,
 // event.ErrInvalidArgument for a period whose to is before from or that
 // is longer than MaxDays, store.ErrCorrupt for a damaged count (its
-// stripes sum to no whole number an int64 holds), or are the store's.
+// stripes sum to no whole number an int64 holds, or counts that add up
+// to a day's figure past an int64), or are the store's.
 func (h *Handle) Days(ctx context.Context, from, to rule.Date) ([]Day, error) {
 	if h.p == nil {
 		return nil, fmt.Errorf("level: days: %w", ErrNotDefined)
@@ -120,21 +121,25 @@ func (h *Handle) Days(ctx context.Context, from, to rule.Date) ([]Day, error) {
 				return fmt.Errorf("%w: level move key %q", engine.ErrCorrupt, k)
 			}
 			i := min(daysBetween(from, day), n)
+			ok := true
 			if i < n {
 				switch mv {
 				case MoveJoin:
-					days[i].Joins += c
+					days[i].Joins, ok = addCounts(days[i].Joins, c)
 				case MoveUpgrade:
-					days[i].Upgrades += c
+					days[i].Upgrades, ok = addCounts(days[i].Upgrades, c)
 				case MoveDowngrade:
-					days[i].Downgrades += c
+					days[i].Downgrades, ok = addCounts(days[i].Downgrades, c)
 				}
 			}
-			if j := h.p.def.Index(string(parts[2])); j >= 0 {
-				net[i][j] -= c
+			if j := h.p.def.Index(string(parts[2])); j >= 0 && ok {
+				net[i][j], ok = subCounts(net[i][j], c)
 			}
-			if j := h.p.def.Index(string(parts[3])); j >= 0 {
-				net[i][j] += c
+			if j := h.p.def.Index(string(parts[3])); j >= 0 && ok {
+				net[i][j], ok = addCounts(net[i][j], c)
+			}
+			if !ok {
+				return fmt.Errorf("%w: level move key %q: a count of %d takes the day's figures past an int64", engine.ErrCorrupt, k, c)
 			}
 			return nil
 		})
@@ -147,7 +152,10 @@ func (h *Handle) Days(ctx context.Context, from, to rule.Date) ([]Day, error) {
 	end := current
 	for i := n - 1; i >= 0; i-- {
 		for j := range end {
-			end[j] -= net[i+1][j]
+			var ok bool
+			if end[j], ok = subCounts(end[j], net[i+1][j]); !ok {
+				return nil, fmt.Errorf("level: days %s..%s: %w: members at %s at the end of %s are past an int64", from, to, engine.ErrCorrupt, ladder[j].Name, days[i].Day)
+			}
 		}
 		days[i].Members = make([]Count, len(ladder))
 		for j, l := range ladder {
@@ -155,6 +163,21 @@ func (h *Handle) Days(ctx context.Context, from, to rule.Date) ([]Day, error) {
 		}
 	}
 	return days, nil
+}
+
+// addCounts returns a + b; ok is false when the sum is past an int64:
+// counts that each read as a valid count (a damaged store's) may add up
+// to more, which would wrap to a figure that looks real.
+func addCounts(a, b int64) (sum int64, ok bool) {
+	sum = a + b
+	return sum, (b >= 0) == (sum >= a)
+}
+
+// subCounts returns a - b; ok is false when the difference is past an
+// int64, as for addCounts.
+func subCounts(a, b int64) (diff int64, ok bool) {
+	diff = a - b
+	return diff, (b >= 0) == (diff <= a)
 }
 
 // daysBetween returns the number of days from a to b (negative when b is

@@ -3,6 +3,7 @@ package level_test
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -106,5 +107,80 @@ func TestDaysDamagedCount(t *testing.T) {
 	}
 	if days, err := p.Levels().Days(ctx, day, day); !errors.Is(err, store.ErrCorrupt) {
 		t.Errorf("Days with a move \"jump\" = %+v, %v; want store.ErrCorrupt", days, err)
+	}
+}
+
+// TestDaysCountsPastInt64: counts that each read as a valid count, but
+// whose sum in a day's figures is past an int64, are damage
+// (store.ErrCorrupt), not a figure wrapped to another. Two joins of 10
+// January of 2^62 (4611686018427387904) and 2^62-1 come to the most an
+// int64 holds, and read as such; with 2^62 and 2^62 the day's joins are
+// past it; a join to Entry of 2^62 and a downgrade to Entry of 2^62 take
+// Entry's net past it; and upgrades from Entry of 2^62 and 2^62-1 on 11
+// January take 9 January's end, 2 members at Entry today plus them, past
+// it.
+func TestDaysCountsPastInt64(t *testing.T) {
+	ctx := context.Background()
+	const p62 = "4611686018427387904"
+	const p62less1 = "4611686018427387903"
+	move := func(day, mv, from, to, n string) [3]string {
+		return [3]string{"level.moves", day + "\x00" + mv + "\x00" + from + "\x00" + to, n}
+	}
+	count := func(level, n string) [3]string { return [3]string{"level.count", level, n} }
+	open := func(t *testing.T, recs ...[3]string) *membership.Program {
+		t.Helper()
+		st := memory.New()
+		t.Cleanup(func() { st.Close() })
+		p, err := membership.Open(st, testkit.LadderDef(level.Matching))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = st.Update(ctx, func(tx store.Tx) error {
+			for _, r := range recs {
+				if err := tx.Put(r[0], total.Key(nil, []byte(r[1]), 0), []byte(r[2])); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	date := func(day int) rule.Date { return rule.Date{Year: 2025, Month: 1, Day: day} }
+
+	p := open(t, move("2025-01-10", "join", "", "Entry", p62), move("2025-01-10", "join", "", "Gold", p62less1),
+		count("Entry", p62), count("Gold", p62less1))
+	days, err := p.Levels().Days(ctx, date(9), date(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	members := func(entry, gold int64) []level.Count {
+		return []level.Count{{Name: "Entry", Members: entry}, {Name: "Bronze"}, {Name: "Silver"}, {Name: "Gold", Members: gold}, {Name: "Platinum"}}
+	}
+	want := []level.Day{
+		{Day: date(9), Members: members(0, 0)},
+		{Day: date(10), Members: members(1<<62, 1<<62-1), Joins: math.MaxInt64},
+	}
+	if diff := cmp.Diff(want, days); diff != "" {
+		t.Errorf("joins up to the most an int64 holds (-want +got):\n%s", diff)
+	}
+
+	for _, tt := range []struct {
+		name string
+		recs [][3]string
+	}{
+		{"the day's joins", [][3]string{move("2025-01-10", "join", "", "Entry", p62), move("2025-01-10", "join", "", "Gold", p62)}},
+		{"Entry's net", [][3]string{move("2025-01-10", "join", "", "Entry", p62), move("2025-01-10", "downgrade", "Gold", "Entry", p62)}},
+		{"9 January's end", [][3]string{move("2025-01-11", "upgrade", "Entry", "Gold", p62), move("2025-01-11", "upgrade", "Entry", "Silver", p62less1),
+			count("Entry", "2")}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := open(t, tt.recs...)
+			if days, err := p.Levels().Days(ctx, date(9), date(10)); !errors.Is(err, store.ErrCorrupt) || days != nil {
+				t.Errorf("Days = %+v, %v; want store.ErrCorrupt", days, err)
+			}
+		})
 	}
 }
