@@ -209,7 +209,10 @@ func TestTimesInProgramZone(t *testing.T) {
 }
 
 // TestNotDefined: without levels every call of the handle says so, but
-// History, which lists no record.
+// History, which lists no record. Each says so before it looks at its
+// arguments: with bad ones too (a member that is not an ID, a zero time,
+// a period that is none), the error is ErrNotDefined, not
+// event.ErrInvalidArgument; StatusAt checked its arguments first.
 func TestNotDefined(t *testing.T) {
 	ctx := context.Background()
 	p := testkit.OpenMemory(t, valueDef())
@@ -221,9 +224,24 @@ func TestNotDefined(t *testing.T) {
 	_, err2 := h.Status(ctx, "m")
 	_, err3 := h.Counts(ctx)
 	_, err4 := h.Forecast(ctx, t0, 1, 0)
-	for i, err := range []error{err1, err2, err3, err4} {
+	_, err5 := h.StatusAt(ctx, "m", t0)
+	_, err6 := h.GrowthDays(ctx, "m", rule.Date{Year: 2026, Month: 1, Day: 1})
+	_, err7 := h.Days(ctx, rule.Date{Year: 2026, Month: 1, Day: 1}, rule.Date{Year: 2026, Month: 1, Day: 2})
+	for i, err := range []error{err1, err2, err3, err4, err5, err6, err7} {
 		if !errors.Is(err, level.ErrNotDefined) {
 			t.Errorf("call %d: %v, want ErrNotDefined", i+1, err)
+		}
+	}
+	bad := map[string]error{}
+	_, bad["Set"] = h.Set(ctx, level.SetRequest{Member: "\x00"})
+	_, bad["Status"] = h.Status(ctx, "")
+	_, bad["StatusAt"] = h.StatusAt(ctx, "", time.Time{})
+	_, bad["GrowthDays"] = h.GrowthDays(ctx, "", rule.Date{})
+	_, bad["Forecast"] = h.Forecast(ctx, time.Time{}, 0, -1)
+	_, bad["Days"] = h.Days(ctx, rule.Date{}, rule.Date{})
+	for name, err := range bad {
+		if !errors.Is(err, level.ErrNotDefined) || errors.Is(err, event.ErrInvalidArgument) {
+			t.Errorf("%s with bad arguments: %v, want ErrNotDefined alone", name, err)
 		}
 	}
 	if h, err := h.History(ctx, "m", 0, 10); err != nil || len(h) != 0 {

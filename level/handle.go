@@ -245,21 +245,22 @@ func (h *Handle) Status(ctx context.Context, member string) (Status, error) {
 // at (those expiring after it). It carries the member's current state
 // forward, so at is meant to be now or later; for a time before the
 // member's latest level change it answers with the current state, not the
-// one held then (History says what the member held when). A member that
-// is not an ID, or an at that is zero or outside the years 1900 to 2099,
-// wraps event.ErrInvalidArgument and names the field; else the error
-// wraps ErrNotDefined, ErrCatchUpLimit (more term ends due than an event
-// performs), or is the store's.
+// one held then (History says what the member held when). Without levels
+// the error wraps ErrNotDefined, whatever the arguments, as the handle's
+// other calls; a member that is not an ID, or an at that is zero or
+// outside the years 1900 to 2099, wraps event.ErrInvalidArgument and
+// names the field; else the error wraps ErrCatchUpLimit (more term ends
+// due than an event performs), or is the store's.
 func (h *Handle) StatusAt(ctx context.Context, member string, at time.Time) (Status, error) {
 	s := Status{Member: member, Growth: decimal.Zero, Lifetime: decimal.Zero}
+	if h.p == nil {
+		return s, fmt.Errorf("level: status of %q: %w", member, ErrNotDefined)
+	}
 	if err := event.CheckQuery(member, at); err != nil {
 		return s, fmt.Errorf("level: status: %w", err)
 	}
 	if at.IsZero() {
 		return s, fmt.Errorf("level: status: %w: at: zero time", event.ErrInvalidArgument)
-	}
-	if h.p == nil {
-		return s, fmt.Errorf("level: status of %q: %w", member, ErrNotDefined)
 	}
 	// A dry view: what the catch-up performs, the reads below see, and
 	// nothing of it is kept.
