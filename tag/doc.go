@@ -40,6 +40,14 @@
 // member (in the program's zone), so windowed statistics ("order count in
 // the last 90 days") read only that member's days (see Storage).
 //
+// A member's recharge total keeps to the limit on decimals every amount
+// keeps to (event.CheckDecimal: 40 digits): a recharge event that would
+// take it past the limit fails with an error wrapping event.ErrTooLarge,
+// and, as any failed event, changes nothing and leaves its ID free (two
+// recharges of 9e39 would make 1.8e40). A migrated member's opening
+// cannot pass it: the total it brings (migrate.Value.Recharged) is
+// refused beyond the limit, and the member is new.
+//
 // The statistics count orders as placed: a refund does not lower the
 // order count or amounts (the refund rules of points and growth reverse
 // what an order earned, not the profile's figures), so a rule over them

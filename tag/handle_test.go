@@ -985,3 +985,55 @@ func TestTagCountsDamaged(t *testing.T) {
 		}
 	}
 }
+
+// TestTagRechargeTotalKeepsToTheLimit: each recharge amount keeps to the
+// limit on decimals (40 digits), a member's recharge total does too: a
+// recharge that would take it past is refused with event.ErrTooLarge,
+// changes nothing (profile and feed as before) and leaves its ID free.
+// 9e39 has 40 digits, 1.8e40 41; 1e39 + 0.01 has 42 significant digits.
+// Two recharges of 4.5e39 make 9e39, accepted.
+func TestTagRechargeTotalKeepsToTheLimit(t *testing.T) {
+	ctx := context.Background()
+	big := "9" + strings.Repeat("0", 39) // 9e39
+	recharge := func(id, amount string) event.Event {
+		return newEvent(id, "ann", "recharge", shanghaiAt, event.Attrs{"amount": event.DecString(amount)})
+	}
+	for _, tc := range []struct {
+		name            string
+		before, refused string
+	}{
+		{"total past 40 digits", big, big},
+		{"total of 42 significant digits", "1e39", "0.01"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := openTags(t)
+			mustProcess(t, p, recharge("r1", tc.before))
+			feed, err := p.Feed(ctx, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Process(ctx, recharge("x", tc.refused)); !errors.Is(err, event.ErrTooLarge) {
+				t.Fatalf("Process: %v; want event.ErrTooLarge", err)
+			}
+			pr, err := p.Tags().Profile(ctx, "ann")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !pr.Stats.Recharged.Equal(testkit.Dec(tc.before)) {
+				t.Errorf("recharge total after the refusal = %s, want %s", pr.Stats.Recharged, tc.before)
+			}
+			if f, _ := p.Feed(ctx, 0, 100); len(f) != len(feed) {
+				t.Errorf("feed has %d changes after the refusal, want %d", len(f), len(feed))
+			}
+			if _, err := p.Process(ctx, recharge("x", "1")); err != nil {
+				t.Errorf("a recharge of 1 under the refused event's ID: %v", err)
+			}
+		})
+	}
+	p := openTags(t)
+	half := "45" + strings.Repeat("0", 38) // 4.5e39
+	mustProcess(t, p, recharge("r1", half), recharge("r2", half))
+	if pr, err := p.Tags().Profile(ctx, "ann"); err != nil || !pr.Stats.Recharged.Equal(testkit.Dec(big)) {
+		t.Errorf("two recharges of 4.5e39: %+v, %v; want a recharge total of 9e39", pr.Stats, err)
+	}
+}

@@ -144,7 +144,9 @@ func loadKnown(tx store.Tx, member string) (state, error) {
 }
 
 // Process keeps the statistics of an order or a recharge and re-evaluates
-// the member's rules.
+// the member's rules. A recharge that would take the member's recharge
+// total past the limit on decimals fails the event with an error wrapping
+// event.ErrTooLarge.
 func (p *part) Process(u *engine.Unit, ev event.Event) error {
 	tx := u.Tx()
 	s, err := loadKnown(tx, ev.Member)
@@ -162,6 +164,11 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 	if r := p.def.Recharge; r != nil && ev.Type == r.Event {
 		amt, _ := r.Recharged(ev)
 		s.stats.AddRecharge(amt)
+		// Each amount keeps to the limit on decimals, their sum may not:
+		// the error undoes the event with the rest of the unit.
+		if err := event.CheckDecimal(s.stats.Recharged); err != nil {
+			return fmt.Errorf("tag: member %q's recharge total would be %s: %w", ev.Member, s.stats.Recharged, err)
+		}
 		s.changed = true
 	}
 	_, _, err = p.evaluate(u, ev.Member, nil, &s)
