@@ -40,6 +40,15 @@
 // Lifetime growth, the net growth ever earned, is kept beside the balance
 // and is never re-based.
 //
+// A member's growth, lifetime growth and growth of each day keep to the
+// limit on decimals every amount keeps to (event.CheckDecimal: 40
+// digits, counted as the figure reads: 9e39 at two places is 40): an
+// event or a reward that would take one past it (a growth rule on
+// recharges of 9e38 at ten times the amount, twice) fails with an error
+// wrapping event.ErrTooLarge and, as any failed event, changes nothing
+// and leaves its ID free. An opening (Program.OpenMember) refuses
+// growth past it.
+//
 // A cap that cuts a grant publishes the growth change of what is left,
 // with the cut in the change's reason (rule.Reason.Cut); a grant cut to
 // nothing publishes nothing.

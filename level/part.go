@@ -345,16 +345,24 @@ func (p *part) increase(u *engine.Unit, member string, amount decimal.Decimal, k
 	if err != nil {
 		return err
 	}
+	life := codec.Add(m.Lifetime, amount)
+	if err := checkLimit(member, "lifetime growth", life); err != nil {
+		return err
+	}
 	posted, err := u.Transfer(kind,
 		ledger.Leg{Account: ledger.MemberAccount(member, ledger.Growth, ""), Amount: amount},
 		ledger.Leg{Account: ledger.Pool(ledger.Growth, string(kind)), Amount: codec.Neg(amount)})
 	if err != nil {
 		return err
 	}
+	// The errors undo the posting with the rest of the unit.
+	if err := checkLimit(member, "growth", posted.Entries[0].Balance); err != nil {
+		return err
+	}
 	if err := addDay(u.Tx(), member, &m, u.At(), u.Location(), amount); err != nil {
 		return err
 	}
-	m.Lifetime = codec.Add(m.Lifetime, amount)
+	m.Lifetime = life
 	m.Frozen = Earn(m.Frozen, amount, u.At())
 	if err := p.save(u, member, &m); err != nil {
 		return err

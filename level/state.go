@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
@@ -371,15 +372,24 @@ func dayKey(member string, d rule.Date) []byte {
 // addDay adds amount to the member's net growth of the day of t in loc:
 // to m.DayGrowth when that day is m.Day, or when it is a later day (m's
 // previous day then moves to its day record); to the day's record when it
-// is an earlier day (an event that arrives late). The caller saves m.
+// is an earlier day (an event that arrives late). The caller saves m. A
+// day's growth past the limit on decimals is an error (checkLimit), with
+// nothing changed.
 func addDay(tx store.Tx, member string, m *memberState, t time.Time, loc *time.Location, amount decimal.Decimal) error {
 	d := rule.DateOf(t, loc)
 	switch c := d.Compare(m.Day); {
 	case c == 0:
-		m.DayGrowth = codec.Add(m.DayGrowth, amount)
+		sum := codec.Add(m.DayGrowth, amount)
+		if err := checkDayLimit(member, d, sum); err != nil {
+			return err
+		}
+		m.DayGrowth = sum
 		return nil
 	case c < 0 && !m.Day.IsZero():
 		return addDayRecord(tx, member, d, amount)
+	}
+	if err := checkDayLimit(member, d, amount); err != nil {
+		return err
 	}
 	if !m.Day.IsZero() && !m.DayGrowth.IsZero() {
 		if err := addDayRecord(tx, member, m.Day, m.DayGrowth); err != nil {
@@ -390,7 +400,44 @@ func addDay(tx store.Tx, member string, m *memberState, t time.Time, loc *time.L
 	return nil
 }
 
-// addDayRecord adds amount to the record of the member's day d.
+// checkLimit returns an error wrapping event.ErrTooLarge when what, a
+// growth total of member's that a change would leave (the balance, the
+// lifetime growth, a day's growth), is past the limit on decimals every
+// amount keeps to: a total of amounts that each keep to it may not, and
+// an opening (migrate.Member) refuses one past it.
+func checkLimit(member, what string, d decimal.Decimal) error {
+	if err := overLimit(d); err != nil {
+		return fmt.Errorf("level: member %q's %s would be %s: %w", member, what, d, err)
+	}
+	return nil
+}
+
+// checkDayLimit is checkLimit for member's growth of day, which it names
+// only on error: it runs for every change of growth.
+func checkDayLimit(member string, day rule.Date, sum decimal.Decimal) error {
+	if overLimit(sum) == nil {
+		return nil
+	}
+	return checkLimit(member, "growth of "+day.String(), sum)
+}
+
+// overLimit returns event.CheckDecimal's error for d as it reads (String,
+// as a change or an export writes it): the trailing zeros that rounding to
+// the growth scale leaves (9e39 at two places is 9000…000.00) are no
+// digits of it.
+func overLimit(d decimal.Decimal) error {
+	err := event.CheckDecimal(d)
+	if err != nil && d.Exponent() < 0 {
+		if read, perr := decimal.NewFromString(d.String()); perr == nil {
+			err = event.CheckDecimal(read)
+		}
+	}
+	return err
+}
+
+// addDayRecord adds amount to the record of the member's day d; a sum
+// past the limit on decimals is an error (checkLimit), with nothing
+// written.
 func addDayRecord(tx store.Tx, member string, d rule.Date, amount decimal.Decimal) error {
 	k := dayKey(member, d)
 	raw, err := tx.Get(bDay, k)
@@ -401,11 +448,14 @@ func addDayRecord(tx store.Tx, member string, d rule.Date, amount decimal.Decima
 		return err
 	}
 	var buf [16]byte
-	rec, zero, err := codec.AddAmount(buf[:0], raw, amount)
+	rec, sum, err := codec.SumAmount(buf[:0], raw, amount)
 	if err != nil { // raw is no amount record
 		return record.Corrupt(bDay, k, err)
 	}
-	if zero {
+	if err := checkDayLimit(member, d, sum); err != nil {
+		return err
+	}
+	if sum.IsZero() {
 		return tx.Delete(bDay, k)
 	}
 	return tx.Put(bDay, k, rec)
