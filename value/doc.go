@@ -34,6 +34,17 @@
 // opening (Program.OpenMember) cannot pass it: its amounts each keep to
 // the limit, and the member is new.
 //
+// Totals across members are not held to the limit: the pool of each kind
+// (ledger.Pool(ledger.Value, kind)), whose balances together are the
+// float, the program's stored-value liability, and the ledger's daily
+// totals that a report reads. Two members of 9e39 make a float of
+// 1.8e40. Checking a pool would read, in every stored-value event, a
+// total that every member's events write, which its stripes exist to
+// avoid: on PostgreSQL every two concurrent events would conflict. They
+// read exactly at any size (a pool's balance, Program.Totals, a report's
+// figures are sums of decimals, never cut to some number of digits), so
+// nothing is misread.
+//
 // A refund credits back money the member spent: a refund whose amount
 // would take the member's cumulative refunds past the member's cumulative
 // spend (what is refundable is [Account]'s Spent less its Refunded) fails
