@@ -113,7 +113,11 @@ type Retention struct {
 	// feed, the changes older than that which every consumer's cursor
 	// (SetCursor) has passed. A consumer that keeps no cursor is not
 	// waited for: Feed from a position already pruned returns an error
-	// wrapping ErrFeedPruned. A negative Feed keeps the whole feed.
+	// wrapping ErrFeedPruned. A negative Feed keeps the whole feed. The
+	// changes of an event or request are kept while its record is, even
+	// where they are dated before it (a term end due weeks before that
+	// the event performed first, Advance having lagged), so that its
+	// retry inside Window returns its first outcome.
 	Feed time.Duration
 }
 

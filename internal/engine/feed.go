@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -45,6 +46,9 @@ type feedUnit struct {
 	many    bool   // the changes name more than one member
 	written bool
 	keys    [][]byte // the pending records' keys, once written
+	// earliest is the earliest time of a change so far: before the
+	// unit's own when it performed due work first (see keepOld).
+	earliest time.Time
 }
 
 func (f *feedUnit) reset() {
@@ -58,6 +62,9 @@ func (f *feedUnit) write(u *Unit) error {
 		return nil
 	}
 	f.written = true
+	if err := f.keepOld(u); err != nil {
+		return err
+	}
 	if !u.e.split {
 		return f.append(u)
 	}
@@ -88,6 +95,70 @@ func (f *feedUnit) write(u *Unit) error {
 		}
 	}
 	return nil
+}
+
+// keepOld notes, for an event's or a request's unit, the unit's time
+// under each of its feed records whose changes all come before it: due
+// work it performed first (a term end due weeks before, when Advance
+// lagged). Retention dates a feed record by its changes, and would prune
+// such a record while the unit's own record, dated by the unit, still
+// names it for a retry (see namedOld). The records are the ones write
+// stores, byte for byte, wherever the feed puts them.
+func (f *feedUnit) keepOld(u *Unit) error {
+	if u.ref.Event == "" || !f.earliest.Before(u.at) {
+		return nil // due work, or no change before the unit: the usual case
+	}
+	recs := [][]byte{f.buf}
+	if u.e.split && f.many {
+		parts := map[string][]byte{}
+		var members []string
+		err := decodeFeed(f.buf, func(raw []byte) error {
+			m, err := changeMember(raw)
+			if _, ok := parts[m]; !ok {
+				members = append(members, m)
+			}
+			parts[m] = append(binary.AppendUvarint(parts[m], uint64(len(raw))), raw...)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		recs = recs[:0]
+		for _, m := range members {
+			recs = append(recs, parts[m])
+		}
+	}
+	for _, rec := range recs {
+		latest, err := recordLatest(rec)
+		if err != nil {
+			return err
+		}
+		if latest.Before(u.at) {
+			if err := u.tx.Put(bMeta, oldFeedKey(rec), keys.New().Time(u.at)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// oldFeedKey is the key in bMeta of a note of keepOld: the record's hash.
+func oldFeedKey(rec []byte) []byte {
+	sum := sha256.Sum256(rec)
+	return append([]byte("feed.old."), sum[:16]...)
+}
+
+// recordLatest returns the latest time of a feed record's changes.
+func recordLatest(rec []byte) (time.Time, error) {
+	var latest time.Time
+	err := decodeFeed(rec, func(raw []byte) error {
+		at, err := changeTime(raw)
+		if at.After(latest) {
+			latest = at
+		}
+		return err
+	})
+	return latest, err
 }
 
 // append writes the unit's changes as one record at the feed's tail, with
@@ -192,6 +263,9 @@ func (u *Unit) EmitWith(kind, member string, why *rule.Reason, enc func([]byte) 
 	// number in the unit as its Seq (a repeated event's outcome is rebuilt
 	// in that order); the feed's position is given when it is sequenced.
 	c := change.Change{Seq: f.next, Kind: kind, Member: member, Time: u.at.In(u.e.loc), Event: u.ref.Event, Reason: u.keepReason(why)}
+	if f.earliest.IsZero() || u.at.Before(f.earliest) {
+		f.earliest = u.at
+	}
 	// The change is encoded straight into the feed record, after room for
 	// its length prefix, and its Data is the part of the record holding
 	// the payload: no copy of either is made.

@@ -27,7 +27,11 @@ import (
 // refused, never applied twice, and whether a record is still there
 // decides nothing. Feed records go once every consumer's cursor has passed
 // them and they are older than now − max(Feed, Window), so an event record
-// still kept never names a pruned feed record.
+// still kept never names a pruned feed record. A feed record's age is its
+// latest change's time, except where an event or request performed due
+// work first and changed nothing else (a term end due weeks before, when
+// Advance lagged): feedUnit.keepOld notes the unit's time for it, and it
+// goes only once that time is before the cut too.
 
 // ErrPruned is returned by Feed for a position whose changes were pruned.
 var ErrPruned = errors.New("feed changes pruned")
@@ -224,7 +228,7 @@ func (e *Engine) pruneFeed(ctx context.Context, cut time.Time) error {
 			if err != nil {
 				return err
 			}
-			var old [][]byte
+			var old, notes [][]byte
 			n := 0
 			err = tx.Scan(bFeed, from, nil, false, func(k, v []byte) error {
 				if keys.U64(k, 0) > upTo {
@@ -235,19 +239,23 @@ func (e *Engine) pruneFeed(ctx context.Context, cut time.Time) error {
 					return store.StopScan
 				}
 				n++
-				latest := time.Time{}
-				err := decodeFeed(v, func(raw []byte) error {
-					at, err := changeTime(raw)
-					if at.After(latest) {
-						latest = at
-					}
-					return err
-				})
+				latest, err := recordLatest(v)
 				if err != nil {
 					return fmt.Errorf("feed record %x: %w", k, err)
 				}
-				if latest.Before(cut) {
-					old = append(old, bytes.Clone(k))
+				if !latest.Before(cut) {
+					return nil
+				}
+				note, unit, err := namedOld(tx, v)
+				if err != nil {
+					return fmt.Errorf("feed record %x: %w", k, err)
+				}
+				if !unit.Before(cut) {
+					return nil // its unit's record may still name it
+				}
+				old = append(old, bytes.Clone(k))
+				if note != nil {
+					notes = append(notes, note)
 				}
 				return nil
 			})
@@ -256,6 +264,11 @@ func (e *Engine) pruneFeed(ctx context.Context, cut time.Time) error {
 			}
 			for _, k := range old {
 				if err := tx.Delete(bFeed, k); err != nil {
+					return err
+				}
+			}
+			for _, k := range notes {
+				if err := tx.Delete(bMeta, k); err != nil {
 					return err
 				}
 			}
@@ -282,6 +295,17 @@ func (e *Engine) pruneFeed(ctx context.Context, cut time.Time) error {
 		}
 		return false, err
 	})
+}
+
+// namedOld returns the key and the unit time of keepOld's note of a feed
+// record (nil and the zero time when there is none).
+func namedOld(tx store.Tx, rec []byte) ([]byte, time.Time, error) {
+	k := oldFeedKey(rec)
+	t, err := getTime(tx, k)
+	if err != nil || t.IsZero() {
+		return nil, time.Time{}, err
+	}
+	return k, t, nil
 }
 
 // minCursor returns the least cursor of the consumers (the largest
