@@ -120,3 +120,26 @@ func TestTagStatsOfLateOrders(t *testing.T) {
 		t.Errorf("stats %+v; want first order 08:00, last 10:00, 2 orders of 0.01 in all, average 0.01", s)
 	}
 }
+
+// A late event dated after the member's last order but before a window
+// edge Advance has performed is evaluated at its own time, as every late
+// event is (Program.Advance): "recent" (an order on 1 January, edge at
+// 00:00 on 1 April) comes back for a share of 30 March that arrives after
+// Advance to 2 April, and the next Advance takes it again at the edge it
+// scheduled in the past.
+func TestTagLateEventBeforePerformedEdge(t *testing.T) {
+	ctx := context.Background()
+	p := openTags(t)
+	day := func(n int) time.Time { return time.Date(2026, 1, n, 12, 0, 0, 0, testkit.Shanghai) } // day(91) = 1 April
+	mustProcess(t, p, newOrder("o1", "ann", "10", day(1)))
+	if _, err := p.Advance(ctx, day(92)); err != nil || slices.Contains(tagsOf(t, p, "ann"), "recent") {
+		t.Fatalf("Advance to 2 April: %v, tags %v; want recent gone", err, tagsOf(t, p, "ann"))
+	}
+	late := mustProcess(t, p, newEvent("s1", "ann", "share", day(89), nil))[0]
+	if got := kinds(late, "tag."); !cmp.Equal(got, []string{tag.ChangeAdded}) || !slices.Contains(tagsOf(t, p, "ann"), "recent") {
+		t.Errorf("late share of 30 March: changes %v, tags %v; want recent added", got, tagsOf(t, p, "ann"))
+	}
+	if n, err := p.Advance(ctx, day(93)); err != nil || n != 1 || slices.Contains(tagsOf(t, p, "ann"), "recent") {
+		t.Errorf("next Advance: %d, %v, tags %v; want the edge of 1 April performed, recent gone", n, err, tagsOf(t, p, "ann"))
+	}
+}

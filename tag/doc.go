@@ -72,7 +72,11 @@
 // level set by an operator or lost at a term end): the part is the
 // engine's Follower. A late event, older than the member's last order, is
 // evaluated as at that last order ([Member.Now]), so it never brings back
-// windows as they stood in the past.
+// windows as they stood in the past. A late event dated after the last
+// order but before a window edge Advance has already performed is
+// evaluated at its own time, as every late event is (Program.Advance):
+// the member may hold a windowed tag again, and the next Advance takes it
+// at the edge that evaluation scheduled in the past.
 //
 // A windowed condition "last N days" counts the days [today-N+1, today]:
 // an order on day 1 counts through day N and drops out at 00:00 of day
