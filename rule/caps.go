@@ -72,13 +72,17 @@ func readCounter(tx store.Tx, bucket string, key []byte) (decimal.Decimal, error
 	if err != nil {
 		return decimal.Decimal{}, fmt.Errorf("rule: counter %q in %s: %w: %w", key, bucket, store.ErrCorrupt, err)
 	}
+	if d.IsNegative() { // Use only adds, Release deletes a counter at 0
+		return decimal.Decimal{}, fmt.Errorf("rule: counter %q in %s: %w: negative, %s", key, bucket, store.ErrCorrupt, d)
+	}
 	return d, nil
 }
 
 // Used returns what scope used in the period p containing t, in the
 // counters of bucket. An unknown period is refused with an error wrapping
-// event.ErrInvalidArgument; a counter that does not hold an amount, with
-// one wrapping store.ErrCorrupt (as Use and Release do).
+// event.ErrInvalidArgument; a counter that does not hold an amount, or
+// holds a negative one, with one wrapping store.ErrCorrupt (as Use and
+// Release do).
 func Used(tx store.Tx, bucket, scope string, p Period, t time.Time, loc *time.Location) (decimal.Decimal, error) {
 	if !p.Valid() {
 		return decimal.Decimal{}, fmt.Errorf("rule: %w: unknown period %q", event.ErrInvalidArgument, p)
@@ -108,8 +112,9 @@ func UsedCount(tx store.Tx, bucket, scope string, p Period, t time.Time, loc *ti
 // in its period containing t, never below 0; the grant is the least of
 // want and those. cut is the tightest cap when the grant is less than want,
 // nil otherwise. With no caps the whole of want is granted and nothing is
-// written. A counter that does not hold an amount (damaged data) fails
-// Use and Release with an error wrapping store.ErrCorrupt.
+// written. A counter that does not hold an amount, or holds a negative
+// one (damaged data), fails Use and Release with an error wrapping
+// store.ErrCorrupt.
 func Use(tx store.Tx, bucket, scope string, caps Caps, t time.Time, loc *time.Location, want decimal.Decimal) (granted decimal.Decimal, cut *Cut, err error) {
 	if want.IsNegative() {
 		return decimal.Decimal{}, nil, fmt.Errorf("rule: use %s: %w", want, ErrNegative)

@@ -265,6 +265,22 @@ func TestUseErrors(t *testing.T) {
 			_, _, err := rule.Use(tx, capBucket, "m1", good, at, loc, one)
 			return err
 		}, store.ErrCorrupt},
+		// Use only adds and Release deletes a counter at 0: a negative one
+		// is damage, which read as such gave room past the cap.
+		{"negative counter", func(tx store.Tx) error {
+			if err := tx.Put(capBucket, []byte("m1\x00d2026-11-24"), []byte("-5")); err != nil {
+				return err
+			}
+			_, _, err := rule.Use(tx, capBucket, "m1", good, at, loc, one)
+			return err
+		}, store.ErrCorrupt},
+		{"negative counter read", func(tx store.Tx) error {
+			if err := tx.Put(capBucket, []byte("m1\x00d2026-11-24"), []byte("-0.5")); err != nil {
+				return err
+			}
+			_, err := rule.Used(tx, capBucket, "m1", rule.Day, at, loc)
+			return err
+		}, store.ErrCorrupt},
 	}
 	s := memory.New()
 	defer s.Close()
