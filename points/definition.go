@@ -59,7 +59,8 @@ const (
 
 // Risk is a per-member daily threshold on the points earned by earning
 // rules in one program (rewards, adjustments and exchanges do not count).
-// The day is the calendar day in the program's zone.
+// The day is the calendar day in the program's zone. Daily has at most
+// the program's decimal places.
 type Risk struct {
 	Daily  decimal.Decimal `json:"daily"`
 	Policy RiskPolicy      `json:"policy"`
@@ -131,7 +132,8 @@ type Rule struct {
 	// grant. A fixed range is refused: points are spendable when granted,
 	// so its first day would not be kept.
 	Validity rule.Validity `json:"validity,omitzero"`
-	// Caps limit the points the rule grants per member per period.
+	// Caps limit the points the rule grants per member per period; a
+	// limit has at most the program's decimal places.
 	Caps rule.Caps `json:"caps,omitempty"`
 	// PendingDays, when > 0, holds the points pending for that many days
 	// (an order's return window) before they become spendable.
@@ -207,6 +209,7 @@ func (d Definition) Check(env Env) error {
 	}
 	var ps rule.Problems
 	names := map[string]bool{}
+	progs := map[string]Program{}
 	for i, p := range d.Programs {
 		at := rule.Index("programs", i)
 		switch {
@@ -216,11 +219,16 @@ func (d Definition) Check(env Env) error {
 			ps.Addf(rule.Join(at, "name"), "duplicate point program %q", p.Name)
 		}
 		names[p.Name] = true
+		if _, ok := progs[p.Name]; !ok {
+			progs[p.Name] = p
+		}
 		ps.Add(rule.Join(at, "rounding"), p.Rounding.Check())
 		checkValidity(&ps, rule.Join(at, "validity"), p.Validity)
 		if r := p.Risk; r != nil {
 			if !r.Daily.IsPositive() {
 				ps.Addf(rule.Join(at, "risk.daily"), "must be > 0")
+			} else {
+				checkScale(&ps, rule.Join(at, "risk.daily"), p, r.Daily)
 			}
 			if r.Policy != Stop && r.Policy != Freeze {
 				ps.Addf(rule.Join(at, "risk.policy"), "unknown policy %q (want %q or %q)", r.Policy, Stop, Freeze)
@@ -301,6 +309,11 @@ func (d Definition) Check(env Env) error {
 		ps.Add(rule.Join(at, "window"), r.Window.Check())
 		checkValidity(&ps, rule.Join(at, "validity"), r.Validity)
 		ps.Add(rule.Join(at, "caps"), r.Caps.Check())
+		if p, ok := progs[r.Program]; ok {
+			for j, c := range r.Caps {
+				checkScale(&ps, rule.Join(at, rule.Index("caps", j), "limit"), p, c.Limit)
+			}
+		}
 		if r.PendingDays < 0 || r.PendingDays > maxPendingDays {
 			ps.Addf(rule.Join(at, "pending_days"), "must be 0 to %d", maxPendingDays)
 		}
@@ -334,6 +347,16 @@ func (d Definition) Check(env Env) error {
 		checkAttr(&ps, rule.Join(at, "amount"), t, r.Amount, event.Decimal)
 	}
 	return ps.Err()
+}
+
+// checkScale records a problem unless amount, a non-negative amount of
+// p's points, has at most p's decimal places: a cap's limit or a stop
+// threshold finer than the scale would cut a grant to a fraction the
+// program cannot hold (a limit of 15.5 whole points granted 5.5).
+func checkScale(ps *rule.Problems, path string, p Program, amount decimal.Decimal) {
+	if !amount.IsNegative() && !amount.Equal(amount.Truncate(p.Scale())) {
+		ps.Addf(path, "%s has more than %d decimal places (program %q)", amount, p.Scale(), p.Name)
+	}
 }
 
 // checkAttr records a problem unless attr is empty or a declared attribute

@@ -75,9 +75,14 @@
 // change naming the rule and the attribute, and the event's other rules
 // (and its growth, tasks and tags) apply as usual. The amount is then cut
 // by the rule's caps per member per day, week (from Monday), month, year
-// and in total, in the program's zone. A cut grant publishes
-// points.earned with the amount granted and the cut in Reason.Cut; a grant
-// cut to nothing still publishes points.earned, with Amount 0, so that the
+// and in total, in the program's zone. A cap's limit, as risk control's
+// daily threshold (of either policy), is an amount of the program's points:
+// Definition.Check refuses one with more decimals than the program's
+// scale, which cut a grant to a fraction the program does not hold (a
+// limit of 15.5 in a whole-point program granted 5.5 points; a
+// definition that passed before is refused by this release). A cut
+// grant publishes points.earned with the amount granted and the cut in
+// Reason.Cut; a grant cut to nothing still publishes points.earned, with Amount 0, so that the
 // host sees why nothing was earned. Risk control comes last (see [Risk]):
 // only earning rules count toward the daily threshold, not rewards,
 // adjustments or exchanges; what it blocks is published as points.blocked

@@ -507,3 +507,49 @@ func TestFixedRangeIsNotAPointsValidity(t *testing.T) {
 		t.Errorf("Check with days after = %v; want nil", err)
 	}
 }
+
+// TestAmountsAtTheProgramScale: a cap's limit and a stop threshold are
+// amounts of points, so they keep to the program's scale. A limit of
+// 15.5 in a whole-point program let a second visit of 10 through as 5.5,
+// and a stop threshold of 15.5 did the same, so the member held 15.5
+// whole points. Both are refused, naming the path; the same figures
+// pass in a program of one decimal place (park).
+func TestAmountsAtTheProgramScale(t *testing.T) {
+	visit := func(program string, caps rule.Caps) points.Rule {
+		return points.Rule{ID: "v-" + program, Program: program, Event: "order", Formula: rule.Formula{Kind: rule.Fixed, Fixed: d("10")}, Caps: caps}
+	}
+	def := points.Definition{
+		Programs: []points.Program{
+			{Name: "mall", Risk: &points.Risk{Daily: d("15.5"), Policy: points.Stop}},
+			{Name: "park", Rounding: rule.Rounding{Scale: 1}, Risk: &points.Risk{Daily: d("15.5"), Policy: points.Stop}},
+			{Name: "zoo", Risk: &points.Risk{Daily: d("100.01"), Policy: points.Freeze}},
+		},
+		Rules: []points.Rule{
+			visit("mall", rule.Caps{{Period: rule.Day, Limit: d("15")}, {Period: rule.Total, Limit: d("15.5")}}),
+			visit("park", rule.Caps{{Period: rule.Week, Limit: d("15.5")}, {Period: rule.Month, Limit: d("15.55")}}),
+		},
+	}
+	err := def.Check(env{})
+	var ps *rule.Problems
+	if !errors.As(err, &ps) || !errors.Is(err, rule.ErrInvalidDefinition) {
+		t.Fatalf("Check: %v, want *rule.Problems", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Path+": "+p.Err.Error())
+	}
+	want := []string{
+		`programs[0].risk.daily: 15.5 has more than 0 decimal places (program "mall")`,
+		`programs[2].risk.daily: 100.01 has more than 0 decimal places (program "zoo")`,
+		`rules[0].caps[1].limit: 15.5 has more than 0 decimal places (program "mall")`,
+		`rules[1].caps[1].limit: 15.55 has more than 1 decimal places (program "park")`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	def.Programs[0].Risk.Daily, def.Programs[2].Risk.Daily = d("15"), d("100")
+	def.Rules[0].Caps[1].Limit, def.Rules[1].Caps[1].Limit = d("15"), d("15.5")
+	if err := def.Check(env{}); err != nil {
+		t.Errorf("limits at the scale: %v", err)
+	}
+}
