@@ -921,3 +921,88 @@ func setState(t *testing.T, st store.Store, bucket string, state any) {
 		t.Fatal(err)
 	}
 }
+
+// TestReviewNotBeforeTheFreeze: a restore or a void of a frozen day dated
+// before the review took its points was applied, so the statement showed
+// points restored before they were earned (a restore of 1 March's day
+// dated 20 February). A decision cannot precede the last time its review
+// took points: the freeze, a later grant of the day, a release into it.
+// Each is refused naming "at", the review stays pending with its points
+// frozen and the feed is unchanged; at that very time it is taken.
+func TestReviewNotBeforeTheFreeze(t *testing.T) {
+	ctx := context.Background()
+	buy := ptsBuy
+	held := points.Rule{ID: "held", Program: "park", Event: "order", PendingDays: 1,
+		Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}}
+	p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) {
+		d.Programs[0].Risk = &points.Risk{Daily: dec("100"), Policy: points.Freeze}
+		d.Programs[1].Risk = &points.Risk{Daily: dec("100"), Policy: points.Freeze}
+		d.Rules = []points.Rule{buy, held}
+	}))
+	h := p.Points()
+	// mall: 120 at 10:00 freezes the day, 5 at 20:00 joins the review.
+	// park: 120 pending at 10:00 freezes the day; released into the
+	// review on 2 March at 10:00 (the 5 of 20:00 wait until 20:00).
+	mustProcess(t, p, ptsOrder("1", "m", "120", ptsAt("2026-03-01 10:00")), ptsOrder("2", "m", "5", ptsAt("2026-03-01 20:00")))
+	if _, err := p.Advance(ctx, ptsAt("2026-03-02 10:00")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		program, frozen string
+		early           []string
+		last            string
+	}{
+		{"mall", "125", []string{"2026-02-20 10:00", "2026-03-01 09:59", "2026-03-01 19:59:59"}, "2026-03-01 20:00"},
+		{"park", "120", []string{"2026-03-01 10:00", "2026-03-02 09:59:59"}, "2026-03-02 10:00"},
+	} {
+		for i, at := range tc.early {
+			feed, _ := callsTrail(t, p)
+			req := points.ReviewRequest{RequestID: fmt.Sprintf("%s-%d", tc.program, i), Member: "m", Operator: "alice", At: ptsAt(at), Program: tc.program, Date: "2026-03-01"}
+			_, err := h.Restore(ctx, req)
+			wantArgument(t, tc.program+" Restore at "+at, err, "at")
+			req.RequestID += "v"
+			_, err = h.Void(ctx, req)
+			wantArgument(t, tc.program+" Void at "+at, err, "at")
+			if f, _ := callsTrail(t, p); f != feed {
+				t.Errorf("%s: the refusals at %s wrote: feed %d → %d", tc.program, at, feed, f)
+			}
+		}
+		if rv, err := h.Review(ctx, points.DayQuery{Program: tc.program, Member: "m", Date: "2026-03-01"}); err != nil || rv.State != points.ReviewPending {
+			t.Errorf("%s review after the refusals: %+v %v", tc.program, rv, err)
+		}
+		if b := ptsBalance(t, p, tc.program, "m", ptsAt("2026-03-02 10:00")); !b.Frozen.Equal(dec(tc.frozen)) || !b.Available.IsZero() {
+			t.Errorf("%s balance after the refusals %+v, want %s frozen", tc.program, b, tc.frozen)
+		}
+		at := ptsAt(tc.last)
+		if _, err := h.Restore(ctx, points.ReviewRequest{RequestID: tc.program + "-ok", Member: "m", Operator: "alice", At: at, Program: tc.program, Date: "2026-03-01"}); err != nil {
+			t.Fatalf("%s Restore at %s: %v", tc.program, tc.last, err)
+		}
+		ptsWantAvailable(t, p, tc.program, "m", ptsAt("2026-03-02 10:00"), tc.frozen)
+	}
+	ptsCheckBooks(t, p)
+}
+
+// TestReviewOfAnEarlierReleaseNotBeforeItsDay: a review an earlier
+// release recorded has no Frozen time; a decision on it cannot precede
+// the day's start in the program's zone (1 March 00:00 in Shanghai).
+func TestReviewOfAnEarlierReleaseNotBeforeItsDay(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	p, err := membership.Open(st, ptsDef(func(d *points.Definition) {
+		d.Programs[0].Risk = &points.Risk{Daily: dec("100"), Policy: points.Freeze}
+		d.Rules = []points.Rule{ptsBuy}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustProcess(t, p, ptsOrder("1", "m", "120", ptsAt("2026-03-01 10:00")))
+	testkit.Overwrite(t, st, "points.review", []byte(`{"program":"mall","member":"m","date":"2026-03-01","earned":"120","lots":[{"lot":"1.0","amount":"120","granted":"2026-03-01T02:00:00Z"}],"state":"pending"}`))
+	req := points.ReviewRequest{RequestID: "early", Member: "m", Operator: "alice", At: ptsAt("2026-02-28 23:59:59"), Program: "mall", Date: "2026-03-01"}
+	_, err = p.Points().Restore(ctx, req)
+	wantArgument(t, "Restore the day before", err, "at")
+	req.RequestID, req.At = "day", ptsAt("2026-03-01 00:00")
+	if _, err := p.Points().Restore(ctx, req); err != nil {
+		t.Fatalf("Restore at the day's start: %v", err)
+	}
+	ptsWantAvailable(t, p, "mall", "m", ptsAt("2026-03-01 10:00"), "120")
+}

@@ -111,7 +111,11 @@
 // the unspent remainder of every lot the day's rules credited, and every
 // later grant that day, move to the frozen account, and a [Review] opens.
 // Pending lots of a frozen day go to frozen when released while the review
-// is open. An operator restores the frozen lots to the main account (same
+// is open. A decision cannot be dated before the review last took
+// points (Review.Frozen), as an adjustment's cannot precede its request:
+// before, a restore dated before the freeze was applied, and the
+// statement restored points before they were earned.
+// An operator restores the frozen lots to the main account (same
 // lots and expiries; what expired meanwhile stays expired) or voids them;
 // voiding also voids the day's lots still pending, which restoring leaves
 // to their release. A redemption spent before the day froze and reversed

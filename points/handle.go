@@ -445,7 +445,12 @@ type ReviewRequest struct {
 // Restore restores a frozen day's points to the member's spendable
 // account, in the same lots with the same expiries (what expired while
 // frozen stays expired); the day's lots still pending are released at
-// their time as usual. Errors wrap ErrNotDefined,
+// their time as usual. A decision (Restore or Void) cannot precede the
+// points it decides: an At before the last time the review took points
+// (Review.Frozen: the freeze, a later grant of the day, a release or a
+// reversal into it; the day's start for a review an earlier version
+// recorded) wraps event.ErrInvalidArgument naming "at", and nothing is
+// written. Errors wrap ErrNotDefined,
 // event.ErrInvalidArgument (a Date not of the form "2006-01-02" too),
 // ErrNoOperator, ErrUnknownProgram, ErrUnknownReview, ErrNotPending or
 // event.ErrConflict.

@@ -623,6 +623,7 @@ func (f *frozenDays) state(la LotAmount) (dayState, error) {
 		return dayVoided, nil
 	case hr.rv.State == ReviewPending && slices.Contains(hr.lots, la.Lot):
 		hr.rv.Lots = append(hr.rv.Lots, la)
+		hr.rv.took(f.u.At())
 		hr.changed = true
 		return dayHeld, nil
 	}
@@ -726,6 +727,18 @@ func (pt *part) review(u *engine.Unit, req ReviewRequest, restore bool) error {
 	}
 	if rv.State != ReviewPending {
 		return fmt.Errorf("%w: review is %s", ErrNotPending, rv.State)
+	}
+	// A decision cannot precede the points it decides, as an adjustment's
+	// cannot precede its request: the statement would restore or void
+	// them before they were frozen.
+	since := rv.Frozen
+	if since.IsZero() {
+		if d, err := rule.ParseDate(req.Date); err == nil {
+			since = d.Start(pt.loc)
+		}
+	}
+	if u.At().Before(since) {
+		return argument("at", fmt.Errorf("%s is before the review took its points, %s", u.At().In(pt.loc).Format(time.RFC3339), since.In(pt.loc).Format(time.RFC3339)))
 	}
 	ids := make([]string, 0, len(rv.Lots))
 	for _, l := range rv.Lots {

@@ -477,6 +477,7 @@ func (pt *part) freeze(u *engine.Unit, prog Program, member, date string, earned
 		rv.State, rv.Lots, rv.Round, rv.Operator, rv.Decided = ReviewPending, nil, rv.Round+1, "", time.Time{}
 	}
 	rv.Earned = earned
+	rv.took(u.At())
 	moved, err := pt.move(u, prog.Name, member, "", SubFrozen, KindFrozen, lotIDs)
 	if err != nil {
 		return err
@@ -855,6 +856,7 @@ func (pt *part) release(u *engine.Unit, d duePayload) error {
 	}
 	if to == SubFrozen {
 		rv.Lots = append(rv.Lots, moved...)
+		rv.took(u.At())
 		if err := record.Put(u.Tx(), bReview, rk, rv); err != nil {
 			return err
 		}

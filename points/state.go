@@ -57,6 +57,18 @@ type Review struct {
 	Round    int       `json:"round,omitempty"`
 	Operator string    `json:"operator,omitempty"`
 	Decided  time.Time `json:"decided,omitzero"`
+	// Frozen is the last time the review took points in: the freeze, a
+	// later grant of the day, a release or a redemption's reversal into
+	// it. A decision cannot be dated before it (nor, in a review an
+	// earlier version recorded without it, before the day's start).
+	Frozen time.Time `json:"frozen,omitzero"`
+}
+
+// took records that the review took points in at t.
+func (r *Review) took(t time.Time) {
+	if t.After(r.Frozen) {
+		r.Frozen = t
+	}
 }
 
 // Day is one member's earning in one program on one day, for risk
@@ -255,6 +267,7 @@ func (a *Adjustment) inZone(loc *time.Location) {
 func (r *Review) inZone(loc *time.Location) {
 	lotsInZone(r.Lots, loc)
 	r.Decided = inLoc(r.Decided, loc)
+	r.Frozen = inLoc(r.Frozen, loc)
 }
 
 func (r *Redemption) inZone(loc *time.Location) {
