@@ -34,6 +34,12 @@
 // opening (Program.OpenMember) cannot pass it: its amounts each keep to
 // the limit, and the member is new.
 //
+// The cumulative totals only grow, from zero: one that reads negative is
+// damaged data, and Account, and every event that reads it (a recharge
+// its recharge total, a spend its spend, a refund both spend and
+// refunds), fails with an error wrapping store.ErrCorrupt and changes
+// nothing.
+//
 // Totals across members are not held to the limit: the pool of each kind
 // (ledger.Pool(ledger.Value, kind)), whose balances together are the
 // float, the program's stored-value liability, and the ledger's daily

@@ -69,7 +69,9 @@ type Account struct {
 // Account returns a member's balance and cumulative recharge, spend and
 // refund (all zero for a member never seen). It returns ErrNotDefined
 // without stored value, an error wrapping event.ErrInvalidArgument for a
-// member that is not an ID (event.CheckMember), and the store's errors.
+// member that is not an ID (event.CheckMember), an error wrapping
+// store.ErrCorrupt for a total that reads negative (damage: the totals
+// only grow), and the store's errors.
 func (h *Handle) Account(ctx context.Context, member string) (Account, error) {
 	var a Account
 	if h.def == nil {
@@ -83,13 +85,13 @@ func (h *Handle) Account(ctx context.Context, member string) (Account, error) {
 		if a.Balance, err = u.Ledger().Balance(account(member)); err != nil {
 			return err
 		}
-		if a.Recharged, err = engine.Total(u.Tx(), bTotals, totalKey(member, KindRecharge)); err != nil {
+		if a.Recharged, err = readTotal(u.Tx(), member, KindRecharge); err != nil {
 			return err
 		}
-		if a.Spent, err = engine.Total(u.Tx(), bTotals, totalKey(member, KindSpend)); err != nil {
+		if a.Spent, err = readTotal(u.Tx(), member, KindSpend); err != nil {
 			return err
 		}
-		a.Refunded, err = engine.Total(u.Tx(), bTotals, totalKey(member, KindRefund))
+		a.Refunded, err = readTotal(u.Tx(), member, KindRefund)
 		return err
 	})
 	if err != nil {

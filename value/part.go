@@ -62,6 +62,20 @@ func totalKey(member string, k ledger.Kind) []byte {
 	return append(b, k...)
 }
 
+// readTotal reads member's cumulative total of kind. The totals only
+// grow from zero, by positive amounts: one that reads negative is damage,
+// an error wrapping engine.ErrCorrupt, not a figure to show or add to.
+func readTotal(tx store.Tx, member string, kind ledger.Kind) (decimal.Decimal, error) {
+	sum, err := engine.Total(tx, bTotals, totalKey(member, kind))
+	if err != nil {
+		return sum, err
+	}
+	if sum.IsNegative() {
+		return decimal.Decimal{}, fmt.Errorf("%w: %s: member %q's cumulative %s is negative, %s", engine.ErrCorrupt, bTotals, member, kind, sum)
+	}
+	return sum, nil
+}
+
 // account is the ledger account of a member's stored value.
 func account(member string) ledger.Account { return ledger.MemberAccount(member, ledger.Value, "") }
 
@@ -159,7 +173,7 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 		return err
 	}
 	key := totalKey(ev.Member, kind)
-	sum, err := engine.Total(u.Tx(), bTotals, key)
+	sum, err := readTotal(u.Tx(), ev.Member, kind)
 	if err != nil {
 		return err
 	}
@@ -194,11 +208,11 @@ func checkLimit(member, what string, d decimal.Decimal) error {
 // conflict of two refunds of one member and runs one again), so
 // concurrent refunds never pass the spend together.
 func checkRefund(tx store.Tx, member string, amt decimal.Decimal) error {
-	spent, err := engine.Total(tx, bTotals, totalKey(member, KindSpend))
+	spent, err := readTotal(tx, member, KindSpend)
 	if err != nil {
 		return err
 	}
-	refunded, err := engine.Total(tx, bTotals, totalKey(member, KindRefund))
+	refunded, err := readTotal(tx, member, KindRefund)
 	if err != nil {
 		return err
 	}

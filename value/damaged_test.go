@@ -1,0 +1,97 @@
+package value_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/codec"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
+)
+
+// overwrite puts rec in place of every record of bucket whose key starts
+// with prefix, and returns how many it replaced.
+func overwrite(t *testing.T, st store.Store, bucket string, prefix, rec []byte) int {
+	t.Helper()
+	n := 0
+	err := st.Update(context.Background(), func(tx store.Tx) error {
+		var ks [][]byte
+		err := tx.Scan(bucket, prefix, store.PrefixEnd(prefix), false, func(k, _ []byte) error {
+			ks = append(ks, bytes.Clone(k))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range ks {
+			if err := tx.Put(bucket, k, rec); err != nil {
+				return err
+			}
+		}
+		n = len(ks)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A cumulative recharge, spend or refund only ever grows from zero: one
+// that reads negative is damage, and every call that reads it fails with
+// ErrCorrupt and changes nothing. Before, Account showed it (a recharge
+// total of -50), a recharge added to it, and a refund was refused as
+// exceeding a spend of -50.
+func TestNegativeTotalIsCorrupt(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		kind  string
+		calls []event.Event // each reads the damaged total
+	}{
+		{"recharge", []event.Event{recharge("x", "m", "10", t0)}},
+		{"spend", []event.Event{pay("x", "m", "10", t0), refund("y", "m", "10", t0)}},
+		{"refund", []event.Event{refund("x", "m", "10", t0)}},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			st := memory.New()
+			p, err := membership.Open(st, valueDef())
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustProcess(t, p, recharge("r1", "m", "100", t0), pay("p1", "m", "30", t0), refund("f1", "m", "10", t0))
+			prefix := append([]byte("m\x00"+tc.kind), 0)
+			if n := overwrite(t, st, "value.totals", prefix, codec.Amount(dec("-50"))); n == 0 {
+				t.Fatalf("no %s total of m", tc.kind)
+			}
+			if a, err := p.Value().Account(ctx, "m"); !errors.Is(err, membership.ErrCorrupt) {
+				t.Errorf("Account = %+v, %v; want ErrCorrupt", a, err)
+			}
+			feed, err := p.Feed(ctx, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range tc.calls {
+				if _, err := p.Process(ctx, ev); !errors.Is(err, membership.ErrCorrupt) {
+					t.Errorf("%s = %v; want ErrCorrupt", ev.Type, err)
+				}
+			}
+			if f, _ := p.Feed(ctx, 0, 100); len(f) != len(feed) {
+				t.Errorf("feed has %d changes, want %d", len(f), len(feed))
+			}
+			// The balance is as it was: 100 recharged, 30 spent, 10
+			// refunded, in three entries.
+			page, err := p.Statement(ctx, ledger.Query{Account: ledger.MemberAccount("m", ledger.Value, "")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(page.Entries); n != 3 || !page.Entries[n-1].Balance.Equal(dec("80")) {
+				t.Errorf("statement after the refusals: %+v; want 3 entries, the last at 80", page.Entries)
+			}
+		})
+	}
+}
