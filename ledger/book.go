@@ -163,7 +163,8 @@ func AppendMemberReads(dst []store.Read, member string) []store.Read {
 // A pool's is the sum of its stripes (see SetStripes). An account that
 // names neither a member nor a pool (Member and Sub both empty), has no
 // asset or holds a NUL byte is refused with an error wrapping ErrInvalid
-// that names the missing field.
+// that names the missing field; a member account's balance that reads
+// negative (damage) is ErrCorrupt.
 func (l *Ledger) Balance(a Account) (decimal.Decimal, error) {
 	if err := a.check(); err != nil {
 		return decimal.Zero, fmt.Errorf("balance: %w", err)
@@ -178,7 +179,18 @@ func (l *Ledger) Balance(a Account) (decimal.Decimal, error) {
 	if err != nil {
 		return decimal.Zero, err
 	}
-	return decodeAmount(v)
+	return memberBalance(a, v)
+}
+
+// memberBalance decodes the balance record v of member account a. A
+// member account never goes below zero (entry refuses it): one that reads
+// negative is damage, ErrCorrupt, not a balance to show or post to.
+func memberBalance(a Account, v []byte) (decimal.Decimal, error) {
+	d, err := decodeAmount(v)
+	if err == nil && d.IsNegative() {
+		return decimal.Zero, errf(ErrCorrupt, "%s: balance %s is negative", a, d)
+	}
+	return d, err
 }
 
 // Available returns what a member account may spend at time at: the sum of
@@ -863,6 +875,9 @@ func (l *Ledger) entry(t *Transaction, leg *Leg, lot string, seq uint64, stripe 
 		return Entry{}, err
 	}
 	if bal.IsNegative() {
+		if old := bal.Sub(leg.Amount); old.IsNegative() {
+			return Entry{}, errf(ErrCorrupt, "%s: balance %s is negative", leg.Account, old)
+		}
 		return Entry{}, errf(ErrInsufficientBalance, "%s would be %s", leg.Account, bal)
 	}
 	e.Balance, e.Lot = bal, lot

@@ -54,7 +54,10 @@
 // sequence number, a lot's its account, expiry, grant and ID, and the lot
 // ID index keeps just the expiry and grant that complete the lot's key.
 // Values are versioned binary records (encode.go); one of another version
-// is reported as corrupt ([ErrCorrupt]), never guessed at.
+// is reported as corrupt ([ErrCorrupt]), never guessed at. So is a member
+// account's balance that reads negative (Balance, Accounts, and a posting
+// to the account, which would otherwise take it for an insufficient
+// balance): member accounts never go below zero.
 //
 // # Use
 //

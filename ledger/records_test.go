@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
@@ -159,5 +160,48 @@ func TestStoredRecordsOfOtherVersionsAreCorrupt(t *testing.T) {
 			corrupt(t, "Lot", err)
 			return nil
 		})
+	}
+}
+
+// A member account never goes below zero: a balance record that reads
+// negative is damage, and every reader of it says so (Balance, Accounts,
+// and a posting to the account, which took it for an
+// insufficient balance: a credit of 10 to a damaged -50 "would be -40").
+// A pool's balance may be negative and reads as it is.
+func TestNegativeMemberBalanceIsCorrupt(t *testing.T) {
+	st := memory.New()
+	mustPost(t, st, earn("10", t0, time.Time{}))
+	ks, _ := records(t, st, "ledger.bal")
+	err := st.Update(context.Background(), func(tx store.Tx) error {
+		for _, k := range ks {
+			if len(k) > 0 && k[0] == 'a' { // alice's, not the pools'
+				if err := tx.Put("ledger.bal", k, codec.Amount(d("-50"))); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	view(t, st, func(l *ledger.Ledger) error {
+		if b, err := l.Balance(alice); !errors.Is(err, ledger.ErrCorrupt) {
+			t.Errorf("Balance = %s, %v; want ErrCorrupt", b, err)
+		}
+		if m, err := l.Accounts("alice"); !errors.Is(err, ledger.ErrCorrupt) {
+			t.Errorf("Accounts = %v, %v; want ErrCorrupt", m, err)
+		}
+		// The pool it was issued from holds -10, as it should.
+		if b, err := l.Balance(issued); err != nil || !b.Equal(d("-10")) {
+			t.Errorf("pool balance = %s, %v; want -10", b, err)
+		}
+		return nil
+	})
+	for _, tr := range []ledger.Transaction{earn("10", t0, time.Time{}), spend("1", t0)} {
+		err := update(t, st, func(l *ledger.Ledger) error { _, err := l.Post(tr); return err })
+		if !errors.Is(err, ledger.ErrCorrupt) || errors.Is(err, ledger.ErrInsufficientBalance) {
+			t.Errorf("%s to the damaged account: %v; want ErrCorrupt, not ErrInsufficientBalance", tr.Kind, err)
+		}
 	}
 }

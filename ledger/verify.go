@@ -202,7 +202,12 @@ func (l *Ledger) Accounts(member string) (map[Account]decimal.Decimal, error) {
 		if err != nil {
 			return err
 		}
-		d, err := decodeAmount(v)
+		var d decimal.Decimal
+		if a.IsMember() {
+			d, err = memberBalance(a, v)
+		} else {
+			d, err = decodeAmount(v)
+		}
 		if err != nil {
 			return err
 		}

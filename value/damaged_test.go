@@ -95,3 +95,32 @@ func TestNegativeTotalIsCorrupt(t *testing.T) {
 		})
 	}
 }
+
+// A member's money balance is never negative: a balance record that reads
+// so is damage, and Account and every event that posts to it fail with
+// ErrCorrupt, changing nothing. Before, Account showed a balance of -50,
+// and a recharge of 10 was refused as an insufficient balance ("would be
+// -40").
+func TestNegativeBalanceIsCorrupt(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	p, err := membership.Open(st, valueDef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustProcess(t, p, recharge("r1", "m", "100", t0), pay("p1", "m", "30", t0))
+	if n := overwrite(t, st, "ledger.bal", []byte("m\x00value\x00"), codec.Amount(dec("-50"))); n != 1 {
+		t.Fatalf("%d balance records of m, want 1", n)
+	}
+	if a, err := p.Value().Account(ctx, "m"); !errors.Is(err, membership.ErrCorrupt) {
+		t.Errorf("Account = %+v, %v; want ErrCorrupt", a, err)
+	}
+	for _, ev := range []event.Event{recharge("x", "m", "10", t0), pay("y", "m", "10", t0), refund("z", "m", "10", t0)} {
+		if _, err := p.Process(ctx, ev); !errors.Is(err, membership.ErrCorrupt) || errors.Is(err, membership.ErrInsufficientBalance) {
+			t.Errorf("%s = %v; want ErrCorrupt, not ErrInsufficientBalance", ev.Type, err)
+		}
+	}
+	if f, _ := p.Feed(ctx, 0, 100); len(f) != 2 {
+		t.Errorf("feed has %d changes, want the first two", len(f))
+	}
+}
