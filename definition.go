@@ -35,7 +35,8 @@ type Definition struct {
 	// unversioned: the Program opened last wins. Any definition that
 	// replaces the one in force, versioned or not, may change rules but
 	// not leave out a level, plan, point program, coupon template or pack
-	// the store holds state of (ErrDefinitionInUse): see Open.
+	// the store holds state of, nor stored value while the store holds
+	// some (ErrDefinitionInUse): see Open.
 	Version uint64 `json:"version,omitempty"`
 	// Zone is the IANA time zone every day, week, month and year boundary
 	// is computed in (e.g. "Asia/Shanghai"). Empty means UTC.

@@ -11,6 +11,7 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/tag"
@@ -308,6 +309,70 @@ func TestDefinitionLeavesOutIssuedCoupons(t *testing.T) {
 			if c.Template == "winback-30" && c.State != coupon.Available {
 				t.Errorf("m2's winback-30 is %s, want it still available", c.State)
 			}
+		}
+	})
+}
+
+// TestDefinitionLeavesOutStoredValue: a definition without stored value
+// is refused at Open while the store holds stored value (ledger postings
+// or cumulative totals). Before, it was installed: m1's balance of 600
+// was still the program's liability in the ledger, but Value().Account
+// answered value.ErrNotDefined, and the recharge events, still declared,
+// were taken without crediting anything. Its rules may change; a program
+// that never held stored value may drop it.
+func TestDefinitionLeavesOutStoredValue(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(m map[string]any)
+		want []string // nil: accepted
+	}{
+		{"no stored value", func(m map[string]any) { delete(m, "stored_value") },
+			[]string{`stored_value: the store holds stored value`}},
+		{"a new spend event and scale", func(m map[string]any) {
+			m["stored_value"] = map[string]any{"recharge": "recharge", "spend": "order", "amount": "amount", "scale": 4}
+		}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, v1, at := liveStore(t)
+			_, err := membership.Open(st, lifeV2(t, c.edit))
+			if c.want != nil {
+				wantInUse(t, err, v1, at, c.want...)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open v2: %v", err)
+			}
+		})
+	}
+	// A member migrated in with no balance but a cumulative recharge:
+	// no posting, the totals alone are stored value.
+	t.Run("totals alone", func(t *testing.T) {
+		st := memory.New()
+		p, err := membership.Open(st, lifeDef(t, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.OpenMember(context.Background(), migrate.Member{RequestID: "o1", Member: "m1", Operator: "op",
+			At: time.Date(2025, 3, 1, 10, 0, 0, 0, p.Location()), Value: &migrate.Value{Recharged: decimal.NewFromInt(50), Spent: decimal.NewFromInt(50)}}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = membership.Open(st, lifeV2(t, func(m map[string]any) { delete(m, "stored_value") }))
+		if !errors.Is(err, membership.ErrDefinitionInUse) {
+			t.Fatalf("Open v2 without stored value: %v, want ErrDefinitionInUse", err)
+		}
+	})
+	t.Run("never used", func(t *testing.T) {
+		st := memory.New()
+		p, err := membership.Open(st, lifeDef(t, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Process(context.Background(), event.Event{ID: "e1", Member: "m1", Type: "order", Time: time.Date(2025, 3, 1, 10, 0, 0, 0, p.Location()),
+			Attrs: map[string]event.Value{"amount": event.DecString("10"), "order_id": event.Str("o1")}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := membership.Open(st, lifeV2(t, func(m map[string]any) { delete(m, "stored_value") })); err != nil {
+			t.Fatalf("Open v2 without stored value, never used: %v", err)
 		}
 	})
 }

@@ -192,7 +192,7 @@
 // older one refuse to write. Definitions may change between opens: state
 // written under an old definition is read under the new one, so Open
 // refuses one that leaves out a level or plan members hold, a point program
-// with postings, or a coupon template or pack that was issued
-// (ErrDefinitionInUse, naming each); a tag members hold may go, and can be
-// cleared (package tag).
+// with postings, a coupon template or pack that was issued, or stored value
+// while the store holds some (ErrDefinitionInUse, naming each); a tag
+// members hold may go, and can be cleared (package tag).
 package membership

@@ -67,6 +67,16 @@
 // and returns its first outcome, Duplicate set, whatever has been
 // refunded since.
 //
+// # Definition changes
+//
+// A definition that replaces the one the store runs may change the event
+// types, the amount attribute and the scale, but may not drop stored value
+// while the store holds some (a member's ledger postings or cumulative
+// totals): Open refuses it with membership.ErrDefinitionInUse at
+// "stored_value". Members' money would stay the program's liability in the
+// ledger while Account answered ErrNotDefined and the recharge and spend
+// events, still declared, moved nothing.
+//
 // # What it publishes
 //
 // Each operation posts one ledger transaction of kind [KindRecharge],

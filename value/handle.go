@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
 )
 
@@ -44,15 +48,48 @@ type Handle struct {
 
 // New registers the stored-value part of def with e and returns its
 // handle. With def nil it registers nothing, and the handle's calls return
-// ErrNotDefined.
+// ErrNotDefined; e then refuses to install its definition over a store
+// holding stored value (inUse).
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
-	if def != nil {
-		d := *def // the program's, whatever the caller does with def later
-		h.def = &d
-		e.Add(&part{def: &d})
+	if def == nil {
+		e.CheckInUse(inUse)
+		return h
 	}
+	d := *def // the program's, whatever the caller does with def later
+	h.def = &d
+	e.Add(&part{def: &d})
 	return h
+}
+
+// inUse is stored value's engine.InUse check of a definition without
+// stored value about to replace the one the store runs: a store holding
+// stored value (ledger postings of asset ledger.Value, or a member's
+// cumulative totals, which an opening may bring without a balance) is a
+// problem at "stored_value". The members' money would stay the program's
+// liability in the ledger while Account answered ErrNotDefined and the
+// recharge and spend events, still declared, moved nothing.
+func inUse(tx store.Tx) error {
+	assets, err := ledger.Assets(tx)
+	if err != nil {
+		return err
+	}
+	held := slices.Contains(assets, ledger.Value)
+	if !held {
+		err := tx.Scan(bTotals, nil, nil, false, func(_, _ []byte) error {
+			held = true
+			return store.StopScan
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if held {
+		var ps rule.Problems
+		ps.Addf("stored_value", "the store holds stored value (members' balances, cumulative totals): keep it, with other rules if need be")
+		return ps.Err()
+	}
+	return nil
 }
 
 // Account is a member's stored value.
