@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
@@ -18,8 +20,8 @@ import (
 
 // FuzzParseDefinition: any bytes give a definition or an error wrapping
 // rule.ErrInvalidDefinition, never a panic; a definition that parses
-// opens, and its JSON parses again to one that opens. CI runs it briefly
-// (.ci/run); go test runs the seeds.
+// opens, and its JSON parses again to the same definition, which opens.
+// CI runs it briefly (.ci/run); go test runs the seeds.
 func FuzzParseDefinition(f *testing.F) {
 	seed, err := json.Marshal(testkit.OrderDef())
 	if err != nil {
@@ -57,6 +59,11 @@ func FuzzParseDefinition(f *testing.F) {
 		def2, err := membership.ParseDefinition(again)
 		if err != nil {
 			t.Fatalf("the JSON of a parsed definition does not parse: %v\n%s", err, again)
+		}
+		// Go → JSON → Go gives the definition back, every field of it
+		// (an empty list written as none is no change).
+		if diff := cmp.Diff(def, def2, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("a parsed definition's JSON parses to another (-want +got):\n%s", diff)
 		}
 		if _, err := membership.Open(memory.New(), def2); err != nil {
 			t.Fatalf("the JSON of a parsed definition does not open: %v", err)
