@@ -109,7 +109,8 @@ type GrowthRule struct {
 	// Formula computes the amount, then rounded to the growth scale. A
 	// negative result takes growth away (never below zero).
 	Formula rule.Formula `json:"formula"`
-	// Caps limit the growth the rule grants a member per period.
+	// Caps limit the growth the rule grants a member per period; a limit
+	// has at most the growth scale's decimal places.
 	Caps rule.Caps `json:"caps,omitempty"`
 	// Order, when set, makes the rule remember per order what it granted,
 	// so refund rules can reverse it in proportion.
@@ -279,6 +280,14 @@ func (d Definition) checkGrowth(ps *rule.Problems, env Env) {
 		}
 		ps.Add(rule.Join(p, "effective"), g.Effective.Check())
 		ps.Add(rule.Join(p, "caps"), g.Caps.Check())
+		for j, c := range g.Caps {
+			// A limit finer than the growth scale would cut a grant to a
+			// fraction no other growth amount has (15.5 of whole units
+			// granted 5.5).
+			if !c.Limit.IsNegative() && !c.Limit.Equal(d.Rounding.Round(c.Limit)) {
+				ps.Addf(rule.Join(p, rule.Index("caps", j), "limit"), "%s has more decimal places than the growth scale (%d)", c.Limit, d.Rounding.Scale)
+			}
+		}
 		t, ok := env.EventType(g.Event)
 		if !ok {
 			ps.Addf(rule.Join(p, "event"), "%v %q", event.ErrUnknownType, g.Event)

@@ -24,7 +24,12 @@
 // refund rules and growth rewards (a task's) need a ladder: a definition
 // with them and none (paid plans alone) is refused. The amount is the
 // formula's result rounded to the growth scale (Definition.Rounding; by
-// default whole units, rounded down), then cut by the caps. An event
+// default whole units, rounded down), then cut by the caps. A cap's limit
+// is an amount of growth: Definition.Check refuses one with more decimals
+// than the growth scale (growth[i].caps[j].limit), which cut a grant to a
+// fraction no other growth amount has (a limit of 15.5 in whole units
+// granted 5.5; a definition that passed before is refused by this
+// release). An event
 // without the formula's base attribute (an optional one) earns nothing
 // from that rule, which is skipped: the outcome has a change.RuleSkipped
 // change naming the rule and the attribute, and the event's other rules

@@ -475,6 +475,48 @@ func TestLevelCheck(t *testing.T) {
 	}
 }
 
+// TestGrowthCapsAtTheGrowthScale: a cap's limit is an amount of growth,
+// so it keeps to the growth scale. A daily limit of 15.5 in whole units
+// let a second order of 10 through as 5.5, so the member held 15.5
+// growth, a fraction no growth rule, reward or refund gives. It is
+// refused, naming the path, at scale 0 and a finer one at scale 1; the
+// same figures pass at one and two places.
+func TestGrowthCapsAtTheGrowthScale(t *testing.T) {
+	def := validDef()
+	def.Growth[0].Caps = rule.Caps{{Period: rule.Day, Limit: d("15")}, {Period: rule.Total, Limit: d("15.5")}}
+	def.Growth = append(def.Growth, level.GrowthRule{ID: "paid", Event: "order", Formula: rule.Formula{Kind: rule.Fixed, Fixed: d("1")},
+		Caps: rule.Caps{{Period: rule.Week, Limit: d("0.01")}, {Period: rule.Month, Limit: d("-1")}}})
+	err := def.Check(testEnv)
+	var ps *rule.Problems
+	if !errors.As(err, &ps) || !errors.Is(err, rule.ErrInvalidDefinition) {
+		t.Fatalf("Check: %v, want *rule.Problems", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Path+": "+p.Err.Error())
+	}
+	want := []string{
+		"growth[0].caps[1].limit: 15.5 has more decimal places than the growth scale (0)",
+		// A negative limit is refused as such, not twice.
+		"growth[1].caps[1].limit: must not be negative",
+		"growth[1].caps[0].limit: 0.01 has more decimal places than the growth scale (0)",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	def.Growth[1].Caps[1].Limit = d("1")
+	def.Rounding.Scale = 1
+	err = def.Check(testEnv)
+	want = []string{"growth[1].caps[0].limit: 0.01 has more decimal places than the growth scale (1)"}
+	if err == nil || !errors.As(err, &ps) || len(ps.List) != 1 || ps.List[0].Path+": "+ps.List[0].Err.Error() != want[0] {
+		t.Errorf("at scale 1: Check = %v, want only %q", err, want[0])
+	}
+	def.Rounding = rule.Rounding{Scale: 2, Mode: rule.RoundUp}
+	if err := def.Check(testEnv); err != nil {
+		t.Errorf("limits at the scale: %v", err)
+	}
+}
+
 func TestLevelDefinitionJSON(t *testing.T) {
 	def := validDef()
 	raw, err := json.Marshal(def)
