@@ -15,6 +15,7 @@ import (
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
 )
 
@@ -272,4 +273,84 @@ func TestCapCutPublishes(t *testing.T) {
 		t.Errorf("third order published %d growth changes, want 0", n)
 	}
 	lvlWant(t, p, "cy", "Entry", "15", "") // 10 + 5 + 0: below Bronze (20)
+}
+
+// TestGrowthCapAddedByANewVersion pins what a cap a new version adds
+// counts: the grants from that version on. Version 1 of the order rule
+// has no cap; under it a and b each earn 80 growth for an order of 80.
+// Version 2 adds a total cap of 100, whose counter starts at 0: a's order
+// of 150 earns 100 (used 0), and a's next order nothing. A refund gives
+// back to the counter what it reverses, though the grant was made before
+// the cap: a's full return of the version-1 order takes the counter from
+// 100 to 20, so an order of 150 earns 80 more. b earned 30 under version
+// 2 when b's version-1 order is returned: the counter stops at 0
+// (deleted), not -50, so b's next order of 150 earns the limit, 100, and
+// no more. The ladder's gifts are left out: only the rule earns growth.
+func TestGrowthCapAddedByANewVersion(t *testing.T) {
+	def := func(version uint64, caps rule.Caps) membership.Definition {
+		def := lvlDef("")
+		for i := range def.Levels.Ladder {
+			def.Levels.Ladder[i].Gifts = nil
+		}
+		order := def.Levels.Growth[2]
+		order.Caps = caps
+		def.Levels.Growth = []level.GrowthRule{order}
+		def.Version = version
+		return def
+	}
+	st := memory.New()
+	v1, err := membership.Open(st, def(1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(day, hour int) time.Time { return time.Date(2026, 3, day, hour, 0, 0, 0, zone) }
+	mustProcess(t, v1, lvlOrder("a1", "a", "80", "oa", at(2, 10)), lvlOrder("b1", "b", "80", "ob", at(2, 10)))
+	p, err := membership.Open(st, def(2, rule.Caps{{Period: rule.Total, Limit: d("100")}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// growth processes e and checks the growth it moved (none: "") and
+	// the cut: none when used is "", else the total cap's with used
+	// before it.
+	growth := func(e event.Event, wanted, moved, used string) {
+		t.Helper()
+		cs := mustProcess(t, p, e)[0].ChangesOf(level.ChangeGrowth)
+		if moved == "" {
+			if len(cs) != 0 {
+				t.Errorf("%s: %d growth changes, want none", e.ID, len(cs))
+			}
+			return
+		}
+		if len(cs) != 1 {
+			t.Fatalf("%s: %d growth changes, want 1", e.ID, len(cs))
+		}
+		var gc level.GrowthChange
+		if err := cs[0].Decode(&gc); err != nil {
+			t.Fatal(err)
+		}
+		var want *rule.Cut
+		if used != "" {
+			want = &rule.Cut{Period: rule.Total, Limit: d("100"), Used: d(used), Wanted: d(wanted), Granted: d(moved)}
+		}
+		if !gc.Amount.Equal(d(moved)) || !cmp.Equal(cs[0].Reason.Cut, want, cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })) {
+			t.Errorf("%s moved %s growth, cut %+v; want %s, cut %+v", e.ID, gc.Amount, cs[0].Reason.Cut, moved, want)
+		}
+	}
+	ret := func(id, member, order string, at time.Time) event.Event {
+		return lvlEvent(id, member, "return", at, event.Attrs{"amount": event.Dec(d("80")), "order_id": event.Str(order)})
+	}
+	growth(lvlOrder("a2", "a", "150", "oa2", at(3, 10)), "150", "100", "0")
+	growth(lvlOrder("a3", "a", "10", "oa3", at(3, 11)), "10", "", "")
+	growth(ret("a4", "a", "oa", at(4, 10)), "", "-80", "")
+	growth(lvlOrder("a5", "a", "150", "oa5", at(5, 10)), "150", "80", "20")
+	// 80 + 100 - 80 + 80; Silver (100) since 3 March, to 24:00 of 3 April.
+	lvlWant(t, p, "a", "Silver", "180", "2026-04-04")
+
+	growth(lvlOrder("b2", "b", "30", "ob2", at(3, 10)), "30", "30", "")
+	growth(ret("b3", "b", "ob", at(4, 10)), "", "-80", "")
+	growth(lvlOrder("b4", "b", "150", "ob4", at(5, 10)), "150", "100", "0")
+	growth(lvlOrder("b5", "b", "1", "ob5", at(5, 11)), "1", "", "")
+	// 80 + 30 - 80 + 100; Silver since 3 March (110), kept through the
+	// return's 30: a decrease never downgrades mid-term.
+	lvlWant(t, p, "b", "Silver", "130", "2026-04-04")
 }

@@ -185,7 +185,8 @@
 // grant matching everything refunded so far, rounded to the growth scale
 // ([Reversal]: rounding the cumulative share, not each refund, so that
 // partial refunds add up to the whole), and gives the amount back to the
-// rule's caps of the day it was granted. Refund rules need a growth rule
+// rule's caps of the day it was granted (for a grant made before a
+// version added the cap, see "A new version of the definition"). Refund rules need a growth rule
 // with an OrderRef: a definition with refunds and none is refused (path
 // "refunds"), as its refunds would reverse nothing.
 //
@@ -242,6 +243,20 @@
 // (Status shows it, and the other domains read it); their next event or
 // request joins them there, as a member's first does (a join in the
 // history and in Days, the entry level's growth rules applying to it).
+//
+// A growth rule's caps count its grants per member and rule ID only for
+// the periods the rule caps when it grants. So a cap a version adds, a
+// total cap too, counts the rule's grants from that version on: a total
+// cap of 100 added after a member earned 80 growth under the rule lets
+// them earn 100 more (unlike a task's total limit, which counts the
+// completions ever). A changed limit keeps what its period counted, and
+// a renamed rule starts afresh. A refund gives what it reverses back to
+// the caps in force, also for a grant made before the cap was added,
+// which was never counted: it frees room that the version's grants took
+// (a member who earned those 100, then returned the order of the 80
+// earned before, earns 80 more), but never past the limit, as a counter
+// stops at 0 (one who had earned 30 under the cap and returned that
+// order earns 100 more, not 150).
 //
 // # Changes, ledger and storage
 //

@@ -62,6 +62,19 @@
 // under a program the definition has; to retire a program, keep it
 // without earning rules.
 //
+// A rule's caps count its grants per member and rule ID only for the
+// periods the rule caps when it grants. So a cap a version adds, a total
+// cap too, counts the rule's grants from that version on: a total cap of
+// 100 added after a member earned 80 under the rule lets them earn 100
+// more (unlike a task's total limit, which counts the completions ever).
+// A changed limit keeps what its period counted, and a renamed rule
+// starts afresh. A refund gives what it reverses back to the caps in
+// force, also for a grant made before the cap was added, which was never
+// counted: it frees room that the version's grants took (a member who
+// earned those 100, then refunded the 80 earned before, earns 80 more),
+// but never past the limit, as a counter stops at 0 (one who had earned
+// 30 under the cap and refunded the 80 earns 100 more, not 150).
+//
 // # Earning
 //
 // An earning [Rule] applies to an event of its type inside its window
@@ -159,7 +172,8 @@
 // expired charges the spent part first. The parts are amounts at the
 // program's scale: nothing more is rounded. The balance never goes below
 // zero. The reversed share (lapsed and short parts included) gives its cap
-// room back; it does not lower the day's earned total of risk control,
+// room back (for a grant made before a version added the cap, see above);
+// it does not lower the day's earned total of risk control,
 // which counts what was granted that day, refunded or not (a buy-and-refund
 // loop still reaches the threshold). Growth is reversed by the level
 // package's own refund rules.

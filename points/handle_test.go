@@ -288,6 +288,67 @@ func TestCapsAtPeriodBoundaries(t *testing.T) {
 	})
 }
 
+// TestCapAddedByANewVersion pins what a cap a new version adds counts:
+// the grants from that version on. Version 1 of "buy" has no cap; under
+// it a and b each earn 80 for an order of 80. Version 2 adds a total cap
+// of 100, whose counter starts at 0: a's order of 150 earns 100 (used 0),
+// and a's next order nothing. A refund gives back to the counter what it
+// reverses, though the grant was made before the cap: a's full refund of
+// the version-1 order takes the counter from 100 to 20, so an order of
+// 150 earns 80 more. b earned 30 under version 2 when b's version-1 order
+// is refunded: the counter stops at 0 (deleted), not -50, so b's next
+// order of 150 earns the limit, 100, and no more.
+func TestCapAddedByANewVersion(t *testing.T) {
+	def := func(version uint64, caps rule.Caps) membership.Definition {
+		buy := ptsBuy
+		buy.Caps = caps
+		d := ptsDef(func(d *points.Definition) { d.Rules = []points.Rule{buy} })
+		d.Version = version
+		return d
+	}
+	st := memory.New()
+	v1, err := membership.Open(st, def(1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustProcess(t, v1, ptsOrder("a1", "a", "80", ptsAt("2026-03-02 10:00")), ptsOrder("b1", "b", "80", ptsAt("2026-03-02 10:00")))
+	p, err := membership.Open(st, def(2, rule.Caps{{Period: rule.Total, Limit: dec("100")}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// earned processes e and checks what it earned and the cut: none when
+	// used is "", else the total cap's with used before it.
+	earned := func(e event.Event, wanted, granted, used string) {
+		t.Helper()
+		pc, why := ptsChange(t, mustProcess(t, p, e)[0], points.ChangeEarned)
+		var want *rule.Cut
+		if used != "" {
+			want = &rule.Cut{Period: rule.Total, Limit: dec("100"), Used: dec(used), Wanted: dec(wanted), Granted: dec(granted)}
+		}
+		if !pc.Amount.Equal(dec(granted)) || !cmp.Equal(why.Cut, want, cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })) {
+			t.Errorf("%s earned %s, cut %+v; want %s, cut %+v", e.ID, pc.Amount, why.Cut, granted, want)
+		}
+	}
+	reversed := func(e event.Event, amount string) {
+		t.Helper()
+		if pc, _ := ptsChange(t, mustProcess(t, p, e)[0], points.ChangeReversed); !pc.Amount.Equal(dec("-" + amount)) {
+			t.Errorf("%s reversed %s, want %s", e.ID, pc.Amount.Neg(), amount)
+		}
+	}
+	earned(ptsOrder("a2", "a", "150", ptsAt("2026-03-03 10:00")), "150", "100", "0")
+	earned(ptsOrder("a3", "a", "10", ptsAt("2026-03-03 11:00")), "10", "0", "100")
+	reversed(ptsRefund("a4", "a", "o-a1", "80", ptsAt("2026-03-04 10:00")), "80")
+	earned(ptsOrder("a5", "a", "150", ptsAt("2026-03-05 10:00")), "150", "80", "20")
+	ptsWantAvailable(t, p, "mall", "a", ptsAt("2026-03-05 10:00"), "180") // 80 + 100 - 80 + 80
+
+	earned(ptsOrder("b2", "b", "30", ptsAt("2026-03-03 10:00")), "30", "30", "")
+	reversed(ptsRefund("b3", "b", "o-b1", "80", ptsAt("2026-03-04 10:00")), "80")
+	earned(ptsOrder("b4", "b", "150", ptsAt("2026-03-05 10:00")), "150", "100", "0")
+	earned(ptsOrder("b5", "b", "1", ptsAt("2026-03-05 11:00")), "1", "0", "100")
+	ptsWantAvailable(t, p, "mall", "b", ptsAt("2026-03-05 11:00"), "130") // 80 + 30 - 80 + 100
+	ptsCheckBooks(t, p)
+}
+
 func TestRiskStop(t *testing.T) {
 	p := testkit.OpenMemory(t, ptsDef(func(d *points.Definition) {
 		d.Programs[0].Risk = &points.Risk{Daily: dec("100"), Policy: points.Stop}
