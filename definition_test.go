@@ -185,6 +185,50 @@ func TestParseDefinitionValidationProblems(t *testing.T) {
 	}
 }
 
+// A condition's problem names the field at fault by the path a host's
+// form knows it by, whatever part holds the condition: a growth rule's,
+// an earning rule's, a task step's (attr, value, values[i], op) and a tag
+// rule's (fact, value, op). Before, an attribute or operator was reported
+// at the condition, its field only in the message (levels.growth[0].
+// conditions[0]: attr: unknown attribute …), as a tag's fact was not.
+func TestParseDefinitionConditionProblemsNameTheField(t *testing.T) {
+	doc := `{"zone": "UTC",
+		"events": [{"name": "order", "attributes": [{"name": "amount", "type": "decimal"}, {"name": "store", "type": "string"}]}],
+		"levels": {"ladder": [{"name": "Basic", "upgrade": "0", "validity": {"kind": "permanent"}}],
+			"growth": [{"id": "g", "event": "order", "formula": {"kind": "fixed", "fixed": "1"}, "conditions": [
+				{"attr": "colour", "op": "eq", "value": {"kind": "string", "str": "red"}}]}]},
+		"points": {"programs": [{"name": "mall"}],
+			"rules": [{"id": "r", "program": "mall", "event": "order", "formula": {"kind": "fixed", "fixed": "1"}, "conditions": [
+				{"attr": "amount", "op": "gte", "value": {"kind": "string", "str": "100"}}]}]},
+		"tasks": {"tasks": [{"name": "t", "kind": "one", "rewards": [{"kind": "points", "program": "mall", "amount": "1"}],
+			"steps": [{"event": "order", "conditions": [
+				{"attr": "store", "op": "like", "value": {"kind": "string", "str": "s%"}},
+				{"attr": "store", "op": "in", "values": [{"kind": "string", "str": "s1"}, {"kind": "integer", "int": 2}]}]}]}]},
+		"tags": {"orders": {"event": "order", "amount": "amount"},
+			"rules": [{"tag": "buyer", "all": [{"fact": "order_count", "op": "starts", "value": {"kind": "integer", "int": 1}},
+				{"fact": "order_amount", "op": "gt", "value": {"kind": "bool", "bool": true}}]}]}}`
+	_, err := membership.ParseDefinition([]byte(doc))
+	var ps *rule.Problems
+	if !errors.Is(err, rule.ErrInvalidDefinition) || !errors.As(err, &ps) {
+		t.Fatalf("ParseDefinition = %v, want the *rule.Problems of an invalid definition", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Error())
+	}
+	want := []string{
+		`levels.growth[0].conditions[0].attr: unknown attribute "colour" in type "order"`,
+		"points.rules[0].conditions[0].value: attribute has the wrong type: got string, want decimal",
+		`tasks.tasks[0].steps[0].conditions[0].op: unknown operator "like"`,
+		"tasks.tasks[0].steps[0].conditions[1].values[1]: attribute has the wrong type: got integer, want string",
+		`tags.rules[0].all[0].op: unknown operator "starts"`,
+		"tags.rules[0].all[1].value: attribute has the wrong type: got bool, want decimal",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
+
 // The domains whose checks look up event types and other domains refuse a
 // nil Env with rule.ErrInvalidDefinition rather than panic (value's and
 // coupon's skip their optional lookups).

@@ -99,38 +99,60 @@ func MatchAll(conds []Condition, e Event) bool {
 	return true
 }
 
+// FieldError is a problem with one field of a [Condition], which Field
+// names as the JSON does: "attr", "op", "value", "values" or "values[i]".
+// A definition's validation joins it to the condition's path, so that the
+// problem is reported at the field (growth[0].conditions[1].op).
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+// Error returns "field: cause".
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+// Unwrap returns the cause, so errors.Is finds its sentinel.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// fieldErr returns a *FieldError at field with a formatted cause.
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
 // Check returns the problems of the condition against the declared type:
-// an undeclared attribute, an unknown operator, an operator that does not
-// fit the attribute's kind, or a value of another kind.
+// an undeclared attribute (wrapping [ErrUnknownAttribute]), an unknown
+// operator, an operator that does not fit the attribute's kind, or a value
+// of another kind (wrapping [ErrAttributeType]). Each is a *[FieldError]
+// naming the field at fault.
 func (c Condition) Check(t Type) []error {
 	a, ok := t.Attr(c.Attr)
 	if !ok {
-		return []error{fmt.Errorf("attr: %w %q in type %q", ErrUnknownAttribute, c.Attr, t.Name)}
+		return []error{fieldErr("attr", "%w %q in type %q", ErrUnknownAttribute, c.Attr, t.Name)}
 	}
 	want := a.Kind
 	if a.Kind == Integer || a.Kind == Decimal {
 		want = "" // numbers compare with integers or decimals alike
 	}
-	check := func(path string, v Value) error {
+	check := func(field string, v Value) error {
 		if f := v.Stray(); f != "" {
-			return fmt.Errorf("%s: %w: a %s value with %s set", path, ErrAttributeType, v.Kind, f)
+			return fieldErr(field, "%w: a %s value with %s set", ErrAttributeType, v.Kind, f)
 		}
 		if want == "" && (v.Kind == Integer || v.Kind == Decimal) || v.Kind == want {
 			return nil
 		}
-		return fmt.Errorf("%s: %w: got %s, want %s", path, ErrAttributeType, v.Kind, a.Kind)
+		return fieldErr(field, "%w: got %s, want %s", ErrAttributeType, v.Kind, a.Kind)
 	}
 	var errs []error
 	switch c.Op {
 	case Eq, Ne:
 		if a.Kind == Strings {
-			errs = append(errs, fmt.Errorf("op: %q does not apply to a list; use contains", c.Op))
+			errs = append(errs, fieldErr("op", "%q does not apply to a list; use contains", c.Op))
 		} else if err := check("value", c.Value); err != nil {
 			errs = append(errs, err)
 		}
 	case In, NotIn:
 		if len(c.Values) == 0 {
-			errs = append(errs, fmt.Errorf("values: empty for %q", c.Op))
+			errs = append(errs, fieldErr("values", "empty for %q", c.Op))
 		}
 		for i, v := range c.Values {
 			if err := check(fmt.Sprintf("values[%d]", i), v); err != nil {
@@ -139,22 +161,22 @@ func (c Condition) Check(t Type) []error {
 		}
 	case Gt, Gte, Lt, Lte:
 		if a.Kind != Decimal && a.Kind != Integer && a.Kind != Time {
-			errs = append(errs, fmt.Errorf("op: %q does not apply to %s", c.Op, a.Kind))
+			errs = append(errs, fieldErr("op", "%q does not apply to %s", c.Op, a.Kind))
 		} else if err := check("value", c.Value); err != nil {
 			errs = append(errs, err)
 		}
 	case Contains:
 		if a.Kind != Strings {
-			errs = append(errs, fmt.Errorf("op: %q applies only to a list of strings", c.Op))
+			errs = append(errs, fieldErr("op", "%q applies only to a list of strings", c.Op))
 		} else if f := c.Value.Stray(); f != "" {
-			errs = append(errs, fmt.Errorf("value: %w: a %s value with %s set", ErrAttributeType, c.Value.Kind, f))
+			errs = append(errs, fieldErr("value", "%w: a %s value with %s set", ErrAttributeType, c.Value.Kind, f))
 		} else if c.Value.Kind != String {
 			// The value is one element of the list, not a list: check,
 			// which wants the attribute's kind, does not apply.
-			errs = append(errs, fmt.Errorf("value: %w: got %s, want string", ErrAttributeType, c.Value.Kind))
+			errs = append(errs, fieldErr("value", "%w: got %s, want string", ErrAttributeType, c.Value.Kind))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("op: unknown operator %q", c.Op))
+		errs = append(errs, fieldErr("op", "unknown operator %q", c.Op))
 	}
 	return errs
 }

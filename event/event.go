@@ -21,6 +21,13 @@
 // zero time (a time left unset) is refused with [ErrTimeRange], as a time
 // outside the limits is: an attribute with no time is left out.
 //
+// [Condition.Check] reports each problem of a condition as a *[FieldError]
+// naming the field at fault as the JSON does (attr, op, value, values[i]),
+// and rule.Problems records it at that field, so a definition's problem
+// reads growth[0].conditions[1].op: unknown operator "like". Before, it
+// was reported at the condition, the field only at the head of the
+// message (growth[0].conditions[1]: op: …).
+//
 // [Event.Same] decides whether a repeated event ID is a retry: the same
 // member, type, instant (in any zone) and attributes, numbers compared by
 // value ("10" and "10.00" are the same amount).

@@ -255,3 +255,45 @@ func TestStrayFieldRefused(t *testing.T) {
 		t.Errorf("false's Stray() = %q; want none", f)
 	}
 }
+
+// TestConditionCheckNamesTheField: each problem Check finds is a
+// *event.FieldError naming the condition's field at fault as the JSON
+// names it, so a definition's validation reports the path to that field
+// (growth[0].conditions[1].op) and not only to the condition. Its text
+// reads as before: the field, then the cause.
+func TestConditionCheckNamesTheField(t *testing.T) {
+	tests := []struct {
+		c     event.Condition
+		field string
+		text  string
+		is    error // nil: the cause wraps no sentinel
+	}{
+		{event.Condition{Attr: "colour", Op: event.Eq, Value: event.Str("red")}, "attr", `attr: unknown attribute "colour" in type "order"`, event.ErrUnknownAttribute},
+		{event.Condition{Attr: "store", Op: "like", Value: event.Str("s%")}, "op", `op: unknown operator "like"`, nil},
+		{event.Condition{Attr: "store", Op: event.Gt, Value: event.Str("a")}, "op", `op: "gt" does not apply to string`, nil},
+		{event.Condition{Attr: "tags", Op: event.Eq, Value: event.Str("x")}, "op", `op: "eq" does not apply to a list; use contains`, nil},
+		{event.Condition{Attr: "store", Op: event.Contains, Value: event.Str("x")}, "op", `op: "contains" applies only to a list of strings`, nil},
+		{event.Condition{Attr: "amount", Op: event.Gte, Value: event.Str("100")}, "value", "value: attribute has the wrong type: got string, want decimal", event.ErrAttributeType},
+		{event.Condition{Attr: "tags", Op: event.Contains, Value: event.List("infant")}, "value", "value: attribute has the wrong type: got strings, want string", event.ErrAttributeType},
+		{event.Condition{Attr: "store", Op: event.NotIn}, "values", `values: empty for "not_in"`, nil},
+		{event.Condition{Attr: "store", Op: event.In, Values: []event.Value{event.Str("s1"), event.Int(2)}}, "values[1]", "values[1]: attribute has the wrong type: got integer, want string", event.ErrAttributeType},
+	}
+	for _, tt := range tests {
+		errs := tt.c.Check(order)
+		if len(errs) != 1 {
+			t.Errorf("%+v: Check = %v, want one problem", tt.c, errs)
+			continue
+		}
+		var fe *event.FieldError
+		if !errors.As(errs[0], &fe) {
+			t.Errorf("%+v: Check = %T %v, want a *event.FieldError", tt.c, errs[0], errs[0])
+			continue
+		}
+		if fe.Field != tt.field || errs[0].Error() != tt.text {
+			t.Errorf("%+v: field %q, %q; want field %q, %q", tt.c, fe.Field, errs[0], tt.field, tt.text)
+		}
+		if tt.is != nil && !errors.Is(errs[0], tt.is) {
+			t.Errorf("%+v: %v does not wrap %v", tt.c, errs[0], tt.is)
+		}
+	}
+}

@@ -20,7 +20,9 @@
 // is). Growth is the member's ledger account of asset growth, a plain
 // balance without lots (ledger.Asset.HasLots); growth rules earn it (event
 // type, attribute conditions, applicable levels, effective period,
-// formula, caps per day, week, month, year and in total). Growth rules,
+// formula, caps per day, week, month, year and in total); Definition.Check
+// reports a condition's problem at its field (growth[0].conditions[1].op,
+// .attr, .value, .values[i]), not at the condition. Growth rules,
 // refund rules and growth rewards (a task's) need a ladder: a definition
 // with them and none (paid plans alone) is refused. The amount is the
 // formula's result rounded to the growth scale (Definition.Rounding; by

@@ -440,7 +440,7 @@ func TestLevelCheck(t *testing.T) {
 		{"unknown base attribute", func(d *level.Definition) { d.Growth[0].Formula.Base = "total" }, `growth[0].formula.base: unknown attribute "total"`},
 		{"condition on unknown attribute", func(d *level.Definition) {
 			d.Growth[0].Conditions = []event.Condition{{Attr: "store", Op: event.Eq, Value: event.Str("x")}}
-		}, `growth[0].conditions[0]: attr: unknown attribute "store"`},
+		}, `growth[0].conditions[0].attr: unknown attribute "store"`},
 		{"unknown level", func(d *level.Definition) { d.Growth[0].Levels = []string{"Diamond"} }, `growth[0].levels[0]: unknown level "Diamond"`},
 		{"negative cap", func(d *level.Definition) { d.Growth[0].Caps[0].Limit = decimal.NewFromInt(-1) }, "growth[0].caps[0].limit: must not be negative"},
 		{"bad window", func(d *level.Definition) {
@@ -472,6 +472,45 @@ func TestLevelCheck(t *testing.T) {
 				t.Errorf("Check = %v\nwant a problem containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestGrowthConditionProblemsNameTheField: a growth rule's condition is
+// reported at the field at fault, as the JSON names it, so that a host
+// can show it beside that field: an unknown attribute at attr, a value of
+// another kind at value (values[i] for in), an unknown operator or one
+// that does not fit the attribute at op. They were all reported at the
+// condition (growth[0].conditions[0]: attr: unknown attribute …).
+func TestGrowthConditionProblemsNameTheField(t *testing.T) {
+	def := validDef()
+	def.Growth[0].Conditions = []event.Condition{
+		{Attr: "store", Op: event.Eq, Value: event.Str("s1")},
+		{Attr: "amount", Op: event.Gte, Value: event.Str("100")},
+		{Attr: "order_id", Op: "like", Value: event.Str("A%")},
+		{Attr: "order_id", Op: event.In, Values: []event.Value{event.Str("A1"), event.Int(2)}},
+		{Attr: "order_id", Op: event.Gt, Value: event.Str("A")},
+	}
+	err := def.Check(testEnv)
+	var ps *rule.Problems
+	if !errors.As(err, &ps) || !errors.Is(err, rule.ErrInvalidDefinition) {
+		t.Fatalf("Check: %v, want *rule.Problems", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Error())
+	}
+	want := []string{
+		`growth[0].conditions[0].attr: unknown attribute "store" in type "order"`,
+		"growth[0].conditions[1].value: attribute has the wrong type: got string, want decimal",
+		`growth[0].conditions[2].op: unknown operator "like"`,
+		"growth[0].conditions[3].values[1]: attribute has the wrong type: got integer, want string",
+		`growth[0].conditions[4].op: "gt" does not apply to string`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if !errors.Is(err, event.ErrUnknownAttribute) || !errors.Is(err, event.ErrAttributeType) {
+		t.Errorf("Check: %v, want it to wrap event.ErrUnknownAttribute and event.ErrAttributeType", err)
 	}
 }
 

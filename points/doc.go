@@ -78,7 +78,9 @@
 // # Earning
 //
 // An earning [Rule] applies to an event of its type inside its window
-// whose attributes match its conditions, for a member at one of its levels
+// whose attributes match its conditions (Definition.Check reports a
+// condition's problem at its field, rules[0].conditions[1].attr, .op,
+// .value or .values[i], not at the condition), for a member at one of its levels
 // (the level once the level part has processed the same event, so an
 // upgrade the event causes counts). [Rule.Earn] rounds its formula's
 // result once with the program's rounding (by default whole points,

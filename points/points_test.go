@@ -72,6 +72,44 @@ func validDef() points.Definition {
 	}
 }
 
+// TestRuleConditionProblemsNameTheField: an earning rule's condition is
+// reported at the field at fault, as the JSON names it: an unknown
+// attribute at attr, a value of another kind at value (values[i] for
+// in), an unknown operator or one that does not fit the attribute at op.
+// They were all reported at the condition (rules[0].conditions[0]).
+func TestRuleConditionProblemsNameTheField(t *testing.T) {
+	def := validDef()
+	def.Rules[0].Conditions = []event.Condition{
+		{Attr: "colour", Op: event.Eq, Value: event.Str("red")},
+		{Attr: "items", Op: event.Gte, Value: event.Flag(true)},
+		{Attr: "store", Op: "like", Value: event.Str("s%")},
+		{Attr: "store", Op: event.NotIn, Values: []event.Value{event.Int(1)}},
+		{Attr: "store", Op: event.Contains, Value: event.Str("s1")},
+	}
+	err := def.Check(env{levels: []string{"gold"}})
+	var ps *rule.Problems
+	if !errors.As(err, &ps) || !errors.Is(err, rule.ErrInvalidDefinition) {
+		t.Fatalf("Check: %v, want *rule.Problems", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Error())
+	}
+	want := []string{
+		`rules[0].conditions[0].attr: unknown attribute "colour" in type "order"`,
+		"rules[0].conditions[1].value: attribute has the wrong type: got bool, want integer",
+		`rules[0].conditions[2].op: unknown operator "like"`,
+		"rules[0].conditions[3].values[0]: attribute has the wrong type: got integer, want string",
+		`rules[0].conditions[4].op: "contains" applies only to a list of strings`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if !errors.Is(err, event.ErrUnknownAttribute) || !errors.Is(err, event.ErrAttributeType) {
+		t.Errorf("Check: %v, want it to wrap event.ErrUnknownAttribute and event.ErrAttributeType", err)
+	}
+}
+
 func TestCheck(t *testing.T) {
 	if err := validDef().Check(env{levels: []string{"gold"}}); err != nil {
 		t.Fatalf("valid definition: %v", err)
@@ -109,7 +147,7 @@ func TestCheck(t *testing.T) {
 		"programs[2].approval_above", "programs[2].payment.rate", "programs[2].payment.max_share", "programs[2].payment.money_scale",
 		"exchanges[1].to", "exchanges[1].rate", "exchanges[2]",
 		"rules[1].id", "rules[1].program", "rules[1].event", "rules[1].levels[0]",
-		"rules[2].conditions[0]", "rules[2].order", "rules[2].order_amount", "rules[2].formula", "rules[2].levels[0]",
+		"rules[2].conditions[0].attr", "rules[2].order", "rules[2].order_amount", "rules[2].formula", "rules[2].levels[0]",
 		"rules[2].window.to", "rules[2].validity.n", "rules[2].caps[0].limit", "rules[2].pending_days",
 		"refunds[1].order", "refunds[1].amount", "refunds[2].event", "refunds[3]",
 	}

@@ -48,5 +48,8 @@
 //
 // Every Check method returns nil or a *[Problems] listing every problem with
 // its path relative to the checked value, for the caller to nest under its
-// own path with [Problems.Add]. Every type round-trips through encoding/json.
+// own path with [Problems.Add]. Add records a condition's problem (an
+// *event.FieldError from event.Condition.Check) at the field it names under
+// the path it is given: conditions[1] and op make conditions[1].op. Every
+// type round-trips through encoding/json.
 package rule

@@ -324,3 +324,33 @@ func TestDateAt(t *testing.T) {
 		})
 	}
 }
+
+// TestProblemsAddField: a condition's problem (an *event.FieldError) is
+// recorded at the path joined with the field it names, alone or in a
+// joined list, with its cause, which errors.Is still finds; another
+// error stays at the path.
+func TestProblemsAddField(t *testing.T) {
+	c := event.Condition{Attr: "store", Op: event.In, Values: []event.Value{event.Int(1)}}
+	typ := event.Type{Name: "order", Attributes: []event.Attr{{Name: "store", Kind: event.String}}}
+	var ps rule.Problems
+	ps.Add("rules[0].conditions[0]", event.Condition{Attr: "colour", Op: event.Eq}.Check(typ)[0])
+	ps.Add("rules[0].conditions[1]", errors.Join(c.Check(typ)...))
+	ps.Add("rules[0].conditions[2]", errors.Join(event.Condition{Attr: "store", Op: "like"}.Check(typ)...))
+	ps.Add("rules[0]", errors.New("plain"))
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Error())
+	}
+	want := []string{
+		`rules[0].conditions[0].attr: unknown attribute "colour" in type "order"`,
+		"rules[0].conditions[1].values[0]: attribute has the wrong type: got integer, want string",
+		`rules[0].conditions[2].op: unknown operator "like"`,
+		"rules[0]: plain",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if err := ps.Err(); !errors.Is(err, event.ErrUnknownAttribute) || !errors.Is(err, event.ErrAttributeType) {
+		t.Errorf("%v: want it to wrap event.ErrUnknownAttribute and event.ErrAttributeType", err)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/memberkit/membership/event"
 )
 
 // ErrInvalidDefinition is wrapped by every [Problems] error, so a caller can
@@ -35,9 +37,16 @@ type Problems struct {
 }
 
 // Add records err at path; a nil err is ignored. An err that is itself a
-// joined list or a Problems is flattened under path.
+// joined list or a Problems is flattened under path, and a condition's
+// *event.FieldError is recorded at its field under path
+// (Add("rules[0].conditions[1]", err) at "rules[0].conditions[1].op").
 func (ps *Problems) Add(path string, err error) {
 	if err == nil {
+		return
+	}
+	// Only as given, not wrapped: a wrapper's own text would be lost.
+	if fe, ok := err.(*event.FieldError); ok {
+		ps.Add(Join(path, fe.Field), fe.Err)
 		return
 	}
 	var inner *Problems

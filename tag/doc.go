@@ -65,7 +65,10 @@
 // A [Rule] gives its tag to the members for which all its [Cond]s hold. A
 // condition tests one fact of the member (a profile attribute, the level, a
 // statistic, optionally over the last N days, or a preference such as the
-// top category) with the operators of package event. Rules are evaluated
+// top category) with the operators of package event; Definition.Check
+// reports a condition's problem at its field (rules[0].all[1].fact, .op,
+// .value or .values[i]: the operator and value were reported at the
+// condition). Rules are evaluated
 // after every event of the member (the tag part is added last, so it sees
 // the level and everything else the event changed), after a profile
 // change, and after another domain changed the member outside an event (a

@@ -265,10 +265,47 @@ func TestTagCheck(t *testing.T) {
 		"orders.brand", "recharge.event",
 		"attributes[1].name", "attributes[1].type",
 		"manual[1].name", "rules[0].tag", "rules[1].tag",
-		"rules[2].all[0].fact", "rules[2].all[1].value", "rules[2].all[2].days", "rules[2].all[3]",
+		"rules[2].all[0].fact", "rules[2].all[1].value", "rules[2].all[2].days", "rules[2].all[3].value",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("problem paths (-want +got):\n%s\n%v", diff, err)
+	}
+}
+
+// TestTagConditionProblemsNameTheField: a rule's condition is reported
+// at the field at fault, as the JSON names it: an unknown fact at fact
+// (as before), a value of another kind at value (values[i] for in), an
+// unknown operator or one that does not fit the fact at op. The value and
+// operator were reported at the condition (rules[0].all[1]: value: …).
+func TestTagConditionProblemsNameTheField(t *testing.T) {
+	d := tag.Definition{
+		Orders: &tag.Orders{Event: "order", Amount: "amount"},
+		Rules: []tag.Rule{{Tag: "buyer", All: []tag.Cond{
+			{Fact: "nope", Op: event.Eq, Value: event.Int(1)},
+			{Fact: tag.FactOrderCount, Op: event.Gte, Value: event.Str("3")},
+			{Fact: tag.FactOrderAmount, Op: "like", Value: event.Int(1)},
+			{Fact: tag.FactOrderCount, Op: event.In, Values: []event.Value{event.Int(1), event.Flag(true)}},
+			{Fact: tag.FactBrands, Op: event.Eq, Value: event.Str("x")},
+		}}},
+	}
+	err := d.Check(env{})
+	var ps *rule.Problems
+	if !errors.As(err, &ps) || !errors.Is(err, rule.ErrInvalidDefinition) {
+		t.Fatalf("Check = %v, want *rule.Problems", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Error())
+	}
+	want := []string{
+		`rules[0].all[0].fact: unknown fact "nope"`,
+		"rules[0].all[1].value: attribute has the wrong type: got string, want integer",
+		`rules[0].all[2].op: unknown operator "like"`,
+		"rules[0].all[3].values[1]: attribute has the wrong type: got bool, want integer",
+		`rules[0].all[4].op: "eq" does not apply to a list; use contains`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
 	}
 }
 

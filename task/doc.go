@@ -42,7 +42,10 @@
 //     in, whatever their times. The previous step's time is the progress's
 //     Updated, which progress recorded by earlier releases carries too.
 //
-// Each step is an event type with attribute conditions (package event).
+// Each step is an event type with attribute conditions (package event);
+// Definition.Check reports a condition's problem at its field
+// (tasks[0].steps[1].conditions[0].attr, .op, .value or .values[i]), not
+// at the condition.
 // [Task.Step] is the rule that counts an event; the part calls it. Events
 // count as Process receives them, and what did not count is not looked at
 // again: a late event for A processed after B does not complete "A then

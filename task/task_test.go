@@ -198,6 +198,43 @@ func (env) CheckReward(r rule.Reward, _ rule.SourceKind) error {
 func (env) LevelExists(name string) bool { return name == "gold" }
 func (env) TagExists(name string) bool   { return name == "M" }
 
+// TestStepConditionProblemsNameTheField: a step's condition is reported
+// at the field at fault, as the JSON names it: an unknown attribute at
+// attr, a value of another kind at value (values[i] for in), an unknown
+// operator at op. They were all reported at the condition
+// (tasks[0].steps[1].conditions[0]).
+func TestStepConditionProblemsNameTheField(t *testing.T) {
+	d := task.Definition{Tasks: []task.Task{{Name: "big", Kind: task.Sequence,
+		Rewards: []rule.Reward{{Kind: rule.RewardAchievement, Achievement: "first"}},
+		Steps: []task.Step{{Event: "order"}, {Event: "order", Conditions: []event.Condition{
+			{Attr: "colour", Op: event.Eq, Value: event.Str("red")},
+			{Attr: "amount", Op: event.Gte, Value: event.Str("100")},
+			{Attr: "amount", Op: "between", Value: event.Int(1)},
+			{Attr: "amount", Op: event.In, Values: []event.Value{event.Int(1), event.Str("2")}},
+		}}}}}}
+	err := d.Check(env{})
+	var ps *rule.Problems
+	if !errors.As(err, &ps) || !errors.Is(err, rule.ErrInvalidDefinition) {
+		t.Fatalf("Check = %v, want *rule.Problems", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Error())
+	}
+	want := []string{
+		`tasks[0].steps[1].conditions[0].attr: unknown attribute "colour" in type "order"`,
+		"tasks[0].steps[1].conditions[1].value: attribute has the wrong type: got string, want decimal",
+		`tasks[0].steps[1].conditions[2].op: unknown operator "between"`,
+		"tasks[0].steps[1].conditions[3].values[1]: attribute has the wrong type: got string, want decimal",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if !errors.Is(err, event.ErrUnknownAttribute) || !errors.Is(err, event.ErrAttributeType) {
+		t.Errorf("Check: %v, want it to wrap event.ErrUnknownAttribute and event.ErrAttributeType", err)
+	}
+}
+
 func TestTaskCheck(t *testing.T) {
 	good := task.Task{Name: "first", Kind: task.One, Steps: steps("order"),
 		Rewards: []rule.Reward{{Kind: rule.RewardAchievement, Achievement: "first"}}}
@@ -225,7 +262,7 @@ func TestTaskCheck(t *testing.T) {
 	}
 	want := []string{
 		"tasks[1].name", "tasks[1].times", "tasks[1].steps[0].event", "tasks[1].rewards",
-		"tasks[2].kind", "tasks[2].steps[0].conditions[0]", "tasks[2].window.to",
+		"tasks[2].kind", "tasks[2].steps[0].conditions[0].attr", "tasks[2].window.to",
 		"tasks[2].target.levels[0]", "tasks[2].target.tags[0]", "tasks[2].target.segment",
 		"tasks[2].rewards[0]", "tasks[2].limits[0].limit",
 		"tasks[3].steps",
