@@ -1,7 +1,6 @@
 package value_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -9,38 +8,10 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/codec"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/ledger"
-	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
 )
-
-// overwrite puts rec in place of every record of bucket whose key starts
-// with prefix, and returns how many it replaced.
-func overwrite(t *testing.T, st store.Store, bucket string, prefix, rec []byte) int {
-	t.Helper()
-	n := 0
-	err := st.Update(context.Background(), func(tx store.Tx) error {
-		var ks [][]byte
-		err := tx.Scan(bucket, prefix, store.PrefixEnd(prefix), false, func(k, _ []byte) error {
-			ks = append(ks, bytes.Clone(k))
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range ks {
-			if err := tx.Put(bucket, k, rec); err != nil {
-				return err
-			}
-		}
-		n = len(ks)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
 
 // A cumulative recharge, spend or refund only ever grows from zero: one
 // that reads negative is damage, and every call that reads it fails with
@@ -65,7 +36,7 @@ func TestNegativeTotalIsCorrupt(t *testing.T) {
 			}
 			mustProcess(t, p, recharge("r1", "m", "100", t0), pay("p1", "m", "30", t0), refund("f1", "m", "10", t0))
 			prefix := append([]byte("m\x00"+tc.kind), 0)
-			if n := overwrite(t, st, "value.totals", prefix, codec.Amount(dec("-50"))); n == 0 {
+			if n := testkit.OverwritePrefix(t, st, "value.totals", prefix, codec.Amount(dec("-50"))); n == 0 {
 				t.Fatalf("no %s total of m", tc.kind)
 			}
 			if a, err := p.Value().Account(ctx, "m"); !errors.Is(err, membership.ErrCorrupt) {
@@ -109,7 +80,7 @@ func TestNegativeBalanceIsCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustProcess(t, p, recharge("r1", "m", "100", t0), pay("p1", "m", "30", t0))
-	if n := overwrite(t, st, "ledger.bal", []byte("m\x00value\x00"), codec.Amount(dec("-50"))); n != 1 {
+	if n := testkit.OverwritePrefix(t, st, "ledger.bal", []byte("m\x00value\x00"), codec.Amount(dec("-50"))); n != 1 {
 		t.Fatalf("%d balance records of m, want 1", n)
 	}
 	if a, err := p.Value().Account(ctx, "m"); !errors.Is(err, membership.ErrCorrupt) {

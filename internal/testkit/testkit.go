@@ -301,10 +301,21 @@ func Dump(tb testing.TB, st store.Store, buckets ...string) []string {
 // (store/memory keeps no checksum), failing tb when the bucket has none.
 func Overwrite(tb testing.TB, st store.Store, bucket string, value []byte) {
 	tb.Helper()
+	if OverwritePrefix(tb, st, bucket, nil, value) == 0 {
+		tb.Fatalf("no record in %s to overwrite", bucket)
+	}
+}
+
+// OverwritePrefix sets every record of bucket in st whose key starts with
+// prefix (all of them for a nil one) to value, as damage would, and
+// returns how many it set.
+func OverwritePrefix(tb testing.TB, st store.Store, bucket string, prefix, value []byte) int {
+	tb.Helper()
 	var ks [][]byte
+	end := store.PrefixEnd(prefix) // nil, the bucket's end, for a nil prefix
 	err := st.Update(context.Background(), func(tx store.Tx) error {
 		ks = ks[:0] // a store may run the function again
-		err := tx.Scan(bucket, nil, nil, false, func(k, _ []byte) error {
+		err := tx.Scan(bucket, prefix, end, false, func(k, _ []byte) error {
 			ks = append(ks, append([]byte(nil), k...))
 			return nil
 		})
@@ -321,7 +332,5 @@ func Overwrite(tb testing.TB, st store.Store, bucket string, value []byte) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if len(ks) == 0 {
-		tb.Fatalf("no record in %s to overwrite", bucket)
-	}
+	return len(ks)
 }
