@@ -36,7 +36,8 @@ type Definition struct {
 	// replaces the one in force, versioned or not, may change rules but
 	// not leave out a level, plan, point program, coupon template or pack
 	// the store holds state of, nor stored value while the store holds
-	// some (ErrDefinitionInUse): see Open.
+	// some, nor lower stored value's or a point program's scale below an
+	// amount members hold (ErrDefinitionInUse): see Open.
 	Version uint64 `json:"version,omitempty"`
 	// Zone is the IANA time zone every day, week, month and year boundary
 	// is computed in (e.g. "Asia/Shanghai"). Empty means UTC.

@@ -193,6 +193,8 @@
 // written under an old definition is read under the new one, so Open
 // refuses one that leaves out a level or plan members hold, a point program
 // with postings, a coupon template or pack that was issued, or stored value
-// while the store holds some (ErrDefinitionInUse, naming each); a tag
+// while the store holds some, or that lowers stored value's or a point
+// program's scale below the decimal places of an amount a member holds
+// (ErrDefinitionInUse, naming each); a tag
 // members hold may go, and can be cleared (package tag).
 package membership

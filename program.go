@@ -49,7 +49,8 @@ var (
 	// ErrDefinitionInUse is returned by Open for a definition that would
 	// replace the one the store runs but leaves out what members or the
 	// ledger still hold: a level or paid plan a member holds, a point
-	// program with ledger entries, a coupon template or pack issued (see
+	// program with ledger entries, a coupon template or pack issued, a
+	// scale lowered below an amount a member holds (see
 	// Definition.Version). It wraps rule.ErrInvalidDefinition too, in a
 	// *rule.Problems naming each with its path.
 	ErrDefinitionInUse = engine.ErrDefinitionInUse

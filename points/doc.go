@@ -62,6 +62,21 @@
 // under a program the definition has; to retire a program, keep it
 // without earning rules.
 //
+// Nor may it lower a program's scale (Rounding.Scale) while a member's
+// balance in it, or the remainder of one of its lots, has more decimal
+// places than the new scale (a lot of 0.55 under whole points, even if
+// the balance is 1): no redemption, adjustment or exchange could take the
+// fraction, amounts finer than the scale being refused, and a lot
+// expiring alone leaves the rest unspendable. Open refuses it with
+// membership.ErrDefinitionInUse at "points.programs[i].rounding.scale",
+// naming one such member and amount, and nothing is installed. The store
+// records each program's scale in force (bucket "points.meta"); only a
+// version that lowers one reads that program's balances and lots, in one
+// scan at Open (streamed, not held in memory: it takes time on a large
+// store), and so does the first version opened over a store written
+// before the scales were recorded. Raising or keeping a scale is never
+// refused.
+//
 // A rule's caps count its grants per member and rule ID only for the
 // periods the rule caps when it grants. So a cap a version adds, a total
 // cap too, counts the rule's grants from that version on: a total cap of

@@ -64,6 +64,7 @@ type Handle struct {
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
 	e.CheckInUse(func(tx store.Tx) error { return inUse(tx, def) })
+	e.OnInstall(func(tx store.Tx, _ bool) error { return recordScales(tx, def) })
 	if def == nil {
 		return h
 	}
@@ -80,7 +81,8 @@ func New(e *engine.Engine, def *Definition) *Handle {
 // statements would no longer be read (a program the definition lacks is
 // ErrUnknownProgram to every query), and its due releases and expiries
 // would find no program. A program retired from earning keeps its
-// definition without rules.
+// definition without rules. A program whose scale the definition lowers
+// below what a member holds is a problem too (scalesInUse).
 func inUse(tx store.Tx, def *Definition) error {
 	assets, err := ledger.Assets(tx)
 	if err != nil {
@@ -98,6 +100,11 @@ func inUse(tx store.Tx, def *Definition) error {
 			}
 		}
 		ps.Addf("points.programs", "point program %q has ledger entries (balances, lots, statements): keep it, without earning rules to retire it", prog)
+	}
+	if def != nil {
+		if err := scalesInUse(tx, def, assets, &ps); err != nil {
+			return err
+		}
 	}
 	return ps.Err()
 }

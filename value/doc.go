@@ -77,6 +77,18 @@
 // ledger while Account answered ErrNotDefined and the recharge and spend
 // events, still declared, moved nothing.
 //
+// Nor may it lower the scale while a member's balance has more decimal
+// places than the new one (10.55 under a scale of 1): no spend could take
+// the 0.05, amounts finer than the scale being refused. Open refuses it
+// with membership.ErrDefinitionInUse at "stored_value.scale", naming one
+// such member and balance, and nothing is installed. The store records the
+// scale in force (bucket "value.meta"); only a version that lowers it
+// reads the members' balances, in one scan at Open (streamed, not held in
+// memory: it takes time on a large store), and so does the first version
+// opened over a store written before the scale was recorded. Raising or
+// keeping the scale is never refused. A lot's remainder does not count:
+// stored value's lots never expire, so spending the balance takes them all.
+//
 // # What it publishes
 //
 // Each operation posts one ledger transaction of kind [KindRecharge],

@@ -49,7 +49,8 @@ type Handle struct {
 // New registers the stored-value part of def with e and returns its
 // handle. With def nil it registers nothing, and the handle's calls return
 // ErrNotDefined; e then refuses to install its definition over a store
-// holding stored value (inUse).
+// holding stored value (inUse). With def, e refuses one that lowers the
+// scale below a balance's decimal places (scaleInUse).
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
 	if def == nil {
@@ -59,6 +60,8 @@ func New(e *engine.Engine, def *Definition) *Handle {
 	d := *def // the program's, whatever the caller does with def later
 	h.def = &d
 	e.Add(&part{def: &d})
+	e.CheckInUse(func(tx store.Tx) error { return scaleInUse(tx, d.Places()) })
+	e.OnInstall(func(tx store.Tx, _ bool) error { return recordScale(tx, d.Places()) })
 	return h
 }
 

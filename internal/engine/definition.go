@@ -28,7 +28,7 @@ var (
 	// ErrDefinitionInUse is returned by Install for a definition that
 	// leaves out what the store holds state of (a level members hold, a
 	// point program with ledger entries, a coupon template or pack
-	// issued): it wraps rule.ErrInvalidDefinition too, in a
+	// issued, a scale lowered below an amount a member holds): it wraps rule.ErrInvalidDefinition too, in a
 	// *rule.Problems naming each.
 	ErrDefinitionInUse = errors.New("the definition leaves out what the store holds state of")
 	// ErrLayout is returned by Install for a store whose data another
