@@ -935,7 +935,7 @@ func (b *Book) redeem(code string, via Redemption, o Order) (Coupon, Applied, er
 // 00:10). Its store, scenario, products and minimum are checked on the
 // order, as for any combination.
 func settled(h Held) Held {
-	h.Coupon.State, h.Coupon.From, h.Coupon.Expires = Available, time.Time{}, time.Time{}
+	h.Coupon.State, h.Coupon.IssuedAt, h.Coupon.From, h.Coupon.Expires = Available, time.Time{}, time.Time{}, time.Time{}
 	return h
 }
 

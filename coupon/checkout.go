@@ -179,7 +179,7 @@ func reasons(h Held, o Order) []Reason {
 	if c.State != Available && !(c.State == Locked && c.Order == o.ID) {
 		rs = append(rs, ReasonState)
 	}
-	if !c.From.IsZero() && o.Time.Before(c.From) {
+	if o.Time.Before(c.validFrom()) {
 		rs = append(rs, ReasonNotYetValid)
 	}
 	if !c.Expires.IsZero() && !o.Time.Before(c.Expires) {

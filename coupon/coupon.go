@@ -91,7 +91,8 @@ type Coupon struct {
 	Pack     string    `json:"pack,omitempty"`
 	IssuedAt time.Time `json:"issued_at"`
 	// From is when it starts to be valid (a fixed range's first day) and
-	// Expires the first instant it no longer is; zero: unbounded.
+	// Expires the first instant it no longer is; zero: unbounded. It is
+	// valid from its issue in any case (see ValidAt).
 	From    time.Time `json:"from,omitzero"`
 	Expires time.Time `json:"expires,omitzero"`
 	// Order is the order that locked or used it, Store where it was used,
@@ -111,9 +112,21 @@ type Coupon struct {
 // QR returns the payload of the coupon's QR code.
 func (c Coupon) QR() string { return QR(c.Code) }
 
-// ValidAt reports whether the coupon's validity covers t (its state aside).
+// ValidAt reports whether the coupon's validity covers t (its state
+// aside): from From, or from IssuedAt when that is later, up to Expires.
+// A coupon is not valid before it was issued, so an order dated before
+// the claim (a till's late order) cannot use it.
 func (c Coupon) ValidAt(t time.Time) bool {
-	return (c.From.IsZero() || !t.Before(c.From)) && (c.Expires.IsZero() || t.Before(c.Expires))
+	return !t.Before(c.validFrom()) && (c.Expires.IsZero() || t.Before(c.Expires))
+}
+
+// validFrom is the first instant the coupon is valid: the later of From
+// and IssuedAt (zero when both are).
+func (c Coupon) validFrom() time.Time {
+	if c.IssuedAt.After(c.From) {
+		return c.IssuedAt
+	}
+	return c.From
 }
 
 // in returns c with its times in loc.

@@ -107,7 +107,11 @@
 // Validity is a rule.Validity taken from the claim instant: days_after N
 // is valid until 24:00 (in the program's zone) of the (N−1)th day after
 // the claim day; fixed_range from 00:00 of its first day to 24:00 of its
-// last. A coupon is not issued once its fixed range has ended.
+// last. A coupon is valid from its issue in any case ([Coupon.ValidAt]):
+// an order dated before the claim (a till's late order) cannot use a
+// coupon claimed after it, which [Evaluate] gives as [ReasonNotYetValid]
+// (an earlier release let it). A coupon is not issued once its fixed
+// range has ended.
 //
 // Templates and packs are known by their names, and an issued coupon
 // reads its template's rules (amount, minimum order, products, stores,
