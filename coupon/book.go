@@ -679,6 +679,9 @@ func (b *Book) lock(o Order, ids []string, until time.Time) ([]Applied, decimal.
 	}
 	byID := map[string]Held{}
 	for _, h := range hs {
+		if err := h.Coupon.notBefore(o.Time, b.loc); err != nil {
+			return nil, decimal.Zero, fmt.Errorf("coupon: lock for %s: %w", o.ID, err)
+		}
 		byID[h.Coupon.ID] = h
 	}
 	for _, a := range applied {
@@ -784,6 +787,11 @@ func (b *Book) use(order string, at time.Time) ([]Coupon, error) {
 	if len(cs) == 0 {
 		return nil, fmt.Errorf("coupon: use for order %s: %w: none locked", order, ErrNotFound)
 	}
+	for _, c := range cs {
+		if err := c.notBefore(at, b.loc); err != nil {
+			return nil, err
+		}
+	}
 	for i, c := range cs {
 		if err := b.tx.Delete(bOrders, sep(order, c.ID)); err != nil {
 			return nil, err
@@ -816,6 +824,11 @@ func (b *Book) release(order string, at time.Time) ([]Coupon, error) {
 	cs, err := b.locked(order)
 	if err != nil {
 		return nil, err
+	}
+	for _, c := range cs {
+		if err := c.notBefore(at, b.loc); err != nil {
+			return nil, err
+		}
 	}
 	return b.unlock(order, cs, at)
 }
@@ -922,6 +935,9 @@ func (b *Book) redeem(code string, via Redemption, o Order) (Coupon, Applied, er
 		if a.AmountOff = total.Sub(recorded); !a.AmountOff.IsPositive() {
 			return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w: %s with the coupons used for %s", c.ID, ErrNotApplicable, ReasonNothingOff, o.ID)
 		}
+	}
+	if err := c.notBefore(o.Time, b.loc); err != nil {
+		return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w", c.ID, err)
 	}
 	c.Order, c.Store, c.AmountOff = o.ID, o.Store, a.AmountOff
 	c, err = b.markUsed(c, o.Time)
@@ -1049,6 +1065,9 @@ func (b *Book) revoke(id string, at time.Time, note string) (Coupon, error) {
 	}
 	if c.State == Available && !c.Expires.IsZero() && !at.Before(c.Expires) {
 		return c, fmt.Errorf("coupon: revoke %s: %w: %s at %s", id, ErrState, Expired, c.Expires.In(b.loc).Format(time.RFC3339))
+	}
+	if err := c.notBefore(at, b.loc); err != nil {
+		return c, fmt.Errorf("coupon: revoke %s: %w", id, err)
 	}
 	if c.State == Locked {
 		if err := b.tx.Delete(bOrders, sep(c.Order, c.ID)); err != nil {

@@ -339,8 +339,10 @@ func TestBookStateMachine(t *testing.T) {
 	if total != "19" || state(c1.ID) != Locked || state(c2.ID) != Locked {
 		t.Fatalf("after lock: total %s, states %s %s", total, state(c1.ID), state(c2.ID))
 	}
+	// Another order, placed when o1 is released: a lock cannot be dated
+	// before the coupon's release.
 	o2 := o
-	o2.ID = "o2"
+	o2.ID, o2.Time = "o2", at(t, "2026-05-02 10:05")
 	step("lock a locked coupon for another order", b.update(func(bk *Book) error { _, _, err := bk.lock(o2, []string{c1.ID}, time.Time{}); return err }), ErrState)
 	step("release", b.update(func(bk *Book) error { _, err := bk.release("o1", at(t, "2026-05-02 10:05")); return err }), nil)
 	if state(c1.ID) != Available || state(c2.ID) != Available {

@@ -2,8 +2,10 @@ package coupon
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/memberkit/membership/event"
 	"github.com/shopspring/decimal"
 )
 
@@ -127,6 +129,23 @@ func (c Coupon) validFrom() time.Time {
 		return c.IssuedAt
 	}
 	return c.From
+}
+
+// notBefore returns an error wrapping event.ErrInvalidArgument, naming
+// "at", when at is before the coupon last changed (Changed, or its issue
+// when later): a request dated before its issue, lock or release would
+// record a state, and count it in Stats, before the coupon was in the
+// state the request acts on. loc is the zone the times are shown in.
+func (c Coupon) notBefore(at time.Time, loc *time.Location) error {
+	last := c.Changed
+	if c.IssuedAt.After(last) {
+		last = c.IssuedAt
+	}
+	if !at.Before(last) {
+		return nil
+	}
+	return fmt.Errorf("%w: at: %s is before coupon %s last changed, %s", event.ErrInvalidArgument,
+		at.In(loc).Format(time.RFC3339Nano), c.ID, last.In(loc).Format(time.RFC3339Nano))
 }
 
 // in returns c with its times in loc.

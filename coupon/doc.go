@@ -66,6 +66,15 @@
 // a request dated after a coupon's validity ended finds it expired: Lock
 // and Redeem refuse it as not applicable, Revoke with ErrState.
 //
+// A request cannot be dated before the coupon last changed
+// ([Coupon.Changed]: its issue, lock, release): a Use, Release, Revoke,
+// Lock or Redeem dated earlier is refused with event.ErrInvalidArgument
+// naming "at", and changes nothing; one at that very instant is accepted.
+// Before, a coupon claimed at 10:00 and used "at 09:00" read used at
+// 09:00, and Stats counted the use on that earlier day. (A Lock or Redeem
+// dated before the issue is refused as not applicable, see
+// [Coupon.ValidAt].)
+//
 // The store buckets are the package's: coupon.coupons, coupon.codes,
 // coupon.members, coupon.orders, coupon.used, coupon.indexed,
 // coupon.stock, coupon.limits and coupon.stats.

@@ -110,7 +110,7 @@ func TestEffectsOf(t *testing.T) {
 	if ef := effects(rel); len(ef.Released) != 1 || ef.Released[0].State != coupon.Available || !ef.Released[0].AmountOff.IsZero() {
 		t.Errorf("release: %+v", ef.Released)
 	}
-	o.ID = "o2"
+	o.ID, o.Time = "o2", utc("2026-05-01 11:05") // not before the release
 	if _, err := h.Lock(ctx, coupon.LockRequest{RequestID: "l2", Order: o, Coupons: []string{"c2.m1"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -459,7 +459,9 @@ type LockResult struct {
 // coupons locked before that the request does not name: an order's
 // coupons are locked together, and an order is one member's),
 // ErrNotCombinable or ErrNotApplicable (including a coupon that adds
-// nothing to the others), and changes nothing then.
+// nothing to the others), or event.ErrInvalidArgument naming "at" for an
+// order dated before a coupon last changed (a release), and changes
+// nothing then.
 func (h *Handle) Lock(ctx context.Context, req LockRequest) (LockResult, error) {
 	err := h.defined()
 	if err == nil && len(req.Coupons) == 0 {
@@ -540,7 +542,8 @@ type OrderRequest struct {
 
 // Use marks the coupons locked for an order as used (the order is paid).
 // It returns an error wrapping ErrNotFound when none is locked for it, and
-// event.ErrInvalidArgument without an order or a time.
+// event.ErrInvalidArgument without an order or a time, or naming "at" for
+// a time before a coupon's lock (its last change), changing nothing.
 func (h *Handle) Use(ctx context.Context, req OrderRequest) (*change.Outcome, error) {
 	return h.order(ctx, req, "use", ChangeUsed, (*Book).use)
 }
@@ -603,8 +606,9 @@ type RedeemResult struct {
 // ErrNotFound (another member's coupon), ErrState (already used, locked,
 // expired or revoked; or the order has coupons locked, or used another
 // member's), ErrNotCombinable, ErrInvalidOrder or ErrNotApplicable
-// (including a coupon that adds nothing to the order's), and changes
-// nothing then; a damaged index of the order's coupons wraps
+// (including a coupon that adds nothing to the order's), or
+// event.ErrInvalidArgument naming "at" for an order dated before the
+// coupon last changed (a release), and changes nothing then; a damaged index of the order's coupons wraps
 // membership.ErrCorrupt. An empty code (ErrBadCode) and a malformed order
 // (ErrInvalidOrder, see Order.Check; the order's Member may be empty) also
 // wrap event.ErrInvalidArgument and are refused before the unit of work:
@@ -671,7 +675,9 @@ type RevokeRequest struct {
 
 // Revoke revokes an available or locked coupon. It returns an error
 // wrapping ErrNotFound or ErrState (used, expired or already revoked), and
-// event.ErrInvalidArgument without a coupon, an operator or a time. A
+// event.ErrInvalidArgument without a coupon, an operator or a time, or
+// naming "at" for a time before the coupon last changed (its issue, lock
+// or release). A
 // revocation dated after the coupon's validity ended, or after the hold
 // of the order it is locked for ran out, finds it expired or released,
 // whether or not Advance performed that yet (as Lock, Use and Redeem do).

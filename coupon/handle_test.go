@@ -463,6 +463,7 @@ func TestCouponCheckoutLockUseRelease(t *testing.T) {
 	if err != nil || len(out.ChangesOf(coupon.ChangeReleased)) != 2 {
 		t.Fatalf("release: %v", err)
 	}
+	o2.Time = at(t, "2026-05-01 12:05") // a lock cannot be dated before the release
 	if _, err := p.Coupons().Lock(ctx, coupon.LockRequest{RequestID: "lock2", Order: o2, Coupons: ids}); err != nil {
 		t.Fatal(err)
 	}
