@@ -159,8 +159,11 @@
 //
 // A level with a freeze strategy is frozen for a member downgraded from
 // it at a term end (the risk control after expiry: an operator's manual
-// set below it freezes nothing); growth earned from then on is counted,
-// and once it reaches the level's unfreeze threshold the member returns
+// set below it freezes nothing); growth earned from then on is counted
+// (by the event's time: a late event dated before the downgrade earns
+// growth but counts nothing for the freeze; before, it counted, and could
+// return the member to the level at a time before they left it), and
+// once it reaches the level's unfreeze threshold the member returns
 // to it at once (the highest such level when several are frozen) with a
 // new term. The return moves up as an upgrade does: each level it
 // crosses, the frozen one included, grants its gifts by the usual rule —

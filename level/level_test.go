@@ -212,6 +212,19 @@ func TestLevelFreezeFixedRunsOut(t *testing.T) {
 	if got := level.Earn(frozen, d("-5"), wall(t, "2027-01-02"))[0].Earned; !got.IsZero() {
 		t.Errorf("Earn below zero = %s, want 0", got)
 	}
+	// Growth dated before the downgrade (a late event) is not earned since.
+	fr := level.Earn(frozen, d("100"), wall(t, "2027-01-02"))
+	for _, at := range []string{"2026-12-31 23:59", "2026-06-01"} {
+		if got := level.Earn(fr, d("-40"), wall(t, at))[0].Earned; !got.Equal(d("100")) {
+			t.Errorf("Earn of -40 at %s = %s, want 100 (before the downgrade)", at, got)
+		}
+		if got := level.Earn(frozen, d("100"), wall(t, at))[0].Earned; !got.IsZero() {
+			t.Errorf("Earn of 100 at %s = %s, want 0 (before the downgrade)", at, got)
+		}
+	}
+	if got := level.Earn(frozen, d("100"), wall(t, "2027-01-01"))[0].Earned; !got.Equal(d("100")) {
+		t.Errorf("Earn at the downgrade's instant = %s, want 100", got)
+	}
 }
 
 func TestLevelGrowthRule(t *testing.T) {

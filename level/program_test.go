@@ -1304,3 +1304,32 @@ func TestLevelManualSetsAndFreezes(t *testing.T) {
 		t.Errorf("frozen after the set = %+v", s.Frozen)
 	}
 }
+
+// Only growth earned from the downgrade on counts toward the unfreeze
+// threshold (SPEC: "growth earned from then on is counted"). An event
+// that reaches the program late, dated before the term end Advance
+// performed, earns growth but does not count for the freeze. Before, a
+// late order dated 5 February counted its 250 toward Gold's 200 and
+// returned hal to Gold on 5 February, before the 11 February downgrade.
+func TestLevelGrowthBeforeTheDowngradeDoesNotUnfreeze(t *testing.T) {
+	p := testkit.OpenMemory(t, lvlFreezeDef(&level.Freeze{Kind: level.LongTerm, Unfreeze: d("200")}))
+	mustProcess(t, p, lvlOrder("o1", "hal", "500", "", lvlAt("2026-01-10 09:00")))
+	lvlAdvance(t, p, lvlAt("2026-02-11")) // nothing in [11 Jan, 11 Feb): Gold → Silver, Gold frozen
+	lvlWant(t, p, "hal", "Silver", "0", "2026-03-12")
+
+	out := mustProcess(t, p, lvlOrder("o2", "hal", "250", "", lvlAt("2026-02-05 10:00")))[0]
+	if n := len(out.ChangesOf(level.ChangeLevel)) + len(out.ChangesOf(level.ChangeUnfrozen)); n != 0 {
+		t.Errorf("late order: %d level or unfreeze changes, want none", n)
+	}
+	s := lvlWant(t, p, "hal", "Silver", "250", "2026-03-12")
+	if len(s.Frozen) != 1 || !s.Frozen[0].Earned.IsZero() {
+		t.Fatalf("frozen after the late order = %+v, want Gold with 0 earned", s.Frozen)
+	}
+	// 200 earned after the downgrade: back to Gold at once.
+	mustProcess(t, p, lvlOrder("o3", "hal", "200", "", lvlAt("2026-02-20 10:00")))
+	lvlWant(t, p, "hal", "Gold", "450", "2026-03-21")
+	want := []string{"join →Entry", "event Entry→Gold", "term_end Gold→Silver", "unfreeze Silver→Gold"}
+	if diff := cmp.Diff(want, lvlCauses(lvlHistory(t, p, "hal"))); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+}

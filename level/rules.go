@@ -96,7 +96,8 @@ type Frozen struct {
 	Since time.Time `json:"since"`
 	// Deadline ends a fixed-duration freeze; zero for a long-term one.
 	Deadline time.Time `json:"deadline,omitzero"`
-	// Earned is the net growth earned since the downgrade.
+	// Earned is the net growth earned since the downgrade: growth dated
+	// before it (a late event) does not count.
 	Earned decimal.Decimal `json:"earned"`
 }
 
@@ -126,11 +127,12 @@ func (d Definition) Freeze(frozen []Frozen, from int, t time.Time, loc *time.Loc
 }
 
 // Earn adds amount (negative: a reversal, floored at zero) to the growth
-// counted by each freeze still live at t.
+// counted by each freeze still live at t. Growth dated before a freeze's
+// downgrade (a late event) was not earned since it, and counts nothing.
 func Earn(frozen []Frozen, amount decimal.Decimal, t time.Time) []Frozen {
 	out := make([]Frozen, len(frozen))
 	for i, f := range frozen {
-		if f.Live(t) {
+		if f.Live(t) && !t.Before(f.Since) {
 			f.Earned = decimal.Max(f.Earned.Add(amount), decimal.Zero)
 		}
 		out[i] = f
