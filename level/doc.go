@@ -281,7 +281,11 @@
 // with each reward's last refusal (time and definition), which the
 // release before this rule does not read (store.ErrCorrupt on its
 // instances while a deploy rolls); the form before it, rewards owed
-// without their refusal, is still read.
+// without their refusal, is still read. A member record whose lifetime
+// growth or a freeze's earned growth reads negative is store.ErrCorrupt:
+// both are floored at zero, so no writer writes one (before, a freeze's
+// -50 was read as it was, and asked 250 of growth for an unfreeze of
+// 200).
 //
 // # Relation to the other packages
 //

@@ -110,7 +110,7 @@ func decodeMember(b []byte) (memberState, error) {
 	if len(r.B) != 0 { // a byte flipped or appended: a version 2 read as 1 would lose its day
 		return memberState{}, fmt.Errorf("level: member record: %d bytes after the record", len(r.B))
 	}
-	if err := checkOwed(m.Owed); err != nil {
+	if err := m.check(); err != nil {
 		return memberState{}, err
 	}
 	return m, nil
@@ -121,15 +121,25 @@ func decodeMemberJSON(b []byte) (memberState, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return memberState{}, err
 	}
-	if err := checkOwed(m.Owed); err != nil {
+	if err := m.check(); err != nil {
 		return memberState{}, err
 	}
 	return m, nil
 }
 
-// checkOwed refuses the gifts owed of a damaged record (owed.check).
-func checkOwed(os []owed) error {
-	for _, o := range os {
+// check refuses a damaged record: a gift owed without its refusal's time
+// (owed.check), or a lifetime growth or a freeze's earned growth below
+// zero, which no writer writes (both are floored at zero).
+func (m *memberState) check() error {
+	if m.Lifetime.IsNegative() {
+		return fmt.Errorf("level: member record: lifetime growth %s below zero", m.Lifetime)
+	}
+	for _, f := range m.Frozen {
+		if f.Earned.IsNegative() {
+			return fmt.Errorf("level: member record: growth earned since %s was frozen %s below zero", f.Level, f.Earned)
+		}
+	}
+	for _, o := range m.Owed {
 		if err := o.check(); err != nil {
 			return fmt.Errorf("level: member record: %w", err)
 		}

@@ -179,3 +179,37 @@ func TestMemberRecordOwedDamaged(t *testing.T) {
 		}
 	}
 }
+
+// A member record whose lifetime growth or a freeze's growth earned since
+// the downgrade reads negative is damaged: both only grow from zero and
+// are floored at zero (decrease, Earn), so no writer writes one. Read as
+// it was, a freeze's -50 asked 250 of growth for an unfreeze of 200, and
+// Status showed a lifetime of -50; both are store.ErrCorrupt, in a
+// binary record as in a JSON one.
+func TestMemberRecordNegativeDamaged(t *testing.T) {
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for name, m := range map[string]memberState{
+		"lifetime": {Level: "Gold", Since: at, Lifetime: decimal.RequireFromString("-50"), Seq: 2},
+		"earned": {Level: "Silver", Since: at, Lifetime: decimal.RequireFromString("500"), Seq: 3,
+			Frozen: []Frozen{{Level: "Gold", Since: at, Earned: decimal.RequireFromString("-50")}}},
+	} {
+		js, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for form, b := range map[string][]byte{"binary": appendMember(nil, &m), "json": js} {
+			st := memory.New()
+			t.Cleanup(func() { st.Close() })
+			err := st.Update(context.Background(), func(tx store.Tx) error {
+				if err := tx.Put(bMember, []byte("bob"), b); err != nil {
+					return err
+				}
+				_, _, err := loadMember(tx, "bob")
+				return err
+			})
+			if !errors.Is(err, store.ErrCorrupt) {
+				t.Errorf("%s, %s: loadMember = %v, want store.ErrCorrupt", name, form, err)
+			}
+		}
+	}
+}
