@@ -1333,3 +1333,66 @@ func TestLevelGrowthBeforeTheDowngradeDoesNotUnfreeze(t *testing.T) {
 		t.Errorf("history (-want +got):\n%s", diff)
 	}
 }
+
+// The retention window of a term end T is [T − W months, T) in the
+// program's zone: growth at T − W counts, a second before it does not,
+// nor does growth at T, which comes after the term end (the event
+// performs it first). Silver here (one-month terms and window, retention
+// 60) is reached on 10 January, so its term ends at 24:00 of 10 February,
+// 11 February 00:00, and the window opens on 11 January 00:00.
+func TestLevelRetentionWindowEdges(t *testing.T) {
+	for _, tc := range []struct {
+		name, last, want, growth, termEnd string
+	}{
+		// 30 + 29 = 59 < 60: down to Bronze, whose term (one month
+		// after 11 February) ends at 24:00 of 11 March.
+		{"59 in the window", "29", "Bronze", "64", "2026-03-12"},
+		{"60 in the window", "30", "Silver", "65", "2026-03-12"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := testkit.OpenMemory(t, lvlFreezeDef(nil))
+			mustProcess(t, p,
+				lvlOrder("o1", "kim", "120", "", lvlAt("2026-01-10 09:00")),
+				lvlOrder("o2", "kim", "10", "", lvlAt("2026-01-10 23:59:59")), // before the window
+				lvlOrder("o3", "kim", "30", "", lvlAt("2026-01-11 00:00")),    // its first instant
+				lvlOrder("o4", "kim", tc.last, "", lvlAt("2026-02-10 23:59:59")),
+			)
+			lvlWant(t, p, "kim", "Silver", d("160").Add(d(tc.last)).String(), "2026-02-11")
+			// At T itself: the term end first, then the order's 5.
+			mustProcess(t, p, lvlOrder("o5", "kim", "5", "", lvlAt("2026-02-11 00:00")))
+			s := lvlWant(t, p, "kim", tc.want, tc.growth, tc.termEnd)
+			if !s.Lifetime.Equal(d("165").Add(d(tc.last))) {
+				t.Errorf("lifetime %s, want %s", s.Lifetime, d("165").Add(d(tc.last)))
+			}
+			h := lvlHistory(t, p, "kim")
+			last := h[len(h)-1]
+			if last.Cause != level.CauseTermEnd || !last.Time.Equal(lvlAt("2026-02-11")) || last.Window == nil || !last.Window.Equal(d("30").Add(d(tc.last))) {
+				t.Errorf("term end record = %+v", last)
+			}
+		})
+	}
+}
+
+// A growth rule's effective period [from, to) is read in instants, so in
+// the program's zone: an event at 00:00 of 1 March in Shanghai counts, one
+// a second before does not, one at 23:59:59 of 31 March counts, and one
+// at 1 April 00:00 in Shanghai (16:00 of 31 March in UTC) does not.
+func TestLevelGrowthRuleEffectiveEdges(t *testing.T) {
+	def := lvlDef("")
+	def.Levels.Growth[2].Effective = rule.Window{From: lvlAt("2026-03-01"), To: lvlAt("2026-04-01")}
+	p := testkit.OpenMemory(t, def)
+	for i, tc := range []struct {
+		at     time.Time
+		growth string
+	}{
+		{lvlAt("2026-02-28 23:59:59"), "0"},
+		{lvlAt("2026-03-01 00:00"), "7"},
+		{lvlAt("2026-03-31 23:59:59"), "14"},
+		{time.Date(2026, 3, 31, 16, 0, 0, 0, time.UTC), "14"},
+	} {
+		mustProcess(t, p, lvlOrder(fmt.Sprint("o", i), "lee", "7", "", tc.at))
+		if s := lvlStatus(t, p, "lee"); !s.Growth.Equal(d(tc.growth)) {
+			t.Errorf("after the order at %v: growth %s, want %s", tc.at, s.Growth, tc.growth)
+		}
+	}
+}
