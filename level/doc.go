@@ -47,6 +47,15 @@
 // Lifetime growth, the net growth ever earned, is kept beside the balance
 // and is never re-based.
 //
+// An event that reaches the program late, dated before the member's
+// current level started (the last level change), earns its growth as any
+// event does; the upgrade it brings takes effect when that level started,
+// not at the event's time: in time order the member's growth reached the
+// threshold then at the earliest (the new term and the gifts count from
+// then). Before, the move was dated at the event, before the one it
+// follows: the history went back in time and [Handle.Days] counted -1
+// members at the level left.
+//
 // A member's growth, lifetime growth and growth of each day keep to the
 // limit on decimals every amount keeps to (event.CheckDecimal: 40
 // digits, counted as the figure reads: 9e39 at two places is 40): an

@@ -459,6 +459,13 @@ func (p *part) settle(u *engine.Unit, member string, bal decimal.Decimal) error 
 	if err != nil {
 		return err
 	}
+	if u.At().Before(m.Since) {
+		// A late event, dated before the current level started: in time
+		// order the growth reached the new level then at the earliest, and
+		// an earlier date would put the move before the one it follows
+		// (the history, the counts of Days).
+		u = u.As(m.Since, u.Ref())
+	}
 	if why == nil {
 		why = &rule.Reason{Rule: "level.upgrade", Inputs: map[string]string{"growth": bal.String()}}
 		if cause == CauseEvent {

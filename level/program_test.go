@@ -1396,3 +1396,55 @@ func TestLevelGrowthRuleEffectiveEdges(t *testing.T) {
 		}
 	}
 }
+
+// An event that reaches the program late, dated before the member's
+// current level started, earns its growth, and the upgrade it brings
+// takes effect when the current level started, not before: in time
+// order the member's growth reached the threshold then at the earliest.
+// kim reaches Silver with 120 on 10 March; an order of 400 dated 1 March
+// arrives after it: 520 reaches Gold, from 10 March 09:00, whose
+// one-month term ends at 24:00 of 10 April. Before, Gold was dated 1
+// March (its term to 24:00 of 1 April), the history went back in time,
+// and Days counted -1 members at Silver from 1 to 9 March.
+func TestLevelLateEventUpgradesFromTheCurrentLevel(t *testing.T) {
+	p := testkit.OpenMemory(t, lvlFreezeDef(nil))
+	mustProcess(t, p, lvlOrder("o1", "kim", "120", "", lvlAt("2026-03-10 09:00")))
+	out := mustProcess(t, p, lvlOrder("o2", "kim", "400", "", lvlAt("2026-03-01 09:00")))[0]
+	s := lvlWant(t, p, "kim", "Gold", "520", "2026-04-11")
+	if !s.Since.Equal(lvlAt("2026-03-10 09:00")) {
+		t.Errorf("Gold since %v, want 2026-03-10 09:00", s.Since.In(zone))
+	}
+	if cs := out.ChangesOf(level.ChangeLevel); len(cs) != 1 || !cs[0].Time.Equal(lvlAt("2026-03-10 09:00")) {
+		t.Errorf("level changes = %+v, want one at 2026-03-10 09:00", cs)
+	}
+	var times []time.Time
+	for _, r := range lvlHistory(t, p, "kim") {
+		times = append(times, r.Time.In(zone))
+	}
+	want := []time.Time{lvlAt("2026-03-10 09:00"), lvlAt("2026-03-10 09:00"), lvlAt("2026-03-10 09:00")}
+	if diff := cmp.Diff(want, times); diff != "" {
+		t.Errorf("history times (-want +got):\n%s", diff)
+	}
+	days, err := p.Levels().Days(context.Background(), rule.Date{Year: 2026, Month: 3, Day: 1}, rule.Date{Year: 2026, Month: 3, Day: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dd := range days {
+		var silver, gold int64
+		for _, c := range dd.Members {
+			switch c.Name {
+			case "Silver":
+				silver = c.Members
+			case "Gold":
+				gold = c.Members
+			}
+		}
+		wantGold, wantUp := int64(0), int64(0)
+		if dd.Day.Day == 10 {
+			wantGold, wantUp = 1, 2 // joined, then Entry → Silver and Silver → Gold
+		}
+		if silver != 0 || gold != wantGold || dd.Upgrades != wantUp {
+			t.Errorf("%s: Silver %d, Gold %d, upgrades %d; want 0, %d, %d", dd.Day, silver, gold, dd.Upgrades, wantGold, wantUp)
+		}
+	}
+}
