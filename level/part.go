@@ -870,6 +870,12 @@ func (p *part) setLevel(u *engine.Unit, member string, to int, operator, note st
 	if err != nil {
 		return err
 	}
+	if u.At().Before(m.Since) {
+		// The move would precede the one it follows (the history, the
+		// counts of Days).
+		return fmt.Errorf("%w: at: %s is before the member's level %s started, %s", event.ErrInvalidArgument,
+			u.At().In(u.Location()).Format(time.RFC3339), m.Level, m.Since.In(u.Location()).Format(time.RFC3339))
+	}
 	bal, err := balance(u, member)
 	if err != nil {
 		return err

@@ -1448,3 +1448,30 @@ func TestLevelLateEventUpgradesFromTheCurrentLevel(t *testing.T) {
 		}
 	}
 }
+
+// A manual set takes effect at its At, which cannot precede the level the
+// member holds: it would date the move before the one it follows (the
+// history, the counts of Days). Such a request is refused with
+// event.ErrInvalidArgument naming "at", and nothing is written; one at
+// that instant or after is taken. Before, a set to Bronze dated 5 March
+// of a member at Silver since 10 March was taken, dated 5 March.
+func TestLevelSetNotBeforeTheLevelHeld(t *testing.T) {
+	p := testkit.OpenMemory(t, lvlFreezeDef(nil))
+	ctx := context.Background()
+	mustProcess(t, p, lvlOrder("o1", "kim", "120", "", lvlAt("2026-03-10 09:00")))
+	req := level.SetRequest{RequestID: "s1", Member: "kim", Level: "Bronze", Operator: "ops", Note: "complaint", At: lvlAt("2026-03-05 10:00")}
+	if out, err := p.Levels().Set(ctx, req); !errors.Is(err, event.ErrInvalidArgument) || !strings.Contains(fmt.Sprint(err), "at:") {
+		t.Fatalf("set dated before the level held = %+v, %v; want event.ErrInvalidArgument naming at", out, err)
+	}
+	lvlWant(t, p, "kim", "Silver", "120", "2026-04-11")
+	if n := len(lvlHistory(t, p, "kim")); n != 2 {
+		t.Errorf("%d history records, want 2 (join, Silver)", n)
+	}
+	// The ID is free, and the level's own instant is taken.
+	req.At = lvlAt("2026-03-10 09:00")
+	if _, err := p.Levels().Set(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	// One month after 10 March: 24:00 of 10 April.
+	lvlWant(t, p, "kim", "Bronze", "120", "2026-04-11")
+}
