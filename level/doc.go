@@ -231,11 +231,12 @@
 // # Manual sets
 //
 // [Handle.Set] moves a member to a level at a time, starting a new term
-// there; growth is left as it is and no gift is granted. The time cannot
-// precede the start of the level the member holds (Status.Since): such a
-// request is refused with event.ErrInvalidArgument naming "at", and
-// nothing is written (before, it was taken, and dated the move before the
-// one it follows, in the history and in the counts of [Handle.Days]). The operator and
+// there; growth is left as it is and no gift is granted. A time before
+// the start of the level the member holds (Status.Since: their later
+// event, or a term end, went first) takes effect at that start, as a late
+// event's upgrade does (see Ladder and growth). Before, it was
+// taken at its time, dating the move before the one it follows in the
+// history and the counts of [Handle.Days]. The operator and
 // the note are required and kept in the member's history. A member set
 // below the level their growth reaches moves back up at their next growth
 // increase, as any member does (an upgrade never waits for a term end).

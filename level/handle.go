@@ -57,8 +57,9 @@ type SetRequest struct {
 	// Operator and Note say who set it and why; both are required.
 	Operator string `json:"operator"`
 	Note     string `json:"note"`
-	// At is when the level takes effect and the new term starts; not
-	// before the level the member holds started (Status.Since).
+	// At is when the level takes effect and the new term starts; one
+	// before the level the member holds started (Status.Since) takes
+	// effect at that start.
 	At time.Time `json:"at"`
 	// Level is the ladder level to set.
 	Level string `json:"level"`
@@ -67,10 +68,12 @@ type SetRequest struct {
 // Set sets a member's level by hand, starting a new term at req.At; growth
 // is left as it is and no upgrade gift is granted (a member set below the
 // level their growth reaches moves back up at their next growth
-// increase). A term end due before req.At is performed first. It returns
+// increase). A term end due before req.At is performed first. A req.At
+// before the level the member holds started (their later event or a term
+// end went first) takes effect at that start, so that the move never
+// precedes the one it follows. It returns
 // errors wrapping event.ErrInvalidArgument (no request ID, member,
-// operator, note or time; a time before the member's level started,
-// naming "at", as the move would precede the one it follows), ErrNoLadder, ErrUnknownLevel, event.ErrConflict
+// operator, note or time), ErrNoLadder, ErrUnknownLevel, event.ErrConflict
 // (the request ID reused with another request) or ErrNotDefined.
 func (h *Handle) Set(ctx context.Context, req SetRequest) (*change.Outcome, error) {
 	fail := func(err error) (*change.Outcome, error) {

@@ -871,10 +871,11 @@ func (p *part) setLevel(u *engine.Unit, member string, to int, operator, note st
 		return err
 	}
 	if u.At().Before(m.Since) {
-		// The move would precede the one it follows (the history, the
-		// counts of Days).
-		return fmt.Errorf("%w: at: %s is before the member's level %s started, %s", event.ErrInvalidArgument,
-			u.At().In(u.Location()).Format(time.RFC3339), m.Level, m.Since.In(u.Location()).Format(time.RFC3339))
+		// A set dated before the level the member holds started (sent
+		// while the member's later event or a term end went first) takes
+		// effect at that start: an earlier date would put the move before
+		// the one it follows (the history, the counts of Days).
+		u = u.As(m.Since, u.Ref())
 	}
 	bal, err := balance(u, member)
 	if err != nil {

@@ -1449,29 +1449,46 @@ func TestLevelLateEventUpgradesFromTheCurrentLevel(t *testing.T) {
 	}
 }
 
-// A manual set takes effect at its At, which cannot precede the level the
-// member holds: it would date the move before the one it follows (the
-// history, the counts of Days). Such a request is refused with
-// event.ErrInvalidArgument naming "at", and nothing is written; one at
-// that instant or after is taken. Before, a set to Bronze dated 5 March
-// of a member at Silver since 10 March was taken, dated 5 March.
+// A manual set takes effect at its At, or, when that is before the level
+// the member holds started (the member's later event went first: the two
+// raced), at that start, so that the move never precedes the one it
+// follows. A set to Bronze dated 5 March of a member at Silver since 10
+// March 09:00 takes effect then: Bronze's one-month term ends at 24:00 of
+// 10 April, the history stays in time order and Days counts the move on
+// 10 March. Before, it was dated 5 March (term to 24:00 of 5 April), and
+// Days counted -1 members at Silver from 5 to 9 March.
 func TestLevelSetNotBeforeTheLevelHeld(t *testing.T) {
 	p := testkit.OpenMemory(t, lvlFreezeDef(nil))
 	ctx := context.Background()
 	mustProcess(t, p, lvlOrder("o1", "kim", "120", "", lvlAt("2026-03-10 09:00")))
-	req := level.SetRequest{RequestID: "s1", Member: "kim", Level: "Bronze", Operator: "ops", Note: "complaint", At: lvlAt("2026-03-05 10:00")}
-	if out, err := p.Levels().Set(ctx, req); !errors.Is(err, event.ErrInvalidArgument) || !strings.Contains(fmt.Sprint(err), "at:") {
-		t.Fatalf("set dated before the level held = %+v, %v; want event.ErrInvalidArgument naming at", out, err)
-	}
-	lvlWant(t, p, "kim", "Silver", "120", "2026-04-11")
-	if n := len(lvlHistory(t, p, "kim")); n != 2 {
-		t.Errorf("%d history records, want 2 (join, Silver)", n)
-	}
-	// The ID is free, and the level's own instant is taken.
-	req.At = lvlAt("2026-03-10 09:00")
-	if _, err := p.Levels().Set(ctx, req); err != nil {
+	out, err := p.Levels().Set(ctx, level.SetRequest{RequestID: "s1", Member: "kim", Level: "Bronze", Operator: "ops", Note: "complaint", At: lvlAt("2026-03-05 10:00")})
+	if err != nil {
 		t.Fatal(err)
 	}
-	// One month after 10 March: 24:00 of 10 April.
-	lvlWant(t, p, "kim", "Bronze", "120", "2026-04-11")
+	if cs := out.ChangesOf(level.ChangeLevel); len(cs) != 1 || !cs[0].Time.Equal(lvlAt("2026-03-10 09:00")) {
+		t.Errorf("level changes = %+v, want one at 2026-03-10 09:00", cs)
+	}
+	s := lvlWant(t, p, "kim", "Bronze", "120", "2026-04-11")
+	if !s.Since.Equal(lvlAt("2026-03-10 09:00")) {
+		t.Errorf("Bronze since %v, want 2026-03-10 09:00", s.Since.In(zone))
+	}
+	h := lvlHistory(t, p, "kim")
+	if last := h[len(h)-1]; last.Cause != level.CauseManual || !last.Time.Equal(lvlAt("2026-03-10 09:00")) || last.Operator != "ops" {
+		t.Errorf("manual record = %+v", last)
+	}
+	days, err := p.Levels().Days(ctx, rule.Date{Year: 2026, Month: 3, Day: 5}, rule.Date{Year: 2026, Month: 3, Day: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dd := range days {
+		for _, c := range dd.Members {
+			want := int64(0)
+			if dd.Day.Day == 10 && c.Name == "Bronze" {
+				want = 1
+			}
+			if !c.Plan && c.Members != want {
+				t.Errorf("%s: %d at %s, want %d", dd.Day, c.Members, c.Name, want)
+			}
+		}
+	}
 }
