@@ -102,6 +102,32 @@ func liveStore(t *testing.T) (*memory.Store, *membership.Program, func(h int) ti
 
 // wantInUse checks that err refuses a definition for what the store
 // holds, naming each of want (path and name), and that the store still
+// v2Case is a version 2 of the live store's definition: its edit of
+// version 1's JSON, and the paths Open refuses it at (nil: accepted).
+type v2Case struct {
+	name string
+	edit func(m map[string]any)
+	want []string
+}
+
+// runV2 opens each case's version 2 over a live store of version 1.
+func runV2(t *testing.T, cases []v2Case) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, v1, at := liveStore(t)
+			_, err := membership.Open(st, lifeV2(t, c.edit))
+			if c.want != nil {
+				wantInUse(t, err, v1, at, c.want...)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open v2: %v", err)
+			}
+		})
+	}
+}
+
 // runs v1: v1's program still writes.
 func wantInUse(t *testing.T, err error, v1 *membership.Program, at func(int) time.Time, want ...string) {
 	t.Helper()
@@ -128,11 +154,7 @@ func wantInUse(t *testing.T, err error, v1 *membership.Program, at func(int) tim
 func TestDefinitionLeavesOutHeldLevel(t *testing.T) {
 	ladder := func(m map[string]any) []any { return m["levels"].(map[string]any)["ladder"].([]any) }
 	rules := func(m map[string]any) []any { return m["points"].(map[string]any)["rules"].([]any) }
-	for _, c := range []struct {
-		name string
-		edit func(m map[string]any)
-		want []string // nil: accepted
-	}{
+	runV2(t, []v2Case{
 		{"remove Gold", func(m map[string]any) {
 			m["levels"].(map[string]any)["ladder"] = append([]any{ladder(m)[0]}, ladder(m)[2:]...)
 			m["points"].(map[string]any)["rules"] = append(rules(m)[:1:1], rules(m)[2:]...)
@@ -156,19 +178,7 @@ func TestDefinitionLeavesOutHeldLevel(t *testing.T) {
 			bs[1].(map[string]any)["levels"] = []any{"Platinum"}
 			m["benefits"].(map[string]any)["benefits"] = bs[:2]
 		}, nil},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			st, v1, at := liveStore(t)
-			_, err := membership.Open(st, lifeV2(t, c.edit))
-			if c.want != nil {
-				wantInUse(t, err, v1, at, c.want...)
-				return
-			}
-			if err != nil {
-				t.Fatalf("Open v2: %v", err)
-			}
-		})
-	}
+	})
 }
 
 // TestDefinitionLeavesOutPointProgram: a definition that drops or renames
@@ -182,11 +192,7 @@ func TestDefinitionLeavesOutPointProgram(t *testing.T) {
 		rules := m["points"].(map[string]any)["rules"].([]any)
 		m["points"].(map[string]any)["rules"] = rules[:len(rules)-1]
 	}
-	for _, c := range []struct {
-		name string
-		edit func(m map[string]any)
-		want []string // nil: accepted
-	}{
+	runV2(t, []v2Case{
 		{"remove park", func(m map[string]any) {
 			m["points"].(map[string]any)["programs"] = programs(m)[:1]
 			dropParkRule(m)
@@ -200,19 +206,7 @@ func TestDefinitionLeavesOutPointProgram(t *testing.T) {
 		{"a new program beside", func(m map[string]any) {
 			m["points"].(map[string]any)["programs"] = append(programs(m), map[string]any{"name": "cafe"})
 		}, nil},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			st, v1, at := liveStore(t)
-			_, err := membership.Open(st, lifeV2(t, c.edit))
-			if c.want != nil {
-				wantInUse(t, err, v1, at, c.want...)
-				return
-			}
-			if err != nil {
-				t.Fatalf("Open v2: %v", err)
-			}
-		})
-	}
+	})
 	t.Run("remove a program without postings", func(t *testing.T) {
 		st := memory.New()
 		v1 := lifeDef(t, func(m map[string]any) {
@@ -246,11 +240,7 @@ func TestDefinitionLeavesOutIssuedCoupons(t *testing.T) {
 	pack := func(m map[string]any) map[string]any {
 		return m["coupons"].(map[string]any)["packs"].([]any)[0].(map[string]any)
 	}
-	for _, c := range []struct {
-		name string
-		edit func(m map[string]any)
-		want []string // nil: accepted
-	}{
+	runV2(t, []v2Case{
 		{"remove welcome-10", func(m map[string]any) {
 			m["coupons"].(map[string]any)["templates"] = templates(m)[1:]
 			pack(m)["items"] = pack(m)["items"].([]any)[1:]
@@ -273,19 +263,7 @@ func TestDefinitionLeavesOutIssuedCoupons(t *testing.T) {
 			tk := m["tasks"].(map[string]any)["tasks"].([]any)[0].(map[string]any)
 			tk["rewards"] = tk["rewards"].([]any)[:1]
 		}, nil},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			st, v1, at := liveStore(t)
-			_, err := membership.Open(st, lifeV2(t, c.edit))
-			if c.want != nil {
-				wantInUse(t, err, v1, at, c.want...)
-				return
-			}
-			if err != nil {
-				t.Fatalf("Open v2: %v", err)
-			}
-		})
-	}
+	})
 	t.Run("stock below issued", func(t *testing.T) {
 		st, _, at := liveStore(t)
 		p, err := membership.Open(st, lifeV2(t, func(m map[string]any) {
@@ -321,29 +299,13 @@ func TestDefinitionLeavesOutIssuedCoupons(t *testing.T) {
 // were taken without crediting anything. Its rules may change; a program
 // that never held stored value may drop it.
 func TestDefinitionLeavesOutStoredValue(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		edit func(m map[string]any)
-		want []string // nil: accepted
-	}{
+	runV2(t, []v2Case{
 		{"no stored value", func(m map[string]any) { delete(m, "stored_value") },
 			[]string{`stored_value: the store holds stored value`}},
 		{"a new spend event and scale", func(m map[string]any) {
 			m["stored_value"] = map[string]any{"recharge": "recharge", "spend": "order", "amount": "amount", "scale": 4}
 		}, nil},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			st, v1, at := liveStore(t)
-			_, err := membership.Open(st, lifeV2(t, c.edit))
-			if c.want != nil {
-				wantInUse(t, err, v1, at, c.want...)
-				return
-			}
-			if err != nil {
-				t.Fatalf("Open v2: %v", err)
-			}
-		})
-	}
+	})
 	// A member migrated in with no balance but a cumulative recharge:
 	// no posting, the totals alone are stored value.
 	t.Run("totals alone", func(t *testing.T) {
