@@ -9,6 +9,14 @@
 // merges the buffered keys of its range with the underlying ones in key
 // order, a buffered write or delete hiding the key it replaces.
 //
+// Over a transaction that is a [store.Adder], the Tx is one too: an
+// addition to a total's stripe is kept as a delta (read as the
+// underlying amount plus the delta) and handed back by [Tx.Adds], so that
+// whoever puts the writes into a transaction of the store adds it there
+// as well. Without that, the library's totals code would read the stripe
+// and write the sum in internal/codec's binary form, which a store that
+// adds on its server (store/postgres, in decimal text) cannot add to.
+//
 // The buffer is a slice kept sorted by bucket and key: a unit of work
 // writes tens of keys, where a binary search and an insert by copy cost
 // less than the B-tree of internal/cowtree, which is made for stores of
@@ -29,6 +37,9 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/shopspring/decimal"
+
+	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/store"
 )
 
@@ -46,11 +57,13 @@ type Tx struct {
 	arenaRoom [2048]byte
 }
 
-// entry is one buffered write: a value, or a delete.
+// entry is one buffered write: a value, a delete, or an addition (add
+// set, delta the amount added; val unused).
 type entry struct {
 	bucket   string
 	key, val []byte
-	del      bool
+	del, add bool
+	delta    decimal.Decimal
 }
 
 func compare(e entry, bucket string, key []byte) int {
@@ -69,13 +82,37 @@ func New(base store.Tx) *Tx {
 
 // Tx returns t as the store.Tx to hand out: t itself, or t with a Preload
 // that passes through when base reads in round trips to a server
-// (store.Preloader). Callers find that capability by type assertion, so t
-// claims it only when base has it.
+// (store.Preloader), and with an Add when base adds without reading
+// (store.Adder). Callers find those capabilities by type assertion, so t
+// claims them only when base has them.
 func (t *Tx) Tx() store.Tx {
-	if _, ok := t.base.(store.Preloader); ok {
+	_, preloads := t.base.(store.Preloader)
+	_, adds := t.base.(store.Adder)
+	switch {
+	case preloads && adds:
+		return preloadingAdding{preloading{t}}
+	case preloads:
 		return preloading{t}
+	case adds:
+		return adding{t}
 	}
 	return t
+}
+
+// adding is a Tx whose base is a store.Adder.
+type adding struct{ *Tx }
+
+// Add implements [store.Adder].
+func (a adding) Add(bucket string, key []byte, delta decimal.Decimal) error {
+	return a.add(bucket, key, delta)
+}
+
+// preloadingAdding is a Tx whose base is both.
+type preloadingAdding struct{ preloading }
+
+// Add implements [store.Adder].
+func (p preloadingAdding) Add(bucket string, key []byte, delta decimal.Decimal) error {
+	return p.add(bucket, key, delta)
 }
 
 // preloading is a Tx whose base is a store.Preloader.
@@ -98,14 +135,75 @@ func (t *Tx) End() {
 }
 
 // Writes calls fn for each buffered write in bucket and key order (del set
-// for a delete), stopping at fn's first error, which it returns.
+// for a delete), stopping at fn's first error, which it returns. The
+// additions are not among them (see Adds).
 func (t *Tx) Writes(fn func(bucket string, key, value []byte, del bool) error) error {
 	for _, e := range t.ents {
+		if e.add {
+			continue
+		}
 		if err := fn(e.bucket, e.key, e.val, e.del); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Adds calls fn for each buffered addition (made through the Tx's Add,
+// which only a Tx over a store.Adder has) in bucket and key order,
+// stopping at fn's first error, which it returns. A key is either written
+// or added to: an Add to a key written here writes the sum.
+func (t *Tx) Adds(fn func(bucket string, key []byte, delta decimal.Decimal) error) error {
+	for _, e := range t.ents {
+		if !e.add {
+			continue
+		}
+		if err := fn(e.bucket, e.key, e.delta); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// add keeps delta as an addition to key, or, when the key was written
+// here, writes the sum (as decimal text, the form a store.Adder writes).
+func (t *Tx) add(bucket string, key []byte, delta decimal.Decimal) error {
+	if err := t.check("add", bucket, key, true); err != nil {
+		return err
+	}
+	i, ok := t.find(bucket, key)
+	switch {
+	case !ok:
+		t.ents = slices.Insert(t.ents, i, entry{bucket: bucket, key: t.copyBytes(key), add: true, delta: delta})
+	case t.ents[i].add:
+		t.ents[i].delta = t.ents[i].delta.Add(delta)
+	default:
+		cur := decimal.Zero
+		if e := t.ents[i]; !e.del {
+			d, err := total.Parse(e.val)
+			if err != nil {
+				return fmt.Errorf("drytx: add to %q in %q: %w", key, bucket, err)
+			}
+			cur = d
+		}
+		t.put(bucket, key, []byte(cur.Add(delta).String()), false)
+	}
+	return nil
+}
+
+// sum returns the value of key, of which e is the buffered addition:
+// base, the underlying value (nil when there is none), plus the delta, as
+// decimal text in the arena.
+func (t *Tx) sum(e entry, base []byte) ([]byte, error) {
+	cur := decimal.Zero
+	if base != nil {
+		d, err := total.Parse(base)
+		if err != nil {
+			return nil, fmt.Errorf("drytx: %q in %q: %w", e.key, e.bucket, err)
+		}
+		cur = d
+	}
+	return t.copyBytes([]byte(cur.Add(e.delta).String())), nil
 }
 
 func (t *Tx) check(op, bucket string, key []byte, write bool) error {
@@ -134,10 +232,18 @@ func (t *Tx) Get(bucket string, key []byte) ([]byte, error) {
 		return nil, err
 	}
 	if i, ok := t.find(bucket, key); ok {
-		if t.ents[i].del {
+		e := t.ents[i]
+		switch {
+		case e.del:
 			return nil, fmt.Errorf("drytx: get %q: %w", key, store.ErrNotFound)
+		case e.add:
+			v, err := t.base.Get(bucket, key)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+			return t.sum(e, v)
 		}
-		return t.ents[i].val, nil
+		return e.val, nil
 	}
 	return t.base.Get(bucket, key)
 }
@@ -155,7 +261,7 @@ func (t *Tx) put(bucket string, key, value []byte, del bool) {
 	i, ok := t.find(bucket, key)
 	if ok {
 		e := &t.ents[i]
-		e.del, e.val = del, nil
+		e.del, e.val, e.add, e.delta = del, nil, false, decimal.Decimal{}
 		if !del {
 			e.val = t.copyBytes(value)
 		}
@@ -232,10 +338,22 @@ func (t *Tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 		i, step = len(buf)-1, -1
 	}
 	more := func() bool { return i >= 0 && i < len(buf) }
+	// value returns what the scan sees of the buffered e, over base's
+	// value v (nil when base has none there).
+	value := func(e entry, v []byte) ([]byte, error) {
+		if e.add {
+			return t.sum(e, v)
+		}
+		return e.val, nil
+	}
 	err := t.base.Scan(bucket, start, end, reverse, func(k, v []byte) error {
 		for ; more() && before(buf[i].key, k); i += step {
 			if !buf[i].del {
-				if err := call(buf[i].key, buf[i].val); err != nil {
+				bv, err := value(buf[i], nil)
+				if err != nil {
+					return err
+				}
+				if err := call(buf[i].key, bv); err != nil {
 					return err
 				}
 			}
@@ -246,7 +364,11 @@ func (t *Tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 			if e.del {
 				return nil
 			}
-			return call(e.key, e.val)
+			bv, err := value(e, v)
+			if err != nil {
+				return err
+			}
+			return call(e.key, bv)
 		}
 		return call(k, v)
 	})
@@ -257,7 +379,11 @@ func (t *Tx) Scan(bucket string, start, end []byte, reverse bool, fn func(key, v
 		if buf[i].del {
 			continue
 		}
-		if err := fn(buf[i].key, buf[i].val); err != nil {
+		bv, err := value(buf[i], nil)
+		if err != nil {
+			return err
+		}
+		if err := fn(buf[i].key, bv); err != nil {
 			if errors.Is(err, store.StopScan) {
 				return nil
 			}

@@ -32,6 +32,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/drytx"
@@ -805,6 +807,13 @@ func (e *Engine) applyEach(ctx context.Context, reqs []Request, prs []prepared, 
 						return tx.Delete(bucket, key)
 					}
 					return tx.Put(bucket, key, value)
+				})
+			}
+			if err == nil {
+				// Only a d over a store.Adder has additions: they are added
+				// to tx as they would have been, not written as sums.
+				err = d.Adds(func(bucket string, key []byte, delta decimal.Decimal) error {
+					return tx.(store.Adder).Add(bucket, key, delta)
 				})
 			}
 			d.End()

@@ -17,6 +17,7 @@ import (
 	mevent "github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/postgres"
@@ -493,5 +494,61 @@ func TestOrderKeepsItsDueItem(t *testing.T) {
 	}
 	if got := dueRows(); !maps.Equal(got, first) {
 		t.Errorf("due rows (key: xmin) after the next order %q; want them as they were, %q", got, first)
+	}
+}
+
+// A batch of opening states with a member the program knows already runs
+// each row on a dry-run transaction of its own over the store's
+// (ApplyBatch's second run), whose additions to the shared totals were
+// written as sums in internal/codec's binary form: a later addition on
+// the server (decimal text) to that stripe then failed, for every call
+// that added to it ("invalid byte sequence for encoding UTF8"). With one
+// stripe, every later change adds to the row the batch wrote: the rows
+// not refused are opened, the known one refused, and the openings,
+// recharges and spends after it go through, the balances and the ledger
+// agreeing.
+func TestOpenMembersRefusedThenAddedTo(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, &postgres.Options{Stripes: 1})
+	p, err := membership.Open(st, testkit.ValueDef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	row := func(i int, req string) migrate.Member {
+		return migrate.Member{RequestID: fmt.Sprintf("%s-%d", req, i), Member: fmt.Sprint("m", i), Operator: "import", At: at,
+			Value: &migrate.Value{Balance: testkit.Dec(fmt.Sprint(10 * (i + 1)))}}
+	}
+	if _, err := p.OpenMember(ctx, row(1, "before")); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, err := p.OpenMembers(ctx, []migrate.Member{row(0, "batch"), row(1, "batch"), row(2, "batch")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs[0] != nil || !errors.Is(errs[1], membership.ErrKnownMember) || errs[2] != nil {
+		t.Fatalf("batch: %v; want m1 refused as known, m0 and m2 opened", errs)
+	}
+	if _, err := p.OpenMember(ctx, row(3, "after")); err != nil {
+		t.Fatalf("an opening after the batch: %v", err)
+	}
+	for i, ev := range []mevent.Event{
+		{ID: "r0", Member: "m0", Type: "recharge", Time: at.Add(time.Hour), Attrs: mevent.Attrs{"amount": mevent.Dec(testkit.Dec("5"))}},
+		{ID: "p2", Member: "m2", Type: "pay", Time: at.Add(time.Hour), Attrs: mevent.Attrs{"amount": mevent.Dec(testkit.Dec("7.5"))}},
+	} {
+		if _, err := p.Process(ctx, ev); err != nil {
+			t.Fatalf("event %d after the batch: %v", i, err)
+		}
+	}
+	// m0 opened with 10 and recharged 5; m1 with 20 (before the batch);
+	// m2 with 30, less 7.5 paid; m3 with 40.
+	for m, want := range map[string]string{"m0": "15", "m1": "20", "m2": "22.5", "m3": "40"} {
+		a, err := p.Value().Account(ctx, m)
+		if err != nil || !a.Balance.Equal(testkit.Dec(want)) {
+			t.Errorf("%s: %+v, %v; want a balance of %s", m, a, err, want)
+		}
+	}
+	if err := p.Verify(ctx); err != nil {
+		t.Error(err)
 	}
 }
