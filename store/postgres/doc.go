@@ -60,7 +60,9 @@
 // it did not read (which neither writes nor locks a row that is there), and
 // the additions of [store.Adder], made on the server to what is there
 // (decimal text, numeric arithmetic): a total that many transactions add to
-// is never read by them. (An upsert costs the server a speculative
+// is never read by them (a stripe found in internal/codec's binary form,
+// as a transaction that is no Adder writes it, fails the addition, and the
+// function runs again reading it, writing the sum as text). (An upsert costs the server a speculative
 // insertion for a new key and a row lock, with its own record in the
 // write-ahead log, for an old one; the library inserts the records it
 // numbers itself, a ledger entry or a lot, as new.) When the server reports

@@ -412,6 +412,16 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
+// notText reports whether err is the additions' statement's error for a
+// stripe that is not decimal text: an invalid byte sequence (22021: a
+// NUL, which internal/codec's binary amounts begin with or hold) or
+// invalid input for numeric (22P02). The additions themselves are always
+// text, written by decimal.Decimal.String.
+func notText(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "22021" || pe.Code == "22P02")
+}
+
 // isConflict reports whether err is a serialization failure or a
 // deadlock, after which a transaction may succeed when run again.
 func isConflict(err error) bool {
@@ -668,7 +678,8 @@ func newQueries(schema string) queries {
 			SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[])
 			ON CONFLICT (bucket, key) DO NOTHING`,
 		// A total's stripe is decimal text (store.Adder), added to on the
-		// server: the transaction never reads it.
+		// server: the transaction never reads it. A stripe that is not
+		// decimal text fails the statement (commit: notText).
 		add: `INSERT INTO ` + kv + ` AS kv (bucket, key, value)
 			SELECT b, k, convert_to(d::numeric::text, 'UTF8') FROM unnest($1::bytea[], $2::bytea[], $3::text[]) AS t(b, k, d)
 			ON CONFLICT (bucket, key) DO UPDATE SET value =

@@ -459,7 +459,7 @@ func (t *tx) Add(bucket string, key []byte, delta decimal.Decimal) error {
 			return err
 		}
 	}
-	if _, ok := t.writes[bucket][string(key)]; ok {
+	if _, ok := t.writes[bucket][string(key)]; ok || t.present[[2]string{bucket, string(key)}] {
 		return t.addTo(bucket, key, delta)
 	}
 	if t.adds == nil {
@@ -1090,6 +1090,16 @@ func (t *tx) commit(write bool) error {
 			// A row the transaction read is gone, and the server did not
 			// say so (it does, in SERIALIZABLE): run again all the same.
 			err = &pgconn.PgError{Code: "40001", Message: "a key the transaction read is gone"}
+		case notText(err) && keys == &ak:
+			// A stripe holds an amount in binary, as internal/total writes
+			// it on a transaction that is no store.Adder (ApplyBatch's
+			// dry runs did, before they added): the next run reads the
+			// additions' keys, and writes each sum as text (addTo), or
+			// finds the stripe damaged.
+			for i := range ak {
+				t.present[[2]string{string(ab[i]), string(ak[i])}] = true
+			}
+			err = &pgconn.PgError{Code: "40001", Message: "a total's stripe is not decimal text: " + err.Error()}
 		case isUniqueViolation(err) && keys == &ins.keys:
 			// A key the transaction takes as absent exists: the next run
 			// reads the Inserts' keys.

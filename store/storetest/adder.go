@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
@@ -92,6 +93,26 @@ func testAdder(t *testing.T, s store.Store) {
 		})
 	})
 	view(t, s, func(tx store.Tx) error { wantAmount(t, tx, "t", "inscan", "4"); return nil })
+	// An amount in internal/codec's binary form (as a transaction that is
+	// no Adder writes it) is added to as one in text, in a transaction
+	// that does not read it, alongside a key in text: 4 + 2.5 and 1.5 + 1.
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.Put("b", bs("binary"), codec.Amount(decimal.NewFromInt(4))); err != nil {
+			return err
+		}
+		return tx.Put("b", bs("text"), bs("1.5"))
+	})
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.(store.Adder).Add("b", bs("binary"), decimal.RequireFromString("2.5")); err != nil {
+			return err
+		}
+		return tx.(store.Adder).Add("b", bs("text"), decimal.NewFromInt(1))
+	})
+	view(t, s, func(tx store.Tx) error {
+		wantAmount(t, tx, "b", "binary", "6.5")
+		wantAmount(t, tx, "b", "text", "2.5")
+		return nil
+	})
 	// 16 goroutines add 0.01 twenty-five times each to one key and 1 to a
 	// key of their own: 16 × 25 × 0.01 = 4.00, and 25 each.
 	var wg sync.WaitGroup
