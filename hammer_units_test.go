@@ -1,0 +1,195 @@
+package membership_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/migrate"
+	"github.com/memberkit/membership/points"
+)
+
+// These hammers drive the units of work other than a plain Process —
+// quotes, openings with refusals — from both Programs at once, with the
+// same request IDs, and check that each event or request took effect
+// exactly once: balances, level counts, the ledger and the feed.
+
+// Each of four members' six orders of 200 is processed by both programs
+// and quoted on both at once. A quote writes nothing and answers the 200
+// points the order earns, whether it runs before the order is processed
+// (a fresh outcome) or after (the recorded one, Duplicate): the feed holds
+// exactly the changes of the outcomes processed, each member earned 6 ×
+// 200 = 1,200 points once, and reached gold (1,000) once.
+func TestHammerQuoteRacesProcess(t *testing.T) {
+	onEveryStore(t, testkit.OrderDef(), func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		const members, orders = 4, 6
+		ev := func(i int) event.Event {
+			m, k := i/orders, i%orders
+			return event.Event{ID: fmt.Sprintf("o%d-%d", m, k), Member: fmt.Sprint("m", m), Type: "order",
+				Time: hammerAt.Add(time.Duration(k) * time.Minute), Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("200"))}}
+		}
+		var mu sync.Mutex
+		applied := map[string]int{}
+		changes := 0
+		atOnce(members*orders*4, func(g int) {
+			e, p := ev(g/4), ps[g%2]
+			if g%4 < 2 {
+				out, err := p.Process(ctx, e)
+				if err != nil {
+					t.Errorf("process %s: %v", e.ID, err)
+					return
+				}
+				if !out.Duplicate {
+					mu.Lock()
+					applied[e.ID]++
+					changes += len(out.Changes)
+					mu.Unlock()
+				}
+				return
+			}
+			out, err := p.Quote(ctx, e)
+			if err != nil {
+				t.Errorf("quote %s: %v", e.ID, err)
+				return
+			}
+			fx, err := points.EffectsOf(out)
+			if err != nil || len(fx.Earned) != 1 || !fx.Earned[0].Amount.Equal(testkit.Dec("200")) {
+				t.Errorf("quote %s (duplicate %v): earned %+v, %v; want 200 in mall", e.ID, out.Duplicate, fx.Earned, err)
+			}
+		})
+		for i := range members * orders {
+			if id := ev(i).ID; applied[id] != 1 {
+				t.Errorf("%s applied %d times", id, applied[id])
+			}
+		}
+		for m := range members {
+			b, err := ps[m%2].Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: fmt.Sprint("m", m), At: hammerAt.Add(time.Hour)})
+			if err != nil || !b.Available.Equal(testkit.Dec("1200")) {
+				t.Errorf("m%d: %+v, %v; want 1200 available", m, b, err)
+			}
+		}
+		counts, err := ps[1].Levels().Counts(ctx)
+		if want := []level.Count{{Name: "member"}, {Name: "gold", Members: members}}; err != nil || fmt.Sprint(counts) != fmt.Sprint(want) {
+			t.Errorf("level counts %v, %v; want %v", counts, err, want)
+		}
+		feed := checkLedgerAndFeed(t, ps)
+		if len(feed) != changes {
+			t.Errorf("the feed holds %d changes, the outcomes processed %d", len(feed), changes)
+		}
+		earned := countKinds(feed, points.ChangeEarned)
+		for m := range members {
+			if n := earned[fmt.Sprint("m", m)]; n != orders {
+				t.Errorf("m%d earned %d times in the feed, want %d", m, n, orders)
+			}
+		}
+	})
+}
+
+// Both programs, two callers each, open the same 24 members at once (one
+// list: stored value i+1, a lot of 10 points, gold), where the list also
+// opens m5 again under another request ID (refused: ErrKnownMember, in
+// every call, since m5's own row comes first) and repeats m3's row (a
+// duplicate). A refusal makes ApplyBatch run each row on a dry-run
+// transaction of its own, whose writes and additions it then puts into
+// the store's: every row is opened once over the four calls, the level
+// counts and balances are those of one opening each, and the members'
+// orders and recharges that follow, on both programs at once, add to the
+// totals the openings wrote (on PostgreSQL, on the server).
+func TestHammerOpenMembersRefusedOnBothPrograms(t *testing.T) {
+	def := testkit.OrderDef()
+	vd := testkit.ValueDef()
+	def.Events = append(def.Events, vd.Events[:3]...) // recharge, pay, refund
+	def.StoredValue = vd.StoredValue
+	onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		const members = 24
+		expires := hammerAt.AddDate(0, 1, 0)
+		row := func(i int) migrate.Member {
+			return migrate.Member{RequestID: fmt.Sprint("open-m", i), Member: fmt.Sprint("m", i), Operator: "ops", At: hammerAt,
+				Level: "gold", Value: &migrate.Value{Balance: decimal.NewFromInt(int64(i + 1))},
+				Points: []migrate.Points{{Program: "mall", Lots: []migrate.Lot{{Amount: testkit.Dec("10"), Expires: expires}}}}}
+		}
+		var list []migrate.Member
+		for i := range members {
+			list = append(list, row(i))
+		}
+		again := row(5)
+		again.RequestID = "open-m5-again"
+		list = append(list, again, row(3))
+		var mu sync.Mutex
+		opened := map[string]int{}
+		atOnce(4, func(g int) {
+			outs, errs, err := ps[g%2].OpenMembers(ctx, list, false)
+			if err != nil {
+				t.Errorf("call %d: %v", g, err)
+				return
+			}
+			for i, e := range errs {
+				switch {
+				case i == members && !errors.Is(e, membership.ErrKnownMember):
+					t.Errorf("call %d: row %d (m5 again): %v, want ErrKnownMember", g, i, e)
+				case i == members:
+				case e != nil:
+					t.Errorf("call %d: row %d: %v", g, i, e)
+				case i == members+1 && !outs[i].Duplicate:
+					t.Errorf("call %d: m3's row again was applied again", g)
+				case !outs[i].Duplicate:
+					mu.Lock()
+					opened[list[i].RequestID]++
+					mu.Unlock()
+				}
+			}
+		})
+		for i := range members {
+			if id := row(i).RequestID; opened[id] != 1 {
+				t.Errorf("%s applied %d times", id, opened[id])
+			}
+		}
+		atOnce(members*4, func(g int) {
+			i, p := g/4, ps[g%2]
+			ev := event.Event{ID: fmt.Sprint("o-m", i), Member: fmt.Sprint("m", i), Type: "order", Time: hammerAt.Add(time.Minute),
+				Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("100"))}}
+			if g%4 >= 2 {
+				ev = event.Event{ID: fmt.Sprint("r-m", i), Member: ev.Member, Type: "recharge", Time: ev.Time,
+					Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("5"))}}
+			}
+			if _, err := p.Process(ctx, ev); err != nil {
+				t.Errorf("process %s: %v", ev.ID, err)
+			}
+		})
+		for i := range members {
+			m := fmt.Sprint("m", i)
+			va, err := ps[i%2].Value().Account(ctx, m)
+			if want := decimal.NewFromInt(int64(i + 1 + 5)); err != nil || !va.Balance.Equal(want) {
+				t.Errorf("%s: %+v, %v; want a balance of %s", m, va, err, want)
+			}
+			b, err := ps[(i+1)%2].Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: m, At: hammerAt.Add(time.Hour)})
+			if err != nil || !b.Available.Equal(testkit.Dec("110")) {
+				t.Errorf("%s: %+v, %v; want 110 available", m, b, err)
+			}
+		}
+		counts, err := ps[0].Levels().Counts(ctx)
+		if want := []level.Count{{Name: "member"}, {Name: "gold", Members: members}}; err != nil || fmt.Sprint(counts) != fmt.Sprint(want) {
+			t.Errorf("level counts %v, %v; want %v", counts, err, want)
+		}
+		feed := checkLedgerAndFeed(t, ps)
+		for kind, want := range map[string]int{points.ChangeOpened: 1, points.ChangeEarned: 1} {
+			n := countKinds(feed, kind)
+			for i := range members {
+				if m := fmt.Sprint("m", i); n[m] != want {
+					t.Errorf("%s: %d %s in the feed, want %d", m, n[m], kind, want)
+				}
+			}
+		}
+	})
+}
