@@ -1087,8 +1087,17 @@ func (t *tx) commit(write bool) error {
 		tag, err := br.exec()
 		switch {
 		case err == nil && keys == &upd.keys && tag.RowsAffected() != int64(len(upd.keys)):
-			// A row the transaction read is gone, and the server did not
-			// say so (it does, in SERIALIZABLE): run again all the same.
+			// Unreachable: upd holds only keys this transaction's reads
+			// found in its snapshot (found: the cache and ranges hold
+			// what the server answered, never the transaction's own
+			// writes), each once, and the delete of a key is queued after
+			// this statement; in SERIALIZABLE an UPDATE of a row of the
+			// snapshot that another transaction has since updated or
+			// deleted fails with 40001 rather than skip it. Were it
+			// reached, the COMMIT queued behind it has already committed
+			// the rest, and the run again would apply the function twice:
+			// make the statement fail on the server before taking a path
+			// here (a weaker isolation, a read answered from elsewhere).
 			err = &pgconn.PgError{Code: "40001", Message: "a key the transaction read is gone"}
 		case notText(err) && keys == &ak:
 			// A stripe holds an amount in binary, as internal/total writes
