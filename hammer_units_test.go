@@ -11,11 +11,14 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/value"
 )
 
 // These hammers drive the units of work other than a plain Process —
@@ -190,6 +193,79 @@ func TestHammerOpenMembersRefusedOnBothPrograms(t *testing.T) {
 					t.Errorf("%s: %d %s in the feed, want %d", m, n[m], kind, want)
 				}
 			}
+		}
+	})
+}
+
+// Both programs, two callers each, process at once a batch that holds one
+// event twice, a batch refused by its last event (a payment beyond the
+// balance), and single events that both batches hold too. The first
+// batch is accepted in every call (its event's second copy a Duplicate
+// even in the call that applies it); the refused batch writes nothing,
+// not even the events it shares with the others; every event is applied
+// once: m0 holds 10 + 5 and m1 10 + 7, each with two recharges in the
+// feed.
+func TestHammerBatchesWithRepeatsAndRefusals(t *testing.T) {
+	onEveryStore(t, testkit.ValueDef(), func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		ev := func(id, member, typ, amount string) event.Event {
+			return event.Event{ID: id, Member: member, Type: typ, Time: hammerAt, Attrs: event.Attrs{"amount": event.Dec(testkit.Dec(amount))}}
+		}
+		r0, r1, r2, r3 := ev("r0", "m0", "recharge", "10"), ev("r1", "m1", "recharge", "10"), ev("r2", "m0", "recharge", "5"), ev("r3", "m1", "recharge", "7")
+		accepted := []event.Event{r0, r1, r0, r2}
+		refused := []event.Event{r1, r3, ev("s0", "m0", "pay", "1000")}
+		var mu sync.Mutex
+		applied := map[string]int{}
+		count := func(outs ...*change.Outcome) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, out := range outs {
+				if !out.Duplicate {
+					applied[out.Event]++
+				}
+			}
+		}
+		atOnce(16, func(g int) {
+			p := ps[g%2]
+			switch g / 4 {
+			case 0:
+				outs, err := p.ProcessBatch(ctx, accepted)
+				if err != nil {
+					t.Errorf("batch: %v", err)
+					return
+				}
+				if !outs[2].Duplicate {
+					t.Errorf("r0's second copy in the batch was applied again")
+				}
+				count(outs...)
+			case 1:
+				if _, err := p.ProcessBatch(ctx, refused); !errors.Is(err, ledger.ErrInsufficientBalance) {
+					t.Errorf("refused batch: %v, want ErrInsufficientBalance", err)
+				}
+			default:
+				e := []event.Event{r0, r3}[g%4/2]
+				out, err := p.Process(ctx, e)
+				if err != nil {
+					t.Errorf("process %s: %v", e.ID, err)
+					return
+				}
+				count(out)
+			}
+		})
+		for _, id := range []string{"r0", "r1", "r2", "r3"} {
+			if applied[id] != 1 {
+				t.Errorf("%s applied %d times", id, applied[id])
+			}
+		}
+		for m, want := range map[string]string{"m0": "15", "m1": "17"} {
+			va, err := ps[1].Value().Account(ctx, m)
+			if err != nil || !va.Balance.Equal(testkit.Dec(want)) || !va.Spent.IsZero() {
+				t.Errorf("%s: %+v, %v; want a balance of %s, nothing spent", m, va, err, want)
+			}
+		}
+		feed := checkLedgerAndFeed(t, ps)
+		if n := countKinds(feed, value.ChangeRecharged); n["m0"] != 2 || n["m1"] != 2 || len(feed) != 4 {
+			t.Errorf("recharges in the feed %v, %d changes; want 2 each, 4 in all", n, len(feed))
 		}
 	})
 }
