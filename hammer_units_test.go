@@ -269,3 +269,69 @@ func TestHammerBatchesWithRepeatsAndRefusals(t *testing.T) {
 		}
 	})
 }
+
+// Six erasures of one member at once on both programs, four under one
+// request ID and two under another, racing recharges of the member:
+// exactly one erasure is applied; the others of its ID answer its
+// outcome (Duplicate), those of the other ID are refused with ErrErased;
+// the feed holds one erasure, and the balance is what the recharges
+// accepted add up to.
+func TestHammerEraseOnBothPrograms(t *testing.T) {
+	onEveryStore(t, testkit.ValueDef(), func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		testkit.MustProcess(t, ps[0], event.Event{ID: "r", Member: "alice", Type: "recharge", Time: hammerAt,
+			Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("5"))}})
+		var mu sync.Mutex
+		applied, duplicates, refused := map[string]int{}, map[string]int{}, map[string]int{}
+		recharged := int64(5)
+		atOnce(12, func(g int) {
+			p := ps[g%2]
+			if g >= 6 {
+				_, err := p.Process(ctx, event.Event{ID: fmt.Sprint("r", g), Member: "alice", Type: "recharge", Time: hammerAt,
+					Attrs: event.Attrs{"amount": event.Dec(testkit.Dec("5"))}})
+				switch {
+				case err == nil:
+					mu.Lock()
+					recharged += 5
+					mu.Unlock()
+				case !errors.Is(err, membership.ErrErased):
+					t.Errorf("recharge %d: %v", g, err)
+				}
+				return
+			}
+			id := []string{"erase", "erase-again"}[g/4]
+			out, err := p.Erase(ctx, membership.EraseRequest{RequestID: id, Member: "alice", Operator: "dpo", At: hammerAt.Add(time.Hour)})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, membership.ErrErased):
+				refused[id]++
+			case err != nil:
+				t.Errorf("erase %s: %v", id, err)
+			case out.Duplicate:
+				duplicates[id]++
+			default:
+				applied[id]++
+			}
+		})
+		won := "erase"
+		if applied["erase-again"] == 1 {
+			won = "erase-again"
+		}
+		lost := map[string]string{"erase": "erase-again", "erase-again": "erase"}[won]
+		calls := map[string]int{"erase": 4, "erase-again": 2}
+		if applied[won] != 1 || duplicates[won] != calls[won]-1 || refused[won] != 0 ||
+			applied[lost] != 0 || duplicates[lost] != 0 || refused[lost] != calls[lost] {
+			t.Errorf("applied %v, duplicates %v, refused %v: want %s applied once, its repeats duplicates, %s refused",
+				applied, duplicates, refused, won, lost)
+		}
+		va, err := ps[1].Value().Account(ctx, "alice")
+		if err != nil || !va.Balance.Equal(decimal.NewFromInt(recharged)) {
+			t.Errorf("%+v, %v; the recharges accepted add up to %d", va, err, recharged)
+		}
+		feed := checkLedgerAndFeed(t, ps)
+		if n := countKinds(feed, membership.ChangeErased)["alice"]; n != 1 {
+			t.Errorf("%d erasures in the feed, want 1", n)
+		}
+	})
+}
