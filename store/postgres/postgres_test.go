@@ -615,7 +615,16 @@ func TestPoolClosedByOwner(t *testing.T) {
 func TestServerFailureWrapsErrFailed(t *testing.T) {
 	admin := testPool(t)
 	schema := newSchema(t, admin)
-	own, err := pgxpool.New(t.Context(), dsn(t))
+	// The pool's connections are named after the schema, so that the
+	// termination below ends this test's transaction only: other
+	// packages' tests (the root package's hammers) may run on the same
+	// database at once, under go test ./..., and lost theirs to it.
+	cfg, err := pgxpool.ParseConfig(dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = schema
+	own, err := pgxpool.NewWithConfig(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -634,9 +643,9 @@ func TestServerFailureWrapsErrFailed(t *testing.T) {
 			return err
 		}
 		// The transaction is open on its connection, idle between reads:
-		// end every such connection of this database but admin's own.
+		// end every such connection of the store's pool.
 		if _, err := admin.Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-			WHERE datname = current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'`); err != nil {
+			WHERE datname = current_database() AND application_name = $1 AND state LIKE 'idle in transaction%'`, schema); err != nil {
 			return fmt.Errorf("terminate: %w", err)
 		}
 		_, readErr = tx.Get("b", []byte("other"))
