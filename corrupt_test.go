@@ -262,6 +262,17 @@ func damage(t *testing.T, st *memory.Store, bucket string, match func(k, v []byt
 // achievement, on a memory store.
 func openDamageable(t *testing.T) (*membership.Program, *memory.Store) {
 	t.Helper()
+	st := memory.New()
+	p, err := membership.Open(st, damageableDef(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, st
+}
+
+// damageableDef is the definition openDamageable opens.
+func damageableDef(t *testing.T) membership.Definition {
+	t.Helper()
 	raw, err := os.ReadFile("examples/retail/program.json")
 	if err != nil {
 		t.Fatal(err)
@@ -283,10 +294,5 @@ func openDamageable(t *testing.T) (*membership.Program, *memory.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := memory.New()
-	p, err := membership.Open(st, def)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p, st
+	return def
 }
