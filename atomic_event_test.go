@@ -4,17 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/postgres"
 )
 
 // everyBucket lists every bucket the library writes, for tests that
@@ -177,4 +181,150 @@ func dumpValue(t *testing.T, dump []string, key string) []byte {
 	}
 	t.Fatalf("no key %q in %v", key, dump)
 	return nil
+}
+
+// An event whose transaction fails at the commit writes nothing, alone
+// or in a group of concurrent Updates, and its ID stays free: once the
+// commit succeeds the same event is taken, not answered as a duplicate.
+// On PostgreSQL a deferred trigger raises on the insert of the event's
+// record, which the server checks at COMMIT (a group it was in runs its
+// other events again alone, and they are taken); store/memory and
+// store/bolt are wrapped so that their Update fails once the function
+// wrote that record and returned (a disk that fails at the commit).
+func TestEventAtomicWhenTheCommitFails(t *testing.T) {
+	for name, newStore := range testkit.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := &failingCommit{Store: newStore(), key: "boom"}
+			st.on.Store(true)
+			testCommitFails(t, st, st, func() { st.on.Store(false) })
+		})
+	}
+	dsn := os.Getenv("MEMBERSHIP_PG_DSN")
+	if dsn == "" {
+		return
+	}
+	t.Run("postgres", func(t *testing.T) {
+		ctx := context.Background()
+		schema := fmt.Sprintf("commitfail_%d", os.Getpid())
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		q := pgx.Identifier{schema}.Sanitize()
+		defer conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+q+" CASCADE")
+		st, err := postgres.Open(ctx, dsn, &postgres.Options{Schema: schema})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		for _, sql := range []string{
+			`CREATE FUNCTION ` + q + `.boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected commit failure'; END $$`,
+			`CREATE CONSTRAINT TRIGGER boom AFTER INSERT OR UPDATE ON ` + q + `.kv DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+				WHEN (NEW.bucket = 'events'::bytea AND NEW.key = 'boom'::bytea) EXECUTE FUNCTION ` + q + `.boom()`,
+		} {
+			if _, err := conn.Exec(ctx, sql); err != nil {
+				t.Fatal(err)
+			}
+		}
+		testCommitFails(t, st, st, func() {
+			if _, err := conn.Exec(ctx, `DROP TRIGGER boom ON `+q+`.kv`); err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
+}
+
+// testCommitFails runs TestEventAtomicWhenTheCommitFails on st, whose
+// commits of event "boom" fail until heal is called; raw reads st's
+// records.
+func testCommitFails(t *testing.T, st, raw store.Store, heal func()) {
+	ctx := context.Background()
+	p, err := membership.Open(st, damageableDef(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rech := func(id, member string, m int) event.Event {
+		return event.Event{ID: id, Member: member, Type: "recharge", Time: t0.Add(time.Duration(m) * time.Minute),
+			Attrs: event.Attrs{"amount": event.Dec(dec("50"))}}
+	}
+	mustProcess(t, p, rech("r0", "m1", 0))
+	before := testkit.Dump(t, raw, everyBucket...)
+	if _, err := p.Process(ctx, rech("boom", "m1", 1)); err == nil {
+		t.Fatal("the event whose commit fails was taken")
+	}
+	if diff := cmp.Diff(before, testkit.Dump(t, raw, everyBucket...)); diff != "" {
+		t.Fatalf("an event whose commit failed wrote (-before +after):\n%s", diff)
+	}
+	// At once with 23 others, of m1 and of other members.
+	var wg sync.WaitGroup
+	for i := range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, member := fmt.Sprintf("r%d", i+1), fmt.Sprintf("m%d", i%4+1)
+			if i == 0 {
+				id, member = "boom", "m1"
+			}
+			_, err := p.Process(ctx, rech(id, member, i+2))
+			if (err == nil) == (id == "boom") {
+				t.Errorf("%s: %v", id, err)
+			}
+		}()
+	}
+	wg.Wait()
+	// m1 holds r0 and 5 of the others (i = 4, 8, …, 20): 300.
+	if va, err := p.Value().Account(ctx, "m1"); err != nil || !va.Balance.Equal(dec("300")) || !va.Recharged.Equal(dec("300")) {
+		t.Errorf("m1's stored value: %+v, %v; want 300", va, err)
+	}
+	if err := p.Verify(ctx); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+	heal()
+	if out, err := p.Process(ctx, rech("boom", "m1", 1)); err != nil || out.Duplicate {
+		t.Errorf("boom once the commit succeeds: %v, %v; want it taken", out, err)
+	}
+	if va, err := p.Value().Account(ctx, "m1"); err != nil || !va.Balance.Equal(dec("350")) {
+		t.Errorf("m1's stored value: %+v, %v; want 350", va, err)
+	}
+}
+
+// errCommit is failingCommit's failure.
+var errCommit = errors.New("injected commit failure")
+
+// failingCommit is a store whose Update fails, as a commit that fails
+// would, when its function wrote key in bucket "events" and returned nil,
+// while on is set. Its Updates run the function on a Tx that sees the
+// writes; the wrapped store rolls them back on the error.
+type failingCommit struct {
+	store.Store
+	key string
+	on  atomic.Bool
+}
+
+func (s *failingCommit) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Store.Update(ctx, func(tx store.Tx) error {
+		w := &watchTx{Tx: tx, key: s.key}
+		if err := fn(w); err != nil {
+			return err
+		}
+		if w.wrote && s.on.Load() {
+			return errCommit
+		}
+		return nil
+	})
+}
+
+// watchTx notes a Put of key in bucket "events".
+type watchTx struct {
+	store.Tx
+	key   string
+	wrote bool
+}
+
+func (t *watchTx) Put(bucket string, key, value []byte) error {
+	if bucket == "events" && string(key) == t.key {
+		t.wrote = true
+	}
+	return t.Tx.Put(bucket, key, value)
 }

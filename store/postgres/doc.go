@@ -105,9 +105,14 @@
 // their functions run, so that a group of events costs two round trips; a
 // function sees the writes of those before it over what was read early. A
 // function that returns an error has its writes undone (the others go on);
-// when the group's transaction fails (a conflict, or a panic of one of its
-// functions, raised again in that function's Update), each of its functions
-// runs again alone, as above. No timer: a group is what queued while the
+// when the group's transaction fails (a conflict, a panic of one of its
+// functions, raised again in that function's Update, or a commit the
+// server refuses, as a deferred constraint or trigger may for one
+// function's writes), each of its functions runs again alone, as above, so
+// that only the one at fault gets the refusal. (Before, every Update of a
+// group whose commit the server refused got that error, and wrote
+// nothing.) A connection lost at the commit leaves the outcome unknown:
+// each Update of the group returns an error wrapping store.ErrFailed. No timer: a group is what queued while the
 // connections were busy, so a store that is not busy runs each Update
 // alone, with no wait. Groups are kept small because PostgreSQL turns a
 // transaction's predicate locks on one relation into a lock of the whole

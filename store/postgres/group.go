@@ -2,8 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
@@ -206,8 +209,17 @@ func (s *Store) runTogether(g []*call) []outcome {
 	}
 	t.done = true
 	if err := t.commit(true); err != nil {
-		if isConflict(err) {
+		var refused *pgconn.PgError
+		switch {
+		case isConflict(err):
 			return alone(-1, err)
+		case len(g) > 1 && errors.As(err, &refused):
+			// The server refused the commit (a deferred constraint, a
+			// trigger), so nothing of the group was written, and one
+			// function's writes are at fault, not the others': each runs
+			// again alone and meets its own outcome. A connection lost at
+			// the commit leaves the outcome unknown: each is told so.
+			return alone(-1, nil)
 		}
 		for i := range outs {
 			if outs[i].err == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -240,6 +241,50 @@ func TestGroupPanic(t *testing.T) {
 	// panic only alone.
 	if runs[0] != 2 || runs[1] != 1 || runs[2] != 1 {
 		t.Errorf("the functions ran %v times; want [2 1 1]", runs)
+	}
+	wantKeys(t, s, "hold=1", "k0=v", "k2=v")
+}
+
+// TestGroupCommitRefusedRunsAlone: when the server refuses a group's
+// COMMIT for one function's writes (here a deferred trigger raising on
+// key "bad", which the server checks at COMMIT), nothing of the group was
+// written, and each function runs again alone: the one at fault gets the
+// server's error, the others commit. Before, every Update of the group
+// got the refusal of one it had nothing to do with, and wrote nothing.
+func TestGroupCommitRefusedRunsAlone(t *testing.T) {
+	p := testPool(t)
+	schema := newSchema(t, p)
+	s := groupStoreOn(t, schema)
+	q := pgx.Identifier{schema}.Sanitize()
+	for _, sql := range []string{
+		`CREATE FUNCTION ` + q + `.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'key bad refused'; END $$`,
+		`CREATE CONSTRAINT TRIGGER refuse AFTER INSERT OR UPDATE ON ` + q + `.kv DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+			WHEN (NEW.bucket = 'g'::bytea AND NEW.key = 'bad'::bytea) EXECUTE FUNCTION ` + q + `.refuse()`,
+	} {
+		if _, err := p.Exec(t.Context(), sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs := make([]int, 3)
+	var fns []func(store.Tx) error
+	for i, key := range []string{"k0", "bad", "k2"} {
+		fns = append(fns, func(tx store.Tx) error {
+			runs[i]++
+			return tx.Put("g", []byte(key), []byte("v"))
+		})
+	}
+	errs, _ := queueBehind(t, s, fns)
+	for i, err := range errs {
+		switch {
+		case i == 1 && (!errors.Is(err, store.ErrFailed) || !strings.Contains(err.Error(), "key bad refused")):
+			t.Errorf("Update 1 = %v; want the server's refusal, wrapping store.ErrFailed", err)
+		case i != 1 && err != nil:
+			t.Errorf("Update %d = %v; want nil", i, err)
+		}
+	}
+	// Each ran in the group, then again alone.
+	if fmt.Sprint(runs) != "[2 2 2]" {
+		t.Errorf("the functions ran %v times; want [2 2 2]", runs)
 	}
 	wantKeys(t, s, "hold=1", "k0=v", "k2=v")
 }

@@ -325,10 +325,10 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 // are run in groups of up to Options.Group in one transaction, one
 // function after the other, each seeing the writes of those before it;
 // a function that returns an error has its writes undone and the others
-// go on. When the group's transaction fails (a conflict, or a panic of
-// one of its functions, which is raised again in that function's
-// Update), the other functions of the group run again, each in a
-// transaction of its own as above. A caller whose Update joined a group
+// go on. When the group's transaction fails (a conflict, a panic of one
+// of its functions, which is raised again in that function's Update, or
+// a commit the server refuses), the other functions of the group run
+// again, each in a transaction of its own as above. A caller whose Update joined a group
 // waits for the group's transaction, which its context does not cancel
 // once its function ran.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
