@@ -71,7 +71,11 @@
 //
 //   - One event, one transaction, once: the same event ID again returns the
 //     first outcome with Duplicate set and changes nothing; the same ID with
-//     other content is [ErrEventConflict]. Every operator call takes a
+//     other content is [ErrEventConflict]. That holds when a definition
+//     version installed since would refuse the event (a type or attribute
+//     dropped, a minimum or a scale raised): its retry still returns the
+//     first outcome, where it was refused with [ErrInvalidEvent] before,
+//     which a host reads as an event never applied. Every operator call takes a
 //     request with a RequestID that behaves the same way. Records are kept
 //     for the idempotency window ([Retention], 35 days by default); an
 //     event or request older than it is refused with [ErrTooOld], never

@@ -256,14 +256,19 @@ func (p *Program) check(ev event.Event) error {
 // nothing. A rule that reads an optional attribute the event lacks is
 // skipped, and the outcome says so (change.RuleSkipped); the event's other
 // rules apply. The same event ID again returns the first outcome with
-// Duplicate set and changes nothing; the same ID with different content
-// (event.Event.Same) returns ErrEventConflict. A rule that refuses the
+// Duplicate set and changes nothing, even where the definition now in
+// force would refuse it (a newer version dropped its type or an
+// attribute); the same ID with different content (event.Event.Same)
+// returns ErrEventConflict. A rule that refuses the
 // event (a stored-value spend beyond the balance) returns its error and
 // writes nothing. A Program whose definition another instance has replaced
 // with a newer version returns ErrDefinitionSuperseded (see
 // Definition.Version).
 func (p *Program) Process(ctx context.Context, ev event.Event) (*change.Outcome, error) {
 	if err := p.check(ev); err != nil {
+		if out, rerr := p.retried(ctx, ev); rerr != nil || out != nil {
+			return out, rerr
+		}
 		return nil, fmt.Errorf("membership: process %q: %w", ev.ID, err)
 	}
 	out, err := p.eng.Process(ctx, ev)
@@ -281,7 +286,11 @@ func (p *Program) ProcessBatch(ctx context.Context, evs []event.Event) ([]*chang
 	var errs []error
 	for i, ev := range evs {
 		if err := p.check(ev); err != nil {
-			errs = append(errs, fmt.Errorf("events[%d] (%q): %w", i, ev.ID, err))
+			// A retry of an event processed before is answered with its
+			// first outcome in the batch's transaction.
+			if out, rerr := p.retried(ctx, ev); rerr != nil || out == nil {
+				errs = append(errs, fmt.Errorf("events[%d] (%q): %w", i, ev.ID, err))
+			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -292,6 +301,23 @@ func (p *Program) ProcessBatch(ctx context.Context, evs []event.Event) ([]*chang
 		return nil, fmt.Errorf("membership: process batch: %w", err)
 	}
 	return outs, nil
+}
+
+// retried returns the first outcome of ev, an event the definition
+// refuses, when the same event was processed before (nil when it was
+// not): a version installed since may refuse a retry of an event an
+// earlier one took (a type or attribute dropped, a minimum or a scale
+// raised), and the retry still returns the first outcome. An event whose
+// ID, member or time the limits refuse is never looked up.
+func (p *Program) retried(ctx context.Context, ev event.Event) (*change.Outcome, error) {
+	if event.CheckID(ev.ID) != nil || event.CheckID(ev.Member) != nil || ev.Time.IsZero() || event.CheckTime(ev.Time) != nil {
+		return nil, nil
+	}
+	out, err := p.eng.Recorded(ctx, ev)
+	if err != nil {
+		return nil, fmt.Errorf("membership: process %q: %w", ev.ID, err)
+	}
+	return out, nil
 }
 
 // apply runs an operator request idempotently through the engine: key

@@ -328,6 +328,47 @@ func (e *Engine) Process(ctx context.Context, ev event.Event) (*change.Outcome, 
 	return out, nil
 }
 
+// Recorded returns the first outcome of ev, Duplicate set, when an event
+// of its ID and content (event.Event.Same) was processed, and nil when
+// none was: Program.Process asks it of an event its definition refuses,
+// as a newer version may refuse the retry of an event it took before. It
+// answers nil, as Process would refuse them, for an event before the
+// retention horizon or of an erased member, and for another content under
+// the ID; a record that does not decode is an error wrapping ErrCorrupt.
+func (e *Engine) Recorded(ctx context.Context, ev event.Event) (*change.Outcome, error) {
+	var out *change.Outcome
+	err := e.st.View(ctx, func(tx store.Tx) error {
+		out = nil
+		if checkHorizon(tx, ev.Time) != nil {
+			return nil
+		}
+		switch erased, _, err := erasedMark(tx, []byte(ev.Member)); {
+		case err != nil:
+			return err
+		case erased:
+			return nil
+		}
+		v, err := tx.Get(bEvents, []byte(ev.ID))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil
+		case err != nil:
+			return err
+		}
+		rec, err := decodeRecord(v)
+		if err != nil || !rec.Event.Same(ev) {
+			return err
+		}
+		out, err = rec.outcome(tx, e.loc)
+		return err
+	})
+	if err != nil || out == nil {
+		return nil, err
+	}
+	e.local(out)
+	return out, nil
+}
+
 // processCall is Process's store function with its arguments and result.
 // Calls reuse them (Engine.calls): a closure per event would be two
 // allocations (itself and the result it sets).
