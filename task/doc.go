@@ -138,7 +138,14 @@
 // and all of it restarts; to keep it, open the new release with the
 // definition in force first. A record with its task's fingerprint but
 // another number of steps is damage: reading it fails with an error
-// wrapping store.ErrCorrupt.
+// wrapping store.ErrCorrupt. So is a record no events leave: a negative
+// count; for several or ordered actions a step counted more than once,
+// or every step done (a completion deletes the record); for ordered
+// actions a step done while one before it is not. Before, such a record
+// was read as it was (a count of -2 asked 5 more check-ins of a task of
+// 3; an ordered task's second step done without its first completed at
+// one event of the first). A Repeat count at or above Times is read: a
+// version that lowers Times leaves it.
 //
 // # Changes
 //

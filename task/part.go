@@ -268,6 +268,9 @@ func (p *part) progress(tx store.Tx, tk Task, k []byte) (Progress, error) {
 	case fp != p.fps[tk.Name]:
 		return Progress{}, nil
 	case len(r.Steps) == len(tk.Steps):
+		if err := r.Progress.possible(tk.Kind); err != nil {
+			return Progress{}, record.Corrupt(bProgress, k, err)
+		}
 		return r.Progress, nil
 	case legacy:
 		// Written before fingerprints, under a definition older than the
@@ -275,6 +278,33 @@ func (p *part) progress(tx store.Tx, tk Task, k []byte) (Progress, error) {
 		return Progress{}, nil
 	}
 	return Progress{}, record.Corrupt(bProgress, k, fmt.Errorf("%d steps counted, the steps it was recorded for are %d", len(r.Steps), len(tk.Steps)))
+}
+
+// possible returns an error when no events of a task of kind k leave
+// progress p: a negative count; for a task of several or ordered
+// actions, a step counted more than once, or every step done (the
+// completion deletes the record); for an ordered one, a step done after
+// one not done. A Repeat count at or above Times is possible: a version
+// may lower Times.
+func (p Progress) possible(k Kind) error {
+	done := 0
+	for i, n := range p.Steps {
+		switch {
+		case n < 0:
+			return fmt.Errorf("step %d counted %d times", i, n)
+		case k == Repeat:
+			continue
+		case n > 1:
+			return fmt.Errorf("step %d of a %q task counted %d times", i, k, n)
+		case k == Sequence && n == 1 && done < i:
+			return fmt.Errorf("step %d of a %q task done before step %d", i, k, done)
+		}
+		done += n
+	}
+	if k != Repeat && done >= len(p.Steps) {
+		return fmt.Errorf("every step of a %q task done, yet not completed", k)
+	}
+	return nil
 }
 
 // limitUsed returns the completions counted against a limit of period pd at
