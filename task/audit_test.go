@@ -154,3 +154,40 @@ func TestTaskCompletionWithRefusedPack(t *testing.T) {
 		t.Errorf("points = %s, want 2 rewards of 10", bal)
 	}
 }
+
+// A level target reads the level the member holds at the event's time,
+// a term end due by then counting though Advance has not performed it:
+// gold set on 2 March 10:00 for a month (months after, N = 1) with no
+// growth to keep it ends at 24:00 of 2 April, so a share at 23:59:59 of
+// 2 April counts for the gold-only task and one at 3 April 00:00 for the
+// silver-only task instead.
+func TestTaskLevelTargetAtATermEndDue(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	def := engDef(
+		task.Task{Name: "gold-share", Kind: task.One, Steps: engSteps("share"), Rewards: engPts10, Target: task.Target{Levels: []string{"gold"}}},
+		task.Task{Name: "silver-share", Kind: task.One, Steps: engSteps("share"), Rewards: engPts10, Target: task.Target{Levels: []string{"silver"}}},
+	)
+	gold := &def.Levels.Ladder[2]
+	gold.Validity, gold.Retention, gold.Window = rule.Validity{Kind: rule.MonthsAfter, N: 1}, dec("500"), 1
+	for _, name := range []string{"before", "at"} {
+		t.Run(name, func(t *testing.T) {
+			p := testkit.OpenMemory(t, def)
+			setLevel(t, p, "l1", "m", "gold", at)
+			when, want := time.Date(2026, 4, 2, 23, 59, 59, 0, shanghai), []string{"gold-share"}
+			if name == "at" {
+				when, want = time.Date(2026, 4, 3, 0, 0, 0, 0, shanghai), []string{"silver-share"}
+			}
+			fx, err := task.EffectsOf(mustProcess(t, p, engEvent("s1", "m", "share", when, nil))[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range fx.Completed {
+				got = append(got, c.Task)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("completed (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -91,7 +91,12 @@
 //
 // A [Target] restricts a task to levels (any of), tags (any of) and a
 // segment (a tag expression of package tag); events of other members are
-// ignored. The part reads the member's level and tags through the engine,
+// ignored. A member who leaves the target mid-progress (a downgrade, a
+// tag removed) keeps their progress: their events do not count while
+// they are outside it, and count on from where they were once they are
+// back, as progress stays when a task's effective period ends. The level
+// is the one held at the event's time: a term end due by then counts
+// though Advance has not performed it. The part reads the member's level and tags through the engine,
 // once per event, before any task counts it. The level is the one held
 // once the level part has processed the event (an order whose growth
 // upgrades the member counts for tasks of the new level); a task's own
