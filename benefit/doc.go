@@ -37,6 +37,11 @@
 // ([Handle.GrantAchievement]: a second grant is [ErrAlreadyGranted]). Each
 // [Grant] records when, by what (Source "task" or "level" for a reward,
 // naming the task or the level; "operator", naming the operator) and why.
+// A stored grant of another source, of another achievement than its key,
+// with no time or naming no one is damage: [Handle.Achievements] fails
+// with an error wrapping store.ErrCorrupt (before, the last three were
+// listed as they read: a grant of explorer damaged to first-order showed
+// first-order, twice once an operator granted it).
 //
 // # Changes and storage
 //

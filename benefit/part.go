@@ -101,6 +101,17 @@ func Granted(tx store.Tx, member string) ([]Grant, error) {
 		default: // damage, not an achievement granted by no one known
 			return record.Corrupt(bAchievements, k, fmt.Errorf("an achievement of source %q", g.Source))
 		}
+		// grant writes the achievement of the key, its time and who
+		// granted it (the operator, the task or the level): a record
+		// without them is damage, not a grant to list as it reads.
+		switch {
+		case g.Achievement != string(k[len(prefix):]):
+			return record.Corrupt(bAchievements, k, fmt.Errorf("a grant of %q", g.Achievement))
+		case g.At.IsZero():
+			return record.Corrupt(bAchievements, k, errors.New("a grant with no time"))
+		case g.By == "":
+			return record.Corrupt(bAchievements, k, fmt.Errorf("a grant by no %s", g.Source))
+		}
 		out = append(out, g)
 		return nil
 	})
