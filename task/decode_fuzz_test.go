@@ -29,7 +29,9 @@ func FuzzProgressRecord(f *testing.F) {
 	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
 	for _, r := range []progressRecord{
 		{Progress: Progress{Steps: []int{1, 0}, Started: at, Updated: at}, Fingerprint: p.fps[tk.Name]},
-		{Progress: Progress{Steps: []int{1, 1}, Started: at, Updated: at.Add(time.Hour), Fits: [][]int{{0, 1}, nil}}, Fingerprint: p.fps[tk.Name]},
+		{Progress: Progress{Steps: []int{1, 0}, Started: at, Updated: at.Add(time.Hour), Fits: [][]int{{0, 1}, nil}}, Fingerprint: p.fps[tk.Name]},
+		// Damage: both steps done, yet not completed.
+		{Progress: Progress{Steps: []int{1, 1}, Started: at, Updated: at}, Fingerprint: p.fps[tk.Name]},
 		{Progress: Progress{Steps: []int{0, 1}, Updated: at}}, // written before fingerprints
 		{Progress: Progress{Steps: []int{3}}, Fingerprint: "0123456789abcdef0123456789abcdef"},
 	} {
