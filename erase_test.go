@@ -379,3 +379,77 @@ func TestEraseAndRetentionKeepTheCouponsUsedForAnOrder(t *testing.T) {
 		t.Errorf("m2's coupon for o1, which m1 used a coupon for: %v, want coupon.ErrState", err)
 	}
 }
+
+// TestErasedMembersDueWorkGoesOn pins Erase's "due work for the member
+// goes on: points and coupons still expire and terms still end, so the
+// ledger keeps balancing". By hand, on the retail program: m1 registers on
+// 1 March 2026 (the newcomer pack: welcome-10 and welcome-fresh, valid 30
+// days) and orders 1,500 on 2 March, which reaches Gold (upgrade 1,500):
+// 1,500 × 1.2 = 1,800 points and Gold's gift of 200, 2,000 in all valid to
+// 24:00 of 31 December 2026, and the gold-gift coupon (60 days); Gold's
+// term is 12 months, to 24:00 of 2 March 2027. m1 is erased on 5 March.
+// Advance to 1 June expires the three coupons, to 1 January 2027 the 2,000
+// points, and to 4 March 2027 ends the term: the window of 12 months
+// before it starts on 3 March 2026, after the order, so no growth counts
+// and m1 goes down to Silver (downgrade "matching").
+func TestErasedMembersDueWorkGoesOn(t *testing.T) {
+	ctx := context.Background()
+	p, err := membership.Open(memory.New(), retailWith(t, func(map[string]any) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := p.Location()
+	date := func(y, m, d, h int) time.Time { return time.Date(y, time.Month(m), d, h, 0, 0, 0, loc) }
+	if _, err := p.Process(ctx, event.Event{ID: "reg", Member: "m1", Type: "register", Time: date(2026, 3, 1, 10)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Process(ctx, event.Event{ID: "o1", Member: "m1", Type: "order", Time: date(2026, 3, 2, 10),
+		Attrs: event.Attrs{"amount": event.DecString("1500"), "order_id": event.Str("o1")}}); err != nil {
+		t.Fatal(err)
+	}
+	mall := ledger.MemberAccount("m1", ledger.Points("mall"), "")
+	check := func(when string, points string, coupons coupon.State, lvl string, termEnd time.Time) {
+		t.Helper()
+		if b, err := p.Balance(ctx, mall); err != nil || !b.Equal(decimal.RequireFromString(points)) {
+			t.Errorf("%s: points %s (%v), want %s", when, b, err, points)
+		}
+		cs, err := p.Coupons().List(ctx, "m1")
+		if err != nil || len(cs) != 3 {
+			t.Fatalf("%s: coupons %+v (%v), want 3", when, cs, err)
+		}
+		for _, c := range cs {
+			if c.State != coupons {
+				t.Errorf("%s: coupon %s is %s, want %s", when, c.Template, c.State, coupons)
+			}
+		}
+		st, err := p.Levels().Status(ctx, "m1")
+		if err != nil || st.Level != lvl || !st.TermEnd.Equal(termEnd) {
+			t.Errorf("%s: level %s to %v (%v), want %s to %v", when, st.Level, st.TermEnd, err, lvl, termEnd)
+		}
+		if err := p.Verify(ctx); err != nil {
+			t.Errorf("%s: Verify: %v", when, err)
+		}
+	}
+	goldEnd := date(2027, 3, 3, 0)
+	check("before the erasure", "2000", coupon.Available, "Gold", goldEnd)
+	if _, err := p.Erase(ctx, membership.EraseRequest{RequestID: "erase-1", Member: "m1", Operator: "dpo", At: date(2026, 3, 5, 10)}); err != nil {
+		t.Fatal(err)
+	}
+	check("erased", "2000", coupon.Available, "Gold", goldEnd)
+	for _, step := range []struct {
+		at      time.Time
+		points  string
+		coupons coupon.State
+		lvl     string
+		termEnd time.Time
+	}{
+		{date(2026, 6, 1, 0), "2000", coupon.Expired, "Gold", goldEnd},
+		{date(2027, 1, 1, 1), "0", coupon.Expired, "Gold", goldEnd},
+		{date(2027, 3, 4, 0), "0", coupon.Expired, "Silver", time.Time{}}, // Silver is permanent
+	} {
+		if _, err := p.Advance(ctx, step.at); err != nil {
+			t.Fatalf("Advance to %v: %v", step.at, err)
+		}
+		check("advanced to "+step.at.Format(time.DateTime), step.points, step.coupons, step.lvl, step.termEnd)
+	}
+}
