@@ -793,8 +793,9 @@ type ckptResult struct {
 
 var _ store.Store = (*DB)(nil)
 
-// Open opens the bbolt file at path, creating it (mode 0600) if needed,
-// replays the log left by a DB that was not closed, and starts the writer.
+// Open opens the bbolt file at path, creating it (mode 0600, as are the
+// log's files: both hold members' data) if needed, replays the log left by
+// a DB that was not closed, and starts the writer.
 // A file already opened by another DB, in this process or another, or a
 // log another DB holds (a file of the same name sharing Options.LogDir),
 // makes Open fail after Options.LockTimeout with an error wrapping
