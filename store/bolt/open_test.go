@@ -1,11 +1,14 @@
 package bolt_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,5 +222,106 @@ func TestOptionsAtLimits(t *testing.T) {
 				t.Fatalf("Update: %v", err)
 			}
 		})
+	}
+}
+
+// errAfter is a context whose Err is nil for its first n calls and
+// context.Canceled after: a copy that stops part way.
+type errAfter struct {
+	context.Context
+	n atomic.Int32
+}
+
+func (c *errAfter) Err() error {
+	if c.n.Add(-1) < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestBackupFileFailedKeepsWhatPathHeld pins BackupFile's "path holds
+// either a whole copy or what it held before", and its refusals' "it then
+// writes nothing": a copy stopped part way (by its context, after the
+// checkpoint and the first page) returns the error and leaves the older
+// backup at path as it was, with no temporary file beside it; a path
+// refused for the log files next to it is not created.
+func TestBackupFileFailedKeepsWhatPathHeld(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, filepath.Join(dir, "store.db"), nil)
+	if err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	backups := t.TempDir()
+	path := filepath.Join(backups, "backup.db")
+	if err := os.WriteFile(path, []byte("yesterday's backup"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for n := range int32(4) { // stopped before the checkpoint, before the copy, and within it
+		ctx := &errAfter{Context: context.Background()}
+		ctx.n.Store(n)
+		if _, err := db.BackupFile(ctx, path); !errors.Is(err, context.Canceled) {
+			t.Errorf("BackupFile stopped after %d checks = %v; want context.Canceled", n, err)
+		}
+		if b, err := os.ReadFile(path); err != nil || string(b) != "yesterday's backup" {
+			t.Errorf("stopped after %d checks: path holds %q (%v); want yesterday's backup", n, b, err)
+		}
+		if entries, err := os.ReadDir(backups); err != nil || len(entries) != 1 {
+			t.Errorf("stopped after %d checks: the directory holds %v (%v); want backup.db alone", n, entries, err)
+		}
+	}
+	// The store's log lies in dir: a backup there is refused, and not made.
+	beside := filepath.Join(dir, "beside.db-wal-0000000000000001")
+	if err := os.WriteFile(beside, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.BackupFile(t.Context(), filepath.Join(dir, "beside.db")); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("BackupFile next to log files = %v; want ErrInvalid", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "beside.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused backup's path: %v; want none", err)
+	}
+	// Whole, it replaces what path held.
+	if _, err := db.BackupFile(t.Context(), path); err != nil {
+		t.Fatal(err)
+	}
+	restored := openDB(t, path, nil)
+	err := restored.View(t.Context(), func(tx store.Tx) error {
+		v, err := tx.Get("b", []byte("k"))
+		if err == nil && string(v) != "v" {
+			err = fmt.Errorf("b/k = %q", v)
+		}
+		return err
+	})
+	if err != nil {
+		t.Errorf("the backup: %v; want b/k = v", err)
+	}
+}
+
+var errDiskFull = errors.New("disk full")
+
+// failingWriter takes n writes, then fails every write with errDiskFull.
+type failingWriter struct{ n int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.n--; w.n < 0 {
+		return 0, errDiskFull
+	}
+	return len(p), nil
+}
+
+// TestBackupReturnsTheWritersError pins Backup's "it returns … w's
+// error": the error wraps what w returned, wherever in the copy w fails.
+// bbolt turns the error of either meta page's write (its first two) into
+// text, so a w failing there, or a context done there, was not found by
+// errors.Is before.
+func TestBackupReturnsTheWritersError(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "store.db"), nil)
+	if err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	for n := range 3 { // meta 0, meta 1, the pages
+		if _, err := db.Backup(t.Context(), &failingWriter{n: n}); !errors.Is(err, errDiskFull) {
+			t.Errorf("Backup to a writer failing after %d writes = %v; want an error wrapping errDiskFull", n, err)
+		}
 	}
 }

@@ -192,7 +192,8 @@ func checkRecords(ctx context.Context, btx *bbolt.Tx, nested map[string]map[stri
 //
 // It returns ctx.Err() when ctx is done first (w may then hold part of a
 // copy), an error wrapping [store.ErrClosed], the checkpoint's error when
-// it failed, or w's error. While it copies, the transaction it holds keeps
+// it failed, or w's error, wherever in the copy w failed (wrapped, for
+// errors.Is). While it copies, the transaction it holds keeps
 // bbolt from growing its memory map (see Caveats).
 func (d *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	if err := d.syncFile(ctx); err != nil {
@@ -206,8 +207,14 @@ func (d *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
 		return 0, fmt.Errorf("bolt: backup: %w", err)
 	}
 	defer btx.Rollback() //nolint:errcheck // read-only: nothing to lose
-	n, err := btx.WriteTo(ctxWriter{ctx, w})
+	cw := &ctxWriter{ctx: ctx, w: w}
+	n, err := btx.WriteTo(cw)
 	if err != nil {
+		if cw.err != nil {
+			// bbolt flattens the error of a meta page's write into text
+			// (%s): return it as w or ctx gave it, for errors.Is.
+			err = cw.err
+		}
 		return n, fmt.Errorf("bolt: backup: %w", err)
 	}
 	return n, nil
@@ -317,17 +324,24 @@ func (d *DB) syncFile(ctx context.Context) error {
 	}
 }
 
-// ctxWriter is a writer that fails once its context is done.
+// ctxWriter is a writer that fails once its context is done. err is the
+// first error it returned.
 type ctxWriter struct {
 	ctx context.Context
 	w   io.Writer
+	err error
 }
 
-func (c ctxWriter) Write(p []byte) (int, error) {
+func (c *ctxWriter) Write(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
+		c.err = err
 		return 0, err
 	}
-	return c.w.Write(p)
+	n, err := c.w.Write(p)
+	if err != nil {
+		c.err = err
+	}
+	return n, err
 }
 
 // The layout of a bbolt page: a header (id uint64, flags uint16, count
