@@ -183,7 +183,10 @@ type Coupon struct {
 // publishes (points.opened, a pending opening lot's points.pending, the
 // opening growth and level, the coupons held, the stored value, the
 // manual tags), so that a reader of the change feed tells what was
-// migrated in from what a rule or an operator did.
+// migrated in from what a rule or an operator did. A tag rule that the
+// imported figures satisfy at once (a recharge total reached by
+// Value.Recharged) gives its tag in the same unit of work with the tag
+// rule's reason, as it would after any event: that tag was not migrated.
 const Rule = "migrate.opening"
 
 // Sentinel errors.

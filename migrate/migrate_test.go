@@ -975,3 +975,51 @@ func TestOpenGiftedLevelsWithoutLadder(t *testing.T) {
 		}
 	}
 }
+
+// TestOpeningChangesNameTheRule pins Rule's "the rule named in the reason
+// of every change an opening state publishes": the JSONL file's first two
+// rows, imported, publish by hand, for m1 (Gold with growth 1,800, two
+// lots of points and a pending one, stored value, two coupons, the staff
+// tag): growth.changed, level.changed, points.opened twice, points.pending,
+// value.opened, coupon.issued twice and tag.added; for m2 (growth 7,000,
+// placed at Platinum by the ladder): growth.changed and level.changed.
+// Each names migrate.Rule, but for m1's card-holder tag, which the tag
+// rule "recharged 500 or more" gives on the imported recharge of 1,000,
+// and whose reason is that rule's, tags.rules[5].
+func TestOpeningChangesNameTheRule(t *testing.T) {
+	ctx := context.Background()
+	p := open(t, memory.New())
+	raw, err := os.ReadFile("testdata/members.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfterN(string(raw), "\n", 3)
+	res, err := migrate.Run(ctx, p, migrate.JSONL(strings.NewReader(lines[0]+lines[1])), migrate.Options{Name: "two", At: at})
+	if err != nil || res.Applied != 2 {
+		t.Fatalf("import: %+v, %v; want 2 rows applied", res, err)
+	}
+	feed, err := p.Feed(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, c := range feed {
+		got[c.Member+" "+c.Kind]++
+		rule := migrate.Rule
+		var tc tag.Change
+		if c.Kind == tag.ChangeAdded && c.Decode(&tc) == nil && tc.Tag == "card-holder" {
+			rule = "tags.rules[5]"
+		}
+		if c.Reason == nil || c.Reason.Rule != rule {
+			t.Errorf("%s %s: reason %+v, want rule %s", c.Member, c.Kind, c.Reason, rule)
+		}
+	}
+	want := map[string]int{
+		"m1 growth.changed": 1, "m1 level.changed": 1, "m1 points.opened": 2, "m1 points.pending": 1,
+		"m1 value.opened": 1, "m1 coupon.issued": 2, "m1 tag.added": 2, // staff, card-holder
+		"m2 growth.changed": 1, "m2 level.changed": 1,
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("the opening's changes (-want +got):\n%s", d)
+	}
+}
