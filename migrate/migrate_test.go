@@ -1023,3 +1023,41 @@ func TestOpeningChangesNameTheRule(t *testing.T) {
 		t.Errorf("the opening's changes (-want +got):\n%s", d)
 	}
 }
+
+// TestResultKeepsTheFirstMaxErrors pins MaxErrors: of a file of 1,002
+// rows that are not JSON objects around one good row (line 501), the
+// Result keeps the first 1,000 bad rows (lines 1 to 500 and 502 to 1,001),
+// OnError sees all 1,002 in order, the counts hold every row, and the good
+// row is applied.
+func TestResultKeepsTheFirstMaxErrors(t *testing.T) {
+	var file strings.Builder
+	for line := 1; line <= 1003; line++ {
+		if line == 501 {
+			file.WriteString(`{"member":"m1","growth":"10"}` + "\n")
+		} else {
+			file.WriteString("[1]\n")
+		}
+	}
+	var seen []int
+	p := open(t, memory.New())
+	res, err := migrate.Run(context.Background(), p, migrate.JSONL(strings.NewReader(file.String())),
+		migrate.Options{Name: "bad.jsonl", At: at, OnError: func(e migrate.RowError) { seen = append(seen, e.Line) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (migrate.Progress{Rows: 1003, Applied: 1, Failed: 1002}); res.Progress != want {
+		t.Errorf("progress %+v, want %+v", res.Progress, want)
+	}
+	if len(res.Errors) != migrate.MaxErrors || migrate.MaxErrors != 1000 {
+		t.Fatalf("%d errors kept, want MaxErrors = 1000 (%d)", len(res.Errors), migrate.MaxErrors)
+	}
+	if first, last := res.Errors[0].Line, res.Errors[999].Line; first != 1 || last != 1001 {
+		t.Errorf("errors kept from line %d to %d, want 1 to 1001", first, last)
+	}
+	if len(seen) != 1002 || seen[0] != 1 || seen[499] != 500 || seen[500] != 502 || seen[1001] != 1003 {
+		t.Errorf("OnError saw %d rows (%v…%v), want 1,002: lines 1-500, 502-1003", len(seen), seen[:min(3, len(seen))], seen[max(0, len(seen)-3):])
+	}
+	if st, err := p.Levels().Status(context.Background(), "m1"); err != nil || !st.Growth.Equal(dec("10")) {
+		t.Errorf("m1's growth %s (%v), want 10", st.Growth, err)
+	}
+}
