@@ -76,7 +76,19 @@
 //     dropped, a minimum or a scale raised): its retry still returns the
 //     first outcome, where it was refused with [ErrInvalidEvent] before,
 //     which a host reads as an event never applied. Every operator call takes a
-//     request with a RequestID that behaves the same way. Records are kept
+//     request with a RequestID that behaves the same way, under a newer
+//     version too: the retry of a level set, a tag added or removed, a
+//     profile set, an achievement granted, a coupon claim, lock, use,
+//     release, redemption or revocation, or an opening (OpenMember,
+//     OpenMembers, migrate.Run run again) returns its first outcome where
+//     the version in force would refuse the request before its unit of
+//     work (the level, tag, attribute or achievement it names dropped, the
+//     coupons' money scale lowered below an order line's places), where it
+//     was refused with that domain's error before. The checks made inside
+//     the unit of work (a template dropped, a claim limit lowered, an
+//     approval threshold changed) came after the request's record, and
+//     were answered so already. A request refused under one version is not
+//     recorded, and is applied under a version that allows it. Records are kept
 //     for the idempotency window ([Retention], 35 days by default); an
 //     event or request older than it is refused with [ErrTooOld], never
 //     applied twice.

@@ -52,7 +52,12 @@ const KindOpening = engine.KindOpening
 // …), in a migrate.FieldError naming the field; a field of a domain the
 // definition leaves out wraps that domain's ErrNotDefined. Such a row is
 // checked before the unit of work and writes nothing, not even a refusal in
-// the audit trail. What only the store can tell — a member already known
+// the audit trail — unless the same row (request ID and content) was
+// applied before, under a version that took it: its retry returns the first
+// outcome, Duplicate set, as every operator request's does, so that
+// migrate.Run run again after a version dropped a tag or profile
+// attribute the file names counts the row among its Duplicates, not its
+// refusals. What only the store can tell — a member already known
 // (ErrKnownMember), an old coupon code another coupon has — is a refusal
 // the audit trail records, as a domain's business rejections are.
 func (p *Program) OpenMember(ctx context.Context, m migrate.Member) (*change.Outcome, error) {
@@ -76,18 +81,15 @@ func (p *Program) OpenMember(ctx context.Context, m migrate.Member) (*change.Out
 func (p *Program) OpenMembers(ctx context.Context, ms []migrate.Member, stop bool) (outs []*change.Outcome, errs []error, err error) {
 	reqs := make([]engine.Request, len(ms))
 	fns := make([]func(*engine.Unit) error, len(ms))
-	pre := make([]error, len(ms))
 	for i := range ms {
 		m := ms[i]
-		if pre[i] = p.checkOpening(m); pre[i] != nil {
-			reqs[i] = engine.Request{} // refused by ApplyBatch's checks, not run
-			continue
-		}
 		body := m
 		body.At = body.At.UTC()
 		// The entries name the operator, as every operator request's do.
+		// A row checkOpening refuses is not run; one applied before is
+		// answered with its first outcome (engine.Request.Check).
 		reqs[i] = engine.Request{ID: m.RequestID, Body: body, At: m.At, Member: m.Member, Action: "member.open", Operator: m.Operator,
-			Ref: ledger.Ref{Operator: m.Operator}}
+			Ref: ledger.Ref{Operator: m.Operator}, Check: func() error { return p.checkOpening(m) }}
 		if raw, ok := engine.MemberJSON(&body); ok {
 			reqs[i].BodyJSON = raw
 		}
@@ -98,9 +100,6 @@ func (p *Program) OpenMembers(ctx context.Context, ms []migrate.Member, stop boo
 		return nil, nil, fmt.Errorf("membership: open members: %w", err)
 	}
 	for i := range errs {
-		if pre[i] != nil {
-			errs[i] = pre[i]
-		}
 		if errs[i] != nil {
 			errs[i] = fmt.Errorf("membership: open member %q: %w", ms[i].Member, errs[i])
 		}

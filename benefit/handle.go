@@ -59,26 +59,28 @@ type GrantRequest struct {
 // ErrAlreadyGranted (the member has it: nothing changes),
 // event.ErrInvalidArgument (no request ID, member, operator or time),
 // event.ErrConflict (the request ID reused with another request) or
-// ErrNotDefined.
+// ErrNotDefined. The retry of a grant applied before returns its first
+// outcome, Duplicate set, even where the definition now in force would
+// refuse it (a newer version dropped the achievement, or the benefits).
 func (h *Handle) GrantAchievement(ctx context.Context, req GrantRequest) (*change.Outcome, error) {
-	fail := func(err error) (*change.Outcome, error) {
-		return nil, fmt.Errorf("benefit: grant achievement %q to %q: %w", req.Achievement, req.Member, err)
-	}
-	switch {
-	case h.p == nil:
-		return fail(ErrNotDefined)
-	case event.CheckMember(req.Member) != nil:
-		return fail(event.CheckMember(req.Member))
-	case req.RequestID == "" || req.Operator == "" || req.At.IsZero():
-		return fail(fmt.Errorf("%w: a request ID, an operator and a time are required", event.ErrInvalidArgument))
-	}
-	if _, ok := h.p.def.Achievement(req.Achievement); !ok {
-		return fail(fmt.Errorf("%w %q", ErrUnknownAchievement, req.Achievement))
+	check := func() error {
+		switch {
+		case h.p == nil:
+			return ErrNotDefined
+		case event.CheckMember(req.Member) != nil:
+			return event.CheckMember(req.Member)
+		case req.RequestID == "" || req.Operator == "" || req.At.IsZero():
+			return fmt.Errorf("%w: a request ID, an operator and a time are required", event.ErrInvalidArgument)
+		}
+		if _, ok := h.p.def.Achievement(req.Achievement); !ok {
+			return fmt.Errorf("%w %q", ErrUnknownAchievement, req.Achievement)
+		}
+		return nil
 	}
 	body := req
 	body.At = body.At.UTC() // the same instant in any zone is the same request
 	out, err := h.e.Apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member, Action: "benefit.grant_achievement", Operator: req.Operator,
-		Ref: ledger.Ref{Operator: req.Operator, Note: "achievement " + req.Achievement}}, func(u *engine.Unit) error {
+		Ref: ledger.Ref{Operator: req.Operator, Note: "achievement " + req.Achievement}, Check: check}, func(u *engine.Unit) error {
 		ok, err := h.p.grant(u, req.Member, Grant{Achievement: req.Achievement, Source: "operator", By: req.Operator, Note: req.Note},
 			&rule.Reason{Rule: "benefits.achievements", Note: req.Note})
 		if err == nil && !ok {
@@ -87,7 +89,7 @@ func (h *Handle) GrantAchievement(ctx context.Context, req GrantRequest) (*chang
 		return err
 	})
 	if err != nil {
-		return fail(err)
+		return nil, fmt.Errorf("benefit: grant achievement %q to %q: %w", req.Achievement, req.Member, err)
 	}
 	return out, nil
 }

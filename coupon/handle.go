@@ -24,7 +24,10 @@ var ErrNotDefined = errors.New("coupon: the program defines no coupons")
 // code at a store, revocation and statistics. Every write takes a request
 // whose RequestID makes it idempotent: the same ID and request again
 // returns the first outcome with Duplicate set and changes nothing; the
-// same ID with another request is an error wrapping event.ErrConflict. A
+// same ID with another request is an error wrapping event.ErrConflict. The
+// retry of a request applied before returns its first outcome even where
+// the definition now in force would refuse it (a newer version lowered the
+// money scale below its order's places, or a claim limit). A
 // request without a RequestID or a time is an error wrapping
 // event.ErrInvalidArgument. Times come back in the program's zone. A
 // Handle is safe for concurrent use.
@@ -55,10 +58,12 @@ func (h *Handle) defined() error {
 }
 
 // apply runs fn as the idempotent request id, the call action (in the
-// audit trail and the journal) asked by operator.
-func (h *Handle) apply(ctx context.Context, action, operator, id string, body any, at time.Time, member, note string, fn func(u *engine.Unit) error) (*change.Outcome, error) {
+// audit trail and the journal) asked by operator, after check, the
+// call's checks of the request (see engine.Request.Check: a retry they
+// refuse of a request applied before returns its first outcome).
+func (h *Handle) apply(ctx context.Context, action, operator, id string, body any, at time.Time, member, note string, check func() error, fn func(u *engine.Unit) error) (*change.Outcome, error) {
 	return h.e.Apply(ctx, engine.Request{ID: id, Body: body, At: at, Member: member, Ref: ledger.Ref{Note: note},
-		Action: action, Operator: operator}, fn)
+		Action: action, Operator: operator, Check: check}, fn)
 }
 
 // claimAction is the action of a claim: an operator's issue (one member of
@@ -148,28 +153,28 @@ func (h *Handle) Claim(ctx context.Context, req ClaimRequest) (ClaimResult, erro
 	if req.Method == "" {
 		req.Method = Self
 	}
-	err := h.defined()
-	if err == nil && (req.Member == "" || req.At.IsZero()) {
-		err = fmt.Errorf("%w: claim needs a member and a time", event.ErrInvalidArgument)
-	}
-	if err == nil {
-		err = checkCount(req.Count)
-	}
-	if err == nil {
-		err = checkMethod(req.Method)
-	}
-	if err == nil {
-		err = checkOperator(req.Method, req.Operator)
-	}
-	if err != nil {
-		return ClaimResult{}, fmt.Errorf("coupon: claim %s: %w", req.Template, err)
+	check := func() error {
+		err := h.defined()
+		if err == nil && (req.Member == "" || req.At.IsZero()) {
+			err = fmt.Errorf("%w: claim needs a member and a time", event.ErrInvalidArgument)
+		}
+		if err == nil {
+			err = checkCount(req.Count)
+		}
+		if err == nil {
+			err = checkMethod(req.Method)
+		}
+		if err == nil {
+			err = checkOperator(req.Method, req.Operator)
+		}
+		return err
 	}
 	var why *rule.Reason
 	if req.Operator != "" || req.Note != "" {
 		why = &rule.Reason{Rule: "coupon." + req.Template, Inputs: map[string]string{"method": string(req.Method)}}
 		(&operator{req.Operator, req.Note}).add(why)
 	}
-	out, err := h.apply(ctx, claimAction(req.Method, ""), req.Operator, req.RequestID, req, req.At, req.Member, "", func(u *engine.Unit) error {
+	out, err := h.apply(ctx, claimAction(req.Method, ""), req.Operator, req.RequestID, req, req.At, req.Member, "", check, func(u *engine.Unit) error {
 		_, err := h.p.issue(u, req.Member, req.Template, req.Count, req.Method, why)
 		return err
 	})
@@ -213,20 +218,20 @@ func (h *Handle) ClaimPack(ctx context.Context, req PackRequest) (PackResult, er
 	if req.Method == "" {
 		req.Method = Self
 	}
-	err := h.defined()
-	if err == nil && (req.Member == "" || req.At.IsZero()) {
-		err = fmt.Errorf("%w: claim needs a member and a time", event.ErrInvalidArgument)
+	check := func() error {
+		err := h.defined()
+		if err == nil && (req.Member == "" || req.At.IsZero()) {
+			err = fmt.Errorf("%w: claim needs a member and a time", event.ErrInvalidArgument)
+		}
+		if err == nil {
+			err = checkMethod(req.Method)
+		}
+		if err == nil {
+			err = checkOperator(req.Method, req.Operator)
+		}
+		return err
 	}
-	if err == nil {
-		err = checkMethod(req.Method)
-	}
-	if err == nil {
-		err = checkOperator(req.Method, req.Operator)
-	}
-	if err != nil {
-		return PackResult{}, fmt.Errorf("coupon: claim pack %s: %w", req.Pack, err)
-	}
-	out, err := h.apply(ctx, claimAction(req.Method, "_pack"), req.Operator, req.RequestID, req, req.At, req.Member, "", func(u *engine.Unit) error {
+	out, err := h.apply(ctx, claimAction(req.Method, "_pack"), req.Operator, req.RequestID, req, req.At, req.Member, "", check, func(u *engine.Unit) error {
 		_, err := h.p.issuePack(u, req.Member, req.Pack, req.Method, &operator{req.Operator, req.Note})
 		return err
 	})
@@ -463,21 +468,21 @@ type LockResult struct {
 // order dated before a coupon last changed (a release), and changes
 // nothing then.
 func (h *Handle) Lock(ctx context.Context, req LockRequest) (LockResult, error) {
-	err := h.defined()
-	if err == nil && len(req.Coupons) == 0 {
-		err = fmt.Errorf("%w: coupons: empty (%w)", event.ErrInvalidArgument, ErrNotFound)
-	}
-	if err == nil {
-		err = req.Order.check(true, h.p.def.MoneyPlaces())
-	}
-	if err == nil {
-		err = checkHold(req.Order.Time, req.Hold)
-	}
-	if err != nil {
-		return LockResult{}, fmt.Errorf("coupon: lock for %s: %w", req.Order.ID, err)
+	check := func() error {
+		err := h.defined()
+		if err == nil && len(req.Coupons) == 0 {
+			err = fmt.Errorf("%w: coupons: empty (%w)", event.ErrInvalidArgument, ErrNotFound)
+		}
+		if err == nil {
+			err = req.Order.check(true, h.p.def.MoneyPlaces())
+		}
+		if err == nil {
+			err = checkHold(req.Order.Time, req.Hold)
+		}
+		return err
 	}
 	o := req.Order
-	out, err := h.apply(ctx, "coupon.lock", "", req.RequestID, req, o.Time, o.Member, "order "+o.ID, func(u *engine.Unit) error {
+	out, err := h.apply(ctx, "coupon.lock", "", req.RequestID, req, o.Time, o.Member, "order "+o.ID, check, func(u *engine.Unit) error {
 		// Holds that ran out by the order's time release their coupons
 		// first, as Advance would have.
 		if err := h.p.holdsRanOut(u, o.ID); err != nil {
@@ -556,27 +561,27 @@ func (h *Handle) Release(ctx context.Context, req OrderRequest) (*change.Outcome
 }
 
 func (h *Handle) order(ctx context.Context, req OrderRequest, verb, kind string, f func(*Book, string, time.Time) ([]Coupon, error)) (*change.Outcome, error) {
-	err := h.defined()
-	if err == nil && (req.Order == "" || req.At.IsZero()) {
-		err = fmt.Errorf("%w: needs an order and a time", event.ErrInvalidArgument)
-	}
-	if err == nil {
-		var out *change.Outcome
-		out, err = h.apply(ctx, "coupon."+verb, "", req.RequestID, req, req.At, "", "order "+req.Order, func(u *engine.Unit) error {
-			if err := h.p.holdsRanOut(u, req.Order); err != nil {
-				return err
-			}
-			cs, err := f(h.p.book(u), req.Order, u.At())
-			if err != nil {
-				return err
-			}
-			return h.p.emitOrder(u, cs, req.Order, kind, "")
-		})
-		if err == nil {
-			return out, nil
+	check := func() error {
+		err := h.defined()
+		if err == nil && (req.Order == "" || req.At.IsZero()) {
+			err = fmt.Errorf("%w: needs an order and a time", event.ErrInvalidArgument)
 		}
+		return err
 	}
-	return nil, fmt.Errorf("coupon: %s coupons of order %s: %w", verb, req.Order, err)
+	out, err := h.apply(ctx, "coupon."+verb, "", req.RequestID, req, req.At, "", "order "+req.Order, check, func(u *engine.Unit) error {
+		if err := h.p.holdsRanOut(u, req.Order); err != nil {
+			return err
+		}
+		cs, err := f(h.p.book(u), req.Order, u.At())
+		if err != nil {
+			return err
+		}
+		return h.p.emitOrder(u, cs, req.Order, kind, "")
+	})
+	if err != nil {
+		return nil, fmt.Errorf("coupon: %s coupons of order %s: %w", verb, req.Order, err)
+	}
+	return out, nil
 }
 
 // RedeemRequest redeems a coupon by code (or QR payload) at a store. The
@@ -618,21 +623,21 @@ func (h *Handle) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, e
 	if req.Via == "" {
 		req.Via = ByCode
 	}
-	err := h.defined()
-	if err == nil {
-		err = checkVia(req.Via)
-	}
-	if err == nil {
-		err = checkCode(req.Code)
-	}
-	if err == nil {
-		err = req.Order.check(false, h.p.def.MoneyPlaces())
-	}
-	if err != nil {
-		return RedeemResult{}, fmt.Errorf("coupon: redeem: %w", err)
+	check := func() error {
+		err := h.defined()
+		if err == nil {
+			err = checkVia(req.Via)
+		}
+		if err == nil {
+			err = checkCode(req.Code)
+		}
+		if err == nil {
+			err = req.Order.check(false, h.p.def.MoneyPlaces())
+		}
+		return err
 	}
 	o := req.Order
-	out, err := h.apply(ctx, "coupon.redeem", "", req.RequestID, req, o.Time, o.Member, "order "+o.ID, func(u *engine.Unit) error {
+	out, err := h.apply(ctx, "coupon.redeem", "", req.RequestID, req, o.Time, o.Member, "order "+o.ID, check, func(u *engine.Unit) error {
 		if err := h.p.holdsRanOut(u, o.ID); err != nil {
 			return err
 		}
@@ -691,14 +696,14 @@ type RevokeRequest struct {
 // a Lock of the order naming them again gives what they take without it
 // (10).
 func (h *Handle) Revoke(ctx context.Context, req RevokeRequest) (*change.Outcome, error) {
-	err := h.defined()
-	if err == nil && (req.Coupon == "" || req.Operator == "" || req.At.IsZero()) {
-		err = fmt.Errorf("%w: revoke needs a coupon, an operator and a time", event.ErrInvalidArgument)
+	check := func() error {
+		err := h.defined()
+		if err == nil && (req.Coupon == "" || req.Operator == "" || req.At.IsZero()) {
+			err = fmt.Errorf("%w: revoke needs a coupon, an operator and a time", event.ErrInvalidArgument)
+		}
+		return err
 	}
-	if err != nil {
-		return nil, fmt.Errorf("coupon: revoke %s: %w", req.Coupon, err)
-	}
-	out, err := h.apply(ctx, "coupon.revoke", req.Operator, req.RequestID, req, req.At, "", "revoked by "+req.Operator, func(u *engine.Unit) error {
+	out, err := h.apply(ctx, "coupon.revoke", req.Operator, req.RequestID, req, req.At, "", "revoked by "+req.Operator, check, func(u *engine.Unit) error {
 		b := h.p.book(u)
 		if cp, err := b.Get(req.Coupon); err == nil {
 			u.Outcome().Member = cp.Member // the audit names the owner of a coupon refused too

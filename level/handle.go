@@ -74,34 +74,37 @@ type SetRequest struct {
 // precedes the one it follows. It returns
 // errors wrapping event.ErrInvalidArgument (no request ID, member,
 // operator, note or time), ErrNoLadder, ErrUnknownLevel, event.ErrConflict
-// (the request ID reused with another request) or ErrNotDefined.
+// (the request ID reused with another request) or ErrNotDefined. The
+// retry of a set applied before returns its first outcome, Duplicate set,
+// even where the definition now in force would refuse it (a newer version
+// dropped its level).
 func (h *Handle) Set(ctx context.Context, req SetRequest) (*change.Outcome, error) {
-	fail := func(err error) (*change.Outcome, error) {
-		return nil, fmt.Errorf("level: set level of %q: %w", req.Member, err)
-	}
-	switch {
-	case h.p == nil:
-		return fail(ErrNotDefined)
-	case len(h.p.def.Ladder) == 0:
-		return fail(ErrNoLadder)
-	case req.RequestID == "" || req.Operator == "" || req.Note == "" || req.At.IsZero():
-		return fail(fmt.Errorf("%w: request ID, operator, note and time are required", event.ErrInvalidArgument))
-	}
-	if err := event.CheckMember(req.Member); err != nil {
-		return fail(err)
-	}
-	to := h.p.def.Index(req.Level)
-	if to < 0 {
-		return fail(fmt.Errorf("%w %q", ErrUnknownLevel, req.Level))
+	var to int // the level's index, once checked
+	check := func() error {
+		switch {
+		case h.p == nil:
+			return ErrNotDefined
+		case len(h.p.def.Ladder) == 0:
+			return ErrNoLadder
+		case req.RequestID == "" || req.Operator == "" || req.Note == "" || req.At.IsZero():
+			return fmt.Errorf("%w: request ID, operator, note and time are required", event.ErrInvalidArgument)
+		}
+		if err := event.CheckMember(req.Member); err != nil {
+			return err
+		}
+		if to = h.p.def.Index(req.Level); to < 0 {
+			return fmt.Errorf("%w %q", ErrUnknownLevel, req.Level)
+		}
+		return nil
 	}
 	body := req
 	body.At = body.At.UTC() // the same instant in any zone is the same request
 	out, err := h.e.Apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member, Action: "level.set", Operator: req.Operator,
-		Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}}, func(u *engine.Unit) error {
+		Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}, Check: check}, func(u *engine.Unit) error {
 		return h.p.setLevel(u, req.Member, to, req.Operator, req.Note)
 	})
 	if err != nil {
-		return fail(err)
+		return nil, fmt.Errorf("level: set level of %q: %w", req.Member, err)
 	}
 	return out, nil
 }
@@ -145,21 +148,20 @@ type GrantOwedResult struct {
 // performed first. It returns errors wrapping event.ErrInvalidArgument
 // (no request ID, operator or time; a member that is not an ID),
 // ErrNoLadder, event.ErrConflict (the request ID reused with another
-// request) or ErrNotDefined; nothing is written then.
+// request) or ErrNotDefined; nothing is written then. The retry of a
+// grant applied before returns its first result, as Set's does, under a
+// version without a ladder too.
 func (h *Handle) GrantOwed(ctx context.Context, req GrantOwedRequest) (GrantOwedResult, error) {
-	fail := func(err error) (GrantOwedResult, error) {
-		return GrantOwedResult{}, fmt.Errorf("level: grant owed gifts of %q: %w", req.Member, err)
-	}
-	switch {
-	case h.p == nil:
-		return fail(ErrNotDefined)
-	case len(h.p.def.Ladder) == 0:
-		return fail(ErrNoLadder)
-	case req.RequestID == "" || req.Operator == "" || req.At.IsZero():
-		return fail(fmt.Errorf("%w: request ID, operator and time are required", event.ErrInvalidArgument))
-	}
-	if err := event.CheckMember(req.Member); err != nil {
-		return fail(err)
+	check := func() error {
+		switch {
+		case h.p == nil:
+			return ErrNotDefined
+		case len(h.p.def.Ladder) == 0:
+			return ErrNoLadder
+		case req.RequestID == "" || req.Operator == "" || req.At.IsZero():
+			return fmt.Errorf("%w: request ID, operator and time are required", event.ErrInvalidArgument)
+		}
+		return event.CheckMember(req.Member)
 	}
 	inputs := map[string]string{"operator": req.Operator}
 	if req.Note != "" {
@@ -168,7 +170,7 @@ func (h *Handle) GrantOwed(ctx context.Context, req GrantOwedRequest) (GrantOwed
 	body := req
 	body.At = body.At.UTC() // the same instant in any zone is the same request
 	out, err := h.e.Apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member, Action: "level.grant_owed", Operator: req.Operator,
-		Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}}, func(u *engine.Unit) error {
+		Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}, Check: check}, func(u *engine.Unit) error {
 		if err := h.p.catchUp(u, req.Member); err != nil {
 			return err
 		}
@@ -179,7 +181,7 @@ func (h *Handle) GrantOwed(ctx context.Context, req GrantOwedRequest) (GrantOwed
 		return h.p.owe(u, req.Member, refused)
 	})
 	if err != nil {
-		return fail(err)
+		return GrantOwedResult{}, fmt.Errorf("level: grant owed gifts of %q: %w", req.Member, err)
 	}
 	e, err := EffectsOf(out)
 	if err != nil {

@@ -150,7 +150,10 @@ type opBody struct {
 // nothing. The error wraps ErrNotDefined, ErrUnknownTag, ErrNotManual (a
 // rule's tag), event.ErrInvalidArgument (no request ID, member, operator
 // or time) or event.ErrConflict (the request ID was used for another
-// request).
+// request). The retry of an Add or Remove applied before returns its first
+// outcome, Duplicate set, even where the definition now in force would
+// refuse it (a newer version dropped the tag, or gave it to a rule); so
+// does SetProfile's, for a profile attribute dropped.
 func (h *Handle) Add(ctx context.Context, r ManualRequest) (*change.Outcome, error) {
 	return h.manual(ctx, r, true)
 }
@@ -169,31 +172,32 @@ func (h *Handle) manual(ctx context.Context, r ManualRequest, add bool) (*change
 	if add {
 		verb = "add"
 	}
-	fail := func(err error) (*change.Outcome, error) {
-		return nil, fmt.Errorf("tag: %s %q for %q: %w", verb, r.Tag, r.Member, err)
-	}
-	if h.p == nil {
-		return fail(ErrNotDefined)
-	}
-	if err := event.CheckMember(r.Member); err != nil {
-		return fail(err)
-	}
-	if r.Operator == "" || r.At.IsZero() {
-		return fail(fmt.Errorf("%w: an operator and a time are required", event.ErrInvalidArgument))
-	}
-	// A tag the definition no longer declares can only be removed, from
-	// a member who holds it: no rule takes it any more.
-	undeclared := !h.p.def.Declared(r.Tag)
-	switch {
-	case h.p.def.RuleFor(r.Tag) != nil:
-		return fail(fmt.Errorf("%w: %q is kept by a rule", ErrNotManual, r.Tag))
-	case undeclared && (add || !validName(r.Tag)):
-		return fail(fmt.Errorf("%w %q", ErrUnknownTag, r.Tag))
+	var undeclared bool // set by check
+	check := func() error {
+		if h.p == nil {
+			return ErrNotDefined
+		}
+		if err := event.CheckMember(r.Member); err != nil {
+			return err
+		}
+		if r.Operator == "" || r.At.IsZero() {
+			return fmt.Errorf("%w: an operator and a time are required", event.ErrInvalidArgument)
+		}
+		// A tag the definition no longer declares can only be removed,
+		// from a member who holds it: no rule takes it any more.
+		undeclared = !h.p.def.Declared(r.Tag)
+		switch {
+		case h.p.def.RuleFor(r.Tag) != nil:
+			return fmt.Errorf("%w: %q is kept by a rule", ErrNotManual, r.Tag)
+		case undeclared && (add || !validName(r.Tag)):
+			return fmt.Errorf("%w %q", ErrUnknownTag, r.Tag)
+		}
+		return nil
 	}
 	body := r
 	body.At = r.At.UTC()
 	req := engine.Request{ID: r.RequestID, Body: opBody{Op: "tag." + verb, Request: body}, At: r.At, Member: r.Member, Ref: ledger.Ref{Note: "tag " + r.Tag},
-		Action: "tag." + verb, Operator: r.Operator, Input: r}
+		Action: "tag." + verb, Operator: r.Operator, Input: r, Check: check}
 	out, err := h.e.Apply(ctx, req, func(u *engine.Unit) error {
 		if err := touch(u.Tx(), r.Member); err != nil {
 			return err
@@ -219,7 +223,7 @@ func (h *Handle) manual(ctx context.Context, r ManualRequest, add bool) (*change
 		return u.Emit(ChangeRemoved, r.Member, data, why)
 	})
 	if err != nil {
-		return fail(err)
+		return nil, fmt.Errorf("tag: %s %q for %q: %w", verb, r.Tag, r.Member, err)
 	}
 	return out, nil
 }
@@ -233,20 +237,20 @@ func (h *Handle) manual(ctx context.Context, r ManualRequest, add bool) (*change
 // declared minimum), event.ErrInvalidArgument (no request ID, member or
 // time; no attributes, naming "attributes") or event.ErrConflict.
 func (h *Handle) SetProfile(ctx context.Context, r ProfileRequest) (*change.Outcome, error) {
-	fail := func(err error) (*change.Outcome, error) {
-		return nil, fmt.Errorf("tag: set profile of %q: %w", r.Member, err)
-	}
-	if h.p == nil {
-		return fail(ErrNotDefined)
-	}
-	if err := event.CheckMember(r.Member); err != nil {
-		return fail(err)
-	}
-	if r.At.IsZero() {
-		return fail(fmt.Errorf("%w: zero time", event.ErrInvalidArgument))
-	}
-	if len(r.Attributes) == 0 {
-		return fail(fmt.Errorf("%w: attributes: none to set or remove", event.ErrInvalidArgument))
+	check := func() error {
+		if h.p == nil {
+			return ErrNotDefined
+		}
+		if err := event.CheckMember(r.Member); err != nil {
+			return err
+		}
+		switch {
+		case r.At.IsZero():
+			return fmt.Errorf("%w: zero time", event.ErrInvalidArgument)
+		case len(r.Attributes) == 0:
+			return fmt.Errorf("%w: attributes: none to set or remove", event.ErrInvalidArgument)
+		}
+		return h.p.def.CheckAttrs(r.Attributes)
 	}
 	set := map[string]event.Value{}
 	var del []string
@@ -257,13 +261,10 @@ func (h *Handle) SetProfile(ctx context.Context, r ProfileRequest) (*change.Outc
 			set[k] = v
 		}
 	}
-	if err := h.p.def.CheckAttrs(r.Attributes); err != nil {
-		return fail(err)
-	}
 	body := r
 	body.At = r.At.UTC()
 	req := engine.Request{ID: r.RequestID, Body: opBody{Op: "tag.set_profile", Request: body}, At: r.At, Member: r.Member, Ref: ledger.Ref{Note: "profile"},
-		Action: "tag.set_profile", Operator: r.Operator, Input: r}
+		Action: "tag.set_profile", Operator: r.Operator, Input: r, Check: check}
 	out, err := h.e.Apply(ctx, req, func(u *engine.Unit) error {
 		if err := touch(u.Tx(), r.Member); err != nil {
 			return err
@@ -286,7 +287,7 @@ func (h *Handle) SetProfile(ctx context.Context, r ProfileRequest) (*change.Outc
 		return err
 	})
 	if err != nil {
-		return fail(err)
+		return nil, fmt.Errorf("tag: set profile of %q: %w", r.Member, err)
 	}
 	return out, nil
 }

@@ -571,6 +571,18 @@ type Request struct {
 	// retry answers from its record, where the retry of any other
 	// request about a member since erased is refused with ErrErased.
 	Erasure bool
+	// Check, when set, is the call's own check of the request against
+	// the definition in force (a level, tag or template it names, a
+	// scale), with its other checks before the unit of work; Apply runs
+	// it first. A request it refuses writes nothing, not even a refusal
+	// in the audit trail, and gets its error — unless a request of the
+	// same ID and Body was applied: a definition version installed since
+	// may refuse the retry of a request an earlier version took, and the
+	// retry returns the first outcome, Duplicate set, as the retry of an
+	// event does (Recorded). As there, a request before the idempotency
+	// window, other content under the ID, or a member erased since gets
+	// Check's error.
+	Check func() error
 }
 
 // opRecord is what was kept of an applied request, as JSON, before
@@ -582,14 +594,27 @@ type opRecord struct {
 
 // Apply runs fn for an operator request idempotently, in one store
 // transaction, and then calls the followers for each member it changed.
-// It first checks the request's ID, member, time and body against the
+// It first runs the request's Check (see Request.Check: a retry it
+// refuses of a request applied before returns the first outcome), then
+// checks the request's ID, member, time and body against the
 // limits of event.MaxIDBytes (an error wrapping event.ErrInvalidArgument),
 // and a time fn derives that the store cannot hold refuses the request
 // the same way.
 func (e *Engine) Apply(ctx context.Context, req Request, fn func(u *Unit) error) (*change.Outcome, error) {
-	pr, err := prepare(req, fn)
+	pr, checked, err := check(req, fn)
 	if err != nil {
 		return nil, err
+	}
+	if checked != nil {
+		firsts, err := e.firsts(ctx, []prepared{pr})
+		switch {
+		case err != nil:
+			return nil, err
+		case firsts[0] == nil:
+			return nil, checked
+		}
+		e.local(firsts[0])
+		return firsts[0], nil
 	}
 	var out *change.Outcome
 	var refusal error // the error of the call itself (fn, or the ID's reuse): a refusal the audit keeps
@@ -617,6 +642,52 @@ type prepared struct {
 	sum       [sha256.Size]byte // fp's SHA-256, what a request record keeps of it
 	ref       ledger.Ref
 	fn        func(u *Unit) error
+}
+
+// check runs req's Check, then prepare. refusal is Check's error for a
+// request prepare accepts: the caller looks for the request's record
+// (firsts) before refusing it. err is the request's error otherwise:
+// Check's when both refuse it, so that a call's errors come in the order
+// they came before Check was run here.
+func check(req Request, fn func(u *Unit) error) (pr prepared, refusal, err error) {
+	if req.Check != nil {
+		refusal = req.Check()
+	}
+	pr, err = prepare(req, fn)
+	if refusal != nil && err != nil {
+		return pr, nil, refusal
+	}
+	return pr, refusal, err
+}
+
+// firsts returns, in one read-only transaction, the first outcome of each
+// request of prs that was applied, Duplicate set, and nil for one that
+// was not, or whose retry applyTx would refuse: before the retention
+// horizon, other content under its ID, a member erased since. It is the
+// lookup of requests their Check refused (see Request.Check); a record
+// that does not decode is an error wrapping ErrCorrupt.
+func (e *Engine) firsts(ctx context.Context, prs []prepared) ([]*change.Outcome, error) {
+	outs := make([]*change.Outcome, len(prs))
+	err := e.st.View(ctx, func(tx store.Tx) error {
+		for i := range prs {
+			outs[i] = nil
+			if checkHorizon(tx, prs[i].req.At) != nil {
+				continue
+			}
+			first, refusal, err := e.recorded(tx, prs[i])
+			if err != nil {
+				return err
+			}
+			if refusal == nil {
+				outs[i] = first
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return outs, nil
 }
 
 // prepare checks req and encodes what applyTx keeps of it; errors wrap
@@ -668,27 +739,13 @@ func (e *Engine) applyTx(tx store.Tx, pr prepared) (out *change.Outcome, refusal
 	if err := checkHorizon(tx, req.At); err != nil {
 		return nil, nil, fmt.Errorf("%w: request %q: %w", event.ErrInvalidArgument, req.ID, err)
 	}
-	if v, err := tx.Get(bOps, []byte(req.ID)); err == nil {
-		fp, hashed, first, err := decodeOpRecord(tx, e.loc, v)
-		if err != nil {
-			return nil, nil, fmt.Errorf("request %q: %w", req.ID, err)
-		}
-		if hashed && string(fp) != string(pr.sum[:]) || !hashed && string(fp) != string(pr.fp) {
-			return nil, event.ErrConflict, event.ErrConflict
-		}
-		// A retry about a member erased since is refused, as a new
-		// request is: its outcome, read back from the feed, would hand
-		// out what the erasure removed (an adjustment's reason).
-		if first.Member != "" && !req.Erasure {
-			if err := checkErased(tx, first.Member); err != nil {
-				refusal := fmt.Errorf("%w: request %q: %w", event.ErrInvalidArgument, req.ID, err)
-				return nil, refusal, refusal
-			}
-		}
-		first.Duplicate = true
-		return first, nil, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
+	switch first, refusal, err := e.recorded(tx, pr); {
+	case err != nil:
 		return nil, nil, err
+	case refusal != nil:
+		return nil, refusal, refusal
+	case first != nil:
+		return first, nil, nil
 	}
 	out = &change.Outcome{Event: req.ID, Member: req.Member, Time: req.At}
 	tp := e.newTape()
@@ -744,6 +801,42 @@ func (e *Engine) applyTx(tx store.Tx, pr prepared) (out *change.Outcome, refusal
 	return out, nil, tx.Put(bOps, []byte(req.ID), rec)
 }
 
+// recorded returns the first outcome of the request pr from its record
+// in tx, Duplicate set, or nil when it has none. refusal is the error of
+// a retry refused: event.ErrConflict for other content under its ID, or
+// ErrErased for a member erased since (but by the erasure's own retry).
+// err is the store's, or wraps ErrCorrupt for a record that does not
+// decode.
+func (e *Engine) recorded(tx store.Tx, pr prepared) (first *change.Outcome, refusal, err error) {
+	req := pr.req
+	v, err := tx.Get(bOps, []byte(req.ID))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil, nil
+	case err != nil:
+		return nil, nil, err
+	}
+	fp, hashed, first, err := decodeOpRecord(tx, e.loc, v)
+	if err != nil {
+		return nil, nil, fmt.Errorf("request %q: %w", req.ID, err)
+	}
+	if hashed && string(fp) != string(pr.sum[:]) || !hashed && string(fp) != string(pr.fp) {
+		return nil, event.ErrConflict, nil
+	}
+	// A retry about a member erased since is refused, as a new request
+	// is: its outcome, read back from the feed, would hand out what the
+	// erasure removed (an adjustment's reason).
+	if first.Member != "" && !req.Erasure {
+		if err := checkErased(tx, first.Member); errors.Is(err, ErrErased) {
+			return nil, fmt.Errorf("%w: request %q: %w", event.ErrInvalidArgument, req.ID, err), nil
+		} else if err != nil {
+			return nil, nil, err
+		}
+	}
+	first.Duplicate = true
+	return first, nil, nil
+}
+
 // refusal returns the error of a request that failed with err, recording
 // it in the audit trail when it is the call's own refusal.
 func (e *Engine) refusal(ctx context.Context, req Request, out *change.Outcome, refusal, err error) error {
@@ -768,15 +861,41 @@ func (e *Engine) refusal(ctx context.Context, req Request, out *change.Outcome, 
 // found in that one run (rerunning the batch without each refused request
 // in turn cost a run of the batch a refusal: an import of rows half of
 // whose members were known took 16 times as long). A request that does
-// not pass Apply's checks gets its error and is not run. err is a failure
+// not pass Apply's checks gets its error and is not run; the retry of a
+// request applied before that its Check refuses gets the first outcome
+// instead (see Request.Check: one read-only transaction looks for them
+// all) and is not run either. err is a failure
 // of the store or of ctx, and then nothing of the batch was written.
 // outs[i] is nil where errs[i] is set. With stop set, the requests after
 // the first one refused are not run: their outcome and error are both nil.
 func (e *Engine) ApplyBatch(ctx context.Context, reqs []Request, fns []func(u *Unit) error, stop bool) (outs []*change.Outcome, errs []error, err error) {
 	outs, errs = make([]*change.Outcome, len(reqs)), make([]error, len(reqs))
 	prs := make([]prepared, len(reqs))
+	var checked []int // the requests Check refused, whose records are looked for
 	for i, req := range reqs {
-		prs[i], errs[i] = prepare(req, fns[i])
+		var refusal error
+		if prs[i], refusal, errs[i] = check(req, fns[i]); refusal != nil {
+			errs[i] = refusal
+			checked = append(checked, i)
+		}
+	}
+	// firsts[i] is the first outcome of request i, a retry Check refused
+	// of a request applied before: answered, not run.
+	firsts := make([]*change.Outcome, len(reqs))
+	if len(checked) > 0 {
+		retried := make([]prepared, len(checked))
+		for j, i := range checked {
+			retried[j] = prs[i]
+		}
+		found, err := e.firsts(ctx, retried)
+		if err != nil {
+			return outs, errs, err
+		}
+		for j, i := range checked {
+			if found[j] != nil {
+				firsts[i], errs[i] = found[j], nil
+			}
+		}
 	}
 	if stop {
 		for i := range errs {
@@ -791,7 +910,7 @@ func (e *Engine) ApplyBatch(ctx context.Context, reqs []Request, fns []func(u *U
 		refused = false
 		for i := range prs {
 			outs[i] = nil
-			if errs[i] != nil {
+			if errs[i] != nil || firsts[i] != nil {
 				continue
 			}
 			out, ref, err := e.applyTx(tx, prs[i])
@@ -808,9 +927,14 @@ func (e *Engine) ApplyBatch(ctx context.Context, reqs []Request, fns []func(u *U
 			clear(outs)
 			return outs, errs, err
 		}
-		if err = e.applyEach(ctx, reqs, prs, outs, errs, stop); err != nil {
+		if err = e.applyEach(ctx, reqs, prs, firsts, outs, errs, stop); err != nil {
 			clear(outs)
 			return outs, errs, err
+		}
+	}
+	for i := range prs {
+		if firsts[i] != nil {
+			outs[i] = firsts[i]
 		}
 	}
 	for _, out := range outs {
@@ -826,7 +950,7 @@ func (e *Engine) ApplyBatch(ctx context.Context, reqs []Request, fns []func(u *U
 // put into the transaction only when it is accepted; the refusals are then
 // recorded in the audit trail (Apply's refusal) and set in errs. With stop
 // set, the requests after the first refusal are not run.
-func (e *Engine) applyEach(ctx context.Context, reqs []Request, prs []prepared, outs []*change.Outcome, errs []error, stop bool) error {
+func (e *Engine) applyEach(ctx context.Context, reqs []Request, prs []prepared, firsts, outs []*change.Outcome, errs []error, stop bool) error {
 	type refused struct {
 		i        int
 		out      *change.Outcome
@@ -837,7 +961,7 @@ func (e *Engine) applyEach(ctx context.Context, reqs []Request, prs []prepared, 
 		rs = rs[:0]
 		for i := range prs {
 			outs[i] = nil
-			if errs[i] != nil {
+			if errs[i] != nil || firsts[i] != nil {
 				continue
 			}
 			d := drytx.New(tx)
