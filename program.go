@@ -320,14 +320,6 @@ func (p *Program) retried(ctx context.Context, ev event.Event) (*change.Outcome,
 	return out, nil
 }
 
-// apply runs an operator request idempotently through the engine: key
-// identifies the request (a retry with the same key and the same request
-// returns the first outcome; a different request under the same key is
-// ErrEventConflict).
-func (p *Program) apply(ctx context.Context, key string, request any, at time.Time, ref ledger.Ref, member string, fn func(t *engine.Unit) error) (*change.Outcome, error) {
-	return p.eng.Apply(ctx, engine.Request{ID: key, Body: request, At: at, Member: member, Ref: ref}, fn)
-}
-
 // view runs fn in a read-only transaction with a ledger.
 func (p *Program) view(ctx context.Context, fn func(tx store.Tx, led *ledger.Ledger) error) error {
 	return p.eng.View(ctx, time.Time{}, func(u *engine.Unit) error { return fn(u.Tx(), u.Ledger()) })
