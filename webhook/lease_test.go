@@ -544,3 +544,81 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A holder waiting out a backoff keeps the name over the wait, the next
+// attempt and a lease after it, as the package doc says ("before each
+// batch, each attempt and each wait … it makes sure the hold covers what
+// it starts and half a lease after"): with a lease of 30s, a timeout of
+// 10s and a backoff of 60s (80s less a quarter, every draw 0.5), the
+// hold written before the wait ends 100s after the failed attempt.
+// Another Deliverer finds the name held at 99s, though the lease alone
+// ran out at 30s, and takes it over at 100s, as from a holder that died
+// in its wait. The holder, woken, finds it taken over and stops: the
+// change it was retrying is the new holder's to deliver, not a dead
+// letter.
+func TestLeaseKeptOverABackoff(t *testing.T) {
+	bg := context.Background()
+	st := memory.New()
+	p := openProgram(t, st)
+	orders(t, p, "a", 1, "alice") // growth, points and the level she joins
+	chs := feedAll(t, p)
+	clk := &fakeClock{t: now}
+	failing := newReceiver(t, func(request) action { return fail })
+	rc := newCounter(t, clk)
+	parked, resume := make(chan time.Duration), make(chan struct{})
+	wait := func(ctx context.Context, d time.Duration) error {
+		parked <- d
+		select {
+		case <-resume:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	a, err := webhook.New(p, st, consumer, failing.srv.URL, []byte(secret), webhook.WithClock(clk.now),
+		webhook.WithWait(wait), webhook.WithRand(halves{}), webhook.WithBackoff(80*time.Second, 10*time.Minute),
+		webhook.WithTimeout(10*time.Second), webhook.WithLease(30*time.Second), webhook.WithAttempts(2),
+		webhook.WithParallel(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := webhook.New(p, st, consumer, rc.srv.URL, []byte(secret), webhook.WithClock(clk.now),
+		webhook.WithWait((&waits{}).wait), webhook.WithTimeout(10*time.Second), webhook.WithLease(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	aDone := make(chan error, 1)
+	go func() {
+		_, err := a.Flush(bg)
+		aDone <- err
+	}()
+	if d := <-parked; d != 60*time.Second {
+		t.Fatalf("a waits %v after its failed attempt, want 60s", d)
+	}
+	clk.add(99 * time.Second)
+	if _, err := b.Flush(bg); !errors.Is(err, webhook.ErrBusy) {
+		t.Fatalf("Flush 99s into a's wait = %v, want ErrBusy", err)
+	}
+	clk.add(time.Second)
+	if n, err := b.Flush(bg); err != nil || n != len(chs) {
+		t.Fatalf("Flush 100s into a's wait = %d, %v; want %d, nil", n, err, len(chs))
+	}
+	close(resume)
+	if err := <-aDone; !errors.Is(err, webhook.ErrBusy) {
+		t.Errorf("the woken holder's Flush = %v, want ErrBusy", err)
+	}
+	rc.onceEach(t, chs)
+	if n := len(failing.requests()); n != 1 {
+		t.Errorf("a sent %d requests, want its one failed attempt", n)
+	}
+	if s := a.Stats(); s != (webhook.Stats{}) {
+		t.Errorf("a's Stats = %+v, want none: it stopped before its second attempt", s)
+	}
+	dead, err := b.DeadLetters(bg, 0, 10)
+	if err != nil || len(dead) != 0 {
+		t.Errorf("DeadLetters = %v, %v; want none", dead, err)
+	}
+	if cur, err := p.Cursor(bg, consumer); err != nil || cur != chs[len(chs)-1].Seq {
+		t.Errorf("cursor %d, %v; want %d", cur, err, chs[len(chs)-1].Seq)
+	}
+}

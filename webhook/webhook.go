@@ -617,6 +617,9 @@ func (d *Deliverer) send(ctx context.Context, l *lease, id string, c change.Chan
 				return nil, err
 			}
 		}
+		if attempt > 1 { // counted once made: a lease lost in the wait stops it
+			d.retried.Add(1)
+		}
 		status, retry, err := d.post(ctx, id, attempt, body)
 		if err == nil {
 			return nil, nil
@@ -641,7 +644,6 @@ func (d *Deliverer) send(ctx context.Context, l *lease, id string, c change.Chan
 		if err := d.wait(ctx, pause); err != nil {
 			return nil, err
 		}
-		d.retried.Add(1)
 	}
 }
 
