@@ -897,3 +897,90 @@ func TestOpeningsRoundTripGiftedLevels(t *testing.T) {
 		}
 	}
 }
+
+// A coupon locked in a checkout is exported and imported as available, as
+// Openings' doc says: alice's gold-gift (claimed at Gold on 5 March,
+// valid 60 days: to 24:00 of 3 May), locked for an order of 250 on 12
+// March 11:00 and neither used nor released, is in the file beside her
+// welcome-10 (claimed on 1 March, 30 days: to 24:00 of 30 March), and the
+// imported program holds both available, with their expiries and the
+// source's codes; its gold-gift then locks for another order, 30 off,
+// while the source's stays locked for the first.
+func TestOpeningsLockedCouponImportedAvailable(t *testing.T) {
+	ctx := context.Background()
+	src := openRetail(t)
+	history(t, src)
+	cs, err := src.Coupons().List(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gift coupon.Coupon
+	for _, c := range cs {
+		if c.Template == "gold-gift" {
+			gift = c
+		}
+	}
+	order := func(id string, at time.Time) coupon.Order {
+		return coupon.Order{ID: id, Member: "alice", Time: at, Lines: []coupon.Line{{Product: "tv", Amount: dec("250")}}}
+	}
+	if _, err := src.Coupons().Lock(ctx, coupon.LockRequest{RequestID: "l1", Order: order("ord-1", march(src, 12, 11)),
+		Coupons: []string{gift.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	at := march(src, 12, 12)
+	if _, err := src.Advance(ctx, at); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := export.Openings(ctx, &buf, src, slices.Values([]string{"alice"}), at, nil); err != nil {
+		t.Fatal(err)
+	}
+	dst := openRetail(t)
+	if _, err := migrate.Run(ctx, dst, migrate.CSV(strings.NewReader(buf.String()), dst.Location()), migrate.Options{Name: "export.csv"}); err != nil {
+		t.Fatalf("import: %v\n%s", err, buf.String())
+	}
+	codes := map[string]string{} // template → the source's code
+	for _, c := range listOf(t, src, "alice") {
+		codes[c.Template] = c.Code
+		if c.Template == "gold-gift" && (c.State != coupon.Locked || c.Order != "ord-1") {
+			t.Errorf("the source's gold-gift is %s for %q, want locked for ord-1", c.State, c.Order)
+		}
+	}
+	loc := src.Location()
+	want := []held{
+		{"gold-gift", codes["gold-gift"], time.Date(2026, 5, 4, 0, 0, 0, 0, loc), coupon.Available},
+		{"welcome-10", codes["welcome-10"], time.Date(2026, 3, 31, 0, 0, 0, 0, loc), coupon.Available},
+	}
+	var got []held
+	var imported string
+	for _, c := range listOf(t, dst, "alice") {
+		got = append(got, held{c.Template, c.Legacy, c.Expires, c.State})
+		if c.Template == "gold-gift" {
+			imported = c.ID
+		}
+	}
+	if d := cmp.Diff(want, got, stateCmp...); d != "" {
+		t.Errorf("alice's imported coupons (-want +got):\n%s", d)
+	}
+	res, err := dst.Coupons().Lock(ctx, coupon.LockRequest{RequestID: "l2", Order: order("ord-2", march(dst, 12, 13)),
+		Coupons: []string{imported}})
+	if err != nil || !res.AmountOff.Equal(dec("30")) {
+		t.Errorf("locking the imported gold-gift: %s off, %v; want 30", res.AmountOff, err)
+	}
+	if err := dst.Verify(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+// listOf is the member's coupons that are not used, expired or revoked,
+// by template.
+func listOf(t *testing.T, p *membership.Program, member string) []coupon.Coupon {
+	t.Helper()
+	cs, err := p.Coupons().List(context.Background(), member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs = slices.DeleteFunc(cs, func(c coupon.Coupon) bool { return c.State != coupon.Available && c.State != coupon.Locked })
+	slices.SortFunc(cs, func(a, b coupon.Coupon) int { return strings.Compare(a.Template, b.Template) })
+	return cs
+}
