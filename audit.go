@@ -77,7 +77,9 @@ type AuditPage struct {
 //   - A call the domain refuses (a business rejection: a debit beyond the
 //     balance, a coupon already used, a request ID reused for another
 //     request): an entry with Result AuditRefused and the error, written in
-//     a transaction of its own after the refusal. Retried at the same time
+//     a transaction of its own after the refusal. The error may quote what
+//     the caller sent (a tag no rule declares); Erase replaces each quoted
+//     text of the member's refusals with "…". Retried at the same time
 //     and refused again, the entry is replaced (the latest error is kept).
 //   - A retry that returns the first outcome (Duplicate set) is not
 //     recorded again.

@@ -58,7 +58,12 @@ type EraseRequest struct {
 //     adjustments' reasons and decision notes, manual tags' notes,
 //     achievements' grant notes, coupons' revocation notes;
 //   - the notes of the member's ledger entries (Ref.Note, where an
-//     adjustment's reason or a redemption's note is copied).
+//     adjustment's reason or a redemption's note is copied);
+//   - what the errors of the member's refused calls in the audit trail
+//     quote: a refusal may quote what the operator sent (a tag or a point
+//     program that the definition does not declare, typed into the wrong
+//     field), so each quoted text becomes "…" ("tag: unknown tag "…":
+//     …"); the entry keeps the rest of its error.
 //
 // Kept, since reconciliation, the statements and the rules need them:
 // every ledger entry with its amount, running balance, kind, lot and
@@ -90,7 +95,8 @@ type EraseRequest struct {
 //     (ChangeErased) is delivered or dead-lettered (see its package doc,
 //     Erasure).
 //   - The audit trail holds the operator, action, member ID, request ID,
-//     time and result of each call: no personal data beyond the member ID.
+//     time and result of each call, and a refusal's error with what it
+//     quoted removed (above): no personal data beyond the member ID.
 //
 // A member already erased is refused with ErrErased; a malformed request
 // (no request ID, member, operator or time) wraps ErrInvalidArgument.

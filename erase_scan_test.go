@@ -3,12 +3,14 @@ package membership_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/benefit"
@@ -205,7 +207,16 @@ func eraseScan(t *testing.T, bs store.Store, find func(testing.TB, ...string) []
 	if _, err := pts.Redeem(ctx, points.RedeemRequest{RequestID: "red-2", Member: "m1", Operator: "op.li", Note: "PII-refusednote", At: at(3), Program: "mall", Ref: "ref-2", Amount: dec("999999")}); err == nil {
 		t.Fatal("a redemption beyond the balance accepted")
 	}
-	all := []string{"PII-evattr", "PII-adjnote", "PII-approvenote", "PII-rejectnote", "PII-redeemnote", "PII-reversenote", "PII-levelnote",
+	// Refused calls whose errors quote what the operator sent: a tag
+	// removed that no rule declares and m1 does not hold, a redemption
+	// from a program that is not the definition's.
+	if _, err := p.Tags().Remove(ctx, tag.ManualRequest{RequestID: "tag-2", Member: "m1", Operator: "op.li", At: at(3), Tag: "PII-tagvalue"}); !errors.Is(err, tag.ErrUnknownTag) {
+		t.Fatalf("removing an undeclared tag m1 does not hold: %v, want tag.ErrUnknownTag", err)
+	}
+	if _, err := pts.Redeem(ctx, points.RedeemRequest{RequestID: "red-3", Member: "m1", Operator: "op.li", At: at(3), Program: "PII-program", Ref: "ref-3", Amount: dec("1")}); !errors.Is(err, points.ErrUnknownProgram) {
+		t.Fatalf("a redemption from an unknown program: %v, want points.ErrUnknownProgram", err)
+	}
+	all := []string{"PII-tagvalue", "PII-program", "PII-evattr", "PII-adjnote", "PII-approvenote", "PII-rejectnote", "PII-redeemnote", "PII-reversenote", "PII-levelnote",
 		"PII-tagnote", "PII-13800001111", "PII-ZhangWei", "PII-1990", "PII-Hangzhou", "PII-achnote", "PII-revokenote", "PII-refusednote"}
 	// only fails for what find finds outside the buckets allowed.
 	only := func(when string, found []string, allowed ...string) {
@@ -226,6 +237,24 @@ func eraseScan(t *testing.T, bs store.Store, find func(testing.TB, ...string) []
 	// What the Erase doc admits: event records, the feed (feed.pending on
 	// PostgreSQL until an Advance sequences it) and the journal.
 	only("after the erasure", find(t, all...), "events", "feed", "feed.pending", "journal")
+	// The refusals' entries stay, what their errors quote replaced.
+	pg, err := p.Audit(ctx, membership.AuditQuery{Member: "m1", From: at(3), To: at(4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusals := map[string]string{}
+	for _, e := range pg.Entries {
+		if e.Result == membership.AuditRefused && e.Request != "red-2" { // red-2's error quotes nothing
+			refusals[e.Request] = e.Error
+		}
+	}
+	wantRefusals := map[string]string{
+		"tag-2": "tag: unknown tag \"…\": declared by no rule nor as manual, and the member does not hold it",
+		"red-3": "points: unknown point program \"…\"",
+	}
+	if d := cmp.Diff(wantRefusals, refusals); d != "" {
+		t.Errorf("m1's refused calls after the erasure (-want +got):\n%s", d)
+	}
 	if prof, err := p.Tags().Profile(ctx, "m1"); err != nil || len(prof.Attributes) != 0 || slices.ContainsFunc(prof.Tags, func(a tag.Assigned) bool { return a.Tag == "hz-local" }) {
 		t.Errorf("m1's profile after the erasure: %+v, %v; want no attribute, and no hz-local", prof, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/memberkit/membership/event"
@@ -144,6 +145,100 @@ func (e *Engine) auditRefusal(ctx context.Context, req Request, member string, e
 		return errors.Join(err, fmt.Errorf("audit of the refusal: %w", werr))
 	}
 	return err
+}
+
+// eraseAuditQuotes replaces the text of each quoted string in the errors
+// of member's refused entries with "…" (redactQuoted). A refusal's error
+// may quote what the caller sent, a tag or a program no definition
+// declares say, which an operator may have filled with the member's
+// personal data; the entry keeps its operator, action, member, request,
+// time, result and the words of the error. Entries written before the
+// member's key held no value have a copy under the member's and the
+// operator's keys too, rewritten alike.
+func eraseAuditQuotes(tx store.Tx, member string) error {
+	prefix := keys.New().Str(member)
+	var ks, vs [][]byte
+	err := tx.Scan(bAuditMember, prefix, store.PrefixEnd(prefix), false, func(k, v []byte) error {
+		ks, vs = append(ks, bytes.Clone(k)), append(vs, bytes.Clone(v))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// rewrite redacts the entry v stored under key of bucket.
+	rewrite := func(bucket string, key, v []byte) (AuditEntry, error) {
+		var ent AuditEntry
+		if err := json.Unmarshal(v, &ent); err != nil {
+			return ent, fmt.Errorf("%w: audit entry %x: %v", ErrCorrupt, key, err)
+		}
+		if ent.Result != AuditRefused || ent.Error == "" {
+			return ent, nil
+		}
+		ent.Error = redactQuoted(ent.Error)
+		return ent, tx.Put(bucket, key, ent.AppendJSON(nil))
+	}
+	for i, k := range ks {
+		tail := k[len(prefix):]
+		v, err := tx.Get(bAuditTime, tail)
+		if err != nil {
+			return fmt.Errorf("%w: audit entry %x: %w", ErrCorrupt, k, err)
+		}
+		ent, err := rewrite(bAuditTime, tail, v)
+		if err != nil {
+			return err
+		}
+		if ent.Result != AuditRefused {
+			continue
+		}
+		if len(vs[i]) > 0 {
+			if _, err := rewrite(bAuditMember, k, vs[i]); err != nil {
+				return err
+			}
+		}
+		if ent.Operator == "" {
+			continue
+		}
+		ok := append(keys.New().Str(ent.Operator), tail...)
+		switch v, err := tx.Get(bAuditOperator, ok); {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		case len(v) > 0:
+			if _, err := rewrite(bAuditOperator, ok, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// redactQuoted returns s with the text of each double-quoted string in it,
+// as %q writes one (escapes included), replaced by "…"; an unterminated
+// one loses the rest of s.
+func redactQuoted(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '"')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i+1])
+		s = s[i+1:]
+		j := 0
+		for j < len(s) && s[j] != '"' {
+			if s[j] == '\\' {
+				j++ // the escaped byte
+			}
+			j++
+		}
+		if j >= len(s) {
+			b.WriteString("…")
+			return b.String()
+		}
+		b.WriteString(`…"`)
+		s = s[j+1:]
+	}
 }
 
 // IsRefusal reports whether err, returned by a unit of work (an event's,

@@ -76,3 +76,85 @@ func TestAuditIndexesLeadToTheEntry(t *testing.T) {
 		t.Errorf("an index key without its entry: %v, want ErrCorrupt", err)
 	}
 }
+
+// redactQuoted replaces what each quoted string says, as %q writes it.
+func TestRedactQuoted(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", ""},
+		{"ledger: insufficient balance", "ledger: insufficient balance"},
+		{`tag: unknown tag "13800001111": declared by no rule`, `tag: unknown tag "…": declared by no rule`},
+		{`request "r1": member "m1": member erased`, `request "…": member "…": member erased`},
+		{`code "a\"b\\" taken`, `code "…" taken`},
+		{`["x" "y"]`, `["…" "…"]`},
+		{`note "cut off`, `note "…`},
+		{`ends with a backslash "\`, `ends with a backslash "…`},
+	} {
+		if got := redactQuoted(tt.in); got != tt.want {
+			t.Errorf("redactQuoted(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// eraseAuditQuotes redacts the errors of the member's refused entries,
+// under each key that holds a copy (an earlier release's entry has one
+// under the member's and the operator's keys), and leaves the member's
+// accepted entries and another member's refused one as they were.
+func TestEraseAuditQuotes(t *testing.T) {
+	ctx := context.Background()
+	e := New(memory.New(), time.UTC, Options{})
+	at := func(h int) time.Time { return time.Date(2026, 3, 1, h, 0, 0, 0, time.UTC) }
+	old := AuditEntry{Time: at(1), Operator: "op", Action: "tag.remove", Member: "m1", Request: "r1", Result: AuditRefused,
+		Error: `tag: unknown tag "PII-1": declared by no rule`}
+	tailOf := func(a AuditEntry) []byte { return keys.New().Time(a.Time).Str(a.Request).Str(a.Result) }
+	oldKeys := []struct {
+		bucket string
+		key    []byte
+	}{{bAuditTime, tailOf(old)}, {bAuditMember, append(keys.New().Str("m1"), tailOf(old)...)}, {bAuditOperator, append(keys.New().Str("op"), tailOf(old)...)}}
+	err := e.Store().Update(ctx, func(tx store.Tx) error {
+		for _, kv := range oldKeys { // as an earlier release wrote it
+			if err := tx.Put(kv.bucket, kv.key, old.AppendJSON(nil)); err != nil {
+				return err
+			}
+		}
+		for _, c := range []struct {
+			id, member string
+			why        error
+		}{{"r2", "m1", errors.New(`points: unknown point program "PII-2"`)}, {"r3", "m1", nil}, {"r4", "m2", errors.New(`tag: unknown tag "PII-4"`)}} {
+			if err := e.audit(tx, Request{ID: c.id, At: at(2), Operator: "op", Action: "x"}, c.member, c.why); err != nil {
+				return err
+			}
+		}
+		return eraseAuditQuotes(tx, "m1")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	redacted := old
+	redacted.Error = `tag: unknown tag "…": declared by no rule`
+	err = e.Store().View(ctx, func(tx store.Tx) error {
+		for _, kv := range oldKeys {
+			v, err := tx.Get(kv.bucket, kv.key)
+			if err != nil {
+				return err
+			}
+			if want := redacted.AppendJSON(nil); !bytes.Equal(v, want) {
+				t.Errorf("%s: %s, want %s", kv.bucket, v, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := e.Audit(ctx, AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []AuditEntry{redacted,
+		{Time: at(2), Operator: "op", Action: "x", Member: "m1", Request: "r2", Result: AuditRefused, Error: `points: unknown point program "…"`},
+		{Time: at(2), Operator: "op", Action: "x", Member: "m1", Request: "r3", Result: AuditAccepted},
+		{Time: at(2), Operator: "op", Action: "x", Member: "m2", Request: "r4", Result: AuditRefused, Error: `tag: unknown tag "PII-4"`}}
+	if diff := cmp.Diff(want, pg.Entries); diff != "" {
+		t.Errorf("the trail (-want +got):\n%s", diff)
+	}
+}

@@ -39,8 +39,10 @@ type Eraser interface {
 	Erase(u *Unit, member string) error
 }
 
-// Erase erases member's personal data: every Eraser part's, and the notes
-// of the member's ledger entries (see ledger.Ledger.BlankNotes); then it
+// Erase erases member's personal data: every Eraser part's, the notes
+// of the member's ledger entries (see ledger.Ledger.BlankNotes) and what
+// the errors of the member's refused audit entries quote
+// (eraseAuditQuotes); then it
 // marks the member erased at the unit's time. A member already erased is
 // refused with ErrErased (Apply refuses it first, for a request naming
 // the member).
@@ -61,6 +63,9 @@ func (u *Unit) Erase(member string) error {
 		}
 	}
 	if _, err := u.led.BlankNotes(member); err != nil {
+		return err
+	}
+	if err := eraseAuditQuotes(u.tx, member); err != nil {
 		return err
 	}
 	u.erasing = member
