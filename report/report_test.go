@@ -383,3 +383,45 @@ func TestNilArguments(t *testing.T) {
 		t.Error("ErrInvalidQuery does not wrap ErrInvalidArgument, or that is not event's")
 	}
 }
+
+// The liability is the outstanding points times the rate exactly, as the
+// package doc says, not rounded to the money's scale: at 0.0133 a point,
+// March's 1,050 points are 13.965 and April's 50 are 0.665. A program
+// with no rate, from its definition or the query, has no liability
+// figure: HasRate is false and the CSV has no rate or liability line.
+func TestLiabilityExactAndWithoutRate(t *testing.T) {
+	p := smallHistory(t)
+	q := report.Query{From: date(3, 1), To: date(4, 30), Grain: report.Month, Rates: map[string]decimal.Decimal{"mall": d("0.0133")}}
+	r, err := report.Build(context.Background(), p, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"13.965", "0.665"} {
+		pt := r.Periods[i].Points[0]
+		if !pt.HasRate || !pt.Liability.Equal(d(want)) {
+			t.Errorf("%s: liability %s (rate set: %v), want %s", r.Periods[i].Name, pt.Liability, pt.HasRate, want)
+		}
+	}
+	q.From, q.Rates = date(4, 1), nil
+	if r, err = report.Build(context.Background(), p, q); err != nil {
+		t.Fatal(err)
+	}
+	if pt := r.Periods[0].Points[0]; pt.HasRate {
+		t.Errorf("no rate: %+v, want HasRate false", pt)
+	}
+	var buf bytes.Buffer
+	if err := r.WriteCSV(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var points []string
+	for line := range strings.Lines(buf.String()) {
+		if strings.HasPrefix(line, "2025-04,points,") {
+			points = append(points, strings.TrimSuffix(line, "\n"))
+		}
+	}
+	want := []string{"2025-04,points,mall,opening,1050", "2025-04,points,mall,issued,0", "2025-04,points,mall,redeemed,0",
+		"2025-04,points,mall,expired,1000", "2025-04,points,mall,other,0", "2025-04,points,mall,outstanding,50"}
+	if diff := cmp.Diff(want, points); diff != "" {
+		t.Errorf("the CSV's points lines without a rate (-want +got):\n%s", diff)
+	}
+}
