@@ -189,6 +189,8 @@ type model struct {
 	points map[string]decimal.Decimal
 
 	orders      []*modelOrder
+	earned      map[modelDay]decimal.Decimal // rule buy's grants net of refunds
+	granted     map[string]modelDay          // the day of each order's grant
 	redemptions []*modelRedemption
 	pendingAdj  []string // adjustments waiting for approval
 	locked      []string // orders holding locked coupons
@@ -207,9 +209,11 @@ type model struct {
 }
 
 type modelOrder struct {
-	id, member string
-	left       decimal.Decimal // not yet refunded
+	id, member   string
+	amount, left decimal.Decimal // left: not yet refunded
 }
+
+type modelDay struct{ member, date string }
 
 type modelRedemption struct {
 	ref, member string
@@ -224,6 +228,8 @@ type modelRetry struct {
 	at     time.Time
 	first  *change.Outcome
 	call   func() (*change.Outcome, error)
+	// other sends other content under the same ID (nil: not tried).
+	other func() (*change.Outcome, error)
 }
 
 func runModel(t *testing.T, seed uint64, steps int, def membership.Definition, open func() store.Store, closeStore func()) {
@@ -232,7 +238,7 @@ func runModel(t *testing.T, seed uint64, steps int, def membership.Definition, o
 		now:     time.Date(2026, 3, 2, 9, 0, 0, 0, testkit.Shanghai),
 		members: []string{"m0", "m1", "m2", "m3"},
 		value:   map[string]decimal.Decimal{}, spent: map[string]decimal.Decimal{}, refunded: map[string]decimal.Decimal{},
-		points: map[string]decimal.Decimal{}, expect: map[string][]change.Change{}, ids: map[string]bool{}}
+		points: map[string]decimal.Decimal{}, earned: map[modelDay]decimal.Decimal{}, granted: map[string]modelDay{}, expect: map[string][]change.Change{}, ids: map[string]bool{}}
 	m.first = m.now
 	m.p = m.open(def, open())
 	defer func() {
@@ -293,6 +299,19 @@ func (m *model) member() string {
 			return id
 		}
 	}
+}
+
+// eventTime is now, or one time in five up to two days before it: a late
+// event, which may come before what Advance has performed.
+func (m *model) eventTime() time.Time {
+	if m.r.IntN(5) > 0 {
+		return m.now
+	}
+	at := m.now.Add(-time.Duration(m.r.IntN(48*60)) * time.Minute)
+	if at.Before(m.first) {
+		return m.first
+	}
+	return at
 }
 
 // money is an amount in cents up to max yuan.
@@ -358,10 +377,43 @@ func (m *model) accepted(what, member string, out *change.Outcome, call func() (
 		m.fatalf("%s: outcome of %s accepted twice", what, out.Event)
 	}
 	m.ids[out.Event] = true
+	m.checkEarning(out)
 	for _, c := range out.Changes {
 		m.expect[c.Event] = append(m.expect[c.Event], c)
 	}
 	m.retries = append(m.retries, modelRetry{what: what, member: member, at: m.now, first: out, call: call})
+}
+
+// checkEarning checks an outcome's grants of the rule "buy" against what
+// the rule allows, computed apart: at most the order's amount in whole
+// points, and at most 400 a member's day (the cap), net of what refunds
+// reversed, which gives its cap room back on the grant's day (package
+// points, Caps).
+func (m *model) checkEarning(out *change.Outcome) {
+	m.t.Helper()
+	for _, c := range out.Changes {
+		if c.Reason == nil || c.Reason.Rule != "buy" || (c.Kind != points.ChangeEarned && c.Kind != points.ChangeReversed) {
+			continue
+		}
+		var pc points.Change
+		if err := c.Decode(&pc); err != nil {
+			m.fatalf("%s: %v", out.Event, err)
+		}
+		if c.Kind == points.ChangeReversed {
+			day := m.granted[pc.Ref]
+			m.earned[day] = m.earned[day].Add(pc.Amount).Sub(pc.Shortfall).Sub(pc.Lapsed)
+			continue
+		}
+		if o := m.orderOf(out.Event); o != nil && pc.Amount.GreaterThan(o.amount.Floor()) {
+			m.fatalf("order %s of %s earned %s points", o.id, o.amount, pc.Amount)
+		}
+		day := modelDay{c.Member, c.Time.In(m.p.Location()).Format(time.DateOnly)}
+		m.granted[out.Event] = day
+		m.earned[day] = m.earned[day].Add(pc.Amount)
+		if m.earned[day].GreaterThan(decimal.NewFromInt(400)) {
+			m.fatalf("%s earned %s points of rule buy on %s net of refunds, above the cap of 400", c.Member, m.earned[day], day.date)
+		}
+	}
 }
 
 // refused checks that a refusal is one of the errors allowed and wrote
@@ -387,17 +439,35 @@ func (m *model) process(what string, ev event.Event, allowed ...error) bool {
 	}
 	m.logf("%s", what)
 	m.accepted(what, ev.Member, out, call)
+	m.withOther(ev)
 	return true
+}
+
+// withOther lets the last accepted call, the event ev, be sent again a
+// minute later under its ID: other content.
+func (m *model) withOther(ev event.Event) {
+	other := ev
+	other.Time = ev.Time.Add(time.Minute)
+	m.retries[len(m.retries)-1].other = func() (*change.Outcome, error) { return m.p.Process(m.ctx, other) }
 }
 
 func (m *model) order() {
 	mem, amt := m.member(), m.money(600)
-	o := &modelOrder{id: m.id("o"), member: mem, left: amt}
-	ev := event.Event{ID: o.id, Member: mem, Type: "order", Time: m.now,
+	o := &modelOrder{id: m.id("o"), member: mem, amount: amt, left: amt}
+	ev := event.Event{ID: o.id, Member: mem, Type: "order", Time: m.eventTime(),
 		Attrs: event.Attrs{"amount": event.Dec(amt), "order_id": event.Str(o.id)}}
-	if m.process(fmt.Sprintf("order %s of %s by %s", o.id, amt, mem), ev) {
-		m.orders = append(m.orders, o)
+	m.orders = append(m.orders, o) // before the outcome, which checkEarning checks against it
+	m.process(fmt.Sprintf("order %s of %s by %s at %s", o.id, amt, mem, ev.Time.Format("01-02 15:04")), ev)
+}
+
+// orderOf returns the order of ID id, or nil.
+func (m *model) orderOf(id string) *modelOrder {
+	for _, o := range m.orders {
+		if o.id == id {
+			return o
+		}
 	}
+	return nil
 }
 
 // refundOrder refunds an earlier order, in whole or in part.
@@ -427,8 +497,8 @@ func (m *model) refundOrder() {
 // whether it must be refused.
 func (m *model) valueEvent(kind string) {
 	mem, amt := m.member(), m.money(300)
-	ev := event.Event{ID: m.id(kind), Member: mem, Type: kind, Time: m.now, Attrs: event.Attrs{"amount": event.Dec(amt)}}
-	what := fmt.Sprintf("%s %s by %s (balance %s)", kind, amt, mem, m.value[mem])
+	ev := event.Event{ID: m.id(kind), Member: mem, Type: kind, Time: m.eventTime(), Attrs: event.Attrs{"amount": event.Dec(amt)}}
+	what := fmt.Sprintf("%s %s by %s at %s (balance %s)", kind, amt, mem, ev.Time.Format("01-02 15:04"), m.value[mem])
 	var bad error
 	switch {
 	case kind == "pay" && amt.GreaterThan(m.value[mem]):
@@ -449,6 +519,7 @@ func (m *model) valueEvent(kind string) {
 	}
 	m.logf("%s", what)
 	m.accepted(what, mem, out, func() (*change.Outcome, error) { return m.p.Process(m.ctx, ev) })
+	m.withOther(ev)
 	m.valueApplied(ev)
 }
 
@@ -585,9 +656,16 @@ func (m *model) decide() {
 		return
 	}
 	req := points.DecideRequest{RequestID: m.id("dec"), Operator: "op.b", At: m.now, Adjustment: adj.ID}
-	decide, verb := m.p.Points().Approve, "approve"
+	verb := "approve"
 	if m.r.IntN(4) == 0 {
-		decide, verb = m.p.Points().Reject, "reject"
+		verb = "reject"
+	}
+	// The call reads m.p when made: a retry may come after a reopening.
+	decide := func(ctx context.Context, req points.DecideRequest) (*change.Outcome, error) {
+		if verb == "reject" {
+			return m.p.Points().Reject(ctx, req)
+		}
+		return m.p.Points().Approve(ctx, req)
 	}
 	what := fmt.Sprintf("%s adjustment %s of %s by %s (%s available)", verb, adj.ID, adj.Amount, adj.Member, m.pointsBalance(adj.Member).Available)
 	call := func() (*change.Outcome, error) { return decide(m.ctx, req) }
@@ -665,9 +743,15 @@ func (m *model) useOrRelease() {
 	order := m.locked[i]
 	m.locked = slices.Delete(m.locked, i, i+1)
 	req := coupon.OrderRequest{RequestID: m.id("co"), At: m.now, Order: order}
-	verb, f := "use", m.p.Coupons().Use
+	verb := "use"
 	if m.r.IntN(3) == 0 {
-		verb, f = "release", m.p.Coupons().Release
+		verb = "release"
+	}
+	f := func(ctx context.Context, req coupon.OrderRequest) (*change.Outcome, error) {
+		if verb == "release" {
+			return m.p.Coupons().Release(ctx, req)
+		}
+		return m.p.Coupons().Use(ctx, req)
 	}
 	what := fmt.Sprintf("%s the coupons of %s", verb, order)
 	call := func() (*change.Outcome, error) { return f(m.ctx, req) }
@@ -696,7 +780,7 @@ func (m *model) setLevel() {
 
 func (m *model) checkIn() {
 	mem := m.member()
-	m.process("check-in of "+mem, event.Event{ID: m.id("ci"), Member: mem, Type: "check_in", Time: m.now})
+	m.process("check-in of "+mem, event.Event{ID: m.id("ci"), Member: mem, Type: "check_in", Time: m.eventTime()})
 }
 
 // batch processes two to four orders, recharges and check-ins in one
@@ -716,6 +800,11 @@ func (m *model) batch() {
 			evs = append(evs, event.Event{ID: m.id("bci"), Member: mem, Type: "check_in", Time: m.now})
 		}
 	}
+	for _, ev := range evs {
+		if amt, ok := ev.Decimal("amount"); ok && ev.Type == "order" {
+			m.orders = append(m.orders, &modelOrder{id: ev.ID, member: ev.Member, amount: amt, left: amt})
+		}
+	}
 	outs, err := m.p.ProcessBatch(m.ctx, evs)
 	if err != nil {
 		m.fatalf("batch of %d: %v", len(evs), err)
@@ -724,11 +813,8 @@ func (m *model) batch() {
 		what := fmt.Sprintf("batch[%d]: %s %s of %s", i, ev.Type, ev.ID, ev.Member)
 		m.logf("%s", what)
 		m.accepted(what, ev.Member, outs[i], func() (*change.Outcome, error) { return m.p.Process(m.ctx, ev) })
-		switch ev.Type {
-		case "order":
-			amt, _ := ev.Decimal("amount")
-			m.orders = append(m.orders, &modelOrder{id: ev.ID, member: ev.Member, left: amt})
-		case "recharge":
+		m.withOther(ev)
+		if ev.Type == "recharge" {
 			m.valueApplied(ev)
 		}
 	}
@@ -758,6 +844,15 @@ func (m *model) retry() {
 		return
 	}
 	r := recent[m.r.IntN(len(recent))]
+	if r.other != nil && m.r.IntN(3) == 0 {
+		what := "other content under the ID of " + r.what
+		_, err := r.other()
+		if !errors.Is(err, membership.ErrEventConflict) && (r.member != m.erased || !errors.Is(err, membership.ErrErased)) {
+			m.fatalf("%s: %v, want ErrEventConflict", what, err)
+		}
+		m.logf("%s refused: %v", what, err)
+		return
+	}
 	what := "retry of " + r.what
 	out, err := r.call()
 	if r.member == m.erased && r.first.Event != "erase" {
