@@ -632,13 +632,14 @@ func (b *Book) held(member, id string) (Held, error) {
 // coupon or another member's), ErrState (a coupon not available, or one
 // locked for the order before that ids leaves out), ErrNotCombinable or
 // ErrNotApplicable (with the reason).
+// Its errors do not name the lock: Handle.Lock, its one caller, does.
 func (b *Book) lock(o Order, ids []string, until time.Time) ([]Applied, decimal.Decimal, error) {
 	dp := b.def.MoneyPlaces()
 	if err := o.check(true, dp); err != nil {
 		return nil, decimal.Zero, err
 	}
 	if len(ids) == 0 {
-		return nil, decimal.Zero, fmt.Errorf("coupon: lock for %s: %w: no coupon", o.ID, ErrNotFound)
+		return nil, decimal.Zero, fmt.Errorf("%w: no coupon", ErrNotFound)
 	}
 	// The order's coupons are locked together, so that the stacking rules
 	// hold for the order as a whole: those an earlier lock of it holds
@@ -647,7 +648,7 @@ func (b *Book) lock(o Order, ids []string, until time.Time) ([]Applied, decimal.
 	prefix := sep(o.ID, "")
 	err := b.tx.Scan(bOrders, prefix, store.PrefixEnd(prefix), false, func(k, _ []byte) error {
 		if id := string(k[len(prefix):]); !slices.Contains(ids, id) {
-			return fmt.Errorf("coupon: lock for %s: %w: the order holds %s, locked before: lock the order's coupons in one request", o.ID, ErrState, id)
+			return fmt.Errorf("%w: the order holds %s, locked before: lock the order's coupons in one request", ErrState, id)
 		}
 		return nil
 	})
@@ -656,7 +657,7 @@ func (b *Book) lock(o Order, ids []string, until time.Time) ([]Applied, decimal.
 	}
 	if err == nil {
 		err = b.tx.Scan(bUsed, prefix, store.PrefixEnd(prefix), false, func(k, _ []byte) error {
-			return fmt.Errorf("coupon: lock for %s: %w: the order used %s already", o.ID, ErrState, k[len(prefix):])
+			return fmt.Errorf("%w: the order used %s already", ErrState, k[len(prefix):])
 		})
 	}
 	if err != nil {
@@ -666,21 +667,21 @@ func (b *Book) lock(o Order, ids []string, until time.Time) ([]Applied, decimal.
 	for _, id := range ids {
 		h, err := b.held(o.Member, id)
 		if err != nil {
-			return nil, decimal.Zero, fmt.Errorf("coupon: lock for %s: %w", o.ID, err)
+			return nil, decimal.Zero, err
 		}
 		if h.Coupon.State != Available && !(h.Coupon.State == Locked && h.Coupon.Order == o.ID) {
-			return nil, decimal.Zero, fmt.Errorf("coupon: lock %s for %s: %w: %s", id, o.ID, ErrState, h.Coupon.State)
+			return nil, decimal.Zero, fmt.Errorf("%s: %w: %s", id, ErrState, h.Coupon.State)
 		}
 		hs = append(hs, h)
 	}
 	applied, total, err := combine(o, hs, dp)
 	if err != nil {
-		return nil, decimal.Zero, fmt.Errorf("coupon: lock for %s: %w", o.ID, err)
+		return nil, decimal.Zero, err
 	}
 	byID := map[string]Held{}
 	for _, h := range hs {
 		if err := h.Coupon.notBefore(o.Time, b.loc); err != nil {
-			return nil, decimal.Zero, fmt.Errorf("coupon: lock for %s: %w", o.ID, err)
+			return nil, decimal.Zero, err
 		}
 		byID[h.Coupon.ID] = h
 	}

@@ -1045,6 +1045,8 @@ func TestCouponOrderLockedTogether(t *testing.T) {
 	// A second exclusive coupon, in a Lock of its own: refused.
 	if err := lock("l2", o, f2); !errors.Is(err, coupon.ErrState) {
 		t.Errorf("a second Lock of an exclusive coupon for the order: %v, want ErrState", err)
+	} else if n := strings.Count(err.Error(), "lock for o1"); n != 1 {
+		t.Errorf("the refusal %q names the lock %d times, want once", err, n)
 	}
 	// Another member's order of the same ID: refused.
 	o2 := o
