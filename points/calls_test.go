@@ -886,12 +886,23 @@ func TestDamagedState(t *testing.T) {
 
 // setState sets the "state" of every JSON record of bucket in st (nil:
 // removes it).
+// recordVersion splits a day, order or review record into its version
+// byte (none for version 1, plain JSON) and its JSON.
+func recordVersion(raw []byte) (version, js []byte) {
+	if len(raw) > 0 && raw[0] < '\t' {
+		return []byte{raw[0]}, raw[1:]
+	}
+	return nil, raw
+}
+
 func setState(t *testing.T, st store.Store, bucket string, state any) {
 	t.Helper()
 	err := st.Update(context.Background(), func(tx store.Tx) error {
 		recs := map[string]map[string]any{}
+		versions := map[string][]byte{} // a record's version byte, if any
 		err := tx.Scan(bucket, nil, nil, false, func(k, v []byte) error {
 			var m map[string]any
+			versions[string(k)], v = recordVersion(v)
 			err := json.Unmarshal(v, &m)
 			recs[string(k)] = m
 			return err
@@ -911,7 +922,7 @@ func setState(t *testing.T, st store.Store, bucket string, state any) {
 			if err != nil {
 				return err
 			}
-			if err := tx.Put(bucket, []byte(k), b); err != nil {
+			if err := tx.Put(bucket, []byte(k), append(versions[k], b...)); err != nil {
 				return err
 			}
 		}

@@ -319,4 +319,26 @@
 // earned − redeemed + reversed − expired − voided ± adjusted ± exchanged
 // ([Reconciliation]). Reversed is net: redemptions returned less what
 // refunds took back (shortfalls settled included).
+//
+// # Storage while a deploy rolls
+//
+// A member's day of risk control, an order's record and a day's review
+// are JSON records (buckets "points.day", "points.order",
+// "points.review"). One that holds a field the release before this one
+// does not know — [Day].Voided, a [Grant]'s Charged, [Review].Frozen — is
+// written in a second version (a byte 2 before the JSON), which that
+// release refuses as damage (store.ErrCorrupt) and rewrites nothing; the
+// others are written as before, in the form both releases read. Before,
+// an instance of that release read such a record and wrote it back
+// without the field: a voided day written again by the member's next
+// order that day lost Voided (a reversal into its lots then returned the
+// points spendable instead of voiding them again), an order refunded or
+// settled again lost what its refund had charged to other lots, a review
+// frozen again lost when it took its points. So while a deploy rolls, the
+// earlier release's instances fail with store.ErrCorrupt on the events
+// and calls that read such a record: a risk-controlled member's earning
+// on a day voided since, a refund or settling of an order whose refund
+// charged other lots, and every call reading a review this release
+// froze or reopened (Review, Reviews, Restore, Void, a later grant or
+// release into the day).
 package points

@@ -357,7 +357,7 @@ func (pt *part) settle(u *engine.Unit, frozen *frozenDays, program, member, ref 
 		if st.lapsed.IsPositive() {
 			note += fmt.Sprintf(" (%s returned to an expired or voided lot, expired or voided again: lapsed)", st.lapsed)
 		}
-		if err := record.Put(u.Tx(), bOrder, []byte(id), st.ord); err != nil {
+		if err := put(u.Tx(), bOrder, []byte(id), st.ord); err != nil {
 			return err
 		}
 		if err := u.Emit(ChangeReversed, member, Change{Program: program, Amount: st.givenBack().Sub(st.taken), Lots: st.lots, Ref: id,
@@ -441,7 +441,7 @@ func (s *settler) grant(lot string, v []byte) (*settling, int, error) {
 	st := s.byID[id]
 	if st == nil {
 		st = &settling{taken: decimal.Zero, lapsed: decimal.Zero, settled: decimal.Zero}
-		found, err := record.Get(s.u.Tx(), bOrder, v, &st.ord)
+		found, err := get(s.u.Tx(), bOrder, v, &st.ord)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -634,7 +634,7 @@ func (f *frozenDays) state(la LotAmount) (dayState, error) {
 func (f *frozenDays) save() error {
 	for _, date := range slices.Sorted(maps.Keys(f.days)) {
 		if hr := f.days[date]; hr != nil && hr.changed {
-			if err := record.Put(f.u.Tx(), bReview, hr.key, hr.rv); err != nil {
+			if err := put(f.u.Tx(), bReview, hr.key, hr.rv); err != nil {
 				return err
 			}
 		}
@@ -773,7 +773,7 @@ func (pt *part) review(u *engine.Unit, req ReviewRequest, restore bool) error {
 			day.Voided = append(day.Voided, day.Lots...)
 		}
 		day.Lots = nil
-		if err := record.Put(u.Tx(), bDay, dk, day); err != nil {
+		if err := put(u.Tx(), bDay, dk, day); err != nil {
 			return err
 		}
 	}
@@ -781,7 +781,7 @@ func (pt *part) review(u *engine.Unit, req ReviewRequest, restore bool) error {
 	if restore {
 		rv.State = ReviewRestored
 	}
-	if err := record.Put(u.Tx(), bReview, rk, rv); err != nil {
+	if err := put(u.Tx(), bReview, rk, rv); err != nil {
 		return err
 	}
 	if err := u.Tx().Delete(bOpen, rk); err != nil {

@@ -12,7 +12,6 @@ import (
 	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
-	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
@@ -451,14 +450,14 @@ func (pt *part) earn(u *engine.Unit, ev event.Event, r *earner) error {
 	if prog.Risk == nil {
 		return nil
 	}
-	return record.Put(u.Tx(), bDay, dayKey, day)
+	return put(u.Tx(), bDay, dayKey, day)
 }
 
 // loadDay reads a member's day record for risk control (apart, so
 // that an event of a program without risk control allocates no record).
 func loadDay(tx store.Tx, key []byte) (Day, error) {
 	var day Day
-	_, err := record.Get(tx, bDay, key, &day)
+	_, err := get(tx, bDay, key, &day)
 	return day, err
 }
 
@@ -483,7 +482,7 @@ func (pt *part) freeze(u *engine.Unit, prog Program, member, date string, earned
 		return err
 	}
 	rv.Lots = append(rv.Lots, moved...)
-	if err := record.Put(u.Tx(), bReview, rk, rv); err != nil {
+	if err := put(u.Tx(), bReview, rk, rv); err != nil {
 		return err
 	}
 	if err := u.Tx().Put(bOpen, rk, []byte{}); err != nil {
@@ -535,7 +534,7 @@ func (pt *part) recordOrder(u *engine.Unit, ev event.Event, r *Rule, lot string,
 	}
 	k := []byte(id)
 	ord := Order{ID: id, Member: ev.Member}
-	if _, err := record.Get(u.Tx(), bOrder, k, &ord); err != nil {
+	if _, err := get(u.Tx(), bOrder, k, &ord); err != nil {
 		return err
 	}
 	if ord.Member != ev.Member {
@@ -549,7 +548,7 @@ func (pt *part) recordOrder(u *engine.Unit, ev event.Event, r *Rule, lot string,
 		ord.Amount = v
 	}
 	ord.Grants = append(ord.Grants, Grant{Program: r.Program, Rule: r.ID, Lot: lot, Amount: amount, Time: ev.Time})
-	return record.Put(u.Tx(), bOrder, k, ord)
+	return put(u.Tx(), bOrder, k, ord)
 }
 
 // refund reverses an order's points in proportion to what was refunded in
@@ -570,7 +569,7 @@ func (pt *part) refund(u *engine.Unit, ev event.Event, rf Refund) error {
 	}
 	k := []byte(id)
 	var ord Order
-	if found, err := record.Get(u.Tx(), bOrder, k, &ord); err != nil || !found || ord.Member != ev.Member {
+	if found, err := get(u.Tx(), bOrder, k, &ord); err != nil || !found || ord.Member != ev.Member {
 		return err
 	}
 	ord.Refunded = ord.Refunded.Add(refunded)
@@ -692,7 +691,7 @@ func (pt *part) refund(u *engine.Unit, ev event.Event, rf Refund) error {
 			return err
 		}
 	}
-	return record.Put(u.Tx(), bOrder, k, ord)
+	return put(u.Tx(), bOrder, k, ord)
 }
 
 // live reports whether a lot has not expired by at (as the ledger counts
@@ -857,7 +856,7 @@ func (pt *part) release(u *engine.Unit, d duePayload) error {
 	if to == SubFrozen {
 		rv.Lots = append(rv.Lots, moved...)
 		rv.took(u.At())
-		if err := record.Put(u.Tx(), bReview, rk, rv); err != nil {
+		if err := put(u.Tx(), bReview, rk, rv); err != nil {
 			return err
 		}
 	}

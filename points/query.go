@@ -397,7 +397,7 @@ func (h *Handle) Review(ctx context.Context, q DayQuery) (Review, error) {
 func (h *Handle) Day(ctx context.Context, q DayQuery) (Day, error) {
 	var d Day
 	err := h.viewProgram(ctx, fmt.Sprintf("day of %s on %s", q.Member, q.Date), q.Program, q.check(), q, func(u *engine.Unit) error {
-		_, err := record.Get(u.Tx(), bDay, keys.New().Str(q.Program).Str(q.Member).Str(q.Date), &d)
+		_, err := get(u.Tx(), bDay, keys.New().Str(q.Program).Str(q.Member).Str(q.Date), &d)
 		return err
 	})
 	return d, err
@@ -469,7 +469,7 @@ func (h *Handle) Order(ctx context.Context, id string) (o Order, found bool, err
 		return o, false, fmt.Errorf("points: %s: %w", what, bad)
 	}
 	err = h.view(ctx, what, func(u *engine.Unit) error {
-		found, err = record.Get(u.Tx(), bOrder, []byte(id), &o)
+		found, err = get(u.Tx(), bOrder, []byte(id), &o)
 		return err
 	})
 	o.inZone(h.zone())

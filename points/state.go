@@ -293,7 +293,7 @@ func inLoc(t time.Time, loc *time.Location) time.Time {
 // in a state no rule knows (or none) is damage, an error wrapping
 // store.ErrCorrupt, not a review read as decided.
 func getReview(tx store.Tx, key []byte, rv *Review) (found bool, err error) {
-	if found, err = record.Get(tx, bReview, key, rv); err == nil && found {
+	if found, err = get(tx, bReview, key, rv); err == nil && found {
 		err = checked(bReview, key, rv.check())
 	}
 	return found, err
@@ -333,4 +333,53 @@ func checked(bucket string, key []byte, err error) error {
 		return record.Corrupt(bucket, key, err)
 	}
 	return nil
+}
+
+// Versions of the day, order and review records (record.PutVersion).
+// Version 2 holds a field the release before this one does not know
+// (Day.Voided, a grant's Charged, Review.Frozen), which it would drop were
+// it to rewrite the record: that release reads version 1 only, so while a
+// deploy rolls its instances refuse such a record as damage and write
+// nothing. A record without those fields is written in version 1, which
+// both releases read.
+const (
+	recordV1 = 1
+	recordV2 = 2
+)
+
+// versioned is a record written in a version by what it holds.
+type versioned interface{ version() byte }
+
+func (d Day) version() byte {
+	if len(d.Voided) > 0 {
+		return recordV2
+	}
+	return recordV1
+}
+
+func (o Order) version() byte {
+	for _, g := range o.Grants {
+		if len(g.Charged) > 0 {
+			return recordV2
+		}
+	}
+	return recordV1
+}
+
+func (r Review) version() byte {
+	if !r.Frozen.IsZero() {
+		return recordV2
+	}
+	return recordV1
+}
+
+// put writes v, a day, an order or a review, at bucket/key in its version.
+func put(tx store.Tx, bucket string, key []byte, v versioned) error {
+	return record.PutVersion(tx, bucket, key, v, v.version())
+}
+
+// get reads the record at bucket/key, a day, an order or a review of
+// either version, into v, as record.Get does.
+func get(tx store.Tx, bucket string, key []byte, v any) (found bool, err error) {
+	return record.GetVersion(tx, bucket, key, v, recordV2)
 }
