@@ -226,6 +226,21 @@
 // purchase of a plan that ran out before it, whose expiry Advance has not
 // performed, performs that expiry first, at its own instant (the history
 // and the feed show the lapse), and buys the plan anew from the purchase.
+// A late purchase, dated while the member held a plan whose expiry
+// Advance has since performed (the run from the purchase that bought it
+// anew, at or before the late one, to an expiry after it), extends the
+// plan from that expiry, as it would have had it come before Advance ran:
+// bought on 1 May for a month, ended by Advance on 10 June, then bought on
+// a purchase dated 20 May, the plan runs from 1 May to 1 July. The
+// history's record of that expiry is removed (history numbers are not
+// reused, so one is missing), the plan counts again and its benefits
+// follow; the feed keeps the plan.expired change, followed by the
+// renewal. Before, such a purchase bought the plan anew from its own
+// time (to 20 June), the history keeping the lapse. A late purchase
+// dated outside that run (before the purchase that started it, or while
+// another run was held and later ended) is still bought anew from its
+// time, nor does one move a later run's start or expiry: send a member's
+// purchases in time order.
 // Benefits bind to level and plan names in package benefit.
 //
 // # Manual sets

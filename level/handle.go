@@ -341,7 +341,9 @@ func (h *Handle) status(u *engine.Unit, member string, s *Status) error {
 // History returns up to limit (0: 100; above 1,000: 1,000) of a
 // member's level history records with Seq after after, oldest first:
 // every level change with its cause, and plan purchases and expiries,
-// with times in the program's zone; an empty list on a program without
+// with times in the program's zone (numbers are never reused, and a late
+// plan purchase may remove an expiry: see Paid plans in the package doc,
+// so a number may be missing); an empty list on a program without
 // levels. A negative limit, or a member that is not an ID, wraps
 // event.ErrInvalidArgument and names the field; else the error is the
 // store's.

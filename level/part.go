@@ -740,6 +740,17 @@ func (p *part) purchase(u *engine.Unit, ev event.Event) error {
 			}
 			i = -1
 		}
+		if i < 0 {
+			// A late purchase, dated while the member held the plan,
+			// extends it from the expiry Advance has already performed,
+			// as it would have had it come before Advance ran.
+			if i, err = p.reinstate(u, ev.Member, &m, pl.Name); err != nil {
+				return err
+			}
+			if i >= 0 {
+				held = m.Plans[i]
+			}
+		}
 		base := u.At()
 		renewed := i >= 0
 		if renewed {
@@ -771,6 +782,26 @@ func (p *part) purchase(u *engine.Unit, ev event.Event) error {
 		}
 	}
 	return nil
+}
+
+// reinstate gives the member back the plan they held at u.At() (a late
+// purchase's time) whose expiry, after that time, has been performed: its
+// expiry record is removed from the history, which then reads as if the
+// purchase had come first. It returns the plan's index in m.Plans, or -1
+// when the member did not hold the plan at u.At().
+func (p *part) reinstate(u *engine.Unit, member string, m *memberState, plan string) (int, error) {
+	key, run, ok, err := lapsedRun(u.Tx(), member, plan, u.At())
+	if err != nil || !ok {
+		return -1, err
+	}
+	if err := u.Tx().Delete(bHistory, key); err != nil {
+		return -1, err
+	}
+	if err := addCount(u, member, plan, 1); err != nil {
+		return -1, err
+	}
+	m.Plans = append(m.Plans, run)
+	return len(m.Plans) - 1, nil
 }
 
 type planDue struct {

@@ -795,6 +795,48 @@ func TestLevelPlanLapsedBeforeAdvance(t *testing.T) {
 	}
 }
 
+// A late purchase reinstates a plan whose expiry Advance performed only
+// when the member held the plan at the purchase's time: the run bought
+// at or before it, expiring after it. Monthly plan Plus bought on
+// 1 February at 10:00 (to 1 March 10:00) and ended by Advance on 2 March.
+// A purchase at 1 March 10:00, the expiry instant, finds it ended (valid
+// before its expiry), as it would before Advance: bought anew, to 1 April
+// 10:00, the expiry kept. One dated 28 January, before the run, is bought
+// anew from its time, to 28 February 09:00 (the run was not held on
+// 28 January: see the package doc, Paid plans).
+func TestLevelLatePlanPurchaseOutsideTheRun(t *testing.T) {
+	for _, tc := range []struct {
+		name, at      string
+		since, expire string
+	}{
+		{"at the expiry instant", "2026-03-01 10:00", "2026-03-01 10:00", "2026-04-01 10:00"},
+		{"before the run", "2026-01-28 09:00", "2026-01-28 09:00", "2026-02-28 09:00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := testkit.OpenMemory(t, lvlDef(""))
+			buy := func(id string, at time.Time) event.Event {
+				return lvlEvent(id, "lea", "buy", at, event.Attrs{"plan": event.Str("Plus")})
+			}
+			mustProcess(t, p, buy("b1", lvlAt("2026-02-01 10:00")))
+			if n := lvlAdvance(t, p, lvlAt("2026-03-02")); n != 1 {
+				t.Fatalf("Advance performed %d items, want 1", n)
+			}
+			mustProcess(t, p, buy("b2", lvlAt(tc.at)))
+			want := []level.Held{{Plan: "Plus", Since: lvlAt(tc.since), Expires: lvlAt(tc.expire)}}
+			if diff := cmp.Diff(want, lvlStatus(t, p, "lea").Plans, cmp.Comparer(time.Time.Equal)); diff != "" {
+				t.Errorf("plans (-want +got):\n%s", diff)
+			}
+			h := lvlHistory(t, p, "lea")
+			if diff := cmp.Diff([]string{"join →Entry", "purchase Plus", "expiry Plus", "purchase Plus"}, lvlCauses(h)); diff != "" {
+				t.Errorf("history (-want +got):\n%s", diff)
+			}
+			if err := p.Verify(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
 // A days plan of a program in New York bought at 02:30 on 7 March 2026,
 // for a day, ends at 03:00 EDT on the 8th: the clocks skip from 02:00
 // EST to 03:00 EDT that night, and the plan is held until a clock there

@@ -55,7 +55,8 @@ type memberState struct {
 	Owed []owed `json:"owed,omitempty"`
 	// Plans lists the paid plans the member holds.
 	Plans []Held `json:"plans,omitempty"`
-	// Seq is the number of history records.
+	// Seq is the number of the last history record. Numbers are not
+	// reused: a late plan purchase removes a record (see reinstate).
 	Seq uint64 `json:"seq,omitempty"`
 	// Day and DayGrowth are the net growth of the latest day the member's
 	// growth changed (a date in the program's zone). That day is kept in
@@ -533,6 +534,37 @@ func appendHistory(tx store.Tx, member string, m *memberState, r *Record) error 
 	m.Seq++
 	r.Seq = m.Seq
 	return tx.Put(bHistory, keys.New().Str(member).U64(r.Seq), appendRecord(nil, r))
+}
+
+// lapsedRun looks in the member's history for the last run of plan (from
+// the purchase that bought it anew to its expiry) and returns it, with the
+// key of its expiry record, when that expiry has been performed and the
+// run held the plan at at: bought at or before at, expiring after it. The
+// history is read newest first, back to the run's start.
+func lapsedRun(tx store.Tx, member, plan string, at time.Time) (key []byte, run Held, ok bool, err error) {
+	p := keys.New().Str(member)
+	err = tx.Scan(bHistory, p, store.PrefixEnd(p), true, func(k, v []byte) error {
+		r, err := decodeRecord(v)
+		if err != nil {
+			return record.Corrupt(bHistory, k, err)
+		}
+		switch {
+		case r.Plan != plan:
+			return nil
+		case key == nil && (r.Cause != CauseExpiry || !at.Before(r.Expires)):
+			return store.StopScan // held at at by no run that expired since
+		case key == nil:
+			key, run = append([]byte(nil), k...), Held{Plan: plan, Expires: r.Expires}
+			return nil
+		case r.Cause == CauseExpiry:
+			return store.StopScan // the run before
+		case r.Cause == CausePurchase:
+			run.Since = r.Time // the earliest purchase of the run bought it anew
+		}
+		return nil
+	})
+	ok = key != nil && !run.Since.IsZero() && !run.Since.After(at)
+	return key, run, ok, err
 }
 
 // history returns up to limit of the member's history records after seq
