@@ -51,6 +51,12 @@
 // again: a late event for A processed after B does not complete "A then
 // B" (B did not count, having no A before it), and a late A does not move
 // the time of an A already counted back. Send a member's events in order.
+// Progress does not keep what an out-of-order event would need: to
+// decide "A, B, then C" whatever the order events arrive in, it would
+// keep the time of every B received before any A or C (an A and a C
+// arriving later complete the task if any of those B falls between them),
+// a record growing with the member's events; a record of bounded size
+// cannot, so none is kept.
 //
 // # Progress, limits and rewards
 //
