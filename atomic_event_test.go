@@ -33,7 +33,7 @@ var everyBucket = []string{
 	"points.adjust", "points.caps", "points.charged", "points.day", "points.expiry", "points.meta", "points.order",
 	"points.redeem", "points.release", "points.review", "points.review.open", "points.short",
 	"tag.assigned", "tag.attrs", "tag.count", "tag.days", "tag.edge", "tag.index", "tag.members", "tag.stats",
-	"task.daily", "task.done", "task.limits", "task.progress", "task.steps",
+	"task.daily", "task.done", "task.last", "task.limits", "task.progress", "task.steps",
 	"value.meta", "value.totals",
 }
 

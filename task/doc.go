@@ -64,9 +64,14 @@
 // A task may be limited to a number of completions per day, week, month,
 // year and in total (rule.Caps counted in the program's zone). The total
 // is the member's completions ever, also those made before a version
-// added the limit; a day, week, month or year limit counts the
-// completions from the version that adds it on (completions are counted
-// per member and period only for the periods limited). While a
+// added the limit. A day, week, month or year limit is counted per
+// member and period only for the periods limited, and a limit a version
+// adds also counts the completions its period had before, for the
+// period of the member's latest completion: each completion keeps the
+// member's latest one with how many completions its day, week, month
+// and year hold (one small record per member and task), which a limit
+// reads while its period's counter has no value yet, its counter then
+// starting from it (see "A new definition version"). While a
 // limit is reached, qualifying events do not count at all — progress does
 // not build up for the next period — and the part publishes
 // task.limit_reached for each event that would have counted had the limit
@@ -134,7 +139,14 @@
 // already counted in the period: while they reach the new limit,
 // qualifying events do not count (task.limit_reached). An added total
 // limit counts the completions ever; an added day, week, month or year
-// limit the completions from then on. The counter of total completions
+// limit the completions its current period had before it, as the
+// member's latest completion counted them: a version that adds "once a
+// day" at 12:00 to a task completed at 09:00 counts that completion, and
+// a check-in at 15:00 does not count. It knows the periods of the latest
+// completion only: a late event of an earlier period, and a query of one
+// (Handle.Completions), read its counter alone, and completions made
+// before this release, which kept no latest completion, are not known
+// (the period counts from the version on, as it did). The counter of total completions
 // per limited task that earlier releases read is still kept, though not
 // read: an instance of an earlier release reads it while a deploy rolls,
 // and would let a member past the limit were the completions of this

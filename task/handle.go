@@ -119,7 +119,10 @@ func (h *Handle) Progress(ctx context.Context, member string) ([]Status, error) 
 // period q.Period containing q.At, as counted for the task's limits.
 // rule.Total gives the completions ever, with or without a total limit,
 // as Progress and the task.completed changes do (a total limit a version
-// added counts the completions before it too). A day, week, month or year the task does not limit is not counted:
+// added counts the completions before it too). A day, week, month or
+// year limit a version added counts the completions its period had
+// before it, for the period of the member's latest completion (see the
+// package doc). A day, week, month or year the task does not limit is not counted:
 // the error wraps ErrNotCounted (before, it was 0 with no error). The
 // error wraps ErrNotDefined, ErrUnknownTask or event.ErrInvalidArgument
 // (a member that is not an ID, an unknown period, no time or one outside
@@ -151,7 +154,7 @@ func (h *Handle) Completions(ctx context.Context, q CompletionsQuery) (int64, er
 	var n int64
 	err := h.e.Store().View(ctx, func(tx store.Tx) error {
 		var err error
-		n, err = limitUsed(tx, key(q.Member, q.Task), scope(q.Member, q.Task), q.Period, q.At, h.e.Location())
+		n, _, err = limitUsed(tx, key(q.Member, q.Task), scope(q.Member, q.Task), q.Period, q.At, h.e.Location())
 		return err
 	})
 	if err != nil {

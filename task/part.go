@@ -22,6 +22,7 @@ const (
 	bLimits   = "task.limits"   // rule.Use counters of completions per limited period (the total's is read by earlier releases only)
 	bDone     = "task.done"     // member \0 task → completions (an engine total)
 	bSteps    = "task.steps"    // "legacy" → the steps progress without a fingerprint counts (see installed)
+	// bLast (last.go): member \0 task → the latest completion
 )
 
 // legacyKey is the key, in bSteps, of the fingerprints of the steps that
@@ -99,10 +100,10 @@ func (p *part) DueKinds() []string { return nil }
 func (p *part) MemberBuckets() []string { return []string{bProgress} }
 
 // MemberRecords implements engine.Recorder: the member's progress,
-// completions and completion limits' counters.
+// completions, completion limits' counters and latest completions.
 func (p *part) MemberRecords(dst []store.Read, member string) []store.Read {
 	return append(dst, engine.MemberRange(bProgress, member), engine.MemberRange(bDone, member),
-		engine.MemberRange(bLimits, member))
+		engine.MemberRange(bLimits, member), engine.MemberRange(bLast, member))
 }
 
 // Due is never called.
@@ -186,10 +187,16 @@ func (p *part) step(u *engine.Unit, tk Task, ev event.Event) error {
 	// The reasons name the task, not its index: an index changes when the
 	// tasks are reordered.
 	ruleID := "task." + tk.Name
-	for _, c := range tk.Limits {
-		n, err := limitUsed(tx, k, sc, c.Period, u.At(), u.Location())
+	// before[i] is what the i-th limit read from the latest completion,
+	// its counter having no value yet: the counter starts from it.
+	var before [len(calendar) + 1]int64
+	for i, c := range tk.Limits {
+		n, fromLatest, err := limitUsed(tx, k, sc, c.Period, u.At(), u.Location())
 		if err != nil {
 			return err
+		}
+		if fromLatest && i < len(before) {
+			before[i] = n
 		}
 		if used := decimal.NewFromInt(n); used.GreaterThanOrEqual(c.Limit) {
 			return u.Emit(ChangeLimitReached, member, LimitReached{Task: tk.Name, Period: c.Period, Limit: c.Limit}, &rule.Reason{
@@ -211,8 +218,19 @@ func (p *part) step(u *engine.Unit, tk Task, ev event.Event) error {
 	}
 	// Every limit's counter is written, the total's too though limitUsed
 	// reads the completions ever for it: an instance of an earlier
-	// release reads that counter while a deploy rolls.
+	// release reads that counter while a deploy rolls. A counter a
+	// version added starts from the completions its period had before.
+	for i, n := range before {
+		if n > 0 {
+			if _, _, err := rule.Use(tx, bLimits, sc, tk.Limits[i:i+1], u.At(), u.Location(), decimal.NewFromInt(n)); err != nil {
+				return err
+			}
+		}
+	}
 	if _, _, err := rule.Use(tx, bLimits, sc, tk.Limits, u.At(), u.Location(), one); err != nil {
+		return err
+	}
+	if err := countLatest(tx, k, u.At(), u.Location()); err != nil {
 		return err
 	}
 	if err := tx.Delete(bProgress, k); err != nil {
@@ -311,12 +329,24 @@ func (p Progress) possible(k Kind) error {
 // t: for rule.Total the completions ever (k's), so that a total limit a
 // version adds counts those made before it; for a calendar period the
 // counter of the period containing t (sc's in bLimits), which starts when
-// the period is first limited.
-func limitUsed(tx store.Tx, k []byte, sc string, pd rule.Period, t time.Time, loc *time.Location) (int64, error) {
+// the period is first limited. Before, while that counter has no value,
+// the period's completions are those the member's latest completion
+// counted (fromLatest), when t falls in its period: a limit a version
+// adds counts the completions of the member's current period made before
+// it (since the release that keeps the latest completion).
+func limitUsed(tx store.Tx, k []byte, sc string, pd rule.Period, t time.Time, loc *time.Location) (n int64, fromLatest bool, err error) {
 	if pd == rule.Total {
-		return completions(tx, k)
+		n, err = completions(tx, k)
+		return n, false, err
 	}
-	return rule.UsedCount(tx, bLimits, sc, pd, t, loc)
+	if n, err = rule.UsedCount(tx, bLimits, sc, pd, t, loc); err != nil || n > 0 {
+		return n, false, err
+	}
+	l, found, err := loadLatest(tx, k)
+	if err != nil || !found {
+		return 0, false, err
+	}
+	return l.count(pd, t, loc), true, nil
 }
 
 // completions returns a member's completions of a task, ever.

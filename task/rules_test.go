@@ -2,11 +2,13 @@ package task_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
@@ -172,5 +174,127 @@ func TestTaskTotalCounterKeptForEarlierReleases(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A day limit a version adds counts the completions the member made that
+// day before it: under version 1 (no limit) m completes the check-in task
+// at 09:00 on Monday 2 March; version 2, opened at 12:00, limits it to
+// one a day, so a check-in at 15:00 does not count (task.limit_reached),
+// the day holding one completion, where before it completed again (the
+// day was counted from the version on). The next day, from 00:00, it
+// completes: two completions, 20 points.
+func TestTaskDayLimitAddedCountsTheDaysCompletions(t *testing.T) {
+	ctx := context.Background()
+	at := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, shanghai) }
+	def := func(version uint64, limits rule.Caps) membership.Definition {
+		d := engDef(task.Task{Name: "checkin", Kind: task.One, Steps: engSteps("checkin"), Rewards: engPts10, Limits: limits})
+		d.Version = version
+		return d
+	}
+	st := memory.New()
+	v1, err := membership.Open(st, def(1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustProcess(t, v1, engEvent("c1", "m", "checkin", at(2, 9), nil))
+	v2, err := membership.Open(st, def(2, rule.Caps{{Period: rule.Day, Limit: dec("1")}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := mustProcess(t, v2, engEvent("c2", "m", "checkin", at(2, 15), nil))[0]
+	if diff := cmp.Diff([]string{task.ChangeLimitReached}, engKinds(out, "task.")); diff != "" {
+		t.Errorf("a second check-in on 2 March under one a day: task changes (-want +got):\n%s", diff)
+	}
+	q := task.CompletionsQuery{Member: "m", Task: "checkin", Period: rule.Day, At: at(2, 15)}
+	if n, err := v2.Tasks().Completions(ctx, q); err != nil || n != 1 {
+		t.Errorf("completions on 2 March = %d, %v; want 1", n, err)
+	}
+	out = mustProcess(t, v2, engEvent("c3", "m", "checkin", at(3, 0), nil))[0]
+	if diff := cmp.Diff([]string{task.ChangeCompleted}, engKinds(out, "task.")); diff != "" {
+		t.Errorf("a check-in at 00:00 on 3 March: task changes (-want +got):\n%s", diff)
+	}
+	if bal := pointsOf(t, v2, "m"); !bal.Equal(dec("20")) {
+		t.Errorf("points = %s, want two rewards of 10", bal)
+	}
+}
+
+// latestRecord is the task.last record of a member's latest completion
+// at t, with the completions of its day, week, month and year, as the
+// part writes it.
+func latestRecord(t time.Time, n ...uint64) []byte {
+	w := codec.Writer{}
+	w.Time(t)
+	for _, c := range n {
+		w.Uint(c)
+	}
+	return w.B
+}
+
+// The member's latest completion (task.last) is what a calendar limit a
+// version adds reads while its counter has no value: a record of 2, 3, 4
+// and 5 completions in the day, week, month and year of Monday 2 March
+// 09:00 reads back as those counts through Completions in that day, and
+// in the next week as 0 for the week and the day, 4 for the month. A
+// record no completions leave (cut short, with bytes after it, with no
+// time, a day with no completion, a day counting more than its week or
+// its month, a month more than its year, a count past an int64) is
+// store.ErrCorrupt, for Completions and for the next check-in, rather
+// than read as some count.
+func TestTaskLatestCompletionDamaged(t *testing.T) {
+	ctx := context.Background()
+	monday := time.Date(2026, 3, 2, 9, 0, 0, 0, shanghai)
+	def := func(version uint64, limits rule.Caps) membership.Definition {
+		d := engDef(task.Task{Name: "checkin", Kind: task.One, Steps: engSteps("checkin"), Rewards: engPts10, Limits: limits})
+		d.Version = version
+		return d
+	}
+	st := memory.New()
+	v1, err := membership.Open(st, def(1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustProcess(t, v1, engEvent("c1", "m", "checkin", monday, nil))
+	nine := dec("9")
+	p, err := membership.Open(st, def(2, rule.Caps{{Period: rule.Day, Limit: nine}, {Period: rule.Week, Limit: nine},
+		{Period: rule.Month, Limit: nine}, {Period: rule.Year, Limit: nine}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Overwrite(t, st, "task.last", latestRecord(monday, 2, 3, 4, 5))
+	for _, c := range []struct {
+		period rule.Period
+		at     time.Time
+		want   int64
+	}{
+		{rule.Day, monday.Add(-9 * time.Hour), 2}, {rule.Week, monday, 3}, {rule.Month, monday, 4}, {rule.Year, monday, 5},
+		{rule.Day, monday.AddDate(0, 0, 7), 0}, {rule.Week, monday.AddDate(0, 0, 7), 0}, {rule.Month, monday.AddDate(0, 0, 7), 4},
+		{rule.Day, monday.Add(-9*time.Hour - time.Nanosecond), 0},
+	} {
+		n, err := p.Tasks().Completions(ctx, task.CompletionsQuery{Member: "m", Task: "checkin", Period: c.period, At: c.at})
+		if err != nil || n != c.want {
+			t.Errorf("completions per %s at %v = %d, %v; want %d", c.period, c.at, n, err, c.want)
+		}
+	}
+	for name, v := range map[string][]byte{
+		"cut short":        latestRecord(monday, 2, 3, 4),
+		"bytes after it":   append(latestRecord(monday, 2, 3, 4, 5), 0),
+		"no time":          latestRecord(time.Time{}, 2, 3, 4, 5),
+		"a day of none":    latestRecord(monday, 0, 3, 4, 5),
+		"day past week":    latestRecord(monday, 4, 3, 4, 5),
+		"day past month":   latestRecord(monday, 2, 3, 1, 5),
+		"month past year":  latestRecord(monday, 2, 3, 6, 5),
+		"past an int64":    latestRecord(monday, 2, 3, 4, 1<<63),
+		"empty":            {},
+		"a varint cut off": {0x80},
+	} {
+		testkit.Overwrite(t, st, "task.last", v)
+		q := task.CompletionsQuery{Member: "m", Task: "checkin", Period: rule.Day, At: monday}
+		if n, err := p.Tasks().Completions(ctx, q); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("%s: Completions = %d, %v; want store.ErrCorrupt", name, n, err)
+		}
+		if _, err := p.Process(ctx, engEvent("c2", "m", "checkin", monday.Add(time.Hour), nil)); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("%s: a check-in: %v; want store.ErrCorrupt", name, err)
+		}
 	}
 }
