@@ -81,14 +81,20 @@
 // periods the rule caps when it grants. So a cap a version adds, a total
 // cap too, counts the rule's grants from that version on: a total cap of
 // 100 added after a member earned 80 under the rule lets them earn 100
-// more (unlike a task's total limit, which counts the completions ever).
-// A changed limit keeps what its period counted, and a renamed rule
-// starts afresh. A refund gives what it reverses back to the caps in
-// force, also for a grant made before the cap was added, which was never
-// counted: it frees room that the version's grants took (a member who
-// earned those 100, then refunded the 80 earned before, earns 80 more),
-// but never past the limit, as a counter stops at 0 (one who had earned
-// 30 under the cap and refunded the 80 earns 100 more, not 150).
+// more (unlike a task's limits: a total one counts the completions ever,
+// a calendar one those of its period that the member's latest completion
+// counted). No record holds a rule's grants for the periods it did not
+// cap (a day's record of risk control sums the program's rules; a rule
+// that tracks orders for refunds keeps what it granted per order, found
+// by the order alone), and keeping one would add a write to every grant
+// of every rule. A changed limit keeps what its period counted, and a
+// renamed rule starts afresh. A refund gives what it reverses back to
+// the caps in force, also for a grant made before the cap was added,
+// which was never counted: it frees room that the version's grants took
+// (a member who earned those 100, then refunded the 80 earned before,
+// earns 80 more), but never past the limit, as a counter stops at 0 (one
+// who had earned 30 under the cap and refunded the 80 earns 100 more,
+// not 150).
 //
 // # Earning
 //
