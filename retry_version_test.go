@@ -5,11 +5,14 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/bolt"
 )
@@ -93,6 +96,71 @@ func TestRetryAfterAVersionRefusesIt(t *testing.T) {
 				if _, err := p.ProcessBatch(ctx, []event.Event{retry, ev}); !errors.Is(err, event.ErrUnknownAttribute) {
 					t.Errorf("%s with a store in a batch under version 2: %v; want ErrUnknownAttribute", ev.ID, err)
 				}
+			}
+			if diff := cmp.Diff(before, testkit.Dump(t, st, everyBucket...)); diff != "" {
+				t.Errorf("the retries wrote (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+// The retry of an event its rules would now refuse returns its first
+// outcome: m1 recharges 100 and pays 80 (p1) and 15, and p1 sent again,
+// alone and in a batch, would spend 80 of the 5 left. On PostgreSQL,
+// whose first run of an event takes its record as absent (store.Inserter:
+// inserted unread), the pay's refusal was returned (ledger: insufficient
+// balance) before the record was read, which a host reads as an event
+// never applied; other content under p1's ID (a pay of 90) was refused so
+// too, not ErrEventConflict. A new pay of 80 is still refused for the
+// balance, and nothing is written.
+func TestRetryItsRulesNowRefuse(t *testing.T) {
+	ctx := context.Background()
+	at := func(h int) time.Time {
+		return time.Date(2025, 3, 1, 10, 0, 0, 0, testkit.Shanghai).Add(time.Duration(h) * time.Hour)
+	}
+	ev := func(id, typ, amount string, h int) event.Event {
+		return event.Event{ID: id, Member: "m1", Type: typ, Time: at(h), Attrs: event.Attrs{"amount": event.DecString(amount)}}
+	}
+	for name, newStore := range scaleStores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := newStore()
+			p, err := membership.Open(st, loweredDef(t, 1, 2, 2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var first *change.Outcome
+			for _, e := range []event.Event{ev("r1", "recharge", "100", 1), ev("p1", "pay", "80", 2), ev("p2", "pay", "15", 3)} {
+				out, err := p.Process(ctx, e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e.ID == "p1" {
+					first = out
+				}
+			}
+			before := testkit.Dump(t, st, everyBucket...)
+			retry := ev("p1", "pay", "80", 2)
+			again, err := p.Process(ctx, retry)
+			if err != nil || !again.Duplicate {
+				t.Fatalf("retry of p1: %v, %v; want its first outcome", again, err)
+			}
+			again.Duplicate = false
+			if diff := cmp.Diff(first, again); diff != "" {
+				t.Errorf("retry's outcome (-first +again):\n%s", diff)
+			}
+			outs, err := p.ProcessBatch(ctx, []event.Event{ev("p2", "pay", "15", 3), retry})
+			if err != nil || len(outs) != 2 || !outs[0].Duplicate || !outs[1].Duplicate {
+				t.Fatalf("retries of p2 and p1 in a batch: %v, %v; want their first outcomes", outs, err)
+			}
+			other := ev("p1", "pay", "90", 2)
+			if _, err := p.Process(ctx, other); !errors.Is(err, membership.ErrEventConflict) {
+				t.Errorf("a pay of 90 under p1's ID: %v; want ErrEventConflict", err)
+			}
+			if _, err := p.ProcessBatch(ctx, []event.Event{retry, other}); !errors.Is(err, membership.ErrEventConflict) {
+				t.Errorf("a pay of 90 under p1's ID in a batch: %v; want ErrEventConflict", err)
+			}
+			if _, err := p.Process(ctx, ev("p3", "pay", "80", 4)); !errors.Is(err, ledger.ErrInsufficientBalance) {
+				t.Errorf("a new pay of 80 with 5 left: %v; want ErrInsufficientBalance", err)
 			}
 			if diff := cmp.Diff(before, testkit.Dump(t, st, everyBucket...)); diff != "" {
 				t.Errorf("the retries wrote (-before +after):\n%s", diff)

@@ -307,16 +307,13 @@ func (e *Engine) Process(ctx context.Context, ev event.Event) (*change.Outcome, 
 		c = &processCall{e: e}
 		c.fn = c.run
 	}
-	c.ev = ev
-	var err error
-	if pf, ok := e.st.(store.Prefetcher); ok && ev.Member != "" {
-		// The reads preload will make, told to the store before the
-		// function runs: a group of events reads them in one round trip.
-		c.reads = e.appendReads(c.reads[:0], nil, true, ev.Member)
-		err = pf.UpdatePrefetch(ctx, c.reads, c.fn)
-		clear(c.reads) // its keys are the event's
-	} else {
-		err = e.st.Update(ctx, c.fn)
+	c.ev, c.read = ev, false
+	err := c.update(ctx)
+	if c.unread {
+		// Refused by a run that took the event's record as absent: only
+		// a run reading it tells a retry or other content under the ID.
+		c.read = true
+		err = c.update(ctx)
 	}
 	out := c.out
 	c.ev, c.out = event.Event{}, nil
@@ -373,16 +370,37 @@ func (e *Engine) Recorded(ctx context.Context, ev event.Event) (*change.Outcome,
 // Calls reuse them (Engine.calls): a closure per event would be two
 // allocations (itself and the result it sets).
 type processCall struct {
-	e     *Engine
-	ev    event.Event
-	out   *change.Outcome
-	fn    func(store.Tx) error // c.run, bound once
-	reads []store.Read         // what the function preloads, told to a store.Prefetcher
+	e      *Engine
+	ev     event.Event
+	read   bool // read the event's record (processTx)
+	out    *change.Outcome
+	unread bool                 // the last run refused the event unread (processTx)
+	fn     func(store.Tx) error // c.run, bound once
+	reads  []store.Read         // what the function preloads, told to a store.Prefetcher
+}
+
+// update runs c.fn in a store transaction.
+func (c *processCall) update(ctx context.Context) error {
+	e := c.e
+	pf, ok := e.st.(store.Prefetcher)
+	if !ok || c.ev.Member == "" {
+		return e.st.Update(ctx, c.fn)
+	}
+	// The reads preload will make, told to the store before the
+	// function runs: a group of events reads them in one round trip.
+	var id []byte
+	if c.read {
+		id = []byte(c.ev.ID)
+	}
+	c.reads = e.appendReads(c.reads[:0], id, !c.read, c.ev.Member)
+	err := pf.UpdatePrefetch(ctx, c.reads, c.fn)
+	clear(c.reads) // its keys are the event's
+	return err
 }
 
 func (c *processCall) run(tx store.Tx) error {
 	var err error
-	c.out, err = c.e.processTx(tx, c.ev)
+	c.out, c.unread, err = c.e.processTx(tx, c.ev, c.read)
 	return err
 }
 
@@ -390,16 +408,26 @@ func (c *processCall) run(tx store.Tx) error {
 // transaction; if any fails, nothing is written.
 func (e *Engine) ProcessBatch(ctx context.Context, evs []event.Event) ([]*change.Outcome, error) {
 	outs := make([]*change.Outcome, len(evs))
-	err := e.st.Update(ctx, func(tx store.Tx) error {
+	read, unread := false, false
+	fn := func(tx store.Tx) error {
+		unread = false
 		for i, ev := range evs {
-			out, err := e.processTx(tx, ev)
+			out, un, err := e.processTx(tx, ev, read)
 			if err != nil {
+				unread = un
 				return fmt.Errorf("events[%d] (%q): %w", i, ev.ID, err)
 			}
 			outs[i] = out
 		}
 		return nil
-	})
+	}
+	err := e.st.Update(ctx, fn)
+	if unread {
+		// As in Process: the refusal is confirmed by a run reading the
+		// records.
+		read = true
+		err = e.st.Update(ctx, fn)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -409,7 +437,14 @@ func (e *Engine) ProcessBatch(ctx context.Context, evs []event.Event) ([]*change
 	return outs, nil
 }
 
-func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error) {
+// processTx is the unit of work of ev in tx, which Process, ProcessBatch
+// and Quote run. read makes it read the event's record even where the
+// store could insert it unread (store.Inserter). The bool reports, with a
+// refusal of the rules, that the run took the record as absent so: the
+// event may yet be a retry its rules now refuse (a pay beyond today's
+// balance) or other content under its ID, which only a run that reads the
+// record tells.
+func (e *Engine) processTx(tx store.Tx, ev event.Event, read bool) (*change.Outcome, bool, error) {
 	// The event's ID (read and then written under) and its member (read
 	// in the erased marks) as keys, in one allocation: the store's calls
 	// keep neither, but a key passed to an interface method escapes.
@@ -420,14 +455,15 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 	// unread (store.Inserter): reading its absence would guard the gap
 	// where the next event IDs go, and concurrent events would conflict
 	// there. A repeat finds the record at the commit, and runs again
-	// reading it.
+	// reading it; a repeat the rules refuse is run again by the caller,
+	// read set.
 	ins, _ := tx.(store.Inserter)
-	fresh := ins != nil && ins.Fresh(bEvents, id)
+	fresh := !read && ins != nil && ins.Fresh(bEvents, id)
 	if err := e.preload(tx, id, fresh, ev.Member); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := checkHorizon(tx, ev.Time); err != nil {
-		return nil, fmt.Errorf("%w: event %q: %w", event.ErrInvalidEvent, ev.ID, err)
+		return nil, false, fmt.Errorf("%w: event %q: %w", event.ErrInvalidEvent, ev.ID, err)
 	}
 	// An erased member's events are refused before their record is read:
 	// a retry of one processed before the erasure is refused too, and its
@@ -435,27 +471,28 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 	erased, known, err := erasedMark(tx, member)
 	switch {
 	case err != nil:
-		return nil, err
+		return nil, false, err
 	case erased:
-		return nil, fmt.Errorf("%w: event %q: member %q: %w", event.ErrInvalidEvent, ev.ID, member, ErrErased)
+		return nil, false, fmt.Errorf("%w: event %q: member %q: %w", event.ErrInvalidEvent, ev.ID, member, ErrErased)
 	}
 	if fresh {
 		// taken as absent
 	} else if v, err := tx.Get(bEvents, id); err == nil {
 		rec, err := decodeRecord(v)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if !rec.Event.Same(ev) {
-			return nil, event.ErrConflict
+			return nil, false, event.ErrConflict
 		}
-		return rec.outcome(tx, e.loc)
+		out, err := rec.outcome(tx, e.loc)
+		return out, false, err
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, err
+		return nil, false, err
 	}
 	if e.split && !known && len(member) > 0 {
 		if err := markKnown(tx, member); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	box := newOutcomeBox(ev.ID, ev.Member, ev.Time)
@@ -482,9 +519,9 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event) (*change.Outcome, error)
 		return tx.Put(bEvents, id, rec)
 	})
 	if err != nil {
-		return nil, refused(err, event.ErrInvalidEvent)
+		return nil, fresh, refused(err, event.ErrInvalidEvent)
 	}
-	return out, nil
+	return out, false, nil
 }
 
 // preload reads, on a store whose reads are round trips, what an event

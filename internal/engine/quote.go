@@ -23,7 +23,7 @@ func (e *Engine) Quote(ctx context.Context, ev event.Event) (*change.Outcome, er
 		d := drytx.New(tx)
 		defer d.End()
 		var err error
-		out, err = e.processTx(d.Tx(), ev)
+		out, _, err = e.processTx(d.Tx(), ev, false)
 		return err
 	})
 	if err != nil {

@@ -154,7 +154,8 @@
 // (a range, or the gap where an absent key would be) that the other inserts
 // into, although their keys differ. The library keeps out of this on an
 // event's path: it inserts an event's record without reading its absence
-// (store.Inserter), reads only keys of the event's member, and adds to
+// (store.Inserter; an event its rules refuse so is run again reading it,
+// which tells a retry), reads only keys of the event's member, and adds to
 // shared totals without reading them; updates stay in their page
 // (fillfactor), so only new keys enter index pages. So that the erasure
 // check (every event reads its member's key in the "erased" bucket) reads a
