@@ -266,8 +266,11 @@ func (p *Program) check(ev event.Event) error {
 // Definition.Version).
 func (p *Program) Process(ctx context.Context, ev event.Event) (*change.Outcome, error) {
 	if err := p.check(ev); err != nil {
-		if out, rerr := p.retried(ctx, ev); rerr != nil || out != nil {
-			return out, rerr
+		switch out, rerr := p.retried(ctx, ev); {
+		case rerr != nil:
+			err = rerr
+		case out != nil:
+			return out, nil
 		}
 		return nil, fmt.Errorf("membership: process %q: %w", ev.ID, err)
 	}
@@ -288,7 +291,12 @@ func (p *Program) ProcessBatch(ctx context.Context, evs []event.Event) ([]*chang
 		if err := p.check(ev); err != nil {
 			// A retry of an event processed before is answered with its
 			// first outcome in the batch's transaction.
-			if out, rerr := p.retried(ctx, ev); rerr != nil || out == nil {
+			switch out, rerr := p.retried(ctx, ev); {
+			case rerr != nil:
+				// The store's error, not a refusal: the event may have
+				// been processed.
+				errs = append(errs, fmt.Errorf("events[%d] (%q): %w", i, ev.ID, rerr))
+			case out == nil:
 				errs = append(errs, fmt.Errorf("events[%d] (%q): %w", i, ev.ID, err))
 			}
 		}
@@ -313,11 +321,7 @@ func (p *Program) retried(ctx context.Context, ev event.Event) (*change.Outcome,
 	if event.CheckID(ev.ID) != nil || event.CheckID(ev.Member) != nil || ev.Time.IsZero() || event.CheckTime(ev.Time) != nil {
 		return nil, nil
 	}
-	out, err := p.eng.Recorded(ctx, ev)
-	if err != nil {
-		return nil, fmt.Errorf("membership: process %q: %w", ev.ID, err)
-	}
-	return out, nil
+	return p.eng.Recorded(ctx, ev)
 }
 
 // view runs fn in a read-only transaction with a ledger.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/bolt"
+	"github.com/memberkit/membership/store/memory"
 )
 
 // The retry of an event returns its first outcome, Duplicate set, after
@@ -166,5 +168,43 @@ func TestRetryItsRulesNowRefuse(t *testing.T) {
 				t.Errorf("the retries wrote (-before +after):\n%s", diff)
 			}
 		})
+	}
+}
+
+// A store's error looking up the record of an event the definition
+// refuses is returned, by ProcessBatch as by Process, not the refusal: o1
+// taken under version 1, its record damaged, is sent again under version
+// 2, which drops the "store" attribute. ProcessBatch returned
+// ErrInvalidEvent (attrs.store: unknown attribute) before, which a host
+// reads as an event never applied, though it was.
+func TestRetryLookupErrorInABatch(t *testing.T) {
+	ctx := context.Background()
+	v1 := damageableDef(t)
+	v2 := damageableDef(t)
+	v2.Version = v1.Version + 1
+	for i, et := range v2.Events {
+		if et.Name == "order" {
+			v2.Events[i].Attributes = slices.DeleteFunc(slices.Clone(et.Attributes), func(a event.Attr) bool { return a.Name == "store" })
+		}
+	}
+	o1 := event.Event{ID: "o1", Member: "m1", Type: "order", Time: t0,
+		Attrs: event.Attrs{"amount": event.Dec(dec("100")), "order_id": event.Str("o1"), "store": event.Str("s1")}}
+	st := memory.New()
+	p, err := membership.Open(st, v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustProcess(t, p, o1)
+	if err := st.Update(ctx, func(tx store.Tx) error { return tx.Put("events", []byte("o1"), []byte{0xff}) }); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = membership.Open(st, v2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Process(ctx, o1); !errors.Is(err, store.ErrCorrupt) || errors.Is(err, membership.ErrInvalidEvent) {
+		t.Errorf("Process of o1 with its record damaged: %v; want store.ErrCorrupt alone", err)
+	}
+	if _, err := p.ProcessBatch(ctx, []event.Event{o1}); !errors.Is(err, store.ErrCorrupt) || errors.Is(err, membership.ErrInvalidEvent) {
+		t.Errorf("ProcessBatch of o1 with its record damaged: %v; want store.ErrCorrupt alone", err)
 	}
 }
