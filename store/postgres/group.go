@@ -213,12 +213,13 @@ func (s *Store) runTogether(g []*call) []outcome {
 		switch {
 		case isConflict(err):
 			return alone(-1, err)
-		case len(g) > 1 && errors.As(err, &refused):
+		case len(g) > 1 && errors.As(err, &refused) && refused.SeverityUnlocalized == "ERROR" && !t.conn.IsClosed():
 			// The server refused the commit (a deferred constraint, a
 			// trigger), so nothing of the group was written, and one
 			// function's writes are at fault, not the others': each runs
-			// again alone and meets its own outcome. A connection lost at
-			// the commit leaves the outcome unknown: each is told so.
+			// again alone and meets its own outcome. A connection lost or
+			// ended by the server (FATAL) at the commit leaves the outcome
+			// unknown: each is told so, and none runs again.
 			return alone(-1, nil)
 		}
 		for i := range outs {

@@ -567,3 +567,45 @@ func TestGroupContextDone(t *testing.T) {
 	}
 	wantKeys(t, s, "hold=1", "k1=v")
 }
+
+// TestGroupCommitConnectionEndedRunsNoneAgain: a group whose connection
+// the server ends at the COMMIT (here a deferred trigger terminates its
+// own backend: FATAL, SQLSTATE 57P01) leaves the outcome unknown to the
+// client, as a connection lost there does: every Update of the group
+// fails with store.ErrFailed, and none of its functions runs again (a
+// function run again after a commit that went through would write twice
+// where it is not idempotent). Only an ERROR, which rolls the group's
+// transaction back, runs them again alone (TestGroupCommitRefusedRunsAlone).
+func TestGroupCommitConnectionEndedRunsNoneAgain(t *testing.T) {
+	p := testPool(t)
+	schema := newSchema(t, p)
+	s := groupStoreOn(t, schema)
+	q := pgx.Identifier{schema}.Sanitize()
+	for _, sql := range []string{
+		`CREATE FUNCTION ` + q + `.die() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); RETURN NULL; END $$`,
+		`CREATE CONSTRAINT TRIGGER die AFTER INSERT OR UPDATE ON ` + q + `.kv DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+			WHEN (NEW.bucket = 'g'::bytea AND NEW.key = 'die'::bytea) EXECUTE FUNCTION ` + q + `.die()`,
+	} {
+		if _, err := p.Exec(t.Context(), sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs := make([]int, 3)
+	var fns []func(store.Tx) error
+	for i, key := range []string{"k0", "die", "k2"} {
+		fns = append(fns, func(tx store.Tx) error {
+			runs[i]++
+			return tx.Put("g", []byte(key), []byte("v"))
+		})
+	}
+	errs, _ := queueBehind(t, s, fns)
+	for i, err := range errs {
+		if !errors.Is(err, store.ErrFailed) {
+			t.Errorf("Update %d = %v; want an error wrapping store.ErrFailed", i, err)
+		}
+	}
+	if fmt.Sprint(runs) != "[1 1 1]" {
+		t.Errorf("the functions ran %v times; want [1 1 1]: the group's outcome is unknown", runs)
+	}
+	wantKeys(t, s, "hold=1")
+}
