@@ -156,16 +156,30 @@ func (s *sim) report(ctx context.Context, w io.Writer, pg *insight.Page, took ti
 	}
 	fmt.Fprintf(w, "  champions (recent and frequent and big-spender): %d\n", seg)
 
+	// Member by member, the page, the feed.
+	ids := make([]string, len(s.members))
+	for i, m := range s.members {
+		ids[i] = m.id
+	}
+	if err := f.CheckMembers(ctx, s.p, ids, s.start, end, c); err != nil {
+		return err
+	}
+	if err := tally.CheckPage(ctx, s.p, pg, map[string]decimal.Decimal{"mall": held}, c); err != nil {
+		return err
+	}
+	f.CheckFeed(c)
+
 	// Reconciliation and Verify.
-	if err := s.p.Verify(ctx); err != nil {
-		c.True("ledger Verify: "+err.Error(), false)
+	// Check: the bolt file's pages and checksums, then Verify.
+	if err := s.p.Check(ctx); err != nil {
+		c.True("Check (store and ledger Verify): "+err.Error(), false)
 	} else {
-		c.True("ledger Verify", true)
+		c.True("Check (store and ledger Verify)", true)
 	}
 	if err := c.Err(); err != nil {
 		fmt.Fprintf(w, "\nRECONCILIATION FAILED\n")
 		return err
 	}
-	fmt.Fprintf(w, "\nReconciled: %d checks passed (feed = ledger per kind, tills = coupon statistics, host books = ledger, Verify)\n", c.N)
+	fmt.Fprintf(w, "\nReconciled: %d checks passed (feed = ledger per kind, tills = coupon statistics, host books = ledger, members' statements, levels and coupons = totals, counts and statistics, the page, each change once in the feed, Check and Verify)\n", c.N)
 	return nil
 }

@@ -1,8 +1,10 @@
 // Package tally is the part the two example programs share: a consumer of
 // a program's change feed that sums what the host was told (points,
 // growth, stored value, coupons, tags, tasks), the checks that compare
-// those sums with the ledger and the coupon statistics, and small printing
-// helpers. It uses only the public API, as a host's own reporting would.
+// those sums with the ledger and the coupon statistics, the checks made
+// member by member (statements, levels, coupons: CheckMembers), of the
+// operator's page (CheckPage) and of the feed holding each change once
+// (CheckFeed), and small printing helpers. It uses only the public API, as a host's own reporting would.
 package tally
 
 import (
@@ -70,6 +72,12 @@ type Tally struct {
 	// Live holds each member's live coupons by ID, so the host only asks
 	// Checkout for members who hold some, and knows their codes.
 	Live map[string]map[string]coupon.Coupon
+	// Repeats lists what the feed held more than once (a change with the
+	// same kind, member, event, time and data as an earlier one) or out
+	// of place (a position that does not follow the one before); seen
+	// holds the changes read, for that.
+	Repeats []string
+	seen    map[string]uint64
 }
 
 // New returns an empty tally.
@@ -82,6 +90,7 @@ func New() *Tally {
 		Tags: map[string]int64{}, Tasks: map[string]int64{}, Achieved: map[string]int64{},
 		LevelMoves: map[string]int64{}, Live: map[string]map[string]coupon.Coupon{},
 		Blocked: map[string]decimal.Decimal{}, FrozenPts: map[string]decimal.Decimal{}, Restored: map[string]decimal.Decimal{},
+		seen: map[string]uint64{},
 	}
 }
 
@@ -115,8 +124,19 @@ func (t *Tally) pts(program string, k ledger.Kind, d decimal.Decimal) {
 // domain's EffectsOf decodes its own changes (the host decodes nothing by
 // hand); within a domain the effects keep the feed's order.
 func (t *Tally) add(cs []change.Change) error {
+	last := t.Seq
 	for _, c := range cs {
 		t.Kinds[c.Kind]++
+		if c.Seq != last+1 {
+			t.Repeats = append(t.Repeats, fmt.Sprintf("change %d (%s of %s) follows %d", c.Seq, c.Kind, c.Member, last))
+		}
+		last = c.Seq
+		key := strings.Join([]string{c.Kind, c.Member, c.Event, c.Time.UTC().Format(time.RFC3339Nano), string(c.Data)}, "\x00")
+		if first, ok := t.seen[key]; ok {
+			t.Repeats = append(t.Repeats, fmt.Sprintf("change %d (%s of %s, event %q) repeats change %d", c.Seq, c.Kind, c.Member, c.Event, first))
+		} else {
+			t.seen[key] = c.Seq
+		}
 	}
 	out := &change.Outcome{Time: cs[0].Time, Changes: cs}
 	pf, err := points.EffectsOf(out)
@@ -342,6 +362,15 @@ func (t *Tally) Reconcile(ctx context.Context, p *membership.Program, c *Checks)
 		c.Int("coupons expired", t.Expired, st.Total.Expired)
 	}
 	return out, nil
+}
+
+// CheckFeed records a check that the feed held each change once, in
+// order (see Repeats).
+func (t *Tally) CheckFeed(c *Checks) {
+	c.True(fmt.Sprintf("the feed holds each change once, in order (%d changes read)", len(t.seen)), len(t.Repeats) == 0)
+	for _, r := range t.Repeats {
+		c.True("feed: "+r, false)
+	}
 }
 
 // CheckTags compares the tag counts from the feed with the program's own
