@@ -39,6 +39,11 @@ var (
 	// ErrInvalidArgument is returned for a malformed request (an empty
 	// member, a negative amount, a missing operator, …).
 	ErrInvalidArgument = event.ErrInvalidArgument
+	// ErrRefundExceedsOrder is returned for a refund event that would take
+	// what was refunded of an order past the amount the points or growth
+	// rules recorded for it: it changes nothing in any domain and its ID
+	// stays free (see package points and package level, Refunds).
+	ErrRefundExceedsOrder = event.ErrRefundExceedsOrder
 	// ErrDefinitionSuperseded is returned by Open for a definition older
 	// than the one the store runs, and by every write of a Program whose
 	// definition another instance has since replaced (Definition.Version).

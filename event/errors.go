@@ -15,4 +15,8 @@ var (
 	// ErrInvalidArgument is returned for a malformed request (an empty
 	// member, a negative amount, a missing operator, …).
 	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrRefundExceedsOrder is returned for a refund event that would
+	// take what was refunded of an order past the order's amount: the
+	// event changes nothing and its ID stays free.
+	ErrRefundExceedsOrder = errors.New("refund exceeds the order")
 )

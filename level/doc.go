@@ -202,7 +202,16 @@
 // rule's caps of the day it was granted (for a grant made before a
 // version added the cap, see "A new version of the definition"). Refund rules need a growth rule
 // with an OrderRef: a definition with refunds and none is refused (path
-// "refunds"), as its refunds would reverse nothing.
+// "refunds"), as its refunds would reverse nothing. A refund that would
+// take what was refunded of the order past its amount is refused with an
+// error wrapping event.ErrRefundExceedsOrder and changes nothing, as in
+// package points (before, it was accepted and reversed nothing more).
+//
+// A refund takes back growth only. The level the order reached stays
+// until its term ends (a decrease never downgrades before), when retention
+// counts the refund in the window's net growth; the level's upgrade gifts
+// stay given, and reaching the level again grants them again only if the
+// level grants them every time.
 //
 // # Paid plans
 //

@@ -313,6 +313,12 @@ func (p *part) refund(u *engine.Unit, ev event.Event, r RefundRule) error {
 	if err != nil || !found {
 		return err // an order that earned no growth has nothing to reverse
 	}
+	// As in package points: a refund past the order's amount is the
+	// host's mistake, refused so that it can be corrected.
+	if total := ord.Refunded.Add(amount); ord.Amount.IsPositive() && total.GreaterThan(ord.Amount) {
+		return fmt.Errorf("level: refund rule %q: order %q: %w: %s refunded now and %s before, of %s",
+			r.ID, id, event.ErrRefundExceedsOrder, amount, ord.Refunded, ord.Amount)
+	}
 	for i, g := range ord.Grants {
 		rev := Reversal(g.Granted, ord.Amount, ord.Refunded, amount, g.Reversed, p.def.Rounding)
 		if rev.IsZero() {

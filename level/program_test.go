@@ -387,8 +387,13 @@ func TestLevelDecreaseNeverDowngradesMidTermNorGoesNegative(t *testing.T) {
 	if !gc.Amount.Equal(d("-150")) || gc.Rule != "return" {
 		t.Errorf("refund change = %+v", gc)
 	}
-	lvlWant(t, p, "gus", "Silver", "80", "2026-04-16")       // below 100, still Silver
-	mustProcess(t, p, ret("r2", "100", at.Add(2*time.Hour))) // only 50 of the order is left to refund
+	lvlWant(t, p, "gus", "Silver", "80", "2026-04-16") // below 100, still Silver
+	// Only 50 of the order is left to refund: 100 is refused, and changes nothing.
+	if _, err := p.Process(context.Background(), ret("r2", "100", at.Add(2*time.Hour))); !errors.Is(err, event.ErrRefundExceedsOrder) {
+		t.Errorf("a refund of 100 of the 50 left: %v; want ErrRefundExceedsOrder", err)
+	}
+	lvlWant(t, p, "gus", "Silver", "80", "2026-04-16")
+	mustProcess(t, p, ret("r2", "50", at.Add(2*time.Hour)))
 	lvlWant(t, p, "gus", "Silver", "30", "2026-04-16")
 	out = mustProcess(t, p, lvlEvent("pen", "gus", "penalty", at.Add(3*time.Hour), nil))[0]
 	if err := out.ChangesOf(level.ChangeGrowth)[0].Decode(&gc); err != nil {

@@ -179,7 +179,14 @@
 // event reverses, for each grant, [Reversal]: granted × refunded in all /
 // order amount, computed exactly and rounded once with the program's
 // rounding, less what earlier refunds reversed, so partial refunds add up
-// to the whole order. That share is split by what became of the grant's
+// to the whole order. A refund that would take what was refunded of the
+// order past its amount is refused with an error wrapping
+// event.ErrRefundExceedsOrder (membership.ErrRefundExceedsOrder): the
+// event changes nothing, in any domain, and its ID stays free, so the
+// host's mistake (a refund sent twice under two IDs, a typo) can be
+// corrected; before, it was accepted and reversed nothing more. An order
+// of unknown amount (0: no amount attribute) is not refused: its first
+// refund reverses it whole. That share is split by what became of the grant's
 // points, in this order: what the order's own lot still holds (pending,
 // spendable or frozen) is taken from it; then what was spent of the grant
 // (redeemed, debited, exchanged) and not charged by an earlier refund is

@@ -745,8 +745,8 @@ func TestPendingReleaseAndRefund(t *testing.T) {
 		if err != nil || !found || !o.Shortfall.Equal(dec("110")) || !o.Grants[0].Reversed.Equal(dec("150")) {
 			t.Errorf("order %+v %v %v", o, found, err)
 		}
-		// Refunding the rest reverses the last 50, all short now.
-		out = mustProcess(t, p, ptsRefund("rf2", "m", "o-1", "60", ptsAt("2026-03-02 11:00")))[0]
+		// Refunding the rest, 50, reverses the last 50, all short now.
+		out = mustProcess(t, p, ptsRefund("rf2", "m", "o-1", "50", ptsAt("2026-03-02 11:00")))[0]
 		if pc, _ := ptsChange(t, out, points.ChangeReversed); !pc.Amount.IsZero() || !pc.Shortfall.Equal(dec("50")) {
 			t.Errorf("second refund %+v", pc)
 		}

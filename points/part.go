@@ -572,6 +572,14 @@ func (pt *part) refund(u *engine.Unit, ev event.Event, rf Refund) error {
 	if found, err := get(u.Tx(), bOrder, k, &ord); err != nil || !found || ord.Member != ev.Member {
 		return err
 	}
+	// A refund past the order's amount is the host's mistake (a refund
+	// sent twice under two IDs, a typo): refused, it can be corrected,
+	// where accepted it would reverse nothing and hide it. An order of
+	// unknown amount (0) reverses everything at its first refund.
+	if total := ord.Refunded.Add(refunded); ord.Amount.IsPositive() && total.GreaterThan(ord.Amount) {
+		return fmt.Errorf("points: refund of order %q: %w: %s refunded now and %s before, of %s",
+			id, event.ErrRefundExceedsOrder, refunded, ord.Refunded, ord.Amount)
+	}
 	ord.Refunded = ord.Refunded.Add(refunded)
 	for i := range ord.Grants {
 		g := &ord.Grants[i]
