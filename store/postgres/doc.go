@@ -61,8 +61,12 @@
 // the additions of [store.Adder], made on the server to what is there
 // (decimal text, numeric arithmetic): a total that many transactions add to
 // is never read by them (a stripe found in internal/codec's binary form,
-// as a transaction that is no Adder writes it, fails the addition, and the
-// function runs again reading it, writing the sum as text). (An upsert costs the server a speculative
+// as a transaction that is no Adder writes it, or in any form but the
+// decimal text the store writes, fails the addition, and the function runs
+// again reading it, writing the sum as text: a stripe internal/total does
+// not read, "NaN" or "Infinity" say, which numeric would take, is an error
+// wrapping store.ErrCorrupt, and the Update writes nothing). (An upsert
+// costs the server a speculative
 // insertion for a new key and a row lock, with its own record in the
 // write-ahead log, for an old one; the library inserts the records it
 // numbers itself, a ledger entry or a lot, as new.) When the server reports

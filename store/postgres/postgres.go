@@ -679,11 +679,16 @@ func newQueries(schema string) queries {
 			ON CONFLICT (bucket, key) DO NOTHING`,
 		// A total's stripe is decimal text (store.Adder), added to on the
 		// server: the transaction never reads it. A stripe that is not
-		// decimal text fails the statement (commit: notText).
+		// decimal text as the store writes it fails the statement
+		// (commit: notText), which the CASE makes sure of: numeric would
+		// take 'NaN', 'Infinity' or ' 5', which internal/total refuses as
+		// damaged, and a NaN or an infinity would swallow the addition.
 		add: `INSERT INTO ` + kv + ` AS kv (bucket, key, value)
 			SELECT b, k, convert_to(d::numeric::text, 'UTF8') FROM unnest($1::bytea[], $2::bytea[], $3::text[]) AS t(b, k, d)
-			ON CONFLICT (bucket, key) DO UPDATE SET value =
-			convert_to((convert_from(kv.value, 'UTF8')::numeric + convert_from(excluded.value, 'UTF8')::numeric)::text, 'UTF8')`,
+			ON CONFLICT (bucket, key) DO UPDATE SET value = convert_to((
+			CASE WHEN convert_from(kv.value, 'UTF8') ~ '^-?[0-9]+(\.[0-9]+)?$' THEN convert_from(kv.value, 'UTF8')
+			ELSE 'not decimal text: ' || convert_from(kv.value, 'UTF8') END::numeric
+			+ convert_from(excluded.value, 'UTF8')::numeric)::text, 'UTF8')`,
 		commit:   `COMMIT`,
 		rollback: `ROLLBACK`,
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
 
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/postgres"
@@ -845,5 +846,45 @@ func TestCommitThatCannotBeQueued(t *testing.T) {
 	})
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Get after the failed Update = %v; want ErrNotFound", err)
+	}
+}
+
+// TestAddToDamagedStripe adds to a stripe that is not decimal text as the
+// store writes it, alone and in a group. A value internal/total refuses
+// fails the Update with an error wrapping store.ErrCorrupt, and nothing
+// of it is written; before, numeric took "NaN" and the infinities (which
+// swallowed the addition) and " 5" (read as 5), and the Update succeeded.
+// Text internal/total reads ("1e2") gets the sum (numeric keeps the
+// scale: -2.50 + 5 is 2.50).
+func TestAddToDamagedStripe(t *testing.T) {
+	for _, group := range []int{1, 4} {
+		for _, c := range []struct{ stored, want string }{
+			{"NaN", ""}, {"Infinity", ""}, {"-Infinity", ""}, {" 5", ""}, {"5x", ""}, {"abc", ""}, {"\xff\xfe", ""}, {"", ""},
+			{"1e2", "105"}, {"-2.50", "2.50"},
+		} {
+			s := openStore(t, &postgres.Options{Group: group, MaxAttempts: 5})
+			if err := s.Update(t.Context(), func(tx store.Tx) error { return tx.Put("t", []byte("k"), []byte(c.stored)) }); err != nil {
+				t.Fatal(err)
+			}
+			err := s.Update(t.Context(), func(tx store.Tx) error {
+				if err := tx.Put("t", []byte("other"), []byte("v")); err != nil {
+					return err
+				}
+				return tx.(store.Adder).Add("t", []byte("k"), decimal.NewFromInt(5))
+			})
+			name := fmt.Sprintf("group %d, stripe %q", group, c.stored)
+			if c.want == "" {
+				if !errors.Is(err, store.ErrCorrupt) {
+					t.Errorf("%s: Add = %v; want an error wrapping store.ErrCorrupt", name, err)
+				}
+				wantStored(t, s, "t", "k", c.stored)
+				wantStored(t, s, "t", "other", "")
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s: Add = %v; want nil", name, err)
+			}
+			wantStored(t, s, "t", "k", c.want)
+		}
 	}
 }
