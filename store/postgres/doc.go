@@ -116,7 +116,10 @@
 // that only the one at fault gets the refusal. (Before, every Update of a
 // group whose commit the server refused got that error, and wrote
 // nothing.) A connection lost at the commit leaves the outcome unknown:
-// each Update of the group returns an error wrapping store.ErrFailed. No timer: a group is what queued while the
+// each Update of the group returns an error wrapping store.ErrFailed. An
+// Update whose context ends while it waits in the queue leaves it and
+// returns the context's error at once (before, it waited for a
+// connection to be free). No timer: a group is what queued while the
 // connections were busy, so a store that is not busy runs each Update
 // alone, with no wait. Groups are kept small because PostgreSQL turns a
 // transaction's predicate locks on one relation into a lock of the whole

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -71,13 +72,45 @@ func (s *Store) inGroup(ctx context.Context, reads []store.Read, fn func(store.T
 	var o outcome
 	if lead {
 		o = s.lead(c)
-	} else if o = <-c.out; o.lead {
-		o = s.lead(c)
+	} else {
+		o = s.await(c)
 	}
 	if o.panicked {
 		panic(o.panicVal)
 	}
 	return o.err, o.conflict, o.present, !o.alone
+}
+
+// await waits for the outcome of c, queued, leading when it is offered
+// the lead. When c's context ends while c is still queued, c leaves the
+// queue and its outcome is the context's error, at once: its caller does
+// not wait for a connection to be free (an Update whose context ends
+// before its function runs returns ctx.Err()). Once taken into a group,
+// c waits for the group.
+func (s *Store) await(c *call) outcome {
+	var o outcome
+	select {
+	case o = <-c.out:
+	case <-c.ctx.Done():
+		s.gmu.Lock()
+		i := slices.Index(s.queue, c)
+		if i >= 0 {
+			s.queue = slices.Delete(s.queue, i, i+1)
+			if c.leading {
+				// Offered the lead (the offer is in c.out): pass it on.
+				s.passLead()
+			}
+		}
+		s.gmu.Unlock()
+		if i >= 0 {
+			return outcome{err: c.ctx.Err()}
+		}
+		o = <-c.out
+	}
+	if o.lead {
+		return s.lead(c)
+	}
+	return o
 }
 
 // lead runs groups from the queue until c has its outcome, then passes
@@ -119,6 +152,11 @@ func (s *Store) take() []*call {
 func (s *Store) release() {
 	s.gmu.Lock()
 	defer s.gmu.Unlock()
+	s.passLead()
+}
+
+// passLead is release, with Store.gmu held.
+func (s *Store) passLead() {
 	for _, c := range s.queue {
 		if !c.leading {
 			c.leading = true

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
@@ -608,4 +609,102 @@ func TestGroupCommitConnectionEndedRunsNoneAgain(t *testing.T) {
 		t.Errorf("the functions ran %v times; want [1 1 1]: the group's outcome is unknown", runs)
 	}
 	wantKeys(t, s, "hold=1")
+}
+
+// TestGroupQueuedContextDone cancels the context of an Update queued for
+// a group while another holds the pool's one connection: the Update
+// leaves the queue and returns context.Canceled at once, without running
+// its function, as the store contract has an Update whose context ends
+// before its function runs; before, it waited in the queue until the
+// connection was free (a caller's deadline was not kept while a slow
+// transaction ran). The queue goes on: an Update queued behind it, and
+// one after, run.
+func TestGroupQueuedContextDone(t *testing.T) {
+	s := groupStore(t)
+	release, holding := make(chan struct{}), make(chan struct{})
+	cancelled := make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		err := s.Update(t.Context(), func(tx store.Tx) error {
+			close(holding)
+			<-release
+			return tx.Put("g", []byte("hold"), []byte("1"))
+		})
+		if err != nil {
+			t.Errorf("the holding Update: %v", err)
+		}
+	})
+	<-holding
+	ctx, cancel := context.WithCancel(t.Context())
+	ran := false
+	go func() {
+		cancelled <- s.Update(ctx, func(tx store.Tx) error { ran = true; return tx.Put("g", []byte("k0"), []byte("v")) })
+	}()
+	for postgres.Queued(s) < 1 {
+		runtime.Gosched()
+	}
+	wg.Go(func() {
+		if err := s.Update(t.Context(), func(tx store.Tx) error { return tx.Put("g", []byte("k1"), []byte("v")) }); err != nil {
+			t.Errorf("the Update queued behind: %v", err)
+		}
+	})
+	for postgres.Queued(s) < 2 {
+		runtime.Gosched()
+	}
+	cancel()
+	// A bound, not a wait: the answer comes at once, or never before the
+	// connection is free.
+	select {
+	case err := <-cancelled:
+		if !errors.Is(err, context.Canceled) || ran {
+			t.Errorf("the queued Update whose context ended = %v (ran %v); want context.Canceled, not run", err, ran)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("the queued Update whose context ended still waits for the connection")
+	}
+	close(release)
+	wg.Wait()
+	if n := postgres.Queued(s); n != 0 {
+		t.Errorf("%d Updates left in the queue", n)
+	}
+	if err := s.Update(t.Context(), func(tx store.Tx) error { return tx.Put("g", []byte("k2"), []byte("v")) }); err != nil {
+		t.Errorf("an Update after: %v", err)
+	}
+	wantKeys(t, s, "hold=1", "k1=v", "k2=v")
+}
+
+// TestGroupManyCancelled runs 64 Updates at once on a pool of one
+// connection, half of them with a context cancelled at some moment while
+// they run, queue or lead: each returns nil, having written its key, or
+// context.Canceled, having written nothing, and none is left waiting (a
+// call whose context ends once it was offered the lead passes it on).
+func TestGroupManyCancelled(t *testing.T) {
+	s := groupStore(t)
+	const n = 64
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		wg.Go(func() {
+			errs[i] = s.Update(ctx, func(tx store.Tx) error { return tx.Put("g", fmt.Appendf(nil, "k%02d", i), []byte("v")) })
+		})
+		if i%2 == 1 {
+			wg.Go(cancel)
+		}
+	}
+	wg.Wait()
+	var want []string
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			want = append(want, fmt.Sprintf("k%02d=v", i))
+		case i%2 == 0 || !errors.Is(err, context.Canceled):
+			t.Errorf("Update %d = %v; want nil, or context.Canceled for an odd one", i, err)
+		}
+	}
+	if n := postgres.Queued(s); n != 0 {
+		t.Errorf("%d Updates left in the queue", n)
+	}
+	wantKeys(t, s, want...)
 }

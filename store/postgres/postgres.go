@@ -328,9 +328,10 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 // go on. When the group's transaction fails (a conflict, a panic of one
 // of its functions, which is raised again in that function's Update, or
 // a commit the server refuses), the other functions of the group run
-// again, each in a transaction of its own as above. A caller whose Update joined a group
-// waits for the group's transaction, which its context does not cancel
-// once its function ran.
+// again, each in a transaction of its own as above. An Update whose
+// context ends while it is queued leaves the queue and returns ctx.Err()
+// at once; one that joined a group waits for the group's transaction,
+// which its context does not cancel once its function ran.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	return s.update(ctx, nil, fn)
 }
