@@ -115,7 +115,10 @@
 // function's writes), each of its functions runs again alone, as above, so
 // that only the one at fault gets the refusal. (Before, every Update of a
 // group whose commit the server refused got that error, and wrote
-// nothing.) A connection lost at the commit leaves the outcome unknown:
+// nothing.) So does a group whose reads failed before its commit (a
+// connection the server ended, as at a restart): alone, each function
+// meets a new connection, or the failure itself as store.ErrFailed. A
+// connection lost at the commit leaves the outcome unknown:
 // each Update of the group returns an error wrapping store.ErrFailed. An
 // Update whose context ends while it waits in the queue leaves it and
 // returns the context's error at once (before, it waited for a
