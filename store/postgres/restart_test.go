@@ -221,3 +221,56 @@ func TestCloseWithUpdatesInFlight(t *testing.T) {
 	other := groupStoreOn(t, schema)
 	wantKeys(t, other, "hold=1", "k0=v", "k1=v")
 }
+
+// TestSchemaOfAnOlderVersionMigratedOnce opens, from four instances at
+// once, a schema an older release made (at version 1: its later
+// migrations' rows removed): under the advisory lock one of them applies
+// the migrations missing, once each, and all of them read the data the
+// older release wrote.
+func TestSchemaOfAnOlderVersionMigratedOnce(t *testing.T) {
+	p := testPool(t)
+	ctx := t.Context()
+	schema := newSchema(t, p)
+	s := openStore(t, &postgres.Options{Schema: schema})
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Put("b", []byte("k"), []byte("old")) }); err != nil {
+		t.Fatal(err)
+	}
+	versions := pgx.Identifier{schema, "schema_version"}.Sanitize()
+	if _, err := p.Exec(ctx, "DELETE FROM "+versions+" WHERE version > 1"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			s, err := postgres.New(ctx, p, &postgres.Options{Schema: schema})
+			if err != nil {
+				t.Errorf("New on a schema at version 1: %v", err)
+				return
+			}
+			defer s.Close()
+			err = s.View(ctx, func(tx store.Tx) error {
+				v, err := tx.Get("b", []byte("k"))
+				if string(v) != "old" {
+					t.Errorf("Get = %q, %v; want %q", v, err, "old")
+				}
+				return nil
+			})
+			if err != nil {
+				t.Errorf("View: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	rows, _ := p.Query(ctx, "SELECT version FROM "+versions+" ORDER BY version")
+	got, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]int, postgres.SchemaVersion) // 1, 2, ... SchemaVersion, each once
+	for i := range want {
+		want[i] = i + 1
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("schema_version holds %v; want %v", got, want)
+	}
+}
