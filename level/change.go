@@ -67,7 +67,8 @@ type LevelChange struct {
 	TermEnd time.Time `json:"term_end,omitzero"`
 	// Growth is the member's growth after the change.
 	Growth decimal.Decimal `json:"growth"`
-	// Window is the retention window's growth, at a term end.
+	// Window is the retention window's net growth, at a term end: negative
+	// when refunds in it took more than it earned (Growth is then 0).
 	Window *decimal.Decimal `json:"window,omitempty"`
 }
 

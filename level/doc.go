@@ -213,6 +213,20 @@
 // stay given, and reaching the level again grants them again only if the
 // level grants them every time.
 //
+// Growth never goes below 0, so a refund past the member's growth takes
+// what there is (the outcome's growth change has the shortfall), and the
+// retention window counts what it took. The window's net growth G may then
+// be negative, and retention compares it with the threshold as it is: 100
+// earned before the window, a refund of 150 in it taking the 100, then 30
+// earned, make G = −100 + 30 = −70, below every retention threshold (none
+// is negative): a level of retention 0 is lost too (before, G was taken
+// as 0, which kept it), and [Handle.Forecast] says 120 are still needed
+// for a threshold of 50 (before, 50, which would not have kept it). The
+// matching mode gives the entry level. Growth is re-based to 0, never
+// below, and the term end's history record and level change give the
+// window as −70 (TestRefundClampedInTheRetentionWindow in the root
+// package).
+//
 // # Paid plans
 //
 // A plan is bought or renewed by a purchase event whose attribute names

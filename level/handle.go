@@ -459,8 +459,9 @@ type ForecastItem struct {
 	Member  string    `json:"member"`
 	Level   string    `json:"level"`
 	TermEnd time.Time `json:"term_end"`
-	// Window is the growth earned so far in the retention window ending
-	// at TermEnd; Retention the level's retention threshold.
+	// Window is the net growth so far in the retention window ending at
+	// TermEnd, negative when refunds in it took more than it earned;
+	// Retention the level's retention threshold.
 	Window    decimal.Decimal `json:"window"`
 	Retention decimal.Decimal `json:"retention"`
 	// Needed is the growth still needed before TermEnd to keep the level
@@ -522,7 +523,6 @@ func (h *Handle) Forecast(ctx context.Context, from time.Time, days, limit int) 
 			if err != nil {
 				return err
 			}
-			g = decimal.Max(g, decimal.Zero)
 			next, _ := d.Retain(cur, g)
 			out = append(out, ForecastItem{Member: it.ID, Level: l.Name, TermEnd: it.At.In(loc), Window: g, Retention: l.Retention,
 				Needed: decimal.Max(l.Retention.Sub(g), decimal.Zero), Next: d.Ladder[next].Name})

@@ -143,6 +143,10 @@ func TestLevelRetain(t *testing.T) {
 		{level.Matching, 2, "10", 0, false},
 		{level.Lowest, 0, "0", 0, true}, // the entry level is always kept
 		{level.Matching, 3, "299.99", 2, false},
+		// A window whose refunds took more than it earned: below every
+		// threshold, the entry level (the matching mode gave -1, no level).
+		{level.Matching, 2, "-70", 0, false},
+		{level.NextLower, 2, "-70", 1, false},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%s/%d/%s", tc.mode, tc.cur, tc.window), func(t *testing.T) {

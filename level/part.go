@@ -664,15 +664,18 @@ func (p *part) termEnd(u *engine.Unit, member string, end time.Time) error {
 	if err != nil {
 		return err
 	}
-	g = decimal.Max(g, decimal.Zero)
 	after, err := earned(u.Tx(), member, &m, end, time.Time{}, u.Location())
 	if err != nil {
 		return err
 	}
+	// g is what the window's growth moves took, refunds included for what
+	// they took (growth's floor at 0 may have cut them short), so it may
+	// be negative: retention compares it as it is, and only the re-based
+	// growth stops at 0.
 	to, kept := p.def.Retain(cur, g)
 	// Re-base: growth becomes the window's growth (plus anything already
 	// earned from T on).
-	target := decimal.Max(g.Add(after), decimal.Zero)
+	target := decimal.Max(decimal.Max(g, decimal.Zero).Add(after), decimal.Zero)
 	bal, err := balance(u, member)
 	if err != nil {
 		return err

@@ -71,8 +71,9 @@ func (d Definition) FirstWindowDay(at time.Time, loc *time.Location) rule.Date {
 
 // Retain decides a term end of level cur given the net growth g of the
 // retention window: kept when g reaches the level's retention threshold,
-// otherwise the level the downgrade mode gives. The entry level is always
-// kept.
+// otherwise the level the downgrade mode gives. g may be negative (refunds
+// in the window took more than it earned): the matching mode then gives
+// the entry level. The entry level is always kept.
 func (d Definition) Retain(cur int, g decimal.Decimal) (to int, kept bool) {
 	if cur <= 0 || cur >= len(d.Ladder) {
 		return max(cur, 0), true
@@ -85,7 +86,7 @@ func (d Definition) Retain(cur int, g decimal.Decimal) (to int, kept bool) {
 	case Lowest:
 		return 0, false
 	case Matching:
-		return min(d.Reach(g), cur), false
+		return max(min(d.Reach(g), cur), 0), false
 	}
 	return cur - 1, false
 }

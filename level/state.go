@@ -228,7 +228,8 @@ type Record struct {
 	// Operator and Note say who set a level by hand and why.
 	Operator string `json:"operator,omitempty"`
 	Note     string `json:"note,omitempty"`
-	// Window is the retention window's growth at a term end.
+	// Window is the retention window's net growth at a term end, negative
+	// when refunds in it took more than it earned.
 	Window *decimal.Decimal `json:"window,omitempty"`
 	// Plan and Expires describe a plan bought, renewed or expired.
 	Plan    string    `json:"plan,omitempty"`
