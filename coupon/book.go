@@ -136,8 +136,8 @@ func checkIssued(n int64) error {
 // given as gifts or rewards; a pack given out) is a problem at
 // "coupons.templates" or "coupons.packs". A template or pack is known by
 // its name: renaming one leaves out the old name. Its coupons would still
-// show as available, but could be neither redeemed, locked, refunded nor
-// proposed at checkout, and its statistics would lose their cost centre.
+// show as available, but could be neither redeemed, locked nor proposed
+// at checkout, and its statistics would lose their cost centre.
 // Coupons imported by OpenMember are not counted as issued (stock), so
 // this check does not see a template only imported coupons have.
 func inUse(tx store.Tx, def *Definition) error {

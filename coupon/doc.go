@@ -124,7 +124,7 @@
 //
 // Templates and packs are known by their names, and an issued coupon
 // reads its template's rules (amount, minimum order, products, stores,
-// stacking) when it is locked, redeemed or refunded. A definition that
+// stacking) when it is locked or redeemed. A definition that
 // replaces the one the store runs (membership.Definition.Version) may
 // change a template's rules (its coupons follow them from then on) or
 // lower its stock, even below what was issued (nothing more is issued),
@@ -303,6 +303,23 @@
 // available to used in one step. Each coupon is used at most once, whatever
 // the concurrency: every state change is a store transaction, and the
 // store serializes writers.
+//
+// # Refunded orders
+//
+// A coupon used on an order stays used when the order is refunded, in
+// part or whole: nothing in this package gives a used coupon back, the
+// refund events of packages points and level leave coupons alone, and
+// Stats keeps counting the use and the amount it took off (the discount
+// was given). Coupons locked for an order cancelled before [Handle.Use]
+// go back with [Handle.Release]. A host that wants to give the member a
+// coupon back has an operator issue a new one ([Handle.Claim] with Method
+// Operator, naming the operator, or [Handle.Issue]): a new coupon, with
+// its own ID and code and a validity counted from its issue, held to its
+// template's claim rule as any claim is. The used coupon still counts
+// against its template's stock and the member's limits, so a template of
+// one per member refuses it with [ErrLimitReached]; a template kept for
+// such returns (claimed by operators only, without a per-member limit)
+// issues it (ExampleHandle_Claim_refundedOrder).
 //
 // # Statistics
 //

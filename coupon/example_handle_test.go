@@ -176,3 +176,69 @@ func ExampleHandle_Issue() {
 	// bo winback-30 30 until 2026-05-15 00:00:00
 	// cy refused, out of stock: true
 }
+
+// A coupon used on an order stays used when the order is refunded: the
+// refund events of points and growth leave coupons alone, and nothing in
+// this package gives a used coupon back. To give the member one, an
+// operator issues a new coupon. The used one still counts against its
+// template's per-member limit, so the same template refuses it; a
+// template kept for such returns, claimed by operators only, issues it,
+// valid from its own issue.
+func ExampleHandle_Claim_refundedOrder() {
+	ctx := context.Background()
+	def := membership.Definition{
+		Zone: "Asia/Shanghai",
+		Coupons: &coupon.Definition{Templates: []coupon.Template{
+			{Name: "new-member", Type: coupon.Cash, Amount: decimal.NewFromInt(20), MinOrder: decimal.NewFromInt(100),
+				Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 7}}, Claim: coupon.ClaimRule{PerMember: 1}},
+			{Name: "goodwill-20", Type: coupon.Cash, Amount: decimal.NewFromInt(20), MinOrder: decimal.NewFromInt(100),
+				Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 30}}, Claim: coupon.ClaimRule{Methods: []coupon.Method{coupon.Operator}}},
+		}},
+	}
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	coupons := p.Coupons()
+	at := func(day, hour int) time.Time { return time.Date(2026, 5, day, hour, 0, 0, 0, p.Location()) }
+	claimed, err := coupons.Claim(ctx, coupon.ClaimRequest{RequestID: "c1", Member: "dan", At: at(1, 9), Template: "new-member"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	order := coupon.Order{ID: "order-9", Member: "dan", Time: at(2, 15), Lines: []coupon.Line{{Product: "kettle", Amount: decimal.NewFromInt(120)}}}
+	if _, err := coupons.Lock(ctx, coupon.LockRequest{RequestID: "lock-9", Order: order, Coupons: []string{claimed.Coupons[0].ID}}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := coupons.Use(ctx, coupon.OrderRequest{RequestID: "paid-9", At: at(2, 15), Order: "order-9"}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	// order-9 is refunded on 5 May: the host's refund event (package
+	// points, level) does not touch the coupon.
+	_, err = coupons.Claim(ctx, coupon.ClaimRequest{RequestID: "back-1", Member: "dan", At: at(5, 10), Template: "new-member",
+		Method: coupon.Operator, Operator: "support-7"})
+	fmt.Println("new-member again refused:", errors.Is(err, coupon.ErrLimitReached))
+	_, err = coupons.Claim(ctx, coupon.ClaimRequest{RequestID: "self-1", Member: "dan", At: at(5, 10), Template: "goodwill-20"})
+	fmt.Println("goodwill-20 claimed by the member refused:", errors.Is(err, coupon.ErrNotEligible))
+	if _, err := coupons.Claim(ctx, coupon.ClaimRequest{RequestID: "back-2", Member: "dan", At: at(5, 10), Template: "goodwill-20",
+		Method: coupon.Operator, Operator: "support-7", Note: "order-9 refunded"}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	list, err := coupons.List(ctx, "dan")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, c := range list {
+		fmt.Println(c.Template, c.State, "until", c.Expires.Format(time.DateTime))
+	}
+	// Output:
+	// new-member again refused: true
+	// goodwill-20 claimed by the member refused: true
+	// new-member used until 2026-05-08 00:00:00
+	// goodwill-20 available until 2026-06-04 00:00:00
+}
