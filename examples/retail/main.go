@@ -11,8 +11,10 @@
 //     member price of 95%;
 //   - "mall" points on spend, multiplied by level (one rule per level),
 //     expiring at the end of the year, spent in the points mall and as
-//     points + cash;
-//   - stored value (recharge, then pay with the card);
+//     points + cash, with a refund rule reversing an order's points (and
+//     growth) in proportion to what is refunded, and manual adjustments
+//     above 500 points waiting for a second operator's approval;
+//   - stored value (recharge, then pay with the card, refunds to it);
 //   - a newcomer coupon pack given on registration, checkout picking the
 //     best coupons, coupons redeemed by QR code at the tills;
 //   - a "3 orders this month" task;
@@ -23,7 +25,12 @@
 // same stream (and the same report) every time. Each simulated day starts
 // with Advance at 00:00 (expiries, term ends, tag windows), then the tills
 // (coupons, points + cash) for each member's first order of the day, then
-// the day's events in one ProcessBatch, then the points mall.
+// the day's events in one ProcessBatch, then the points mall, then the
+// operators (after.go): reversals of returned vouchers and of refunded
+// orders' points, adjustments and their approvals. The day's batch also
+// carries what follows earlier sales: refunds (to the card for card
+// payments), events delivered late, events sent again (which must come
+// back Duplicate); ten days before the end one or two members are erased.
 //
 // Usage:
 //

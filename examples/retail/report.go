@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/memberkit/membership/coupon"
@@ -88,6 +90,8 @@ func (s *sim) report(ctx context.Context, w io.Writer, pg *insight.Page, took ti
 	tally.Table(w, "Points (mall)", []string{"", "ledger", "change feed"}, [][]string{
 		{"issued", r.Earned.String(), pts[points.KindEarned].String()},
 		{"redeemed", r.Redeemed.String(), pts[points.KindRedeemed].Neg().String()},
+		{"reversed (net of refunds)", r.Reversed.String(), pts[points.KindReversed].String()},
+		{"adjusted", r.Adjusted.String(), pts[points.KindAdjusted].String()},
 		{"expired", r.Expired.String(), pts[points.KindExpired].Neg().String()},
 		{"outstanding", r.Change.String(), fromFeed.String()},
 	})
@@ -101,10 +105,13 @@ func (s *sim) report(ctx context.Context, w io.Writer, pg *insight.Page, took ti
 	}
 	c.Decimal("stored value recharged (host books)", s.recharged, vt[value.KindRecharge])
 	c.Decimal("stored value spent (host books)", s.valueSpent.Neg(), vt[value.KindSpend])
+	c.Decimal("stored value refunded (host books)", s.valueRefunded, vt[value.KindRefund])
 	tally.Table(w, "Stored value", []string{"", "ledger", "host"}, [][]string{
 		{"recharged", vt[value.KindRecharge].StringFixed(2), s.recharged.StringFixed(2)},
 		{"spent", vt[value.KindSpend].Neg().StringFixed(2), s.valueSpent.StringFixed(2)},
-		{"balance", vt[value.KindRecharge].Add(vt[value.KindSpend]).StringFixed(2), s.recharged.Sub(s.valueSpent).StringFixed(2)},
+		{"refunded", vt[value.KindRefund].StringFixed(2), s.valueRefunded.StringFixed(2)},
+		{"balance", vt[value.KindRecharge].Add(vt[value.KindSpend]).Add(vt[value.KindRefund]).StringFixed(2),
+			s.recharged.Sub(s.valueSpent).Add(s.valueRefunded).StringFixed(2)},
 	})
 
 	// Coupons.
@@ -156,6 +163,10 @@ func (s *sim) report(ctx context.Context, w io.Writer, pg *insight.Page, took ti
 	}
 	fmt.Fprintf(w, "  champions (recent and frequent and big-spender): %d\n", seg)
 
+	if err := s.reportAfter(ctx, w, r, c); err != nil {
+		return err
+	}
+
 	// Member by member, the page, the feed.
 	ids := make([]string, len(s.members))
 	for i, m := range s.members {
@@ -180,6 +191,61 @@ func (s *sim) report(ctx context.Context, w io.Writer, pg *insight.Page, took ti
 		fmt.Fprintf(w, "\nRECONCILIATION FAILED\n")
 		return err
 	}
-	fmt.Fprintf(w, "\nReconciled: %d checks passed (feed = ledger per kind, tills = coupon statistics, host books = ledger, members' statements, levels and coupons = totals, counts and statistics, the page, each change once in the feed, Check and Verify)\n", c.N)
+	fmt.Fprintf(w, "\nReconciled: %d checks passed (feed = ledger per kind, tills = coupon statistics, host books = ledger, refunds, retries, adjustments and erasures as sent, members' statements, levels and coupons = totals, counts and statistics, the page, each change once in the feed, Check and Verify)\n", c.N)
+	return nil
+}
+
+// reportAfter prints what followed the sales (refunds, late and repeated
+// events, operators' reversals and adjustments, erasures) and checks it
+// against the program: every retry came back Duplicate, each refunded
+// order's record holds what the host refunded and, refunded in full,
+// reverses all its grants; the adjustments applied add up to the ledger's
+// adjusted points and each decision is the adjustment's state; the
+// members erased are, and their event sent again was refused.
+func (s *sim) reportAfter(ctx context.Context, w io.Writer, r points.Reconciliation, c *tally.Checks) error {
+	fmt.Fprintf(w, "\nAfter the sale\n")
+	fmt.Fprintf(w, "  %d refunds of %s yuan (%s back to the card); %d events delivered a day or two late; %d sent again, %d answered as duplicates\n",
+		s.refunds, s.refunded.StringFixed(2), s.valueRefunded.StringFixed(2), s.sent.Late, s.sent.Retried, s.sent.Duplicates)
+	fmt.Fprintf(w, "  %d redemptions reversed by operators; %d adjustments (%d waited for approval: %d approved, %d rejected, %d of them no longer covered), %s points adjusted\n",
+		s.reversals, s.adjustments, s.pending, s.approved, s.rejected, s.notCovered, s.adjusted)
+	fmt.Fprintf(w, "  %d members erased; %d events and %d operator calls for them dropped by the host\n", len(s.erased), s.sent.Dropped, s.dropped)
+	s.sent.Check(c)
+	c.Int("operator calls sent twice answered Duplicate", int64(s.opRetries), int64(s.opDuplicates))
+	c.Int("erased members' events sent again refused with ErrErased", int64(s.erasedRetried), int64(s.erasedRefused))
+	c.Decimal("points adjusted (host's operators)", s.adjusted, r.Adjusted)
+	for _, id := range slices.Sorted(maps.Keys(s.decided)) {
+		a, err := s.p.Points().Adjustment(ctx, id)
+		if err != nil {
+			return err
+		}
+		c.True(fmt.Sprintf("adjustment %s: state %s, decided %s", id, a.State, s.decided[id]), a.State == s.decided[id])
+	}
+	for _, id := range s.erased {
+		_, erased, err := s.p.Erased(ctx, id)
+		if err != nil {
+			return err
+		}
+		c.True(id+" is erased", erased)
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.refundOf)) {
+		rf := s.refundOf[id]
+		if rf.amount.IsZero() || s.isErased(rf.member) {
+			continue // not sent before the run ended, or the member erased
+		}
+		o, found, err := s.p.Points().Order(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !found {
+			continue // it earned no points (less than a yuan paid)
+		}
+		whole := rf.amount.Equal(rf.pay)
+		ok := o.Amount.Equal(rf.pay) && o.Refunded.Equal(rf.amount) && o.Member == rf.member
+		for _, g := range o.Grants {
+			ok = ok && !g.Reversed.IsNegative() && g.Reversed.LessThanOrEqual(g.Amount) && (!whole || g.Reversed.Equal(g.Amount)) &&
+				g.Lapsed.Add(g.Shortfall).LessThanOrEqual(g.Reversed)
+		}
+		c.True(fmt.Sprintf("order %s of %s, paid %s, refunded %s: its record %+v", id, rf.member, rf.pay, rf.amount, o), ok)
+	}
 	return nil
 }

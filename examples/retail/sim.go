@@ -53,6 +53,11 @@ type member struct {
 	plus    bool // buys the Plus plan at join and renews it
 	plusEnd int  // day index the plan the host sold ends
 	favour  int  // index of the favourite category
+	// lateUntil is the day the member's late events reach the program:
+	// the member's later events wait for them (a till offline sends its
+	// queue in order), so a card payment never reaches the program
+	// before the top-up it was counted on.
+	lateUntil int
 }
 
 // sim drives the program day by day.
@@ -84,6 +89,7 @@ type sim struct {
 	campaignShort int // members of the segment the stock no longer covered
 	advanced      int
 	bar           *cli.Bar // the days done; nil: no progress bar
+	after                  // refunds, late events, retries, operators, erasures
 
 	mu sync.Mutex // guards the counters the workers add to
 }
@@ -95,6 +101,7 @@ func newSim(cfg config, p *membership.Program) *sim {
 		feed:     tally.New(),
 		tillOff:  map[string]decimal.Decimal{},
 		tillUsed: map[string]int64{},
+		after:    newAfter(),
 	}
 	s.start = time.Date(2025, 1, 1, 0, 0, 0, 0, s.loc)
 	s.days = int(s.start.AddDate(0, cfg.Months, 0).Sub(s.start).Hours()/24 + 0.5)
@@ -144,6 +151,16 @@ type visit struct {
 	evs    []event.Event // registration and fee, in time order
 	orders []*order
 	mall   bool // visits the points mall after closing time
+
+	// After the sale (after.go), drawn in plan.
+	late        int             // the visit's events reach the program this many days late
+	retry       bool            // its first order is sent again the day after
+	mallBack    int             // the mall voucher is returned this many days later (0: kept)
+	mallPart    bool            // only 1,000 points of it
+	adjust      decimal.Decimal // an operator adjusts the member's points after closing (0: none)
+	retryAdjust bool            // the adjustment is sent twice
+	decideIn    int             // days until the lead decides an adjustment that waits
+	approve     bool
 }
 
 // order is one basket and how it is paid.
@@ -166,6 +183,15 @@ type order struct {
 	price   decimal.Decimal // member price (Plus), or total
 	off     decimal.Decimal // coupons
 	ptsCash *decimal.Decimal
+
+	// Its refunds (after.go): refundIn days later, of refundShare of what
+	// was paid (1: all), at 07:00 plus refundMinute; the rest refundRestIn
+	// days after that (0: never). retryRefund sends the first twice.
+	refundIn     int
+	refundShare  float64
+	refundRestIn int
+	refundMinute time.Duration
+	retryRefund  bool
 }
 
 func (s *sim) run(ctx context.Context) error {
@@ -200,24 +226,33 @@ func (s *sim) run(ctx context.Context) error {
 		if err := tally.Parallel(visits, func(v *visit) error { return s.till(ctx, v) }); err != nil {
 			return err
 		}
-		var evs []event.Event
+		evs := s.due(d)
 		for _, v := range visits {
-			evs = append(evs, s.finish(v)...)
+			evs = append(evs, s.finish(d, v)...)
 		}
 		// One transaction for the day's events, a member's events at the
 		// same minute in their order (recharge, pay, order). Every event is
 		// valid (card payments never exceed the balance the host keeps), so
 		// no rule refuses the batch.
-		n, err = tally.ProcessDay(ctx, s.p, at, evs)
+		outs, err := tally.ProcessDay(ctx, s.p, at, evs)
 		if err != nil {
 			return err
 		}
-		if n > 0 {
+		s.sent.Answered(d, evs, outs)
+		if len(outs) > 0 {
 			s.batches++
-			s.events += n
+			s.events += len(outs)
 		}
 		if err := tally.Parallel(visits, func(v *visit) error { return s.mall(ctx, d, v) }); err != nil {
 			return err
+		}
+		if err := s.operate(ctx, d); err != nil {
+			return err
+		}
+		if s.days >= 30 && d == s.days-10 {
+			if err := s.erase(ctx, d); err != nil {
+				return err
+			}
 		}
 		s.bar.Set(int64(d + 1))
 	}
@@ -236,7 +271,7 @@ func (s *sim) plan(d int) []*visit {
 	day := s.day(d)
 	var out []*visit
 	for _, m := range s.members {
-		if d < m.join || (m.churn >= 0 && d > m.churn) {
+		if d < m.join || (m.churn >= 0 && d > m.churn) || s.isErased(m.id) {
 			continue
 		}
 		v := &visit{m: m}
@@ -269,6 +304,9 @@ func (s *sim) plan(d int) []*visit {
 			o.usePoints = !o.byValue && s.rng.Float64() < 0.06
 		}
 		v.mall = len(v.orders) > 0 && s.rng.Float64() < 0.06
+		if len(v.orders) > 0 {
+			s.drawAfter(d, v)
+		}
 		if len(v.evs) > 0 || len(v.orders) > 0 {
 			out = append(out, v)
 		}
@@ -312,7 +350,53 @@ func (s *sim) order(m *member, d, i int, at time.Time) *order {
 		o.total = o.total.Add(line.Amount)
 	}
 	o.byValue = m.card && s.rng.Float64() < 0.9
+	// One order in sixteen is refunded 3 to 20 days later, half of them
+	// in full; of a partial refund, the rest a third of the time.
+	if s.rng.Float64() < 1.0/16 {
+		o.refundIn, o.refundShare = 3+s.rng.IntN(18), 1
+		if s.rng.Float64() < 0.5 {
+			o.refundShare = 0.2 + 0.6*s.rng.Float64()
+			if s.rng.Float64() < 0.33 {
+				o.refundRestIn = 1 + s.rng.IntN(10)
+			}
+		}
+		o.refundMinute = time.Duration(s.rng.IntN(60)) * time.Minute
+		o.retryRefund = s.rng.Float64() < 0.1
+	}
 	return o
+}
+
+// drawAfter draws what follows a visit with orders: its events late (a
+// day or two, not for a visit that registers or pays the fee, whose
+// events the tills relied on that day), its first order sent twice, the
+// mall voucher returned, an operator's adjustment.
+func (s *sim) drawAfter(d int, v *visit) {
+	if len(v.evs) == 0 && s.rng.Float64() < 0.03 {
+		v.late = 1 + s.rng.IntN(2)
+		if d+v.late >= s.days || d < v.m.lateUntil {
+			v.late = 0 // the run ends before it would arrive, or its events wait already
+		}
+	}
+	v.retry = s.rng.Float64() < 0.03
+	if v.mall && s.rng.Float64() < 0.1 {
+		v.mallBack, v.mallPart = 1+s.rng.IntN(10), s.rng.Float64() < 0.5
+	}
+	if s.rng.Float64() < 0.015 {
+		x := s.rng.Float64()
+		switch {
+		case x < 0.6:
+			v.adjust = decimal.NewFromInt(int64(20 + s.rng.IntN(281)))
+		case x < 0.75:
+			v.adjust = decimal.NewFromInt(-int64(20 + s.rng.IntN(281)))
+		case x < 0.925:
+			v.adjust = decimal.NewFromInt(int64(600 + s.rng.IntN(2401)))
+		default:
+			v.adjust = decimal.NewFromInt(-int64(600 + s.rng.IntN(1401)))
+		}
+		v.retryAdjust = s.rng.Float64() < 0.15
+		v.decideIn = 1 + s.rng.IntN(3)
+		v.approve = s.rng.Float64() < 0.7
+	}
 }
 
 // till asks the program what the member pays for each order of the visit:
@@ -401,7 +485,7 @@ func (s *sim) payWithPoints(ctx context.Context, m *member, o *order) error {
 // fee, then for each order a top-up if the card is short, the card payment
 // and the order itself, whose amount (what the member paid in money)
 // earns growth and points.
-func (s *sim) finish(v *visit) []event.Event {
+func (s *sim) finish(d int, v *visit) []event.Event {
 	m := v.m
 	evs := v.evs
 	for _, o := range v.orders {
@@ -428,10 +512,28 @@ func (s *sim) finish(v *visit) []event.Event {
 		}
 		s.orders++
 		s.sales = s.sales.Add(pay)
-		evs = append(evs, event.Event{ID: o.id, Member: m.id, Type: "order", Time: o.at, Attrs: event.Attrs{
+		ev := event.Event{ID: o.id, Member: m.id, Type: "order", Time: o.at, Attrs: event.Attrs{
 			"amount": event.Dec(pay), "total": event.Dec(o.total), "order_id": event.Str(o.id),
 			"store": event.Str(o.store), "channel": event.Str(o.channel), "category": event.List(o.cats...),
-		}})
+		}}
+		evs = append(evs, ev)
+		s.lastEvent[m.id] = ev
+		if v.retry && o == v.orders[0] {
+			s.sent.Again(max(d+v.late, m.lateUntil)+1, ev)
+		}
+		s.refund(d, m, o, pay)
+	}
+	if !v.adjust.IsZero() {
+		s.adjust(d, v)
+	}
+	if v.late > 0 {
+		m.lateUntil = d + v.late
+	}
+	if d < m.lateUntil {
+		for _, ev := range evs {
+			s.sent.SendLate(m.lateUntil, ev)
+		}
+		return nil
 	}
 	return evs
 }
@@ -456,6 +558,13 @@ func (s *sim) mall(ctx context.Context, d int, v *visit) error {
 	if _, err := s.p.Points().Redeem(ctx, points.RedeemRequest{RequestID: ref, Program: "mall", Member: v.m.id, Ref: ref, Amount: spend, At: at}); err != nil {
 		return err
 	}
+	if v.mallBack > 0 {
+		back := decimal.Zero // all of it
+		if v.mallPart && spend.GreaterThan(decimal.NewFromInt(1000)) {
+			back = decimal.NewFromInt(1000)
+		}
+		s.reverse(d+v.mallBack, v.m.id, ref, back, "voucher returned")
+	}
 	s.mu.Lock()
 	s.mallOrders++
 	s.mu.Unlock()
@@ -473,8 +582,13 @@ func (s *sim) mall(ctx context.Context, d int, v *visit) error {
 func (s *sim) campaign(ctx context.Context, at time.Time) error {
 	const template = "winback-30"
 	ms, err := tally.Segment(ctx, s.p, "loyal and not recent and not staff")
-	if err != nil || len(ms) == 0 {
+	if err != nil {
 		return err
+	}
+	// The members erased keep their tags, but the host sends them nothing.
+	ms = slices.DeleteFunc(ms, s.isErased)
+	if len(ms) == 0 {
+		return nil
 	}
 	tpl, _ := s.p.Definition().Coupons.Template(template)
 	st, err := s.p.Coupons().Stats(ctx, coupon.StatsQuery{Template: template})

@@ -27,6 +27,10 @@
 // then the operators' work (07:30: pack claims, the weekly review), the
 // gate and shop tills for each member's first purchase of the day, the
 // day's events in one ProcessBatch, and points exchanges after closing.
+// The batch also carries what follows earlier sales (after.go): groups'
+// refunds of tickets for members who did not come, returned shop orders,
+// events delivered late and events sent again (which must come back
+// Duplicate); ten days before the end one or two members are erased.
 //
 // Usage:
 //

@@ -186,6 +186,13 @@ func (s *sim) report(ctx context.Context, w io.Writer, pg *insight.Page, took ti
 	c.Int("trail completions = achievements", f.Tasks["scenic-trail"], f.Achieved["trail-master"])
 
 	// Member by member, the page, the feed.
+	fmt.Fprintf(w, "\nAfter the sale\n  %d refunds of %s yuan (tickets of members who did not come, shop orders returned); %d events delivered a day or two late; %d sent again, %d answered as duplicates\n",
+		s.refunds, s.refundAmt.StringFixed(2), s.sent.Late, s.sent.Retried, s.sent.Duplicates)
+	fmt.Fprintf(w, "  %d members erased; %d events for them dropped by the host\n", len(s.erased), s.sent.Dropped)
+	if err := s.checkAfter(ctx, c); err != nil {
+		return err
+	}
+
 	ids := make([]string, len(s.members))
 	for i, m := range s.members {
 		ids[i] = m.id
@@ -208,6 +215,6 @@ func (s *sim) report(ctx context.Context, w io.Writer, pg *insight.Page, took ti
 		fmt.Fprintf(w, "\nRECONCILIATION FAILED\n")
 		return err
 	}
-	fmt.Fprintf(w, "\nReconciled: %d checks passed (feed = ledger per kind, tills = coupon statistics, balances = outstanding, members' statements, levels and coupons = totals, counts and statistics, the page, each change once in the feed, Check and Verify)\n", c.N)
+	fmt.Fprintf(w, "\nReconciled: %d checks passed (feed = ledger per kind, tills = coupon statistics, balances = outstanding, refunds, retries and erasures as sent, members' statements, levels and coupons = totals, counts and statistics, the page, each change once in the feed, Check and Verify)\n", c.N)
 	return nil
 }

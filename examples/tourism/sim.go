@@ -55,6 +55,9 @@ type member struct {
 	join     int
 	seasonal bool // stays away from day 100 to 250 (a local who winters elsewhere)
 	verified bool
+	// lateUntil is the day the member's late events reach the program:
+	// the member's later events wait for them, in order.
+	lateUntil int
 }
 
 type sim struct {
@@ -84,6 +87,7 @@ type sim struct {
 	voided     int
 	exchanges  int
 	redeemed   int
+	after      // refunds, late events, retries, erasures (after.go)
 }
 
 func newSim(cfg config, p *membership.Program) *sim {
@@ -97,6 +101,7 @@ func newSim(cfg config, p *membership.Program) *sim {
 		packLast:   map[string]time.Time{},
 		gateOff:    map[string]decimal.Decimal{},
 		gateUsed:   map[string]int64{},
+		after:      newAfter(),
 	}
 	s.start = time.Date(2025, 1, 1, 0, 0, 0, 0, s.loc)
 	s.days = int(s.start.AddDate(0, cfg.Months, 0).Sub(s.start).Hours()/24 + 0.5)
@@ -133,6 +138,11 @@ type visit struct {
 	// coupons: the gate (tickets, cable car) or a shop.
 	till     *purchase
 	exchange bool // exchanges points after closing
+
+	// After the sale (after.go), drawn in plan.
+	late    int                   // the visit's events reach the program this many days late
+	retry   bool                  // its first purchase is sent again the day after
+	refunds map[string]refundPlan // by purchase
 }
 
 // purchase is a ticket or shop order before the till.
@@ -175,22 +185,29 @@ func (s *sim) run(ctx context.Context) error {
 		if err := tally.Parallel(visits, func(v *visit) error { return s.till(ctx, v) }); err != nil {
 			return err
 		}
-		var evs []event.Event
+		evs := s.due(d)
 		for _, v := range visits {
-			evs = append(evs, s.finish(v)...)
+			s.finish(v)
+			evs = append(evs, s.send(d, v)...)
 		}
 		// No rule refuses these events (risk control blocks or freezes
 		// points, it does not refuse the event), so one batch a day.
-		n, err = tally.ProcessDay(ctx, s.p, at, evs)
+		outs, err := tally.ProcessDay(ctx, s.p, at, evs)
 		if err != nil {
 			return err
 		}
-		if n > 0 {
+		s.sent.Answered(d, evs, outs)
+		if len(outs) > 0 {
 			s.batches++
-			s.events += n
+			s.events += len(outs)
 		}
 		if err := tally.Parallel(visits, func(v *visit) error { return s.evening(ctx, v, at.Add(21*time.Hour)) }); err != nil {
 			return err
+		}
+		if s.days >= 30 && d == s.days-10 {
+			if err := s.erase(ctx, d); err != nil {
+				return err
+			}
 		}
 		s.bar.Set(int64(d + 1))
 	}
@@ -208,7 +225,7 @@ func (s *sim) plan(d int) []*visit {
 	summer := d >= 120 && d < 250
 	var out []*visit
 	for _, m := range s.members {
-		if d < m.join {
+		if d < m.join || s.isErased(m.id) {
 			continue
 		}
 		away := m.seasonal && d >= 100 && d < 250
@@ -237,6 +254,9 @@ func (s *sim) plan(d int) []*visit {
 			s.shop(v, fmt.Sprintf("so-%s-%d", m.id, d), next(), first, s.rng.Float64() < 0.02)
 		}
 		v.exchange = len(v.evs) > 0 && s.rng.Float64() < 0.08
+		if len(v.evs) > 0 {
+			s.drawAfter(d, v)
+		}
 		if len(v.evs) > 0 || v.pack != "" || v.till != nil {
 			out = append(out, v)
 		}
@@ -448,10 +468,12 @@ func (s *sim) evening(ctx context.Context, v *visit, at time.Time) error {
 }
 
 // review is the operators' weekly risk-control review of frozen park
-// days: a scalper's day is voided, anyone else's restored.
+// days: a scalper's day is voided, anyone else's restored. The days of
+// erased members stay frozen: every call about them is refused.
 func (s *sim) review(ctx context.Context, at time.Time) error {
 	for {
 		rs, err := s.p.Points().Reviews(ctx, "park", 100)
+		rs = slices.DeleteFunc(rs, func(r points.Review) bool { return s.isErased(r.Member) })
 		if err != nil || len(rs) == 0 {
 			return err
 		}

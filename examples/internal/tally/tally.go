@@ -4,7 +4,9 @@
 // those sums with the ledger and the coupon statistics, the checks made
 // member by member (statements, levels, coupons: CheckMembers), of the
 // operator's page (CheckPage) and of the feed holding each change once
-// (CheckFeed), and small printing helpers. It uses only the public API, as a host's own reporting would.
+// (CheckFeed), the host's queue of events sent on later days (late
+// deliveries, refunds, retries that must come back Duplicate: Queue), and
+// small printing helpers. It uses only the public API, as a host's own reporting would.
 package tally
 
 import (
@@ -492,17 +494,19 @@ func ByCount(m map[string]int64) []string {
 
 // ProcessDay processes a simulated day's events in one ProcessBatch (one
 // transaction), sorted by time; the sort is stable so a member's events at
-// the same instant keep the order they were generated in. It returns how
-// many events it processed (0 for none, with no call).
-func ProcessDay(ctx context.Context, p *membership.Program, day time.Time, evs []event.Event) (int, error) {
+// the same instant keep the order they were generated in. It returns the
+// outcomes, in the order evs is left in (none, with no call, for no
+// events).
+func ProcessDay(ctx context.Context, p *membership.Program, day time.Time, evs []event.Event) ([]*change.Outcome, error) {
 	if len(evs) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	slices.SortStableFunc(evs, func(a, b event.Event) int { return a.Time.Compare(b.Time) })
-	if _, err := p.ProcessBatch(ctx, evs); err != nil {
-		return 0, fmt.Errorf("day %s: %w", day.Format(time.DateOnly), err)
+	outs, err := p.ProcessBatch(ctx, evs)
+	if err != nil {
+		return nil, fmt.Errorf("day %s: %w", day.Format(time.DateOnly), err)
 	}
-	return len(evs), nil
+	return outs, nil
 }
 
 // PayCoupons pays order o with the coupons of its checkout proposal, as a
@@ -579,4 +583,73 @@ func PackMode(m coupon.PackMode) string {
 		return "goes on while any coupon is left"
 	}
 	return string(m)
+}
+
+// Queue holds events a host sends on a later simulated day: events
+// delivered late, refunds, and retries (events sent again, which must
+// come back Duplicate). Days are the simulation's day indexes.
+type Queue struct {
+	later map[int][]event.Event
+	retry map[string]bool // event ID and day of each retry
+
+	Late       int // events queued late (Late counts them, Send does not)
+	Retried    int // retries sent
+	Duplicates int // retries answered Duplicate
+	Dropped    int // events dropped (their member was erased)
+}
+
+// NewQueue returns an empty queue.
+func NewQueue() *Queue { return &Queue{later: map[int][]event.Event{}, retry: map[string]bool{}} }
+
+// Send queues ev for day d.
+func (q *Queue) Send(d int, ev event.Event) { q.later[d] = append(q.later[d], ev) }
+
+// SendLate queues ev for day d, counted as delivered late.
+func (q *Queue) SendLate(d int, ev event.Event) {
+	q.Late++
+	q.Send(d, ev)
+}
+
+// Again queues ev, sent on an earlier day, to be sent again on day d.
+func (q *Queue) Again(d int, ev event.Event) {
+	q.Send(d, ev)
+	q.retry[retryKey(ev.ID, d)] = true
+}
+
+func retryKey(id string, d int) string { return fmt.Sprintf("%s\x00%d", id, d) }
+
+// Due returns the events queued for day d (the retries among them
+// counted), less those of members erased says were erased, which are
+// dropped; sent is called with each other event that is not a retry.
+func (q *Queue) Due(d int, erased func(member string) bool, sent func(event.Event)) []event.Event {
+	var out []event.Event
+	for _, ev := range q.later[d] {
+		switch {
+		case erased(ev.Member):
+			q.Dropped++
+			continue
+		case q.retry[retryKey(ev.ID, d)]:
+			q.Retried++
+		default:
+			sent(ev)
+		}
+		out = append(out, ev)
+	}
+	delete(q.later, d)
+	return out
+}
+
+// Answered counts the retries of day d's batch answered Duplicate; outs
+// are ProcessDay's outcomes for evs.
+func (q *Queue) Answered(d int, evs []event.Event, outs []*change.Outcome) {
+	for i, ev := range evs {
+		if q.retry[retryKey(ev.ID, d)] && i < len(outs) && outs[i].Duplicate {
+			q.Duplicates++
+		}
+	}
+}
+
+// Check records the checks that every retry came back Duplicate.
+func (q *Queue) Check(c *Checks) {
+	c.Int("events sent again answered Duplicate", int64(q.Retried), int64(q.Duplicates))
 }
