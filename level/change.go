@@ -137,10 +137,12 @@ type Gift struct {
 
 // FreezeChange is the payload of ChangeFrozen and ChangeUnfrozen.
 type FreezeChange struct {
-	Level    string          `json:"level"`
-	Since    time.Time       `json:"since"`
-	Deadline time.Time       `json:"deadline,omitzero"`
-	Earned   decimal.Decimal `json:"earned"`
+	Level    string    `json:"level"`
+	Since    time.Time `json:"since"`
+	Deadline time.Time `json:"deadline,omitzero"`
+	// Earned is the net growth earned since the downgrade, negative
+	// when refunds since took more (see Frozen.Earned).
+	Earned decimal.Decimal `json:"earned"`
 	// Returned is set when the member returned to the level by reaching
 	// its unfreeze threshold.
 	Returned bool `json:"returned,omitempty"`

@@ -90,7 +90,9 @@ type Freeze struct {
 	// downgrade: a validity of kind days_after, months_after or
 	// month_ends, applied to the downgrade instant.
 	Duration rule.Validity `json:"duration,omitzero"`
-	// Unfreeze is the growth to earn after the downgrade to return.
+	// Unfreeze is the growth to earn after the downgrade to return: net
+	// of what refunds dated from the downgrade on took, so a refund may
+	// leave more than Unfreeze to earn (see Frozen.Earned).
 	Unfreeze decimal.Decimal `json:"unfreeze"`
 }
 

@@ -192,6 +192,24 @@
 // writing it. Reaching a frozen level by ordinary growth, or being set to
 // it or above by hand, ends its freeze too.
 //
+// The growth counted for a freeze ([Frozen.Earned]) is net, as the
+// retention window's is: a refund dated from the downgrade on takes off
+// what it took of the member's growth (growth's floor at 0 may cut it
+// short), whether its order was earned before the downgrade or after, and
+// the count may go below 0, so a refund can leave a member who has not yet
+// returned needing more than the unfreeze threshold. Gold frozen with an
+// unfreeze threshold of 100 and growth re-based to 40: a refund of an order
+// earned before the downgrade that takes the 40 leaves −40 counted, and
+// 140 are to earn; a refund of 30 of an order of 80 earned since leaves
+// 50. Before, the count stopped at 0 at each refund, so the same
+// movements counted differently in another order (earning 50 then a
+// refund taking 60 left 0 counted, the refund first left 50), and a
+// member who earned 60, had 100 taken by a refund, then earned 100 was
+// returned with a net growth of 60 since the downgrade
+// (TestRefundWhileFrozen in the root package). A member who has returned
+// keeps the level to its term end whatever is refunded, as with any
+// decrease.
+//
 // # Refunds
 //
 // A growth rule with an [OrderRef] remembers per order what it granted; a
@@ -339,10 +357,11 @@
 // release before this rule does not read (store.ErrCorrupt on its
 // instances while a deploy rolls); the form before it, rewards owed
 // without their refusal, is still read. A member record whose lifetime
-// growth or a freeze's earned growth reads negative is store.ErrCorrupt:
-// both are floored at zero, so no writer writes one (before, a freeze's
-// -50 was read as it was, and asked 250 of growth for an unfreeze of
-// 200).
+// growth reads negative is store.ErrCorrupt: it is floored at zero, so no
+// writer writes one. A freeze's earned growth may be negative (see
+// Freezes); the release before this one refused it as store.ErrCorrupt,
+// which its instances do with such a member's record while a deploy rolls,
+// writing nothing.
 //
 // # Relation to the other packages
 //

@@ -128,16 +128,12 @@ func decodeMemberJSON(b []byte) (memberState, error) {
 }
 
 // check refuses a damaged record: a gift owed without its refusal's time
-// (owed.check), or a lifetime growth or a freeze's earned growth below
-// zero, which no writer writes (both are floored at zero).
+// (owed.check), or a lifetime growth below zero, which no writer writes
+// (it is floored at zero). A freeze's earned growth may be negative (see
+// Earn).
 func (m *memberState) check() error {
 	if m.Lifetime.IsNegative() {
 		return fmt.Errorf("level: member record: lifetime growth %s below zero", m.Lifetime)
-	}
-	for _, f := range m.Frozen {
-		if f.Earned.IsNegative() {
-			return fmt.Errorf("level: member record: growth earned since %s was frozen %s below zero", f.Level, f.Earned)
-		}
 	}
 	for _, o := range m.Owed {
 		if err := o.check(); err != nil {

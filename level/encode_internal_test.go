@@ -20,7 +20,9 @@ func TestMemberRecordRoundTrip(t *testing.T) {
 	for _, m := range []memberState{
 		{},
 		{Level: "Gold", Since: at, TermEnd: at.AddDate(1, 0, 0), Lifetime: decimal.RequireFromString("1234.5"),
-			Frozen: []Frozen{{Level: "Platinum", Since: at, Deadline: at.AddDate(0, 3, 0), Earned: decimal.RequireFromString("12")}, {Level: "Diamond", Since: at}},
+			Frozen: []Frozen{{Level: "Platinum", Since: at, Deadline: at.AddDate(0, 3, 0), Earned: decimal.RequireFromString("12")}, {Level: "Diamond", Since: at},
+				// Refunds since the downgrade took more than was earned.
+				{Level: "Gold", Since: at, Earned: decimal.RequireFromString("-40")}},
 			Gifted: []string{"Silver", "Gold"}, Owed: []owed{{Level: "Gold", Reward: "coupon:cash", Refused: at.Add(time.Hour), Version: 3, Fingerprint: 0x44136fa355b3678a},
 				{Level: "Gold", Reward: "pack:spring"}}, Plans: []Held{{Plan: "plus", Since: at, Expires: at.AddDate(0, 1, 0)}}, Seq: 7,
 			Day: rule.Date{Year: 2026, Month: 3, Day: 1}, DayGrowth: decimal.RequireFromString("-2.5")},
@@ -180,18 +182,16 @@ func TestMemberRecordOwedDamaged(t *testing.T) {
 	}
 }
 
-// A member record whose lifetime growth or a freeze's growth earned since
-// the downgrade reads negative is damaged: both only grow from zero and
-// are floored at zero (decrease, Earn), so no writer writes one. Read as
-// it was, a freeze's -50 asked 250 of growth for an unfreeze of 200, and
-// Status showed a lifetime of -50; both are store.ErrCorrupt, in a
-// binary record as in a JSON one.
+// A member record whose lifetime growth reads negative is damaged: it
+// only grows from zero and is floored at zero (decrease), so no writer
+// writes one. Read as it was, Status showed a lifetime of -50; it is
+// store.ErrCorrupt, in a binary record as in a JSON one. (A freeze's
+// growth earned since the downgrade may be negative: refunds since it
+// took more than was earned; TestMemberRecordRoundTrip reads one.)
 func TestMemberRecordNegativeDamaged(t *testing.T) {
 	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	for name, m := range map[string]memberState{
 		"lifetime": {Level: "Gold", Since: at, Lifetime: decimal.RequireFromString("-50"), Seq: 2},
-		"earned": {Level: "Silver", Since: at, Lifetime: decimal.RequireFromString("500"), Seq: 3,
-			Frozen: []Frozen{{Level: "Gold", Since: at, Earned: decimal.RequireFromString("-50")}}},
 	} {
 		js, err := json.Marshal(m)
 		if err != nil {

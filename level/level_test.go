@@ -213,8 +213,26 @@ func TestLevelFreezeFixedRunsOut(t *testing.T) {
 			}
 		})
 	}
-	if got := level.Earn(frozen, d("-5"), wall(t, "2027-01-02"))[0].Earned; !got.IsZero() {
-		t.Errorf("Earn below zero = %s, want 0", got)
+	// The count is net, not floored at zero: the same movements in either
+	// order count the same (floored, -60 then 50 counted 50, and 50 then
+	// -60 counted 0).
+	if got := level.Earn(frozen, d("-5"), wall(t, "2027-01-02"))[0].Earned; !got.Equal(d("-5")) {
+		t.Errorf("Earn below zero = %s, want -5", got)
+	}
+	for _, amounts := range [][]string{{"-60", "50"}, {"50", "-60"}} {
+		fr := frozen
+		for _, a := range amounts {
+			fr = level.Earn(fr, d(a), wall(t, "2027-01-02"))
+		}
+		if got := fr[0].Earned; !got.Equal(d("-10")) {
+			t.Errorf("Earn of %v = %s, want -10", amounts, got)
+		}
+		if _, ok := def.Unfreeze(level.Earn(fr, d("100"), wall(t, "2027-01-03")), 2, wall(t, "2027-01-03")); ok {
+			t.Errorf("Earn of %v then 100 unfroze: 90 of 100", amounts)
+		}
+		if _, ok := def.Unfreeze(level.Earn(fr, d("110"), wall(t, "2027-01-03")), 2, wall(t, "2027-01-03")); !ok {
+			t.Errorf("Earn of %v then 110 did not unfreeze: 100 of 100", amounts)
+		}
 	}
 	// Growth dated before the downgrade (a late event) is not earned since.
 	fr := level.Earn(frozen, d("100"), wall(t, "2027-01-02"))

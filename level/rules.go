@@ -98,7 +98,10 @@ type Frozen struct {
 	// Deadline ends a fixed-duration freeze; zero for a long-term one.
 	Deadline time.Time `json:"deadline,omitzero"`
 	// Earned is the net growth earned since the downgrade: growth dated
-	// before it (a late event) does not count.
+	// before it (a late event) does not count, and a reversal dated from
+	// it on takes off what it took of the member's growth, whatever the
+	// date of the order it reverses. It is not floored at 0: refunds that
+	// took more than was earned since leave it negative.
 	Earned decimal.Decimal `json:"earned"`
 }
 
@@ -127,14 +130,17 @@ func (d Definition) Freeze(frozen []Frozen, from int, t time.Time, loc *time.Loc
 	return out, &out[len(out)-1]
 }
 
-// Earn adds amount (negative: a reversal, floored at zero) to the growth
-// counted by each freeze still live at t. Growth dated before a freeze's
-// downgrade (a late event) was not earned since it, and counts nothing.
+// Earn adds amount (negative: what a reversal took) to the growth counted
+// by each freeze still live at t. Growth dated before a freeze's downgrade
+// (a late event) was not earned since it, and counts nothing. The count is
+// net, not floored at zero, as the retention window's is: flooring it at
+// each step made the same movements count differently in another order
+// (earning 50 then a refund taking 60 left 0, the refund first left 50).
 func Earn(frozen []Frozen, amount decimal.Decimal, t time.Time) []Frozen {
 	out := make([]Frozen, len(frozen))
 	for i, f := range frozen {
 		if f.Live(t) && !t.Before(f.Since) {
-			f.Earned = decimal.Max(f.Earned.Add(amount), decimal.Zero)
+			f.Earned = f.Earned.Add(amount)
 		}
 		out[i] = f
 	}
