@@ -48,10 +48,13 @@ type Level struct {
 	Name string `json:"name"`
 	// Upgrade is the upgrade threshold U: growth ≥ U reaches the level.
 	Upgrade decimal.Decimal `json:"upgrade"`
-	// Retention is the retention threshold R: growth in the retention
+	// Retention is the retention threshold R: net growth in the retention
 	// window ≥ R keeps the level at a term end. It is at most Upgrade
 	// (Check refuses more): keeping a level never asks more than reaching
-	// it did.
+	// it did. The window's net growth counts what its refunds took, so it
+	// may be negative: with R = 0 the level is still lost when refunds in
+	// the window took more than was earned there. A level meant never to
+	// be lost takes a permanent Validity (no term end), not R = 0.
 	Retention decimal.Decimal `json:"retention,omitzero"`
 	// Validity is the length of a term (permanent: no term end).
 	Validity rule.Validity `json:"validity"`

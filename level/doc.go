@@ -124,7 +124,11 @@
 // the start ([Level.TermEnd]). At a term end T the net growth G earned in
 // the retention window [T − W months, T) decides ([Definition.Retain]): G ≥
 // the retention threshold keeps the level, otherwise the downgrade mode
-// picks the next lower, the matching or the lowest level. Either way growth
+// picks the next lower, the matching or the lowest level. G counts what the
+// window's refunds took, so it is negative when they took more than was
+// earned there, and a level of retention threshold 0 is then lost too (see
+// Refunds): a level meant never to be lost takes a permanent validity,
+// which has no term end. Either way growth
 // is re-based to G (plus anything already earned from T on) and the next
 // term starts at T, not when the due work runs. Its validity counts from
 // T's day, the day after the old term's last one, as for any term that

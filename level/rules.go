@@ -72,8 +72,10 @@ func (d Definition) FirstWindowDay(at time.Time, loc *time.Location) rule.Date {
 // Retain decides a term end of level cur given the net growth g of the
 // retention window: kept when g reaches the level's retention threshold,
 // otherwise the level the downgrade mode gives. g may be negative (refunds
-// in the window took more than it earned): the matching mode then gives
-// the entry level. The entry level is always kept.
+// in the window took more than it earned): it is then below a retention
+// threshold of 0 too, so such a level is lost, and the matching mode gives
+// the entry level. The entry level is always kept; a level meant never to
+// be lost takes a permanent validity (no term end, so no Retain).
 func (d Definition) Retain(cur int, g decimal.Decimal) (to int, kept bool) {
 	if cur <= 0 || cur >= len(d.Ladder) {
 		return max(cur, 0), true
