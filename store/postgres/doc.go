@@ -9,7 +9,8 @@
 // *pgxpool.Pool the application already has. Both create the store's
 // tables in [Options.Schema] (by default "membership") or migrate them,
 // once however many processes start at once; a database migrated by a
-// newer release is refused with [ErrSchemaTooNew]. The schema is created
+// newer release is refused with [ErrSchemaTooNew] (an instance already
+// running is not: see Schema versions). The schema is created
 // when missing, which needs the CREATE privilege on the database; a role
 // without it opens a schema made for it beforehand (CREATE SCHEMA ...
 // AUTHORIZATION the role), where it makes its tables. An option out of
@@ -32,7 +33,9 @@
 // empty at the first Pack, and records what it decided in bucket
 // "\x00store", which every Store that opens the schema follows: a
 // schema made before keeps its layout. Bucket names that begin with 0x00
-// are the store's own.
+// are the store's own. A store that packs refuses, by a constraint of
+// kv, a row of a packed bucket under a member's key (see Schema
+// versions): this code never writes one.
 //
 // The store keeps no checksum: a value damaged in the table (edited by
 // hand, a partial migration) is found when it is read and does not
@@ -45,6 +48,55 @@
 // store.ErrCorrupt for every record of it, never "not found" or a record
 // out of its place; the row is left as it is, and other members' rows
 // read as before.
+//
+// # Schema versions
+//
+// [SchemaVersion] is 4. A Store checks the version only at New: one of an
+// earlier release already running goes on reading and writing after a
+// later release migrated the schema, until it is stopped. What each
+// version changed, and what such an instance does after it:
+//
+//   - 1 creates kv and schema_version. (No earlier code.)
+//   - 2 sets kv's fillfactor to 70: storage only; an instance at version 1
+//     reads and writes as before. Harmless.
+//   - 3 lets a store pack (Store.Pack, bucket "\x00pack"), recording its
+//     layout in bucket "\x00store" under "packed"; the table is unchanged.
+//     A store that existed before keeps its layout (its packed buckets
+//     hold records when this release's first Program opens it), and
+//     instances at version 2 or 1, which never read the store's own
+//     buckets, are harmless there. On a new store, packed at the first
+//     Program's Open, such an instance would write a member's balances,
+//     ledger counter and erasure mark as rows of their own, which this
+//     code never reads (a balance lost; a counter restarting, an erasure
+//     unseen), and read none of the packed records.
+//   - 4 closes that: a store that packs has a CHECK constraint
+//     (kv_packed_member_keys) refusing a row of a packed bucket whose key
+//     does not begin with 0x00, added by the first Pack, in the
+//     transaction that decides to pack, or by the migration to 4 for a
+//     store packed at version 3. An earlier instance's Update writing
+//     such a row fails at its commit (SQLSTATE 23514; store.ErrFailed
+//     from this code, "postgres: commit" from the earlier one) and writes
+//     nothing. An event or request that posts to the ledger writes the
+//     member's balances and counter, and one that finds no erasure mark
+//     (every member's, to that code) writes it: they fail. Its writes of
+//     a pool's keys (from 0x00) and of other buckets alone go on, as
+//     their layout is the same in both. Its reads are not refused: the earlier
+//     code has no check that a read could fail, so a View on it answers
+//     as though the member had no balance. The decision is made with kv
+//     locked (ACCESS EXCLUSIVE, READ COMMITTED, once a store): a write of
+//     an earlier instance committed before it is seen and the store does
+//     not pack; one after it meets the constraint. Rows written at
+//     version 3, before the constraint, are not checked (NOT VALID) and
+//     are not read. Adding the constraint needs the role to own kv, as
+//     the role that created it does. A running instance of version 3
+//     writes only packed rows: harmless after 4 (a new one is refused
+//     with ErrSchemaTooNew).
+//
+// So while a deploy from a release before version 3 rolls onto a new
+// store, send every request to the new instances: the old ones' writes
+// fail and their reads miss the members' balances. A later migration
+// that changes what an earlier release would read or write must likewise
+// make the server refuse that release's writes, or be harmless to it.
 //
 // # Transactions
 //

@@ -6,9 +6,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/memberkit/membership/store"
@@ -407,44 +409,26 @@ func (t *tx) packedReads(out, reads []store.Read) []store.Read {
 // Pack keeps each member's records of buckets in one row (store.Packer),
 // when none of them holds a record yet: the first call decides, and the
 // store records what it decided, which every Store that opens it follows;
-// a later call changes nothing.
+// a later call changes nothing. A bucket name that is empty or begins
+// with 0x00 (the store's own) is refused with store.ErrInvalid.
+//
+// The first call decides with kv locked (refuseUnpacked): a Store of a
+// release that does not pack may be writing to those buckets.
 func (s *Store) Pack(buckets ...string) error {
 	if err := s.enter("pack"); err != nil {
 		return err
 	}
 	defer s.leave()
-	var set map[string]bool
-	err := s.Update(context.Background(), func(tx store.Tx) error {
-		set = nil
-		v, err := tx.Get(metaBucket, packedKey)
-		if err == nil {
-			set = parsePacked(v)
-			return nil
+	for _, b := range buckets {
+		if b == "" || strings.HasPrefix(b, "\x00") {
+			return fmt.Errorf("postgres: pack %q: %w", b, store.ErrInvalid)
 		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		set = map[string]bool{}
-		empty := true
-		for _, b := range buckets {
-			if b == "" || strings.HasPrefix(b, "\x00") {
-				return fmt.Errorf("postgres: pack %q: %w", b, store.ErrInvalid)
-			}
-			err := tx.Scan(b, nil, nil, false, func(_, _ []byte) error {
-				empty = false
-				return store.StopScan
-			})
-			if err != nil {
-				return err
-			}
-		}
-		if empty {
-			for _, b := range buckets {
-				set[b] = true
-			}
-		}
-		return tx.Put(metaBucket, packedKey, formatPacked(set))
-	})
+	}
+	ctx := context.Background()
+	set, err := s.readPacked(ctx)
+	if err == nil && set == nil {
+		set, err = s.decidePack(ctx, buckets)
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: pack: %w", err)
 	}
@@ -452,11 +436,60 @@ func (s *Store) Pack(buckets ...string) error {
 	return nil
 }
 
-// loadPacked reads the packed buckets the store recorded, if it did (in
-// an Update, which plans its statements as every Update does).
-func (s *Store) loadPacked(ctx context.Context) error {
+// decidePack records which of buckets the store packs: all of them when
+// they are empty, else none; or what another Store recorded first. kv
+// is locked (ACCESS EXCLUSIVE) before it looks, and READ COMMITTED, so
+// that the transactions writing to the buckets when it starts, those of
+// an instance of an earlier release included, have ended and are seen,
+// and those that write later wait for the constraint refuseUnpacked adds
+// (in the same transaction) and meet it. Once a store, at its first
+// Program's Open, while the store is new.
+func (s *Store) decidePack(ctx context.Context, buckets []string) (map[string]bool, error) {
+	var set map[string]bool
+	kv := s.schema + ".kv"
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE `+kv+` IN ACCESS EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		var v []byte
+		err := tx.QueryRow(ctx, `SELECT value FROM `+kv+` WHERE bucket = $1 AND key = $2`, []byte(metaBucket), packedKey).Scan(&v)
+		switch {
+		case err == nil:
+			set = parsePacked(v)
+			return nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		names := make([][]byte, len(buckets))
+		for i, b := range buckets {
+			names[i] = []byte(b)
+		}
+		var used bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM `+kv+` WHERE bucket = ANY($1::bytea[]))`, names).Scan(&used); err != nil {
+			return err
+		}
+		set = map[string]bool{}
+		if !used {
+			for _, b := range buckets {
+				set[b] = true
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO `+kv+` (bucket, key, value) VALUES ($1, $2, $3)`,
+			[]byte(metaBucket), packedKey, formatPacked(set)); err != nil {
+			return err
+		}
+		return refuseUnpacked(ctx, tx, s.schema, set)
+	})
+	return set, err
+}
+
+// readPacked returns the packed buckets the store recorded, nil when it
+// recorded none (in an Update, which plans its statements as every
+// Update does).
+func (s *Store) readPacked(ctx context.Context) (map[string]bool, error) {
 	var set map[string]bool
 	err := s.Update(ctx, func(tx store.Tx) error {
+		set = nil
 		v, err := tx.Get(metaBucket, packedKey)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -467,11 +500,61 @@ func (s *Store) loadPacked(ctx context.Context) error {
 		set = parsePacked(v)
 		return nil
 	})
+	return set, err
+}
+
+// loadPacked reads the packed buckets the store recorded, if it did.
+func (s *Store) loadPacked(ctx context.Context) error {
+	set, err := s.readPacked(ctx)
 	if err != nil || set == nil {
 		return err
 	}
 	s.packed.Store(&set)
 	return nil
+}
+
+// packedCheck names the constraint of kv that refuseUnpacked adds.
+const packedCheck = "kv_packed_member_keys"
+
+// refuseUnpacked adds to the kv table of schema q (quoted), when set
+// names buckets, a constraint that refuses a row of a packed bucket under
+// a member's key (one that does not begin with 0x00): this code keeps
+// such a record in the member's packed row and never writes that row,
+// while a Store of a release before packing (schema version 2 or 1),
+// still running while a deploy rolls, writes it there, and it would not
+// be read (a balance lost, a counter or erasure mark misread). Such an
+// Update now fails (SQLSTATE 23514) and writes nothing. NOT VALID: rows
+// are not checked, as the buckets were empty when the store packed, and
+// a row such a Store wrote before the constraint existed (schema version
+// 3) is not read either way; validating it would keep the store from
+// opening.
+func refuseUnpacked(ctx context.Context, tx pgx.Tx, q string, set map[string]bool) error {
+	if len(set) == 0 {
+		return nil
+	}
+	var names []string
+	for _, b := range slices.Sorted(maps.Keys(set)) {
+		// Hex: a bucket name may hold any byte, and DDL takes no parameters.
+		names = append(names, fmt.Sprintf(`decode('%x', 'hex')`, b))
+	}
+	_, err := tx.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s.kv ADD CONSTRAINT %s
+		CHECK (bucket <> ALL (ARRAY[%s]) OR substring(key from 1 for 1) = decode('00', 'hex')) NOT VALID`,
+		q, packedCheck, strings.Join(names, ", ")))
+	return err
+}
+
+// refuseUnpackedMigration is migration 4: a store that packed before it
+// (at version 3) gets refuseUnpacked's constraint.
+func refuseUnpackedMigration(ctx context.Context, tx pgx.Tx, q string) error {
+	var v []byte
+	err := tx.QueryRow(ctx, `SELECT value FROM `+q+`.kv WHERE bucket = $1 AND key = $2`, []byte(metaBucket), packedKey).Scan(&v)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return refuseUnpacked(ctx, tx, q, parsePacked(v))
 }
 
 func formatPacked(set map[string]bool) []byte {

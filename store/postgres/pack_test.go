@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/shopspring/decimal"
 
 	"github.com/memberkit/membership"
@@ -423,5 +424,109 @@ func TestDamagedPackedRow(t *testing.T) {
 				t.Errorf("after the Put, m1's row %q; want %q as it was", got, c.row)
 			}
 		})
+	}
+}
+
+// An instance of a release before packing (schema version 2: a Store
+// opened before the schema packed, which never packs) is still running
+// while the deploy rolls. Once a Store of this release packed the
+// buckets, the old instance's write of a member's record to one of them,
+// a row this release never reads, fails with store.ErrFailed (SQLSTATE
+// 23514) and writes nothing, rather than succeeding and being lost: the
+// balance of 10 stays, and there is no row of it apart. A pool's key
+// (from 0x00), kept apart in both layouts, and other buckets are written
+// as before. A store packed at version 3, before the constraint existed,
+// gets it at its migration to version 4.
+func TestOlderReleaseWritesToPackedBucketsRefused(t *testing.T) {
+	p := testPool(t)
+	ctx := t.Context()
+	put := func(s *postgres.Store, bucket, key, val string) error {
+		return s.Update(ctx, func(tx store.Tx) error { return tx.Put(bucket, []byte(key), []byte(val)) })
+	}
+	get := func(s *postgres.Store, bucket, key string) string {
+		t.Helper()
+		var got string
+		err := s.View(ctx, func(tx store.Tx) error {
+			v, err := tx.Get(bucket, []byte(key))
+			got = string(v)
+			if errors.Is(err, store.ErrNotFound) {
+				got, err = "(none)", nil
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	refused := func(err error, what string) {
+		t.Helper()
+		var pe *pgconn.PgError
+		if !errors.Is(err, store.ErrFailed) || !errors.As(err, &pe) || pe.Code != "23514" {
+			t.Errorf("the old instance's %s: %v; want an error wrapping store.ErrFailed and SQLSTATE 23514", what, err)
+		}
+	}
+
+	schema := newSchema(t, p)
+	old := openStore(t, &postgres.Options{Schema: schema})
+	if err := put(old, "other", "m1", "a"); err != nil {
+		t.Fatal(err)
+	}
+	cur := openStore(t, &postgres.Options{Schema: schema})
+	if err := cur.Pack("bal", "ctr"); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(cur, "bal", "m1", "10"); err != nil {
+		t.Fatal(err)
+	}
+	refused(put(old, "bal", "m1", "25"), "balance of m1, packed")
+	refused(put(old, "ctr", "m2", "1"), "counter of m2, who has no packed row")
+	refused(old.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Put("other", []byte("m3"), []byte("b")); err != nil {
+			return err
+		}
+		return tx.Put("bal", []byte("m3"), []byte("7"))
+	}), "update of other and bal")
+	if err := put(old, "bal", "\x00pool", "5"); err != nil {
+		t.Errorf("the old instance's write of a pool's key: %v", err)
+	}
+	if err := put(old, "other", "m2", "c"); err != nil {
+		t.Errorf("the old instance's write to a bucket not packed: %v", err)
+	}
+	for _, c := range []struct{ bucket, key, want string }{
+		{"bal", "m1", "10"}, {"ctr", "m2", "(none)"}, {"bal", "m3", "(none)"}, {"other", "m3", "(none)"},
+		{"bal", "\x00pool", "5"}, {"other", "m2", "c"},
+	} {
+		if got := get(cur, c.bucket, c.key); got != c.want {
+			t.Errorf("%s/%q = %q; want %q", c.bucket, c.key, got, c.want)
+		}
+	}
+	for _, r := range rawRows(t, schema) {
+		if strings.HasPrefix(r, `"bal"/"m`) || strings.HasPrefix(r, `"ctr"/`) || r == `"other"/"m3"` {
+			t.Errorf("row %s written by the old instance", r)
+		}
+	}
+
+	// A store packed at version 3: its constraint is added by the
+	// migration to version 4, and the old instance is refused from then.
+	schema = newSchema(t, p)
+	old = openStore(t, &postgres.Options{Schema: schema})
+	cur = openStore(t, &postgres.Options{Schema: schema})
+	if err := cur.Pack("bal"); err != nil {
+		t.Fatal(err)
+	}
+	q := pgx.Identifier{schema}.Sanitize()
+	for _, sql := range []string{`ALTER TABLE ` + q + `.kv DROP CONSTRAINT kv_packed_member_keys`, `DELETE FROM ` + q + `.schema_version WHERE version > 3`} {
+		if _, err := p.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := put(old, "bal", "m1", "1"); err != nil { // what version 3 let through
+		t.Fatal(err)
+	}
+	openStore(t, &postgres.Options{Schema: schema})
+	refused(put(old, "bal", "m2", "1"), "balance of m2 after the migration to version 4")
+	if got := get(cur, "bal", "m2"); got != "(none)" {
+		t.Errorf("bal/m2 = %q; want none", got)
 	}
 }

@@ -122,6 +122,7 @@ type Store struct {
 	pool        *pgxpool.Pool
 	ownPool     bool
 	sql         queries
+	schema      string          // Options.Schema, quoted
 	prepare     bool            // name the statements, prepared on each connection (see tx.queue)
 	tracer      pgx.BatchTracer // the pool's, told of each round trip (wire.go)
 	maxAttempts int
@@ -211,7 +212,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 	if o.Group <= 0 {
 		o.Group = 4
 	}
-	s := &Store{pool: pool, sql: newQueries(o.Schema), maxAttempts: o.MaxAttempts, stripes: o.Stripes,
+	s := &Store{pool: pool, sql: newQueries(o.Schema), schema: pgx.Identifier{o.Schema}.Sanitize(), maxAttempts: o.MaxAttempts, stripes: o.Stripes,
 		group: o.Group, maxLeaders: int(pool.Config().MaxConns)}
 	s.scratch.New = func() any { return new(scratch) }
 	s.encoders.New = func() any { return new(encoder) }
@@ -521,22 +522,45 @@ func failed(err error) error {
 // Bucket names, keys and values are bytea: a bucket name may hold any
 // byte (text may not hold NUL), and bytea compares bytewise, the order
 // store.Tx requires.
-var migrations = [...]string{
+//
+// An instance of an earlier release keeps writing after a later one
+// migrated the schema (it checks the version only at New), so a
+// migration that changes what code of an earlier version would read or
+// write wrongly must make the server refuse that code's writes; the
+// package documentation (Schema versions) lists what each one does.
+var migrations = [...]migration{
 	// 1: the key-value table.
-	`CREATE TABLE %[1]s.kv (
+	sqlMigration(`CREATE TABLE %[1]s.kv (
 		bucket bytea NOT NULL,
 		key bytea NOT NULL,
 		value bytea NOT NULL,
 		PRIMARY KEY (bucket, key)
-	)`,
+	)`),
 	// 2: room in each page for updates that stay in it (HOT): an update
 	// that leaves the page adds an index entry, which conflicts with any
 	// transaction that read a range of the index page it lands in.
-	`ALTER TABLE %[1]s.kv SET (fillfactor = 70)`,
+	sqlMigration(`ALTER TABLE %[1]s.kv SET (fillfactor = 70)`),
 	// 3: a member's records of some buckets may be kept in one row
 	// (store.Packer, pack.go), which code of an earlier version would not
-	// find: it refuses the schema.
-	`COMMENT ON TABLE %[1]s.kv IS 'memberkit/membership store/postgres: see its package documentation'`,
+	// find: it refuses the schema at New (an instance already running
+	// is held off by version 4's constraint).
+	sqlMigration(`COMMENT ON TABLE %[1]s.kv IS 'memberkit/membership store/postgres: see its package documentation'`),
+	// 4: a store that packs refuses a row of a packed bucket under a
+	// member's key, which only code of an earlier version writes
+	// (refuseUnpacked).
+	refuseUnpackedMigration,
+}
+
+// A migration brings the schema q (quoted) to its version, in the
+// transaction that migrates.
+type migration func(ctx context.Context, tx pgx.Tx, q string) error
+
+// sqlMigration is a migration of one statement, with the schema as %[1]s.
+func sqlMigration(sql string) migration {
+	return func(ctx context.Context, tx pgx.Tx, q string) error {
+		_, err := tx.Exec(ctx, fmt.Sprintf(sql, q))
+		return err
+	}
 }
 
 // SchemaVersion is the version of the schema this code creates and
@@ -600,7 +624,7 @@ func (s *Store) migrate(ctx context.Context, schema string) error {
 			return fmt.Errorf("schema %s is at version %d, this code knows %d: %w", q, version, SchemaVersion, ErrSchemaTooNew)
 		}
 		for v := version; v < SchemaVersion; v++ {
-			if _, err := tx.Exec(ctx, fmt.Sprintf(migrations[v], q)); err != nil {
+			if err := migrations[v](ctx, tx, q); err != nil {
 				return fmt.Errorf("migrating to version %d: %w", v+1, err)
 			}
 			if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.schema_version (version) VALUES ($1)`, q), v+1); err != nil {
