@@ -63,18 +63,12 @@ type after struct {
 	erasedRefused int // retries of an erased member's events refused with ErrErased
 	lastEvent     map[string]event.Event
 	decided       map[string]points.AdjustmentState // the host's decisions, by adjustment
-	refundOf      map[string]*refunded              // the orders refunded, by ID
-}
-
-// refunded is what the host paid back of an order it was paid pay for.
-type refunded struct {
-	member      string
-	pay, amount decimal.Decimal
+	refundOf      map[string]*tally.Refund          // the orders refunded, by ID
 }
 
 func newAfter() after {
 	return after{sent: tally.NewQueue(), ops: map[int][]op{},
-		lastEvent: map[string]event.Event{}, decided: map[string]points.AdjustmentState{}, refundOf: map[string]*refunded{}}
+		lastEvent: map[string]event.Event{}, decided: map[string]points.AdjustmentState{}, refundOf: map[string]*tally.Refund{}}
 }
 
 // isErased reports whether the host erased member.
@@ -96,7 +90,7 @@ func (s *sim) due(d int) []event.Event {
 			id := ev.Attrs["order_id"].Str
 			s.refunds++
 			s.refunded = s.refunded.Add(amt)
-			s.refundOf[id].amount = s.refundOf[id].amount.Add(amt)
+			s.refundOf[id].Amount = s.refundOf[id].Amount.Add(amt)
 		}
 	})
 }
@@ -136,7 +130,7 @@ func (s *sim) refund(d int, m *member, o *order, pay decimal.Decimal) {
 			s.sent.Again(day+1, ev)
 		}
 	}
-	s.refundOf[o.id] = &refunded{member: m.id, pay: pay}
+	s.refundOf[o.id] = &tally.Refund{Member: m.id, Pay: pay}
 	day := d + o.refundIn
 	send(1, day, first)
 	if first.LessThan(pay) && o.refundRestIn > 0 {

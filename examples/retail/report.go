@@ -167,25 +167,14 @@ func (s *sim) report(ctx context.Context, w io.Writer, pg *insight.Page, took ti
 		return err
 	}
 
-	// Member by member, the page, the feed.
+	// Member by member, the page, the feed, then Check (the bolt file's
+	// pages and checksums, then Verify).
 	ids := make([]string, len(s.members))
 	for i, m := range s.members {
 		ids[i] = m.id
 	}
-	if err := f.CheckMembers(ctx, s.p, ids, s.start, end, c); err != nil {
+	if err := f.CheckEnd(ctx, s.p, ids, s.start, end, pg, map[string]decimal.Decimal{"mall": held}, c); err != nil {
 		return err
-	}
-	if err := tally.CheckPage(ctx, s.p, pg, map[string]decimal.Decimal{"mall": held}, c); err != nil {
-		return err
-	}
-	f.CheckFeed(c)
-
-	// Reconciliation and Verify.
-	// Check: the bolt file's pages and checksums, then Verify.
-	if err := s.p.Check(ctx); err != nil {
-		c.True("Check (store and ledger Verify): "+err.Error(), false)
-	} else {
-		c.True("Check (store and ledger Verify)", true)
 	}
 	if err := c.Err(); err != nil {
 		fmt.Fprintf(w, "\nRECONCILIATION FAILED\n")
@@ -220,32 +209,5 @@ func (s *sim) reportAfter(ctx context.Context, w io.Writer, r points.Reconciliat
 		}
 		c.True(fmt.Sprintf("adjustment %s: state %s, decided %s", id, a.State, s.decided[id]), a.State == s.decided[id])
 	}
-	for _, id := range s.erased {
-		_, erased, err := s.p.Erased(ctx, id)
-		if err != nil {
-			return err
-		}
-		c.True(id+" is erased", erased)
-	}
-	for _, id := range slices.Sorted(maps.Keys(s.refundOf)) {
-		rf := s.refundOf[id]
-		if rf.amount.IsZero() || s.isErased(rf.member) {
-			continue // not sent before the run ended, or the member erased
-		}
-		o, found, err := s.p.Points().Order(ctx, id)
-		if err != nil {
-			return err
-		}
-		if !found {
-			continue // it earned no points (less than a yuan paid)
-		}
-		whole := rf.amount.Equal(rf.pay)
-		ok := o.Amount.Equal(rf.pay) && o.Refunded.Equal(rf.amount) && o.Member == rf.member
-		for _, g := range o.Grants {
-			ok = ok && !g.Reversed.IsNegative() && g.Reversed.LessThanOrEqual(g.Amount) && (!whole || g.Reversed.Equal(g.Amount)) &&
-				g.Lapsed.Add(g.Shortfall).LessThanOrEqual(g.Reversed)
-		}
-		c.True(fmt.Sprintf("order %s of %s, paid %s, refunded %s: its record %+v", id, rf.member, rf.pay, rf.amount, o), ok)
-	}
-	return nil
+	return tally.CheckAfter(ctx, s.p, s.erased, s.refundOf, c)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -28,18 +27,12 @@ type refundPlan struct {
 	tickets int64
 }
 
-// refunded is what was refunded of an order paid pay.
-type refunded struct {
-	member      string
-	pay, amount decimal.Decimal
-}
-
 // after is the host's record of what it sends after the sale.
 type after struct {
 	sent          *tally.Queue
 	refunds       int
 	refundAmt     decimal.Decimal
-	refundOf      map[string]*refunded
+	refundOf      map[string]*tally.Refund
 	erased        []string
 	erasedRetried int
 	erasedRefused int
@@ -47,7 +40,7 @@ type after struct {
 }
 
 func newAfter() after {
-	return after{sent: tally.NewQueue(), refundOf: map[string]*refunded{}, lastEvent: map[string]event.Event{}}
+	return after{sent: tally.NewQueue(), refundOf: map[string]*tally.Refund{}, lastEvent: map[string]event.Event{}}
 }
 
 func (s *sim) isErased(member string) bool { return slices.Contains(s.erased, member) }
@@ -118,7 +111,7 @@ func (s *sim) send(d int, v *visit) []event.Event {
 		if !amt.IsPositive() {
 			continue
 		}
-		s.refundOf[ev.ID] = &refunded{member: v.m.id, pay: pay}
+		s.refundOf[ev.ID] = &tally.Refund{Member: v.m.id, Pay: pay}
 		s.sent.Send(d+rp.in, event.Event{ID: "rf-" + ev.ID, Member: v.m.id, Type: "refund", Time: s.day(d + rp.in).Add(7 * time.Hour),
 			Attrs: event.Attrs{"amount": event.Dec(amt), "order_id": event.Str(ev.ID)}})
 	}
@@ -138,7 +131,7 @@ func (s *sim) due(d int) []event.Event {
 			amt, _ := ev.Attrs["amount"].Number()
 			s.refunds++
 			s.refundAmt = s.refundAmt.Add(amt)
-			s.refundOf[ev.Attrs["order_id"].Str].amount = amt
+			s.refundOf[ev.Attrs["order_id"].Str].Amount = amt
 		}
 	})
 }
@@ -181,32 +174,5 @@ func (s *sim) erase(ctx context.Context, d int) error {
 func (s *sim) checkAfter(ctx context.Context, c *tally.Checks) error {
 	s.sent.Check(c)
 	c.Int("erased members' events sent again refused with ErrErased", int64(s.erasedRetried), int64(s.erasedRefused))
-	for _, id := range s.erased {
-		_, erased, err := s.p.Erased(ctx, id)
-		if err != nil {
-			return err
-		}
-		c.True(id+" is erased", erased)
-	}
-	for _, id := range slices.Sorted(maps.Keys(s.refundOf)) {
-		rf := s.refundOf[id]
-		if rf.amount.IsZero() || s.isErased(rf.member) {
-			continue // not sent before the run ended, or the member erased
-		}
-		o, found, err := s.p.Points().Order(ctx, id)
-		if err != nil {
-			return err
-		}
-		if !found {
-			continue // it earned no points
-		}
-		whole := rf.amount.Equal(rf.pay)
-		ok := o.Amount.Equal(rf.pay) && o.Refunded.Equal(rf.amount) && o.Member == rf.member
-		for _, g := range o.Grants {
-			ok = ok && !g.Reversed.IsNegative() && g.Reversed.LessThanOrEqual(g.Amount) && (!whole || g.Reversed.Equal(g.Amount)) &&
-				g.Lapsed.Add(g.Shortfall).LessThanOrEqual(g.Reversed)
-		}
-		c.True(fmt.Sprintf("order %s of %s, paid %s, refunded %s: its record %+v", id, rf.member, rf.pay, rf.amount, o), ok)
-	}
-	return nil
+	return tally.CheckAfter(ctx, s.p, s.erased, s.refundOf, c)
 }

@@ -279,6 +279,27 @@ func statement(ctx context.Context, p *membership.Program, a ledger.Account, may
 	return bal, es, nil
 }
 
+// CheckEnd makes the checks that end a run: the members one by one
+// (CheckMembers), the operator's page (CheckPage), the feed holding each
+// change once (CheckFeed), then the program's Check (the store's own
+// check, a bolt file's pages and checksums, then Verify), whose error is
+// a failed check.
+func (t *Tally) CheckEnd(ctx context.Context, p *membership.Program, members []string, start, end time.Time, pg *insight.Page, held map[string]decimal.Decimal, c *Checks) error {
+	if err := t.CheckMembers(ctx, p, members, start, end, c); err != nil {
+		return err
+	}
+	if err := CheckPage(ctx, p, pg, held, c); err != nil {
+		return err
+	}
+	t.CheckFeed(c)
+	if err := p.Check(ctx); err != nil {
+		c.True("Check (store and ledger Verify): "+err.Error(), false)
+	} else {
+		c.True("Check (store and ledger Verify)", true)
+	}
+	return nil
+}
+
 // CheckPage checks the operator's page against the program: the level mix
 // of its last month is Levels().Counts, the last month's points
 // outstanding is the members' balances summed (held, per program), and

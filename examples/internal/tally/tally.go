@@ -4,9 +4,12 @@
 // those sums with the ledger and the coupon statistics, the checks made
 // member by member (statements, levels, coupons: CheckMembers), of the
 // operator's page (CheckPage) and of the feed holding each change once
-// (CheckFeed), the host's queue of events sent on later days (late
-// deliveries, refunds, retries that must come back Duplicate: Queue), and
-// small printing helpers. It uses only the public API, as a host's own reporting would.
+// (CheckFeed), and all three with the program's Check at the end of a run
+// (CheckEnd); the host's queue of events sent on later days (late
+// deliveries, refunds, retries that must come back Duplicate: Queue) and
+// the checks of what followed the sales (erased members, refunded orders:
+// CheckAfter); and small printing helpers. It uses only the public API,
+// as a host's own reporting would.
 package tally
 
 import (
@@ -15,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -652,4 +656,48 @@ func (q *Queue) Answered(d int, evs []event.Event, outs []*change.Outcome) {
 // Check records the checks that every retry came back Duplicate.
 func (q *Queue) Check(c *Checks) {
 	c.Int("events sent again answered Duplicate", int64(q.Retried), int64(q.Duplicates))
+}
+
+// Refund is what a host paid back (Amount) of an order it was paid Pay
+// for; Amount is 0 until the refund is sent.
+type Refund struct {
+	Member      string
+	Pay, Amount decimal.Decimal
+}
+
+// CheckAfter checks what followed the sales: each member of erased is
+// erased, and each order of refunds (by order ID) has a record
+// (Points().Order) that holds what the host refunded and, refunded in
+// full, reverses all its grants. It passes over refunds not sent before
+// the run ended, those of erased members and orders with no record (they
+// earned no points).
+func CheckAfter(ctx context.Context, p *membership.Program, erased []string, refunds map[string]*Refund, c *Checks) error {
+	for _, id := range erased {
+		_, ok, err := p.Erased(ctx, id)
+		if err != nil {
+			return err
+		}
+		c.True(id+" is erased", ok)
+	}
+	for _, id := range slices.Sorted(maps.Keys(refunds)) {
+		rf := refunds[id]
+		if rf.Amount.IsZero() || slices.Contains(erased, rf.Member) {
+			continue // not sent before the run ended, or the member erased
+		}
+		o, found, err := p.Points().Order(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !found {
+			continue // it earned no points (retail: less than a yuan paid)
+		}
+		whole := rf.Amount.Equal(rf.Pay)
+		ok := o.Amount.Equal(rf.Pay) && o.Refunded.Equal(rf.Amount) && o.Member == rf.Member
+		for _, g := range o.Grants {
+			ok = ok && !g.Reversed.IsNegative() && g.Reversed.LessThanOrEqual(g.Amount) && (!whole || g.Reversed.Equal(g.Amount)) &&
+				g.Lapsed.Add(g.Shortfall).LessThanOrEqual(g.Reversed)
+		}
+		c.True(fmt.Sprintf("order %s of %s, paid %s, refunded %s: its record %+v", id, rf.Member, rf.Pay, rf.Amount, o), ok)
+	}
+	return nil
 }
