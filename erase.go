@@ -8,6 +8,7 @@ import (
 	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 )
 
@@ -49,6 +50,31 @@ type EraseRequest struct {
 // work for the member goes on: points and coupons still expire and terms
 // still end, so the ledger keeps balancing. Erase
 // publishes a change of kind ChangeErased.
+//
+// Closed, since no call can decide them once the member is erased (they
+// would wait for ever in the lists operators work from), each published
+// before ChangeErased as the decision would be, with the erasure's
+// request as its event, its operator as the decider and a reason noting
+// the erasure; nothing no operator approved is given:
+//
+//   - a manual adjustment waiting for approval is rejected
+//     (points.adjustment_rejected; its reason blanked as above);
+//   - a frozen day waiting for review (Points().Reviews) is voided
+//     (points.voided): its frozen points, and its points still pending,
+//     go to the program's voided pool, so the ledger balances;
+//   - coupons locked for an order are released (coupon.released, or
+//     coupon.expired for one whose validity ended), as Release does, and
+//     expire in due course: a host that took the order's payment calls
+//     Use before Erase;
+//   - the rewards of upgrade gifts owed (Levels().Status's Owed) are
+//     dropped (level.gift_dropped).
+//
+// An erasure dated before what it closes (an adjustment's request, the
+// last points a review took, a coupon's lock) is refused with
+// ErrInvalidArgument naming "at", as the decision would be, and changes
+// nothing. Approve, Reject, Restore, Void and GrantOwed for the member
+// are refused with ErrErased afterwards; Use and Release of the order
+// find no coupon locked (coupon.ErrNotFound).
 //
 // Removed:
 //
@@ -116,7 +142,8 @@ func (p *Program) Erase(ctx context.Context, req EraseRequest) (*change.Outcome,
 	body := req
 	body.At = body.At.UTC() // the same instant in any zone is the same request
 	out, err := p.eng.Apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member,
-		Action: "member.erase", Operator: req.Operator, Erasure: true}, func(u *engine.Unit) error {
+		Action: "member.erase", Operator: req.Operator, Erasure: true,
+		Ref: ledger.Ref{Operator: req.Operator}}, func(u *engine.Unit) error {
 		if err := u.Erase(req.Member); err != nil {
 			return err
 		}

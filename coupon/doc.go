@@ -297,7 +297,9 @@
 // type or by a method that is none the package has (or none).
 //
 // A coupon's states are available → locked (for an order, during
-// checkout) → used; locked → available (released); available → expired (by
+// checkout) → used; locked → available (released: by Release, its hold
+// running out, or its owner's erasure, membership's Erase, after which
+// Use and Release of the order find none locked); available → expired (by
 // the due index at its expiry); available or locked → revoked by an
 // operator. A store redeeming a code ([Handle.Redeem]) goes from
 // available to used in one step. Each coupon is used at most once, whatever

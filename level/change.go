@@ -29,6 +29,10 @@ const (
 	// member (payload [Gift]), after the refusal its part published: at
 	// the level's reach, or again at a later event or GrantOwed.
 	ChangeOwed = "level.gift_owed"
+	// ChangeGiftDropped is an upgrade gift's reward owed to the member
+	// (ChangeOwed) that is no longer owed though never granted (payload
+	// [Gift]): the member's erasure drops what is owed.
+	ChangeGiftDropped = "level.gift_dropped"
 	// ChangeFrozen is a level frozen after a downgrade (payload
 	// [FreezeChange]).
 	ChangeFrozen = "level.frozen"
@@ -169,8 +173,8 @@ type Effects struct {
 	Levels []LevelChange
 	// Gifts lists the upgrade gifts' rewards granted (late ones, owed
 	// since an earlier reach, included); Owed those refused and still
-	// owed.
-	Gifts, Owed []Gift
+	// owed; Dropped those owed that no longer are (ChangeGiftDropped).
+	Gifts, Owed, Dropped []Gift
 	// Frozen and Unfrozen list the freezes that started and ended.
 	Frozen, Unfrozen []FreezeChange
 	// Purchased and Expired list the paid plans bought or renewed and
@@ -223,13 +227,16 @@ func EffectsOf(out *change.Outcome) (Effects, error) {
 				v.TermEnd = inZone(v.TermEnd, loc)
 				e.Levels = append(e.Levels, v)
 			}
-		case ChangeGift, ChangeOwed:
+		case ChangeGift, ChangeOwed, ChangeGiftDropped:
 			var v Gift
 			if err = c.Decode(&v); err == nil {
-				if c.Kind == ChangeGift {
+				switch c.Kind {
+				case ChangeGift:
 					e.Gifts = append(e.Gifts, v)
-				} else {
+				case ChangeOwed:
 					e.Owed = append(e.Owed, v)
+				default:
+					e.Dropped = append(e.Dropped, v)
 				}
 			}
 		case ChangeFrozen, ChangeUnfrozen:

@@ -109,7 +109,9 @@
 // makes it good by hand (a coupon claimed for the member) leaves it owed
 // all the same, and a later event would grant it again: settle it with
 // GrantOwed (after a restock, or once the claim period is open), or let a
-// later event do it.
+// later event do it. A member's erasure (membership's Erase) drops what
+// is owed, each reward published as [ChangeGiftDropped]: neither
+// GrantOwed nor the member's events are taken from then on.
 //
 // [Status.Gifted] lists the levels whose gifts the member had, and Owed
 // the rewards owed; both move with the member: export.Openings writes
@@ -345,8 +347,8 @@
 // # Changes, ledger and storage
 //
 // The part publishes [ChangeLevel] ([LevelChange]), [ChangeGrowth]
-// ([GrowthChange]), [ChangeGift] and [ChangeOwed] ([Gift]), [ChangeFrozen] and
-// [ChangeUnfrozen] ([FreezeChange]), [ChangePlanPurchased] and
+// ([GrowthChange]), [ChangeGift], [ChangeOwed] and [ChangeGiftDropped]
+// ([Gift]), [ChangeFrozen] and [ChangeUnfrozen] ([FreezeChange]), [ChangePlanPurchased] and
 // [ChangePlanExpired] ([PlanChange]); [EffectsOf] reads them back from an
 // outcome as values. Growth is posted to the ledger under the kinds
 // [KindEarned], [KindRewarded], [KindReversed] and [KindRebased], each

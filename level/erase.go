@@ -4,16 +4,23 @@ import (
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/record"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 )
 
 var _ engine.Eraser = (*part)(nil)
 
 // Erase blanks the notes of the member's level history (the reasons an
-// operator gave for a level set, free text that may hold personal data).
-// The level, term, growth, plans and every history record's cause, levels,
-// times, event and operator are kept.
+// operator gave for a level set, free text that may hold personal data),
+// and drops the rewards of upgrade gifts owed to the member, each
+// published as ChangeGiftDropped: GrantOwed and the member's events are
+// refused once the member is erased, so nothing could grant them. The
+// level, term, growth, plans, the levels gifted and every history
+// record's cause, levels, times, event and operator are kept.
 func (p *part) Erase(u *engine.Unit, member string) error {
+	if err := p.dropOwed(u, member); err != nil {
+		return err
+	}
 	pre := keys.New().Str(member)
 	type blanked struct {
 		k []byte
@@ -38,6 +45,33 @@ func (p *part) Erase(u *engine.Unit, member string) error {
 	// Written once the scan has ended, as a store's Scan requires.
 	for _, b := range recs {
 		if err := tx.Put(bHistory, b.k, appendRecord(nil, &b.r)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropOwed drops what is owed to member (Status.Owed), publishing each
+// reward the definition still gives as ChangeGiftDropped (one it no
+// longer gives is not listed as owed: it goes unpublished, as payOwed
+// drops it).
+func (p *part) dropOwed(u *engine.Unit, member string) error {
+	vm, _, err := p.view(u, member)
+	if err != nil || len(vm.Owed) == 0 {
+		return err
+	}
+	m := cloneMember(vm)
+	m.Owed = nil
+	if err := p.save(u, member, &m); err != nil {
+		return err
+	}
+	for _, o := range vm.Owed {
+		g, ok := p.def.owedGift(o)
+		if !ok {
+			continue
+		}
+		why := rule.Reason{Rule: "level." + g.Level + ".gift", Note: "owed gift dropped by the member's erasure"}
+		if err := u.Emit(ChangeGiftDropped, member, g, &why); err != nil {
 			return err
 		}
 	}

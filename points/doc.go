@@ -168,6 +168,13 @@
 // new points only; a reversal into the lots voided earlier that day still
 // voids them again, outside the reopened review.
 //
+// A member's erasure (membership's Erase) decides what of the member
+// waits on an operator, since Restore, Void, Approve and Reject are
+// refused for an erased member from then on: each open review is voided
+// and each adjustment waiting for approval rejected, by the erasure's
+// operator at its time, published as a decision is (the reason's note
+// says "closed by the member's erasure").
+//
 // # Refunds
 //
 // An earning rule naming an Order attribute records what each order earned

@@ -706,12 +706,17 @@ func (pt *part) decide(u *engine.Unit, req DecideRequest, approve bool) error {
 		}
 		return pt.applyAdjustment(u, prog, adj, req.Operator, req.Note)
 	}
-	adj.State, adj.Decider, adj.Decided, adj.Note = AdjustmentRejected, req.Operator, u.At(), req.Note
+	return pt.reject(u, adj, req.Operator, req.Note, &rule.Reason{Rule: "points.adjust", Note: req.Note})
+}
+
+// reject rejects the pending adjustment adj: decider decides it at the
+// unit's time, with note, published with why.
+func (pt *part) reject(u *engine.Unit, adj Adjustment, decider, note string, why *rule.Reason) error {
+	adj.State, adj.Decider, adj.Decided, adj.Note = AdjustmentRejected, decider, u.At(), note
 	if err := record.Put(u.Tx(), bAdjust, []byte(adj.ID), adj); err != nil {
 		return err
 	}
-	return u.Emit(ChangeAdjustmentRejected, adj.Member, Change{Program: adj.Program, Amount: adj.Amount, Adjustment: &adj, Operator: req.Operator},
-		&rule.Reason{Rule: "points.adjust", Note: req.Note})
+	return u.Emit(ChangeAdjustmentRejected, adj.Member, Change{Program: adj.Program, Amount: adj.Amount, Adjustment: &adj, Operator: decider}, why)
 }
 
 func (pt *part) review(u *engine.Unit, req ReviewRequest, restore bool) error {

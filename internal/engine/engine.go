@@ -801,6 +801,16 @@ func (e *Engine) applyTx(tx store.Tx, pr prepared) (out *change.Outcome, refusal
 			}
 		}
 		if err := pr.fn(u); err != nil {
+			// A request that found an erased member (an adjustment by
+			// its ID, closed by the erasure) is refused as about that
+			// member, before whatever else fn found wrong.
+			if IsRefusal(err) {
+				if cerr := u.checkChanged(req.Member); errors.Is(cerr, ErrErased) {
+					err = fmt.Errorf("%w: request %q: %w", event.ErrInvalidArgument, req.ID, cerr)
+				} else if cerr != nil {
+					return cerr
+				}
+			}
 			refusal = err
 			return err
 		}

@@ -32,9 +32,11 @@ const bErased = "erased" // member → time of the erasure (8 bytes, keys.Builde
 var ErrErased = errors.New("member erased")
 
 // Eraser is a part that keeps personal data of a member (profile
-// attributes, operator notes): Erase removes it, inside the erasure's
-// unit, keeping every amount and reference the ledger and the part's
-// rules need.
+// attributes, operator notes), or keeps what of the member waits on an
+// operator: Erase removes the one and closes the other (no request can
+// once the member is erased), inside the erasure's unit, keeping every
+// amount and reference the ledger and the part's rules need. The unit's
+// Ref names the erasure's request and operator.
 type Eraser interface {
 	Erase(u *Unit, member string) error
 }
