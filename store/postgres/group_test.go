@@ -256,16 +256,7 @@ func TestGroupCommitRefusedRunsAlone(t *testing.T) {
 	p := testPool(t)
 	schema := newSchema(t, p)
 	s := groupStoreOn(t, schema)
-	q := pgx.Identifier{schema}.Sanitize()
-	for _, sql := range []string{
-		`CREATE FUNCTION ` + q + `.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'key bad refused'; END $$`,
-		`CREATE CONSTRAINT TRIGGER refuse AFTER INSERT OR UPDATE ON ` + q + `.kv DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-			WHEN (NEW.bucket = 'g'::bytea AND NEW.key = 'bad'::bytea) EXECUTE FUNCTION ` + q + `.refuse()`,
-	} {
-		if _, err := p.Exec(t.Context(), sql); err != nil {
-			t.Fatal(err)
-		}
-	}
+	atCommit(t, schema, "refuse", "bad", `RAISE EXCEPTION 'key bad refused';`)
 	runs := make([]int, 3)
 	var fns []func(store.Tx) error
 	for i, key := range []string{"k0", "bad", "k2"} {
@@ -581,16 +572,7 @@ func TestGroupCommitConnectionEndedRunsNoneAgain(t *testing.T) {
 	p := testPool(t)
 	schema := newSchema(t, p)
 	s := groupStoreOn(t, schema)
-	q := pgx.Identifier{schema}.Sanitize()
-	for _, sql := range []string{
-		`CREATE FUNCTION ` + q + `.die() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); RETURN NULL; END $$`,
-		`CREATE CONSTRAINT TRIGGER die AFTER INSERT OR UPDATE ON ` + q + `.kv DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-			WHEN (NEW.bucket = 'g'::bytea AND NEW.key = 'die'::bytea) EXECUTE FUNCTION ` + q + `.die()`,
-	} {
-		if _, err := p.Exec(t.Context(), sql); err != nil {
-			t.Fatal(err)
-		}
-	}
+	atCommit(t, schema, "die", "die", dieAtCommit)
 	runs := make([]int, 3)
 	var fns []func(store.Tx) error
 	for i, key := range []string{"k0", "die", "k2"} {
@@ -707,4 +689,25 @@ func TestGroupManyCancelled(t *testing.T) {
 		t.Errorf("%d Updates left in the queue", n)
 	}
 	wantKeys(t, s, want...)
+}
+
+// dieAtCommit is a trigger's body that ends its own connection on the
+// server (FATAL, SQLSTATE 57P01), as a restart would.
+const dieAtCommit = `PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5);`
+
+// atCommit makes the COMMIT of a transaction that wrote key (in any
+// bucket) of schema's table run body, a deferred constraint trigger
+// named name: a host's check, or a server failure, met at the commit.
+func atCommit(t *testing.T, schema, name, key, body string) {
+	t.Helper()
+	q := pgx.Identifier{schema}.Sanitize()
+	for _, sql := range []string{
+		`CREATE FUNCTION ` + q + `.` + name + `() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ` + body + ` RETURN NULL; END $$`,
+		`CREATE CONSTRAINT TRIGGER ` + name + ` AFTER INSERT OR UPDATE ON ` + q + `.kv DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+			WHEN (NEW.key = '` + key + `'::bytea) EXECUTE FUNCTION ` + q + `.` + name + `()`,
+	} {
+		if _, err := testPool(t).Exec(t.Context(), sql); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -119,16 +119,7 @@ func TestServerRestartAtEachPhase(t *testing.T) {
 
 			// At the commit: the outcome is unknown, and the function
 			// does not run again.
-			q := pgx.Identifier{schema}.Sanitize()
-			for _, sql := range []string{
-				`CREATE FUNCTION ` + q + `.die() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); RETURN NULL; END $$`,
-				`CREATE CONSTRAINT TRIGGER die AFTER INSERT OR UPDATE ON ` + q + `.kv DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-					WHEN (NEW.key = 'die'::bytea) EXECUTE FUNCTION ` + q + `.die()`,
-			} {
-				if _, err := testPool(t).Exec(t.Context(), sql); err != nil {
-					t.Fatal(err)
-				}
-			}
+			atCommit(t, schema, "die", "die", dieAtCommit)
 			runs = 0
 			err = s.Update(t.Context(), func(tx store.Tx) error { runs++; return put("die")(tx) })
 			if !errors.Is(err, store.ErrFailed) || errors.Is(err, store.ErrConflict) || runs != 1 {
