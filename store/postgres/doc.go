@@ -15,7 +15,10 @@
 // without it opens a schema made for it beforehand (CREATE SCHEMA ...
 // AUTHORIZATION the role), where it makes its tables. An option out of
 // its range (see [Options]) is refused with store.ErrInvalid before
-// anything is read or created.
+// anything is read or created, as is a DSN Open cannot parse. A failure
+// of the server or of the connection while they open (none reachable
+// yet, a migration's statement refused) wraps store.ErrFailed, as an
+// Update's does, unless it is the caller's context's.
 //
 // The data is one table, kv (bucket, key and value bytea, primary key
 // (bucket, key)), beside schema_version (one row per migration applied).

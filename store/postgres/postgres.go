@@ -165,16 +165,20 @@ func (s *Store) Stripes() int { return s.stripes }
 
 // Open connects to the database dsn names (a PostgreSQL connection
 // string or URL; pool settings such as pool_max_conns may be added, see
-// pgxpool.ParseConfig) and opens the store in it as [New] does. Close
-// closes the connections.
+// pgxpool.ParseConfig) and opens the store in it as [New] does, with
+// New's errors. A dsn that does not parse is refused with an error
+// wrapping store.ErrInvalid; Open connects only in New, so a server that
+// cannot be reached is store.ErrFailed there. Close closes the
+// connections.
 func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: open: %w", err)
+		return nil, fmt.Errorf("postgres: open: %w: %w", store.ErrInvalid, err)
 	}
+	// It connects on first use (New's), so what it refuses is cfg.
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: open: %w", err)
+		return nil, fmt.Errorf("postgres: open: %w: %w", store.ErrInvalid, err)
 	}
 	s, err := New(ctx, pool, opts)
 	if err != nil {
@@ -189,7 +193,14 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 // open): it creates the schema's tables or migrates them to
 // [SchemaVersion], and returns an error wrapping [ErrSchemaTooNew] when
 // the database's version is newer. Any number of processes may open one
-// schema at once; they migrate it once. Close the store before the pool:
+// schema at once; they migrate it once. An option out of its range is
+// refused with an error wrapping store.ErrInvalid. What the server or the
+// connection made fail (no server to be reached, a connect_timeout of the
+// pool's ending, a statement of the migration refused, such as CREATE
+// SCHEMA by a role without the privilege) is an error wrapping
+// store.ErrFailed, as Update's are, which a host may retry (the database
+// not up yet); ctx's own end is ctx's error, not ErrFailed, and a pool
+// already closed gives store.ErrClosed. Close the store before the pool:
 // once the pool is closed, every call that needs a connection returns an
 // error wrapping store.ErrClosed, as after Close.
 func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error) {
@@ -226,10 +237,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 	s.tracer, _ = pool.Config().ConnConfig.Tracer.(pgx.BatchTracer)
 	s.idle = sync.NewCond(&s.mu)
 	if err := s.migrate(ctx, o.Schema); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: migrate: %w", openFailed(ctx, err))
 	}
 	if err := s.loadPacked(ctx); err != nil {
-		return nil, fmt.Errorf("postgres: open: %w", err)
+		return nil, fmt.Errorf("postgres: open: %w", openFailed(ctx, err))
 	}
 	return s, nil
 }
@@ -519,6 +530,27 @@ func failed(err error) error {
 	return fmt.Errorf("%w: %w", store.ErrFailed, err)
 }
 
+// openFailed is failed for New's errors, its migration's made outside
+// any Update: it wraps in store.ErrFailed what the server or the
+// connection made fail, so that a host retrying on it at start-up
+// retries a server not up yet, but not the end of ctx, a newer schema
+// (ErrSchemaTooNew), a pool its owner closed (store.ErrClosed, as in
+// acquireError) or an error an Update wrapped already. It asks whether
+// ctx ended rather than whether err wraps a context's error, as failed
+// does: a connect_timeout of the pool's ending wraps
+// context.DeadlineExceeded too, and is the server's failure.
+func openFailed(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, ErrSchemaTooNew), errors.Is(err, store.ErrFailed), errors.Is(err, store.ErrClosed):
+		return err
+	case errors.Is(err, puddle.ErrClosedPool):
+		return fmt.Errorf("the pool was closed: %w: %w", store.ErrClosed, err)
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return err
+	}
+	return fmt.Errorf("%w: %w", store.ErrFailed, err)
+}
+
 // Bucket names, keys and values are bytea: a bucket name may hold any
 // byte (text may not hold NUL), and bytea compares bytewise, the order
 // store.Tx requires.
@@ -568,7 +600,8 @@ func sqlMigration(sql string) migration {
 const SchemaVersion = len(migrations)
 
 // migrate brings schema to SchemaVersion, under an advisory lock so that
-// processes opening it at once migrate it once.
+// processes opening it at once migrate it once. New wraps its errors
+// (openFailed).
 func (s *Store) migrate(ctx context.Context, schema string) error {
 	q := pgx.Identifier{schema}.Sanitize()
 	version, err := s.schemaVersion(ctx, schema, q)
@@ -576,7 +609,7 @@ func (s *Store) migrate(ctx context.Context, schema string) error {
 		return nil
 	}
 	if err == nil && version > SchemaVersion {
-		return fmt.Errorf("postgres: schema %s is at version %d, this code knows %d: %w", q, version, SchemaVersion, ErrSchemaTooNew)
+		return fmt.Errorf("schema %s is at version %d, this code knows %d: %w", q, version, SchemaVersion, ErrSchemaTooNew)
 	}
 	// A session lock, taken before the transaction that migrates: that
 	// transaction then starts after another process's migration committed
@@ -584,19 +617,19 @@ func (s *Store) migrate(ctx context.Context, schema string) error {
 	// catalog caches, and CREATE ... IF NOT EXISTS would fail).
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
+		return err
 	}
 	defer conn.Release()
 	const lockKey = `hashtext('memberkit/membership store/postgres'), hashtext($1)`
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lockKey+`)`, schema); err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
+		return err
 	}
 	defer func() {
 		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lockKey+`)`, schema); err != nil {
 			_ = conn.Conn().Close(ctx) // the lock goes with the session
 		}
 	}()
-	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		// Created only when missing: CREATE SCHEMA IF NOT EXISTS needs
 		// the CREATE privilege on the database even when the schema
 		// exists, which a role given a schema of its own need not have.
@@ -633,10 +666,6 @@ func (s *Store) migrate(ctx context.Context, schema string) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
-	}
-	return nil
 }
 
 // schemaVersion returns the version recorded in schema, 0 when it has no

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -237,10 +239,102 @@ func TestSchemaOwnedByAnotherRole(t *testing.T) {
 		t.Errorf("Update: %v", err)
 	}
 
+	// The server's refusal is the store's failure, not the caller's
+	// input: it wraps store.ErrFailed, as an Update's would.
 	missing := schema + "_missing"
 	_, err = postgres.New(ctx, p, &postgres.Options{Schema: missing})
-	if err == nil || !strings.Contains(err.Error(), "creating schema \""+missing+"\"") || !strings.Contains(err.Error(), "permission denied") {
-		t.Errorf("New in a schema the role may not create = %v; want an error naming the schema and the refusal", err)
+	var pe *pgconn.PgError
+	if !errors.Is(err, store.ErrFailed) || errors.Is(err, store.ErrInvalid) || !errors.As(err, &pe) || pe.Code != "42501" ||
+		!strings.Contains(err.Error(), "creating schema \""+missing+"\"") {
+		t.Errorf("New in a schema the role may not create = %v; want an error wrapping store.ErrFailed and SQLSTATE 42501, naming the schema", err)
+	}
+}
+
+// TestOpenFailureWrapsErrFailed opens stores where no server answers:
+// the failure is the store's (store.ErrFailed, which a host retries at
+// start-up), but for the end of the caller's own context, a DSN that
+// does not parse (store.ErrInvalid) and a pool closed before New
+// (store.ErrClosed). It needs no server.
+func TestOpenFailureWrapsErrFailed(t *testing.T) {
+	// A server that accepts connections and never answers.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	silent := "postgres://u@" + l.Addr().String() + "/db?sslmode=disable"
+
+	short := func() context.Context {
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		dsn  string
+		want error // wrapped
+		not  []error
+	}{
+		// Port 1 refuses at once: the short context only bounds the test.
+		{"connection refused", short(), "postgres://u@127.0.0.1:1/db?sslmode=disable", store.ErrFailed,
+			[]error{store.ErrInvalid, context.DeadlineExceeded}},
+		// The DSN's connect_timeout ends pgconn's own context, which
+		// wraps context.DeadlineExceeded; the caller's has not ended.
+		{"connect_timeout of the DSN", t.Context(), silent + "&connect_timeout=1", store.ErrFailed,
+			[]error{store.ErrInvalid}},
+		{"the caller's context ended", short(), silent, context.DeadlineExceeded,
+			[]error{store.ErrFailed, store.ErrInvalid}},
+		{"a DSN that does not parse", t.Context(), "postgres://u@127.0.0.1:1/db?sslmode=sometimes", store.ErrInvalid,
+			[]error{store.ErrFailed}},
+	} {
+		s, err := postgres.Open(c.ctx, c.dsn, nil)
+		if err == nil {
+			s.Close()
+			t.Errorf("Open, %s: succeeded; want an error wrapping %v", c.name, c.want)
+			continue
+		}
+		if !errors.Is(err, c.want) {
+			t.Errorf("Open, %s = %v; want an error wrapping %v", c.name, err, c.want)
+		}
+		for _, e := range c.not {
+			if errors.Is(err, e) {
+				t.Errorf("Open, %s = %v; wraps %v, want it not to", c.name, err, e)
+			}
+		}
+	}
+
+	// New on a pool its owner closed: the store would be closed, as
+	// Update's error says, and retrying would not help.
+	p, err := pgxpool.New(t.Context(), "postgres://u@127.0.0.1:1/db?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if _, err := postgres.New(t.Context(), p, nil); !errors.Is(err, store.ErrClosed) || errors.Is(err, store.ErrFailed) {
+		t.Errorf("New on a closed pool = %v; want an error wrapping store.ErrClosed, not store.ErrFailed", err)
 	}
 }
 
