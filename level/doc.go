@@ -216,6 +216,18 @@
 // keeps the level to its term end whatever is refunded, as with any
 // decrease.
 //
+// [Handle.Status] and [Handle.StatusAt] tell a frozen member what returns
+// them: each entry of Status.Frozen gives the level's unfreeze threshold
+// in the definition in force ([Frozen.Unfreeze]) and the growth still to
+// earn ([Frozen.Needed]: the threshold less Earned, never below 0, so
+// 240 for a threshold of 200 after the refund above took the count to
+// −40), to earn before [Frozen.Deadline] when the freeze has one. Both are
+// zero for a level a new version of the definition no longer freezes,
+// which no growth returns the member to. They are worked out as the status
+// is read, from the stored count, and stored nowhere ([Definition.Needed]
+// is the rule). Before, Status gave only the count, and a host had to look
+// the threshold up in the definition to say how far the member was.
+//
 // # Refunds
 //
 // A growth rule with an [OrderRef] remembers per order what it granted; a

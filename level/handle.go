@@ -204,8 +204,9 @@ type Status struct {
 	// Growth is the current growth; Lifetime the net growth ever earned.
 	Growth   decimal.Decimal `json:"growth"`
 	Lifetime decimal.Decimal `json:"lifetime"`
-	// Frozen lists the frozen levels with their deadlines (zero: long-term)
-	// and the growth earned since each downgrade.
+	// Frozen lists the frozen levels with their deadlines (zero: long-term),
+	// the growth earned since each downgrade, and the growth still needed
+	// to return to each (Frozen.Needed).
 	Frozen []Frozen `json:"frozen,omitempty"`
 	// Gifted lists the ladder's levels whose upgrade gifts the member has
 	// had, in ladder order: an upgrade (or a return from a freeze) marks
@@ -330,6 +331,7 @@ func (h *Handle) status(u *engine.Unit, member string, s *Status) error {
 	for i := range s.Frozen {
 		f := &s.Frozen[i]
 		f.Since, f.Deadline = inZone(f.Since, loc), inZone(f.Deadline, loc)
+		f.Unfreeze, f.Needed, _ = h.p.def.Needed(*f)
 	}
 	for i := range s.Plans {
 		p := &s.Plans[i]

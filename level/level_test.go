@@ -249,6 +249,35 @@ func TestLevelFreezeFixedRunsOut(t *testing.T) {
 	}
 }
 
+// Needed is the unfreeze threshold less the net growth earned since the
+// downgrade, never below 0; a level the definition does not freeze has
+// none.
+func TestLevelFreezeNeeded(t *testing.T) {
+	def := ladder(level.NextLower)
+	def.Ladder[3].Freeze = &level.Freeze{Kind: level.LongTerm, Unfreeze: d("200")}
+	tests := []struct {
+		level, earned    string
+		unfreeze, needed string
+		ok               bool
+	}{
+		{"Gold", "0", "200", "200", true},
+		{"Gold", "150", "200", "50", true},
+		{"Gold", "-40", "200", "240", true}, // a refund took 40 more than was earned since
+		{"Gold", "200", "200", "0", true},
+		{"Gold", "230", "200", "0", true},  // a later definition lowered the threshold
+		{"Silver", "50", "0", "0", false},  // no freeze strategy (removed by a new version)
+		{"Diamond", "50", "0", "0", false}, // not in the ladder
+	}
+	for _, tc := range tests {
+		t.Run(tc.level+"/"+tc.earned, func(t *testing.T) {
+			unfreeze, needed, ok := def.Needed(level.Frozen{Level: tc.level, Earned: d(tc.earned)})
+			if !unfreeze.Equal(d(tc.unfreeze)) || !needed.Equal(d(tc.needed)) || ok != tc.ok {
+				t.Errorf("Needed = (%s, %s, %v), want (%s, %s, %v)", unfreeze, needed, ok, tc.unfreeze, tc.needed, tc.ok)
+			}
+		})
+	}
+}
+
 func TestLevelGrowthRule(t *testing.T) {
 	at := wall(t, "2026-03-15 10:00")
 	checkIn := level.GrowthRule{ID: "check-in", Event: "check_in", Formula: rule.Formula{Kind: rule.Fixed, Fixed: d("12")}}

@@ -460,6 +460,50 @@ func TestLevelLongTermFreezeReturnsAfterTwoDowngrades(t *testing.T) {
 	}
 }
 
+// Status says how much growth returns a frozen member to the level, and
+// by when: the unfreeze threshold less the net growth earned since the
+// downgrade, more than the threshold after a refund of an order from
+// before it. fay reaches Gold with an order of 500, earns 40 in Gold's
+// one-month window, and is downgraded to Silver at the term end (24:00 on
+// 10 February) with growth re-based to 40 and Gold frozen for 30 days (to
+// 13 March) with a threshold of 200. A refund of 100 of the first order
+// takes only the 40 she has: −40 counted, 240 needed. 150 earned leaves
+// 90, 89 more leaves 1, and the last 1 returns her to Gold.
+func TestLevelFrozenNeeded(t *testing.T) {
+	ctx := context.Background()
+	p := testkit.OpenMemory(t, lvlFreezeDef(&level.Freeze{Kind: level.FixedDuration, Duration: rule.Validity{Kind: rule.DaysAfter, N: 30}, Unfreeze: d("200")}))
+	frozen := func(s level.Status, earned, needed string) {
+		t.Helper()
+		want := []level.Frozen{{Level: "Gold", Since: lvlAt("2026-02-11"), Deadline: lvlAt("2026-03-13"), Earned: d(earned), Unfreeze: d("200"), Needed: d(needed)}}
+		if diff := cmp.Diff(want, s.Frozen, cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })); diff != "" {
+			t.Errorf("frozen (-want +got):\n%s", diff)
+		}
+	}
+	mustProcess(t, p, lvlOrder("o1", "fay", "500", "A", lvlAt("2026-01-10 09:00")))
+	mustProcess(t, p, lvlOrder("o2", "fay", "40", "B", lvlAt("2026-02-01 10:00")))
+	lvlAdvance(t, p, lvlAt("2026-02-11"))
+	frozen(lvlWant(t, p, "fay", "Silver", "40", "2026-03-12"), "0", "200")
+	mustProcess(t, p, lvlEvent("r1", "fay", "return", lvlAt("2026-02-15 10:00"), event.Attrs{"amount": event.Dec(d("100")), "order_id": event.Str("A")}))
+	frozen(lvlWant(t, p, "fay", "Silver", "0", "2026-03-12"), "-40", "240")
+	mustProcess(t, p, lvlOrder("o3", "fay", "150", "C", lvlAt("2026-02-20 10:00")))
+	frozen(lvlWant(t, p, "fay", "Silver", "150", "2026-03-12"), "110", "90")
+	// StatusAt says the same before the deadline.
+	s, err := p.Levels().StatusAt(ctx, "fay", lvlAt("2026-03-01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frozen(s, "110", "90")
+	mustProcess(t, p, lvlOrder("o4", "fay", "89", "D", lvlAt("2026-02-25 10:00")))
+	frozen(lvlWant(t, p, "fay", "Silver", "239", "2026-03-12"), "199", "1")
+	mustProcess(t, p, lvlOrder("o5", "fay", "1", "E", lvlAt("2026-02-26 10:00")))
+	if s := lvlWant(t, p, "fay", "Gold", "240", "2026-03-27"); len(s.Frozen) != 0 {
+		t.Errorf("frozen after the return = %+v", s.Frozen)
+	}
+	if err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A return to a frozen level moves the member up as an upgrade does:
 // each level it crosses grants its gifts by the usual rule. In this
 // ladder Silver gives 30 once per member and Gold 50 every time; Gold

@@ -105,6 +105,31 @@ type Frozen struct {
 	// date of the order it reverses. It is not floored at 0: refunds that
 	// took more than was earned since leave it negative.
 	Earned decimal.Decimal `json:"earned"`
+	// Unfreeze and Needed are what Handle.Status and StatusAt add (the
+	// member's record and the functions of this file leave them zero):
+	// the level's unfreeze threshold in the definition in force, and the
+	// growth still to earn to return to the level, Unfreeze − Earned and
+	// never below 0 (more than Unfreeze after refunds took the count
+	// below 0), to be earned before Deadline when there is one. Both are
+	// zero when that definition no longer freezes the level: no growth
+	// returns the member to it then (see Definition.Needed).
+	Unfreeze decimal.Decimal `json:"unfreeze"`
+	Needed   decimal.Decimal `json:"needed"`
+}
+
+// Needed returns the unfreeze threshold of f's level and the growth still
+// to earn to reach it, threshold − f.Earned, never below 0 (0 when the
+// count reaches it and the member's next growth returns them); ok is
+// false, and both zero, when d does not freeze the level (left out of the
+// ladder, or its strategy removed), so that no growth returns the member
+// to it.
+func (d Definition) Needed(f Frozen) (unfreeze, needed decimal.Decimal, ok bool) {
+	i := d.Index(f.Level)
+	if i < 0 || d.Ladder[i].Freeze == nil {
+		return decimal.Zero, decimal.Zero, false
+	}
+	unfreeze = d.Ladder[i].Freeze.Unfreeze
+	return unfreeze, decimal.Max(unfreeze.Sub(f.Earned), decimal.Zero), true
 }
 
 // Live reports whether the freeze still holds at t.
