@@ -66,8 +66,9 @@ type EraseRequest struct {
 //     coupon.expired for one whose validity ended), as Release does, and
 //     expire in due course: a host that took the order's payment calls
 //     Use before Erase;
-//   - the rewards of upgrade gifts owed (Levels().Status's Owed) are
-//     dropped (level.gift_dropped).
+//   - the rewards of upgrade gifts owed are dropped (level.gift_dropped),
+//     those of Levels().Status's Owed and those the definition no longer
+//     gives, which Owed does not list.
 //
 // An erasure dated before what it closes (an adjustment's request, the
 // last points a review took, a coupon's lock) is refused with

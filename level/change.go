@@ -31,7 +31,12 @@ const (
 	ChangeOwed = "level.gift_owed"
 	// ChangeGiftDropped is an upgrade gift's reward owed to the member
 	// (ChangeOwed) that is no longer owed though never granted (payload
-	// [Gift]): the member's erasure drops what is owed.
+	// [Gift]): the member's erasure drops what is owed, and a later event
+	// or GrantOwed drops a reward the definition in force no longer gives
+	// (its reason's note says so). The payload of one the definition no
+	// longer gives has the reward's kind and what it grants
+	// (rule.Reward.Target), not its amount or count: match it with
+	// ChangeOwed's by level and target.
 	ChangeGiftDropped = "level.gift_dropped"
 	// ChangeFrozen is a level frozen after a downgrade (payload
 	// [FreezeChange]).

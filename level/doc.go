@@ -97,7 +97,11 @@
 // grants them all at each reach). A reward that the definition no longer
 // gives (a version took it from the level's gifts) is not listed as owed,
 // and the member's next event (another definition is in force) or
-// GrantOwed drops it for good. A reward owed in a record of the release
+// GrantOwed drops it for good, published as [ChangeGiftDropped] (its
+// reason's note: the definition in force no longer gives it; its payload
+// names the reward's kind and target, without amount or count), so that
+// a host keeping what is owed from [ChangeOwed] closes it. Before, nothing
+// was published and such a host kept it owed for ever. A reward owed in a record of the release
 // before this rule (or opened by migrate, whose file carries no refusal)
 // has no refusal recorded: the member's next event tries it. A member owed
 // nothing costs no extra read: what is owed is in the level record every
@@ -110,8 +114,9 @@
 // all the same, and a later event would grant it again: settle it with
 // GrantOwed (after a restock, or once the claim period is open), or let a
 // later event do it. A member's erasure (membership's Erase) drops what
-// is owed, each reward published as [ChangeGiftDropped]: neither
-// GrantOwed nor the member's events are taken from then on.
+// is owed, each reward published as [ChangeGiftDropped], those the
+// definition no longer gives included (before, those went unpublished):
+// neither GrantOwed nor the member's events are taken from then on.
 //
 // [Status.Gifted] lists the levels whose gifts the member had, and Owed
 // the rewards owed; both move with the member: export.Openings writes

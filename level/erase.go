@@ -4,7 +4,6 @@ import (
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/record"
-	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 )
 
@@ -13,7 +12,8 @@ var _ engine.Eraser = (*part)(nil)
 // Erase blanks the notes of the member's level history (the reasons an
 // operator gave for a level set, free text that may hold personal data),
 // and drops the rewards of upgrade gifts owed to the member, each
-// published as ChangeGiftDropped: GrantOwed and the member's events are
+// published as ChangeGiftDropped (those the definition no longer gives
+// too): GrantOwed and the member's events are
 // refused once the member is erased, so nothing could grant them. The
 // level, term, growth, plans, the levels gifted and every history
 // record's cause, levels, times, event and operator are kept.
@@ -51,10 +51,10 @@ func (p *part) Erase(u *engine.Unit, member string) error {
 	return nil
 }
 
-// dropOwed drops what is owed to member (Status.Owed), publishing each
-// reward the definition still gives as ChangeGiftDropped (one it no
-// longer gives is not listed as owed: it goes unpublished, as payOwed
-// drops it).
+// dropOwed drops what is owed to member, publishing each reward as
+// ChangeGiftDropped, those the definition no longer gives (not listed in
+// Status.Owed) included: a host keeping what is owed from ChangeOwed
+// closes them all.
 func (p *part) dropOwed(u *engine.Unit, member string) error {
 	vm, _, err := p.view(u, member)
 	if err != nil || len(vm.Owed) == 0 {
@@ -65,15 +65,5 @@ func (p *part) dropOwed(u *engine.Unit, member string) error {
 	if err := p.save(u, member, &m); err != nil {
 		return err
 	}
-	for _, o := range vm.Owed {
-		g, ok := p.def.owedGift(o)
-		if !ok {
-			continue
-		}
-		why := rule.Reason{Rule: "level." + g.Level + ".gift", Note: "owed gift dropped by the member's erasure"}
-		if err := u.Emit(ChangeGiftDropped, member, g, &why); err != nil {
-			return err
-		}
-	}
-	return nil
+	return p.drop(u, member, vm.Owed, "owed gift dropped by the member's erasure")
 }

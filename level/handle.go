@@ -131,9 +131,10 @@ type GrantOwedRequest struct {
 // GrantOwedResult is what GrantOwed did, read from its outcome.
 type GrantOwedResult struct {
 	// Granted lists the rewards given (each published as ChangeGift);
-	// Owed those refused again, still owed (ChangeOwed).
-	Granted, Owed []Gift
-	Outcome       *change.Outcome
+	// Owed those refused again, still owed (ChangeOwed); Dropped those
+	// the definition no longer gives, owed no more (ChangeGiftDropped).
+	Granted, Owed, Dropped []Gift
+	Outcome                *change.Outcome
 }
 
 // GrantOwed grants a member the rewards of upgrade gifts owed to them
@@ -143,7 +144,8 @@ type GrantOwedResult struct {
 // waiting for the member. It tries every reward owed, where an event
 // tries only those refused under another definition or on an earlier day
 // (see the package doc, Gifts owed). A reward refused again stays owed;
-// one the definition no longer gives is dropped. A member owed nothing
+// one the definition no longer gives is dropped (ChangeGiftDropped). A
+// member owed nothing
 // gets nothing, and the call is accepted. A term end due before req.At is
 // performed first. It returns errors wrapping event.ErrInvalidArgument
 // (no request ID, operator or time; a member that is not an ID),
@@ -187,7 +189,7 @@ func (h *Handle) GrantOwed(ctx context.Context, req GrantOwedRequest) (GrantOwed
 	if err != nil {
 		return GrantOwedResult{Outcome: out}, fmt.Errorf("level: grant owed gifts of %q: %w", req.Member, err)
 	}
-	return GrantOwedResult{Granted: e.Gifts, Owed: e.Owed, Outcome: out}, nil
+	return GrantOwedResult{Granted: e.Gifts, Owed: e.Owed, Dropped: e.Dropped, Outcome: out}, nil
 }
 
 // Status is a member's level, term, growth, freezes and plans, with times

@@ -527,7 +527,9 @@ func (p *part) give(u *engine.Unit, member string, gifts []Gift, late bool, inpu
 // (Status.Owed), each at most once: they leave the member's record before
 // they are granted, and those refused again are returned for the caller
 // to owe again (owe) once nothing else in the unit may ask for them. One
-// that the definition no longer gives is dropped. An event (all false)
+// that the definition no longer gives is dropped, published as
+// ChangeGiftDropped so that a host keeping what is owed from ChangeOwed
+// can close it. An event (all false)
 // asks only for those due (owed.due): a reward whose refusal nothing has
 // changed since stays owed, unasked, and a member with none due has
 // nothing written. GrantOwed (all true) asks for every one. A member owed
@@ -539,12 +541,14 @@ func (p *part) payOwed(u *engine.Unit, member string, inputs map[string]string, 
 	}
 	version, fingerprint := u.Definition()
 	var gifts []Gift
-	var kept []owed
+	var kept, gone []owed
 	for _, o := range vm.Owed {
 		if !all && !o.due(u.At(), u.Location(), version, fingerprint) {
 			kept = append(kept, o)
 		} else if g, ok := p.def.owedGift(o); ok {
 			gifts = append(gifts, g)
+		} else {
+			gone = append(gone, o)
 		}
 	}
 	if len(kept) == len(vm.Owed) {
@@ -555,7 +559,22 @@ func (p *part) payOwed(u *engine.Unit, member string, inputs map[string]string, 
 	if err := p.save(u, member, &m); err != nil {
 		return nil, err
 	}
+	if err := p.drop(u, member, gone, "owed gift dropped: the definition in force no longer gives it"); err != nil {
+		return nil, err
+	}
 	return p.give(u, member, gifts, true, inputs)
+}
+
+// drop publishes each of the rewards owed as ChangeGiftDropped, its
+// reason's note saying why it is no longer owed.
+func (p *part) drop(u *engine.Unit, member string, gone []owed, note string) error {
+	for _, o := range gone {
+		g := p.def.droppedGift(o)
+		if err := u.Emit(ChangeGiftDropped, member, g, &rule.Reason{Rule: "level." + g.Level + ".gift", Note: note}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // owe keeps the refused rewards of upgrade gifts owed to the member, with

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/memberkit/membership/event"
@@ -132,6 +133,29 @@ func (d Definition) owedGift(o owed) (Gift, bool) {
 		}
 	}
 	return Gift{}, false
+}
+
+// droppedGift returns the payload of ChangeGiftDropped for o: the reward
+// as the definition gives it, or, one it no longer gives, as o names it
+// (rule.Reward.Target): its kind and what it grants, the amount and count
+// being the definition's, which no longer has them.
+func (d Definition) droppedGift(o owed) Gift {
+	if g, ok := d.owedGift(o); ok {
+		return g
+	}
+	kind, name, _ := strings.Cut(o.Reward, ":")
+	r := rule.Reward{Kind: rule.RewardKind(kind)}
+	switch r.Kind {
+	case rule.RewardPoints:
+		r.Program = name
+	case rule.RewardCoupon:
+		r.Template = name
+	case rule.RewardPack:
+		r.Pack = name
+	case rule.RewardAchievement:
+		r.Achievement = name
+	}
+	return Gift{Level: o.Level, Reward: r}
 }
 
 // gifts appends to dst the rewards that reaching l grants, and marks them

@@ -253,6 +253,35 @@ func TestMemberGifts(t *testing.T) {
 	}
 }
 
+// ChangeGiftDropped's payload: a reward the definition still gives as
+// it gives it (the points' amount of today's Gold), one it no longer gives
+// as its target names it, without amount or count.
+func TestDroppedGift(t *testing.T) {
+	pts := rule.Reward{Kind: rule.RewardPoints, Program: "mall", Amount: dec("10")}
+	def := Definition{Ladder: []Level{{Name: "Gold", Gifts: []rule.Reward{pts}}}}
+	tests := []struct {
+		owed owed
+		want rule.Reward
+	}{
+		{owed{Level: "Gold", Reward: "points:mall"}, pts},
+		{owed{Level: "Gold", Reward: "points:club"}, rule.Reward{Kind: rule.RewardPoints, Program: "club"}},
+		{owed{Level: "Gold", Reward: "coupon:cash"}, rule.Reward{Kind: rule.RewardCoupon, Template: "cash"}},
+		{owed{Level: "Gold", Reward: "pack:spring"}, rule.Reward{Kind: rule.RewardPack, Pack: "spring"}},
+		{owed{Level: "Gold", Reward: "achievement:first"}, rule.Reward{Kind: rule.RewardAchievement, Achievement: "first"}},
+		{owed{Level: "Gold", Reward: "growth"}, rule.Reward{Kind: rule.RewardGrowth}},
+		{owed{Level: "Silver", Reward: "points:mall"}, rule.Reward{Kind: rule.RewardPoints, Program: "mall"}}, // a level gone
+	}
+	for _, tt := range tests {
+		got := def.droppedGift(tt.owed)
+		if diff := cmp.Diff(Gift{Level: tt.owed.Level, Reward: tt.want}, got); diff != "" {
+			t.Errorf("%s of %s (-want +got):\n%s", tt.owed.Reward, tt.owed.Level, diff)
+		}
+		if got.Reward.Target() != tt.owed.Reward {
+			t.Errorf("%s of %s: target %s", tt.owed.Reward, tt.owed.Level, got.Reward.Target())
+		}
+	}
+}
+
 // An event asks again for a gift owed only when something may have
 // changed since its last refusal, at 23:30 on 15 January in Shanghai
 // under version 2 (fingerprint 0xab): another definition in force, or a
