@@ -448,7 +448,7 @@ func isConflict(err error) bool {
 func (s *Store) run(ctx context.Context, fn func(store.Tx) error, writable bool, present map[[2]string]bool) (result, conflict error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return acquireError(err), nil
+		return acquireError(ctx, err), nil
 	}
 	t := newTx(s, ctx, conn.Conn(), writable, present)
 	defer func() {
@@ -504,11 +504,11 @@ func failedCommit(err error) error {
 // closed by its owner (New leaves the pool to the caller) never gives one
 // again: the store is as closed, and says so with store.ErrClosed, so
 // that callers that stop on it (webhook's Run, a replay) stop.
-func acquireError(err error) error {
-	if errors.Is(err, puddle.ErrClosedPool) {
-		return fmt.Errorf("postgres: acquire a connection: the pool was closed: %w: %w", store.ErrClosed, err)
-	}
-	return fmt.Errorf("postgres: acquire a connection: %w", failed(err))
+// The end of the caller's ctx is told from a connection attempt's own
+// timeout (the DSN's connect_timeout, which wraps
+// context.DeadlineExceeded too) as New tells it (openFailed).
+func acquireError(ctx context.Context, err error) error {
+	return fmt.Errorf("postgres: acquire a connection: %w", openFailed(ctx, err))
 }
 
 // serverError wraps err, an error of the server or of the connection, in
@@ -531,7 +531,7 @@ func failed(err error) error {
 }
 
 // openFailed is failed for New's errors, its migration's made outside
-// any Update: it wraps in store.ErrFailed what the server or the
+// any Update, and for a failure to get a connection: it wraps in store.ErrFailed what the server or the
 // connection made fail, so that a host retrying on it at start-up
 // retries a server not up yet, but not the end of ctx, a newer schema
 // (ErrSchemaTooNew), a pool its owner closed (store.ErrClosed, as in

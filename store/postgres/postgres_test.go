@@ -256,35 +256,7 @@ func TestSchemaOwnedByAnotherRole(t *testing.T) {
 // does not parse (store.ErrInvalid) and a pool closed before New
 // (store.ErrClosed). It needs no server.
 func TestOpenFailureWrapsErrFailed(t *testing.T) {
-	// A server that accepts connections and never answers.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	silent := "postgres://u@" + l.Addr().String() + "/db?sslmode=disable"
+	silent := "postgres://u@" + silentServer(t) + "/db?sslmode=disable"
 
 	short := func() context.Context {
 		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
@@ -979,6 +951,82 @@ func TestAddToDamagedStripe(t *testing.T) {
 				t.Errorf("%s: Add = %v; want nil", name, err)
 			}
 			wantStored(t, s, "t", "k", c.want)
+		}
+	}
+}
+
+// silentServer returns the address of a server that accepts connections
+// and never answers, closed with the test.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// TestAcquireTimeoutWrapsErrFailed: an Update or a View whose pool's
+// connection attempt ends on the DSN's connect_timeout (the server
+// stopped answering) fails with store.ErrFailed, as any failure of the
+// server does, though the timeout wraps context.DeadlineExceeded: the
+// caller's context did not end. Before, it was returned as a context
+// error, which a caller reads as its own deadline.
+func TestAcquireTimeoutWrapsErrFailed(t *testing.T) {
+	cfg, err := pgxpool.ParseConfig(dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := silentServer(t)
+	var unanswered atomic.Bool // once set, new connections go to the silent server
+	cfg.ConnConfig.ConnectTimeout = 300 * time.Millisecond
+	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, a string) (net.Conn, error) {
+		if unanswered.Load() {
+			network, a = "tcp", addr
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, a)
+	}
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s, err := postgres.New(t.Context(), pool, &postgres.Options{Schema: newSchema(t, testPool(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unanswered.Store(true)
+	pool.Reset() // the connections made so far are closed
+	errs := map[string]error{
+		"Update": s.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) }),
+		"View":   s.View(t.Context(), func(tx store.Tx) error { _, err := tx.Get("b", []byte("k")); return err }),
+	}
+	for name, err := range errs {
+		if !errors.Is(err, store.ErrFailed) {
+			t.Errorf("%s on a server that stopped answering = %v; want an error wrapping store.ErrFailed", name, err)
 		}
 	}
 }
