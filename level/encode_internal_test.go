@@ -167,16 +167,7 @@ func TestMemberRecordOwedDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, b := range map[string][]byte{"binary": appendMember(nil, &m), "json": js} {
-		st := memory.New()
-		t.Cleanup(func() { st.Close() })
-		err := st.Update(context.Background(), func(tx store.Tx) error {
-			if err := tx.Put(bMember, []byte("bob"), b); err != nil {
-				return err
-			}
-			_, _, err := loadMember(tx, "bob")
-			return err
-		})
-		if !errors.Is(err, store.ErrCorrupt) {
+		if err := loadStored(t, b); !errors.Is(err, store.ErrCorrupt) {
 			t.Errorf("%s: loadMember = %v, want store.ErrCorrupt", name, err)
 		}
 	}
@@ -198,18 +189,24 @@ func TestMemberRecordNegativeDamaged(t *testing.T) {
 			t.Fatal(err)
 		}
 		for form, b := range map[string][]byte{"binary": appendMember(nil, &m), "json": js} {
-			st := memory.New()
-			t.Cleanup(func() { st.Close() })
-			err := st.Update(context.Background(), func(tx store.Tx) error {
-				if err := tx.Put(bMember, []byte("bob"), b); err != nil {
-					return err
-				}
-				_, _, err := loadMember(tx, "bob")
-				return err
-			})
-			if !errors.Is(err, store.ErrCorrupt) {
+			if err := loadStored(t, b); !errors.Is(err, store.ErrCorrupt) {
 				t.Errorf("%s, %s: loadMember = %v, want store.ErrCorrupt", name, form, err)
 			}
 		}
 	}
+}
+
+// loadStored stores b as bob's member record in a new memory store and
+// returns what loadMember makes of it.
+func loadStored(t *testing.T, b []byte) error {
+	t.Helper()
+	st := memory.New()
+	t.Cleanup(func() { st.Close() })
+	return st.Update(context.Background(), func(tx store.Tx) error {
+		if err := tx.Put(bMember, []byte("bob"), b); err != nil {
+			return err
+		}
+		_, _, err := loadMember(tx, "bob")
+		return err
+	})
 }
