@@ -18,7 +18,9 @@
 // anything is read or created, as is a DSN Open cannot parse. A failure
 // of the server or of the connection while they open (none reachable
 // yet, a migration's statement refused) wraps store.ErrFailed, as an
-// Update's does, unless it is the caller's context's.
+// Update's does, unless it is the caller's context's. A server that does
+// not answer fails them after one connection attempt: one connect_timeout
+// of the DSN's (pgx gives each host it tries one of its own).
 //
 // The data is one table, kv (bucket, key and value bytea, primary key
 // (bucket, key)), beside schema_version (one row per migration applied).

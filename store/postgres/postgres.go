@@ -199,7 +199,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 // pool's ending, a statement of the migration refused, such as CREATE
 // SCHEMA by a role without the privilege) is an error wrapping
 // store.ErrFailed, as Update's are, which a host may retry (the database
-// not up yet); ctx's own end is ctx's error, not ErrFailed, and a pool
+// not up yet), and comes after one connection attempt; ctx's own end is ctx's error, not ErrFailed, and a pool
 // already closed gives store.ErrClosed. Close the store before the pool:
 // once the pool is closed, every call that needs a connection returns an
 // error wrapping store.ErrClosed, as after Close.
@@ -605,6 +605,13 @@ const SchemaVersion = len(migrations)
 func (s *Store) migrate(ctx context.Context, schema string) error {
 	q := pgx.Identifier{schema}.Sanitize()
 	version, err := s.schemaVersion(ctx, schema, q)
+	// A failure of the check only sends New to the migration, which
+	// reports it, but a failure to connect would be met there again after
+	// another connect_timeout: it is returned now.
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return err
+	}
 	if err == nil && version == SchemaVersion {
 		return nil
 	}

@@ -256,7 +256,8 @@ func TestSchemaOwnedByAnotherRole(t *testing.T) {
 // does not parse (store.ErrInvalid) and a pool closed before New
 // (store.ErrClosed). It needs no server.
 func TestOpenFailureWrapsErrFailed(t *testing.T) {
-	silent := "postgres://u@" + silentServer(t) + "/db?sslmode=disable"
+	addr, _ := silentServer(t)
+	silent := "postgres://u@" + addr + "/db?sslmode=disable"
 
 	short := func() context.Context {
 		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
@@ -956,8 +957,11 @@ func TestAddToDamagedStripe(t *testing.T) {
 }
 
 // silentServer returns the address of a server that accepts connections
-// and never answers, closed with the test.
-func silentServer(t *testing.T) string {
+// and never answers, closed with the test, and a function that counts the
+// connections it accepted. The count is asked with a connection of its
+// own, which the server accepts after every one made before it (the
+// listen queue is first in, first out): no wait for a goroutine to catch up.
+func silentServer(t *testing.T) (addr string, accepted func() int) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -967,6 +971,7 @@ func silentServer(t *testing.T) string {
 		mu    sync.Mutex
 		conns []net.Conn
 	)
+	more := sync.NewCond(&mu)
 	t.Cleanup(func() {
 		l.Close()
 		mu.Lock()
@@ -983,10 +988,54 @@ func silentServer(t *testing.T) string {
 			}
 			mu.Lock()
 			conns = append(conns, c)
+			more.Broadcast()
 			mu.Unlock()
 		}
 	}()
-	return l.Addr().String()
+	accepted = func() int {
+		t.Helper()
+		marker, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer marker.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for n := 0; ; n++ {
+			for n == len(conns) {
+				more.Wait()
+			}
+			if conns[n].RemoteAddr().String() == marker.LocalAddr().String() {
+				return n
+			}
+		}
+	}
+	return l.Addr().String(), accepted
+}
+
+// TestOpenDialsOnce: Open on a server that never answers fails after one
+// connection attempt, so the caller waits one connect_timeout. Before,
+// the schema version's query dialled, its failure was taken for "not
+// migrated yet", and the migration dialled again: two connections
+// accepted, two timeouts waited. With sslmode=prefer (pgx's default),
+// pgx tries without TLS only after a server refused it, not after a
+// timeout: one connection too.
+func TestOpenDialsOnce(t *testing.T) {
+	for _, mode := range []string{"disable", "prefer"} {
+		addr, accepted := silentServer(t)
+		s, err := postgres.Open(t.Context(), "postgres://u@"+addr+"/db?connect_timeout=1&sslmode="+mode, nil)
+		if err == nil {
+			s.Close()
+			t.Errorf("Open on a silent server, sslmode=%s: succeeded; want an error wrapping store.ErrFailed", mode)
+			continue
+		}
+		if !errors.Is(err, store.ErrFailed) {
+			t.Errorf("Open on a silent server, sslmode=%s = %v; want an error wrapping store.ErrFailed", mode, err)
+		}
+		if n := accepted(); n != 1 {
+			t.Errorf("Open on a silent server, sslmode=%s: %d connections accepted; want 1", mode, n)
+		}
+	}
 }
 
 // TestAcquireTimeoutWrapsErrFailed: an Update or a View whose pool's
@@ -1000,7 +1049,7 @@ func TestAcquireTimeoutWrapsErrFailed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := silentServer(t)
+	addr, _ := silentServer(t)
 	var unanswered atomic.Bool // once set, new connections go to the silent server
 	cfg.ConnConfig.ConnectTimeout = 300 * time.Millisecond
 	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, a string) (net.Conn, error) {
