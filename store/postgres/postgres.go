@@ -199,8 +199,9 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 // pool's ending, a statement of the migration refused, such as CREATE
 // SCHEMA by a role without the privilege) is an error wrapping
 // store.ErrFailed, as Update's are, which a host may retry (the database
-// not up yet), and comes after one connection attempt; ctx's own end is ctx's error, not ErrFailed, and a pool
-// already closed gives store.ErrClosed. Close the store before the pool:
+// not up yet), and comes after one connection attempt; ctx's own end is
+// ctx's error, not ErrFailed, and a pool already closed gives
+// store.ErrClosed. Close the store before the pool:
 // once the pool is closed, every call that needs a connection returns an
 // error wrapping store.ErrClosed, as after Close.
 func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error) {
