@@ -26,8 +26,11 @@ type AuditEntry struct {
 	// Time is the request's time (its At), in the program's zone.
 	Time time.Time `json:"time"`
 	// Operator asked for Action ("points.adjust", "coupon.revoke",
-	// "level.set", …) about Member ("" when the call names no member, or
-	// for a member's own call).
+	// "level.set", …; "" for a member's or the host's own call) about
+	// Member: the member the call names, or the member of the object it
+	// names (a coupon's code or ID, an order's coupons, a redemption, an
+	// adjustment); "" when it names neither, or an object that does not
+	// exist.
 	Operator string `json:"operator,omitempty"`
 	Action   string `json:"action"`
 	Member   string `json:"member,omitempty"`
@@ -79,7 +82,17 @@ type AuditPage struct {
 //     request): an entry with Result AuditRefused and the error, written in
 //     a transaction of its own after the refusal. The error may quote what
 //     the caller sent (a tag no rule declares); Erase replaces each quoted
-//     text of the member's refusals with "…". Retried at the same time
+//     text of the member's refusals with "…". A call that names an
+//     object rather than a member (Redeem by code for an order naming no
+//     member, Use and Release of an order, Revoke, Reverse, Approve and
+//     Reject) is filed under the object's member, read again for the
+//     entry, even when the call was refused before it came to the member
+//     (a reused request ID, a time before the coupons' lock, a coupon not
+//     combinable with the order's), so Audit by member lists it and Erase
+//     redacts it; before, such a refusal was filed under no member. One
+//     naming an object that does not exist (an unknown adjustment, code
+//     or redemption, an order with no coupon locked or used for it) stays
+//     under no member. Retried at the same time
 //     and refused again, the entry is replaced (the latest error is kept).
 //   - A retry that returns the first outcome (Duplicate set) is not
 //     recorded again.

@@ -166,7 +166,10 @@
 // Every write a handle makes for a request is recorded in the audit trail
 // with its operator, action, member, request ID, time and result, in the
 // call's own transaction (a refusal in one of its own; a retry answered
-// from the first outcome is not recorded again): [Program.Audit] pages
+// from the first outcome is not recorded again). A call naming an object
+// rather than a member (a coupon's code, an order, a redemption, an
+// adjustment) is filed under the object's member, a refusal too, or under
+// none when the object does not exist. [Program.Audit] pages
 // through it by operator, member and period, [Program.ExportAudit] writes
 // it as CSV (its text cells protected against spreadsheet formulas, as
 // package export's are). With [WithJournal] (off by default) every

@@ -90,7 +90,9 @@ type EraseRequest struct {
 //     quote: a refusal may quote what the operator sent (a tag or a point
 //     program that the definition does not declare, typed into the wrong
 //     field), so each quoted text becomes "…" ("tag: unknown tag "…":
-//     …"); the entry keeps the rest of its error.
+//     …"); the entry keeps the rest of its error. A refused call naming
+//     one of the member's objects (a coupon's code, an order's coupons, a
+//     redemption, an adjustment) is the member's refusal (see Audit).
 //
 // Kept, since reconciliation, the statements and the rules need them:
 // every ledger entry with its amount, running balance, kind, lot and

@@ -172,6 +172,15 @@
 // a Lock of no coupons ("coupons"); [Handle.Stats] of a template the
 // definition does not have is [ErrUnknownTemplate].
 //
+// A refusal made in the unit of work is recorded in the audit trail under
+// the member the call names or, for a call naming a coupon or an order
+// (Redeem by code for an order without a member, Use, Release, Revoke),
+// under the member of that coupon, or of the coupons locked or used for
+// the order, even when it was refused before it came to them (a reused
+// request ID, a Use dated before the lock, a coupon not combinable with
+// the order's), so that membership's Audit by member lists it and Erase
+// redacts it; a code or order no coupon has leaves it under no member.
+//
 // A [Pack] gives several templates' coupons at once, with its own stock,
 // claim rule and [PackMode]: [AnyInvalid] stops the pack as soon as one of
 // its templates cannot be issued in full, so every pack holds every

@@ -62,8 +62,26 @@ func (h *Handle) defined() error {
 // call's checks of the request (see engine.Request.Check: a retry they
 // refuse of a request applied before returns its first outcome).
 func (h *Handle) apply(ctx context.Context, action, operator, id string, body any, at time.Time, member, note string, check func() error, fn func(u *engine.Unit) error) (*change.Outcome, error) {
-	return h.e.Apply(ctx, engine.Request{ID: id, Body: body, At: at, Member: member, Ref: ledger.Ref{Note: note},
-		Action: action, Operator: operator, Check: check}, fn)
+	return h.applyOwned(ctx, action, operator, id, body, at, member, note, nil, check, fn)
+}
+
+// applyOwned is apply for a call naming a coupon or an order rather than
+// a member: owner finds the coupon whose member a refusal made before
+// the call found it is filed under in the audit trail (see
+// engine.Request.Owner).
+func (h *Handle) applyOwned(ctx context.Context, action, operator, id string, body any, at time.Time, member, note string, owner func(*Book) (Coupon, error), check func() error, fn func(u *engine.Unit) error) (*change.Outcome, error) {
+	req := engine.Request{ID: id, Body: body, At: at, Member: member, Ref: ledger.Ref{Note: note},
+		Action: action, Operator: operator, Check: check}
+	if owner != nil && h.p != nil {
+		req.Owner = func(tx store.Tx) (string, error) {
+			cp, err := owner(newBook(tx, h.p.def, h.p.loc, nil))
+			if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnknownCode) || errors.Is(err, ErrBadCode) {
+				return "", nil // no such coupon: no member to name
+			}
+			return cp.Member, err
+		}
+	}
+	return h.e.Apply(ctx, req, fn)
 }
 
 // claimAction is the action of a claim: an operator's issue (one member of
@@ -568,7 +586,7 @@ func (h *Handle) order(ctx context.Context, req OrderRequest, verb, kind string,
 		}
 		return err
 	}
-	out, err := h.apply(ctx, "coupon."+verb, "", req.RequestID, req, req.At, "", "order "+req.Order, check, func(u *engine.Unit) error {
+	out, err := h.applyOwned(ctx, "coupon."+verb, "", req.RequestID, req, req.At, "", "order "+req.Order, orderOwner(req.Order), check, func(u *engine.Unit) error {
 		if err := h.p.holdsRanOut(u, req.Order); err != nil {
 			return err
 		}
@@ -582,6 +600,23 @@ func (h *Handle) order(ctx context.Context, req OrderRequest, verb, kind string,
 		return nil, fmt.Errorf("coupon: %s coupons of order %s: %w", verb, req.Order, err)
 	}
 	return out, nil
+}
+
+// orderOwner finds a coupon locked or used for order (an order is one
+// member's), or ErrNotFound.
+func orderOwner(order string) func(*Book) (Coupon, error) {
+	return func(b *Book) (Coupon, error) {
+		for _, bucket := range []string{bOrders, bUsed} {
+			cs, err := b.under(bucket, order, func(_, _ []byte) (bool, error) { return true, nil })
+			if err != nil {
+				return Coupon{}, err
+			}
+			if len(cs) > 0 {
+				return cs[0], nil
+			}
+		}
+		return Coupon{}, ErrNotFound
+	}
 }
 
 // RedeemRequest redeems a coupon by code (or QR payload) at a store. The
@@ -637,7 +672,8 @@ func (h *Handle) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, e
 		return err
 	}
 	o := req.Order
-	out, err := h.apply(ctx, "coupon.redeem", "", req.RequestID, req, o.Time, o.Member, "order "+o.ID, check, func(u *engine.Unit) error {
+	byCode := func(b *Book) (Coupon, error) { return b.ByCode(req.Code) } // an order naming no member is the coupon owner's
+	out, err := h.applyOwned(ctx, "coupon.redeem", "", req.RequestID, req, o.Time, o.Member, "order "+o.ID, byCode, check, func(u *engine.Unit) error {
 		if err := h.p.holdsRanOut(u, o.ID); err != nil {
 			return err
 		}
@@ -703,7 +739,8 @@ func (h *Handle) Revoke(ctx context.Context, req RevokeRequest) (*change.Outcome
 		}
 		return err
 	}
-	out, err := h.apply(ctx, "coupon.revoke", req.Operator, req.RequestID, req, req.At, "", "revoked by "+req.Operator, check, func(u *engine.Unit) error {
+	byID := func(b *Book) (Coupon, error) { return b.Get(req.Coupon) }
+	out, err := h.applyOwned(ctx, "coupon.revoke", req.Operator, req.RequestID, req, req.At, "", "revoked by "+req.Operator, byID, check, func(u *engine.Unit) error {
 		b := h.p.book(u)
 		if cp, err := b.Get(req.Coupon); err == nil {
 			u.Outcome().Member = cp.Member // the audit names the owner of a coupon refused too

@@ -317,7 +317,11 @@
 // too, wherever it comes from (the Handle, [SplitOrder],
 // [Program.CheckAmount], a migrated member's opening lots); the Handle's
 // writes check it against the program inside the unit of work, so the
-// audit trail records that refusal.
+// audit trail records that refusal. A refusal of Reverse, Approve or
+// Reject, which name a redemption or an adjustment rather than a member,
+// is recorded under the member of the redemption or adjustment, even
+// when it came before the call read it (a reused request ID), or under
+// no member when there is no such redemption or adjustment.
 //
 // A refusal that comes from the member's state, not from the request,
 // wraps neither ErrInvalidAmount nor event.ErrInvalidArgument, so a host

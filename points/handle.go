@@ -10,6 +10,8 @@ import (
 	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
+	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/internal/record"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
@@ -301,7 +303,7 @@ func (h *Handle) Reverse(ctx context.Context, req ReverseRequest) (*change.Outco
 		return nil, fmt.Errorf("points: reverse %s: %w", req.Ref, err)
 	}
 	return h.apply(ctx, engine.Request{ID: req.RequestID, Body: req, At: req.At, Action: "points.reverse", Operator: req.Operator,
-		Ref: ledger.Ref{Order: req.Ref, Operator: req.Operator, Note: req.Note}}, "reverse "+req.Ref, func(u *engine.Unit) error {
+		Ref: ledger.Ref{Order: req.Ref, Operator: req.Operator, Note: req.Note}, Owner: redemptionOwner(req.Program, req.Ref)}, "reverse "+req.Ref, func(u *engine.Unit) error {
 		return h.pt.reverse(u, req)
 	})
 }
@@ -428,10 +430,31 @@ func (h *Handle) decide(ctx context.Context, req DecideRequest, approve bool) (*
 		action = "points.approve"
 	}
 	return h.apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Action: action, Operator: req.Operator, Input: req,
-		Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}},
+		Ref: ledger.Ref{Operator: req.Operator, Note: req.Note}, Owner: adjustmentOwner(req.Adjustment)},
 		verb+" "+req.Adjustment, func(u *engine.Unit) error {
 			return h.pt.decide(u, req, approve)
 		})
+}
+
+// redemptionOwner is a reversal's engine.Request.Owner: the member of the
+// redemption it names, "" for none, so that a refusal made before the
+// redemption was read is filed under its member.
+func redemptionOwner(program, ref string) func(store.Tx) (string, error) {
+	return func(tx store.Tx) (string, error) {
+		var rd Redemption
+		_, err := record.Get(tx, bRedeem, keys.New().Str(program).Str(ref), &rd)
+		return rd.Member, err
+	}
+}
+
+// adjustmentOwner is a decision's engine.Request.Owner: the member of the
+// adjustment it names, "" for none.
+func adjustmentOwner(id string) func(store.Tx) (string, error) {
+	return func(tx store.Tx) (string, error) {
+		var adj Adjustment
+		_, err := getAdjustment(tx, id, &adj)
+		return adj.Member, err
+	}
 }
 
 // ReviewRequest decides a member's frozen day: restore its points or void

@@ -50,8 +50,9 @@ const (
 type AuditEntry struct {
 	// Time is the request's time (its At).
 	Time time.Time `json:"time"`
-	// Operator asked for Action ("points.adjust") about Member ("" when
-	// the call names none, or for a member's own call).
+	// Operator asked for Action ("points.adjust"; "" for a member's own
+	// call) about Member: the member the call names, or the member of the
+	// object it names (Request.Owner); "" for none.
 	Operator string `json:"operator,omitempty"`
 	Action   string `json:"action"`
 	Member   string `json:"member,omitempty"`
@@ -133,11 +134,20 @@ func (e *Engine) audit(tx store.Tx, req Request, member string, why error) error
 }
 
 // auditRefusal records req as refused with err in a transaction of its
-// own and returns err; when that fails too, both errors.
+// own and returns err; when that fails too, both errors. A refusal about
+// no member is filed under the member of the object req names
+// (Request.Owner), when it exists.
 func (e *Engine) auditRefusal(ctx context.Context, req Request, member string, err error) error {
 	werr := e.st.Update(ctx, func(tx store.Tx) error {
 		if err := e.checkDefinition(tx); err != nil {
 			return err
+		}
+		if member == "" && req.Owner != nil {
+			owner, oerr := req.Owner(tx)
+			if oerr != nil {
+				return oerr
+			}
+			return e.audit(tx, req, owner, err)
 		}
 		return e.audit(tx, req, member, err)
 	})

@@ -620,6 +620,14 @@ type Request struct {
 	// window, other content under the ID, or a member erased since gets
 	// Check's error.
 	Check func() error
+	// Owner, when set, reads the member of the object a request that
+	// names no member names (a coupon, a redemption, an adjustment, an
+	// order's locked coupons): "" when there is no such object. It is
+	// read, in the audit's own transaction, for a refusal the call made
+	// before it found that member, so that the refusal is filed under it
+	// (Audit by member lists it, Erase redacts it); an unknown object
+	// leaves it under no member.
+	Owner func(tx store.Tx) (string, error)
 }
 
 // opRecord is what was kept of an applied request, as JSON, before
