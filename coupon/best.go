@@ -484,7 +484,7 @@ func combine(o Order, held []Held, dp int32) ([]Applied, decimal.Decimal, error)
 		return nil, decimal.Zero, err
 	}
 	if len(held) > maxPlan {
-		return nil, decimal.Zero, fmt.Errorf("coupon: %w: %d coupons, at most %d", ErrNotCombinable, len(held), maxPlan)
+		return nil, decimal.Zero, fmt.Errorf("%w: %d coupons, at most %d", ErrNotCombinable, len(held), maxPlan)
 	}
 	sc := scopes{}
 	hs := slices.Clone(held)

@@ -378,11 +378,11 @@ func CheckCombination(held []Held) error {
 		t := h.Template
 		switch {
 		case len(held) > 1 && t.Group == "":
-			return fmt.Errorf("coupon: %w: %s (template %s) is exclusive", ErrNotCombinable, h.Coupon.ID, t.Name)
+			return fmt.Errorf("%w: %s (template %s) is exclusive", ErrNotCombinable, h.Coupon.ID, t.Name)
 		case t.Group != held[0].Template.Group:
-			return fmt.Errorf("coupon: %w: groups %q and %q", ErrNotCombinable, held[0].Template.Group, t.Group)
+			return fmt.Errorf("%w: groups %q and %q", ErrNotCombinable, held[0].Template.Group, t.Group)
 		case seen[t.Name]:
-			return fmt.Errorf("coupon: %w: two coupons of template %s", ErrNotCombinable, t.Name)
+			return fmt.Errorf("%w: two coupons of template %s", ErrNotCombinable, t.Name)
 		}
 		seen[t.Name] = true
 	}
