@@ -178,7 +178,9 @@
 // time when read), and [Program.Replay] applies that journal to an empty
 // store under the same definition, reproducing the same state (the audit
 // trail's refusals aside; on store/postgres, an event processed after an
-// Advance to its time may replay before it: see [WithJournal]).
+// Advance to its time may replay before it, which Replay reports as
+// [ErrReplayDiverged] when that Advance's page then posts or publishes
+// something else: see [WithJournal]).
 // [Program.ReplayWith] applies a part of it, or replays it under a changed
 // definition, recording the inputs the changed program refuses: package
 // whatif builds on it to report, month by month, what a changed program

@@ -18,7 +18,8 @@ import (
 
 // ErrReplayDiverged is returned by Replay when an input did not do on the
 // target what it did on the source (refused, a page of due work of
-// another size, random bytes left over or missing): the target was not
+// another size or whose items posted or published something else, random
+// bytes left over or missing): the target was not
 // empty, or its definition, library version or clock-free inputs differ.
 var ErrReplayDiverged = engine.ErrReplayDiverged
 
@@ -57,18 +58,26 @@ var ErrReplayDiverged = engine.ErrReplayDiverged
 // same time, or an Advance that ran before a late event was processed
 // (one dated at or before the time Advance ran to), replay the other way
 // round. Where that changes what an input does in a way Replay checks (an
-// input refused, a page of due work performing another number of items,
-// random bytes left over or missing), Replay returns ErrReplayDiverged
-// naming it (ReplayWith under ReplayOptions.Changed records a refused
-// input as a refusal and goes on); where it does not, the replay ends in
-// another state without an error. A late event's points that the source's
-// Advance left for its next call (they were earned after it) are expired
-// by that Advance's page in the replay, one expiry of the member's points
-// either way: the replay ends with fewer points and no error, and a level
-// review that ran before a late event's growth on the source runs after it
-// in the replay. Feed each member's events in time order and Advance only
-// to a time whose events are all processed, and the merged order does
-// what the committed one did. Reading a per-member journal
+// input refused, a page of due work performing another number of items or
+// doing something else with them, random bytes left over or missing),
+// Replay returns ErrReplayDiverged naming it (ReplayWith under
+// ReplayOptions.Changed records a refused input as a refusal and goes on,
+// and compares neither the pages' items nor what they did). Each page of
+// due work records a digest of what its items did: the ledger entries
+// they posted (account, kind, amount) and the changes they published
+// (kind, member), summed so that the order they ran in, and the instance
+// that performed them, do not count. A late event's points that the
+// source's Advance left for its next call (they were earned after it) are
+// expired by that Advance's page in the replay, as many items but another
+// amount: the page's digest differs and Replay returns ErrReplayDiverged
+// (it used to end with fewer points and no error). What an event itself
+// did is not compared: an event that earns otherwise because a page ran
+// before it on the source and after it in the replay, while the page did
+// the same, ends the replay in another state without an error. A journal written
+// before pages kept a digest replays without that check. Feed each
+// member's events in time order and Advance only to a time whose events
+// are all processed, and the merged order does what the committed one
+// did. Reading a per-member journal
 // holds it whole in memory, and its sequence numbers are places in the
 // merged order: ReplayOptions.After and Through continue a replay of a
 // journal that no input was added to since.
@@ -412,34 +421,53 @@ func (r *replay) advances(ctx context.Context) error {
 		return nil
 	}
 	first, last := r.adv[0], r.adv[len(r.adv)-1]
-	want := 0
+	want := engine.Input{Digested: true}
 	var rnd []byte
 	for _, in := range r.adv {
-		want += in.Items
+		want.Items += in.Items
+		want.Digest += in.Digest
+		want.Digested = want.Digested && in.Digested
 		rnd = append(rnd, in.Rand...)
 	}
 	done := r.p.eng.Replaying(rnd)
-	got := 0
+	got, digest := 0, uint64(0)
 	var err error
 	for {
-		n, perr := r.p.eng.AdvancePage(ctx, first.At)
+		n, d, perr := r.p.eng.AdvancePage(ctx, first.At)
 		if perr != nil {
 			err = perr
 			break
 		}
 		got += n
+		digest += d
 		if n == 0 {
 			break
 		}
 	}
-	if err == nil && got != want {
-		err = fmt.Errorf("%w: advance to %s performed %d items, %d on the source", ErrReplayDiverged, first.At, got, want)
+	if err == nil {
+		err = pageDiverged(first.At, got, digest, want)
 	}
 	if err = errors.Join(err, done()); err != nil {
 		return fmt.Errorf("inputs %d to %d (advance): %w", first.Seq, last.Seq, diverged(err))
 	}
 	r.step(uint64(len(r.adv)), last.Seq)
 	r.adv = r.adv[:0]
+	return nil
+}
+
+// pageDiverged compares what pages of due work to at did on p (n items,
+// digest) with what the source's did (want: their items and, when each
+// recorded one, the sum of their digests): a page that performed as many
+// items but posted other amounts or published other changes (an expiry
+// that took a late event's points too) diverged as well.
+func pageDiverged(at time.Time, n int, digest uint64, want engine.Input) error {
+	switch {
+	case n != want.Items:
+		return fmt.Errorf("%w: advance to %s performed %d items, %d on the source", ErrReplayDiverged, at, n, want.Items)
+	case want.Digested && digest != want.Digest:
+		return fmt.Errorf("%w: advance to %s performed %d items, as on the source, but they posted or published something else (digest %016x, %016x on the source)",
+			ErrReplayDiverged, at, n, digest, want.Digest)
+	}
 	return nil
 }
 
@@ -450,9 +478,10 @@ func (r *replay) apply(ctx context.Context, in engine.Input) error {
 	switch in.Kind {
 	case engine.InputAdvance:
 		var n int
-		n, err = r.p.eng.AdvancePage(ctx, in.At)
-		if err == nil && n != in.Items {
-			err = fmt.Errorf("%w: advance to %s performed %d items, %d on the source", ErrReplayDiverged, in.At, n, in.Items)
+		var d uint64
+		n, d, err = r.p.eng.AdvancePage(ctx, in.At)
+		if err == nil {
+			err = pageDiverged(in.At, n, d, in)
 		}
 	case engine.InputRequest, engine.InputUpdate:
 		op, ok := r.ops[in.Action]

@@ -20,10 +20,12 @@ func (r *replay) changed(ctx context.Context, in engine.Input) error {
 		done()
 	case engine.InputAdvance:
 		// A page of the source's is a page here; its last page (no items)
-		// performs all that is due here by then, however many pages.
+		// performs all that is due here by then, however many pages. What
+		// the pages do is not compared with the source's (their items nor
+		// their digests): the definition differs.
 		done := r.p.eng.ReplayingChanged(in.Rand)
 		for {
-			n, perr := r.p.eng.AdvancePage(ctx, in.At)
+			n, _, perr := r.p.eng.AdvancePage(ctx, in.At)
 			if perr != nil {
 				err = fmt.Errorf("input %d (advance to %s): %w", in.Seq, in.At, perr)
 				break

@@ -1200,7 +1200,7 @@ const advancePage = 256
 func (e *Engine) Advance(ctx context.Context, now time.Time) (int, error) {
 	total := 0
 	for {
-		n, err := e.advancePage(ctx, now)
+		n, _, err := e.advancePage(ctx, now)
 		if err != nil {
 			return total, err
 		}
@@ -1220,16 +1220,18 @@ func (e *Engine) Advance(ctx context.Context, now time.Time) (int, error) {
 }
 
 // advancePage performs up to advancePage items due by now in one store
-// transaction, and returns how many; with none due, it moves the
-// watermark to now. The page is one input of the journal.
-func (e *Engine) advancePage(ctx context.Context, now time.Time) (int, error) {
+// transaction, and returns how many and, when the journal is on or a
+// replay runs, the digest of what they did (pageDigest); with none due, it
+// moves the watermark to now. The page is one input of the journal.
+func (e *Engine) advancePage(ctx context.Context, now time.Time) (int, uint64, error) {
 	n := 0
+	var digest uint64
 	err := e.st.Update(ctx, func(tx store.Tx) error {
 		items, err := due.Next(tx, now, advancePage)
 		if err != nil {
 			return err
 		}
-		n = len(items)
+		n, digest = len(items), 0
 		tp := e.newTape()
 		for _, it := range items {
 			if pt, ok := e.dueBy[it.Kind]; ok {
@@ -1243,6 +1245,9 @@ func (e *Engine) advancePage(ctx context.Context, now time.Time) (int, error) {
 				if err != nil {
 					return fmt.Errorf("due %s %s at %s: %w", it.Kind, it.ID, it.At.Format(time.RFC3339), err)
 				}
+				if tp != nil {
+					digest = pageDigest(digest, out)
+				}
 			} else {
 				e.log.Warn("membership: due item of unknown kind dropped", "kind", it.Kind, "id", it.ID)
 			}
@@ -1250,7 +1255,8 @@ func (e *Engine) advancePage(ctx context.Context, now time.Time) (int, error) {
 				return err
 			}
 		}
-		if err := e.journal(tx, nil, "", Input{Kind: InputAdvance, At: now, Items: n, Rand: tp.bytes()}); err != nil {
+		in := Input{Kind: InputAdvance, At: now, Items: n, Digest: digest, Digested: true, Rand: tp.bytes()}
+		if err := e.journal(tx, nil, "", in); err != nil {
 			return err
 		}
 		if n == 0 {
@@ -1261,7 +1267,7 @@ func (e *Engine) advancePage(ctx context.Context, now time.Time) (int, error) {
 		}
 		return nil
 	})
-	return n, err
+	return n, digest, err
 }
 
 var watermarkKey = []byte("watermark")

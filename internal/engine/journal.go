@@ -8,11 +8,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math"
 	"sync/atomic"
 	"time"
 
+	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/keys"
@@ -51,7 +53,9 @@ import (
 // An input's record holds what re-applying it needs: the event, or the
 // request's action and JSON, or the time of the due work, and the random
 // bytes its units drew (coupon codes), so that a replay draws the same
-// ones.
+// ones. A page of due work records too how many items it performed and,
+// since version 2 of the record, a digest of what they did (pageDigest),
+// which the replay's page must match.
 const (
 	bJournal = "journal" // sequence number → input record
 )
@@ -60,7 +64,8 @@ var journalSeqKey = []byte("journal.seq")
 
 // ErrReplayDiverged is returned by a replay whose input did not do on the
 // target what it did on the source: an input refused, a page of due work
-// of another size, random bytes left over or missing.
+// of another size or posting or publishing something else, random bytes
+// left over or missing.
 var ErrReplayDiverged = errors.New("replay diverged from the journal")
 
 // Input kinds, the second byte of a journal record.
@@ -71,7 +76,12 @@ const (
 	InputUpdate  = 'u' // an update that is not idempotent (Update)
 )
 
-const journalV1 = 1
+// Journal record versions: version 2 adds a page's digest; version 1
+// records (written before) still decode, with no digest.
+const (
+	journalV1 = 1
+	journalV2 = 2
+)
 
 // Input is one record of the journal.
 type Input struct {
@@ -93,13 +103,17 @@ type Input struct {
 	// Items is how many due items the page performed (InputAdvance; 0 for
 	// the last page of an Advance call, which sets the watermark).
 	Items int
+	// Digest is what the page did (pageDigest), when Digested: a record
+	// written before digests were kept has none.
+	Digest   uint64
+	Digested bool
 	// Rand is the random bytes the input's units drew, in order.
 	Rand []byte
 }
 
 func (in Input) appendTo(b []byte) []byte {
 	w := codec.Writer{B: b}
-	w.B = append(w.B, journalV1, in.Kind)
+	w.B = append(w.B, journalV2, in.Kind)
 	w.Uint(in.Version)
 	w.Time(in.At)
 	switch in.Kind {
@@ -110,13 +124,14 @@ func (in Input) appendTo(b []byte) []byte {
 		w.Bytes(in.Body)
 	case InputAdvance:
 		w.Uint(uint64(in.Items))
+		w.Uint(in.Digest)
 	}
 	w.Bytes(in.Rand)
 	return w.B
 }
 
 func decodeInput(seq uint64, b []byte) (Input, error) {
-	if len(b) < 2 || b[0] != journalV1 {
+	if len(b) < 2 || (b[0] != journalV1 && b[0] != journalV2) {
 		return Input{}, fmt.Errorf("%w: journal record %d: version", ErrCorrupt, seq)
 	}
 	in := Input{Seq: seq, Kind: b[1]}
@@ -142,6 +157,9 @@ func decodeInput(seq uint64, b []byte) (Input, error) {
 			return Input{}, fmt.Errorf("%w: journal record %d: %d items", ErrCorrupt, seq, n)
 		}
 		in.Items = int(n)
+		if b[0] >= journalV2 {
+			in.Digest, in.Digested = r.Uint(), true
+		}
 	default:
 		return Input{}, fmt.Errorf("%w: journal record %d: kind %q", ErrCorrupt, seq, in.Kind)
 	}
@@ -155,6 +173,40 @@ func decodeInput(seq uint64, b []byte) (Input, error) {
 		return Input{}, fmt.Errorf("%w: journal record %d: %d bytes after the record", ErrCorrupt, seq, len(r.B))
 	}
 	return in, nil
+}
+
+// pageDigest adds to d what one due item did (out): a hash of each ledger
+// entry it wrote (account, kind, amount) and of each change it published
+// (kind, member). Hashes are added mod 2^64, so a page's digest, and the
+// sum of several pages', does not depend on the order its items ran in;
+// it leaves out what a replay from a per-member journal numbers otherwise
+// (transactions, lots, feed positions). An expiry that took another
+// amount, or a review that published another change, gives another
+// digest.
+func pageDigest(d uint64, out *change.Outcome) uint64 {
+	h := fnv.New64a()
+	field := func(s string) {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	for _, e := range out.Entries {
+		h.Reset()
+		field("entry")
+		field(string(e.Account.Asset))
+		field(e.Account.Member)
+		field(e.Account.Sub)
+		field(string(e.Kind))
+		field(e.Amount.String())
+		d += h.Sum64()
+	}
+	for _, c := range out.Changes {
+		h.Reset()
+		field("change")
+		field(c.Kind)
+		field(c.Member)
+		d += h.Sum64()
+	}
+	return d
 }
 
 // journalState is the engine's journal switch and, during a replay, the
@@ -395,10 +447,11 @@ type journalStream struct {
 // whose times are out of step with their commits, may run the other way
 // round. Where that order mattered (two members competing for the last
 // coupons of a stock, an Advance that ran before a member's event dated at
-// or before its time), a replay returns ErrReplayDiverged only when an
-// input is refused, a page performs another number of items or random
-// bytes differ; otherwise it ends in another state without an error (the
-// event's points expired by the Advance's page, one expiry either way).
+// or before its time), a replay returns ErrReplayDiverged when an input is
+// refused, a page performs another number of items or another digest
+// (the event's points expired by the Advance's page, one expiry either
+// way but another amount) or random bytes differ; an event that did
+// something else, while the pages did the same, is not found.
 func mergeJournal(ctx context.Context, st store.Store, page int) ([]Input, error) {
 	var streams []*journalStream
 	var start, next []byte
@@ -590,14 +643,15 @@ func (e *Engine) Replaying(rnd []byte) (done func() error) {
 
 // AdvancePage performs one page of the due work up to now, as one page of
 // Advance does, and returns how many items it performed (0: none were
-// due, and the watermark moved to now). A replay runs the journal's
-// InputAdvance records with it, page for page.
-func (e *Engine) AdvancePage(ctx context.Context, now time.Time) (int, error) {
-	n, err := e.advancePage(ctx, now)
+// due, and the watermark moved to now) and the digest of what they did
+// (pageDigest; 0 for none). A replay runs the journal's InputAdvance
+// records with it, page for page.
+func (e *Engine) AdvancePage(ctx context.Context, now time.Time) (int, uint64, error) {
+	n, d, err := e.advancePage(ctx, now)
 	if err == nil && n == 0 {
 		err = e.sequence(ctx)
 	}
-	return n, err
+	return n, d, err
 }
 
 // ReplayingChanged is Replaying for a replay under another definition

@@ -30,3 +30,30 @@ func TestJournalInputMisreadRefused(t *testing.T) {
 		}
 	}
 }
+
+// A page of due work records what it did (Digest) since journal records
+// of version 2; a record of version 1, written before, decodes with its
+// items and no digest, which a replay then does not compare.
+func TestJournalAdvanceDigest(t *testing.T) {
+	at := time.Unix(1, 0)
+	page := Input{Kind: InputAdvance, Version: 3, At: at, Items: 2, Digest: 1<<63 + 5, Digested: true, Rand: []byte{7}}
+	got, err := decodeInput(4, page.appendTo(nil))
+	if err != nil || got.Items != 2 || !got.Digested || got.Digest != 1<<63+5 || got.Version != 3 || string(got.Rand) != "\x07" {
+		t.Errorf("decodeInput of a page with a digest = %+v, %v", got, err)
+	}
+	old := codec.Writer{B: []byte{journalV1, InputAdvance}}
+	old.Uint(3)
+	old.Time(at)
+	old.Uint(2)
+	old.Bytes([]byte{7})
+	got, err = decodeInput(4, old.B)
+	if err != nil || got.Items != 2 || got.Digested || got.Digest != 0 || got.Version != 3 || string(got.Rand) != "\x07" {
+		t.Errorf("decodeInput of a version 1 page = %+v, %v; want 2 items and no digest", got, err)
+	}
+	// A request of version 1 still decodes too.
+	ev := Input{Kind: InputRequest, Version: 3, At: at, Action: "points.adjust", Body: []byte(`{}`)}.appendTo(nil)
+	ev[0] = journalV1
+	if got, err := decodeInput(4, ev); err != nil || got.Action != "points.adjust" {
+		t.Errorf("decodeInput of a version 1 request = %+v, %v", got, err)
+	}
+}

@@ -85,7 +85,8 @@ func readJournalState(t *testing.T, p *membership.Program, members []string, end
 // which names no member. The journal, replayed into a memory store
 // (another random source: the coupon codes come from the journal), gives
 // the same members, coupons, tags and ledger totals, and both ledgers
-// verify. Each member's inputs are in the journal in the order they were
+// verify; the pages that performed items record what they did, and the
+// replay's pages do the same. Each member's inputs are in the journal in the order they were
 // made, a repeated event is not kept twice, and the journal makes no
 // conflict between members: a journal every input numbered from one
 // counter would have made most of the concurrent transactions run again.
@@ -232,7 +233,7 @@ func TestJournalOnSeveralInstances(t *testing.T) {
 	got := make([][]string, members)
 	var unnamed []string
 	var prev time.Time
-	items := 0
+	items, digested := 0, 0
 	err = engine.Journal(ctx, stores[2], 0, 0, func(in engine.Input) error {
 		var member, name string
 		switch in.Kind {
@@ -253,6 +254,15 @@ func TestJournalOnSeveralInstances(t *testing.T) {
 				unnamed = append(unnamed, "last page")
 			}
 			items += in.Items
+			// What a page did is recorded, and the replay below compares
+			// it, summed over the instances' pages of one time (items that
+			// post and publish nothing add nothing to it).
+			if !in.Digested {
+				t.Errorf("input %d: a page of %d items records no digest", in.Seq, in.Items)
+			}
+			if in.Digest != 0 {
+				digested++
+			}
 		default:
 			unnamed = append(unnamed, fmt.Sprintf("%c", in.Kind))
 		}
@@ -290,6 +300,9 @@ func TestJournalOnSeveralInstances(t *testing.T) {
 	}
 	if d := cmp.Diff(wantUnnamed, unnamed); d != "" {
 		t.Errorf("the inputs naming no member (-want +journal):\n%s", d)
+	}
+	if digested == 0 {
+		t.Error("no page of the journal records what it did (a digest)")
 	}
 	if total := performed[0] + performed[1] + performed[2] + performed[3]; items != total {
 		t.Errorf("the journal's pages performed %d due items, the Advance calls %v", items, performed)
