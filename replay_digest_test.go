@@ -3,12 +3,14 @@ package membership_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/store"
@@ -28,7 +30,8 @@ import (
 // digest (what it posted) differs, and the replay returns
 // ErrReplayDiverged naming the advance. A replay under a changed
 // definition (ReplayOptions.Changed) does not compare what pages did, as
-// it does not compare their items.
+// it does not compare their items, and neither does a replay of records
+// written before pages kept a digest.
 func TestReplayLateEventAfterAdvanceDiverges(t *testing.T) {
 	ctx := context.Background()
 	def, err := membership.ParseDefinition([]byte(opsDef))
@@ -84,6 +87,44 @@ func TestReplayLateEventAfterAdvanceDiverges(t *testing.T) {
 	// The merged order: the late order before the page, which expires it.
 	if got := left(changed); !got.IsZero() {
 		t.Errorf("the changed replay: alice holds %s, want 0", got)
+	}
+
+	// A journal written before pages kept a digest (records of version 1)
+	// replays as it did, without the check.
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		pages := map[string][]byte{}
+		err := tx.Scan("journal", []byte{0}, []byte{1}, false, func(k, v []byte) error {
+			if v[1] == engine.InputAdvance {
+				pages[string(k)] = v
+			}
+			return nil
+		})
+		for k, v := range pages {
+			r := codec.Reader{B: v[2:]}
+			w := codec.Writer{B: []byte{1, engine.InputAdvance}}
+			w.Uint(r.Uint())     // version
+			w.Time(r.Time())     // time
+			w.Uint(r.Uint())     // items
+			r.Uint()             // the digest, left out
+			w.String(r.String()) // random bytes
+			if r.Err() != nil || len(r.B) != 0 {
+				return fmt.Errorf("journal record %x: %v, %d bytes left", k, r.Err(), len(r.B))
+			}
+			err = errors.Join(err, tx.Put("journal", []byte(k), w.B))
+		}
+		if len(pages) != 2 {
+			err = errors.Join(err, fmt.Errorf("%d pages in the journal, want 2", len(pages)))
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	old, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := old.Replay(ctx, st, nil); n != 5 || err != nil {
+		t.Errorf("Replay of version 1 pages = %d, %v; want 5 inputs (3 events, 2 pages) and no error", n, err)
 	}
 }
 
