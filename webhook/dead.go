@@ -122,7 +122,9 @@ func (d *Deliverer) getDead(ctx context.Context, seq uint64) (DeadLetter, error)
 // delivery ID and the attempts and backoff of a change from the feed, and
 // removes it once a 2xx answers. When none does, the dead letter stays with
 // the attempts added and the last failure, and Replay returns an error
-// wrapping ErrUndelivered. A replayed change reaches the receiver after the
+// wrapping ErrUndelivered; if the dead letter was discarded, or dropped by
+// its member's erasure, while the replay was under way, it stays gone and
+// the error wraps ErrNoDeadLetter too. A replayed change reaches the receiver after the
 // member's later changes: the receiver tells by the position, Change.Seq.
 // It returns an error wrapping ErrNoDeadLetter when there is none at seq.
 // Replay may run while Run does.
@@ -136,18 +138,51 @@ func (d *Deliverer) Replay(ctx context.Context, seq uint64) error {
 		return fmt.Errorf("webhook: %s: replay %d: %w", d.name, seq, err)
 	}
 	if f != nil {
-		dl.Attempts += f.attempts
-		dl.Status, dl.Error, dl.At = f.status, f.err.Error(), d.now()
-		if err := d.putDead(ctx, dl); err != nil {
-			return err
+		undelivered := fmt.Errorf("webhook: %s: replay %d: %w after %d attempts: %w", d.name, seq, ErrUndelivered, f.attempts, f.err)
+		if err := d.failedAgain(ctx, seq, f); err != nil {
+			return fmt.Errorf("%w; %w", undelivered, err)
 		}
-		return fmt.Errorf("webhook: %s: replay %d: %w after %d attempts: %w", d.name, seq, ErrUndelivered, f.attempts, f.err)
+		return undelivered
 	}
 	if err := d.deleteDead(ctx, seq); err != nil {
 		return fmt.Errorf("webhook: %s: replay %d: delivered, but %w", d.name, seq, err)
 	}
 	d.replayed.Add(1)
 	d.log.Info("webhook: replayed", "consumer", d.name, "id", dl.ID, "seq", seq, "member", dl.Change.Member)
+	return nil
+}
+
+// failedAgain adds a replay's failed attempts to the dead letter of
+// position seq as it is in the store, in one transaction: a dead letter
+// discarded or dropped by its member's erasure while the replay was
+// under way stays gone (the erasure's must not be undone), an error
+// wrapping ErrNoDeadLetter, and attempts added by a replay beside this
+// one are kept.
+func (d *Deliverer) failedAgain(ctx context.Context, seq uint64, f *failure) error {
+	err := d.st.Update(ctx, func(tx store.Tx) error {
+		k := keys.New().U64(seq)
+		v, err := tx.Get(d.bucket, k)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w at position %d any more: discarded or erased during the replay", ErrNoDeadLetter, seq)
+		}
+		if err != nil {
+			return err
+		}
+		dl, err := d.decodeDead(k, v)
+		if err != nil {
+			return err
+		}
+		dl.Attempts += f.attempts
+		dl.Status, dl.Error, dl.At = f.status, f.err.Error(), d.now()
+		v, err = json.Marshal(dl)
+		if err != nil {
+			return fmt.Errorf("encode dead letter %d: %w", seq, err)
+		}
+		return tx.Put(d.bucket, k, v)
+	})
+	if err != nil {
+		return fmt.Errorf("webhook: %s: update dead letter %d: %w", d.name, seq, err)
+	}
 	return nil
 }
 

@@ -157,7 +157,10 @@
 // The lease is only as good as the clocks that date it: keep the
 // instances' clocks within a small part of the lease (NTP does). Replay
 // and Discard take no lease: an operator's replay may run beside a
-// Deliverer, and two replays of one dead letter at once send it twice.
+// Deliverer, and two replays of one dead letter at once send it twice. A
+// dead letter discarded, or dropped by its member's erasure, while a
+// replay of it is under way stays gone: a replay that fails does not
+// write it back (its error wraps ErrNoDeadLetter besides ErrUndelivered).
 // Counts (Stats) are kept in memory and start at zero in each process.
 //
 // # Operating
