@@ -16,7 +16,9 @@ import (
 // A DeadLetter is a change the endpoint did not acknowledge in the
 // attempts allowed. It is kept, under its feed position, in the store
 // given to New until Replay delivers it or Discard drops it, or the
-// member's erasure does (see the package doc, Erasure).
+// member's erasure does (see the package doc, Erasure), or the Deliverer
+// sends the change again (the cursor had not passed it) and a 2xx
+// answers.
 type DeadLetter struct {
 	// ID is the delivery ID, the same Replay sends.
 	ID string `json:"id"`
@@ -98,6 +100,40 @@ func (d *Deliverer) DeadLetters(ctx context.Context, after uint64, limit int) ([
 		return nil, fmt.Errorf("webhook: %s: dead letters after %d: %w", d.name, after, err)
 	}
 	return out, nil
+}
+
+// deadBetween returns the positions of chs, a batch read from the feed,
+// that have a dead letter: a send before that the cursor did not pass
+// (its write failed, the process died first, or another Deliverer moved
+// it back) dead-lettered them. A change of them delivered now is no
+// longer one. It is one read of the store a batch.
+func (d *Deliverer) deadBetween(ctx context.Context, chs []change.Change) (map[uint64]bool, error) {
+	if len(chs) == 0 {
+		return nil, nil
+	}
+	first, last := chs[0].Seq, chs[len(chs)-1].Seq
+	var end []byte // past the last position, nil for the largest
+	if last < ^uint64(0) {
+		end = keys.New().U64(last + 1)
+	}
+	var stale map[uint64]bool
+	err := d.st.View(ctx, func(tx store.Tx) error {
+		stale = nil
+		return tx.Scan(d.bucket, keys.New().U64(first), end, false, func(k, _ []byte) error {
+			if len(k) != 8 {
+				return fmt.Errorf("%w: dead letter key %x", ErrCorrupt, k)
+			}
+			if stale == nil {
+				stale = make(map[uint64]bool)
+			}
+			stale[keys.U64(k, 0)] = true
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %s: read the dead letters of %d to %d: %w", d.name, first, last, err)
+	}
+	return stale, nil
 }
 
 // getDead reads the dead letter of position seq.

@@ -42,7 +42,9 @@
 //     over changes that are one or the other. A crash or a stop sends
 //     again what the cursor had not passed, and so does a takeover of the
 //     name (see "One Deliverer per name"), with the same delivery IDs: a
-//     receiver keeps the IDs it has acted on and drops repeats.
+//     receiver keeps the IDs it has acted on and drops repeats. A change
+//     sent again that way after it was dead-lettered is no longer a dead
+//     letter once a 2xx answers it.
 //   - Order per member: a member's changes are sent one at a time in feed
 //     order, the next only once the one before is acknowledged or
 //     dead-lettered. Different members' changes are sent in parallel

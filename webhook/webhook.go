@@ -451,6 +451,10 @@ func (d *Deliverer) flushBatch(ctx context.Context, l *lease) (n int, more bool,
 		}
 		last = c.Seq
 	}
+	stale, err := d.deadBetween(ctx, chs)
+	if err != nil {
+		return 0, false, err
+	}
 	// Each member's changes are a lane, sent in order; lanes run in
 	// parallel. Changes without a member (program-wide) share one lane.
 	var order []string
@@ -481,7 +485,7 @@ func (d *Deliverer) flushBatch(ctx context.Context, l *lease) (n int, more bool,
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if err := d.lane(lctx, l, chs, lanes[m], done); err != nil {
+			if err := d.lane(lctx, l, chs, lanes[m], stale, done); err != nil {
 				if errors.Is(err, ErrBusy) {
 					stop()
 				}
@@ -559,9 +563,12 @@ func isCtxErr(err error) bool {
 }
 
 // lane sends the changes chs[idx...] in order, dead-lettering those the
-// endpoint never acknowledged, and marks each in done. It stops at ctx's
-// end, at a dead letter it could not store, or when l is lost.
-func (d *Deliverer) lane(ctx context.Context, l *lease, chs []change.Change, idx []int, done []bool) error {
+// endpoint never acknowledged, and marks each in done. A change
+// delivered whose position is in stale (dead-lettered by an earlier
+// send the cursor did not pass) has its dead letter removed. It stops at
+// ctx's end, at a dead letter it could not store or remove, or when l is
+// lost.
+func (d *Deliverer) lane(ctx context.Context, l *lease, chs []change.Change, idx []int, stale map[uint64]bool, done []bool) error {
 	for _, i := range idx {
 		c := chs[i]
 		id := DeliveryID(d.name, c.Seq)
@@ -580,6 +587,11 @@ func (d *Deliverer) lane(ctx context.Context, l *lease, chs []change.Change, idx
 		} else {
 			d.delivered.Add(1)
 			d.log.Debug("webhook: delivered", "consumer", d.name, "id", id, "seq", c.Seq, "member", c.Member)
+			if stale[c.Seq] {
+				if err := d.deleteDead(ctx, c.Seq); err != nil && !errors.Is(err, ErrNoDeadLetter) {
+					return fmt.Errorf("webhook: %s: remove the dead letter of %d, delivered: %w", d.name, c.Seq, err)
+				}
+			}
 		}
 		// Done only once the member's dead letters are gone: a failure
 		// sends the erasure again, and drops them again.
