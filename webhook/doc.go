@@ -179,6 +179,6 @@
 // [New] refuses what it cannot use — a nil feed or store, a name that is
 // not an ID, an endpoint that is not http or https, a short secret, an
 // option given nil (WithClient(nil)) or out of range (WithParallel above
-// [MaxParallel]) — with an error wrapping [ErrInvalidArgument] that names
-// the argument or the option.
+// [MaxParallel]), a nil Option — with an error wrapping
+// [ErrInvalidArgument] that names the argument or the option.
 package webhook

@@ -234,9 +234,9 @@ func WithBatch(n int) Option { return func(d *Deliverer) { d.batch = n } }
 // each run a Deliverer of the name give New the store they share. It
 // returns an error wrapping ErrInvalidArgument for a nil feed or store, a
 // name that is not an ID (1 to 256 bytes of UTF-8 without NUL), an
-// unusable endpoint or secret, or an option out of range or given nil;
-// the error names the argument or the option (WithClient(nil) names
-// "client").
+// unusable endpoint or secret, an option out of range or given nil, or a
+// nil Option; the error names the argument or the option (WithClient(nil)
+// names "client", a nil Option its place in opts).
 func New(feed Feed, st store.Store, name, endpoint string, secret []byte, opts ...Option) (*Deliverer, error) {
 	d := &Deliverer{
 		feed: feed, st: st, name: name, bucket: "webhook.dead." + name, leaseBucket: "webhook.lease." + name,
@@ -245,7 +245,10 @@ func New(feed Feed, st store.Store, name, endpoint string, secret []byte, opts .
 		attempts: 8, base: time.Second, max: 5 * time.Minute, poll: time.Second,
 		timeout: 10 * time.Second, lease: defaultLease, parallel: 4, batch: 100,
 	}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil { // a host's option list built with a nil in it
+			return nil, fmt.Errorf("webhook: new %q: %w: option %d of %d is nil", name, ErrInvalidArgument, i+1, len(opts))
+		}
 		o(d)
 	}
 	if err := d.check(); err != nil {

@@ -656,6 +656,11 @@ func TestNewRejects(t *testing.T) {
 			}
 		})
 	}
+	// A nil Option is refused, not called: New panicked on it.
+	if d, err := webhook.New(p, st, consumer, ok, []byte(secret), webhook.WithAttempts(2), nil); !errors.Is(err, webhook.ErrInvalidArgument) ||
+		d != nil || !strings.Contains(err.Error(), "option 2 of 2 is nil") {
+		t.Errorf("New with a nil Option = %v, %v; want ErrInvalidArgument naming option 2 of 2", d, err)
+	}
 	if _, err := webhook.New(p, nil, consumer, ok, []byte(secret)); !errors.Is(err, webhook.ErrInvalidArgument) || !strings.Contains(err.Error(), "store") {
 		t.Errorf("New with a nil store = %v, want ErrInvalidArgument naming the store", err)
 	}
