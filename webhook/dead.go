@@ -35,14 +35,33 @@ type DeadLetter struct {
 	At time.Time `json:"at"`
 }
 
-// putDead stores a dead letter under its position.
-func (d *Deliverer) putDead(ctx context.Context, dl DeadLetter) error {
-	v, err := json.Marshal(dl)
-	if err != nil {
-		return fmt.Errorf("webhook: %s: encode dead letter %d: %w", d.name, dl.Change.Seq, err)
-	}
-	err = d.st.Update(ctx, func(tx store.Tx) error {
-		return tx.Put(d.bucket, keys.New().U64(dl.Change.Seq), v)
+// putDead stores a dead letter under its position. With again (the
+// position had a dead letter when its batch was read: an earlier send the
+// cursor did not pass), the attempts of the one stored are added, so
+// that Attempts counts them all; one that does not decode is an error
+// wrapping ErrCorrupt, and nothing is written.
+func (d *Deliverer) putDead(ctx context.Context, dl DeadLetter, again bool) error {
+	err := d.st.Update(ctx, func(tx store.Tx) error {
+		k := keys.New().U64(dl.Change.Seq)
+		dl := dl // a store may run the function again
+		if again {
+			v, err := tx.Get(d.bucket, k)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if err == nil {
+				old, err := d.decodeDead(k, v)
+				if err != nil {
+					return err
+				}
+				dl.Attempts += old.Attempts
+			}
+		}
+		v, err := json.Marshal(dl)
+		if err != nil {
+			return fmt.Errorf("encode: %w", err)
+		}
+		return tx.Put(d.bucket, k, v)
 	})
 	if err != nil {
 		return fmt.Errorf("webhook: %s: store dead letter %d: %w", d.name, dl.Change.Seq, err)

@@ -82,3 +82,38 @@ func TestDeliveredAfterARestartIsNoLongerADeadLetter(t *testing.T) {
 		t.Errorf("Stats = %+v, want %+v", s, want)
 	}
 }
+
+// A change dead-lettered again, once more sent because the cursor had
+// not passed it, keeps the attempts of both sends in its dead letter:
+// Attempts counts every attempt made.
+func TestDeadLetteredTwiceCountsBothSendsAttempts(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	p := openProgram(t, st)
+	orders(t, p, "a", 1, "alice")
+	all := feedAll(t, p)
+	rc := newReceiver(t, func(request) action { return fail })
+	feed := &cursorDown{cursorOf: cursorOf{p}}
+	feed.down.Store(true)
+	d, err := webhook.New(feed, st, consumer, rc.srv.URL, []byte(secret), webhook.WithClock(clock),
+		webhook.WithWait((&waits{}).wait), webhook.WithAttempts(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Flush(ctx); !errors.Is(err, errCursorDown) {
+		t.Fatalf("first Flush = %v, want the cursor's error", err)
+	}
+	feed.down.Store(false)
+	if n, err := d.Flush(ctx); err != nil || n != len(all) {
+		t.Fatalf("second Flush = %d, %v; want %d", n, err, len(all))
+	}
+	dls, err := d.DeadLetters(ctx, 0, 0)
+	if err != nil || len(dls) != len(all) {
+		t.Fatalf("dead letters: %d, %v; want %d", len(dls), err, len(all))
+	}
+	for _, dl := range dls {
+		if dl.Attempts != 4 { // 2 in each Flush
+			t.Errorf("dead letter %d: %d attempts, want 4", dl.Change.Seq, dl.Attempts)
+		}
+	}
+}

@@ -581,7 +581,7 @@ func (d *Deliverer) lane(ctx context.Context, l *lease, chs []change.Change, idx
 		}
 		if f != nil {
 			dl := DeadLetter{ID: id, Change: c, Attempts: f.attempts, Status: f.status, Error: f.err.Error(), At: d.now()}
-			if err := d.putDead(ctx, dl); err != nil {
+			if err := d.putDead(ctx, dl, stale[c.Seq]); err != nil {
 				return err
 			}
 			d.dead.Add(1)
