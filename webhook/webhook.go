@@ -189,8 +189,10 @@ func WithAttempts(n int) Option { return func(d *Deliverer) { d.attempts = n } }
 
 // WithBackoff sets the wait after a failed attempt: base after the first,
 // doubling after each next one up to max, each jittered down by up to half
-// (default 1s and 5m: eight attempts span about four minutes). A 429 or
-// 503 answer's Retry-After sets the wait instead, at most max.
+// (default 1s and 5m: the seven waits between the default eight attempts
+// add up to 127s less the jitter, 63.5s to 127s, besides the attempts'
+// own time, each at most the timeout). A 429 or 503 answer's Retry-After
+// sets the wait instead, at most max.
 func WithBackoff(base, max time.Duration) Option {
 	return func(d *Deliverer) { d.base, d.max = base, max }
 }

@@ -246,6 +246,38 @@ func TestBackoffWaits(t *testing.T) {
 	}
 }
 
+// The defaults, as WithBackoff's doc and README state them: 8 attempts,
+// waits from 1s doubling (below the 5m cap), so the seven waits add up to
+// 127s less the jitter, at most half: with every draw r = 0.5, 95.25s.
+func TestDefaultBackoff(t *testing.T) {
+	st := memory.New()
+	p := openProgram(t, st)
+	orders(t, p, "a", 1, "alice")
+	rc := newReceiver(t, func(request) action { return fail })
+	w := &waits{}
+	d, err := webhook.New(&staticFeed{chs: feedAll(t, p)[:1]}, st, consumer, rc.srv.URL, []byte(secret), webhook.WithWait(w.wait),
+		webhook.WithClock(clock), webhook.WithRand(halves{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Duration{750 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second, 6 * time.Second,
+		12 * time.Second, 24 * time.Second, 48 * time.Second}
+	got := w.list()
+	if !equalDurations(got, want) {
+		t.Errorf("waits %v, want %v", got, want)
+	}
+	var sum time.Duration
+	for _, d := range got {
+		sum += d
+	}
+	if sum != 95250*time.Millisecond || len(rc.requests()) != 8 {
+		t.Errorf("waits add up to %v over %d requests, want 95.25s over 8", sum, len(rc.requests()))
+	}
+}
+
 func equalDurations(a, b []time.Duration) bool {
 	if len(a) != len(b) {
 		return false
