@@ -51,7 +51,8 @@ import (
 // next day's start), as the program's own validities end: a coupon that
 // "expires 2026-12-31" is valid all that day. Where loc skips a midnight
 // (America/Santiago), that day starts at its first instant (01:00). A
-// byte order mark before the header is skipped. An unknown column, one
+// byte order mark before the header is skipped, whether its first name is
+// quoted or not. An unknown column, one
 // named twice, or a header that does not parse fails the first Next (with
 // ErrBadRow); so does a nil r, with an error wrapping ErrInvalidArgument.
 // A malformed record (a stray quote) is a bad row, and the next records
@@ -63,7 +64,7 @@ func CSV(r io.Reader, loc *time.Location) Source {
 	if r == nil {
 		return nilReader("csv")
 	}
-	lr := &limitReader{r: r}
+	lr := &limitReader{r: skipBOM(r)}
 	cr := csv.NewReader(lr)
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = -1
@@ -72,6 +73,45 @@ func CSV(r io.Reader, loc *time.Location) Source {
 	}
 	return &csvSource{r: cr, lr: lr, loc: loc, line: 1}
 }
+
+// skipBOM returns r without the UTF-8 byte order mark it may start with
+// (spreadsheets and Windows tools write one): it is no part of the first
+// column's name or of the first line, and before a quote encoding/csv
+// would take it for a bare quote. It reads nothing before the first Read,
+// and no more than it is asked for then (the mark's 3 bytes at least).
+func skipBOM(r io.Reader) io.Reader { return &bomReader{r: r} }
+
+type bomReader struct {
+	r       io.Reader
+	checked bool
+	head    []byte // the first bytes read, when they are no mark
+	err     error  // r's error on reading them
+}
+
+func (b *bomReader) Read(p []byte) (int, error) {
+	if !b.checked {
+		b.checked = true
+		head := make([]byte, len(bom))
+		n, err := io.ReadFull(b.r, head)
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = io.EOF // fewer bytes than a mark: the whole input
+		}
+		if b.head, b.err = head[:n], err; string(b.head) == bom {
+			b.head = nil
+		}
+	}
+	if len(b.head) > 0 {
+		n := copy(p, b.head)
+		b.head = b.head[n:]
+		return n, nil
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	return b.r.Read(p)
+}
+
+const bom = "\ufeff"
 
 // MaxRecord is the most bytes a CSV record or a JSON line may take (1 MiB).
 const MaxRecord = 1 << 20
@@ -141,9 +181,6 @@ func (s *csvSource) Next() (Row, error) {
 				return Row{}, fmt.Errorf("%w: header: %w", ErrBadRow, err)
 			}
 			return Row{}, fmt.Errorf("header: %w", err)
-		}
-		if len(h) > 0 { // a spreadsheet's byte order mark is not the column's
-			h[0] = strings.TrimPrefix(h[0], "\ufeff")
 		}
 		seen := make(map[string]bool, len(h))
 		for _, c := range h {

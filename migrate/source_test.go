@@ -38,6 +38,16 @@ func TestCSVByteOrderMark(t *testing.T) {
 	}
 }
 
+// A byte order mark is skipped also when the header's first name is
+// quoted (a writer quoting every field): it used to be read as a bare
+// quote in an unquoted field, which failed the header.
+func TestCSVByteOrderMarkBeforeAQuote(t *testing.T) {
+	rows := rowsOf(t, migrate.CSV(strings.NewReader("\ufeff\"member\",\"growth\"\r\n\"ana\",\"5\"\r\n"), shanghai))
+	if len(rows) != 1 || rows[0].Err != nil || rows[0].Member.Member != "ana" || !rows[0].Member.Growth.Equal(dec("5")) || rows[0].Line != 2 {
+		t.Fatalf("rows %+v, want ana with 5 growth on line 2", rows)
+	}
+}
+
 // A column named twice in the header is refused by the first Next, as an
 // unknown column is: which of the two cells counts would be a guess (the
 // second one used to win, or both lots were taken for "points").
