@@ -451,7 +451,8 @@ func (p *cellParser) coupons(v string) []Coupon {
 // text}, …), times in RFC 3339, amounts as strings or numbers;
 // "gifted_levels": [] says that the member had no level's gifts, and
 // leaving it out (or null) counts them as Member.GiftedLevels says. Blank lines
-// are skipped. A line that is not valid UTF-8 (encoding/json would replace
+// are skipped, and so is a byte order mark at the start of the file (one
+// elsewhere is text of its line: a bad row). A line that is not valid UTF-8 (encoding/json would replace
 // each invalid byte silently), is not one object, has text after it,
 // holds a field the Member has not, a name twice in one object, or a
 // value that does not parse is a bad row; where a field is at fault, its
@@ -463,7 +464,7 @@ func JSONL(r io.Reader) Source {
 	if r == nil {
 		return nilReader("jsonl")
 	}
-	sc := bufio.NewScanner(r)
+	sc := bufio.NewScanner(skipBOM(r))
 	sc.Buffer(make([]byte, 0, 64<<10), MaxRecord)
 	return &jsonlSource{sc: sc}
 }

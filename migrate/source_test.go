@@ -48,6 +48,19 @@ func TestCSVByteOrderMarkBeforeAQuote(t *testing.T) {
 	}
 }
 
+// A JSON lines file written with a byte order mark (Windows tools do)
+// reads as without it: the first line used to be a bad row. A mark
+// anywhere else is not skipped: it is text of its line.
+func TestJSONLByteOrderMark(t *testing.T) {
+	rows := rowsOf(t, migrate.JSONL(strings.NewReader("\ufeff{\"member\":\"ana\",\"growth\":\"5\"}\r\n\ufeff{\"member\":\"bo\"}\r\n")))
+	if len(rows) != 2 || rows[0].Err != nil || rows[0].Member.Member != "ana" || !rows[0].Member.Growth.Equal(dec("5")) || rows[0].Line != 1 {
+		t.Fatalf("rows %+v, want ana with 5 growth on line 1", rows)
+	}
+	if rows[1].Err == nil || !errors.Is(rows[1].Err, migrate.ErrBadRow) || rows[1].Line != 2 {
+		t.Errorf("line 2: %+v, want a bad row", rows[1])
+	}
+}
+
 // A column named twice in the header is refused by the first Next, as an
 // unknown column is: which of the two cells counts would be a guess (the
 // second one used to win, or both lots were taken for "points").
