@@ -24,12 +24,15 @@ import (
 // ErrNotPortable is returned by Openings for a member state the import
 // format cannot carry, so that an import would not give it back: frozen
 // points, pending points of a day awaiting review (released, they would
-// go into the review; the import would release them spendable), a text holding one of the format's separators, a term end or a
-// pending release already due at the export's time (Advance the program
-// to that time first), growth earned on a day after the export's, a
-// profile attribute set to an empty text or list
-// (its empty cell reads back as not set), an erased member (the format has no erasure mark:
-// the import would make them a member again, whose events are taken).
+// go into the review; the import would release them spendable), a text
+// holding one of the format's separators, or a carriage return before a
+// line feed (the CSV reader reads the two as a line feed alone: another
+// member ID, another phone), a term end or a pending release already due
+// at the export's time (Advance the program to that time first), growth
+// earned on a day after the export's, a profile attribute set to an
+// empty text or list (its empty cell reads back as not set), an erased
+// member (the format has no erasure mark: the import would make them a
+// member again, whose events are taken).
 var ErrNotPortable = errors.New("export: state the import format cannot carry")
 
 // OpeningReader reads what Openings writes; *membership.Program
@@ -147,15 +150,19 @@ func Openings(ctx context.Context, w io.Writer, src OpeningReader, ids iter.Seq[
 		return 0, fmt.Errorf("export: openings: %w: zero time", ErrInvalidArgument)
 	}
 	def := src.Definition()
+	header := OpeningsHeader(def)
 	rw := newRowWriter(w, progress)
-	err := rw.header(OpeningsHeader(def))
+	err := rw.header(header)
 	if err == nil {
 		for id := range ids {
 			if err = ctx.Err(); err != nil {
 				break
 			}
 			var row []string
-			if row, err = openingRow(ctx, src, def, id, at); err != nil {
+			if row, err = openingRow(ctx, src, def, id, at); err == nil {
+				err = readsBack(header, row)
+			}
+			if err != nil {
 				err = fmt.Errorf("member %q: %w", id, err)
 				break
 			}
@@ -383,6 +390,18 @@ func attrText(v event.Value) (string, error) {
 		return "", fmt.Errorf("%w: an empty list, which the import reads as not set", ErrNotPortable)
 	}
 	return "", fmt.Errorf("%w: a value of kind %q", ErrNotPortable, v.Kind)
+}
+
+// readsBack refuses a row with a cell that encoding/csv would read back
+// as another text: it reads "\r\n" inside a quoted cell as "\n" (a lone
+// "\r" or "\n" reads back as it is).
+func readsBack(header, row []string) error {
+	for i, c := range row {
+		if strings.Contains(c, "\r\n") {
+			return fmt.Errorf("%w: %s %q holds a carriage return before a line feed, which the import reads as a line feed alone", ErrNotPortable, header[i], c)
+		}
+	}
+	return nil
 }
 
 // portable refuses a text holding one of the separators seps, which the

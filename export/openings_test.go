@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -411,6 +412,51 @@ func TestOpeningsRefuses(t *testing.T) {
 	buf.Reset()
 	if n, err := export.Openings(ctx, &buf, p, slices.Values([]string{"bob"}), at, nil); !errors.Is(err, export.ErrNotPortable) || n != 0 {
 		t.Errorf("a list item with a comma: %d rows, %v; want 0, ErrNotPortable", n, err)
+	}
+}
+
+// TestOpeningsRefusesACarriageReturnBeforeALineFeed: encoding/csv reads
+// "\r\n" inside a quoted cell as "\n", so a text holding one would be
+// imported as another text (a phone, a list item, even the member's ID:
+// another member). Openings refuses such a row, naming the member and the
+// column, and writes the rows before it; a lone "\r" or "\n" reads back
+// as it is, and is written.
+func TestOpeningsRefusesACarriageReturnBeforeALineFeed(t *testing.T) {
+	ctx := context.Background()
+	p := openRetail(t)
+	at := march(p, 12, 12)
+	set := func(member string, attrs map[string]event.Value) {
+		t.Helper()
+		if _, err := p.Tags().SetProfile(ctx, tag.ProfileRequest{RequestID: "p-" + member, Member: member, At: march(p, 1, 10),
+			Attributes: attrs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set("ok", map[string]event.Value{"phone": event.Str("a\rb\nc"), "interests": event.List("x\ny")})
+	set("phone", map[string]event.Value{"phone": event.Str("line 1\r\nline 2")})
+	set("list", map[string]event.Value{"interests": event.List("wine", "red\r\nwhite")})
+	set("id\r\n2", map[string]event.Value{"phone": event.Str("1")})
+	for _, tc := range []struct{ member, column string }{
+		{"phone", "profile.phone"}, {"list", "profile.interests"}, {"id\r\n2", "member"},
+	} {
+		var buf bytes.Buffer
+		n, err := export.Openings(ctx, &buf, p, slices.Values([]string{"ok", tc.member}), at, nil)
+		if !errors.Is(err, export.ErrNotPortable) || n != 1 || !strings.Contains(err.Error(), strconv.Quote(tc.member)) || !strings.Contains(err.Error(), tc.column) {
+			t.Errorf("%q: %d rows, %v; want 1 (ok), ErrNotPortable naming %q and %s", tc.member, n, err, tc.member, tc.column)
+		}
+	}
+	// The row written reads back as it was.
+	var buf bytes.Buffer
+	if _, err := export.Openings(ctx, &buf, p, slices.Values([]string{"ok"}), at, nil); err != nil {
+		t.Fatal(err)
+	}
+	dst := openRetail(t)
+	if res, err := migrate.Run(ctx, dst, migrate.CSV(&buf, dst.Location()), migrate.Options{Name: "o.csv"}); err != nil || res.Applied != 1 {
+		t.Fatalf("import: %+v, %v", res, err)
+	}
+	pr, err := dst.Tags().Profile(ctx, "ok")
+	if err != nil || pr.Attributes["phone"].Str != "a\rb\nc" || !slices.Equal(pr.Attributes["interests"].Strings, []string{"x\ny"}) {
+		t.Errorf("imported profile %+v, %v; want phone \"a\\rb\\nc\", interests [\"x\\ny\"]", pr.Attributes, err)
 	}
 }
 
