@@ -37,7 +37,7 @@ type Row struct {
 	Err    error
 }
 
-// RowError is a bad row: its line, its member (when it got that far), the
+// RowError is a bad row: its line, its member (when it could be read), the
 // field at fault (empty when the row as a whole is: a JSON line that is
 // not an object) and the cause.
 type RowError struct {

@@ -271,9 +271,9 @@ func (s *csvSource) Next() (Row, error) {
 			}
 			m.Profile[strings.TrimPrefix(col, "profile.")] = v
 		}
-		if p.err != nil {
-			break
-		}
+		// Every cell is read, after a bad one too (p keeps the first
+		// error): the report of a bad row names its member, wherever the
+		// member column is.
 	}
 	if hasValue {
 		m.Value = &val

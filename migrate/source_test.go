@@ -1,13 +1,16 @@
 package migrate_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/migrate"
 	"github.com/shopspring/decimal"
 )
@@ -59,6 +62,35 @@ func TestJSONLByteOrderMark(t *testing.T) {
 	if rows[1].Err == nil || !errors.Is(rows[1].Err, migrate.ErrBadRow) || rows[1].Line != 2 {
 		t.Errorf("line 2: %+v, want a bad row", rows[1])
 	}
+}
+
+// A row with a bad cell names its member whatever the column order: the
+// member column after the bad cell used to be left unread, and the
+// RowError named no member (a JSON line names it wherever it is).
+func TestCSVBadCellNamesTheMember(t *testing.T) {
+	src := migrate.CSV(strings.NewReader("growth,points,member\n1x,mall|5|,ana\n5,mall|x|,bo\n"), shanghai)
+	res, err := migrate.Run(context.Background(), nopTarget{}, src, migrate.Options{Name: "f.csv", At: time.Date(2025, 6, 1, 0, 0, 0, 0, shanghai)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range res.Errors {
+		got = append(got, fmt.Sprintf("%d %s %s", e.Line, e.Member, e.Field))
+	}
+	if diff := cmp.Diff([]string{"2 ana growth", "3 bo points[0].amount"}, got); diff != "" {
+		t.Errorf("bad rows (-want +got):\n%s", diff)
+	}
+}
+
+// nopTarget applies nothing: every row it is given is applied.
+type nopTarget struct{}
+
+func (nopTarget) OpenMembers(_ context.Context, rows []migrate.Member, _ bool) ([]*change.Outcome, []error, error) {
+	outs := make([]*change.Outcome, len(rows))
+	for i := range outs {
+		outs[i] = &change.Outcome{}
+	}
+	return outs, make([]error, len(rows)), nil
 }
 
 // A column named twice in the header is refused by the first Next, as an
