@@ -98,7 +98,8 @@ func OpeningsHeader(def membership.Definition) []string {
 // held (available or locked in a checkout, both imported as available)
 // with their template, expiry and code (the old system's code when the
 // coupon has one, else its own); the manual tags; the profile attributes.
-// Each row's at is the export's time, the opening time of the import.
+// Each row's at is the export's time, the opening time of the import, in
+// the program's zone as the file's other times.
 //
 // What the import format has no place for is not written: the level's
 // start and freezes, paid plans, the refunded stored value, statistics
@@ -187,7 +188,7 @@ func openingRow(ctx context.Context, src OpeningReader, def membership.Definitio
 	} else if erased {
 		return nil, fmt.Errorf("%w: the member was erased at %s", ErrNotPortable, instant(when))
 	}
-	row := []string{id, instant(at)}
+	row := []string{id, instant(at.In(src.Location()))}
 	if def.Levels != nil {
 		st, err := src.Levels().Status(ctx, id)
 		if err != nil {

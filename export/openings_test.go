@@ -460,6 +460,26 @@ func TestOpeningsRefusesACarriageReturnBeforeALineFeed(t *testing.T) {
 	}
 }
 
+// The at cell is in the program's zone, as every time the package writes
+// is: an export's time given in UTC was written with its "Z".
+func TestOpeningsAtInTheProgramsZone(t *testing.T) {
+	ctx := context.Background()
+	p := openRetail(t)
+	if _, err := p.Tags().SetProfile(ctx, tag.ProfileRequest{RequestID: "p1", Member: "ann", At: march(p, 1, 10),
+		Attributes: map[string]event.Value{"phone": event.Str("1")}}); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	// 03:00 UTC is 11:00 in Shanghai.
+	if _, err := export.Openings(ctx, &buf, p, slices.Values([]string{"ann"}), time.Date(2026, 3, 12, 3, 0, 0, 0, time.UTC), nil); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil || len(rows) != 2 || rows[1][1] != "2026-03-12T11:00:00+08:00" {
+		t.Errorf("rows %q, %v; want ann at 2026-03-12T11:00:00+08:00", rows, err)
+	}
+}
+
 // TestOpeningsRoundTripRetention builds members by events on a ladder
 // (Gold: retention 300 over 12 months, 12-month terms), exports them on
 // 2025-12-01 12:00, imports the file into an empty program and performs
