@@ -161,7 +161,7 @@ type Program struct {
 // and store/bolt belong to one process. Errors wrap ErrInvalidArgument,
 // rule.ErrInvalidDefinition, ErrDefinitionSuperseded,
 // ErrDefinitionConflict, ErrDefinitionInUse, ErrStoreLayout or the
-// store's.
+// store's; a nil Option is refused with ErrInvalidArgument.
 func Open(st store.Store, def Definition, opts ...Option) (*Program, error) {
 	if st == nil {
 		return nil, fmt.Errorf("membership: open: %w: nil store", ErrInvalidArgument)
@@ -189,7 +189,12 @@ func Open(st store.Store, def Definition, opts ...Option) (*Program, error) {
 		log:     slog.New(slog.DiscardHandler),
 		rand:    rand.Reader,
 	}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			// A host building its options conditionally may pass a nil
+			// one: an error naming it, not a nil call's panic.
+			return nil, fmt.Errorf("membership: open: %w: option %d of %d is nil", ErrInvalidArgument, i+1, len(opts))
+		}
 		o(p)
 	}
 	for _, t := range def.Events {

@@ -258,6 +258,24 @@ func TestOpenNilStore(t *testing.T) {
 	}
 }
 
+// A nil Option (a host building its options conditionally) is refused
+// with an error naming it; it used to panic calling it. Nothing is
+// written: the store stays empty.
+func TestOpenNilOption(t *testing.T) {
+	st := memory.New()
+	_, err := membership.Open(st, valueDef(), membership.WithJournal(), nil)
+	if !errors.Is(err, membership.ErrInvalidArgument) || !strings.Contains(err.Error(), "option 2 of 2 is nil") {
+		t.Fatalf("Open with a nil option: %v", err)
+	}
+	if err := st.View(context.Background(), func(tx store.Tx) error {
+		return tx.Scan("meta", nil, nil, false, func(k, _ []byte) error {
+			return fmt.Errorf("wrote %q", k)
+		})
+	}); err != nil && !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the store after a refused Open: %v", err)
+	}
+}
+
 // An event's changes are stored together; reading the feed from any
 // position with any page size gives the same sequence, without gaps.
 func TestFeedPagesWithinEvents(t *testing.T) {
