@@ -70,19 +70,20 @@ func (d *Deliverer) putDead(ctx context.Context, dl DeadLetter, again bool) erro
 }
 
 // decodeDead decodes the dead letter stored under key k, checking that it
-// is the one of that position and of this consumer.
+// is the one of that position and of this consumer. Its errors name no
+// consumer: every caller's does.
 func (d *Deliverer) decodeDead(k, v []byte) (DeadLetter, error) {
 	var dl DeadLetter
 	if len(k) != 8 {
-		return dl, fmt.Errorf("webhook: %s: %w: dead letter key %x", d.name, ErrCorrupt, k)
+		return dl, fmt.Errorf("%w: dead letter key %x", ErrCorrupt, k)
 	}
 	seq := keys.U64(k, 0)
 	if err := json.Unmarshal(v, &dl); err != nil {
-		return dl, fmt.Errorf("webhook: %s: %w: dead letter %d: %w", d.name, ErrCorrupt, seq, err)
+		return dl, fmt.Errorf("%w: dead letter %d: %w", ErrCorrupt, seq, err)
 	}
 	if dl.Change.Seq != seq || dl.ID != DeliveryID(d.name, seq) || dl.Attempts < 1 {
-		return dl, fmt.Errorf("webhook: %s: %w: dead letter %d holds position %d, ID %q, %d attempts",
-			d.name, ErrCorrupt, seq, dl.Change.Seq, dl.ID, dl.Attempts)
+		return dl, fmt.Errorf("%w: dead letter %d holds position %d, ID %q, %d attempts",
+			ErrCorrupt, seq, dl.Change.Seq, dl.ID, dl.Attempts)
 	}
 	return dl, nil
 }
