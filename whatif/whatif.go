@@ -26,7 +26,9 @@
 // figures and the members that differ.
 //
 // The figures come from each side's change feed (membership.Program.Feed),
-// counted in the month of each change's time in the program's zone: a
+// counted in the month of each change's time in the program's zone (a
+// month runs from the first instant of its first day, 01:00 where a
+// daylight-saving change skips midnight, to 24:00 on its last): a
 // side's feed is the record of everything its replay did, due work
 // included, so the report needs no query of its own. The stocks (members
 // per level, points outstanding) are those at the end of each month: each
@@ -62,6 +64,7 @@ import (
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/task"
@@ -111,7 +114,8 @@ type Report struct {
 
 // Month is one month's figures on both sides.
 type Month struct {
-	// Start is the month's first instant in the program's zone.
+	// Start is the month's first instant in the program's zone (the end
+	// of the gap where daylight saving skips the 1st's midnight).
 	Start           time.Time
 	Actual, Changed Figures
 	// Refused is how many inputs of the month the changed side refused.
@@ -292,8 +296,8 @@ func Run(ctx context.Context, source store.Store, actual, changed membership.Def
 	if first.IsZero() || last.Before(first) {
 		return rep, nil // nothing happened in the period
 	}
-	for m := monthStart(first.In(loc)); !m.After(last); m = m.AddDate(0, 1, 0) {
-		rep.Months = append(rep.Months, Month{Start: m, Actual: ha.figures(m, actual), Changed: hc.figures(m, changed)})
+	for m := rule.Month.Start(first, loc); !m.After(last); m = rule.Month.End(m, loc) {
+		rep.Months = append(rep.Months, Month{Start: m, Actual: ha.figures(m, actual, loc), Changed: hc.figures(m, changed, loc)})
 	}
 	for _, rf := range rep.Refused {
 		if i := monthIndex(rep.Months, rf.At); i >= 0 {
@@ -419,11 +423,11 @@ func (h *history) add(c change.Change) error {
 	return nil
 }
 
-// figures returns the side's figures for the month starting at start,
-// read under def (its ladder ranks the levels, its programs' rates value
-// the points).
-func (h *history) figures(start time.Time, def membership.Definition) Figures {
-	end := start.AddDate(0, 1, 0)
+// figures returns the side's figures for the month starting at start in
+// loc, read under def (its ladder ranks the levels, its programs' rates
+// value the points).
+func (h *history) figures(start time.Time, def membership.Definition, loc *time.Location) Figures {
+	end := rule.Month.End(start, loc)
 	in := func(t time.Time) bool { return !t.Before(start) && t.Before(end) }
 	f := Figures{Levels: map[string]int64{}, Points: map[string]Points{}, Coupons: map[string]Coupons{}, Tasks: map[string]int64{}}
 	rank := func(name string) int { return -1 }
@@ -517,14 +521,10 @@ func differing(a, c map[string]string) []MemberDiff {
 	return out
 }
 
-func monthStart(t time.Time) time.Time {
-	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, t.Location())
-}
-
 // monthIndex returns the index of the month holding t, or -1.
 func monthIndex(ms []Month, t time.Time) int {
 	for i, m := range ms {
-		if !t.Before(m.Start) && t.Before(m.Start.AddDate(0, 1, 0)) {
+		if !t.Before(m.Start) && t.Before(rule.Month.End(m.Start, m.Start.Location())) {
 			return i
 		}
 	}
