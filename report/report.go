@@ -21,7 +21,12 @@
 // at its end are today's counts less the moves after it.
 //
 // The levels are the ladder's; paid plans are not in the report (today's
-// holders are in level.Handle.Counts).
+// holders are in level.Handle.Counts). The coupons and tasks are a row
+// per template and task of the definition, then (by name) one per
+// template or task a later version left out that has figures in the
+// report's days: a report of the days before the version counts them as
+// one built before it did, rather than leaving them out. A version that
+// leaves out every task (or template) leaves the section out.
 //
 // Each section reads its own snapshot of the store, so a report built
 // while events arrive may see an event in one section and not in another.
@@ -113,7 +118,9 @@ type Report struct {
 }
 
 // Period is the figures of one day or month. A section whose domain the
-// program does not define is nil (Levels, Value) or empty.
+// program does not define is nil (Levels, Value) or empty. Coupons and
+// Tasks list the definition's templates and tasks, then those a later
+// version left out that had figures in the report's days, by name.
 type Period struct {
 	// Name is the day ("2006-01-02") or the month ("2006-01").
 	Name     string    `json:"name"`
@@ -374,17 +381,34 @@ func addCoupons(ctx context.Context, p *membership.Program, full membership.Defi
 	if def == nil || len(def.Templates) == 0 {
 		return nil
 	}
+	stats := make([]map[string]coupon.Stat, len(r.Periods))
+	var names, retired []string
+	for _, t := range def.Templates {
+		names = append(names, t.Name)
+	}
 	for i, pd := range r.Periods {
 		st, err := p.Coupons().Stats(ctx, coupon.StatsQuery{From: pd.From, To: pd.To})
 		if err != nil {
 			return err
 		}
-		for _, t := range def.Templates {
-			s := st.ByTemplate[t.Name]
+		stats[i] = st.ByTemplate
+		for name := range st.ByTemplate {
+			if !slices.Contains(names, name) && !slices.Contains(retired, name) {
+				retired = append(retired, name)
+			}
+		}
+	}
+	// The definition's templates, then those a version left out that had
+	// figures in the report's days (see the package documentation).
+	slices.Sort(retired)
+	names = append(names, retired...)
+	for i := range r.Periods {
+		for _, name := range names {
+			s := stats[i][name]
 			if s.AmountOff.IsZero() {
 				s.AmountOff = decimal.Zero
 			}
-			r.Periods[i].Coupons = append(r.Periods[i].Coupons, Coupons{Template: t.Name, Stat: s})
+			r.Periods[i].Coupons = append(r.Periods[i].Coupons, Coupons{Template: name, Stat: s})
 		}
 	}
 	return nil
@@ -425,14 +449,28 @@ func addTasks(ctx context.Context, p *membership.Program, full membership.Defini
 	if def == nil || len(def.Tasks) == 0 {
 		return nil
 	}
-	for i := range r.Periods {
-		for _, t := range def.Tasks {
-			r.Periods[i].Tasks = append(r.Periods[i].Tasks, Tasks{Task: t.Name})
-		}
-	}
 	days, err := p.Tasks().Daily(ctx, q.From, q.To)
 	if err != nil {
 		return err
+	}
+	// The definition's tasks, then those a version left out that had
+	// completions in the report's days: their completions stay counted.
+	var names []string
+	for _, t := range def.Tasks {
+		names = append(names, t.Name)
+	}
+	var retired []string
+	for _, d := range days {
+		if !slices.Contains(names, d.Task) && !slices.Contains(retired, d.Task) {
+			retired = append(retired, d.Task)
+		}
+	}
+	slices.Sort(retired)
+	names = append(names, retired...)
+	for i := range r.Periods {
+		for _, name := range names {
+			r.Periods[i].Tasks = append(r.Periods[i].Tasks, Tasks{Task: name})
+		}
 	}
 	for _, d := range days {
 		i := r.index(d.Day)
