@@ -14,12 +14,13 @@ import (
 var CSVHeader = []string{"period", "section", "name", "figure", "value"}
 
 // WriteCSV writes the report as CSV in long form, a row per figure: the
-// period ("2006-01-02" or "2006-01"), the section (levels, points,
-// coupons, value, tasks), the name it is about (a level, a point program,
-// a template, a task; empty for a section's own figures), the figure and
-// its value (an integer, or a decimal as the ledger keeps it). Rows come
-// period by period, in the order of the Go values. A spreadsheet's pivot
-// table makes any wide view of it.
+// period (Period.Name: "2006-01-02", "2025-W01", "2006-01" or "2006"),
+// the section (levels, points, coupons, value, tasks), the name it is
+// about (a level, a point program, a template, a task; empty for a
+// section's own figures), the figure and its value (an integer, or a
+// decimal as the ledger keeps it). Rows come period by period, in the
+// order of the Go values. A spreadsheet's pivot table makes any wide view
+// of it.
 //
 // The name is the definition's text, and a spreadsheet must not run it: the
 // period and name cells are protected against spreadsheet formulas as

@@ -1,5 +1,5 @@
-// Package report builds a program's figures over time, per day or per
-// month, from the totals the ledger and the domains keep as they go: the
+// Package report builds a program's figures over time, per day, week
+// (from Monday), month or year, from the totals the ledger and the domains keep as they go: the
 // members at each level and their moves, the points issued, redeemed,
 // expired and outstanding with the liability in money, the coupons of each
 // template, the stored-value float and the completions of each task. As Go
@@ -64,6 +64,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
@@ -91,10 +92,13 @@ var ErrInvalidQuery = fmt.Errorf("report: invalid query: %w", ErrInvalidArgument
 // Grain is the length of a report's periods.
 type Grain string
 
-// The grains.
+// The grains. A week starts on Monday (as rule.Week does); a month and a
+// year are calendar ones. All are days in the program's zone.
 const (
 	Day   Grain = "day"
+	Week  Grain = "week"
 	Month Grain = "month"
+	Year  Grain = "year"
 )
 
 // Query selects a report.
@@ -102,27 +106,31 @@ type Query struct {
 	// From and To are the first and last days reported (inclusive, in the
 	// program's zone).
 	From, To rule.Date
-	// Grain is the length of the periods: a row per day or per calendar
-	// month (the first and last months cut to From and To).
+	// Grain is the length of the periods: a row per day, per week from
+	// Monday to Sunday, per calendar month or per calendar year (the
+	// first and last weeks, months or years cut to From and To).
 	Grain Grain
 	// Rates is the money one point is worth, per point program, for the
 	// programs whose definition sets no points + cash rate.
 	Rates map[string]decimal.Decimal
 }
 
-// Report is a program's figures over a range of days, one Period per day
-// or month.
+// Report is a program's figures over a range of days, one Period per day,
+// week, month or year.
 type Report struct {
 	Grain   Grain    `json:"grain"`
 	Periods []Period `json:"periods"`
 }
 
-// Period is the figures of one day or month. A section whose domain the
-// program does not define is nil (Levels, Value) or empty. Coupons and
-// Tasks list the definition's templates and tasks, then those a later
-// version left out that had figures in the report's days, by name.
+// Period is the figures of one day, week, month or year. A section whose
+// domain the program does not define is nil (Levels, Value) or empty.
+// Coupons and Tasks list the definition's templates and tasks, then those
+// a later version left out that had figures in the report's days, by
+// name.
 type Period struct {
-	// Name is the day ("2006-01-02") or the month ("2006-01").
+	// Name is the day ("2006-01-02"), the ISO week of its Monday
+	// ("2025-W01", the week from Monday 30 December 2024), the month
+	// ("2006-01") or the year ("2006").
 	Name     string    `json:"name"`
 	From, To rule.Date `json:"-"`
 	Levels   *Levels   `json:"levels,omitempty"`
@@ -202,12 +210,18 @@ func periods(q Query) []Period {
 	var out []Period
 	for d := q.From; d.Compare(q.To) <= 0; {
 		p := Period{From: d, To: d, Name: d.String()}
-		if q.Grain == Month {
-			last := rule.Date{Year: d.Year, Month: d.Month, Day: 1}.AddMonths(1).AddDays(-1)
-			if last.Compare(q.To) > 0 {
-				last = q.To
-			}
-			p.To, p.Name = last, fmt.Sprintf("%04d-%02d", d.Year, int(d.Month))
+		switch q.Grain {
+		case Week:
+			monday := d.AddDays(-(int(d.Weekday()) + 6) % 7)
+			y, w := time.Date(monday.Year, monday.Month, monday.Day, 12, 0, 0, 0, time.UTC).ISOWeek()
+			p.To, p.Name = monday.AddDays(6), fmt.Sprintf("%04d-W%02d", y, w)
+		case Month:
+			p.To, p.Name = rule.Date{Year: d.Year, Month: d.Month, Day: 1}.AddMonths(1).AddDays(-1), fmt.Sprintf("%04d-%02d", d.Year, int(d.Month))
+		case Year:
+			p.To, p.Name = rule.Date{Year: d.Year, Month: time.December, Day: 31}, fmt.Sprintf("%04d", d.Year)
+		}
+		if p.To.Compare(q.To) > 0 {
+			p.To = q.To
 		}
 		out = append(out, p)
 		d = p.To.AddDays(1)
@@ -227,8 +241,8 @@ func check(q Query, def membership.Definition) error {
 	} else if q.From.AddDays(maxPeriods).Compare(q.To) <= 0 {
 		errs = append(errs, fmt.Errorf("%s..%s: more than %d days", q.From, q.To, maxPeriods))
 	}
-	if q.Grain != Day && q.Grain != Month {
-		errs = append(errs, fmt.Errorf("grain %q: neither %q nor %q", q.Grain, Day, Month))
+	if !slices.Contains([]Grain{Day, Week, Month, Year}, q.Grain) {
+		errs = append(errs, fmt.Errorf("grain %q: not %q, %q, %q or %q", q.Grain, Day, Week, Month, Year))
 	}
 	for _, name := range slices.Sorted(maps.Keys(q.Rates)) {
 		if q.Rates[name].IsNegative() {
