@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -374,5 +375,31 @@ func TestRunRefuses(t *testing.T) {
 	}
 	if _, err := p.Replay(ctx, src, nil); err != nil {
 		t.Errorf("the source after the runs: %v", err)
+	}
+}
+
+// TestRunConcurrent runs the same what-if from two goroutines on one
+// source (run it with -race): each gives the report of a run alone.
+func TestRunConcurrent(t *testing.T) {
+	actual, changed := definitions(t)
+	src := history(t, actual)
+	want, err := whatif.Run(context.Background(), src, actual, changed, whatif.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]*whatif.Report, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() { got[i], errs[i] = whatif.Run(context.Background(), src, actual, changed, whatif.Options{}) })
+	}
+	wg.Wait()
+	for i := range got {
+		if errs[i] != nil {
+			t.Fatalf("run %d: %v", i, errs[i])
+		}
+		if d := cmp.Diff(want.Months, got[i].Months, opts); d != "" || got[i].Inputs != want.Inputs || got[i].Applied != want.Applied {
+			t.Errorf("run %d: inputs %d/%d, want %d/%d; months (-alone +concurrent):\n%s", i, got[i].Inputs, got[i].Applied, want.Inputs, want.Applied, d)
+		}
 	}
 }
