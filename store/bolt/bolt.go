@@ -732,6 +732,9 @@ type DB struct {
 	// the log segments it covers are removed, and with "part" after each
 	// part before the last commits.
 	ckptHook func(stage string)
+	// backupHook, when set (by tests, before any Backup), is called by
+	// Backup once the file holds the batches it copies, before it copies.
+	backupHook func()
 	// packMax is the most bytes a checkpoint packs a group's colocated
 	// records in (see pack.go); below 0, it packs none.
 	packMax int
@@ -770,10 +773,14 @@ type batch struct {
 }
 
 // syncReq asks the writer for a checkpoint of every batch answered before
-// it was made (see DB.syncFile).
+// it was made, and a bbolt read transaction of the file then (see
+// DB.syncFile).
 type syncReq struct {
-	target uint64     // the last batch to checkpoint; set by the writer
-	done   chan error // buffered: the asker may be gone
+	target uint64 // the last batch to checkpoint; set by the writer
+	// tx is the read transaction, set before nil is sent on done; whoever
+	// receives that nil rolls it back.
+	tx   *bbolt.Tx
+	done chan error // buffered: the asker may be gone
 }
 
 // bucketTree is a bucket's tree.
@@ -1497,12 +1504,27 @@ loop:
 }
 
 // answerWaiters answers the sync requests whose batches the bbolt file
-// holds with nil, and, when err is not nil, the others with err.
+// holds with nil and a read transaction, and, when err is not nil, the
+// others with err.
+//
+// The transaction begins here, on the writer, before it can start the
+// next checkpoint: begun by the asker, it could come after that
+// checkpoint's first parts had committed, whose meta record keeps the
+// checkpoint before (see checkpoint), and a Backup copied a file holding
+// some of the next batches' writes, parts of Updates. No checkpoint runs
+// when a request is answered with nil: one that ran would hold batches
+// after the request's, which the file would then not hold.
 func (d *DB) answerWaiters(err error) {
 	keep := d.waiters[:0]
 	for _, s := range d.waiters {
 		switch {
 		case s.target <= d.ckptSeq:
+			btx, berr := d.db.Begin(false)
+			if berr != nil {
+				s.done <- berr
+				break
+			}
+			s.tx = btx
 			s.done <- nil
 		case err != nil:
 			s.done <- err

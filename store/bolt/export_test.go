@@ -125,3 +125,8 @@ func SetClock(d *DB, now func() time.Time) { d.now = now }
 
 // CheckpointRetry is how long after a failed checkpoint the next is tried.
 const CheckpointRetry = checkpointRetry
+
+// SetBackupHook makes d's Backup call hook once the bbolt file holds every
+// batch answered before the call, before it copies the file. Call it
+// before any Backup.
+func SetBackupHook(d *DB, hook func()) { d.backupHook = hook }

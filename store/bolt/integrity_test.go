@@ -2,6 +2,7 @@ package bolt_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -692,4 +693,129 @@ func randomFlips(t *testing.T, colocate bool) {
 	if refused+checked == 0 || full == 0 {
 		t.Errorf("refused %d, found by Check %d, full %d; want damage found and intact reads", refused, checked, full)
 	}
+}
+
+// TestBackupWhileACheckpointCommitsParts takes a Backup that the next
+// checkpoint overtakes: once the checkpoint Backup waited for is done, the
+// next one, of an Update that wrote x in buckets a and b, commits its
+// first part (bucket a) before Backup copies. The copy holds whole
+// Updates only: the one before Backup, and not x, in neither bucket (a
+// part's meta record keeps the checkpoint before, so a copy taken after
+// the part held a's x without b's, and no log to finish it).
+func TestBackupWhileACheckpointCommitsParts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	var (
+		begins     atomic.Int32
+		firstBegun = make(chan struct{})
+		release    = make(chan struct{}) // lets the first checkpoint go on
+		partDone   = make(chan struct{}) // the second checkpoint committed a part
+		backedUp   = make(chan struct{}) // lets the second checkpoint go on
+		once       sync.Once
+	)
+	opts := bolt.WithCheckpointPart(&bolt.Options{NoSync: true, CheckpointSize: 4 << 10, MaxOverlaySize: 1 << 20}, 1)
+	db := closedAtCleanup(t, path)(bolt.OpenHooked(path, opts, func(stage string) {
+		switch {
+		case stage == "begin" && begins.Add(1) == 1:
+			close(firstBegun)
+			<-release
+		case stage == "part" && begins.Load() == 2:
+			once.Do(func() {
+				close(partDone)
+				<-backedUp
+			})
+		}
+	}))
+	bolt.SetBackupHook(db, func() { <-partDone })
+	both := func(k string, v []byte) func(store.Tx) error {
+		return func(tx store.Tx) error {
+			if err := tx.Put("a", []byte(k), v); err != nil {
+				return err
+			}
+			return tx.Put("b", []byte(k), v)
+		}
+	}
+	if err := db.Update(t.Context(), both("w", []byte("small"))); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	backupErr := make(chan error, 1)
+	go func() {
+		_, err := db.Backup(t.Context(), &buf)
+		backupErr <- err
+	}()
+	<-firstBegun // the checkpoint Backup waits for, of w
+	// x, larger than CheckpointSize, has the next checkpoint start as soon
+	// as the first ends.
+	if err := db.Update(t.Context(), both("x", bytes.Repeat([]byte{'x'}, 8<<10))); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	err := <-backupErr
+	close(backedUp)
+	if err != nil {
+		t.Fatalf("Backup: %v", err)
+	}
+	copyPath := filepath.Join(t.TempDir(), "copy.db")
+	if err := os.WriteFile(copyPath, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	restored := openDB(t, copyPath, &bolt.Options{NoSync: true})
+	for _, b := range []string{"a", "b"} {
+		var keys []string
+		err := restored.View(t.Context(), func(tx store.Tx) error {
+			return tx.Scan(b, nil, nil, false, func(k, _ []byte) error {
+				keys = append(keys, string(k))
+				return nil
+			})
+		})
+		if err != nil {
+			t.Fatalf("View: %v", err)
+		}
+		if diff := cmp.Diff([]string{"w"}, keys); diff != "" {
+			t.Errorf("the copy's bucket %s (-want +got):\n%s", b, diff)
+		}
+	}
+}
+
+// TestBackupCancelledWhileWaitingThenClose cancels a Backup waiting for its
+// checkpoint: it returns context.Canceled, the checkpoint ends, and Close
+// returns nil rather than waiting for ever for a read transaction begun
+// for a Backup that had gone.
+func TestBackupCancelledWhileWaitingThenClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	var (
+		begun   = make(chan struct{})
+		release = make(chan struct{})
+		once    sync.Once
+	)
+	db, err := bolt.OpenHooked(path, &bolt.Options{NoSync: true}, func(stage string) {
+		if stage == "begin" {
+			once.Do(func() {
+				close(begun)
+				<-release
+			})
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(t.Context(), counted("a")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	backupErr := make(chan error, 1)
+	go func() {
+		_, err := db.Backup(ctx, &bytes.Buffer{})
+		backupErr <- err
+	}()
+	<-begun // the checkpoint the Backup waits for
+	cancel()
+	if err := <-backupErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("Backup cancelled while waiting = %v; want context.Canceled", err)
+	}
+	close(release)
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	checkCounted(t, openDB(t, path, nil), []string{"a"})
 }

@@ -186,7 +186,10 @@ func checkRecords(ctx context.Context, btx *bbolt.Tx, nested map[string]map[stri
 // called among them, and possibly some answered while it runs. It needs no
 // log: Backup first has the writer checkpoint every batch answered into
 // the bbolt file (which a checkpoint does at once if none is running), then
-// copies the file as a bbolt read transaction sees it. The copy has the
+// copies the file as a bbolt read transaction sees it, begun by the writer
+// as that checkpoint ends, before the next one starts: a checkpoint
+// commits in parts (see [Options.MaxMemory]), and a copy taken after one
+// of them would hold part of the next checkpoint's Updates. The copy has the
 // store's ID (see Files): restored at the store's path it stands for the
 // store; opened at another path, it gets one of its own when first closed.
 //
@@ -196,10 +199,7 @@ func checkRecords(ctx context.Context, btx *bbolt.Tx, nested map[string]map[stri
 // errors.Is). While it copies, the transaction it holds keeps
 // bbolt from growing its memory map (see Caveats).
 func (d *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
-	if err := d.syncFile(ctx); err != nil {
-		return 0, fmt.Errorf("bolt: backup: %w", err)
-	}
-	btx, err := d.db.Begin(false)
+	btx, err := d.syncFile(ctx)
 	if err != nil {
 		if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
 			err = store.ErrClosed
@@ -207,6 +207,9 @@ func (d *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
 		return 0, fmt.Errorf("bolt: backup: %w", err)
 	}
 	defer btx.Rollback() //nolint:errcheck // read-only: nothing to lose
+	if d.backupHook != nil {
+		d.backupHook()
+	}
 	cw := &ctxWriter{ctx: ctx, w: w}
 	n, err := btx.WriteTo(cw)
 	if err != nil {
@@ -298,29 +301,41 @@ func logFile(path string) string {
 }
 
 // syncFile waits until the bbolt file holds every batch answered before it
-// was called (see syncReq).
-func (d *DB) syncFile(ctx context.Context) error {
+// was called (see syncReq), and returns a read transaction of the file as
+// of then, which the caller rolls back.
+func (d *DB) syncFile(ctx context.Context) (*bbolt.Tx, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	s := &syncReq{done: make(chan error, 1)}
 	d.mu.RLock()
 	if d.closed.Load() {
 		d.mu.RUnlock()
-		return store.ErrClosed
+		return nil, store.ErrClosed
 	}
 	select {
 	case d.syncs <- s:
 	case <-ctx.Done():
 		d.mu.RUnlock()
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 	d.mu.RUnlock()
 	select {
 	case err := <-s.done:
-		return err
+		if err != nil {
+			return nil, err
+		}
+		return s.tx, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		// The writer answers every request, at the latest when it exits:
+		// a transaction it begins for this one is rolled back, or Close
+		// would wait for it for ever.
+		go func() {
+			if <-s.done == nil {
+				_ = s.tx.Rollback()
+			}
+		}()
+		return nil, ctx.Err()
 	}
 }
 
