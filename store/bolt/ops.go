@@ -193,11 +193,11 @@ func checkRecords(ctx context.Context, btx *bbolt.Tx, nested map[string]map[stri
 // store's ID (see Files): restored at the store's path it stands for the
 // store; opened at another path, it gets one of its own when first closed.
 //
-// It returns ctx.Err() when ctx is done first (w may then hold part of a
-// copy), an error wrapping [store.ErrClosed], the checkpoint's error when
-// it failed, or w's error, wherever in the copy w failed (wrapped, for
-// errors.Is). While it copies, the transaction it holds keeps
-// bbolt from growing its memory map (see Caveats).
+// Its errors wrap, for errors.Is: ctx.Err() when ctx is done first (w may
+// then hold part of a copy), [store.ErrClosed], the checkpoint's error
+// when it failed, or w's error, wherever in the copy w failed. While it
+// copies, the transaction it holds keeps bbolt from growing its memory
+// map (see Caveats).
 func (d *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	btx, err := d.syncFile(ctx)
 	if err != nil {
