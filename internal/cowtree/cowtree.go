@@ -449,17 +449,20 @@ func (m *moved[V]) key() []byte {
 
 // set fills the node with items (which may have been its own) and, for an
 // inner node, kids; a leaf has no arena to append to afterwards.
+//
+// Each item gets an index of its own in the list, even when its arena
+// starts where another's does: an item whose arena is its own (a key of
+// Set's, which the caller may have cut from the same array as another
+// key, or an allocation of its own) has its index unlisted or replaced
+// when it goes. A leaf of Put's, whose items share arenas, is compacted
+// right after.
 func (n *node[V]) set(items []moved[V], kids []*node[V]) {
 	var slots [maxItems]slot[V]
-	var ars []*byte
+	ars := make([]*byte, len(items))
 	for j, m := range items {
-		a := slices.Index(ars, m.base)
-		if a < 0 {
-			a = len(ars)
-			ars = append(ars, m.base)
-		}
+		ars[j] = m.base
 		slots[j] = m.s
-		slots[j].ref = uint32(a)<<refShift | m.s.ref&refOff
+		slots[j].ref = uint32(j)<<refShift | m.s.ref&refOff
 	}
 	n.items = slots
 	n.ars, n.arsShared = ars, false
@@ -880,7 +883,8 @@ func (t *Tree[V]) PutMarked(key, value []byte, mark bool) (Item[V], bool) {
 }
 
 // Set sets key, which must not be empty, to v. The tree keeps key itself,
-// which must never change afterwards. It returns the item it replaced, or
+// which must never change afterwards; keys may share an array (cut from
+// one buffer, say, each a prefix of the next). It returns the item it replaced, or
 // the new item when there was none. A tree that Put wrote to must not be
 // given Set.
 func (t *Tree[V]) Set(key []byte, v V) (Item[V], bool) {
