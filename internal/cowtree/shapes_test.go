@@ -482,43 +482,53 @@ func TestClonesReadWhileWriting(t *testing.T) {
 			}
 		}
 		c, cm := tr.Clone(), maps.Clone(m)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			keys := slices.Sorted(maps.Keys(cm))
-			for pass := range 3 {
-				i := 0
-				visit := func(it Item[struct{}]) bool {
-					if j := len(keys) - 1 - i; pass == 1 && string(it.Key()) != keys[j] || pass != 1 && string(it.Key()) != keys[i] {
-						t.Errorf("clone %d: key %d is %q, not the model's", round, i, it.Key())
-						return false
-					}
-					if e := cm[string(it.Key())]; string(it.Value()) != e.value || it.Marked() != e.mark {
-						t.Errorf("clone %d: %q has %d bytes, marked %v; want %d, %v", round, it.Key(), len(it.Value()), it.Marked(), len(e.value), e.mark)
-						return false
-					}
-					i++
-					return true
-				}
-				if pass == 1 {
-					c.Descend(nil, nil, visit)
-				} else {
-					c.Ascend(nil, nil, visit)
-				}
-				if i != len(keys) {
-					t.Errorf("clone %d: pass %d visited %d of %d keys", round, pass, i, len(keys))
-				}
-				for _, k := range keys {
-					if it, ok := c.Get([]byte(k)); !ok || string(it.Value()) != cm[k].value {
-						t.Errorf("clone %d: Get(%q) found %v, %d bytes; want %d", round, k, ok, len(it.Value()), len(cm[k].value))
-						return
-					}
-				}
-			}
-		}()
+		if round%2 == 1 { // the writer goes on with the clone instead
+			c, tr = tr, c
+		}
+		// Two readers a tree: Gets may run alongside each other.
+		for range 2 {
+			wg.Add(1)
+			go readClone(t, &wg, round, c, cm)
+		}
 	}
 	wg.Wait()
 	checkPut(t, tr, m, g)
+}
+
+// readClone checks c against the model cm: all items ascending,
+// descending and ascending again, and each by Get.
+func readClone(t *testing.T, wg *sync.WaitGroup, round int, c *Tree[struct{}], cm map[string]putEntry) {
+	defer wg.Done()
+	keys := slices.Sorted(maps.Keys(cm))
+	for pass := range 3 {
+		i := 0
+		visit := func(it Item[struct{}]) bool {
+			if j := len(keys) - 1 - i; pass == 1 && string(it.Key()) != keys[j] || pass != 1 && string(it.Key()) != keys[i] {
+				t.Errorf("clone %d: key %d is %q, not the model's", round, i, it.Key())
+				return false
+			}
+			if e := cm[string(it.Key())]; string(it.Value()) != e.value || it.Marked() != e.mark {
+				t.Errorf("clone %d: %q has %d bytes, marked %v; want %d, %v", round, it.Key(), len(it.Value()), it.Marked(), len(e.value), e.mark)
+				return false
+			}
+			i++
+			return true
+		}
+		if pass == 1 {
+			c.Descend(nil, nil, visit)
+		} else {
+			c.Ascend(nil, nil, visit)
+		}
+		if i != len(keys) {
+			t.Errorf("clone %d: pass %d visited %d of %d keys", round, pass, i, len(keys))
+		}
+		for _, k := range keys {
+			if it, ok := c.Get([]byte(k)); !ok || string(it.Value()) != cm[k].value {
+				t.Errorf("clone %d: Get(%q) found %v, %d bytes; want %d", round, k, ok, len(it.Value()), len(cm[k].value))
+				return
+			}
+		}
+	}
 }
 
 // Keys given to Set may start at one address: "a", "aa", "aaa"… cut from
@@ -558,4 +568,31 @@ func TestSetKeysAtOneAddress(t *testing.T) {
 	if n != 41 {
 		t.Fatalf("Ascend stopped before %d a's; want 41", n)
 	}
+}
+
+// An inner node that falls under minItems separators takes some of a
+// sibling's when both do not fit in one. Filled in key order, inner nodes
+// split in the middle and are left about half full, but for the last,
+// which goes on filling; deleting the keys under the ones before it
+// leaves one underfull beside a sibling too full to merge with.
+func TestInnerBorrow(t *testing.T) {
+	tr, m := New[struct{}](), map[string]putEntry{}
+	key := func(n int) []byte { return fmt.Appendf(nil, "k%07d", n) }
+	const n = 6000
+	for i := range n {
+		tr.Put(key(i), []byte{byte(i)})
+		m[string(key(i))] = putEntry{value: string([]byte{byte(i)})}
+	}
+	g := &keyGen{rng: rand.New(rand.NewPCG(31, 32))}
+	checkPut(t, tr, m, g)
+	for i := 1600; i < 3200; i++ {
+		if _, ok := tr.Delete(key(i)); !ok {
+			t.Fatalf("Delete(%q) found nothing", key(i))
+		}
+		delete(m, string(key(i)))
+		if i%50 == 0 {
+			checkPut(t, tr, m, g)
+		}
+	}
+	checkPut(t, tr, m, g)
 }
