@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 // keyGen makes keys of the shapes store/bolt and store/memory write: a
@@ -595,4 +596,67 @@ func TestInnerBorrow(t *testing.T) {
 		}
 	}
 	checkPut(t, tr, m, g)
+}
+
+// FuzzTree runs the operations data spells out (a byte for the operation,
+// one for the key, one for the value's size) on a tree and a map, cloning
+// now and then, and checks the tree, its clones and the values it handed
+// out against the map. Its seeds run with the tests; go test -fuzz
+// FuzzTree looks further.
+func FuzzTree(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 0, 2, 3, 1, 1, 0, 4, 5, 6})
+	f.Add(bytes.Repeat([]byte{0, 7, 3, 0, 9, 4, 2, 7, 0, 5, 9, 1}, 40))
+	f.Add(bytes.Repeat([]byte{3, 200, 2, 0, 201, 3, 1, 202, 0}, 60))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Keys share a prefix 46 bytes long and differ in a few bytes
+		// around maxPrefix and in their length; value sizes put key and
+		// value just under, at and over maxInline.
+		key := func(b byte) []byte {
+			k := bytes.Repeat([]byte{'p'}, 46)
+			return append(k, b>>6, b>>3&7, b&7)[:47+int(b)%3]
+		}
+		sizes := []int{0, 1, 9, maxInline - 49, maxInline - 48, maxInline - 47, 3 * maxInline}
+		tr, m := New[struct{}](), map[string]putEntry{}
+		type clone struct {
+			tr *Tree[struct{}]
+			m  map[string]putEntry
+		}
+		var clones []clone
+		type heldValue struct{ got, want string }
+		var held []heldValue
+		for ; len(data) >= 3; data = data[3:] {
+			k := key(data[1])
+			switch data[0] % 5 {
+			case 0, 1: // Put, marked on 1; after a Lookup when the size is odd
+				if data[2]&1 == 1 {
+					tr.Lookup(k)
+				}
+				v := bytes.Repeat([]byte{data[2]}, sizes[int(data[2])%len(sizes)])
+				it, _ := tr.PutMarked(k, v, data[0]%5 == 1)
+				held = append(held, heldValue{unsafe.String(unsafe.SliceData(it.Value()), len(it.Value())), string(it.Value())})
+				m[string(k)] = putEntry{string(v), data[0]%5 == 1}
+			case 2:
+				tr.Delete(k)
+				delete(m, string(k))
+			case 3: // a run of ten keys in order
+				for i := range byte(10) {
+					k := key(data[1] + i)
+					tr.Put(k, []byte{i})
+					m[string(k)] = putEntry{value: string([]byte{i})}
+				}
+			case 4:
+				clones = append(clones, clone{tr.Clone(), maps.Clone(m)})
+			}
+		}
+		g := &keyGen{rng: rand.New(rand.NewPCG(uint64(len(m)), 1))}
+		checkPut(t, tr, m, g)
+		for _, c := range clones {
+			checkPut(t, c.tr, c.m, g)
+		}
+		for _, h := range held {
+			if h.got != h.want {
+				t.Fatalf("a value handed out changed from %d bytes to %d", len(h.want), len(h.got))
+			}
+		}
+	})
 }
