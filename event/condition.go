@@ -10,7 +10,9 @@ type Op string
 
 // The condition operators. Ordering operators (Gt, Gte, Lt, Lte) apply to
 // decimal, integer and time attributes; Contains applies to lists of
-// strings; Eq, Ne, In and NotIn to every kind but lists.
+// strings; Eq, Ne, In and NotIn to every kind but lists ([Condition.Check]
+// refuses them on a list). Strings compare exactly, byte for byte: "VIP"
+// is not "vip", as a list's items for Contains.
 const (
 	Eq       Op = "eq"
 	Ne       Op = "ne"
@@ -151,6 +153,12 @@ func (c Condition) Check(t Type) []error {
 			errs = append(errs, err)
 		}
 	case In, NotIn:
+		if a.Kind == Strings {
+			// A value would be a whole list, equal only to the same list
+			// in the same order: not what "tags in [a, b]" means.
+			errs = append(errs, fieldErr("op", "%q does not apply to a list; use contains", c.Op))
+			break
+		}
 		if len(c.Values) == 0 {
 			errs = append(errs, fieldErr("values", "empty for %q", c.Op))
 		}

@@ -28,6 +28,12 @@
 // was reported at the condition, the field only at the head of the
 // message (growth[0].conditions[1]: op: …).
 //
+// A condition's in and not_in do not apply to a list of strings, as eq
+// and ne do not: [Condition.Check] refuses them at the op ("tags in
+// [[infant]]" compared the whole list and matched ["infant"] alone, not
+// ["infant", "formula"]); use contains. Strings compare exactly, case
+// included.
+//
 // [Event.Same] decides whether a repeated event ID is a retry: the same
 // member, type, instant (in any zone) and attributes, numbers compared by
 // value ("10" and "10.00" are the same amount).

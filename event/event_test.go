@@ -55,6 +55,10 @@ func TestConditionMatch(t *testing.T) {
 		{event.Condition{Attr: "paid", Op: event.Eq, Value: event.Flag(true)}, true},
 		{event.Condition{Attr: "tags", Op: event.Contains, Value: event.Str("infant")}, true},
 		{event.Condition{Attr: "tags", Op: event.Contains, Value: event.Str("toys")}, false},
+		// Strings compare exactly: case counts.
+		{event.Condition{Attr: "store", Op: event.Eq, Value: event.Str("S1")}, false},
+		{event.Condition{Attr: "store", Op: event.In, Values: []event.Value{event.Str("S1")}}, false},
+		{event.Condition{Attr: "tags", Op: event.Contains, Value: event.Str("Infant")}, false},
 		{event.Condition{Attr: "missing", Op: event.Ne, Value: event.Str("x")}, false},
 		{event.Condition{Attr: "store", Op: "like", Value: event.Str("s1")}, false},
 	}
@@ -272,6 +276,10 @@ func TestConditionCheckNamesTheField(t *testing.T) {
 		{event.Condition{Attr: "store", Op: "like", Value: event.Str("s%")}, "op", `op: unknown operator "like"`, nil},
 		{event.Condition{Attr: "store", Op: event.Gt, Value: event.Str("a")}, "op", `op: "gt" does not apply to string`, nil},
 		{event.Condition{Attr: "tags", Op: event.Eq, Value: event.Str("x")}, "op", `op: "eq" does not apply to a list; use contains`, nil},
+		// In and not_in compared the whole list with each value: "tags in
+		// [[infant]]" matched ["infant"] only, not ["infant","formula"].
+		{event.Condition{Attr: "tags", Op: event.In, Values: []event.Value{event.List("infant")}}, "op", `op: "in" does not apply to a list; use contains`, nil},
+		{event.Condition{Attr: "tags", Op: event.NotIn, Values: []event.Value{event.List("toys")}}, "op", `op: "not_in" does not apply to a list; use contains`, nil},
 		{event.Condition{Attr: "store", Op: event.Contains, Value: event.Str("x")}, "op", `op: "contains" applies only to a list of strings`, nil},
 		{event.Condition{Attr: "amount", Op: event.Gte, Value: event.Str("100")}, "value", "value: attribute has the wrong type: got string, want decimal", event.ErrAttributeType},
 		{event.Condition{Attr: "tags", Op: event.Contains, Value: event.List("infant")}, "value", "value: attribute has the wrong type: got strings, want string", event.ErrAttributeType},
