@@ -6,16 +6,19 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/benefit"
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/tag"
 	"github.com/memberkit/membership/task"
+	"github.com/shopspring/decimal"
 )
 
 // The store records the definition in force: a newer version replaces it
@@ -243,5 +246,30 @@ func TestDomainCheckWithoutEnv(t *testing.T) {
 		if err := check(); !errors.Is(err, rule.ErrInvalidDefinition) {
 			t.Errorf("%s.Definition{}.Check(nil) = %v; want rule.ErrInvalidDefinition", name, err)
 		}
+	}
+}
+
+// A condition's time beyond the limits is a problem at its field: a time
+// of the year 10000 passed Validate, and Open then failed on encoding/json
+// ("Time.MarshalJSON: year outside of range [0,9999]") with no path; Open
+// now names the path too.
+func TestValidateConditionTimeBeyondTheLimits(t *testing.T) {
+	def := membership.Definition{Zone: "UTC",
+		Events: []event.Type{{Name: "order", Attributes: []event.Attr{{Name: "paid_at", Kind: event.Time}}}},
+		Points: &points.Definition{Programs: []points.Program{{Name: "mall"}},
+			Rules: []points.Rule{{ID: "r", Program: "mall", Event: "order",
+				Formula: rule.Formula{Kind: rule.Fixed, Fixed: decimal.NewFromInt(1)},
+				Conditions: []event.Condition{
+					{Attr: "paid_at", Op: event.Lt, Value: event.At(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))},
+				}}}}}
+	const path = "points.rules[0].conditions[0].value"
+	var ps *rule.Problems
+	err := def.Validate()
+	if !errors.As(err, &ps) || len(ps.List) != 1 || ps.List[0].Path != path || !errors.Is(err, event.ErrTimeRange) {
+		t.Fatalf("Validate = %v; want one problem at %s wrapping event.ErrTimeRange", err, path)
+	}
+	st := memory.New()
+	if _, err := membership.Open(st, def); !errors.Is(err, rule.ErrInvalidDefinition) || !strings.Contains(err.Error(), path) {
+		t.Errorf("Open = %v; want rule.ErrInvalidDefinition naming %s", err, path)
 	}
 }

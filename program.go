@@ -171,6 +171,11 @@ func Open(st store.Store, def Definition, opts ...Option) (*Program, error) {
 	// reach the rules unvalidated.
 	raw, err := json.Marshal(def)
 	if err != nil {
+		// A value JSON cannot hold (a time past the year 9999) is a
+		// problem Validate names with its path.
+		if verr := def.Validate(); verr != nil {
+			return nil, fmt.Errorf("membership: open: %w", verr)
+		}
 		return nil, fmt.Errorf("membership: open: %w: %w", rule.ErrInvalidDefinition, err)
 	}
 	if def, err = copyDefinition(raw); err != nil {

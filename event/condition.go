@@ -121,11 +121,26 @@ func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
 }
 
+// limits returns a *FieldError at field when v is a time or a decimal
+// beyond the limits an event's attribute keeps to (CheckValue): a
+// definition holding it would not encode (a year past 9999), and no
+// event's value could reach it. Strings are CheckTexts' business.
+func limits(field string, v Value) error {
+	if v.Kind != Time && v.Kind != Decimal {
+		return nil
+	}
+	if err := CheckValue(v); err != nil {
+		return &FieldError{Field: field, Err: err}
+	}
+	return nil
+}
+
 // Check returns the problems of the condition against the declared type:
 // an undeclared attribute (wrapping [ErrUnknownAttribute]), an unknown
 // operator, an operator that does not fit the attribute's kind, or a value
-// of another kind (wrapping [ErrAttributeType]). Each is a *[FieldError]
-// naming the field at fault.
+// of another kind (wrapping [ErrAttributeType]), a time or a decimal
+// beyond the limits (wrapping [ErrTimeRange] or [ErrTooLarge], as an
+// event's would). Each is a *[FieldError] naming the field at fault.
 func (c Condition) Check(t Type) []error {
 	a, ok := t.Attr(c.Attr)
 	if !ok {
@@ -140,7 +155,7 @@ func (c Condition) Check(t Type) []error {
 			return fieldErr(field, "%w: a %s value with %s set", ErrAttributeType, v.Kind, f)
 		}
 		if want == "" && (v.Kind == Integer || v.Kind == Decimal) || v.Kind == want {
-			return nil
+			return limits(field, v)
 		}
 		return fieldErr(field, "%w: got %s, want %s", ErrAttributeType, v.Kind, a.Kind)
 	}

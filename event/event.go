@@ -32,7 +32,11 @@
 // and ne do not: [Condition.Check] refuses them at the op ("tags in
 // [[infant]]" compared the whole list and matched ["infant"] alone, not
 // ["infant", "formula"]); use contains. Strings compare exactly, case
-// included.
+// included. A condition's time or decimal beyond the limits an event's
+// keeps to (a year outside MinYear to MaxYear, a decimal of more than
+// MaxDecimalDigits digits) is refused at its field with [ErrTimeRange] or
+// [ErrTooLarge]: no event could reach it, and a year past 9999 does not
+// encode in the definition's JSON.
 //
 // [Event.Same] decides whether a repeated event ID is a retry: the same
 // member, type, instant (in any zone) and attributes, numbers compared by

@@ -305,3 +305,47 @@ func TestConditionCheckNamesTheField(t *testing.T) {
 		}
 	}
 }
+
+// TestConditionValueWithinTheLimits: a condition's times and decimals
+// keep to the limits an event's do, each refused at its field, so a
+// definition that passes validation also encodes: a time of the year
+// 10000 passed Check, and Open then failed on encoding/json's "year
+// outside of range" with no path; a time of 1800 or a decimal of 41
+// digits compared with values no event can hold. (A definition's strings
+// are checked by CheckTexts.)
+func TestConditionValueWithinTheLimits(t *testing.T) {
+	far := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	early := time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC)
+	big := decimal.New(1, 41) // 42 digits before the point
+	tests := []struct {
+		c     event.Condition
+		field string
+		is    error
+	}{
+		{event.Condition{Attr: "at", Op: event.Gte, Value: event.At(far)}, "value", event.ErrTimeRange},
+		{event.Condition{Attr: "at", Op: event.In, Values: []event.Value{event.At(at), event.At(early)}}, "values[1]", event.ErrTimeRange},
+		{event.Condition{Attr: "amount", Op: event.Lt, Value: event.Dec(big)}, "value", event.ErrTooLarge},
+	}
+	for _, tt := range tests {
+		errs := tt.c.Check(order)
+		if len(errs) != 1 {
+			t.Errorf("%+v: Check = %v, want one problem", tt.c, errs)
+			continue
+		}
+		var fe *event.FieldError
+		if !errors.As(errs[0], &fe) || fe.Field != tt.field || !errors.Is(errs[0], tt.is) {
+			t.Errorf("%+v: Check = %v; want a problem at %s wrapping %v", tt.c, errs[0], tt.field, tt.is)
+		}
+	}
+	// At the limits, and the zero time a value leaves unset, still pass.
+	last := time.Date(event.MaxYear, 12, 31, 23, 59, 59, 0, time.UTC)
+	for _, c := range []event.Condition{
+		{Attr: "at", Op: event.Lt, Value: event.At(last)},
+		{Attr: "at", Op: event.Gte, Value: event.At(time.Date(event.MinYear, 1, 1, 0, 0, 0, 0, time.UTC))},
+		{Attr: "amount", Op: event.Lt, Value: event.Dec(decimal.New(1, 39))},
+	} {
+		if errs := c.Check(order); len(errs) > 0 {
+			t.Errorf("%+v: Check = %v, want none", c, errs)
+		}
+	}
+}
