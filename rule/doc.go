@@ -39,7 +39,11 @@
 //
 // A [Formula] turns an event into an amount (base × rate, a fixed amount,
 // both, or a count), exactly, with decimals; a [Rounding] then brings it to
-// the program's scale, by default rounding toward zero. Each effect carries
+// the program's scale, by default rounding toward zero. [Formula.Check]
+// refuses a field the kind does not read (a base or a rate of a fixed or
+// count formula, a fixed amount of a multiplier or a count), which was
+// ignored: a "fixed" formula with a base and a rate granted its fixed
+// amount alone. Each effect carries
 // a [Reason]: the rule, the formula text and its inputs, the raw amount and
 // the [Cut] a cap made, so an operator can see why a member got what they
 // got.

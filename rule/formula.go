@@ -153,10 +153,24 @@ func (f Formula) String() string {
 	return string(b) // one allocation: the text is built on the stack
 }
 
+// stray records a base or a rate that f's kind (Fixed or Count) does not
+// read, pointing to the kind use that does.
+func (f Formula) stray(ps *Problems, use FormulaKind) {
+	if f.Base != "" {
+		ps.Addf("base", "not read by %s; use %s", f.Kind, use)
+	}
+	if !f.Rate.IsZero() {
+		ps.Addf("rate", "not read by %s; use %s", f.Kind, use)
+	}
+}
+
 // Check returns nil, or a *[Problems] naming what is wrong against the
 // event type t: an unknown kind; for the multiplier kinds, a base that is
 // missing, not declared by t or not a decimal or integer, and a zero rate;
-// for Fixed, a zero amount.
+// for Fixed, a zero amount; a field the kind does not read (a base or a
+// rate of Fixed or Count, a fixed amount of Multiplier or Count), which
+// would otherwise be ignored: {"kind": "fixed", "base": "amount", "rate":
+// "1.5", "fixed": "10"} granted 10 for every order.
 func (f Formula) Check(t event.Type) error {
 	var ps Problems
 	switch f.Kind {
@@ -171,11 +185,19 @@ func (f Formula) Check(t event.Type) error {
 		if f.Rate.IsZero() {
 			ps.Addf("rate", "must not be zero for %s", f.Kind)
 		}
+		if f.Kind == Multiplier && !f.Fixed.IsZero() {
+			ps.Addf("fixed", "not read by %s; use %s", f.Kind, MultiplierFixed)
+		}
 	case Fixed:
 		if f.Fixed.IsZero() {
 			ps.Addf("fixed", "must not be zero for %s", f.Kind)
 		}
+		f.stray(&ps, MultiplierFixed)
 	case Count:
+		f.stray(&ps, Multiplier)
+		if !f.Fixed.IsZero() {
+			ps.Addf("fixed", "not read by %s; use %s", f.Kind, Fixed)
+		}
 	default:
 		ps.Addf("kind", "unknown formula kind %q", f.Kind)
 	}

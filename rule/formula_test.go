@@ -90,6 +90,18 @@ func TestFormulaCheck(t *testing.T) {
 		{"fixed past the limits", rule.Formula{Kind: rule.Fixed, Fixed: decimal.New(1, -41)},
 			[]string{"fixed: beyond the program's size limit: a decimal of 1 digits with exponent -41, at most 40 digits before and after the point"}},
 		{"rate at the limits", rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("0.0000000000000000000000000000000000000001")}, nil},
+		// A field the kind does not read is refused, not ignored: a fixed
+		// formula with a base and a rate granted its fixed amount alone (10,
+		// not amount × 1.5 + 10), a multiplier with a fixed amount granted
+		// amount × rate alone.
+		{"multiplier with fixed", rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: d("1"), Fixed: d("5")},
+			[]string{"fixed: not read by multiplier; use multiplier_fixed"}},
+		{"fixed with base and rate", rule.Formula{Kind: rule.Fixed, Base: "amount", Rate: d("1.5"), Fixed: d("10")},
+			[]string{"base: not read by fixed; use multiplier_fixed", "rate: not read by fixed; use multiplier_fixed"}},
+		{"count with a fixed amount", rule.Formula{Kind: rule.Count, Fixed: d("2")},
+			[]string{"fixed: not read by count; use fixed"}},
+		{"count with a base", rule.Formula{Kind: rule.Count, Base: "items", Rate: d("1")},
+			[]string{"base: not read by count; use multiplier", "rate: not read by count; use multiplier"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
