@@ -121,6 +121,10 @@ func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
 }
 
+// isZero reports whether v is the zero Value, which a condition's JSON
+// leaves out.
+func (v Value) isZero() bool { return v.Kind == "" && v.Stray() == "" }
+
 // limits returns a *FieldError at field when v is a time or a decimal
 // beyond the limits an event's attribute keeps to (CheckValue): a
 // definition holding it would not encode (a year past 9999), and no
@@ -140,7 +144,9 @@ func limits(field string, v Value) error {
 // operator, an operator that does not fit the attribute's kind, or a value
 // of another kind (wrapping [ErrAttributeType]), a time or a decimal
 // beyond the limits (wrapping [ErrTimeRange] or [ErrTooLarge], as an
-// event's would). Each is a *[FieldError] naming the field at fault.
+// event's would), a field the operator does not read (a value for In and
+// NotIn, values for the others). Each is a *[FieldError] naming the field
+// at fault.
 func (c Condition) Check(t Type) []error {
 	a, ok := t.Attr(c.Attr)
 	if !ok {
@@ -160,6 +166,18 @@ func (c Condition) Check(t Type) []error {
 		return fieldErr(field, "%w: got %s, want %s", ErrAttributeType, v.Kind, a.Kind)
 	}
 	var errs []error
+	// A field the operator does not read would be ignored: refused, as a
+	// value's stray field is.
+	switch c.Op {
+	case In, NotIn:
+		if !c.Value.isZero() {
+			errs = append(errs, fieldErr("value", "not read by %q, which reads values", c.Op))
+		}
+	case Eq, Ne, Gt, Gte, Lt, Lte, Contains:
+		if len(c.Values) > 0 {
+			errs = append(errs, fieldErr("values", "not read by %q, which reads value", c.Op))
+		}
+	}
 	switch c.Op {
 	case Eq, Ne:
 		if a.Kind == Strings {

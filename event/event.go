@@ -36,7 +36,10 @@
 // keeps to (a year outside MinYear to MaxYear, a decimal of more than
 // MaxDecimalDigits digits) is refused at its field with [ErrTimeRange] or
 // [ErrTooLarge]: no event could reach it, and a year past 9999 does not
-// encode in the definition's JSON.
+// encode in the definition's JSON. A field the operator does not read is
+// refused at that field, not ignored: a value beside in's or not_in's
+// values ("value: not read by \"in\", which reads values"), values beside
+// any other operator's value.
 //
 // [Event.Same] decides whether a repeated event ID is a retry: the same
 // member, type, instant (in any zone) and attributes, numbers compared by

@@ -284,6 +284,13 @@ func TestConditionCheckNamesTheField(t *testing.T) {
 		{event.Condition{Attr: "amount", Op: event.Gte, Value: event.Str("100")}, "value", "value: attribute has the wrong type: got string, want decimal", event.ErrAttributeType},
 		{event.Condition{Attr: "tags", Op: event.Contains, Value: event.List("infant")}, "value", "value: attribute has the wrong type: got strings, want string", event.ErrAttributeType},
 		{event.Condition{Attr: "store", Op: event.NotIn}, "values", `values: empty for "not_in"`, nil},
+		// A field the operator does not read is refused, not ignored: an
+		// admin form that switched eq to in and kept the value matched on
+		// the values alone.
+		{event.Condition{Attr: "store", Op: event.In, Value: event.Str("s1"), Values: []event.Value{event.Str("s2")}}, "value", `value: not read by "in", which reads values`, nil},
+		{event.Condition{Attr: "store", Op: event.Eq, Value: event.Str("s1"), Values: []event.Value{event.Str("s2")}}, "values", `values: not read by "eq", which reads value`, nil},
+		{event.Condition{Attr: "tags", Op: event.Contains, Value: event.Str("infant"), Values: []event.Value{event.Str("toys")}}, "values", `values: not read by "contains", which reads value`, nil},
+		{event.Condition{Attr: "amount", Op: event.Gte, Value: event.Int(1), Values: []event.Value{event.Int(2)}}, "values", `values: not read by "gte", which reads value`, nil},
 		{event.Condition{Attr: "store", Op: event.In, Values: []event.Value{event.Str("s1"), event.Int(2)}}, "values[1]", "values[1]: attribute has the wrong type: got integer, want string", event.ErrAttributeType},
 	}
 	for _, tt := range tests {
