@@ -273,3 +273,63 @@ func TestValidateConditionTimeBeyondTheLimits(t *testing.T) {
 		t.Errorf("Open = %v; want rule.ErrInvalidDefinition naming %s", err, path)
 	}
 }
+
+// Every rule naming an event type the definition does not declare is a
+// problem at its event field that wraps event.ErrUnknownType
+// (membership.ErrUnknownEventType), whatever part holds it, so a host's
+// errors.Is finds it: only the points rules' did, the others'
+// (a growth rule, a task step, a tag's orders, stored value's recharge)
+// had the sentinel's text alone.
+func TestValidateUnknownEventTypeWrapsTheSentinel(t *testing.T) {
+	doc := `{"zone": "UTC",
+		"events": [{"name": "order", "attributes": [{"name": "amount", "type": "decimal"}]}],
+		"levels": {"ladder": [{"name": "Basic", "upgrade": "0", "validity": {"kind": "permanent"}}],
+			"growth": [{"id": "g", "event": "visit", "formula": {"kind": "count"}}]},
+		"points": {"programs": [{"name": "mall"}],
+			"rules": [{"id": "r", "program": "mall", "event": "visit", "formula": {"kind": "count"}}]},
+		"tasks": {"tasks": [{"name": "t", "kind": "one", "rewards": [{"kind": "points", "program": "mall", "amount": "1"}],
+			"steps": [{"event": "visit"}]}]},
+		"tags": {"orders": {"event": "visit", "amount": "amount"}},
+		"stored_value": {"recharge": "visit", "amount": "amount"}}`
+	_, err := membership.ParseDefinition([]byte(doc))
+	var ps *rule.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("ParseDefinition = %v, want a *rule.Problems", err)
+	}
+	want := []string{"levels.growth[0].event", "points.rules[0].event", "tasks.tasks[0].steps[0].event", "tags.orders.event", "stored_value.recharge"}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Path)
+		if !errors.Is(p, event.ErrUnknownType) || !errors.Is(p, membership.ErrUnknownEventType) {
+			t.Errorf("%v does not wrap event.ErrUnknownType", p)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems' paths (-want +got):\n%s\n%v", diff, err)
+	}
+
+	// So does one naming an attribute its event type does not declare with
+	// event.ErrUnknownAttribute: a tag's orders and stored value's amount
+	// did not.
+	doc = `{"zone": "UTC",
+		"events": [{"name": "order", "attributes": [{"name": "amount", "type": "decimal", "required": true}]}],
+		"points": {"programs": [{"name": "mall"}],
+			"rules": [{"id": "r", "program": "mall", "event": "order", "formula": {"kind": "multiplier", "base": "total", "rate": "1"}}]},
+		"tags": {"orders": {"event": "order", "amount": "total"}},
+		"stored_value": {"recharge": "order", "amount": "total"}}`
+	_, err = membership.ParseDefinition([]byte(doc))
+	if !errors.As(err, &ps) {
+		t.Fatalf("ParseDefinition = %v, want a *rule.Problems", err)
+	}
+	want = []string{"points.rules[0].formula.base", "tags.orders.amount", "stored_value.recharge"}
+	got = nil
+	for _, p := range ps.List {
+		got = append(got, p.Path)
+		if !errors.Is(p, event.ErrUnknownAttribute) {
+			t.Errorf("%v does not wrap event.ErrUnknownAttribute", p)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems' paths (-want +got):\n%s\n%v", diff, err)
+	}
+}

@@ -295,7 +295,7 @@ func (d Definition) checkGrowth(ps *rule.Problems, env Env) {
 		}
 		t, ok := env.EventType(g.Event)
 		if !ok {
-			ps.Addf(rule.Join(p, "event"), "%v %q", event.ErrUnknownType, g.Event)
+			ps.Add(rule.Join(p, "event"), fmt.Errorf("%w %q", event.ErrUnknownType, g.Event))
 			continue
 		}
 		for j, c := range g.Conditions {
@@ -332,7 +332,7 @@ func (d Definition) checkRefunds(ps *rule.Problems, env Env) {
 		ids[r.ID] = true
 		t, ok := env.EventType(r.Event)
 		if !ok {
-			ps.Addf(rule.Join(p, "event"), "%v %q", event.ErrUnknownType, r.Event)
+			ps.Add(rule.Join(p, "event"), fmt.Errorf("%w %q", event.ErrUnknownType, r.Event))
 			continue
 		}
 		attr(ps, rule.Join(p, "order"), t, r.Order, event.String)
@@ -364,7 +364,7 @@ func (d Definition) checkPlans(ps *rule.Problems, env Env) {
 		}
 		t, ok := env.EventType(pl.Event)
 		if !ok {
-			ps.Addf(rule.Join(p, "event"), "%v %q", event.ErrUnknownType, pl.Event)
+			ps.Add(rule.Join(p, "event"), fmt.Errorf("%w %q", event.ErrUnknownType, pl.Event))
 			continue
 		}
 		attr(ps, rule.Join(p, "attr"), t, pl.Attr, event.String)

@@ -264,7 +264,7 @@ type eventAttr struct{ field, name string }
 func (d Definition) checkEvent(ps *rule.Problems, env Env, path, typ string, attrs []eventAttr) {
 	t, ok := env.EventType(typ)
 	if !ok {
-		ps.Addf(rule.Join(path, "event"), "%v %q", event.ErrUnknownType, typ)
+		ps.Add(rule.Join(path, "event"), fmt.Errorf("%w %q", event.ErrUnknownType, typ))
 		return
 	}
 	for _, fa := range attrs {
@@ -277,7 +277,7 @@ func (d Definition) checkEvent(ps *rule.Problems, env Env, path, typ string, att
 		}
 		a, ok := t.Attr(name)
 		if !ok {
-			ps.Addf(rule.Join(path, field), "event type %q has no attribute %q", typ, name)
+			ps.Add(rule.Join(path, field), fmt.Errorf("%w %q in type %q", event.ErrUnknownAttribute, name, typ))
 			continue
 		}
 		if field == "amount" {

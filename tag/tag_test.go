@@ -325,7 +325,7 @@ func TestTagCheckPathsInOrder(t *testing.T) {
 		`orders.amount: attribute "category" is strings, want decimal or integer`,
 		`orders.brand: attribute "paid" is bool, want string or strings`,
 		`orders.category: attribute "amount" is decimal, want string or strings`,
-		`orders.product: event type "order" has no attribute "code"`,
+		`orders.product: unknown attribute "code" in type "order"`,
 		`rules[0].all[0].values[1]: unknown level "platinum"`,
 		`rules[0].all[0].values[2]: unknown level "iron"`,
 	}

@@ -182,7 +182,7 @@ func (d Definition) Check(env Env) error {
 			sp := rule.Join(p, rule.Index("steps", j))
 			et, ok := env.EventType(s.Event)
 			if !ok {
-				ps.Addf(rule.Join(sp, "event"), "%v %q", event.ErrUnknownType, s.Event)
+				ps.Add(rule.Join(sp, "event"), fmt.Errorf("%w %q", event.ErrUnknownType, s.Event))
 				continue
 			}
 			for k, c := range s.Conditions {

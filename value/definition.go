@@ -1,6 +1,7 @@
 package value
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/memberkit/membership/event"
@@ -83,13 +84,13 @@ func (d Definition) Check(env Env) error {
 		}
 		t, ok := env.EventType(f.typ)
 		if !ok {
-			ps.Addf(f.path, "%v %q", event.ErrUnknownType, f.typ)
+			ps.Add(f.path, fmt.Errorf("%w %q", event.ErrUnknownType, f.typ))
 			continue
 		}
 		a, ok := t.Attr(d.Amount)
 		switch {
 		case !ok:
-			ps.Addf(f.path, "event type %q has no attribute %q", f.typ, d.Amount)
+			ps.Add(f.path, fmt.Errorf("%w %q in type %q", event.ErrUnknownAttribute, d.Amount, f.typ))
 		case a.Kind != event.Decimal:
 			ps.Addf(f.path, "attribute %q of %q is %s, want %s", d.Amount, f.typ, a.Kind, event.Decimal)
 		case !a.Required:

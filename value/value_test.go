@@ -301,7 +301,7 @@ func TestDefinitionCheck(t *testing.T) {
 		{"no amount", value.Definition{Recharge: "ping", Scale: new(int32(-1))}, []string{
 			`amount: empty`,
 			`scale: must be 0 to 8`,
-			`recharge: event type "ping" has no attribute ""`,
+			`recharge: unknown attribute "" in type "ping"`,
 		}},
 	}
 	for _, tt := range tests {
