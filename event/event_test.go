@@ -60,6 +60,8 @@ func TestConditionMatch(t *testing.T) {
 		{event.Condition{Attr: "store", Op: event.In, Values: []event.Value{event.Str("S1")}}, false},
 		{event.Condition{Attr: "tags", Op: event.Contains, Value: event.Str("Infant")}, false},
 		{event.Condition{Attr: "missing", Op: event.Ne, Value: event.Str("x")}, false},
+		{event.Condition{Attr: "missing", Op: event.NotIn, Values: []event.Value{event.Str("x")}}, false},
+		{event.Condition{Attr: "missing", Op: event.Lt, Value: event.Int(1)}, false},
 		{event.Condition{Attr: "store", Op: "like", Value: event.Str("s1")}, false},
 	}
 	for _, tt := range tests {
@@ -353,6 +355,21 @@ func TestConditionValueWithinTheLimits(t *testing.T) {
 	} {
 		if errs := c.Check(order); len(errs) > 0 {
 			t.Errorf("%+v: Check = %v, want none", c, errs)
+		}
+	}
+}
+
+// An empty list is present: it passes Check, even required, and contains
+// nothing, so contains is false for every item, the empty string too.
+func TestEmptyList(t *testing.T) {
+	typ := event.Type{Name: "order", Attributes: []event.Attr{{Name: "tags", Kind: event.Strings, Required: true}}}
+	e := event.Event{ID: "e1", Member: "m", Type: "order", Time: at, Attrs: event.Attrs{"tags": event.List()}}
+	if err := typ.Check(e); err != nil {
+		t.Fatalf("Check of an empty list: %v", err)
+	}
+	for _, item := range []string{"infant", ""} {
+		if (event.Condition{Attr: "tags", Op: event.Contains, Value: event.Str(item)}).Match(e) {
+			t.Errorf("an empty list contains %q", item)
 		}
 	}
 }
