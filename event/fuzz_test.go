@@ -61,3 +61,38 @@ func FuzzCheckJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzConditionJSON decodes any bytes as a condition's JSON: one that
+// Check accepts against a type declaring every kind encodes, reads back
+// the same, is accepted again and matches the same event; none panics.
+func FuzzConditionJSON(f *testing.F) {
+	f.Add([]byte(`{"attr":"amount","op":"gte","value":{"kind":"integer","int":100}}`))
+	f.Add([]byte(`{"attr":"store","op":"in","values":[{"kind":"string","str":"s1"},{"kind":"string"}]}`))
+	f.Add([]byte(`{"attr":"at","op":"lt","value":{"kind":"time","time":"2026-11-24T18:00:00+08:00"}}`))
+	f.Add([]byte(`{"attr":"tags","op":"contains","value":{"kind":"string","str":"infant"}}`))
+	f.Add([]byte(`{"attr":"paid","op":"ne","value":{"kind":"bool"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var c event.Condition
+		if json.Unmarshal(data, &c) != nil {
+			return
+		}
+		matched := c.Match(ev)
+		if len(c.Check(order)) > 0 {
+			return
+		}
+		raw, err := json.Marshal(c)
+		if err != nil {
+			t.Fatalf("marshal an accepted condition %s: %v", data, err)
+		}
+		var again event.Condition
+		if err := json.Unmarshal(raw, &again); err != nil {
+			t.Fatalf("accepted %s; its JSON %s does not decode: %v", data, raw, err)
+		}
+		if errs := again.Check(order); len(errs) > 0 {
+			t.Fatalf("accepted %s; its JSON %s is refused: %v", data, raw, errs)
+		}
+		if again.Match(ev) != matched {
+			t.Fatalf("accepted %s; its JSON %s matches %v, before %v", data, raw, again.Match(ev), matched)
+		}
+	})
+}
