@@ -47,7 +47,10 @@ const advancePage = 256
 // returns the error with the number of items the pages committed before
 // it performed: each page is whole or absent, the rest stays due for the
 // next call, and Watermark moves to now only with the page that finds
-// nothing left due.
+// nothing left due. A damaged due item (of a kind no part performs, or a
+// key or value the library does not write) is an error wrapping
+// ErrCorrupt: Advance stops at it and leaves it in place, with the pages
+// before it committed.
 func (p *Program) Advance(ctx context.Context, now time.Time) (int, error) {
 	if err := event.CheckTime(now); err != nil {
 		return 0, fmt.Errorf("membership: advance: %w: now: %w", ErrInvalidArgument, err)

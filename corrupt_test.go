@@ -34,34 +34,7 @@ func TestDamagedRecord(t *testing.T) {
 		return event.Event{ID: id, Member: "m1", Type: "order", Time: at(h),
 			Attrs: event.Attrs{"amount": event.Dec(dec("100")), "order_id": event.Str(id)}}
 	}
-	// setup writes a record of each kind: the returned coupon is m1's.
-	setup := func(t *testing.T, p *membership.Program) string {
-		t.Helper()
-		testkit.MustProcess(t, p,
-			event.Event{ID: "reg", Member: "m1", Type: "register", Time: at(0)},
-			order("o1", 1),
-			event.Event{ID: "fee", Member: "m1", Type: "fee", Time: at(2),
-				Attrs: event.Attrs{"plan": event.Str("Plus"), "amount": event.Dec(dec("99"))}},
-			event.Event{ID: "rc", Member: "m1", Type: "recharge", Time: at(3), Attrs: event.Attrs{"amount": event.Dec(dec("50"))}})
-		pts := p.Points()
-		if _, err := pts.Adjust(ctx, points.AdjustRequest{RequestID: "adj", Member: "m1", Operator: "op.li", Note: "lost order", At: at(4), Program: "mall", Amount: dec("500")}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := pts.Redeem(ctx, points.RedeemRequest{RequestID: "red", Member: "m1", Operator: "op.li", At: at(5), Program: "mall", Ref: "r1", Amount: dec("10")}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.Tags().Add(ctx, tag.ManualRequest{RequestID: "tag", Member: "m1", Operator: "op.li", At: at(6), Tag: "staff"}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.Benefits().GrantAchievement(ctx, benefit.GrantRequest{RequestID: "ach", Member: "m1", Operator: "op.li", At: at(7), Achievement: "helper"}); err != nil {
-			t.Fatal(err)
-		}
-		cs, err := p.Coupons().List(ctx, "m1")
-		if err != nil || len(cs) == 0 {
-			t.Fatalf("m1's coupons: %v, %v", cs, err)
-		}
-		return cs[0].ID
-	}
+	setup := setupDamageable
 	type call func(p *membership.Program, coupon string) error
 	cases := []struct {
 		name   string
@@ -222,6 +195,42 @@ func TestDamagedRecord(t *testing.T) {
 			}
 		})
 	}
+}
+
+// setupDamageable writes a record of each kind in a program of
+// openDamageable's: the returned coupon is m1's.
+func setupDamageable(t *testing.T, p *membership.Program) string {
+	t.Helper()
+	ctx := context.Background()
+	at := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
+	order := func(id string, h int) event.Event {
+		return event.Event{ID: id, Member: "m1", Type: "order", Time: at(h),
+			Attrs: event.Attrs{"amount": event.Dec(dec("100")), "order_id": event.Str(id)}}
+	}
+	testkit.MustProcess(t, p,
+		event.Event{ID: "reg", Member: "m1", Type: "register", Time: at(0)},
+		order("o1", 1),
+		event.Event{ID: "fee", Member: "m1", Type: "fee", Time: at(2),
+			Attrs: event.Attrs{"plan": event.Str("Plus"), "amount": event.Dec(dec("99"))}},
+		event.Event{ID: "rc", Member: "m1", Type: "recharge", Time: at(3), Attrs: event.Attrs{"amount": event.Dec(dec("50"))}})
+	pts := p.Points()
+	if _, err := pts.Adjust(ctx, points.AdjustRequest{RequestID: "adj", Member: "m1", Operator: "op.li", Note: "lost order", At: at(4), Program: "mall", Amount: dec("500")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pts.Redeem(ctx, points.RedeemRequest{RequestID: "red", Member: "m1", Operator: "op.li", At: at(5), Program: "mall", Ref: "r1", Amount: dec("10")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Tags().Add(ctx, tag.ManualRequest{RequestID: "tag", Member: "m1", Operator: "op.li", At: at(6), Tag: "staff"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Benefits().GrantAchievement(ctx, benefit.GrantRequest{RequestID: "ach", Member: "m1", Operator: "op.li", At: at(7), Achievement: "helper"}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := p.Coupons().List(ctx, "m1")
+	if err != nil || len(cs) == 0 {
+		t.Fatalf("m1's coupons: %v, %v", cs, err)
+	}
+	return cs[0].ID
 }
 
 // damage replaces with value ("{": no JSON, nor any binary record) each

@@ -45,6 +45,27 @@ func errKey(k []byte) error {
 	return fmt.Errorf("%w: due: malformed item %q", store.ErrCorrupt, k)
 }
 
+// parse reads an item as Schedule and Ensure write it: the time, the kind
+// and the ID, each string ended by keys.Sep, and a value of the version
+// byte 1 and the payload. Anything else is damage: an item read with
+// another key than its own would be performed and never removed (Done
+// deletes the key it names), so Advance would read it again for ever.
+func parse(k, v []byte) (Item, error) {
+	if len(k) < 8 || len(v) == 0 || v[0] != 1 {
+		return Item{}, errKey(k)
+	}
+	parts := bytes.SplitN(k[8:], []byte{keys.Sep}, 3)
+	if len(parts) != 3 || len(parts[0]) == 0 || len(parts[1]) == 0 || len(parts[2]) != 0 {
+		return Item{}, errKey(k)
+	}
+	return Item{
+		At:      keys.U64Time(keys.U64(k, 0)),
+		Kind:    string(parts[0]),
+		ID:      string(parts[1]),
+		Payload: append([]byte(nil), v[1:]...),
+	}, nil
+}
+
 func key(at time.Time, kind, id string) []byte {
 	return keys.New().Time(at).Str(kind).Str(id)
 }
@@ -131,7 +152,9 @@ func Cancel(tx store.Tx, at time.Time, kind, id string) error {
 	return tx.Delete(bucket, key(at, kind, id))
 }
 
-// Next returns up to limit items due at or before now, earliest first.
+// Next returns up to limit items due at or before now, earliest first. An
+// item whose key or value is not as Schedule writes it is an error
+// wrapping store.ErrCorrupt.
 func Next(tx store.Tx, now time.Time, limit int) ([]Item, error) {
 	var out []Item
 	end := keys.New().U64(keys.TimeU64(now) + 1)
@@ -139,19 +162,11 @@ func Next(tx store.Tx, now time.Time, limit int) ([]Item, error) {
 		if len(out) == limit {
 			return store.StopScan
 		}
-		if len(k) < 8 || len(v) == 0 {
-			return errKey(k)
+		it, err := parse(k, v)
+		if err != nil {
+			return err
 		}
-		parts := bytes.SplitN(k[8:], []byte{keys.Sep}, 3)
-		if len(parts) < 2 {
-			return errKey(k)
-		}
-		out = append(out, Item{
-			At:      keys.U64Time(keys.U64(k, 0)),
-			Kind:    string(parts[0]),
-			ID:      string(parts[1]),
-			Payload: append([]byte(nil), v[1:]...),
-		})
+		out = append(out, it)
 		return nil
 	})
 	return out, err

@@ -1,7 +1,6 @@
 package due
 
 import (
-	"bytes"
 	"time"
 
 	"github.com/memberkit/membership/internal/keys"
@@ -16,18 +15,10 @@ func Range(tx store.Tx, from, to time.Time, fn func(Item) error) error {
 	start := keys.New().Time(from)
 	end := keys.New().Time(to)
 	return tx.Scan(bucket, start, end, false, func(k, v []byte) error {
-		if len(k) < 8 || len(v) == 0 {
-			return errKey(k)
+		it, err := parse(k, v)
+		if err != nil {
+			return err
 		}
-		parts := bytes.SplitN(k[8:], []byte{keys.Sep}, 3)
-		if len(parts) < 2 {
-			return errKey(k)
-		}
-		return fn(Item{
-			At:      keys.U64Time(keys.U64(k, 0)),
-			Kind:    string(parts[0]),
-			ID:      string(parts[1]),
-			Payload: append([]byte(nil), v[1:]...),
-		})
+		return fn(it)
 	})
 }

@@ -1234,22 +1234,25 @@ func (e *Engine) advancePage(ctx context.Context, now time.Time) (int, uint64, e
 		n, digest = len(items), 0
 		tp := e.newTape()
 		for _, it := range items {
-			if pt, ok := e.dueBy[it.Kind]; ok {
-				out := &change.Outcome{Time: it.At}
-				err := e.unit(tx, it.At, ledger.Ref{Note: "due " + it.Kind}, out, nil, tp, func(u *Unit) error {
-					if err := pt.Due(u, it); err != nil {
-						return err
-					}
-					return u.settle(0)
-				})
-				if err != nil {
-					return fmt.Errorf("due %s %s at %s: %w", it.Kind, it.ID, it.At.Format(time.RFC3339), err)
+			pt, ok := e.dueBy[it.Kind]
+			if !ok {
+				// Every part is registered whatever the definition, so no
+				// version writes a kind none performs: the item is
+				// damaged, and dropping it would lose its work unseen.
+				return fmt.Errorf("%w: due item %s %s at %s of an unknown kind", ErrCorrupt, it.Kind, it.ID, it.At.Format(time.RFC3339))
+			}
+			out := &change.Outcome{Time: it.At}
+			err := e.unit(tx, it.At, ledger.Ref{Note: "due " + it.Kind}, out, nil, tp, func(u *Unit) error {
+				if err := pt.Due(u, it); err != nil {
+					return err
 				}
-				if tp != nil {
-					digest = pageDigest(digest, out)
-				}
-			} else {
-				e.log.Warn("membership: due item of unknown kind dropped", "kind", it.Kind, "id", it.ID)
+				return u.settle(0)
+			})
+			if err != nil {
+				return fmt.Errorf("due %s %s at %s: %w", it.Kind, it.ID, it.At.Format(time.RFC3339), err)
+			}
+			if tp != nil {
+				digest = pageDigest(digest, out)
 			}
 			if err := due.Done(tx, it); err != nil {
 				return err
