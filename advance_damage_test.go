@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/keys"
+	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
 )
@@ -78,6 +82,96 @@ func TestDamagedDueItem(t *testing.T) {
 			}
 			if w, err := p.Watermark(ctx); err != nil || !w.IsZero() {
 				t.Errorf("Watermark after the failed Advance = %v, %v; want the zero time", w, err)
+			}
+		})
+	}
+}
+
+// deleteFails is a store whose Updates, once failAt is set, fail the
+// transaction's failAt-th Delete from the due index with errInjected: a
+// store that fails in the middle of a page of Advance, after it performed
+// some of the page's items.
+type deleteFails struct {
+	store.Store
+	failAt, deletes int
+}
+
+var errInjected = errors.New("injected store failure")
+
+func (s *deleteFails) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Store.Update(ctx, func(tx store.Tx) error {
+		s.deletes = 0
+		return fn(&deleteFailsTx{Tx: tx, s: s})
+	})
+}
+
+type deleteFailsTx struct {
+	store.Tx
+	s *deleteFails
+}
+
+func (tx *deleteFailsTx) Delete(bucket string, key []byte) error {
+	if bucket == "due" && tx.s.failAt > 0 {
+		if tx.s.deletes++; tx.s.deletes == tx.s.failAt {
+			return errInjected
+		}
+	}
+	return tx.Tx.Delete(bucket, key)
+}
+
+// TestAdvanceFailsInsideAPage fails the store as Advance removes the
+// 100th item of its first page, on memory and bolt: 300 members' lots
+// expire, one item each. The Advance returns the failure and 0 items;
+// nothing of the page is left (no expiry on the feed, every member still
+// holds their point, the watermark is not set, the ledger verifies), and
+// the next Advance performs all 300.
+func TestAdvanceFailsInsideAPage(t *testing.T) {
+	ctx := context.Background()
+	for name, newStore := range testkit.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := &deleteFails{Store: newStore()}
+			p, err := membership.Open(st, testkit.OrderDef())
+			if err != nil {
+				t.Fatal(err)
+			}
+			const members = 300
+			evs := make([]event.Event, members)
+			for i := range evs {
+				evs[i] = event.Event{ID: fmt.Sprint("o", i), Member: fmt.Sprint("m", i), Type: "order", Time: t0,
+					Attrs: event.Attrs{"amount": event.Dec(dec("1"))}}
+			}
+			testkit.MustProcess(t, p, evs...)
+			feed, err := p.Feed(ctx, 0, 10000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			later := t0.AddDate(2, 0, 0) // the points are valid 365 days
+			st.failAt = 100
+			if n, err := p.Advance(ctx, later); n != 0 || !errors.Is(err, errInjected) {
+				t.Fatalf("Advance failing inside its first page = %d, %v; want 0 and the store's error", n, err)
+			}
+			st.failAt = 0
+			after, err := p.Feed(ctx, 0, 10000)
+			if err != nil || len(after) != len(feed) {
+				t.Errorf("feed after the failed Advance holds %d changes, %v; want the %d before", len(after), err, len(feed))
+			}
+			for _, m := range []string{"m0", "m99", "m299"} {
+				b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: m, At: t0})
+				if err != nil || !b.Main.Equal(dec("1")) {
+					t.Errorf("%s's balance after the failed Advance = %+v, %v; want 1 in main", m, b, err)
+				}
+			}
+			if w, err := p.Watermark(ctx); err != nil || !w.IsZero() {
+				t.Errorf("Watermark after the failed Advance = %v, %v; want the zero time", w, err)
+			}
+			if err := p.Verify(ctx); err != nil {
+				t.Errorf("Verify after the failed Advance: %v", err)
+			}
+			if n, err := p.Advance(ctx, later); n != members || err != nil {
+				t.Errorf("Advance after the failed one = %d, %v; want %d, nil", n, err, members)
+			}
+			if err := p.Verify(ctx); err != nil {
+				t.Errorf("Verify: %v", err)
 			}
 		})
 	}
