@@ -1,0 +1,300 @@
+package membership_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/rule"
+)
+
+// What a member has in flight when a new version of the definition opens
+// keeps what the version that made it gave it; the new rules apply to what
+// comes after. Each test runs on every store (PostgreSQL with two
+// instances when MEMBERSHIP_PG_DSN is set).
+
+// midflightAt is a time in March 2026 in Shanghai.
+func midflightAt(day, hour int) time.Time { return time.Date(2026, 3, day, hour, 0, 0, 0, shanghai) }
+
+func midflightOrder(id, member, amount string, at time.Time) event.Event {
+	return event.Event{ID: id, Member: member, Type: "order", Time: at, Attrs: event.Attrs{"amount": event.Dec(dec(amount))}}
+}
+
+// Points pending under version 1 (7 days) are released when version 1
+// said, though version 2 holds its orders 3 days and earns twice the
+// amount; the retry of a version 1 order answers its first outcome (100
+// pending), not version 2's (200); a version 3 that drops the rule still
+// releases them.
+//
+// o1 (100) on 1 March 10:00 under v1: pending until 8 March 10:00.
+// o2 (50) on 2 March 10:00 under v2: 100 pending until 5 March 10:00.
+// At 5 March 10:00: main 100 (o2), pending 100 (o1). At 8 March 10:00,
+// under v3: main 200, pending 0.
+func TestVersionPendingPointsKeepTheirRelease(t *testing.T) {
+	ctx := context.Background()
+	def := func(version uint64, rate string, pending int, rules bool) membership.Definition {
+		d := membership.Definition{
+			Version: version,
+			Zone:    "Asia/Shanghai",
+			Events:  []event.Type{{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}}},
+			Points:  &points.Definition{Programs: []points.Program{{Name: "mall"}}},
+		}
+		if rules {
+			d.Points.Rules = []points.Rule{{ID: "buy", Program: "mall", Event: "order", PendingDays: pending,
+				Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec(rate)}}}
+		}
+		return d
+	}
+	onEveryStoreVersions(t, def(1, "1", 7, true), nil, func(t *testing.T, ps [2]*membership.Program, open func(membership.Definition) [2]*membership.Program) {
+		balance := func(p *membership.Program, at time.Time) points.Balance {
+			t.Helper()
+			b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: "ann", At: at})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		o1 := midflightOrder("o1", "ann", "100", midflightAt(1, 10))
+		mustProcess(t, ps[0], o1)
+		ps = open(def(2, "2", 3, true))
+		mustProcess(t, ps[1], midflightOrder("o2", "ann", "50", midflightAt(2, 10)))
+		again, err := ps[1].Process(ctx, o1)
+		if err != nil {
+			t.Fatalf("o1 again under v2: %v", err)
+		}
+		if cs := again.ChangesOf(points.ChangePending); !again.Duplicate || len(cs) != 1 {
+			t.Errorf("o1 again under v2: duplicate %v, pending changes %d; want its first outcome", again.Duplicate, len(cs))
+		} else {
+			var c points.Change
+			if err := json.Unmarshal(cs[0].Data, &c); err != nil || !c.Amount.Equal(dec("100")) {
+				t.Errorf("o1 again under v2 pends %v (%v), want 100", c.Amount, err)
+			}
+		}
+		if _, err := ps[0].Advance(ctx, midflightAt(5, 10)); err != nil {
+			t.Fatal(err)
+		}
+		if b := balance(ps[1], midflightAt(5, 10)); !b.Main.Equal(dec("100")) || !b.Pending.Equal(dec("100")) {
+			t.Errorf("on 5 March: main %s, pending %s; want 100, 100", b.Main, b.Pending)
+		}
+		ps = open(def(3, "2", 3, false))
+		if _, err := ps[1].Advance(ctx, midflightAt(8, 9)); err != nil {
+			t.Fatal(err)
+		}
+		if b := balance(ps[0], midflightAt(8, 9)); !b.Main.Equal(dec("100")) || !b.Pending.Equal(dec("100")) {
+			t.Errorf("on 8 March 09:00: main %s, pending %s; want 100, 100", b.Main, b.Pending)
+		}
+		if _, err := ps[1].Advance(ctx, midflightAt(8, 10)); err != nil {
+			t.Fatal(err)
+		}
+		if b := balance(ps[0], midflightAt(8, 10)); !b.Main.Equal(dec("200")) || !b.Pending.IsZero() {
+			t.Errorf("on 8 March 10:00: main %s, pending %s; want 200, 0", b.Main, b.Pending)
+		}
+		if err := ps[0].Verify(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// Coupons issued under version 1 keep the validity they were issued with
+// when version 2 lengthens it; a template's stock and per-member limit
+// count the coupons issued before the version.
+//
+// Version 1: "ten" stock 3, per member 2, valid 7 days. ann claims 2 and
+// bob 1 on 1 March 10:00: they expire on 8 March 00:00, the stock is
+// used up. Version 2: stock 4, per member 3, valid 30 days: bob claims 1
+// on 2 March (expires 1 April 00:00), the stock is used up again; ann's
+// claim is refused for stock. Version 3: stock 2, below the 4 issued:
+// refused for stock; ann's coupons still expire on 8 March.
+func TestVersionCouponsKeepTheirValidity(t *testing.T) {
+	ctx := context.Background()
+	def := func(version uint64, stock int64, per, days int) membership.Definition {
+		return membership.Definition{
+			Version: version,
+			Zone:    "Asia/Shanghai",
+			Events:  []event.Type{{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}}},
+			Coupons: &coupon.Definition{Templates: []coupon.Template{{Name: "ten", Type: coupon.Cash, Amount: dec("10"), Stock: stock,
+				Claim: coupon.ClaimRule{PerMember: per}, Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: days}}}}},
+		}
+	}
+	onEveryStoreVersions(t, def(1, 3, 2, 7), nil, func(t *testing.T, ps [2]*membership.Program, open func(membership.Definition) [2]*membership.Program) {
+		claim := func(p *membership.Program, id, member string, n int, at time.Time) ([]coupon.Coupon, error) {
+			r, err := p.Coupons().Claim(ctx, coupon.ClaimRequest{RequestID: id, Member: member, At: at, Template: "ten", Count: n})
+			return r.Coupons, err
+		}
+		if _, err := claim(ps[0], "a1", "ann", 2, midflightAt(1, 10)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := claim(ps[1], "b1", "bob", 1, midflightAt(1, 10)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := claim(ps[0], "c1", "cat", 1, midflightAt(1, 11)); !errors.Is(err, coupon.ErrOutOfStock) {
+			t.Errorf("a fourth coupon of a stock of 3: %v", err)
+		}
+		ps = open(def(2, 4, 3, 30))
+		if _, err := claim(ps[0], "a1", "ann", 2, midflightAt(1, 10)); err != nil {
+			t.Errorf("ann's claim again under v2: %v", err)
+		}
+		cs, err := claim(ps[1], "b2", "bob", 1, midflightAt(2, 10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := midflightAt(32, 0); !cs[0].Expires.Equal(want) {
+			t.Errorf("bob's coupon of v2 expires %v, want %v", cs[0].Expires, want)
+		}
+		if _, err := claim(ps[0], "a2", "ann", 1, midflightAt(2, 11)); !errors.Is(err, coupon.ErrOutOfStock) {
+			t.Errorf("a fifth coupon of a stock of 4: %v", err)
+		}
+		ps = open(def(3, 2, 3, 30))
+		if _, err := claim(ps[0], "a3", "ann", 1, midflightAt(3, 10)); !errors.Is(err, coupon.ErrOutOfStock) {
+			t.Errorf("a coupon of a stock lowered below what was issued: %v", err)
+		}
+		list, err := ps[1].Coupons().List(ctx, "ann")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 2 {
+			t.Fatalf("ann holds %d coupons, want 2", len(list))
+		}
+		for _, c := range list {
+			if want := midflightAt(8, 0); !c.Expires.Equal(want) {
+				t.Errorf("ann's %s expires %v, want %v (v1's 7 days)", c.ID, c.Expires, want)
+			}
+		}
+	})
+}
+
+// A member keeps a level version 2 raised above their growth until its
+// term ends, when version 2's retention decides; a member below the new
+// threshold does not reach it with the growth version 1 asked.
+//
+// Version 1: Gold at 500, retention 300 over 12 months, a term of 12
+// months. ann earns 600 on 1 March 2026 (Gold until the end of 1 March
+// 2027: 2 March 2027 00:00); dan earns 400. Version 2: Gold at 1,000,
+// retention 800. On 2 March ann earns 350 (950, in the window from 2
+// March 2026: 350) and stays Gold with her term; dan earns 200 (600) and
+// stays Member. At the term end ann's window holds 350: version 1's 300
+// would keep Gold, version 2's 800 does not, and she goes down to Member.
+func TestVersionRaisedThresholdWaitsForTheTermEnd(t *testing.T) {
+	ctx := context.Background()
+	def := func(version uint64, upgrade, retention string) membership.Definition {
+		return membership.Definition{
+			Version: version,
+			Zone:    "Asia/Shanghai",
+			Events:  []event.Type{{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}}},
+			Levels: &level.Definition{
+				Ladder: []level.Level{{Name: "Member", Validity: rule.Validity{Kind: rule.Permanent}},
+					{Name: "Gold", Upgrade: dec(upgrade), Retention: dec(retention), Window: 12,
+						Validity: rule.Validity{Kind: rule.MonthsAfter, N: 12}}},
+				Growth: []level.GrowthRule{{ID: "spend", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}}},
+			},
+		}
+	}
+	onEveryStoreVersions(t, def(1, "500", "300"), nil, func(t *testing.T, ps [2]*membership.Program, open func(membership.Definition) [2]*membership.Program) {
+		status := func(p *membership.Program, m string) level.Status {
+			t.Helper()
+			s, err := p.Levels().Status(ctx, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		mustProcess(t, ps[0], midflightOrder("o1", "ann", "600", midflightAt(1, 10)), midflightOrder("d1", "dan", "400", midflightAt(1, 10)))
+		termEnd := time.Date(2027, 3, 2, 0, 0, 0, 0, shanghai)
+		if s := status(ps[1], "ann"); s.Level != "Gold" || !s.TermEnd.Equal(termEnd) {
+			t.Fatalf("ann under v1: %s until %v, want Gold until %v", s.Level, s.TermEnd, termEnd)
+		}
+		ps = open(def(2, "1000", "800"))
+		mustProcess(t, ps[0], midflightOrder("o2", "ann", "350", midflightAt(2, 10)), midflightOrder("d2", "dan", "200", midflightAt(2, 10)))
+		if s := status(ps[1], "ann"); s.Level != "Gold" || !s.TermEnd.Equal(termEnd) || !s.Growth.Equal(dec("950")) {
+			t.Errorf("ann under v2: %s until %v with %s, want Gold until %v with 950", s.Level, s.TermEnd, s.Growth, termEnd)
+		}
+		if s := status(ps[1], "dan"); s.Level != "Member" || !s.Growth.Equal(dec("600")) {
+			t.Errorf("dan under v2: %s with %s, want Member with 600", s.Level, s.Growth)
+		}
+		if _, err := ps[1].Advance(ctx, termEnd.Add(-time.Nanosecond)); err != nil {
+			t.Fatal(err)
+		}
+		if s := status(ps[0], "ann"); s.Level != "Gold" {
+			t.Errorf("ann just before her term end: %s, want Gold", s.Level)
+		}
+		if _, err := ps[1].Advance(ctx, termEnd); err != nil {
+			t.Fatal(err)
+		}
+		if s := status(ps[0], "ann"); s.Level != "Member" {
+			t.Errorf("ann at her term end under v2: %s, want Member (350 in the window, v2 keeps Gold at 800)", s.Level)
+		}
+		if err := ps[0].Verify(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// A pack changed by version 2 gives its new contents from then on; what
+// version 1 gave stays (the retry of its claim answers the coupons it
+// gave), and the pack's stock and per-member limit count the packs given
+// before the version.
+//
+// Version 1: "welcome" of one "ten" and one "five", stock 2, one per
+// member: ann gets it. Version 2: two "five"s, same stock and limit: ann's
+// claim again answers ten and five; a new claim of ann's is refused for
+// the limit; bob gets two fives; cat is refused for stock (2 given).
+func TestVersionPackChanged(t *testing.T) {
+	ctx := context.Background()
+	def := func(version uint64, items ...coupon.PackItem) membership.Definition {
+		tmpl := func(name, amount string) coupon.Template {
+			return coupon.Template{Name: name, Type: coupon.Cash, Amount: dec(amount), Use: coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 30}}}
+		}
+		return membership.Definition{
+			Version: version,
+			Zone:    "Asia/Shanghai",
+			Events:  []event.Type{{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}}},
+			Coupons: &coupon.Definition{
+				Templates: []coupon.Template{tmpl("ten", "10"), tmpl("five", "5")},
+				Packs:     []coupon.Pack{{Name: "welcome", Items: items, Stock: 2, Mode: coupon.AnyInvalid, Claim: coupon.ClaimRule{PerMember: 1}}},
+			},
+		}
+	}
+	templates := func(cs []coupon.Coupon) []string {
+		var ns []string
+		for _, c := range cs {
+			ns = append(ns, c.Template)
+		}
+		return ns
+	}
+	v1 := def(1, coupon.PackItem{Template: "ten", Count: 1}, coupon.PackItem{Template: "five", Count: 1})
+	onEveryStoreVersions(t, v1, nil, func(t *testing.T, ps [2]*membership.Program, open func(membership.Definition) [2]*membership.Program) {
+		claim := func(p *membership.Program, id, member string) ([]coupon.Coupon, error) {
+			r, err := p.Coupons().ClaimPack(ctx, coupon.PackRequest{RequestID: id, Member: member, At: midflightAt(1, 10), Pack: "welcome"})
+			return r.Coupons, err
+		}
+		if _, err := claim(ps[0], "a1", "ann"); err != nil {
+			t.Fatal(err)
+		}
+		ps = open(def(2, coupon.PackItem{Template: "five", Count: 2}))
+		cs, err := claim(ps[1], "a1", "ann")
+		if got := templates(cs); err != nil || len(got) != 2 || got[0] != "ten" || got[1] != "five" {
+			t.Errorf("ann's claim again under v2: %v, %v; want [ten five]", got, err)
+		}
+		if _, err := claim(ps[0], "a2", "ann"); !errors.Is(err, coupon.ErrLimitReached) {
+			t.Errorf("a second pack of ann's, one per member: %v", err)
+		}
+		cs, err = claim(ps[1], "b1", "bob")
+		if got := templates(cs); err != nil || len(got) != 2 || got[0] != "five" || got[1] != "five" {
+			t.Errorf("bob's pack under v2: %v, %v; want [five five]", got, err)
+		}
+		if _, err := claim(ps[0], "c1", "cat"); !errors.Is(err, coupon.ErrOutOfStock) {
+			t.Errorf("a third pack of a stock of 2: %v", err)
+		}
+		list, err := ps[1].Coupons().List(ctx, "ann")
+		if got := templates(list); err != nil || len(got) != 2 {
+			t.Errorf("ann holds %v, %v; want v1's ten and five", got, err)
+		}
+	})
+}
