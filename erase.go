@@ -77,7 +77,10 @@ type EraseRequest struct {
 // are refused with ErrErased afterwards; Use and Release of the order
 // find no coupon locked (coupon.ErrNotFound).
 //
-// Removed:
+// Removed (also where the definition in force leaves out the tags or
+// benefits a version before kept: before, an erasure under a version
+// without them left the profile attributes and the notes for a later
+// version declaring them again to read):
 //
 //   - the member's profile attributes (Tags().SetProfile's);
 //   - the notes operators wrote about the member, free text that may hold

@@ -23,13 +23,17 @@ type Handle struct {
 
 // New registers the benefit part of def with e (the grantor of
 // achievement rewards) and returns its handle. With a nil def it registers
-// nothing: the lists of a member's benefits and achievements are empty,
+// only the erasure of the notes of achievements a version before granted
+// (membership's Erase): the lists of a member's benefits and achievements are empty,
 // MemberPrice is the amount itself, and GrantAchievement returns an error
 // wrapping ErrNotDefined. The part keeps a copy of def: what the caller
 // does with def later changes nothing.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
 	if def == nil {
+		// A version before may have granted achievements: Erase still
+		// blanks their notes.
+		e.AddEraser(eraser{})
 		return h
 	}
 	h.p = &part{def: def.clone()}

@@ -6,13 +6,25 @@ import (
 	"github.com/memberkit/membership/store"
 )
 
-var _ engine.Eraser = (*part)(nil)
+var (
+	_ engine.Eraser = (*part)(nil)
+	_ engine.Eraser = eraser{}
+)
 
 // Erase removes the member's profile attributes and blanks the notes of
 // the member's manual tags (free text that may hold personal data). The
 // tags themselves, who gave them and when, and the order statistics
 // (counts and amounts the tag rules read) are kept.
-func (p *part) Erase(u *engine.Unit, member string) error {
+func (p *part) Erase(u *engine.Unit, member string) error { return erase(u, member) }
+
+// eraser erases what a version before wrote of a member under a
+// definition that leaves the domain out (New with a nil definition).
+type eraser struct{}
+
+func (eraser) Erase(u *engine.Unit, member string) error { return erase(u, member) }
+
+// erase is Erase.
+func erase(u *engine.Unit, member string) error {
 	if err := u.Tx().Delete(bAttrs, []byte(member)); err != nil {
 		return err
 	}

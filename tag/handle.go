@@ -31,12 +31,16 @@ type Handle struct {
 
 // New registers the tag part of def with e, as the reader of members' tags
 // for the other domains, and returns its handle. With a nil def it
-// registers nothing: Of returns an empty list and the other calls an
-// error wrapping ErrNotDefined. The part must be added after every part whose
+// registers only the erasure of what a version before kept (profile
+// attributes, manual tags' notes: membership's Erase): Of returns an
+// empty list and the other calls an error wrapping ErrNotDefined. The part must be added after every part whose
 // changes its rules read (levels), since it evaluates them last.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
 	if def == nil {
+		// A version before may have kept profiles and tags: Erase still
+		// erases them.
+		e.AddEraser(eraser{})
 		return h
 	}
 	h.p = &part{def: *def}

@@ -163,6 +163,7 @@ type Engine struct {
 	stateful  []int // indexes of the parts that are Stateful
 	dueBy     map[string]Part
 	rewarders []Rewarder
+	erasers   []Eraser // those of domains the definition leaves out (AddEraser)
 	levels    Levels
 	tags      Tags
 	def       definition   // the definition in force (Install)

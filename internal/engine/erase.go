@@ -41,7 +41,13 @@ type Eraser interface {
 	Erase(u *Unit, member string) error
 }
 
-// Erase erases member's personal data: every Eraser part's, the notes
+// AddEraser adds an Eraser that is no part: that of a domain the
+// definition leaves out, whose records a version before may have written
+// (a tag domain dropped while members held profile attributes), so that
+// an erasure still erases them.
+func (e *Engine) AddEraser(er Eraser) { e.erasers = append(e.erasers, er) }
+
+// Erase erases member's personal data: every Eraser part's and AddEraser's, the notes
 // of the member's ledger entries (see ledger.Ledger.BlankNotes) and what
 // the errors of the member's refused audit entries quote
 // (eraseAuditQuotes); then it
@@ -62,6 +68,11 @@ func (u *Unit) Erase(member string) error {
 			if err := er.Erase(u, member); err != nil {
 				return err
 			}
+		}
+	}
+	for _, er := range u.e.erasers {
+		if err := er.Erase(u, member); err != nil {
+			return err
 		}
 	}
 	if _, err := u.led.BlankNotes(member); err != nil {
