@@ -24,7 +24,8 @@ type Handle struct {
 // New registers the benefit part of def with e (the grantor of
 // achievement rewards) and returns its handle. With a nil def it registers
 // only the erasure of the notes of achievements a version before granted
-// (membership's Erase): the lists of a member's benefits and achievements are empty,
+// (membership's Erase): a member's benefits are none, their
+// achievements those a version before granted,
 // MemberPrice is the amount itself, and GrantAchievement returns an error
 // wrapping ErrNotDefined. The part keeps a copy of def: what the caller
 // does with def later changes nothing.
@@ -99,16 +100,14 @@ func (h *Handle) GrantAchievement(ctx context.Context, req GrantRequest) (*chang
 }
 
 // Achievements returns a member's achievements in name order, each with
-// when (in the program's zone), by whom and why it was granted; an empty
-// list on a program without benefits and achievements. A member that is
-// not an ID wraps event.ErrInvalidArgument, with or without benefits;
-// else the error is the store's.
+// when (in the program's zone), by whom and why it was granted: those
+// granted under a version that had them too, on a program whose
+// definition leaves out an achievement or all of them (an empty list if
+// none). A member that is not an ID wraps event.ErrInvalidArgument, with
+// or without benefits; else the error is the store's.
 func (h *Handle) Achievements(ctx context.Context, member string) ([]Grant, error) {
 	if err := event.CheckMember(member); err != nil {
 		return nil, fmt.Errorf("benefit: achievements: %w", err)
-	}
-	if h.p == nil {
-		return nil, nil
 	}
 	var out []Grant
 	err := h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {

@@ -127,6 +127,11 @@
 // member holds it. A later version that declares the name again finds
 // the members who still hold it with it.
 //
+// A version may leave out the tags altogether (no tag definition): Of
+// still lists the tags members hold (before, it listed none), the other
+// calls return ErrNotDefined, and membership's Erase still erases the
+// profile attributes and the notes of manual tags.
+//
 // # Segments
 //
 // An [Expr] is parsed from text such as "M and (vip or not churned)". The

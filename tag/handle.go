@@ -32,8 +32,9 @@ type Handle struct {
 // New registers the tag part of def with e, as the reader of members' tags
 // for the other domains, and returns its handle. With a nil def it
 // registers only the erasure of what a version before kept (profile
-// attributes, manual tags' notes: membership's Erase): Of returns an
-// empty list and the other calls an error wrapping ErrNotDefined. The part must be added after every part whose
+// attributes, manual tags' notes: membership's Erase): Of lists the tags
+// a version before gave, and the other calls return an error wrapping
+// ErrNotDefined. The part must be added after every part whose
 // changes its rules read (levels), since it evaluates them last.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
@@ -401,18 +402,19 @@ func (h *Handle) local(as []Assigned) []Assigned {
 }
 
 // Of returns a member's tags in name order, each with who gave it and
-// when; an empty list on a program without tags. It lists every tag the
-// member holds, one the definition no longer declares too (see Remove and
-// Recompute to clear it). The error is the store's.
+// when. It lists every tag the member holds, one the definition no longer
+// declares too (see Remove and Recompute to clear it), and on a program
+// without tags those a version before gave (an empty list if none; a
+// version declaring the tags again can clear them). The error is the
+// store's.
 func (h *Handle) Of(ctx context.Context, member string) ([]Assigned, error) {
 	if err := event.CheckMember(member); err != nil {
 		return nil, fmt.Errorf("tag: tags: %w", err)
 	}
-	if h.p == nil {
-		return nil, nil
-	}
 	var out []Assigned
-	err := h.view(ctx, func(tx store.Tx) error {
+	// Read without a definition too: a version may leave the domain out
+	// while members hold tags.
+	err := h.e.Store().View(ctx, func(tx store.Tx) error {
 		var err error
 		out, err = loadTags(tx, member)
 		return err
