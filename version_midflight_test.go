@@ -13,6 +13,7 @@ import (
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/tag"
 )
 
 // What a member has in flight when a new version of the definition opens
@@ -295,6 +296,86 @@ func TestVersionPackChanged(t *testing.T) {
 		list, err := ps[1].Coupons().List(ctx, "ann")
 		if got := templates(list); err != nil || len(got) != 2 {
 			t.Errorf("ann holds %v, %v; want v1's ten and five", got, err)
+		}
+	})
+}
+
+// A tag rule a version changes is recomputed page by page from the
+// members' statistics; a version that makes the rule's tag a manual one
+// leaves it with the members who hold it, Recompute refusing it as a
+// manual tag, and Remove takes it.
+//
+// Version 1: big at an order amount of 100 or more: ann (150) and cat
+// (120) have it, bob (60) not. Version 2: 130 or more: pages of one
+// member take it from cat alone; run again, they change nothing. Version
+// 3: big is a manual tag: ann keeps it, Recompute is ErrUnknownTag.
+func TestVersionTagRuleChanged(t *testing.T) {
+	ctx := context.Background()
+	def := func(version uint64, min string) membership.Definition {
+		d := membership.Definition{
+			Version: version,
+			Zone:    "Asia/Shanghai",
+			Events:  []event.Type{{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}}},
+			Tags:    &tag.Definition{Orders: &tag.Orders{Event: "order", Amount: "amount"}},
+		}
+		if min == "" {
+			d.Tags.Manual = []tag.Manual{{Name: "big"}}
+		} else {
+			d.Tags.Rules = []tag.Rule{{Tag: "big", All: []tag.Cond{{Fact: tag.FactOrderAmount, Op: event.Gte, Value: event.DecString(min)}}}}
+		}
+		return d
+	}
+	onEveryStoreVersions(t, def(1, "100"), nil, func(t *testing.T, ps [2]*membership.Program, open func(membership.Definition) [2]*membership.Program) {
+		mustProcess(t, ps[0], midflightOrder("a", "ann", "150", midflightAt(1, 10)), midflightOrder("b", "bob", "60", midflightAt(1, 10)),
+			midflightOrder("c", "cat", "120", midflightAt(1, 10)))
+		counts := func(p *membership.Program) int64 {
+			t.Helper()
+			c, err := p.Tags().Counts(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c["big"]
+		}
+		if n := counts(ps[1]); n != 2 {
+			t.Fatalf("big under v1: %d members, want 2", n)
+		}
+		ps = open(def(2, "130"))
+		recompute := func(p *membership.Program) (pages, removed, added int) {
+			t.Helper()
+			req := tag.RecomputeRequest{At: midflightAt(2, 10), Tag: "big", Limit: 1}
+			for {
+				res, err := p.Tags().Recompute(ctx, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pages, removed, added = pages+1, removed+res.Removed, added+res.Added
+				if res.Next == "" {
+					return
+				}
+				req.After = res.Next
+			}
+		}
+		if pages, removed, added := recompute(ps[0]); removed != 1 || added != 0 || pages < 3 {
+			t.Errorf("recompute under v2: %d pages, %d removed, %d added; want 3 pages or more, 1 removed", pages, removed, added)
+		}
+		if _, removed, added := recompute(ps[1]); removed+added != 0 {
+			t.Errorf("recompute again: %d removed, %d added; want nothing", removed, added)
+		}
+		if n := counts(ps[0]); n != 1 {
+			t.Errorf("big under v2: %d members, want 1", n)
+		}
+		ps = open(def(3, ""))
+		if as, err := ps[1].Tags().Of(ctx, "ann"); err != nil || len(as) != 1 || as[0].Tag != "big" {
+			t.Errorf("ann's tags once big is manual: %+v, %v", as, err)
+		}
+		if _, err := ps[0].Tags().Recompute(ctx, tag.RecomputeRequest{At: midflightAt(3, 10), Tag: "big"}); !errors.Is(err, tag.ErrUnknownTag) {
+			t.Errorf("recompute of big once manual: %v, want ErrUnknownTag", err)
+		}
+		if _, err := ps[0].Tags().Remove(ctx, tag.ManualRequest{RequestID: "r1", Member: "ann", Operator: "ops", At: midflightAt(3, 10), Tag: "big"}); err != nil {
+			t.Errorf("remove of big once manual: %v", err)
+		}
+		if n := counts(ps[1]); n != 0 {
+			t.Errorf("big under v3 after its removal: %d members, want 0", n)
 		}
 	})
 }
