@@ -379,3 +379,72 @@ func TestVersionTagRuleChanged(t *testing.T) {
 		}
 	})
 }
+
+// A level a version takes out of the ladder while a member has it frozen
+// (nobody holds it, so the version opens) stays out of their reach: the
+// member's growth does not return them to it, and the freeze's deadline
+// ends it as version 1 set it, Advance going on.
+//
+// Version 1: Member, Silver at 100 (retention 60 over a month, a term of
+// one month, frozen for three months after a downgrade, 50 to return).
+// ann earns 100 on 1 March 10:00: Silver until the end of 1 April
+// (2 April 00:00). Her term ends with nothing in the window: Member,
+// Silver frozen for three months from 2 April (to the end of 2 July:
+// 3 July 00:00). Version 2 has no Silver: her 80 of 10 April take her to
+// nothing; on 3 July the freeze ends.
+func TestVersionFrozenLevelLeftOut(t *testing.T) {
+	ctx := context.Background()
+	def := func(version uint64, silver bool) membership.Definition {
+		d := membership.Definition{
+			Version: version,
+			Zone:    "Asia/Shanghai",
+			Events:  []event.Type{{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}}},
+			Levels: &level.Definition{
+				Ladder: []level.Level{{Name: "Member", Validity: rule.Validity{Kind: rule.Permanent}}},
+				Growth: []level.GrowthRule{{ID: "spend", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}}},
+			},
+		}
+		if silver {
+			d.Levels.Ladder = append(d.Levels.Ladder, level.Level{Name: "Silver", Upgrade: dec("100"), Retention: dec("60"), Window: 1,
+				Validity: rule.Validity{Kind: rule.MonthsAfter, N: 1},
+				Freeze:   &level.Freeze{Kind: level.FixedDuration, Duration: rule.Validity{Kind: rule.MonthsAfter, N: 3}, Unfreeze: dec("50")}})
+		}
+		return d
+	}
+	onEveryStoreVersions(t, def(1, true), nil, func(t *testing.T, ps [2]*membership.Program, open func(membership.Definition) [2]*membership.Program) {
+		status := func(p *membership.Program) level.Status {
+			t.Helper()
+			s, err := p.Levels().Status(ctx, "ann")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		mustProcess(t, ps[0], midflightOrder("o1", "ann", "100", midflightAt(1, 10)))
+		if _, err := ps[1].Advance(ctx, time.Date(2026, 4, 2, 0, 0, 0, 0, shanghai)); err != nil {
+			t.Fatal(err)
+		}
+		s := status(ps[0])
+		if s.Level != "Member" || len(s.Frozen) != 1 || s.Frozen[0].Level != "Silver" {
+			t.Fatalf("ann after her term: %s, frozen %+v; want Member, Silver frozen", s.Level, s.Frozen)
+		}
+		deadline := time.Date(2026, 7, 3, 0, 0, 0, 0, shanghai)
+		if !s.Frozen[0].Deadline.Equal(deadline) {
+			t.Errorf("Silver frozen until %v, want %v", s.Frozen[0].Deadline, deadline)
+		}
+		ps = open(def(2, false))
+		mustProcess(t, ps[0], midflightOrder("o2", "ann", "80", time.Date(2026, 4, 10, 10, 0, 0, 0, shanghai)))
+		if s := status(ps[1]); s.Level != "Member" {
+			t.Errorf("ann after 80 under v2: %s, want Member", s.Level)
+		}
+		if _, err := ps[1].Advance(ctx, deadline); err != nil {
+			t.Fatalf("Advance to the freeze's deadline under v2: %v", err)
+		}
+		if s := status(ps[0]); s.Level != "Member" || len(s.Frozen) != 0 {
+			t.Errorf("ann after the deadline: %s, frozen %+v; want Member, none", s.Level, s.Frozen)
+		}
+		if err := ps[0].Verify(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+}
