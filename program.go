@@ -47,6 +47,8 @@ var (
 	// ErrDefinitionSuperseded is returned by Open for a definition older
 	// than the one the store runs, and by every write of a Program whose
 	// definition another instance has since replaced (Definition.Version).
+	// A record of the definition in force that is damaged or gone is
+	// store.ErrCorrupt instead, for the writes and for Open.
 	ErrDefinitionSuperseded = engine.ErrDefinitionSuperseded
 	// ErrDefinitionConflict is returned by Open for a definition whose
 	// version the store runs with other content.

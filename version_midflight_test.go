@@ -10,9 +10,11 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/tag"
 )
 
@@ -447,4 +449,42 @@ func TestVersionFrozenLevelLeftOut(t *testing.T) {
 			t.Error(err)
 		}
 	})
+}
+
+// A damaged record of the definition in force (cut short, or gone) is
+// damage, not a newer definition: a running program's writes fail with
+// store.ErrCorrupt, and Open refuses the store, where the writes read it
+// as ErrDefinitionSuperseded (drain and restart, which told the operator
+// nothing) and Open of a store whose record was gone installed the
+// definition as on a new store, without the checks of a new version.
+func TestDamagedDefinitionRecord(t *testing.T) {
+	ctx := context.Background()
+	for name, newStore := range testkit.Stores(t) {
+		for damage, value := range map[string][]byte{"cut short": []byte("v1"), "gone": nil} {
+			t.Run(name+"/"+damage, func(t *testing.T) {
+				st := newStore()
+				def := valueDef()
+				def.Version = 1
+				p, err := membership.Open(st, def)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mustProcess(t, p, recharge("r1", "ann", "10", t0))
+				if value == nil {
+					if err := st.Update(ctx, func(tx store.Tx) error { return tx.Delete("meta", []byte("definition")) }); err != nil {
+						t.Fatal(err)
+					}
+				} else if n := testkit.OverwritePrefix(t, st, "meta", []byte("definition"), value); n != 1 {
+					t.Fatalf("%d definition records damaged, want 1", n)
+				}
+				_, err = p.Process(ctx, recharge("r2", "ann", "10", t0))
+				if !errors.Is(err, store.ErrCorrupt) || errors.Is(err, membership.ErrDefinitionSuperseded) {
+					t.Errorf("a write on a damaged definition record: %v, want store.ErrCorrupt", err)
+				}
+				if _, err := membership.Open(st, def); !errors.Is(err, store.ErrCorrupt) {
+					t.Errorf("Open of a store with a damaged definition record: %v, want store.ErrCorrupt", err)
+				}
+			})
+		}
+	}
 }

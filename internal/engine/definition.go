@@ -45,17 +45,17 @@ var layoutKey = []byte("layout")
 const layout = 2
 
 // checkLayout records the layout in a new store and refuses a store of
-// another.
-func checkLayout(tx store.Tx) error {
+// another; recorded is true when the store had recorded it before.
+func checkLayout(tx store.Tx) (recorded bool, err error) {
 	v, err := tx.Get(bMeta, layoutKey)
 	switch {
 	case err == nil:
 		if len(v) != 8 || binary.BigEndian.Uint64(v) != layout {
-			return fmt.Errorf("%w: layout %x, this version reads %d", ErrLayout, v, layout)
+			return true, fmt.Errorf("%w: layout %x, this version reads %d", ErrLayout, v, layout)
 		}
-		return nil
+		return true, nil
 	case !errors.Is(err, store.ErrNotFound):
-		return err
+		return false, err
 	}
 	// No layout recorded: a new store, or one of layout 1, which always
 	// has a definition record or an event.
@@ -64,10 +64,10 @@ func checkLayout(tx store.Tx) error {
 			return fmt.Errorf("%w: layout 1 (%s %q), this version reads %d", ErrLayout, b, k, layout)
 		})
 		if err != nil {
-			return err
+			return false, err
 		}
 	}
-	return tx.Put(bMeta, layoutKey, binary.BigEndian.AppendUint64(nil, layout))
+	return false, tx.Put(bMeta, layoutKey, binary.BigEndian.AppendUint64(nil, layout))
 }
 
 // defKey is the key, in bMeta, of the definition in force: its version (8
@@ -142,7 +142,8 @@ func (e *Engine) Install(ctx context.Context, version uint64, def []byte) error 
 		}
 	}
 	err := e.st.Update(ctx, func(tx store.Tx) error {
-		if err := checkLayout(tx); err != nil {
+		used, err := checkLayout(tx)
+		if err != nil {
 			return err
 		}
 		// Every event reads the retention horizon: a key that is there
@@ -157,6 +158,11 @@ func (e *Engine) Install(ctx context.Context, version uint64, def []byte) error 
 		}
 		v, err := tx.Get(bMeta, defKey)
 		switch {
+		case errors.Is(err, store.ErrNotFound) && used:
+			// The first Install records both at once: a store with a
+			// layout and no definition lost it, and the definition it
+			// ran is not known to check this one against.
+			return fmt.Errorf("%w: definition record missing", ErrCorrupt)
 		case errors.Is(err, store.ErrNotFound):
 			if err := e.runInstalled(tx, false); err != nil {
 				return err
@@ -212,7 +218,8 @@ func (e *Engine) memberBuckets() []string {
 }
 
 // checkDefinition fails with ErrDefinitionSuperseded when the store no
-// longer records the engine's definition. It is one read of a key that
+// longer records the engine's definition, and with ErrCorrupt when its
+// record is gone or not one Install writes. It is one read of a key that
 // changes only when a definition is installed, so instances do not
 // conflict on it.
 func (e *Engine) checkDefinition(tx store.Tx) error {
@@ -220,8 +227,14 @@ func (e *Engine) checkDefinition(tx store.Tx) error {
 		return nil
 	}
 	v, err := tx.Get(bMeta, defKey)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Install never deletes it: damage, not a newer definition.
+		return fmt.Errorf("%w: definition record missing", ErrCorrupt)
+	case err != nil:
 		return err
+	case len(v) != len(e.def.record):
+		return fmt.Errorf("%w: definition record", ErrCorrupt)
 	}
 	if !bytes.Equal(v, e.def.record[:]) {
 		return fmt.Errorf("%w: this program's definition (version %d) was replaced", ErrDefinitionSuperseded, binary.BigEndian.Uint64(e.def.record[:8]))
