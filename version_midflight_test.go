@@ -180,13 +180,13 @@ func TestVersionCouponsKeepTheirValidity(t *testing.T) {
 // Version 1: Gold at 500, retention 300 over 12 months, a term of 12
 // months. ann earns 600 on 1 March 2026 (Gold until the end of 1 March
 // 2027: 2 March 2027 00:00); dan earns 400. Version 2: Gold at 1,000,
-// retention 800. On 2 March ann earns 350 (950, in the window from 2
-// March 2026: 350) and stays Gold with her term; dan earns 200 (600) and
-// stays Member. At the term end ann's window holds 350: version 1's 300
+// retention 800, a term of a month. On 2 March ann earns 350 (950, in
+// the window from 2 March 2026: 350) and stays Gold with her term of
+// version 1; dan earns 200 (600) and stays Member. At the term end ann's window holds 350: version 1's 300
 // would keep Gold, version 2's 800 does not, and she goes down to Member.
 func TestVersionRaisedThresholdWaitsForTheTermEnd(t *testing.T) {
 	ctx := context.Background()
-	def := func(version uint64, upgrade, retention string) membership.Definition {
+	def := func(version uint64, upgrade, retention string, months int) membership.Definition {
 		return membership.Definition{
 			Version: version,
 			Zone:    "Asia/Shanghai",
@@ -194,12 +194,12 @@ func TestVersionRaisedThresholdWaitsForTheTermEnd(t *testing.T) {
 			Levels: &level.Definition{
 				Ladder: []level.Level{{Name: "Member", Validity: rule.Validity{Kind: rule.Permanent}},
 					{Name: "Gold", Upgrade: dec(upgrade), Retention: dec(retention), Window: 12,
-						Validity: rule.Validity{Kind: rule.MonthsAfter, N: 12}}},
+						Validity: rule.Validity{Kind: rule.MonthsAfter, N: months}}},
 				Growth: []level.GrowthRule{{ID: "spend", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}}},
 			},
 		}
 	}
-	onEveryStoreVersions(t, def(1, "500", "300"), nil, func(t *testing.T, ps [2]*membership.Program, open func(membership.Definition) [2]*membership.Program) {
+	onEveryStoreVersions(t, def(1, "500", "300", 12), nil, func(t *testing.T, ps [2]*membership.Program, open func(membership.Definition) [2]*membership.Program) {
 		status := func(p *membership.Program, m string) level.Status {
 			t.Helper()
 			s, err := p.Levels().Status(ctx, m)
@@ -213,7 +213,7 @@ func TestVersionRaisedThresholdWaitsForTheTermEnd(t *testing.T) {
 		if s := status(ps[1], "ann"); s.Level != "Gold" || !s.TermEnd.Equal(termEnd) {
 			t.Fatalf("ann under v1: %s until %v, want Gold until %v", s.Level, s.TermEnd, termEnd)
 		}
-		ps = open(def(2, "1000", "800"))
+		ps = open(def(2, "1000", "800", 1))
 		mustProcess(t, ps[0], midflightOrder("o2", "ann", "350", midflightAt(2, 10)), midflightOrder("d2", "dan", "200", midflightAt(2, 10)))
 		if s := status(ps[1], "ann"); s.Level != "Gold" || !s.TermEnd.Equal(termEnd) || !s.Growth.Equal(dec("950")) {
 			t.Errorf("ann under v2: %s until %v with %s, want Gold until %v with 950", s.Level, s.TermEnd, s.Growth, termEnd)
