@@ -359,6 +359,10 @@ func (p *Program) view(ctx context.Context, fn func(tx store.Tx, led *ledger.Led
 // the order the feed took them in, which Feed does first (it writes).
 // Units for different members share no key
 // this way, so instances writing one database do not conflict on the feed.
+//
+// A change that does not decode, or a record whose changes do not fit its
+// position (stored under a key that is no position, or overlapping the
+// record before), is damage: the error wraps ErrCorrupt.
 func (p *Program) Feed(ctx context.Context, after uint64, limit int) ([]change.Change, error) {
 	limit, err := event.PageSize(limit, 1000, 10000)
 	if err != nil {

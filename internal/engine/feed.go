@@ -414,12 +414,21 @@ func (e *Engine) Feed(ctx context.Context, after uint64, limit int) ([]change.Ch
 		if err := checkPruned(tx, after); err != nil {
 			return err
 		}
+		var prev uint64 // the last position of the record before, once read
 		return tx.Scan(bFeed, keys.New().U64(after+1), nil, false, func(k, v []byte) error {
 			n, err := countChanges(v)
 			if err != nil {
-				return err
+				return fmt.Errorf("feed record %x: %w", k, err)
 			}
-			seq := keys.U64(k, 0) - n // the position before the record's first change
+			// A record's key is the position of its last change, and the
+			// records before it end before its first: damage that breaks
+			// this would hand out changes at positions not theirs.
+			last := keys.U64(k, 0)
+			if len(k) != 8 || last < n || (prev > 0 && last-n < prev) {
+				return fmt.Errorf("%w: feed record %x: %d changes do not fit after position %d", ErrCorrupt, k, n, prev)
+			}
+			prev = last
+			seq := last - n // the position before the record's first change
 			err = decodeFeed(v, func(raw []byte) error {
 				if len(out) == limit {
 					return store.StopScan
