@@ -395,7 +395,10 @@ func (p *Program) Cursor(ctx context.Context, consumer string) (uint64, error) {
 // them. The error names seq and the head, and nothing is written. The head
 // is read in the transaction that writes the cursor, so on a store that
 // several instances write (store/postgres) a seq that any Feed returned is
-// accepted.
+// accepted. A seq before the stored one is taken too (the consumer reads
+// again from there; package webhook's Deliverer may move its cursor
+// back): retention then keeps what follows it, and a seq behind what
+// retention has already pruned makes Feed from it wrap ErrFeedPruned.
 func (p *Program) SetCursor(ctx context.Context, consumer string, seq uint64) error {
 	if err := p.eng.SetCursor(ctx, consumer, seq); err != nil {
 		return fmt.Errorf("membership: set cursor: %w", err)

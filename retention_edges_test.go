@@ -147,3 +147,79 @@ func TestRetentionDurations(t *testing.T) {
 		})
 	}
 }
+
+// A cursor inside a record (an event's three changes, positions 1 to 3)
+// holds the whole record: retention prunes it only once the cursor has
+// passed its last change. A cursor moved back is taken (a consumer reads
+// again from there), and one moved back behind what was pruned gets
+// ErrFeedPruned from Feed, never the changes after the gap alone.
+func TestRetentionCursorInsideARecord(t *testing.T) {
+	const day = 24 * time.Hour
+	opts := []membership.Option{membership.WithRetention(membership.Retention{Window: 10 * day, Feed: 10 * day})}
+	onEveryStoreWith(t, benchDef(), opts, func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		// A member's first order publishes three changes (join, growth,
+		// points): positions 1-3 for e0, 4-6 for e1.
+		for i := range 2 {
+			if _, err := ps[i].Process(ctx, benchEvent(int64(i))); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ps[0].Feed(ctx, 0, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		all, err := ps[1].Feed(ctx, 0, 0)
+		if err != nil || len(all) != 6 || all[2].Event != "e0" || all[3].Event != "e1" {
+			t.Fatalf("feed: %+v, %v; want e0's three changes, then e1's", all, err)
+		}
+		feedFrom := func(after uint64, want []change.Change) {
+			t.Helper()
+			for _, p := range ps {
+				got, err := p.Feed(ctx, after, 0)
+				if err != nil {
+					t.Fatalf("Feed(%d): %v", after, err)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("Feed(%d) (-want +got):\n%s", after, diff)
+				}
+			}
+		}
+		pruned := func(after uint64) {
+			t.Helper()
+			for _, p := range ps {
+				if _, err := p.Feed(ctx, after, 0); !errors.Is(err, membership.ErrFeedPruned) {
+					t.Errorf("Feed(%d): %v; want ErrFeedPruned", after, err)
+				}
+			}
+		}
+		if err := ps[0].SetCursor(ctx, "crm", 2); err != nil {
+			t.Fatal(err)
+		}
+		// 30 days on, both records are old, and crm is inside the first.
+		if _, err := ps[1].Advance(ctx, t0.Add(30*day)); err != nil {
+			t.Fatal(err)
+		}
+		feedFrom(0, all)
+		if err := ps[1].SetCursor(ctx, "crm", 3); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ps[0].Advance(ctx, t0.Add(31*day)); err != nil {
+			t.Fatal(err)
+		}
+		pruned(2)
+		feedFrom(3, all[3:])
+		// Back to 1: taken, and Feed says what is gone.
+		if err := ps[0].SetCursor(ctx, "crm", 1); err != nil {
+			t.Fatalf("SetCursor back to 1: %v", err)
+		}
+		if n, err := ps[1].Cursor(ctx, "crm"); err != nil || n != 1 {
+			t.Errorf("Cursor = %d, %v; want 1", n, err)
+		}
+		pruned(1)
+		// crm, at 1, now holds e1's record.
+		if _, err := ps[1].Advance(ctx, t0.Add(32*day)); err != nil {
+			t.Fatal(err)
+		}
+		feedFrom(3, all[3:])
+	})
+}
