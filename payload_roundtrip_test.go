@@ -111,6 +111,19 @@ func TestFeedPayloadsRoundTrip(t *testing.T) {
 	seen := map[string]int{}
 	for _, c := range feed {
 		seen[c.Kind]++
+		// The change itself, as export.Feed writes it and a host reads it
+		// back.
+		raw, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back change.Change
+		if err := json.Unmarshal(raw, &back); err != nil {
+			t.Fatalf("change %d (%s): %s does not decode: %v", c.Seq, c.Kind, raw, err)
+		}
+		if diff := cmp.Diff(c, back, cmp.Comparer(decimal.Decimal.Equal)); diff != "" {
+			t.Errorf("change %d (%s) through JSON (-feed +decoded):\n%s", c.Seq, c.Kind, diff)
+		}
 		typ, ok := payloadTypes[c.Kind]
 		if !ok {
 			t.Errorf("change %d: kind %q has no documented payload type in this test", c.Seq, c.Kind)
@@ -129,7 +142,7 @@ func TestFeedPayloadsRoundTrip(t *testing.T) {
 			t.Errorf("change %d (%s): %s does not decode into %T: %v", c.Seq, c.Kind, c.Data, typ, err)
 			continue
 		}
-		raw, err := json.Marshal(v.Interface())
+		raw, err = json.Marshal(v.Interface())
 		if err != nil {
 			t.Fatal(err)
 		}
