@@ -218,8 +218,12 @@ func (e *Engine) pruneFeed(ctx context.Context, cut time.Time) error {
 	var from []byte
 	var pruned uint64
 	for more := true; more; {
+		// next is where the following page starts, taken only once the
+		// transaction committed: a store that runs the function again
+		// (store/postgres after a conflict) starts it from the same page.
+		var next []byte
 		err := e.st.Update(ctx, func(tx store.Tx) error {
-			more = false
+			next = nil
 			var err error
 			if pruned, err = getCounter(tx, prunedKey); err != nil {
 				return err
@@ -235,7 +239,7 @@ func (e *Engine) pruneFeed(ctx context.Context, cut time.Time) error {
 					return store.StopScan
 				}
 				if n == retainPage {
-					from, more = bytes.Clone(k), true
+					next = bytes.Clone(k)
 					return store.StopScan
 				}
 				n++
@@ -278,6 +282,7 @@ func (e *Engine) pruneFeed(ctx context.Context, cut time.Time) error {
 		if err != nil {
 			return err
 		}
+		from, more = next, next != nil
 	}
 	if pruned == 0 {
 		return nil
