@@ -388,9 +388,10 @@ func TestFormulaReasonsMatchApply(t *testing.T) {
 // written yet, which retention would prune before the consumer read them:
 // SetCursor refuses it (ErrInvalidArgument, naming seq and the head) and
 // leaves the cursor where it was, and takes the head itself. On memory
-// (changes appended at the feed's tail) and bolt (pending records that
-// Feed, or SetCursor, sequences first), with no Feed read before: the head
-// is the last change committed.
+// and bolt (both append changes at the feed's tail; the pending records
+// that Feed, or SetCursor, sequences first are store/postgres's, whose
+// TestSetCursorOnSeveralInstances checks them), with no Feed read before:
+// the head is the last change committed.
 func TestSetCursorPastHead(t *testing.T) {
 	for name, open := range map[string]func(testing.TB, membership.Definition, ...membership.Option) *membership.Program{"memory": openMemory, "bolt": openBolt} {
 		t.Run(name, func(t *testing.T) {
