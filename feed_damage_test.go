@@ -10,6 +10,7 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
 )
@@ -93,6 +94,47 @@ func TestDamagedFeed(t *testing.T) {
 			}
 			if err := read(p); !errors.Is(err, membership.ErrCorrupt) {
 				t.Errorf("read with the feed damaged: %v; want an error wrapping ErrCorrupt", err)
+			}
+		})
+	}
+}
+
+// A damaged retention horizon is an error wrapping ErrCorrupt for a call
+// the definition refuses too: such a call looks up whether the same event
+// or request was applied before (a retry under a newer version), and the
+// lookup read the damage as "before the horizon, so never applied",
+// returning the refusal although the event may have been processed.
+func TestDamagedHorizonOnARefusedRetry(t *testing.T) {
+	ctx := context.Background()
+	calls := map[string]func(p *membership.Program) error{
+		"event of a type not declared": func(p *membership.Program) error {
+			_, err := p.Process(ctx, event.Event{ID: "x", Member: "m", Type: "nope", Time: t0})
+			return err
+		},
+		"events of a batch, one not declared": func(p *membership.Program) error {
+			_, err := p.ProcessBatch(ctx, []event.Event{{ID: "x", Member: "m", Type: "nope", Time: t0}})
+			return err
+		},
+		"opening at a level not defined": func(p *membership.Program) error {
+			_, err := p.OpenMember(ctx, migrate.Member{RequestID: "x", Member: "m", Operator: "op", At: t0, Level: "nope"})
+			return err
+		},
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			st := memory.New()
+			p, err := membership.Open(st, testkit.OrderDef())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := call(p); err == nil || errors.Is(err, membership.ErrCorrupt) {
+				t.Fatalf("before the damage: %v; want a refusal", err)
+			}
+			if err := st.Update(ctx, func(tx store.Tx) error { return tx.Put("meta", []byte("retain.horizon"), []byte{1}) }); err != nil {
+				t.Fatal(err)
+			}
+			if err := call(p); !errors.Is(err, membership.ErrCorrupt) {
+				t.Errorf("with the horizon damaged: %v; want an error wrapping ErrCorrupt", err)
 			}
 		})
 	}

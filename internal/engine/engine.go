@@ -332,13 +332,14 @@ func (e *Engine) Process(ctx context.Context, ev event.Event) (*change.Outcome, 
 // as a newer version may refuse the retry of an event it took before. It
 // answers nil, as Process would refuse them, for an event before the
 // retention horizon or of an erased member, and for another content under
-// the ID; a record that does not decode is an error wrapping ErrCorrupt.
+// the ID; a record or a retention horizon that does not decode is an
+// error wrapping ErrCorrupt.
 func (e *Engine) Recorded(ctx context.Context, ev event.Event) (*change.Outcome, error) {
 	var out *change.Outcome
 	err := e.st.View(ctx, func(tx store.Tx) error {
 		out = nil
-		if checkHorizon(tx, ev.Time) != nil {
-			return nil
+		if err := checkHorizon(tx, ev.Time); err != nil {
+			return tooOldIsNone(err)
 		}
 		switch erased, _, err := erasedMark(tx, []byte(ev.Member)); {
 		case err != nil:
@@ -711,13 +712,17 @@ func check(req Request, fn func(u *Unit) error) (pr prepared, refusal, err error
 // was not, or whose retry applyTx would refuse: before the retention
 // horizon, other content under its ID, a member erased since. It is the
 // lookup of requests their Check refused (see Request.Check); a record
-// that does not decode is an error wrapping ErrCorrupt.
+// or a retention horizon that does not decode is an error wrapping
+// ErrCorrupt.
 func (e *Engine) firsts(ctx context.Context, prs []prepared) ([]*change.Outcome, error) {
 	outs := make([]*change.Outcome, len(prs))
 	err := e.st.View(ctx, func(tx store.Tx) error {
 		for i := range prs {
 			outs[i] = nil
-			if checkHorizon(tx, prs[i].req.At) != nil {
+			if err := checkHorizon(tx, prs[i].req.At); err != nil {
+				if err = tooOldIsNone(err); err != nil {
+					return err
+				}
 				continue
 			}
 			first, refusal, err := e.recorded(tx, prs[i])

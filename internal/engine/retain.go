@@ -98,6 +98,16 @@ func checkHorizon(tx store.Tx, at time.Time) error {
 	return nil
 }
 
+// tooOldIsNone is nil for checkHorizon's refusal (a lookup of a retry
+// answers that nothing before the horizon was applied) and err for any
+// other error: a damaged horizon says nothing of what was applied.
+func tooOldIsNone(err error) error {
+	if errors.Is(err, event.ErrTooOld) {
+		return nil
+	}
+	return err
+}
+
 // retain runs a retention pass when a day of Advance's time has passed
 // since the last one. Its first transaction claims the pass, so that of
 // several instances advancing at once one prunes.
