@@ -479,7 +479,12 @@ type ForecastItem struct {
 // Forecast returns up to limit (0: 1,000; above 10,000: 10,000) members
 // whose term ends in [from, from + days days), earliest first, with the
 // growth each still needs to keep their level; times are in the program's
-// zone. It reads the due index over that range, so its cost is
+// zone. from + days days is the same wall-clock time days days later in
+// that zone, and from the start of a day, where term ends fall, the start
+// of the day days later, also where daylight saving moves a start off
+// 00:00 (before, a day from such a start, or from the day before two
+// midnights, took in the next day's start: a host forecasting day by day
+// listed its term ends twice). It reads the due index over that range, so its cost is
 // proportional to what falls due there. It returns errors wrapping
 // event.ErrInvalidArgument and naming the argument (a zero from, or one
 // outside the years 1900 to 2099 as every query time; days not 1 to
@@ -501,7 +506,7 @@ func (h *Handle) Forecast(ctx context.Context, from time.Time, days, limit int) 
 		return nil, fmt.Errorf("level: forecast: %w", err)
 	}
 	d, loc := &h.p.def, h.e.Location()
-	to := from.In(loc).AddDate(0, 0, days)
+	to := addDays(from, days, loc)
 	var out []ForecastItem
 	err = h.e.View(ctx, time.Time{}, func(u *engine.Unit) error {
 		out = out[:0]
@@ -537,4 +542,21 @@ func (h *Handle) Forecast(ctx context.Context, from time.Time, days, limit int) 
 		return nil, fmt.Errorf("level: forecast: %w", err)
 	}
 	return out, nil
+}
+
+// addDays returns from plus days days in loc: the same wall-clock time
+// days days later (rule.Date.At), and from the start of a day the start
+// of the day days later, where term ends fall. time.AddDate kept the
+// wall clock of a start that daylight saving moved off 00:00 (01:00 on a
+// day the clocks skip midnight, a day whose next one starts at 00:00) and
+// took the second of two midnights: a day then took in the next day's
+// start.
+func addDays(from time.Time, days int, loc *time.Location) time.Time {
+	day := rule.DateOf(from, loc)
+	end := day.AddDays(days)
+	if from.Equal(day.Start(loc)) {
+		return end.Start(loc)
+	}
+	w := from.In(loc)
+	return end.At(w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), loc)
 }

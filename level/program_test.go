@@ -1024,6 +1024,85 @@ func TestLevelForecast(t *testing.T) {
 	}
 }
 
+// A forecast's days are the program zone's, whose starts a term end
+// falls on: from the start of a day, days days end at the start of the
+// day days later, even where daylight saving moves a start off 00:00. In
+// America/Santiago 6 September 2026 starts at 01:00 (the clocks skip
+// 00:00 to 01:00); in Asia/Gaza 29 October 2021 starts at the first of
+// two midnights (the clocks went back from 01:00 to 00:00). A Silver term
+// (a month) reached on 5 August ends at 24:00 of 5 September, the start
+// of the 6th; one reached on 6 August at the start of the 7th. Before,
+// the day from the 6th's start took the same wall clock a day later
+// (01:00 on the 7th) and listed the 7th's term end too, and the day from
+// Gaza's 28 October ended at the second midnight and listed the 29th's:
+// a host forecasting day by day counted each twice.
+func TestLevelForecastDaysAcrossDaylightSaving(t *testing.T) {
+	ctx := context.Background()
+	forecast := func(t *testing.T, p *membership.Program, from time.Time, days int) []string {
+		t.Helper()
+		got, err := p.Levels().Forecast(ctx, from, days, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, f := range got {
+			out = append(out, f.Member+" "+f.TermEnd.Format(time.RFC3339))
+		}
+		return out
+	}
+	t.Run("skipped midnight", func(t *testing.T) {
+		def := lvlDef("")
+		def.Zone = "America/Santiago"
+		scl := testkit.Zone(def.Zone)
+		p := testkit.OpenMemory(t, def)
+		mustProcess(t, p, lvlOrder("o1", "m1", "100", "", time.Date(2026, 8, 5, 12, 0, 0, 0, scl)),
+			lvlOrder("o2", "m2", "100", "", time.Date(2026, 8, 6, 12, 0, 0, 0, scl)))
+		m1, m2 := "m1 2026-09-06T01:00:00-03:00", "m2 2026-09-07T00:00:00-03:00"
+		start5 := time.Date(2026, 9, 5, 0, 0, 0, 0, scl)
+		start6 := time.Date(2026, 9, 6, 4, 0, 0, 0, time.UTC) // 01:00 -03
+		start7 := time.Date(2026, 9, 7, 0, 0, 0, 0, scl)
+		for _, tc := range []struct {
+			from time.Time
+			days int
+			want []string
+		}{
+			{start5, 1, nil},
+			{start5, 2, []string{m1}},
+			{start6, 1, []string{m1}},
+			{start6, 2, []string{m1, m2}},
+			{start7, 1, []string{m2}},
+			{start6.Add(time.Minute), 1, []string{m2}}, // 01:01 to 01:01
+		} {
+			if diff := cmp.Diff(tc.want, forecast(t, p, tc.from, tc.days)); diff != "" {
+				t.Errorf("from %v, %d days (-want +got):\n%s", tc.from, tc.days, diff)
+			}
+		}
+	})
+	t.Run("doubled midnight", func(t *testing.T) {
+		def := lvlDef("")
+		def.Zone = "Asia/Gaza"
+		gaza := testkit.Zone(def.Zone)
+		p := testkit.OpenMemory(t, def)
+		mustProcess(t, p, lvlOrder("o1", "m1", "100", "", time.Date(2021, 9, 28, 12, 0, 0, 0, gaza)))
+		m1 := "m1 2021-10-29T00:00:00+03:00"
+		start28 := time.Date(2021, 10, 28, 0, 0, 0, 0, gaza)
+		start29 := time.Date(2021, 10, 28, 21, 0, 0, 0, time.UTC) // the first 00:00, +03
+		for _, tc := range []struct {
+			from time.Time
+			days int
+			want []string
+		}{
+			{start28, 1, nil},
+			{start28, 2, []string{m1}},
+			{start29, 1, []string{m1}},
+		} {
+			if diff := cmp.Diff(tc.want, forecast(t, p, tc.from, tc.days)); diff != "" {
+				t.Errorf("from %v, %d days (-want +got):\n%s", tc.from, tc.days, diff)
+			}
+		}
+	})
+}
+
 // Forecast's from is a query time: outside the years 1900 to 2099 it is
 // refused, naming "from" (a from in 2200 used to return an empty list),
 // as a zero from is; the edges of the range are taken.
