@@ -193,3 +193,65 @@ func TestLevelsInteractionsManualSetThenGrowth(t *testing.T) {
 		}
 	})
 }
+
+// Eight purchases of a monthly plan at once by one member, on two
+// programs, with their eight retries and six orders of 100: the plan is
+// bought once and renewed seven times, each from the expiry as it stands
+// (31 January + 1 month is 28 February; then the 28th of each month: 28
+// September), the retries change nothing, and the orders reach Gold
+// whatever their order, with Silver's 30 and Gold's 50 once (680). Plans
+// and the ladder are independent. On memory, bolt and PostgreSQL, under
+// -race.
+func TestLevelsInteractionsPlanPurchasesAtOnce(t *testing.T) {
+	onEveryStore(t, testkit.LadderDef(level.NextLower), func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		at := time.Date(2026, 1, 31, 10, 0, 0, 0, testkit.Shanghai)
+		const buys, orders = 8, 6
+		atOnce(2*buys+orders, func(g int) {
+			var ev event.Event
+			switch {
+			case g < 2*buys:
+				ev = event.Event{ID: fmt.Sprint("b", g%buys), Member: "dee", Type: "buy", Time: at, Attrs: event.Attrs{"plan": event.Str("Plus")}}
+			default:
+				ev = interOrder(fmt.Sprint("o", g), "dee", "order", "100", fmt.Sprint("n", g), at)
+			}
+			if _, err := ps[g%2].Process(ctx, ev); err != nil {
+				t.Errorf("event %s: %v", ev.ID, err)
+			}
+		})
+		st, err := ps[0].Levels().Status(ctx, "dee")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantEnd := time.Date(2026, 9, 28, 10, 0, 0, 0, testkit.Shanghai)
+		if len(st.Plans) != 1 || !st.Plans[0].Expires.Equal(wantEnd) || !st.Plans[0].Since.Equal(at) {
+			t.Errorf("plans %+v; want Plus from %v to %v", st.Plans, at, wantEnd)
+		}
+		if st.Level != "Gold" || !st.Growth.Equal(dec("680")) || !st.TermEnd.Equal(time.Date(2027, 2, 1, 0, 0, 0, 0, testkit.Shanghai)) {
+			t.Errorf("status %s, %s, %v; want Gold, 680, to 24:00 of 31 January 2027", st.Level, st.Growth, st.TermEnd)
+		}
+		h, err := ps[1].Levels().History(ctx, "dee", 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		purchases := 0
+		for _, r := range h {
+			if r.Cause == level.CausePurchase {
+				purchases++
+			}
+		}
+		if purchases != buys {
+			t.Errorf("%d purchases in the history, want %d", purchases, buys)
+		}
+		counts, err := ps[0].Levels().Counts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range counts {
+			if want := map[string]int64{"Plus": 1, "Gold": 1}[c.Name]; c.Members != want {
+				t.Errorf("%s counts %d members, want %d", c.Name, c.Members, want)
+			}
+		}
+		checkLedgerAndFeed(t, ps)
+	})
+}
