@@ -255,3 +255,66 @@ func TestLevelsInteractionsPlanPurchasesAtOnce(t *testing.T) {
 		checkLedgerAndFeed(t, ps)
 	})
 }
+
+// A retention review at a term end that daylight saving moves off 00:00
+// reads the window's days of the program zone, by Advance, on every
+// store. Santiago: A (a month, retention 50 over a month) reached on 5
+// August 2026 ends at 24:00 of 5 September, 01:00 of the 6th (the clocks
+// skip 00:00); 50 earned at 23:30 of the 5th count in the window
+// [6 August, 6 September): kept, growth re-based to 50, the next term to
+// 24:00 of 6 October. Gaza: A reached on 28 September 2021 ends at the
+// first of 29 October's two midnights (21:00 UTC); 30 earned at 23:30 of
+// the 28th count, 40 earned at 00:30 of the 29th (the first one, before
+// the clocks go back) do not: 30 < 50, the entry level, growth 30, then
+// 70 with the order of the 29th.
+func TestLevelsInteractionsRetentionAcrossDaylightSaving(t *testing.T) {
+	t.Run("skipped midnight", func(t *testing.T) {
+		scl := testkit.Zone("America/Santiago")
+		onEveryStore(t, interactionsDef("America/Santiago"), func(t *testing.T, ps [2]*membership.Program) {
+			ctx := context.Background()
+			p := ps[0]
+			mustProcess(t, p, interOrder("o1", "eve", "order", "100", "n1", time.Date(2026, 8, 5, 12, 0, 0, 0, scl)),
+				interOrder("o2", "eve", "order", "50", "n2", time.Date(2026, 9, 5, 23, 30, 0, 0, scl)))
+			end := time.Date(2026, 9, 6, 4, 0, 0, 0, time.UTC) // 01:00 -03
+			interWant(t, p, "eve", "A", "150", end, "10", 0)
+			if n, err := ps[1].Advance(ctx, end.Add(-time.Nanosecond)); err != nil || n != 0 {
+				t.Fatalf("Advance to a nanosecond before the term end: %d, %v; want 0", n, err)
+			}
+			if n, err := ps[1].Advance(ctx, end); err != nil || n != 1 {
+				t.Fatalf("Advance to the term end: %d, %v; want 1", n, err)
+			}
+			interWant(t, p, "eve", "A", "50", time.Date(2026, 10, 7, 0, 0, 0, 0, scl), "10", 0)
+			if st, err := p.Levels().Status(ctx, "eve"); err != nil || !st.Since.Equal(end) {
+				t.Errorf("status %+v, %v; want the new term from %v", st, err, end)
+			}
+		})
+	})
+	t.Run("doubled midnight", func(t *testing.T) {
+		gaza := testkit.Zone("Asia/Gaza")
+		onEveryStore(t, interactionsDef("Asia/Gaza"), func(t *testing.T, ps [2]*membership.Program) {
+			ctx := context.Background()
+			p := ps[0]
+			end := time.Date(2021, 10, 28, 21, 0, 0, 0, time.UTC) // the first 00:00 of the 29th, +03
+			mustProcess(t, p, interOrder("o1", "fay", "order", "100", "n1", time.Date(2021, 9, 28, 12, 0, 0, 0, gaza)),
+				interOrder("o2", "fay", "order", "30", "n2", time.Date(2021, 10, 28, 23, 30, 0, 0, gaza)))
+			interWant(t, p, "fay", "A", "130", end, "10", 0)
+			if n, err := ps[1].Advance(ctx, end); err != nil || n != 1 {
+				t.Fatalf("Advance to the term end: %d, %v; want 1", n, err)
+			}
+			interWant(t, p, "fay", "base", "30", time.Time{}, "10", 0)
+			mustProcess(t, p, interOrder("o3", "fay", "order", "40", "n3", end.Add(30*time.Minute)))
+			interWant(t, p, "fay", "base", "70", time.Time{}, "10", 0)
+			days, err := p.Levels().GrowthDays(ctx, "fay", rule.Date{Year: 2021, Month: 10, Day: 28})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range days {
+				got = append(got, d.Day.String()+" "+d.Growth.String())
+			}
+			if diff := cmp.Diff([]string{"2021-10-28 30", "2021-10-29 40"}, got); diff != "" {
+				t.Errorf("growth days (-want +got):\n%s", diff)
+			}
+		})
+	})
+}
