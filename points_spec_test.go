@@ -405,3 +405,66 @@ func TestSpecExchange(t *testing.T) {
 		specReconciled(t, ps[0], "park", "", "", [8]string{"0", "0", "0", "0", "0", "0", "36.4", "36.4"})
 	})
 }
+
+// TestSpecReviewAfterTheLotsExpired: a review decided after some of the
+// frozen lots expired restores or voids only the points still valid;
+// those that expired stay expired, as an expiry of their own, whether
+// Advance expired them before the decision or only after it. In
+// Shanghai, a threshold of 100 under Freeze, on 30 March: a visit gives a
+// permanent 10, orders of 60 at 09:00 and 10:00 lots to 24:00 of 31
+// March; the second reaches 130 and freezes all three. On 2 April:
+//   - alice restores: 10 restored, 120 expired, 10 available.
+//   - bob voids: 10 voided, 120 expired, 0 left.
+func TestSpecReviewAfterTheLotsExpired(t *testing.T) {
+	sh := testkit.Shanghai
+	buy := specBuy
+	buy.Validity = rule.Validity{Kind: rule.MonthEnds}
+	def := specPointsDef("Asia/Shanghai", &points.Definition{
+		Programs: []points.Program{{Name: "shop", Risk: &points.Risk{Daily: testkit.Dec("100"), Policy: points.Freeze}}},
+		Rules: []points.Rule{buy, {ID: "visit", Program: "shop", Event: "visit",
+			Formula: rule.Formula{Kind: rule.Fixed, Fixed: testkit.Dec("10")}}},
+	})
+	for _, decision := range []string{"restore", "void"} {
+		for _, advanceFirst := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/advance first %v", decision, advanceFirst), func(t *testing.T) {
+				onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+					ctx := context.Background()
+					p := ps[0]
+					testkit.MustProcess(t, p,
+						event.Event{ID: "v", Member: "m", Type: "visit", Time: time.Date(2026, 3, 30, 8, 0, 0, 0, sh)},
+						specOrder("1", "m", "60", time.Date(2026, 3, 30, 9, 0, 0, 0, sh)),
+						specOrder("2", "m", "60", time.Date(2026, 3, 30, 10, 0, 0, 0, sh)))
+					specBalance(t, p, "shop", "m", time.Date(2026, 3, 30, 11, 0, 0, 0, sh), "0", "0", "130")
+					at := time.Date(2026, 4, 2, 10, 0, 0, 0, sh)
+					if advanceFirst {
+						if _, err := p.Advance(ctx, at); err != nil {
+							t.Fatal(err)
+						}
+					}
+					req := points.ReviewRequest{RequestID: "rev", Program: "shop", Member: "m", Date: "2026-03-30", Operator: "alice", At: at}
+					decide, kind := p.Points().Restore, points.ChangeRestored
+					if decision == "void" {
+						req.Operator, decide, kind = "bob", p.Points().Void, points.ChangeVoided
+					}
+					out, err := decide(ctx, req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if c := specChange(t, out, kind); !c.Amount.Equal(testkit.Dec("10")) || len(c.Lots) != 1 || c.Operator != req.Operator {
+						t.Errorf("%s: %+v, want the permanent 10 by %s", kind, c, req.Operator)
+					}
+					if _, err := p.Advance(ctx, at); err != nil {
+						t.Fatal(err)
+					}
+					if decision == "restore" {
+						specBalance(t, p, "shop", "m", at, "10", "0", "0")
+						specReconciled(t, p, "shop", "", "", [8]string{"130", "0", "0", "120", "0", "0", "0", "10"})
+					} else {
+						specBalance(t, p, "shop", "m", at, "0", "0", "0")
+						specReconciled(t, p, "shop", "", "", [8]string{"130", "0", "0", "120", "10", "0", "0", "0"})
+					}
+				})
+			})
+		}
+	}
+}

@@ -154,7 +154,12 @@
 // An operator restores the frozen lots to the main account (same
 // lots and expiries; what expired meanwhile stays expired) or voids them;
 // voiding also voids the day's lots still pending, which restoring leaves
-// to their release. A redemption spent before the day froze and reversed
+// to their release. A decision takes only the lots not past their expiry
+// at its time: the others expire where they are, as their own entry, so
+// a decision comes to the same whether Advance expired them first or not.
+// Before, one made before Advance restored them (to expire at once, the
+// change counting them as restored) or voided them (Voided, not Expired,
+// in the reconciliation, and no expiry in the statement). A redemption spent before the day froze and reversed
 // while its review is open returns its points of the day's lots to the
 // frozen account too, into the review. One reversed after the day was
 // voided returns them to the frozen account and voids them again at once

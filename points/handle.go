@@ -474,8 +474,9 @@ type ReviewRequest struct {
 
 // Restore restores a frozen day's points to the member's spendable
 // account, in the same lots with the same expiries (what expired while
-// frozen stays expired); the day's lots still pending are released at
-// their time as usual. A decision (Restore or Void) cannot precede the
+// frozen stays expired: a lot past its expiry at At is left to expire
+// where it is, whether or not Advance has expired it yet); the day's lots
+// still pending are released at their time as usual. A decision (Restore or Void) cannot precede the
 // points it decides: an At before the last time the review took points
 // (Review.Frozen: the freeze, a later grant of the day, a release or a
 // reversal into it; the day's start for a review an earlier version
@@ -490,7 +491,8 @@ func (h *Handle) Restore(ctx context.Context, req ReviewRequest) (*change.Outcom
 
 // Void voids a frozen day's points: the frozen lots and the day's lots
 // still pending (which would otherwise become spendable at their
-// release). Errors as Restore's.
+// release), those not past their expiry at At: the others expired
+// before the decision, and expire as such. Errors as Restore's.
 func (h *Handle) Void(ctx context.Context, req ReviewRequest) (*change.Outcome, error) {
 	return h.review(ctx, req, false)
 }

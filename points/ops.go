@@ -756,6 +756,13 @@ func (pt *part) review(u *engine.Unit, req ReviewRequest, restore bool) error {
 	if err != nil {
 		return err
 	}
+	// A decision takes only the points still valid: those past their
+	// expiry had expired when it came, and expire where they are (Advance
+	// expires them, or did), so a decision comes to the same whether
+	// Advance ran first or not.
+	if ids, err = pt.unexpired(u, req.Program, req.Member, SubFrozen, ids); err != nil {
+		return err
+	}
 	var lots []LotAmount
 	kind := ChangeRestored
 	if restore {
@@ -764,7 +771,11 @@ func (pt *part) review(u *engine.Unit, req ReviewRequest, restore bool) error {
 		// The day's points still pending are the day's too: they go with
 		// it, or they would become spendable at their release.
 		kind = ChangeVoided
-		lots, err = pt.voidLots(u, req.Program, req.Member, ids, day.Lots)
+		var pending []string
+		if pending, err = pt.unexpired(u, req.Program, req.Member, SubPending, day.Lots); err != nil {
+			return err
+		}
+		lots, err = pt.voidLots(u, req.Program, req.Member, ids, pending)
 	}
 	if err != nil {
 		return err
@@ -798,6 +809,24 @@ func (pt *part) review(u *engine.Unit, req ReviewRequest, restore bool) error {
 	}
 	return u.Emit(kind, req.Member, Change{Program: req.Program, Amount: total, Lots: lots, Date: req.Date, Operator: req.Operator},
 		&rule.Reason{Rule: "points.risk", Note: withNote(fmt.Sprintf("review of %s by %s", req.Date, req.Operator), req.Note)})
+}
+
+// unexpired returns the lots of ids that the member's sub account holds
+// unexpired at the unit's time (or does not hold at all: the callers skip
+// those).
+func (pt *part) unexpired(u *engine.Unit, program, member, sub string, ids []string) ([]string, error) {
+	a := acct(program, member, sub)
+	out := ids[:0:0]
+	for _, id := range ids {
+		lot, err := lotOf(u.Ledger(), a, id)
+		if err != nil {
+			return nil, err
+		}
+		if live(lot, u.At()) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 // voidLots voids what remains of the frozen lots and of the pending ones
