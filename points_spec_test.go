@@ -468,3 +468,58 @@ func TestSpecReviewAfterTheLotsExpired(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecReviewOfALateFreeze: a decision cannot precede the points it
+// decides, also when a late event froze the day: in Shanghai, a threshold
+// of 100 under Freeze, an order of 60 at 10:00 on 1 March, then one of 60
+// dated 09:00 arriving after it, which reaches 120 and freezes the day
+// with both lots. The review decides the 10:00 lot, so a decision at
+// 09:30 is refused (event.ErrInvalidArgument), changing nothing; at 10:00
+// it takes 120: a restore of both lots, or, when the rule holds its points
+// pending for 7 days, a void of both pending lots.
+func TestSpecReviewOfALateFreeze(t *testing.T) {
+	sh := testkit.Shanghai
+	for _, pendingDays := range []int{0, 7} {
+		t.Run(fmt.Sprint("pending days ", pendingDays), func(t *testing.T) {
+			buy := specBuy
+			buy.PendingDays = pendingDays
+			def := specPointsDef("Asia/Shanghai", &points.Definition{
+				Programs: []points.Program{{Name: "shop", Risk: &points.Risk{Daily: testkit.Dec("100"), Policy: points.Freeze}}},
+				Rules:    []points.Rule{buy},
+			})
+			onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+				ctx := context.Background()
+				p := ps[0]
+				testkit.MustProcess(t, p,
+					specOrder("1", "m", "60", time.Date(2026, 3, 1, 10, 0, 0, 0, sh)),
+					specOrder("0", "m", "60", time.Date(2026, 3, 1, 9, 0, 0, 0, sh)))
+				at := time.Date(2026, 3, 1, 11, 0, 0, 0, sh)
+				frozen, pending := "120", "0"
+				decide, kind := p.Points().Restore, points.ChangeRestored
+				if pendingDays > 0 {
+					frozen, pending = "0", "120"
+					decide, kind = p.Points().Void, points.ChangeVoided
+				}
+				specBalance(t, p, "shop", "m", at, "0", pending, frozen)
+				req := points.ReviewRequest{RequestID: "rev", Program: "shop", Member: "m", Date: "2026-03-01", Operator: "alice", At: time.Date(2026, 3, 1, 9, 30, 0, 0, sh)}
+				if _, err := decide(ctx, req); !errors.Is(err, event.ErrInvalidArgument) {
+					t.Errorf("a decision at 09:30 of a lot granted at 10:00: %v, want ErrInvalidArgument", err)
+				}
+				specBalance(t, p, "shop", "m", at, "0", pending, frozen)
+				req.RequestID, req.At = "rev2", time.Date(2026, 3, 1, 10, 0, 0, 0, sh)
+				out, err := decide(ctx, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c := specChange(t, out, kind); !c.Amount.Equal(testkit.Dec("120")) {
+					t.Errorf("%s %+v, want 120", kind, c)
+				}
+				if pendingDays > 0 {
+					specReconciled(t, p, "shop", "", "", [8]string{"120", "0", "0", "0", "120", "0", "0", "0"})
+				} else {
+					specReconciled(t, p, "shop", "", "", [8]string{"120", "0", "0", "0", "0", "0", "0", "120"})
+				}
+			})
+		})
+	}
+}

@@ -995,7 +995,9 @@ func TestReviewNotBeforeTheFreeze(t *testing.T) {
 
 // TestReviewOfAnEarlierReleaseNotBeforeItsDay: a review an earlier
 // release recorded has no Frozen time; a decision on it cannot precede
-// the day's start in the program's zone (1 March 00:00 in Shanghai).
+// the day's start in the program's zone (1 March 00:00 in Shanghai), nor
+// the grant of a lot it decides (TestSpecReviewOfALateFreeze), here at
+// that start too.
 func TestReviewOfAnEarlierReleaseNotBeforeItsDay(t *testing.T) {
 	ctx := context.Background()
 	st := memory.New()
@@ -1006,8 +1008,8 @@ func TestReviewOfAnEarlierReleaseNotBeforeItsDay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustProcess(t, p, ptsOrder("1", "m", "120", ptsAt("2026-03-01 10:00")))
-	testkit.Overwrite(t, st, "points.review", []byte(`{"program":"mall","member":"m","date":"2026-03-01","earned":"120","lots":[{"lot":"1.0","amount":"120","granted":"2026-03-01T02:00:00Z"}],"state":"pending"}`))
+	mustProcess(t, p, ptsOrder("1", "m", "120", ptsAt("2026-03-01 00:00")))
+	testkit.Overwrite(t, st, "points.review", []byte(`{"program":"mall","member":"m","date":"2026-03-01","earned":"120","lots":[{"lot":"1.0","amount":"120","granted":"2026-02-28T16:00:00Z"}],"state":"pending"}`))
 	req := points.ReviewRequest{RequestID: "early", Member: "m", Operator: "alice", At: ptsAt("2026-02-28 23:59:59"), Program: "mall", Date: "2026-03-01"}
 	_, err = p.Points().Restore(ctx, req)
 	wantArgument(t, "Restore the day before", err, "at")

@@ -150,7 +150,12 @@
 // is open. A decision cannot be dated before the review last took
 // points (Review.Frozen), as an adjustment's cannot precede its request:
 // before, a restore dated before the freeze was applied, and the
-// statement restored points before they were earned.
+// statement restored points before they were earned. Nor can it be
+// dated before the grant of a lot it decides (a void's pending lots of
+// the day included): a late event, dated before grants of its day that
+// were processed first, freezes them at its own time, and a decision
+// between the two was accepted before, restoring or voiding points
+// before they were granted.
 // An operator restores the frozen lots to the main account (same
 // lots and expiries; what expired meanwhile stays expired) or voids them;
 // voiding also voids the day's lots still pending, which restoring leaves

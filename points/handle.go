@@ -480,8 +480,10 @@ type ReviewRequest struct {
 // points it decides: an At before the last time the review took points
 // (Review.Frozen: the freeze, a later grant of the day, a release or a
 // reversal into it; the day's start for a review an earlier version
-// recorded) wraps event.ErrInvalidArgument naming "at", and nothing is
-// written. Errors wrap ErrNotDefined,
+// recorded), or before the grant of a lot it decides (one a late event's
+// freeze took, granted after that event's time; for Void, the day's
+// pending lots too), wraps event.ErrInvalidArgument naming "at", and
+// nothing is written. Errors wrap ErrNotDefined,
 // event.ErrInvalidArgument (a Date not of the form "2006-01-02" too),
 // ErrNoOperator, ErrUnknownProgram, ErrUnknownReview, ErrNotPending or
 // event.ErrConflict.

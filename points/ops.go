@@ -733,13 +733,36 @@ func (pt *part) review(u *engine.Unit, req ReviewRequest, restore bool) error {
 	if rv.State != ReviewPending {
 		return fmt.Errorf("%w: review is %s", ErrNotPending, rv.State)
 	}
+	dk := keys.New().Str(req.Program).Str(req.Member).Str(req.Date)
+	day, err := loadDay(u.Tx(), dk)
+	if err != nil {
+		return err
+	}
 	// A decision cannot precede the points it decides, as an adjustment's
 	// cannot precede its request: the statement would restore or void
-	// them before they were frozen.
+	// them before they were frozen, or, when a late event froze the day,
+	// before they were granted (the day's lots granted after it).
 	since := rv.Frozen
 	if since.IsZero() {
 		if d, err := rule.ParseDate(req.Date); err == nil {
 			since = d.Start(pt.loc)
+		}
+	}
+	for _, l := range rv.Lots {
+		if l.Granted.After(since) {
+			since = l.Granted
+		}
+	}
+	if !restore {
+		// A void takes the day's pending lots too.
+		for _, id := range day.Lots {
+			lot, err := lotOf(u.Ledger(), acct(req.Program, req.Member, SubPending), id)
+			if err != nil {
+				return err
+			}
+			if lot.Granted.After(since) {
+				since = lot.Granted
+			}
 		}
 	}
 	if u.At().Before(since) {
@@ -750,11 +773,6 @@ func (pt *part) review(u *engine.Unit, req ReviewRequest, restore bool) error {
 		if !slices.Contains(ids, l.Lot) {
 			ids = append(ids, l.Lot)
 		}
-	}
-	dk := keys.New().Str(req.Program).Str(req.Member).Str(req.Date)
-	day, err := loadDay(u.Tx(), dk)
-	if err != nil {
-		return err
 	}
 	// A decision takes only the points still valid: those past their
 	// expiry had expired when it came, and expire where they are (Advance
