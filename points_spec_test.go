@@ -523,3 +523,28 @@ func TestSpecReviewOfALateFreeze(t *testing.T) {
 		})
 	}
 }
+
+// TestSpecSpendingOrderOfALateGrant: of two lots with the same expiry,
+// the earlier granted is spent first, also when its event came late: in
+// Shanghai, an order of 20 on 5 March, then one of 30 dated 1 March, both
+// to 24:00 of 31 March; a redemption of 40 takes the 1 March lot's 30,
+// then 10 of the 5 March lot.
+func TestSpecSpendingOrderOfALateGrant(t *testing.T) {
+	sh := testkit.Shanghai
+	buy := specBuy
+	buy.Validity = rule.Validity{Kind: rule.MonthEnds}
+	def := specPointsDef("Asia/Shanghai", &points.Definition{Programs: []points.Program{{Name: "shop"}}, Rules: []points.Rule{buy}})
+	onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+		outs := testkit.MustProcess(t, ps[0],
+			specOrder("5", "m", "20", time.Date(2026, 3, 5, 9, 0, 0, 0, sh)),
+			specOrder("1", "m", "30", time.Date(2026, 3, 1, 9, 0, 0, 0, sh)))
+		later, earlier := specChange(t, outs[0], points.ChangeEarned).Lot, specChange(t, outs[1], points.ChangeEarned).Lot
+		res, err := ps[1].Points().Redeem(context.Background(), points.RedeemRequest{RequestID: "rd", Member: "m", Program: "shop", Ref: "item", Amount: testkit.Dec("40"), At: time.Date(2026, 3, 10, 0, 0, 0, 0, sh)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Lots) != 2 || res.Lots[0].Lot != earlier || !res.Lots[0].Amount.Equal(testkit.Dec("30")) || res.Lots[1].Lot != later || !res.Lots[1].Amount.Equal(testkit.Dec("10")) {
+			t.Errorf("lots spent %v, want %s 30 then %s 10", res.Lots, earlier, later)
+		}
+	})
+}
