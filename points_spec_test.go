@@ -548,3 +548,48 @@ func TestSpecSpendingOrderOfALateGrant(t *testing.T) {
 		}
 	})
 }
+
+// TestSpecVoidAfterThePendingLotsExpired: a void takes the frozen day's
+// pending lots only while they are valid. In Shanghai, a threshold of 100
+// under Freeze, points pending for 7 days and valid for 3 (to 24:00 of 3
+// March): orders of 60 at 09:00 and 10:00 on 1 March freeze the day with
+// 120 pending. Bob voids it on 5 March, whether or not Advance expired
+// them first: nothing voided, 120 expired.
+func TestSpecVoidAfterThePendingLotsExpired(t *testing.T) {
+	sh := testkit.Shanghai
+	buy := specBuy
+	buy.PendingDays, buy.Validity = 7, rule.Validity{Kind: rule.DaysAfter, N: 3}
+	def := specPointsDef("Asia/Shanghai", &points.Definition{
+		Programs: []points.Program{{Name: "shop", Risk: &points.Risk{Daily: testkit.Dec("100"), Policy: points.Freeze}}},
+		Rules:    []points.Rule{buy},
+	})
+	for _, advanceFirst := range []bool{true, false} {
+		t.Run(fmt.Sprint("advance first ", advanceFirst), func(t *testing.T) {
+			onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+				ctx := context.Background()
+				p := ps[0]
+				testkit.MustProcess(t, p,
+					specOrder("1", "m", "60", time.Date(2026, 3, 1, 9, 0, 0, 0, sh)),
+					specOrder("2", "m", "60", time.Date(2026, 3, 1, 10, 0, 0, 0, sh)))
+				at := time.Date(2026, 3, 5, 10, 0, 0, 0, sh)
+				if advanceFirst {
+					if _, err := p.Advance(ctx, at); err != nil {
+						t.Fatal(err)
+					}
+				}
+				out, err := p.Points().Void(ctx, points.ReviewRequest{RequestID: "rev", Program: "shop", Member: "m", Date: "2026-03-01", Operator: "bob", At: at})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c := specChange(t, out, points.ChangeVoided); !c.Amount.IsZero() || len(c.Lots) != 0 || c.Operator != "bob" {
+					t.Errorf("voided %+v, want nothing, by bob", c)
+				}
+				if _, err := p.Advance(ctx, time.Date(2026, 3, 9, 0, 0, 0, 0, sh)); err != nil {
+					t.Fatal(err)
+				}
+				specBalance(t, p, "shop", "m", time.Date(2026, 3, 9, 0, 0, 0, 0, sh), "0", "0", "0")
+				specReconciled(t, p, "shop", "", "", [8]string{"120", "0", "0", "120", "0", "0", "0", "0"})
+			})
+		})
+	}
+}
