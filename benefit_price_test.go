@@ -1,0 +1,111 @@
+package membership_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/benefit"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/rule"
+)
+
+// planPriceDef is a program in America/Santiago, where 6 September 2026
+// starts at 01:00: Gold at 1,000 growth (1 per yuan of an order), a
+// monthly plan "plus" bought by a fee, and two discount benefits, the
+// plan's first in the catalog: plus-price 85% to the cent (half up) and
+// gold-price 90% rounded down to the yuan.
+func planPriceDef() membership.Definition {
+	permanent := rule.Validity{Kind: rule.Permanent}
+	return membership.Definition{
+		Zone: "America/Santiago",
+		Events: []event.Type{
+			{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}},
+			{Name: "fee", Attributes: []event.Attr{{Name: "plan", Kind: event.String, Required: true}}},
+		},
+		Levels: &level.Definition{
+			Ladder: []level.Level{{Name: "member", Validity: permanent}, {Name: "gold", Upgrade: testkit.Dec("1000"), Validity: permanent}},
+			Growth: []level.GrowthRule{{ID: "spend", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: testkit.Dec("1")}}},
+			Plans:  []level.Plan{{Name: "plus", Period: level.Monthly, Event: "fee", Attr: "plan"}},
+		},
+		Benefits: &benefit.Definition{Benefits: []benefit.Benefit{
+			{Name: "plus-price", Type: benefit.TypeDiscount, Plans: []string{"plus"}, Discount: &benefit.Discount{Rate: testkit.Dec("0.85")}},
+			{Name: "gold-price", Type: benefit.TypeDiscount, Levels: []string{"gold"},
+				Discount: &benefit.Discount{Rate: testkit.Dec("0.9"), Rounding: &rule.Rounding{Scale: 0, Mode: rule.RoundDown}}},
+		}},
+	}
+}
+
+// A Gold member who holds a plan pays the lower of the two prices, each
+// rounded its own way, the plan's on a tie (earlier in the catalog), until
+// the plan's expiry instant: bought at 00:00 on 6 August, it ends at
+// 00:00 on 6 September, a wall time the clocks skip, so at the end of the
+// gap, 01:00 (04:00 UTC), which is 24:00 of 5 September; from then on the
+// level's price alone, before and after Advance performs the expiry, on
+// every store. Worked by hand:
+//
+//	amount  plus 85%, cent half up   gold 90%, yuan down   price
+//	19.99   16.9915 → 16.99          17.991 → 17           16.99 plus
+//	9.99    8.4915 → 8.49            8.991 → 8             8 gold
+//	1.18    1.003 → 1.00             1.062 → 1             1 plus (tie)
+//	0       0                        0                     0 plus (tie)
+func TestMemberPriceLevelAndPlanAtThePlanEnd(t *testing.T) {
+	santiago := testkit.Zone("America/Santiago")
+	end := time.Date(2026, 9, 6, 4, 0, 0, 0, time.UTC)
+	if got := end.In(santiago); got.Day() != 6 || got.Hour() != 1 || end.Add(-time.Nanosecond).In(santiago).Day() != 5 {
+		t.Fatalf("the end of the gap reads %v in Santiago, want 6 September 01:00 right after the 5th", got)
+	}
+	onEveryStore(t, planPriceDef(), func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		p := ps[0]
+		testkit.MustProcess(t, p,
+			event.Event{ID: "o1", Member: "m", Type: "order", Time: time.Date(2026, 8, 1, 10, 0, 0, 0, santiago), Attrs: event.Attrs{"amount": event.DecString("1000")}},
+			event.Event{ID: "f1", Member: "m", Type: "fee", Time: time.Date(2026, 8, 6, 0, 0, 0, 0, santiago), Attrs: event.Attrs{"plan": event.Str("plus")}})
+		check := func(at time.Time, wantBenefits []string, amount, want, by string) {
+			t.Helper()
+			bs, err := p.Benefits().Of(ctx, "m", at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, b := range bs {
+				names = append(names, b.Name)
+			}
+			if len(names) != len(wantBenefits) || (len(names) > 0 && names[0] != wantBenefits[0]) || (len(names) > 1 && names[1] != wantBenefits[1]) {
+				t.Errorf("benefits at %v = %v, want %v", at.UTC(), names, wantBenefits)
+			}
+			price, err := p.Benefits().MemberPrice(ctx, "m", testkit.Dec(amount), at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !price.Amount.Equal(testkit.Dec(want)) || price.By == nil || price.By.Name != by {
+				t.Errorf("member price of %s at %v = %s by %v, want %s by %s", amount, at.UTC(), price.Amount, price.By, want, by)
+			}
+		}
+		before := end.Add(-time.Nanosecond)
+		both := []string{"plus-price", "gold-price"}
+		for _, advanced := range []bool{false, true} {
+			if !advanced {
+				check(before, both, "19.99", "16.99", "plus-price")
+				check(before, both, "9.99", "8", "gold-price")
+				check(before, both, "1.18", "1", "plus-price")
+				check(before, both, "0", "0", "plus-price")
+			}
+			check(end, []string{"gold-price"}, "19.99", "17", "gold-price")
+			check(end, []string{"gold-price"}, "1.18", "1", "gold-price")
+			check(end, []string{"gold-price"}, "0", "0", "gold-price")
+			if !advanced {
+				if n, err := p.Advance(ctx, before); err != nil || n != 0 {
+					t.Fatalf("Advance to a nanosecond before the plan's end = %d, %v; want 0", n, err)
+				}
+				check(before, both, "19.99", "16.99", "plus-price")
+				if n, err := p.Advance(ctx, end); err != nil || n != 1 {
+					t.Fatalf("Advance to the plan's end = %d, %v; want 1", n, err)
+				}
+			}
+		}
+	})
+}
