@@ -2,6 +2,7 @@ package membership_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,6 +106,52 @@ func TestMemberPriceLevelAndPlanAtThePlanEnd(t *testing.T) {
 				if n, err := p.Advance(ctx, end); err != nil || n != 1 {
 					t.Fatalf("Advance to the plan's end = %d, %v; want 1", n, err)
 				}
+			}
+		}
+	})
+}
+
+// The same renewal sent four times at once, to both programs, renews the
+// plan once while members' prices are asked meanwhile: the fee of 20
+// August extends the plan from its end, 6 September 01:00 (the end of the
+// gap at midnight), by a month to 6 October 01:00 (04:00 UTC; Santiago is
+// on summer time then), so the plan's price holds until a nanosecond
+// before and the level's from then, on every store, under -race.
+func TestMemberPriceWhileAPlanIsRenewedTwice(t *testing.T) {
+	santiago := testkit.Zone("America/Santiago")
+	end := time.Date(2026, 10, 6, 4, 0, 0, 0, time.UTC)
+	onEveryStore(t, planPriceDef(), func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		testkit.MustProcess(t, ps[0],
+			event.Event{ID: "o1", Member: "m", Type: "order", Time: time.Date(2026, 8, 1, 10, 0, 0, 0, santiago), Attrs: event.Attrs{"amount": event.DecString("1000")}},
+			event.Event{ID: "f1", Member: "m", Type: "fee", Time: time.Date(2026, 8, 6, 0, 0, 0, 0, santiago), Attrs: event.Attrs{"plan": event.Str("plus")}})
+		renewal := event.Event{ID: "f2", Member: "m", Type: "fee", Time: time.Date(2026, 8, 20, 10, 0, 0, 0, santiago), Attrs: event.Attrs{"plan": event.Str("plus")}}
+		var renewed atomic.Int32
+		atOnce(8, func(g int) {
+			p := ps[g%2]
+			if g < 4 {
+				out, err := p.Process(ctx, renewal)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !out.Duplicate {
+					renewed.Add(int32(len(out.ChangesOf(level.ChangePlanPurchased))))
+				}
+				return
+			}
+			price, err := p.Benefits().MemberPrice(ctx, "m", testkit.Dec("19.99"), renewal.Time.Add(time.Hour))
+			if err != nil || !price.Amount.Equal(testkit.Dec("16.99")) {
+				t.Errorf("member price while the plan runs = %+v, %v; want 16.99", price, err)
+			}
+		})
+		if n := renewed.Load(); n != 1 {
+			t.Errorf("%d renewals published, want 1", n)
+		}
+		for at, want := range map[time.Time]string{end.Add(-time.Nanosecond): "16.99", end: "17"} {
+			price, err := ps[1].Benefits().MemberPrice(ctx, "m", testkit.Dec("19.99"), at)
+			if err != nil || !price.Amount.Equal(testkit.Dec(want)) {
+				t.Errorf("member price of 19.99 at %v = %+v, %v; want %s", at.UTC(), price, err, want)
 			}
 		}
 	})
