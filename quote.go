@@ -28,8 +28,10 @@ import (
 // ErrUnknownEventType), and a rule that refuses the event (a stored-value
 // spend beyond the balance) returns its error. An event whose ID was
 // already processed returns the outcome recorded for it with Duplicate
-// set, as Process would; the same ID with different content returns
-// ErrEventConflict. A Program whose definition another instance has
+// set, as Process would, even where the definition now in force refuses
+// the event (a version installed since dropped its type or an attribute:
+// Quote refused such an event before, where Process returned its first
+// outcome); the same ID with different content returns ErrEventConflict. A Program whose definition another instance has
 // replaced returns ErrDefinitionSuperseded.
 //
 // Coupon codes, and the amounts of random coupons, are drawn from the
@@ -39,6 +41,14 @@ import (
 // coupon.
 func (p *Program) Quote(ctx context.Context, ev event.Event) (*change.Outcome, error) {
 	if err := p.check(ev); err != nil {
+		// As in Process: a version installed since may refuse an event
+		// an earlier one took, whose quote is still its first outcome.
+		switch out, rerr := p.retried(ctx, ev); {
+		case rerr != nil:
+			err = rerr
+		case out != nil:
+			return out, nil
+		}
 		return nil, fmt.Errorf("membership: quote %q: %w", ev.ID, err)
 	}
 	out, err := p.eng.Quote(ctx, ev)
