@@ -62,7 +62,9 @@
 // after a hold ran out finds its coupons released, at the hold's end,
 // whether or not Advance performed it yet: the request performs it first
 // (a Use at 12:20 of an order whose hold ran out at 12:15 is refused with
-// ErrNotFound, and the coupon may be locked for another order). Likewise
+// ErrNotFound, and the coupon may be locked for another order); a Checkout
+// dated so proposes them, writing nothing (it proposed none before, as
+// locked for the first order, though Lock took them). Likewise
 // a request dated after a coupon's validity ended finds it expired: Lock
 // and Redeem refuse it as not applicable, Revoke with ErrState.
 //

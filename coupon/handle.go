@@ -418,7 +418,10 @@ func (h *Handle) ByCode(ctx context.Context, code string) (Coupon, error) {
 // Checkout evaluates the member's live coupons against an order: each
 // one's amount off or the reasons it does not apply, and the allowed
 // combination with the largest amount off (see Best). It changes nothing.
-// A malformed order wraps ErrInvalidOrder.
+// A coupon locked for an order whose hold ran out by the order's time
+// counts as released, as for the Lock that follows, whether or not
+// Advance performed the hold (before, Checkout proposed none of them
+// while Lock took them). A malformed order wraps ErrInvalidOrder.
 func (h *Handle) Checkout(ctx context.Context, o Order) (Proposal, error) {
 	var pr Proposal
 	err := h.defined()
@@ -429,10 +432,32 @@ func (h *Handle) Checkout(ctx context.Context, o Order) (Proposal, error) {
 		err = event.CheckRequest(o)
 	}
 	if err == nil {
-		err = h.e.View(ctx, o.Time, func(u *engine.Unit) error {
-			held, err := h.p.book(u).Held(o.Member)
+		// A dry view, so that the holds that ran out by the order's time
+		// release their coupons first, as they do for the Lock that
+		// follows, without being written.
+		err = h.e.DryView(ctx, o.Time, func(u *engine.Unit) error {
+			if err := h.p.holdsRanOut(u, o.ID); err != nil {
+				return err
+			}
+			b := h.p.book(u)
+			held, err := b.Held(o.Member)
 			if err != nil {
 				return err
+			}
+			// Coupons locked for other orders are this member's too.
+			orders := map[string]bool{o.ID: true}
+			for _, c := range held {
+				if c.Coupon.State == Locked && !orders[c.Coupon.Order] {
+					if err := h.p.holdsRanOut(u, c.Coupon.Order); err != nil {
+						return err
+					}
+					orders[c.Coupon.Order] = true
+				}
+			}
+			if len(orders) > 1 {
+				if held, err = b.Held(o.Member); err != nil {
+					return err
+				}
 			}
 			pr = best(o, held, h.p.def.MoneyPlaces())
 			return nil
