@@ -106,7 +106,8 @@
 // tag removed) keeps their progress: their events do not count while
 // they are outside it, and count on from where they were once they are
 // back, as progress stays when a task's effective period ends. The level
-// is the one held at the event's time: a term end due by then counts
+// is the one held at the event's time (for an event in order; a late one
+// below): a term end due by then counts
 // though Advance has not performed it. The part reads the member's level and tags through the engine,
 // once per event, before any task counts it. The level is the one held
 // once the level part has processed the event (an order whose growth
@@ -116,6 +117,15 @@
 // before the tag part in processing order, so a target reads the member's
 // tags as they stood before the event (an order that earns a tag counts
 // for tasks targeting that tag from the next event on).
+//
+// A late event (dated before changes of the member already processed) is
+// targeted as the member stands when it is processed, not as they stood
+// at its time: no record keeps a member's tags at a past time, and the
+// level is read as for any event (a late event's upgrade takes effect
+// when the current level started, package level). A check-in dated 09:00
+// processed after an order of 10:00 that took a bronze member to silver
+// and gave them a tag counts for silver-only tasks and tasks of that tag,
+// not for bronze-only ones. Send a member's events in order.
 //
 // # A new definition version
 //

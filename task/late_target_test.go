@@ -1,0 +1,51 @@
+package task_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/task"
+)
+
+// A late event (dated before changes already processed) is targeted by
+// the member's level and tags as they stand when it is processed, not as
+// they stood at its time: no record keeps a member's tags at a past time,
+// and the level is read as for any event. A bronze member's order of 150
+// at 10:00 takes them to silver and gives the tag "recent"; a check-in
+// dated 09:00, processed after it, counts for the silver-only and the
+// recent-only tasks, not for the bronze-only one, though at 09:00 the
+// member was bronze with no order.
+func TestTaskLateEventTargetedAsTheMemberStands(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
+	def := engDef(
+		task.Task{Name: "bronze-checkin", Kind: task.One, Steps: engSteps("checkin"), Rewards: engPts10, Target: task.Target{Levels: []string{"bronze"}}},
+		task.Task{Name: "silver-checkin", Kind: task.One, Steps: engSteps("checkin"), Rewards: engPts10, Target: task.Target{Levels: []string{"silver"}}},
+		task.Task{Name: "recent-checkin", Kind: task.One, Steps: engSteps("checkin"), Rewards: engPts10, Target: task.Target{Tags: []string{"recent"}}},
+	)
+	def.Levels.Growth = []level.GrowthRule{{ID: "g", Event: "order", Formula: rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: dec("1")}}}
+	for name, open := range testkit.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			p, err := membership.Open(open(), def)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs := mustProcess(t, p, engOrder("o1", "m", "150", at), engEvent("c1", "m", "checkin", at.Add(-time.Hour), nil))
+			fx, err := task.EffectsOf(outs[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range fx.Completed {
+				got = append(got, c.Task)
+			}
+			if diff := cmp.Diff([]string{"silver-checkin", "recent-checkin"}, got); diff != "" {
+				t.Errorf("completed by the late check-in (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
