@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/points"
@@ -83,6 +84,71 @@ func TestHammerTaskLimitsAtTheirEdges(t *testing.T) {
 		}
 		if n := countKinds(feed, task.ChangeLimitReached); n["alice"] != 3*per-2 {
 			t.Errorf("the feed has %d limits reached of alice's, want %d", n["alice"], 3*per-2)
+		}
+	})
+}
+
+// A task whose reward is a coupon pack of a stock of 5 (two coupons of a
+// template with stock to spare) is completed at once by 16 members, each
+// member's share sent twice at the same time, once to each program. Every
+// member completes the task once and earns its 10 points, duplicates
+// nothing; exactly 5 packs are given (10 coupons), and the 11 other
+// completions stand with coupon.claim_refused for the pack, on memory,
+// bolt and PostgreSQL.
+func TestHammerTaskRewardPackOutOfStock(t *testing.T) {
+	validity := coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 7}}
+	def := membership.Definition{
+		Zone:   "Asia/Shanghai",
+		Events: []event.Type{{Name: "share"}},
+		Points: &points.Definition{Programs: []points.Program{{Name: "mall"}}},
+		Coupons: &coupon.Definition{
+			Templates: []coupon.Template{{Name: "inpack", Type: coupon.Cash, Amount: testkit.Dec("2"), Stock: 100, Use: validity}},
+			Packs:     []coupon.Pack{{Name: "bundle", Items: []coupon.PackItem{{Template: "inpack", Count: 2}}, Stock: 5, Mode: coupon.AnyInvalid}},
+		},
+		Tasks: &task.Definition{Tasks: []task.Task{{Name: "share", Kind: task.One, Steps: []task.Step{{Event: "share"}},
+			Rewards: []rule.Reward{{Kind: rule.RewardPack, Pack: "bundle"}, {Kind: rule.RewardPoints, Program: "mall", Amount: testkit.Dec("10")}}}}},
+	}
+	onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		const members = 16
+		atOnce(2*members, func(g int) {
+			ev := event.Event{ID: fmt.Sprint("s", g/2), Member: fmt.Sprint("m", g/2), Type: "share", Time: hammerAt}
+			if _, err := ps[g%2].Process(ctx, ev); err != nil {
+				t.Errorf("share %d: %v", g, err)
+			}
+		})
+		coupons := 0
+		for i := range members {
+			m := fmt.Sprint("m", i)
+			done, err := ps[i%2].Tasks().Completions(ctx, task.CompletionsQuery{Member: m, Task: "share", Period: rule.Total, At: hammerAt})
+			if err != nil || done != 1 {
+				t.Errorf("%s completed the task %d times (%v), want 1", m, done, err)
+			}
+			b, err := ps[0].Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: m, At: hammerAt})
+			if err != nil || !b.Available.Equal(testkit.Dec("10")) {
+				t.Errorf("%s has %+v points (%v), want 10", m, b, err)
+			}
+			list, err := ps[1].Coupons().List(ctx, m)
+			if err != nil || (len(list) != 0 && len(list) != 2) {
+				t.Errorf("%s holds %d coupons (%v), want a whole pack or none", m, len(list), err)
+			}
+			coupons += len(list)
+		}
+		if coupons != 10 {
+			t.Errorf("%d coupons held, want the 5 packs' 10", coupons)
+		}
+		feed := checkLedgerAndFeed(t, ps)
+		packs, refused := countKinds(feed, coupon.ChangePackIssued), countKinds(feed, coupon.ChangeClaimRefused)
+		if len(packs) != 5 || len(refused) != members-5 {
+			t.Errorf("the feed gives packs to %d members and refuses %d, want 5 and %d", len(packs), len(refused), members-5)
+		}
+		for m := range packs {
+			if refused[m] > 0 {
+				t.Errorf("%s was given the pack and refused it", m)
+			}
+		}
+		if n := countKinds(feed, task.ChangeCompleted); len(n) != members {
+			t.Errorf("the feed has completions of %d members, want %d", len(n), members)
 		}
 	})
 }
