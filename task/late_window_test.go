@@ -1,6 +1,7 @@
 package task_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -45,6 +46,44 @@ func TestTaskLateEventTargetedAsTheMemberStands(t *testing.T) {
 			}
 			if diff := cmp.Diff([]string{"silver-checkin", "recent-checkin"}, got); diff != "" {
 				t.Errorf("completed by the late check-in (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A task's effective period includes its start and excludes its end, to
+// the nanosecond: for March in Shanghai (1 March 00:00 to 1 April 00:00,
+// the 24:00 of 31 March), a check-in a nanosecond before the start does
+// not count, one at the start and one at the last nanosecond of March
+// count (two of three), and one at the end does not, the progress
+// staying at two of three, on memory and bolt.
+func TestTaskWindowEdgesToTheNanosecond(t *testing.T) {
+	from := time.Date(2026, 3, 1, 0, 0, 0, 0, shanghai)
+	to := time.Date(2026, 3, 31, 24, 0, 0, 0, shanghai)
+	def := engDef(task.Task{Name: "march", Kind: task.Repeat, Times: 3, Steps: engSteps("checkin"), Rewards: engPts10,
+		Window: rule.Window{From: from, To: to}})
+	for name, open := range testkit.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			p, err := membership.Open(open(), def)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs := mustProcess(t, p,
+				engEvent("c1", "m", "checkin", from.Add(-time.Nanosecond), nil),
+				engEvent("c2", "m", "checkin", from, nil),
+				engEvent("c3", "m", "checkin", to.Add(-time.Nanosecond), nil),
+				engEvent("c4", "m", "checkin", to, nil))
+			var got [][]string
+			for _, out := range outs {
+				got = append(got, engKinds(out, "task."))
+			}
+			want := [][]string{nil, {task.ChangeProgressed}, {task.ChangeProgressed}, nil}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("task changes per check-in (-want +got):\n%s", diff)
+			}
+			st, err := p.Tasks().Progress(context.Background(), "m")
+			if err != nil || len(st) != 1 || st[0].Done != 2 || st[0].Completions != 0 {
+				t.Errorf("progress = %+v, %v; want 2 of 3, no completion", st, err)
 			}
 		})
 	}
