@@ -37,7 +37,7 @@ const (
 	bIndexed = "coupon.indexed" // member → "": every coupon the member used is in bUsed (indexUsed)
 	bStock   = "coupon.stock"   // ("t\0"template / "p\0"pack, stripe) → issued
 	bLimits  = "coupon.limits"  // rule.Use counters per member and template or pack
-	bStats   = "coupon.stats"   // (day \0 template \0 store, stripe) → Stat
+	bStats   = "coupon.stats"   // (day \0 template \0 cost centre \0 store, stripe) → Stat
 )
 
 // Book is the coupon state inside one store transaction: the coupons,
@@ -1099,12 +1099,18 @@ func (s *Stat) add(o Stat) {
 	s.AmountOff = s.AmountOff.Add(o.AmountOff)
 }
 
-// count updates the statistics of (day of at, template, store) in the
-// stripe of member, whose coupon it counts.
+// count updates the statistics of (day of at, template, the template's
+// cost centre in the definition in force, store) in the stripe of member,
+// whose coupon it counts. The cost centre is in the key so that a version
+// moving a template to another one leaves the days before it where they
+// were counted.
 func (b *Book) count(at time.Time, template, storeID, member string, f func(*Stat)) error {
 	day := rule.DateOf(at, b.loc).String()
-	k := make([]byte, 0, len(day)+len(template)+len(storeID)+5)
-	k = append(append(append(append(append(k, day...), 0), template...), 0), storeID...)
+	cc := ""
+	if t, ok := b.def.Template(template); ok {
+		cc = t.CostCentre
+	}
+	k := statKey(day, template, cc, storeID)
 	k = total.Key(k, nil, b.stripe(member)) // k, then the stripe's suffix
 	var s Stat
 	v, err := b.tx.Get(bStats, k)
@@ -1122,6 +1128,19 @@ func (b *Book) count(at time.Time, template, storeID, member string, f func(*Sta
 		return err
 	}
 	return b.tx.Put(bStats, k, raw)
+}
+
+// statKey is the key of a statistics counter before its stripe's suffix:
+// day \0 template \0 cost centre \0 store. The store comes last, so that
+// it reads whole whatever it holds; a key of three parts (day \0
+// template \0 store) is a counter written before the cost centre was
+// kept, read under the template's cost centre in force.
+func statKey(day, template, cc, storeID string) []byte {
+	k := make([]byte, 0, len(day)+len(template)+len(cc)+len(storeID)+6) // three separators, then the stripe's suffix
+	k = append(append(k, day...), 0)
+	k = append(append(k, template...), 0)
+	k = append(append(k, cc...), 0)
+	return append(k, storeID...)
 }
 
 // StatsQuery selects statistics: the days From to To (inclusive, in the
@@ -1186,17 +1205,18 @@ func (b *Book) Stats(q StatsQuery) (Report, error) {
 	if !q.To.IsZero() {
 		end = []byte(q.To.AddDays(1).String())
 	}
-	rows := map[[2]string]*StatRow{}
+	rows := map[[3]string]*StatRow{}
 	err := b.tx.Scan(bStats, start, end, false, func(k, v []byte) error {
 		base, ok := total.Base(k)
-		parts := bytes.SplitN(base, []byte{0}, 3)
-		if !ok || len(parts) != 3 {
+		parts := bytes.SplitN(base, []byte{0}, 4)
+		if !ok || len(parts) < 3 {
 			return fmt.Errorf("%w: coupon: malformed stats key %q", engine.ErrCorrupt, k)
 		}
-		tpl, st := string(parts[1]), string(parts[2])
-		cc := ""
-		if t, ok := b.def.Template(tpl); ok {
-			cc = t.CostCentre
+		tpl, cc, st := string(parts[1]), "", string(parts[2])
+		if len(parts) == 4 {
+			cc, st = string(parts[2]), string(parts[3])
+		} else if t, ok := b.def.Template(tpl); ok {
+			cc = t.CostCentre // a counter from before the cost centre was kept
 		}
 		if (q.Template != "" && tpl != q.Template) || (q.Store != "" && st != q.Store) || (q.CostCentre != "" && cc != q.CostCentre) {
 			return nil
@@ -1205,10 +1225,10 @@ func (b *Book) Stats(q StatsQuery) (Report, error) {
 		if err := record.Decode(bStats, k, v, &s); err != nil {
 			return err
 		}
-		row := rows[[2]string{tpl, st}]
+		row := rows[[3]string{tpl, st, cc}]
 		if row == nil {
 			row = &StatRow{Template: tpl, Store: st, CostCentre: cc}
-			rows[[2]string{tpl, st}] = row
+			rows[[3]string{tpl, st, cc}] = row
 		}
 		row.add(s)
 		return nil
@@ -1235,6 +1255,6 @@ func addTo(m map[string]Stat, k string, s Stat) {
 
 func sortRows(rs []StatRow) {
 	slices.SortFunc(rs, func(a, b StatRow) int {
-		return cmp.Or(cmp.Compare(a.Template, b.Template), cmp.Compare(a.Store, b.Store))
+		return cmp.Or(cmp.Compare(a.Template, b.Template), cmp.Compare(a.Store, b.Store), cmp.Compare(a.CostCentre, b.CostCentre))
 	})
 }

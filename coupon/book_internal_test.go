@@ -560,8 +560,8 @@ func TestBookSharedTotalsInStripes(t *testing.T) {
 		t.Errorf("stripes of the issued counts (-want +got):\n%s", diff)
 	}
 	wantStats := map[string]map[uint16]bool{
-		"2026-05-01\x00open\x00":    stripes(members...),
-		"2026-05-01\x00limited\x00": stripes(members[:4]...),
+		"2026-05-01\x00open\x00\x00":    stripes(members...), // no cost centre, no store
+		"2026-05-01\x00limited\x00\x00": stripes(members[:4]...),
 	}
 	if diff := cmp.Diff(wantStats, b.stripesOf(bStats)); diff != "" {
 		t.Errorf("stripes of the statistics (-want +got):\n%s", diff)

@@ -46,7 +46,7 @@ func readStored[T any](t *testing.T, bucket string, key, v []byte, read func(*Bo
 	var out T
 	err := st.Update(ctx, func(tx store.Tx) error { // Book.count writes the stat back
 		var err error
-		out, err = read(newBook(tx, nil, time.UTC, nil))
+		out, err = read(newBook(tx, &Definition{}, time.UTC, nil))
 		return err
 	})
 	return out, err
@@ -105,7 +105,7 @@ func FuzzStatRecord(f *testing.F) {
 	}
 	day := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	stats := func(t *testing.T, b []byte) (Stat, error) {
-		k := total.Key([]byte("2026-03-01\x00ten\x00s1"), nil, 0)
+		k := total.Key(statKey("2026-03-01", "ten", "", "s1"), nil, 0)
 		return readStored(t, bStats, k, b, func(bk *Book) (Stat, error) {
 			var s Stat
 			err := bk.count(day, "ten", "s1", "m1", func(got *Stat) { s = *got })

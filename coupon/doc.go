@@ -340,7 +340,13 @@
 // template, store) in the same transaction — issues, expiries and
 // revocations at no store — and [Handle.Stats] sums the days of a period
 // per template, store and cost centre: the numbers finance reconciles
-// against. A period whose From or To is not a date, or whose To is before
+// against. A counter keeps the cost centre its template had in the
+// definition in force when it counted, so a version that moves a template
+// to another cost centre counts under the new one from then on and leaves
+// the days before where they were (before, every day's figures followed
+// the definition in force when Stats ran: TestCouponStatsCostCentreOfItsTime);
+// counters written before this release, which did not keep it, read under
+// the template's cost centre in force. A period whose From or To is not a date, or whose To is before
 // its From, is refused with event.ErrInvalidArgument. A counter is split
 // into stripes by member (or as the transaction chooses,
 // store.StripeChooser), as many as the store asks for (store.Striper), so
