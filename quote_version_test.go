@@ -20,21 +20,7 @@ import (
 // bolt and PostgreSQL.
 func TestQuoteRetryAfterAVersionRefusesIt(t *testing.T) {
 	ctx := context.Background()
-	v1 := damageableDef(t)
-	v2 := damageableDef(t)
-	v2.Version = v1.Version + 1
-	for i, et := range v2.Events {
-		if et.Name != "order" {
-			continue
-		}
-		var attrs []event.Attr
-		for _, a := range et.Attributes {
-			if a.Name != "store" {
-				attrs = append(attrs, a)
-			}
-		}
-		v2.Events[i].Attributes = attrs
-	}
+	v1, v2 := versionsDroppingStore(t)
 	order := func(id, amount string) event.Event {
 		return event.Event{ID: id, Member: "m1", Type: "order", Time: t0,
 			Attrs: event.Attrs{"amount": event.DecString(amount), "order_id": event.Str(id), "store": event.Str("s1")}}

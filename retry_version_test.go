@@ -30,21 +30,7 @@ import (
 // On bolt the file is closed and opened again.
 func TestRetryAfterAVersionRefusesIt(t *testing.T) {
 	ctx := context.Background()
-	v1 := damageableDef(t)
-	v2 := damageableDef(t)
-	v2.Version = v1.Version + 1
-	for i, et := range v2.Events {
-		if et.Name != "order" {
-			continue
-		}
-		var attrs []event.Attr
-		for _, a := range et.Attributes {
-			if a.Name != "store" {
-				attrs = append(attrs, a)
-			}
-		}
-		v2.Events[i].Attributes = attrs
-	}
+	v1, v2 := versionsDroppingStore(t)
 	order := func(id, amount string) event.Event {
 		return event.Event{ID: id, Member: "m1", Type: "order", Time: t0,
 			Attrs: event.Attrs{"amount": event.Dec(dec(amount)), "order_id": event.Str(id), "store": event.Str("s1")}}
@@ -207,4 +193,25 @@ func TestRetryLookupErrorInABatch(t *testing.T) {
 	if _, err := p.ProcessBatch(ctx, []event.Event{o1}); !errors.Is(err, store.ErrCorrupt) || errors.Is(err, membership.ErrInvalidEvent) {
 		t.Errorf("ProcessBatch of o1 with its record damaged: %v; want store.ErrCorrupt alone", err)
 	}
+}
+
+// versionsDroppingStore returns damageableDef as version 1 and its next
+// version, whose order type no longer declares the "store" attribute: a
+// version that refuses orders version 1 took.
+func versionsDroppingStore(t *testing.T) (v1, v2 membership.Definition) {
+	v1, v2 = damageableDef(t), damageableDef(t)
+	v2.Version = v1.Version + 1
+	for i, et := range v2.Events {
+		if et.Name != "order" {
+			continue
+		}
+		var attrs []event.Attr
+		for _, a := range et.Attributes {
+			if a.Name != "store" {
+				attrs = append(attrs, a)
+			}
+		}
+		v2.Events[i].Attributes = attrs
+	}
+	return v1, v2
 }
