@@ -224,18 +224,9 @@ func TestPutTreeShapes(t *testing.T) {
 					held = append(held, heldValue{it.Key(), it.Value(), string(it.Key()), want})
 				}
 			}
-			grow, top, bottom, shrinks := true, 4000, 0, 0
+			td := newTide()
 			for step := range 20000 {
-				// Grow for a while, then shrink, so that nodes split and merge.
-				// Grow to a few thousand keys, three levels, then shrink,
-				// to empty the first time and every other time after, so that leaves and inner
-				// nodes split, borrow and merge and the root comes and goes.
-				if grow && len(m) >= top {
-					grow, bottom = false, 200*(shrinks%2)
-					shrinks++
-				} else if !grow && len(m) <= bottom {
-					grow, top = true, 2500+rng.IntN(2500)
-				}
+				grow := td.next(len(m), rng)
 				k := g.next()
 				if step%200 == 0 {
 					present = slices.Collect(maps.Keys(m))
@@ -346,17 +337,9 @@ func TestSetTreeShapes(t *testing.T) {
 			var clones []clone
 			cut := binary.BigEndian.AppendUint64([]byte("m0000007\x00points\x00"), 1<<40)
 			var present []string // the model's keys, lately
-			grow, top, bottom, shrinks := true, 4000, 0, 0
+			td := newTide()
 			for step := range 20000 {
-				// Grow to a few thousand keys, three levels, then shrink,
-				// to empty the first time and every other time after, so that leaves and inner
-				// nodes split, borrow and merge and the root comes and goes.
-				if grow && len(m) >= top {
-					grow, bottom = false, 200*(shrinks%2)
-					shrinks++
-				} else if !grow && len(m) <= bottom {
-					grow, top = true, 2500+rng.IntN(2500)
-				}
+				grow := td.next(len(m), rng)
 				k := g.next()
 				switch rng.IntN(8) {
 				case 0: // cut from one array: all start at one address
@@ -659,4 +642,26 @@ func FuzzTree(f *testing.F) {
 			}
 		}
 	})
+}
+
+// tide is the size schedule of the shape tests: a tree grows to a few
+// thousand keys (three levels), then shrinks, to empty the first time
+// and every other time after, so that leaves and inner nodes split,
+// borrow and merge and the root comes and goes.
+type tide struct {
+	grow                 bool
+	top, bottom, shrinks int
+}
+
+func newTide() *tide { return &tide{grow: true, top: 4000} }
+
+// next reports whether the next step grows a tree of n keys.
+func (t *tide) next(n int, rng *rand.Rand) bool {
+	if t.grow && n >= t.top {
+		t.grow, t.bottom = false, 200*(t.shrinks%2)
+		t.shrinks++
+	} else if !t.grow && n <= t.bottom {
+		t.grow, t.top = true, 2500+rng.IntN(2500)
+	}
+	return t.grow
 }
