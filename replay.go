@@ -17,9 +17,9 @@ import (
 )
 
 // ErrReplayDiverged is returned by Replay when an input did not do on the
-// target what it did on the source (refused, a page of due work of
-// another size or whose items posted or published something else, random
-// bytes left over or missing): the target was not
+// target what it did on the source (refused, found applied already, a
+// page of due work of another size or whose items posted or published
+// something else, random bytes left over or missing): the target was not
 // empty, or its definition, library version or clock-free inputs differ.
 var ErrReplayDiverged = engine.ErrReplayDiverged
 
@@ -166,7 +166,10 @@ const replayBatch = 256
 // ledger counter, the ledger entries' sequence and transaction numbers and
 // the lots' IDs differ too). An input that does not do on p what it did on
 // from returns an error wrapping ErrReplayDiverged and naming its sequence
-// number; inputs before it stay applied. A journal record that does not
+// number; inputs before it stay applied. An input p holds already (a
+// ReplayWith After an input p's store went past) is one: an event found
+// applied, and a request answered from its record (Duplicate), which
+// applies nothing (a request used to count as applied then). A journal record that does not
 // decode or is missing (on store/memory and store/bolt, whose journal is
 // one numbered sequence), and damage the store's own checks find
 // (store/bolt's checksums), wrap ErrCorrupt (store.ErrCorrupt); the records
@@ -202,7 +205,8 @@ type ReplayOptions struct {
 	Progress ReplayProgress
 	// After, when not zero, continues a replay that stopped after the
 	// input of that sequence number (ReplayResult.Last): p's store must
-	// hold what that replay wrote, and is not checked to be empty.
+	// hold what that replay wrote, and is not checked to be empty (an
+	// input it holds already, event or request, is ErrReplayDiverged).
 	After uint64
 	// Until, when not zero, stops the replay before the first input whose
 	// time is at or after Until (inputs after it that are older are left

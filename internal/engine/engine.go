@@ -661,6 +661,7 @@ func (e *Engine) Apply(ctx context.Context, req Request, fn func(u *Unit) error)
 			return nil, checked
 		}
 		e.local(firsts[0])
+		e.replayedDuplicate()
 		return firsts[0], nil
 	}
 	var out *change.Outcome
@@ -677,6 +678,9 @@ func (e *Engine) Apply(ctx context.Context, req Request, fn func(u *Unit) error)
 	}
 	if err != nil {
 		return nil, e.refusal(ctx, req, out, refusal, err)
+	}
+	if out.Duplicate {
+		e.replayedDuplicate()
 	}
 	e.local(out)
 	return out, nil

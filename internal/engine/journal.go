@@ -604,10 +604,22 @@ func DefinitionRecord(ctx context.Context, st store.Store) ([]byte, error) {
 func (e *Engine) Definition() []byte { return append([]byte(nil), e.def.record[:]...) }
 
 // replayRand hands out, in order, the random bytes the source's inputs
-// drew; then, when more is set (ReplayingChanged), more's bytes.
+// drew; then, when more is set (ReplayingChanged), more's bytes. dup is
+// set when a request was answered from its record (Duplicate) while it
+// ran: the journal keeps only requests that were applied, so the target
+// held it already.
 type replayRand struct {
 	b    []byte
 	more io.Reader
+	dup  atomic.Bool
+}
+
+// replayedDuplicate notes, during a replay, that a request was answered
+// as a duplicate (see replayRand.dup).
+func (e *Engine) replayedDuplicate() {
+	if r := e.jr.replay.Load(); r != nil {
+		r.dup.Store(true)
+	}
 }
 
 func (r *replayRand) Read(p []byte) (int, error) {
@@ -627,13 +639,18 @@ func (r *replayRand) Read(p []byte) (int, error) {
 
 // Replaying makes the engine's units draw the given random bytes, in
 // order, instead of its source, until done is called; done returns an
-// error wrapping ErrReplayDiverged when bytes are left. Only one replay
-// may run at a time, and nothing else may use the engine meanwhile.
+// error wrapping ErrReplayDiverged when bytes are left, or when a request
+// was answered from its record (Duplicate: applied before, so it applied
+// nothing now). Only one replay may run at a time, and nothing else may
+// use the engine meanwhile.
 func (e *Engine) Replaying(rnd []byte) (done func() error) {
 	r := &replayRand{b: rnd}
 	e.jr.replay.Store(r)
 	return func() error {
 		e.jr.replay.Store(nil)
+		if r.dup.Load() {
+			return fmt.Errorf("%w: the request was applied before (answered as a duplicate)", ErrReplayDiverged)
+		}
 		if len(r.b) > 0 {
 			return fmt.Errorf("%w: %d random bytes the source drew were not drawn", ErrReplayDiverged, len(r.b))
 		}

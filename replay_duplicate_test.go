@@ -1,0 +1,72 @@
+package membership_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/ledger"
+	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/store/memory"
+	"github.com/shopspring/decimal"
+)
+
+// TestReplayRequestAppliedTwiceDiverges continues a replay After an input
+// the target already holds: an event found already applied is
+// ErrReplayDiverged ("applied twice"), and so is a request answered from
+// its record (Duplicate) rather than applied; before, the request counted
+// as applied although it applied nothing. By hand: the source takes an
+// order of 200 (200 points at Silver's rate 1), an adjustment of 50 and an
+// order of 100, 350 points; the whole replay holds 350, and replaying the
+// adjustment or the second order again applies nothing and leaves 350.
+func TestReplayRequestAppliedTwiceDiverges(t *testing.T) {
+	ctx := context.Background()
+	def := retailWith(t, func(map[string]any) {})
+	src := memory.New()
+	p, err := membership.Open(src, def, membership.WithJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, p.Location())
+	order := func(id, amount string, h int) {
+		t.Helper()
+		if _, err := p.Process(ctx, event.Event{ID: id, Member: "m1", Type: "order", Time: at.Add(time.Duration(h) * time.Hour),
+			Attrs: event.Attrs{"amount": event.DecString(amount), "order_id": event.Str(id)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	order("o1", "200", 0)
+	if _, err := p.Points().Adjust(ctx, points.AdjustRequest{RequestID: "adj-1", Member: "m1", Operator: "op", Note: "goodwill",
+		At: at.Add(time.Hour), Program: "mall", Amount: decimal.NewFromInt(50)}); err != nil {
+		t.Fatal(err)
+	}
+	order("o2", "100", 2)
+	dst, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := dst.Replay(ctx, src, nil); err != nil || n != 3 {
+		t.Fatalf("Replay = %d, %v; want 3 inputs", n, err)
+	}
+	mall := ledger.MemberAccount("m1", ledger.Points("mall"), "")
+	check := func(when string) {
+		t.Helper()
+		if b, err := dst.Balance(ctx, mall); err != nil || !b.Equal(decimal.NewFromInt(350)) {
+			t.Errorf("%s: points %s (%v), want 350", when, b, err)
+		}
+	}
+	check("replayed")
+	for _, c := range []struct {
+		name  string
+		input uint64
+	}{{"the adjustment again", 2}, {"the second order again", 3}} {
+		res, err := dst.ReplayWith(ctx, src, membership.ReplayOptions{After: c.input - 1, Through: c.input})
+		if !errors.Is(err, membership.ErrReplayDiverged) || res.Applied != 0 {
+			t.Errorf("%s: ReplayWith = %+v, %v; want nothing applied and ErrReplayDiverged", c.name, res, err)
+		}
+		check(c.name)
+	}
+}
