@@ -98,7 +98,13 @@ type AuditPage struct {
 //     recorded again.
 //   - Not recorded: a call the handle refuses before it reaches the
 //     engine (a malformed request: no request ID, no operator where one is
-//     required), and failures that are not the call's answer (a closed
+//     required), one its checks against the definition in force refuse
+//     before the unit of work (a level, a tag to add, a template or an
+//     achievement the definition does not declare, a manual call for a
+//     tag a rule keeps: Tags().Add of an unknown tag leaves no entry,
+//     while Remove of one the member does not hold, and a point program
+//     the definition does not declare, are refusals of the call and
+//     recorded), and failures that are not the call's answer (a closed
 //     store, a cancelled context, a superseded definition, damaged data).
 //
 // Entries are keyed by time, by member and by operator, each key ending
