@@ -191,7 +191,7 @@ func eraseAuditQuotes(tx store.Tx, member string) error {
 		tail := k[len(prefix):]
 		v, err := tx.Get(bAuditTime, tail)
 		if err != nil {
-			return fmt.Errorf("%w: audit entry %x: %w", ErrCorrupt, k, err)
+			return missing(err, fmt.Sprintf("audit entry %x", k))
 		}
 		ent, err := rewrite(bAuditTime, tail, v)
 		if err != nil {
@@ -220,6 +220,17 @@ func eraseAuditQuotes(tx store.Tx, member string) error {
 		}
 	}
 	return nil
+}
+
+// missing returns the error of a read of a record another one names (an
+// index entry's, a request record's): ErrCorrupt when the record is not
+// there (store.ErrNotFound), the store's own failure as it is otherwise
+// (a lost connection is no damage). what names the record.
+func missing(err error, what string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %s: %w", ErrCorrupt, what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // redactQuoted returns s with the text of each double-quoted string in it,
@@ -337,7 +348,7 @@ func (e *Engine) Audit(ctx context.Context, q AuditQuery) (AuditPage, error) {
 					// A member's or an operator's key: the entry is
 					// under the time key, the rest of this one.
 					if v, err = tx.Get(bAuditTime, k[len(prefix):]); err != nil {
-						return fmt.Errorf("%w: audit entry %x: %w", ErrCorrupt, k, err)
+						return missing(err, fmt.Sprintf("audit entry %x", k))
 					}
 				}
 				var ent AuditEntry

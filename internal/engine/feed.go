@@ -466,15 +466,15 @@ func recordChanges(tx store.Tx, keys [][]byte) ([]change.Change, error) {
 		if len(k) == 8 { // a position: appended at the tail (a pending key is longer)
 			v, err = tx.Get(bFeed, k)
 			if err != nil {
-				return nil, fmt.Errorf("%w: feed record %x: %w", ErrCorrupt, k, err)
+				return nil, missing(err, fmt.Sprintf("feed record %x", k))
 			}
 		} else if v, err = tx.Get(bPending, k); errors.Is(err, store.ErrNotFound) {
 			at, err := tx.Get(bWhere, k)
 			if err != nil {
-				return nil, fmt.Errorf("%w: feed record %q: %w", ErrCorrupt, k, err)
+				return nil, missing(err, fmt.Sprintf("feed record %q", k))
 			}
 			if v, err = tx.Get(bFeed, at); err != nil {
-				return nil, fmt.Errorf("%w: feed record %q at %x: %w", ErrCorrupt, k, at, err)
+				return nil, missing(err, fmt.Sprintf("feed record %q at %x", k, at))
 			}
 		} else if err != nil {
 			return nil, err
