@@ -1,6 +1,7 @@
 package membership_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
@@ -88,5 +90,60 @@ func TestFailedReadIsNotDamage(t *testing.T) {
 	}
 	if out, err := p.Points().Adjust(ctx, adjust); err != nil || !out.Outcome.Duplicate {
 		t.Errorf("a retry of adj-1 once the store reads again: %v, %v; want its first outcome", out, err)
+	}
+}
+
+// TestRetryOfRequestWhoseEntriesAreGone: an event's or a request's record
+// names the ledger entries it posted, and the ledger keeps every entry for
+// ever, so a retry that finds one of them gone finds damage: the retry
+// wraps ErrCorrupt (it returned the store's ErrNotFound, which reads as "no
+// such thing", not as damage) and writes no refusal in the audit trail.
+func TestRetryOfRequestWhoseEntriesAreGone(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	p, err := membership.Open(st, erasableDef(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 3, 1, 10, 0, 0, 0, p.Location())
+	adjust := points.AdjustRequest{RequestID: "adj-1", Member: "m1", Operator: "op.li", Note: "n", At: at, Program: "mall", Amount: decimal.NewFromInt(50)}
+	if _, err := p.Points().Adjust(ctx, adjust); err != nil {
+		t.Fatal(err)
+	}
+	order := event.Event{ID: "o1", Member: "m2", Type: "order", Time: at,
+		Attrs: event.Attrs{"amount": event.DecString("200"), "order_id": event.Str("o1")}}
+	if _, err := p.Process(ctx, order); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err = st.Update(ctx, func(tx store.Tx) error {
+		var ks [][]byte
+		if err := tx.Scan("ledger.entry", nil, nil, false, func(k, _ []byte) error {
+			ks = append(ks, bytes.Clone(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range ks {
+			if err := tx.Delete("ledger.entry", k); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil || n == 0 {
+		t.Fatalf("deleting the ledger entries: %d, %v", n, err)
+	}
+	_, err = p.Points().Adjust(ctx, adjust)
+	if !errors.Is(err, membership.ErrCorrupt) {
+		t.Errorf("a retry of adj-1 with its entries gone: %v, want ErrCorrupt", err)
+	}
+	if _, err = p.Process(ctx, order); !errors.Is(err, membership.ErrCorrupt) {
+		t.Errorf("a retry of o1 with its entries gone: %v, want ErrCorrupt", err)
+	}
+	pg, err := p.Audit(ctx, membership.AuditQuery{})
+	if err != nil || len(pg.Entries) != 1 || pg.Entries[0].Result != membership.AuditAccepted {
+		t.Errorf("audit trail: %+v (%v), want adj-1's acceptance alone", pg.Entries, err)
 	}
 }

@@ -1128,7 +1128,8 @@ func AppendRecordKeys(dst [][]byte, buf []byte, entries []Entry) ([][]byte, []by
 }
 
 // EntriesAt returns the entries held by the records under keys (from
-// RecordKeys), in posting order.
+// RecordKeys), in posting order; a record that is not there wraps
+// ErrCorrupt.
 func (l *Ledger) EntriesAt(keys [][]byte) ([]Entry, error) {
 	var out []Entry
 	// The records of a transaction follow each other (RecordKeys): a run
@@ -1143,6 +1144,11 @@ func (l *Ledger) EntriesAt(keys [][]byte) ([]Entry, error) {
 			return nil, err
 		}
 		v, err := l.tx.Get(bEntry, k)
+		if errors.Is(err, store.ErrNotFound) {
+			// The ledger keeps every entry for ever: a record an event's
+			// or a request's record names is damage when it is gone.
+			return nil, fmt.Errorf("%w: entry record %x is gone", ErrCorrupt, k)
+		}
 		if err != nil {
 			return nil, err
 		}
