@@ -169,10 +169,12 @@ const replayBatch = 256
 // number; inputs before it stay applied. An input p holds already (a
 // ReplayWith After an input p's store went past) is one: an event found
 // applied, and a request answered from its record (Duplicate), which
-// applies nothing (a request used to count as applied then). A journal record that does not
-// decode or is missing (on store/memory and store/bolt, whose journal is
-// one numbered sequence), and damage the store's own checks find
-// (store/bolt's checksums), wrap ErrCorrupt (store.ErrCorrupt); the records
+// applies nothing (a request used to count as applied then). A journal
+// record that does not decode or is missing (on store/memory and
+// store/bolt, whose journal is one numbered sequence), a source's
+// definition record that is not one a program writes (it read as another
+// definition, ErrDefinitionConflict), and damage the store's own checks
+// find (store/bolt's checksums), wrap ErrCorrupt (store.ErrCorrupt); the records
 // carry no checksum of their own, so a record changed into another that
 // decodes (through the store's API, or on a store without checksums) is
 // replayed as it reads: its input then diverges, is refused, or draws other

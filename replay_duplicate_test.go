@@ -10,6 +10,7 @@ import (
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
 )
@@ -68,5 +69,34 @@ func TestReplayRequestAppliedTwiceDiverges(t *testing.T) {
 			t.Errorf("%s: ReplayWith = %+v, %v; want nothing applied and ErrReplayDiverged", c.name, res, err)
 		}
 		check(c.name)
+	}
+}
+
+// TestReplayFromDamagedDefinitionRecord: a source whose definition record
+// is not one a program writes (3 bytes where a version and a SHA-256 take
+// 40) is damaged, not running another definition: Replay wraps ErrCorrupt
+// (it returned ErrDefinitionConflict) and applies nothing.
+func TestReplayFromDamagedDefinitionRecord(t *testing.T) {
+	ctx := context.Background()
+	def := retailWith(t, func(map[string]any) {})
+	src := memory.New()
+	p, err := membership.Open(src, def, membership.WithJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Process(ctx, event.Event{ID: "o1", Member: "m1", Type: "order", Time: time.Date(2026, 3, 1, 10, 0, 0, 0, p.Location()),
+		Attrs: event.Attrs{"amount": event.DecString("200"), "order_id": event.Str("o1")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Update(ctx, func(tx store.Tx) error { return tx.Put("meta", []byte("definition"), []byte{0, 0, 1}) }); err != nil {
+		t.Fatal(err)
+	}
+	dst, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := dst.Replay(ctx, src, nil)
+	if !errors.Is(err, membership.ErrCorrupt) || errors.Is(err, membership.ErrDefinitionConflict) || n != 0 {
+		t.Errorf("Replay from a damaged definition record = %d, %v; want 0 and ErrCorrupt", n, err)
 	}
 }

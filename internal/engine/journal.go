@@ -585,16 +585,23 @@ func journalSeq(tx store.Tx) (uint64, error) {
 
 // DefinitionRecord returns the definition record of st (its version and
 // the SHA-256 of its JSON; nil when none is installed), and the engine's
-// own: a replay runs only under the definition the source ran.
+// own: a replay runs only under the definition the source ran. A record
+// of another length than Install writes wraps ErrCorrupt: it is damage,
+// not another definition.
 func DefinitionRecord(ctx context.Context, st store.Store) ([]byte, error) {
 	var rec []byte
 	err := st.View(ctx, func(tx store.Tx) error {
 		v, err := tx.Get(bMeta, defKey)
-		if errors.Is(err, store.ErrNotFound) {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
 			return nil
+		case err != nil:
+			return err
+		case len(v) != len(definition{}.record):
+			return fmt.Errorf("%w: definition record", ErrCorrupt)
 		}
 		rec = append([]byte(nil), v...)
-		return err
+		return nil
 	})
 	return rec, err
 }
