@@ -209,6 +209,7 @@ type ReplayOptions struct {
 	// input of that sequence number (ReplayResult.Last): p's store must
 	// hold what that replay wrote, and is not checked to be empty (an
 	// input it holds already, event or request, is ErrReplayDiverged).
+	// An After beyond the journal's length wraps ErrInvalidArgument.
 	After uint64
 	// Until, when not zero, stops the replay before the first input whose
 	// time is at or after Until (inputs after it that are older are left
@@ -216,7 +217,8 @@ type ReplayOptions struct {
 	Until time.Time
 	// Through, when not zero, stops the replay after the input of that
 	// sequence number: a replay of a journal that is still growing (a
-	// live program's) ends where the caller read its length.
+	// live program's) ends where the caller read its length. A Through
+	// before After wraps ErrInvalidArgument.
 	Through uint64
 	// Changed replays the journal under p's definition although the
 	// source ran another (a what-if): p's definition is not compared
@@ -283,6 +285,9 @@ func (p *Program) ReplayWith(ctx context.Context, from store.Store, o ReplayOpti
 	if from == nil {
 		return fail(fmt.Errorf("%w: from: nil store", ErrInvalidArgument))
 	}
+	if o.Through > 0 && o.Through < o.After {
+		return fail(fmt.Errorf("%w: through: input %d is before after, %d", ErrInvalidArgument, o.Through, o.After))
+	}
 	mine := p.eng.Definition()
 	if !o.Changed {
 		src, err := engine.DefinitionRecord(ctx, from)
@@ -304,6 +309,10 @@ func (p *Program) ReplayWith(ctx context.Context, from store.Store, o ReplayOpti
 	total, err := engine.JournalLength(ctx, from)
 	if err != nil {
 		return fail(err)
+	}
+	if o.After > total {
+		// A Last of another journal: nothing of this one follows it.
+		return fail(fmt.Errorf("%w: after: input %d is beyond the journal's %d", ErrInvalidArgument, o.After, total))
 	}
 	if total == 0 {
 		// A program that ran without WithJournal left a history and no

@@ -3,6 +3,7 @@ package membership_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,5 +99,53 @@ func TestReplayFromDamagedDefinitionRecord(t *testing.T) {
 	n, err := dst.Replay(ctx, src, nil)
 	if !errors.Is(err, membership.ErrCorrupt) || errors.Is(err, membership.ErrDefinitionConflict) || n != 0 {
 		t.Errorf("Replay from a damaged definition record = %d, %v; want 0 and ErrCorrupt", n, err)
+	}
+}
+
+// TestReplayWithPartsOutsideTheJournal: After beyond the journal's length
+// (a ReplayResult.Last of another journal, say) and Through before After
+// are refused, wrapping ErrInvalidArgument and naming the field, and apply
+// nothing; before, both replayed nothing without an error, the first
+// reporting the foreign After as Last. After at the journal's length (a
+// replay that is done) applies nothing and is no error.
+func TestReplayWithPartsOutsideTheJournal(t *testing.T) {
+	ctx := context.Background()
+	def := retailWith(t, func(map[string]any) {})
+	src := memory.New()
+	p, err := membership.Open(src, def, membership.WithJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, p.Location())
+	for i, id := range []string{"o1", "o2"} {
+		if _, err := p.Process(ctx, event.Event{ID: id, Member: "m1", Type: "order", Time: at.Add(time.Duration(i) * time.Hour),
+			Attrs: event.Attrs{"amount": event.DecString("100"), "order_id": event.Str(id)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := dst.ReplayWith(ctx, src, membership.ReplayOptions{Through: 1}); err != nil || res.Applied != 1 {
+		t.Fatalf("replaying input 1: %+v, %v", res, err)
+	}
+	for _, c := range []struct {
+		name, field string
+		o           membership.ReplayOptions
+	}{
+		{"after beyond the journal", "after", membership.ReplayOptions{After: 3}},
+		{"through before after", "through", membership.ReplayOptions{After: 2, Through: 1}},
+	} {
+		res, err := dst.ReplayWith(ctx, src, c.o)
+		if !errors.Is(err, membership.ErrInvalidArgument) || !strings.Contains(err.Error(), c.field) || res.Applied != 0 {
+			t.Errorf("%s: ReplayWith = %+v, %v; want nothing applied and ErrInvalidArgument naming %q", c.name, res, err, c.field)
+		}
+	}
+	if res, err := dst.ReplayWith(ctx, src, membership.ReplayOptions{After: 1}); err != nil || res.Applied != 1 || res.Last != 2 {
+		t.Fatalf("replaying the rest: %+v, %v; want input 2 applied", res, err)
+	}
+	if res, err := dst.ReplayWith(ctx, src, membership.ReplayOptions{After: 2}); err != nil || res.Applied != 0 || res.Last != 2 {
+		t.Errorf("replaying after the end: %+v, %v; want nothing and no error", res, err)
 	}
 }
