@@ -11,6 +11,7 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/tag"
 	"github.com/shopspring/decimal"
 )
@@ -82,5 +83,57 @@ func TestAuditOfCallsTheDefinitionRefuses(t *testing.T) {
 	want := []string{"points.adjust p-adj refused", "tag.remove t-rm refused"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("audit trail (-want +got):\n%s", d)
+	}
+}
+
+// TestAuditSurvivesRetentionAndErasure: the trail is no record that only
+// idempotency or the feed needs (Retention), so a retention pass keeps
+// it, and Erase keeps its entries but for the quotes of the member's
+// refusals. By hand: m1's adjustment (op.li), a refused adjustment in an
+// unknown program quoting "13800001111", and the erasure (op.dpo) on 1
+// March; Advance to 1 June, with a window of 30 days, prunes the records
+// of March's requests (a retry of the adjustment is then ErrTooOld) and
+// leaves the three entries, the refusal's quote now "…".
+func TestAuditSurvivesRetentionAndErasure(t *testing.T) {
+	ctx := context.Background()
+	day := 24 * time.Hour
+	p, err := membership.Open(memory.New(), erasableDef(t), membership.WithRetention(membership.Retention{Window: 30 * day, Feed: 30 * day}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 3, 1, 10, 0, 0, 0, p.Location())
+	adjust := points.AdjustRequest{RequestID: "adj-1", Member: "m1", Operator: "op.li", Note: "n", At: at, Program: "mall", Amount: decimal.NewFromInt(50)}
+	if _, err := p.Points().Adjust(ctx, adjust); err != nil {
+		t.Fatal(err)
+	}
+	bad := adjust
+	bad.RequestID, bad.Program = "adj-2", "13800001111"
+	if _, err := p.Points().Adjust(ctx, bad); !errors.Is(err, points.ErrUnknownProgram) {
+		t.Fatalf("an unknown program: %v", err)
+	}
+	if _, err := p.Erase(ctx, membership.EraseRequest{RequestID: "e1", Member: "m1", Operator: "op.dpo", At: at.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Advance(ctx, time.Date(2025, 6, 1, 0, 0, 0, 0, p.Location())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Points().Adjust(ctx, adjust); !errors.Is(err, membership.ErrTooOld) {
+		t.Fatalf("a retry of adj-1 after the retention pass: %v, want ErrTooOld (its record pruned)", err)
+	}
+	pg, err := p.Audit(ctx, membership.AuditQuery{Member: "m1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range pg.Entries {
+		got = append(got, e.Time.Format("15:04")+" "+e.Operator+" "+e.Action+" "+e.Request+" "+e.Result+" "+e.Error)
+	}
+	want := []string{
+		`10:00 op.li points.adjust adj-1 accepted `,
+		`10:00 op.li points.adjust adj-2 refused points: unknown point program "…"`,
+		`11:00 op.dpo member.erase e1 accepted `,
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("m1's trail after the retention pass (-want +got):\n%s", d)
 	}
 }
