@@ -143,7 +143,9 @@ func (p *Program) replayers() map[string]replayer {
 }
 
 // ReplayProgress is called by Replay after each input it applied, with
-// the inputs done and the journal's length.
+// the inputs done (the sequence number reached) and the journal's length;
+// consecutive events are applied in batches, and it is called once after
+// each batch, with the batch's last.
 type ReplayProgress func(done, total uint64)
 
 // replayBatch is how many consecutive events Replay applies in one
@@ -181,7 +183,8 @@ const replayBatch = 256
 // random bytes (another coupon code). A nil from wraps ErrInvalidArgument,
 // and so does a from that holds a history but no journal (its program ran
 // without WithJournal), rather than replaying nothing: nothing is written
-// then. progress, when not nil, is called after each input. ReplayWith
+// then. progress, when not nil, is called after each input (see
+// ReplayProgress). ReplayWith
 // replays a part of the journal, or under a changed definition.
 //
 // Replay runs no retention pass (package whatif reads the whole feed of a
@@ -202,8 +205,9 @@ var ErrNoCounterpart = counterpart.ErrNone
 // ReplayOptions says which part of a journal ReplayWith applies, and
 // how. The zero value applies all of it as Replay does.
 type ReplayOptions struct {
-	// Progress, when not nil, is called after each input with the
-	// sequence number reached and the journal's length.
+	// Progress, when not nil, is called after each input (once after
+	// each batch of consecutive events) with the sequence number reached
+	// and the journal's length.
 	Progress ReplayProgress
 	// After, when not zero, continues a replay that stopped after the
 	// input of that sequence number (ReplayResult.Last): p's store must

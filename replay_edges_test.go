@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/ledger"
@@ -147,5 +148,46 @@ func TestReplayWithPartsOutsideTheJournal(t *testing.T) {
 	}
 	if res, err := dst.ReplayWith(ctx, src, membership.ReplayOptions{After: 2}); err != nil || res.Applied != 0 || res.Last != 2 {
 		t.Errorf("replaying after the end: %+v, %v; want nothing and no error", res, err)
+	}
+}
+
+// TestReplayProgressAfterEachBatch pins ReplayProgress: consecutive
+// events are applied in one batch and reported once, with the last of
+// them. By hand, for o1, o2, an adjustment and o3 (4 inputs): (2, 4) once
+// the adjustment ends the batch of o1 and o2, (3, 4) for the adjustment,
+// (4, 4) for o3.
+func TestReplayProgressAfterEachBatch(t *testing.T) {
+	ctx := context.Background()
+	def := retailWith(t, func(map[string]any) {})
+	src := memory.New()
+	p, err := membership.Open(src, def, membership.WithJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, p.Location())
+	order := func(id string, h int) {
+		t.Helper()
+		if _, err := p.Process(ctx, event.Event{ID: id, Member: "m1", Type: "order", Time: at.Add(time.Duration(h) * time.Hour),
+			Attrs: event.Attrs{"amount": event.DecString("100"), "order_id": event.Str(id)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	order("o1", 0)
+	order("o2", 1)
+	if _, err := p.Points().Adjust(ctx, points.AdjustRequest{RequestID: "adj-1", Member: "m1", Operator: "op", Note: "n",
+		At: at.Add(2 * time.Hour), Program: "mall", Amount: decimal.NewFromInt(5)}); err != nil {
+		t.Fatal(err)
+	}
+	order("o3", 3)
+	dst, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][2]uint64
+	if n, err := dst.Replay(ctx, src, func(done, total uint64) { got = append(got, [2]uint64{done, total}) }); err != nil || n != 4 {
+		t.Fatalf("Replay = %d, %v; want 4", n, err)
+	}
+	if d := cmp.Diff([][2]uint64{{2, 4}, {3, 4}, {4, 4}}, got); d != "" {
+		t.Errorf("progress (-want +got):\n%s", d)
 	}
 }
