@@ -93,7 +93,10 @@
 //     not pack; one after it meets the constraint. Rows written at
 //     version 3, before the constraint, are not checked (NOT VALID) and
 //     are not read. Adding the constraint needs the role to own kv, as
-//     the role that created it does. A running instance of version 3
+//     the role that created it does: a role granted only kv's rows gets,
+//     at its first Program's Open, an error wrapping store.ErrFailed
+//     (SQLSTATE 42501; before, the server's error alone), and the store
+//     decides nothing until its owner opens it. A running instance of version 3
 //     writes only packed rows: harmless after 4 (a new one is refused
 //     with ErrSchemaTooNew).
 //

@@ -410,7 +410,10 @@ func (t *tx) packedReads(out, reads []store.Read) []store.Read {
 // when none of them holds a record yet: the first call decides, and the
 // store records what it decided, which every Store that opens it follows;
 // a later call changes nothing. A bucket name that is empty or begins
-// with 0x00 (the store's own) is refused with store.ErrInvalid.
+// with 0x00 (the store's own) is refused with store.ErrInvalid. What the
+// server or the connection made fail (the constraint refused to a role
+// that does not own kv, say) is an error wrapping store.ErrFailed, as
+// New's and Update's are, and records nothing: a later call decides.
 //
 // The first call decides with kv locked (refuseUnpacked): a Store of a
 // release that does not pack may be writing to those buckets.
@@ -430,7 +433,7 @@ func (s *Store) Pack(buckets ...string) error {
 		set, err = s.decidePack(ctx, buckets)
 	}
 	if err != nil {
-		return fmt.Errorf("postgres: pack: %w", err)
+		return fmt.Errorf("postgres: pack: %w", openFailed(ctx, err))
 	}
 	s.packed.Store(&set)
 	return nil

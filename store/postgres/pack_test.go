@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
 	"github.com/memberkit/membership"
@@ -528,5 +530,83 @@ func TestOlderReleaseWritesToPackedBucketsRefused(t *testing.T) {
 	refused(put(old, "bal", "m2", "1"), "balance of m2 after the migration to version 4")
 	if got := get(cur, "bal", "m2"); got != "(none)" {
 		t.Errorf("bal/m2 = %q; want none", got)
+	}
+}
+
+// TestPackRefusedWrapsErrFailed: Pack's decision is the server's to
+// refuse (here, the constraint it adds needs the role to own kv, and the
+// role was only granted its rows, as a DBA may make it). The refusal is
+// the store's failure, as New's and Update's are: an error wrapping
+// store.ErrFailed and the server's, not the caller's input; and the
+// decision is not half made: no layout recorded, no constraint, so that
+// the owner's Pack then decides as on a new store.
+func TestPackRefusedWrapsErrFailed(t *testing.T) {
+	admin := testPool(t)
+	ctx := t.Context()
+	role := fmt.Sprintf("membership_packer_%d", os.Getpid())
+	if _, err := admin.Exec(ctx, "CREATE ROLE "+role+" NOLOGIN"); err != nil {
+		t.Fatalf("creating a role (the tests' user must be allowed to, see README.md): %v", err)
+	}
+	t.Cleanup(func() {
+		// After the schema's cleanup, registered later, which runs first.
+		if _, err := admin.Exec(context.Background(), "DROP OWNED BY "+role+"; DROP ROLE "+role); err != nil {
+			t.Errorf("dropping role %s: %v", role, err)
+		}
+	})
+	schema := newSchema(t, admin)
+	owner, err := postgres.New(ctx, admin, &postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	q := pgx.Identifier{schema}.Sanitize()
+	if _, err := admin.Exec(ctx, "GRANT USAGE ON SCHEMA "+q+" TO "+role+"; GRANT ALL ON ALL TABLES IN SCHEMA "+q+" TO "+role); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "SET ROLE "+role)
+		return err
+	}
+	p, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s, err := postgres.New(ctx, p, &postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatalf("New as a role granted the tables: %v", err)
+	}
+	defer s.Close()
+
+	err = s.Pack("bal")
+	var pe *pgconn.PgError
+	if !errors.Is(err, store.ErrFailed) || errors.Is(err, store.ErrInvalid) || !errors.As(err, &pe) || pe.Code != "42501" {
+		t.Errorf("Pack by a role that does not own kv = %v; want an error wrapping store.ErrFailed and SQLSTATE 42501", err)
+	}
+	var recorded, constraints int
+	if err := admin.QueryRow(ctx, "SELECT count(*) FROM "+q+".kv WHERE bucket = '\\x0073746f7265'::bytea").Scan(&recorded); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_constraint WHERE conrelid = $1::regclass AND conname = 'kv_packed_member_keys'", q+".kv").Scan(&constraints); err != nil {
+		t.Fatal(err)
+	}
+	if recorded != 0 || constraints != 0 {
+		t.Errorf("after the refused Pack: %d layout records, %d constraints; want none", recorded, constraints)
+	}
+	// The owner decides: "bal" is empty, so it packs, and a member's
+	// balance is a record of its packed row.
+	if err := owner.Pack("bal"); err != nil {
+		t.Fatalf("the owner's Pack: %v", err)
+	}
+	if err := owner.Update(ctx, func(tx store.Tx) error { return tx.Put("bal", []byte("m1\x00points"), []byte("5")) }); err != nil {
+		t.Fatal(err)
+	}
+	var rows int
+	if err := admin.QueryRow(ctx, "SELECT count(*) FROM "+q+".kv WHERE bucket = '\\x007061636b'::bytea AND key = 'm1'::bytea").Scan(&rows); err != nil || rows != 1 {
+		t.Errorf("m1's packed rows = %d, %v; want 1", rows, err)
 	}
 }
