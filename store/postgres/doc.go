@@ -182,7 +182,11 @@
 // each Update of the group returns an error wrapping store.ErrFailed. An
 // Update whose context ends while it waits in the queue leaves it and
 // returns the context's error at once (before, it waited for a
-// connection to be free). No timer: a group is what queued while the
+// connection to be free), and so does one whose group waits for a
+// connection when its context ends: the group stops waiting and its
+// Updates run alone, each under its own context (before, with a server
+// that stopped answering and no connect_timeout, all of them waited for
+// a connection attempt that nothing ended). No timer: a group is what queued while the
 // connections were busy, so a store that is not busy runs each Update
 // alone, with no wait. Groups are kept small because PostgreSQL turns a
 // transaction's predicate locks on one relation into a lock of the whole

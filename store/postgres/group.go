@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
@@ -200,9 +201,9 @@ func (s *Store) runTogether(g []*call) []outcome {
 		return outs
 	}
 	ctx := context.WithoutCancel(g[0].ctx)
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := s.acquireFor(g)
 	if err != nil {
-		return alone(-1, nil) // each finds the error itself
+		return alone(-1, nil) // each finds the error itself, or its context's end
 	}
 	defer conn.Release()
 	t := newTx(s, ctx, conn.Conn(), true, present)
@@ -272,6 +273,24 @@ func (s *Store) runTogether(g []*call) []outcome {
 		s.grouped.Add(int64(len(g)))
 	}
 	return outs
+}
+
+// acquireFor gets a connection for g until the context of one of its
+// calls ends: none of them has run, and each waits no longer than its
+// context (a server that stopped answering, with no connect_timeout,
+// would keep the pool's connection attempt going). The group then runs
+// alone, each call under its own context.
+func (s *Store) acquireFor(g []*call) (*pgxpool.Conn, error) {
+	if len(g) == 1 {
+		return s.pool.Acquire(g[0].ctx)
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(g[0].ctx))
+	defer cancel()
+	for _, c := range g {
+		stop := context.AfterFunc(c.ctx, cancel)
+		defer stop()
+	}
+	return s.pool.Acquire(ctx)
 }
 
 // prefetch reads in one round trip what the functions of g said they read

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1077,5 +1078,136 @@ func TestAcquireTimeoutWrapsErrFailed(t *testing.T) {
 		if !errors.Is(err, store.ErrFailed) {
 			t.Errorf("%s on a server that stopped answering = %v; want an error wrapping store.ErrFailed", name, err)
 		}
+	}
+}
+
+// silencedPool returns a pool of conns connections to the test database
+// with no connect_timeout, and silence, which sends its connection
+// attempts from then on to a server that never answers (a network cut)
+// and closes the connections it has, those in use once released.
+func silencedPool(t *testing.T, conns int32) (p *pgxpool.Pool, silence func()) {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := silentServer(t)
+	var unanswered atomic.Bool
+	cfg.MaxConns = conns
+	cfg.ConnConfig.ConnectTimeout = 0
+	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, a string) (net.Conn, error) {
+		if unanswered.Load() {
+			network, a = "tcp", addr
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, a)
+	}
+	p, err = pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p, func() {
+		unanswered.Store(true)
+		p.Reset()
+	}
+}
+
+// TestUnansweredServerHonoursTheContext: once the server stops answering
+// (a network cut, no connect_timeout in the DSN), an Update or a View
+// whose context ends while the store waits for a connection returns the
+// context's error when it ends, as Update's doc says of an Update that
+// has not run, rather than waiting for a connection attempt that no
+// timeout ends. Before, an Update (in a group of one, Options.Group's
+// default) waited for the connection under a context that never ended.
+func TestUnansweredServerHonoursTheContext(t *testing.T) {
+	pool, silence := silencedPool(t, 4)
+	s, err := postgres.New(t.Context(), pool, &postgres.Options{Schema: newSchema(t, testPool(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	silence()
+	for name, call := range map[string]func(ctx context.Context) error{
+		"Update": func(ctx context.Context) error {
+			return s.Update(ctx, func(tx store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) })
+		},
+		"View": func(ctx context.Context) error {
+			return s.View(ctx, func(tx store.Tx) error { _, err := tx.Get("b", []byte("k")); return err })
+		},
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		done := make(chan error, 1)
+		go func() { done <- call(ctx) }()
+		want(t, name+" whose context ended waiting for a connection", done, context.DeadlineExceeded)
+		cancel()
+	}
+}
+
+// TestGroupWaitingForAConnectionHonoursEachContext: a group of Updates
+// waits for a connection from a server that stopped answering; the
+// context of its second Update ends (its first's does not): that Update
+// returns its context's error at once, and the first, run alone under
+// its own context, when that one ends. Before, both waited for the
+// group's connection attempt, which no context ended.
+func TestGroupWaitingForAConnectionHonoursEachContext(t *testing.T) {
+	pool, silence := silencedPool(t, 1)
+	s, err := postgres.New(t.Context(), pool, &postgres.Options{Schema: newSchema(t, testPool(t)), Group: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	holding, release, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		held <- s.Update(t.Context(), func(tx store.Tx) error {
+			close(holding)
+			<-release
+			return tx.Put("b", []byte("hold"), []byte("1"))
+		})
+	}()
+	<-holding
+	ctx0, cancel0 := context.WithCancel(t.Context())
+	defer cancel0()
+	ctx1, cancel1 := context.WithCancel(t.Context())
+	defer cancel1()
+	done := []chan error{make(chan error, 1), make(chan error, 1)}
+	for i, ctx := range []context.Context{ctx0, ctx1} {
+		go func() {
+			done[i] <- s.Update(ctx, func(tx store.Tx) error { return tx.Put("b", fmt.Appendf(nil, "k%d", i), []byte("v")) })
+		}()
+		for postgres.Queued(s) < i+1 {
+			runtime.Gosched()
+		}
+	}
+	silence() // the holding Update's connection closes once released
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatalf("the holding Update: %v", err)
+	}
+	for postgres.Queued(s) > 0 { // taken into a group, which waits for a connection
+		runtime.Gosched()
+	}
+	cancel1()
+	want(t, "the group's second Update, cancelled", done[1], context.Canceled)
+	if err := ctx0.Err(); err != nil {
+		t.Fatalf("the first Update's context ended: %v", err)
+	}
+	cancel0()
+	want(t, "the group's first Update, cancelled after", done[0], context.Canceled)
+}
+
+// want waits for the error of a call whose context has ended or is about
+// to, and checks that it is the context's, errCtx. A watchdog fails the
+// test should the call go on past a minute.
+func want(t *testing.T, name string, done <-chan error, errCtx error) {
+	t.Helper()
+	watchdog := time.NewTimer(time.Minute)
+	defer watchdog.Stop()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errCtx) || errors.Is(err, store.ErrFailed) {
+			t.Errorf("%s = %v; want %v, not store.ErrFailed", name, err, errCtx)
+		}
+	case <-watchdog.C:
+		t.Fatalf("%s: still waiting for a connection a minute after its context ended", name)
 	}
 }
