@@ -186,7 +186,10 @@
 // connection when its context ends: the group stops waiting and its
 // Updates run alone, each under its own context (before, with a server
 // that stopped answering and no connect_timeout, all of them waited for
-// a connection attempt that nothing ended). No timer: a group is what queued while the
+// a connection attempt that nothing ended). A group of one Update is
+// that Update alone: its context ends its reads and its commit, as
+// under Group 1 (before, a read after the context ended went through,
+// and the Update committed when its function returned nil). No timer: a group is what queued while the
 // connections were busy, so a store that is not busy runs each Update
 // alone, with no wait. Groups are kept small because PostgreSQL turns a
 // transaction's predicate locks on one relation into a lock of the whole

@@ -181,7 +181,7 @@ func (s *Store) runGroup(g []*call) {
 
 // runTogether runs g's functions in one transaction and returns their
 // outcomes. The transaction's statements are not cancelled with one
-// caller's context: the others wait for it.
+// caller's context, the others wait for it, unless the group is of one.
 func (s *Store) runTogether(g []*call) []outcome {
 	outs := make([]outcome, len(g))
 	ran := 0 // the functions run: g[:ran]
@@ -200,7 +200,12 @@ func (s *Store) runTogether(g []*call) []outcome {
 		}
 		return outs
 	}
-	ctx := context.WithoutCancel(g[0].ctx)
+	// A group of one is an Update alone: its context cancels its
+	// statements, as in Store.run.
+	ctx := g[0].ctx
+	if len(g) > 1 {
+		ctx = context.WithoutCancel(ctx)
+	}
 	conn, err := s.acquireFor(g)
 	if err != nil {
 		return alone(-1, nil) // each finds the error itself, or its context's end
@@ -263,7 +268,7 @@ func (s *Store) runTogether(g []*call) []outcome {
 		}
 		for i := range outs {
 			if outs[i].err == nil {
-				outs[i].err = fmt.Errorf("postgres: commit: %w", failed(err))
+				outs[i].err = fmt.Errorf("postgres: commit: %w", failedCommit(err))
 			}
 		}
 		return outs

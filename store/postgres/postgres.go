@@ -344,7 +344,9 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 // again, each in a transaction of its own as above. An Update whose
 // context ends while it is queued leaves the queue and returns ctx.Err()
 // at once; one that joined a group waits for the group's transaction,
-// which its context does not cancel once its function ran. A group that
+// which its context does not cancel once its function ran, unless the
+// group is of that Update alone (as when the store is not busy): its
+// context then ends its reads and commit as above. A group that
 // waits for a connection (from a server that stopped answering, say)
 // stops waiting when the context of one of its Updates ends, and each
 // then runs alone under its own context, as above: no Update waits for

@@ -557,42 +557,49 @@ func TestConflictGivesUp(t *testing.T) {
 // TestFailedRead checks that a read that fails for another reason than a
 // conflict (here the context is cancelled) ends the Update with that
 // error, without running it again and without committing, even when the
-// function swallows the error.
+// function swallows the error: an Update alone (Group 1) and one of the
+// default Group that runs in a group of one (before, that group's
+// statements were not cancelled with its context, so the read went
+// through and the Update committed had the function returned nil).
 func TestFailedRead(t *testing.T) {
-	s := openStore(t, nil)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	runs := 0
-	err := s.Update(ctx, func(tx store.Tx) error {
-		runs++
-		if err := tx.Put("b", []byte("k"), []byte("v")); err != nil {
-			return err
-		}
-		cancel()
-		if _, err := tx.Get("b", []byte("other")); err == nil || errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("Get with a cancelled context = %v; want an error", err)
-		}
-		if _, err := tx.Get("b", []byte("k")); err == nil {
-			// Read from the transaction's writes: still an error, as
-			// the transaction failed.
-			return errors.New("Get after a failed read succeeded")
-		}
-		return nil // swallow the error: Update must not commit
-	})
-	if err == nil || errors.Is(err, store.ErrConflict) {
-		t.Errorf("Update whose read failed = %v; want that error, not a conflict", err)
-	}
-	if runs != 1 {
-		t.Errorf("the function ran %d times; want 1", runs)
-	}
-	err = s.View(t.Context(), func(tx store.Tx) error {
-		if v, err := tx.Get("b", []byte("k")); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("Get = %q, %v; want ErrNotFound: the failed Update committed", v, err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("View: %v", err)
+	for _, group := range []int{1, 0} {
+		t.Run(fmt.Sprintf("Group%d", group), func(t *testing.T) {
+			s := openStore(t, &postgres.Options{Group: group})
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			runs := 0
+			err := s.Update(ctx, func(tx store.Tx) error {
+				runs++
+				if err := tx.Put("b", []byte("k"), []byte("v")); err != nil {
+					return err
+				}
+				cancel()
+				if _, err := tx.Get("b", []byte("other")); !errors.Is(err, context.Canceled) {
+					return fmt.Errorf("Get with a cancelled context = %v; want an error wrapping context.Canceled", err)
+				}
+				if _, err := tx.Get("b", []byte("k")); err == nil {
+					// Read from the transaction's writes: still an error, as
+					// the transaction failed.
+					return errors.New("Get after a failed read succeeded")
+				}
+				return nil // swallow the error: Update must not commit
+			})
+			if !errors.Is(err, context.Canceled) || errors.Is(err, store.ErrConflict) {
+				t.Errorf("Update whose read failed = %v; want that error, context.Canceled, not a conflict", err)
+			}
+			if runs != 1 {
+				t.Errorf("the function ran %d times; want 1", runs)
+			}
+			err = s.View(t.Context(), func(tx store.Tx) error {
+				if v, err := tx.Get("b", []byte("k")); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("Get = %q, %v; want ErrNotFound: the failed Update committed", v, err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("View: %v", err)
+			}
+		})
 	}
 }
 
@@ -740,10 +747,18 @@ func TestServerFailureWrapsErrFailed(t *testing.T) {
 // Either way, the two keys it wrote are both there or neither, and the
 // store works on.
 func TestContextEndsDuringCommit(t *testing.T) {
+	for _, group := range []int{1, 0} {
+		t.Run(fmt.Sprintf("Group%d", group), func(t *testing.T) { testContextEndsDuringCommit(t, group) })
+	}
+}
+
+// testContextEndsDuringCommit is TestContextEndsDuringCommit on a store
+// of Options.Group group: alone, or in a group of one.
+func testContextEndsDuringCommit(t *testing.T, group int) {
 	p := testPool(t)
 	ctx := t.Context()
 	schema := newSchema(t, p)
-	s := openStore(t, &postgres.Options{Schema: schema, Group: 1})
+	s := openStore(t, &postgres.Options{Schema: schema, Group: group})
 	put := func(v string) func(tx store.Tx) error {
 		return func(tx store.Tx) error {
 			if err := tx.Put("b", []byte("k1"), []byte(v)); err != nil {
