@@ -30,7 +30,9 @@
 // errors (ErrReadOnly, ErrTxDone, ErrInvalid, ErrClosed), context
 // cancellation, [store.Preload], and the optional capabilities a
 // store's transactions have ([store.Adder], [store.Inserter],
-// [store.Ensurer]).
+// [store.Ensurer]) and a store has ([store.Prefetcher]: UpdatePrefetch
+// is Update, a function seeing the writes of those before it over what
+// the store read early).
 //
 // Then the concurrent writers of the contract (see [store]): whether a
 // store runs Updates one at a time or concurrently and runs a function
@@ -102,6 +104,7 @@ var cases = []struct {
 	{"Invalid", testInvalid},
 	{"CancelledContext", testCancelledContext},
 	{"Preload", testPreload},
+	{"Prefetcher", testPrefetcher},
 	{"Adder", testAdder},
 	{"Inserter", testInserter},
 	{"Ensurer", testEnsurer},
