@@ -21,7 +21,8 @@ import (
 //   - no member account was ever negative;
 //   - each member account's balance equals the sum of its open lots, and no
 //     lot is negative (for assets that keep lots; one that does not has
-//     none);
+//     none, and neither has a pool); every lot is read, so a lot of an
+//     account with no entry and no balance is found too;
 //   - per asset, all accounts sum to zero, and the daily totals per kind sum
 //     to the members' total balance (the reconciliation identity).
 //
@@ -94,6 +95,28 @@ func Verify(tx store.Tx) error {
 	if err != nil {
 		return err
 	}
+	// Lots are read in one pass, not per account of an entry or a
+	// balance: a lot of an account that has neither (left behind, or
+	// its balance and entries lost) breaks the lots' sum all the same.
+	lots := map[Account]decimal.Decimal{}
+	err = tx.Scan(bLot, nil, nil, false, func(k, v []byte) error {
+		a, n, ok := parseAccountKey(k)
+		if !ok {
+			return errf(ErrCorrupt, "lot key %q", k)
+		}
+		lot, err := decodeLotAt(a, n, k, v)
+		if err != nil {
+			return err
+		}
+		if lot.Amount.IsNegative() {
+			bad("%s lot %s: negative %s", a, lot.ID, lot.Amount)
+		}
+		lots[a] = lots[a].Add(lot.Amount)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	l := New(tx, nil)
 	assetSum := map[Asset]decimal.Decimal{}
 	memberSum := map[Asset]decimal.Decimal{}
@@ -103,6 +126,12 @@ func Verify(tx store.Tx) error {
 	}
 	for a := range bals {
 		if _, ok := entries[a]; !ok {
+			accts = append(accts, a)
+		}
+	}
+	for a := range lots {
+		_, e := entries[a]
+		if _, b := bals[a]; !e && !b {
 			accts = append(accts, a)
 		}
 	}
@@ -132,29 +161,19 @@ func Verify(tx store.Tx) error {
 			bad("%s: balance %s, entries sum to %s", a, bal, run)
 		}
 		assetSum[a.Asset] = assetSum[a.Asset].Add(bal)
-		if !a.IsMember() {
+		lotSum, hasLots := lots[a]
+		if !a.IsMember() || !a.Asset.HasLots() {
+			if hasLots {
+				bad("%s keeps no lots, but has lots summing to %s", a, lotSum)
+			}
+			if a.IsMember() {
+				memberSum[a.Asset] = memberSum[a.Asset].Add(bal)
+			}
 			continue
 		}
 		memberSum[a.Asset] = memberSum[a.Asset].Add(bal)
-		lots := decimal.Zero
-		err = l.scanLots(a, func(lot Lot) error {
-			if lot.Amount.IsNegative() {
-				bad("%s lot %s: negative %s", a, lot.ID, lot.Amount)
-			}
-			lots = lots.Add(lot.Amount)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if !a.Asset.HasLots() {
-			if !lots.IsZero() {
-				bad("%s keeps no lots, but has lots summing to %s", a, lots)
-			}
-			continue
-		}
-		if !lots.Equal(bal) {
-			bad("%s: balance %s, open lots sum to %s", a, bal, lots)
+		if !lotSum.Equal(bal) {
+			bad("%s: balance %s, open lots sum to %s", a, bal, lotSum)
 		}
 	}
 	for asset, s := range assetSum {
