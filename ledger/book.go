@@ -1002,12 +1002,15 @@ type Query struct {
 // Page is one page of a statement.
 type Page struct {
 	Entries []Entry `json:"entries"`
-	// Next is the cursor of the following page; empty at the end.
+	// Next is the cursor of the following page; empty at the end, when no
+	// entry of the kinds asked (Query.Kinds) follows.
 	Next string `json:"next,omitempty"`
 }
 
 // Statement returns a page of an account's entries in time order. It reads
-// only the entries of the page (and those the kind filter skips). It is
+// only the entries of the page (and those the kind filter skips, after the
+// page too: a page has a Next only when an entry of the kinds asked
+// follows). It is
 // meant for member accounts: a pool's legs are stored inside the member
 // entries of their transactions (see Post), so a pool's statement lists
 // only its transactions with other pools; read pools through Balance and
@@ -1050,8 +1053,21 @@ func (l *Ledger) Statement(q Query) (Page, error) {
 	}
 	var page Page
 	var last []byte
+	var ahead []Entry // an entry past a full page, read for its kind
 	err := l.tx.Scan(bEntry, start, end, q.Newest, func(k, v []byte) error {
 		if len(page.Entries) == q.Limit {
+			// A page has a Next only when an entry of the kinds asked
+			// follows: the entries of other kinds after a full page
+			// are skipped here, as the next page would skip them.
+			if len(q.Kinds) > 0 {
+				var err error
+				if ahead, err = appendEntries(ahead[:0], q.Account, len(p), k, v, false); err != nil {
+					return err
+				}
+				if !hasKind(q.Kinds, ahead[0].Kind) {
+					return nil
+				}
+			}
 			page.Next = encodeCursor(last)
 			return store.StopScan
 		}
