@@ -24,7 +24,12 @@ import (
 //     none, and neither has a pool); every lot is read, so a lot of an
 //     account with no entry and no balance is found too;
 //   - per asset, all accounts sum to zero, and the daily totals per kind sum
-//     to the members' total balance (the reconciliation identity).
+//     to the members' total balance (the reconciliation identity);
+//   - each member's transaction counter (and that of transactions between
+//     pools) stands at or past the number of its last transaction: one
+//     behind would number the next posting as an earlier transaction,
+//     whose entry at the same instant and generated lot that posting
+//     would overwrite.
 //
 // It reads the whole journal: run it in audits and tests, not per event.
 func Verify(tx store.Tx) error {
@@ -41,6 +46,7 @@ func Verify(tx store.Tx) error {
 		asset  Asset
 	}
 	sums := map[txAsset]decimal.Decimal{}
+	lastTxn := map[string]uint64{} // per member, the last transaction's number
 	// Keys come in account order: the account of the last key is reused
 	// while it lasts.
 	var lastAcct Account
@@ -63,11 +69,42 @@ func Verify(tx store.Tx) error {
 			entries[e.Account] = append(entries[e.Account], e)
 			k := txAsset{lastAcct.Member, e.Txn, e.Account.Asset}
 			sums[k] = sums[k].Add(e.Amount)
+			if e.Txn > lastTxn[lastAcct.Member] {
+				lastTxn[lastAcct.Member] = e.Txn
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	// A counter behind a transaction of its member would number the next
+	// posting as that one, whose records (an entry at the same instant,
+	// the lot it generated) that posting would overwrite.
+	counters := map[string]uint64{}
+	err = tx.Scan(bTxn, nil, nil, false, func(k, v []byte) error {
+		n, err := parseCounter(v)
+		counters[string(k)] = n
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if v, err := tx.Get(bMeta, txnKey); err == nil {
+		if counters[""], err = parseCounter(v); err != nil {
+			return err
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	for member, last := range lastTxn {
+		if c := counters[member]; c < last {
+			if member == "" {
+				bad("the counter of transactions between pools stands at %d, behind transaction %d", c, last)
+			} else {
+				bad("member %q: transaction counter stands at %d, behind transaction %d", member, c, last)
+			}
+		}
 	}
 	for k, s := range sums {
 		if s.IsZero() {

@@ -18,7 +18,8 @@ import (
 // (one lot each, balance 15, the earned pool -15), then one record is
 // damaged. A lot left where no entry or balance is (bob's 3, or one in a
 // pool, which keeps none) was not seen before: Verify read the lots only
-// of the accounts it met in the entries and balances.
+// of the accounts it met in the entries and balances; nor was a
+// transaction counter behind its member's transactions, or garbled.
 func TestVerifyFindsEachDamage(t *testing.T) {
 	ctx := context.Background()
 	pts := Points("mall")
@@ -84,6 +85,24 @@ func TestVerifyFindsEachDamage(t *testing.T) {
 		{"a lot in a pool", func(tx store.Tx) error {
 			return New(tx, time.UTC).putLot(Lot{ID: "x", Account: earned, Amount: three, Original: three, Granted: at}, false)
 		}, []string{"pool/points:mall/earned keeps no lots, but has lots summing to 3"}},
+		{"a member's counter behind", func(tx store.Tx) error {
+			// Alice's next posting would be numbered 2 again.
+			return tx.Put(bTxn, []byte("alice"), []byte("1"))
+		}, []string{`member "alice": transaction counter stands at 1, behind transaction 2`}},
+		{"a member's counter missing", func(tx store.Tx) error {
+			return tx.Delete(bTxn, []byte("alice"))
+		}, []string{`member "alice": transaction counter stands at 0, behind transaction 2`}},
+		{"the pools' counter behind", func(tx store.Tx) error {
+			// A transfer between pools is transaction 1 of theirs.
+			_, err := New(tx, time.UTC).Post(Transaction{Time: at, Kind: "transfer", Legs: []Leg{{Account: earned, Amount: three}, {Account: Pool(pts, "redeemed"), Amount: three.Neg()}}})
+			if err != nil {
+				return err
+			}
+			return tx.Delete(bMeta, txnKey)
+		}, []string{"the counter of transactions between pools stands at 0, behind transaction 1"}},
+		{"a counter garbled", func(tx store.Tx) error {
+			return tx.Put(bTxn, []byte("alice"), []byte("2x"))
+		}, []string{`transaction counter "2x"`}},
 		{"an entry record garbled", func(tx store.Tx) error {
 			k, _ := first(tx, bEntry, "alice", false)
 			return tx.Put(bEntry, k, []byte{entryV3, 0, 5, 'x'})
