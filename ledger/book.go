@@ -993,7 +993,9 @@ type Query struct {
 	// Limit is the page size: 0 means 50, a limit above 1,000 returns
 	// pages of 1,000, and a negative one is refused.
 	Limit int
-	// Cursor continues after the previous page (Page.Next).
+	// Cursor continues after the previous page (Page.Next) or an entry
+	// (Entry.Cursor), within From and To: a cursor outside them lists
+	// nothing outside them.
 	Cursor string
 	// Newest lists the newest entries first.
 	Newest bool
@@ -1045,10 +1047,15 @@ func (l *Ledger) Statement(q Query) (Page, error) {
 		if err != nil || !bytes.HasPrefix(c, p) {
 			return Page{}, errf(ErrInvalid, "bad cursor %q", q.Cursor)
 		}
+		// The cursor narrows the window, never widens it: one from
+		// before From (or, newest first, past To) goes on from the
+		// window's edge.
 		if q.Newest {
-			end = c
-		} else {
-			start = append(c, 0) // just after c
+			if bytes.Compare(c, end) < 0 {
+				end = c
+			}
+		} else if c = append(c, 0); bytes.Compare(c, start) > 0 { // just after c
+			start = c
 		}
 	}
 	var page Page
