@@ -25,9 +25,10 @@
 // query returned, changes no member's benefits or price.
 // Benefits are not granted or stored: they follow the level and the plans
 // as they change, and a plan counts until its expiry instant, even before
-// Advance has performed the expiry. Nor is their past kept: a query for a
-// time before the member's latest level change or plan purchase answers
-// with the current level and plans ([Handle.Of]).
+// Advance has performed the expiry. Nor is their past kept, but the
+// level's is: a query for a time before the member's latest level change
+// answers with the level held then (the level history), and the current
+// plans ([Handle.Of]).
 //
 // # Achievements
 //

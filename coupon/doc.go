@@ -16,7 +16,11 @@
 //
 // Through the engine only. Claim conditions read the member's level and
 // tags (for ClaimRule.Tags and ClaimRule.Segment) from the readers the
-// level and tag domains register (engine.Unit.MemberLevel, MemberTags); of
+// level and tag domains register (engine.Unit.MemberLevel, MemberTags):
+// the level held at the claim's time, so a claim or an event dated before
+// the member's latest level change (an upgrade to a level the condition
+// names, processed first) is judged on the level held then and refused
+// with ErrNotEligible (package level); of
 // package tag only the expressions are used ([tag.Parse],
 // [tag.Expr.Match]); level gifts and task rewards reach the part as engine
 // rewards of kinds rule.RewardCoupon and rule.RewardPack; coupon IDs are

@@ -56,6 +56,20 @@
 // follows: the history went back in time and [Handle.Days] counted -1
 // members at the level left.
 //
+// The other domains judge an event or a request on the level the member
+// held at its time (engine.Unit.MemberLevel): the rule of points, the
+// coupon claim condition, the task target, the benefits of a time. One
+// dated before the member's latest level change (a late order dated
+// 09:00, processed after an upgrade at 10:00; one dated before a
+// downgrade) is judged on the level held then, read back from the
+// member's history ([Handle.History]); an upgrade the late event brings
+// itself takes effect when the current level started, after its time, so
+// it does not count for it. Before, they read the level the member held
+// when the event was processed. An event dated from the latest change on
+// reads only the member's record, as before. Tags, which say what the
+// member is rather than judge an event, follow the current level (package
+// tag).
+//
 // A member's growth, lifetime growth and growth of each day keep to the
 // limit on decimals every amount keeps to (event.CheckDecimal: 40
 // digits, counted as the figure reads: 9e39 at two places is 40): an

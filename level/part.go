@@ -1014,9 +1014,22 @@ func cloneMember(m memberState) memberState {
 	return m
 }
 
-// Level returns the member's current ladder level, for the other parts
-// (the entry level for a member never seen; "" without a ladder).
+// Level returns the member's ladder level at the unit's time, for the
+// other parts (the entry level for a member never seen; "" without a
+// ladder): the current one, unless the unit is dated before it started (a
+// late event), when the history says which the member held then
+// (levelAt).
 func (p *part) Level(u *engine.Unit, member string) (string, error) {
+	return p.level(u, member, true)
+}
+
+// CurrentLevel returns the member's current ladder level, whatever the
+// unit's time, for the tag part.
+func (p *part) CurrentLevel(u *engine.Unit, member string) (string, error) {
+	return p.level(u, member, false)
+}
+
+func (p *part) level(u *engine.Unit, member string, atUnit bool) (string, error) {
 	if len(p.def.Ladder) == 0 {
 		return "", nil
 	}
@@ -1033,6 +1046,12 @@ func (p *part) Level(u *engine.Unit, member string) (string, error) {
 	if err != nil || m.Level == "" {
 		// Never seen, or known only for plans bought before the ladder.
 		return p.def.Ladder[0].Name, err
+	}
+	if atUnit && u.At().Before(m.Since) {
+		// The only case that reads more than the member's record: every
+		// level change sets Since to its time, and none is dated before
+		// the one it follows.
+		return levelAt(u.Tx(), member, u.At(), m.Level)
 	}
 	return m.Level, nil
 }

@@ -592,6 +592,37 @@ func lapsedRun(tx store.Tx, member, plan string, at time.Time) (key []byte, run 
 	return key, run, ok, err
 }
 
+// levelAt returns the level a member held at at, a time before their
+// current level (held) started: their history, read newest first back to
+// the last level change dated at or before at, says which. Level changes
+// are never dated before the one they follow (a late upgrade or set
+// takes effect when the current level started), so the first one found
+// is the one in force at at. Before the member's first level (their join,
+// or their opening) at is given that level: an event dated before the
+// member was first seen is judged on the level they were first seen at.
+// Plans' records are passed over.
+func levelAt(tx store.Tx, member string, at time.Time, held string) (string, error) {
+	level := held
+	p := keys.New().Str(member)
+	err := tx.Scan(bHistory, p, store.PrefixEnd(p), true, func(k, v []byte) error {
+		r, err := decodeRecord(v)
+		switch {
+		case err != nil:
+			return record.Corrupt(bHistory, k, err)
+		case r.Cause == CausePurchase || r.Cause == CauseExpiry:
+			return nil
+		case r.To == "":
+			return record.Corrupt(bHistory, k, fmt.Errorf("level change %s to no level", r.Cause))
+		case !r.Time.After(at) || r.From == "":
+			level = r.To
+			return store.StopScan
+		}
+		level = r.From // what the member left then
+		return nil
+	})
+	return level, err
+}
+
 // history returns up to limit of the member's history records after seq
 // after, oldest first.
 func history(tx store.Tx, member string, after uint64, limit int) ([]Record, error) {

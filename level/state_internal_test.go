@@ -318,3 +318,66 @@ func TestOwedDue(t *testing.T) {
 		t.Error("09:00 on the day of a refusal at 07:00 in Shanghai: due, want not")
 	}
 }
+
+// levelAt reads a member's history back from the newest record to the
+// level change in force at a time: carol joined Silver at 08:00 on 1
+// March, bought a plan at 09:00, reached Gold at 10:00, had a term end
+// keep Gold at 12:00 and was set back to Silver at 14:00 (her current
+// level). A plan's records are passed over; a time before her join is
+// given the level she joined at; a change dated at the time counts (it
+// is in force from then); dave, whose record and history were damaged,
+// gets ErrCorrupt, never a guess.
+func TestLevelAt(t *testing.T) {
+	st := memory.New()
+	t.Cleanup(func() { st.Close() })
+	updateStore(t, st, func(tx store.Tx) error {
+		var m memberState
+		for _, r := range []Record{
+			{Time: at(t, "2026-03-01 08:00"), Cause: CauseJoin, To: "Silver"},
+			{Time: at(t, "2026-03-01 09:00"), Cause: CausePurchase, Plan: "Plus", Expires: at(t, "2026-04-01 09:00")},
+			{Time: at(t, "2026-03-01 10:00"), Cause: CauseEvent, From: "Silver", To: "Gold"},
+			{Time: at(t, "2026-03-01 12:00"), Cause: CauseTermEnd, From: "Gold", To: "Gold"},
+			{Time: at(t, "2026-03-01 13:00"), Cause: CauseExpiry, Plan: "Plus", Expires: at(t, "2026-03-01 13:00")},
+			{Time: at(t, "2026-03-01 14:00"), Cause: CauseManual, From: "Gold", To: "Silver"},
+		} {
+			if err := appendHistory(tx, "carol", &m, &r); err != nil {
+				return err
+			}
+		}
+		var d memberState
+		if err := appendHistory(tx, "dave", &d, &Record{Time: at(t, "2026-03-01 08:00"), Cause: CauseJoin, To: "Silver"}); err != nil {
+			return err
+		}
+		if err := appendHistory(tx, "dave", &d, &Record{Time: at(t, "2026-03-01 10:00"), Cause: CauseEvent, From: "Silver"}); err != nil {
+			return err
+		}
+		return tx.Put(bHistory, keys.New().Str("erin").U64(1), []byte{historyV1, 1})
+	})
+	for _, c := range []struct {
+		member, at, want string
+		corrupt          bool
+	}{
+		{member: "carol", at: "2026-03-01 07:00", want: "Silver"},
+		{member: "carol", at: "2026-03-01 08:00", want: "Silver"},
+		{member: "carol", at: "2026-03-01 09:59", want: "Silver"},
+		{member: "carol", at: "2026-03-01 10:00", want: "Gold"},
+		{member: "carol", at: "2026-03-01 13:30", want: "Gold"},
+		{member: "carol", at: "2026-03-01 14:00", want: "Silver"},
+		{member: "dave", at: "2026-03-01 09:00", corrupt: true},   // a change to no level
+		{member: "erin", at: "2026-03-01 09:00", corrupt: true},   // a record cut short
+		{member: "frank", at: "2026-03-01 09:00", want: "Bronze"}, // no history: the level held
+	} {
+		if err := st.View(context.Background(), func(tx store.Tx) error {
+			got, err := levelAt(tx, c.member, at(t, c.at), "Bronze")
+			switch {
+			case c.corrupt && !errors.Is(err, store.ErrCorrupt):
+				t.Errorf("%s at %s: %q, %v; want ErrCorrupt", c.member, c.at, got, err)
+			case !c.corrupt && (err != nil || got != c.want):
+				t.Errorf("%s at %s: %q, %v; want %q", c.member, c.at, got, err, c.want)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

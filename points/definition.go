@@ -119,8 +119,10 @@ type Rule struct {
 	// Conditions must all match the event's attributes.
 	Conditions []event.Condition `json:"conditions,omitempty"`
 	// Levels, when not empty, limits the rule to members whose ladder level
-	// is one of them: the level the member has once the level part has
-	// processed the same event (an upgrade the event causes counts).
+	// is one of them: the level the member has at the event's time once
+	// the level part has processed the same event (an upgrade the event
+	// causes counts; a late event dated before the member's latest level
+	// change is judged on the level held then: package level).
 	Levels []string `json:"levels,omitempty"`
 	// Window is the rule's effective period.
 	Window rule.Window `json:"window,omitzero"`

@@ -103,7 +103,10 @@
 // condition's problem at its field, rules[0].conditions[1].attr, .op,
 // .value or .values[i], not at the condition), for a member at one of its levels
 // (the level once the level part has processed the same event, so an
-// upgrade the event causes counts). [Rule.Earn] rounds its formula's
+// upgrade the event causes counts; the level held at the event's time, so
+// a late event dated before the member's latest level change is judged
+// on the level held then, without its own upgrade, which takes effect
+// later: package level). [Rule.Earn] rounds its formula's
 // result once with the program's rounding (by default whole points,
 // rounded down); a negative result grants nothing. A rule whose formula
 // reads a base attribute the event lacks (an optional attribute left out)

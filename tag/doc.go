@@ -75,7 +75,11 @@
 // level set by an operator or lost at a term end): the part is the
 // engine's Follower. A late event, older than the member's last order, is
 // evaluated as at that last order ([Member.Now]), so it never brings back
-// windows as they stood in the past. A late event dated after the last
+// windows as they stood in the past; and whatever its date, a level
+// condition tests the level the member holds now, not the one held at
+// the event's time by which the other domains judge the event (package
+// level): a late event neither takes a Gold member's tag of Gold away
+// nor gives it back to a member downgraded since. A late event dated after the last
 // order but before a window edge Advance has already performed is
 // evaluated at its own time, as every late event is (Program.Advance):
 // the member may hold a windowed tag again, and the next Advance takes it

@@ -184,7 +184,7 @@ func (p *part) member(u *engine.Unit, member string, s *state) (Member, error) {
 	if m.Attrs, err = loadAttrs(tx, member); err != nil {
 		return m, err
 	}
-	if m.Level, err = u.MemberLevel(member); err != nil {
+	if m.Level, err = u.MemberCurrentLevel(member); err != nil {
 		return m, err
 	}
 	if n := p.def.MaxDays(); n > 0 {

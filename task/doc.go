@@ -119,13 +119,15 @@
 // for tasks targeting that tag from the next event on).
 //
 // A late event (dated before changes of the member already processed) is
-// targeted as the member stands when it is processed, not as they stood
-// at its time: no record keeps a member's tags at a past time, and the
-// level is read as for any event (a late event's upgrade takes effect
-// when the current level started, package level). A check-in dated 09:00
+// targeted by the level the member held at its time, which the level
+// history keeps, but by the tags the member holds when it is processed:
+// no record keeps a member's tags at a past time. A check-in dated 09:00
 // processed after an order of 10:00 that took a bronze member to silver
-// and gave them a tag counts for silver-only tasks and tasks of that tag,
-// not for bronze-only ones. Send a member's events in order.
+// and gave them a tag counts for bronze-only tasks, not silver-only ones
+// (before, the other way round), and for tasks of that tag. Its own
+// upgrade, if it brings one, takes effect when the current level started
+// (package level), after its time, so it does not count for it. Send a
+// member's events in order.
 //
 // # A new definition version
 //

@@ -14,14 +14,15 @@ import (
 )
 
 // A late event (dated before changes already processed) is targeted by
-// the member's level and tags as they stand when it is processed, not as
-// they stood at its time: no record keeps a member's tags at a past time,
-// and the level is read as for any event. A bronze member's order of 150
-// at 10:00 takes them to silver and gives the tag "recent"; a check-in
-// dated 09:00, processed after it, counts for the silver-only and the
-// recent-only tasks, not for the bronze-only one, though at 09:00 the
-// member was bronze with no order.
-func TestTaskLateEventTargetedAsTheMemberStands(t *testing.T) {
+// the level the member held at its time, which the level history keeps,
+// but by the tags as they stand when it is processed: no record keeps a
+// member's tags at a past time. A bronze member's order of 150 at 10:00
+// takes them to silver and gives the tag "recent"; a check-in dated
+// 09:00, processed after it, counts for the bronze-only and the
+// recent-only tasks, not for the silver-only one: at 09:00 the member
+// was bronze (the level they joined at, at 10:00) with no order. Before,
+// it counted for the silver-only task, not the bronze-only one.
+func TestTaskLateEventTargetedByTheLevelAtItsTime(t *testing.T) {
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, shanghai)
 	def := engDef(
 		task.Task{Name: "bronze-checkin", Kind: task.One, Steps: engSteps("checkin"), Rewards: engPts10, Target: task.Target{Levels: []string{"bronze"}}},
@@ -44,7 +45,7 @@ func TestTaskLateEventTargetedAsTheMemberStands(t *testing.T) {
 			for _, c := range fx.Completed {
 				got = append(got, c.Task)
 			}
-			if diff := cmp.Diff([]string{"silver-checkin", "recent-checkin"}, got); diff != "" {
+			if diff := cmp.Diff([]string{"bronze-checkin", "recent-checkin"}, got); diff != "" {
 				t.Errorf("completed by the late check-in (-want +got):\n%s", diff)
 			}
 		})

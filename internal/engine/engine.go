@@ -137,12 +137,20 @@ type State interface {
 // Levels answers what the level domain knows of a member, for the other
 // domains.
 type Levels interface {
-	// Level returns the member's ladder level ("" without a ladder). In a
-	// unit that may write it first performs the member's term ends due by
-	// the unit's time that Advance has not performed, as an event of the
-	// member would, so that a request or a dry view reads the level the
-	// member holds at its time; in a view it reads the level as stored.
+	// Level returns the member's ladder level at the unit's time ("" without
+	// a ladder). In a unit that may write it first performs the member's
+	// term ends due by the unit's time that Advance has not performed, as
+	// an event of the member would, so that a request or a dry view reads
+	// the level the member holds at its time; in a view it reads the level
+	// as stored. A unit dated before the member's latest level change (a
+	// late event) reads the level the member held at its time, from the
+	// member's level history.
 	Level(u *Unit, member string) (string, error)
+	// CurrentLevel is Level at the unit's time or later: the level the
+	// member holds now, after the same term ends, whatever the unit's
+	// date. It is for what describes the member as they stand (tags), not
+	// what judges an event.
+	CurrentLevel(u *Unit, member string) (string, error)
 	// Plans returns the paid plans the member holds at the unit's time.
 	Plans(u *Unit, member string) ([]string, error)
 }

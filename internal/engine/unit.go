@@ -218,15 +218,26 @@ func (u *Unit) Reward(member string, r rule.Reward, from rule.Source, why rule.R
 	return fmt.Errorf("no part of the program grants %q rewards", r.Kind)
 }
 
-// MemberLevel returns the member's ladder level ("" without a ladder): in
-// a unit that may write, at the unit's time, a term end due by then that
+// MemberLevel returns the member's ladder level ("" without a ladder) at
+// the unit's time: in a unit that may write, a term end due by then that
 // Advance has not performed being performed first (see Levels); in a
-// view, as stored.
+// view, as stored. A unit dated before the member's latest level change
+// (a late event) reads the level the member held then.
 func (u *Unit) MemberLevel(member string) (string, error) {
 	if u.e.levels == nil {
 		return "", nil
 	}
 	return u.e.levels.Level(u, member)
+}
+
+// MemberCurrentLevel is MemberLevel, but the level the member holds now
+// even in a unit dated before their latest level change (see
+// Levels.CurrentLevel).
+func (u *Unit) MemberCurrentLevel(member string) (string, error) {
+	if u.e.levels == nil {
+		return "", nil
+	}
+	return u.e.levels.CurrentLevel(u, member)
 }
 
 // MemberPlans returns the paid plans the member holds at the unit's time.
