@@ -146,10 +146,10 @@ type Levels interface {
 	// late event) reads the level the member held at its time, from the
 	// member's level history.
 	Level(u *Unit, member string) (string, error)
-	// CurrentLevel is Level at the unit's time or later: the level the
-	// member holds now, after the same term ends, whatever the unit's
-	// date. It is for what describes the member as they stand (tags), not
-	// what judges an event.
+	// CurrentLevel is Level without the history: the level the member
+	// holds now (after the same term ends), even in a unit dated before
+	// their latest level change. It is for what describes the member as
+	// they stand (tags), not for what judges an event.
 	CurrentLevel(u *Unit, member string) (string, error)
 	// Plans returns the paid plans the member holds at the unit's time.
 	Plans(u *Unit, member string) ([]string, error)
