@@ -108,7 +108,9 @@
 //     it, before anything is read or written; so are nil arguments in
 //     export, report, migrate, whatif and webhook. A feed cursor past the
 //     feed's head ([Program.SetCursor]) is refused with
-//     [ErrInvalidArgument] too, naming "seq", and not stored.
+//     [ErrInvalidArgument] too, naming "seq", and not stored; so is a
+//     [Program.Feed] after a position past the head, naming "after" (the
+//     head itself gives an empty page).
 //   - The limits on input are the same on every store, and every store
 //     holds what they allow (they are listed in one place, at
 //     event.MaxIDBytes): IDs of up to 256 bytes, other strings of up to 1

@@ -360,6 +360,12 @@ func (p *Program) view(ctx context.Context, fn func(tx store.Tx, led *ledger.Led
 // Units for different members share no key
 // this way, so instances writing one database do not conflict on the feed.
 //
+// A position past the feed's head (the position of the last change
+// committed before the call), which no Feed gave out, wraps
+// ErrInvalidArgument and names after; it is found from the head's
+// counter, without reading the feed. The head itself gives an empty page,
+// and a position behind what retention pruned wraps ErrFeedPruned.
+//
 // A change that does not decode, or a record whose changes do not fit its
 // position (stored under a key that is no position, or overlapping the
 // record before), is damage: the error wraps ErrCorrupt.

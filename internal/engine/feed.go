@@ -404,13 +404,25 @@ func countChanges(rec []byte) (uint64, error) {
 // Feed returns up to limit changes after position after (0: from the
 // start), in order, with times in the engine's zone. It first sequences
 // the pending changes, so that it returns every change committed before
-// it was called.
+// it was called. A position past the feed's head, which no Feed gave
+// out, wraps event.ErrInvalidArgument, read from the head's counter
+// before the feed is scanned.
 func (e *Engine) Feed(ctx context.Context, after uint64, limit int) ([]change.Change, error) {
 	if err := e.sequence(ctx); err != nil {
 		return nil, err
 	}
 	var out []change.Change
 	err := e.st.View(ctx, func(tx store.Tx) error {
+		// Checked first: a scan from after+1 would find nothing, and
+		// for the largest position (after+1 wraps to 0) read the whole
+		// feed to find it.
+		head, err := getCounter(tx, feedKey)
+		if err != nil {
+			return err
+		}
+		if after > head {
+			return fmt.Errorf("%w: after: %d is past the feed's head %d", event.ErrInvalidArgument, after, head)
+		}
 		if err := checkPruned(tx, after); err != nil {
 			return err
 		}
