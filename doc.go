@@ -104,7 +104,7 @@
 //     argument a call cannot use — a nil writer ([Program.ExportAudit]), a
 //     nil source store ([Program.Replay]), a cron spec that does not parse
 //     ([Program.Schedule]), an empty feed consumer ([Program.Cursor],
-//     [Program.SetCursor]) — is refused with [ErrInvalidArgument], naming
+//     [Program.SetCursor], [Program.DeleteCursor]) — is refused with [ErrInvalidArgument], naming
 //     it, before anything is read or written; so are nil arguments in
 //     export, report, migrate, whatif and webhook. A feed cursor past the
 //     feed's head ([Program.SetCursor]) is refused with

@@ -57,3 +57,62 @@ func TestFeedPastTheHead(t *testing.T) {
 		}
 	})
 }
+
+// A retired consumer's cursor held the feed for ever: DeleteCursor
+// removes it, and the next retention pass prunes past it. Two events of
+// new members publish positions 1-3 and 4-6; crm has read them all, old
+// stopped at 2, inside the first record, which it holds (and the second
+// after it) until its cursor is deleted.
+func TestDeleteCursorLetsRetentionPrune(t *testing.T) {
+	const day = 24 * time.Hour
+	opts := []membership.Option{membership.WithRetention(membership.Retention{Window: 10 * day, Feed: 10 * day})}
+	onEveryStoreWith(t, benchDef(), opts, func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		for i := range 2 {
+			if _, err := ps[i].Process(ctx, benchEvent(int64(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := ps[0].SetCursor(ctx, "crm", 6); err != nil {
+			t.Fatal(err)
+		}
+		if err := ps[1].SetCursor(ctx, "old", 2); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ps[1].Advance(ctx, t0.Add(30*day)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := ps[0].Feed(ctx, 0, 0); err != nil || len(got) != 6 {
+			t.Fatalf("Feed(0) with old at 2 = %d changes, %v; want all 6 kept", len(got), err)
+		}
+		if err := ps[0].DeleteCursor(ctx, "old"); err != nil {
+			t.Fatal(err)
+		}
+		if err := ps[1].DeleteCursor(ctx, "never-set"); err != nil {
+			t.Errorf("DeleteCursor of a consumer without a cursor: %v; want nil", err)
+		}
+		if err := ps[1].DeleteCursor(ctx, ""); !errors.Is(err, membership.ErrInvalidArgument) {
+			t.Errorf("DeleteCursor(\"\"): %v; want ErrInvalidArgument", err)
+		}
+		for _, p := range ps {
+			if n, err := p.Cursor(ctx, "old"); err != nil || n != 0 {
+				t.Errorf("Cursor(old) after DeleteCursor = %d, %v; want 0", n, err)
+			}
+			if n, err := p.Cursor(ctx, "crm"); err != nil || n != 6 {
+				t.Errorf("Cursor(crm) = %d, %v; want 6, untouched", n, err)
+			}
+		}
+		// A day on, the next pass waits for crm alone, at the head.
+		if _, err := ps[0].Advance(ctx, t0.Add(31*day)); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps {
+			if _, err := p.Feed(ctx, 5, 0); !errors.Is(err, membership.ErrFeedPruned) {
+				t.Errorf("Feed(5) after the pass: %v; want ErrFeedPruned", err)
+			}
+			if got, err := p.Feed(ctx, 6, 0); err != nil || len(got) != 0 {
+				t.Errorf("Feed(6) = %d changes, %v; want none, nil", len(got), err)
+			}
+		}
+	})
+}

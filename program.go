@@ -121,7 +121,8 @@ type Retention struct {
 	// feed, the changes older than that which every consumer's cursor
 	// (SetCursor) has passed. A consumer that keeps no cursor is not
 	// waited for: Feed from a position already pruned returns an error
-	// wrapping ErrFeedPruned. A negative Feed keeps the whole feed. The
+	// wrapping ErrFeedPruned. A consumer retired keeps its cursor, and
+	// holds the feed from there, until DeleteCursor removes it. A negative Feed keeps the whole feed. The
 	// changes of an event or request are kept while its record is, even
 	// where they are dated before it (a term end due weeks before that
 	// the event performed first, Advance having lagged), so that its
@@ -408,6 +409,21 @@ func (p *Program) Cursor(ctx context.Context, consumer string) (uint64, error) {
 func (p *Program) SetCursor(ctx context.Context, consumer string, seq uint64) error {
 	if err := p.eng.SetCursor(ctx, consumer, seq); err != nil {
 		return fmt.Errorf("membership: set cursor: %w", err)
+	}
+	return nil
+}
+
+// DeleteCursor retires a feed consumer: it removes consumer's stored
+// position, so that retention no longer waits for it to pass the changes
+// after it (see Retention.Feed). A consumer that has no cursor is left as
+// it is, with no error; a name that is empty or beyond the limits on
+// strings wraps ErrInvalidArgument, as in SetCursor, and nothing is
+// written. Cursor then returns 0, and a consumer that comes back (a
+// SetCursor, a Feed from 0) finds the changes retention has pruned since
+// gone: Feed from a position behind them wraps ErrFeedPruned.
+func (p *Program) DeleteCursor(ctx context.Context, consumer string) error {
+	if err := p.eng.DeleteCursor(ctx, consumer); err != nil {
+		return fmt.Errorf("membership: delete cursor: %w", err)
 	}
 	return nil
 }

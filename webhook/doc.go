@@ -124,7 +124,9 @@
 // cursor passes the erasure only once they are gone: a store that fails
 // meanwhile makes the Deliverer send the erasure again, and drop them then.
 // A Deliverer not run again after an erasure keeps them: a host that
-// retires a consumer name discards its dead letters.
+// retires a consumer name discards its dead letters, and deletes its
+// cursor (membership.Program.DeleteCursor), which retention would
+// otherwise wait for.
 //
 // # Time
 //

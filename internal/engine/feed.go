@@ -552,8 +552,18 @@ func (e *Engine) SetCursor(ctx context.Context, consumer string, seq uint64) err
 	})
 }
 
-// checkConsumer checks a feed consumer's name, for Cursor and SetCursor
-// alike: not empty, and a string within the limits (event.CheckText). The
+// DeleteCursor removes consumer's feed cursor (nothing when it has none),
+// so that retention no longer waits for it (minCursor reads the cursors
+// there are).
+func (e *Engine) DeleteCursor(ctx context.Context, consumer string) error {
+	if err := checkConsumer(consumer); err != nil {
+		return err
+	}
+	return e.st.Update(ctx, func(tx store.Tx) error { return tx.Delete(bMeta, cursorKey(consumer)) })
+}
+
+// checkConsumer checks a feed consumer's name, for Cursor, SetCursor and
+// DeleteCursor alike: not empty, and a string within the limits (event.CheckText). The
 // error wraps event.ErrInvalidArgument and names the consumer.
 func checkConsumer(consumer string) error {
 	if consumer == "" {
