@@ -81,7 +81,8 @@
 // Updates are serializable (store/postgres runs again the one that lost
 // a conflict), so of two instances taking it at once one is the holder
 // and the other finds it held. The holder keeps it as it goes: before
-// each batch, each attempt and each wait (a backoff, a poll) it makes
+// each batch, each attempt and each wait (a backoff between attempts, a
+// poll, Run's backoff after the feed or the store failed) it makes
 // sure the hold covers what it starts and half a lease after, writing it
 // only when it would not, and before each move of the cursor it reads
 // the lease in the store and renews it for the attempt timeout and a

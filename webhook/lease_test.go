@@ -622,3 +622,61 @@ func TestLeaseKeptOverABackoff(t *testing.T) {
 		t.Errorf("cursor %d, %v; want %d", cur, err, chs[len(chs)-1].Seq)
 	}
 }
+
+// Run's backoff after a failure of the feed or the store is a wait the
+// lease covers, as the poll is. The feed fails once; the backoff is
+// 80s·¾ = 60s (base 80s, jitter 0.5), so Run renews the hold, taken for
+// 30s, to 60s + a lease of 30s: 90s. Another Deliverer of the name finds
+// it held 89s into the wait, and takes it over at 90s, a lease after the
+// wait's end, as from a holder that died in it. (The hold was not
+// renewed: taken over from 30s on, in the middle of a live holder's
+// backoff.)
+func TestRunKeepsTheLeaseOverABackoff(t *testing.T) {
+	bg := context.Background()
+	st := memory.New()
+	p := openProgram(t, st)
+	orders(t, p, "a", 1, "alice")
+	chs := feedAll(t, p)
+	clk := &fakeClock{t: now}
+	rc := newCounter(t, clk)
+	b, err := webhook.New(p, st, consumer, rc.srv.URL, []byte(secret), webhook.WithClock(clk.now),
+		webhook.WithWait((&waits{}).wait), webhook.WithTimeout(10*time.Second), webhook.WithLease(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	var ws []time.Duration
+	var at89, at90 error
+	var n90 int
+	wait := func(ctx context.Context, d time.Duration) error {
+		if ws = append(ws, d); len(ws) == 1 {
+			clk.add(89 * time.Second)
+			_, at89 = b.Flush(bg)
+			clk.add(time.Second)
+			n90, at90 = b.Flush(bg)
+		}
+		cancel()
+		return ctx.Err()
+	}
+	a, err := webhook.New(&flakyFeed{cursorOf: cursorOf{p}, fails: 1}, st, consumer, rc.srv.URL, []byte(secret),
+		webhook.WithClock(clk.now), webhook.WithWait(wait), webhook.WithRand(halves{}),
+		webhook.WithBackoff(80*time.Second, 10*time.Minute), webhook.WithTimeout(10*time.Second),
+		webhook.WithLease(30*time.Second), webhook.WithPoll(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v, want context.Canceled", err)
+	}
+	if len(ws) != 1 || ws[0] != 60*time.Second {
+		t.Errorf("Run waited %v, want [1m0s]", ws)
+	}
+	if !errors.Is(at89, webhook.ErrBusy) {
+		t.Errorf("Flush 89s into the backoff = %v, want ErrBusy", at89)
+	}
+	if at90 != nil || n90 != len(chs) {
+		t.Errorf("Flush 90s into the backoff = %d, %v; want %d, nil", n90, at90, len(chs))
+	}
+	rc.onceEach(t, chs)
+}

@@ -348,7 +348,9 @@ func (d *Deliverer) Stats() Stats {
 // over it stops sending, leaves the cursor as it is, and polls for the
 // lease again. An error reading the feed or the cursor, storing the
 // cursor, a dead letter or the lease is logged and tried again after a
-// backoff, up to the attempts allowed in a row, and then returned, as is
+// backoff, which the lease covers as it covers the poll (a hold that
+// cannot be renewed for it is logged too), up to the attempts allowed in
+// a row, and then returned, as is
 // at once an error wrapping store.ErrClosed. It returns ErrBusy while
 // another Run or Flush of this Deliverer is under way.
 func (d *Deliverer) Run(ctx context.Context) error {
@@ -388,6 +390,15 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			}
 			pause = d.backoff(fails)
 			d.log.Warn("webhook: feed or store failed", "consumer", d.name, "failures", fails, "wait", pause, "err", err)
+			if l != nil {
+				// The backoff is a wait like the poll: the hold covers it,
+				// or another Deliverer takes the name over in its middle.
+				if err := l.keep(ctx, pause, false); errors.Is(err, ErrBusy) {
+					l = nil // taken over: poll for it after the wait
+				} else if err != nil {
+					d.log.Warn("webhook: lease not renewed over the wait", "consumer", d.name, "wait", pause, "err", err)
+				}
+			}
 		} else {
 			fails = 0
 		}
