@@ -77,7 +77,10 @@ func TestDeliveredAfterARestartIsNoLongerADeadLetter(t *testing.T) {
 	for _, dl := range dls {
 		t.Errorf("dead letter %d (%s) left after its change was acknowledged", dl.Change.Seq, dl.Change.Kind)
 	}
-	want := webhook.Stats{Delivered: uint64(len(all)), Dead: uint64(len(all))}
+	// Each change counted once, as the cursor passed it: delivered (the
+	// first send's dead letters, which the cursor never passed, are not
+	// counted).
+	want := webhook.Stats{Delivered: uint64(len(all))}
 	if s := d.Stats(); s != want {
 		t.Errorf("Stats = %+v, want %+v", s, want)
 	}

@@ -166,7 +166,9 @@
 // dead letter discarded, or dropped by its member's erasure, while a
 // replay of it is under way stays gone: a replay that fails does not
 // write it back (its error wraps ErrNoDeadLetter besides ErrUndelivered).
-// Counts (Stats) are kept in memory and start at zero in each process.
+// Counts (Stats) are kept in memory and start at zero in each process;
+// a change counts as delivered or dead when the cursor moves over it,
+// once, however often it was sent.
 //
 // # Operating
 //

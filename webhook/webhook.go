@@ -92,12 +92,17 @@ const MaxParallel = 1024
 // Stats are a Deliverer's counts since New (they are not stored).
 type Stats struct {
 	// Delivered counts the changes an endpoint acknowledged (2xx) when
-	// Run or Flush sent them.
+	// Run or Flush sent them, each once, when the cursor moves over it: a
+	// change sent again (the cursor's write failed, or a stop came before
+	// it) is not counted again, and one whose cursor move is still to
+	// come is not counted yet.
 	Delivered uint64
 	// Retried counts the attempts after the first of a change, by Run,
 	// Flush and Replay.
 	Retried uint64
-	// Dead counts the changes dead-lettered after the last attempt.
+	// Dead counts the changes dead-lettered after the last attempt, each
+	// once, when the cursor moves over it, as Delivered does. Delivered
+	// and Dead together grow by what Flush returns.
 	Dead uint64
 	// Replayed counts the dead letters Replay delivered.
 	Replayed uint64
@@ -482,6 +487,7 @@ func (d *Deliverer) flushBatch(ctx context.Context, l *lease) (n int, more bool,
 		lanes[c.Member] = append(lanes[c.Member], i)
 	}
 	done := make([]bool, len(chs)) // each lane writes its own indexes; read after Wait
+	dead := make([]bool, len(chs)) // done as a dead letter, likewise
 	// A lane that finds the lease taken over stops the others, in their
 	// waits too, through lctx.
 	lctx, stop := context.WithCancel(ctx)
@@ -501,7 +507,7 @@ func (d *Deliverer) flushBatch(ctx context.Context, l *lease) (n int, more bool,
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if err := d.lane(lctx, l, chs, lanes[m], stale, done); err != nil {
+			if err := d.lane(lctx, l, chs, lanes[m], stale, done, dead); err != nil {
 				if errors.Is(err, ErrBusy) {
 					stop()
 				}
@@ -522,6 +528,16 @@ func (d *Deliverer) flushBatch(ctx context.Context, l *lease) (n int, more bool,
 		if err := d.saveCursor(ctx, l, chs[n-1].Seq); err != nil {
 			return 0, false, fmt.Errorf("webhook: %s: store cursor %d: %w", d.name, chs[n-1].Seq, err)
 		}
+		// Counted once the cursor has passed them: a change sent again
+		// (the cursor's write failed, a stop mid-batch) is counted once.
+		var nDead uint64
+		for _, x := range dead[:n] {
+			if x {
+				nDead++
+			}
+		}
+		d.delivered.Add(uint64(n) - nDead)
+		d.dead.Add(nDead)
 	}
 	if laneErr == nil {
 		laneErr = ctx.Err()
@@ -579,12 +595,12 @@ func isCtxErr(err error) bool {
 }
 
 // lane sends the changes chs[idx...] in order, dead-lettering those the
-// endpoint never acknowledged, and marks each in done. A change
+// endpoint never acknowledged (marked in dead), and marks each in done. A change
 // delivered whose position is in stale (dead-lettered by an earlier
 // send the cursor did not pass) has its dead letter removed. It stops at
 // ctx's end, at a dead letter it could not store or remove, or when l is
 // lost.
-func (d *Deliverer) lane(ctx context.Context, l *lease, chs []change.Change, idx []int, stale map[uint64]bool, done []bool) error {
+func (d *Deliverer) lane(ctx context.Context, l *lease, chs []change.Change, idx []int, stale map[uint64]bool, done, dead []bool) error {
 	for _, i := range idx {
 		c := chs[i]
 		id := DeliveryID(d.name, c.Seq)
@@ -597,11 +613,10 @@ func (d *Deliverer) lane(ctx context.Context, l *lease, chs []change.Change, idx
 			if err := d.putDead(ctx, dl, stale[c.Seq]); err != nil {
 				return err
 			}
-			d.dead.Add(1)
+			dead[i] = true
 			d.log.Error("webhook: dead-lettered", "consumer", d.name, "id", id, "seq", c.Seq, "member", c.Member,
 				"attempts", f.attempts, "status", f.status, "err", f.err)
 		} else {
-			d.delivered.Add(1)
 			d.log.Debug("webhook: delivered", "consumer", d.name, "id", id, "seq", c.Seq, "member", c.Member)
 			if stale[c.Seq] {
 				if err := d.deleteDead(ctx, c.Seq); err != nil && !errors.Is(err, ErrNoDeadLetter) {

@@ -958,3 +958,50 @@ func TestExtraSecretsSign(t *testing.T) {
 		t.Errorf("Verify with a third secret = %v, want ErrSignatureMismatch", err)
 	}
 }
+
+// Stats count each change once, though a failed write of the cursor
+// makes the next Flush send the batch again. Alice's order publishes
+// three changes; the endpoint acknowledges all but the second, which is
+// dead-lettered at its one attempt. The first Flush sends the three and
+// fails to store the cursor; the second sends them again and stores it.
+// The cursor moved over 2 delivered changes and 1 dead letter: Stats are
+// 2 and 1 (they were 4 and 2, a count for each send).
+func TestStatsCountAChangeSentAgainOnce(t *testing.T) {
+	bg := context.Background()
+	st := memory.New()
+	p := openProgram(t, st)
+	orders(t, p, "a", 1, "alice")
+	chs := feedAll(t, p)
+	if len(chs) != 3 {
+		t.Fatalf("feed: %d changes, want 3", len(chs))
+	}
+	rc := newReceiver(t, func(r request) action {
+		if r.Seq == chs[1].Seq {
+			return fail
+		}
+		return ack
+	})
+	feed := &cursorDown{cursorOf: cursorOf{p}}
+	feed.down.Store(true)
+	d, err := webhook.New(feed, st, consumer, rc.srv.URL, []byte(secret),
+		webhook.WithClock(clock), webhook.WithWait((&waits{}).wait), webhook.WithAttempts(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Flush(bg); !errors.Is(err, errCursorDown) {
+		t.Fatalf("first Flush = %v, want the cursor's error", err)
+	}
+	if s := d.Stats(); s != (webhook.Stats{}) {
+		t.Errorf("Stats after the cursor failed = %+v, want none: the cursor passed nothing", s)
+	}
+	feed.down.Store(false)
+	if n, err := d.Flush(bg); err != nil || n != 3 {
+		t.Fatalf("second Flush = %d, %v; want 3, nil", n, err)
+	}
+	if got := len(rc.requests()); got != 6 {
+		t.Errorf("%d requests, want each change twice (6)", got)
+	}
+	if s, want := d.Stats(), (webhook.Stats{Delivered: 2, Dead: 1}); s != want {
+		t.Errorf("Stats = %+v, want %+v", s, want)
+	}
+}
