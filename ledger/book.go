@@ -572,8 +572,10 @@ func check(t *Transaction) (string, error) {
 // an entry. A transaction holds the accounts of one member at most (and
 // any pools). It first checks that every member debit is covered (by the
 // named lot, or by unexpired lots at t.Time, after the transaction's own
-// credits), so it either writes everything or nothing. Legs apply in this
-// order: credits, debits naming a lot, other debits. It returns errors
+// credits and less what its debits naming an unexpired lot take), so it
+// either writes everything or nothing. A debit naming a lot past its
+// expiry (expiring it) takes nothing the other debits could spend. Legs
+// apply in this order: credits, debits naming a lot, other debits. It returns errors
 // wrapping ErrInvalid, ErrUnbalanced, ErrUnknownLot or
 // ErrInsufficientBalance.
 func (l *Ledger) Post(t Transaction) (Posted, error) {
@@ -727,7 +729,11 @@ func (l *Ledger) cover(t *Transaction) error {
 	if !debits {
 		return nil // credits alone are always covered
 	}
-	type need struct{ credit, debit decimal.Decimal }
+	// named is what the account's debits naming a spendable lot take:
+	// the ordinary debits may not count on it. A named lot past its
+	// expiry (expired again at once, as a reversal into it is) is not in
+	// what the account may spend, so it takes nothing from them.
+	type need struct{ credit, debit, named decimal.Decimal }
 	acct := map[Account]*need{}
 	lots := map[[2]string]decimal.Decimal{}
 	for _, leg := range t.Legs {
@@ -758,6 +764,9 @@ func (l *Ledger) cover(t *Transaction) error {
 			if lot.Amount.LessThan(lots[k]) {
 				return errf(ErrInsufficientBalance, "%s lot %q holds %s, debit %s", leg.Account, leg.Lot, lot.Amount, lots[k])
 			}
+			if live(lot, t.Time) {
+				n.named = n.named.Sub(leg.Amount)
+			}
 			continue
 		}
 		n.debit = n.debit.Sub(leg.Amount)
@@ -770,13 +779,9 @@ func (l *Ledger) cover(t *Transaction) error {
 		if err != nil {
 			return err
 		}
-		// Debits naming a lot take from a live lot first only when it is
-		// live; count them against availability conservatively.
-		for k, amt := range lots {
-			if k[0] == a.String() {
-				avail = avail.Sub(amt)
-			}
-		}
+		// The debits naming a lot go first (legRank): what they take of
+		// the spendable lots is not there for the others.
+		avail = avail.Sub(n.named)
 		if avail.Add(n.credit).LessThan(n.debit) {
 			return errf(ErrInsufficientBalance, "%s may spend %s at %s, debit %s", a, avail.Add(n.credit), t.Time.Format(time.RFC3339), n.debit)
 		}

@@ -43,7 +43,9 @@
 // and an optional expiry. A debit takes the unexpired lots by earliest
 // expiry, then earliest grant, and reports what it took from each ([Take]),
 // so a reversal can return the amounts to the lots they came from. A debit
-// may also name one lot (an expiry, a restore). A lot's identity survives a
+// may also name one lot (an expiry, a restore); one naming a lot past its
+// expiry takes nothing from what the account's other debits in the
+// transaction may spend (only unexpired lots are). A lot's identity survives a
 // move between a member's accounts (pending → available, available →
 // frozen).
 //
