@@ -572,7 +572,8 @@ func check(t *Transaction) (string, error) {
 // an entry. A transaction holds the accounts of one member at most (and
 // any pools). It first checks that every member debit is covered (by the
 // named lot, or by unexpired lots at t.Time, after the transaction's own
-// credits and less what its debits naming an unexpired lot take), so it
+// credits to unexpired lots (a credit to an existing lot: by the lot's
+// expiry) and less what its debits naming an unexpired lot take), so it
 // either writes everything or nothing. A debit naming a lot past its
 // expiry (expiring it) takes nothing the other debits could spend. Legs
 // apply in this order: credits, debits naming a lot, other debits. It returns errors
@@ -733,10 +734,13 @@ func (l *Ledger) cover(t *Transaction) error {
 	// the ordinary debits may not count on it. A named lot past its
 	// expiry (expired again at once, as a reversal into it is) is not in
 	// what the account may spend, so it takes nothing from them.
-	type need struct{ credit, debit, named decimal.Decimal }
+	type need struct {
+		credit, debit, named decimal.Decimal
+		lotCredits           []int // legs crediting a named lot, judged only for an account with ordinary debits
+	}
 	acct := map[Account]*need{}
 	lots := map[[2]string]decimal.Decimal{}
-	for _, leg := range t.Legs {
+	for i, leg := range t.Legs {
 		if !leg.Account.IsMember() {
 			continue
 		}
@@ -746,7 +750,9 @@ func (l *Ledger) cover(t *Transaction) error {
 			acct[leg.Account] = n
 		}
 		if leg.Amount.IsPositive() {
-			if leg.Expires.IsZero() || leg.Expires.After(t.Time) {
+			if leg.Lot != "" {
+				n.lotCredits = append(n.lotCredits, i)
+			} else if leg.Expires.IsZero() || leg.Expires.After(t.Time) {
 				n.credit = n.credit.Add(leg.Amount)
 			}
 			continue
@@ -778,6 +784,22 @@ func (l *Ledger) cover(t *Transaction) error {
 		avail, err := l.available(a, t.Time.UnixNano())
 		if err != nil {
 			return err
+		}
+		// A credit to an existing lot keeps the lot's expiry (credit),
+		// not the leg's: one past it (points given back to a lot that
+		// expired) is not spendable.
+		for _, i := range n.lotCredits {
+			leg := &t.Legs[i]
+			lot, ok, err := l.getLotByID(a, leg.Lot)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				lot.Expires = leg.Expires
+			}
+			if live(lot, t.Time) {
+				n.credit = n.credit.Add(leg.Amount)
+			}
 		}
 		// The debits naming a lot go first (legRank): what they take of
 		// the spendable lots is not there for the others.

@@ -67,3 +67,36 @@ func TestOrdinaryDebitBesideALiveNamedLot(t *testing.T) {
 		t.Errorf("balance = %s, want 10", got)
 	}
 }
+
+// A credit naming a lot past its expiry (points given back to it) is not
+// spendable, whatever the leg's Expires says (a credit to an existing lot
+// keeps the lot's): alice's only lot, 5 that expired a day ago, spent to
+// zero, given back 5 and spent 5 in one transaction is refused before
+// anything is written. It counted as spendable before, so the debit
+// failed only after the credit was written, and a caller going on in the
+// same store transaction committed the lot's 5 and a balance of 5 with no
+// entry (Verify: balance 5, entries sum to 0).
+func TestOrdinaryDebitBesideACreditToAnExpiredLot(t *testing.T) {
+	st := memory.New()
+	lot := mustPost(t, st, earn("5", t0.Add(-48*time.Hour), t0.Add(-24*time.Hour)))[0].Lots[0]
+	mustPost(t, st, ledger.Transaction{Time: t0, Kind: "expired", Legs: []ledger.Leg{
+		{Account: alice, Amount: d("-5"), Lot: lot.ID}, {Account: ledger.Pool(pts, "expired"), Amount: d("5")},
+	}})
+	err := update(t, st, func(l *ledger.Ledger) error {
+		_, err := l.Post(ledger.Transaction{Time: t0.Add(time.Hour), Kind: "redeemed", Legs: []ledger.Leg{
+			{Account: alice, Amount: d("5"), Lot: lot.ID},
+			{Account: alice, Amount: d("-5")},
+		}})
+		if !errors.Is(err, ledger.ErrInsufficientBalance) {
+			t.Errorf("Post = %v, want ErrInsufficientBalance", err)
+		}
+		return nil // the caller goes on: the refused posting must have written nothing
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := balance(t, st, alice); got != "0" {
+		t.Errorf("balance = %s, want 0", got)
+	}
+	checkVerify(t, st)
+}
