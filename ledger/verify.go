@@ -2,10 +2,16 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
+	"time"
 
+	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/total"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
@@ -23,6 +29,10 @@ import (
 //     lot is negative (for assets that keep lots; one that does not has
 //     none, and neither has a pool); every lot is read, so a lot of an
 //     account with no entry and no balance is found too;
+//   - the lot ID index, through which a debit or credit naming a lot (an
+//     expiry, a reversal) finds it, holds every lot record at its expiry
+//     and grant and every lot a member credit names (one spent to zero
+//     has no record, only its index entry), and nothing else;
 //   - per asset, all accounts sum to zero, and the daily totals per kind sum
 //     to the members' total balance (the reconciliation identity);
 //   - each member's transaction counter (and that of transactions between
@@ -47,6 +57,14 @@ func Verify(tx store.Tx) error {
 	}
 	sums := map[txAsset]decimal.Decimal{}
 	lastTxn := map[string]uint64{} // per member, the last transaction's number
+	// credits holds, per lot a member credit names, the first such entry
+	// and whether the lot ID index has the lot: a lot spent to zero has
+	// no record, only its index entry and its credits.
+	type credit struct {
+		seq     uint64
+		indexed bool
+	}
+	credits := map[lotRef]*credit{}
 	// Keys come in account order: the account of the last key is reused
 	// while it lasts.
 	var lastAcct Account
@@ -71,6 +89,11 @@ func Verify(tx store.Tx) error {
 			sums[k] = sums[k].Add(e.Amount)
 			if e.Txn > lastTxn[lastAcct.Member] {
 				lastTxn[lastAcct.Member] = e.Txn
+			}
+			if e.Lot != "" && e.Account.IsMember() && e.Amount.IsPositive() {
+				if r := (lotRef{e.Account, e.Lot}); credits[r] == nil {
+					credits[r] = &credit{seq: e.Seq}
+				}
 			}
 		}
 		return nil
@@ -136,6 +159,7 @@ func Verify(tx store.Tx) error {
 	// balance: a lot of an account that has neither (left behind, or
 	// its balance and entries lost) breaks the lots' sum all the same.
 	lots := map[Account]decimal.Decimal{}
+	lotTimes := map[lotRef]string{} // each lot record's expiry and grant, as its key holds them
 	err = tx.Scan(bLot, nil, nil, false, func(k, v []byte) error {
 		a, n, ok := parseAccountKey(k)
 		if !ok {
@@ -149,12 +173,57 @@ func Verify(tx store.Tx) error {
 			bad("%s lot %s: negative %s", a, lot.ID, lot.Amount)
 		}
 		lots[a] = lots[a].Add(lot.Amount)
+		r := lotRef{a, lot.ID}
+		if ts, dup := lotTimes[r]; dup {
+			bad("%s lot %s: two records, at %s and at %s", a, lot.ID, lotTimesText(ts), lotTimesText(string(k[n:n+lotTimesLen])))
+		}
+		lotTimes[r] = string(k[n : n+lotTimesLen])
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	l := New(tx, nil)
+	// The lot ID index is how a debit or credit naming a lot (an expiry,
+	// a reversal) finds it: each lot record and each lot a credit names
+	// must be in it, at the record's expiry and grant, and it must name
+	// nothing else.
+	err = tx.Scan(bLotID, nil, nil, false, func(k, v []byte) error {
+		a, id, ok := l.lotIDAt(k)
+		if !ok {
+			return errf(ErrCorrupt, "lot ID index key %q", k)
+		}
+		r := lotRef{a, id}
+		c := credits[r]
+		if c != nil {
+			c.indexed = true
+		}
+		ts, rec := lotTimes[r]
+		delete(lotTimes, r)
+		switch {
+		case len(v) != lotTimesLen:
+			bad("%s lot %s: the lot ID index holds %d bytes", a, id, len(v))
+		case rec && ts != string(v):
+			bad("%s lot %s: the lot ID index places it at %s; its record at %s", a, id, lotTimesText(string(v)), lotTimesText(ts))
+		case !rec && c == nil:
+			bad("%s lot %s: in the lot ID index, but no lot record or credit holds it", a, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range sortedRefs(lotTimes) {
+		bad("%s lot %s: missing from the lot ID index", r.acct, r.id)
+		if c := credits[r]; c != nil {
+			c.indexed = true // reported
+		}
+	}
+	for _, r := range sortedRefs(credits) {
+		if c := credits[r]; !c.indexed {
+			bad("%s lot %s: credited (entry %d), missing from the lot ID index", r.acct, r.id, c.seq)
+		}
+	}
 	assetSum := map[Asset]decimal.Decimal{}
 	memberSum := map[Asset]decimal.Decimal{}
 	accts := make([]Account, 0, len(entries))
@@ -230,6 +299,58 @@ func Verify(tx store.Tx) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// lotRef names a lot: IDs are unique within an account.
+type lotRef struct {
+	acct Account
+	id   string
+}
+
+// sortedRefs returns the lots m holds, by account and ID, for a report in
+// a stable order.
+func sortedRefs[V any](m map[lotRef]V) []lotRef {
+	out := make([]lotRef, 0, len(m))
+	for r := range m {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b lotRef) int {
+		return cmp.Or(cmp.Compare(a.acct.String(), b.acct.String()), cmp.Compare(a.id, b.id))
+	})
+	return out
+}
+
+// lotIDAt returns the account and lot ID of a key of the lot ID index,
+// and false for a key lotIDKey would not build (an ID of the generated
+// form keyed as text is not where a lookup looks).
+func (l *Ledger) lotIDAt(k []byte) (Account, string, bool) {
+	a, n, ok := parseAccountKey(k)
+	if !ok {
+		return Account{}, "", false
+	}
+	rest := k[n:]
+	var id string
+	switch {
+	case len(rest) == 11 && rest[0] == keys.Sep: // "<txn>.<leg>", as numbers
+		id = strconv.FormatUint(binary.BigEndian.Uint64(rest[1:9]), 10) + "." + strconv.FormatUint(uint64(binary.BigEndian.Uint16(rest[9:])), 10)
+	case len(rest) > 1 && rest[len(rest)-1] == keys.Sep:
+		id = string(rest[:len(rest)-1])
+	default:
+		return Account{}, "", false
+	}
+	return a, id, bytes.Equal(l.lotIDKey(a, id), k)
+}
+
+// lotTimesText writes a lot key's expiry and grant (ts) for a report.
+func lotTimesText(ts string) string {
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.Format(time.RFC3339Nano)
+	}
+	lot := lotOf(Account{}, "", []byte(ts))
+	return "expiry " + at(lot.Expires) + ", granted " + at(lot.Granted)
 }
 
 // balanceAccount returns the account of a key in bBal: a member account's

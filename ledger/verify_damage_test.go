@@ -19,7 +19,10 @@ import (
 // damaged. A lot left where no entry or balance is (bob's 3, or one in a
 // pool, which keeps none) was not seen before: Verify read the lots only
 // of the accounts it met in the entries and balances; nor was a
-// transaction counter behind its member's transactions, or garbled.
+// transaction counter behind its member's transactions, or garbled; nor
+// was the lot ID index (a lot missing from it, an entry naming no lot, or
+// at other times than its lot's record): a reversal finds a lot through
+// it.
 func TestVerifyFindsEachDamage(t *testing.T) {
 	ctx := context.Background()
 	pts := Points("mall")
@@ -110,6 +113,37 @@ func TestVerifyFindsEachDamage(t *testing.T) {
 		{"an entry key garbled", func(tx store.Tx) error {
 			return tx.Put(bEntry, keys.New().Str("alice").Str(string(pts)).Str("").Str("x"), []byte{entryV3, 0})
 		}, []string{"entry key"}},
+		{"a lot missing from the lot ID index", func(tx store.Tx) error {
+			return tx.Delete(bLotID, New(tx, time.UTC).lotIDKey(alice, "2.0"))
+		}, []string{"member/alice/points:mall lot 2.0: missing from the lot ID index"}},
+		{"a spent lot missing from the lot ID index", func(tx store.Tx) error {
+			// Spent to zero, lot 1.0 has no record: its index entry is
+			// all that lets a reversal give the 10 back to it.
+			l := New(tx, time.UTC)
+			ten := decimal.NewFromInt(10)
+			if _, err := l.Post(Transaction{Time: at.Add(2 * time.Hour), Kind: "expired", Legs: []Leg{{Account: alice, Amount: ten.Neg(), Lot: "1.0"}, {Account: Pool(pts, "expired"), Amount: ten}}}); err != nil {
+				return err
+			}
+			return tx.Delete(bLotID, l.lotIDKey(alice, "1.0"))
+		}, []string{"member/alice/points:mall lot 1.0: credited (entry 4096), missing from the lot ID index"}},
+		{"an index entry naming no lot", func(tx store.Tx) error {
+			l := New(tx, time.UTC)
+			v, err := tx.Get(bLotID, l.lotIDKey(alice, "1.0"))
+			if err != nil {
+				return err
+			}
+			return tx.Put(bLotID, l.lotIDKey(alice, "gift"), v)
+		}, []string{"member/alice/points:mall lot gift: in the lot ID index, but no lot record or credit holds it"}},
+		{"an index entry at other times than its lot", func(tx store.Tx) error {
+			return tx.Put(bLotID, New(tx, time.UTC).lotIDKey(alice, "2.0"), keys.New().Time(time.Time{}).Time(at))
+		}, []string{"member/alice/points:mall lot 2.0: the lot ID index places it at expiry never, granted 2026-03-01T10:00:00Z; its record at expiry never, granted 2026-03-01T11:00:00Z"}},
+		{"an index entry garbled", func(tx store.Tx) error {
+			return tx.Put(bLotID, New(tx, time.UTC).lotIDKey(alice, "2.0"), []byte{1, 2, 3})
+		}, []string{"member/alice/points:mall lot 2.0: the lot ID index holds 3 bytes"}},
+		{"an index key garbled", func(tx store.Tx) error {
+			// "1.0" keyed as text: lookups key it by its numbers.
+			return tx.Put(bLotID, keys.New().Str("alice").Str(string(pts)).Str("").Str("1.0"), make([]byte, lotTimesLen))
+		}, []string{"lot ID index key"}},
 		{"a lot key garbled", func(tx store.Tx) error {
 			return tx.Put(bLot, keys.New().Str("alice").Str(string(pts)).Str("").Str("x"), []byte{lotV2})
 		}, []string{"lot key"}},
