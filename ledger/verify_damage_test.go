@@ -82,6 +82,11 @@ func TestVerifyFindsEachDamage(t *testing.T) {
 			k, _ := first(tx, bDay, "", false)
 			return tx.Put(bDay, k, []byte("14"))
 		}, []string{"points:mall: totals per kind sum to 14, member balances to 15"}},
+		{"day totals of an asset with no account", func(tx store.Tx) error {
+			// Its entries, balances and lots lost, an asset's day totals
+			// stand alone: there is no account to meet the asset by.
+			return addStripe(tx, bDay, keys.New().Str("points:old").Str("2026-03-01").Str("earned"), 0, decimal.NewFromInt(7), nil)
+		}, []string{"points:old: totals per kind sum to 7, member balances to 0"}},
 		{"a lot of an account with no entry and no balance", func(tx store.Tx) error {
 			return New(tx, time.UTC).putLot(Lot{ID: "x", Account: MemberAccount("bob", pts, ""), Amount: three, Original: three, Granted: at}, false)
 		}, []string{"member/bob/points:mall: balance 0, open lots sum to 3"}},
