@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/codec"
 	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/internal/keys"
@@ -432,7 +431,7 @@ func addDay(tx store.Tx, member string, m *memberState, t time.Time, loc *time.L
 // amount keeps to: a total of amounts that each keep to it may not, and
 // an opening (migrate.Member) refuses one past it.
 func checkLimit(member, what string, d decimal.Decimal) error {
-	if err := overLimit(d); err != nil {
+	if err := engine.CheckLimit(d); err != nil {
 		return fmt.Errorf("level: member %q's %s would be %s: %w", member, what, d, err)
 	}
 	return nil
@@ -441,24 +440,10 @@ func checkLimit(member, what string, d decimal.Decimal) error {
 // checkDayLimit is checkLimit for member's growth of day, which it names
 // only on error: it runs for every change of growth.
 func checkDayLimit(member string, day rule.Date, sum decimal.Decimal) error {
-	if overLimit(sum) == nil {
+	if engine.CheckLimit(sum) == nil {
 		return nil
 	}
 	return checkLimit(member, "growth of "+day.String(), sum)
-}
-
-// overLimit returns event.CheckDecimal's error for d as it reads (String,
-// as a change or an export writes it): the trailing zeros that rounding to
-// the growth scale leaves (9e39 at two places is 9000…000.00) are no
-// digits of it.
-func overLimit(d decimal.Decimal) error {
-	err := event.CheckDecimal(d)
-	if err != nil && d.Exponent() < 0 {
-		if read, perr := decimal.NewFromString(d.String()); perr == nil {
-			err = event.CheckDecimal(read)
-		}
-	}
-	return err
 }
 
 // addDayRecord adds amount to the record of the member's day d; a sum

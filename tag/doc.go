@@ -41,7 +41,8 @@
 // the last 90 days") read only that member's days (see Storage).
 //
 // A member's recharge total keeps to the limit on decimals every amount
-// keeps to (event.CheckDecimal: 40 digits): a recharge event that would
+// keeps to (event.CheckDecimal: 40 digits, counted as the total reads:
+// 9e39 recharged by 1.00 is 9000…001, 40 digits): a recharge event that would
 // take it past the limit fails with an error wrapping event.ErrTooLarge,
 // and, as any failed event, changes nothing and leaves its ID free (two
 // recharges of 9e39 would make 1.8e40). A migrated member's opening

@@ -1036,4 +1036,12 @@ func TestTagRechargeTotalKeepsToTheLimit(t *testing.T) {
 	if pr, err := p.Tags().Profile(ctx, "ann"); err != nil || !pr.Stats.Recharged.Equal(testkit.Dec(big)) {
 		t.Errorf("two recharges of 4.5e39: %+v, %v; want a recharge total of 9e39", pr.Stats, err)
 	}
+	// An amount written with trailing zeros counts as it reads: 9e39 and
+	// a recharge of 1.00 make 9000…001, 40 digits (9e39 + 1 written with
+	// two places, 42, was refused).
+	p = openTags(t)
+	mustProcess(t, p, recharge("r1", big), recharge("r2", "1.00"))
+	if pr, err := p.Tags().Profile(ctx, "ann"); err != nil || !pr.Stats.Recharged.Equal(testkit.Dec("9"+strings.Repeat("0", 38)+"1")) {
+		t.Errorf("9e39 and 1.00 recharged: %+v, %v; want a recharge total of 9e39 + 1", pr.Stats, err)
+	}
 }

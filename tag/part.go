@@ -165,8 +165,9 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 		amt, _ := r.Recharged(ev)
 		s.stats.AddRecharge(amt)
 		// Each amount keeps to the limit on decimals, their sum may not:
-		// the error undoes the event with the rest of the unit.
-		if err := event.CheckDecimal(s.stats.Recharged); err != nil {
+		// the error undoes the event with the rest of the unit. The sum
+		// counts as it reads (9e39 plus 1.00 is 9000…001, 40 digits).
+		if err := engine.CheckLimit(s.stats.Recharged); err != nil {
 			return fmt.Errorf("tag: member %q's recharge total would be %s: %w", ev.Member, s.stats.Recharged, err)
 		}
 		s.changed = true

@@ -28,7 +28,8 @@
 //
 // A member's balance and cumulative recharge, spend and refund keep to
 // the limit on decimals every amount keeps to (event.CheckDecimal: 40
-// digits): an event that would take one past it fails with an error
+// digits, counted as the figure reads: 9e39 recharged by 1.00 is
+// 9000…001, 40 digits, not 42): an event that would take one past it fails with an error
 // wrapping [ErrInvalidAmount] and event.ErrTooLarge, and, like a refund
 // past the spend, changes nothing and leaves its event ID free. An
 // opening (Program.OpenMember) cannot pass it: its amounts each keep to

@@ -192,9 +192,10 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 // event.ErrTooLarge when what, an amount of member's that an event would
 // leave (its balance, a cumulative total), is beyond the limit on
 // decimals every amount keeps to: a balance made of amounts that each
-// keep to it may not.
+// keep to it may not. It judges the amount as it reads (engine.CheckLimit):
+// 9e39 plus a recharge of 1.00 is 9000…001, of 40 digits.
 func checkLimit(member, what string, d decimal.Decimal) error {
-	if err := event.CheckDecimal(d); err != nil {
+	if err := engine.CheckLimit(d); err != nil {
 		return fmt.Errorf("%w: member %q's %s would be %s: %w", ErrInvalidAmount, member, what, d, err)
 	}
 	return nil

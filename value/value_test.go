@@ -389,4 +389,18 @@ func TestAmountsKeepToTheLimit(t *testing.T) {
 	if va, err := p.Value().Account(context.Background(), "m"); err != nil || !va.Balance.Equal(dec(big)) {
 		t.Errorf("two recharges of 4.5e39: %+v, %v; want a balance of 9e39", va, err)
 	}
+	// An amount written with trailing zeros counts as it reads: 9e39 and
+	// a recharge of 1.00 make 9000…001, 40 digits (9e39 + 1 written with
+	// two places, 42, was refused), and a spend of 1.00 then a recharge of
+	// 0.10 take the balance back to 9e39 and on to 9e39 + 0.1, 41 digits,
+	// refused.
+	p = testkit.OpenMemory(t, valueDef())
+	mustProcess(t, p, recharge("r1", "m", big, t0), recharge("r2", "m", "1.00", t0), pay("p1", "m", "1.00", t0))
+	want := value.Account{Balance: dec(big), Recharged: dec("9" + strings.Repeat("0", 38) + "1"), Spent: dec("1")}
+	if va, err := p.Value().Account(context.Background(), "m"); err != nil || !cmp.Equal(want, va, equateDecimals) {
+		t.Errorf("9e39, then 1.00 recharged and 1.00 spent: %+v, %v; want %+v", va, err, want)
+	}
+	if _, err := p.Process(context.Background(), recharge("r3", "m", "0.10", t0)); !errors.Is(err, value.ErrInvalidAmount) {
+		t.Errorf("a recharge of 0.10 over 9e39: %v; want value.ErrInvalidAmount", err)
+	}
 }

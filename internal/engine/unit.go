@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/change"
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/due"
 	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/internal/total"
@@ -304,6 +305,21 @@ func Total(tx store.Tx, bucket string, key []byte) (decimal.Decimal, error) {
 // whole number an int64 holds is ErrCorrupt.
 func Count(tx store.Tx, bucket string, key []byte) (int64, error) {
 	return total.Count(tx, bucket, key)
+}
+
+// CheckLimit returns event.CheckDecimal's error for d, a sum of amounts
+// that each keep to the limit on decimals (a balance, a cumulative
+// total), as it reads (String, as a change or an export writes it): the
+// trailing zeros of an amount written with places (9e39 plus 1.00 is
+// 9000…001.00) are no digits of it.
+func CheckLimit(d decimal.Decimal) error {
+	err := event.CheckDecimal(d)
+	if err != nil && d.Exponent() < 0 {
+		if read, perr := decimal.NewFromString(d.String()); perr == nil {
+			err = event.CheckDecimal(read)
+		}
+	}
+	return err
 }
 
 // SkipRule publishes change.RuleSkipped for the rule ruleID of part
