@@ -13,6 +13,7 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/internal/engine"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
@@ -32,7 +33,9 @@ import (
 // earned on a day after the export's, a profile attribute set to an
 // empty text or list (its empty cell reads back as not set), an erased
 // member (the format has no erasure mark: the import would make them a
-// member again, whose events are taken).
+// member again, whose events are taken), a points lot past the limit on
+// decimals every amount keeps to (an exchange at a large rate can make
+// one: the import refuses it; the error wraps event.ErrTooLarge too).
 var ErrNotPortable = errors.New("export: state the import format cannot carry")
 
 // OpeningReader reads what Openings writes; *membership.Program
@@ -230,6 +233,11 @@ func openingRow(ctx context.Context, src OpeningReader, def membership.Definitio
 			for _, l := range lots {
 				if !l.Expires.IsZero() && !l.Expires.After(at) {
 					continue // expired: Advance takes it
+				}
+				// An exchange at a large rate can make a lot past the
+				// limit on decimals, which the import refuses.
+				if err := engine.CheckLimit(l.Amount); err != nil {
+					return nil, fmt.Errorf("%w: lot %s of %q holds %s points: %w", ErrNotPortable, l.ID, p.Name, l.Amount, err)
 				}
 				cells := []string{p.Name, amount(l.Amount), instant(l.Expires)}
 				switch l.Sub {

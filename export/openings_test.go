@@ -1050,3 +1050,50 @@ func listOf(t *testing.T, p *membership.Program, member string) []coupon.Coupon 
 	slices.SortFunc(cs, func(a, b coupon.Coupon) int { return strings.Compare(a.Template, b.Template) })
 	return cs
 }
+
+// TestOpeningsRefusesALotPastTheLimit: a lot an exchange makes can be past
+// the limit on decimals (40 digits) every amount keeps to, which the
+// import refuses (migrate.Field points: an opening lot keeps to it). A
+// member holds 1e39 mall points and exchanges them all into park at 1e30:
+// a lot of 1e69, 70 digits. Openings refuses the member (ErrNotPortable,
+// naming the member, the program and the lot) after the row before it,
+// as it does any state the import cannot take, rather than write a file
+// the import refuses.
+func TestOpeningsRefusesALotPastTheLimit(t *testing.T) {
+	ctx := context.Background()
+	def := retailDef(t)
+	def.Points.Programs = append(def.Points.Programs, points.Program{Name: "park"})
+	def.Points.Exchanges = []points.Exchange{{From: "mall", To: "park", Rate: dec("1e30")}}
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := march(p, 12, 12)
+	big := dec("1e39")
+	if _, err := p.Points().Adjust(ctx, points.AdjustRequest{RequestID: "a", Member: "big", Operator: "ops", Note: "n", At: march(p, 12, 10), Program: "mall", Amount: big}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Points().Approve(ctx, points.DecideRequest{RequestID: "ap", Adjustment: "a", Operator: "boss", At: march(p, 12, 10)}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Points().Exchange(ctx, points.ExchangeRequest{RequestID: "x", Member: "big", At: march(p, 12, 11), From: "mall", To: "park", Amount: big})
+	if err != nil || !res.Got.Equal(dec("1e69")) {
+		t.Fatalf("exchange: %+v, %v; want 1e69 park", res, err)
+	}
+	if _, err := p.Points().Adjust(ctx, points.AdjustRequest{RequestID: "b", Member: "ok", Operator: "ops", Note: "n", At: march(p, 12, 10), Program: "park", Amount: dec("10")}); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	n, err := export.Openings(ctx, &buf, p, slices.Values([]string{"ok", "big"}), at, nil)
+	if !errors.Is(err, export.ErrNotPortable) || !errors.Is(err, event.ErrTooLarge) || n != 1 || !strings.Contains(err.Error(), `"big"`) || !strings.Contains(err.Error(), `"park"`) {
+		t.Errorf("export: %d rows, %v; want 1 (ok), ErrNotPortable and event.ErrTooLarge naming big and park", n, err)
+	}
+	// The row written reads back.
+	dst, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := migrate.Run(ctx, dst, migrate.CSV(&buf, dst.Location()), migrate.Options{Name: "o.csv"}); err != nil || res.Applied != 1 {
+		t.Fatalf("import: %+v, %v", res, err)
+	}
+}
