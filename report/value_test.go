@@ -60,3 +60,53 @@ func TestValueRefundsByDay(t *testing.T) {
 		t.Errorf("stored value by day (-want +got):\n%s", diff)
 	}
 }
+
+// TestValueByDayOverSummerTime checks stored value by day in a zone with
+// summer time (Europe/Berlin: 30 March 2025 has 23 hours, CET to CEST at
+// 02:00). Each amount counts on the day of its time there, not in UTC:
+// 100 recharged at 23:30 on 29 March (22:30 UTC); 50 at 00:30 on 30 March
+// (23:30 UTC on the 29th); 30 paid at 23:30 on 30 March (21:30 UTC); 20
+// at 00:30 on 31 March (22:30 UTC on the 30th). 29 March: 100 recharged,
+// float 100; 30 March: 50 recharged, 30 spent, float 120; 31 March: 20
+// spent, float 100.
+func TestValueByDayOverSummerTime(t *testing.T) {
+	ctx := context.Background()
+	def, err := membership.ParseDefinition([]byte(smallDef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def.Zone = "Europe/Berlin"
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	berlin := p.Location()
+	when := func(day, hour, minute int) time.Time { return time.Date(2025, 3, day, hour, minute, 0, 0, berlin) }
+	ev := func(id, typ, amount string, at time.Time) event.Event {
+		return event.Event{ID: id, Member: "a", Type: typ, Time: at, Attrs: event.Attrs{"amount": event.DecString(amount)}}
+	}
+	if u := when(30, 0, 30).UTC(); u.Day() != 29 || u.Hour() != 23 {
+		t.Fatalf("00:30 on 30 March in Berlin is %s UTC, want 23:30 on the 29th", u)
+	}
+	if u := when(30, 23, 30).UTC(); u.Hour() != 21 {
+		t.Fatalf("23:30 on 30 March in Berlin is %s UTC, want 21:30 (summer time)", u)
+	}
+	testkit.MustProcess(t, p, ev("top", "recharge", "100", when(29, 23, 30)), ev("early", "recharge", "50", when(30, 0, 30)),
+		ev("pay", "pay", "30", when(30, 23, 30)), ev("late", "pay", "20", when(31, 0, 30)))
+	r, err := report.Build(ctx, p, report.Query{From: date(3, 29), To: date(3, 31), Grain: report.Day})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []report.Value{
+		{Opening: d("0"), Recharged: d("100"), Spent: d("0"), Refunded: d("0"), Other: d("0"), Float: d("100")},
+		{Opening: d("100"), Recharged: d("50"), Spent: d("30"), Refunded: d("0"), Other: d("0"), Float: d("120")},
+		{Opening: d("120"), Recharged: d("0"), Spent: d("20"), Refunded: d("0"), Other: d("0"), Float: d("100")},
+	}
+	var got []report.Value
+	for _, pd := range r.Periods {
+		got = append(got, *pd.Value)
+	}
+	if diff := cmp.Diff(want, got, cmpDec); diff != "" {
+		t.Errorf("stored value by day (-want +got):\n%s", diff)
+	}
+}
