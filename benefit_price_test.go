@@ -2,6 +2,8 @@ package membership_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -155,4 +157,30 @@ func TestMemberPriceWhileAPlanIsRenewedTwice(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A member price can be past the limit on decimals (40 digits) that the
+// amount keeps to: 85% of 40 nines, to the cent, is 84 then 38 nines
+// .15, 42 digits. It is the price exactly, not cut; used as an order's
+// amount it is refused with event.ErrTooLarge and changes nothing (no
+// growth), never taken cut or rounded.
+func TestMemberPricePastTheLimitRefusedAsAnAmount(t *testing.T) {
+	ctx := context.Background()
+	santiago := testkit.Zone("America/Santiago")
+	p := testkit.OpenMemory(t, planPriceDef())
+	at := time.Date(2026, 8, 10, 10, 0, 0, 0, santiago)
+	testkit.MustProcess(t, p, event.Event{ID: "f1", Member: "m", Type: "fee", Time: time.Date(2026, 8, 6, 10, 0, 0, 0, santiago), Attrs: event.Attrs{"plan": event.Str("plus")}})
+	nines := strings.Repeat("9", 40)
+	price, err := p.Benefits().MemberPrice(ctx, "m", testkit.Dec(nines), at)
+	want := "84" + strings.Repeat("9", 38) + ".15"
+	if err != nil || price.Amount.String() != want || price.By == nil || price.By.Name != "plus-price" {
+		t.Fatalf("member price of 40 nines = %s by %v, %v; want %s by plus-price", price.Amount, price.By, err, want)
+	}
+	_, err = p.Process(ctx, event.Event{ID: "o1", Member: "m", Type: "order", Time: at, Attrs: event.Attrs{"amount": event.Dec(price.Amount)}})
+	if !errors.Is(err, event.ErrTooLarge) {
+		t.Errorf("an order of the member price: %v; want event.ErrTooLarge", err)
+	}
+	if st, err := p.Levels().Status(ctx, "m"); err != nil || !st.Growth.IsZero() {
+		t.Errorf("growth after the refused order = %s, %v; want 0", st.Growth, err)
+	}
 }
