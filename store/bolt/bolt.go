@@ -18,7 +18,8 @@
 // this process or another, or of a file of the same name in another
 // directory whose log would be in the same LogDir as an open DB's, waits
 // for the lock for [Options.LockTimeout] and fails with [ErrLocked],
-// changing no file.
+// changing no file and making none: the log's lock is taken before bbolt
+// opens the file, which it makes when there is none.
 //
 // The file records an ID, 16 random bytes (given by the first Open of a
 // new file, or of one last opened by a version before IDs, before it
@@ -441,8 +442,9 @@ var ErrLogForeign = errors.New("bolt: the log holds another file's segments")
 // ErrLocked is wrapped by the error of [Open] when another DB, in this
 // process or another, holds the file open, or holds the log the file's
 // would be (a file of the same name in another directory, with the same
-// [Options.LogDir]): Open waited [Options.LockTimeout] for the lock and
-// changed no file. Close the other DB first (a DB is safe for concurrent
+// [Options.LogDir]): Open waited [Options.LockTimeout] for the lock,
+// changed no file and made none (the error says which of the two holds
+// it). Close the other DB first (a DB is safe for concurrent
 // use: share it rather than open the file twice), or give the files
 // different names or logs different directories.
 var ErrLocked = errors.New("bolt: in use by another DB")
@@ -508,8 +510,8 @@ type Options struct {
 	// MaxBatch is the largest number of Update functions committed together
 	// in one log record, at most MaxBatchLimit. Default DefaultMaxBatch.
 	MaxBatch int
-	// LockTimeout is how long Open waits for the file's lock, and the
-	// log's, held by another opener before failing with an error wrapping
+	// LockTimeout is how long Open waits for the log's lock, and then the
+	// file's, held by another opener before failing with an error wrapping
 	// ErrLocked (the locks are tried every 50 ms; bbolt gives up on the
 	// file's when the next try would come after LockTimeout). Default
 	// DefaultLockTimeout.
@@ -851,6 +853,18 @@ func Open(path string, opts *Options) (*DB, error) {
 	if o.MaxOverlaySize == 0 {
 		o.MaxOverlaySize = min(4*o.CheckpointSize, o.MaxMemory)
 	}
+	// The log's lock is taken before bbolt opens the file, which it makes
+	// when there is none: an Open refused because another DB holds the
+	// log leaves no file behind. The file's own lock is bbolt's, after.
+	prefix := filepath.Join(logDir, filepath.Base(path)) + walInfix
+	logLock, err := lockLog(prefix, o.LockTimeout)
+	if err != nil {
+		if errors.Is(err, ErrLocked) && fileLocked(path) {
+			// The same file, open in another DB, holds its log too.
+			err = fmt.Errorf("%w: the file is open in another DB", ErrLocked)
+		}
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
 	// Other bbolt settings were measured and left alone: NoFreelistSync,
 	// a larger AllocSize and larger pages saved nothing measurable on
 	// group-committed writes (before the log took the commits; not
@@ -862,14 +876,16 @@ func Open(path string, opts *Options) (*DB, error) {
 		InitialMmapSize: o.InitialMmapSize,
 	})
 	if err != nil {
+		logLock.release(logLock.created) // a failed Open changes no file
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	d := &DB{
 		db:         bdb,
+		logLock:    logLock,
 		maxBatch:   o.MaxBatch,
 		ckptSize:   o.CheckpointSize,
 		maxOverlay: o.MaxOverlaySize,
-		log:        &wal{prefix: filepath.Join(logDir, filepath.Base(path)) + walInfix, noSync: o.NoSync, spareSize: o.CheckpointSize + o.CheckpointSize/4},
+		log:        &wal{prefix: prefix, noSync: o.NoSync, spareSize: o.CheckpointSize + o.CheckpointSize/4},
 		reqs:       make(chan *request, o.MaxBatch),
 		finished:   make(chan struct{}),
 		ckptDone:   make(chan ckptResult, 1),
@@ -890,10 +906,6 @@ func Open(path string, opts *Options) (*DB, error) {
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
-	}
-	if d.logLock, err = lockLog(d.log.prefix, o.LockTimeout); err != nil {
-		_ = bdb.Close()
-		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	if err := d.recover(path, place, o.AcceptLogLoss, logger); err != nil {
 		d.logLock.release(d.logLock.created) // a failed Open changes no file
@@ -947,7 +959,7 @@ func openBbolt(path string, bo *bbolt.Options) (*bbolt.DB, error) {
 	case errors.Is(err, ErrCorrupt):
 	case errors.Is(err, berrors.ErrTimeout):
 		// The only timeout bbolt.Open has: the file's lock.
-		err = fmt.Errorf("%w: %w", ErrLocked, err)
+		err = fmt.Errorf("%w: the file is open in another DB: %w", ErrLocked, err)
 	case errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch):
 		// Both meta pages damaged, or no bbolt file at all.
 		err = fmt.Errorf("%w: %w", ErrCorrupt, err)

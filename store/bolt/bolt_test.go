@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -76,7 +77,7 @@ func TestConformanceCheckpoints(t *testing.T) {
 }
 
 // TestReopen checks that a file in use is refused to a second Open with
-// ErrLocked, and opens again, with what it held, once closed.
+// ErrLocked, saying so, and opens again, with what it held, once closed.
 func TestReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	db, err := bolt.Open(path, nil)
@@ -90,6 +91,8 @@ func TestReopen(t *testing.T) {
 			db2.Close()
 		}
 		t.Errorf("second Open of a file in use = %v; want an error wrapping ErrLocked", err)
+	} else if want := "the file is open in another DB"; !strings.Contains(err.Error(), want) {
+		t.Errorf("second Open of a file in use = %v; want it to say %q", err, want)
 	}
 	err = db.Update(t.Context(), func(tx store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) })
 	if err != nil {

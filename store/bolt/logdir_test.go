@@ -184,8 +184,9 @@ func TestLogDir(t *testing.T) {
 // directories, with one LogDir: their logs would be one (the second
 // Open would replay the first's live log into its own file, its segments
 // truncate the first's, its Close remove them), so the second Open fails
-// with ErrLocked and changes nothing; once the first is closed, it opens,
-// empty, and each Close leaves LogDir empty.
+// with ErrLocked, saying why, and changes nothing, making no file at its
+// path; once the first is closed, it opens, empty, and each Close leaves
+// LogDir empty.
 func TestLogDirSameName(t *testing.T) {
 	logDir := t.TempDir()
 	a, b := filepath.Join(t.TempDir(), "m.db"), filepath.Join(t.TempDir(), "m.db")
@@ -199,9 +200,14 @@ func TestLogDirSameName(t *testing.T) {
 			dbB.Close()
 		}
 		t.Fatalf("Open of a second file named m.db with the same LogDir = %v; want an error wrapping ErrLocked", err)
+	} else if !strings.Contains(err.Error(), "same name") {
+		t.Errorf("Open of a second file named m.db with the same LogDir = %v; want it to name a file of the same name", err)
 	}
 	if after := sums(t, logDir); !maps.Equal(after, before) {
 		t.Errorf("the refused Open changed LogDir: %d files before, %d after", len(before), len(after))
+	}
+	if _, err := os.Stat(b); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after the refused Open, Stat of the second m.db = %v; want fs.ErrNotExist (no file made)", err)
 	}
 	if err := dbA.Update(t.Context(), counted("a1")); err != nil {
 		t.Fatalf("Update after the refused Open: %v", err)
