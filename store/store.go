@@ -90,8 +90,9 @@ var (
 	ErrReadOnly = errors.New("store: read-only transaction")
 	// ErrTxDone is returned by a Tx used after its transaction ended.
 	ErrTxDone = errors.New("store: transaction done")
-	// ErrInvalid is returned for an empty bucket name, an empty key or a
-	// value that cannot be stored.
+	// ErrInvalid is returned for an empty bucket name, an empty key, a
+	// value that cannot be stored, or a nil function given to View or
+	// Update.
 	ErrInvalid = errors.New("store: invalid argument")
 	// ErrConflict is wrapped by the error Update returns when the store
 	// gave up running a function again after conflicts with concurrent
@@ -136,7 +137,7 @@ var StopScan = errors.New("store: stop scan")
 type Store interface {
 	// View runs fn once in a read-only transaction over a consistent
 	// snapshot. It returns fn's error, ctx.Err() if ctx is done before fn
-	// runs, or ErrClosed.
+	// runs, ErrClosed, or an error wrapping ErrInvalid for a nil fn.
 	View(ctx context.Context, fn func(Tx) error) error
 	// Update runs fn in a read-write transaction. When fn returns nil the
 	// writes are committed (durably, for a persistent store) before Update
@@ -146,8 +147,9 @@ type Store interface {
 	// discards the run and calls fn again on a new transaction, so fn must
 	// have no effect outside its transaction (random draws and logs may
 	// repeat; nothing else) — see the package documentation.
-	// It returns ctx.Err() if ctx is done before fn runs, ErrClosed, or an
-	// error wrapping ErrConflict when the store gave up after conflicts.
+	// It returns ctx.Err() if ctx is done before fn runs, ErrClosed, an
+	// error wrapping ErrConflict when the store gave up after conflicts,
+	// or one wrapping ErrInvalid for a nil fn, changing nothing.
 	// When fn has run, Update returns only after fn's last run has returned
 	// (callers reuse what fn refers to).
 	Update(ctx context.Context, fn func(Tx) error) error

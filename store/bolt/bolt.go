@@ -1345,11 +1345,15 @@ func (d *DB) ckptCommitted(part bool, st *bbolt.TxStats) {
 
 // View runs fn over a snapshot of the overlay and a bbolt read-only
 // transaction. It returns fn's error, ctx.Err() if ctx is done before fn
-// runs, or an error wrapping [store.ErrClosed]. A panic in fn is recovered
+// runs, an error wrapping [store.ErrClosed], or one wrapping
+// [store.ErrInvalid] for a nil fn. A panic in fn is recovered
 // and returned as an error wrapping [ErrPanic], or [ErrCorrupt] for a
 // memory fault; reads of a damaged bbolt page return errors wrapping
 // ErrCorrupt.
 func (d *DB) View(ctx context.Context, fn func(store.Tx) error) error {
+	if fn == nil {
+		return fmt.Errorf("bolt: view: nil function: %w", store.ErrInvalid)
+	}
 	if d.closed.Load() {
 		return fmt.Errorf("bolt: view: %w", store.ErrClosed)
 	}
@@ -1421,8 +1425,12 @@ func (d *DB) snapshot() *snapshot {
 // as is; when fn succeeded but its writes, or the writes of the batch
 // before that it may have read, could not be logged, the error wraps
 // [ErrCommitFailed] and the cause. It returns ctx.Err() if ctx is done
-// before fn runs, or an error wrapping [store.ErrClosed].
+// before fn runs, an error wrapping [store.ErrClosed], or, for a nil fn,
+// one wrapping [store.ErrInvalid] before queueing it, changing nothing.
 func (d *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if fn == nil {
+		return fmt.Errorf("bolt: update: nil function: %w", store.ErrInvalid)
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

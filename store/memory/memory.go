@@ -166,9 +166,13 @@ func (s *Store) bucket(name string) *bucket {
 }
 
 // View runs fn in a read-only transaction over the last committed state.
-// It returns fn's error, ctx.Err() if ctx is done before fn runs, or an
-// error wrapping [store.ErrClosed].
+// It returns fn's error, ctx.Err() if ctx is done before fn runs, an
+// error wrapping [store.ErrClosed], or one wrapping [store.ErrInvalid] for
+// a nil fn.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	if fn == nil {
+		return fmt.Errorf("memory: view: nil function: %w", store.ErrInvalid)
+	}
 	if s.closed.Load() {
 		return fmt.Errorf("memory: view: %w", store.ErrClosed)
 	}
@@ -187,8 +191,12 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 // Update runs fn once in a read-write transaction; its writes stay when fn
 // returns nil. When fn returns an error (or panics) every write is undone
 // and the error is returned as is (a panic goes on up). Updates are
-// serialized; fn runs on the calling goroutine.
+// serialized; fn runs on the calling goroutine. A nil fn is an error
+// wrapping [store.ErrInvalid], changing nothing.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if fn == nil {
+		return fmt.Errorf("memory: update: nil function: %w", store.ErrInvalid)
+	}
 	if s.closed.Load() {
 		return fmt.Errorf("memory: update: %w", store.ErrClosed)
 	}

@@ -305,8 +305,11 @@ func (s *Store) Close() error {
 // failed and fn returned nil all the same, that failure's error: wrapping
 // store.ErrConflict for a serialization failure or a deadlock (a hot
 // standby's recovery conflict, say; fn is not run again), else
-// store.ErrFailed.
+// store.ErrFailed. A nil fn is an error wrapping store.ErrInvalid.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	if fn == nil {
+		return fmt.Errorf("postgres: view: nil function: %w", store.ErrInvalid)
+	}
 	if err := s.enter("view"); err != nil {
 		return err
 	}
@@ -333,6 +336,8 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 // done before fn runs and an error wrapping store.ErrClosed after Close.
 // When ctx ends during the commit of fn's writes, whether they were
 // committed is unknown: the error wraps store.ErrFailed and ctx's error.
+// A nil fn is an error wrapping store.ErrInvalid, returned before
+// anything is sent.
 //
 // Updates called while every connection of the pool is busy with others
 // are run in groups of up to Options.Group in one transaction, one
@@ -363,6 +368,9 @@ func (s *Store) UpdatePrefetch(ctx context.Context, reads []store.Read, fn func(
 }
 
 func (s *Store) update(ctx context.Context, reads []store.Read, fn func(store.Tx) error) error {
+	if fn == nil {
+		return fmt.Errorf("postgres: update: nil function: %w", store.ErrInvalid)
+	}
 	if err := s.enter("update"); err != nil {
 		return err
 	}

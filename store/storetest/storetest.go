@@ -27,7 +27,8 @@
 // buckets sharing a prefix, StopScan, the bytes a transaction is given
 // (copied by every call that keeps them) and hands out (unchanged until
 // it ends, by its own writes too, and safe to append to), the sentinel
-// errors (ErrReadOnly, ErrTxDone, ErrInvalid, ErrClosed), context
+// errors (ErrReadOnly, ErrTxDone, ErrInvalid, ErrClosed; ErrInvalid too
+// for a nil function given to Update or View), context
 // cancellation, [store.Preload], and the optional capabilities a
 // store's transactions have ([store.Adder], [store.Inserter],
 // [store.Ensurer]) and a store has ([store.Prefetcher]: UpdatePrefetch
@@ -102,6 +103,7 @@ var cases = []struct {
 	{"ReadOnly", testReadOnly},
 	{"TxDone", testTxDone},
 	{"Invalid", testInvalid},
+	{"NilFunction", testNilFunction},
 	{"CancelledContext", testCancelledContext},
 	{"Preload", testPreload},
 	{"Prefetcher", testPrefetcher},
@@ -658,6 +660,36 @@ func testInvalid(t *testing.T, s store.Store) {
 		check(`Get("b", nil) in View`, err)
 		check(`Scan("") in View`, tx.Scan("", nil, nil, true, func(k, v []byte) error { return nil }))
 		wantScan(t, tx, "b", nil, nil, false)
+		return nil
+	})
+}
+
+// testNilFunction checks that a nil function is the caller's error:
+// Update, View and UpdatePrefetch (on a store that has it) return an
+// error wrapping ErrInvalid, without a panic, and the store goes on as
+// it was.
+func testNilFunction(t *testing.T, s store.Store) {
+	put(t, s, "b", "k", "v")
+	check := func(what string, call func() error) {
+		t.Helper()
+		defer func() {
+			if p := recover(); p != nil {
+				t.Errorf("%s panicked: %v; want an error wrapping ErrInvalid", what, p)
+			}
+		}()
+		if err := call(); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("%s = %v; want an error wrapping ErrInvalid", what, err)
+		}
+	}
+	check("Update(nil)", func() error { return s.Update(t.Context(), nil) })
+	check("View(nil)", func() error { return s.View(t.Context(), nil) })
+	if p, ok := s.(store.Prefetcher); ok {
+		reads := []store.Read{{Bucket: "b", Key: bs("k")}}
+		check("UpdatePrefetch(nil)", func() error { return p.UpdatePrefetch(t.Context(), reads, nil) })
+	}
+	put(t, s, "b", "k2", "v2")
+	view(t, s, func(tx store.Tx) error {
+		wantScan(t, tx, "b", nil, nil, false, "k=v", "k2=v2")
 		return nil
 	})
 }

@@ -114,6 +114,9 @@ func (s *occ) begin(writable bool) *occTx {
 }
 
 func (s *occ) View(ctx context.Context, fn func(store.Tx) error) error {
+	if fn == nil {
+		return store.ErrInvalid
+	}
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
@@ -126,6 +129,9 @@ func (s *occ) View(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 func (s *occ) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if fn == nil {
+		return store.ErrInvalid
+	}
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
