@@ -465,9 +465,9 @@ const (
 	// DefaultLockTimeout is the default for [Options.LockTimeout].
 	DefaultLockTimeout = time.Second
 	// DefaultInitialMmapSize is the default for [Options.InitialMmapSize]
-	// on 64-bit Unix systems: 16 GiB, about 16 million members with an
-	// order each (1 GiB where int has 32 bits, so that the constant fits
-	// one, though it is not the default there). Growing the map stalls
+	// where int has 64 bits, on every system but Windows: 16 GiB, about
+	// 16 million members with an order each (1 GiB where int has 32 bits,
+	// so that the constant fits one, though it is not the default there). Growing the map stalls
 	// every Update and View (at a million members, whose file is about
 	// 1 GiB, it held calls for 40 and 217 ms where the longest otherwise
 	// took 25-30).
@@ -522,8 +522,10 @@ type Options struct {
 	// every open View, and Updates and Views wait for it (bbolt unmaps
 	// and maps the file again). On Linux and other Unix systems the map
 	// is only address space, not memory or disk (a process limit on
-	// address space, ulimit -v, counts it). Default DefaultInitialMmapSize on
-	// 64-bit Unix, bbolt's own (32 KiB, doubling) elsewhere.
+	// address space, ulimit -v, counts it). Default DefaultInitialMmapSize
+	// where int has 64 bits, on every system but Windows (which grows the
+	// file to the map's size); bbolt's own (32 KiB, doubling) on Windows
+	// and where int has 32 bits.
 	InitialMmapSize int
 	// CheckpointSize starts a checkpoint when the log written since the
 	// last one, or the memory its writes take in the overlay (estimated),
