@@ -31,13 +31,14 @@ type Definition struct {
 	// replaces it, after which the Programs still running the old one
 	// refuse to write: several instances never apply two rule sets at
 	// once during a rolling deploy. Two definitions with the same version
-	// and other content are refused (ErrDefinitionConflict). Version 0 is
-	// unversioned: the Program opened last wins. Any definition that
-	// replaces the one in force, versioned or not, may change rules but
-	// not leave out a level, plan, point program, coupon template or pack
-	// the store holds state of, nor stored value while the store holds
-	// some, nor lower stored value's or a point program's scale below an
-	// amount members hold (ErrDefinitionInUse): see Open.
+	// and other content are refused (ErrDefinitionConflict); content is
+	// compared as it encodes, a decimal by its value ("1.0" is "1").
+	// Version 0 is unversioned: the Program opened last wins. Any
+	// definition that replaces the one in force, versioned or not, may
+	// change rules but not leave out a level, plan, point program, coupon
+	// template or pack the store holds state of, nor stored value while
+	// the store holds some, nor lower stored value's or a point program's
+	// scale below an amount members hold (ErrDefinitionInUse): see Open.
 	Version uint64 `json:"version,omitempty"`
 	// Zone is the IANA time zone every day, week, month and year boundary
 	// is computed in (e.g. "Asia/Shanghai"). Empty means UTC.
