@@ -42,10 +42,20 @@
 // kv, a row of a packed bucket under a member's key (see Schema
 // versions): this code never writes one.
 //
-// The store keeps no checksum: a value damaged in the table (edited by
-// hand, a partial migration) is found when it is read and does not
-// decode. A member's packed row is checked whole at each read of one of
-// its records (Get, Scan, and the read before a Put or Delete), as it is
+// The store keeps no checksum of the records it is given: a value
+// damaged in the table (edited by hand, a partial migration) is found
+// when it is read and does not decode. Its record of the packed buckets
+// holds one (the names, 0x00 between them, then "\x01crc32c:" and the
+// CRC-32C of the names in 8 hex digits; a release before reads that as
+// one more bucket's name, which no record is of): damaged, New, or Pack,
+// fails with an error wrapping store.ErrCorrupt, where the packed
+// buckets' records read as absent. A record without it, as releases
+// before wrote them, is read when it is what they wrote: names in order,
+// none empty, all of those Pack names (they recorded all of them or
+// none), and none only while no member's row is packed.
+//
+// A member's packed row is checked whole at each read of one of its
+// records (Get, Scan, and the read before a Put or Delete), as it is
 // decoded and at no other cost: a row of another version, cut short,
 // with no record, with a key that is not the member's (one that does not
 // go on from the member ID with 0x00), or with a record not past the one

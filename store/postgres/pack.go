@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"maps"
 	"slices"
 	"strings"
@@ -34,7 +35,7 @@ const (
 	metaBucket = "\x00store" // the store's own records
 )
 
-var packedKey = []byte("packed") // in metaBucket: the packed buckets' names, 0x00 between them
+var packedKey = []byte("packed") // in metaBucket: the packed buckets' names, 0x00 between them, and a checksum (formatPacked)
 
 // packVersion is the first byte of a packed row.
 const packVersion = 1
@@ -414,6 +415,9 @@ func (t *tx) packedReads(out, reads []store.Read) []store.Read {
 // server or the connection made fail (the constraint refused to a role
 // that does not own kv, say) is an error wrapping store.ErrFailed, as
 // New's and Update's are, and records nothing: a later call decides.
+// A damaged record of the packed buckets, or one without a checksum (an
+// earlier release's) that names some but not these, is an error wrapping
+// store.ErrCorrupt (see the package documentation).
 //
 // The first call decides with kv locked (refuseUnpacked): a Store of a
 // release that does not pack may be writing to those buckets.
@@ -428,15 +432,31 @@ func (s *Store) Pack(buckets ...string) error {
 		}
 	}
 	ctx := context.Background()
-	set, err := s.readPacked(ctx)
+	set, unchecked, err := s.readPacked(ctx)
 	if err == nil && set == nil {
-		set, err = s.decidePack(ctx, buckets)
+		set, unchecked, err = s.decidePack(ctx, buckets)
+	}
+	if err == nil && unchecked && len(set) > 0 && !maps.Equal(set, setOf(buckets)) {
+		// A release before checksums recorded all of the buckets its
+		// Program named, the ones named here: the record was cut or
+		// edited.
+		err = fmt.Errorf("postgres: the record of the packed buckets (%q/%q) names %q, not the buckets packed: %w",
+			metaBucket, packedKey, slices.Sorted(maps.Keys(set)), store.ErrCorrupt)
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: pack: %w", openFailed(ctx, err))
 	}
 	s.packed.Store(&set)
 	return nil
+}
+
+// setOf returns the set of names.
+func setOf(names []string) map[string]bool {
+	set := make(map[string]bool, len(names))
+	for _, n := range names {
+		set[n] = true
+	}
+	return set
 }
 
 // decidePack records which of buckets the store packs: all of them when
@@ -447,10 +467,9 @@ func (s *Store) Pack(buckets ...string) error {
 // and those that write later wait for the constraint refuseUnpacked adds
 // (in the same transaction) and meet it. Once a store, at its first
 // Program's Open, while the store is new.
-func (s *Store) decidePack(ctx context.Context, buckets []string) (map[string]bool, error) {
-	var set map[string]bool
+func (s *Store) decidePack(ctx context.Context, buckets []string) (set map[string]bool, unchecked bool, err error) {
 	kv := s.schema + ".kv"
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE `+kv+` IN ACCESS EXCLUSIVE MODE`); err != nil {
 			return err
 		}
@@ -458,7 +477,16 @@ func (s *Store) decidePack(ctx context.Context, buckets []string) (map[string]bo
 		err := tx.QueryRow(ctx, `SELECT value FROM `+kv+` WHERE bucket = $1 AND key = $2`, []byte(metaBucket), packedKey).Scan(&v)
 		switch {
 		case err == nil:
-			set = parsePacked(v)
+			if set, unchecked, err = parsePacked(v); err != nil || !unchecked || len(set) > 0 {
+				return err
+			}
+			var rows bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM `+kv+` WHERE bucket = $1)`, []byte(packBucket)).Scan(&rows); err != nil {
+				return err
+			}
+			if rows {
+				return errPackedEmptied
+			}
 			return nil
 		case !errors.Is(err, pgx.ErrNoRows):
 			return err
@@ -483,16 +511,15 @@ func (s *Store) decidePack(ctx context.Context, buckets []string) (map[string]bo
 		}
 		return refuseUnpacked(ctx, tx, s.schema, set)
 	})
-	return set, err
+	return set, unchecked, err
 }
 
 // readPacked returns the packed buckets the store recorded, nil when it
 // recorded none (in an Update, which plans its statements as every
-// Update does).
-func (s *Store) readPacked(ctx context.Context) (map[string]bool, error) {
-	var set map[string]bool
-	err := s.Update(ctx, func(tx store.Tx) error {
-		set = nil
+// Update does), and whether the record has no checksum (parsePacked).
+func (s *Store) readPacked(ctx context.Context) (set map[string]bool, unchecked bool, err error) {
+	err = s.Update(ctx, func(tx store.Tx) error {
+		set, unchecked = nil, false
 		v, err := tx.Get(metaBucket, packedKey)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -500,15 +527,19 @@ func (s *Store) readPacked(ctx context.Context) (map[string]bool, error) {
 		case err != nil:
 			return err
 		}
-		set = parsePacked(v)
-		return nil
+		if set, unchecked, err = parsePacked(v); err != nil || !unchecked || len(set) > 0 {
+			return err
+		}
+		// Written before checksums, naming none: a store that packs
+		// nothing has no packed row.
+		return tx.Scan(packBucket, nil, nil, false, func(k, v []byte) error { return errPackedEmptied })
 	})
-	return set, err
+	return set, unchecked, err
 }
 
 // loadPacked reads the packed buckets the store recorded, if it did.
 func (s *Store) loadPacked(ctx context.Context) error {
-	set, err := s.readPacked(ctx)
+	set, _, err := s.readPacked(ctx)
 	if err != nil || set == nil {
 		return err
 	}
@@ -557,24 +588,69 @@ func refuseUnpackedMigration(ctx context.Context, tx pgx.Tx, q string) error {
 	case err != nil:
 		return err
 	}
-	return refuseUnpacked(ctx, tx, q, parsePacked(v))
+	set, _, err := parsePacked(v)
+	if err != nil {
+		return err
+	}
+	return refuseUnpacked(ctx, tx, q, set)
 }
 
+// packedSum begins the last name of the record of the packed buckets that
+// formatPacked writes: it is followed by the CRC-32C (Castagnoli) of the
+// names before it, as 8 hex digits. A release before it reads it as the
+// name of one more packed bucket, which no record is of: harmless.
+const packedSum = "\x01crc32c:"
+
+// formatPacked returns the record of the packed buckets: their names,
+// sorted, 0x00 between them, and last packedSum and the checksum.
 func formatPacked(set map[string]bool) []byte {
-	var names []string
-	for b := range set {
-		names = append(names, b)
-	}
-	slices.Sort(names)
-	return []byte(strings.Join(names, "\x00"))
+	names := slices.Sorted(maps.Keys(set))
+	joined := strings.Join(names, "\x00")
+	sum := fmt.Sprintf("%s%08x", packedSum, crc32.Checksum([]byte(joined), crc32.MakeTable(crc32.Castagnoli)))
+	return []byte(strings.Join(append(names, sum), "\x00"))
 }
 
-func parsePacked(v []byte) map[string]bool {
-	set := map[string]bool{}
-	for _, b := range strings.Split(string(v), "\x00") {
-		if b != "" {
-			set[b] = true
-		}
+// parsePacked reads a record of the packed buckets. One that formatPacked
+// wrote must hold its checksum. One a release before checksums wrote
+// (the names alone) must be what it wrote: names none of them empty,
+// nor beginning with 0x00, in ascending order; unchecked reports that it
+// has no checksum. Anything else is an error wrapping store.ErrCorrupt.
+func parsePacked(v []byte) (set map[string]bool, unchecked bool, err error) {
+	bad := func(why string) error {
+		return fmt.Errorf("postgres: the record of the packed buckets (%q/%q) %s: %w", metaBucket, packedKey, why, store.ErrCorrupt)
 	}
-	return set
+	set = map[string]bool{}
+	if len(v) == 0 {
+		return set, true, nil // packs nothing, as written before checksums
+	}
+	names := strings.Split(string(v), "\x00")
+	if last := names[len(names)-1]; strings.HasPrefix(last, packedSum) {
+		names = names[:len(names)-1]
+		joined := strings.Join(names, "\x00")
+		want := fmt.Sprintf("%s%08x", packedSum, crc32.Checksum([]byte(joined), crc32.MakeTable(crc32.Castagnoli)))
+		if last != want {
+			return nil, false, bad("does not match its checksum")
+		}
+		if len(names) == 1 && names[0] == "" {
+			names = nil // packs nothing
+		}
+	} else {
+		unchecked = true
+	}
+	for i, b := range names {
+		switch {
+		case b == "" || b[0] == 0:
+			return nil, false, bad("names an empty bucket or one of the store's own")
+		case i > 0 && b <= names[i-1]:
+			return nil, false, bad("names its buckets out of order")
+		}
+		set[b] = true
+	}
+	return set, unchecked, nil
 }
+
+// errPackedEmptied is the error of a record of the packed buckets that
+// names none, written before checksums, in a store that holds packed rows:
+// it was cut short or emptied.
+var errPackedEmptied = fmt.Errorf("postgres: the record of the packed buckets (%q/%q) names none, but members' packed rows are there: %w",
+	metaBucket, packedKey, store.ErrCorrupt)

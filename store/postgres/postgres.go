@@ -556,7 +556,7 @@ func failed(err error) error {
 // context.DeadlineExceeded too, and is the server's failure.
 func openFailed(ctx context.Context, err error) error {
 	switch {
-	case errors.Is(err, ErrSchemaTooNew), errors.Is(err, store.ErrFailed), errors.Is(err, store.ErrClosed):
+	case errors.Is(err, ErrSchemaTooNew), errors.Is(err, store.ErrFailed), errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrCorrupt):
 		return err
 	case errors.Is(err, puddle.ErrClosedPool):
 		return fmt.Errorf("the pool was closed: %w: %w", store.ErrClosed, err)
