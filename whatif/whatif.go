@@ -196,7 +196,7 @@ func (r *Report) Members(after string, limit int) (page []MemberDiff, next strin
 // ran) and under changed, each in a memory store, and reports the
 // difference (see the package documentation). It never writes to source.
 // Errors wrap ErrInvalidArgument (a nil source, a source that holds a
-// history but no journal, Until before From, a From or Until outside the
+// history but no journal, Until not after From, a From or Until outside the
 // years 1900 to 2099, each named), the
 // definitions' validation errors, membership.ErrDefinitionConflict and
 // membership.ErrReplayDiverged (the journal did not run under actual),
@@ -217,7 +217,7 @@ func Run(ctx context.Context, source store.Store, actual, changed membership.Def
 		}
 	}
 	if !o.From.IsZero() && !o.Until.IsZero() && !o.From.Before(o.Until) {
-		return fail(fmt.Errorf("%w: the period ends (%s) before it starts (%s)", ErrInvalidArgument, o.Until, o.From))
+		return fail(fmt.Errorf("%w: until: %s is not after from %s", ErrInvalidArgument, o.Until, o.From))
 	}
 	n, err := engine.JournalLength(ctx, source)
 	if err != nil {

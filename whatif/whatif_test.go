@@ -327,8 +327,12 @@ func TestRunRefuses(t *testing.T) {
 	if _, err := whatif.Run(ctx, nil, actual, changed, whatif.Options{}); !errors.Is(err, whatif.ErrInvalidArgument) {
 		t.Errorf("nil source: %v", err)
 	}
-	if _, err := whatif.Run(ctx, src, actual, changed, whatif.Options{From: feb, Until: feb}); !errors.Is(err, whatif.ErrInvalidArgument) {
-		t.Errorf("empty period: %v", err)
+	// A period that ends where or before it starts is named at its end,
+	// as every period's end is (the error named no field before).
+	for name, until := range map[string]time.Time{"empty period": feb, "until before from": feb.AddDate(0, 0, -1)} {
+		if _, err := whatif.Run(ctx, src, actual, changed, whatif.Options{From: feb, Until: until}); !errors.Is(err, whatif.ErrInvalidArgument) || !strings.Contains(err.Error(), "until: ") {
+			t.Errorf("%s: %v; want ErrInvalidArgument naming until", name, err)
+		}
 	}
 	// A From or Until outside the years 1900 to 2099 used to reach the
 	// replay (and come back as a definition conflict); it is refused,
