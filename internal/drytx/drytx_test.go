@@ -36,6 +36,9 @@ func (s *dryStore) View(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 func (s *dryStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if fn == nil {
+		return s.base.Update(ctx, nil) // the base store's refusal
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var d *drytx.Tx
