@@ -67,8 +67,10 @@ type Risk struct {
 }
 
 // Payment configures points + cash: Rate is the money one point is worth
-// (0.01: 100 points pay 1.00), MaxShare the largest part of an order
-// amount payable in points (0 < MaxShare ≤ 1).
+// (0.01: 100 points pay 1.00), positive and within the limit on decimals a
+// formula's rate keeps to (event.CheckDecimal: 40 digits before and after
+// the point), MaxShare the largest part of an order amount payable in
+// points (0 < MaxShare ≤ 1).
 type Payment struct {
 	Rate     decimal.Decimal `json:"rate"`
 	MaxShare decimal.Decimal `json:"max_share"`
@@ -101,7 +103,10 @@ func (p Payment) MoneyPlaces() int32 {
 
 // Exchange is the rate at which points of program From convert into
 // points of program To: one From point gives Rate To points, rounded down
-// to To's scale.
+// to To's scale. Rate is positive and keeps to the limit on decimals a
+// formula's rate keeps to (event.CheckDecimal: 40 digits before and after
+// the point); Definition.Check refuses one beyond it at its path
+// (exchanges[i].rate), wrapping event.ErrTooLarge.
 type Exchange struct {
 	From string          `json:"from"`
 	To   string          `json:"to"`
@@ -243,6 +248,8 @@ func (d Definition) Check(env Env) error {
 			if !pay.Rate.IsPositive() {
 				ps.Addf(rule.Join(at, "payment.rate"), "must be > 0")
 			}
+			// Within the limits a formula's rate keeps to (rule.Formula.Check).
+			ps.Add(rule.Join(at, "payment.rate"), event.CheckDecimal(pay.Rate))
 			if !pay.MaxShare.IsPositive() || pay.MaxShare.GreaterThan(decimal.NewFromInt(1)) {
 				ps.Addf(rule.Join(at, "payment.max_share"), "must be > 0 and <= 1")
 			}
@@ -273,6 +280,9 @@ func (d Definition) Check(env Env) error {
 		if !x.Rate.IsPositive() {
 			ps.Addf(rule.Join(at, "rate"), "must be > 0")
 		}
+		// Within the limits a formula's rate keeps to: an exchange at
+		// 1e70000 made a balance of 70,001 digits.
+		ps.Add(rule.Join(at, "rate"), event.CheckDecimal(x.Rate))
 	}
 	ids := map[string]bool{}
 	for i, r := range d.Rules {

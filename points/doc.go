@@ -303,7 +303,12 @@
 // a rate of 0.15 give 1, not 1.5, of a whole-point program) is not kept
 // anywhere, as the spec's rounding down says; a host that wants no such
 // loss exchanges amounts that convert exactly (Convert says what they
-// give before the call).
+// give before the call). An exchange's rate, like a points + cash
+// payment's, keeps to the limit on decimals a formula's rate keeps to (40
+// digits before and after the point): [Definition.Check] refuses one
+// beyond it at its path (exchanges[i].rate, programs[i].payment.rate),
+// wrapping event.ErrTooLarge. It checked only that they were positive,
+// and an exchange at a rate of 1e70000 made a balance of 70,001 digits.
 //
 // Every time the Handle returns is in the program's zone.
 //

@@ -167,6 +167,44 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// TestRatesKeepToTheLimits: an exchange's rate and a payment's rate keep
+// to the limit on decimals, as a formula's rate does (event.CheckDecimal:
+// 40 digits before and after the point). They were only checked to be
+// positive: an exchange at 1e70000 made a balance of 70,001 digits.
+func TestRatesKeepToTheLimits(t *testing.T) {
+	bad := validDef()
+	bad.Exchanges[0].Rate = decimal.New(1, 70000)
+	bad.Programs[0].Payment.Rate = decimal.New(1, -41)
+	err := bad.Check(env{levels: []string{"gold"}})
+	var ps *rule.Problems
+	if !errors.As(err, &ps) || !errors.Is(err, rule.ErrInvalidDefinition) || !errors.Is(err, event.ErrTooLarge) {
+		t.Fatalf("Check: %v, want *rule.Problems wrapping rule.ErrInvalidDefinition and event.ErrTooLarge", err)
+	}
+	var got []string
+	for _, p := range ps.List {
+		got = append(got, p.Error())
+	}
+	want := []string{
+		"programs[0].payment.rate: beyond the program's size limit: a decimal of 1 digits with exponent -41, at most 40 digits before and after the point",
+		"exchanges[0].rate: beyond the program's size limit: a decimal of 1 digits with exponent 70000, at most 40 digits before and after the point",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	// At the limits: 1 followed by 39 zeros has 40 digits before the
+	// point, 0.000…01 (1e-40) 40 after it.
+	edge := validDef()
+	edge.Exchanges[0].Rate = decimal.New(1, 39)
+	edge.Programs[0].Payment.Rate = decimal.New(1, -40)
+	if err := edge.Check(env{levels: []string{"gold"}}); err != nil {
+		t.Errorf("rates at the limits: %v", err)
+	}
+	// SplitOrder refuses the payment Check refuses.
+	if _, err := points.SplitOrder(bad.Programs[0], d("10"), d("100"), decimal.Zero); !errors.Is(err, rule.ErrInvalidDefinition) {
+		t.Errorf("SplitOrder at a rate of 1e-41: %v, want rule.ErrInvalidDefinition", err)
+	}
+}
+
 func TestDefinitionJSON(t *testing.T) {
 	def := validDef()
 	raw, err := json.Marshal(def)

@@ -204,16 +204,16 @@ type Split struct {
 // fraction of a point: PointsMoney ≤ Points × Rate. The order must have
 // at most the money scale's decimal places. It returns an error
 // wrapping ErrNoPayment or ErrInvalidAmount, or rule.ErrInvalidDefinition
-// for a payment Definition.Check refuses (a rate that is not positive, a
-// MaxShare not above 0 and at most 1, a MoneyScale out of 0 to
-// rule.MaxScale).
+// for a payment Definition.Check refuses (a rate that is not positive or
+// is beyond the limit on decimals, a MaxShare not above 0 and at most 1,
+// a MoneyScale out of 0 to rule.MaxScale).
 func SplitOrder(p Program, order, available, limit decimal.Decimal) (Split, error) {
 	pay := p.Payment
 	if pay == nil {
 		return Split{}, ErrNoPayment
 	}
 	ms := pay.MoneyPlaces()
-	if !pay.Rate.IsPositive() || !pay.MaxShare.IsPositive() || pay.MaxShare.GreaterThan(decimal.NewFromInt(1)) ||
+	if !pay.Rate.IsPositive() || event.CheckDecimal(pay.Rate) != nil || !pay.MaxShare.IsPositive() || pay.MaxShare.GreaterThan(decimal.NewFromInt(1)) ||
 		ms < 0 || ms > rule.MaxScale {
 		return Split{}, fmt.Errorf("%w: points payment of %s: rate %s, max share %s, money scale %d", rule.ErrInvalidDefinition, p.Name, pay.Rate, pay.MaxShare, ms)
 	}
