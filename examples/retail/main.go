@@ -131,10 +131,19 @@ func (s *sim) whatIf(ctx context.Context, db store.Store, pg *insight.Page, prog
 }
 
 // page builds the operator's page from the program's monthly report,
-// over the simulated days and the day after them.
+// over the simulated days and the day after them: the run ends with the
+// Advance at that day's midnight, which performs what fell due at the end
+// of the last day. The report's last month is that one day, so the page
+// says its figures are as of the run's end ("as of 2025-04-01 00:00"),
+// not "at the end of 2025-04".
 func (s *sim) page(ctx context.Context) (*insight.Page, error) {
 	from := rule.DateOf(s.start, s.loc)
 	to := rule.DateOf(s.day(s.days), s.loc)
 	span := fmt.Sprintf("%d members over %d months from %s (seed %d)", len(s.members), s.cfg.Months, from, s.cfg.Seed)
-	return insight.Monthly(ctx, s.p, "Retail chain", span, "yuan", from, to, nil)
+	pg, err := insight.Monthly(ctx, s.p, "Retail chain", span, "yuan", from, to, nil)
+	if err != nil {
+		return nil, err
+	}
+	pg.AsOf = s.day(s.days).Format("2006-01-02 15:04")
+	return pg, nil
 }

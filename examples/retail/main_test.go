@@ -37,11 +37,16 @@ func TestRetailShort(t *testing.T) {
 	for _, want := range []string{
 		"Members per level", "Points (mall)", "Stored value", "Coupons per template", "Coupons used per store",
 		"Task \"three-orders-a-month\" completed", "Top tags", "Reconciled:",
+		// The run ends at midnight after 31 March, which the report takes in.
+		"(as of 2025-04-01 00:00)",
 		"At a glance", "Coupon use rate", "Points breakage", "What members' points are worth (liability)", "What-if",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}
+	}
+	if strings.Contains(report, "at the end of 2025-04") {
+		t.Errorf("report says \"at the end of 2025-04\" of a run that ended on 1 April 00:00:\n%s", report)
 	}
 	// The operator reads words, not the library's codes.
 	for _, code := range []string{"term_end", "any_invalid", "all_invalid"} {

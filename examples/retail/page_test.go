@@ -249,6 +249,13 @@ func TestPageMatchesLedger(t *testing.T) {
 			t.Errorf("the page lacks the headline %q = %q", label, got)
 		}
 	}
+	// 18 months from 1 January 2025 end with the Advance at 1 July 2026
+	// 00:00: the figures are as of then, not at the end of July.
+	for _, want := range []string{"Points still held by members", "(as of 2026-07-01 00:00)"} {
+		if !strings.Contains(text.String(), want) || !strings.Contains(page, ">"+strings.Trim(want, "()")+"<") {
+			t.Errorf("the text or the page lacks %q:\n%s", want, text.String())
+		}
+	}
 }
 
 // headline returns the value the text's "At a glance" gives label.

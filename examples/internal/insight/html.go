@@ -75,6 +75,7 @@ func (pg *Page) WriteHTML(w io.Writer) error {
 		if v.WhatIfChart, err = fonts.svg(pg.whatIfChart()); err != nil {
 			return err
 		}
+		v.WhatIfEnd = pg.end(pg.WhatIf.Months[len(pg.WhatIf.Months)-1])
 	}
 	v.Fonts = template.HTML(strings.Join(fonts.defs, "\n"))
 	return page.Execute(w, v)
@@ -85,6 +86,8 @@ type view struct {
 	*Page
 	Headlines                                         []Headline
 	LevelChart, PointsChart, CouponChart, WhatIfChart template.HTML
+	// WhatIfEnd says when the what-if's figures were taken (Page.end).
+	WhatIfEnd string
 	// Fonts is the charts' font definitions, once each.
 	Fonts template.HTML
 }
@@ -298,7 +301,7 @@ var funnelColors = []color.Color{
 func (pg *Page) whatIfChart() (*plot.Plot, vg.Length, error) {
 	w := pg.WhatIf
 	last := len(w.Months) - 1
-	p := newPlot("What-if: "+w.Change+" — members per level at the end of "+w.Months[last], "level", "members")
+	p := newPlot("What-if: "+w.Change+" — members per level "+pg.end(w.Months[last]), "level", "members")
 	bw := chartW * 0.25 / vg.Length(len(pg.Ladder))
 	for i, side := range []struct {
 		name string
@@ -405,7 +408,7 @@ details { margin-bottom: 12px; }
 {{with .WhatIf}}
 <h2 id="whatif">What-if: {{.Change}}</h2>
 <p>The program's recorded history replayed under the change, beside the same history replayed as it ran.
-{{count .Differing}} members would hold another level at the end of {{index .Months (last (len .Months))}};
+{{count .Differing}} members would hold another level {{$.WhatIfEnd}};
 the changed program would have refused {{count .Refused}} of the recorded inputs.</p>
 {{$.WhatIfChart}}
 <details><summary>Figures</summary>

@@ -12,6 +12,12 @@
 // shows what the program's ledger holds. The charts are drawn by
 // gonum.org/v1/plot as SVG inlined in the page, so the page needs no
 // network to display.
+//
+// The headlines and the what-if say when their figures were taken: at
+// the end of the report's last month, or, when Page.AsOf is set, as of
+// that time. The examples set it to their run's end ("as of 2025-04-01
+// 00:00" for January to March 2025), whose report ends with the day
+// after the run; they said "at the end of 2025-04".
 package insight
 
 import (
@@ -55,6 +61,22 @@ type Page struct {
 	Coupons []Funnel
 	// WhatIf is the comparison of one changed rule, when the page has one.
 	WhatIf *WhatIf
+	// AsOf, when set, is when the figures were taken ("2025-04-01
+	// 00:00"), and the page says "as of" it rather than "at the end of"
+	// the last month: an example's run ends at midnight after its last
+	// day, and its report takes that day in (for what falls due then) as
+	// a last month of one day, so "at the end of 2025-04" would name a
+	// month the run never reached.
+	AsOf string
+}
+
+// end says when the figures of month, the page's or the what-if's last,
+// were taken: "as of" AsOf, or "at the end of" month.
+func (pg *Page) end(month string) string {
+	if pg.AsOf != "" {
+		return "as of " + pg.AsOf
+	}
+	return "at the end of " + month
 }
 
 // Points is one point program's figures: per month, what members held at
@@ -191,7 +213,7 @@ func (pg *Page) Headlines() []Headline {
 		if !s.Other.IsZero() {
 			h = append(h, Headline{name + " moved otherwise", amount(s.Other), "net of points exchanged, voided, reversed or corrected"})
 		}
-		h = append(h, Headline{name + " still held by members", amount(s.Outstanding[last]), "at the end of " + pg.Months[last]})
+		h = append(h, Headline{name + " still held by members", amount(s.Outstanding[last]), pg.end(pg.Months[last])})
 		if s.HasRate {
 			note := fmt.Sprintf("the points still held, at %s %s a point", s.Rate, pg.Currency)
 			if s.RateAssumed {
@@ -217,7 +239,7 @@ func (pg *Page) Headlines() []Headline {
 		Headline{"Discount given by coupons", money(t.AmountOff) + " " + pg.Currency, ""},
 	)
 	if w := pg.WhatIf; w != nil {
-		note := fmt.Sprintf("if %s: at the end of %s, %s", w.Change, w.Months[len(w.Months)-1], w.summary(pg.Ladder))
+		note := fmt.Sprintf("if %s: %s, %s", w.Change, pg.end(w.Months[len(w.Months)-1]), w.summary(pg.Ladder))
 		if w.Refused > 0 {
 			note += fmt.Sprintf("; %s recorded inputs would have been refused", count(w.Refused))
 		}

@@ -188,6 +188,45 @@ func TestWriteHTML(t *testing.T) {
 	}
 }
 
+// TestAsOf: a page whose figures were taken at a time that is not the end
+// of its last month (an example's run ends at midnight after its last
+// day, which the report takes in as a month of one day) says so, in the
+// headlines, the what-if's note and the page. It said "at the end of" the
+// last month: "at the end of 2025-04" for a run that ended on 1 April
+// 00:00.
+func TestAsOf(t *testing.T) {
+	pg, err := insight.FromReport("Shop", "a test", "yuan", twoMonths(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg.AsOf = "2025-02-01 00:00"
+	pg.WhatIf = &insight.WhatIf{Change: "Gold from 1,000", Months: pg.Months,
+		Actual: [][]int64{{90, 10}, {1180, 20}}, Changed: [][]int64{{80, 20}, {1150, 50}}, Differing: 30}
+	notes := map[string]string{}
+	for _, h := range pg.Headlines() {
+		notes[h.Label] = h.Note
+	}
+	if got, want := notes["Points still held by members"], "as of 2025-02-01 00:00"; got != want {
+		t.Errorf("points held: note %q; want %q", got, want)
+	}
+	if got, want := notes["What-if"], "if Gold from 1,000: as of 2025-02-01 00:00, Silver 1,180 → 1,150, Gold 20 → 50"; got != want {
+		t.Errorf("what-if: note %q; want %q", got, want)
+	}
+	var b bytes.Buffer
+	if err := pg.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, want := range []string{"30 members would hold another level as of 2025-02-01 00:00;", "members per level as of 2025-02-01 00:00"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "at the end of 2025-02") {
+		t.Errorf("the page says \"at the end of 2025-02\"")
+	}
+}
+
 // TestWriteText checks the printed headlines are aligned lines under "At
 // a glance".
 func TestWriteText(t *testing.T) {
