@@ -7,7 +7,10 @@
 // Each row is applied once: running the same file again (same name)
 // changes nothing, and a run interrupted (Ctrl-C) resumes where it
 // stopped. Bad rows are listed with their line and field; the exit status
-// is 1 if any.
+// is 1 if any, and 2 when the import cannot run (a bad command line, a
+// file it cannot read). -h or -help prints the usage on standard error
+// and exits 0, as a bad flag prints its error and the usage there (they
+// exited 2, -h with "flag: help requested").
 package main
 
 import (
@@ -24,6 +27,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/examples/internal/cli"
 	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/store/bolt"
 )
@@ -35,13 +39,22 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	bad, err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, time.Now)
-	if err != nil {
+	code, show := status(bad, err)
+	if show {
 		fmt.Fprintln(os.Stderr, "import:", err)
-		os.Exit(2)
 	}
-	if bad > 0 {
-		os.Exit(1)
+	os.Exit(code)
+}
+
+// status returns the exit status of a run that found bad rows and
+// returned err (cli.Status: 0 for -h, 2 for a bad flag or any error), 1
+// when it ran with bad rows, and whether err is still to be printed.
+func status(bad int, err error) (code int, show bool) {
+	code, show = cli.Status(err, 2)
+	if err == nil && bad > 0 {
+		code = 1
 	}
+	return code, show
 }
 
 // run imports the file the command line names and returns how many rows
@@ -56,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 	operator := fs.String("operator", "migrate", "operator the audit trail records")
 	batch := fs.Int("batch", 256, "rows per store transaction")
 	stopFirst := fs.Bool("stop", false, "stop at the first bad row")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return 0, err
 	}
 	if fs.NArg() != 1 {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,5 +40,36 @@ func TestImport(t *testing.T) {
 				t.Errorf("run %d: a bad row and the progress share a line: %q", i, l)
 			}
 		}
+	}
+}
+
+// -h prints the usage on stderr and exits 0, a bad flag prints its error
+// and the usage there and exits 2, bad rows exit 1: -h exited 2 with
+// "import: flag: help requested".
+func TestHelpAndStatus(t *testing.T) {
+	var out, errs bytes.Buffer
+	bad, err := run(context.Background(), []string{"-h"}, &out, &errs, time.Now)
+	if !errors.Is(err, flag.ErrHelp) || out.Len() != 0 || !strings.HasPrefix(errs.String(), "Usage of import:\n") {
+		t.Errorf("-h: %v, stdout %q, stderr %q; want flag.ErrHelp, nothing on stdout, the usage on stderr", err, out.String(), errs.String())
+	}
+	if code, show := status(bad, err); code != 0 || show {
+		t.Errorf("-h: status %d, show %v; want 0, false", code, show)
+	}
+	errs.Reset()
+	bad, err = run(context.Background(), []string{"-nope", "members.csv"}, &out, &errs, time.Now)
+	if !strings.HasPrefix(errs.String(), "flag provided but not defined: -nope\nUsage of import:\n") {
+		t.Errorf("-nope: stderr %q; want the error, then the usage", errs.String())
+	}
+	if code, show := status(bad, err); code != 2 || show {
+		t.Errorf("-nope: status %d, show %v; want 2, false", code, show)
+	}
+	if code, show := status(0, errors.New("members.csv: no such file")); code != 2 || !show {
+		t.Errorf("another error: status %d, show %v; want 2, true", code, show)
+	}
+	if code, show := status(2, nil); code != 1 || show {
+		t.Errorf("2 bad rows: status %d, show %v; want 1, false", code, show)
+	}
+	if code, show := status(0, nil); code != 0 || show {
+		t.Errorf("no bad row: status %d, show %v; want 0, false", code, show)
 	}
 }

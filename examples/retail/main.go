@@ -39,7 +39,11 @@
 //
 // It shows a progress bar on standard error while it runs (-progress=false
 // turns it off), prints the report with the headline figures first, and
-// writes the HTML report with charts to -html (empty: none).
+// writes the HTML report with charts to -html (empty: none). -h or -help
+// prints the usage on standard error and exits 0, a bad flag its error
+// and the usage, exiting 2 (the usage went to standard output, and -h
+// exited 1 with "flag: help requested"); a run that fails or does not
+// reconcile exits 1.
 package main
 
 import (
@@ -62,20 +66,23 @@ import (
 var programJSON []byte
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	code, show := cli.Status(err, 1)
+	if show {
 		fmt.Fprintln(os.Stderr, "retail:", err)
-		os.Exit(1)
 	}
+	os.Exit(code)
 }
 
 // config is the command line.
 type config = cli.Config
 
-// run is the whole program: parse args, run the simulation, print the
-// report to stdout, and return an error if anything failed or the report
-// does not reconcile with the ledger.
-func run(args []string, stdout io.Writer) error {
-	cfg, err := cli.Parse("retail", 18, args, stdout)
+// run is the whole program: parse args (the usage and the flags' errors
+// go to stderr), run the simulation, print the report to stdout, and
+// return an error if anything failed or the report does not reconcile
+// with the ledger.
+func run(args []string, stdout, stderr io.Writer) error {
+	cfg, err := cli.Parse("retail", 18, args, stderr)
 	if err != nil {
 		return err
 	}

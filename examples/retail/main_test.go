@@ -18,7 +18,7 @@ func runReport(t *testing.T, args ...string) string {
 	t.Helper()
 	var out bytes.Buffer
 	args = append(args, "-db", filepath.Join(t.TempDir(), "retail.db"), "-html", "", "-progress=false")
-	if err := run(args, &out); err != nil {
+	if err := run(args, &out, io.Discard); err != nil {
 		t.Fatalf("run %v: %v\nreport:\n%s", args, err, out.String())
 	}
 	var lines []string
@@ -78,7 +78,7 @@ func TestRetailBadDefinition(t *testing.T) {
 	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err := run([]string{"-short", "-def", path, "-db", filepath.Join(t.TempDir(), "db")}, io.Discard)
+	err := run([]string{"-short", "-def", path, "-db", filepath.Join(t.TempDir(), "db")}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "levels.ladder[2].upgrade") {
 		t.Fatalf("run with a bad definition: got %v, want an error naming levels.ladder[2].upgrade", err)
 	}
@@ -95,11 +95,24 @@ func TestRetailRefusesToResume(t *testing.T) {
 	}
 	closeAll()
 	var out bytes.Buffer
-	err = run([]string{"-short", "-progress=false", "-html", "", "-db", path}, &out)
+	err = run([]string{"-short", "-progress=false", "-html", "", "-db", path}, &out, io.Discard)
 	if !errors.Is(err, cli.ErrCannotResume) || !strings.Contains(err.Error(), "remove the file or name a new one") {
 		t.Fatalf("run on a used -db file: %v; want ErrCannotResume and what to do", err)
 	}
 	if out.Len() != 0 {
 		t.Errorf("run printed a report before refusing:\n%s", out.String())
+	}
+}
+
+// -h prints the usage on stderr, nothing on stdout, and exits 0: the
+// usage went to stdout and -h exited 1 with "flag: help requested".
+func TestHelp(t *testing.T) {
+	var out, errs bytes.Buffer
+	err := run([]string{"-h"}, &out, &errs)
+	if out.Len() != 0 || !strings.HasPrefix(errs.String(), "Usage of retail:\n") {
+		t.Errorf("-h: stdout %q, stderr %q; want the usage on stderr alone", out.String(), errs.String())
+	}
+	if code, show := cli.Status(err, 1); code != 0 || show {
+		t.Errorf("-h: %v: status %d, show %v; want 0, false", err, code, show)
 	}
 }

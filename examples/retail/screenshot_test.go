@@ -41,7 +41,7 @@ func TestPageScreenshot(t *testing.T) {
 	bin := chromium(t)
 	dir := t.TempDir()
 	html := filepath.Join(dir, "retail.html")
-	if err := run([]string{"-short", "-progress=false", "-db", filepath.Join(dir, "retail.db"), "-html", html}, io.Discard); err != nil {
+	if err := run([]string{"-short", "-progress=false", "-db", filepath.Join(dir, "retail.db"), "-html", html}, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	shot := filepath.Join(dir, "retail.png")

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/memberkit/membership/examples/internal/cli"
 )
 
 // runReport runs the program with args and a database in a temporary
@@ -13,7 +16,7 @@ func runReport(t *testing.T, args ...string) string {
 	t.Helper()
 	var out bytes.Buffer
 	args = append(args, "-db", filepath.Join(t.TempDir(), "tourism.db"), "-html", "", "-progress=false")
-	if err := run(args, &out); err != nil {
+	if err := run(args, &out, io.Discard); err != nil {
 		t.Fatalf("run %v: %v\nreport:\n%s", args, err, out.String())
 	}
 	var lines []string
@@ -57,5 +60,18 @@ func TestTourismReproducible(t *testing.T) {
 	a := runReport(t, "-members", "120", "-months", "2", "-seed", "3")
 	if b := runReport(t, "-members", "120", "-months", "2", "-seed", "3"); a != b {
 		t.Errorf("same seed, different reports:\n%s\n---\n%s", a, b)
+	}
+}
+
+// -h prints the usage on stderr, nothing on stdout, and exits 0: the
+// usage went to stdout and -h exited 1 with "flag: help requested".
+func TestHelp(t *testing.T) {
+	var out, errs bytes.Buffer
+	err := run([]string{"-h"}, &out, &errs)
+	if out.Len() != 0 || !strings.HasPrefix(errs.String(), "Usage of tourism:\n") {
+		t.Errorf("-h: stdout %q, stderr %q; want the usage on stderr alone", out.String(), errs.String())
+	}
+	if code, show := cli.Status(err, 1); code != 0 || show {
+		t.Errorf("-h: %v: status %d, show %v; want 0, false", err, code, show)
 	}
 }

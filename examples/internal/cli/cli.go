@@ -1,6 +1,8 @@
 // Package cli is what the example programs share: their command line,
 // opening a program from its JSON definition on a new bolt file, and the
-// progress bar they show while they run.
+// progress bar they show while they run. Their command line behaves as a
+// Go program's using the flag package's ExitOnError (Parse, Status): the
+// usage on standard error, exit status 0 for -h, 2 for a bad flag.
 package cli
 
 import (
@@ -39,8 +41,15 @@ type Config struct {
 	Progress bool
 }
 
+// ErrUsage is wrapped by the error of Parse and ParseFlags for a command
+// line the flags refuse (an unknown flag, a value of the wrong kind): the
+// flag package has printed the error and the usage on stderr.
+var ErrUsage = errors.New("bad command line")
+
 // Parse reads the command line of the example called name, which simulates
-// months months by default.
+// months months by default. The usage and the flags' errors are printed
+// on stderr; the error is flag.ErrHelp for -h or -help and wraps ErrUsage
+// for a bad flag (see Status).
 func Parse(name string, months int, args []string, stderr io.Writer) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -53,7 +62,7 @@ func Parse(name string, months int, args []string, stderr io.Writer) (Config, er
 	fs.StringVar(&c.HTML, "html", name+"-report.html", "file the HTML report with charts is written to (empty: none)")
 	fs.BoolVar(&c.Progress, "progress", true, "show a progress bar on standard error while running")
 	fs.BoolVar(&c.Short, "short", false, "a small run: 200 members over 3 months (unless -members or -months are given)")
-	if err := fs.Parse(args); err != nil {
+	if err := ParseFlags(fs, args); err != nil {
 		return c, err
 	}
 	if c.Short {
@@ -70,6 +79,33 @@ func Parse(name string, months int, args []string, stderr io.Writer) (Config, er
 		return c, errors.New("-members and -months must be at least 1")
 	}
 	return c, nil
+}
+
+// ParseFlags parses args with fs, a flag set that continues on error:
+// the error is flag.ErrHelp for -h or -help, and wraps ErrUsage for a
+// command line the flags refuse.
+func ParseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUsage, err)
+}
+
+// Status returns the exit status of an example whose run returned err,
+// as the flag package's ExitOnError has a program exit: 0 for nil and
+// for flag.ErrHelp (-h or -help: the usage was asked for, and printed),
+// 2 for an error wrapping ErrUsage (a bad flag: the flag package printed
+// it), and fail for any other error. show says whether err is still to
+// be printed: false where it was printed already, or is no error.
+func Status(err error, fail int) (code int, show bool) {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0, false
+	case errors.Is(err, ErrUsage):
+		return 2, false
+	}
+	return fail, true
 }
 
 // Open parses the definition (the embedded one, or -def), opens a bolt

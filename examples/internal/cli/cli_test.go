@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,4 +95,44 @@ func TestParseFlags(t *testing.T) {
 	var b *cli.Bar // nil: the methods do nothing
 	b.Set(3)
 	b.Done()
+}
+
+// TestHelpAndBadFlags: the command line behaves as the flag package's
+// ExitOnError has a program behave: -h and -help print the usage on
+// stderr and exit 0, a bad flag prints its error and the usage there and
+// exits 2, neither printed again by main; any other error is printed and
+// exits with the program's own status. The usage went to stdout (the
+// examples passed it as the flags' output) and -h exited 1 with "flag:
+// help requested".
+func TestHelpAndBadFlags(t *testing.T) {
+	for _, h := range []string{"-h", "-help"} {
+		var stderr bytes.Buffer
+		_, err := cli.Parse("retail", 18, []string{h}, &stderr)
+		if !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%s: %v; want flag.ErrHelp", h, err)
+		}
+		if !strings.HasPrefix(stderr.String(), "Usage of retail:\n") || !strings.Contains(stderr.String(), "-members int") {
+			t.Errorf("%s: stderr %q; want the usage", h, stderr.String())
+		}
+		if code, show := cli.Status(err, 1); code != 0 || show {
+			t.Errorf("%s: status %d, show %v; want 0, false", h, code, show)
+		}
+	}
+	var stderr bytes.Buffer
+	_, err := cli.Parse("retail", 18, []string{"-nope"}, &stderr)
+	if !errors.Is(err, cli.ErrUsage) {
+		t.Errorf("-nope: %v; want cli.ErrUsage", err)
+	}
+	if !strings.HasPrefix(stderr.String(), "flag provided but not defined: -nope\nUsage of retail:\n") {
+		t.Errorf("-nope: stderr %q; want the error, then the usage", stderr.String())
+	}
+	if code, show := cli.Status(err, 1); code != 2 || show {
+		t.Errorf("-nope: status %d, show %v; want 2, false", code, show)
+	}
+	if code, show := cli.Status(errors.New("the ledger does not reconcile"), 1); code != 1 || !show {
+		t.Errorf("another error: status %d, show %v; want 1, true", code, show)
+	}
+	if code, show := cli.Status(nil, 1); code != 0 || show {
+		t.Errorf("no error: status %d, show %v; want 0, false", code, show)
+	}
 }
