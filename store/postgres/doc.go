@@ -214,7 +214,9 @@
 // The transaction starts with the first read (BEGIN travels in the same
 // batch), and a transaction reads one snapshot, so what it read once it
 // keeps: a key read again, or a Scan inside a preloaded range, costs no
-// round trip. [Store.Stats] counts transactions, retries and round trips.
+// round trip. [Store.Stats] counts transactions, retries (runs discarded
+// on a conflict or with their group and run again; not a run whose
+// context ended, which a group of one counted) and round trips.
 //
 // # Caveats
 //

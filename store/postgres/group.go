@@ -49,6 +49,7 @@ type outcome struct {
 	err      error
 	lead     bool  // not an outcome: the call is to lead the queue
 	alone    bool  // the group failed: run the function alone
+	ran      bool  // with alone: the function ran in the group (a retry if run again)
 	conflict error // why, when the group lost a conflict
 	// present holds the keys the group's Inserts found present
 	// (store.Inserter), for the runs alone to read.
@@ -58,9 +59,9 @@ type outcome struct {
 }
 
 // inGroup runs fn in a group. It returns done false when fn is to run
-// alone, with the conflict the group lost, if that is why. A panic of fn
-// is raised again here.
-func (s *Store) inGroup(ctx context.Context, reads []store.Read, fn func(store.Tx) error) (err, conflict error, present map[[2]string]bool, done bool) {
+// alone, with the conflict the group lost, if that is why, and ran true
+// if fn ran in the group. A panic of fn is raised again here.
+func (s *Store) inGroup(ctx context.Context, reads []store.Read, fn func(store.Tx) error) (err, conflict error, present map[[2]string]bool, ran, done bool) {
 	c := &call{ctx: ctx, reads: reads, fn: fn, out: make(chan outcome, 2)}
 	s.gmu.Lock()
 	s.queue = append(s.queue, c)
@@ -79,7 +80,7 @@ func (s *Store) inGroup(ctx context.Context, reads []store.Read, fn func(store.T
 	if o.panicked {
 		panic(o.panicVal)
 	}
-	return o.err, o.conflict, o.present, !o.alone
+	return o.err, o.conflict, o.present, o.ran, !o.alone
 }
 
 // await waits for the outcome of c, queued, leading when it is offered
@@ -187,15 +188,14 @@ func (s *Store) runTogether(g []*call) []outcome {
 	ran := 0 // the functions run: g[:ran]
 	present := map[[2]string]bool{}
 	// alone sends every call of g but the one that panicked (-1: none)
-	// to run alone; a function run in the group is run again.
+	// to run alone; a function run in the group is run again, a retry
+	// its Update counts once it runs it again (not when its context
+	// ended meanwhile).
 	alone := func(panicked int, conflict error) []outcome {
 		for i := range outs {
 			if i != panicked {
 				// A copy each: the runs alone add to it at once.
-				outs[i] = outcome{alone: true, conflict: conflict, present: maps.Clone(present)}
-			}
-			if i != panicked && i < ran {
-				s.retries.Add(1)
+				outs[i] = outcome{alone: true, ran: i < ran, conflict: conflict, present: maps.Clone(present)}
 			}
 		}
 		return outs

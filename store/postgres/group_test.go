@@ -711,3 +711,31 @@ func atCommit(t *testing.T, schema, name, key, body string) {
 		}
 	}
 }
+
+// TestRetriesCountRunsAgain: Stats.Retries counts the runs discarded and
+// run again. A group of one whose statements fail because the caller's
+// context ended is discarded, and Update returns the context's error
+// without running the function again; it counted one retry all the same.
+func TestRetriesCountRunsAgain(t *testing.T) {
+	s := openStore(t, nil) // groups of 4: an Update alone is a group of one
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	before := s.Stats()
+	runs := 0
+	err := s.Update(ctx, func(tx store.Tx) error {
+		runs++
+		cancel()
+		_, err := tx.Get("g", []byte("x"))
+		return err
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Update: %v; want context.Canceled", err)
+	}
+	if runs != 1 {
+		t.Errorf("the function ran %d times; want 1", runs)
+	}
+	after := s.Stats()
+	if r, g := after.Retries-before.Retries, after.GaveUp-before.GaveUp; r != 0 || g != 0 {
+		t.Errorf("Stats: %d retries, %d given up; want 0, 0: the run was discarded, not run again", r, g)
+	}
+}

@@ -93,7 +93,10 @@ type Stats struct {
 	Updates int64
 	// Retries is the number of runs of Update functions discarded on a
 	// conflict (SQLSTATE 40001 or 40P01), or with the group they ran in
-	// (see Store.Update), and run again.
+	// (see Store.Update), and run again. A run discarded and not run
+	// again is not one: the Update gave up (GaveUp), or its context
+	// ended (in a group of one, a context that ends mid-run fails the
+	// statements, and was counted as a retry).
 	Retries int64
 	// GaveUp is the number of Updates that returned store.ErrConflict.
 	GaveUp int64
@@ -382,7 +385,7 @@ func (s *Store) update(ctx context.Context, reads []store.Read, fn func(store.Tx
 	attempt := 1
 	present := map[[2]string]bool{} // keys Insert found present (store.Inserter)
 	if s.group > 1 {
-		err, conflict, found, done := s.inGroup(ctx, reads, fn)
+		err, conflict, found, ran, done := s.inGroup(ctx, reads, fn)
 		switch {
 		case done:
 			return err
@@ -400,6 +403,11 @@ func (s *Store) update(ctx context.Context, reads []store.Read, fn func(store.Tx
 		}
 		if found != nil {
 			present = found
+		}
+		if ran {
+			// Run again alone: a retry (a run whose context ended, or
+			// that gave up, is not run again and is not one).
+			s.retries.Add(1)
 		}
 	}
 	for ; ; attempt++ {
