@@ -17,10 +17,12 @@ import (
 )
 
 // ErrReplayDiverged is returned by Replay when an input did not do on the
-// target what it did on the source (refused, found applied already, a
-// page of due work of another size or whose items posted or published
-// something else, random bytes left over or missing): the target was not
-// empty, or its definition, library version or clock-free inputs differ.
+// target what it did on the source (refused, found applied already, an
+// event or request that posted or published something else, a page of due
+// work of another size or whose items posted or published something else,
+// random bytes left over or missing): the target was not empty, or its
+// definition, library version or clock-free inputs differ, or the inputs
+// of a per-member journal ran in another order (see WithJournal).
 var ErrReplayDiverged = engine.ErrReplayDiverged
 
 // WithJournal turns the input journal on (see Replay); it is off by
@@ -57,24 +59,31 @@ var ErrReplayDiverged = engine.ErrReplayDiverged
 // committed: two members competing for the last coupons of a stock at the
 // same time, or an Advance that ran before a late event was processed
 // (one dated at or before the time Advance ran to), replay the other way
-// round. Where that changes what an input does in a way Replay checks (an
-// input refused, a page of due work performing another number of items or
-// doing something else with them, random bytes left over or missing),
-// Replay returns ErrReplayDiverged naming it (ReplayWith under
-// ReplayOptions.Changed records a refused input as a refusal and goes on,
-// and compares neither the pages' items nor what they did). Each page of
-// due work records a digest of what its items did: the ledger entries
-// they posted (account, kind, amount) and the changes they published
-// (kind, member), summed so that the order they ran in, and the instance
-// that performed them, do not count. A late event's points that the
-// source's Advance left for its next call (they were earned after it) are
-// expired by that Advance's page in the replay, as many items but another
-// amount: the page's digest differs and Replay returns ErrReplayDiverged
-// (it used to end with fewer points and no error). What an event itself
-// did is not compared: an event that earns otherwise because a page ran
-// before it on the source and after it in the replay, while the page did
-// the same, ends the replay in another state without an error. A journal written
-// before pages kept a digest replays without that check. Feed each
+// round. Where that changes what an input does (an input refused, an
+// event or request posting or publishing something else, a page of due
+// work performing another number of items or doing something else with
+// them, random bytes left over or missing), Replay returns
+// ErrReplayDiverged naming it (ReplayWith under ReplayOptions.Changed
+// records a refused input as a refusal and goes on, and compares neither
+// the pages' items nor what any input did). Each input's record keeps a
+// digest of what it did: the ledger entries it posted (account, kind,
+// amount) and the changes it published (kind, member), for a page of due
+// work summed over its items so that the order they ran in, and the
+// instance that performed them, do not count. A late event's points that
+// the source's Advance left for its next call (they were earned after it)
+// are expired by that Advance's page in the replay, as many items but
+// another amount: the page's digest differs and Replay returns
+// ErrReplayDiverged (it used to end with fewer points and no error). A
+// late event that gives back a windowed tag the source's page had taken
+// finds it still held in the replay, where it runs before the page, and
+// publishes nothing: its own digest differs, and Replay returns
+// ErrReplayDiverged naming its sequence number, the event and its member
+// (it used to end without the tag and no error, the page doing the same
+// either way); a request or an update (a tag recompute) is compared so
+// too, and named by its action and, where its request has them, its ID
+// and member. A journal written before pages kept a digest replays
+// without the pages' check, and one written before events, requests and
+// updates kept one (records of version 2) without theirs. Feed each
 // member's events in time order and Advance only to a time whose events
 // are all processed, and the merged order does what the committed one
 // did. Reading a per-member journal
@@ -168,7 +177,11 @@ const replayBatch = 256
 // ledger counter, the ledger entries' sequence and transaction numbers and
 // the lots' IDs differ too). An input that does not do on p what it did on
 // from returns an error wrapping ErrReplayDiverged and naming its sequence
-// number; inputs before it stay applied. An input p holds already (a
+// number; inputs before it stay applied. An event or request that posted
+// or published something else than its record says it did on from is
+// named by its ID and member too; it was applied (differently), and so
+// were the other events of its batch, which count as applied
+// (ReplayResult.Applied and Last). An input p holds already (a
 // ReplayWith After an input p's store went past) is one: an event found
 // applied, and a request answered from its record (Duplicate), which
 // applies nothing (a request used to count as applied then). A journal
@@ -226,8 +239,12 @@ type ReplayOptions struct {
 	Through uint64
 	// Changed replays the journal under p's definition although the
 	// source ran another (a what-if): p's definition is not compared
-	// with the source's, and an input p refuses is recorded in
-	// ReplayResult.Refused and the replay goes on. Each event is applied
+	// with the source's, an input p refuses is recorded in
+	// ReplayResult.Refused and the replay goes on, and what an input did
+	// is not compared with what it did on the source (neither a page's
+	// items nor any input's digest: under another definition inputs are
+	// meant to do otherwise, and such a difference is neither an error
+	// nor a refusal). Each event is applied
 	// alone (a refused one takes no other with it); each page of due work
 	// the source performed performs one page on p, and the last page of
 	// an Advance call performs all that p has due by then; every input
@@ -359,6 +376,7 @@ func (p *Program) ReplayWith(ctx context.Context, from store.Store, o ReplayOpti
 		}
 		if in.Kind == engine.InputEvent {
 			r.evs = append(r.evs, in.Event)
+			r.ins = append(r.ins, in)
 			r.rnd = append(r.rnd, in.Rand...)
 			r.last = in.Seq
 			if len(r.evs) == replayBatch {
@@ -395,6 +413,7 @@ type replay struct {
 	total    uint64
 	res      *ReplayResult
 	evs      []event.Event
+	ins      []engine.Input // the journal records of evs
 	rnd      []byte
 	last     uint64                  // the sequence number of the last event waiting
 	split    bool                    // the journal is per member (the source is a store.Striper)
@@ -416,7 +435,8 @@ func (r *replay) flush(ctx context.Context) error {
 	}
 	done := r.p.eng.Replaying(r.rnd)
 	outs, err := r.p.ProcessBatch(ctx, r.evs)
-	err = errors.Join(err, done())
+	did, derr := done()
+	err = errors.Join(err, derr)
 	for i := 0; err == nil && i < len(outs); i++ {
 		if outs[i].Duplicate {
 			err = fmt.Errorf("%w: event %q applied twice", ErrReplayDiverged, r.evs[i].ID)
@@ -425,9 +445,51 @@ func (r *replay) flush(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("inputs %d to %d: %w", r.last+1-uint64(len(r.evs)), r.last, diverged(err))
 	}
+	// The batch is committed: its events count as applied, also one that
+	// did something else than on the source, which stops the replay.
 	r.step(uint64(len(r.evs)), r.last)
-	r.evs, r.rnd = r.evs[:0], r.rnd[:0]
+	for _, in := range r.ins {
+		if err := didDiverge(in, did); err != nil {
+			return fmt.Errorf("input %d (%s): %w", in.Seq, inputName(in, r.p.loc), err)
+		}
+	}
+	r.evs, r.ins, r.rnd = r.evs[:0], r.ins[:0], r.rnd[:0]
 	return nil
+}
+
+// didDiverge compares what an event, request or update did on p (did)
+// with what its journal record says it did on the source, when the record
+// keeps it (version 3 on): an event that earned another amount, or
+// published another change, because an input of another member's journal
+// ran before it on the source and after it here (or p's code does
+// otherwise), diverged.
+func didDiverge(in engine.Input, did engine.Replayed) error {
+	if !in.Digested {
+		return nil
+	}
+	switch got, ok := did.Digest(in); {
+	case !ok:
+		return fmt.Errorf("%w: it committed nothing", ErrReplayDiverged)
+	case got != in.Digest:
+		return fmt.Errorf("%w: it posted or published something else than on the source (digest %016x, %016x on the source)",
+			ErrReplayDiverged, got, in.Digest)
+	}
+	return nil
+}
+
+// inputName names an event or request for an error: its kind (the
+// request's action), ID and member, as a refusal under a changed
+// definition names them.
+func inputName(in engine.Input, loc *time.Location) string {
+	rf := refusal(in, nil, loc)
+	name := rf.Action
+	if rf.ID != "" {
+		name += fmt.Sprintf(" %q", rf.ID)
+	}
+	if rf.Member != "" {
+		name += fmt.Sprintf(" of member %q", rf.Member)
+	}
+	return name
 }
 
 // advances applies the pages of due work waiting: consecutive pages of a
@@ -466,7 +528,8 @@ func (r *replay) advances(ctx context.Context) error {
 	if err == nil {
 		err = pageDiverged(first.At, got, digest, want)
 	}
-	if err = errors.Join(err, done()); err != nil {
+	_, derr := done() // the pages' digests are compared above
+	if err = errors.Join(err, derr); err != nil {
 		return fmt.Errorf("inputs %d to %d (advance): %w", first.Seq, last.Seq, diverged(err))
 	}
 	r.step(uint64(len(r.adv)), last.Seq)
@@ -510,11 +573,16 @@ func (r *replay) apply(ctx context.Context, in engine.Input) error {
 			err = op(ctx, in.Body)
 		}
 	}
-	err = errors.Join(err, done())
-	if err != nil {
+	did, derr := done()
+	if err = errors.Join(err, derr); err != nil {
 		return fmt.Errorf("input %d (%s): %w", in.Seq, kindName(in), diverged(err))
 	}
-	r.step(1, in.Seq)
+	r.step(1, in.Seq) // committed, also when it did something else
+	if in.Kind != engine.InputAdvance {
+		if err := didDiverge(in, did); err != nil {
+			return fmt.Errorf("input %d (%s): %w", in.Seq, inputName(in, r.p.loc), err)
+		}
+	}
 	return nil
 }
 

@@ -519,7 +519,8 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event, read bool) (*change.Outc
 		if err := u.feed.write(u); err != nil {
 			return err
 		}
-		if err := e.journal(tx, u.led, ev.Member, Input{Kind: InputEvent, At: ev.Time, Event: ev, Rand: tp.bytes()}); err != nil {
+		in := Input{Kind: InputEvent, At: ev.Time, Event: ev, Digest: inputDigest(tp, out), Rand: tp.bytes()}
+		if err := e.journal(tx, u.led, ev.Member, in); err != nil {
 			return err
 		}
 		rec := newRecord(ev, u).appendTo(u.scratch.rec[:0])
@@ -868,7 +869,8 @@ func (e *Engine) applyTx(tx store.Tx, pr prepared) (out *change.Outcome, refusal
 	if member == "" {
 		member = req.Member
 	}
-	if err := e.journal(tx, nil, member, Input{Kind: InputRequest, At: req.At, Action: req.Action, Body: pr.input, Rand: tp.bytes()}); err != nil {
+	in := Input{Kind: InputRequest, At: req.At, Action: req.Action, Body: pr.input, Digest: inputDigest(tp, out), Rand: tp.bytes()}
+	if err := e.journal(tx, nil, member, in); err != nil {
 		return out, nil, err
 	}
 	return out, nil, tx.Put(bOps, []byte(req.ID), rec)
@@ -1170,7 +1172,8 @@ func (e *Engine) Update(ctx context.Context, req Request, fn func(u *Unit) error
 				return err
 			}
 		}
-		return e.journal(tx, nil, req.Member, Input{Kind: InputUpdate, At: at, Action: req.Action, Body: input, Rand: tp.bytes()})
+		in := Input{Kind: InputUpdate, At: at, Action: req.Action, Body: input, Digest: inputDigest(tp, out), Rand: tp.bytes()}
+		return e.journal(tx, nil, req.Member, in)
 	})
 	if err != nil {
 		return nil, refused(err, event.ErrInvalidArgument)

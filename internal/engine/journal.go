@@ -55,7 +55,9 @@ import (
 // bytes its units drew (coupon codes), so that a replay draws the same
 // ones. A page of due work records too how many items it performed and,
 // since version 2 of the record, a digest of what they did (pageDigest),
-// which the replay's page must match.
+// which the replay's page must match; since version 3 an event, a request
+// and an update record the digest of what they did too (the same sum over
+// their own outcome), which the replay's must match.
 const (
 	bJournal = "journal" // sequence number → input record
 )
@@ -76,11 +78,13 @@ const (
 	InputUpdate  = 'u' // an update that is not idempotent (Update)
 )
 
-// Journal record versions: version 2 adds a page's digest; version 1
-// records (written before) still decode, with no digest.
+// Journal record versions: version 2 adds a page's digest, version 3 an
+// event's, a request's and an update's; records written before still
+// decode, with no digest where their version kept none.
 const (
 	journalV1 = 1
 	journalV2 = 2
+	journalV3 = 3
 )
 
 // Input is one record of the journal.
@@ -103,8 +107,10 @@ type Input struct {
 	// Items is how many due items the page performed (InputAdvance; 0 for
 	// the last page of an Advance call, which sets the watermark).
 	Items int
-	// Digest is what the page did (pageDigest), when Digested: a record
-	// written before digests were kept has none.
+	// Digest is what the input did (pageDigest of its outcome; a page's,
+	// of its items' outcomes), when Digested: a record written before
+	// digests were kept (a page's before version 2, another input's
+	// before version 3) has none.
 	Digest   uint64
 	Digested bool
 	// Rand is the random bytes the input's units drew, in order.
@@ -113,7 +119,7 @@ type Input struct {
 
 func (in Input) appendTo(b []byte) []byte {
 	w := codec.Writer{B: b}
-	w.B = append(w.B, journalV2, in.Kind)
+	w.B = append(w.B, journalV3, in.Kind)
 	w.Uint(in.Version)
 	w.Time(in.At)
 	switch in.Kind {
@@ -124,14 +130,14 @@ func (in Input) appendTo(b []byte) []byte {
 		w.Bytes(in.Body)
 	case InputAdvance:
 		w.Uint(uint64(in.Items))
-		w.Uint(in.Digest)
 	}
+	w.Uint(in.Digest)
 	w.Bytes(in.Rand)
 	return w.B
 }
 
 func decodeInput(seq uint64, b []byte) (Input, error) {
-	if len(b) < 2 || (b[0] != journalV1 && b[0] != journalV2) {
+	if len(b) < 2 || b[0] < journalV1 || b[0] > journalV3 {
 		return Input{}, fmt.Errorf("%w: journal record %d: version", ErrCorrupt, seq)
 	}
 	in := Input{Seq: seq, Kind: b[1]}
@@ -148,20 +154,23 @@ func decodeInput(seq uint64, b []byte) (Input, error) {
 			}
 			in.Event = rec.Event
 		}
+		in.Digested = b[0] >= journalV3
 	case InputRequest, InputUpdate:
 		in.Action = r.String()
 		in.Body = []byte(r.String())
+		in.Digested = b[0] >= journalV3
 	case InputAdvance:
 		n := r.Uint()
 		if n > math.MaxInt {
 			return Input{}, fmt.Errorf("%w: journal record %d: %d items", ErrCorrupt, seq, n)
 		}
 		in.Items = int(n)
-		if b[0] >= journalV2 {
-			in.Digest, in.Digested = r.Uint(), true
-		}
+		in.Digested = b[0] >= journalV2
 	default:
 		return Input{}, fmt.Errorf("%w: journal record %d: kind %q", ErrCorrupt, seq, in.Kind)
+	}
+	if in.Digested {
+		in.Digest = r.Uint()
 	}
 	if rnd := r.String(); rnd != "" {
 		in.Rand = []byte(rnd)
@@ -175,14 +184,15 @@ func decodeInput(seq uint64, b []byte) (Input, error) {
 	return in, nil
 }
 
-// pageDigest adds to d what one due item did (out): a hash of each ledger
-// entry it wrote (account, kind, amount) and of each change it published
-// (kind, member). Hashes are added mod 2^64, so a page's digest, and the
-// sum of several pages', does not depend on the order its items ran in;
-// it leaves out what a replay from a per-member journal numbers otherwise
+// pageDigest adds to d what one unit of work did (out: a due item, an
+// event, a request, an update): a hash of each ledger entry it wrote
+// (account, kind, amount) and of each change it published (kind, member).
+// Hashes are added mod 2^64, so a page's digest, and the sum of several
+// pages', does not depend on the order its items ran in; it leaves out
+// what a replay from a per-member journal numbers otherwise
 // (transactions, lots, feed positions). An expiry that took another
-// amount, or a review that published another change, gives another
-// digest.
+// amount, an event that earned another, or a review that published
+// another change, gives another digest.
 func pageDigest(d uint64, out *change.Outcome) uint64 {
 	h := fnv.New64a()
 	field := func(s string) {
@@ -284,11 +294,25 @@ func (t *tape) bytes() []byte {
 	return t.drew
 }
 
-// journal appends in to the journal in tx, when the journal is on. member
-// is the member the input names ("" none); led, when not nil, is the
-// ledger of the input's unit (its counter for member is then not read
-// again).
+// inputDigest returns the digest of what an input's unit did (out), when
+// the input has a tape (the journal is on or a replay runs): nothing is
+// hashed otherwise.
+func inputDigest(tp *tape, out *change.Outcome) uint64 {
+	if tp == nil {
+		return 0
+	}
+	return pageDigest(0, out)
+}
+
+// journal appends in to the journal in tx, when the journal is on, and
+// during a replay notes what an event, a request or an update did
+// (in.Digest) for the replay to compare. member is the member the input
+// names ("" none); led, when not nil, is the ledger of the input's unit
+// (its counter for member is then not read again).
 func (e *Engine) journal(tx store.Tx, led *ledger.Ledger, member string, in Input) error {
+	if r := e.jr.replay.Load(); r != nil {
+		r.did(in)
+	}
 	if !e.jr.on {
 		return nil
 	}
@@ -450,8 +474,9 @@ type journalStream struct {
 // or before its time), a replay returns ErrReplayDiverged when an input is
 // refused, a page performs another number of items or another digest
 // (the event's points expired by the Advance's page, one expiry either
-// way but another amount) or random bytes differ; an event that did
-// something else, while the pages did the same, is not found.
+// way but another amount), an event or request posts or publishes
+// something else (another digest: a late event that gives back a tag the
+// page took on the source finds it still held) or random bytes differ.
 func mergeJournal(ctx context.Context, st store.Store, page int) ([]Input, error) {
 	var streams []*journalStream
 	var start, next []byte
@@ -614,11 +639,45 @@ func (e *Engine) Definition() []byte { return append([]byte(nil), e.def.record[:
 // drew; then, when more is set (ReplayingChanged), more's bytes. dup is
 // set when a request was answered from its record (Duplicate) while it
 // ran: the journal keeps only requests that were applied, so the target
-// held it already.
+// held it already. done is what the inputs that ran did (Replayed).
 type replayRand struct {
 	b    []byte
 	more io.Reader
 	dup  atomic.Bool
+	done Replayed
+}
+
+// Replayed is what the inputs of a replay's step did on the target: the
+// digest of each event (by ID), and of the request or update, that
+// committed, as its journal record keeps it on the source (Input.Digest).
+// A unit run again (a transaction retried) notes it again over the first.
+type Replayed struct {
+	events map[string]uint64
+	other  uint64
+	ran    bool // a request or update ran
+}
+
+// Digest returns the digest of what in, an event, request or update, did
+// on the target, and false when it committed nothing there.
+func (d Replayed) Digest(in Input) (uint64, bool) {
+	if in.Kind == InputEvent {
+		v, ok := d.events[in.Event.ID]
+		return v, ok
+	}
+	return d.other, d.ran
+}
+
+// did notes what in, an input of the replay's step, did.
+func (r *replayRand) did(in Input) {
+	switch in.Kind {
+	case InputEvent:
+		if r.done.events == nil {
+			r.done.events = make(map[string]uint64)
+		}
+		r.done.events[in.Event.ID] = in.Digest
+	case InputRequest, InputUpdate:
+		r.done.other, r.done.ran = in.Digest, true
+	}
 }
 
 // replayedDuplicate notes, during a replay, that a request was answered
@@ -645,23 +704,24 @@ func (r *replayRand) Read(p []byte) (int, error) {
 }
 
 // Replaying makes the engine's units draw the given random bytes, in
-// order, instead of its source, until done is called; done returns an
-// error wrapping ErrReplayDiverged when bytes are left, or when a request
-// was answered from its record (Duplicate: applied before, so it applied
-// nothing now). Only one replay may run at a time, and nothing else may
-// use the engine meanwhile.
-func (e *Engine) Replaying(rnd []byte) (done func() error) {
+// order, instead of its source, until done is called; done returns what
+// the events, requests and updates that ran meanwhile did (Replayed), and
+// an error wrapping ErrReplayDiverged when bytes are left, or when a
+// request was answered from its record (Duplicate: applied before, so it
+// applied nothing now). Only one replay may run at a time, and nothing
+// else may use the engine meanwhile.
+func (e *Engine) Replaying(rnd []byte) (done func() (Replayed, error)) {
 	r := &replayRand{b: rnd}
 	e.jr.replay.Store(r)
-	return func() error {
+	return func() (Replayed, error) {
 		e.jr.replay.Store(nil)
 		if r.dup.Load() {
-			return fmt.Errorf("%w: the request was applied before (answered as a duplicate)", ErrReplayDiverged)
+			return r.done, fmt.Errorf("%w: the request was applied before (answered as a duplicate)", ErrReplayDiverged)
 		}
 		if len(r.b) > 0 {
-			return fmt.Errorf("%w: %d random bytes the source drew were not drawn", ErrReplayDiverged, len(r.b))
+			return r.done, fmt.Errorf("%w: %d random bytes the source drew were not drawn", ErrReplayDiverged, len(r.b))
 		}
-		return nil
+		return r.done, nil
 	}
 }
 

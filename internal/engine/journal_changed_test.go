@@ -43,7 +43,7 @@ func TestReplayRandChanged(t *testing.T) {
 	if _, err := io.ReadFull(e.newTape().src, got); !errors.Is(err, ErrReplayDiverged) {
 		t.Errorf("strict replay drawing more than the journal's bytes: %v", err)
 	}
-	if err := strict(); !errors.Is(err, ErrReplayDiverged) {
+	if _, err := strict(); !errors.Is(err, ErrReplayDiverged) {
 		t.Errorf("strict replay leaving bytes: %v", err)
 	}
 }

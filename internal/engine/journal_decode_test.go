@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/codec"
 )
 
@@ -51,9 +52,47 @@ func TestJournalAdvanceDigest(t *testing.T) {
 		t.Errorf("decodeInput of a version 1 page = %+v, %v; want 2 items and no digest", got, err)
 	}
 	// A request of version 1 still decodes too.
-	ev := Input{Kind: InputRequest, Version: 3, At: at, Action: "points.adjust", Body: []byte(`{}`)}.appendTo(nil)
-	ev[0] = journalV1
-	if got, err := decodeInput(4, ev); err != nil || got.Action != "points.adjust" {
+	req := codec.Writer{B: []byte{journalV1, InputRequest}}
+	req.Uint(3)
+	req.Time(at)
+	req.String("points.adjust")
+	req.Bytes([]byte(`{}`))
+	req.Bytes(nil)
+	if got, err := decodeInput(4, req.B); err != nil || got.Action != "points.adjust" || got.Digested {
 		t.Errorf("decodeInput of a version 1 request = %+v, %v", got, err)
+	}
+}
+
+// An event, a request and an update record what they did (Digest) since
+// journal records of version 3; one of version 2, written before, decodes
+// with no digest, which a replay then does not compare.
+func TestJournalInputDigest(t *testing.T) {
+	at := time.Unix(1, 0)
+	ev := event.Event{ID: "o1", Member: "alice", Type: "order", Time: at}
+	for _, in := range []Input{
+		{Kind: InputEvent, Version: 3, At: at, Event: ev, Digest: 1<<63 + 9, Rand: []byte{7}},
+		{Kind: InputRequest, Version: 3, At: at, Action: "points.adjust", Body: []byte(`{}`), Digest: 1<<63 + 9, Rand: []byte{7}},
+		{Kind: InputUpdate, Version: 3, At: at, Action: "tag.recompute", Body: []byte(`{}`), Digest: 1<<63 + 9, Rand: []byte{7}},
+	} {
+		b := in.appendTo(nil)
+		got, err := decodeInput(4, b)
+		if err != nil || !got.Digested || got.Digest != 1<<63+9 || got.Event.ID != in.Event.ID || got.Action != in.Action || string(got.Rand) != "\x07" {
+			t.Errorf("decodeInput of a %c record with a digest = %+v, %v", in.Kind, got, err)
+		}
+		// Version 2: the same record without the digest.
+		old := codec.Writer{B: []byte{journalV2, in.Kind}}
+		old.Uint(3)
+		old.Time(at)
+		if in.Kind == InputEvent {
+			old.Bytes(eventRecord{Event: ev}.appendTo(nil))
+		} else {
+			old.String(in.Action)
+			old.Bytes(in.Body)
+		}
+		old.Bytes([]byte{7})
+		got, err = decodeInput(4, old.B)
+		if err != nil || got.Digested || got.Digest != 0 || got.Event.ID != in.Event.ID || got.Action != in.Action || string(got.Rand) != "\x07" {
+			t.Errorf("decodeInput of a version 2 %c record = %+v, %v; want no digest", in.Kind, got, err)
+		}
 	}
 }
