@@ -2,12 +2,16 @@ package engine
 
 import (
 	"errors"
+	"hash/fnv"
 	"math"
 	"testing"
 	"time"
 
+	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/codec"
+	"github.com/memberkit/membership/ledger"
+	"github.com/shopspring/decimal"
 )
 
 // A journal record is damaged, not misread, when bytes follow it (they
@@ -94,5 +98,27 @@ func TestJournalInputDigest(t *testing.T) {
 		if err != nil || got.Digested || got.Digest != 0 || got.Event.ID != in.Event.ID || got.Action != in.Action || string(got.Rand) != "\x07" {
 			t.Errorf("decodeInput of a version 2 %c record = %+v, %v; want no digest", in.Kind, got, err)
 		}
+	}
+}
+
+// pageDigest hashes as hash/fnv's FNV-1a did when it called it: the
+// digests journal records keep since version 2 stay the ones a replay
+// computes.
+func TestPageDigestIsFNV1a(t *testing.T) {
+	out := &change.Outcome{
+		Entries: []ledger.Entry{{Account: ledger.Account{Asset: "points:mall", Member: "alice", Sub: "frozen"}, Kind: "earned", Amount: decimal.RequireFromString("12.50")}},
+		Changes: []change.Change{{Kind: "tag.added", Member: "alice"}},
+	}
+	sum := func(fields ...string) uint64 {
+		h := fnv.New64a()
+		for _, f := range fields {
+			h.Write([]byte(f))
+			h.Write([]byte{0})
+		}
+		return h.Sum64()
+	}
+	want := 7 + sum("entry", "points:mall", "alice", "frozen", "earned", "12.5") + sum("change", "tag.added", "alice")
+	if got := pageDigest(7, out); got != want {
+		t.Errorf("pageDigest = %016x, want %016x", got, want)
 	}
 }
