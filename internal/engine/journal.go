@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math"
 	"sync/atomic"
@@ -202,32 +203,29 @@ func decodeInput(seq uint64, b []byte) (Input, error) {
 // amount, an event that earned another, or a review that published
 // another change, gives another digest.
 func pageDigest(d uint64, out *change.Outcome) uint64 {
+	h := fnv.New64a()
+	field := func(s string) {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
 	for _, e := range out.Entries {
-		d += uint64(fnv64(fnvOffset).field("entry").field(string(e.Account.Asset)).field(e.Account.Member).
-			field(e.Account.Sub).field(string(e.Kind)).field(e.Amount.String()))
+		h.Reset()
+		field("entry")
+		field(string(e.Account.Asset))
+		field(e.Account.Member)
+		field(e.Account.Sub)
+		field(string(e.Kind))
+		field(e.Amount.String())
+		d += h.Sum64()
 	}
 	for _, c := range out.Changes {
-		d += uint64(fnv64(fnvOffset).field("change").field(c.Kind).field(c.Member))
+		h.Reset()
+		field("change")
+		field(c.Kind)
+		field(c.Member)
+		d += h.Sum64()
 	}
 	return d
-}
-
-// fnv64 is a 64-bit FNV-1a hash (hash/fnv's New64a) kept as a value: the
-// digest of every journaled event allocates nothing for it (New64a's
-// hash and the strings passed to its Write would).
-type fnv64 uint64
-
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
-// field hashes s and a NUL after it.
-func (h fnv64) field(s string) fnv64 {
-	for i := 0; i < len(s); i++ {
-		h = (h ^ fnv64(s[i])) * fnvPrime
-	}
-	return h * fnvPrime // the NUL: h ^ 0 is h
 }
 
 // journalState is the engine's journal switch and, during a replay, the

@@ -101,9 +101,9 @@ func TestJournalInputDigest(t *testing.T) {
 	}
 }
 
-// pageDigest hashes as hash/fnv's FNV-1a did when it called it: the
-// digests journal records keep since version 2 stay the ones a replay
-// computes.
+// pageDigest hashes each entry's and change's fields, each followed by a
+// NUL, with FNV-1a, and adds the hashes: the digests journal records keep
+// since version 2 must stay the ones a replay computes.
 func TestPageDigestIsFNV1a(t *testing.T) {
 	out := &change.Outcome{
 		Entries: []ledger.Entry{{Account: ledger.Account{Asset: "points:mall", Member: "alice", Sub: "frozen"}, Kind: "earned", Amount: decimal.RequireFromString("12.50")}},
