@@ -67,7 +67,17 @@
 // appending to one changes nothing the store holds. Every call copies
 // what it keeps of the keys, values and reads it is given (Put, Delete,
 // the optional Insert, Ensure and Add, Preload): the caller may reuse
-// them once it returns. An Update or View function must not call Update or
+// them once it returns.
+//
+// Every store keeps keys of up to 1,024 bytes and values of up to 1 MiB
+// (the library's keys are IDs of at most 256 bytes and a few fields). A
+// write of a key or value longer than a store can keep is refused where it
+// is made, with an error wrapping ErrInvalid, and the transaction's other
+// writes may still commit: store/bolt keeps keys of up to 32,768 bytes,
+// store/postgres a bucket name and key of up to 2,600 bytes together
+// (what an index entry holds), store/memory anything under 4 GiB.
+//
+// An Update or View function must not call Update or
 // View on the same store: a store that serializes Updates deadlocks, and one
 // with a pool of connections may.
 package store
@@ -91,8 +101,8 @@ var (
 	// ErrTxDone is returned by a Tx used after its transaction ended.
 	ErrTxDone = errors.New("store: transaction done")
 	// ErrInvalid is returned for an empty bucket name, an empty key, a
-	// value that cannot be stored, or a nil function given to View or
-	// Update.
+	// key or value that cannot be stored (see the package documentation),
+	// or a nil function given to View or Update.
 	ErrInvalid = errors.New("store: invalid argument")
 	// ErrConflict is wrapped by the error Update returns when the store
 	// gave up running a function again after conflicts with concurrent

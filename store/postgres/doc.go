@@ -220,6 +220,14 @@
 //
 // # Caveats
 //
+// A written key and its bucket's name hold at most 2,600 bytes together:
+// the primary key's index entry holds both, and the server refuses one
+// over 2,704 bytes with its headers. A longer one is refused by the Put
+// (Insert, Ensure, Add) with an error wrapping store.ErrInvalid; earlier
+// releases failed the Update at its commit, with an error wrapping
+// store.ErrFailed that a host would retry for ever. The library's keys
+// are far shorter.
+//
 // In pgx's default query mode the store prepares its statements itself, by
 // names of its own, once on each connection it uses: pgx drops the
 // statements it prepared whenever a batch fails (a serialization failure

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"runtime"
@@ -1224,5 +1225,76 @@ func want(t *testing.T, name string, done <-chan error, errCtx error) {
 		}
 	case <-watchdog.C:
 		t.Fatalf("%s: still waiting for a connection a minute after its context ended", name)
+	}
+}
+
+// TestKeyLimit checks that a write of a key the primary key's index cannot
+// hold is refused where it is made: a bucket name and key of 2,600 bytes
+// together are kept, one of 2,601 is ErrInvalid from Put, Insert, Ensure
+// and Add, and the Update's other writes commit (the server failed the
+// whole commit before, with an error wrapping ErrFailed). A Delete of such
+// a key is not refused: there is nothing it could delete.
+func TestKeyLimit(t *testing.T) {
+	s := openStore(t, nil)
+	r := rand.New(rand.NewPCG(7, 7))
+	noise := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		return b
+	}
+	longBucket := string(noise(200))
+	atLimit, atLimit2, over := noise(2599), noise(2400), noise(2600)
+	err := s.Update(t.Context(), func(tx store.Tx) error {
+		if err := tx.Put("b", atLimit, []byte("1")); err != nil {
+			t.Errorf("Put of 1+2,599 bytes = %v; want nil", err)
+		}
+		if err := tx.Put(longBucket, atLimit2, []byte("2")); err != nil {
+			t.Errorf("Put of 200+2,400 bytes = %v; want nil", err)
+		}
+		refused := map[string]error{"Put": tx.Put("b", over, []byte("x"))}
+		if in, ok := tx.(store.Inserter); ok {
+			refused["Insert"] = in.Insert("b", noise(2600), []byte("x"))
+		}
+		if en, ok := tx.(store.Ensurer); ok {
+			refused["Ensure"] = en.Ensure("b", noise(2600), []byte("x"))
+		}
+		if ad, ok := tx.(store.Adder); ok {
+			refused["Add"] = ad.Add("b", noise(2600), decimal.NewFromInt(1))
+		}
+		if len(refused) != 4 {
+			t.Errorf("the Tx has %d of Put, Insert, Ensure and Add; want 4", len(refused))
+		}
+		for op, err := range refused {
+			if !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("%s of 1+2,600 bytes = %v; want an error wrapping ErrInvalid", op, err)
+			}
+		}
+		if err := tx.Delete("b", over); err != nil {
+			t.Errorf("Delete of 1+2,600 bytes = %v; want nil", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update = %v; want nil", err)
+	}
+	err = s.View(t.Context(), func(tx store.Tx) error {
+		for _, c := range []struct {
+			bucket string
+			key    []byte
+			want   string
+		}{{"b", atLimit, "1"}, {longBucket, atLimit2, "2"}} {
+			if v, err := tx.Get(c.bucket, c.key); err != nil || string(v) != c.want {
+				t.Errorf("Get of %d+%d bytes = %q, %v; want %q", len(c.bucket), len(c.key), v, err, c.want)
+			}
+		}
+		if _, err := tx.Get("b", over); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Get of the key refused = %v; want an error wrapping ErrNotFound", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

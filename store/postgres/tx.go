@@ -196,6 +196,13 @@ func (t *tx) failure() error {
 	return fmt.Errorf("postgres: %w", serverError(t.err))
 }
 
+// maxKeyBytes is the most bytes a written key and its bucket's name hold
+// together: the primary key's index entry holds both, and the server
+// refuses an entry over 2,704 bytes (with their headers and padding) at
+// the commit, failing the whole Update with an error a host would retry.
+// A Delete writes no entry, so it is not limited.
+const maxKeyBytes = 2600
+
 func (t *tx) check(op, bucket string, key []byte, needKey, write bool) error {
 	switch {
 	case t.done:
@@ -206,6 +213,8 @@ func (t *tx) check(op, bucket string, key []byte, needKey, write bool) error {
 		return fmt.Errorf("postgres: %s: empty bucket name: %w", op, store.ErrInvalid)
 	case needKey && len(key) == 0:
 		return fmt.Errorf("postgres: %s: empty key: %w", op, store.ErrInvalid)
+	case write && op != "delete" && len(bucket)+len(key) > maxKeyBytes:
+		return fmt.Errorf("postgres: %s: bucket name and key of %d bytes, over %d: %w", op, len(bucket)+len(key), maxKeyBytes, store.ErrInvalid)
 	case write && t.scanning > 0 && !t.settling:
 		return fmt.Errorf("postgres: %s inside a Scan callback: %w", op, store.ErrInvalid)
 	case t.err != nil:

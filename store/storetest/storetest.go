@@ -26,7 +26,10 @@
 // snapshot isolation of View, ordered and bounded scans in both directions,
 // buckets sharing a prefix, StopScan, the bytes a transaction is given
 // (copied by every call that keeps them) and hands out (unchanged until
-// it ends, by its own writes too, and safe to append to), the sentinel
+// it ends, by its own writes too, and safe to append to), the sizes
+// every store keeps (keys of 1,024 bytes, values of 1 MiB; a longer key
+// refused by the write with ErrInvalid or kept, never failing the
+// commit), the sentinel
 // errors (ErrReadOnly, ErrTxDone, ErrInvalid, ErrClosed; ErrInvalid too
 // for a nil function given to Update or View), context
 // cancellation, [store.Preload], and the optional capabilities a
@@ -94,6 +97,7 @@ var cases = []struct {
 	{"WritesCopy", testWritesCopy},
 	{"ValuesStay", testValuesStay},
 	{"EmptyValue", testEmptyValue},
+	{"Sizes", testSizes},
 	{"DeleteAbsent", testDeleteAbsent},
 	{"ScanOrder", testScanOrder},
 	{"ScanBucketPrefix", testScanBucketPrefix},
