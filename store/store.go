@@ -152,7 +152,9 @@ type Store interface {
 	// Update runs fn in a read-write transaction. When fn returns nil the
 	// writes are committed (durably, for a persistent store) before Update
 	// returns; when fn returns an error nothing is written and the error is
-	// returned as is. Concurrent Updates are serializable, and may run
+	// returned as is. When fn panics nothing is written either: the panic
+	// goes on up to the caller, or the store returns it as an error
+	// (store/bolt's ErrPanic), and the store goes on. Concurrent Updates are serializable, and may run
 	// concurrently in a store that can: a store that detects a conflict
 	// discards the run and calls fn again on a new transaction, so fn must
 	// have no effect outside its transaction (random draws and logs may

@@ -86,3 +86,59 @@ func testSizes(t *testing.T, s store.Store) {
 	view(t, s, func(tx store.Tx) error { check(tx); return nil })
 	update(t, s, func(tx store.Tx) error { check(tx); return nil })
 }
+
+// testPanicLeavesNothing checks that a function that panics after writing
+// leaves nothing written, as one returning an error does: the panic goes
+// on up to Update's (or View's) caller, or the store returns it as an
+// error, and the store goes on, its locks released.
+func testPanicLeavesNothing(t *testing.T, s store.Store) {
+	put(t, s, "b", "x", "1", "y", "1")
+	const boom = "storetest: panic"
+	call := func(what string, run func() error) {
+		t.Helper()
+		var err error
+		func() {
+			defer func() {
+				if p := recover(); p != nil && p != boom {
+					t.Errorf("%s panicked with %v; want the function's panic %q", what, p, boom)
+				} else if p != nil {
+					err = errors.New(boom)
+				}
+			}()
+			err = run()
+		}()
+		if err == nil {
+			t.Errorf("%s whose function panicked returned nil; want the panic or an error", what)
+		}
+	}
+	for range 2 { // the second time finds the locks the first took released
+		call("Update", func() error {
+			return s.Update(t.Context(), func(tx store.Tx) error {
+				for _, err := range []error{
+					tx.Put("b", bs("x"), bs("2")),
+					tx.Delete("b", bs("y")),
+					tx.Put("b", bs("z"), bs("2")),
+					tx.Put("new", bs("k"), bs("v")),
+				} {
+					if err != nil {
+						t.Errorf("write in Update: %v", err)
+					}
+				}
+				panic(boom)
+			})
+		})
+		call("View", func() error {
+			return s.View(t.Context(), func(tx store.Tx) error { panic(boom) })
+		})
+	}
+	view(t, s, func(tx store.Tx) error {
+		wantScan(t, tx, "b", nil, nil, false, "x=1", "y=1")
+		wantScan(t, tx, "new", nil, nil, false)
+		return nil
+	})
+	put(t, s, "b", "x", "3")
+	view(t, s, func(tx store.Tx) error {
+		wantScan(t, tx, "b", nil, nil, false, "x=3", "y=1")
+		return nil
+	})
+}

@@ -22,7 +22,8 @@
 // # What it checks
 //
 // Every case runs as its own subtest on its own store: not-found errors,
-// read-your-writes inside a transaction, atomicity of failed Updates,
+// read-your-writes inside a transaction, atomicity of failed Updates (a
+// function's error or panic),
 // snapshot isolation of View, ordered and bounded scans in both directions,
 // buckets sharing a prefix, StopScan, the bytes a transaction is given
 // (copied by every call that keeps them) and hands out (unchanged until
@@ -92,6 +93,7 @@ var cases = []struct {
 	{"ReadCommitted", testReadCommitted},
 	{"ViewSnapshot", testViewSnapshot},
 	{"FailedUpdateLeavesNothing", testFailedUpdateLeavesNothing},
+	{"PanicLeavesNothing", testPanicLeavesNothing},
 	{"ReadYourWrites", testReadYourWrites},
 	{"PutCopies", testPutCopies},
 	{"WritesCopy", testWritesCopy},
