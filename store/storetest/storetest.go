@@ -92,6 +92,7 @@ var cases = []struct {
 	{"GetMissing", testGetMissing},
 	{"ReadCommitted", testReadCommitted},
 	{"ViewSnapshot", testViewSnapshot},
+	{"ViewOnce", testViewOnce},
 	{"FailedUpdateLeavesNothing", testFailedUpdateLeavesNothing},
 	{"PanicLeavesNothing", testPanicLeavesNothing},
 	{"ReadYourWrites", testReadYourWrites},
