@@ -38,3 +38,60 @@ func testViewOnce(t *testing.T, s store.Store) {
 		return nil
 	})
 }
+
+// testReadInScan checks that a Scan callback may read the transaction
+// (only writes are barred): a Get and a nested Scan, of the bucket being
+// scanned and of another, answer as outside it, in a View and in an
+// Update over its own writes.
+func testReadInScan(t *testing.T, s store.Store) {
+	put(t, s, "b", "1", "a", "2", "b", "3", "c")
+	put(t, s, "c", "x", "y")
+	check := func(tx store.Tx, reverse bool, want ...string) {
+		t.Helper()
+		var got []string
+		err := tx.Scan("b", nil, nil, reverse, func(k, v []byte) error {
+			got = append(got, string(k)+"="+string(v))
+			wantValue(t, tx, "b", string(k), string(v), false)
+			wantValue(t, tx, "c", "x", "y", false)
+			inner := scan(t, tx, "b", k, nil, !reverse)
+			if reverse {
+				inner = scan(t, tx, "b", nil, store.PrefixEnd(k), false)
+			}
+			if len(inner) == 0 || inner[len(inner)-1] != string(k)+"="+string(v) {
+				t.Errorf("a Scan nested at %q (towards it) saw %q; want it last", k, inner)
+			}
+			return nil
+		})
+		if err != nil || !equal(got, want) {
+			t.Errorf("Scan(reverse=%v) reading inside its callback = %q, %v; want %q", reverse, got, err, want)
+		}
+	}
+	view(t, s, func(tx store.Tx) error {
+		check(tx, false, "1=a", "2=b", "3=c")
+		check(tx, true, "3=c", "2=b", "1=a")
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.Put("b", bs("0"), bs("z")); err != nil {
+			return err
+		}
+		if err := tx.Delete("b", bs("2")); err != nil {
+			return err
+		}
+		check(tx, false, "0=z", "1=a", "3=c")
+		check(tx, true, "3=c", "1=a", "0=z")
+		return nil
+	})
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

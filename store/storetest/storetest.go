@@ -107,6 +107,7 @@ var cases = []struct {
 	{"ScanStop", testScanStop},
 	{"ScanError", testScanError},
 	{"ScanOverlay", testScanOverlay},
+	{"ReadInScan", testReadInScan},
 	{"ReadOnly", testReadOnly},
 	{"TxDone", testTxDone},
 	{"Invalid", testInvalid},
