@@ -2,9 +2,11 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/memberkit/membership/store"
+	"github.com/shopspring/decimal"
 )
 
 // testViewOnce checks View's promises on its function: it runs once and
@@ -94,4 +96,44 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// testTxDoneCapabilities checks ErrTxDone on the optional writes and
+// reads of a Tx (store.Adder, store.Inserter, store.Ensurer, store.Preload)
+// used after its function returned, as TxDone does on Get, Put, Delete
+// and Scan, and that none of them wrote anything.
+func testTxDoneCapabilities(t *testing.T, s store.Store) {
+	var leaked []store.Tx
+	update(t, s, func(tx store.Tx) error { leaked = append(leaked, tx); return nil })
+	if err := s.Update(t.Context(), func(tx store.Tx) error { leaked = append(leaked, tx); return errBoom }); err != errBoom {
+		t.Fatalf("Update = %v; want %v", err, errBoom)
+	}
+	view(t, s, func(tx store.Tx) error { leaked = append(leaked, tx); return nil })
+	for i, tx := range leaked {
+		check := func(what string, err error) {
+			t.Helper()
+			if !errors.Is(err, store.ErrTxDone) {
+				t.Errorf("tx %d: %s after the transaction ended = %v; want an error wrapping ErrTxDone", i, what, err)
+			}
+		}
+		if _, ok := tx.(store.Preloader); ok {
+			check("Preload", store.Preload(tx, store.Read{Bucket: "b", Key: bs("k")}))
+		}
+		if ad, ok := tx.(store.Adder); ok {
+			check("Add", ad.Add("b", bs("n"), decimal.NewFromInt(1)))
+		}
+		if in, ok := tx.(store.Inserter); ok {
+			check("Insert", in.Insert("b", bs("i"), bs("v")))
+			if in.Fresh("b", bs("i")) {
+				t.Errorf("tx %d: Fresh after the transaction ended = true; want false", i)
+			}
+		}
+		if en, ok := tx.(store.Ensurer); ok {
+			check("Ensure", en.Ensure("b", bs("e"), bs("v")))
+		}
+	}
+	view(t, s, func(tx store.Tx) error {
+		wantScan(t, tx, "b", nil, nil, false)
+		return nil
+	})
 }

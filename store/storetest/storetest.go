@@ -110,6 +110,7 @@ var cases = []struct {
 	{"ReadInScan", testReadInScan},
 	{"ReadOnly", testReadOnly},
 	{"TxDone", testTxDone},
+	{"TxDoneCapabilities", testTxDoneCapabilities},
 	{"Invalid", testInvalid},
 	{"NilFunction", testNilFunction},
 	{"CancelledContext", testCancelledContext},
