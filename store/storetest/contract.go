@@ -137,3 +137,21 @@ func testTxDoneCapabilities(t *testing.T, s store.Store) {
 		return nil
 	})
 }
+
+// testClosePrefetch checks that UpdatePrefetch, on a store that has it,
+// returns ErrClosed after Close without calling its function, as Update
+// does (Close).
+func testClosePrefetch(t *testing.T, s store.Store) {
+	p, ok := s.(store.Prefetcher)
+	if !ok {
+		return
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	called := false
+	err := p.UpdatePrefetch(t.Context(), []store.Read{{Bucket: "b"}}, func(store.Tx) error { called = true; return nil })
+	if !errors.Is(err, store.ErrClosed) || called {
+		t.Errorf("UpdatePrefetch after Close = %v (function called: %v); want an error wrapping ErrClosed and no call", err, called)
+	}
+}

@@ -126,6 +126,7 @@ var cases = []struct {
 	{"WriteSkewOnRange", testWriteSkewOnRange},
 	{"ViewSeesOneSnapshot", testViewSeesOneSnapshot},
 	{"Close", testClose},
+	{"ClosePrefetch", testClosePrefetch},
 }
 
 // RunSerial checks, on stores returned by open as for [Run], the promise of
