@@ -155,3 +155,50 @@ func testClosePrefetch(t *testing.T, s store.Store) {
 		t.Errorf("UpdatePrefetch after Close = %v (function called: %v); want an error wrapping ErrClosed and no call", err, called)
 	}
 }
+
+// testScannedKeysStay checks the keys Scan passes as ValuesStay checks
+// values: kept without a copy over the whole scan, they keep their bytes
+// until the transaction ends, whatever it writes after (a Put of each key,
+// its Delete), and appending to one changes nothing the store holds.
+func testScannedKeysStay(t *testing.T, s store.Store) {
+	put(t, s, "b", "k1", "1", "k2", "2", "k3", "3")
+	for _, reverse := range []bool{false, true} {
+		err := s.Update(t.Context(), func(tx store.Tx) error {
+			var keys, values [][]byte
+			err := tx.Scan("b", nil, nil, reverse, func(k, v []byte) error {
+				keys, values = append(keys, k), append(values, v)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, k := range []string{"k1", "k2", "k3", "k0", "k4"} {
+				if err := tx.Put("b", bs(k), bs("new-"+k)); err != nil {
+					return err
+				}
+			}
+			if err := tx.Delete("b", bs("k2")); err != nil {
+				return err
+			}
+			for _, k := range keys {
+				_ = append(k, "XXXXXXXX"...)
+			}
+			want := []string{"k1=1", "k2=2", "k3=3"}
+			if reverse {
+				want = reversed(want)
+			}
+			var got []string
+			for i := range keys {
+				got = append(got, string(keys[i])+"="+string(values[i]))
+			}
+			if !equal(got, want) {
+				t.Errorf("Scan(reverse=%v) passed %q, kept uncopied over later writes; want %q", reverse, got, want)
+			}
+			wantScan(t, tx, "b", nil, nil, false, "k0=new-k0", "k1=new-k1", "k3=new-k3", "k4=new-k4")
+			return errBoom // leave the next direction the same keys
+		})
+		if err != errBoom {
+			t.Errorf("Update = %v; want %v", err, errBoom)
+		}
+	}
+}

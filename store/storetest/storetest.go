@@ -99,6 +99,7 @@ var cases = []struct {
 	{"PutCopies", testPutCopies},
 	{"WritesCopy", testWritesCopy},
 	{"ValuesStay", testValuesStay},
+	{"ScannedKeysStay", testScannedKeysStay},
 	{"EmptyValue", testEmptyValue},
 	{"Sizes", testSizes},
 	{"DeleteAbsent", testDeleteAbsent},
