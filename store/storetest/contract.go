@@ -202,3 +202,32 @@ func testScannedKeysStay(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+// testEmptyBounds checks bounds that are empty but not nil: an empty
+// start is below every key, as nil is, but an empty end is above none
+// (start <= k < "" holds for no key), unlike nil, which is to the last;
+// in a View and in an Update over its own write.
+func testEmptyBounds(t *testing.T, s store.Store) {
+	put(t, s, "b", "a", "1", "b", "2")
+	checks := func(tx store.Tx, all ...string) {
+		t.Helper()
+		for _, reverse := range []bool{false, true} {
+			want, first := all, all[:1]
+			if reverse {
+				want = reversed(all)
+			}
+			wantScan(t, tx, "b", []byte{}, nil, reverse, want...)
+			wantScan(t, tx, "b", []byte{}, bs("b"), reverse, first...)
+			wantScan(t, tx, "b", nil, []byte{}, reverse)
+			wantScan(t, tx, "b", []byte{}, []byte{}, reverse)
+		}
+	}
+	view(t, s, func(tx store.Tx) error { checks(tx, "a=1", "b=2"); return nil })
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.Put("b", bs("c"), bs("3")); err != nil {
+			return err
+		}
+		checks(tx, "a=1", "b=2", "c=3")
+		return nil
+	})
+}

@@ -105,6 +105,7 @@ var cases = []struct {
 	{"DeleteAbsent", testDeleteAbsent},
 	{"ScanOrder", testScanOrder},
 	{"ScanBucketPrefix", testScanBucketPrefix},
+	{"EmptyBounds", testEmptyBounds},
 	{"ScanStop", testScanStop},
 	{"ScanError", testScanError},
 	{"ScanOverlay", testScanOverlay},
