@@ -414,3 +414,51 @@ func TestOverwritesKeepMemoryBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A View whose snapshot is made does not wait for a running Update (the
+// package doc): with the snapshot of k=1 made, a View during an Update
+// that has written k=2 and not returned reads 1 without the writer lock
+// (were it to wait, the test would hang); once the Update commits, the
+// next View makes a new snapshot and reads 2.
+func TestViewDoesNotWaitForUpdate(t *testing.T) {
+	s := open(t)
+	mustUpdate(t, s, func(tx store.Tx) error { return putAll(tx, "b", "k", "1") })
+	get := func() string {
+		t.Helper()
+		var got string
+		if err := s.View(t.Context(), func(tx store.Tx) error {
+			v, err := tx.Get("b", []byte("k"))
+			got = string(v)
+			return err
+		}); err != nil {
+			t.Fatalf("View: %v", err)
+		}
+		return got
+	}
+	if got := get(); got != "1" {
+		t.Fatalf("View = %q; want 1", got)
+	}
+	inside, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
+	go func() {
+		done <- s.Update(context.Background(), func(tx store.Tx) error {
+			if err := tx.Put("b", []byte("k"), []byte("2")); err != nil {
+				return err
+			}
+			close(inside)
+			<-release
+			return nil
+		})
+	}()
+	<-inside
+	got := get()
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if got != "1" {
+		t.Errorf("View during an Update = %q; want the snapshot's 1", got)
+	}
+	if got := get(); got != "2" {
+		t.Errorf("View after the Update = %q; want 2", got)
+	}
+}
