@@ -191,7 +191,9 @@ type Tx interface {
 	// Scan calls fn for each key k of bucket with start <= k < end, in
 	// ascending order, or descending when reverse is set. A nil start means
 	// from the first key, a nil end to the last. Writes made earlier in the
-	// same transaction are seen. fn must not write to the transaction. If fn
+	// same transaction are seen. fn may read the transaction but not write
+	// to it: a write from fn (a nested Scan's included) is refused with an
+	// error wrapping ErrInvalid and writes nothing. If fn
 	// returns StopScan the scan ends and Scan returns nil; any other error
 	// ends the scan and is returned.
 	Scan(bucket string, start, end []byte, reverse bool, fn func(key, value []byte) error) error

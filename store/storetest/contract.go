@@ -231,3 +231,60 @@ func testEmptyBounds(t *testing.T, s store.Store) {
 		return nil
 	})
 }
+
+// testWriteInScan checks that a write from a Scan callback, which Scan's
+// doc bars, is refused with an error wrapping ErrInvalid and writes
+// nothing, also by the optional writes and from a nested Scan; once the
+// Scan returns the transaction writes again.
+func testWriteInScan(t *testing.T, s store.Store) {
+	put(t, s, "b", "1", "a", "2", "b")
+	update(t, s, func(tx store.Tx) error {
+		check := func(what string, err error) {
+			t.Helper()
+			if !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("%s inside a Scan callback = %v; want an error wrapping ErrInvalid", what, err)
+			}
+		}
+		writes := func() {
+			t.Helper()
+			check("Put", tx.Put("b", bs("3"), bs("c")))
+			check("Put over the scanned key", tx.Put("b", bs("1"), bs("z")))
+			check("Delete", tx.Delete("b", bs("2")))
+			if ad, ok := tx.(store.Adder); ok {
+				check("Add", ad.Add("t", bs("n"), decimal.NewFromInt(1)))
+			}
+			if in, ok := tx.(store.Inserter); ok {
+				check("Insert", in.Insert("b", bs("4"), bs("d")))
+			}
+			if en, ok := tx.(store.Ensurer); ok {
+				check("Ensure", en.Ensure("b", bs("5"), bs("e")))
+			}
+		}
+		var keys []string
+		err := tx.Scan("b", nil, nil, false, func(k, v []byte) error {
+			keys = append(keys, string(k))
+			writes()
+			return tx.Scan("c", nil, nil, true, func(k, v []byte) error { return nil })
+		})
+		if err != nil {
+			return err
+		}
+		err = tx.Scan("b", nil, bs("2"), true, func(k, v []byte) error {
+			return tx.Scan("b", nil, nil, false, func(k, v []byte) error { writes(); return store.StopScan })
+		})
+		if err != nil {
+			return err
+		}
+		if !equal(keys, []string{"1", "2"}) {
+			t.Errorf("a Scan whose callback tried to write passed %q; want 1 and 2", keys)
+		}
+		wantScan(t, tx, "b", nil, nil, false, "1=a", "2=b")
+		wantScan(t, tx, "t", nil, nil, false)
+		return tx.Put("b", bs("3"), bs("c"))
+	})
+	view(t, s, func(tx store.Tx) error {
+		wantScan(t, tx, "b", nil, nil, false, "1=a", "2=b", "3=c")
+		wantScan(t, tx, "t", nil, nil, false)
+		return nil
+	})
+}

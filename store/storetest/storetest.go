@@ -110,6 +110,7 @@ var cases = []struct {
 	{"ScanError", testScanError},
 	{"ScanOverlay", testScanOverlay},
 	{"ReadInScan", testReadInScan},
+	{"WriteInScan", testWriteInScan},
 	{"ReadOnly", testReadOnly},
 	{"TxDone", testTxDone},
 	{"TxDoneCapabilities", testTxDoneCapabilities},
