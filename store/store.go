@@ -96,7 +96,8 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrClosed is returned by every call on a closed store.
 	ErrClosed = errors.New("store: closed")
-	// ErrReadOnly is returned by Put and Delete inside View.
+	// ErrReadOnly is returned by Put and Delete inside View, and by the
+	// optional writes (Add, Insert, Ensure) there.
 	ErrReadOnly = errors.New("store: read-only transaction")
 	// ErrTxDone is returned by a Tx used after its transaction ended.
 	ErrTxDone = errors.New("store: transaction done")

@@ -288,3 +288,39 @@ func testWriteInScan(t *testing.T, s store.Store) {
 		return nil
 	})
 }
+
+// testReadOnlyCapabilities checks ErrReadOnly on the optional writes of a
+// View's Tx (store.Adder, store.Inserter, store.Ensurer), as ReadOnly does
+// on Put and Delete, and that none of them wrote anything; Fresh reports
+// false (a View may take no key as absent to write it).
+func testReadOnlyCapabilities(t *testing.T, s store.Store) {
+	put(t, s, "b", "k", "v")
+	view(t, s, func(tx store.Tx) error {
+		check := func(what string, err error) {
+			t.Helper()
+			if !errors.Is(err, store.ErrReadOnly) {
+				t.Errorf("%s in View = %v; want an error wrapping ErrReadOnly", what, err)
+			}
+		}
+		if ad, ok := tx.(store.Adder); ok {
+			check("Add", ad.Add("t", bs("n"), decimal.NewFromInt(1)))
+		}
+		if in, ok := tx.(store.Inserter); ok {
+			check("Insert", in.Insert("b", bs("i"), bs("v")))
+			if in.Fresh("b", bs("j")) {
+				t.Errorf("Fresh in View = true; want false")
+			}
+		}
+		if en, ok := tx.(store.Ensurer); ok {
+			check("Ensure", en.Ensure("b", bs("e"), bs("v")))
+		}
+		wantScan(t, tx, "b", nil, nil, false, "k=v")
+		wantScan(t, tx, "t", nil, nil, false)
+		return nil
+	})
+	view(t, s, func(tx store.Tx) error {
+		wantScan(t, tx, "b", nil, nil, false, "k=v")
+		wantScan(t, tx, "t", nil, nil, false)
+		return nil
+	})
+}

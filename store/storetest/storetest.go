@@ -112,6 +112,7 @@ var cases = []struct {
 	{"ReadInScan", testReadInScan},
 	{"WriteInScan", testWriteInScan},
 	{"ReadOnly", testReadOnly},
+	{"ReadOnlyCapabilities", testReadOnlyCapabilities},
 	{"TxDone", testTxDone},
 	{"TxDoneCapabilities", testTxDoneCapabilities},
 	{"Invalid", testInvalid},
