@@ -462,3 +462,30 @@ func TestViewDoesNotWaitForUpdate(t *testing.T) {
 		t.Errorf("View after the Update = %q; want 2", got)
 	}
 }
+
+// Close lets the transactions already running finish normally (Close's
+// doc): an Update that Close is called in the middle of goes on reading
+// and writing and commits, and a View open meanwhile reads its snapshot;
+// every call after Close returns ErrClosed.
+func TestCloseLetsRunningTransactionsFinish(t *testing.T) {
+	s := open(t)
+	mustUpdate(t, s, func(tx store.Tx) error { return putAll(tx, "b", "k", "1") })
+	release := holdView(t, s, func(tx store.Tx) {
+		if v, err := tx.Get("b", []byte("k")); err != nil || string(v) != "1" {
+			t.Errorf("Get in the View after Close = %q, %v; want its snapshot's 1", v, err)
+		}
+	})
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if v, err := tx.Get("b", []byte("k")); err != nil || string(v) != "1" {
+			t.Errorf("Get in the Update after Close = %q, %v; want 1", v, err)
+		}
+		return tx.Put("b", []byte("k"), []byte("2"))
+	})
+	release()
+	if err := s.View(t.Context(), func(store.Tx) error { return nil }); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("View after Close = %v; want an error wrapping ErrClosed", err)
+	}
+}
