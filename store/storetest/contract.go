@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/memberkit/membership/store"
@@ -321,6 +322,71 @@ func testReadOnlyCapabilities(t *testing.T, s store.Store) {
 	view(t, s, func(tx store.Tx) error {
 		wantScan(t, tx, "b", nil, nil, false, "k=v")
 		wantScan(t, tx, "t", nil, nil, false)
+		return nil
+	})
+}
+
+// testValuesStayOverUpdates checks that the bytes a View's Get returns and
+// its Scan passes keep their value until the View ends while Updates
+// commit meanwhile, overwriting their keys with values of other lengths,
+// deleting them and adding keys around them (a store that reuses the
+// memory of what it wrote, after writing it out say, would change them).
+func testValuesStayOverUpdates(t *testing.T, s store.Store) {
+	put(t, s, "b", "k1", "one", "k2", "two", "k3", "three")
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.Get("b", bs("k2"))
+		if err != nil {
+			return err
+		}
+		var keys, values [][]byte
+		err = tx.Scan("b", nil, nil, false, func(k, v []byte) error {
+			keys, values = append(keys, k), append(values, v)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		done := make(chan error, 1)
+		go func() {
+			for i := range 50 {
+				err := s.Update(context.Background(), func(tx store.Tx) error {
+					for _, k := range []string{"k1", "k2", "k3"} {
+						if err := tx.Put("b", bs(k), fmt.Appendf(nil, "%s-%0*d", k, i%7+1, i)); err != nil {
+							return err
+						}
+					}
+					if err := tx.Put("b", fmt.Appendf(nil, "k2-%02d", i), bs("x")); err != nil {
+						return err
+					}
+					return tx.Delete("b", bs("k1"))
+				})
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		if err := <-done; err != nil {
+			t.Errorf("Update during View: %v", err)
+		}
+		if string(got) != "two" {
+			t.Errorf("a value Get returned = %q after Updates committed; want two", got)
+		}
+		var kept []string
+		for i := range keys {
+			kept = append(kept, string(keys[i])+"="+string(values[i]))
+		}
+		if want := []string{"k1=one", "k2=two", "k3=three"}; !equal(kept, want) {
+			t.Errorf("what Scan passed = %q after Updates committed; want %q", kept, want)
+		}
+		wantScan(t, tx, "b", nil, nil, false, "k1=one", "k2=two", "k3=three")
+		return nil
+	})
+	view(t, s, func(tx store.Tx) error {
+		wantValue(t, tx, "b", "k1", "", true)
+		wantValue(t, tx, "b", "k2", "k2-49", false) // 49 % 7 + 1 = 1 digit at least
+		wantValue(t, tx, "b", "k2-49", "x", false)
 		return nil
 	})
 }

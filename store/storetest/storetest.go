@@ -100,6 +100,7 @@ var cases = []struct {
 	{"WritesCopy", testWritesCopy},
 	{"ValuesStay", testValuesStay},
 	{"ScannedKeysStay", testScannedKeysStay},
+	{"ValuesStayOverUpdates", testValuesStayOverUpdates},
 	{"EmptyValue", testEmptyValue},
 	{"Sizes", testSizes},
 	{"DeleteAbsent", testDeleteAbsent},
