@@ -390,3 +390,30 @@ func testValuesStayOverUpdates(t *testing.T, s store.Store) {
 		return nil
 	})
 }
+
+// testChecker checks store.Checker's answers on a store that has it: nil
+// over undamaged data (committed writes and deletes, several buckets),
+// the context's error for a cancelled context, and ErrClosed after Close.
+func testChecker(t *testing.T, s store.Store) {
+	c, ok := s.(store.Checker)
+	if !ok {
+		return
+	}
+	put(t, s, "b", "k1", "1", "k2", "2")
+	put(t, s, "c", "k", "")
+	update(t, s, func(tx store.Tx) error { return tx.Delete("b", bs("k1")) })
+	if err := c.Check(t.Context()); err != nil {
+		t.Errorf("Check of undamaged data = %v; want nil", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := c.Check(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Check with a cancelled context = %v; want context.Canceled", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := c.Check(t.Context()); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Check after Close = %v; want an error wrapping ErrClosed", err)
+	}
+}

@@ -132,6 +132,7 @@ var cases = []struct {
 	{"ViewSeesOneSnapshot", testViewSeesOneSnapshot},
 	{"Close", testClose},
 	{"ClosePrefetch", testClosePrefetch},
+	{"Checker", testChecker},
 }
 
 // RunSerial checks, on stores returned by open as for [Run], the promise of
