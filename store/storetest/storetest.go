@@ -23,21 +23,23 @@
 //
 // Every case runs as its own subtest on its own store: not-found errors,
 // read-your-writes inside a transaction, atomicity of failed Updates (a
-// function's error or panic),
-// snapshot isolation of View, ordered and bounded scans in both directions,
-// buckets sharing a prefix, StopScan, the bytes a transaction is given
-// (copied by every call that keeps them) and hands out (unchanged until
-// it ends, by its own writes too, and safe to append to), the sizes
-// every store keeps (keys of 1,024 bytes, values of 1 MiB; a longer key
-// refused by the write with ErrInvalid or kept, never failing the
-// commit), the sentinel
-// errors (ErrReadOnly, ErrTxDone, ErrInvalid, ErrClosed; ErrInvalid too
-// for a nil function given to Update or View), context
-// cancellation, [store.Preload], and the optional capabilities a
-// store's transactions have ([store.Adder], [store.Inserter],
-// [store.Ensurer]) and a store has ([store.Prefetcher]: UpdatePrefetch
-// is Update, a function seeing the writes of those before it over what
-// the store read early).
+// function's error or panic), snapshot isolation of View, whose function
+// runs once, ordered and bounded scans in both directions (empty bounds
+// too), buckets sharing a prefix, StopScan, reads inside a Scan callback
+// and writes refused there, the bytes a transaction is given (copied by
+// every call that keeps them) and hands out (keys and values unchanged
+// until it ends, by its own writes and other Updates' too, and safe to
+// append to), the sizes every store keeps (keys of 1,024 bytes, values of
+// 1 MiB; a longer key refused by the write with ErrInvalid or kept, never
+// failing the commit), the sentinel errors (ErrReadOnly, ErrTxDone,
+// ErrInvalid, ErrClosed, on the optional calls too; ErrInvalid for a nil
+// function given to Update or View), context cancellation,
+// [store.Preload], and the optional capabilities a store's transactions
+// have ([store.Adder], [store.Inserter], [store.Ensurer]) and a store has
+// ([store.Prefetcher]: UpdatePrefetch is Update, a function seeing the
+// writes of those before it over what the store read early;
+// [store.Checker]: nil over undamaged data, the context's error,
+// ErrClosed).
 //
 // Then the concurrent writers of the contract (see [store]): whether a
 // store runs Updates one at a time or concurrently and runs a function
