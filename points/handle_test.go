@@ -469,12 +469,25 @@ func TestRiskFreezeRestoreAndVoid(t *testing.T) {
 	})
 	t.Run("void", func(t *testing.T) {
 		p := setup(t)
-		out, err := p.Points().Void(ctx, points.ReviewRequest{RequestID: "rev", Program: "mall", Member: "m", Date: "2026-03-01", Operator: "bob", At: ptsAt("2026-03-02 10:00")})
+		// Every review names its operator: a void without one is refused
+		// and leaves the day frozen.
+		req := points.ReviewRequest{RequestID: "rev", Program: "mall", Member: "m", Date: "2026-03-01", At: ptsAt("2026-03-02 10:00")}
+		if _, err := p.Points().Void(ctx, req); !errors.Is(err, points.ErrNoOperator) {
+			t.Fatalf("void without operator: %v", err)
+		}
+		if b := ptsBalance(t, p, "mall", "m", ptsAt("2026-03-02 10:00")); !b.Frozen.Equal(dec("115")) {
+			t.Fatalf("balance after a refused void %+v, want 115 frozen", b)
+		}
+		req.Operator = "bob"
+		out, err := p.Points().Void(ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pc, _ := ptsChange(t, out, points.ChangeVoided); !pc.Amount.Equal(dec("115")) {
+		if pc, _ := ptsChange(t, out, points.ChangeVoided); !pc.Amount.Equal(dec("115")) || pc.Operator != "bob" {
 			t.Errorf("voided %+v", pc)
+		}
+		if rv, err := p.Points().Review(ctx, points.DayQuery{Program: "mall", Member: "m", Date: "2026-03-01"}); err != nil || rv.State != points.ReviewVoided || rv.Operator != "bob" {
+			t.Errorf("review %+v %v", rv, err)
 		}
 		b := ptsBalance(t, p, "mall", "m", ptsAt("2026-03-02 10:00"))
 		if !b.Total().IsZero() {
