@@ -992,6 +992,9 @@ func TestAdjustmentApproval(t *testing.T) {
 	if err != nil || adj.State != points.AdjustmentRejected || adj.Decider != "dave" {
 		t.Errorf("rejected %+v %v", adj, err)
 	}
+	// A debit of 900 above the 500 threshold waited, and its rejection
+	// applied nothing: 500 + 501 = 1001 still.
+	ptsWantAvailable(t, p, "mall", "m", at.Add(time.Hour), "1001")
 	// A debit beyond the balance is refused at approval and stays pending.
 	if _, err := p.Points().Adjust(ctx, points.AdjustRequest{RequestID: "a4", Program: "mall", Member: "m", Amount: dec("-2000"), Note: "x", Operator: "carol", At: at}); err != nil {
 		t.Fatal(err)
