@@ -1,6 +1,7 @@
 package tag_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -10,6 +11,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
+	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/tag"
 )
 
@@ -185,5 +189,97 @@ func TestTagNoLongerDeclared(t *testing.T) {
 				t.Errorf("bob's audit entries: %v, want an accepted tag.remove and tag.recompute", actions)
 			}
 		})
+	}
+}
+
+// TestTagKeywordNameHeldFromAnEarlierRelease: releases before took a tag
+// named "NOT" (a keyword in another case, which no expression can name)
+// in a definition; Check refuses it now, so a version that leaves it out
+// is the only one Open takes, and an operator still clears it: Remove
+// takes it from m1, Recompute from m2, with the counts kept. The store's
+// records of a manual tag "xyz" are made those of "NOT" byte for byte
+// (same length), as an earlier release would have written them.
+func TestTagKeywordNameHeldFromAnEarlierRelease(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	v1def := tagDef()
+	v1def.Version = 1
+	v1def.Tags.Manual = append(v1def.Tags.Manual, tag.Manual{Name: "xyz"})
+	v1, err := membership.Open(st, v1def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"m1", "m2"} {
+		if _, err := v1.Tags().Add(ctx, tag.ManualRequest{RequestID: "x-" + m, Member: m, Operator: "ann", At: shanghaiAt, Tag: "xyz"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	renameInStore(t, st, []string{"tag.assigned", "tag.index", "tag.count", "tag.stats"}, "xyz", "NOT")
+
+	bad := tagDef()
+	bad.Version = 2
+	bad.Tags.Manual = append(bad.Tags.Manual, tag.Manual{Name: "NOT"})
+	if _, err := membership.Open(st, bad); !errors.Is(err, rule.ErrInvalidDefinition) {
+		t.Fatalf("Open declaring NOT: %v; want rule.ErrInvalidDefinition", err)
+	}
+	v2def := tagDef()
+	v2def.Version = 2
+	v2, err := membership.Open(st, v2def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tagsOf(t, v2, "m1"); !slices.Equal(got, []string{"NOT"}) {
+		t.Fatalf("m1's tags = %v; want NOT", got)
+	}
+	if _, err := v2.Tags().Remove(ctx, tag.ManualRequest{RequestID: "r1", Member: "m1", Operator: "ann", At: shanghaiAt, Tag: "NOT"}); err != nil {
+		t.Errorf("Remove NOT from m1: %v", err)
+	}
+	res, err := v2.Tags().Recompute(ctx, tag.RecomputeRequest{At: shanghaiAt, Tag: "NOT"})
+	if err != nil || res.Removed != 1 {
+		t.Errorf("Recompute NOT = %+v, %v; want 1 removed", res, err)
+	}
+	counts, err := v2.Tags().Counts(ctx)
+	if _, held := counts["NOT"]; err != nil || held {
+		t.Errorf("Counts = %v, %v; want no NOT", counts, err)
+	}
+	for _, m := range []string{"m1", "m2"} {
+		if got := tagsOf(t, v2, m); len(got) != 0 {
+			t.Errorf("%s's tags = %v; want none", m, got)
+		}
+	}
+}
+
+// renameInStore rewrites every record of the buckets, replacing old in
+// keys and values by new, of the same length.
+func renameInStore(t *testing.T, st store.Store, buckets []string, old, new string) {
+	t.Helper()
+	type kv struct{ k, v []byte }
+	err := st.Update(context.Background(), func(tx store.Tx) error {
+		for _, b := range buckets {
+			var all []kv
+			err := tx.Scan(b, nil, nil, false, func(k, v []byte) error {
+				all = append(all, kv{bytes.Clone(k), bytes.Clone(v)})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, r := range all {
+				if err := tx.Delete(b, r.k); err != nil {
+					return err
+				}
+			}
+			for _, r := range all {
+				k := bytes.ReplaceAll(r.k, []byte(old), []byte(new))
+				v := bytes.ReplaceAll(r.v, []byte(old), []byte(new))
+				if err := tx.Put(b, k, v); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -187,8 +187,17 @@ func (d Definition) MaxDays() int {
 	return n
 }
 
-// validName reports whether a tag name can be used in an expression.
+// validName reports whether a tag name can be used in an expression: a
+// word, and no keyword in any case (Parse reads "AND" as "and").
 func validName(s string) bool {
+	return heldName(s) && !strings.EqualFold(s, "and") && !strings.EqualFold(s, "or") && !strings.EqualFold(s, "not")
+}
+
+// heldName reports whether a member may hold a tag of that name: a valid
+// name, or a keyword in another case ("AND"), which releases before took
+// in a definition, so that Remove and Recompute can clear it once a
+// version leaves it out.
+func heldName(s string) bool {
 	if s == "" || s == "and" || s == "or" || s == "not" {
 		return false
 	}

@@ -139,7 +139,12 @@
 //
 // # Segments
 //
-// An [Expr] is parsed from text such as "M and (vip or not churned)". The
+// An [Expr] is parsed from text such as "M and (vip or not churned)",
+// its keywords in any case ("M AND vip"). A tag's name is a word (no
+// spaces nor parentheses) and no keyword in any case: Definition.Check
+// refuses "AND" or "Not" as it refuses "and", since no expression could
+// name them (releases before took them; members holding one keep it
+// until Remove or Recompute clears it under a version leaving it out). The
 // index (tag → members) lets a segment page read the members of one tag of
 // each conjunction (the smallest, by the count kept per tag) and check the
 // others per candidate, so its cost follows the members listed; a bare

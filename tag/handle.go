@@ -194,7 +194,7 @@ func (h *Handle) manual(ctx context.Context, r ManualRequest, add bool) (*change
 		switch {
 		case h.p.def.RuleFor(r.Tag) != nil:
 			return fmt.Errorf("%w: %q is kept by a rule", ErrNotManual, r.Tag)
-		case undeclared && (add || !validName(r.Tag)):
+		case undeclared && (add || !heldName(r.Tag)):
 			return fmt.Errorf("%w %q", ErrUnknownTag, r.Tag)
 		}
 		return nil
@@ -332,7 +332,7 @@ func (h *Handle) Recompute(ctx context.Context, r RecomputeRequest) (RecomputeRe
 		return fail(err)
 	}
 	only := h.p.def.RuleFor(r.Tag)
-	undeclared := !h.p.def.Declared(r.Tag) && validName(r.Tag)
+	undeclared := !h.p.def.Declared(r.Tag) && heldName(r.Tag)
 	if only == nil && !undeclared {
 		return fail(fmt.Errorf("%w %q: no rule gives it", ErrUnknownTag, r.Tag))
 	}

@@ -442,3 +442,26 @@ func TestTagSegment(t *testing.T) {
 		t.Errorf("Counts()[five] = %d, %v; want 6", counts["five"], err)
 	}
 }
+
+// TestTagNamesAreNoKeywordInAnyCase: Parse takes "and", "or" and "not"
+// in any case ("M AND vip"), so a tag named "AND", "Or" or "NOT" could
+// be named by no expression: Parse("NOT") reads a "not" missing its
+// operand. Check refuses such a name at its path, as it refuses "and";
+// "android" and "nota" are names.
+func TestTagNamesAreNoKeywordInAnyCase(t *testing.T) {
+	for _, name := range []string{"AND", "Or", "NOT", "nOt"} {
+		if _, err := tag.Parse(name); !errors.Is(err, tag.ErrSyntax) {
+			t.Errorf("Parse(%q) = %v; want ErrSyntax (a keyword)", name, err)
+		}
+		d := tag.Definition{Manual: []tag.Manual{{Name: name}}, Rules: []tag.Rule{{Tag: "x" + name}, {Tag: name + "y"}}}
+		err := d.Check(env{})
+		var ps *rule.Problems
+		if !errors.As(err, &ps) || len(ps.List) != 1 || ps.List[0].Path != "manual[0].name" {
+			t.Errorf("Check with manual tag %q = %v; want one problem at manual[0].name", name, err)
+		}
+	}
+	d := tag.Definition{Manual: []tag.Manual{{Name: "android"}, {Name: "nota"}, {Name: "ORacle"}}}
+	if err := d.Check(env{}); err != nil {
+		t.Errorf("Check with android, nota, ORacle = %v", err)
+	}
+}
