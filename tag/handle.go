@@ -501,9 +501,10 @@ func checkCursor(after string) error {
 // (vip or not churned)"), in member order, with the cursor of the next
 // page. Its cost follows the members of the expression's least-populated
 // tag (see the package comment), not the number of members. The error
-// wraps ErrNotDefined, ErrSyntax (the zero Expr), ErrUnknownTag or
+// wraps ErrNotDefined, ErrSyntax (the zero Expr), ErrUnknownTag,
 // event.ErrInvalidArgument (a cursor that is not a member ID: see
-// checkCursor; a negative limit).
+// checkCursor; a negative limit) or store.ErrCorrupt (a damaged count of
+// a tag it names, as for Counts).
 func (h *Handle) Segment(ctx context.Context, q SegmentQuery) (SegmentPage, error) {
 	fail := func(err error) (SegmentPage, error) {
 		return SegmentPage{}, fmt.Errorf("tag: segment %q: %w", q.Expr, err)
@@ -557,7 +558,8 @@ func (h *Handle) InSegment(ctx context.Context, member string, e Expr) (bool, er
 // members still hold (see Recompute to clear it), read from counters kept
 // as tags change: its cost does not depend on the number of members. The
 // error wraps ErrNotDefined, store.ErrCorrupt for a damaged count (its
-// stripes sum to no whole number an int64 holds), or the store's error.
+// stripes sum to no whole number an int64 holds, or to a negative one),
+// or the store's error.
 func (h *Handle) Counts(ctx context.Context) (map[string]int64, error) {
 	if h.p == nil {
 		return nil, fmt.Errorf("tag: counts: %w", ErrNotDefined)

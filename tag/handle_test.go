@@ -961,9 +961,10 @@ func TestTagReadsJSONRecordsOfOlderStores(t *testing.T) {
 
 // TestTagCountsDamaged: a tag's member count is a total whose stripes are
 // summed; Counts lists them all, and a sum that is not a whole number an
-// int64 holds (a fraction, 2^63, which an int64 wraps to -2^63, 24e24)
-// is damage, reported as store.ErrCorrupt rather than cut to a count. A
-// count of 3 written the same way reads as 3.
+// int64 holds (a fraction, 2^63, which an int64 wraps to -2^63, 24e24),
+// or a negative one (-1: fewer than no member), is damage, reported as
+// store.ErrCorrupt rather than cut to a count or listed. A count of 3
+// written the same way reads as 3.
 func TestTagCountsDamaged(t *testing.T) {
 	ctx := context.Background()
 	st := memory.New()
@@ -978,10 +979,14 @@ func TestTagCountsDamaged(t *testing.T) {
 	if counts, err := p.Tags().Counts(ctx); err != nil || counts["staff"] != 3 {
 		t.Fatalf("Counts with a count of 3 = %v, %v; want staff 3", counts, err)
 	}
-	for _, v := range []string{"1.5", "9223372036854775808", "24e24"} {
+	for _, v := range []string{"1.5", "9223372036854775808", "24e24", "-1"} {
 		testkit.Overwrite(t, st, "tag.count", []byte(v))
 		if counts, err := p.Tags().Counts(ctx); !errors.Is(err, store.ErrCorrupt) {
 			t.Errorf("Counts with a count of %s = %v, %v; want store.ErrCorrupt", v, counts, err)
+		}
+		// A segment reads the count to choose the tag driving its pages.
+		if page, err := p.Tags().Segment(ctx, tag.SegmentQuery{Expr: tag.MustParse("staff and not complained")}); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("Segment with a count of %s = %v, %v; want store.ErrCorrupt", v, page, err)
 		}
 	}
 }

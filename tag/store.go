@@ -263,16 +263,33 @@ func take(u *engine.Unit, member, tag string) error {
 
 // count returns the number of members with the tag.
 func count(tx store.Tx, tag string) (int64, error) {
-	return engine.Count(tx, bCount, []byte(tag))
+	n, err := engine.Count(tx, bCount, []byte(tag))
+	if err == nil {
+		err = checkCount(tag, n)
+	}
+	return n, err
 }
 
 // counts adds to out the number of members holding each tag counted in
 // bCount: every tag a member ever held, declared or not.
 func counts(tx store.Tx, out map[string]int64) error {
 	return total.Counts(tx, bCount, nil, nil, func(name []byte, n int64) error {
+		if err := checkCount(string(name), n); err != nil {
+			return err
+		}
 		out[string(name)] += n
 		return nil
 	})
+}
+
+// checkCount refuses a negative number of members holding a tag: the
+// total is only ever raised by a member gaining the tag and lowered by
+// one losing it, so only damage takes it below zero.
+func checkCount(tag string, n int64) error {
+	if n < 0 {
+		return fmt.Errorf("%w: %s %q: %d members", store.ErrCorrupt, bCount, tag, n)
+	}
+	return nil
 }
 
 // tagged returns up to n members with the tag after the member after, in
