@@ -101,8 +101,10 @@ type EraseRequest struct {
 // every ledger entry with its amount, running balance, kind, lot and
 // reference (event, order, operator), so balances, totals and Verify are
 // as before; lots, levels and terms, growth, stored value, coupons with
-// their codes and states, tags and who gave them, task progress,
-// achievements, the order statistics of the tag rules; the member ID
+// their codes and states, tags and who gave them (but for a rule's tag
+// that a profile attribute removed gave: the rules are evaluated after
+// the erasure, as after any change, and take it, tag.removed), task
+// progress, achievements, the order statistics of the tag rules; the member ID
 // itself, which is the host's pseudonym for the person (erase the
 // person's identity in the host's own records).
 //

@@ -14,7 +14,9 @@ var (
 // Erase removes the member's profile attributes and blanks the notes of
 // the member's manual tags (free text that may hold personal data). The
 // tags themselves, who gave them and when, and the order statistics
-// (counts and amounts the tag rules read) are kept.
+// (counts and amounts the tag rules read) are kept; the rules, evaluated
+// after the erasure as after any change (the part is a Follower), take a
+// rule's tag that a removed attribute gave (TestTagIndexInStepOnEveryPath).
 func (p *part) Erase(u *engine.Unit, member string) error { return erase(u, member) }
 
 // eraser erases what a version before wrote of a member under a
