@@ -406,7 +406,8 @@ func (h *Handle) local(as []Assigned) []Assigned {
 // declares too (see Remove and Recompute to clear it), and on a program
 // without tags those a version before gave (an empty list if none; a
 // version declaring the tags again can clear them). The error is the
-// store's.
+// store's, or wraps store.ErrCorrupt for a damaged tag record (one that
+// is not its key's tag's, or has no time).
 func (h *Handle) Of(ctx context.Context, member string) ([]Assigned, error) {
 	if err := event.CheckMember(member); err != nil {
 		return nil, fmt.Errorf("tag: tags: %w", err)
@@ -427,7 +428,8 @@ func (h *Handle) Of(ctx context.Context, member string) ([]Assigned, error) {
 
 // Profile returns a member's profile attributes, tags and statistics (with
 // the top brands, categories and products). A member the program has
-// never seen has an empty profile. The error wraps ErrNotDefined or the
+// never seen has an empty profile. The error wraps ErrNotDefined,
+// store.ErrCorrupt for a damaged record (a tag's, as for Of) or the
 // store's error.
 func (h *Handle) Profile(ctx context.Context, member string) (Profile, error) {
 	pr := Profile{Member: member}

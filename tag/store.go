@@ -204,7 +204,9 @@ func (d Definition) CheckAttrs(attrs map[string]event.Value) error {
 	return errors.Join(errs...)
 }
 
-// loadTags returns a member's tags in name order.
+// loadTags returns a member's tags in name order. A record that is not
+// its key's tag's, or has no time, is damage (store.ErrCorrupt): every
+// record written names its tag and when it was given.
 func loadTags(tx store.Tx, member string) ([]Assigned, error) {
 	var out []Assigned
 	p := pair(member, "")
@@ -212,6 +214,12 @@ func loadTags(tx store.Tx, member string) ([]Assigned, error) {
 		var a Assigned
 		if err := record.Decode(bAssigned, k, v, &a); err != nil {
 			return err
+		}
+		switch {
+		case a.Tag != string(k[len(p):]):
+			return record.Corrupt(bAssigned, k, fmt.Errorf("the record is of tag %q", a.Tag))
+		case a.At.IsZero():
+			return record.Corrupt(bAssigned, k, errors.New("the record has no time"))
 		}
 		out = append(out, a)
 		return nil
