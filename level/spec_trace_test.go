@@ -156,3 +156,69 @@ func TestLevelLongTermFreezeReturnsToTheHighestReached(t *testing.T) {
 		})
 	}
 }
+
+// SPEC "Levels and growth": the downgrade mode decides the level at a term
+// end, and growth is re-based to G; the upgrade rule moves the member up
+// "whenever growth increases". level's doc reads the re-base as no such
+// increase: re-based growth above the level's threshold waits for the
+// member's next growth increase. Two ways to get there, on LadderDef:
+//
+// Lowest: cat reaches Platinum with 1000 on 10 January 2026 (Silver's
+// gift 30, Gold's 50: 1080) and earns 150 on 1 June; Platinum's term
+// ends at 24:00 of 10 January 2027 with 150 < 800 in the window: Entry,
+// growth 150 — above Silver's 100, still Entry. A check-in on 12 January
+// 2027 adds 12: 162 crosses Bronze and Silver (no gift: Silver's is
+// once per member, already given), Silver's term one month after: 24:00
+// of 12 February 2027.
+//
+// A window longer than the term: dan's 90 on 5 January 2026 reaches
+// Bronze (term to 24:00 of 28 February), 20 on 20 January makes 110:
+// Silver, whose gift makes 140; Silver's term ends at 24:00 of 20
+// February with nothing in its one-month window: Bronze, growth 0, term
+// to 24:00 of 31 March. Then Bronze's 12-month window [1 April 2025,
+// 1 April 2026) holds 90 + 20 + 30 = 140 ≥ 10: kept, growth re-based to
+// 140, still Bronze (term to 24:00 of 31 May). A check-in on 2 April:
+// 152, Silver (no gift again), term to 24:00 of 2 May.
+func TestLevelRebaseAboveTheLevelWaitsForTheNextIncrease(t *testing.T) {
+	for name, open := range testkit.Stores(t) {
+		t.Run(name+"/lowest", func(t *testing.T) {
+			p, err := membership.Open(open(), lvlDef(level.Lowest))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustProcess(t, p,
+				lvlOrder("o1", "cat", "1000", "", lvlAt("2026-01-10 09:00")),
+				lvlOrder("o2", "cat", "150", "", lvlAt("2026-06-01 12:00")),
+			)
+			lvlWant(t, p, "cat", "Platinum", "1230", "2027-01-11")
+			lvlAdvance(t, p, lvlAt("2027-01-11"))
+			lvlWant(t, p, "cat", "Entry", "150", "")
+			out := mustProcess(t, p, lvlEvent("c1", "cat", "check_in", lvlAt("2027-01-12 08:00"), nil))[0]
+			lvlWant(t, p, "cat", "Silver", "162", "2027-02-13")
+			if n := len(out.ChangesOf(level.ChangeGift)); n != 0 {
+				t.Errorf("the return to Silver granted %d gifts, want 0", n)
+			}
+		})
+		t.Run(name+"/longer window", func(t *testing.T) {
+			p, err := membership.Open(open(), lvlDef(level.NextLower))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustProcess(t, p, lvlOrder("o1", "dan", "90", "", lvlAt("2026-01-05 10:00")))
+			lvlWant(t, p, "dan", "Bronze", "90", "2026-03-01")
+			mustProcess(t, p, lvlOrder("o2", "dan", "20", "", lvlAt("2026-01-20 10:00")))
+			lvlWant(t, p, "dan", "Silver", "140", "2026-02-21")
+			lvlAdvance(t, p, lvlAt("2026-02-21"))
+			lvlWant(t, p, "dan", "Bronze", "0", "2026-04-01")
+			lvlAdvance(t, p, lvlAt("2026-04-01"))
+			lvlWant(t, p, "dan", "Bronze", "140", "2026-06-01")
+			mustProcess(t, p, lvlEvent("c1", "dan", "check_in", lvlAt("2026-04-02 10:00"), nil))
+			lvlWant(t, p, "dan", "Silver", "152", "2026-05-03")
+			want := []string{"join →Entry", "event Entry→Bronze", "event Bronze→Silver", "term_end Silver→Bronze",
+				"term_end Bronze→Bronze", "event Bronze→Silver"}
+			if diff := cmp.Diff(want, lvlCauses(lvlHistory(t, p, "dan"))); diff != "" {
+				t.Errorf("history (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
