@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
@@ -219,6 +220,41 @@ func TestLevelRebaseAboveTheLevelWaitsForTheNextIncrease(t *testing.T) {
 			if diff := cmp.Diff(want, lvlCauses(lvlHistory(t, p, "dan"))); diff != "" {
 				t.Errorf("history (-want +got):\n%s", diff)
 			}
+		})
+	}
+}
+
+// SPEC "Validity" applied to a level's term, through the public API: an
+// annual date of 29 February expires at 24:00 of its first occurrence on
+// or after the start date, in the program's zone, 28 February in other
+// years. Bronze here has that validity (retention 10 over 12 months).
+//   - amy reaches Bronze on 10 January 2027 (no 29 February in 2027): 24:00
+//     of 28 February 2027, 2027-03-01 00:00 in Shanghai.
+//   - bea's order at 20:00 UTC on 28 February 2027 is 04:00 on 1 March in
+//     Shanghai: the first 29 February on or after 1 March 2027 is in
+//     2028, so 2028-03-01 (a date read in UTC would give 2027-03-01).
+//   - amy's term ends with her 30 in the window: kept, and the next term
+//     starts at 2027-03-01 00:00: again to 24:00 of 29 February 2028.
+func TestLevelAnnualDateTermInTheZone(t *testing.T) {
+	def := lvlDef(level.NextLower)
+	def.Levels.Ladder[1].Validity = rule.Validity{Kind: rule.AnnualDate, Month: time.February, Day: 29}
+	for name, open := range testkit.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			p, err := membership.Open(open(), def)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustProcess(t, p,
+				lvlOrder("o1", "amy", "30", "", lvlAt("2027-01-10 10:00")),
+				lvlOrder("o2", "bea", "30", "", time.Date(2027, 2, 28, 20, 0, 0, 0, time.UTC)),
+			)
+			lvlWant(t, p, "amy", "Bronze", "30", "2027-03-01")
+			lvlWant(t, p, "bea", "Bronze", "30", "2028-03-01")
+			if n := lvlAdvance(t, p, lvlAt("2027-02-28 23:59:59")); n != 0 {
+				t.Errorf("Advance before 24:00 performed %d items", n)
+			}
+			lvlAdvance(t, p, lvlAt("2027-03-01"))
+			lvlWant(t, p, "amy", "Bronze", "30", "2028-03-01")
 		})
 	}
 }
