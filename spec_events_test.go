@@ -3,12 +3,15 @@ package membership_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
+	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/value"
 )
 
@@ -50,6 +53,61 @@ func TestEventIDUniquePerProgramAndRetryReturnsTheFirstOutcome(t *testing.T) {
 			va, err := p.Value().Account(ctx, "alice")
 			if err != nil || !va.Balance.Equal(dec("30")) || !va.Recharged.Equal(dec("50")) || !va.Spent.Equal(dec("20")) {
 				t.Errorf("alice = %+v, %v; want balance 30, recharged 50, spent 20", va, err)
+			}
+		})
+	}
+}
+
+// SPEC "Events": an event of an undeclared type, a missing required
+// attribute or an attribute of the wrong type "is rejected with an error
+// that names the field; nothing is written". On LadderDef (growth, a
+// ladder with gifts, refunds, a plan), on every store, with ann already a
+// member (an order of 30: Bronze) and nia never seen: each bad event, for
+// either of them, leaves every bucket of the store as it was — nia is not
+// joined to the entry level, no growth, no history, no feed, no ID taken.
+func TestRejectedEventWritesNothingAnywhere(t *testing.T) {
+	at := time.Date(2026, 3, 15, 10, 0, 0, 0, shanghai)
+	bad := []struct {
+		name  string
+		ev    event.Event
+		field string
+		want  error
+	}{
+		{"undeclared type", event.Event{Type: "teleport"}, "type", membership.ErrUnknownEventType},
+		{"missing required", event.Event{Type: "order", Attrs: event.Attrs{"order_id": event.Str("n1")}}, "attrs.amount", event.ErrMissingAttribute},
+		{"wrong type", event.Event{Type: "order", Attrs: event.Attrs{"amount": event.Int(40)}}, "attrs.amount", event.ErrAttributeType},
+		{"wrong type, list", event.Event{Type: "buy", Attrs: event.Attrs{"plan": event.List("Plus")}}, "attrs.plan", event.ErrAttributeType},
+	}
+	for name, open := range testkit.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := open()
+			p, err := membership.Open(st, testkit.LadderDef(level.NextLower))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustProcess(t, p, event.Event{ID: "o1", Member: "ann", Type: "order", Time: at, Attrs: event.Attrs{"amount": event.Dec(dec("30"))}})
+			before := testkit.Dump(t, st, everyBucket...)
+			for _, tc := range bad {
+				for _, member := range []string{"ann", "nia"} {
+					ev := tc.ev
+					ev.ID, ev.Member, ev.Time = "bad-"+member, member, at.Add(time.Hour)
+					_, err := p.Process(ctx, ev)
+					if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.field) {
+						t.Errorf("%s for %s: %v; want %v naming %s", tc.name, member, err, tc.want, tc.field)
+					}
+					if diff := cmp.Diff(before, testkit.Dump(t, st, everyBucket...)); diff != "" {
+						t.Fatalf("%s for %s wrote (-before +after):\n%s", tc.name, member, diff)
+					}
+				}
+			}
+			if h, err := p.Levels().History(ctx, "nia", 0, 10); err != nil || len(h) != 0 {
+				t.Errorf("nia's history = %+v, %v; want none", h, err)
+			}
+			// The IDs stay free: a valid event under one is taken.
+			out := mustProcess(t, p, event.Event{ID: "bad-nia", Member: "nia", Type: "check_in", Time: at.Add(2 * time.Hour)})[0]
+			if out.Duplicate {
+				t.Error("a valid event under a rejected ID was answered as a duplicate")
 			}
 		})
 	}
