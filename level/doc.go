@@ -40,7 +40,12 @@
 // reaches, crossing several levels at once if need be, and gets each
 // crossed level's gifts — once per member per level unless the level
 // grants them every time. [ChangeGift] is published for each reward
-// given, after the changes of its grant. A decrease (a refund rule, a
+// given, after the changes of its grant. A growth gift (or a task's
+// growth reward) is such an increase: it may move the member up again,
+// with that level's gifts in turn (an order of 470 crosses Silver, whose
+// gift of 30 makes 500, Gold's threshold: Gold, and its gift), and the
+// ChangeGift of the higher level then comes first, being one of the
+// changes of the lower one's grant. A decrease (a refund rule, a
 // negative growth rule) never goes below zero — the shortfall is recorded
 // in the change's payload and reason — and never downgrades before the
 // term ends.
