@@ -112,3 +112,38 @@ func TestRejectedEventWritesNothingAnywhere(t *testing.T) {
 		})
 	}
 }
+
+// SPEC "Events": "Rules read time from the event, never from the wall
+// clock". The program's clock (WithClock) stands still in 2099 and the
+// wall clock hardly moves while the test runs, yet on LadderDef, on every
+// store: check-ins on 15 and 16 March 2026 (once a day, 12 each) are on
+// two days: 24, Bronze from the second, whose one-month-end term ends
+// at 24:00 of 30 April 2026, counted from the event; a third check-in on
+// 16 March is cut by that day's cap: still 24.
+func TestRulesReadTheEventsTime(t *testing.T) {
+	frozen := func() time.Time { return time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC) }
+	for name, open := range testkit.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			p, err := membership.Open(open(), testkit.LadderDef(level.NextLower), membership.WithClock(frozen))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkIn := func(id string, at time.Time) event.Event {
+				return event.Event{ID: id, Member: "ann", Type: "check_in", Time: at}
+			}
+			mustProcess(t, p,
+				checkIn("c1", time.Date(2026, 3, 15, 9, 0, 0, 0, shanghai)),
+				checkIn("c2", time.Date(2026, 3, 16, 9, 0, 0, 0, shanghai)),
+				checkIn("c3", time.Date(2026, 3, 16, 18, 0, 0, 0, shanghai)),
+			)
+			s, err := p.Levels().Status(ctx, "ann")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if end := time.Date(2026, 5, 1, 0, 0, 0, 0, shanghai); s.Level != "Bronze" || !s.Growth.Equal(dec("24")) || !s.TermEnd.Equal(end) {
+				t.Errorf("ann: %s, growth %s, term end %v; want Bronze, 24, %v", s.Level, s.Growth, s.TermEnd, end)
+			}
+		})
+	}
+}
