@@ -232,6 +232,17 @@ func (d Definition) checkLadder(ps *rule.Problems, env Env) {
 		default:
 			ps.Addf(rule.Join(p, "downgrade"), "unknown downgrade mode %q", l.Downgrade)
 		}
+		if i == 0 {
+			// A member joins the entry level and never upgrades to it,
+			// so its gifts would never be granted, without a word.
+			const never = "the entry level is joined, never reached by an upgrade, so its gifts would never be granted (a registration gift is a coupon gift on the registration event, or a one-action task)"
+			if len(l.Gifts) > 0 {
+				ps.Addf(rule.Join(p, "gifts"), never)
+			}
+			if l.GiftEveryTime {
+				ps.Addf(rule.Join(p, "gift_every_time"), never)
+			}
+		}
 		for j, g := range l.Gifts {
 			ps.Add(rule.Join(p, rule.Index("gifts", j)), env.CheckReward(g, rule.FromLevel))
 		}

@@ -45,8 +45,13 @@
 // with that level's gifts in turn (an order of 470 crosses Silver, whose
 // gift of 30 makes 500, Gold's threshold: Gold, and its gift), and the
 // ChangeGift of the higher level then comes first, being one of the
-// changes of the lower one's grant. A decrease (a refund rule, a
-// negative growth rule) never goes below zero — the shortfall is recorded
+// changes of the lower one's grant. The entry level is joined, never
+// upgraded to, so Definition.Check refuses gifts (or GiftEveryTime) on it
+// (ladder[0].gifts): before, they were accepted and never granted, and a
+// definition that passed before is refused by this release. A
+// registration gift (注册礼) is a coupon gift on the registration event
+// (coupon.Gift) or a one-action task with a total limit of 1. A decrease
+// (a refund rule, a negative growth rule) never goes below zero — the shortfall is recorded
 // in the change's payload and reason — and never downgrades before the
 // term ends.
 // Lifetime growth, the net growth ever earned, is kept beside the balance

@@ -497,6 +497,13 @@ func TestLevelCheck(t *testing.T) {
 		{"freeze threshold", func(d *level.Definition) { d.Ladder[3].Freeze.Unfreeze = decimal.Zero }, "ladder[3].freeze.unfreeze: must be > 0"},
 		// A long-term freeze has no deadline: a duration would be ignored.
 		{"long-term freeze with a duration", func(d *level.Definition) { d.Ladder[3].Freeze.Kind = level.LongTerm }, "ladder[3].freeze.duration: a long_term freeze has no duration"},
+		// The entry level is joined, never upgraded to: its gifts were
+		// accepted and never granted (the article's registration gift
+		// is a coupon gift or a task).
+		{"entry gifts", func(d *level.Definition) {
+			d.Ladder[0].Gifts = []rule.Reward{{Kind: rule.RewardGrowth, Amount: decimal.NewFromInt(5)}}
+		}, "ladder[0].gifts: the entry level is joined, never reached by an upgrade"},
+		{"entry gifts every time", func(d *level.Definition) { d.Ladder[0].GiftEveryTime = true }, "ladder[0].gift_every_time: the entry level is joined"},
 		{"entry freeze", func(d *level.Definition) {
 			d.Ladder[0].Freeze = &level.Freeze{Kind: level.LongTerm, Unfreeze: decimal.NewFromInt(1)}
 		}, "ladder[0].freeze: the entry level cannot be frozen"},
