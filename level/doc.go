@@ -185,6 +185,15 @@
 // benefits a member holds at a time (package benefit) count such a term
 // end without writing it.
 //
+// An upgrade period (the article's 升级也需要设定固定周期内: count only
+// recent growth towards an upgrade) is a term on the entry level: the
+// entry level is always kept, and its term end re-bases growth to its
+// window's like any other. With month ends N = 11 and a window of 12
+// months, a member's growth is re-based once a year to the last twelve
+// months' (TestUpgradePeriodIsAnEntryTerm). A permanent entry level
+// (the usual choice) counts all growth since the last term end of a
+// higher level, however old.
+//
 // The window's growth is read from per-member daily buckets kept in the
 // program zone (the days from T − W months to the day before T: term ends
 // are always day starts, so the window is whole days and exact). A re-base
