@@ -358,6 +358,13 @@
 // A ladder fed by recharge events is an ordinary ladder whose growth rule
 // names the recharge event type with a multiplier on its amount.
 //
+// The article's other upgrade bases (按积分, 储值, 消费: by points, stored
+// value or spending) are growth rules too: growth is a measure of its own,
+// never derived from the points a member earns or spends. Upgrading by
+// points is a growth rule with the points rule's event, conditions and
+// formula; the points rule's caps and risk control do not cut it (give
+// it caps of its own), and redeeming points lowers no growth.
+//
 // # A new version of the definition
 //
 // Levels and plans are known by their names. A definition that replaces
