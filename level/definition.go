@@ -332,6 +332,8 @@ func (d Definition) checkRefunds(ps *rule.Problems, env Env) {
 		ps.Addf("refunds", "no growth rule records its orders (order), so a refund would reverse nothing")
 	}
 	ids := map[string]bool{}
+	type reads struct{ event, order, amount string }
+	same := map[reads]bool{}
 	for i, r := range d.Refunds {
 		p := rule.Index("refunds", i)
 		switch {
@@ -341,6 +343,14 @@ func (d Definition) checkRefunds(ps *rule.Problems, env Env) {
 			ps.Addf(rule.Join(p, "id"), "duplicate rule %q", r.ID)
 		}
 		ids[r.ID] = true
+		// Each refund rule adds its amount to what was refunded of the
+		// order: the same one under another ID would count every refund
+		// event twice (as in package points).
+		if k := (reads{r.Event, r.Order, r.Amount}); same[k] {
+			ps.Addf(p, "duplicate refund rule (event %q, order %q, amount %q)", r.Event, r.Order, r.Amount)
+		} else {
+			same[k] = true
+		}
 		t, ok := env.EventType(r.Event)
 		if !ok {
 			ps.Add(rule.Join(p, "event"), fmt.Errorf("%w %q", event.ErrUnknownType, r.Event))

@@ -276,7 +276,12 @@
 // rule's caps of the day it was granted (for a grant made before a
 // version added the cap, see "A new version of the definition"). Refund rules need a growth rule
 // with an OrderRef: a definition with refunds and none is refused (path
-// "refunds"), as its refunds would reverse nothing. A refund that would
+// "refunds"), as its refunds would reverse nothing. Two refund rules of
+// the same event, order and amount attributes are refused (path
+// refunds[i]), as in package points: each adds the event's amount to what
+// was refunded of the order, so a refund of 50 of 200 took 100 growth and
+// a later one of 60 was refused as exceeding the order (before, such a
+// definition was accepted). A refund that would
 // take what was refunded of the order past its amount is refused with an
 // error wrapping event.ErrRefundExceedsOrder and changes nothing, as in
 // package points (before, it was accepted and reversed nothing more).

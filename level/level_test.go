@@ -521,6 +521,12 @@ func TestLevelCheck(t *testing.T) {
 		{"duplicate rule", func(d *level.Definition) { d.Growth = append(d.Growth, d.Growth[0]) }, `growth[1].id: duplicate rule "order"`},
 		{"refund amount attribute", func(d *level.Definition) { d.Refunds[0].Amount = "refunded" }, `refunds[0].amount: unknown attribute "refunded"`},
 		{"refund type", func(d *level.Definition) { d.Refunds[0].Event = "return" }, `refunds[0].event: unknown event type "return"`},
+		// Each refund rule adds the event's amount to what was refunded
+		// of the order: the same event, order and amount under two IDs
+		// counted every refund twice (50 of 200 took 100 growth).
+		{"refund rule twice", func(d *level.Definition) {
+			d.Refunds = append(d.Refunds, level.RefundRule{ID: "refund-again", Event: "refund", Order: "order_id", Amount: "amount"})
+		}, `refunds[1]: duplicate refund rule (event "refund", order "order_id", amount "amount")`},
 		// A refund takes back what a rule recorded for the order: with
 		// none recording orders, refunds would reverse nothing.
 		{"refunds with no order recorded", func(d *level.Definition) { d.Growth[0].Order = nil }, "refunds: no growth rule records its orders (order)"},
