@@ -1,11 +1,14 @@
 package membership_test
 
 import (
+	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store/memory"
 	"github.com/shopspring/decimal"
 )
 
@@ -124,6 +128,30 @@ func roundTrip(t *testing.T, name string, def membership.Definition) {
 	if diff := cmp.Diff(def, got); diff != "" {
 		t.Errorf("%s: Go → JSON → Go (-want +got):\n%s", name, diff)
 	}
+	// Open records the SHA-256 of this encoding with the version: the
+	// definition read back must encode to the same bytes, or a host
+	// opening its stored copy under the same version would be refused
+	// with ErrDefinitionConflict.
+	again, err := json.Marshal(got)
+	if err != nil {
+		t.Fatalf("%s: marshal again: %v", name, err)
+	}
+	if sha256.Sum256(again) != sha256.Sum256(raw) {
+		t.Errorf("%s: encodes to another fingerprint once read back:\n%s\n%s", name, raw, again)
+	}
+	// Every field Go writes is one ParseDefinition takes: what it reports
+	// of the document is validation, never an unknown field.
+	_, err = membership.ParseDefinition(raw)
+	var ps *rule.Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps.List {
+			if strings.HasSuffix(p.Error(), "unknown field") {
+				t.Errorf("%s: ParseDefinition refuses what Marshal wrote: %v", name, p)
+			}
+		}
+	} else if err != nil {
+		t.Errorf("%s: ParseDefinition of what Marshal wrote: %v", name, err)
+	}
 }
 
 // Every field of every part of a definition survives Go → JSON → Go: the
@@ -157,5 +185,38 @@ func TestDefinitionJSONRoundTripEveryField(t *testing.T) {
 	roundTrip(t, "OrderDef", testkit.OrderDef())
 	for _, mode := range []level.DowngradeMode{level.NextLower, level.Matching, level.Lowest} {
 		roundTrip(t, "LadderDef "+string(mode), testkit.LadderDef(mode))
+	}
+}
+
+// A program written in Go and the same program read back from its JSON
+// (as a host keeps it in its back office) are one definition to the
+// store: opened under the same version on the same store, the second
+// Open is accepted, not refused with ErrDefinitionConflict. A field the
+// JSON changed would change the fingerprint Open compares.
+func TestDefinitionFromItsJSONIsTheSameVersion(t *testing.T) {
+	for name, def := range map[string]membership.Definition{
+		"ValueDef": testkit.ValueDef(), "OrderDef": testkit.OrderDef(), "LadderDef": testkit.LadderDef(level.Matching),
+	} {
+		def.Version = 3
+		st := memory.New()
+		if _, err := membership.Open(st, def); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		raw, err := json.Marshal(def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := membership.ParseDefinition(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := membership.Open(st, back); err != nil {
+			t.Errorf("%s: Open with the definition read back from its JSON: %v", name, err)
+		}
+		// The check is real: a change of content under version 3 is not.
+		back.Zone = "UTC"
+		if _, err := membership.Open(st, back); !errors.Is(err, membership.ErrDefinitionConflict) {
+			t.Errorf("%s: Open with another zone under the same version: %v, want ErrDefinitionConflict", name, err)
+		}
 	}
 }
