@@ -73,9 +73,10 @@
 // (the library's keys are IDs of at most 256 bytes and a few fields). A
 // write of a key or value longer than a store can keep is refused where it
 // is made, with an error wrapping ErrInvalid, and the transaction's other
-// writes may still commit: store/bolt keeps keys of up to 32,768 bytes,
-// store/postgres a bucket name and key of up to 2,600 bytes together
-// (what an index entry holds), store/memory anything under 4 GiB.
+// writes may still commit: store/bolt writes keys of up to 16,382 bytes
+// (half bbolt's 32,768, since a colocated record's key repeats the
+// member), store/postgres a bucket name and key of up to 2,600 bytes
+// together (what an index entry holds), store/memory anything under 4 GiB.
 //
 // An Update or View function must not call Update or
 // View on the same store: a store that serializes Updates deadlocks, and one
