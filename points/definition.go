@@ -127,7 +127,8 @@ type Rule struct {
 	// is one of them: the level the member has at the event's time once
 	// the level part has processed the same event (an upgrade the event
 	// causes counts; a late event dated before the member's latest level
-	// change is judged on the level held then: package level).
+	// change is judged on the level held then, without the upgrade it
+	// causes itself, which takes effect later: package level).
 	Levels []string `json:"levels,omitempty"`
 	// Window is the rule's effective period.
 	Window rule.Window `json:"window,omitzero"`
