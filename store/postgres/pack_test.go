@@ -13,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
 	"github.com/memberkit/membership"
@@ -563,19 +562,7 @@ func TestPackRefusedWrapsErrFailed(t *testing.T) {
 	if _, err := admin.Exec(ctx, "GRANT USAGE ON SCHEMA "+q+" TO "+role+"; GRANT ALL ON ALL TABLES IN SCHEMA "+q+" TO "+role); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pgxpool.ParseConfig(dsn(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
-		_, err := c.Exec(ctx, "SET ROLE "+role)
-		return err
-	}
-	p, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := rolePool(t, role)
 	s, err := postgres.New(ctx, p, &postgres.Options{Schema: schema})
 	if err != nil {
 		t.Fatalf("New as a role granted the tables: %v", err)

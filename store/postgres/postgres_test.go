@@ -192,6 +192,26 @@ func TestSchema(t *testing.T) {
 	}
 }
 
+// rolePool returns a pool of the tests' server whose connections act as
+// role (SET ROLE), closed when the test ends.
+func rolePool(t *testing.T, role string) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "SET ROLE "+role)
+		return err
+	}
+	p, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
 // TestSchemaOwnedByAnotherRole opens the store as a role that may not
 // create schemas in the database (it has no CREATE on it, as roles but
 // its owner have none by default) in a schema made for it beforehand and
@@ -214,19 +234,7 @@ func TestSchemaOwnedByAnotherRole(t *testing.T) {
 	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema+" AUTHORIZATION "+role); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pgxpool.ParseConfig(dsn(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
-		_, err := c.Exec(ctx, "SET ROLE "+role)
-		return err
-	}
-	p, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := rolePool(t, role)
 	var mayCreate bool
 	if err := p.QueryRow(ctx, "SELECT has_database_privilege(current_database(), 'CREATE')").Scan(&mayCreate); err != nil || mayCreate {
 		t.Fatalf("the role may create schemas (%v, %v): the test needs one that may not", mayCreate, err)
