@@ -26,9 +26,12 @@
 // Benefits are not granted or stored: they follow the level and the plans
 // as they change, and a plan counts until its expiry instant, even before
 // Advance has performed the expiry. Nor is their past kept, but the
-// level's is: a query for a time before the member's latest level change
-// answers with the level held then (the level history), and the current
-// plans ([Handle.Of]).
+// level's and the plans' are: a query for a time before the member's
+// latest level change or plan change (a purchase, an expiry) answers
+// with the level and the plans held then, read back from the level
+// history ([Handle.Of]). Before, it answered with the plans held now: a
+// time before a purchase had the plan's benefits, one before an expiry
+// had not.
 //
 // # Achievements
 //

@@ -130,13 +130,13 @@ func (h *Handle) Achievements(ctx context.Context, member string) ([]Grant, erro
 // the engine: a term end due by at that Advance has not performed yet
 // counts, as it would for an event at that time, without being written
 // (the level's status shows it once Advance or the member's next event or
-// request performs it). No history of benefits is kept: the plans are
-// the member's current ones carried forward to at (for a time before a
-// plan purchase, Of answers with the plans held now); the level is the
-// one held at at, which the level history keeps, so a time before the
-// member's latest level change (an upgrade, a downgrade) answers with the
-// benefits of the level held then; before, with the current level's. The benefits are the caller's to keep: editing
-// them changes nothing in the program. A program without benefits gives
+// request performs it). No history of benefits is kept, but the level
+// history keeps the level and plans the member held: a time before the
+// member's latest level change (an upgrade, a downgrade) or plan change
+// (a purchase, an expiry) answers with the benefits of the level and
+// plans held then; before, with the current level's and plans'. The
+// benefits are the caller's to keep: editing them changes nothing in the
+// program. A program without benefits gives
 // an empty list.
 // A member that is not an ID, or an at that is zero or outside the years
 // 1900 to 2099, wraps event.ErrInvalidArgument and names the field, with

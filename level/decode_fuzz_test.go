@@ -28,7 +28,7 @@ func FuzzMemberRecord(f *testing.F) {
 			Frozen: []Frozen{{Level: "Platinum", Since: at, Deadline: at.AddDate(0, 3, 0), Earned: decimal.RequireFromString("12")}},
 			Gifted: []string{"Silver"}, Owed: []owed{{Level: "Silver", Reward: "coupon:cash", Refused: at.Add(time.Hour), Version: 2, Fingerprint: 0x44136fa355b3678a},
 				{Level: "Silver", Reward: "pack:spring"}}, Plans: []Held{{Plan: "plus", Since: at, Expires: at.AddDate(0, 1, 0)}}, Seq: 7,
-			Day: rule.Date{Year: 2026, Month: 3, Day: 1}, DayGrowth: decimal.RequireFromString("-2.5")},
+			Day: rule.Date{Year: 2026, Month: 3, Day: 1}, DayGrowth: decimal.RequireFromString("-2.5"), PlanChanged: at},
 	} {
 		f.Add(appendMember(nil, &m))
 	}

@@ -343,6 +343,20 @@
 // another run was held and later ended) is still bought anew from its
 // time, nor does one move a later run's start or expiry: send a member's
 // purchases in time order.
+//
+// The other domains read the plans a member held at the time of the
+// event or request, as they do the level: one dated before the member's
+// latest plan change (a purchase, an expiry) reads the runs of the
+// member's history (a run from the purchase that bought the plan anew to
+// its expiry), so a query of benefits dated before a purchase gets none
+// of the plan's, and one dated before an expiry that Advance has
+// performed gets them. Before, they read the plans held when the event
+// was processed. One dated from the latest change on reads only the
+// member's record, as before. The record keeps the time of that change
+// from this release on: a member whose latest plan change came before
+// it is judged by their plans' purchases alone until their next plan
+// change (a time before an expiry performed then gets the plans held
+// now).
 // Benefits bind to level and plan names in package benefit.
 //
 // # Manual sets

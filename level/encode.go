@@ -16,6 +16,7 @@ const (
 	memberV2 = 2 // V1 and the latest day's growth
 	memberV3 = 3 // V2 and the rewards of gifts owed
 	memberV4 = 4 // V2 and the rewards of gifts owed, each with its last refusal
+	memberV5 = 5 // V4 and the time of the latest plan change
 )
 
 // appendMember appends m's record to b.
@@ -24,7 +25,10 @@ func appendMember(b []byte, m *memberState) []byte {
 	// Version 2 while no gift is owed: the record of nearly every member
 	// stays as an earlier release wrote and reads it.
 	v := byte(memberV2)
-	if len(m.Owed) > 0 {
+	switch {
+	case !m.PlanChanged.IsZero():
+		v = memberV5 // only members who bought a plan
+	case len(m.Owed) > 0:
 		v = memberV4
 	}
 	w.B = append(w.B, v)
@@ -54,7 +58,7 @@ func appendMember(b []byte, m *memberState) []byte {
 	w.Uint(uint64(m.Day.Month))
 	w.Uint(uint64(m.Day.Day))
 	w.Decimal(m.DayGrowth)
-	if v == memberV4 {
+	if v >= memberV4 {
 		w.Uint(uint64(len(m.Owed)))
 		for _, o := range m.Owed {
 			w.String(o.Level)
@@ -64,6 +68,9 @@ func appendMember(b []byte, m *memberState) []byte {
 			w.Uint(o.Fingerprint)
 		}
 	}
+	if v == memberV5 {
+		w.Time(m.PlanChanged)
+	}
 	return w.B
 }
 
@@ -72,7 +79,7 @@ func decodeMember(b []byte) (memberState, error) {
 		return decodeMemberJSON(b)
 	}
 	var m memberState // apart from the JSON one, whose address escapes
-	if len(b) == 0 || b[0] < memberV1 || b[0] > memberV4 {
+	if len(b) == 0 || b[0] < memberV1 || b[0] > memberV5 {
 		return m, fmt.Errorf("level: member record of unknown version")
 	}
 	r := codec.Reader{B: b[1:]}
@@ -98,11 +105,14 @@ func decodeMember(b []byte) (memberState, error) {
 	if b[0] >= memberV3 { // version 3's have no last refusal: the next event asks for them
 		for n := r.Uint(); n > 0 && r.Err() == nil; n-- {
 			o := owed{Level: r.String(), Reward: r.String()}
-			if b[0] == memberV4 {
+			if b[0] >= memberV4 {
 				o.Refused, o.Version, o.Fingerprint = r.Time(), r.Uint(), r.Uint()
 			}
 			m.Owed = append(m.Owed, o)
 		}
+	}
+	if b[0] == memberV5 {
+		m.PlanChanged = r.Time()
 	}
 	if err := r.Err(); err != nil {
 		return memberState{}, fmt.Errorf("level: member record: %w", err)

@@ -25,7 +25,8 @@ func TestMemberRecordRoundTrip(t *testing.T) {
 				{Level: "Gold", Since: at, Earned: decimal.RequireFromString("-40")}},
 			Gifted: []string{"Silver", "Gold"}, Owed: []owed{{Level: "Gold", Reward: "coupon:cash", Refused: at.Add(time.Hour), Version: 3, Fingerprint: 0x44136fa355b3678a},
 				{Level: "Gold", Reward: "pack:spring"}}, Plans: []Held{{Plan: "plus", Since: at, Expires: at.AddDate(0, 1, 0)}}, Seq: 7,
-			Day: rule.Date{Year: 2026, Month: 3, Day: 1}, DayGrowth: decimal.RequireFromString("-2.5")},
+			Day: rule.Date{Year: 2026, Month: 3, Day: 1}, DayGrowth: decimal.RequireFromString("-2.5"), PlanChanged: at.Add(time.Hour)},
+		{Level: "Gold", Plans: []Held{{Plan: "plus", Since: at, Expires: at.AddDate(0, 1, 0)}}, Seq: 2, PlanChanged: at},
 	} {
 		got, err := decodeMember(appendMember(nil, &m))
 		if err != nil {
@@ -57,6 +58,16 @@ func TestMemberRecordRoundTrip(t *testing.T) {
 	if v2[0] != memberV2 || v4[0] != memberV4 || string(v4[1:]) != string(v2[1:])+string(owedV4.B) {
 		t.Errorf("records %x and %x: want version 2, and 4 with the gifts owed after the rest", v2, v4)
 	}
+	// The fifth is the fourth with the time of the latest plan change,
+	// written once the member has bought a plan.
+	m.PlanChanged = at
+	v5 := appendMember(nil, &m)
+	changed := codec.Writer{}
+	changed.Time(at)
+	if v5[0] != memberV5 || string(v5[1:]) != string(v4[1:])+string(changed.B) {
+		t.Errorf("record %x: want version 5, the fourth's and the latest plan change", v5)
+	}
+	m.PlanChanged = time.Time{}
 	// A record of the third version, written earlier, is read: its gifts
 	// owed have no last refusal (the next event asks for them).
 	v3 := append(append([]byte{memberV3}, v2[1:]...), 1, 6)

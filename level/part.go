@@ -1056,7 +1056,10 @@ func (p *part) level(u *engine.Unit, member string, atUnit bool) (string, error)
 	return m.Level, nil
 }
 
-// Plans returns the paid plans the member holds at the unit's time.
+// Plans returns the paid plans the member holds at the unit's time: the
+// ones held now that have not run out by then, unless the unit is dated
+// before the member's latest plan change (a late event), when the
+// history says which the member held then (plansAt).
 func (p *part) Plans(u *engine.Unit, member string) ([]string, error) {
 	if len(p.def.Plans) == 0 {
 		return nil, nil
@@ -1064,6 +1067,15 @@ func (p *part) Plans(u *engine.Unit, member string) ([]string, error) {
 	m, _, err := p.view(u, member)
 	if err != nil {
 		return nil, err
+	}
+	changed := m.PlanChanged
+	for _, h := range m.Plans {
+		if h.Since.After(changed) { // a record of an earlier release
+			changed = h.Since
+		}
+	}
+	if u.At().Before(changed) {
+		return plansAt(u.Tx(), member, u.At(), m.Plans)
 	}
 	var out []string
 	for _, h := range m.Plans {

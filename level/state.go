@@ -55,6 +55,11 @@ type memberState struct {
 	Owed []owed `json:"owed,omitempty"`
 	// Plans lists the paid plans the member holds.
 	Plans []Held `json:"plans,omitempty"`
+	// PlanChanged is the latest time of the member's plan records (a
+	// purchase, an expiry): a unit dated before it reads the plans held
+	// then from the history (plansAt), one dated from it on only Plans.
+	// Zero in a record of an earlier release, which did not keep it.
+	PlanChanged time.Time `json:"plan_changed,omitzero"`
 	// Seq is the number of the last history record. Numbers are not
 	// reused: a late plan purchase removes a record (see reinstate).
 	Seq uint64 `json:"seq,omitempty"`
@@ -542,6 +547,11 @@ func dayOfKey(k []byte, n int) (d rule.Date, ok bool) {
 // r.Seq and m.Seq.
 func appendHistory(tx store.Tx, member string, m *memberState, r *Record) error {
 	m.Seq++
+	if (r.Cause == CausePurchase || r.Cause == CauseExpiry) && r.Time.After(m.PlanChanged) {
+		// The latest, not the last: a late purchase is dated before
+		// records it follows.
+		m.PlanChanged = r.Time
+	}
 	r.Seq = m.Seq
 	return tx.Put(bHistory, keys.New().Str(member).U64(r.Seq), appendRecord(nil, r))
 }
@@ -606,6 +616,56 @@ func levelAt(tx store.Tx, member string, at time.Time, held string) (string, err
 		return nil
 	})
 	return level, err
+}
+
+// plansAt returns the paid plans a member held at at, a time before
+// their latest plan change (those that expired since first): the plans
+// held now that were bought by then (Held.Since), and the runs of the
+// history that held it. Plan records are not in time order (a late
+// purchase, an expiry Advance performs after later events), so the
+// whole history is read. A run starts with the purchase that bought the
+// plan anew, the first after the plan's last expiry (renewals keep its
+// start, as Held.Since; a late purchase that reinstates a run removes
+// its expiry, see reinstate), and ends at its expiry. Level records are
+// passed over.
+func plansAt(tx store.Tx, member string, at time.Time, held []Held) ([]string, error) {
+	var (
+		open []Held // runs not expired yet: plan and start
+		out  []string
+	)
+	add := func(plan string, since, until time.Time) {
+		if !since.After(at) && (until.IsZero() || at.Before(until)) && !slices.Contains(out, plan) {
+			out = append(out, plan)
+		}
+	}
+	p := keys.New().Str(member)
+	err := tx.Scan(bHistory, p, store.PrefixEnd(p), false, func(k, v []byte) error {
+		r, err := decodeRecord(v)
+		if err != nil {
+			return record.Corrupt(bHistory, k, err)
+		}
+		if r.Cause != CausePurchase && r.Cause != CauseExpiry {
+			return nil
+		}
+		i := slices.IndexFunc(open, func(h Held) bool { return h.Plan == r.Plan })
+		switch {
+		case r.Cause == CausePurchase && i < 0:
+			open = append(open, Held{Plan: r.Plan, Since: r.Time})
+		case r.Cause == CauseExpiry && (i < 0 || r.Expires.IsZero()):
+			return record.Corrupt(bHistory, k, fmt.Errorf("expiry of plan %q never bought or at no time", r.Plan))
+		case r.Cause == CauseExpiry:
+			add(r.Plan, open[i].Since, r.Expires)
+			open = slices.Delete(open, i, i+1)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range held {
+		add(h.Plan, h.Since, h.Expires)
+	}
+	return out, nil
 }
 
 // history returns up to limit of the member's history records after seq

@@ -381,3 +381,79 @@ func TestLevelAt(t *testing.T) {
 		}
 	}
 }
+
+// plansAt reads a member's whole history for the plans held at a time:
+// carol joined at 08:00 on 1 March, bought Plus at 09:00 (to 1 April
+// 09:00) and Extra on 5 March (to 5 April), let Plus expire, bought it
+// anew on 10 April (to 10 May) and renewed it on 20 April (to 10 June);
+// Extra's expiry of 5 April was performed after those (Advance ran late),
+// so her history is not in time order and her latest plan change is the
+// renewal of 20 April, not the expiry written last. She holds Plus since
+// 10 April. A plan counts from its purchase and up to, not at, its
+// expiry instant; between Plus's runs she held only Extra, then nothing.
+// dave's expiry of a plan never bought and erin's record cut short are
+// ErrCorrupt, never a guess; frank, whose plan came with no history,
+// holds it from its Since.
+func TestPlansAt(t *testing.T) {
+	st := memory.New()
+	t.Cleanup(func() { st.Close() })
+	var carol memberState
+	updateStore(t, st, func(tx store.Tx) error {
+		for _, r := range []Record{
+			{Time: at(t, "2026-03-01 08:00"), Cause: CauseJoin, To: "Silver"},
+			{Time: at(t, "2026-03-01 09:00"), Cause: CausePurchase, Plan: "Plus", Expires: at(t, "2026-04-01 09:00")},
+			{Time: at(t, "2026-03-05 00:00"), Cause: CausePurchase, Plan: "Extra", Expires: at(t, "2026-04-05 00:00")},
+			{Time: at(t, "2026-04-01 09:00"), Cause: CauseExpiry, Plan: "Plus", Expires: at(t, "2026-04-01 09:00")},
+			{Time: at(t, "2026-04-10 00:00"), Cause: CausePurchase, Plan: "Plus", Expires: at(t, "2026-05-10 00:00")},
+			{Time: at(t, "2026-04-20 00:00"), Cause: CausePurchase, Plan: "Plus", Expires: at(t, "2026-06-10 00:00")},
+			{Time: at(t, "2026-04-05 00:00"), Cause: CauseExpiry, Plan: "Extra", Expires: at(t, "2026-04-05 00:00")},
+		} {
+			if err := appendHistory(tx, "carol", &carol, &r); err != nil {
+				return err
+			}
+		}
+		var d memberState
+		if err := appendHistory(tx, "dave", &d, &Record{Time: at(t, "2026-04-01 09:00"), Cause: CauseExpiry, Plan: "Plus", Expires: at(t, "2026-04-01 09:00")}); err != nil {
+			return err
+		}
+		return tx.Put(bHistory, keys.New().Str("erin").U64(1), []byte{historyV1, 1})
+	})
+	if want := at(t, "2026-04-20 00:00"); !carol.PlanChanged.Equal(want) {
+		t.Errorf("carol's latest plan change %v, want %v", carol.PlanChanged, want)
+	}
+	carolHolds := []Held{{Plan: "Plus", Since: at(t, "2026-04-10 00:00"), Expires: at(t, "2026-06-10 00:00")}}
+	frankHolds := []Held{{Plan: "Plus", Since: at(t, "2026-03-01 00:00"), Expires: at(t, "2026-04-01 00:00")}}
+	for _, c := range []struct {
+		member, at string
+		held       []Held
+		want       []string
+		corrupt    bool
+	}{
+		{member: "carol", at: "2026-03-01 08:59", held: carolHolds},
+		{member: "carol", at: "2026-03-01 09:00", held: carolHolds, want: []string{"Plus"}},
+		{member: "carol", at: "2026-03-10 00:00", held: carolHolds, want: []string{"Plus", "Extra"}},
+		{member: "carol", at: "2026-04-01 09:00", held: carolHolds, want: []string{"Extra"}},
+		{member: "carol", at: "2026-04-04 23:59", held: carolHolds, want: []string{"Extra"}},
+		{member: "carol", at: "2026-04-05 00:00", held: carolHolds},
+		{member: "carol", at: "2026-04-09 23:59", held: carolHolds},
+		{member: "carol", at: "2026-04-10 00:00", held: carolHolds, want: []string{"Plus"}},
+		{member: "carol", at: "2026-04-15 00:00", held: carolHolds, want: []string{"Plus"}},
+		{member: "dave", at: "2026-03-10 00:00", corrupt: true}, // an expiry never bought
+		{member: "erin", at: "2026-03-10 00:00", corrupt: true}, // a record cut short
+		{member: "frank", at: "2026-02-28 23:59", held: frankHolds},
+		{member: "frank", at: "2026-03-10 00:00", held: frankHolds, want: []string{"Plus"}},
+	} {
+		if err := st.View(context.Background(), func(tx store.Tx) error {
+			got, err := plansAt(tx, c.member, at(t, c.at), c.held)
+			switch {
+			case c.corrupt && !errors.Is(err, store.ErrCorrupt):
+				t.Errorf("%s at %s: %q, %v; want ErrCorrupt", c.member, c.at, got, err)
+			case !c.corrupt && (err != nil || !cmp.Equal(got, c.want)):
+				t.Errorf("%s at %s: %q, %v; want %q", c.member, c.at, got, err, c.want)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

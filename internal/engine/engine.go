@@ -151,7 +151,10 @@ type Levels interface {
 	// their latest level change. It is for what describes the member as
 	// they stand (tags), not for what judges an event.
 	CurrentLevel(u *Unit, member string) (string, error)
-	// Plans returns the paid plans the member holds at the unit's time.
+	// Plans returns the paid plans the member holds at the unit's time. A
+	// unit dated before the member's latest plan change (a purchase, an
+	// expiry) reads the plans the member held then, from the member's
+	// level history.
 	Plans(u *Unit, member string) ([]string, error)
 }
 

@@ -241,7 +241,9 @@ func (u *Unit) MemberCurrentLevel(member string) (string, error) {
 	return u.e.levels.CurrentLevel(u, member)
 }
 
-// MemberPlans returns the paid plans the member holds at the unit's time.
+// MemberPlans returns the paid plans the member holds at the unit's time,
+// those held then for a unit dated before the member's latest plan
+// change (see Levels.Plans).
 func (u *Unit) MemberPlans(member string) ([]string, error) {
 	if u.e.levels == nil {
 		return nil, nil
