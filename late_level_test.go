@@ -14,6 +14,7 @@ import (
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/points"
 	"github.com/memberkit/membership/rule"
+	"github.com/memberkit/membership/store"
 	"github.com/memberkit/membership/tag"
 	"github.com/memberkit/membership/task"
 )
@@ -256,4 +257,70 @@ func TestLateEventBeforeADowngradeJudgedOnTheHigherLevel(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// historyScans counts the scans of the level history its transactions
+// make.
+type historyScans struct {
+	store.Store
+	n int
+}
+
+type historyScansTx struct {
+	store.Tx
+	s *historyScans
+}
+
+func (s *historyScans) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Store.Update(ctx, func(tx store.Tx) error { return fn(historyScansTx{tx, s}) })
+}
+
+func (s *historyScans) View(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Store.View(ctx, func(tx store.Tx) error { return fn(historyScansTx{tx, s}) })
+}
+
+func (t historyScansTx) Scan(bucket string, start, end []byte, reverse bool, fn func(k, v []byte) error) error {
+	if bucket == "level.history" {
+		t.s.n++
+	}
+	return t.Tx.Scan(bucket, start, end, reverse, fn)
+}
+
+// A late event reads the member's level history once, however many of
+// its domains ask for its level: in lateLevelDef with a second task, of
+// one order, for Gold members, an order dated 09:00, after an upgrade at
+// 10:00, is judged by the points rules and by the tasks' targets
+// (before, the points part and the task part each read the history:
+// twice). An event dated from 10:00 on reads none of it, as before.
+func TestLateEventReadsTheHistoryOnce(t *testing.T) {
+	def := lateLevelDef()
+	def.Tasks.Tasks = append(def.Tasks.Tasks, task.Task{Name: "gold-order", Kind: task.One, Steps: []task.Step{{Event: "order"}},
+		Target: task.Target{Levels: []string{"Gold"}}, Rewards: []rule.Reward{{Kind: rule.RewardPoints, Program: "mall", Amount: testkit.Dec("1000")}}})
+	for name, newStore := range testkit.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := &historyScans{Store: newStore()}
+			p, err := membership.Open(st, def)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := lateLevel{t: t, p: p, member: "alice"}
+			l.checkIn("c1", "03-01 08:00")
+			l.order("o1", "03-01 10:00", "100")
+			for _, c := range []struct {
+				what string
+				do   func()
+				want int
+			}{
+				{"an order dated 11:00", func() { l.order("o2", "03-01 11:00", "1") }, 0},
+				{"a late order dated 09:00", func() { l.order("late-order", "03-01 09:00", "1") }, 1},
+				{"a late check-in dated 09:30", func() { l.checkIn("late-check-in", "03-01 09:30") }, 1},
+			} {
+				st.n = 0
+				c.do()
+				if st.n != c.want {
+					t.Errorf("%s: %d scans of the level history, want %d", c.what, st.n, c.want)
+				}
+			}
+		})
+	}
 }

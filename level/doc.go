@@ -76,7 +76,9 @@
 // itself takes effect when the current level started, after its time, so
 // it does not count for it. Before, they read the level the member held
 // when the event was processed. An event dated from the latest change on
-// reads only the member's record, as before. Tags, which say what the
+// reads only the member's record, as before; a late one reads the
+// history once, however many domains ask for its level (before, once for
+// each: the points rules, the tasks' targets). Tags, which say what the
 // member is rather than judge an event, follow the current level (package
 // tag).
 //

@@ -953,10 +953,33 @@ type unitState struct {
 	m       memberState
 	ok      bool
 	scratch scratch
+	past    past
+}
+
+// past is what the member's history said of their level and plans at a
+// time before their latest change (levelAt, plansAt): the other domains
+// each ask for the level of a late event (points rules, task targets,
+// coupon claims, benefits), and the unit reads the history once. It
+// holds while the member's state is the one read (unitState.member):
+// saving it forgets it.
+type past struct {
+	at                 time.Time
+	level              string
+	plans              []string
+	hasLevel, hasPlans bool
+}
+
+// pastAt returns the unit's past of member at at, emptied unless it is
+// of that member and time.
+func (s *unitState) pastAt(member string, at time.Time) *past {
+	if s.member != member || !s.past.at.Equal(at) {
+		s.past = past{at: at}
+	}
+	return &s.past
 }
 
 // Reset forgets the member read in the last unit.
-func (s *unitState) Reset() { s.member = "" }
+func (s *unitState) Reset() { s.member, s.past = "", past{} }
 
 // NewState returns the part's per-unit state.
 func (p *part) NewState() engine.State { return &unitState{} }
@@ -986,6 +1009,7 @@ func (p *part) view(u *engine.Unit, member string) (memberState, bool, error) {
 	s := p.state(u)
 	if s.member != member || member == "" {
 		m, ok, err := s.scratch.load(u.Tx(), member)
+		s.past = past{}
 		if err != nil {
 			s.member = ""
 			return memberState{}, ok, err
@@ -998,6 +1022,7 @@ func (p *part) view(u *engine.Unit, member string) (memberState, bool, error) {
 // save stores a member's state.
 func (p *part) save(u *engine.Unit, member string, m *memberState) error {
 	s := p.state(u)
+	s.past = past{} // the history may have changed with the state
 	if err := s.scratch.save(u.Tx(), member, m); err != nil {
 		s.member = "" // unknown state: read again
 		return err
@@ -1051,7 +1076,15 @@ func (p *part) level(u *engine.Unit, member string, atUnit bool) (string, error)
 		// The only case that reads more than the member's record: every
 		// level change sets Since to its time, and none is dated before
 		// the one it follows.
-		return levelAt(u.Tx(), member, u.At(), m.Level)
+		ps := p.state(u).pastAt(member, u.At())
+		if !ps.hasLevel {
+			l, err := levelAt(u.Tx(), member, u.At(), m.Level)
+			if err != nil {
+				return "", err
+			}
+			ps.level, ps.hasLevel = l, true
+		}
+		return ps.level, nil
 	}
 	return m.Level, nil
 }
@@ -1075,7 +1108,14 @@ func (p *part) Plans(u *engine.Unit, member string) ([]string, error) {
 		}
 	}
 	if u.At().Before(changed) {
-		return plansAt(u.Tx(), member, u.At(), m.Plans)
+		ps := p.state(u).pastAt(member, u.At())
+		if !ps.hasPlans {
+			if ps.plans, err = plansAt(u.Tx(), member, u.At(), m.Plans); err != nil {
+				return nil, err
+			}
+			ps.hasPlans = true
+		}
+		return slices.Clone(ps.plans), nil
 	}
 	var out []string
 	for _, h := range m.Plans {
