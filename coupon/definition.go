@@ -539,7 +539,7 @@ func (t Template) check(ps *rule.Problems, p string, dp int32) {
 			ps.Addf(at("max"), "%s is below min %s", t.Max, t.Min)
 		}
 	default:
-		ps.Addf(at("type"), "unknown coupon type %q", t.Type)
+		ps.Addf(at("type"), "unknown coupon type %q (want %s, %s, %s or %s)", t.Type, Cash, Discount, Exchange, Random)
 	}
 	if t.MinOrder.IsNegative() {
 		ps.Addf(at("min_order"), "must not be negative")

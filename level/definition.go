@@ -230,7 +230,7 @@ func (d Definition) checkLadder(ps *rule.Problems, env Env) {
 		switch l.Downgrade {
 		case "", NextLower, Matching, Lowest:
 		default:
-			ps.Addf(rule.Join(p, "downgrade"), "unknown downgrade mode %q", l.Downgrade)
+			ps.Addf(rule.Join(p, "downgrade"), "unknown downgrade mode %q (want %s, %s or %s; empty is %s)", l.Downgrade, NextLower, Matching, Lowest, NextLower)
 		}
 		if i == 0 {
 			// A member joins the entry level and never upgrades to it,
@@ -266,7 +266,7 @@ func (d Definition) checkLadder(ps *rule.Problems, env Env) {
 					ps.Addf(rule.Join(fp, "duration", "kind"), "must be days_after, months_after or month_ends, got %q", f.Duration.Kind)
 				}
 			default:
-				ps.Addf(rule.Join(fp, "kind"), "unknown freeze kind %q", f.Kind)
+				ps.Addf(rule.Join(fp, "kind"), "unknown freeze kind %q (want %s or %s)", f.Kind, LongTerm, FixedDuration)
 			}
 			if !f.Unfreeze.IsPositive() {
 				ps.Addf(rule.Join(fp, "unfreeze"), "must be > 0")
@@ -381,7 +381,7 @@ func (d Definition) checkPlans(ps *rule.Problems, env Env) {
 				ps.Addf(rule.Join(p, "days"), "must be 1 to 36600 for a days period, got %d", pl.Days)
 			}
 		default:
-			ps.Addf(rule.Join(p, "period"), "unknown period %q", pl.Period)
+			ps.Addf(rule.Join(p, "period"), "unknown period %q (want %s, %s, %s or %s)", pl.Period, Monthly, Quarterly, Yearly, Days)
 		}
 		t, ok := env.EventType(pl.Event)
 		if !ok {

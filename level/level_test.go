@@ -489,10 +489,10 @@ func TestLevelCheck(t *testing.T) {
 		{"bad validity", func(d *level.Definition) { d.Ladder[1].Validity = rule.Validity{Kind: rule.MonthsAfter} }, "ladder[1].validity.n: must be >= 1"},
 		{"coupon validity kind", func(d *level.Definition) { d.Ladder[1].Validity = rule.Validity{Kind: rule.DaysAfter, N: 3} }, "ladder[1].validity.kind: days_after is not a level validity"},
 		{"duplicate name", func(d *level.Definition) { d.Ladder[2].Name = "Bronze" }, `ladder[2].name: duplicate level "Bronze"`},
-		{"unknown mode", func(d *level.Definition) { d.Ladder[2].Downgrade = "sideways" }, `ladder[2].downgrade: unknown downgrade mode "sideways"`},
+		{"unknown mode", func(d *level.Definition) { d.Ladder[2].Downgrade = "sideways" }, `ladder[2].downgrade: unknown downgrade mode "sideways" (want next_lower, matching or lowest; empty is next_lower)`},
 		{"unresolvable gift", func(d *level.Definition) { d.Ladder[1].Gifts[1].Program = "park" }, "ladder[1].gifts[1]: unknown point program park"},
 		{"gift without amount", func(d *level.Definition) { d.Ladder[1].Gifts[0].Amount = decimal.Zero }, "ladder[1].gifts[0].amount: must be > 0 for growth"},
-		{"freeze kind", func(d *level.Definition) { d.Ladder[3].Freeze.Kind = "forever" }, `ladder[3].freeze.kind: unknown freeze kind "forever"`},
+		{"freeze kind", func(d *level.Definition) { d.Ladder[3].Freeze.Kind = "forever" }, `ladder[3].freeze.kind: unknown freeze kind "forever" (want long_term or fixed)`},
 		{"freeze duration", func(d *level.Definition) { d.Ladder[3].Freeze.Duration = rule.Validity{Kind: rule.Permanent} }, "ladder[3].freeze.duration.kind: must be days_after"},
 		{"freeze threshold", func(d *level.Definition) { d.Ladder[3].Freeze.Unfreeze = decimal.Zero }, "ladder[3].freeze.unfreeze: must be > 0"},
 		// A long-term freeze has no deadline: a duration would be ignored.
@@ -530,7 +530,7 @@ func TestLevelCheck(t *testing.T) {
 		// A refund takes back what a rule recorded for the order: with
 		// none recording orders, refunds would reverse nothing.
 		{"refunds with no order recorded", func(d *level.Definition) { d.Growth[0].Order = nil }, "refunds: no growth rule records its orders (order)"},
-		{"plan period", func(d *level.Definition) { d.Plans[0].Period = "weekly" }, `plans[0].period: unknown period "weekly"`},
+		{"plan period", func(d *level.Definition) { d.Plans[0].Period = "weekly" }, `plans[0].period: unknown period "weekly" (want monthly, quarterly, yearly or days)`},
 		{"plan days", func(d *level.Definition) { d.Plans[0].Period = level.Days }, "plans[0].days: must be 1 to 36600"},
 		{"plan attr", func(d *level.Definition) { d.Plans[0].Attr = "" }, "plans[0].attr: required"},
 		{"plan named like a level", func(d *level.Definition) { d.Plans[0].Name = "Gold" }, `plans[0].name: duplicate plan or level name "Gold"`},

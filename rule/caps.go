@@ -33,7 +33,7 @@ func (cs Caps) Check() error {
 		at := Index("", i)
 		switch {
 		case !c.Period.Valid():
-			ps.Addf(Join(at, "period"), "unknown period %q", c.Period)
+			ps.Addf(Join(at, "period"), "unknown period %q (want %s, %s, %s, %s or %s)", c.Period, Day, Week, Month, Year, Total)
 		case seen[c.Period]:
 			ps.Addf(Join(at, "period"), "duplicate period %q", c.Period)
 		}

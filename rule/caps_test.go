@@ -313,7 +313,7 @@ func TestCapsCheck(t *testing.T) {
 		{"none", nil, nil},
 		{"good", rule.Caps{{rule.Day, one}, {rule.Week, one}, {rule.Total, decimal.Zero}}, nil},
 		{"bad", rule.Caps{{rule.Day, one}, {"hour", one}, {rule.Day, one.Neg()}}, []string{
-			`[1].period: unknown period "hour"`,
+			`[1].period: unknown period "hour" (want day, week, month, year or total)`,
 			`[2].period: duplicate period "day"`,
 			"[2].limit: must not be negative",
 		}},

@@ -199,7 +199,7 @@ func (f Formula) Check(t event.Type) error {
 			ps.Addf("fixed", "not read by %s; use %s", f.Kind, Fixed)
 		}
 	default:
-		ps.Addf("kind", "unknown formula kind %q", f.Kind)
+		ps.Addf("kind", "unknown formula kind %q (want %s, %s, %s or %s)", f.Kind, Multiplier, Fixed, MultiplierFixed, Count)
 	}
 	// Within the limits every amount keeps to: a rate of 1e70000 would
 	// make amounts the stored records cannot hold.

@@ -82,7 +82,7 @@ func TestFormulaCheck(t *testing.T) {
 		{"fixed", rule.Formula{Kind: rule.Fixed, Fixed: d("-3")}, nil},
 		{"fixed zero", rule.Formula{Kind: rule.Fixed}, []string{"fixed: must not be zero for fixed"}},
 		{"count", rule.Formula{Kind: rule.Count}, nil},
-		{"unknown", rule.Formula{Kind: "square"}, []string{`kind: unknown formula kind "square"`}},
+		{"unknown", rule.Formula{Kind: "square"}, []string{`kind: unknown formula kind "square" (want multiplier, fixed, multiplier_fixed or count)`}},
 		// Amounts keep to 40 digits before and after the point: a rate of
 		// 1e70000 made amounts no stored record holds.
 		{"rate past the limits", rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: decimal.New(1, 70000)},

@@ -53,7 +53,7 @@ func TestRoundingCheck(t *testing.T) {
 	}{
 		{rule.Rounding{}, nil},
 		{rule.Rounding{Scale: 8, Mode: rule.RoundHalfEven}, nil},
-		{rule.Rounding{Scale: -1, Mode: "ceiling"}, []string{"scale: must be 0 to 8, got -1", `mode: unknown rounding mode "ceiling"`}},
+		{rule.Rounding{Scale: -1, Mode: "ceiling"}, []string{"scale: must be 0 to 8, got -1", `mode: unknown rounding mode "ceiling" (want down, up, half_up or half_even; empty is down)`}},
 		{rule.Rounding{Scale: 9}, []string{"scale: must be 0 to 8, got 9"}},
 	}
 	for _, tt := range tests {
@@ -121,7 +121,7 @@ func TestReward(t *testing.T) {
 		{"pack missing", rule.Reward{Kind: rule.RewardPack}, "pack:", 1, []string{"pack: required for pack"}},
 		{"achievement", rule.Reward{Kind: rule.RewardAchievement, Achievement: "first-order"}, "achievement:first-order", 1, nil},
 		{"achievement missing", rule.Reward{Kind: rule.RewardAchievement}, "achievement:", 1, []string{"achievement: required for achievement"}},
-		{"unknown", rule.Reward{Kind: "cash"}, "cash", 1, []string{`kind: unknown reward kind "cash"`}},
+		{"unknown", rule.Reward{Kind: "cash"}, "cash", 1, []string{`kind: unknown reward kind "cash" (want points, growth, coupon, pack or achievement)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -72,7 +72,7 @@ func (r Reward) Check() error {
 	case RewardAchievement:
 		required("achievement", r.Achievement)
 	default:
-		ps.Addf("kind", "unknown reward kind %q", r.Kind)
+		ps.Addf("kind", "unknown reward kind %q (want %s, %s, %s, %s or %s)", r.Kind, RewardPoints, RewardGrowth, RewardCoupon, RewardPack, RewardAchievement)
 	}
 	return ps.Err()
 }

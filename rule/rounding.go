@@ -65,7 +65,7 @@ func (r Rounding) Check() error {
 	switch r.Mode {
 	case "", RoundDown, RoundUp, RoundHalfUp, RoundHalfEven:
 	default:
-		ps.Addf("mode", "unknown rounding mode %q", r.Mode)
+		ps.Addf("mode", "unknown rounding mode %q (want %s, %s, %s or %s; empty is %s)", r.Mode, RoundDown, RoundUp, RoundHalfUp, RoundHalfEven, RoundDown)
 	}
 	return ps.Err()
 }

@@ -119,7 +119,7 @@ func (v Validity) Check() error {
 			ps.Addf("to", "%s is before from %s", v.To, v.From)
 		}
 	default:
-		ps.Addf("kind", "unknown validity kind %q", v.Kind)
+		ps.Addf("kind", "unknown validity kind %q (want %s, %s, %s, %s, %s or %s)", v.Kind, Permanent, AnnualDate, MonthEnds, MonthsAfter, DaysAfter, FixedRange)
 	}
 	return errOf(ps)
 }

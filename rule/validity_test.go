@@ -154,8 +154,8 @@ func TestValidityCheck(t *testing.T) {
 		{"fixed range one day", rule.Validity{Kind: rule.FixedRange, From: rule.Date{2026, 1, 1}, To: rule.Date{2026, 1, 1}}, nil},
 		{"fixed range reversed", rule.Validity{Kind: rule.FixedRange, From: rule.Date{2026, 1, 2}, To: rule.Date{2026, 1, 1}}, []string{"to: 2026-01-01 is before from 2026-01-02"}},
 		{"fixed range missing", rule.Validity{Kind: rule.FixedRange, To: rule.Date{2026, 2, 30}}, []string{"from: required", "to: 2026-02-30 does not exist"}},
-		{"unknown kind", rule.Validity{Kind: "weekly"}, []string{`kind: unknown validity kind "weekly"`}},
-		{"empty kind", rule.Validity{}, []string{`kind: unknown validity kind ""`}},
+		{"unknown kind", rule.Validity{Kind: "weekly"}, []string{`kind: unknown validity kind "weekly" (want permanent, annual_date, month_ends, months_after, days_after or fixed_range)`}},
+		{"empty kind", rule.Validity{}, []string{`kind: unknown validity kind "" (want permanent, annual_date, month_ends, months_after, days_after or fixed_range)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

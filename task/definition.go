@@ -173,7 +173,7 @@ func (d Definition) Check(env Env) error {
 				ps.Addf(rule.Join(p, "steps"), "a %q task has at least two steps, got %d", t.Kind, len(t.Steps))
 			}
 		default:
-			ps.Addf(rule.Join(p, "kind"), "unknown task type %q", t.Kind)
+			ps.Addf(rule.Join(p, "kind"), "unknown task type %q (want %s, %s, %s or %s)", t.Kind, One, Repeat, All, Sequence)
 		}
 		if t.Kind != Repeat && t.Times != 0 {
 			ps.Addf(rule.Join(p, "times"), "only for a repeat task")
