@@ -199,6 +199,21 @@
 // member's later events and calls with [ErrErased]; its doc lists what is
 // removed, what is kept and why.
 //
+// # Shutting down
+//
+// A Program has no Close: it holds no goroutine, file or connection of its
+// own; the store holds everything. Stop what calls it, then close the
+// store. Stop a [Scheduler] and wait for the context [Scheduler.Stop]
+// returns, which is done once a running Advance has returned (Stop does not
+// cancel it: cancel the context given to Schedule to cut it short; what its
+// pages committed stays, the rest stays due). Cancel the context of a
+// webhook Deliverer's Run and wait for Run to return. Let running calls
+// return, then close the store and check its error: store/bolt's Close
+// commits the queued writes, folds its log into the file and removes it,
+// and when that fails keeps the log for the next Open to replay. A call
+// made after the store is closed returns an error wrapping store.ErrClosed
+// and changes nothing.
+//
 // # Caveats
 //
 // Events and operator requests take effect as of the time they carry, in

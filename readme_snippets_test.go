@@ -62,4 +62,18 @@ func readmeWebhook(ctx context.Context, p *membership.Program, st store.Store, s
 	return nil
 }
 
-var _ = []any{readmeWhatIf, readmePostgres, readmeWebhook}
+var _ = []any{readmeWhatIf, readmePostgres, readmeWebhook, readmeShutdown}
+
+func readmeShutdown(sched *membership.Scheduler, cancelWebhooks context.CancelFunc, webhooksDone <-chan struct{}, st interface{ Close() error }) {
+	// No new runs; a running Advance goes on until it returns
+	// (cancel the ctx given to Schedule to cut it short).
+	<-sched.Stop().Done()
+	// The ctx given to a webhook.Deliverer's Run; then wait for Run to return.
+	cancelWebhooks()
+	<-webhooksDone
+	// store/bolt commits the queued writes and folds its log into the file;
+	// on an error the log is kept, and the next Open replays it.
+	if err := st.Close(); err != nil {
+		log.Printf("close: %v", err)
+	}
+}
