@@ -29,6 +29,9 @@ type Handle struct {
 // MemberPrice is the amount itself, and GrantAchievement returns an error
 // wrapping ErrNotDefined. The part keeps a copy of def: what the caller
 // does with def later changes nothing.
+//
+// A host never calls New (its engine is internal): membership's Open does,
+// and [github.com/memberkit/membership.Program.Benefits] returns the handle.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
 	if def == nil {

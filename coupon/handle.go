@@ -39,6 +39,9 @@ type Handle struct {
 // New registers the coupon part of def with e and returns its handle.
 // With def nil it registers nothing: List and Live return an empty list,
 // the other calls ErrNotDefined.
+//
+// A host never calls New (its engine is internal): membership's Open does,
+// and [github.com/memberkit/membership.Program.Coupons] returns the handle.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
 	e.CheckInUse(func(tx store.Tx) error { return inUse(tx, def) })

@@ -34,6 +34,9 @@ type Handle struct {
 // engine's reader of members' levels and plans) and returns its handle.
 // With a nil def it registers nothing: History returns an empty list and
 // the other calls an error wrapping ErrNotDefined.
+//
+// A host never calls New (its engine is internal): membership's Open does,
+// and [github.com/memberkit/membership.Program.Levels] returns the handle.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
 	e.CheckInUse(func(tx store.Tx) error { return inUse(tx, def) })

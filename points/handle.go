@@ -63,6 +63,9 @@ type Handle struct {
 // New registers the points part of def with e and returns its handle.
 // With a nil def it registers nothing, and the handle's calls return
 // ErrNotDefined. def must have passed Definition.Check.
+//
+// A host never calls New (its engine is internal): membership's Open does,
+// and [github.com/memberkit/membership.Program.Points] returns the handle.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
 	e.CheckInUse(func(tx store.Tx) error { return inUse(tx, def) })

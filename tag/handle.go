@@ -36,6 +36,9 @@ type Handle struct {
 // a version before gave, and the other calls return an error wrapping
 // ErrNotDefined. The part must be added after every part whose
 // changes its rules read (levels), since it evaluates them last.
+//
+// A host never calls New (its engine is internal): membership's Open does,
+// and [github.com/memberkit/membership.Program.Tags] returns the handle.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
 	if def == nil {

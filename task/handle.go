@@ -37,6 +37,9 @@ type Handle struct {
 // through the engine and grants rewards through the parts that grant them
 // (engine.Unit.Reward), so it is added after those parts and before the
 // tag part: a task target reads the tags as they stood before the event.
+//
+// A host never calls New (its engine is internal): membership's Open does,
+// and [github.com/memberkit/membership.Program.Tasks] returns the handle.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
 	if def == nil {

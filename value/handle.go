@@ -51,6 +51,9 @@ type Handle struct {
 // ErrNotDefined; e then refuses to install its definition over a store
 // holding stored value (inUse). With def, e refuses one that lowers the
 // scale below a balance's decimal places (scaleInUse).
+//
+// A host never calls New (its engine is internal): membership's Open does,
+// and [github.com/memberkit/membership.Program.Value] returns the handle.
 func New(e *engine.Engine, def *Definition) *Handle {
 	h := &Handle{e: e}
 	if def == nil {
