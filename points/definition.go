@@ -160,6 +160,8 @@ type Rule struct {
 // Refund is a return-policy rule: an event of type Event refunds
 // Amount (a decimal attribute) of the order named by Order (a string
 // attribute); the points the order earned are reversed in proportion.
+// A refund of an order no rule recorded reverses nothing and is not
+// refused (see Refunds in the package doc).
 type Refund struct {
 	Event  string `json:"event"`
 	Order  string `json:"order"`

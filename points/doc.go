@@ -192,7 +192,11 @@
 //
 // An earning rule naming an Order attribute records what each order earned
 // (an order ID is one member's: another member's event naming it is not
-// tracked, and its refund reverses nothing). Refund rules need such a rule:
+// tracked, and its refund reverses nothing). A refund naming an order no
+// rule recorded (an ID never seen, another member's order, one that earned
+// no points) is not refused: it is applied, its ID taken, and it reverses
+// nothing (no [ChangeReversed] in its outcome); a host that would rather
+// refuse it asks [Handle.Order] first. Refund rules need such a rule:
 // a definition with refunds and no earning rule naming an Order is refused
 // (path "refunds"), as its refunds would reverse nothing, and so is the
 // same refund rule twice, which would count each refund twice. A [Refund]
