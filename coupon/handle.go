@@ -659,7 +659,8 @@ type RedeemRequest struct {
 	Order Order      `json:"order"`
 }
 
-// RedeemResult is the coupon a redemption used, with its amount off.
+// RedeemResult is the coupon a redemption used, in its used state, with
+// the amount it took off the order in [Coupon.AmountOff].
 type RedeemResult struct {
 	Coupon  Coupon
 	Outcome *change.Outcome
