@@ -362,7 +362,9 @@ func (t Type) Check(e Event) error {
 		errs = append(errs, fmt.Errorf("member: %w: empty", ErrInvalid))
 	}
 	if e.Time.IsZero() {
-		errs = append(errs, fmt.Errorf("time: %w: zero", ErrInvalid))
+		// Said plainly: a Time left unset is a host's first mistake, and the
+		// library has no clock to fall back on.
+		errs = append(errs, fmt.Errorf("time: %w: zero; set it to when the event happened (rules read it, never a clock)", ErrInvalid))
 	}
 	errs = append(errs, checkLimits(e)...)
 	for _, a := range t.Attributes {

@@ -212,6 +212,22 @@ func TestTypeCheckZeroTimeAttribute(t *testing.T) {
 	}
 }
 
+// An event left without a Time says what to set, as no clock stands in
+// for it.
+func TestTypeCheckZeroTimeSaysWhatToDo(t *testing.T) {
+	e := ev
+	e.Time = time.Time{}
+	err := order.Check(e)
+	if !errors.Is(err, event.ErrInvalid) {
+		t.Fatalf("Check without a time = %v; want ErrInvalid", err)
+	}
+	for _, want := range []string{"time:", "zero", "when the event happened"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Check without a time = %v; want it to say %q", err, want)
+		}
+	}
+}
+
 // TestStrayFieldRefused sends values whose kind does not read a field
 // that is set: {"kind": "decimal", "str": "10"} is the decimal 0, not 10.
 // An event attribute and a condition's value with such a field are
