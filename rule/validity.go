@@ -18,15 +18,18 @@ const (
 	// start date; 29 February falls back to 28 February in other years.
 	AnnualDate ValidityKind = "annual_date"
 	// MonthEnds expires at 24:00 of the last day of the month N months after
-	// the start's month (N = 0: the start's month).
+	// the start's month (N = 0: the start's month): N = 1 from 24 November
+	// ends at 24:00 of 31 December.
 	MonthEnds ValidityKind = "month_ends"
 	// MonthsAfter expires at 24:00 of the same day N months later, or of that
-	// month's last day when the day does not exist.
+	// month's last day when the day does not exist: N = 1 from 1 March ends
+	// at 24:00 of 1 April.
 	MonthsAfter ValidityKind = "months_after"
 	// FixedRange is valid from 00:00 of From to 24:00 of To.
 	FixedRange ValidityKind = "fixed_range"
 	// DaysAfter expires at 24:00 of the (N−1)th day after the start day, so
-	// N = 1 means the start day itself.
+	// N = 1 means the start day itself: N = 30 from 1 March ends at 24:00 of
+	// 30 March (the instant 31 March 00:00, the Expires a lot shows).
 	DaysAfter ValidityKind = "days_after"
 )
 

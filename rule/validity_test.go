@@ -18,6 +18,10 @@ func TestValidityExpiry(t *testing.T) {
 		{"article month ends", "2026-11-24 15:04", rule.Validity{Kind: rule.MonthEnds, N: 1}, "2027-01-01"},
 		{"article months after", "2026-11-24 15:04", rule.Validity{Kind: rule.MonthsAfter, N: 1}, "2026-12-25"},
 		{"permanent", "2026-11-24 15:04", rule.Validity{Kind: rule.Permanent}, ""},
+		// The examples of the kinds' docs.
+		{"doc month ends", "2026-11-24 10:00", rule.Validity{Kind: rule.MonthEnds, N: 1}, "2027-01-01"},
+		{"doc months after", "2026-03-01 10:00", rule.Validity{Kind: rule.MonthsAfter, N: 1}, "2026-04-02"},
+		{"doc days after", "2026-03-01 10:00", rule.Validity{Kind: rule.DaysAfter, N: 30}, "2026-03-31"},
 		{"31 Jan + 1 month, non-leap", "2027-01-31 10:00", rule.Validity{Kind: rule.MonthsAfter, N: 1}, "2027-03-01"},
 		{"31 Jan + 1 month, leap", "2028-01-31 10:00", rule.Validity{Kind: rule.MonthsAfter, N: 1}, "2028-03-01"},
 		{"31 Jan + 13 months into leap Feb", "2027-01-31 10:00", rule.Validity{Kind: rule.MonthsAfter, N: 13}, "2028-03-01"},
