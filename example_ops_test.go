@@ -9,6 +9,7 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/memory"
 )
@@ -155,6 +156,30 @@ func ExampleProgram_Schedule() {
 	w, _ := p.Watermark(ctx)
 	fmt.Println("advanced to", w.Format(time.DateTime))
 	// Output: advanced to 2027-01-01 08:05:00
+}
+
+// A till that did not hear back sends the order again under the same ID:
+// the retry returns the first outcome with Duplicate set and earns nothing
+// more. The same ID with other content is refused.
+func ExampleProgram_Process_retry() {
+	ctx := context.Background()
+	p := openOps()
+	if _, err := p.Process(ctx, order(p, "o1", "alice", "300", 5)); err != nil {
+		panic(err)
+	}
+	out, err := p.Process(ctx, order(p, "o1", "alice", "300", 5))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("duplicate:", out.Duplicate)
+	_, err = p.Process(ctx, order(p, "o1", "alice", "250", 5))
+	fmt.Println("other content:", errors.Is(err, membership.ErrEventConflict))
+	bal, _ := p.Balance(ctx, ledger.MemberAccount("alice", ledger.Points("mall"), ""))
+	fmt.Println("points:", bal)
+	// Output:
+	// duplicate: true
+	// other content: true
+	// points: 300
 }
 
 // ProcessBatch applies a bulk import in one transaction: every event is
