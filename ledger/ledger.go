@@ -201,12 +201,24 @@ func (a Account) valid() bool {
 // domain packages define their kinds.
 type Kind string
 
-// Ref says what a transaction refers to.
+// Ref says what a transaction refers to. The domain packages fill it;
+// each field is empty where it does not apply.
 type Ref struct {
-	Event    string `json:"event,omitempty"`
-	Order    string `json:"order,omitempty"`
+	// Event is the ID of the event whose processing posted the
+	// transaction (a grant, a refund's reversal, a risk control's block);
+	// empty for a request or due work.
+	Event string `json:"event,omitempty"`
+	// Order is the order a redemption, its reversal or a refund's
+	// reversal refers to (the request's reference, the refunded order).
+	// A grant names only its event: the order an event's grant came from
+	// is kept by the points and level parts, which a refund reads.
+	Order string `json:"order,omitempty"`
+	// Operator is who made the request (an adjustment, a review, a
+	// redemption made for a member), or approved it.
 	Operator string `json:"operator,omitempty"`
-	Note     string `json:"note,omitempty"`
+	// Note is the request's note or reason; due work's transactions say
+	// "due <kind>" (an expiry, a term end, a release).
+	Note string `json:"note,omitempty"`
 }
 
 // Leg moves Amount into Account (negative: out of it).
