@@ -30,9 +30,9 @@ import (
 // naming no member. Refused, each before this change under no member:
 //
 //   - redeem-cake: the cake coupon for ord-2 (no member): its group is
-//     not the tea coupon's, 'coupon: redeem c3.m1 for ord-2 with the
-//     coupons used for it: coupon: coupons cannot be combined:
-//     groups "PII-tea" and "PII-cake"', which m1's erasure makes
+//     not the tea coupon's, 'coupon c3.m1 for ord-2 with the coupons
+//     used for it: coupons cannot be combined: groups "PII-tea" and
+//     "PII-cake"', which m1's erasure makes
 //     'groups "…" and "…"' (the other errors quote nothing);
 //   - use-early, release-early: ord-1's coupons used or released at
 //     12:00, before their lock;
@@ -120,7 +120,7 @@ func testRefusalNamingAnObject(t *testing.T, newStore func() store.Store) {
 			t.Errorf("%s: %v, want %v", r.request, r.err, r.want)
 		}
 	}
-	const cakeErr = `coupon: redeem %s for ord-2 with the coupons used for it: coupon: coupons cannot be combined: groups %s and %s`
+	const cakeErr = `coupon %s for ord-2 with the coupons used for it: coupons cannot be combined: groups %s and %s`
 	// refused returns the refused entries by request ID.
 	refused := func(q membership.AuditQuery) map[string]membership.AuditEntry {
 		t.Helper()

@@ -475,12 +475,17 @@ func applied(hs []Held, steps []step, sc scopes, o Order) []Applied {
 // says. Amounts are rounded to Scale, two places; the Handle combines at
 // its definition's money scale (Definition.MoneyPlaces).
 func Combine(o Order, held []Held) ([]Applied, decimal.Decimal, error) {
-	return combine(o, held, Scale)
+	as, total, err := combine(o, held, Scale)
+	if err != nil {
+		return nil, decimal.Zero, fmt.Errorf("coupon: %w", err)
+	}
+	return as, total, nil
 }
 
-// combine is Combine at dp decimal places, the money scale.
+// combine is Combine at dp decimal places, the money scale; its caller
+// names the package.
 func combine(o Order, held []Held, dp int32) ([]Applied, decimal.Decimal, error) {
-	if err := CheckCombination(held); err != nil {
+	if err := checkCombination(held); err != nil {
 		return nil, decimal.Zero, err
 	}
 	if len(held) > maxPlan {
@@ -493,7 +498,7 @@ func combine(o Order, held []Held, dp int32) ([]Applied, decimal.Decimal, error)
 	solo := make([]decimal.Decimal, len(hs))
 	for j, a := range ev {
 		if !a.OK() {
-			return nil, decimal.Zero, fmt.Errorf("coupon: %s: %w: %s", a.Coupon, ErrNotApplicable, a.Reasons[0])
+			return nil, decimal.Zero, fmt.Errorf("%s: %w: %s", a.Coupon, ErrNotApplicable, a.Reasons[0])
 		}
 		solo[j] = a.AmountOff
 	}
@@ -504,7 +509,7 @@ func combine(o Order, held []Held, dp int32) ([]Applied, decimal.Decimal, error)
 			rest := slices.Delete(slices.Clone(hs), j, j+1)
 			restSolo := slices.Delete(slices.Clone(solo), j, j+1)
 			if _, t := plan(o, rest, sc, restSolo, true, dp); t.Equal(total) {
-				return nil, decimal.Zero, fmt.Errorf("coupon: %s: %w: %s in this combination", hs[j].Coupon.ID, ErrNotApplicable, ReasonNothingOff)
+				return nil, decimal.Zero, fmt.Errorf("%s: %w: %s in this combination", hs[j].Coupon.ID, ErrNotApplicable, ReasonNothingOff)
 			}
 		}
 	}

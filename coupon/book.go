@@ -115,7 +115,7 @@ func (b *Book) Issued(name string, pack bool) (int64, error) {
 		err = checkIssued(c)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("coupon: issued %s: %w", name, err)
+		return 0, fmt.Errorf("issued %s: %w", name, err)
 	}
 	return c, nil
 }
@@ -293,10 +293,10 @@ func (b *Book) issue(in issueReq) ([]Coupon, error) {
 	n := max(in.Count, 1)
 	t, ok := b.def.Template(in.Template)
 	if !ok {
-		return nil, fmt.Errorf("coupon: issue %s: %w", in.Template, ErrUnknownTemplate)
+		return nil, fmt.Errorf("issue %s: %w", in.Template, ErrUnknownTemplate)
 	}
 	fail := func(err error) ([]Coupon, error) {
-		return nil, fmt.Errorf("coupon: issue %s to %s: %w", in.Template, in.Member, err)
+		return nil, fmt.Errorf("issue %s to %s: %w", in.Template, in.Member, err)
 	}
 	if in.Member == "" {
 		return fail(fmt.Errorf("%w: no member", ErrNotEligible))
@@ -373,10 +373,10 @@ type PackIssued struct {
 func (b *Book) issuePack(in packReq) (PackIssued, error) {
 	p, ok := b.def.Pack(in.Pack)
 	if !ok {
-		return PackIssued{}, fmt.Errorf("coupon: issue pack %s: %w", in.Pack, ErrUnknownTemplate)
+		return PackIssued{}, fmt.Errorf("issue pack %s: %w", in.Pack, ErrUnknownTemplate)
 	}
 	fail := func(err error) (PackIssued, error) {
-		return PackIssued{}, fmt.Errorf("coupon: issue pack %s to %s: %w", in.Pack, in.Member, err)
+		return PackIssued{}, fmt.Errorf("issue pack %s to %s: %w", in.Pack, in.Member, err)
 	}
 	if in.Member == "" {
 		return fail(fmt.Errorf("%w: no member", ErrNotEligible))
@@ -396,7 +396,7 @@ func (b *Book) issuePack(in packReq) (PackIssued, error) {
 		return fail(err)
 	}
 	var lerr error
-	give, short, err := PlanPack(p, func(name string) int64 {
+	give, short, err := planPack(p, func(name string) int64 {
 		t, ok := b.def.Template(name)
 		if !ok || !t.Claim.Period.Contains(in.At) || b.issuable(t, in.At) != nil {
 			return 0
@@ -447,7 +447,7 @@ func (b *Book) create(t *Template, member string, m Method, pack string, at time
 		State: Available, Method: m, Pack: pack, IssuedAt: at, Changed: at,
 	}
 	for try := 0; ; try++ {
-		if c.Code, err = NewCode(r); err != nil {
+		if c.Code, err = newCode(r); err != nil {
 			return Coupon{}, err
 		}
 		if _, err := b.tx.Get(bCodes, []byte(c.Code)); errors.Is(err, store.ErrNotFound) {
@@ -518,7 +518,7 @@ func (b *Book) Get(id string) (Coupon, error) {
 // ParseCode): an error wrapping ErrBadCode for a typo, ErrUnknownCode for
 // a well-formed code no coupon has.
 func (b *Book) ByCode(code string) (Coupon, error) {
-	canon, err := ParseCode(code)
+	canon, err := parseCode(code)
 	if err != nil && code == "" {
 		return Coupon{}, err // no coupon has an empty code, an old one neither
 	}
@@ -542,7 +542,7 @@ func (b *Book) ByCode(code string) (Coupon, error) {
 				return Coupon{}, lerr
 			}
 		}
-		return Coupon{}, fmt.Errorf("coupon: code %s: %w", canon, ErrUnknownCode)
+		return Coupon{}, fmt.Errorf("code %s: %w", canon, ErrUnknownCode)
 	}
 	if err != nil {
 		return Coupon{}, err
@@ -786,7 +786,7 @@ func (b *Book) use(order string, at time.Time) ([]Coupon, error) {
 		return nil, err
 	}
 	if len(cs) == 0 {
-		return nil, fmt.Errorf("coupon: use for order %s: %w: none locked", order, ErrNotFound)
+		return nil, fmt.Errorf("%w: none locked", ErrNotFound)
 	}
 	for _, c := range cs {
 		if err := c.notBefore(at, b.loc); err != nil {
@@ -848,7 +848,7 @@ func (b *Book) holdRunsOut(order string, at time.Time) ([]Coupon, error) {
 // unlock is release's work on the coupons cs locked for order.
 func (b *Book) unlock(order string, cs []Coupon, at time.Time) ([]Coupon, error) {
 	if len(cs) == 0 {
-		return nil, fmt.Errorf("coupon: release order %s: %w: none locked", order, ErrNotFound)
+		return nil, fmt.Errorf("release order %s: %w: none locked", order, ErrNotFound)
 	}
 	for i, c := range cs {
 		if err := b.tx.Delete(bOrders, sep(order, c.ID)); err != nil {
@@ -901,24 +901,24 @@ func (b *Book) redeem(code string, via Redemption, o Order) (Coupon, Applied, er
 	}
 	h, err := b.held(o.Member, c.ID)
 	if err != nil {
-		return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w", c.Code, err)
+		return Coupon{}, Applied{}, fmt.Errorf("code %s: %w", c.Code, err)
 	}
 	if c.State != Available {
-		return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w: %s", c.ID, ErrState, c.State)
+		return Coupon{}, Applied{}, fmt.Errorf("coupon %s: %w: %s", c.ID, ErrState, c.State)
 	}
 	if rs := h.Template.Redemption; len(rs) > 0 && !slices.Contains(rs, via) {
-		return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w: %s (%s)", c.ID, ErrNotApplicable, ReasonRedemption, via)
+		return Coupon{}, Applied{}, fmt.Errorf("coupon %s: %w: %s (%s)", c.ID, ErrNotApplicable, ReasonRedemption, via)
 	}
 	a := evaluate(o, []Held{h}, scopes{}, dp)[0]
 	if !a.OK() {
-		return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w: %s", c.ID, ErrNotApplicable, a.Reasons[0])
+		return Coupon{}, Applied{}, fmt.Errorf("coupon %s: %w: %s", c.ID, ErrNotApplicable, a.Reasons[0])
 	}
 	// The stacking rules hold for the order as a whole: with the coupons
 	// used for it before (redeemed, or locked and used), and never while
 	// coupons are locked for it.
 	prior, err := b.usedFor(o)
 	if err != nil {
-		return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w", c.ID, err)
+		return Coupon{}, Applied{}, fmt.Errorf("coupon %s: %w", c.ID, err)
 	}
 	if len(prior) > 0 {
 		all := make([]Held, 0, len(prior)+1)
@@ -929,16 +929,16 @@ func (b *Book) redeem(code string, via Redemption, o Order) (Coupon, Applied, er
 		}
 		_, total, err := combine(o, append(all, h), dp)
 		if err != nil {
-			return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s for %s with the coupons used for it: %w", c.ID, o.ID, err)
+			return Coupon{}, Applied{}, fmt.Errorf("coupon %s for %s with the coupons used for it: %w", c.ID, o.ID, err)
 		}
 		// Never negative: the earlier coupons may have recorded more than
 		// the combination gives them (used before this rule, each alone).
 		if a.AmountOff = total.Sub(recorded); !a.AmountOff.IsPositive() {
-			return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w: %s with the coupons used for %s", c.ID, ErrNotApplicable, ReasonNothingOff, o.ID)
+			return Coupon{}, Applied{}, fmt.Errorf("coupon %s: %w: %s with the coupons used for %s", c.ID, ErrNotApplicable, ReasonNothingOff, o.ID)
 		}
 	}
 	if err := c.notBefore(o.Time, b.loc); err != nil {
-		return Coupon{}, Applied{}, fmt.Errorf("coupon: redeem %s: %w", c.ID, err)
+		return Coupon{}, Applied{}, fmt.Errorf("coupon %s: %w", c.ID, err)
 	}
 	c.Order, c.Store, c.AmountOff = o.ID, o.Store, a.AmountOff
 	c, err = b.markUsed(c, o.Time)
@@ -1059,16 +1059,16 @@ func (b *Book) expire(id string, at time.Time) (c Coupon, changed bool, err erro
 func (b *Book) revoke(id string, at time.Time, note string) (Coupon, error) {
 	c, err := b.Get(id)
 	if err != nil {
-		return c, fmt.Errorf("coupon: revoke: %w", err)
+		return c, err
 	}
 	if c.State != Available && c.State != Locked {
-		return c, fmt.Errorf("coupon: revoke %s: %w: %s", id, ErrState, c.State)
+		return c, fmt.Errorf("%w: %s", ErrState, c.State)
 	}
 	if c.State == Available && !c.Expires.IsZero() && !at.Before(c.Expires) {
-		return c, fmt.Errorf("coupon: revoke %s: %w: %s at %s", id, ErrState, Expired, c.Expires.In(b.loc).Format(time.RFC3339))
+		return c, fmt.Errorf("%w: %s at %s", ErrState, Expired, c.Expires.In(b.loc).Format(time.RFC3339))
 	}
 	if err := c.notBefore(at, b.loc); err != nil {
-		return c, fmt.Errorf("coupon: revoke %s: %w", id, err)
+		return c, err
 	}
 	if c.State == Locked {
 		if err := b.tx.Delete(bOrders, sep(c.Order, c.ID)); err != nil {
@@ -1210,7 +1210,7 @@ func (b *Book) Stats(q StatsQuery) (Report, error) {
 		base, ok := total.Base(k)
 		parts := bytes.SplitN(base, []byte{0}, 4)
 		if !ok || len(parts) < 3 {
-			return fmt.Errorf("%w: coupon: malformed stats key %q", engine.ErrCorrupt, k)
+			return fmt.Errorf("%w: malformed stats key %q", engine.ErrCorrupt, k)
 		}
 		tpl, cc, st := string(parts[1]), "", string(parts[2])
 		if len(parts) == 4 {

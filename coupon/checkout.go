@@ -52,14 +52,19 @@ const (
 // large) wraps event.ErrTooLarge too. The Handle checks an order at its
 // definition's money scale (Definition.MoneyPlaces) rather than Scale: in
 // whole units a line of 10.5 is refused.
-func (o Order) Check() error { return o.check(true, Scale) }
+func (o Order) Check() error {
+	if err := o.check(true, Scale); err != nil {
+		return fmt.Errorf("coupon: %w", err)
+	}
+	return nil
+}
 
 // check is Check at dp decimal places (0 to rule.MaxScale, the money
 // scale); without member set, an order without a member passes (Redeem
 // takes the coupon's owner).
 func (o Order) check(member bool, dp int32) error {
 	bad := func(err error) error {
-		return fmt.Errorf("coupon: order %q: %w (%w): %w", o.ID, ErrInvalidOrder, event.ErrInvalidArgument, err)
+		return fmt.Errorf("order %q: %w (%w): %w", o.ID, ErrInvalidOrder, event.ErrInvalidArgument, err)
 	}
 	switch {
 	case o.ID == "":
@@ -368,9 +373,18 @@ func remaining(o Order) []decimal.Decimal {
 // ErrNotApplicable (ReasonNoTemplate) and event.ErrInvalidArgument that
 // names it by its index.
 func CheckCombination(held []Held) error {
+	if err := checkCombination(held); err != nil {
+		return fmt.Errorf("coupon: %w", err)
+	}
+	return nil
+}
+
+// checkCombination is CheckCombination for combine, whose caller names
+// the package.
+func checkCombination(held []Held) error {
 	for i, h := range held {
 		if h.Template == nil {
-			return fmt.Errorf("coupon: held[%d] (%s): %w (%w): %s: Template is nil", i, h.Coupon.ID, ErrNotApplicable, event.ErrInvalidArgument, ReasonNoTemplate)
+			return fmt.Errorf("held[%d] (%s): %w (%w): %s: Template is nil", i, h.Coupon.ID, ErrNotApplicable, event.ErrInvalidArgument, ReasonNoTemplate)
 		}
 	}
 	seen := map[string]bool{}

@@ -145,28 +145,33 @@ func (c ClaimRule) Room(total, today int) (room int, limit string) {
 // program's random coupons are drawn at its Definition.MoneyPlaces
 // instead: in whole units at scale 0.
 func Draw(r io.Reader, lo, hi decimal.Decimal) (decimal.Decimal, error) {
-	return draw(r, lo, hi, Scale)
+	d, err := draw(r, lo, hi, Scale)
+	if err != nil {
+		return decimal.Decimal{}, fmt.Errorf("coupon: %w", err)
+	}
+	return d, nil
 }
 
 // draw is Draw at dp decimal places (0 to rule.MaxScale): it counts
-// units of 10^-dp, so its bounds are ±maxDraw(dp).
+// units of 10^-dp, so its bounds are ±maxDraw(dp). Its caller names the
+// package.
 func draw(r io.Reader, lo, hi decimal.Decimal, dp int32) (decimal.Decimal, error) {
 	if dp < 0 || dp > rule.MaxScale {
-		return decimal.Decimal{}, fmt.Errorf("coupon: draw: %w: money scale %d is not 0 to %d", event.ErrInvalidArgument, dp, rule.MaxScale)
+		return decimal.Decimal{}, fmt.Errorf("draw: %w: money scale %d is not 0 to %d", event.ErrInvalidArgument, dp, rule.MaxScale)
 	}
 	if !drawable(lo, dp) || !drawable(hi, dp) {
-		return decimal.Decimal{}, fmt.Errorf("coupon: draw: %w: [%s, %s] is beyond %s", event.ErrInvalidArgument, lo, hi, maxDraw(dp))
+		return decimal.Decimal{}, fmt.Errorf("draw: %w: [%s, %s] is beyond %s", event.ErrInvalidArgument, lo, hi, maxDraw(dp))
 	}
 	a, b := lo.Shift(dp).IntPart(), hi.Shift(dp).IntPart()
 	if b < a {
-		return decimal.Decimal{}, fmt.Errorf("coupon: draw: %w: max %s below min %s", event.ErrInvalidArgument, hi, lo)
+		return decimal.Decimal{}, fmt.Errorf("draw: %w: max %s below min %s", event.ErrInvalidArgument, hi, lo)
 	}
 	n := uint64(b-a) + 1
 	limit := ^uint64(0) - (^uint64(0)%n+1)%n // largest multiple of n, minus 1
 	var buf [8]byte
 	for {
 		if _, err := io.ReadFull(r, buf[:]); err != nil {
-			return decimal.Decimal{}, fmt.Errorf("coupon: draw: %w", err)
+			return decimal.Decimal{}, fmt.Errorf("draw: %w", err)
 		}
 		if v := binary.BigEndian.Uint64(buf[:]); v <= limit {
 			return decimal.New(a+int64(v%n), -dp), nil
@@ -203,8 +208,17 @@ func drawable(d decimal.Decimal, dp int32) bool {
 // event.ErrInvalidArgument that names the field, rather than a panic or a
 // plan misread from it.
 func PlanPack(p *Pack, left func(template string) int64) (give, short []PackItem, err error) {
+	give, short, err = planPack(p, left)
+	if err != nil {
+		return nil, nil, fmt.Errorf("coupon: %w", err)
+	}
+	return give, short, nil
+}
+
+// planPack is PlanPack for the book, whose caller names the package.
+func planPack(p *Pack, left func(template string) int64) (give, short []PackItem, err error) {
 	if err := checkPlan(p, left); err != nil {
-		return nil, nil, fmt.Errorf("coupon: plan pack: %w: %w", event.ErrInvalidArgument, err)
+		return nil, nil, fmt.Errorf("plan pack: %w: %w", event.ErrInvalidArgument, err)
 	}
 	for _, it := range p.Items {
 		l := left(it.Template)

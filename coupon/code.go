@@ -54,9 +54,18 @@ func check(vals []int8) int8 {
 // NewCode draws a new code from r (crypto/rand in production): 80 random
 // bits in 16 symbols and a check symbol. It returns r's error, if any.
 func NewCode(r io.Reader) (string, error) {
+	c, err := newCode(r)
+	if err != nil {
+		return "", fmt.Errorf("coupon: %w", err)
+	}
+	return c, nil
+}
+
+// newCode is NewCode for the book, whose caller names the package.
+func newCode(r io.Reader) (string, error) {
 	var buf [10]byte
 	if _, err := io.ReadFull(r, buf[:]); err != nil {
-		return "", fmt.Errorf("coupon: new code: %w", err)
+		return "", fmt.Errorf("new code: %w", err)
 	}
 	var vals [dataLen]int8
 	// 80 bits → 16 groups of 5 bits.
@@ -85,6 +94,16 @@ func NewCode(r io.Reader) (string, error) {
 // wrapping ErrBadCode for a code of the wrong length, with a symbol
 // outside the alphabet, or whose check symbol does not match (a typo).
 func ParseCode(s string) (string, error) {
+	c, err := parseCode(s)
+	if err != nil {
+		return "", fmt.Errorf("coupon: %w", err)
+	}
+	return c, nil
+}
+
+// parseCode is ParseCode for the book and the handle, which name the
+// package.
+func parseCode(s string) (string, error) {
 	s = strings.TrimPrefix(strings.TrimSpace(s), QRPrefix)
 	vals := make([]int8, 0, CodeLen)
 	for i := 0; i < len(s); i++ {
@@ -94,15 +113,15 @@ func ParseCode(s string) (string, error) {
 		}
 		v := symbol[c]
 		if v < 0 {
-			return "", fmt.Errorf("coupon: code %q: %w: symbol %q", s, ErrBadCode, c)
+			return "", fmt.Errorf("code %q: %w: symbol %q", s, ErrBadCode, c)
 		}
 		vals = append(vals, v)
 	}
 	if len(vals) != CodeLen {
-		return "", fmt.Errorf("coupon: code %q: %w: %d symbols, want %d", s, ErrBadCode, len(vals), CodeLen)
+		return "", fmt.Errorf("code %q: %w: %d symbols, want %d", s, ErrBadCode, len(vals), CodeLen)
 	}
 	if check(vals[:dataLen]) != vals[dataLen] {
-		return "", fmt.Errorf("coupon: code %q: %w: check symbol does not match", s, ErrBadCode)
+		return "", fmt.Errorf("code %q: %w: check symbol does not match", s, ErrBadCode)
 	}
 	out := make([]byte, CodeLen)
 	for i, v := range vals {

@@ -14,43 +14,43 @@ import (
 var (
 	// ErrUnknownTemplate is returned for a template or pack the definition
 	// does not have.
-	ErrUnknownTemplate = errors.New("coupon: unknown template or pack")
+	ErrUnknownTemplate = errors.New("unknown template or pack")
 	// ErrOutOfStock is returned when a template or pack has no stock left.
-	ErrOutOfStock = errors.New("coupon: out of stock")
+	ErrOutOfStock = errors.New("out of stock")
 	// ErrLimitReached is returned when a member reached a per-member limit
 	// (in total or for the day).
-	ErrLimitReached = errors.New("coupon: claim limit reached")
+	ErrLimitReached = errors.New("claim limit reached")
 	// ErrNotEligible is returned when the claim method is not allowed or
 	// the member does not meet the level or tag conditions.
-	ErrNotEligible = errors.New("coupon: not eligible")
+	ErrNotEligible = errors.New("not eligible")
 	// ErrOutsidePeriod is returned for a claim outside the claim period.
-	ErrOutsidePeriod = errors.New("coupon: outside the claim period")
+	ErrOutsidePeriod = errors.New("outside the claim period")
 	// ErrBadCode is returned for a code that is malformed or fails its
 	// check symbol: a typo.
-	ErrBadCode = errors.New("coupon: malformed code")
+	ErrBadCode = errors.New("malformed code")
 	// ErrUnknownCode is returned for a well-formed code no coupon has.
-	ErrUnknownCode = errors.New("coupon: unknown code")
+	ErrUnknownCode = errors.New("unknown code")
 	// ErrNotFound is returned for an unknown coupon ID, or a coupon that
 	// belongs to another member.
-	ErrNotFound = errors.New("coupon: no such coupon")
+	ErrNotFound = errors.New("no such coupon")
 	// ErrState is returned for a transition the coupon's state does not
 	// allow (using a used coupon, releasing an available one, …).
-	ErrState = errors.New("coupon: not allowed in the coupon's state")
+	ErrState = errors.New("not allowed in the coupon's state")
 	// ErrNotApplicable is returned when a coupon does not apply to an
 	// order; the error names the reason.
-	ErrNotApplicable = errors.New("coupon: does not apply to the order")
+	ErrNotApplicable = errors.New("does not apply to the order")
 	// ErrNotCombinable is returned for coupons the stacking rules do not
 	// allow together.
-	ErrNotCombinable = errors.New("coupon: coupons cannot be combined")
+	ErrNotCombinable = errors.New("coupons cannot be combined")
 	// ErrInvalidOrder is returned for a malformed order (no ID, a negative
 	// line amount, too many lines, …: see Order.Check), with
 	// event.ErrInvalidArgument.
-	ErrInvalidOrder = errors.New("coupon: invalid order")
+	ErrInvalidOrder = errors.New("invalid order")
 	// ErrRandomSource is wrapped by the error of an issue whose random
 	// source (membership.WithRand) gave nine codes in a row that other
 	// coupons have: no refusal of the request, but a source that is not
 	// random. Nothing changes.
-	ErrRandomSource = errors.New("coupon: random source keeps giving codes in use")
+	ErrRandomSource = errors.New("random source keeps giving codes in use")
 )
 
 // State is where a coupon is in its life.

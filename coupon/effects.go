@@ -32,6 +32,15 @@ type Effects struct {
 // itself. Changes of other domains are skipped. It returns an error only
 // for a coupon change whose data does not decode.
 func EffectsOf(out *change.Outcome) (Effects, error) {
+	ef, err := effectsOf(out)
+	if err != nil {
+		return Effects{}, fmt.Errorf("coupon: %w", err)
+	}
+	return ef, nil
+}
+
+// effectsOf is EffectsOf for the handle, which names the package.
+func effectsOf(out *change.Outcome) (Effects, error) {
 	var ef Effects
 	if out == nil {
 		return ef, nil
@@ -81,5 +90,5 @@ func EffectsOf(out *change.Outcome) (Effects, error) {
 }
 
 func effectsErr(out *change.Outcome, c change.Change, err error) error {
-	return fmt.Errorf("coupon: effects of %q: change %d (%s): %w", out.Event, c.Seq, c.Kind, err)
+	return fmt.Errorf("effects of %q: change %d (%s): %w", out.Event, c.Seq, c.Kind, err)
 }

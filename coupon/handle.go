@@ -17,7 +17,7 @@ import (
 
 // ErrNotDefined is returned by every call of a Handle whose program
 // defines no coupons but List and Live, which list no coupon.
-var ErrNotDefined = errors.New("coupon: the program defines no coupons")
+var ErrNotDefined = errors.New("the program defines no coupons")
 
 // Handle is a program's coupon calls: claims and issues, the member's
 // coupons, checkout (propose, lock, then use or release), redemption by
@@ -202,7 +202,7 @@ func (h *Handle) Claim(ctx context.Context, req ClaimRequest) (ClaimResult, erro
 	if err != nil {
 		return ClaimResult{}, fmt.Errorf("coupon: claim %s: %w", req.Template, err)
 	}
-	ef, err := EffectsOf(out)
+	ef, err := effectsOf(out)
 	if err != nil {
 		return ClaimResult{}, fmt.Errorf("coupon: claim %s: %w", req.Template, err)
 	}
@@ -259,7 +259,7 @@ func (h *Handle) ClaimPack(ctx context.Context, req PackRequest) (PackResult, er
 	if err != nil {
 		return PackResult{}, fmt.Errorf("coupon: claim pack %s: %w", req.Pack, err)
 	}
-	ef, err := EffectsOf(out)
+	ef, err := effectsOf(out)
 	if err == nil && len(ef.Packs) != 1 {
 		err = fmt.Errorf("outcome has %d packs", len(ef.Packs))
 	}
@@ -573,7 +573,7 @@ func (h *Handle) Lock(ctx context.Context, req LockRequest) (LockResult, error) 
 	if err != nil {
 		return LockResult{}, fmt.Errorf("coupon: lock for %s: %w", o.ID, err)
 	}
-	ef, err := EffectsOf(out)
+	ef, err := effectsOf(out)
 	if err != nil {
 		return LockResult{}, fmt.Errorf("coupon: lock for %s: %w", o.ID, err)
 	}
@@ -724,7 +724,7 @@ func (h *Handle) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, e
 	if err != nil {
 		return RedeemResult{}, fmt.Errorf("coupon: redeem: %w", err)
 	}
-	ef, err := EffectsOf(out)
+	ef, err := effectsOf(out)
 	if err == nil && len(ef.Used) != 1 {
 		err = fmt.Errorf("outcome has %d used coupons", len(ef.Used))
 	}

@@ -247,7 +247,7 @@ func (c *part) facts(u *engine.Unit, member string, cr ClaimRule) (Facts, error)
 func (c *part) issue(u *engine.Unit, member, template string, n int, m Method, why *rule.Reason) ([]Coupon, error) {
 	tpl, ok := c.def.Template(template)
 	if !ok {
-		return nil, fmt.Errorf("coupon: issue %s: %w", template, ErrUnknownTemplate)
+		return nil, fmt.Errorf("issue %s: %w", template, ErrUnknownTemplate)
 	}
 	f, err := c.facts(u, member, tpl.Claim)
 	if err != nil {
@@ -296,7 +296,7 @@ func (c *part) issued(u *engine.Unit, cp Coupon, why *rule.Reason) error {
 func (c *part) issuePack(u *engine.Unit, member, pack string, m Method, op *operator) (PackIssued, error) {
 	pk, ok := c.def.Pack(pack)
 	if !ok {
-		return PackIssued{}, fmt.Errorf("coupon: issue pack %s: %w", pack, ErrUnknownTemplate)
+		return PackIssued{}, fmt.Errorf("issue pack %s: %w", pack, ErrUnknownTemplate)
 	}
 	f, err := c.facts(u, member, pk.Claim)
 	if err != nil {
