@@ -130,7 +130,7 @@ func TestAuditSurvivesRetentionAndErasure(t *testing.T) {
 	}
 	want := []string{
 		`10:00 op.li points.adjust adj-1 accepted `,
-		`10:00 op.li points.adjust adj-2 refused points: unknown point program "…"`,
+		`10:00 op.li points.adjust adj-2 refused unknown point program "…"`,
 		`11:00 op.dpo member.erase e1 accepted `,
 	}
 	if d := cmp.Diff(want, got); d != "" {

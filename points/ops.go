@@ -41,7 +41,7 @@ func (pt *part) redeem(u *engine.Unit, req RedeemRequest) error {
 		if err != nil {
 			return err
 		}
-		s, err := SplitOrder(prog, req.Order, avail, req.Amount)
+		s, err := splitOrder(prog, req.Order, avail, req.Amount)
 		if err != nil {
 			return err
 		}

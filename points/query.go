@@ -500,7 +500,7 @@ func (h *Handle) Split(ctx context.Context, q SplitQuery) (Split, error) {
 			return err
 		}
 		prog, _ := h.pt.program(q.Program) // view checked it
-		s, err = SplitOrder(prog, q.Order, avail, decimal.Zero)
+		s, err = splitOrder(prog, q.Order, avail, decimal.Zero)
 		return err
 	})
 	return s, err

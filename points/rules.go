@@ -17,50 +17,50 @@ import (
 var (
 	// ErrNotDefined is returned by every call of a Handle whose program
 	// defines no points.
-	ErrNotDefined = errors.New("points: the program defines no points")
+	ErrNotDefined = errors.New("the program defines no points")
 	// ErrUnknownProgram is returned for a point program the definition
 	// does not have.
-	ErrUnknownProgram = errors.New("points: unknown point program")
+	ErrUnknownProgram = errors.New("unknown point program")
 	// ErrInvalidAmount is returned for an amount that is not positive or
 	// has more decimal places than the program's scale. It wraps
 	// event.ErrInvalidArgument, as ledger.ErrCorrupt wraps
 	// store.ErrCorrupt: a host that tests for malformed requests catches
 	// it too.
-	ErrInvalidAmount = fmt.Errorf("points: invalid amount: %w", event.ErrInvalidArgument)
+	ErrInvalidAmount = fmt.Errorf("invalid amount: %w", event.ErrInvalidArgument)
 	// ErrNoPayment is returned for points + cash in a program without a
 	// payment configuration.
-	ErrNoPayment = errors.New("points: program has no points payment")
+	ErrNoPayment = errors.New("program has no points payment")
 	// ErrNoExchange is returned for an exchange between two programs
 	// without a configured rate.
-	ErrNoExchange = errors.New("points: no exchange rate between the programs")
+	ErrNoExchange = errors.New("no exchange rate between the programs")
 	// ErrExchangeTooSmall is returned when an exchange would give nothing
 	// once rounded down.
-	ErrExchangeTooSmall = errors.New("points: exchange amount gives nothing")
+	ErrExchangeTooSmall = errors.New("exchange amount gives nothing")
 	// ErrRedemptionExists is returned for a second redemption against a
 	// reference already redeemed in the program.
-	ErrRedemptionExists = errors.New("points: reference already redeemed")
+	ErrRedemptionExists = errors.New("reference already redeemed")
 	// ErrUnknownRedemption is returned for a reversal of a reference never
 	// redeemed.
-	ErrUnknownRedemption = errors.New("points: unknown redemption")
+	ErrUnknownRedemption = errors.New("unknown redemption")
 	// ErrOverReversal is returned for a reversal of more than what remains
 	// of a redemption, and for a reversal of all of it (Amount zero) when
 	// nothing remains: the redemption's state, not a bad amount (it wraps
 	// no event.ErrInvalidArgument).
-	ErrOverReversal = errors.New("points: reversal exceeds the redemption")
+	ErrOverReversal = errors.New("reversal exceeds the redemption")
 	// ErrUnknownAdjustment is returned for an approval or rejection of an
 	// adjustment never requested.
-	ErrUnknownAdjustment = errors.New("points: unknown adjustment")
+	ErrUnknownAdjustment = errors.New("unknown adjustment")
 	// ErrNotPending is returned when an adjustment or review was already
 	// decided.
-	ErrNotPending = errors.New("points: already decided")
+	ErrNotPending = errors.New("already decided")
 	// ErrSelfApproval is returned when the operator who requested an
 	// adjustment tries to approve it.
-	ErrSelfApproval = errors.New("points: an operator cannot approve their own request")
+	ErrSelfApproval = errors.New("an operator cannot approve their own request")
 	// ErrNoOperator is returned for an operator call that names no
 	// operator.
-	ErrNoOperator = errors.New("points: operator required")
+	ErrNoOperator = errors.New("operator required")
 	// ErrUnknownReview is returned for a review that does not exist.
-	ErrUnknownReview = errors.New("points: unknown review")
+	ErrUnknownReview = errors.New("unknown review")
 )
 
 // Scale returns the program's decimal places.
@@ -208,6 +208,15 @@ type Split struct {
 // is beyond the limit on decimals, a MaxShare not above 0 and at most 1,
 // a MoneyScale out of 0 to rule.MaxScale).
 func SplitOrder(p Program, order, available, limit decimal.Decimal) (Split, error) {
+	s, err := splitOrder(p, order, available, limit)
+	if err != nil {
+		return Split{}, fmt.Errorf("points: %w", err)
+	}
+	return s, nil
+}
+
+// splitOrder is SplitOrder for the handle, which names the package.
+func splitOrder(p Program, order, available, limit decimal.Decimal) (Split, error) {
 	pay := p.Payment
 	if pay == nil {
 		return Split{}, ErrNoPayment
