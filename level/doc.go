@@ -465,23 +465,23 @@ import "errors"
 var (
 	// ErrUnknownLevel is returned for a level name the ladder does not
 	// have.
-	ErrUnknownLevel = errors.New("level: unknown level")
+	ErrUnknownLevel = errors.New("unknown level")
 	// ErrNoLadder is returned for a level operation on a program without
 	// a ladder.
-	ErrNoLadder = errors.New("level: no ladder")
+	ErrNoLadder = errors.New("no ladder")
 	// ErrInvalidRefund is returned for a refund event with no order or an
 	// amount that is not positive.
-	ErrInvalidRefund = errors.New("level: invalid refund")
+	ErrInvalidRefund = errors.New("invalid refund")
 	// ErrUnknownPlan is returned, wrapped in event.ErrInvalidEvent, for a
 	// plan purchase event whose plan attribute names no plan the event
 	// buys: nothing of the event is written.
-	ErrUnknownPlan = errors.New("level: unknown plan")
+	ErrUnknownPlan = errors.New("unknown plan")
 	// ErrCatchUpLimit is returned for an event or request of a member with
 	// more than MaxCatchUp term ends due before its time that Advance has
 	// not performed (a member left alone for a century of monthly terms,
 	// or a mistyped year): nothing is written. Program.Advance up to the
 	// time performs them, in transactions of their own; then retry.
-	ErrCatchUpLimit = errors.New("level: too many term ends to catch up")
+	ErrCatchUpLimit = errors.New("too many term ends to catch up")
 )
 
 // MaxCatchUp is the most term ends of one member that an event or request

@@ -18,7 +18,7 @@ import (
 
 // ErrNotDefined is returned by every call of a Handle whose program
 // defines no levels but History, which lists no record.
-var ErrNotDefined = errors.New("level: the program defines no levels")
+var ErrNotDefined = errors.New("the program defines no levels")
 
 // Handle is the level domain of a program: the operator's manual level
 // set and grant of the gifts owed, and the queries of members' levels,
