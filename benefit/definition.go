@@ -14,15 +14,15 @@ import (
 var (
 	// ErrUnknownAchievement is returned for an achievement the catalog
 	// does not have.
-	ErrUnknownAchievement = errors.New("benefit: unknown achievement")
+	ErrUnknownAchievement = errors.New("unknown achievement")
 	// ErrAlreadyGranted is returned when an operator grants an achievement
 	// the member already has.
-	ErrAlreadyGranted = errors.New("benefit: achievement already granted")
+	ErrAlreadyGranted = errors.New("achievement already granted")
 	// ErrNegativeAmount is returned for a price asked of a negative amount.
-	ErrNegativeAmount = errors.New("benefit: negative amount")
+	ErrNegativeAmount = errors.New("negative amount")
 	// ErrNotDefined is returned by Handle.GrantAchievement on a program
 	// that defines no benefits; the member's lists are empty there.
-	ErrNotDefined = errors.New("benefit: the program defines no benefits")
+	ErrNotDefined = errors.New("the program defines no benefits")
 )
 
 // Type is a benefit type. Hosts may use their own; the library only reads
