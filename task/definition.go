@@ -17,7 +17,7 @@ import (
 // Sentinel errors.
 var (
 	// ErrUnknownTask is returned for a task the definition does not have.
-	ErrUnknownTask = errors.New("task: unknown task")
+	ErrUnknownTask = errors.New("unknown task")
 )
 
 // Kind is a task type.

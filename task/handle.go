@@ -15,12 +15,12 @@ import (
 
 // ErrNotDefined is wrapped by the calls of a Handle whose program defines
 // no tasks, but Progress, which lists the member's standing on no task.
-var ErrNotDefined = errors.New("task: the program defines no tasks")
+var ErrNotDefined = errors.New("the program defines no tasks")
 
 // ErrNotCounted is wrapped by Completions for a day, week, month or year
 // the task does not limit: completions are counted per member only for
 // the periods of the task's limits.
-var ErrNotCounted = errors.New("task: completions not counted for the period")
+var ErrNotCounted = errors.New("completions not counted for the period")
 
 // Handle is a program's task domain: what members have done towards each
 // task. Tasks progress and complete as events arrive (Program.Process);
