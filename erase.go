@@ -92,7 +92,7 @@ type EraseRequest struct {
 //   - what the errors of the member's refused calls in the audit trail
 //     quote: a refusal may quote what the operator sent (a tag or a point
 //     program that the definition does not declare, typed into the wrong
-//     field), so each quoted text becomes "…" ("tag: unknown tag "…":
+//     field), so each quoted text becomes "…" ("unknown tag "…":
 //     …"); the entry keeps the rest of its error. A refused call naming
 //     one of the member's objects (a coupon's code, an order's coupons, a
 //     redemption, an adjustment) is the member's refusal (see Audit).

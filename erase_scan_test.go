@@ -249,7 +249,7 @@ func eraseScan(t *testing.T, bs store.Store, find func(testing.TB, ...string) []
 		}
 	}
 	wantRefusals := map[string]string{
-		"tag-2": "tag: unknown tag \"…\": declared by no rule nor as manual, and the member does not hold it",
+		"tag-2": "unknown tag \"…\": declared by no rule nor as manual, and the member does not hold it",
 		"red-3": "unknown point program \"…\"",
 	}
 	if d := cmp.Diff(wantRefusals, refusals); d != "" {

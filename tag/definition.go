@@ -351,7 +351,10 @@ func (d Definition) CheckExpr(s string) error {
 	if err != nil {
 		return err
 	}
-	return d.checkTags(e)
+	if err := d.checkTags(e); err != nil {
+		return fmt.Errorf("tag: %w", err)
+	}
+	return nil
 }
 
 // checkTags returns an error wrapping ErrUnknownTag for the first tag of e

@@ -10,18 +10,18 @@ import (
 // Sentinel errors of the package.
 var (
 	// ErrSyntax is returned for a malformed tag expression.
-	ErrSyntax = errors.New("tag: malformed expression")
+	ErrSyntax = errors.New("malformed expression")
 	// ErrUnknownTag is returned for a tag the definition does not declare.
-	ErrUnknownTag = errors.New("tag: unknown tag")
+	ErrUnknownTag = errors.New("unknown tag")
 	// ErrNotManual is returned when an operator adds or removes a tag that
 	// a rule maintains.
-	ErrNotManual = errors.New("tag: not a manual tag")
+	ErrNotManual = errors.New("not a manual tag")
 	// ErrUnknownAttribute is returned for a profile attribute the
 	// definition does not declare.
-	ErrUnknownAttribute = errors.New("tag: unknown profile attribute")
+	ErrUnknownAttribute = errors.New("unknown profile attribute")
 	// ErrAttributeType is returned for a profile attribute value of the
 	// wrong kind.
-	ErrAttributeType = errors.New("tag: profile attribute has the wrong type")
+	ErrAttributeType = errors.New("profile attribute has the wrong type")
 )
 
 // Expr is a parsed tag expression: tag names combined with "and", "or",
@@ -43,6 +43,15 @@ const MaxDepth = 64
 // names are words without spaces or parentheses. The error wraps ErrSyntax,
 // for an expression nested deeper than MaxDepth too.
 func Parse(s string) (Expr, error) {
+	e, err := parse(s)
+	if err != nil {
+		return Expr{}, fmt.Errorf("tag: %w", err)
+	}
+	return e, nil
+}
+
+// parse is Parse without the package's name, which Parse adds.
+func parse(s string) (Expr, error) {
 	p := &parser{toks: tokenize(s)}
 	if len(p.toks) == 0 {
 		return Expr{}, fmt.Errorf("%w: empty", ErrSyntax)

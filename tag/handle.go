@@ -18,7 +18,7 @@ import (
 
 // ErrNotDefined is wrapped by every call of a Handle whose program defines
 // no tags but Of, which lists no tags.
-var ErrNotDefined = errors.New("tag: the program defines no tags")
+var ErrNotDefined = errors.New("the program defines no tags")
 
 // Handle is a program's tag domain: manual tags, profile attributes, the
 // recompute of a changed rule, and the reads (a member's tags and

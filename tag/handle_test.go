@@ -174,9 +174,9 @@ func TestTagRulesFollowEventsAndProfile(t *testing.T) {
 	// order, as an event's attributes are.
 	_, err = p.Tags().SetProfile(ctx, tag.ProfileRequest{RequestID: "pf5", Member: "m", At: at,
 		Attributes: map[string]event.Value{"shoe": event.Str("42"), "gender": event.Int(1), "age": event.Str("x")}})
-	want := "tag: set profile of \"m\": attributes.age: tag: unknown profile attribute\n" +
-		"attributes.gender: tag: profile attribute has the wrong type: got integer, want string\n" +
-		"attributes.shoe: tag: unknown profile attribute"
+	want := "tag: set profile of \"m\": attributes.age: unknown profile attribute\n" +
+		"attributes.gender: profile attribute has the wrong type: got integer, want string\n" +
+		"attributes.shoe: unknown profile attribute"
 	if err == nil || err.Error() != want {
 		t.Errorf("three attributes at fault: %v\nwant %s", err, want)
 	}
