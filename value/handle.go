@@ -19,14 +19,14 @@ import (
 var (
 	// ErrNotDefined is returned by every call of a Handle whose program
 	// defines no stored value.
-	ErrNotDefined = errors.New("value: the program defines no stored value")
+	ErrNotDefined = errors.New("the program defines no stored value")
 	// ErrRefundExceedsSpend is wrapped in the error of a refund event
 	// whose amount would take the member's cumulative refunds past the
 	// member's cumulative spend: a refund credits back money the member
 	// spent, it never creates money. The event changes nothing; the error
 	// gives the amount and what is still refundable (Account's Spent less
 	// its Refunded).
-	ErrRefundExceedsSpend = errors.New("value: refund exceeds the member's spend")
+	ErrRefundExceedsSpend = errors.New("refund exceeds the member's spend")
 	// ErrInvalidAmount is wrapped in the error of a stored-value event
 	// that would take the member's balance or cumulative recharge, spend
 	// or refund past the limit on decimals each amount keeps to
@@ -35,7 +35,7 @@ var (
 	// changes nothing, and its ID is not taken. (An amount that is not
 	// positive, or finer than the scale, is refused before, with
 	// event.ErrInvalidEvent naming the attribute.)
-	ErrInvalidAmount = errors.New("value: invalid amount")
+	ErrInvalidAmount = errors.New("invalid amount")
 )
 
 // Handle reads members' stored value. Recharges, spends and refunds are

@@ -196,7 +196,7 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 // 9e39 plus a recharge of 1.00 is 9000…001, of 40 digits.
 func checkLimit(member, what string, d decimal.Decimal) error {
 	if err := engine.CheckLimit(d); err != nil {
-		return fmt.Errorf("%w: member %q's %s would be %s: %w", ErrInvalidAmount, member, what, d, err)
+		return fmt.Errorf("value: %w: member %q's %s would be %s: %w", ErrInvalidAmount, member, what, d, err)
 	}
 	return nil
 }
@@ -219,7 +219,7 @@ func checkRefund(tx store.Tx, member string, amt decimal.Decimal) error {
 	}
 	if left := spent.Sub(refunded); amt.Cmp(left) > 0 {
 		left = decimal.Max(left, decimal.Zero) // refunds past the spend were accepted before the rule
-		return fmt.Errorf("%w: refund %s of member %q, %s refundable (spent %s, refunded %s)",
+		return fmt.Errorf("value: %w: refund %s of member %q, %s refundable (spent %s, refunded %s)",
 			ErrRefundExceedsSpend, amt, member, left, spent, refunded)
 	}
 	return nil
