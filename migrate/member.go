@@ -196,7 +196,7 @@ var (
 	// past reading: a CSV header that does not parse or names an unknown
 	// column, a record longer than MaxRecord, a quoted field left open to
 	// the end of the file.
-	ErrBadRow = errors.New("migrate: bad row")
+	ErrBadRow = errors.New("bad row")
 	// ErrInvalidArgument is wrapped by Run's error for an argument it
 	// cannot use (a nil target or source), and by the first Next of a
 	// source built on a nil reader. It is event.ErrInvalidArgument, the

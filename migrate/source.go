@@ -789,5 +789,5 @@ func (s errSource) Next() (Row, error) { return Row{}, s.err }
 
 // nilReader is the source of CSV or JSONL given a nil reader.
 func nilReader(format string) Source {
-	return errSource{fmt.Errorf("migrate: %s: %w: r: nil reader", format, ErrInvalidArgument)}
+	return errSource{fmt.Errorf("%s: %w: r: nil reader", format, ErrInvalidArgument)}
 }
