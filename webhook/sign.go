@@ -35,14 +35,14 @@ const DefaultTolerance = 5 * time.Minute
 var (
 	// ErrMalformedSignature is returned for a signature header that is
 	// absent or not of the form "t=<unix seconds>,v1=<hex>[,v1=…]".
-	ErrMalformedSignature = errors.New("webhook: malformed signature header")
+	ErrMalformedSignature = errors.New("malformed signature header")
 	// ErrSignatureMismatch is returned when no v1 signature of the header
 	// is the HMAC of the timestamp and the body under the secret.
-	ErrSignatureMismatch = errors.New("webhook: signature mismatch")
+	ErrSignatureMismatch = errors.New("signature mismatch")
 	// ErrTimestampOutOfTolerance is returned for a correctly signed
 	// request whose timestamp is further from now than the tolerance: an
 	// old request replayed, or a clock far off.
-	ErrTimestampOutOfTolerance = errors.New("webhook: signature timestamp out of tolerance")
+	ErrTimestampOutOfTolerance = errors.New("signature timestamp out of tolerance")
 	// ErrInvalidArgument is returned for an argument that is not usable:
 	// an empty secret, a tolerance that is not positive (and, from New,
 	// any unusable configuration). It is event.ErrInvalidArgument, the
@@ -92,11 +92,19 @@ func mac(secret []byte, ts string, body []byte) []byte {
 // signature is checked before the timestamp, so a forged request is a
 // mismatch whatever its time.
 func Verify(body []byte, header string, secret []byte, now time.Time, tolerance time.Duration) error {
+	if err := verify(body, header, secret, now, tolerance); err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	return nil
+}
+
+// verify is Verify without the package's name, which Verify adds once.
+func verify(body []byte, header string, secret []byte, now time.Time, tolerance time.Duration) error {
 	if len(secret) == 0 {
-		return fmt.Errorf("webhook: verify: %w: empty secret", ErrInvalidArgument)
+		return fmt.Errorf("verify: %w: empty secret", ErrInvalidArgument)
 	}
 	if tolerance <= 0 {
-		return fmt.Errorf("webhook: verify: %w: tolerance %v is not positive", ErrInvalidArgument, tolerance)
+		return fmt.Errorf("verify: %w: tolerance %v is not positive", ErrInvalidArgument, tolerance)
 	}
 	ts, sigs, err := parseSignature(header)
 	if err != nil {

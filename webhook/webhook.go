@@ -46,14 +46,14 @@ var (
 	// process or another (see the package documentation): two would send
 	// the same changes. A Run or Flush that finds its lease taken over
 	// stops with an error wrapping it too.
-	ErrBusy = errors.New("webhook: deliverer already running")
+	ErrBusy = errors.New("deliverer already running")
 	// ErrUndelivered is wrapped by Replay's error when the endpoint did
 	// not acknowledge the change in the attempts allowed; the dead letter
 	// stays, with the attempts added.
-	ErrUndelivered = errors.New("webhook: not delivered")
+	ErrUndelivered = errors.New("not delivered")
 	// ErrNoDeadLetter is returned by Replay and Discard for a position
 	// that has no dead letter.
-	ErrNoDeadLetter = errors.New("webhook: no dead letter")
+	ErrNoDeadLetter = errors.New("no dead letter")
 	// ErrCorrupt is returned for damaged data: a dead letter that does not
 	// decode or names another position, or a feed whose positions do not
 	// increase after the cursor. It wraps store.ErrCorrupt, which a host
