@@ -36,7 +36,7 @@ import (
 // member again, whose events are taken), a points lot past the limit on
 // decimals every amount keeps to (an exchange at a large rate can make
 // one: the import refuses it; the error wraps event.ErrTooLarge too).
-var ErrNotPortable = errors.New("export: state the import format cannot carry")
+var ErrNotPortable = errors.New("state the import format cannot carry")
 
 // OpeningReader reads what Openings writes; *membership.Program
 // satisfies it.
