@@ -27,20 +27,8 @@ import (
 // adjustment or the second order again applies nothing and leaves 350.
 func TestReplayRequestAppliedTwiceDiverges(t *testing.T) {
 	ctx := context.Background()
-	def := retailWith(t, func(map[string]any) {})
-	src := memory.New()
-	p, err := membership.Open(src, def, membership.WithJournal())
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := time.Date(2026, 3, 1, 10, 0, 0, 0, p.Location())
-	order := func(id, amount string, h int) {
-		t.Helper()
-		if _, err := p.Process(ctx, event.Event{ID: id, Member: "m1", Type: "order", Time: at.Add(time.Duration(h) * time.Hour),
-			Attrs: event.Attrs{"amount": event.DecString(amount), "order_id": event.Str(id)}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r := newReplaySource(t)
+	def, src, p, at, order := r.def, r.st, r.p, r.at, r.order
 	order("o1", "200", 0)
 	if _, err := p.Points().Adjust(ctx, points.AdjustRequest{RequestID: "adj-1", Member: "m1", Operator: "op", Note: "goodwill",
 		At: at.Add(time.Hour), Program: "mall", Amount: decimal.NewFromInt(50)}); err != nil {
@@ -80,16 +68,9 @@ func TestReplayRequestAppliedTwiceDiverges(t *testing.T) {
 // (it returned ErrDefinitionConflict) and applies nothing.
 func TestReplayFromDamagedDefinitionRecord(t *testing.T) {
 	ctx := context.Background()
-	def := retailWith(t, func(map[string]any) {})
-	src := memory.New()
-	p, err := membership.Open(src, def, membership.WithJournal())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Process(ctx, event.Event{ID: "o1", Member: "m1", Type: "order", Time: time.Date(2026, 3, 1, 10, 0, 0, 0, p.Location()),
-		Attrs: event.Attrs{"amount": event.DecString("200"), "order_id": event.Str("o1")}}); err != nil {
-		t.Fatal(err)
-	}
+	r := newReplaySource(t)
+	def, src := r.def, r.st
+	r.order("o1", "200", 0)
 	if err := src.Update(ctx, func(tx store.Tx) error { return tx.Put("meta", []byte("definition"), []byte{0, 0, 1}) }); err != nil {
 		t.Fatal(err)
 	}
@@ -111,19 +92,10 @@ func TestReplayFromDamagedDefinitionRecord(t *testing.T) {
 // replay that is done) applies nothing and is no error.
 func TestReplayWithPartsOutsideTheJournal(t *testing.T) {
 	ctx := context.Background()
-	def := retailWith(t, func(map[string]any) {})
-	src := memory.New()
-	p, err := membership.Open(src, def, membership.WithJournal())
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := time.Date(2026, 3, 1, 10, 0, 0, 0, p.Location())
-	for i, id := range []string{"o1", "o2"} {
-		if _, err := p.Process(ctx, event.Event{ID: id, Member: "m1", Type: "order", Time: at.Add(time.Duration(i) * time.Hour),
-			Attrs: event.Attrs{"amount": event.DecString("100"), "order_id": event.Str(id)}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r := newReplaySource(t)
+	def, src := r.def, r.st
+	r.order("o1", "100", 0)
+	r.order("o2", "100", 1)
 	dst, err := membership.Open(memory.New(), def)
 	if err != nil {
 		t.Fatal(err)
@@ -158,20 +130,9 @@ func TestReplayWithPartsOutsideTheJournal(t *testing.T) {
 // (4, 4) for o3.
 func TestReplayProgressAfterEachBatch(t *testing.T) {
 	ctx := context.Background()
-	def := retailWith(t, func(map[string]any) {})
-	src := memory.New()
-	p, err := membership.Open(src, def, membership.WithJournal())
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := time.Date(2026, 3, 1, 10, 0, 0, 0, p.Location())
-	order := func(id string, h int) {
-		t.Helper()
-		if _, err := p.Process(ctx, event.Event{ID: id, Member: "m1", Type: "order", Time: at.Add(time.Duration(h) * time.Hour),
-			Attrs: event.Attrs{"amount": event.DecString("100"), "order_id": event.Str(id)}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r := newReplaySource(t)
+	def, src, p, at := r.def, r.st, r.p, r.at
+	order := func(id string, h int) { t.Helper(); r.order(id, "100", h) }
 	order("o1", 0)
 	order("o2", 1)
 	if _, err := p.Points().Adjust(ctx, points.AdjustRequest{RequestID: "adj-1", Member: "m1", Operator: "op", Note: "n",
@@ -189,5 +150,37 @@ func TestReplayProgressAfterEachBatch(t *testing.T) {
 	}
 	if d := cmp.Diff([][2]uint64{{2, 4}, {3, 4}, {4, 4}}, got); d != "" {
 		t.Errorf("progress (-want +got):\n%s", d)
+	}
+}
+
+// replaySource is the source of the replay tests here: the retail program
+// with its journal on a memory store, and the time of its first order,
+// 10:00 on 1 March 2026 in the program's zone.
+type replaySource struct {
+	t   *testing.T
+	def membership.Definition
+	st  *memory.Store
+	p   *membership.Program
+	at  time.Time
+}
+
+func newReplaySource(t *testing.T) replaySource {
+	t.Helper()
+	r := replaySource{t: t, def: retailWith(t, func(map[string]any) {}), st: memory.New()}
+	p, err := membership.Open(r.st, r.def, membership.WithJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.p, r.at = p, time.Date(2026, 3, 1, 10, 0, 0, 0, p.Location())
+	return r
+}
+
+// order processes m1's order id of amount (its order_id id), h hours
+// after the first order's time.
+func (r replaySource) order(id, amount string, h int) {
+	r.t.Helper()
+	if _, err := r.p.Process(context.Background(), event.Event{ID: id, Member: "m1", Type: "order", Time: r.at.Add(time.Duration(h) * time.Hour),
+		Attrs: event.Attrs{"amount": event.DecString(amount), "order_id": event.Str(id)}}); err != nil {
+		r.t.Fatal(err)
 	}
 }
