@@ -314,10 +314,16 @@ func decodeLotOf(v []byte, a Account, id string, ts []byte) (Lot, error) {
 	return l, nil
 }
 
+// lotKeyOK reports whether k, past its account's n bytes, holds a lot's
+// expiry, grant and ID.
+func lotKeyOK(k []byte, n int) bool {
+	return len(k) >= n+lotTimesLen+1 && k[len(k)-1] == keys.Sep
+}
+
 // decodeLotAt reads the lot record k, v of account a, whose key is k's
 // first n bytes.
 func decodeLotAt(a Account, n int, k, v []byte) (Lot, error) {
-	if len(k) < n+lotTimesLen+1 || k[len(k)-1] != keys.Sep {
+	if !lotKeyOK(k, n) {
 		return Lot{}, fmt.Errorf("%w: lot key %q", ErrCorrupt, k)
 	}
 	return decodeLotOf(v, a, string(k[n+lotTimesLen:len(k)-1]), k[n:n+lotTimesLen])

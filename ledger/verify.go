@@ -19,7 +19,12 @@ import (
 )
 
 // Verify checks every invariant of the journal and returns an error joining
-// one problem (each wrapping ErrCorrupt) per violation, or nil:
+// one problem (each wrapping ErrCorrupt) per violation, or nil. A lot, lot
+// ID index or day-total key it cannot read is one more problem (naming
+// the bucket and the key), and the check goes on without that record, so
+// the other problems are reported with it. Any other unreadable record
+// (an entry, a balance, a counter, a lot's or a day total's value) or a
+// store's failure still stops it, with that error alone:
 //   - every transaction balances per asset (a transaction is known by its
 //     member and number: numbers are per member);
 //   - each account's stored balance (a pool's: the sum of its stripes)
@@ -165,8 +170,9 @@ func Verify(tx store.Tx) error {
 	lotTimes := map[lotRef]string{} // each lot record's expiry and grant, as its key holds them
 	err = tx.Scan(bLot, nil, nil, false, func(k, v []byte) error {
 		a, n, ok := parseAccountKey(k)
-		if !ok {
-			return errf(ErrCorrupt, "lot key %q", k)
+		if !ok || !lotKeyOK(k, n) {
+			bad("%s: lot key %q, unreadable", bLot, k)
+			return nil
 		}
 		lot, err := decodeLotAt(a, n, k, v)
 		if err != nil {
@@ -194,7 +200,8 @@ func Verify(tx store.Tx) error {
 	err = tx.Scan(bLotID, nil, nil, false, func(k, v []byte) error {
 		a, id, ok := l.lotIDAt(k)
 		if !ok {
-			return errf(ErrCorrupt, "lot ID index key %q", k)
+			bad("%s: lot ID index key %q, unreadable", bLotID, k)
+			return nil
 		}
 		r := lotRef{a, id}
 		c := credits[r]
@@ -297,7 +304,8 @@ func Verify(tx store.Tx) error {
 			parts = splitKey(base)
 		}
 		if len(parts) != 3 || parts[0] == "" || parts[2] == "" {
-			return errf(ErrCorrupt, "day key %q", k)
+			bad("%s: day key %q, unreadable", bDay, k)
+			return nil
 		}
 		amt, err := decodeAmount(v)
 		if err != nil {

@@ -152,6 +152,27 @@ func TestVerifyFindsEachDamage(t *testing.T) {
 		{"a lot key garbled", func(tx store.Tx) error {
 			return tx.Put(bLot, keys.New().Str("alice").Str(string(pts)).Str("").Str("x"), []byte{lotV2})
 		}, []string{"lot key"}},
+		{"unreadable keys and a day's total changed", func(tx store.Tx) error {
+			// Each unreadable key is one problem, and Verify goes on: the
+			// changed total is reported too, and the garbled day key's 7
+			// is not summed (the totals read 14, not 21).
+			k, _ := first(tx, bDay, "", false)
+			if err := tx.Put(bDay, k, []byte("14")); err != nil {
+				return err
+			}
+			if err := tx.Put(bLot, keys.New().Str("alice").Str(string(pts)).Str("").Str("x"), []byte{lotV2}); err != nil {
+				return err
+			}
+			if err := tx.Put(bLotID, keys.New().Str("alice").Str(string(pts)).Str("").Str("1.0"), make([]byte, lotTimesLen)); err != nil {
+				return err
+			}
+			return tx.Put(bDay, []byte("garbled"), []byte("7"))
+		}, []string{
+			`ledger.lot: lot key "alice\x00points:mall\x00\x00x\x00", unreadable`,
+			`ledger.lotid: lot ID index key "alice\x00points:mall\x00\x001.0\x00", unreadable`,
+			`ledger.day: day key "garbled", unreadable`,
+			"points:mall: totals per kind sum to 14, member balances to 15",
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			st := memory.New()
