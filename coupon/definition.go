@@ -364,7 +364,8 @@ func (d *Definition) CheckReward(r rule.Reward, from rule.SourceKind) error {
 // MoneyScale outside 0 to 8, negative stock or limits, unknown methods, an
 // invalid validity or period, the same product both included and
 // excluded, packs naming missing templates or with an unknown mode, a
-// pack item's or a gift's count above MaxCount (the coupons of one claim,
+// template gift repeating an earlier one in every field (use its count;
+// a pack gift may repeat), a pack item's or a gift's count above MaxCount (the coupons of one claim,
 // issued in one transaction), a pack gift's count above 1 (it gives one
 // pack), gifts naming a template or pack whose claim methods leave out
 // "system" (the method gifts are issued by), a gift's count above its
@@ -430,8 +431,20 @@ func (d Definition) Check(env Env) error {
 		k.Claim.check(&ps, rule.Join(p, "claim"))
 		k.Claim.checkNames(&ps, rule.Join(p, "claim"), env)
 	}
+	gifts := map[Gift]int{} // a template gift → its first index
 	for i, g := range d.Gifts {
 		p := rule.Index("gifts", i)
+		// The same template gift twice issues its coupons twice on every
+		// event: surely a typo, as Count gives several. A pack gift may
+		// repeat: its Count gives one pack, so a repeat is the only way to
+		// give two.
+		if g.Template != "" && g.Pack == "" {
+			if first, ok := gifts[g]; ok {
+				ps.Addf(p, "the same gift as %s (use count)", rule.Index("gifts", first))
+			} else {
+				gifts[g] = i
+			}
+		}
 		if env != nil {
 			if _, ok := env.EventType(g.Event); !ok {
 				ps.Addf(rule.Join(p, "event"), "unknown event type %q", g.Event)

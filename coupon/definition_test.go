@@ -196,3 +196,46 @@ func TestDefinitionCheckSegment(t *testing.T) {
 		t.Errorf("Check(nil) problem paths (-want +got):\n%s", diff)
 	}
 }
+
+// A template gift repeated in every field issues its coupons twice on
+// every event, which its count says in one gift: refused at the repeat,
+// naming the first. Gifts that differ in any field, and a repeated pack
+// gift (its count gives one pack), are accepted.
+func TestDefinitionCheckRepeatedGift(t *testing.T) {
+	e := env{"register": true, "login": true, "gold": true}
+	b := coupon.Gift{Event: "register", Template: "B"} // validDef's gifts[0]
+	for _, tc := range []struct {
+		name  string
+		extra []coupon.Gift // appended to validDef's two gifts
+		want  string        // "": accepted
+	}{
+		{"repeat", []coupon.Gift{b},
+			"1 problem(s):\n\tgifts[2]: the same gift as gifts[0] (use count)"},
+		{"two repeats", []coupon.Gift{b, {Event: "login", Template: "B"}, b},
+			"2 problem(s):\n\tgifts[2]: the same gift as gifts[0] (use count)\n\tgifts[4]: the same gift as gifts[0] (use count)"},
+		{"repeat with a count", []coupon.Gift{{Event: "register", Template: "B", Count: 2}, {Event: "register", Template: "B", Count: 2}},
+			"1 problem(s):\n\tgifts[3]: the same gift as gifts[2] (use count)"},
+		{"another count", []coupon.Gift{{Event: "register", Template: "B", Count: 2}}, ""},
+		{"another event", []coupon.Gift{{Event: "login", Template: "B"}}, ""},
+		{"another template", []coupon.Gift{{Event: "register", Template: "C"}}, ""},
+		{"a pack twice", []coupon.Gift{{Event: "register", Pack: "P"}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := validDef(t)
+			d.Gifts = append(d.Gifts, tc.extra...)
+			err := d.Check(e)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Check = %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, rule.ErrInvalidDefinition) {
+				t.Fatalf("Check = %v, want a definition error", err)
+			}
+			if err.Error() != tc.want {
+				t.Errorf("Check =\n%v\nwant\n%s", err, tc.want)
+			}
+		})
+	}
+}

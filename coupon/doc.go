@@ -195,6 +195,13 @@
 // apply to coupons given in a pack, but a template outside its claim
 // period counts as having none left.
 //
+// A [Gift] issues its coupons, or its pack, on every event of its type.
+// Definition.Check refuses a template gift that repeats an earlier one in
+// every field ("gifts[1]: the same gift as gifts[0] (use count)"): it
+// issued the coupons twice on every event, which one gift says with its
+// Count; an earlier release accepted it. A pack gift may repeat: its
+// Count gives one pack, so a repeat is the only way to give two.
+//
 // # Codes
 //
 // A code is 16 symbols of Crockford's base32 alphabet ([Alphabet]: no I,
