@@ -244,7 +244,19 @@ func (d Definition) checkLadder(ps *rule.Problems, env Env) {
 			}
 		}
 		for j, g := range l.Gifts {
-			ps.Add(rule.Join(p, rule.Index("gifts", j)), env.CheckReward(g, rule.FromLevel))
+			gp := rule.Join(p, rule.Index("gifts", j))
+			ps.Add(gp, env.CheckReward(g, rule.FromLevel))
+			// A repeat is granted twice on reaching the level, which one
+			// gift says: surely a typo. A pack gift gives one pack and an
+			// achievement is had once: no one gift says two.
+			if k := slices.IndexFunc(l.Gifts[:j], func(h rule.Reward) bool { return sameReward(g, h) }); k >= 0 {
+				switch g.Kind {
+				case rule.RewardCoupon:
+					ps.Addf(gp, "the same gift as %s (use count)", rule.Index("gifts", k))
+				case rule.RewardPoints, rule.RewardGrowth:
+					ps.Addf(gp, "the same gift as %s (add the amounts)", rule.Index("gifts", k))
+				}
+			}
 		}
 		if f := l.Freeze; f != nil {
 			fp := rule.Join(p, "freeze")
@@ -436,4 +448,12 @@ func (d Definition) Plan(name string) (Plan, bool) {
 		}
 	}
 	return Plan{}, false
+}
+
+// sameReward reports whether a and b are the same in every field, their
+// amounts compared by value (10 is 10.0).
+func sameReward(a, b rule.Reward) bool {
+	same := a.Amount.Equal(b.Amount)
+	a.Amount, b.Amount = decimal.Decimal{}, decimal.Decimal{}
+	return same && a == b
 }

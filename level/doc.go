@@ -50,7 +50,12 @@
 // (ladder[0].gifts): before, they were accepted and never granted, and a
 // definition that passed before is refused by this release. A
 // registration gift (注册礼) is a coupon gift on the registration event
-// (coupon.Gift) or a one-action task with a total limit of 1. A decrease
+// (coupon.Gift) or a one-action task with a total limit of 1. A level's
+// gift that repeats an earlier one of the level in every field (amounts
+// by value) is refused too ("ladder[1].gifts[1]: the same gift as
+// gifts[0] (use count)"; "(add the amounts)" for points and growth): it
+// was granted twice, which one gift says; an earlier release accepted it.
+// A pack or achievement gift may repeat (no one gift gives two). A decrease
 // (a refund rule, a negative growth rule) never goes below zero — the shortfall is recorded
 // in the change's payload and reason — and never downgrades before the
 // term ends.

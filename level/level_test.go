@@ -662,3 +662,60 @@ func ExampleLevel_TermEnd() {
 	fmt.Println(end.In(loc).Format(time.DateTime))
 	// Output: 2026-05-01 00:00:00
 }
+
+// A level's gift repeated in every field is granted twice on reaching the
+// level, which one gift says (a coupon's count, a sum of amounts):
+// refused at the repeat, naming the first. Gifts that differ in any field,
+// the same gift on two levels, and a repeated pack or achievement (no one
+// gift gives two) are accepted.
+func TestLevelCheckRepeatedGift(t *testing.T) {
+	coupon := rule.Reward{Kind: rule.RewardCoupon, Template: "T"}
+	pack := rule.Reward{Kind: rule.RewardPack, Pack: "P"}
+	badge := rule.Reward{Kind: rule.RewardAchievement, Achievement: "A"}
+	hundred, twoHundred := d("100.0"), d("200") // the closures' d is the definition
+	const one = "1 problem(s):\n\tladder[1]."
+	tests := []struct {
+		name   string
+		mutate func(*level.Definition) // validDef's ladder[1] gives growth 5 and points mall 100
+		want   string                  // "": accepted
+	}{
+		{"coupon twice", func(d *level.Definition) { d.Ladder[1].Gifts = append(d.Ladder[1].Gifts, coupon, coupon) },
+			one + "gifts[3]: the same gift as gifts[2] (use count)"},
+		{"points twice, 100 and 100.0", func(d *level.Definition) {
+			d.Ladder[1].Gifts = append(d.Ladder[1].Gifts, rule.Reward{Kind: rule.RewardPoints, Program: "mall", Amount: hundred})
+		}, one + "gifts[2]: the same gift as gifts[1] (add the amounts)"},
+		{"growth twice", func(d *level.Definition) { d.Ladder[1].Gifts = append(d.Ladder[1].Gifts, d.Ladder[1].Gifts[0]) },
+			one + "gifts[2]: the same gift as gifts[0] (add the amounts)"},
+		{"coupon, another count", func(d *level.Definition) {
+			d.Ladder[1].Gifts = append(d.Ladder[1].Gifts, coupon, rule.Reward{Kind: rule.RewardCoupon, Template: "T", Count: 2})
+		}, ""},
+		{"coupon, another template", func(d *level.Definition) {
+			d.Ladder[1].Gifts = append(d.Ladder[1].Gifts, coupon, rule.Reward{Kind: rule.RewardCoupon, Template: "U"})
+		}, ""},
+		{"points, another amount", func(d *level.Definition) {
+			d.Ladder[1].Gifts = append(d.Ladder[1].Gifts, rule.Reward{Kind: rule.RewardPoints, Program: "mall", Amount: twoHundred})
+		}, ""},
+		{"the same gift on two levels", func(d *level.Definition) { d.Ladder[2].Gifts = d.Ladder[1].Gifts }, ""},
+		{"pack twice", func(d *level.Definition) { d.Ladder[1].Gifts = append(d.Ladder[1].Gifts, pack, pack) }, ""},
+		{"achievement twice", func(d *level.Definition) { d.Ladder[1].Gifts = append(d.Ladder[1].Gifts, badge, badge) }, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			def := validDef()
+			tc.mutate(&def)
+			err := def.Check(testEnv)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Check = %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, rule.ErrInvalidDefinition) {
+				t.Fatalf("Check = %v, want an invalid definition", err)
+			}
+			if err.Error() != tc.want {
+				t.Errorf("Check =\n%v\nwant\n%s", err, tc.want)
+			}
+		})
+	}
+}
