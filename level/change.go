@@ -36,7 +36,9 @@ const (
 	// (its reason's note says so). The payload of one the definition no
 	// longer gives has the reward's kind and what it grants
 	// (rule.Reward.Target), not its amount or count: match it with
-	// ChangeOwed's by level and target.
+	// ChangeOwed's by level and target (of several owed of one target, it
+	// closes one of them; the others are paid as the gifts the level
+	// still gives of it).
 	ChangeGiftDropped = "level.gift_dropped"
 	// ChangeFrozen is a level frozen after a downgrade (payload
 	// [FreezeChange]).

@@ -32,6 +32,14 @@ func FuzzMemberRecord(f *testing.F) {
 	} {
 		f.Add(appendMember(nil, &m))
 	}
+	// Two gifts owed of one target, in their order (version 4: the
+	// second read as place 1), and the second alone (version 6, with its
+	// place).
+	two := owed{Level: "Silver", Reward: "coupon:cash", Refused: at, Version: 2, Fingerprint: 3}
+	second := two
+	second.N = 1
+	f.Add(appendMember(nil, &memberState{Level: "Gold", Owed: []owed{two, second}}))
+	f.Add(appendMember(nil, &memberState{Level: "Gold", Owed: []owed{second}}))
 	// Version 3, as the release before wrote it: a gift owed without its
 	// last refusal.
 	v3 := appendMember(nil, &memberState{Level: "Gold", Seq: 1})

@@ -149,12 +149,31 @@
 // definition no longer gives included (before, those went unpublished):
 // neither GrantOwed nor the member's events are taken from then on.
 //
+// A reward owed is one of the level's gifts, known by its target (the
+// coupon's template, the pack) and its place among the level's gifts of
+// that target: of a level that gives two coupons of one template (counts
+// 1 and 2), or one pack twice (the way to give two), each gift refused is
+// owed, listed in [Status.Owed], granted, dropped and published
+// ([ChangeOwed], [ChangeGift], [ChangeGiftDropped]) as itself, and
+// granted once. A version that changes a gift's count or amount pays the
+// one it gives at that place; one that takes one of two gifts of a target
+// away pays the first owed as the gift left and drops the second. Before,
+// a reward owed was known by its target alone and paid as the level's
+// first gift of it: a member refused both coupons was paid the coupon of
+// count 1 twice (Status.Owed listed it twice), one refused only the
+// coupon of count 2 was paid the one of count 1, and a version keeping
+// one of the two paid it twice.
+//
 // [Status.Gifted] lists the levels whose gifts the member had, and Owed
 // the rewards owed; both move with the member: export.Openings writes
 // them, and a member migrated in with them (migrate.Member.GiftedLevels,
 // OwedGifts) has exactly those levels gifted and is owed those rewards
 // (without the levels, as from a file before them, the levels up to the
-// member's and those of the gifts owed count as gifted).
+// member's and those of the gifts owed count as gifted). The file names a
+// reward owed by its target, so the k-th listed of a level and target is
+// the level's k-th gift of that target, and one listed more often than
+// the level gives it is refused: a member owed only the second of two
+// gifts of a target (the coupon of count 2 above) moves as owed the first.
 //
 // # Terms and retention
 //
@@ -445,7 +464,16 @@
 // with each reward's last refusal (time and definition), which the
 // release before this rule does not read (store.ErrCorrupt on its
 // instances while a deploy rolls); the form before it, rewards owed
-// without their refusal, is still read. A member record whose lifetime
+// without their refusal, is still read. A member owed a reward at a place
+// that the order of the rewards owed does not say (the second of a
+// level's gifts of one target owed without the first) has a record in a
+// form with each reward's place, which the release before this one does
+// not read either (store.ErrCorrupt while a deploy rolls); the forms
+// before list the rewards owed without their place, the k-th of a level
+// and target read as the level's k-th gift of it, as they were owed (a
+// gift's refusals in the order of the level's gifts). A member record
+// that owes one reward twice (of one level, target and place) is
+// store.ErrCorrupt: it would be paid twice. A member record whose lifetime
 // growth reads negative is store.ErrCorrupt: it is floored at zero, so no
 // writer writes one. A freeze's earned growth may be negative (see
 // Freezes); the release before this one refused it as store.ErrCorrupt,

@@ -3,6 +3,8 @@ package level
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/memberkit/membership/internal/codec"
@@ -17,6 +19,7 @@ const (
 	memberV3 = 3 // V2 and the rewards of gifts owed
 	memberV4 = 4 // V2 and the rewards of gifts owed, each with its last refusal
 	memberV5 = 5 // V4 and the time of the latest plan change
+	memberV6 = 6 // V5, each gift owed with its place among its level's gifts of its target
 )
 
 // appendMember appends m's record to b.
@@ -26,6 +29,8 @@ func appendMember(b []byte, m *memberState) []byte {
 	// stays as an earlier release wrote and reads it.
 	v := byte(memberV2)
 	switch {
+	case !numberedOwed(m.Owed):
+		v = memberV6 // only members owed a gift that the order of those owed does not place
 	case !m.PlanChanged.IsZero():
 		v = memberV5 // only members who bought a plan
 	case len(m.Owed) > 0:
@@ -66,9 +71,12 @@ func appendMember(b []byte, m *memberState) []byte {
 			w.Time(o.Refused)
 			w.Uint(o.Version)
 			w.Uint(o.Fingerprint)
+			if v == memberV6 {
+				w.Uint(uint64(o.N))
+			}
 		}
 	}
-	if v == memberV5 {
+	if v >= memberV5 {
 		w.Time(m.PlanChanged)
 	}
 	return w.B
@@ -79,7 +87,7 @@ func decodeMember(b []byte) (memberState, error) {
 		return decodeMemberJSON(b)
 	}
 	var m memberState // apart from the JSON one, whose address escapes
-	if len(b) == 0 || b[0] < memberV1 || b[0] > memberV5 {
+	if len(b) == 0 || b[0] < memberV1 || b[0] > memberV6 {
 		return m, fmt.Errorf("level: member record of unknown version")
 	}
 	r := codec.Reader{B: b[1:]}
@@ -108,10 +116,20 @@ func decodeMember(b []byte) (memberState, error) {
 			if b[0] >= memberV4 {
 				o.Refused, o.Version, o.Fingerprint = r.Time(), r.Uint(), r.Uint()
 			}
+			if b[0] == memberV6 {
+				k := r.Uint()
+				if k > math.MaxInt32 { // no level lists so many gifts; an int anywhere
+					return memberState{}, fmt.Errorf("level: member record: gift owed %s of %s at place %d", o.Reward, o.Level, k)
+				}
+				o.N = int(k)
+			}
 			m.Owed = append(m.Owed, o)
 		}
+		if b[0] < memberV6 {
+			numberOwed(m.Owed)
+		}
 	}
-	if b[0] == memberV5 {
+	if b[0] >= memberV5 {
 		m.PlanChanged = r.Time()
 	}
 	if err := r.Err(); err != nil {
@@ -131,6 +149,7 @@ func decodeMemberJSON(b []byte) (memberState, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return memberState{}, err
 	}
+	numberOwed(m.Owed)
 	if err := m.check(); err != nil {
 		return memberState{}, err
 	}
@@ -138,16 +157,20 @@ func decodeMemberJSON(b []byte) (memberState, error) {
 }
 
 // check refuses a damaged record: a gift owed without its refusal's time
-// (owed.check), or a lifetime growth below zero, which no writer writes
-// (it is floored at zero). A freeze's earned growth may be negative (see
-// Earn).
+// (owed.check), a gift owed twice (of one level, target and place: it
+// would be paid twice), or a lifetime growth below zero, which no writer
+// writes (it is floored at zero). A freeze's earned growth may be
+// negative (see Earn).
 func (m *memberState) check() error {
 	if m.Lifetime.IsNegative() {
 		return fmt.Errorf("level: member record: lifetime growth %s below zero", m.Lifetime)
 	}
-	for _, o := range m.Owed {
+	for i, o := range m.Owed {
 		if err := o.check(); err != nil {
 			return fmt.Errorf("level: member record: %w", err)
+		}
+		if slices.ContainsFunc(m.Owed[:i], func(p owed) bool { return p.Level == o.Level && p.Reward == o.Reward && p.N == o.N }) {
+			return fmt.Errorf("level: member record: gift owed %s of %s at place %d twice", o.Reward, o.Level, o.N)
 		}
 	}
 	return nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,4 +222,117 @@ func loadStored(t *testing.T, b []byte) error {
 		_, _, err := loadMember(tx, "bob")
 		return err
 	})
+}
+
+// Each gift owed keeps its place among its level's gifts of its target
+// (owed.N), so that two of a target (a coupon's template with counts 1
+// and 2) are paid each as itself. A record lists the gifts owed in an
+// order; the release before wrote no place, and each of a level and
+// target it lists is read as the next place (the first 0, the second 1):
+// so it owed them, one per refused gift in the gifts' order. A record
+// whose places are those of its order is written in the form before
+// (version 4, or 5 with a plan change): the release before reads it the
+// same. One that is not (only the second of a target owed, or the
+// second listed before the first) is written as version 6: version 5
+// with each gift owed followed by its place.
+func TestMemberRecordOwedPlace(t *testing.T) {
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	base := memberState{Level: "Gold", Lifetime: decimal.RequireFromString("3"), Gifted: []string{"Silver"}, Seq: 2}
+	cash := func(n int) owed {
+		return owed{Level: "Silver", Reward: "coupon:cash", N: n, Refused: at, Version: 2, Fingerprint: 300}
+	}
+	pack := owed{Level: "Silver", Reward: "pack:p", Refused: at, Version: 2, Fingerprint: 300}
+	for _, c := range []struct {
+		name    string
+		owed    []owed
+		changed time.Time // PlanChanged
+		version byte
+	}{
+		{"one of a target", []owed{cash(0)}, time.Time{}, memberV4},
+		{"two of a target in order", []owed{cash(0), pack, cash(1)}, time.Time{}, memberV4},
+		{"in order, a plan bought", []owed{cash(0), cash(1)}, at, memberV5},
+		{"the second alone", []owed{pack, cash(1)}, time.Time{}, memberV6},
+		{"the second first", []owed{cash(1), cash(0)}, time.Time{}, memberV6},
+		{"the second alone, a plan bought", []owed{cash(1)}, at, memberV6},
+	} {
+		m := base
+		m.Owed, m.PlanChanged = c.owed, c.changed
+		b := appendMember(nil, &m)
+		if b[0] != c.version {
+			t.Errorf("%s: version %d, want %d", c.name, b[0], c.version)
+		}
+		if got, err := decodeMember(b); err != nil || !cmp.Equal(m, got) {
+			t.Errorf("%s: read back as %+v, %v", c.name, got, err)
+		}
+	}
+
+	// Version 6, byte by byte: version 5's fields, each gift owed with
+	// its place after its definition.
+	m := base
+	m.Owed = []owed{cash(1)}
+	v6 := appendMember(nil, &m)
+	m.Owed = nil
+	w := codec.Writer{B: appendMember(nil, &m)[1:]} // version 2's fields
+	w.Uint(1)
+	w.String("Silver")
+	w.String("coupon:cash")
+	w.Time(at)
+	w.Uint(2)
+	w.Uint(300)
+	w.Uint(1) // the place
+	w.Time(time.Time{})
+	if string(v6) != string(append([]byte{memberV6}, w.B...)) {
+		t.Errorf("version 6 record %x, want %x", v6, append([]byte{memberV6}, w.B...))
+	}
+
+	// Records of the releases before: version 3 (no refusal) and 4 (a
+	// refusal), and JSON, two gifts owed of one target, the first of
+	// another between: places 0, (0), 1.
+	v4 := codec.Writer{B: appendMember(nil, &base)}
+	v4.B[0] = memberV4
+	v3 := codec.Writer{B: slices.Clone(v4.B)}
+	v3.B[0] = memberV3
+	v4.Uint(3)
+	v3.Uint(3)
+	for _, o := range []owed{cash(0), pack, cash(0)} {
+		v4.String(o.Level)
+		v4.String(o.Reward)
+		v4.Time(o.Refused)
+		v4.Uint(o.Version)
+		v4.Uint(o.Fingerprint)
+		v3.String(o.Level)
+		v3.String(o.Reward)
+	}
+	js := []byte(`{"level":"Gold","lifetime":"3","gifted":["Silver"],"seq":2,"owed":[` +
+		`{"level":"Silver","reward":"coupon:cash"},{"level":"Silver","reward":"pack:p"},{"level":"Silver","reward":"coupon:cash"}]}`)
+	for name, c := range map[string]struct {
+		b    []byte
+		want []owed
+	}{
+		"version 4": {v4.B, []owed{cash(0), pack, cash(1)}},
+		"version 3": {v3.B, []owed{{Level: "Silver", Reward: "coupon:cash"}, {Level: "Silver", Reward: "pack:p"}, {Level: "Silver", Reward: "coupon:cash", N: 1}}},
+		"JSON":      {js, []owed{{Level: "Silver", Reward: "coupon:cash"}, {Level: "Silver", Reward: "pack:p"}, {Level: "Silver", Reward: "coupon:cash", N: 1}}},
+	} {
+		got, err := decodeMember(c.b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if diff := cmp.Diff(c.want, got.Owed); diff != "" {
+			t.Errorf("%s: owed (-want +got):\n%s", name, diff)
+		}
+	}
+
+	// One gift owed twice, of one level, target and place, would be paid
+	// twice: the record is damaged.
+	m = base
+	m.Owed = []owed{cash(1), cash(1)}
+	if err := loadStored(t, appendMember(nil, &m)); !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("a gift owed twice: loadMember = %v, want store.ErrCorrupt", err)
+	}
+	// A place past any level's gifts is damaged too (int on any platform).
+	big := slices.Clone(v6)
+	big = append(big[:len(big)-2], 0x80, 0x80, 0x80, 0x80, 0x08, 0) // 1<<31, then the zero plan change
+	if got, err := decodeMember(big); err == nil || !strings.Contains(err.Error(), "gift owed coupon:cash of Silver at place 2147483648") {
+		t.Errorf("place 1<<31: %+v, %v; want an error naming the place", got, err)
+	}
 }

@@ -222,9 +222,11 @@ type Status struct {
 	// the ladder no longer has is left out.
 	Gifted []string `json:"gifted,omitempty"`
 	// Owed lists the rewards of upgrade gifts refused when the member
-	// reached their level (a coupon out of stock): a later event of the
-	// member tries each again once another definition is in force or on
-	// a later day than its last refusal; GrantOwed tries them all.
+	// reached their level (a coupon out of stock), each as the level's
+	// gift it is (two of one template with other counts each with its
+	// own): a later event of the member tries each again once another
+	// definition is in force or on a later day than its last refusal;
+	// GrantOwed tries them all.
 	Owed []Gift `json:"owed,omitempty"`
 	// Plans lists the paid plans held: until Advance performs a plan's
 	// expiry for Status, until the expiry instant for StatusAt.

@@ -24,7 +24,8 @@ import (
 // end is after the row's time and within the supported range; each level
 // gifted is one of the ladder's, given once; each gift owed names a level
 // of the ladder, among those gifted when they are given, and one of that
-// level's gifts.
+// level's gifts: the k-th listed of a level and target its k-th gift of
+// that target, so none is listed more often than the level gives it.
 func (p *part) CheckOpen(mm *migrate.Member) error {
 	g, life := mm.Growth, mm.Lifetime
 	if err := p.checkGrowth("growth", g); err != nil {
@@ -73,8 +74,21 @@ func (p *part) CheckOpen(mm *migrate.Member) error {
 		if mm.GiftedLevels != nil && !slices.Contains(mm.GiftedLevels, g.Level) {
 			return migrate.Fieldf(f+".level", "%w: %q is not among gifted_levels", event.ErrInvalidArgument, g.Level)
 		}
-		if _, ok := p.def.owedGift(owed{Level: g.Level, Reward: g.Reward}); !ok {
+		// The k-th of a level and target listed is the level's k-th gift
+		// of it (numberOwed): one listed more often than the level gives
+		// it would be paid twice.
+		o, last := owed{Level: g.Level, Reward: g.Reward}, -1
+		for j, h := range mm.OwedGifts[:i] {
+			if h == g {
+				o.N, last = o.N+1, j
+			}
+		}
+		switch _, ok := p.def.owedGift(o); {
+		case ok:
+		case last < 0:
 			return migrate.Fieldf(f+".reward", "%w: level %q gives no %q", event.ErrInvalidArgument, g.Level, g.Reward)
+		default:
+			return migrate.Fieldf(f+".reward", "%w: level %q gives %q %d time(s), each owed before (the last at owed_gifts[%d])", event.ErrInvalidArgument, g.Level, g.Reward, o.N, last)
 		}
 	}
 	if mm.Level != "" && p.def.Index(mm.Level) < 0 {
@@ -246,6 +260,7 @@ func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 		}
 		m.Owed = append(m.Owed, owed{Level: g.Level, Reward: g.Reward})
 	}
+	numberOwed(m.Owed) // the k-th of a level and target, its k-th gift of it
 	if err := p.scheduleTerm(u, member, time.Time{}, end); err != nil {
 		return err
 	}

@@ -483,7 +483,7 @@ func (p *part) settle(u *engine.Unit, member string, bal decimal.Decimal) error 
 	}
 	// Mark the gifts before granting them: a growth gift may upgrade again
 	// and must see them as granted.
-	var gifts []Gift
+	var gifts []giftAt
 	for _, i := range crossed {
 		gifts = m.gifts(p.def.Ladder[i], gifts)
 	}
@@ -501,8 +501,8 @@ func (p *part) settle(u *engine.Unit, member string, bal decimal.Decimal) error 
 // changes of its grant, and returns those whose part refused them (it
 // published the refusal). The reasons of late ones (owed since an earlier
 // reach) say so, with inputs (GrantOwed's operator).
-func (p *part) give(u *engine.Unit, member string, gifts []Gift, late bool, inputs map[string]string) ([]Gift, error) {
-	var refused []Gift
+func (p *part) give(u *engine.Unit, member string, gifts []giftAt, late bool, inputs map[string]string) ([]giftAt, error) {
+	var refused []giftAt
 	for _, g := range gifts {
 		why := rule.Reason{Rule: "level." + g.Level + ".gift", Note: "upgrade gift of " + g.Level, Inputs: inputs}
 		if late {
@@ -516,7 +516,7 @@ func (p *part) give(u *engine.Unit, member string, gifts []Gift, late bool, inpu
 		if err != nil {
 			return nil, fmt.Errorf("level: gift of %q: %w", g.Level, err)
 		}
-		if err := u.Emit(ChangeGift, member, g, &why); err != nil {
+		if err := u.Emit(ChangeGift, member, g.Gift, &why); err != nil {
 			return nil, err
 		}
 	}
@@ -534,19 +534,19 @@ func (p *part) give(u *engine.Unit, member string, gifts []Gift, late bool, inpu
 // changed since stays owed, unasked, and a member with none due has
 // nothing written. GrantOwed (all true) asks for every one. A member owed
 // nothing costs nothing: the record is the one the unit has read already.
-func (p *part) payOwed(u *engine.Unit, member string, inputs map[string]string, all bool) ([]Gift, error) {
+func (p *part) payOwed(u *engine.Unit, member string, inputs map[string]string, all bool) ([]giftAt, error) {
 	vm, _, err := p.view(u, member)
 	if err != nil || len(vm.Owed) == 0 {
 		return nil, err
 	}
 	version, fingerprint := u.Definition()
-	var gifts []Gift
+	var gifts []giftAt
 	var kept, gone []owed
 	for _, o := range vm.Owed {
 		if !all && !o.due(u.At(), u.Location(), version, fingerprint) {
 			kept = append(kept, o)
 		} else if g, ok := p.def.owedGift(o); ok {
-			gifts = append(gifts, g)
+			gifts = append(gifts, giftAt{g, o.N})
 		} else {
 			gone = append(gone, o)
 		}
@@ -581,7 +581,7 @@ func (p *part) drop(u *engine.Unit, member string, gone []owed, note string) err
 // the time and definition of this refusal (for payOwed), each published
 // as ChangeOwed; a level that grants its gifts every time grants them all
 // at its next reach anyway.
-func (p *part) owe(u *engine.Unit, member string, refused []Gift) error {
+func (p *part) owe(u *engine.Unit, member string, refused []giftAt) error {
 	if len(refused) == 0 {
 		return nil
 	}
@@ -593,8 +593,8 @@ func (p *part) owe(u *engine.Unit, member string, refused []Gift) error {
 	var kept []Gift
 	for _, g := range refused {
 		if i := p.def.Index(g.Level); i >= 0 && !p.def.Ladder[i].GiftEveryTime {
-			m.Owed = append(m.Owed, owed{Level: g.Level, Reward: g.Reward.Target(), Refused: u.At(), Version: version, Fingerprint: fingerprint})
-			kept = append(kept, g)
+			m.Owed = append(m.Owed, owed{Level: g.Level, Reward: g.Reward.Target(), N: g.n, Refused: u.At(), Version: version, Fingerprint: fingerprint})
+			kept = append(kept, g.Gift)
 		}
 	}
 	if err := p.save(u, member, &m); err != nil {

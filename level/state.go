@@ -90,10 +90,17 @@ func (m *memberState) hasGift(level string) bool {
 }
 
 // owed is a reward of a level's upgrade gift refused when the member
-// reached the level, known by its target (rule.Reward.Target).
+// reached the level, known by its target (rule.Reward.Target) and its
+// place among the level's gifts of that target (N: 0 for the first), so
+// that two gifts of one target (a coupon's template with counts 1 and 2,
+// a pack listed twice) are owed and paid each as itself.
 type owed struct {
 	Level  string `json:"level"`
 	Reward string `json:"reward"`
+	// N is the gift's place among the level's gifts of its target. The
+	// records before member version 6 and the JSON ones have it not:
+	// numberOwed gives it from their order.
+	N int `json:"-"`
 	// Refused is when it was last refused, and Version and Fingerprint
 	// the definition in force then (engine.Unit.Definition): an event
 	// asks for it again only once another definition is in force or on a
@@ -125,18 +132,72 @@ func (o owed) due(at time.Time, loc *time.Location, version, fingerprint uint64)
 		rule.DateOf(at, loc).Compare(rule.DateOf(o.Refused, loc)) > 0
 }
 
-// owedGift returns the reward of the level's gifts that o names; ok is
-// false when the definition no longer gives it (the member's next event
-// drops it).
+// owedGift returns the reward of the level's gifts that o names: the
+// o.N-th of its target; ok is false when the definition no longer gives
+// it (the member's next event drops it).
 func (d Definition) owedGift(o owed) (Gift, bool) {
 	if i := d.Index(o.Level); i >= 0 {
+		n := 0
 		for _, r := range d.Ladder[i].Gifts {
-			if r.Target() == o.Reward {
+			if r.Target() != o.Reward {
+				continue
+			}
+			if n == o.N {
 				return Gift{Level: o.Level, Reward: r}, true
 			}
+			n++
 		}
 	}
 	return Gift{}, false
+}
+
+// place returns the place of gifts[i] among the gifts of its target
+// (owed.N).
+func place(gifts []rule.Reward, i int) int {
+	t, n := gifts[i].Target(), 0
+	for _, r := range gifts[:i] {
+		if r.Target() == t {
+			n++
+		}
+	}
+	return n
+}
+
+// numberOwed gives each gift owed the place of its order among those of
+// its level and target (orderPlace): a record of a member version before
+// 6 (or JSON) lists them so, without their place. Its rewards were owed
+// each for one of the level's gifts, in the gifts' order (the releases
+// before did not tell two of a target apart), so the second of a target
+// owed is the level's second gift of it; one owed of a level that gives
+// two of its target is taken for the first, as those releases paid it.
+func numberOwed(os []owed) {
+	for i := range os {
+		os[i].N = orderPlace(os, i)
+	}
+}
+
+// numberedOwed reports whether each gift owed has the place of its order
+// (orderPlace): whether a record of a member version before 6 keeps
+// their places.
+func numberedOwed(os []owed) bool {
+	for i := range os {
+		if os[i].N != orderPlace(os, i) {
+			return false
+		}
+	}
+	return true
+}
+
+// orderPlace returns the number of gifts owed before os[i] of its level
+// and target.
+func orderPlace(os []owed, i int) int {
+	n := 0
+	for _, o := range os[:i] {
+		if o.Level == os[i].Level && o.Reward == os[i].Reward {
+			n++
+		}
+	}
+	return n
 }
 
 // droppedGift returns the payload of ChangeGiftDropped for o: the reward
@@ -162,18 +223,25 @@ func (d Definition) droppedGift(o owed) Gift {
 	return Gift{Level: o.Level, Reward: r}
 }
 
+// giftAt is a level's gift with its place among the level's gifts of
+// its target (owed.N), which a refusal keeps owed.
+type giftAt struct {
+	Gift
+	n int
+}
+
 // gifts appends to dst the rewards that reaching l grants, and marks them
 // granted: all of l's gifts the first time, or every time for a level
 // that grants them every time; else only those refused before (owed),
-// matched with l's gifts by target (one the definition no longer gives is
-// dropped).
-func (m *memberState) gifts(l Level, dst []Gift) []Gift {
-	var due []string // l's rewards owed, taken out of m.Owed
+// matched with l's gifts by target and place (one the definition no
+// longer gives is dropped).
+func (m *memberState) gifts(l Level, dst []giftAt) []giftAt {
+	var due []owed // l's rewards owed, taken out of m.Owed
 	if len(m.Owed) > 0 {
 		var kept []owed
 		for _, o := range m.Owed {
 			if o.Level == l.Name {
-				due = append(due, o.Reward)
+				due = append(due, o)
 			} else {
 				kept = append(kept, o)
 			}
@@ -183,19 +251,14 @@ func (m *memberState) gifts(l Level, dst []Gift) []Gift {
 	if len(l.Gifts) == 0 {
 		return dst
 	}
-	if first := !m.hasGift(l.Name); first || l.GiftEveryTime {
-		if first {
-			m.Gifted = append(m.Gifted, l.Name)
-		}
-		for _, r := range l.Gifts {
-			dst = append(dst, Gift{Level: l.Name, Reward: r})
-		}
-		return dst
+	first := !m.hasGift(l.Name)
+	if first {
+		m.Gifted = append(m.Gifted, l.Name)
 	}
-	for _, r := range l.Gifts {
-		if i := slices.Index(due, r.Target()); i >= 0 {
-			due = slices.Delete(due, i, i+1)
-			dst = append(dst, Gift{Level: l.Name, Reward: r})
+	for i, r := range l.Gifts {
+		n := place(l.Gifts, i)
+		if first || l.GiftEveryTime || slices.ContainsFunc(due, func(o owed) bool { return o.Reward == r.Target() && o.N == n }) {
+			dst = append(dst, giftAt{Gift{Level: l.Name, Reward: r}, n})
 		}
 	}
 	return dst

@@ -211,36 +211,51 @@ func TestGrowthDays(t *testing.T) {
 
 // The gifts a reach of a level grants: all of them the first time or, for
 // a level that grants them every time, each time; after that only those
-// owed (refused before), matched by target, the others of the level
-// staying given. An owed reward the level no longer gives is dropped.
+// owed (refused before), matched by target and place among the level's
+// gifts of that target, the others of the level staying given. An owed
+// reward the level no longer gives is dropped. Of two coupons of one
+// template (counts 1 and 2) and a pack listed twice, each is its own: the
+// second of a target owed (N 1) grants the second (count 2, the second
+// pack), and each grant carries its place for a refusal to owe again.
 func TestMemberGifts(t *testing.T) {
 	cash := rule.Reward{Kind: rule.RewardCoupon, Template: "cash"}
+	cash2 := rule.Reward{Kind: rule.RewardCoupon, Template: "cash", Count: 2}
+	pack := rule.Reward{Kind: rule.RewardPack, Pack: "p"}
 	pts := rule.Reward{Kind: rule.RewardPoints, Program: "mall", Amount: dec("10")}
 	gold := Level{Name: "Gold", Gifts: []rule.Reward{pts, cash}}
 	every := Level{Name: "Gold", Gifts: []rule.Reward{pts, cash}, GiftEveryTime: true}
 	none := Level{Name: "Gold"}
+	twice := Level{Name: "Gold", Gifts: []rule.Reward{cash, pts, cash2, pack, pack}}
+	at := func(r rule.Reward, n int) giftAt { return giftAt{Gift{"Gold", r}, n} }
 	tests := []struct {
 		name       string
 		m          memberState
 		l          Level
-		want       []Gift
+		want       []giftAt
 		wantGifted []string
 		wantOwed   []owed
 	}{
-		{"first reach", memberState{}, gold, []Gift{{"Gold", pts}, {"Gold", cash}}, []string{"Gold"}, nil},
+		{"first reach", memberState{}, gold, []giftAt{at(pts, 0), at(cash, 0)}, []string{"Gold"}, nil},
 		{"had them", memberState{Gifted: []string{"Gold"}}, gold, nil, []string{"Gold"}, nil},
 		{"one owed", memberState{Gifted: []string{"Gold"}, Owed: []owed{{Level: "Silver", Reward: "pack:p"}, {Level: "Gold", Reward: "coupon:cash"}}}, gold,
-			[]Gift{{"Gold", cash}}, []string{"Gold"}, []owed{{Level: "Silver", Reward: "pack:p"}}},
+			[]giftAt{at(cash, 0)}, []string{"Gold"}, []owed{{Level: "Silver", Reward: "pack:p"}}},
 		{"owed no longer given", memberState{Gifted: []string{"Gold"}, Owed: []owed{{Level: "Gold", Reward: "coupon:old"}}}, gold, nil, []string{"Gold"}, nil},
 		{"owed, gifts gone", memberState{Gifted: []string{"Gold"}, Owed: []owed{{Level: "Gold", Reward: "coupon:cash"}}}, none, nil, []string{"Gold"}, nil},
+		{"owed at a place no longer given", memberState{Gifted: []string{"Gold"}, Owed: []owed{{Level: "Gold", Reward: "coupon:cash", N: 1}}}, gold, nil, []string{"Gold"}, nil},
 		{"every time", memberState{Gifted: []string{"Gold"}, Owed: []owed{{Level: "Gold", Reward: "coupon:cash"}}}, every,
-			[]Gift{{"Gold", pts}, {"Gold", cash}}, []string{"Gold"}, nil},
+			[]giftAt{at(pts, 0), at(cash, 0)}, []string{"Gold"}, nil},
+		{"two of a target, first reach", memberState{}, twice,
+			[]giftAt{at(cash, 0), at(pts, 0), at(cash2, 1), at(pack, 0), at(pack, 1)}, []string{"Gold"}, nil},
+		{"two of a target, the second owed", memberState{Gifted: []string{"Gold"}, Owed: []owed{{Level: "Gold", Reward: "coupon:cash", N: 1}, {Level: "Gold", Reward: "pack:p", N: 1}}}, twice,
+			[]giftAt{at(cash2, 1), at(pack, 1)}, []string{"Gold"}, nil},
+		{"two of a target, both owed", memberState{Gifted: []string{"Gold"}, Owed: []owed{{Level: "Gold", Reward: "coupon:cash", N: 1}, {Level: "Gold", Reward: "coupon:cash"}}}, twice,
+			[]giftAt{at(cash, 0), at(cash2, 1)}, []string{"Gold"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := tt.m
 			got := m.gifts(tt.l, nil)
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(giftAt{})); diff != "" {
 				t.Errorf("gifts (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(tt.wantGifted, m.Gifted); diff != "" {
@@ -254,16 +269,24 @@ func TestMemberGifts(t *testing.T) {
 }
 
 // ChangeGiftDropped's payload: a reward the definition still gives as
-// it gives it (the points' amount of today's Gold), one it no longer gives
-// as its target names it, without amount or count.
+// it gives it (the points' amount of today's Gold, the count of the gift
+// at the place owed), one it no longer gives (at that place) as its
+// target names it, without amount or count.
 func TestDroppedGift(t *testing.T) {
 	pts := rule.Reward{Kind: rule.RewardPoints, Program: "mall", Amount: dec("10")}
-	def := Definition{Ladder: []Level{{Name: "Gold", Gifts: []rule.Reward{pts}}}}
+	cash2 := rule.Reward{Kind: rule.RewardCoupon, Template: "cash2", Count: 2}
+	cash3 := rule.Reward{Kind: rule.RewardCoupon, Template: "cash2", Count: 3}
+	def := Definition{Ladder: []Level{{Name: "Gold", Gifts: []rule.Reward{pts, cash2, cash3}}}}
 	tests := []struct {
 		owed owed
 		want rule.Reward
 	}{
 		{owed{Level: "Gold", Reward: "points:mall"}, pts},
+		// Two gifts of template cash2, counts 2 and 3: each by its place.
+		{owed{Level: "Gold", Reward: "coupon:cash2"}, cash2},
+		{owed{Level: "Gold", Reward: "coupon:cash2", N: 1}, cash3},
+		{owed{Level: "Gold", Reward: "coupon:cash2", N: 2}, rule.Reward{Kind: rule.RewardCoupon, Template: "cash2"}}, // no third
+		{owed{Level: "Gold", Reward: "points:mall", N: 1}, rule.Reward{Kind: rule.RewardPoints, Program: "mall"}},
 		{owed{Level: "Gold", Reward: "points:club"}, rule.Reward{Kind: rule.RewardPoints, Program: "club"}},
 		{owed{Level: "Gold", Reward: "coupon:cash"}, rule.Reward{Kind: rule.RewardCoupon, Template: "cash"}},
 		{owed{Level: "Gold", Reward: "pack:spring"}, rule.Reward{Kind: rule.RewardPack, Pack: "spring"}},

@@ -113,7 +113,8 @@ type Member struct {
 	// coupon out of stock). The file carries no time of refusal, so the
 	// member's first event after the import tries them again (see the
 	// level package doc, Gifts owed). Each names one of the level's
-	// gifts. Its level counts as one whose gifts the member had, whatever
+	// gifts: the k-th listed of a level and target its k-th gift of that
+	// target, none listed more often than the level gives it. Its level counts as one whose gifts the member had, whatever
 	// the member's level now (with GiftedLevels given, it must be among
 	// them): its next reach grants the rewards owed, and only them. Empty
 	// (as in a file from before the field): none owed.

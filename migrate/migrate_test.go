@@ -719,8 +719,10 @@ func TestImportGrowthDaysRefused(t *testing.T) {
 // while at Silver: Status lists it, and the member's next reach of Gold
 // grants the coupon owed and not Gold's 200 points, which were given.
 // A member owed nothing gets both gifts at that reach, as before. A gift
-// of a level the ladder has not, a reward the level does not give, and a
-// cell that does not parse are bad rows naming the field, writing nothing.
+// of a level the ladder has not, a reward the level does not give, a
+// cell that does not parse, and the coupon owed twice (Gold gives it
+// once: before, accepted, and the member paid it twice) are bad rows
+// naming the field, writing nothing.
 func TestImportOwedGifts(t *testing.T) {
 	ctx := context.Background()
 	p := open(t, memory.New())
@@ -729,12 +731,13 @@ func TestImportOwedGifts(t *testing.T) {
 		"m2,1000,Nope|coupon:gold-gift\n" +
 		"m3,1000,Gold|coupon:platinum-gift\n" +
 		"m4,1000,Gold\n" +
-		"m5,1000,\n"
+		"m5,1000,\n" +
+		"m6,1000,Gold|coupon:gold-gift;Gold|coupon:gold-gift\n"
 	res, err := migrate.Run(ctx, p, migrate.CSV(strings.NewReader(file), shanghai), migrate.Options{Name: "owed.csv", At: at})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (migrate.Progress{Rows: 5, Applied: 2, Failed: 3}); res.Progress != want {
+	if want := (migrate.Progress{Rows: 6, Applied: 2, Failed: 4}); res.Progress != want {
 		t.Errorf("progress %+v, want %+v", res.Progress, want)
 	}
 	type bad struct {
@@ -742,7 +745,8 @@ func TestImportOwedGifts(t *testing.T) {
 		Member, Field string
 		Sentinel      error
 	}
-	want := []bad{{3, "m2", "owed_gifts[0].level", level.ErrUnknownLevel}, {4, "m3", "owed_gifts[0].reward", event.ErrInvalidArgument}, {5, "m4", "owed_gifts[0]", migrate.ErrBadRow}}
+	want := []bad{{3, "m2", "owed_gifts[0].level", level.ErrUnknownLevel}, {4, "m3", "owed_gifts[0].reward", event.ErrInvalidArgument}, {5, "m4", "owed_gifts[0]", migrate.ErrBadRow},
+		{7, "m6", "owed_gifts[1].reward", event.ErrInvalidArgument}}
 	var got []bad
 	for _, e := range res.Errors {
 		b := bad{Line: e.Line, Member: e.Member, Field: e.Field}
@@ -752,11 +756,14 @@ func TestImportOwedGifts(t *testing.T) {
 			}
 		}
 		got = append(got, b)
+		if e.Member == "m6" && !strings.Contains(e.Err.Error(), `level "Gold" gives "coupon:gold-gift" 1 time(s), each owed before (the last at owed_gifts[0])`) {
+			t.Errorf("m6: %v, want the count of Gold's gifts of gold-gift", e.Err)
+		}
 	}
 	if d := cmp.Diff(want, got, cmp.Comparer(func(a, b error) bool { return a == b })); d != "" {
 		t.Errorf("bad rows (-want +got):\n%s", d)
 	}
-	for _, m := range []string{"m2", "m3", "m4"} {
+	for _, m := range []string{"m2", "m3", "m4", "m6"} {
 		if s, err := p.Levels().Status(ctx, m); err != nil || !s.Growth.IsZero() {
 			t.Errorf("%s refused: %+v %v, want no growth", m, s, err)
 		}
