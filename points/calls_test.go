@@ -233,6 +233,7 @@ func TestNotDefined(t *testing.T) {
 	_, errs["Balance"] = h.Balance(ctx, points.BalanceQuery{Program: "mall", Member: "m", At: at})
 	_, errs["Statement"] = h.Statement(ctx, points.StatementQuery{Program: "mall", Member: "m"})
 	_, errs["Reconciliation"] = h.Reconciliation(ctx, points.ReconciliationQuery{Program: "mall"})
+	_, errs["Totals"] = h.Totals(ctx, points.TotalsQuery{Program: "mall", Member: "m"})
 	_, errs["Expiring"] = h.Expiring(ctx, points.ExpiringQuery{Program: "mall", Member: "m", From: at, Days: 30})
 	_, errs["ExpiryForecast"] = h.ExpiryForecast(ctx, "mall", at, 3)
 	_, errs["Reviews"] = h.Reviews(ctx, "mall", 0)
@@ -242,8 +243,8 @@ func TestNotDefined(t *testing.T) {
 	_, errs["Redemption"] = h.Redemption(ctx, points.RedemptionQuery{Program: "mall", Ref: "x"})
 	_, _, errs["Order"] = h.Order(ctx, "o")
 	_, errs["Split"] = h.Split(ctx, points.SplitQuery{Program: "mall", Member: "m", Order: dec("10"), At: at})
-	if len(errs) != 20 {
-		t.Fatalf("%d calls checked, want every one of the handle's 20", len(errs))
+	if len(errs) != 21 {
+		t.Fatalf("%d calls checked, want every one of the handle's 21", len(errs))
 	}
 	for name, err := range errs {
 		if !errors.Is(err, points.ErrNotDefined) {
@@ -266,6 +267,7 @@ func TestQueriesCheckTheProgram(t *testing.T) {
 	_, errs["Balance"] = h.Balance(ctx, points.BalanceQuery{Program: "zoo", Member: "m", At: at})
 	_, errs["Statement"] = h.Statement(ctx, points.StatementQuery{Program: "zoo", Member: "m"})
 	_, errs["Reconciliation"] = h.Reconciliation(ctx, points.ReconciliationQuery{Program: "zoo"})
+	_, errs["Totals"] = h.Totals(ctx, points.TotalsQuery{Program: "zoo", Member: "m"})
 	_, errs["Expiring"] = h.Expiring(ctx, points.ExpiringQuery{Program: "zoo", Member: "m", From: at, Days: 30})
 	_, errs["ExpiryForecast"] = h.ExpiryForecast(ctx, "zoo", at, 3)
 	_, errs["Reviews"] = h.Reviews(ctx, "zoo", 0)
@@ -627,6 +629,7 @@ func TestQueriesNeedAMember(t *testing.T) {
 	errs := map[string]error{}
 	_, errs["Balance"] = h.Balance(ctx, points.BalanceQuery{Program: "mall", At: at})
 	_, errs["Statement"] = h.Statement(ctx, points.StatementQuery{Program: "mall"})
+	_, errs["Totals"] = h.Totals(ctx, points.TotalsQuery{Program: "mall"})
 	_, errs["Expiring"] = h.Expiring(ctx, points.ExpiringQuery{Program: "mall", From: at, Days: 30})
 	_, errs["Review"] = h.Review(ctx, points.DayQuery{Program: "mall", Date: "2026-03-01"})
 	_, errs["Day"] = h.Day(ctx, points.DayQuery{Program: "mall", Date: "2026-03-01"})

@@ -325,7 +325,9 @@
 // as an ID (1 to event.MaxIDBytes bytes: an empty member is refused, not
 // answered with zeros); a day ("2006-01-02" in DayQuery, ReviewRequest and
 // ReconciliationQuery) must be an existing date of that form ("2025-3-1"
-// would otherwise match no day); a Statement's Sub must be one of [Subs]
+// would otherwise match no day); the times of a Statement's or Totals'
+// period must be within the years 1900 to 2099, To not before From; a
+// Statement's Sub must be one of [Subs]
 // and its kinds points kinds (KindEarned, …), or the page would be empty
 // for a typo; Balance and Split need an At (at the zero time every lot,
 // expired or not, would count as available); an amount (of Redeem, Reverse, Adjust,
@@ -365,6 +367,17 @@
 // earned − redeemed + reversed − expired − voided ± adjusted ± exchanged
 // ([Reconciliation]). Reversed is net: redemptions returned less what
 // refunds took back (shortfalls settled included).
+//
+// [Handle.Totals] gives the same figures for one member (a member
+// center's points earned, spent, expired … in all or over a period),
+// summed from the member's ledger entries a statement page at a time, so
+// a long history costs time, not memory. They cover the member's three
+// accounts, as the identity's balance does: points earned into the
+// pending or frozen account are earned when granted, and releasing,
+// freezing and restoring them (Totals.Released, Frozen, Restored) moves
+// them between the member's accounts without changing a figure. Over the
+// whole history Totals.Change is the member's Balance.Total; summed over
+// the members, Totals over whole days equal Reconciliation's.
 //
 // # Storage while a deploy rolls
 //

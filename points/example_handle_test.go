@@ -114,3 +114,64 @@ func ExampleHandle_Approve() {
 	// alice cannot approve her own request: true
 	// adjustment adj-1 is applied by bob at 2026-03-10 13:00:00 - balance 800
 }
+
+// A member center shows a member's points in total: what they earned,
+// spent and lost to expiry, in all and in one month, and what is left,
+// which those add up to. Points are valid to the end of the month they
+// are earned in.
+func ExampleHandle_Totals() {
+	ctx := context.Background()
+	zone, _ := time.LoadLocation("Asia/Shanghai")
+	p, err := membership.Open(memory.New(), membership.Definition{
+		Zone:   "Asia/Shanghai",
+		Events: []event.Type{{Name: "order", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}}},
+		Points: &points.Definition{
+			Programs: []points.Program{{Name: "shop"}},
+			Rules: []points.Rule{{
+				ID: "buy", Program: "shop", Event: "order",
+				Formula:  rule.Formula{Kind: rule.Multiplier, Base: "amount", Rate: decimal.NewFromInt(1)},
+				Validity: rule.Validity{Kind: rule.MonthEnds},
+			}},
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	order := func(id, amount string, at time.Time) error {
+		_, err := p.Process(ctx, event.Event{ID: id, Member: "ann", Type: "order", Time: at, Attrs: event.Attrs{"amount": event.DecString(amount)}})
+		return err
+	}
+	march, april := time.Date(2026, 3, 1, 0, 0, 0, 0, zone), time.Date(2026, 4, 1, 0, 0, 0, 0, zone)
+	if err := order("o1", "1288.50", march.AddDate(0, 0, 9)); err != nil { // 1288 points, valid through March
+		fmt.Println(err)
+		return
+	}
+	if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "pay-1", Member: "ann", At: march.AddDate(0, 0, 20),
+		Program: "shop", Ref: "mall-item-7", Amount: decimal.NewFromInt(500)}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := p.Advance(ctx, april); err != nil { // the 788 left expire
+		fmt.Println(err)
+		return
+	}
+	if err := order("o2", "99.90", april.AddDate(0, 0, 1)); err != nil { // 99 points
+		fmt.Println(err)
+		return
+	}
+	all, err := p.Points().Totals(ctx, points.TotalsQuery{Program: "shop", Member: "ann"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	inApril, _ := p.Points().Totals(ctx, points.TotalsQuery{Program: "shop", Member: "ann", From: april, To: april.AddDate(0, 1, 0)})
+	b, _ := p.Points().Balance(ctx, points.BalanceQuery{Program: "shop", Member: "ann", At: april.AddDate(0, 0, 2)})
+	fmt.Println("earned", all.Earned, "redeemed", all.Redeemed, "expired", all.Expired)
+	fmt.Println("in April: earned", inApril.Earned, "expired", inApril.Expired)
+	fmt.Println("left", all.Change, "balance", b.Total())
+	// Output:
+	// earned 1387 redeemed 500 expired 788
+	// in April: earned 99 expired 788
+	// left 99 balance 99
+}

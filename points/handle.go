@@ -20,8 +20,8 @@ import (
 
 // Handle is a program's points: its operator calls (redeem, reverse,
 // adjust and decide adjustments, restore or void a frozen day, exchange)
-// and its queries (balances, statements, reconciliation, expiries,
-// reviews, records). A program hands out one Handle (membership.Program's
+// and its queries (balances, statements, a member's totals,
+// reconciliation, expiries, reviews, records). A program hands out one Handle (membership.Program's
 // Points); it is never nil, and when the program defines no points every
 // call returns an error wrapping [ErrNotDefined]. It is safe for
 // concurrent use.

@@ -729,20 +729,14 @@ func lapsedOf(led *ledger.Ledger, held [len(Subs)]ledger.Lot, granted time.Time)
 		} else if lot.Expires.IsZero() {
 			continue
 		}
-		for {
-			page, err := led.Statement(q)
-			if err != nil {
-				return decimal.Zero, err
+		err := eachEntry(led, q, func(e ledger.Entry) error {
+			if e.Lot == lot.ID && e.Amount.IsNegative() {
+				total = total.Sub(e.Amount)
 			}
-			for _, e := range page.Entries {
-				if e.Lot == lot.ID && e.Amount.IsNegative() {
-					total = total.Sub(e.Amount)
-				}
-			}
-			if page.Next == "" {
-				break
-			}
-			q.Cursor = page.Next
+			return nil
+		})
+		if err != nil {
+			return decimal.Zero, err
 		}
 	}
 	return total, nil

@@ -223,6 +223,110 @@ func (h *Handle) Reconciliation(ctx context.Context, q ReconciliationQuery) (Rec
 	return r, err
 }
 
+// TotalsQuery selects a member's totals in one program over a period.
+type TotalsQuery struct {
+	Program string
+	Member  string
+	// From and To bound the entries' time as a Statement's do (From ≤
+	// time < To; zero: open).
+	From, To time.Time
+}
+
+// checkPeriod checks the bounds of a query's period of times: each, when
+// not zero, a time in the limits on input (event.CheckTime), and To not
+// before From (also wrapping ledger.ErrInvalid, as a Statement's does).
+func checkPeriod(from, to time.Time) error {
+	for _, b := range []struct {
+		name string
+		t    time.Time
+	}{{"from", from}, {"to", to}} {
+		if !b.t.IsZero() {
+			if err := argument(b.name, event.CheckTime(b.t)); err != nil {
+				return err
+			}
+		}
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		return argument("to", fmt.Errorf("%w: %s is before from %s", ledger.ErrInvalid, to.Format(time.RFC3339Nano), from.Format(time.RFC3339Nano)))
+	}
+	return nil
+}
+
+// totalsPage is the statement page Totals reads at a time: the ledger's
+// largest (ledger.Query.Limit), so a long history costs few seeks and
+// holds at most that many entries in memory.
+const totalsPage = 1000
+
+// eachEntry calls fn with each entry of q (q.Limit entries a page, through
+// the ledger's statement paging, so memory stays bounded whatever the
+// account's history).
+func eachEntry(led *ledger.Ledger, q ledger.Query, fn func(e ledger.Entry) error) error {
+	for {
+		page, err := led.Statement(q)
+		if err != nil {
+			return err
+		}
+		for _, e := range page.Entries {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if page.Next == "" {
+			return nil
+		}
+		q.Cursor = page.Next
+	}
+}
+
+// Totals returns what moved a member's points in a program over q's
+// period, kind by kind: the sums of the member's ledger entries in the
+// main, pending and frozen accounts, read a statement page at a time
+// (memory stays bounded however long the history; the time grows with
+// it). Its figures are Reconciliation's for one member: summed over a
+// program's members, Totals over whole days of the program's zone equal
+// Reconciliation's over those days. Over the member's whole history
+// (From and To zero), Change is the member's balance, Balance.Total
+// (Main + Pending + Frozen), and the reconciliation identity holds:
+//
+//	Change = Opening + Earned − Redeemed + Reversed − Expired − Voided + Adjusted + Exchanged
+//
+// Over a period, Change is the balance at To less the balance at From,
+// entries counted by their time.
+//
+// A grant counts as earned when it is granted, into whichever account:
+// points held pending in a return window or frozen by risk control are
+// earned then, and once; releasing, freezing and restoring them moves
+// them between the member's accounts (Released, Frozen, Restored) and
+// changes no other figure. Points leaving the pending or frozen account
+// count as those leaving the main one do (an expiry as Expired, a
+// refund's reversal as Reversed); a void takes points only from those
+// two. The main account alone holds Change less what is pending and
+// frozen: Change itself when nothing is.
+//
+// Errors wrap ErrNotDefined, ErrUnknownProgram, event.ErrInvalidArgument
+// (a malformed member, an empty one too, a From or To outside the years
+// 1900 to 2099, or — also wrapping ledger.ErrInvalid — a To before From,
+// each named), or the ledger's errors (ledger.ErrCorrupt for an entry of
+// a kind no points entry has).
+func (h *Handle) Totals(ctx context.Context, q TotalsQuery) (Totals, error) {
+	t := Totals{Program: q.Program, Member: q.Member, From: inLoc(q.From, h.zone()), To: inLoc(q.To, h.zone())}
+	bad := cmp.Or(checkMember(q.Member), checkPeriod(q.From, q.To))
+	err := h.viewProgram(ctx, "totals of "+q.Member, q.Program, bad, q, func(u *engine.Unit) error {
+		for _, sub := range Subs {
+			lq := ledger.Query{Account: acct(q.Program, q.Member, sub), From: q.From, To: q.To, Limit: totalsPage}
+			err := eachEntry(u.Ledger(), lq, func(e ledger.Entry) error { return t.add(sub, e) })
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Totals{}, err
+	}
+	return t, nil
+}
+
 // ExpiringQuery selects a member's lots expiring in a window.
 type ExpiringQuery struct {
 	Program string

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
@@ -345,9 +346,22 @@ func reconCheck(t *testing.T, p *membership.Program, members []string, now time.
 		}
 		byKind := map[ledger.Kind]decimal.Decimal{}
 		total := decimal.Zero
+		var sum points.Totals // the members' Totals, field by field
 		for _, m := range members {
 			b := ptsBalance(t, p, prog, m, now)
 			total = total.Add(b.Total())
+			tt, err := p.Points().Totals(ctx, points.TotalsQuery{Program: prog, Member: m})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.Change.Equal(b.Total()) {
+				t.Fatalf("%s: %s %s: totals change %s, balance %s (%+v)", at, prog, m, tt.Change, b.Total(), tt)
+			}
+			for _, f := range []struct{ to, v *decimal.Decimal }{{&sum.Opening, &tt.Opening}, {&sum.Earned, &tt.Earned},
+				{&sum.Redeemed, &tt.Redeemed}, {&sum.Reversed, &tt.Reversed}, {&sum.Expired, &tt.Expired}, {&sum.Voided, &tt.Voided},
+				{&sum.Adjusted, &tt.Adjusted}, {&sum.Exchanged, &tt.Exchanged}, {&sum.Change, &tt.Change}} {
+				*f.to = f.to.Add(*f.v)
+			}
 			if b.Available.GreaterThan(b.Main) || b.Main.IsNegative() || b.Pending.IsNegative() || b.Frozen.IsNegative() {
 				t.Fatalf("%s: %s %s: %+v", at, prog, m, b)
 			}
@@ -386,6 +400,11 @@ func reconCheck(t *testing.T, p *membership.Program, members []string, now time.
 		}
 		if !total.Equal(*r.Outstanding) {
 			t.Fatalf("%s: %s: members hold %s, outstanding %s", at, prog, total, r.Outstanding)
+		}
+		rt := points.Totals{Opening: r.Opening, Earned: r.Earned, Redeemed: r.Redeemed, Reversed: r.Reversed, Expired: r.Expired,
+			Voided: r.Voided, Adjusted: r.Adjusted, Exchanged: r.Exchanged, Change: r.Change}
+		if !cmp.Equal(rt, sum) {
+			t.Fatalf("%s: %s: the members' totals add up to %+v, the reconciliation's are %+v", at, prog, sum, rt)
 		}
 		want := map[ledger.Kind]decimal.Decimal{points.KindEarned: r.Earned, points.KindRedeemed: r.Redeemed.Neg(), points.KindReversed: r.Reversed,
 			points.KindExpired: r.Expired.Neg(), points.KindVoided: r.Voided.Neg(), points.KindAdjusted: r.Adjusted, points.KindExchanged: r.Exchanged}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/internal/record"
+	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store"
 	"github.com/shopspring/decimal"
@@ -209,6 +210,84 @@ func (r Reconciliation) Holds() bool {
 		return false
 	}
 	return r.Outstanding == nil || r.Outstanding.Equal(r.Change)
+}
+
+// Totals is what moved a member's points in one program over a period
+// ([Handle.Totals]): the sum of the member's ledger entries of each kind
+// in the main, pending and frozen accounts. Opening to Exchanged are as
+// in a [Reconciliation]: Redeemed, Expired and Voided are what went out
+// (positive); Reversed (redemptions returned less what refunds took
+// back), Adjusted and Exchanged are net (negative when more went out
+// than came in). From and To are the query's, in the program's zone.
+type Totals struct {
+	Program string    `json:"program"`
+	Member  string    `json:"member"`
+	From    time.Time `json:"from,omitzero"`
+	To      time.Time `json:"to,omitzero"`
+	// Opening is the opening points the member was migrated in with.
+	Opening   decimal.Decimal `json:"opening,omitzero"`
+	Earned    decimal.Decimal `json:"earned"`
+	Redeemed  decimal.Decimal `json:"redeemed"`
+	Reversed  decimal.Decimal `json:"reversed"`
+	Expired   decimal.Decimal `json:"expired"`
+	Voided    decimal.Decimal `json:"voided"`
+	Adjusted  decimal.Decimal `json:"adjusted"`
+	Exchanged decimal.Decimal `json:"exchanged"`
+	// Released, Frozen and Restored moved points between the member's
+	// own accounts and change none of the figures above: Released is
+	// what left the pending account when released (to the main account,
+	// or to the frozen one while its day awaited review), Frozen what
+	// risk control moved from the main account to the frozen one, and
+	// Restored what a review moved back from the frozen account to the
+	// main one.
+	Released decimal.Decimal `json:"released"`
+	Frozen   decimal.Decimal `json:"frozen"`
+	Restored decimal.Decimal `json:"restored"`
+	// Change is the change in the member's points (main + pending +
+	// frozen) over the period: the sum of every entry of the three
+	// accounts, which is Opening + Earned − Redeemed + Reversed − Expired
+	// − Voided + Adjusted + Exchanged.
+	Change decimal.Decimal `json:"change"`
+}
+
+// add counts entry e of the member's account sub.
+func (t *Totals) add(sub string, e ledger.Entry) error {
+	switch e.Kind {
+	case KindOpening:
+		t.Opening = t.Opening.Add(e.Amount)
+	case KindEarned:
+		t.Earned = t.Earned.Add(e.Amount)
+	case KindRedeemed:
+		t.Redeemed = t.Redeemed.Sub(e.Amount)
+	case KindReversed:
+		t.Reversed = t.Reversed.Add(e.Amount)
+	case KindExpired:
+		t.Expired = t.Expired.Sub(e.Amount)
+	case KindVoided:
+		t.Voided = t.Voided.Sub(e.Amount)
+	case KindAdjusted:
+		t.Adjusted = t.Adjusted.Add(e.Amount)
+	case KindExchanged:
+		t.Exchanged = t.Exchanged.Add(e.Amount)
+	// A move is counted once, on the side that names it; its other leg
+	// is counted in Change only, where the two cancel.
+	case KindReleased:
+		if sub == SubPending {
+			t.Released = t.Released.Sub(e.Amount)
+		}
+	case KindFrozen:
+		if sub == SubFrozen {
+			t.Frozen = t.Frozen.Add(e.Amount)
+		}
+	case KindRestored:
+		if sub == "" {
+			t.Restored = t.Restored.Add(e.Amount)
+		}
+	default:
+		return fmt.Errorf("%w: entry %d of %s is of kind %q, which no points entry has", ledger.ErrCorrupt, e.Seq, e.Account, e.Kind)
+	}
+	t.Change = t.Change.Add(e.Amount)
+	return nil
 }
 
 // ExpiringLot is a lot of a member that expires soon.
