@@ -243,8 +243,9 @@ func TestNotDefined(t *testing.T) {
 	_, errs["Redemption"] = h.Redemption(ctx, points.RedemptionQuery{Program: "mall", Ref: "x"})
 	_, _, errs["Order"] = h.Order(ctx, "o")
 	_, errs["Split"] = h.Split(ctx, points.SplitQuery{Program: "mall", Member: "m", Order: dec("10"), At: at})
-	if len(errs) != 21 {
-		t.Fatalf("%d calls checked, want every one of the handle's 21", len(errs))
+	_, errs["Lots"] = h.Lots(ctx, points.LotsQuery{Program: "mall", Member: "m"})
+	if len(errs) != 22 {
+		t.Fatalf("%d calls checked, want every one of the handle's 22", len(errs))
 	}
 	for name, err := range errs {
 		if !errors.Is(err, points.ErrNotDefined) {
