@@ -177,7 +177,7 @@ func entryAccount(k []byte) (Account, error) {
 // legs riding in it; otherwise it checks their form but builds nothing.
 func appendEntries(dst []Entry, a Account, n int, k, v []byte, withPools bool) ([]Entry, error) {
 	corrupt := func(what string) ([]Entry, error) {
-		return dst, fmt.Errorf("%w: entry record %q: %s", ErrCorrupt, k, what)
+		return dst, &recordError{fmt.Sprintf("entry record %q", k), what}
 	}
 	if len(k) != n+entryKeyLen {
 		return corrupt("key length")
@@ -299,20 +299,32 @@ func lotOf(a Account, id string, ts []byte) Lot {
 // key's expiry and grant are ts.
 func decodeLotOf(v []byte, a Account, id string, ts []byte) (Lot, error) {
 	if len(v) == 0 || v[0] != lotV2 {
-		return Lot{}, fmt.Errorf("%w: lot record version", ErrCorrupt)
+		return Lot{}, &recordError{"lot record", "version"}
 	}
 	l := lotOf(a, id, ts)
 	r := codec.Reader{B: v[1:]}
 	l.Amount = r.Decimal()
 	l.Original = r.Decimal()
 	if err := r.Err(); err != nil {
-		return Lot{}, fmt.Errorf("%w: lot record: %v", ErrCorrupt, err)
+		return Lot{}, &recordError{"lot record", err.Error()}
 	}
 	if len(r.B) > 0 {
-		return Lot{}, fmt.Errorf("%w: lot record: %d trailing bytes", ErrCorrupt, len(r.B))
+		return Lot{}, &recordError{"lot record", fmt.Sprintf("%d trailing bytes", len(r.B))}
 	}
 	return l, nil
 }
+
+// recordError is the error of an entry or lot record that does not
+// decode, wrapping ErrCorrupt: the record's name and what is wrong with
+// it, which Verify reports beside the record's bucket and key.
+type recordError struct {
+	name string // "entry record \"<key>\"", "lot record"
+	why  string // "version", "codec: record too short", …
+}
+
+func (e *recordError) Error() string { return ErrCorrupt.Error() + ": " + e.name + ": " + e.why }
+
+func (e *recordError) Unwrap() error { return ErrCorrupt }
 
 // lotKeyOK reports whether k, past its account's n bytes, holds a lot's
 // expiry, grant and ID.

@@ -66,8 +66,10 @@
 // A [Ledger] is bound to one store transaction ([New]); the domain packages
 // post through it inside the transaction that applies an event, so the
 // journal commits or rolls back with everything else. [Verify] checks every
-// invariant over the whole journal and reports the problems together, an
-// unreadable lot, lot ID index or day-total key among them.
+// invariant over the whole journal and reports the problems together: a
+// record it cannot read is one of them, named by bucket and key, and the
+// check goes on without it, skipping only the checks that need what it
+// holds.
 //
 // Reads check what they are given rather than answer a malformed query
 // with nothing: [Ledger.Balance] and [Ledger.Statement] refuse an account

@@ -19,12 +19,39 @@ import (
 )
 
 // Verify checks every invariant of the journal and returns an error joining
-// one problem (each wrapping ErrCorrupt) per violation, or nil. A lot, lot
-// ID index or day-total key it cannot read is one more problem (naming
-// the bucket and the key), and the check goes on without that record, so
-// the other problems are reported with it. Any other unreadable record
-// (an entry, a balance, a counter, a lot's or a day total's value) or a
-// store's failure still stops it, with that error alone:
+// one problem (each wrapping ErrCorrupt) per violation, or nil. A record
+// it cannot read (the key or the value of an entry, a balance, a lot or a
+// day's total; a lot ID index key; a transaction counter) is one more
+// problem, naming the bucket and the key (`ledger.lot: lot key "…",
+// unreadable`; a value's problem says what is wrong with it,
+// `ledger.entry: entry record "…", unreadable: codec: record too short`),
+// and the check goes on without that record, so every other problem is
+// listed with it. The checks that would need what the record holds are
+// skipped, rather than report its absence as more problems; the record's
+// key says which (a key that names no account, or no asset for a day's
+// total, says nothing: that record is left out as if absent):
+//   - an entry: its transaction's legs are not summed (none of its
+//     member's transactions when its key holds no number); its account's
+//     running balances are checked up to it, not after; its account's
+//     balance is not compared with its entries, nor, for a member's entry,
+//     any pool's (the pool legs riding in it are unknown); and an index
+//     entry of its account that no lot record or credit holds is not
+//     reported (it may have been the credit). Its key still numbers its
+//     transaction for the counter;
+//   - a balance: its account's balance is compared with nothing, its
+//     asset's accounts are not summed, and for a member's the asset's day
+//     totals are not compared;
+//   - a lot: its account's balance is not compared with its lots; a lot
+//     whose key reads is still checked against the lot ID index (one whose
+//     key does not: an index entry of its account that no record or
+//     credit holds is not reported);
+//   - a lot ID index key: a lot or credit of its account missing from the
+//     index is not reported;
+//   - a day's total: its asset's totals are not compared;
+//   - a transaction counter: it is not compared with its member's last
+//     transaction.
+//
+// A store's failure stops it, with that error alone. The invariants:
 //   - every transaction balances per asset (a transaction is known by its
 //     member and number: numbers are per member);
 //   - each account's stored balance (a pool's: the sum of its stripes)
@@ -55,13 +82,13 @@ func Verify(tx store.Tx) error {
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...)))
 	}
+	u := newUnread()
 	entries := map[Account][]Entry{}
 	// A transaction's legs are in its member's records (a transaction
 	// between pools: in its pools' records, member "").
 	type txAsset struct {
-		member string
-		txn    uint64
-		asset  Asset
+		txnRef
+		asset Asset
 	}
 	sums := map[txAsset]decimal.Decimal{}
 	lastTxn := map[string]uint64{} // per member, the last transaction's number
@@ -83,17 +110,26 @@ func Verify(tx store.Tx) error {
 		if lastKey == nil || n < 0 || !bytes.Equal(k[:n], lastKey) {
 			a, err := entryAccount(k)
 			if err != nil {
-				return err
+				bad("%s: entry key %q, unreadable", bEntry, k)
+				if a, _, ok := parseAccountKey(k); ok {
+					u.entry(a, 0) // its time and number unknown
+				}
+				return nil
 			}
 			lastAcct, lastKey = a, append(lastKey[:0], k[:n]...)
 		}
 		var err error
 		if es, err = appendEntries(es[:0], lastAcct, n, k, v, true); err != nil {
-			return err
+			bad("%s: entry record %q, unreadable: %s", bEntry, k, why(err))
+			// Its key still numbers its transaction.
+			seq := keys.U64(k, n+8)
+			u.entry(lastAcct, seq)
+			lastTxn[lastAcct.Member] = max(lastTxn[lastAcct.Member], seq>>legBits)
+			return nil
 		}
 		for _, e := range es {
 			entries[e.Account] = append(entries[e.Account], e)
-			k := txAsset{lastAcct.Member, e.Txn, e.Account.Asset}
+			k := txAsset{txnRef{lastAcct.Member, e.Txn}, e.Account.Asset}
 			sums[k] = sums[k].Add(e.Amount)
 			if e.Txn > lastTxn[lastAcct.Member] {
 				lastTxn[lastAcct.Member] = e.Txn
@@ -115,21 +151,29 @@ func Verify(tx store.Tx) error {
 	counters := map[string]uint64{}
 	err = tx.Scan(bTxn, nil, nil, false, func(k, v []byte) error {
 		n, err := parseCounter(v)
+		if err != nil {
+			bad("%s: counter record %q, unreadable: transaction counter %q", bTxn, k, v)
+			u.counters[string(k)] = true
+			return nil
+		}
 		counters[string(k)] = n
-		return err
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	if v, err := tx.Get(bMeta, txnKey); err == nil {
-		if counters[""], err = parseCounter(v); err != nil {
-			return err
+		if n, err := parseCounter(v); err != nil {
+			bad("%s: counter record %q, unreadable: transaction counter %q", bMeta, txnKey, v)
+			u.counters[""] = true
+		} else {
+			counters[""] = n
 		}
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	for member, last := range lastTxn {
-		if c := counters[member]; c < last {
+		if c := counters[member]; c < last && !u.counters[member] {
 			if member == "" {
 				bad("the counter of transactions between pools stands at %d, behind transaction %d", c, last)
 			} else {
@@ -138,7 +182,7 @@ func Verify(tx store.Tx) error {
 		}
 	}
 	for k, s := range sums {
-		if s.IsZero() {
+		if s.IsZero() || u.txns[k.txnRef] || u.members[k.member] {
 			continue
 		}
 		if k.member == "" {
@@ -151,11 +195,17 @@ func Verify(tx store.Tx) error {
 	err = tx.Scan(bBal, nil, nil, false, func(k, v []byte) error {
 		a, err := balanceAccount(k)
 		if err != nil {
-			return err
+			bad("%s: balance key %q, unreadable", bBal, k)
+			if a, _, ok := parseAccountKey(k); ok {
+				u.balance(a)
+			}
+			return nil
 		}
 		d, err := decodeAmount(v)
 		if err != nil {
-			return err
+			bad("%s: balance record %q, unreadable: %q is not an amount", bBal, k, v)
+			u.balance(a)
+			return nil
 		}
 		bals[a] = bals[a].Add(d)
 		return nil
@@ -172,21 +222,27 @@ func Verify(tx store.Tx) error {
 		a, n, ok := parseAccountKey(k)
 		if !ok || !lotKeyOK(k, n) {
 			bad("%s: lot key %q, unreadable", bLot, k)
+			if ok {
+				u.lot(a, false)
+			}
 			return nil
 		}
-		lot, err := decodeLotAt(a, n, k, v)
-		if err != nil {
-			return err
+		// The key names the lot and its times even when the record
+		// does not read: the lot ID index is checked against them.
+		r, ts := lotRef{a, string(k[n+lotTimesLen : len(k)-1])}, string(k[n:n+lotTimesLen])
+		if lot, err := decodeLotOf(v, a, r.id, k[n:n+lotTimesLen]); err != nil {
+			bad("%s: lot record %q, unreadable: %s", bLot, k, why(err))
+			u.lot(a, true)
+		} else {
+			if lot.Amount.IsNegative() {
+				bad("%s lot %s: negative %s", a, lot.ID, lot.Amount)
+			}
+			lots[a] = lots[a].Add(lot.Amount)
 		}
-		if lot.Amount.IsNegative() {
-			bad("%s lot %s: negative %s", a, lot.ID, lot.Amount)
+		if old, dup := lotTimes[r]; dup {
+			bad("%s lot %s: two records, at %s and at %s", a, r.id, lotTimesText(old), lotTimesText(ts))
 		}
-		lots[a] = lots[a].Add(lot.Amount)
-		r := lotRef{a, lot.ID}
-		if ts, dup := lotTimes[r]; dup {
-			bad("%s lot %s: two records, at %s and at %s", a, lot.ID, lotTimesText(ts), lotTimesText(string(k[n:n+lotTimesLen])))
-		}
-		lotTimes[r] = string(k[n : n+lotTimesLen])
+		lotTimes[r] = ts
 		return nil
 	})
 	if err != nil {
@@ -201,6 +257,9 @@ func Verify(tx store.Tx) error {
 		a, id, ok := l.lotIDAt(k)
 		if !ok {
 			bad("%s: lot ID index key %q, unreadable", bLotID, k)
+			if a, _, ok := parseAccountKey(k); ok {
+				u.index[a] = true
+			}
 			return nil
 		}
 		r := lotRef{a, id}
@@ -215,7 +274,7 @@ func Verify(tx store.Tx) error {
 			bad("%s lot %s: the lot ID index holds %d bytes", a, id, len(v))
 		case rec && ts != string(v):
 			bad("%s lot %s: the lot ID index places it at %s; its record at %s", a, id, lotTimesText(string(v)), lotTimesText(ts))
-		case !rec && c == nil:
+		case !rec && c == nil && !u.lotIDs[a]:
 			bad("%s lot %s: in the lot ID index, but no lot record or credit holds it", a, id)
 		}
 		return nil
@@ -224,13 +283,16 @@ func Verify(tx store.Tx) error {
 		return err
 	}
 	for _, r := range sortedRefs(lotTimes) {
+		if u.index[r.acct] {
+			continue
+		}
 		bad("%s lot %s: missing from the lot ID index", r.acct, r.id)
 		if c := credits[r]; c != nil {
 			c.indexed = true // reported
 		}
 	}
 	for _, r := range sortedRefs(credits) {
-		if c := credits[r]; !c.indexed {
+		if c := credits[r]; !c.indexed && !u.index[r.acct] {
 			bad("%s lot %s: credited (entry %d), missing from the lot ID index", r.acct, r.id, c.seq)
 		}
 	}
@@ -254,6 +316,10 @@ func Verify(tx store.Tx) error {
 	sort.Slice(accts, func(i, j int) bool { return accts[i].String() < accts[j].String() })
 	for _, a := range accts {
 		es := entries[a]
+		// An entry that does not read stops the running balances there
+		// (all of them when its place is unknown): each one after it
+		// would be off by its amount.
+		stop, partial := u.chain[a]
 		run := decimal.Zero
 		if !a.IsMember() {
 			// A pool's entries carry no running balance (Entry.Balance).
@@ -263,6 +329,9 @@ func Verify(tx store.Tx) error {
 		} else {
 			sort.Slice(es, func(i, j int) bool { return es[i].Seq < es[j].Seq })
 			for _, e := range es {
+				if partial && e.Seq >= stop {
+					break
+				}
 				run = run.Add(e.Amount)
 				if !run.Equal(e.Balance) {
 					bad("%s entry %d: running balance %s, recorded %s", a, e.Seq, run, e.Balance)
@@ -272,14 +341,16 @@ func Verify(tx store.Tx) error {
 				}
 			}
 		}
-		bal := bals[a]
-		if !bal.Equal(run) {
+		bal, balKnown := bals[a], !u.bals[a]
+		entriesKnown := !partial && (a.IsMember() || !u.pools)
+		if balKnown && entriesKnown && !bal.Equal(run) {
 			bad("%s: balance %s, entries sum to %s", a, bal, run)
 		}
 		assetSum[a.Asset] = assetSum[a.Asset].Add(bal)
 		lotSum, hasLots := lots[a]
+		lotsKnown := !u.lots[a]
 		if !a.IsMember() || !a.Asset.HasLots() {
-			if hasLots {
+			if hasLots && lotsKnown {
 				bad("%s keeps no lots, but has lots summing to %s", a, lotSum)
 			}
 			if a.IsMember() {
@@ -288,7 +359,7 @@ func Verify(tx store.Tx) error {
 			continue
 		}
 		memberSum[a.Asset] = memberSum[a.Asset].Add(bal)
-		if !lotSum.Equal(bal) {
+		if balKnown && lotsKnown && !lotSum.Equal(bal) {
 			bad("%s: balance %s, open lots sum to %s", a, bal, lotSum)
 		}
 	}
@@ -305,11 +376,16 @@ func Verify(tx store.Tx) error {
 		}
 		if len(parts) != 3 || parts[0] == "" || parts[2] == "" {
 			bad("%s: day key %q, unreadable", bDay, k)
+			if i := bytes.IndexByte(k, keys.Sep); i > 0 {
+				u.days[Asset(k[:i])] = true
+			}
 			return nil
 		}
 		amt, err := decodeAmount(v)
 		if err != nil {
-			return err
+			bad("%s: day record %q, unreadable: %q is not an amount", bDay, k, v)
+			u.days[Asset(parts[0])] = true
+			return nil
 		}
 		days[Asset(parts[0])] = days[Asset(parts[0])].Add(amt)
 		return nil
@@ -324,14 +400,106 @@ func Verify(tx store.Tx) error {
 	}
 	assets := slices.Sorted(maps.Keys(assetSum))
 	for _, asset := range assets {
-		if s := assetSum[asset]; !s.IsZero() {
+		if s := assetSum[asset]; !s.IsZero() && !u.assets[asset] {
 			bad("%s: accounts sum to %s, not zero", asset, s)
 		}
-		if sum := days[asset]; !sum.Equal(memberSum[asset]) {
+		if sum := days[asset]; !sum.Equal(memberSum[asset]) && !u.days[asset] {
 			bad("%s: totals per kind sum to %s, member balances to %s", asset, sum, memberSum[asset])
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// txnRef names a transaction: numbers are per member ("" between pools).
+type txnRef struct {
+	member string
+	txn    uint64
+}
+
+// unread holds what the records Verify could not read leave unknown, so
+// that the checks needing it are skipped rather than report the records'
+// absence as more problems. A record is attributed by its key: one whose
+// key names no account (no asset, for a day total) leaves nothing marked,
+// and the checks go on as if it were absent. It grows with the damage,
+// not with the journal.
+type unread struct {
+	// chain holds each account with an entry unread and the sequence
+	// number of the first such entry (0: one whose place is unknown):
+	// the account's running balances are checked before it, and its
+	// balance is not compared with its entries.
+	chain map[Account]uint64
+	// pools is set when a member entry is unread: the pool legs riding in
+	// it are unknown, so no pool's balance is compared with its entries.
+	pools bool
+	// txns holds each transaction with a leg unread, members each member
+	// with an entry unread of unknown number: those transactions' legs
+	// are not summed.
+	txns    map[txnRef]bool
+	members map[string]bool
+	bals    map[Account]bool // balance unknown: compared with nothing
+	lots    map[Account]bool // the lots' sum unknown: not compared with the balance
+	// lotIDs holds each account whose lots (a lot key unread) or credits
+	// (an entry unread) are not all known: an index entry of it that no
+	// known record or credit holds is not reported.
+	lotIDs map[Account]bool
+	// index holds each account with a lot ID index key unread: a lot or
+	// credit of it missing from the index is not reported.
+	index    map[Account]bool
+	assets   map[Asset]bool  // an account's balance unknown: the accounts are not summed
+	days     map[Asset]bool  // a day total or a member's balance unknown: not compared
+	counters map[string]bool // the member's counter unknown: not compared ("" for the pools')
+}
+
+func newUnread() *unread {
+	return &unread{
+		chain: map[Account]uint64{}, txns: map[txnRef]bool{}, members: map[string]bool{},
+		bals: map[Account]bool{}, lots: map[Account]bool{}, lotIDs: map[Account]bool{},
+		index: map[Account]bool{}, assets: map[Asset]bool{}, days: map[Asset]bool{},
+		counters: map[string]bool{},
+	}
+}
+
+// entry marks an entry of account a unread; seq is its sequence number, 0
+// when its key does not say.
+func (u *unread) entry(a Account, seq uint64) {
+	if first, ok := u.chain[a]; !ok || seq < first {
+		u.chain[a] = seq
+	}
+	if seq == 0 {
+		u.members[a.Member] = true
+	} else {
+		u.txns[txnRef{a.Member, seq >> legBits}] = true
+	}
+	if a.IsMember() {
+		u.pools = true
+		u.lotIDs[a] = true
+	}
+}
+
+// balance marks the balance (or a stripe of it) of account a unread.
+func (u *unread) balance(a Account) {
+	u.bals[a] = true
+	u.assets[a.Asset] = true
+	if a.IsMember() {
+		u.days[a.Asset] = true
+	}
+}
+
+// lot marks a lot of account a unread; keyed tells whether its key read
+// (its ID and times known).
+func (u *unread) lot(a Account, keyed bool) {
+	u.lots[a] = true
+	if !keyed {
+		u.lotIDs[a] = true
+	}
+}
+
+// why returns what a record's decoding error says is wrong with it.
+func why(err error) string {
+	if re, ok := errors.AsType[*recordError](err); ok {
+		return re.why
+	}
+	return err.Error()
 }
 
 // lotRef names a lot: IDs are unique within an account.
