@@ -93,9 +93,14 @@ func OpeningsHeader(def membership.Definition) []string {
 // import as before it (a level above the member's, gifted before a
 // downgrade, grants nothing; one a manual set passed over grants them);
 // the rewards of upgrade gifts owed (level.Status.Owed, as level|reward
-// with the reward's target: "Silver|coupon:silver-cash"), which the
-// level's next reach grants, and only them, after the import as before
-// it; every lot of points still held per
+// with the reward's target: "Silver|coupon:silver-cash"; with |place,
+// level.Status.OwedPlaces, where the order does not say it: the second of
+// a level's two gifts of one target owed without the first is
+// "Silver|coupon:silver-cash|2"), which the level's next reach grants,
+// and only them, each the same gift, after the import as before it (a
+// file with no place reads the same on the releases before places; a
+// row with one is a bad row there, at owed_gifts[i], rather than read as
+// another gift); every lot of points still held per
 // program with its expiry, and each pending lot with its release; the
 // stored-value balance with the cumulative recharge and spend; the coupons
 // held (available or locked in a checkout, both imported as available)
@@ -209,19 +214,12 @@ func openingRow(ctx context.Context, src OpeningReader, def membership.Definitio
 				return nil, err
 			}
 		}
-		owed := make([]string, 0, len(st.Owed))
-		for _, g := range st.Owed {
-			target := g.Reward.Target()
-			if err := portable("level", g.Level, "|;"); err != nil {
-				return nil, err
-			}
-			if err := portable("owed reward", target, "|;"); err != nil {
-				return nil, err
-			}
-			owed = append(owed, g.Level+"|"+target)
+		owed, err := owedCell(st)
+		if err != nil {
+			return nil, err
 		}
 		row = append(row, st.Level, instant(st.TermEnd), amount(st.Growth), amount(st.Lifetime), days,
-			strings.Join(st.Gifted, ";"), strings.Join(owed, ";"))
+			strings.Join(st.Gifted, ";"), owed)
 	}
 	if def.Points != nil {
 		var held, pending []string
@@ -325,6 +323,37 @@ func openingRow(ctx context.Context, src OpeningReader, def membership.Definitio
 		}
 	}
 	return row, nil
+}
+
+// owedCell writes the owed_gifts cell of a member's level status: each
+// reward owed as level|target, with |place (st.OwedPlaces) where its order
+// does not say it, that is where it is not the k-th gift of its level and
+// target when k-1 of them are listed before it (migrate.OwedGift.Place).
+// A member owed no such gift has the cell an export before places wrote,
+// which the releases before read alike; st.Owed and st.OwedPlaces are of
+// one length (level.Handle.Status).
+func owedCell(st level.Status) (string, error) {
+	cells := make([]string, 0, len(st.Owed))
+	for i, g := range st.Owed {
+		target := g.Reward.Target()
+		if err := portable("level", g.Level, "|;"); err != nil {
+			return "", err
+		}
+		if err := portable("owed reward", target, "|;"); err != nil {
+			return "", err
+		}
+		cell, k := g.Level+"|"+target, 1
+		for _, h := range st.Owed[:i] {
+			if h.Level == g.Level && h.Reward.Target() == target {
+				k++
+			}
+		}
+		if st.OwedPlaces[i] != k {
+			cell += "|" + strconv.Itoa(st.OwedPlaces[i])
+		}
+		cells = append(cells, cell)
+	}
+	return strings.Join(cells, ";"), nil
 }
 
 // underReview refuses a pending lot of a day that risk control froze and

@@ -772,6 +772,202 @@ func TestOpeningsRoundTripOwedGifts(t *testing.T) {
 	}
 }
 
+// TestOpeningsRoundTripOwedGiftsOfOneTarget: a reward owed moves through
+// Openings and migrate as the gift it is, at its place among its level's
+// gifts of its target. Silver gives, beside its growth of 30, silver-cash
+// ×1 and ×2 (stock 4) and the pack silver-pack (one silver-tea, stock 5)
+// twice; ann, bob, dee and cy reach it in that order on 15 January. By
+// hand, taking each gift in the level's order:
+//
+//   - ann takes ×1 and ×2 (cash 1 left) and both packs (tea 3 left);
+//   - bob takes ×1 (cash 0), ×2 (two wanted) is refused, and both packs
+//     (tea 1): owed ×2 alone, at place 2;
+//   - dee is refused ×1 and ×2, takes the first pack (tea 0) and is
+//     refused the second: owed ×1, ×2 and the pack, at places 1, 2, 2;
+//   - cy is refused all four: owed ×1, ×2, the pack and the pack, at
+//     places 1, 2, 1, 2.
+//
+// The owed_gifts cell writes a place where the order does not say it (a
+// gift that is not the k-th of its target when k-1 of them are listed
+// before it): bob's ×2 and dee's second pack. Imported into an empty
+// program, each member has the source's level status, Owed and
+// OwedPlaces included, and the imported program exports the same file.
+// Version 2 restocks exactly what is owed (8 more silver-cash: bob's 2,
+// dee's 3, cy's 3; 3 more silver-tea: dee's 1, cy's 2), and GrantOwed on
+// each side grants each member what is owed, so that each holds all of
+// Silver's coupons, 3 silver-cash and 2 silver-tea, on both. Before,
+// the file named bob's gift by its target alone: imported, he was owed
+// ×1 and paid 1 coupon (2 silver-cash in all), and dee's pack was owed
+// at place 1 (the same pack, but the one a version taking the second
+// away pays rather than drops). The file without its places, as an
+// export before them wrote it, still imports with its old meaning: bob
+// owed ×1.
+func TestOpeningsRoundTripOwedGiftsOfOneTarget(t *testing.T) {
+	ctx := context.Background()
+	cashOne := rule.Reward{Kind: rule.RewardCoupon, Template: "silver-cash"}
+	cashTwo := rule.Reward{Kind: rule.RewardCoupon, Template: "silver-cash", Count: 2}
+	teaPack := rule.Reward{Kind: rule.RewardPack, Pack: "silver-pack"}
+	defOf := func(version uint64, cash, tea int64) membership.Definition {
+		def := testkit.LadderDef(level.NextLower)
+		def.Version = version
+		def.Levels.Ladder[2].Gifts = append(def.Levels.Ladder[2].Gifts, cashOne, cashTwo, teaPack, teaPack)
+		month := coupon.UseRule{Validity: rule.Validity{Kind: rule.DaysAfter, N: 30}}
+		def.Coupons = &coupon.Definition{
+			Templates: []coupon.Template{
+				{Name: "silver-cash", Type: coupon.Cash, Amount: dec("20"), Stock: cash, Use: month},
+				{Name: "silver-tea", Type: coupon.Cash, Amount: dec("5"), Stock: tea, Use: month},
+			},
+			Packs: []coupon.Pack{{Name: "silver-pack", Items: []coupon.PackItem{{Template: "silver-tea", Count: 1}}, Mode: coupon.AnyInvalid}},
+		}
+		return def
+	}
+	wall := func(s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04", s, testkit.Shanghai)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	members := []string{"ann", "bob", "dee", "cy"}
+	srcStore, dstStore := memory.New(), memory.New()
+	src, err := membership.Open(srcStore, defOf(0, 4, 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range members {
+		id := "o-" + m
+		if _, err := src.Process(ctx, event.Event{ID: id, Member: m, Type: "order", Time: wall("2026-01-15 10:00").Add(time.Duration(i) * time.Hour),
+			Attrs: event.Attrs{"amount": event.DecString("100"), "order_id": event.Str(id)}}); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+	}
+	silver := func(rs ...rule.Reward) []level.Gift {
+		var gs []level.Gift
+		for _, r := range rs {
+			gs = append(gs, level.Gift{Level: "Silver", Reward: r})
+		}
+		return gs
+	}
+	type owing struct {
+		owed   []level.Gift
+		places []int
+		cell   string // owed_gifts
+	}
+	want := map[string]owing{
+		"ann": {},
+		"bob": {silver(cashTwo), []int{2}, "Silver|coupon:silver-cash|2"},
+		"dee": {silver(cashOne, cashTwo, teaPack), []int{1, 2, 2}, "Silver|coupon:silver-cash;Silver|coupon:silver-cash;Silver|pack:silver-pack|2"},
+		"cy": {silver(cashOne, cashTwo, teaPack, teaPack), []int{1, 2, 1, 2},
+			"Silver|coupon:silver-cash;Silver|coupon:silver-cash;Silver|pack:silver-pack;Silver|pack:silver-pack"},
+	}
+	statuses := func(p *membership.Program) map[string]level.Status {
+		t.Helper()
+		out := map[string]level.Status{}
+		for _, m := range members {
+			s, err := p.Levels().Status(ctx, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Since = time.Time{} // the import's time: the format has no place for the level's start
+			out[m] = s
+		}
+		return out
+	}
+	for m, s := range statuses(src) {
+		if !cmp.Equal(want[m].owed, s.Owed) || !cmp.Equal(want[m].places, s.OwedPlaces) {
+			t.Errorf("source: %s owed %+v at %v, want %+v at %v", m, s.Owed, s.OwedPlaces, want[m].owed, want[m].places)
+		}
+	}
+
+	at := wall("2026-01-20 12:00")
+	var buf bytes.Buffer
+	if _, err := export.Openings(ctx, &buf, src, slices.Values(members), at, nil); err != nil {
+		t.Fatal(err)
+	}
+	file := buf.String()
+	for _, m := range members {
+		if got := cells(t, file, m)["owed_gifts"]; got != want[m].cell {
+			t.Errorf("%s's owed_gifts: %q, want %q", m, got, want[m].cell)
+		}
+	}
+	dst, err := membership.Open(dstStore, defOf(0, 4, 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	older, err := membership.Open(memory.New(), defOf(0, 4, 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file as an export before places wrote it: level|reward alone.
+	rows, err := csv.NewReader(strings.NewReader(file)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := slices.Index(rows[0], "owed_gifts")
+	for _, r := range rows[1:] {
+		items := strings.Split(r[col], ";")
+		for i, item := range items {
+			if parts := strings.Split(item, "|"); len(parts) == 3 {
+				items[i] = parts[0] + "|" + parts[1]
+			}
+		}
+		r[col] = strings.Join(items, ";")
+	}
+	var oldFile bytes.Buffer
+	if err := csv.NewWriter(&oldFile).WriteAll(rows); err != nil {
+		t.Fatal(err)
+	}
+	old := oldFile.String()
+	if old == file {
+		t.Fatalf("no place to take out of the file:\n%s", file)
+	}
+	for p, text := range map[*membership.Program]string{dst: file, older: old} {
+		res, err := migrate.Run(ctx, p, migrate.CSV(strings.NewReader(text), p.Location()), migrate.Options{Name: "export.csv"})
+		if err != nil || res.Progress != (migrate.Progress{Rows: 4, Applied: 4}) {
+			t.Fatalf("import: %+v %v\n%s", res, err, text)
+		}
+	}
+	if d := cmp.Diff(statuses(src), statuses(dst), stateCmp...); d != "" {
+		t.Errorf("the imported members' levels (-source +imported):\n%s", d)
+	}
+	if s := statuses(older)["bob"]; !cmp.Equal(silver(cashOne), s.Owed) || !cmp.Equal([]int{1}, s.OwedPlaces) {
+		t.Errorf("bob imported from a file without places: owed %+v at %v, want ×1 at 1", s.Owed, s.OwedPlaces)
+	}
+	var again bytes.Buffer
+	if _, err := export.Openings(ctx, &again, dst, slices.Values(members), at, nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(file, again.String()); d != "" {
+		t.Errorf("the imported program's export (-first +second):\n%s", d)
+	}
+
+	for name, st := range map[string]*memory.Store{"source": srcStore, "imported": dstStore} {
+		p, err := membership.Open(st, defOf(2, 12, 8))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range members {
+			res, err := p.Levels().GrantOwed(ctx, level.GrantOwedRequest{RequestID: "grant-" + m, Member: m, Operator: "op.li", At: wall("2026-01-21 10:00")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !cmp.Equal(want[m].owed, res.Granted) || len(res.Owed)+len(res.Dropped) != 0 {
+				t.Errorf("%s: %s granted %+v, owed %+v, dropped %+v; want %+v granted", name, m, res.Granted, res.Owed, res.Dropped, want[m].owed)
+			}
+			held := map[string]int{}
+			for _, c := range listOf(t, p, m) {
+				held[c.Template]++
+			}
+			if d := cmp.Diff(map[string]int{"silver-cash": 3, "silver-tea": 2}, held); d != "" {
+				t.Errorf("%s: %s's coupons (-want +got):\n%s", name, m, d)
+			}
+		}
+		if err := p.Verify(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestOpeningsPendingOfADayUnderReview: points pending from a day that
 // risk control froze, whose review is open, go to the frozen account when
 // released, into the review; the import format has no review, so the

@@ -170,10 +170,15 @@
 // OwedGifts) has exactly those levels gifted and is owed those rewards
 // (without the levels, as from a file before them, the levels up to the
 // member's and those of the gifts owed count as gifted). The file names a
-// reward owed by its target, so the k-th listed of a level and target is
-// the level's k-th gift of that target, and one listed more often than
-// the level gives it is refused: a member owed only the second of two
-// gifts of a target (the coupon of count 2 above) moves as owed the first.
+// reward owed by its target and, where the order of those listed does not
+// say it, its place ([Status.OwedPlaces], from 1): a member owed only the
+// second of two gifts of a target (the coupon of count 2 above, or the
+// second of a pack listed twice) is written "Silver|coupon:T|2" and moves
+// as owed that gift. One listed without its place (as a file from before
+// places lists them all) is the k-th gift of its target when it is the
+// k-th listed of its level and target, as an earlier release read it;
+// one listed twice (at one place, or more often than the level gives its
+// target) is refused.
 //
 // # Terms and retention
 //

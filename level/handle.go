@@ -228,6 +228,13 @@ type Status struct {
 	// definition is in force or on a later day than its last refusal;
 	// GrantOwed tries them all.
 	Owed []Gift `json:"owed,omitempty"`
+	// OwedPlaces holds, for each of Owed, its place among its level's
+	// gifts of its target (rule.Reward.Target), counting from 1: 1 for a
+	// level's only coupon of a template, 2 for the second of two (counts 1
+	// and 2, or a pack listed twice). It tells apart two gifts owed that
+	// Owed names alike (a pack owed once of the two); export.Openings
+	// writes it, and migrate.OwedGift.Place reads it back.
+	OwedPlaces []int `json:"owed_places,omitempty"`
 	// Plans lists the paid plans held: until Advance performs a plan's
 	// expiry for Status, until the expiry instant for StatusAt.
 	Plans []Held `json:"plans,omitempty"`
@@ -327,7 +334,7 @@ func (h *Handle) status(u *engine.Unit, member string, s *Status) error {
 	}
 	for _, o := range m.Owed {
 		if g, ok := h.p.def.owedGift(o); ok {
-			s.Owed = append(s.Owed, g)
+			s.Owed, s.OwedPlaces = append(s.Owed, g), append(s.OwedPlaces, o.N+1)
 		}
 	}
 	if s.Growth, err = balance(u, member); err != nil {

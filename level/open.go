@@ -24,8 +24,10 @@ import (
 // end is after the row's time and within the supported range; each level
 // gifted is one of the ladder's, given once; each gift owed names a level
 // of the ladder, among those gifted when they are given, and one of that
-// level's gifts: the k-th listed of a level and target its k-th gift of
-// that target, so none is listed more often than the level gives it.
+// level's gifts: the one at its place among the level's gifts of its
+// target (migrate.OwedGift.Place, from 1) or, without one, the k-th
+// listed of a level and target its k-th gift of that target; none is
+// listed twice.
 func (p *part) CheckOpen(mm *migrate.Member) error {
 	g, life := mm.Growth, mm.Lifetime
 	if err := p.checkGrowth("growth", g); err != nil {
@@ -64,6 +66,7 @@ func (p *part) CheckOpen(mm *migrate.Member) error {
 			return migrate.Fieldf(f, "%w: %q is given twice (gifted_levels[%d])", event.ErrInvalidArgument, l, j)
 		}
 	}
+	os := openingOwed(mm.OwedGifts)
 	for i, g := range mm.OwedGifts {
 		f := fmt.Sprintf("owed_gifts[%d]", i)
 		if p.def.Index(g.Level) < 0 {
@@ -74,21 +77,32 @@ func (p *part) CheckOpen(mm *migrate.Member) error {
 		if mm.GiftedLevels != nil && !slices.Contains(mm.GiftedLevels, g.Level) {
 			return migrate.Fieldf(f+".level", "%w: %q is not among gifted_levels", event.ErrInvalidArgument, g.Level)
 		}
-		// The k-th of a level and target listed is the level's k-th gift
-		// of it (numberOwed): one listed more often than the level gives
-		// it would be paid twice.
-		o, last := owed{Level: g.Level, Reward: g.Reward}, -1
-		for j, h := range mm.OwedGifts[:i] {
-			if h == g {
-				o.N, last = o.N+1, j
+		if g.Place < 0 {
+			return migrate.Fieldf(f+".place", "%w: %d: want a place from 1 (or none, for its order)", event.ErrInvalidArgument, g.Place)
+		}
+		// The gift at its place or, without one, the k-th of a level and
+		// target listed is the level's k-th gift of it (openingOwed): one
+		// listed twice would be paid twice.
+		o, last := os[i], -1 // last: the last listed before of its level and target
+		for j, h := range os[:i] {
+			if h.Level == o.Level && h.Reward == o.Reward {
+				last = j
 			}
 		}
 		switch _, ok := p.def.owedGift(o); {
-		case ok:
-		case last < 0:
+		case !ok && last < 0 && g.Place == 0:
 			return migrate.Fieldf(f+".reward", "%w: level %q gives no %q", event.ErrInvalidArgument, g.Level, g.Reward)
-		default:
+		case !ok && g.Place == 0:
 			return migrate.Fieldf(f+".reward", "%w: level %q gives %q %d time(s), each owed before (the last at owed_gifts[%d])", event.ErrInvalidArgument, g.Level, g.Reward, o.N, last)
+		case !ok:
+			return migrate.Fieldf(f+".place", "%w: level %q has no gift %q at place %d", event.ErrInvalidArgument, g.Level, g.Reward, g.Place)
+		}
+		if j := slices.IndexFunc(os[:i], func(h owed) bool { return h.Level == o.Level && h.Reward == o.Reward && h.N == o.N }); j >= 0 {
+			field := f + ".reward"
+			if g.Place > 0 {
+				field = f + ".place"
+			}
+			return migrate.Fieldf(field, "%w: level %q's gift %q at place %d is owed at owed_gifts[%d] too", event.ErrInvalidArgument, g.Level, g.Reward, o.N+1, j)
 		}
 	}
 	if mm.Level != "" && p.def.Index(mm.Level) < 0 {
@@ -258,9 +272,8 @@ func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 		if !m.hasGift(g.Level) {
 			m.Gifted = append(m.Gifted, g.Level)
 		}
-		m.Owed = append(m.Owed, owed{Level: g.Level, Reward: g.Reward})
 	}
-	numberOwed(m.Owed) // the k-th of a level and target, its k-th gift of it
+	m.Owed = openingOwed(mm.OwedGifts)
 	if err := p.scheduleTerm(u, member, time.Time{}, end); err != nil {
 		return err
 	}
@@ -281,4 +294,27 @@ func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 	}
 	lc := LevelChange{To: l.Name, Cause: CauseOpening, TermEnd: end, Growth: g}
 	return u.EmitWith(ChangeLevel, member, &rule.Reason{Rule: migrate.Rule, Inputs: map[string]string{"growth": g.String()}}, lc.encode)
+}
+
+// openingOwed returns the gifts owed of an opening state (checked by
+// CheckOpen): each at its place (migrate.OwedGift.Place, from 1) or,
+// without one (as a file from before the field lists them all), at that
+// of its order among those listed of its level and target (orderPlace),
+// as numberOwed reads a record of a member version before 6.
+func openingOwed(gs []migrate.OwedGift) []owed {
+	if len(gs) == 0 {
+		return nil
+	}
+	os := make([]owed, len(gs))
+	for i, g := range gs {
+		os[i] = owed{Level: g.Level, Reward: g.Reward}
+	}
+	for i, g := range gs {
+		if g.Place > 0 {
+			os[i].N = g.Place - 1
+		} else {
+			os[i].N = orderPlace(os, i)
+		}
+	}
+	return os
 }

@@ -2,12 +2,15 @@ package level_test
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/coupon"
+	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/level"
 	"github.com/memberkit/membership/migrate"
@@ -94,13 +97,14 @@ func TestLevelOwedGiftsOfOneTarget(t *testing.T) {
 		gifts     []rule.Reward
 		cash, tea int64 // stock at the reach; version 2 adds 3 of each
 		owed      []rule.Reward
+		places    []int          // Status.OwedPlaces: each owed's place among Silver's gifts of its target
 		held      map[string]int // bob's coupons in the end
 	}{
-		{"coupon ×1 and ×2, both refused", []rule.Reward{cashOne, cashTwo}, 3, 0, []rule.Reward{cashOne, cashTwo}, map[string]int{"silver-cash": 3}},
-		{"coupon ×1 and ×2, ×2 refused", []rule.Reward{cashOne, cashTwo}, 4, 0, []rule.Reward{cashTwo}, map[string]int{"silver-cash": 3}},
-		{"coupon ×2 and ×1, ×2 refused", []rule.Reward{cashTwo, cashOne}, 4, 0, []rule.Reward{cashTwo}, map[string]int{"silver-cash": 3}},
-		{"pack twice, both refused", []rule.Reward{teaPack, teaPack}, 0, 2, []rule.Reward{teaPack, teaPack}, map[string]int{"silver-tea": 2}},
-		{"pack twice, one refused", []rule.Reward{teaPack, teaPack}, 0, 3, []rule.Reward{teaPack}, map[string]int{"silver-tea": 2}},
+		{"coupon ×1 and ×2, both refused", []rule.Reward{cashOne, cashTwo}, 3, 0, []rule.Reward{cashOne, cashTwo}, []int{1, 2}, map[string]int{"silver-cash": 3}},
+		{"coupon ×1 and ×2, ×2 refused", []rule.Reward{cashOne, cashTwo}, 4, 0, []rule.Reward{cashTwo}, []int{2}, map[string]int{"silver-cash": 3}},
+		{"coupon ×2 and ×1, ×2 refused", []rule.Reward{cashTwo, cashOne}, 4, 0, []rule.Reward{cashTwo}, []int{1}, map[string]int{"silver-cash": 3}},
+		{"pack twice, both refused", []rule.Reward{teaPack, teaPack}, 0, 2, []rule.Reward{teaPack, teaPack}, []int{1, 2}, map[string]int{"silver-tea": 2}},
+		{"pack twice, one refused", []rule.Reward{teaPack, teaPack}, 0, 3, []rule.Reward{teaPack}, []int{2}, map[string]int{"silver-tea": 2}},
 	}
 	for _, tc := range tests {
 		for _, how := range []string{"event", "GrantOwed"} {
@@ -124,8 +128,8 @@ func TestLevelOwedGiftsOfOneTarget(t *testing.T) {
 				if _, owed := owedEffects(t, out); !cmp.Equal(silverGifts(tc.owed...), owed) {
 					t.Errorf("bob's reach: owed %+v, want %+v", owed, silverGifts(tc.owed...))
 				}
-				if s := lvlWant(t, p, "bob", "Silver", "130", "2026-02-16"); !cmp.Equal(silverGifts(tc.owed...), s.Owed) {
-					t.Errorf("Status.Owed = %+v, want %+v", s.Owed, silverGifts(tc.owed...))
+				if s := lvlWant(t, p, "bob", "Silver", "130", "2026-02-16"); !cmp.Equal(silverGifts(tc.owed...), s.Owed) || !cmp.Equal(tc.places, s.OwedPlaces) {
+					t.Errorf("Status.Owed = %+v at %v, want %+v at %v", s.Owed, s.OwedPlaces, silverGifts(tc.owed...), tc.places)
 				}
 
 				p = open(2, tc.cash+3, tc.tea+3)
@@ -145,8 +149,8 @@ func TestLevelOwedGiftsOfOneTarget(t *testing.T) {
 				if gifts, owed := owedEffects(t, paid); !cmp.Equal(silverGifts(tc.owed...), gifts) || len(owed) != 0 {
 					t.Errorf("paid: gifts %+v, owed %+v; want %+v, nothing owed", gifts, owed, silverGifts(tc.owed...))
 				}
-				if s := lvlStatus(t, p, "bob"); len(s.Owed) != 0 {
-					t.Errorf("owed once paid: %+v", s.Owed)
+				if s := lvlStatus(t, p, "bob"); len(s.Owed)+len(s.OwedPlaces) != 0 {
+					t.Errorf("owed once paid: %+v at %v", s.Owed, s.OwedPlaces)
 				}
 				if diff := cmp.Diff(tc.held, templatesOf(t, p, "bob")); diff != "" {
 					t.Errorf("bob's coupons (-want +got):\n%s", diff)
@@ -229,26 +233,104 @@ func TestLevelOwedGiftsOfOneTargetOneTaken(t *testing.T) {
 	}
 }
 
-// An opening owes the gifts listed, the k-th of a level and target the
-// level's k-th gift of it: cy, opened at Silver owed silver-cash twice,
-// is owed ×1 and ×2, and her first order (stock 3) is paid both: 3
-// coupons.
+// An opening owes the gifts listed, each at its place (from 1) or,
+// without one (as in a file from before places), the k-th of a level and
+// target the level's k-th gift of it. Silver gives silver-cash ×1 and ×2,
+// stock 5: cy, opened owed silver-cash twice without places, is owed ×1
+// and ×2 (places 1, 2), and her first order is paid both, 3 coupons; dee,
+// opened owed silver-cash at place 2, is owed ×2 alone (as migrate read
+// it before places, she would be owed ×1), and her order is paid 2, the
+// stock's last two. A gift listed twice, whether by place or by order,
+// a place the level has not (Silver gives silver-cash twice: no place 3)
+// and a place below 1 are refused, naming the field, and open nothing.
 func TestLevelOwedGiftsOfOneTargetOpened(t *testing.T) {
 	ctx := context.Background()
-	p := testkit.OpenMemory(t, sameTargetDef(0, []rule.Reward{cashOne, cashTwo}, 3, 0))
-	owed := migrate.OwedGift{Level: "Silver", Reward: "coupon:silver-cash"}
-	if _, err := p.OpenMember(ctx, migrate.Member{RequestID: "open-cy", Member: "cy", Operator: "op", At: lvlAt("2026-01-15 10:00"),
-		Growth: d("130"), Level: "Silver", OwedGifts: []migrate.OwedGift{owed, owed}}); err != nil {
+	p := testkit.OpenMemory(t, sameTargetDef(0, []rule.Reward{cashOne, cashTwo}, 5, 0))
+	owed := func(place int) migrate.OwedGift {
+		return migrate.OwedGift{Level: "Silver", Reward: "coupon:silver-cash", Place: place}
+	}
+	opening := func(member string, gs ...migrate.OwedGift) migrate.Member {
+		return migrate.Member{RequestID: "open-" + member, Member: member, Operator: "op", At: lvlAt("2026-01-15 10:00"),
+			Growth: d("130"), Level: "Silver", OwedGifts: gs}
+	}
+	for i, c := range []struct {
+		member string
+		owed   []migrate.OwedGift
+		want   []rule.Reward
+		places []int
+		held   int
+	}{
+		{"cy", []migrate.OwedGift{owed(0), owed(0)}, []rule.Reward{cashOne, cashTwo}, []int{1, 2}, 3},
+		{"dee", []migrate.OwedGift{owed(2)}, []rule.Reward{cashTwo}, []int{2}, 2},
+	} {
+		if _, err := p.OpenMember(ctx, opening(c.member, c.owed...)); err != nil {
+			t.Fatal(err)
+		}
+		if s := lvlStatus(t, p, c.member); !cmp.Equal(silverGifts(c.want...), s.Owed) || !cmp.Equal(c.places, s.OwedPlaces) {
+			t.Errorf("%s owed %+v at %v, want %+v at %v", c.member, s.Owed, s.OwedPlaces, silverGifts(c.want...), c.places)
+		}
+		out := mustProcess(t, p, lvlOrder("o-"+c.member, c.member, "1", "", lvlAt("2026-01-15 11:00").Add(time.Duration(i)*time.Minute)))[0]
+		if gifts, owed := owedEffects(t, out); !cmp.Equal(silverGifts(c.want...), gifts) || len(owed) != 0 {
+			t.Errorf("%s: gifts %+v, owed %+v; want %+v, none owed", c.member, gifts, owed, silverGifts(c.want...))
+		}
+		if diff := cmp.Diff(map[string]int{"silver-cash": c.held}, templatesOf(t, p, c.member)); diff != "" {
+			t.Errorf("%s's coupons (-want +got):\n%s", c.member, diff)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		owed  []migrate.OwedGift
+		field string
+	}{
+		{"place 2, then the second by order", []migrate.OwedGift{owed(2), owed(0)}, "owed_gifts[1].reward"},
+		{"the first by order, then place 1", []migrate.OwedGift{owed(0), owed(1)}, "owed_gifts[1].place"},
+		{"place 2 twice", []migrate.OwedGift{owed(2), owed(2)}, "owed_gifts[1].place"},
+		{"three, the third by order", []migrate.OwedGift{owed(1), owed(2), owed(0)}, "owed_gifts[2].reward"},
+		{"place 3", []migrate.OwedGift{owed(3)}, "owed_gifts[0].place"},
+		{"place -1", []migrate.OwedGift{owed(-1)}, "owed_gifts[0].place"},
+	} {
+		_, err := p.OpenMember(ctx, opening("eve", c.owed...))
+		var fe *migrate.FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field || !errors.Is(err, event.ErrInvalidArgument) {
+			t.Errorf("%s: %v, want an invalid argument at %s", c.name, err, c.field)
+		}
+		if s := lvlStatus(t, p, "eve"); s.Level != "Entry" || !s.Growth.IsZero() || len(s.Owed) != 0 {
+			t.Errorf("%s: eve at %s with %s growth, owed %+v; want nothing opened", c.name, s.Level, s.Growth, s.Owed)
+		}
+	}
+}
+
+// An opening is journaled with the places of its gifts owed
+// (migrate.OwedGift.Place), and a replay opens the member owed the same
+// gifts: dee, opened owed Silver's silver-cash at place 2 (×2, not ×1),
+// is owed ×2 at place 2 on the replayed program too, whose next order
+// of hers pays it: 2 coupons (×1 would be 1).
+func TestLevelOwedGiftOpenedReplayed(t *testing.T) {
+	ctx := context.Background()
+	def := sameTargetDef(0, []rule.Reward{cashOne, cashTwo}, 3, 0)
+	from := memory.New()
+	p, err := membership.Open(from, def, membership.WithJournal())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if s := lvlStatus(t, p, "cy"); !cmp.Equal(silverGifts(cashOne, cashTwo), s.Owed) {
-		t.Errorf("cy owed %+v, want ×1 and ×2", s.Owed)
+	if _, err := p.OpenMember(ctx, migrate.Member{RequestID: "open-dee", Member: "dee", Operator: "op", At: lvlAt("2026-01-15 10:00"),
+		Growth: d("130"), Level: "Silver", OwedGifts: []migrate.OwedGift{{Level: "Silver", Reward: "coupon:silver-cash", Place: 2}}}); err != nil {
+		t.Fatal(err)
 	}
-	out := mustProcess(t, p, lvlOrder("o1", "cy", "1", "", lvlAt("2026-01-15 11:00")))[0]
-	if gifts, owed := owedEffects(t, out); !cmp.Equal(silverGifts(cashOne, cashTwo), gifts) || len(owed) != 0 {
-		t.Errorf("gifts %+v, owed %+v; want ×1 and ×2, none owed", gifts, owed)
+	dst, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if diff := cmp.Diff(map[string]int{"silver-cash": 3}, templatesOf(t, p, "cy")); diff != "" {
-		t.Errorf("cy's coupons (-want +got):\n%s", diff)
+	if n, err := dst.Replay(ctx, from, nil); err != nil || n != 1 {
+		t.Fatalf("Replay = %d, %v; want 1 input", n, err)
+	}
+	for name, q := range map[string]*membership.Program{"source": p, "replayed": dst} {
+		if s := lvlStatus(t, q, "dee"); !cmp.Equal(silverGifts(cashTwo), s.Owed) || !cmp.Equal([]int{2}, s.OwedPlaces) {
+			t.Errorf("%s: dee owed %+v at %v, want ×2 at 2", name, s.Owed, s.OwedPlaces)
+		}
+	}
+	mustProcess(t, dst, lvlOrder("o1", "dee", "1", "", lvlAt("2026-01-15 11:00")))
+	if diff := cmp.Diff(map[string]int{"silver-cash": 2}, templatesOf(t, dst, "dee")); diff != "" {
+		t.Errorf("dee's coupons on the replayed program (-want +got):\n%s", diff)
 	}
 }

@@ -89,6 +89,7 @@ func FuzzCSV(f *testing.F) {
 	addFile(f, "testdata/members.csv")
 	f.Add([]byte("member,points\nm1,\"mall|1\n"))
 	f.Add([]byte("\ufeffmember,at\nm1,2026-03-08\n\"m2\"x,\n"))
+	f.Add([]byte("member,owed_gifts\nm1,Gold|coupon:g|2;Gold|pack:p\nm2,Gold|coupon:g|0\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cst := time.FixedZone("CST", 8*3600)
 		for _, m := range readAll(t, migrate.CSV(bytes.NewReader(data), cst), len(data)) {
@@ -101,6 +102,7 @@ func FuzzCSV(f *testing.F) {
 func FuzzJSONL(f *testing.F) {
 	addFile(f, "testdata/members.jsonl")
 	f.Add([]byte(`{"member":"m1","points":[{"program":"p","lots":[{"amount":1e3}]}]}` + "\n" + `{"member":"m1","member":"m2"}`))
+	f.Add([]byte(`{"member":"m1","owed_gifts":[{"level":"Gold","reward":"pack:p","place":2},{"level":"Gold","reward":"pack:p","place":-1}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, m := range readAll(t, migrate.JSONL(bytes.NewReader(data)), len(data)) {
 			sameAsJSONL(t, m)

@@ -113,11 +113,15 @@ type Member struct {
 	// coupon out of stock). The file carries no time of refusal, so the
 	// member's first event after the import tries them again (see the
 	// level package doc, Gifts owed). Each names one of the level's
-	// gifts: the k-th listed of a level and target its k-th gift of that
-	// target, none listed more often than the level gives it. Its level counts as one whose gifts the member had, whatever
-	// the member's level now (with GiftedLevels given, it must be among
-	// them): its next reach grants the rewards owed, and only them. Empty
-	// (as in a file from before the field): none owed.
+	// gifts, by its Place among the level's gifts of its target or,
+	// without one (as in a file from before the field), by its order: the
+	// k-th listed of a level and target is its k-th gift of that target.
+	// No gift is listed twice (at one place, or its target more often than
+	// the level gives it). Its level counts as one whose
+	// gifts the member had, whatever the member's level now (with
+	// GiftedLevels given, it must be among them): its next reach grants
+	// the rewards owed, and only them. Empty (as in a file from before the
+	// field): none owed.
 	OwedGifts []OwedGift `json:"owed_gifts,omitempty"`
 	// Points are the points held, per point program.
 	Points []Points `json:"points,omitempty"`
@@ -136,11 +140,19 @@ type GrowthDay struct {
 }
 
 // OwedGift is a reward of a level's upgrade gift owed to a member: the
-// level, and the reward by its target (rule.Reward.Target: "coupon:welcome",
-// "pack:spring"), as level.Gift names it.
+// level, the reward by its target (rule.Reward.Target: "coupon:welcome",
+// "pack:spring"), as level.Gift names it, and its place among the level's
+// gifts of that target.
 type OwedGift struct {
 	Level  string `json:"level"`
 	Reward string `json:"reward"`
+	// Place is the gift's place among the level's gifts of Reward,
+	// counting from 1 (level.Status.OwedPlaces): 2 for the second of a
+	// level's two coupons of one template (counts 1 and 2) or of a pack it
+	// lists twice, owed without the first. Zero (as in a file from before
+	// the field): its order says it, the k-th listed of its level and
+	// target being the level's k-th gift of it, as Member.OwedGifts says.
+	Place int `json:"place,omitzero"`
 }
 
 // Points are the points of one point program a member holds.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -29,8 +30,10 @@ import (
 //	                 days ("2025-05-02|120;2025-05-20|-20"; see Member.GrowthDays)
 //	gifted_levels    the levels whose upgrade gifts the member had, ";" between
 //	                 them ("Silver;Gold"; see Member.GiftedLevels)
-//	owed_gifts       upgrade gifts' rewards owed: level|reward, ";" between
-//	                 them ("Silver|coupon:silver-cash"; see Member.OwedGifts)
+//	owed_gifts       upgrade gifts' rewards owed: level|reward, or
+//	                 level|reward|place, ";" between them
+//	                 ("Silver|coupon:silver-cash", "Silver|pack:tea|2"; see
+//	                 Member.OwedGifts and OwedGift.Place)
 //	points           spendable lots: program|amount|expires, ";" between lots
 //	pending          pending lots: program|amount|expires|release
 //	value_balance, value_recharged, value_spent
@@ -44,7 +47,10 @@ import (
 // earned on the row's day. An empty gifted_levels cell says that the
 // member had no level's gifts; no column (a file from before it) counts
 // the levels up to the member's, and those of the gifts owed, as gifted.
-// An empty owed_gifts cell, or no column, owes none. An empty expires is no expiry (for a
+// An empty owed_gifts cell, or no column, owes none; a gift owed without
+// its place (as a file from before it wrote them all) is placed by its
+// order (OwedGift.Place), and a place is a whole number from 1 ("0",
+// "+2", "" are bad). An empty expires is no expiry (for a
 // coupon: the template's validity); an empty code is none. A time is RFC 3339 ("2026-12-31T23:59:59+08:00")
 // or a date ("2026-12-31") in loc (UTC if nil): the start of that day for
 // at and release, and for an expires or a term_end its end, 24:00 (the
@@ -407,16 +413,27 @@ func (p *cellParser) giftedLevels(v string) []string {
 	return out
 }
 
-// owedGifts parses an owed_gifts cell: level|reward, ";" between gifts.
+// owedGifts parses an owed_gifts cell: level|reward or
+// level|reward|place, ";" between gifts.
 func (p *cellParser) owedGifts(v string) []OwedGift {
 	var out []OwedGift
 	for i, item := range strings.Split(v, ";") {
-		lvl, reward, ok := strings.Cut(item, "|")
-		if !ok || lvl == "" || reward == "" || strings.Contains(reward, "|") {
-			p.fail(fmt.Sprintf("owed_gifts[%d]", i), "%q: want level|reward", item)
+		f := fmt.Sprintf("owed_gifts[%d]", i)
+		parts := strings.Split(item, "|")
+		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+			p.fail(f, "%q: want level|reward or level|reward|place", item)
 			return out
 		}
-		out = append(out, OwedGift{Level: lvl, Reward: reward})
+		g := OwedGift{Level: parts[0], Reward: parts[1]}
+		if len(parts) == 3 {
+			n, err := strconv.Atoi(parts[2])
+			if err != nil || n < 1 || strings.Trim(parts[2], "0123456789") != "" {
+				p.fail(f+".place", "%q: want a whole number from 1", parts[2])
+				return out
+			}
+			g.Place = n
+		}
+		out = append(out, g)
 	}
 	return out
 }
@@ -445,7 +462,7 @@ func (p *cellParser) coupons(v string) []Coupon {
 // JSONL returns a source reading JSON lines from r: one Member object a
 // line (its JSON form: "member", "level", "growth", "growth_days":
 // [{"day": "2025-05-02", "growth"}], "gifted_levels": ["Silver"],
-// "owed_gifts": [{"level", "reward"}], "points": [{"program", "lots":
+// "owed_gifts": [{"level", "reward", "place"}], "points": [{"program", "lots":
 // [{"amount", "expires"}], "pending": […]}], "value": {"balance", …},
 // "coupons": [{"template", "expires", "code"}], "tags", "profile": {name:
 // text}, …), times in RFC 3339, amounts as strings or numbers;

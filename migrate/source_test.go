@@ -355,14 +355,16 @@ func TestGrowthDaysSources(t *testing.T) {
 }
 
 // The rewards of upgrade gifts owed read the same from a CSV cell
-// (level|reward, ";" between them) and from JSON (objects of level and
-// reward); an empty cell, or no column, owes none; a cell or value that
-// does not parse names its field.
+// (level|reward or level|reward|place, ";" between them) and from JSON
+// (objects of level, reward and place); one without its place has Place
+// 0 (placed by its order); an empty cell, or no column, owes none; a cell
+// or value that does not parse names its field: a place is a whole
+// number from 1, written as digits alone.
 func TestOwedGiftsSources(t *testing.T) {
-	want := []migrate.OwedGift{{Level: "Gold", Reward: "coupon:gold-gift"}, {Level: "Platinum", Reward: "pack:spring"}}
+	want := []migrate.OwedGift{{Level: "Gold", Reward: "coupon:gold-gift"}, {Level: "Platinum", Reward: "pack:spring", Place: 2}}
 	for name, src := range map[string]migrate.Source{
-		"csv":   migrate.CSV(strings.NewReader("member,owed_gifts\nana,Gold|coupon:gold-gift;Platinum|pack:spring\n"), shanghai),
-		"jsonl": migrate.JSONL(strings.NewReader(`{"member":"ana","owed_gifts":[{"level":"Gold","reward":"coupon:gold-gift"},{"level":"Platinum","reward":"pack:spring"}]}`)),
+		"csv":   migrate.CSV(strings.NewReader("member,owed_gifts\nana,Gold|coupon:gold-gift;Platinum|pack:spring|2\n"), shanghai),
+		"jsonl": migrate.JSONL(strings.NewReader(`{"member":"ana","owed_gifts":[{"level":"Gold","reward":"coupon:gold-gift"},{"level":"Platinum","reward":"pack:spring","place":2}]}`)),
 	} {
 		rows := rowsOf(t, src)
 		if len(rows) != 1 || rows[0].Err != nil {
@@ -381,7 +383,14 @@ func TestOwedGiftsSources(t *testing.T) {
 		{"Gold", "owed_gifts[0]"},
 		{"Gold|coupon:gold-gift;|coupon:x", "owed_gifts[1]"},
 		{"Gold|", "owed_gifts[0]"},
-		{"Gold|coupon:gold-gift|x", "owed_gifts[0]"},
+		{"Gold|coupon:gold-gift|1|2", "owed_gifts[0]"},
+		{"Gold|coupon:gold-gift;Gold|coupon:gold-gift|x", "owed_gifts[1].place"},
+		{"Gold|coupon:gold-gift|", "owed_gifts[0].place"},
+		{"Gold|coupon:gold-gift|0", "owed_gifts[0].place"},
+		{"Gold|coupon:gold-gift|-1", "owed_gifts[0].place"},
+		{"Gold|coupon:gold-gift|+2", "owed_gifts[0].place"},
+		{"Gold|coupon:gold-gift| 2", "owed_gifts[0].place"},
+		{"Gold|coupon:gold-gift|99999999999999999999", "owed_gifts[0].place"}, // past int64
 	} {
 		rows := rowsOf(t, migrate.CSV(strings.NewReader("member,owed_gifts\nana,"+c.cell+"\n"), shanghai))
 		var fe *migrate.FieldError
@@ -393,6 +402,8 @@ func TestOwedGiftsSources(t *testing.T) {
 		{`["Gold"]`, "owed_gifts[0]"},
 		{`[{"level":"Gold","reward":"coupon:gold-gift"},{"level":5}]`, "owed_gifts[1].level"},
 		{`[{"level":"Gold","reward":"coupon:gold-gift","count":2}]`, "owed_gifts[0].count"},
+		{`[{"level":"Gold","reward":"coupon:gold-gift","place":"2"}]`, "owed_gifts[0].place"},
+		{`[{"level":"Gold","reward":"coupon:gold-gift","place":1.5}]`, "owed_gifts[0].place"},
 		{`{"level":"Gold"}`, "owed_gifts"},
 	} {
 		rows := rowsOf(t, migrate.JSONL(strings.NewReader(`{"member":"ana","owed_gifts":`+c.value+`}`)))

@@ -176,6 +176,7 @@ func MemberJSON(m *migrate.Member) (b []byte, ok bool) {
 		o.object(func() {
 			o.str("level", g.Level, false)
 			o.str("reward", g.Reward, false)
+			o.Int("place", int64(g.Place), true)
 		})
 	})
 	o.array("points", len(m.Points), func(i int) {

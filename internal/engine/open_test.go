@@ -39,7 +39,7 @@ func TestMemberJSONMatchesMarshal(t *testing.T) {
 		Level: "Gold", TermEnd: time.Date(2026, 6, 1, 0, 0, 0, 5, sh), Growth: d("1200.50"), Lifetime: d("3000"),
 		GrowthDays:   []migrate.GrowthDay{{Day: rule.Date{Year: 2025, Month: 5, Day: 31}, Growth: d("-20.50")}, {Day: rule.Date{Year: 2025, Month: 1, Day: 2}, Growth: d("0")}},
 		GiftedLevels: []string{"Silver", "Gold"},
-		OwedGifts:    []migrate.OwedGift{{Level: "Silver", Reward: "coupon:silver-cash"}, {Level: "Gold", Reward: "pack:gold"}},
+		OwedGifts:    []migrate.OwedGift{{Level: "Silver", Reward: "coupon:silver-cash", Place: 2}, {Level: "Gold", Reward: "pack:gold"}},
 		Points: []migrate.Points{
 			{Program: "mall", Lots: []migrate.Lot{{Amount: d("100"), Expires: time.Date(2026, 1, 1, 0, 0, 0, 0, sh), Release: at}, {Amount: d("0.5")}},
 				Pending: []migrate.Lot{{Amount: d("7"), Release: at.Add(time.Hour), Expires: at.AddDate(1, 0, 0)}}},
@@ -59,6 +59,7 @@ func TestMemberJSONMatchesMarshal(t *testing.T) {
 		{},
 		{Member: "m1", At: at, Growth: d("0.00"), Lifetime: d("-0"), Value: &migrate.Value{}},
 		{Member: "m1", At: at, GiftedLevels: []string{}}, // none gifted: "[]", not left out
+		{Member: "m1", At: at, OwedGifts: []migrate.OwedGift{{Level: "Silver", Reward: "pack:p", Place: -1}, {Level: "Silver", Reward: "pack:p"}}},
 		{Member: "m1", At: at, Growth: d("1e-3"), Lifetime: d("12345678901234567890.123")},
 		{Member: "m1", At: time.Date(2025, 6, 1, 8, 30, 0, 120000000, time.FixedZone("", -(3*3600+30*60)))},
 		full,
