@@ -21,7 +21,8 @@ import (
 // Verify checks every invariant of the journal and returns an error joining
 // one problem (each wrapping ErrCorrupt) per violation, or nil. A record
 // it cannot read (the key or the value of an entry, a balance, a lot or a
-// day's total; a lot ID index key; a transaction counter) is one more
+// day's total; a lot ID index key, one whose lot ID holds a NUL byte,
+// which no posting takes, among them; a transaction counter) is one more
 // problem, naming the bucket and the key (`ledger.lot: lot key "…",
 // unreadable`; a value's problem says what is wrong with it,
 // `ledger.entry: entry record "…", unreadable: codec: record too short`),
@@ -523,7 +524,9 @@ func sortedRefs[V any](m map[lotRef]V) []lotRef {
 
 // lotIDAt returns the account and lot ID of a key of the lot ID index,
 // and false for a key lotIDKey would not build (an ID of the generated
-// form keyed as text is not where a lookup looks).
+// form keyed as text is not where a lookup looks) or that holds an ID
+// no posting takes: one with a NUL byte, as a numeric key less its last
+// byte reads when its leg is below 256.
 func (l *Ledger) lotIDAt(k []byte) (Account, string, bool) {
 	a, n, ok := parseAccountKey(k)
 	if !ok {
@@ -534,7 +537,7 @@ func (l *Ledger) lotIDAt(k []byte) (Account, string, bool) {
 	switch {
 	case len(rest) == 11 && rest[0] == keys.Sep: // "<txn>.<leg>", as numbers
 		id = strconv.FormatUint(binary.BigEndian.Uint64(rest[1:9]), 10) + "." + strconv.FormatUint(uint64(binary.BigEndian.Uint16(rest[9:])), 10)
-	case len(rest) > 1 && rest[len(rest)-1] == keys.Sep:
+	case len(rest) > 1 && rest[len(rest)-1] == keys.Sep && bytes.IndexByte(rest[:len(rest)-1], keys.Sep) < 0:
 		id = string(rest[:len(rest)-1])
 	default:
 		return Account{}, "", false

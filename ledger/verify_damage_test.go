@@ -467,6 +467,30 @@ func TestVerifyListsUnreadableRecords(t *testing.T) {
 				`ledger.lotid: lot ID index key "alice\x00points:mall\x00\x002.0\x00", unreadable`,
 			}, tx.Put(bLotID, keys.New().Str("alice").Str("points:mall").Str("").Str("2.0"), v)
 		}},
+		{"a lot ID index key of a numeric ID cut short", func(tx store.Tx) ([]string, error) {
+			// Lot 2.0's index key is her account, a NUL, transaction 2
+			// in 8 bytes and leg 0 in 2. Less its last byte it ends in
+			// the leg's high byte, a NUL, as a text ID's key does: that
+			// ID, a NUL and the 8 bytes of 2, holds a NUL no posting
+			// takes, so the key is unreadable, not a lot that no record
+			// holds beside lot 2.0 missing from the index. After
+			// "points:mall": the asset's and the empty sub's separators,
+			// the NUL, 7 zero bytes and 2 of the transaction, the leg's
+			// zero high byte.
+			l := New(tx, time.UTC)
+			k := l.lotIDKey(alice, "2.0")
+			k = append([]byte(nil), k...)
+			v, err := tx.Get(bLotID, k)
+			if err != nil {
+				return nil, err
+			}
+			if err := tx.Delete(bLotID, k); err != nil {
+				return nil, err
+			}
+			return []string{
+				`ledger.lotid: lot ID index key "alice\x00points:mall\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00", unreadable`,
+			}, tx.Put(bLotID, k[:len(k)-1], v)
+		}},
 		{"a lot record and its index entry at other times", func(tx store.Tx) ([]string, error) {
 			// Lot 1.0's amounts unknown, her balance is not compared with
 			// her lots (15 against 5); its key still places it at 10:00,
