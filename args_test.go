@@ -221,3 +221,52 @@ func TestUnknownAssetsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// The query fields Audit and Statement check against the limits on input
+// are named in lower case, as their JSON names read and as the calls' own
+// checks name limit and to: event.CheckRequest names a field by its JSON
+// tag, else by its Go name, and AuditQuery and ledger.Query had no tags
+// ("From: …", "Account.member: …"). The messages are written out by hand:
+// the call, "invalid argument", the field, then event.CheckTime's or
+// event.ErrInvalidText's text.
+func TestQueryFieldsNamedAsJSON(t *testing.T) {
+	ctx := context.Background()
+	p := openOpsOn(t, memory.New())
+	mall := ledger.Points("mall")
+	early := time.Date(1899, 12, 31, 23, 59, 59, 0, time.UTC)
+	late := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	const (
+		earlyRange = "time outside of the supported range: 1899-12-31T23:59:59Z is not from 1900-01-01 to 2099-12-31"
+		lateRange  = "time outside of the supported range: 2100-01-01T00:00:00Z is not from 1900-01-01 to 2099-12-31"
+		badText    = "not valid UTF-8 or contains a NUL byte"
+	)
+	audit := func(q membership.AuditQuery) error {
+		_, err := p.Audit(ctx, q)
+		return err
+	}
+	statement := func(q ledger.Query) error {
+		_, err := p.Statement(ctx, q)
+		return err
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"Audit from in 1899", audit(membership.AuditQuery{From: early}),
+			"membership: audit: invalid argument: from: " + earlyRange},
+		{"Audit after with a NUL", audit(membership.AuditQuery{After: "a\x00"}),
+			"membership: audit: invalid argument: after: " + badText},
+		{"Statement to in 2100", statement(ledger.Query{Account: ledger.MemberAccount("alice", mall, ""), To: late}),
+			"membership: statement: invalid argument: to: " + lateRange},
+		{"Statement of a member with a NUL", statement(ledger.Query{Account: ledger.MemberAccount("a\x00", mall, "")}),
+			"membership: statement: invalid argument: account.member: " + badText},
+	} {
+		if tc.err == nil || tc.err.Error() != tc.want {
+			t.Errorf("%s: %v\nwant %s", tc.name, tc.err, tc.want)
+		}
+		if !errors.Is(tc.err, membership.ErrInvalidArgument) {
+			t.Errorf("%s: %v, want it to wrap ErrInvalidArgument", tc.name, tc.err)
+		}
+	}
+}

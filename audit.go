@@ -47,11 +47,12 @@ type AuditEntry struct {
 // 1,000: 1,000; negative: refused) after the cursor After (the previous
 // page's Next). To before From is refused.
 type AuditQuery struct {
-	Operator string
-	Member   string
-	From, To time.Time
-	After    string
-	Limit    int
+	Operator string    `json:"operator,omitempty"`
+	Member   string    `json:"member,omitempty"`
+	From     time.Time `json:"from,omitzero"`
+	To       time.Time `json:"to,omitzero"`
+	After    string    `json:"after,omitempty"`
+	Limit    int       `json:"limit,omitempty"`
 }
 
 // AuditPage is a page of the audit trail; Next is the cursor of the next

@@ -1011,21 +1011,22 @@ func (l *Ledger) Totals(asset Asset, from, to string) (map[Kind]decimal.Decimal,
 
 // Query selects a page of an account's statement.
 type Query struct {
-	Account Account
+	Account Account `json:"account"`
 	// From and To bound the entries' time: From <= time < To; zero is open.
 	// A To before From is refused.
-	From, To time.Time
+	From time.Time `json:"from,omitzero"`
+	To   time.Time `json:"to,omitzero"`
 	// Kinds keeps only these kinds when not empty.
-	Kinds []Kind
+	Kinds []Kind `json:"kinds,omitempty"`
 	// Limit is the page size: 0 means 50, a limit above 1,000 returns
 	// pages of 1,000, and a negative one is refused.
-	Limit int
+	Limit int `json:"limit,omitempty"`
 	// Cursor continues after the previous page (Page.Next) or an entry
 	// (Entry.Cursor), within From and To: a cursor outside them lists
 	// nothing outside them.
-	Cursor string
+	Cursor string `json:"cursor,omitempty"`
 	// Newest lists the newest entries first.
-	Newest bool
+	Newest bool `json:"newest,omitempty"`
 }
 
 // Page is one page of a statement.

@@ -320,8 +320,9 @@
 //
 // Every call of the Handle checks its arguments before it reads or writes
 // anything, and refuses a malformed one with an error wrapping
-// event.ErrInvalidArgument that names the field; nothing is written, not
-// even a refusal in the audit trail. A query that takes a member checks it
+// event.ErrInvalidArgument that names the field as its JSON name reads
+// (from, sub, kinds, at); nothing is written, not even a refusal in the
+// audit trail. A query that takes a member checks it
 // as an ID (1 to event.MaxIDBytes bytes: an empty member is refused, not
 // answered with zeros); a day ("2006-01-02" in DayQuery, ReviewRequest and
 // ReconciliationQuery) must be an existing date of that form ("2025-3-1"

@@ -57,11 +57,11 @@ func (h *Handle) zone() *time.Location { return h.e.Location() }
 
 // BalanceQuery selects a member's balance in one program at a time.
 type BalanceQuery struct {
-	Program string
-	Member  string
+	Program string `json:"program"`
+	Member  string `json:"member"`
 	// At is the time the available points are counted at (lots expiring
 	// at or before it are not available); it is required.
-	At time.Time
+	At time.Time `json:"at"`
 }
 
 // checkAt checks the time a query counts available points at: a zero
@@ -100,21 +100,22 @@ func (h *Handle) Balance(ctx context.Context, q BalanceQuery) (Balance, error) {
 
 // StatementQuery selects a page of a member's points statement.
 type StatementQuery struct {
-	Program string
-	Member  string
+	Program string `json:"program"`
+	Member  string `json:"member"`
 	// Sub is "" for the main account, SubPending or SubFrozen.
-	Sub string
+	Sub string `json:"sub,omitempty"`
 	// Kinds keeps only entries of these kinds (KindEarned, …) when not
 	// empty.
-	Kinds []ledger.Kind
+	Kinds []ledger.Kind `json:"kinds,omitempty"`
 	// From and To bound the entries' time (From ≤ time < To; zero: open).
-	From, To time.Time
+	From time.Time `json:"from,omitzero"`
+	To   time.Time `json:"to,omitzero"`
 	// Limit is the page size (see ledger.Query: 0 means 50, above 1,000
 	// means 1,000, a negative limit is refused); Cursor continues from a
 	// page's Next; Newest reads from the newest entry back.
-	Limit  int
-	Cursor string
-	Newest bool
+	Limit  int    `json:"limit,omitempty"`
+	Cursor string `json:"cursor,omitempty"`
+	Newest bool   `json:"newest,omitempty"`
 }
 
 // Statement returns a page of a member's points entries with their
@@ -160,10 +161,11 @@ func (h *Handle) Statement(ctx context.Context, q StatementQuery) (ledger.Page, 
 
 // ReconciliationQuery selects a program's totals over a period of days.
 type ReconciliationQuery struct {
-	Program string
+	Program string `json:"program"`
 	// From and To are the first and last days ("2006-01-02", inclusive,
 	// program zone; empty: unbounded).
-	From, To string
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
 }
 
 // Reconciliation returns a program's totals per kind over the days of q.
@@ -225,11 +227,12 @@ func (h *Handle) Reconciliation(ctx context.Context, q ReconciliationQuery) (Rec
 
 // TotalsQuery selects a member's totals in one program over a period.
 type TotalsQuery struct {
-	Program string
-	Member  string
+	Program string `json:"program"`
+	Member  string `json:"member"`
 	// From and To bound the entries' time as a Statement's do (From ≤
 	// time < To; zero: open).
-	From, To time.Time
+	From time.Time `json:"from,omitzero"`
+	To   time.Time `json:"to,omitzero"`
 }
 
 // checkPeriod checks the bounds of a query's period of times: each, when
@@ -329,14 +332,14 @@ func (h *Handle) Totals(ctx context.Context, q TotalsQuery) (Totals, error) {
 
 // ExpiringQuery selects a member's lots expiring in a window.
 type ExpiringQuery struct {
-	Program string
-	Member  string
+	Program string `json:"program"`
+	Member  string `json:"member"`
 	// From and Days: lots that expire after From and no later than Days
 	// days after it, counted in the program's zone (the same wall-clock
 	// time Days dates later, whatever From's zone). From is required (a
 	// time in the years 1900 to 2099), Days is 1 to MaxExpiringDays.
-	From time.Time
-	Days int
+	From time.Time `json:"from"`
+	Days int       `json:"days"`
 }
 
 // MaxExpiringDays is the longest window an Expiring query takes: more
@@ -465,10 +468,10 @@ func (h *Handle) Reviews(ctx context.Context, program string, limit int) ([]Revi
 
 // DayQuery selects one member's day in one program (risk control).
 type DayQuery struct {
-	Program string
-	Member  string
+	Program string `json:"program"`
+	Member  string `json:"member"`
 	// Date is the day ("2006-01-02", program zone).
-	Date string
+	Date string `json:"date"`
 }
 
 // check checks the query's member and date.
@@ -532,8 +535,8 @@ func (h *Handle) Adjustment(ctx context.Context, id string) (Adjustment, error) 
 
 // RedemptionQuery selects the redemption of a reference in a program.
 type RedemptionQuery struct {
-	Program string
-	Ref     string
+	Program string `json:"program"`
+	Ref     string `json:"ref"`
 }
 
 // Redemption returns a redemption. Errors wrap ErrNotDefined,
@@ -582,12 +585,12 @@ func (h *Handle) Order(ctx context.Context, id string) (o Order, found bool, err
 
 // SplitQuery asks for the points + cash split of an order amount.
 type SplitQuery struct {
-	Program string
-	Member  string
+	Program string `json:"program"`
+	Member  string `json:"member"`
 	// Order is the order amount; At the time the member's available
 	// points are counted at (required).
-	Order decimal.Decimal
-	At    time.Time
+	Order decimal.Decimal `json:"order"`
+	At    time.Time       `json:"at"`
 }
 
 // Split computes, without spending, the points + cash split of an order
@@ -612,8 +615,8 @@ func (h *Handle) Split(ctx context.Context, q SplitQuery) (Split, error) {
 
 // LotsQuery selects a member's lots in one program.
 type LotsQuery struct {
-	Program string
-	Member  string
+	Program string `json:"program"`
+	Member  string `json:"member"`
 }
 
 // Lot is what remains of a credit of points to a member: the lot's ID,
