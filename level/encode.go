@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership/internal/codec"
+	"github.com/memberkit/membership/internal/keys"
 	"github.com/memberkit/membership/rule"
 )
 
@@ -158,12 +159,15 @@ func decodeMemberJSON(b []byte) (memberState, error) {
 
 // check refuses a damaged record: a gift owed without its refusal's time
 // (owed.check), a gift owed twice (of one level, target and place: it
-// would be paid twice), or a lifetime growth below zero, which no writer
-// writes (it is floored at zero). A freeze's earned growth may be
-// negative (see Earn).
+// would be paid twice), a lifetime growth below zero, which no writer
+// writes (it is floored at zero), or a time the record cannot hold
+// (checkTimes). A freeze's earned growth may be negative (see Earn).
 func (m *memberState) check() error {
 	if m.Lifetime.IsNegative() {
 		return fmt.Errorf("level: member record: lifetime growth %s below zero", m.Lifetime)
+	}
+	if err := m.checkTimes(); err != nil {
+		return fmt.Errorf("level: member record: %w", err)
 	}
 	for i, o := range m.Owed {
 		if err := o.check(); err != nil {
@@ -175,6 +179,45 @@ func (m *memberState) check() error {
 	}
 	return nil
 }
+
+// checkTimes refuses a time out of the years 1678 to 2261 (keys.InRange):
+// the binary record holds a time as its nanoseconds since 1970, which
+// overflow outside them, so one read from a JSON record ("0000-01-01")
+// would be written back as another instant (1753-08-29). No writer
+// writes one: an event's time is in the years event.MinYear to
+// event.MaxYear, and a time derived from it (a term's end, a freeze's
+// deadline, a plan's expiry) that the store cannot hold fails the unit
+// when it is scheduled (due.Schedule). So it is damage, as for the other
+// stored times (a release time in points, a task's latest completion).
+func (m *memberState) checkTimes() error {
+	switch {
+	case outOfRange(m.Since):
+		return fmt.Errorf("since %s out of range", m.Since.Format(time.RFC3339Nano))
+	case outOfRange(m.TermEnd):
+		return fmt.Errorf("term end %s out of range", m.TermEnd.Format(time.RFC3339Nano))
+	case outOfRange(m.PlanChanged):
+		return fmt.Errorf("plan change %s out of range", m.PlanChanged.Format(time.RFC3339Nano))
+	}
+	for _, f := range m.Frozen {
+		if outOfRange(f.Since) || outOfRange(f.Deadline) {
+			return fmt.Errorf("frozen %s since %s, deadline %s: out of range", f.Level, f.Since.Format(time.RFC3339Nano), f.Deadline.Format(time.RFC3339Nano))
+		}
+	}
+	for _, h := range m.Plans {
+		if outOfRange(h.Since) || outOfRange(h.Expires) {
+			return fmt.Errorf("plan %s since %s, expiring %s: out of range", h.Plan, h.Since.Format(time.RFC3339Nano), h.Expires.Format(time.RFC3339Nano))
+		}
+	}
+	for _, o := range m.Owed {
+		if outOfRange(o.Refused) {
+			return fmt.Errorf("gift owed %s of %s refused at %s: out of range", o.Reward, o.Level, o.Refused.Format(time.RFC3339Nano))
+		}
+	}
+	return nil
+}
+
+// outOfRange reports whether t is neither zero nor in keys.InRange.
+func outOfRange(t time.Time) bool { return !t.IsZero() && !keys.InRange(t) }
 
 // A member's level history grows by a record for every change of level,
 // kept for as long as the member, so it is stored in binary form too

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -205,6 +207,56 @@ func TestMemberRecordNegativeDamaged(t *testing.T) {
 			if err := loadStored(t, b); !errors.Is(err, store.ErrCorrupt) {
 				t.Errorf("%s, %s: loadMember = %v, want store.ErrCorrupt", name, form, err)
 			}
+		}
+	}
+}
+
+// A time out of the years 1678 to 2261 (keys.InRange) is damage: the
+// binary record holds nanoseconds since 1970 in 64 bits, and those of
+// 0000-01-01 overflow, so a JSON record refused at that time was read as
+// it was and written back as refused on 1753-08-29 (the fuzzer's find).
+// Each of the record's times is refused so, as store.ErrCorrupt, in a
+// JSON record as in a binary one, whose reader holds a few seconds
+// outside the range: math.MinInt64/1e9 seconds (-9223372036, truncated),
+// 1677-09-21T00:12:44Z, is one second before keys.minUnix
+// (math.MinInt64/1e9 + 1). Times well inside the ends, 1678-01-01 and
+// 2261-12-31, are read back as the same instants.
+func TestMemberRecordTimeOutOfRange(t *testing.T) {
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	refused := `{"level":"Gold","lifetime":"3","owed":[{"level":"Gold","reward":"coupon:cash","refused":%q,"version":2}]}`
+	for _, tt := range []struct {
+		name, json string
+	}{
+		{"refused in year 0", fmt.Sprintf(refused, "0000-01-01T00:00:00Z")},
+		{"refused in year 9999", fmt.Sprintf(refused, "9999-01-01T00:00:00Z")},
+		{"since", `{"level":"Gold","lifetime":"3","since":"1500-06-01T00:00:00Z"}`},
+		{"term end", `{"level":"Gold","lifetime":"3","since":"2026-03-01T00:00:00Z","term_end":"2300-03-01T00:00:00Z"}`},
+		{"frozen deadline", `{"level":"Gold","lifetime":"3","frozen":[{"level":"Platinum","since":"2026-03-01T00:00:00Z","deadline":"3026-03-01T00:00:00Z","earned":"1"}]}`},
+		{"plan since", `{"level":"Gold","lifetime":"3","plans":[{"plan":"plus","since":"0001-01-02T00:00:00Z","expires":"2027-03-01T00:00:00Z"}]}`},
+		{"plan change", `{"level":"Gold","lifetime":"3","plan_changed":"2262-04-12T00:00:00Z"}`},
+	} {
+		if err := loadStored(t, []byte(tt.json)); !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("%s: loadMember = %v, want store.ErrCorrupt, out of range", tt.name, err)
+		}
+	}
+	// Binary: the earliest instant the codec reads but InRange refuses.
+	early := time.Unix(math.MinInt64/1_000_000_000, 0).UTC()
+	m := memberState{Level: "Gold", Since: at, Lifetime: decimal.RequireFromString("3"), Seq: 1, PlanChanged: early}
+	if err := loadStored(t, appendMember(nil, &m)); !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("binary, plan change %v: loadMember = %v, want store.ErrCorrupt", early, err)
+	}
+	// Near the range's ends: read back, the same instants.
+	first, last := time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2261, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	in := memberState{Level: "Gold", Since: first, TermEnd: last, Lifetime: decimal.RequireFromString("3"), Seq: 1,
+		Owed: []owed{{Level: "Gold", Reward: "coupon:cash", Refused: last, Version: 2}}}
+	js, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for form, b := range map[string][]byte{"binary": appendMember(nil, &in), "json": js} {
+		got, err := decodeMember(b)
+		if err != nil || !got.Since.Equal(first) || !got.TermEnd.Equal(last) || !got.Owed[0].Refused.Equal(last) {
+			t.Errorf("%s: decodeMember = %+v, %v; want since %v, term end and refusal %v", form, got, err, first, last)
 		}
 	}
 }
