@@ -29,20 +29,25 @@ var errRecord = engine.ErrCorrupt
 
 // The last order's time follows the first's as one of these forms: a
 // member's orders are most often one, or days apart, so the difference
-// takes a byte or a few where the time takes nine.
+// takes a byte or a few where the time takes nine. Near 1970 a time takes
+// fewer (its nanoseconds since 1970 are small), so appendLast writes the
+// difference only when it is no longer than the time.
 const (
 	lastZero  = 0 // no last order
 	lastAfter = 1 // nanoseconds after the first order, then the zone offset
 	lastTime  = 2 // a time of its own (codec.Writer.ZonedTime)
 )
 
-// appendLast appends last, the time of the last order, after first's.
+// appendLast appends last, the time of the last order, after first's:
+// as the difference when there is one (first not zero, last not before
+// it, not so far apart that it saturates) no longer than the time, else
+// as the time.
 func appendLast(w *codec.Writer, first, last time.Time) {
 	d := last.Sub(first) // saturates where the difference overflows
 	switch {
 	case last.IsZero():
 		w.Uint(lastZero)
-	case first.IsZero() || d < 0 || d == math.MaxInt64:
+	case first.IsZero() || d < 0 || d == math.MaxInt64 || codec.UintSize(uint64(d)) > codec.TimeSize(last):
 		w.Uint(lastTime)
 		w.ZonedTime(last)
 	default:

@@ -144,6 +144,60 @@ func TestStatsRecordDamaged(t *testing.T) {
 	}
 }
 
+// The last order is written as the difference from the first when that
+// is no longer than the time itself, else as the time: near 1970 a time
+// is a short varint, and a difference written there made a record that
+// the fuzzer found longer than the one it read (FuzzStateRecord, last
+// order 24 ns after 1970 read as the time, 3 bytes, written as a
+// difference of 50 ms, 6). Worked out by hand (codec.TestSizes): one
+// order a day after one in 2025: the difference, 86,400e9 ns (47 bits,
+// 7 bytes), is shorter than the time (9): form 1. First at -1000 ns,
+// last at 1 ns: the difference of 1,001 ns takes 2 bytes, the time (zigzag
+// 2) 1: form 2, the time, 0x02, then offset 0. First at 1 ns, last at
+// 2 ns: a byte each, and the tie goes to the difference: form 1, 0x01.
+// The offsets: 0 is 0x00; +08:00, 28,800 s, zigzag 57,600, is 0x80 0xc2
+// 0x03 (0 | 66<<7 | 3<<14).
+// Each record reads back as the same statistics.
+func TestStatsRecordLastShorterForm(t *testing.T) {
+	first := time.Date(2025, 1, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	for _, tt := range []struct {
+		name        string
+		first, last time.Time
+		want        []byte // the last order's bytes: form, difference or time, offset
+	}{
+		{"a day later", first, first.AddDate(0, 0, 1), append(binary.AppendUvarint([]byte{lastAfter}, uint64(24*time.Hour)), 0x80, 0xc2, 0x03)},
+		{"near 1970", time.Unix(0, -1000).UTC(), time.Unix(0, 1).UTC(), []byte{lastTime, 0x02, 0x00}},
+		{"a tie", time.Unix(0, 1).UTC(), time.Unix(0, 2).UTC(), []byte{lastAfter, 0x01, 0x00}},
+	} {
+		s := Stats{FirstOrder: tt.first, LastOrder: tt.last, Orders: 2, Amount: dec("1")}
+		raw := appendStatsV1(nil, &s)
+		var w codec.Writer
+		w.ZonedTime(tt.first)
+		at := 1 + len(w.B) // after the version and the first order
+		if got := raw[at : at+len(tt.want)]; string(got) != string(tt.want) {
+			t.Errorf("%s: last order written as %x, want %x", tt.name, got, tt.want)
+		}
+		got, err := decodeStats(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if diff := cmp.Diff(s, got); diff != "" {
+			t.Errorf("%s: round trip (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	// The fuzzer's record, which reads first 1969-12-31T23:59:59.949347628
+	// and last 24 ns after 1970, both at +00:00:24: written back, it is
+	// no longer (as long: the same fields in the same forms).
+	b := []byte("\x02\xa7\x93\xa700\x02000\x0000\x0000\x00\x00\x00\x0000\x00")
+	st, err := decodeState(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again := appendState(nil, &st); len(again) > len(b) {
+		t.Errorf("decodeState(%x) written back as %x, longer", b, again)
+	}
+}
+
 // An order day reads back as written and as its JSON reads; a damaged one
 // is an error.
 func TestDayRecord(t *testing.T) {

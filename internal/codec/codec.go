@@ -39,16 +39,30 @@ const epoch = math.MinInt64
 // Time appends t as nanoseconds since the epoch (0 for the zero time,
 // math.MinInt64 for the epoch itself). t must be zero or within the years
 // 1678 to 2261 (keys.InRange); the callers refuse other times before.
-func (w *Writer) Time(t time.Time) {
+func (w *Writer) Time(t time.Time) { w.B = binary.AppendVarint(w.B, timeNanos(t)) }
+
+// TimeSize returns the number of bytes Time appends for t: fewer for an
+// instant near 1970, nine for one of this century.
+func TimeSize(t time.Time) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutVarint(b[:], timeNanos(t))
+}
+
+// UintSize returns the number of bytes Uint appends for v.
+func UintSize(v uint64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], v)
+}
+
+// timeNanos returns the integer Time writes for t.
+func timeNanos(t time.Time) int64 {
 	if t.IsZero() {
-		w.B = binary.AppendVarint(w.B, 0)
-		return
+		return 0
 	}
-	ns := t.UnixNano()
-	if ns == 0 {
-		ns = epoch
+	if ns := t.UnixNano(); ns != 0 {
+		return ns
 	}
-	w.B = binary.AppendVarint(w.B, ns)
+	return epoch
 }
 
 // ZonedTime appends t as Time does and, unless t is zero, its zone

@@ -362,6 +362,39 @@ func TestTimeRoundTrip(t *testing.T) {
 	}
 }
 
+// TimeSize and UintSize give the bytes Time and Uint append. Worked out
+// by hand: a varint takes a byte per 7 bits of its zigzag value (a
+// Uint's, its value). The zero time is 0 (1 byte); the epoch is written
+// as math.MinInt64, zigzag 2^64-1 (64 bits, 10 bytes); 1 ns is zigzag 2
+// (1 byte); -1000 ns is zigzag 1999 (11 bits, 2 bytes); 2026 is about
+// 1.77e18 ns, zigzag about 2^61.6 (62 bits, 9 bytes). Uint: 127 is 7
+// bits (1 byte), 128 is 8 (2 bytes), 2^63 is 64 (10 bytes).
+func TestSizes(t *testing.T) {
+	for _, tt := range []struct {
+		at   time.Time
+		want int
+	}{
+		{time.Time{}, 1},
+		{time.Unix(0, 0).UTC(), 10},
+		{time.Unix(0, 1).UTC(), 1},
+		{time.Unix(0, -1000).UTC(), 2},
+		{time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), 9},
+	} {
+		var w codec.Writer
+		w.Time(tt.at)
+		if got := codec.TimeSize(tt.at); got != tt.want || len(w.B) != tt.want {
+			t.Errorf("TimeSize(%v) = %d, Time appends %d; want %d", tt.at, got, len(w.B), tt.want)
+		}
+	}
+	for v, want := range map[uint64]int{0: 1, 127: 1, 128: 2, 1 << 63: 10} {
+		var w codec.Writer
+		w.Uint(v)
+		if got := codec.UintSize(v); got != want || len(w.B) != want {
+			t.Errorf("UintSize(%d) = %d, Uint appends %d; want %d", v, got, len(w.B), want)
+		}
+	}
+}
+
 // ZonedTime gives a time back at its offset, as JSON would: UTC for an
 // offset of 0 ("Z"), a fixed zone otherwise; the zero time as zero; an
 // offset beyond a day is an error.
