@@ -135,10 +135,18 @@ func FuzzJournalInput(f *testing.F) {
 			t.Fatalf("decodeInput(%x) decodes with a byte more", b)
 		}
 		again := in.appendTo(nil)
-		reencoded(t, "decodeInput", b, again)
+		if in.Digested {
+			reencoded(t, "decodeInput", b, again)
+		} else {
+			// A record of an earlier version without a digest (a page of
+			// version 1, another input of 1 or 2) is written as version 3,
+			// the only one written, with a digest of 0: a byte more.
+			reencoded(t, "decodeInput", append(b[:len(b):len(b)], 0), again)
+		}
 		got, err := decodeInput(9, again)
 		if err != nil || !got.Event.Same(in.Event) || got.Kind != in.Kind || got.Version != in.Version || !got.At.Equal(in.At) ||
-			got.Action != in.Action || !bytes.Equal(got.Body, in.Body) || got.Items != in.Items || !bytes.Equal(got.Rand, in.Rand) {
+			got.Action != in.Action || !bytes.Equal(got.Body, in.Body) || got.Items != in.Items || !bytes.Equal(got.Rand, in.Rand) ||
+			got.Digest != in.Digest || in.Digested && !got.Digested {
 			t.Fatalf("decodeInput(%x) = %+v; its encoding decodes as %+v, %v", b, in, got, err)
 		}
 	})

@@ -101,6 +101,52 @@ func TestJournalInputDigest(t *testing.T) {
 	}
 }
 
+// The journal writes version 3 only, so a record of an earlier version
+// without a digest, read and written again, is a byte longer: the digest
+// of 0 (a one-byte varint); the rest is the same bytes after the version
+// byte. FuzzJournalInput, written before versions 2 and 3, took a version
+// 1 request (the fuzzer's 016f30300130000130: version 48, 24 ns after
+// 1970, action "0", no body, random "0") growing by that byte for damage;
+// it now allows it. Its fields read back the same, the digest 0.
+func TestJournalOldRecordWrittenAgain(t *testing.T) {
+	at := time.Unix(1, 0)
+	rec := func(version, kind byte, fields func(w *codec.Writer)) []byte {
+		w := codec.Writer{B: []byte{version, kind}}
+		w.Uint(3)
+		w.Time(at)
+		fields(&w)
+		w.Bytes([]byte{7})
+		return w.B
+	}
+	ev := event.Event{ID: "o1", Member: "alice", Type: "order", Time: at}
+	for name, b := range map[string][]byte{
+		"fuzzer's request": []byte("\x01\x6f\x30\x30\x01\x30\x00\x01\x30"),
+		"page, version 1":  rec(journalV1, InputAdvance, func(w *codec.Writer) { w.Uint(2) }),
+		"request, version 2": rec(journalV2, InputRequest, func(w *codec.Writer) {
+			w.String("points.adjust")
+			w.Bytes([]byte(`{}`))
+		}),
+		"event, version 2": rec(journalV2, InputEvent, func(w *codec.Writer) { w.Bytes(eventRecord{Event: ev}.appendTo(nil)) }),
+	} {
+		in, err := decodeInput(4, b)
+		if err != nil || in.Digested {
+			t.Fatalf("%s: decodeInput(%x) = %+v, %v; want no digest", name, b, in, err)
+		}
+		again := in.appendTo(nil)
+		want := append([]byte{journalV3}, b[1:len(b)-2]...) // up to the random bytes
+		want = append(want, 0)                              // the digest
+		want = append(want, b[len(b)-2:]...)
+		if string(again) != string(want) {
+			t.Errorf("%s: %x written again as %x, want %x", name, b, again, want)
+		}
+		got, err := decodeInput(4, again)
+		if err != nil || got.Digest != 0 || got.Kind != in.Kind || got.Version != in.Version || !got.At.Equal(in.At) || got.Items != in.Items ||
+			got.Action != in.Action || string(got.Body) != string(in.Body) || got.Event.ID != in.Event.ID || string(got.Rand) != string(in.Rand) {
+			t.Errorf("%s: written again, reads %+v, %v; want %+v", name, got, err, in)
+		}
+	}
+}
+
 // pageDigest hashes each entry's and change's fields, each followed by a
 // NUL, with FNV-1a, and adds the hashes: the digests journal records keep
 // since version 2 must stay the ones a replay computes.
