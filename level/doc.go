@@ -482,8 +482,9 @@
 // growth reads negative is store.ErrCorrupt: it is floored at zero, so no
 // writer writes one. So is one holding a time out of the years 1678 to
 // 2261, which its binary form cannot hold (a JSON record's
-// "0000-01-01" was written back as an instant of 1753); the times the
-// part writes are within them. A freeze's earned growth may be negative (see
+// "0000-01-01" was written back as an instant of 1753), as is a history
+// record holding one (History returns the error); the times the part
+// writes are within them. A freeze's earned growth may be negative (see
 // Freezes); the release before this one refused it as store.ErrCorrupt,
 // which its instances do with such a member's record while a deploy rolls,
 // writing nothing.

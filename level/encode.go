@@ -254,10 +254,23 @@ func appendRecord(b []byte, r *Record) []byte {
 // causes (or of none) is refused: it is damaged.
 func decodeRecord(b []byte) (Record, error) {
 	rec, err := decodeAnyRecord(b)
-	if err == nil && !rec.Cause.valid() {
+	switch {
+	case err != nil:
+		return Record{}, err
+	case !rec.Cause.valid():
 		return Record{}, fmt.Errorf("level: history record: unknown cause %q", rec.Cause)
 	}
-	return rec, err
+	// A time the binary form cannot hold (see checkTimes) is damage: a
+	// JSON record holding one would be written back as another instant.
+	for _, t := range []struct {
+		name string
+		at   time.Time
+	}{{"time", rec.Time}, {"term end", rec.TermEnd}, {"expiry", rec.Expires}} {
+		if outOfRange(t.at) {
+			return Record{}, fmt.Errorf("level: history record: %s %s out of range", t.name, t.at.Format(time.RFC3339Nano))
+		}
+	}
+	return rec, nil
 }
 
 // decodeAnyRecord is decodeRecord, whatever the record's cause.

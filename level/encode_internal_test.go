@@ -388,3 +388,37 @@ func TestMemberRecordOwedPlace(t *testing.T) {
 		t.Errorf("place 1<<31: %+v, %v; want an error naming the place", got, err)
 	}
 }
+
+// A history record's time out of the years 1678 to 2261 is damage too, as
+// in the member record above: a JSON record of a change at 0000-01-01 was
+// read as it was and encodes as 1753-08-29. Each of its three times is
+// refused; times at the range's ends read back as the same instants.
+func TestHistoryRecordTimeOutOfRange(t *testing.T) {
+	for _, tt := range []struct {
+		name, json string
+	}{
+		{"time in year 0", `{"seq":1,"cause":"join","to":"member","time":"0000-01-01T00:00:00Z"}`},
+		{"term end in 2300", `{"seq":2,"cause":"event","from":"member","to":"gold","time":"2026-03-01T00:00:00Z","term_end":"2300-04-01T00:00:00Z"}`},
+		{"expiry in 1600", `{"seq":3,"cause":"purchase","to":"gold","time":"2026-03-01T00:00:00Z","plan":"plus","expires":"1600-01-01T00:00:00Z"}`},
+	} {
+		if _, err := decodeRecord([]byte(tt.json)); err == nil || !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("%s: decodeRecord = %v, want out of range", tt.name, err)
+		}
+	}
+	early := time.Unix(math.MinInt64/1_000_000_000, 0).UTC() // one second before keys.InRange
+	if _, err := decodeRecord(appendRecord(nil, &Record{Seq: 1, Time: early, Cause: CauseJoin, To: "member"})); err == nil {
+		t.Errorf("binary, time %v: decodeRecord read it", early)
+	}
+	first, last := time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2261, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	r := Record{Seq: 5, Time: first, Cause: CausePurchase, To: "gold", TermEnd: last, Plan: "plus", Expires: last}
+	js, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for form, b := range map[string][]byte{"binary": appendRecord(nil, &r), "json": js} {
+		got, err := decodeRecord(b)
+		if err != nil || !got.Time.Equal(first) || !got.TermEnd.Equal(last) || !got.Expires.Equal(last) {
+			t.Errorf("%s: decodeRecord = %+v, %v; want time %v, term end and expiry %v", form, got, err, first, last)
+		}
+	}
+}
