@@ -518,9 +518,14 @@ func (p *Program) Statement(ctx context.Context, q ledger.Query) (page ledger.Pa
 
 // Totals returns the net amount per kind moved into member accounts of
 // asset over the days from..to ("2006-01-02", inclusive, in the program's
-// zone; empty: unbounded). A day not of that form ("2025-3-1",
-// "2025-13-01"), or a to before from, wraps ErrInvalidArgument and
-// ledger.ErrInvalid and names the argument (from or to). An asset the
+// zone; empty: unbounded), summed over every member from the ledger's
+// daily totals (for a point program, Points().Reconciliation's figures,
+// with what went out negative). One member's points per kind over a
+// period of times is points.Handle.Totals (p.Points().Totals), not this.
+//
+// A day not of that form ("2025-3-1", "2025-13-01"), or a to before from,
+// wraps ErrInvalidArgument and ledger.ErrInvalid and names the argument
+// (from or to). An asset the
 // definition does not have is refused naming "asset", not answered with
 // no totals: a point program it lacks (ledger.Points("zzz")) wraps
 // ErrInvalidArgument and points.ErrUnknownProgram, an asset other than

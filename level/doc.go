@@ -157,12 +157,7 @@
 // ([ChangeOwed], [ChangeGift], [ChangeGiftDropped]) as itself, and
 // granted once. A version that changes a gift's count or amount pays the
 // one it gives at that place; one that takes one of two gifts of a target
-// away pays the first owed as the gift left and drops the second. Before,
-// a reward owed was known by its target alone and paid as the level's
-// first gift of it: a member refused both coupons was paid the coupon of
-// count 1 twice (Status.Owed listed it twice), one refused only the
-// coupon of count 2 was paid the one of count 1, and a version keeping
-// one of the two paid it twice.
+// away pays the first owed as the gift left and drops the second.
 //
 // [Status.Gifted] lists the levels whose gifts the member had, and Owed
 // the rewards owed; both move with the member: export.Openings writes
@@ -482,9 +477,10 @@
 // growth reads negative is store.ErrCorrupt: it is floored at zero, so no
 // writer writes one. So is one holding a time out of the years 1678 to
 // 2261, which its binary form cannot hold (a JSON record's
-// "0000-01-01" was written back as an instant of 1753), as is a history
-// record holding one (History returns the error); the times the part
-// writes are within them. A freeze's earned growth may be negative (see
+// "0000-01-01" would be written back as an instant of 1753), as is a history
+// record holding one (a read of the history that meets it, History's or
+// a late event's, returns the error); the times the part writes are
+// within them. A freeze's earned growth may be negative (see
 // Freezes); the release before this one refused it as store.ErrCorrupt,
 // which its instances do with such a member's record while a deploy rolls,
 // writing nothing.

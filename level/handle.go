@@ -228,10 +228,13 @@ type Status struct {
 	// definition is in force or on a later day than its last refusal;
 	// GrantOwed tries them all.
 	Owed []Gift `json:"owed,omitempty"`
-	// OwedPlaces holds, for each of Owed, its place among its level's
-	// gifts of its target (rule.Reward.Target), counting from 1: 1 for a
-	// level's only coupon of a template, 2 for the second of two (counts 1
-	// and 2, or a pack listed twice). It tells apart two gifts owed that
+	// OwedPlaces holds, for each of Owed (OwedPlaces[i] is Owed[i]'s), its
+	// place among its level's gifts of its target (rule.Reward.Target),
+	// counting from 1, so never 0: 1 for a level's only coupon of a
+	// template, 2 for the second of two (counts 1 and 2, or a pack listed
+	// twice). A reward owed in a record written before places, or
+	// imported without one, has the place of its order: the k-th owed of
+	// its level and target, place k. It tells apart two gifts owed that
 	// Owed names alike (a pack owed once of the two); export.Openings
 	// writes it, and migrate.OwedGift.Place reads it back.
 	OwedPlaces []int `json:"owed_places,omitempty"`

@@ -152,6 +152,8 @@ type OwedGift struct {
 	// lists twice, owed without the first. Zero (as in a file from before
 	// the field): its order says it, the k-th listed of its level and
 	// target being the level's k-th gift of it, as Member.OwedGifts says.
+	// A negative place, or one past the level's gifts of Reward, is
+	// refused at owed_gifts[i].place.
 	Place int `json:"place,omitzero"`
 }
 

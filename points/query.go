@@ -285,7 +285,9 @@ func eachEntry(led *ledger.Ledger, q ledger.Query, fn func(e ledger.Entry) error
 // period, kind by kind: the sums of the member's ledger entries in the
 // main, pending and frozen accounts, read a statement page at a time
 // (memory stays bounded however long the history; the time grows with
-// it). Its figures are Reconciliation's for one member: summed over a
+// it). It covers one member over a period of times; membership's
+// Program.Totals covers an asset's members all together, over days, from
+// the daily totals. Its figures are Reconciliation's for one member: summed over a
 // program's members, Totals over whole days of the program's zone equal
 // Reconciliation's over those days. Over the member's whole history
 // (From and To zero), Change is the member's balance, Balance.Total

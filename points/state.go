@@ -219,6 +219,9 @@ func (r Reconciliation) Holds() bool {
 // (positive); Reversed (redemptions returned less what refunds took
 // back), Adjusted and Exchanged are net (negative when more went out
 // than came in). From and To are the query's, in the program's zone.
+// Not to be confused with membership's Program.Totals: a map of ledger
+// kinds to net amounts of an asset over every member, by day, in which
+// what went out (a redemption) is negative.
 type Totals struct {
 	Program string    `json:"program"`
 	Member  string    `json:"member"`
