@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -659,7 +660,11 @@ func TestGroupQueuedContextDone(t *testing.T) {
 // connection, half of them with a context cancelled at some moment while
 // they run, queue or lead: each returns nil, having written its key, or
 // context.Canceled, having written nothing, and none is left waiting (a
-// call whose context ends once it was offered the lead passes it on).
+// call whose context ends once it was offered the lead passes it on). A
+// cancelled Update that ran as a group of one may have its context end
+// with its COMMIT sent: its error then wraps store.ErrFailed besides
+// context.Canceled, the outcome is unknown (Update's doc), and its key may
+// be there or not (it was in 3 runs of 200 under -race).
 func TestGroupManyCancelled(t *testing.T) {
 	s := groupStore(t)
 	const n = 64
@@ -677,10 +682,14 @@ func TestGroupManyCancelled(t *testing.T) {
 	}
 	wg.Wait()
 	var want []string
+	unknown := map[string]bool{} // the keys whose Update's commit has an unknown outcome
 	for i, err := range errs {
+		key := fmt.Sprintf("k%02d=v", i)
 		switch {
 		case err == nil:
-			want = append(want, fmt.Sprintf("k%02d=v", i))
+			want = append(want, key)
+		case i%2 == 1 && errors.Is(err, context.Canceled) && errors.Is(err, store.ErrFailed):
+			unknown[key] = true
 		case i%2 == 0 || !errors.Is(err, context.Canceled):
 			t.Errorf("Update %d = %v; want nil, or context.Canceled for an odd one", i, err)
 		}
@@ -688,7 +697,10 @@ func TestGroupManyCancelled(t *testing.T) {
 	if n := postgres.Queued(s); n != 0 {
 		t.Errorf("%d Updates left in the queue", n)
 	}
-	wantKeys(t, s, want...)
+	got := slices.DeleteFunc(groupKeys(t, s), func(k string) bool { return unknown[k] })
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("bucket g holds %v, besides the keys of unknown outcome %v; want %v", got, unknown, want)
+	}
 }
 
 // dieAtCommit is a trigger's body that ends its own connection on the
