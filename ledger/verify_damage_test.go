@@ -178,27 +178,11 @@ func TestVerifyFindsEachDamage(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			st := memory.New()
-			err := st.Update(ctx, func(tx store.Tx) error {
-				l := New(tx, time.UTC)
-				for i, a := range []int64{10, 5} {
-					amt := decimal.NewFromInt(a)
-					if _, err := l.Post(Transaction{Time: at.Add(time.Duration(i) * time.Hour), Kind: "earned", Legs: []Leg{{Account: alice, Amount: amt}, {Account: earned, Amount: amt.Neg()}}}); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := st.View(ctx, Verify); err != nil {
-				t.Fatalf("Verify before the damage: %v", err)
-			}
+			st := earnedTwice(t, alice, earned, at)
 			if err := st.Update(ctx, c.damage); err != nil {
 				t.Fatal(err)
 			}
-			err = st.View(ctx, Verify)
+			err := st.View(ctx, Verify)
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("Verify = %v, want ErrCorrupt", err)
 			}
@@ -531,25 +515,9 @@ func TestVerifyListsUnreadableRecords(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			st := memory.New()
-			err := st.Update(ctx, func(tx store.Tx) error {
-				l := New(tx, time.UTC)
-				for i, a := range []int64{10, 5} {
-					amt := decimal.NewFromInt(a)
-					if _, err := l.Post(Transaction{Time: at.Add(time.Duration(i) * time.Hour), Kind: "earned", Legs: []Leg{{Account: alice, Amount: amt}, {Account: earned, Amount: amt.Neg()}}}); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := st.View(ctx, Verify); err != nil {
-				t.Fatalf("Verify before the damage: %v", err)
-			}
+			st := earnedTwice(t, alice, earned, at)
 			var want []string
-			err = st.Update(ctx, func(tx store.Tx) (err error) {
+			err := st.Update(ctx, func(tx store.Tx) (err error) {
 				want, err = c.damage(tx)
 				return err
 			})
@@ -576,4 +544,29 @@ func TestVerifyListsUnreadableRecords(t *testing.T) {
 			}
 		})
 	}
+}
+
+// earnedTwice returns a memory store where alice earned 10 points at at
+// and 5 an hour later from the earned pool, which Verify finds sound.
+func earnedTwice(t *testing.T, alice, earned Account, at time.Time) store.Store {
+	t.Helper()
+	ctx := context.Background()
+	st := memory.New()
+	err := st.Update(ctx, func(tx store.Tx) error {
+		l := New(tx, time.UTC)
+		for i, a := range []int64{10, 5} {
+			amt := decimal.NewFromInt(a)
+			if _, err := l.Post(Transaction{Time: at.Add(time.Duration(i) * time.Hour), Kind: "earned", Legs: []Leg{{Account: alice, Amount: amt}, {Account: earned, Amount: amt.Neg()}}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.View(ctx, Verify); err != nil {
+		t.Fatalf("Verify before the damage: %v", err)
+	}
+	return st
 }
