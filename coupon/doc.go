@@ -40,7 +40,15 @@
 //     (Coupon.AmountOff); the reason's inputs add the applicable amount and
 //     the combination's total.
 //   - [ChangePackIssued]: a [PackIssued], after the coupons' own
-//     coupon.issued changes.
+//     coupon.issued changes. A pack that a gift or a task gives, as
+//     coupons of a template it gives, is published with the gift's or the
+//     task's reason (a task's rule "task.<name>", an event gift's
+//     "coupons.gifts[i]", a level's "level.<level>.gift"), the pack added
+//     to its inputs (and, for the pack's change, the method and mode);
+//     before, the pack's changes had the pack's own reason ("pack.<name>")
+//     and the templates' ("coupon.<template>"), and nothing in them named
+//     the task or gift, which those of a pack an operator or a member
+//     claims still have.
 //   - [ChangeClaimRefused]: a [Refusal]. A gift or a reward that cannot be
 //     issued (out of stock, a limit, not eligible, outside the claim
 //     period) does not fail its event: the refusal is published instead,

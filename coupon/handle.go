@@ -253,7 +253,7 @@ func (h *Handle) ClaimPack(ctx context.Context, req PackRequest) (PackResult, er
 		return err
 	}
 	out, err := h.apply(ctx, claimAction(req.Method, "_pack"), req.Operator, req.RequestID, req, req.At, req.Member, "", check, func(u *engine.Unit) error {
-		_, err := h.p.issuePack(u, req.Member, req.Pack, req.Method, &operator{req.Operator, req.Note})
+		_, err := h.p.issuePack(u, req.Member, req.Pack, req.Method, &operator{req.Operator, req.Note}, nil)
 		return err
 	})
 	if err != nil {

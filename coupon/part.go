@@ -211,7 +211,7 @@ func (c *part) Reward(u *engine.Unit, member string, r rule.Reward, from rule.So
 func (c *part) grant(u *engine.Unit, member string, r rule.Reward, m Method, why rule.Reason) error {
 	var err error
 	if r.Kind == rule.RewardPack {
-		_, err = c.issuePack(u, member, r.Pack, m, nil)
+		_, err = c.issuePack(u, member, r.Pack, m, nil, &why)
 	} else {
 		_, err = c.issue(u, member, r.Template, r.Coupons(), m, &why)
 	}
@@ -292,8 +292,13 @@ func (c *part) issued(u *engine.Unit, cp Coupon, why *rule.Reason) error {
 }
 
 // issuePack gives a pack and publishes its coupons and the pack; op, when
-// set, adds an operator and a note to the pack's reason.
-func (c *part) issuePack(u *engine.Unit, member, pack string, m Method, op *operator) (PackIssued, error) {
+// set, adds an operator and a note to the pack's reason. why, when set,
+// is the reason of the gift or reward that gives the pack: the pack's
+// change and its coupons' take it, with the pack (and for the pack's, the
+// method and mode) added to its inputs, as a template's coupons given as
+// a gift or reward take it; else they have the pack's own reason
+// ("pack.<name>") and the template's ("coupon.<template>").
+func (c *part) issuePack(u *engine.Unit, member, pack string, m Method, op *operator, why *rule.Reason) (PackIssued, error) {
 	pk, ok := c.def.Pack(pack)
 	if !ok {
 		return PackIssued{}, fmt.Errorf("issue pack %s: %w", pack, ErrUnknownTemplate)
@@ -306,17 +311,36 @@ func (c *part) issuePack(u *engine.Unit, member, pack string, m Method, op *oper
 	if err != nil {
 		return res, err
 	}
+	var each *rule.Reason
+	if why != nil {
+		each = withInputs(*why, "pack", pack)
+	}
 	for _, cp := range res.Coupons {
-		if err := c.issued(u, cp, nil); err != nil {
+		if err := c.issued(u, cp, each); err != nil {
 			return res, err
 		}
 	}
-	why := &rule.Reason{Rule: "pack." + pack, Inputs: map[string]string{"method": string(m), "mode": string(pk.Mode)}}
-	op.add(why)
-	if len(res.Short) > 0 {
-		why.Note = joinNote(why.Note, "some templates ran out; the pack holds what was left")
+	r := &rule.Reason{Rule: "pack." + pack, Inputs: map[string]string{"method": string(m), "mode": string(pk.Mode)}}
+	if why != nil {
+		r = withInputs(*why, "pack", pack, "method", string(m), "mode", string(pk.Mode))
 	}
-	return res, u.Emit(ChangePackIssued, member, res, why)
+	op.add(r)
+	if len(res.Short) > 0 {
+		r.Note = joinNote(r.Note, "some templates ran out; the pack holds what was left")
+	}
+	return res, u.Emit(ChangePackIssued, member, res, r)
+}
+
+// withInputs returns r with the key-value pairs kv added to a copy of its
+// inputs (r's map may be shared by other reasons).
+func withInputs(r rule.Reason, kv ...string) *rule.Reason {
+	in := make(map[string]string, len(r.Inputs)+len(kv)/2)
+	maps.Copy(in, r.Inputs)
+	for i := 0; i+1 < len(kv); i += 2 {
+		in[kv[i]] = kv[i+1]
+	}
+	r.Inputs = in
+	return &r
 }
 
 // operator is who made an operator's request, and their note, for the
