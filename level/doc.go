@@ -218,7 +218,9 @@
 // months, a member's growth is re-based once a year to the last twelve
 // months' (TestUpgradePeriodIsAnEntryTerm). A permanent entry level
 // (the usual choice) counts all growth since the last term end of a
-// higher level, however old.
+// higher level, however old. [Handle.Forecast] lists an entry term's end
+// with nothing needed, even when refunds left its window negative
+// (before, its Needed was the window's shortfall below 0).
 //
 // The window's growth is read from per-member daily buckets kept in the
 // program zone (the days from T − W months to the day before T: term ends

@@ -484,7 +484,9 @@ type ForecastItem struct {
 	Window    decimal.Decimal `json:"window"`
 	Retention decimal.Decimal `json:"retention"`
 	// Needed is the growth still needed before TermEnd to keep the level
-	// (zero when it is kept already).
+	// (zero when it is kept already, and always for the entry level, which
+	// a term end never takes away, even with a window that refunds left
+	// negative).
 	Needed decimal.Decimal `json:"needed"`
 	// Next is the level the member would hold after TermEnd with no more
 	// growth.
@@ -547,9 +549,15 @@ func (h *Handle) Forecast(ctx context.Context, from time.Time, days, limit int) 
 			if err != nil {
 				return err
 			}
-			next, _ := d.Retain(cur, g)
+			// The entry level is kept whatever its window holds: nothing
+			// is needed, even when refunds left the window negative.
+			next, kept := d.Retain(cur, g)
+			needed := decimal.Zero
+			if !kept {
+				needed = l.Retention.Sub(g)
+			}
 			out = append(out, ForecastItem{Member: it.ID, Level: l.Name, TermEnd: it.At.In(loc), Window: g, Retention: l.Retention,
-				Needed: decimal.Max(l.Retention.Sub(g), decimal.Zero), Next: d.Ladder[next].Name})
+				Needed: needed, Next: d.Ladder[next].Name})
 			return nil
 		})
 	})
