@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
@@ -23,6 +24,55 @@ func openEach(t *testing.T, def membership.Definition, f func(t *testing.T, p *m
 			f(t, p)
 		})
 	}
+}
+
+// A growth rule's levels are "the member's level at the event"
+// (GrowthRule.Levels): a late event, dated before the member's current
+// level started, is judged on the level held at its time, as the points
+// rules, the tasks' targets and the coupon claims judge it. Before, the
+// growth rules alone read the level held when the event was processed.
+// One-month terms (lvlFreezeDef, no gifts); check-ins (12, once a day)
+// earn at Entry only, the real-name verification (20, once ever) at
+// Silver only. kim checks in on 1 March at Entry (12) and reaches Silver
+// with an order of 120 on 10 March 09:00 (132; term to 24:00 of 10
+// April). A check-in on 11 March, at Silver, earns nothing: 132. A
+// check-in dated 5 March, processed now, was made at Entry: 12, 144. A
+// verification dated 6 March was made at Entry: nothing, and the total
+// cap keeps its 20 for the one of 12 March, at Silver: 164. Before:
+// 132, 132 (judged at Silver), 152 (the late verification earned 20),
+// 152 (the cap used up).
+func TestLevelLateEventGrowthRulesJudgedOnTheLevelHeldThen(t *testing.T) {
+	def := lvlFreezeDef(nil)
+	def.Levels.Growth[0].Levels = []string{"Entry"}  // check-in
+	def.Levels.Growth[1].Levels = []string{"Silver"} // verify
+	openEach(t, def, func(t *testing.T, p *membership.Program) {
+		mustProcess(t, p,
+			lvlEvent("c1", "kim", "check_in", lvlAt("2026-03-01 09:00"), nil),
+			lvlOrder("o1", "kim", "120", "", lvlAt("2026-03-10 09:00")),
+		)
+		lvlWant(t, p, "kim", "Silver", "132", "2026-04-11")
+		for _, tc := range []struct {
+			ev     event.Event
+			growth string
+		}{
+			{lvlEvent("c2", "kim", "check_in", lvlAt("2026-03-11 09:00"), nil), "132"},
+			{lvlEvent("c3", "kim", "check_in", lvlAt("2026-03-05 09:00"), nil), "144"},
+			{lvlEvent("v1", "kim", "verify", lvlAt("2026-03-06 09:00"), nil), "144"},
+			{lvlEvent("v2", "kim", "verify", lvlAt("2026-03-12 09:00"), nil), "164"},
+		} {
+			mustProcess(t, p, tc.ev)
+			if s := lvlStatus(t, p, "kim"); s.Level != "Silver" || !s.Growth.Equal(d(tc.growth)) {
+				t.Errorf("after %s dated %s: %s with %s, want Silver with %s", tc.ev.ID, tc.ev.Time.Format("01-02 15:04"), s.Level, s.Growth, tc.growth)
+			}
+		}
+		want := []string{"join →Entry", "event Entry→Silver"}
+		if diff := cmp.Diff(want, lvlCauses(lvlHistory(t, p, "kim"))); diff != "" {
+			t.Errorf("history (-want +got):\n%s", diff)
+		}
+		if err := p.Verify(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // An upgrade period on the entry level (see TestUpgradePeriodIsAnEntryTerm)

@@ -106,8 +106,9 @@ type GrowthRule struct {
 	Event string `json:"event"`
 	// Conditions must all match the event.
 	Conditions []event.Condition `json:"conditions,omitempty"`
-	// Levels the rule applies to (the member's level at the event); empty
-	// means every level.
+	// Levels the rule applies to (the member's level at the event's time:
+	// for a late event, dated before the current level started, the level
+	// the history says the member held then); empty means every level.
 	Levels []string `json:"levels,omitempty"`
 	// Effective is the period in which the rule applies (open bounds).
 	Effective rule.Window `json:"effective,omitzero"`

@@ -71,8 +71,9 @@
 // follows: the history went back in time and [Handle.Days] counted -1
 // members at the level left.
 //
-// The other domains judge an event or a request on the level the member
-// held at its time (engine.Unit.MemberLevel): the rule of points, the
+// The package's growth rules ([GrowthRule.Levels]) and the other domains
+// judge an event or a request on the level the member held at its time
+// (engine.Unit.MemberLevel): the rule of growth and of points, the
 // coupon claim condition, the task target, the benefits of a time. One
 // dated before the member's latest level change (a late order dated
 // 09:00, processed after an upgrade at 10:00; one dated before a
@@ -80,10 +81,13 @@
 // member's history ([Handle.History]); an upgrade the late event brings
 // itself takes effect when the current level started, after its time, so
 // it does not count for it. Before, they read the level the member held
-// when the event was processed. An event dated from the latest change on
-// reads only the member's record, as before; a late one reads the
-// history once, however many domains ask for its level (before, once for
-// each: the points rules, the tasks' targets). Tags, which say what the
+// when the event was processed, and the growth rules did until this
+// release (a check-in dated at Entry, processed after the member reached
+// Silver, earned nothing from a rule of Entry alone, and a verification
+// dated then earned a rule of Silver alone). An event dated from the
+// latest change on reads only the member's record, as before; a late one
+// reads the history once, however many domains ask for its level (before,
+// once for each: the points rules, the tasks' targets). Tags, which say what the
 // member is rather than judge an event, follow the current level (package
 // tag).
 //

@@ -121,6 +121,14 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 		return err
 	}
 	held := m.Level
+	if u.At().Before(m.Since) {
+		// A late event, dated before the member's current level started:
+		// the growth rules judge it on the level held at its time, as the
+		// other domains' rules do (the history, read once for the unit).
+		if held, err = p.Level(u, ev.Member); err != nil {
+			return err
+		}
+	}
 	// What the member is owed of upgrade gifts is tried again first, when
 	// something may have changed since its refusal; what is refused again
 	// is owed again after the event's rules, so that a reach of its level
@@ -959,9 +967,12 @@ type unitState struct {
 // past is what the member's history said of their level and plans at a
 // time before their latest change (levelAt, plansAt): the other domains
 // each ask for the level of a late event (points rules, task targets,
-// coupon claims, benefits), and the unit reads the history once. It
-// holds while the member's state is the one read (unitState.member):
-// saving it forgets it.
+// coupon claims, benefits), as do the part's own growth rules, and the
+// unit reads the history once. It holds while the member's state is the
+// one read (unitState.member). Saving it forgets the plans (a purchase
+// dated then, a late purchase's reinstated run change them) but not the
+// level: no level change is dated before the one it follows, so none
+// changes the level held before the member's current level started.
 type past struct {
 	at                 time.Time
 	level              string
@@ -1022,7 +1033,13 @@ func (p *part) view(u *engine.Unit, member string) (memberState, bool, error) {
 // save stores a member's state.
 func (p *part) save(u *engine.Unit, member string, m *memberState) error {
 	s := p.state(u)
-	s.past = past{} // the history may have changed with the state
+	if s.member == member {
+		// The history may have changed with the state: the plans held
+		// at the past's time may have, the level held then not (past).
+		s.past.plans, s.past.hasPlans = nil, false
+	} else {
+		s.past = past{}
+	}
 	if err := s.scratch.save(u.Tx(), member, m); err != nil {
 		s.member = "" // unknown state: read again
 		return err
