@@ -358,3 +358,69 @@ func TestLevelMatchingAtAThresholdThenGiftsAgain(t *testing.T) {
 		}
 	})
 }
+
+// SPEC "Levels and growth": "permanent levels have no end"; package doc:
+// a version may change a level's validity, and its new rules apply from
+// the member's next event or term end. A term end due for a level that a
+// version has since made permanent ends nothing: the member keeps the
+// level with no term end, growth is not re-based, and Forecast does not
+// list it. Before, retention ran at it over a window of a month (the
+// level has none): Gold was lost for nothing earned in that month, and
+// the entry level's growth was re-based.
+//
+// Version 1 (lvlFreezeDef: one-month terms and windows) gives the entry
+// level a term of one month end and a window of a month (an upgrade
+// period). bob joins with an order of 15 on 10 December 2025 (Entry,
+// term to 24:00 of 31 January); ann reaches Gold with 500 on 10 January
+// 2026 (term to 24:00 of 10 February). Version 2 makes Entry and Gold
+// permanent. The forecast of 25 January for 20 days lists neither (under
+// version 1 it would: bob's January window 0, ann's 0 of Gold's 300).
+// Advance to 11 February: ann Gold, 500; bob Entry, 15 (not re-based to
+// January's 0), both with no term end and no new history record. bob's
+// check-in on 12 February makes 27 ≥ 20: Bronze, one month after: 24:00
+// of 12 March.
+func TestLevelTermEndOfALevelMadePermanent(t *testing.T) {
+	v1 := lvlFreezeDef(nil)
+	v1.Version = 1
+	v1.Levels.Ladder[0].Validity, v1.Levels.Ladder[0].Window = rule.Validity{Kind: rule.MonthEnds, N: 1}, 1
+	v2 := lvlFreezeDef(nil)
+	v2.Version = 2
+	v2.Levels.Ladder[3].Validity, v2.Levels.Ladder[3].Window = rule.Validity{Kind: rule.Permanent}, 0
+	ctx := context.Background()
+	for name, open := range testkit.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := open()
+			p, err := membership.Open(st, v1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustProcess(t, p,
+				lvlOrder("o1", "bob", "15", "", lvlAt("2025-12-10 10:00")),
+				lvlOrder("o2", "ann", "500", "", lvlAt("2026-01-10 09:00")),
+			)
+			lvlWant(t, p, "bob", "Entry", "15", "2026-02-01")
+			lvlWant(t, p, "ann", "Gold", "500", "2026-02-11")
+			if p, err = membership.Open(st, v2); err != nil {
+				t.Fatal(err)
+			}
+			fs, err := p.Levels().Forecast(ctx, lvlAt("2026-01-25"), 20, 0)
+			if err != nil || len(fs) != 0 {
+				t.Errorf("forecast = %+v, %v; want none", fs, err)
+			}
+			lvlAdvance(t, p, lvlAt("2026-02-11"))
+			lvlWant(t, p, "ann", "Gold", "500", "")
+			lvlWant(t, p, "bob", "Entry", "15", "")
+			if diff := cmp.Diff([]string{"join →Entry", "event Entry→Gold"}, lvlCauses(lvlHistory(t, p, "ann"))); diff != "" {
+				t.Errorf("ann's history (-want +got):\n%s", diff)
+			}
+			mustProcess(t, p, lvlEvent("c1", "bob", "check_in", lvlAt("2026-02-12 10:00"), nil))
+			lvlWant(t, p, "bob", "Bronze", "27", "2026-03-13")
+			if diff := cmp.Diff([]string{"join →Entry", "event Entry→Bronze"}, lvlCauses(lvlHistory(t, p, "bob"))); diff != "" {
+				t.Errorf("bob's history (-want +got):\n%s", diff)
+			}
+			if err := p.Verify(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

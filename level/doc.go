@@ -422,9 +422,15 @@
 // the one the store runs (membership.Definition.Version) may change a
 // level's thresholds, validity, mode, window, freeze and gifts: members
 // keep their level, and its new rules apply from their next event or term
-// end. It may not leave out a level or plan that members hold: Open
-// refuses it with membership.ErrDefinitionInUse, naming each with the
-// number of its members. Renaming one leaves its old name out. Move the
+// end. A level it makes permanent has no term end: one due from a term
+// that started before ends nothing, the member keeps the level with no
+// term end from then on, growth is not re-based, and [Handle.Forecast]
+// does not list it (TestLevelTermEndOfALevelMadePermanent; before,
+// retention ran there over a window of a month the level did not give,
+// so a Gold member lost Gold for nothing earned in that month). It may
+// not leave out a level or plan that members hold: Open refuses it with
+// membership.ErrDefinitionInUse, naming each with the number of its
+// members. Renaming one leaves its old name out. Move the
 // members first ([Handle.Set], under the definition in force), or keep
 // the level. A member left at a level the ladder lacks would keep it for
 // ever and could not catch up with its term end. A version that adds a

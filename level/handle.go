@@ -495,7 +495,9 @@ type ForecastItem struct {
 
 // Forecast returns up to limit (0: 1,000; above 10,000: 10,000) members
 // whose term ends in [from, from + days days), earliest first, with the
-// growth each still needs to keep their level; times are in the program's
+// growth each still needs to keep their level (a term of a level that a
+// version has since made permanent does not end, and is not listed);
+// times are in the program's
 // zone. from + days days is the same wall-clock time days days later in
 // that zone, and from the start of a day, where term ends fall, the start
 // of the day days later, also where daylight saving moves a start off
@@ -541,7 +543,9 @@ func (h *Handle) Forecast(ctx context.Context, from time.Time, days, limit int) 
 				return err
 			}
 			cur := d.Index(m.Level)
-			if cur < 0 {
+			if cur < 0 || d.Ladder[cur].Validity.Kind == rule.Permanent {
+				// A level left out, or made permanent by a version: no
+				// retention at this end (see termEnd).
 				return nil
 			}
 			l := d.Ladder[cur]

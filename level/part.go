@@ -686,6 +686,15 @@ func (p *part) termEnd(u *engine.Unit, member string, end time.Time) error {
 		return nil
 	}
 	l := p.def.Ladder[cur]
+	if l.Validity.Kind == rule.Permanent {
+		// A version made the level permanent after this term started:
+		// under the definition in force the term has no end. The member
+		// keeps the level with no term end from now on, and nothing of a
+		// term end applies (no retention, no re-base): before, retention
+		// ran over a window of a month the level did not give.
+		m.TermEnd = time.Time{}
+		return p.save(u, member, &m)
+	}
 	from := WindowStart(end, max(l.Window, 1), u.Location())
 	g, err := earned(u.Tx(), member, &m, from, end, u.Location())
 	if err != nil {
