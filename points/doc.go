@@ -272,6 +272,23 @@
 // voided, took the spent points from the member's other lots while the
 // points returned lapsed, where the other way round took nothing.
 //
+// A charge given back is itself a return to its lot: where that lot's
+// own grant was left short or charged by a refund (the charge had
+// emptied the lot, so that grant's refund found its points spent), it
+// settles that grant first, as a reversal's return to the lot would,
+// before what stays spendable of the reversal's returns settles the
+// member's other short grants; and so on for what that gives back. Each
+// such round is a transaction of its own, posted after the one it takes
+// from, so an order settled in two rounds has two transactions of
+// KindReversed (one change still, summing both). Before, the charge
+// given back stayed in the lot while its grant stayed short: with o-1
+// (100) and o-2 (50) spent down to o-2's 30, refunded o-1 then o-2 (o-1's
+// refund taking o-2's 30), the redemption's reversal left the member 30
+// points and o-2 30 short, where reversal first leaves 0; and the
+// reversal's other returns settled that grant instead, so the member's
+// own lot was emptied and the order's lot, expiring sooner, kept the
+// points.
+//
 // So an order that earned 100 points, all redeemed, ends at 0 whether it
 // is refunded and the redemption then reversed, or the other way round,
 // and whatever else the member holds ends as it would have; a refund of

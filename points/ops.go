@@ -254,39 +254,119 @@ func (pt *part) voidAgain(u *engine.Unit, program, member, ref, operator string,
 // have expired again at once, and points returned to a lot of a day
 // voided by review have been voided again (voidAgain): they count as
 // lapsed instead, as a refund after the reversal would have counted them,
-// and the charge is given back all the same. Last, what stays spendable
-// of the returns (main account, not expired) is taken back up to the
-// shortfalls of the member's other short grants, earliest granted first,
-// as a refund takes a spent share from the member's other spendable
-// points; points returned into a frozen day awaiting review, or lapsed,
-// settle no other grant's. A charge given back to a lot past its expiry
-// expires again, and one to a lot of a day awaiting review or voided
-// goes to the frozen account, into the review, or is voided again
-// (frozen: the days of the reversal's lots, for those of the charge).
+// and the charge is given back all the same. A charge given back to a lot
+// past its expiry expires again, and one to a lot of a day awaiting
+// review or voided goes to the frozen account, into the review, or is
+// voided again (frozen: the days of the reversal's lots, for those of the
+// charge).
+//
+// A charge given back is in turn a return to its lot: when that lot's
+// own grant was left short or charged by a refund (the charge had emptied
+// the lot, so the grant's refund found its points spent), it settles that
+// grant the same way, and so on for what that gives back, round after
+// round. Each round is posted after the one whose give-backs it takes
+// from, so an order settled in more than one round has a transaction per
+// round (still one change). Before, the charge given back stayed in the
+// lot while its grant stayed short: the member kept points the refunds
+// would have taken had the reversal come first.
+//
+// Last, what stays spendable of the reversal's returns (main account, not
+// expired) is taken back up to the shortfalls of the member's other
+// short grants, earliest granted first, as a refund takes a spent share
+// from the member's other spendable points; points returned into a frozen
+// day awaiting review, or lapsed, settle no other grant's.
 func (pt *part) settle(u *engine.Unit, frozen *frozenDays, program, member, ref string, rets []returned) error {
 	s := settler{u: u, program: program, member: member, byID: map[string]*settling{}}
-	main := acct(program, member, "")
 	// left is what of each return stays spendable once its own grant's
 	// shortfall and charge are settled: what other grants' shortfalls may
 	// take.
 	left := make([]decimal.Decimal, len(rets))
-	anyLeft := false
+	if err := s.own(rets, left, 0); err != nil {
+		return err
+	}
+	// The rounds end: each gives back less of the member's charges, which
+	// are amounts at the program's scale, than the one before left.
+	for r := 0; ; r++ {
+		gave, err := s.gave(frozen, r)
+		if err != nil {
+			return err
+		}
+		if len(gave) == 0 {
+			break
+		}
+		if err := s.own(gave, nil, r+1); err != nil {
+			return err
+		}
+	}
+	if slices.ContainsFunc(left, decimal.Decimal.IsPositive) {
+		if err := s.others(rets, left); err != nil {
+			return err
+		}
+	}
+	last := 0
+	for _, st := range s.byID {
+		last = max(last, st.last)
+	}
+	for r := 0; r <= last; r++ {
+		for _, id := range s.ids {
+			st := s.byID[id]
+			if st.taken.IsZero() && st.lapsed.IsZero() {
+				// Read, but nothing settled: a record of a grant no longer
+				// short (deleted above), or a short grant no return reached.
+				continue
+			}
+			note := fmt.Sprintf("redemption %s reversed: %s of order %s's shortfall settled", ref, st.settled, id)
+			if back := st.givenBack(); back.IsPositive() {
+				note += fmt.Sprintf(", %s its refund charged to other lots given back", back)
+			}
+			if r < len(st.rounds) {
+				if err := pt.postSettling(u, program, member, ref, id, note, &st.rounds[r]); err != nil {
+					return err
+				}
+			}
+			if r != st.last {
+				continue
+			}
+			if st.lapsed.IsPositive() {
+				note += fmt.Sprintf(" (%s returned to an expired or voided lot, expired or voided again: lapsed)", st.lapsed)
+			}
+			if err := put(u.Tx(), bOrder, []byte(id), st.ord); err != nil {
+				return err
+			}
+			if err := u.Emit(ChangeReversed, member, Change{Program: program, Amount: st.givenBack().Sub(st.taken), Lots: st.lots, Ref: id,
+				Settled: st.settled, Lapsed: st.lapsed, GivenBack: st.back, Operator: u.Ref().Operator}, &rule.Reason{Rule: "points.reverse", Note: note}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// own settles, with each return of rets (of settling round round), what
+// refunds left short or charged of the return's lot's own grant: up to
+// the grant's shortfall, then up to its charge, which is given back. With
+// left (the reversal's own returns), it sets what of each return stays
+// spendable for other grants' shortfalls.
+func (s *settler) own(rets []returned, left []decimal.Decimal, round int) error {
+	main := acct(s.program, s.member, "")
 	for i, r := range rets {
 		// back: the returned points are in the lot (not expired or voided
 		// again at once).
-		back := !r.voided && live(ledger.Lot{Expires: r.Expires}, u.At())
+		back := !r.voided && live(ledger.Lot{Expires: r.Expires}, s.u.At())
 		spendable := back && r.to == main
-		left[i] = decimal.Zero
-		if spendable {
-			left[i] = r.Amount
+		if left != nil {
+			left[i] = decimal.Zero
+			if spendable {
+				left[i] = r.Amount
+			}
 		}
-		lk := lotKey(program, member, r.Lot)
+		lk := lotKey(s.program, s.member, r.Lot)
 		rest := r.Amount // what of the return its own grant has not used
 		for _, bucket := range [...]string{bShort, bCharged} {
 			if !rest.IsPositive() {
 				break
 			}
-			v, err := u.Tx().Get(bucket, lk)
+			v, err := s.u.Tx().Get(bucket, lk)
 			if errors.Is(err, store.ErrNotFound) {
 				continue // the common case: the lot's order, if any, has nothing to settle
 			} else if err != nil {
@@ -311,83 +391,70 @@ func (pt *part) settle(u *engine.Unit, frozen *frozenDays, program, member, ref 
 				}
 				x = decimal.Min(rest, charged(g.Charged))
 				if x.IsPositive() {
-					st.giveBack(g, x)
+					st.giveBack(round, g, x)
 				}
 			}
 			if x.IsPositive() {
 				rest = rest.Sub(x)
 				if back {
-					st.take(r.to, r.LotAmount, x)
-					if spendable {
+					st.take(round, r.to, r.LotAmount, x)
+					if left != nil && spendable {
 						left[i] = left[i].Sub(x)
 					}
 				} else {
+					st.round(round)
 					g.Lapsed = g.Lapsed.Add(x)
 					st.ord.Lapsed = st.ord.Lapsed.Add(x)
 					st.lapsed = st.lapsed.Add(x)
 				}
 			}
 			if done := (bucket == bShort && !g.Shortfall.IsPositive()) || (bucket == bCharged && len(g.Charged) == 0); done {
-				if err := u.Tx().Delete(bucket, lk); err != nil {
+				if err := s.u.Tx().Delete(bucket, lk); err != nil {
 					return err
 				}
 			}
-		}
-		anyLeft = anyLeft || left[i].IsPositive()
-	}
-	if anyLeft {
-		if err := s.others(rets, left); err != nil {
-			return err
-		}
-	}
-	for _, id := range s.ids {
-		st := s.byID[id]
-		if st.taken.IsZero() && st.lapsed.IsZero() {
-			// Read, but nothing settled: a record of a grant no longer
-			// short (deleted above), or a short grant no return reached.
-			continue
-		}
-		note := fmt.Sprintf("redemption %s reversed: %s of order %s's shortfall settled", ref, st.settled, id)
-		if back := st.givenBack(); back.IsPositive() {
-			note += fmt.Sprintf(", %s its refund charged to other lots given back", back)
-		}
-		if err := pt.postSettling(u, frozen, program, member, ref, id, note, st); err != nil {
-			return err
-		}
-		if st.lapsed.IsPositive() {
-			note += fmt.Sprintf(" (%s returned to an expired or voided lot, expired or voided again: lapsed)", st.lapsed)
-		}
-		if err := put(u.Tx(), bOrder, []byte(id), st.ord); err != nil {
-			return err
-		}
-		if err := u.Emit(ChangeReversed, member, Change{Program: program, Amount: st.givenBack().Sub(st.taken), Lots: st.lots, Ref: id,
-			Settled: st.settled, Lapsed: st.lapsed, GivenBack: st.back, Operator: u.Ref().Operator}, &rule.Reason{Rule: "points.reverse", Note: note}); err != nil {
-			return err
 		}
 	}
 	return nil
 }
 
-// postSettling posts what settle took back for an order (st.legs) and
-// the charge it gave back (st.back), each lot of the charge to the
-// account its day's review decides (frozen), and voids again at once
-// what it gave back to lots of days voided by review.
-func (pt *part) postSettling(u *engine.Unit, frozen *frozenDays, program, member, ref, order, note string, st *settling) error {
-	legs := st.legs
-	var rets []returned
-	for _, la := range st.back {
-		to := acct(program, member, "")
-		day, err := frozen.state(la)
-		if err != nil {
-			return err
+// gave returns the charges given back in settling round round, as
+// returns to their lots, each to the account its day's review decides
+// (frozen, which records a lot going into a review), and keeps them for
+// the round's postings.
+func (s *settler) gave(frozen *frozenDays, round int) ([]returned, error) {
+	var all []returned
+	for _, id := range s.ids {
+		st := s.byID[id]
+		if round >= len(st.rounds) {
+			continue
 		}
-		if day != dayOpen {
-			to = acct(program, member, SubFrozen)
+		rd := &st.rounds[round]
+		for _, la := range rd.back {
+			to := acct(s.program, s.member, "")
+			day, err := frozen.state(la)
+			if err != nil {
+				return nil, err
+			}
+			if day != dayOpen {
+				to = acct(s.program, s.member, SubFrozen)
+			}
+			rd.gave = append(rd.gave, returned{to: to, voided: day == dayVoided, LotAmount: la})
 		}
-		legs = append(legs, ledger.Leg{Account: to, Amount: la.Amount, Lot: la.Lot, Expires: la.Expires, Granted: la.Granted})
-		rets = append(rets, returned{to: to, voided: day == dayVoided, LotAmount: la})
+		all = append(all, rd.gave...)
 	}
-	if net := st.taken.Sub(st.givenBack()); !net.IsZero() {
+	return all, nil
+}
+
+// postSettling posts what one settling round took back for an order
+// (rd.legs) and the charge it gave back (rd.gave), and voids again at
+// once what it gave back to lots of days voided by review.
+func (pt *part) postSettling(u *engine.Unit, program, member, ref, order, note string, rd *settleRound) error {
+	legs := rd.legs
+	for _, g := range rd.gave {
+		legs = append(legs, ledger.Leg{Account: g.to, Amount: g.Amount, Lot: g.Lot, Expires: g.Expires, Granted: g.Granted})
+	}
+	if net := rd.taken.Sub(charged(rd.back)); !net.IsZero() {
 		legs = append(legs, ledger.Leg{Account: pool(program, KindReversed), Amount: net})
 	}
 	if len(legs) == 0 {
@@ -397,7 +464,7 @@ func (pt *part) postSettling(u *engine.Unit, frozen *frozenDays, program, member
 	if _, err := pt.post(u, ledger.Transaction{Kind: KindReversed, Ref: lref, Legs: legs}); err != nil {
 		return err
 	}
-	return pt.voidAgain(u, program, member, ref, u.Ref().Operator, rets)
+	return pt.voidAgain(u, program, member, ref, u.Ref().Operator, rd.gave)
 }
 
 // charged returns what a grant's charge holds.
@@ -418,15 +485,37 @@ type settler struct {
 }
 
 // settling is what a reversal settles of one order: the points taken
-// back from the lots it returned to (legs, lots, taken), what of them
-// lapsed instead, what of both settled a shortfall, and the charge given
-// back (back, by lot).
+// back from the lots it returned to (lots, taken), what of them lapsed
+// instead, what of both settled a shortfall, and the charge given back
+// (back, by lot), in all; and what each settling round posts (rounds;
+// last, the last round that settled something of the order).
 type settling struct {
 	ord                    Order
-	legs                   []ledger.Leg
+	rounds                 []settleRound
+	last                   int
 	lots                   []LotAmount
 	taken, lapsed, settled decimal.Decimal
 	back                   []LotAmount
+}
+
+// settleRound is what one settling round takes back of an order (legs,
+// taken) and the charge it gives back (back, by lot; gave, the same with
+// the accounts they go to, once the round is done).
+type settleRound struct {
+	legs  []ledger.Leg
+	taken decimal.Decimal
+	back  []LotAmount
+	gave  []returned
+}
+
+// round returns settling round r of st, marking it as one that settled
+// something.
+func (st *settling) round(r int) *settleRound {
+	for len(st.rounds) <= r {
+		st.rounds = append(st.rounds, settleRound{taken: decimal.Zero})
+	}
+	st.last = max(st.last, r)
+	return &st.rounds[r]
 }
 
 // grant returns the order a shortfall or charge record (v, the record of
@@ -458,14 +547,16 @@ func (s *settler) grant(lot string, v []byte) (*settling, int, error) {
 	return st, i, nil
 }
 
-// take takes x back from la's lot in account a, where the reversal
-// returned it.
-func (st *settling) take(a ledger.Account, la LotAmount, x decimal.Decimal) {
+// take takes x back, in settling round r, from la's lot in account a,
+// where the reversal (or a charge given back) returned it.
+func (st *settling) take(r int, a ledger.Account, la LotAmount, x decimal.Decimal) {
 	st.taken = st.taken.Add(x)
-	if i := slices.IndexFunc(st.legs, func(l ledger.Leg) bool { return l.Account == a && l.Lot == la.Lot }); i >= 0 {
-		st.legs[i].Amount = st.legs[i].Amount.Sub(x)
+	rd := st.round(r)
+	rd.taken = rd.taken.Add(x)
+	if i := slices.IndexFunc(rd.legs, func(l ledger.Leg) bool { return l.Account == a && l.Lot == la.Lot }); i >= 0 {
+		rd.legs[i].Amount = rd.legs[i].Amount.Sub(x)
 	} else {
-		st.legs = append(st.legs, ledger.Leg{Account: a, Amount: x.Neg(), Lot: la.Lot})
+		rd.legs = append(rd.legs, ledger.Leg{Account: a, Amount: x.Neg(), Lot: la.Lot})
 	}
 	if i := slices.IndexFunc(st.lots, func(l LotAmount) bool { return l.Lot == la.Lot }); i >= 0 {
 		st.lots[i].Amount = st.lots[i].Amount.Add(x)
@@ -474,22 +565,31 @@ func (st *settling) take(a ledger.Account, la LotAmount, x decimal.Decimal) {
 	}
 }
 
-// giveBack gives back x of g's charge, the lots charged last first (as a
-// reversal refills the lots taken last first), and takes it off g.Charged.
-func (st *settling) giveBack(g *Grant, x decimal.Decimal) {
+// giveBack gives back x of g's charge in settling round r, the lots
+// charged last first (as a reversal refills the lots taken last first),
+// and takes it off g.Charged.
+func (st *settling) giveBack(r int, g *Grant, x decimal.Decimal) {
+	rd := st.round(r)
 	for x.IsPositive() && len(g.Charged) > 0 {
 		c := &g.Charged[len(g.Charged)-1]
 		y := decimal.Min(x, c.Amount)
-		if i := slices.IndexFunc(st.back, func(l LotAmount) bool { return l.Lot == c.Lot }); i >= 0 {
-			st.back[i].Amount = st.back[i].Amount.Add(y)
-		} else {
-			st.back = append(st.back, LotAmount{Lot: c.Lot, Amount: y, Expires: c.Expires, Granted: c.Granted})
-		}
+		la := LotAmount{Lot: c.Lot, Amount: y, Expires: c.Expires, Granted: c.Granted}
+		st.back = addLot(st.back, la)
+		rd.back = addLot(rd.back, la)
 		if c.Amount = c.Amount.Sub(y); !c.Amount.IsPositive() {
 			g.Charged = g.Charged[:len(g.Charged)-1]
 		}
 		x = x.Sub(y)
 	}
+}
+
+// addLot adds la to the amount lots holds of its lot.
+func addLot(lots []LotAmount, la LotAmount) []LotAmount {
+	if i := slices.IndexFunc(lots, func(l LotAmount) bool { return l.Lot == la.Lot }); i >= 0 {
+		lots[i].Amount = lots[i].Amount.Add(la.Amount)
+		return lots
+	}
+	return append(lots, la)
 }
 
 // givenBack returns what of charges st gives back.
@@ -540,7 +640,7 @@ func (s *settler) others(rets []returned, left []decimal.Decimal) error {
 			g.Shortfall = g.Shortfall.Sub(x)
 			sh.st.ord.Shortfall = sh.st.ord.Shortfall.Sub(x)
 			sh.st.settled = sh.st.settled.Add(x)
-			sh.st.take(r.to, r.LotAmount, x)
+			sh.st.take(0, r.to, r.LotAmount, x)
 			left[i] = left[i].Sub(x)
 		}
 		if !g.Shortfall.IsPositive() {
