@@ -273,3 +273,291 @@ func TestAuditRefundOfPendingReleasedAndSpentPoints(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditCapRoomBackToTheGrantsWeek: a refund gives its reversed share
+// back to the caps of the periods of the grant it reverses, not of the
+// refund's. In Shanghai, "buy" (1 a yuan) capped at 100 a week (from
+// Monday) and 150 in total:
+//   - Sunday 8 March, o-1 of 120: 100 (week of 2 March full; total 100);
+//   - Monday 9 March, o-2 of 80: 50 (the new week has 100, the total 50
+//     left; week of 9 March 50, total 150);
+//   - the refund of all o-1 on Monday reverses its 100, back to the week
+//     of 2 March (0) and the total (50), not to the week of 9 March;
+//   - o-3 of 80 on Monday: 50 (the week's 50 left, the total 100 left:
+//     cut by the week, used 50); had the refund freed the week of 9
+//     March, 80;
+//   - a refund of 40 of o-2's 80 reverses 50 × 40 / 80 = 25, back to the
+//     week of 9 March (75) and the total (75);
+//   - o-4 of 30: 25 (cut by the week, used 75).
+//
+// Balance 0 + 25 + 50 + 25 = 100; earned 100 + 50 + 50 + 25 = 225,
+// reversed −125.
+func TestAuditCapRoomBackToTheGrantsWeek(t *testing.T) {
+	sh := testkit.Shanghai
+	buy := specBuy
+	buy.Caps = rule.Caps{{Period: rule.Week, Limit: testkit.Dec("100")}, {Period: rule.Total, Limit: testkit.Dec("150")}}
+	def := specPointsDef("Asia/Shanghai", &points.Definition{Programs: []points.Program{{Name: "shop"}}, Rules: []points.Rule{buy}})
+	onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+		p := ps[0]
+		// earned processes ev and checks its grant and the cap that cut
+		// it (period and used before, "" for none).
+		earned := func(ev event.Event, granted string, period rule.Period, used string) {
+			t.Helper()
+			out := testkit.MustProcess(t, p, ev)[0]
+			cs := out.ChangesOf(points.ChangeEarned)
+			if len(cs) != 1 {
+				t.Fatalf("%s: %d earned changes", ev.ID, len(cs))
+			}
+			var pc points.Change
+			if err := cs[0].Decode(&pc); err != nil {
+				t.Fatal(err)
+			}
+			cut := cs[0].Reason.Cut
+			switch {
+			case !pc.Amount.Equal(testkit.Dec(granted)):
+				t.Errorf("%s earned %s, want %s", ev.ID, pc.Amount, granted)
+			case period == "" && cut != nil:
+				t.Errorf("%s cut %+v, want none", ev.ID, cut)
+			case period != "" && (cut == nil || cut.Period != period || !cut.Used.Equal(testkit.Dec(used))):
+				t.Errorf("%s cut %+v, want by the %s cap, used %s", ev.ID, cut, period, used)
+			}
+		}
+		earned(specOrder("1", "m", "120", time.Date(2026, 3, 8, 10, 0, 0, 0, sh)), "100", rule.Week, "0")
+		earned(specOrder("2", "m", "80", time.Date(2026, 3, 9, 10, 0, 0, 0, sh)), "50", rule.Total, "100")
+		testkit.MustProcess(t, p, specRefund("r1", "m", "o-1", "120", time.Date(2026, 3, 9, 11, 0, 0, 0, sh)))
+		earned(specOrder("3", "m", "80", time.Date(2026, 3, 9, 12, 0, 0, 0, sh)), "50", rule.Week, "50")
+		testkit.MustProcess(t, p, specRefund("r2", "m", "o-2", "40", time.Date(2026, 3, 9, 13, 0, 0, 0, sh)))
+		earned(specOrder("4", "m", "30", time.Date(2026, 3, 9, 14, 0, 0, 0, sh)), "25", rule.Week, "75")
+		specBalance(t, ps[1], "shop", "m", time.Date(2026, 3, 9, 15, 0, 0, 0, sh), "100", "0", "0")
+		specReconciled(t, p, "shop", "", "", [8]string{"225", "0", "-125", "0", "0", "0", "0", "100"})
+	})
+}
+
+// TestAuditFreezeAtTheDayEdge: under Freeze, the day that freezes is the
+// zone's calendar day, and its review decides its lots alone, keeping
+// their expiries. In Shanghai, a threshold of 100, "buy" valid to the end
+// of the month after the grant's:
+//   - o-1 of 60 at 23:00 on 31 March (L1, to 24:00 of 30 April), o-2 of
+//     50 at 23:59:59 (L2, the same): 110 reach the threshold, the 31st
+//     freezes with 110;
+//   - o-3 of 70 at 24:00 (1 April 00:00) is the 1st's: 70 available (L3,
+//     to 24:00 of 31 May);
+//   - a refund of 25 of o-2's 50 at 10:00 on 1 April takes 25 of L2
+//     where it is, frozen: 85 frozen.
+//   - restore on 2 April: L1 60 and L2 25 spendable with their expiries,
+//     155 available; the rest of o-2 refunded takes L2's 25: 130. Earned
+//     180, reversed −50.
+//   - void on 2 April: 85 voided, 70 available; the rest of o-2 refunded
+//     takes nothing (25 lapsed, no shortfall). Earned 180, reversed −25,
+//     voided 85: 70.
+func TestAuditFreezeAtTheDayEdge(t *testing.T) {
+	sh := testkit.Shanghai
+	buy := specBuy
+	buy.Validity = rule.Validity{Kind: rule.MonthEnds, N: 1}
+	def := specPointsDef("Asia/Shanghai", &points.Definition{
+		Programs: []points.Program{{Name: "shop", Risk: &points.Risk{Daily: testkit.Dec("100"), Policy: points.Freeze}}},
+		Rules:    []points.Rule{buy},
+	})
+	for _, decision := range []string{"restore", "void"} {
+		t.Run(decision, func(t *testing.T) {
+			onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+				ctx := context.Background()
+				p := ps[0]
+				outs := testkit.MustProcess(t, p,
+					specOrder("1", "m", "60", time.Date(2026, 3, 31, 23, 0, 0, 0, sh)),
+					specOrder("2", "m", "50", time.Date(2026, 3, 31, 23, 59, 59, 0, sh)),
+					specOrder("3", "m", "70", time.Date(2026, 3, 31, 24, 0, 0, 0, sh)))
+				names := map[string]string{}
+				for i, out := range outs {
+					names[specChange(t, out, points.ChangeEarned).Lot] = fmt.Sprint("L", i+1)
+				}
+				if n := len(outs[2].ChangesOf(points.ChangeFrozen)); n != 0 {
+					t.Errorf("the 1st's first order froze: %+v", outs[2].Changes)
+				}
+				for date, want := range map[string]string{"2026-03-31": "110 true", "2026-04-01": "70 false"} {
+					d, err := p.Points().Day(ctx, points.DayQuery{Program: "shop", Member: "m", Date: date})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := fmt.Sprint(d.Earned, " ", d.Frozen); got != want {
+						t.Errorf("day %s: %s, want %s", date, got, want)
+					}
+				}
+				testkit.MustProcess(t, p, specRefund("r1", "m", "o-2", "25", time.Date(2026, 4, 1, 10, 0, 0, 0, sh)))
+				specBalance(t, p, "shop", "m", time.Date(2026, 4, 1, 11, 0, 0, 0, sh), "70", "0", "85")
+				req := points.ReviewRequest{RequestID: "rev", Program: "shop", Member: "m", Date: "2026-03-31", Operator: "alice", At: time.Date(2026, 4, 2, 10, 0, 0, 0, sh)}
+				decide, kind := ps[1].Points().Restore, points.ChangeRestored
+				if decision == "void" {
+					decide, kind = ps[1].Points().Void, points.ChangeVoided
+				}
+				out, err := decide(ctx, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c := specChange(t, out, kind); !c.Amount.Equal(testkit.Dec("85")) || c.Operator != "alice" {
+					t.Errorf("%s %+v, want 85 by alice", kind, c)
+				}
+				lots, err := p.Points().Lots(ctx, points.LotsQuery{Program: "shop", Member: "m"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, l := range lots {
+					got = append(got, fmt.Sprintf("%s:%s:%s:%s", names[l.ID], l.Sub, l.Amount, l.Expires.Format(time.DateTime)))
+				}
+				sort.Strings(got)
+				want := []string{"L3::70:2026-06-01 00:00:00"}
+				if decision == "restore" {
+					want = []string{"L1::60:2026-05-01 00:00:00", "L2::25:2026-05-01 00:00:00", "L3::70:2026-06-01 00:00:00"}
+				}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("lots %v, want %v", got, want)
+				}
+				out = testkit.MustProcess(t, p, specRefund("r2", "m", "o-2", "25", time.Date(2026, 4, 2, 11, 0, 0, 0, sh)))[0]
+				c := specChange(t, out, points.ChangeReversed)
+				at := time.Date(2026, 4, 2, 12, 0, 0, 0, sh)
+				if decision == "restore" {
+					if !c.Amount.Equal(testkit.Dec("-25")) || !c.Lapsed.IsZero() || !c.Shortfall.IsZero() {
+						t.Errorf("the rest refunded after the restore: %+v, want 25 taken", c)
+					}
+					specBalance(t, p, "shop", "m", at, "130", "0", "0")
+					specReconciled(t, p, "shop", "", "", [8]string{"180", "0", "-50", "0", "0", "0", "0", "130"})
+				} else {
+					if !c.Amount.IsZero() || !c.Lapsed.Equal(testkit.Dec("25")) || !c.Shortfall.IsZero() {
+						t.Errorf("the rest refunded after the void: %+v, want 25 lapsed", c)
+					}
+					specBalance(t, p, "shop", "m", at, "70", "0", "0")
+					specReconciled(t, p, "shop", "", "", [8]string{"180", "0", "-25", "0", "85", "0", "0", "70"})
+				}
+			})
+		})
+	}
+}
+
+// TestAuditReversalIntoAnExpiredLotBeforeAdvance: points a reversal
+// returns to a lot past its expiry that Advance has not expired yet
+// expire again at once, as their own entry, and Advance then expires the
+// lot's remainder alone, not them twice. In Shanghai: a visit gives B 50
+// (permanent) at 08:00 on 1 March, o-1 of 30 A 30 to 24:00 of 31 March;
+// x redeems 20 on 10 March (A first, expiring first): A keeps 10. On 2
+// April, not advanced, 50 are available (A's 10 past expiry); the
+// reversal returns 20 to A, which expire at once (20); Advance then
+// expires A's 10. Earned 80, redeemed 20, reversed 20, expired 30: 50.
+func TestAuditReversalIntoAnExpiredLotBeforeAdvance(t *testing.T) {
+	sh := testkit.Shanghai
+	buy := specBuy
+	buy.Validity = rule.Validity{Kind: rule.MonthEnds}
+	def := specPointsDef("Asia/Shanghai", &points.Definition{Programs: []points.Program{{Name: "shop"}}, Rules: []points.Rule{buy,
+		{ID: "visit", Program: "shop", Event: "visit", Formula: rule.Formula{Kind: rule.Fixed, Fixed: testkit.Dec("50")}}}})
+	onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		p := ps[0]
+		testkit.MustProcess(t, p,
+			event.Event{ID: "v", Member: "m", Type: "visit", Time: time.Date(2026, 3, 1, 8, 0, 0, 0, sh)},
+			specOrder("1", "m", "30", time.Date(2026, 3, 1, 9, 0, 0, 0, sh)))
+		if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "rd", Member: "m", Program: "shop", Ref: "x", Amount: testkit.Dec("20"), At: time.Date(2026, 3, 10, 0, 0, 0, 0, sh)}); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Date(2026, 4, 2, 10, 0, 0, 0, sh)
+		specBalance(t, p, "shop", "m", at, "50", "0", "0")
+		out, err := ps[1].Points().Reverse(ctx, points.ReverseRequest{RequestID: "rv", Operator: "olga", Program: "shop", Ref: "x", At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := specChange(t, out, points.ChangeExpired); !c.Amount.Equal(testkit.Dec("20")) {
+			t.Errorf("expired again %+v, want 20", c)
+		}
+		specBalance(t, p, "shop", "m", at, "50", "0", "0")
+		if _, err := p.Advance(ctx, at); err != nil {
+			t.Fatal(err)
+		}
+		specBalance(t, p, "shop", "m", at, "50", "0", "0")
+		specReconciled(t, p, "shop", "", "", [8]string{"80", "20", "20", "30", "0", "0", "0", "50"})
+		tot, err := p.Points().Totals(ctx, points.TotalsQuery{Program: "shop", Member: "m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tot.Expired.Equal(testkit.Dec("30")) || !tot.Change.Equal(testkit.Dec("50")) {
+			t.Errorf("member totals %+v, want 30 expired, change 50", tot)
+		}
+		if err := p.Verify(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestAuditChargeGivenBackIntoAFrozenShortLot: a charge given back to a
+// short order's lot whose day froze since goes to the frozen account,
+// into the review, and settles that order from there. In Shanghai, a
+// threshold of 100 under Freeze, whole permanent points:
+//   - o-1 of 60 on 1 March (L1), o-2 of 50 on 2 March (L2);
+//   - x redeems 80 on 3 March: L1's 60, then 20 of L2 (30 left);
+//   - o-1 refunded whole: L1 empty, L2's 30 charged, 30 short; o-2
+//     refunded whole: L2 empty, 50 short; balance 0;
+//   - o-3 of 60 dated 2 March 20:00 comes late: the 2nd reaches 110 and
+//     freezes L2 (empty) and L3 (60): 60 frozen;
+//   - the reversal of x on 4 March: 20 to L2, frozen (its day awaits
+//     review), taken back for o-2 (30 left short); 60 to L1, 30 for
+//     o-1's shortfall, 30 for its charge, given back to L2, frozen,
+//     which settle o-2's last 30 there.
+//
+// Reversal first: L1 60, L2 50 refunded whole; o-3 freezes L3's 60.
+// Either way 60 frozen, nothing short, and the restore gives 60. Earned
+// 170, redeemed 80, reversed −30 (+80 − 110 or +80 − 30 − 20 − 30 − 30).
+func TestAuditChargeGivenBackIntoAFrozenShortLot(t *testing.T) {
+	sh := testkit.Shanghai
+	def := specPointsDef("Asia/Shanghai", &points.Definition{
+		Programs: []points.Program{{Name: "shop", Risk: &points.Risk{Daily: testkit.Dec("100"), Policy: points.Freeze}}},
+		Rules:    []points.Rule{specBuy},
+	})
+	for _, reversalFirst := range []bool{false, true} {
+		t.Run(fmt.Sprint("reversal first ", reversalFirst), func(t *testing.T) {
+			onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+				ctx := context.Background()
+				p := ps[0]
+				testkit.MustProcess(t, p,
+					specOrder("1", "m", "60", time.Date(2026, 3, 1, 9, 0, 0, 0, sh)),
+					specOrder("2", "m", "50", time.Date(2026, 3, 2, 9, 0, 0, 0, sh)))
+				if _, err := ps[1].Points().Redeem(ctx, points.RedeemRequest{RequestID: "rd", Member: "m", Program: "shop", Ref: "x", Amount: testkit.Dec("80"), At: time.Date(2026, 3, 3, 9, 0, 0, 0, sh)}); err != nil {
+					t.Fatal(err)
+				}
+				reverse := func(at time.Time) {
+					t.Helper()
+					if _, err := ps[1].Points().Reverse(ctx, points.ReverseRequest{RequestID: "rv", Operator: "olga", Program: "shop", Ref: "x", At: at}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if reversalFirst {
+					reverse(time.Date(2026, 3, 3, 10, 0, 0, 0, sh))
+				}
+				testkit.MustProcess(t, p,
+					specRefund("r1", "m", "o-1", "60", time.Date(2026, 3, 3, 11, 0, 0, 0, sh)),
+					specRefund("r2", "m", "o-2", "50", time.Date(2026, 3, 3, 11, 0, 0, 0, sh)),
+					specOrder("3", "m", "60", time.Date(2026, 3, 2, 20, 0, 0, 0, sh)))
+				if !reversalFirst {
+					specBalance(t, p, "shop", "m", time.Date(2026, 3, 3, 12, 0, 0, 0, sh), "0", "0", "60")
+					reverse(time.Date(2026, 3, 4, 10, 0, 0, 0, sh))
+				}
+				at := time.Date(2026, 3, 4, 12, 0, 0, 0, sh)
+				specBalance(t, p, "shop", "m", at, "0", "0", "60")
+				for _, id := range []string{"o-1", "o-2"} {
+					if o, _, err := p.Points().Order(ctx, id); err != nil || !o.Shortfall.IsZero() || !o.Lapsed.IsZero() {
+						t.Errorf("order %s: %+v, %v; want nothing short or lapsed", id, o, err)
+					}
+				}
+				out, err := p.Points().Restore(ctx, points.ReviewRequest{RequestID: "rev", Program: "shop", Member: "m", Date: "2026-03-02", Operator: "alice", At: at})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c := specChange(t, out, points.ChangeRestored); !c.Amount.Equal(testkit.Dec("60")) {
+					t.Errorf("restored %+v, want 60", c)
+				}
+				specBalance(t, p, "shop", "m", at, "60", "0", "0")
+				specReconciled(t, p, "shop", "", "", [8]string{"170", "80", "-30", "0", "0", "0", "0", "60"})
+				if err := p.Verify(ctx); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
+}
