@@ -561,3 +561,75 @@ func TestAuditChargeGivenBackIntoAFrozenShortLot(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditChargeGivenBackSettlesAnotherShortOrder: a charge a reversal
+// gives back is the member's spendable points again, and settles the
+// member's other short orders as the reversal's own spendable returns do
+// (a refund takes a spent share from the member's other spendable points
+// down to zero). In Shanghai, whole points:
+//   - o-1 of 100 at 09:00 on 1 March (L1, permanent), o-4 of 50 at 10:00
+//     (L4, to 24:00 of 31 March, by the rule "short"), a visit at 11:00
+//     (V 30, permanent);
+//   - x redeems 150 on 2 March: L4 first (expiring first), then L1 (the
+//     earlier granted of the permanent ones): V 30 left;
+//   - o-1 refunded whole: L1 empty, V's 30 charged, 70 short; o-4
+//     refunded whole: L4 empty, nothing spendable: 50 short;
+//   - 100 of x reversed on 4 March, all to L1 (taken last): 70 settle
+//     o-1's shortfall, 30 its charge, given back to V; V's 30 then settle
+//     30 of o-4's 50.
+//
+// Reversal of 100 first: L1 100, V 30; o-1's refund takes L1's 100, o-4's
+// finds L4 empty, charges V's 30 and is 20 short. Either way the balance
+// is 0 and o-4 20 short. Earned 180, redeemed 150, reversed −30 (+100 −
+// 100 − 30; or −30 + 100 − 70 − 30).
+func TestAuditChargeGivenBackSettlesAnotherShortOrder(t *testing.T) {
+	sh := testkit.Shanghai
+	short := specBuy
+	short.ID, short.Validity = "short", rule.Validity{Kind: rule.MonthEnds}
+	short.Conditions = []event.Condition{{Attr: "amount", Op: event.Lt, Value: event.DecString("60")}}
+	long := specBuy
+	long.Conditions = []event.Condition{{Attr: "amount", Op: event.Gte, Value: event.DecString("60")}}
+	def := specPointsDef("Asia/Shanghai", &points.Definition{Programs: []points.Program{{Name: "shop"}}, Rules: []points.Rule{long, short,
+		{ID: "visit", Program: "shop", Event: "visit", Formula: rule.Formula{Kind: rule.Fixed, Fixed: testkit.Dec("30")}}}})
+	for _, reversalFirst := range []bool{false, true} {
+		t.Run(fmt.Sprint("reversal first ", reversalFirst), func(t *testing.T) {
+			onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+				ctx := context.Background()
+				p := ps[0]
+				testkit.MustProcess(t, p,
+					specOrder("1", "m", "100", time.Date(2026, 3, 1, 9, 0, 0, 0, sh)),
+					specOrder("4", "m", "50", time.Date(2026, 3, 1, 10, 0, 0, 0, sh)),
+					event.Event{ID: "v", Member: "m", Type: "visit", Time: time.Date(2026, 3, 1, 11, 0, 0, 0, sh)})
+				if _, err := ps[1].Points().Redeem(ctx, points.RedeemRequest{RequestID: "rd", Member: "m", Program: "shop", Ref: "x", Amount: testkit.Dec("150"), At: time.Date(2026, 3, 2, 10, 0, 0, 0, sh)}); err != nil {
+					t.Fatal(err)
+				}
+				reverse := func(at time.Time) {
+					t.Helper()
+					if _, err := ps[1].Points().Reverse(ctx, points.ReverseRequest{RequestID: "rv", Operator: "olga", Program: "shop", Ref: "x", Amount: testkit.Dec("100"), At: at}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if reversalFirst {
+					reverse(time.Date(2026, 3, 2, 11, 0, 0, 0, sh))
+				}
+				testkit.MustProcess(t, p,
+					specRefund("r1", "m", "o-1", "100", time.Date(2026, 3, 3, 10, 0, 0, 0, sh)),
+					specRefund("r4", "m", "o-4", "50", time.Date(2026, 3, 3, 10, 0, 0, 0, sh)))
+				if !reversalFirst {
+					reverse(time.Date(2026, 3, 4, 10, 0, 0, 0, sh))
+				}
+				at := time.Date(2026, 3, 4, 12, 0, 0, 0, sh)
+				specBalance(t, p, "shop", "m", at, "0", "0", "0")
+				for id, want := range map[string]string{"o-1": "0", "o-4": "20"} {
+					if o, _, err := p.Points().Order(ctx, id); err != nil || !o.Shortfall.Equal(testkit.Dec(want)) || !o.Lapsed.IsZero() {
+						t.Errorf("order %s: %+v, %v; want %s short, nothing lapsed", id, o, err, want)
+					}
+				}
+				specReconciled(t, p, "shop", "", "", [8]string{"180", "150", "-30", "0", "0", "0", "0", "0"})
+				if err := p.Verify(ctx); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
+}

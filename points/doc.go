@@ -287,7 +287,11 @@
 // points and o-2 30 short, where reversal first leaves 0; and the
 // reversal's other returns settled that grant instead, so the member's
 // own lot was emptied and the order's lot, expiring sooner, kept the
-// points.
+// points. What stays spendable of a charge given back (its lot's own
+// grant settled) settles the member's other short grants as the
+// reversal's spendable returns do: they are the member's points again,
+// which a refund would have taken for a shortfall. Before, it settled
+// none, and the member kept points while another order stayed short.
 //
 // So an order that earned 100 points, all redeemed, ends at 0 whether it
 // is refunded and the redemption then reversed, or the other way round,

@@ -270,20 +270,25 @@ func (pt *part) voidAgain(u *engine.Unit, program, member, ref, operator string,
 // lot while its grant stayed short: the member kept points the refunds
 // would have taken had the reversal come first.
 //
-// Last, what stays spendable of the reversal's returns (main account, not
-// expired) is taken back up to the shortfalls of the member's other
-// short grants, earliest granted first, as a refund takes a spent share
-// from the member's other spendable points; points returned into a frozen
-// day awaiting review, or lapsed, settle no other grant's.
+// Last, what stays spendable of the returns, the reversal's and the
+// charges given back (main account, not expired), is taken back up to
+// the shortfalls of the member's other short grants, earliest granted
+// first, as a refund takes a spent share from the member's other
+// spendable points; points returned into a frozen day awaiting review,
+// or lapsed, settle no other grant's. (Before, a charge given back
+// settled none: the member kept it while another order stayed short.)
 func (pt *part) settle(u *engine.Unit, frozen *frozenDays, program, member, ref string, rets []returned) error {
 	s := settler{u: u, program: program, member: member, byID: map[string]*settling{}}
 	// left is what of each return stays spendable once its own grant's
 	// shortfall and charge are settled: what other grants' shortfalls may
 	// take.
+	// The charges given back are returns too, of the round after the one
+	// that gave them back (roundOf: each return's round).
 	left := make([]decimal.Decimal, len(rets))
 	if err := s.own(rets, left, 0); err != nil {
 		return err
 	}
+	all, roundOf := rets, make([]int, len(rets))
 	// The rounds end: each gives back less of the member's charges, which
 	// are amounts at the program's scale, than the one before left.
 	for r := 0; ; r++ {
@@ -294,12 +299,17 @@ func (pt *part) settle(u *engine.Unit, frozen *frozenDays, program, member, ref 
 		if len(gave) == 0 {
 			break
 		}
-		if err := s.own(gave, nil, r+1); err != nil {
+		gl := make([]decimal.Decimal, len(gave))
+		if err := s.own(gave, gl, r+1); err != nil {
 			return err
+		}
+		all, left = append(slices.Clip(all), gave...), append(left, gl...)
+		for range gave {
+			roundOf = append(roundOf, r+1)
 		}
 	}
 	if slices.ContainsFunc(left, decimal.Decimal.IsPositive) {
-		if err := s.others(rets, left); err != nil {
+		if err := s.others(all, left, roundOf); err != nil {
 			return err
 		}
 	}
@@ -344,9 +354,9 @@ func (pt *part) settle(u *engine.Unit, frozen *frozenDays, program, member, ref 
 
 // own settles, with each return of rets (of settling round round), what
 // refunds left short or charged of the return's lot's own grant: up to
-// the grant's shortfall, then up to its charge, which is given back. With
-// left (the reversal's own returns), it sets what of each return stays
-// spendable for other grants' shortfalls.
+// the grant's shortfall, then up to its charge, which is given back. It
+// sets left[i] to what of return i stays spendable for other grants'
+// shortfalls.
 func (s *settler) own(rets []returned, left []decimal.Decimal, round int) error {
 	main := acct(s.program, s.member, "")
 	for i, r := range rets {
@@ -354,11 +364,9 @@ func (s *settler) own(rets []returned, left []decimal.Decimal, round int) error 
 		// again at once).
 		back := !r.voided && live(ledger.Lot{Expires: r.Expires}, s.u.At())
 		spendable := back && r.to == main
-		if left != nil {
-			left[i] = decimal.Zero
-			if spendable {
-				left[i] = r.Amount
-			}
+		left[i] = decimal.Zero
+		if spendable {
+			left[i] = r.Amount
 		}
 		lk := lotKey(s.program, s.member, r.Lot)
 		rest := r.Amount // what of the return its own grant has not used
@@ -398,7 +406,7 @@ func (s *settler) own(rets []returned, left []decimal.Decimal, round int) error 
 				rest = rest.Sub(x)
 				if back {
 					st.take(round, r.to, r.LotAmount, x)
-					if left != nil && spendable {
+					if spendable {
 						left[i] = left[i].Sub(x)
 					}
 				} else {
@@ -596,9 +604,11 @@ func addLot(lots []LotAmount, la LotAmount) []LotAmount {
 func (st *settling) givenBack() decimal.Decimal { return charged(st.back) }
 
 // others settles the member's short grants (their points.short records)
-// with what stays spendable of the returns (left, by return), earliest
-// granted first, each return in the order the reversal made them.
-func (s *settler) others(rets []returned, left []decimal.Decimal) error {
+// with what stays spendable of the returns (left, by return; roundOf[i],
+// the settling round of return i, the one whose postings take from it),
+// earliest granted first, each return in the order the reversal and the
+// rounds made them.
+func (s *settler) others(rets []returned, left []decimal.Decimal, roundOf []int) error {
 	prefix := keys.New().Str(s.program).Str(s.member)
 	type short struct {
 		key []byte
@@ -640,7 +650,7 @@ func (s *settler) others(rets []returned, left []decimal.Decimal) error {
 			g.Shortfall = g.Shortfall.Sub(x)
 			sh.st.ord.Shortfall = sh.st.ord.Shortfall.Sub(x)
 			sh.st.settled = sh.st.settled.Add(x)
-			sh.st.take(0, r.to, r.LotAmount, x)
+			sh.st.take(roundOf[i], r.to, r.LotAmount, x)
 			left[i] = left[i].Sub(x)
 		}
 		if !g.Shortfall.IsPositive() {
