@@ -3,6 +3,7 @@ package membership_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"testing"
 	"time"
@@ -631,5 +632,129 @@ func TestAuditChargeGivenBackSettlesAnotherShortOrder(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestAuditRefundsAndAFullReversalCommute: refunds of orders whose points
+// were redeemed, and the redemption's full reversal, end the same in
+// either order: the balance, what the orders are short and every lot's
+// remainder (package points, Refunds: "whatever else the member holds
+// ends as it would have"). Each seed earns 2 to 4 orders of 10 to 109
+// points (1 a yuan; under 60 valid to the end of March, else permanent)
+// and a visit's 30 at a random hour, redeems a random part of it all,
+// then refunds each order whole, in two parts adding up to the whole,
+// in one part, or not at all, in a random order, before or after the
+// reversal of all the redemption (all before any lot expires). The
+// ledger verifies and the reconciliation holds either way. Before a
+// charge given back settled its lot's own short order (the settling
+// rounds), 87 of the 300 memory seeds ended differently: a lot's
+// remainder, or the balance and a shortfall.
+func TestAuditRefundsAndAFullReversalCommute(t *testing.T) {
+	sh := testkit.Shanghai
+	short := specBuy
+	short.ID, short.Validity = "short", rule.Validity{Kind: rule.MonthEnds}
+	short.Conditions = []event.Condition{{Attr: "amount", Op: event.Lt, Value: event.DecString("60")}}
+	long := specBuy
+	long.Conditions = []event.Condition{{Attr: "amount", Op: event.Gte, Value: event.DecString("60")}}
+	def := specPointsDef("Asia/Shanghai", &points.Definition{Programs: []points.Program{{Name: "shop"}}, Rules: []points.Rule{long, short,
+		{ID: "visit", Program: "shop", Event: "visit", Formula: rule.Formula{Kind: rule.Fixed, Fixed: testkit.Dec("30")}}}})
+	for name, newStore := range testkit.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			seeds := uint64(300)
+			if name != "memory" {
+				seeds = 20
+			}
+			for seed := range seeds {
+				r := rand.New(rand.NewPCG(seed, 1))
+				var evs, refunds []event.Event
+				total := 30
+				for i := range 2 + r.IntN(3) {
+					amount := 10 + r.IntN(100)
+					total += amount
+					evs = append(evs, specOrder(fmt.Sprint(i), "m", fmt.Sprint(amount), time.Date(2026, 3, 1, 9+i, 0, 0, 0, sh)))
+					refund := func(part int) {
+						refunds = append(refunds, specRefund(fmt.Sprint("r", len(refunds)), "m", fmt.Sprint("o-", i), fmt.Sprint(part), time.Date(2026, 3, 3, 10, 0, 0, 0, sh)))
+					}
+					switch part := 1 + r.IntN(amount); r.IntN(4) {
+					case 0:
+						refund(amount)
+					case 1:
+						refund(part)
+					case 2:
+						if part < amount {
+							refund(amount - part)
+						}
+						refund(part)
+					}
+				}
+				evs = append(evs, event.Event{ID: "v", Member: "m", Type: "visit", Time: time.Date(2026, 3, 1, 8+r.IntN(6), 30, 0, 0, sh)})
+				r.Shuffle(len(refunds), func(a, b int) { refunds[a], refunds[b] = refunds[b], refunds[a] })
+				redeem := fmt.Sprint(1 + r.IntN(total))
+				end := func(reversalFirst bool) string {
+					p, err := membership.Open(newStore(), def)
+					if err != nil {
+						t.Fatal(err)
+					}
+					ctx := context.Background()
+					testkit.MustProcess(t, p, evs...)
+					if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "rd", Member: "m", Program: "shop", Ref: "x", Amount: testkit.Dec(redeem), At: time.Date(2026, 3, 2, 10, 0, 0, 0, sh)}); err != nil {
+						t.Fatal(err)
+					}
+					reverse := func(at time.Time) {
+						if _, err := p.Points().Reverse(ctx, points.ReverseRequest{RequestID: "rv", Operator: "olga", Program: "shop", Ref: "x", At: at}); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if reversalFirst {
+						reverse(time.Date(2026, 3, 2, 11, 0, 0, 0, sh))
+					}
+					testkit.MustProcess(t, p, refunds...)
+					if !reversalFirst {
+						reverse(time.Date(2026, 3, 4, 10, 0, 0, 0, sh))
+					}
+					b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "shop", Member: "m", At: time.Date(2026, 3, 5, 0, 0, 0, 0, sh)})
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := fmt.Sprintf("balance %s", b.Total())
+					for i := range len(evs) - 1 {
+						o, _, err := p.Points().Order(ctx, fmt.Sprint("o-", i))
+						if err != nil {
+							t.Fatal(err)
+						}
+						got += fmt.Sprintf(", o-%d short %s", i, o.Shortfall)
+					}
+					lots, err := p.Points().Lots(ctx, points.LotsQuery{Program: "shop", Member: "m"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, l := range lots {
+						got += fmt.Sprintf(", lot %s %s %s", l.ID, l.Sub, l.Amount)
+					}
+					ptsAuditBooks(t, p)
+					return got
+				}
+				if a, b := end(false), end(true); a != b {
+					t.Errorf("seed %d, orders %d, redeemed %s, refunds %d:\n refund first:   %s\n reversal first: %s", seed, len(evs)-1, redeem, len(refunds), a, b)
+				}
+			}
+		})
+	}
+}
+
+// ptsAuditBooks fails t unless the ledger verifies and the shop's
+// reconciliation holds.
+func ptsAuditBooks(t *testing.T, p *membership.Program) {
+	t.Helper()
+	ctx := context.Background()
+	if err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Points().Reconciliation(ctx, points.ReconciliationQuery{Program: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Holds() {
+		t.Fatalf("reconciliation does not hold: %+v", r)
 	}
 }
