@@ -649,6 +649,11 @@ func TestAuditChargeGivenBackSettlesAnotherShortOrder(t *testing.T) {
 // charge given back settled its lot's own short order (the settling
 // rounds), 87 of the 300 memory seeds ended differently: a lot's
 // remainder, or the balance and a shortfall.
+//
+// The same under Freeze (a threshold of 1,000): a late order of 1,000
+// dated 1 March, processed after the redemption, freezes the day's lots
+// (the visit is then the day before, spendable); the review is left
+// pending, or restored or voided after the refunds and the reversal.
 func TestAuditRefundsAndAFullReversalCommute(t *testing.T) {
 	sh := testkit.Shanghai
 	short := specBuy
@@ -656,89 +661,117 @@ func TestAuditRefundsAndAFullReversalCommute(t *testing.T) {
 	short.Conditions = []event.Condition{{Attr: "amount", Op: event.Lt, Value: event.DecString("60")}}
 	long := specBuy
 	long.Conditions = []event.Condition{{Attr: "amount", Op: event.Gte, Value: event.DecString("60")}}
-	def := specPointsDef("Asia/Shanghai", &points.Definition{Programs: []points.Program{{Name: "shop"}}, Rules: []points.Rule{long, short,
-		{ID: "visit", Program: "shop", Event: "visit", Formula: rule.Formula{Kind: rule.Fixed, Fixed: testkit.Dec("30")}}}})
-	for name, newStore := range testkit.Stores(t) {
-		t.Run(name, func(t *testing.T) {
-			seeds := uint64(300)
-			if name != "memory" {
-				seeds = 20
-			}
-			for seed := range seeds {
-				r := rand.New(rand.NewPCG(seed, 1))
-				var evs, refunds []event.Event
-				total := 30
-				for i := range 2 + r.IntN(3) {
-					amount := 10 + r.IntN(100)
-					total += amount
-					evs = append(evs, specOrder(fmt.Sprint(i), "m", fmt.Sprint(amount), time.Date(2026, 3, 1, 9+i, 0, 0, 0, sh)))
-					refund := func(part int) {
-						refunds = append(refunds, specRefund(fmt.Sprint("r", len(refunds)), "m", fmt.Sprint("o-", i), fmt.Sprint(part), time.Date(2026, 3, 3, 10, 0, 0, 0, sh)))
-					}
-					switch part := 1 + r.IntN(amount); r.IntN(4) {
-					case 0:
-						refund(amount)
-					case 1:
-						refund(part)
-					case 2:
-						if part < amount {
-							refund(amount - part)
-						}
-						refund(part)
-					}
+	for _, review := range []string{"", "pending", "restored", "voided"} {
+		prog := points.Program{Name: "shop"}
+		if review != "" {
+			prog.Risk = &points.Risk{Daily: testkit.Dec("1000"), Policy: points.Freeze}
+		}
+		def := specPointsDef("Asia/Shanghai", &points.Definition{Programs: []points.Program{prog}, Rules: []points.Rule{long, short,
+			{ID: "visit", Program: "shop", Event: "visit", Formula: rule.Formula{Kind: rule.Fixed, Fixed: testkit.Dec("30")}}}})
+		for name, newStore := range testkit.Stores(t) {
+			t.Run(fmt.Sprintf("%s, day frozen %q", name, review), func(t *testing.T) {
+				seeds := uint64(300)
+				if review != "" {
+					seeds = 100
 				}
-				evs = append(evs, event.Event{ID: "v", Member: "m", Type: "visit", Time: time.Date(2026, 3, 1, 8+r.IntN(6), 30, 0, 0, sh)})
-				r.Shuffle(len(refunds), func(a, b int) { refunds[a], refunds[b] = refunds[b], refunds[a] })
-				redeem := fmt.Sprint(1 + r.IntN(total))
-				end := func(reversalFirst bool) string {
-					p, err := membership.Open(newStore(), def)
-					if err != nil {
-						t.Fatal(err)
-					}
-					ctx := context.Background()
-					testkit.MustProcess(t, p, evs...)
-					if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "rd", Member: "m", Program: "shop", Ref: "x", Amount: testkit.Dec(redeem), At: time.Date(2026, 3, 2, 10, 0, 0, 0, sh)}); err != nil {
-						t.Fatal(err)
-					}
-					reverse := func(at time.Time) {
-						if _, err := p.Points().Reverse(ctx, points.ReverseRequest{RequestID: "rv", Operator: "olga", Program: "shop", Ref: "x", At: at}); err != nil {
-							t.Fatal(err)
+				if name != "memory" {
+					seeds /= 15
+				}
+				for seed := range seeds {
+					r := rand.New(rand.NewPCG(seed, 1))
+					var evs, refunds []event.Event
+					total := 30
+					for i := range 2 + r.IntN(3) {
+						amount := 10 + r.IntN(100)
+						total += amount
+						evs = append(evs, specOrder(fmt.Sprint(i), "m", fmt.Sprint(amount), time.Date(2026, 3, 1, 9+i, 0, 0, 0, sh)))
+						refund := func(part int) {
+							refunds = append(refunds, specRefund(fmt.Sprint("r", len(refunds)), "m", fmt.Sprint("o-", i), fmt.Sprint(part), time.Date(2026, 3, 3, 10, 0, 0, 0, sh)))
+						}
+						switch part := 1 + r.IntN(amount); r.IntN(4) {
+						case 0:
+							refund(amount)
+						case 1:
+							refund(part)
+						case 2:
+							if part < amount {
+								refund(amount - part)
+							}
+							refund(part)
 						}
 					}
-					if reversalFirst {
-						reverse(time.Date(2026, 3, 2, 11, 0, 0, 0, sh))
+					visit := time.Date(2026, 3, 1, 8+r.IntN(6), 30, 0, 0, sh)
+					if review != "" {
+						visit = visit.AddDate(0, 0, -1) // spendable, not frozen
 					}
-					testkit.MustProcess(t, p, refunds...)
-					if !reversalFirst {
-						reverse(time.Date(2026, 3, 4, 10, 0, 0, 0, sh))
-					}
-					b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "shop", Member: "m", At: time.Date(2026, 3, 5, 0, 0, 0, 0, sh)})
-					if err != nil {
-						t.Fatal(err)
-					}
-					got := fmt.Sprintf("balance %s", b.Total())
-					for i := range len(evs) - 1 {
-						o, _, err := p.Points().Order(ctx, fmt.Sprint("o-", i))
+					evs = append(evs, event.Event{ID: "v", Member: "m", Type: "visit", Time: visit})
+					r.Shuffle(len(refunds), func(a, b int) { refunds[a], refunds[b] = refunds[b], refunds[a] })
+					redeem := fmt.Sprint(1 + r.IntN(total))
+					end := func(reversalFirst bool) string {
+						p, err := membership.Open(newStore(), def)
 						if err != nil {
 							t.Fatal(err)
 						}
-						got += fmt.Sprintf(", o-%d short %s", i, o.Shortfall)
+						ctx := context.Background()
+						testkit.MustProcess(t, p, evs...)
+						if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "rd", Member: "m", Program: "shop", Ref: "x", Amount: testkit.Dec(redeem), At: time.Date(2026, 3, 2, 10, 0, 0, 0, sh)}); err != nil {
+							t.Fatal(err)
+						}
+						if review != "" {
+							// A late order of 1 March reaches the threshold:
+							// the day's lots, spent or not, freeze.
+							testkit.MustProcess(t, p, specOrder("late", "m", "1000", time.Date(2026, 3, 1, 23, 0, 0, 0, sh)))
+						}
+						reverse := func(at time.Time) {
+							if _, err := p.Points().Reverse(ctx, points.ReverseRequest{RequestID: "rv", Operator: "olga", Program: "shop", Ref: "x", At: at}); err != nil {
+								t.Fatal(err)
+							}
+						}
+						if reversalFirst {
+							reverse(time.Date(2026, 3, 2, 11, 0, 0, 0, sh))
+						}
+						testkit.MustProcess(t, p, refunds...)
+						if !reversalFirst {
+							reverse(time.Date(2026, 3, 4, 10, 0, 0, 0, sh))
+						}
+						req := points.ReviewRequest{RequestID: "rev", Program: "shop", Member: "m", Date: "2026-03-01", Operator: "bob", At: time.Date(2026, 3, 4, 11, 0, 0, 0, sh)}
+						switch review {
+						case "restored":
+							_, err = p.Points().Restore(ctx, req)
+						case "voided":
+							_, err = p.Points().Void(ctx, req)
+						}
+						if err != nil {
+							t.Fatal(err)
+						}
+						b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "shop", Member: "m", At: time.Date(2026, 3, 5, 0, 0, 0, 0, sh)})
+						if err != nil {
+							t.Fatal(err)
+						}
+						got := fmt.Sprintf("balance %s", b.Total())
+						for i := range len(evs) - 1 { // the orders, not the visit
+							o, _, err := p.Points().Order(ctx, fmt.Sprint("o-", i))
+							if err != nil {
+								t.Fatal(err)
+							}
+							got += fmt.Sprintf(", o-%d short %s", i, o.Shortfall)
+						}
+						lots, err := p.Points().Lots(ctx, points.LotsQuery{Program: "shop", Member: "m"})
+						if err != nil {
+							t.Fatal(err)
+						}
+						for _, l := range lots {
+							got += fmt.Sprintf(", lot %s %s %s", l.ID, l.Sub, l.Amount)
+						}
+						ptsAuditBooks(t, p)
+						return got
 					}
-					lots, err := p.Points().Lots(ctx, points.LotsQuery{Program: "shop", Member: "m"})
-					if err != nil {
-						t.Fatal(err)
+					if a, b := end(false), end(true); a != b {
+						t.Errorf("seed %d, orders %d, redeemed %s, refunds %d:\n refund first:   %s\n reversal first: %s", seed, len(evs)-1, redeem, len(refunds), a, b)
 					}
-					for _, l := range lots {
-						got += fmt.Sprintf(", lot %s %s %s", l.ID, l.Sub, l.Amount)
-					}
-					ptsAuditBooks(t, p)
-					return got
 				}
-				if a, b := end(false), end(true); a != b {
-					t.Errorf("seed %d, orders %d, redeemed %s, refunds %d:\n refund first:   %s\n reversal first: %s", seed, len(evs)-1, redeem, len(refunds), a, b)
-				}
-			}
-		})
+			})
+		}
 	}
 }
 
