@@ -112,7 +112,10 @@ type Retention struct {
 	// or request whose time is before the horizon is refused with an error
 	// wrapping ErrTooOld (and ErrInvalidEvent or ErrInvalidArgument),
 	// whether or not it was processed before: a retry of a pruned event is
-	// refused, never applied twice. A host that may deliver an event later
+	// refused, never applied twice. A retry is the same event, its time
+	// included: an ID whose record is pruned is not remembered, so the
+	// same ID with a time inside the window is another event, and taken
+	// (TestIdempotencyWindowRetries). A host that may deliver an event later
 	// than Window after the last Advance sets a longer Window. A negative Window keeps every record, and
 	// then every feed record too (a repeated event's outcome names them).
 	Window time.Duration
