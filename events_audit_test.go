@@ -13,6 +13,8 @@ import (
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/level"
+	"github.com/memberkit/membership/points"
+	"github.com/memberkit/membership/rule"
 )
 
 // SPEC "Events": an attribute of the wrong type, or one the type does not
@@ -229,5 +231,58 @@ func TestIdempotencyWindowRetries(t *testing.T) {
 			t.Errorf("e1 reused at 9 July: %+v, %v; want it taken as a new event", out, err)
 		}
 		balance("80")
+	})
+}
+
+// SPEC "Events": week, month and year buckets are the program's too, and
+// weeks start on Monday. A Shanghai program's "sign" earns 10 points by
+// each of three rules, capped at 10 a week (W), a month (M) and a year
+// (Y); the events are given in UTC. Worked by hand (1 March 2026 is a
+// Sunday):
+//
+//	event  UTC                Shanghai                       W   M   Y   points
+//	e1     2026-02-28 15:30   Sat 28 Feb 23:30               10  10  10  30
+//	e2     2026-02-28 16:30   Sun 1 Mar 00:30 (new month)    0   10  0   10
+//	e3     2026-03-01 16:30   Mon 2 Mar 00:30 (new week)     10  0   0   10
+//	e4     2026-12-31 15:30   Thu 31 Dec 23:30               10  10  0   20
+//	e5     2026-12-31 16:30   Fri 1 Jan 2027 00:30 (new yr)  0   10  10  20
+//
+// Counted in UTC, e2 would earn 0 (February, e1's week and year) and e5
+// 0 (31 December); with weeks from Sunday, e2 20 and e3 0. On memory,
+// bolt and PostgreSQL.
+func TestWeekMonthYearBucketsInTheProgramsZone(t *testing.T) {
+	fixed := rule.Formula{Kind: rule.Fixed, Fixed: dec("10")}
+	capped := func(id string, period rule.Period) points.Rule {
+		return points.Rule{ID: id, Program: "mall", Event: "sign", Formula: fixed, Caps: rule.Caps{{Period: period, Limit: dec("10")}}}
+	}
+	def := membership.Definition{
+		Zone:   "Asia/Shanghai",
+		Events: []event.Type{{Name: "sign"}},
+		Points: &points.Definition{Programs: []points.Program{{Name: "mall"}},
+			Rules: []points.Rule{capped("W", rule.Week), capped("M", rule.Month), capped("Y", rule.Year)}},
+	}
+	utc := func(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, time.UTC) }
+	signs := []struct {
+		id   string
+		at   time.Time
+		earn string
+	}{
+		{"e1", utc(2026, 2, 28, 15, 30), "30"},
+		{"e2", utc(2026, 2, 28, 16, 30), "10"},
+		{"e3", utc(2026, 3, 1, 16, 30), "10"},
+		{"e4", utc(2026, 12, 31, 15, 30), "20"},
+		{"e5", utc(2026, 12, 31, 16, 30), "20"},
+	}
+	onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		total := dec("0")
+		for i, s := range signs {
+			mustProcess(t, ps[i%2], event.Event{ID: s.id, Member: "m", Type: "sign", Time: s.at})
+			total = total.Add(dec(s.earn))
+			b, err := ps[(i+1)%2].Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: "m", At: utc(2027, 6, 1, 0, 0)})
+			if err != nil || !b.Available.Equal(total) {
+				t.Errorf("after %s: %+v, %v; want %s available (%s earned)", s.id, b, err, total, s.earn)
+			}
+		}
 	})
 }
