@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/benefit"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/ledger"
@@ -283,6 +284,83 @@ func TestWeekMonthYearBucketsInTheProgramsZone(t *testing.T) {
 			if err != nil || !b.Available.Equal(total) {
 				t.Errorf("after %s: %+v, %v; want %s available (%s earned)", s.id, b, err, total, s.earn)
 			}
+		}
+	})
+}
+
+// Event IDs and request IDs are two key spaces: SPEC "Events" makes an
+// event's ID unique among events, and every operator call's RequestID is
+// unique among requests. On memory, bolt and PostgreSQL (badgeDef): a's
+// share "x1" grants the badge (task share-once); an operator's grant
+// under RequestID "x1" to b is another thing under another key, taken,
+// its change naming "x1" too; a level set under "x1" reuses a request's
+// ID with other content, ErrEventConflict, nothing changed (b stays
+// member); the share's and the grant's retries are each a duplicate of
+// their own first outcome.
+func TestRequestIDsApartFromEventIDs(t *testing.T) {
+	at := time.Date(2026, 3, 10, 10, 0, 0, 0, shanghai)
+	onEveryStore(t, badgeDef(), func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		share := event.Event{ID: "x1", Member: "a", Type: "share", Time: at}
+		grant := benefit.GrantRequest{RequestID: "x1", Member: "b", Operator: "ops", At: at.Add(time.Hour), Achievement: "badge"}
+		first := mustProcess(t, ps[0], share)[0]
+		granted, err := ps[1].Benefits().GrantAchievement(ctx, grant)
+		if err != nil || granted.Duplicate || granted.Member != "b" {
+			t.Fatalf("the grant under the share's ID: %+v, %v; want it taken for b", granted, err)
+		}
+		if cs := granted.ChangesOf(benefit.ChangeAchievement); len(cs) != 1 || cs[0].Event != "x1" || cs[0].Member != "b" {
+			t.Errorf("the grant's changes: %+v; want b's achievement, naming x1", cs)
+		}
+		_, err = ps[0].Levels().Set(ctx, level.SetRequest{RequestID: "x1", Member: "b", Operator: "ops", Note: "n", At: at.Add(2 * time.Hour), Level: "silver"})
+		if !errors.Is(err, membership.ErrEventConflict) {
+			t.Errorf("a level set under the grant's ID: %v, want ErrEventConflict", err)
+		}
+		if s, err := ps[1].Levels().Status(ctx, "b"); err != nil || s.Level != "member" {
+			t.Errorf("b after the refused set: %+v, %v; want member", s, err)
+		}
+		again, err := ps[1].Process(ctx, share)
+		if err != nil || !again.Duplicate {
+			t.Fatalf("the share again: %+v, %v; want a duplicate", again, err)
+		}
+		again.Duplicate = false
+		if diff := cmp.Diff(first, again); diff != "" {
+			t.Errorf("the share again (-first +again):\n%s", diff)
+		}
+		regrant, err := ps[0].Benefits().GrantAchievement(ctx, grant)
+		if err != nil || !regrant.Duplicate {
+			t.Fatalf("the grant again: %+v, %v; want a duplicate", regrant, err)
+		}
+		regrant.Duplicate = false
+		if diff := cmp.Diff(granted, regrant); diff != "" {
+			t.Errorf("the grant again (-first +again):\n%s", diff)
+		}
+	})
+}
+
+// SPEC "Events": the same event ID again "returns the first outcome". An
+// event that changed nothing is no exception: on ValueDef an order (no
+// rule reads it) posts nothing and publishes nothing, so its outcome has
+// no entries and no changes (nil), and its retry, on memory, bolt and
+// PostgreSQL, equals it field by field. Before, the first outcome held
+// empty lists where its retry's, read back from the store, held none:
+// reflect.DeepEqual and cmp.Diff told them apart (the share of
+// TestRequestIDsApartFromEventIDs, which posts nothing, showed it too).
+func TestRetryOfAnEventThatChangedNothing(t *testing.T) {
+	at := time.Date(2026, 3, 10, 10, 0, 0, 0, shanghai)
+	onEveryStore(t, testkit.ValueDef(), func(t *testing.T, ps [2]*membership.Program) {
+		ctx := context.Background()
+		ev := event.Event{ID: "o1", Member: "ann", Type: "order", Time: at, Attrs: event.Attrs{"amount": event.Dec(dec("10"))}}
+		first := mustProcess(t, ps[0], ev)[0]
+		if first.Entries != nil || first.Changes != nil {
+			t.Errorf("the order's outcome: entries %#v, changes %#v; want none", first.Entries, first.Changes)
+		}
+		again, err := ps[1].Process(ctx, ev)
+		if err != nil || !again.Duplicate {
+			t.Fatalf("the order again: %+v, %v; want a duplicate", again, err)
+		}
+		again.Duplicate = false
+		if diff := cmp.Diff(first, again); diff != "" {
+			t.Errorf("the order again (-first +again):\n%s", diff)
 		}
 	})
 }

@@ -31,10 +31,11 @@ type Outcome struct {
 	// Duplicate is set when the event or request had been applied before:
 	// the outcome is the first one and nothing changed.
 	Duplicate bool `json:"duplicate,omitempty"`
-	// Entries are the ledger entries written.
+	// Entries are the ledger entries written; nil when none.
 	Entries []ledger.Entry `json:"entries,omitempty"`
 	// Changes are the changes published to the change feed, each with the
-	// rule, inputs and caps that produced it.
+	// rule, inputs and caps that produced it; nil when none. A retry's
+	// outcome equals the first field by field, Duplicate aside.
 	Changes []Change `json:"changes,omitempty"`
 }
 

@@ -535,6 +535,14 @@ func (e *Engine) processTx(tx store.Tx, ev event.Event, read bool) (*change.Outc
 	if err != nil {
 		return nil, fresh, refused(err, event.ErrInvalidEvent)
 	}
+	// The box's room is for building: an outcome without entries or
+	// changes has none (nil), as its retry's, read back, has.
+	if len(out.Entries) == 0 {
+		out.Entries = nil
+	}
+	if len(out.Changes) == 0 {
+		out.Changes = nil
+	}
 	return out, false, nil
 }
 
