@@ -427,7 +427,17 @@
 // term end from then on, growth is not re-based, and [Handle.Forecast]
 // does not list it (TestLevelTermEndOfALevelMadePermanent; before,
 // retention ran there over a window of a month the level did not give,
-// so a Gold member lost Gold for nothing earned in that month). It may
+// so a Gold member lost Gold for nothing earned in that month). The
+// other way, a level it gives a validity that it had not (a permanent
+// level made timed, an entry level given an upgrade period) starts the
+// term of each member who holds it with no term end at their next event,
+// at the event's time: its term end is the new validity applied to that
+// time, due as any other, and Status.Since moves there (no level change
+// is recorded or published). A late event dated before the member reached
+// the level starts nothing, and a member with no event keeps the level
+// with no term end (TestLevelVersionGivesAPermanentLevelATerm; before,
+// such members kept it with no term end until their next level change,
+// never losing it). It may
 // not leave out a level or plan that members hold: Open refuses it with
 // membership.ErrDefinitionInUse, naming each with the number of its
 // members. Renaming one leaves its old name out. Move the

@@ -203,7 +203,9 @@ type Status struct {
 	// or known only for plans bought before the definition had a ladder;
 	// "" without a ladder).
 	Level string `json:"level,omitempty"`
-	// Since and TermEnd bound the current term (TermEnd zero: permanent).
+	// Since and TermEnd bound the current term (TermEnd zero: permanent,
+	// or a level a version made timed whose term starts at the member's
+	// next event; see the package doc, A new version of the definition).
 	Since   time.Time `json:"since,omitzero"`
 	TermEnd time.Time `json:"term_end,omitzero"`
 	// Growth is the current growth; Lifetime the net growth ever earned.

@@ -128,6 +128,8 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 		if held, err = p.Level(u, ev.Member); err != nil {
 			return err
 		}
+	} else if err := p.startTerm(u, ev.Member, m); err != nil {
+		return err
 	}
 	// What the member is owed of upgrade gifts is tried again first, when
 	// something may have changed since its refusal; what is refused again
@@ -240,6 +242,26 @@ func (p *part) catchUp(u *engine.Unit, member string) error {
 		}
 		terms++
 	}
+}
+
+// startTerm starts, at the event's time u.At(), the term of a member who
+// holds with no term end a level that has a validity: one reached while
+// the level was permanent, which a version has since given a term. The
+// version's new rules apply from the member's next event (see the package
+// doc, A new version of the definition); a late event dated before the
+// level's start (m.Since) starts nothing, as a term starting then would
+// end before the level began. Nothing is published or recorded in the
+// history: the level does not change.
+func (p *part) startTerm(u *engine.Unit, member string, m memberState) error {
+	cur := p.def.Index(m.Level)
+	if !m.TermEnd.IsZero() || cur < 0 || p.def.Ladder[cur].Validity.Kind == rule.Permanent {
+		return nil
+	}
+	m.Since, m.TermEnd = u.At(), p.def.Ladder[cur].TermEnd(u.At(), u.Location())
+	if err := p.scheduleTerm(u, member, time.Time{}, m.TermEnd); err != nil {
+		return err
+	}
+	return p.save(u, member, &m)
 }
 
 func (p *part) scheduleTerm(u *engine.Unit, member string, old, end time.Time) error {

@@ -39,7 +39,9 @@ const (
 type memberState struct {
 	// Level is the current ladder level ("" without a ladder).
 	Level string `json:"level,omitempty"`
-	// Since is when the current term started.
+	// Since is when the current term started (at a level change, a term
+	// end, or the event that started the term of a level a version made
+	// timed).
 	Since time.Time `json:"since,omitzero"`
 	// TermEnd is when the current term ends (zero: permanent).
 	TermEnd time.Time `json:"term_end,omitzero"`
