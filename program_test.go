@@ -85,7 +85,7 @@ func TestDefinitionStoredValueNeedsRequiredDecimal(t *testing.T) {
 	def.Events[2].Attributes[0].Required = false
 	err := def.Validate()
 	for _, want := range []string{
-		`stored_value.spend: attribute "amount" of "pay" is integer, want decimal`,
+		`stored_value.spend: attribute has the wrong type: "amount" of "pay" is integer, want decimal`,
 		`stored_value.refund: attribute "amount" of "refund" must be required`,
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -447,7 +447,7 @@ func (d Definition) Check(env Env) error {
 		}
 		if env != nil {
 			if _, ok := env.EventType(g.Event); !ok {
-				ps.Addf(rule.Join(p, "event"), "unknown event type %q", g.Event)
+				ps.Add(rule.Join(p, "event"), fmt.Errorf("%w %q", event.ErrUnknownType, g.Event))
 			}
 		}
 		switch {

@@ -291,10 +291,10 @@ func (d Definition) checkEvent(ps *rule.Problems, env Env, path, typ string, att
 		}
 		if field == "amount" {
 			if a.Kind != event.Decimal && a.Kind != event.Integer {
-				ps.Addf(rule.Join(path, field), "attribute %q is %s, want decimal or integer", name, a.Kind)
+				ps.Add(rule.Join(path, field), fmt.Errorf("%w: %q is %s, want decimal or integer", event.ErrAttributeType, name, a.Kind))
 			}
 		} else if a.Kind != event.String && a.Kind != event.Strings {
-			ps.Addf(rule.Join(path, field), "attribute %q is %s, want string or strings", name, a.Kind)
+			ps.Add(rule.Join(path, field), fmt.Errorf("%w: %q is %s, want string or strings", event.ErrAttributeType, name, a.Kind))
 		}
 	}
 }

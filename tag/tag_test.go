@@ -322,9 +322,9 @@ func TestTagCheckPathsInOrder(t *testing.T) {
 		}}},
 	}
 	want := []string{
-		`orders.amount: attribute "category" is strings, want decimal or integer`,
-		`orders.brand: attribute "paid" is bool, want string or strings`,
-		`orders.category: attribute "amount" is decimal, want string or strings`,
+		`orders.amount: attribute has the wrong type: "category" is strings, want decimal or integer`,
+		`orders.brand: attribute has the wrong type: "paid" is bool, want string or strings`,
+		`orders.category: attribute has the wrong type: "amount" is decimal, want string or strings`,
 		`orders.product: unknown attribute "code" in type "order"`,
 		`rules[0].all[0].values[1]: unknown level "platinum"`,
 		`rules[0].all[0].values[2]: unknown level "iron"`,

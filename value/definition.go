@@ -92,7 +92,7 @@ func (d Definition) Check(env Env) error {
 		case !ok:
 			ps.Add(f.path, fmt.Errorf("%w %q in type %q", event.ErrUnknownAttribute, d.Amount, f.typ))
 		case a.Kind != event.Decimal:
-			ps.Addf(f.path, "attribute %q of %q is %s, want %s", d.Amount, f.typ, a.Kind, event.Decimal)
+			ps.Add(f.path, fmt.Errorf("%w: %q of %q is %s, want %s", event.ErrAttributeType, d.Amount, f.typ, a.Kind, event.Decimal))
 		case !a.Required:
 			ps.Addf(f.path, "attribute %q of %q must be required", d.Amount, f.typ)
 		}

@@ -289,7 +289,7 @@ func TestDefinitionCheck(t *testing.T) {
 		{"every problem", value.Definition{Recharge: "nope", Spend: "buy", Refund: "back", Scale: new(int32(9)), Amount: "amount"}, []string{
 			`scale: must be 0 to 8`,
 			`recharge: unknown event type "nope"`,
-			`spend: attribute "amount" of "buy" is integer, want decimal`,
+			`spend: attribute has the wrong type: "amount" of "buy" is integer, want decimal`,
 			`refund: attribute "amount" of "back" must be required`,
 		}},
 		// One event type cannot both recharge and spend: the first
