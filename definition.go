@@ -66,9 +66,16 @@ type Definition struct {
 // or a time that does not parse, an unknown field, a document that is not
 // one JSON object: "null", which would decode to an empty program, or an
 // object followed by more than white space). Field names match exactly,
-// as Go writes them ("name", not "Name"): every field the definition does
-// not have is reported at once, each with its path
-// (events[0].attributes[1].requird: unknown field), as a *rule.Problems.
+// as Go writes them ("name", not "Name"). Every problem of the document
+// is reported at once, each with its path, as a *rule.Problems: each
+// field the definition does not have
+// (events[0].attributes[1].requird: unknown field), each value its field
+// cannot hold (levels.ladder[1].window: want a whole number from …, got a
+// string; a decimal is a number or a string of one, an integer is not a
+// string), and each key an object gives twice (levels.ladder[1].upgrade:
+// duplicate key; encoding/json would keep the last without a word). The
+// definition's own problems (Validate) are reported once the document
+// has none.
 func ParseDefinition(data []byte) (Definition, error) {
 	fail := func(err error) (Definition, error) {
 		if errors.Is(err, rule.ErrInvalidDefinition) {
@@ -88,13 +95,14 @@ func ParseDefinition(data []byte) (Definition, error) {
 			return fail(errors.New("data after the definition's object"))
 		}
 	}
-	// encoding/json stops at the first unknown field, names it without
-	// its path, and takes "Name" for "name": a well-formed document is
-	// walked for every field it has that the definition has not.
-	var doc any
-	if json.Unmarshal(data, &doc) == nil {
-		var ps rule.Problems
-		jsonfields.Unknown(&ps, "", reflect.TypeFor[Definition](), doc)
+	// encoding/json stops at the first unknown field or mistyped value,
+	// names it without its index, takes "Name" for "name", and keeps the
+	// last of a key given twice: a well-formed document is walked for
+	// every key it repeats, every field it has that the definition has
+	// not, and every value its field cannot hold.
+	var ps rule.Problems
+	if doc, err := jsonfields.Decode(&ps, data); err == nil {
+		jsonfields.Check(&ps, "", reflect.TypeFor[Definition](), doc)
 		if ps.Err() != nil {
 			return fail(&ps)
 		}
