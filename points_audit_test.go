@@ -585,11 +585,7 @@ func TestAuditChargeGivenBackIntoAFrozenShortLot(t *testing.T) {
 // 100 − 30; or −30 + 100 − 70 − 30).
 func TestAuditChargeGivenBackSettlesAnotherShortOrder(t *testing.T) {
 	sh := testkit.Shanghai
-	short := specBuy
-	short.ID, short.Validity = "short", rule.Validity{Kind: rule.MonthEnds}
-	short.Conditions = []event.Condition{{Attr: "amount", Op: event.Lt, Value: event.DecString("60")}}
-	long := specBuy
-	long.Conditions = []event.Condition{{Attr: "amount", Op: event.Gte, Value: event.DecString("60")}}
+	long, short := auditLongAndShort()
 	def := specPointsDef("Asia/Shanghai", &points.Definition{Programs: []points.Program{{Name: "shop"}}, Rules: []points.Rule{long, short,
 		{ID: "visit", Program: "shop", Event: "visit", Formula: rule.Formula{Kind: rule.Fixed, Fixed: testkit.Dec("30")}}}})
 	for _, reversalFirst := range []bool{false, true} {
@@ -656,11 +652,7 @@ func TestAuditChargeGivenBackSettlesAnotherShortOrder(t *testing.T) {
 // pending, or restored or voided after the refunds and the reversal.
 func TestAuditRefundsAndAFullReversalCommute(t *testing.T) {
 	sh := testkit.Shanghai
-	short := specBuy
-	short.ID, short.Validity = "short", rule.Validity{Kind: rule.MonthEnds}
-	short.Conditions = []event.Condition{{Attr: "amount", Op: event.Lt, Value: event.DecString("60")}}
-	long := specBuy
-	long.Conditions = []event.Condition{{Attr: "amount", Op: event.Gte, Value: event.DecString("60")}}
+	long, short := auditLongAndShort()
 	for _, review := range []string{"", "pending", "restored", "voided"} {
 		prog := points.Program{Name: "shop"}
 		if review != "" {
@@ -790,4 +782,16 @@ func ptsAuditBooks(t *testing.T, p *membership.Program) {
 	if !r.Holds() {
 		t.Fatalf("reconciliation does not hold: %+v", r)
 	}
+}
+
+// auditLongAndShort returns specBuy split by the order's amount: long
+// grants orders of 60 or more (permanent, as specBuy), short those under
+// 60, valid to 24:00 of their month's last day.
+func auditLongAndShort() (long, short points.Rule) {
+	short = specBuy
+	short.ID, short.Validity = "short", rule.Validity{Kind: rule.MonthEnds}
+	short.Conditions = []event.Condition{{Attr: "amount", Op: event.Lt, Value: event.DecString("60")}}
+	long = specBuy
+	long.Conditions = []event.Condition{{Attr: "amount", Op: event.Gte, Value: event.DecString("60")}}
+	return long, short
 }
