@@ -182,8 +182,11 @@
 // work: nothing is written, the audit trail included.
 // So is a claim by the Operator method, or an Issue, that names no
 // Operator ("operator": the audit trail says who issued by hand), a
-// [RedeemRequest] Via other than [ByCode] and [ByQR] ("via"), and
-// a Lock of no coupons ("coupons"); [Handle.Stats] of a template the
+// [RedeemRequest] Via other than [ByCode] and [ByQR] ("via"),
+// a Lock of no coupons ("coupons"), and a Lock naming a coupon twice
+// ("coupons[1]", which wraps ErrNotCombinable too: it was refused in the
+// unit of work as not combinable, saying the coupon was exclusive or the
+// order held two of its template); [Handle.Stats] of a template the
 // definition does not have is [ErrUnknownTemplate].
 //
 // A refusal made in the unit of work is recorded in the audit trail under

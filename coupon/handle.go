@@ -505,7 +505,9 @@ type LockResult struct {
 // give them back with Release. It returns an error wrapping
 // ErrInvalidOrder (and event.ErrInvalidArgument: see Order.Check),
 // event.ErrInvalidArgument (a Hold that is negative or ends too late; no
-// Coupons, named "coupons", which also wraps ErrNotFound as it did),
+// Coupons, named "coupons", which also wraps ErrNotFound as it did; a
+// coupon named twice, named "coupons[i]", which also wraps
+// ErrNotCombinable as it did),
 // ErrNotFound, ErrState (a coupon not available, or the order holding
 // coupons locked before that the request does not name: an order's
 // coupons are locked together, and an order is one member's),
@@ -518,6 +520,9 @@ func (h *Handle) Lock(ctx context.Context, req LockRequest) (LockResult, error) 
 		err := h.defined()
 		if err == nil && len(req.Coupons) == 0 {
 			err = fmt.Errorf("%w: coupons: empty (%w)", event.ErrInvalidArgument, ErrNotFound)
+		}
+		if err == nil {
+			err = checkRepeats(req.Coupons)
 		}
 		if err == nil {
 			err = req.Order.check(true, h.p.def.MoneyPlaces())
@@ -857,6 +862,19 @@ func checkIssueIDs(id string, members []string) error {
 		if err := event.CheckID(id + "/" + m); err != nil {
 			return fmt.Errorf("%w: members[%d]: its claim's request ID (request ID/member): %w", event.ErrInvalidArgument, i, err)
 		}
+	}
+	return nil
+}
+
+// checkRepeats returns an error wrapping event.ErrInvalidArgument and
+// ErrNotCombinable, naming the field, for a coupon a Lock names twice.
+func checkRepeats(ids []string) error {
+	seen := make(map[string]bool, len(ids))
+	for i, id := range ids {
+		if seen[id] {
+			return fmt.Errorf("%w: coupons[%d]: %s named twice (%w)", event.ErrInvalidArgument, i, id, ErrNotCombinable)
+		}
+		seen[id] = true
 	}
 	return nil
 }

@@ -619,3 +619,35 @@ func TestOperatorMethodNeedsOperator(t *testing.T) {
 		t.Errorf("Issue by a named operator: %+v, %v; want one member issued", res, err)
 	}
 }
+
+// A Lock naming one coupon twice is malformed: refused before its unit of
+// work naming the repeat ("coupons[1]"), with nothing written or audited.
+// It was refused in the unit as not combinable, saying that the one
+// coupon was exclusive ("c1.m1 (template flash) is exclusive") or that
+// the order had two coupons of its template; it still wraps
+// ErrNotCombinable. Named once, the coupons lock.
+func TestLockNamingACouponTwice(t *testing.T) {
+	ctx := context.Background()
+	p := openCoupons(t, memory.New())
+	h := p.Coupons()
+	f := couponClaim(t, p, "f", "m1", "flash", "2026-05-01 10:00")
+	w := couponClaim(t, p, "w", "m1", "welcome", "2026-05-01 10:00")
+	d := couponClaim(t, p, "d", "m1", "ten-off", "2026-05-01 10:00")
+	lock := func(id string, coupons ...string) func() error {
+		return func() error {
+			_, err := h.Lock(ctx, coupon.LockRequest{RequestID: id, Order: orderOf(t, "o-"+id, "80"), Coupons: coupons})
+			return err
+		}
+	}
+	twice := []error{event.ErrInvalidArgument, coupon.ErrNotCombinable}
+	checkMalformed(t, p, []malformed{
+		{"an exclusive coupon twice", twice, "coupons[1]", lock("lf", f.ID, f.ID)},
+		{"a group's coupon twice", twice, "coupons[2]", lock("lg", w.ID, d.ID, w.ID)},
+	})
+	if err := lock("lf", f.ID)(); err != nil {
+		t.Errorf("lock flash once: %v", err)
+	}
+	if err := lock("lg", w.ID, d.ID)(); err != nil {
+		t.Errorf("lock welcome and ten-off once each: %v", err)
+	}
+}
