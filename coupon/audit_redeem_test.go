@@ -449,3 +449,73 @@ func TestCouponAuditLifecycleAndStats(t *testing.T) {
 		})
 	}
 }
+
+// A version that changes a template: its coupons issued before follow its
+// rules from then on (a discount's rate), but keep what they carry (a
+// cash coupon's amount, the validity from their issue). Version 1 has
+// life (cash 8, 3 days) and disc (15% off y, cap 20); version 2 makes
+// life 20 off for 10 days and disc 20% off. m1's coupons claimed on 1 May
+// 10:00 under version 1, on an order on 2 May of p 100 and y 100: life
+// takes its 8 and still expires at 4 May 00:00; disc takes 20% of y's
+// 100, 20 (it took 15 before). A life coupon claimed under version 2 on
+// 2 May 10:00 takes 20 and expires at 24:00 of 11 May (12 May 00:00).
+func TestCouponAuditVersionKeepsWhatCouponsCarry(t *testing.T) {
+	for name, open := range testkit.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := open()
+			v1 := auditDef()
+			v1.Version = 1
+			p, err := membership.Open(st, v1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			life := claimN(t, p, "l", "m1", "life", "2026-05-01 10:00", 1)[0]
+			disc := claimN(t, p, "d", "m1", "disc", "2026-05-01 10:00", 1)[0]
+			o := coupon.Order{ID: "o", Member: "m1", Store: "s1", Time: at(t, "2026-05-02 12:00"), Lines: []coupon.Line{line("p", "", "100"), line("y", "", "100")}}
+			offs := func(p *membership.Program) map[string]string {
+				t.Helper()
+				pr, err := p.Coupons().Checkout(ctx, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := map[string]string{}
+				for _, a := range pr.Evaluated {
+					m[a.Coupon] = a.AmountOff.String()
+				}
+				return m
+			}
+			if diff := cmp.Diff(map[string]string{life.ID: "8", disc.ID: "15"}, offs(p)); diff != "" {
+				t.Errorf("version 1 (-want +got):\n%s", diff)
+			}
+			v2 := auditDef()
+			v2.Version = 2
+			for i := range v2.Coupons.Templates {
+				switch tp := &v2.Coupons.Templates[i]; tp.Name {
+				case "life":
+					tp.Amount, tp.Use = dec("20"), days(10)
+				case "disc":
+					tp.Rate = dec("0.80")
+				}
+			}
+			q, err := membership.Open(st, v2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(map[string]string{life.ID: "8", disc.ID: "20"}, offs(q)); diff != "" {
+				t.Errorf("version 2 (-want +got):\n%s", diff)
+			}
+			list, err := q.Coupons().List(ctx, "m1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(list) != 2 || !list[0].Expires.Equal(at(t, "2026-05-04 00:00")) || !list[0].Amount.Equal(dec("8")) {
+				t.Errorf("life under version 2: %+v; want 8 off, expiring 4 May 00:00", list)
+			}
+			nw := claimN(t, q, "l2", "m1", "life", "2026-05-02 10:00", 1)[0]
+			if !nw.Amount.Equal(dec("20")) || !nw.Expires.Equal(at(t, "2026-05-12 00:00")) {
+				t.Errorf("life claimed under version 2: %s off, expiring %v; want 20, 12 May 00:00", nw.Amount, nw.Expires)
+			}
+		})
+	}
+}

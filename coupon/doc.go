@@ -137,10 +137,13 @@
 // range has ended.
 //
 // Templates and packs are known by their names, and an issued coupon
-// reads its template's rules (amount, minimum order, products, stores,
-// stacking) when it is locked or redeemed. A definition that
+// reads its template's rules (a discount's rate and cap, an exchange's
+// item, the minimum order, products, stores, scenarios, stacking) when it
+// is locked or redeemed; what it carries, a cash or random coupon's
+// amount and its validity, is its issue's. A definition that
 // replaces the one the store runs (membership.Definition.Version) may
-// change a template's rules (its coupons follow them from then on) or
+// change a template's rules (its coupons follow them from then on, and
+// keep what they carry: TestCouponAuditVersionKeepsWhatCouponsCarry) or
 // lower its stock, even below what was issued (nothing more is issued),
 // but may not leave out a template or pack of which coupons were issued
 // or packs given out: Open refuses it with membership.ErrDefinitionInUse
