@@ -519,3 +519,43 @@ func TestCouponAuditVersionKeepsWhatCouponsCarry(t *testing.T) {
 		})
 	}
 }
+
+// An exchange coupon takes off its item's unit price, the line's amount
+// over its quantity rounded half up to the cent: 20.00 for 3 is 6.666… →
+// 6.67, 10.00 for 3 is 3.333… → 3.33, 0.05 for 2 is 0.025 → 0.03 (the
+// half rounds up). Two exchange coupons of the item (two templates of one
+// group) take a unit each from its first line: 6.67 twice of 20.00 for 3;
+// of a line of one unit, the second has nothing left to take, so the two
+// do not combine and Best proposes one.
+func TestCouponAuditExchangeUnitPrice(t *testing.T) {
+	ex := func(name string) *coupon.Template {
+		return &coupon.Template{Name: name, Type: coupon.Exchange, Item: "latte", Group: "g"}
+	}
+	e1, e2 := held(t, "c1.m1", ex("e1")), held(t, "c2.m1", ex("e2"))
+	for _, tt := range []struct {
+		qty    int
+		amount string
+		unit   string
+	}{
+		{3, "20.00", "6.67"},
+		{3, "10.00", "3.33"},
+		{2, "0.05", "0.03"},
+	} {
+		o := order(t, line("bun", "", "8"), coupon.Line{Product: "latte", Quantity: tt.qty, Amount: dec(tt.amount)})
+		if a := coupon.Evaluate(o, []coupon.Held{e1})[0]; !a.OK() || a.AmountOff.String() != tt.unit {
+			t.Errorf("%d for %s: %+v, want %s off", tt.qty, tt.amount, a, tt.unit)
+		}
+	}
+	o := order(t, coupon.Line{Product: "latte", Quantity: 3, Amount: dec("20.00")})
+	as, total, err := coupon.Combine(o, []coupon.Held{e1, e2})
+	if err != nil || len(as) != 2 || !as[0].AmountOff.Equal(dec("6.67")) || !as[1].AmountOff.Equal(dec("6.67")) || !total.Equal(dec("13.34")) {
+		t.Errorf("two exchanges of 20.00 for 3: %+v, %s, %v; want 6.67 each, 13.34", as, total, err)
+	}
+	one := order(t, line("latte", "", "4.50"))
+	if _, _, err := coupon.Combine(one, []coupon.Held{e1, e2}); !errors.Is(err, coupon.ErrNotApplicable) {
+		t.Errorf("two exchanges of one latte: %v, want ErrNotApplicable", err)
+	}
+	if pr := coupon.Best(one, []coupon.Held{e1, e2}); len(pr.Coupons) != 1 || !pr.AmountOff.Equal(dec("4.50")) {
+		t.Errorf("best for one latte: %+v, want one exchange of 4.50", picks(pr))
+	}
+}
