@@ -104,7 +104,12 @@
 // A changed rule is applied to the members already seen by
 // [Handle.Recompute], page by page from a cursor. It is not idempotent by
 // a request ID (it has none): it evaluates the rule, so a page run again
-// changes nothing the second time.
+// changes nothing the second time. As another domain's read does, it
+// first performs a member's window edges due by its time that Advance has
+// not performed, at their own instants and as Advance would (every rule
+// evaluated there): evaluating the one rule reschedules the member's
+// edge, which would otherwise drop the change another rule's window was
+// to make at it.
 //
 // # Manual tags
 //

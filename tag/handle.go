@@ -108,7 +108,9 @@ type RecomputeResult struct {
 	// Next is the cursor of the next page; "" when every member is done.
 	Next string `json:"next"`
 	// Examined is how many members the page evaluated; Added and Removed
-	// how many of them got and lost the tag.
+	// how many of them got and lost the tag (holding it after the page
+	// and not before, or the reverse: a window edge the page performed
+	// first counts too).
 	Examined int `json:"examined"`
 	Added    int `json:"added"`
 	Removed  int `json:"removed"`
@@ -306,7 +308,10 @@ func (h *Handle) SetProfile(ctx context.Context, r ProfileRequest) (*change.Outc
 // changing the rule; a crash between pages loses nothing, since the host
 // resumes from the last Next, and a page run twice changes nothing the
 // second time (the rule is evaluated, not applied: there is no request
-// ID). The changes go to the feed.
+// ID). The changes go to the feed. A member's window edges due by r.At
+// that Advance has not performed are performed first, at their own
+// instants, every rule evaluated there as Advance would (see the package
+// comment): their changes are in the page's outcome, dated at the edges.
 //
 // Given a tag the definition no longer declares (a rule's tag or a manual
 // tag a new version left out) that members still hold, it takes the tag
@@ -367,7 +372,7 @@ func (h *Handle) Recompute(ctx context.Context, r RecomputeRequest) (RecomputeRe
 			if undeclared {
 				d, err = h.p.clear(u, m, r.Tag)
 			} else {
-				a, d, err = h.p.evaluate(u, m, only, nil)
+				a, d, err = h.p.recompute(u, m, only)
 			}
 			if err != nil {
 				return err

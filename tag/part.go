@@ -249,6 +249,39 @@ func (p *part) evaluate(u *engine.Unit, member string, only *Rule, s *state) (ad
 	return added, removed, s.save(u.Tx(), member)
 }
 
+// recompute evaluates one rule for a member at u.At() (Handle.Recompute)
+// and reports whether the member gained or lost its tag (1 or 0 each).
+// The evaluation schedules the member's next window edge for every rule,
+// so it first performs, at their own instants, the member's edges due by
+// u.At() that Advance has not performed (catchUp): rescheduling would
+// otherwise drop such an edge, and with it the change another rule's
+// window was to make there (a "recent" tag kept for good).
+func (p *part) recompute(u *engine.Unit, member string, only *Rule) (added, removed int, err error) {
+	s, err := loadState(u.Tx(), member)
+	if err != nil {
+		return 0, 0, err
+	}
+	had := s.has(only.Tag)
+	if !s.edge.At.IsZero() && !u.At().Before(s.edge.At) {
+		if err := p.catchUp(u, member); err != nil {
+			return 0, 0, err
+		}
+		if s, err = loadState(u.Tx(), member); err != nil {
+			return 0, 0, err
+		}
+	}
+	if _, _, err := p.evaluate(u, member, only, &s); err != nil {
+		return 0, 0, err
+	}
+	switch has := s.has(only.Tag); {
+	case has && !had:
+		added = 1
+	case had && !has:
+		removed = 1
+	}
+	return added, removed, nil
+}
+
 // clear takes from a member a tag the definition no longer declares, when
 // the member holds it (Handle.Recompute of such a tag), and returns how
 // many tags it removed (0 or 1).
