@@ -142,8 +142,10 @@ func TestEventTimeInAnotherZoneCountsInTheProgramsZone(t *testing.T) {
 		if !s.Growth.Equal(dec("24")) || s.Level != "Bronze" || !s.TermEnd.Equal(termEnd) {
 			t.Errorf("status = growth %s, %s to %v; want 24, Bronze to %v", s.Growth, s.Level, s.TermEnd, termEnd)
 		}
-		if s.TermEnd.Location() != p.Location() || s.Since.Location() != p.Location() {
-			t.Errorf("status times in %v and %v, want the program's zone %v", s.Since.Location(), s.TermEnd.Location(), p.Location())
+		// The Program that answered (ps[1]: on PostgreSQL another instance,
+		// whose zone is a *time.Location of its own, loaded by its Open).
+		if loc := ps[1].Location(); s.TermEnd.Location() != loc || s.Since.Location() != loc {
+			t.Errorf("status times in %v and %v, want the program's zone %v", s.Since.Location(), s.TermEnd.Location(), loc)
 		}
 		for day, want := range map[string]string{"2026-03-30": "0", "2026-03-31": "12", "2026-04-01": "12"} {
 			totals, err := ps[1].Totals(ctx, ledger.Growth, day, day)
