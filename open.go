@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/memberkit/membership/benefit"
 	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
@@ -28,7 +29,7 @@ const KindOpening = engine.KindOpening
 // system (see package migrate, whose Run streams a file of them through
 // OpenMembers): one unit of work, idempotent under m.RequestID, audited and
 // journaled as "member.open". Each domain sets its share (see the Open of
-// each domain's part: value, level, points, coupon, tag): the balances are
+// each domain's part: value, level, points, coupon, tag, benefit): the balances are
 // ledger entries of kind KindOpening, so the ledger balances and Verify
 // passes; their reference (ledger.Ref) names the request ID and
 // m.Operator, as every operator request's entries do (entries of an
@@ -38,18 +39,23 @@ const KindOpening = engine.KindOpening
 // account, a level, a profile or a tag, a coupon held or a claim counted,
 // an achievement, a task's progress or completion, points' cap counters —
 // is known, whichever domain keeps it. A malformed row — no time (naming
-// "at"), an unknown level, template, program, tag or attribute, an amount
+// "at"), an unknown level, plan, template, program, tag, attribute or
+// achievement, an amount
 // that is negative (a growth day's may be: it is a net) or has more
 // decimal places than its scale (the growth scale for growth and growth
-// days), an expiry or a term end not after the row's time, a growth day
+// days), an expiry or a term end not after the row's time, a plan's
+// start or an achievement's time after it, a plan or an achievement given
+// twice, an achievement's source that is none of the grants' or without
+// whom it names, a growth day
 // that is no date, is after the row's day or is given twice, a
 // pending lot without a release or a spendable lot with one, an
 // old coupon code twice in the row, an ID, text, amount or time beyond the
 // limits every request keeps to (event.ErrTooLarge, event.ErrInvalidText,
 // event.ErrTimeRange) — wraps ErrInvalidArgument (and, for an unknown name,
 // the domain's sentinel too: level.ErrUnknownLevel,
-// coupon.ErrUnknownTemplate, points.ErrUnknownProgram, tag.ErrUnknownTag,
-// …), in a migrate.FieldError naming the field; a field of a domain the
+// level.ErrUnknownPlan, coupon.ErrUnknownTemplate,
+// points.ErrUnknownProgram, tag.ErrUnknownTag,
+// benefit.ErrUnknownAchievement, …), in a migrate.FieldError naming the field; a field of a domain the
 // definition leaves out wraps that domain's ErrNotDefined. Such a row is
 // checked before the unit of work and writes nothing, not even a refusal in
 // the audit trail — unless the same row (request ID and content) was
@@ -148,6 +154,10 @@ func (p *Program) checkOpening(m migrate.Member) error {
 		return migrate.Field("gifted_levels", level.ErrNotDefined)
 	case len(m.OwedGifts) > 0 && p.def.Levels == nil:
 		return migrate.Field("owed_gifts", level.ErrNotDefined)
+	case len(m.Plans) > 0 && p.def.Levels == nil:
+		return migrate.Field("plans", level.ErrNotDefined)
+	case len(m.Achievements) > 0 && p.def.Benefits == nil:
+		return migrate.Field("achievements", benefit.ErrNotDefined)
 	}
 	return p.eng.CheckOpening(&m)
 }

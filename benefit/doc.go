@@ -47,6 +47,15 @@
 // listed as they read: a grant of explorer damaged to first-order showed
 // first-order, twice once an operator granted it).
 //
+// The achievements move with the member: export.Openings writes each
+// with its time, source and name, and a member migrated in with them
+// (migrate.Member.Achievements) holds each as that Grant, its Event the
+// import's request and without its note (the file carries none); one given
+// by name alone is granted at the row's time by the import's operator.
+// Each publishes [ChangeAchievement] with the opening's reason
+// (migrate.Rule), and, held, is not granted again: a reward ignores it,
+// an operator's grant is ErrAlreadyGranted.
+//
 // # Changes and storage
 //
 // A grant publishes [ChangeAchievement] with the [Grant] as payload;

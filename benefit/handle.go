@@ -89,7 +89,7 @@ func (h *Handle) GrantAchievement(ctx context.Context, req GrantRequest) (*chang
 	body.At = body.At.UTC() // the same instant in any zone is the same request
 	out, err := h.e.Apply(ctx, engine.Request{ID: req.RequestID, Body: body, At: req.At, Member: req.Member, Action: "benefit.grant_achievement", Operator: req.Operator,
 		Ref: ledger.Ref{Operator: req.Operator, Note: "achievement " + req.Achievement}, Check: check}, func(u *engine.Unit) error {
-		ok, err := h.p.grant(u, req.Member, Grant{Achievement: req.Achievement, Source: "operator", By: req.Operator, Note: req.Note},
+		ok, err := h.p.grant(u, req.Member, Grant{Achievement: req.Achievement, Source: sourceOperator, By: req.Operator, Note: req.Note},
 			&rule.Reason{Rule: "benefits.achievements", Note: req.Note})
 		if err == nil && !ok {
 			err = ErrAlreadyGranted

@@ -16,6 +16,9 @@ import (
 // Grant as JSON.
 const bAchievements = "benefit.achievements"
 
+// sourceOperator is the Source of an operator's grant (Grant.Source).
+const sourceOperator = "operator"
+
 // part grants achievements, as the Rewarder of achievement rewards (a
 // task's, a level's gift) and for the operator's grants. Benefits need no
 // part: a member's benefits are read from the level domain when asked.
@@ -63,8 +66,8 @@ func (p *part) Reward(u *engine.Unit, member string, r rule.Reward, from rule.So
 	return err
 }
 
-// grant records an achievement once per member at u.At(); it reports
-// false when the member already had it.
+// grant records an achievement once per member, at g.At or, when it is
+// zero, at u.At(); it reports false when the member already had it.
 func (p *part) grant(u *engine.Unit, member string, g Grant, why *rule.Reason) (bool, error) {
 	key := []byte(member + "\x00" + g.Achievement)
 	if _, err := u.Tx().Get(bAchievements, key); err == nil {
@@ -72,7 +75,10 @@ func (p *part) grant(u *engine.Unit, member string, g Grant, why *rule.Reason) (
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return false, err
 	}
-	g.At = u.At().UTC()
+	if g.At.IsZero() {
+		g.At = u.At()
+	}
+	g.At = g.At.UTC()
 	g.Event = u.Ref().Event
 	raw, err := json.Marshal(g)
 	if err != nil {
@@ -97,7 +103,7 @@ func Granted(tx store.Tx, member string) ([]Grant, error) {
 			return err
 		}
 		switch rule.SourceKind(g.Source) {
-		case rule.FromTask, rule.FromLevel, "operator":
+		case rule.FromTask, rule.FromLevel, sourceOperator:
 		default: // damage, not an achievement granted by no one known
 			return record.Corrupt(bAchievements, k, fmt.Errorf("an achievement of source %q", g.Source))
 		}

@@ -114,7 +114,7 @@ func ExampleOpenings() {
 	}
 	fmt.Println(res.Applied, "imported; alice holds", acct.Balance, "of", acct.Recharged, "recharged")
 	// Output:
-	// member,at,value_balance,value_recharged,value_spent
-	// alice,2026-03-31T00:00:00+08:00,87.5,100,12.5
+	// member,at,value_balance,value_recharged,value_spent,value_refunded
+	// alice,2026-03-31T00:00:00+08:00,87.5,100,12.5,0
 	// 1 imported; alice holds 87.5 of 100 recharged
 }

@@ -10,9 +10,11 @@
 // retention window reads, so its term ends keep or downgrade it alike),
 // the levels whose upgrade gifts it had and the rewards of those owed (the
 // next reach of a level grants its gifts, none, or the rewards owed
-// alike), points lots with their expiries and
-// releases, stored value, coupons
-// held, manual tags and profile. Members
+// alike), the paid plans held with their expiries (the same benefits and
+// member price before and after each expiry), points lots with their
+// expiries and releases, stored value with its cumulative recharge, spend
+// and refund, coupons held, achievements granted (with their time and
+// source), manual tags and profile. Members
 // is a report for people; Openings is the one format a program reads
 // back.
 //

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/benefit"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/engine"
@@ -30,7 +31,8 @@ import (
 // line feed (the CSV reader reads the two as a line feed alone: another
 // member ID, another phone), a term end or a pending release already due
 // at the export's time (Advance the program to that time first), growth
-// earned on a day after the export's, a profile attribute set to an
+// earned on a day after the export's, a plan bought or an achievement
+// granted after the export's time, a profile attribute set to an
 // empty text or list (its empty cell reads back as not set), an erased
 // member (the format has no erasure mark: the import would make them a
 // member again, whose events are taken), a points lot past the limit on
@@ -46,6 +48,7 @@ type OpeningReader interface {
 	Location() *time.Location
 	Erased(ctx context.Context, member string) (at time.Time, erased bool, err error)
 	Levels() *level.Handle
+	Benefits() *benefit.Handle
 	Points() *points.Handle
 	Value() *value.Handle
 	Coupons() *coupon.Handle
@@ -54,24 +57,29 @@ type OpeningReader interface {
 
 // OpeningsHeader returns the header row of Openings' CSV for a
 // definition: member and at; level, term_end, growth, lifetime,
-// growth_days, gifted_levels and owed_gifts with levels; points and pending with points; value_balance, value_recharged
-// and value_spent with stored value; coupons with coupons; tags and one
-// profile.NAME column per declared attribute with tags. These are
+// growth_days, gifted_levels, owed_gifts and plans with levels; points
+// and pending with points; value_balance, value_recharged, value_spent
+// and value_refunded with stored value; coupons with coupons;
+// achievements with benefits; tags and one profile.NAME column per
+// declared attribute with tags. These are
 // migrate.CSV's columns, each only when the definition has its domain (an
 // import refuses a domain the program leaves out).
 func OpeningsHeader(def membership.Definition) []string {
 	h := []string{"member", "at"}
 	if def.Levels != nil {
-		h = append(h, "level", "term_end", "growth", "lifetime", "growth_days", "gifted_levels", "owed_gifts")
+		h = append(h, "level", "term_end", "growth", "lifetime", "growth_days", "gifted_levels", "owed_gifts", "plans")
 	}
 	if def.Points != nil {
 		h = append(h, "points", "pending")
 	}
 	if def.StoredValue != nil {
-		h = append(h, "value_balance", "value_recharged", "value_spent")
+		h = append(h, "value_balance", "value_recharged", "value_spent", "value_refunded")
 	}
 	if def.Coupons != nil {
 		h = append(h, "coupons")
+	}
+	if def.Benefits != nil {
+		h = append(h, "achievements")
 	}
 	if def.Tags != nil {
 		h = append(h, "tags")
@@ -100,20 +108,35 @@ func OpeningsHeader(def membership.Definition) []string {
 // and only them, each the same gift, after the import as before it (a
 // file with no place reads the same on the releases before places; a
 // row with one is a bad row there, at owed_gifts[i], rather than read as
-// another gift); every lot of points still held per
+// another gift); the paid plans held at at (level.Status.Plans, as
+// plan|expires|since: "Plus|2027-03-10T12:00:00+08:00|2026-03-10T12:00:00+08:00"),
+// each held after the import until the same expiry, from the same start,
+// so that the member's benefits and member price are the same at every
+// instant from the run's start on, before and after the expiry; every lot of points still held per
 // program with its expiry, and each pending lot with its release; the
-// stored-value balance with the cumulative recharge and spend; the coupons
+// stored-value balance with the cumulative recharge, spend and refund (a
+// refund after the import is refused past the same spend less refunds,
+// value.ErrRefundExceedsSpend); the coupons
 // held (available or locked in a checkout, both imported as available)
 // with their template, expiry and code (the old system's code when the
-// coupon has one, else its own); the manual tags; the profile attributes.
+// coupon has one, else its own); the achievements granted
+// (benefit.Handle.Achievements, as achievement|at|source|by:
+// "gold-club|2026-03-05T10:00:00+08:00|level|Gold"), each granted once
+// after the import with the same time, source and name (its note is not
+// carried, and its event is the import's request: benefit.Grant.Event;
+// one of an achievement the catalog in force no longer has is left out,
+// as the import would refuse it);
+// the manual tags; the profile attributes.
 // Each row's at is the export's time, the opening time of the import, in
 // the program's zone as the file's other times.
 //
 // What the import format has no place for is not written: the level's
-// start and freezes, paid plans, the refunded stored value, statistics
-// other than the recharge, tags kept by rules (the rules give them again),
-// lots and coupons expired at at (Advance would expire them), coupons
-// used or revoked, achievements, tasks and the history itself.
+// start and freezes, statistics other than the recharge, tags kept by
+// rules (the rules give them again), lots, coupons and plans expired at
+// at (Advance would expire them), coupons used or revoked, the notes of
+// achievements, tasks and the history itself (of a plan, the start of its
+// run is carried: the import's history has one purchase, dated then, for
+// the renewals and the runs before).
 //
 // Of points, the file carries the lots, not what they came from or went
 // to. Not the orders that earned them: a refund of an order earned before
@@ -218,8 +241,12 @@ func openingRow(ctx context.Context, src OpeningReader, def membership.Definitio
 		if err != nil {
 			return nil, err
 		}
+		plans, err := plansCell(st, at)
+		if err != nil {
+			return nil, err
+		}
 		row = append(row, st.Level, instant(st.TermEnd), amount(st.Growth), amount(st.Lifetime), days,
-			strings.Join(st.Gifted, ";"), owed)
+			strings.Join(st.Gifted, ";"), owed, plans)
 	}
 	if def.Points != nil {
 		var held, pending []string
@@ -267,7 +294,7 @@ func openingRow(ctx context.Context, src OpeningReader, def membership.Definitio
 		if err != nil {
 			return nil, err
 		}
-		row = append(row, amount(a.Balance), amount(a.Recharged), amount(a.Spent))
+		row = append(row, amount(a.Balance), amount(a.Recharged), amount(a.Spent), amount(a.Refunded))
 	}
 	if def.Coupons != nil {
 		cs, err := src.Coupons().List(ctx, id)
@@ -292,6 +319,13 @@ func openingRow(ctx context.Context, src OpeningReader, def membership.Definitio
 			held = append(held, c.Template+"|"+instant(c.Expires)+"|"+code)
 		}
 		row = append(row, strings.Join(held, ";"))
+	}
+	if def.Benefits != nil {
+		cell, err := achievementsCell(ctx, src, *def.Benefits, id, at)
+		if err != nil {
+			return nil, err
+		}
+		row = append(row, cell)
 	}
 	if def.Tags != nil {
 		p, err := src.Tags().Profile(ctx, id)
@@ -352,6 +386,57 @@ func owedCell(st level.Status) (string, error) {
 			cell += "|" + strconv.Itoa(st.OwedPlaces[i])
 		}
 		cells = append(cells, cell)
+	}
+	return strings.Join(cells, ";"), nil
+}
+
+// plansCell writes the plans cell of a member's level status: each plan
+// held at at as plan|expires|since. A plan whose expiry is at or before
+// at is left out (Advance would perform it); one bought after at is
+// refused, as the import cannot date its start after its opening time.
+func plansCell(st level.Status, at time.Time) (string, error) {
+	cells := make([]string, 0, len(st.Plans))
+	for _, h := range st.Plans {
+		if !h.Expires.After(at) {
+			continue // expired: Advance performs it
+		}
+		if h.Since.After(at) {
+			return "", fmt.Errorf("%w: plan %q was bought at %s, after the export's time", ErrNotPortable, h.Plan, instant(h.Since))
+		}
+		if err := portable("plan", h.Plan, "|;"); err != nil {
+			return "", err
+		}
+		cells = append(cells, h.Plan+"|"+instant(h.Expires)+"|"+instant(h.Since))
+	}
+	return strings.Join(cells, ";"), nil
+}
+
+// achievementsCell writes the achievements cell of a member: each
+// achievement granted as achievement|at|source|by (benefit.Grant). One
+// granted after at is refused, as the import cannot date it after its
+// opening time; one the catalog in force no longer has (a version dropped
+// it; Achievements still lists its grant) is left out, as the import would
+// refuse it.
+func achievementsCell(ctx context.Context, src OpeningReader, def benefit.Definition, id string, at time.Time) (string, error) {
+	gs, err := src.Benefits().Achievements(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	cells := make([]string, 0, len(gs))
+	for _, g := range gs {
+		if _, ok := def.Achievement(g.Achievement); !ok {
+			continue
+		}
+		if g.At.After(at) {
+			return "", fmt.Errorf("%w: achievement %q was granted at %s, after the export's time", ErrNotPortable, g.Achievement, instant(g.At))
+		}
+		if err := portable("achievement", g.Achievement, "|;"); err != nil {
+			return "", err
+		}
+		if err := portable("achievement granter", g.By, "|;"); err != nil {
+			return "", err
+		}
+		cells = append(cells, g.Achievement+"|"+instant(g.At)+"|"+g.Source+"|"+g.By)
 	}
 	return strings.Join(cells, ";"), nil
 }

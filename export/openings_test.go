@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/benefit"
 	"github.com/memberkit/membership/coupon"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/export"
@@ -25,13 +26,16 @@ import (
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/tag"
+	"github.com/memberkit/membership/value"
 	"github.com/shopspring/decimal"
 )
 
 // retailDef is the retail example's definition with profile attributes of
-// every kind, a second manual tag, and a recharge bonus of 10% in points,
+// every kind, a second manual tag, a recharge bonus of 10% in points,
 // pending for 7 days and valid 90 days (so that members hold lots of
-// different expiries, and pending lots).
+// different expiries, and pending lots), and an achievement catalog
+// (gold-club, which Gold's upgrade gift grants; vip-guest, which
+// operators grant).
 func retailDef(t testing.TB) membership.Definition {
 	t.Helper()
 	raw, err := os.ReadFile("../examples/retail/program.json")
@@ -57,6 +61,12 @@ func retailDef(t testing.TB) membership.Definition {
 		"id": "recharge-bonus", "program": "mall", "event": "recharge", "pending_days": 7,
 		"formula":  map[string]any{"kind": "multiplier", "base": "amount", "rate": "0.1"},
 		"validity": map[string]any{"kind": "days_after", "n": 90}})
+	m["benefits"].(map[string]any)["achievements"] = []any{map[string]any{"name": "gold-club"}, map[string]any{"name": "vip-guest"}}
+	gold := m["levels"].(map[string]any)["ladder"].([]any)[1].(map[string]any)
+	if gold["name"] != "Gold" {
+		t.Fatalf("ladder[1] is %v, want Gold", gold["name"])
+	}
+	gold["gifts"] = append(gold["gifts"].([]any), map[string]any{"kind": "achievement", "achievement": "gold-club"})
 	if raw, err = json.Marshal(m); err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +111,7 @@ func history(t *testing.T, p *membership.Program) {
 	order("o2", "alice", "600", 5)
 	ev("e2", "alice", "recharge", 6, event.Attrs{"amount": event.DecString("800")})
 	ev("e3", "alice", "value_pay", 7, event.Attrs{"amount": event.DecString("150")})
+	ev("e5", "alice", "value_refund", 8, event.Attrs{"amount": event.DecString("50")})
 	if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "r1", Member: "alice", At: march(p, 8, 10),
 		Program: "mall", Ref: "gift-shop-1", Amount: decimal.NewFromInt(300)}); err != nil {
 		t.Fatal(err)
@@ -128,8 +139,16 @@ func history(t *testing.T, p *membership.Program) {
 			"interests": event.List("fresh", "wine")}}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := p.Benefits().GrantAchievement(ctx, benefit.GrantRequest{RequestID: "g1", Member: "alice", Operator: "op", Note: "opened the new store",
+		At: march(p, 9, 13), Achievement: "vip-guest"}); err != nil {
+		t.Fatal(err)
+	}
 	order("o3", "bob", "100", 1)
 	ev("e4", "bob", "recharge", 10, event.Attrs{"amount": event.DecString("50")})
+	if _, err := p.Process(ctx, event.Event{ID: "f1", Member: "bob", Type: "fee", Time: march(p, 10, 12),
+		Attrs: event.Attrs{"plan": event.Str("Plus"), "amount": event.DecString("199")}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := p.Tags().SetProfile(ctx, tag.ProfileRequest{RequestID: "p2", Member: "carol", At: march(p, 11, 10),
 		Attributes: map[string]event.Value{"opted_in": event.Flag(false)}}); err != nil {
 		t.Fatal(err)
@@ -145,10 +164,19 @@ type state struct {
 	Pending          decimal.Decimal
 	Frozen           decimal.Decimal
 	Lots             []lot
-	Value            [3]decimal.Decimal // balance, recharged, spent
+	Plans            []level.Held
+	Value            [4]decimal.Decimal // balance, recharged, spent, refunded
 	Coupons          []held
+	Achievements     []achieved
 	Tags             []string
 	Profile          map[string]event.Value
+}
+
+// achieved is what of an achievement's grant an import carries over: its
+// time and source (not its note, nor its event: the import's request is).
+type achieved struct {
+	Achievement, Source, By string
+	At                      time.Time
 }
 
 type lot struct {
@@ -171,7 +199,7 @@ func stateOf(t *testing.T, p *membership.Program, member string, at time.Time) s
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Level, s.TermEnd, s.Growth, s.Lifetime = lv.Level, lv.TermEnd, lv.Growth, lv.Lifetime
+	s.Level, s.TermEnd, s.Growth, s.Lifetime, s.Plans = lv.Level, lv.TermEnd, lv.Growth, lv.Lifetime, lv.Plans
 	b, err := p.Points().Balance(ctx, points.BalanceQuery{Program: "mall", Member: member, At: at})
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +216,7 @@ func stateOf(t *testing.T, p *membership.Program, member string, at time.Time) s
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Value = [3]decimal.Decimal{v.Balance, v.Recharged, v.Spent}
+	s.Value = [4]decimal.Decimal{v.Balance, v.Recharged, v.Spent, v.Refunded}
 	cs, err := p.Coupons().List(ctx, member)
 	if err != nil {
 		t.Fatal(err)
@@ -204,6 +232,13 @@ func stateOf(t *testing.T, p *membership.Program, member string, at time.Time) s
 		s.Coupons = append(s.Coupons, held{c.Template, code, c.Expires, c.State})
 	}
 	slices.SortFunc(s.Coupons, func(a, b held) int { return strings.Compare(a.Template+a.Code, b.Template+b.Code) })
+	gs, err := p.Benefits().Achievements(ctx, member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range gs {
+		s.Achievements = append(s.Achievements, achieved{g.Achievement, g.Source, g.By, g.At})
+	}
 	prof, err := p.Tags().Profile(ctx, member)
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +263,11 @@ func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 // TestOpeningsRoundTrip exports a program with a history into the import
 // format, imports the file into an empty program with the same
 // definition, and finds every member's state the same (and Verify
-// passing on both), before and after the pending points fall due.
+// passing on both), before and after the pending points fall due, and
+// the paid plan's benefits and member price the same on both at instants
+// before and after its expiry. A file without the plans, value_refunded
+// and achievements columns (an export before them) imports with none
+// held, nothing refunded and none granted.
 func TestOpeningsRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	src := openRetail(t)
@@ -246,15 +285,20 @@ func TestOpeningsRoundTrip(t *testing.T) {
 	// March 10:00, valid 90 days: to 24:00 of 3 June), the payment of 150 leaves
 	// 650, the redemption of 300 takes from the oldest lot (1,000 → 700);
 	// the newcomer pack's welcome-fresh was revoked, welcome-10 is held.
-	// Gold's term: 12 months from 5 March, to 24:00 of 5 March 2027.
+	// Gold's term: 12 months from 5 March, to 24:00 of 5 March 2027. A
+	// refund of 50 of the 150 spent (8 March) takes the balance to 700.
+	// Gold's gift grants gold-club with the order of 5 March 10:00 (source
+	// level, by Gold), an operator vip-guest on 9 March 13:00.
 	endOf2026 := time.Date(2027, 1, 1, 0, 0, 0, 0, src.Location())
 	alice := stateOf(t, src, "alice", at)
 	want := state{Level: "Gold", TermEnd: time.Date(2027, 3, 6, 0, 0, 0, 0, src.Location()),
 		Growth: dec("1600"), Lifetime: dec("1600"), Available: dec("1620"), Pending: dec("80"),
 		Lots: []lot{{"", dec("700"), endOf2026, time.Time{}}, {"", dec("200"), endOf2026, time.Time{}}, {"", dec("720"), endOf2026, time.Time{}},
 			{points.SubPending, dec("80"), time.Date(2026, 6, 4, 0, 0, 0, 0, src.Location()), march(src, 13, 10)}},
-		Value: [3]decimal.Decimal{dec("650"), dec("800"), dec("150")},
-		Tags:  []string{"staff", "vip"},
+		Value: [4]decimal.Decimal{dec("700"), dec("800"), dec("150"), dec("50")},
+		Achievements: []achieved{{"gold-club", "level", "Gold", march(src, 5, 10)},
+			{"vip-guest", "operator", "op", march(src, 9, 13)}},
+		Tags: []string{"staff", "vip"},
 		Profile: map[string]event.Value{"phone": event.Str("+8613800001111"), "score": event.DecString("4.75"),
 			"visits": event.Int(12), "opted_in": event.Flag(true), "born": event.At(time.Date(1990, 5, 17, 8, 30, 0, 0, time.UTC)),
 			"interests": event.List("fresh", "wine")}}
@@ -269,6 +313,12 @@ func TestOpeningsRoundTrip(t *testing.T) {
 	}
 	if !slices.Equal(templates, []string{"gold-gift", "welcome-10"}) {
 		t.Errorf("alice's coupons %v, want gold-gift and welcome-10", templates)
+	}
+	// bob bought Plus (yearly) on 10 March 12:00: held to the same time of
+	// 10 March 2027.
+	plusEnd := time.Date(2027, 3, 10, 12, 0, 0, 0, src.Location())
+	if got := stateOf(t, src, "bob", at).Plans; !cmp.Equal([]level.Held{{Plan: "Plus", Since: march(src, 10, 12), Expires: plusEnd}}, got, stateCmp...) {
+		t.Errorf("bob's plans %+v, want Plus from 10 March 12:00 to %s", got, plusEnd)
 	}
 
 	var buf bytes.Buffer
@@ -312,6 +362,110 @@ func TestOpeningsRoundTrip(t *testing.T) {
 			t.Errorf("imported coupon by code %s: %+v %v", c.Code, got, err)
 		}
 	}
+	// An imported grant names the import's request (alice is the file's
+	// line 2) and carries no note.
+	if gs, err := dst.Benefits().Achievements(ctx, "alice"); err != nil || len(gs) != 2 || gs[1].Event != "export.csv:2" || gs[1].Note != "" {
+		t.Errorf("alice's imported achievements %+v, %v; want two, of event export.csv:2 and no note", gs, err)
+	}
+	// Refunds: 100 of alice's 150 spent are refundable on both, not 150.
+	for name, p := range map[string]*membership.Program{"source": src, "imported": dst} {
+		refund := func(id, amount string) error {
+			_, err := p.Process(ctx, event.Event{ID: id, Member: "alice", Type: "value_refund", Time: march(p, 12, 13),
+				Attrs: event.Attrs{"amount": event.DecString(amount)}})
+			return err
+		}
+		if err := refund("rf-over", "100.01"); !errors.Is(err, value.ErrRefundExceedsSpend) {
+			t.Errorf("%s: a refund of 100.01: %v, want ErrRefundExceedsSpend", name, err)
+		}
+	}
+
+	// The plan's benefits and member price, on both, at instants before
+	// bob bought it (9 March), between the purchase and the export (11
+	// March), at the export, a nanosecond before its expiry and at it: bob
+	// is at Silver, which has no benefit, so with Plus he has plus-price
+	// (95%) and free-delivery and pays 95 for 100, without it nothing and
+	// 100. alice (Gold, no plan) has none at every instant.
+	benefits := func(p *membership.Program, member string, when time.Time) (names []string, price decimal.Decimal) {
+		t.Helper()
+		bs, err := p.Benefits().Of(ctx, member, when)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bs {
+			names = append(names, b.Name)
+		}
+		pr, err := p.Benefits().MemberPrice(ctx, member, dec("100"), when)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names, pr.Amount
+	}
+	plus := []string{"plus-price", "free-delivery"}
+	checkBenefits := func(stage string) {
+		t.Helper()
+		for _, c := range []struct {
+			when  time.Time
+			names []string
+			price string
+		}{
+			{march(src, 9, 0), nil, "100"},
+			{march(src, 11, 0), plus, "95"},
+			{at, plus, "95"},
+			{plusEnd.Add(-time.Nanosecond), plus, "95"},
+			{plusEnd, nil, "100"},
+		} {
+			for name, p := range map[string]*membership.Program{"source": src, "imported": dst} {
+				names, price := benefits(p, "bob", c.when)
+				if !slices.Equal(names, c.names) || !price.Equal(dec(c.price)) {
+					t.Errorf("%s, %s: bob at %s: benefits %v, price %s; want %v, %s", stage, name, c.when, names, price, c.names, c.price)
+				}
+				if names, price := benefits(p, "alice", c.when); names != nil || !price.Equal(dec("100")) {
+					t.Errorf("%s, %s: alice at %s: benefits %v, price %s; want none, 100", stage, name, c.when, names, price)
+				}
+			}
+		}
+	}
+	checkBenefits("before the expiry")
+
+	// The file without the plans, value_refunded and achievements columns,
+	// as an export before them wrote it: no plan held, nothing refunded,
+	// no achievement granted; the rest as imported.
+	rows, err := csv.NewReader(strings.NewReader(file)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var older bytes.Buffer
+	cw := csv.NewWriter(&older)
+	var keep []int
+	for i, col := range rows[0] {
+		if col != "plans" && col != "value_refunded" && col != "achievements" {
+			keep = append(keep, i)
+		}
+	}
+	if len(keep) != len(rows[0])-3 {
+		t.Fatalf("header %v: want plans, value_refunded and achievements", rows[0])
+	}
+	for _, r := range rows {
+		var cells []string
+		for _, i := range keep {
+			cells = append(cells, r[i])
+		}
+		if err := cw.Write(cells); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cw.Flush()
+	old := openRetail(t)
+	if res, err := migrate.Run(ctx, old, migrate.CSV(&older, old.Location()), migrate.Options{Name: "older.csv"}); err != nil || res.Applied != 3 {
+		t.Fatalf("import of the older file: %+v %v", res, err)
+	}
+	for _, m := range members {
+		w, g := stateOf(t, dst, m, at), stateOf(t, old, m, at)
+		w.Plans, w.Achievements, w.Value[3] = nil, nil, decimal.Zero
+		if d := cmp.Diff(w, g, stateCmp...); d != "" {
+			t.Errorf("%s imported from the older file (-want +got):\n%s", m, d)
+		}
+	}
 
 	// The pending points are released on both at their time (alice on 13
 	// March, bob on 17 March), and the rest stays the same.
@@ -328,9 +482,45 @@ func TestOpeningsRoundTrip(t *testing.T) {
 	if s := stateOf(t, dst, "alice", later); !s.Available.Equal(dec("1700")) || !s.Pending.IsZero() {
 		t.Errorf("alice imported, after the release: %s available, %s pending; want 1700, 0", s.Available, s.Pending)
 	}
-	if s := stateOf(t, dst, "bob", later); !s.Available.Equal(dec("105")) || !s.Pending.IsZero() {
-		t.Errorf("bob imported, after the release: %s available, %s pending; want 105, 0", s.Available, s.Pending)
+	// bob: 100 from his order at Silver, 500 from Plus's fee, and the 5
+	// pending from his recharge of 50.
+	if s := stateOf(t, dst, "bob", later); !s.Available.Equal(dec("605")) || !s.Pending.IsZero() {
+		t.Errorf("bob imported, after the release: %s available, %s pending; want 605, 0", s.Available, s.Pending)
 	}
+
+	// Exported at its expiry, before Advance performed it (Status still
+	// lists it), bob's plan is left out, as an expired lot is.
+	var atEnd bytes.Buffer
+	if _, err := export.Openings(ctx, &atEnd, src, slices.Values([]string{"bob"}), plusEnd, nil); err != nil {
+		t.Fatal(err)
+	}
+	if rows, err := csv.NewReader(&atEnd).ReadAll(); err != nil || len(rows) != 2 || rows[1][slices.Index(rows[0], "plans")] != "" {
+		t.Errorf("bob exported at Plus's expiry: %q, %v; want an empty plans cell", rows, err)
+	}
+
+	// Past Plus's expiry, Advance performs it on both: bob holds no plan,
+	// has no benefit and pays 100; the rest (alice's Gold term end of 6
+	// March 2027, the lots expired at the end of 2026) the same on both.
+	after := plusEnd.Add(time.Hour)
+	for _, p := range []*membership.Program{src, dst} {
+		if _, err := p.Advance(ctx, after); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Verify(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if s := stateOf(t, p, "bob", after); s.Plans != nil {
+			t.Errorf("bob after Plus's expiry: plans %+v, want none", s.Plans)
+		}
+		if names, price := benefits(p, "bob", after); names != nil || !price.Equal(dec("100")) {
+			t.Errorf("bob after Plus's expiry: benefits %v, price %s; want none, 100", names, price)
+		}
+	}
+	compare(after)
+	// The same instants read back from the history once the expiry is
+	// performed: the imported plan's run starts on 10 March, as the
+	// source's.
+	checkBenefits("after the expiry")
 }
 
 // TestOpeningsRefuses checks the arguments Openings refuses and the
@@ -371,6 +561,21 @@ func TestOpeningsRefuses(t *testing.T) {
 	n, err = export.Openings(ctx, &buf, p, slices.Values([]string{"carol", "alice"}), march(p, 4, 0), nil)
 	if !errors.Is(err, export.ErrNotPortable) || n != 1 || !strings.Contains(err.Error(), `"alice"`) || !strings.Contains(err.Error(), "2026-03-05") {
 		t.Errorf("growth after the export's day: %d rows, %v; want 1 (carol), ErrNotPortable naming alice and 2026-03-05", n, err)
+	}
+
+	// A plan bought after the export's time (bob's Plus, 10 March 12:00,
+	// exported at 11:00) and an achievement granted after it (alice's
+	// vip-guest, 9 March 13:00, exported at 12:00): the import cannot date
+	// them after its opening time.
+	for _, c := range []struct {
+		member, what string
+		at           time.Time
+	}{{"bob", `"Plus"`, march(p, 10, 11)}, {"alice", `"vip-guest"`, march(p, 9, 12)}} {
+		buf.Reset()
+		n, err = export.Openings(ctx, &buf, p, slices.Values([]string{"carol", c.member}), c.at, nil)
+		if !errors.Is(err, export.ErrNotPortable) || n != 1 || !strings.Contains(err.Error(), `"`+c.member+`"`) || !strings.Contains(err.Error(), c.what) {
+			t.Errorf("%s after the export's time: %d rows, %v; want 1 (carol), ErrNotPortable naming %s and %s", c.what, n, err, c.member, c.what)
+		}
 	}
 
 	// An erased member: the import format has no erasure mark, and the
@@ -536,21 +741,21 @@ func TestOpeningsRoundTripRetention(t *testing.T) {
 	// The days from 2024-12-01 on (12 months before at's day, the longest
 	// window): keep's and down's two days each; none of idle's, whose 300
 	// no later window counts: one day of zero. Each had the gifts of
-	// Silver and Gold (Bronze gives none); no gift is owed.
-	want := "member,at,level,term_end,growth,lifetime,growth_days,gifted_levels,owed_gifts\n" +
-		"keep,2025-12-01T12:00:00+08:00,Gold,2026-01-11T00:00:00+08:00,990,990,2025-01-10|680;2025-06-15|310,Silver;Gold,\n" +
-		"down,2025-12-01T12:00:00+08:00,Gold,2026-01-11T00:00:00+08:00,780,780,2025-01-10|680;2025-06-15|100,Silver;Gold,\n" +
-		"idle,2025-12-01T12:00:00+08:00,Gold,2026-03-03T00:00:00+08:00,300,980,2025-12-01|0,Silver;Gold,\n"
+	// Silver and Gold (Bronze gives none); no gift is owed, no plan held.
+	want := "member,at,level,term_end,growth,lifetime,growth_days,gifted_levels,owed_gifts,plans\n" +
+		"keep,2025-12-01T12:00:00+08:00,Gold,2026-01-11T00:00:00+08:00,990,990,2025-01-10|680;2025-06-15|310,Silver;Gold,,\n" +
+		"down,2025-12-01T12:00:00+08:00,Gold,2026-01-11T00:00:00+08:00,780,780,2025-01-10|680;2025-06-15|100,Silver;Gold,,\n" +
+		"idle,2025-12-01T12:00:00+08:00,Gold,2026-03-03T00:00:00+08:00,300,980,2025-12-01|0,Silver;Gold,,\n"
 	file := buf.String()
 	if d := cmp.Diff(want, file); d != "" {
 		t.Fatalf("the file (-want +got):\n%s", d)
 	}
 
-	// The file without its growth_days, gifted_levels and owed_gifts
-	// columns: what an older export wrote.
+	// The file without its growth_days, gifted_levels, owed_gifts and
+	// plans columns: what an older export wrote.
 	var old strings.Builder
 	for _, line := range strings.SplitAfter(file, "\n") {
-		if cells := strings.Split(line, ","); len(cells) == 9 {
+		if cells := strings.Split(line, ","); len(cells) == 10 {
 			old.WriteString(strings.Join(cells[:6], ",") + "\n")
 		}
 	}
@@ -685,10 +890,10 @@ func TestOpeningsRoundTripOwedGifts(t *testing.T) {
 		t.Fatal(err)
 	}
 	// ann's coupon (valid 30 days from 15 January) has expired: no cell.
-	want := "member,at,level,term_end,growth,lifetime,growth_days,gifted_levels,owed_gifts,coupons\n" +
-		"ann,2026-02-20T12:00:00+08:00,Bronze,2026-04-01T00:00:00+08:00,0,130,2026-01-15|130,Silver,,\n" +
-		"bob,2026-02-20T12:00:00+08:00,Bronze,2026-04-01T00:00:00+08:00,0,130,2026-01-15|130,Silver,Silver|coupon:silver-cash,\n" +
-		"cy,2026-02-20T12:00:00+08:00,Silver,2026-03-11T00:00:00+08:00,130,130,2026-02-10|130,Silver,Silver|coupon:silver-cash,\n"
+	want := "member,at,level,term_end,growth,lifetime,growth_days,gifted_levels,owed_gifts,plans,coupons\n" +
+		"ann,2026-02-20T12:00:00+08:00,Bronze,2026-04-01T00:00:00+08:00,0,130,2026-01-15|130,Silver,,,\n" +
+		"bob,2026-02-20T12:00:00+08:00,Bronze,2026-04-01T00:00:00+08:00,0,130,2026-01-15|130,Silver,Silver|coupon:silver-cash,,\n" +
+		"cy,2026-02-20T12:00:00+08:00,Silver,2026-03-11T00:00:00+08:00,130,130,2026-02-10|130,Silver,Silver|coupon:silver-cash,,\n"
 	file := buf.String()
 	if d := cmp.Diff(want, file); d != "" {
 		t.Fatalf("the file (-want +got):\n%s", d)
@@ -701,12 +906,12 @@ func TestOpeningsRoundTripOwedGifts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The file without its gifted_levels and owed_gifts columns: what an
-	// older export wrote.
+	// The file without its gifted_levels, owed_gifts and plans columns:
+	// what an older export wrote.
 	var old strings.Builder
 	for _, line := range strings.SplitAfter(file, "\n") {
-		if cells := strings.Split(line, ","); len(cells) == 10 {
-			old.WriteString(strings.Join(slices.Delete(cells, 7, 9), ","))
+		if cells := strings.Split(line, ","); len(cells) == 11 {
+			old.WriteString(strings.Join(slices.Delete(cells, 7, 10), ","))
 		}
 	}
 	for p, text := range map[*membership.Program]string{dst: file, older: old.String()} {
@@ -1291,5 +1496,54 @@ func TestOpeningsRefusesALotPastTheLimit(t *testing.T) {
 	}
 	if res, err := migrate.Run(ctx, dst, migrate.CSV(&buf, dst.Location()), migrate.Options{Name: "o.csv"}); err != nil || res.Applied != 1 {
 		t.Fatalf("import: %+v, %v", res, err)
+	}
+}
+
+// An achievement the catalog in force no longer has (version 2 drops
+// vip-guest, which an operator granted alice in version 1) is left out of
+// Openings' file, as the import into a program of that definition would
+// refuse the row; Benefits().Achievements still lists its grant. alice's
+// gold-club is written and imported as in TestOpeningsRoundTrip.
+func TestOpeningsLeavesOutAnAchievementNoLongerInTheCatalog(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	def := retailDef(t)
+	p, err := membership.Open(st, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	history(t, p)
+	at := march(p, 12, 12)
+	if _, err := p.Advance(ctx, at); err != nil {
+		t.Fatal(err)
+	}
+	def.Version = 2
+	def.Benefits.Achievements = []benefit.Achievement{{Name: "gold-club"}}
+	if p, err = membership.Open(st, def); err != nil {
+		t.Fatal(err)
+	}
+	if gs, err := p.Benefits().Achievements(ctx, "alice"); err != nil || len(gs) != 2 {
+		t.Fatalf("alice's grants under version 2: %+v, %v; want gold-club and vip-guest", gs, err)
+	}
+	var buf bytes.Buffer
+	if _, err := export.Openings(ctx, &buf, p, slices.Values([]string{"alice"}), at, nil); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(buf.String())).ReadAll()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("the file: %q, %v", rows, err)
+	}
+	if got, want := rows[1][slices.Index(rows[0], "achievements")], "gold-club|2026-03-05T10:00:00+08:00|level|Gold"; got != want {
+		t.Errorf("alice's achievements cell %q, want %q", got, want)
+	}
+	dst, err := membership.Open(memory.New(), def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := migrate.Run(ctx, dst, migrate.CSV(&buf, dst.Location()), migrate.Options{Name: "export.csv"}); err != nil || res.Applied != 1 {
+		t.Fatalf("import: %+v, %v", res, err)
+	}
+	if d := cmp.Diff(stateOf(t, p, "alice", at).Achievements[:1], stateOf(t, dst, "alice", at).Achievements, stateCmp...); d != "" {
+		t.Errorf("alice's imported achievements (-gold-club of the source +imported):\n%s", d)
 	}
 }

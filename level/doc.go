@@ -391,6 +391,16 @@
 // now).
 // Benefits bind to level and plan names in package benefit.
 //
+// The plans held move with the member: export.Openings writes each with
+// its expiry and the start of its run (Held.Since), and a member migrated
+// in with them (migrate.Member.Plans) holds each until that expiry, as if
+// bought at that start: the expiry is scheduled, the plan counted in
+// [Handle.Counts], the history records one purchase dated at the start
+// and naming the import's request (so a time between the start and the
+// import reads the plan as held, before and after the expiry is
+// performed), and [ChangePlanPurchased] is published with the opening's
+// reason (migrate.Rule). A purchase before the expiry renews from it.
+//
 // # Manual sets
 //
 // [Handle.Set] moves a member to a level at a time, starting a new term

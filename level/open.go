@@ -27,8 +27,14 @@ import (
 // level's gifts: the one at its place among the level's gifts of its
 // target (migrate.OwedGift.Place, from 1) or, without one, the k-th
 // listed of a level and target its k-th gift of that target; none is
-// listed twice.
+// listed twice. Each plan held is one of the definition's (ErrUnknownPlan),
+// given once, with an expiry after the row's time and a start (when
+// given) not after it, both within the supported range; plans need no
+// ladder.
 func (p *part) CheckOpen(mm *migrate.Member) error {
+	if err := p.checkPlans(mm); err != nil {
+		return err
+	}
 	g, life := mm.Growth, mm.Lifetime
 	if err := p.checkGrowth("growth", g); err != nil {
 		return err
@@ -119,6 +125,40 @@ func (p *part) CheckOpen(mm *migrate.Member) error {
 	return nil
 }
 
+// checkPlans checks the plans of an opening state (CheckOpen).
+func (p *part) checkPlans(mm *migrate.Member) error {
+	for i, pl := range mm.Plans {
+		f := fmt.Sprintf("plans[%d]", i)
+		if _, ok := p.def.Plan(pl.Plan); !ok {
+			return migrate.Field(f+".plan", fmt.Errorf("%w: %w %q", event.ErrInvalidArgument, ErrUnknownPlan, pl.Plan))
+		}
+		if j := slices.IndexFunc(mm.Plans[:i], func(q migrate.Plan) bool { return q.Plan == pl.Plan }); j >= 0 {
+			return migrate.Fieldf(f+".plan", "%w: %q is given twice (plans[%d])", event.ErrInvalidArgument, pl.Plan, j)
+		}
+		if pl.Expires.IsZero() {
+			return migrate.Fieldf(f+".expires", "%w: an expiry is required", event.ErrInvalidArgument)
+		}
+		for _, t := range []struct {
+			name string
+			at   time.Time
+		}{{"expires", pl.Expires}, {"since", pl.Since}} {
+			if t.at.IsZero() {
+				continue
+			}
+			if err := event.CheckTime(t.at); err != nil {
+				return migrate.Field(f+"."+t.name, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
+			}
+		}
+		switch {
+		case !pl.Expires.After(mm.At):
+			return migrate.Fieldf(f+".expires", "%w: %s is not after the row's time", event.ErrInvalidArgument, pl.Expires.Format(time.RFC3339Nano))
+		case pl.Since.After(mm.At):
+			return migrate.Fieldf(f+".since", "%w: %s is after the row's time", event.ErrInvalidArgument, pl.Since.Format(time.RFC3339Nano))
+		}
+	}
+	return nil
+}
+
 // checkGrowth checks an amount of growth of the field named against the
 // limit on decimals and the growth scale.
 func (p *part) checkGrowth(field string, amt decimal.Decimal) error {
@@ -194,7 +234,11 @@ var (
 // before the field), the levels up to the member's count as gifted, and
 // so does the level of each gift owed (OwedGifts). At its next reach a
 // level gifted grants only the rewards owed of it (or, granting its gifts
-// every time, all of them); one not gifted grants its gifts. The engine refuses a member the part has records of
+// every time, all of them); one not gifted grants its gifts. The plans
+// held (Plans, with or without a ladder) are the member's as if bought
+// (see openPlans): their benefits count until their expiry, Advance
+// performs it, and a purchase before it renews the plan from it. The
+// engine refuses a member the part has records of
 // (MemberRecords) before Open runs.
 //
 // The retention window of a term end counts the growth of the days it
@@ -243,7 +287,13 @@ func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 		}
 	}
 	if to < 0 {
-		return p.save(u, member, &m)
+		if err := p.openPlans(u, member, &m, mm.Plans); err != nil {
+			return err
+		}
+		if err := p.save(u, member, &m); err != nil {
+			return err
+		}
+		return emitPlans(u, member, m.Plans)
 	}
 	l := p.def.Ladder[to]
 	end := mm.TermEnd
@@ -289,11 +339,55 @@ func (p *part) Open(u *engine.Unit, mm *migrate.Member) error {
 	if err := appendHistory(u.Tx(), member, &m, &Record{Time: u.At(), Cause: CauseOpening, To: l.Name, TermEnd: end, Event: u.Ref().Event}); err != nil {
 		return err
 	}
+	if err := p.openPlans(u, member, &m, mm.Plans); err != nil {
+		return err
+	}
 	if err := p.save(u, member, &m); err != nil {
 		return err
 	}
 	lc := LevelChange{To: l.Name, Cause: CauseOpening, TermEnd: end, Growth: g}
-	return u.EmitWith(ChangeLevel, member, &rule.Reason{Rule: migrate.Rule, Inputs: map[string]string{"growth": g.String()}}, lc.encode)
+	if err := u.EmitWith(ChangeLevel, member, &rule.Reason{Rule: migrate.Rule, Inputs: map[string]string{"growth": g.String()}}, lc.encode); err != nil {
+		return err
+	}
+	return emitPlans(u, member, m.Plans)
+}
+
+// openPlans gives the member the plans of an opening state (checked by
+// CheckOpen) as a purchase would: each held until its expiry, which is
+// scheduled, and counted among the plan's members. Its history record is
+// a purchase dated at the start of its run (the row's time when none is
+// given), naming the row's request as its event, so that the member's
+// plans at a time before the import read as they do from the record
+// (plansAt), and the expiry Advance performs closes the run it opens.
+func (p *part) openPlans(u *engine.Unit, member string, m *memberState, plans []migrate.Plan) error {
+	for _, pl := range plans {
+		h := Held{Plan: pl.Plan, Since: pl.Since, Expires: pl.Expires}
+		if h.Since.IsZero() {
+			h.Since = u.At()
+		}
+		m.Plans = append(m.Plans, h)
+		if err := addCount(u, member, h.Plan, 1); err != nil {
+			return err
+		}
+		if err := u.Schedule(h.Expires, duePlan, h.Plan+"|"+member, planDue{Member: member, Plan: h.Plan}); err != nil {
+			return err
+		}
+		if err := appendHistory(u.Tx(), member, m, &Record{Time: h.Since, Cause: CausePurchase, Event: u.Ref().Event, Plan: h.Plan, Expires: h.Expires}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emitPlans publishes the plans an opening gave the member
+// (ChangePlanPurchased, with the opening's reason).
+func emitPlans(u *engine.Unit, member string, held []Held) error {
+	for _, h := range held {
+		if err := u.Emit(ChangePlanPurchased, member, PlanChange{Plan: h.Plan, Since: h.Since, Expires: h.Expires}, &rule.Reason{Rule: migrate.Rule}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // openingOwed returns the gifts owed of an opening state (checked by

@@ -11,10 +11,13 @@
 // retention windows of later term ends), the levels whose upgrade gifts
 // the member had (their next reach grants nothing again) and the rewards
 // of upgrade gifts owed (refused when the member reached their level,
-// granted by its next reach), points lots per point program (amount and expiry) and pending
-// points (with the time they become spendable), the stored-value balance
-// with the cumulative recharge and spend, and the coupons held (template,
-// expiry, and the old system's code). [CSV] and [JSONL] read them; their
+// granted by its next reach), the paid plans held (each with its expiry
+// and the start of its run), points lots per point program (amount and
+// expiry) and pending points (with the time they become spendable), the
+// stored-value balance with the cumulative recharge, spend and refund,
+// the coupons held (template, expiry, and the old system's code), and the
+// achievements granted (each with its time and what granted it). [CSV]
+// and [JSONL] read them; their
 // formats are documented there. Package export's Openings writes a
 // program's members in the CSV format, so that a program's members move
 // to another store (or deployment) by an export and an import.
@@ -123,12 +126,24 @@ type Member struct {
 	// the rewards owed, and only them. Empty (as in a file from before the
 	// field): none owed.
 	OwedGifts []OwedGift `json:"owed_gifts,omitempty"`
+	// Plans are the paid plans the member holds (level.Status.Plans), each
+	// until its expiry, as if bought by the member's events: their
+	// benefits count until then, Advance performs the expiry, and a
+	// purchase before it renews the plan from it. Empty (as in a file from
+	// before the field): none held.
+	Plans []Plan `json:"plans,omitempty"`
 	// Points are the points held, per point program.
 	Points []Points `json:"points,omitempty"`
 	// Value is the stored value, if any.
 	Value *Value `json:"value,omitempty"`
 	// Coupons are the coupons held, all available.
 	Coupons []Coupon `json:"coupons,omitempty"`
+	// Achievements are the achievements granted to the member
+	// (benefit.Handle.Achievements): each is held once, so a task or a
+	// level gift that grants it later grants nothing, and an operator's
+	// grant of it is benefit.ErrAlreadyGranted. Empty (as in a file from
+	// before the field): none granted.
+	Achievements []Achievement `json:"achievements,omitempty"`
 }
 
 // GrowthDay is the net growth a member earned on one day: positive, or
@@ -157,6 +172,30 @@ type OwedGift struct {
 	Place int `json:"place,omitzero"`
 }
 
+// Plan is a paid plan a member holds: its name (one of the definition's
+// plans), its expiry (required, after the row's time) and the start of
+// the run that holds it (zero: the row's time; not after it), which
+// level.Status.Plans lists as Since: the plan counts from then for a
+// query or a late event dated before the import.
+type Plan struct {
+	Plan    string    `json:"plan"`
+	Expires time.Time `json:"expires,omitzero"`
+	Since   time.Time `json:"since,omitzero"`
+}
+
+// Achievement is an achievement a member was granted: its name (one of
+// the catalog's), when (zero: the row's time; not after it) and what
+// granted it, as benefit.Grant says: Source "task" or "level" (By naming
+// the task or the level) or "operator" (By naming the operator); with
+// neither, the import's operator (Member.Operator) granted it. The grant's
+// note is not carried, and its Event is the row's request ID.
+type Achievement struct {
+	Achievement string    `json:"achievement"`
+	At          time.Time `json:"at,omitzero"`
+	Source      string    `json:"source,omitempty"`
+	By          string    `json:"by,omitempty"`
+}
+
 // Points are the points of one point program a member holds.
 type Points struct {
 	Program string `json:"program"`
@@ -175,14 +214,20 @@ type Lot struct {
 	Release time.Time       `json:"release,omitzero"`
 }
 
-// Value is a member's stored value: the balance, and the cumulative
-// recharge and spend the statistics and tag rules read. Each keeps to the
-// stored-value scale (value.Definition.Places: whole units when Scale is
-// 0, where 10.5 is refused).
+// Value is a member's stored value: the balance, the cumulative recharge
+// and spend the statistics and tag rules read, and the cumulative refund
+// (value.Account.Refunded), which a later refund counts against the spend
+// (value.ErrRefundExceedsSpend: what is refundable is Spent less
+// Refunded). Each keeps to the stored-value scale
+// (value.Definition.Places: whole units when Scale is 0, where 10.5 is
+// refused). Refunded is not checked against Spent: a store of an earlier
+// release may hold refunds past the spend, and such a member has nothing
+// refundable, before the import and after it.
 type Value struct {
 	Balance   decimal.Decimal `json:"balance"`
 	Recharged decimal.Decimal `json:"recharged,omitzero"`
 	Spent     decimal.Decimal `json:"spent,omitzero"`
+	Refunded  decimal.Decimal `json:"refunded,omitzero"`
 }
 
 // Coupon is a coupon a member holds: its template, its expiry (zero: as
@@ -196,8 +241,9 @@ type Coupon struct {
 
 // Rule is the rule named in the reason of every change an opening state
 // publishes (points.opened, a pending opening lot's points.pending, the
-// opening growth and level, the coupons held, the stored value, the
-// manual tags), so that a reader of the change feed tells what was
+// opening growth and level, the plans held (plan.purchased), the coupons
+// held, the stored value, the manual tags, the achievements granted
+// (achievement.granted)), so that a reader of the change feed tells what was
 // migrated in from what a rule or an operator did. A tag rule that the
 // imported figures satisfy at once (a recharge total reached by
 // Value.Recharged) gives its tag in the same unit of work with the tag

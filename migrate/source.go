@@ -34,11 +34,17 @@ import (
 //	                 level|reward|place, ";" between them
 //	                 ("Silver|coupon:silver-cash", "Silver|pack:tea|2"; see
 //	                 Member.OwedGifts and OwedGift.Place)
+//	plans            paid plans held: plan|expires|since, ";" between plans
+//	                 ("Plus|2027-03-10T12:00:00+08:00"; see Plan)
 //	points           spendable lots: program|amount|expires, ";" between lots
 //	pending          pending lots: program|amount|expires|release
-//	value_balance, value_recharged, value_spent
-//	                 the stored value's balance and cumulative recharge and spend
+//	value_balance, value_recharged, value_spent, value_refunded
+//	                 the stored value's balance and cumulative recharge, spend
+//	                 and refund
 //	coupons          coupons held: template|expires|code, ";" between coupons
+//	achievements     achievements granted: achievement|at|source|by, ";"
+//	                 between them ("gold-club|2026-03-05T10:00:00+08:00|level|Gold";
+//	                 see Achievement)
 //	tags             manual tags, ";" between them
 //	profile.NAME     the profile attribute NAME, as text
 //
@@ -50,8 +56,12 @@ import (
 // An empty owed_gifts cell, or no column, owes none; a gift owed without
 // its place (as a file from before it wrote them all) is placed by its
 // order (OwedGift.Place), and a place is a whole number from 1 ("0",
-// "+2", "" are bad). An empty expires is no expiry (for a
-// coupon: the template's validity); an empty code is none. A time is RFC 3339 ("2026-12-31T23:59:59+08:00")
+// "+2", "" are bad). A plan's expires is required and its since may be
+// left out (the row's time); an achievement may be its name alone, or
+// name|at, granted at the row's time when at is empty and by the import's
+// operator without source and by. An empty plans, achievements or
+// value_refunded cell, or no column, gives none. An empty expires is no
+// expiry (for a coupon: the template's validity); an empty code is none. A time is RFC 3339 ("2026-12-31T23:59:59+08:00")
 // or a date ("2026-12-31") in loc (UTC if nil): the start of that day for
 // at and release, and for an expires or a term_end its end, 24:00 (the
 // next day's start), as the program's own validities end: a coupon that
@@ -171,8 +181,8 @@ func (s *csvSource) read() ([]string, error) {
 
 var csvColumns = map[string]bool{
 	"request_id": true, "member": true, "at": true, "level": true, "term_end": true, "growth": true, "lifetime": true, "growth_days": true, "gifted_levels": true, "owed_gifts": true,
-	"points": true, "pending": true, "value_balance": true, "value_recharged": true, "value_spent": true,
-	"coupons": true, "tags": true,
+	"plans": true, "points": true, "pending": true, "value_balance": true, "value_recharged": true, "value_spent": true, "value_refunded": true,
+	"coupons": true, "achievements": true, "tags": true,
 }
 
 func (s *csvSource) Next() (Row, error) {
@@ -259,6 +269,8 @@ func (s *csvSource) Next() (Row, error) {
 			m.GiftedLevels = p.giftedLevels(v)
 		case "owed_gifts":
 			m.OwedGifts = p.owedGifts(v)
+		case "plans":
+			m.Plans = p.plans(v)
 		case "points", "pending":
 			m.Points = p.points(m.Points, col, v)
 		case "value_balance":
@@ -267,8 +279,12 @@ func (s *csvSource) Next() (Row, error) {
 			val.Recharged, hasValue = p.dec(col, v), true
 		case "value_spent":
 			val.Spent, hasValue = p.dec(col, v), true
+		case "value_refunded":
+			val.Refunded, hasValue = p.dec(col, v), true
 		case "coupons":
 			m.Coupons = p.coupons(v)
+		case "achievements":
+			m.Achievements = p.achievements(v)
 		case "tags":
 			m.Tags = strings.Split(v, ";")
 		default:
@@ -438,6 +454,49 @@ func (p *cellParser) owedGifts(v string) []OwedGift {
 	return out
 }
 
+// plans parses a plans cell: plan|expires or plan|expires|since, ";"
+// between plans.
+func (p *cellParser) plans(v string) []Plan {
+	var out []Plan
+	for i, item := range strings.Split(v, ";") {
+		f := fmt.Sprintf("plans[%d]", i)
+		parts := strings.Split(item, "|")
+		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+			p.fail(f, "%q: want plan|expires or plan|expires|since", item)
+			return out
+		}
+		pl := Plan{Plan: parts[0], Expires: p.end(f+".expires", parts[1])}
+		if len(parts) > 2 {
+			pl.Since = p.time(f+".since", parts[2])
+		}
+		out = append(out, pl)
+	}
+	return out
+}
+
+// achievements parses an achievements cell: achievement,
+// achievement|at or achievement|at|source|by, ";" between them.
+func (p *cellParser) achievements(v string) []Achievement {
+	var out []Achievement
+	for i, item := range strings.Split(v, ";") {
+		f := fmt.Sprintf("achievements[%d]", i)
+		parts := strings.Split(item, "|")
+		if len(parts) == 3 || len(parts) > 4 || parts[0] == "" {
+			p.fail(f, "%q: want achievement, achievement|at or achievement|at|source|by", item)
+			return out
+		}
+		a := Achievement{Achievement: parts[0]}
+		if len(parts) > 1 {
+			a.At = p.time(f+".at", parts[1])
+		}
+		if len(parts) > 3 {
+			a.Source, a.By = parts[2], parts[3]
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
 func (p *cellParser) coupons(v string) []Coupon {
 	var out []Coupon
 	for i, item := range strings.Split(v, ";") {
@@ -462,10 +521,12 @@ func (p *cellParser) coupons(v string) []Coupon {
 // JSONL returns a source reading JSON lines from r: one Member object a
 // line (its JSON form: "member", "level", "growth", "growth_days":
 // [{"day": "2025-05-02", "growth"}], "gifted_levels": ["Silver"],
-// "owed_gifts": [{"level", "reward", "place"}], "points": [{"program", "lots":
-// [{"amount", "expires"}], "pending": […]}], "value": {"balance", …},
-// "coupons": [{"template", "expires", "code"}], "tags", "profile": {name:
-// text}, …), times in RFC 3339, amounts as strings or numbers;
+// "owed_gifts": [{"level", "reward", "place"}], "plans": [{"plan",
+// "expires", "since"}], "points": [{"program", "lots": [{"amount",
+// "expires"}], "pending": […]}], "value": {"balance", "recharged",
+// "spent", "refunded"}, "coupons": [{"template", "expires", "code"}],
+// "achievements": [{"achievement", "at", "source", "by"}], "tags",
+// "profile": {name: text}, …), times in RFC 3339, amounts as strings or numbers;
 // "gifted_levels": [] says that the member had no level's gifts, and
 // leaving it out (or null) counts them as Member.GiftedLevels says. Blank lines
 // are skipped, and so is a byte order mark at the start of the file (one
@@ -535,9 +596,22 @@ type (
 		GrowthDays []json.RawMessage `json:"growth_days"`
 		Gifted     []string          `json:"gifted_levels"` // nil when absent or null, [] when empty
 		OwedGifts  []json.RawMessage `json:"owed_gifts"`
+		Plans      []json.RawMessage `json:"plans"`
 		Points     []json.RawMessage `json:"points"`
 		Value      json.RawMessage   `json:"value"`
 		Coupons    []json.RawMessage `json:"coupons"`
+		Achieved   []json.RawMessage `json:"achievements"`
+	}
+	jsonPlan struct {
+		Plan    string          `json:"plan"`
+		Expires json.RawMessage `json:"expires"`
+		Since   json.RawMessage `json:"since"`
+	}
+	jsonAchievement struct {
+		Achievement string          `json:"achievement"`
+		At          json.RawMessage `json:"at"`
+		Source      string          `json:"source"`
+		By          string          `json:"by"`
 	}
 	jsonGrowthDay struct {
 		Day    json.RawMessage `json:"day"`
@@ -557,6 +631,7 @@ type (
 		Balance   json.RawMessage `json:"balance"`
 		Recharged json.RawMessage `json:"recharged"`
 		Spent     json.RawMessage `json:"spent"`
+		Refunded  json.RawMessage `json:"refunded"`
 	}
 	jsonCoupon struct {
 		Template string          `json:"template"`
@@ -595,6 +670,12 @@ func decodeMember(b []byte, m *Member) error {
 		d.strict(raw, fmt.Sprintf("owed_gifts[%d]", i), &g)
 		m.OwedGifts = append(m.OwedGifts, g)
 	}
+	for i, raw := range jm.Plans {
+		f := fmt.Sprintf("plans[%d]", i)
+		var jp jsonPlan
+		d.strict(raw, f, &jp)
+		m.Plans = append(m.Plans, Plan{Plan: jp.Plan, Expires: d.time(f+".expires", jp.Expires), Since: d.time(f+".since", jp.Since)})
+	}
 	for i, raw := range jm.Points {
 		f := fmt.Sprintf("points[%d]", i)
 		var jp jsonPoints
@@ -605,13 +686,20 @@ func decodeMember(b []byte, m *Member) error {
 	if !null(jm.Value) {
 		var jv jsonValue
 		d.strict(jm.Value, "value", &jv)
-		m.Value = &Value{Balance: d.dec("value.balance", jv.Balance), Recharged: d.dec("value.recharged", jv.Recharged), Spent: d.dec("value.spent", jv.Spent)}
+		m.Value = &Value{Balance: d.dec("value.balance", jv.Balance), Recharged: d.dec("value.recharged", jv.Recharged), Spent: d.dec("value.spent", jv.Spent),
+			Refunded: d.dec("value.refunded", jv.Refunded)}
 	}
 	for i, raw := range jm.Coupons {
 		f := fmt.Sprintf("coupons[%d]", i)
 		var jc jsonCoupon
 		d.strict(raw, f, &jc)
 		m.Coupons = append(m.Coupons, Coupon{Template: jc.Template, Expires: d.time(f+".expires", jc.Expires), Code: jc.Code})
+	}
+	for i, raw := range jm.Achieved {
+		f := fmt.Sprintf("achievements[%d]", i)
+		var ja jsonAchievement
+		d.strict(raw, f, &ja)
+		m.Achievements = append(m.Achievements, Achievement{Achievement: ja.Achievement, At: d.time(f+".at", ja.At), Source: ja.Source, By: ja.By})
 	}
 	return d.err
 }

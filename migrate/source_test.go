@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -463,4 +464,144 @@ func TestGiftedLevelsSources(t *testing.T) {
 			t.Errorf("jsonl %s: rows %+v, want a bad row naming gifted_levels", value, rows)
 		}
 	}
+}
+
+// badCell checks that the CSV cell of col in a row after a good one, and
+// the JSON value of field in a line, are bad rows naming csvField (on
+// line 3) and jsonField.
+func badCell(t *testing.T, col, cell, csvField, field, value, jsonField string) {
+	t.Helper()
+	rows := rowsOf(t, migrate.CSV(strings.NewReader("member,"+col+"\nana,\nbob,"+cell+"\n"), shanghai))
+	var fe *migrate.FieldError
+	if len(rows) != 2 || rows[0].Err != nil || !errors.As(rows[1].Err, &fe) || fe.Field != csvField || !errors.Is(rows[1].Err, migrate.ErrBadRow) || rows[1].Line != 3 {
+		t.Errorf("csv %s %q: rows %+v, want a bad row on line 3 naming %s", col, cell, rows, csvField)
+	}
+	if value == "" {
+		return
+	}
+	rows = rowsOf(t, migrate.JSONL(strings.NewReader(`{"member":"ana","`+field+`":`+value+`}`)))
+	if len(rows) != 1 || !errors.As(rows[0].Err, &fe) || fe.Field != jsonField || !errors.Is(rows[0].Err, migrate.ErrBadRow) {
+		t.Errorf("jsonl %s %s: rows %+v, want a bad row naming %s", field, value, rows, jsonField)
+	}
+}
+
+// The plans held read the same from a CSV cell (plan|expires|since, since
+// optional, ";" between plans) and from JSON (objects of plan, expires and
+// since); a date is its day's end for expires, its start for since (in
+// the zone given); an empty cell, or no column, holds none; a cell or
+// value that does not parse is a bad row naming its field.
+func TestPlansSources(t *testing.T) {
+	want := []migrate.Plan{
+		{Plan: "Plus", Expires: time.Date(2027, 3, 10, 12, 0, 0, 0, shanghai), Since: time.Date(2026, 3, 10, 12, 0, 0, 0, shanghai)},
+		// 2027-01-31 as an expiry: valid all that day, to 24:00.
+		{Plan: "Max", Expires: time.Date(2027, 2, 1, 0, 0, 0, 0, shanghai)},
+	}
+	for name, src := range map[string]migrate.Source{
+		"csv": migrate.CSV(strings.NewReader("member,plans\nana,Plus|2027-03-10T12:00:00+08:00|2026-03-10;Max|2027-01-31\n"), shanghai),
+		"jsonl": migrate.JSONL(strings.NewReader(`{"member":"ana","plans":[{"plan":"Plus","expires":"2027-03-10T12:00:00+08:00","since":"2026-03-10T00:00:00+08:00"},` +
+			`{"plan":"Max","expires":"2027-02-01T00:00:00+08:00"}]}`)),
+	} {
+		rows := rowsOf(t, src)
+		if len(rows) != 1 || rows[0].Err != nil {
+			t.Fatalf("%s: rows %+v, want one good row", name, rows)
+		}
+		w := slices.Clone(want)
+		w[0].Since = time.Date(2026, 3, 10, 0, 0, 0, 0, shanghai) // the date's start
+		if d := cmp.Diff(w, rows[0].Member.Plans, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); d != "" {
+			t.Errorf("%s: plans (-want +got):\n%s", name, d)
+		}
+	}
+	for _, text := range []string{"member,growth,plans\nana,100,\n", "member,growth\nana,100\n"} {
+		if rows := rowsOf(t, migrate.CSV(strings.NewReader(text), shanghai)); len(rows) != 1 || rows[0].Err != nil || rows[0].Member.Plans != nil {
+			t.Errorf("%q: rows %+v, want one row holding no plan", text, rows)
+		}
+	}
+	for _, c := range []struct{ name, cell, csvField, value, jsonField string }{
+		// JSON's times are RFC 3339: a date alone is not one.
+		{"no expiry", "Plus", "plans[0]", `[{"plan":"Plus","expires":"2027-01-01"}]`, "plans[0].expires"},
+		{"empty expiry", "Plus|", "plans[0]", `[{"plan":"Plus","expires":5}]`, "plans[0].expires"},
+		{"no plan", "Plus|2027-01-01;|2027-01-01", "plans[1]", `[{"plan":5}]`, "plans[0].plan"},
+		{"bad expiry", "Plus|2027-13-01", "plans[0].expires", `[{"plan":"Plus","expires":"x"}]`, "plans[0].expires"},
+		{"bad since", "Plus|2027-01-01|yesterday", "plans[0].since", `[{"plan":"Plus","since":"yesterday"}]`, "plans[0].since"},
+		{"more", "Plus|2027-01-01|2026-01-01|x", "plans[0]", `[{"plan":"Plus","renewed":true}]`, "plans[0].renewed"},
+		{"not a list", "", "", `{"plan":"Plus"}`, "plans"},
+	} {
+		if c.cell == "" {
+			rows := rowsOf(t, migrate.JSONL(strings.NewReader(`{"member":"ana","plans":`+c.value+`}`)))
+			var fe *migrate.FieldError
+			if len(rows) != 1 || !errors.As(rows[0].Err, &fe) || fe.Field != c.jsonField || !errors.Is(rows[0].Err, migrate.ErrBadRow) {
+				t.Errorf("jsonl %s: rows %+v, want a bad row naming %s", c.name, rows, c.jsonField)
+			}
+			continue
+		}
+		badCell(t, "plans", c.cell, c.csvField, "plans", c.value, c.jsonField)
+	}
+}
+
+// The achievements granted read the same from a CSV cell
+// (achievement|at|source|by, or its name alone, or name|at; ";" between
+// them) and from JSON (objects of achievement, at, source and by); an
+// empty cell, or no column, grants none; a cell or value that does not
+// parse is a bad row naming its field. Whether a source is one of the
+// grants' is the program's to say (TestImportAchievements).
+func TestAchievementsSources(t *testing.T) {
+	want := []migrate.Achievement{
+		{Achievement: "gold-club", At: time.Date(2026, 3, 5, 10, 0, 0, 0, shanghai), Source: "level", By: "Gold"},
+		{Achievement: "vip-guest"},
+		{Achievement: "first-order", At: time.Date(2026, 3, 1, 0, 0, 0, 0, shanghai)},
+	}
+	for name, src := range map[string]migrate.Source{
+		"csv": migrate.CSV(strings.NewReader("member,achievements\nana,gold-club|2026-03-05T10:00:00+08:00|level|Gold;vip-guest;first-order|2026-03-01\n"), shanghai),
+		"jsonl": migrate.JSONL(strings.NewReader(`{"member":"ana","achievements":[{"achievement":"gold-club","at":"2026-03-05T10:00:00+08:00","source":"level","by":"Gold"},` +
+			`{"achievement":"vip-guest"},{"achievement":"first-order","at":"2026-03-01T00:00:00+08:00"}]}`)),
+	} {
+		rows := rowsOf(t, src)
+		if len(rows) != 1 || rows[0].Err != nil {
+			t.Fatalf("%s: rows %+v, want one good row", name, rows)
+		}
+		if d := cmp.Diff(want, rows[0].Member.Achievements, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); d != "" {
+			t.Errorf("%s: achievements (-want +got):\n%s", name, d)
+		}
+	}
+	for _, text := range []string{"member,growth,achievements\nana,100,\n", "member,growth\nana,100\n"} {
+		if rows := rowsOf(t, migrate.CSV(strings.NewReader(text), shanghai)); len(rows) != 1 || rows[0].Err != nil || rows[0].Member.Achievements != nil {
+			t.Errorf("%q: rows %+v, want one row granting none", text, rows)
+		}
+	}
+	for _, c := range []struct{ name, cell, csvField, value, jsonField string }{
+		{"no name", "gold-club;|2026-03-01", "achievements[1]", `[{"achievement":5}]`, "achievements[0].achievement"},
+		{"source without by", "gold-club|2026-03-01|level", "achievements[0]", `[{"achievement":"gold-club","source":["level"]}]`, "achievements[0].source"},
+		{"bad time", "gold-club|March", "achievements[0].at", `[{"achievement":"gold-club","at":"March"}]`, "achievements[0].at"},
+		{"more", "gold-club|2026-03-01|level|Gold|x", "achievements[0]", `[{"achievement":"gold-club","note":"x"}]`, "achievements[0].note"},
+	} {
+		badCell(t, "achievements", c.cell, c.csvField, "achievements", c.value, c.jsonField)
+	}
+}
+
+// The cumulative refund reads the same from the value_refunded cell and
+// JSON's value.refunded; a cell or value that is not a decimal is a bad
+// row naming its field; a file without the column refunds nothing.
+func TestValueRefundedSources(t *testing.T) {
+	for name, src := range map[string]migrate.Source{
+		"csv":   migrate.CSV(strings.NewReader("member,value_balance,value_spent,value_refunded\nana,10,30,12.5\n"), shanghai),
+		"jsonl": migrate.JSONL(strings.NewReader(`{"member":"ana","value":{"balance":10,"spent":"30","refunded":"12.5"}}`)),
+	} {
+		rows := rowsOf(t, src)
+		if len(rows) != 1 || rows[0].Err != nil || rows[0].Member.Value == nil {
+			t.Fatalf("%s: rows %+v, want one good row with stored value", name, rows)
+		}
+		if v := rows[0].Member.Value; !v.Balance.Equal(dec("10")) || !v.Spent.Equal(dec("30")) || !v.Refunded.Equal(dec("12.5")) {
+			t.Errorf("%s: value %+v, want balance 10, spent 30, refunded 12.5", name, v)
+		}
+	}
+	if rows := rowsOf(t, migrate.CSV(strings.NewReader("member,value_balance,value_spent\nana,10,30\n"), shanghai)); len(rows) != 1 || rows[0].Err != nil ||
+		rows[0].Member.Value == nil || !rows[0].Member.Value.Refunded.IsZero() {
+		t.Errorf("without the column: rows %+v, want nothing refunded", rows)
+	}
+	// A cell alone gives a stored value of that refund.
+	if rows := rowsOf(t, migrate.CSV(strings.NewReader("member,value_refunded\nana,3\n"), shanghai)); len(rows) != 1 || rows[0].Err != nil ||
+		rows[0].Member.Value == nil || !rows[0].Member.Value.Refunded.Equal(dec("3")) {
+		t.Errorf("a refund alone: rows %+v, want a stored value refunding 3", rows)
+	}
+	badCell(t, "value_refunded", "1e", "value_refunded", "value", `{"balance":1,"refunded":"x"}`, "value.refunded")
 }

@@ -62,8 +62,11 @@
 // has spent enough. Both totals are read in the event's transaction, so
 // concurrent refunds of one member never pass the spend together. The
 // refunds are not matched to purchases: any spend of the member counts,
-// and a migrated member's opening spend (migrate.Value.Spent) counts
-// whole, since the opening state carries no refunds. A retry of an
+// and a migrated member's opening spend (migrate.Value.Spent) counts less
+// the opening refunds (migrate.Value.Refunded, which export.Openings
+// writes from Account's Refunded), as in the program the member came
+// from; before, the opening state carried no refunds and the whole
+// opening spend was refundable. A retry of an
 // accepted refund (same event ID and content) is found before the check
 // and returns its first outcome, Duplicate set, whatever has been
 // refunded since.

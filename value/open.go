@@ -27,9 +27,11 @@ func (p *part) MemberRecords(dst []store.Read, member string) []store.Read {
 	return append(dst, engine.MemberRange(bTotals, member))
 }
 
-// CheckOpen checks a member's opening stored value: amounts must not be
-// negative nor have more decimal places than the definition's scale, and
-// keep to the limit on decimals (event.CheckDecimal).
+// CheckOpen checks a member's opening stored value: amounts (the balance,
+// the cumulative recharge, spend and refund) must not be negative nor
+// have more decimal places than the definition's scale, and keep to the
+// limit on decimals (event.CheckDecimal). The refund is not checked
+// against the spend (see migrate.Value).
 func (p *part) CheckOpen(m *migrate.Member) error {
 	v := m.Value
 	if v == nil {
@@ -38,7 +40,7 @@ func (p *part) CheckOpen(m *migrate.Member) error {
 	for _, a := range []struct {
 		name string
 		amt  decimal.Decimal
-	}{{"balance", v.Balance}, {"recharged", v.Recharged}, {"spent", v.Spent}} {
+	}{{"balance", v.Balance}, {"recharged", v.Recharged}, {"spent", v.Spent}, {"refunded", v.Refunded}} {
 		if err := event.CheckDecimal(a.amt); err != nil {
 			return migrate.Field("value."+a.name, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
 		}
@@ -54,8 +56,10 @@ func (p *part) CheckOpen(m *migrate.Member) error {
 
 // Open sets a member's opening stored value (checked by CheckOpen): the
 // balance, credited from the value pool "opening" (ledger kind
-// engine.KindOpening), and the cumulative recharge and spend, which
-// Account reports.
+// engine.KindOpening), and the cumulative recharge, spend and refund,
+// which Account reports: a refund after the import is refused past the
+// spend less the refund imported (ErrRefundExceedsSpend), as it is in
+// the program the member came from.
 func (p *part) Open(u *engine.Unit, m *migrate.Member) error {
 	v := m.Value
 	if v == nil {
@@ -74,7 +78,7 @@ func (p *part) Open(u *engine.Unit, m *migrate.Member) error {
 	for _, t := range []struct {
 		kind ledger.Kind
 		amt  decimal.Decimal
-	}{{KindRecharge, v.Recharged}, {KindSpend, v.Spent}} {
+	}{{KindRecharge, v.Recharged}, {KindSpend, v.Spent}, {KindRefund, v.Refunded}} {
 		if t.amt.IsPositive() {
 			if err := u.AddTotal(bTotals, totalKey(m.Member, t.kind), m.Member, t.amt); err != nil {
 				return err

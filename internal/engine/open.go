@@ -179,6 +179,14 @@ func MemberJSON(m *migrate.Member) (b []byte, ok bool) {
 			o.Int("place", int64(g.Place), true)
 		})
 	})
+	o.array("plans", len(m.Plans), func(i int) {
+		pl := &m.Plans[i]
+		o.object(func() {
+			o.str("plan", pl.Plan, false)
+			o.time("expires", pl.Expires, true)
+			o.time("since", pl.Since, true)
+		})
+	})
 	o.array("points", len(m.Points), func(i int) {
 		p := &m.Points[i]
 		o.object(func() {
@@ -193,6 +201,7 @@ func MemberJSON(m *migrate.Member) (b []byte, ok bool) {
 			o.Dec("balance", v.Balance, false)
 			o.Dec("recharged", v.Recharged, true)
 			o.Dec("spent", v.Spent, true)
+			o.Dec("refunded", v.Refunded, true)
 		})
 	}
 	o.array("coupons", len(m.Coupons), func(i int) {
@@ -201,6 +210,15 @@ func MemberJSON(m *migrate.Member) (b []byte, ok bool) {
 			o.str("template", c.Template, false)
 			o.time("expires", c.Expires, true)
 			o.str("code", c.Code, true)
+		})
+	})
+	o.array("achievements", len(m.Achievements), func(i int) {
+		a := &m.Achievements[i]
+		o.object(func() {
+			o.str("achievement", a.Achievement, false)
+			o.time("at", a.At, true)
+			o.str("source", a.Source, true)
+			o.str("by", a.By, true)
 		})
 	})
 	o.B = append(o.B, '}')

@@ -40,13 +40,16 @@ func TestMemberJSONMatchesMarshal(t *testing.T) {
 		GrowthDays:   []migrate.GrowthDay{{Day: rule.Date{Year: 2025, Month: 5, Day: 31}, Growth: d("-20.50")}, {Day: rule.Date{Year: 2025, Month: 1, Day: 2}, Growth: d("0")}},
 		GiftedLevels: []string{"Silver", "Gold"},
 		OwedGifts:    []migrate.OwedGift{{Level: "Silver", Reward: "coupon:silver-cash", Place: 2}, {Level: "Gold", Reward: "pack:gold"}},
+		Plans:        []migrate.Plan{{Plan: "Plus", Expires: time.Date(2026, 3, 10, 12, 0, 0, 0, sh), Since: at.Add(-time.Hour)}, {Plan: "Max"}},
 		Points: []migrate.Points{
 			{Program: "mall", Lots: []migrate.Lot{{Amount: d("100"), Expires: time.Date(2026, 1, 1, 0, 0, 0, 0, sh), Release: at}, {Amount: d("0.5")}},
 				Pending: []migrate.Lot{{Amount: d("7"), Release: at.Add(time.Hour), Expires: at.AddDate(1, 0, 0)}}},
 			{Program: "air"},
 		},
-		Value:   &migrate.Value{Balance: d("12.34"), Recharged: d("100"), Spent: d("87.66")},
+		Value:   &migrate.Value{Balance: d("12.34"), Recharged: d("100"), Spent: d("87.66"), Refunded: d("0.50")},
 		Coupons: []migrate.Coupon{{Template: "winback-30", Expires: at.AddDate(0, 1, 0), Code: "OLD-1"}, {Template: "t"}},
+		Achievements: []migrate.Achievement{{Achievement: "gold-club", At: at.Add(-time.Minute), Source: "level", By: "Gold"},
+			{Achievement: "first-order"}},
 	}
 	// full sets every field, nested ones too: a field added to the
 	// member fails here until it is set, and then until MemberJSON
@@ -75,6 +78,8 @@ func TestMemberJSONMatchesMarshal(t *testing.T) {
 		{Member: "m1", At: at, Coupons: []migrate.Coupon{{Template: "t", Code: "a\nb"}}},
 		{Member: "m1", At: at, OwedGifts: []migrate.OwedGift{{Level: "金", Reward: "coupon:t"}}},
 		{Member: "m1", At: at, GiftedLevels: []string{"Gold", "金"}},
+		{Member: "m1", At: at, Plans: []migrate.Plan{{Plan: "Plus", Expires: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}},
+		{Member: "m1", At: at, Achievements: []migrate.Achievement{{Achievement: "a", By: "王"}}},
 		{Member: "m1", At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
 		{Member: "m1", At: time.Date(2025, 1, 1, 0, 0, 0, 0, time.FixedZone("", 30))},
 		{Member: "m1", At: at, GrowthDays: []migrate.GrowthDay{{Growth: d("5")}}},
