@@ -223,6 +223,13 @@ func twoInstances(t *testing.T, f func(t *testing.T, ps [2]*membership.Program, 
 			f(t, [2]*membership.Program{p, p}, [2]store.Store{st, st})
 		})
 	}
+	onPostgres(t, f)
+}
+
+// onPostgres runs f, as twoInstances does, on two stores opened on one
+// PostgreSQL schema, each with its Program, when MEMBERSHIP_PG_DSN is
+// set.
+func onPostgres(t *testing.T, f func(t *testing.T, ps [2]*membership.Program, sts [2]store.Store)) {
 	dsn := os.Getenv("MEMBERSHIP_PG_DSN")
 	if dsn == "" {
 		return
