@@ -790,3 +790,69 @@ func TestSecretRotationEndToEnd(t *testing.T) {
 		t.Errorf("%d requests verified, want 16", got)
 	}
 }
+
+// A dead letter replayed after a restart carries the change byte for
+// byte as its first send did (the receiver checks each ID's change
+// against the first it got), with the same ID: the dead letter's JSON
+// round trip keeps the time's offset, the payload and the reason. On
+// bolt, reopened between the dead-lettering and the replays; one lane,
+// so that the first sends arrive in feed order, as the replays do.
+func TestReplayAfterARestartSendsTheSameChange(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "program.db")
+	st, err := bolt.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := openProgram(t, st)
+	orders(t, p, "a", 2, "alice", "bob")
+	chs := feedAll(t, p)
+	down := true
+	rc := newAuditReceiver(t, []byte(secret), func(request) (int, string) {
+		if down {
+			return http.StatusInternalServerError, ""
+		}
+		return http.StatusOK, ""
+	})
+	open := func(st store.Store) *webhook.Deliverer {
+		d, err := webhook.New(openProgram(t, st), st, consumer, rc.srv.URL, []byte(secret), webhook.WithClock(clock),
+			webhook.WithWait((&waits{}).wait), webhook.WithAttempts(1), webhook.WithParallel(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if n, err := open(st).Flush(ctx); err != nil || n != len(chs) {
+		t.Fatalf("Flush = %d, %v; want %d", n, err, len(chs))
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = bolt.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	d := open(st)
+	rc.mu.Lock()
+	down = false
+	rc.mu.Unlock()
+	for _, c := range chs {
+		if err := d.Replay(ctx, c.Seq); err != nil {
+			t.Errorf("Replay(%d) = %v", c.Seq, err)
+		}
+	}
+	got := rc.requests()
+	if len(got) != 2*len(chs) {
+		t.Fatalf("%d requests, want each change twice (%d)", len(got), 2*len(chs))
+	}
+	for i, c := range chs {
+		first, replay := got[i], got[len(chs)+i]
+		if first.Seq != c.Seq || replay.Seq != c.Seq || !sameChange(t, replay.Change, c) {
+			t.Errorf("change %d: sent as %d, replayed as %d: %s; want the feed's %s", c.Seq, first.Seq, replay.Seq, replay.Change, changeJSON(t, c))
+		}
+	}
+	if dls, err := d.DeadLetters(ctx, 0, 0); err != nil || len(dls) != 0 {
+		t.Errorf("dead letters after the replays: %d, %v; want none", len(dls), err)
+	}
+}
