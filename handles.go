@@ -43,5 +43,5 @@ func (p *Program) Tasks() *task.Handle { return p.parts.tasks }
 func (p *Program) Tags() *tag.Handle { return p.parts.tags }
 
 // Value returns the stored-value domain: members' balances and cumulative
-// recharge, spend and refund (see package value).
+// recharge, spend, refund and withdrawal (see package value).
 func (p *Program) Value() *value.Handle { return p.parts.value }

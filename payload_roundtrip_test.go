@@ -48,7 +48,7 @@ var payloadTypes = map[string]any{
 	task.ChangeProgressed: task.Progressed{}, task.ChangeCompleted: task.Completed{}, task.ChangeLimitReached: task.LimitReached{},
 
 	value.ChangeRecharged: value.Change{}, value.ChangeSpent: value.Change{}, value.ChangeRefunded: value.Change{},
-	value.ChangeOpened: value.Change{},
+	value.ChangeWithdrawn: value.Change{}, value.ChangeOpened: value.Change{},
 
 	benefit.ChangeAchievement: benefit.Grant{},
 }

@@ -13,9 +13,9 @@ import (
 	"github.com/memberkit/membership/store/memory"
 )
 
-// A cumulative recharge, spend or refund only ever grows from zero: one
-// that reads negative is damage, and every call that reads it fails with
-// ErrCorrupt and changes nothing. Before, Account showed it (a recharge
+// A cumulative recharge, spend, refund or withdrawal only ever grows from
+// zero: one that reads negative is damage, and every call that reads it
+// fails with ErrCorrupt and changes nothing. Before, Account showed it (a recharge
 // total of -50), a recharge added to it, and a refund was refused as
 // exceeding a spend of -50.
 func TestNegativeTotalIsCorrupt(t *testing.T) {
@@ -27,14 +27,15 @@ func TestNegativeTotalIsCorrupt(t *testing.T) {
 		{"recharge", []event.Event{recharge("x", "m", "10", t0)}},
 		{"spend", []event.Event{pay("x", "m", "10", t0), refund("y", "m", "10", t0)}},
 		{"refund", []event.Event{refund("x", "m", "10", t0)}},
+		{"withdraw", []event.Event{withdraw("x", "m", "10", t0)}},
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
 			st := memory.New()
-			p, err := membership.Open(st, valueDef())
+			p, err := membership.Open(st, withdrawDef())
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustProcess(t, p, recharge("r1", "m", "100", t0), pay("p1", "m", "30", t0), refund("f1", "m", "10", t0))
+			mustProcess(t, p, recharge("r1", "m", "100", t0), pay("p1", "m", "30", t0), refund("f1", "m", "10", t0), withdraw("w1", "m", "5", t0))
 			prefix := append([]byte("m\x00"+tc.kind), 0)
 			if n := testkit.OverwritePrefix(t, st, "value.totals", prefix, codec.Amount(dec("-50"))); n == 0 {
 				t.Fatalf("no %s total of m", tc.kind)
@@ -55,13 +56,13 @@ func TestNegativeTotalIsCorrupt(t *testing.T) {
 				t.Errorf("feed has %d changes, want %d", len(f), len(feed))
 			}
 			// The balance is as it was: 100 recharged, 30 spent, 10
-			// refunded, in three entries.
+			// refunded, 5 withdrawn, in four entries.
 			page, err := p.Statement(ctx, ledger.Query{Account: ledger.MemberAccount("m", ledger.Value, "")})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := len(page.Entries); n != 3 || !page.Entries[n-1].Balance.Equal(dec("80")) {
-				t.Errorf("statement after the refusals: %+v; want 3 entries, the last at 80", page.Entries)
+			if n := len(page.Entries); n != 4 || !page.Entries[n-1].Balance.Equal(dec("75")) {
+				t.Errorf("statement after the refusals: %+v; want 4 entries, the last at 75", page.Entries)
 			}
 		})
 	}
@@ -75,7 +76,7 @@ func TestNegativeTotalIsCorrupt(t *testing.T) {
 func TestNegativeBalanceIsCorrupt(t *testing.T) {
 	ctx := context.Background()
 	st := memory.New()
-	p, err := membership.Open(st, valueDef())
+	p, err := membership.Open(st, withdrawDef())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestNegativeBalanceIsCorrupt(t *testing.T) {
 	if a, err := p.Value().Account(ctx, "m"); !errors.Is(err, membership.ErrCorrupt) {
 		t.Errorf("Account = %+v, %v; want ErrCorrupt", a, err)
 	}
-	for _, ev := range []event.Event{recharge("x", "m", "10", t0), pay("y", "m", "10", t0), refund("z", "m", "10", t0)} {
+	for _, ev := range []event.Event{recharge("x", "m", "10", t0), pay("y", "m", "10", t0), refund("z", "m", "10", t0), withdraw("w", "m", "10", t0)} {
 		if _, err := p.Process(ctx, ev); !errors.Is(err, membership.ErrCorrupt) || errors.Is(err, membership.ErrInsufficientBalance) {
 			t.Errorf("%s = %v; want ErrCorrupt, not ErrInsufficientBalance", ev.Type, err)
 		}

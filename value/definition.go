@@ -21,6 +21,18 @@ type Definition struct {
 	// the member's cumulative refunds past the member's cumulative spend
 	// is rejected with ErrRefundExceedsSpend and changes nothing.
 	Refund string `json:"refund,omitempty"`
+	// Withdraw debits the balance by recharged money paid back to the
+	// member (储值退款: the unspent balance returned on request, or a
+	// recharge paid by card and charged back). It is no spend: it counts
+	// in a cumulative total of its own (Account's Withdrawn), not in the
+	// spend, so a refund never credits it back. Like a spend, an event
+	// that would take the balance below zero is rejected with
+	// ledger.ErrInsufficientBalance and changes nothing. The cumulative
+	// recharge stays what was recharged: Recharged less Withdrawn is what
+	// the member recharged and did not take back. What it does to growth
+	// and to the tags' recharge total: see the package comment,
+	// Withdrawals.
+	Withdraw string `json:"withdraw,omitempty"`
 	// Amount names the decimal attribute holding the amount.
 	Amount string `json:"amount"`
 	// Scale is the number of decimal places amounts may have, 0 to 8:
@@ -68,7 +80,7 @@ func (d Definition) Check(env Env) error {
 	if sc := d.Places(); sc < 0 || sc > rule.MaxScale {
 		ps.Addf("scale", "must be 0 to %d", rule.MaxScale)
 	}
-	ops := []struct{ path, typ string }{{"recharge", d.Recharge}, {"spend", d.Spend}, {"refund", d.Refund}}
+	ops := []struct{ path, typ string }{{"recharge", d.Recharge}, {"spend", d.Spend}, {"refund", d.Refund}, {"withdraw", d.Withdraw}}
 	for i, f := range ops {
 		if f.typ == "" {
 			continue

@@ -1,18 +1,19 @@
 // Package value is stored value (余额, 储值): a member's money balance,
-// recharged, spent and refunded through events, never negative, with the
-// cumulative recharge, spend and refund kept for levels, tags and reports.
+// recharged, spent, refunded and withdrawn through events, never
+// negative, with the cumulative recharge, spend, refund and withdrawal
+// kept for levels, tags and reports.
 //
 // A [Definition] (the "stored_value" slot of a program definition) names
-// the event types that recharge, spend and refund (a type names one
-// operation: Check refuses one named twice), and the decimal
-// attribute holding the amount. [New] registers the part with the
+// the event types that recharge, spend, refund and withdraw (each
+// optional; a type names one operation: Check refuses one named twice),
+// and the decimal attribute holding the amount. [New] registers the part with the
 // program's engine; the root package does it when it opens a program, and
 // hands out the [Handle] as Program.Value.
 //
 // # Events
 //
-// Recharges, spends and refunds are events, processed by Program.Process
-// like any other: there is no operator call. Before the transaction, an
+// Recharges, spends, refunds and withdrawals are events, processed by
+// Program.Process like any other: there is no operator call. Before the transaction, an
 // event whose amount is not positive, or has more decimal places than the
 // definition's scale, is refused with an error wrapping
 // event.ErrInvalidEvent that names the attribute: amounts are never
@@ -21,15 +22,15 @@
 // 8 when set. It is a pointer so that an explicit 0 means whole units
 // while a definition that leaves it out keeps the default of 2 it always
 // had, and encodes as before. A migrated member's opening amounts
-// (Program.OpenMember) keep to the same scale. A spend beyond the balance fails its event with
-// ledger.ErrInsufficientBalance and changes nothing, whatever the
-// concurrency: the store serializes writers and the ledger refuses a
-// member account going below zero.
+// (Program.OpenMember) keep to the same scale. A spend or a withdrawal
+// beyond the balance fails its event with ledger.ErrInsufficientBalance
+// and changes nothing, whatever the concurrency: the store serializes
+// writers and the ledger refuses a member account going below zero.
 //
-// A member's balance and cumulative recharge, spend and refund keep to
-// the limit on decimals every amount keeps to (event.CheckDecimal: 40
-// digits, counted as the figure reads: 9e39 recharged by 1.00 is
-// 9000…001, 40 digits, not 42): an event that would take one past it fails with an error
+// A member's balance and cumulative recharge, spend, refund and
+// withdrawal keep to the limit on decimals every amount keeps to
+// (event.CheckDecimal: 40 digits, counted as the figure reads: 9e39
+// recharged by 1.00 is 9000…001, 40 digits, not 42): an event that would take one past it fails with an error
 // wrapping [ErrInvalidAmount] and event.ErrTooLarge, and, like a refund
 // past the spend, changes nothing and leaves its event ID free. An
 // opening (Program.OpenMember) cannot pass it: its amounts each keep to
@@ -38,7 +39,7 @@
 // The cumulative totals only grow, from zero: one that reads negative is
 // damaged data, and Account, and every event that reads it (a recharge
 // its recharge total, a spend its spend, a refund both spend and
-// refunds), fails with an error wrapping store.ErrCorrupt and changes
+// refunds, a withdrawal its withdrawn total), fails with an error wrapping store.ErrCorrupt and changes
 // nothing.
 //
 // Totals across members are not held to the limit: the pool of each kind
@@ -71,6 +72,35 @@
 // and returns its first outcome, Duplicate set, whatever has been
 // refunded since.
 //
+// # Withdrawals
+//
+// A withdrawal (Definition.Withdraw, 储值退款) pays recharged money back to
+// the member: the unspent balance returned on request, or a recharge paid
+// by card and charged back. It debits the balance as a spend does (beyond
+// the balance: ledger.ErrInsufficientBalance, nothing changes, the event ID
+// stays free) but is no spend: it counts in Account's Withdrawn, not in
+// Spent, so no refund can credit it back (what is refundable is still
+// Spent less Refunded), and Recharged keeps what was recharged. Modelling
+// a withdrawal as a spend, as a host had to before, counted it in the
+// spend that a later refund could credit back, and left nothing to tell a
+// recharge kept from one returned. A member's balance is, without an
+// opening, Recharged − Spent + Refunded − Withdrawn.
+//
+// What a returned recharge does to the other domains is theirs to say,
+// since they read events, not this package (see Relations): a recharge
+// returned is not a recharge, so
+//
+//   - the growth of a stored-value ladder (a growth rule on the recharge
+//     type) is taken back by a growth rule on the withdrawal type with the
+//     recharge rule's rate negated (a decrease, down to zero, never
+//     downgrading before the term ends: package level), or, for a
+//     charge-back naming the recharge, by a level refund rule;
+//   - a tag's recharge total (the recharge_total fact, the profile's
+//     Recharged) drops by what is withdrawn when the tag definition names
+//     the withdrawal type (tag.Recharge.Withdraw);
+//   - a report shows the period's withdrawals as Value.Withdrawn
+//     (package report).
+//
 // # Definition changes
 //
 // A definition that replaces the one the store runs may change the event
@@ -80,6 +110,12 @@
 // "stored_value". Members' money would stay the program's liability in the
 // ledger while Account answered ErrNotDefined and the recharge and spend
 // events, still declared, moved nothing.
+//
+// It may add an operation (Withdraw, say) or leave one out while members
+// have totals of it: the totals stay, and Account reports them whatever
+// the definition names (a member's Withdrawn after Withdraw is left out,
+// as Refunded after Refund is), while the type, still declared, moves no
+// money from then on.
 //
 // Nor may it lower the scale while a member's balance has more decimal
 // places than the new one (10.55 under a scale of 1): no spend could take
@@ -96,9 +132,10 @@
 // # What it publishes
 //
 // Each operation posts one ledger transaction of kind [KindRecharge],
-// [KindSpend] or [KindRefund] between the member's account of asset
-// ledger.Value and the pool of its kind, and publishes one change —
-// [ChangeRecharged], [ChangeSpent], [ChangeRefunded] — whose data is a
+// [KindSpend], [KindRefund] or [KindWithdraw] between the member's account
+// of asset ledger.Value and the pool of its kind, and publishes one change
+// — [ChangeRecharged], [ChangeSpent], [ChangeRefunded], [ChangeWithdrawn]
+// — whose data is a
 // [Change]: the amount and the balance after it. A member migrated in
 // (Program.OpenMember) publishes [ChangeOpened], its opening balance, which
 // is no recharge. [EffectsOf] reads them from an outcome. The cumulative totals are engine totals in the
@@ -110,5 +147,5 @@
 // Stored value reads nothing of the other domains. The others see it
 // through the ledger (a member profile's assets) and through the events
 // themselves (a tag rule over recharge totals, a growth rule on a recharge
-// event).
+// event, and on a withdrawal: see Withdrawals).
 package value

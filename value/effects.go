@@ -9,10 +9,12 @@ import (
 
 // Effects is what an outcome did to stored value.
 type Effects struct {
-	// Recharged, Spent and Refunded are the amounts moved (zero when none).
+	// Recharged, Spent, Refunded and Withdrawn are the amounts moved (zero
+	// when none).
 	Recharged decimal.Decimal
 	Spent     decimal.Decimal
 	Refunded  decimal.Decimal
+	Withdrawn decimal.Decimal
 	// Opened is the opening balance a member migrated in brings
 	// (Program.OpenMember, ChangeOpened): not a recharge.
 	Opened decimal.Decimal
@@ -41,6 +43,8 @@ func EffectsOf(out *change.Outcome) (Effects, error) {
 			to = &ef.Spent
 		case ChangeRefunded:
 			to = &ef.Refunded
+		case ChangeWithdrawn:
+			to = &ef.Withdrawn
 		case ChangeOpened:
 			to = &ef.Opened
 		default:

@@ -97,3 +97,58 @@ func ExampleDefinition_wholeUnits() {
 	// 10 false <nil>
 	// balance 10 places 0
 }
+
+// A member recharges 100 and pays 30, then asks for the unspent balance
+// back (储值退款): a withdrawal of 80 is refused (70 held), one of 70 pays
+// it all back. The withdrawal is no spend: the purchase of 30 returned
+// later is refunded in full, and only that, as the account's totals show
+// (100 − 30 + 30 − 70 = 30).
+func ExampleDefinition_withdraw() {
+	ctx := context.Background()
+	amount := []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}
+	def := membership.Definition{
+		Zone: "Asia/Shanghai",
+		Events: []event.Type{{Name: "recharge", Attributes: amount}, {Name: "pay", Attributes: amount},
+			{Name: "refund", Attributes: amount}, {Name: "cash_out", Attributes: amount}},
+		StoredValue: &value.Definition{Recharge: "recharge", Spend: "pay", Refund: "refund", Withdraw: "cash_out", Amount: "amount"},
+	}
+	p, err := membership.Open(memory.New(), def)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, p.Location())
+	ev := func(id, typ, amt string) event.Event {
+		return event.Event{ID: id, Member: "alice", Type: typ, Time: at, Attrs: event.Attrs{"amount": event.Dec(decimal.RequireFromString(amt))}}
+	}
+	for _, e := range []event.Event{ev("e1", "recharge", "100"), ev("e2", "pay", "30"), ev("e3", "cash_out", "80"),
+		ev("e4", "cash_out", "70"), ev("e5", "refund", "30")} {
+		out, err := p.Process(ctx, e)
+		if errors.Is(err, membership.ErrInsufficientBalance) {
+			fmt.Println(e.ID, "refused: insufficient balance")
+			continue
+		} else if err != nil {
+			fmt.Println(err)
+			return
+		}
+		ef, err := value.EffectsOf(out)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%s: withdrawn %s, balance %s\n", e.ID, ef.Withdrawn, ef.Balance)
+	}
+	a, err := p.Value().Account(ctx, "alice")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("balance %s = recharged %s − spent %s + refunded %s − withdrawn %s\n", a.Balance, a.Recharged, a.Spent, a.Refunded, a.Withdrawn)
+	// Output:
+	// e1: withdrawn 0, balance 100
+	// e2: withdrawn 0, balance 70
+	// e3 refused: insufficient balance
+	// e4: withdrawn 70, balance 0
+	// e5: withdrawn 0, balance 30
+	// balance 30 = recharged 100 − spent 30 + refunded 30 − withdrawn 70
+}

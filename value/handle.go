@@ -28,8 +28,8 @@ var (
 	// its Refunded).
 	ErrRefundExceedsSpend = errors.New("refund exceeds the member's spend")
 	// ErrInvalidAmount is wrapped in the error of a stored-value event
-	// that would take the member's balance or cumulative recharge, spend
-	// or refund past the limit on decimals each amount keeps to
+	// that would take the member's balance or cumulative recharge, spend,
+	// refund or withdrawal past the limit on decimals each amount keeps to
 	// (event.CheckDecimal: event.MaxDecimalDigits digits; the error also
 	// wraps event.ErrTooLarge). Like a refund past the spend, the event
 	// changes nothing, and its ID is not taken. (An amount that is not
@@ -38,9 +38,9 @@ var (
 	ErrInvalidAmount = errors.New("invalid amount")
 )
 
-// Handle reads members' stored value. Recharges, spends and refunds are
-// events (see the package comment): there is no write call. A Handle is
-// safe for concurrent use.
+// Handle reads members' stored value. Recharges, spends, refunds and
+// withdrawals are events (see the package comment): there is no write
+// call. A Handle is safe for concurrent use.
 type Handle struct {
 	e   *engine.Engine
 	def *Definition
@@ -102,15 +102,19 @@ func inUse(tx store.Tx) error {
 type Account struct {
 	// Balance is the money the member holds.
 	Balance decimal.Decimal `json:"balance"`
-	// Recharged, Spent and Refunded are cumulative, kept for levels, tags
-	// and reports.
+	// Recharged, Spent, Refunded and Withdrawn are cumulative, kept for
+	// levels, tags and reports. Without an opening (Program.OpenMember),
+	// Balance = Recharged − Spent + Refunded − Withdrawn; Recharged less
+	// Withdrawn is what the member recharged and did not take back.
 	Recharged decimal.Decimal `json:"recharged"`
 	Spent     decimal.Decimal `json:"spent"`
 	Refunded  decimal.Decimal `json:"refunded"`
+	Withdrawn decimal.Decimal `json:"withdrawn"`
 }
 
-// Account returns a member's balance and cumulative recharge, spend and
-// refund (all zero for a member never seen). It returns ErrNotDefined
+// Account returns a member's balance and cumulative recharge, spend,
+// refund and withdrawal (all zero for a member never seen), whatever
+// operations the definition in force names. It returns ErrNotDefined
 // without stored value, an error wrapping event.ErrInvalidArgument for a
 // member that is not an ID (event.CheckMember), an error wrapping
 // store.ErrCorrupt for a total that reads negative (damage: the totals
@@ -134,7 +138,10 @@ func (h *Handle) Account(ctx context.Context, member string) (Account, error) {
 		if a.Spent, err = readTotal(u.Tx(), member, KindSpend); err != nil {
 			return err
 		}
-		a.Refunded, err = readTotal(u.Tx(), member, KindRefund)
+		if a.Refunded, err = readTotal(u.Tx(), member, KindRefund); err != nil {
+			return err
+		}
+		a.Withdrawn, err = readTotal(u.Tx(), member, KindWithdraw)
 		return err
 	})
 	if err != nil {

@@ -16,6 +16,7 @@ const (
 	ChangeRecharged = "value.recharged"
 	ChangeSpent     = "value.spent"
 	ChangeRefunded  = "value.refunded"
+	ChangeWithdrawn = "value.withdrawn"
 )
 
 // Ledger kinds of stored-value postings. Each moves money between the
@@ -24,6 +25,7 @@ const (
 	KindRecharge ledger.Kind = "recharge"
 	KindSpend    ledger.Kind = "spend"
 	KindRefund   ledger.Kind = "refund"
+	KindWithdraw ledger.Kind = "withdraw"
 )
 
 // Change is the data of the value.* changes: the amount moved and the
@@ -105,6 +107,8 @@ func (p *part) op(typ string) (ledger.Kind, string) {
 		return KindSpend, ChangeSpent
 	case p.def.Refund:
 		return KindRefund, ChangeRefunded
+	case p.def.Withdraw:
+		return KindWithdraw, ChangeWithdrawn
 	}
 	return "", ""
 }
@@ -138,9 +142,10 @@ func (p *part) checkPlaces(amt decimal.Decimal) error {
 	return fmt.Errorf("%s has more than %d decimal places (stored-value scale)", amt, sc)
 }
 
-// Process posts a recharge, spend or refund: a spend beyond the balance
-// fails the event with ledger.ErrInsufficientBalance, a refund beyond what
-// the member spent and was not yet refunded with ErrRefundExceedsSpend.
+// Process posts a recharge, spend, refund or withdrawal: a spend or a
+// withdrawal beyond the balance fails the event with
+// ledger.ErrInsufficientBalance, a refund beyond what the member spent and
+// was not yet refunded with ErrRefundExceedsSpend.
 func (p *part) Process(u *engine.Unit, ev event.Event) error {
 	kind, change := p.op(ev.Type)
 	if kind == "" {
@@ -155,7 +160,7 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 	member := account(ev.Member)
 	pool := ledger.Pool(ledger.Value, string(kind))
 	legs := []ledger.Leg{{Account: member, Amount: amt}, {Account: pool, Amount: amt.Neg()}}
-	if kind == KindSpend {
+	if kind == KindSpend || kind == KindWithdraw {
 		legs = []ledger.Leg{{Account: member, Amount: amt.Neg()}, {Account: pool, Amount: amt}}
 	}
 	posted, err := u.Post(ledger.Transaction{Kind: kind, Legs: legs})
