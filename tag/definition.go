@@ -40,10 +40,19 @@ type Orders struct {
 	Product  string `json:"product,omitempty"`
 }
 
-// Recharge names the recharge event type and its amount attribute.
+// Recharge names the recharge event type and its amount attribute, and
+// optionally the event type that pays recharged money back (a stored-value
+// withdrawal, value.Definition.Withdraw).
 type Recharge struct {
 	Event  string `json:"event"`
 	Amount string `json:"amount"`
+	// Withdraw, when set, names the event type whose amount (the
+	// attribute Amount names, declared by that type too) is taken off
+	// the recharge total: a recharge paid back is not a recharge. The
+	// total never goes below zero (a withdrawal of more than it holds,
+	// as of a migrated member's opening balance, leaves zero). Left
+	// empty, the total counts every recharge, paid back or not.
+	Withdraw string `json:"withdraw,omitempty"`
 }
 
 // Manual declares a manual tag.
@@ -220,6 +229,7 @@ func (d Definition) Check(env Env) error {
 	}
 	if r := d.Recharge; r != nil {
 		d.checkEvent(&ps, env, "recharge", r.Event, []eventAttr{{"amount", r.Amount}})
+		d.checkWithdraw(&ps, env, *r)
 	}
 	if d.Top < 0 {
 		ps.Addf("top", "must not be negative")
@@ -296,6 +306,36 @@ func (d Definition) checkEvent(ps *rule.Problems, env Env, path, typ string, att
 		} else if a.Kind != event.String && a.Kind != event.Strings {
 			ps.Add(rule.Join(path, field), fmt.Errorf("%w: %q is %s, want string or strings", event.ErrAttributeType, name, a.Kind))
 		}
+	}
+}
+
+// checkWithdraw checks Recharge.Withdraw, at "recharge.withdraw": a
+// declared event type other than the recharge's, declaring the amount
+// attribute as a decimal or an integer.
+func (d Definition) checkWithdraw(ps *rule.Problems, env Env, r Recharge) {
+	const path = "recharge.withdraw"
+	if r.Withdraw == "" {
+		return
+	}
+	if r.Withdraw == r.Event {
+		// The recharge would take every such event.
+		ps.Addf(path, "event type %q is already the recharge event", r.Withdraw)
+		return
+	}
+	t, ok := env.EventType(r.Withdraw)
+	if !ok {
+		ps.Add(path, fmt.Errorf("%w %q", event.ErrUnknownType, r.Withdraw))
+		return
+	}
+	if r.Amount == "" {
+		return // reported at recharge.amount
+	}
+	a, ok := t.Attr(r.Amount)
+	switch {
+	case !ok:
+		ps.Add(path, fmt.Errorf("%w %q in type %q", event.ErrUnknownAttribute, r.Amount, r.Withdraw))
+	case a.Kind != event.Decimal && a.Kind != event.Integer:
+		ps.Add(path, fmt.Errorf("%w: %q of %q is %s, want decimal or integer", event.ErrAttributeType, r.Amount, r.Withdraw, a.Kind))
 	}
 }
 

@@ -49,6 +49,18 @@
 // cannot pass it: the total it brings (migrate.Value.Recharged) is
 // refused beyond the limit, and the member is new.
 //
+// A recharge paid back is not a recharge: when the definition names the
+// withdrawal event type (Recharge.Withdraw, the type stored value's
+// Definition.Withdraw names), each withdrawal takes its amount off the
+// member's recharge total (the recharge_total fact, the profile's
+// Recharged), down to zero and never below, so "recharge total ≥ 1,000"
+// no longer tags a member who recharged 1,000 and took 600 back (400).
+// Left out, the total counts every recharge, paid back or not, as before
+// withdrawals existed. Taking a withdrawal off the total is not as the
+// order statistics treat refunds (below): a withdrawal returns the money
+// recharged itself, which the member no longer holds with the program,
+// while a refunded order was still placed.
+//
 // The statistics count orders as placed: a refund does not lower the
 // order count or amounts (the refund rules of points and growth reverse
 // what an order earned, not the profile's figures), so a rule over them

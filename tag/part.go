@@ -143,10 +143,10 @@ func loadKnown(tx store.Tx, member string) (state, error) {
 	return s, err
 }
 
-// Process keeps the statistics of an order or a recharge and re-evaluates
-// the member's rules. A recharge that would take the member's recharge
-// total past the limit on decimals fails the event with an error wrapping
-// event.ErrTooLarge.
+// Process keeps the statistics of an order, a recharge or a withdrawal and
+// re-evaluates the member's rules. A recharge that would take the member's
+// recharge total past the limit on decimals fails the event with an error
+// wrapping event.ErrTooLarge.
 func (p *part) Process(u *engine.Unit, ev event.Event) error {
 	tx := u.Tx()
 	s, err := loadKnown(tx, ev.Member)
@@ -171,6 +171,12 @@ func (p *part) Process(u *engine.Unit, ev event.Event) error {
 			return fmt.Errorf("tag: member %q's recharge total would be %s: %w", ev.Member, s.stats.Recharged, err)
 		}
 		s.changed = true
+	}
+	if r := p.def.Recharge; r != nil {
+		if amt, ok := r.Withdrawn(ev); ok {
+			s.stats.AddWithdrawal(amt)
+			s.changed = true
+		}
 	}
 	_, _, err = p.evaluate(u, ev.Member, nil, &s)
 	return err

@@ -187,6 +187,16 @@ func (r Recharge) Recharged(ev event.Event) (decimal.Decimal, bool) {
 	return amt, true
 }
 
+// Withdrawn reads a withdrawal's amount from ev, or reports false when ev
+// is not the withdrawal event type (Withdraw, none when empty).
+func (r Recharge) Withdrawn(ev event.Event) (decimal.Decimal, bool) {
+	if r.Withdraw == "" || ev.Type != r.Withdraw {
+		return decimal.Zero, false
+	}
+	amt, _ := ev.Decimal(r.Amount)
+	return amt, true
+}
+
 // values returns the distinct non-empty values of a string or list
 // attribute, in order.
 func values(ev event.Event, attr string) []string {
@@ -245,6 +255,16 @@ func (s *Stats) AddOrder(o Order) {
 // AddRecharge adds a recharge's amount to the recharge total.
 func (s *Stats) AddRecharge(amount decimal.Decimal) {
 	s.Recharged = codec.Add(s.Recharged, amount)
+}
+
+// AddWithdrawal takes a withdrawal's amount off the recharge total, down
+// to zero and never below: a recharge paid back is not a recharge. An
+// amount that is not positive takes nothing (stored value refuses such a
+// withdrawal before; an event type the tags alone read may carry one).
+func (s *Stats) AddWithdrawal(amount decimal.Decimal) {
+	if amount.IsPositive() {
+		s.Recharged = decimal.Max(codec.Add(s.Recharged, amount.Neg()), decimal.Zero)
+	}
 }
 
 // AverageOrder returns the order amount divided by the order count, rounded
