@@ -77,6 +77,7 @@ func (r *Report) WriteCSV(w io.Writer) error {
 			d("value", "", "recharged", v.Recharged)
 			d("value", "", "spent", v.Spent)
 			d("value", "", "refunded", v.Refunded)
+			d("value", "", "withdrawn", v.Withdrawn)
 			d("value", "", "other", v.Other)
 			d("value", "", "float", v.Float)
 		}

@@ -76,11 +76,10 @@ func ExampleReport_WriteCSV() {
 	if err != nil {
 		panic(err)
 	}
+	// Without a rate, the points have no liability rows.
 	if err := r.WriteCSV(os.Stdout); err != nil {
 		panic(err)
 	}
-	// Without a rate, the points have no liability rows.
-	//
 	// Output:
 	// period,section,name,figure,value
 	// 2025-03,levels,Silver,members,1
@@ -103,6 +102,7 @@ func ExampleReport_WriteCSV() {
 	// 2025-03,value,,recharged,0
 	// 2025-03,value,,spent,0
 	// 2025-03,value,,refunded,0
+	// 2025-03,value,,withdrawn,0
 	// 2025-03,value,,other,0
 	// 2025-03,value,,float,0
 	// 2025-03,tasks,two-orders,completions,0

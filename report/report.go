@@ -185,14 +185,18 @@ type Coupons struct {
 }
 
 // Value is the stored-value figures of a period: what members recharged,
-// spent and were refunded, and the float (every member's balance) at its
-// start and end. Opening + Recharged − Spent + Refunded + Other = Float,
-// the ledger's reconciliation.
+// spent, were refunded and withdrew (recharged money paid back to them,
+// value.Definition.Withdraw), and the float (every member's balance) at
+// its start and end. Opening + Recharged − Spent + Refunded − Withdrawn +
+// Other = Float, the ledger's reconciliation. Recharged is what was
+// recharged, withdrawals apart: Recharged − Withdrawn is the period's
+// net recharge.
 type Value struct {
 	Opening   decimal.Decimal `json:"opening"`
 	Recharged decimal.Decimal `json:"recharged"`
 	Spent     decimal.Decimal `json:"spent"`
 	Refunded  decimal.Decimal `json:"refunded"`
+	Withdrawn decimal.Decimal `json:"withdrawn"`
 	// Other is the net of every other kind: the balances of members
 	// migrated in (Program.OpenMember, the ledger's kind "opening").
 	Other decimal.Decimal `json:"other"`
@@ -437,7 +441,7 @@ func addValue(ctx context.Context, p *membership.Program, full membership.Defini
 		return err
 	}
 	for i, kinds := range per {
-		v := &Value{Opening: bal, Recharged: decimal.Zero, Spent: decimal.Zero, Refunded: decimal.Zero, Other: decimal.Zero}
+		v := &Value{Opening: bal, Recharged: decimal.Zero, Spent: decimal.Zero, Refunded: decimal.Zero, Withdrawn: decimal.Zero, Other: decimal.Zero}
 		for _, k := range slices.Sorted(maps.Keys(kinds)) {
 			amt := kinds[k]
 			switch k {
@@ -447,6 +451,8 @@ func addValue(ctx context.Context, p *membership.Program, full membership.Defini
 				v.Spent = v.Spent.Sub(amt)
 			case value.KindRefund:
 				v.Refunded = v.Refunded.Add(amt)
+			case value.KindWithdraw:
+				v.Withdrawn = v.Withdrawn.Sub(amt)
 			default:
 				v.Other = v.Other.Add(amt)
 			}

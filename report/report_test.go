@@ -280,6 +280,7 @@ func TestCSV(t *testing.T) {
 2025-04,value,,recharged,0
 2025-04,value,,spent,0
 2025-04,value,,refunded,0
+2025-04,value,,withdrawn,0
 2025-04,value,,other,0
 2025-04,value,,float,120
 2025-04,tasks,two-orders,completions,0
@@ -330,6 +331,7 @@ func TestCSVProtectsTextCells(t *testing.T) {
 2025-04,value,,recharged,0
 2025-04,value,,spent,0
 2025-04,value,,refunded,0
+2025-04,value,,withdrawn,0
 2025-04,value,,other,-12.5
 2025-04,value,,float,-12.5
 2025-04,tasks,a;'=b,completions,4

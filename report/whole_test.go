@@ -83,6 +83,7 @@ func TestReportInWholeUnits(t *testing.T) {
 2025-03,value,,recharged,1000
 2025-03,value,,spent,300
 2025-03,value,,refunded,0
+2025-03,value,,withdrawn,0
 2025-03,value,,other,0
 2025-03,value,,float,700
 `
