@@ -419,6 +419,20 @@
 // A ladder fed by recharge events is an ordinary ladder whose growth rule
 // names the recharge event type with a multiplier on its amount.
 //
+// A recharge paid back (a stored-value withdrawal, value.Definition.Withdraw:
+// the unspent balance returned, a card recharge charged back) is not a
+// recharge, so the growth it gave is taken back: give the withdrawal type a
+// growth rule with the recharge rule's rate negated (a multiplier of −1
+// for one growth per yuan). That is a decrease, as a refund's is: down to
+// 0 and never below (the shortfall in the change), counted in the
+// retention window, never downgrading before the term ends
+// (TestStoredValueLadderWithdrawal in the root package). A charge-back
+// that names the recharge may instead take back exactly what that
+// recharge earned, with a refund rule over a recharge growth rule that
+// has an OrderRef (TestStoredValueLadderRechargeAndItsRefund). Growth
+// reads the events, not stored value: without such a rule a withdrawal
+// takes no growth back.
+//
 // The article's other upgrade bases (按积分, 储值, 消费: by points, stored
 // value or spending) are growth rules too: growth is a measure of its own,
 // never derived from the points a member earns or spends. Upgrading by
