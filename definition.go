@@ -121,13 +121,11 @@ func ParseDefinition(data []byte) (Definition, error) {
 // Validate reports every problem of the definition at once, each with its
 // path (events[3].attributes[0].type: unknown type "money"). The error is a
 // *rule.Problems wrapping rule.ErrInvalidDefinition; nil when valid. A
-// rule, step or part naming an event type the definition does not declare
-// is a problem wrapping ErrUnknownEventType, whatever part holds it (only
-// the points rules' did), and one naming an undeclared attribute wraps
-// event.ErrUnknownAttribute (a tag's orders or recharge and stored value's
-// amount read "event type "order" has no attribute "total"" and wrapped
-// neither; they now read as the others: unknown attribute "total" in type
-// "order").
+// rule, step, gift or part naming an event type the definition does not
+// declare is a problem wrapping ErrUnknownEventType, whatever part holds
+// it; one naming an undeclared attribute wraps event.ErrUnknownAttribute
+// (unknown attribute "total" in type "order"), and one naming an
+// attribute of the wrong kind event.ErrAttributeType.
 func (d Definition) Validate() error {
 	var ps rule.Problems
 	d.validate(&ps)

@@ -44,11 +44,9 @@
 //     coupons of a template it gives, is published with the gift's or the
 //     task's reason (a task's rule "task.<name>", an event gift's
 //     "coupons.gifts[i]", a level's "level.<level>.gift"), the pack added
-//     to its inputs (and, for the pack's change, the method and mode);
-//     before, the pack's changes had the pack's own reason ("pack.<name>")
-//     and the templates' ("coupon.<template>"), and nothing in them named
-//     the task or gift, which those of a pack an operator or a member
-//     claims still have.
+//     to its inputs (and, for the pack's change, the method and mode). A
+//     pack an operator or a member claims has the pack's own reason
+//     ("pack.<name>"), and its coupons the templates' ("coupon.<template>").
 //   - [ChangeClaimRefused]: a [Refusal]. A gift or a reward that cannot be
 //     issued (out of stock, a limit, not eligible, outside the claim
 //     period) does not fail its event: the refusal is published instead,
@@ -187,9 +185,8 @@
 // Operator ("operator": the audit trail says who issued by hand), a
 // [RedeemRequest] Via other than [ByCode] and [ByQR] ("via"),
 // a Lock of no coupons ("coupons"), and a Lock naming a coupon twice
-// ("coupons[1]", which wraps ErrNotCombinable too: it was refused in the
-// unit of work as not combinable, saying the coupon was exclusive or the
-// order held two of its template); [Handle.Stats] of a template the
+// ("coupons[i]", the repeat; it wraps ErrNotCombinable too);
+// [Handle.Stats] of a template the
 // definition does not have is [ErrUnknownTemplate].
 //
 // A refusal made in the unit of work is recorded in the audit trail under

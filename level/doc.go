@@ -80,14 +80,9 @@
 // downgrade) is judged on the level held then, read back from the
 // member's history ([Handle.History]); an upgrade the late event brings
 // itself takes effect when the current level started, after its time, so
-// it does not count for it. Before, they read the level the member held
-// when the event was processed, and the growth rules did until this
-// release (a check-in dated at Entry, processed after the member reached
-// Silver, earned nothing from a rule of Entry alone, and a verification
-// dated then earned a rule of Silver alone). An event dated from the
-// latest change on reads only the member's record, as before; a late one
-// reads the history once, however many domains ask for its level (before,
-// once for each: the points rules, the tasks' targets). Tags, which say what the
+// it does not count for it. An event dated from the latest change on
+// reads only the member's record; a late one reads the history once,
+// however many domains ask for its level. Tags, which say what the
 // member is rather than judge an event, follow the current level (package
 // tag).
 //
@@ -223,8 +218,7 @@
 // months' (TestUpgradePeriodIsAnEntryTerm). A permanent entry level
 // (the usual choice) counts all growth since the last term end of a
 // higher level, however old. [Handle.Forecast] lists an entry term's end
-// with nothing needed, even when refunds left its window negative
-// (before, its Needed was the window's shortfall below 0).
+// with nothing needed, even when refunds left its window negative.
 //
 // The window's growth is read from per-member daily buckets kept in the
 // program zone (the days from T − W months to the day before T: term ends
@@ -449,9 +443,7 @@
 // end. A level it makes permanent has no term end: one due from a term
 // that started before ends nothing, the member keeps the level with no
 // term end from then on, growth is not re-based, and [Handle.Forecast]
-// does not list it (TestLevelTermEndOfALevelMadePermanent; before,
-// retention ran there over a window of a month the level did not give,
-// so a Gold member lost Gold for nothing earned in that month). The
+// does not list it (TestLevelTermEndOfALevelMadePermanent). The
 // other way, a level it gives a validity that it had not (a permanent
 // level made timed, an entry level given an upgrade period) starts the
 // term of each member who holds it with no term end at their next event,
@@ -459,9 +451,7 @@
 // time, due as any other, and Status.Since moves there (no level change
 // is recorded or published). A late event dated before the member reached
 // the level starts nothing, and a member with no event keeps the level
-// with no term end (TestLevelVersionGivesAPermanentLevelATerm; before,
-// such members kept it with no term end until their next level change,
-// never losing it). It may
+// with no term end (TestLevelVersionGivesAPermanentLevelATerm). It may
 // not leave out a level or plan that members hold: Open refuses it with
 // membership.ErrDefinitionInUse, naming each with the number of its
 // members. Renaming one leaves its old name out. Move the

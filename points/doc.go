@@ -280,18 +280,16 @@
 // member's other short grants; and so on for what that gives back. Each
 // such round is a transaction of its own, posted after the one it takes
 // from, so an order settled in two rounds has two transactions of
-// KindReversed (one change still, summing both). Before, the charge
-// given back stayed in the lot while its grant stayed short: with o-1
-// (100) and o-2 (50) spent down to o-2's 30, refunded o-1 then o-2 (o-1's
-// refund taking o-2's 30), the redemption's reversal left the member 30
-// points and o-2 30 short, where reversal first leaves 0; and the
-// reversal's other returns settled that grant instead, so the member's
-// own lot was emptied and the order's lot, expiring sooner, kept the
-// points. What stays spendable of a charge given back (its lot's own
-// grant settled) settles the member's other short grants as the
-// reversal's spendable returns do: they are the member's points again,
-// which a refund would have taken for a shortfall. Before, it settled
-// none, and the member kept points while another order stayed short.
+// KindReversed (one change still, summing both). So with o-1 (100) and
+// o-2 (50) spent down to o-2's 30, refunded o-1 then o-2 (o-1's refund
+// taking o-2's 30, o-2's finding its lot empty: 50 short), the
+// redemption's reversal settles 20 of o-2's shortfall with its own return
+// to o-2's lot and the last 30 with the charge given back there: the
+// member ends at 0 with nothing short, as reversal first does. What
+// stays spendable of a charge given back (its lot's own grant settled)
+// settles the member's other short grants as the reversal's spendable
+// returns do: they are the member's points again, which a refund would
+// have taken for a shortfall.
 //
 // So an order that earned 100 points, all redeemed, ends at 0 whether it
 // is refunded and the redemption then reversed, or the other way round,

@@ -190,8 +190,7 @@
 // ("task.limit_reached", [LimitReached]; the reason's Cut names the
 // period). Their reasons, and those of the rewards' changes, name the task
 // as their rule ("task.<name>"), a coupon pack's coupon.issued and
-// coupon.pack_issued too (before, those had the pack's and the
-// templates' own reasons); the rewards are granted with the task as
+// coupon.pack_issued too; the rewards are granted with the task as
 // their source (rule.Source), so an achievement's grant names the task and
 // a coupon is issued by the task claim method. [EffectsOf] reads them from
 // an outcome. The package posts

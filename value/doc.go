@@ -66,8 +66,7 @@
 // and a migrated member's opening spend (migrate.Value.Spent) counts less
 // the opening refunds (migrate.Value.Refunded, which export.Openings
 // writes from Account's Refunded), as in the program the member came
-// from; before, the opening state carried no refunds and the whole
-// opening spend was refundable. A retry of an
+// from. A retry of an
 // accepted refund (same event ID and content) is found before the check
 // and returns its first outcome, Duplicate set, whatever has been
 // refunded since.
