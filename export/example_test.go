@@ -67,9 +67,9 @@ func ExampleMembers() {
 	}
 	fmt.Println(n, "members")
 	// Output:
-	// member,level,since,term_end,growth,lifetime_growth,value_balance,value_recharged,value_spent,value_refunded,coupons_available,coupons_locked,tags
-	// alice,,,,0,0,87.5,100,12.5,0,0,0,
-	// bob,,,,0,0,0,0,0,0,0,0,
+	// member,level,since,term_end,growth,lifetime_growth,value_balance,value_recharged,value_spent,value_refunded,value_withdrawn,coupons_available,coupons_locked,tags
+	// alice,,,,0,0,87.5,100,12.5,0,0,0,0,
+	// bob,,,,0,0,0,0,0,0,0,0,0,
 	// 2 members
 }
 
@@ -114,7 +114,7 @@ func ExampleOpenings() {
 	}
 	fmt.Println(res.Applied, "imported; alice holds", acct.Balance, "of", acct.Recharged, "recharged")
 	// Output:
-	// member,at,value_balance,value_recharged,value_spent,value_refunded
-	// alice,2026-03-31T00:00:00+08:00,87.5,100,12.5,0
+	// member,at,value_balance,value_recharged,value_spent,value_refunded,value_withdrawn
+	// alice,2026-03-31T00:00:00+08:00,87.5,100,12.5,0,0
 	// 1 imported; alice holds 87.5 of 100 recharged
 }

@@ -12,11 +12,11 @@
 // next reach of a level grants its gifts, none, or the rewards owed
 // alike), the paid plans held with their expiries (the same benefits and
 // member price before and after each expiry), points lots with their
-// expiries and releases, stored value with its cumulative recharge, spend
-// and refund, coupons held, achievements granted (with their time and
-// source), manual tags and profile. Members
-// is a report for people; Openings is the one format a program reads
-// back.
+// expiries and releases, stored value with its cumulative recharge, spend,
+// refund and withdrawal (the same tag recharge total where it counts
+// withdrawals off), coupons held, achievements granted (with their time
+// and source), manual tags and profile. Members is a report for people;
+// Openings is the one format a program reads back.
 //
 // Each function reads through a small interface that *membership.Program
 // satisfies, a page at a time, and writes each row as it reads it, so

@@ -25,16 +25,17 @@ import (
 )
 
 // testDef has every domain Members writes: a two-level ladder fed by
-// spend, one point per yuan of an order in program "mall", stored value,
-// a cash coupon and a manual tag.
+// spend, one point per yuan of an order in program "mall", stored value
+// (with withdrawals), a cash coupon and a manual tag.
 const testDef = `{
   "zone": "Asia/Shanghai",
   "events": [
     {"name": "order", "attributes": [{"name": "amount", "type": "decimal", "required": true}]},
     {"name": "recharge", "attributes": [{"name": "amount", "type": "decimal", "required": true}]},
-    {"name": "pay", "attributes": [{"name": "amount", "type": "decimal", "required": true}]}
+    {"name": "pay", "attributes": [{"name": "amount", "type": "decimal", "required": true}]},
+    {"name": "withdraw", "attributes": [{"name": "amount", "type": "decimal", "required": true}]}
   ],
-  "stored_value": {"recharge": "recharge", "spend": "pay", "amount": "amount"},
+  "stored_value": {"recharge": "recharge", "spend": "pay", "withdraw": "withdraw", "amount": "amount"},
   "levels": {
     "ladder": [{"name": "bronze", "upgrade": "0", "validity": {"kind": "permanent"}},
                {"name": "silver", "upgrade": "100", "validity": {"kind": "permanent"}}],
@@ -102,6 +103,7 @@ func TestMembers(t *testing.T) {
 	ctx := context.Background()
 	p := open(t)
 	fill(t, p)
+	process(t, p, "w1", "alice", "withdraw", "19.75", 8)
 	var buf bytes.Buffer
 	var progress []int64
 	n, err := export.Members(ctx, &buf, p, slices.Values([]string{"alice", "bob", "carol"}), day(p, 10),
@@ -111,12 +113,13 @@ func TestMembers(t *testing.T) {
 	}
 	// alice: growth and points 70 + 50 = 120 (whole by default, each
 	// order's rounded down), silver since the second order (2 March);
-	// value 200 − 30.25 = 169.75; two coupons held; tags by name.
+	// value 200 − 30.25 − 19.75 withdrawn = 150; two coupons held; tags
+	// by name.
 	// bob: 30 of each, bronze. carol, never seen: the entry level.
-	want := `member,level,since,term_end,growth,lifetime_growth,points.mall.available,points.mall.pending,points.mall.frozen,value_balance,value_recharged,value_spent,value_refunded,coupons_available,coupons_locked,tags
-alice,silver,2026-03-02T10:00:00+08:00,,120,120,120,0,0,169.75,200,30.25,0,2,0,staff|vip
-bob,bronze,2026-03-05T10:00:00+08:00,,30,30,30,0,0,0,0,0,0,0,0,
-carol,bronze,,,0,0,0,0,0,0,0,0,0,0,0,
+	want := `member,level,since,term_end,growth,lifetime_growth,points.mall.available,points.mall.pending,points.mall.frozen,value_balance,value_recharged,value_spent,value_refunded,value_withdrawn,coupons_available,coupons_locked,tags
+alice,silver,2026-03-02T10:00:00+08:00,,120,120,120,0,0,150,200,30.25,0,19.75,2,0,staff|vip
+bob,bronze,2026-03-05T10:00:00+08:00,,30,30,30,0,0,0,0,0,0,0,0,0,
+carol,bronze,,,0,0,0,0,0,0,0,0,0,0,0,0,
 `
 	if diff := cmp.Diff(want, buf.String()); diff != "" {
 		t.Errorf("CSV (-want +got):\n%s", diff)

@@ -23,8 +23,8 @@ type MemberReader interface {
 // MembersHeader returns the header row of Members' CSV for a definition:
 // member, level, since, term_end, growth, lifetime_growth; for each point
 // program in the definition's order points.<name>.available, .pending and
-// .frozen; value_balance, value_recharged, value_spent, value_refunded;
-// coupons_available, coupons_locked (the coupons held); and tags, the
+// .frozen; value_balance, value_recharged, value_spent, value_refunded,
+// value_withdrawn; coupons_available, coupons_locked (the coupons held); and tags, the
 // member's tag names separated by "|".
 func MembersHeader(def membership.Definition) []string {
 	h := []string{"member", "level", "since", "term_end", "growth", "lifetime_growth"}
@@ -32,7 +32,7 @@ func MembersHeader(def membership.Definition) []string {
 		h = append(h, "points."+p+".available", "points."+p+".pending", "points."+p+".frozen")
 	}
 	return append(h, "value_balance", "value_recharged", "value_spent", "value_refunded",
-		"coupons_available", "coupons_locked", "tags")
+		"value_withdrawn", "coupons_available", "coupons_locked", "tags")
 }
 
 func pointPrograms(def membership.Definition) []string {
@@ -95,6 +95,6 @@ func memberRow(m membership.Member, programs []string) []string {
 		tags[i] = t.Tag
 	}
 	return append(row, amount(m.Value.Balance), amount(m.Value.Recharged), amount(m.Value.Spent),
-		amount(m.Value.Refunded), strconv.Itoa(m.Coupons[coupon.Available]), strconv.Itoa(m.Coupons[coupon.Locked]),
+		amount(m.Value.Refunded), amount(m.Value.Withdrawn), strconv.Itoa(m.Coupons[coupon.Available]), strconv.Itoa(m.Coupons[coupon.Locked]),
 		text(strings.Join(tags, "|")))
 }

@@ -58,8 +58,8 @@ type OpeningReader interface {
 // OpeningsHeader returns the header row of Openings' CSV for a
 // definition: member and at; level, term_end, growth, lifetime,
 // growth_days, gifted_levels, owed_gifts and plans with levels; points
-// and pending with points; value_balance, value_recharged, value_spent
-// and value_refunded with stored value; coupons with coupons;
+// and pending with points; value_balance, value_recharged, value_spent,
+// value_refunded and value_withdrawn with stored value; coupons with coupons;
 // achievements with benefits; tags and one profile.NAME column per
 // declared attribute with tags. These are
 // migrate.CSV's columns, each only when the definition has its domain (an
@@ -73,7 +73,7 @@ func OpeningsHeader(def membership.Definition) []string {
 		h = append(h, "points", "pending")
 	}
 	if def.StoredValue != nil {
-		h = append(h, "value_balance", "value_recharged", "value_spent", "value_refunded")
+		h = append(h, "value_balance", "value_recharged", "value_spent", "value_refunded", "value_withdrawn")
 	}
 	if def.Coupons != nil {
 		h = append(h, "coupons")
@@ -114,9 +114,11 @@ func OpeningsHeader(def membership.Definition) []string {
 // so that the member's benefits and member price are the same at every
 // instant from the run's start on, before and after the expiry; every lot of points still held per
 // program with its expiry, and each pending lot with its release; the
-// stored-value balance with the cumulative recharge, spend and refund (a
-// refund after the import is refused past the same spend less refunds,
-// value.ErrRefundExceedsSpend); the coupons
+// stored-value balance with the cumulative recharge, spend, refund and
+// withdrawal (a refund after the import is refused past the same spend
+// less refunds, value.ErrRefundExceedsSpend; a tag recharge total that
+// counts withdrawals off, tag.Recharge.Withdraw, opens at the recharge
+// less the withdrawal, down to 0); the coupons
 // held (available or locked in a checkout, both imported as available)
 // with their template, expiry and code (the old system's code when the
 // coupon has one, else its own); the achievements granted
@@ -294,7 +296,7 @@ func openingRow(ctx context.Context, src OpeningReader, def membership.Definitio
 		if err != nil {
 			return nil, err
 		}
-		row = append(row, amount(a.Balance), amount(a.Recharged), amount(a.Spent), amount(a.Refunded))
+		row = append(row, amount(a.Balance), amount(a.Recharged), amount(a.Spent), amount(a.Refunded), amount(a.Withdrawn))
 	}
 	if def.Coupons != nil {
 		cs, err := src.Coupons().List(ctx, id)

@@ -165,7 +165,7 @@ type state struct {
 	Frozen           decimal.Decimal
 	Lots             []lot
 	Plans            []level.Held
-	Value            [4]decimal.Decimal // balance, recharged, spent, refunded
+	Value            [5]decimal.Decimal // balance, recharged, spent, refunded, withdrawn
 	Coupons          []held
 	Achievements     []achieved
 	Tags             []string
@@ -216,7 +216,7 @@ func stateOf(t *testing.T, p *membership.Program, member string, at time.Time) s
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Value = [4]decimal.Decimal{v.Balance, v.Recharged, v.Spent, v.Refunded}
+	s.Value = [5]decimal.Decimal{v.Balance, v.Recharged, v.Spent, v.Refunded, v.Withdrawn}
 	cs, err := p.Coupons().List(ctx, member)
 	if err != nil {
 		t.Fatal(err)
@@ -295,7 +295,7 @@ func TestOpeningsRoundTrip(t *testing.T) {
 		Growth: dec("1600"), Lifetime: dec("1600"), Available: dec("1620"), Pending: dec("80"),
 		Lots: []lot{{"", dec("700"), endOf2026, time.Time{}}, {"", dec("200"), endOf2026, time.Time{}}, {"", dec("720"), endOf2026, time.Time{}},
 			{points.SubPending, dec("80"), time.Date(2026, 6, 4, 0, 0, 0, 0, src.Location()), march(src, 13, 10)}},
-		Value: [4]decimal.Decimal{dec("700"), dec("800"), dec("150"), dec("50")},
+		Value: [5]decimal.Decimal{dec("700"), dec("800"), dec("150"), dec("50"), decimal.Zero},
 		Achievements: []achieved{{"gold-club", "level", "Gold", march(src, 5, 10)},
 			{"vip-guest", "operator", "op", march(src, 9, 13)}},
 		Tags: []string{"staff", "vip"},
@@ -427,41 +427,18 @@ func TestOpeningsRoundTrip(t *testing.T) {
 	}
 	checkBenefits("before the expiry")
 
-	// The file without the plans, value_refunded and achievements columns,
-	// as an export before them wrote it: no plan held, nothing refunded,
-	// no achievement granted; the rest as imported.
-	rows, err := csv.NewReader(strings.NewReader(file)).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var older bytes.Buffer
-	cw := csv.NewWriter(&older)
-	var keep []int
-	for i, col := range rows[0] {
-		if col != "plans" && col != "value_refunded" && col != "achievements" {
-			keep = append(keep, i)
-		}
-	}
-	if len(keep) != len(rows[0])-3 {
-		t.Fatalf("header %v: want plans, value_refunded and achievements", rows[0])
-	}
-	for _, r := range rows {
-		var cells []string
-		for _, i := range keep {
-			cells = append(cells, r[i])
-		}
-		if err := cw.Write(cells); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cw.Flush()
+	// The file without the plans, value_refunded, value_withdrawn and
+	// achievements columns, as an export before them wrote it: no plan
+	// held, nothing refunded or withdrawn, no achievement granted; the rest
+	// as imported.
+	older := withoutColumns(t, file, "plans", "value_refunded", "value_withdrawn", "achievements")
 	old := openRetail(t)
-	if res, err := migrate.Run(ctx, old, migrate.CSV(&older, old.Location()), migrate.Options{Name: "older.csv"}); err != nil || res.Applied != 3 {
+	if res, err := migrate.Run(ctx, old, migrate.CSV(strings.NewReader(older), old.Location()), migrate.Options{Name: "older.csv"}); err != nil || res.Applied != 3 {
 		t.Fatalf("import of the older file: %+v %v", res, err)
 	}
 	for _, m := range members {
 		w, g := stateOf(t, dst, m, at), stateOf(t, old, m, at)
-		w.Plans, w.Achievements, w.Value[3] = nil, nil, decimal.Zero
+		w.Plans, w.Achievements, w.Value[3], w.Value[4] = nil, nil, decimal.Zero, decimal.Zero
 		if d := cmp.Diff(w, g, stateCmp...); d != "" {
 			t.Errorf("%s imported from the older file (-want +got):\n%s", m, d)
 		}
@@ -521,6 +498,217 @@ func TestOpeningsRoundTrip(t *testing.T) {
 	// performed: the imported plan's run starts on 10 March, as the
 	// source's.
 	checkBenefits("after the expiry")
+}
+
+// withoutColumns returns the CSV file without the columns named, each of
+// which its header has, as an export before them wrote it.
+func withoutColumns(t *testing.T, file string, cols ...string) string {
+	t.Helper()
+	rows, err := csv.NewReader(strings.NewReader(file)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []int
+	for i, col := range rows[0] {
+		if !slices.Contains(cols, col) {
+			keep = append(keep, i)
+		}
+	}
+	if len(keep) != len(rows[0])-len(cols) {
+		t.Fatalf("header %v: want each of %v", rows[0], cols)
+	}
+	var out bytes.Buffer
+	cw := csv.NewWriter(&out)
+	for _, r := range rows {
+		var cells []string
+		for _, i := range keep {
+			cells = append(cells, r[i])
+		}
+		if err := cw.Write(cells); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
+// withdrawalDef is retailDef with stored-value withdrawals (event type
+// value_withdraw) that the tags' recharge total counts off
+// (tag.Recharge.Withdraw).
+func withdrawalDef(t *testing.T) membership.Definition {
+	t.Helper()
+	def := retailDef(t)
+	def.Events = append(def.Events, event.Type{Name: "value_withdraw", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}})
+	sv := *def.StoredValue
+	sv.Withdraw = "value_withdraw"
+	def.StoredValue = &sv
+	tags := *def.Tags
+	recharge := *tags.Recharge
+	recharge.Withdraw = "value_withdraw"
+	tags.Recharge = &recharge
+	def.Tags = &tags
+	return def
+}
+
+// TestOpeningsRoundTripWithdrawals carries the stored-value withdrawal
+// total (value_withdrawn): the imported members have the same Account,
+// the same tag recharge total (net of withdrawals) and tags, the export
+// of the imported program is the same file, and Verify passes on both. A
+// withdrawal after the import counts off alike on both. The file without
+// the column imports as before it: nothing withdrawn, a balance the
+// totals no longer account for, and the gross recharge total with the
+// card-holder tag (recharge total ≥ 500) it gives.
+func TestOpeningsRoundTripWithdrawals(t *testing.T) {
+	ctx := context.Background()
+	open := func() *membership.Program {
+		p, err := membership.Open(memory.New(), withdrawalDef(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	src := open()
+	ev := func(p *membership.Program, id, member, typ, amount string, when time.Time) error {
+		_, err := p.Process(ctx, event.Event{ID: id, Member: member, Type: typ, Time: when,
+			Attrs: event.Attrs{"amount": event.DecString(amount)}})
+		return err
+	}
+	for _, e := range []struct {
+		id, member, typ, amount string
+		d                       int
+	}{
+		{"r1", "dave", "recharge", "800", 2},
+		{"p1", "dave", "value_pay", "150", 3},
+		{"w1", "dave", "value_withdraw", "400", 4},
+		{"f1", "dave", "value_refund", "50", 5},
+		{"r2", "erin", "recharge", "600", 2},
+		{"w2", "erin", "value_withdraw", "50", 4},
+	} {
+		if err := ev(src, e.id, e.member, e.typ, e.amount, march(src, e.d, 10)); err != nil {
+			t.Fatalf("%s: %v", e.id, err)
+		}
+	}
+	at := march(src, 12, 12)
+	if _, err := src.Advance(ctx, at); err != nil {
+		t.Fatal(err)
+	}
+	members := []string{"dave", "erin"}
+
+	// By hand. dave: 800 recharged, 150 spent, 400 withdrawn, 50 of the
+	// spend refunded: balance 800 − 150 + 50 − 400 = 300; the recharge
+	// total 800 − 400 = 400, below card-holder's 500 (given at the
+	// recharge, taken away by the withdrawal). erin: 600 recharged, 50
+	// withdrawn: balance and recharge total 550, card-holder kept.
+	type figures struct {
+		Account  value.Account
+		Recharge decimal.Decimal
+		Tags     []string
+	}
+	figuresOf := func(p *membership.Program, member string) figures {
+		t.Helper()
+		a, err := p.Value().Account(ctx, member)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prof, err := p.Tags().Profile(ctx, member)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := figures{Account: a, Recharge: prof.Stats.Recharged}
+		for _, tg := range prof.Tags {
+			f.Tags = append(f.Tags, tg.Tag)
+		}
+		return f
+	}
+	want := map[string]figures{
+		"dave": {value.Account{Balance: dec("300"), Recharged: dec("800"), Spent: dec("150"), Refunded: dec("50"), Withdrawn: dec("400")}, dec("400"), nil},
+		"erin": {value.Account{Balance: dec("550"), Recharged: dec("600"), Withdrawn: dec("50")}, dec("550"), []string{"card-holder"}},
+	}
+	for _, m := range members {
+		if d := cmp.Diff(want[m], figuresOf(src, m), stateCmp...); d != "" {
+			t.Errorf("%s before the export (-want +got):\n%s", m, d)
+		}
+	}
+
+	var buf bytes.Buffer
+	if _, err := export.Openings(ctx, &buf, src, slices.Values(members), at, nil); err != nil {
+		t.Fatal(err)
+	}
+	file := buf.String()
+	if got := cells(t, file, "dave"); got["value_refunded"] != "50" || got["value_withdrawn"] != "400" {
+		t.Errorf("dave's row %v, want value_refunded 50, value_withdrawn 400", got)
+	}
+	dst := open()
+	if res, err := migrate.Run(ctx, dst, migrate.CSV(strings.NewReader(file), dst.Location()), migrate.Options{Name: "export.csv"}); err != nil || res.Progress != (migrate.Progress{Rows: 2, Applied: 2}) {
+		t.Fatalf("import: %+v %v\n%s", res, err, file)
+	}
+	for _, p := range []*membership.Program{src, dst} {
+		if err := p.Verify(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range members {
+		got := figuresOf(dst, m)
+		if d := cmp.Diff(want[m], got, stateCmp...); d != "" {
+			t.Errorf("%s imported (-want +got):\n%s", m, d)
+		}
+		// The imported balance is what the totals say it is.
+		a := got.Account
+		if net := a.Recharged.Sub(a.Spent).Add(a.Refunded).Sub(a.Withdrawn); !a.Balance.Equal(net) {
+			t.Errorf("%s imported: balance %s, recharged − spent + refunded − withdrawn %s", m, a.Balance, net)
+		}
+		if d := cmp.Diff(stateOf(t, src, m, at), stateOf(t, dst, m, at), stateCmp...); d != "" {
+			t.Errorf("%s (-exported +imported):\n%s", m, d)
+		}
+	}
+	var again bytes.Buffer
+	if _, err := export.Openings(ctx, &again, dst, slices.Values(members), at, nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(file, again.String()); d != "" {
+		t.Errorf("the imported program's export (-first +second):\n%s", d)
+	}
+
+	// The file without value_withdrawn, as an export before it wrote it:
+	// nothing withdrawn, the balance and other totals as given (dave's
+	// 300 no longer 800 − 150 + 50), and the recharge total gross: 800
+	// gives dave card-holder, erin 600.
+	old := open()
+	older := withoutColumns(t, file, "value_withdrawn")
+	if res, err := migrate.Run(ctx, old, migrate.CSV(strings.NewReader(older), old.Location()), migrate.Options{Name: "older.csv"}); err != nil || res.Applied != 2 {
+		t.Fatalf("import of the older file: %+v %v", res, err)
+	}
+	gross := map[string]figures{
+		"dave": {value.Account{Balance: dec("300"), Recharged: dec("800"), Spent: dec("150"), Refunded: dec("50")}, dec("800"), []string{"card-holder"}},
+		"erin": {value.Account{Balance: dec("550"), Recharged: dec("600")}, dec("600"), []string{"card-holder"}},
+	}
+	for _, m := range members {
+		if d := cmp.Diff(gross[m], figuresOf(old, m), stateCmp...); d != "" {
+			t.Errorf("%s imported from the older file (-want +got):\n%s", m, d)
+		}
+	}
+	if err := old.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// A withdrawal of 100 by erin after the import, on both: balance 450,
+	// withdrawn 150, recharge total 450, below 500: card-holder taken
+	// away on both.
+	after := figures{value.Account{Balance: dec("450"), Recharged: dec("600"), Withdrawn: dec("150")}, dec("450"), nil}
+	for name, p := range map[string]*membership.Program{"source": src, "imported": dst} {
+		if err := ev(p, "w3", "erin", "value_withdraw", "100", march(p, 13, 10)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if d := cmp.Diff(after, figuresOf(p, "erin"), stateCmp...); d != "" {
+			t.Errorf("%s: erin after a withdrawal of 100 (-want +got):\n%s", name, d)
+		}
+		if err := p.Verify(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestOpeningsRefuses checks the arguments Openings refuses and the

@@ -20,7 +20,7 @@ import (
 // openWhole opens testDef with stored value in whole units (scale 0).
 func openWhole(t *testing.T) *membership.Program {
 	t.Helper()
-	doc := strings.Replace(testDef, `"spend": "pay", "amount": "amount"}`, `"spend": "pay", "amount": "amount", "scale": 0}`, 1)
+	doc := strings.Replace(testDef, `"withdraw": "withdraw", "amount": "amount"}`, `"withdraw": "withdraw", "amount": "amount", "scale": 0}`, 1)
 	def, err := membership.ParseDefinition([]byte(doc))
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/store/memory"
 	"github.com/memberkit/membership/value"
+	"github.com/shopspring/decimal"
 )
 
 // badRow is a bad row of a run as these tests check it: its line, member
@@ -416,6 +417,126 @@ func TestImportValueRefunded(t *testing.T) {
 	}
 	if err := refund("rf3", "m2", "0.01"); !errors.Is(err, value.ErrRefundExceedsSpend) {
 		t.Errorf("m2's refund of 0.01: %v, want ErrRefundExceedsSpend", err)
+	}
+	if err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// withdrawing is the retail definition with stored-value withdrawals
+// (event type value_withdraw) that the tags' recharge total counts off
+// (tag.Recharge.Withdraw).
+func withdrawing(t *testing.T) membership.Definition {
+	t.Helper()
+	def := retail(t)
+	def.Events = append(def.Events, event.Type{Name: "value_withdraw", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}})
+	sv := *def.StoredValue
+	sv.Withdraw = "value_withdraw"
+	def.StoredValue = &sv
+	tags := *def.Tags
+	recharge := *tags.Recharge
+	recharge.Withdraw = "value_withdraw"
+	tags.Recharge = &recharge
+	def.Tags = &tags
+	return def
+}
+
+// TestImportValueWithdrawn imports the cumulative withdrawal with the
+// stored value. Where the tags count withdrawals off, the recharge total
+// opens at the recharge less the withdrawal, never below 0: m1 recharged
+// 800, spent 150 and withdrew 400 (balance 250), a total of 400, below
+// the retail card-holder tag's 500; m2 withdrew 500 of 300 recharged (an
+// opening balance withdrawn too, as the import does not check against
+// the recharge), a total of 0. A withdrawal of 250 after the import
+// takes m1's total to 150 and its withdrawn to 650. The retail program
+// as it is (no withdrawal type, tags counting every recharge) keeps the
+// withdrawn total in Account and the whole recharge as the tag total: m1
+// has 800 and card-holder. A negative withdrawal, one finer than the
+// stored-value scale (cents) and a cell that is not a decimal are bad
+// rows naming their field.
+func TestImportValueWithdrawn(t *testing.T) {
+	ctx := context.Background()
+	file := "member,value_balance,value_recharged,value_spent,value_withdrawn\n" +
+		"m1,250,800,150,400\n" +
+		"m2,0,300,0,500\n" +
+		"m3,0,0,0,-1\n" +
+		"m4,0,0,0,0.001\n" +
+		"m5,0,0,0,x\n"
+	type figures struct {
+		Account  value.Account
+		Recharge decimal.Decimal
+		Tags     []string
+	}
+	figuresOf := func(p *membership.Program, member string) figures {
+		t.Helper()
+		a, err := p.Value().Account(ctx, member)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prof, err := p.Tags().Profile(ctx, member)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := figures{Account: a, Recharge: prof.Stats.Recharged}
+		for _, tg := range prof.Tags {
+			f.Tags = append(f.Tags, tg.Tag)
+		}
+		return f
+	}
+	decimals := cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })
+	m1 := value.Account{Balance: dec("250"), Recharged: dec("800"), Spent: dec("150"), Withdrawn: dec("400")}
+	m2 := value.Account{Recharged: dec("300"), Withdrawn: dec("500")}
+	for _, c := range []struct {
+		name   string
+		def    membership.Definition
+		m1, m2 figures
+	}{
+		{"withdrawals counted off", withdrawing(t), figures{m1, dec("400"), nil}, figures{m2, decimal.Zero, nil}},
+		{"retail as it is", retail(t), figures{m1, dec("800"), []string{"card-holder"}}, figures{m2, dec("300"), nil}},
+	} {
+		p, err := membership.Open(memory.New(), c.def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := migrate.Run(ctx, p, migrate.CSV(strings.NewReader(file), shanghai), migrate.Options{Name: "value.csv", At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (migrate.Progress{Rows: 5, Applied: 2, Failed: 3}); res.Progress != want {
+			t.Errorf("%s: progress %+v, want %+v", c.name, res.Progress, want)
+		}
+		want := []badRow{
+			{4, "m3", "value.withdrawn", event.ErrInvalidArgument},
+			{5, "m4", "value.withdrawn", event.ErrInvalidArgument},
+			{6, "m5", "value_withdrawn", migrate.ErrBadRow},
+		}
+		if d := cmp.Diff(want, badRows(res, migrate.ErrBadRow, event.ErrInvalidArgument), sameError); d != "" {
+			t.Errorf("%s: bad rows (-want +got):\n%s", c.name, d)
+		}
+		for member, w := range map[string]figures{"m1": c.m1, "m2": c.m2} {
+			if d := cmp.Diff(w, figuresOf(p, member), decimals); d != "" {
+				t.Errorf("%s: %s (-want +got):\n%s", c.name, member, d)
+			}
+		}
+		if err := p.Verify(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	p, err := membership.Open(memory.New(), withdrawing(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrate.Run(ctx, p, migrate.CSV(strings.NewReader(file), shanghai), migrate.Options{Name: "value.csv", At: at}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Process(ctx, event.Event{ID: "w1", Member: "m1", Type: "value_withdraw", Time: at.Add(time.Hour),
+		Attrs: event.Attrs{"amount": event.DecString("250")}}); err != nil {
+		t.Fatal(err)
+	}
+	want := figures{value.Account{Recharged: dec("800"), Spent: dec("150"), Withdrawn: dec("650")}, dec("150"), nil}
+	if d := cmp.Diff(want, figuresOf(p, "m1"), decimals); d != "" {
+		t.Errorf("m1 after a withdrawal of 250 (-want +got):\n%s", d)
 	}
 	if err := p.Verify(ctx); err != nil {
 		t.Fatal(err)

@@ -90,6 +90,7 @@ func FuzzCSV(f *testing.F) {
 	f.Add([]byte("member,points\nm1,\"mall|1\n"))
 	f.Add([]byte("\ufeffmember,at\nm1,2026-03-08\n\"m2\"x,\n"))
 	f.Add([]byte("member,owed_gifts\nm1,Gold|coupon:g|2;Gold|pack:p\nm2,Gold|coupon:g|0\n"))
+	f.Add([]byte("member,value_balance,value_recharged,value_withdrawn\nm1,0,10,10\nm2,1,2,-3\nm3,,,x\n"))
 	f.Add([]byte("member,plans,value_refunded,achievements\nm1,Plus|2027-03-10|2026-03-10T12:00:00+08:00,2.5,gold-club|2026-03-05T10:00:00+08:00|level|Gold;vip\nm2,Plus,x,a|b|c\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cst := time.FixedZone("CST", 8*3600)
@@ -104,6 +105,7 @@ func FuzzJSONL(f *testing.F) {
 	addFile(f, "testdata/members.jsonl")
 	f.Add([]byte(`{"member":"m1","points":[{"program":"p","lots":[{"amount":1e3}]}]}` + "\n" + `{"member":"m1","member":"m2"}`))
 	f.Add([]byte(`{"member":"m1","owed_gifts":[{"level":"Gold","reward":"pack:p","place":2},{"level":"Gold","reward":"pack:p","place":-1}]}`))
+	f.Add([]byte(`{"member":"m1","value":{"balance":0,"recharged":"10","withdrawn":"10"}}` + "\n" + `{"member":"m2","value":{"withdrawn":null}}`))
 	f.Add([]byte(`{"member":"m1","plans":[{"plan":"Plus","expires":"2027-03-10T12:00:00+08:00"}],"value":{"balance":1,"refunded":"0.5"},` +
 		`"achievements":[{"achievement":"a","at":"2026-03-05T10:00:00+08:00","source":"task","by":"t"},{"achievement":"b"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {

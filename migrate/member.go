@@ -14,10 +14,10 @@
 // granted by its next reach), the paid plans held (each with its expiry
 // and the start of its run), points lots per point program (amount and
 // expiry) and pending points (with the time they become spendable), the
-// stored-value balance with the cumulative recharge, spend and refund,
-// the coupons held (template, expiry, and the old system's code), and the
-// achievements granted (each with its time and what granted it). [CSV]
-// and [JSONL] read them; their
+// stored-value balance with the cumulative recharge, spend, refund and
+// withdrawal, the coupons held (template, expiry, and the old system's
+// code), and the achievements granted (each with its time and what
+// granted it). [CSV] and [JSONL] read them; their
 // formats are documented there. Package export's Openings writes a
 // program's members in the CSV format, so that a program's members move
 // to another store (or deployment) by an export and an import.
@@ -215,19 +215,27 @@ type Lot struct {
 }
 
 // Value is a member's stored value: the balance, the cumulative recharge
-// and spend the statistics and tag rules read, and the cumulative refund
+// and spend the statistics and tag rules read, the cumulative refund
 // (value.Account.Refunded), which a later refund counts against the spend
 // (value.ErrRefundExceedsSpend: what is refundable is Spent less
-// Refunded). Each keeps to the stored-value scale
+// Refunded), and the cumulative withdrawal (value.Account.Withdrawn:
+// recharged money paid back), which a tag definition that counts
+// withdrawals off (tag.Recharge.Withdraw) takes off the recharge total,
+// down to 0. Each keeps to the stored-value scale
 // (value.Definition.Places: whole units when Scale is 0, where 10.5 is
 // refused). Refunded is not checked against Spent: a store of an earlier
 // release may hold refunds past the spend, and such a member has nothing
-// refundable, before the import and after it.
+// refundable, before the import and after it. Nor is Withdrawn checked
+// against Recharged (an opening balance can be withdrawn too), nor the
+// balance against the totals: a member whose figures were consistent
+// (Balance = Recharged − Spent + Refunded − Withdrawn) is so after the
+// import.
 type Value struct {
 	Balance   decimal.Decimal `json:"balance"`
 	Recharged decimal.Decimal `json:"recharged,omitzero"`
 	Spent     decimal.Decimal `json:"spent,omitzero"`
 	Refunded  decimal.Decimal `json:"refunded,omitzero"`
+	Withdrawn decimal.Decimal `json:"withdrawn,omitzero"`
 }
 
 // Coupon is a coupon a member holds: its template, its expiry (zero: as
@@ -246,7 +254,8 @@ type Coupon struct {
 // (achievement.granted)), so that a reader of the change feed tells what was
 // migrated in from what a rule or an operator did. A tag rule that the
 // imported figures satisfy at once (a recharge total reached by
-// Value.Recharged) gives its tag in the same unit of work with the tag
+// Value.Recharged, less Value.Withdrawn where the tags count
+// withdrawals off) gives its tag in the same unit of work with the tag
 // rule's reason, as it would after any event: that tag was not migrated.
 const Rule = "migrate.opening"
 

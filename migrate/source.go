@@ -38,9 +38,9 @@ import (
 //	                 ("Plus|2027-03-10T12:00:00+08:00"; see Plan)
 //	points           spendable lots: program|amount|expires, ";" between lots
 //	pending          pending lots: program|amount|expires|release
-//	value_balance, value_recharged, value_spent, value_refunded
-//	                 the stored value's balance and cumulative recharge, spend
-//	                 and refund
+//	value_balance, value_recharged, value_spent, value_refunded,
+//	value_withdrawn  the stored value's balance and cumulative recharge,
+//	                 spend, refund and withdrawal (see Value)
 //	coupons          coupons held: template|expires|code, ";" between coupons
 //	achievements     achievements granted: achievement|at|source|by, ";"
 //	                 between them ("gold-club|2026-03-05T10:00:00+08:00|level|Gold";
@@ -59,9 +59,10 @@ import (
 // "+2", "" are bad). A plan's expires is required and its since may be
 // left out (the row's time); an achievement may be its name alone, or
 // name|at, granted at the row's time when at is empty and by the import's
-// operator without source and by. An empty plans, achievements or
-// value_refunded cell, or no column, gives none. An empty expires is no
-// expiry (for a coupon: the template's validity); an empty code is none. A time is RFC 3339 ("2026-12-31T23:59:59+08:00")
+// operator without source and by. An empty plans, achievements,
+// value_refunded or value_withdrawn cell, or no column, gives none. An
+// empty expires is no expiry (for a coupon: the template's validity); an
+// empty code is none. A time is RFC 3339 ("2026-12-31T23:59:59+08:00")
 // or a date ("2026-12-31") in loc (UTC if nil): the start of that day for
 // at and release, and for an expires or a term_end its end, 24:00 (the
 // next day's start), as the program's own validities end: a coupon that
@@ -181,7 +182,7 @@ func (s *csvSource) read() ([]string, error) {
 
 var csvColumns = map[string]bool{
 	"request_id": true, "member": true, "at": true, "level": true, "term_end": true, "growth": true, "lifetime": true, "growth_days": true, "gifted_levels": true, "owed_gifts": true,
-	"plans": true, "points": true, "pending": true, "value_balance": true, "value_recharged": true, "value_spent": true, "value_refunded": true,
+	"plans": true, "points": true, "pending": true, "value_balance": true, "value_recharged": true, "value_spent": true, "value_refunded": true, "value_withdrawn": true,
 	"coupons": true, "achievements": true, "tags": true,
 }
 
@@ -281,6 +282,8 @@ func (s *csvSource) Next() (Row, error) {
 			val.Spent, hasValue = p.dec(col, v), true
 		case "value_refunded":
 			val.Refunded, hasValue = p.dec(col, v), true
+		case "value_withdrawn":
+			val.Withdrawn, hasValue = p.dec(col, v), true
 		case "coupons":
 			m.Coupons = p.coupons(v)
 		case "achievements":
@@ -524,7 +527,7 @@ func (p *cellParser) coupons(v string) []Coupon {
 // "owed_gifts": [{"level", "reward", "place"}], "plans": [{"plan",
 // "expires", "since"}], "points": [{"program", "lots": [{"amount",
 // "expires"}], "pending": […]}], "value": {"balance", "recharged",
-// "spent", "refunded"}, "coupons": [{"template", "expires", "code"}],
+// "spent", "refunded", "withdrawn"}, "coupons": [{"template", "expires", "code"}],
 // "achievements": [{"achievement", "at", "source", "by"}], "tags",
 // "profile": {name: text}, …), times in RFC 3339, amounts as strings or numbers;
 // "gifted_levels": [] says that the member had no level's gifts, and
@@ -632,6 +635,7 @@ type (
 		Recharged json.RawMessage `json:"recharged"`
 		Spent     json.RawMessage `json:"spent"`
 		Refunded  json.RawMessage `json:"refunded"`
+		Withdrawn json.RawMessage `json:"withdrawn"`
 	}
 	jsonCoupon struct {
 		Template string          `json:"template"`
@@ -687,7 +691,7 @@ func decodeMember(b []byte, m *Member) error {
 		var jv jsonValue
 		d.strict(jm.Value, "value", &jv)
 		m.Value = &Value{Balance: d.dec("value.balance", jv.Balance), Recharged: d.dec("value.recharged", jv.Recharged), Spent: d.dec("value.spent", jv.Spent),
-			Refunded: d.dec("value.refunded", jv.Refunded)}
+			Refunded: d.dec("value.refunded", jv.Refunded), Withdrawn: d.dec("value.withdrawn", jv.Withdrawn)}
 	}
 	for i, raw := range jm.Coupons {
 		f := fmt.Sprintf("coupons[%d]", i)

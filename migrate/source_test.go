@@ -605,3 +605,31 @@ func TestValueRefundedSources(t *testing.T) {
 	}
 	badCell(t, "value_refunded", "1e", "value_refunded", "value", `{"balance":1,"refunded":"x"}`, "value.refunded")
 }
+
+// The cumulative withdrawal reads the same from the value_withdrawn cell
+// and JSON's value.withdrawn; a cell or value that is not a decimal is a
+// bad row naming its field; a file without the column withdraws nothing.
+func TestValueWithdrawnSources(t *testing.T) {
+	for name, src := range map[string]migrate.Source{
+		"csv":   migrate.CSV(strings.NewReader("member,value_balance,value_recharged,value_refunded,value_withdrawn\nana,10,30,2,22\n"), shanghai),
+		"jsonl": migrate.JSONL(strings.NewReader(`{"member":"ana","value":{"balance":10,"recharged":"30","refunded":2,"withdrawn":"22"}}`)),
+	} {
+		rows := rowsOf(t, src)
+		if len(rows) != 1 || rows[0].Err != nil || rows[0].Member.Value == nil {
+			t.Fatalf("%s: rows %+v, want one good row with stored value", name, rows)
+		}
+		if v := rows[0].Member.Value; !v.Balance.Equal(dec("10")) || !v.Recharged.Equal(dec("30")) || !v.Refunded.Equal(dec("2")) || !v.Withdrawn.Equal(dec("22")) {
+			t.Errorf("%s: value %+v, want balance 10, recharged 30, refunded 2, withdrawn 22", name, v)
+		}
+	}
+	if rows := rowsOf(t, migrate.CSV(strings.NewReader("member,value_balance,value_recharged\nana,10,30\n"), shanghai)); len(rows) != 1 || rows[0].Err != nil ||
+		rows[0].Member.Value == nil || !rows[0].Member.Value.Withdrawn.IsZero() {
+		t.Errorf("without the column: rows %+v, want nothing withdrawn", rows)
+	}
+	// A cell alone gives a stored value of that withdrawal.
+	if rows := rowsOf(t, migrate.CSV(strings.NewReader("member,value_withdrawn\nana,3\n"), shanghai)); len(rows) != 1 || rows[0].Err != nil ||
+		rows[0].Member.Value == nil || !rows[0].Member.Value.Withdrawn.Equal(dec("3")) {
+		t.Errorf("a withdrawal alone: rows %+v, want a stored value withdrawing 3", rows)
+	}
+	badCell(t, "value_withdrawn", "1e", "value_withdrawn", "value", `{"balance":1,"withdrawn":"x"}`, "value.withdrawn")
+}

@@ -56,7 +56,16 @@
 // Recharged), down to zero and never below, so "recharge total ≥ 1,000"
 // no longer tags a member who recharged 1,000 and took 600 back (400).
 // Left out, the total counts every recharge, paid back or not, as before
-// withdrawals existed. Taking a withdrawal off the total is not as the
+// withdrawals existed. A migrated member's opening total is alike: the
+// cumulative recharge it brings (migrate.Value.Recharged) less its
+// cumulative withdrawal (migrate.Value.Withdrawn, which export.Openings
+// writes from value.Account's Withdrawn), down to zero, when Withdraw is
+// named, and the whole recharge when not. That is the source's total,
+// but where a withdrawal there was cut at zero before a later recharge (a
+// withdrawal of an opening balance or of refunded money can pass the
+// total; the cut is not carried, so the import's total is lower) or
+// where the source's definition named Withdraw only from some time on
+// (the withdrawals before it did not count there). Taking a withdrawal off the total is not as the
 // order statistics treat refunds (below): a withdrawal returns the money
 // recharged itself, which the member no longer holds with the program,
 // while a refunded order was still placed.

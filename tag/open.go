@@ -75,7 +75,8 @@ func (p *part) openingAttrs(m *migrate.Member) (map[string]event.Value, error) {
 // Open sets a member's opening profile attributes (text converted to each
 // attribute's declared kind: see parseValue), gives the manual tags the
 // member held, and adds the cumulative recharge brought with the stored
-// value to the statistics the tag rules read; the row passed CheckOpen.
+// value to the statistics the tag rules read (openingRecharge); the row
+// passed CheckOpen.
 // The rules are evaluated after the opening, as after any operator call
 // (Follow). The engine refuses a member the part knows already (a
 // profile, a tag, statistics: MemberRecords) before Open runs: the
@@ -104,16 +105,32 @@ func (p *part) Open(u *engine.Unit, m *migrate.Member) error {
 			}
 		}
 	}
-	if m.Value != nil && m.Value.Recharged.IsPositive() {
+	if amt := p.openingRecharge(m.Value); amt.IsPositive() {
 		s, err := loadState(u.Tx(), m.Member)
 		if err != nil {
 			return err
 		}
-		s.stats.Recharged = s.stats.Recharged.Add(m.Value.Recharged)
+		s.stats.Recharged = s.stats.Recharged.Add(amt)
 		s.changed = true
 		return s.save(u.Tx(), m.Member)
 	}
 	return nil
+}
+
+// openingRecharge is the recharge total an opening stored value brings:
+// its cumulative recharge, less its cumulative withdrawal, down to zero
+// and never below, when the definition takes withdrawals off the total
+// (Recharge.Withdraw), as a withdrawal after the import does (Stats'
+// AddWithdrawal); zero without a stored value.
+func (p *part) openingRecharge(v *migrate.Value) decimal.Decimal {
+	if v == nil {
+		return decimal.Zero
+	}
+	s := Stats{Recharged: v.Recharged}
+	if r := p.def.Recharge; r != nil && r.Withdraw != "" {
+		s.AddWithdrawal(v.Withdrawn)
+	}
+	return s.Recharged
 }
 
 // parseValue reads text as a value of kind: a decimal, an integer,

@@ -83,7 +83,12 @@
 // a withdrawal as a spend, as a host had to before, counted it in the
 // spend that a later refund could credit back, and left nothing to tell a
 // recharge kept from one returned. A member's balance is, without an
-// opening, Recharged − Spent + Refunded − Withdrawn.
+// opening, Recharged − Spent + Refunded − Withdrawn. An opening brings
+// the withdrawn total with the others (migrate.Value.Withdrawn, which
+// export.Openings writes from Account's Withdrawn), so a member moved by
+// an export and an import keeps it, and the balance the totals account
+// for; before, it was not carried and the imported member had withdrawn
+// nothing.
 //
 // What a returned recharge does to the other domains is theirs to say,
 // since they read events, not this package (see Relations): a recharge

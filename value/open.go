@@ -28,10 +28,11 @@ func (p *part) MemberRecords(dst []store.Read, member string) []store.Read {
 }
 
 // CheckOpen checks a member's opening stored value: amounts (the balance,
-// the cumulative recharge, spend and refund) must not be negative nor
-// have more decimal places than the definition's scale, and keep to the
-// limit on decimals (event.CheckDecimal). The refund is not checked
-// against the spend (see migrate.Value).
+// the cumulative recharge, spend, refund and withdrawal) must not be
+// negative nor have more decimal places than the definition's scale, and
+// keep to the limit on decimals (event.CheckDecimal). The refund is not
+// checked against the spend, nor the withdrawal against the recharge (see
+// migrate.Value).
 func (p *part) CheckOpen(m *migrate.Member) error {
 	v := m.Value
 	if v == nil {
@@ -40,7 +41,7 @@ func (p *part) CheckOpen(m *migrate.Member) error {
 	for _, a := range []struct {
 		name string
 		amt  decimal.Decimal
-	}{{"balance", v.Balance}, {"recharged", v.Recharged}, {"spent", v.Spent}, {"refunded", v.Refunded}} {
+	}{{"balance", v.Balance}, {"recharged", v.Recharged}, {"spent", v.Spent}, {"refunded", v.Refunded}, {"withdrawn", v.Withdrawn}} {
 		if err := event.CheckDecimal(a.amt); err != nil {
 			return migrate.Field("value."+a.name, fmt.Errorf("%w: %w", event.ErrInvalidArgument, err))
 		}
@@ -56,10 +57,13 @@ func (p *part) CheckOpen(m *migrate.Member) error {
 
 // Open sets a member's opening stored value (checked by CheckOpen): the
 // balance, credited from the value pool "opening" (ledger kind
-// engine.KindOpening), and the cumulative recharge, spend and refund,
-// which Account reports: a refund after the import is refused past the
-// spend less the refund imported (ErrRefundExceedsSpend), as it is in
-// the program the member came from.
+// engine.KindOpening), and the cumulative recharge, spend, refund and
+// withdrawal, which Account reports: a refund after the import is refused
+// past the spend less the refund imported (ErrRefundExceedsSpend), as it
+// is in the program the member came from. The balance is the one given,
+// not worked out from the totals, so Balance = Recharged − Spent +
+// Refunded − Withdrawn holds after the import when it held in the
+// program the member came from (and every total is carried).
 func (p *part) Open(u *engine.Unit, m *migrate.Member) error {
 	v := m.Value
 	if v == nil {
@@ -78,7 +82,7 @@ func (p *part) Open(u *engine.Unit, m *migrate.Member) error {
 	for _, t := range []struct {
 		kind ledger.Kind
 		amt  decimal.Decimal
-	}{{KindRecharge, v.Recharged}, {KindSpend, v.Spent}, {KindRefund, v.Refunded}} {
+	}{{KindRecharge, v.Recharged}, {KindSpend, v.Spent}, {KindRefund, v.Refunded}, {KindWithdraw, v.Withdrawn}} {
 		if t.amt.IsPositive() {
 			if err := u.AddTotal(bTotals, totalKey(m.Member, t.kind), m.Member, t.amt); err != nil {
 				return err

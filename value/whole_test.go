@@ -116,6 +116,8 @@ func TestWholeUnitsOpening(t *testing.T) {
 		{"value.balance", migrate.Value{Balance: dec("10.5")}},
 		{"value.recharged", migrate.Value{Balance: dec("10"), Recharged: dec("20.5")}},
 		{"value.spent", migrate.Value{Balance: dec("10"), Spent: dec("0.5")}},
+		{"value.refunded", migrate.Value{Balance: dec("10"), Refunded: dec("0.5")}},
+		{"value.withdrawn", migrate.Value{Balance: dec("10"), Withdrawn: dec("0.5")}},
 	} {
 		_, err := p.OpenMember(ctx, migrate.Member{RequestID: "o-" + tc.field, Member: "bob", Operator: "ops", At: t0, Value: &tc.v})
 		var fe *migrate.FieldError

@@ -202,6 +202,7 @@ func MemberJSON(m *migrate.Member) (b []byte, ok bool) {
 			o.Dec("recharged", v.Recharged, true)
 			o.Dec("spent", v.Spent, true)
 			o.Dec("refunded", v.Refunded, true)
+			o.Dec("withdrawn", v.Withdrawn, true)
 		})
 	}
 	o.array("coupons", len(m.Coupons), func(i int) {

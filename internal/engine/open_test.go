@@ -46,7 +46,7 @@ func TestMemberJSONMatchesMarshal(t *testing.T) {
 				Pending: []migrate.Lot{{Amount: d("7"), Release: at.Add(time.Hour), Expires: at.AddDate(1, 0, 0)}}},
 			{Program: "air"},
 		},
-		Value:   &migrate.Value{Balance: d("12.34"), Recharged: d("100"), Spent: d("87.66"), Refunded: d("0.50")},
+		Value:   &migrate.Value{Balance: d("12.34"), Recharged: d("100"), Spent: d("87.66"), Refunded: d("0.50"), Withdrawn: d("0.50")},
 		Coupons: []migrate.Coupon{{Template: "winback-30", Expires: at.AddDate(0, 1, 0), Code: "OLD-1"}, {Template: "t"}},
 		Achievements: []migrate.Achievement{{Achievement: "gold-club", At: at.Add(-time.Minute), Source: "level", By: "Gold"},
 			{Achievement: "first-order"}},
