@@ -469,7 +469,9 @@ func retryAfterDeliverer(t *testing.T, answers []answer) (*waits, *webhook.Deliv
 // A 2xx acknowledges the change whatever its body: a megabyte of it (of
 // which 64 KiB are read), an error in JSON under a 202, or a body that
 // stops coming until the attempt's timeout ends it. Each change is sent
-// once; nothing is retried or dead.
+// once; nothing is retried or dead. The client (bodyDeadline) awaits the
+// answer without the timeout, which then bounds the body alone: the
+// result does not depend on how fast the machine answers.
 func TestTwoHundredWithAnyBodyAcknowledges(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
@@ -509,7 +511,8 @@ func TestTwoHundredWithAnyBodyAcknowledges(t *testing.T) {
 			orders(t, p, "a", 1, "alice")
 			chs := feedAll(t, p)
 			d, err := webhook.New(p, st, consumer, srv.URL, []byte(secret), webhook.WithClock(clock),
-				webhook.WithWait((&waits{}).wait), webhook.WithAttempts(3), webhook.WithTimeout(200*time.Millisecond))
+				webhook.WithWait((&waits{}).wait), webhook.WithAttempts(3), webhook.WithTimeout(200*time.Millisecond),
+				webhook.WithClient(&http.Client{Transport: bodyDeadline{}}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -526,6 +529,38 @@ func TestTwoHundredWithAnyBodyAcknowledges(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bodyDeadline is an http.RoundTripper on which a request's deadline (the
+// Deliverer's attempt timeout) ends the response's body alone: the
+// status and headers are awaited without it. TestTwoHundredWithAnyBodyAcknowledges
+// is about what follows a 2xx, and with the deadline over the whole
+// round trip a loaded machine took longer than 200ms to answer now and
+// then, so that an attempt failed and was retried (2 of 100 runs under
+// -race beside six busy loops: "Stats = {Delivered:3 Retried:1 ...}").
+type bodyDeadline struct{}
+
+func (bodyDeadline) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	resp, err := http.DefaultTransport.RoundTrip(req.WithContext(context.WithoutCancel(ctx)))
+	if err != nil {
+		return nil, err
+	}
+	body := resp.Body
+	resp.Body = stopOnClose{body, context.AfterFunc(ctx, func() { body.Close() })}
+	return resp, nil
+}
+
+// stopOnClose is a response body that, closed, stops its closing on the
+// request's deadline.
+type stopOnClose struct {
+	io.ReadCloser
+	stop func() bool
+}
+
+func (b stopOnClose) Close() error {
+	b.stop()
+	return b.ReadCloser.Close()
 }
 
 // A Deliverer that dies mid-flush (its store fails from a request on:
