@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/memberkit/membership/change"
@@ -81,11 +82,60 @@ func (d *Deliverer) decodeDead(k, v []byte) (DeadLetter, error) {
 	if err := json.Unmarshal(v, &dl); err != nil {
 		return dl, fmt.Errorf("%w: dead letter %d: %w", ErrCorrupt, seq, err)
 	}
-	if dl.Change.Seq != seq || dl.ID != DeliveryID(d.name, seq) || dl.Attempts < 1 {
+	if dl.Change.Seq != seq || !d.ownID(dl.ID, seq) || dl.Attempts < 1 {
 		return dl, fmt.Errorf("%w: dead letter %d holds position %d, ID %q, %d attempts",
 			ErrCorrupt, seq, dl.Change.Seq, dl.ID, dl.Attempts)
 	}
 	return dl, nil
+}
+
+// ownID reports whether id is a delivery ID of this consumer at position
+// seq: of DeliveryID's form, or of legacyID's, which a dead letter stored
+// by an earlier release holds. The change's digest is not recomputed: the
+// dead letter keeps the ID it was first sent with, which Replay sends, and
+// the check is that it belongs to this consumer and position.
+func (d *Deliverer) ownID(id string, seq uint64) bool {
+	rest, ok := strings.CutPrefix(id, legacyID(d.name, seq))
+	if !ok {
+		return false
+	}
+	if rest == "" {
+		return true // an earlier release's
+	}
+	sum, ok := strings.CutPrefix(rest, "-")
+	return ok && len(sum) == 16 && strings.Trim(sum, "0123456789abcdef") == ""
+}
+
+// idOf returns the delivery ID of c, a change read from the feed:
+// DeliveryID's, unless again (its position had a dead letter when its
+// batch was read: an earlier send the cursor did not pass) and that dead
+// letter holds c, the same digest (see changeSum): then the ID the dead
+// letter holds, the one c was first sent with, which an earlier release
+// made in legacyID's form. A dead letter of another change (a restore of
+// the program's store alone gave its position to a new change), one gone
+// since the batch was read, and one that does not decode leave
+// DeliveryID's (putDead reports the last should c fail again). A change
+// that does not encode is an error wrapping ErrCorrupt, as in send.
+func (d *Deliverer) idOf(ctx context.Context, c change.Change, again bool) (string, error) {
+	sum, err := changeSum(c)
+	if err != nil {
+		return "", fmt.Errorf("webhook: %s: encode change %d: %w: %w", d.name, c.Seq, ErrCorrupt, err)
+	}
+	id := deliveryID(d.name, c.Seq, sum)
+	if !again {
+		return id, nil
+	}
+	dl, err := d.getDead(ctx, c.Seq)
+	switch {
+	case errors.Is(err, ErrNoDeadLetter) || errors.Is(err, ErrCorrupt):
+		return id, nil
+	case err != nil:
+		return "", fmt.Errorf("webhook: %s: read the dead letter of %d: %w", d.name, c.Seq, err)
+	}
+	if old, err := changeSum(dl.Change); err == nil && old == sum {
+		return dl.ID, nil
+	}
+	return id, nil
 }
 
 // DeadLetters returns up to limit dead letters after feed position after

@@ -71,7 +71,7 @@ func TestReplayFailingAfterTheDeadLetterWentLeavesItGone(t *testing.T) {
 			}
 			seq := dls[0].Change.Seq
 			e.broken.Store(false)
-			e.replayed.Store(webhook.DeliveryID(consumer, seq))
+			e.replayed.Store(deliveryID(t, dls[0].Change))
 			switch how {
 			case "discarded":
 				e.during = func() error { return d.Discard(ctx, seq) }

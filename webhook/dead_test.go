@@ -80,7 +80,7 @@ func TestDeadLettersSurviveARestartAndReplay(t *testing.T) {
 		}
 		for i, dl := range dls {
 			c := bobs[i]
-			if dl.ID != webhook.DeliveryID(consumer, c.Seq) || dl.Attempts != attempts || dl.Status != http.StatusServiceUnavailable ||
+			if dl.ID != deliveryID(t, c) || dl.Attempts != attempts || dl.Status != http.StatusServiceUnavailable ||
 				!dl.At.Equal(now) || !strings.Contains(dl.Error, "503") || !sameChange(t, changeJSON(t, dl.Change), c) {
 				t.Errorf("dead letter %d = %+v, want change %d after %d attempts ending in 503", i, dl, c.Seq, attempts)
 			}
@@ -142,7 +142,7 @@ func TestDeadLettersSurviveARestartAndReplay(t *testing.T) {
 	}
 	got := rc.requests()[before:]
 	if len(got) != 2 || got[0].Seq != bobs[0].Seq || got[1].Seq != bobs[1].Seq ||
-		got[0].ID != webhook.DeliveryID(consumer, bobs[0].Seq) {
+		got[0].ID != deliveryID(t, bobs[0]) {
 		t.Errorf("replays sent %+v, want bob's first two changes, with their delivery IDs", got)
 	}
 	for _, c := range bobs[2:] {
@@ -170,15 +170,27 @@ func TestDeadLettersSurviveARestartAndReplay(t *testing.T) {
 // Damaged dead letters are errors, never a panic or a silent misread.
 func TestDamagedDeadLetters(t *testing.T) {
 	ctx := context.Background()
+	// crmHash and otherHash are the first 8 bytes of the SHA-256 of
+	// "crm" and "other", by sha256sum: the IDs' consumer part.
+	const crmHash, otherHash = "9261ceef0b969e70", "d9298a10d1b07358"
+	own7 := deliveryID(t, change.Change{Seq: 7})
+	digest := own7[len(crmHash+"-7-"):] // the change's, 16 hex digits
 	for _, tt := range []struct {
 		name  string
 		key   []byte
 		value string
 	}{
 		{"not JSON", keys.New().U64(7), "{"},
-		{"another position", keys.New().U64(7), `{"id":"` + webhook.DeliveryID(consumer, 8) + `","change":{"seq":8},"attempts":1}`},
-		{"another consumer's ID", keys.New().U64(7), `{"id":"` + webhook.DeliveryID("other", 7) + `","change":{"seq":7},"attempts":1}`},
-		{"no attempts", keys.New().U64(7), `{"id":"` + webhook.DeliveryID(consumer, 7) + `","change":{"seq":7}}`},
+		{"another position", keys.New().U64(7), `{"id":"` + deliveryID(t, change.Change{Seq: 8}) + `","change":{"seq":8},"attempts":1}`},
+		{"the ID of another position", keys.New().U64(7), `{"id":"` + crmHash + "-8-" + digest + `","change":{"seq":7},"attempts":1}`},
+		{"another consumer's ID", keys.New().U64(7), `{"id":"` + otherHash + "-7-" + digest + `","change":{"seq":7},"attempts":1}`},
+		// An earlier release's form (no digest) is taken for this
+		// consumer and position only.
+		{"another consumer's ID of the earlier form", keys.New().U64(7), `{"id":"` + otherHash + `-7","change":{"seq":7},"attempts":1}`},
+		{"an ID of the earlier form of another position", keys.New().U64(7), `{"id":"` + crmHash + `-70","change":{"seq":7},"attempts":1}`},
+		{"a digest cut short", keys.New().U64(7), `{"id":"` + own7[:len(own7)-1] + `","change":{"seq":7},"attempts":1}`},
+		{"a digest in capitals", keys.New().U64(7), `{"id":"` + crmHash + "-7-" + strings.ToUpper(digest) + `","change":{"seq":7},"attempts":1}`},
+		{"no attempts", keys.New().U64(7), `{"id":"` + own7 + `","change":{"seq":7}}`},
 		{"short key", []byte{7}, `{}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

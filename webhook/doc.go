@@ -21,9 +21,10 @@
 // the change as the feed has it (kind, member, time, payload, reason, and
 // its feed position in seq). The headers are:
 //
-//   - Membership-Delivery: the delivery ID (see [DeliveryID]), derived from
-//     the consumer name and the feed position, so it is the same in every
-//     attempt, after a restart and in a replay.
+//   - Membership-Delivery: the delivery ID (see [DeliveryID] and "Delivery
+//     IDs" below), made of the consumer name, the feed position and a
+//     digest of the change, so it is the same in every attempt, after a
+//     restart and in a replay, and differs from change to change.
 //   - Membership-Signature: "t=<unix seconds>,v1=<hex HMAC-SHA256 of
 //     "<t>.<body>" under the secret>", the scheme Stripe documents (see
 //     [Sign]), with one v1 more for each secret of WithExtraSecrets; the
@@ -34,6 +35,44 @@
 // 64 KiB and dropped, even when it breaks off). Anything else — another
 // status, a redirect, a refused or dropped connection, no status within
 // the timeout — is a failed attempt.
+//
+// # Delivery IDs
+//
+// A delivery ID is "<consumer>-<seq>-<change>": the first 16 hex digits
+// of the SHA-256 of the consumer name, the change's feed position in
+// decimal, and the first 16 hex digits of the SHA-256 of the change's
+// JSON (the body's "change") with its time in UTC; 54 characters at
+// most. A receiver treats it as opaque: it keeps the IDs it has acted on
+// and compares a request's with them, and does not take it apart (a
+// release that changes the form says so in CHANGES.md).
+//
+// The position alone does not name a change. A store restored from a
+// backup gives the positions of the history it lost to new changes, and
+// two programs sending to one receiver under one consumer name share
+// positions: with the consumer and the position alone those changes went
+// out under IDs the receiver had acted on, and it dropped them as
+// repeats. The change's digest tells them apart. It is the simplest
+// marker that is deterministic: the change, read again from the feed
+// after a restart or a takeover, encodes to the same bytes, so each
+// attempt of it carries the same ID, while two different changes at one
+// position differ in their kind, member, time, event, payload or reason,
+// and so in their digest (two sharing its 64 bits by chance is a 2⁻⁶⁴
+// event). Two changes equal in all of these are one fact to the
+// receiver, and share an ID. Other markers fall short: a random one or a
+// counter would have to be stored with each change to survive a restart,
+// and the change's time or event alone repeats (a clock given, an event
+// with several changes). The time is turned to UTC first: the feed gives
+// it in the program's zone, whose offsets a time zone database update may
+// move; the instant is the change's, its offset is not.
+//
+// A dead letter keeps the ID its change was first sent with, and Replay
+// sends that one. A dead letter stored by a release before the digest
+// joined the ID holds "<consumer>-<seq>" and keeps it, and so does its
+// change when the Deliverer sends it again from the feed (the old release
+// stopped before its cursor passed it). A change the old release had sent
+// but not yet passed with the cursor, and not dead-lettered, goes out
+// again under the new form: a host that lets Flush return (or Run reach
+// the feed's head) before it stops the old release sends none that way.
 //
 // # Guarantees
 //

@@ -163,7 +163,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	if id := r.Header.Get(webhook.HeaderDelivery); d.ID != id || id != webhook.DeliveryID(consumer, c.Seq) {
+	if id := r.Header.Get(webhook.HeaderDelivery); d.ID != id || id != deliveryID(rc.t, c) {
 		rc.t.Errorf("receiver: header ID %q, body ID %q, change %d", id, d.ID, c.Seq)
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
@@ -266,4 +266,15 @@ func bySeq(chs []change.Change) map[uint64]change.Change {
 		m[c.Seq] = c
 	}
 	return m
+}
+
+// deliveryID is webhook.DeliveryID of c to consumer; an error fails t
+// (with Error, so that a receiver's goroutine may call it too).
+func deliveryID(t testing.TB, c change.Change) string {
+	t.Helper()
+	id, err := webhook.DeliveryID(consumer, c)
+	if err != nil {
+		t.Errorf("DeliveryID of change %d: %v", c.Seq, err)
+	}
+	return id
 }

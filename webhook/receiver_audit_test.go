@@ -132,8 +132,8 @@ func (rc *auditReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	if id := r.Header.Get(webhook.HeaderDelivery); id != d.ID || id != webhook.DeliveryID(consumer, c.Seq) {
-		rc.t.Errorf("receiver: header ID %q, body ID %q, change %d: want %q in both", id, d.ID, c.Seq, webhook.DeliveryID(consumer, c.Seq))
+	if id := r.Header.Get(webhook.HeaderDelivery); id != d.ID || id != deliveryID(rc.t, c) {
+		rc.t.Errorf("receiver: header ID %q, body ID %q, change %d: want %q in both", id, d.ID, c.Seq, deliveryID(rc.t, c))
 	}
 	// A repeat carries the change it carried the first time: a receiver
 	// that drops it by its ID drops nothing else.
@@ -176,10 +176,11 @@ func (rc *auditReceiver) refusals() []string {
 	return slices.Clone(rc.refused)
 }
 
-func (rc *auditReceiver) ackCount(seq uint64) int {
+func (rc *auditReceiver) ackCount(c change.Change) int {
+	id := deliveryID(rc.t, c)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	return rc.acked[webhook.DeliveryID(consumer, seq)]
+	return rc.acked[id]
 }
 
 // memberNames returns n member IDs m00, m01, ….
@@ -277,7 +278,7 @@ func oneFailingMember(t *testing.T, st store.Store, lanes int) {
 	}
 	for _, c := range chs {
 		if c.Member != bad {
-			if k := rc.ackCount(c.Seq); k != 1 {
+			if k := rc.ackCount(c); k != 1 {
 				t.Errorf("change %d of %s acknowledged %d times, want once", c.Seq, c.Member, k)
 			}
 		}
@@ -381,7 +382,7 @@ func TestOthersGoOnWhileOneMemberWaits(t *testing.T) {
 		}
 	}
 	for _, c := range chs {
-		if k := rc.ackCount(c.Seq); k != 1 {
+		if k := rc.ackCount(c); k != 1 {
 			t.Errorf("change %d acknowledged %d times, want once", c.Seq, k)
 		}
 	}
@@ -433,7 +434,7 @@ func TestRetryAfterAsAnEndpointSendsIt(t *testing.T) {
 		}
 		dls, err := d.DeadLetters(context.Background(), 0, 0)
 		if err != nil || len(dls) != 1 || dls[0].Status != http.StatusTooManyRequests || dls[0].Attempts != 2 ||
-			dls[0].ID != webhook.DeliveryID(consumer, 1) {
+			dls[0].ID != deliveryID(t, dls[0].Change) || dls[0].Change.Seq != 1 {
 			t.Errorf("dead letters %+v, %v; want change 1 after 2 attempts ending in 429", dls, err)
 		}
 	})
@@ -709,7 +710,7 @@ func restartAfterADeath(t *testing.T, st store.Store, restart func() store.Store
 		sent[r.Seq]++
 	}
 	for _, c := range chs {
-		acked := rc.ackCount(c.Seq) > 0
+		acked := rc.ackCount(c) > 0
 		dl, isDead := dead[c.Seq]
 		switch {
 		case c.Member == bad && (!isDead || acked):
@@ -817,7 +818,7 @@ func TestSecretRotationEndToEnd(t *testing.T) {
 	}
 	all = feedAll(t, p)
 	for _, c := range all {
-		if k := rc.ackCount(c.Seq); k != 1 {
+		if k := rc.ackCount(c); k != 1 {
 			t.Errorf("change %d (%s) acknowledged %d times, want once", c.Seq, c.Member, k)
 		}
 	}

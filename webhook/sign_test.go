@@ -1,10 +1,12 @@
 package webhook_test
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
 
+	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/webhook"
 )
 
@@ -30,13 +32,53 @@ func TestSignIsStripesScheme(t *testing.T) {
 	}
 }
 
+// A delivery ID is the consumer's hash, the position and the change's
+// digest. Worked out with sha256sum: 9261ceef0b969e70 is the first 8
+// bytes of SHA-256("crm"); ff74ac4d9003c09e those of the SHA-256 of
+// {"seq":42,"kind":"points.earned","member":"alice","time":"2026-03-01T10:00:00Z","data":{"amount":"5"}},
+// the change's JSON with its time in UTC.
 func TestDeliveryID(t *testing.T) {
-	// 9261ceef0b969e70: the first 8 bytes of SHA-256("crm"), by sha256sum.
-	if got, want := webhook.DeliveryID("crm", 42), "9261ceef0b969e70-42"; got != want {
+	shanghai := time.FixedZone("CST", 8*3600)
+	c := change.Change{Seq: 42, Kind: "points.earned", Member: "alice",
+		Time: time.Date(2026, 3, 1, 18, 0, 0, 0, shanghai), Data: json.RawMessage(`{"amount":"5"}`)}
+	id := func(consumer string, c change.Change) string {
+		t.Helper()
+		id, err := webhook.DeliveryID(consumer, c)
+		if err != nil {
+			t.Fatalf("DeliveryID(%q, %d) = %v", consumer, c.Seq, err)
+		}
+		return id
+	}
+	if got, want := id("crm", c), "9261ceef0b969e70-42-ff74ac4d9003c09e"; got != want {
 		t.Errorf("DeliveryID = %q, want %q", got, want)
 	}
-	if webhook.DeliveryID("crm2", 42) == webhook.DeliveryID("crm", 42) {
+	// The instant counts, not the zone the feed gives it in.
+	utc := c
+	utc.Time = c.Time.UTC()
+	if id("crm", utc) != id("crm", c) {
+		t.Error("the change in UTC has another delivery ID")
+	}
+	if id("crm2", c) == id("crm", c) {
 		t.Error("two consumers share a delivery ID")
+	}
+	// Another change at the same position (a store restored from a
+	// backup gives it out again): a payload one digit apart, another
+	// member, another instant.
+	for name, other := range map[string]func(*change.Change){
+		"payload": func(c *change.Change) { c.Data = json.RawMessage(`{"amount":"6"}`) },
+		"member":  func(c *change.Change) { c.Member = "bob" },
+		"time":    func(c *change.Change) { c.Time = c.Time.Add(time.Nanosecond) },
+	} {
+		o := c
+		other(&o)
+		if id("crm", o) == id("crm", c) {
+			t.Errorf("another %s at position 42 shares the delivery ID", name)
+		}
+	}
+	bad := c
+	bad.Data = json.RawMessage(`{"amount":`)
+	if got, err := webhook.DeliveryID("crm", bad); !errors.Is(err, webhook.ErrCorrupt) || got != "" {
+		t.Errorf("DeliveryID of a change whose data is no JSON = %q, %v; want ErrCorrupt", got, err)
 	}
 }
 

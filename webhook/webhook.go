@@ -64,21 +64,62 @@ var (
 // Delivery is the JSON body of every request: one change of the feed and
 // its delivery ID.
 type Delivery struct {
-	// ID is the delivery ID (see DeliveryID), also in HeaderDelivery.
+	// ID is the delivery ID (see DeliveryID), also in HeaderDelivery:
+	// opaque to the receiver, which compares it and no more.
 	ID string `json:"id"`
 	// Change is the change as the feed has it, its position in Seq.
 	Change change.Change `json:"change"`
 }
 
-// DeliveryID returns the ID of the delivery of the change at position seq
-// of the feed to consumer: the first 16 hex digits of the SHA-256 of the
-// consumer's name, a dash and the position. It is the same in every
-// attempt, after a restart and in a replay, so that a receiver keeps the
-// IDs it has acted on and drops a request whose ID it has seen; two
-// consumers of one feed sending to one receiver get different IDs.
-func DeliveryID(consumer string, seq uint64) string {
+// DeliveryID returns the ID of the delivery of change c, as the feed
+// gives it, to consumer: "<consumer>-<seq>-<change>", where <consumer> is
+// the first 16 hex digits of the SHA-256 of the consumer's name, <seq>
+// c's feed position (c.Seq) in decimal, and <change> the first 16 hex
+// digits of the SHA-256 of c's JSON as the body carries it, its time
+// turned to UTC (see the package doc, Delivery IDs). It is the same in
+// every attempt, after a restart and in a replay, so that a receiver keeps
+// the IDs it has acted on and drops a request whose ID it has seen; two
+// consumers of one feed get different IDs, and so do two different
+// changes at one position (a store restored from a backup gives the
+// positions of the history it lost to new changes). A receiver treats
+// the ID as opaque: it compares it, it does not take it apart. A change
+// that does not encode (Data that is no JSON), which no Deliverer can
+// send either, is an error wrapping ErrCorrupt.
+func DeliveryID(consumer string, c change.Change) (string, error) {
+	sum, err := changeSum(c)
+	if err != nil {
+		return "", fmt.Errorf("webhook: delivery ID of change %d: %w: %w", c.Seq, ErrCorrupt, err)
+	}
+	return deliveryID(consumer, c.Seq, sum), nil
+}
+
+// deliveryID is DeliveryID's format, from the change's digest sum (see
+// changeSum).
+func deliveryID(consumer string, seq uint64, sum string) string {
+	return legacyID(consumer, seq) + "-" + sum
+}
+
+// legacyID is the delivery ID of position seq to consumer as releases
+// before the change's digest was added made it: "<consumer>-<seq>",
+// DeliveryID's first two parts. A dead letter stored by one holds it, and
+// Replay sends it again (see idOf and ownID).
+func legacyID(consumer string, seq uint64) string {
 	h := sha256.Sum256([]byte(consumer))
 	return hex.EncodeToString(h[:8]) + "-" + strconv.FormatUint(seq, 10)
+}
+
+// changeSum returns the first 16 hex digits of the SHA-256 of c's JSON
+// with its time in UTC: the feed gives times in the program's zone, whose
+// offsets a time zone database update may move, and the instant is what
+// the change holds.
+func changeSum(c change.Change) (string, error) {
+	c.Time = c.Time.UTC()
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8]), nil
 }
 
 // MinSecretBytes is the shortest secret New accepts.
@@ -603,7 +644,10 @@ func isCtxErr(err error) bool {
 func (d *Deliverer) lane(ctx context.Context, l *lease, chs []change.Change, idx []int, stale map[uint64]bool, done, dead []bool) error {
 	for _, i := range idx {
 		c := chs[i]
-		id := DeliveryID(d.name, c.Seq)
+		id, err := d.idOf(ctx, c, stale[c.Seq])
+		if err != nil {
+			return err
+		}
 		f, err := d.send(ctx, l, id, c)
 		if err != nil {
 			return err

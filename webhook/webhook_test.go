@@ -72,8 +72,8 @@ func chaos(t *testing.T, seed uint64) {
 			dead[dl.Change.Seq] = true
 		}
 		for _, c := range chs {
-			if c.Seq <= cursor && !dead[c.Seq] && !snd.acked(webhook.DeliveryID(consumer, c.Seq)) {
-				passed = append(passed, webhook.DeliveryID(consumer, c.Seq))
+			if c.Seq <= cursor && !dead[c.Seq] && !snd.acked(deliveryID(t, c)) {
+				passed = append(passed, deliveryID(t, c))
 			}
 		}
 	}}
@@ -113,7 +113,7 @@ func chaos(t *testing.T, seed uint64) {
 	// Nothing lost: each change acknowledged (seen by the sender) or dead.
 	delivered, forced := 0, 0
 	for _, c := range chs {
-		id := webhook.DeliveryID(consumer, c.Seq)
+		id := deliveryID(t, c)
 		_, isDead := dead[c.Seq]
 		switch {
 		case snd.acked(id) && isDead:
@@ -240,7 +240,7 @@ func TestBackoffWaits(t *testing.T) {
 	if n := strings.Count(out, "level=WARN msg=\"webhook: attempt failed\""); n != 3*len(chs) {
 		t.Errorf("%d warnings of failed attempts, want %d:\n%s", n, 3*len(chs), out)
 	}
-	id := webhook.DeliveryID(consumer, chs[0].Seq)
+	id := deliveryID(t, chs[0])
 	if n := strings.Count(out, "level=ERROR msg=\"webhook: dead-lettered\" consumer=crm id="+id); n != 1 {
 		t.Errorf("the dead letter of %s logged %d times, want once:\n%s", id, n, out)
 	}
@@ -427,7 +427,7 @@ func TestRestartResumesFromTheCursor(t *testing.T) {
 		t.Fatalf("cursor %d after the stop, want %d or %d", cur, chs[3].Seq, chs[4].Seq)
 	}
 	for _, c := range chs {
-		if c.Seq <= cur && !snd.acked(webhook.DeliveryID(consumer, c.Seq)) {
+		if c.Seq <= cur && !snd.acked(deliveryID(t, c)) {
 			t.Errorf("cursor %d passed change %d, never acknowledged", cur, c.Seq)
 		}
 	}
@@ -457,7 +457,7 @@ func TestRestartResumesFromTheCursor(t *testing.T) {
 		}
 	}
 	for _, c := range chs {
-		if !snd.acked(webhook.DeliveryID(consumer, c.Seq)) {
+		if !snd.acked(deliveryID(t, c)) {
 			t.Errorf("change %d never acknowledged", c.Seq)
 		}
 	}
