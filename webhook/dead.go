@@ -30,7 +30,9 @@ type DeadLetter struct {
 	// Status is the last response's HTTP status; 0 when the last attempt
 	// got no response (a refused or dropped connection, a timeout).
 	Status int `json:"status,omitempty"`
-	// Error says why the last attempt failed.
+	// Error says why the last attempt failed. A transport error names
+	// the endpoint by its scheme and host alone (Post "https://host": …),
+	// not its path or query, which may hold a token.
 	Error string `json:"error"`
 	// At is when the last attempt failed, by the Deliverer's clock.
 	At time.Time `json:"at"`

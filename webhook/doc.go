@@ -218,7 +218,12 @@
 // [Deliverer.DeadLetters] pages the dead letters, [Deliverer.Replay] sends
 // one again and [Deliverer.Discard] drops one. Logs go to the
 // *slog.Logger of WithLogger; taking the lease is logged at Info, losing
-// it to a takeover at Warn.
+// it to a takeover at Warn. A failed attempt's error, logged and kept in
+// its dead letter, names the endpoint by its scheme and host alone: an
+// endpoint's path or query may hold a token (Slack's webhook URLs), which
+// Go's own error text shows (it masks a password only). The error is
+// still the client's *url.Error over the transport's, for errors.Is and
+// errors.As.
 //
 // [New] refuses what it cannot use — a nil feed or store, a name that is
 // not an ID, an endpoint that is not http or https, a short secret, an

@@ -161,6 +161,7 @@ type Deliverer struct {
 	leaseBucket string
 	token       string // this Deliverer's, in the lease it holds
 	endpoint    string
+	origin      string // the endpoint's scheme and host, which errors name
 	secret      []byte
 	extra       [][]byte // also signed with (WithExtraSecrets)
 
@@ -302,6 +303,8 @@ func New(feed Feed, st store.Store, name, endpoint string, secret []byte, opts .
 	if err := d.check(); err != nil {
 		return nil, fmt.Errorf("webhook: new %q: %w: %w", name, ErrInvalidArgument, err)
 	}
+	u, _ := url.Parse(endpoint) // checked by check
+	d.origin = u.Scheme + "://" + u.Host
 	c := *d.client // a copy: the host's client stays as it was
 	c.CheckRedirect = noRedirect
 	d.client = &c
@@ -749,7 +752,7 @@ func (d *Deliverer) post(ctx context.Context, id string, attempt int, body []byt
 	req.Header.Set(HeaderSignature, sign(d.now(), body, d.secret, d.extra...))
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return 0, "", err
+		return 0, "", d.hideURL(err)
 	}
 	// Read some of the body, so that the connection can be reused. The
 	// status is the answer: a 2xx whose body breaks off is still an
@@ -762,6 +765,23 @@ func (d *Deliverer) post(ctx context.Context, id string, attempt int, body []byt
 		return resp.StatusCode, retry, fmt.Errorf("status %s", resp.Status)
 	}
 	return resp.StatusCode, retry, nil
+}
+
+// hideURL returns err, the client's error for an attempt, naming the
+// endpoint by its scheme and host alone. The client's *url.Error names
+// the URL it sent to, with a password masked but not a token in the path
+// or the query (Slack's webhook URLs, "?token=…"), and its text is kept in
+// a dead letter's Error and logged. The error stays a *url.Error with the
+// same operation and the same error under it, so errors.Is and errors.As
+// reach what the transport returned (a timeout, a refused connection).
+// The client sends to the endpoint alone (it follows no redirect), so
+// its scheme and host are the URL's.
+func (d *Deliverer) hideURL(err error) error {
+	ue, ok := err.(*url.Error) // what http.Client.Do returns
+	if !ok {
+		return err
+	}
+	return &url.Error{Op: ue.Op, URL: d.origin, Err: ue.Err}
 }
 
 // retryAfter returns the wait that a 429 (Too Many Requests) or 503
