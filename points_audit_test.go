@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/points"
@@ -81,16 +82,11 @@ func TestAuditChargeGivenBackToAShortOrder(t *testing.T) {
 					specOrder("1", "m", "100", time.Date(2026, 3, 1, 9, 0, 0, 0, sh)),
 					specOrder("2", "m", "50", time.Date(2026, 3, 1, 10, 0, 0, 0, sh)))
 				names := map[string]string{specChange(t, outs[0], points.ChangeEarned).Lot: "o-1", specChange(t, outs[1], points.ChangeEarned).Lot: "o-2"}
-				if _, err := ps[1].Points().Redeem(ctx, points.RedeemRequest{RequestID: "rd", Member: "m", Program: "shop", Ref: "x", Amount: testkit.Dec("120"), At: time.Date(2026, 3, 2, 10, 0, 0, 0, sh)}); err != nil {
-					t.Fatal(err)
-				}
+				auditRedeem(t, ps[1], "120", time.Date(2026, 3, 2, 10, 0, 0, 0, sh))
 				refunds := time.Date(2026, 3, 3, 11, 0, 0, 0, sh)
 				reverse := func() {
 					t.Helper()
-					out, err := ps[1].Points().Reverse(ctx, points.ReverseRequest{RequestID: "rv", Operator: "olga", Program: "shop", Ref: "x", At: tc.reversal})
-					if err != nil {
-						t.Fatal(err)
-					}
+					out := auditReverse(t, ps[1], "", tc.reversal)
 					// One change per order settled, in all its rounds:
 					// Amount what was given back less what was taken.
 					got := map[string]string{}
@@ -186,93 +182,81 @@ func TestAuditRefundOfPendingReleasedAndSpentPoints(t *testing.T) {
 	bonus.ID, bonus.PendingDays, bonus.Validity = "bonus", 7, rule.Validity{Kind: rule.MonthEnds}
 	bonus.Formula.Rate = testkit.Dec("0.5")
 	def := specPointsDef("Asia/Shanghai", &points.Definition{Programs: []points.Program{{Name: "shop"}}, Rules: []points.Rule{
-		specBuy, bonus, {ID: "visit", Program: "shop", Event: "visit", Formula: rule.Formula{Kind: rule.Fixed, Fixed: testkit.Dec("30")}}}})
-	for _, reversalFirst := range []bool{false, true} {
-		t.Run(fmt.Sprint("reversal first ", reversalFirst), func(t *testing.T) {
-			onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
-				ctx := context.Background()
-				p := ps[0]
-				outs := testkit.MustProcess(t, p,
-					event.Event{ID: "v", Member: "m", Type: "visit", Time: time.Date(2026, 3, 1, 9, 0, 0, 0, sh)},
-					specOrder("1", "m", "100", time.Date(2026, 3, 1, 10, 0, 0, 0, sh)))
-				names := map[string]string{
-					specChange(t, outs[0], points.ChangeEarned).Lot:  "V",
-					specChange(t, outs[1], points.ChangeEarned).Lot:  "A",
-					specChange(t, outs[1], points.ChangePending).Lot: "P",
-				}
-				if _, err := ps[1].Points().Redeem(ctx, points.RedeemRequest{RequestID: "rd", Member: "m", Program: "shop", Ref: "x", Amount: testkit.Dec("110"), At: time.Date(2026, 3, 2, 10, 0, 0, 0, sh)}); err != nil {
+		specBuy, bonus, auditVisit("30")}})
+	eachReversalOrder(t, def, func(t *testing.T, ps [2]*membership.Program, reversalFirst bool) {
+		ctx := context.Background()
+		p := ps[0]
+		outs := testkit.MustProcess(t, p,
+			event.Event{ID: "v", Member: "m", Type: "visit", Time: time.Date(2026, 3, 1, 9, 0, 0, 0, sh)},
+			specOrder("1", "m", "100", time.Date(2026, 3, 1, 10, 0, 0, 0, sh)))
+		names := map[string]string{
+			specChange(t, outs[0], points.ChangeEarned).Lot:  "V",
+			specChange(t, outs[1], points.ChangeEarned).Lot:  "A",
+			specChange(t, outs[1], points.ChangePending).Lot: "P",
+		}
+		auditRedeem(t, ps[1], "110", time.Date(2026, 3, 2, 10, 0, 0, 0, sh))
+		specBalance(t, p, "shop", "m", time.Date(2026, 3, 2, 10, 0, 0, 0, sh), "20", "50", "0")
+		if reversalFirst {
+			auditReverse(t, ps[1], "", time.Date(2026, 3, 2, 11, 0, 0, 0, sh))
+		}
+		// reversed checks a refund's points.reversed changes, by
+		// rule: amount taken (negative) and shortfall.
+		reversed := func(ev event.Event, want map[string][2]string) {
+			t.Helper()
+			out := testkit.MustProcess(t, p, ev)[0]
+			got := map[string][2]string{}
+			for _, c := range out.ChangesOf(points.ChangeReversed) {
+				var pc points.Change
+				if err := c.Decode(&pc); err != nil {
 					t.Fatal(err)
 				}
-				specBalance(t, p, "shop", "m", time.Date(2026, 3, 2, 10, 0, 0, 0, sh), "20", "50", "0")
-				reverse := func(at time.Time) {
-					t.Helper()
-					if _, err := ps[1].Points().Reverse(ctx, points.ReverseRequest{RequestID: "rv", Operator: "olga", Program: "shop", Ref: "x", At: at}); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if reversalFirst {
-					reverse(time.Date(2026, 3, 2, 11, 0, 0, 0, sh))
-				}
-				// reversed checks a refund's points.reversed changes, by
-				// rule: amount taken (negative) and shortfall.
-				reversed := func(ev event.Event, want map[string][2]string) {
-					t.Helper()
-					out := testkit.MustProcess(t, p, ev)[0]
-					got := map[string][2]string{}
-					for _, c := range out.ChangesOf(points.ChangeReversed) {
-						var pc points.Change
-						if err := c.Decode(&pc); err != nil {
-							t.Fatal(err)
-						}
-						got[c.Reason.Rule] = [2]string{pc.Amount.String(), pc.Shortfall.String()}
-					}
-					if fmt.Sprint(got) != fmt.Sprint(want) {
-						t.Errorf("%s reversed %v, want %v", ev.ID, got, want)
-					}
-				}
-				r1 := map[string][2]string{"buy": {"-20", "20"}, "bonus": {"-20", "0"}}
-				r2 := map[string][2]string{"buy": {"-30", "30"}, "bonus": {"0", "30"}}
-				if reversalFirst {
-					r1 = map[string][2]string{"buy": {"-40", "0"}, "bonus": {"-20", "0"}}
-					r2 = map[string][2]string{"buy": {"-60", "0"}, "bonus": {"-30", "0"}}
-				}
-				reversed(specRefund("r1", "m", "o-1", "40", time.Date(2026, 3, 3, 10, 0, 0, 0, sh)), r1)
-				if reversalFirst {
-					specBalance(t, p, "shop", "m", time.Date(2026, 3, 3, 10, 0, 0, 0, sh), "90", "30", "0")
-				} else {
-					specBalance(t, p, "shop", "m", time.Date(2026, 3, 3, 10, 0, 0, 0, sh), "0", "30", "0")
-				}
-				if _, err := p.Advance(ctx, time.Date(2026, 3, 8, 10, 0, 0, 0, sh)); err != nil {
-					t.Fatal(err)
-				}
-				reversed(specRefund("r2", "m", "o-1", "60", time.Date(2026, 3, 9, 10, 0, 0, 0, sh)), r2)
-				if !reversalFirst {
-					specBalance(t, p, "shop", "m", time.Date(2026, 3, 9, 10, 0, 0, 0, sh), "0", "0", "0")
-					if o, _, err := p.Points().Order(ctx, "o-1"); err != nil || !o.Shortfall.Equal(testkit.Dec("80")) {
-						t.Errorf("o-1 after r2: %+v, %v; want 80 short", o, err)
-					}
-					reverse(time.Date(2026, 3, 10, 10, 0, 0, 0, sh))
-				}
-				at := time.Date(2026, 3, 10, 12, 0, 0, 0, sh)
-				specBalance(t, p, "shop", "m", at, "30", "0", "0")
-				if got := auditLots(t, p, "shop", "m", names); fmt.Sprint(got) != "[V::30]" {
-					t.Errorf("lots %v, want V's 30 alone", got)
-				}
-				if o, _, err := p.Points().Order(ctx, "o-1"); err != nil || !o.Shortfall.IsZero() || !o.Lapsed.IsZero() || !o.Refunded.Equal(testkit.Dec("100")) {
-					t.Errorf("o-1: %+v, %v; want refunded whole, nothing short or lapsed", o, err)
-				}
-				end := time.Date(2026, 4, 2, 0, 0, 0, 0, sh)
-				if _, err := p.Advance(ctx, end); err != nil {
-					t.Fatal(err)
-				}
-				specBalance(t, p, "shop", "m", end, "30", "0", "0")
-				specReconciled(t, p, "shop", "", "", [8]string{"180", "110", "-40", "0", "0", "0", "0", "30"})
-				if err := p.Verify(ctx); err != nil {
-					t.Fatal(err)
-				}
-			})
-		})
-	}
+				got[c.Reason.Rule] = [2]string{pc.Amount.String(), pc.Shortfall.String()}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s reversed %v, want %v", ev.ID, got, want)
+			}
+		}
+		r1 := map[string][2]string{"buy": {"-20", "20"}, "bonus": {"-20", "0"}}
+		r2 := map[string][2]string{"buy": {"-30", "30"}, "bonus": {"0", "30"}}
+		if reversalFirst {
+			r1 = map[string][2]string{"buy": {"-40", "0"}, "bonus": {"-20", "0"}}
+			r2 = map[string][2]string{"buy": {"-60", "0"}, "bonus": {"-30", "0"}}
+		}
+		reversed(specRefund("r1", "m", "o-1", "40", time.Date(2026, 3, 3, 10, 0, 0, 0, sh)), r1)
+		if reversalFirst {
+			specBalance(t, p, "shop", "m", time.Date(2026, 3, 3, 10, 0, 0, 0, sh), "90", "30", "0")
+		} else {
+			specBalance(t, p, "shop", "m", time.Date(2026, 3, 3, 10, 0, 0, 0, sh), "0", "30", "0")
+		}
+		if _, err := p.Advance(ctx, time.Date(2026, 3, 8, 10, 0, 0, 0, sh)); err != nil {
+			t.Fatal(err)
+		}
+		reversed(specRefund("r2", "m", "o-1", "60", time.Date(2026, 3, 9, 10, 0, 0, 0, sh)), r2)
+		if !reversalFirst {
+			specBalance(t, p, "shop", "m", time.Date(2026, 3, 9, 10, 0, 0, 0, sh), "0", "0", "0")
+			if o, _, err := p.Points().Order(ctx, "o-1"); err != nil || !o.Shortfall.Equal(testkit.Dec("80")) {
+				t.Errorf("o-1 after r2: %+v, %v; want 80 short", o, err)
+			}
+			auditReverse(t, ps[1], "", time.Date(2026, 3, 10, 10, 0, 0, 0, sh))
+		}
+		at := time.Date(2026, 3, 10, 12, 0, 0, 0, sh)
+		specBalance(t, p, "shop", "m", at, "30", "0", "0")
+		if got := auditLots(t, p, "shop", "m", names); fmt.Sprint(got) != "[V::30]" {
+			t.Errorf("lots %v, want V's 30 alone", got)
+		}
+		if o, _, err := p.Points().Order(ctx, "o-1"); err != nil || !o.Shortfall.IsZero() || !o.Lapsed.IsZero() || !o.Refunded.Equal(testkit.Dec("100")) {
+			t.Errorf("o-1: %+v, %v; want refunded whole, nothing short or lapsed", o, err)
+		}
+		end := time.Date(2026, 4, 2, 0, 0, 0, 0, sh)
+		if _, err := p.Advance(ctx, end); err != nil {
+			t.Fatal(err)
+		}
+		specBalance(t, p, "shop", "m", end, "30", "0", "0")
+		specReconciled(t, p, "shop", "", "", [8]string{"180", "110", "-40", "0", "0", "0", "0", "30"})
+		if err := p.Verify(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // TestAuditCapRoomBackToTheGrantsWeek: a refund gives its reversed share
@@ -449,22 +433,17 @@ func TestAuditReversalIntoAnExpiredLotBeforeAdvance(t *testing.T) {
 	buy := specBuy
 	buy.Validity = rule.Validity{Kind: rule.MonthEnds}
 	def := specPointsDef("Asia/Shanghai", &points.Definition{Programs: []points.Program{{Name: "shop"}}, Rules: []points.Rule{buy,
-		{ID: "visit", Program: "shop", Event: "visit", Formula: rule.Formula{Kind: rule.Fixed, Fixed: testkit.Dec("50")}}}})
+		auditVisit("50")}})
 	onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
 		ctx := context.Background()
 		p := ps[0]
 		testkit.MustProcess(t, p,
 			event.Event{ID: "v", Member: "m", Type: "visit", Time: time.Date(2026, 3, 1, 8, 0, 0, 0, sh)},
 			specOrder("1", "m", "30", time.Date(2026, 3, 1, 9, 0, 0, 0, sh)))
-		if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "rd", Member: "m", Program: "shop", Ref: "x", Amount: testkit.Dec("20"), At: time.Date(2026, 3, 10, 0, 0, 0, 0, sh)}); err != nil {
-			t.Fatal(err)
-		}
+		auditRedeem(t, p, "20", time.Date(2026, 3, 10, 0, 0, 0, 0, sh))
 		at := time.Date(2026, 4, 2, 10, 0, 0, 0, sh)
 		specBalance(t, p, "shop", "m", at, "50", "0", "0")
-		out, err := ps[1].Points().Reverse(ctx, points.ReverseRequest{RequestID: "rv", Operator: "olga", Program: "shop", Ref: "x", At: at})
-		if err != nil {
-			t.Fatal(err)
-		}
+		out := auditReverse(t, ps[1], "", at)
 		if c := specChange(t, out, points.ChangeExpired); !c.Amount.Equal(testkit.Dec("20")) {
 			t.Errorf("expired again %+v, want 20", c)
 		}
@@ -511,56 +490,44 @@ func TestAuditChargeGivenBackIntoAFrozenShortLot(t *testing.T) {
 		Programs: []points.Program{{Name: "shop", Risk: &points.Risk{Daily: testkit.Dec("100"), Policy: points.Freeze}}},
 		Rules:    []points.Rule{specBuy},
 	})
-	for _, reversalFirst := range []bool{false, true} {
-		t.Run(fmt.Sprint("reversal first ", reversalFirst), func(t *testing.T) {
-			onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
-				ctx := context.Background()
-				p := ps[0]
-				testkit.MustProcess(t, p,
-					specOrder("1", "m", "60", time.Date(2026, 3, 1, 9, 0, 0, 0, sh)),
-					specOrder("2", "m", "50", time.Date(2026, 3, 2, 9, 0, 0, 0, sh)))
-				if _, err := ps[1].Points().Redeem(ctx, points.RedeemRequest{RequestID: "rd", Member: "m", Program: "shop", Ref: "x", Amount: testkit.Dec("80"), At: time.Date(2026, 3, 3, 9, 0, 0, 0, sh)}); err != nil {
-					t.Fatal(err)
-				}
-				reverse := func(at time.Time) {
-					t.Helper()
-					if _, err := ps[1].Points().Reverse(ctx, points.ReverseRequest{RequestID: "rv", Operator: "olga", Program: "shop", Ref: "x", At: at}); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if reversalFirst {
-					reverse(time.Date(2026, 3, 3, 10, 0, 0, 0, sh))
-				}
-				testkit.MustProcess(t, p,
-					specRefund("r1", "m", "o-1", "60", time.Date(2026, 3, 3, 11, 0, 0, 0, sh)),
-					specRefund("r2", "m", "o-2", "50", time.Date(2026, 3, 3, 11, 0, 0, 0, sh)),
-					specOrder("3", "m", "60", time.Date(2026, 3, 2, 20, 0, 0, 0, sh)))
-				if !reversalFirst {
-					specBalance(t, p, "shop", "m", time.Date(2026, 3, 3, 12, 0, 0, 0, sh), "0", "0", "60")
-					reverse(time.Date(2026, 3, 4, 10, 0, 0, 0, sh))
-				}
-				at := time.Date(2026, 3, 4, 12, 0, 0, 0, sh)
-				specBalance(t, p, "shop", "m", at, "0", "0", "60")
-				for _, id := range []string{"o-1", "o-2"} {
-					if o, _, err := p.Points().Order(ctx, id); err != nil || !o.Shortfall.IsZero() || !o.Lapsed.IsZero() {
-						t.Errorf("order %s: %+v, %v; want nothing short or lapsed", id, o, err)
-					}
-				}
-				out, err := p.Points().Restore(ctx, points.ReviewRequest{RequestID: "rev", Program: "shop", Member: "m", Date: "2026-03-02", Operator: "alice", At: at})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if c := specChange(t, out, points.ChangeRestored); !c.Amount.Equal(testkit.Dec("60")) {
-					t.Errorf("restored %+v, want 60", c)
-				}
-				specBalance(t, p, "shop", "m", at, "60", "0", "0")
-				specReconciled(t, p, "shop", "", "", [8]string{"170", "80", "-30", "0", "0", "0", "0", "60"})
-				if err := p.Verify(ctx); err != nil {
-					t.Fatal(err)
-				}
-			})
-		})
-	}
+	eachReversalOrder(t, def, func(t *testing.T, ps [2]*membership.Program, reversalFirst bool) {
+		ctx := context.Background()
+		p := ps[0]
+		testkit.MustProcess(t, p,
+			specOrder("1", "m", "60", time.Date(2026, 3, 1, 9, 0, 0, 0, sh)),
+			specOrder("2", "m", "50", time.Date(2026, 3, 2, 9, 0, 0, 0, sh)))
+		auditRedeem(t, ps[1], "80", time.Date(2026, 3, 3, 9, 0, 0, 0, sh))
+		if reversalFirst {
+			auditReverse(t, ps[1], "", time.Date(2026, 3, 3, 10, 0, 0, 0, sh))
+		}
+		testkit.MustProcess(t, p,
+			specRefund("r1", "m", "o-1", "60", time.Date(2026, 3, 3, 11, 0, 0, 0, sh)),
+			specRefund("r2", "m", "o-2", "50", time.Date(2026, 3, 3, 11, 0, 0, 0, sh)),
+			specOrder("3", "m", "60", time.Date(2026, 3, 2, 20, 0, 0, 0, sh)))
+		if !reversalFirst {
+			specBalance(t, p, "shop", "m", time.Date(2026, 3, 3, 12, 0, 0, 0, sh), "0", "0", "60")
+			auditReverse(t, ps[1], "", time.Date(2026, 3, 4, 10, 0, 0, 0, sh))
+		}
+		at := time.Date(2026, 3, 4, 12, 0, 0, 0, sh)
+		specBalance(t, p, "shop", "m", at, "0", "0", "60")
+		for _, id := range []string{"o-1", "o-2"} {
+			if o, _, err := p.Points().Order(ctx, id); err != nil || !o.Shortfall.IsZero() || !o.Lapsed.IsZero() {
+				t.Errorf("order %s: %+v, %v; want nothing short or lapsed", id, o, err)
+			}
+		}
+		out, err := p.Points().Restore(ctx, points.ReviewRequest{RequestID: "rev", Program: "shop", Member: "m", Date: "2026-03-02", Operator: "alice", At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := specChange(t, out, points.ChangeRestored); !c.Amount.Equal(testkit.Dec("60")) {
+			t.Errorf("restored %+v, want 60", c)
+		}
+		specBalance(t, p, "shop", "m", at, "60", "0", "0")
+		specReconciled(t, p, "shop", "", "", [8]string{"170", "80", "-30", "0", "0", "0", "0", "60"})
+		if err := p.Verify(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // TestAuditChargeGivenBackSettlesAnotherShortOrder: a charge a reversal
@@ -587,48 +554,36 @@ func TestAuditChargeGivenBackSettlesAnotherShortOrder(t *testing.T) {
 	sh := testkit.Shanghai
 	long, short := auditLongAndShort()
 	def := specPointsDef("Asia/Shanghai", &points.Definition{Programs: []points.Program{{Name: "shop"}}, Rules: []points.Rule{long, short,
-		{ID: "visit", Program: "shop", Event: "visit", Formula: rule.Formula{Kind: rule.Fixed, Fixed: testkit.Dec("30")}}}})
-	for _, reversalFirst := range []bool{false, true} {
-		t.Run(fmt.Sprint("reversal first ", reversalFirst), func(t *testing.T) {
-			onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) {
-				ctx := context.Background()
-				p := ps[0]
-				testkit.MustProcess(t, p,
-					specOrder("1", "m", "100", time.Date(2026, 3, 1, 9, 0, 0, 0, sh)),
-					specOrder("4", "m", "50", time.Date(2026, 3, 1, 10, 0, 0, 0, sh)),
-					event.Event{ID: "v", Member: "m", Type: "visit", Time: time.Date(2026, 3, 1, 11, 0, 0, 0, sh)})
-				if _, err := ps[1].Points().Redeem(ctx, points.RedeemRequest{RequestID: "rd", Member: "m", Program: "shop", Ref: "x", Amount: testkit.Dec("150"), At: time.Date(2026, 3, 2, 10, 0, 0, 0, sh)}); err != nil {
-					t.Fatal(err)
-				}
-				reverse := func(at time.Time) {
-					t.Helper()
-					if _, err := ps[1].Points().Reverse(ctx, points.ReverseRequest{RequestID: "rv", Operator: "olga", Program: "shop", Ref: "x", Amount: testkit.Dec("100"), At: at}); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if reversalFirst {
-					reverse(time.Date(2026, 3, 2, 11, 0, 0, 0, sh))
-				}
-				testkit.MustProcess(t, p,
-					specRefund("r1", "m", "o-1", "100", time.Date(2026, 3, 3, 10, 0, 0, 0, sh)),
-					specRefund("r4", "m", "o-4", "50", time.Date(2026, 3, 3, 10, 0, 0, 0, sh)))
-				if !reversalFirst {
-					reverse(time.Date(2026, 3, 4, 10, 0, 0, 0, sh))
-				}
-				at := time.Date(2026, 3, 4, 12, 0, 0, 0, sh)
-				specBalance(t, p, "shop", "m", at, "0", "0", "0")
-				for id, want := range map[string]string{"o-1": "0", "o-4": "20"} {
-					if o, _, err := p.Points().Order(ctx, id); err != nil || !o.Shortfall.Equal(testkit.Dec(want)) || !o.Lapsed.IsZero() {
-						t.Errorf("order %s: %+v, %v; want %s short, nothing lapsed", id, o, err, want)
-					}
-				}
-				specReconciled(t, p, "shop", "", "", [8]string{"180", "150", "-30", "0", "0", "0", "0", "0"})
-				if err := p.Verify(ctx); err != nil {
-					t.Fatal(err)
-				}
-			})
-		})
-	}
+		auditVisit("30")}})
+	eachReversalOrder(t, def, func(t *testing.T, ps [2]*membership.Program, reversalFirst bool) {
+		ctx := context.Background()
+		p := ps[0]
+		testkit.MustProcess(t, p,
+			specOrder("1", "m", "100", time.Date(2026, 3, 1, 9, 0, 0, 0, sh)),
+			specOrder("4", "m", "50", time.Date(2026, 3, 1, 10, 0, 0, 0, sh)),
+			event.Event{ID: "v", Member: "m", Type: "visit", Time: time.Date(2026, 3, 1, 11, 0, 0, 0, sh)})
+		auditRedeem(t, ps[1], "150", time.Date(2026, 3, 2, 10, 0, 0, 0, sh))
+		if reversalFirst {
+			auditReverse(t, ps[1], "100", time.Date(2026, 3, 2, 11, 0, 0, 0, sh))
+		}
+		testkit.MustProcess(t, p,
+			specRefund("r1", "m", "o-1", "100", time.Date(2026, 3, 3, 10, 0, 0, 0, sh)),
+			specRefund("r4", "m", "o-4", "50", time.Date(2026, 3, 3, 10, 0, 0, 0, sh)))
+		if !reversalFirst {
+			auditReverse(t, ps[1], "100", time.Date(2026, 3, 4, 10, 0, 0, 0, sh))
+		}
+		at := time.Date(2026, 3, 4, 12, 0, 0, 0, sh)
+		specBalance(t, p, "shop", "m", at, "0", "0", "0")
+		for id, want := range map[string]string{"o-1": "0", "o-4": "20"} {
+			if o, _, err := p.Points().Order(ctx, id); err != nil || !o.Shortfall.Equal(testkit.Dec(want)) || !o.Lapsed.IsZero() {
+				t.Errorf("order %s: %+v, %v; want %s short, nothing lapsed", id, o, err, want)
+			}
+		}
+		specReconciled(t, p, "shop", "", "", [8]string{"180", "150", "-30", "0", "0", "0", "0", "0"})
+		if err := p.Verify(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // TestAuditRefundsAndAFullReversalCommute: refunds of orders whose points
@@ -659,7 +614,7 @@ func TestAuditRefundsAndAFullReversalCommute(t *testing.T) {
 			prog.Risk = &points.Risk{Daily: testkit.Dec("1000"), Policy: points.Freeze}
 		}
 		def := specPointsDef("Asia/Shanghai", &points.Definition{Programs: []points.Program{prog}, Rules: []points.Rule{long, short,
-			{ID: "visit", Program: "shop", Event: "visit", Formula: rule.Formula{Kind: rule.Fixed, Fixed: testkit.Dec("30")}}}})
+			auditVisit("30")}})
 		for name, newStore := range testkit.Stores(t) {
 			t.Run(fmt.Sprintf("%s, day frozen %q", name, review), func(t *testing.T) {
 				seeds := uint64(300)
@@ -706,25 +661,18 @@ func TestAuditRefundsAndAFullReversalCommute(t *testing.T) {
 						}
 						ctx := context.Background()
 						testkit.MustProcess(t, p, evs...)
-						if _, err := p.Points().Redeem(ctx, points.RedeemRequest{RequestID: "rd", Member: "m", Program: "shop", Ref: "x", Amount: testkit.Dec(redeem), At: time.Date(2026, 3, 2, 10, 0, 0, 0, sh)}); err != nil {
-							t.Fatal(err)
-						}
+						auditRedeem(t, p, redeem, time.Date(2026, 3, 2, 10, 0, 0, 0, sh))
 						if review != "" {
 							// A late order of 1 March reaches the threshold:
 							// the day's lots, spent or not, freeze.
 							testkit.MustProcess(t, p, specOrder("late", "m", "1000", time.Date(2026, 3, 1, 23, 0, 0, 0, sh)))
 						}
-						reverse := func(at time.Time) {
-							if _, err := p.Points().Reverse(ctx, points.ReverseRequest{RequestID: "rv", Operator: "olga", Program: "shop", Ref: "x", At: at}); err != nil {
-								t.Fatal(err)
-							}
-						}
 						if reversalFirst {
-							reverse(time.Date(2026, 3, 2, 11, 0, 0, 0, sh))
+							auditReverse(t, p, "", time.Date(2026, 3, 2, 11, 0, 0, 0, sh))
 						}
 						testkit.MustProcess(t, p, refunds...)
 						if !reversalFirst {
-							reverse(time.Date(2026, 3, 4, 10, 0, 0, 0, sh))
+							auditReverse(t, p, "", time.Date(2026, 3, 4, 10, 0, 0, 0, sh))
 						}
 						req := points.ReviewRequest{RequestID: "rev", Program: "shop", Member: "m", Date: "2026-03-01", Operator: "bob", At: time.Date(2026, 3, 4, 11, 0, 0, 0, sh)}
 						switch review {
@@ -781,6 +729,47 @@ func ptsAuditBooks(t *testing.T, p *membership.Program) {
 	}
 	if !r.Holds() {
 		t.Fatalf("reconciliation does not hold: %+v", r)
+	}
+}
+
+// auditRedeem redeems amount of m's shop points at at for the ref x
+// (request rd), failing t on error.
+func auditRedeem(t *testing.T, p *membership.Program, amount string, at time.Time) {
+	t.Helper()
+	if _, err := p.Points().Redeem(context.Background(), points.RedeemRequest{RequestID: "rd", Member: "m", Program: "shop", Ref: "x", Amount: testkit.Dec(amount), At: at}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// auditReverse reverses amount ("" for all that is left) of the
+// redemption x at at, by olga (request rv), failing t on error.
+func auditReverse(t *testing.T, p *membership.Program, amount string, at time.Time) *change.Outcome {
+	t.Helper()
+	req := points.ReverseRequest{RequestID: "rv", Operator: "olga", Program: "shop", Ref: "x", At: at}
+	if amount != "" {
+		req.Amount = testkit.Dec(amount)
+	}
+	out, err := p.Points().Reverse(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// auditVisit is the rule giving fixed points of shop, permanent, for a
+// visit.
+func auditVisit(fixed string) points.Rule {
+	return points.Rule{ID: "visit", Program: "shop", Event: "visit", Formula: rule.Formula{Kind: rule.Fixed, Fixed: testkit.Dec(fixed)}}
+}
+
+// eachReversalOrder runs fn on def on every store twice: with the
+// redemption's reversal after the refunds (reversalFirst false) and
+// before them.
+func eachReversalOrder(t *testing.T, def membership.Definition, fn func(t *testing.T, ps [2]*membership.Program, reversalFirst bool)) {
+	for _, reversalFirst := range []bool{false, true} {
+		t.Run(fmt.Sprint("reversal first ", reversalFirst), func(t *testing.T) {
+			onEveryStore(t, def, func(t *testing.T, ps [2]*membership.Program) { fn(t, ps, reversalFirst) })
+		})
 	}
 }
 

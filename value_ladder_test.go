@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/memberkit/membership"
+	"github.com/memberkit/membership/change"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
 	"github.com/memberkit/membership/level"
@@ -46,6 +47,44 @@ func valueLadderDef() membership.Definition {
 	return def
 }
 
+// kimRecharge is kim's recharge of amount under the recharge ID id.
+func kimRecharge(id, amount string, when time.Time) event.Event {
+	return event.Event{ID: id, Member: "kim", Type: "recharge", Time: when,
+		Attrs: event.Attrs{"amount": event.Dec(dec(amount)), "recharge_id": event.Str(id)}}
+}
+
+// wantGrowthTakenBack checks that out, what, changed growth once, by
+// amount down to 0 with shortfall left over, and not the level (before
+// the term ends).
+func wantGrowthTakenBack(t *testing.T, what string, out *change.Outcome, amount, shortfall string) {
+	t.Helper()
+	var g level.GrowthChange
+	if cs := out.ChangesOf(level.ChangeGrowth); len(cs) != 1 || cs[0].Decode(&g) != nil ||
+		!g.Amount.Equal(dec(amount)) || !g.Balance.IsZero() || !g.Shortfall.Equal(dec(shortfall)) {
+		t.Errorf("%s: growth change %+v; want %s to 0, shortfall %s", what, g, amount, shortfall)
+	}
+	if n := len(out.ChangesOf(level.ChangeLevel)); n != 0 {
+		t.Errorf("%s changed the level (%d changes) before the term end", what, n)
+	}
+}
+
+// wantSilverCardEnds advances ps[0] to a nanosecond before end, kim's
+// Silver Card term end with growth 0, and then to end: Silver Card is
+// kept until then, and Card (no term) from then on, the window having
+// earned less than the retention.
+func wantSilverCardEnds(t *testing.T, ps [2]*membership.Program, end time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := ps[0].Advance(ctx, end.Add(-time.Nanosecond)); err != nil {
+		t.Fatal(err)
+	}
+	wantLevel(t, ps[1], "kim", "Silver Card", "0", end)
+	if _, err := ps[0].Advance(ctx, end); err != nil {
+		t.Fatal(err)
+	}
+	wantLevel(t, ps[1], "kim", "Card", "0", time.Time{})
+}
+
 // SPEC "Levels and growth" on a stored-value ladder ("Stored value": the
 // cumulative recharge kept for levels): a recharge upgrades, its refund
 // takes the growth back, never below 0, and never downgrades before the
@@ -64,63 +103,35 @@ func valueLadderDef() membership.Definition {
 //   - 3 May 00:00 less a nanosecond: still Silver Card; at 3 May 00:00 the
 //     window [3 April, 3 May) nets −400 < 300: Card, growth 0.
 func TestStoredValueLadderRechargeAndItsRefund(t *testing.T) {
-	at := func(m time.Month, d, h int) time.Time { return time.Date(2026, m, d, h, 0, 0, 0, shanghai) }
-	rc := func(id, amount string, when time.Time) event.Event {
-		return event.Event{ID: id, Member: "kim", Type: "recharge", Time: when,
-			Attrs: event.Attrs{"amount": event.Dec(dec(amount)), "recharge_id": event.Str(id)}}
-	}
+	at := refundAt // 2026, Shanghai
 	refundOf := func(id, of, amount string, when time.Time) event.Event {
 		return event.Event{ID: id, Member: "kim", Type: "recharge_refund", Time: when,
 			Attrs: event.Attrs{"amount": event.Dec(dec(amount)), "recharge_id": event.Str(of)}}
 	}
 	onEveryStore(t, valueLadderDef(), func(t *testing.T, ps [2]*membership.Program) {
 		ctx := context.Background()
-		want := func(what, lvl, growth string, termEnd time.Time) {
-			t.Helper()
-			s, err := ps[1].Levels().Status(ctx, "kim")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if s.Level != lvl || !s.Growth.Equal(dec(growth)) || !s.TermEnd.Equal(termEnd) {
-				t.Errorf("%s: %s, growth %s, term to %v; want %s, %s, to %v", what, s.Level, s.Growth, s.TermEnd, lvl, growth, termEnd)
-			}
-		}
-		out := mustProcess(t, ps[0], rc("r1", "600", at(3, 1, 10)))[0]
+		out := mustProcess(t, ps[0], kimRecharge("r1", "600", at(3, 1, 10)))[0]
 		if len(out.ChangesOf(level.ChangeLevel)) == 0 {
 			t.Errorf("r1 changed no level: %v", testkit.Kinds(out, ""))
 		}
-		want("after r1", "Silver Card", "600", at(4, 2, 0))
-		mustProcess(t, ps[1], rc("r2", "400", at(3, 20, 10)))
-		want("after r2", "Silver Card", "1000", at(4, 2, 0))
+		wantLevel(t, ps[1], "kim", "Silver Card", "600", at(4, 2, 0))
+		mustProcess(t, ps[1], kimRecharge("r2", "400", at(3, 20, 10)))
+		wantLevel(t, ps[1], "kim", "Silver Card", "1000", at(4, 2, 0))
 		if va, err := ps[0].Value().Account(ctx, "kim"); err != nil || !va.Balance.Equal(dec("1000")) || !va.Recharged.Equal(dec("1000")) {
 			t.Errorf("kim's stored value = %+v, %v; want 1,000 recharged and held", va, err)
 		}
 		if _, err := ps[0].Advance(ctx, at(4, 2, 0)); err != nil {
 			t.Fatal(err)
 		}
-		want("after the first term end", "Silver Card", "400", at(5, 3, 0))
+		wantLevel(t, ps[1], "kim", "Silver Card", "400", at(5, 3, 0))
 		if _, err := ps[0].Process(ctx, refundOf("x2", "r2", "700", at(4, 10, 9))); !errors.Is(err, membership.ErrRefundExceedsOrder) {
 			t.Errorf("a refund of 700 of r2 (400): %v; want ErrRefundExceedsOrder", err)
 		}
-		want("after the refused refund", "Silver Card", "400", at(5, 3, 0))
+		wantLevel(t, ps[1], "kim", "Silver Card", "400", at(5, 3, 0))
 		out = mustProcess(t, ps[1], refundOf("x1", "r1", "600", at(4, 10, 10)))[0]
-		var g level.GrowthChange
-		if cs := out.ChangesOf(level.ChangeGrowth); len(cs) != 1 || cs[0].Decode(&g) != nil ||
-			!g.Amount.Equal(dec("-400")) || !g.Balance.IsZero() || !g.Shortfall.Equal(dec("200")) {
-			t.Errorf("r1's refund: growth change %+v; want −400 to 0, shortfall 200", g)
-		}
-		if n := len(out.ChangesOf(level.ChangeLevel)); n != 0 {
-			t.Errorf("r1's refund changed the level (%d changes) before the term end", n)
-		}
-		want("after r1's refund", "Silver Card", "0", at(5, 3, 0))
-		if _, err := ps[0].Advance(ctx, at(5, 3, 0).Add(-time.Nanosecond)); err != nil {
-			t.Fatal(err)
-		}
-		want("a nanosecond before the term end", "Silver Card", "0", at(5, 3, 0))
-		if _, err := ps[0].Advance(ctx, at(5, 3, 0)); err != nil {
-			t.Fatal(err)
-		}
-		want("at the term end", "Card", "0", time.Time{})
+		wantGrowthTakenBack(t, "r1's refund", out, "-400", "200")
+		wantLevel(t, ps[1], "kim", "Silver Card", "0", at(5, 3, 0))
+		wantSilverCardEnds(t, ps, at(5, 3, 0))
 	})
 }
 
@@ -180,26 +191,9 @@ func withdrawLadderDef(v uint64, withdrawals, stored bool) membership.Definition
 //     no money (balance 300) though the tags take it off (200) and growth
 //     stays 0.
 func TestStoredValueLadderWithdrawal(t *testing.T) {
-	at := func(m time.Month, d, h int) time.Time { return time.Date(2026, m, d, h, 0, 0, 0, shanghai) }
-	rc := func(id, amount string, when time.Time) event.Event {
-		return event.Event{ID: id, Member: "kim", Type: "recharge", Time: when,
-			Attrs: event.Attrs{"amount": event.Dec(dec(amount)), "recharge_id": event.Str(id)}}
-	}
-	ev := func(id, typ, amount string, when time.Time) event.Event {
-		return event.Event{ID: id, Member: "kim", Type: typ, Time: when, Attrs: event.Attrs{"amount": event.Dec(dec(amount))}}
-	}
+	at := refundAt // 2026, Shanghai
 	onEveryStoreVersions(t, withdrawLadderDef(1, false, false), nil, func(t *testing.T, ps [2]*membership.Program, open func(membership.Definition) [2]*membership.Program) {
 		ctx := context.Background()
-		want := func(what, lvl, growth string, termEnd time.Time) {
-			t.Helper()
-			s, err := ps[1].Levels().Status(ctx, "kim")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if s.Level != lvl || !s.Growth.Equal(dec(growth)) || !s.TermEnd.Equal(termEnd) {
-				t.Errorf("%s: %s, growth %s, term to %v; want %s, %s, to %v", what, s.Level, s.Growth, s.TermEnd, lvl, growth, termEnd)
-			}
-		}
 		wantTags := func(what, total string, depositor bool) {
 			t.Helper()
 			pr, err := ps[0].Tags().Profile(ctx, "kim")
@@ -227,60 +221,46 @@ func TestStoredValueLadderWithdrawal(t *testing.T) {
 				t.Errorf("%s: stored value (-want +got):\n%s", what, diff)
 			}
 		}
-		mustProcess(t, ps[0], rc("r1", "600", at(3, 1, 10)))
+		mustProcess(t, ps[0], kimRecharge("r1", "600", at(3, 1, 10)))
 		wantTags("after r1", "600", true)
-		mustProcess(t, ps[1], rc("r2", "400", at(3, 20, 10)))
-		want("after r2", "Silver Card", "1000", at(4, 2, 0))
+		mustProcess(t, ps[1], kimRecharge("r2", "400", at(3, 20, 10)))
+		wantLevel(t, ps[1], "kim", "Silver Card", "1000", at(4, 2, 0))
 		if _, err := ps[0].Advance(ctx, at(4, 2, 0)); err != nil {
 			t.Fatal(err)
 		}
-		want("after the first term end", "Silver Card", "400", at(5, 3, 0))
+		wantLevel(t, ps[1], "kim", "Silver Card", "400", at(5, 3, 0))
 
 		ps = open(withdrawLadderDef(2, true, true))
-		if _, err := ps[0].Process(ctx, ev("w0", "withdraw", "1000.01", at(4, 10, 9))); !errors.Is(err, membership.ErrInsufficientBalance) {
+		if _, err := ps[0].Process(ctx, moneyEvent("w0", "withdraw", "kim", "1000.01", at(4, 10, 9))); !errors.Is(err, membership.ErrInsufficientBalance) {
 			t.Errorf("a withdrawal of 1,000.01 of 1,000: %v; want ErrInsufficientBalance", err)
 		}
-		want("after the refused withdrawal", "Silver Card", "400", at(5, 3, 0))
+		wantLevel(t, ps[1], "kim", "Silver Card", "400", at(5, 3, 0))
 		wantTags("after the refused withdrawal", "1000", true)
 		wantValue("after the refused withdrawal", value.Account{Balance: dec("1000"), Recharged: dec("1000")})
 
-		out := mustProcess(t, ps[1], ev("w1", "withdraw", "700", at(4, 10, 10)))[0]
-		var g level.GrowthChange
-		if cs := out.ChangesOf(level.ChangeGrowth); len(cs) != 1 || cs[0].Decode(&g) != nil ||
-			!g.Amount.Equal(dec("-400")) || !g.Balance.IsZero() || !g.Shortfall.Equal(dec("300")) {
-			t.Errorf("w1: growth change %+v; want −400 to 0, shortfall 300", g)
-		}
-		if n := len(out.ChangesOf(level.ChangeLevel)); n != 0 {
-			t.Errorf("w1 changed the level (%d changes) before the term end", n)
-		}
+		out := mustProcess(t, ps[1], moneyEvent("w1", "withdraw", "kim", "700", at(4, 10, 10)))[0]
+		wantGrowthTakenBack(t, "w1", out, "-400", "300")
 		if ef, err := value.EffectsOf(out); err != nil || !ef.Withdrawn.Equal(dec("700")) || !ef.Balance.Equal(dec("300")) {
 			t.Errorf("w1's stored-value effects: %+v, %v; want 700 withdrawn, 300 held", ef, err)
 		}
-		want("after w1", "Silver Card", "0", at(5, 3, 0))
+		wantLevel(t, ps[1], "kim", "Silver Card", "0", at(5, 3, 0))
 		wantTags("after w1", "300", false)
 		wantValue("after w1", value.Account{Balance: dec("300"), Recharged: dec("1000"), Withdrawn: dec("700")})
-		if _, err := ps[0].Process(ctx, ev("f1", "refund", "0.01", at(4, 10, 11))); !errors.Is(err, value.ErrRefundExceedsSpend) {
+		if _, err := ps[0].Process(ctx, moneyEvent("f1", "refund", "kim", "0.01", at(4, 10, 11))); !errors.Is(err, value.ErrRefundExceedsSpend) {
 			t.Errorf("a refund after the withdrawal, nothing spent: %v; want ErrRefundExceedsSpend", err)
 		}
 
-		if _, err := ps[0].Advance(ctx, at(5, 3, 0).Add(-time.Nanosecond)); err != nil {
-			t.Fatal(err)
-		}
-		want("a nanosecond before the term end", "Silver Card", "0", at(5, 3, 0))
-		if _, err := ps[0].Advance(ctx, at(5, 3, 0)); err != nil {
-			t.Fatal(err)
-		}
-		want("at the term end", "Card", "0", time.Time{})
+		wantSilverCardEnds(t, ps, at(5, 3, 0))
 
 		ps = open(withdrawLadderDef(3, true, false))
 		wantValue("under version 3", value.Account{Balance: dec("300"), Recharged: dec("1000"), Withdrawn: dec("700")})
-		out = mustProcess(t, ps[0], ev("w2", "withdraw", "100", at(5, 4, 10)))[0]
+		out = mustProcess(t, ps[0], moneyEvent("w2", "withdraw", "kim", "100", at(5, 4, 10)))[0]
 		if ef, err := value.EffectsOf(out); err != nil || ef.Changed {
 			t.Errorf("w2 under version 3: stored-value effects %+v, %v; want none", ef, err)
 		}
 		wantValue("after w2", value.Account{Balance: dec("300"), Recharged: dec("1000"), Withdrawn: dec("700")})
 		wantTags("after w2", "200", false)
-		want("after w2", "Card", "0", time.Time{})
+		wantLevel(t, ps[1], "kim", "Card", "0", time.Time{})
 		if err := ps[1].Verify(ctx); err != nil {
 			t.Error(err)
 		}

@@ -535,24 +535,6 @@ func withoutColumns(t *testing.T, file string, cols ...string) string {
 	return out.String()
 }
 
-// withdrawalDef is retailDef with stored-value withdrawals (event type
-// value_withdraw) that the tags' recharge total counts off
-// (tag.Recharge.Withdraw).
-func withdrawalDef(t *testing.T) membership.Definition {
-	t.Helper()
-	def := retailDef(t)
-	def.Events = append(def.Events, event.Type{Name: "value_withdraw", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}})
-	sv := *def.StoredValue
-	sv.Withdraw = "value_withdraw"
-	def.StoredValue = &sv
-	tags := *def.Tags
-	recharge := *tags.Recharge
-	recharge.Withdraw = "value_withdraw"
-	tags.Recharge = &recharge
-	def.Tags = &tags
-	return def
-}
-
 // TestOpeningsRoundTripWithdrawals carries the stored-value withdrawal
 // total (value_withdrawn): the imported members have the same Account,
 // the same tag recharge total (net of withdrawals) and tags, the export
@@ -564,7 +546,9 @@ func withdrawalDef(t *testing.T) membership.Definition {
 func TestOpeningsRoundTripWithdrawals(t *testing.T) {
 	ctx := context.Background()
 	open := func() *membership.Program {
-		p, err := membership.Open(memory.New(), withdrawalDef(t))
+		// retailDef with stored-value withdrawals (event type
+		// value_withdraw) that the tags' recharge total counts off.
+		p, err := membership.Open(memory.New(), testkit.WithWithdraw(retailDef(t), "value_withdraw"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -602,33 +586,13 @@ func TestOpeningsRoundTripWithdrawals(t *testing.T) {
 	// total 800 − 400 = 400, below card-holder's 500 (given at the
 	// recharge, taken away by the withdrawal). erin: 600 recharged, 50
 	// withdrawn: balance and recharge total 550, card-holder kept.
-	type figures struct {
-		Account  value.Account
-		Recharge decimal.Decimal
-		Tags     []string
-	}
-	figuresOf := func(p *membership.Program, member string) figures {
-		t.Helper()
-		a, err := p.Value().Account(ctx, member)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prof, err := p.Tags().Profile(ctx, member)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := figures{Account: a, Recharge: prof.Stats.Recharged}
-		for _, tg := range prof.Tags {
-			f.Tags = append(f.Tags, tg.Tag)
-		}
-		return f
-	}
+	type figures = testkit.ValueFigures
 	want := map[string]figures{
-		"dave": {value.Account{Balance: dec("300"), Recharged: dec("800"), Spent: dec("150"), Refunded: dec("50"), Withdrawn: dec("400")}, dec("400"), nil},
-		"erin": {value.Account{Balance: dec("550"), Recharged: dec("600"), Withdrawn: dec("50")}, dec("550"), []string{"card-holder"}},
+		"dave": {Account: value.Account{Balance: dec("300"), Recharged: dec("800"), Spent: dec("150"), Refunded: dec("50"), Withdrawn: dec("400")}, Recharge: dec("400")},
+		"erin": {Account: value.Account{Balance: dec("550"), Recharged: dec("600"), Withdrawn: dec("50")}, Recharge: dec("550"), Tags: []string{"card-holder"}},
 	}
 	for _, m := range members {
-		if d := cmp.Diff(want[m], figuresOf(src, m), stateCmp...); d != "" {
+		if d := cmp.Diff(want[m], testkit.ValueFiguresOf(t, src, m), stateCmp...); d != "" {
 			t.Errorf("%s before the export (-want +got):\n%s", m, d)
 		}
 	}
@@ -651,7 +615,7 @@ func TestOpeningsRoundTripWithdrawals(t *testing.T) {
 		}
 	}
 	for _, m := range members {
-		got := figuresOf(dst, m)
+		got := testkit.ValueFiguresOf(t, dst, m)
 		if d := cmp.Diff(want[m], got, stateCmp...); d != "" {
 			t.Errorf("%s imported (-want +got):\n%s", m, d)
 		}
@@ -682,11 +646,11 @@ func TestOpeningsRoundTripWithdrawals(t *testing.T) {
 		t.Fatalf("import of the older file: %+v %v", res, err)
 	}
 	gross := map[string]figures{
-		"dave": {value.Account{Balance: dec("300"), Recharged: dec("800"), Spent: dec("150"), Refunded: dec("50")}, dec("800"), []string{"card-holder"}},
-		"erin": {value.Account{Balance: dec("550"), Recharged: dec("600")}, dec("600"), []string{"card-holder"}},
+		"dave": {Account: value.Account{Balance: dec("300"), Recharged: dec("800"), Spent: dec("150"), Refunded: dec("50")}, Recharge: dec("800"), Tags: []string{"card-holder"}},
+		"erin": {Account: value.Account{Balance: dec("550"), Recharged: dec("600")}, Recharge: dec("600"), Tags: []string{"card-holder"}},
 	}
 	for _, m := range members {
-		if d := cmp.Diff(gross[m], figuresOf(old, m), stateCmp...); d != "" {
+		if d := cmp.Diff(gross[m], testkit.ValueFiguresOf(t, old, m), stateCmp...); d != "" {
 			t.Errorf("%s imported from the older file (-want +got):\n%s", m, d)
 		}
 	}
@@ -697,12 +661,12 @@ func TestOpeningsRoundTripWithdrawals(t *testing.T) {
 	// A withdrawal of 100 by erin after the import, on both: balance 450,
 	// withdrawn 150, recharge total 450, below 500: card-holder taken
 	// away on both.
-	after := figures{value.Account{Balance: dec("450"), Recharged: dec("600"), Withdrawn: dec("150")}, dec("450"), nil}
+	after := figures{Account: value.Account{Balance: dec("450"), Recharged: dec("600"), Withdrawn: dec("150")}, Recharge: dec("450")}
 	for name, p := range map[string]*membership.Program{"source": src, "imported": dst} {
 		if err := ev(p, "w3", "erin", "value_withdraw", "100", march(p, 13, 10)); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if d := cmp.Diff(after, figuresOf(p, "erin"), stateCmp...); d != "" {
+		if d := cmp.Diff(after, testkit.ValueFiguresOf(t, p, "erin"), stateCmp...); d != "" {
 			t.Errorf("%s: erin after a withdrawal of 100 (-want +got):\n%s", name, d)
 		}
 		if err := p.Verify(ctx); err != nil {

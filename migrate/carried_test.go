@@ -45,7 +45,44 @@ func badRows(res migrate.Result, sentinels ...error) []badRow {
 	return out
 }
 
-var sameError = cmp.Comparer(func(a, b error) bool { return a == b })
+var (
+	sameError = cmp.Comparer(func(a, b error) bool { return a == b })
+	sameTime  = cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
+)
+
+// importCSV runs file, a CSV file named name, into p at at, and checks the
+// run's progress and its bad rows, each with the most specific of
+// sentinels that its error wraps (badRows).
+func importCSV(t *testing.T, p *membership.Program, name, file string, progress migrate.Progress, bad []badRow, sentinels ...error) {
+	t.Helper()
+	res, err := migrate.Run(context.Background(), p, migrate.CSV(strings.NewReader(file), shanghai), migrate.Options{Name: name, At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Progress != progress {
+		t.Errorf("progress %+v, want %+v", res.Progress, progress)
+	}
+	if d := cmp.Diff(bad, badRows(res, sentinels...), sameError); d != "" {
+		t.Errorf("bad rows (-want +got):\n%s", d)
+	}
+}
+
+// openedBy counts the changes of kind by member, failing t for each whose
+// reason is not the opening's rule (migrate.Rule).
+func openedBy(t *testing.T, changes []change.Change, kind string) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	for _, c := range changes {
+		if c.Kind != kind {
+			continue
+		}
+		got[c.Member]++
+		if c.Reason == nil || c.Reason.Rule != migrate.Rule {
+			t.Errorf("%s %s: reason %+v, want %s", c.Member, c.Kind, c.Reason, migrate.Rule)
+		}
+	}
+	return got
+}
 
 // TestImportPlans imports members with the paid plans they hold (the
 // retail program's Plus, yearly, bought by a fee event; at is 1 June 2025
@@ -73,23 +110,13 @@ func TestImportPlans(t *testing.T) {
 		"m5,Plus|2025-05-31\n" + // 24:00 of 31 May: the row's time
 		"m6,Plus|2026-01-01|2025-06-02\n" +
 		"m7,Plus|someday\n"
-	res, err := migrate.Run(ctx, p, migrate.CSV(strings.NewReader(file), shanghai), migrate.Options{Name: "plans.csv", At: at})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := (migrate.Progress{Rows: 7, Applied: 2, Failed: 5}); res.Progress != want {
-		t.Errorf("progress %+v, want %+v", res.Progress, want)
-	}
-	want := []badRow{
+	importCSV(t, p, "plans.csv", file, migrate.Progress{Rows: 7, Applied: 2, Failed: 5}, []badRow{
 		{4, "m3", "plans[0].plan", level.ErrUnknownPlan},
 		{5, "m4", "plans[1].plan", event.ErrInvalidArgument},
 		{6, "m5", "plans[0].expires", event.ErrInvalidArgument},
 		{7, "m6", "plans[0].since", event.ErrInvalidArgument},
 		{8, "m7", "plans[0].expires", migrate.ErrBadRow},
-	}
-	if d := cmp.Diff(want, badRows(res, migrate.ErrBadRow, event.ErrInvalidArgument, level.ErrUnknownPlan), sameError); d != "" {
-		t.Errorf("bad rows (-want +got):\n%s", d)
-	}
+	}, migrate.ErrBadRow, event.ErrInvalidArgument, level.ErrUnknownPlan)
 	for _, m := range []string{"m3", "m4", "m5", "m6", "m7"} {
 		if s, err := p.Levels().Status(ctx, m); err != nil || s.Plans != nil {
 			t.Errorf("%s refused: %+v %v, want no plan", m, s, err)
@@ -102,7 +129,6 @@ func TestImportPlans(t *testing.T) {
 		"m1": {{Plan: "Plus", Since: sh(2025, 5, 31, 12), Expires: m1End}},
 		"m2": {{Plan: "Plus", Since: at, Expires: sh(2025, 7, 1, 0)}},
 	}
-	sameTime := cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
 	for m, w := range held {
 		s, err := p.Levels().Status(ctx, m)
 		if err != nil {
@@ -159,17 +185,7 @@ func TestImportPlans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	purchased := map[string]int{}
-	for _, c := range feed {
-		if c.Kind != level.ChangePlanPurchased {
-			continue
-		}
-		purchased[c.Member]++
-		if c.Reason == nil || c.Reason.Rule != migrate.Rule {
-			t.Errorf("%s %s: reason %+v, want %s", c.Member, c.Kind, c.Reason, migrate.Rule)
-		}
-	}
-	if d := cmp.Diff(map[string]int{"m1": 1, "m2": 1}, purchased); d != "" {
+	if d := cmp.Diff(map[string]int{"m1": 1, "m2": 1}, openedBy(t, feed, level.ChangePlanPurchased)); d != "" {
 		t.Errorf("plan.purchased changes (-want +got):\n%s", d)
 	}
 
@@ -281,14 +297,7 @@ func TestImportAchievements(t *testing.T) {
 		"m7,,vip-guest||operator|\n" +
 		"m8,,vip-guest|||ops\n" +
 		"m9,,vip-guest|x\n"
-	res, err := migrate.Run(ctx, p, migrate.CSV(strings.NewReader(file), shanghai), migrate.Options{Name: "ach.csv", At: at})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := (migrate.Progress{Rows: 9, Applied: 2, Failed: 7}); res.Progress != want {
-		t.Errorf("progress %+v, want %+v", res.Progress, want)
-	}
-	want := []badRow{
+	importCSV(t, p, "ach.csv", file, migrate.Progress{Rows: 9, Applied: 2, Failed: 7}, []badRow{
 		{4, "m3", "achievements[0].achievement", benefit.ErrUnknownAchievement},
 		{5, "m4", "achievements[1].achievement", event.ErrInvalidArgument},
 		{6, "m5", "achievements[0].at", event.ErrInvalidArgument},
@@ -296,10 +305,7 @@ func TestImportAchievements(t *testing.T) {
 		{8, "m7", "achievements[0].by", event.ErrInvalidArgument},
 		{9, "m8", "achievements[0].source", event.ErrInvalidArgument},
 		{10, "m9", "achievements[0].at", migrate.ErrBadRow},
-	}
-	if d := cmp.Diff(want, badRows(res, migrate.ErrBadRow, event.ErrInvalidArgument, benefit.ErrUnknownAchievement), sameError); d != "" {
-		t.Errorf("bad rows (-want +got):\n%s", d)
-	}
+	}, migrate.ErrBadRow, event.ErrInvalidArgument, benefit.ErrUnknownAchievement)
 	for _, m := range []string{"m3", "m4", "m5", "m6", "m7", "m8", "m9"} {
 		if gs, err := p.Benefits().Achievements(ctx, m); err != nil || len(gs) != 0 {
 			t.Errorf("%s refused: %+v %v, want no achievement", m, gs, err)
@@ -310,7 +316,6 @@ func TestImportAchievements(t *testing.T) {
 			{Achievement: "vip-guest", At: at, Source: "operator", By: "migrate", Event: "ach.csv:2"}},
 		"m2": {{Achievement: "vip-guest", At: time.Date(2025, 5, 1, 0, 0, 0, 0, shanghai), Source: "operator", By: "ops-li", Event: "ach.csv:3"}},
 	}
-	sameTime := cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
 	check := func(stage string) {
 		t.Helper()
 		for m, w := range granted {
@@ -328,20 +333,7 @@ func TestImportAchievements(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	count := func(feed []change.Change) map[string]int {
-		got := map[string]int{}
-		for _, c := range feed {
-			if c.Kind != benefit.ChangeAchievement {
-				continue
-			}
-			got[c.Member]++
-			if c.Reason == nil || c.Reason.Rule != migrate.Rule {
-				t.Errorf("%s %s: reason %+v, want %s", c.Member, c.Kind, c.Reason, migrate.Rule)
-			}
-		}
-		return got
-	}
-	if d := cmp.Diff(map[string]int{"m1": 2, "m2": 1}, count(feed)); d != "" {
+	if d := cmp.Diff(map[string]int{"m1": 2, "m2": 1}, openedBy(t, feed, benefit.ChangeAchievement)); d != "" {
 		t.Errorf("achievement.granted changes (-want +got):\n%s", d)
 	}
 
@@ -353,7 +345,7 @@ func TestImportAchievements(t *testing.T) {
 	if s, err := p.Levels().Status(ctx, "m1"); err != nil || s.Level != "Gold" {
 		t.Errorf("m1 after the order: %+v %v, want Gold", s, err)
 	}
-	if got := count(out.Changes); len(got) != 0 {
+	if got := openedBy(t, out.Changes, benefit.ChangeAchievement); len(got) != 0 {
 		t.Errorf("m1's order published %v achievement grants, want none", got)
 	}
 	_, err = p.Benefits().GrantAchievement(ctx, benefit.GrantRequest{RequestID: "g-m2", Member: "m2", Operator: "ops", At: at.Add(time.Hour), Achievement: "vip-guest"})
@@ -383,21 +375,11 @@ func TestImportValueRefunded(t *testing.T) {
 		"m3,0,0,-1\n" +
 		"m4,0,0,0.001\n" +
 		"m5,0,0,x\n"
-	res, err := migrate.Run(ctx, p, migrate.CSV(strings.NewReader(file), shanghai), migrate.Options{Name: "value.csv", At: at})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := (migrate.Progress{Rows: 5, Applied: 2, Failed: 3}); res.Progress != want {
-		t.Errorf("progress %+v, want %+v", res.Progress, want)
-	}
-	want := []badRow{
+	importCSV(t, p, "value.csv", file, migrate.Progress{Rows: 5, Applied: 2, Failed: 3}, []badRow{
 		{4, "m3", "value.refunded", event.ErrInvalidArgument},
 		{5, "m4", "value.refunded", event.ErrInvalidArgument},
 		{6, "m5", "value_refunded", migrate.ErrBadRow},
-	}
-	if d := cmp.Diff(want, badRows(res, migrate.ErrBadRow, event.ErrInvalidArgument), sameError); d != "" {
-		t.Errorf("bad rows (-want +got):\n%s", d)
-	}
+	}, migrate.ErrBadRow, event.ErrInvalidArgument)
 	if a, err := p.Value().Account(ctx, "m1"); err != nil || !a.Refunded.Equal(dec("120")) || !a.Spent.Equal(dec("300")) || !a.Balance.Equal(dec("100")) {
 		t.Errorf("m1: %+v %v, want balance 100, spent 300, refunded 120", a, err)
 	}
@@ -423,24 +405,6 @@ func TestImportValueRefunded(t *testing.T) {
 	}
 }
 
-// withdrawing is the retail definition with stored-value withdrawals
-// (event type value_withdraw) that the tags' recharge total counts off
-// (tag.Recharge.Withdraw).
-func withdrawing(t *testing.T) membership.Definition {
-	t.Helper()
-	def := retail(t)
-	def.Events = append(def.Events, event.Type{Name: "value_withdraw", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}})
-	sv := *def.StoredValue
-	sv.Withdraw = "value_withdraw"
-	def.StoredValue = &sv
-	tags := *def.Tags
-	recharge := *tags.Recharge
-	recharge.Withdraw = "value_withdraw"
-	tags.Recharge = &recharge
-	def.Tags = &tags
-	return def
-}
-
 // TestImportValueWithdrawn imports the cumulative withdrawal with the
 // stored value. Where the tags count withdrawals off, the recharge total
 // opens at the recharge less the withdrawal, never below 0: m1 recharged
@@ -462,28 +426,19 @@ func TestImportValueWithdrawn(t *testing.T) {
 		"m3,0,0,0,-1\n" +
 		"m4,0,0,0,0.001\n" +
 		"m5,0,0,0,x\n"
-	type figures struct {
-		Account  value.Account
-		Recharge decimal.Decimal
-		Tags     []string
-	}
-	figuresOf := func(p *membership.Program, member string) figures {
-		t.Helper()
-		a, err := p.Value().Account(ctx, member)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prof, err := p.Tags().Profile(ctx, member)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := figures{Account: a, Recharge: prof.Stats.Recharged}
-		for _, tg := range prof.Tags {
-			f.Tags = append(f.Tags, tg.Tag)
-		}
-		return f
-	}
+	// withdrawing is the retail definition with stored-value withdrawals
+	// (event type value_withdraw) that the tags' recharge total counts off.
+	withdrawing := testkit.WithWithdraw(retail(t), "value_withdraw")
+	type figures = testkit.ValueFigures
 	decimals := cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })
+	imported := func(t *testing.T, p *membership.Program) {
+		t.Helper()
+		importCSV(t, p, "value.csv", file, migrate.Progress{Rows: 5, Applied: 2, Failed: 3}, []badRow{
+			{4, "m3", "value.withdrawn", event.ErrInvalidArgument},
+			{5, "m4", "value.withdrawn", event.ErrInvalidArgument},
+			{6, "m5", "value_withdrawn", migrate.ErrBadRow},
+		}, migrate.ErrBadRow, event.ErrInvalidArgument)
+	}
 	m1 := value.Account{Balance: dec("250"), Recharged: dec("800"), Spent: dec("150"), Withdrawn: dec("400")}
 	m2 := value.Account{Recharged: dec("300"), Withdrawn: dec("500")}
 	for _, c := range []struct {
@@ -491,51 +446,37 @@ func TestImportValueWithdrawn(t *testing.T) {
 		def    membership.Definition
 		m1, m2 figures
 	}{
-		{"withdrawals counted off", withdrawing(t), figures{m1, dec("400"), nil}, figures{m2, decimal.Zero, nil}},
-		{"retail as it is", retail(t), figures{m1, dec("800"), []string{"card-holder"}}, figures{m2, dec("300"), nil}},
+		{"withdrawals counted off", withdrawing, figures{Account: m1, Recharge: dec("400")}, figures{Account: m2, Recharge: decimal.Zero}},
+		{"retail as it is", retail(t), figures{Account: m1, Recharge: dec("800"), Tags: []string{"card-holder"}}, figures{Account: m2, Recharge: dec("300")}},
 	} {
-		p, err := membership.Open(memory.New(), c.def)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := migrate.Run(ctx, p, migrate.CSV(strings.NewReader(file), shanghai), migrate.Options{Name: "value.csv", At: at})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := (migrate.Progress{Rows: 5, Applied: 2, Failed: 3}); res.Progress != want {
-			t.Errorf("%s: progress %+v, want %+v", c.name, res.Progress, want)
-		}
-		want := []badRow{
-			{4, "m3", "value.withdrawn", event.ErrInvalidArgument},
-			{5, "m4", "value.withdrawn", event.ErrInvalidArgument},
-			{6, "m5", "value_withdrawn", migrate.ErrBadRow},
-		}
-		if d := cmp.Diff(want, badRows(res, migrate.ErrBadRow, event.ErrInvalidArgument), sameError); d != "" {
-			t.Errorf("%s: bad rows (-want +got):\n%s", c.name, d)
-		}
-		for member, w := range map[string]figures{"m1": c.m1, "m2": c.m2} {
-			if d := cmp.Diff(w, figuresOf(p, member), decimals); d != "" {
-				t.Errorf("%s: %s (-want +got):\n%s", c.name, member, d)
+		t.Run(c.name, func(t *testing.T) {
+			p, err := membership.Open(memory.New(), c.def)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		if err := p.Verify(ctx); err != nil {
-			t.Fatal(err)
-		}
+			imported(t, p)
+			for member, w := range map[string]figures{"m1": c.m1, "m2": c.m2} {
+				if d := cmp.Diff(w, testkit.ValueFiguresOf(t, p, member), decimals); d != "" {
+					t.Errorf("%s (-want +got):\n%s", member, d)
+				}
+			}
+			if err := p.Verify(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 
-	p, err := membership.Open(memory.New(), withdrawing(t))
+	p, err := membership.Open(memory.New(), withdrawing)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := migrate.Run(ctx, p, migrate.CSV(strings.NewReader(file), shanghai), migrate.Options{Name: "value.csv", At: at}); err != nil {
-		t.Fatal(err)
-	}
+	imported(t, p)
 	if _, err := p.Process(ctx, event.Event{ID: "w1", Member: "m1", Type: "value_withdraw", Time: at.Add(time.Hour),
 		Attrs: event.Attrs{"amount": event.DecString("250")}}); err != nil {
 		t.Fatal(err)
 	}
-	want := figures{value.Account{Recharged: dec("800"), Spent: dec("150"), Withdrawn: dec("650")}, dec("150"), nil}
-	if d := cmp.Diff(want, figuresOf(p, "m1"), decimals); d != "" {
+	want := figures{Account: value.Account{Recharged: dec("800"), Spent: dec("150"), Withdrawn: dec("650")}, Recharge: dec("150")}
+	if d := cmp.Diff(want, testkit.ValueFiguresOf(t, p, "m1"), decimals); d != "" {
 		t.Errorf("m1 after a withdrawal of 250 (-want +got):\n%s", d)
 	}
 	if err := p.Verify(ctx); err != nil {

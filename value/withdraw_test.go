@@ -13,7 +13,6 @@ import (
 	"github.com/memberkit/membership"
 	"github.com/memberkit/membership/event"
 	"github.com/memberkit/membership/internal/testkit"
-	"github.com/memberkit/membership/ledger"
 	"github.com/memberkit/membership/migrate"
 	"github.com/memberkit/membership/rule"
 	"github.com/memberkit/membership/value"
@@ -21,14 +20,7 @@ import (
 
 // withdrawDef is ValueDef with a withdrawal: recharged money paid back to
 // the member by the event type "withdraw".
-func withdrawDef() membership.Definition {
-	def := valueDef()
-	def.Events = append(def.Events, event.Type{Name: "withdraw", Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}})
-	sv := *def.StoredValue
-	sv.Withdraw = "withdraw"
-	def.StoredValue = &sv
-	return def
-}
+func withdrawDef() membership.Definition { return testkit.WithWithdraw(valueDef(), "withdraw") }
 
 func withdraw(id, member, amount string, at time.Time) event.Event {
 	return event.Event{ID: id, Member: member, Type: "withdraw", Time: at, Attrs: event.Attrs{"amount": event.Dec(dec(amount))}}
@@ -59,17 +51,13 @@ func withdraw(id, member, amount string, at time.Time) event.Event {
 // event, +amount (−amount for a spend or a withdrawal), with the balance
 // after it; the pools hold the other leg: recharge −R, spend +S, refund
 // −F, withdraw +W. The day's totals are the member side: R, −S, F, −W.
+// checkLedgerSteps runs the table.
 func TestWithdrawReconcilesWithTheLedger(t *testing.T) {
-	type step struct {
-		ev      event.Event
-		refused error
-		want    value.Account // after the step
-	}
 	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Minute) }
 	acct := func(b, r, s, f, w string) value.Account {
 		return value.Account{Balance: dec(b), Recharged: dec(r), Spent: dec(s), Refunded: dec(f), Withdrawn: dec(w)}
 	}
-	steps := []step{
+	steps := []ledgerStep{
 		{recharge("r1", "m", "100", at(1)), nil, acct("100", "100", "0", "0", "0")},
 		{withdraw("w1", "m", "100.01", at(2)), membership.ErrInsufficientBalance, acct("100", "100", "0", "0", "0")},
 		{pay("p1", "m", "40", at(3)), nil, acct("60", "100", "40", "0", "0")},
@@ -82,108 +70,13 @@ func TestWithdrawReconcilesWithTheLedger(t *testing.T) {
 		{recharge("r2", "m", "20", at(10)), nil, acct("20", "120", "40", "40", "100")},
 		{withdraw("w1", "m", "20", at(11)), nil, acct("0", "120", "40", "40", "120")},
 	}
-	kinds := map[string]ledger.Kind{"recharge": value.KindRecharge, "pay": value.KindSpend, "refund": value.KindRefund, "withdraw": value.KindWithdraw}
 	for name, open := range map[string]func(testing.TB, membership.Definition, ...membership.Option) *membership.Program{
 		"memory": testkit.OpenMemory, "bolt": testkit.OpenBolt,
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			p := open(t, withdrawDef())
-			member := ledger.MemberAccount("m", ledger.Value, "")
-			type entry struct {
-				Event   string
-				Kind    ledger.Kind
-				Amount  string
-				Balance string
-			}
-			var want []entry
-			for i, s := range steps {
-				out, err := p.Process(ctx, s.ev)
-				if s.refused != nil {
-					if !errors.Is(err, s.refused) {
-						t.Fatalf("step %d (%s %s): %v; want %v", i+1, s.ev.Type, s.ev.ID, err, s.refused)
-					}
-				} else {
-					if err != nil {
-						t.Fatalf("step %d (%s %s): %v", i+1, s.ev.Type, s.ev.ID, err)
-					}
-					amt, _ := s.ev.Decimal("amount")
-					wantEf := value.Effects{Changed: true, Balance: s.want.Balance}
-					switch s.ev.Type {
-					case "recharge":
-						wantEf.Recharged = amt
-					case "pay":
-						wantEf.Spent = amt
-					case "refund":
-						wantEf.Refunded = amt
-					case "withdraw":
-						wantEf.Withdrawn = amt
-					}
-					ef, err := value.EffectsOf(out)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if diff := cmp.Diff(wantEf, ef, equateDecimals); diff != "" {
-						t.Errorf("effects of step %d (-want +got):\n%s", i+1, diff)
-					}
-					if s.ev.Type == "pay" || s.ev.Type == "withdraw" {
-						amt = amt.Neg()
-					}
-					want = append(want, entry{s.ev.ID, kinds[s.ev.Type], amt.String(), s.want.Balance.String()})
-				}
-				va, err := p.Value().Account(ctx, "m")
-				if err != nil {
-					t.Fatal(err)
-				}
-				if diff := cmp.Diff(s.want, va, equateDecimals); diff != "" {
-					t.Errorf("after step %d (-want +got):\n%s", i+1, diff)
-				}
-				if got := va.Recharged.Sub(va.Spent).Add(va.Refunded).Sub(va.Withdrawn); !got.Equal(va.Balance) {
-					t.Errorf("after step %d: R − S + F − W = %s, balance %s", i+1, got, va.Balance)
-				}
-				page, err := p.Statement(ctx, ledger.Query{Account: member, Limit: 100})
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got []entry
-				for _, e := range page.Entries {
-					got = append(got, entry{e.Ref.Event, e.Kind, e.Amount.String(), e.Balance.String()})
-				}
-				if diff := cmp.Diff(want, got); diff != "" {
-					t.Errorf("statement after step %d (-want +got):\n%s", i+1, diff)
-				}
-				pools := map[ledger.Kind]string{
-					value.KindRecharge: va.Recharged.Neg().String(),
-					value.KindSpend:    va.Spent.String(),
-					value.KindRefund:   va.Refunded.Neg().String(),
-					value.KindWithdraw: va.Withdrawn.String(),
-				}
-				for k, w := range pools {
-					bal, err := p.Balance(ctx, ledger.Pool(ledger.Value, string(k)))
-					if err != nil || !bal.Equal(dec(w)) {
-						t.Errorf("after step %d: pool %s = %s, %v; want %s", i+1, k, bal, err, w)
-					}
-				}
-				totals, err := p.Totals(ctx, ledger.Value, "2026-11-24", "2026-11-24")
-				if err != nil {
-					t.Fatal(err)
-				}
-				for k, w := range map[ledger.Kind]string{
-					value.KindRecharge: va.Recharged.String(), value.KindSpend: va.Spent.Neg().String(),
-					value.KindRefund: va.Refunded.String(), value.KindWithdraw: va.Withdrawn.Neg().String(),
-				} {
-					if !totals[k].Equal(dec(w)) {
-						t.Errorf("after step %d: the day's %s total = %s, want %s", i+1, k, totals[k], w)
-					}
-				}
-				feed, err := p.Feed(ctx, 0, 100)
-				if err != nil || len(feed) != len(want) {
-					t.Errorf("after step %d: %d changes in the feed, %v; want %d", i+1, len(feed), err, len(want))
-				}
-				if err := p.Verify(ctx); err != nil {
-					t.Errorf("after step %d: %v", i+1, err)
-				}
-			}
+			checkLedgerSteps(t, p, []string{"recharge", "pay", "refund", "withdraw"}, steps)
 			// Steps 4, 8 and 11 published value.withdrawn, in order.
 			feed, err := p.Feed(ctx, 0, 100)
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -159,6 +160,53 @@ func ValueDef() membership.Definition {
 		},
 		StoredValue: &value.Definition{Recharge: "recharge", Spend: "pay", Refund: "refund", Amount: "amount"},
 	}
+}
+
+// WithWithdraw returns def, which must have stored value, with
+// withdrawals (value.Definition.Withdraw) by a new event type typ whose
+// required decimal "amount" its stored value reads, and which the tags'
+// recharge total, where def has one, counts off (tag.Recharge.Withdraw).
+// def itself is left as it was.
+func WithWithdraw(def membership.Definition, typ string) membership.Definition {
+	def.Events = append(slices.Clip(def.Events), event.Type{Name: typ, Attributes: []event.Attr{{Name: "amount", Kind: event.Decimal, Required: true}}})
+	sv := *def.StoredValue
+	sv.Withdraw = typ
+	def.StoredValue = &sv
+	if def.Tags != nil && def.Tags.Recharge != nil {
+		tags := *def.Tags
+		recharge := *tags.Recharge
+		recharge.Withdraw = typ
+		tags.Recharge = &recharge
+		def.Tags = &tags
+	}
+	return def
+}
+
+// ValueFigures is what a member's stored value comes to: the account, and
+// the tags' recharge total and the tags held.
+type ValueFigures struct {
+	Account  value.Account
+	Recharge decimal.Decimal
+	Tags     []string
+}
+
+// ValueFiguresOf returns member's ValueFigures on p, failing t on error.
+func ValueFiguresOf(t testing.TB, p *membership.Program, member string) ValueFigures {
+	t.Helper()
+	ctx := context.Background()
+	a, err := p.Value().Account(ctx, member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, err := p.Tags().Profile(ctx, member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := ValueFigures{Account: a, Recharge: prof.Stats.Recharged}
+	for _, tg := range prof.Tags {
+		f.Tags = append(f.Tags, tg.Tag)
+	}
+	return f
 }
 
 // Kinds returns the kinds of an outcome's changes that start with prefix,
