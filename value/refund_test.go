@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -202,29 +201,9 @@ func TestConcurrentRefundsNeverExceedSpend(t *testing.T) {
 			p := tc.open(t, valueDef())
 			// Recharge 100, spend 40: balance 60, refundable 40.
 			mustProcess(t, p, recharge("r", "alice", "100", t0), pay("p", "alice", "40", t0.Add(time.Minute)))
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			ok, refused := 0, 0
-			for g := range 16 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range 10 {
-						_, err := p.Process(ctx, refund(fmt.Sprintf("f%d-%d", g, i), "alice", "1.5", t0.Add(time.Hour)))
-						mu.Lock()
-						switch {
-						case err == nil:
-							ok++
-						case errors.Is(err, value.ErrRefundExceedsSpend):
-							refused++
-						default:
-							t.Error(err)
-						}
-						mu.Unlock()
-					}
-				}()
-			}
-			wg.Wait()
+			ok, refused := race(ctx, t, p, value.ErrRefundExceedsSpend, func(g, i int) event.Event {
+				return refund(fmt.Sprintf("f%d-%d", g, i), "alice", "1.5", t0.Add(time.Hour))
+			})
 			// 160 refunds of 1.5: 26 fit in 40 (26 × 1.5 = 39; 27 × 1.5 =
 			// 40.5 > 40), the other 134 are refused. Balance 60 + 39 = 99.
 			if ok != 26 || refused != 134 {

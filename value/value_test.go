@@ -96,29 +96,9 @@ func TestConcurrentSpendNeverOverdraws(t *testing.T) {
 			ctx := context.Background()
 			p := tc.open(t, valueDef())
 			mustProcess(t, p, recharge("r", "alice", "100", t0))
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			ok, refused := 0, 0
-			for g := range 16 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range 10 {
-						_, err := p.Process(ctx, pay(fmt.Sprintf("p%d-%d", g, i), "alice", "1.5", t0.Add(time.Minute)))
-						mu.Lock()
-						switch {
-						case err == nil:
-							ok++
-						case errors.Is(err, membership.ErrInsufficientBalance):
-							refused++
-						default:
-							t.Error(err)
-						}
-						mu.Unlock()
-					}
-				}()
-			}
-			wg.Wait()
+			ok, refused := race(ctx, t, p, membership.ErrInsufficientBalance, func(g, i int) event.Event {
+				return pay(fmt.Sprintf("p%d-%d", g, i), "alice", "1.5", t0.Add(time.Minute))
+			})
 			if ok != 66 || refused != 94 {
 				t.Errorf("accepted %d, refused %d; want 66 and 94", ok, refused)
 			}
@@ -403,4 +383,32 @@ func TestAmountsKeepToTheLimit(t *testing.T) {
 	if _, err := p.Process(context.Background(), recharge("r3", "m", "0.10", t0)); !errors.Is(err, value.ErrInvalidAmount) {
 		t.Errorf("a recharge of 0.10 over 9e39: %v; want value.ErrInvalidAmount", err)
 	}
+}
+
+// race sends 160 events to p from 16 goroutines at once, next(g, i) the
+// i-th of goroutine g, and counts those taken and those refused with an
+// error wrapping refusal; any other error fails the test.
+func race(ctx context.Context, t *testing.T, p *membership.Program, refusal error, next func(g, i int) event.Event) (ok, refused int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 10 {
+				_, err := p.Process(ctx, next(g, i))
+				mu.Lock()
+				switch {
+				case err == nil:
+					ok++
+				case errors.Is(err, refusal):
+					refused++
+				default:
+					t.Error(err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return ok, refused
 }

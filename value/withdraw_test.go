@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -187,31 +186,13 @@ func TestConcurrentWithdrawalsNeverOverdraw(t *testing.T) {
 			ctx := context.Background()
 			p := open(t, withdrawDef())
 			mustProcess(t, p, recharge("r", "alice", "100", t0))
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			ok, refused := 0, 0
-			for g := range 16 {
-				wg.Go(func() {
-					for i := range 10 {
-						ev := withdraw(fmt.Sprintf("w%d-%d", g, i), "alice", "2", t0.Add(time.Minute))
-						if i%2 == 1 {
-							ev = pay(fmt.Sprintf("p%d-%d", g, i), "alice", "2", t0.Add(time.Minute))
-						}
-						_, err := p.Process(ctx, ev)
-						mu.Lock()
-						switch {
-						case err == nil:
-							ok++
-						case errors.Is(err, membership.ErrInsufficientBalance):
-							refused++
-						default:
-							t.Error(err)
-						}
-						mu.Unlock()
-					}
-				})
-			}
-			wg.Wait()
+			// Even calls withdraw, odd ones pay: both draw on one balance.
+			ok, refused := race(ctx, t, p, membership.ErrInsufficientBalance, func(g, i int) event.Event {
+				if i%2 == 1 {
+					return pay(fmt.Sprintf("p%d-%d", g, i), "alice", "2", t0.Add(time.Minute))
+				}
+				return withdraw(fmt.Sprintf("w%d-%d", g, i), "alice", "2", t0.Add(time.Minute))
+			})
 			if ok != 50 || refused != 110 {
 				t.Errorf("accepted %d, refused %d; want 50 and 110", ok, refused)
 			}
