@@ -153,18 +153,10 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	var d struct {
-		ID     string          `json:"id"`
-		Change json.RawMessage `json:"change"`
-	}
-	var c change.Change
-	if err := json.Unmarshal(body, &d); err != nil || json.Unmarshal(d.Change, &c) != nil {
-		rc.t.Errorf("receiver: body %s: %v", body, err)
+	d, c, ok := readDelivery(rc.t, r, body)
+	if !ok {
 		w.WriteHeader(http.StatusBadRequest)
 		return
-	}
-	if id := r.Header.Get(webhook.HeaderDelivery); d.ID != id || id != deliveryID(rc.t, c) {
-		rc.t.Errorf("receiver: header ID %q, body ID %q, change %d", id, d.ID, c.Seq)
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		rc.t.Errorf("receiver: Content-Type %q", ct)
@@ -277,4 +269,25 @@ func deliveryID(t testing.TB, c change.Change) string {
 		t.Errorf("DeliveryID of change %d: %v", c.Seq, err)
 	}
 	return id
+}
+
+// delivery is a delivery's body: its ID and the change it carries.
+type delivery struct {
+	ID     string          `json:"id"`
+	Change json.RawMessage `json:"change"`
+}
+
+// readDelivery decodes a delivery's body, and fails the test unless its
+// header and body carry the change's delivery ID; ok is false when the
+// body does not decode.
+func readDelivery(t testing.TB, r *http.Request, body []byte) (d delivery, c change.Change, ok bool) {
+	t.Helper()
+	if err := json.Unmarshal(body, &d); err != nil || json.Unmarshal(d.Change, &c) != nil {
+		t.Errorf("receiver: body %s: %v", body, err)
+		return d, c, false
+	}
+	if id := r.Header.Get(webhook.HeaderDelivery); id != d.ID || id != deliveryID(t, c) {
+		t.Errorf("receiver: header ID %q, body ID %q, change %d: want %q in both", id, d.ID, c.Seq, deliveryID(t, c))
+	}
+	return d, c, true
 }

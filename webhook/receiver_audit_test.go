@@ -122,18 +122,10 @@ func (rc *auditReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	var d struct {
-		ID     string          `json:"id"`
-		Change json.RawMessage `json:"change"`
-	}
-	var c change.Change
-	if err := json.Unmarshal(body, &d); err != nil || json.Unmarshal(d.Change, &c) != nil {
-		rc.t.Errorf("receiver: body %s: %v", body, err)
+	d, c, ok := readDelivery(rc.t, r, body)
+	if !ok {
 		w.WriteHeader(http.StatusBadRequest)
 		return
-	}
-	if id := r.Header.Get(webhook.HeaderDelivery); id != d.ID || id != deliveryID(rc.t, c) {
-		rc.t.Errorf("receiver: header ID %q, body ID %q, change %d: want %q in both", id, d.ID, c.Seq, deliveryID(rc.t, c))
 	}
 	// A repeat carries the change it carried the first time: a receiver
 	// that drops it by its ID drops nothing else.
